@@ -1,0 +1,188 @@
+"""Building footprints from OpenStreetMap, with dwellings where they are known.
+
+Offline from an ``.osm``/``.osm.bz2`` XML extract through ``osmnx.features_from_xml``.
+Each building keeps a stable ``building_id`` in OSM's own notation (``way/123``,
+``relation/456``) and the tags the later stages use.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from pipelines.crs import WGS84, metric_crs_of
+from pipelines.errors import InputError
+
+log = logging.getLogger(__name__)
+
+#: OSM tags kept, renamed to snake_case columns.
+KEPT_TAGS: dict[str, str] = {
+    "building": "building_type",
+    "building:levels": "levels",
+    "building:flats": "flats",
+    "name": "name",
+    "addr:housenumber": "addr_housenumber",
+    "addr:street": "addr_street",
+    "addr:postcode": "addr_postcode",
+    "addr:city": "addr_city",
+    "operator": "operator",
+}
+
+BUILDING_COLUMNS = ["building_id", *KEPT_TAGS.values(), "geometry"]
+
+
+def read_osm_bounds(path: str | Path) -> tuple[float, float, float, float]:
+    """Read the ``<bounds>`` element of an OSM XML file as (west, south, east, north).
+
+    Falls back to the extent of all nodes when the element is absent.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "fichier OSM introuvable.")
+    try:
+        for _event, elem in ET.iterparse(path, events=("start",)):
+            if elem.tag == "bounds":
+                return (
+                    float(elem.attrib["minlon"]),
+                    float(elem.attrib["minlat"]),
+                    float(elem.attrib["maxlon"]),
+                    float(elem.attrib["maxlat"]),
+                )
+            if elem.tag in ("way", "relation"):
+                break
+    except ET.ParseError as err:
+        raise InputError(path, f"XML OSM invalide ({err})") from err
+    lons, lats = [], []
+    for _event, elem in ET.iterparse(path, events=("start",)):
+        if elem.tag == "node":
+            lons.append(float(elem.attrib["lon"]))
+            lats.append(float(elem.attrib["lat"]))
+    if not lons:
+        raise InputError(path, "aucun nœud : impossible de déterminer l'emprise.")
+    return min(lons), min(lats), max(lons), max(lats)
+
+
+def read_osm_buildings(path: str | Path) -> gpd.GeoDataFrame:
+    """Read building footprints from an OSM XML file, offline.
+
+    Parameters
+    ----------
+    path
+        ``.osm`` or ``.osm.bz2`` file.
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per building (EPSG:4326), columns :data:`BUILDING_COLUMNS`, sorted by
+        ``building_id``. Only polygons and multipolygons are kept; a relation's outer way
+        that osmnx also returns as a building of its own is kept only when it carries its
+        own ``building`` tag (it then is a distinct OSM object).
+    """
+    import osmnx as ox
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "fichier OSM introuvable.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw = ox.features_from_xml(path, tags={"building": True})
+    except Exception as err:  # osmnx raises several types for unreadable files
+        raise InputError(path, f"lecture OSM impossible ({type(err).__name__}: {err})") from err
+    raw = raw[raw.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    raw = raw[raw["building"].notna()] if "building" in raw else raw.iloc[0:0]
+    frame = raw.reset_index()
+    frame["building_id"] = frame["element"].astype(str) + "/" + frame["id"].astype(str)
+    for tag, column in KEPT_TAGS.items():
+        frame[column] = frame[tag].astype("string") if tag in frame else pd.Series(
+            pd.NA, index=frame.index, dtype="string"
+        )
+    out = gpd.GeoDataFrame(frame[BUILDING_COLUMNS], geometry="geometry", crs=WGS84)
+    out = out.drop_duplicates("building_id").sort_values("building_id").reset_index(drop=True)
+    out["geometry"] = out.geometry.make_valid()
+    log.info("%s: %d buildings", path, len(out))
+    return out
+
+
+def _to_number(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values.astype("string").str.extract(r"(\d+)")[0], errors="coerce")
+
+
+def dwellings_per_building(
+    buildings: gpd.GeoDataFrame,
+    rpls: gpd.GeoDataFrame | None = None,
+    *,
+    rpls_dwellings_column: str = "appartement",
+    max_distance_m: float = 15.0,
+) -> pd.DataFrame:
+    """Estimate the number of dwellings per building.
+
+    RPLS programme points are joined to the building that contains them (or the nearest
+    one within ``max_distance_m``) and their dwellings summed; OSM ``building:flats``
+    fills the rest. Where neither is known the count stays missing: no rate will be
+    computed for that building.
+
+    Parameters
+    ----------
+    buildings
+        Output of :func:`read_osm_buildings` (any CRS).
+    rpls
+        RPLS points with a dwellings column, any CRS.
+
+    Returns
+    -------
+    DataFrame
+        Aligned on ``buildings.index``: ``dwellings`` (float, NaN when unknown) and
+        ``dwellings_source`` (``rpls``, ``osm_flats`` or missing).
+    """
+    out = pd.DataFrame(index=buildings.index)
+    out["dwellings"] = np.nan
+    out["dwellings_source"] = pd.Series(pd.NA, index=buildings.index, dtype="string")
+    if rpls is not None and len(rpls) and rpls_dwellings_column in rpls:
+        metric = metric_crs_of(buildings)
+        b = buildings[["geometry"]].to_crs(metric)
+        pts = rpls[[rpls_dwellings_column, "geometry"]].to_crs(metric)
+        pts = pts[pts.geometry.notna() & ~pts.geometry.is_empty]
+        joined = gpd.sjoin_nearest(pts, b, how="inner", max_distance=max_distance_m)
+        joined = joined[~joined.index.duplicated(keep="first")]
+        sums = joined.groupby("index_right")[rpls_dwellings_column].sum(min_count=1)
+        sums = pd.to_numeric(sums, errors="coerce")
+        sums = sums[sums > 0]
+        out.loc[sums.index, "dwellings"] = sums.astype(float)
+        out.loc[sums.index, "dwellings_source"] = "rpls"
+    if "flats" in buildings:
+        flats = _to_number(buildings["flats"])
+        fill = out["dwellings"].isna() & flats.notna() & (flats > 0)
+        out.loc[fill, "dwellings"] = flats[fill].astype(float)
+        out.loc[fill, "dwellings_source"] = "osm_flats"
+    return out
+
+
+def read_rpls(path: str | Path, *, layer: str = "rpls2022") -> gpd.GeoDataFrame:
+    """Read the RPLS social-housing points (GeoPackage) with pyogrio."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "fichier RPLS introuvable.")
+    try:
+        return gpd.read_file(path, layer=layer, engine="pyogrio")
+    except Exception as err:  # pyogrio raises DataSourceError / DataLayerError
+        raise InputError(path, f"lecture impossible de la couche « {layer} » ({err})") from err
+
+
+def build_buildings(
+    osm_path: str | Path, rpls_path: str | Path | None = None
+) -> gpd.GeoDataFrame:
+    """Footprints with dwellings: the frame written to ``buildings_osm.parquet``."""
+    buildings = read_osm_buildings(osm_path)
+    rpls = read_rpls(rpls_path) if rpls_path else None
+    dw = dwellings_per_building(buildings, rpls)
+    out = buildings.join(dw)
+    metric = metric_crs_of(out)
+    out["area_m2"] = out.geometry.to_crs(metric).area.round(1)
+    return out

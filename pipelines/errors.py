@@ -1,0 +1,65 @@
+"""Exception classes for user-facing errors.
+
+Every error a user can cause (a bad configuration, a malformed input file) is raised as a
+subclass of :class:`VigieError`. The CLI catches these, prints one clear message naming the
+file (and the row, column or key) and exits with code 2, without a traceback. Programming
+errors are left to propagate as ordinary exceptions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VigieError(Exception):
+    """Base class for errors caused by the user's inputs or configuration."""
+
+    exit_code = 2
+
+
+class ConfigError(VigieError, ValueError):
+    """The configuration file is missing, malformed or inconsistent."""
+
+    def __init__(self, path: str | Path, message: str, *, key: str | None = None) -> None:
+        where = f"{path}" + (f", clé « {key} »" if key else "")
+        super().__init__(f"{where} : {message}")
+        self.path = str(path)
+        self.key = key
+
+
+class InputError(VigieError, ValueError):
+    """An input data file is missing, unreadable or malformed.
+
+    Parameters
+    ----------
+    path
+        The file at fault.
+    message
+        What is wrong and, where possible, how to fix it.
+    row
+        1-based line number in the file (header is line 1), if known.
+    column
+        Column name, if known.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        message: str,
+        *,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        where = str(path)
+        if row is not None:
+            where += f", ligne {row}"
+        if column is not None:
+            where += f", colonne « {column} »"
+        super().__init__(f"{where} : {message}")
+        self.path = str(path)
+        self.row = row
+        self.column = column
+
+
+class CRSError(VigieError, ValueError):
+    """A metric computation was asked of data in a geographic (degree) CRS."""

@@ -1,0 +1,102 @@
+"""Atomic, logged writers and the few readers shared by every stage.
+
+Every write goes to a temporary file in the destination folder, then ``replace()`` moves
+it into place, so that an interrupted run never leaves half a file that ``make`` would
+take as up to date.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from pipelines.crs import WGS84
+from pipelines.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def atomic_path(dst: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``dst``; on success move it onto ``dst``."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        tmp.replace(dst)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _write(dst: str | Path, writer: Callable[[Path], None], what: str) -> Path:
+    with atomic_path(dst) as tmp:
+        writer(tmp)
+    log.info("wrote %s (%s)", dst, what)
+    return Path(dst)
+
+
+def write_geoparquet(frame: gpd.GeoDataFrame, dst: str | Path) -> Path:
+    """Write a GeoDataFrame as GeoParquet in EPSG:4326, atomically.
+
+    The row order and index are kept so that a re-run gives byte-identical files.
+    """
+    out = frame if frame.crs is not None and frame.crs.to_string() == WGS84 else frame.to_crs(WGS84)
+    return _write(
+        dst,
+        lambda p: out.to_parquet(p, index=False, compression="zstd", write_covering_bbox=False),
+        f"{len(out)} rows",
+    )
+
+
+def read_geoparquet(src: str | Path) -> gpd.GeoDataFrame:
+    """Read a GeoParquet file written by :func:`write_geoparquet`."""
+    src = Path(src)
+    if not src.exists():
+        raise InputError(src, "fichier introuvable ; lancez d'abord l'étape qui le produit.")
+    return gpd.read_parquet(src)
+
+
+def write_csv(frame: pd.DataFrame, dst: str | Path) -> Path:
+    """Write a UTF-8 CSV (with BOM, so that Excel opens accents correctly), atomically."""
+    return _write(
+        dst,
+        lambda p: frame.to_csv(p, index=False, encoding="utf-8-sig", lineterminator="\n"),
+        f"{len(frame)} rows",
+    )
+
+
+def write_json(data: Any, dst: str | Path) -> Path:
+    """Write JSON (UTF-8, sorted keys, indented) atomically."""
+    text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str) + "\n"
+    return _write(dst, lambda p: p.write_text(text, encoding="utf-8"), "json")
+
+
+def write_text(text: str, dst: str | Path) -> Path:
+    """Write a text file (HTML, Markdown) in UTF-8, atomically."""
+    return _write(
+        dst, lambda p: p.write_text(text, encoding="utf-8"), f"{len(text.encode()) / 1e6:.2f} MB"
+    )
+
+
+def read_json(src: str | Path) -> Any:
+    """Read a JSON file, with a clear error when it is missing or malformed."""
+    src = Path(src)
+    if not src.exists():
+        raise InputError(src, "fichier introuvable.")
+    try:
+        return json.loads(src.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise InputError(src, f"JSON invalide ({err.msg})", row=err.lineno) from err
