@@ -1,0 +1,142 @@
+# Vigie — every file under data/processed/ and maps/ is a target of its own, made from
+# its inputs AND the code that makes it, so `make` re-runs only what is out of date.
+# Phony targets (demo, test, …) are aliases; no file rule depends on a phony one.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.SECONDEXPANSION:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+CONFIG    ?= config/demo.toml
+SEED      ?= 42
+PYTHON    ?= $(shell command -v python3.11 || command -v python3)
+VENV      := .venv
+PY        := $(VENV)/bin/python
+VIGIE     := $(PY) -m pipelines -q
+PROCESSED := data/processed
+MAPS      := maps
+STAMPS    := .stamps
+
+VENV_STAMP    := $(VENV)/.installed
+NODE_STAMP    := node_modules/.package-lock.json
+BROWSER_STAMP := $(STAMPS)/browser
+
+# Code every stage depends on; each stage adds its own module.
+COMMON := pipelines/__init__.py pipelines/cli.py pipelines/config.py pipelines/io.py \
+          pipelines/crs.py pipelines/errors.py pipelines/taxonomy.py pipelines/paths.py
+
+# The configuration's sites and their inputs (SITES, OSM_<site>, SOURCES_<site>, …).
+DEPS := build/deps.mk
+ifeq ($(filter help clean distclean,$(MAKECMDGOALS)),)
+include $(DEPS)
+endif
+
+## help: list the targets
+.PHONY: help
+help:
+	@echo "Vigie — cibles make (configuration : $(CONFIG))"
+	@awk 'BEGIN {FS = ": "} /^## / {sub(/^## /, ""); split($$0, a, ": "); printf "  make %-12s %s\n", a[1], a[2]}' $(MAKEFILE_LIST)
+
+## demo: install, then run the whole pipeline on the default configuration (maps/index.html)
+.PHONY: demo
+demo: $(MAPS)/index.html
+	@echo "Cartes prêtes : $(MAPS)/index.html"
+
+## test: install, then run the whole test suite (browser tests included)
+.PHONY: test
+test: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP) $(SIMULATED_bondy)
+	$(PY) -m pytest
+
+## simulate: (re)write the simulated Bondy reports into data/raw/bondy/
+.PHONY: simulate
+simulate: $(SIMULATED_bondy)
+
+## lint: ruff (lint and format check) and mypy
+.PHONY: lint
+lint: $(VENV_STAMP)
+	$(VENV)/bin/ruff check pipelines tests bench
+	$(VENV)/bin/ruff format --check pipelines tests bench
+	$(VENV)/bin/mypy pipelines
+
+## format: apply ruff's formatter
+.PHONY: format
+format: $(VENV_STAMP)
+	$(VENV)/bin/ruff format pipelines tests bench
+	$(VENV)/bin/ruff check --fix pipelines tests bench
+
+## bench: speed and memory benchmarks on a synthetic city (prints figures)
+.PHONY: bench
+bench: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
+	$(PY) -m bench
+
+## clean: remove everything the pipeline made (processed data, maps, simulated reports)
+.PHONY: clean
+clean:
+	rm -rf $(PROCESSED)/* $(MAPS)/*.html $(MAPS)/*.png build screenshots
+	rm -f data/raw/bondy/signalements_bailleur.csv data/raw/bondy/observations_diagnostic.geojson \
+	      data/raw/bondy/observations_kobo.csv data/raw/bondy/simulation_truth.json
+
+## distclean: clean, and remove the virtual environment and node_modules
+.PHONY: distclean
+distclean: clean
+	rm -rf $(VENV) node_modules $(STAMPS)
+
+# ---------------------------------------------------------------- installation
+$(VENV_STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 introuvable"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+$(STAMPS)/node: scripts/setup-system.sh
+	bash scripts/setup-system.sh node
+	@mkdir -p $(STAMPS) && touch $@
+
+$(BROWSER_STAMP): scripts/setup-system.sh
+	bash scripts/setup-system.sh browser
+	@mkdir -p $(STAMPS) && touch $@
+
+$(NODE_STAMP): package.json package-lock.json | $(STAMPS)/node
+	npm ci --no-audit --no-fund --loglevel=error
+
+$(DEPS): $(CONFIG) pipelines/_makedeps.py pipelines/config.py | $(VENV_STAMP)
+	$(VIGIE) deps --config $(CONFIG) --out $@
+
+# ---------------------------------------------------------------- per-site stages
+$(PROCESSED)/%/buildings_osm.parquet: $$(OSM_$$*) $$(RPLS_$$*) pipelines/buildings.py $(COMMON) | $(VENV_STAMP)
+	$(VIGIE) buildings --osm $(OSM_$*) $(if $(RPLS_$*),--rpls $(RPLS_$*)) --out $@
+
+$(PROCESSED)/%/ingested.parquet $(PROCESSED)/%/rejected.csv $(PROCESSED)/%/outside_study_area.csv \
+$(PROCESSED)/%/ingest_summary.json: $$(SOURCES_$$*) $(CONFIG) pipelines/ingest.py \
+    pipelines/_readers.py pipelines/_scrub.py $(COMMON) | $(VENV_STAMP)
+	$(VIGIE) ingest --config $(CONFIG) --site $* --out-dir $(PROCESSED)/$*
+
+$(PROCESSED)/%/reports.parquet $(PROCESSED)/%/geocode_summary.json: $(PROCESSED)/%/ingested.parquet \
+    $(PROCESSED)/%/buildings_osm.parquet $$(REFS_$$*) $(CONFIG) pipelines/geocode.py \
+    pipelines/addresses.py pipelines/address_index.py pipelines/ingest.py $(COMMON) | $(VENV_STAMP)
+	$(VIGIE) geocode --config $(CONFIG) --site $* --reports $< \
+	  --buildings $(PROCESSED)/$*/buildings_osm.parquet \
+	  --out $(PROCESSED)/$*/reports.parquet --summary $(PROCESSED)/$*/geocode_summary.json
+
+$(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/hotspot_summary.json: $(PROCESSED)/%/reports.parquet \
+    $(PROCESSED)/%/buildings_osm.parquet $(CONFIG) pipelines/hotspots.py $(COMMON) | $(VENV_STAMP)
+	$(VIGIE) hotspots --config $(CONFIG) --site $* --reports $< \
+	  --buildings $(PROCESSED)/$*/buildings_osm.parquet --out-dir $(PROCESSED)/$*
+
+$(PROCESSED)/%/run_summary.json: $(PROCESSED)/%/ingest_summary.json $(PROCESSED)/%/geocode_summary.json \
+    $(PROCESSED)/%/hotspot_summary.json $(CONFIG) pipelines/summary.py $(COMMON) | $(VENV_STAMP)
+	$(VIGIE) summary --config $(CONFIG) --site $* --out $@
+
+$(MAPS)/%.html: $(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/reports.parquet \
+    $(PROCESSED)/%/run_summary.json $(CONFIG) pipelines/maps.py pipelines/_assets.py $(COMMON) \
+    | $(VENV_STAMP) $(NODE_STAMP)
+	$(VIGIE) map --config $(CONFIG) --site $* --out $@
+
+$(MAPS)/index.html: $$(foreach s,$$(SITES),$(MAPS)/$$(s).html $(PROCESSED)/$$(s)/run_summary.json) \
+    pipelines/maps.py $(COMMON) | $(VENV_STAMP)
+	$(VIGIE) index --config $(CONFIG) --out $@
+
+# Intermediate files are real targets; keep them.
+.SECONDARY:
