@@ -1,0 +1,227 @@
+"""Command line: ``vigie <stage> …`` (also ``python -m pipelines <stage> …``).
+
+``vigie run --config FILE`` runs every stage for every site; the stage subcommands take
+explicit input and output paths so that ``make`` owns the dependency graph. A user error
+(bad configuration or input file) prints one message naming the file and exits with
+code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipelines import __version__
+from pipelines.config import load_config
+from pipelines.errors import VigieError
+from pipelines.paths import SitePaths
+
+log = logging.getLogger("pipelines")
+
+
+# --------------------------------------------------------------------------- stages
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from pipelines import simulate
+
+    simulate.run(
+        args.osm, args.ban, args.out_dir, rpls_path=args.rpls, seed=args.seed,
+        pattern=not args.no_pattern,
+    )
+
+
+def cmd_buildings(args: argparse.Namespace) -> None:
+    from pipelines.buildings import build_buildings
+    from pipelines.io import write_geoparquet
+
+    write_geoparquet(build_buildings(args.osm, args.rpls), args.out)
+
+
+def cmd_ingest(args: argparse.Namespace) -> None:
+    from pipelines import ingest
+
+    config = load_config(args.config)
+    ingest.run(config, args.site, Path(args.out_dir))
+
+
+def cmd_geocode(args: argparse.Namespace) -> None:
+    from pipelines import geocode
+
+    config = load_config(args.config)
+    site = config.site(args.site)
+    geocode.run_site(config, site, reports_path=args.reports, buildings_path=args.buildings,
+                     dst=args.out, summary_dst=args.summary)
+
+
+def cmd_hotspots(args: argparse.Namespace) -> None:
+    from pipelines import hotspots
+
+    config = load_config(args.config)
+    hotspots.run(config, args.site, reports_path=args.reports, buildings_path=args.buildings,
+                 out_dir=Path(args.out_dir))
+
+
+def cmd_summary(args: argparse.Namespace) -> None:
+    from pipelines import summary
+
+    config = load_config(args.config)
+    paths = SitePaths.of(config, args.site)
+    processed = Path(args.processed_dir) if args.processed_dir else paths.processed
+    stage_files = {
+        "ingest": processed / "ingest_summary.json",
+        "geocode": processed / "geocode_summary.json",
+        "hotspots": processed / "hotspot_summary.json",
+        "trends": processed / "trend_summary.json",
+        "annotations": processed / "annotation_summary.json",
+    }
+    summary.run(config, args.site, stage_files, Path(args.out))
+
+
+def cmd_map(args: argparse.Namespace) -> None:
+    from pipelines import maps
+
+    config = load_config(args.config)
+    site = config.site(args.site)
+    processed = Path(args.processed_dir) if args.processed_dir else SitePaths.of(config, site.id).processed
+    maps.run_site(config, site, processed=processed, dst=Path(args.out))
+
+
+def cmd_index(args: argparse.Namespace) -> None:
+    from pipelines import maps
+
+    config = load_config(args.config)
+    maps.run_index(config, dst=Path(args.out))
+
+
+def cmd_deps(args: argparse.Namespace) -> None:
+    from pipelines._makedeps import write_deps
+
+    write_deps(load_config(args.config), Path(args.out))
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    """Every stage for every site of the configuration (or the one given)."""
+    config = load_config(args.config)
+    from pipelines import geocode, hotspots, ingest, maps, summary
+    from pipelines.buildings import build_buildings
+    from pipelines.io import write_geoparquet
+
+    sites = [config.site(args.site)] if args.site else list(config.sites)
+    for site in sites:
+        paths = SitePaths.of(config, site.id)
+        log.info("site %s", site.id)
+        write_geoparquet(build_buildings(site.osm, site.rpls), paths.buildings_osm)
+        ingest.run(config, site.id, paths.processed)
+        geocode.run_site(config, site, reports_path=paths.ingested,
+                         buildings_path=paths.buildings_osm, dst=paths.reports,
+                         summary_dst=paths.geocode_summary)
+        hotspots.run(config, site.id, reports_path=paths.reports,
+                     buildings_path=paths.buildings_osm, out_dir=paths.processed)
+        summary.run(config, site.id, {
+            "ingest": paths.ingest_summary,
+            "geocode": paths.geocode_summary,
+            "hotspots": paths.hotspot_summary,
+        }, paths.run_summary)
+        maps.run_site(config, site, processed=paths.processed, dst=paths.map)
+    maps.run_index(config, dst=Path(config.maps_dir) / "index.html")
+
+
+# --------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vigie",
+        description="Vigie : des signalements de la veille technique et sociale aux cartes.",
+    )
+    parser.add_argument("--version", action="version", version=f"vigie {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="moins de messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
+
+    def add(name: str, func, help_: str) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("run", cmd_run, "toutes les étapes pour tous les sites de la configuration")
+    p.add_argument("--config", required=True)
+    p.add_argument("--site", help="un seul site (par défaut : tous)")
+
+    p = add("simulate", cmd_simulate, "simule les signalements de Bondy Nord (données simulées)")
+    p.add_argument("--osm", required=True)
+    p.add_argument("--ban", required=True)
+    p.add_argument("--rpls")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--no-pattern", action="store_true", help="données sans motif (test à blanc)")
+
+    p = add("buildings", cmd_buildings, "emprises des bâtiments OSM et logements (RPLS)")
+    p.add_argument("--osm", required=True)
+    p.add_argument("--rpls")
+    p.add_argument("--out", required=True)
+
+    for name, func, help_ in (
+        ("ingest", cmd_ingest, "lit les sources d'un site : acceptés, doublons, rejetés, hors zone"),
+    ):
+        p = add(name, func, help_)
+        p.add_argument("--config", required=True)
+        p.add_argument("--site", required=True)
+        p.add_argument("--out-dir", required=True)
+
+    p = add("geocode", cmd_geocode, "rattache chaque signalement à un bâtiment")
+    p.add_argument("--config", required=True)
+    p.add_argument("--site", required=True)
+    p.add_argument("--reports", required=True)
+    p.add_argument("--buildings", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--summary", required=True)
+
+    p = add("hotspots", cmd_hotspots, "comptages, taux, points chauds (Gi*), densité")
+    p.add_argument("--config", required=True)
+    p.add_argument("--site", required=True)
+    p.add_argument("--reports", required=True)
+    p.add_argument("--buildings", required=True)
+    p.add_argument("--out-dir", required=True)
+
+    p = add("summary", cmd_summary, "rassemble le bilan du site (run_summary.json)")
+    p.add_argument("--config", required=True)
+    p.add_argument("--site", required=True)
+    p.add_argument("--processed-dir")
+    p.add_argument("--out", required=True)
+
+    p = add("map", cmd_map, "carte HTML autonome (hors ligne) d'un site")
+    p.add_argument("--config", required=True)
+    p.add_argument("--site", required=True)
+    p.add_argument("--processed-dir")
+    p.add_argument("--out", required=True)
+
+    p = add("index", cmd_index, "page d'accueil maps/index.html")
+    p.add_argument("--config", required=True)
+    p.add_argument("--out", required=True)
+
+    p = add("deps", cmd_deps, "écrit les dépendances make de la configuration")
+    p.add_argument("--config", required=True)
+    p.add_argument("--out", required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        args.func(args)
+    except VigieError as err:
+        print(f"vigie : erreur : {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("vigie : interrompu", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

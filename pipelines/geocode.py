@@ -1,0 +1,296 @@
+"""Geocoding: attach every accepted report to an OSM building footprint.
+
+Coordinates go through one spatial-index pass (:func:`geocode_points`): a point inside a
+footprint is ``point_in_building`` (distance 0), else the nearest footprint within the
+tolerance is ``nearest_building`` with its distance in metres, computed in a metric CRS.
+Addresses (and landlords' building codes) are matched by
+:mod:`pipelines.address_index`; when a report has both, both are used and a
+disagreement above ``disagreement_m`` is flagged.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from shapely import STRtree
+
+from pipelines.config import Config, SiteConfig
+from pipelines.crs import metric_crs_of, require_metric
+
+log = logging.getLogger(__name__)
+
+GEOCODE_METHODS = (
+    "gazetteer",
+    "address_exact",
+    "address_interpolated",
+    "address_fuzzy",
+    "ban",
+    "point_in_building",
+    "nearest_building",
+    "unmatched",
+)
+
+GEOCODE_COLUMNS = ["building_id", "geocode_method", "geocode_score", "geocode_distance_m"]
+
+
+def geocode_points(
+    points: gpd.GeoSeries,
+    buildings: gpd.GeoDataFrame,
+    *,
+    tolerance_m: float = 25.0,
+) -> pd.DataFrame:
+    """Attach points to the building that contains them, else the nearest one.
+
+    One pass over a shapely ``STRtree``: ``query_nearest`` with ``max_distance`` returns
+    distance 0 for a point inside a footprint, so "within" and "nearest" are answered
+    together (the geopandas baseline needs ``sjoin`` then ``sjoin_nearest``).
+
+    Parameters
+    ----------
+    points
+        Report locations in a METRIC CRS (metres); missing or empty geometries are
+        ``unmatched``.
+    buildings
+        Footprints with a ``building_id`` column, in the same metric CRS.
+    tolerance_m
+        Largest distance, in metres, to a footprint for ``nearest_building``.
+
+    Returns
+    -------
+    DataFrame
+        Aligned on ``points.index``: ``building_id`` (NA when unmatched),
+        ``geocode_method`` (``point_in_building``, ``nearest_building`` or
+        ``unmatched``), ``geocode_score`` (1 inside; from 0.9 down to 0.5 at the
+        tolerance; 0 unmatched) and ``geocode_distance_m``.
+    """
+    require_metric(points.crs)
+    require_metric(buildings.crs)
+    if points.crs != buildings.crs:
+        raise ValueError("points et bâtiments doivent partager le même CRS métrique.")
+    n = len(points)
+    out = pd.DataFrame(index=points.index)
+    out["building_id"] = pd.Series(pd.NA, index=points.index, dtype="string")
+    out["geocode_method"] = "unmatched"
+    out["geocode_score"] = 0.0
+    out["geocode_distance_m"] = np.nan
+    if n == 0 or len(buildings) == 0:
+        return out
+    valid = (points.notna() & ~points.is_empty).to_numpy()
+    geoms = points.to_numpy()[valid]
+    tree = STRtree(buildings.geometry.to_numpy())
+    (src, tgt), dist = tree.query_nearest(
+        geoms, max_distance=tolerance_m, return_distance=True, all_matches=False
+    )
+    rows = np.flatnonzero(valid)[src]
+    ids = buildings["building_id"].to_numpy()[tgt]
+    inside = dist <= 0.0
+    score = np.where(inside, 1.0, 0.9 - 0.4 * np.clip(dist / tolerance_m, 0.0, 1.0))
+    out.iloc[rows, out.columns.get_loc("building_id")] = ids
+    out.iloc[rows, out.columns.get_loc("geocode_method")] = np.where(
+        inside, "point_in_building", "nearest_building"
+    )
+    out.iloc[rows, out.columns.get_loc("geocode_score")] = np.round(score, 3)
+    out.iloc[rows, out.columns.get_loc("geocode_distance_m")] = np.round(dist, 2)
+    return out
+
+
+def combine_matches(
+    by_point: pd.DataFrame,
+    by_address: pd.DataFrame,
+    *,
+    point_location: gpd.GeoSeries,
+    buildings: gpd.GeoDataFrame,
+    disagreement_m: float = 50.0,
+) -> pd.DataFrame:
+    """Merge the coordinate and address results of the same reports.
+
+    The rule: a point inside a footprint wins (GPS from an app or a phone form is precise
+    at building scale); otherwise an address match wins over a merely nearby building,
+    and a nearby building over nothing. When both exist, ``location_disagreement_m`` is
+    the distance from the report's point to the building the address designates, and
+    ``has_location_conflict`` is set above ``disagreement_m``.
+
+    Parameters
+    ----------
+    by_point, by_address
+        Outputs of :func:`geocode_points` and of the address matcher (same index, same
+        :data:`GEOCODE_COLUMNS`); rows absent from ``by_address`` had no address.
+    point_location
+        The report points in the metric CRS of ``buildings`` (None where absent).
+    buildings
+        Footprints in a metric CRS with ``building_id``.
+
+    Returns
+    -------
+    DataFrame
+        Aligned on ``by_point.index``: :data:`GEOCODE_COLUMNS` plus
+        ``location_disagreement_m`` and ``has_location_conflict``.
+    """
+    require_metric(buildings.crs)
+    out = by_point[GEOCODE_COLUMNS].copy()
+    addr = by_address.reindex(out.index)
+    addr_ok = addr["geocode_method"].notna() & (addr["geocode_method"] != "unmatched")
+    take_address = addr_ok & (out["geocode_method"] != "point_in_building")
+    for column in GEOCODE_COLUMNS:
+        out[column] = out[column].where(~take_address, addr[column])
+    both = addr_ok & (by_point["geocode_method"] != "unmatched")
+    out["location_disagreement_m"] = np.nan
+    if both.any():
+        geom_by_id = buildings.set_index("building_id").geometry
+        target = gpd.GeoSeries(
+            geom_by_id.reindex(addr.loc[both, "building_id"].astype(str)).to_numpy(),
+            index=addr.index[both],
+            crs=buildings.crs,
+        )
+        out.loc[both, "location_disagreement_m"] = np.round(
+            point_location[both].distance(target, align=True).to_numpy(), 1
+        )
+    out["has_location_conflict"] = out["location_disagreement_m"] > disagreement_m
+    return out
+
+
+def geocode_reports(
+    reports: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    *,
+    address_matches: pd.DataFrame | None = None,
+    tolerance_m: float = 25.0,
+    disagreement_m: float = 50.0,
+) -> gpd.GeoDataFrame:
+    """Geocode ingested reports onto buildings.
+
+    Parameters
+    ----------
+    reports
+        Ingested reports (EPSG:4326), geometry None where only an address is known.
+    buildings
+        Footprints (any CRS) with ``building_id``.
+    address_matches
+        Optional result of the address matcher, aligned on ``reports.index`` for the
+        rows that carry an address or a building code.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``reports`` with :data:`GEOCODE_COLUMNS`, ``location_disagreement_m`` and
+        ``has_location_conflict``; address-only rows get the address point as geometry.
+    """
+    metric = metric_crs_of(buildings)
+    b_m = buildings[["building_id", "geometry"]].to_crs(metric)
+    pts_m = reports.geometry.to_crs(metric)
+    by_point = geocode_points(pts_m, b_m, tolerance_m=tolerance_m)
+    empty = pd.DataFrame(index=reports.index, columns=GEOCODE_COLUMNS)
+    combined = combine_matches(
+        by_point,
+        address_matches if address_matches is not None else empty,
+        point_location=pts_m,
+        buildings=b_m,
+        disagreement_m=disagreement_m,
+    )
+    out = reports.drop(columns=[c for c in combined.columns if c in reports], errors="ignore")
+    out = out.join(combined, validate="1:1")
+    if address_matches is not None and {"match_lon", "match_lat"} <= set(address_matches):
+        no_point = out.geometry.isna() | out.geometry.is_empty
+        lon = address_matches["match_lon"].reindex(out.index)
+        lat = address_matches["match_lat"].reindex(out.index)
+        fill = no_point & lon.notna() & lat.notna()
+        if fill.any():
+            out.loc[fill, "geometry"] = gpd.points_from_xy(lon[fill], lat[fill], crs=out.crs)
+    out["building_id"] = out["building_id"].astype("string")
+    out["geocode_score"] = out["geocode_score"].astype(float)
+    out["geocode_distance_m"] = out["geocode_distance_m"].astype(float)
+    return out
+
+
+def geocode_summary(reports: pd.DataFrame) -> dict[str, Any]:
+    """Counts by method, match rate and conflicts, for ``run_summary.json``."""
+    counts = reports["geocode_method"].value_counts()
+    by_method = {m: int(counts.get(m, 0)) for m in GEOCODE_METHODS}
+    n = int(len(reports))
+    return {
+        "rows": n,
+        "by_method": by_method,
+        "unmatched": by_method["unmatched"],
+        "match_rate": round((n - by_method["unmatched"]) / n, 4) if n else None,
+        "location_conflicts": int(reports.get("has_location_conflict", pd.Series(dtype=bool)).sum()),
+    }
+
+
+def run(
+    reports_path: str | Path,
+    buildings_path: str | Path,
+    dst: str | Path,
+    summary_dst: str | Path,
+    *,
+    params: dict[str, Any],
+    address_matches: pd.DataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """Read ingested reports and footprints, geocode, link likely duplicates, write."""
+    from pipelines import ingest
+    from pipelines.io import read_geoparquet, write_geoparquet, write_json
+
+    reports = read_geoparquet(reports_path)
+    buildings = read_geoparquet(buildings_path)
+    gparams = params["geocode"]
+    out = geocode_reports(
+        reports,
+        buildings,
+        address_matches=address_matches,
+        tolerance_m=float(gparams["tolerance_m"]),
+        disagreement_m=float(gparams["disagreement_m"]),
+    )
+    iparams = params["ingest"]
+    out["duplicate_of"] = ingest.link_likely_duplicates(
+        out,
+        distance_m=float(iparams["duplicate_distance_m"]),
+        window_h=float(iparams["duplicate_window_h"]),
+    )
+    summary = geocode_summary(out)
+    summary["likely_duplicates"] = int(out["duplicate_of"].notna().sum())
+    summary["parameters"] = {**gparams, **{k: iparams[k] for k in ("duplicate_distance_m", "duplicate_window_h")}}
+    write_geoparquet(out, dst)
+    write_json(summary, summary_dst)
+    return out
+
+
+def run_site(
+    config: Config,
+    site: SiteConfig,
+    *,
+    reports_path: str | Path,
+    buildings_path: str | Path,
+    dst: str | Path,
+    summary_dst: str | Path,
+) -> gpd.GeoDataFrame:
+    """Geocode one site: coordinates, then addresses and building codes when the site
+    has an address index (OSM ``addr:*``, associatedStreet relations, BAN, gazetteer)."""
+    from pipelines.io import read_geoparquet
+
+    reports = read_geoparquet(reports_path)
+    buildings = read_geoparquet(buildings_path)
+    matches = match_site_addresses(reports, buildings, site=site)
+    return run(reports_path, buildings_path, dst, summary_dst, params=site.params,
+               address_matches=matches)
+
+
+def match_site_addresses(
+    reports: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, *, site: SiteConfig
+) -> pd.DataFrame | None:
+    """Match the rows that carry an address or a building code; None if none do."""
+    has_address = pd.Series(False, index=reports.index)
+    for column in ("address", "building_ref"):
+        if column in reports:
+            has_address |= reports[column].fillna("").astype(str).str.strip() != ""
+    if not has_address.any():
+        return None
+    try:
+        from pipelines import address_index
+    except ImportError:  # address matching not available in this build
+        log.warning("adresses non géocodées : module address_index absent")
+        return None
+    return address_index.match_site(reports[has_address], buildings, site=site)

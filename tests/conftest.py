@@ -1,0 +1,87 @@
+"""Shared fixtures: the real data shipped in data/raw/, and one end-to-end run of the
+pipeline CLI on the default configuration, written into a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = ROOT / "data" / "raw"
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _run_from_project_root() -> None:
+    """Relative paths in config/demo.toml resolve against the project root."""
+    os.chdir(ROOT)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """Where the end-to-end run wrote its files."""
+
+    root: Path
+    config: Path
+    raw_bondy: Path
+    processed: Path
+    maps: Path
+
+    def site(self, site: str) -> Path:
+        return self.processed / site
+
+
+def write_demo_config(dst_dir: Path, raw_bondy: Path) -> Path:
+    """Copy config/demo.toml into ``dst_dir``, pointing outputs and the simulated Bondy
+    sources into ``dst_dir`` so a test run never touches the project's own outputs."""
+    text = (ROOT / "config" / "demo.toml").read_text(encoding="utf-8")
+    text = text.replace('processed_dir = "data/processed"', f'processed_dir = "{dst_dir / "processed"}"')
+    text = text.replace('maps_dir = "maps"', f'maps_dir = "{dst_dir / "maps"}"')
+    text = text.replace(
+        'annotations_dir = "data/annotations"', f'annotations_dir = "{dst_dir / "annotations"}"'
+    )
+    for name in ("signalements_bailleur", "observations_diagnostic", "observations_kobo"):
+        text = re.sub(rf'"data/raw/bondy/({name}[^"]*)"', rf'"{raw_bondy}/\1"', text)
+    text = text.replace('gazetteer = "data/raw/bondy/gazetteer.csv"', f'gazetteer = "{raw_bondy}/gazetteer.csv"')
+    cfg = dst_dir / "demo.toml"
+    cfg.write_text(text, encoding="utf-8")
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def simulated_bondy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The simulator's exports for Bondy (seed 42), written into a temporary folder."""
+    from pipelines import simulate
+
+    out = tmp_path_factory.mktemp("raw_bondy")
+    simulate.run(
+        RAW / "bondy" / "bondy_nord.osm",
+        RAW / "bondy" / "ban_adresses_bondy.csv",
+        out,
+        rpls_path=RAW / "bondy" / "rpls_bondy.gpkg",
+        seed=42,
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory, simulated_bondy: Path) -> DemoRun:
+    """Run ``vigie run --config`` end to end, once per test session."""
+    from pipelines.cli import main
+
+    root = tmp_path_factory.mktemp("demo")
+    cfg = write_demo_config(root, simulated_bondy)
+    code = main(["-q", "run", "--config", str(cfg)])
+    assert code == 0, "vigie run failed"
+    return DemoRun(root, cfg, simulated_bondy, root / "processed", root / "maps")
+
+
+def copy_tree(src: Path, dst: Path) -> Path:
+    """Copy a folder (used by tests that alter inputs)."""
+    shutil.copytree(src, dst)
+    return dst

@@ -1,0 +1,136 @@
+"""Foundation: CRS helpers, configuration errors, building footprints, point geocoding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from pipelines.buildings import build_buildings, read_osm_bounds, read_osm_buildings
+from pipelines.cli import main
+from pipelines.config import load_config
+from pipelines.crs import LAMBERT93, WGS84, metric_crs_for, require_metric, to_metric
+from pipelines.errors import ConfigError, CRSError
+from pipelines.geocode import geocode_points
+from tests.conftest import RAW
+
+
+def test_square_of_100_m_has_10000_m2() -> None:
+    square = gpd.GeoSeries([box(650000, 6860000, 650100, 6860100)], crs=LAMBERT93)
+    assert square.area.iloc[0] == pytest.approx(10_000.0)
+    # Through WGS84 and back: still 10,000 m² to a few cm².
+    back = to_metric(square.to_crs(WGS84))
+    assert back.crs.to_epsg() == 2154
+    assert back.area.iloc[0] == pytest.approx(10_000.0, rel=1e-6)
+
+
+def test_metric_helpers_refuse_degrees() -> None:
+    with pytest.raises(CRSError, match="géographique"):
+        require_metric(WGS84)
+    require_metric(LAMBERT93)
+    assert metric_crs_for(2.35, 48.85) == LAMBERT93
+    assert metric_crs_for(-61.5, 16.2) == "EPSG:32620"  # Guadeloupe: UTM 20N
+
+
+def test_real_osm_buildings_have_stable_ids() -> None:
+    b = read_osm_buildings(RAW / "bondy" / "bondy_nord.osm")
+    assert len(b) == 1420  # the count given by the data's provenance note
+    assert b["building_id"].is_unique
+    assert b["building_id"].str.match(r"^(way|relation)/\d+$").all()
+    assert set(b.geometry.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert b.crs.to_string() == WGS84
+    west, south, east, north = read_osm_bounds(RAW / "bondy" / "bondy_nord.osm")
+    cx, cy = b.geometry.representative_point().x, b.geometry.representative_point().y
+    # Buildings are those intersecting the extract: nearly all centres inside the bounds.
+    inside = (cx.between(west, east) & cy.between(south, north)).mean()
+    assert inside > 0.95
+
+
+def test_dwellings_from_rpls_are_attached_and_never_invented() -> None:
+    b = build_buildings(RAW / "bondy" / "bondy_nord.osm", RAW / "bondy" / "rpls_bondy.gpkg")
+    known = b["dwellings"].notna()
+    assert known.sum() > 10
+    assert (b.loc[known, "dwellings"] > 0).all()
+    assert set(b.loc[known, "dwellings_source"]) <= {"rpls", "osm_flats"}
+    assert b.loc[~known, "dwellings_source"].isna().all()
+    # The RPLS dwellings attached never exceed those of the programmes in the extract.
+    rpls = gpd.read_file(RAW / "bondy" / "rpls_bondy.gpkg", layer="rpls2022")
+    assert b.loc[b["dwellings_source"] == "rpls", "dwellings"].sum() <= rpls["appartement"].sum()
+
+
+def test_geocode_points_inside_nearest_and_unmatched() -> None:
+    b = read_osm_buildings(RAW / "bondy" / "bondy_nord.osm").to_crs(LAMBERT93)
+    target = b.iloc[100]
+    inside = target.geometry.representative_point()
+    # A point 10 m east of the building's easternmost vertex, then one 200 m away.
+    minx, miny, maxx, maxy = target.geometry.bounds
+    near = Point(maxx + 10, (miny + maxy) / 2)
+    far = Point(maxx + 5000, maxy + 5000)
+    pts = gpd.GeoSeries([inside, near, far, None], index=[10, 11, 12, 13], crs=LAMBERT93)
+    out = geocode_points(pts, b, tolerance_m=25)
+    assert list(out.index) == [10, 11, 12, 13]
+    assert out.loc[10, "geocode_method"] == "point_in_building"
+    assert out.loc[10, "building_id"] == target["building_id"]
+    assert out.loc[10, "geocode_distance_m"] == 0
+    assert out.loc[11, "geocode_method"] in {"nearest_building", "point_in_building"}
+    assert out.loc[11, "geocode_distance_m"] <= 10.0 + 1e-6
+    # The nearest building really is the closest footprint.
+    d = b.distance(near)
+    assert out.loc[11, "building_id"] == b.loc[d.idxmin(), "building_id"]
+    assert out.loc[12, "geocode_method"] == "unmatched"
+    assert pd.isna(out.loc[12, "building_id"])
+    assert out.loc[13, "geocode_method"] == "unmatched"
+
+
+def test_geocode_points_matches_geopandas_baseline() -> None:
+    b = read_osm_buildings(RAW / "paris10" / "paris10.osm").to_crs(LAMBERT93)
+    rng = np.random.default_rng(7)
+    minx, miny, maxx, maxy = b.total_bounds
+    pts = gpd.GeoSeries(
+        gpd.points_from_xy(rng.uniform(minx, maxx, 2000), rng.uniform(miny, maxy, 2000)),
+        crs=LAMBERT93,
+    )
+    out = geocode_points(pts, b, tolerance_m=25)
+    base = gpd.sjoin_nearest(
+        gpd.GeoDataFrame(geometry=pts), b[["building_id", "geometry"]], max_distance=25,
+        distance_col="d",
+    )
+    base = base[~base.index.duplicated()]
+    matched = out["building_id"].notna()
+    assert set(out.index[matched]) == set(base.index)
+    # Same distances (the building may differ only on exact ties).
+    np.testing.assert_allclose(
+        out.loc[base.index, "geocode_distance_m"], base["d"].round(2), atol=0.011
+    )
+
+
+def test_config_errors_name_file_and_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[sites]]\nid = "x"\nosm = "a.osm"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.toml.*sites\[0\]\.sources"):
+        load_config(bad)
+    bad.write_text("[[sites]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="TOML invalide"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="introuvable"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_cli_user_error_exits_2_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[[sites]]\nid = "x"\nosm = "a.osm"\n[[sites.sources]]\nid = "s"\npath = "x.csv"\n'
+        'kind = "complaints"\n',
+        encoding="utf-8",
+    )
+    assert main(["run", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.toml" in err
+    assert "sites[0].sources[0].kind" in err
+    assert "Traceback" not in err
