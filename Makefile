@@ -44,6 +44,10 @@ help:
 demo: $(MAPS)/index.html
 	@echo "Cartes prêtes : $(MAPS)/index.html"
 
+## setup: install everything (.venv, Node/npm and Leaflet files, Chromium) without running
+.PHONY: setup
+setup: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
+
 ## test: install, then run the whole test suite (browser tests included)
 .PHONY: test
 test: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP) $(SIMULATED_bondy)

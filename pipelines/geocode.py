@@ -11,12 +11,14 @@ disagreement above ``disagreement_m`` is flagged.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from shapely import STRtree
 
 from pipelines.config import Config, SiteConfig
@@ -46,9 +48,13 @@ def geocode_points(
 ) -> pd.DataFrame:
     """Attach points to the building that contains them, else the nearest one.
 
-    One pass over a shapely ``STRtree``: ``query_nearest`` with ``max_distance`` returns
-    distance 0 for a point inside a footprint, so "within" and "nearest" are answered
-    together (the geopandas baseline needs ``sjoin`` then ``sjoin_nearest``).
+    Two bulk queries, each on the side where it is cheapest: the points go into a shapely
+    ``STRtree`` and the *prepared* footprints query it with ``contains`` (about three
+    times faster than asking each point ``within`` a tree of footprints, measured with
+    ``make bench``); then ``query_nearest`` with ``max_distance`` on a tree of footprints
+    runs for the remaining points only, in two threads (shapely releases the GIL). Where
+    footprints overlap, the first footprint in ``buildings`` order wins, so the result is
+    deterministic.
 
     Parameters
     ----------
@@ -73,30 +79,65 @@ def geocode_points(
     if points.crs != buildings.crs:
         raise ValueError("points et bâtiments doivent partager le même CRS métrique.")
     n = len(points)
-    out = pd.DataFrame(index=points.index)
-    out["building_id"] = pd.Series(pd.NA, index=points.index, dtype="string")
-    out["geocode_method"] = "unmatched"
-    out["geocode_score"] = 0.0
-    out["geocode_distance_m"] = np.nan
     if n == 0 or len(buildings) == 0:
-        return out
-    valid = (points.notna() & ~points.is_empty).to_numpy()
-    geoms = points.to_numpy()[valid]
-    tree = STRtree(buildings.geometry.to_numpy())
-    (src, tgt), dist = tree.query_nearest(
-        geoms, max_distance=tolerance_m, return_distance=True, all_matches=False
-    )
-    rows = np.flatnonzero(valid)[src]
-    ids = buildings["building_id"].to_numpy()[tgt]
+        return pd.DataFrame(
+            {
+                "building_id": pd.array([None] * n, dtype="string"),
+                "geocode_method": ["unmatched"] * n,
+                "geocode_score": np.zeros(n),
+                "geocode_distance_m": np.full(n, np.nan),
+            },
+            index=points.index,
+        )
+    valid_rows = np.flatnonzero((points.notna() & ~points.is_empty).to_numpy())
+    geoms = points.to_numpy()[valid_rows]
+    polys = buildings.geometry.to_numpy()
+    was_prepared = shapely.is_prepared(polys)
+    shapely.prepare(polys)
+    try:
+        tgt, src = STRtree(geoms).query(polys, predicate="contains")
+    finally:
+        shapely.destroy_prepared(polys[~was_prepared])
+    order = np.lexsort((tgt, src))  # per point, the first footprint in buildings order
+    src, tgt = src[order], tgt[order]
+    first = np.ones(len(src), dtype=bool)
+    first[1:] = src[1:] != src[:-1]
+    src, tgt = src[first], tgt[first]
+    dist = np.zeros(len(src))
+    rest = np.setdiff1d(np.arange(len(geoms)), src, assume_unique=True)
+    if len(rest):
+        tree = STRtree(polys)
+
+        def nearest(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            (i, j), d = tree.query_nearest(
+                geoms[chunk], max_distance=tolerance_m, return_distance=True, all_matches=False
+            )
+            return chunk[i], j, d
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            parts = list(pool.map(nearest, np.array_split(rest, 2)))
+        src = np.concatenate([src, *(p[0] for p in parts)])
+        tgt = np.concatenate([tgt, *(p[1] for p in parts)])
+        dist = np.concatenate([dist, *(p[2] for p in parts)])
+    rows = valid_rows[src]
     inside = dist <= 0.0
-    score = np.where(inside, 1.0, 0.9 - 0.4 * np.clip(dist / tolerance_m, 0.0, 1.0))
-    out.iloc[rows, out.columns.get_loc("building_id")] = ids
-    out.iloc[rows, out.columns.get_loc("geocode_method")] = np.where(
-        inside, "point_in_building", "nearest_building"
+    building_id = np.full(n, None, dtype=object)
+    building_id[rows] = buildings["building_id"].to_numpy()[tgt]
+    method = np.full(n, "unmatched", dtype=object)
+    method[rows] = np.where(inside, "point_in_building", "nearest_building")
+    score = np.zeros(n)
+    score[rows] = np.round(np.where(inside, 1.0, 0.9 - 0.4 * np.clip(dist / tolerance_m, 0, 1)), 3)
+    distance = np.full(n, np.nan)
+    distance[rows] = np.round(dist, 2)
+    return pd.DataFrame(
+        {
+            "building_id": pd.array(building_id, dtype="string"),
+            "geocode_method": method,
+            "geocode_score": score,
+            "geocode_distance_m": distance,
+        },
+        index=points.index,
     )
-    out.iloc[rows, out.columns.get_loc("geocode_score")] = np.round(score, 3)
-    out.iloc[rows, out.columns.get_loc("geocode_distance_m")] = np.round(dist, 2)
-    return out
 
 
 def combine_matches(

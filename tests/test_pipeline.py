@@ -1,0 +1,126 @@
+"""End to end: `vigie run` on the default configuration, into a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from pipelines.buildings import read_osm_bounds
+from tests.conftest import RAW, DemoRun
+
+pytestmark = pytest.mark.slow
+
+SITES = ("bondy", "paris10")
+
+
+def _summary(run: DemoRun, site: str) -> dict:
+    return json.loads((run.site(site) / "run_summary.json").read_text(encoding="utf-8"))
+
+
+def _n_rejected(value: object) -> int:
+    return sum(value.values()) if isinstance(value, dict) else int(value)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_every_row_is_accounted_for(demo_run: DemoRun, site: str) -> None:
+    summary = _summary(demo_run, site)
+    reports = gpd.read_parquet(demo_run.site(site) / "reports.parquet")
+    rejected = pd.read_csv(demo_run.site(site) / "rejected.csv", encoding="utf-8-sig")
+    outside = pd.read_csv(demo_run.site(site) / "outside_study_area.csv", encoding="utf-8-sig")
+    assert summary["sources"], "no source in the summary"
+    for sid, s in summary["sources"].items():
+        n_rej = _n_rejected(s["rejected"])
+        assert s["rows_in"] == s["accepted"] + s["duplicates"] + n_rej + s["outside_study_area"]
+        # The summary's figures are those of the files the analyst opens.
+        assert (reports["source"] == sid).sum() == s["accepted"]
+        row_level = rejected[(rejected["source"] == sid) & (rejected["source_line"] > 0)]
+        assert len(row_level) == n_rej
+        assert (outside["source"] == sid).sum() == s["outside_study_area"]
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_reports_contract(demo_run: DemoRun, site: str) -> None:
+    reports = gpd.read_parquet(demo_run.site(site) / "reports.parquet")
+    required = {
+        "report_id", "source", "category", "reported_at", "building_id",
+        "geocode_method", "geocode_distance_m", "duplicate_of",
+    }
+    assert required <= set(reports.columns)
+    assert reports.crs.to_epsg() == 4326
+    assert reports["report_id"].is_unique
+    assert pd.api.types.is_datetime64_any_dtype(reports["reported_at"])
+    placed = reports["building_id"].notna()
+    assert (reports.loc[~placed, "geocode_method"] == "unmatched").all()
+    assert (reports.loc[placed, "geocode_method"] != "unmatched").all()
+    near = reports["geocode_method"] == "nearest_building"
+    assert (reports.loc[near, "geocode_distance_m"] <= 25.0).all()
+    summary = _summary(demo_run, site)
+    by_method = summary["geocode"]["by_method"]
+    assert sum(by_method.values()) == len(reports)
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_buildings_counts_add_up(demo_run: DemoRun, site: str) -> None:
+    b = gpd.read_parquet(demo_run.site(site) / "buildings.parquet")
+    reports = gpd.read_parquet(demo_run.site(site) / "reports.parquet")
+    assert b["building_id"].is_unique
+    counted = reports[
+        reports["building_id"].notna()
+        & (reports["source_kind"] == "reports")
+        & reports["duplicate_of"].isna()
+    ]
+    assert b["n_reports"].sum() == len(counted)
+    per_cat = b.filter(regex=r"^n_(?!reports|observations)").sum(axis=1)
+    assert (per_cat == b["n_reports"]).all()
+
+
+def test_paris10_outside_area_equals_independent_count(demo_run: DemoRun) -> None:
+    raw = pd.read_csv(RAW / "paris10" / "dansmarue_paris_2023-08_2024-09.csv")
+    pts = raw["geo_point_2d"].str.extract(r"'lon':\s*([-\d.]+),\s*'lat':\s*([-\d.]+)").astype(float)
+    west, south, east, north = read_osm_bounds(RAW / "paris10" / "paris10.osm")
+    inside = pts[0].between(west, east) & pts[1].between(south, north)
+    s = _summary(demo_run, "paris10")["sources"]["dansmarue"]
+    assert s["rows_in"] == len(raw) == 10_000
+    assert s["outside_study_area"] == int((~inside).sum())
+    assert s["accepted"] + s["duplicates"] + _n_rejected(s["rejected"]) == int(inside.sum())
+
+
+def test_no_personal_data_in_outputs(demo_run: DemoRun) -> None:
+    raw = pd.read_csv(
+        demo_run.raw_bondy / "signalements_bailleur.csv", sep=";", encoding="cp1252", dtype=str
+    )
+    names = set(raw["Nom du demandeur"].dropna())
+    phones = set(raw["Téléphone"].dropna())
+    assert names and phones
+    texts = []
+    for path in list(demo_run.processed.rglob("*")) + list(demo_run.maps.rglob("*")):
+        if path.suffix in {".csv", ".json", ".html", ".md"}:
+            texts.append(path.read_text(encoding="utf-8-sig"))
+        elif path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+            texts.append(frame.drop(columns="geometry", errors="ignore").to_csv())
+    blob = "\n".join(texts)
+    leaked = [n for n in names if n in blob]
+    assert not leaked, f"names leaked: {leaked[:5]}"
+    digits = re.sub(r"\D", "", blob)
+    leaked_phones = [p for p in phones if len(re.sub(r"\D", "", p)) >= 9 and re.sub(r"\D", "", p) in digits]
+    assert not leaked_phones
+    assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", blob)
+
+
+def test_maps_and_index_written(demo_run: DemoRun) -> None:
+    index = (demo_run.maps / "index.html").read_text(encoding="utf-8")
+    for site in SITES:
+        page = demo_run.maps / f"{site}.html"
+        assert page.exists()
+        assert f"{site}.html" in index
+    bondy = (demo_run.maps / "bondy.html").read_text(encoding="utf-8")
+    paris = (demo_run.maps / "paris10.html").read_text(encoding="utf-8")
+    assert "données simulées" in bondy
+    assert "données simulées" not in paris
+    assert "OpenStreetMap" in bondy and "ODbL" in paris
+    assert "Dans ma rue" in paris
