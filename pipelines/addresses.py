@@ -157,6 +157,8 @@ _NUMBER_RE = re.compile(r"(?:(?:numero|num|no|n)\s*)?(\d{1,5})(?!\d)")
 _SUFFIX_RE = re.compile(r"\s*(quinquies|quater|qua|qtr|ter|bis|[a-z])(?![a-z0-9'])(?!\s*\d)")
 _MORE_NUMBER_RE = re.compile(r"\s*(?:-|/|&|\bet\b|\ba\b|\bau\b|,)\s*(\d{1,5})(?!\d)")
 _RANGE_HYPHEN_RE = re.compile(r"(\d)\s*-\s*(?=\d)")
+_RANGE_SLASH_RE = re.compile(r"(\d)\s*/\s*(?=\d)")
+_SEPARATOR_HYPHEN_RE = re.compile(r"\s+-+\s*|\s*-+\s+")
 _WORD_HYPHEN_RE = re.compile(r"(?<!\d)-|-(?!\d)")
 _APOSTROPHE_RE = re.compile(r"\s*'\s*")
 _NUMBER_COMMA_RE = re.compile(
@@ -254,10 +256,13 @@ def _clean(text: str) -> str:
     """Fold, then keep only letters, digits, apostrophes, commas and range hyphens."""
     s = fold(text)
     s = s.replace(";", ",").replace(".", " ").replace("_", " ")
+    if "/" in s or "&" in s:
+        s = _RANGE_SLASH_RE.sub(r"\1-", s).replace("/", " ").replace("&", " et ")
     s = _NON_WORD_RE.sub(" ", s)
     if "-" in s:
         s = _RANGE_HYPHEN_RE.sub(r"\1-", s)  # "1 - 3" → "1-3": a range
-        s = _WORD_HYPHEN_RE.sub(" ", s)  # other hyphens join words: spaces
+        s = _SEPARATOR_HYPHEN_RE.sub(",", s)  # "7 rue X - hall 4": a separator
+        s = _WORD_HYPHEN_RE.sub(" ", s)  # "Saint-Denis": hyphens join words
     if "'" in s:
         s = _APOSTROPHE_RE.sub("'", s)
     return _SPACES_RE.sub(" ", s).strip()
@@ -521,7 +526,7 @@ def parse_address(text: object) -> ParsedAddress:
             residence = ("residence " + _street_text(name)).strip() if name else "residence"
             s = s[: rm.start()] + "," + s[rm.end() :]
 
-    segments = [seg.strip(" ,'") for seg in s.split(",")]
+    segments = [seg.strip(" ,'-") for seg in s.split(",")]
     segments = [seg for seg in segments if seg]
 
     street_idx = next((i for i, seg in enumerate(segments) if _starts_street(seg)), None)
