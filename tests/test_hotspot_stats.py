@@ -1,0 +1,477 @@
+"""Tests of the hotspot statistics against the DOMAIN.md formulas, hand-worked answers and
+the reference implementations (esda), on the real Bondy buildings and hand-made layouts."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import esda
+import geopandas as gpd
+import libpysal
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from scipy import stats
+
+from pipelines import hotspot_stats as hs
+from pipelines.buildings import read_osm_buildings
+from pipelines.errors import CRSError, VigieError
+
+BONDY_OSM = "data/raw/bondy/bondy_nord.osm"
+
+
+# --------------------------------------------------------------------------------------
+# Independent implementations and fixtures
+# --------------------------------------------------------------------------------------
+
+
+def gi_star_dense(x: np.ndarray, coords: np.ndarray, band: float) -> np.ndarray:
+    """DOMAIN.md's Gi*, written out literally with a dense n × n weight matrix."""
+    d = np.sqrt(((coords[:, None, :] - coords[None, :, :]) ** 2).sum(axis=-1))
+    w = (d <= band).astype(float)  # binary, the feature itself included (d_ii = 0)
+    n = len(x)
+    x_bar = x.sum() / n
+    s = np.sqrt((x**2).sum() / n - x_bar**2)
+    sum_w = w.sum(axis=1)
+    sum_w2 = (w**2).sum(axis=1)
+    return (w @ x - x_bar * sum_w) / (s * np.sqrt((n * sum_w2 - sum_w**2) / (n - 1)))
+
+
+def esda_moran_z(coords: np.ndarray, x: np.ndarray, distance: float) -> float:
+    w = libpysal.weights.DistanceBand(coords, distance, binary=True, silence_warnings=True)
+    return float(esda.Moran(x, w, transformation="b", permutations=0).z_rand)
+
+
+@pytest.fixture(scope="module")
+def bondy() -> gpd.GeoDataFrame:
+    buildings = read_osm_buildings(BONDY_OSM).to_crs("EPSG:2154")
+    return buildings.set_index("building_id")
+
+
+@pytest.fixture(scope="module")
+def bondy_xy(bondy: gpd.GeoDataFrame) -> np.ndarray:
+    return hs.feature_points(bondy)
+
+
+def lattice(n_side: int = 10, spacing: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cell-centre coordinates of an n × n lattice; feature k is at (k % n, k // n)."""
+    xx, yy = np.meshgrid(np.arange(n_side) * spacing, np.arange(n_side) * spacing)
+    return np.column_stack([xx.ravel(), yy.ravel()]), xx.ravel(), yy.ravel()
+
+
+# --------------------------------------------------------------------------------------
+# Gi*
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("values", ["area", "poisson"])
+def test_gi_star_equals_domain_formula_on_bondy(bondy, bondy_xy, values):
+    x = (
+        bondy.area.to_numpy()
+        if values == "area"
+        else np.random.default_rng(7).poisson(3.0, len(bondy)).astype(float)
+    )
+    out = hs.gi_star(x, bondy_xy, 150.0)
+    expected = gi_star_dense(x, bondy_xy, 150.0)
+    assert len(bondy) > 1000
+    np.testing.assert_allclose(out["gi_z"].to_numpy(), expected, rtol=0, atol=1e-9)
+    # ... and equals esda's Gi* with binary weights and the self-weight added.
+    w = libpysal.weights.DistanceBand(bondy_xy, 150.0, binary=True, silence_warnings=True)
+    ref = esda.G_Local(x, w, transform="B", star=True, permutations=0)
+    np.testing.assert_allclose(out["gi_z"].to_numpy(), ref.Zs, rtol=0, atol=1e-9)
+    # p is two-sided (esda's p_norm is one-sided: ours is exactly twice it).
+    np.testing.assert_allclose(out["gi_p"], 2 * stats.norm.cdf(-np.abs(expected)), rtol=1e-12)
+    np.testing.assert_allclose(out["gi_p"], 2 * ref.p_norm, rtol=1e-12)
+    d = np.sqrt(((bondy_xy[:, None] - bondy_xy[None]) ** 2).sum(-1))
+    np.testing.assert_array_equal(out["n_neighbours"], (d <= 150.0).sum(axis=1) - 1)
+    assert not out["is_island"].any()
+    assert out["gi_note"].isna().all()
+
+
+def test_chunked_neighbour_sums_equal_dense(bondy, bondy_xy, monkeypatch):
+    # Force many small chunks (as on a 100,000-building city) and compare again.
+    monkeypatch.setattr(hs, "_PAIRS_PER_CHUNK", 5_000)
+    x = bondy.area.to_numpy()
+    out = hs.gi_star(x, bondy_xy, 150.0)
+    np.testing.assert_allclose(out["gi_z"], gi_star_dense(x, bondy_xy, 150.0), atol=1e-9)
+    z = hs.incremental_moran_z(bondy_xy, x, [40.0, 90.0])
+    monkeypatch.setattr(hs, "_PAIRS_PER_CHUNK", 10**9)
+    np.testing.assert_allclose(z, hs.incremental_moran_z(bondy_xy, x, [40.0, 90.0]), atol=1e-9)
+
+
+def test_gi_star_band_is_inclusive():
+    # Band exactly 1 m on a 1 m lattice: the 4 rook neighbours at 1 m are in.
+    coords, xs, _ys = lattice()
+    out = hs.gi_star(pd.Series(xs, index=np.arange(100, 200)), coords, 1.0)
+    assert out.index.equals(pd.RangeIndex(100, 200))  # follows the Series' index
+    assert out.loc[144, "n_neighbours"] == 4
+    assert out.loc[100, "n_neighbours"] == 2  # a corner
+
+
+def test_gi_star_frame_aligned_on_index_and_refuses_degrees(bondy):
+    frame = bondy.assign(n_reports=np.random.default_rng(1).poisson(2.0, len(bondy)))
+    frame = frame.iloc[::-1]  # an index in a different order must be followed
+    out = hs.gi_star_frame(frame, "n_reports", 150.0)
+    assert out.index.equals(frame.index)
+    direct = hs.gi_star(frame["n_reports"], hs.feature_points(frame), 150.0)
+    np.testing.assert_array_equal(out["gi_z"].to_numpy(), direct["gi_z"].to_numpy())
+    with pytest.raises(CRSError, match="géographique"):
+        hs.gi_star_frame(frame.to_crs("EPSG:4326"), "n_reports", 150.0)
+
+
+def test_gi_star_hand_worked_lattice():
+    # 10 × 10 lattice, 1 m apart; a 3 × 3 block (x, y in 3..5) is worth 10, the rest 1.
+    coords, xs, ys = lattice()
+    x = np.where((xs >= 3) & (xs <= 5) & (ys >= 3) & (ys <= 5), 10.0, 1.0)
+    # Band 1.5 m: the 8 queen neighbours (at 1 and √2 m) plus the cell itself.
+    out = hs.gi_star(x, coords, 1.5)
+    n = 100
+    x_bar = (9 * 10 + 91 * 1) / n  # 1.81
+    s = math.sqrt((9 * 100 + 91 * 1) / n - x_bar**2)  # √(9.91 − 3.2761)
+    # Centre of the block (4, 4): W = 9 cells, all worth 10.
+    z_centre = (90 - 9 * x_bar) / (s * math.sqrt((n * 9 - 9**2) / (n - 1)))
+    # Corner (0, 0): W = 4 (itself and 3 neighbours), all worth 1.
+    z_corner = (4 - 4 * x_bar) / (s * math.sqrt((n * 4 - 4**2) / (n - 1)))
+    # (2, 4), left of the block: its column x = 3 holds 3 tens, the other 6 cells ones.
+    z_left = (3 * 10 + 6 * 1 - 9 * x_bar) / (s * math.sqrt((n * 9 - 81) / (n - 1)))
+    assert out.loc[44, "gi_z"] == pytest.approx(z_centre, abs=1e-12)  # ≈ 9.95
+    assert out.loc[0, "gi_z"] == pytest.approx(z_corner, abs=1e-12)  # ≈ −0.65
+    assert out.loc[42, "gi_z"] == pytest.approx(z_left, abs=1e-12)  # ≈ 2.66
+    assert out.loc[44, "n_neighbours"] == 8
+    assert out.loc[0, "n_neighbours"] == 3
+    assert out.loc[44, "gi_bin"] == 3
+    assert out.loc[0, "gi_bin"] == 0
+    # Every block cell sees at least 4 tens out of ≤ 9: all are hot spots.
+    block = (xs >= 3) & (xs <= 5) & (ys >= 3) & (ys <= 5)
+    assert (out.loc[block, "gi_bin"] > 0).all()
+
+
+def test_gi_star_permutations_seeded_and_two_sided():
+    coords, xs, ys = lattice()
+    x = np.where((xs >= 3) & (xs <= 5) & (ys >= 3) & (ys <= 5), 10.0, 1.0)
+    a = hs.gi_star(x, coords, 1.5, permutations=999, seed=3)
+    b = hs.gi_star(x, coords, 1.5, permutations=999, seed=3)
+    np.testing.assert_array_equal(a["gi_p_sim"], b["gi_p_sim"])
+    # The centre's 8 neighbours are the 8 other tens: no permutation of 8 values drawn
+    # from the 99 others (8 tens, 91 ones) is as extreme, so p = 2 × 1/(999 + 1).
+    assert a.loc[44, "gi_p_sim"] == pytest.approx(2 / 1000)
+    assert a["gi_p_sim"].between(2 / 1000, 1).all()
+    assert "gi_p_sim" not in hs.gi_star(x, coords, 1.5).columns
+
+
+def test_gi_star_islands_are_nan_bin_zero_and_counted():
+    coords, xs, _ys = lattice()
+    coords = np.vstack([coords, [[500.0, 500.0], [900.0, 0.0]]])  # two far-away features
+    x = np.concatenate([xs + 1.0, [50.0, 1.0]])
+    out = hs.gi_star(x, coords, 1.5, permutations=99, seed=0)
+    islands = out.index[out["is_island"]].tolist()
+    assert islands == [100, 101]
+    assert out.loc[islands, "gi_p_sim"].isna().all()
+    assert out["gi_p_sim"].notna().sum() == 100
+    assert out.loc[islands, "gi_z"].isna().all()
+    assert out.loc[islands, "gi_p"].isna().all()
+    assert (out.loc[islands, "gi_bin"] == 0).all()
+    assert (out.loc[islands, "n_neighbours"] == 0).all()
+    assert out.loc[islands, "gi_note"].str.contains("aucun voisin").all()
+    # The others keep the formula with n = 102 (islands still count in x̄ and S).
+    np.testing.assert_allclose(
+        out["gi_z"].to_numpy()[:100], gi_star_dense(x, coords, 1.5)[:100], atol=1e-12
+    )
+
+
+def test_gi_star_constant_values_nan_with_reason_and_no_warning():
+    coords, _xs, _ys = lattice()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = hs.gi_star(np.full(100, 0.1), coords, 1.5, permutations=9, seed=0)
+    assert out["gi_z"].isna().all()
+    assert out["gi_p_sim"].isna().all()
+    assert (out["gi_bin"] == 0).all()
+    assert out["gi_note"].str.contains("valeurs toutes égales").all()
+
+
+def test_fewer_than_30_features_refused_in_french():
+    coords, xs, _ys = lattice(5)  # 25 features
+    with pytest.raises(hs.NotEnoughFeaturesError, match="au moins 30") as err:
+        hs.gi_star(xs, coords, 1.5)
+    assert isinstance(err.value, VigieError)
+    assert err.value.n_features == 25
+    with pytest.raises(hs.NotEnoughFeaturesError, match="Seulement 25"):
+        hs.auto_distance_band(coords, xs)
+
+
+def test_null_data_on_real_buildings_rarely_flagged(bondy, bondy_xy):
+    # Poisson counts with the same mean everywhere: no pattern. After FDR at most 5 %
+    # (in fact nearly none) of the buildings may sit in a ±95 % bin.
+    shares = []
+    for seed in range(5):
+        counts = np.random.default_rng(100 + seed).poisson(2.0, len(bondy)).astype(float)
+        band = hs.auto_distance_band(bondy_xy, counts).band_m
+        for b in (band, 150.0):
+            shares.append((hs.gi_star(counts, bondy_xy, b)["gi_bin"].abs() >= 2).mean())
+    assert np.mean(shares) <= 0.05
+
+
+# --------------------------------------------------------------------------------------
+# FDR
+# --------------------------------------------------------------------------------------
+
+
+def test_fdr_bins_hand_worked_benjamini_hochberg():
+    # 10 tested features (m = 10) plus 2 islands (p missing). Sorted p-values:
+    #   rank k   : 1      2      3      4      5      6      7      8      9    10
+    #   p_(k)    : .0009  .008   .012   .045   .048   .058   .074   .205   .5   .9
+    # α = 0.10, bound k·0.01: .01 .02 .03 .04 .05 .06 .07 .08 .09 .10
+    #   p ≤ bound at k = 1, 2, 3, 5, 6 (not 4: .045 > .04; not 7: .074 > .07): largest
+    #   k = 6, cut-off .058 → the 6 smallest are significant — .045 too (step-up).
+    # α = 0.05, bound k·0.005: .005 .010 .015 .020 .025 …
+    #   k = 1, 2, 3 pass (.0009, .008, .012); .045 > .020 and later ranks fail → cut .012.
+    # α = 0.01, bound k·0.001: .001 .002 …: only k = 1 (.0009 ≤ .001) → cut .0009.
+    # Bins: .0009 → ±3; .008, .012 → ±2; .045, .048, .058 → ±1; others 0.
+    p = np.array(
+        [0.5, 0.012, np.nan, 0.0009, 0.058, 0.205, 0.045, 0.9, 0.008, 0.048, 0.074, np.nan]
+    )
+    z = np.array([0.6, -2.5, np.nan, 3.3, 1.9, -1.3, -2.0, 0.1, 2.65, 1.98, -1.8, np.nan])
+    expected = np.array([0, -2, 0, 3, 1, 0, -1, 0, 2, 1, 0, 0])
+    np.testing.assert_array_equal(hs.fdr_bins(z, p), expected)
+    # Counting the 2 islands in m (m = 12) would change the answer: at α = 0.10 the
+    # bounds become k·0.10/12 and .045 (k=4, bound .0333), .048 (k=5, .0417) and .058
+    # (k=6, .05) all fail. They are excluded from m, as documented.
+    p_no_nan = np.where(np.isnan(p), 1.0, p)
+    assert (hs.fdr_bins(np.nan_to_num(z), p_no_nan) != expected).any()
+
+
+def test_fdr_bins_nothing_tested():
+    assert hs.fdr_bins([np.nan, np.nan], [np.nan, np.nan]).tolist() == [0, 0]
+    assert hs.fdr_bins([], []).tolist() == []
+
+
+# --------------------------------------------------------------------------------------
+# Distance band
+# --------------------------------------------------------------------------------------
+
+
+def test_pick_band_first_peak_then_max_then_knn():
+    # First significant interior peak (index 2), although index 5 is higher.
+    assert hs.pick_band([1.0, 2.5, 3.0, 2.8, 4.0, 6.0, 5.0]) == (2, "incremental_peak")
+    # A peak below 1.96 is not a peak: the first significant one is at index 4.
+    assert hs.pick_band([0.5, 1.5, 1.0, 2.0, 3.0, 2.0]) == (4, "incremental_peak")
+    # Still rising at the last distance: no peak, the highest z.
+    assert hs.pick_band([2.0, 3.0, 4.0, 5.0]) == (3, "incremental_max")
+    # Nothing significant: the k-nearest-neighbour rule.
+    assert hs.pick_band([-1.0, 0.3, 1.2, 0.4]) == (None, "knn_rule")
+    assert hs.pick_band([np.nan, np.nan]) == (None, "knn_rule")
+
+
+def test_incremental_moran_equals_esda_on_bondy(bondy, bondy_xy):
+    x = bondy.area.to_numpy()
+    distances = [40.0, 90.0, 160.0]
+    z = hs.incremental_moran_z(bondy_xy, x, distances)
+    for d, zd in zip(distances, z, strict=True):
+        assert zd == pytest.approx(esda_moran_z(bondy_xy, x, d), abs=1e-9)
+
+
+def test_auto_band_first_peak_on_checkerboard_of_blocks():
+    # 40 × 40 lattice 10 m apart, a checkerboard of 60 m blocks of 0 and 1. Every
+    # nearest neighbour is at 10 m, so distances tried are 10, 20, …, 100 m. Clustering
+    # is strongest at the block scale and turns negative once bands reach the opposite
+    # blocks.
+    coords, xs, ys = lattice(40, 10.0)
+    x = ((xs // 60 + ys // 60) % 2).astype(float)
+    choice = hs.auto_distance_band(coords, x)
+    np.testing.assert_allclose(choice.distances_m, np.arange(1, 11) * 10.0)
+    # The first three z-scores, recomputed by esda, already show the peak at 20 m.
+    ref = [esda_moran_z(coords, x, d) for d in (10.0, 20.0, 30.0)]
+    np.testing.assert_allclose(choice.moran_z[:3], ref, atol=1e-9)
+    assert ref[1] >= 1.96
+    assert ref[1] > ref[0]
+    assert ref[1] > ref[2]
+    assert choice.method == "incremental_peak"
+    assert choice.band_m == pytest.approx(20.0)
+    assert "Premier pic" in choice.reason
+    assert "20 m" in choice.reason
+    assert choice.n_locational_outliers == 0
+
+
+def test_auto_band_knn_rule_without_clustering():
+    # Independent values on the lattice: no Moran's I z reaches 1.96 at any distance.
+    coords, _xs, _ys = lattice(40, 10.0)
+    x = np.random.default_rng(0).normal(size=len(coords))
+    choice = hs.auto_distance_band(coords, x)
+    assert max(choice.moran_z) < 1.96
+    assert choice.method == "knn_rule"
+    # k = 5 % of 1,600 = 80, clamped to 30: mean distance to the 30th nearest neighbour.
+    d = np.sort(np.sqrt(((coords[:, None] - coords[None]) ** 2).sum(-1)), axis=1)
+    assert choice.k_neighbours == 30
+    assert choice.band_m == pytest.approx(d[:, 30].mean())
+    assert "30e plus proche voisin" in choice.reason
+
+
+def test_knn_band_capped_at_standard_distance():
+    # Unit square corners: n = 4, so k = 3 (5 % of 4 clamped to 3, at most n − 1); the
+    # 3rd neighbour is the opposite corner at √2, but one standard distance is
+    # √(0.25 + 0.25) ≈ 0.707: the band is capped there.
+    square = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    band, k, capped = hs.knn_band(square)
+    assert (k, capped) == (3, True)
+    assert band == pytest.approx(math.sqrt(0.5))
+
+
+def test_configured_band():
+    choice = hs.configured_band(150)
+    assert (choice.band_m, choice.method) == (150.0, "configured")
+    assert "150 m" in choice.reason
+
+
+# --------------------------------------------------------------------------------------
+# Kernel density
+# --------------------------------------------------------------------------------------
+
+BOUNDS = (0.0, 0.0, 1000.0, 1000.0)
+
+
+def test_kde_single_point_centre_value_and_mass():
+    h, cell = 100.0, 10.0
+    grid = hs.quartic_kde([[505.0, 505.0]], bandwidth_m=h, cell_m=cell, bounds=BOUNDS)
+    assert grid.density_per_ha.shape == (100, 100)
+    assert grid.x[50] == 505.0
+    assert grid.y[49] == 505.0
+    # The point sits on a cell centre: exact kernel peak, 3/(π h²) per m² → × 10,000 / ha.
+    assert grid.density_per_ha[49, 50] == pytest.approx(3 / (math.pi * h**2) * 1e4, rel=1e-9)
+    assert grid.density_per_ha.max() == grid.density_per_ha[49, 50]
+    # One report in, one report out (Σ density × cell area, in hectares).
+    assert grid.total_reports == pytest.approx(1.0, rel=0.01)
+    # Nothing beyond one bandwidth.
+    assert grid.density_per_ha[49, 50 + 11] == 0.0
+
+
+def test_kde_off_centre_point_and_weights_keep_mass():
+    grid = hs.quartic_kde(
+        [[431.7, 612.2], [431.7, 612.2]],
+        bandwidth_m=80.0,
+        cell_m=10.0,
+        bounds=BOUNDS,
+        weights=[2.0, 1.5],
+    )
+    assert grid.total_reports == pytest.approx(3.5, rel=0.01)
+
+
+def test_kde_matches_exact_sum_and_counts_points_outside_bounds():
+    rng = np.random.default_rng(5)
+    pts = np.vstack([rng.uniform(100, 900, (300, 2)), [[-40.0, 500.0]]])  # one west of the grid
+    h = 100.0
+    grid = hs.quartic_kde(pts, bandwidth_m=h, cell_m=10.0, bounds=BOUNDS)
+    cx, cy = np.meshgrid(grid.x, grid.y)
+    exact = np.zeros_like(cx)
+    for px, py in pts:  # the definition, point by point
+        exact += hs.quartic_kernel_per_m2(np.hypot(cx - px, cy - py), h) * 1e4
+    assert np.abs(grid.density_per_ha - exact).max() < 0.02 * exact.max()
+    # The point 40 m outside the western edge still shows on the first column.
+    assert grid.density_per_ha[50, 0] > 0
+    assert exact[50, 0] > 0
+
+
+def test_kde_contours_rings_labels_and_areas():
+    h, cell = 100.0, 5.0
+    k0 = 3 / (math.pi * h**2) * 1e4  # kernel peak, per ha
+    grid = hs.quartic_kde(
+        [[502.5, 502.5]], bandwidth_m=h, cell_m=cell, bounds=BOUNDS, weights=[8.0 / k0]
+    )  # peak exactly 8 reports / ha
+    out = hs.kde_contours(grid, levels=[2.0, 4.0], crs="EPSG:2154")
+    assert out.crs == "EPSG:2154"
+    assert out["label"].tolist() == ["2 à 4 signalements / ha", "4 signalements / ha et plus"]
+    assert out["density_min_per_ha"].tolist() == [2.0, 4.0]
+    assert out["density_max_per_ha"].tolist() == [4.0, pytest.approx(8.0)]
+    # 8·(1 − r²/h²)² = L  ⇔  r = h·√(1 − √(L/8)): r(2) = h/√2, r(4) = h·√(1 − 1/√2).
+    r2, r4 = h / math.sqrt(2), h * math.sqrt(1 - 1 / math.sqrt(2))
+    ring, disc = out.geometry.iloc[0], out.geometry.iloc[1]
+    assert ring.area == pytest.approx(math.pi * (r2**2 - r4**2), rel=0.02)
+    assert disc.area == pytest.approx(math.pi * r4**2, rel=0.02)
+    polygons = list(getattr(ring, "geoms", [ring]))
+    assert len(polygons) == 1
+    assert len(polygons[0].interiors) == 1
+    assert ring.is_valid
+    assert disc.is_valid
+    with pytest.raises(CRSError):
+        hs.kde_contours(grid, levels=[2.0], crs="EPSG:4326")
+
+
+def test_kde_contours_default_levels_and_empty_grid():
+    grid = hs.quartic_kde(
+        np.random.default_rng(2).uniform(300, 700, (500, 2)),
+        bandwidth_m=80.0,
+        cell_m=10.0,
+        bounds=BOUNDS,
+    )
+    out = hs.kde_contours(grid, crs="EPSG:2154")
+    assert len(out) >= 2
+    assert out["density_min_per_ha"].is_monotonic_increasing
+    assert (out["density_min_per_ha"] > 0).all()
+    assert out["label"].str.endswith("/ ha et plus").iloc[-1]
+    empty = hs.quartic_kde(np.empty((0, 2)), bandwidth_m=80.0, cell_m=10.0, bounds=BOUNDS)
+    assert empty.total_reports == 0.0
+    assert hs.kde_contours(empty, crs="EPSG:2154").empty
+
+
+# --------------------------------------------------------------------------------------
+# Hexagons, counts, rates
+# --------------------------------------------------------------------------------------
+
+
+def test_hex_grid_geometry_and_stable_ids():
+    a = 100.0
+    g1 = hs.hex_grid((652_000.0, 6_862_000.0, 653_000.0, 6_863_000.0), a, "EPSG:2154")
+    g2 = hs.hex_grid((652_500.0, 6_862_500.0, 653_800.0, 6_863_400.0), a, "EPSG:2154")
+    assert g1["hex_id"].is_unique
+    common = sorted(set(g1["hex_id"]) & set(g2["hex_id"]))
+    assert len(common) > 10
+    a1 = g1.set_index("hex_id").loc[common, "geometry"]
+    a2 = g2.set_index("hex_id").loc[common, "geometry"]
+    assert all(shapely.equals_exact(a1.to_numpy(), a2.to_numpy(), tolerance=1e-6))
+    assert (
+        g1["hex_id"].tolist()
+        == hs.hex_grid((652_000.0, 6_862_000.0, 653_000.0, 6_863_000.0), a, "EPSG:2154")[
+            "hex_id"
+        ].tolist()
+    )
+    # Edge a: area (3√3/2)·a², corner-to-corner 2a across x, flat-to-flat √3·a across y.
+    np.testing.assert_allclose(g1.area, 1.5 * math.sqrt(3) * a * a, rtol=1e-9)
+    minx, miny, maxx, maxy = g1.geometry.iloc[0].bounds
+    assert (maxx - minx, maxy - miny) == (pytest.approx(2 * a), pytest.approx(math.sqrt(3) * a))
+    # They tile the box: cover it, without overlap.
+    box = shapely.box(652_000.0, 6_862_000.0, 653_000.0, 6_863_000.0)
+    union = shapely.union_all(g1.geometry.to_numpy())
+    assert box.difference(union).area < 1e-6
+    assert union.area == pytest.approx(g1.area.sum(), rel=1e-9)
+
+
+def test_count_points_in_polygons_once_each_and_by_category():
+    polygons = gpd.GeoDataFrame(
+        geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)],
+        index=pd.Index(["west", "east"]),
+        crs="EPSG:2154",
+    )
+    points = gpd.GeoDataFrame(
+        {"category": ["a", "b", "a", "a"]},
+        geometry=shapely.points([[0.5, 0.5], [1.0, 0.5], [1.5, 0.5], [5.0, 5.0]]),
+        crs="EPSG:2154",
+    )  # the 2nd sits on the shared edge, the 4th outside
+    counts = hs.count_points_in_polygons(points, polygons)
+    assert counts.to_dict() == {"west": 2, "east": 1}
+    table = hs.count_points_in_polygons(points, polygons, by="category")
+    assert table.to_dict() == {"a": {"west": 1, "east": 1}, "b": {"west": 1, "east": 0}}
+    with pytest.raises(CRSError):
+        hs.count_points_in_polygons(points.to_crs("EPSG:4326"), polygons)
+
+
+def test_rates_per_100_dwellings():
+    counts = pd.Series([3, 4, 5, 6, 7], index=["a", "b", "c", "d", "e"])
+    dwellings = pd.Series([50.0, 0.0, np.nan, 200.0], index=["a", "b", "c", "d"])
+    out = hs.rates_per_100_dwellings(counts, dwellings)
+    assert out.name == "reports_per_100_dwellings"
+    assert out.index.equals(counts.index)
+    assert out["a"] == pytest.approx(6.0)
+    assert out["d"] == pytest.approx(3.0)
+    assert out[["b", "c", "e"]].isna().all()  # zero, unknown, absent: no rate
