@@ -230,7 +230,9 @@ def gi_star(
     constant = bool(np.ptp(x) == 0)
     w = w_sum.astype(float)
     x_bar = x.mean()
-    s = math.sqrt(max(float(np.mean(x**2) - x_bar**2), 0.0))
+    # S = √(Σx²/n − x̄²), computed as the population standard deviation (the same
+    # quantity, without the cancellation of the textbook form for large values).
+    s = float(x.std())
     spread = (n * w - w**2) / (n - 1)
     z = np.full(n, np.nan)
     note = pd.array([pd.NA] * n, dtype="string")
@@ -606,6 +608,7 @@ def auto_distance_band(
     *,
     min_features: int = MIN_FEATURES,
     n_steps: int = 10,
+    increment_m: float | None = None,
 ) -> BandChoice:
     """Choose the Gi* distance band from the data (DOMAIN.md, "optimized" hotspots).
 
@@ -629,6 +632,15 @@ def auto_distance_band(
         ``n × 2`` coordinates in metres in a projected CRS.
     values
         The values Gi* will analyse (e.g. report counts per building).
+    min_features
+        Fewer features raise :class:`NotEnoughFeaturesError`.
+    n_steps
+        Number of distances tried.
+    increment_m
+        Step between distances; default the mean nearest-neighbour distance (as in the
+        usual incremental spatial autocorrelation tools). Dense layouts (buildings a few
+        metres apart) then only explore a few times the starting distance: pass a
+        larger step to search wider.
 
     Returns
     -------
@@ -645,7 +657,9 @@ def auto_distance_band(
     nn = cKDTree(unique).query(unique, k=2)[0][:, 1]
     outlier = nn > nn.mean() + 3 * nn.std()
     start = float(nn[~outlier].max())
-    step = float(nn[~outlier].mean())
+    step = float(nn[~outlier].mean()) if increment_m is None else float(increment_m)
+    if not step > 0:
+        raise ValueError(f"increment_m doit être positif (reçu {increment_m}).")
     distances = start + step * np.arange(n_steps)
     z = incremental_moran_z(coords, x, distances)
     tried = f"{n_steps} distances testées de {_fr(distances[0])} à {_fr(distances[-1])} m"

@@ -293,6 +293,8 @@ def test_auto_band_first_peak_on_checkerboard_of_blocks():
     assert "Premier pic" in choice.reason
     assert "20 m" in choice.reason
     assert choice.n_locational_outliers == 0
+    wider = hs.auto_distance_band(coords, x, increment_m=25.0, n_steps=4)
+    np.testing.assert_allclose(wider.distances_m, [10.0, 35.0, 60.0, 85.0])
 
 
 def test_auto_band_knn_rule_without_clustering():
