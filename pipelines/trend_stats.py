@@ -27,6 +27,8 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 from scipy.special import ndtr
 
+from pipelines.hotspot_stats import fdr_bins
+
 logger = logging.getLogger(__name__)
 
 TREND_UP = "hausse"
@@ -88,7 +90,6 @@ HOTSPOT_CHANGE_LABELS_FR: dict[str, str] = {
     "not_significant": "Non significatif aux deux dates",
 }
 
-_FDR_LEVELS = ((3, 0.01), (2, 0.05), (1, 0.10))  # bin, alpha: checked from the strictest
 _CHUNK_ELEMENTS = 4_000_000  # rows x pairs per chunk in the matrix functions (~32 MB)
 
 
@@ -475,31 +476,6 @@ def _binary_band_weights(coords_m: NDArray[np.float64], band_m: float) -> sparse
     return sparse.csr_array((np.ones(rows.size), (rows, cols)), shape=(n, n))
 
 
-def _fdr_bins_columns(z: NDArray[np.float64], p: NDArray[np.float64]) -> NDArray[np.int8]:
-    """Benjamini–Hochberg bins (−3..3) computed independently in each column.
-
-    DOMAIN.md: sort p ascending; for α in {0.10, 0.05, 0.01} find the largest k with
-    p₍k₎ ≤ (k/n)·α; features with p ≤ p₍k₎ are significant at that level; the bin is the
-    highest level reached, signed by z. NaN p-values are left out (and out of n).
-
-    Hand-rolled here because ``pipelines.hotspot_stats.fdr_bins`` did not exist yet when
-    this module was written, and this version works on all time steps at once.
-    """
-    n_rows, n_steps = p.shape
-    finite = ~np.isnan(p)
-    n = finite.sum(axis=0).astype(float)  # per column
-    srt = np.sort(np.where(finite, p, np.inf), axis=0)
-    k = np.arange(1, n_rows + 1, dtype=float)[:, np.newaxis]
-    level = np.zeros(p.shape, dtype=np.int8)
-    for bin_value, alpha in reversed(_FDR_LEVELS):  # 90 % first, stricter levels overwrite
-        passes = srt <= (k / np.maximum(n, 1.0)) * alpha
-        has_any = passes.any(axis=0)
-        kmax = n_rows - 1 - np.argmax(passes[::-1], axis=0)
-        cutoff = np.where(has_any, srt[kmax, np.arange(n_steps)], -np.inf)
-        level[finite & (p <= cutoff)] = bin_value
-    return (level * np.sign(np.nan_to_num(z))).astype(np.int8)
-
-
 def space_time_gi(
     values: ArrayLike,
     coords_m: ArrayLike,
@@ -533,7 +509,7 @@ def space_time_gi(
     z, p, bins
         Arrays (n_locations × n_steps): Gi* z-score (NaN where undefined: a constant
         step, or a neighbourhood that is the whole population), two-sided p = 2·Φ(−|z|),
-        and the Benjamini–Hochberg bin in −3..3 computed per step.
+        and the Benjamini–Hochberg bin in −3..3 (``hotspot_stats.fdr_bins``) per step.
     """
     x = np.asarray(values, dtype=float)
     xy = np.asarray(coords_m, dtype=float)
@@ -582,7 +558,8 @@ def space_time_gi(
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(denominator > 0, numerator / denominator, np.nan)
     p = _p_from_z(z)
-    bins = _fdr_bins_columns(z, p)
+    # Benjamini–Hochberg separately at each step (each step is its own family of tests).
+    bins = np.column_stack([fdr_bins(z[:, t], p[:, t]) for t in range(n_steps)]).astype(np.int8)
     return z, p, bins
 
 
