@@ -24,7 +24,8 @@ Canonical form
   ``hall`` is read as an entrance: in French social housing "hall 4" and "entrée 4" name
   the same door serving one stairwell. ``cage`` (cage d'escalier) is a staircase.
 - ``residence``: the name after ``résidence``/``rés.``, with the word spelled out
-  (``residence du breuil``).
+  (``residence du breuil``). A residence with a house number ("2 Résidence des
+  Floralies") is also the ``street``: the BAN lists such residences as streets.
 - ``postcode`` (5 digits) and ``city`` (lower case, no accents, arrondissement and CEDEX
   dropped: "PARIS 10E" → ``paris``). Without a postcode a city is only read from a last
   comma-separated part ("8 Cité Paradis, Paris"): "12 rue de Bondy" is a Paris street.
@@ -546,9 +547,10 @@ def parse_address(text: object) -> ParsedAddress:
     if street_idx is not None:
         numbers, suffix, rest = _split_number(segments[street_idx])
         street = _street_text(rest) or None
-        if street is not None and street.startswith("residence "):
-            residence = residence or street
-            street = None
+    if street is None and numbers and residence is not None:
+        # "2 Résidence des Floralies": a numbered residence is addressed as a street (the
+        # BAN lists such residences as "voies").
+        street = residence
 
     number = numbers[0] if numbers else None
     head = " ".join(p for p in ("-".join(map(str, numbers)) if numbers else None, suffix) if p)

@@ -197,6 +197,7 @@ def test_ranges(text: str, numbers: tuple[int, ...], street: str) -> None:
         ("Résidence du Breuil, bâtiment C", "residence du breuil", "C", None),
         ("RES LES LILAS BAT 2", "residence les lilas", "2", None),
         ("Résidence Les Lilas, 12 rue X, bat 2", "residence les lilas", "2", "rue x"),
+        ("2 Résidence des Floralies", "residence des floralies", None, "residence des floralies"),
     ],
 )
 def test_residence_names(text: str, residence: str, building: str, street: str | None) -> None:
