@@ -45,6 +45,7 @@ from rapidfuzz import fuzz, process
 from pipelines.addresses import (
     normalise_key,
     normalise_street,
+    parse_addresses,
     parse_housenumber,
     repair_mojibake,
     suffix_key,
@@ -1249,3 +1250,80 @@ def run(
     index = build_address_index(addresses, read_osm_buildings(osm_path), tolerance_m=tolerance_m)
     write_geoparquet(index, dst)
     return index
+
+
+def read_gazetteer(path: str | Path) -> pd.DataFrame:
+    """Read the analyst gazetteer CSV (``key``, ``building_id``; ``;`` or ``,``)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "gazetteer introuvable (colonnes attendues : key, building_id).")
+    try:
+        table = pd.read_csv(path, sep=None, engine="python", dtype=str, encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise InputError(path, f"CSV illisible ({err})") from err
+    for column in ("key", "building_id"):
+        if column not in table.columns:
+            raise InputError(path, "colonne manquante.", column=column)
+    return table
+
+
+def match_site(
+    reports: pd.DataFrame,
+    buildings: gpd.GeoDataFrame,
+    *,
+    site: Any,
+    ban_cache_dir: str | Path = "data/cache/ban",
+) -> pd.DataFrame:
+    """Match the ``address`` / ``building_ref`` columns of one site's reports.
+
+    Reads the site's files (OSM extract, BAN extract and gazetteer when configured),
+    builds the address index over ``buildings`` and calls :func:`match_addresses` with
+    the site's ``[params.geocode]`` (``tolerance_m``, ``fuzzy_threshold``,
+    ``ban_online``: the BAN online geocoder is used only when it is true, with answers
+    cached in ``ban_cache_dir``).
+
+    Parameters
+    ----------
+    reports
+        Rows with ``address`` (free text) and/or ``building_ref`` (landlord code).
+    buildings
+        Footprints with ``building_id`` (any CRS).
+    site
+        A :class:`pipelines.config.SiteConfig`.
+
+    Returns
+    -------
+    DataFrame
+        Aligned on ``reports.index``, columns :data:`MATCH_COLUMNS`.
+    """
+    params = dict(getattr(site, "params", {}).get("geocode", {}))
+    tolerance_m = float(params.get("tolerance_m", 25.0))
+    parts = [read_osm_addresses(site.osm)]
+    if getattr(site, "ban", None):
+        parts.append(read_ban(site.ban))
+    addresses = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=WGS84)
+    index = build_address_index(addresses, buildings, tolerance_m=tolerance_m)
+    gazetteer = None
+    if getattr(site, "gazetteer", None):
+        if Path(site.gazetteer).exists():
+            gazetteer = read_gazetteer(site.gazetteer)
+        else:
+            log.warning("%s: gazetteer absent, codes de bâtiment non utilisés", site.gazetteer)
+    text = (
+        reports["address"]
+        if "address" in reports
+        else pd.Series(pd.NA, index=reports.index, dtype="string")
+    )
+    parsed = parse_addresses(text.astype("string"))
+    if "building_ref" in reports:
+        parsed["building_ref"] = reports["building_ref"].astype("string")
+    client = BanClient(cache_dir=ban_cache_dir) if params.get("ban_online") else None
+    return match_addresses(
+        parsed,
+        index,
+        buildings,
+        gazetteer=gazetteer,
+        fuzzy_threshold=float(params.get("fuzzy_threshold", 88.0)),
+        ban_client=client,
+        tolerance_m=tolerance_m,
+    )

@@ -618,3 +618,32 @@ def test_ban_never_called_by_default(
     monkeypatch.setattr(requests, "post", forbidden)
     out = match_addresses(parse_addresses(pd.Series(["9 rue Ailleurs"])), index, buildings)
     assert out.loc[0, "geocode_method"] == "unmatched"
+
+
+def test_match_site_reads_the_site_files(tmp_path: Path, bondy_buildings: gpd.GeoDataFrame) -> None:
+    from pipelines.address_index import match_site
+    from pipelines.config import SiteConfig
+
+    some = bondy_buildings["building_id"].iloc[0]
+    gazetteer = tmp_path / "gazetteer.csv"
+    gazetteer.write_text(f"key;building_id\nNC-B;{some}\n", encoding="utf-8")
+    site = SiteConfig(
+        id="bondy",
+        name="Bondy Nord",
+        osm=str(BONDY_OSM),
+        sources=(),
+        ban=str(BAN),
+        gazetteer=str(gazetteer),
+        params={"geocode": {"tolerance_m": 25.0, "fuzzy_threshold": 88.0, "ban_online": False}},
+    )
+    reports = pd.DataFrame(
+        {
+            "address": ["2 ter av. Henri Varagnat, 93140 Bondy", None, "Nulle part"],
+            "building_ref": [None, "NC B", None],
+        },
+        index=[11, 12, 13],
+    )
+    out = match_site(reports, bondy_buildings, site=site)
+    assert list(out.index) == [11, 12, 13]
+    assert out["geocode_method"].tolist() == ["address_exact", "gazetteer", "unmatched"]
+    assert out.loc[12, "building_id"] == some
