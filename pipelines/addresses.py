@@ -140,6 +140,7 @@ _STAIRCASE_RE = re.compile(
 _IGNORED_RE = re.compile(
     r"\b(?:appartement|appart|appt|apt|app|logement|lgt|porte|pte|chambre|boite|bal)\s*"
     r"(?:no|n)?\s*\d{1,4}[a-z]?(?![a-z0-9])"
+    r"|\bporte\s+(?:gauche|droite|face|du\s+fond|fond)\b"
     r"|\b\d{1,2}\s*(?:e|eme|er|ere)\s+etage\b|\betage\s*\d{1,2}\b"
     r"|\brez\s+de\s+chaussee\b|\brdc\b|\bcedex(?:\s*\d{1,2})?\b"
 )
@@ -152,6 +153,8 @@ _RESIDENCE_RE = re.compile(
     + _COMPLEMENT_WORDS
     + r")\b)"
 )
+# "93 140 Bondy": a postcode written with a space, not at the start of the address.
+_SPACED_POSTCODE_RE = re.compile(r"(?<=.)(?<![\d-])(\d{2}) (\d{3})(?=\s*(?:[a-z,]|$))")
 _POSTCODE_RE = re.compile(r"(?<![\d-])(\d{5})(?![\d-])")
 _ARRONDISSEMENT_RE = re.compile(r"\s+\d{1,2}\s*(?:e|eme|er|ere)?$")
 _NUMBER_RE = re.compile(r"(?:(?:numero|num|no|n)\s*)?(\d{1,5})(?!\d)")
@@ -496,6 +499,7 @@ def parse_address(text: object) -> ParsedAddress:
         return ParsedAddress()
 
     postcode = city = None
+    s = _SPACED_POSTCODE_RE.sub(r"\1\2", s)
     matches = list(_POSTCODE_RE.finditer(s))
     if matches and matches[-1].start() > 0:
         m = matches[-1]

@@ -149,6 +149,11 @@ CASES: list[tuple[str, dict[str, object]]] = [
     ("3 Prom. des Berges", dict(number=3, street="promenade des berges")),
     ("3 sent. des Vignes", dict(number=3, street="sentier des vignes")),
     ("21 av Gallieni", dict(number=21, street="avenue gallieni")),
+    ("3 allée des Roses 2ème étage porte gauche", dict(number=3, street="allee des roses")),
+    (
+        "3 allee des roses 93 140 Bondy",
+        dict(number=3, street="allee des roses", postcode="93140", city="bondy"),
+    ),
     ("rue du fbg st denis", dict(street="rue du faubourg saint denis")),
     ("12 rue de Bondy", dict(number=12, street="rue de bondy")),
     (
