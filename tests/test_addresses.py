@@ -33,6 +33,7 @@ CASES: list[tuple[str, dict[str, object]]] = [
         dict(number=21, street="rue du faubourg saint denis", postcode="75010", city="paris"),
     ),
     ("2 bd de Magenta", dict(number=2, street="boulevard de magenta")),
+    ("62 rUE dE mAUBEUGE", dict(number=62, street="rue de maubeuge")),
     (
         "2 Bld de Magenta 75010 Paris",
         dict(number=2, street="boulevard de magenta", postcode="75010", city="paris"),
