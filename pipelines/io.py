@@ -41,7 +41,7 @@ def atomic_path(dst: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-def _write(dst: str | Path, writer: Callable[[Path], None], what: str) -> Path:
+def _write(dst: str | Path, writer: Callable[[Path], object], what: str) -> Path:
     with atomic_path(dst) as tmp:
         writer(tmp)
     log.info("wrote %s (%s)", dst, what)
