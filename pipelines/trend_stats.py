@@ -1,17 +1,15 @@
-"""Time-trend statistics: Mann-Kendall, Sen's slope, period counts, emerging hotspots.
+"""Time-trend statistics: Mann-Kendall, Sen's slope, period counts, closing delays.
 
 Pure functions, no I/O. The methods follow ``DOMAIN.md`` exactly:
 
 - **Mann-Kendall** (Mann 1945, Kendall 1975): S = Σ_{i<j} sgn(x_j − x_i); Var(S) with the
   tie correction; Z = (S ∓ 1)/√Var(S) (0 when S = 0); two-sided p = 2(1 − Φ(|Z|)).
 - **Sen's slope** (Sen 1968): median of (x_j − x_i)/(j − i) over i < j.
-- **Getis-Ord Gi\\*** (Ord & Getis 1995) with binary distance-band weights, self included,
-  per time step, and Benjamini–Hochberg FDR bins (±1/±2/±3 at 90/95/99 %).
-- **Emerging hotspots**: the categories of DOMAIN.md from each location's Gi\\* bins and the
-  Mann-Kendall trend of its Gi\\* z series (see :func:`emerging_hotspots` for how the
-  overlapping rules are resolved).
+- Period counts with empty periods as zeros; closing delays against target delays; the
+  backlog of open reports at the end of each period.
 
-Coordinates are metric (metres, e.g. Lambert-93 EPSG:2154); times are pandas datetimes.
+The space-time cube (Gi\\* per step), the emerging-hotspot categories and the before/after
+comparison of hotspot bins live in :mod:`pipelines.emerging`. Times are pandas datetimes.
 """
 
 from __future__ import annotations
@@ -23,72 +21,13 @@ from typing import Literal, NamedTuple
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import sparse
-from scipy.spatial import cKDTree
 from scipy.special import ndtr
-
-from pipelines.hotspot_stats import fdr_bins
 
 logger = logging.getLogger(__name__)
 
 TREND_UP = "hausse"
 TREND_DOWN = "baisse"
 TREND_NONE = "aucune"
-
-#: Emerging-hotspot category codes, hot then cold, in the order of DOMAIN.md.
-EMERGING_CATEGORIES: tuple[str, ...] = (
-    "new",
-    "consecutive",
-    "intensifying",
-    "persistent",
-    "diminishing",
-    "sporadic",
-    "oscillating",
-    "historical",
-    "new_cold",
-    "consecutive_cold",
-    "intensifying_cold",
-    "persistent_cold",
-    "diminishing_cold",
-    "sporadic_cold",
-    "oscillating_cold",
-    "historical_cold",
-    "no_pattern",
-)
-
-#: French labels for steering committees.
-EMERGING_LABELS_FR: dict[str, str] = {
-    "new": "Nouveau point chaud",
-    "consecutive": "Point chaud consécutif",
-    "intensifying": "Point chaud en intensification",
-    "persistent": "Point chaud persistant",
-    "diminishing": "Point chaud en diminution",
-    "sporadic": "Point chaud sporadique",
-    "oscillating": "Point chaud oscillant",
-    "historical": "Ancien point chaud",
-    "new_cold": "Nouveau point froid",
-    "consecutive_cold": "Point froid consécutif",
-    "intensifying_cold": "Point froid en intensification",
-    "persistent_cold": "Point froid persistant",
-    "diminishing_cold": "Point froid en diminution",
-    "sporadic_cold": "Point froid sporadique",
-    "oscillating_cold": "Point froid oscillant",
-    "historical_cold": "Ancien point froid",
-    "no_pattern": "Aucune tendance",
-}
-
-#: Before/after hotspot transitions and their French labels.
-HOTSPOT_CHANGE_LABELS_FR: dict[str, str] = {
-    "became_hot": "Devient point chaud",
-    "no_longer_hot": "N'est plus point chaud",
-    "became_cold": "Devient point froid",
-    "no_longer_cold": "N'est plus point froid",
-    "cold_to_hot": "Passe de point froid à point chaud",
-    "hot_to_cold": "Passe de point chaud à point froid",
-    "still_hot": "Reste point chaud",
-    "still_cold": "Reste point froid",
-    "not_significant": "Non significatif aux deux dates",
-}
 
 _CHUNK_ELEMENTS = 4_000_000  # rows x pairs per chunk in the matrix functions (~32 MB)
 
@@ -463,262 +402,6 @@ def monthly_counts(
 
 
 # --------------------------------------------------------------------------------------
-# Space-time Gi* and emerging hotspots
-# --------------------------------------------------------------------------------------
-def _binary_band_weights(coords_m: NDArray[np.float64], band_m: float) -> sparse.csr_array:
-    """Upper triangle U (i < j, distance ≤ band) of the binary weights; W = U + Uᵀ + I."""
-    tree = cKDTree(coords_m)
-    pairs = tree.query_pairs(r=band_m, output_type="ndarray")
-    n = coords_m.shape[0]
-    rows = pairs[:, 0].astype(np.int32)
-    cols = pairs[:, 1].astype(np.int32)
-    del pairs
-    return sparse.csr_array((np.ones(rows.size), (rows, cols)), shape=(n, n))
-
-
-def space_time_gi(
-    values: ArrayLike,
-    coords_m: ArrayLike,
-    band_m: float,
-    *,
-    time_window: int = 0,
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int8]]:
-    """Getis-Ord Gi* at every time step of a space-time cube, with FDR bins per step.
-
-    Binary weights: w_ij = 1 when locations i and j are within ``band_m`` metres (self
-    included). With ``time_window = k > 0`` the neighbourhood of (i, t) also holds the
-    neighbours' values at steps t−k … t−1 (fewer at the start of the series), and the
-    mean and standard deviation of the formula are taken over that same slab of steps
-    (all locations × steps t−k … t), so Gi* keeps its meaning as a comparison of a
-    neighbourhood with its population. With k = 0 this is plain Gi* per step, as
-    ``esda.G_Local(y, w, transform="B", star=True).Zs``.
-
-    Parameters
-    ----------
-    values
-        Array (n_locations × n_steps) of counts or rates; no NaN.
-    coords_m
-        Array (n_locations × 2) of x, y in metres, in a metric CRS (e.g. EPSG:2154).
-    band_m
-        Distance band in metres (inclusive).
-    time_window
-        Number of previous steps included in the neighbourhood (0 = space only).
-
-    Returns
-    -------
-    z, p, bins
-        Arrays (n_locations × n_steps): Gi* z-score (NaN where undefined: a constant
-        step, or a neighbourhood that is the whole population), two-sided p = 2·Φ(−|z|),
-        and the Benjamini–Hochberg bin in −3..3 (``hotspot_stats.fdr_bins``) per step.
-    """
-    x = np.asarray(values, dtype=float)
-    xy = np.asarray(coords_m, dtype=float)
-    if x.ndim != 2:
-        raise ValueError("values doit être un tableau (lieux × pas de temps).")
-    if xy.shape != (x.shape[0], 2):
-        raise ValueError(f"coords_m doit être de forme ({x.shape[0]}, 2), reçu {xy.shape}.")
-    if not np.isfinite(x).all() or not np.isfinite(xy).all():
-        raise ValueError("values et coords_m ne doivent contenir ni NaN ni infini.")
-    if not band_m > 0:
-        raise ValueError(f"band_m doit être positif (mètres), reçu {band_m}.")
-    if time_window < 0:
-        raise ValueError(f"time_window doit être ≥ 0, reçu {time_window}.")
-    n, n_steps = x.shape
-
-    # Why not call esda.G_Local once per step: esda stores weights as a libpysal W (Python
-    # dicts), which for 100,000 locations and ~25 million links costs minutes and gigabytes,
-    # re-derives the transform at each call, and cannot add time lags. Gi* with binary
-    # weights only needs each neighbourhood's sum, so one sparse matrix product W·X gives
-    # every step at once; the rest is per-step arithmetic on arrays.
-    upper = _binary_band_weights(xy, band_m)
-    neighbour_sums = upper @ x + upper.T @ x + x  # W·X with W = U + Uᵀ + I
-    degree = (np.bincount(upper.indices, minlength=n) + np.diff(upper.indptr) + 1).astype(float)[
-        :, np.newaxis
-    ]
-    del upper
-
-    window_sum = neighbour_sums.copy()
-    slab_sum = x.copy()
-    for lag in range(1, time_window + 1):
-        window_sum[:, lag:] += neighbour_sums[:, :-lag]
-        slab_sum[:, lag:] += x[:, :-lag]
-    steps_in_window = np.minimum(np.arange(n_steps), time_window) + 1.0
-    n_eff = n * steps_in_window
-    mean = np.empty(n_steps)
-    sd = np.empty(n_steps)
-    for t in range(n_steps):
-        slab = x[:, t + 1 - int(steps_in_window[t]) : t + 1]
-        mean[t] = slab.mean()
-        # Centred form of S = √(Σx²/n − x̄²): the same quantity, less cancellation.
-        sd[t] = np.sqrt(np.mean((slab - mean[t]) ** 2))
-    weight_sum = degree * steps_in_window  # Σ_j w_ij, equal to Σ_j w_ij² (binary weights)
-    spread = (n_eff * weight_sum - weight_sum**2) / (n_eff - 1)
-    denominator = sd * np.sqrt(np.clip(spread, 0.0, None))
-    numerator = window_sum - mean * weight_sum
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(denominator > 0, numerator / denominator, np.nan)
-    p = _p_from_z(z)
-    # Benjamini–Hochberg separately at each step (each step is its own family of tests).
-    bins = np.column_stack([fdr_bins(z[:, t], p[:, t]) for t in range(n_steps)]).astype(np.int8)
-    return z, p, bins
-
-
-def _trailing_run(flags: NDArray[np.bool_]) -> NDArray[np.int64]:
-    """Length of the run of True values ending at the last column, per row."""
-    rev = flags[:, ::-1]
-    first_false = np.argmin(rev, axis=1)
-    return np.where(rev.all(axis=1), flags.shape[1], first_false).astype(np.int64)
-
-
-def _family(
-    on: NDArray[np.bool_],
-    other: NDArray[np.bool_],
-    trend_up: NDArray[np.bool_],
-    trend_down: NDArray[np.bool_],
-    suffix: str,
-) -> tuple[list[NDArray[np.bool_]], list[str]]:
-    """Rules for one family (hot, or cold with signs swapped) given the final step is `on`."""
-    n_steps = on.shape[1]
-    count = on.sum(axis=1)
-    run = _trailing_run(on)
-    final = on[:, -1]
-    mostly = 10 * count >= 9 * n_steps  # "≥ 90 % of steps", exact in integers
-    conditions = [
-        final & (count == 1),
-        final & (run == count) & (run >= 2) & ~mostly,
-        final & mostly & trend_up,
-        final & mostly & ~trend_up & ~trend_down,
-        final & mostly & trend_down,
-        final & ~mostly & ~other.any(axis=1),
-        final & ~mostly & other.any(axis=1),
-    ]
-    codes = [
-        f"{c}{suffix}"
-        for c in (
-            "new",
-            "consecutive",
-            "intensifying",
-            "persistent",
-            "diminishing",
-            "sporadic",
-            "oscillating",
-        )
-    ]
-    return conditions, codes
-
-
-def emerging_hotspots(
-    cube_z: ArrayLike,
-    cube_bins: ArrayLike,
-    *,
-    mk_alpha: float = 0.05,
-    min_level: int = 1,
-    index: pd.Index | None = None,
-) -> pd.DataFrame:
-    """Classify each location of a space-time cube into an emerging-hotspot category.
-
-    Parameters
-    ----------
-    cube_z
-        Gi* z-scores, array (n_locations × n_steps), time along axis 1 (NaN allowed:
-        dropped from that location's Mann-Kendall test).
-    cube_bins
-        FDR bins in −3..3, same shape (see :func:`space_time_gi`).
-    mk_alpha
-        Two-sided level of the Mann-Kendall test on each location's z series.
-    min_level
-        Smallest |bin| that counts as significant: 1 (default: the 90 % bins, DOMAIN.md's
-        "significant bin"), 2 (95 %) or 3 (99 %). "Hot" is bin ≥ min_level (z > 0),
-        "cold" is bin ≤ −min_level (z < 0): bins are already signed by z.
-    index
-        Index of the result (default ``RangeIndex``), e.g. the building ids.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per location: ``emerging_category`` (codes of ``EMERGING_CATEGORIES``),
-        ``emerging_label_fr``, ``n_steps``, ``n_steps_hot``, ``n_steps_cold``,
-        ``hot_share``, ``cold_share``, ``mk_s``, ``mk_z``, ``mk_p``, ``mk_trend``.
-
-    Notes
-    -----
-    The rules of DOMAIN.md overlap; they are resolved so that every location gets
-    exactly one category, decided by its final step:
-
-    - Final step hot → a hot category, tested in DOMAIN.md's order: New (hot only in
-      the final step; wins over Oscillating when the earlier steps held a cold spot),
-      Consecutive (a single run of ≥ 2 hot steps ending at the final step, never hot
-      before — cold before is allowed — and < 90 % hot), then with ≥ 90 % hot:
-      Intensifying (significant upward Mann-Kendall trend), Persistent (no significant
-      trend), Diminishing (significant downward trend); then with < 90 % hot: Sporadic
-      (hot before the final run, i.e. on and off, never cold) or Oscillating (cold at
-      least once before).
-    - Final step cold → the mirror cold categories; an intensifying cold spot has a
-      significant *downward* z trend, a diminishing one an upward trend.
-    - Final step not significant → Historical (hot in ≥ 90 % of the earlier steps),
-      Historical cold (the mirror), else No pattern.
-
-    So "Persistent", which DOMAIN.md states without "including the last", is in effect
-    hot in the final step too: a location hot in ≥ 90 % of all steps but not the last
-    is hot in ≥ 90 % of its earlier steps, and Historical says more (it has stopped).
-    "≥ 90 %" includes 90 % exactly (9 of 10 steps), "fewer than 90 %" excludes it; shares
-    are compared in integers (10·hot ≥ 9·n), never in floating point.
-    """
-    z = _as_matrix(cube_z)
-    bins = np.asarray(cube_bins)
-    if bins.ndim == 1:
-        bins = bins[np.newaxis, :]
-    if bins.shape != z.shape:
-        raise ValueError(f"cube_bins {bins.shape} et cube_z {z.shape} n'ont pas la même forme.")
-    if min_level not in (1, 2, 3):
-        raise ValueError(f"min_level doit valoir 1, 2 ou 3, reçu {min_level}.")
-    n_rows, n_steps = z.shape
-    if n_steps == 0:
-        raise ValueError("Le cube n'a aucun pas de temps.")
-    hot = bins >= min_level
-    cold = bins <= -min_level
-    mk = mann_kendall_matrix(z, alpha=mk_alpha)
-    up = (mk["trend"] == TREND_UP).to_numpy()
-    down = (mk["trend"] == TREND_DOWN).to_numpy()
-
-    hot_conditions, hot_codes = _family(hot, cold, up, down, "")
-    # Cold spots mirror hot ones: a cold spot intensifies when its z goes down.
-    cold_conditions, cold_codes = _family(cold, hot, down, up, "_cold")
-
-    earlier_hot = hot[:, :-1].sum(axis=1)
-    earlier_cold = cold[:, :-1].sum(axis=1)
-    n_earlier = n_steps - 1
-    quiet_final = ~hot[:, -1] & ~cold[:, -1]
-    historical = quiet_final & (n_earlier > 0) & (10 * earlier_hot >= 9 * n_earlier)
-    historical_cold = quiet_final & (n_earlier > 0) & (10 * earlier_cold >= 9 * n_earlier)
-
-    category = np.select(
-        [*hot_conditions, *cold_conditions, historical, historical_cold],
-        [*hot_codes, *cold_codes, "historical", "historical_cold"],
-        default="no_pattern",
-    )
-    labels = np.vectorize(EMERGING_LABELS_FR.__getitem__, otypes=[object])(category)
-    n_hot = hot.sum(axis=1)
-    n_cold = cold.sum(axis=1)
-    return pd.DataFrame(
-        {
-            "emerging_category": category.astype(object),
-            "emerging_label_fr": labels,
-            "n_steps": np.full(n_rows, n_steps, dtype=np.int64),
-            "n_steps_hot": n_hot.astype(np.int64),
-            "n_steps_cold": n_cold.astype(np.int64),
-            "hot_share": n_hot / n_steps,
-            "cold_share": n_cold / n_steps,
-            "mk_s": mk["s"].to_numpy(),
-            "mk_z": mk["z"].to_numpy(),
-            "mk_p": mk["p"].to_numpy(),
-            "mk_trend": mk["trend"].to_numpy(),
-        },
-        index=index,
-    )
-
-
-# --------------------------------------------------------------------------------------
 # Follow-up: closing delays and backlog
 # --------------------------------------------------------------------------------------
 def closing_delays(
@@ -726,20 +409,24 @@ def closing_delays(
     *,
     targets_h: Mapping[str, float],
     by: str = "category",
+    category: str = "category",
     as_of: str | pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """Closing delays per category, against a target delay in hours.
+    """Closing delays per category (or per building), against a target delay in hours.
 
     Parameters
     ----------
     reports
         One row per report with ``reported_at``, ``closed_at`` (datetime64; NaT when
-        still open) and the ``by`` column.
+        still open), the ``by`` column and the ``category`` column.
     targets_h
         Target closing delay in hours per category (e.g. ``{"ascenseur": 48}``);
-        categories without a target get NaN ``target_h`` and share.
+        reports of a category without a target are not counted in the share.
     by
-        Grouping column (default ``"category"``).
+        Grouping column (default ``"category"``; e.g. ``"building_id"``).
+    category
+        Column whose values are looked up in ``targets_h``: each report is held to its
+        own category's target, whatever the grouping.
     as_of
         Date of the extraction. If given, reports still open and reported less than
         their target ago are not yet due: they leave the denominator of the share.
@@ -751,10 +438,12 @@ def closing_delays(
         Index: the ``by`` values. Columns ``n`` (reports), ``n_closed``,
         ``n_invalid_delay`` (closed before reported: excluded from the delays, logged),
         ``median_delay_h``, ``p90_delay_h`` (linear-interpolated 90th percentile, over
-        closed reports), ``target_h`` and ``share_closed_within_target`` (closed with a
-        delay ≤ target, over the reports due).
+        closed reports), ``target_h`` (the group's target when all its reports share
+        one, else NaN), ``n_due`` (reports with a target that are due) and
+        ``share_closed_within_target`` (closed with a delay ≤ their target, over
+        ``n_due``; NaN when nothing is due).
     """
-    _require_columns(reports, ["reported_at", "closed_at", by])
+    _require_columns(reports, ["reported_at", "closed_at", by, category])
     reported = _naive_datetimes(reports["reported_at"], "reported_at")
     closed = _naive_datetimes(reports["closed_at"], "closed_at")
     delay_h = (closed - reported).dt.total_seconds() / 3600.0
@@ -767,7 +456,7 @@ def closing_delays(
             list(reports.index[invalid][:5]),
         )
     delay_h = delay_h.mask(invalid)
-    target = reports[by].map(lambda c: targets_h.get(c, np.nan)).astype(float)
+    target = reports[category].map(lambda c: targets_h.get(c, np.nan)).astype(float)
     is_open = closed.isna()
     if as_of is not None:
         age_h = (pd.Timestamp(as_of) - reported).dt.total_seconds() / 3600.0
@@ -793,13 +482,16 @@ def closing_delays(
             "n_invalid_delay": grouped["is_invalid"].sum().astype(np.int64),
             "median_delay_h": grouped["delay_h"].median(),
             "p90_delay_h": grouped["delay_h"].quantile(0.9),
-            "target_h": grouped["target_h"].first(),
         }
     )
-    n_due = grouped["due"].sum()
+    # One target per group when every report of the group has the same (a category);
+    # a building mixing categories has none of its own.
+    single = grouped["target_h"].nunique(dropna=False) == 1
+    out["target_h"] = grouped["target_h"].first().where(single)
+    n_due = grouped["due"].sum().astype(np.int64)
+    out["n_due"] = n_due
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = grouped["within"].sum() / n_due.where(n_due > 0)
-    out["share_closed_within_target"] = share.where(out["target_h"].notna())
+        out["share_closed_within_target"] = grouped["within"].sum() / n_due.where(n_due > 0)
     return out
 
 
@@ -854,76 +546,3 @@ def open_backlog(
     long = long[[*by, "period_start", "period_end", "n_open"]]
     long["n_open"] = long["n_open"].astype(np.int64)
     return long.sort_values([*by, "period_start"], kind="stable").reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------------------
-# Before / after
-# --------------------------------------------------------------------------------------
-def before_after(
-    counts_a: pd.Series,
-    counts_b: pd.Series,
-    bins_a: pd.Series,
-    bins_b: pd.Series,
-) -> pd.DataFrame:
-    """Compare two periods per building: report counts and Gi* hotspot bins.
-
-    Parameters
-    ----------
-    counts_a, counts_b
-        Report counts before (a) and after (b), indexed by building id.
-    bins_a, bins_b
-        Gi* FDR bins (−3..3) before and after, same index.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by the union of the four indexes (a building missing from a count has 0
-        reports; missing from a bin series, bin 0 = not significant). Columns
-        ``n_reports_before``, ``n_reports_after``, ``n_reports_change``,
-        ``n_reports_change_pct`` (NaN when there were none before), ``gi_bin_before``,
-        ``gi_bin_after``, ``gi_bin_change``, ``hotspot_change`` (code) and
-        ``hotspot_change_fr``.
-    """
-    series = {"counts_a": counts_a, "counts_b": counts_b, "bins_a": bins_a, "bins_b": bins_b}
-    for name, s in series.items():
-        if not s.index.is_unique:
-            raise ValueError(f"{name} : l'index (identifiant de bâtiment) a des doublons.")
-    index = counts_a.index
-    for s in (counts_b, bins_a, bins_b):
-        index = index.union(s.index, sort=False)
-    before = counts_a.reindex(index).fillna(0).astype(np.int64)
-    after = counts_b.reindex(index).fillna(0).astype(np.int64)
-    bin_before = bins_a.reindex(index).fillna(0).astype(np.int64)
-    bin_after = bins_b.reindex(index).fillna(0).astype(np.int64)
-    change = after - before
-    pct = (change / before.where(before > 0) * 100.0).astype(float)
-    hb, ha = (bin_before > 0).to_numpy(), (bin_after > 0).to_numpy()
-    cb, ca = (bin_before < 0).to_numpy(), (bin_after < 0).to_numpy()
-    code = np.select(
-        [hb & ha, cb & ca, cb & ha, hb & ca, ha, hb, ca, cb],
-        [
-            "still_hot",
-            "still_cold",
-            "cold_to_hot",
-            "hot_to_cold",
-            "became_hot",
-            "no_longer_hot",
-            "became_cold",
-            "no_longer_cold",
-        ],
-        default="not_significant",
-    ).astype(object)
-    return pd.DataFrame(
-        {
-            "n_reports_before": before,
-            "n_reports_after": after,
-            "n_reports_change": change,
-            "n_reports_change_pct": pct,
-            "gi_bin_before": bin_before,
-            "gi_bin_after": bin_after,
-            "gi_bin_change": bin_after - bin_before,
-            "hotspot_change": code,
-            "hotspot_change_fr": [HOTSPOT_CHANGE_LABELS_FR[c] for c in code],
-        },
-        index=index,
-    )
