@@ -63,3 +63,30 @@ class InputError(VigieError, ValueError):
 
 class CRSError(VigieError, ValueError):
     """A metric computation was asked of data in a geographic (degree) CRS."""
+
+
+class NotEnoughFeaturesError(VigieError, ValueError):
+    """Too few features for a hotspot analysis (Getis-Ord Gi* or the automatic band).
+
+    The hotspot stage catches it, writes its French message in the method note and the
+    summary and computes no Gi*: with fewer than 30 features (DOMAIN.md) the normal
+    approximation behind the z-scores is not trustworthy.
+
+    Parameters
+    ----------
+    n_features
+        Features available.
+    minimum
+        Features required.
+    what
+        What the features are, in French (plural), for the message.
+    """
+
+    def __init__(self, n_features: int, minimum: int, what: str = "objets") -> None:
+        super().__init__(
+            f"Seulement {n_features} {what} : il en faut au moins {minimum} pour une "
+            "analyse de points chauds (Getis-Ord Gi*) fiable ; aucun point chaud n'est "
+            "calculé."
+        )
+        self.n_features = n_features
+        self.minimum = minimum
