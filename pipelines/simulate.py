@@ -355,7 +355,6 @@ LIFT_EXTRA = 45.0  # extra lift reports per lift tower over 24 months
 HOT_RAMP = (0.25, 1.75)  # the first cluster's extra, first to last month (relative)
 RISING_PATTERNS = ("intensifying", "consecutive", "new", "consecutive")
 RISING_GROUP_M = 60.0  # a rising building drags its neighbours within this distance
-RISING_INTENSIFYING = (3.0, 40.0)  # expected extra reports a month, first and last month
 RISING_LEVEL = 45.0  # a month, over the run of a consecutive group
 RISING_NEW = 60.0  # in the final month of a new group
 RISING_RUNS = (5, 3)  # months of the first and second consecutive buildings
@@ -1369,7 +1368,7 @@ def simulate(
             recent = (cal.end - created) < pd.Timedelta(days=3)
             status = "Ouvert" if recent and rng.random() < 0.6 else "En cours"
             closed_text = ""
-        if created.dayofweek >= 5:
+        if created.day_of_week >= 5:
             channel = _pick(rng, ("Application", "Courriel"))
         else:
             channel = CHANNELS[int(rng.choice(4, p=CHANNEL_P))]
@@ -1532,7 +1531,7 @@ KOBO_MIX: dict[str, float] = {
 
 def _walk_date(cal: _Calendar, rng: np.random.Generator, month: int) -> pd.Timestamp:
     day = cal.bounds[month] + pd.Timedelta(days=int(rng.integers(4, 24)))
-    while day.dayofweek not in (1, 3):  # walks on Tuesdays and Thursdays
+    while day.day_of_week not in (1, 3):  # walks on Tuesdays and Thursdays
         day += pd.Timedelta(days=1)
     return day.normalize()
 
