@@ -23,7 +23,6 @@ and no dense n × n matrix is ever built (100,000 features with a 150 m band mak
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -32,7 +31,7 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 from scipy.spatial import cKDTree
 
 from pipelines.crs import require_metric
@@ -188,8 +187,9 @@ def gi_star(
           feature a neighbour), else missing;
         - ``gi_p_sim`` (only when ``permutations > 0``): two-sided conditional
           permutation pseudo p-value, ``min(1, 2·p)`` where ``p = (m + 1)/(P + 1)`` and
-          ``m`` counts the permuted Gi at least as extreme as the observed one on its
-          side (esda's "directed" pseudo p-value, doubled to match ``gi_p``).
+          ``m = min(#{G_perm ≥ G}, #{G_perm ≤ G})``, ties counted on both sides (esda's
+          "greater" and "lesser" p-values on the same permutations, the smaller doubled
+          to match ``gi_p``; esda's default "directed" one mishandles ties).
     """
     coords = _as_coords(coords_m)
     n = coords.shape[0]
@@ -200,11 +200,44 @@ def gi_star(
         raise NotEnoughFeaturesError(n, min_features)
 
     tree = cKDTree(coords)
-    w_sum = np.asarray(tree.query_ball_point(coords, band_m, return_length=True), dtype=np.int64)
-    lag = np.zeros(n)  # Σ_j w_ij x_j, the feature itself included (w_ii = 1)
-    for start, stop, i_local, j, _d in _pairs_within(coords, tree, band_m, w_sum):
-        lag[start:stop] += np.bincount(i_local, weights=x[j], minlength=stop - start)
+    w_sum, lag = _band_sums(coords, tree, band_m, x[:, None])
+    out_index = index if index is not None else getattr(values, "index", pd.RangeIndex(n))
+    out = _gi_table(x, lag[:, 0], w_sum, pd.Index(out_index))
+    z = out["gi_z"].to_numpy()
+    if permutations > 0:
+        out["gi_p_sim"] = _gi_p_sim(x, coords, tree, band_m, w_sum, permutations, seed)
+        out.loc[~np.isfinite(z), "gi_p_sim"] = np.nan
+    if out["is_island"].any():
+        log.warning(
+            "Gi*: %d isolated feature(s) without neighbour within %.0f m (z = NaN)",
+            int(out["is_island"].sum()),
+            band_m,
+        )
+    return out
 
+
+def _band_sums(
+    coords: FloatArray, tree: cKDTree, band_m: float, x: FloatArray
+) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """``(W_i, Σ_j w_ij x_j)`` for binary band weights, ``x`` being ``n × m`` columns.
+
+    One pass over the neighbour pairs serves every column: each chunk of pairs becomes a
+    sparse 0/1 matrix multiplied by all the columns at once.
+    """
+    n = coords.shape[0]
+    w_sum = np.asarray(tree.query_ball_point(coords, band_m, return_length=True), dtype=np.int64)
+    lag = np.zeros((n, x.shape[1]))  # Σ_j w_ij x_j, the feature itself included (w_ii = 1)
+    for start, stop, i_local, j, _d in _pairs_within(coords, tree, band_m, w_sum):
+        w = sparse.csr_array((np.ones(len(j)), (i_local, j)), shape=(stop - start, n), dtype=float)
+        lag[start:stop] = w @ x
+    return w_sum, lag
+
+
+def _gi_table(
+    x: FloatArray, lag: FloatArray, w_sum: npt.NDArray[np.int64], index: pd.Index
+) -> pd.DataFrame:
+    """Gi* z, p, FDR bin, neighbours and notes of one value column from its band sums."""
+    n = len(x)
     n_neighbours = w_sum - 1
     is_island = n_neighbours == 0
     constant = bool(np.ptp(x) == 0)
@@ -224,8 +257,7 @@ def gi_star(
         note[spread <= 0] = NOTE_ALL_NEIGHBOURS
     note[is_island] = NOTE_ISLAND
     p = _norm_p_two_sided(z)
-
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "gi_z": z,
             "gi_p": p,
@@ -234,18 +266,55 @@ def gi_star(
             "is_island": is_island,
             "gi_note": note,
         },
-        index=index if index is not None else getattr(values, "index", pd.RangeIndex(n)),
+        index=index,
     )
-    if permutations > 0:
-        out["gi_p_sim"] = _gi_p_sim(x, coords, tree, band_m, w_sum, permutations, seed)
-        out.loc[~np.isfinite(z), "gi_p_sim"] = np.nan
-    if is_island.any():
-        log.warning(
-            "Gi*: %d isolated feature(s) without neighbour within %.0f m (z = NaN)",
-            int(is_island.sum()),
-            band_m,
-        )
-    return out
+
+
+def gi_star_many(
+    values: pd.DataFrame,
+    coords_m: npt.ArrayLike,
+    band_m: float,
+    *,
+    min_features: int = MIN_FEATURES,
+) -> dict[str, pd.DataFrame]:
+    """:func:`gi_star` (without permutations) on several value columns at once.
+
+    The neighbour pairs are found and walked once for all the columns (per-category
+    counts, shuffled copies for a blank test…), which is what costs; each column's
+    result equals ``gi_star(values[column], coords_m, band_m)``, FDR applied per column.
+
+    Parameters
+    ----------
+    values
+        One column per analysis, one row per feature, finite values.
+    coords_m
+        ``n × 2`` coordinates in metres in a projected CRS.
+    band_m
+        Distance band in metres, inclusive.
+
+    Returns
+    -------
+    dict
+        Column name → the frame :func:`gi_star` returns, indexed like ``values``.
+    """
+    coords = _as_coords(coords_m)
+    n = coords.shape[0]
+    if len(values) != n:
+        raise ValueError(f"{len(values)} lignes de valeurs pour {n} objets.")
+    x = (
+        np.column_stack([_as_values(values[c].to_numpy(dtype=float), n) for c in values.columns])
+        if len(values.columns)
+        else np.empty((n, 0))
+    )
+    if not band_m > 0:
+        raise ValueError(f"band_m doit être positif (reçu {band_m}).")
+    if n < min_features:
+        raise NotEnoughFeaturesError(n, min_features)
+    w_sum, lag = _band_sums(coords, cKDTree(coords), band_m, x)
+    return {
+        str(c): _gi_table(x[:, k], lag[:, k], w_sum, values.index)
+        for k, c in enumerate(values.columns)
+    }
 
 
 def _gi_p_sim(
@@ -259,6 +328,10 @@ def _gi_p_sim(
 ) -> FloatArray:
     """Two-sided conditional-permutation pseudo p-values from esda's ``G_Local``."""
     import esda
+    from esda.crand import crand
+
+    # Private in esda, but it is the Gi* statistic its own G_Local permutes.
+    from esda.getisord import _g_local_star_crand
     from libpysal.graph import Graph
 
     n = len(x)
@@ -283,21 +356,27 @@ def _gi_p_sim(
     # Gi* and its permutation p-value are unchanged by adding a constant to every value
     # (as long as their sum stays positive); esda divides by Σx, so shift negatives away.
     y = x - x.min() if x.min() < 0 else x
-    with warnings.catch_warnings():
-        # esda warns that its default alternative hypothesis will change; we double its
-        # "directed" p-value ourselves, so the warning does not concern us.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        local = esda.G_Local(
+    local = esda.G_Local(y, graph, transform="B", star=True, permutations=0)
+    # esda's default "directed" p-value counts ties with the larger side and then folds:
+    # a feature whose value and neighbours are all 0 ties with nearly every permutation
+    # and gets the smallest p. So each side is counted on its own, ties included in both
+    # (conservative), with the same seeded permutations, and the smaller one doubled.
+    sides = [
+        crand(
             y,
-            graph,
-            transform="B",
-            star=True,
-            permutations=permutations,
-            seed=seed,
+            local.w,
+            local.Gs,
+            permutations,
+            keep=False,
             n_jobs=1,
-            keep_simulations=False,
-        )
-    return np.minimum(1.0, 2.0 * np.asarray(local.p_sim, dtype=float))
+            stat_func=_g_local_star_crand,
+            scaling=y.sum(),
+            seed=seed,
+            alternative=alternative,
+        )[0]
+        for alternative in ("greater", "lesser")
+    ]
+    return np.minimum(1.0, 2.0 * np.minimum(*(np.asarray(p, dtype=float) for p in sides)))
 
 
 def feature_points(gdf: gpd.GeoDataFrame) -> FloatArray:

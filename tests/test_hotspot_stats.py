@@ -160,6 +160,39 @@ def test_gi_star_permutations_seeded_and_two_sided():
     assert "gi_p_sim" not in hs.gi_star(x, coords, 1.5).columns
 
 
+def test_gi_star_permutation_ties_are_not_extreme():
+    # 95 zeros and a block of 5 tens in a corner: a zero feature whose 8 neighbours are
+    # all zero ties with most permutations (P(8 zeros drawn from 94 zeros and 5 tens) =
+    # C(94,8)/C(99,8) ≈ 0.65), so it is not extreme on either side.
+    coords, xs, ys = lattice()
+    x = np.where((xs <= 1) & (ys <= 2) & ~((xs == 1) & (ys == 2)), 10.0, 0.0)
+    assert (x == 10.0).sum() == 5
+    out = hs.gi_star(x, coords, 1.5, permutations=999, seed=11)
+    far = 7 * 10 + 7  # (7, 7): every neighbour is a zero
+    assert out.loc[far, "gi_p_sim"] == 1.0
+    p_all_zero = math.comb(94, 8) / math.comb(99, 8)
+    assert p_all_zero > 0.6
+    # The block's corner is as extreme as it gets on the high side.
+    assert out.loc[0, "gi_p_sim"] < 0.01
+
+
+def test_gi_star_many_equals_gi_star_per_column(bondy, bondy_xy):
+    rng = np.random.default_rng(3)
+    values = pd.DataFrame(
+        {"a": rng.poisson(2.0, len(bondy)), "b": bondy.area.to_numpy(), "c": 0.0},
+        index=bondy.index,
+    )
+    many = hs.gi_star_many(values, bondy_xy, 120.0)
+    assert list(many) == ["a", "b", "c"]
+    for column in values.columns:
+        one = hs.gi_star(values[column], bondy_xy, 120.0)
+        pd.testing.assert_frame_equal(many[column].drop(columns="gi_z"), one.drop(columns="gi_z"))
+        np.testing.assert_allclose(many[column]["gi_z"], one["gi_z"], rtol=0, atol=1e-12)
+    assert many["c"]["gi_z"].isna().all()
+    with pytest.raises(NotEnoughFeaturesError):
+        hs.gi_star_many(values.iloc[:10], bondy_xy[:10], 120.0)
+
+
 def test_gi_star_islands_are_nan_bin_zero_and_counted():
     coords, xs, _ys = lattice()
     coords = np.vstack([coords, [[500.0, 500.0], [900.0, 0.0]]])  # two far-away features
