@@ -83,8 +83,18 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
         "chronic": {"default": [3, 90], "ascenseur": [3, 90]},
     },
     "trends": {
-        "freq": "M",
-        "targets_h": {"ascenseur": 48, "eau_fuite": 72, "chauffage": 48},
+        "freq": "M",  # M (months), W (weeks, Monday to Sunday) or Q (quarters)
+        "start": None,  # ISO date in the first period; None: the first report's
+        "end": None,  # ISO date in the last period; None: the last report's
+        "alpha": 0.05,  # two-sided level of the Mann-Kendall tests
+        "time_window": 0,  # previous periods added to each space-time Gi* neighbourhood
+        "min_level": 1,  # FDR bin counted as hot/cold: 1 (90 %), 2 (95 %), 3 (99 %)
+        "compare_months": 3,  # before/after: the last N months against the N before
+        "compare_before": None,  # or ["2025-04-01", "2025-06-30"] (ISO, end included)
+        "compare_after": None,
+        "targets_h": {"ascenseur": 48, "eau_fuite": 72, "chauffage": 48},  # closing, hours
+        "as_of": None,  # date of the export; None: the latest report or closure time
+        "top_buildings": 6,  # buildings drawn in the small multiples
     },
     "maps": {"online_tiles": False},
 }

@@ -222,6 +222,7 @@ def emerging_hotspot_table(
     time_window: int = 0,
     mk_alpha: float = 0.05,
     min_level: int = 1,
+    steps_tested: ArrayLike | None = None,
 ) -> pd.DataFrame:
     """Space-time Gi* and emerging-hotspot category of every location of a cube.
 
@@ -237,6 +238,10 @@ def emerging_hotspot_table(
         Distance band in metres.
     time_window, mk_alpha, min_level
         See :func:`space_time_gi` and :func:`emerging_hotspots`.
+    steps_tested
+        Booleans, one per step (default: all True). An untested step (e.g. one with too
+        few reports for the normal approximation of Gi*) gets NaN z and bin 0: it is
+        neither hot nor cold, and is left out of the Mann-Kendall test.
 
     Returns
     -------
@@ -249,6 +254,12 @@ def emerging_hotspot_table(
     upper, n_neighbours = _band_neighbours(xy, band_m)
     z, _, bins = _gi_cube(x, upper, n_neighbours, time_window)
     del upper
+    if steps_tested is not None:
+        tested = np.asarray(steps_tested, dtype=bool)
+        if tested.shape != (x.shape[1],):
+            raise ValueError(f"steps_tested : {x.shape[1]} booléens attendus, reçu {tested.shape}.")
+        z[:, ~tested] = np.nan
+        bins[:, ~tested] = 0
     out = emerging_hotspots(z, bins, mk_alpha=mk_alpha, min_level=min_level, index=cube.index)
     out["n_neighbours"] = n_neighbours
     out["is_island"] = n_neighbours == 0

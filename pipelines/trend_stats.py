@@ -256,11 +256,13 @@ def sens_slope_matrix(x: ArrayLike, *, index: pd.Index | None = None) -> pd.Seri
 _FREQ_ALIASES = {"ME": "M", "MS": "M", "QE": "Q", "QS": "Q", "YE": "Y", "YS": "Y", "A": "Y"}
 
 
-def _period_freq(freq: str) -> str:
+def period_freq(freq: str) -> str:
+    """The pandas Period frequency of a period name: ``"M"``, ``"W"``, ``"Q"``, ``"D"``,
+    ``"Y"`` (``"ME"``, ``"QE"`` and the like are accepted and mapped)."""
     return _FREQ_ALIASES.get(freq.upper(), freq)
 
 
-def _naive_datetimes(values: pd.Series, column: str) -> pd.Series:
+def naive_datetimes(values: pd.Series, column: str) -> pd.Series:
     """Datetimes as naive local wall-clock times (a tz-aware column keeps its local time)."""
     if not pd.api.types.is_datetime64_any_dtype(values):
         try:
@@ -331,8 +333,8 @@ def monthly_counts(
     """
     by = list(by)
     _require_columns(reports, [date_column, *by])
-    pfreq = _period_freq(freq)
-    dates = _naive_datetimes(reports[date_column], date_column)
+    pfreq = period_freq(freq)
+    dates = naive_datetimes(reports[date_column], date_column)
     has_date = dates.notna().to_numpy()
     if not has_date.all():
         logger.warning(
@@ -444,8 +446,8 @@ def closing_delays(
         ``n_due``; NaN when nothing is due).
     """
     _require_columns(reports, ["reported_at", "closed_at", by, category])
-    reported = _naive_datetimes(reports["reported_at"], "reported_at")
-    closed = _naive_datetimes(reports["closed_at"], "closed_at")
+    reported = naive_datetimes(reports["reported_at"], "reported_at")
+    closed = naive_datetimes(reports["closed_at"], "closed_at")
     delay_h = (closed - reported).dt.total_seconds() / 3600.0
     invalid = (delay_h < 0).to_numpy()
     if invalid.any():
@@ -525,8 +527,8 @@ def open_backlog(
     _require_columns(reports, ["reported_at", "closed_at", *by])
     period_index = pd.PeriodIndex(list(periods))
     ends = period_index.end_time
-    reported = _naive_datetimes(reports["reported_at"], "reported_at").to_numpy()
-    closed = _naive_datetimes(reports["closed_at"], "closed_at").to_numpy()
+    reported = naive_datetimes(reports["reported_at"], "reported_at").to_numpy()
+    closed = naive_datetimes(reports["closed_at"], "closed_at").to_numpy()
     end_values = ends.to_numpy().astype(reported.dtype)
     # Report × period matrix: exact for any data (even a close before the report), and
     # small (reports × a few dozen periods).
