@@ -1,0 +1,502 @@
+"""Planners' notes: every file read, each problem named, nothing lost across refreshes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from pipelines.annotations import (
+    DELETED_STATUS,
+    annotation_ui_html,
+    link_annotations,
+    notes_layer_geojson,
+    notes_table_html,
+    parse_note_time,
+    read_annotations,
+)
+from pipelines.annotations import run as run_annotations
+from pipelines.buildings import read_osm_buildings
+from pipelines.config import Config, SiteConfig, SourceConfig
+from pipelines.crs import LAMBERT93, WGS84
+
+ROOT = Path(__file__).resolve().parents[1]
+BONDY_OSM = ROOT / "data" / "raw" / "bondy" / "bondy_nord.osm"
+TAGS = ["priorité avant travaux", "à surveiller", "traité"]
+
+
+@pytest.fixture(scope="module")
+def bondy() -> gpd.GeoDataFrame:
+    return read_osm_buildings(BONDY_OSM)
+
+
+@pytest.fixture(scope="module")
+def isolated(bondy: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Three real buildings of Bondy whose nearest neighbour is more than 12 m away."""
+    metric = bondy.to_crs(LAMBERT93)
+    tree = shapely.STRtree(metric.geometry.to_numpy())
+    pairs = tree.query(metric.geometry.to_numpy(), predicate="dwithin", distance=12.0)
+    crowded = {int(i) for i, j in zip(*pairs, strict=True) if i != j}
+    lonely = [i for i in range(len(bondy)) if i not in crowded and metric.area.iloc[i] > 150]
+    return bondy.iloc[lonely[:3]]
+
+
+def _point(building: pd.Series) -> dict[str, Any]:
+    p = building.geometry.representative_point()
+    return {"type": "Point", "coordinates": [p.x, p.y]}
+
+
+def _export(features: list[dict[str, Any]]) -> dict[str, Any]:
+    """A file as the map's « Exporter les notes » writes it."""
+    return {
+        "type": "FeatureCollection",
+        "name": "annotations_bondy",
+        "vigie": {"format": "vigie-annotations", "version": 1},
+        "features": features,
+    }
+
+
+def _map_note(note_id: str, text: str, building: pd.Series, **extra: Any) -> dict[str, Any]:
+    props = {
+        "note_id": note_id,
+        "site": "bondy",
+        "author": "Mme Durand",
+        "text": text,
+        "tag": "priorité avant travaux",
+        "status": "ouvert",
+        "created_at": "2024-06-03T09:15:00.000Z",
+        "building_id": building["building_id"],
+    }
+    props.update(extra)
+    return {"type": "Feature", "properties": props, "geometry": _point(building)}
+
+
+def _write(path: Path, content: str | dict[str, Any], mtime: int | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+    path.write_text(text, encoding="utf-8")
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+# --------------------------------------------------------------------------- reading
+def test_reimporting_the_same_export_gives_no_duplicates(
+    isolated: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    a, b = isolated.iloc[0], isolated.iloc[1]
+    export = _export(
+        [
+            _map_note("0b9f…-1", "Fermer l'accès cave avant travaux", a),
+            _map_note("0b9f…-2", "Reprendre l'éclairage du hall 3", b),
+        ]
+    )
+    folder = tmp_path / "bondy"
+    _write(folder / "annotations_bondy_20240603T091500Z.geojson", export, mtime=1_700_000_000)
+    _write(folder / "copie de annotations_bondy.geojson", export, mtime=1_700_000_100)
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+    assert read.rejected == []
+    assert sorted(read.notes["note_id"]) == ["0b9f…-1", "0b9f…-2"]
+    assert read.n_read == 4
+    assert read.n_duplicates == 2
+    assert read.duplicates == [
+        "copie de annotations_bondy.geojson : 2 note(s) déjà présente(s) dans "
+        "annotations_bondy_20240603T091500Z.geojson (même identifiant, même contenu), "
+        "comptée(s) une fois."
+    ]
+    assert read.notes.crs.to_epsg() == 4326
+    assert str(read.notes["created_at"].dtype) == "datetime64[us, UTC]"
+
+
+def test_newest_version_of_a_note_wins_and_is_reported(
+    isolated: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    a = isolated.iloc[0]
+    folder = tmp_path / "bondy"
+    # The newer version is in the OLDER file: the date decides, not the file order.
+    _write(
+        folder / "a.geojson",
+        _export(
+            [_map_note("n1", "Cave ouverte", a, status="clos", updated_at="2024-06-20T08:00:00Z")]
+        ),
+        1_700_000_000,
+    )
+    _write(folder / "b.geojson", _export([_map_note("n1", "Cave ouverte", a)]), 1_700_000_100)
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+    assert read.notes["status"].tolist() == ["clos"]
+    assert len(read.duplicates) == 1
+    assert "version du 20/06/2024 10:00 (a.geojson) conservée" in read.duplicates[0]
+    assert "(b.geojson) écartée" in read.duplicates[0]
+
+
+def test_csv_keyed_by_building_id_with_french_headers(
+    bondy: gpd.GeoDataFrame, isolated: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    a, b = isolated.iloc[0]["building_id"], isolated.iloc[1]["building_id"]
+    folder = tmp_path / "bondy"
+    # Excel's "CSV (séparateur : point-virgule)": semicolons, cp1252, French dates.
+    csv = (
+        "Bâtiment;Auteur;Texte;Étiquette;Statut;Date\r\n"
+        f"{a};M. Diallo;Porte du hall forcée;A surveiller;;03/06/2024 14:30\r\n"
+        f"{b};M. Diallo;Fuite en cave;priorité avant travaux;en cours;2024-06-04\r\n"
+    )
+    folder.mkdir()
+    (folder / "tour_de_quartier.csv").write_bytes(csv.encode("cp1252"))
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+    assert read.rejected == []
+    notes = read.notes.set_index("building_id")
+    assert notes.loc[a, "tag"] == "à surveiller"  # matched without accent or case
+    assert notes.loc[a, "status"] == "ouvert"  # default
+    assert notes.loc[a, "created_at"] == pd.Timestamp("2024-06-03 12:30", tz="UTC")  # Paris, summer
+    assert notes.loc[b, "created_at"] == pd.Timestamp("2024-06-03 22:00", tz="UTC")
+    assert notes.geometry.isna().all()
+    # Ids derived from the content: the same file read again gives the same ids.
+    again = read_annotations(folder, site_id="bondy", tags=TAGS)
+    assert sorted(again.notes["note_id"]) == sorted(read.notes["note_id"])
+    assert all(re.fullmatch(r"[0-9a-f-]{36}", i) for i in read.notes["note_id"])
+    # Linked: placed on their building, inside its footprint.
+    linked = link_annotations(read.notes, bondy).set_index("building_id")
+    for bid in (a, b):
+        assert list(linked.loc[bid, "building_ids"]) == [bid]
+        footprint = bondy.set_index("building_id").geometry[bid]
+        assert footprint.contains(linked.geometry[bid])
+        assert linked.loc[bid, "geometry_source"] == "bâtiment"
+
+
+def test_spreadsheet_keyed_by_zone_id(tmp_path: Path) -> None:
+    folder = tmp_path / "bondy"
+    folder.mkdir()
+    pd.DataFrame(
+        {
+            "zone": ["Z3", "Z12"],
+            "texte": ["Squat du hall", "Rats signalés"],
+            "étiquette": ["à surveiller", "traité"],
+            "date": ["2024-06-03", "2024-06-04"],
+            "note_id": ["x-1", ""],
+        }
+    ).to_excel(folder / "comité.xlsx", index=False)
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+    assert read.rejected == []
+    assert read.notes["zone_id"].tolist() == ["Z3", "Z12"]
+    assert read.notes["note_id"].iloc[0] == "x-1"  # given ids are kept, missing ones derived
+    assert re.fullmatch(r"[0-9a-f-]{36}", read.notes["note_id"].iloc[1])
+
+
+def test_qgis_geopackage_in_lambert93(
+    isolated: gpd.GeoDataFrame, bondy: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    a = isolated.iloc[0]
+    metric = gpd.GeoSeries([a.geometry], crs=WGS84).to_crs(LAMBERT93)
+    drawn = metric.buffer(3.0)  # a polygon drawn around one building only
+    layer = gpd.GeoDataFrame(
+        {
+            "texte": ["Sécuriser l'accès toiture"],
+            "etiquette": ["à surveiller"],
+            "auteur": ["Service urbanisme"],
+            "date": [pd.Timestamp("2024-06-05 10:00")],
+        },
+        geometry=drawn.to_numpy(),
+        crs=LAMBERT93,
+    )
+    folder = tmp_path / "bondy"
+    folder.mkdir()
+    layer.to_file(folder / "qgis_notes.gpkg", layer="notes", engine="pyogrio")
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+    assert read.rejected == []
+    assert len(read.notes) == 1
+    note = read.notes.iloc[0]
+    assert note["text"] == "Sécuriser l'accès toiture"
+    assert note["created_at"] == pd.Timestamp("2024-06-05 08:00", tz="UTC")
+    assert note.geometry.geom_type == "Polygon"
+    # Back in degrees, around the building.
+    assert note.geometry.contains(a.geometry.representative_point())
+    linked = link_annotations(read.notes, bondy)
+    assert list(linked["building_ids"].iloc[0]) == [a["building_id"]]
+
+
+def test_malformed_files_give_one_message_each_and_the_rest_is_read(
+    isolated: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    a, b = isolated.iloc[0], isolated.iloc[1]
+    folder = tmp_path / "bondy"
+    good = _export([_map_note("ok-1", "Reprendre l'éclairage du hall 3", a)])
+    _write(folder / "bon.geojson", good)
+    _write(folder / "coupé.geojson", json.dumps(good)[:-40])
+    _write(folder / "colonnes.csv", "building_id,auteur,texte\nway/1,X,Y\n")
+    mixed = _export(
+        [
+            _map_note("tag-1", "Hall", a, tag="urgent"),
+            _map_note("txt-1", "   ", a),
+            _map_note("date-1", "Cave", a, created_at="31/02/2024"),
+            _map_note("site-1", "Cave", a, site="paris10"),
+            {
+                "type": "Feature",
+                "properties": {
+                    "note_id": "nowhere-1",
+                    "text": "x",
+                    "tag": "traité",
+                    "created_at": "2024-06-01",
+                },
+                "geometry": None,
+            },
+            {
+                "type": "Feature",
+                "properties": {
+                    "note_id": "lambert-1",
+                    "text": "x",
+                    "tag": "traité",
+                    "created_at": "2024-06-01",
+                },
+                "geometry": {"type": "Point", "coordinates": [660000.0, 6865000.0]},
+            },
+            {
+                "type": "Feature",
+                "properties": {
+                    "note_id": "broken-1",
+                    "text": "x",
+                    "tag": "traité",
+                    "created_at": "2024-06-01",
+                },
+                "geometry": {"type": "Polygon", "coordinates": "n'importe quoi"},
+            },
+            _map_note("ok-2", "Boîtes aux lettres arrachées", b, tag="à surveiller"),
+        ]
+    )
+    _write(folder / "mélange.geojson", mixed)
+    _write(folder / "compte-rendu.docx", "pas des notes")
+    _write(folder / ".DS_Store", "")
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+
+    assert sorted(read.notes["note_id"]) == ["ok-1", "ok-2"]
+    by_where = {m.split(" : ")[0]: m for m in read.rejected}
+    assert len(by_where) == len(read.rejected) == 10
+    assert "JSON illisible" in by_where["coupé.geojson"]
+    assert "colonnes manquantes : étiquette (tag), date (created_at)" in by_where["colonnes.csv"]
+    assert "format non reconnu" in by_where["compte-rendu.docx"]
+    expected = {
+        "entité 1 (note_id tag-1)": "étiquette « urgent » inconnue",
+        "entité 2 (note_id txt-1)": "texte vide",
+        "entité 3 (note_id date-1)": "date « 31/02/2024 » illisible",
+        "entité 4 (note_id site-1)": "note du site « paris10 », pas de « bondy »",
+        "entité 5 (note_id nowhere-1)": "ni géométrie, ni bâtiment",
+        "entité 6 (note_id lambert-1)": "Lambert-93",
+        "entité 7 (note_id broken-1)": "géométrie illisible",
+    }
+    for ref, words in expected.items():
+        message = by_where[f"mélange.geojson, {ref}"]
+        assert words in message, message
+    assert set(read.failed_files) == {"coupé.geojson", "colonnes.csv", "compte-rendu.docx"}
+    assert read.ignored_files == [".DS_Store"]
+    assert read.n_rejected == 7
+
+
+def test_dates_in_the_forms_planners_write() -> None:
+    assert parse_note_time("2024-06-03T09:15:00.000Z") == pd.Timestamp("2024-06-03 09:15", tz="UTC")
+    assert parse_note_time("2024-01-15 10:00") == pd.Timestamp(
+        "2024-01-15 09:00", tz="UTC"
+    )  # winter
+    assert parse_note_time("3/6/2024 8h05") == pd.Timestamp("2024-06-03 06:05", tz="UTC")
+    assert parse_note_time("") is None
+    for bad in ("hier", "2024-13-01", "32/01/2024"):
+        with pytest.raises(ValueError, match="illisible"):
+            parse_note_time(bad)
+
+
+# --------------------------------------------------------------------------- linking
+def test_note_whose_building_left_osm_is_kept_as_orphan(
+    isolated: gpd.GeoDataFrame, bondy: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    a = isolated.iloc[0]
+    folder = tmp_path / "annotations" / "bondy"
+    _write(folder / "export.geojson", _export([_map_note("n-orphan", "Démolir l'appentis", a)]))
+    config = _config(tmp_path)
+    out = tmp_path / "processed" / "bondy"
+    bondy.to_parquet(tmp_path / "b_before.parquet")
+    first = run_annotations(
+        config,
+        "bondy",
+        buildings_path=tmp_path / "b_before.parquet",
+        zones_path=None,
+        previous_notes_path=None,
+        out_dir=out,
+    )
+    assert not first["is_orphaned"].any()
+    # The next OSM extract no longer has the building.
+    bondy[bondy["building_id"] != a["building_id"]].to_parquet(tmp_path / "b_after.parquet")
+    second = run_annotations(
+        config,
+        "bondy",
+        buildings_path=tmp_path / "b_after.parquet",
+        zones_path=None,
+        previous_notes_path=out / "annotations.parquet",
+        out_dir=out,
+    )
+    assert second["note_id"].tolist() == ["n-orphan"]
+    assert bool(second["is_orphaned"].iloc[0])
+    assert f"bâtiment {a['building_id']} absent" in second["orphan_reason"].iloc[0]
+    # shown where it was drawn
+    assert second.geometry.iloc[0].equals_exact(shapely.geometry.shape(_point(a)), 1e-9)
+    assert list(second["building_ids"].iloc[0]) == []
+    summary = json.loads((out / "annotation_summary.json").read_text(encoding="utf-8"))
+    assert summary["counts"]["orphaned"] == 1
+    assert "n-orphan" in summary["messages"]["orphaned"][0]
+
+
+def test_point_near_a_building_is_linked_within_ten_metres(isolated: gpd.GeoDataFrame) -> None:
+    a = isolated.iloc[0]
+    metric = gpd.GeoSeries([a.geometry], crs=WGS84).to_crs(LAMBERT93).iloc[0]
+    # Points 6 m and 11 m east of the building's easternmost point (its neighbours are > 12 m).
+    x_max = metric.bounds[2]
+    y = next(c[1] for c in metric.exterior.coords if c[0] == x_max)
+    points = gpd.GeoSeries(
+        [shapely.Point(x_max + 6, y), shapely.Point(x_max + 11, y)], crs=LAMBERT93
+    )
+    notes = gpd.GeoDataFrame(
+        {"note_id": ["near", "far"], "building_id": [None, None], "zone_id": [None, None]},
+        geometry=points.to_crs(WGS84).to_numpy(),
+        crs=WGS84,
+    )
+    linked = link_annotations(notes, isolated)
+    assert [list(v) for v in linked["building_ids"]] == [[a["building_id"]], []]
+
+
+# --------------------------------------------------------------------------- memory
+def test_notes_are_never_lost_only_deleted_on_purpose(
+    isolated: gpd.GeoDataFrame, bondy: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    a, b = isolated.iloc[0], isolated.iloc[1]
+    config = _config(tmp_path)
+    folder = tmp_path / "annotations" / "bondy"
+    out = tmp_path / "processed" / "bondy"
+    bondy.to_parquet(tmp_path / "b.parquet")
+
+    def refresh() -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+        notes = run_annotations(
+            config,
+            "bondy",
+            buildings_path=tmp_path / "b.parquet",
+            zones_path=None,
+            previous_notes_path=out / "annotations.parquet",
+            out_dir=out,
+        )
+        return notes, json.loads((out / "annotation_summary.json").read_text(encoding="utf-8"))
+
+    old_export = _export([_map_note("n1", "Cave", a), _map_note("n2", "Hall 3", b)])
+    _write(folder / "juin.geojson", old_export)
+    notes, _ = refresh()
+    assert sorted(notes["note_id"]) == ["n1", "n2"]
+    # The file leaves the folder; make clean wipes data/processed: the notes stay.
+    (folder / "juin.geojson").unlink()
+    for f in out.iterdir():
+        f.unlink()
+    notes, summary = refresh()
+    assert sorted(notes["note_id"]) == ["n1", "n2"]
+    assert not notes["in_folder"].any()
+    assert summary["counts"]["from_archive_only"] == 2
+    assert "conservée(s) depuis l'archive" in summary["messages"]["archive"][0]
+    # A planner closes n2 and deletes n1 from the map (same ids, newer updated_at).
+    _write(
+        folder / "juillet.geojson",
+        _export(
+            [
+                _map_note(
+                    "n1", "Cave", a, status=DELETED_STATUS, updated_at="2024-07-01T08:00:00Z"
+                ),
+                _map_note("n2", "Hall 3", b, status="clos", updated_at="2024-07-01T08:00:00Z"),
+            ]
+        ),
+    )
+    notes, summary = refresh()
+    assert notes["note_id"].tolist() == ["n2"]
+    assert notes["status"].tolist() == ["clos"]
+    assert summary["counts"]["deleted"] == 1
+    assert any("statut « ouvert » → « clos »" in m for m in summary["messages"]["archive"])
+    # Someone drops the old June export again: n1 stays deleted, n2 stays closed.
+    _write(folder / "juin.geojson", old_export)
+    notes, summary = refresh()
+    assert notes["note_id"].tolist() == ["n2"]
+    assert notes["status"].tolist() == ["clos"]
+    archive = gpd.read_parquet(
+        tmp_path / "annotations" / ".archive" / "bondy" / "annotations_archive.parquet"
+    )
+    assert sorted(zip(archive["note_id"], archive["status"], strict=True)) == [
+        ("n1", DELETED_STATUS),
+        ("n2", "clos"),
+    ]
+    # The exports written for the planners read back as the same notes.
+    for name in ("annotations.geojson", "annotations.csv"):
+        again = read_annotations(
+            _copy_to(out / name, tmp_path / f"re_{name}"), site_id="bondy", tags=TAGS
+        )
+        assert again.rejected == [], again.rejected
+        assert again.notes["note_id"].tolist() == ["n2"]
+        assert again.notes["status"].tolist() == ["clos"]
+
+
+def _copy_to(src: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / src.name).write_bytes(src.read_bytes())
+    return folder
+
+
+def _config(tmp_path: Path) -> Config:
+    site = SiteConfig(
+        id="bondy",
+        name="Bondy Nord",
+        osm=str(BONDY_OSM),
+        sources=(SourceConfig(id="s", kind="reports", path="x.csv"),),
+    )
+    return Config(
+        path="test.toml",
+        sites=(site,),
+        processed_dir=str(tmp_path / "processed"),
+        maps_dir=str(tmp_path / "maps"),
+        annotations_dir=str(tmp_path / "annotations"),
+        annotation_tags=tuple(TAGS),
+    )
+
+
+# --------------------------------------------------------------------------- display
+EVIL = "<script>alert('x')</script> & <img src=x onerror=alert(1)>"
+
+
+def test_everything_shown_is_escaped(isolated: gpd.GeoDataFrame) -> None:
+    a = isolated.iloc[0]
+    notes = gpd.GeoDataFrame(
+        {
+            "note_id": ["e1"],
+            "site": ["bondy"],
+            "author": [EVIL],
+            "text": [EVIL],
+            "tag": ["traité"],
+            "status": ["ouvert"],
+            "created_at": [pd.Timestamp("2024-06-03 09:00", tz="UTC")],
+            "updated_at": [pd.NaT],
+            "building_id": [a["building_id"]],
+            "zone_id": [None],
+        },
+        geometry=[a.geometry.representative_point()],
+        crs=WGS84,
+    )
+    linked = link_annotations(notes, isolated)
+    table = notes_table_html(linked)
+    assert "<script>" not in table
+    assert "<img" not in table
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &lt;img" in table
+    layer = notes_layer_geojson(linked)
+    props = layer["features"][0]["properties"]
+    assert props["text"] == EVIL  # raw for textContent, escaped for folium's HTML
+    assert "<script>" not in props["popup_html"]
+    assert "<img" not in props["tooltip"]
+    ui = annotation_ui_html(
+        site_id="bondy", tags=["</script><b>x"], statuses=["ouvert"], map_var="map_1"
+    )
+    payload = ui.rsplit("<script>", 1)[1]
+    assert payload.count("</script>") == 1  # only the element's own end tag
