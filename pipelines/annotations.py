@@ -333,7 +333,7 @@ def validate_note(
     problems: list[str] = []
     note: dict[str, Any] = {}
     site = props.get("site")
-    if site is not None and str(site) != site_id:
+    if site is not None and _fold(str(site)) != _fold(site_id):
         problems.append(f"note du site « {site} », pas de « {site_id} »")
     note["site"] = site_id
     text = props.get("text")
@@ -1026,7 +1026,13 @@ def _iso(stamp: Any) -> str | None:
         return None
     # Full precision (the browser writes milliseconds): a note read back from a map or a
     # CSV export must compare equal to the one written.
-    return pd.Timestamp(stamp).tz_convert("UTC").isoformat().replace("+00:00", "Z")
+    # Milliseconds as JavaScript's toISOString writes them, so the map compares versions
+    # of a note as equal strings and dates.
+    stamp = pd.Timestamp(stamp).tz_convert("UTC")
+    spec = "seconds" if stamp.microsecond == 0 else "milliseconds"
+    if stamp.microsecond % 1000:
+        spec = "microseconds"
+    return stamp.tz_localize(None).isoformat(timespec=spec) + "Z"
 
 
 def _text(value: Any) -> str | None:

@@ -348,3 +348,69 @@ def test_notes_layer_marks_orphans(site: tuple[gpd.GeoDataFrame, gpd.GeoDataFram
         "2 6",
         "vigie-note",
     )
+
+
+def test_session_drops_notes_the_map_already_shows(
+    site: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, str], browser: Any, tmp_path: Path
+) -> None:
+    """Notes kept in the browser between sessions leave the session list once the refreshed
+    map shows them at the same (or a newer) version; newer edits stay to be exported."""
+    from browser import offline_page
+
+    buildings, zones, target = site
+    point = buildings.set_index("building_id").geometry[target].representative_point()
+    created = "2024-06-03T09:15:00.597Z"
+    notes = gpd.GeoDataFrame(
+        {
+            "note_id": ["on-map", "edited"],
+            "site": ["bondy", "bondy"],
+            "author": ["A", "A"],
+            "text": ["Déjà intégrée", "Modifiée depuis"],
+            "tag": ["traité", "traité"],
+            "status": ["ouvert", "ouvert"],
+            "created_at": pd.to_datetime([created, created], utc=True),
+            "updated_at": pd.to_datetime([None, None], utc=True),
+            "building_id": [target, target],
+            "zone_id": [None, None],
+        },
+        geometry=[point, point],
+        crs=WGS84,
+    )
+    m = _site_map(buildings, zones, target, notes=link_annotations(notes, buildings, zones))
+    path = _write_map(m, tmp_path / "bondy.html")
+
+    def stored(note_id: str, updated_at: str | None) -> dict[str, Any]:
+        props = {
+            "note_id": note_id,
+            "site": "bondy",
+            "author": "A",
+            "text": note_id,
+            "tag": "traité",
+            "status": "clos",
+            "created_at": created,
+            "updated_at": updated_at,
+        }
+        return {
+            "type": "Feature",
+            "properties": props,
+            "geometry": {"type": "Point", "coordinates": [point.x, point.y]},
+        }
+
+    session = [
+        stored("on-map", None),
+        stored("edited", "2024-06-10T08:00:00.000Z"),
+        stored("new-one", None),
+    ]
+    with offline_page(path, browser=browser) as live:
+        page = live.page
+        page.evaluate(
+            "s => localStorage.setItem('vigie-annotations:bondy', s)", json.dumps(session)
+        )
+        page.reload()
+        page.wait_for_selector(".vigie-annot-toggle button")
+        page.click(".vigie-annot-toggle button")
+        kept = page.eval_on_selector_all(
+            ".vigie-annot-item", "els => els.map(e => e.dataset.noteId)"
+        )
+        assert kept == ["edited", "new-one"]
+        assert live.console_errors == []

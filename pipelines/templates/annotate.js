@@ -103,7 +103,8 @@
       var p = f && f.properties;
       if (!p || !p.note_id) return false;
       var onMap = self.mapNotes[p.note_id];
-      return onMap === undefined || (p.updated_at || p.created_at) > onMap;
+      // Kept unless the map already shows this version (or a newer one) of the note.
+      return onMap === undefined || Date.parse(p.updated_at || p.created_at) > Date.parse(onMap);
     });
     this._save();
   };
