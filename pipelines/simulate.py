@@ -36,7 +36,7 @@ November–February) times the month's length.
   where at least half the members have a BAN address, ≥ 400 m apart. Each member gets
   ``2 × its own background`` extra reports, clipped to 90–160 over 24 months, with
   tranquillity and cleanliness categories weighted ×2.5. The second cluster's extra is
-  uniform in time (persistent); the first one's ramps linearly from 0.25 to 1.75 times
+  uniform in time (persistent); the first one's ramps linearly from 0.3 to 1.7 times
   its mean (an *intensifying* hotspot, listed under ``rising`` by its centre).
 - *Lift towers*: the 4 tallest social-housing buildings outside the clusters get 45
   extra ``ascenseur`` reports each, uniform in time.
@@ -44,11 +44,14 @@ November–February) times the month's length.
   (lifts in 2 tall ones, leaks, pests, access control), each with 5 episodes of 3–4
   reports 5–25 days apart (so ≥ 3 within 90 days, again and again).
 - *Rising* groups: a residential building of ≥ 150 m² outside the social stock (a
-  condominium sliding into difficulty) with its like (≥ 100 m²) within 60 m, ≥ 250 m
-  from the cluster centres and 200 m from each other, drawn from the quieter half (least
-  expected background within 150 m) of the sparsest quarter (fewest footprints within
-  150 m), where a surge is not drowned. ``consecutive``: 45 extra reports a month over
-  the group during the last 5 (then 3) months; ``new``: 60 in the final month only.
+  condominium sliding into difficulty) with up to 5 of its like (≥ 100 m²) within 80 m,
+  ≥ 250 m from the cluster centres and 200 m from each other, drawn from the quieter
+  half (least expected background within 150 m) of the sparsest quarter (fewest
+  footprints within 150 m), where a surge is not drowned. ``consecutive``: 40 extra
+  reports a month shared evenly over the group during the last 5 months; ``new``: 50 in
+  the final month only. Monthly Gi* uses one spread (S) for all buildings: a surge piled
+  on one building would inflate it and hide the other patterns of that month, hence the
+  sharing, and only one group of each kind.
 - *Seasonality*: heating, as above.
 
 With ``pattern=False`` the same ``N`` is background only, heating included: spread in
@@ -352,12 +355,12 @@ SEPARATION_H = 96.0  # 48 h duplicate window + 36 h planted offset + 12 h margin
 HOT_FACTOR = 2.0  # a cluster member gets HOT_FACTOR × its own background in extra reports,
 HOT_EXTRA_RANGE = (90.0, 160.0)  # clipped to this range (expected over 24 months)
 LIFT_EXTRA = 45.0  # extra lift reports per lift tower over 24 months
-HOT_RAMP = (0.25, 1.75)  # the first cluster's extra, first to last month (relative)
-RISING_PATTERNS = ("intensifying", "consecutive", "new", "consecutive")
-RISING_GROUP_M = 60.0  # a rising building drags its neighbours within this distance
-RISING_LEVEL = 45.0  # a month, over the run of a consecutive group
-RISING_NEW = 60.0  # in the final month of a new group
-RISING_RUNS = (5, 3)  # months of the first and second consecutive buildings
+HOT_RAMP = (0.3, 1.7)  # the first cluster's extra, first to last month (relative)
+RISING_PATTERNS = ("intensifying", "consecutive", "new")
+RISING_GROUP_M = 80.0  # a rising building drags its neighbours within this distance
+RISING_LEVEL = 40.0  # a month, over the run of a consecutive group
+RISING_NEW = 50.0  # in the final month of a new group
+RISING_RUNS = (5,)  # months of the consecutive run(s)
 SEPARATION_M = 30.0
 
 
@@ -710,8 +713,8 @@ def _pick_rising(
     The intensifying one is the first cluster (named by its centre; its ramp is drawn
     with the cluster): a hotspot getting worse. The new and consecutive ones are
     residential buildings of ≥ 150 m² outside the social stock (a condominium sliding
-    into difficulty) with their like (≥ 100 m²) within :data:`RISING_GROUP_M`, ≥ 250 m
-    from the cluster centres and 200 m from each other, drawn from the quieter half
+    into difficulty) with up to 5 of their like (≥ 100 m²) within :data:`RISING_GROUP_M`,
+    ≥ 250 m from the cluster centres and 200 m from each other, drawn from the quieter half
     (least expected background within 150 m) of the sparsest quarter (fewest footprints
     within 150 m), where a surge is not drowned in a busy or dense neighbourhood.
     """
@@ -722,7 +725,7 @@ def _pick_rising(
         near = [int(b) for b in pool[np.argsort(d, kind="stable")] if b != pos]
         near = [b for b in near if b not in used and b not in taken]
         near = [b for b in near if np.hypot(*(xy[b] - xy[pos])) <= RISING_GROUP_M]
-        return [pos, *near[:4]]
+        return [pos, *near[:5]]
 
     rising: list[dict[str, Any]] = []
     taken: set[int] = set()
@@ -835,11 +838,11 @@ def _plan(
                 means = np.where(steps >= r["first_month"], RISING_LEVEL, 0.0)
             else:
                 means = np.where(steps == months - 1, RISING_NEW, 0.0)
+            # Shared evenly: a surge spread over a few buildings disturbs the month's
+            # overall spread (the S of Gi*) less than one building with it all.
             group = np.asarray(r["group"], dtype=int)
-            split = np.maximum(exposure[group], 10.0)
-            split = split / split.sum()
             for month, n_month in enumerate(rng.poisson(means)):
-                for g in rng.choice(len(group), size=int(n_month), p=split):
+                for g in rng.integers(len(group), size=int(n_month)):
                     add_mixed(int(group[int(g)]), month, "rising")
             used.update(int(g) for g in group)
         plan["rising"] = rising
@@ -884,16 +887,35 @@ def _plan(
 class _Geo:
     """Footprints in metres and the point draws the rows need."""
 
-    def __init__(self, buildings: gpd.GeoDataFrame) -> None:
+    def __init__(
+        self, buildings: gpd.GeoDataFrame, area: tuple[float, float, float, float]
+    ) -> None:
         self.metric = metric_crs_of(buildings)
         self.geoms = buildings.geometry.to_crs(self.metric).to_numpy()
         self.geoms_wgs = buildings.geometry.to_crs(WGS84).to_numpy()
         shapely.prepare(self.geoms_wgs)
         self.tree = shapely.STRtree(self.geoms)
         self.to_wgs = Transformer.from_crs(self.metric, WGS84, always_xy=True)
-        self.inner = [
-            g.buffer(-0.6) if g.buffer(-0.6).area > 0.25 * g.area else g for g in self.geoms
-        ]
+        self.area = area
+        box = gpd.GeoSeries([shapely.box(*area).segmentize(0.0005)], crs=WGS84)
+        self.area_m = box.to_crs(self.metric).iloc[0].buffer(-1.0)
+        shapely.prepare(self.area_m)
+        inner = []
+        for g in self.geoms:
+            shrunk = g.buffer(-0.6)
+            g = shrunk if shrunk.area > 0.25 * g.area else g
+            clipped = g.intersection(self.area_m)
+            inner.append(clipped if clipped.area > 0 else g)
+        self.inner = inner
+        #: Share of each footprint inside the study area.
+        self.in_area = np.array(
+            [g.intersection(self.area_m).area / g.area if g.area else 0.0 for g in self.geoms]
+        )
+
+    def contains(self, lon: float, lat: float) -> bool:
+        """Whether a WGS84 point lies in the study area."""
+        west, south, east, north = self.area
+        return west <= lon <= east and south <= lat <= north
 
     def wgs(self, x: float, y: float) -> tuple[float, float]:
         lon, lat = self.to_wgs.transform(x, y)
@@ -908,7 +930,7 @@ class _Geo:
             y = float(rng.uniform(miny, maxy))
             if shapely.contains_xy(geom, x, y):
                 lon, lat = self.wgs(x, y)
-                if shapely.contains_xy(self.geoms_wgs[pos], lon, lat):
+                if shapely.contains_xy(self.geoms_wgs[pos], lon, lat) and self.contains(lon, lat):
                     return x, y, lon, lat
         point = shapely.point_on_surface(self.geoms[pos])
         lon, lat = self.wgs(point.x, point.y)
@@ -935,7 +957,8 @@ class _Geo:
             elif len(self.tree.query(pt, predicate="intersects")):
                 continue
             lon, lat = self.wgs(x, y)
-            return x, y, lon, lat
+            if self.contains(lon, lat):
+                return x, y, lon, lat
         return None
 
     def near_point(
@@ -949,7 +972,7 @@ class _Geo:
             x, y = x0 + r * np.cos(a), y0 + r * np.sin(a)
             if shapely.contains_xy(geom, x, y):
                 lon, lat = self.wgs(x, y)
-                if shapely.contains_xy(self.geoms_wgs[pos], lon, lat):
+                if shapely.contains_xy(self.geoms_wgs[pos], lon, lat) and self.contains(lon, lat):
                     return float(x), float(y), lon, lat
         return self.inside(rng, pos)
 
@@ -1147,6 +1170,7 @@ def simulate(
     months: int = 24,
     pattern: bool = True,
     rpls: gpd.GeoDataFrame | None = None,
+    study_area: tuple[float, float, float, float] | None = None,
 ) -> Simulation:
     """Simulate a landlord's ticketing export, walkthrough and Kobo observations.
 
@@ -1170,6 +1194,10 @@ def simulate(
     rpls
         RPLS points (``appartement``, ``etage``; any CRS) to decide social housing and
         towers; without it the footprint area alone decides.
+    study_area
+        (west, south, east, north) in degrees (EPSG:4326), e.g. the OSM extract's
+        ``<bounds>``: footprints less than half inside get no report, and every point
+        written lies inside. Default: the footprints' own extent.
 
     Returns
     -------
@@ -1196,9 +1224,13 @@ def simulate(
     )
     rng = np.random.default_rng(seed)
     cal = _Calendar(start, months)
+    area = study_area or tuple(float(v) for v in buildings.to_crs(WGS84).total_bounds)
+    geo = _Geo(buildings, area)  # type: ignore[arg-type]
     profile = building_profile(buildings, rpls).reset_index(drop=True)
+    outside_area = geo.in_area < 0.5
+    profile.loc[outside_area, ["is_residential", "is_social", "is_tall"]] = False
+    profile.loc[outside_area, "exposure"] = 0.0
     ids = buildings["building_id"].astype(str).to_numpy()
-    geo = _Geo(buildings)
     cands = address_candidates(addresses, buildings)
     by_building: dict[int, list[tuple[Any, ...]]] = {}
     fields = ["numero", "rep", "street", "postcode", "x_m", "y_m"]
@@ -1438,6 +1470,7 @@ def simulate(
         "seed": seed,
         "pattern": pattern,
         "simulated": True,
+        "study_area": [round(float(v), 6) for v in area],
         "period": {
             "start": cal.t0.date().isoformat(),
             "end": cal.end.date().isoformat(),
@@ -1653,11 +1686,15 @@ def _kobo(
             batiment = (
                 _pick(rng, (code, f"Bât {code.split('-', 1)[1]}", code.lower())) if code else ""
             )
-            x, y, _lon, _lat = geo.inside(rng, pos)
+            x, y, lon, lat = geo.inside(rng, pos)
             precision = float(np.round(rng.uniform(4.0, 20.0), 1))
-            lon, lat = geo.wgs(
-                x + float(rng.normal(0, precision / 3)), y + float(rng.normal(0, precision / 3))
-            )
+            for _ in range(10):  # GPS noise, kept inside the study area
+                noisy = geo.wgs(
+                    x + float(rng.normal(0, precision / 3)), y + float(rng.normal(0, precision / 3))
+                )
+                if geo.contains(*noisy):
+                    lon, lat = noisy
+                    break
             if n in empty_geo:
                 geoloc = lat_text = lon_text = prec_text = ""
             else:
@@ -1752,9 +1789,10 @@ def run(
     """
     out = Path(out_dir)
     buildings = read_osm_buildings(osm_path)
-    addresses = addresses_in_bounds(read_ban(ban_path), read_osm_bounds(osm_path))
+    bounds = read_osm_bounds(osm_path)
+    addresses = addresses_in_bounds(read_ban(ban_path), bounds)
     rpls = read_rpls(rpls_path) if rpls_path else None
-    sim = simulate(buildings, addresses, seed=seed, pattern=pattern, rpls=rpls)
+    sim = simulate(buildings, addresses, seed=seed, pattern=pattern, rpls=rpls, study_area=bounds)
     paths = {key: out / name for key, name in FILES.items()}
     _write_delimited(sim.reports, paths["reports"], sep=";", encoding="cp1252", eol="\r\n")
     write_text(geojson_text(sim.walk_geojson), paths["walk"])

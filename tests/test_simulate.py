@@ -36,8 +36,24 @@ pytestmark = pytest.mark.skipif(not OSM.exists(), reason="données brutes de Bon
 @pytest.fixture(scope="module")
 def inputs() -> dict[str, Any]:
     buildings = read_osm_buildings(OSM)
-    addresses = sim.addresses_in_bounds(sim.read_ban(BAN), read_osm_bounds(OSM))
-    return {"buildings": buildings, "addresses": addresses, "rpls": read_rpls(RPLS)}
+    bounds = read_osm_bounds(OSM)
+    addresses = sim.addresses_in_bounds(sim.read_ban(BAN), bounds)
+    return {
+        "buildings": buildings,
+        "addresses": addresses,
+        "rpls": read_rpls(RPLS),
+        "bounds": bounds,
+    }
+
+
+def _simulate(inputs: dict[str, Any], **kwargs: Any) -> sim.Simulation:
+    return sim.simulate(
+        inputs["buildings"],
+        inputs["addresses"],
+        rpls=inputs["rpls"],
+        study_area=inputs["bounds"],
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +76,7 @@ def export(written: dict[str, Path]) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def null_sim(inputs: dict[str, Any]) -> sim.Simulation:
-    return sim.simulate(
-        inputs["buildings"], inputs["addresses"], rpls=inputs["rpls"], seed=42, pattern=False
-    )
+    return _simulate(inputs, seed=42, pattern=False)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +119,7 @@ def test_same_seed_gives_identical_bytes(written: dict[str, Path], tmp_path: Pat
 
 
 def test_other_seed_gives_other_reports(inputs: dict[str, Any], export: pd.DataFrame) -> None:
-    other = sim.simulate(inputs["buildings"], inputs["addresses"], rpls=inputs["rpls"], seed=43)
+    other = _simulate(inputs, seed=43)
     assert len(other.reports) != len(export) or not other.reports.equals(export)
     # Not just a shuffle: the dates of the first tickets differ.
     assert (
@@ -117,7 +131,7 @@ def test_other_seed_gives_other_reports(inputs: dict[str, Any], export: pd.DataF
 def test_in_memory_reports_are_the_written_file(
     inputs: dict[str, Any], export: pd.DataFrame
 ) -> None:
-    again = sim.simulate(inputs["buildings"], inputs["addresses"], rpls=inputs["rpls"], seed=42)
+    again = _simulate(inputs, seed=42)
     pd.testing.assert_frame_equal(
         again.reports.astype(object), export.astype(object), check_dtype=False
     )
@@ -252,6 +266,27 @@ def test_coordinate_rows_fall_in_their_true_building(
     tree = shapely.STRtree(metric_buildings.to_numpy())
     nearest = tree.query_nearest(pts[outside], return_distance=False)[1]
     assert (metric_buildings.index[nearest] == true_geoms.index[outside]).all()
+
+
+def test_every_written_point_lies_in_the_study_area(
+    written: dict[str, Path], export: pd.DataFrame, truth: dict[str, Any]
+) -> None:
+    west, south, east, north = read_osm_bounds(OSM)
+    assert truth["study_area"] == pytest.approx([west, south, east, north])
+    rows = export.drop_duplicates("N° ticket").set_index("N° ticket")
+    tickets = list(truth["coordinate_buildings"])
+    lat = rows.loc[tickets, "Latitude"].str.replace(",", ".").astype(float)
+    lon = rows.loc[tickets, "Longitude"].str.replace(",", ".").astype(float)
+    assert lat.between(south, north).all()
+    assert lon.between(west, east).all()
+    walk = json.loads(written["walk"].read_text(encoding="utf-8"))["features"]
+    xy = np.array([f["geometry"]["coordinates"] for f in walk])
+    assert ((xy[:, 0] >= west) & (xy[:, 0] <= east)).all()
+    assert ((xy[:, 1] >= south) & (xy[:, 1] <= north)).all()
+    kobo = pd.read_csv(written["kobo"], dtype=str, keep_default_na=False)
+    kobo = kobo[kobo["_localisation_latitude"] != ""]
+    assert kobo["_localisation_latitude"].astype(float).between(south, north).all()
+    assert kobo["_localisation_longitude"].astype(float).between(west, east).all()
 
 
 def test_address_rows_use_a_real_ban_address_of_the_true_building(
