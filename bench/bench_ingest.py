@@ -1,0 +1,266 @@
+"""Ingestion benchmark: a million landlord tickets, read and ingested.
+
+Writes a ``;``-separated UTF-8 CSV shaped like a landlord's ticketing export (French
+dates ``dd/mm/yyyy HH:MM``, decimal-comma coordinates, French category labels in several
+spellings, free text with a few phone numbers and flat numbers, personal columns), then
+measures, each in a fresh subprocess so that peak memory is that of the measured step:
+
+- ``read``: a bare ``pandas.read_csv(engine="pyarrow")`` of the file (the yardstick);
+- ``ingest``: :func:`pipelines.ingest.ingest_site` on it (everything but the writes);
+- ``duplicates``: :func:`pipelines.ingest.link_likely_duplicates` on the ingested rows.
+
+Target: ingestion within 3x the bare read, peak memory under 2 GB.
+
+Usage: ``python -m bench.bench_ingest [--rows 1000000] [--keep DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+ROOT = Path(__file__).resolve().parents[1]
+
+LABELS = (
+    "Ascenseur en panne",
+    "ASCENSEUR EN PANNE",
+    "Fuite / dégât des eaux",
+    "Dégât des eaux",
+    "Chauffage / eau chaude",
+    "Électricité / éclairage",
+    "Nuisibles",
+    "Cafards",
+    "Propreté des parties communes",
+    "Encombrants / dépôts sauvages",
+    "Dégradations / vandalisme",
+    "Contrôle d'accès / sécurité",
+    "Interphone",
+    "Occupation des parties communes",
+    "Espaces extérieurs / voirie",
+    "Stationnement / véhicules",
+    "Réclamation charges",
+)
+SUBCATEGORIES = (
+    "Arrêt complet",
+    "Fuite plafond",
+    "Radiateur",
+    "Minuterie",
+    "Cafards",
+    "Tags",
+    "Porte",
+    "Badge",
+    "Dépôt sauvage",
+    "Épave",
+)
+TEXTS = (
+    "Ascenseur bloqué au rez-de-chaussée depuis ce matin.",
+    "Fuite sur la colonne d'eau dans la gaine technique.",
+    "Plus de chauffage depuis deux jours, 16 degrés dans le séjour.",
+    "Minuterie de l'escalier en panne, couloir dans le noir.",
+    "Cafards dans la cuisine et le local poubelles.",
+    "Tags dans la cage d'escalier du bâtiment B, escalier 3.",
+    "Porte du hall cassée, entrée 2.",
+    "Dépôt sauvage au pied de l'immeuble, 12 allée Marguerite Duras.",
+    "Joignable au 06 12 34 56 78.",
+    "Voisin du appartement 48, 2e étage.",
+    "Répondre à a.dupont@exemple.fr svp.",
+    "Rappeler Mme Martin au 01.99.00.96.02.",
+)
+STREETS = (
+    "rue Lucie Aubrac",
+    "avenue de la Parisienne",
+    "allée Marguerite Duras",
+    "rue Arthur Groussier",
+    "route d'Aulnay",
+    "avenue Jean Lebas",
+)
+CHANNELS = ("Téléphone", "Application", "Courriel", "Accueil")
+STATUSES = ("Clôturé", "En cours", "Ouvert")
+COLUMNS = {
+    "id": "N° ticket",
+    "date": "Date de création",
+    "category": "Catégorie",
+    "subcategory": "Sous-catégorie",
+    "description": "Description",
+    "address": "Adresse",
+    "building_ref": "Bâtiment",
+    "lat": "Latitude",
+    "lon": "Longitude",
+    "status": "Statut",
+    "closed_at": "Date de clôture",
+    "channel": "Canal",
+}
+PERSONAL = ("Nom du demandeur", "Téléphone", "Logement")
+
+
+def _pick(rng: np.random.Generator, values: tuple[str, ...], n: int) -> np.ndarray:
+    return np.asarray(values, dtype=object)[rng.integers(len(values), size=n)]
+
+
+def make_export(path: Path, rows: int, *, seed: int = 7) -> Path:
+    """Write the synthetic export (vectorised; a few seconds for a million rows)."""
+    rng = np.random.default_rng(seed)
+    start = np.datetime64("2024-01-01T00:00")
+    minutes = np.sort(rng.integers(0, 2 * 365 * 1440, size=rows))
+    created = pd.Series(start + minutes.astype("timedelta64[m]"))
+    closed = created + pd.to_timedelta(rng.exponential(4 * 1440, rows).astype(int), unit="min")
+    has_coords = rng.random(rows) < 0.65
+    lat = np.char.replace(np.char.mod("%.6f", 48.9068 + rng.random(rows) * 0.006), ".", ",")
+    lon = np.char.replace(np.char.mod("%.6f", 2.4779 + rng.random(rows) * 0.013), ".", ",")
+    numbers = rng.integers(1, 80, size=rows).astype(str)
+    address = np.char.add(np.char.add(numbers, " "), _pick(rng, STREETS, rows).astype(str))
+    has_address = ~has_coords | (rng.random(rows) < 0.3)
+    table = pa.table(
+        {
+            "N° ticket": pa.array(np.char.add("DI-", np.arange(1, rows + 1).astype(str))),
+            "Date de création": pa.array(
+                created.dt.strftime("%d/%m/%Y %H:%M").to_numpy(dtype=object)
+            ),
+            "Catégorie": pa.array(_pick(rng, LABELS, rows)),
+            "Sous-catégorie": pa.array(_pick(rng, SUBCATEGORIES, rows)),
+            "Description": pa.array(_pick(rng, TEXTS, rows)),
+            "Adresse": pa.array(np.where(has_address, address, "")),
+            "Bâtiment": pa.array(np.char.add("BL-", rng.integers(1, 40, size=rows).astype(str))),
+            "Latitude": pa.array(np.where(has_coords, lat, "")),
+            "Longitude": pa.array(np.where(has_coords, lon, "")),
+            "Statut": pa.array(_pick(rng, STATUSES, rows)),
+            "Date de clôture": pa.array(
+                closed.dt.strftime("%d/%m/%Y %H:%M").to_numpy(dtype=object)
+            ),
+            "Canal": pa.array(_pick(rng, CHANNELS, rows)),
+            "Nom du demandeur": pa.array(_pick(rng, ("M. Sow", "Mme Martin", "M. Nguyen"), rows)),
+            "Téléphone": pa.array(_pick(rng, ("0199009602", "+33 6 39 98 22 54", ""), rows)),
+            "Logement": pa.array(_pick(rng, ("Apt 12", "Logt 60", ""), rows)),
+        }
+    )
+    pacsv.write_csv(
+        table, path, write_options=pacsv.WriteOptions(delimiter=";", quoting_style="needed")
+    )
+    return path
+
+
+def _site(path: Path):  # type: ignore[no-untyped-def]
+    from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig
+
+    source = SourceConfig(
+        id="bailleur",
+        kind="reports",
+        path=str(path),
+        format="csv",
+        columns=COLUMNS,
+        personal_columns=PERSONAL,
+    )
+    return SiteConfig(id="bench", name="bench", osm="", sources=(source,), params=DEFAULT_PARAMS)
+
+
+def measure(step: str, path: Path) -> dict[str, float]:
+    """Run one step in this process; return seconds and peak resident memory (MB)."""
+    import datetime as dt
+
+    from pipelines import ingest
+
+    out: dict[str, float] = {}
+    if step == "read":
+        t0 = time.perf_counter()
+        frame = pd.read_csv(path, sep=";", engine="pyarrow")
+        out["seconds"] = time.perf_counter() - t0
+        out["rows"] = len(frame)
+    elif step == "ingest":
+        site = _site(path)
+        t0 = time.perf_counter()
+        result = ingest.ingest_site(
+            site, study_area_bbox=(2.4779, 48.90676, 2.49111, 48.91278), today=dt.date(2030, 1, 1)
+        )
+        out["seconds"] = time.perf_counter() - t0
+        out["rows"] = result.summary["sources"]["bailleur"]["rows_in"]
+        out["accepted"] = len(result.ingested)
+        if len(result.ingested):
+            result.ingested.to_parquet(path.with_suffix(".parquet"))
+    elif step == "duplicates":
+        import geopandas as gpd
+
+        reports = gpd.read_parquet(path.with_suffix(".parquet"))
+        t0 = time.perf_counter()
+        linked = ingest.link_likely_duplicates(reports)
+        out["seconds"] = time.perf_counter() - t0
+        out["rows"] = len(reports)
+        out["linked"] = int(linked.notna().sum())
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--keep", help="folder where the CSV is written and kept")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each step (best kept)")
+    parser.add_argument(
+        "--measure", choices=("read", "ingest", "duplicates"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.measure:
+        sys.stdout.write(json.dumps(measure(args.measure, Path(args.file))) + "\n")
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(args.keep) if args.keep else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "signalements_bench.csv"
+        t0 = time.perf_counter()
+        make_export(path, args.rows)
+        size_mb = path.stat().st_size / 1e6
+        sys.stdout.write(
+            f"export : {args.rows:,} lignes, {size_mb:.0f} Mo ({time.perf_counter() - t0:.1f} s)\n"
+        )
+        # Each step in a fresh process, alternating, best of --repeat: the machine may be
+        # shared, and the ratio is what matters.
+        runs: dict[str, list[dict[str, float]]] = {"read": [], "ingest": [], "duplicates": []}
+        for rep in range(args.repeat):
+            for step in ("read", "ingest", "duplicates") if rep == 0 else ("read", "ingest"):
+                proc = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.bench_ingest",
+                        "--measure",
+                        step,
+                        "--file",
+                        str(path),
+                    ],
+                    cwd=ROOT,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                runs[step].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        results = {
+            step: {**min(rs, key=lambda r: r["seconds"]), "peak_mb": max(r["peak_mb"] for r in rs)}
+            for step, rs in runs.items()
+        }
+        read, ing, dup = results["read"], results["ingest"], results["duplicates"]
+        ratio = ing["seconds"] / read["seconds"]
+        sys.stdout.write(
+            f"lecture pandas (pyarrow) : {read['seconds']:.2f} s, pic {read['peak_mb']:.0f} Mo\n"
+            f"ingestion                : {ing['seconds']:.2f} s "
+            f"({ing['rows'] / ing['seconds']:,.0f} lignes/s), "
+            f"pic {ing['peak_mb']:.0f} Mo, {int(ing['accepted']):,} acceptées\n"
+            f"ratio ingestion / lecture: {ratio:.2f} (cible ≤ 3)\n"
+            f"doublons probables       : {dup['seconds']:.2f} s sur {int(dup['rows']):,} lignes, "
+            f"{int(dup['linked']):,} liés, pic {dup['peak_mb']:.0f} Mo\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

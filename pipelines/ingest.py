@@ -1,0 +1,1254 @@
+"""Ingestion: every source of a site in, every row accounted for.
+
+Each row read ends in exactly one of four places, and the summary checks that they add
+up (``rows_in = accepted + duplicates + rejected + outside_study_area``):
+
+- **accepted**: written to ``ingested.parquet`` (reports and observations), with its
+  category mapped onto the taxonomy, its date parsed as local time, its coordinates in
+  WGS84 (or none when only an address or a building code locates it) and its free text
+  scrubbed of personal data;
+- **duplicates**: the same ``report_id`` was already accepted (the same monthly file
+  read twice, a ticket repeated in the next month's export, an exact duplicate row);
+- **rejected**: written to ``rejected.csv`` with a reason code and a French sentence
+  naming the column (no date, unreadable date or coordinates, date in the future or
+  before the study, nothing to locate the report, malformed line);
+- **outside_study_area**: valid coordinates outside the site's bounding box, listed in
+  ``outside_study_area.csv``, counted, not mapped.
+
+Parsing is vectorised (pyarrow and pandas string kernels, ``pd.to_datetime`` with
+explicit formats, category mapping on distinct labels), so a million-row export is
+ingested in a few times the time pyarrow takes to read it.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import shapely
+from pyproj import CRS, Transformer
+
+from pipelines import _scrub
+from pipelines._readers import (
+    CATEGORY_FALLBACK,
+    FORMAT_DEFAULTS,
+    RawFile,
+    arrow_strings,
+    clean_cells,
+    detect_format,
+    parse_dates,
+    parse_geo_points,
+    parse_numbers,
+    read_file,
+    to_str_series,
+)
+from pipelines.config import DEFAULT_PARAMS, Config, SiteConfig, SourceConfig
+from pipelines.crs import LAMBERT93, WGS84
+from pipelines.errors import InputError
+from pipelines.taxonomy import BY_CODE, UNKNOWN, map_labels, normalise_label
+
+log = logging.getLogger(__name__)
+
+#: Columns of ``ingested.parquet``, in order.
+INGESTED_COLUMNS = (
+    "report_id",
+    "source",
+    "source_kind",
+    "source_file",
+    "source_line",
+    "category",
+    "category_label",
+    "service_code",
+    "category_source_label",
+    "subcategory",
+    "description",
+    "address",
+    "building_ref",
+    "reported_at",
+    "status",
+    "closed_at",
+    "channel",
+    "lon",
+    "lat",
+    "coord_note",
+    "geometry",
+)
+#: Columns of ``rejected.csv``.
+REJECTED_COLUMNS = ("source", "source_file", "source_line", "reason", "reason_fr", "original_row")
+#: Columns of ``outside_study_area.csv``.
+OUTSIDE_COLUMNS = (
+    "report_id",
+    "source",
+    "source_kind",
+    "source_file",
+    "source_line",
+    "category",
+    "reported_at",
+    "lon",
+    "lat",
+)
+
+#: Row-level rejection reasons, by priority (the first that applies is reported).
+ROW_REASONS = (
+    "malformed_row",
+    "missing_date",
+    "unparseable_date",
+    "date_in_future",
+    "date_before_start",
+    "unparseable_coordinates",
+    "missing_location",
+)
+#: File-level problems (a line with ``source_line`` 0 in ``rejected.csv``).
+FILE_REASONS = ("missing_file", "empty_file", "unreadable_file")
+
+# Coordinate notes, as bit flags while vectorised, joined with "+" in ``coord_note``.
+_NOTES = (
+    (1, "decimal_comma"),
+    (2, "swapped_fixed"),
+    (4, "lambert93"),
+    (8, "projected"),
+    (16, "geo_point"),
+    (32, "representative_point"),
+)
+_FRANCE_LAT = (41.0, 52.0)
+_FRANCE_LON = (-5.5, 10.0)
+_L93_X = (100_000.0, 1_300_000.0)
+_L93_Y = (6_000_000.0, 7_200_000.0)
+_LOCATION_ROLES = ("address", "number", "street", "postcode", "city", "building_ref")
+_TEXT_ROLES = (
+    "id",
+    "date",
+    "category",
+    "category_alt",
+    "subcategory",
+    "description",
+    "address",
+    "number",
+    "street",
+    "postcode",
+    "city",
+    "building_ref",
+    "lat",
+    "lon",
+    "x",
+    "y",
+    "geo_point",
+    "status",
+    "closed_at",
+    "channel",
+)
+_STATE_NONE, _STATE_OK, _STATE_BAD = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What :func:`ingest_site` returns.
+
+    Attributes
+    ----------
+    ingested
+        Accepted rows, :data:`INGESTED_COLUMNS`, EPSG:4326, geometry None where only an
+        address or building code locates the row; sorted by source, date, report_id.
+    rejected
+        :data:`REJECTED_COLUMNS`; file-level problems have ``source_line`` 0.
+    outside
+        :data:`OUTSIDE_COLUMNS`: valid coordinates outside the study area.
+    summary
+        ``ingest_summary.json``: per source, the row partition and its breakdowns.
+    """
+
+    ingested: gpd.GeoDataFrame
+    rejected: pd.DataFrame
+    outside: pd.DataFrame
+    summary: dict[str, Any]
+
+
+# --------------------------------------------------------------------------- columns
+def _find_column(columns: list[str], wanted: str) -> str | None:
+    if wanted in columns:
+        return wanted
+    folded = normalise_label(wanted)
+    for col in columns:
+        if normalise_label(col) == folded and folded:
+            return col
+    return None
+
+
+def resolve_columns(raw: RawFile, source: SourceConfig) -> dict[str, str]:
+    """Map each role to the file's column: the configured ones (exact name, else the
+    same name up to case, accents and punctuation), then the format's defaults.
+
+    Raises
+    ------
+    InputError
+        A configured column is missing (the message lists the missing and the available
+        columns), or no column gives the date or a location.
+    """
+    available = raw.columns
+    roles: dict[str, str] = {}
+    missing: list[str] = []
+    for role, wanted in source.columns.items():
+        found = _find_column(available, wanted)
+        if found is None:
+            missing.append(wanted)
+        else:
+            roles[role] = found
+    if missing:
+        detail = ""
+        if raw.separator is not None:
+            sep = {"\t": "tabulation"}.get(raw.separator, raw.separator)
+            detail = f" (séparateur détecté « {sep} », encodage {raw.encoding})"
+        raise InputError(
+            raw.path,
+            "colonnes configurées absentes : "
+            + ", ".join(f"« {m} »" for m in missing)
+            + ". Colonnes disponibles : "
+            + ", ".join(f"« {c} »" for c in available)
+            + f"{detail}. Corrigez [sites.sources.columns] de la source « {source.id} ».",
+        )
+    for role, candidates in FORMAT_DEFAULTS.get(raw.format, {}).items():
+        if role in roles:
+            continue
+        for cand in candidates:
+            if cand in raw.table.column_names:
+                roles[role] = cand
+                break
+    if raw.format == "kobo":
+        for role, suffix in (("lat", "_latitude"), ("lon", "_longitude")):
+            if role not in roles:
+                hits = [c for c in available if c.lower().endswith(suffix)]
+                if hits:
+                    roles[role] = hits[0]
+    alt = CATEGORY_FALLBACK.get(raw.format)
+    if alt and alt in raw.table.column_names and roles.get("category") != alt:
+        roles["category_alt"] = alt
+    if "date" not in roles:
+        raise InputError(
+            raw.path,
+            "aucune colonne de date : indiquez-la dans [sites.sources.columns] (date = …) ; "
+            "colonnes disponibles : " + ", ".join(f"« {c} »" for c in available) + ".",
+        )
+    for a, b in (("lat", "lon"), ("x", "y")):
+        if (a in roles) != (b in roles):
+            raise InputError(
+                raw.path, f"les rôles « {a} » et « {b} » vont ensemble : il en manque un."
+            )
+    has_location = any(r in roles for r in (*_LOCATION_ROLES, "lat", "x", "geo_point"))
+    if not has_location:
+        raise InputError(
+            raw.path,
+            "aucune colonne de localisation (adresse, bâtiment, coordonnées) : indiquez-en une "
+            "dans [sites.sources.columns] ; colonnes disponibles : "
+            + ", ".join(f"« {c} »" for c in available)
+            + ".",
+        )
+    return roles
+
+
+def _is_personal(column: str, personal: tuple[str, ...]) -> bool:
+    folded = normalise_label(column)
+    return any(column == p or (folded and normalise_label(p) == folded) for p in personal)
+
+
+# --------------------------------------------------------------------------- coordinates
+def _classify_degrees(
+    lat: np.ndarray, lon: np.ndarray, flags: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Validate (lat, lon) pairs; fix swapped pairs and Lambert-93 values in them.
+
+    Returns lat, lon (degrees, NaN where invalid), state, flags.
+    """
+    lat = lat.copy()
+    lon = lon.copy()
+    finite = np.isfinite(lat) & np.isfinite(lon)
+    state = np.where(finite, _STATE_OK, _STATE_BAD).astype(np.int8)
+    zero = finite & (lat == 0) & (lon == 0)  # "0;0" is how many tools write "unknown"
+    state[zero] = _STATE_NONE
+    ok = finite & ~zero
+    swapped = (
+        ok
+        & (lat >= _FRANCE_LON[0])
+        & (lat <= _FRANCE_LON[1])
+        & (lon >= _FRANCE_LAT[0])
+        & (lon <= _FRANCE_LAT[1])
+    )
+    lat[swapped], lon[swapped] = lon[swapped], lat[swapped]
+    flags = flags | np.where(swapped, 2, 0)
+    l93 = ok & (lon >= _L93_X[0]) & (lon <= _L93_X[1]) & (lat >= _L93_Y[0]) & (lat <= _L93_Y[1])
+    l93_swapped = (
+        ok & (lat >= _L93_X[0]) & (lat <= _L93_X[1]) & (lon >= _L93_Y[0]) & (lon <= _L93_Y[1])
+    )
+    if l93.any() or l93_swapped.any():
+        x = np.where(l93_swapped, lat, lon)
+        y = np.where(l93_swapped, lon, lat)
+        sel = l93 | l93_swapped
+        tlon, tlat = _transform(x[sel], y[sel], LAMBERT93)
+        lon[sel], lat[sel] = tlon, tlat
+        flags = flags | np.where(sel, 4, 0) | np.where(l93_swapped, 2, 0)
+    bad = ok & ~((np.abs(lat) <= 90) & (np.abs(lon) <= 180))
+    state[bad] = _STATE_BAD
+    lat[state != _STATE_OK] = np.nan
+    lon[state != _STATE_OK] = np.nan
+    return lat, lon, state, flags
+
+
+def _transform(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """Project metric coordinates of ``crs`` to WGS84 (lon, lat)."""
+    if len(x) == 0:
+        return x, y
+    transformer = Transformer.from_crs(crs, WGS84, always_xy=True)
+    lon, lat = transformer.transform(x, y, errcheck=False)
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def _coordinates(
+    f: pd.DataFrame, source: SourceConfig, file_crs: str | None, note: pd.Series | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates of each row from the first of lat/lon, x/y, geo_point that it fills.
+
+    Returns lon, lat (degrees, NaN when none), state (0 none, 1 valid, 2 unparseable or
+    impossible) and note flags.
+    """
+    n = len(f)
+    lon = np.full(n, np.nan)
+    lat = np.full(n, np.nan)
+    state = np.zeros(n, dtype=np.int8)
+    flags = np.zeros(n, dtype=np.int64)
+    todo = np.ones(n, dtype=bool)
+
+    def take(
+        mask: np.ndarray, la: np.ndarray, lo: np.ndarray, st: np.ndarray, fl: np.ndarray
+    ) -> None:
+        lat[mask], lon[mask], state[mask], flags[mask] = la[mask], lo[mask], st[mask], fl[mask]
+
+    crs = file_crs or source.crs or WGS84
+    geographic = CRS.from_user_input(crs).is_geographic
+    for a, b in (("lat", "lon"), ("y", "x")):
+        if a not in f:
+            continue
+        given = todo & ((f[a] != "") | (f[b] != "")).to_numpy()
+        if not given.any():
+            continue
+        ya, ca = parse_numbers(f[a], decimal=source.decimal)
+        xb, cb = parse_numbers(f[b], decimal=source.decimal)
+        fl = np.where((ca | cb).to_numpy(), 1, 0).astype(np.int64)
+        if (a == "lat" and file_crs in (None, WGS84)) or geographic:
+            la, lo, st, fl = _classify_degrees(ya.to_numpy(), xb.to_numpy(), fl)
+        else:
+            x, y = xb.to_numpy(), ya.to_numpy()
+            finite = np.isfinite(x) & np.isfinite(y)
+            lo, la = np.full(n, np.nan), np.full(n, np.nan)
+            lo[finite], la[finite] = _transform(x[finite], y[finite], crs)
+            ok = (
+                finite
+                & np.isfinite(lo)
+                & np.isfinite(la)
+                & (np.abs(la) <= 90)
+                & (np.abs(lo) <= 180)
+            )
+            st = np.where(ok, _STATE_OK, _STATE_BAD).astype(np.int8)
+            fl = fl | (4 if CRS.from_user_input(crs).to_epsg() == 2154 else 8)
+            la[~ok], lo[~ok] = np.nan, np.nan
+        take(given, la, lo, st, fl)
+        todo &= ~given
+    if "geo_point" in f:
+        given = todo & (f["geo_point"] != "").to_numpy()
+        if given.any():
+            gla, glo = parse_geo_points(f["geo_point"])
+            la, lo, st, fl = _classify_degrees(
+                gla.to_numpy(), glo.to_numpy(), np.full(n, 16, np.int64)
+            )
+            take(given, la, lo, st, fl)
+    if note is not None:
+        flags |= np.where((note == "representative_point").to_numpy() & (state == _STATE_OK), 32, 0)
+    return lon, lat, state, flags
+
+
+def _note_strings(flags: np.ndarray) -> pd.Series:
+    """``coord_note`` from the bit flags: the notes joined with "+" ("" for none)."""
+    uniq, inverse = np.unique(flags, return_inverse=True)
+    names = ["+".join(name for bit, name in _NOTES if u & bit) for u in uniq]
+    return _take_strings(names, inverse.ravel())
+
+
+# --------------------------------------------------------------------------- one file
+def _file_frame(raw: RawFile, roles: dict[str, str], file_index: int) -> pd.DataFrame:
+    """The role columns of one file, cleaned, plus the row's identity."""
+    n = raw.table.num_rows
+    index = pd.RangeIndex(n)
+    data: dict[str, Any] = {}
+    for role in _TEXT_ROLES:
+        if role in roles:
+            column = raw.table.column(roles[role])
+            if role == "description":
+                data[role] = to_str_series(pc.utf8_trim_whitespace(column), index)
+            else:
+                data[role] = clean_cells(column, index)
+    if "__geom_note" in raw.table.column_names:
+        data["_geom_note"] = to_str_series(raw.table.column("__geom_note"), index)
+    frame = pd.DataFrame(data, index=index)
+    frame["_file"] = np.int32(file_index)
+    frame["_row"] = np.arange(n, dtype=np.int64)
+    frame["source_line"] = raw.lines
+    frame["_malformed"] = False
+    if raw.malformed:
+        bad = pd.DataFrame(
+            {
+                "_file": np.int32(file_index),
+                "_row": -1 - np.arange(len(raw.malformed), dtype=np.int64),
+                "source_line": np.asarray([m.line for m in raw.malformed], dtype=np.int64),
+                "_malformed": True,
+                "_raw_text": pd.Series(
+                    ["\x1f".join(m.fields.values()) for m in raw.malformed], dtype="str"
+                ),
+            }
+        )
+        frame = pd.concat([frame, bad], ignore_index=True)
+        for role in [*data, "_raw_text"]:
+            frame[role] = frame[role].fillna("")
+        frame = frame.sort_values("source_line", kind="stable", ignore_index=True)
+    return frame
+
+
+def _hash_hex(frame: pd.DataFrame) -> pd.Series:
+    """16 hex digits of a stable 64-bit hash of each row (``pd.util.hash_pandas_object``)."""
+    if len(frame) == 0:
+        return pd.Series([], index=frame.index, dtype="str")
+    h = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    hexed = np.frombuffer(binascii.hexlify(h.astype(">u8").tobytes()), dtype="S16")
+    return to_str_series(pa.array(hexed, pa.binary(16)).cast(pa.large_string()), frame.index)
+
+
+def _take_strings(values: list[str] | np.ndarray, codes: np.ndarray) -> pd.Series:
+    """``values[codes]`` as a ``str`` Series, built by pyarrow (no Python string per row);
+    a negative code gives a missing value."""
+    dictionary = pa.array(list(values), pa.large_string())
+    codes = np.asarray(codes, dtype=np.int64)
+    return to_str_series(dictionary.take(pa.array(codes, mask=codes < 0)))
+
+
+def _blank_to_na(values: pd.Series) -> pd.Series:
+    """Empty strings become missing values."""
+    return values.mask(values == "")
+
+
+def _rows(series: pd.Series, idx: np.ndarray) -> pd.Series:
+    """The rows ``idx`` of a Series, re-indexed from 0 (no copy when ``idx`` is all rows)."""
+    if len(idx) == len(series) and (len(idx) == 0 or (idx[0] == 0 and (np.diff(idx) == 1).all())):
+        return series.reset_index(drop=True)
+    return series.iloc[idx].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- one source
+@dataclass
+class _SourceOut:
+    accepted: pd.DataFrame
+    rejected: pd.DataFrame
+    outside: pd.DataFrame
+    summary: dict[str, Any]
+
+
+def _file_issue(source: SourceConfig, path: str, reason: str, detail: str) -> dict[str, Any]:
+    return {
+        "source": source.id,
+        "source_file": path,
+        "source_line": 0,
+        "reason": reason,
+        "reason_fr": detail,
+        "original_row": "",
+    }
+
+
+def _read_source(
+    source: SourceConfig,
+) -> tuple[list[RawFile], list[dict[str, str]], list[dict[str, Any]]]:
+    """Read every file of a source; files that hold no row become file-level issues."""
+    files = source.files()
+    issues: list[dict[str, Any]] = []
+    raws: list[RawFile] = []
+    roles_per_file: list[dict[str, str]] = []
+    if not files:
+        issues.append(
+            _file_issue(
+                source,
+                source.path,
+                "missing_file",
+                f"Aucun fichier ne correspond à « {source.path} » : "
+                "vérifiez le chemin de la source.",
+            )
+        )
+        return raws, roles_per_file, issues
+    for path in files:
+        try:
+            fmt = detect_format(path, source.format)
+            raw = read_file(
+                path, fmt, encoding=source.encoding, separator=source.separator, sheet=source.sheet
+            )
+        except FileNotFoundError:
+            issues.append(
+                _file_issue(
+                    source,
+                    str(path),
+                    "missing_file",
+                    f"Fichier introuvable : « {path} » ; vérifiez le chemin de la source.",
+                )
+            )
+            continue
+        except OSError as err:
+            issues.append(
+                _file_issue(
+                    source,
+                    str(path),
+                    "unreadable_file",
+                    f"Fichier illisible ({err.strerror or err}) : vérifiez qu'il s'agit d'un "
+                    "fichier et que vous avez le droit de le lire.",
+                )
+            )
+            continue
+        if not raw.has_header:
+            issues.append(
+                _file_issue(source, str(path), "empty_file", "Fichier vide : aucune ligne.")
+            )
+            continue
+        if raw.n_rows == 0:
+            issues.append(
+                _file_issue(
+                    source,
+                    str(path),
+                    "empty_file",
+                    "Fichier sans données : seulement la ligne d'en-tête."
+                    if raw.format not in ("geojson", "open311")
+                    else "Fichier sans données : aucune entité.",
+                )
+            )
+            continue
+        roles_per_file.append(resolve_columns(raw, source))
+        raws.append(raw)
+    return raws, roles_per_file, issues
+
+
+def _reason_codes(
+    f: pd.DataFrame, reported_at: pd.Series, state: np.ndarray, *, today: date, start: pd.Timestamp
+) -> np.ndarray:
+    """Per row, 1 + the index in :data:`ROW_REASONS` of the first reason that applies, or 0."""
+    if len(f) == 0:
+        return np.zeros(0, np.int8)
+    date_present = (f["date"] != "").to_numpy()
+    t = reported_at.to_numpy()
+    parsed = ~np.isnat(t)
+    tomorrow = np.datetime64(pd.Timestamp(today) + pd.Timedelta(days=1), "us")
+    located = state == _STATE_OK
+    for role in _LOCATION_ROLES:
+        if role in f:
+            located = located | (f[role] != "").to_numpy()
+    conditions = [
+        f["_malformed"].to_numpy(dtype=bool),
+        ~date_present,
+        date_present & ~parsed,
+        parsed & (t >= tomorrow),
+        parsed & (t < np.datetime64(start, "us")),
+        state == _STATE_BAD,
+        ~located,
+    ]
+    return np.select(conditions, list(range(1, len(conditions) + 1)), default=0).astype(np.int8)
+
+
+# Labels that legitimately mean "autre" (not unknown): the taxonomy's own.
+_AUTRE_LABELS = {
+    normalise_label(UNKNOWN),
+    normalise_label(BY_CODE[UNKNOWN].label),
+    normalise_label(BY_CODE[UNKNOWN].service_code),
+}
+
+
+def _map_categories(
+    labels: pd.Series, alt: pd.Series | None, source: SourceConfig
+) -> tuple[np.ndarray, list[str], list[str], list[bool]]:
+    """Map labels to taxonomy codes through their distinct values.
+
+    Returns, per row, an index into the distinct (label, fallback label) pairs, and per
+    pair its code, its source label and whether it was unknown (→ ``autre``, listed).
+    A label the configuration maps to ``autre`` on purpose is not unknown.
+    """
+    key = labels if alt is None else labels + "\x1f" + alt
+    codes, uniques = pd.factorize(key)
+    pairs = (
+        [str(u).split("\x1f") for u in uniques]
+        if alt is not None
+        else [[str(u), ""] for u in uniques]
+    )
+    prim = [p[0] for p in pairs]
+    sec = [p[1] if len(p) > 1 else "" for p in pairs]
+    mapped_p, _ = map_labels(prim, source.categories)
+    mapped_s, _ = map_labels(sec, source.categories)
+    configured_autre = {normalise_label(k) for k, v in source.categories.items() if v == UNKNOWN}
+    deliberate = _AUTRE_LABELS | configured_autre
+    default = source.default_category or UNKNOWN
+    out_code, out_label, out_unknown = [], [], []
+    for p, s, cp, cs in zip(prim, sec, mapped_p, mapped_s, strict=True):
+        if p and (cp != UNKNOWN or normalise_label(p) in deliberate):
+            code, unknown = cp, False
+        elif s and (cs != UNKNOWN or normalise_label(s) in deliberate):
+            code, unknown = cs, False
+        elif p or s:
+            code, unknown = UNKNOWN, True
+        else:
+            code, unknown = default, False
+        out_code.append(code)
+        out_label.append(s or p)
+        out_unknown.append(unknown)
+    return codes, out_code, out_label, out_unknown
+
+
+def _compose_address(f: pd.DataFrame) -> pd.Series:
+    """The address, or one composed from number, street, postcode and city."""
+    empty = pd.Series("", index=f.index, dtype="str")
+    address = f.get("address", empty)
+    if not any(r in f for r in ("number", "street", "postcode", "city")):
+        return address
+    left = (f.get("number", empty) + " " + f.get("street", empty)).str.strip()
+    right = (f.get("postcode", empty) + " " + f.get("city", empty)).str.strip()
+    composed = (left + ", " + right).str.strip(", ")
+    return address.where(address != "", composed)
+
+
+def _original_rows(
+    raws: list[RawFile], rows: pd.DataFrame, personal: tuple[str, ...]
+) -> tuple[list[str], dict[str, int]]:
+    """JSON of the raw rows, personal columns removed and text scrubbed."""
+    records: list[dict[str, str]] = []
+    for file_index, row in zip(rows["_file"].to_numpy(), rows["_row"].to_numpy(), strict=True):
+        raw = raws[int(file_index)]
+        if row >= 0:
+            rec = raw.table.slice(int(row), 1).to_pylist()[0]
+            lon, lat = rec.get("__lon"), rec.get("__lat")
+            rec = {
+                k: v
+                for k, v in rec.items()
+                if k not in raw.virtual and not _is_personal(k, personal)
+            }
+            if lon or lat:
+                rec["geometry"] = f"[{lon}, {lat}]"
+        else:
+            m = raw.malformed[int(-1 - row)]
+            names = list(m.fields)
+            # A ragged line may have shifted personal values into other columns: keep
+            # only the fields before the first personal column.
+            stop = len(names)
+            if personal:
+                stop = min(
+                    (i for i, k in enumerate(raw.table.column_names) if _is_personal(k, personal)),
+                    default=len(names),
+                )
+                stop = min(stop, len(names)) - max(0, len(raw.table.column_names) - m.n_fields)
+            rec = {k: m.fields[k] for k in names[: max(stop, 0)]}
+            rec["_champs"] = str(m.n_fields)
+        records.append(rec)
+    flat = [v for rec in records for v in rec.values()]
+    scrubbed, counts = _scrub.scrub_series(pd.Series(flat, dtype="str"))
+    values = iter(scrubbed.fillna("").tolist())
+    out = [json.dumps({k: next(values) for k in rec}, ensure_ascii=False) for rec in records]
+    return out, counts
+
+
+def _reason_fr(
+    code: str, row: Mapping[Any, Any], columns: dict[str, str], today: date, start: pd.Timestamp
+) -> str:
+    """The French sentence of ``rejected.csv``, naming the column and quoting the value."""
+
+    def col(role: str) -> str:
+        return f"« {columns.get(role, role)} »"
+
+    value = _scrub.scrub_text(str(row.get("date", ""))[:60]) or ""
+    located = [r for r in ("lat", "lon", "x", "y", "geo_point") if r in columns]
+    if code == "malformed_row":
+        return (
+            f"Ligne mal formée : {row.get('_champs', '?')} champs au lieu de "
+            f"{row.get('_ncol', '?')} "
+            "(séparateur ou guillemet en trop ou en moins ?)."
+        )
+    if code == "missing_date":
+        return f"Date absente dans la colonne {col('date')}."
+    if code == "unparseable_date":
+        return (
+            f"Date illisible dans la colonne {col('date')} : « {value} » "
+            "(attendu jj/mm/aaaa [hh:mm], ISO 8601 ou numéro de série Excel)."
+        )
+    if code == "date_in_future":
+        return (
+            f"Date postérieure au jour du traitement ({today.isoformat()}) dans la colonne "
+            f"{col('date')} : « {value} »."
+        )
+    if code == "date_before_start":
+        return (
+            f"Date antérieure au début de la période étudiée ({start.date().isoformat()}) dans "
+            f"la colonne {col('date')} : « {value} »."
+        )
+    if code == "unparseable_coordinates":
+        shown = " ; ".join(str(row.get(r, ""))[:40] for r in located)
+        where = " / ".join(
+            col(r) if not columns[r].startswith("__") else "« geometry »" for r in located
+        )
+        return (
+            f"Coordonnées illisibles ou impossibles dans {where} : « {_scrub.scrub_text(shown)} »."
+        )
+    if code == "missing_location":
+        used = [
+            r
+            for r in ("address", "number", "street", "building_ref", *located)
+            if r in columns and not columns[r].startswith("__")
+        ]
+        names = ", ".join(col(r) for r in used) or "de localisation"
+        return (
+            "Aucune localisation : ni adresse, ni bâtiment, ni coordonnées "
+            f"(colonnes {names} vides)."
+        )
+    return code
+
+
+def _ingest_source(
+    source: SourceConfig,
+    *,
+    bbox: tuple[float, float, float, float],
+    today: date,
+    start: pd.Timestamp,
+) -> _SourceOut:
+    raws, roles_per_file, issues = _read_source(source)
+    all_roles = sorted({r for roles in roles_per_file for r in roles})
+    frames, lons, lats, states, flag_parts, dates, closes = [], [], [], [], [], [], []
+    for i, (raw, roles) in enumerate(zip(raws, roles_per_file, strict=True)):
+        fr = _file_frame(raw, roles, i)
+        for role in all_roles:
+            if role not in fr:
+                fr[role] = ""
+        # KoboToolbox writes _submission_time in UTC, without an offset.
+        naive_tz = (
+            "UTC" if raw.format == "kobo" and roles.get("date") == "_submission_time" else None
+        )
+        dates.append(
+            parse_dates(fr["date"], date_format=source.date_format, naive_tz=naive_tz).to_numpy()
+        )
+        if "closed_at" in fr:
+            closes.append(
+                parse_dates(
+                    fr["closed_at"], date_format=source.date_format, naive_tz=naive_tz
+                ).to_numpy()
+            )
+        else:
+            closes.append(np.full(len(fr), np.datetime64("NaT"), dtype="datetime64[us]"))
+        lon_i, lat_i, state_i, flags_i = _coordinates(fr, source, raw.crs, fr.get("_geom_note"))
+        frames.append(fr)
+        lons.append(lon_i)
+        lats.append(lat_i)
+        states.append(state_i)
+        flag_parts.append(flags_i)
+    if frames:
+        f = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        lon, lat = np.concatenate(lons), np.concatenate(lats)
+        state, flags = np.concatenate(states), np.concatenate(flag_parts)
+        reported_at = pd.Series(np.concatenate(dates), dtype="datetime64[us]")
+        closed_at = pd.Series(np.concatenate(closes), dtype="datetime64[us]")
+    else:
+        f = pd.DataFrame(
+            {
+                "date": pd.Series([], dtype="str"),
+                "_file": np.zeros(0, np.int32),
+                "_row": np.zeros(0, np.int64),
+                "source_line": np.zeros(0, np.int64),
+                "_malformed": np.zeros(0, bool),
+            }
+        )
+        lon = lat = np.zeros(0)
+        state, flags = np.zeros(0, np.int8), np.zeros(0, np.int64)
+        reported_at = closed_at = pd.Series([], dtype="datetime64[us]")
+    n = len(f)
+    reason = _reason_codes(f, reported_at, state, today=today, start=start)
+
+    # Identity: the native id, else a hash of the row's cleaned cells.
+    native = f["id"] if "id" in f else pd.Series("", index=f.index, dtype="str")
+    need_hash = (native == "").to_numpy() | (reason > 0)
+    hashed = pd.Series("", index=f.index, dtype="str")
+    if need_hash.any():
+        cols = [r for r in all_roles if r in f] + (["_raw_text"] if "_raw_text" in f else [])
+        hashed[need_hash] = _hash_hex(f.loc[need_hash, cols]) if cols else "0" * 16
+    report_id = (source.id + ":") + native.where(native != "", "h" + hashed)
+
+    # Partition: rejected, then duplicates, then outside the study area.
+    valid = reason == 0
+    dup = np.zeros(n, dtype=bool)
+    if valid.all():
+        dup = report_id.duplicated(keep="first").to_numpy()
+    elif valid.any():
+        dup[valid] = report_id[valid].duplicated(keep="first").to_numpy()
+    if (~valid).any():
+        key = report_id[~valid] + "|" + hashed[~valid]
+        dup[~valid] = key.duplicated(keep="first").to_numpy()
+    west, south, east, north = bbox
+    inside = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+    outside = valid & ~dup & (state == _STATE_OK) & ~inside
+    accepted = valid & ~dup & ~outside
+    rejected = ~valid & ~dup
+    kept = accepted | outside
+
+    # Categories, mapped on distinct labels.
+    empty = pd.Series("", index=f.index, dtype="str")
+    labels = f.get("category", empty)
+    alt = f.get("category_alt")
+    cat_codes, pair_code, pair_label, pair_unknown = _map_categories(labels, alt, source)
+    pair_label_clean = _scrub.scrub_series(pd.Series(pair_label, dtype="str"))[0].fillna("")
+    code_list = list(BY_CODE)
+    pair_code_idx = np.asarray([code_list.index(c) for c in pair_code], dtype=np.int64)
+    row_code = pair_code_idx[cat_codes] if n else np.zeros(0, np.int64)
+
+    # One sort gives both outputs' order: accepted rows, then outside ones, by date and id.
+    group = np.where(accepted, 0, np.where(outside, 1, 2)).astype(np.int8)
+    order = _order(group, reported_at, report_id)
+    a = order[: int(accepted.sum())]
+    o = order[len(a) : len(a) + int(outside.sum())]
+    files = [raw.path for raw in raws]
+    text_counts = _scrub.empty_counts()
+
+    def text(role: str, *, scrub: bool = False) -> pd.Series:
+        nonlocal text_counts
+        if role not in f:
+            return pd.Series(np.nan, index=range(len(a)), dtype="str")
+        values = _blank_to_na(_rows(f[role], a))
+        if scrub:
+            values, counts = _scrub.scrub_series(values)
+            text_counts = _scrub.add_counts(text_counts, counts)
+        return values
+
+    if any(r in f for r in ("address", "number", "street", "postcode", "city")):
+        address, address_counts = _scrub.scrub_series(_blank_to_na(_rows(_compose_address(f), a)))
+        text_counts = _scrub.add_counts(text_counts, address_counts)
+    else:
+        address = pd.Series(np.nan, index=range(len(a)), dtype="str")
+    zeros_a = np.zeros(len(a), np.int64)
+    accepted_frame = _typed(
+        pd.DataFrame(
+            {
+                "report_id": _rows(report_id, a),
+                "source": _take_strings([source.id], zeros_a),
+                "source_kind": _take_strings([source.kind], zeros_a),
+                "source_file": _take_strings(files, f["_file"].to_numpy()[a]),
+                "source_line": f["source_line"].to_numpy(np.int64)[a],
+                "category": _take_strings(code_list, row_code[a]),
+                "category_label": _take_strings([BY_CODE[c].label for c in code_list], row_code[a]),
+                "service_code": _take_strings(
+                    [BY_CODE[c].service_code for c in code_list], row_code[a]
+                ),
+                "category_source_label": _blank_to_na(
+                    _take_strings(pair_label_clean.tolist(), cat_codes[a])
+                ),
+                "subcategory": text("subcategory", scrub=True),
+                "description": text("description", scrub=True),
+                "address": address,
+                "building_ref": text("building_ref"),
+                "reported_at": reported_at.to_numpy()[a],
+                "status": text("status"),
+                "closed_at": closed_at.to_numpy()[a],
+                "channel": text("channel"),
+                "lon": lon[a],
+                "lat": lat[a],
+                "coord_note": _note_strings(flags[a]),
+            }
+        )
+    )
+    zeros_o = np.zeros(len(o), np.int64)
+    outside_frame = pd.DataFrame(
+        {
+            "report_id": _rows(report_id, o),
+            "source": _take_strings([source.id], zeros_o),
+            "source_kind": _take_strings([source.kind], zeros_o),
+            "source_file": _take_strings(files, f["_file"].to_numpy()[o]),
+            "source_line": f["source_line"].to_numpy(np.int64)[o],
+            "category": _take_strings(code_list, row_code[o]),
+            "reported_at": reported_at.to_numpy()[o],
+            "lon": lon[o],
+            "lat": lat[o],
+        }
+    )
+
+    r = np.flatnonzero(rejected)
+    rf = f.iloc[r]
+    if len(r):
+        originals, orig_counts = _original_rows(raws, rf, source.personal_columns)
+    else:
+        originals, orig_counts = [], _scrub.empty_counts()
+    shown = rf[[c for c in ("date", "lat", "lon", "x", "y", "geo_point") if c in rf]]
+    rejected_rows = []
+    for k, (record, original) in enumerate(zip(shown.to_dict("records"), originals, strict=True)):
+        fi = int(rf["_file"].iloc[k])
+        code = ROW_REASONS[int(reason[r[k]]) - 1]
+        if code == "malformed_row":
+            m = raws[fi].malformed[int(-1 - rf["_row"].iloc[k])]
+            record = {
+                "_champs": m.n_fields,
+                "_ncol": raws[fi].table.num_columns - len(raws[fi].virtual),
+            }
+        rejected_rows.append(
+            {
+                "source": source.id,
+                "source_file": files[fi],
+                "source_line": int(rf["source_line"].iloc[k]),
+                "reason": code,
+                "reason_fr": _reason_fr(code, record, roles_per_file[fi], today, start),
+                "original_row": original,
+            }
+        )
+    rejected_frame = pd.DataFrame(issues + rejected_rows, columns=list(REJECTED_COLUMNS))
+
+    # Summary.
+    rej_counts = {
+        code: int(np.count_nonzero(reason[rejected] == i + 1)) for i, code in enumerate(ROW_REASONS)
+    }
+    rej_counts = {k: v for k, v in rej_counts.items() if v}
+    n_acc, n_dup, n_out = int(accepted.sum()), int(dup.sum()), int(outside.sum())
+    if n != n_acc + n_dup + sum(rej_counts.values()) + n_out:
+        raise AssertionError(f"partition des lignes incohérente pour la source {source.id}")
+    unknown_rows = kept & np.asarray(pair_unknown, dtype=bool)[cat_codes] if n else kept
+    unknown_labels: dict[str, int] = {}
+    if unknown_rows.any():
+        counts = np.bincount(cat_codes[unknown_rows], minlength=len(pair_label_clean))
+        for k in np.flatnonzero(counts).tolist():
+            label = str(pair_label_clean.iloc[k])
+            unknown_labels[label] = unknown_labels.get(label, 0) + int(counts[k])
+    by_category = accepted_frame["category"].value_counts().sort_index()
+    kept_flags, kept_state = flags[kept], state[kept]
+    closed_present = (f["closed_at"] != "").to_numpy() if "closed_at" in f else np.zeros(n, bool)
+    summary = {
+        "kind": source.kind,
+        "format": source.format,
+        "files": files,
+        "file_details": [
+            {
+                "path": raw.path,
+                "format": raw.format,
+                "encoding": raw.encoding,
+                "separator": raw.separator,
+                "rows_in": raw.n_rows,
+                "blank_rows_skipped": raw.blank_rows,
+                "columns": roles_per_file[i],
+            }
+            for i, raw in enumerate(raws)
+        ],
+        "file_issues": [{"file": x["source_file"], "reason": x["reason"]} for x in issues],
+        "rows_in": n,
+        "accepted": n_acc,
+        "duplicates": n_dup,
+        "rejected": rej_counts,
+        "outside_study_area": n_out,
+        "by_category": {str(k): int(v) for k, v in by_category.items()},
+        "unknown_labels": dict(sorted(unknown_labels.items())),
+        "coordinates": {
+            "with_coordinates": int(np.count_nonzero(kept_state == _STATE_OK)),
+            "address_only": int(np.count_nonzero(kept_state != _STATE_OK)),
+            **{name: int(np.count_nonzero(kept_flags & bit)) for bit, name in _NOTES},
+        },
+        "scrubbed": _scrub.add_counts(text_counts, orig_counts),
+        "closed_at_unparseable": int(
+            np.count_nonzero(kept & closed_present & np.isnat(closed_at.to_numpy()))
+        ),
+    }
+    return _SourceOut(accepted_frame, rejected_frame, outside_frame, summary)
+
+
+_STR_COLUMNS = (
+    "report_id",
+    "source",
+    "source_kind",
+    "source_file",
+    "category",
+    "category_label",
+    "service_code",
+    "category_source_label",
+    "subcategory",
+    "description",
+    "address",
+    "building_ref",
+    "status",
+    "channel",
+    "coord_note",
+)
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The dtypes of :data:`INGESTED_COLUMNS` (also for an empty frame)."""
+    out = frame.copy(deep=False)
+    for col in _STR_COLUMNS:
+        if out[col].dtype != "str":
+            out[col] = out[col].astype("str")
+    out["source_line"] = out["source_line"].astype("int64")
+    out["reported_at"] = out["reported_at"].astype("datetime64[us]")
+    out["closed_at"] = out["closed_at"].astype("datetime64[us]")
+    out["lon"] = out["lon"].astype("float64")
+    out["lat"] = out["lat"].astype("float64")
+    return out
+
+
+def _order(group: np.ndarray, reported_at: pd.Series, report_id: pd.Series) -> np.ndarray:
+    """Positions sorted by (group, reported_at, report_id), by pyarrow (fast on strings)."""
+    if len(group) == 0:
+        return np.zeros(0, dtype=np.int64)
+    keys = pa.table(
+        {
+            "g": pa.array(group),
+            "t": pa.array(reported_at.to_numpy()),
+            "r": arrow_strings(report_id),
+        }
+    )
+    order = pc.sort_indices(
+        keys, sort_keys=[("g", "ascending"), ("t", "ascending"), ("r", "ascending")]
+    )
+    return np.asarray(order.to_numpy(), dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- site
+def ingest_site(
+    site: SiteConfig,
+    *,
+    study_area_bbox: tuple[float, float, float, float],
+    today: date,
+) -> IngestResult:
+    """Ingest every source of a site.
+
+    Parameters
+    ----------
+    site
+        The site; its ``params["ingest"]["start_date"]`` bounds dates from below.
+    study_area_bbox
+        (west, south, east, north) in degrees (EPSG:4326); rows with valid coordinates
+        outside go to :attr:`IngestResult.outside`.
+    today
+        Dates after this day are rejected as ``date_in_future``.
+
+    Returns
+    -------
+    IngestResult
+        Reads the source files and nothing else; no file is written.
+
+    Raises
+    ------
+    InputError
+        A file cannot be parsed at all, or lacks a configured column.
+    """
+    params = {**DEFAULT_PARAMS["ingest"], **site.params.get("ingest", {})}
+    start = pd.Timestamp(params["start_date"])
+    outs = {
+        s.id: _ingest_source(s, bbox=study_area_bbox, today=today, start=start)
+        for s in site.sources
+    }
+    order = sorted(outs)
+    accepted = [outs[s].accepted for s in order]
+    frame = accepted[0] if len(accepted) == 1 else pd.concat(accepted, ignore_index=True)
+    frame = _typed(frame)
+    geometry = np.full(len(frame), None, dtype=object)
+    has = np.isfinite(frame["lon"].to_numpy()) & np.isfinite(frame["lat"].to_numpy())
+    if has.any():
+        geometry[has] = shapely.points(frame["lon"].to_numpy()[has], frame["lat"].to_numpy()[has])
+    ingested = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=WGS84), crs=WGS84)
+    rejected = pd.concat([outs[s].rejected for s in order], ignore_index=True)
+    rejected = (
+        rejected.astype({"source_line": "int64"})
+        if len(rejected)
+        else pd.DataFrame(columns=list(REJECTED_COLUMNS))
+    )
+    outside = pd.concat([outs[s].outside for s in order], ignore_index=True)
+    outside = (
+        outside[list(OUTSIDE_COLUMNS)]
+        if len(outside)
+        else pd.DataFrame(columns=list(OUTSIDE_COLUMNS))
+    )
+    sources = {s: outs[s].summary for s in order}
+    totals = {
+        key: sum(
+            int(v[key]) if not isinstance(v[key], dict) else sum(v[key].values())
+            for v in sources.values()
+        )
+        for key in ("rows_in", "accepted", "duplicates", "rejected", "outside_study_area")
+    }
+    summary = {
+        "site": site.id,
+        "study_area_bbox": [float(v) for v in study_area_bbox],
+        "start_date": start.date().isoformat(),
+        "partition": "rows_in = accepted + duplicates + rejected + outside_study_area",
+        "sources": sources,
+        "totals": totals,
+    }
+    return IngestResult(ingested, rejected, outside, summary)
+
+
+def run(config: Config, site_id: str, out_dir: Path) -> IngestResult:
+    """Ingest a site's sources and write ``ingested.parquet``, ``rejected.csv``,
+    ``outside_study_area.csv`` and ``ingest_summary.json`` into ``out_dir``.
+
+    The study area is the site's ``study_area_bbox``, else the bounds of its OSM extract;
+    ``today`` is ``params.ingest.today`` when set (reproducible runs), else the day of
+    the run.
+    """
+    from pipelines.buildings import read_osm_bounds
+    from pipelines.io import write_csv, write_geoparquet, write_json
+
+    site = config.site(site_id)
+    bbox = site.study_area_bbox or read_osm_bounds(site.osm)
+    today_param = site.params.get("ingest", {}).get("today")
+    today = date.fromisoformat(str(today_param)) if today_param else date.today()
+    result = ingest_site(site, study_area_bbox=bbox, today=today)
+    for sid, s in result.summary["sources"].items():
+        if (
+            s["rows_in"]
+            != s["accepted"]
+            + s["duplicates"]
+            + sum(s["rejected"].values())
+            + s["outside_study_area"]
+        ):
+            raise AssertionError(f"partition des lignes incohérente pour la source {sid}")
+        log.info(
+            "%s/%s : %d lignes, %d acceptées, %d doublons, %d rejetées, %d hors zone",
+            site_id,
+            sid,
+            s["rows_in"],
+            s["accepted"],
+            s["duplicates"],
+            sum(s["rejected"].values()),
+            s["outside_study_area"],
+        )
+    out_dir = Path(out_dir)
+    write_geoparquet(result.ingested, out_dir / "ingested.parquet")
+    write_csv(result.rejected, out_dir / "rejected.csv")
+    write_csv(result.outside, out_dir / "outside_study_area.csv")
+    write_json(result.summary, out_dir / "ingest_summary.json")
+    return result
+
+
+# --------------------------------------------------------------------------- duplicates
+def link_likely_duplicates(
+    reports: gpd.GeoDataFrame,
+    *,
+    distance_m: float = 30.0,
+    window_h: float = 48.0,
+) -> pd.Series:
+    """Link each report to an earlier report of the same problem, if any.
+
+    Two reports are likely duplicates when they have the same ``category``, were made
+    within ``window_h`` hours of each other, and either share a non-null ``building_id``
+    or lie within ``distance_m`` metres (measured in Lambert-93, EPSG:2154, whatever the
+    input CRS). A report is linked to the *earliest* such report before it (ties in time
+    broken by ``report_id``); the link is not transitive.
+
+    Parameters
+    ----------
+    reports
+        ``report_id``, ``category``, ``reported_at``, geometry (any CRS; None allowed),
+        optional ``building_id``.
+    distance_m, window_h
+        Distance in metres and time window in hours, both inclusive.
+
+    Returns
+    -------
+    Series
+        ``duplicate_of``, aligned on ``reports.index``: the ``report_id`` of the earlier
+        report, or NA.
+
+    Notes
+    -----
+    Vectorised: the building criterion is a ``searchsorted`` over reports sorted by
+    (category, building, time); the distance criterion a k-d tree of (x, y, scaled time)
+    per category, queried for pairs within the Chebyshev box, then filtered by the
+    Euclidean distance.
+    """
+    from scipy.spatial import cKDTree
+
+    n = len(reports)
+    result = pd.Series(pd.NA, index=reports.index, dtype="string", name="duplicate_of")
+    if n < 2:
+        return result
+    t_ns = (
+        pd.to_datetime(reports["reported_at"]).to_numpy().astype("datetime64[ns]").astype(np.int64)
+    )
+    has_time = ~pd.isna(reports["reported_at"]).to_numpy()
+    cat_codes, _ = pd.factorize(reports["category"].astype("str"), sort=True)
+    rid = reports["report_id"].astype("str")
+    rid_codes, _ = pd.factorize(rid, sort=True)
+    # Rank of each report in (category, time, report_id) order: "earlier" means lower rank.
+    order = np.lexsort((rid_codes, t_ns, cat_codes))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    window_ns = int(window_h * 3600 * 1e9)
+    best = np.full(n, n, dtype=np.int64)  # rank of the earliest match; n = none
+
+    # Same building within the window.
+    if "building_id" in reports:
+        b = reports["building_id"]
+        ok = b.notna().to_numpy() & has_time & (cat_codes >= 0)
+        if ok.any():
+            idx = np.flatnonzero(ok)
+            b_codes, _ = pd.factorize(b.astype("str").to_numpy()[idx], sort=True)
+            group = cat_codes[idx].astype(np.int64) * (int(b_codes.max()) + 1) + b_codes
+            t = t_ns[idx]
+            o = np.lexsort((rank[idx], t, group))
+            g_sorted, t_sorted = group[o], t[o]
+            # Within a group the earliest report at or after t - window is the match.
+            span = int(t_sorted.max() - t_sorted.min()) + 2 * window_ns + 1
+            key = (g_sorted - g_sorted.min()) * span + (t_sorted - t_sorted.min())
+            if np.all(np.diff(g_sorted) >= 0) and span < np.iinfo(np.int64).max // max(
+                int(group.max() - group.min()) + 1, 1
+            ):
+                first = np.searchsorted(key, key - window_ns, side="left")
+            else:  # pragma: no cover - keys would overflow: per-group search
+                first = np.empty(len(o), dtype=np.int64)
+                bounds = np.flatnonzero(np.diff(g_sorted)) + 1
+                for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(o)], strict=True):
+                    first[lo:hi] = lo + np.searchsorted(
+                        t_sorted[lo:hi], t_sorted[lo:hi] - window_ns
+                    )
+            positions = np.arange(len(o))
+            linked = first < positions
+            target_rank = rank[idx[o[first]]]
+            rows = idx[o[linked]]
+            best[rows] = np.minimum(best[rows], target_rank[linked])
+
+    # Within distance_m and the window.
+    geom = reports.geometry
+    has_geom = (geom.notna() & ~geom.is_empty).to_numpy() & has_time & (cat_codes >= 0)
+    if has_geom.any() and reports.crs is not None:
+        pts = geom[has_geom].to_crs(LAMBERT93)
+        x, y = pts.x.to_numpy(), pts.y.to_numpy()
+        idx = np.flatnonzero(has_geom)
+        scale = distance_m / (window_h * 3600.0) if window_h > 0 else 0.0
+        t_s = (t_ns[idx] - t_ns[idx].min()) / 1e9
+        cats = cat_codes[idx]
+        for c in np.unique(cats):
+            sel = np.flatnonzero(cats == c)
+            if len(sel) < 2:
+                continue
+            coords = np.column_stack((x[sel], y[sel], t_s[sel] * scale))
+            pairs = cKDTree(coords).query_pairs(r=distance_m, p=np.inf, output_type="ndarray")
+            if len(pairs) == 0:
+                continue
+            i, j = sel[pairs[:, 0]], sel[pairs[:, 1]]
+            close = np.hypot(x[i] - x[j], y[i] - y[j]) <= distance_m
+            close &= np.abs(t_s[i] - t_s[j]) <= window_h * 3600.0
+            i, j = idx[i[close]], idx[j[close]]
+            later = np.where(rank[i] > rank[j], i, j)
+            earlier_rank = np.minimum(rank[i], rank[j])
+            np.minimum.at(best, later, earlier_rank)
+
+    linked = best < n
+    if linked.any():
+        by_rank = rid.to_numpy(dtype=object)[order]
+        values = np.full(n, None, dtype=object)
+        values[linked] = by_rank[best[linked]]
+        result = pd.Series(values, index=reports.index, dtype="string", name="duplicate_of")
+    return result

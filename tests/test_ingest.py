@@ -1,0 +1,750 @@
+"""Ingestion: real DansMaRue, the simulator's exports and hand-made nasty files.
+
+Every test checks the partition ``rows_in = accepted + duplicates + rejected +
+outside_study_area`` besides its own point; the known answers come from the files
+themselves (read independently here) or from the way the fixtures were written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from datetime import date, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from pyproj import Transformer
+
+from pipelines import ingest
+from pipelines._readers import _read_exact, read_csv
+from pipelines.buildings import read_osm_bounds
+from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
+from pipelines.errors import InputError
+from pipelines.taxonomy import BY_SERVICE_CODE, CODES, map_labels
+from tests.conftest import RAW, ROOT
+
+DATA = ROOT / "tests" / "data" / "ingest"
+BONDY_BBOX = (2.4779, 48.90676, 2.49111, 48.91278)
+TODAY = date(2025, 6, 1)
+PHONE = re.compile(r"(?<![\w-])(?:\+33|0)\s*(?:\(0\)\s*)?[1-9](?:[\s.-]?\d{2}){4}(?![\w-])")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+
+
+def _site(*sources: SourceConfig, start_date: str = "2015-01-01") -> SiteConfig:
+    params = {**DEFAULT_PARAMS, "ingest": {**DEFAULT_PARAMS["ingest"], "start_date": start_date}}
+    return SiteConfig(id="test", name="test", osm="", sources=sources, params=params)
+
+
+def _source(path: str | Path, **kw: object) -> SourceConfig:
+    return SourceConfig(
+        id=str(kw.pop("id", "src")), kind=str(kw.pop("kind", "reports")), path=str(path), **kw
+    )  # type: ignore[arg-type]
+
+
+def _ingest(*sources: SourceConfig, bbox=BONDY_BBOX, **kw: object) -> ingest.IngestResult:
+    result = ingest.ingest_site(_site(*sources, **kw), study_area_bbox=bbox, today=TODAY)  # type: ignore[arg-type]
+    for s in result.summary["sources"].values():
+        assert s["rows_in"] == (
+            s["accepted"] + s["duplicates"] + sum(s["rejected"].values()) + s["outside_study_area"]
+        )
+    return result
+
+
+def _by_id(result: ingest.IngestResult) -> pd.DataFrame:
+    return result.ingested.set_index("report_id")
+
+
+# --------------------------------------------------------------------------- real data
+@pytest.fixture(scope="module")
+def paris10() -> ingest.IngestResult:
+    site = load_config(ROOT / "config" / "demo.toml").site("paris10")
+    bbox = read_osm_bounds(RAW / "paris10" / "paris10.osm")
+    return ingest.ingest_site(site, study_area_bbox=bbox, today=date(2025, 1, 1))
+
+
+def test_dansmarue_every_row_accounted_for(paris10: ingest.IngestResult) -> None:
+    raw = pd.read_csv(RAW / "paris10" / "dansmarue_paris_2023-08_2024-09.csv", dtype=str)
+    pts = raw["geo_point_2d"].str.extract(r"'lon':\s*([-\d.]+),\s*'lat':\s*([-\d.]+)").astype(float)
+    west, south, east, north = read_osm_bounds(RAW / "paris10" / "paris10.osm")
+    inside = pts[0].between(west, east) & pts[1].between(south, north)
+    s = paris10.summary["sources"]["dansmarue"]
+    assert s["rows_in"] == len(raw) == 10_000
+    assert s["outside_study_area"] == int((~inside).sum()) == len(paris10.outside)
+    assert s["rejected"] == {}
+    assert s["duplicates"] == 0
+    assert s["accepted"] == int(inside.sum()) == len(paris10.ingested)
+    assert 90 <= s["accepted"] <= 130  # "about 109 inside"
+    # geo_point_2d parsed: the accepted points are the file's points.
+    expected = pts[inside].set_axis(["lon", "lat"], axis=1)
+    expected.index = "dansmarue:" + raw.loc[inside, "id_dmr"]
+    got = _by_id(paris10).loc[expected.index, ["lon", "lat"]]
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-12)
+    assert s["coordinates"]["geo_point"] == len(raw)
+    assert (paris10.ingested["coord_note"] == "geo_point").all()
+
+
+def test_dansmarue_categories_and_lines(paris10: ingest.IngestResult) -> None:
+    config = load_config(ROOT / "config" / "demo.toml").site("paris10").sources[0]
+    raw = pd.read_csv(RAW / "paris10" / "dansmarue_paris_2023-08_2024-09.csv", dtype=str)
+    s = paris10.summary["sources"]["dansmarue"]
+    assert s["unknown_labels"] == {}
+    assert set(s["by_category"]) <= set(CODES)
+    codes, unknown = map_labels(raw["type"], config.categories)
+    assert unknown == []
+    inside_ids = set(paris10.ingested["report_id"].str.removeprefix("dansmarue:"))
+    mapped = pd.Series(codes, index=raw["id_dmr"])[raw["id_dmr"].isin(inside_ids).to_numpy()]
+    assert s["by_category"] == {k: int(v) for k, v in mapped.value_counts().sort_index().items()}
+    # source_line is the file's line (header = 1) and that line holds the report's id.
+    lines = (
+        (RAW / "paris10" / "dansmarue_paris_2023-08_2024-09.csv").read_text("utf-8").splitlines()
+    )
+    for rid, line in zip(
+        paris10.ingested["report_id"], paris10.ingested["source_line"], strict=True
+    ):
+        assert rid.removeprefix("dansmarue:") in lines[line - 1]
+    assert paris10.ingested["reported_at"].between("2023-08-14", "2024-09-13").all()
+
+
+def test_simulated_exports(simulated_bondy: Path, tmp_path: Path) -> None:
+    config_text = (ROOT / "config" / "demo.toml").read_text(encoding="utf-8")
+    config_text = re.sub(
+        r'"data/raw/bondy/((?:signalements|observations)[^"]*)"',
+        rf'"{simulated_bondy}/\1"',
+        config_text,
+    )
+    (tmp_path / "demo.toml").write_text(config_text, encoding="utf-8")
+    config = load_config(tmp_path / "demo.toml")
+    result = ingest.run(config, "bondy", tmp_path / "out")
+    truth = json.loads((simulated_bondy / "simulation_truth.json").read_text(encoding="utf-8"))
+    raw = pd.read_csv(
+        simulated_bondy / "signalements_bailleur.csv", sep=";", encoding="cp1252", dtype=str
+    )
+    s = result.summary["sources"]["bailleur"]
+    assert s["rows_in"] == len(raw)
+
+    # The planted bad rows get the expected reasons.
+    rejected = result.rejected[result.rejected["source"] == "bailleur"]
+    tickets = rejected["original_row"].map(lambda r: json.loads(r)["N° ticket"])
+    got = dict(zip(tickets, rejected["reason"], strict=True))
+    expected_reason = {"missing_date": "missing_date", "bad_coordinates": "unparseable_coordinates"}
+    for ticket, kind in truth["bad_rows"].items():
+        if kind in expected_reason:
+            assert got.get(ticket) == expected_reason[kind], ticket
+    assert s["rejected"] == {
+        v: sum(1 for k in truth["bad_rows"].values() if expected_reason.get(k) == v)
+        for v in ("missing_date", "unparseable_coordinates")
+    }
+    outside = set(result.outside["report_id"])
+    for ticket, kind in truth["bad_rows"].items():
+        if kind == "outside_study_area":
+            assert f"bailleur:{ticket}" in outside
+    exact = sum(1 for k in truth["bad_rows"].values() if k == "exact_duplicate")
+    assert s["duplicates"] == exact == len(raw) - raw["N° ticket"].nunique()
+    accepted = set(result.ingested["report_id"])
+    for ticket, kind in truth["bad_rows"].items():
+        if kind == "likely_duplicate":  # kept by ingestion; the geocoding stage links them
+            assert f"bailleur:{ticket}" in accepted | outside
+    assert s["unknown_labels"]
+    assert set(s["unknown_labels"]) <= set(truth["unknown_labels"])
+
+    # Personal data: the personal columns' values appear nowhere, nor phones or e-mails.
+    ingested = pd.read_parquet(tmp_path / "out" / "ingested.parquet")
+    texts = ingested.select_dtypes(exclude=["number", "datetime"]).drop(columns="geometry")
+    blob = "\n".join(
+        [
+            texts.to_csv(),
+            (tmp_path / "out" / "rejected.csv").read_text(encoding="utf-8-sig"),
+            (tmp_path / "out" / "ingest_summary.json").read_text(encoding="utf-8"),
+        ]
+    )
+    for column in ("Nom du demandeur", "Téléphone", "Logement"):
+        assert column not in ingested.columns
+        assert f'"{column}":' not in blob  # not a key of any original_row
+    names = {n for n in raw["Nom du demandeur"].dropna() if len(n) > 6}
+    assert names
+    assert not [n for n in names if n in blob]
+    assert not PHONE.search(blob), PHONE.search(blob)
+    assert not EMAIL.search(blob)
+    digits = re.sub(r"\D", "", blob)
+    phones = {re.sub(r"\D", "", p) for p in raw["Téléphone"].dropna()}
+    assert phones
+    assert not [p for p in phones if len(p) >= 10 and p in digits]
+    assert result.summary["sources"]["bailleur"]["scrubbed"]["phones"] > 0
+    for sid, personal in (("diagnostic", "auteur"), ("kobo", "nom_enqueteur")):
+        rows = result.rejected[result.rejected["source"] == sid]["original_row"]
+        assert all(personal not in json.loads(r) for r in rows if r)
+    # Kobo: submission times are UTC, reported in Paris time.
+    kobo = pd.read_csv(simulated_bondy / "observations_kobo.csv", dtype=str)
+    first = kobo.iloc[0]
+    row = result.ingested.set_index("report_id").loc[f"kobo:{first['_uuid']}"]
+    utc = pd.Timestamp(first["_submission_time"]).tz_localize("UTC")
+    assert row["reported_at"] == utc.tz_convert("Europe/Paris").tz_localize(None)
+
+
+# --------------------------------------------------------------------------- nasty files
+def test_bom_mixed_line_endings_trailing_separators() -> None:
+    src = _source(
+        DATA / "bom_mixed_endings.csv",
+        personal_columns=("Nom du demandeur",),
+        columns={
+            "id": "N° ticket",
+            "date": "Date de création",
+            "category": "Catégorie",
+            "description": "Description",
+            "address": "Adresse",
+            "lat": "Latitude",
+            "lon": "Longitude",
+        },
+    )
+    result = _ingest(src)
+    s = result.summary["sources"]["src"]
+    assert s["file_details"][0]["encoding"] == "utf-8-sig"
+    assert s["rows_in"] == 4
+    assert s["accepted"] == 4
+    rows = _by_id(result)
+    assert rows.loc["src:T1", "source_line"] == 2
+    assert rows.loc["src:T2", "source_line"] == 3  # its description spans lines 3 and 4
+    assert rows.loc["src:T3", "source_line"] == 6  # after a blank line
+    assert rows.loc["src:T4", "source_line"] == 7
+    assert rows.loc["src:T2", "description"] == "Fuite au plafond\nde la cuisine"
+    assert rows.loc["src:T1", "reported_at"] == pd.Timestamp("2024-04-03 08:15")
+    assert rows.loc["src:T3", "reported_at"] == pd.Timestamp("2024-04-05")
+    assert rows.loc["src:T4", "reported_at"] == pd.Timestamp("2024-04-06 10:00")
+    assert rows.loc["src:T1", "lat"] == pytest.approx(48.91)
+    assert rows.loc["src:T1", "coord_note"] == "decimal_comma"
+    assert rows.loc["src:T4", "coord_note"] == ""
+    assert rows.loc["src:T2", "geometry"] is None
+    assert rows.loc["src:T2", "address"] == "3 rue Lucie Aubrac"
+    assert rows.loc["src:T2", "category"] == "eau_fuite"
+
+
+def test_fast_and_exact_csv_readers_agree() -> None:
+    raw = read_csv(DATA / "bom_mixed_endings.csv")
+    text = (DATA / "bom_mixed_endings.csv").read_bytes()[3:].decode("utf-8")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    names = [*raw.columns, "colonne_9"]
+    table, lines, malformed = _read_exact(text, names, ";")
+    assert not malformed
+    assert table.drop_columns(["colonne_9"]).equals(raw.table)
+    np.testing.assert_array_equal(lines, raw.lines)
+
+
+def test_empty_header_only_and_missing_files() -> None:
+    cols = {"id": "N° ticket", "date": "Date de création", "address": "Adresse"}
+    result = _ingest(
+        _source(DATA / "empty.csv", id="vide", columns=cols),
+        _source(DATA / "header_only.csv", id="entete", columns=cols),
+        _source(DATA / "nothing_*.csv", id="glob", columns=cols),
+        _source(DATA / "absent.csv", id="absent", columns=cols),
+    )
+    by_source = result.rejected.set_index("source")
+    for sid, reason in (
+        ("vide", "empty_file"),
+        ("entete", "empty_file"),
+        ("glob", "missing_file"),
+        ("absent", "missing_file"),
+    ):
+        s = result.summary["sources"][sid]
+        assert s["rows_in"] == 0
+        assert s["file_issues"][0]["reason"] == reason
+        assert by_source.loc[sid, "source_line"] == 0
+        assert by_source.loc[sid, "reason"] == reason
+    assert "en-tête" in by_source.loc["entete", "reason_fr"]
+    assert by_source.loc["glob", "source_file"] == str(DATA / "nothing_*.csv")
+    assert len(result.ingested) == 0
+    assert list(result.ingested.columns) == list(ingest.INGESTED_COLUMNS)
+
+
+def test_missing_mapped_columns_are_named() -> None:
+    src = _source(
+        DATA / "missing_columns.csv",
+        columns={
+            "id": "N° ticket",
+            "date": "Date de création",
+            "category": "categorie",
+            "address": "adresse",
+        },
+    )
+    with pytest.raises(InputError) as err:
+        _ingest(src)
+    message = str(err.value)
+    assert "missing_columns.csv" in message
+    assert "« N° ticket »" in message
+    assert "« Date de création »" in message
+    assert "Colonnes disponibles : « ticket », « date », « categorie », « adresse »" in message
+
+
+def test_excel_serial_and_iso_dates() -> None:
+    src = _source(
+        DATA / "excel_serial_dates.csv",
+        columns={"id": "id", "date": "date", "category": "categorie", "address": "adresse"},
+    )
+    result = _ingest(src)
+    rows = _by_id(result)["reported_at"]
+    assert rows["src:E1"] == pd.Timestamp("2024-04-01 00:00")
+    assert rows["src:E2"] == pd.Timestamp("2024-04-01 18:00")
+    assert rows["src:E3"] == pd.Timestamp("2024-07-14 12:00")  # UTC+2 in summer
+    assert rows["src:E4"] == pd.Timestamp("2024-01-14 11:00")  # UTC+1 in winter
+    assert rows["src:E5"] == pd.Timestamp("2024-01-14 10:00")
+    assert result.rejected.set_index("source_line").loc[7, "reason"] == "unparseable_date"
+
+
+def test_forced_date_format() -> None:
+    src = _source(
+        DATA / "excel_serial_dates.csv",
+        date_format="excel",
+        columns={"id": "id", "date": "date", "category": "categorie", "address": "adresse"},
+    )
+    result = _ingest(src)
+    assert set(result.ingested["report_id"]) == {"src:E1", "src:E2"}
+    assert set(result.rejected["reason"]) == {"unparseable_date"}
+
+
+def test_swapped_and_lambert93_coordinates() -> None:
+    src = _source(
+        DATA / "coordinates.csv",
+        columns={
+            "id": "id",
+            "date": "date",
+            "category": "categorie",
+            "lat": "lat",
+            "lon": "lon",
+        },
+    )
+    result = _ingest(src)
+    rows = _by_id(result)
+    to_wgs = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)
+    lon93, lat93 = to_wgs.transform(662250, 6867900)
+    assert rows.loc["src:C2", ["lon", "lat"]].tolist() == pytest.approx([2.485, 48.91])
+    assert rows.loc["src:C2", "coord_note"] == "swapped_fixed"
+    for rid, note in (("src:C3", "lambert93"), ("src:C4", "swapped_fixed+lambert93")):
+        assert rows.loc[rid, ["lon", "lat"]].tolist() == pytest.approx([lon93, lat93], abs=1e-9)
+        assert rows.loc[rid, "coord_note"] == note
+    assert result.outside["report_id"].tolist() == ["src:C6"]
+    reasons = result.rejected.set_index("source_line")["reason"]
+    assert reasons[6] == "unparseable_coordinates"
+    assert reasons[8] == "unparseable_coordinates"
+    assert "« lat » / « lon »" in result.rejected.set_index("source_line").loc[6, "reason_fr"]
+    s = result.summary["sources"]["src"]
+    assert s["coordinates"]["swapped_fixed"] == 2
+    assert s["coordinates"]["lambert93"] == 2
+
+
+def test_xy_columns_declared_in_lambert93() -> None:
+    src = _source(
+        DATA / "lambert_xy.csv",
+        crs="EPSG:2154",
+        columns={"id": "id", "date": "date", "category": "categorie", "x": "X", "y": "Y"},
+    )
+    result = _ingest(src)
+    to_wgs = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)
+    rows = _by_id(result)
+    assert rows.loc["src:L1", ["lon", "lat"]].tolist() == pytest.approx(
+        list(to_wgs.transform(662250.5, 6867900.25)), abs=1e-9
+    )
+    assert rows.loc["src:L2", ["lon", "lat"]].tolist() == pytest.approx(
+        list(to_wgs.transform(662300, 6867950)), abs=1e-9
+    )
+    assert set(rows["coord_note"]) == {"decimal_comma+lambert93", "lambert93"}
+
+
+def test_xlsx_export(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.title = "Notes"
+    sheet = book.create_sheet("Signalements")
+    sheet.append(["N° ticket", "Date de création", "Catégorie", "Adresse", "Montant"])
+    sheet.append([101, datetime(2024, 3, 5, 14, 30), "Fuite", "1 rue A", 12.5])
+    sheet.append([102, 45383.75, "Nuisibles", "2 rue B", None])  # a date typed as a number
+    sheet.append([None, None, None, None, None])  # a blank row is not data
+    sheet.append([104, "07/03/2024 08:00", "Chauffage", None, None])  # no location
+    book.save(tmp_path / "export.xlsx")
+    src = _source(
+        tmp_path / "export.xlsx",
+        sheet="Signalements",
+        columns={
+            "id": "N° ticket",
+            "date": "Date de création",
+            "category": "Catégorie",
+            "address": "Adresse",
+        },
+    )
+    result = _ingest(src)
+    rows = _by_id(result)
+    assert rows.loc["src:101", "reported_at"] == pd.Timestamp("2024-03-05 14:30")
+    assert rows.loc["src:102", "reported_at"] == pd.Timestamp("2024-04-01 18:00")
+    assert rows.loc["src:102", "source_line"] == 3
+    assert result.rejected["source_line"].tolist() == [5]
+    assert result.rejected["reason"].tolist() == ["missing_location"]
+    assert result.summary["sources"]["src"]["file_details"][0]["blank_rows_skipped"] == 1
+
+
+def test_open311_service_requests() -> None:
+    result = _ingest(_source(DATA / "open311.json", format="open311"))
+    rows = _by_id(result)
+    assert rows.loc["src:638344", "category"] == BY_SERVICE_CODE["VTS-ASC"].code
+    assert rows.loc["src:638344", "reported_at"] == pd.Timestamp("2024-03-01 09:15")
+    assert rows.loc["src:638344", "closed_at"] == pd.Timestamp("2024-03-03 17:00")
+    assert rows.loc["src:638344", "description"] == "Ascenseur bloqué au 3e, contact [courriel]"
+    assert rows.loc["src:638345", "category"] == "encombrants"  # via service_name
+    assert rows.loc["src:638345", "reported_at"] == pd.Timestamp("2024-03-02 11:00")
+    assert pd.isna(rows.loc["src:638345", "closed_at"])
+    assert rows.loc["src:638346", "category"] == "autre"
+    assert rows.loc["src:638346", "geometry"] is None
+    assert result.summary["sources"]["src"]["unknown_labels"] == {"Demande d'information": 1}
+
+
+def test_tab_separated_latin1() -> None:
+    src = _source(
+        DATA / "tab_latin1.tsv",
+        columns={
+            "id": "Numéro",
+            "date": "Date signalement",
+            "category": "Thème",
+            "description": "Commentaire",
+            "building_ref": "Résidence",
+        },
+    )
+    result = _ingest(src)
+    detail = result.summary["sources"]["src"]["file_details"][0]
+    assert (detail["encoding"], detail["separator"]) in {("cp1252", "\t"), ("latin-1", "\t")}
+    rows = _by_id(result)
+    assert rows.loc["src:1", "reported_at"] == pd.Timestamp("2024-02-12 14:30")
+    assert rows.loc["src:1", "building_ref"] == "Bâtiment B"
+    assert rows.loc["src:2", "category"] == "electricite_eclairage"
+    assert rows.loc["src:2", "description"] == "Hall éteint, appeler le [téléphone]"
+
+
+def test_geojson_walkthrough() -> None:
+    src = _source(
+        DATA / "walk.geojson",
+        kind="observations",
+        format="geojson",
+        personal_columns=("auteur",),
+        columns={"date": "date", "category": "theme", "description": "commentaire"},
+    )
+    result = _ingest(src)
+    s = result.summary["sources"]["src"]
+    assert s["accepted"] == 2
+    assert s["rejected"] == {"missing_date": 1, "missing_location": 1}
+    rows = result.ingested.sort_values("source_line")
+    assert rows["source_line"].tolist() == [1, 2]
+    assert rows["coord_note"].tolist() == ["", "representative_point"]
+    assert rows["report_id"].str.fullmatch(r"src:h[0-9a-f]{16}").all()
+    assert (rows["source_kind"] == "observations").all()
+    assert all("auteur" not in json.loads(r) for r in result.rejected["original_row"])
+
+
+def test_kobo_defaults_need_little_configuration() -> None:
+    src = _source(
+        DATA / "kobo.csv",
+        kind="observations",
+        format="kobo",
+        personal_columns=("nom_enqueteur",),
+        columns={"category": "probleme"},
+    )
+    result = _ingest(src)
+    rows = _by_id(result)
+    first = "src:9aba14dc-6ec9-4595-bcdc-ec12322b2eb2"
+    assert rows.loc[first, "reported_at"] == pd.Timestamp("2024-05-09 14:10")  # 12:10 UTC
+    assert rows.loc[first, "lat"] == pytest.approx(48.910122)
+    second = "src:bf2e7824-c512-4b2e-b318-dd96883615ea"
+    assert rows.loc[second, "reported_at"] == pd.Timestamp("2024-01-09 14:52:28")  # winter
+    assert rows.loc[second, "lon"] == pytest.approx(2.487047)  # from _geolocation
+    assert rows.loc[second, "coord_note"] == "geo_point"
+    assert result.summary["sources"]["src"]["rejected"] == {"missing_location": 1}
+
+
+def test_every_rejection_reason_on_its_line(tmp_path: Path) -> None:
+    src = _source(
+        DATA / "reasons_cp1252.csv",
+        personal_columns=("Téléphone",),
+        columns={
+            "id": "N° ticket",
+            "date": "Date de création",
+            "category": "Catégorie",
+            "address": "Adresse",
+            "building_ref": "Bâtiment",
+            "lat": "Latitude",
+            "lon": "Longitude",
+        },
+    )
+    result = _ingest(src, start_date="2015-01-01")
+    reasons = result.rejected.set_index("source_line")
+    assert reasons["reason"].to_dict() == {
+        3: "missing_date",
+        4: "unparseable_date",
+        5: "date_in_future",
+        6: "date_before_start",
+        7: "missing_location",
+        8: "unparseable_coordinates",
+        9: "malformed_row",
+    }
+    assert "« Date de création »" in reasons.loc[3, "reason_fr"]
+    assert "« 32/01/2024 10:00 »" in reasons.loc[4, "reason_fr"]
+    assert "2025-06-01" in reasons.loc[5, "reason_fr"]
+    assert "10 champs au lieu de 8" in reasons.loc[9, "reason_fr"]
+    for original in reasons["original_row"]:
+        row = json.loads(original)
+        assert "Téléphone" not in row
+        assert "0612345678" not in original
+    assert json.loads(reasons.loc[9, "original_row"])["N° ticket"] == "R9"
+    s = result.summary["sources"]["src"]
+    assert (s["rows_in"], s["accepted"], s["duplicates"]) == (10, 2, 1)
+    assert set(result.ingested["report_id"]) == {"src:R2", "src:R10"}
+    assert _by_id(result).loc["src:R2", "source_line"] == 2  # the first copy is kept
+
+
+# --------------------------------------------------------------------------- runs
+def _config(tmp_path: Path, path: str, *, id_column: bool = True) -> Path:
+    columns = [
+        'date = "Date de création"',
+        'category = "Catégorie"',
+        'address = "Adresse"',
+        'description = "Description"',
+    ]
+    if id_column:
+        columns.append('id = "N° ticket"')
+    text = "\n".join(
+        [
+            "[[sites]]",
+            'id = "t"',
+            'osm = "x.osm"',
+            "study_area_bbox = [2.4779, 48.90676, 2.49111, 48.91278]",
+            "[sites.params.ingest]",
+            'today = "2025-06-01"',
+            "[[sites.sources]]",
+            'id = "bailleur"',
+            f'path = "{path}"',
+            'personal_columns = ["Téléphone"]',
+            "[sites.sources.columns]",
+            *columns,
+            "",
+        ]
+    )
+    cfg = tmp_path / "vigie.toml"
+    cfg.write_text(text, encoding="utf-8")
+    return cfg
+
+
+def _month(path: Path, month: int, n: int, *, first: int = 1) -> None:
+    lines = ["N° ticket;Date de création;Catégorie;Description;Adresse;Téléphone"]
+    for k in range(first, first + n):
+        lines.append(
+            f"M{month:02d}-{k};{k:02d}/{month:02d}/2024 10:00;Fuite;"
+            f"Fuite n°{k}, tél 06 11 22 33 {k % 90 + 10};"
+            f"{k} rue Lucie Aubrac;06 98 76 54 {k % 90 + 10}"
+        )
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+
+
+def _outputs(folder: Path) -> dict[str, bytes]:
+    names = ("ingested.parquet", "rejected.csv", "outside_study_area.csv", "ingest_summary.json")
+    return {n: (folder / n).read_bytes() for n in names}
+
+
+def test_idempotent_and_incremental(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _month(raw / "signalements_2024-01.csv", 1, 20)
+    _month(raw / "signalements_2024-02.csv", 2, 15)
+    config = load_config(_config(tmp_path, f"{raw}/signalements_*.csv"))
+    first = ingest.run(config, "t", tmp_path / "a")
+    ingest.run(config, "t", tmp_path / "b")
+    assert _outputs(tmp_path / "a") == _outputs(tmp_path / "b")
+    assert len(first.ingested) == 35
+    # Next month's file adds its rows only; the earlier rows are unchanged.
+    _month(raw / "signalements_2024-03.csv", 3, 10)
+    third = ingest.run(
+        load_config(_config(tmp_path, f"{raw}/signalements_*.csv")), "t", tmp_path / "c"
+    )
+    assert len(third.ingested) == 45
+    earlier = third.ingested[third.ingested["source_file"].str.contains("2024-0[12]")]
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(earlier.drop(columns="geometry")).reset_index(drop=True),
+        pd.DataFrame(first.ingested.drop(columns="geometry")).reset_index(drop=True),
+    )
+    # The same month present twice under another name: all its rows are duplicates.
+    shutil.copy(raw / "signalements_2024-02.csv", raw / "signalements_2024-02_copie.csv")
+    again = ingest.run(
+        load_config(_config(tmp_path, f"{raw}/signalements_*.csv")), "t", tmp_path / "d"
+    )
+    s = again.summary["sources"]["bailleur"]
+    assert (s["rows_in"], s["accepted"], s["duplicates"]) == (60, 45, 15)
+    assert not (again.ingested["source_file"].str.contains("copie")).any()
+    text = (tmp_path / "d" / "ingest_summary.json").read_text(encoding="utf-8")
+    assert "06 98 76 54" not in text
+    assert not PHONE.search(
+        pd.read_parquet(tmp_path / "d" / "ingested.parquet")["description"].str.cat()
+    )
+
+
+def test_rows_without_id_get_stable_hash_ids(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _month(raw / "a.csv", 4, 5)
+    with (raw / "a.csv").open("ab") as fh:  # an exact duplicate of the first row
+        fh.write((raw / "a.csv").read_bytes().split(b"\r\n")[1] + b"\r\n")
+    config = load_config(_config(tmp_path, f"{raw}/a.csv", id_column=False))
+    one = ingest.run(config, "t", tmp_path / "one")
+    two = ingest.run(config, "t", tmp_path / "two")
+    s = one.summary["sources"]["bailleur"]
+    assert (s["rows_in"], s["accepted"], s["duplicates"]) == (6, 5, 1)
+    assert one.ingested["report_id"].str.fullmatch(r"bailleur:h[0-9a-f]{16}").all()
+    assert one.ingested["report_id"].is_unique
+    assert one.ingested["report_id"].tolist() == two.ingested["report_id"].tolist()
+
+
+def test_unknown_labels_go_to_autre_and_are_listed(tmp_path: Path) -> None:
+    path = tmp_path / "labels.csv"
+    path.write_text(
+        "id;date;cat;adresse\n1;01/03/2024;Réclamation charges;1 rue A\n"
+        "2;01/03/2024;Squat;1 rue A\n3;01/03/2024;;1 rue A\n"
+        "4;01/03/2024;Réclamation charges;1 rue A\n",
+        encoding="utf-8",
+    )
+    src = _source(
+        path,
+        default_category="proprete",
+        columns={"id": "id", "date": "date", "category": "cat", "address": "adresse"},
+    )
+    result = _ingest(src)
+    rows = _by_id(result)
+    assert rows["category"].to_dict() == {
+        "src:1": "autre",
+        "src:2": "occupation",
+        "src:3": "proprete",
+        "src:4": "autre",
+    }
+    assert result.summary["sources"]["src"]["unknown_labels"] == {"Réclamation charges": 2}
+    assert rows.loc["src:1", "category_source_label"] == "Réclamation charges"
+
+
+# --------------------------------------------------------------------------- duplicates
+def _reports(rows: list[tuple[str, str, str, float, float, str | None]]) -> gpd.GeoDataFrame:
+    frame = pd.DataFrame(
+        rows, columns=["report_id", "category", "reported_at", "x", "y", "building_id"]
+    )
+    frame["reported_at"] = pd.to_datetime(frame["reported_at"])
+    geometry = gpd.points_from_xy(frame["x"], frame["y"], crs="EPSG:2154").to_crs("EPSG:4326")
+    out = gpd.GeoDataFrame(frame.drop(columns=["x", "y"]), geometry=geometry, crs="EPSG:4326")
+    out.index = [f"r{i}" for i in range(len(out))][::-1]  # a non-default index
+    return out
+
+
+def test_link_likely_duplicates_known_pairs() -> None:
+    x0, y0 = 660_000.0, 6_870_000.0
+    reports = _reports(
+        [
+            ("a", "ascenseur", "2024-03-01 08:00", x0, y0, "way/1"),
+            ("b", "ascenseur", "2024-03-02 20:00", x0 + 200, y0, "way/1"),  # same building, 36 h
+            (
+                "c",
+                "ascenseur",
+                "2024-03-04 08:00",
+                x0 + 400,
+                y0,
+                "way/1",
+            ),  # 36 h after b, 72 after a
+            ("d", "eau_fuite", "2024-03-01 09:00", x0 + 5, y0, None),  # other category
+            ("e", "eau_fuite", "2024-03-01 10:00", x0 + 5, y0 + 29.9, None),  # 29.9 m from d
+            (
+                "f",
+                "eau_fuite",
+                "2024-03-01 11:00",
+                x0 + 5,
+                y0 + 59.8,
+                None,
+            ),  # 29.9 m from e, 59.8 from d
+            ("g", "eau_fuite", "2024-03-05 11:00", x0 + 5, y0, None),  # beyond 48 h
+            (
+                "h",
+                "ascenseur",
+                "2024-03-01 08:00",
+                x0 + 900,
+                y0,
+                "way/2",
+            ),  # same time, other building
+        ]
+    )
+    linked = ingest.link_likely_duplicates(reports, distance_m=30.0, window_h=48.0)
+    assert linked.name == "duplicate_of"
+    assert linked.index.equals(reports.index)
+    got = dict(zip(reports["report_id"], linked, strict=True))
+    assert got["b"] == "a"
+    assert got["c"] == "b"
+    assert got["e"] == "d"
+    assert got["f"] == "e"  # linked to the report within 30 m, not transitively to d
+    for rid in ("a", "d", "g", "h"):
+        assert pd.isna(got[rid])
+
+
+def test_link_likely_duplicates_matches_brute_force() -> None:
+    rng = np.random.default_rng(3)
+    n = 2_500
+    frame = pd.DataFrame(
+        {
+            "report_id": [f"r{i:05d}" for i in rng.permutation(n)],
+            "category": rng.choice(["ascenseur", "eau_fuite", "proprete"], n),
+            "reported_at": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 60 * 24 * 60, n) // 30 * 30, unit="min"),
+            "building_id": rng.choice([*[f"way/{i}" for i in range(150)], None], n),
+        }
+    )
+    x = rng.uniform(660_000, 660_600, n)
+    y = rng.uniform(6_870_000, 6_870_600, n)
+    pts = gpd.points_from_xy(x, y, crs="EPSG:2154").to_crs("EPSG:4326")
+    reports = gpd.GeoDataFrame(frame, geometry=pts, crs="EPSG:4326")
+    linked = ingest.link_likely_duplicates(reports, distance_m=30.0, window_h=48.0)
+    # O(n²) reference: the earliest (category, time, id) report matching each one.
+    t = frame["reported_at"].to_numpy().astype("datetime64[s]").astype(np.int64)
+    cat = frame["category"].to_numpy()
+    b = frame["building_id"].to_numpy()
+    ids = frame["report_id"].to_numpy()
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.lexsort((ids, t, cat))] = np.arange(n)
+    dist = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    same_b = (b[:, None] == b[None, :]) & pd.notna(b)[:, None]
+    match = (
+        (cat[:, None] == cat[None, :])
+        & (np.abs(t[:, None] - t[None, :]) <= 48 * 3600)
+        & (same_b | (dist <= 30.0))
+        & (rank[None, :] < rank[:, None])
+    )
+    expected = [
+        ids[np.flatnonzero(row)[np.argmin(rank[row])]] if row.any() else None for row in match
+    ]
+    got = [None if pd.isna(v) else v for v in linked]
+    assert sum(v is not None for v in expected) > 100
+    assert got == expected
+
+
+def test_columns_stay_aligned_when_rows_are_sorted(tmp_path: Path) -> None:
+    path = tmp_path / "unsorted.csv"
+    rows = [f"U{k};{28 - k:02d}/02/2024 10:00;Fuite;texte U{k};{k} rue A" for k in range(1, 21)]
+    path.write_text("id;date;cat;texte;adresse\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    src = _source(
+        path,
+        columns={
+            "id": "id",
+            "date": "date",
+            "category": "cat",
+            "description": "texte",
+            "address": "adresse",
+        },
+    )
+    result = _ingest(src)
+    out = result.ingested
+    assert out["reported_at"].is_monotonic_increasing
+    assert out["report_id"].tolist() == [f"src:U{k}" for k in range(20, 0, -1)]
+    for rid, text, address, line in zip(
+        out["report_id"], out["description"], out["address"], out["source_line"], strict=True
+    ):
+        k = int(rid.removeprefix("src:U"))
+        assert text == f"texte U{k}"
+        assert address == f"{k} rue A"
+        assert line == k + 1
