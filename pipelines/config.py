@@ -75,12 +75,17 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     },
     "hotspots": {
         "distance_band_m": None,  # None: automatic band (DOMAIN.md)
-        "hex_size_m": 100.0,
+        "band_search_steps": 10,  # distances tried by the automatic band
+        "band_increment_m": None,  # None: mean nearest-neighbour distance
+        "hex_size_m": 50.0,  # edge; 100 m left Bondy Nord (0.65 km²) under 30 hexagons
         "kde_bandwidth_m": 150.0,
         "kde_cell_m": 20.0,
+        "kde_levels": None,  # None: round levels from the maximum density
         "permutations": 0,
         "seed": 20240601,
-        "chronic": {"default": [3, 90], "ascenseur": [3, 90]},
+        "category_min_reports": 30,  # fewer reports: no Gi* for that category
+        "blank_check_shuffles": 20,  # Gi* on shuffled counts, to check the p-values
+        "chronic": {"default": [3, 90], "ascenseur": [3, 90]},  # [N reports, in D days]
     },
     "trends": {
         "freq": "M",  # M (months), W (weeks, Monday to Sunday) or Q (quarters)

@@ -297,6 +297,34 @@ def kde_contours(
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)
 
 
+def kde_cells(grid: KdeGrid, *, crs: object) -> gpd.GeoDataFrame:
+    """The grid's cells with a positive density, as square polygons.
+
+    Parameters
+    ----------
+    grid
+        Output of :func:`quartic_kde`.
+    crs
+        The metric CRS of the grid's coordinates (e.g. ``"EPSG:2154"``).
+
+    Returns
+    -------
+    GeoDataFrame
+        In ``crs``, one row per cell with ``density_per_ha > 0``, north to south then
+        west to east: ``density_per_ha`` (reports per hectare at the cell centre),
+        ``cell_m`` and a square ``geometry`` of side ``cell_m`` centred on the cell centre.
+    """
+    require_metric(crs)
+    rows, cols = np.nonzero(grid.density_per_ha > 0)
+    cx, cy = grid.x[cols], grid.y[rows]
+    half = grid.cell_m / 2.0
+    return gpd.GeoDataFrame(
+        {"density_per_ha": grid.density_per_ha[rows, cols], "cell_m": grid.cell_m},
+        geometry=shapely.box(cx - half, cy - half, cx + half, cy + half),
+        crs=crs,
+    )
+
+
 # --------------------------------------------------------------------------------------
 # Hexagons, counts, rates
 # --------------------------------------------------------------------------------------
@@ -406,3 +434,90 @@ def count_points_in_polygons(
     table.index = polygons.index
     table.columns.name = None
     return table
+
+
+def hex_aggregate(
+    points: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    *,
+    size_m: float,
+    categories: Sequence[str],
+) -> gpd.GeoDataFrame:
+    """Reports and buildings per hexagon of a :func:`hex_grid` covering the buildings.
+
+    The grid covers the buildings' bounds and one hexagon size around them. Each building
+    belongs to the hexagon holding its centroid; each report point to the hexagon it falls
+    in (once, see :func:`count_points_in_polygons`); points beyond the grid are not
+    counted (compare ``n_reports`` with the number of points). Hexagons with
+    neither a building nor a report are left out: they are outside the built-up study
+    area, and keeping them would add structural zeros to the hotspot analysis.
+
+    Rates follow the buildings' rule: a hexagon gets ``reports_per_100_dwellings`` only
+    when the dwellings of **every** building in it are known — a sum over the known
+    buildings only would understate the denominator and inflate the rate.
+
+    Parameters
+    ----------
+    points
+        Report points in a metric CRS, with a ``category`` column.
+    buildings
+        Footprints in the same CRS, with ``dwellings`` (float, NaN when unknown).
+    size_m
+        Hexagon edge length in metres.
+    categories
+        Category codes: one ``n_<code>`` column each, in this order.
+
+    Returns
+    -------
+    GeoDataFrame
+        In the buildings' CRS: the columns of :func:`hex_grid`, ``n_buildings``,
+        ``n_buildings_dwellings_known``, ``dwellings`` (sum of the known ones),
+        ``n_reports``, ``n_<code>`` per category and ``reports_per_100_dwellings``.
+    """
+    crs = buildings.crs
+    require_metric(crs)
+    if points.crs != crs:
+        raise CRSError(f"CRS différents : points {points.crs}, bâtiments {crs}.")
+    xmin, ymin, xmax, ymax = buildings.total_bounds
+    # The grid covers the buildings and one hexagon around them; a report further out
+    # (a stray coordinate) is not counted, rather than stretching the grid to reach it.
+    bounds = (xmin - size_m, ymin - size_m, xmax + size_m, ymax + size_m)
+    hexes = hex_grid(bounds, size_m, crs).reset_index(drop=True)
+    centres = gpd.GeoDataFrame(
+        {"dwellings": pd.to_numeric(buildings["dwellings"], errors="coerce").astype(float)},
+        geometry=buildings.geometry.centroid.to_numpy(),
+        crs=crs,
+    )
+    n_buildings = count_points_in_polygons(centres, hexes)
+    known = count_points_in_polygons(centres[centres["dwellings"] > 0], hexes)
+    dwellings = _sum_points_in_polygons(centres, hexes, "dwellings")
+    by_cat = cast(pd.DataFrame, count_points_in_polygons(points, hexes, by="category"))
+    by_cat = by_cat.reindex(columns=list(categories), fill_value=0)
+    n_reports = by_cat.sum(axis=1)
+    out = hexes.assign(
+        n_buildings=n_buildings.to_numpy(),
+        n_buildings_dwellings_known=known.to_numpy(),
+        dwellings=dwellings,
+        n_reports=n_reports.to_numpy(),
+        **{f"n_{c}": by_cat[c].to_numpy() for c in categories},
+    )
+    complete = (out["n_buildings"] > 0) & (out["n_buildings_dwellings_known"] == out["n_buildings"])
+    rate = 100.0 * out["n_reports"] / out["dwellings"].where(complete & (out["dwellings"] > 0))
+    out["reports_per_100_dwellings"] = rate.astype(float)
+    keep = (out["n_buildings"] > 0) | (out["n_reports"] > 0)
+    return out[keep].reset_index(drop=True)
+
+
+def _sum_points_in_polygons(
+    points: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame, column: str
+) -> FloatArray:
+    """Sum of ``points[column]`` (NaN counted as 0) per polygon, each point once."""
+    right = gpd.GeoDataFrame(
+        {"_poly": np.arange(len(polygons))}, geometry=polygons.geometry.to_numpy(), crs=polygons.crs
+    )
+    joined = gpd.sjoin(points[[column, "geometry"]], right, how="inner", predicate="intersects")
+    joined = joined.sort_values("_poly", kind="stable")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    values = joined[column].fillna(0.0).to_numpy(dtype=float)
+    sums = np.bincount(joined["_poly"].to_numpy(), weights=values, minlength=len(polygons))
+    return sums.astype(float)

@@ -153,3 +153,55 @@ def test_count_points_in_polygons_once_each_and_by_category():
     assert table.to_dict() == {"a": {"west": 1, "east": 1}, "b": {"west": 1, "east": 0}}
     with pytest.raises(CRSError):
         density.count_points_in_polygons(points.to_crs("EPSG:4326"), polygons)
+
+
+def test_kde_cells_are_the_positive_cells_with_their_mass():
+    grid = density.quartic_kde(
+        [[505.0, 505.0], [300.0, 720.0]], bandwidth_m=60.0, cell_m=10.0, bounds=BOUNDS
+    )
+    cells = density.kde_cells(grid, crs="EPSG:2154")
+    assert len(cells) == int((grid.density_per_ha > 0).sum())
+    assert (cells["density_per_ha"] > 0).all()
+    np.testing.assert_allclose(cells.area, 100.0)  # 10 m squares
+    # Σ density × cell area (ha) = the two reports.
+    assert (cells["density_per_ha"] * cells.area / 1e4).sum() == pytest.approx(2.0, rel=0.01)
+    peak = cells.loc[cells["density_per_ha"].idxmax(), "geometry"]
+    assert peak.contains(shapely.Point(505.0, 505.0))
+    with pytest.raises(CRSError):
+        density.kde_cells(grid, crs="EPSG:4326")
+
+
+def test_hex_aggregate_counts_buildings_reports_and_complete_rates():
+    a = 100.0
+    hexes = density.hex_grid((0.0, 0.0, 600.0, 600.0), a, "EPSG:2154")
+    h1, h2 = hexes.geometry.iloc[10], hexes.geometry.iloc[20]
+    c1, c2 = h1.centroid, h2.centroid
+    sq = lambda c, dx: shapely.box(c.x + dx - 5, c.y - 5, c.x + dx + 5, c.y + 5)  # noqa: E731
+    buildings = gpd.GeoDataFrame(
+        {"dwellings": [30.0, 20.0, 50.0, np.nan]},
+        geometry=[sq(c1, -20), sq(c1, 20), sq(c2, -20), sq(c2, 20)],
+        crs="EPSG:2154",
+    )
+    points = gpd.GeoDataFrame(
+        {"category": ["ascenseur", "ascenseur", "proprete", "proprete", "autre"]},
+        geometry=[c1, c1, c1, c2, shapely.Point(5000.0, 5000.0)],  # the last far away
+        crs="EPSG:2154",
+    )
+    out = density.hex_aggregate(
+        points, buildings, size_m=a, categories=["ascenseur", "proprete", "autre"]
+    ).set_index("hex_id")
+    first, second = hexes["hex_id"].iloc[10], hexes["hex_id"].iloc[20]
+    assert out.loc[first, "n_buildings"] == 2
+    assert out.loc[first, "n_reports"] == 3
+    assert out.loc[first, "n_ascenseur"] == 2
+    assert out.loc[first, "dwellings"] == 50.0
+    # Every building's dwellings known: 3 reports / 50 dwellings.
+    assert out.loc[first, "reports_per_100_dwellings"] == pytest.approx(6.0)
+    # One building of two with unknown dwellings: no rate rather than an inflated one.
+    assert out.loc[second, "n_buildings_dwellings_known"] == 1
+    assert np.isnan(out.loc[second, "reports_per_100_dwellings"])
+    # Hexagons with neither building nor report are left out; a stray report 5 km away
+    # is not counted (the grid does not stretch to reach it).
+    assert ((out["n_buildings"] > 0) | (out["n_reports"] > 0)).all()
+    assert out["n_reports"].sum() == 4
+    assert len(out) == 2

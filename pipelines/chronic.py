@@ -1,0 +1,140 @@
+"""Chronic buildings: the same building and category reported at least N times in D days.
+
+A VTS team follows such (building, category) pairs one by one — a lift that keeps
+stopping, a leak that comes back — so the stage lists them with their dates
+(``chronic.csv``) and flags the buildings. Pure functions over DataFrames, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from pipelines.taxonomy import BY_CODE
+
+#: A rule: at least N reports within D days; None means never chronic.
+Rule = tuple[int, int] | None
+
+#: Columns of ``chronic.csv``.
+CHRONIC_COLUMNS = [
+    "building_id",
+    "category",
+    "category_label",
+    "n_reports_in_window",
+    "window_days",
+    "first_date",
+    "last_date",
+    "n_reports_total",
+    "dates",
+]
+
+
+def chronic_rule(rules: Mapping[str, Rule], category: str) -> Rule:
+    """``(N, days)`` for a category: its own rule, else ``default``, else None."""
+    if category in rules:
+        return rules[category]
+    return rules.get("default")
+
+
+def chronic_pairs(reports: pd.DataFrame, rules: Mapping[str, Rule]) -> pd.DataFrame:
+    """(Building, category) pairs reported at least N times within D days.
+
+    A window is inclusive: N reports whose first and last are at most D days apart.
+
+    Vectorised: reports are sorted by (building, category, time); for each report the
+    number of reports of its pair within the D days up to it is one ``searchsorted`` on
+    a combined (pair, time) integer key, so no Python loop runs over reports or pairs
+    (only over the categories, to look their rule up).
+
+    Parameters
+    ----------
+    reports
+        The reports that count (residents' reports, duplicates removed), with
+        ``building_id``, ``category`` and ``reported_at``; rows missing one are ignored.
+    rules
+        Category code (or ``default``) → ``(N, D)`` or None (see :func:`chronic_rule`).
+
+    Returns
+    -------
+    DataFrame
+        One row per chronic pair (columns :data:`CHRONIC_COLUMNS`): the most reports in
+        any window (``n_reports_in_window``) and that window's ``first_date`` and
+        ``last_date`` (the earliest such window), the rule's ``window_days``,
+        ``n_reports_total`` of the pair, and ``dates``: every date (ISO, ``", "``
+        between) of the pair's reports lying in a window that reaches N — the episodes a
+        VTS follow-up goes through. Sorted by decreasing ``n_reports_in_window``, then
+        building and category.
+    """
+    cols = ["building_id", "category", "reported_at"]
+    r = reports.loc[reports[cols].notna().all(axis=1), cols]
+    r = r.astype({"building_id": str, "category": str})
+    found = {c: chronic_rule(rules, c) for c in r["category"].unique()}
+    active = {c: rule for c, rule in found.items() if rule is not None}
+    r = r[r["category"].isin(list(active))]
+    if r.empty:
+        return pd.DataFrame(columns=CHRONIC_COLUMNS)
+    r = r.sort_values(cols, kind="stable").reset_index(drop=True)
+    pair = r.groupby(["building_id", "category"], sort=False).ngroup().to_numpy(np.int64)
+    seconds = r["reported_at"].to_numpy("datetime64[s]").astype(np.int64)
+    seconds -= seconds.min()
+    need = r["category"].map({c: n for c, (n, _d) in active.items()}).to_numpy(np.int64)
+    days = r["category"].map({c: d for c, (_n, d) in active.items()}).to_numpy(np.int64)
+    window_s = days * 86_400
+    span = int(seconds.max() + window_s.max() + 1)  # keys of two pairs never overlap
+    key = pair * span + seconds
+    first = np.searchsorted(key, key - window_s, side="left")
+    rows = np.arange(len(key))
+    count = rows - first + 1
+    qualifies = count >= need
+    # A report is in an episode when some qualifying window [first_i, i] covers it.
+    cover = np.zeros(len(key) + 1, dtype=np.int64)
+    np.add.at(cover, first[qualifies], 1)
+    np.add.at(cover, rows[qualifies] + 1, -1)
+    in_episode = np.cumsum(cover)[:-1] > 0
+
+    frame = r.assign(
+        pair=pair,
+        date=r["reported_at"].dt.strftime("%Y-%m-%d"),
+        count=count,
+        first_row=first,
+        in_episode=in_episode,
+        window_days=days,
+    )
+    frame = frame[frame["pair"].isin(np.unique(pair[qualifies]))]
+    if frame.empty:
+        return pd.DataFrame(columns=CHRONIC_COLUMNS)
+    best = frame.loc[frame.groupby("pair", sort=False)["count"].idxmax()]  # earliest max
+    dates = frame[frame["in_episode"]].groupby("pair", sort=False)["date"].agg(", ".join)
+    totals = frame.groupby("pair", sort=False).size()
+    out = pd.DataFrame(
+        {
+            "building_id": best["building_id"].to_numpy(),
+            "category": best["category"].to_numpy(),
+            "category_label": [BY_CODE[c].label if c in BY_CODE else c for c in best["category"]],
+            "n_reports_in_window": best["count"].to_numpy(np.int64),
+            "window_days": best["window_days"].to_numpy(np.int64),
+            "first_date": frame["date"].reindex(best["first_row"].to_numpy()).to_numpy(),
+            "last_date": best["date"].to_numpy(),
+            "n_reports_total": totals.reindex(best["pair"]).to_numpy(np.int64),
+            "dates": dates.reindex(best["pair"]).to_numpy(),
+        }
+    )
+    out = out.sort_values(
+        ["n_reports_in_window", "building_id", "category"],
+        ascending=[False, True, True],
+        kind="stable",
+    )
+    return out.reset_index(drop=True)
+
+
+def chronic_flags(chronic: pd.DataFrame, buildings: pd.DataFrame) -> pd.DataFrame:
+    """Per building: ``is_chronic`` and ``chronic_categories`` (codes, ``", "`` between,
+    missing when none), aligned on ``buildings.index``."""
+    codes = chronic.sort_values("category").groupby("building_id")["category"].agg(", ".join)
+    cats = buildings["building_id"].astype(str).map(codes).astype("string")
+    return pd.DataFrame(
+        {"is_chronic": cats.notna().to_numpy(), "chronic_categories": cats.to_numpy()},
+        index=buildings.index,
+    )
