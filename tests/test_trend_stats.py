@@ -464,3 +464,35 @@ def test_before_after_by_hand() -> None:
     ]
     assert out.loc["way/1", "gi_bin_change"] == 1
     assert out.loc["way/2", "hotspot_change_fr"] == "Devient point chaud"
+
+
+def test_closing_delays_per_building_hold_each_report_to_its_category_target() -> None:
+    out = closing_delays(_followed(), targets_h={"ascenseur": 48, "nuisibles": 6}, by="building_id")
+    # way/1: four lift reports, 10 h and 30 h within 48 h, 50 h late, one open.
+    assert out.loc["way/1", "share_closed_within_target"] == pytest.approx(2 / 4)
+    assert out.loc["way/1", "target_h"] == 48  # one category: its target
+    # way/2: pests at 4 h (within 6 h) and 8 h (late); "autre" has no target.
+    assert out.loc["way/2", "n_due"] == 2
+    assert out.loc["way/2", "share_closed_within_target"] == pytest.approx(1 / 2)
+    assert np.isnan(out.loc["way/2", "target_h"])  # mixed categories: no single target
+
+
+def test_emerging_table_leaves_untested_steps_out() -> None:
+    from pipelines.emerging import emerging_hotspot_table
+
+    rng = np.random.default_rng(8)
+    n = 200
+    coords = rng.uniform(0, 1500, size=(n, 2))
+    cube = pd.DataFrame(rng.poisson(2.0, size=(n, 12)).astype(float))
+    cube.iloc[:, 11] += np.where(np.hypot(*(coords - 700).T) < 200, 8, 0)
+    tested = np.ones(12, dtype=bool)
+    tested[[0, 5]] = False
+    out = emerging_hotspot_table(cube, coords, 150.0, steps_tested=tested)
+    full = emerging_hotspot_table(cube, coords, 150.0)
+    assert (out["n_steps_hot"] <= full["n_steps_hot"]).all()
+    # Untested steps count in the steps but are never hot; MK drops their NaN z.
+    assert (out["n_steps"] == 12).all()
+    assert out["gi_bin_last"].equals(full["gi_bin_last"])
+    assert (out["emerging_category"] == "new").sum() > 0
+    with pytest.raises(ValueError, match="steps_tested"):
+        emerging_hotspot_table(cube, coords, 150.0, steps_tested=tested[:5])

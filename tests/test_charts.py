@@ -1,0 +1,208 @@
+"""Tests for pipelines.charts: hand-made tables with known answers, then the real Paris 10e
+DansMaRue reports through the trends stage (PNG and CSV side by side, French labels)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_hex
+from PIL import Image
+
+from pipelines import charts, trends
+from pipelines.config import load_config
+from pipelines.taxonomy import BY_CODE, CODES
+
+
+def _months(n: int, start: str = "2024-01-01") -> pd.DatetimeIndex:
+    return pd.date_range(start, periods=n, freq="MS")
+
+
+def _texts(chart: charts.Chart) -> list[str]:
+    fig = chart.figure
+    found = [t.get_text() for t in fig.findobj(lambda o: hasattr(o, "get_text"))]
+    return [t for t in found if t]
+
+
+def test_period_labels_in_french() -> None:
+    labels = charts.period_labels(_months(14, "2023-11-01"), "M")
+    assert labels[:4] == ["nov.\n2023", "déc.", "janv.\n2024", "févr."]
+    assert labels[9] == "août"
+    quarters = charts.period_labels(pd.date_range("2024-01-01", periods=2, freq="QS"), "Q")
+    assert quarters == ["T1\n2024", "T2\n2024"]
+    assert charts.period_labels(pd.DatetimeIndex(["2024-01-08"]), "W") == ["8 janv.\n2024"]
+
+
+def test_fr_number() -> None:
+    assert charts.fr_number(12345.678, 1) == "12\u202f345,7"
+    assert charts.fr_number(1.26, 1, sign=True) == "+1,3"
+    assert charts.fr_number(-3, 0, sign=True) == "-3"
+
+
+def test_category_bars_groups_beyond_nine_and_keeps_totals(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    counts = pd.DataFrame(
+        rng.poisson(np.linspace(8, 1, len(CODES)), size=(12, len(CODES))),
+        index=_months(12),
+        columns=list(CODES),
+    )
+    chart = charts.category_bars(counts, title="Essai — signalements par mois", freq="M")
+    data = chart.data
+    assert data["Début de période"].tolist()[:2] == ["2024-01-01", "2024-02-01"]
+    # 13 categories: the 8 largest get a colour, the 5 others are grouped in grey.
+    labels = [c for c in data.columns if c not in ("Début de période", "Total")]
+    assert len(labels) == 9
+    assert labels[-1] == charts.OTHERS_FR
+    order = counts.sum().sort_values(ascending=False, kind="stable").index
+    assert labels[:8] == [BY_CODE[c].label for c in order[:8]]
+    assert (data["Total"].to_numpy() == counts.sum(axis=1).to_numpy()).all()
+    grouped = counts[list(order[8:])].sum(axis=1).to_numpy()
+    assert (data[charts.OTHERS_FR].to_numpy() == grouped).all()
+    # The legend shows the French labels, one colour each, the grouped ones in grey.
+    legend = chart.figure.axes[0].get_legend()
+    assert {t.get_text() for t in legend.get_texts()} == set(labels)
+    colours = {}
+    for bars in chart.figure.axes[0].containers:
+        colours[bars.get_label()] = to_hex(bars.patches[0].get_facecolor())
+    assert len(set(colours.values())) == 9
+    assert colours[charts.OTHERS_FR] == charts.GREY.lower()
+    png, csv = charts.save_chart(chart, tmp_path / "categories.png")
+    assert csv == tmp_path / "categories.csv"
+    back = pd.read_csv(csv, encoding="utf-8-sig")
+    assert list(back.columns) == list(data.columns)
+    assert back["Total"].sum() == counts.to_numpy().sum()
+    with Image.open(png) as img:
+        assert img.size == (1920, 1080)
+        assert round(img.info["dpi"][0]) == 150
+
+
+def test_category_bars_few_categories_no_grouping() -> None:
+    counts = pd.DataFrame({"ascenseur": [3, 0, 5], "nuisibles": [0, 0, 1]}, index=_months(3))
+    chart = charts.category_bars(counts, title="t")
+    assert list(chart.data.columns) == [
+        "Début de période", "Ascenseur en panne", "Nuisibles", "Total",
+    ]  # fmt: skip
+    assert chart.data["Total"].tolist() == [3, 0, 6]
+
+
+def test_sen_line_through_the_median_intercept() -> None:
+    values = np.array([1.0, 3.0, 2.0, 6.0, 5.0])
+    line = charts.sen_line(1.0, values)
+    # intercept = median(x_t − t) = median([1, 2, 0, 3, 1]) = 1
+    assert line.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_building_trends_small_multiples() -> None:
+    months = _months(12)
+    series = pd.DataFrame(
+        [np.arange(12), np.full(12, 3), np.arange(12)[::-1]],
+        index=["way/1", "way/2", "way/3"],
+        columns=months,
+    )
+    tests = pd.DataFrame(
+        {
+            "sens_slope_per_period": [1.0, 0.0, -1.0],
+            "trend": ["hausse", "aucune", "baisse"],
+            "trend_fr": ["hausse significative", "pas de tendance significative",
+                         "baisse significative"],
+            "mk_p": [0.001, 1.0, 0.001],
+        },
+        index=series.index,
+    )  # fmt: skip
+    chart = charts.building_trends(
+        series,
+        tests,
+        labels={"way/1": "12 rue Lucie Aubrac"},
+        emerging={"way/1": "Point chaud en intensification"},
+        title="Bâtiments",
+    )
+    visible = [ax for ax in chart.figure.axes if ax.get_visible()]
+    assert len(visible) == 3
+    texts = _texts(chart)
+    assert "12 rue Lucie Aubrac" in texts
+    assert "way/2" in texts  # no label: the id
+    assert any(t.startswith("Hausse significative\nSen : +1,0 / mois") for t in texts)
+    assert any("Point chaud en intensification" in t for t in texts)
+    assert len(chart.data) == 36
+    assert chart.data.groupby("Bâtiment")["Signalements"].sum().to_dict() == {
+        "way/1": 66, "way/2": 36, "way/3": 66,
+    }  # fmt: skip
+    assert set(chart.data["Tendance (Mann-Kendall)"]) == set(tests["trend_fr"])
+
+
+def test_closing_delay_bars() -> None:
+    delays = pd.DataFrame(
+        {
+            "median_delay_h": [30.0, 6.0, np.nan],
+            "p90_delay_h": [100.0, 20.0, np.nan],
+            "target_h": [48.0, np.nan, 72.0],
+            "share_closed_within_target": [0.6, np.nan, np.nan],
+            "n_closed": [10, 4, 0],
+        },
+        index=["ascenseur", "nuisibles", "eau_fuite"],
+    )
+    chart = charts.closing_delay_bars(delays, title="Délais")
+    # The category without any closed report is left out; shortest median first.
+    assert chart.data["Catégorie"].tolist() == ["Nuisibles", "Ascenseur en panne"]
+    assert chart.data["Part close dans l'objectif (%)"].tolist()[1] == 60.0
+    assert "60 % clos en 48 h au plus" in _texts(chart)
+    ax = chart.figure.axes[0]
+    assert ax.get_xlabel() == "Délai de clôture (jours)"
+    markers = ax.collections[0].get_offsets()
+    assert markers.tolist() == [[2.0, 1.0]]  # 48 h = 2 days, on the lift row
+
+
+def test_empty_chart_says_why(tmp_path: Path) -> None:
+    chart = charts.empty_chart("Délais", "Pas de date de clôture.")
+    assert "Pas de date de clôture." in _texts(chart)
+    _, csv = charts.save_chart(chart, tmp_path / "vide.png")
+    assert pd.read_csv(csv, encoding="utf-8-sig")["Message"].tolist() == ["Pas de date de clôture."]
+
+
+# ------------------------------------------------------------------ real Paris 10e data
+@pytest.fixture(scope="module")
+def paris_charts(demo_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("charts_paris")
+    processed = demo_run.site("paris10")
+    trends.run(
+        load_config(demo_run.config),
+        "paris10",
+        reports_path=processed / "reports.parquet",
+        buildings_path=processed / "buildings_osm.parquet",
+        out_dir=out,
+    )
+    return out / "charts"
+
+
+def test_paris_monthly_chart_is_readable_and_matches_the_series(paris_charts: Path) -> None:
+    png = paris_charts / "reports_by_category.png"
+    data = pd.read_csv(png.with_suffix(".csv"), encoding="utf-8-sig")
+    series = pd.read_parquet(paris_charts.parent / "trends.parquet")
+    site = series[series["level"] == "site"]
+    assert data["Total"].tolist() == site["n_reports"].tolist()
+    assert data["Début de période"].iloc[0] == "2023-08-01"
+    assert len(data) == 13
+    # Category columns are the taxonomy's French labels of the categories reported.
+    cats = series[series["level"] == "category"].groupby("key")["n_reports"].sum()
+    expected = {BY_CODE[c].label for c in cats.index if cats[c] > 0}
+    assert set(data.columns) - {"Début de période", "Total"} == expected
+    with Image.open(png) as img:
+        assert img.size == (1920, 1080)
+        rgb = np.asarray(img.convert("RGB"))
+    # Not blank: bars in several palette colours cover a real share of the picture.
+    palette = {tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in charts.PALETTE}
+    pixels = {tuple(p) for p in rgb.reshape(-1, 3)[::7]}
+    assert len(palette & pixels) >= 4
+    assert (rgb.min(axis=2) < 200).mean() > 0.05
+
+
+def test_paris_charts_all_exist(paris_charts: Path) -> None:
+    for name in ("reports_by_category", "top_buildings", "closing_delays"):
+        assert (paris_charts / f"{name}.png").stat().st_size > 10_000
+        assert (paris_charts / f"{name}.csv").exists()
+    # No closure date in DansMaRue: the delay chart says so.
+    message = pd.read_csv(paris_charts / "closing_delays.csv", encoding="utf-8-sig")
+    assert "date de clôture" in message["Message"].iloc[0]
