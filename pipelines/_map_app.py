@@ -1,0 +1,411 @@
+# ruff: noqa: E501  (JavaScript source in a string)
+"""The small inline JavaScript that draws a Vigie site map from its data block.
+
+Python prepares every number, class and text (escaped) in one JSON block
+(``<script type="application/json" id="vigie-data">``, see :func:`pipelines.maps.map_data`);
+this script only draws it with Leaflet and Leaflet.markercluster, both inlined from the
+pinned npm packages. It is hand-written rather than made of Folium layers because the
+period selector must recolour the *same* building paths and refill the marker clusters
+from one compact data array (the idea of Folium's ``FastMarkerCluster``: a data array and
+a callback, not one JavaScript object per report), which Folium's per-layer code cannot
+share.
+
+The count and rate classes are recomputed for the chosen period with the same rule as
+:func:`pipelines.maps.count_classes` (round geometric class bounds between 1 and the
+largest value); the tests check that both give the same legend for
+the whole period.
+"""
+
+from __future__ import annotations
+
+APP_JS = r"""
+(function () {
+"use strict";
+var D = JSON.parse(document.getElementById("vigie-data").textContent);
+var map = __MAP__;
+var B = D.b, M = D.months.length;
+var state = {view: D.views[0].id, m0: 0, m1: Math.max(0, M - 1)};
+var VIEWS = {};
+D.views.forEach(function (v) { VIEWS[v.id] = v; });
+
+function pane(name, z, events) {
+  var p = map.createPane(name); p.style.zIndex = z;
+  if (!events) p.style.pointerEvents = "none";
+  return name;
+}
+pane("vigie-basemap", 250, false);
+pane("vigie-kde", 410, false);
+pane("vigie-outline", 420, false);
+// Set the view before drawing: a fitBounds after thousands of paths would redraw them all.
+map.fitBounds(D.bounds, {animate: false});
+
+function fr(x, d) {
+  return x.toLocaleString("fr-FR", {minimumFractionDigits: d || 0, maximumFractionDigits: d || 0});
+}
+function plural(n, w) { return fr(n) + " " + w + (Math.abs(n) >= 2 ? "s" : ""); }
+
+// ------------------------------------------------------------------ monthly counts
+var MONTHLY = {};
+D.monthly.i.forEach(function (i, k) { MONTHLY[i] = D.monthly.c[k]; });
+function fullPeriod() { return state.m0 === 0 && state.m1 === M - 1; }
+function countOf(i) {
+  if (fullPeriod()) return B.n[i];
+  var row = MONTHLY[i]; if (!row) return 0;
+  var s = 0; for (var k = state.m0; k <= state.m1; k++) s += row[k];
+  return s;
+}
+
+// ------------------------------------------------------------------ classes
+function nice(x) {
+  if (x <= 0) return 0;
+  var e = Math.floor(Math.log10(x)), m = x / Math.pow(10, e), best = D.nice[0];
+  D.nice.forEach(function (c) { if (Math.abs(m - c) < Math.abs(m - best)) best = c; });
+  return best * Math.pow(10, e);
+}
+function distinctCount(a) { var n = 0; for (var i = 0; i < a.length; i++) if (i === 0 || a[i] !== a[i - 1]) n++; return n; }
+function paletteFor(n) { return n < D.palette.length ? D.palette.slice(D.palette.length - n) : D.palette; }
+function positive(values) {
+  return values.filter(function (v) { return v !== null && v > 0; }).sort(function (a, b) { return a - b; });
+}
+function countClasses(values) {
+  var nz = positive(values);
+  if (!nz.length) return {bounds: [1], labels: ["1 et plus"], colours: D.palette.slice(-1)};
+  var top = nz[nz.length - 1], k = Math.min(D.palette.length, distinctCount(nz)), set = {1: true};
+  for (var j = 1; j < k; j++) {
+    var b = Math.round(nice(Math.pow(top, j / k))); if (b >= 1 && b <= top) set[b] = true;
+  }
+  var bounds = Object.keys(set).map(Number).sort(function (a, b) { return a - b; }), labels = [];
+  bounds.forEach(function (lo, i) {
+    if (i + 1 < bounds.length) {
+      var hi = bounds[i + 1] - 1;
+      labels.push(hi === lo ? String(lo) : lo + " à " + hi);
+    } else labels.push(lo < top ? lo + " et plus" : String(lo));
+  });
+  return {bounds: bounds, labels: labels, colours: paletteFor(bounds.length)};
+}
+function rateClasses(values) {
+  var nz = positive(values);
+  if (!nz.length) return {bounds: [0], labels: ["plus de 0"], colours: D.palette.slice(-1)};
+  var low = nz[0], top = nz[nz.length - 1], k = Math.min(D.palette.length, distinctCount(nz)), set = {};
+  for (var j = 1; j < k; j++) {
+    var b = nice(low * Math.pow(top / low, j / k)); if (b > low && b < top) set[b] = true;
+  }
+  var breaks = Object.keys(set).map(Number).sort(function (a, b) { return a - b; });
+  var bounds = [0].concat(breaks), labels = [];
+  var d = function (x) { return fr(x, x === Math.round(x) ? 0 : 1); };
+  bounds.forEach(function (lo, i) {
+    if (!breaks.length) labels.push("plus de 0");
+    else if (i === 0) labels.push("moins de " + d(bounds[1]));
+    else if (i + 1 < bounds.length) labels.push(d(lo) + " à moins de " + d(bounds[i + 1]));
+    else labels.push(d(lo) + " et plus");
+  });
+  return {bounds: bounds, labels: labels, colours: paletteFor(bounds.length)};
+}
+function classOf(cls, v) {
+  var k = 0; for (var j = 0; j < cls.bounds.length; j++) if (v >= cls.bounds[j]) k = j;
+  return k;
+}
+var CLS = {};
+function recompute() {
+  state.counts = B.n.map(function (_, i) { return countOf(i); });
+  CLS.count = countClasses(state.counts);
+  state.rates = state.counts.map(function (c, i) { return B.dw[i] > 0 ? 100 * c / B.dw[i] : null; });
+  CLS.rate = rateClasses(state.rates);
+}
+
+// ------------------------------------------------------------------ buildings
+function fillOf(i) {
+  var v = VIEWS[state.view];
+  if (v.dynamic === "count") {
+    var c = state.counts[i];
+    return c > 0 ? CLS.count.colours[classOf(CLS.count, c)] : D.zero;
+  }
+  if (v.dynamic === "rate") {
+    var r = state.rates[i];
+    if (r === null) return "url(#vigie-hatch)";
+    return r > 0 ? CLS.rate.colours[classOf(CLS.rate, r)] : D.zero;
+  }
+  var k = v.k[i];
+  return k === null ? v.none.c : v.classes[k].c;
+}
+function buildingStyle(f) {
+  return {fillColor: fillOf(f.properties.i), fillOpacity: 0.88, color: "#4d4d4d",
+          weight: 0.7, opacity: 1};
+}
+function tooltipOf(i) {
+  var v = VIEWS[state.view], what;
+  if (v.dynamic === "count") what = plural(state.counts[i], "signalement");
+  else if (v.dynamic === "rate") what = state.rates[i] === null ? "taux inconnu (logements non connus)"
+      : fr(state.rates[i], 1) + " signalements pour 100 logements";
+  else if (v.id === "change") what = "avant " + D.change.nb[i] + " → après " + D.change.na[i];
+  else what = v.k[i] === null ? v.none.l : v.classes[v.k[i]].l;
+  return "<b>" + B.title[i] + "</b><br>" + what;
+}
+recompute();
+var buildings = L.geoJSON(D.buildings, {
+  style: buildingStyle, className: "vigie-building",
+  onEachFeature: function (f, layer) {
+    var i = f.properties.i;
+    layer.bindPopup(function () { return B.fiche[i]; },
+                    {maxWidth: 380, maxHeight: Math.max(220, map.getSize().y - 90)});
+    layer.bindTooltip(function () { return tooltipOf(i); }, {sticky: true});
+    layer.on("mouseover", function () { layer.setStyle({weight: 2.5, color: "#000"}); });
+    layer.on("mouseout", function () { buildings.resetStyle(layer); });
+  }
+});
+buildings.addTo(map);
+
+// ------------------------------------------------------------------ basemap, outlines, KDE
+var overlays = {};
+if (D.basemap) {
+  map.getContainer().style.background = D.basemap.land;
+  var zk = function () { return Math.pow(2, map.getZoom() - 17); };
+  var bmStyle = function (f) {
+    var s = D.basemap.styles[f.properties.k];
+    return {color: s.color, weight: Math.max(0.4, s.weight * zk()), opacity: 1,
+            fill: !!s.fill, fillColor: s.fill || s.color, fillOpacity: s.fill ? 1 : 0,
+            dashArray: s.dash || null, lineCap: "round", lineJoin: "round"};
+  };
+  var casingStyle = function (f) {
+    var s = D.basemap.styles[f.properties.k];
+    return {color: s.casing, weight: Math.max(1, s.weight * zk() + 2), opacity: 1, fill: false,
+            lineCap: "round", lineJoin: "round"};
+  };
+  var common = {pane: "vigie-basemap", interactive: false, className: "vigie-basemap"};
+  var casing = L.geoJSON(D.basemap.geojson, L.extend({style: casingStyle,
+      filter: function (f) { return !!D.basemap.styles[f.properties.k].casing; }}, common));
+  var inner = L.geoJSON(D.basemap.geojson, L.extend({style: bmStyle,
+      attribution: "Fond de plan © contributeurs OpenStreetMap"}, common));
+  var basemap = L.layerGroup([casing, inner]).addTo(map);
+  map.on("zoomend", function () { casing.setStyle(casingStyle); inner.setStyle(bmStyle); });
+  overlays[D.basemap.name] = basemap;
+}
+if (D.perimeter) {
+  overlays[D.perimeter.name] = L.rectangle(D.perimeter.bounds, {pane: "vigie-outline",
+      color: "#222", weight: 2, dashArray: "8 6", fill: false, interactive: false,
+      className: "vigie-perimeter"}).addTo(map);
+}
+if (D.chronic) {
+  var chronicFeatures = D.buildings.features.filter(function (f) { return B.chronic[f.properties.i]; });
+  overlays[D.chronic.name] = L.geoJSON({type: "FeatureCollection", features: chronicFeatures},
+      {pane: "vigie-outline", interactive: false, className: "vigie-chronic",
+       style: {color: "#111", weight: 3.5, opacity: 1, fill: false}});
+}
+if (D.kde) {
+  overlays[D.kde.name] = L.geoJSON(D.kde.geojson, {pane: "vigie-kde", interactive: false,
+      className: "vigie-kde",
+      style: function (f) {
+        var c = D.kde.colours[f.properties.band];
+        return {color: c, weight: 1.5, opacity: 0.9, fillColor: c, fillOpacity: 0.28};
+      }});
+}
+
+// ------------------------------------------------------------------ points (reports, observations)
+var R = D.reports, day0 = Date.parse(D.day0 + "T00:00:00Z");
+function dateOf(d) {
+  var t = new Date(day0 + d * 86400000);
+  var p = function (x) { return (x < 10 ? "0" : "") + x; };
+  return p(t.getUTCDate()) + "/" + p(t.getUTCMonth() + 1) + "/" + t.getUTCFullYear();
+}
+function inPeriod(m) { return m >= state.m0 && m <= state.m1; }
+function clusterIcon(colour) {
+  return function (cluster) {
+    var n = 0;
+    cluster.getAllChildMarkers().forEach(function (mk) { n += mk.options.n || 1; });
+    return L.divIcon({html: "<div style='background:" + colour + "'>" + n + "</div>",
+                      className: "vigie-cluster", iconSize: [34, 34]});
+  };
+}
+function reportPopup(i) {
+  var c = D.categories[R.c[i]];
+  if (R.mode === "aggregated") {
+    return "<div class='vigie-popup-report'><b>" + plural(R.n[i], "signalement") + "</b> « " +
+      c.label + " »<br>" + B.title[R.b[i]] + "</div>";
+  }
+  var where = R.b[i] === null ? "hors bâtiment" : B.title[R.b[i]];
+  return "<div class='vigie-popup-report'><b>" + c.label + "</b><br>" + dateOf(R.d[i]) +
+    "<br>" + where + (R.t[i] ? "<br><i>" + R.t[i] + "</i>" : "") + "</div>";
+}
+var catLayers = D.categories.map(function (cat, k) {
+  var g = L.markerClusterGroup({iconCreateFunction: clusterIcon(cat.colour), maxClusterRadius: 45,
+      showCoverageOnHover: false, chunkedLoading: true, spiderfyOnMaxZoom: true});
+  g.vigieDirty = true;
+  g.on("add", function () { if (g.vigieDirty) fillCategory(k); });
+  overlays[cat.name] = g;
+  return g;
+});
+function fillCategory(k) {
+  var g = catLayers[k], cat = D.categories[k], ms = [];
+  for (var j = 0; j < cat.idx.length; j++) {
+    var i = cat.idx[j];
+    if (R.mode !== "aggregated" && !inPeriod(R.m[i])) continue;
+    var n = R.mode === "aggregated" ? R.n[i] : 1;
+    var mk = L.circleMarker([R.lat[i], R.lon[i]], {radius: R.mode === "aggregated" ?
+        Math.min(14, 4 + 2 * Math.sqrt(n)) : 6, color: "#ffffff", weight: 1.2, fillColor: cat.colour,
+        fillOpacity: 0.92, n: n, className: "vigie-report"});
+    (function (ii) { mk.bindPopup(function () { return reportPopup(ii); }); })(i);
+    ms.push(mk);
+  }
+  g.clearLayers(); g.addLayers(ms); g.vigieDirty = false;
+}
+var O = D.obs, obsLayer = null;
+function obsPopup(i) {
+  var c = D.categories[O.c[i]];
+  return "<div class='vigie-popup-report'><b>Observation de terrain</b> (" + O.src[i] + ")<br>" +
+    c.label + "<br>" + dateOf(O.d[i]) + (O.t[i] ? "<br><i>" + O.t[i] + "</i>" : "") + "</div>";
+}
+function fillObs() {
+  obsLayer.clearLayers();
+  var ms = [];
+  for (var i = 0; i < O.lat.length; i++) {
+    if (!inPeriod(O.m[i])) continue;
+    var icon = L.divIcon({className: "vigie-obs", iconSize: [14, 14],
+        html: "<span style='background:" + D.categories[O.c[i]].colour + "'></span>"});
+    var mk = L.marker([O.lat[i], O.lon[i]], {icon: icon, keyboard: false});
+    (function (ii) { mk.bindPopup(function () { return obsPopup(ii); }); })(i);
+    ms.push(mk);
+  }
+  if (obsLayer.addLayers) obsLayer.addLayers(ms); else ms.forEach(function (mk) { obsLayer.addLayer(mk); });
+}
+if (O) {
+  obsLayer = O.lat.length > 300 ? L.markerClusterGroup({maxClusterRadius: 30}) : L.featureGroup();
+  fillObs();
+  overlays[O.name] = obsLayer;
+}
+(D.tiles || []).forEach(function (t) {
+  overlays[t.name] = L.tileLayer(t.url, {attribution: t.attribution, maxZoom: 20, maxNativeZoom: 19});
+});
+
+// ------------------------------------------------------------------ controls
+var bases = {}, baseLayers = {};
+D.views.forEach(function (v) { baseLayers[v.id] = L.layerGroup(); bases[v.name] = baseLayers[v.id]; });
+baseLayers[state.view].addTo(map);
+// The category layers are folded into one <details> of the layer control, which Leaflet
+// rebuilds on every layer change: the grouping is redone after each rebuild.
+var GroupedLayers = L.Control.Layers.extend({
+  _update: function () {
+    L.Control.Layers.prototype._update.call(this);
+    if (!D.categories.length || !this._overlaysList) return;
+    var self = this, box = document.createElement("details");
+    box.className = "vigie-cats"; box.open = !!this._catsOpen;
+    box.addEventListener("toggle", function () { self._catsOpen = box.open; });
+    var summary = document.createElement("summary");
+    summary.innerHTML = D.categoriesTitle;
+    box.appendChild(summary);
+    var labels = this._overlaysList.querySelectorAll("label");
+    var first = null;
+    labels.forEach(function (lab) {
+      var input = lab.querySelector("input");
+      var layer = input && self._getLayer(input.layerId);
+      if (layer && catLayers.indexOf(layer.layer) >= 0) { if (!first) first = lab; box.appendChild(lab); }
+    });
+    this._overlaysList.appendChild(box);
+    return this;
+  }
+});
+var layersControl = new GroupedLayers(bases, overlays, {collapsed: false, position: "topright"}).addTo(map);
+L.control.scale({imperial: false, position: "bottomright"}).addTo(map);
+
+var legendDiv;
+var legend = L.control({position: "bottomleft"});
+legend.onAdd = function () {
+  legendDiv = L.DomUtil.create("div", "vigie-legend");
+  L.DomEvent.disableClickPropagation(legendDiv);
+  L.DomEvent.disableScrollPropagation(legendDiv);
+  return legendDiv;
+};
+legend.addTo(map);
+function row(style, label, cls, n) {
+  return "<div class='row'><i class='" + (cls || "") + "' style='" + style + "'></i><span>" + label +
+    "</span>" + (n === undefined ? "" : "<span class='n'>" + fr(n) + "</span>") + "</div>";
+}
+function periodText() {
+  if (fullPeriod()) return D.period;
+  return "de " + D.months[state.m0] + " à " + D.months[state.m1] + " (période choisie)";
+}
+function viewLegend() {
+  var v = VIEWS[state.view], h = "<h3>" + v.title + "</h3>";
+  if (v.dynamic) {
+    var cls = CLS[v.dynamic];
+    h += "<p>" + periodText() + "</p>";
+    cls.labels.forEach(function (l, k) { h += row("background:" + cls.colours[k], l); });
+    h += row("background:" + D.zero, "aucun signalement");
+    if (v.dynamic === "rate") h += row("", "taux inconnu (logements non connus)", "hatch");
+  } else {
+    h += "<p>Nombre de bâtiments à droite.</p>";
+    v.classes.forEach(function (c) { if (c.n > 0 || v.all) h += row("background:" + c.c, c.l, "", c.n); });
+    if (v.none && v.none.n > 0) h += row("background:" + v.none.c, v.none.l, "", v.none.n);
+  }
+  if (v.caption) h += "<p class='note'>" + v.caption + "</p>";
+  return h;
+}
+function legendHtml() {
+  var h = viewLegend(), layers = [];
+  if (D.kde && map.hasLayer(overlays[D.kde.name])) {
+    h += "<h4>" + D.kde.title + "</h4>";
+    D.kde.labels.forEach(function (l, k) { h += row("background:" + D.kde.colours[k] + ";opacity:.75", l); });
+    h += "<p class='note'>" + D.kde.caption + "</p>";
+  }
+  var cats = D.categories.filter(function (c, k) { return map.hasLayer(catLayers[k]); });
+  if (cats.length) {
+    h += "<h4>Signalements (points)</h4>";
+    cats.forEach(function (c) { h += row("background:" + c.colour, c.label, "round"); });
+    if (R.mode === "aggregated") h += "<p class='note'>" + R.note + "</p>";
+  }
+  if (O && map.hasLayer(obsLayer)) layers.push(row("background:#fff", O.name, "diamond"));
+  if (D.chronic && map.hasLayer(overlays[D.chronic.name])) layers.push(row("border:0;border-top:3.5px solid #111;height:0", D.chronic.name));
+  if (D.perimeter && map.hasLayer(overlays[D.perimeter.name])) layers.push(row("", D.perimeter.name, "dash"));
+  if (D.basemap && D.basemap.legend && map.hasLayer(overlays[D.basemap.name])) {
+    layers.push("<div class='bm'>" + D.basemap.legend + "</div>");
+  }
+  if (layers.length) h += "<h4>Repères</h4>" + layers.join("");
+  if (D.notes.length) h += "<h4>À savoir</h4>" + D.notes.map(function (n) { return "<p class='note'>" + n + "</p>"; }).join("");
+  return h;
+}
+function refreshLegend() { legendDiv.innerHTML = legendHtml(); }
+map.on("baselayerchange", function (e) {
+  for (var id in baseLayers) if (baseLayers[id] === e.layer) state.view = id;
+  buildings.setStyle(buildingStyle);
+  refreshLegend();
+});
+map.on("overlayadd overlayremove", refreshLegend);
+
+if (M > 1) {
+  var pc = L.control({position: "topleft"});
+  pc.onAdd = function () {
+    var div = L.DomUtil.create("div", "vigie-period");
+    L.DomEvent.disableClickPropagation(div);
+    var opts = D.months.map(function (m, k) { return "<option value='" + k + "'>" + m + "</option>"; }).join("");
+    div.innerHTML = "<label>Période affichée</label>de <select id='vigie-m0'>" + opts +
+      "</select> à <select id='vigie-m1'>" + opts + "</select><br>" +
+      "<button type='button' id='vigie-all'>Toute la période</button>";
+    return div;
+  };
+  pc.addTo(map);
+  var s0 = document.getElementById("vigie-m0"), s1 = document.getElementById("vigie-m1");
+  s0.value = String(state.m0); s1.value = String(state.m1);
+  var apply = function () {
+    var a = Number(s0.value), b = Number(s1.value);
+    if (a > b) { var t = a; a = b; b = t; s0.value = String(a); s1.value = String(b); }
+    state.m0 = a; state.m1 = b;
+    recompute();
+    buildings.setStyle(buildingStyle);
+    catLayers.forEach(function (g, k) { g.vigieDirty = true; if (map.hasLayer(g)) fillCategory(k); });
+    if (O) fillObs();
+    document.getElementById("vigie-period").textContent = periodText();
+    refreshLegend();
+  };
+  s0.addEventListener("change", apply); s1.addEventListener("change", apply);
+  document.getElementById("vigie-all").addEventListener("click", function () {
+    s0.value = "0"; s1.value = String(M - 1); apply();
+  });
+}
+refreshLegend();
+window.vigie = {data: D, map: map, buildings: buildings, overlays: overlays, state: state,
+                classes: CLS, setPeriod: function (a, b) {
+                  var s0 = document.getElementById("vigie-m0"), s1 = document.getElementById("vigie-m1");
+                  s0.value = String(a); s1.value = String(b); s0.dispatchEvent(new Event("change"));
+                }};
+document.documentElement.setAttribute("data-vigie-ready", "1");
+})();
+"""

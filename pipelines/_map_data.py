@@ -1,0 +1,540 @@
+"""The data block of a site map: every value the page draws, already escaped.
+
+:func:`map_data` turns the processed frames of a site into one JSON-ready dictionary,
+read by the inline script of :mod:`pipelines._map_app`. Each optional layer is built when
+its columns or file exist, else a French note says why it is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from pipelines._map_html import (
+    as_number,
+    building_fact_sheet,
+    building_title,
+    esc,
+    fr_month,
+    fr_number,
+    fr_period,
+    plural,
+    present,
+)
+from pipelines._map_views import (
+    CATEGORY_COLOURS,
+    KDE_COLOURS,
+    NICE_MANTISSAS,
+    PALETTE,
+    ZERO_COLOUR,
+    View,
+    before_after_counts,
+    change_view,
+    default_windows,
+    emerging_view,
+    gi_view,
+    monthly_counts,
+    naive_dates,
+    parse_window,
+    site_months,
+)
+from pipelines.crs import WGS84
+from pipelines.taxonomy import BY_CODE, CODES
+
+log = logging.getLogger(__name__)
+
+#: Above this many report points, markers are aggregated per building and category.
+MAX_REPORT_POINTS = 20_000
+#: Longest description shown in a report popup, in characters.
+MAX_DESCRIPTION = 160
+
+#: Optional web tile layers (only with ``params.maps.online_tiles = true``).
+ONLINE_TILES = (
+    {
+        "name": "Fond OpenStreetMap (en ligne)",
+        "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "attribution": "© contributeurs OpenStreetMap (ODbL)",
+    },
+    {
+        "name": "Plan IGN (en ligne)",
+        "url": "https://data.geopf.fr/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+        "&LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2&STYLE=normal&TILEMATRIXSET=PM"
+        "&FORMAT=image/png&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}",
+        "attribution": "© IGN – Plan IGN (Licence Ouverte 2.0)",
+    },
+)
+
+
+# ----------------------------------------------------------------------------- geometry
+def _round_geometries(geoms: gpd.GeoSeries, decimals: int, tolerance: float = 0.0) -> np.ndarray:
+    arr = geoms.to_numpy()
+    if tolerance > 0:
+        arr = shapely.simplify(arr, tolerance, preserve_topology=True)
+    return shapely.transform(arr, lambda c: np.round(c, decimals))
+
+
+def _features(geoms: np.ndarray, props: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": p, "geometry": shapely.geometry.mapping(g)}
+            for g, p in zip(geoms, props, strict=True)
+            if g is not None and not g.is_empty
+        ],
+    }
+
+
+def _chronic_by_building(chronic: pd.DataFrame | None) -> dict[str, list[str]]:
+    """One French sentence per row of ``chronic.csv``, grouped by building (unescaped).
+
+    Uses ``category``/``category_label``, ``n_reports_in_window``, ``window_days``,
+    ``first_date`` and ``last_date`` when present.
+    """
+    if chronic is None or chronic.empty or "building_id" not in chronic:
+        return {}
+    out: dict[str, list[str]] = {}
+    for _, r in chronic.iterrows():
+        code = str(r.get("category", ""))
+        label = r.get("category_label")
+        text = str(label) if present(label) else (BY_CODE[code].label if code in BY_CODE else code)
+        n, days = as_number(r.get("n_reports_in_window")), as_number(r.get("window_days"))
+        if n is not None and days is not None:
+            text += f" : {plural(n, 'signalement')} en {fr_number(days)} jours"
+        first, last = r.get("first_date"), r.get("last_date")
+        if isinstance(first, str) and isinstance(last, str):
+            with contextlib.suppress(ValueError):
+                text += f" ({fr_period(pd.Timestamp(first), pd.Timestamp(last))})"
+        out.setdefault(str(r["building_id"]), []).append(text)
+    return out
+
+
+# ----------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class MapOptions:
+    """Options of a site map (``params.maps`` in the configuration).
+
+    Attributes
+    ----------
+    online_tiles
+        Add OpenStreetMap and Plan IGN web tiles as optional layers (off by default: the
+        map then needs the network for those layers only).
+    before, after
+        The two periods of the before/after view, e.g. ``("2024-01", "2024-03")``;
+        default: the last 3 months and the 3 months before.
+    max_report_points
+        Above this many report points, markers are aggregated per building and category.
+    kde_bandwidth_m
+        Bandwidth of the density contours, for their caption.
+    """
+
+    online_tiles: bool = False
+    before: tuple[str, str] | None = None
+    after: tuple[str, str] | None = None
+    max_report_points: int = MAX_REPORT_POINTS
+    kde_bandwidth_m: float | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Mapping[str, Any]]) -> MapOptions:
+        """Read ``params["maps"]`` (and the KDE bandwidth of ``params["hotspots"]``)."""
+        maps = dict(params.get("maps", {}))
+        before, after = maps.get("before"), maps.get("after")
+        return cls(
+            online_tiles=bool(maps.get("online_tiles", False)),
+            before=tuple(before) if before else None,  # type: ignore[arg-type]
+            after=tuple(after) if after else None,  # type: ignore[arg-type]
+            max_report_points=int(maps.get("max_report_points", MAX_REPORT_POINTS)),
+            kde_bandwidth_m=params.get("hotspots", {}).get("kde_bandwidth_m"),
+        )
+
+
+def _reports_block(
+    reports: gpd.GeoDataFrame,
+    building_pos: Mapping[str, int],
+    *,
+    months: pd.PeriodIndex,
+    day0: pd.Timestamp,
+    max_points: int,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Compact arrays of the report markers, and the categories they use."""
+    pts = reports[reports.geometry.notna() & ~reports.geometry.is_empty]
+    if "duplicate_of" in pts:
+        pts = pts[pts["duplicate_of"].isna()]
+    pts = pts.to_crs(WGS84)
+    cats = [c for c in CODES if (pts["category"] == c).any()]
+    cat_pos = {c: i for i, c in enumerate(cats)}
+    categories: list[dict[str, Any]] = [
+        {
+            "label": esc(BY_CODE[c].label),
+            "colour": CATEGORY_COLOURS[c],
+            "name": (
+                f"<span class='vigie-layers-dot' style='background:{CATEGORY_COLOURS[c]}'></span>"
+                f"{esc(BY_CODE[c].label)} ({fr_number(int((pts['category'] == c).sum()))})"
+            ),
+            "idx": [],
+        }
+        for c in cats
+    ]
+    b = [building_pos.get(str(x)) if present(x) else None for x in pts["building_id"]]
+    lat = np.round(pts.geometry.y.to_numpy(), 6)
+    lon = np.round(pts.geometry.x.to_numpy(), 6)
+    c = [cat_pos[x] for x in pts["category"]]
+    if len(pts) > max_points:
+        frame = pd.DataFrame(
+            {"lat": lat, "lon": lon, "c": c, "b": [-1 if x is None else x for x in b]}
+        )
+        # Points without a building are grouped on a ~10 m grid instead.
+        frame["key"] = np.where(
+            frame["b"] >= 0,
+            frame["b"].astype(str),
+            (frame["lat"] * 1e4).round().astype(int).astype(str)
+            + ":"
+            + (frame["lon"] * 1e4).round().astype(int).astype(str),
+        )
+        agg = frame.groupby(["key", "c"], sort=True).agg(
+            lat=("lat", "mean"), lon=("lon", "mean"), b=("b", "first"), n=("lat", "size")
+        )
+        agg = agg.reset_index()
+        block: dict[str, Any] = {
+            "mode": "aggregated",
+            "lat": np.round(agg["lat"], 6).tolist(),
+            "lon": np.round(agg["lon"], 6).tolist(),
+            "c": agg["c"].astype(int).tolist(),
+            "b": [None if x < 0 else int(x) for x in agg["b"]],
+            "n": agg["n"].astype(int).tolist(),
+            "total": len(pts),
+            "note": esc(
+                f"{fr_number(len(pts))} signalements : au-delà de "
+                f"{fr_number(max_points)}, les points sont regroupés par bâtiment et "
+                "catégorie (le cercle donne le nombre). Le choix de période ne filtre "
+                "pas ces points regroupés."
+            ),
+        }
+        for i, k in enumerate(block["c"]):
+            categories[k]["idx"].append(i)
+        return block, categories
+    dates = naive_dates(pts["reported_at"])
+    month0 = months[0] if len(months) else None
+    m = [(d.to_period("M") - month0).n if month0 is not None and pd.notna(d) else -1 for d in dates]
+    d = [int((x.normalize() - day0).days) if pd.notna(x) else 0 for x in dates]
+    desc = pts["description"] if "description" in pts else pd.Series("", index=pts.index)
+    t = [_short_text(x) for x in desc]
+    for i, k in enumerate(c):
+        categories[k]["idx"].append(i)
+    block = {
+        "mode": "points",
+        "lat": lat.tolist(),
+        "lon": lon.tolist(),
+        "c": c,
+        "m": m,
+        "d": d,
+        "b": b,
+        "t": t,
+        "total": len(pts),
+    }
+    return block, categories
+
+
+def _short_text(value: object) -> str:
+    """A resident's description, cut to :data:`MAX_DESCRIPTION` then escaped."""
+    if not present(value):
+        return ""
+    text = " ".join(str(value).split())
+    if len(text) > MAX_DESCRIPTION:
+        text = text[: MAX_DESCRIPTION - 1] + "…"
+    return esc(text)
+
+
+def _observations_block(
+    obs: gpd.GeoDataFrame, *, months: pd.PeriodIndex, day0: pd.Timestamp
+) -> dict[str, Any] | None:
+    obs = obs[obs.geometry.notna() & ~obs.geometry.is_empty].to_crs(WGS84)
+    if obs.empty:
+        return None
+    cat_index = {c: i for i, c in enumerate(CODES)}
+    dates = naive_dates(obs["reported_at"])
+    month0 = months[0] if len(months) else None
+    desc = obs["description"] if "description" in obs else pd.Series("", index=obs.index)
+    source = obs["source"] if "source" in obs else pd.Series("terrain", index=obs.index)
+    return {
+        "name": (
+            "<span class='vigie-layers-dot' style='border-radius:0;transform:rotate(45deg);"
+            f"background:#fff;border:2px solid #111'></span>Observations de terrain "
+            f"({fr_number(len(obs))})"
+        ),
+        "lat": np.round(obs.geometry.y.to_numpy(), 6).tolist(),
+        "lon": np.round(obs.geometry.x.to_numpy(), 6).tolist(),
+        "c": [cat_index.get(str(c), cat_index["autre"]) for c in obs["category"]],
+        "m": [
+            (x.to_period("M") - month0).n if month0 is not None and pd.notna(x) else -1
+            for x in dates
+        ],
+        "d": [int((x.normalize() - day0).days) if pd.notna(x) else 0 for x in dates],
+        "t": [_short_text(x) for x in desc],
+        "src": [esc(x) for x in source],
+    }
+
+
+def map_data(
+    buildings: gpd.GeoDataFrame,
+    reports: gpd.GeoDataFrame,
+    *,
+    site_name: str,
+    basemap: gpd.GeoDataFrame | None = None,
+    kde: gpd.GeoDataFrame | None = None,
+    chronic: pd.DataFrame | None = None,
+    perimeter: tuple[float, float, float, float] | None = None,
+    options: MapOptions | None = None,
+) -> dict[str, Any]:
+    """Everything the page draws, as one JSON-ready dictionary (texts already escaped).
+
+    Parameters
+    ----------
+    buildings
+        ``buildings.parquet`` (any CRS; drawn in EPSG:4326): ``building_id``,
+        ``n_reports``, ``n_<category>``, and optionally ``dwellings``,
+        ``reports_per_100_dwellings``, ``gi_bin``, ``emerging_category``,
+        ``emerging_label_fr``, ``is_chronic``, ``chronic_categories``, ``open_backlog``…
+    reports
+        ``reports.parquet`` (any CRS): ``category``, ``reported_at``, ``building_id``,
+        ``source_kind``, ``duplicate_of``, ``description`` (scrubbed), ``geometry``.
+    basemap
+        :func:`pipelines.basemap.read_osm_basemap` output, or ``None``.
+    kde
+        ``kde.parquet``: contour polygons with ``density_min_per_ha`` and ``label``.
+    chronic
+        ``chronic.csv``: ``building_id``, ``category``, ``dates``.
+    perimeter
+        (west, south, east, north) of the study area, in degrees.
+    options
+        :class:`MapOptions`.
+
+    Returns
+    -------
+    dict
+        The data block read by :data:`pipelines._map_app.APP_JS`.
+    """
+    options = options or MapOptions()
+    b = buildings.to_crs(WGS84).reset_index(drop=True)
+    if "n_reports" not in b:
+        from pipelines.hotspots import reports_per_building
+
+        b = b.join(reports_per_building(reports, b))
+    notes: list[str] = []
+    kind = (
+        reports["source_kind"]
+        if "source_kind" in reports
+        else pd.Series("reports", index=reports.index)
+    )
+    resident = reports[kind != "observations"]
+    observations = reports[kind == "observations"]
+    all_dates = naive_dates(reports["reported_at"])
+    months = site_months(all_dates)
+    start, end = all_dates.min(), all_dates.max()
+    period = fr_period(start, end)
+    day0 = months[0].start_time if len(months) else pd.Timestamp("2000-01-01")
+
+    # Per-building monthly counts (period selector) and the 12-month sparkline.
+    monthly = monthly_counts(resident, b, months)
+    spark_months = list(months[-12:])
+    chronic_map = _chronic_by_building(chronic)
+    fiches = []
+    for i, row in b.iterrows():
+        series = monthly.loc[i].to_numpy()[-12:] if len(months) else None
+        fiches.append(
+            building_fact_sheet(
+                row,
+                period=period,
+                months=spark_months,
+                monthly=series,
+                chronic=chronic_map.get(str(row["building_id"]), ()),
+            )
+        )
+    dwellings = (
+        pd.to_numeric(b["dwellings"], errors="coerce")
+        if "dwellings" in b
+        else pd.Series(np.nan, index=b.index)
+    )
+    if "is_chronic" in b:
+        is_chronic = b["is_chronic"].fillna(False).astype(bool)
+    elif chronic_map:
+        is_chronic = b["building_id"].astype(str).isin(chronic_map)
+    else:
+        is_chronic = None
+    block_b: dict[str, Any] = {
+        "title": [esc(building_title(r)) for _, r in b.iterrows()],
+        "n": b["n_reports"].fillna(0).astype(int).tolist(),
+        "dw": [float(x) if pd.notna(x) and x > 0 else None for x in dwellings],
+        "fiche": fiches,
+        "chronic": is_chronic.astype(int).tolist() if is_chronic is not None else None,
+    }
+    nz = monthly.index[monthly.sum(axis=1) > 0]
+    block_monthly = {"i": [int(i) for i in nz], "c": monthly.loc[nz].to_numpy().tolist()}
+
+    # Views.
+    views = [
+        View(
+            "count",
+            "Nombre de signalements",
+            "Signalements par bâtiment",
+            "Plus la couleur est foncée, plus le bâtiment a reçu de signalements "
+            "(doublons probables et observations de terrain non comptés).",
+            dynamic="count",
+        )
+    ]
+    if dwellings.notna().any():
+        views.append(
+            View(
+                "rate",
+                "Signalements pour 100 logements",
+                "Signalements pour 100 logements",
+                "Rapporte les signalements à la taille du bâtiment. Hachuré : nombre de "
+                "logements inconnu, pas de taux.",
+                dynamic="rate",
+            )
+        )
+    else:
+        notes.append("Taux pour 100 logements : non disponible (logements inconnus).")
+    if "gi_bin" in b:
+        views.append(gi_view(b))
+    else:
+        notes.append("Points chauds (Gi*) : non calculés pour ce site.")
+    if "emerging_category" in b:
+        views.append(emerging_view(b))
+    else:
+        notes.append("Tendances des points chauds : non calculées pour ce site.")
+    change = None
+    if len(months) >= 2 and pd.notna(end):
+        if options.before and options.after:
+            before, after = parse_window(options.before), parse_window(options.after)
+        else:
+            before, after = default_windows(end)
+        change = before_after_counts(resident, b, before=before, after=after)
+        views.append(change_view(change, before, after))
+    else:
+        notes.append("Évolution avant / après : moins de deux mois de données.")
+
+    # Overlays.
+    block_reports, categories = _reports_block(
+        resident, {str(x): i for i, x in enumerate(b["building_id"])},
+        months=months, day0=day0, max_points=options.max_report_points,
+    )  # fmt: skip
+    block_obs = (
+        _observations_block(observations, months=months, day0=day0) if len(observations) else None
+    )
+    block_kde = _kde_block(kde, options.kde_bandwidth_m)
+    if block_kde is None:
+        notes.append("Densité (noyau quartique) : non calculée pour ce site.")
+    if is_chronic is None:
+        notes.append("Problèmes chroniques : non calculés pour ce site.")
+    block_basemap = _basemap_block(basemap)
+    if block_basemap is None:
+        notes.append("Fond de plan : indisponible (extrait OSM non lu).")
+
+    geoms = _round_geometries(b.geometry, 6, tolerance=0.0000015)
+    west, south, east, north = perimeter if perimeter else b.total_bounds
+    fit = [[float(south), float(west)], [float(north), float(east)]]
+    return {
+        "site": esc(site_name),
+        "period": esc(period),
+        "months": [esc(fr_month(m)) for m in months],
+        "day0": f"{day0:%Y-%m-%d}",
+        "bounds": fit,
+        "perimeter": {
+            "name": "Périmètre étudié",
+            "bounds": [[float(south), float(west)], [float(north), float(east)]],
+        },
+        "palette": list(PALETTE),
+        "zero": ZERO_COLOUR,
+        "nice": list(NICE_MANTISSAS),
+        "buildings": _features(geoms, [{"i": i} for i in range(len(b))]),
+        "b": block_b,
+        "monthly": block_monthly,
+        "views": [v.as_json() for v in views],
+        "change": (
+            {"nb": change["n_before"].tolist(), "na": change["n_after"].tolist()}
+            if change is not None
+            else None
+        ),
+        "categories": categories,
+        "categoriesTitle": esc(
+            f"Signalements (points), {fr_number(block_reports['total'])} — par catégorie"
+        ),
+        "reports": block_reports,
+        "obs": block_obs,
+        "kde": block_kde,
+        "chronic": (
+            {"name": "Bâtiments aux problèmes chroniques (contour épais)"}
+            if is_chronic is not None and bool(is_chronic.any())
+            else None
+        ),
+        "basemap": block_basemap,
+        "notes": [esc(n) for n in notes],
+        "tiles": [dict(t) for t in ONLINE_TILES] if options.online_tiles else None,
+    }  # fmt: skip
+
+
+def _kde_block(kde: gpd.GeoDataFrame | None, bandwidth_m: float | None) -> dict[str, Any] | None:
+    if kde is None or kde.empty or "density_min_per_ha" not in kde:
+        return None
+    k = kde.to_crs(WGS84).sort_values("density_min_per_ha").reset_index(drop=True)
+    n = len(k)
+    # Spread the bands over the palette: light for the lowest, dark for the highest.
+    picks = np.linspace(0, len(KDE_COLOURS) - 1, n).round().astype(int) if n > 1 else [4]
+    colours = [KDE_COLOURS[int(i)] for i in picks]
+    labels = [
+        esc(x) if "label" in k and present(x) else esc(f"{fr_number(v, 1)} / ha et plus")
+        for x, v in zip(
+            k["label"] if "label" in k else [None] * n, k["density_min_per_ha"], strict=True
+        )
+    ]
+    radius = f" de rayon {fr_number(bandwidth_m)} m" if bandwidth_m else ""
+    geoms = _round_geometries(k.geometry, 5)
+    return {
+        "name": "Densité de signalements (par hectare)",
+        "title": "Densité de signalements",
+        "geojson": _features(geoms, [{"band": i} for i in range(n)]),
+        "colours": colours,
+        "labels": labels,
+        "caption": esc(
+            f"Nombre de signalements par hectare, estimé avec un noyau quartique{radius} : "
+            "une statistique calculée sur les signalements, pas un effet visuel du "
+            "navigateur."
+        ),
+    }
+
+
+def _basemap_block(basemap: gpd.GeoDataFrame | None) -> dict[str, Any] | None:
+    from pipelines.basemap import LAND_COLOUR, LEGEND_GROUPS, STYLES
+
+    if basemap is None or basemap.empty:
+        return None
+    bm = basemap.to_crs(WGS84).reset_index(drop=True)
+    geoms = _round_geometries(bm.geometry, 5)
+    kinds = [k for k in STYLES if (bm["kind"] == k).any()]
+    swatches = []
+    for label, members in LEGEND_GROUPS:
+        shown = [k for k in members if k in kinds]
+        if not shown:
+            continue
+        s = STYLES[shown[0]]
+        if s["fill"]:
+            style = f"background:{s['fill']};border-color:{s['color']}"
+        else:
+            style = f"background:{s['color']};border-color:{s.get('casing') or s['color']}"
+        swatches.append(f"<i style='{style}'></i>{esc(label)}")
+    legend = "Fond de plan : " + " ".join(swatches) if swatches else ""
+    return {
+        "name": "Fond de plan (OpenStreetMap, hors ligne)",
+        "geojson": _features(geoms, [{"k": str(x)} for x in bm["kind"]]),
+        "styles": {k: STYLES[k] for k in kinds},
+        "legend": legend,
+        "land": LAND_COLOUR,
+    }

@@ -1,0 +1,207 @@
+"""The index page ``maps/index.html``: every site with its key figures and documents.
+
+Printable (one site per block, links spelled out on paper); every text from the
+configuration or a file is escaped.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines import __version__
+from pipelines._map_html import ATTRIBUTIONS, INDEX_CSS, esc, fr_number, fr_period
+from pipelines.config import Config, SiteConfig
+from pipelines.paths import SitePaths
+
+#: Trend arrows: (symbol, CSS class, French words).
+ARROWS: dict[str, tuple[str, str, str]] = {
+    "up": ("↑", "up", "hausse significative des signalements mensuels"),
+    "down": ("↓", "down", "baisse significative des signalements mensuels"),
+    "flat": ("→", "flat", "pas de tendance significative"),
+}
+_UP = {"hausse", "increasing", "up", "increase"}
+_DOWN = {"baisse", "decreasing", "down", "decrease"}
+_FLAT = {"aucune", "no trend", "none", "flat", "stable"}
+
+
+def site_trend(summary: dict[str, Any], *, alpha: float = 0.05) -> str | None:
+    """``up``, ``down`` or ``flat`` from the monthly Mann-Kendall of the run summary.
+
+    Reads ``summary["trends"]``: a ``trend`` word (``hausse``/``baisse``/``aucune``, as
+    :mod:`pipelines.trend_stats` writes them) or ``z`` and ``p``, either at its top level
+    or under ``monthly``, ``mann_kendall``, ``site`` or ``total``. ``None`` when there is
+    no trends section.
+    """
+    trends = summary.get("trends")
+    if not isinstance(trends, dict):
+        return None
+    candidates: list[Any] = [trends.get(k) for k in ("monthly", "mann_kendall", "site", "total")]
+    candidates.append(trends)
+    for c in candidates:
+        if not isinstance(c, dict):
+            continue
+        if isinstance(c.get("mann_kendall"), dict):
+            c = c["mann_kendall"]
+        word = c.get("trend", c.get("mk_trend"))
+        if isinstance(word, str):
+            w = word.strip().lower()
+            if w in _UP:
+                return "up"
+            if w in _DOWN:
+                return "down"
+            if w in _FLAT:
+                return "flat"
+        z, p = c.get("z", c.get("mk_z")), c.get("p", c.get("mk_p"))
+        if isinstance(z, int | float) and isinstance(p, int | float):
+            if p < alpha:
+                return "up" if z > 0 else "down"
+            return "flat"
+    return None
+
+
+def _rel(target: Path, start: Path) -> str:
+    return Path(os.path.relpath(Path(target).resolve(), Path(start).resolve())).as_posix()
+
+
+def _columns(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(path).names) if path.exists() else []
+
+
+def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, Any]:
+    """Key figures and document links of one site, for :func:`index_page`.
+
+    Relative links are computed from ``dst_dir`` (the folder of ``index.html``).
+    """
+    from pipelines.io import read_json
+
+    paths = SitePaths.of(config, site.id)
+    summary = read_json(paths.run_summary) if paths.run_summary.exists() else {}
+    sources = summary.get("sources", {})
+    rejected = 0
+    for s in sources.values():
+        r = s.get("rejected", 0)
+        rejected += sum(r.values()) if isinstance(r, dict) else int(r)
+    period = ""
+    if paths.reports.exists():
+        dates = pd.read_parquet(paths.reports, columns=["reported_at"])["reported_at"]
+        from pipelines.maps import naive_dates
+
+        dates = naive_dates(dates)
+        period = fr_period(dates.min(), dates.max())
+    cols = _columns(paths.buildings)
+    wanted: list[str] = [c for c in ("n_reports", "gi_bin") if c in cols]
+    b = pd.read_parquet(paths.buildings, columns=wanted) if wanted else pd.DataFrame()
+    hot = summary.get("hotspots", {})
+    reports = hot.get("reports_counted", int(b["n_reports"].sum()) if "n_reports" in b else 0)
+    with_reports = hot.get(
+        "buildings_with_reports", int((b["n_reports"] > 0).sum()) if "n_reports" in b else 0
+    )
+    hotspots_95 = (
+        int((pd.to_numeric(b["gi_bin"], errors="coerce") >= 2).sum()) if "gi_bin" in b else None
+    )
+    documents: list[tuple[str, str]] = []
+    png = paths.map.with_suffix(".png")
+    if png.exists():
+        documents.append(("Carte fixe pour diaporama (PNG)", _rel(png, dst_dir)))
+    for name, label in (("quality.html", "Rapport qualité des données"),
+                        ("method_note.html", "Note de méthode")):  # fmt: skip
+        if (paths.processed / name).exists():
+            documents.append((label, _rel(paths.processed / name, dst_dir)))
+    charts_dir = paths.processed / "charts"
+    for chart in sorted(charts_dir.glob("*.png")) if charts_dir.is_dir() else []:
+        documents.append((f"Graphique : {chart.stem.replace('_', ' ')}", _rel(chart, dst_dir)))
+    return {
+        "id": site.id,
+        "name": site.name,
+        "simulated": site.simulated,
+        "map": _rel(paths.map, dst_dir),
+        "png": _rel(png, dst_dir) if png.exists() else None,
+        "period": period,
+        "reports": int(reports),
+        "buildings_with_reports": int(with_reports),
+        "hotspots_95": hotspots_95,
+        "trend": site_trend(summary),
+        "outside_study_area": sum(int(s.get("outside_study_area", 0)) for s in sources.values()),
+        "rejected": rejected,
+        "documents": documents,
+        "attribution": list(dict.fromkeys(["osm", *site.attribution])),
+    }
+
+
+def index_page(sites: list[dict[str, Any]]) -> str:
+    """The index page (escaped HTML) from :func:`site_entry` dictionaries."""
+    rows, blocks = [], []
+    for s in sites:
+        badge = " <span class='badge'>données simulées</span>" if s.get("simulated") else ""
+        trend = s.get("trend")
+        if trend in ARROWS:
+            sym, cls, words = ARROWS[trend]
+            trend_cell = f"<span class='trend {cls}' title='{esc(words)}'>{sym}</span> {esc(words)}"
+        else:
+            trend_cell = "<span class='flat'>non calculée</span>"
+        hot = s.get("hotspots_95")
+        hot_cell = fr_number(hot) if isinstance(hot, int | float) else "non calculés"
+        rows.append(
+            "<tr>"
+            f"<td><a href='{esc(s['map'])}'>{esc(s['name'])}</a>{badge}</td>"
+            f"<td>{esc(s.get('period', ''))}</td>"
+            f"<td class='n'>{fr_number(int(s.get('reports', 0)))}</td>"
+            f"<td class='n'>{fr_number(int(s.get('buildings_with_reports', 0)))}</td>"
+            f"<td class='n'>{hot_cell}</td>"
+            f"<td>{trend_cell}</td>"
+            "</tr>"
+        )
+        docs = [f"<li><a href='{esc(s['map'])}'>Carte interactive</a> ({esc(s['map'])})</li>"]
+        docs += [
+            f"<li><a href='{esc(href)}'>{esc(label)}</a></li>"
+            for label, href in s.get("documents", [])
+        ]
+        sources = "<br>".join(esc(ATTRIBUTIONS.get(k, k)) for k in s.get("attribution", ["osm"]))
+        image = (
+            f"<p><img class='apercu' src='{esc(s['png'])}' alt='Carte de {esc(s['name'])}'></p>"
+            if s.get("png")
+            else ""
+        )
+        blocks.append(
+            f"<section class='site' id='site-{esc(s.get('id', ''))}'>"
+            f"<h2>{esc(s['name'])}{badge}</h2>"
+            f"<p>{esc(s.get('period', ''))} · signalements écartés : "
+            f"{fr_number(int(s.get('rejected', 0)))} rejetés, "
+            f"{fr_number(int(s.get('outside_study_area', 0)))} hors du périmètre.</p>"
+            f"<ul>{''.join(docs)}</ul>{image}<p><small>Sources : {sources}</small></p></section>"
+        )
+    all_sources = "<br>".join(esc(v) for v in ATTRIBUTIONS.values())
+    return f"""<!DOCTYPE html>
+<html lang="fr"><head><meta charset="utf-8"><title>Vigie · cartes des sites</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>{INDEX_CSS}</style></head><body>
+<header><h1>Vigie · veille technique et sociale</h1>
+<p>Cartes des signalements des habitants, par site, pour les comités de pilotage.</p></header>
+<main>
+<table><thead><tr><th>Site (carte)</th><th>Période couverte</th><th class='n'>Signalements</th>
+<th class='n'>Bâtiments concernés</th><th class='n'>Points chauds (confiance ≥ 95 %)</th>
+<th>Tendance mensuelle</th></tr></thead>
+<tbody>{"".join(rows)}</tbody></table>
+<p><small>Points chauds : bâtiments classés « point chaud » à 95 % ou 99 % de confiance
+(Getis-Ord Gi*, correction FDR). Tendance : test de Mann-Kendall sur le nombre mensuel de
+signalements du site (↑ hausse, ↓ baisse, → pas de tendance significative).</small></p>
+{"".join(blocks)}
+</main>
+<footer>Sources et licences :<br>{all_sources}<br>Vigie {esc(__version__)}</footer>
+</body></html>
+"""
+
+
+def run_index(config: Config, *, dst: Path) -> Path:
+    """Write ``index.html`` linking the maps of every site, with their key figures."""
+    from pipelines.io import write_text
+
+    dst = Path(dst)
+    entries = [site_entry(config, site, dst_dir=dst.parent) for site in config.sites]
+    return write_text(index_page(entries), dst)

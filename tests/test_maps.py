@@ -1,0 +1,588 @@
+"""Meeting maps, unit tier: classes, periods, fact sheet, escaping, layers drawn or skipped,
+offline basemap, static PNG and index page. Hand-made frames over the real Bondy buildings
+(known answers), and the real OSM extracts for the basemap."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import LineString, Point, Polygon
+
+from pipelines import maps
+from pipelines._map_html import building_fact_sheet, sparkline_svg
+from pipelines._map_index import index_page, run_index, site_trend
+from pipelines._map_views import (
+    before_after_counts,
+    count_classes,
+    default_windows,
+    monthly_counts,
+    nice_number,
+    parse_window,
+    rate_classes,
+)
+from pipelines.basemap import STYLES, basemap_features, classify_features, read_osm_basemap
+from pipelines.buildings import read_osm_bounds, read_osm_buildings
+from pipelines.charts_map import nice_scale_length, write_site_png
+from pipelines.config import Config, SiteConfig, SourceConfig
+from pipelines.crs import LAMBERT93, WGS84
+from pipelines.taxonomy import CODES
+from tests.conftest import RAW
+
+BONDY_OSM = RAW / "bondy" / "bondy_nord.osm"
+PARIS_OSM = RAW / "paris10" / "paris10.osm"
+XSS_SCRIPT = "<script>alert(1)</script>"
+XSS_IMG = "<img src=x onerror=alert(1)>"
+XSS_NAME = "<img src=x onerror=alert(2)>"
+
+
+# --------------------------------------------------------------------------- hand-made site
+def handmade_site() -> dict[str, object]:
+    """Real Bondy footprints with a few hand-placed reports whose answers are known.
+
+    Buildings A, B, C are the three largest footprints. Reports (2024):
+    A: 3 × propreté in January (+ 1 likely duplicate), 1 × ascenseur in February and
+    1 in March; B: 2 × encombrants in March whose descriptions are XSS payloads, and B's
+    OSM name is one too; C: 1 walkthrough observation in February; one report far from
+    any building. A is a 99 % hotspot and chronic, B a 95 % cold spot.
+    """
+    b = read_osm_buildings(BONDY_OSM)
+    area = b.to_crs(LAMBERT93).area
+    a_i, b_i, c_i = area.sort_values(ascending=False).index[:3]
+    ids = {k: b.loc[i, "building_id"] for k, i in (("A", a_i), ("B", b_i), ("C", c_i))}
+    pts = b.geometry.representative_point()
+    at = {k: pts.loc[i] for k, i in (("A", a_i), ("B", b_i), ("C", c_i))}
+    west, south, _, _ = b.total_bounds
+    rows = [
+        ("A", "proprete", "2024-01-05 10:00", "Hall sale", "reports", None),
+        ("A", "proprete", "2024-01-05 11:00", "Hall sale (bis)", "reports", "r0"),
+        ("A", "proprete", "2024-01-12 09:00", "Escalier sale", "reports", None),
+        ("A", "proprete", "2024-01-20 09:00", "", "reports", None),
+        ("A", "ascenseur", "2024-02-03 08:00", "Ascenseur bloqué", "reports", None),
+        ("A", "ascenseur", "2024-03-15 08:00", "Ascenseur bloqué", "reports", None),
+        ("B", "encombrants", "2024-03-02 14:00", XSS_SCRIPT, "reports", None),
+        ("B", "encombrants", "2024-03-20 16:00", XSS_IMG, "reports", None),
+        ("C", "degradation", "2024-02-10 10:00", "Porte cassée", "observations", None),
+        (None, "autre", "2024-02-11 10:00", "Loin de tout", "reports", None),
+    ]
+    geoms = [at[k] if k else Point(west - 0.01, south - 0.01) for k, *_ in rows]
+    reports = gpd.GeoDataFrame(
+        {
+            "report_id": [f"r{i}" for i in range(len(rows))],
+            "source": ["bailleur" if r[4] == "reports" else "diagnostic" for r in rows],
+            "source_kind": [r[4] for r in rows],
+            "category": [r[1] for r in rows],
+            "description": [r[3] for r in rows],
+            "reported_at": pd.to_datetime([r[2] for r in rows]),
+            "building_id": pd.Series([ids[r[0]] if r[0] else None for r in rows], dtype="string"),
+            "duplicate_of": pd.Series([r[5] for r in rows], dtype="string"),
+        },
+        geometry=geoms,
+        crs=WGS84,
+    )
+    counted = reports[
+        reports["building_id"].notna()
+        & (reports["source_kind"] == "reports")
+        & reports["duplicate_of"].isna()
+    ]
+    table = pd.crosstab(counted["building_id"], counted["category"]).reindex(
+        index=b["building_id"], columns=list(CODES), fill_value=0
+    )
+    out = b.copy()
+    for c in CODES:
+        out[f"n_{c}"] = table[c].to_numpy()
+    out["n_reports"] = table.sum(axis=1).to_numpy()
+    out["n_observations"] = (out["building_id"] == ids["C"]).astype(int)
+    out["dwellings"] = np.nan
+    out.loc[a_i, "dwellings"] = 50.0
+    out.loc[c_i, "dwellings"] = 10.0
+    out["dwellings_source"] = pd.Series(pd.NA, index=out.index, dtype="string")
+    out.loc[[a_i, c_i], "dwellings_source"] = "rpls"
+    out["reports_per_100_dwellings"] = 100 * out["n_reports"] / out["dwellings"]
+    out["gi_bin"] = 0
+    out.loc[a_i, "gi_bin"] = 3
+    out.loc[b_i, "gi_bin"] = -2
+    out["emerging_category"] = "no_pattern"
+    out.loc[a_i, "emerging_category"] = "intensifying"
+    out["is_chronic"] = out.index == a_i
+    out["open_backlog"] = 0
+    out.loc[a_i, "open_backlog"] = 2
+    out["name"] = out["name"].astype(object)
+    out.loc[b_i, "name"] = XSS_NAME
+    chronic = pd.DataFrame(
+        {
+            "building_id": [ids["A"]],
+            "category": ["proprete"],
+            "category_label": ["Propreté des parties communes"],
+            "n_reports_in_window": [3],
+            "window_days": [90],
+            "first_date": ["2024-01-05"],
+            "last_date": ["2024-01-20"],
+            "dates": ["2024-01-05, 2024-01-12, 2024-01-20"],
+        }
+    )
+    ring = gpd.GeoSeries([at["A"]], crs=WGS84).to_crs(LAMBERT93)
+    kde = gpd.GeoDataFrame(
+        {
+            "band": [0, 1],
+            "density_min_per_ha": [1.0, 2.0],
+            "density_max_per_ha": [2.0, 3.5],
+            "label": ["1 à 2 signalements / ha", "2 signalements / ha et plus"],
+        },
+        geometry=[
+            ring.buffer(120).iloc[0].difference(ring.buffer(60).iloc[0]),
+            ring.buffer(60).iloc[0],
+        ],
+        crs=LAMBERT93,
+    ).to_crs(WGS84)
+    return {
+        "buildings": out,
+        "reports": reports,
+        "chronic": chronic,
+        "kde": kde,
+        "ids": ids,
+        "perimeter": read_osm_bounds(BONDY_OSM),
+    }
+
+
+@pytest.fixture(scope="module")
+def site() -> dict[str, object]:
+    return handmade_site()
+
+
+@pytest.fixture(scope="module")
+def bondy_basemap() -> gpd.GeoDataFrame:
+    return read_osm_basemap(BONDY_OSM)
+
+
+# --------------------------------------------------------------------------- classes
+def test_nice_numbers_are_round() -> None:
+    assert nice_number(6.81) == 5.0
+    assert nice_number(46.4) == 50.0
+    assert nice_number(0.87) == pytest.approx(1.0)
+    assert nice_number(2.64) == 3.0
+    assert nice_number(0) == 0.0
+
+
+def test_count_classes_known_answers() -> None:
+    # Non-zero counts 1, 1, 4, 316: 3 distinct values, bounds 1, 316^(1/3) ≈ 6.8 → 5,
+    # 316^(2/3) ≈ 46 → 50.
+    c = count_classes(pd.Series([0, 1, 1, 4, 316]))
+    assert c.bounds == (1, 5, 50)
+    assert c.labels == ("1 à 4", "5 à 49", "50 et plus")
+    assert c.colours == maps.PALETTE[-3:]
+    assert c.colour(0) == maps.ZERO_COLOUR
+    assert c.colour(4) == c.colours[0]
+    assert c.colour(5) == c.colours[1]
+    assert c.colour(316) == c.colours[2]
+    assert count_classes(pd.Series([0, 1, 1])).labels == ("1",)
+    assert count_classes(pd.Series([0, 0])).labels == ("1 et plus",)
+
+
+def test_rate_classes_known_answers() -> None:
+    c = rate_classes(pd.Series([0.5, 1, 2, 4, 8, None, 0]))
+    assert c.bounds == (0.0, 1.0, 2.0, 3.0, 5.0)
+    assert c.labels[0] == "moins de 1"
+    assert c.labels[-1] == "5 et plus"
+    assert rate_classes(pd.Series([0.25, 0.5])).labels == ("moins de 0,3", "0,3 et plus")
+
+
+# --------------------------------------------------------------------------- time
+def test_monthly_counts_skip_duplicates_observations_and_unplaced(site) -> None:  # type: ignore[no-untyped-def]
+    b, r, ids = site["buildings"], site["reports"], site["ids"]
+    months = pd.period_range("2024-01", "2024-03", freq="M")
+    m = monthly_counts(r, b, months)
+    assert m.index.equals(b.index)
+    row = m[b["building_id"] == ids["A"]].iloc[0].tolist()
+    assert row == [3, 1, 1]
+    assert m[b["building_id"] == ids["B"]].iloc[0].tolist() == [0, 0, 2]
+    assert m[b["building_id"] == ids["C"]].iloc[0].tolist() == [0, 0, 0]
+    assert int(m.to_numpy().sum()) == int(b["n_reports"].sum()) == 7
+
+
+def test_windows_and_before_after(site) -> None:  # type: ignore[no-untyped-def]
+    before, after = default_windows(pd.Timestamp("2024-09-12 15:00"))
+    assert after[0] == pd.Timestamp("2024-06-13")
+    assert after[1] == pd.Timestamp("2024-09-13") - pd.Timedelta(1, "ns")
+    assert before[1] == after[0] - pd.Timedelta(1, "ns")
+    assert before[1] - before[0] == after[1] - after[0]
+    assert parse_window(["2024-01", "2024-02"]) == (
+        pd.Timestamp("2024-01-01"),
+        pd.Timestamp("2024-03-01") - pd.Timedelta(1, "ns"),
+    )
+    assert parse_window(["2024-03-01", "2024-03-31"])[1] == pd.Timestamp(
+        "2024-04-01"
+    ) - pd.Timedelta(1, "ns")
+    with pytest.raises(ValueError, match="fin précède"):
+        parse_window(["2024-03", "2024-01"])
+    b, r, ids = site["buildings"], site["reports"], site["ids"]
+    ch = before_after_counts(
+        r,
+        b,
+        before=parse_window(["2024-01", "2024-01"]),
+        after=parse_window(["2024-03", "2024-03"]),
+    )
+    a = ch[b["building_id"] == ids["A"]].iloc[0]
+    assert (a["n_before"], a["n_after"], a["change"]) == (3, 1, -2)
+    bb = ch[b["building_id"] == ids["B"]].iloc[0]
+    assert (bb["n_before"], bb["n_after"], bb["change"]) == (0, 2, 2)
+
+
+# --------------------------------------------------------------------------- fact sheet
+def test_sparkline_bars_and_title() -> None:
+    months = list(pd.period_range("2024-01", "2024-12", freq="M"))
+    counts = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 28]
+    svg = sparkline_svg(counts, months)
+    bars = re.findall(r"M(\d+) 30v-(\d+)h11v\d+z", svg)
+    assert len(bars) == 12
+    heights = [int(h) for _, h in bars]
+    assert heights[-1] == 28
+    assert heights[0] == 1
+    assert heights == sorted(heights)
+    assert "de janv. 2024 à déc. 2024 : 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 28" in svg
+    assert "max 28" in svg
+    with pytest.raises(ValueError, match="valeurs"):
+        sparkline_svg([1, 2], months)
+
+
+def test_fact_sheet_fields_and_escaping() -> None:
+    months = list(pd.period_range("2024-01", "2024-03", freq="M"))
+    row = pd.Series(
+        {
+            "building_id": "way/1",
+            "name": XSS_NAME,
+            "operator": "Bailleur & Cie",
+            "dwellings": 120.0,
+            "dwellings_source": "rpls",
+            "n_reports": 5,
+            "n_ascenseur": 4,
+            "n_proprete": 1,
+            "reports_per_100_dwellings": 4.1666,
+            "gi_bin": 3,
+            "emerging_category": "intensifying",
+            "open_backlog": 2,
+            "Nom du demandeur": "Mme Fatou Doucouré",
+            "telephone": "0199004772",
+        }
+    )
+    html = building_fact_sheet(
+        row, period="du 01/01/2024 au 31/03/2024", months=months, monthly=[1, 0, 4],
+        chronic=["Ascenseur en panne : 3 signalements en 90 jours", XSS_SCRIPT],
+    )  # fmt: skip
+    assert XSS_NAME not in html
+    assert XSS_SCRIPT not in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Bailleur &amp; Cie" in html
+    assert "120 (RPLS)" in html
+    assert "4,2 pour 100 logements" in html
+    assert "Point chaud, confiance 99 %" in html
+    assert "Point chaud en intensification" in html
+    assert "<tr><th>Non clos à ce jour</th><td>2</td></tr>" in html
+    assert "<tr><td>Ascenseur en panne</td><td>4</td></tr>" in html
+    assert "<svg" in html
+    assert "Problèmes chroniques" in html
+    # Only building facts: a personal column of the row never reaches the popup.
+    assert "Doucouré" not in html
+    assert "0199004772" not in html
+
+
+def test_fact_sheet_title_falls_back_to_size() -> None:
+    row = pd.Series({"building_id": "way/2", "dwellings": 270.0, "n_reports": 0})
+    assert "<h4>Bâtiment de 270 logements</h4>" in building_fact_sheet(row)
+    assert "<h4>Bâtiment sans adresse connue</h4>" in building_fact_sheet(
+        pd.Series({"building_id": "way/3", "n_reports": 0})
+    )
+
+
+# --------------------------------------------------------------------------- data block
+def test_map_data_draws_every_layer_with_its_columns(site, bondy_basemap) -> None:  # type: ignore[no-untyped-def]
+    b, ids = site["buildings"], site["ids"]
+    d = maps.map_data(
+        b, site["reports"], site_name="Essai", basemap=bondy_basemap, kde=site["kde"],
+        chronic=site["chronic"], perimeter=site["perimeter"],
+    )  # fmt: skip
+    assert [v["id"] for v in d["views"]] == ["count", "rate", "gi", "emerging", "change"]
+    assert d["notes"] == []
+    gi = next(v for v in d["views"] if v["id"] == "gi")
+    by_label = {c["l"]: c["n"] for c in gi["classes"]}
+    assert by_label["Point chaud, confiance 99 %"] == 1
+    assert by_label["Point froid, confiance 95 %"] == 1
+    assert by_label["Non significatif"] == len(b) - 2
+    a = int(np.flatnonzero(b["building_id"] == ids["A"])[0])
+    assert gi["classes"][gi["k"][a]]["c"] == maps.GI_COLOURS[3]
+    assert d["b"]["chronic"][a] == 1
+    assert sum(d["b"]["chronic"]) == 1
+    assert d["b"]["n"][a] == 5
+    assert d["b"]["dw"][a] == 50.0
+    assert d["monthly"]["c"][d["monthly"]["i"].index(a)] == [3, 1, 1]
+    assert d["months"] == ["janv. 2024", "févr. 2024", "mars 2024"]
+    # Report markers: no duplicate, no observation; the far report is shown, unplaced.
+    r = d["reports"]
+    assert r["mode"] == "points"
+    assert r["total"] == 8
+    assert sum(len(c["idx"]) for c in d["categories"]) == 8
+    assert r["b"].count(None) == 1
+    assert d["obs"] is not None
+    assert len(d["obs"]["lat"]) == 1
+    assert d["kde"]["labels"] == ["1 à 2 signalements / ha", "2 signalements / ha et plus"]
+    assert "quartique" in d["kde"]["caption"]
+    assert len(d["basemap"]["geojson"]["features"]) == len(bondy_basemap)
+    assert d["tiles"] is None
+    assert "Propreté des parties communes : 3 signalements en 90 jours" in d["b"]["fiche"][a]
+
+
+def test_map_data_skips_missing_layers_with_a_french_note(site) -> None:  # type: ignore[no-untyped-def]
+    b = site["buildings"].drop(
+        columns=[
+            "gi_bin",
+            "emerging_category",
+            "is_chronic",
+            "dwellings",
+            "reports_per_100_dwellings",
+        ]
+    )
+    d = maps.map_data(b, site["reports"], site_name="Essai")
+    assert [v["id"] for v in d["views"]] == ["count", "change"]
+    notes = " ".join(d["notes"])
+    for words in ("Points chauds (Gi*) : non calculés", "Tendances des points chauds",
+                  "Taux pour 100 logements : non disponible", "Densité (noyau quartique)",
+                  "Problèmes chroniques", "Fond de plan : indisponible"):  # fmt: skip
+        assert words in notes
+    assert d["kde"] is None
+    assert d["chronic"] is None
+    assert d["basemap"] is None
+
+
+def test_many_reports_are_aggregated_per_building_and_category(site) -> None:  # type: ignore[no-untyped-def]
+    d = maps.map_data(
+        site["buildings"],
+        site["reports"],
+        site_name="Essai",
+        options=maps.MapOptions(max_report_points=3),
+    )
+    r = d["reports"]
+    assert r["mode"] == "aggregated"
+    # A: propreté (3, the duplicate dropped) and ascenseur (2); B: encombrants (2); the far one.
+    assert sorted(r["n"]) == [1, 2, 2, 3]
+    assert sum(r["n"]) == r["total"] == 8
+    assert "regroupés" in r["note"]
+
+
+def test_before_after_periods_from_the_configuration(site) -> None:  # type: ignore[no-untyped-def]
+    opts = maps.MapOptions.from_params(
+        {"maps": {"before": ["2024-01", "2024-01"], "after": ["2024-03", "2024-03"]}}
+    )
+    d = maps.map_data(site["buildings"], site["reports"], site_name="Essai", options=opts)
+    view = next(v for v in d["views"] if v["id"] == "change")
+    assert "du 01/03/2024 au 31/03/2024" in view["caption"]
+    a = int(np.flatnonzero(site["buildings"]["building_id"] == site["ids"]["A"])[0])
+    assert (d["change"]["nb"][a], d["change"]["na"][a]) == (3, 1)
+    assert view["classes"][view["k"][a]]["l"].startswith("−")
+
+
+# --------------------------------------------------------------------------- page
+@pytest.fixture(scope="module")
+def rendered(site, bondy_basemap) -> str:  # type: ignore[no-untyped-def]
+    m = maps.build_site_map(
+        site["buildings"], site["reports"], site_name="Essai <b>", simulated=True,
+        attributions=["osm", "ban", "rpls"], basemap=bondy_basemap, kde=site["kde"],
+        chronic=site["chronic"], perimeter=site["perimeter"],
+    )  # fmt: skip
+    return maps.render_map(m)
+
+
+def test_page_is_offline_escaped_and_credited(rendered: str) -> None:
+    from pipelines._assets import find_network_references
+
+    assert find_network_references(rendered) == []
+    assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']https?:", rendered)
+    # The payloads are nowhere raw, only escaped.
+    assert XSS_SCRIPT not in rendered
+    assert XSS_IMG not in rendered
+    assert XSS_NAME not in rendered
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered
+    assert "Vigie · Essai &lt;b&gt;" in rendered
+    assert "données simulées" in rendered
+    for words in ("ODbL", "Base Adresse Nationale", "Licence Ouverte", "RPLS"):
+        assert words in rendered
+    assert "tile.openstreetmap.org" not in rendered
+
+
+def test_data_block_cannot_close_its_script() -> None:
+    text = maps.data_json({"t": "</script><!-- x", "u": "a</b>"})
+    assert "</" not in text
+    assert "<!--" not in text
+    assert json.loads(text) == {"t": "</script><!-- x", "u": "a</b>"}
+
+
+def test_online_tiles_only_when_asked(site) -> None:  # type: ignore[no-untyped-def]
+    m = maps.build_site_map(
+        site["buildings"], site["reports"], site_name="Essai", simulated=False,
+        attributions=["osm"], options=maps.MapOptions(online_tiles=True),
+    )  # fmt: skip
+    html = maps.render_map(m)
+    assert "https://tile.openstreetmap.org/{z}/{x}/{y}.png" in html
+    assert "GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2" in html
+
+
+# --------------------------------------------------------------------------- basemap
+def test_classify_basemap_features() -> None:
+    square = Polygon([(0, 0), (0, 1), (1, 1), (1, 0)])
+    line = LineString([(0, 0), (1, 1)])
+    raw = gpd.GeoDataFrame(
+        {
+            "highway": ["primary", "footway", "bus_stop", None, None, None, "residential"],
+            "railway": [None, None, None, "rail", None, None, None],
+            "tunnel": [None, None, None, "yes", None, None, None],
+            "leisure": [None, None, None, None, "park", None, None],
+            "natural": [None, None, None, None, None, "water", None],
+        },
+        geometry=[line, line, Point(0, 0), line, square, square, square],
+        crs=WGS84,
+    )
+    cls = classify_features(raw)
+    assert cls.index.equals(raw.index)
+    assert cls["layer"].tolist()[:2] == ["street", "street"]
+    assert cls["kind"].tolist()[:2] == ["major", "path"]
+    assert cls["layer"].isna().tolist() == [False, False, True, True, False, False, True]
+    assert cls["kind"].iloc[4] == "green"
+    assert cls["kind"].iloc[5] == "water"
+
+
+def test_bondy_basemap_is_read_offline_and_clipped(bondy_basemap: gpd.GeoDataFrame) -> None:
+    bm = bondy_basemap
+    assert bm.crs.to_epsg() == 4326
+    assert set(bm["kind"]) <= set(STYLES)
+    # The canal de l'Ourcq and the streets of the extract, by class.
+    assert (bm["kind"] == "waterway").sum() >= 1
+    assert (bm["kind"] == "water").sum() >= 1
+    assert {"major", "medium", "minor", "service", "path"} <= set(bm["kind"])
+    lines = bm[bm["layer"] == "street"].geom_type.isin(["LineString", "MultiLineString"])
+    assert lines.all()
+    west, south, east, north = read_osm_bounds(BONDY_OSM)
+    x0, y0, x1, y1 = bm.total_bounds
+    margin = 0.0015  # 60 m is under 0.001° here
+    assert x0 >= west - margin
+    assert x1 <= east + margin
+    assert y0 >= south - margin
+    assert y1 <= north + margin
+
+
+def test_paris_basemap_leaves_underground_railways_out() -> None:
+    bm = read_osm_basemap(PARIS_OSM)
+    assert "rail" not in set(bm["kind"])  # the RER/metro ways of the extract are all tunnels
+    assert (bm["kind"] == "green").sum() >= 3  # squares and gardens of the 10e
+
+
+def test_basemap_without_any_feature_is_empty() -> None:
+    raw = gpd.GeoDataFrame({"highway": ["bus_stop"]}, geometry=[Point(2.4, 48.9)], crs=WGS84)
+    out = basemap_features(raw, bounds=(2.39, 48.89, 2.41, 48.91))
+    assert out.empty
+    assert list(out.columns) == ["layer", "kind", "name", "geometry"]
+
+
+# --------------------------------------------------------------------------- PNG and index
+def test_scale_bar_lengths_are_round() -> None:
+    assert nice_scale_length(1000) == 200
+    assert nice_scale_length(100) == 20
+    assert nice_scale_length(50) == 10
+    assert nice_scale_length(7000) == 2000
+
+
+def test_static_png_map(site, bondy_basemap, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import matplotlib.image
+
+    dst = write_site_png(
+        site["buildings"], site["reports"], tmp_path / "bondy.png", site_name="Essai",
+        simulated=True, attributions=["osm"], basemap=bondy_basemap,
+    )  # fmt: skip
+    img = matplotlib.image.imread(dst)
+    assert img.shape[:2] == (1125, 1800)
+    rgb = np.round(img[..., :3] * 255).astype(np.int64)
+    colours = set(np.unique((rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]).tolist())
+
+    def has(hex_colour: str) -> bool:
+        return int(hex_colour[1:], 16) in colours
+
+    # A (5 reports) and B (2) share the top class (bounds 1 and 2); the land under the
+    # basemap, grey buildings without reports, the red "données simulées" badge.
+    from pipelines.basemap import LAND_COLOUR
+
+    assert has(maps.PALETTE[-1])
+    assert has(LAND_COLOUR)
+    assert has(maps.ZERO_COLOUR)
+    assert has("#b00020")
+
+
+def test_site_trend_reads_the_summary() -> None:
+    assert site_trend({}) is None
+    assert site_trend({"trends": {"monthly": {"trend": "hausse", "p": 0.01}}}) == "up"
+    assert site_trend({"trends": {"mann_kendall": {"z": -3.1, "p": 0.002}}}) == "down"
+    assert site_trend({"trends": {"z": 1.0, "p": 0.3}}) == "flat"
+    assert site_trend({"trends": {"monthly": {"mann_kendall": {"trend": "aucune"}}}}) == "flat"
+
+
+def test_index_page_links_documents_relative_to_maps(tmp_path: Path, site) -> None:  # type: ignore[no-untyped-def]
+    processed = tmp_path / "data" / "processed"
+    maps_dir = tmp_path / "maps"
+    s = processed / "essai"
+    (s / "charts").mkdir(parents=True)
+    maps_dir.mkdir()
+    b = site["buildings"]
+    b.to_parquet(s / "buildings.parquet")
+    site["reports"].to_parquet(s / "reports.parquet")
+    (s / "quality.html").write_text("q", encoding="utf-8")
+    (s / "charts" / "monthly_reports.png").write_bytes(b"png")
+    (s / "run_summary.json").write_text(
+        json.dumps({"trends": {"monthly": {"trend": "baisse"}}}), encoding="utf-8"
+    )
+    (maps_dir / "essai.png").write_bytes(b"png")
+    site_cfg = SiteConfig(
+        id="essai", name="Essai <i>", osm=str(BONDY_OSM), simulated=True,
+        sources=(SourceConfig(id="x", kind="reports", path="x.csv"),),
+    )  # fmt: skip
+    cfg = Config(
+        path="t.toml", sites=(site_cfg,), processed_dir=str(processed), maps_dir=str(maps_dir)
+    )
+    out = run_index(cfg, dst=maps_dir / "index.html")
+    html = out.read_text(encoding="utf-8")
+    hrefs = re.findall(r"href='([^']+)'", html)
+    assert "essai.html" in hrefs
+    assert "essai.png" in hrefs
+    assert "../data/processed/essai/quality.html" in hrefs
+    assert "../data/processed/essai/charts/monthly_reports.png" in hrefs
+    assert not any("method_note" in h for h in hrefs)  # absent, so not linked
+    assert "Essai &lt;i&gt;" in html
+    assert "Essai <i>" not in html
+    assert "↓" in html
+    assert "données simulées" in html
+    # Key figures: 7 counted reports on 2 buildings, 1 hotspot at ≥ 95 %.
+    row = re.search(r"<tbody>(.*?)</tbody>", html, re.S).group(1)  # type: ignore[union-attr]
+    cells = re.findall(r"<td class='n'>([^<]*)</td>", row)
+    assert cells == ["7", "2", "1"]
+    assert "@media print" in html
+
+
+def test_index_page_without_statistics_says_so() -> None:
+    html = index_page([{"name": "X", "map": "x.html", "reports": 3, "hotspots_95": None}])
+    assert "non calculés" in html
+    assert "non calculée" in html
+
+
+def test_round_geometries_keep_shapes(site) -> None:  # type: ignore[no-untyped-def]
+    from pipelines._map_data import _round_geometries
+
+    b = site["buildings"].head(50)
+    rounded = _round_geometries(b.geometry, 6, tolerance=0.0000015)
+    moved = shapely.hausdorff_distance(
+        gpd.GeoSeries(rounded, crs=WGS84).to_crs(LAMBERT93).to_numpy(),
+        b.geometry.to_crs(LAMBERT93).to_numpy(),
+    )
+    assert float(np.max(moved)) < 0.5  # metres
