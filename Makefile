@@ -80,7 +80,8 @@ bench: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 clean:
 	rm -rf $(PROCESSED)/* $(MAPS)/*.html $(MAPS)/*.png build screenshots
 	rm -f data/raw/bondy/signalements_bailleur.csv data/raw/bondy/observations_diagnostic.geojson \
-	      data/raw/bondy/observations_kobo.csv data/raw/bondy/simulation_truth.json
+	      data/raw/bondy/observations_kobo.csv data/raw/bondy/simulation_truth.json \
+	      data/raw/bondy/gazetteer.csv
 
 ## distclean: clean, and remove the virtual environment and node_modules
 .PHONY: distclean

@@ -18,6 +18,7 @@ SIMULATED_FILES = (
     "observations_diagnostic.geojson",
     "observations_kobo.csv",
     "simulation_truth.json",
+    "gazetteer.csv",
 )
 
 

@@ -116,7 +116,7 @@ from pyproj import Transformer
 from pipelines.buildings import read_osm_bounds, read_osm_buildings, read_rpls
 from pipelines.crs import WGS84, metric_crs_of
 from pipelines.errors import InputError
-from pipelines.io import atomic_path, write_json, write_text
+from pipelines.io import atomic_path, write_csv, write_json, write_text
 from pipelines.taxonomy import BY_CODE
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,7 @@ FILES = {
     "walk": "observations_diagnostic.geojson",
     "kobo": "observations_kobo.csv",
     "truth": "simulation_truth.json",
+    "gazetteer": "gazetteer.csv",
 }
 
 #: Background category mix (probabilities; ``ascenseur`` is removed in low buildings).
@@ -1801,4 +1802,9 @@ def run(
     write_text(geojson_text(sim.walk_geojson), paths["walk"])
     _write_delimited(sim.kobo, paths["kobo"], sep=",", encoding="utf-8", eol="\n")
     write_json(sim.truth, paths["truth"])
+    # The landlord's table of its building codes: the analyst's gazetteer (key →
+    # building_id) that the geocoder reads, as a landlord would hand it over.
+    codes = sim.truth["building_codes"]
+    gazetteer = pd.DataFrame({"key": list(codes), "building_id": list(codes.values())})
+    write_csv(gazetteer.sort_values("key", ignore_index=True), paths["gazetteer"])
     return paths
