@@ -84,19 +84,19 @@ def fr_number(value: float, decimals: int = 0, *, sign: bool = False) -> str:
 
 def period_labels(starts: pd.Index | pd.Series, freq: str = "M") -> list[str]:
     """Axis labels of periods: « janv. » with the year under January and the first one
-    (months), « T1 2024 » (quarters), « 15 janv. » (weeks, the Monday)."""
+    (months), « T1\n2024 » (quarters); for weeks, the month's name on the first week
+    starting in it (« janv. », the year under January) and "" on the other weeks."""
     starts = pd.DatetimeIndex(pd.to_datetime(starts))
     f = period_freq(freq)
     out = []
     for i, d in enumerate(starts):
+        year = f"\n{d.year}" if i == 0 or d.month == 1 else ""
         if f == "Q":
             out.append(f"T{(d.month - 1) // 3 + 1}\n{d.year}")
-        elif f == "M":
-            year = f"\n{d.year}" if i == 0 or d.month == 1 else ""
+        elif f == "M" or i == 0 or d.day <= 7:
             out.append(f"{MONTHS_FR[d.month - 1]}{year}")
         else:
-            year = f"\n{d.year}" if i == 0 or (d.month == 1 and d.day <= 7) else ""
-            out.append(f"{d.day} {MONTHS_FR[d.month - 1]}{year}")
+            out.append("")
     return out
 
 
@@ -116,9 +116,11 @@ def _style(ax: Axes) -> None:
 
 
 def _sparse_ticks(ax: Axes, labels: list[str], max_labels: int = 18) -> None:
-    step = max(1, int(np.ceil(len(labels) / max_labels)))
-    positions = np.arange(len(labels))
-    ax.set_xticks(positions[::step], [labels[i] for i in positions[::step]])
+    """Ticks on the labelled periods only, at most ``max_labels`` of them."""
+    positions = [i for i, text in enumerate(labels) if text]
+    step = max(1, int(np.ceil(len(positions) / max_labels)))
+    kept = positions[::step]
+    ax.set_xticks(kept, [labels[i] for i in kept])
 
 
 def _footnote(fig: Figure, note: str | None) -> None:

@@ -33,7 +33,10 @@ def test_period_labels_in_french() -> None:
     assert labels[9] == "août"
     quarters = charts.period_labels(pd.date_range("2024-01-01", periods=2, freq="QS"), "Q")
     assert quarters == ["T1\n2024", "T2\n2024"]
-    assert charts.period_labels(pd.DatetimeIndex(["2024-01-08"]), "W") == ["8 janv.\n2024"]
+    weeks = pd.date_range("2023-12-25", periods=7, freq="W-MON")
+    assert charts.period_labels(weeks, "W") == [
+        "déc.\n2023", "janv.\n2024", "", "", "", "", "févr.",
+    ]  # fmt: skip
 
 
 def test_fr_number() -> None:
