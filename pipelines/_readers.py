@@ -22,6 +22,7 @@ import math
 import re
 import sys
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,8 @@ class RawFile:
 
 # --------------------------------------------------------------------------- formats
 def detect_format(path: Path, declared: str) -> str:
-    """The format of ``path``: the declared one, else guessed from the extension."""
+    """The format of ``path``: the declared one, else guessed from the extension (and,
+    for ``.json``, from the first bytes). KoboToolbox CSV is recognised after reading."""
     if declared != "auto":
         return declared
     suffix = path.suffix.lower()
@@ -128,7 +130,8 @@ def detect_format(path: Path, declared: str) -> str:
     if suffix == ".geojson":
         return "geojson"
     if suffix == ".json":
-        head = path.read_bytes()[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+        with path.open("rb") as fh:
+            head = fh.read(4096)
         return "geojson" if b"FeatureCollection" in head or b'"Feature"' in head else "open311"
     return "csv"
 
@@ -141,7 +144,7 @@ def read_file(
     separator: str | None = None,
     sheet: str | None = None,
 ) -> RawFile:
-    """Read one file of a source.
+    """Read one file of a source in the format declared (``auto``: detected).
 
     Raises
     ------
@@ -150,17 +153,18 @@ def read_file(
     InputError
         The file cannot be parsed at all (invalid JSON, corrupt workbook…).
     """
-    fmt = detect_format(path, fmt)
-    if fmt in ("csv", "kobo"):
+    detected = detect_format(path, fmt)
+    if detected in ("csv", "kobo"):
         raw = read_csv(path, encoding=encoding, separator=separator)
-        if fmt == "kobo" or ({"_uuid", "_submission_time"} <= set(raw.columns) and fmt == "csv"):
-            raw.format = "kobo" if fmt == "kobo" else raw.format
+        kobo_columns = {"_uuid", "_submission_time"} <= set(raw.columns)
+        if detected == "kobo" or (fmt == "auto" and kobo_columns):
+            raw.format = "kobo"
         return raw
-    if fmt == "xlsx":
+    if detected == "xlsx":
         return read_xlsx(path, sheet=sheet)
-    if fmt == "geojson":
+    if detected == "geojson":
         return read_geojson(path, encoding=encoding)
-    if fmt == "open311":
+    if detected == "open311":
         return read_open311(path, encoding=encoding)
     raise InputError(path, f"format « {fmt} » inconnu.")
 
@@ -544,35 +548,33 @@ def read_xlsx(path: Path, *, sheet: str | None = None) -> RawFile:
             # openpyxl warns about styles and data validation it does not keep: noise here.
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
             book = openpyxl.load_workbook(path, read_only=False, data_only=True)
-    except (InvalidFileException, KeyError, ValueError, OSError, EOFError) as err:
-        if isinstance(err, FileNotFoundError | IsADirectoryError | PermissionError):
-            raise
-        raise InputError(path, f"classeur Excel illisible ({err}).") from err
-    except Exception as err:  # zipfile.BadZipFile and other corrupt-archive errors
-        import zipfile
-
-        if isinstance(err, zipfile.BadZipFile):
-            raise InputError(path, f"classeur Excel illisible ({err}).") from err
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
+    except (
+        InvalidFileException,
+        zipfile.BadZipFile,
+        KeyError,
+        ValueError,
+        OSError,
+        EOFError,
+    ) as err:
+        raise InputError(path, f"classeur Excel illisible ({err}).") from err
     try:
-        if sheet is not None:
-            if sheet not in book.sheetnames:
-                raise InputError(
-                    path, f"feuille « {sheet} » absente ; feuilles : {', '.join(book.sheetnames)}."
-                )
-            ws = book[sheet]
-        else:
-            ws = book.worksheets[0]
+        if sheet is not None and sheet not in book.sheetnames:
+            raise InputError(
+                path, f"feuille « {sheet} » absente ; feuilles : {', '.join(book.sheetnames)}."
+            )
+        ws = book[sheet] if sheet is not None else book.worksheets[0]
         header: list[str] | None = None
         records: list[list[str]] = []
         lines: list[int] = []
-        malformed: list[Malformed] = []
         blank = 0
+        # Every row comes as wide as the sheet, so no row is ragged; cells under a blank
+        # header cell land in a "colonne_<k>" column.
         for row_number, row in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1):
             cells = [_cell_text(v) for v in row]
             if not any(c.strip() for c in cells):
-                if header is not None:
-                    blank += 1
+                blank += header is not None
                 continue
             if header is None:
                 header = cells
@@ -584,27 +586,14 @@ def read_xlsx(path: Path, *, sheet: str | None = None) -> RawFile:
     if header is None:
         return RawFile(str(path), "xlsx", pa.table({}), np.zeros(0, np.int64), has_header=False)
     names, blank_names = _clean_names(header)
-    ncol = len(names)
-    columns: list[list[str]] = [[] for _ in range(ncol)]
-    kept_lines = []
-    for cells, line in zip(records, lines, strict=True):
-        extra = cells[ncol:]
-        if any(c.strip() for c in extra):
-            malformed.append(
-                Malformed(line, {f"champ_{i + 1}": v for i, v in enumerate(cells)}, len(cells))
-            )
-            continue
-        cells = (cells + [""] * ncol)[:ncol]
-        for i in range(ncol):
-            columns[i].append(cells[i])
-        kept_lines.append(line)
+    width = len(names)
+    padded = [cells + [""] * (width - len(cells)) for cells in records]
+    columns = [[cells[i] for cells in padded] for i in range(width)]
     table = pa.table(
         {n: pa.array(c, pa.large_string()) for n, c in zip(names, columns, strict=True)}
     )
     table = _drop_blank_columns(table, [names[i] for i in blank_names])
-    return RawFile(
-        str(path), "xlsx", table, np.asarray(kept_lines, np.int64), malformed, blank_rows=blank
-    )
+    return RawFile(str(path), "xlsx", table, np.asarray(lines, np.int64), blank_rows=int(blank))
 
 
 def _load_json(path: Path, encoding: str | None) -> Any:
@@ -683,7 +672,6 @@ def read_geojson(path: Path, *, encoding: str | None = None) -> RawFile:
         lines,
         crs=_crs_of_geojson(doc),
         virtual=virtual,
-        has_header=bool(records),
     )
 
 
@@ -713,7 +701,7 @@ def read_open311(path: Path, *, encoding: str | None = None) -> RawFile:
     virtual = ("__closed_at",)
     table = _table_from_records(records, [*names, *virtual])
     lines = np.arange(1, len(records) + 1, dtype=np.int64)
-    return RawFile(str(path), "open311", table, lines, virtual=virtual, has_header=bool(records))
+    return RawFile(str(path), "open311", table, lines, virtual=virtual)
 
 
 # --------------------------------------------------------------------------- values

@@ -25,7 +25,7 @@ from __future__ import annotations
 import binascii
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -56,7 +56,7 @@ from pipelines._readers import (
 from pipelines.config import DEFAULT_PARAMS, Config, SiteConfig, SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.errors import InputError
-from pipelines.taxonomy import BY_CODE, UNKNOWN, map_labels, normalise_label
+from pipelines.taxonomy import BY_CODE, CODES, UNKNOWN, map_labels, normalise_label
 
 log = logging.getLogger(__name__)
 
@@ -430,7 +430,7 @@ def _hash_hex(frame: pd.DataFrame) -> pd.Series:
     return to_str_series(pa.array(hexed, pa.binary(16)).cast(pa.large_string()), frame.index)
 
 
-def _take_strings(values: list[str] | np.ndarray, codes: np.ndarray) -> pd.Series:
+def _take_strings(values: Sequence[str] | np.ndarray, codes: np.ndarray) -> pd.Series:
     """``values[codes]`` as a ``str`` Series, built by pyarrow (no Python string per row);
     a negative code gives a missing value."""
     dictionary = pa.array(list(values), pa.large_string())
@@ -717,50 +717,44 @@ def _reason_fr(
     return code
 
 
-def _ingest_source(
-    source: SourceConfig,
-    *,
-    bbox: tuple[float, float, float, float],
-    today: date,
-    start: pd.Timestamp,
-) -> _SourceOut:
-    raws, roles_per_file, issues = _read_source(source)
-    all_roles = sorted({r for roles in roles_per_file for r in roles})
-    frames, lons, lats, states, flag_parts, dates, closes = [], [], [], [], [], [], []
-    for i, (raw, roles) in enumerate(zip(raws, roles_per_file, strict=True)):
-        fr = _file_frame(raw, roles, i)
-        for role in all_roles:
+@dataclass
+class _Parsed:
+    """A source's rows, all files together: cleaned cells and parsed values."""
+
+    frame: pd.DataFrame  # role columns, _file, _row, source_line, _malformed
+    reported_at: pd.Series
+    closed_at: pd.Series
+    lon: np.ndarray
+    lat: np.ndarray
+    state: np.ndarray  # _STATE_NONE / _OK / _BAD
+    flags: np.ndarray  # coordinate note bits
+    roles: list[str]
+
+
+def _parse_source(
+    source: SourceConfig, raws: list[RawFile], roles_per_file: list[dict[str, str]]
+) -> _Parsed:
+    """Clean and parse every file of a source (file by file: formats and CRS may differ)."""
+    roles = sorted({r for per_file in roles_per_file for r in per_file})
+    frames, dates, closes, coords = [], [], [], []
+    for i, (raw, per_file) in enumerate(zip(raws, roles_per_file, strict=True)):
+        fr = _file_frame(raw, per_file, i)
+        for role in roles:
             if role not in fr:
                 fr[role] = ""
         # KoboToolbox writes _submission_time in UTC, without an offset.
-        naive_tz = (
-            "UTC" if raw.format == "kobo" and roles.get("date") == "_submission_time" else None
+        kobo_utc = raw.format == "kobo" and per_file.get("date") == "_submission_time"
+        naive_tz = "UTC" if kobo_utc else None
+        dates.append(parse_dates(fr["date"], date_format=source.date_format, naive_tz=naive_tz))
+        closes.append(
+            parse_dates(fr["closed_at"], date_format=source.date_format, naive_tz=naive_tz)
+            if "closed_at" in fr
+            else pd.Series(pd.NaT, index=fr.index, dtype="datetime64[us]")
         )
-        dates.append(
-            parse_dates(fr["date"], date_format=source.date_format, naive_tz=naive_tz).to_numpy()
-        )
-        if "closed_at" in fr:
-            closes.append(
-                parse_dates(
-                    fr["closed_at"], date_format=source.date_format, naive_tz=naive_tz
-                ).to_numpy()
-            )
-        else:
-            closes.append(np.full(len(fr), np.datetime64("NaT"), dtype="datetime64[us]"))
-        lon_i, lat_i, state_i, flags_i = _coordinates(fr, source, raw.crs, fr.get("_geom_note"))
+        coords.append(_coordinates(fr, source, raw.crs, fr.get("_geom_note")))
         frames.append(fr)
-        lons.append(lon_i)
-        lats.append(lat_i)
-        states.append(state_i)
-        flag_parts.append(flags_i)
-    if frames:
-        f = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        lon, lat = np.concatenate(lons), np.concatenate(lats)
-        state, flags = np.concatenate(states), np.concatenate(flag_parts)
-        reported_at = pd.Series(np.concatenate(dates), dtype="datetime64[us]")
-        closed_at = pd.Series(np.concatenate(closes), dtype="datetime64[us]")
-    else:
-        f = pd.DataFrame(
+    if not frames:
+        empty = pd.DataFrame(
             {
                 "date": pd.Series([], dtype="str"),
                 "_file": np.zeros(0, np.int32),
@@ -769,164 +763,278 @@ def _ingest_source(
                 "_malformed": np.zeros(0, bool),
             }
         )
-        lon = lat = np.zeros(0)
-        state, flags = np.zeros(0, np.int8), np.zeros(0, np.int64)
-        reported_at = closed_at = pd.Series([], dtype="datetime64[us]")
-    n = len(f)
-    reason = _reason_codes(f, reported_at, state, today=today, start=start)
+        none = pd.Series([], dtype="datetime64[us]")
+        return _Parsed(
+            empty,
+            none,
+            none,
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros(0, np.int8),
+            np.zeros(0, np.int64),
+            roles,
+        )
+    one = len(frames) == 1
+    return _Parsed(
+        frame=frames[0] if one else pd.concat(frames, ignore_index=True),
+        reported_at=dates[0] if one else pd.concat(dates, ignore_index=True),
+        closed_at=closes[0] if one else pd.concat(closes, ignore_index=True),
+        lon=np.concatenate([c[0] for c in coords]),
+        lat=np.concatenate([c[1] for c in coords]),
+        state=np.concatenate([c[2] for c in coords]),
+        flags=np.concatenate([c[3] for c in coords]),
+        roles=roles,
+    )
 
-    # Identity: the native id, else a hash of the row's cleaned cells.
+
+@dataclass
+class _Partition:
+    """Where each row goes, and its identity."""
+
+    reason: np.ndarray  # 1 + index in ROW_REASONS, 0 when valid
+    report_id: pd.Series
+    duplicate: np.ndarray
+    accepted: np.ndarray
+    outside: np.ndarray
+    rejected: np.ndarray
+
+
+def _partition(
+    p: _Parsed,
+    source: SourceConfig,
+    *,
+    bbox: tuple[float, float, float, float],
+    today: date,
+    start: pd.Timestamp,
+) -> _Partition:
+    """Rejected rows first, then duplicates, then rows outside the study area.
+
+    A valid row is a duplicate when a valid row with the same ``report_id`` came before
+    it (files in name order, then lines); a rejected row when the very same row (same
+    id, same cells) was rejected before, so that a file read twice is all duplicates.
+    """
+    f = p.frame
+    n = len(f)
+    reason = _reason_codes(f, p.reported_at, p.state, today=today, start=start)
     native = f["id"] if "id" in f else pd.Series("", index=f.index, dtype="str")
     need_hash = (native == "").to_numpy() | (reason > 0)
     hashed = pd.Series("", index=f.index, dtype="str")
     if need_hash.any():
-        cols = [r for r in all_roles if r in f] + (["_raw_text"] if "_raw_text" in f else [])
+        cols = [r for r in p.roles if r in f] + (["_raw_text"] if "_raw_text" in f else [])
         hashed[need_hash] = _hash_hex(f.loc[need_hash, cols]) if cols else "0" * 16
     report_id = (source.id + ":") + native.where(native != "", "h" + hashed)
-
-    # Partition: rejected, then duplicates, then outside the study area.
     valid = reason == 0
-    dup = np.zeros(n, dtype=bool)
+    duplicate = np.zeros(n, dtype=bool)
     if valid.all():
-        dup = report_id.duplicated(keep="first").to_numpy()
+        duplicate = report_id.duplicated(keep="first").to_numpy()
     elif valid.any():
-        dup[valid] = report_id[valid].duplicated(keep="first").to_numpy()
+        duplicate[valid] = report_id[valid].duplicated(keep="first").to_numpy()
     if (~valid).any():
         key = report_id[~valid] + "|" + hashed[~valid]
-        dup[~valid] = key.duplicated(keep="first").to_numpy()
+        duplicate[~valid] = key.duplicated(keep="first").to_numpy()
     west, south, east, north = bbox
-    inside = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
-    outside = valid & ~dup & (state == _STATE_OK) & ~inside
-    accepted = valid & ~dup & ~outside
-    rejected = ~valid & ~dup
-    kept = accepted | outside
+    inside = (p.lon >= west) & (p.lon <= east) & (p.lat >= south) & (p.lat <= north)
+    outside = valid & ~duplicate & (p.state == _STATE_OK) & ~inside
+    return _Partition(
+        reason=reason,
+        report_id=report_id,
+        duplicate=duplicate,
+        accepted=valid & ~duplicate & ~outside,
+        outside=outside,
+        rejected=~valid & ~duplicate,
+    )
 
-    # Categories, mapped on distinct labels.
-    empty = pd.Series("", index=f.index, dtype="str")
-    labels = f.get("category", empty)
-    alt = f.get("category_alt")
-    cat_codes, pair_code, pair_label, pair_unknown = _map_categories(labels, alt, source)
-    pair_label_clean = _scrub.scrub_series(pd.Series(pair_label, dtype="str"))[0].fillna("")
-    code_list = list(BY_CODE)
-    pair_code_idx = np.asarray([code_list.index(c) for c in pair_code], dtype=np.int64)
-    row_code = pair_code_idx[cat_codes] if n else np.zeros(0, np.int64)
 
-    # One sort gives both outputs' order: accepted rows, then outside ones, by date and id.
-    group = np.where(accepted, 0, np.where(outside, 1, 2)).astype(np.int8)
-    order = _order(group, reported_at, report_id)
-    a = order[: int(accepted.sum())]
-    o = order[len(a) : len(a) + int(outside.sum())]
-    files = [raw.path for raw in raws]
-    text_counts = _scrub.empty_counts()
+@dataclass
+class _Categories:
+    """Taxonomy codes per row, through the distinct (label, fallback label) pairs."""
+
+    pair: np.ndarray  # per row, index of its pair
+    code: np.ndarray  # per row, index in CODES
+    labels: list[str]  # per pair, the source label (scrubbed)
+    unknown: np.ndarray  # per pair, unknown label (→ autre, listed)
+
+
+def _categories(p: _Parsed, source: SourceConfig) -> _Categories:
+    empty = pd.Series("", index=p.frame.index, dtype="str")
+    pair, codes, labels, unknown = _map_categories(
+        p.frame.get("category", empty), p.frame.get("category_alt"), source
+    )
+    code_index = np.asarray([CODES.index(c) for c in codes], dtype=np.int64)
+    return _Categories(
+        pair=pair,
+        code=code_index[pair] if len(pair) else np.zeros(0, np.int64),
+        labels=_scrub.scrub_series(pd.Series(labels, dtype="str"))[0].fillna("").tolist(),
+        unknown=np.asarray(unknown, dtype=bool),
+    )
+
+
+def _accepted_frame(
+    p: _Parsed,
+    rid: pd.Series,
+    a: np.ndarray,
+    cats: _Categories,
+    source: SourceConfig,
+    files: list[str],
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """:data:`INGESTED_COLUMNS` (without geometry) for the rows ``a``, in that order;
+    free text scrubbed, with the counts of what was scrubbed."""
+    f = p.frame
+    counts = _scrub.empty_counts()
+    missing = pd.Series(np.nan, index=range(len(a)), dtype="str")
 
     def text(role: str, *, scrub: bool = False) -> pd.Series:
-        nonlocal text_counts
+        nonlocal counts
         if role not in f:
-            return pd.Series(np.nan, index=range(len(a)), dtype="str")
+            return missing
         values = _blank_to_na(_rows(f[role], a))
         if scrub:
-            values, counts = _scrub.scrub_series(values)
-            text_counts = _scrub.add_counts(text_counts, counts)
+            values, found = _scrub.scrub_series(values)
+            counts = _scrub.add_counts(counts, found)
         return values
 
+    address = missing
     if any(r in f for r in ("address", "number", "street", "postcode", "city")):
-        address, address_counts = _scrub.scrub_series(_blank_to_na(_rows(_compose_address(f), a)))
-        text_counts = _scrub.add_counts(text_counts, address_counts)
-    else:
-        address = pd.Series(np.nan, index=range(len(a)), dtype="str")
-    zeros_a = np.zeros(len(a), np.int64)
-    accepted_frame = _typed(
-        pd.DataFrame(
-            {
-                "report_id": _rows(report_id, a),
-                "source": _take_strings([source.id], zeros_a),
-                "source_kind": _take_strings([source.kind], zeros_a),
-                "source_file": _take_strings(files, f["_file"].to_numpy()[a]),
-                "source_line": f["source_line"].to_numpy(np.int64)[a],
-                "category": _take_strings(code_list, row_code[a]),
-                "category_label": _take_strings([BY_CODE[c].label for c in code_list], row_code[a]),
-                "service_code": _take_strings(
-                    [BY_CODE[c].service_code for c in code_list], row_code[a]
-                ),
-                "category_source_label": _blank_to_na(
-                    _take_strings(pair_label_clean.tolist(), cat_codes[a])
-                ),
-                "subcategory": text("subcategory", scrub=True),
-                "description": text("description", scrub=True),
-                "address": address,
-                "building_ref": text("building_ref"),
-                "reported_at": reported_at.to_numpy()[a],
-                "status": text("status"),
-                "closed_at": closed_at.to_numpy()[a],
-                "channel": text("channel"),
-                "lon": lon[a],
-                "lat": lat[a],
-                "coord_note": _note_strings(flags[a]),
-            }
-        )
-    )
-    zeros_o = np.zeros(len(o), np.int64)
-    outside_frame = pd.DataFrame(
+        address, found = _scrub.scrub_series(_blank_to_na(_rows(_compose_address(f), a)))
+        counts = _scrub.add_counts(counts, found)
+    zeros = np.zeros(len(a), np.int64)
+    code = cats.code[a]
+    frame = pd.DataFrame(
         {
-            "report_id": _rows(report_id, o),
-            "source": _take_strings([source.id], zeros_o),
-            "source_kind": _take_strings([source.kind], zeros_o),
-            "source_file": _take_strings(files, f["_file"].to_numpy()[o]),
-            "source_line": f["source_line"].to_numpy(np.int64)[o],
-            "category": _take_strings(code_list, row_code[o]),
-            "reported_at": reported_at.to_numpy()[o],
-            "lon": lon[o],
-            "lat": lat[o],
+            "report_id": _rows(rid, a),
+            "source": _take_strings([source.id], zeros),
+            "source_kind": _take_strings([source.kind], zeros),
+            "source_file": _take_strings(files, f["_file"].to_numpy()[a]),
+            "source_line": f["source_line"].to_numpy(np.int64)[a],
+            "category": _take_strings(CODES, code),
+            "category_label": _take_strings([BY_CODE[c].label for c in CODES], code),
+            "service_code": _take_strings([BY_CODE[c].service_code for c in CODES], code),
+            "category_source_label": _blank_to_na(_take_strings(cats.labels, cats.pair[a])),
+            "subcategory": text("subcategory", scrub=True),
+            "description": text("description", scrub=True),
+            "address": address,
+            "building_ref": text("building_ref"),
+            "reported_at": p.reported_at.to_numpy()[a],
+            "status": text("status"),
+            "closed_at": p.closed_at.to_numpy()[a],
+            "channel": text("channel"),
+            "lon": p.lon[a],
+            "lat": p.lat[a],
+            "coord_note": _note_strings(p.flags[a]),
+        }
+    )
+    return _typed(frame), counts
+
+
+def _outside_frame(
+    p: _Parsed,
+    rid: pd.Series,
+    o: np.ndarray,
+    cats: _Categories,
+    source: SourceConfig,
+    files: list[str],
+) -> pd.DataFrame:
+    """:data:`OUTSIDE_COLUMNS` for the rows ``o``, in that order."""
+    zeros = np.zeros(len(o), np.int64)
+    return pd.DataFrame(
+        {
+            "report_id": _rows(rid, o),
+            "source": _take_strings([source.id], zeros),
+            "source_kind": _take_strings([source.kind], zeros),
+            "source_file": _take_strings(files, p.frame["_file"].to_numpy()[o]),
+            "source_line": p.frame["source_line"].to_numpy(np.int64)[o],
+            "category": _take_strings(CODES, cats.code[o]),
+            "reported_at": p.reported_at.to_numpy()[o],
+            "lon": p.lon[o],
+            "lat": p.lat[o],
         }
     )
 
-    r = np.flatnonzero(rejected)
-    rf = f.iloc[r]
-    if len(r):
-        originals, orig_counts = _original_rows(raws, rf, source.personal_columns)
-    else:
-        originals, orig_counts = [], _scrub.empty_counts()
+
+def _rejected_frame(
+    p: _Parsed,
+    part: _Partition,
+    raws: list[RawFile],
+    roles_per_file: list[dict[str, str]],
+    source: SourceConfig,
+    *,
+    today: date,
+    start: pd.Timestamp,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The rejected rows (file then line order), with their reasons and scrubbed
+    original rows; and the counts of what was scrubbed in them."""
+    r = np.flatnonzero(part.rejected)
+    if len(r) == 0:
+        return pd.DataFrame(columns=list(REJECTED_COLUMNS)), _scrub.empty_counts()
+    rf = p.frame.iloc[r]
+    originals, counts = _original_rows(raws, rf, source.personal_columns)
     shown = rf[[c for c in ("date", "lat", "lon", "x", "y", "geo_point") if c in rf]]
-    rejected_rows = []
+    rows = []
     for k, (record, original) in enumerate(zip(shown.to_dict("records"), originals, strict=True)):
         fi = int(rf["_file"].iloc[k])
-        code = ROW_REASONS[int(reason[r[k]]) - 1]
+        code = ROW_REASONS[int(part.reason[r[k]]) - 1]
         if code == "malformed_row":
             m = raws[fi].malformed[int(-1 - rf["_row"].iloc[k])]
-            record = {
-                "_champs": m.n_fields,
-                "_ncol": raws[fi].table.num_columns - len(raws[fi].virtual),
-            }
-        rejected_rows.append(
+            record = {"_champs": m.n_fields, "_ncol": len(raws[fi].columns)}
+        rows.append(
             {
                 "source": source.id,
-                "source_file": files[fi],
+                "source_file": raws[fi].path,
                 "source_line": int(rf["source_line"].iloc[k]),
                 "reason": code,
                 "reason_fr": _reason_fr(code, record, roles_per_file[fi], today, start),
                 "original_row": original,
             }
         )
-    rejected_frame = pd.DataFrame(issues + rejected_rows, columns=list(REJECTED_COLUMNS))
+    return pd.DataFrame(rows, columns=list(REJECTED_COLUMNS)), counts
 
-    # Summary.
+
+def _ingest_source(
+    source: SourceConfig,
+    *,
+    bbox: tuple[float, float, float, float],
+    today: date,
+    start: pd.Timestamp,
+) -> _SourceOut:
+    raws, roles_per_file, issues = _read_source(source)
+    p = _parse_source(source, raws, roles_per_file)
+    part = _partition(p, source, bbox=bbox, today=today, start=start)
+    cats = _categories(p, source)
+    files = [raw.path for raw in raws]
+
+    # One sort gives both outputs' order: accepted rows, then outside ones, by date and id.
+    group = np.where(part.accepted, 0, np.where(part.outside, 1, 2)).astype(np.int8)
+    order = _order(group, p.reported_at, part.report_id)
+    n_acc, n_out = int(part.accepted.sum()), int(part.outside.sum())
+    a, o = order[:n_acc], order[n_acc : n_acc + n_out]
+    accepted, text_counts = _accepted_frame(p, part.report_id, a, cats, source, files)
+    outside = _outside_frame(p, part.report_id, o, cats, source, files)
+    rejected, rejected_counts = _rejected_frame(
+        p, part, raws, roles_per_file, source, today=today, start=start
+    )
+    if issues:
+        rejected = pd.concat(
+            [pd.DataFrame(issues, columns=list(REJECTED_COLUMNS)), rejected], ignore_index=True
+        )
+
     rej_counts = {
-        code: int(np.count_nonzero(reason[rejected] == i + 1)) for i, code in enumerate(ROW_REASONS)
+        code: int(np.count_nonzero(part.reason[part.rejected] == i + 1))
+        for i, code in enumerate(ROW_REASONS)
     }
     rej_counts = {k: v for k, v in rej_counts.items() if v}
-    n_acc, n_dup, n_out = int(accepted.sum()), int(dup.sum()), int(outside.sum())
+    n = len(p.frame)
+    n_dup = int(part.duplicate.sum())
     if n != n_acc + n_dup + sum(rej_counts.values()) + n_out:
         raise AssertionError(f"partition des lignes incohérente pour la source {source.id}")
-    unknown_rows = kept & np.asarray(pair_unknown, dtype=bool)[cat_codes] if n else kept
+    kept = part.accepted | part.outside
+    unknown_rows = kept & cats.unknown[cats.pair] if n else kept
     unknown_labels: dict[str, int] = {}
-    if unknown_rows.any():
-        counts = np.bincount(cat_codes[unknown_rows], minlength=len(pair_label_clean))
-        for k in np.flatnonzero(counts).tolist():
-            label = str(pair_label_clean.iloc[k])
-            unknown_labels[label] = unknown_labels.get(label, 0) + int(counts[k])
-    by_category = accepted_frame["category"].value_counts().sort_index()
-    kept_flags, kept_state = flags[kept], state[kept]
-    closed_present = (f["closed_at"] != "").to_numpy() if "closed_at" in f else np.zeros(n, bool)
+    for k, count in enumerate(np.bincount(cats.pair[unknown_rows], minlength=len(cats.labels))):
+        if count:
+            label = cats.labels[k]
+            unknown_labels[label] = unknown_labels.get(label, 0) + int(count)
+    f = p.frame
+    closed_given = (f["closed_at"] != "").to_numpy() if "closed_at" in f else np.zeros(n, bool)
     summary = {
         "kind": source.kind,
         "format": source.format,
@@ -949,19 +1057,21 @@ def _ingest_source(
         "duplicates": n_dup,
         "rejected": rej_counts,
         "outside_study_area": n_out,
-        "by_category": {str(k): int(v) for k, v in by_category.items()},
+        "by_category": {
+            str(k): int(v) for k, v in accepted["category"].value_counts().sort_index().items()
+        },
         "unknown_labels": dict(sorted(unknown_labels.items())),
         "coordinates": {
-            "with_coordinates": int(np.count_nonzero(kept_state == _STATE_OK)),
-            "address_only": int(np.count_nonzero(kept_state != _STATE_OK)),
-            **{name: int(np.count_nonzero(kept_flags & bit)) for bit, name in _NOTES},
+            "with_coordinates": int(np.count_nonzero(p.state[kept] == _STATE_OK)),
+            "address_only": int(np.count_nonzero(p.state[kept] != _STATE_OK)),
+            **{name: int(np.count_nonzero(p.flags[kept] & bit)) for bit, name in _NOTES},
         },
-        "scrubbed": _scrub.add_counts(text_counts, orig_counts),
+        "scrubbed": _scrub.add_counts(text_counts, rejected_counts),
         "closed_at_unparseable": int(
-            np.count_nonzero(kept & closed_present & np.isnat(closed_at.to_numpy()))
+            np.count_nonzero(kept & closed_given & np.isnat(p.closed_at.to_numpy()))
         ),
     }
-    return _SourceOut(accepted_frame, rejected_frame, outside_frame, summary)
+    return _SourceOut(accepted, rejected, outside, summary)
 
 
 _STR_COLUMNS = (
@@ -1185,7 +1295,6 @@ def link_likely_duplicates(
     order = np.lexsort((rid_codes, t_ns, cat_codes))
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
-    window_ns = int(window_h * 3600 * 1e9)
     best = np.full(n, n, dtype=np.int64)  # rank of the earliest match; n = none
 
     # Same building within the window.
@@ -1196,23 +1305,19 @@ def link_likely_duplicates(
             idx = np.flatnonzero(ok)
             b_codes, _ = pd.factorize(b.astype("str").to_numpy()[idx], sort=True)
             group = cat_codes[idx].astype(np.int64) * (int(b_codes.max()) + 1) + b_codes
-            t = t_ns[idx]
-            o = np.lexsort((rank[idx], t, group))
-            g_sorted, t_sorted = group[o], t[o]
-            # Within a group the earliest report at or after t - window is the match.
-            span = int(t_sorted.max() - t_sorted.min()) + 2 * window_ns + 1
-            key = (g_sorted - g_sorted.min()) * span + (t_sorted - t_sorted.min())
-            if np.all(np.diff(g_sorted) >= 0) and span < np.iinfo(np.int64).max // max(
-                int(group.max() - group.min()) + 1, 1
-            ):
-                first = np.searchsorted(key, key - window_ns, side="left")
-            else:  # pragma: no cover - keys would overflow: per-group search
-                first = np.empty(len(o), dtype=np.int64)
-                bounds = np.flatnonzero(np.diff(g_sorted)) + 1
-                for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(o)], strict=True):
-                    first[lo:hi] = lo + np.searchsorted(
-                        t_sorted[lo:hi], t_sorted[lo:hi] - window_ns
-                    )
+            o = np.lexsort((rank[idx], t_ns[idx], group))
+            g_sorted = group[o] - group.min()
+            # One searchsorted over (group, time) keys: within a group, the earliest report
+            # at or after t - window is the match. Times in the finest unit (ns, µs, ms,
+            # s) for which the composite keys fit in 62 bits.
+            for unit in (1, 1_000, 1_000_000, 1_000_000_000):
+                t_sorted = (t_ns[idx][o] - t_ns[idx].min()) // unit
+                window = int(window_h * 3600 * 1e9) // unit
+                span = int(t_sorted.max()) + window + 1
+                if (int(g_sorted.max()) + 1) * span < 2**62:
+                    break
+            key = g_sorted * span + t_sorted
+            first = np.searchsorted(key, key - window, side="left")
             positions = np.arange(len(o))
             linked = first < positions
             target_rank = rank[idx[o[first]]]

@@ -681,6 +681,25 @@ def test_link_likely_duplicates_known_pairs() -> None:
     assert got["f"] == "e"  # linked to the report within 30 m, not transitively to d
     for rid in ("a", "d", "g", "h"):
         assert pd.isna(got[rid])
+    # Thousands of buildings over decades: the composite keys need coarser time units,
+    # the links stay the same.
+    filler = _reports(
+        [
+            (
+                f"z{k}",
+                "ascenseur",
+                f"{1990 + k % 40}-06-01",
+                x0 + 5000,
+                y0 + 50 * k,
+                f"way/{100 + k}",
+            )
+            for k in range(6000)
+        ]
+    )
+    both = pd.concat([reports, filler])
+    linked_both = ingest.link_likely_duplicates(both, distance_m=30.0, window_h=48.0)
+    assert linked_both.iloc[: len(reports)].tolist() == linked.tolist()
+    assert linked_both.iloc[len(reports) :].isna().all()
 
 
 def test_link_likely_duplicates_matches_brute_force() -> None:
@@ -748,3 +767,16 @@ def test_columns_stay_aligned_when_rows_are_sorted(tmp_path: Path) -> None:
         assert text == f"texte U{k}"
         assert address == f"{k} rue A"
         assert line == k + 1
+
+
+def test_files_that_cannot_be_parsed_raise_input_error(tmp_path: Path) -> None:
+    (tmp_path / "casse.xlsx").write_bytes(b"PK\x03\x04 ceci n'est pas un classeur")
+    (tmp_path / "casse.json").write_text('[{"service_request_id": "1",', encoding="utf-8")
+    (tmp_path / "dossier.csv").mkdir()
+    cols = {"date": "date", "address": "adresse"}
+    for name, fmt in (("casse.xlsx", "xlsx"), ("casse.json", "open311")):
+        with pytest.raises(InputError, match=re.escape(name)):
+            _ingest(_source(tmp_path / name, format=fmt, columns=cols))
+    result = _ingest(_source(tmp_path / "dossier.csv", columns=cols))
+    assert result.rejected["reason"].tolist() == ["unreadable_file"]
+    assert result.summary["sources"]["src"]["rows_in"] == 0
