@@ -7,6 +7,7 @@ themselves (read independently here) or from the way the fixtures were written.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -183,6 +184,32 @@ def test_simulated_exports(simulated_bondy: Path, tmp_path: Path) -> None:
     row = result.ingested.set_index("report_id").loc[f"kobo:{first['_uuid']}"]
     utc = pd.Timestamp(first["_submission_time"]).tz_localize("UTC")
     assert row["reported_at"] == utc.tz_convert("Europe/Paris").tz_localize(None)
+
+
+def test_simulated_likely_duplicates_found_by_distance(simulated_bondy: Path) -> None:
+    """The simulator plants a neighbour's report of the same problem within 36 h and 20 m,
+    and removes accidental pairs: by distance alone (no building yet), the links are
+    exactly the planted pairs whose two reports carry coordinates."""
+    site = load_config(ROOT / "config" / "demo.toml").site("bondy")
+    source = next(s for s in site.sources if s.id == "bailleur")
+    source = dataclasses.replace(source, path=str(simulated_bondy / "signalements_bailleur.csv"))
+    result = ingest.ingest_site(
+        _site(source),
+        study_area_bbox=read_osm_bounds(RAW / "bondy" / "bondy_nord.osm"),
+        today=date(2030, 1, 1),
+    )
+    reports = result.ingested
+    linked = ingest.link_likely_duplicates(reports, distance_m=30.0, window_h=48.0)
+    got = {
+        a.removeprefix("bailleur:"): b.removeprefix("bailleur:")
+        for a, b in zip(reports["report_id"], linked, strict=True)
+        if not pd.isna(b)
+    }
+    truth = json.loads((simulated_bondy / "simulation_truth.json").read_text(encoding="utf-8"))
+    placed = set(reports.loc[reports.geometry.notna(), "report_id"].str.removeprefix("bailleur:"))
+    expected = {a: b for a, b in truth["duplicate_of"].items() if a in placed and b in placed}
+    assert len(expected) >= 10
+    assert got == expected
 
 
 # --------------------------------------------------------------------------- nasty files
