@@ -43,7 +43,7 @@ def chronic_pairs(reports: pd.DataFrame, rules: Mapping[str, Rule]) -> pd.DataFr
 
     A window is inclusive: N reports whose first and last are at most D days apart.
 
-    Vectorised: reports are sorted by (building, category, time); for each report the
+    Vectorised: reports are sorted by (building, category, time) codes; for each report the
     number of reports of its pair within the D days up to it is one ``searchsorted`` on
     a combined (pair, time) integer key, so no Python loop runs over reports or pairs
     (only over the categories, to look their rule up).
@@ -69,18 +69,26 @@ def chronic_pairs(reports: pd.DataFrame, rules: Mapping[str, Rule]) -> pd.DataFr
     """
     cols = ["building_id", "category", "reported_at"]
     r = reports.loc[reports[cols].notna().all(axis=1), cols]
-    r = r.astype({"building_id": str, "category": str})
-    found = {c: chronic_rule(rules, c) for c in r["category"].unique()}
+    building = r["building_id"].astype(str).to_numpy()
+    category = r["category"].astype(str).to_numpy()
+    found = {c: chronic_rule(rules, c) for c in pd.unique(category)}
     active = {c: rule for c, rule in found.items() if rule is not None}
-    r = r[r["category"].isin(list(active))]
-    if r.empty:
+    keep = np.isin(category, list(active))
+    if not keep.any():
         return pd.DataFrame(columns=CHRONIC_COLUMNS)
-    r = r.sort_values(cols, kind="stable").reset_index(drop=True)
-    pair = r.groupby(["building_id", "category"], sort=False).ngroup().to_numpy(np.int64)
-    seconds = r["reported_at"].to_numpy("datetime64[s]").astype(np.int64)
+    building, category = building[keep], category[keep]
+    when = r["reported_at"].to_numpy("datetime64[s]")[keep]
+    # Integer codes, then one lexsort: sorting a million strings would cost seconds.
+    b_code, b_names = pd.factorize(building, sort=True)
+    c_code, c_names = pd.factorize(category, sort=True)
+    seconds = when.astype(np.int64)
     seconds -= seconds.min()
-    need = r["category"].map({c: n for c, (n, _d) in active.items()}).to_numpy(np.int64)
-    days = r["category"].map({c: d for c, (_n, d) in active.items()}).to_numpy(np.int64)
+    order = np.lexsort((seconds, c_code, b_code))
+    b_code, c_code, seconds, when = b_code[order], c_code[order], seconds[order], when[order]
+    pair_key = b_code.astype(np.int64) * len(c_names) + c_code
+    pair = np.cumsum(np.r_[True, pair_key[1:] != pair_key[:-1]]) - 1  # 0, 0, 1, 2, 2, …
+    need = np.array([active[c][0] for c in c_names], dtype=np.int64)[c_code]
+    days = np.array([active[c][1] for c in c_names], dtype=np.int64)[c_code]
     window_s = days * 86_400
     span = int(seconds.max() + window_s.max() + 1)  # keys of two pairs never overlap
     key = pair * span + seconds
@@ -94,17 +102,22 @@ def chronic_pairs(reports: pd.DataFrame, rules: Mapping[str, Rule]) -> pd.DataFr
     np.add.at(cover, rows[qualifies] + 1, -1)
     in_episode = np.cumsum(cover)[:-1] > 0
 
-    frame = r.assign(
-        pair=pair,
-        date=r["reported_at"].dt.strftime("%Y-%m-%d"),
-        count=count,
-        first_row=first,
-        in_episode=in_episode,
-        window_days=days,
-    )
-    frame = frame[frame["pair"].isin(np.unique(pair[qualifies]))]
-    if frame.empty:
+    chronic = np.isin(pair, pair[qualifies])
+    if not chronic.any():
         return pd.DataFrame(columns=CHRONIC_COLUMNS)
+    frame = pd.DataFrame(
+        {
+            "pair": pair[chronic],
+            "building_id": b_names[b_code[chronic]],
+            "category": c_names[c_code[chronic]],
+            "date": pd.DatetimeIndex(when[chronic]).strftime("%Y-%m-%d"),
+            "count": count[chronic],
+            "first_row": first[chronic],
+            "in_episode": in_episode[chronic],
+            "window_days": days[chronic],
+        },
+        index=rows[chronic],
+    )
     best = frame.loc[frame.groupby("pair", sort=False)["count"].idxmax()]  # earliest max
     dates = frame[frame["in_episode"]].groupby("pair", sort=False)["date"].agg(", ".join)
     totals = frame.groupby("pair", sort=False).size()

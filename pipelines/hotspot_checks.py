@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -20,8 +19,13 @@ from scipy import stats
 
 from pipelines import hotspot_stats as hs
 from pipelines.config import Config
+from pipelines.io import read_json
 
 log = logging.getLogger(__name__)
+
+#: The simulator's truth file (``pipelines.simulate.FILES["truth"]``, checked by a test;
+#: not imported, so that this stage does not depend on the simulator's code).
+TRUTH_FILE = "simulation_truth.json"
 
 
 def permutation_check(
@@ -112,12 +116,10 @@ def find_truth(config: Config, site_id: str) -> dict[str, Any] | None:
     site = config.site(site_id)
     if not site.simulated:
         return None
-    from pipelines.simulate import FILES
-
     for source in site.sources:
         for path in source.files():
-            candidate = path.parent / FILES["truth"]
+            candidate = path.parent / TRUTH_FILE
             if candidate.exists():
-                return dict(json.loads(candidate.read_text(encoding="utf-8")))
-    log.warning("site %s: simulated, but no %s beside its sources", site_id, FILES["truth"])
+                return dict(read_json(candidate))
+    log.warning("site %s: simulated, but no %s beside its sources", site_id, TRUTH_FILE)
     return None

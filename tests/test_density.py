@@ -136,6 +136,21 @@ def test_hex_grid_geometry_and_stable_ids():
     assert union.area == pytest.approx(g1.area.sum(), rel=1e-9)
 
 
+def test_hex_cells_is_the_hexagon_that_contains_the_point():
+    a = 37.5
+    bounds = (652_000.0, 6_862_000.0, 653_000.0, 6_862_700.0)
+    grid = density.hex_grid(bounds, a, "EPSG:2154")
+    rng = np.random.default_rng(8)
+    x = rng.uniform(bounds[0], bounds[2], 5000)
+    y = rng.uniform(bounds[1], bounds[3], 5000)
+    col, row = density.hex_cells(x, y, a)
+    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs="EPSG:2154")
+    joined = gpd.sjoin(points, grid, predicate="within", how="left")
+    assert joined.index.is_unique  # no point on an edge in this draw
+    np.testing.assert_array_equal(col, joined["hex_col"].to_numpy())
+    np.testing.assert_array_equal(row, joined["hex_row"].to_numpy())
+
+
 def test_count_points_in_polygons_once_each_and_by_category():
     polygons = gpd.GeoDataFrame(
         geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)],

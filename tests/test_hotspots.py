@@ -360,6 +360,13 @@ def test_bondy_rates_and_paris_categories_are_skipped_with_reasons(demo_run: Dem
     assert "Données simulées" not in note
 
 
+def test_truth_file_name_is_the_simulators():
+    from pipelines.hotspot_checks import TRUTH_FILE
+    from pipelines.simulate import FILES
+
+    assert FILES["truth"] == TRUTH_FILE
+
+
 @pytest.mark.slow
 def test_planted_chronic_pairs_are_listed(demo_run: DemoRun):
     truth = json.loads((demo_run.raw_bondy / "simulation_truth.json").read_text("utf-8"))
