@@ -142,27 +142,12 @@ def test_band_is_the_hotspot_stages(bondy: SiteRun, demo_run: Any) -> None:
             assert band["band_m"] == pytest.approx(recorded["band_m"])
 
 
-NEW_IS_SPORADIC = (
-    "At the hotspot band (107 m) the planted 'new' building's neighbourhood reached the 90 % "
-    "bin once before its surge (a background month, z 2.9 in January 2024), so DOMAIN.md's "
-    "rules make it 'sporadic'. Strict: this fails as soon as it comes out 'new'."
-)
-
-
-@pytest.mark.parametrize(
-    "pattern",
-    [
-        "intensifying",
-        "consecutive",
-        pytest.param("new", marks=pytest.mark.xfail(strict=True, reason=NEW_IS_SPORADIC)),
-    ],
-)
+@pytest.mark.parametrize("pattern", ["intensifying", "consecutive", "new"])
 def test_planted_rising_buildings_emerge_as_designed(
     bondy: SiteRun, truth: dict[str, Any], pattern: str
 ) -> None:
     planted = [r for r in truth["rising"] if r["pattern"] == pattern]
-    if not planted:
-        pytest.skip(f"the simulator planted no {pattern} building")
+    assert planted, f"the simulator planted no {pattern} building"
     em = bondy.emerging.set_index("building_id")
     for r in planted:
         row = em.loc[r["building_id"]]
