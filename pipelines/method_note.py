@@ -135,7 +135,13 @@ def sections(summary: Mapping[str, Any], ctx: NoteContext) -> list[Section]:
         "tours d'immeuble) sont comptées à part et n'entrent pas dans les statistiques.",
         f"Nombre de logements connu pour {_n(summary['dwellings_known'])} bâtiments "
         f"({_pct(known_share)}) ; sources : "
-        + (", ".join(f"{k} : {_n(v)}" for k, v in rates["dwellings_sources"].items()) or "aucune")
+        + (
+            ", ".join(
+                f"{_SOURCE_LABELS.get(k, k)} : {_n(v)}"
+                for k, v in rates["dwellings_sources"].items()
+            )
+            or "aucune"
+        )
         + ". Aucun taux n'est calculé pour un bâtiment dont le nombre de logements est inconnu.",
     ]
     if ctx.simulated:
