@@ -228,7 +228,8 @@ function reportPopup(i) {
 }
 var catLayers = D.categories.map(function (cat, k) {
   var g = L.markerClusterGroup({iconCreateFunction: clusterIcon(cat.colour), maxClusterRadius: 45,
-      showCoverageOnHover: false, chunkedLoading: true, spiderfyOnMaxZoom: true});
+      showCoverageOnHover: false, chunkedLoading: true, spiderfyOnMaxZoom: true,
+      disableClusteringAtZoom: 19});
   g.vigieDirty = true;
   g.on("add", function () { if (g.vigieDirty) fillCategory(k); });
   overlays[cat.name] = g;
@@ -250,7 +251,7 @@ function fillCategory(k) {
 }
 var O = D.obs, obsLayer = null;
 function obsPopup(i) {
-  var c = D.categories[O.c[i]];
+  var c = O.cats[O.c[i]];
   return "<div class='vigie-popup-report'><b>Observation de terrain</b> (" + O.src[i] + ")<br>" +
     c.label + "<br>" + dateOf(O.d[i]) + (O.t[i] ? "<br><i>" + O.t[i] + "</i>" : "") + "</div>";
 }
@@ -260,7 +261,7 @@ function fillObs() {
   for (var i = 0; i < O.lat.length; i++) {
     if (!inPeriod(O.m[i])) continue;
     var icon = L.divIcon({className: "vigie-obs", iconSize: [14, 14],
-        html: "<span style='background:" + D.categories[O.c[i]].colour + "'></span>"});
+        html: "<span style='background:" + O.cats[O.c[i]].colour + "'></span>"});
     var mk = L.marker([O.lat[i], O.lon[i]], {icon: icon, keyboard: false});
     (function (ii) { mk.bindPopup(function () { return obsPopup(ii); }); })(i);
     ms.push(mk);

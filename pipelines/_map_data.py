@@ -258,7 +258,9 @@ def _observations_block(
     obs = obs[obs.geometry.notna() & ~obs.geometry.is_empty].to_crs(WGS84)
     if obs.empty:
         return None
-    cat_index = {c: i for i, c in enumerate(CODES)}
+    codes = [str(c) if str(c) in BY_CODE else "autre" for c in obs["category"]]
+    used = [c for c in CODES if c in set(codes)]
+    cat_index = {c: i for i, c in enumerate(used)}
     dates = naive_dates(obs["reported_at"])
     month0 = months[0] if len(months) else None
     desc = obs["description"] if "description" in obs else pd.Series("", index=obs.index)
@@ -271,7 +273,8 @@ def _observations_block(
         ),
         "lat": np.round(obs.geometry.y.to_numpy(), 6).tolist(),
         "lon": np.round(obs.geometry.x.to_numpy(), 6).tolist(),
-        "c": [cat_index.get(str(c), cat_index["autre"]) for c in obs["category"]],
+        "cats": [{"label": esc(BY_CODE[c].label), "colour": CATEGORY_COLOURS[c]} for c in used],
+        "c": [cat_index[c] for c in codes],
         "m": [
             (x.to_period("M") - month0).n if month0 is not None and pd.notna(x) else -1
             for x in dates

@@ -222,10 +222,10 @@ def building_fact_sheet(
         facts.append(("Adresse", esc(addr)))
     if present(row.get("residence_name")) and present(row.get("name")):
         facts.append(("Nom OSM", esc(row["name"])))
-    for column in ("landlord", "operator"):
-        if present(row.get(column)):
-            facts.append(("Bailleur", esc(row[column])))
-            break
+    if present(row.get("landlord")):
+        facts.append(("Bailleur", esc(row["landlord"])))
+    elif present(row.get("operator")):  # OSM operator=*: a landlord, a city, a school…
+        facts.append(("Gestionnaire (OSM)", esc(row["operator"])))
     if present(row.get("dwellings")):
         source = {"rpls": "RPLS", "osm_flats": "OpenStreetMap"}.get(
             str(row.get("dwellings_source")), "source inconnue"
@@ -234,7 +234,10 @@ def building_fact_sheet(
     else:
         facts.append(("Logements", "non connus"))
     n = int(row.get("n_reports", 0) or 0)
-    facts.append(("Signalements", f"<b>{fr_number(n)}</b>" + (f" {esc(period)}" if period else "")))
+    words = "signalement" if n < 2 else "signalements"
+    facts.append(
+        ("Signalements", f"<b>{fr_number(n)}</b> {words}" + (f" {esc(period)}" if period else ""))
+    )
     if present(row.get("reports_per_100_dwellings")):
         rate = float(row["reports_per_100_dwellings"])
         facts.append(("Taux", f"{fr_number(rate, 1)} pour 100 logements"))
@@ -285,7 +288,7 @@ def building_fact_sheet(
             + "".join(f"<li>{p}</li>" for p in listed)
             + "</ul></div>"
         )
-    out.append(f"<p class='osm'>OSM {esc(row.get('building_id'))}</p></div>")
+    out.append(f"<p class='osm'>Bâtiment OSM {esc(row.get('building_id'))}</p></div>")
     return "".join(out)
 
 

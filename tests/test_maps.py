@@ -72,6 +72,9 @@ def handmade_site() -> dict[str, object]:
         (None, "autre", "2024-02-11 10:00", "Loin de tout", "reports", None),
     ]
     geoms = [at[k] if k else Point(west - 0.01, south - 0.01) for k, *_ in rows]
+    # B's two reports a few metres apart, so that each shows as its own marker up close.
+    geoms[6] = Point(at["B"].x - 0.00008, at["B"].y)
+    geoms[7] = Point(at["B"].x + 0.00008, at["B"].y)
     reports = gpd.GeoDataFrame(
         {
             "report_id": [f"r{i}" for i in range(len(rows))],
@@ -279,7 +282,7 @@ def test_fact_sheet_fields_and_escaping() -> None:
     assert XSS_SCRIPT not in html
     assert "&lt;img src=x onerror=alert(2)&gt;" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "Bailleur &amp; Cie" in html
+    assert "<th>Gestionnaire (OSM)</th><td>Bailleur &amp; Cie</td>" in html
     assert "120 (RPLS)" in html
     assert "4,2 pour 100 logements" in html
     assert "Point chaud, confiance 99 %" in html
