@@ -356,7 +356,9 @@ def normalise_key(text: object) -> str | None:
             w = _TYPE_ABBREV[w]
         elif w in _ANYWHERE:
             w = _ANYWHERE[w]
-        if w not in STOP_WORDS:
+        # Single letters stay: in a key they are building letters (« NC-A », « bât L »),
+        # not the articles « à », « d' », « l' » that street matching may drop.
+        if w not in STOP_WORDS or len(w) == 1:
             words.append(w)
     return " ".join(words) or None
 

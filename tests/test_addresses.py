@@ -296,3 +296,11 @@ def test_parse_addresses_speed() -> None:
     assert len(out) == 100_000
     assert out["street"].notna().all()
     assert elapsed < 2.0, f"{elapsed:.2f} s"
+
+
+def test_landlord_codes_keep_their_building_letter() -> None:
+    from pipelines.addresses import normalise_key
+
+    keys = [normalise_key(k) for k in ("NC-A", "NC-D", "NC-L", "NC-B", "nc a", "Nc-A")]
+    assert len(set(keys[:4])) == 4
+    assert keys[0] == keys[4] == keys[5]
