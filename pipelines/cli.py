@@ -63,6 +63,14 @@ def cmd_hotspots(args: argparse.Namespace) -> None:
                  out_dir=Path(args.out_dir))
 
 
+def cmd_trends(args: argparse.Namespace) -> None:
+    from pipelines import trends
+
+    config = load_config(args.config)
+    trends.run(config, args.site, reports_path=args.reports, buildings_path=args.buildings,
+               out_dir=Path(args.out_dir))
+
+
 def cmd_summary(args: argparse.Namespace) -> None:
     from pipelines import summary
 
@@ -104,7 +112,7 @@ def cmd_deps(args: argparse.Namespace) -> None:
 def cmd_run(args: argparse.Namespace) -> None:
     """Every stage for every site of the configuration (or the one given)."""
     config = load_config(args.config)
-    from pipelines import geocode, hotspots, ingest, maps, summary
+    from pipelines import geocode, hotspots, ingest, maps, summary, trends
     from pipelines.buildings import build_buildings
     from pipelines.io import write_geoparquet
 
@@ -119,10 +127,13 @@ def cmd_run(args: argparse.Namespace) -> None:
                          summary_dst=paths.geocode_summary)
         hotspots.run(config, site.id, reports_path=paths.reports,
                      buildings_path=paths.buildings_osm, out_dir=paths.processed)
+        trends.run(config, site.id, reports_path=paths.reports,
+                   buildings_path=paths.buildings_osm, out_dir=paths.processed)
         summary.run(config, site.id, {
             "ingest": paths.ingest_summary,
             "geocode": paths.geocode_summary,
             "hotspots": paths.hotspot_summary,
+            "trends": paths.processed / "trend_summary.json",
         }, paths.run_summary)
         maps.run_site(config, site, processed=paths.processed, dst=paths.map)
     maps.run_index(config, dst=Path(config.maps_dir) / "index.html")
@@ -177,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", required=True)
 
     p = add("hotspots", cmd_hotspots, "comptages, taux, points chauds (Gi*), densité")
+    p.add_argument("--config", required=True)
+    p.add_argument("--site", required=True)
+    p.add_argument("--reports", required=True)
+    p.add_argument("--buildings", required=True)
+    p.add_argument("--out-dir", required=True)
+
+    p = add("trends", cmd_trends, "séries mensuelles, Mann-Kendall, points chauds émergents")
     p.add_argument("--config", required=True)
     p.add_argument("--site", required=True)
     p.add_argument("--reports", required=True)
