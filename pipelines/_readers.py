@@ -378,8 +378,10 @@ def _parse_csv(path: Path, buf: bytes, enc: str, separator: str | None) -> RawFi
     table = _read_fast(buf, body_start, names, sep, newlines_in_values=has_quotes)
     lines: np.ndarray | None = None
     if table is not None:
-        n_lines = buf.count(b"\n", body_start) + (0 if buf.endswith(b"\n") else 1)
-        if table.num_rows == n_lines and buf.find(b"\n\n", body_start - 1) < 0:
+        nl = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8, offset=body_start) == 10)
+        n_lines = len(nl) + (0 if buf.endswith(b"\n") else 1)
+        blank_line = len(nl) > 0 and (nl[0] == 0 or bool((np.diff(nl) == 1).any()))
+        if table.num_rows == n_lines and not blank_line:
             lines = np.arange(line_no + 1, line_no + 1 + n_lines, dtype=np.int64)
         else:
             records = records or _records(buf)
@@ -781,12 +783,15 @@ _FR_CANONICAL = r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}(?: [0-9]{1,2}:[0-9]{2}(?::[0-9]
 
 def _strptime_checked(values: pd.Series, fmt: str) -> pd.Series:
     """``pyarrow.compute.strptime`` (several times faster than ``pd.to_datetime`` on
-    distinct values), minus its leniency: it rolls 31/02 over to 2 or 3 March, so the
-    parsed day must equal the written one."""
+    distinct values), minus its leniency: it rolls 31/02 over to 2 or 3 March, and
+    ``%Y`` takes "24" for the year 24, so the parsed day must equal the written one and
+    the year have four digits. For day-first formats (``%d`` first)."""
     arr = arrow_strings(values)
     ts = pc.strptime(arr, format=fmt, unit="us", error_is_null=True)
     day = pc.struct_field(pc.extract_regex(arr, r"^(?P<d>[0-9]{1,2})/"), [0])
-    same = pc.equal(pc.day(ts), pc.cast(day, pa.int64()))
+    same = pc.and_(
+        pc.equal(pc.day(ts), pc.cast(day, pa.int64())), pc.greater_equal(pc.year(ts), 1000)
+    )
     ts = pc.if_else(pc.fill_null(same, False), ts, pa.scalar(None, ts.type))
     out = pd.Series(np.asarray(ts.to_numpy(zero_copy_only=False)), index=values.index)
     return out.astype("datetime64[us]")
@@ -851,40 +856,52 @@ def parse_dates(
         ``datetime64[us]``, naive Europe/Paris local time; NaT where missing or
         unparseable. Day first: 03/04/2024 is 3 April.
     """
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
-    present = values != ""
-    if not present.any():
-        return out
-    v = values[present]
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
+    pos = np.flatnonzero((values != "").to_numpy())
+    if len(pos) == 0:
+        return pd.Series(out, index=values.index)
+    v = values.iloc[pos] if len(pos) < len(values) else values
+
+    def put(where: np.ndarray, parsed: pd.Series) -> None:
+        out[pos[where]] = parsed.to_numpy().astype("datetime64[us]")
+
     if date_format == "excel":
-        out[present] = _serial_dates(v)
-        return out
-    if date_format:
-        parsed = pd.to_datetime(v, format=date_format, errors="coerce")
-        out[present] = _to_local(parsed, naive_tz)
-        return out
-    fr = v.str.fullmatch(_FR_DATE + r"(?:[ T]+" + _TIME + r")?")
-    if fr.all():
-        out[present] = _fr_dates(v)
-        return out
-    if fr.any():
-        out[fr[fr].index] = _fr_dates(v[fr])
-    rest = v[~fr]
-    iso = rest.str.fullmatch(_ISO)
-    iso_tz = rest.str.fullmatch(_ISO + r" ?" + _TZ)
-    serial = rest.str.fullmatch(_SERIAL)
-    if iso.any():
-        s = rest[iso].str.replace("/", "-", regex=False).str.replace(r"[T ]+", "T", regex=True)
-        parsed = pd.to_datetime(s, format="ISO8601", errors="coerce")
-        out[iso[iso].index] = _to_local(parsed, naive_tz)
-    if iso_tz.any():
-        s = rest[iso_tz].str.replace("/", "-", regex=False).str.replace(r"[T ]+", "T", regex=True)
-        s = s.str.replace(r" ?(UTC|GMT)$", "Z", regex=True)
-        parsed = pd.to_datetime(s, format="ISO8601", utc=True, errors="coerce")
-        out[iso_tz[iso_tz].index] = _to_local(parsed, None)
-    if serial.any():
-        out[serial[serial].index] = _serial_dates(rest[serial])
-    return out
+        put(np.ones(len(pos), bool), _serial_dates(v))
+    elif date_format:
+        put(
+            np.ones(len(pos), bool),
+            _to_local(pd.to_datetime(v, format=date_format, errors="coerce"), naive_tz),
+        )
+    else:
+        # The landlords' usual spelling first, in one pass; then each form on what is left.
+        first = _strptime_checked(v, "%d/%m/%Y %H:%M").to_numpy()
+        done = ~np.isnat(first)
+        out[pos[done]] = first[done]
+        pos, v = pos[~done], v[~done]
+        if len(pos):
+            fr = v.str.fullmatch(_FR_DATE + r"(?:[ T]+" + _TIME + r")?").to_numpy(dtype=bool)
+            iso = v.str.fullmatch(_ISO).to_numpy(dtype=bool)
+            iso_tz = v.str.fullmatch(_ISO + r" ?" + _TZ).to_numpy(dtype=bool)
+            serial = v.str.fullmatch(_SERIAL).to_numpy(dtype=bool)
+            if fr.any():
+                put(fr, _fr_dates(v[fr]))
+            if iso.any():
+                s = v[iso].str.replace("/", "-", regex=False).str.replace(r"[T ]+", "T", regex=True)
+                put(iso, _to_local(pd.to_datetime(s, format="ISO8601", errors="coerce"), naive_tz))
+            if iso_tz.any():
+                s = (
+                    v[iso_tz]
+                    .str.replace("/", "-", regex=False)
+                    .str.replace(r"[T ]+", "T", regex=True)
+                )
+                s = s.str.replace(r" ?(UTC|GMT)$", "Z", regex=True)
+                put(
+                    iso_tz,
+                    _to_local(pd.to_datetime(s, format="ISO8601", utc=True, errors="coerce"), None),
+                )
+            if serial.any():
+                put(serial, _serial_dates(v[serial]))
+    return pd.Series(out, index=values.index)
 
 
 def _to_local(parsed: pd.Series, naive_tz: str | None) -> pd.Series:
@@ -929,24 +946,42 @@ def parse_numbers(values: pd.Series, *, decimal: str | None = None) -> tuple[pd.
         written with a decimal comma.
     """
     arr = arrow_strings(values.fillna(""))
+    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+    has_comma = pc.fill_null(pc.match_substring(arr, ","), False)
+    if decimal != "." and pc.any(has_comma).as_py():
+        fixed = pc.replace_substring(
+            pc.replace_substring(arr, ".", "") if decimal == "," else arr, ",", "."
+        )
+    else:
+        fixed = pc.replace_substring(arr, ",", "") if decimal == "." else arr
+    try:
+        # Clean columns: one cast. Otherwise (spaces, stray text) the careful way below.
+        numbers = pc.cast(fixed, pa.float64())
+        had_comma = has_comma if decimal != "." else pc.and_(has_comma, pa.scalar(False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        numbers, had_comma = _parse_numbers_slowly(arr, decimal)
+    x = np.array(numbers.to_numpy(zero_copy_only=False), dtype=np.float64)
+    x[~np.isfinite(x)] = np.nan
+    comma = np.asarray(pc.fill_null(had_comma, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return pd.Series(x, index=values.index), pd.Series(comma & ~np.isnan(x), index=values.index)
+
+
+def _parse_numbers_slowly(arr: pa.Array, decimal: str | None) -> tuple[pa.Array, pa.Array]:
+    """:func:`parse_numbers` for columns with spaces or text: value by value."""
+    arr = pc.fill_null(arr, "")
     if pc.any(pc.match_substring_regex(arr, _SPACES)).as_py():
         arr = pc.replace_substring_regex(arr, _SPACES, "")  # thousands: "652 345,2"
     if decimal == ",":
         had_comma = pc.match_substring(arr, ",")
         arr = pc.replace_substring(pc.replace_substring(arr, ".", ""), ",", ".")
     elif decimal == ".":
-        had_comma = pc.equal(pc.utf8_length(arr), -1)  # all false
+        had_comma = pc.and_(pc.match_substring(arr, ","), pa.scalar(False))
         arr = pc.replace_substring(arr, ",", "")
     else:
         had_comma = pc.match_substring_regex(arr, r"^[+\-]?[0-9]*,[0-9]+(?:[eE][+\-]?[0-9]{1,3})?$")
-        if pc.any(had_comma).as_py():
-            arr = pc.if_else(had_comma, pc.replace_substring(arr, ",", "."), arr)
+        arr = pc.if_else(had_comma, pc.replace_substring(arr, ",", "."), arr)
     ok = pc.match_substring_regex(arr, "^" + _NUMBER + "$")
-    numbers = pc.cast(pc.if_else(ok, arr, pa.scalar(None, arr.type)), pa.float64())
-    x = np.array(numbers.to_numpy(zero_copy_only=False), dtype=np.float64)
-    x[~np.isfinite(x)] = np.nan
-    comma = np.asarray(had_comma.to_numpy(zero_copy_only=False), dtype=bool)
-    return pd.Series(x, index=values.index), pd.Series(comma & ~np.isnan(x), index=values.index)
+    return pc.cast(pc.if_else(ok, arr, pa.scalar(None, arr.type)), pa.float64()), had_comma
 
 
 _PT = r"[+\-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+\-]?[0-9]+)?"

@@ -23,9 +23,12 @@ ingested in a few times the time pyarrow takes to read it.
 from __future__ import annotations
 
 import binascii
+import functools
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -172,6 +175,21 @@ class IngestResult:
     rejected: pd.DataFrame
     outside: pd.DataFrame
     summary: dict[str, Any]
+
+
+def _concurrently(tasks: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run independent column computations on a few threads.
+
+    pyarrow's compute kernels (and most of numpy) release the GIL, so columns are parsed
+    side by side: pyarrow's CSV reader already uses every core, and these steps would
+    otherwise use one. The results do not depend on the scheduling.
+    """
+    workers = min(len(tasks), os.cpu_count() or 1, 8)
+    if workers < 2:
+        return {key: task() for key, task in tasks.items()}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {key: pool.submit(task) for key, task in tasks.items()}
+        return {key: future.result() for key, future in futures.items()}
 
 
 # --------------------------------------------------------------------------- columns
@@ -340,8 +358,13 @@ def _coordinates(
         given = todo & ((f[a] != "") | (f[b] != "")).to_numpy()
         if not given.any():
             continue
-        ya, ca = parse_numbers(f[a], decimal=source.decimal)
-        xb, cb = parse_numbers(f[b], decimal=source.decimal)
+        parsed = _concurrently(
+            {
+                role: functools.partial(parse_numbers, f[role], decimal=source.decimal)
+                for role in (a, b)
+            }
+        )
+        (ya, ca), (xb, cb) = parsed[a], parsed[b]
         fl = np.where((ca | cb).to_numpy(), 1, 0).astype(np.int64)
         if (a == "lat" and file_crs in (None, WGS84)) or geographic:
             la, lo, st, fl = _classify_degrees(ya.to_numpy(), xb.to_numpy(), fl)
@@ -387,14 +410,16 @@ def _file_frame(raw: RawFile, roles: dict[str, str], file_index: int) -> pd.Data
     """The role columns of one file, cleaned, plus the row's identity."""
     n = raw.table.num_rows
     index = pd.RangeIndex(n)
-    data: dict[str, Any] = {}
-    for role in _TEXT_ROLES:
-        if role in roles:
-            column = raw.table.column(roles[role])
-            if role == "description":
-                data[role] = to_str_series(pc.utf8_trim_whitespace(column), index)
-            else:
-                data[role] = clean_cells(column, index)
+
+    def clean(role: str) -> pd.Series:
+        column = raw.table.column(roles[role])
+        if role == "description":  # free text: "-" or "NA" may be what was written
+            return to_str_series(pc.utf8_trim_whitespace(column), index)
+        return clean_cells(column, index)
+
+    data: dict[str, Any] = _concurrently(
+        {role: functools.partial(clean, role) for role in _TEXT_ROLES if role in roles}
+    )
     if "__geom_note" in raw.table.column_names:
         data["_geom_note"] = to_str_series(raw.table.column("__geom_note"), index)
     frame = pd.DataFrame(data, index=index)
@@ -745,13 +770,21 @@ def _parse_source(
         # KoboToolbox writes _submission_time in UTC, without an offset.
         kobo_utc = raw.format == "kobo" and per_file.get("date") == "_submission_time"
         naive_tz = "UTC" if kobo_utc else None
-        dates.append(parse_dates(fr["date"], date_format=source.date_format, naive_tz=naive_tz))
-        closes.append(
-            parse_dates(fr["closed_at"], date_format=source.date_format, naive_tz=naive_tz)
-            if "closed_at" in fr
-            else pd.Series(pd.NaT, index=fr.index, dtype="datetime64[us]")
+        dates_of = functools.partial(parse_dates, date_format=source.date_format, naive_tz=naive_tz)
+        done = _concurrently(
+            {
+                "date": functools.partial(dates_of, fr["date"]),
+                "closed_at": functools.partial(dates_of, fr["closed_at"])
+                if "closed_at" in fr
+                else functools.partial(pd.Series, pd.NaT, index=fr.index, dtype="datetime64[us]"),
+                "coords": functools.partial(
+                    _coordinates, fr, source, raw.crs, fr.get("_geom_note")
+                ),
+            }
         )
-        coords.append(_coordinates(fr, source, raw.crs, fr.get("_geom_note")))
+        dates.append(done["date"])
+        closes.append(done["closed_at"])
+        coords.append(done["coords"])
         frames.append(fr)
     if not frames:
         empty = pd.DataFrame(
@@ -825,10 +858,12 @@ def _partition(
     report_id = (source.id + ":") + native.where(native != "", "h" + hashed)
     valid = reason == 0
     duplicate = np.zeros(n, dtype=bool)
-    if valid.all():
-        duplicate = report_id.duplicated(keep="first").to_numpy()
-    elif valid.any():
-        duplicate[valid] = report_id[valid].duplicated(keep="first").to_numpy()
+    if valid.any():
+        ids = report_id if valid.all() else report_id[valid]
+        # pyarrow's hash-based unique is twice as fast as pandas' duplicated: check first
+        # whether there is any duplicate at all (usually not).
+        if len(pc.unique(arrow_strings(ids))) < len(ids):
+            duplicate[valid] = ids.duplicated(keep="first").to_numpy()
     if (~valid).any():
         key = report_id[~valid] + "|" + hashed[~valid]
         duplicate[~valid] = key.duplicated(keep="first").to_numpy()
@@ -880,49 +915,71 @@ def _accepted_frame(
     """:data:`INGESTED_COLUMNS` (without geometry) for the rows ``a``, in that order;
     free text scrubbed, with the counts of what was scrubbed."""
     f = p.frame
-    counts = _scrub.empty_counts()
     missing = pd.Series(np.nan, index=range(len(a)), dtype="str")
+    none = _scrub.empty_counts()
 
-    def text(role: str, *, scrub: bool = False) -> pd.Series:
-        nonlocal counts
-        if role not in f:
-            return missing
-        values = _blank_to_na(_rows(f[role], a))
-        if scrub:
-            values, found = _scrub.scrub_series(values)
-            counts = _scrub.add_counts(counts, found)
-        return values
+    def text(role: str, scrub: bool) -> tuple[pd.Series, dict[str, int]]:
+        if role == "address":
+            if not any(r in f for r in ("address", "number", "street", "postcode", "city")):
+                return missing, none
+            values = _blank_to_na(_rows(_compose_address(f), a))
+        elif role in f:
+            values = _blank_to_na(_rows(f[role], a))
+        else:
+            return missing, none
+        return _scrub.scrub_series(values) if scrub else (values, none)
 
-    address = missing
-    if any(r in f for r in ("address", "number", "street", "postcode", "city")):
-        address, found = _scrub.scrub_series(_blank_to_na(_rows(_compose_address(f), a)))
-        counts = _scrub.add_counts(counts, found)
-    zeros = np.zeros(len(a), np.int64)
-    code = cats.code[a]
-    frame = pd.DataFrame(
+    scrubbed = ("subcategory", "description", "address")
+    texts = _concurrently(
         {
-            "report_id": _rows(rid, a),
-            "source": _take_strings([source.id], zeros),
-            "source_kind": _take_strings([source.kind], zeros),
-            "source_file": _take_strings(files, f["_file"].to_numpy()[a]),
-            "source_line": f["source_line"].to_numpy(np.int64)[a],
-            "category": _take_strings(CODES, code),
-            "category_label": _take_strings([BY_CODE[c].label for c in CODES], code),
-            "service_code": _take_strings([BY_CODE[c].service_code for c in CODES], code),
-            "category_source_label": _blank_to_na(_take_strings(cats.labels, cats.pair[a])),
-            "subcategory": text("subcategory", scrub=True),
-            "description": text("description", scrub=True),
-            "address": address,
-            "building_ref": text("building_ref"),
-            "reported_at": p.reported_at.to_numpy()[a],
-            "status": text("status"),
-            "closed_at": p.closed_at.to_numpy()[a],
-            "channel": text("channel"),
-            "lon": p.lon[a],
-            "lat": p.lat[a],
-            "coord_note": _note_strings(p.flags[a]),
+            role: functools.partial(text, role, role in scrubbed)
+            for role in (*scrubbed, "building_ref", "status", "channel")
         }
     )
+    code = cats.code[a]
+    zeros = np.zeros(len(a), np.int64)
+    taken = _concurrently(
+        {
+            "report_id": functools.partial(_rows, rid, a),
+            "source_file": functools.partial(_take_strings, files, f["_file"].to_numpy()[a]),
+            "category": functools.partial(_take_strings, CODES, code),
+            "category_label": functools.partial(
+                _take_strings, [BY_CODE[c].label for c in CODES], code
+            ),
+            "service_code": functools.partial(
+                _take_strings, [BY_CODE[c].service_code for c in CODES], code
+            ),
+            "category_source_label": functools.partial(_take_strings, cats.labels, cats.pair[a]),
+            "coord_note": functools.partial(_note_strings, p.flags[a]),
+        }
+    )
+    frame = pd.DataFrame(
+        {
+            "report_id": taken["report_id"],
+            "source": _take_strings([source.id], zeros),
+            "source_kind": _take_strings([source.kind], zeros),
+            "source_file": taken["source_file"],
+            "source_line": f["source_line"].to_numpy(np.int64)[a],
+            "category": taken["category"],
+            "category_label": taken["category_label"],
+            "service_code": taken["service_code"],
+            "category_source_label": _blank_to_na(taken["category_source_label"]),
+            "subcategory": texts["subcategory"][0],
+            "description": texts["description"][0],
+            "address": texts["address"][0],
+            "building_ref": texts["building_ref"][0],
+            "reported_at": p.reported_at.to_numpy()[a],
+            "status": texts["status"][0],
+            "closed_at": p.closed_at.to_numpy()[a],
+            "channel": texts["channel"][0],
+            "lon": p.lon[a],
+            "lat": p.lat[a],
+            "coord_note": taken["coord_note"],
+        }
+    )
+    counts = none
+    for role in scrubbed:
+        counts = _scrub.add_counts(counts, texts[role][1])
     return _typed(frame), counts
 
 

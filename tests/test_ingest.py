@@ -21,7 +21,7 @@ import pytest
 from pyproj import Transformer
 
 from pipelines import ingest
-from pipelines._readers import _read_exact, read_csv
+from pipelines._readers import _read_exact, parse_dates, read_csv
 from pipelines.buildings import read_osm_bounds
 from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
 from pipelines.errors import InputError
@@ -807,3 +807,37 @@ def test_files_that_cannot_be_parsed_raise_input_error(tmp_path: Path) -> None:
     result = _ingest(_source(tmp_path / "dossier.csv", columns=cols))
     assert result.rejected["reason"].tolist() == ["unreadable_file"]
     assert result.summary["sources"]["src"]["rows_in"] == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("03/04/2024 08:15", "2024-04-03 08:15"),  # day first
+        ("3/4/2024 8:05", "2024-04-03 08:05"),
+        ("03/04/2024 08:15:30", "2024-04-03 08:15:30"),
+        ("03/04/2024", "2024-04-03 00:00"),
+        ("03-04-2024 14h30", "2024-04-03 14:30"),
+        ("03.04.24", "2024-04-03 00:00"),
+        ("29/02/2024", "2024-02-29 00:00"),
+        ("2024-04-03", "2024-04-03 00:00"),
+        ("2024-04-03 08:15", "2024-04-03 08:15"),
+        ("2024-04-03T06:15:00Z", "2024-04-03 08:15"),  # UTC → Paris (summer)
+        ("2024-01-03T08:15:00+01:00", "2024-01-03 08:15"),
+        ("2024-01-03T08:15:00.250-05:00", "2024-01-03 14:15:00.250"),
+        ("45385.34375", "2024-04-03 08:15"),  # Excel serial
+        ("31/02/2024 10:00", None),  # no 31 February
+        ("29/02/2023", None),
+        ("13/13/2024", None),
+        ("hier", None),
+        ("99999", None),  # a serial number out of range
+        ("", None),
+    ],
+)
+def test_parse_dates_forms(text: str, expected: str | None) -> None:
+    got = parse_dates(pd.Series([text, "01/01/2024 00:00"], dtype="str"))
+    assert got.dtype == "datetime64[us]"
+    assert got.iloc[1] == pd.Timestamp("2024-01-01")
+    if expected is None:
+        assert pd.isna(got.iloc[0])
+    else:
+        assert got.iloc[0] == pd.Timestamp(expected)
