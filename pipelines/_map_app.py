@@ -393,7 +393,7 @@ if (M > 1) {
     buildings.setStyle(buildingStyle);
     catLayers.forEach(function (g, k) { g.vigieDirty = true; if (map.hasLayer(g)) fillCategory(k); });
     if (O) fillObs();
-    document.getElementById("vigie-period").textContent = periodText();
+    document.getElementById("vigie-period").innerHTML = periodText();
     refreshLegend();
   };
   s0.addEventListener("change", apply); s1.addEventListener("change", apply);

@@ -36,14 +36,12 @@ from pipelines._map_views import (
     PALETTE,
     ZERO_COLOUR,
     View,
-    before_after_counts,
     change_view,
-    default_windows,
+    comparison,
     emerging_view,
     gi_view,
     monthly_counts,
     naive_dates,
-    parse_window,
     site_months,
 )
 from pipelines.crs import WGS84
@@ -126,9 +124,11 @@ class MapOptions:
     online_tiles
         Add OpenStreetMap and Plan IGN web tiles as optional layers (off by default: the
         map then needs the network for those layers only).
-    before, after
-        The two periods of the before/after view, e.g. ``("2024-01", "2024-03")``;
-        default: the last 3 months and the 3 months before.
+    before, after, compare_months
+        The two periods of the before/after view, ``[start, end]`` ISO dates (end
+        included), else the last ``compare_months`` months and as many before; read from
+        ``params.trends`` (``compare_before``, ``compare_after``, ``compare_months``),
+        shared with the trends stage.
     max_report_points
         Above this many report points, markers are aggregated per building and category.
     kde_bandwidth_m
@@ -138,21 +138,95 @@ class MapOptions:
     online_tiles: bool = False
     before: tuple[str, str] | None = None
     after: tuple[str, str] | None = None
+    compare_months: int = 3
     max_report_points: int = MAX_REPORT_POINTS
     kde_bandwidth_m: float | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Mapping[str, Any]]) -> MapOptions:
-        """Read ``params["maps"]`` (and the KDE bandwidth of ``params["hotspots"]``)."""
+        """Read ``params["maps"]``, the comparison of ``params["trends"]`` and the KDE
+        bandwidth of ``params["hotspots"]``."""
         maps = dict(params.get("maps", {}))
-        before, after = maps.get("before"), maps.get("after")
+        trends = dict(params.get("trends", {}))
+        before, after = trends.get("compare_before"), trends.get("compare_after")
         return cls(
             online_tiles=bool(maps.get("online_tiles", False)),
             before=tuple(before) if before else None,  # type: ignore[arg-type]
             after=tuple(after) if after else None,  # type: ignore[arg-type]
+            compare_months=int(trends.get("compare_months") or 3),
             max_report_points=int(maps.get("max_report_points", MAX_REPORT_POINTS)),
             kde_bandwidth_m=params.get("hotspots", {}).get("kde_bandwidth_m"),
         )
+
+
+def building_titles(buildings: pd.DataFrame, reports: pd.DataFrame) -> list[str]:
+    """The name of each building in the popups and tooltips (unescaped), in row order.
+
+    The labels of the trend charts (:func:`pipelines.trends.building_labels`: OSM name,
+    OSM address, the landlord's building code or the address most often given in the
+    reports), so that a building has the same name on the map and the charts; a
+    ``residence_name`` wins, and a building known by its id only is named by its size
+    (:func:`pipelines._map_html.building_title`).
+    """
+    from pipelines.trends import building_labels
+
+    labels = building_labels(buildings, reports)
+    out = []
+    for _, row in buildings.iterrows():
+        bid = str(row["building_id"])
+        label = labels.get(bid, bid)
+        if present(row.get("residence_name")) or label == bid:
+            out.append(building_title(row))
+        else:
+            out.append(label)
+    return out
+
+
+def enrich_buildings(
+    buildings: gpd.GeoDataFrame,
+    *,
+    emerging: pd.DataFrame | None = None,
+    followup: pd.DataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """Add the trends stage's per-building results to ``buildings`` for the fact sheet.
+
+    Parameters
+    ----------
+    buildings
+        ``buildings.parquet``; columns it already has are kept as they are.
+    emerging
+        ``emerging.parquet``: ``building_id``, ``emerging_category``,
+        ``emerging_label_fr``.
+    followup
+        ``followup.csv``: rows of ``level`` "building" give ``n_open`` (→
+        ``open_backlog``) and ``median_delay_h`` per building (``key``).
+
+    Returns
+    -------
+    GeoDataFrame
+        A new frame aligned on ``buildings.index`` (joins are many-to-one on
+        ``building_id``).
+    """
+    out = buildings.copy()
+    ids = out["building_id"].astype(str)
+    if emerging is not None and "emerging_category" in emerging and "emerging_category" not in out:
+        e = emerging.assign(building_id=emerging["building_id"].astype(str))
+        e = e.drop_duplicates("building_id").set_index("building_id")
+        for column in ("emerging_category", "emerging_label_fr"):
+            if column in e:
+                out[column] = ids.map(e[column]).to_numpy()
+        if out["emerging_category"].isna().all():
+            dropped = [c for c in ("emerging_category", "emerging_label_fr") if c in out]
+            out = out.drop(columns=dropped)
+    if followup is not None and {"level", "key"} <= set(followup.columns):
+        f = followup[followup["level"] == "building"].drop_duplicates("key")
+        f = f.set_index(f["key"].astype(str))
+        if "open_backlog" not in out and "n_open" in f and len(f):
+            out["open_backlog"] = pd.to_numeric(ids.map(f["n_open"]), errors="coerce").to_numpy()
+        if "median_delay_h" not in out and "median_delay_h" in f and len(f):
+            delay = pd.to_numeric(ids.map(f["median_delay_h"]), errors="coerce")
+            out["median_delay_h"] = delay.to_numpy()
+    return out
 
 
 def _reports_block(
@@ -348,12 +422,14 @@ def map_data(
     monthly = monthly_counts(resident, b, months)
     spark_months = list(months[-12:])
     chronic_map = _chronic_by_building(chronic)
+    titles = building_titles(b, resident)
     fiches = []
     for i, row in b.iterrows():
         series = monthly.loc[i].to_numpy()[-12:] if len(months) else None
         fiches.append(
             building_fact_sheet(
                 row,
+                title=titles[i],
                 period=period,
                 months=spark_months,
                 monthly=series,
@@ -372,7 +448,7 @@ def map_data(
     else:
         is_chronic = None
     block_b: dict[str, Any] = {
-        "title": [esc(building_title(r)) for _, r in b.iterrows()],
+        "title": [esc(t) for t in titles],
         "n": b["n_reports"].fillna(0).astype(int).tolist(),
         "dw": [float(x) if pd.notna(x) and x > 0 else None for x in dwellings],
         "fiche": fiches,
@@ -414,12 +490,12 @@ def map_data(
     else:
         notes.append("Tendances des points chauds : non calculées pour ce site.")
     change = None
-    if len(months) >= 2 and pd.notna(end):
-        if options.before and options.after:
-            before, after = parse_window(options.before), parse_window(options.after)
-        else:
-            before, after = default_windows(end)
-        change = before_after_counts(resident, b, before=before, after=after)
+    report_months = site_months(resident["reported_at"])
+    if len(report_months) >= 2:
+        change, before, after = comparison(
+            resident, b, report_months, compare_months=options.compare_months,
+            before=options.before, after=options.after,
+        )  # fmt: skip
         views.append(change_view(change, before, after))
     else:
         notes.append("Évolution avant / après : moins de deux mois de données.")
@@ -532,7 +608,7 @@ def _basemap_block(basemap: gpd.GeoDataFrame | None) -> dict[str, Any] | None:
             style = f"background:{s['fill']};border-color:{s['color']}"
         else:
             style = f"background:{s['color']};border-color:{s.get('casing') or s['color']}"
-        swatches.append(f"<i style='{style}'></i>{esc(label)}")
+        swatches.append(f"<span class='sw'><i style='{style}'></i>{esc(label)}</span>")
     legend = "Fond de plan : " + " ".join(swatches) if swatches else ""
     return {
         "name": "Fond de plan (OpenStreetMap, hors ligne)",

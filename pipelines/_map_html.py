@@ -153,7 +153,7 @@ def sparkline_svg(
 
 
 # ----------------------------------------------------------------------------- fact sheet
-def building_title(row: Mapping[str, Any]) -> str:
+def building_title(row: Mapping[str, Any] | pd.Series) -> str:
     """What a committee calls a building: its residence name, else its address, else its
     size ("Bâtiment de 270 logements"), else "Bâtiment sans adresse connue" (unescaped:
     the caller escapes)."""
@@ -168,7 +168,7 @@ def building_title(row: Mapping[str, Any]) -> str:
     return "Bâtiment sans adresse connue"
 
 
-def building_address(row: Mapping[str, Any]) -> str:
+def building_address(row: Mapping[str, Any] | pd.Series) -> str:
     """Addresses of a building (``addresses`` column, else OSM ``addr:*``), unescaped."""
     if present(row.get("addresses")):
         value = row["addresses"]
@@ -179,14 +179,20 @@ def building_address(row: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
+def _delay_fr(hours: float) -> str:
+    """``18 h`` under two days, else ``3,5 jours``."""
+    return f"{fr_number(hours)} h" if hours < 48 else f"{fr_number(hours / 24, 1)} jours"
+
+
 def building_fact_sheet(
-    row: Mapping[str, Any],
+    row: Mapping[str, Any] | pd.Series,
     *,
     period: str = "",
     months: Sequence[pd.Period] = (),
     monthly: Sequence[float] | None = None,
     chronic: Sequence[str] = (),
     max_categories: int = 6,
+    title: str | None = None,
 ) -> str:
     """The popup of a building: what a committee needs, escaped, never personal data.
 
@@ -207,6 +213,8 @@ def building_fact_sheet(
         One text per chronic problem of this building (``chronic.csv``), unescaped.
     max_categories
         Categories listed by name; the others are summed in one line.
+    title
+        The building's name (unescaped); default :func:`building_title`.
 
     Returns
     -------
@@ -215,10 +223,11 @@ def building_fact_sheet(
     """
     from pipelines.emerging import EMERGING_LABELS_FR
 
-    out = [f"<div class='fiche'><h4>{esc(building_title(row))}</h4>"]
+    title = title or building_title(row)
+    out = [f"<div class='fiche'><h4>{esc(title)}</h4>"]
     facts: list[tuple[str, str]] = []
     addr = building_address(row)
-    if addr and addr != building_title(row):
+    if addr and addr != title:
         facts.append(("Adresse", esc(addr)))
     if present(row.get("residence_name")) and present(row.get("name")):
         facts.append(("Nom OSM", esc(row["name"])))
@@ -254,6 +263,9 @@ def building_fact_sheet(
     backlog = as_number(row.get("open_backlog"))
     if backlog is not None:
         facts.append(("Non clos à ce jour", fr_number(backlog)))
+    delay = as_number(row.get("median_delay_h"))
+    if delay is not None:
+        facts.append(("Délai médian de clôture", _delay_fr(delay)))
     out.append(
         "<table class='faits'>"
         + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
@@ -317,6 +329,7 @@ MAP_CSS = """
 .vigie-legend .row span:first-of-type{flex:1}
 .vigie-legend .row .n{color:#555;padding-left:8px;font-variant-numeric:tabular-nums}
 .vigie-legend .row i{flex:none;margin-top:2px}
+.vigie-legend .bm .sw{white-space:nowrap}
 .vigie-legend .bm i{width:12px;height:12px;margin:0 3px 0 6px}
 .vigie-legend i,.vigie-layers-dot{display:inline-block;width:14px;height:14px;margin-right:6px;
  vertical-align:middle;border:1px solid #666;box-sizing:border-box}

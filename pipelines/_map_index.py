@@ -23,6 +23,12 @@ ARROWS: dict[str, tuple[str, str, str]] = {
     "down": ("↓", "down", "baisse significative des signalements mensuels"),
     "flat": ("→", "flat", "pas de tendance significative"),
 }
+#: French titles of the charts the trends stage writes (``charts/<name>.png``).
+CHART_TITLES_FR: dict[str, str] = {
+    "reports_by_category": "signalements par mois et par catégorie",
+    "top_buildings": "tendance des bâtiments les plus signalés",
+    "closing_delays": "délais de clôture par catégorie",
+}
 _UP = {"hausse", "increasing", "up", "increase"}
 _DOWN = {"baisse", "decreasing", "down", "decrease"}
 _FLAT = {"aucune", "no trend", "none", "flat", "stable"}
@@ -31,21 +37,25 @@ _FLAT = {"aucune", "no trend", "none", "flat", "stable"}
 def site_trend(summary: dict[str, Any], *, alpha: float = 0.05) -> str | None:
     """``up``, ``down`` or ``flat`` from the monthly Mann-Kendall of the run summary.
 
-    Reads ``summary["trends"]``: a ``trend`` word (``hausse``/``baisse``/``aucune``, as
-    :mod:`pipelines.trend_stats` writes them) or ``z`` and ``p``, either at its top level
-    or under ``monthly``, ``mann_kendall``, ``site`` or ``total``. ``None`` when there is
-    no trends section.
+    Reads ``summary["trends"]`` (the trends stage's ``trend_summary.json``): its
+    ``headline`` (``direction`` up/down/flat, or a ``trend`` word ``hausse``/``baisse``/
+    ``aucune``), else ``z`` and ``p`` at its top level or under ``monthly``,
+    ``mann_kendall``, ``site`` or ``total``. ``None`` when there is no trends section.
     """
     trends = summary.get("trends")
     if not isinstance(trends, dict):
         return None
-    candidates: list[Any] = [trends.get(k) for k in ("monthly", "mann_kendall", "site", "total")]
+    candidates: list[Any] = [
+        trends.get(k) for k in ("headline", "monthly", "mann_kendall", "site", "total")
+    ]
     candidates.append(trends)
     for c in candidates:
         if not isinstance(c, dict):
             continue
         if isinstance(c.get("mann_kendall"), dict):
             c = c["mann_kendall"]
+        if c.get("direction") in ARROWS:
+            return str(c["direction"])
         word = c.get("trend", c.get("mk_trend"))
         if isinstance(word, str):
             w = word.strip().lower()
@@ -82,6 +92,11 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
 
     paths = SitePaths.of(config, site.id)
     summary = read_json(paths.run_summary) if paths.run_summary.exists() else {}
+    trend_file = paths.processed / "trend_summary.json"
+    if "trends" not in summary and trend_file.exists():
+        summary["trends"] = read_json(trend_file)
+    headline = summary.get("trends", {}).get("headline", {})
+    trend_fr = headline.get("trend_fr") if isinstance(headline, dict) else None
     sources = summary.get("sources", {})
     rejected = 0
     for s in sources.values():
@@ -115,7 +130,8 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
             documents.append((label, _rel(paths.processed / name, dst_dir)))
     charts_dir = paths.processed / "charts"
     for chart in sorted(charts_dir.glob("*.png")) if charts_dir.is_dir() else []:
-        documents.append((f"Graphique : {chart.stem.replace('_', ' ')}", _rel(chart, dst_dir)))
+        title = CHART_TITLES_FR.get(chart.stem, chart.stem.replace("_", " "))
+        documents.append((f"Graphique : {title}", _rel(chart, dst_dir)))
     return {
         "id": site.id,
         "name": site.name,
@@ -127,6 +143,7 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
         "buildings_with_reports": int(with_reports),
         "hotspots_95": hotspots_95,
         "trend": site_trend(summary),
+        "trend_fr": trend_fr if isinstance(trend_fr, str) else None,
         "outside_study_area": sum(int(s.get("outside_study_area", 0)) for s in sources.values()),
         "rejected": rejected,
         "documents": documents,
@@ -142,6 +159,7 @@ def index_page(sites: list[dict[str, Any]]) -> str:
         trend = s.get("trend")
         if trend in ARROWS:
             sym, cls, words = ARROWS[trend]
+            words = s.get("trend_fr") or words
             trend_cell = f"<span class='trend {cls}' title='{esc(words)}'>{sym}</span> {esc(words)}"
         else:
             trend_cell = "<span class='flat'>non calculée</span>"

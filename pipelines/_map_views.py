@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines._map_html import GI_LABELS_FR, esc, fr_number, fr_period, present
+from pipelines.trends import Window
 
 #: ColorBrewer YlOrRd (5 classes): sequential and colour-blind safe; grey for zero.
 PALETTE = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
@@ -33,13 +34,13 @@ KDE_COLOURS = ("#dadaeb", "#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#54278f",
 MISSING_COLOUR = "#e6e6e6"
 #: Emerging-hotspot categories: reds for hot, blues for cold, by strength of the pattern.
 EMERGING_COLOURS: dict[str, str] = {
-    "intensifying": "#67001f", "persistent": "#b2182b", "consecutive": "#d6604d",
-    "new": "#f4a582", "sporadic": "#fdae61", "oscillating": "#c994c7",
-    "diminishing": "#fddbc7", "historical": "#bf9f9f",
+    "intensifying": "#67001f", "persistent": "#d6604d", "consecutive": "#e08214",
+    "new": "#fdb863", "sporadic": "#ffd92f", "oscillating": "#c994c7",
+    "diminishing": "#f1b6da", "historical": "#a6761d",
     "intensifying_cold": "#053061", "persistent_cold": "#2166ac",
-    "consecutive_cold": "#4393c3", "new_cold": "#92c5de", "sporadic_cold": "#a6dba0",
+    "consecutive_cold": "#4393c3", "new_cold": "#92c5de", "sporadic_cold": "#80cdc1",
     "oscillating_cold": "#9ebcda", "diminishing_cold": "#d1e5f0",
-    "historical_cold": "#9fb3bf", "no_pattern": "#d9d9d9",
+    "historical_cold": "#8c96c6", "no_pattern": "#d9d9d9",
 }  # fmt: skip
 
 #: Marker colours per category: Okabe-Ito and Tol's qualitative palettes (colour-blind safe).
@@ -223,56 +224,47 @@ def monthly_counts(
     return out.astype("int64")
 
 
-Window = tuple[pd.Timestamp, pd.Timestamp]
+def window_text(window: Window) -> str:
+    """``du 01/07/2025 au 30/09/2025`` (a window ``[start, end)``, its last day shown)."""
+    return fr_period(window.start, window.end - pd.Timedelta(days=1))
 
 
-def parse_window(spec: Sequence[str]) -> Window:
-    """A period from ``["2024-01", "2024-03"]`` (whole months) or ISO days, inclusive.
+def comparison(
+    reports: pd.DataFrame,
+    buildings: pd.DataFrame,
+    months: pd.PeriodIndex,
+    *,
+    compare_months: int = 3,
+    before: Sequence[str] | None = None,
+    after: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame, Window, Window]:
+    """Counted reports per building in the two periods of the before/after view.
+
+    The windows are those of the trends stage (:func:`pipelines.trends.comparison_windows`):
+    by default the last ``compare_months`` calendar months of the study period and the
+    ``compare_months`` months before them, or ``[start, end]`` ISO dates (end included)
+    from ``params.trends.compare_before`` / ``compare_after``, so that the map and the
+    trend charts compare the same periods.
 
     Returns
     -------
     tuple
-        (first instant, last instant) as naive Timestamps.
+        A frame aligned on ``buildings.index`` with ``n_before``, ``n_after`` and
+        ``change`` (after − before, int64), then the before and after windows.
     """
-    if len(spec) != 2:
-        raise ValueError(f"période attendue [début, fin], reçu {spec!r}")
-    start_s, end_s = (str(s) for s in spec)
-    start = pd.Timestamp(start_s)
-    if len(end_s) == 7:  # a month: up to the first instant of the next one
-        end = (pd.Period(end_s, freq="M") + 1).start_time - pd.Timedelta(1, "ns")
-    else:
-        end = pd.Timestamp(end_s)
-        if len(end_s) == 10:  # a day: all of it
-            end = end + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
-    if end < start:
-        raise ValueError(f"période {spec!r} : la fin précède le début")
-    return start, end
+    from pipelines.trends import comparison_windows
 
-
-def default_windows(end: pd.Timestamp, *, months: int = 3) -> tuple[Window, Window]:
-    """The last ``months`` months up to ``end`` and the same length just before.
-
-    Windows of equal length in days, so a month cut short by the end of the data does not
-    read as a fall: after = (end − 3 months, end], before = the 3 months preceding it.
-    """
-    last = pd.Timestamp(end).normalize() + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
-    after_start = (
-        pd.Timestamp(end).normalize() - pd.DateOffset(months=months) + pd.Timedelta(days=1)
+    w_before, w_after = comparison_windows(
+        months, months=compare_months, before=before, after=after
     )
-    length = last - after_start
-    before_end = after_start - pd.Timedelta(1, "ns")
-    return (before_end - length, before_end), (after_start, last)
-
-
-def window_text(window: Window) -> str:
-    """``du 13/06/2024 au 12/09/2024``."""
-    return fr_period(window[0], window[1])
+    counts = before_after_counts(reports, buildings, before=w_before, after=w_after)
+    return counts, w_before, w_after
 
 
 def before_after_counts(
     reports: pd.DataFrame, buildings: pd.DataFrame, *, before: Window, after: Window
 ) -> pd.DataFrame:
-    """Counted reports per building in two periods and their difference.
+    """Counted reports per building in two windows ``[start, end)`` and their difference.
 
     Returns
     -------
@@ -284,8 +276,8 @@ def before_after_counts(
     dates = naive_dates(counted["reported_at"])
     ids = buildings["building_id"].astype(str).to_numpy()
     out = pd.DataFrame(index=buildings.index)
-    for name, (start, end) in (("n_before", before), ("n_after", after)):
-        inside = counted[(dates >= start) & (dates <= end)]
+    for name, w in (("n_before", before), ("n_after", after)):
+        inside = counted[(dates >= w.start) & (dates < w.end)]
         n = inside.groupby(inside["building_id"].astype(str)).size()
         out[name] = n.reindex(ids, fill_value=0).to_numpy().astype("int64")
     out["change"] = out["n_after"] - out["n_before"]

@@ -31,7 +31,7 @@ from folium.elements import JSCSSMixin
 from folium.plugins import MarkerCluster
 from folium.template import Template
 
-from pipelines._map_data import MAX_REPORT_POINTS, MapOptions, map_data
+from pipelines._map_data import MAX_REPORT_POINTS, MapOptions, enrich_buildings, map_data
 from pipelines._map_html import (
     ATTRIBUTIONS,
     HATCH_DEFS,
@@ -71,6 +71,7 @@ __all__ = [
     "build_site_map",
     "building_fact_sheet",
     "count_classes",
+    "enrich_buildings",
     "esc",
     "map_data",
     "monthly_counts",
@@ -208,14 +209,21 @@ def run_site(config: Config, site: SiteConfig, *, processed: Path, dst: Path) ->
     """Write the HTML map of ``site`` from its processed files, and its PNG beside it.
 
     Reads ``buildings.parquet`` and ``reports.parquet`` (required) and, when present,
-    ``basemap.parquet``, ``kde.parquet`` and ``chronic.csv``; writes ``dst`` and
-    ``dst`` with the suffix ``.png`` (:mod:`pipelines.charts_map`).
+    ``basemap.parquet``, ``kde.parquet``, ``chronic.csv`` (hotspot stage),
+    ``emerging.parquet`` and ``followup.csv`` (trends stage); writes ``dst`` and ``dst``
+    with the suffix ``.png`` (:mod:`pipelines.charts_map`).
     """
     from pipelines import charts_map
     from pipelines.io import read_geoparquet, write_text
 
     buildings = read_geoparquet(processed / "buildings.parquet")
     reports = read_geoparquet(processed / "reports.parquet")
+    followup_path = processed / "followup.csv"
+    buildings = enrich_buildings(
+        buildings,
+        emerging=_read_optional_geo(processed / "emerging.parquet"),
+        followup=pd.read_csv(followup_path, dtype={"key": str}) if followup_path.exists() else None,
+    )
     extra = read_site_inputs(site, processed)
     attributions = list(site.attribution) or ["osm"]
     options = MapOptions.from_params(site.params)

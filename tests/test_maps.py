@@ -19,13 +19,12 @@ from pipelines import maps
 from pipelines._map_html import building_fact_sheet, sparkline_svg
 from pipelines._map_index import index_page, run_index, site_trend
 from pipelines._map_views import (
-    before_after_counts,
+    comparison,
     count_classes,
-    default_windows,
     monthly_counts,
     nice_number,
-    parse_window,
     rate_classes,
+    window_text,
 )
 from pipelines.basemap import STYLES, basemap_features, classify_features, read_osm_basemap
 from pipelines.buildings import read_osm_bounds, read_osm_buildings
@@ -209,32 +208,24 @@ def test_monthly_counts_skip_duplicates_observations_and_unplaced(site) -> None:
     assert int(m.to_numpy().sum()) == int(b["n_reports"].sum()) == 7
 
 
-def test_windows_and_before_after(site) -> None:  # type: ignore[no-untyped-def]
-    before, after = default_windows(pd.Timestamp("2024-09-12 15:00"))
-    assert after[0] == pd.Timestamp("2024-06-13")
-    assert after[1] == pd.Timestamp("2024-09-13") - pd.Timedelta(1, "ns")
-    assert before[1] == after[0] - pd.Timedelta(1, "ns")
-    assert before[1] - before[0] == after[1] - after[0]
-    assert parse_window(["2024-01", "2024-02"]) == (
-        pd.Timestamp("2024-01-01"),
-        pd.Timestamp("2024-03-01") - pd.Timedelta(1, "ns"),
-    )
-    assert parse_window(["2024-03-01", "2024-03-31"])[1] == pd.Timestamp(
-        "2024-04-01"
-    ) - pd.Timedelta(1, "ns")
-    with pytest.raises(ValueError, match="fin précède"):
-        parse_window(["2024-03", "2024-01"])
+def test_before_after_windows_are_those_of_the_trends_stage(site) -> None:  # type: ignore[no-untyped-def]
     b, r, ids = site["buildings"], site["reports"], site["ids"]
-    ch = before_after_counts(
-        r,
-        b,
-        before=parse_window(["2024-01", "2024-01"]),
-        after=parse_window(["2024-03", "2024-03"]),
+    months = pd.period_range("2024-01", "2024-03", freq="M")
+    a_row, b_row = b["building_id"] == ids["A"], b["building_id"] == ids["B"]
+    # The last month against the one before: March vs February.
+    ch, before, after = comparison(r, b, months, compare_months=1)
+    assert ch.index.equals(b.index)
+    assert window_text(after) == "du 01/03/2024 au 31/03/2024"
+    assert window_text(before) == "du 01/02/2024 au 29/02/2024"
+    assert ch[a_row].iloc[0].tolist() == [1, 1, 0]
+    assert ch[b_row].iloc[0].tolist() == [0, 2, 2]
+    # Windows from the configuration: ISO dates, end included.
+    ch, before, after = comparison(
+        r, b, months, before=["2024-01-01", "2024-01-31"], after=["2024-03-01", "2024-03-31"]
     )
-    a = ch[b["building_id"] == ids["A"]].iloc[0]
-    assert (a["n_before"], a["n_after"], a["change"]) == (3, 1, -2)
-    bb = ch[b["building_id"] == ids["B"]].iloc[0]
-    assert (bb["n_before"], bb["n_after"], bb["change"]) == (0, 2, 2)
+    assert ch[a_row].iloc[0].tolist() == [3, 1, -2]
+    assert int(ch["n_before"].sum()) == 3
+    assert int(ch["n_after"].sum()) == 3
 
 
 # --------------------------------------------------------------------------- fact sheet
@@ -380,8 +371,9 @@ def test_many_reports_are_aggregated_per_building_and_category(site) -> None:  #
 
 def test_before_after_periods_from_the_configuration(site) -> None:  # type: ignore[no-untyped-def]
     opts = maps.MapOptions.from_params(
-        {"maps": {"before": ["2024-01", "2024-01"], "after": ["2024-03", "2024-03"]}}
-    )
+        {"trends": {"compare_before": ["2024-01-01", "2024-01-31"],
+                    "compare_after": ["2024-03-01", "2024-03-31"]}}
+    )  # fmt: skip
     d = maps.map_data(site["buildings"], site["reports"], site_name="Essai", options=opts)
     view = next(v for v in d["views"] if v["id"] == "change")
     assert "du 01/03/2024 au 31/03/2024" in view["caption"]
@@ -530,6 +522,8 @@ def test_site_trend_reads_the_summary() -> None:
     assert site_trend({"trends": {"mann_kendall": {"z": -3.1, "p": 0.002}}}) == "down"
     assert site_trend({"trends": {"z": 1.0, "p": 0.3}}) == "flat"
     assert site_trend({"trends": {"monthly": {"mann_kendall": {"trend": "aucune"}}}}) == "flat"
+    headline = {"trend": "hausse", "direction": "up", "trend_fr": "hausse de 3 par mois"}
+    assert site_trend({"trends": {"headline": headline}}) == "up"
 
 
 def test_index_page_links_documents_relative_to_maps(tmp_path: Path, site) -> None:  # type: ignore[no-untyped-def]
@@ -589,3 +583,50 @@ def test_round_geometries_keep_shapes(site) -> None:  # type: ignore[no-untyped-
         b.geometry.to_crs(LAMBERT93).to_numpy(),
     )
     assert float(np.max(moved)) < 0.5  # metres
+
+
+def test_trend_stage_outputs_enrich_the_fact_sheets(site) -> None:  # type: ignore[no-untyped-def]
+    b, ids = site["buildings"].drop(columns=["emerging_category", "open_backlog"]), site["ids"]
+    emerging = pd.DataFrame(
+        {
+            "building_id": [ids["A"], ids["B"]],
+            "emerging_category": ["new", "no_pattern"],
+            "emerging_label_fr": ["Nouveau point chaud", "Aucune tendance"],
+        }
+    )
+    followup = pd.DataFrame(
+        {
+            "level": ["category", "building"],
+            "key": ["ascenseur", ids["A"]],
+            "n_open": [4, 2],
+            "median_delay_h": [30.0, 72.0],
+        }
+    )
+    out = maps.enrich_buildings(b, emerging=emerging, followup=followup)
+    assert out.index.equals(b.index)
+    a = out[out["building_id"] == ids["A"]].iloc[0]
+    assert a["emerging_category"] == "new"
+    assert a["open_backlog"] == 2
+    assert a["median_delay_h"] == 72.0
+    assert out["open_backlog"].notna().sum() == 1
+    html = building_fact_sheet(a)
+    assert "Nouveau point chaud" in html
+    assert "<th>Délai médian de clôture</th><td>3,0 jours</td>" in html
+    # Columns the frame already has are kept as they are.
+    kept = maps.enrich_buildings(site["buildings"], emerging=emerging)
+    assert kept["emerging_category"].equals(site["buildings"]["emerging_category"])
+
+
+def test_building_titles_follow_the_chart_labels(site) -> None:  # type: ignore[no-untyped-def]
+    from pipelines._map_data import building_titles
+
+    b, r, ids = site["buildings"], site["reports"].copy(), site["ids"]
+    r["address"] = None
+    r.loc[r["building_id"] == ids["A"], "address"] = "12 Rue de l'Exemple, 93140 Bondy"
+    titles = building_titles(b, r)
+    a = int(np.flatnonzero(b["building_id"] == ids["A"])[0])
+    c = int(np.flatnonzero(b["building_id"] == ids["C"])[0])
+    assert titles[a] == "Palais des Sports"  # the OSM name comes first, as in the charts
+    assert titles[c] == "Bâtiment de 10 logements"  # known by its id only: its size
+    no_name = b.assign(name=None)
+    assert building_titles(no_name, r)[a] == "12 Rue de l'Exemple"
