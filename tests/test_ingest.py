@@ -841,3 +841,54 @@ def test_parse_dates_forms(text: str, expected: str | None) -> None:
         assert pd.isna(got.iloc[0])
     else:
         assert got.iloc[0] == pd.Timestamp(expected)
+
+
+def test_stray_quotes_utf16_and_legacy_geojson_crs(tmp_path: Path) -> None:
+    stray = tmp_path / "stray.csv"
+    stray.write_text(
+        'id;date;cat;texte;adresse\nT1;01/02/2024;Fuite;Vitre 5" cassée;1 rue A\n'
+        'T2;02/02/2024;Fuite;"guillemets ""doublés""";2 rue B\nT3;03/02/2024;Fuite;ok;3 rue C\n'
+        '\nT4;04/02/2024;Fuite;fin" de ligne;4 rue D\n',
+        encoding="utf-8",
+    )
+    cols = {
+        "id": "id",
+        "date": "date",
+        "category": "cat",
+        "description": "texte",
+        "address": "adresse",
+    }
+    rows = _by_id(_ingest(_source(stray, columns=cols)))
+    assert rows["source_line"].to_dict() == {"src:T1": 2, "src:T2": 3, "src:T3": 4, "src:T4": 6}
+    assert rows.loc["src:T1", "description"] == 'Vitre 5" cassée'
+    assert rows.loc["src:T2", "description"] == 'guillemets "doublés"'
+
+    utf16 = tmp_path / "unicode.txt"  # Excel's "Texte Unicode": UTF-16, tab-separated
+    utf16.write_bytes("id\tdate\tadresse\r\nU1\t01/02/2024\t1 rue Émile Zola\r\n".encode("utf-16"))
+    result = _ingest(_source(utf16, columns={"id": "id", "date": "date", "address": "adresse"}))
+    assert result.summary["sources"]["src"]["file_details"][0]["encoding"] == "utf-16"
+    assert _by_id(result).loc["src:U1", "address"] == "1 rue Émile Zola"
+
+    legacy = tmp_path / "l93.geojson"
+    legacy.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2154"}},
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"date": "2024-03-01"},
+                        "geometry": {"type": "Point", "coordinates": [662250.0, 6867900.0]},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    result = _ingest(_source(legacy, format="geojson", columns={"date": "date"}))
+    lon, lat = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True).transform(
+        662250.0, 6867900.0
+    )
+    assert result.ingested[["lon", "lat"]].iloc[0].tolist() == pytest.approx([lon, lat], abs=1e-9)
+    assert result.ingested["coord_note"].iloc[0] == "lambert93"
