@@ -456,6 +456,16 @@ def analyse(
     Returns
     -------
     HotspotResult
+        ``buildings``: the input columns, the counts (``n_reports``, ``n_<code>``,
+        ``n_observations``), ``reports_per_100_dwellings``; Gi* on the counts
+        (``gi_z``, ``gi_p``, ``gi_bin``, ``n_neighbours``, ``is_island``, ``gi_note``,
+        ``gi_label``, and ``gi_p_sim``, ``gi_bin_sim`` with permutations); per category
+        ``gi_z_<code>``, ``gi_bin_<code>``; on the rates ``gi_z_rate``, ``gi_p_rate``,
+        ``gi_bin_rate``; ``is_chronic``, ``chronic_categories``. ``hexes``: the columns
+        of :func:`~pipelines.density.hex_aggregate` and Gi* on ``n_reports``. ``kde``:
+        :func:`~pipelines.density.kde_contours`. ``kde_grid``:
+        :func:`~pipelines.density.kde_cells`. ``chronic``:
+        :func:`~pipelines.chronic.chronic_pairs`. ``summary``: ``hotspot_summary.json``.
     """
     import time
 
