@@ -353,7 +353,7 @@ function legendHtml() {
     cats.forEach(function (c) { h += row("background:" + c.colour, c.label, "round"); });
     if (R.mode === "aggregated") h += "<p class='note'>" + R.note + "</p>";
   }
-  if (O && map.hasLayer(obsLayer)) layers.push(row("background:#fff", O.name, "diamond"));
+  if (O && map.hasLayer(obsLayer)) layers.push(row("background:#fff", O.label, "diamond"));
   if (D.chronic && map.hasLayer(overlays[D.chronic.name])) layers.push(row("border:0;border-top:3.5px solid #111;height:0", D.chronic.name));
   if (D.perimeter && map.hasLayer(overlays[D.perimeter.name])) layers.push(row("", D.perimeter.name, "dash"));
   if (D.basemap && D.basemap.legend && map.hasLayer(overlays[D.basemap.name])) {

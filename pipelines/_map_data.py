@@ -345,6 +345,7 @@ def _observations_block(
             f"background:#fff;border:2px solid #111'></span>Observations de terrain "
             f"({fr_number(len(obs))})"
         ),
+        "label": f"Observations de terrain, diagnostics en marchant ({fr_number(len(obs))})",
         "lat": np.round(obs.geometry.y.to_numpy(), 6).tolist(),
         "lon": np.round(obs.geometry.x.to_numpy(), 6).tolist(),
         "cats": [{"label": esc(BY_CODE[c].label), "colour": CATEGORY_COLOURS[c]} for c in used],
