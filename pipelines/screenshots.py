@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from pipelines.errors import VigieError
 
@@ -36,6 +37,7 @@ def run(
     *,
     viewport: tuple[int, int] = (1600, 1000),
     timeout_ms: int = 30_000,
+    browser: Any = None,
 ) -> list[Path]:
     """Capture ``maps_dir/<site>.html`` → ``out_dir/<site>.png`` and ``index.html`` →
     ``out_dir/index.png`` (full page).
@@ -50,6 +52,9 @@ def run(
         Browser window in CSS pixels (16:10 by default, as a projector).
     timeout_ms
         Longest wait for one page to be drawn.
+    browser
+        A playwright ``Browser`` already running in this thread (playwright's sync API
+        allows one instance per thread); by default one is launched and closed.
 
     Returns
     -------
@@ -74,23 +79,27 @@ def run(
     if not pages:
         raise ScreenshotError(f"aucune carte dans {maps_dir} : lancez d'abord « make demo ».")
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    if browser is not None:
+        return [
+            _capture(browser, page, out_dir, viewport=viewport, timeout_ms=timeout_ms)
+            for page in pages
+        ]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM_PATH), args=CHROMIUM_ARGS)
+        launched = p.chromium.launch(executable_path=str(CHROMIUM_PATH), args=CHROMIUM_ARGS)
         try:
-            for page_path in pages:
-                written.append(
-                    _capture(browser, page_path, out_dir, viewport=viewport, timeout_ms=timeout_ms)
-                )
+            written = [
+                _capture(launched, page, out_dir, viewport=viewport, timeout_ms=timeout_ms)
+                for page in pages
+            ]
         finally:
-            browser.close()
+            launched.close()
     return written
 
 
 def _capture(
-    browser: object, page_path: Path, out_dir: Path, *, viewport: tuple[int, int], timeout_ms: int
+    browser: Any, page_path: Path, out_dir: Path, *, viewport: tuple[int, int], timeout_ms: int
 ) -> Path:
-    context = browser.new_context(  # type: ignore[attr-defined]
+    context = browser.new_context(
         viewport={"width": viewport[0], "height": viewport[1]}, service_workers="block"
     )
     problems: list[str] = []

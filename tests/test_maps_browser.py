@@ -247,7 +247,7 @@ def test_payloads_in_texts_show_as_text_and_never_run(handmade, browser) -> None
         _click_at(page, handmade["latlng"]["B"], zoom=19)
         page.wait_for_selector(".leaflet-popup-content .fiche", timeout=5000)
         assert XSS_NAME in page.inner_text(".leaflet-popup-content h4")
-        page.evaluate("() => window.vigie.map.closePopup()")
+        page.evaluate("() => { window.vigie.map.closePopup(); }")
         # The two reports whose descriptions are payloads, one marker each up close.
         page.locator(".vigie-cats summary").click()
         _layer(page, "Encombrants")
@@ -258,7 +258,7 @@ def test_payloads_in_texts_show_as_text_and_never_run(handmade, browser) -> None
             markers.nth(k).dispatch_event("click")
             page.wait_for_selector(".leaflet-popup-content .vigie-popup-report", timeout=5000)
             shown.append(page.inner_text(".vigie-popup-report"))
-            page.evaluate("() => window.vigie.map.closePopup()")
+            page.evaluate("() => { window.vigie.map.closePopup(); }")
             page.wait_for_selector(".vigie-popup-report", state="detached", timeout=5000)
         assert any(XSS_SCRIPT in t for t in shown), shown
         assert any(XSS_IMG in t for t in shown)
@@ -333,3 +333,30 @@ def test_aggregated_and_online_variants_load_offline(handmade, browser) -> None:
         assert "Plan IGN (en ligne)" in text
         assert "Fond OpenStreetMap (en ligne)" in text
         assert live.external_requests == []  # off until the reader ticks them
+
+
+def test_screenshots_of_maps_and_index(handmade, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    import matplotlib.image
+
+    from pipelines.screenshots import ScreenshotError, run
+
+    require_chromium()
+    maps_dir = tmp_path / "maps"
+    maps_dir.mkdir()
+    shutil.copy(handmade["pages"]["full"], maps_dir / "essai.html")
+    (maps_dir / "index.html").write_text(
+        "<!DOCTYPE html><html lang='fr'><body><h1>Vigie</h1><a href='essai.html'>Essai</a>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    written = run(maps_dir, tmp_path / "screenshots", viewport=(1200, 800), browser=browser)
+    assert [p.name for p in written] == ["essai.png", "index.png"]
+    assert matplotlib.image.imread(written[0]).shape[:2] == (800, 1200)
+    # A page that reaches for the network is refused, not captured.
+    (maps_dir / "index.html").write_text(
+        "<html><body><img src='https://example.org/x.png'></body></html>", encoding="utf-8"
+    )
+    with pytest.raises(ScreenshotError, match="réseau"):
+        run(maps_dir, tmp_path / "again", viewport=(1200, 800), browser=browser)
