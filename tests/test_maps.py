@@ -574,10 +574,10 @@ def test_index_page_without_statistics_says_so() -> None:
 
 
 def test_round_geometries_keep_shapes(site) -> None:  # type: ignore[no-untyped-def]
-    from pipelines._map_data import _round_geometries
+    from pipelines._map_layers import round_geometries
 
     b = site["buildings"].head(50)
-    rounded = _round_geometries(b.geometry, 6, tolerance=0.0000015)
+    rounded = round_geometries(b.geometry, 6, tolerance=0.0000015)
     moved = shapely.hausdorff_distance(
         gpd.GeoSeries(rounded, crs=WGS84).to_crs(LAMBERT93).to_numpy(),
         b.geometry.to_crs(LAMBERT93).to_numpy(),
