@@ -57,6 +57,10 @@ test: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP) $(SIMULATED_bondy)
 .PHONY: simulate
 simulate: $(SIMULATED_bondy)
 
+## screenshots: PNG captures of every map and of the index, in screenshots/ (Chromium)
+.PHONY: screenshots
+screenshots: screenshots/index.png
+
 ## lint: ruff (lint and format check) and mypy
 .PHONY: lint
 lint: $(VENV_STAMP)
@@ -125,23 +129,62 @@ $(PROCESSED)/%/reports.parquet $(PROCESSED)/%/geocode_summary.json: $(PROCESSED)
 	  --buildings $(PROCESSED)/$*/buildings_osm.parquet \
 	  --out $(PROCESSED)/$*/reports.parquet --summary $(PROCESSED)/$*/geocode_summary.json
 
-$(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/hotspot_summary.json: $(PROCESSED)/%/reports.parquet \
-    $(PROCESSED)/%/buildings_osm.parquet $(CONFIG) pipelines/hotspots.py $(COMMON) | $(VENV_STAMP)
+HOTSPOT_CODE := pipelines/hotspots.py pipelines/hotspot_stats.py pipelines/density.py \
+    pipelines/chronic.py pipelines/hotspot_checks.py pipelines/hotspot_params.py pipelines/method_note.py
+$(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/hex.parquet $(PROCESSED)/%/kde.parquet \
+$(PROCESSED)/%/kde_grid.parquet $(PROCESSED)/%/chronic.csv $(PROCESSED)/%/method_note.html \
+$(PROCESSED)/%/method_note.md $(PROCESSED)/%/hotspot_summary.json: $(PROCESSED)/%/reports.parquet \
+    $(PROCESSED)/%/buildings_osm.parquet $$(SIMULATED_$$*) $(CONFIG) $(HOTSPOT_CODE) $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) hotspots --config $(CONFIG) --site $* --reports $< \
 	  --buildings $(PROCESSED)/$*/buildings_osm.parquet --out-dir $(PROCESSED)/$*
 
-$(PROCESSED)/%/run_summary.json: $(PROCESSED)/%/ingest_summary.json $(PROCESSED)/%/geocode_summary.json \
-    $(PROCESSED)/%/hotspot_summary.json $(CONFIG) pipelines/summary.py $(COMMON) | $(VENV_STAMP)
+$(PROCESSED)/%/zones.parquet $(PROCESSED)/%/building_zones.csv $(PROCESSED)/%/zone_summary.json: \
+    $(PROCESSED)/%/buildings.parquet $(CONFIG) pipelines/zones.py $(COMMON) | $(VENV_STAMP)
+	$(VIGIE) zones --config $(CONFIG) --site $* --buildings $< --out-dir $(PROCESSED)/$*
+
+TREND_CODE := pipelines/trends.py pipelines/_trend_series.py pipelines/_trend_hotspots.py \
+    pipelines/_trend_followup.py pipelines/_trend_charts.py pipelines/charts.py pipelines/emerging.py \
+    pipelines/trend_stats.py pipelines/hotspot_stats.py pipelines/hotspot_params.py
+$(PROCESSED)/%/trends.parquet $(PROCESSED)/%/trend_tests.parquet $(PROCESSED)/%/emerging.parquet \
+$(PROCESSED)/%/before_after.parquet $(PROCESSED)/%/followup.csv $(PROCESSED)/%/backlog.csv \
+$(PROCESSED)/%/trend_summary.json $(PROCESSED)/%/charts/reports_by_category.png: \
+    $(PROCESSED)/%/reports.parquet $(PROCESSED)/%/buildings_osm.parquet $(CONFIG) $(TREND_CODE) \
+    $(COMMON) | $(VENV_STAMP)
+	$(VIGIE) trends --config $(CONFIG) --site $* --reports $< \
+	  --buildings $(PROCESSED)/$*/buildings_osm.parquet --out-dir $(PROCESSED)/$*
+
+$(PROCESSED)/%/annotations.parquet $(PROCESSED)/%/annotations.geojson $(PROCESSED)/%/annotations.csv \
+$(PROCESSED)/%/annotation_summary.json: $$(ANNOTATIONS_$$*) $(PROCESSED)/%/buildings.parquet \
+    $(PROCESSED)/%/zones.parquet $(CONFIG) pipelines/annotations.py pipelines/zones.py \
+    $(wildcard pipelines/templates/*) $(COMMON) | $(VENV_STAMP)
+	$(VIGIE) annotations --config $(CONFIG) --site $* --buildings $(PROCESSED)/$*/buildings.parquet \
+	  --zones $(PROCESSED)/$*/zones.parquet --out-dir $(PROCESSED)/$*
+
+$(PROCESSED)/%/basemap.parquet: $$(OSM_$$*) pipelines/basemap.py $(COMMON) | $(VENV_STAMP)
+	$(VIGIE) basemap --osm $(OSM_$*) --out $@
+
+STAGE_SUMMARIES = $(foreach f,ingest_summary geocode_summary hotspot_summary zone_summary \
+    trend_summary annotation_summary,$(PROCESSED)/$(1)/$(f).json)
+$(PROCESSED)/%/run_summary.json: $$(call STAGE_SUMMARIES,$$*) $(CONFIG) pipelines/summary.py \
+    $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) summary --config $(CONFIG) --site $* --out $@
 
-$(MAPS)/%.html: $(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/reports.parquet \
-    $(PROCESSED)/%/run_summary.json $(CONFIG) pipelines/maps.py pipelines/_assets.py $(COMMON) \
+MAP_CODE := pipelines/maps.py $(wildcard pipelines/_map_*.py) pipelines/_assets.py \
+    pipelines/charts_map.py pipelines/basemap.py pipelines/annotations.py $(wildcard pipelines/templates/*)
+$(MAPS)/%.html $(MAPS)/%.png: $(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/reports.parquet \
+    $(PROCESSED)/%/run_summary.json $(PROCESSED)/%/basemap.parquet $(PROCESSED)/%/kde.parquet \
+    $(PROCESSED)/%/chronic.csv $(PROCESSED)/%/emerging.parquet $(PROCESSED)/%/followup.csv \
+    $(PROCESSED)/%/zones.parquet $(PROCESSED)/%/annotations.parquet $(CONFIG) $(MAP_CODE) $(COMMON) \
     | $(VENV_STAMP) $(NODE_STAMP)
-	$(VIGIE) map --config $(CONFIG) --site $* --out $@
+	$(VIGIE) map --config $(CONFIG) --site $* --out $(MAPS)/$*.html
 
 $(MAPS)/index.html: $$(foreach s,$$(SITES),$(MAPS)/$$(s).html $(PROCESSED)/$$(s)/run_summary.json) \
-    pipelines/maps.py $(COMMON) | $(VENV_STAMP)
+    pipelines/maps.py pipelines/_map_index.py pipelines/annotations.py $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) index --config $(CONFIG) --out $@
+
+screenshots/index.png: $(MAPS)/index.html $$(foreach s,$$(SITES),$(MAPS)/$$(s).html) \
+    pipelines/screenshots.py | $(VENV_STAMP) $(BROWSER_STAMP)
+	$(VIGIE) screenshots --maps-dir $(MAPS) --out-dir screenshots
 
 # Intermediate files are real targets; keep them.
 .SECONDARY:

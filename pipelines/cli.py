@@ -23,6 +23,18 @@ log = logging.getLogger("pipelines")
 
 
 # --------------------------------------------------------------------------- stages
+def stage_summaries(processed: Path) -> dict[str, Path]:
+    """Each stage's summary file, by the name it takes in ``run_summary.json``."""
+    return {
+        "ingest": processed / "ingest_summary.json",
+        "geocode": processed / "geocode_summary.json",
+        "hotspots": processed / "hotspot_summary.json",
+        "zones": processed / "zone_summary.json",
+        "trends": processed / "trend_summary.json",
+        "annotations": processed / "annotation_summary.json",
+    }
+
+
 def cmd_simulate(args: argparse.Namespace) -> None:
     from pipelines import simulate
 
@@ -71,20 +83,41 @@ def cmd_trends(args: argparse.Namespace) -> None:
                out_dir=Path(args.out_dir))
 
 
+def cmd_basemap(args: argparse.Namespace) -> None:
+    from pipelines import basemap
+
+    basemap.run(args.osm, args.out)
+
+
+def cmd_zones(args: argparse.Namespace) -> None:
+    from pipelines import zones
+
+    config = load_config(args.config)
+    zones.run(config, args.site, buildings_path=args.buildings, out_dir=Path(args.out_dir))
+
+
+def cmd_annotations(args: argparse.Namespace) -> None:
+    from pipelines import annotations
+
+    config = load_config(args.config)
+    out_dir = Path(args.out_dir)
+    annotations.run(config, args.site, buildings_path=args.buildings, zones_path=args.zones,
+                    previous_notes_path=out_dir / "annotations.parquet", out_dir=out_dir)
+
+
+def cmd_screenshots(args: argparse.Namespace) -> None:
+    from pipelines import screenshots
+
+    screenshots.run(Path(args.maps_dir), Path(args.out_dir))
+
+
 def cmd_summary(args: argparse.Namespace) -> None:
     from pipelines import summary
 
     config = load_config(args.config)
     paths = SitePaths.of(config, args.site)
     processed = Path(args.processed_dir) if args.processed_dir else paths.processed
-    stage_files = {
-        "ingest": processed / "ingest_summary.json",
-        "geocode": processed / "geocode_summary.json",
-        "hotspots": processed / "hotspot_summary.json",
-        "trends": processed / "trend_summary.json",
-        "annotations": processed / "annotation_summary.json",
-    }
-    summary.run(config, args.site, stage_files, Path(args.out))
+    summary.run(config, args.site, stage_summaries(processed), Path(args.out))
 
 
 def cmd_map(args: argparse.Namespace) -> None:
@@ -112,7 +145,9 @@ def cmd_deps(args: argparse.Namespace) -> None:
 def cmd_run(args: argparse.Namespace) -> None:
     """Every stage for every site of the configuration (or the one given)."""
     config = load_config(args.config)
-    from pipelines import geocode, hotspots, ingest, maps, summary, trends
+    from pipelines import (
+        annotations, basemap, geocode, hotspots, ingest, maps, summary, trends, zones,
+    )
     from pipelines.buildings import build_buildings
     from pipelines.io import write_geoparquet
 
@@ -121,20 +156,21 @@ def cmd_run(args: argparse.Namespace) -> None:
         paths = SitePaths.of(config, site.id)
         log.info("site %s", site.id)
         write_geoparquet(build_buildings(site.osm, site.rpls), paths.buildings_osm)
+        basemap.run(site.osm, paths.processed / "basemap.parquet")
         ingest.run(config, site.id, paths.processed)
         geocode.run_site(config, site, reports_path=paths.ingested,
                          buildings_path=paths.buildings_osm, dst=paths.reports,
                          summary_dst=paths.geocode_summary)
         hotspots.run(config, site.id, reports_path=paths.reports,
                      buildings_path=paths.buildings_osm, out_dir=paths.processed)
+        zones.run(config, site.id, buildings_path=paths.buildings, out_dir=paths.processed)
         trends.run(config, site.id, reports_path=paths.reports,
                    buildings_path=paths.buildings_osm, out_dir=paths.processed)
-        summary.run(config, site.id, {
-            "ingest": paths.ingest_summary,
-            "geocode": paths.geocode_summary,
-            "hotspots": paths.hotspot_summary,
-            "trends": paths.processed / "trend_summary.json",
-        }, paths.run_summary)
+        annotations.run(config, site.id, buildings_path=paths.buildings,
+                        zones_path=paths.processed / "zones.parquet",
+                        previous_notes_path=paths.processed / "annotations.parquet",
+                        out_dir=paths.processed)
+        summary.run(config, site.id, stage_summaries(paths.processed), paths.run_summary)
         maps.run_site(config, site, processed=paths.processed, dst=paths.map)
     maps.run_index(config, dst=Path(config.maps_dir) / "index.html")
 
@@ -199,6 +235,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", required=True)
     p.add_argument("--reports", required=True)
     p.add_argument("--buildings", required=True)
+    p.add_argument("--out-dir", required=True)
+
+    p = add("basemap", cmd_basemap, "fond de plan hors ligne tiré du fichier OSM")
+    p.add_argument("--osm", required=True)
+    p.add_argument("--out", required=True)
+
+    p = add("zones", cmd_zones, "zones de points chauds, identifiants stables d'un passage à l'autre")
+    p.add_argument("--config", required=True)
+    p.add_argument("--site", required=True)
+    p.add_argument("--buildings", required=True)
+    p.add_argument("--out-dir", required=True)
+
+    p = add("annotations", cmd_annotations, "intègre les notes des urbanistes (data/annotations/<site>/)")
+    p.add_argument("--config", required=True)
+    p.add_argument("--site", required=True)
+    p.add_argument("--buildings", required=True)
+    p.add_argument("--zones", required=True)
+    p.add_argument("--out-dir", required=True)
+
+    p = add("screenshots", cmd_screenshots, "captures PNG des cartes et de l'index (Chromium)")
+    p.add_argument("--maps-dir", required=True)
     p.add_argument("--out-dir", required=True)
 
     p = add("summary", cmd_summary, "rassemble le bilan du site (run_summary.json)")

@@ -101,7 +101,8 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
         "as_of": None,  # date of the export; None: the latest report or closure time
         "top_buildings": 6,  # buildings drawn in the small multiples
     },
-    "maps": {"online_tiles": False},
+    "maps": {"online_tiles": False, "max_report_points": 20000},
+    "zones": {"min_bin": 2, "gap_m": 15.0},
 }
 
 
