@@ -286,11 +286,17 @@ def run(
         disagreement_m=float(gparams["disagreement_m"]),
     )
     iparams = params["ingest"]
-    out["duplicate_of"] = ingest.link_likely_duplicates(
-        out,
-        distance_m=float(iparams["duplicate_distance_m"]),
-        window_h=float(iparams["duplicate_window_h"]),
-    )
+    # Likely duplicates are looked for within each kind: a walkthrough observation and a
+    # resident's report of the same problem are two facts, not one counted twice.
+    duplicate_of = pd.Series(pd.NA, index=out.index, dtype="string", name="duplicate_of")
+    kinds = out["source_kind"] if "source_kind" in out else pd.Series("reports", index=out.index)
+    for _kind, part in out.groupby(kinds, sort=True):
+        duplicate_of.loc[part.index] = ingest.link_likely_duplicates(
+            part,
+            distance_m=float(iparams["duplicate_distance_m"]),
+            window_h=float(iparams["duplicate_window_h"]),
+        )
+    out["duplicate_of"] = duplicate_of
     summary = geocode_summary(out)
     summary["likely_duplicates"] = int(out["duplicate_of"].notna().sum())
     summary["parameters"] = {**gparams, **{k: iparams[k] for k in ("duplicate_distance_m", "duplicate_window_h")}}

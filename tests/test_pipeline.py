@@ -141,3 +141,16 @@ def test_maps_and_index_written(demo_run: DemoRun) -> None:
     assert "données simulées" not in paris
     assert "OpenStreetMap" in bondy and "ODbL" in paris
     assert "Dans ma rue" in paris
+
+
+def test_likely_duplicates_among_reports_are_the_planted_ones(demo_run: DemoRun) -> None:
+    truth = json.loads((demo_run.raw_bondy / "simulation_truth.json").read_text(encoding="utf-8"))
+    planted = {k for k, v in truth["bad_rows"].items() if v == "likely_duplicate"}
+    reports = gpd.read_parquet(demo_run.site("bondy") / "reports.parquet")
+    linked = reports[(reports["source_kind"] == "reports") & reports["duplicate_of"].notna()]
+    found = set(linked["report_id"].str.removeprefix("bailleur:"))
+    assert planted, "the simulator plants likely duplicates"
+    assert found == planted
+    # A report is never linked to a walkthrough observation.
+    kinds = reports.set_index("report_id")["source_kind"]
+    assert (kinds.reindex(linked["duplicate_of"]).to_numpy() == "reports").all()
