@@ -33,53 +33,53 @@ ifeq ($(filter help clean distclean,$(MAKECMDGOALS)),)
 include $(DEPS)
 endif
 
-## help: list the targets
+## help: liste les cibles
 .PHONY: help
 help:
 	@echo "Vigie — cibles make (configuration : $(CONFIG))"
 	@awk 'BEGIN {FS = ": "} /^## / {sub(/^## /, ""); split($$0, a, ": "); printf "  make %-12s %s\n", a[1], a[2]}' $(MAKEFILE_LIST)
 
-## demo: install, then run the whole pipeline on the default configuration (maps/index.html)
+## demo: installe puis produit toutes les cartes de la configuration (maps/index.html)
 .PHONY: demo
 demo: $(MAPS)/index.html
 	@echo "Cartes prêtes : $(MAPS)/index.html"
 
-## setup: install everything (.venv, Node/npm and Leaflet files, Chromium) without running
+## setup: installe tout (.venv, Node/npm et fichiers Leaflet, Chromium) sans rien lancer
 .PHONY: setup
 setup: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 
-## test: install, then run the whole test suite (browser tests included)
+## test: installe puis lance toute la suite de tests (navigateur compris)
 .PHONY: test
 test: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP) $(SIMULATED_bondy)
 	$(PY) -m pytest
 
-## simulate: (re)write the simulated Bondy reports into data/raw/bondy/
+## simulate: (ré)écrit les signalements simulés de Bondy dans data/raw/bondy/
 .PHONY: simulate
 simulate: $(SIMULATED_bondy)
 
-## screenshots: PNG captures of every map and of the index, in screenshots/ (Chromium)
+## screenshots: captures PNG de chaque carte et de l'index dans screenshots/ (Chromium)
 .PHONY: screenshots
 screenshots: screenshots/index.png
 
-## lint: ruff (lint and format check) and mypy
+## lint: contrôle du code (ruff, format, mypy)
 .PHONY: lint
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check pipelines tests bench
 	$(VENV)/bin/ruff format --check pipelines tests bench
 	$(VENV)/bin/mypy pipelines
 
-## format: apply ruff's formatter
+## format: met en forme le code (ruff)
 .PHONY: format
 format: $(VENV_STAMP)
 	$(VENV)/bin/ruff format pipelines tests bench
 	$(VENV)/bin/ruff check --fix pipelines tests bench
 
-## bench: speed and memory benchmarks on a synthetic city (prints figures)
+## bench: mesures de vitesse et de mémoire sur une ville synthétique
 .PHONY: bench
 bench: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 	$(PY) -m bench
 
-## clean: remove everything the pipeline made (processed data, maps, simulated reports)
+## clean: efface tout ce qui a été produit (données traitées, cartes, données simulées)
 .PHONY: clean
 clean:
 	rm -rf $(PROCESSED)/* $(MAPS)/*.html $(MAPS)/*.png build screenshots
@@ -87,7 +87,7 @@ clean:
 	      data/raw/bondy/observations_kobo.csv data/raw/bondy/simulation_truth.json \
 	      data/raw/bondy/gazetteer.csv
 
-## distclean: clean, and remove the virtual environment and node_modules
+## distclean: clean, plus l'environnement .venv et node_modules
 .PHONY: distclean
 distclean: clean
 	rm -rf $(VENV) node_modules $(STAMPS)

@@ -11,7 +11,7 @@ measures, each in a fresh subprocess so that peak memory is that of the measured
 
 Target: ingestion within 3x the bare read, peak memory under 2 GB.
 
-Usage: ``python -m bench.bench_ingest [--rows 1000000] [--keep DIR]``.
+Usage: ``python -m bench.ingest [--rows 1000000] [--keep DIR]``.
 """
 
 from __future__ import annotations
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                     [
                         sys.executable,
                         "-m",
-                        "bench.bench_ingest",
+                        "bench.ingest",
                         "--measure",
                         step,
                         "--file",
@@ -260,6 +260,25 @@ def main(argv: list[str] | None = None) -> int:
             f"ratio ingestion / lecture: {ratio:.2f} (cible ≤ 3)\n"
             f"doublons probables       : {dup['seconds']:.2f} s sur {int(dup['rows']):,} lignes, "
             f"{int(dup['linked']):,} liés, pic {dup['peak_mb']:.0f} Mo\n"
+        )
+        sys.stdout.write(
+            "BENCH "
+            + json.dumps(
+                {
+                    "bench": "ingest",
+                    "rows": int(ing["rows"]),
+                    "bare_read_s": round(read["seconds"], 3),
+                    "ingest_s": round(ing["seconds"], 3),
+                    "rows_per_s": round(ing["rows"] / ing["seconds"]),
+                    "ratio_to_bare_read": round(ratio, 2),
+                    "target": "ratio <= 3, peak < 2 GB",
+                    "ingest_peak_mb": round(ing["peak_mb"]),
+                    "read_peak_mb": round(read["peak_mb"]),
+                    "likely_duplicates_s": round(dup["seconds"], 3),
+                    "likely_duplicates_peak_mb": round(dup["peak_mb"]),
+                }
+            )
+            + "\n"
         )
     return 0
 
