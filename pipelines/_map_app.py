@@ -142,6 +142,23 @@ function tooltipOf(i) {
   return "<b>" + B.title[i] + "</b><br>" + what;
 }
 recompute();
+// ------------------------------------------------------------------ hotspot zones
+// Drawn in the buildings' own SVG, behind them (brought back each time the layer is
+// shown again): a click on a building reaches the building, a click beside it the zone.
+var zonesLayer = null;
+if (D.zones) {
+  zonesLayer = L.geoJSON(D.zones.geojson, {
+    className: "vigie-zone",
+    style: {color: D.zones.colour, weight: 2, opacity: 0.9, dashArray: "6 4",
+            fillColor: D.zones.colour, fillOpacity: 0.12},
+    onEachFeature: function (f, layer) {
+      layer.bindPopup(f.properties.popup, {maxWidth: 380});
+      layer.bindTooltip(f.properties.tip, {sticky: true});
+    }
+  });
+  zonesLayer.on("add", function () { zonesLayer.bringToBack(); });
+  zonesLayer.addTo(map);
+}
 var buildings = L.geoJSON(D.buildings, {
   style: buildingStyle, className: "vigie-building",
   onEachFeature: function (f, layer) {
@@ -154,6 +171,30 @@ var buildings = L.geoJSON(D.buildings, {
   }
 });
 buildings.addTo(map);
+
+// ------------------------------------------------------------------ planners' notes
+// Above the buildings. Popups and tooltips are escaped in Python; the raw fields of each
+// note stay in its feature for the annotation mode, which shows them as text.
+var A = D.annotations, notesLayer = null;
+if (A) {
+  var noteStyle = function (f) {
+    var p = f.properties, orphan = !!p.is_orphaned;
+    var c = orphan ? A.orphan : (A.colours[p.status] || "#000000");
+    var point = /Point$/.test(f.geometry.type);
+    return {color: point && !orphan ? "#ffffff" : c, fillColor: c, weight: point ? 2.5 : 3,
+            opacity: 1, fillOpacity: point ? 0.9 : 0.3,
+            dashArray: orphan ? "2 5" : (point ? null : "8 4"),
+            className: "vigie-note" + (orphan ? " vigie-note-orphan" : "")};
+  };
+  notesLayer = L.geoJSON(A.geojson, {
+    style: noteStyle,
+    pointToLayer: function (f, latlng) { return L.circleMarker(latlng, {radius: 8}); },
+    onEachFeature: function (f, layer) {
+      layer.bindPopup(f.properties.popup_html, {maxWidth: 340});
+      layer.bindTooltip(f.properties.tooltip, {sticky: true});
+    }
+  }).addTo(map);
+}
 
 // ------------------------------------------------------------------ basemap, outlines, KDE
 var overlays = {};
@@ -191,6 +232,8 @@ if (D.chronic) {
       {pane: "vigie-outline", interactive: false, className: "vigie-chronic",
        style: {color: "#111", weight: 3.5, opacity: 1, fill: false}});
 }
+if (notesLayer) overlays[A.name] = notesLayer;
+if (zonesLayer) overlays[D.zones.name] = zonesLayer;
 if (D.kde) {
   overlays[D.kde.name] = L.geoJSON(D.kde.geojson, {pane: "vigie-kde", interactive: false,
       className: "vigie-kde",
@@ -354,6 +397,12 @@ function legendHtml() {
     if (R.mode === "aggregated") h += "<p class='note'>" + R.note + "</p>";
   }
   if (O && map.hasLayer(obsLayer)) layers.push(row("background:#fff", O.label, "diamond"));
+  if (notesLayer && map.hasLayer(notesLayer)) {
+    A.legend.forEach(function (r) { layers.push(row(r.style, r.l, "round")); });
+  }
+  if (zonesLayer && map.hasLayer(zonesLayer)) {
+    layers.push(row("background:" + D.zones.fill + ";border:2px dashed " + D.zones.colour, D.zones.label));
+  }
   if (D.chronic && map.hasLayer(overlays[D.chronic.name])) layers.push(row("border:0;border-top:3.5px solid #111;height:0", D.chronic.name));
   if (D.perimeter && map.hasLayer(overlays[D.perimeter.name])) layers.push(row("", D.perimeter.name, "dash"));
   if (D.basemap && D.basemap.legend && map.hasLayer(overlays[D.basemap.name])) {
@@ -403,6 +452,7 @@ if (M > 1) {
 }
 refreshLegend();
 window.vigie = {data: D, map: map, buildings: buildings, overlays: overlays, state: state,
+                zones: zonesLayer, notes: notesLayer,
                 classes: CLS, setPeriod: function (a, b) {
                   var s0 = document.getElementById("vigie-m0"), s1 = document.getElementById("vigie-m1");
                   s0.value = String(a); s1.value = String(b); s0.dispatchEvent(new Event("change"));

@@ -29,12 +29,16 @@ from pipelines._map_html import (
     present,
 )
 from pipelines._map_layers import (
+    annotations_block,
     basemap_block,
     features,
     kde_block,
+    live_notes,
+    notes_by,
     observations_block,
     reports_block,
     round_geometries,
+    zones_block,
 )
 from pipelines._map_views import (
     NICE_MANTISSAS,
@@ -51,6 +55,7 @@ from pipelines._map_views import (
 )
 from pipelines.crs import WGS84
 from pipelines.taxonomy import BY_CODE
+from pipelines.zones import zone_of_buildings
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +227,8 @@ def map_data(
     chronic: pd.DataFrame | None = None,
     perimeter: tuple[float, float, float, float] | None = None,
     options: MapOptions | None = None,
+    zones: gpd.GeoDataFrame | None = None,
+    annotations: gpd.GeoDataFrame | None = None,
 ) -> dict[str, Any]:
     """Everything the page draws, as one JSON-ready dictionary (texts already escaped).
 
@@ -245,11 +252,20 @@ def map_data(
         (west, south, east, north) of the study area, in degrees.
     options
         :class:`MapOptions`.
+    zones
+        ``zones.parquet`` (:mod:`pipelines.zones`): ``zone_id``, ``building_ids``,
+        ``n_buildings``, ``status``… The zones are drawn under the buildings, and each
+        building feature carries the ``zone_id`` of its zone, for the annotation mode.
+    annotations
+        ``annotations.parquet`` (:mod:`pipelines.annotations`, linked notes): drawn as
+        their own layer, and listed in the fact sheets of the buildings
+        (``building_ids``) and zones (``zone_ids``) they are linked to.
 
     Returns
     -------
     dict
-        The data block read by :data:`pipelines._map_app.APP_JS`.
+        The data block read by :data:`pipelines._map_app.APP_JS`. Every building feature
+        carries ``i`` (its row), ``building_id`` and, when in a zone, ``zone_id``.
     """
     options = options or MapOptions()
     b = buildings.to_crs(WGS84).reset_index(drop=True)
@@ -257,7 +273,7 @@ def map_data(
         from pipelines.hotspots import reports_per_building
 
         b = b.join(reports_per_building(reports, b))
-    notes: list[str] = []
+    legend_notes: list[str] = []
     kind = (
         reports["source_kind"]
         if "source_kind" in reports
@@ -276,6 +292,8 @@ def map_data(
     spark_months = list(months[-12:])
     chronic_map = _chronic_by_building(chronic)
     titles = building_titles(b, resident)
+    planner_notes = live_notes(annotations)
+    building_notes = notes_by(planner_notes, "building_ids")
     fiches = []
     for i, row in b.iterrows():
         series = monthly.loc[i].to_numpy()[-12:] if len(months) else None
@@ -287,6 +305,7 @@ def map_data(
                 months=spark_months,
                 monthly=series,
                 chronic=chronic_map.get(str(row["building_id"]), ()),
+                notes=building_notes.get(str(row["building_id"]), ()),
             )
         )
     dwellings = (
@@ -333,15 +352,15 @@ def map_data(
             )
         )
     else:
-        notes.append("Taux pour 100 logements : non disponible (logements inconnus).")
+        legend_notes.append("Taux pour 100 logements : non disponible (logements inconnus).")
     if "gi_bin" in b:
         views.append(gi_view(b))
     else:
-        notes.append("Points chauds (Gi*) : non calculés pour ce site.")
+        legend_notes.append("Points chauds (Gi*) : non calculés pour ce site.")
     if "emerging_category" in b:
         views.append(emerging_view(b))
     else:
-        notes.append("Tendances des points chauds : non calculées pour ce site.")
+        legend_notes.append("Tendances des points chauds : non calculées pour ce site.")
     change = None
     report_months = site_months(resident["reported_at"])
     if len(report_months) >= 2:
@@ -351,7 +370,7 @@ def map_data(
         )  # fmt: skip
         views.append(change_view(change, before, after))
     else:
-        notes.append("Évolution avant / après : moins de deux mois de données.")
+        legend_notes.append("Évolution avant / après : moins de deux mois de données.")
 
     # Overlays.
     block_reports, categories = reports_block(
@@ -363,12 +382,31 @@ def map_data(
     )
     block_kde = kde_block(kde, options.kde_bandwidth_m)
     if block_kde is None:
-        notes.append("Densité (noyau quartique) : non calculée pour ce site.")
+        legend_notes.append("Densité (noyau quartique) : non calculée pour ce site.")
     if is_chronic is None:
-        notes.append("Problèmes chroniques : non calculés pour ce site.")
+        legend_notes.append("Problèmes chroniques : non calculés pour ce site.")
     block_basemap = basemap_block(basemap)
     if block_basemap is None:
-        notes.append("Fond de plan : indisponible (extrait OSM non lu).")
+        legend_notes.append("Fond de plan : indisponible (extrait OSM non lu).")
+    block_zones = zones_block(zones, notes_by(planner_notes, "zone_ids"))
+    if zones is None:
+        legend_notes.append("Zones de points chauds : non calculées pour ce site.")
+    elif block_zones is None:
+        legend_notes.append(
+            "Zones de points chauds : aucune (pas de bâtiment point chaud à 95 % ou plus)."
+        )
+    block_notes = annotations_block(planner_notes)
+    zone_of = (
+        zone_of_buildings(b, zones)
+        if zones is not None and len(zones)
+        else pd.Series(pd.NA, index=b.index, dtype="string")
+    )
+    props: list[dict[str, Any]] = []
+    for i, (bid, zid) in enumerate(zip(b["building_id"].astype(str), zone_of, strict=True)):
+        p: dict[str, Any] = {"i": i, "building_id": bid}
+        if present(zid):
+            p["zone_id"] = str(zid)
+        props.append(p)
 
     geoms = round_geometries(b.geometry, 6, tolerance=0.0000015)
     west, south, east, north = perimeter if perimeter else b.total_bounds
@@ -386,7 +424,7 @@ def map_data(
         "palette": list(PALETTE),
         "zero": ZERO_COLOUR,
         "nice": list(NICE_MANTISSAS),
-        "buildings": features(geoms, [{"i": i} for i in range(len(b))]),
+        "buildings": features(geoms, props),
         "b": block_b,
         "monthly": block_monthly,
         "views": [v.as_json() for v in views],
@@ -408,6 +446,8 @@ def map_data(
             else None
         ),
         "basemap": block_basemap,
-        "notes": [esc(n) for n in notes],
+        "zones": block_zones,
+        "annotations": block_notes,
+        "notes": [esc(n) for n in legend_notes],
         "tiles": [dict(t) for t in ONLINE_TILES] if options.online_tiles else None,
     }  # fmt: skip

@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 
 from pipelines import __version__
-from pipelines._map_html import ATTRIBUTIONS, INDEX_CSS, esc, fr_number, fr_period
+from pipelines._map_css import INDEX_CSS
+from pipelines._map_html import ATTRIBUTIONS, esc, fr_number, fr_period, plural
 from pipelines.config import Config, SiteConfig
 from pipelines.paths import SitePaths
 
@@ -133,6 +134,7 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
         title = CHART_TITLES_FR.get(chart.stem, chart.stem.replace("_", " "))
         documents.append((f"Graphique : {title}", _rel(chart, dst_dir)))
     return {
+        **notes_entry(paths.processed, dst_dir=dst_dir),
         "id": site.id,
         "name": site.name,
         "simulated": site.simulated,
@@ -149,6 +151,77 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
         "documents": documents,
         "attribution": list(dict.fromkeys(["osm", *site.attribution])),
     }
+
+
+#: The planners' note exports linked from the index: (file, French label).
+NOTE_EXPORTS = (
+    ("annotations.geojson", "GeoJSON (QGIS, ou à redéposer dans le dossier des notes)"),
+    ("annotations.csv", "CSV (tableur)"),
+)
+
+
+def notes_entry(processed: Path, *, dst_dir: Path) -> dict[str, Any]:
+    """The planners' notes of a site for the index page, from ``annotations.parquet``.
+
+    Returns
+    -------
+    dict
+        ``notes_html`` (the escaped table of :func:`pipelines.annotations.notes_table_html`,
+        ``None`` when the notes stage has not run), ``n_notes``, ``n_orphaned`` and
+        ``note_exports`` ((label, relative link) of the exports that exist).
+    """
+    import geopandas as gpd
+
+    from pipelines.annotations import DELETED_STATUS, notes_table_html
+
+    path = processed / "annotations.parquet"
+    if not path.exists():
+        return {"notes_html": None, "n_notes": 0, "n_orphaned": 0, "note_exports": []}
+    notes = gpd.read_parquet(path)
+    if len(notes):
+        notes = notes[notes["status"].astype("string") != DELETED_STATUS]
+    orphaned = (
+        notes["is_orphaned"] if "is_orphaned" in notes else pd.Series(False, index=notes.index)
+    )
+    return {
+        "notes_html": notes_table_html(notes),
+        "n_notes": len(notes),
+        "n_orphaned": int(orphaned.fillna(False).astype(bool).sum()),
+        "note_exports": [
+            (label, _rel(processed / name, dst_dir))
+            for name, label in NOTE_EXPORTS
+            if (processed / name).exists()
+        ],
+    }
+
+
+def notes_block(s: dict[str, Any]) -> str:
+    """The notes part of a site's block on the index page ('' without the notes stage)."""
+    if s.get("notes_html") is None:
+        return ""
+    n, orphans = int(s.get("n_notes", 0)), int(s.get("n_orphaned", 0))
+    if n == 0:
+        return (
+            "<h3>Notes des urbanistes</h3><p class='notes-n'>Aucune note pour l'instant. "
+            "Sur la carte, le bouton « Annoter » permet d'en écrire et de les exporter ; "
+            "le fichier exporté est à déposer dans le dossier des notes du site.</p>"
+        )
+    if orphans:
+        counts = (
+            f"{plural(n, 'note')}, dont {plural(orphans, 'note orpheline', 'notes orphelines')} "
+            "(bâtiment disparu d'OpenStreetMap ou note sans position : à vérifier)"
+        )
+    else:
+        counts = f"{plural(n, 'note')}, aucune orpheline"
+    exports = " · ".join(
+        f"<a href='{esc(href)}'>{esc(label)}</a>" for label, href in s.get("note_exports", [])
+    )
+    return (
+        f"<h3>Notes des urbanistes</h3><p class='notes-n'>{esc(counts)}."
+        + (f" Exports : {exports}." if exports else "")
+        + "</p>"
+        + str(s["notes_html"])
+    )
 
 
 def index_page(sites: list[dict[str, Any]]) -> str:
@@ -192,7 +265,8 @@ def index_page(sites: list[dict[str, Any]]) -> str:
             f"<p>{esc(s.get('period', ''))} · signalements écartés : "
             f"{fr_number(int(s.get('rejected', 0)))} rejetés, "
             f"{fr_number(int(s.get('outside_study_area', 0)))} hors du périmètre.</p>"
-            f"<ul>{''.join(docs)}</ul>{image}<p><small>Sources : {sources}</small></p></section>"
+            f"<ul>{''.join(docs)}</ul>{image}{notes_block(s)}"
+            f"<p><small>Sources : {sources}</small></p></section>"
         )
     all_sources = "<br>".join(esc(v) for v in ATTRIBUTIONS.values())
     return f"""<!DOCTYPE html>

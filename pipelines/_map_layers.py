@@ -1,13 +1,14 @@
 """The overlay layers of a site map as compact, escaped data: report markers (one array
-per field, not one object per report), field observations, density contours and the
-offline basemap, and the GeoJSON of any geometry (coordinates rounded).
+per field, not one object per report), field observations, density contours, the
+offline basemap, the hotspot zones and the planners' notes, and the GeoJSON of any
+geometry (coordinates rounded).
 
 Pure functions used by :func:`pipelines._map_data.map_data`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import geopandas as gpd
@@ -230,4 +231,153 @@ def basemap_block(basemap: gpd.GeoDataFrame | None) -> dict[str, Any] | None:
         "styles": {k: STYLES[k] for k in kinds},
         "legend": legend,
         "land": LAND_COLOUR,
+    }
+
+
+# ----------------------------------------------------------------------------- zones, notes
+#: Hotspot zones: ColorBrewer RdBu's darkest red (the Gi* view's 99 % hot colour).
+ZONE_COLOUR = "#b2182b"
+
+
+def live_notes(notes: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """The notes a map shows: ``annotations.parquet`` without the deleted ones, EPSG:4326;
+    ``None`` when there is none."""
+    from pipelines.annotations import DELETED_STATUS
+
+    if notes is None or notes.empty:
+        return None
+    live = notes[notes["status"].astype("string") != DELETED_STATUS]
+    if live.empty:
+        return None
+    return live.to_crs(WGS84) if live.crs is not None else live.set_crs(WGS84)
+
+
+def _as_list(value: object) -> list[str]:
+    """Ids of a list cell (a list, an array, one id, or missing)."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, Iterable):
+        return []  # None, NaN, pd.NA
+    return [str(v) for v in value]
+
+
+def notes_by(notes: gpd.GeoDataFrame | None, column: str) -> dict[str, list[dict[str, Any]]]:
+    """The notes of each building (``column="building_ids"``) or zone (``"zone_ids"``).
+
+    Parameters
+    ----------
+    notes
+        Linked notes (:func:`pipelines.annotations.link_annotations`), deleted ones
+        already left out (:func:`live_notes`), or ``None``.
+    column
+        A list column of ids.
+
+    Returns
+    -------
+    dict
+        id → list of note records (``tag``, ``status``, ``author``, ``created_at``,
+        ``updated_at``, ``text``, ``orphan_flag``), unescaped.
+    """
+    from pipelines.annotations import orphan_flag
+
+    if notes is None or notes.empty or column not in notes:
+        return {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for _, row in notes.iterrows():
+        record = {
+            k: row.get(k)
+            for k in ("note_id", "tag", "status", "author", "created_at", "updated_at", "text")
+        }
+        record["orphan_flag"] = orphan_flag(row) or None
+        for key in dict.fromkeys(_as_list(row[column])):
+            out.setdefault(key, []).append(record)
+    return out
+
+
+def zones_block(
+    zones: gpd.GeoDataFrame | None, notes_by_zone: Mapping[str, list[dict[str, Any]]]
+) -> dict[str, Any] | None:
+    """The hotspot zones (``zones.parquet``) as GeoJSON whose features carry ``zone_id``
+    (read by the annotation mode) and an escaped popup; ``None`` when there is no zone."""
+    from pipelines._map_html import notes_section_html, plural
+    from pipelines.zones import zone_sort_key
+
+    if zones is None or zones.empty:
+        return None
+    z = zones.to_crs(WGS84).reset_index(drop=True)
+    props = []
+    for _, row in z.iterrows():
+        zone_id = str(row["zone_id"])
+        facts = [("Bâtiments points chauds", fr_number(int(row.get("n_buildings", 0) or 0)))]
+        if present(row.get("n_reports")):
+            facts.append(("Signalements", fr_number(int(row["n_reports"]))))
+        if present(row.get("status")):
+            facts.append(("Depuis la dernière mise à jour", esc(row["status"])))
+        parents = [p for p in _as_list(row.get("parent_zone_ids")) if p != zone_id]
+        if parents:
+            parents.sort(key=zone_sort_key)
+            facts.append(("Issue de", esc(", ".join(parents))))
+        notes = notes_by_zone.get(zone_id, [])
+        popup = (
+            f"<div class='fiche'><h4>Zone {esc(zone_id)}</h4><table class='faits'>"
+            + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
+            + "</table>"
+            + notes_section_html(notes)
+            + "</div>"
+        )
+        hot = plural(
+            int(row.get("n_buildings", 0) or 0), "bâtiment point chaud", "bâtiments points chauds"
+        )
+        props.append({"zone_id": zone_id, "popup": popup, "tip": esc(f"Zone {zone_id} : {hot}")})
+    return {
+        "name": f"Zones de points chauds ({fr_number(len(z))})",
+        "label": "Zone de points chauds (bâtiments chauds voisins regroupés)",
+        "colour": ZONE_COLOUR,
+        "fill": "rgba(178,24,43,.12)",
+        "geojson": features(round_geometries(z.geometry, 6), props),
+    }
+
+
+def annotations_block(notes: gpd.GeoDataFrame | None) -> dict[str, Any] | None:
+    """The planners' notes layer: GeoJSON whose features carry the raw fields of each
+    note (``note_id``, ``text``…, for the annotation mode, which shows them as text) and
+    an escaped ``popup_html`` and ``tooltip``; ``None`` when no note has a position."""
+    from pipelines.annotations import (
+        GONE_BUILDING_FLAG,
+        NOTE_COLOURS,
+        ORPHAN_COLOUR,
+        notes_layer_geojson,
+    )
+
+    if notes is None or notes.empty:
+        return None
+    data = notes_layer_geojson(notes)
+    n = len(data["features"])
+    if n == 0:
+        return None
+    shown = {
+        f["properties"].get("status")
+        for f in data["features"]
+        if not f["properties"].get("is_orphaned")
+    }
+    legend = [
+        {"style": f"background:{colour};border:2px solid #fff", "l": esc(f"Note « {status} »")}
+        for status, colour in NOTE_COLOURS.items()
+        if status in shown
+    ]
+    n_orphans = sum(bool(f["properties"].get("is_orphaned")) for f in data["features"])
+    if n_orphans:
+        legend.append(
+            {
+                "style": f"background:{ORPHAN_COLOUR};border:2px dotted #111",
+                "l": esc(f"Note orpheline, « {GONE_BUILDING_FLAG} » ({fr_number(n_orphans)})"),
+            }
+        )
+    return {
+        "name": f"Notes des urbanistes ({fr_number(n)})",
+        "geojson": data,
+        "colours": dict(NOTE_COLOURS),
+        "orphan": ORPHAN_COLOUR,
+        "n_orphans": n_orphans,
+        "legend": legend,
     }

@@ -1109,10 +1109,26 @@ def note_popup_html(row: pd.Series) -> str:
     ]
     if bool(row.get("is_orphaned", False)):
         lines.append(
-            f"<p class='vigie-note-orphan'>Note orpheline : {_esc(row.get('orphan_reason'))}</p>"
+            f"<p class='vigie-note-orphan'><b>« {_esc(orphan_flag(row))} »</b> — "
+            f"Note orpheline : {_esc(row.get('orphan_reason'))}</p>"
         )
     lines.append("</div>")
     return "".join(lines)
+
+
+#: The flag of a note whose building left OSM (map, fact sheets, index table).
+GONE_BUILDING_FLAG = "bâtiment disparu"
+
+
+def orphan_flag(row: pd.Series) -> str:
+    """Why a note is orphaned, in two words: « bâtiment disparu » (its building left OSM;
+    the note stays where it was drawn) or « sans position »; '' for a linked note."""
+    if not bool(row.get("is_orphaned", False)):
+        return ""
+    geometry = row.get("geometry")
+    if _text(row.get("building_id")) and geometry is not None and not geometry.is_empty:
+        return GONE_BUILDING_FLAG
+    return "sans position"
 
 
 def notes_layer_geojson(notes: gpd.GeoDataFrame) -> dict[str, Any]:
@@ -1129,7 +1145,10 @@ def notes_layer_geojson(notes: gpd.GeoDataFrame) -> dict[str, Any]:
         text = _text(row.get("text")) or ""
         short = text if len(text) <= 80 else text[:77] + "…"
         feature["properties"]["popup_html"] = note_popup_html(row)
-        feature["properties"]["tooltip"] = _esc(f"Note ({row.get('tag')}) : {short}")
+        flag = orphan_flag(row)
+        prefix = f"{flag.capitalize()} · " if flag else ""
+        feature["properties"]["tooltip"] = _esc(f"{prefix}Note ({row.get('tag')}) : {short}")
+        feature["properties"]["orphan_flag"] = flag or None
     return out
 
 
@@ -1199,11 +1218,8 @@ def notes_table_html(notes: gpd.GeoDataFrame | pd.DataFrame) -> str:
     live = live.sort_values("created_at", ascending=False)
     rows = []
     for _, row in live.iterrows():
-        orphan = (
-            " <span class='orpheline'>orpheline</span>"
-            if bool(row.get("is_orphaned", False))
-            else ""
-        )
+        flag = orphan_flag(row)
+        orphan = f" <span class='orpheline'>orpheline · {_esc(flag)}</span>" if flag else ""
         rows.append(
             "<tr>"
             f"<td>{_esc(_fr_time(row.get('created_at')))}</td>"

@@ -5,9 +5,15 @@ A site map shows the buildings coloured by one of several *views* (number of rep
 per 100 dwellings, Gi* hotspots, emerging hotspots, before/after change), over an offline
 basemap drawn from the site's own OSM extract (:mod:`pipelines.basemap`), with optional
 layers: quartic-kernel density contours, report markers by category (clustered), field
-observations, chronic buildings and the site perimeter. A period selector recolours the
-buildings and filters the markers month by month. Each layer is drawn when its columns or
-files exist, and otherwise skipped with a French note in the legend.
+observations, chronic buildings, the site perimeter, the hotspot zones (under the
+buildings) and the planners' notes. A period selector recolours the buildings and filters
+the markers month by month. Each layer is drawn when its columns or files exist, and
+otherwise skipped (with a French note in the legend when a committee would miss it).
+
+The planners annotate the map itself: the « Annoter » mode (:mod:`pipelines.annotations`,
+Leaflet.draw) lets them click a building, a zone or a note, or draw a shape, and export
+their notes as one GeoJSON file to drop into ``<annotations_dir>/<site>/``; the next run
+shows those notes in their layer and in the fact sheets of their buildings and zones.
 
 Python prepares every value in one JSON block (:func:`map_data`); a small inline script
 (:mod:`pipelines._map_app`) draws it with the pinned Leaflet and Leaflet.markercluster
@@ -31,11 +37,11 @@ from folium.elements import JSCSSMixin
 from folium.plugins import MarkerCluster
 from folium.template import Template
 
+from pipelines._map_css import MAP_CSS
 from pipelines._map_data import MAX_REPORT_POINTS, MapOptions, enrich_buildings, map_data
 from pipelines._map_html import (
     ATTRIBUTIONS,
     HATCH_DEFS,
-    MAP_CSS,
     building_fact_sheet,
     esc,
     footer_html,
@@ -121,8 +127,19 @@ def build_site_map(
     chronic: pd.DataFrame | None = None,
     perimeter: tuple[float, float, float, float] | None = None,
     options: MapOptions | None = None,
+    zones: gpd.GeoDataFrame | None = None,
+    annotations: gpd.GeoDataFrame | None = None,
+    site_id: str | None = None,
+    annotation_tags: Sequence[str] = (),
 ) -> folium.Map:
     """Build the Folium map of a site (see :func:`map_data` for the inputs).
+
+    Parameters
+    ----------
+    site_id, annotation_tags
+        With both, the map gets the « Annoter » mode (:func:`pipelines.annotations.
+        add_annotation_ui`): the site id goes into every note and the export's file
+        name, the tags (``Config.annotation_tags``) are the form's choices.
 
     Returns
     -------
@@ -134,7 +151,7 @@ def build_site_map(
 
     data = map_data(
         buildings, reports, site_name=site_name, basemap=basemap, kde=kde, chronic=chronic,
-        perimeter=perimeter, options=options,
+        perimeter=perimeter, options=options, zones=zones, annotations=annotations,
     )  # fmt: skip
     (south, west), (north, east) = data["bounds"]
     m = make_map(
@@ -157,6 +174,10 @@ def build_site_map(
     )
     root.html.add_child(Element(footer_html(attributions)))
     _App(APP_JS.replace("__MAP__", m.get_name())).add_to(m)
+    if site_id and annotation_tags:
+        from pipelines.annotations import add_annotation_ui
+
+        add_annotation_ui(m, site_id=site_id, tags=annotation_tags)
     return m
 
 
@@ -183,7 +204,9 @@ def read_site_inputs(site: SiteConfig, processed: Path) -> dict[str, Any]:
     """The optional inputs of a site map that exist in ``processed`` (see :func:`map_data`).
 
     The basemap is read from ``basemap.parquet`` (``vigie basemap``) or, when that file
-    is absent, straight from the site's OSM extract.
+    is absent, straight from the site's OSM extract; the zones from ``zones.parquet``
+    (``vigie zones``) and the notes from ``annotations.parquet`` (``vigie annotations``),
+    ``None`` when absent.
     """
     from pipelines.basemap import read_osm_basemap
     from pipelines.buildings import read_osm_bounds
@@ -202,6 +225,8 @@ def read_site_inputs(site: SiteConfig, processed: Path) -> dict[str, Any]:
         "kde": _read_optional_geo(processed / "kde.parquet"),
         "chronic": chronic,
         "perimeter": perimeter,
+        "zones": _read_optional_geo(processed / "zones.parquet"),
+        "annotations": _read_optional_geo(processed / "annotations.parquet"),
     }
 
 
@@ -210,8 +235,10 @@ def run_site(config: Config, site: SiteConfig, *, processed: Path, dst: Path) ->
 
     Reads ``buildings.parquet`` and ``reports.parquet`` (required) and, when present,
     ``basemap.parquet``, ``kde.parquet``, ``chronic.csv`` (hotspot stage),
-    ``emerging.parquet`` and ``followup.csv`` (trends stage); writes ``dst`` and ``dst``
-    with the suffix ``.png`` (:mod:`pipelines.charts_map`).
+    ``zones.parquet`` (zones stage), ``emerging.parquet`` and ``followup.csv`` (trends
+    stage), ``annotations.parquet`` (planners' notes); writes ``dst`` and ``dst`` with the
+    suffix ``.png`` (:mod:`pipelines.charts_map`). The map has the « Annoter » mode with
+    the configuration's ``annotation_tags``.
     """
     from pipelines import charts_map
     from pipelines.io import read_geoparquet, write_text
@@ -229,7 +256,8 @@ def run_site(config: Config, site: SiteConfig, *, processed: Path, dst: Path) ->
     options = MapOptions.from_params(site.params)
     m = build_site_map(
         buildings, reports, site_name=site.name, simulated=site.simulated,
-        attributions=attributions, options=options, **extra,
+        attributions=attributions, options=options, site_id=site.id,
+        annotation_tags=config.annotation_tags, **extra,
     )  # fmt: skip
     out = write_text(render_map(m), dst)
     charts_map.write_site_png(

@@ -26,12 +26,14 @@ from pipelines._map_views import (
     rate_classes,
     window_text,
 )
+from pipelines.annotations import link_annotations
 from pipelines.basemap import STYLES, basemap_features, classify_features, read_osm_basemap
 from pipelines.buildings import read_osm_bounds, read_osm_buildings
 from pipelines.charts_map import nice_scale_length, write_site_png
 from pipelines.config import Config, SiteConfig, SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.taxonomy import CODES
+from pipelines.zones import assign_zone_ids, hot_zones
 from tests.conftest import RAW
 
 BONDY_OSM = RAW / "bondy" / "bondy_nord.osm"
@@ -39,6 +41,9 @@ PARIS_OSM = RAW / "paris10" / "paris10.osm"
 XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_IMG = "<img src=x onerror=alert(1)>"
 XSS_NAME = "<img src=x onerror=alert(2)>"
+#: A planner's note text with markup: shown as text, never as HTML.
+XSS_NOTE = "Cave <b>à fermer</b> & <script>alert(3)</script>"
+NOTE_TAGS = ("priorité avant travaux", "à surveiller", "traité")
 
 
 # --------------------------------------------------------------------------- hand-made site
@@ -129,6 +134,27 @@ def handmade_site() -> dict[str, object]:
             "dates": ["2024-01-05, 2024-01-12, 2024-01-20"],
         }
     )
+    zones = assign_zone_ids(hot_zones(out), None)  # A, the only building with gi_bin ≥ 2
+    far = Point(at["A"].x + 0.004, at["A"].y + 0.004)  # a shed of way/1, gone from OSM
+    notes = gpd.GeoDataFrame(
+        {
+            "note_id": ["n-a", "n-zone", "n-orphan", "n-deleted"],
+            "site": ["essai"] * 4,
+            "author": ["Mme Durand", "M. Diallo", "M. Diallo", "Mme Durand"],
+            "text": [XSS_NOTE, "Rondes de nuit", "Appentis démoli", "Note supprimée"],
+            "tag": ["priorité avant travaux", "à surveiller", "traité", "traité"],
+            "status": ["ouvert", "en cours", "clos", "supprimé"],
+            "created_at": pd.to_datetime(
+                ["2024-06-03 09:00", "2024-06-04 09:00", "2024-06-05 09:00", "2024-06-06 09:00"],
+                utc=True,
+            ),
+            "updated_at": pd.to_datetime([None] * 4, utc=True),
+            "building_id": [ids["A"], None, "way/1", ids["A"]],
+            "zone_id": [None, "Z1", None, None],
+        },
+        geometry=[at["A"], None, far, at["A"]],
+        crs=WGS84,
+    )
     ring = gpd.GeoSeries([at["A"]], crs=WGS84).to_crs(LAMBERT93)
     kde = gpd.GeoDataFrame(
         {
@@ -150,6 +176,8 @@ def handmade_site() -> dict[str, object]:
         "kde": kde,
         "ids": ids,
         "perimeter": read_osm_bounds(BONDY_OSM),
+        "zones": zones,
+        "notes": link_annotations(notes, out, zones),
     }
 
 
@@ -300,7 +328,8 @@ def test_map_data_draws_every_layer_with_its_columns(site, bondy_basemap) -> Non
     b, ids = site["buildings"], site["ids"]
     d = maps.map_data(
         b, site["reports"], site_name="Essai", basemap=bondy_basemap, kde=site["kde"],
-        chronic=site["chronic"], perimeter=site["perimeter"],
+        chronic=site["chronic"], perimeter=site["perimeter"], zones=site["zones"],
+        annotations=site["notes"],
     )  # fmt: skip
     assert [v["id"] for v in d["views"]] == ["count", "rate", "gi", "emerging", "change"]
     assert d["notes"] == []
@@ -347,11 +376,23 @@ def test_map_data_skips_missing_layers_with_a_french_note(site) -> None:  # type
     notes = " ".join(d["notes"])
     for words in ("Points chauds (Gi*) : non calculés", "Tendances des points chauds",
                   "Taux pour 100 logements : non disponible", "Densité (noyau quartique)",
-                  "Problèmes chroniques", "Fond de plan : indisponible"):  # fmt: skip
+                  "Problèmes chroniques", "Fond de plan : indisponible",
+                  "Zones de points chauds : non calculées"):  # fmt: skip
         assert words in notes
     assert d["kde"] is None
     assert d["chronic"] is None
     assert d["basemap"] is None
+    assert d["zones"] is None
+    assert d["annotations"] is None
+    assert "Notes des urbanistes" not in "".join(d["b"]["fiche"])
+    # Building features carry their id for the annotation mode, and no zone.
+    props = [f["properties"] for f in d["buildings"]["features"]]
+    assert [p["building_id"] for p in props] == b["building_id"].tolist()
+    assert not any("zone_id" in p for p in props)
+    # A zones file without any zone: no layer, and the legend says why.
+    none = maps.map_data(b, site["reports"], site_name="Essai", zones=site["zones"].iloc[:0])
+    assert none["zones"] is None
+    assert any("Zones de points chauds : aucune" in n for n in none["notes"])
 
 
 def test_many_reports_are_aggregated_per_building_and_category(site) -> None:  # type: ignore[no-untyped-def]
@@ -630,3 +671,157 @@ def test_building_titles_follow_the_chart_labels(site) -> None:  # type: ignore[
     assert titles[c] == "Bâtiment de 10 logements"  # known by its id only: its size
     no_name = b.assign(name=None)
     assert building_titles(no_name, r)[a] == "12 Rue de l'Exemple"
+
+
+# --------------------------------------------------------------------------- zones and notes
+def test_zones_and_notes_layers_and_fact_sheets(site) -> None:  # type: ignore[no-untyped-def]
+    b, ids = site["buildings"], site["ids"]
+    d = maps.map_data(
+        b, site["reports"], site_name="Essai", zones=site["zones"], annotations=site["notes"]
+    )
+    a = int(np.flatnonzero(b["building_id"] == ids["A"])[0])
+    b_pos = int(np.flatnonzero(b["building_id"] == ids["B"])[0])
+    props = {f["properties"]["i"]: f["properties"] for f in d["buildings"]["features"]}
+    # A is the only hot building: in zone Z1, which its feature carries; B is in none.
+    assert props[a] == {"i": a, "building_id": ids["A"], "zone_id": "Z1"}
+    assert props[b_pos] == {"i": b_pos, "building_id": ids["B"]}
+    assert sum("zone_id" in p for p in props.values()) == 1
+    (zone,) = d["zones"]["geojson"]["features"]
+    assert zone["properties"]["zone_id"] == "Z1"
+    assert d["zones"]["name"] == "Zones de points chauds (1)"
+    assert "<h4>Zone Z1</h4>" in zone["properties"]["popup"]
+    assert "Rondes de nuit" in zone["properties"]["popup"]
+    # The notes layer: every note but the deleted one, raw fields for the annotation mode,
+    # popups and tooltips escaped.
+    notes = {
+        f["properties"]["note_id"]: f["properties"] for f in d["annotations"]["geojson"]["features"]
+    }
+    assert sorted(notes) == ["n-a", "n-orphan", "n-zone"]
+    assert d["annotations"]["name"] == "Notes des urbanistes (3)"
+    assert notes["n-a"]["text"] == XSS_NOTE
+    assert XSS_NOTE not in notes["n-a"]["popup_html"]
+    assert "&lt;script&gt;alert(3)&lt;/script&gt;" in notes["n-a"]["popup_html"]
+    assert "Mme Durand" in notes["n-a"]["popup_html"]
+    assert "<script" not in notes["n-a"]["tooltip"]
+    # The note whose building left OSM stays where it was drawn, flagged.
+    orphan = notes["n-orphan"]
+    assert orphan["is_orphaned"] is True
+    assert orphan["orphan_flag"] == "bâtiment disparu"
+    assert orphan["tooltip"].startswith("Bâtiment disparu · ")
+    assert "« bâtiment disparu »" in orphan["popup_html"]
+    assert d["annotations"]["n_orphans"] == 1
+    legend = [r["l"] for r in d["annotations"]["legend"]]
+    assert legend == [
+        "Note « ouvert »", "Note « en cours »", "Note orpheline, « bâtiment disparu » (1)",
+    ]  # fmt: skip
+    # A's fact sheet lists its note once, escaped; no other sheet has it; deleted: nowhere.
+    escaped = "Cave &lt;b&gt;à fermer&lt;/b&gt; &amp; &lt;script&gt;alert(3)&lt;/script&gt;"
+    sheets = d["b"]["fiche"]
+    assert sheets[a].count(escaped) == 1
+    assert sum(s.count(escaped) for s in sheets) == 1
+    assert "Mme Durand" in sheets[a]
+    assert "priorité avant travaux · ouvert" in sheets[a]
+    assert "Notes des urbanistes" not in sheets[b_pos]
+    assert "Note supprimée" not in json.dumps(d, ensure_ascii=False)
+
+
+def test_notes_section_known_answers() -> None:
+    from pipelines._map_html import MAX_SHEET_NOTE_TEXT, notes_section_html
+
+    utc = pd.Timestamp("2024-06-01 08:00", tz="UTC")
+    notes = [
+        {"tag": "traité", "status": "clos", "author": f"A{k}", "text": f"note {k}",
+         "created_at": utc + pd.Timedelta(days=k), "updated_at": pd.NaT}
+        for k in range(7)
+    ]  # fmt: skip
+    # The oldest note, edited last: newest by its update, shown first.
+    notes[0]["updated_at"] = utc + pd.Timedelta(days=30, hours=15)  # 23:00 UTC: next day in Paris
+    notes[1]["text"] = "x" * 1000
+    html = notes_section_html(notes)
+    assert "Notes des urbanistes (7)" in html
+    shown = re.findall(r"<span class='vigie-fiche-note-text'>([^<]*)</span>", html)
+    assert shown[:1] == ["note 0"]
+    assert shown[1:] == ["note 6", "note 5", "note 4", "note 3"]
+    assert "A0, le 02/07/2024" in html
+    assert "<li>et 2 autres notes</li>" in html
+    long = notes_section_html([notes[1]])
+    text = re.search(r"<span class='vigie-fiche-note-text'>([^<]*)</span>", long).group(1)  # type: ignore[union-attr]
+    assert len(text) == MAX_SHEET_NOTE_TEXT
+    assert text.endswith("…")
+    assert notes_section_html([]) == ""
+    missing = notes_section_html([{"text": "sans auteur", "tag": "traité", "status": "ouvert"}])
+    assert "auteur inconnu" in missing
+
+
+def test_page_has_the_annotation_mode_offline(site) -> None:  # type: ignore[no-untyped-def]
+    from pipelines._assets import find_network_references
+
+    m = maps.build_site_map(
+        site["buildings"], site["reports"], site_name="Essai", simulated=True,
+        attributions=["osm"], zones=site["zones"], annotations=site["notes"],
+        site_id="essai", annotation_tags=NOTE_TAGS,
+    )  # fmt: skip
+    html = maps.render_map(m)
+    assert find_network_references(html) == []
+    assert "leaflet-draw/dist/leaflet.draw.js */" in html  # inlined from node_modules
+    assert "leaflet-draw/dist/leaflet.draw.css */" in html
+    assert 'vigieAnnotate({"site": "essai", "tags": ["priorité avant travaux"' in html
+    assert "<script>alert(3)</script>" not in html
+    # Without a site id or tags, no annotation mode.
+    plain = maps.render_map(
+        maps.build_site_map(
+            site["buildings"], site["reports"], site_name="Essai", simulated=True,
+            attributions=["osm"],
+        )
+    )  # fmt: skip
+    assert "vigieAnnotate(" not in plain
+    assert "leaflet.draw.js" not in plain
+
+
+def test_index_lists_the_notes_with_their_exports(tmp_path: Path, site) -> None:  # type: ignore[no-untyped-def]
+    from pipelines import annotations
+
+    processed = tmp_path / "data" / "processed"
+    maps_dir = tmp_path / "maps"
+    s = processed / "essai"
+    s.mkdir(parents=True)
+    maps_dir.mkdir()
+    b, ids = site["buildings"], site["ids"]
+    b.to_parquet(s / "buildings.parquet")
+    site["reports"].to_parquet(s / "reports.parquet")
+    folder = tmp_path / "annotations" / "essai"
+    folder.mkdir(parents=True)
+    (folder / "notes.csv").write_text(
+        "auteur;texte;étiquette;statut;date;bâtiment;lon;lat\n"
+        f"Mme Durand;{XSS_NOTE};priorité avant travaux;ouvert;03/06/2024;{ids['A']};;\n"
+        "M. Diallo;Appentis démoli;traité;clos;04/06/2024;way/1;2.48;48.9\n",
+        encoding="utf-8",
+    )
+    site_cfg = SiteConfig(
+        id="essai", name="Essai", osm=str(BONDY_OSM),
+        sources=(SourceConfig(id="x", kind="reports", path="x.csv"),),
+    )  # fmt: skip
+    cfg = Config(
+        path="t.toml", sites=(site_cfg,), processed_dir=str(processed), maps_dir=str(maps_dir),
+        annotations_dir=str(tmp_path / "annotations"), annotation_tags=NOTE_TAGS,
+    )  # fmt: skip
+    annotations.run(
+        cfg, "essai", buildings_path=s / "buildings.parquet", zones_path=None,
+        previous_notes_path=None, out_dir=s,
+    )  # fmt: skip
+    html = run_index(cfg, dst=maps_dir / "index.html").read_text(encoding="utf-8")
+    hrefs = re.findall(r"href='([^']+)'", html)
+    assert "../data/processed/essai/annotations.geojson" in hrefs
+    assert "../data/processed/essai/annotations.csv" in hrefs
+    assert "2 notes, dont 1 note orpheline" in html
+    table = re.search(r"<table class='vigie-notes'>.*?</table>", html, re.S).group(0)  # type: ignore[union-attr]
+    assert table.count("<tr>") == 3  # header and two notes
+    assert "orpheline · bâtiment disparu" in table
+    assert "Cave &lt;b&gt;à fermer&lt;/b&gt; &amp; &lt;script&gt;" in table
+    assert "<script>" not in html
+    assert "<a " not in table
+    # Without the notes stage, the index says nothing of notes.
+    for name in ("annotations.parquet", "annotations.geojson", "annotations.csv"):
+        (s / name).unlink()
+    html = run_index(cfg, dst=maps_dir / "index.html").read_text(encoding="utf-8")
+    assert "Notes des urbanistes" not in html
