@@ -45,7 +45,9 @@ def _base() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=LAMBERT93)
 
 
-def synthetic_city(min_buildings: int = 100_000, *, origin: tuple[float, float] = (640_000, 6_850_000)) -> City:
+def synthetic_city(
+    min_buildings: int = 100_000, *, origin: tuple[float, float] = (640_000, 6_850_000)
+) -> City:
     """Tile the real extracts until there are at least ``min_buildings`` footprints."""
     base = _base()
     minx, miny, maxx, maxy = base.total_bounds
@@ -79,7 +81,7 @@ def synthetic_points(city: City, n: int, *, seed: int = 1) -> gpd.GeoSeries:
     kind = rng.random(n)
     near = (kind >= 0.90) & (kind < 0.97)
     far = kind >= 0.97
-    bx0, by0, bx1, by1 = b.total_bounds
+    bx0, by0, _bx1, by1 = b.total_bounds
     ang = rng.uniform(0, 2 * np.pi, n)
     x = np.where(near, x + 20 * np.cos(ang), x)
     y = np.where(near, y + 20 * np.sin(ang), y)

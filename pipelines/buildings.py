@@ -100,8 +100,10 @@ def read_osm_buildings(path: str | Path) -> gpd.GeoDataFrame:
     frame = raw.reset_index()
     frame["building_id"] = frame["element"].astype(str) + "/" + frame["id"].astype(str)
     for tag, column in KEPT_TAGS.items():
-        frame[column] = frame[tag].astype("string") if tag in frame else pd.Series(
-            pd.NA, index=frame.index, dtype="string"
+        frame[column] = (
+            frame[tag].astype("string")
+            if tag in frame
+            else pd.Series(pd.NA, index=frame.index, dtype="string")
         )
     out = gpd.GeoDataFrame(frame[BUILDING_COLUMNS], geometry="geometry", crs=WGS84)
     out = out.drop_duplicates("building_id").sort_values("building_id").reset_index(drop=True)
@@ -175,9 +177,7 @@ def read_rpls(path: str | Path, *, layer: str = "rpls2022") -> gpd.GeoDataFrame:
         raise InputError(path, f"lecture impossible de la couche « {layer} » ({err})") from err
 
 
-def build_buildings(
-    osm_path: str | Path, rpls_path: str | Path | None = None
-) -> gpd.GeoDataFrame:
+def build_buildings(osm_path: str | Path, rpls_path: str | Path | None = None) -> gpd.GeoDataFrame:
     """Footprints with dwellings: the frame written to ``buildings_osm.parquet``."""
     buildings = read_osm_buildings(osm_path)
     rpls = read_rpls(rpls_path) if rpls_path else None

@@ -39,7 +39,11 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     from pipelines import simulate
 
     simulate.run(
-        args.osm, args.ban, args.out_dir, rpls_path=args.rpls, seed=args.seed,
+        args.osm,
+        args.ban,
+        args.out_dir,
+        rpls_path=args.rpls,
+        seed=args.seed,
         pattern=not args.no_pattern,
     )
 
@@ -63,24 +67,40 @@ def cmd_geocode(args: argparse.Namespace) -> None:
 
     config = load_config(args.config)
     site = config.site(args.site)
-    geocode.run_site(config, site, reports_path=args.reports, buildings_path=args.buildings,
-                     dst=args.out, summary_dst=args.summary)
+    geocode.run_site(
+        config,
+        site,
+        reports_path=args.reports,
+        buildings_path=args.buildings,
+        dst=args.out,
+        summary_dst=args.summary,
+    )
 
 
 def cmd_hotspots(args: argparse.Namespace) -> None:
     from pipelines import hotspots
 
     config = load_config(args.config)
-    hotspots.run(config, args.site, reports_path=args.reports, buildings_path=args.buildings,
-                 out_dir=Path(args.out_dir))
+    hotspots.run(
+        config,
+        args.site,
+        reports_path=args.reports,
+        buildings_path=args.buildings,
+        out_dir=Path(args.out_dir),
+    )
 
 
 def cmd_trends(args: argparse.Namespace) -> None:
     from pipelines import trends
 
     config = load_config(args.config)
-    trends.run(config, args.site, reports_path=args.reports, buildings_path=args.buildings,
-               out_dir=Path(args.out_dir))
+    trends.run(
+        config,
+        args.site,
+        reports_path=args.reports,
+        buildings_path=args.buildings,
+        out_dir=Path(args.out_dir),
+    )
 
 
 def cmd_basemap(args: argparse.Namespace) -> None:
@@ -101,8 +121,14 @@ def cmd_annotations(args: argparse.Namespace) -> None:
 
     config = load_config(args.config)
     out_dir = Path(args.out_dir)
-    annotations.run(config, args.site, buildings_path=args.buildings, zones_path=args.zones,
-                    previous_notes_path=out_dir / "annotations.parquet", out_dir=out_dir)
+    annotations.run(
+        config,
+        args.site,
+        buildings_path=args.buildings,
+        zones_path=args.zones,
+        previous_notes_path=out_dir / "annotations.parquet",
+        out_dir=out_dir,
+    )
 
 
 def cmd_screenshots(args: argparse.Namespace) -> None:
@@ -125,7 +151,9 @@ def cmd_map(args: argparse.Namespace) -> None:
 
     config = load_config(args.config)
     site = config.site(args.site)
-    processed = Path(args.processed_dir) if args.processed_dir else SitePaths.of(config, site.id).processed
+    processed = (
+        Path(args.processed_dir) if args.processed_dir else SitePaths.of(config, site.id).processed
+    )
     maps.run_site(config, site, processed=processed, dst=Path(args.out))
 
 
@@ -146,7 +174,15 @@ def cmd_run(args: argparse.Namespace) -> None:
     """Every stage for every site of the configuration (or the one given)."""
     config = load_config(args.config)
     from pipelines import (
-        annotations, basemap, geocode, hotspots, ingest, maps, summary, trends, zones,
+        annotations,
+        basemap,
+        geocode,
+        hotspots,
+        ingest,
+        maps,
+        summary,
+        trends,
+        zones,
     )
     from pipelines.buildings import build_buildings
     from pipelines.io import write_geoparquet
@@ -158,18 +194,37 @@ def cmd_run(args: argparse.Namespace) -> None:
         write_geoparquet(build_buildings(site.osm, site.rpls), paths.buildings_osm)
         basemap.run(site.osm, paths.processed / "basemap.parquet")
         ingest.run(config, site.id, paths.processed)
-        geocode.run_site(config, site, reports_path=paths.ingested,
-                         buildings_path=paths.buildings_osm, dst=paths.reports,
-                         summary_dst=paths.geocode_summary)
-        hotspots.run(config, site.id, reports_path=paths.reports,
-                     buildings_path=paths.buildings_osm, out_dir=paths.processed)
+        geocode.run_site(
+            config,
+            site,
+            reports_path=paths.ingested,
+            buildings_path=paths.buildings_osm,
+            dst=paths.reports,
+            summary_dst=paths.geocode_summary,
+        )
+        hotspots.run(
+            config,
+            site.id,
+            reports_path=paths.reports,
+            buildings_path=paths.buildings_osm,
+            out_dir=paths.processed,
+        )
         zones.run(config, site.id, buildings_path=paths.buildings, out_dir=paths.processed)
-        trends.run(config, site.id, reports_path=paths.reports,
-                   buildings_path=paths.buildings_osm, out_dir=paths.processed)
-        annotations.run(config, site.id, buildings_path=paths.buildings,
-                        zones_path=paths.processed / "zones.parquet",
-                        previous_notes_path=paths.processed / "annotations.parquet",
-                        out_dir=paths.processed)
+        trends.run(
+            config,
+            site.id,
+            reports_path=paths.reports,
+            buildings_path=paths.buildings_osm,
+            out_dir=paths.processed,
+        )
+        annotations.run(
+            config,
+            site.id,
+            buildings_path=paths.buildings,
+            zones_path=paths.processed / "zones.parquet",
+            previous_notes_path=paths.processed / "annotations.parquet",
+            out_dir=paths.processed,
+        )
         summary.run(config, site.id, stage_summaries(paths.processed), paths.run_summary)
         maps.run_site(config, site, processed=paths.processed, dst=paths.map)
     maps.run_index(config, dst=Path(config.maps_dir) / "index.html")
@@ -208,7 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
 
     for name, func, help_ in (
-        ("ingest", cmd_ingest, "lit les sources d'un site : acceptés, doublons, rejetés, hors zone"),
+        (
+            "ingest",
+            cmd_ingest,
+            "lit les sources d'un site : acceptés, doublons, rejetés, hors zone",
+        ),
     ):
         p = add(name, func, help_)
         p.add_argument("--config", required=True)
@@ -241,13 +300,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--osm", required=True)
     p.add_argument("--out", required=True)
 
-    p = add("zones", cmd_zones, "zones de points chauds, identifiants stables d'un passage à l'autre")
+    p = add(
+        "zones", cmd_zones, "zones de points chauds, identifiants stables d'un passage à l'autre"
+    )
     p.add_argument("--config", required=True)
     p.add_argument("--site", required=True)
     p.add_argument("--buildings", required=True)
     p.add_argument("--out-dir", required=True)
 
-    p = add("annotations", cmd_annotations, "intègre les notes des urbanistes (data/annotations/<site>/)")
+    p = add(
+        "annotations",
+        cmd_annotations,
+        "intègre les notes des urbanistes (data/annotations/<site>/)",
+    )
     p.add_argument("--config", required=True)
     p.add_argument("--site", required=True)
     p.add_argument("--buildings", required=True)

@@ -179,7 +179,9 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _take(table: dict[str, Any], key: str, kind: type, path: str, where: str, default: Any = ...) -> Any:
+def _take(
+    table: dict[str, Any], key: str, kind: type, path: str, where: str, default: Any = ...
+) -> Any:
     if key not in table:
         if default is ...:
             raise ConfigError(path, "clé obligatoire manquante.", key=f"{where}.{key}")
@@ -204,26 +206,46 @@ def _source(raw: dict[str, Any], path: str, where: str) -> SourceConfig:
     for role in columns:
         if role not in COLUMN_ROLES:
             raise ConfigError(
-                path, f"rôle de colonne inconnu ; rôles possibles : {', '.join(COLUMN_ROLES)}.",
+                path,
+                f"rôle de colonne inconnu ; rôles possibles : {', '.join(COLUMN_ROLES)}.",
                 key=f"{where}.columns.{role}",
             )
     categories = _take(raw, "categories", dict, path, where, {})
     for label, code in categories.items():
         if code not in CODES:
             raise ConfigError(
-                path, f"catégorie « {code} » inconnue ; codes : {', '.join(CODES)}.",
+                path,
+                f"catégorie « {code} » inconnue ; codes : {', '.join(CODES)}.",
                 key=f"{where}.categories.{label}",
             )
     default_category = _take(raw, "default_category", str, path, where, None)
     if default_category is not None and default_category not in CODES:
-        raise ConfigError(path, f"catégorie « {default_category} » inconnue.", key=f"{where}.default_category")
+        raise ConfigError(
+            path, f"catégorie « {default_category} » inconnue.", key=f"{where}.default_category"
+        )
     known = {
-        "id", "kind", "path", "format", "encoding", "separator", "decimal", "date_format",
-        "sheet", "crs", "columns", "categories", "personal_columns", "default_category",
+        "id",
+        "kind",
+        "path",
+        "format",
+        "encoding",
+        "separator",
+        "decimal",
+        "date_format",
+        "sheet",
+        "crs",
+        "columns",
+        "categories",
+        "personal_columns",
+        "default_category",
     }
     for key in raw:
         if key not in known:
-            raise ConfigError(path, f"clé inconnue ; clés possibles : {', '.join(sorted(known))}.", key=f"{where}.{key}")
+            raise ConfigError(
+                path,
+                f"clé inconnue ; clés possibles : {', '.join(sorted(known))}.",
+                key=f"{where}.{key}",
+            )
     return SourceConfig(
         id=sid,
         kind=kind,
@@ -245,7 +267,9 @@ def _source(raw: dict[str, Any], path: str, where: str) -> SourceConfig:
 def _site(raw: dict[str, Any], path: str, where: str, params: dict[str, Any]) -> SiteConfig:
     sid = _take(raw, "id", str, path, where)
     if not sid.replace("_", "").replace("-", "").isalnum():
-        raise ConfigError(path, "identifiant de site : lettres, chiffres, - et _ seulement.", key=f"{where}.id")
+        raise ConfigError(
+            path, "identifiant de site : lettres, chiffres, - et _ seulement.", key=f"{where}.id"
+        )
     raw_sources = _take(raw, "sources", list, path, where)
     if not raw_sources:
         raise ConfigError(path, "au moins une source est nécessaire.", key=f"{where}.sources")
@@ -255,7 +279,9 @@ def _site(raw: dict[str, Any], path: str, where: str, params: dict[str, Any]) ->
         raise ConfigError(path, "identifiants de source en double.", key=f"{where}.sources")
     bbox = _take(raw, "study_area_bbox", list, path, where, None)
     if bbox is not None and len(bbox) != 4:
-        raise ConfigError(path, "attendu [ouest, sud, est, nord] en degrés.", key=f"{where}.study_area_bbox")
+        raise ConfigError(
+            path, "attendu [ouest, sud, est, nord] en degrés.", key=f"{where}.study_area_bbox"
+        )
     site_params = _take(raw, "params", dict, path, where, {})
     return SiteConfig(
         id=sid,
@@ -304,9 +330,17 @@ def load_config(path: str | Path) -> Config:
         sites=sites,
         processed_dir=_take(project, "processed_dir", str, spath, "project", "data/processed"),
         maps_dir=_take(project, "maps_dir", str, spath, "project", "maps"),
-        annotations_dir=_take(project, "annotations_dir", str, spath, "project", "data/annotations"),
+        annotations_dir=_take(
+            project, "annotations_dir", str, spath, "project", "data/annotations"
+        ),
         annotation_tags=tuple(
-            _take(project, "annotation_tags", list, spath, "project",
-                  ["priorité avant travaux", "à surveiller", "traité"])
+            _take(
+                project,
+                "annotation_tags",
+                list,
+                spath,
+                "project",
+                ["priorité avant travaux", "à surveiller", "traité"],
+            )
         ),
     )

@@ -252,13 +252,15 @@ def geocode_summary(reports: pd.DataFrame) -> dict[str, Any]:
     """Counts by method, match rate and conflicts, for ``run_summary.json``."""
     counts = reports["geocode_method"].value_counts()
     by_method = {m: int(counts.get(m, 0)) for m in GEOCODE_METHODS}
-    n = int(len(reports))
+    n = len(reports)
     return {
         "rows": n,
         "by_method": by_method,
         "unmatched": by_method["unmatched"],
         "match_rate": round((n - by_method["unmatched"]) / n, 4) if n else None,
-        "location_conflicts": int(reports.get("has_location_conflict", pd.Series(dtype=bool)).sum()),
+        "location_conflicts": int(
+            reports.get("has_location_conflict", pd.Series(dtype=bool)).sum()
+        ),
     }
 
 
@@ -299,7 +301,10 @@ def run(
     out["duplicate_of"] = duplicate_of
     summary = geocode_summary(out)
     summary["likely_duplicates"] = int(out["duplicate_of"].notna().sum())
-    summary["parameters"] = {**gparams, **{k: iparams[k] for k in ("duplicate_distance_m", "duplicate_window_h")}}
+    summary["parameters"] = {
+        **gparams,
+        **{k: iparams[k] for k in ("duplicate_distance_m", "duplicate_window_h")},
+    }
     write_geoparquet(out, dst)
     write_json(summary, summary_dst)
     return out
@@ -321,8 +326,9 @@ def run_site(
     reports = read_geoparquet(reports_path)
     buildings = read_geoparquet(buildings_path)
     matches = match_site_addresses(reports, buildings, site=site)
-    return run(reports_path, buildings_path, dst, summary_dst, params=site.params,
-               address_matches=matches)
+    return run(
+        reports_path, buildings_path, dst, summary_dst, params=site.params, address_matches=matches
+    )
 
 
 def match_site_addresses(

@@ -154,6 +154,3 @@ def map_labels(
         cache[label] = code
         codes.append(code)
     return codes, sorted(unknown)
-
-
-

@@ -40,14 +40,18 @@ def write_demo_config(dst_dir: Path, raw_bondy: Path) -> Path:
     """Copy config/demo.toml into ``dst_dir``, pointing outputs and the simulated Bondy
     sources into ``dst_dir`` so a test run never touches the project's own outputs."""
     text = (ROOT / "config" / "demo.toml").read_text(encoding="utf-8")
-    text = text.replace('processed_dir = "data/processed"', f'processed_dir = "{dst_dir / "processed"}"')
+    text = text.replace(
+        'processed_dir = "data/processed"', f'processed_dir = "{dst_dir / "processed"}"'
+    )
     text = text.replace('maps_dir = "maps"', f'maps_dir = "{dst_dir / "maps"}"')
     text = text.replace(
         'annotations_dir = "data/annotations"', f'annotations_dir = "{dst_dir / "annotations"}"'
     )
     for name in ("signalements_bailleur", "observations_diagnostic", "observations_kobo"):
         text = re.sub(rf'"data/raw/bondy/({name}[^"]*)"', rf'"{raw_bondy}/\1"', text)
-    text = text.replace('gazetteer = "data/raw/bondy/gazetteer.csv"', f'gazetteer = "{raw_bondy}/gazetteer.csv"')
+    text = text.replace(
+        'gazetteer = "data/raw/bondy/gazetteer.csv"', f'gazetteer = "{raw_bondy}/gazetteer.csv"'
+    )
     cfg = dst_dir / "demo.toml"
     cfg.write_text(text, encoding="utf-8")
     return cfg

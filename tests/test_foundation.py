@@ -67,7 +67,7 @@ def test_geocode_points_inside_nearest_and_unmatched() -> None:
     target = b.iloc[100]
     inside = target.geometry.representative_point()
     # A point 10 m east of the building's easternmost vertex, then one 200 m away.
-    minx, miny, maxx, maxy = target.geometry.bounds
+    _minx, miny, maxx, maxy = target.geometry.bounds
     near = Point(maxx + 10, (miny + maxy) / 2)
     far = Point(maxx + 5000, maxy + 5000)
     pts = gpd.GeoSeries([inside, near, far, None], index=[10, 11, 12, 13], crs=LAMBERT93)
@@ -96,7 +96,9 @@ def test_geocode_points_matches_geopandas_baseline() -> None:
     )
     out = geocode_points(pts, b, tolerance_m=25)
     base = gpd.sjoin_nearest(
-        gpd.GeoDataFrame(geometry=pts), b[["building_id", "geometry"]], max_distance=25,
+        gpd.GeoDataFrame(geometry=pts),
+        b[["building_id", "geometry"]],
+        max_distance=25,
         distance_col="d",
     )
     base = base[~base.index.duplicated()]

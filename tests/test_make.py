@@ -73,7 +73,10 @@ def test_bad_config_exits_2_with_one_message(project_copy: Path, tmp_path: Path)
     bad.write_text("[[sites]]\nid = 'x'\n", encoding="utf-8")
     proc = subprocess.run(
         [str(project_copy / ".venv/bin/python"), "-m", "pipelines", "run", "--config", str(bad)],
-        cwd=project_copy, capture_output=True, text=True,
+        cwd=project_copy,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
-    assert "broken.toml" in proc.stderr and "Traceback" not in proc.stderr
+    assert "broken.toml" in proc.stderr
+    assert "Traceback" not in proc.stderr

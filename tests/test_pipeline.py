@@ -47,8 +47,14 @@ def test_every_row_is_accounted_for(demo_run: DemoRun, site: str) -> None:
 def test_reports_contract(demo_run: DemoRun, site: str) -> None:
     reports = gpd.read_parquet(demo_run.site(site) / "reports.parquet")
     required = {
-        "report_id", "source", "category", "reported_at", "building_id",
-        "geocode_method", "geocode_distance_m", "duplicate_of",
+        "report_id",
+        "source",
+        "category",
+        "reported_at",
+        "building_id",
+        "geocode_method",
+        "geocode_distance_m",
+        "duplicate_of",
     }
     assert required <= set(reports.columns)
     assert reports.crs.to_epsg() == 4326
@@ -96,7 +102,8 @@ def test_no_personal_data_in_outputs(demo_run: DemoRun) -> None:
     )
     names = set(raw["Nom du demandeur"].dropna())
     phones = set(raw["Téléphone"].dropna())
-    assert names and phones
+    assert names
+    assert phones
     texts = []
     for path in list(demo_run.processed.rglob("*")) + list(demo_run.maps.rglob("*")):
         if path.suffix in {".csv", ".json", ".html", ".md"}:
@@ -104,8 +111,10 @@ def test_no_personal_data_in_outputs(demo_run: DemoRun) -> None:
         elif path.suffix == ".parquet":
             frame = pd.read_parquet(path)
             text_columns = [
-                c for c in frame.columns
-                if c != "geometry" and not pd.api.types.is_numeric_dtype(frame[c])
+                c
+                for c in frame.columns
+                if c != "geometry"
+                and not pd.api.types.is_numeric_dtype(frame[c])
                 and not pd.api.types.is_datetime64_any_dtype(frame[c])
             ]
             texts.append(frame[text_columns].astype(str).to_csv())
@@ -122,7 +131,8 @@ def test_no_personal_data_in_outputs(demo_run: DemoRun) -> None:
     tokens = re.findall(r"(?<![\d.])\+?\d[\d .\-]{7,}\d(?![\d])", blob)
     in_outputs = {re.sub(r"\D", "", t)[-9:] for t in tokens}
     leaked_phones = [
-        p for p in phones
+        p
+        for p in phones
         if len(re.sub(r"\D", "", p)) >= 9 and re.sub(r"\D", "", p)[-9:] in in_outputs
     ]
     assert not leaked_phones, leaked_phones[:5]
@@ -139,7 +149,8 @@ def test_maps_and_index_written(demo_run: DemoRun) -> None:
     paris = (demo_run.maps / "paris10.html").read_text(encoding="utf-8")
     assert "données simulées" in bondy
     assert "données simulées" not in paris
-    assert "OpenStreetMap" in bondy and "ODbL" in paris
+    assert "OpenStreetMap" in bondy
+    assert "ODbL" in paris
     assert "Dans ma rue" in paris
 
 
