@@ -1,0 +1,189 @@
+"""Issue 8's "done when", through the real pipeline: ``vigie run`` makes the Bondy map, a
+planner annotates a building in headless Chromium and exports the note, the file is dropped
+in the annotations folder, ``vigie run`` folds it in, and the next map shows the note in the
+notes layer and in the building's fact sheet, as text. Running again with the same file
+does not duplicate it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from pipelines.crs import LAMBERT93, WGS84
+from tests.conftest import write_demo_config
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+#: The planner's text, with markup that must come back as text everywhere.
+TEXT = "Fermer l'accès cave <b>markup</b> avant travaux & « hall 3 »"
+AUTHOR = "Mme Durand"
+TAG = "priorité avant travaux"
+STATUS = "en cours"
+READY = (
+    "() => document.documentElement.getAttribute('data-vigie-ready') === '1'"
+    " && document.querySelectorAll('path.vigie-building').length > 0"
+)
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    from browser import launch_browser, require_chromium
+
+    from pipelines._assets import MissingAssetsError, check_node_modules
+
+    require_chromium()
+    try:
+        check_node_modules()
+    except MissingAssetsError as err:
+        pytest.skip(str(err))
+    with launch_browser() as b:
+        yield b
+
+
+def _run_bondy(config: Path) -> None:
+    from pipelines.cli import main
+
+    assert main(["-q", "run", "--config", str(config), "--site", "bondy"]) == 0
+
+
+def _click_at(page: Any, lon: float, lat: float, zoom: int = 18) -> None:
+    """Centre the map on a point and click there with the mouse, as a person would."""
+    x, y = page.evaluate(
+        """([ll, z]) => { const m = window.vigie.map; m.setView(ll, z, {animate: false});
+             const p = m.latLngToContainerPoint(ll), r = m.getContainer().getBoundingClientRect();
+             return [r.left + p.x, r.top + p.y]; }""",
+        [[lat, lon], zoom],
+    )
+    page.mouse.click(x, y)
+
+
+def _to_wgs84(geometry: shapely.Geometry) -> shapely.Point:
+    return gpd.GeoSeries([geometry], crs=LAMBERT93).to_crs(WGS84).iloc[0]
+
+
+def _data_block(html_path: Path) -> dict[str, Any]:
+    html = html_path.read_text(encoding="utf-8")
+    match = re.search(r'<script type="application/json" id="vigie-data">(.*?)</script>', html, re.S)
+    assert match is not None
+    return json.loads(match.group(1))  # type: ignore[no-any-return]
+
+
+def test_note_from_the_map_comes_back_on_the_next_map(
+    simulated_bondy: Path, browser: Any, tmp_path: Path
+) -> None:
+    from browser import offline_page
+
+    config = write_demo_config(tmp_path, simulated_bondy)
+    _run_bondy(config)
+    processed = tmp_path / "processed" / "bondy"
+    map_path = tmp_path / "maps" / "bondy.html"
+    # The largest building of a hotspot zone: the one the planner clicks, well inside.
+    buildings = gpd.read_parquet(processed / "buildings.parquet")
+    zones = gpd.read_parquet(processed / "zones.parquet")
+    assert len(zones) > 0
+    in_zone = {b for ids in zones["building_ids"] for b in ids}
+    metric = buildings.to_crs(LAMBERT93)
+    candidates = metric[buildings["building_id"].isin(in_zone).to_numpy()]
+    target = str(buildings.loc[candidates.area.idxmax(), "building_id"])
+    (zone_id,) = [
+        z for z, ids in zip(zones["zone_id"], zones["building_ids"], strict=True) if target in ids
+    ]
+    footprint = metric.set_index("building_id").geometry[target]
+    spot_m = footprint.buffer(-2.0).representative_point()
+    spot = _to_wgs84(spot_m)
+    # Another point of the same building, 8 m or more from the note: its fact sheet.
+    elsewhere_m = footprint.buffer(-2.0).difference(spot_m.buffer(8.0))
+    assert not elsewhere_m.is_empty
+    elsewhere = _to_wgs84(elsewhere_m.representative_point())
+    folder = tmp_path / "annotations" / "bondy"
+
+    # 1. The planner annotates the building and exports the notes.
+    with offline_page(map_path, browser=browser, wait_js=READY) as live:
+        page = live.page
+        assert live.count("path.vigie-zone") == len(zones)  # drawn, under the buildings
+        page.click(".vigie-annot-toggle button")
+        assert page.is_visible(".vigie-annot-panel")
+        _click_at(page, spot.x, spot.y)
+        page.wait_for_selector("#vigie-annot-text", timeout=5000)
+        assert page.inner_text(".vigie-annot-target") == f"Sur : Bâtiment {target}"
+        assert page.locator(".leaflet-popup").count() == 0  # the form, not the fact sheet
+        page.fill("#vigie-annot-author", AUTHOR)
+        page.fill("#vigie-annot-text", TEXT)
+        page.select_option("#vigie-annot-tag", TAG)
+        page.select_option("#vigie-annot-status", STATUS)
+        page.click(".vigie-annot-save")
+        assert page.inner_text(".vigie-annot-item-text") == TEXT
+        with page.expect_download() as info:
+            page.click(".vigie-annot-export")
+        download = info.value
+        folder.mkdir(parents=True, exist_ok=True)
+        exported = folder / download.suggested_filename
+        download.save_as(exported)
+        assert live.console_errors == []
+        assert live.page_errors == []
+        assert live.external_requests == []
+    (feature,) = json.loads(exported.read_text(encoding="utf-8"))["features"]
+    assert feature["properties"]["building_id"] == target
+    assert feature["properties"]["zone_id"] == zone_id  # the building is in that zone
+    note_id = feature["properties"]["note_id"]
+
+    # 2. The analyst's refresh folds the file in.
+    _run_bondy(config)
+    notes = gpd.read_parquet(processed / "annotations.parquet")
+    assert notes["note_id"].tolist() == [note_id]
+    assert list(notes["building_ids"].iloc[0]) == [target]
+    assert not notes["is_orphaned"].iloc[0]
+
+    # 3. The next map shows it in the notes layer and in the building's fact sheet, as text.
+    wait = READY + " && document.querySelectorAll('path.vigie-note').length === 1"
+    with offline_page(map_path, browser=browser, wait_js=wait) as live:
+        page = live.page
+        layer = page.inner_text(".leaflet-control-layers")
+        assert "Notes des urbanistes (1)" in layer
+        assert "Zones de points chauds" in layer
+        _click_at(page, spot.x, spot.y)
+        page.wait_for_selector(".leaflet-popup-content .vigie-note-text", timeout=5000)
+        assert page.inner_text(".leaflet-popup-content .vigie-note-text") == TEXT
+        assert page.locator(".leaflet-popup-content .vigie-note-text b").count() == 0
+        popup = page.inner_text(".leaflet-popup-content")
+        for expected in (AUTHOR, TAG, STATUS, f"bâtiment {target}"):
+            assert expected in popup, expected
+        page.evaluate("() => window.vigie.map.closePopup()")
+        page.wait_for_selector(".leaflet-popup", state="detached", timeout=5000)
+        _click_at(page, elsewhere.x, elsewhere.y)
+        page.wait_for_selector(".leaflet-popup-content .fiche", timeout=5000)
+        assert f"Bâtiment OSM {target}" in page.inner_text(".leaflet-popup-content .fiche")
+        sheet = page.locator(".leaflet-popup-content .fiche .notes")
+        assert "Notes des urbanistes (1)" in sheet.inner_text()
+        assert AUTHOR in sheet.inner_text()
+        assert page.inner_text(".fiche .vigie-fiche-note-text") == TEXT
+        assert page.locator(".fiche .vigie-fiche-note-text b").count() == 0
+        assert live.console_errors == []
+        assert live.page_errors == []
+        assert live.external_requests == []
+
+    # 4. The same file read again: still one note, once on the map, once in the sheet.
+    _run_bondy(config)
+    again = gpd.read_parquet(processed / "annotations.parquet")
+    assert again["note_id"].tolist() == [note_id]
+    assert map_path.stat().st_size <= 5_000_000  # the demo map's size budget, Leaflet.draw in
+    data = _data_block(map_path)
+    on_map = [f["properties"]["note_id"] for f in data["annotations"]["geojson"]["features"]]
+    assert on_map == [note_id]
+    i = next(
+        f["properties"]["i"]
+        for f in data["buildings"]["features"]
+        if f["properties"]["building_id"] == target
+    )
+    escaped = "Fermer l&#x27;accès cave &lt;b&gt;markup&lt;/b&gt;"
+    assert data["b"]["fiche"][i].count(escaped) == 1
+    assert sum(fiche.count(escaped) for fiche in data["b"]["fiche"]) == 1
+    index = (tmp_path / "maps" / "index.html").read_text(encoding="utf-8")
+    assert index.count(escaped) == 1
+    assert TEXT not in index
