@@ -14,6 +14,7 @@ from typing import Any
 import geopandas as gpd
 import pytest
 import shapely
+import shapely.ops
 
 from pipelines.crs import LAMBERT93, WGS84
 from tests.conftest import write_demo_config
@@ -101,14 +102,32 @@ def test_note_from_the_map_comes_back_on_the_next_map(
     elsewhere_m = footprint.buffer(-2.0).difference(spot_m.buffer(8.0))
     assert not elsewhere_m.is_empty
     elsewhere = _to_wgs84(elsewhere_m.representative_point())
+    # A spot of that zone beside its buildings (the zones are drawn under the buildings).
+    zone_m = zones.set_index("zone_id").to_crs(LAMBERT93).geometry[zone_id]
+    built = shapely.union_all(metric.geometry.to_numpy()).buffer(1.0)
+    beside = zone_m.difference(built).buffer(-0.5)
+    assert not beside.is_empty
+    zone_spot = _to_wgs84(shapely.ops.nearest_points(beside, spot_m)[0])
     folder = tmp_path / "annotations" / "bondy"
 
     # 1. The planner annotates the building and exports the notes.
     with offline_page(map_path, browser=browser, wait_js=READY) as live:
         page = live.page
-        assert live.count("path.vigie-zone") == len(zones)  # drawn, under the buildings
+        assert live.count("path.vigie-zone") == len(zones)
+        # Beside the buildings, a click reaches the zone: its fact sheet, then, in
+        # annotation mode, the form on the zone.
+        _click_at(page, zone_spot.x, zone_spot.y)
+        page.wait_for_selector(".leaflet-popup-content .fiche", timeout=5000)
+        assert page.inner_text(".leaflet-popup-content h4") == f"Zone {zone_id}"
+        page.evaluate("() => window.vigie.map.closePopup()")
+        page.wait_for_selector(".leaflet-popup", state="detached", timeout=5000)
         page.click(".vigie-annot-toggle button")
         assert page.is_visible(".vigie-annot-panel")
+        _click_at(page, zone_spot.x, zone_spot.y)
+        page.wait_for_selector("#vigie-annot-text", timeout=5000)
+        assert page.inner_text(".vigie-annot-target") == f"Sur : Zone {zone_id}"
+        page.click(".vigie-annot-cancel")
+        assert page.locator("#vigie-annot-text").count() == 0
         _click_at(page, spot.x, spot.y)
         page.wait_for_selector("#vigie-annot-text", timeout=5000)
         assert page.inner_text(".vigie-annot-target") == f"Sur : Bâtiment {target}"
