@@ -52,7 +52,7 @@ def geocode_points(
     ``STRtree`` and the *prepared* footprints query it with ``contains`` (about three
     times faster than asking each point ``within`` a tree of footprints, measured with
     ``make bench``); then ``query_nearest`` with ``max_distance`` on a tree of footprints
-    runs for the remaining points only, in two threads (shapely releases the GIL). Where
+    runs for the remaining points only. Both run in two threads (shapely releases the GIL). Where
     footprints overlap, the first footprint in ``buildings`` order wins, so the result is
     deterministic.
 
@@ -94,10 +94,19 @@ def geocode_points(
     polys = buildings.geometry.to_numpy()
     was_prepared = shapely.is_prepared(polys)
     shapely.prepare(polys)
+    point_tree = STRtree(geoms)
+
+    def containing(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        poly_i, point_i = point_tree.query(polys[chunk], predicate="contains")
+        return chunk[poly_i], point_i
+
     try:
-        tgt, src = STRtree(geoms).query(polys, predicate="contains")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            found = list(pool.map(containing, np.array_split(np.arange(len(polys)), 2)))
     finally:
         shapely.destroy_prepared(polys[~was_prepared])
+    tgt = np.concatenate([f[0] for f in found])
+    src = np.concatenate([f[1] for f in found])
     order = np.lexsort((tgt, src))  # per point, the first footprint in buildings order
     src, tgt = src[order], tgt[order]
     first = np.ones(len(src), dtype=bool)

