@@ -165,3 +165,27 @@ def test_likely_duplicates_among_reports_are_the_planted_ones(demo_run: DemoRun)
     # A report is never linked to a walkthrough observation.
     kinds = reports.set_index("report_id")["source_kind"]
     assert (kinds.reindex(linked["duplicate_of"]).to_numpy() == "reports").all()
+
+
+def test_bondy_address_only_rows_reach_their_true_building(demo_run: DemoRun) -> None:
+    truth = json.loads((demo_run.raw_bondy / "simulation_truth.json").read_text(encoding="utf-8"))
+    true_building = truth["address_buildings"]
+    reports = gpd.read_parquet(demo_run.site("bondy") / "reports.parquet")
+    ticket = reports["report_id"].str.removeprefix("bailleur:")
+    rows = reports[
+        (reports["source"] == "bailleur") & ticket.isin(true_building) & reports["lon"].isna()
+    ]
+    expected = ticket[rows.index].map(true_building)
+    assert len(rows) > 1000
+    hit = rows["building_id"] == expected
+    assert hit.mean() >= 0.95
+    # By the typed address alone (no landlord building code to look up in the gazetteer).
+    no_code = rows["building_ref"].isna()
+    assert no_code.sum() > 500
+    assert hit[no_code].mean() >= 0.95
+    assert set(rows.loc[no_code, "geocode_method"]) <= {
+        "address_exact",
+        "address_interpolated",
+        "address_fuzzy",
+        "unmatched",
+    }
