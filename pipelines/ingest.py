@@ -56,7 +56,7 @@ from pipelines._readers import (
     read_file,
     to_str_series,
 )
-from pipelines.config import DEFAULT_PARAMS, Config, SiteConfig, SourceConfig
+from pipelines.config import COLUMN_ROLES, DEFAULT_PARAMS, Config, SiteConfig, SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.errors import InputError
 from pipelines.taxonomy import BY_CODE, CODES, UNKNOWN, map_labels, normalise_label
@@ -129,28 +129,8 @@ _FRANCE_LON = (-5.5, 10.0)
 _L93_X = (100_000.0, 1_300_000.0)
 _L93_Y = (6_000_000.0, 7_200_000.0)
 _LOCATION_ROLES = ("address", "number", "street", "postcode", "city", "building_ref")
-_TEXT_ROLES = (
-    "id",
-    "date",
-    "category",
-    "category_alt",
-    "subcategory",
-    "description",
-    "address",
-    "number",
-    "street",
-    "postcode",
-    "city",
-    "building_ref",
-    "lat",
-    "lon",
-    "x",
-    "y",
-    "geo_point",
-    "status",
-    "closed_at",
-    "channel",
-)
+# Every mapped role is read as text first (plus the Open311 alternative category field).
+_TEXT_ROLES = (*COLUMN_ROLES, "category_alt")
 _STATE_NONE, _STATE_OK, _STATE_BAD = 0, 1, 2
 
 
