@@ -184,6 +184,30 @@ def _scrub_arrow(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return pc.replace_with_mask(arr, pa.array(mask), part), counts
 
 
+def scrub_codes(dictionary: pa.Array, codes: np.ndarray) -> tuple[pa.Array, dict[str, int]]:
+    """Scrub dictionary-encoded text: the distinct values, and the rows' codes into them.
+
+    Parameters
+    ----------
+    dictionary
+        The distinct values (string array; nulls allowed).
+    codes
+        int64, per row, its index in ``dictionary`` (negative: a missing value).
+
+    Returns
+    -------
+    scrubbed, counts
+        The scrubbed dictionary (same length and order) and the number of replacements
+        of each kind over the rows (a value counts as many times as rows hold it).
+    """
+    scrubbed, per_value = _scrub_arrow(dictionary)
+    present = codes >= 0
+    weights = np.bincount(codes[present], minlength=len(dictionary))
+    totals = (per_value * weights[:, None]).sum(axis=0)
+    counts = {kind: int(n) for kind, n in zip(PLACEHOLDERS, totals, strict=True)}
+    return scrubbed, counts
+
+
 def scrub_series(values: pd.Series) -> tuple[pd.Series, dict[str, int]]:
     """Replace personal data in a column of free text by placeholders.
 
@@ -207,12 +231,8 @@ def scrub_series(values: pd.Series) -> tuple[pd.Series, dict[str, int]]:
         return pd.Series([], index=values.index, dtype="str"), empty_counts()
     codes, uniques = pd.factorize(values)
     uniq = arrow_strings(pd.Series(uniques, dtype="str"))
-    scrubbed, per_value = _scrub_arrow(uniq)
-    present = codes >= 0
-    weights = np.bincount(codes[present], minlength=len(uniq))
-    totals = (per_value * weights[:, None]).sum(axis=0)
-    counts = {kind: int(n) for kind, n in zip(PLACEHOLDERS, totals, strict=True)}
-    taken = scrubbed.take(pa.array(codes, mask=~present))
+    scrubbed, counts = scrub_codes(uniq, codes)
+    taken = scrubbed.take(pa.array(codes, mask=codes < 0))
     return to_str_series(taken, values.index), counts
 
 
