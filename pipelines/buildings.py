@@ -1,6 +1,8 @@
 """Building footprints from OpenStreetMap, with dwellings where they are known.
 
-Offline from an ``.osm``/``.osm.bz2`` XML extract through ``osmnx.features_from_xml``.
+Offline from an ``.osm``/``.osm.bz2`` XML extract through ``osmnx.features_from_xml`` or an
+``.osm.pbf`` through pyosmium; online from Overpass when a site asks for it (see
+:mod:`pipelines._osm_sources`).
 Each building keeps a stable ``building_id`` in OSM's own notation (``way/123``,
 ``relation/456``) and the tags the later stages use.
 """
@@ -8,7 +10,6 @@ Each building keeps a stable ``building_id`` in OSM's own notation (``way/123``,
 from __future__ import annotations
 
 import logging
-import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -16,25 +17,21 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from pipelines.crs import WGS84, metric_crs_of
+from pipelines._osm_sources import BUILDING_COLUMNS, KEPT_TAGS, read_buildings, read_osm_file
+from pipelines.crs import metric_crs_of
 from pipelines.errors import InputError
 
 log = logging.getLogger(__name__)
 
-#: OSM tags kept, renamed to snake_case columns.
-KEPT_TAGS: dict[str, str] = {
-    "building": "building_type",
-    "building:levels": "levels",
-    "building:flats": "flats",
-    "name": "name",
-    "addr:housenumber": "addr_housenumber",
-    "addr:street": "addr_street",
-    "addr:postcode": "addr_postcode",
-    "addr:city": "addr_city",
-    "operator": "operator",
-}
-
-BUILDING_COLUMNS = ["building_id", *KEPT_TAGS.values(), "geometry"]
+__all__ = [
+    "BUILDING_COLUMNS",
+    "KEPT_TAGS",
+    "build_buildings",
+    "dwellings_per_building",
+    "read_osm_bounds",
+    "read_osm_buildings",
+    "read_rpls",
+]
 
 
 def read_osm_bounds(path: str | Path) -> tuple[float, float, float, float]:
@@ -69,12 +66,13 @@ def read_osm_bounds(path: str | Path) -> tuple[float, float, float, float]:
 
 
 def read_osm_buildings(path: str | Path) -> gpd.GeoDataFrame:
-    """Read building footprints from an OSM XML file, offline.
+    """Read building footprints from an OSM file, offline.
 
     Parameters
     ----------
     path
-        ``.osm`` or ``.osm.bz2`` file.
+        ``.osm`` or ``.osm.bz2`` (XML, through ``osmnx.features_from_xml``) or
+        ``.osm.pbf`` (through pyosmium); the reader is chosen by the suffix.
 
     Returns
     -------
@@ -84,32 +82,7 @@ def read_osm_buildings(path: str | Path) -> gpd.GeoDataFrame:
         that osmnx also returns as a building of its own is kept only when it carries its
         own ``building`` tag (it then is a distinct OSM object).
     """
-    import osmnx as ox
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "fichier OSM introuvable.")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            raw = ox.features_from_xml(path, tags={"building": True})
-    except Exception as err:  # osmnx raises several types for unreadable files
-        raise InputError(path, f"lecture OSM impossible ({type(err).__name__}: {err})") from err
-    raw = raw[raw.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
-    raw = raw[raw["building"].notna()] if "building" in raw else raw.iloc[0:0]
-    frame = raw.reset_index()
-    frame["building_id"] = frame["element"].astype(str) + "/" + frame["id"].astype(str)
-    for tag, column in KEPT_TAGS.items():
-        frame[column] = (
-            frame[tag].astype("string")
-            if tag in frame
-            else pd.Series(pd.NA, index=frame.index, dtype="string")
-        )
-    out = gpd.GeoDataFrame(frame[BUILDING_COLUMNS], geometry="geometry", crs=WGS84)
-    out = out.drop_duplicates("building_id").sort_values("building_id").reset_index(drop=True)
-    out["geometry"] = out.geometry.make_valid()
-    log.info("%s: %d buildings", path, len(out))
-    return out
+    return read_osm_file(path)
 
 
 def _to_number(values: pd.Series) -> pd.Series:
@@ -178,8 +151,12 @@ def read_rpls(path: str | Path, *, layer: str = "rpls2022") -> gpd.GeoDataFrame:
 
 
 def build_buildings(osm_path: str | Path, rpls_path: str | Path | None = None) -> gpd.GeoDataFrame:
-    """Footprints with dwellings: the frame written to ``buildings_osm.parquet``."""
-    buildings = read_osm_buildings(osm_path)
+    """Footprints with dwellings: the frame written to ``buildings_osm.parquet``.
+
+    ``osm_path`` is a site's ``osm`` setting: an OSM file, or an ``overpass:…`` request
+    (see :func:`pipelines._osm_sources.read_buildings`).
+    """
+    buildings = read_buildings(osm_path)
     rpls = read_rpls(rpls_path) if rpls_path else None
     dw = dwellings_per_building(buildings, rpls)
     out = buildings.join(dw)

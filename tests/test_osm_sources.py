@@ -1,0 +1,290 @@
+"""Building footprints from every OSM source: XML, PBF (pyosmium) and Overpass (recorded).
+
+All offline: the PBF files are converted from the real XML extracts inside the tests, and
+the Overpass answer is rebuilt from ``bondy_nord.osm`` and served by a patched
+``requests.post``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import osmium
+import osmnx as ox
+import pandas as pd
+import pytest
+import requests
+import shapely
+
+from pipelines import _osm_sources
+from pipelines._osm_sources import (
+    BUILDING_COLUMNS,
+    read_buildings,
+    read_osm_buildings_online,
+    read_osm_file,
+)
+from pipelines.buildings import read_osm_buildings
+from pipelines.crs import LAMBERT93
+from pipelines.errors import ConfigError, InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+PARIS10 = ROOT / "data/raw/paris10/paris10.osm"
+BONDY = ROOT / "data/raw/bondy/bondy_nord.osm"
+CASES = ROOT / "tests/data/osm/buildings_cases.osm"
+
+#: A small part of Bondy nord (west, south, east, north), degrees.
+BONDY_BBOX = (2.4820, 48.9085, 2.4860, 48.9110)
+
+TAG_COLUMNS = [c for c in BUILDING_COLUMNS if c not in ("building_id", "geometry")]
+
+
+def to_pbf(src: Path, dst: Path) -> Path:
+    """Copy every node, way and relation of an OSM XML file into a PBF file (pyosmium)."""
+    writer = osmium.SimpleWriter(str(dst), overwrite=True)
+    try:
+        for obj in osmium.FileProcessor(str(src)):
+            writer.add(obj)
+    finally:
+        writer.close()
+    return dst
+
+
+@pytest.fixture(scope="module")
+def paris_xml() -> gpd.GeoDataFrame:
+    return read_osm_buildings(PARIS10)
+
+
+@pytest.fixture(scope="module")
+def paris_pbf(tmp_path_factory: pytest.TempPathFactory) -> gpd.GeoDataFrame:
+    pbf = to_pbf(PARIS10, tmp_path_factory.mktemp("pbf") / "paris10.osm.pbf")
+    return read_osm_buildings(pbf)
+
+
+def test_pbf_reads_the_same_buildings_as_xml_on_paris10(paris_xml, paris_pbf):
+    assert paris_pbf.crs.to_epsg() == 4326
+    assert list(paris_pbf.columns) == BUILDING_COLUMNS
+    assert paris_pbf["building_id"].is_unique
+    assert set(paris_pbf.geometry.geom_type) <= {"Polygon", "MultiPolygon"}
+    # multipolygon relations are in the extract, so osmium's assembly is exercised
+    kinds = paris_pbf["building_id"].str.split("/").str[0].value_counts()
+    assert kinds.get("relation", 0) > 10
+    assert kinds.get("way", 0) > 100
+    # osmnx and osmium assemble the same buildings
+    assert list(paris_pbf["building_id"]) == list(paris_xml["building_id"])
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(paris_pbf[TAG_COLUMNS]), pd.DataFrame(paris_xml[TAG_COLUMNS])
+    )
+    area_pbf = paris_pbf.geometry.to_crs(LAMBERT93).area
+    area_xml = paris_xml.geometry.to_crs(LAMBERT93).area
+    assert (area_xml > 0).all()
+    assert ((area_pbf - area_xml).abs() / area_xml).max() < 1e-3
+    # not only the same area: the same place
+    sym = paris_pbf.geometry.to_crs(LAMBERT93).symmetric_difference(
+        paris_xml.geometry.to_crs(LAMBERT93)
+    )
+    assert (sym.area / area_xml).max() < 1e-3
+
+
+@pytest.mark.parametrize("kind", ["xml", "pbf"])
+def test_hand_made_cases_have_known_answers(kind, tmp_path):
+    path = CASES if kind == "xml" else to_pbf(CASES, tmp_path / "cases.osm.pbf")
+    got = read_osm_file(path)
+    # relation/300's untagged outer way/101 comes out once, as the relation; way/103 has
+    # its own building tag so it is a building of its own beside relation/301; the
+    # landuse way/104 and the unclosed way/105 are not footprints.
+    assert list(got["building_id"]) == ["relation/300", "relation/301", "way/100", "way/103"]
+    row = got.set_index("building_id")
+    assert row.loc["way/100", "building_type"] == "apartments"
+    assert row.loc["way/100", "levels"] == "5"
+    assert row.loc["way/100", "flats"] == "40"
+    assert row.loc["way/100", "addr_street"] == "Rue Roger Salengro"
+    assert row.loc["relation/300", "name"] == "Résidence de la Cour"
+    assert row.loc["relation/300", "operator"] == "Seine-Saint-Denis Habitat"
+    assert pd.isna(row.loc["relation/301", "name"])
+    area = got.set_index("building_id").geometry.to_crs(LAMBERT93).area
+    # the relation is a 0.002° square with a 0.001° hole: three 0.001° squares
+    assert area["relation/300"] / area["way/100"] == pytest.approx(3.0, rel=1e-3)
+    assert len(row.loc["relation/300", "geometry"].interiors) == 1
+    # a 0.001° x 0.001° square at 48.9° N: 111.2 km x 73.1 km per degree, about 8,150 m²
+    assert area["way/100"] == pytest.approx(8150, rel=0.01)
+
+
+def test_unknown_suffix_and_missing_file_are_input_errors(tmp_path):
+    other = tmp_path / "buildings.geojson"
+    other.write_text("{}")
+    with pytest.raises(InputError, match="format OSM inconnu"):
+        read_osm_file(other)
+    with pytest.raises(InputError, match="introuvable"):
+        read_osm_buildings(tmp_path / "absent.osm.pbf")
+    broken = tmp_path / "broken.osm.pbf"
+    broken.write_bytes(b"not a pbf at all")
+    with pytest.raises(InputError, match="PBF"):
+        read_osm_file(broken)
+
+
+# --- Overpass, with a recorded answer ------------------------------------------------
+
+
+def overpass_answer(src: Path, bbox: tuple[float, float, float, float]) -> dict:
+    """The Overpass JSON (``out body`` + recursed nodes) for the buildings near ``bbox``.
+
+    Like Overpass, it returns a little more than the box (every building within 100 m of
+    it, with all members and nodes): osmnx must then keep only those that intersect it.
+    """
+    nodes: dict[int, dict] = {}
+    ways: dict[int, dict] = {}
+    relations: dict[int, dict] = {}
+    for obj in osmium.FileProcessor(str(src)):
+        tags = {t.k: t.v for t in obj.tags}
+        if isinstance(obj, osmium.osm.Node):
+            nodes[obj.id] = {"type": "node", "id": obj.id, "lat": obj.lat, "lon": obj.lon}
+        elif isinstance(obj, osmium.osm.Way):
+            ways[obj.id] = {"type": "way", "id": obj.id, "nodes": [n.ref for n in obj.nodes]}
+            ways[obj.id] |= {"tags": tags} if tags else {}
+        elif isinstance(obj, osmium.osm.Relation):
+            members = [{"type": m.type, "ref": m.ref, "role": m.role} for m in obj.members]
+            relations[obj.id] = {"type": "relation", "id": obj.id, "members": members}
+            relations[obj.id]["tags"] = tags
+    for rel in relations.values():
+        for m in rel["members"]:
+            m["type"] = {"n": "node", "w": "way", "r": "relation"}[m["type"]]
+    near = shapely.box(*bbox).buffer(0.0013)
+
+    def way_geom(way_id: int) -> shapely.Geometry:
+        return shapely.linestrings(
+            [(nodes[n]["lon"], nodes[n]["lat"]) for n in ways[way_id]["nodes"]]
+        )
+
+    chosen_rel = [
+        r
+        for r in relations.values()
+        if "building" in r["tags"]
+        and any(
+            m["type"] == "way" and m["ref"] in ways and way_geom(m["ref"]).intersects(near)
+            for m in r["members"]
+        )
+    ]
+    chosen_way_ids = {
+        w["id"]
+        for w in ways.values()
+        if "building" in w.get("tags", {}) and way_geom(w["id"]).intersects(near)
+    }
+    chosen_way_ids |= {
+        m["ref"]
+        for r in chosen_rel
+        for m in r["members"]
+        if m["type"] == "way" and m["ref"] in ways
+    }
+    node_ids = {n for w in chosen_way_ids for n in ways[w]["nodes"]}
+    elements = (
+        [nodes[n] for n in sorted(node_ids)]
+        + [ways[w] for w in sorted(chosen_way_ids)]
+        + sorted(chosen_rel, key=lambda r: r["id"])
+    )
+    return {
+        "version": 0.6,
+        "generator": f"Overpass API (recorded from {src.name})",
+        "osm3s": {"copyright": "The data included in this document is from www.openstreetmap.org."},
+        "elements": elements,
+    }
+
+
+@pytest.fixture
+def fake_overpass(monkeypatch: pytest.MonkeyPatch):
+    """Serve the recorded answer to osmnx's POST and count the calls; no network at all."""
+    body = json.dumps(overpass_answer(BONDY, BONDY_BBOX)).encode()
+    calls: list[dict] = []
+
+    def post(url, data=None, **kwargs):
+        calls.append(dict(data or {}))
+        assert url.endswith("/interpreter")
+        assert "way['building'](poly:'48.908500 " in data["data"]
+        response = requests.Response()
+        response.status_code = 200
+        response._content = body
+        response.url = url
+        return response
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the test tried to reach the network")
+
+    monkeypatch.setattr(requests, "post", post)
+    monkeypatch.setattr(requests, "get", no_network)
+    monkeypatch.setattr(ox._http, "_config_dns", lambda url: None)  # DNS lookup
+    monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)  # GET /status
+    return calls
+
+
+@pytest.fixture(scope="module")
+def bondy_offline() -> gpd.GeoDataFrame:
+    return read_osm_file(BONDY)
+
+
+def test_overpass_bbox_matches_offline_reader_and_is_cached(fake_overpass, bondy_offline, tmp_path):
+    cache = tmp_path / "osmnx"
+    saved_cache = ox.settings.use_cache, ox.settings.cache_folder
+    online = read_osm_buildings_online(bbox=BONDY_BBOX, cache_dir=cache)
+    assert len(fake_overpass) == 1
+    # osmnx's settings are restored after the call
+    assert (ox.settings.use_cache, ox.settings.cache_folder) == saved_cache
+
+    expected = bondy_offline[bondy_offline.intersects(shapely.box(*BONDY_BBOX))]
+    expected = expected.reset_index(drop=True)
+    assert len(expected) >= 20
+    assert list(online.columns) == BUILDING_COLUMNS
+    assert online.crs.to_epsg() == 4326
+    assert list(online["building_id"]) == list(expected["building_id"])
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(online[TAG_COLUMNS]), pd.DataFrame(expected[TAG_COLUMNS])
+    )
+    assert online.geometry.geom_equals_exact(expected.geometry, tolerance=1e-9).all()
+
+    # the answer was written to the cache folder, and a second run reads it from there
+    assert len(list(cache.glob("*.json"))) == 1
+    again = read_osm_buildings_online(bbox=BONDY_BBOX, cache_dir=cache)
+    assert len(fake_overpass) == 1
+    assert list(again["building_id"]) == list(online["building_id"])
+
+
+def test_read_buildings_dispatches_on_the_setting(fake_overpass, bondy_offline, tmp_path):
+    spec = "overpass:bbox=" + ",".join(str(v) for v in BONDY_BBOX)
+    online = read_buildings(spec, cache_dir=tmp_path / "cache")
+    assert len(fake_overpass) == 1
+    assert set(online["building_id"]) < set(bondy_offline["building_id"])
+    # the polygon osmnx makes of the bbox, vertex for vertex: the same query, so the
+    # cache answers
+    polygon = ox.utils_geo.bbox_to_poly(BONDY_BBOX).wkt
+    by_polygon = read_buildings(f"overpass:polygon={polygon}", cache_dir=tmp_path / "cache")
+    assert len(fake_overpass) == 1
+    assert list(by_polygon["building_id"]) == list(online["building_id"])
+    cases = read_buildings(CASES)
+    assert len(cases) == 4
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("overpass:bbox=2.49,48.90,2.47,48.91", "O < E"),
+        ("overpass:bbox=2.47,48.90,2.49", "quatre nombres"),
+        ("overpass:polygon=POINT (2.48 48.90)", "Polygon"),
+        ("overpass:polygon=POLYGON ((2.48", "WKT"),
+        ("overpass:town=Bondy", "inconnue"),
+        ("overpass:", "attendu"),
+    ],
+)
+def test_bad_overpass_settings_are_config_errors(spec, message):
+    with pytest.raises(ConfigError, match=message):
+        _osm_sources.parse_overpass_spec(spec)
+
+
+def test_parse_overpass_spec_reads_each_kind():
+    assert _osm_sources.parse_overpass_spec("overpass:place=Bondy, France") == {
+        "place": "Bondy, France"
+    }
+    assert _osm_sources.parse_overpass_spec("overpass:bbox=2.47, 48.90, 2.49, 48.91") == {
+        "bbox": (2.47, 48.90, 2.49, 48.91)
+    }
+    polygon = _osm_sources.parse_overpass_spec("overpass:polygon=POLYGON ((0 0, 1 0, 1 1, 0 0))")
+    assert polygon["polygon"].area == pytest.approx(0.5)
