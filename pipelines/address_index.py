@@ -76,15 +76,50 @@ ADDRESS_COLUMNS = [
 ]
 
 #: Preferred source when several index points share one address (first is best):
-#: an entrance is where people go in; a building's own tag names that building.
+#: an entrance is where people go in; a building's own tag names that building; an
+#: address node (only ``addr:*`` tags, street on the node or from its relation) is the
+#: address itself. The BAN point comes next: the national register places it on the
+#: entrance, the building or the parcel. Last come the addresses of other objects: a
+#: shop, bank or office node (``osm_poi``) is placed where a contributor put the
+#: business, often in the neighbouring footprint of a shared ground floor, and a
+#: non-building area (``osm_area``: the grounds of a school, a crèche) is reduced to
+#: the middle of a site, tens of metres from its door. In Bondy the crèche area tagged
+#: "22 Rue Lucie Aubrac" sent that address 35 m from the BAN point, onto the crèche
+#: instead of the housing block the BAN puts it on; in Paris a bank node tagged
+#: "100 Rue La Fayette" overrode the address node in the next footprint.
 SOURCE_RANK = {
     "osm_entrance": 0,
     "osm_building": 1,
     "osm_node": 2,
     "osm_associated_street": 3,
-    "osm_area": 4,
-    "ban": 5,
+    "ban": 4,
+    "osm_poi": 5,
+    "osm_area": 6,
 }
+
+# Keys that make a node a feature of its own (a point of interest) rather than an
+# address point; an address point carries only addr:*, source, note, entrance, ref...
+_POI_KEYS = frozenset(
+    {
+        "amenity",
+        "shop",
+        "craft",
+        "office",
+        "tourism",
+        "leisure",
+        "healthcare",
+        "club",
+        "emergency",
+        "historic",
+        "public_transport",
+        "railway",
+        "man_made",
+        "sport",
+        "name",
+        "brand",
+        "operator",
+    }
+)
 
 MATCH_COLUMNS = [
     "building_id",
@@ -127,10 +162,12 @@ def read_osm_addresses(osm_path: str | Path) -> gpd.GeoDataFrame:
     Returns
     -------
     GeoDataFrame
-        EPSG:4326 points, columns :data:`ADDRESS_COLUMNS`. ``source`` is
-        ``osm_associated_street`` when the street comes from a relation, else
-        ``osm_entrance`` (a node tagged ``entrance``), ``osm_node``, ``osm_building``
-        (centroid of a building way/relation) or ``osm_area`` (another tagged area).
+        EPSG:4326 points, columns :data:`ADDRESS_COLUMNS`. ``source`` is ``osm_poi``
+        for a node that is a feature of its own (shop, amenity, office, named…: keys
+        ``_POI_KEYS``), else ``osm_associated_street`` when the street comes from a
+        relation, else ``osm_entrance`` (a node tagged ``entrance``), ``osm_node``,
+        ``osm_building`` (centroid of a building way/relation) or ``osm_area`` (another
+        tagged area).
         ``address_id`` is the OSM id (``node/123``), with ``#2``… when one element
         carries several numbers (``"1-3"``). House numbers with no street at all are
         dropped and counted in the log.
@@ -192,7 +229,12 @@ def read_osm_addresses(osm_path: str | Path) -> gpd.GeoDataFrame:
             continue
         is_entrance = kind == "node" and "entrance" in tags
         if kind == "node":
-            base = "osm_entrance" if is_entrance else "osm_node"
+            if is_entrance:
+                base = "osm_entrance"
+            elif _POI_KEYS.intersection(tags):
+                base = "osm_poi"
+            else:
+                base = "osm_node"
         else:
             base = "osm_building" if "building" in tags else "osm_area"
         numbers, suffix = parse_housenumber(tags["addr:housenumber"])
@@ -206,7 +248,11 @@ def read_osm_addresses(osm_path: str | Path) -> gpd.GeoDataFrame:
                 rows.append(
                     {
                         "address_id": f"{kind}/{osm_id}" + (f"#{i + 1}" if i else ""),
-                        "source": "osm_associated_street" if from_relation else base,
+                        # A point of interest stays one when its street comes from
+                        # a relation: it is still placed where the business is.
+                        "source": "osm_associated_street"
+                        if from_relation and base != "osm_poi"
+                        else base,
                         "housenumber_raw": tags["addr:housenumber"],
                         "number": number,
                         "suffix": suffix if i == 0 else None,
@@ -509,6 +555,10 @@ class _Streets:
         idx["suffix_key"] = idx["suffix_key"].fillna("").astype(object)
         idx["_unlinked"] = idx["building_id"].isna() if "building_id" in idx else True
         idx["_rank"] = idx["source"].map(SOURCE_RANK).fillna(len(SOURCE_RANK))
+        if "is_entrance" in idx:
+            # An entrance whose street comes from a relation is still an entrance.
+            entrance = idx["is_entrance"].fillna(False).astype(bool)
+            idx.loc[entrance, "_rank"] = SOURCE_RANK["osm_entrance"]
         dist = idx.get("link_distance_m", np.nan)
         idx["_dist"] = pd.Series(dist, index=idx.index, dtype=float).fillna(np.inf)
         if "building_id" not in idx:
