@@ -17,9 +17,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from pipelines._osm_sources import BUILDING_COLUMNS, KEPT_TAGS, read_buildings, read_osm_file
+from pipelines._osm_sources import (
+    BUILDING_COLUMNS,
+    KEPT_TAGS,
+    OVERPASS_PREFIX,
+    parse_overpass_spec,
+    read_buildings,
+    read_osm_file,
+)
 from pipelines.crs import metric_crs_of
-from pipelines.errors import InputError
+from pipelines.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +42,31 @@ __all__ = [
 
 
 def read_osm_bounds(path: str | Path) -> tuple[float, float, float, float]:
-    """Read the ``<bounds>`` element of an OSM XML file as (west, south, east, north).
+    """Read the extent of a site's OSM source as (west, south, east, north), degrees.
 
-    Falls back to the extent of all nodes when the element is absent.
+    ``path`` is an ``.osm``/``.osm.bz2`` file (its ``<bounds>`` element), an ``.osm.pbf``
+    file (its header box), or an ``overpass:bbox=…``/``overpass:polygon=…`` setting (the
+    requested box). Files without a box fall back to the extent of all their nodes. An
+    ``overpass:place=…`` setting has no extent offline: set ``study_area_bbox`` instead.
     """
+    if str(path).startswith(OVERPASS_PREFIX):
+        request = parse_overpass_spec(str(path))
+        if "bbox" in request:
+            return request["bbox"]
+        if "polygon" in request:
+            west, south, east, north = request["polygon"].bounds
+            return west, south, east, north
+        raise ConfigError(
+            str(path),
+            "l'emprise d'un lieu Overpass n'est pas connue hors ligne : "
+            "renseignez study_area_bbox pour ce site.",
+            key="osm",
+        )
     path = Path(path)
     if not path.exists():
         raise InputError(path, "fichier OSM introuvable.")
+    if path.name.lower().endswith(".pbf"):
+        return _read_pbf_bounds(path)
     try:
         for _event, elem in ET.iterparse(path, events=("start",)):
             if elem.tag == "bounds":
@@ -60,6 +85,29 @@ def read_osm_bounds(path: str | Path) -> tuple[float, float, float, float]:
         if elem.tag == "node":
             lons.append(float(elem.attrib["lon"]))
             lats.append(float(elem.attrib["lat"]))
+    if not lons:
+        raise InputError(path, "aucun nœud : impossible de déterminer l'emprise.")
+    return min(lons), min(lats), max(lons), max(lats)
+
+
+def _read_pbf_bounds(path: Path) -> tuple[float, float, float, float]:
+    """The header box of an ``.osm.pbf`` file, else the extent of its nodes (pyosmium)."""
+    import osmium
+
+    try:
+        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+        box = reader.header().box()
+        reader.close()
+        if box.valid():
+            return box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat
+        lons, lats = [], []
+        for node in osmium.FileProcessor(str(path), osmium.osm.NODE):
+            if not isinstance(node, osmium.osm.Node):  # only nodes are read
+                continue
+            lons.append(node.lon)
+            lats.append(node.lat)
+    except RuntimeError as err:  # osmium's reader errors (truncated or not a PBF)
+        raise InputError(path, f"lecture PBF impossible ({err})") from err
     if not lons:
         raise InputError(path, "aucun nœud : impossible de déterminer l'emprise.")
     return min(lons), min(lats), max(lons), max(lats)

@@ -25,7 +25,7 @@ from pipelines._osm_sources import (
     read_osm_buildings_online,
     read_osm_file,
 )
-from pipelines.buildings import read_osm_buildings
+from pipelines.buildings import read_osm_bounds, read_osm_buildings
 from pipelines.crs import LAMBERT93
 from pipelines.errors import ConfigError, InputError
 
@@ -41,10 +41,14 @@ TAG_COLUMNS = [c for c in BUILDING_COLUMNS if c not in ("building_id", "geometry
 
 
 def to_pbf(src: Path, dst: Path) -> Path:
-    """Copy every node, way and relation of an OSM XML file into a PBF file (pyosmium)."""
-    writer = osmium.SimpleWriter(str(dst), overwrite=True)
+    """Copy every node, way and relation of an OSM XML file into a PBF file (pyosmium).
+
+    The header (with the ``<bounds>`` box) is copied too.
+    """
+    processor = osmium.FileProcessor(str(src))
+    writer = osmium.SimpleWriter(str(dst), overwrite=True, header=processor.header)
     try:
-        for obj in osmium.FileProcessor(str(src)):
+        for obj in processor:
             writer.add(obj)
     finally:
         writer.close()
@@ -109,6 +113,24 @@ def test_hand_made_cases_have_known_answers(kind, tmp_path):
     assert len(row.loc["relation/300", "geometry"].interiors) == 1
     # a 0.001° x 0.001° square at 48.9° N: 111.2 km x 73.1 km per degree, about 8,150 m²
     assert area["way/100"] == pytest.approx(8150, rel=0.01)
+
+
+def test_bounds_of_every_source(tmp_path):
+    pbf = to_pbf(CASES, tmp_path / "cases.osm.pbf")
+    assert read_osm_bounds(pbf) == read_osm_bounds(CASES) == (2.48, 48.90, 2.486, 48.902)
+    # without a header box, the extent of the nodes (here way/100's four corners)
+    bare = tmp_path / "bare.osm.pbf"
+    writer = osmium.SimpleWriter(str(bare), overwrite=True)
+    for obj in osmium.FileProcessor(str(CASES), osmium.osm.NODE):
+        if obj.id <= 4:
+            writer.add(obj)
+    writer.close()
+    assert read_osm_bounds(bare) == pytest.approx((2.48, 48.90, 2.481, 48.901))
+    assert read_osm_bounds("overpass:bbox=2.47,48.90,2.49,48.91") == (2.47, 48.90, 2.49, 48.91)
+    triangle = "overpass:polygon=POLYGON ((2.47 48.90, 2.49 48.90, 2.48 48.92, 2.47 48.90))"
+    assert read_osm_bounds(triangle) == (2.47, 48.90, 2.49, 48.92)
+    with pytest.raises(ConfigError, match="study_area_bbox"):
+        read_osm_bounds("overpass:place=Bondy, France")
 
 
 def test_unknown_suffix_and_missing_file_are_input_errors(tmp_path):
