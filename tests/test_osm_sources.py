@@ -285,6 +285,68 @@ def test_read_buildings_dispatches_on_the_setting(fake_overpass, bondy_offline, 
     assert len(cases) == 4
 
 
+def test_overpass_with_no_building_is_an_empty_frame(monkeypatch, tmp_path):
+    def post(url, data=None, **kwargs):
+        response = requests.Response()
+        response.status_code = 200
+        response._content = json.dumps({"version": 0.6, "elements": []}).encode()
+        response.url = url
+        return response
+
+    monkeypatch.setattr(requests, "post", post)
+    monkeypatch.setattr(ox._http, "_config_dns", lambda url: None)
+    monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)
+    empty = read_buildings("overpass:bbox=2.40,48.80,2.401,48.801", cache_dir=tmp_path)
+    assert len(empty) == 0
+    assert list(empty.columns) == BUILDING_COLUMNS
+    assert empty.crs.to_epsg() == 4326
+
+
+def test_overpass_place_is_geocoded_then_cached(
+    fake_overpass, bondy_offline, monkeypatch, tmp_path
+):
+    """A place name: Nominatim (recorded: the study box as the place's boundary), then
+    Overpass; the second run is answered by the cache for both."""
+    boundary = shapely.geometry.mapping(ox.utils_geo.bbox_to_poly(BONDY_BBOX))
+    west, south, east, north = BONDY_BBOX
+    nominatim = [
+        {
+            "place_id": 1,
+            "osm_type": "relation",
+            "osm_id": 1,
+            "lat": str((south + north) / 2),
+            "lon": str((west + east) / 2),
+            "class": "boundary",
+            "type": "administrative",
+            "importance": 0.5,
+            "display_name": "Bondy nord (enregistré), France",
+            "boundingbox": [str(south), str(north), str(west), str(east)],
+            "geojson": boundary,
+        }
+    ]
+    gets: list[str] = []
+
+    def get(url, params=None, **kwargs):
+        gets.append(url)
+        assert "nominatim" in url
+        assert params["q"] == "Bondy nord, France"
+        response = requests.Response()
+        response.status_code = 200
+        response._content = json.dumps(nominatim).encode()
+        response.url = url
+        return response
+
+    monkeypatch.setattr(requests, "get", get)
+    cache = tmp_path / "cache"
+    by_place = read_buildings("overpass:place=Bondy nord, France", cache_dir=cache)
+    assert (len(gets), len(fake_overpass)) == (1, 1)
+    by_bbox = bondy_offline[bondy_offline.intersects(shapely.box(*BONDY_BBOX))]
+    assert list(by_place["building_id"]) == list(by_bbox["building_id"])
+    again = read_osm_buildings_online(place="Bondy nord, France", cache_dir=cache)
+    assert (len(gets), len(fake_overpass)) == (1, 1)
+    assert list(again["building_id"]) == list(by_place["building_id"])
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
