@@ -217,7 +217,9 @@ def read_osm_buildings_online(
     import osmnx as ox
     from osmnx._errors import InsufficientResponseError
 
-    given = [name for name, v in (("place", place), ("bbox", bbox), ("polygon", polygon)) if v]
+    given = [
+        n for n, v in (("place", place), ("bbox", bbox), ("polygon", polygon)) if v is not None
+    ]
     if len(given) != 1:
         raise ValueError(f"exactly one of place, bbox, polygon is required (got {given})")
     saved = (ox.settings.use_cache, ox.settings.cache_folder)
