@@ -739,9 +739,23 @@ _NA_SET = pa.array(
 )
 
 
+def trim_whitespace(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """``pyarrow.compute.utf8_trim_whitespace``, but the column itself when no value
+    starts or ends with whitespace (the usual case): a string needs trimming exactly when
+    its first or last character is whitespace, and checking those one-character slices
+    spares copying every string of a large column."""
+    if len(column) == 0:
+        return pc.utf8_trim_whitespace(column)
+    for start, stop in ((0, 1), (-1, None)):
+        edge = pc.utf8_slice_codeunits(column, start, stop)
+        if pc.any(pc.not_equal(pc.utf8_trim_whitespace(edge), edge)).as_py():
+            return pc.utf8_trim_whitespace(column)
+    return column
+
+
 def clean_cells(column: pa.ChunkedArray | pa.Array, index: pd.Index | None = None) -> pd.Series:
     """Strip cells and turn missing-value spellings (``NA``, ``null``, ``-``…) into ``""``."""
-    arr = pc.utf8_trim_whitespace(pc.fill_null(column, ""))
+    arr = trim_whitespace(pc.fill_null(column, ""))
     na = pc.is_in(arr, value_set=_NA_SET)
     if pc.any(na).as_py():
         arr = pc.if_else(na, pa.scalar("", arr.type), arr)

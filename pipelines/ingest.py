@@ -55,6 +55,7 @@ from pipelines._readers import (
     parse_numbers,
     read_file,
     to_str_series,
+    trim_whitespace,
 )
 from pipelines.config import COLUMN_ROLES, DEFAULT_PARAMS, Config, SiteConfig, SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
@@ -394,7 +395,7 @@ def _file_frame(raw: RawFile, roles: dict[str, str], file_index: int) -> pd.Data
     def clean(role: str) -> pd.Series:
         column = raw.table.column(roles[role])
         if role == "description":  # free text: "-" or "NA" may be what was written
-            return to_str_series(pc.utf8_trim_whitespace(column), index)
+            return to_str_series(trim_whitespace(column), index)
         return clean_cells(column, index)
 
     data: dict[str, Any] = _concurrently(
