@@ -114,8 +114,9 @@ $(DEPS): $(CONFIG) pipelines/_makedeps.py pipelines/config.py | $(VENV_STAMP)
 	$(VIGIE) deps --config $(CONFIG) --out $@
 
 # ---------------------------------------------------------------- per-site stages
-$(PROCESSED)/%/buildings_osm.parquet: $$(OSM_$$*) $$(RPLS_$$*) pipelines/buildings.py $(COMMON) | $(VENV_STAMP)
-	$(VIGIE) buildings --osm $(OSM_$*) $(if $(RPLS_$*),--rpls $(RPLS_$*)) --out $@
+$(PROCESSED)/%/buildings_osm.parquet: $$(OSM_$$*) $$(RPLS_$$*) $(CONFIG) pipelines/buildings.py \
+    pipelines/_osm_sources.py $(COMMON) | $(VENV_STAMP)
+	$(VIGIE) buildings --osm "$(OSMSPEC_$*)" $(if $(RPLS_$*),--rpls $(RPLS_$*)) --out $@
 
 $(PROCESSED)/%/ingested.parquet $(PROCESSED)/%/rejected.csv $(PROCESSED)/%/outside_study_area.csv \
 $(PROCESSED)/%/ingest_summary.json: $$(SOURCES_$$*) $(CONFIG) pipelines/ingest.py \
@@ -161,7 +162,7 @@ $(PROCESSED)/%/annotation_summary.json: $$(ANNOTATIONS_$$*) $(PROCESSED)/%/build
 	  --zones $(PROCESSED)/$*/zones.parquet --out-dir $(PROCESSED)/$*
 
 $(PROCESSED)/%/basemap.parquet: $$(OSM_$$*) pipelines/basemap.py $(COMMON) | $(VENV_STAMP)
-	$(VIGIE) basemap --osm $(OSM_$*) --out $@
+	$(VIGIE) basemap --osm "$(OSMSPEC_$*)" --out $@
 
 STAGE_SUMMARIES = $(foreach f,ingest_summary geocode_summary hotspot_summary zone_summary \
     trend_summary annotation_summary,$(PROCESSED)/$(1)/$(f).json)

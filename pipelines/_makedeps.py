@@ -42,7 +42,10 @@ def deps_fragment(config: Config) -> str:
             sim = [str(raw_dir / name) for name in SIMULATED_FILES]
             inputs = [i for i in inputs if i not in sim] + sim[:3]
         lines += [
-            f"OSM_{v} := {site.osm}",
+            # An online source (``overpass:…``) is no file: make cannot date it, so the
+            # buildings stage of such a site is re-run only when its config changes.
+            f"OSM_{v} := {'' if site.osm.startswith('overpass:') else site.osm}",
+            f"OSMSPEC_{v} := {site.osm}",
             f"RPLS_{v} := {site.rpls or ''}",
             f"REFS_{v} := {' '.join(p for p in (site.ban, site.gazetteer) if p)}",
             f"SOURCES_{v} := {' '.join(inputs)}",
