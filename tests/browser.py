@@ -176,6 +176,20 @@ def require_chromium() -> None:
     pytest.skip(f"headless Chromium unavailable: {reason}")
 
 
+def require_node_modules() -> None:
+    """Skip without ``npm ci`` on a developer's machine; fail in CI, where setup runs it."""
+    import pytest
+
+    from pipelines._assets import MissingAssetsError, check_node_modules
+
+    try:
+        check_node_modules()
+    except MissingAssetsError as err:
+        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+            pytest.fail(str(err))
+        pytest.skip(str(err))
+
+
 @contextmanager
 def launch_browser() -> Iterator[Any]:
     """A headless Chromium (playwright ``Browser``) to share between pages; closed on exit.

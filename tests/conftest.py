@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,6 +85,18 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, simulated_bondy: Path) ->
     code = main(["-q", "run", "--config", str(cfg)])
     assert code == 0, "vigie run failed"
     return DemoRun(root, cfg, simulated_bondy, root / "processed", root / "maps")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the whole session (Playwright's sync API allows one
+    instance at a time); skipped on a developer's machine without it, a failure in CI."""
+    from browser import launch_browser, require_chromium, require_node_modules
+
+    require_chromium()
+    require_node_modules()
+    with launch_browser() as shared:
+        yield shared
 
 
 def copy_tree(src: Path, dst: Path) -> Path:

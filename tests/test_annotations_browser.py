@@ -16,7 +16,7 @@ import pytest
 import shapely
 import shapely.ops
 
-from pipelines._assets import MissingAssetsError, check_node_modules, inline_assets, make_map
+from pipelines._assets import inline_assets, make_map
 from pipelines.annotations import (
     ORPHAN_COLOUR,
     STATUSES,
@@ -37,19 +37,6 @@ TAGS = ["priorité avant travaux", "à surveiller", "traité"]
 #: User text with markup: it must come back as text, everywhere.
 TEXT = "Fermer l'accès cave <b>avant</b> travaux & reprendre l'éclairage du \"hall 3\""
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-
-
-@pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
-    from browser import launch_browser, require_chromium
-
-    require_chromium()
-    try:
-        check_node_modules()
-    except MissingAssetsError as err:
-        pytest.skip(str(err))
-    with launch_browser() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

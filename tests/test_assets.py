@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ import branca.colormap
 import folium
 import geopandas as gpd
 import pytest
-from browser import launch_browser, offline_page, open_offline, require_chromium
+from browser import offline_page, open_offline, require_chromium, require_node_modules
 from folium.plugins import Draw, MarkerCluster
 
 from pipelines._assets import (
@@ -23,7 +21,6 @@ from pipelines._assets import (
     PROJECT_ROOT,
     MissingAssetsError,
     OfflineAssetError,
-    check_node_modules,
     configure_offline_map,
     inline_assets,
     make_map,
@@ -39,16 +36,6 @@ PINNED = {
     for key, meta in LOCK["packages"].items()
     if key.startswith("node_modules/")
 }
-
-
-def _require_node_modules() -> None:
-    """Skip without ``npm ci`` on a developer's machine; fail in CI, where setup runs it."""
-    try:
-        check_node_modules()
-    except MissingAssetsError as err:
-        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
-            pytest.fail(str(err))
-        pytest.skip(str(err))
 
 
 class _Refs(HTMLParser):
@@ -129,7 +116,7 @@ def raw_html(two_buildings: gpd.GeoDataFrame) -> str:
 
 @pytest.fixture(scope="module")
 def offline_html(raw_html: str) -> str:
-    _require_node_modules()
+    require_node_modules()
     return inline_assets(raw_html)
 
 
@@ -138,13 +125,6 @@ def offline_file(offline_html: str, tmp_path_factory: pytest.TempPathFactory) ->
     path = tmp_path_factory.mktemp("offline") / "carte.html"
     path.write_text(offline_html, encoding="utf-8")
     return path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_chromium()
-    with launch_browser() as shared:
-        yield shared
 
 
 # --- configure_offline_map ----------------------------------------------------------
@@ -196,7 +176,7 @@ def test_cdn_url_maps_to_pinned_file_whatever_its_version(
 
 
 def test_every_folium_url_we_rely_on_resolves_to_an_installed_file() -> None:
-    _require_node_modules()
+    require_node_modules()
     urls = [
         *(("js", u) for n, u in folium.Map.default_js if n in ("leaflet", "jquery")),
         *(("css", u) for n, u in folium.Map.default_css if n == "leaflet_css"),
@@ -262,7 +242,7 @@ def test_offline_map_stays_small(offline_html: str) -> None:
     ],
 )
 def test_unknown_network_reference_raises_with_its_url(snippet: str) -> None:
-    _require_node_modules()
+    require_node_modules()
     url = re.search(r"((?:https?:)?//[^\"')]+)", snippet)
     assert url is not None
     with pytest.raises(OfflineAssetError, match=re.escape(url[1])):
@@ -317,7 +297,7 @@ def test_layers_toggle_and_widgets_work_offline(offline_file: Path, browser: Any
 
 @pytest.mark.browser
 def test_draw_toolbar_sprites_are_embedded(browser: Any, tmp_path: Path) -> None:
-    _require_node_modules()
+    require_node_modules()
     m = make_map(location=[48.91, 2.48], zoom_start=15)
     Draw().add_to(m)
     path = tmp_path / "draw.html"

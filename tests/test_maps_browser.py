@@ -5,18 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser import launch_browser, offline_page, open_offline, require_chromium
+from browser import offline_page, open_offline, require_chromium
 
 from tests.conftest import DemoRun
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
-    require_chromium()
-    with launch_browser() as b:
-        yield b
 
 
 @pytest.mark.parametrize("page", ["bondy.html", "paris10.html"])

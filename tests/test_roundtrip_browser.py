@@ -32,21 +32,6 @@ READY = (
 )
 
 
-@pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
-    from browser import launch_browser, require_chromium
-
-    from pipelines._assets import MissingAssetsError, check_node_modules
-
-    require_chromium()
-    try:
-        check_node_modules()
-    except MissingAssetsError as err:
-        pytest.skip(str(err))
-    with launch_browser() as b:
-        yield b
-
-
 def _run_bondy(config: Path) -> None:
     from pipelines.cli import main
 
