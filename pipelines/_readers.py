@@ -378,13 +378,14 @@ def _parse_csv(path: Path, buf: bytes, enc: str, separator: str | None) -> RawFi
     table = _read_fast(buf, body_start, names, sep, newlines_in_values=has_quotes)
     lines: np.ndarray | None = None
     if table is not None:
-        # bytes.count and bytes.find scan at memchr speed, without the file-sized
-        # temporary arrays that numpy would allocate for the same answer.
-        n_nl = buf.count(b"\n", body_start)
-        n_lines = n_nl + (0 if buf.endswith(b"\n") else 1)
-        blank_line = n_nl > 0 and (
-            buf.startswith(b"\n", body_start) or buf.find(b"\n\n", body_start) >= 0
-        )
+        # bytes.find and bytes.count rather than numpy: no file-sized temporary arrays.
+        blank_line = buf.startswith(b"\n", body_start) or buf.find(b"\n\n", body_start) >= 0
+        if not has_quotes and not blank_line:
+            # No quote, no empty line: every line is one row (a ragged one would have
+            # failed above), so the lines need not be counted.
+            n_lines = table.num_rows
+        else:
+            n_lines = buf.count(b"\n", body_start) + (0 if buf.endswith(b"\n") else 1)
         if table.num_rows == n_lines and not blank_line:
             lines = np.arange(line_no + 1, line_no + 1 + n_lines, dtype=np.int64)
         else:

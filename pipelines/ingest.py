@@ -381,9 +381,16 @@ def _coordinates(
 
 def _note_strings(flags: np.ndarray) -> pd.Series:
     """``coord_note`` from the bit flags: the notes joined with "+" ("" for none)."""
-    uniq, inverse = np.unique(flags, return_inverse=True)
+    # The flags are small non-negative integers: a bincount finds the distinct ones
+    # without sorting a million values (np.unique).
+    flags = np.asarray(flags, dtype=np.int64)
+    if len(flags) == 0:
+        return _take_strings([], flags)
+    uniq = np.flatnonzero(np.bincount(flags))
+    position = np.zeros(int(uniq[-1]) + 1, dtype=np.int64)
+    position[uniq] = np.arange(len(uniq))
     names = ["+".join(name for bit, name in _NOTES if u & bit) for u in uniq]
-    return _take_strings(names, inverse.ravel())
+    return _take_strings(names, position[flags])
 
 
 # --------------------------------------------------------------------------- one file
