@@ -1,0 +1,87 @@
+"""The shortcuts taken for speed give the answers of the general path.
+
+Hand-made files and columns with known answers: line numbers of quote-free CSV files
+with and without empty lines, trimming only where a value has surrounding whitespace,
+and accepted text gathered through dictionary codes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from pipelines import _readers, _scrub, ingest
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("a;b\n1;x\n2;y\n3;z\n", [2, 3, 4]),
+        ("a;b\n1;x\n2;y\n3;z", [2, 3, 4]),
+        ("a;b\n1;x\n\n2;y\n3;z\n", [2, 4, 5]),
+        ("a;b\n\n1;x\n2;y\n\n\n3;z\n\n", [3, 4, 7]),
+        ('a;b\n1;"x\ny"\n2;y\n', [2, 4]),
+    ],
+)
+def test_csv_line_numbers(tmp_path: Path, text: str, lines: list[int]) -> None:
+    path = tmp_path / "f.csv"
+    path.write_bytes(text.encode("utf-8"))
+    raw = _readers.read_csv(path)
+    assert raw.lines.tolist() == lines
+    assert raw.table.column("a").to_pylist() == [str(i) for i in range(1, len(lines) + 1)]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["a", "b", "c"],
+        ["a", " b", "c"],
+        ["a", "b\t", "c"],
+        ["\u00a0a", "b", ""],
+        ["a", "b\u2003", None],
+        ["", "", ""],
+        [],
+    ],
+)
+def test_trim_whitespace_matches_pyarrow(values: list[str | None]) -> None:
+    column = pa.chunked_array([pa.array(values, pa.large_string())], pa.large_string())
+    expected = pc.utf8_trim_whitespace(column).to_pylist()
+    assert _readers.trim_whitespace(column).to_pylist() == expected
+    cleaned = _readers.clean_cells(column)
+    assert cleaned.tolist() == [("" if v is None else v.strip()) for v in values]
+
+
+def test_text_rows_equal_take_then_scrub() -> None:
+    values = pd.Series(
+        ["Appeler au 06 12 34 56 78", "", "Fuite", "Appeler au 06 12 34 56 78", "Mme Martin"],
+        dtype="str",
+    )
+    idx = np.array([3, 1, 4, 0], dtype=np.int64)
+    got, counts = ingest._text_rows(values, idx, scrub=True)
+    taken = values.iloc[idx].reset_index(drop=True)
+    want, want_counts = _scrub.scrub_series(taken.mask(taken == ""))
+    pd.testing.assert_series_equal(got, want)
+    assert counts == want_counts == {"phones": 2, "emails": 0, "flats": 0, "names": 1}
+    plain, none = ingest._text_rows(values, idx, scrub=False)
+    assert plain.isna().tolist() == [False, True, False, False]
+    assert plain[0] == "Appeler au 06 12 34 56 78"
+    assert none == _scrub.empty_counts()
+
+
+def test_note_strings() -> None:
+    flags = np.array([0, 1, 16, 1 | 2, 0, 32 | 16], dtype=np.int64)
+    notes = ingest._note_strings(flags).tolist()
+    assert notes == [
+        "",
+        "decimal_comma",
+        "geo_point",
+        "decimal_comma+swapped_fixed",
+        "",
+        "geo_point+representative_point",
+    ]
+    assert ingest._note_strings(np.zeros(0, np.int64)).tolist() == []
