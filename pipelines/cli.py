@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipelines import __version__
-from pipelines.config import load_config
+from pipelines.config import Config, SiteConfig, load_config
 from pipelines.errors import VigieError
 from pipelines.paths import SitePaths
 
@@ -170,9 +170,25 @@ def cmd_deps(args: argparse.Namespace) -> None:
     write_deps(load_config(args.config), Path(args.out))
 
 
-def cmd_run(args: argparse.Namespace) -> None:
-    """Every stage for every site of the configuration (or the one given)."""
-    config = load_config(args.config)
+STAGES = (
+    "buildings",
+    "basemap",
+    "ingest",
+    "geocode",
+    "hotspots",
+    "zones",
+    "trends",
+    "annotations",
+    "summary",
+    "map",
+)
+
+
+def run_site_stages(config: Config, site: SiteConfig, *, through: str = "map") -> SitePaths:
+    """Run the stages of one site in order, up to and including ``through``.
+
+    The same sequence ``make`` runs file by file; ``vigie run`` and the tests call it.
+    """
     from pipelines import (
         annotations,
         basemap,
@@ -187,46 +203,64 @@ def cmd_run(args: argparse.Namespace) -> None:
     from pipelines.buildings import build_buildings
     from pipelines.io import write_geoparquet
 
-    sites = [config.site(args.site)] if args.site else list(config.sites)
-    for site in sites:
-        paths = SitePaths.of(config, site.id)
-        log.info("site %s", site.id)
-        write_geoparquet(build_buildings(site.osm, site.rpls), paths.buildings_osm)
-        basemap.run(site.osm, paths.processed / "basemap.parquet")
-        ingest.run(config, site.id, paths.processed)
-        geocode.run_site(
+    if through not in STAGES:
+        raise ValueError(f"unknown stage {through!r}; stages: {', '.join(STAGES)}")
+    paths = SitePaths.of(config, site.id)
+    p = paths.processed
+    steps = {
+        "buildings": lambda: write_geoparquet(
+            build_buildings(site.osm, site.rpls), paths.buildings_osm
+        ),
+        "basemap": lambda: basemap.run(site.osm, p / "basemap.parquet"),
+        "ingest": lambda: ingest.run(config, site.id, p),
+        "geocode": lambda: geocode.run_site(
             config,
             site,
             reports_path=paths.ingested,
             buildings_path=paths.buildings_osm,
             dst=paths.reports,
             summary_dst=paths.geocode_summary,
-        )
-        hotspots.run(
+        ),
+        "hotspots": lambda: hotspots.run(
             config,
             site.id,
             reports_path=paths.reports,
             buildings_path=paths.buildings_osm,
-            out_dir=paths.processed,
-        )
-        zones.run(config, site.id, buildings_path=paths.buildings, out_dir=paths.processed)
-        trends.run(
+            out_dir=p,
+        ),
+        "zones": lambda: zones.run(config, site.id, buildings_path=paths.buildings, out_dir=p),
+        "trends": lambda: trends.run(
             config,
             site.id,
             reports_path=paths.reports,
             buildings_path=paths.buildings_osm,
-            out_dir=paths.processed,
-        )
-        annotations.run(
+            out_dir=p,
+        ),
+        "annotations": lambda: annotations.run(
             config,
             site.id,
             buildings_path=paths.buildings,
-            zones_path=paths.processed / "zones.parquet",
-            previous_notes_path=paths.processed / "annotations.parquet",
-            out_dir=paths.processed,
-        )
-        summary.run(config, site.id, stage_summaries(paths.processed), paths.run_summary)
-        maps.run_site(config, site, processed=paths.processed, dst=paths.map)
+            zones_path=p / "zones.parquet",
+            previous_notes_path=p / "annotations.parquet",
+            out_dir=p,
+        ),
+        "summary": lambda: summary.run(config, site.id, stage_summaries(p), paths.run_summary),
+        "map": lambda: maps.run_site(config, site, processed=p, dst=paths.map),
+    }
+    for name in STAGES[: STAGES.index(through) + 1]:
+        steps[name]()
+    return paths
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    """Every stage for every site of the configuration (or the one given)."""
+    config = load_config(args.config)
+    sites = [config.site(args.site)] if args.site else list(config.sites)
+    for site in sites:
+        log.info("site %s", site.id)
+        run_site_stages(config, site)
+    from pipelines import maps
+
     maps.run_index(config, dst=Path(config.maps_dir) / "index.html")
 
 

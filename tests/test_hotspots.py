@@ -385,11 +385,9 @@ def test_planted_chronic_pairs_are_listed(demo_run: DemoRun):
 @pytest.fixture(scope="module")
 def null_bondy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Bondy pipeline up to the hotspot stage on ``pattern=False`` reports."""
-    from pipelines import geocode, ingest, simulate
-    from pipelines.buildings import build_buildings
+    from pipelines import simulate
+    from pipelines.cli import run_site_stages
     from pipelines.config import load_config
-    from pipelines.io import write_geoparquet
-    from pipelines.paths import SitePaths
 
     root = tmp_path_factory.mktemp("null")
     raw = root / "raw_bondy"
@@ -403,25 +401,7 @@ def null_bondy(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pattern=False,
     )
     config = load_config(write_demo_config(root, raw))
-    site = config.site("bondy")
-    paths = SitePaths.of(config, "bondy")
-    write_geoparquet(build_buildings(site.osm, site.rpls), paths.buildings_osm)
-    ingest.run(config, "bondy", paths.processed)
-    geocode.run_site(
-        config,
-        site,
-        reports_path=paths.ingested,
-        buildings_path=paths.buildings_osm,
-        dst=paths.reports,
-        summary_dst=paths.geocode_summary,
-    )
-    hotspots.run(
-        config,
-        "bondy",
-        reports_path=paths.reports,
-        buildings_path=paths.buildings_osm,
-        out_dir=paths.processed,
-    )
+    paths = run_site_stages(config, config.site("bondy"), through="hotspots")
     return paths.processed
 
 
