@@ -735,22 +735,56 @@ def arrow_strings(values: pd.Series) -> pa.Array:
     return arr
 
 
+# "" is left out: replacing it by "" would copy a column for nothing.
 _NA_SET = pa.array(
-    sorted({v for t in NA_TOKENS for v in (t, t.upper(), t.title())}), pa.large_string()
+    sorted({v for t in NA_TOKENS for v in (t, t.upper(), t.title())} - {""}), pa.large_string()
 )
+
+
+# The bytes that can begin, and that can precede the last byte of, a character that
+# ``utf8_trim_whitespace`` strips (ASCII whitespace and the Unicode spaces U+0085,
+# U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000; checked
+# against every code point in tests/test_ingest_fastpaths.py).
+_WS_LEAD = np.zeros(256, dtype=bool)
+_WS_LEAD[: 0x20 + 1] = True
+_WS_LEAD[[0xC2, 0xE1, 0xE2, 0xE3]] = True
+_WS_BEFORE_LAST = np.zeros(256, dtype=bool)
+_WS_BEFORE_LAST[[0x80, 0x81, 0x9A, 0xC2]] = True
+
+
+def _may_need_trim(chunk: pa.Array) -> bool:
+    """Whether some value of a string chunk may start or end with whitespace: a cheap
+    over-approximation from its first and last bytes, read in the Arrow buffers."""
+    _, offsets_buf, data_buf = chunk.buffers()
+    if data_buf is None or len(chunk) == 0:
+        return False
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    starts, ends = starts[filled], ends[filled]
+    if len(starts) == 0:
+        return False
+    if _WS_LEAD[data[starts]].any():
+        return True
+    last = data[ends - 1]
+    if (last <= 0x20).any():
+        return True
+    multi = last >= 0x80  # the end of a multi-byte character: look at the byte before
+    return bool(multi.any() and _WS_BEFORE_LAST[data[ends[multi] - 2]].any())
 
 
 def trim_whitespace(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     """``pyarrow.compute.utf8_trim_whitespace``, but the column itself when no value
-    starts or ends with whitespace (the usual case): a string needs trimming exactly when
-    its first or last character is whitespace, and checking those one-character slices
-    spares copying every string of a large column."""
-    if len(column) == 0:
+    starts or ends with whitespace (the usual case), which spares copying every string
+    of a large column. The check reads the first and last bytes of each value in the
+    Arrow buffers (numpy, no new strings)."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return pc.utf8_trim_whitespace(column)
-    for start, stop in ((0, 1), (-1, None)):
-        edge = pc.utf8_slice_codeunits(column, start, stop)
-        if pc.any(pc.not_equal(pc.utf8_trim_whitespace(edge), edge)).as_py():
-            return pc.utf8_trim_whitespace(column)
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    if any(_may_need_trim(chunk) for chunk in chunks):
+        return pc.utf8_trim_whitespace(column)
     return column
 
 

@@ -85,3 +85,20 @@ def test_note_strings() -> None:
         "geo_point+representative_point",
     ]
     assert ingest._note_strings(np.zeros(0, np.int64)).tolist() == []
+
+
+def test_trim_check_flags_every_whitespace_character() -> None:
+    """Every character pyarrow strips, alone, leading or trailing, is flagged; text that
+    merely ends in a non-ASCII letter is not."""
+    code_points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    chars = pa.array([chr(c) for c in code_points], pa.large_string())
+    stripped = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(chars)), 0).to_pylist()
+    spaces = [chr(c) for c, s in zip(code_points, stripped, strict=True) if s]
+    assert {" ", "\t", "\u00a0", "\u3000"} <= set(spaces)
+    for ch in spaces:
+        for values in ([ch], ["a" + ch], [ch + "a"], ["Clôturé", "x" + ch]):
+            arr = pa.array(values, pa.large_string())
+            assert _readers._may_need_trim(arr), (hex(ord(ch)), values)
+            sliced = pa.array(["b", *values, "c"], pa.string()).slice(1, len(values))
+            assert _readers._may_need_trim(sliced), (hex(ord(ch)), values)
+    assert not _readers._may_need_trim(pa.array(["Clôturé", "Électricité", "", None, "a b"]))
