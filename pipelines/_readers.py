@@ -759,7 +759,8 @@ def _may_need_trim(chunk: pa.Array) -> bool:
     if data_buf is None or len(chunk) == 0:
         return False
     width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-    offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+    offsets: np.ndarray = np.frombuffer(offsets_buf, dtype=width).astype(np.int64, copy=False)
+    offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
     data = np.frombuffer(data_buf, dtype=np.uint8)
     starts, ends = offsets[:-1], offsets[1:]
     filled = ends > starts
