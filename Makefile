@@ -125,7 +125,8 @@ $(PROCESSED)/%/ingest_summary.json: $$(SOURCES_$$*) $(CONFIG) pipelines/ingest.p
 
 $(PROCESSED)/%/reports.parquet $(PROCESSED)/%/geocode_summary.json: $(PROCESSED)/%/ingested.parquet \
     $(PROCESSED)/%/buildings_osm.parquet $$(REFS_$$*) $(CONFIG) pipelines/geocode.py \
-    pipelines/addresses.py pipelines/address_index.py pipelines/ingest.py $(COMMON) | $(VENV_STAMP)
+    pipelines/addresses.py pipelines/address_index.py pipelines/_osm_addresses.py pipelines/_ban.py \
+    pipelines/_address_match.py pipelines/_osm_sources.py pipelines/ingest.py $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) geocode --config $(CONFIG) --site $* --reports $< \
 	  --buildings $(PROCESSED)/$*/buildings_osm.parquet \
 	  --out $(PROCESSED)/$*/reports.parquet --summary $(PROCESSED)/$*/geocode_summary.json
