@@ -1,0 +1,434 @@
+"""Reading and validating the planners' note files: GeoJSON, GeoPackage and other OGR
+formats, CSV and XLSX (:mod:`pipelines.annotations`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from pipelines._annotation_model import (
+    _BUILDING_ID,
+    _GEOJSON_SUFFIXES,
+    _GEOM_TYPES,
+    _OGR_SUFFIXES,
+    _SHAPEFILE_SIDECARS,
+    _TABLE_SUFFIXES,
+    _ZONE_ID,
+    DEFAULT_STATUS,
+    DELETED_STATUS,
+    NOTE_NAMESPACE,
+    STATUSES,
+    AnnotationRead,
+    FileProblemError,
+    RawNote,
+    _clean,
+    _field_name,
+    _fold,
+    empty_notes,
+    parse_note_time,
+)
+from pipelines._annotation_versions import _notes_frame, deduplicate_notes
+from pipelines.crs import WGS84
+
+# The logger of pipelines.annotations, as before the split, so that log
+# filters and configurations keep matching these messages.
+log = logging.getLogger("pipelines.annotations")
+
+
+def _match_vocabulary(value: str, allowed: Sequence[str]) -> str | None:
+    folded = _fold(value)
+    for option in allowed:
+        if _fold(option) == folded:
+            return option
+    return None
+
+
+def derived_note_id(note: dict[str, Any]) -> str:
+    """The deterministic id of a note that came without one (UUID version 5)."""
+    created = note.get("created_at")
+    geometry = note.get("geometry")
+    parts = [
+        note.get("site") or "",
+        note.get("author") or "",
+        note.get("text") or "",
+        created.isoformat() if isinstance(created, pd.Timestamp) else "",
+        note.get("building_id") or "",
+        note.get("zone_id") or "",
+        shapely.to_wkt(geometry, rounding_precision=6) if geometry is not None else "",
+    ]
+    return str(uuid.uuid5(NOTE_NAMESPACE, "\x1f".join(parts)))
+
+
+def _check_geometry(geometry: BaseGeometry) -> tuple[BaseGeometry | None, str | None]:
+    if geometry.is_empty:
+        return None, None
+    if geometry.geom_type not in _GEOM_TYPES:
+        return (
+            None,
+            f"géométrie de type {geometry.geom_type} non prise en charge "
+            "(point, ligne ou polygone)",
+        )
+    coords = shapely.get_coordinates(geometry)
+    if not np.isfinite(coords).all():
+        return None, "géométrie avec des coordonnées non numériques"
+    if (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
+        return None, (
+            "coordonnées hors des limites en degrés : le fichier est-il en Lambert-93 "
+            "(EPSG:2154) sans l'indiquer ? Exportez-le en WGS84 (EPSG:4326)"
+        )
+    if not geometry.is_valid:
+        geometry = shapely.make_valid(geometry)
+    return geometry, None
+
+
+def validate_note(
+    raw: RawNote, *, site_id: str, tags: Sequence[str], statuses: Sequence[str] = STATUSES
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """Check one note and normalise its fields.
+
+    Returns
+    -------
+    tuple
+        The note (a dict of :data:`NOTE_FIELDS` and ``geometry``) and no problem, or
+        ``None`` and the list of problems (French, without the file name).
+    """
+    props = {_field_name(k): _clean(v) for k, v in raw.props.items()}
+    problems: list[str] = []
+    note: dict[str, Any] = {}
+    site = props.get("site")
+    if site is not None and _fold(str(site)) != _fold(site_id):
+        problems.append(f"note du site « {site} », pas de « {site_id} »")
+    note["site"] = site_id
+    text = props.get("text")
+    if text is None:
+        problems.append("texte vide")
+    note["text"] = None if text is None else str(text)
+    note["author"] = None if props.get("author") is None else str(props["author"])
+    tag = props.get("tag")
+    if tag is None:
+        problems.append(f"étiquette manquante (étiquettes : {', '.join(tags)})")
+    else:
+        note["tag"] = _match_vocabulary(str(tag), tags)
+        if note["tag"] is None:
+            problems.append(f"étiquette « {tag} » inconnue (étiquettes : {', '.join(tags)})")
+    status = props.get("status")
+    allowed = [*statuses, DELETED_STATUS]
+    note["status"] = DEFAULT_STATUS if status is None else _match_vocabulary(str(status), allowed)
+    if note["status"] is None:
+        problems.append(f"statut « {status} » inconnu (statuts : {', '.join(allowed)})")
+    for key in ("created_at", "updated_at"):
+        try:
+            note[key] = parse_note_time(props.get(key))
+        except ValueError as err:
+            problems.append(str(err))
+            note[key] = None
+    if props.get("created_at") is None:
+        problems.append("date de création manquante (colonne created_at ou date)")
+    building = props.get("building_id")
+    if building is not None and not _BUILDING_ID.match(str(building)):
+        problems.append(
+            f"identifiant de bâtiment « {building} » : attendu la forme OSM « way/123 »"
+        )
+    note["building_id"] = None if building is None else str(building)
+    zone = props.get("zone_id")
+    if zone is not None and not _ZONE_ID.match(str(zone)):
+        problems.append(f"identifiant de zone « {zone} » : attendu la forme « Z12 »")
+    note["zone_id"] = None if zone is None else str(zone)
+    geometry, geometry_error = raw.geometry, raw.geometry_error
+    if geometry is None and geometry_error is None:
+        geometry, geometry_error = _geometry_from_columns(props)
+    if geometry is not None:
+        geometry, geometry_error = _check_geometry(geometry)
+    if geometry_error:
+        problems.append(geometry_error)
+    elif geometry is None and note["building_id"] is None and note["zone_id"] is None:
+        problems.append(
+            "ni géométrie, ni bâtiment (building_id), ni zone (zone_id) : impossible de la placer"
+        )
+    note["geometry"] = geometry
+    if problems:
+        return None, problems
+    given = props.get("note_id")
+    note["note_id"] = str(given) if given is not None else derived_note_id(note)
+    return note, []
+
+
+def _geometry_from_columns(props: dict[str, Any]) -> tuple[BaseGeometry | None, str | None]:
+    """Geometry of a table row: ``geometry_wkt`` (WGS84), or ``lon``/``lat``."""
+    wkt = props.get("geometry_wkt")
+    if wkt is not None:
+        try:
+            return shapely.from_wkt(str(wkt)), None
+        except shapely.errors.GEOSException:
+            return None, f"géométrie WKT illisible « {str(wkt)[:40]} »"
+    lon, lat = props.get("lon"), props.get("lat")
+    if lon is None and lat is None:
+        return None, None
+    try:
+        x = float(str(lon).replace(",", "."))
+        y = float(str(lat).replace(",", "."))
+    except ValueError:
+        return None, f"coordonnées illisibles (lon « {lon} », lat « {lat} »)"
+    return shapely.Point(x, y), None
+
+
+# --------------------------------------------------------------------------- readers
+def _read_geojson(path: Path) -> list[RawNote]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as err:
+        raise FileProblemError("fichier non lisible en UTF-8 (un GeoJSON doit l'être)") from err
+    except json.JSONDecodeError as err:
+        raise FileProblemError(
+            f"JSON illisible (ligne {err.lineno}, colonne {err.colno} : {err.msg}) ; "
+            "le fichier est-il complet ?"
+        ) from err
+    if isinstance(data, dict) and data.get("type") == "FeatureCollection":
+        features = data.get("features")
+    elif isinstance(data, dict) and data.get("type") == "Feature":
+        features = [data]
+    else:
+        raise FileProblemError("ce n'est pas un GeoJSON de notes (attendu une FeatureCollection)")
+    if not isinstance(features, list):
+        raise FileProblemError("« features » doit être une liste")
+    transform = _legacy_crs_transform(data.get("crs"))
+    out = []
+    for k, feature in enumerate(features, start=1):
+        if not isinstance(feature, dict):
+            out.append(RawNote(f"entité {k}", {}, None, "entité qui n'est pas un objet GeoJSON"))
+            continue
+        props = feature.get("properties") or {}
+        if not isinstance(props, dict):
+            props = {}
+        ref = f"entité {k}" + (f" (note_id {props['note_id']})" if props.get("note_id") else "")
+        geometry, error = None, None
+        if feature.get("geometry") is not None:
+            try:
+                geometry = shapely.geometry.shape(feature["geometry"])
+                if transform is not None:
+                    geometry = transform(geometry)
+            except (
+                ValueError,
+                TypeError,
+                KeyError,
+                IndexError,
+                AttributeError,
+                shapely.errors.GEOSException,
+            ) as err:
+                error = f"géométrie illisible ({str(err)[:80] or type(err).__name__})"
+                geometry = None
+        out.append(RawNote(ref, props, geometry, error))
+    return out
+
+
+def _legacy_crs_transform(crs: Any) -> Callable[[BaseGeometry], BaseGeometry] | None:
+    """QGIS writes a GeoJSON in another CRS with the (pre-RFC 7946) ``crs`` member."""
+    if not crs:
+        return None
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import CRSError as ProjCRSError
+
+    try:
+        source = CRS.from_user_input(crs["properties"]["name"])
+    except (KeyError, TypeError, ProjCRSError) as err:
+        raise FileProblemError(f"système de coordonnées « crs » illisible ({crs})") from err
+    if source.equals(CRS.from_epsg(4326), ignore_axis_order=True):
+        return None
+    transformer = Transformer.from_crs(source, WGS84, always_xy=True)
+    return lambda g: shapely.transform(
+        g, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+    )
+
+
+def _read_table(path: Path) -> list[RawNote]:
+    if path.suffix.lower() == ".xlsx":
+        try:
+            frame = pd.read_excel(path, dtype=str, keep_default_na=False)
+        except (ValueError, OSError, KeyError) as err:
+            raise FileProblemError(f"classeur illisible ({type(err).__name__})") from err
+    else:
+        frame = _read_csv(path)
+    columns = {_field_name(str(c)): c for c in frame.columns}
+    missing = [
+        f"{fr} ({en})"
+        for en, fr in (("text", "texte"), ("tag", "étiquette"), ("created_at", "date"))
+        if en not in columns
+    ]
+    keys = {"building_id", "zone_id", "geometry_wkt"} & set(columns) or (
+        {"lon", "lat"} <= set(columns) and {"lon"}
+    )
+    if not keys:
+        missing.append("building_id, zone_id, geometry_wkt ou lon/lat (où placer la note)")
+    if missing:
+        found = ", ".join(str(c) for c in frame.columns) or "aucune"
+        raise FileProblemError(
+            f"colonnes manquantes : {', '.join(missing)} ; colonnes trouvées : {found}"
+        )
+    records = frame.to_dict(orient="records")
+    # Line numbers as in a spreadsheet: the header is line 1.
+    return [
+        RawNote(f"ligne {i + 2}", {str(k): v for k, v in r.items()}) for i, r in enumerate(records)
+    ]
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")  # Excel's "CSV (séparateur : point-virgule)"
+    first = text.splitlines()[0] if text.strip() else ""
+    if not first:
+        raise FileProblemError("fichier CSV vide")
+    separator = max((";", ",", "\t"), key=first.count)
+    import io
+
+    try:
+        return pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise FileProblemError(f"CSV illisible ({str(err).strip()})") from err
+
+
+def _read_ogr(path: Path) -> list[RawNote]:
+    import pyogrio
+
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except Exception as err:  # pyogrio raises DataSourceError and GDAL errors of several types
+        raise FileProblemError(f"fichier SIG illisible ({type(err).__name__} : {err})") from err
+    out: list[RawNote] = []
+    for layer in layers:
+        try:
+            frame = gpd.read_file(path, layer=layer, engine="pyogrio")
+        except Exception as err:  # same: one broken layer must not hide the others
+            raise FileProblemError(f"couche « {layer} » illisible ({err})") from err
+        if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None and len(frame):
+            frame = frame.to_crs(WGS84)
+        prefix = f"couche « {layer} », " if len(layers) > 1 else ""
+        geoms = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else [None] * len(frame)
+        props = pd.DataFrame(frame.drop(columns="geometry", errors="ignore")).to_dict(
+            orient="records"
+        )
+        for k, (p, g) in enumerate(zip(props, geoms, strict=True), start=1):
+            g = None if g is None or (isinstance(g, float)) else g
+            out.append(RawNote(f"{prefix}entité {k}", {str(a): b for a, b in p.items()}, g))
+    return out
+
+
+def _reader_of(path: Path) -> Callable[[Path], list[RawNote]] | None:
+    suffix = path.suffix.lower()
+    if suffix in _GEOJSON_SUFFIXES:
+        return _read_geojson
+    if suffix in _TABLE_SUFFIXES:
+        return _read_table
+    if suffix in _OGR_SUFFIXES:
+        return _read_ogr
+    return None
+
+
+def _is_ignored(path: Path) -> bool:
+    name = path.name
+    return (
+        name.startswith((".", "~$"))
+        or path.is_dir()
+        or path.suffix.lower() in _SHAPEFILE_SIDECARS
+        or name.lower() in ("thumbs.db", "desktop.ini")
+    )
+
+
+def read_annotations(
+    folder: str | Path,
+    *,
+    site_id: str,
+    tags: Sequence[str],
+    statuses: Sequence[str] = STATUSES,
+) -> AnnotationRead:
+    """Read and validate every note file of a site's annotation folder.
+
+    Parameters
+    ----------
+    folder
+        ``<annotations_dir>/<site>/``; a missing folder means no notes.
+    site_id
+        The site; a note that names another site is rejected.
+    tags
+        The allowed tags (``Config.annotation_tags``), compared without case/accents.
+    statuses
+        The allowed statuses besides ``supprimé``.
+
+    Returns
+    -------
+    AnnotationRead
+        Valid notes, deduplicated by ``note_id`` (EPSG:4326), and the messages.
+    """
+    folder = Path(folder)
+    result = AnnotationRead(empty_notes())
+    if not folder.is_dir():
+        log.info("%s: no annotation folder", folder)
+        return result
+    paths = [p for p in folder.iterdir()]
+    # Oldest file first, so that at equal dates the most recent file wins.
+    paths.sort(key=lambda p: (p.stat().st_mtime_ns, p.name))
+    notes: list[dict[str, Any]] = []
+    for path in paths:
+        if _is_ignored(path):
+            result.ignored_files.append(path.name + ("/" if path.is_dir() else ""))
+            continue
+        reader = _reader_of(path)
+        if reader is None:
+            result.failed_files.append(path.name)
+            result.rejected.append(
+                f"{path.name} : format non reconnu ; déposez des notes en GeoJSON (export de la "
+                "carte ou de QGIS), GeoPackage, CSV ou XLSX."
+            )
+            continue
+        try:
+            raws = reader(path)
+        except FileProblemError as err:
+            result.failed_files.append(path.name)
+            result.rejected.append(f"{path.name} : {err} — aucune note lue dans ce fichier.")
+            continue
+        except OSError as err:
+            result.failed_files.append(path.name)
+            result.rejected.append(f"{path.name} : lecture impossible ({err.strerror}).")
+            continue
+        result.files.append(path.name)
+        result.n_read += len(raws)
+        fmt = "geojson" if reader is _read_geojson else path.suffix.lower().lstrip(".")
+        for raw in raws:
+            note, problems = validate_note(raw, site_id=site_id, tags=tags, statuses=statuses)
+            if note is None:
+                result.rejected.append(
+                    f"{path.name}, {raw.ref} : note rejetée : {' ; '.join(problems)}."
+                )
+                result.n_rejected += 1
+                continue
+            note.update(source_file=path.name, source_ref=raw.ref, source_format=fmt)
+            note["_rank"] = len(notes)
+            note["_origin"] = "dossier"
+            notes.append(note)
+    frame = _notes_frame(notes)
+    kept, messages = deduplicate_notes(frame)
+    result.notes = kept.drop(columns=["_rank", "_origin"])
+    result.duplicates = messages
+    result.n_duplicates = len(frame) - len(kept)
+    log.info(
+        "%s: %d notes read in %d files, %d kept, %d rejected",
+        folder,
+        result.n_read,
+        len(result.files),
+        len(result.notes),
+        len(result.rejected),
+    )
+    return result
