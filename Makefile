@@ -157,7 +157,7 @@ $(PROCESSED)/%/trend_summary.json $(PROCESSED)/%/charts/reports_by_category.png:
 
 $(PROCESSED)/%/annotations.parquet $(PROCESSED)/%/annotations.geojson $(PROCESSED)/%/annotations.csv \
 $(PROCESSED)/%/annotation_summary.json: $$(ANNOTATIONS_$$*) $(PROCESSED)/%/buildings.parquet \
-    $(PROCESSED)/%/zones.parquet $(CONFIG) pipelines/annotations.py pipelines/zones.py \
+    $(PROCESSED)/%/zones.parquet $(CONFIG) pipelines/annotations.py $(wildcard pipelines/_annotation_*.py) pipelines/zones.py \
     $(wildcard pipelines/templates/*) $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) annotations --config $(CONFIG) --site $* --buildings $(PROCESSED)/$*/buildings.parquet \
 	  --zones $(PROCESSED)/$*/zones.parquet --out-dir $(PROCESSED)/$*
@@ -172,7 +172,7 @@ $(PROCESSED)/%/run_summary.json: $$(call STAGE_SUMMARIES,$$*) $(CONFIG) pipeline
 	$(VIGIE) summary --config $(CONFIG) --site $* --out $@
 
 MAP_CODE := pipelines/maps.py $(wildcard pipelines/_map_*.py) pipelines/_assets.py \
-    pipelines/charts_map.py pipelines/basemap.py pipelines/annotations.py $(wildcard pipelines/templates/*)
+    pipelines/charts_map.py pipelines/basemap.py pipelines/annotations.py $(wildcard pipelines/_annotation_*.py) $(wildcard pipelines/templates/*)
 $(MAPS)/%.html $(MAPS)/%.png: $(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/reports.parquet \
     $(PROCESSED)/%/run_summary.json $(PROCESSED)/%/basemap.parquet $(PROCESSED)/%/kde.parquet \
     $(PROCESSED)/%/chronic.csv $(PROCESSED)/%/emerging.parquet $(PROCESSED)/%/followup.csv \
@@ -181,7 +181,7 @@ $(MAPS)/%.html $(MAPS)/%.png: $(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/re
 	$(VIGIE) map --config $(CONFIG) --site $* --out $(MAPS)/$*.html
 
 $(MAPS)/index.html: $$(foreach s,$$(SITES),$(MAPS)/$$(s).html $(PROCESSED)/$$(s)/run_summary.json) \
-    pipelines/maps.py pipelines/_map_index.py pipelines/annotations.py $(COMMON) | $(VENV_STAMP)
+    pipelines/maps.py pipelines/_map_index.py pipelines/annotations.py $(wildcard pipelines/_annotation_*.py) $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) index --config $(CONFIG) --out $@
 
 screenshots/index.png: $(MAPS)/index.html $$(foreach s,$$(SITES),$(MAPS)/$$(s).html) \
