@@ -102,3 +102,32 @@ def test_trim_check_flags_every_whitespace_character() -> None:
             sliced = pa.array(["b", *values, "c"], pa.string()).slice(1, len(values))
             assert _readers._may_need_trim(sliced), (hex(ord(ch)), values)
     assert not _readers._may_need_trim(pa.array(["Clôturé", "Électricité", "", None, "a b"]))
+
+
+def test_quoted_line_breaks_across_pyarrow_blocks(tmp_path: Path) -> None:
+    """A file larger than pyarrow's blocks, every record quoted and one in three holding
+    a line break: the fast attempt (blocks cut at line ends) fails and the careful
+    parse gives every value and the line each record starts on."""
+    n = 150_000
+    rows = [f'"{i}";"texte {i}\nsuite"' if i % 3 == 0 else f'"{i}";"texte {i}"' for i in range(n)]
+    path = tmp_path / "f.csv"
+    path.write_bytes(('"a";"b"\n' + "\n".join(rows) + "\n").encode("utf-8"))
+    assert path.stat().st_size > 2 * 2**20
+    raw = _readers.read_csv(path)
+    assert raw.table.column("a").to_pylist() == [str(i) for i in range(n)]
+    b = raw.table.column("b").to_pylist()
+    assert b[:2] == ["texte 0\nsuite", "texte 1"]
+    assert b[-1] == f"texte {n - 1}"
+    starts = np.cumsum([2] + [2 if i % 3 == 0 else 1 for i in range(n - 1)])
+    assert raw.lines.tolist() == starts.tolist()
+    assert not raw.malformed
+
+
+def test_quoted_file_without_line_breaks(tmp_path: Path) -> None:
+    n = 60_000
+    path = tmp_path / "f.csv"
+    body = "\n".join(f'"{i}";"texte ; {i}"' for i in range(n))
+    path.write_bytes(('"a";"b"\n' + body + "\n").encode("utf-8"))
+    raw = _readers.read_csv(path)
+    assert raw.table.column("b").to_pylist()[-1] == f"texte ; {n - 1}"
+    assert raw.lines.tolist() == list(range(2, n + 2))
