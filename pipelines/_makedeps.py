@@ -55,7 +55,7 @@ def deps_fragment(config: Config) -> str:
         if site.simulated:
             lines += [
                 f"{' '.join(sim)} &: {site.osm} {site.ban or ''} {site.rpls or ''} "
-                "pipelines/simulate.py $(COMMON) | $(VENV_STAMP)",
+                "pipelines/simulate.py $(wildcard pipelines/_sim_*.py) $(COMMON) | $(VENV_STAMP)",
                 f"\t$(VIGIE) simulate --osm {site.osm} --ban {site.ban} "
                 + (f"--rpls {site.rpls} " if site.rpls else "")
                 + f"--out-dir {Path(site.osm).parent} --seed $(SEED)",
