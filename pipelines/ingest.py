@@ -465,6 +465,32 @@ def _rows(series: pd.Series, idx: np.ndarray) -> pd.Series:
     return to_str_series(arrow_strings(series).take(pa.array(idx, pa.int64())))
 
 
+def _dictionary_codes(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values of a ``str`` Series (``large_string``) and, per row, the
+    index of its value among them (-1 for a missing value).
+
+    The chunks of pandas' pyarrow storage are encoded as they are (pyarrow gives every
+    chunk the same, final dictionary), which spares concatenating a large column first.
+    """
+    try:
+        stored = pa.array(values.array)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        stored = arrow_strings(values)
+    chunks = stored.chunks if isinstance(stored, pa.ChunkedArray) else [stored]
+    if len(chunks) > 1:
+        encoded = pc.dictionary_encode(pa.chunked_array(chunks)).chunks
+        address = encoded[-1].dictionary.buffers()[1].address
+        if all(ch.dictionary.buffers()[1].address == address for ch in encoded):
+            codes = [pc.fill_null(ch.indices, -1).to_numpy(zero_copy_only=False) for ch in encoded]
+            return (
+                encoded[-1].dictionary.cast(pa.large_string()),
+                np.concatenate(codes).astype(np.int64, copy=False),
+            )
+    one = pc.dictionary_encode(arrow_strings(values))
+    codes_one = pc.fill_null(one.indices, -1).to_numpy(zero_copy_only=False)
+    return one.dictionary.cast(pa.large_string()), np.asarray(codes_one, dtype=np.int64)
+
+
 def _text_rows(
     values: pd.Series, idx: np.ndarray, *, scrub: bool
 ) -> tuple[pd.Series, dict[str, int]]:
@@ -475,12 +501,9 @@ def _text_rows(
     work on the few distinct strings, the rows are gathered as integer codes, and the
     output strings are built once.
     """
-    encoded = pc.dictionary_encode(arrow_strings(values))
-    dictionary = encoded.dictionary
+    dictionary, all_codes = _dictionary_codes(values)
     dictionary = pc.if_else(pc.equal(dictionary, ""), pa.scalar(None, dictionary.type), dictionary)
-    codes = np.asarray(
-        pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64
-    )[idx]
+    codes = all_codes[idx]
     counts = _scrub.empty_counts()
     if scrub:
         dictionary, counts = _scrub.scrub_codes(dictionary, codes)

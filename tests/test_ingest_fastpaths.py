@@ -131,3 +131,16 @@ def test_quoted_file_without_line_breaks(tmp_path: Path) -> None:
     raw = _readers.read_csv(path)
     assert raw.table.column("b").to_pylist()[-1] == f"texte ; {n - 1}"
     assert raw.lines.tolist() == list(range(2, n + 2))
+
+
+def test_dictionary_codes_of_a_chunked_column() -> None:
+    chunks = [["b", "", "a"], ["a", None, "c"], ["b", "d"]]
+    arrow = pa.chunked_array([pa.array(c, pa.large_string()) for c in chunks])
+    values = _readers.to_str_series(arrow)
+    dictionary, codes = ingest._dictionary_codes(values)
+    flat = [v for c in chunks for v in c]
+    assert [None if k < 0 else dictionary[int(k)].as_py() for k in codes] == flat
+    assert sorted(dictionary.to_pylist()) == ["", "a", "b", "c", "d"]
+    single, single_codes = ingest._dictionary_codes(pd.Series(["x", "y", "x"], dtype="str"))
+    assert single.to_pylist() == ["x", "y"]
+    assert single_codes.tolist() == [0, 1, 0]
