@@ -1179,22 +1179,11 @@ def _ingest_source(
     return _SourceOut(accepted, rejected, outside, summary, geometry)
 
 
-_STR_COLUMNS = (
-    "report_id",
-    "source",
-    "source_kind",
-    "source_file",
-    "category",
-    "category_label",
-    "service_code",
-    "category_source_label",
-    "subcategory",
-    "description",
-    "address",
-    "building_ref",
-    "status",
-    "channel",
-    "coord_note",
+#: The text columns of ``ingested.parquet``: all but numbers, dates and the geometry.
+_STR_COLUMNS = tuple(
+    c
+    for c in INGESTED_COLUMNS
+    if c not in ("source_line", "reported_at", "closed_at", "lon", "lat", "geometry")
 )
 
 
