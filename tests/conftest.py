@@ -99,6 +99,28 @@ def browser() -> Iterator[Any]:
         yield shared
 
 
+def bondy_config(tmp_path: Path, *, annotation_tags: tuple[str, ...] | None = None) -> Any:
+    """A one-site configuration on the real Bondy extract, writing into ``tmp_path``
+    (for stages that need a Config but no real source)."""
+    from pipelines.config import Config, SiteConfig, SourceConfig
+
+    site = SiteConfig(
+        id="bondy",
+        name="Bondy Nord",
+        osm=str(RAW / "bondy" / "bondy_nord.osm"),
+        sources=(SourceConfig(id="s", kind="reports", path="x.csv"),),
+    )
+    extra = {} if annotation_tags is None else {"annotation_tags": annotation_tags}
+    return Config(
+        path="test.toml",
+        sites=(site,),
+        processed_dir=str(tmp_path / "processed"),
+        maps_dir=str(tmp_path / "maps"),
+        annotations_dir=str(tmp_path / "annotations"),
+        **extra,
+    )
+
+
 def copy_tree(src: Path, dst: Path) -> Path:
     """Copy a folder (used by tests that alter inputs)."""
     shutil.copytree(src, dst)

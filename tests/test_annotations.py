@@ -24,8 +24,8 @@ from pipelines.annotations import (
 )
 from pipelines.annotations import run as run_annotations
 from pipelines.buildings import read_osm_buildings
-from pipelines.config import Config, SiteConfig, SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
+from tests.conftest import bondy_config
 
 ROOT = Path(__file__).resolve().parents[1]
 BONDY_OSM = ROOT / "data" / "raw" / "bondy" / "bondy_nord.osm"
@@ -316,7 +316,7 @@ def test_note_whose_building_left_osm_is_kept_as_orphan(
     a = isolated.iloc[0]
     folder = tmp_path / "annotations" / "bondy"
     _write(folder / "export.geojson", _export([_map_note("n-orphan", "Démolir l'appentis", a)]))
-    config = _config(tmp_path)
+    config = bondy_config(tmp_path, annotation_tags=tuple(TAGS))
     out = tmp_path / "processed" / "bondy"
     bondy.to_parquet(tmp_path / "b_before.parquet")
     first = run_annotations(
@@ -372,7 +372,7 @@ def test_notes_are_never_lost_only_deleted_on_purpose(
     isolated: gpd.GeoDataFrame, bondy: gpd.GeoDataFrame, tmp_path: Path
 ) -> None:
     a, b = isolated.iloc[0], isolated.iloc[1]
-    config = _config(tmp_path)
+    config = bondy_config(tmp_path, annotation_tags=tuple(TAGS))
     folder = tmp_path / "annotations" / "bondy"
     out = tmp_path / "processed" / "bondy"
     bondy.to_parquet(tmp_path / "b.parquet")
@@ -444,23 +444,6 @@ def _copy_to(src: Path, folder: Path) -> Path:
     folder.mkdir(parents=True)
     (folder / src.name).write_bytes(src.read_bytes())
     return folder
-
-
-def _config(tmp_path: Path) -> Config:
-    site = SiteConfig(
-        id="bondy",
-        name="Bondy Nord",
-        osm=str(BONDY_OSM),
-        sources=(SourceConfig(id="s", kind="reports", path="x.csv"),),
-    )
-    return Config(
-        path="test.toml",
-        sites=(site,),
-        processed_dir=str(tmp_path / "processed"),
-        maps_dir=str(tmp_path / "maps"),
-        annotations_dir=str(tmp_path / "annotations"),
-        annotation_tags=tuple(TAGS),
-    )
 
 
 # --------------------------------------------------------------------------- display

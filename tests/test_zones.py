@@ -13,7 +13,6 @@ from scipy.sparse import coo_matrix
 
 from pipelines.annotations import link_annotations
 from pipelines.buildings import read_osm_buildings
-from pipelines.config import Config, SiteConfig, SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.zones import (
     assign_zone_ids,
@@ -23,6 +22,7 @@ from pipelines.zones import (
     zone_of_buildings,
 )
 from pipelines.zones import run as run_zones
+from tests.conftest import bondy_config
 
 ROOT = Path(__file__).resolve().parents[1]
 BONDY_OSM = ROOT / "data" / "raw" / "bondy" / "bondy_nord.osm"
@@ -176,7 +176,7 @@ def test_zones_keep_their_ids_across_a_month_of_reports(two_refreshes) -> None: 
 
 def test_run_keeps_ids_in_its_history_and_is_idempotent(two_refreshes, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     first, second, _ = two_refreshes
-    config = _config(tmp_path)
+    config = bondy_config(tmp_path)
     out = tmp_path / "processed" / "bondy"
     first.to_parquet(tmp_path / "b1.parquet")
     second.to_parquet(tmp_path / "b2.parquet")
@@ -202,27 +202,11 @@ def test_missing_gi_bin_is_a_clear_error(bondy: gpd.GeoDataFrame, tmp_path: Path
     bondy.to_parquet(tmp_path / "b.parquet")
     with pytest.raises(InputError, match="gi_bin"):
         run_zones(
-            _config(tmp_path),
+            bondy_config(tmp_path),
             "bondy",
             buildings_path=tmp_path / "b.parquet",
             out_dir=tmp_path / "out",
         )
-
-
-def _config(tmp_path: Path) -> Config:
-    site = SiteConfig(
-        id="bondy",
-        name="Bondy Nord",
-        osm=str(BONDY_OSM),
-        sources=(SourceConfig(id="s", kind="reports", path="x.csv"),),
-    )
-    return Config(
-        path="test.toml",
-        sites=(site,),
-        processed_dir=str(tmp_path / "processed"),
-        maps_dir=str(tmp_path / "maps"),
-        annotations_dir=str(tmp_path / "annotations"),
-    )
 
 
 # --------------------------------------------------------------------------- split, merge
