@@ -378,15 +378,11 @@ def _parse_csv(path: Path, buf: bytes, enc: str, separator: str | None) -> RawFi
     table = _read_fast(buf, body_start, names, sep, newlines_in_values=has_quotes)
     lines: np.ndarray | None = None
     if table is not None:
-        # bytes.find and bytes.count rather than numpy: no file-sized temporary arrays.
-        blank_line = buf.startswith(b"\n", body_start) or buf.find(b"\n\n", body_start) >= 0
-        if not has_quotes and not blank_line:
-            # No quote, no empty line: every line is one row (a ragged one would have
-            # failed above), so the lines need not be counted.
-            n_lines = table.num_rows
-        else:
-            n_lines = buf.count(b"\n", body_start) + (0 if buf.endswith(b"\n") else 1)
-        if table.num_rows == n_lines and not blank_line:
+        # pyarrow skips empty lines, and a quoted value may hold line breaks: each makes
+        # the rows fewer than the lines. As many rows as lines, every line is one row
+        # (one bytes.count: bytes.find of "\n\n" is twice as slow, numpy slower still).
+        n_lines = buf.count(b"\n", body_start) + (0 if buf.endswith(b"\n") else 1)
+        if table.num_rows == n_lines:
             lines = np.arange(line_no + 1, line_no + 1 + n_lines, dtype=np.int64)
         else:
             records = records or _records(buf)
@@ -424,7 +420,9 @@ def _read_fast(
     def parse(newlines: bool) -> pa.Table:
         return pacsv.read_csv(
             pa.py_buffer(buf)[offset:],
-            read_options=pacsv.ReadOptions(column_names=positional),
+            # 4 MB blocks rather than 1 MB: as fast on small files, a fifth fewer
+            # seconds and a quarter as many chunks on a million rows.
+            read_options=pacsv.ReadOptions(column_names=positional, block_size=1 << 22),
             parse_options=pacsv.ParseOptions(
                 delimiter=sep,
                 quote_char='"',
@@ -508,7 +506,7 @@ def _drop_blank_rows(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.n
     candidates: np.ndarray | None = None
     for col in table.columns:
         sub = col if candidates is None else col.take(pa.array(candidates))
-        empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(sub)), 0)
+        empty = pc.equal(trim_whitespace(sub), "")
         hits = np.flatnonzero(np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool))
         candidates = hits if candidates is None else candidates[hits]
         if len(candidates) == 0:
@@ -737,6 +735,18 @@ def to_str_series(column: pa.ChunkedArray | pa.Array, index: pd.Index | None = N
     return s
 
 
+def arrow_view(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A pandas string Series as pyarrow strings, without copying pandas' pyarrow
+    storage (its chunks are kept: combining them would copy every string)."""
+    try:
+        arr = pa.array(values.array)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return arrow_strings(values)
+    if not (pa.types.is_large_string(arr.type) or pa.types.is_string(arr.type)):
+        return arrow_strings(values)
+    return arr
+
+
 def arrow_strings(values: pd.Series) -> pa.Array:
     """A pandas string Series as one pyarrow ``large_string`` array (nulls kept)."""
     try:
@@ -850,20 +860,56 @@ _FR_FORMATS = (
 _FR_CANONICAL = r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}(?: [0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?"
 
 
+def _leading_days(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Per value, the number written before its first ``/`` when that is one or two
+    digits (``"7/03/2024"`` gives 7, ``"07/03"`` 7), else -1.
+
+    Read from the first three bytes of each value in the Arrow buffers (numpy, no new
+    strings): the regular expression ``^([0-9]{1,2})/`` through ``extract_regex`` costs
+    more than the date parsing it checks.
+    """
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    out = []
+    for chunk in chunks:
+        n = len(chunk)
+        _, offsets_buf, data_buf = chunk.buffers()
+        if n == 0 or data_buf is None:
+            out.append(np.full(n, -1, dtype=np.int64))
+            continue
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset : chunk.offset + n + 1]
+        starts = offsets[:-1].astype(np.int64)
+        length = offsets[1:].astype(np.int64) - starts
+        # Three bytes per value, 0 past its end (a trailing pad keeps the reads in bounds).
+        data = np.concatenate((np.frombuffer(data_buf, dtype=np.uint8), np.zeros(3, np.uint8)))
+        b = [np.where(length > k, data[starts + k], 0).astype(np.int64) for k in range(3)]
+        digit = [(x >= 48) & (x <= 57) for x in b]
+        slash = [x == 47 for x in b]
+        one = digit[0] & slash[1]
+        two = digit[0] & digit[1] & slash[2]
+        day = np.where(one, b[0] - 48, np.where(two, (b[0] - 48) * 10 + b[1] - 48, -1))
+        out.append(day)
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
 def _strptime_checked(values: pd.Series, fmt: str) -> pd.Series:
     """``pyarrow.compute.strptime`` (several times faster than ``pd.to_datetime`` on
     distinct values), minus its leniency: it rolls 31/02 over to 2 or 3 March, and
     ``%Y`` takes "24" for the year 24, so the parsed day must equal the written one and
     the year have four digits. For day-first formats (``%d`` first)."""
-    arr = arrow_strings(values)
+    arr = arrow_view(values)
     ts = pc.strptime(arr, format=fmt, unit="us", error_is_null=True)
-    day = pc.struct_field(pc.extract_regex(arr, r"^(?P<d>[0-9]{1,2})/"), [0])
-    same = pc.and_(
-        pc.equal(pc.day(ts), pc.cast(day, pa.int64())), pc.greater_equal(pc.year(ts), 1000)
+    if isinstance(ts, pa.ChunkedArray):
+        ts = ts.combine_chunks()
+    micros = np.asarray(
+        pc.fill_null(ts.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy(), dtype=np.int64
     )
-    ts = pc.if_else(pc.fill_null(same, False), ts, pa.scalar(None, ts.type))
-    out = pd.Series(np.asarray(ts.to_numpy(zero_copy_only=False)), index=values.index)
-    return out.astype("datetime64[us]")
+    parsed = ts.is_valid().to_numpy(zero_copy_only=False)
+    stamps = micros.view("datetime64[us]")
+    days = (stamps - stamps.astype("datetime64[M]")).astype("timedelta64[D]").astype(np.int64) + 1
+    keep = parsed & (days == _leading_days(arr)) & (stamps >= np.datetime64("1000-01-01", "us"))
+    out = np.where(keep, stamps, np.datetime64("NaT", "us"))
+    return pd.Series(out, index=values.index, dtype="datetime64[us]")
 
 
 def _fr_dates(values: pd.Series) -> pd.Series:

@@ -144,3 +144,16 @@ def test_dictionary_codes_of_a_chunked_column() -> None:
     single, single_codes = ingest._dictionary_codes(pd.Series(["x", "y", "x"], dtype="str"))
     assert single.to_pylist() == ["x", "y"]
     assert single_codes.tolist() == [0, 1, 0]
+
+
+def test_leading_days_equal_the_regular_expression() -> None:
+    values = ["7/03/2024", "07/03/2024", "31/02/2024 10:00", "123/4", "a1/02", "1", "", "9/", "/1"]
+    column = pa.chunked_array(
+        [pa.array(values[:4], pa.large_string()), pa.array(values[4:], pa.large_string())]
+    )
+    found = pc.extract_regex(column, r"^(?P<d>[0-9]{1,2})/")
+    expected = [-1 if d is None else int(d["d"]) for d in found.to_pylist()]
+    assert _readers._leading_days(column).tolist() == expected
+    # A sliced chunk (non-zero offset) reads its own values.
+    sliced = pa.array(values, pa.large_string()).slice(1, 3)
+    assert _readers._leading_days(sliced).tolist() == expected[1:4]
