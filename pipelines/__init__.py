@@ -1,5 +1,6 @@
 """Vigie: veille technique et sociale, from residents' reports to steering-committee maps."""
 
+import contextlib
 import os
 from importlib.metadata import PackageNotFoundError, version
 
@@ -24,10 +25,8 @@ def _use_jemalloc() -> None:
     """
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return
-    try:
+    with contextlib.suppress(NotImplementedError):  # a pyarrow built without jemalloc
         pa.set_memory_pool(pa.jemalloc_memory_pool())
-    except NotImplementedError:  # pragma: no cover - a pyarrow built without jemalloc
-        pass
 
 
 _use_jemalloc()

@@ -28,7 +28,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -40,6 +40,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
+from geopandas.array import GeometryArray
 from pyproj import CRS, Transformer
 
 from pipelines import _scrub
@@ -48,6 +49,7 @@ from pipelines._readers import (
     FORMAT_DEFAULTS,
     RawFile,
     arrow_strings,
+    arrow_view,
     clean_cells,
     detect_format,
     parse_dates,
@@ -517,16 +519,9 @@ class _SourceOut:
     rejected: pd.DataFrame
     outside: pd.DataFrame
     summary: dict[str, Any]
-    geometry: np.ndarray  # of the accepted rows: shapely points, None without coordinates
-
-
-def _points(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Shapely points (object array) where both coordinates are finite, else None."""
-    geometry = np.full(len(lon), None, dtype=object)
-    has = np.isfinite(lon) & np.isfinite(lat)
-    if has.any():
-        geometry[has] = shapely.points(lon[has], lat[has])
-    return geometry
+    accepted_rows: np.ndarray  # positions of the accepted rows among the parsed ones
+    # Of the accepted rows: shapely points, None without coordinates (set by the caller).
+    geometry: np.ndarray | None = None
 
 
 def _file_issue(source: SourceConfig, path: str, reason: str, detail: str) -> dict[str, Any]:
@@ -802,9 +797,15 @@ class _Parsed:
 
 
 def _parse_source(
-    source: SourceConfig, raws: list[RawFile], roles_per_file: list[dict[str, str]]
+    source: SourceConfig,
+    raws: list[RawFile],
+    roles_per_file: list[dict[str, str]],
+    on_coordinates: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None,
 ) -> _Parsed:
-    """Clean and parse every file of a source (file by file: formats and CRS may differ)."""
+    """Clean and parse every file of a source (file by file: formats and CRS may differ).
+
+    ``on_coordinates(lon, lat, state)`` is called with each file's coordinates as soon
+    as they are parsed, before its dates."""
     roles = sorted({r for per_file in roles_per_file for r in per_file})
     frames, dates, closes, coords = [], [], [], []
     for i, (raw, per_file) in enumerate(zip(raws, roles_per_file, strict=True)):
@@ -816,20 +817,20 @@ def _parse_source(
         kobo_utc = raw.format == "kobo" and per_file.get("date") == "_submission_time"
         naive_tz = "UTC" if kobo_utc else None
         dates_of = functools.partial(parse_dates, date_format=source.date_format, naive_tz=naive_tz)
+        lon, lat, state, flags = _coordinates(fr, source, raw.crs, fr.get("_geom_note"))
+        if on_coordinates is not None:
+            on_coordinates(lon, lat, state)
         done = _concurrently(
             {
                 "date": functools.partial(dates_of, fr["date"]),
                 "closed_at": functools.partial(dates_of, fr["closed_at"])
                 if "closed_at" in fr
                 else functools.partial(pd.Series, pd.NaT, index=fr.index, dtype="datetime64[us]"),
-                "coords": functools.partial(
-                    _coordinates, fr, source, raw.crs, fr.get("_geom_note")
-                ),
             }
         )
         dates.append(done["date"])
         closes.append(done["closed_at"])
-        coords.append(done["coords"])
+        coords.append((lon, lat, state, flags))
         frames.append(fr)
     if not frames:
         empty = pd.DataFrame(
@@ -895,19 +896,22 @@ def _partition(
     n = len(f)
     reason = _reason_codes(f, p.reported_at, p.state, today=today, start=start)
     native = f["id"] if "id" in f else pd.Series("", index=f.index, dtype="str")
-    need_hash = (native == "").to_numpy() | (reason > 0)
+    no_id = (native == "").to_numpy()
+    need_hash = no_id | (reason > 0)
     hashed = pd.Series("", index=f.index, dtype="str")
     if need_hash.any():
         cols = [r for r in p.roles if r in f] + (["_raw_text"] if "_raw_text" in f else [])
         hashed[need_hash] = _hash_hex(f.loc[need_hash, cols]) if cols else "0" * 16
-    report_id = (source.id + ":") + native.where(native != "", "h" + hashed)
+    # One string operation per row when every row has its id (the usual case).
+    ids_or_hash = native.where(~no_id, "h" + hashed) if no_id.any() else native
+    report_id = (source.id + ":") + ids_or_hash
     valid = reason == 0
     duplicate = np.zeros(n, dtype=bool)
     if valid.any():
         ids = report_id if valid.all() else report_id[valid]
         # pyarrow's hash-based unique is twice as fast as pandas' duplicated: check first
         # whether there is any duplicate at all (usually not).
-        if len(pc.unique(arrow_strings(ids))) < len(ids):
+        if len(pc.unique(arrow_view(ids))) < len(ids):
             duplicate[valid] = ids.duplicated(keep="first").to_numpy()
     if (~valid).any():
         key = report_id[~valid] + "|" + hashed[~valid]
@@ -956,10 +960,9 @@ def _accepted_frame(
     cats: _Categories,
     source: SourceConfig,
     files: list[str],
-) -> tuple[pd.DataFrame, dict[str, int], np.ndarray]:
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """:data:`INGESTED_COLUMNS` (without geometry) for the rows ``a``, in that order;
-    free text scrubbed, with the counts of what was scrubbed; and the rows' points
-    (built here, on a thread beside the text columns, rather than after them)."""
+    free text scrubbed, with the counts of what was scrubbed."""
     f = p.frame
     missing = pd.Series(np.nan, index=range(len(a)), dtype="str")
     none = _scrub.empty_counts()
@@ -974,14 +977,10 @@ def _accepted_frame(
         return missing, none
 
     scrubbed = ("subcategory", "description", "address")
-    # The points first: one thread builds them while the other gathers the text columns.
     texts = _concurrently(
         {
-            "geometry": functools.partial(_points, p.lon[a], p.lat[a]),
-            **{
-                role: functools.partial(text, role, role in scrubbed)
-                for role in (*scrubbed, "building_ref", "status", "channel")
-            },
+            role: functools.partial(text, role, role in scrubbed)
+            for role in (*scrubbed, "building_ref", "status", "channel")
         }
     )
     code = cats.code[a]
@@ -1028,7 +1027,7 @@ def _accepted_frame(
     counts = none
     for role in scrubbed:
         counts = _scrub.add_counts(counts, texts[role][1])
-    return _typed(frame), counts, texts["geometry"]
+    return _typed(frame), counts
 
 
 def _outside_frame(
@@ -1102,7 +1101,46 @@ def _ingest_source(
     start: pd.Timestamp,
 ) -> _SourceOut:
     raws, roles_per_file, issues = _read_source(source)
-    p = _parse_source(source, raws, roles_per_file)
+    # Building a million shapely points holds the GIL for a third of a second: each
+    # file's points are built on a thread as soon as its coordinates are parsed, on the
+    # rows that can be accepted with a point (valid, in the study area), while the
+    # other steps run mostly in pyarrow kernels, which release the GIL.
+    west, south, east, north = bbox
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        points: list[Future[np.ndarray]] = []
+
+        def start_points(lon: np.ndarray, lat: np.ndarray, state: np.ndarray) -> None:
+            placed = (state == _STATE_OK) & (lon >= west) & (lon <= east)
+            placed &= (lat >= south) & (lat <= north)
+            points.append(pool.submit(_points_at, lon, lat, np.flatnonzero(placed)))
+
+        p = _parse_source(source, raws, roles_per_file, start_points)
+        out = _source_outputs(source, raws, roles_per_file, issues, p, bbox, today, start)
+        per_file = [future.result() for future in points]
+    every = per_file[0] if len(per_file) == 1 else np.concatenate(per_file or [np.zeros(0, object)])
+    out.geometry = every[out.accepted_rows]
+    return out
+
+
+def _points_at(lon: np.ndarray, lat: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Shapely points at ``rows`` (an object array as long as ``lon``, None elsewhere)."""
+    geometry = np.full(len(lon), None, dtype=object)
+    if len(rows):
+        geometry[rows] = shapely.points(lon[rows], lat[rows])
+    return geometry
+
+
+def _source_outputs(
+    source: SourceConfig,
+    raws: list[RawFile],
+    roles_per_file: list[dict[str, str]],
+    issues: list[dict[str, Any]],
+    p: _Parsed,
+    bbox: tuple[float, float, float, float],
+    today: date,
+    start: pd.Timestamp,
+) -> _SourceOut:
+    """Partition, order and gather a parsed source (geometry left to the caller)."""
     part = _partition(p, source, bbox=bbox, today=today, start=start)
     cats = _categories(p, source)
     files = [raw.path for raw in raws]
@@ -1112,7 +1150,7 @@ def _ingest_source(
     order = _order(group, p.reported_at, part.report_id)
     n_acc, n_out = int(part.accepted.sum()), int(part.outside.sum())
     a, o = order[:n_acc], order[n_acc : n_acc + n_out]
-    accepted, text_counts, geometry = _accepted_frame(p, part.report_id, a, cats, source, files)
+    accepted, text_counts = _accepted_frame(p, part.report_id, a, cats, source, files)
     outside = _outside_frame(p, part.report_id, o, cats, source, files)
     rejected, rejected_counts = _rejected_frame(
         p, part, raws, roles_per_file, source, today=today, start=start
@@ -1176,7 +1214,7 @@ def _ingest_source(
             np.count_nonzero(kept & closed_given & np.isnat(p.closed_at.to_numpy()))
         ),
     }
-    return _SourceOut(accepted, rejected, outside, summary, geometry)
+    return _SourceOut(accepted, rejected, outside, summary, a)
 
 
 #: The text columns of ``ingested.parquet``: all but numbers, dates and the geometry.
@@ -1257,14 +1295,18 @@ def ingest_site(
     accepted = [outs[s].accepted for s in order]
     frame = accepted[0] if len(accepted) == 1 else pd.concat(accepted, ignore_index=True)
     frame = _typed(frame)
+    geoms = [g for s in order if (g := outs[s].geometry) is not None]
     geometry = (
-        outs[order[0]].geometry
-        if len(order) == 1
-        else np.concatenate([outs[s].geometry for s in order])
-        if order
+        geoms[0]
+        if len(geoms) == 1
+        else np.concatenate(geoms)
+        if geoms
         else np.full(0, None, dtype=object)
     )
-    ingested = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=WGS84), crs=WGS84)
+    # The points are shapely objects already: GeometryArray takes them as they are
+    # (GeoSeries would check each of a million values again).
+    points = gpd.GeoSeries(GeometryArray(geometry, crs=WGS84), index=frame.index)
+    ingested = gpd.GeoDataFrame(frame, geometry=points, crs=WGS84)
     rejected = pd.concat([outs[s].rejected for s in order], ignore_index=True)
     rejected = (
         rejected.astype({"source_line": "int64"})
