@@ -23,6 +23,7 @@ import re
 import sys
 import warnings
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -375,13 +376,16 @@ def _parse_csv(path: Path, buf: bytes, enc: str, separator: str | None) -> RawFi
         table = pa.table({n: pa.array([], pa.large_string()) for n in names})
         return RawFile(str(path), "csv", table, np.zeros(0, np.int64), encoding=enc, separator=sep)
     has_quotes = buf.find(b'"', body_start) >= 0
-    table = _read_fast(buf, body_start, names, sep, newlines_in_values=has_quotes)
+    # pyarrow skips empty lines, and a quoted value may hold line breaks: each makes the
+    # rows fewer than the lines. As many rows as lines, every line is one row. The lines
+    # are counted while pyarrow parses (its parser releases the GIL); one bytes.count:
+    # bytes.find of "\n\n" is twice as slow, numpy slower still.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        parsed = pool.submit(_read_fast, buf, body_start, names, sep, newlines_in_values=has_quotes)
+        n_lines = buf.count(b"\n", body_start) + (0 if buf.endswith(b"\n") else 1)
+        table = parsed.result()
     lines: np.ndarray | None = None
     if table is not None:
-        # pyarrow skips empty lines, and a quoted value may hold line breaks: each makes
-        # the rows fewer than the lines. As many rows as lines, every line is one row
-        # (one bytes.count: bytes.find of "\n\n" is twice as slow, numpy slower still).
-        n_lines = buf.count(b"\n", body_start) + (0 if buf.endswith(b"\n") else 1)
         if table.num_rows == n_lines:
             lines = np.arange(line_no + 1, line_no + 1 + n_lines, dtype=np.int64)
         else:
@@ -821,6 +825,50 @@ def clean_cells(column: pa.ChunkedArray | pa.Array, index: pd.Index | None = Non
     if pc.any(na).as_py():
         arr = pc.if_else(na, pa.scalar("", arr.type), arr)
     return to_str_series(arr, index)
+
+
+def _dictionary_of(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Dictionary-encode a string column: its distinct values and, per row, the index
+    of its value among them (int32). Chunks keep their place (no concatenation)."""
+    encoded = pc.dictionary_encode(column)
+    if isinstance(encoded, pa.Array):
+        return encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
+    if encoded.num_chunks == 0:
+        return pa.array([], column.type), np.zeros(0, np.int32)
+    first = encoded.chunk(0).dictionary
+    if any(not chunk.dictionary.equals(first) for chunk in encoded.chunks[1:]):
+        encoded = encoded.unify_dictionaries()
+    indices = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
+    return encoded.chunk(0).dictionary, np.concatenate(indices)
+
+
+def clean_labels(
+    column: pa.ChunkedArray | pa.Array, index: pd.Index | None = None, *, na_tokens: bool = True
+) -> pd.Series:
+    """:func:`clean_cells` for columns of labels and text, as a pandas ``category``
+    Series whose categories are the cleaned distinct values.
+
+    Labels repeat (categories, statuses, streets, building codes, stock phrases), so
+    they are cleaned once per distinct value, and later steps (blank tests, category
+    mapping, scrubbing, gathering the accepted rows) work on the distinct values and
+    the integer codes instead of a million strings each.
+
+    Parameters
+    ----------
+    na_tokens
+        Also turn missing-value spellings into ``""`` (not for free text, where "-"
+        or "NA" may be what was written).
+    """
+    dictionary, codes = _dictionary_of(pc.fill_null(column, ""))
+    cleaned = trim_whitespace(dictionary)
+    if na_tokens:
+        cleaned = pc.if_else(pc.is_in(cleaned, value_set=_NA_SET), "", cleaned)
+    # Cleaning may make two values equal (" a" and "a"): encode once more.
+    distinct, remap = _dictionary_of(cleaned)
+    codes = remap[codes] if len(codes) else codes
+    categories = pd.Index(to_str_series(distinct), dtype="str")
+    values = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories))
+    return pd.Series(values, index=index)
 
 
 def extract(values: pd.Series, pattern: str) -> dict[str, pd.Series]:

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 from geopandas.array import GeometryArray
+from pandas.api.types import union_categoricals
 from pyproj import CRS, Transformer
 
 from pipelines import _scrub
@@ -51,13 +52,13 @@ from pipelines._readers import (
     arrow_strings,
     arrow_view,
     clean_cells,
+    clean_labels,
     detect_format,
     parse_dates,
     parse_geo_points,
     parse_numbers,
     read_file,
     to_str_series,
-    trim_whitespace,
 )
 from pipelines.config import COLUMN_ROLES, DEFAULT_PARAMS, Config, SiteConfig, SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
@@ -134,6 +135,18 @@ _L93_Y = (6_000_000.0, 7_200_000.0)
 _LOCATION_ROLES = ("address", "number", "street", "postcode", "city", "building_ref")
 # Every mapped role is read as text first (plus the Open311 alternative category field).
 _TEXT_ROLES = (*COLUMN_ROLES, "category_alt")
+# Roles read as labels (pandas ``category``: cleaned and handled per distinct value);
+# the others (identifiers, dates, coordinates) are mostly distinct, kept as ``str``.
+_LABEL_ROLES = frozenset(_TEXT_ROLES) - {
+    "id",
+    "date",
+    "closed_at",
+    "lat",
+    "lon",
+    "x",
+    "y",
+    "geo_point",
+}
 _STATE_NONE, _STATE_OK, _STATE_BAD = 0, 1, 2
 
 
@@ -403,8 +416,9 @@ def _file_frame(raw: RawFile, roles: dict[str, str], file_index: int) -> pd.Data
 
     def clean(role: str) -> pd.Series:
         column = raw.table.column(roles[role])
-        if role == "description":  # free text: "-" or "NA" may be what was written
-            return to_str_series(trim_whitespace(column), index)
+        if role in _LABEL_ROLES:
+            # free text: "-" or "NA" may be what was written
+            return clean_labels(column, index, na_tokens=role != "description")
         return clean_cells(column, index)
 
     data: dict[str, Any] = _concurrently(
@@ -429,11 +443,33 @@ def _file_frame(raw: RawFile, roles: dict[str, str], file_index: int) -> pd.Data
                 ),
             }
         )
-        frame = pd.concat([frame, bad], ignore_index=True)
+        frame = pd.concat([_as_str(frame), bad], ignore_index=True)
         for role in [*data, "_raw_text"]:
             frame[role] = frame[role].fillna("")
         frame = frame.sort_values("source_line", kind="stable", ignore_index=True)
     return frame
+
+
+def _as_str(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its ``category`` columns as ``str``."""
+    labels = [c for c in frame if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame.astype(dict.fromkeys(labels, "str")) if labels else frame
+
+
+def _str_column(values: pd.Series) -> pd.Series:
+    """A text column as ``str`` (label columns are ``category``)."""
+    return values.astype("str") if isinstance(values.dtype, pd.CategoricalDtype) else values
+
+
+def _concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate the files' frames; a label column stays ``category`` (the union of
+    the files' values) when every file has it as one."""
+    out = pd.concat([_as_str(fr) for fr in frames], ignore_index=True)
+    for column in out:
+        parts = [fr[column] for fr in frames]
+        if all(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
+            out[column] = pd.Series(union_categoricals(parts), index=out.index)
+    return out
 
 
 def _hash_hex(frame: pd.DataFrame) -> pd.Series:
@@ -503,7 +539,11 @@ def _text_rows(
     work on the few distinct strings, the rows are gathered as integer codes, and the
     output strings are built once.
     """
-    dictionary, all_codes = _dictionary_codes(values)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        dictionary = arrow_strings(pd.Series(values.cat.categories))
+        all_codes = np.asarray(values.array.codes, dtype=np.int64)
+    else:
+        dictionary, all_codes = _dictionary_codes(values)
     dictionary = pc.if_else(pc.equal(dictionary, ""), pa.scalar(None, dictionary.type), dictionary)
     codes = all_codes[idx]
     counts = _scrub.empty_counts()
@@ -646,7 +686,7 @@ def _map_categories(
     pair its code, its source label and whether it was unknown (→ ``autre``, listed).
     A label the configuration maps to ``autre`` on purpose is not unknown.
     """
-    key = labels if alt is None else labels + "\x1f" + alt
+    key = labels if alt is None else _str_column(labels) + "\x1f" + _str_column(alt)
     codes, uniques = pd.factorize(key)
     pairs = (
         [str(u).split("\x1f") for u in uniques]
@@ -682,8 +722,12 @@ def _compose_address(f: pd.DataFrame) -> pd.Series:
     address = f.get("address", empty)
     if not any(r in f for r in ("number", "street", "postcode", "city")):
         return address
-    left = (f.get("number", empty) + " " + f.get("street", empty)).str.strip()
-    right = (f.get("postcode", empty) + " " + f.get("city", empty)).str.strip()
+    address = _str_column(address)
+    number, street, postcode, city = (
+        _str_column(f.get(r, empty)) for r in ("number", "street", "postcode", "city")
+    )
+    left = (number + " " + street).str.strip()
+    right = (postcode + " " + city).str.strip()
     composed = (left + ", " + right).str.strip(", ")
     return address.where(address != "", composed)
 
@@ -812,7 +856,11 @@ def _parse_source(
         fr = _file_frame(raw, per_file, i)
         for role in roles:
             if role not in fr:
-                fr[role] = ""
+                fr[role] = (
+                    pd.Categorical.from_codes(np.zeros(len(fr), np.int8), categories=[""])
+                    if role in _LABEL_ROLES
+                    else ""
+                )
         # KoboToolbox writes _submission_time in UTC, without an offset.
         kobo_utc = raw.format == "kobo" and per_file.get("date") == "_submission_time"
         naive_tz = "UTC" if kobo_utc else None
@@ -855,7 +903,7 @@ def _parse_source(
         )
     one = len(frames) == 1
     return _Parsed(
-        frame=frames[0] if one else pd.concat(frames, ignore_index=True),
+        frame=frames[0] if one else _concat_frames(frames),
         reported_at=dates[0] if one else pd.concat(dates, ignore_index=True),
         closed_at=closes[0] if one else pd.concat(closes, ignore_index=True),
         lon=np.concatenate([c[0] for c in coords]),
@@ -1022,7 +1070,8 @@ def _accepted_frame(
             "lon": p.lon[a],
             "lat": p.lat[a],
             "coord_note": taken["coord_note"],
-        }
+        },
+        copy=False,  # fresh arrays: no copy into 2-D blocks
     )
     counts = none
     for role in scrubbed:

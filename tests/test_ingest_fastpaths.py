@@ -157,3 +157,44 @@ def test_leading_days_equal_the_regular_expression() -> None:
     # A sliced chunk (non-zero offset) reads its own values.
     sliced = pa.array(values, pa.large_string()).slice(1, 3)
     assert _readers._leading_days(sliced).tolist() == expected[1:4]
+
+
+@pytest.mark.parametrize("na_tokens", [True, False])
+def test_clean_labels_equal_clean_cells(na_tokens: bool) -> None:
+    chunks = [
+        pa.array([" Fuite", "Fuite", "NA", None, "-", "Fuite "], pa.large_string()),
+        pa.array(["Ascenseur", "", " ", "n/a", "Fuite"], pa.large_string()),
+    ]
+    column = pa.chunked_array(chunks)
+    labels = _readers.clean_labels(column, na_tokens=na_tokens)
+    assert isinstance(labels.dtype, pd.CategoricalDtype)
+    assert labels.cat.categories.is_unique
+    expected = (
+        _readers.clean_cells(column).tolist()
+        if na_tokens
+        else _readers.to_str_series(pc.utf8_trim_whitespace(pc.fill_null(column, ""))).tolist()
+    )
+    assert labels.astype("str").tolist() == expected
+
+
+def test_label_columns_hash_like_text() -> None:
+    # Rows without an id are named by a hash of their cells: label columns, held as
+    # categories, must hash as their text does.
+    text = pd.DataFrame(
+        {"a": pd.Series(["x", "y", "x", ""], dtype="str"), "b": ["1", "2", "3", "4"]}
+    )
+    labels = text.assign(a=_readers.clean_labels(pa.chunked_array([text["a"].tolist()])))
+    assert ingest._hash_hex(labels).tolist() == ingest._hash_hex(text).tolist()
+
+
+def test_text_rows_of_labels_equal_those_of_text() -> None:
+    values = ["Joignable au 06 12 34 56 78", "", "Fuite", "Fuite", "appt 12 au 3e"]
+    text = pd.Series(values, dtype="str")
+    labels = _readers.clean_labels(pa.chunked_array([values]), na_tokens=False)
+    idx = np.array([4, 0, 2, 1])
+    for scrub in (False, True):
+        got, got_counts = ingest._text_rows(labels, idx, scrub=scrub)
+        want, want_counts = ingest._text_rows(text, idx, scrub=scrub)
+        assert got.isna().tolist() == want.isna().tolist() == [False, False, False, True]
+        assert got.dropna().tolist() == want.dropna().tolist()
+        assert got_counts == want_counts
