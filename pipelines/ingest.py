@@ -857,7 +857,9 @@ def _parse_source(
         for role in roles:
             if role not in fr:
                 fr[role] = (
-                    pd.Categorical.from_codes(np.zeros(len(fr), np.int8), categories=[""])
+                    pd.Categorical.from_codes(
+                        np.zeros(len(fr), np.int8), categories=pd.Index([""], dtype="str")
+                    )
                     if role in _LABEL_ROLES
                     else ""
                 )
