@@ -952,10 +952,9 @@ def _strptime_checked(values: pd.Series, fmt: str) -> pd.Series:
     micros = np.asarray(
         pc.fill_null(ts.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy(), dtype=np.int64
     )
-    parsed = ts.is_valid().to_numpy(zero_copy_only=False)
-    stamps = micros.view("datetime64[us]")
-    days = (stamps - stamps.astype("datetime64[M]")).astype("timedelta64[D]").astype(np.int64) + 1
-    keep = parsed & (days == _leading_days(arr)) & (stamps >= np.datetime64("1000-01-01", "us"))
+    stamps = micros.view("datetime64[us]")  # NaT where not parsed
+    days = np.asarray(pc.fill_null(pc.day(ts), -2).to_numpy(), dtype=np.int64)
+    keep = (days == _leading_days(arr)) & (stamps >= np.datetime64("1000-01-01", "us"))
     out = np.where(keep, stamps, np.datetime64("NaT", "us"))
     return pd.Series(out, index=values.index, dtype="datetime64[us]")
 

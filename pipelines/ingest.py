@@ -935,12 +935,15 @@ def _partition(
     bbox: tuple[float, float, float, float],
     today: date,
     start: pd.Timestamp,
+    on_report_ids: Callable[[pd.Series], None] | None = None,
 ) -> _Partition:
     """Rejected rows first, then duplicates, then rows outside the study area.
 
     A valid row is a duplicate when a valid row with the same ``report_id`` came before
     it (files in name order, then lines); a rejected row when the very same row (same
     id, same cells) was rejected before, so that a file read twice is all duplicates.
+    ``on_report_ids(report_id)`` is called as soon as the ids are known, before the
+    duplicates are looked for.
     """
     f = p.frame
     n = len(f)
@@ -955,13 +958,17 @@ def _partition(
     # One string operation per row when every row has its id (the usual case).
     ids_or_hash = native.where(~no_id, "h" + hashed) if no_id.any() else native
     report_id = (source.id + ":") + ids_or_hash
+    if on_report_ids is not None:
+        on_report_ids(report_id)
     valid = reason == 0
     duplicate = np.zeros(n, dtype=bool)
     if valid.any():
         ids = report_id if valid.all() else report_id[valid]
         # pyarrow's hash-based unique is twice as fast as pandas' duplicated: check first
-        # whether there is any duplicate at all (usually not).
-        if len(pc.unique(arrow_view(ids))) < len(ids):
+        # whether there is any duplicate at all (usually not), on the ids without their
+        # common prefix (shorter strings to hash).
+        short = ids_or_hash if valid.all() else ids_or_hash[valid]
+        if len(pc.unique(arrow_view(short))) < len(ids):
             duplicate[valid] = ids.duplicated(keep="first").to_numpy()
     if (~valid).any():
         key = report_id[~valid] + "|" + hashed[~valid]
@@ -1192,13 +1199,21 @@ def _source_outputs(
     start: pd.Timestamp,
 ) -> _SourceOut:
     """Partition, order and gather a parsed source (geometry left to the caller)."""
-    part = _partition(p, source, bbox=bbox, today=today, start=start)
-    cats = _categories(p, source)
-    files = [raw.path for raw in raws]
+    # Every row sorted by date and id on a thread while the ids are checked for
+    # duplicates (two pyarrow kernels, which release the GIL); then a stable sort on
+    # where the rows go gives both outputs' order: accepted rows, then outside ones.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        by_time: list[Future[np.ndarray]] = []
 
-    # One sort gives both outputs' order: accepted rows, then outside ones, by date and id.
+        def start_sort(report_id: pd.Series) -> None:
+            by_time.append(pool.submit(_order, p.reported_at, report_id))
+
+        part = _partition(p, source, bbox=bbox, today=today, start=start, on_report_ids=start_sort)
+        cats = _categories(p, source)
+        files = [raw.path for raw in raws]
+        order = by_time[0].result()
     group = np.where(part.accepted, 0, np.where(part.outside, 1, 2)).astype(np.int8)
-    order = _order(group, p.reported_at, part.report_id)
+    order = order[np.argsort(group[order], kind="stable")]
     n_acc, n_out = int(part.accepted.sum()), int(part.outside.sum())
     a, o = order[:n_acc], order[n_acc : n_acc + n_out]
     accepted, text_counts = _accepted_frame(p, part.report_id, a, cats, source, files)
@@ -1251,8 +1266,13 @@ def _source_outputs(
         "duplicates": n_dup,
         "rejected": rej_counts,
         "outside_study_area": n_out,
-        "by_category": {
-            str(k): int(v) for k, v in accepted["category"].value_counts().sort_index().items()
+        "by_category": {  # from the codes: value_counts on a million strings is slower
+            CODES[i]: int(count)
+            for i, count in sorted(
+                enumerate(np.bincount(cats.code[a], minlength=len(CODES))),
+                key=lambda item: CODES[item[0]],
+            )
+            if count
         },
         "unknown_labels": dict(sorted(unknown_labels.items())),
         "coordinates": {
@@ -1290,20 +1310,12 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _order(group: np.ndarray, reported_at: pd.Series, report_id: pd.Series) -> np.ndarray:
-    """Positions sorted by (group, reported_at, report_id), by pyarrow (fast on strings)."""
-    if len(group) == 0:
+def _order(reported_at: pd.Series, report_id: pd.Series) -> np.ndarray:
+    """Positions sorted by (reported_at, report_id), by pyarrow (fast on strings)."""
+    if len(report_id) == 0:
         return np.zeros(0, dtype=np.int64)
-    keys = pa.table(
-        {
-            "g": pa.array(group),
-            "t": pa.array(reported_at.to_numpy()),
-            "r": arrow_strings(report_id),
-        }
-    )
-    order = pc.sort_indices(
-        keys, sort_keys=[("g", "ascending"), ("t", "ascending"), ("r", "ascending")]
-    )
+    keys = pa.table({"t": pa.array(reported_at.to_numpy()), "r": arrow_view(report_id)})
+    order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("r", "ascending")])
     return np.asarray(order.to_numpy(), dtype=np.int64)
 
 
