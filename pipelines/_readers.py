@@ -49,6 +49,13 @@ FORMAT_DEFAULTS: dict[str, dict[str, tuple[str, ...]]] = {
         "date": ("_submission_time", "end", "start"),
         "geo_point": ("_geolocation",),
     },
+    # ODK Central's CSV export: KEY is the submission's uuid, SubmissionDate is UTC with
+    # a "Z"; a geopoint is split into <group>-<field>-Latitude, -Longitude (found by
+    # suffix, like Kobo's), or kept whole as "lat lon altitude accuracy".
+    "odk": {
+        "id": ("KEY", "meta-instanceID", "instanceID"),
+        "date": ("SubmissionDate", "end", "start"),
+    },
     "open311": {
         "id": ("service_request_id", "token"),
         "date": ("requested_datetime",),
@@ -63,6 +70,12 @@ FORMAT_DEFAULTS: dict[str, dict[str, tuple[str, ...]]] = {
         "channel": ("agency_responsible",),
     },
     "geojson": {"lat": ("__lat",), "lon": ("__lon",)},
+}
+#: Columns a format always holds about people (who submitted, from which device): as
+#: personal as the ones the configuration declares.
+FORMAT_PERSONAL: dict[str, tuple[str, ...]] = {
+    "kobo": ("_submitted_by", "username", "deviceid", "phonenumber", "simserial", "subscriberid"),
+    "odk": ("SubmitterID", "SubmitterName", "DeviceID", "deviceid", "username", "phonenumber"),
 }
 #: Extra label column tried when the category column's label is unknown (Open311 names).
 CATEGORY_FALLBACK: dict[str, str] = {"open311": "service_name"}
@@ -122,7 +135,8 @@ class RawFile:
 # --------------------------------------------------------------------------- formats
 def detect_format(path: Path, declared: str) -> str:
     """The format of ``path``: the declared one, else guessed from the extension (and,
-    for ``.json``, from the first bytes). KoboToolbox CSV is recognised after reading."""
+    for ``.json``, from the first bytes). KoboToolbox and ODK Central CSV exports are
+    recognised after reading, by their columns."""
     if declared != "auto":
         return declared
     suffix = path.suffix.lower()
@@ -155,11 +169,15 @@ def read_file(
         The file cannot be parsed at all (invalid JSON, corrupt workbook…).
     """
     detected = detect_format(path, fmt)
-    if detected in ("csv", "kobo"):
+    if detected in ("csv", "kobo", "odk"):
         raw = read_csv(path, encoding=encoding, separator=separator)
-        kobo_columns = {"_uuid", "_submission_time"} <= set(raw.columns)
+        columns = set(raw.columns)
+        kobo_columns = {"_uuid", "_submission_time"} <= columns
+        odk_columns = "SubmissionDate" in columns and bool({"KEY", "meta-instanceID"} & columns)
         if detected == "kobo" or (fmt == "auto" and kobo_columns):
             raw.format = "kobo"
+        elif detected == "odk" or (fmt == "auto" and odk_columns):
+            raw.format = "odk"
         return raw
     if detected == "xlsx":
         return read_xlsx(path, sheet=sheet)

@@ -35,7 +35,7 @@ from pipelines.errors import ConfigError
 from pipelines.taxonomy import CODES
 
 SOURCE_KINDS = ("reports", "observations")
-SOURCE_FORMATS = ("auto", "csv", "xlsx", "geojson", "open311", "kobo")
+SOURCE_FORMATS = ("auto", "csv", "xlsx", "geojson", "open311", "kobo", "odk")
 COLUMN_ROLES = (
     "id",
     "date",

@@ -48,12 +48,12 @@ from pipelines import _scrub
 from pipelines._readers import (
     CATEGORY_FALLBACK,
     FORMAT_DEFAULTS,
+    FORMAT_PERSONAL,
     RawFile,
     arrow_strings,
     arrow_view,
     clean_cells,
     clean_labels,
-    detect_format,
     parse_dates,
     parse_geo_points,
     parse_numbers,
@@ -238,10 +238,12 @@ def resolve_columns(raw: RawFile, source: SourceConfig) -> dict[str, str]:
             if cand in raw.table.column_names:
                 roles[role] = cand
                 break
-    if raw.format == "kobo":
-        for role, suffix in (("lat", "_latitude"), ("lon", "_longitude")):
+    if raw.format in ("kobo", "odk"):
+        # A geopoint split into columns: Kobo's <field>_latitude, ODK Central's
+        # <group>-<field>-Latitude (the first geopoint of the form).
+        for role, name in (("lat", "latitude"), ("lon", "longitude")):
             if role not in roles:
-                hits = [c for c in available if c.lower().endswith(suffix)]
+                hits = [c for c in available if c.lower().endswith((f"_{name}", f"-{name}"))]
                 if hits:
                     roles[role] = hits[0]
     alt = CATEGORY_FALLBACK.get(raw.format)
@@ -596,9 +598,13 @@ def _read_source(
         return raws, roles_per_file, issues
     for path in files:
         try:
-            fmt = detect_format(path, source.format)
+            # The declared format: "auto" lets the reader recognise Kobo and ODK exports.
             raw = read_file(
-                path, fmt, encoding=source.encoding, separator=source.separator, sheet=source.sheet
+                path,
+                source.format,
+                encoding=source.encoding,
+                separator=source.separator,
+                sheet=source.sheet,
             )
         except FileNotFoundError:
             issues.append(
@@ -735,10 +741,13 @@ def _compose_address(f: pd.DataFrame) -> pd.Series:
 def _original_rows(
     raws: list[RawFile], rows: pd.DataFrame, personal: tuple[str, ...]
 ) -> tuple[list[str], dict[str, int]]:
-    """JSON of the raw rows, personal columns removed and text scrubbed."""
+    """JSON of the raw rows, personal columns (declared, or known to the file's format)
+    removed and text scrubbed."""
     records: list[dict[str, str]] = []
+    declared = personal
     for file_index, row in zip(rows["_file"].to_numpy(), rows["_row"].to_numpy(), strict=True):
         raw = raws[int(file_index)]
+        personal = (*declared, *FORMAT_PERSONAL.get(raw.format, ()))
         if row >= 0:
             rec = raw.table.slice(int(row), 1).to_pylist()[0]
             lon, lat = rec.get("__lon"), rec.get("__lat")

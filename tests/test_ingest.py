@@ -21,7 +21,7 @@ import pytest
 from pyproj import Transformer
 
 from pipelines import ingest
-from pipelines._readers import _read_exact, parse_dates, read_csv
+from pipelines._readers import _read_exact, parse_dates, read_csv, read_file
 from pipelines.buildings import read_osm_bounds
 from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
 from pipelines.errors import InputError
@@ -892,3 +892,55 @@ def test_stray_quotes_utf16_and_legacy_geojson_crs(tmp_path: Path) -> None:
     )
     assert result.ingested[["lon", "lat"]].iloc[0].tolist() == pytest.approx([lon, lat], abs=1e-9)
     assert result.ingested["coord_note"].iloc[0] == "lambert93"
+
+
+def test_odk_central_export_is_recognised_and_needs_little_configuration() -> None:
+    # Hand-made in the shape of ODK Central's CSV export (repeat groups flattened with
+    # "-", the geopoint split into -Latitude/-Longitude/-Altitude/-Accuracy, KEY,
+    # SubmissionDate in UTC with a "Z", SubmitterName and DeviceID).
+    raw = read_file(DATA / "odk_central.csv", "auto")
+    assert raw.format == "odk"
+    src = _source(
+        DATA / "odk_central.csv",
+        kind="observations",
+        columns={
+            "category": "constat-probleme",
+            "building_ref": "constat-batiment",
+            "description": "constat-commentaire",
+        },
+    )
+    result = _ingest(src)
+    rows = _by_id(result)
+    first = "src:uuid:3c1f0e52-8a43-4d57-9d7a-1b0e2f7c9a01"
+    assert rows.loc[first, "reported_at"] == pd.Timestamp("2024-05-09 14:10")  # 12:10 UTC
+    assert rows.loc[first, "lat"] == pytest.approx(48.910122)
+    assert rows.loc[first, "lon"] == pytest.approx(2.48619)
+    assert rows.loc[first, "category"] == "nuisibles"
+    second = "src:uuid:8e2d4b7a-5c61-4f0e-a3b9-6d2c8f1e4b02"
+    assert rows.loc[second, "reported_at"] == pd.Timestamp("2024-01-09 14:52:28")  # winter
+    assert pd.isna(rows.loc[second, "lat"]) and rows.loc[second, "building_ref"] == "BL-9"
+    assert "06 12" not in rows.loc[second, "description"]
+    # The third has nothing to locate it: rejected, and the submitter's name and device
+    # (columns ODK always writes) are not in the rejected row, though not declared.
+    summary = result.summary["sources"]["src"]
+    assert summary["rejected"] == {"missing_location": 1}
+    original = json.loads(result.rejected["original_row"].iloc[0])
+    assert original["constat-commentaire"] == "Hall sale"
+    assert not {"SubmitterName", "SubmitterID", "DeviceID"} & set(original)
+    assert "Karim" not in result.rejected.to_csv()
+
+
+def test_kobo_export_is_recognised_without_declaring_the_format() -> None:
+    # format = "auto" (the default): the columns _uuid and _submission_time say Kobo, so
+    # its defaults apply (id, UTC submission time, _geolocation).
+    src = _source(
+        DATA / "kobo.csv",
+        kind="observations",
+        personal_columns=("nom_enqueteur",),
+        columns={"category": "probleme"},
+    )
+    result = _ingest(src)
+    rows = _by_id(result)
+    first = "src:9aba14dc-6ec9-4595-bcdc-ec12322b2eb2"
+    assert rows.loc[first, "reported_at"] == pd.Timestamp("2024-05-09 14:10")
+    assert result.summary["sources"]["src"]["file_details"][0]["format"] == "kobo"
