@@ -918,7 +918,8 @@ def test_odk_central_export_is_recognised_and_needs_little_configuration() -> No
     assert rows.loc[first, "category"] == "nuisibles"
     second = "src:uuid:8e2d4b7a-5c61-4f0e-a3b9-6d2c8f1e4b02"
     assert rows.loc[second, "reported_at"] == pd.Timestamp("2024-01-09 14:52:28")  # winter
-    assert pd.isna(rows.loc[second, "lat"]) and rows.loc[second, "building_ref"] == "BL-9"
+    assert pd.isna(rows.loc[second, "lat"])
+    assert rows.loc[second, "building_ref"] == "BL-9"
     assert "06 12" not in rows.loc[second, "description"]
     # The third has nothing to locate it: rejected, and the submitter's name and device
     # (columns ODK always writes) are not in the rejected row, though not declared.
