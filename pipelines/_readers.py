@@ -107,6 +107,9 @@ class RawFile:
         or the 1-based feature index for GeoJSON and JSON.
     virtual
         Columns the reader derived (``__lon``…), not present in the file.
+    excel_epoch
+        Day 0 of the file's Excel serial dates: 1899-12-30, or 1904-01-01 for a
+        workbook saved with the 1904 date system (old Mac Excel).
     """
 
     path: str
@@ -120,6 +123,7 @@ class RawFile:
     has_header: bool = True
     crs: str | None = None
     virtual: tuple[str, ...] = ()
+    excel_epoch: str = "1899-12-30"
 
     @property
     def columns(self) -> list[str]:
@@ -581,8 +585,10 @@ def _table_from_records(records: list[dict[str, str]], names: list[str]) -> pa.T
 def read_xlsx(path: Path, *, sheet: str | None = None) -> RawFile:
     """Read the first sheet (or ``sheet``) of a workbook; the first non-empty row is the
     header and ``lines`` are Excel row numbers. Cells formatted as dates come as ISO
-    strings; dates stored as plain numbers stay Excel serial numbers (parsed later)."""
+    strings; dates stored as plain numbers stay Excel serial numbers (parsed later, from
+    the workbook's own day 0: 1900 or 1904 date system)."""
     import openpyxl
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
@@ -607,6 +613,7 @@ def read_xlsx(path: Path, *, sheet: str | None = None) -> RawFile:
                 path, f"feuille « {sheet} » absente ; feuilles : {', '.join(book.sheetnames)}."
             )
         ws = book[sheet] if sheet is not None else book.worksheets[0]
+        epoch = "1904-01-01" if book.epoch == CALENDAR_MAC_1904 else "1899-12-30"
         header: list[str] | None = None
         records: list[list[str]] = []
         lines: list[int] = []
@@ -635,7 +642,14 @@ def read_xlsx(path: Path, *, sheet: str | None = None) -> RawFile:
         {n: pa.array(c, pa.large_string()) for n, c in zip(names, columns, strict=True)}
     )
     table = _drop_blank_columns(table, [names[i] for i in blank_names])
-    return RawFile(str(path), "xlsx", table, np.asarray(lines, np.int64), blank_rows=int(blank))
+    return RawFile(
+        str(path),
+        "xlsx",
+        table,
+        np.asarray(lines, np.int64),
+        blank_rows=int(blank),
+        excel_epoch=epoch,
+    )
 
 
 def _load_json(path: Path, encoding: str | None) -> Any:
@@ -912,7 +926,6 @@ _ISO = (
 )
 _TZ = r"(?:Z|[+\-][0-9]{2}(?::?[0-9]{2})?| ?UTC| ?GMT)"
 _SERIAL = r"[0-9]{5}(?:[.,][0-9]+)?"
-_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _FR_FORMATS = (
     "%d/%m/%Y %H:%M",
     "%d/%m/%Y %H:%M:%S",
@@ -1015,6 +1028,7 @@ def parse_dates(
     *,
     date_format: str | None = None,
     naive_tz: str | None = None,
+    excel_epoch: str = "1899-12-30",
 ) -> pd.Series:
     """Parse dates written in any of the forms exports use, as naive local time.
 
@@ -1029,6 +1043,8 @@ def parse_dates(
     naive_tz
         Time zone of timestamps written without offset (KoboToolbox writes
         ``_submission_time`` in UTC); ``None``: they are local time already.
+    excel_epoch
+        Day 0 of Excel serial numbers (``RawFile.excel_epoch``).
 
     Returns
     -------
@@ -1046,7 +1062,7 @@ def parse_dates(
         out[pos[where]] = parsed.to_numpy().astype("datetime64[us]")
 
     if date_format == "excel":
-        put(np.ones(len(pos), bool), _serial_dates(v))
+        put(np.ones(len(pos), bool), _serial_dates(v, excel_epoch))
     elif date_format:
         put(
             np.ones(len(pos), bool),
@@ -1080,7 +1096,7 @@ def parse_dates(
                     _to_local(pd.to_datetime(s, format="ISO8601", utc=True, errors="coerce"), None),
                 )
             if serial.any():
-                put(serial, _serial_dates(v[serial]))
+                put(serial, _serial_dates(v[serial], excel_epoch))
     return pd.Series(out, index=values.index)
 
 
@@ -1096,12 +1112,13 @@ def _to_local(parsed: pd.Series, naive_tz: str | None) -> pd.Series:
     return parsed.astype("datetime64[us]")
 
 
-def _serial_dates(values: pd.Series) -> pd.Series:
-    """Excel serial day numbers (1900 system) between 1954 and 2119."""
+def _serial_dates(values: pd.Series, epoch: str = "1899-12-30") -> pd.Series:
+    """Excel serial day numbers between 20,000 and 80,000 (1954 to 2119 in the 1900 date
+    system), counted from ``epoch``."""
     days = parse_numbers(values, decimal=None)[0]
     days = days.where(days.between(20_000, 80_000))
     seconds = (days * 86_400).round()
-    return (_EXCEL_EPOCH + pd.to_timedelta(seconds, unit="s")).astype("datetime64[us]")
+    return (pd.Timestamp(epoch) + pd.to_timedelta(seconds, unit="s")).astype("datetime64[us]")
 
 
 _NUMBER = r"[+\-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+\-]?[0-9]{1,3})?"

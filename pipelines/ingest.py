@@ -875,7 +875,12 @@ def _parse_source(
         # KoboToolbox writes _submission_time in UTC, without an offset.
         kobo_utc = raw.format == "kobo" and per_file.get("date") == "_submission_time"
         naive_tz = "UTC" if kobo_utc else None
-        dates_of = functools.partial(parse_dates, date_format=source.date_format, naive_tz=naive_tz)
+        dates_of = functools.partial(
+            parse_dates,
+            date_format=source.date_format,
+            naive_tz=naive_tz,
+            excel_epoch=raw.excel_epoch,
+        )
         lon, lat, state, flags = _coordinates(fr, source, raw.crs, fr.get("_geom_note"))
         if on_coordinates is not None:
             on_coordinates(lon, lat, state)

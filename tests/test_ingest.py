@@ -410,6 +410,25 @@ def test_xlsx_export(tmp_path: Path) -> None:
     assert result.summary["sources"]["src"]["file_details"][0]["blank_rows_skipped"] == 1
 
 
+def test_xlsx_1904_date_system(tmp_path: Path) -> None:
+    # A workbook saved with the 1904 date system (old Mac Excel): serial 43921.75 is
+    # 2024-04-01 18:00 there (day 0 = 1904-01-01), 1462 days later than in the 1900 one.
+    openpyxl = pytest.importorskip("openpyxl")
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    book = openpyxl.Workbook()
+    book.epoch = CALENDAR_MAC_1904
+    sheet = book.active
+    sheet.append(["id", "date", "adresse"])
+    sheet.append(["A", 43921.75, "1 rue A"])  # a date typed as a number
+    sheet.append(["B", datetime(2024, 3, 5, 14, 30), "2 rue B"])  # a formatted date cell
+    book.save(tmp_path / "mac.xlsx")
+    src = _source(tmp_path / "mac.xlsx", columns={"id": "id", "date": "date", "address": "adresse"})
+    rows = _by_id(_ingest(src))
+    assert rows.loc["src:A", "reported_at"] == pd.Timestamp("2024-04-01 18:00")
+    assert rows.loc["src:B", "reported_at"] == pd.Timestamp("2024-03-05 14:30")
+
+
 def test_open311_service_requests() -> None:
     result = _ingest(_source(DATA / "open311.json", format="open311"))
     rows = _by_id(result)
