@@ -114,19 +114,23 @@ $(DEPS): $(CONFIG) pipelines/_makedeps.py pipelines/config.py | $(VENV_STAMP)
 	$(VIGIE) deps --config $(CONFIG) --out $@
 
 # ---------------------------------------------------------------- per-site stages
+INGEST_CODE := pipelines/ingest.py pipelines/_ingest_schema.py pipelines/_ingest_cells.py \
+    pipelines/_ingest_partition.py pipelines/_ingest_gather.py pipelines/_ingest_rejects.py \
+    pipelines/_readers.py pipelines/_scrub.py
+
 $(PROCESSED)/%/buildings_osm.parquet: $$(OSM_$$*) $$(RPLS_$$*) $(CONFIG) pipelines/buildings.py \
     pipelines/_osm_sources.py $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) buildings --osm "$(OSMSPEC_$*)" $(if $(RPLS_$*),--rpls $(RPLS_$*)) --out $@
 
 $(PROCESSED)/%/ingested.parquet $(PROCESSED)/%/rejected.csv $(PROCESSED)/%/outside_study_area.csv \
-$(PROCESSED)/%/ingest_summary.json: $$(SOURCES_$$*) $(CONFIG) pipelines/ingest.py \
-    pipelines/_readers.py pipelines/_scrub.py $(COMMON) | $(VENV_STAMP)
+$(PROCESSED)/%/ingest_summary.json: $$(SOURCES_$$*) $(CONFIG) $(INGEST_CODE) $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) ingest --config $(CONFIG) --site $* --out-dir $(PROCESSED)/$*
 
 $(PROCESSED)/%/reports.parquet $(PROCESSED)/%/geocode_summary.json: $(PROCESSED)/%/ingested.parquet \
     $(PROCESSED)/%/buildings_osm.parquet $$(REFS_$$*) $(CONFIG) pipelines/geocode.py \
     pipelines/addresses.py pipelines/address_index.py pipelines/_osm_addresses.py pipelines/_ban.py \
-    pipelines/_address_match.py pipelines/_osm_sources.py pipelines/ingest.py $(COMMON) | $(VENV_STAMP)
+    pipelines/_address_match.py pipelines/_osm_sources.py pipelines/_likely_duplicates.py \
+    $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) geocode --config $(CONFIG) --site $* --reports $< \
 	  --buildings $(PROCESSED)/$*/buildings_osm.parquet \
 	  --out $(PROCESSED)/$*/reports.parquet --summary $(PROCESSED)/$*/geocode_summary.json

@@ -283,7 +283,7 @@ def run(
     address_matches: pd.DataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Read ingested reports and footprints, geocode, link likely duplicates, write."""
-    from pipelines import ingest
+    from pipelines._likely_duplicates import link_likely_duplicates
     from pipelines.io import read_geoparquet, write_geoparquet, write_json
 
     reports = read_geoparquet(reports_path)
@@ -302,7 +302,7 @@ def run(
     duplicate_of = pd.Series(pd.NA, index=out.index, dtype="string", name="duplicate_of")
     kinds = out["source_kind"] if "source_kind" in out else pd.Series("reports", index=out.index)
     for _kind, part in out.groupby(kinds, sort=True):
-        duplicate_of.loc[part.index] = ingest.link_likely_duplicates(
+        duplicate_of.loc[part.index] = link_likely_duplicates(
             part,
             distance_m=float(iparams["duplicate_distance_m"]),
             window_h=float(iparams["duplicate_window_h"]),

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from pipelines import _readers, _scrub, ingest
+from pipelines import _ingest_gather, _ingest_partition, _readers, _scrub
 
 
 @pytest.mark.parametrize(
@@ -62,12 +62,12 @@ def test_text_rows_equal_take_then_scrub() -> None:
         dtype="str",
     )
     idx = np.array([3, 1, 4, 0], dtype=np.int64)
-    got, counts = ingest._text_rows(values, idx, scrub=True)
+    got, counts = _ingest_gather._text_rows(values, idx, scrub=True)
     taken = values.iloc[idx].reset_index(drop=True)
     want, want_counts = _scrub.scrub_series(taken.mask(taken == ""))
     pd.testing.assert_series_equal(got, want)
     assert counts == want_counts == {"phones": 2, "emails": 0, "flats": 0, "names": 1}
-    plain, none = ingest._text_rows(values, idx, scrub=False)
+    plain, none = _ingest_gather._text_rows(values, idx, scrub=False)
     assert plain.isna().tolist() == [False, True, False, False]
     assert plain[0] == "Appeler au 06 12 34 56 78"
     assert none == _scrub.empty_counts()
@@ -75,7 +75,7 @@ def test_text_rows_equal_take_then_scrub() -> None:
 
 def test_note_strings() -> None:
     flags = np.array([0, 1, 16, 1 | 2, 0, 32 | 16], dtype=np.int64)
-    notes = ingest._note_strings(flags).tolist()
+    notes = _ingest_gather._note_strings(flags).tolist()
     assert notes == [
         "",
         "decimal_comma",
@@ -84,7 +84,7 @@ def test_note_strings() -> None:
         "",
         "geo_point+representative_point",
     ]
-    assert ingest._note_strings(np.zeros(0, np.int64)).tolist() == []
+    assert _ingest_gather._note_strings(np.zeros(0, np.int64)).tolist() == []
 
 
 def test_trim_check_flags_every_whitespace_character() -> None:
@@ -137,11 +137,11 @@ def test_dictionary_codes_of_a_chunked_column() -> None:
     chunks = [["b", "", "a"], ["a", None, "c"], ["b", "d"]]
     arrow = pa.chunked_array([pa.array(c, pa.large_string()) for c in chunks])
     values = _readers.to_str_series(arrow)
-    dictionary, codes = ingest._dictionary_codes(values)
+    dictionary, codes = _ingest_gather._dictionary_codes(values)
     flat = [v for c in chunks for v in c]
     assert [None if k < 0 else dictionary[int(k)].as_py() for k in codes] == flat
     assert sorted(dictionary.to_pylist()) == ["", "a", "b", "c", "d"]
-    single, single_codes = ingest._dictionary_codes(pd.Series(["x", "y", "x"], dtype="str"))
+    single, single_codes = _ingest_gather._dictionary_codes(pd.Series(["x", "y", "x"], dtype="str"))
     assert single.to_pylist() == ["x", "y"]
     assert single_codes.tolist() == [0, 1, 0]
 
@@ -184,7 +184,9 @@ def test_label_columns_hash_like_text() -> None:
         {"a": pd.Series(["x", "y", "x", ""], dtype="str"), "b": ["1", "2", "3", "4"]}
     )
     labels = text.assign(a=_readers.clean_labels(pa.chunked_array([text["a"].tolist()])))
-    assert ingest._hash_hex(labels).tolist() == ingest._hash_hex(text).tolist()
+    assert (
+        _ingest_partition._hash_hex(labels).tolist() == _ingest_partition._hash_hex(text).tolist()
+    )
 
 
 def test_text_rows_of_labels_equal_those_of_text() -> None:
@@ -193,8 +195,8 @@ def test_text_rows_of_labels_equal_those_of_text() -> None:
     labels = _readers.clean_labels(pa.chunked_array([values]), na_tokens=False)
     idx = np.array([4, 0, 2, 1])
     for scrub in (False, True):
-        got, got_counts = ingest._text_rows(labels, idx, scrub=scrub)
-        want, want_counts = ingest._text_rows(text, idx, scrub=scrub)
+        got, got_counts = _ingest_gather._text_rows(labels, idx, scrub=scrub)
+        want, want_counts = _ingest_gather._text_rows(text, idx, scrub=scrub)
         assert got.isna().tolist() == want.isna().tolist() == [False, False, False, True]
         assert got.dropna().tolist() == want.dropna().tolist()
         assert got_counts == want_counts

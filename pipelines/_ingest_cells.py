@@ -1,0 +1,423 @@
+"""One source's files as cleaned cells: which column plays which role, coordinates
+validated and converted to WGS84, dates parsed."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import union_categoricals
+from pyproj import CRS, Transformer
+
+from pipelines._ingest_schema import (
+    _FRANCE_LAT,
+    _FRANCE_LON,
+    _L93_X,
+    _L93_Y,
+    _LABEL_ROLES,
+    _LOCATION_ROLES,
+    _STATE_BAD,
+    _STATE_NONE,
+    _STATE_OK,
+    _TEXT_ROLES,
+)
+from pipelines._readers import (
+    CATEGORY_FALLBACK,
+    FORMAT_DEFAULTS,
+    RawFile,
+    clean_cells,
+    clean_labels,
+    parse_dates,
+    parse_geo_points,
+    parse_numbers,
+    to_str_series,
+)
+from pipelines.config import SourceConfig
+from pipelines.crs import LAMBERT93, WGS84
+from pipelines.errors import InputError
+from pipelines.taxonomy import normalise_label
+
+
+def _concurrently(tasks: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run independent column computations on a few threads.
+
+    pyarrow's compute kernels (and most of numpy) release the GIL, so columns are parsed
+    side by side: pyarrow's CSV reader already uses every core, and these steps would
+    otherwise use one. The results do not depend on the scheduling.
+    """
+    workers = min(len(tasks), os.cpu_count() or 1, 8)
+    if workers < 2:
+        return {key: task() for key, task in tasks.items()}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {key: pool.submit(task) for key, task in tasks.items()}
+        return {key: future.result() for key, future in futures.items()}
+
+
+def _find_column(columns: list[str], wanted: str) -> str | None:
+    if wanted in columns:
+        return wanted
+    folded = normalise_label(wanted)
+    for col in columns:
+        if normalise_label(col) == folded and folded:
+            return col
+    return None
+
+
+def resolve_columns(raw: RawFile, source: SourceConfig) -> dict[str, str]:
+    """Map each role to the file's column: the configured ones (exact name, else the
+    same name up to case, accents and punctuation), then the format's defaults.
+
+    Raises
+    ------
+    InputError
+        A configured column is missing (the message lists the missing and the available
+        columns), or no column gives the date or a location.
+    """
+    available = raw.columns
+    roles: dict[str, str] = {}
+    missing: list[str] = []
+    for role, wanted in source.columns.items():
+        found = _find_column(available, wanted)
+        if found is None:
+            missing.append(wanted)
+        else:
+            roles[role] = found
+    if missing:
+        detail = ""
+        if raw.separator is not None:
+            sep = {"\t": "tabulation"}.get(raw.separator, raw.separator)
+            detail = f" (séparateur détecté « {sep} », encodage {raw.encoding})"
+        raise InputError(
+            raw.path,
+            "colonnes configurées absentes : "
+            + ", ".join(f"« {m} »" for m in missing)
+            + ". Colonnes disponibles : "
+            + ", ".join(f"« {c} »" for c in available)
+            + f"{detail}. Corrigez [sites.sources.columns] de la source « {source.id} ».",
+        )
+    for role, candidates in FORMAT_DEFAULTS.get(raw.format, {}).items():
+        if role in roles:
+            continue
+        for cand in candidates:
+            if cand in raw.table.column_names:
+                roles[role] = cand
+                break
+    if raw.format in ("kobo", "odk"):
+        # A geopoint split into columns: Kobo's <field>_latitude, ODK Central's
+        # <group>-<field>-Latitude (the first geopoint of the form).
+        for role, name in (("lat", "latitude"), ("lon", "longitude")):
+            if role not in roles:
+                hits = [c for c in available if c.lower().endswith((f"_{name}", f"-{name}"))]
+                if hits:
+                    roles[role] = hits[0]
+    alt = CATEGORY_FALLBACK.get(raw.format)
+    if alt and alt in raw.table.column_names and roles.get("category") != alt:
+        roles["category_alt"] = alt
+    if "date" not in roles:
+        raise InputError(
+            raw.path,
+            "aucune colonne de date : indiquez-la dans [sites.sources.columns] (date = …) ; "
+            "colonnes disponibles : " + ", ".join(f"« {c} »" for c in available) + ".",
+        )
+    for a, b in (("lat", "lon"), ("x", "y")):
+        if (a in roles) != (b in roles):
+            raise InputError(
+                raw.path, f"les rôles « {a} » et « {b} » vont ensemble : il en manque un."
+            )
+    has_location = any(r in roles for r in (*_LOCATION_ROLES, "lat", "x", "geo_point"))
+    if not has_location:
+        raise InputError(
+            raw.path,
+            "aucune colonne de localisation (adresse, bâtiment, coordonnées) : indiquez-en une "
+            "dans [sites.sources.columns] ; colonnes disponibles : "
+            + ", ".join(f"« {c} »" for c in available)
+            + ".",
+        )
+    return roles
+
+
+def _is_personal(column: str, personal: tuple[str, ...]) -> bool:
+    folded = normalise_label(column)
+    return any(column == p or (folded and normalise_label(p) == folded) for p in personal)
+
+
+def _classify_degrees(
+    lat: np.ndarray, lon: np.ndarray, flags: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Validate (lat, lon) pairs; fix swapped pairs and Lambert-93 values in them.
+
+    Returns lat, lon (degrees, NaN where invalid), state, flags.
+    """
+    lat = lat.copy()
+    lon = lon.copy()
+    finite = np.isfinite(lat) & np.isfinite(lon)
+    state = np.where(finite, _STATE_OK, _STATE_BAD).astype(np.int8)
+    zero = finite & (lat == 0) & (lon == 0)  # "0;0" is how many tools write "unknown"
+    state[zero] = _STATE_NONE
+    ok = finite & ~zero
+    swapped = (
+        ok
+        & (lat >= _FRANCE_LON[0])
+        & (lat <= _FRANCE_LON[1])
+        & (lon >= _FRANCE_LAT[0])
+        & (lon <= _FRANCE_LAT[1])
+    )
+    lat[swapped], lon[swapped] = lon[swapped], lat[swapped]
+    flags = flags | np.where(swapped, 2, 0)
+    l93 = ok & (lon >= _L93_X[0]) & (lon <= _L93_X[1]) & (lat >= _L93_Y[0]) & (lat <= _L93_Y[1])
+    l93_swapped = (
+        ok & (lat >= _L93_X[0]) & (lat <= _L93_X[1]) & (lon >= _L93_Y[0]) & (lon <= _L93_Y[1])
+    )
+    if l93.any() or l93_swapped.any():
+        x = np.where(l93_swapped, lat, lon)
+        y = np.where(l93_swapped, lon, lat)
+        sel = l93 | l93_swapped
+        tlon, tlat = _transform(x[sel], y[sel], LAMBERT93)
+        lon[sel], lat[sel] = tlon, tlat
+        flags = flags | np.where(sel, 4, 0) | np.where(l93_swapped, 2, 0)
+    bad = ok & ~((np.abs(lat) <= 90) & (np.abs(lon) <= 180))
+    state[bad] = _STATE_BAD
+    lat[state != _STATE_OK] = np.nan
+    lon[state != _STATE_OK] = np.nan
+    return lat, lon, state, flags
+
+
+def _transform(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """Project metric coordinates of ``crs`` to WGS84 (lon, lat)."""
+    if len(x) == 0:
+        return x, y
+    transformer = Transformer.from_crs(crs, WGS84, always_xy=True)
+    lon, lat = transformer.transform(x, y, errcheck=False)
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def _coordinates(
+    f: pd.DataFrame, source: SourceConfig, file_crs: str | None, note: pd.Series | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates of each row from the first of lat/lon, x/y, geo_point that it fills.
+
+    Returns lon, lat (degrees, NaN when none), state (0 none, 1 valid, 2 unparseable or
+    impossible) and note flags.
+    """
+    n = len(f)
+    lon = np.full(n, np.nan)
+    lat = np.full(n, np.nan)
+    state = np.zeros(n, dtype=np.int8)
+    flags = np.zeros(n, dtype=np.int64)
+    todo = np.ones(n, dtype=bool)
+
+    def take(
+        mask: np.ndarray, la: np.ndarray, lo: np.ndarray, st: np.ndarray, fl: np.ndarray
+    ) -> None:
+        lat[mask], lon[mask], state[mask], flags[mask] = la[mask], lo[mask], st[mask], fl[mask]
+
+    crs = file_crs or source.crs or WGS84
+    geographic = CRS.from_user_input(crs).is_geographic
+    for a, b in (("lat", "lon"), ("y", "x")):
+        if a not in f:
+            continue
+        given = todo & ((f[a] != "") | (f[b] != "")).to_numpy()
+        if not given.any():
+            continue
+        parsed = _concurrently(
+            {
+                role: functools.partial(parse_numbers, f[role], decimal=source.decimal)
+                for role in (a, b)
+            }
+        )
+        (ya, ca), (xb, cb) = parsed[a], parsed[b]
+        fl = np.where((ca | cb).to_numpy(), 1, 0).astype(np.int64)
+        if (a == "lat" and file_crs in (None, WGS84)) or geographic:
+            la, lo, st, fl = _classify_degrees(ya.to_numpy(), xb.to_numpy(), fl)
+        else:
+            x, y = xb.to_numpy(), ya.to_numpy()
+            finite = np.isfinite(x) & np.isfinite(y)
+            lo, la = np.full(n, np.nan), np.full(n, np.nan)
+            lo[finite], la[finite] = _transform(x[finite], y[finite], crs)
+            ok = (
+                finite
+                & np.isfinite(lo)
+                & np.isfinite(la)
+                & (np.abs(la) <= 90)
+                & (np.abs(lo) <= 180)
+            )
+            st = np.where(ok, _STATE_OK, _STATE_BAD).astype(np.int8)
+            fl = fl | (4 if CRS.from_user_input(crs).to_epsg() == 2154 else 8)
+            la[~ok], lo[~ok] = np.nan, np.nan
+        take(given, la, lo, st, fl)
+        todo &= ~given
+    if "geo_point" in f:
+        given = todo & (f["geo_point"] != "").to_numpy()
+        if given.any():
+            gla, glo = parse_geo_points(f["geo_point"])
+            la, lo, st, fl = _classify_degrees(
+                gla.to_numpy(), glo.to_numpy(), np.full(n, 16, np.int64)
+            )
+            take(given, la, lo, st, fl)
+    if note is not None:
+        flags |= np.where((note == "representative_point").to_numpy() & (state == _STATE_OK), 32, 0)
+    return lon, lat, state, flags
+
+
+def _file_frame(raw: RawFile, roles: dict[str, str], file_index: int) -> pd.DataFrame:
+    """The role columns of one file, cleaned, plus the row's identity."""
+    n = raw.table.num_rows
+    index = pd.RangeIndex(n)
+
+    def clean(role: str) -> pd.Series:
+        column = raw.table.column(roles[role])
+        if role in _LABEL_ROLES:
+            # free text: "-" or "NA" may be what was written
+            return clean_labels(column, index, na_tokens=role != "description")
+        return clean_cells(column, index)
+
+    data: dict[str, Any] = _concurrently(
+        {role: functools.partial(clean, role) for role in _TEXT_ROLES if role in roles}
+    )
+    if "__geom_note" in raw.table.column_names:
+        data["_geom_note"] = to_str_series(raw.table.column("__geom_note"), index)
+    frame = pd.DataFrame(data, index=index)
+    frame["_file"] = np.int32(file_index)
+    frame["_row"] = np.arange(n, dtype=np.int64)
+    frame["source_line"] = raw.lines
+    frame["_malformed"] = False
+    if raw.malformed:
+        bad = pd.DataFrame(
+            {
+                "_file": np.int32(file_index),
+                "_row": -1 - np.arange(len(raw.malformed), dtype=np.int64),
+                "source_line": np.asarray([m.line for m in raw.malformed], dtype=np.int64),
+                "_malformed": True,
+                "_raw_text": pd.Series(
+                    ["\x1f".join(m.fields.values()) for m in raw.malformed], dtype="str"
+                ),
+            }
+        )
+        frame = pd.concat([_as_str(frame), bad], ignore_index=True)
+        for role in [*data, "_raw_text"]:
+            frame[role] = frame[role].fillna("")
+        frame = frame.sort_values("source_line", kind="stable", ignore_index=True)
+    return frame
+
+
+def _as_str(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its ``category`` columns as ``str``."""
+    labels = [c for c in frame if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame.astype(dict.fromkeys(labels, "str")) if labels else frame
+
+
+def _str_column(values: pd.Series) -> pd.Series:
+    """A text column as ``str`` (label columns are ``category``)."""
+    return values.astype("str") if isinstance(values.dtype, pd.CategoricalDtype) else values
+
+
+def _concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate the files' frames; a label column stays ``category`` (the union of
+    the files' values) when every file has it as one."""
+    out = pd.concat([_as_str(fr) for fr in frames], ignore_index=True)
+    for column in out:
+        parts = [fr[column] for fr in frames]
+        if all(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
+            out[column] = pd.Series(union_categoricals(parts), index=out.index)
+    return out
+
+
+@dataclass
+class _Parsed:
+    """A source's rows, all files together: cleaned cells and parsed values."""
+
+    frame: pd.DataFrame  # role columns, _file, _row, source_line, _malformed
+    reported_at: pd.Series
+    closed_at: pd.Series
+    lon: np.ndarray
+    lat: np.ndarray
+    state: np.ndarray  # _STATE_NONE / _OK / _BAD
+    flags: np.ndarray  # coordinate note bits
+    roles: list[str]
+
+
+def _parse_source(
+    source: SourceConfig,
+    raws: list[RawFile],
+    roles_per_file: list[dict[str, str]],
+    on_coordinates: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None,
+) -> _Parsed:
+    """Clean and parse every file of a source (file by file: formats and CRS may differ).
+
+    ``on_coordinates(lon, lat, state)`` is called with each file's coordinates as soon
+    as they are parsed, before its dates."""
+    roles = sorted({r for per_file in roles_per_file for r in per_file})
+    frames, dates, closes, coords = [], [], [], []
+    for i, (raw, per_file) in enumerate(zip(raws, roles_per_file, strict=True)):
+        fr = _file_frame(raw, per_file, i)
+        for role in roles:
+            if role not in fr:
+                fr[role] = (
+                    pd.Categorical.from_codes(
+                        np.zeros(len(fr), np.int8), categories=pd.Index([""], dtype="str")
+                    )
+                    if role in _LABEL_ROLES
+                    else ""
+                )
+        # KoboToolbox writes _submission_time in UTC, without an offset.
+        kobo_utc = raw.format == "kobo" and per_file.get("date") == "_submission_time"
+        naive_tz = "UTC" if kobo_utc else None
+        dates_of = functools.partial(
+            parse_dates,
+            date_format=source.date_format,
+            naive_tz=naive_tz,
+            excel_epoch=raw.excel_epoch,
+        )
+        lon, lat, state, flags = _coordinates(fr, source, raw.crs, fr.get("_geom_note"))
+        if on_coordinates is not None:
+            on_coordinates(lon, lat, state)
+        done = _concurrently(
+            {
+                "date": functools.partial(dates_of, fr["date"]),
+                "closed_at": functools.partial(dates_of, fr["closed_at"])
+                if "closed_at" in fr
+                else functools.partial(pd.Series, pd.NaT, index=fr.index, dtype="datetime64[us]"),
+            }
+        )
+        dates.append(done["date"])
+        closes.append(done["closed_at"])
+        coords.append((lon, lat, state, flags))
+        frames.append(fr)
+    if not frames:
+        empty = pd.DataFrame(
+            {
+                "date": pd.Series([], dtype="str"),
+                "_file": np.zeros(0, np.int32),
+                "_row": np.zeros(0, np.int64),
+                "source_line": np.zeros(0, np.int64),
+                "_malformed": np.zeros(0, bool),
+            }
+        )
+        none = pd.Series([], dtype="datetime64[us]")
+        return _Parsed(
+            empty,
+            none,
+            none,
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros(0, np.int8),
+            np.zeros(0, np.int64),
+            roles,
+        )
+    one = len(frames) == 1
+    return _Parsed(
+        frame=frames[0] if one else _concat_frames(frames),
+        reported_at=dates[0] if one else pd.concat(dates, ignore_index=True),
+        closed_at=closes[0] if one else pd.concat(closes, ignore_index=True),
+        lon=np.concatenate([c[0] for c in coords]),
+        lat=np.concatenate([c[1] for c in coords]),
+        state=np.concatenate([c[2] for c in coords]),
+        flags=np.concatenate([c[3] for c in coords]),
+        roles=roles,
+    )

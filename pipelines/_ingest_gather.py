@@ -1,0 +1,251 @@
+"""The accepted and outside rows gathered into output columns, through the distinct
+values of each column (pyarrow takes, no Python string per row)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines import _scrub
+from pipelines._ingest_cells import _concurrently, _Parsed, _str_column
+from pipelines._ingest_partition import _Categories
+from pipelines._ingest_schema import _NOTES, _STR_COLUMNS
+from pipelines._readers import (
+    arrow_strings,
+    arrow_view,
+    to_str_series,
+)
+from pipelines.config import SourceConfig
+from pipelines.taxonomy import BY_CODE, CODES
+
+
+def _take_strings(values: Sequence[str] | np.ndarray, codes: np.ndarray) -> pd.Series:
+    """``values[codes]`` as a ``str`` Series, built by pyarrow (no Python string per row);
+    a negative code gives a missing value."""
+    dictionary = pa.array(list(values), pa.large_string())
+    codes = np.asarray(codes, dtype=np.int64)
+    return to_str_series(dictionary.take(pa.array(codes, mask=codes < 0)))
+
+
+def _blank_to_na(values: pd.Series) -> pd.Series:
+    """Empty strings become missing values."""
+    return values.mask(values == "")
+
+
+def _rows(series: pd.Series, idx: np.ndarray) -> pd.Series:
+    """The rows ``idx`` of a ``str`` Series, re-indexed from 0 (no copy when ``idx`` is
+    all rows). Taken by pyarrow on one contiguous array: ``Series.iloc`` on pyarrow-backed
+    strings is several times slower."""
+    if len(idx) == len(series) and (len(idx) == 0 or (idx[0] == 0 and (np.diff(idx) == 1).all())):
+        return series.reset_index(drop=True)
+    return to_str_series(arrow_strings(series).take(pa.array(idx, pa.int64())))
+
+
+def _dictionary_codes(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values of a ``str`` Series (``large_string``) and, per row, the
+    index of its value among them (-1 for a missing value).
+
+    The chunks of pandas' pyarrow storage are encoded as they are (pyarrow gives every
+    chunk the same, final dictionary), which spares concatenating a large column first.
+    """
+    try:
+        stored = pa.array(values.array)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        stored = arrow_strings(values)
+    chunks = stored.chunks if isinstance(stored, pa.ChunkedArray) else [stored]
+    if len(chunks) > 1:
+        encoded = pc.dictionary_encode(pa.chunked_array(chunks)).chunks
+        address = encoded[-1].dictionary.buffers()[1].address
+        if all(ch.dictionary.buffers()[1].address == address for ch in encoded):
+            codes = [pc.fill_null(ch.indices, -1).to_numpy(zero_copy_only=False) for ch in encoded]
+            return (
+                encoded[-1].dictionary.cast(pa.large_string()),
+                np.concatenate(codes).astype(np.int64, copy=False),
+            )
+    one = pc.dictionary_encode(arrow_strings(values))
+    codes_one = pc.fill_null(one.indices, -1).to_numpy(zero_copy_only=False)
+    return one.dictionary.cast(pa.large_string()), np.asarray(codes_one, dtype=np.int64)
+
+
+def _text_rows(
+    values: pd.Series, idx: np.ndarray, *, scrub: bool
+) -> tuple[pd.Series, dict[str, int]]:
+    """The rows ``idx`` of a text column, re-indexed from 0, ``""`` as missing, scrubbed
+    when asked, with the counts of what was scrubbed in those rows.
+
+    Through the distinct values (pyarrow dictionary encoding): blanking and scrubbing
+    work on the few distinct strings, the rows are gathered as integer codes, and the
+    output strings are built once.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        dictionary = arrow_strings(pd.Series(values.cat.categories))
+        all_codes = np.asarray(values.array.codes, dtype=np.int64)
+    else:
+        dictionary, all_codes = _dictionary_codes(values)
+    dictionary = pc.if_else(pc.equal(dictionary, ""), pa.scalar(None, dictionary.type), dictionary)
+    codes = all_codes[idx]
+    counts = _scrub.empty_counts()
+    if scrub:
+        dictionary, counts = _scrub.scrub_codes(dictionary, codes)
+    return to_str_series(dictionary.take(pa.array(codes, mask=codes < 0))), counts
+
+
+def _note_strings(flags: np.ndarray) -> pd.Series:
+    """``coord_note`` from the bit flags: the notes joined with "+" ("" for none)."""
+    # The flags are small non-negative integers: a bincount finds the distinct ones
+    # without sorting a million values (np.unique).
+    flags = np.asarray(flags, dtype=np.int64)
+    if len(flags) == 0:
+        return _take_strings([], flags)
+    uniq = np.flatnonzero(np.bincount(flags))
+    position = np.zeros(int(uniq[-1]) + 1, dtype=np.int64)
+    position[uniq] = np.arange(len(uniq))
+    names = ["+".join(name for bit, name in _NOTES if u & bit) for u in uniq]
+    return _take_strings(names, position[flags])
+
+
+def _compose_address(f: pd.DataFrame) -> pd.Series:
+    """The address, or one composed from number, street, postcode and city."""
+    empty = pd.Series("", index=f.index, dtype="str")
+    address = f.get("address", empty)
+    if not any(r in f for r in ("number", "street", "postcode", "city")):
+        return address
+    address = _str_column(address)
+    number, street, postcode, city = (
+        _str_column(f.get(r, empty)) for r in ("number", "street", "postcode", "city")
+    )
+    left = (number + " " + street).str.strip()
+    right = (postcode + " " + city).str.strip()
+    composed = (left + ", " + right).str.strip(", ")
+    return address.where(address != "", composed)
+
+
+def _accepted_frame(
+    p: _Parsed,
+    rid: pd.Series,
+    a: np.ndarray,
+    cats: _Categories,
+    source: SourceConfig,
+    files: list[str],
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """:data:`INGESTED_COLUMNS` (without geometry) for the rows ``a``, in that order;
+    free text scrubbed, with the counts of what was scrubbed."""
+    f = p.frame
+    missing = pd.Series(np.nan, index=range(len(a)), dtype="str")
+    none = _scrub.empty_counts()
+
+    def text(role: str, scrub: bool) -> tuple[pd.Series, dict[str, int]]:
+        if role == "address":
+            if not any(r in f for r in ("address", "number", "street", "postcode", "city")):
+                return missing, none
+            return _text_rows(_compose_address(f), a, scrub=scrub)
+        if role in f:
+            return _text_rows(f[role], a, scrub=scrub)
+        return missing, none
+
+    scrubbed = ("subcategory", "description", "address")
+    texts = _concurrently(
+        {
+            role: functools.partial(text, role, role in scrubbed)
+            for role in (*scrubbed, "building_ref", "status", "channel")
+        }
+    )
+    code = cats.code[a]
+    zeros = np.zeros(len(a), np.int64)
+    taken = _concurrently(
+        {
+            "report_id": functools.partial(_rows, rid, a),
+            "source_file": functools.partial(_take_strings, files, f["_file"].to_numpy()[a]),
+            "category": functools.partial(_take_strings, CODES, code),
+            "category_label": functools.partial(
+                _take_strings, [BY_CODE[c].label for c in CODES], code
+            ),
+            "service_code": functools.partial(
+                _take_strings, [BY_CODE[c].service_code for c in CODES], code
+            ),
+            "category_source_label": functools.partial(_take_strings, cats.labels, cats.pair[a]),
+            "coord_note": functools.partial(_note_strings, p.flags[a]),
+        }
+    )
+    frame = pd.DataFrame(
+        {
+            "report_id": taken["report_id"],
+            "source": _take_strings([source.id], zeros),
+            "source_kind": _take_strings([source.kind], zeros),
+            "source_file": taken["source_file"],
+            "source_line": f["source_line"].to_numpy(np.int64)[a],
+            "category": taken["category"],
+            "category_label": taken["category_label"],
+            "service_code": taken["service_code"],
+            "category_source_label": _blank_to_na(taken["category_source_label"]),
+            "subcategory": texts["subcategory"][0],
+            "description": texts["description"][0],
+            "address": texts["address"][0],
+            "building_ref": texts["building_ref"][0],
+            "reported_at": p.reported_at.to_numpy()[a],
+            "status": texts["status"][0],
+            "closed_at": p.closed_at.to_numpy()[a],
+            "channel": texts["channel"][0],
+            "lon": p.lon[a],
+            "lat": p.lat[a],
+            "coord_note": taken["coord_note"],
+        },
+        copy=False,  # fresh arrays: no copy into 2-D blocks
+    )
+    counts = none
+    for role in scrubbed:
+        counts = _scrub.add_counts(counts, texts[role][1])
+    return _typed(frame), counts
+
+
+def _outside_frame(
+    p: _Parsed,
+    rid: pd.Series,
+    o: np.ndarray,
+    cats: _Categories,
+    source: SourceConfig,
+    files: list[str],
+) -> pd.DataFrame:
+    """:data:`OUTSIDE_COLUMNS` for the rows ``o``, in that order."""
+    zeros = np.zeros(len(o), np.int64)
+    return pd.DataFrame(
+        {
+            "report_id": _rows(rid, o),
+            "source": _take_strings([source.id], zeros),
+            "source_kind": _take_strings([source.kind], zeros),
+            "source_file": _take_strings(files, p.frame["_file"].to_numpy()[o]),
+            "source_line": p.frame["source_line"].to_numpy(np.int64)[o],
+            "category": _take_strings(CODES, cats.code[o]),
+            "reported_at": p.reported_at.to_numpy()[o],
+            "lon": p.lon[o],
+            "lat": p.lat[o],
+        }
+    )
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The dtypes of :data:`INGESTED_COLUMNS` (also for an empty frame)."""
+    out = frame.copy(deep=False)
+    for col in _STR_COLUMNS:
+        if out[col].dtype != "str":
+            out[col] = out[col].astype("str")
+    out["source_line"] = out["source_line"].astype("int64")
+    out["reported_at"] = out["reported_at"].astype("datetime64[us]")
+    out["closed_at"] = out["closed_at"].astype("datetime64[us]")
+    out["lon"] = out["lon"].astype("float64")
+    out["lat"] = out["lat"].astype("float64")
+    return out
+
+
+def _order(reported_at: pd.Series, report_id: pd.Series) -> np.ndarray:
+    """Positions sorted by (reported_at, report_id), by pyarrow (fast on strings)."""
+    if len(report_id) == 0:
+        return np.zeros(0, dtype=np.int64)
+    keys = pa.table({"t": pa.array(reported_at.to_numpy()), "r": arrow_view(report_id)})
+    order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("r", "ascending")])
+    return np.asarray(order.to_numpy(), dtype=np.int64)

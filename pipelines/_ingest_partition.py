@@ -1,0 +1,200 @@
+"""Where each parsed row goes (accepted, duplicate, rejected, outside the study area),
+its report id, and its category on the taxonomy."""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines import _scrub
+from pipelines._ingest_cells import _Parsed, _str_column
+from pipelines._ingest_schema import _LOCATION_ROLES, _STATE_BAD, _STATE_OK
+from pipelines._readers import (
+    arrow_view,
+    to_str_series,
+)
+from pipelines.config import SourceConfig
+from pipelines.taxonomy import BY_CODE, CODES, UNKNOWN, map_labels, normalise_label
+
+
+def _reason_codes(
+    f: pd.DataFrame, reported_at: pd.Series, state: np.ndarray, *, today: date, start: pd.Timestamp
+) -> np.ndarray:
+    """Per row, 1 + the index in :data:`ROW_REASONS` of the first reason that applies, or 0."""
+    if len(f) == 0:
+        return np.zeros(0, np.int8)
+    date_present = (f["date"] != "").to_numpy()
+    t = reported_at.to_numpy()
+    parsed = ~np.isnat(t)
+    tomorrow = np.datetime64(pd.Timestamp(today) + pd.Timedelta(days=1), "us")
+    located = state == _STATE_OK
+    for role in _LOCATION_ROLES:
+        if role in f:
+            located = located | (f[role] != "").to_numpy()
+    conditions = [
+        f["_malformed"].to_numpy(dtype=bool),
+        ~date_present,
+        date_present & ~parsed,
+        parsed & (t >= tomorrow),
+        parsed & (t < np.datetime64(start, "us")),
+        state == _STATE_BAD,
+        ~located,
+    ]
+    return np.select(conditions, list(range(1, len(conditions) + 1)), default=0).astype(np.int8)
+
+
+def _hash_hex(frame: pd.DataFrame) -> pd.Series:
+    """16 hex digits of a stable 64-bit hash of each row (``pd.util.hash_pandas_object``)."""
+    if len(frame) == 0:
+        return pd.Series([], index=frame.index, dtype="str")
+    h = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    hexed = np.frombuffer(binascii.hexlify(h.astype(">u8").tobytes()), dtype="S16")
+    return to_str_series(pa.array(hexed, pa.binary(16)).cast(pa.large_string()), frame.index)
+
+
+@dataclass
+class _Partition:
+    """Where each row goes, and its identity."""
+
+    reason: np.ndarray  # 1 + index in ROW_REASONS, 0 when valid
+    report_id: pd.Series
+    duplicate: np.ndarray
+    accepted: np.ndarray
+    outside: np.ndarray
+    rejected: np.ndarray
+
+
+def _partition(
+    p: _Parsed,
+    source: SourceConfig,
+    *,
+    bbox: tuple[float, float, float, float],
+    today: date,
+    start: pd.Timestamp,
+    on_report_ids: Callable[[pd.Series], None] | None = None,
+) -> _Partition:
+    """Rejected rows first, then duplicates, then rows outside the study area.
+
+    A valid row is a duplicate when a valid row with the same ``report_id`` came before
+    it (files in name order, then lines); a rejected row when the very same row (same
+    id, same cells) was rejected before, so that a file read twice is all duplicates.
+    ``on_report_ids(report_id)`` is called as soon as the ids are known, before the
+    duplicates are looked for.
+    """
+    f = p.frame
+    n = len(f)
+    reason = _reason_codes(f, p.reported_at, p.state, today=today, start=start)
+    native = f["id"] if "id" in f else pd.Series("", index=f.index, dtype="str")
+    no_id = (native == "").to_numpy()
+    need_hash = no_id | (reason > 0)
+    hashed = pd.Series("", index=f.index, dtype="str")
+    if need_hash.any():
+        cols = [r for r in p.roles if r in f] + (["_raw_text"] if "_raw_text" in f else [])
+        hashed[need_hash] = _hash_hex(f.loc[need_hash, cols]) if cols else "0" * 16
+    # One string operation per row when every row has its id (the usual case).
+    ids_or_hash = native.where(~no_id, "h" + hashed) if no_id.any() else native
+    report_id = (source.id + ":") + ids_or_hash
+    if on_report_ids is not None:
+        on_report_ids(report_id)
+    valid = reason == 0
+    duplicate = np.zeros(n, dtype=bool)
+    if valid.any():
+        ids = report_id if valid.all() else report_id[valid]
+        # pyarrow's hash-based unique is twice as fast as pandas' duplicated: check first
+        # whether there is any duplicate at all (usually not), on the ids without their
+        # common prefix (shorter strings to hash).
+        short = ids_or_hash if valid.all() else ids_or_hash[valid]
+        if len(pc.unique(arrow_view(short))) < len(ids):
+            duplicate[valid] = ids.duplicated(keep="first").to_numpy()
+    if (~valid).any():
+        key = report_id[~valid] + "|" + hashed[~valid]
+        duplicate[~valid] = key.duplicated(keep="first").to_numpy()
+    west, south, east, north = bbox
+    inside = (p.lon >= west) & (p.lon <= east) & (p.lat >= south) & (p.lat <= north)
+    outside = valid & ~duplicate & (p.state == _STATE_OK) & ~inside
+    return _Partition(
+        reason=reason,
+        report_id=report_id,
+        duplicate=duplicate,
+        accepted=valid & ~duplicate & ~outside,
+        outside=outside,
+        rejected=~valid & ~duplicate,
+    )
+
+
+# Labels that legitimately mean "autre" (not unknown): the taxonomy's own.
+_AUTRE_LABELS = {
+    normalise_label(UNKNOWN),
+    normalise_label(BY_CODE[UNKNOWN].label),
+    normalise_label(BY_CODE[UNKNOWN].service_code),
+}
+
+
+def _map_categories(
+    labels: pd.Series, alt: pd.Series | None, source: SourceConfig
+) -> tuple[np.ndarray, list[str], list[str], list[bool]]:
+    """Map labels to taxonomy codes through their distinct values.
+
+    Returns, per row, an index into the distinct (label, fallback label) pairs, and per
+    pair its code, its source label and whether it was unknown (→ ``autre``, listed).
+    A label the configuration maps to ``autre`` on purpose is not unknown.
+    """
+    key = labels if alt is None else _str_column(labels) + "\x1f" + _str_column(alt)
+    codes, uniques = pd.factorize(key)
+    pairs = (
+        [str(u).split("\x1f") for u in uniques]
+        if alt is not None
+        else [[str(u), ""] for u in uniques]
+    )
+    prim = [p[0] for p in pairs]
+    sec = [p[1] if len(p) > 1 else "" for p in pairs]
+    mapped_p, _ = map_labels(prim, source.categories)
+    mapped_s, _ = map_labels(sec, source.categories)
+    configured_autre = {normalise_label(k) for k, v in source.categories.items() if v == UNKNOWN}
+    deliberate = _AUTRE_LABELS | configured_autre
+    default = source.default_category or UNKNOWN
+    out_code, out_label, out_unknown = [], [], []
+    for p, s, cp, cs in zip(prim, sec, mapped_p, mapped_s, strict=True):
+        if p and (cp != UNKNOWN or normalise_label(p) in deliberate):
+            code, unknown = cp, False
+        elif s and (cs != UNKNOWN or normalise_label(s) in deliberate):
+            code, unknown = cs, False
+        elif p or s:
+            code, unknown = UNKNOWN, True
+        else:
+            code, unknown = default, False
+        out_code.append(code)
+        out_label.append(s or p)
+        out_unknown.append(unknown)
+    return codes, out_code, out_label, out_unknown
+
+
+@dataclass
+class _Categories:
+    """Taxonomy codes per row, through the distinct (label, fallback label) pairs."""
+
+    pair: np.ndarray  # per row, index of its pair
+    code: np.ndarray  # per row, index in CODES
+    labels: list[str]  # per pair, the source label (scrubbed)
+    unknown: np.ndarray  # per pair, unknown label (→ autre, listed)
+
+
+def _categories(p: _Parsed, source: SourceConfig) -> _Categories:
+    empty = pd.Series("", index=p.frame.index, dtype="str")
+    pair, codes, labels, unknown = _map_categories(
+        p.frame.get("category", empty), p.frame.get("category_alt"), source
+    )
+    code_index = np.asarray([CODES.index(c) for c in codes], dtype=np.int64)
+    return _Categories(
+        pair=pair,
+        code=code_index[pair] if len(pair) else np.zeros(0, np.int64),
+        labels=_scrub.scrub_series(pd.Series(labels, dtype="str"))[0].fillna("").tolist(),
+        unknown=np.asarray(unknown, dtype=bool),
+    )

@@ -1,0 +1,105 @@
+"""The columns and codes of ingestion's outputs, and the roles of input columns."""
+
+from __future__ import annotations
+
+from pipelines.config import COLUMN_ROLES
+
+#: Columns of ``ingested.parquet``, in order.
+INGESTED_COLUMNS = (
+    "report_id",
+    "source",
+    "source_kind",
+    "source_file",
+    "source_line",
+    "category",
+    "category_label",
+    "service_code",
+    "category_source_label",
+    "subcategory",
+    "description",
+    "address",
+    "building_ref",
+    "reported_at",
+    "status",
+    "closed_at",
+    "channel",
+    "lon",
+    "lat",
+    "coord_note",
+    "geometry",
+)
+
+#: Columns of ``rejected.csv``.
+REJECTED_COLUMNS = ("source", "source_file", "source_line", "reason", "reason_fr", "original_row")
+
+#: Columns of ``outside_study_area.csv``.
+OUTSIDE_COLUMNS = (
+    "report_id",
+    "source",
+    "source_kind",
+    "source_file",
+    "source_line",
+    "category",
+    "reported_at",
+    "lon",
+    "lat",
+)
+
+#: Row-level rejection reasons, by priority (the first that applies is reported).
+ROW_REASONS = (
+    "malformed_row",
+    "missing_date",
+    "unparseable_date",
+    "date_in_future",
+    "date_before_start",
+    "unparseable_coordinates",
+    "missing_location",
+)
+
+#: File-level problems (a line with ``source_line`` 0 in ``rejected.csv``).
+FILE_REASONS = ("missing_file", "empty_file", "unreadable_file")
+
+# Coordinate notes, as bit flags while vectorised, joined with "+" in ``coord_note``.
+_NOTES = (
+    (1, "decimal_comma"),
+    (2, "swapped_fixed"),
+    (4, "lambert93"),
+    (8, "projected"),
+    (16, "geo_point"),
+    (32, "representative_point"),
+)
+
+_FRANCE_LAT = (41.0, 52.0)
+
+_FRANCE_LON = (-5.5, 10.0)
+
+_L93_X = (100_000.0, 1_300_000.0)
+
+_L93_Y = (6_000_000.0, 7_200_000.0)
+
+_LOCATION_ROLES = ("address", "number", "street", "postcode", "city", "building_ref")
+
+# Every mapped role is read as text first (plus the Open311 alternative category field).
+_TEXT_ROLES = (*COLUMN_ROLES, "category_alt")
+
+# Roles read as labels (pandas ``category``: cleaned and handled per distinct value);
+# the others (identifiers, dates, coordinates) are mostly distinct, kept as ``str``.
+_LABEL_ROLES = frozenset(_TEXT_ROLES) - {
+    "id",
+    "date",
+    "closed_at",
+    "lat",
+    "lon",
+    "x",
+    "y",
+    "geo_point",
+}
+
+_STATE_NONE, _STATE_OK, _STATE_BAD = 0, 1, 2
+
+#: The text columns of ``ingested.parquet``: all but numbers, dates and the geometry.
+_STR_COLUMNS = tuple(
+    c
+    for c in INGESTED_COLUMNS
+    if c not in ("source_line", "reported_at", "closed_at", "lon", "lat", "geometry")
+)
