@@ -27,10 +27,9 @@ from pipelines._ingest_schema import (
     _STATE_OK,
     _TEXT_ROLES,
 )
-from pipelines._readers import (
-    CATEGORY_FALLBACK,
-    FORMAT_DEFAULTS,
-    RawFile,
+from pipelines._rawfile import RawFile
+from pipelines._readers import CATEGORY_FALLBACK, FORMAT_DEFAULTS
+from pipelines._values import (
     clean_cells,
     clean_labels,
     parse_dates,

@@ -15,11 +15,7 @@ from pipelines import _scrub
 from pipelines._ingest_cells import _concurrently, _Parsed, _str_column
 from pipelines._ingest_partition import _Categories
 from pipelines._ingest_schema import _NOTES, _STR_COLUMNS
-from pipelines._readers import (
-    arrow_strings,
-    arrow_view,
-    to_str_series,
-)
+from pipelines._values import arrow_strings, arrow_view, to_str_series
 from pipelines.config import SourceConfig
 from pipelines.taxonomy import BY_CODE, CODES
 

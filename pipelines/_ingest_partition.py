@@ -16,10 +16,7 @@ import pyarrow.compute as pc
 from pipelines import _scrub
 from pipelines._ingest_cells import _Parsed, _str_column
 from pipelines._ingest_schema import _LOCATION_ROLES, _STATE_BAD, _STATE_OK
-from pipelines._readers import (
-    arrow_view,
-    to_str_series,
-)
+from pipelines._values import arrow_view, to_str_series
 from pipelines.config import SourceConfig
 from pipelines.taxonomy import BY_CODE, CODES, UNKNOWN, map_labels, normalise_label
 

@@ -15,10 +15,8 @@ from pipelines import _scrub
 from pipelines._ingest_cells import _is_personal, _Parsed
 from pipelines._ingest_partition import _Partition
 from pipelines._ingest_schema import REJECTED_COLUMNS, ROW_REASONS
-from pipelines._readers import (
-    FORMAT_PERSONAL,
-    RawFile,
-)
+from pipelines._rawfile import RawFile
+from pipelines._readers import FORMAT_PERSONAL
 from pipelines.config import SourceConfig
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines._readers import arrow_strings, to_str_series
+from pipelines._values import arrow_strings, to_str_series
 
 #: Placeholder written in place of each kind of personal data.
 PLACEHOLDERS: dict[str, str] = {

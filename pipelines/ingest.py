@@ -19,10 +19,11 @@ Parsing is vectorised (pyarrow kernels; labels and text handled per distinct val
 a million-row export is ingested in a few times the time pyarrow takes to read it.
 
 This module reads the sources and assembles the result; the work is in private modules,
-one step each: ``_readers`` (files to string columns) and ``_ingest_cells`` (roles,
-coordinates, dates), ``_ingest_partition`` (where each row goes, ids, categories),
-``_ingest_gather`` (output columns), ``_ingest_rejects`` (``rejected.csv``),
-``_likely_duplicates`` (used after geocoding); ``_ingest_schema`` holds the columns.
+one step each: ``_readers`` and ``_csv`` (files to string columns), ``_values`` (cell
+cleaning and value parsers), ``_ingest_cells`` (roles, coordinates, dates),
+``_ingest_partition`` (where each row goes, ids, categories), ``_ingest_gather``
+(output columns), ``_ingest_rejects`` (``rejected.csv``), ``_likely_duplicates`` (used
+after geocoding); ``_ingest_schema`` holds the columns.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ from pipelines._ingest_schema import (
     ROW_REASONS,
 )
 from pipelines._likely_duplicates import link_likely_duplicates
-from pipelines._readers import RawFile, read_file
+from pipelines._rawfile import RawFile
+from pipelines._readers import read_file
 from pipelines.config import DEFAULT_PARAMS, Config, SiteConfig, SourceConfig
 from pipelines.crs import WGS84
 from pipelines.taxonomy import CODES

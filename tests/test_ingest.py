@@ -21,7 +21,9 @@ import pytest
 from pyproj import Transformer
 
 from pipelines import ingest
-from pipelines._readers import _read_exact, parse_dates, read_csv, read_file
+from pipelines._csv import _read_exact, read_csv
+from pipelines._readers import read_file
+from pipelines._values import parse_dates
 from pipelines.buildings import read_osm_bounds
 from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
 from pipelines.errors import InputError

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from pipelines import _ingest_gather, _ingest_partition, _readers, _scrub
+from pipelines import _csv, _ingest_gather, _ingest_partition, _scrub, _values
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,7 @@ from pipelines import _ingest_gather, _ingest_partition, _readers, _scrub
 def test_csv_line_numbers(tmp_path: Path, text: str, lines: list[int]) -> None:
     path = tmp_path / "f.csv"
     path.write_bytes(text.encode("utf-8"))
-    raw = _readers.read_csv(path)
+    raw = _csv.read_csv(path)
     assert raw.lines.tolist() == lines
     assert raw.table.column("a").to_pylist() == [str(i) for i in range(1, len(lines) + 1)]
 
@@ -51,8 +51,8 @@ def test_csv_line_numbers(tmp_path: Path, text: str, lines: list[int]) -> None:
 def test_trim_whitespace_matches_pyarrow(values: list[str | None]) -> None:
     column = pa.chunked_array([pa.array(values, pa.large_string())], pa.large_string())
     expected = pc.utf8_trim_whitespace(column).to_pylist()
-    assert _readers.trim_whitespace(column).to_pylist() == expected
-    cleaned = _readers.clean_cells(column)
+    assert _values.trim_whitespace(column).to_pylist() == expected
+    cleaned = _values.clean_cells(column)
     assert cleaned.tolist() == [("" if v is None else v.strip()) for v in values]
 
 
@@ -98,10 +98,10 @@ def test_trim_check_flags_every_whitespace_character() -> None:
     for ch in spaces:
         for values in ([ch], ["a" + ch], [ch + "a"], ["Clôturé", "x" + ch]):
             arr = pa.array(values, pa.large_string())
-            assert _readers._may_need_trim(arr), (hex(ord(ch)), values)
+            assert _values._may_need_trim(arr), (hex(ord(ch)), values)
             sliced = pa.array(["b", *values, "c"], pa.string()).slice(1, len(values))
-            assert _readers._may_need_trim(sliced), (hex(ord(ch)), values)
-    assert not _readers._may_need_trim(pa.array(["Clôturé", "Électricité", "", None, "a b"]))
+            assert _values._may_need_trim(sliced), (hex(ord(ch)), values)
+    assert not _values._may_need_trim(pa.array(["Clôturé", "Électricité", "", None, "a b"]))
 
 
 def test_quoted_line_breaks_across_pyarrow_blocks(tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ def test_quoted_line_breaks_across_pyarrow_blocks(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     path.write_bytes(('"a";"b"\n' + "\n".join(rows) + "\n").encode("utf-8"))
     assert path.stat().st_size > 2 * 2**20
-    raw = _readers.read_csv(path)
+    raw = _csv.read_csv(path)
     assert raw.table.column("a").to_pylist() == [str(i) for i in range(n)]
     b = raw.table.column("b").to_pylist()
     assert b[:2] == ["texte 0\nsuite", "texte 1"]
@@ -128,7 +128,7 @@ def test_quoted_file_without_line_breaks(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     body = "\n".join(f'"{i}";"texte ; {i}"' for i in range(n))
     path.write_bytes(('"a";"b"\n' + body + "\n").encode("utf-8"))
-    raw = _readers.read_csv(path)
+    raw = _csv.read_csv(path)
     assert raw.table.column("b").to_pylist()[-1] == f"texte ; {n - 1}"
     assert raw.lines.tolist() == list(range(2, n + 2))
 
@@ -136,7 +136,7 @@ def test_quoted_file_without_line_breaks(tmp_path: Path) -> None:
 def test_dictionary_codes_of_a_chunked_column() -> None:
     chunks = [["b", "", "a"], ["a", None, "c"], ["b", "d"]]
     arrow = pa.chunked_array([pa.array(c, pa.large_string()) for c in chunks])
-    values = _readers.to_str_series(arrow)
+    values = _values.to_str_series(arrow)
     dictionary, codes = _ingest_gather._dictionary_codes(values)
     flat = [v for c in chunks for v in c]
     assert [None if k < 0 else dictionary[int(k)].as_py() for k in codes] == flat
@@ -153,10 +153,10 @@ def test_leading_days_equal_the_regular_expression() -> None:
     )
     found = pc.extract_regex(column, r"^(?P<d>[0-9]{1,2})/")
     expected = [-1 if d is None else int(d["d"]) for d in found.to_pylist()]
-    assert _readers._leading_days(column).tolist() == expected
+    assert _values._leading_days(column).tolist() == expected
     # A sliced chunk (non-zero offset) reads its own values.
     sliced = pa.array(values, pa.large_string()).slice(1, 3)
-    assert _readers._leading_days(sliced).tolist() == expected[1:4]
+    assert _values._leading_days(sliced).tolist() == expected[1:4]
 
 
 @pytest.mark.parametrize("na_tokens", [True, False])
@@ -166,13 +166,13 @@ def test_clean_labels_equal_clean_cells(na_tokens: bool) -> None:
         pa.array(["Ascenseur", "", " ", "n/a", "Fuite"], pa.large_string()),
     ]
     column = pa.chunked_array(chunks)
-    labels = _readers.clean_labels(column, na_tokens=na_tokens)
+    labels = _values.clean_labels(column, na_tokens=na_tokens)
     assert isinstance(labels.dtype, pd.CategoricalDtype)
     assert labels.cat.categories.is_unique
     expected = (
-        _readers.clean_cells(column).tolist()
+        _values.clean_cells(column).tolist()
         if na_tokens
-        else _readers.to_str_series(pc.utf8_trim_whitespace(pc.fill_null(column, ""))).tolist()
+        else _values.to_str_series(pc.utf8_trim_whitespace(pc.fill_null(column, ""))).tolist()
     )
     assert labels.astype("str").tolist() == expected
 
@@ -183,7 +183,7 @@ def test_label_columns_hash_like_text() -> None:
     text = pd.DataFrame(
         {"a": pd.Series(["x", "y", "x", ""], dtype="str"), "b": ["1", "2", "3", "4"]}
     )
-    labels = text.assign(a=_readers.clean_labels(pa.chunked_array([text["a"].tolist()])))
+    labels = text.assign(a=_values.clean_labels(pa.chunked_array([text["a"].tolist()])))
     assert (
         _ingest_partition._hash_hex(labels).tolist() == _ingest_partition._hash_hex(text).tolist()
     )
@@ -192,7 +192,7 @@ def test_label_columns_hash_like_text() -> None:
 def test_text_rows_of_labels_equal_those_of_text() -> None:
     values = ["Joignable au 06 12 34 56 78", "", "Fuite", "Fuite", "appt 12 au 3e"]
     text = pd.Series(values, dtype="str")
-    labels = _readers.clean_labels(pa.chunked_array([values]), na_tokens=False)
+    labels = _values.clean_labels(pa.chunked_array([values]), na_tokens=False)
     idx = np.array([4, 0, 2, 1])
     for scrub in (False, True):
         got, got_counts = _ingest_gather._text_rows(labels, idx, scrub=scrub)

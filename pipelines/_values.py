@@ -1,0 +1,505 @@
+"""Cell values: cleaning (whitespace, missing-value spellings, labels per distinct
+value) and vectorised parsers for dates, numbers and geographic points, on pyarrow
+string columns: no Python loop over rows."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+log = logging.getLogger(__name__)
+
+#: Time zone of the sites: naive timestamps are local times there.
+LOCAL_TZ = "Europe/Paris"
+
+#: Missing-value spellings (compared after stripping and lower-casing).
+NA_TOKENS = ("", "na", "n/a", "nan", "null", "none", "nr", "-", "--", "#n/a", "?")
+
+
+# --------------------------------------------------------------------------- values
+def to_str_series(column: pa.ChunkedArray | pa.Array, index: pd.Index | None = None) -> pd.Series:
+    """A pyarrow string column as a pandas ``str`` Series (no copy of the text)."""
+    s = column.to_pandas()
+    if s.dtype != "str":
+        s = s.astype("str")
+    if index is not None:
+        s.index = index
+    return s
+
+
+def arrow_view(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A pandas string Series as pyarrow strings, without copying pandas' pyarrow
+    storage (its chunks are kept: combining them would copy every string)."""
+    try:
+        arr = pa.array(values.array)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return arrow_strings(values)
+    if not (pa.types.is_large_string(arr.type) or pa.types.is_string(arr.type)):
+        return arrow_strings(values)
+    return arr
+
+
+def arrow_strings(values: pd.Series) -> pa.Array:
+    """A pandas string Series as one pyarrow ``large_string`` array (nulls kept)."""
+    try:
+        arr = pa.array(values.array)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        arr = pa.array(values.astype(object).where(values.notna(), None), type=pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.large_string())
+    return arr
+
+
+# "" is left out: replacing it by "" would copy a column for nothing.
+_NA_SET = pa.array(
+    sorted({v for t in NA_TOKENS for v in (t, t.upper(), t.title())} - {""}), pa.large_string()
+)
+
+
+# The bytes that can begin, and that can precede the last byte of, a character that
+# ``utf8_trim_whitespace`` strips (ASCII whitespace and the Unicode spaces U+0085,
+# U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000; checked
+# against every code point in tests/test_ingest_fastpaths.py).
+_WS_LEAD = np.zeros(256, dtype=bool)
+_WS_LEAD[: 0x20 + 1] = True
+_WS_LEAD[[0xC2, 0xE1, 0xE2, 0xE3]] = True
+_WS_BEFORE_LAST = np.zeros(256, dtype=bool)
+_WS_BEFORE_LAST[[0x80, 0x81, 0x9A, 0xC2]] = True
+
+
+def _may_need_trim(chunk: pa.Array) -> bool:
+    """Whether some value of a string chunk may start or end with whitespace: a cheap
+    over-approximation from its first and last bytes, read in the Arrow buffers."""
+    _, offsets_buf, data_buf = chunk.buffers()
+    if data_buf is None or len(chunk) == 0:
+        return False
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets: np.ndarray = np.frombuffer(offsets_buf, dtype=width).astype(np.int64, copy=False)
+    offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    starts, ends = starts[filled], ends[filled]
+    if len(starts) == 0:
+        return False
+    if _WS_LEAD[data[starts]].any():
+        return True
+    last = data[ends - 1]
+    if (last <= 0x20).any():
+        return True
+    multi = last >= 0x80  # the end of a multi-byte character: look at the byte before
+    return bool(multi.any() and _WS_BEFORE_LAST[data[ends[multi] - 2]].any())
+
+
+def trim_whitespace(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """``pyarrow.compute.utf8_trim_whitespace``, but the column itself when no value
+    starts or ends with whitespace (the usual case), which spares copying every string
+    of a large column. The check reads the first and last bytes of each value in the
+    Arrow buffers (numpy, no new strings)."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return pc.utf8_trim_whitespace(column)
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    if any(_may_need_trim(chunk) for chunk in chunks):
+        return pc.utf8_trim_whitespace(column)
+    return column
+
+
+def clean_cells(column: pa.ChunkedArray | pa.Array, index: pd.Index | None = None) -> pd.Series:
+    """Strip cells and turn missing-value spellings (``NA``, ``null``, ``-``…) into ``""``."""
+    arr = trim_whitespace(pc.fill_null(column, ""))
+    na = pc.is_in(arr, value_set=_NA_SET)
+    if pc.any(na).as_py():
+        arr = pc.if_else(na, pa.scalar("", arr.type), arr)
+    return to_str_series(arr, index)
+
+
+def _dictionary_of(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Dictionary-encode a string column: its distinct values and, per row, the index
+    of its value among them (int32). Chunks keep their place (no concatenation)."""
+    encoded = pc.dictionary_encode(column)
+    if isinstance(encoded, pa.Array):
+        return encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
+    if encoded.num_chunks == 0:
+        return pa.array([], column.type), np.zeros(0, np.int32)
+    first = encoded.chunk(0).dictionary
+    if any(not chunk.dictionary.equals(first) for chunk in encoded.chunks[1:]):
+        encoded = encoded.unify_dictionaries()
+    indices = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
+    return encoded.chunk(0).dictionary, np.concatenate(indices)
+
+
+def clean_labels(
+    column: pa.ChunkedArray | pa.Array, index: pd.Index | None = None, *, na_tokens: bool = True
+) -> pd.Series:
+    """:func:`clean_cells` for columns of labels and text, as a pandas ``category``
+    Series whose categories are the cleaned distinct values.
+
+    Labels repeat (categories, statuses, streets, building codes, stock phrases), so
+    they are cleaned once per distinct value, and later steps (blank tests, category
+    mapping, scrubbing, gathering the accepted rows) work on the distinct values and
+    the integer codes instead of a million strings each.
+
+    Parameters
+    ----------
+    na_tokens
+        Also turn missing-value spellings into ``""`` (not for free text, where "-"
+        or "NA" may be what was written).
+    """
+    dictionary, codes = _dictionary_of(pc.fill_null(column, ""))
+    cleaned = trim_whitespace(dictionary)
+    if na_tokens:
+        cleaned = pc.if_else(pc.is_in(cleaned, value_set=_NA_SET), "", cleaned)
+    # Cleaning may make two values equal (" a" and "a"): encode once more.
+    distinct, remap = _dictionary_of(cleaned)
+    codes = remap[codes] if len(codes) else codes
+    categories = pd.Index(to_str_series(distinct), dtype="str")
+    values = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories))
+    return pd.Series(values, index=index)
+
+
+def extract(values: pd.Series, pattern: str) -> dict[str, pd.Series]:
+    """Named groups of an RE2 pattern, per value (``""`` where it does not match).
+
+    Through ``pyarrow.compute`` rather than ``Series.str.extract``, which runs Python's
+    ``re`` row by row on pandas' pyarrow-backed strings.
+    """
+    arr = arrow_strings(values.fillna(""))
+    found = pc.extract_regex(arr, pattern)
+    out = {}
+    for i, field_ in enumerate(found.type):
+        part = pc.fill_null(pc.struct_field(found, [i]), "")
+        out[field_.name] = to_str_series(part, values.index)
+    return out
+
+
+_FR_DATE = r"[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-](?:[0-9]{4}|[0-9]{2})"
+_TIME = r"[0-9]{1,2}[:hH][0-9]{2}(?::[0-9]{2})?"
+_ISO = (
+    r"[0-9]{4}[\-/][0-9]{2}[\-/][0-9]{2}"
+    r"(?:[T ]+[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)?"
+)
+_TZ = r"(?:Z|[+\-][0-9]{2}(?::?[0-9]{2})?| ?UTC| ?GMT)"
+_SERIAL = r"[0-9]{5}(?:[.,][0-9]+)?"
+_FR_FORMATS = (
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y",
+    "%d/%m/%y %H:%M",
+    "%d/%m/%y %H:%M:%S",
+    "%d/%m/%y",
+)
+
+
+_FR_CANONICAL = r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}(?: [0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?"
+
+
+def _leading_days(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Per value, the number written before its first ``/`` when that is one or two
+    digits (``"7/03/2024"`` gives 7, ``"07/03"`` 7), else -1.
+
+    Read from the first three bytes of each value in the Arrow buffers (numpy, no new
+    strings): the regular expression ``^([0-9]{1,2})/`` through ``extract_regex`` costs
+    more than the date parsing it checks.
+    """
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    out = []
+    for chunk in chunks:
+        n = len(chunk)
+        _, offsets_buf, data_buf = chunk.buffers()
+        if n == 0 or data_buf is None:
+            out.append(np.full(n, -1, dtype=np.int64))
+            continue
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset : chunk.offset + n + 1]
+        starts = offsets[:-1].astype(np.int64)
+        length = offsets[1:].astype(np.int64) - starts
+        # Three bytes per value, 0 past its end (a trailing pad keeps the reads in bounds).
+        data = np.concatenate((np.frombuffer(data_buf, dtype=np.uint8), np.zeros(3, np.uint8)))
+        b = [np.where(length > k, data[starts + k], 0).astype(np.int64) for k in range(3)]
+        digit = [(x >= 48) & (x <= 57) for x in b]
+        slash = [x == 47 for x in b]
+        one = digit[0] & slash[1]
+        two = digit[0] & digit[1] & slash[2]
+        day = np.where(one, b[0] - 48, np.where(two, (b[0] - 48) * 10 + b[1] - 48, -1))
+        out.append(day)
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+def _strptime_checked(values: pd.Series, fmt: str) -> pd.Series:
+    """``pyarrow.compute.strptime`` (several times faster than ``pd.to_datetime`` on
+    distinct values), minus its leniency: it rolls 31/02 over to 2 or 3 March, and
+    ``%Y`` takes "24" for the year 24, so the parsed day must equal the written one and
+    the year have four digits. For day-first formats (``%d`` first)."""
+    arr = arrow_view(values)
+    ts = pc.strptime(arr, format=fmt, unit="us", error_is_null=True)
+    if isinstance(ts, pa.ChunkedArray):
+        ts = ts.combine_chunks()
+    micros = np.asarray(
+        pc.fill_null(ts.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy(), dtype=np.int64
+    )
+    stamps = micros.view("datetime64[us]")  # NaT where not parsed
+    days = np.asarray(pc.fill_null(pc.day(ts), -2).to_numpy(), dtype=np.int64)
+    keep = (days == _leading_days(arr)) & (stamps >= np.datetime64("1000-01-01", "us"))
+    out = np.where(keep, stamps, np.datetime64("NaT", "us"))
+    return pd.Series(out, index=values.index, dtype="datetime64[us]")
+
+
+def _fr_dates(values: pd.Series) -> pd.Series:
+    """dd/mm/yyyy[ HH:MM[:SS]] (also with ``-`` or ``.``, 2-digit years, ``14h30``).
+
+    The canonical spellings go through :func:`_strptime_checked`, one format after the
+    other on what is left; the others are normalised and parsed by ``pd.to_datetime``.
+    """
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
+    canonical = values.str.fullmatch(_FR_CANONICAL).to_numpy(dtype=bool)
+    pos = np.flatnonzero(canonical)
+    left = values.iloc[pos] if len(pos) < len(values) else values
+    for fmt in ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y"):
+        if len(pos) == 0:
+            break
+        parsed = _strptime_checked(left, fmt).to_numpy()
+        ok = ~np.isnat(parsed)
+        out[pos[ok]] = parsed[ok]
+        pos, left = pos[~ok], left[~ok]
+    other = values[~canonical]
+    if not other.empty:
+        v = other.str.replace(r"^([0-9]{1,2})[.\-]([0-9]{1,2})[.\-]", r"\1/\2/", regex=True)
+        v = v.str.replace(r"([0-9])[hH]([0-9])", r"\1:\2", regex=True)
+        v = v.str.replace(r"^([0-9/]+)[ T]+", r"\1 ", regex=True)
+        pos = np.flatnonzero(~canonical)
+        for fmt in _FR_FORMATS:
+            if len(pos) == 0:
+                break
+            parsed = pd.to_datetime(v, format=fmt, errors="coerce").to_numpy()
+            ok = ~np.isnat(parsed)
+            out[pos[ok]] = parsed[ok].astype("datetime64[us]")
+            pos, v = pos[~ok], v[~ok]
+    return pd.Series(out, index=values.index)
+
+
+def parse_dates(
+    values: pd.Series,
+    *,
+    date_format: str | None = None,
+    naive_tz: str | None = None,
+    excel_epoch: str = "1899-12-30",
+) -> pd.Series:
+    """Parse dates written in any of the forms exports use, as naive local time.
+
+    Parameters
+    ----------
+    values
+        Cleaned strings (``""`` for missing).
+    date_format
+        A ``strptime`` format forced by the configuration, or ``"excel"`` for serial
+        numbers; ``None`` recognises, value by value: ``dd/mm/yyyy[ HH:MM[:SS]]``, ISO
+        8601 with or without offset (converted to Europe/Paris), Excel serial numbers.
+    naive_tz
+        Time zone of timestamps written without offset (KoboToolbox writes
+        ``_submission_time`` in UTC); ``None``: they are local time already.
+    excel_epoch
+        Day 0 of Excel serial numbers (``RawFile.excel_epoch``).
+
+    Returns
+    -------
+    Series
+        ``datetime64[us]``, naive Europe/Paris local time; NaT where missing or
+        unparseable. Day first: 03/04/2024 is 3 April.
+    """
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
+    pos = np.flatnonzero((values != "").to_numpy())
+    if len(pos) == 0:
+        return pd.Series(out, index=values.index)
+    v = values.iloc[pos] if len(pos) < len(values) else values
+
+    def put(where: np.ndarray, parsed: pd.Series) -> None:
+        out[pos[where]] = parsed.to_numpy().astype("datetime64[us]")
+
+    if date_format == "excel":
+        put(np.ones(len(pos), bool), _serial_dates(v, excel_epoch))
+    elif date_format:
+        put(
+            np.ones(len(pos), bool),
+            _to_local(pd.to_datetime(v, format=date_format, errors="coerce"), naive_tz),
+        )
+    else:
+        # The landlords' usual spelling first, in one pass; then each form on what is left.
+        first = _strptime_checked(v, "%d/%m/%Y %H:%M").to_numpy()
+        done = ~np.isnat(first)
+        out[pos[done]] = first[done]
+        pos, v = pos[~done], v[~done]
+        if len(pos):
+            fr = v.str.fullmatch(_FR_DATE + r"(?:[ T]+" + _TIME + r")?").to_numpy(dtype=bool)
+            iso = v.str.fullmatch(_ISO).to_numpy(dtype=bool)
+            iso_tz = v.str.fullmatch(_ISO + r" ?" + _TZ).to_numpy(dtype=bool)
+            serial = v.str.fullmatch(_SERIAL).to_numpy(dtype=bool)
+            if fr.any():
+                put(fr, _fr_dates(v[fr]))
+            if iso.any():
+                s = v[iso].str.replace("/", "-", regex=False).str.replace(r"[T ]+", "T", regex=True)
+                put(iso, _to_local(pd.to_datetime(s, format="ISO8601", errors="coerce"), naive_tz))
+            if iso_tz.any():
+                s = (
+                    v[iso_tz]
+                    .str.replace("/", "-", regex=False)
+                    .str.replace(r"[T ]+", "T", regex=True)
+                )
+                s = s.str.replace(r" ?(UTC|GMT)$", "Z", regex=True)
+                put(
+                    iso_tz,
+                    _to_local(pd.to_datetime(s, format="ISO8601", utc=True, errors="coerce"), None),
+                )
+            if serial.any():
+                put(serial, _serial_dates(v[serial], excel_epoch))
+    return pd.Series(out, index=values.index)
+
+
+def _to_local(parsed: pd.Series, naive_tz: str | None) -> pd.Series:
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        return parsed.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None).astype("datetime64[us]")
+    if parsed.dtype == object:  # mixed offsets that to_datetime could not unify
+        parsed = pd.to_datetime(parsed, utc=True, errors="coerce")
+        return parsed.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None).astype("datetime64[us]")
+    if naive_tz:
+        aware = parsed.dt.tz_localize(naive_tz, ambiguous="NaT", nonexistent="shift_forward")
+        return aware.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None).astype("datetime64[us]")
+    return parsed.astype("datetime64[us]")
+
+
+def _serial_dates(values: pd.Series, epoch: str = "1899-12-30") -> pd.Series:
+    """Excel serial day numbers between 20,000 and 80,000 (1954 to 2119 in the 1900 date
+    system), counted from ``epoch``."""
+    days = parse_numbers(values, decimal=None)[0]
+    days = days.where(days.between(20_000, 80_000))
+    seconds = (days * 86_400).round()
+    return (pd.Timestamp(epoch) + pd.to_timedelta(seconds, unit="s")).astype("datetime64[us]")
+
+
+_NUMBER = r"[+\-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+\-]?[0-9]{1,3})?"
+_SPACES = r"[ \x{00A0}\x{202F}']"
+
+
+def parse_numbers(values: pd.Series, *, decimal: str | None = None) -> tuple[pd.Series, pd.Series]:
+    """Parse decimal numbers, with a decimal comma where the value has one.
+
+    Parameters
+    ----------
+    values
+        Cleaned strings.
+    decimal
+        ``","`` or ``"."`` to force the decimal mark; ``None`` detects it per value (a
+        single comma between digits is a decimal comma).
+
+    Returns
+    -------
+    numbers, had_comma
+        float64 (NaN where missing or not a finite number), and whether the value was
+        written with a decimal comma.
+    """
+    arr = arrow_strings(values.fillna(""))
+    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+    has_comma = pc.fill_null(pc.match_substring(arr, ","), False)
+    if decimal != "." and pc.any(has_comma).as_py():
+        fixed = pc.replace_substring(
+            pc.replace_substring(arr, ".", "") if decimal == "," else arr, ",", "."
+        )
+    else:
+        fixed = pc.replace_substring(arr, ",", "") if decimal == "." else arr
+    try:
+        # Clean columns: one cast. Otherwise (spaces, stray text) the careful way below.
+        numbers = pc.cast(fixed, pa.float64())
+        had_comma = has_comma if decimal != "." else pc.and_(has_comma, pa.scalar(False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        numbers, had_comma = _parse_numbers_slowly(arr, decimal)
+    x = np.array(numbers.to_numpy(zero_copy_only=False), dtype=np.float64)
+    x[~np.isfinite(x)] = np.nan
+    comma = np.asarray(pc.fill_null(had_comma, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return pd.Series(x, index=values.index), pd.Series(comma & ~np.isnan(x), index=values.index)
+
+
+def _parse_numbers_slowly(arr: pa.Array, decimal: str | None) -> tuple[pa.Array, pa.Array]:
+    """:func:`parse_numbers` for columns with spaces or text: value by value."""
+    arr = pc.fill_null(arr, "")
+    if pc.any(pc.match_substring_regex(arr, _SPACES)).as_py():
+        arr = pc.replace_substring_regex(arr, _SPACES, "")  # thousands: "652 345,2"
+    if decimal == ",":
+        had_comma = pc.match_substring(arr, ",")
+        arr = pc.replace_substring(pc.replace_substring(arr, ".", ""), ",", ".")
+    elif decimal == ".":
+        had_comma = pc.and_(pc.match_substring(arr, ","), pa.scalar(False))
+        arr = pc.replace_substring(arr, ",", "")
+    else:
+        had_comma = pc.match_substring_regex(arr, r"^[+\-]?[0-9]*,[0-9]+(?:[eE][+\-]?[0-9]{1,3})?$")
+        arr = pc.if_else(had_comma, pc.replace_substring(arr, ",", "."), arr)
+    ok = pc.match_substring_regex(arr, "^" + _NUMBER + "$")
+    return pc.cast(pc.if_else(ok, arr, pa.scalar(None, arr.type)), pa.float64()), had_comma
+
+
+_PT = r"[+\-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+\-]?[0-9]+)?"
+_Q = r"['\"]?"
+_SP = r"[ \t]*"
+
+
+def parse_geo_points(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse point strings into (lat, lon) in degrees.
+
+    Recognised, value by value: DansMaRue/OpenDataSoft ``{'lon': 2.33, 'lat': 48.88}``
+    (keys in any order, either quote), GeoJSON-like ``"coordinates": [lon, lat]``, and
+    the latitude-first pairs of KoboToolbox (``[48.88, 2.33]``), ODK (``48.88 2.33 35
+    5``) and OpenDataSoft (``48.88, 2.33``). Regular expressions, never ``eval``.
+
+    Returns
+    -------
+    lat, lon
+        float64, NaN where the value is missing or not a point.
+    """
+    lat = pd.Series(np.nan, index=values.index)
+    lon = pd.Series(np.nan, index=values.index)
+    present = values != ""
+    if not present.any():
+        return lat, lon
+    v = values[present]
+    keyed_lon = extract(
+        v, _Q + r"(?:lon|lng|long|longitude)" + _Q + _SP + ":" + _SP + f"(?P<v>{_PT})"
+    )["v"]
+    keyed_lat = extract(v, _Q + r"(?:lat|latitude)" + _Q + _SP + ":" + _SP + f"(?P<v>{_PT})")["v"]
+    coords = extract(
+        v,
+        _Q
+        + "coordinates"
+        + _Q
+        + _SP
+        + r":"
+        + _SP
+        + r"\["
+        + _SP
+        + f"(?P<x>{_PT})"
+        + _SP
+        + ","
+        + _SP
+        + f"(?P<y>{_PT})",
+    )
+    pair = extract(
+        v,
+        r"^\[?"
+        + _SP
+        + f"(?P<a>{_PT})"
+        + _SP
+        + "[,; ]"
+        + _SP
+        + f"(?P<b>{_PT})"
+        + r"(?:[ \t]+[+\-0-9.eE]+)*"
+        + _SP
+        + r"\]?$",
+    )
+    lon_s = keyed_lon.where(keyed_lon != "", coords["x"].where(coords["x"] != "", pair["b"]))
+    lat_s = keyed_lat.where(keyed_lat != "", coords["y"].where(coords["y"] != "", pair["a"]))
+    lat[present] = parse_numbers(lat_s, decimal=".")[0].to_numpy()
+    lon[present] = parse_numbers(lon_s, decimal=".")[0].to_numpy()
+    return lat, lon
