@@ -17,11 +17,10 @@ __all__ = ["__version__"]
 def _use_jemalloc() -> None:
     """Make jemalloc pyarrow's memory pool, unless ``ARROW_DEFAULT_MEMORY_POOL`` chooses.
 
-    The stages allocate and free many column-sized buffers in a row. pyarrow's default
-    pool on Linux, mimalloc, hands freed pages back to the system and takes them again
-    on the next column, which made a million-row ingestion spend as much time in the
-    kernel as in Python (``bench.ingest``: 3.3 s with mimalloc, 2.4 s with jemalloc,
-    same outputs). Wheels built without jemalloc keep their default.
+    The stages allocate and free many column-sized buffers in a row. With pyarrow's
+    default pool on Linux, mimalloc, a million-row ingestion spent 1.2 to 2.7 s in the
+    kernel and took 3.3 s; with jemalloc, 0.8 to 0.9 s and 2.4 s, same outputs
+    (``python -m bench.ingest``). Wheels built without jemalloc keep their default.
     """
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return
