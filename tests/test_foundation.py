@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -136,3 +137,28 @@ def test_cli_user_error_exits_2_without_traceback(
     assert "bad.toml" in err
     assert "sites[0].sources[0].kind" in err
     assert "Traceback" not in err
+
+
+def test_pyarrow_pool_is_jemalloc_unless_chosen(tmp_path: Path) -> None:
+    # pipelines chooses jemalloc (ingestion is a third faster with it; see
+    # pipelines/__init__.py), and leaves an explicit ARROW_DEFAULT_MEMORY_POOL alone.
+    import subprocess
+    import sys
+
+    import pyarrow as pa
+
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        pytest.skip("this pyarrow is built without jemalloc")
+    code = "import pipelines, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    chosen = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert chosen.stdout.strip() == "jemalloc"
+    env["ARROW_DEFAULT_MEMORY_POOL"] = "system"
+    kept = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert kept.stdout.strip() == "system"

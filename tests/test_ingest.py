@@ -22,6 +22,7 @@ from pyproj import Transformer
 
 from pipelines import ingest
 from pipelines._csv import _read_exact, read_csv
+from pipelines._ingest_cells import _parse_source
 from pipelines._readers import read_file
 from pipelines._values import parse_dates
 from pipelines.buildings import read_osm_bounds
@@ -966,3 +967,43 @@ def test_kobo_export_is_recognised_without_declaring_the_format() -> None:
     first = "src:9aba14dc-6ec9-4595-bcdc-ec12322b2eb2"
     assert rows.loc[first, "reported_at"] == pd.Timestamp("2024-05-09 14:10")
     assert result.summary["sources"]["src"]["file_details"][0]["format"] == "kobo"
+
+
+def test_files_of_one_source_with_other_labels_and_columns(tmp_path: Path) -> None:
+    # Two monthly files of one source: different labels, and the second lacks the
+    # "Canal" column. Label columns are held per file as categories; together they must
+    # give each row its own text, and "" (missing) where a file has no such column.
+    (tmp_path / "m1.csv").write_text(
+        "id;date;cat;canal;adresse\nA1;01/03/2024;Fuite;Téléphone;1 rue A\n"
+        "A2;02/03/2024;Ascenseur;Application;2 rue B\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "m2.csv").write_text(
+        "id;date;cat;adresse\nB1;01/04/2024;Nuisibles;3 rue C\nB2;02/04/2024;Fuite;1 rue A\n",
+        encoding="utf-8",
+    )
+    src = _source(
+        tmp_path / "m*.csv",
+        columns={"id": "id", "date": "date", "category": "cat", "address": "adresse"},
+    )
+    rows = _by_id(_ingest(src))
+    assert rows.loc["src:A2", "category_source_label"] == "Ascenseur"
+    assert rows.loc["src:B1", "category"] == "nuisibles"
+    assert rows.loc["src:B2", "address"] == rows.loc["src:A1", "address"] == "1 rue A"
+    assert rows["address"].tolist() == ["1 rue A", "2 rue B", "3 rue C", "1 rue A"]
+    # A role only one file has (formats bring their own defaults): "" for the others'
+    # rows, and the labels of both files in one category column.
+    raws = [read_csv(tmp_path / "m1.csv"), read_csv(tmp_path / "m2.csv")]
+    roles = [
+        {"id": "id", "date": "date", "category": "cat", "address": "adresse", "channel": "canal"},
+        {"id": "id", "date": "date", "category": "cat", "address": "adresse"},
+    ]
+    parsed = _parse_source(src, raws, roles)
+    assert isinstance(parsed.frame["category"].dtype, pd.CategoricalDtype)
+    assert parsed.frame["category"].astype("str").tolist() == [
+        "Fuite",
+        "Ascenseur",
+        "Nuisibles",
+        "Fuite",
+    ]
+    assert parsed.frame["channel"].astype("str").tolist() == ["Téléphone", "Application", "", ""]
