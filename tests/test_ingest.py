@@ -488,11 +488,13 @@ def test_geojson_walkthrough() -> None:
     assert all("auteur" not in json.loads(r) for r in result.rejected["original_row"])
 
 
-def test_kobo_defaults_need_little_configuration() -> None:
+@pytest.mark.parametrize("fmt", ["kobo", "auto"])
+def test_kobo_defaults_need_little_configuration(fmt: str) -> None:
+    # Declared, or recognised by its _uuid and _submission_time columns ("auto").
     src = _source(
         DATA / "kobo.csv",
         kind="observations",
-        format="kobo",
+        format=fmt,
         personal_columns=("nom_enqueteur",),
         columns={"category": "probleme"},
     )
@@ -506,6 +508,7 @@ def test_kobo_defaults_need_little_configuration() -> None:
     assert rows.loc[second, "lon"] == pytest.approx(2.487047)  # from _geolocation
     assert rows.loc[second, "coord_note"] == "geo_point"
     assert result.summary["sources"]["src"]["rejected"] == {"missing_location": 1}
+    assert result.summary["sources"]["src"]["file_details"][0]["format"] == "kobo"
 
 
 def test_every_rejection_reason_on_its_line(tmp_path: Path) -> None:
@@ -951,22 +954,6 @@ def test_odk_central_export_is_recognised_and_needs_little_configuration() -> No
     assert original["constat-commentaire"] == "Hall sale"
     assert not {"SubmitterName", "SubmitterID", "DeviceID"} & set(original)
     assert "Karim" not in result.rejected.to_csv()
-
-
-def test_kobo_export_is_recognised_without_declaring_the_format() -> None:
-    # format = "auto" (the default): the columns _uuid and _submission_time say Kobo, so
-    # its defaults apply (id, UTC submission time, _geolocation).
-    src = _source(
-        DATA / "kobo.csv",
-        kind="observations",
-        personal_columns=("nom_enqueteur",),
-        columns={"category": "probleme"},
-    )
-    result = _ingest(src)
-    rows = _by_id(result)
-    first = "src:9aba14dc-6ec9-4595-bcdc-ec12322b2eb2"
-    assert rows.loc[first, "reported_at"] == pd.Timestamp("2024-05-09 14:10")
-    assert result.summary["sources"]["src"]["file_details"][0]["format"] == "kobo"
 
 
 def test_files_of_one_source_with_other_labels_and_columns(tmp_path: Path) -> None:
