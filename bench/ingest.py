@@ -169,6 +169,7 @@ def measure(step: str, path: Path) -> dict[str, float]:
     import datetime as dt
 
     from pipelines import ingest
+    from pipelines.io import write_points_geoparquet
 
     out: dict[str, float] = {}
     if step == "read":
@@ -186,7 +187,7 @@ def measure(step: str, path: Path) -> dict[str, float]:
         out["rows"] = result.summary["sources"]["bailleur"]["rows_in"]
         out["accepted"] = len(result.ingested)
         if len(result.ingested):
-            result.ingested.to_parquet(path.with_suffix(".parquet"))
+            write_points_geoparquet(result.ingested, path.with_suffix(".parquet"))
     elif step == "duplicates":
         import geopandas as gpd
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pipelines.config import COLUMN_ROLES
 
-#: Columns of ``ingested.parquet``, in order.
+#: Columns of the accepted rows, in order; ``ingested.parquet`` adds a point
+#: ``geometry`` (WKB, EPSG:4326) made from ``lon``/``lat``, null where they are missing.
 INGESTED_COLUMNS = (
     "report_id",
     "source",
@@ -26,7 +27,6 @@ INGESTED_COLUMNS = (
     "lon",
     "lat",
     "coord_note",
-    "geometry",
 )
 
 #: Columns of ``rejected.csv``.

@@ -35,11 +35,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
-from geopandas.array import GeometryArray
 
 from pipelines import _scrub
 from pipelines._ingest_cells import _parse_source, _Parsed, resolve_columns
@@ -59,7 +56,6 @@ from pipelines._likely_duplicates import link_likely_duplicates
 from pipelines._rawfile import RawFile
 from pipelines._readers import read_file
 from pipelines.config import DEFAULT_PARAMS, Config, SiteConfig, SourceConfig
-from pipelines.crs import WGS84
 from pipelines.taxonomy import CODES
 
 log = logging.getLogger(__name__)
@@ -85,8 +81,10 @@ class IngestResult:
     Attributes
     ----------
     ingested
-        Accepted rows, :data:`INGESTED_COLUMNS`, EPSG:4326, geometry None where only an
-        address or building code locates the row; sorted by source, date, report_id.
+        Accepted rows, :data:`INGESTED_COLUMNS`, ``lon``/``lat`` in EPSG:4326 (NaN where
+        only an address or building code locates the row); sorted by source, date,
+        report_id. No shapely geometry: :func:`run` writes the points to
+        ``ingested.parquet`` from the coordinates (:func:`pipelines.io.point_wkb`).
     rejected
         :data:`REJECTED_COLUMNS`; file-level problems have ``source_line`` 0.
     outside
@@ -95,7 +93,7 @@ class IngestResult:
         ``ingest_summary.json``: per source, the row partition and its breakdowns.
     """
 
-    ingested: gpd.GeoDataFrame
+    ingested: pd.DataFrame
     rejected: pd.DataFrame
     outside: pd.DataFrame
     summary: dict[str, Any]
@@ -117,9 +115,6 @@ class _SourceOut:
     rejected: pd.DataFrame
     outside: pd.DataFrame
     summary: dict[str, Any]
-    accepted_rows: np.ndarray  # positions of the accepted rows among the parsed ones
-    # Of the accepted rows: shapely points, None without coordinates (set by the caller).
-    geometry: np.ndarray | None = None
 
 
 def _file_issue(source: SourceConfig, path: str, reason: str, detail: str) -> dict[str, Any]:
@@ -213,33 +208,8 @@ def _ingest_source(
     start: pd.Timestamp,
 ) -> _SourceOut:
     raws, roles_per_file, issues = _read_source(source)
-    # Building a million shapely points holds the GIL for a third of a second: each
-    # file's points are built on a thread as soon as its coordinates are parsed, on the
-    # rows that can be accepted with a point (valid, in the study area), while the
-    # other steps run mostly in pyarrow kernels, which release the GIL.
-    west, south, east, north = bbox
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        points: list[Future[np.ndarray]] = []
-
-        def start_points(lon: np.ndarray, lat: np.ndarray, state: np.ndarray) -> None:
-            placed = (state == _STATE_OK) & (lon >= west) & (lon <= east)
-            placed &= (lat >= south) & (lat <= north)
-            points.append(pool.submit(_points_at, lon, lat, np.flatnonzero(placed)))
-
-        p = _parse_source(source, raws, roles_per_file, start_points)
-        out = _source_outputs(source, raws, roles_per_file, issues, p, bbox, today, start)
-        per_file = [future.result() for future in points]
-    every = per_file[0] if len(per_file) == 1 else np.concatenate(per_file or [np.zeros(0, object)])
-    out.geometry = every[out.accepted_rows]
-    return out
-
-
-def _points_at(lon: np.ndarray, lat: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Shapely points at ``rows`` (an object array as long as ``lon``, None elsewhere)."""
-    geometry = np.full(len(lon), None, dtype=object)
-    if len(rows):
-        geometry[rows] = shapely.points(lon[rows], lat[rows])
-    return geometry
+    p = _parse_source(source, raws, roles_per_file)
+    return _source_outputs(source, raws, roles_per_file, issues, p, bbox, today, start)
 
 
 def _source_outputs(
@@ -252,7 +222,7 @@ def _source_outputs(
     today: date,
     start: pd.Timestamp,
 ) -> _SourceOut:
-    """Partition, order and gather a parsed source (geometry left to the caller)."""
+    """Partition, order and gather a parsed source."""
     # Every row sorted by date and id on a thread while the ids are checked for
     # duplicates (two pyarrow kernels, which release the GIL); then a stable sort on
     # where the rows go gives both outputs' order: accepted rows, then outside ones.
@@ -339,7 +309,7 @@ def _source_outputs(
             np.count_nonzero(kept & closed_given & np.isnat(p.closed_at.to_numpy()))
         ),
     }
-    return _SourceOut(accepted, rejected, outside, summary, a)
+    return _SourceOut(accepted, rejected, outside, summary)
 
 
 # --------------------------------------------------------------------------- site
@@ -380,19 +350,7 @@ def ingest_site(
     order = sorted(outs)
     accepted = [outs[s].accepted for s in order]
     frame = accepted[0] if len(accepted) == 1 else pd.concat(accepted, ignore_index=True)
-    frame = _typed(frame)
-    geoms = [g for s in order if (g := outs[s].geometry) is not None]
-    geometry = (
-        geoms[0]
-        if len(geoms) == 1
-        else np.concatenate(geoms)
-        if geoms
-        else np.full(0, None, dtype=object)
-    )
-    # The points are shapely objects already: GeometryArray takes them as they are
-    # (GeoSeries would check each of a million values again).
-    points = gpd.GeoSeries(GeometryArray(geometry, crs=WGS84), index=frame.index)
-    ingested = gpd.GeoDataFrame(frame, geometry=points, crs=WGS84)
+    ingested = _typed(frame)
     rejected = pd.concat([outs[s].rejected for s in order], ignore_index=True)
     rejected = (
         rejected.astype({"source_line": "int64"})
@@ -433,7 +391,7 @@ def run(config: Config, site_id: str, out_dir: Path) -> IngestResult:
     the run.
     """
     from pipelines.buildings import read_osm_bounds
-    from pipelines.io import write_csv, write_geoparquet, write_json
+    from pipelines.io import write_csv, write_json, write_points_geoparquet
 
     site = config.site(site_id)
     bbox = site.study_area_bbox or read_osm_bounds(site.osm)
@@ -460,7 +418,7 @@ def run(config: Config, site_id: str, out_dir: Path) -> IngestResult:
             s["outside_study_area"],
         )
     out_dir = Path(out_dir)
-    write_geoparquet(result.ingested, out_dir / "ingested.parquet")
+    write_points_geoparquet(result.ingested, out_dir / "ingested.parquet")
     write_csv(result.rejected, out_dir / "rejected.csv")
     write_csv(result.outside, out_dir / "outside_study_area.csv")
     write_json(result.summary, out_dir / "ingest_summary.json")

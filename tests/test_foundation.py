@@ -162,3 +162,29 @@ def test_pyarrow_pool_is_jemalloc_unless_chosen(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert kept.stdout.strip() == "system"
+
+
+def test_points_geoparquet_reads_back_as_geopandas_writes_it(tmp_path: Path) -> None:
+    # ingested.parquet gets its points from lon/lat by numpy (no shapely object): the
+    # file must read back exactly as the one geopandas writes from the same points.
+    from pipelines.io import point_wkb, read_geoparquet, write_points_geoparquet
+
+    frame = pd.DataFrame(
+        {
+            "report_id": ["a", "b", "c", "d"],
+            "lon": [2.4851, np.nan, -0.000125, 2.49],
+            "lat": [48.9102, 48.91, 45.0, np.nan],
+        }
+    )
+    ours = write_points_geoparquet(frame, tmp_path / "ours.parquet")
+    points = [
+        Point(x, y) if np.isfinite(x) and np.isfinite(y) else None
+        for x, y in zip(frame["lon"], frame["lat"], strict=True)
+    ]
+    gpd.GeoDataFrame(frame, geometry=points, crs=WGS84).to_parquet(tmp_path / "theirs.parquet")
+    got, want = read_geoparquet(ours), read_geoparquet(tmp_path / "theirs.parquet")
+    assert got.crs == want.crs
+    assert got.geometry.isna().tolist() == [False, True, False, True]
+    assert got.geometry.to_wkb().tolist() == want.geometry.to_wkb().tolist()
+    pd.testing.assert_frame_equal(pd.DataFrame(got), pd.DataFrame(want), check_dtype=False)
+    assert point_wkb(np.zeros(0), np.zeros(0)).to_pylist() == []

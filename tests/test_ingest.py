@@ -28,6 +28,7 @@ from pipelines._values import parse_dates
 from pipelines.buildings import read_osm_bounds
 from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
 from pipelines.errors import InputError
+from pipelines.io import read_geoparquet, write_points_geoparquet
 from pipelines.taxonomy import BY_SERVICE_CODE, CODES, map_labels
 from tests.conftest import RAW, ROOT
 
@@ -189,7 +190,9 @@ def test_simulated_exports(simulated_bondy: Path, tmp_path: Path) -> None:
     assert row["reported_at"] == utc.tz_convert("Europe/Paris").tz_localize(None)
 
 
-def test_simulated_likely_duplicates_found_by_distance(simulated_bondy: Path) -> None:
+def test_simulated_likely_duplicates_found_by_distance(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
     """The simulator plants a neighbour's report of the same problem within 36 h and 20 m,
     and removes accidental pairs: by distance alone (no building yet), the links are
     exactly the planted pairs whose two reports carry coordinates."""
@@ -201,7 +204,9 @@ def test_simulated_likely_duplicates_found_by_distance(simulated_bondy: Path) ->
         study_area_bbox=read_osm_bounds(RAW / "bondy" / "bondy_nord.osm"),
         today=date(2030, 1, 1),
     )
-    reports = result.ingested
+    # Through ingested.parquet, as the geocoding stage reads it (points from lon/lat).
+    write_points_geoparquet(result.ingested, tmp_path / "ingested.parquet")
+    reports = read_geoparquet(tmp_path / "ingested.parquet")
     linked = ingest.link_likely_duplicates(reports, distance_m=30.0, window_h=48.0)
     got = {
         a.removeprefix("bailleur:"): b.removeprefix("bailleur:")
@@ -247,7 +252,7 @@ def test_bom_mixed_line_endings_trailing_separators() -> None:
     assert rows.loc["src:T1", "lat"] == pytest.approx(48.91)
     assert rows.loc["src:T1", "coord_note"] == "decimal_comma"
     assert rows.loc["src:T4", "coord_note"] == ""
-    assert rows.loc["src:T2", "geometry"] is None
+    assert pd.isna(rows.loc["src:T2", "lon"])
     assert rows.loc["src:T2", "address"] == "3 rue Lucie Aubrac"
     assert rows.loc["src:T2", "category"] == "eau_fuite"
 
@@ -443,7 +448,7 @@ def test_open311_service_requests() -> None:
     assert rows.loc["src:638345", "reported_at"] == pd.Timestamp("2024-03-02 11:00")
     assert pd.isna(rows.loc["src:638345", "closed_at"])
     assert rows.loc["src:638346", "category"] == "autre"
-    assert rows.loc["src:638346", "geometry"] is None
+    assert pd.isna(rows.loc["src:638346", "lon"])
     assert result.summary["sources"]["src"]["unknown_labels"] == {"Demande d'information": 1}
 
 
@@ -617,8 +622,7 @@ def test_idempotent_and_incremental(tmp_path: Path) -> None:
     assert len(third.ingested) == 45
     earlier = third.ingested[third.ingested["source_file"].str.contains("2024-0[12]")]
     pd.testing.assert_frame_equal(
-        pd.DataFrame(earlier.drop(columns="geometry")).reset_index(drop=True),
-        pd.DataFrame(first.ingested.drop(columns="geometry")).reset_index(drop=True),
+        earlier.reset_index(drop=True), first.ingested.reset_index(drop=True)
     )
     # The same month present twice under another name: all its rows are duplicates.
     shutil.copy(raw / "signalements_2024-02.csv", raw / "signalements_2024-02_copie.csv")
