@@ -210,11 +210,19 @@ def _coordinates(
     state = np.zeros(n, dtype=np.int8)
     flags = np.zeros(n, dtype=np.int64)
     todo = np.ones(n, dtype=bool)
+    filled = False
 
     def take(
         mask: np.ndarray, la: np.ndarray, lo: np.ndarray, st: np.ndarray, fl: np.ndarray
     ) -> None:
-        lat[mask], lon[mask], state[mask], flags[mask] = la[mask], lo[mask], st[mask], fl[mask]
+        nonlocal lat, lon, state, flags, filled
+        if filled:  # a later source of coordinates fills rows the earlier ones left
+            lat[mask], lon[mask] = la[mask], lo[mask]
+            state[mask], flags[mask] = st[mask], fl[mask]
+        else:  # the first: whole arrays (a boolean-masked copy of four is slower)
+            lat, lon = np.where(mask, la, np.nan), np.where(mask, lo, np.nan)
+            state, flags = np.where(mask, st, state), np.where(mask, fl, flags)
+            filled = True
 
     crs = file_crs or source.crs or WGS84
     geographic = CRS.from_user_input(crs).is_geographic

@@ -402,7 +402,7 @@ def parse_numbers(values: pd.Series, *, decimal: str | None = None) -> tuple[pd.
         float64 (NaN where missing or not a finite number), and whether the value was
         written with a decimal comma.
     """
-    arr = arrow_strings(values.fillna(""))
+    arr = pc.fill_null(arrow_view(values), "")  # pandas' chunks as they are: no copy
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
     has_comma = pc.fill_null(pc.match_substring(arr, ","), False)
     if decimal != "." and pc.any(has_comma).as_py():
