@@ -200,3 +200,42 @@ def test_text_rows_of_labels_equal_those_of_text() -> None:
         assert got.isna().tolist() == want.isna().tolist() == [False, False, False, True]
         assert got.dropna().tolist() == want.dropna().tolist()
         assert got_counts == want_counts
+
+
+@pytest.mark.parametrize(
+    ("data", "mappable"),
+    [
+        (b"a;b\n1;x\n2;y\n", True),
+        (b"a;b\n1;x\n2;y", True),  # no final line end
+        (b'"a";"b"\n"1";"x"\n"2";"y"\n', True),  # every value quoted
+        ("a;b\n1;caf\u00e9\n".encode(), True),
+        (b"a;b\n1;x\n\n2;y\n", False),  # a blank line
+        (b'a;b\n1;"x\ny"\n2;y\n', False),  # a line break in a quoted value
+        (b"a;b\r\n1;x\r\n2;y\r\n", False),  # Windows line ends
+        (b"\xef\xbb\xbfa;b\n1;x\n", False),  # UTF-8 byte order mark
+        ("a;b\n1;caf\u00e9\n".encode("cp1252"), False),  # not UTF-8
+        (b"a;b\n1;x;z\n2;y\n", False),  # a ragged row
+        (b'a;b\n"1;x\n2;y\n', False),  # an unterminated quote
+    ],
+)
+def test_memory_mapped_csv_reads_as_the_general_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes, mappable: bool
+) -> None:
+    # Large UTF-8 files are parsed from a memory map; anything unusual goes the general
+    # way. Either way the file reads the same.
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    general = _csv.read_csv(path)
+    assert (_csv._read_mapped(path, None) is not None) == mappable
+    monkeypatch.setattr(_csv, "_MAPPED_MIN_BYTES", 0)
+    mapped = _csv.read_csv(path)
+    assert mapped.table.equals(general.table)
+    assert mapped.lines.tolist() == general.lines.tolist()
+    assert [(m.line, m.fields) for m in mapped.malformed] == [
+        (m.line, m.fields) for m in general.malformed
+    ]
+    assert (mapped.encoding, mapped.separator, mapped.blank_rows) == (
+        general.encoding,
+        general.separator,
+        general.blank_rows,
+    )
