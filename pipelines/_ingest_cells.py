@@ -353,12 +353,8 @@ def _parse_source(
     source: SourceConfig,
     raws: list[RawFile],
     roles_per_file: list[dict[str, str]],
-    on_coordinates: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None,
 ) -> _Parsed:
-    """Clean and parse every file of a source (file by file: formats and CRS may differ).
-
-    ``on_coordinates(lon, lat, state)`` is called with each file's coordinates as soon
-    as they are parsed, before its dates."""
+    """Clean and parse every file of a source (file by file: formats and CRS may differ)."""
     roles = sorted({r for per_file in roles_per_file for r in per_file})
     frames, dates, closes, coords = [], [], [], []
     for i, (raw, per_file) in enumerate(zip(raws, roles_per_file, strict=True)):
@@ -381,11 +377,11 @@ def _parse_source(
             naive_tz=naive_tz,
             excel_epoch=raw.excel_epoch,
         )
-        lon, lat, state, flags = _coordinates(fr, source, raw.crs, fr.get("_geom_note"))
-        if on_coordinates is not None:
-            on_coordinates(lon, lat, state)
         done = _concurrently(
             {
+                "coords": functools.partial(
+                    _coordinates, fr, source, raw.crs, fr.get("_geom_note")
+                ),
                 "date": functools.partial(dates_of, fr["date"]),
                 "closed_at": functools.partial(dates_of, fr["closed_at"])
                 if "closed_at" in fr
@@ -394,7 +390,7 @@ def _parse_source(
         )
         dates.append(done["date"])
         closes.append(done["closed_at"])
-        coords.append((lon, lat, state, flags))
+        coords.append(done["coords"])
         frames.append(fr)
     if not frames:
         empty = pd.DataFrame(

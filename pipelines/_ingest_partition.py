@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
@@ -97,19 +98,21 @@ def _partition(
         hashed[need_hash] = _hash_hex(f.loc[need_hash, cols]) if cols else "0" * 16
     # One string operation per row when every row has its id (the usual case).
     ids_or_hash = native.where(~no_id, "h" + hashed) if no_id.any() else native
-    report_id = (source.id + ":") + ids_or_hash
-    if on_report_ids is not None:
-        on_report_ids(report_id)
     valid = reason == 0
+    # Whether any valid id repeats (usually not): pyarrow's hash-based unique, twice as
+    # fast as pandas' duplicated, on the ids without their common prefix (shorter
+    # strings), on a thread while the prefixed ids are made and sorted.
+    short = ids_or_hash if valid.all() else ids_or_hash[valid]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        distinct = pool.submit(lambda: len(pc.unique(arrow_view(short))))
+        report_id = (source.id + ":") + ids_or_hash
+        if on_report_ids is not None:
+            on_report_ids(report_id)
+        repeats = distinct.result() < len(short)
     duplicate = np.zeros(n, dtype=bool)
-    if valid.any():
+    if repeats:
         ids = report_id if valid.all() else report_id[valid]
-        # pyarrow's hash-based unique is twice as fast as pandas' duplicated: check first
-        # whether there is any duplicate at all (usually not), on the ids without their
-        # common prefix (shorter strings to hash).
-        short = ids_or_hash if valid.all() else ids_or_hash[valid]
-        if len(pc.unique(arrow_view(short))) < len(ids):
-            duplicate[valid] = ids.duplicated(keep="first").to_numpy()
+        duplicate[valid] = ids.duplicated(keep="first").to_numpy()
     if (~valid).any():
         key = report_id[~valid] + "|" + hashed[~valid]
         duplicate[~valid] = key.duplicated(keep="first").to_numpy()
