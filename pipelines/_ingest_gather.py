@@ -28,11 +28,6 @@ def _take_strings(values: Sequence[str] | np.ndarray, codes: np.ndarray) -> pd.S
     return to_str_series(dictionary.take(pa.array(codes, mask=codes < 0)))
 
 
-def _blank_to_na(values: pd.Series) -> pd.Series:
-    """Empty strings become missing values."""
-    return values.mask(values == "")
-
-
 def _rows(series: pd.Series, idx: np.ndarray) -> pd.Series:
     """The rows ``idx`` of a ``str`` Series, re-indexed from 0 (no copy when ``idx`` is
     all rows). Taken by pyarrow on one contiguous array: ``Series.iloc`` on pyarrow-backed
@@ -145,17 +140,23 @@ def _accepted_frame(
         return missing, none
 
     scrubbed = ("subcategory", "description", "address")
-    texts = _concurrently(
-        {
-            role: functools.partial(text, role, role in scrubbed)
-            for role in (*scrubbed, "building_ref", "status", "channel")
-        }
-    )
     code = cats.code[a]
     zeros = np.zeros(len(a), np.int64)
-    taken = _concurrently(
+    # The source's label, missing where it was blank.
+    blank = np.asarray([label == "" for label in cats.labels], dtype=bool)
+    pair = cats.pair[a]
+    label_codes = np.where(blank[pair], -1, pair) if blank.any() else pair
+    # Every string column in one batch of tasks (no wait between the text columns and
+    # the others): each builds its strings once, from a few distinct values and codes.
+    done = _concurrently(
         {
+            **{
+                role: functools.partial(text, role, role in scrubbed)
+                for role in (*scrubbed, "building_ref", "status", "channel")
+            },
             "report_id": functools.partial(_rows, rid, a),
+            "source": functools.partial(_take_strings, [source.id], zeros),
+            "source_kind": functools.partial(_take_strings, [source.kind], zeros),
             "source_file": functools.partial(_take_strings, files, f["_file"].to_numpy()[a]),
             "category": functools.partial(_take_strings, CODES, code),
             "category_label": functools.partial(
@@ -164,38 +165,38 @@ def _accepted_frame(
             "service_code": functools.partial(
                 _take_strings, [BY_CODE[c].service_code for c in CODES], code
             ),
-            "category_source_label": functools.partial(_take_strings, cats.labels, cats.pair[a]),
+            "category_source_label": functools.partial(_take_strings, cats.labels, label_codes),
             "coord_note": functools.partial(_note_strings, p.flags[a]),
         }
     )
     frame = pd.DataFrame(
         {
-            "report_id": taken["report_id"],
-            "source": _take_strings([source.id], zeros),
-            "source_kind": _take_strings([source.kind], zeros),
-            "source_file": taken["source_file"],
+            "report_id": done["report_id"],
+            "source": done["source"],
+            "source_kind": done["source_kind"],
+            "source_file": done["source_file"],
             "source_line": f["source_line"].to_numpy(np.int64)[a],
-            "category": taken["category"],
-            "category_label": taken["category_label"],
-            "service_code": taken["service_code"],
-            "category_source_label": _blank_to_na(taken["category_source_label"]),
-            "subcategory": texts["subcategory"][0],
-            "description": texts["description"][0],
-            "address": texts["address"][0],
-            "building_ref": texts["building_ref"][0],
+            "category": done["category"],
+            "category_label": done["category_label"],
+            "service_code": done["service_code"],
+            "category_source_label": done["category_source_label"],
+            "subcategory": done["subcategory"][0],
+            "description": done["description"][0],
+            "address": done["address"][0],
+            "building_ref": done["building_ref"][0],
             "reported_at": p.reported_at.to_numpy()[a],
-            "status": texts["status"][0],
+            "status": done["status"][0],
             "closed_at": p.closed_at.to_numpy()[a],
-            "channel": texts["channel"][0],
+            "channel": done["channel"][0],
             "lon": p.lon[a],
             "lat": p.lat[a],
-            "coord_note": taken["coord_note"],
+            "coord_note": done["coord_note"],
         },
         copy=False,  # fresh arrays: no copy into 2-D blocks
     )
     counts = none
     for role in scrubbed:
-        counts = _scrub.add_counts(counts, texts[role][1])
+        counts = _scrub.add_counts(counts, done[role][1])
     return _typed(frame), counts
 
 
