@@ -9,6 +9,7 @@ import logging
 import mmap
 import re
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,8 +180,19 @@ def _records(buf: bytes) -> _Records:
     return _Records(starts, ends, first_line, inner)
 
 
-def read_csv(path: Path, *, encoding: str | None = None, separator: str | None = None) -> RawFile:
+def read_csv(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    separator: str | None = None,
+    labels: Callable[[str], bool] | None = None,
+) -> RawFile:
     """Read a delimited text file, every cell as a string.
+
+    ``labels(name)`` says which columns hold labels (few distinct values): pyarrow reads
+    them dictionary-encoded, which spares building a string per row that the cleaning
+    would encode again. Other columns, and every column of the slower paths, are
+    ``large_string``.
 
     The fast path hands the bytes to pyarrow's multithreaded parser; when its rows match
     the file's lines one to one (no blank line, no line break inside a quoted value),
@@ -193,7 +205,7 @@ def read_csv(path: Path, *, encoding: str | None = None, separator: str | None =
     if path.stat().st_size >= _MAPPED_MIN_BYTES and (
         encoding is None or _canonical_encoding(encoding) in ("utf-8", "utf-8-sig")
     ):
-        mapped = _read_mapped(path, separator)
+        mapped = _read_mapped(path, separator, labels)
         if mapped is not None:
             return mapped
     data = path.read_bytes()
@@ -206,7 +218,7 @@ def read_csv(path: Path, *, encoding: str | None = None, separator: str | None =
             str(path), "csv", pa.table({}), np.zeros(0, np.int64), encoding=enc, has_header=False
         )
     try:
-        raw = _parse_csv(path, buf, enc, separator)
+        raw = _parse_csv(path, buf, enc, separator, labels=labels)
     except UnicodeDecodeError:
         if not presumed:
             raise
@@ -214,16 +226,21 @@ def read_csv(path: Path, *, encoding: str | None = None, separator: str | None =
         text, enc = decode(buf, encoding)
         buf = text.encode("utf-8")
         del text
-        raw = _parse_csv(path, buf, enc, separator)
+        raw = _parse_csv(path, buf, enc, separator, labels=labels)
     assert raw is not None  # the general path always gives a file
     return raw
 
+
+#: The type of label columns read by pyarrow (see :func:`read_csv`).
+_LABEL_TYPE = pa.dictionary(pa.int32(), pa.large_string())
 
 #: Files from this size are parsed from a memory map (see :func:`_read_mapped`).
 _MAPPED_MIN_BYTES = 8 << 20
 
 
-def _read_mapped(path: Path, separator: str | None) -> RawFile | None:
+def _read_mapped(
+    path: Path, separator: str | None, labels: Callable[[str], bool] | None = None
+) -> RawFile | None:
     """:func:`read_csv` of a large UTF-8 file with ``\\n`` line ends, parsed where it
     lies: pyarrow reads a memory map of the file (its threads fault the pages in), so
     the file is not first copied into a Python ``bytes`` (a tenth of a second for
@@ -235,14 +252,20 @@ def _read_mapped(path: Path, separator: str | None) -> RawFile | None:
     if buf[:3] == _BOM8 or buf[:2] in (b"\xff\xfe", b"\xfe\xff") or buf.find(b"\r") >= 0:
         return None
     try:
-        raw = _parse_csv(path, buf, "utf-8", separator, general=False)
+        raw = _parse_csv(path, buf, "utf-8", separator, general=False, labels=labels)
     except UnicodeDecodeError:
         return None
     return raw
 
 
 def _parse_csv(
-    path: Path, buf: bytes | mmap.mmap, enc: str, separator: str | None, *, general: bool = True
+    path: Path,
+    buf: bytes | mmap.mmap,
+    enc: str,
+    separator: str | None,
+    *,
+    general: bool = True,
+    labels: Callable[[str], bool] | None = None,
 ) -> RawFile | None:
     """Parse UTF-8 CSV bytes with ``\\n`` line ends (see :func:`read_csv`).
 
@@ -278,7 +301,10 @@ def _parse_csv(
     # rows fewer than the lines. As many rows as lines, every line is one row. The lines
     # are counted while pyarrow parses (its parser releases the GIL).
     with ThreadPoolExecutor(max_workers=1) as pool:
-        parsed = pool.submit(_read_fast, buf, body_start, names, sep, newlines_in_values=has_quotes)
+        dictionary = [bool(labels and labels(name)) for name in names]
+        parsed = pool.submit(
+            _read_fast, buf, body_start, names, sep, dictionary, newlines_in_values=has_quotes
+        )
         n_lines = _count_newlines(buf, body_start) + (0 if buf[-1:] == b"\n" else 1)
         table = parsed.result()
     lines: np.ndarray | None = None
@@ -294,7 +320,8 @@ def _parse_csv(
             inner = int(records.inner_newlines[body].sum())
             found = (
                 sum(
-                    int(pc.sum(pc.count_substring(col, "\n")).as_py() or 0) for col in table.columns
+                    int(pc.sum(pc.count_substring(col.cast(pa.large_string()), "\n")).as_py() or 0)
+                    for col in table.columns
                 )
                 if inner
                 else 0
@@ -324,9 +351,16 @@ def _count_newlines(buf: bytes | mmap.mmap, start: int = 0) -> int:
 
 
 def _read_fast(
-    buf: bytes | mmap.mmap, offset: int, names: list[str], sep: str, *, newlines_in_values: bool
+    buf: bytes | mmap.mmap,
+    offset: int,
+    names: list[str],
+    sep: str,
+    dictionary: list[bool],
+    *,
+    newlines_in_values: bool,
 ) -> pa.Table | None:
     """Parse the rows after the header with pyarrow; None when a row is ragged.
+    Columns marked in ``dictionary`` come dictionary-encoded.
 
     Raises UnicodeDecodeError when the bytes are not valid UTF-8.
     """
@@ -347,7 +381,10 @@ def _read_fast(
                 ignore_empty_lines=True,
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(positional, pa.large_string()),
+                column_types={
+                    name: _LABEL_TYPE if coded else pa.large_string()
+                    for name, coded in zip(positional, dictionary, strict=True)
+                },
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
@@ -421,6 +458,8 @@ def _drop_blank_rows(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.n
     candidates: np.ndarray | None = None
     for col in table.columns:
         sub = col if candidates is None else col.take(pa.array(candidates))
+        if pa.types.is_dictionary(sub.type):
+            sub = sub.cast(pa.large_string())
         empty = pc.equal(trim_whitespace(sub), "")
         hits = np.flatnonzero(np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool))
         candidates = hits if candidates is None else candidates[hits]

@@ -92,12 +92,14 @@ def _partition(
     native = f["id"] if "id" in f else pd.Series("", index=f.index, dtype="str")
     no_id = (native == "").to_numpy()
     need_hash = no_id | (reason > 0)
-    hashed = pd.Series("", index=f.index, dtype="str")
-    if need_hash.any():
+    hashed = pd.Series("", index=f.index, dtype="str") if need_hash.any() else None
+    if hashed is not None:
         cols = [r for r in p.roles if r in f] + (["_raw_text"] if "_raw_text" in f else [])
         hashed[need_hash] = _hash_hex(f.loc[need_hash, cols]) if cols else "0" * 16
     # One string operation per row when every row has its id (the usual case).
-    ids_or_hash = native.where(~no_id, "h" + hashed) if no_id.any() else native
+    ids_or_hash = (
+        native if hashed is None or not no_id.any() else native.where(~no_id, "h" + hashed)
+    )
     valid = reason == 0
     # Whether any valid id repeats (usually not): pyarrow's hash-based unique, twice as
     # fast as pandas' duplicated, on the ids without their common prefix (shorter
@@ -114,6 +116,7 @@ def _partition(
         ids = report_id if valid.all() else report_id[valid]
         duplicate[valid] = ids.duplicated(keep="first").to_numpy()
     if (~valid).any():
+        assert hashed is not None  # rejected rows are hashed
         key = report_id[~valid] + "|" + hashed[~valid]
         duplicate[~valid] = key.duplicated(keep="first").to_numpy()
     west, south, east, north = bbox

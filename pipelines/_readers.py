@@ -18,6 +18,7 @@ import logging
 import math
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +111,11 @@ def read_file(
     encoding: str | None = None,
     separator: str | None = None,
     sheet: str | None = None,
+    labels: Callable[[str], bool] | None = None,
 ) -> RawFile:
     """Read one file of a source in the format declared (``auto``: detected).
+
+    ``labels(name)``: which CSV columns hold labels (see :func:`pipelines._csv.read_csv`).
 
     Raises
     ------
@@ -122,7 +126,7 @@ def read_file(
     """
     detected = detect_format(path, fmt)
     if detected in ("csv", "kobo", "odk"):
-        raw = read_csv(path, encoding=encoding, separator=separator)
+        raw = read_csv(path, encoding=encoding, separator=separator, labels=labels)
         columns = set(raw.columns)
         kobo_columns = {"_uuid", "_submission_time"} <= columns
         odk_columns = "SubmissionDate" in columns and bool({"KEY", "meta-instanceID"} & columns)

@@ -29,6 +29,7 @@ after geocoding); ``_ingest_schema`` holds the columns.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -44,6 +45,7 @@ from pipelines._ingest_gather import _accepted_frame, _order, _outside_frame, _t
 from pipelines._ingest_partition import _categories, _partition
 from pipelines._ingest_rejects import _rejected_frame
 from pipelines._ingest_schema import (
+    _LABEL_ROLES,
     _NOTES,
     _STATE_OK,
     FILE_REASONS,
@@ -56,7 +58,7 @@ from pipelines._likely_duplicates import link_likely_duplicates
 from pipelines._rawfile import RawFile
 from pipelines._readers import read_file
 from pipelines.config import DEFAULT_PARAMS, Config, SiteConfig, SourceConfig
-from pipelines.taxonomy import CODES
+from pipelines.taxonomy import CODES, normalise_label
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +130,21 @@ def _file_issue(source: SourceConfig, path: str, reason: str, detail: str) -> di
     }
 
 
+def _label_columns(source: SourceConfig) -> Callable[[str], bool]:
+    """Whether a file column is one the configuration maps to a label role (read
+    dictionary-encoded): the same name, or the same up to case, accents and
+    punctuation (as :func:`resolve_columns` matches them)."""
+    wanted = {name for role, name in source.columns.items() if role in _LABEL_ROLES}
+    folded = {normalise_label(name) for name in wanted} - {""}
+    return lambda name: name in wanted or normalise_label(name) in folded
+
+
 def _read_source(
     source: SourceConfig,
 ) -> tuple[list[RawFile], list[dict[str, str]], list[dict[str, Any]]]:
     """Read every file of a source; files that hold no row become file-level issues."""
     files = source.files()
+    labels = _label_columns(source)
     issues: list[dict[str, Any]] = []
     raws: list[RawFile] = []
     roles_per_file: list[dict[str, str]] = []
@@ -156,6 +168,7 @@ def _read_source(
                 encoding=source.encoding,
                 separator=source.separator,
                 sheet=source.sheet,
+                labels=labels,
             )
         except FileNotFoundError:
             issues.append(
@@ -260,6 +273,9 @@ def _source_outputs(
     if n != n_acc + n_dup + sum(rej_counts.values()) + n_out:
         raise AssertionError(f"partition des lignes incohérente pour la source {source.id}")
     kept = part.accepted | part.outside
+    n_kept = int(np.count_nonzero(kept))
+    with_coordinates = int(np.count_nonzero(kept & (p.state == _STATE_OK)))
+    kept_flags = p.flags[kept] if n_kept < n else p.flags
     unknown_rows = kept & cats.unknown[cats.pair] if n else kept
     unknown_labels: dict[str, int] = {}
     for k, count in enumerate(np.bincount(cats.pair[unknown_rows], minlength=len(cats.labels))):
@@ -300,9 +316,9 @@ def _source_outputs(
         },
         "unknown_labels": dict(sorted(unknown_labels.items())),
         "coordinates": {
-            "with_coordinates": int(np.count_nonzero(p.state[kept] == _STATE_OK)),
-            "address_only": int(np.count_nonzero(p.state[kept] != _STATE_OK)),
-            **{name: int(np.count_nonzero(p.flags[kept] & bit)) for bit, name in _NOTES},
+            "with_coordinates": with_coordinates,
+            "address_only": n_kept - with_coordinates,
+            **{name: int(np.count_nonzero(kept_flags & bit)) for bit, name in _NOTES},
         },
         "scrubbed": _scrub.add_counts(text_counts, rejected_counts),
         "closed_at_unparseable": int(

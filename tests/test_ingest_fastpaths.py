@@ -239,3 +239,32 @@ def test_memory_mapped_csv_reads_as_the_general_path(
         general.separator,
         general.blank_rows,
     )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"cat;id;texte\nFuite;1;a\n  ;  ;\nAscenseur;2;b\nFuite;3; c \n",  # a blank row
+        b'cat;id;texte\n"Fuite";1;"a\nb"\n"Ascenseur";2;b\n',  # a line break in a value
+        b"cat;id;texte\nFuite;1;a;x\nAscenseur;2;b\n",  # a ragged row
+    ],
+)
+def test_label_columns_read_dictionary_encoded_read_the_same(tmp_path: Path, data: bytes) -> None:
+    # Columns mapped to label roles come from pyarrow dictionary-encoded; the cells, the
+    # line numbers and the cleaned labels are those of the plain read.
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    plain = _csv.read_csv(path)
+    coded = _csv.read_csv(path, labels=lambda name: name in ("cat", "texte"))
+    assert coded.lines.tolist() == plain.lines.tolist()
+    assert coded.blank_rows == plain.blank_rows
+    assert len(coded.malformed) == len(plain.malformed)
+    for name in plain.table.column_names:
+        got = coded.table.column(name)
+        if name in ("cat", "texte") and not coded.malformed:
+            assert pa.types.is_dictionary(got.type)
+        assert got.cast(pa.large_string()).to_pylist() == plain.table.column(name).to_pylist()
+        assert (
+            _values.clean_labels(got).astype("str").tolist()
+            == _values.clean_labels(plain.table.column(name)).astype("str").tolist()
+        )
