@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 from pyproj import CRS, Transformer
 
@@ -30,6 +31,7 @@ from pipelines._ingest_schema import (
 from pipelines._rawfile import RawFile
 from pipelines._readers import CATEGORY_FALLBACK, FORMAT_DEFAULTS
 from pipelines._values import (
+    arrow_view,
     clean_cells,
     clean_labels,
     parse_dates,
@@ -347,6 +349,17 @@ class _Parsed:
     state: np.ndarray  # _STATE_NONE / _OK / _BAD
     flags: np.ndarray  # coordinate note bits
     roles: list[str]
+    # Every row has an id and no two the same (checked while the dates were parsed);
+    # False when unknown.
+    ids_distinct: bool = False
+
+
+def _all_distinct(ids: pd.Series) -> bool:
+    """Whether every value is filled and no two are the same (pyarrow's hash-based
+    unique: twice as fast as pandas' ``duplicated``)."""
+    if (ids == "").any():
+        return False
+    return len(pc.unique(arrow_view(ids))) == len(ids)
 
 
 def _parse_source(
@@ -383,11 +396,15 @@ def _parse_source(
                     _coordinates, fr, source, raw.crs, fr.get("_geom_note")
                 ),
                 "date": functools.partial(dates_of, fr["date"]),
+                "ids_distinct": functools.partial(_all_distinct, fr["id"])
+                if "id" in fr and len(raws) == 1
+                else bool,
                 "closed_at": functools.partial(dates_of, fr["closed_at"])
                 if "closed_at" in fr
                 else functools.partial(pd.Series, pd.NaT, index=fr.index, dtype="datetime64[us]"),
             }
         )
+        ids_distinct = bool(done["ids_distinct"])
         dates.append(done["date"])
         closes.append(done["closed_at"])
         coords.append(done["coords"])
@@ -423,4 +440,5 @@ def _parse_source(
         state=np.concatenate([c[2] for c in coords]),
         flags=np.concatenate([c[3] for c in coords]),
         roles=roles,
+        ids_distinct=one and ids_distinct,
     )

@@ -104,13 +104,16 @@ def _partition(
     # Whether any valid id repeats (usually not): pyarrow's hash-based unique, twice as
     # fast as pandas' duplicated, on the ids without their common prefix (shorter
     # strings), on a thread while the prefixed ids are made and sorted.
+    # (Known already when every row's own id is filled and distinct: any subset is.)
     short = ids_or_hash if valid.all() else ids_or_hash[valid]
     with ThreadPoolExecutor(max_workers=1) as pool:
-        distinct = pool.submit(lambda: len(pc.unique(arrow_view(short))))
+        distinct = (
+            None if p.ids_distinct else pool.submit(lambda: len(pc.unique(arrow_view(short))))
+        )
         report_id = (source.id + ":") + ids_or_hash
         if on_report_ids is not None:
             on_report_ids(report_id)
-        repeats = distinct.result() < len(short)
+        repeats = distinct is not None and distinct.result() < len(short)
     duplicate = np.zeros(n, dtype=bool)
     if repeats:
         ids = report_id if valid.all() else report_id[valid]

@@ -998,3 +998,24 @@ def test_files_of_one_source_with_other_labels_and_columns(tmp_path: Path) -> No
         "Fuite",
     ]
     assert parsed.frame["channel"].astype("str").tolist() == ["Téléphone", "Application", "", ""]
+
+
+def test_repeated_ids_in_one_file(tmp_path: Path) -> None:
+    # One file (ids are then checked while the dates are parsed): a repeated id is a
+    # duplicate, a missing id is named by a hash of the row, not taken as a repeat.
+    (tmp_path / "one.csv").write_text(
+        "id;date;adresse\nA;01/03/2024;1 rue A\nB;02/03/2024;2 rue B\n"
+        "A;03/03/2024;3 rue C\n;04/03/2024;4 rue D\n",
+        encoding="utf-8",
+    )
+    src = _source(tmp_path / "one.csv", columns={"id": "id", "date": "date", "address": "adresse"})
+    result = _ingest(src)
+    s = result.summary["sources"]["src"]
+    assert (s["rows_in"], s["accepted"], s["duplicates"]) == (4, 3, 1)
+    ids = result.ingested["report_id"].tolist()
+    assert ids[:2] == ["src:A", "src:B"]
+    assert ids[2].startswith("src:h")
+    (tmp_path / "one.csv").write_text(
+        "id;date;adresse\nA;01/03/2024;1 rue A\nB;02/03/2024;2 rue B\n", encoding="utf-8"
+    )
+    assert _ingest(src).summary["sources"]["src"]["duplicates"] == 0
