@@ -247,7 +247,7 @@ def _strptime_checked(values: pd.Series, fmt: str) -> pd.Series:
     days = np.asarray(pc.fill_null(pc.day(ts), -2).to_numpy(), dtype=np.int64)
     keep = (days == _leading_days(arr)) & (stamps >= np.datetime64("1000-01-01", "us"))
     out = np.where(keep, stamps, np.datetime64("NaT", "us"))
-    return pd.Series(out, index=values.index, dtype="datetime64[us]")
+    return pd.Series(out, index=values.index, dtype="datetime64[us]", copy=False)
 
 
 def _fr_dates(values: pd.Series) -> pd.Series:
@@ -280,7 +280,7 @@ def _fr_dates(values: pd.Series) -> pd.Series:
             ok = ~np.isnat(parsed)
             out[pos[ok]] = parsed[ok].astype("datetime64[us]")
             pos, v = pos[~ok], v[~ok]
-    return pd.Series(out, index=values.index)
+    return pd.Series(out, index=values.index, copy=False)
 
 
 def parse_dates(
@@ -315,7 +315,7 @@ def parse_dates(
     out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
     pos = np.flatnonzero((values != "").to_numpy())
     if len(pos) == 0:
-        return pd.Series(out, index=values.index)
+        return pd.Series(out, index=values.index, copy=False)
     v = values.iloc[pos] if len(pos) < len(values) else values
 
     def put(where: np.ndarray, parsed: pd.Series) -> None:
@@ -357,7 +357,7 @@ def parse_dates(
                 )
             if serial.any():
                 put(serial, _serial_dates(v[serial], excel_epoch))
-    return pd.Series(out, index=values.index)
+    return pd.Series(out, index=values.index, copy=False)
 
 
 def _to_local(parsed: pd.Series, naive_tz: str | None) -> pd.Series:
@@ -420,7 +420,11 @@ def parse_numbers(values: pd.Series, *, decimal: str | None = None) -> tuple[pd.
     x = np.array(numbers.to_numpy(zero_copy_only=False), dtype=np.float64)
     x[~np.isfinite(x)] = np.nan
     comma = np.asarray(pc.fill_null(had_comma, False).to_numpy(zero_copy_only=False), dtype=bool)
-    return pd.Series(x, index=values.index), pd.Series(comma & ~np.isnan(x), index=values.index)
+    # Fresh arrays: the Series need not copy them (pandas copies numpy input by default).
+    return (
+        pd.Series(x, index=values.index, copy=False),
+        pd.Series(comma & ~np.isnan(x), index=values.index, copy=False),
+    )
 
 
 def _parse_numbers_slowly(arr: pa.Array, decimal: str | None) -> tuple[pa.Array, pa.Array]:
