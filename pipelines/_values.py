@@ -231,6 +231,55 @@ def _leading_days(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
+_DIGITS_16 = np.array([0, 1, 3, 4, 6, 7, 8, 9, 11, 12, 14, 15])
+
+
+def _fixed_fr_minutes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """``dd/mm/yyyy HH:MM`` written exactly so (16 characters, zero-padded), parsed from
+    the bytes with numpy; NaT for anything else, or for an impossible date.
+
+    The landlords' usual spelling, and most of a large export: at a million values this
+    is several times faster than ``strptime``, which is lenient besides (it rolls
+    31/02 over to March). It accepts a subset of what :func:`_strptime_checked` accepts
+    with ``%d/%m/%Y %H:%M``, with the same result (tests/test_ingest_fastpaths.py).
+    """
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    parts = []
+    for chunk in chunks:
+        n = len(chunk)
+        out = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
+        _, offsets_buf, data_buf = chunk.buffers()
+        if n and data_buf is not None:
+            width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+            raw_offsets = np.frombuffer(offsets_buf, dtype=width)
+            offsets = raw_offsets[chunk.offset : chunk.offset + n + 1].astype(np.int64, copy=False)
+            starts = offsets[:-1]
+            rows = np.flatnonzero(offsets[1:] - starts == 16)
+            if chunk.null_count:
+                rows = rows[np.asarray(chunk.is_valid())[rows]]
+            data = np.frombuffer(data_buf, dtype=np.uint8)
+            b = data[starts[rows, None] + np.arange(16)].astype(np.int64)
+            d = b - 48
+            ok = (b[:, 2] == 47) & (b[:, 5] == 47) & (b[:, 10] == 32) & (b[:, 13] == 58)
+            ok &= ((d[:, _DIGITS_16] >= 0) & (d[:, _DIGITS_16] <= 9)).all(axis=1)
+            day, month = d[:, 0] * 10 + d[:, 1], d[:, 3] * 10 + d[:, 4]
+            year = d[:, 6] * 1000 + d[:, 7] * 100 + d[:, 8] * 10 + d[:, 9]
+            hour, minute = d[:, 11] * 10 + d[:, 12], d[:, 14] * 10 + d[:, 15]
+            ok &= (month >= 1) & (month <= 12) & (year >= 1000) & (day >= 1)
+            ok &= (hour <= 23) & (minute <= 59)
+            months = np.where(ok, (year - 1970) * 12 + month - 1, 0).astype("datetime64[M]")
+            first: np.ndarray = months.astype("datetime64[D]")
+            after: np.ndarray = (months + 1).astype("datetime64[D]")
+            length = (after.view(np.int64) - first.view(np.int64)).astype(np.int64)
+            ok &= day <= length
+            stamp = first.astype("datetime64[us]") + (
+                (day - 1) * 86_400 + hour * 3_600 + minute * 60
+            ) * np.timedelta64(1, "s")
+            out[rows[ok]] = stamp[ok]
+        parts.append(out)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype="datetime64[us]")
+
+
 def _strptime_checked(values: pd.Series, fmt: str) -> pd.Series:
     """``pyarrow.compute.strptime`` (several times faster than ``pd.to_datetime`` on
     distinct values), minus its leniency: it rolls 31/02 over to 2 or 3 March, and
@@ -329,8 +378,13 @@ def parse_dates(
             _to_local(pd.to_datetime(v, format=date_format, errors="coerce"), naive_tz),
         )
     else:
-        # The landlords' usual spelling first, in one pass; then each form on what is left.
-        first = _strptime_checked(v, "%d/%m/%Y %H:%M").to_numpy()
+        # The landlords' usual spelling first, in one pass (read from the bytes when
+        # written exactly so); then each form on what is left.
+        first = _fixed_fr_minutes(arrow_view(v))
+        rest = np.flatnonzero(np.isnat(first))
+        if len(rest):
+            left = v.iloc[rest] if len(rest) < len(v) else v
+            first[rest] = _strptime_checked(left, "%d/%m/%Y %H:%M").to_numpy()
         done = ~np.isnat(first)
         out[pos[done]] = first[done]
         pos, v = pos[~done], v[~done]

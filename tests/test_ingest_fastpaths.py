@@ -268,3 +268,32 @@ def test_label_columns_read_dictionary_encoded_read_the_same(tmp_path: Path, dat
             _values.clean_labels(got).astype("str").tolist()
             == _values.clean_labels(plain.table.column(name)).astype("str").tolist()
         )
+
+
+def test_fixed_width_dates_equal_the_checked_strptime() -> None:
+    # Every day 00..33 of every month 00..13, years around the edges, hours and minutes
+    # in and out of range, and a few near-misses of the form: where the bytes path
+    # gives a date, strptime (checked) gives the same; every exact 16-character form
+    # strptime accepts, the bytes path accepts too.
+    rng = np.random.default_rng(3)
+    values = [
+        f"{d:02d}/{m:02d}/{y:04d} {h:02d}:{mi:02d}"
+        for d in range(34)
+        for m in range(14)
+        for y in (999, 1000, 1900, 2023, 2024, 2100)
+        for h, mi in ((0, 0), (23, 59), (int(rng.integers(0, 26)), int(rng.integers(0, 62))))
+    ]
+    values += ["29/02/2024 10:00", "1/02/2024 10:00", "01-02-2024 10:00", "01/02/2024T10:00"]
+    values += ["01/02/2024 10:0x", "01/02/2024 10:00 ", "", "0a/02/2024 10:00"]
+    column = pa.chunked_array(
+        [pa.array(values[:1000], pa.large_string()), pa.array(values[1000:], pa.large_string())]
+    )
+    fast = _values._fixed_fr_minutes(column)
+    checked = _values._strptime_checked(pd.Series(values, dtype="str"), "%d/%m/%Y %H:%M").to_numpy()
+    took = ~np.isnat(fast)
+    assert took.sum() > 1000  # the valid days of 12 months x 5 years x 2-3 times
+    assert (fast[took] == checked[took]).all()
+    exact = np.array([len(v) == 16 for v in values])
+    assert not (exact & np.isnat(fast) & ~np.isnat(checked)).any()
+    assert fast[values.index("29/02/2024 10:00")] == np.datetime64("2024-02-29T10:00")
+    assert np.isnat(fast[values.index("29/02/2023 00:00")])
