@@ -24,8 +24,15 @@ def _take_strings(values: Sequence[str] | np.ndarray, codes: np.ndarray) -> pd.S
     """``values[codes]`` as a ``str`` Series, built by pyarrow (no Python string per row);
     a negative code gives a missing value."""
     dictionary = pa.array(list(values), pa.large_string())
-    codes = np.asarray(codes, dtype=np.int64)
-    return to_str_series(dictionary.take(pa.array(codes, mask=codes < 0)))
+    return to_str_series(dictionary.take(_indices(codes)))
+
+
+def _indices(codes: np.ndarray) -> pa.Array:
+    """Integer codes as pyarrow take indices, null where negative (no mask to build
+    when there is none)."""
+    codes = np.asarray(codes)
+    missing = codes < 0
+    return pa.array(codes, mask=missing) if missing.any() else pa.array(codes)
 
 
 def _rows(series: pd.Series, idx: np.ndarray) -> pd.Series:
@@ -75,7 +82,7 @@ def _text_rows(
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
         dictionary = arrow_strings(pd.Series(values.cat.categories))
-        all_codes = np.asarray(values.array.codes, dtype=np.int64)
+        all_codes = np.asarray(values.array.codes)  # int8 to int32: gathered as they are
     else:
         dictionary, all_codes = _dictionary_codes(values)
     dictionary = pc.if_else(pc.equal(dictionary, ""), pa.scalar(None, dictionary.type), dictionary)
@@ -83,7 +90,7 @@ def _text_rows(
     counts = _scrub.empty_counts()
     if scrub:
         dictionary, counts = _scrub.scrub_codes(dictionary, codes)
-    return to_str_series(dictionary.take(pa.array(codes, mask=codes < 0))), counts
+    return to_str_series(dictionary.take(_indices(codes))), counts
 
 
 def _note_strings(flags: np.ndarray) -> pd.Series:
