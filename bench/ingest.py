@@ -6,6 +6,9 @@ spellings, free text with a few phone numbers and flat numbers, personal columns
 measures, each in a fresh subprocess so that peak memory is that of the measured step:
 
 - ``read``: a bare ``pandas.read_csv(engine="pyarrow")`` of the file (the yardstick);
+- ``read_jemalloc``: the same read with jemalloc as pyarrow's pool, as Vigie runs
+  (for comparison: the default pool's timings swing widely from one process to the
+  next on some machines);
 - ``ingest``: :func:`pipelines.ingest.ingest_site` on it (everything but the writes);
 - ``duplicates``: :func:`pipelines.ingest.link_likely_duplicates` on the ingested rows.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -173,8 +177,10 @@ def measure(step: str, path: Path) -> dict[str, float]:
     import datetime as dt
 
     out: dict[str, float] = {}
-    if step == "read":
+    if step in ("read", "read_jemalloc"):
         assert "pipelines" not in sys.modules
+        if step == "read_jemalloc":  # the allocator Vigie chooses, for comparison only
+            pa.set_memory_pool(pa.jemalloc_memory_pool())
         t0 = time.perf_counter()
         frame = pd.read_csv(path, sep=";", engine="pyarrow")
         out["seconds"] = time.perf_counter() - t0
@@ -216,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", help="folder where the CSV is written and kept")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each step (best kept)")
     parser.add_argument(
-        "--measure", choices=("read", "ingest", "duplicates"), help=argparse.SUPPRESS
+        "--measure",
+        choices=("read", "read_jemalloc", "ingest", "duplicates"),
+        help=argparse.SUPPRESS,
     )
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -235,9 +243,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         # Each step in a fresh process, alternating, best of --repeat: the machine may be
         # shared, and the ratio is what matters.
-        runs: dict[str, list[dict[str, float]]] = {"read": [], "ingest": [], "duplicates": []}
+        steps = ("read", "read_jemalloc", "ingest")
+        runs: dict[str, list[dict[str, float]]] = {s: [] for s in (*steps, "duplicates")}
         for rep in range(args.repeat):
-            for step in ("read", "ingest", "duplicates") if rep == 0 else ("read", "ingest"):
+            for step in (*steps, "duplicates") if rep == 0 else steps:
                 proc = subprocess.run(
                     [
                         sys.executable,
@@ -260,8 +269,18 @@ def main(argv: list[str] | None = None) -> int:
         }
         read, ing, dup = results["read"], results["ingest"], results["duplicates"]
         ratio = ing["seconds"] / read["seconds"]
+        jem = results["read_jemalloc"]
+
+        def spread(step: str) -> str:
+            times = sorted(r["seconds"] for r in runs[step])
+            return f"{times[0]:.2f}–{times[-1]:.2f} s, médiane {statistics.median(times):.2f} s"
+
         sys.stdout.write(
-            f"lecture pandas (pyarrow) : {read['seconds']:.2f} s, pic {read['peak_mb']:.0f} Mo\n"
+            f"lecture pandas (pyarrow) : {read['seconds']:.2f} s, pic {read['peak_mb']:.0f} Mo"
+            f" ({spread('read')})\n"
+            f"  même lecture, jemalloc : {jem['seconds']:.2f} s ({spread('read_jemalloc')}), "
+            f"ratio {ing['seconds'] / jem['seconds']:.2f}\n"
+            f"  ingestion, {len(runs['ingest'])} passages : {spread('ingest')}\n"
             f"ingestion                : {ing['seconds']:.2f} s "
             f"({ing['rows'] / ing['seconds']:,.0f} lignes/s), "
             f"pic {ing['peak_mb']:.0f} Mo, {int(ing['accepted']):,} acceptées\n"
@@ -279,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
                     "ingest_s": round(ing["seconds"], 3),
                     "rows_per_s": round(ing["rows"] / ing["seconds"]),
                     "ratio_to_bare_read": round(ratio, 2),
+                    "bare_read_runs_s": sorted(round(r["seconds"], 3) for r in runs["read"]),
+                    "ingest_runs_s": sorted(round(r["seconds"], 3) for r in runs["ingest"]),
+                    "bare_read_jemalloc_s": round(jem["seconds"], 3),
+                    "ratio_to_bare_read_jemalloc": round(ing["seconds"] / jem["seconds"], 2),
                     "target": "ratio <= 3, peak < 2 GB",
                     "ingest_peak_mb": round(ing["peak_mb"]),
                     "read_peak_mb": round(read["peak_mb"]),
