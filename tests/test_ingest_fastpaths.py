@@ -211,7 +211,12 @@ def test_text_rows_of_labels_equal_those_of_text() -> None:
         ("a;b\n1;caf\u00e9\n".encode(), True),
         (b"a;b\n1;x\n\n2;y\n", False),  # a blank line
         (b'a;b\n1;"x\ny"\n2;y\n', False),  # a line break in a quoted value
-        (b"a;b\r\n1;x\r\n2;y\r\n", False),  # Windows line ends
+        (b"a;b\r\n1;x\r\n2;y\r\n", True),  # Windows line ends
+        (b'"a";"b"\r\n"1";"x"\r\n"2";"y"', True),  # quoted, no final line end
+        (b"a;b\r1;x\r2;y\r", False),  # old Mac line ends
+        (b"a;b\n1;x\r\n2;y\r", False),  # a lone \r at the very end
+        (b'a;b\r\n1;"x\r\ny"\r\n2;y\r\n', False),  # a line break in a quoted value
+        (b'a;b\n1;"x\ry"\n2;y\n', False),  # a carriage return in a quoted value
         (b"\xef\xbb\xbfa;b\n1;x\n", False),  # UTF-8 byte order mark
         ("a;b\n1;caf\u00e9\n".encode("cp1252"), False),  # not UTF-8
         (b"a;b\n1;x;z\n2;y\n", False),  # a ragged row
