@@ -76,21 +76,24 @@ def _partition(
     bbox: tuple[float, float, float, float],
     today: date,
     start: pd.Timestamp,
-    on_report_ids: Callable[[pd.Series], None] | None = None,
+    on_sort_key: Callable[[pd.Series], None] | None = None,
 ) -> _Partition:
     """Rejected rows first, then duplicates, then rows outside the study area.
 
     A valid row is a duplicate when a valid row with the same ``report_id`` came before
     it (files in name order, then lines); a rejected row when the very same row (same
     id, same cells) was rejected before, so that a file read twice is all duplicates.
-    ``on_report_ids(report_id)`` is called as soon as the ids are known, before the
-    duplicates are looked for.
+    ``on_sort_key(ids)`` is called as soon as the ids without their source prefix are
+    known (the rows' order by id is the same with the prefix): before the rejection
+    reasons when every row has its own id.
     """
     f = p.frame
     n = len(f)
-    reason = _reason_codes(f, p.reported_at, p.state, today=today, start=start)
     native = f["id"] if "id" in f else pd.Series("", index=f.index, dtype="str")
     no_id = (native == "").to_numpy()
+    if on_sort_key is not None and not no_id.any():
+        on_sort_key(native)
+    reason = _reason_codes(f, p.reported_at, p.state, today=today, start=start)
     need_hash = no_id | (reason > 0)
     hashed = pd.Series("", index=f.index, dtype="str") if need_hash.any() else None
     if hashed is not None:
@@ -100,6 +103,8 @@ def _partition(
     ids_or_hash = (
         native if hashed is None or not no_id.any() else native.where(~no_id, "h" + hashed)
     )
+    if on_sort_key is not None and no_id.any():
+        on_sort_key(ids_or_hash)
     valid = reason == 0
     # Whether any valid id repeats (usually not): pyarrow's hash-based unique, twice as
     # fast as pandas' duplicated, on the ids without their common prefix (shorter
@@ -111,8 +116,6 @@ def _partition(
             None if p.ids_distinct else pool.submit(lambda: len(pc.unique(arrow_view(short))))
         )
         report_id = (source.id + ":") + ids_or_hash
-        if on_report_ids is not None:
-            on_report_ids(report_id)
         repeats = distinct is not None and distinct.result() < len(short)
     duplicate = np.zeros(n, dtype=bool)
     if repeats:

@@ -236,16 +236,16 @@ def _source_outputs(
     start: pd.Timestamp,
 ) -> _SourceOut:
     """Partition, order and gather a parsed source."""
-    # Every row sorted by date and id on a thread while the ids are checked for
-    # duplicates (two pyarrow kernels, which release the GIL); then a stable sort on
-    # where the rows go gives both outputs' order: accepted rows, then outside ones.
+    # Every row sorted by date and id on a thread while the rows are partitioned (the
+    # sort is a pyarrow kernel, which releases the GIL); then a stable sort on where the
+    # rows go gives both outputs' order: accepted rows, then outside ones.
     with ThreadPoolExecutor(max_workers=1) as pool:
         by_time: list[Future[np.ndarray]] = []
 
-        def start_sort(report_id: pd.Series) -> None:
-            by_time.append(pool.submit(_order, p.reported_at, report_id))
+        def start_sort(ids: pd.Series) -> None:
+            by_time.append(pool.submit(_order, p.reported_at, ids))
 
-        part = _partition(p, source, bbox=bbox, today=today, start=start, on_report_ids=start_sort)
+        part = _partition(p, source, bbox=bbox, today=today, start=start, on_sort_key=start_sort)
         cats = _categories(p, source)
         files = [raw.path for raw in raws]
         order = by_time[0].result()
