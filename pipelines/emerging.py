@@ -35,8 +35,9 @@ from pipelines.trend_stats import (
 
 logger = logging.getLogger(__name__)
 
-#: Emerging-hotspot category codes, hot then cold, in the order of DOMAIN.md.
-EMERGING_CATEGORIES: tuple[str, ...] = (
+#: The patterns of a place whose final step is hot (with ``_cold``: cold), in the order
+#: their rules are tried.
+_FINAL_STEP_PATTERNS: tuple[str, ...] = (
     "new",
     "consecutive",
     "intensifying",
@@ -44,14 +45,13 @@ EMERGING_CATEGORIES: tuple[str, ...] = (
     "diminishing",
     "sporadic",
     "oscillating",
+)
+
+#: Emerging-hotspot category codes, hot then cold, in the order of DOMAIN.md.
+EMERGING_CATEGORIES: tuple[str, ...] = (
+    *_FINAL_STEP_PATTERNS,
     "historical",
-    "new_cold",
-    "consecutive_cold",
-    "intensifying_cold",
-    "persistent_cold",
-    "diminishing_cold",
-    "sporadic_cold",
-    "oscillating_cold",
+    *(f"{c}_cold" for c in _FINAL_STEP_PATTERNS),
     "historical_cold",
     "no_pattern",
 )
@@ -303,18 +303,7 @@ def _family(
         final & ~mostly & ~other.any(axis=1),
         final & ~mostly & other.any(axis=1),
     ]
-    codes = [
-        f"{c}{suffix}"
-        for c in (
-            "new",
-            "consecutive",
-            "intensifying",
-            "persistent",
-            "diminishing",
-            "sporadic",
-            "oscillating",
-        )
-    ]
+    codes = [f"{c}{suffix}" for c in _FINAL_STEP_PATTERNS]
     return conditions, codes
 
 
