@@ -15,7 +15,7 @@ from pipelines import _scrub
 from pipelines._ingest_cells import _concurrently, _Parsed, _str_column
 from pipelines._ingest_partition import _Categories
 from pipelines._ingest_schema import _NOTES, _STR_COLUMNS
-from pipelines._values import arrow_strings, arrow_view, to_str_series
+from pipelines._values import _dictionary_of, arrow_strings, arrow_view, to_str_series
 from pipelines.config import SourceConfig
 from pipelines.taxonomy import BY_CODE, CODES
 
@@ -46,28 +46,12 @@ def _rows(series: pd.Series, idx: np.ndarray) -> pd.Series:
 
 def _dictionary_codes(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
     """The distinct values of a ``str`` Series (``large_string``) and, per row, the
-    index of its value among them (-1 for a missing value).
-
-    The chunks of pandas' pyarrow storage are encoded as they are (pyarrow gives every
-    chunk the same, final dictionary), which spares concatenating a large column first.
-    """
-    try:
-        stored = pa.array(values.array)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        stored = arrow_strings(values)
-    chunks = stored.chunks if isinstance(stored, pa.ChunkedArray) else [stored]
-    if len(chunks) > 1:
-        encoded = pc.dictionary_encode(pa.chunked_array(chunks)).chunks
-        address = encoded[-1].dictionary.buffers()[1].address
-        if all(ch.dictionary.buffers()[1].address == address for ch in encoded):
-            codes = [pc.fill_null(ch.indices, -1).to_numpy(zero_copy_only=False) for ch in encoded]
-            return (
-                encoded[-1].dictionary.cast(pa.large_string()),
-                np.concatenate(codes).astype(np.int64, copy=False),
-            )
-    one = pc.dictionary_encode(arrow_strings(values))
-    codes_one = pc.fill_null(one.indices, -1).to_numpy(zero_copy_only=False)
-    return one.dictionary.cast(pa.large_string()), np.asarray(codes_one, dtype=np.int64)
+    index of its value among them (int64, -1 for a missing value); pandas' pyarrow
+    chunks are encoded as they are (:func:`pipelines._values._dictionary_of`)."""
+    dictionary, codes = _dictionary_of(arrow_view(values))
+    if not pa.types.is_large_string(dictionary.type):
+        dictionary = dictionary.cast(pa.large_string())
+    return dictionary, codes.astype(np.int64, copy=False)
 
 
 def _text_rows(

@@ -121,17 +121,18 @@ def clean_cells(column: pa.ChunkedArray | pa.Array, index: pd.Index | None = Non
 
 def _dictionary_of(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Dictionary-encode a string column: its distinct values and, per row, the index
-    of its value among them (int32). Chunks keep their place (no concatenation)."""
+    of its value among them (-1 for a missing value). Chunks keep their place (no
+    concatenation of a large column first)."""
     encoded = pc.dictionary_encode(column)
-    if isinstance(encoded, pa.Array):
-        return encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
-    if encoded.num_chunks == 0:
+    if isinstance(encoded, pa.ChunkedArray) and encoded.num_chunks == 0:
         return pa.array([], column.type), np.zeros(0, np.int32)
-    first = encoded.chunk(0).dictionary
-    if any(not chunk.dictionary.equals(first) for chunk in encoded.chunks[1:]):
-        encoded = encoded.unify_dictionaries()
-    indices = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
-    return encoded.chunk(0).dictionary, np.concatenate(indices)
+    if isinstance(encoded, pa.ChunkedArray):
+        first = encoded.chunk(0).dictionary
+        if any(not chunk.dictionary.equals(first) for chunk in encoded.chunks[1:]):
+            encoded = encoded.unify_dictionaries()
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    indices = [pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False) for chunk in chunks]
+    return chunks[0].dictionary, np.concatenate(indices)
 
 
 def clean_labels(
