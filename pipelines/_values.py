@@ -73,16 +73,24 @@ _WS_BEFORE_LAST = np.zeros(256, dtype=bool)
 _WS_BEFORE_LAST[[0x80, 0x81, 0x9A, 0xC2]] = True
 
 
+def _string_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """The bytes of a string chunk and its ``len(chunk) + 1`` offsets into them (int64),
+    read in the Arrow buffers without a copy of the text; None when it holds no byte."""
+    _, offsets_buf, data_buf = chunk.buffers()
+    if data_buf is None or len(chunk) == 0:
+        return None
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+    return np.frombuffer(data_buf, dtype=np.uint8), offsets.astype(np.int64, copy=False)
+
+
 def _may_need_trim(chunk: pa.Array) -> bool:
     """Whether some value of a string chunk may start or end with whitespace: a cheap
     over-approximation from its first and last bytes, read in the Arrow buffers."""
-    _, offsets_buf, data_buf = chunk.buffers()
-    if data_buf is None or len(chunk) == 0:
+    buffers = _string_buffers(chunk)
+    if buffers is None:
         return False
-    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-    offsets: np.ndarray = np.frombuffer(offsets_buf, dtype=width).astype(np.int64, copy=False)
-    offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8)
+    data, offsets = buffers
     starts, ends = offsets[:-1], offsets[1:]
     filled = ends > starts
     starts, ends = starts[filled], ends[filled]
@@ -211,17 +219,15 @@ def _leading_days(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     out = []
     for chunk in chunks:
-        n = len(chunk)
-        _, offsets_buf, data_buf = chunk.buffers()
-        if n == 0 or data_buf is None:
-            out.append(np.full(n, -1, dtype=np.int64))
+        buffers = _string_buffers(chunk)
+        if buffers is None:
+            out.append(np.full(len(chunk), -1, dtype=np.int64))
             continue
-        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset : chunk.offset + n + 1]
-        starts = offsets[:-1].astype(np.int64)
-        length = offsets[1:].astype(np.int64) - starts
+        text, offsets = buffers
+        starts = offsets[:-1]
+        length = offsets[1:] - starts
         # Three bytes per value, 0 past its end (a trailing pad keeps the reads in bounds).
-        data = np.concatenate((np.frombuffer(data_buf, dtype=np.uint8), np.zeros(3, np.uint8)))
+        data = np.concatenate((text, np.zeros(3, np.uint8)))
         b = [np.where(length > k, data[starts + k], 0).astype(np.int64) for k in range(3)]
         digit = [(x >= 48) & (x <= 57) for x in b]
         slash = [x == 47 for x in b]
@@ -250,18 +256,14 @@ def _fixed_fr_minutes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     parts = []
     for chunk in chunks:
-        n = len(chunk)
-        out = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
-        _, offsets_buf, data_buf = chunk.buffers()
-        if n and data_buf is not None:
-            width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-            raw_offsets = np.frombuffer(offsets_buf, dtype=width)
-            offsets = raw_offsets[chunk.offset : chunk.offset + n + 1].astype(np.int64, copy=False)
+        out = np.full(len(chunk), np.datetime64("NaT"), dtype="datetime64[us]")
+        buffers = _string_buffers(chunk)
+        if buffers is not None:
+            data, offsets = buffers
             starts = offsets[:-1]
             rows = np.flatnonzero(offsets[1:] - starts == 16)
             if chunk.null_count:
                 rows = rows[np.asarray(chunk.is_valid())[rows]]
-            data = np.frombuffer(data_buf, dtype=np.uint8)
             if len(data) < 16:
                 parts.append(out)
                 continue
