@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines import _scrub
-from pipelines._ingest_cells import _parse_source, _Parsed, resolve_columns
+from pipelines._ingest_cells import _find_column, _parse_source, _Parsed, resolve_columns
 from pipelines._ingest_gather import _accepted_frame, _order, _outside_frame, _typed
 from pipelines._ingest_partition import _categories, _partition
 from pipelines._ingest_rejects import _rejected_frame
@@ -58,7 +58,7 @@ from pipelines._likely_duplicates import link_likely_duplicates
 from pipelines._rawfile import RawFile
 from pipelines._readers import read_file
 from pipelines.config import DEFAULT_PARAMS, Config, SiteConfig, SourceConfig
-from pipelines.taxonomy import CODES, normalise_label
+from pipelines.taxonomy import CODES
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +134,8 @@ def _label_columns(source: SourceConfig) -> Callable[[str], bool]:
     """Whether a file column is one the configuration maps to a label role (read
     dictionary-encoded): the same name, or the same up to case, accents and
     punctuation (as :func:`resolve_columns` matches them)."""
-    wanted = {name for role, name in source.columns.items() if role in _LABEL_ROLES}
-    folded = {normalise_label(name) for name in wanted} - {""}
-    return lambda name: name in wanted or normalise_label(name) in folded
+    wanted = [name for role, name in source.columns.items() if role in _LABEL_ROLES]
+    return lambda name: any(_find_column([name], w) is not None for w in wanted)
 
 
 def _read_source(
