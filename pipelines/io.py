@@ -102,11 +102,10 @@ def write_points_geoparquet(
     metadata are those geopandas writes (encoding, CRS as PROJJSON, geometry types,
     bounding box).
     """
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    wkb = point_wkb(frame[lon].to_numpy(), frame[lat].to_numpy())
-    table = table.append_column("geometry", wkb)
     x, y = frame[lon].to_numpy(dtype=float), frame[lat].to_numpy(dtype=float)
-    has = np.isfinite(x) & np.isfinite(y)
+    wkb = point_wkb(x, y)
+    table = pa.Table.from_pandas(frame, preserve_index=False).append_column("geometry", wkb)
+    has = np.asarray(wkb.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     column: dict[str, Any] = {
         "encoding": "WKB",
         "crs": CRS.from_user_input(WGS84).to_json_dict(),
