@@ -354,12 +354,15 @@ class _Parsed:
     ids_distinct: bool = False
 
 
+def _has_repeats(values: pd.Series) -> bool:
+    """Whether two values are the same (pyarrow's hash-based unique: twice as fast as
+    pandas' ``duplicated``, which is only needed when the answer is yes)."""
+    return len(pc.unique(arrow_view(values))) < len(values)
+
+
 def _all_distinct(ids: pd.Series) -> bool:
-    """Whether every value is filled and no two are the same (pyarrow's hash-based
-    unique: twice as fast as pandas' ``duplicated``)."""
-    if (ids == "").any():
-        return False
-    return len(pc.unique(arrow_view(ids))) == len(ids)
+    """Whether every value is filled and no two are the same."""
+    return not (ids == "").any() and not _has_repeats(ids)
 
 
 def _parse_source(

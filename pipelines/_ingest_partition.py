@@ -12,12 +12,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipelines import _scrub
-from pipelines._ingest_cells import _Parsed, _str_column
+from pipelines._ingest_cells import _has_repeats, _Parsed, _str_column
 from pipelines._ingest_schema import _LOCATION_ROLES, _STATE_BAD, _STATE_OK
-from pipelines._values import arrow_view, to_str_series
+from pipelines._values import to_str_series
 from pipelines.config import SourceConfig
 from pipelines.taxonomy import BY_CODE, CODES, UNKNOWN, map_labels, normalise_label
 
@@ -106,17 +105,14 @@ def _partition(
     if on_sort_key is not None and no_id.any():
         on_sort_key(ids_or_hash)
     valid = reason == 0
-    # Whether any valid id repeats (usually not): pyarrow's hash-based unique, twice as
-    # fast as pandas' duplicated, on the ids without their common prefix (shorter
-    # strings), on a thread while the prefixed ids are made and sorted.
-    # (Known already when every row's own id is filled and distinct: any subset is.)
+    # Whether any valid id repeats (usually not), on the ids without their common prefix
+    # (shorter strings), on a thread while the prefixed ids are made. (Known already
+    # when every row's own id is filled and distinct: any subset is.)
     short = ids_or_hash if valid.all() else ids_or_hash[valid]
     with ThreadPoolExecutor(max_workers=1) as pool:
-        distinct = (
-            None if p.ids_distinct else pool.submit(lambda: len(pc.unique(arrow_view(short))))
-        )
+        checked = None if p.ids_distinct else pool.submit(_has_repeats, short)
         report_id = (source.id + ":") + ids_or_hash
-        repeats = distinct is not None and distinct.result() < len(short)
+        repeats = checked is not None and checked.result()
     duplicate = np.zeros(n, dtype=bool)
     if repeats:
         ids = report_id if valid.all() else report_id[valid]
