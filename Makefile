@@ -117,7 +117,7 @@ $(DEPS): $(CONFIG) pipelines/_makedeps.py pipelines/config.py | $(VENV_STAMP)
 INGEST_CODE := pipelines/ingest.py pipelines/_ingest_schema.py pipelines/_ingest_cells.py \
     pipelines/_ingest_partition.py pipelines/_ingest_gather.py pipelines/_ingest_rejects.py \
     pipelines/_readers.py pipelines/_csv.py pipelines/_rawfile.py pipelines/_values.py \
-    pipelines/_scrub.py
+    pipelines/_bytes.py pipelines/_scrub.py
 
 $(PROCESSED)/%/buildings_osm.parquet: $$(OSM_$$*) $$(RPLS_$$*) $(CONFIG) pipelines/buildings.py \
     pipelines/_osm_sources.py $(COMMON) | $(VENV_STAMP)

@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 from pyproj import CRS, Transformer
 
+from pipelines._bytes import string_hashes
 from pipelines._ingest_schema import (
     _FRANCE_LAT,
     _FRANCE_LON,
@@ -355,9 +357,24 @@ class _Parsed:
 
 
 def _has_repeats(values: pd.Series) -> bool:
-    """Whether two values are the same (pyarrow's hash-based unique: twice as fast as
-    pandas' ``duplicated``, which is only needed when the answer is yes)."""
-    return len(pc.unique(arrow_view(values))) < len(values)
+    """Whether two values are the same.
+
+    First by 64-bit hashes of the strings, sorted (:func:`pipelines._bytes.string_hashes`:
+    no two alike proves no two values alike, the usual answer); when two hashes are
+    alike, by pyarrow's hash-based unique on the strings (twice as fast as pandas'
+    ``duplicated``, which is only needed when the answer is yes).
+    """
+    arr = arrow_view(values)
+    hashes = (
+        string_hashes(arr)
+        if pa.types.is_large_string(arr.type) or pa.types.is_string(arr.type)
+        else None
+    )
+    if hashes is not None:
+        ordered = np.sort(hashes)
+        if not (ordered[1:] == ordered[:-1]).any():
+            return False
+    return len(pc.unique(arr)) < len(values)
 
 
 def _all_distinct(ids: pd.Series) -> bool:

@@ -11,6 +11,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines._bytes import (
+    bits,
+    comma_decimals,
+    contains_byte,
+    fixed_fr_minutes,
+    has_short_values,
+    leading_days,
+    may_need_trim,
+)
+
 log = logging.getLogger(__name__)
 
 #: Time zone of the sites: naive timestamps are local times there.
@@ -60,49 +70,7 @@ def arrow_strings(values: pd.Series) -> pa.Array:
 _NA_SET = pa.array(
     sorted({v for t in NA_TOKENS for v in (t, t.upper(), t.title())} - {""}), pa.large_string()
 )
-
-
-# The bytes that can begin, and that can precede the last byte of, a character that
-# ``utf8_trim_whitespace`` strips (ASCII whitespace and the Unicode spaces U+0085,
-# U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000; checked
-# against every code point in tests/test_ingest_fastpaths.py).
-_WS_LEAD = np.zeros(256, dtype=bool)
-_WS_LEAD[: 0x20 + 1] = True
-_WS_LEAD[[0xC2, 0xE1, 0xE2, 0xE3]] = True
-_WS_BEFORE_LAST = np.zeros(256, dtype=bool)
-_WS_BEFORE_LAST[[0x80, 0x81, 0x9A, 0xC2]] = True
-
-
-def _string_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
-    """The bytes of a string chunk and its ``len(chunk) + 1`` offsets into them (int64),
-    read in the Arrow buffers without a copy of the text; None when it holds no byte."""
-    _, offsets_buf, data_buf = chunk.buffers()
-    if data_buf is None or len(chunk) == 0:
-        return None
-    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-    offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
-    return np.frombuffer(data_buf, dtype=np.uint8), offsets.astype(np.int64, copy=False)
-
-
-def _may_need_trim(chunk: pa.Array) -> bool:
-    """Whether some value of a string chunk may start or end with whitespace: a cheap
-    over-approximation from its first and last bytes, read in the Arrow buffers."""
-    buffers = _string_buffers(chunk)
-    if buffers is None:
-        return False
-    data, offsets = buffers
-    starts, ends = offsets[:-1], offsets[1:]
-    filled = ends > starts
-    starts, ends = starts[filled], ends[filled]
-    if len(starts) == 0:
-        return False
-    if _WS_LEAD[data[starts]].any():
-        return True
-    last = data[ends - 1]
-    if (last <= 0x20).any():
-        return True
-    multi = last >= 0x80  # the end of a multi-byte character: look at the byte before
-    return bool(multi.any() and _WS_BEFORE_LAST[data[ends[multi] - 2]].any())
+_NA_LONGEST = max(len(v.encode()) for v in _NA_SET.to_pylist())  # bytes
 
 
 def trim_whitespace(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -113,7 +81,7 @@ def trim_whitespace(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return pc.utf8_trim_whitespace(column)
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    if any(_may_need_trim(chunk) for chunk in chunks):
+    if any(may_need_trim(chunk) for chunk in chunks):
         return pc.utf8_trim_whitespace(column)
     return column
 
@@ -121,9 +89,12 @@ def trim_whitespace(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.
 def clean_cells(column: pa.ChunkedArray | pa.Array, index: pd.Index | None = None) -> pd.Series:
     """Strip cells and turn missing-value spellings (``NA``, ``null``, ``-``…) into ``""``."""
     arr = trim_whitespace(pc.fill_null(column, ""))
-    na = pc.is_in(arr, value_set=_NA_SET)
-    if pc.any(na).as_py():
-        arr = pc.if_else(na, pa.scalar("", arr.type), arr)
+    # Only a short value can be one (ids, dates and coordinates are longer): its length
+    # is read in the offsets, instead of looking each value up.
+    if has_short_values(arr, _NA_LONGEST):
+        na = pc.is_in(arr, value_set=_NA_SET)
+        if pc.any(na).as_py():
+            arr = pc.if_else(na, pa.scalar("", arr.type), arr)
     return to_str_series(arr, index)
 
 
@@ -208,97 +179,6 @@ _FR_FORMATS = (
 _FR_CANONICAL = r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}(?: [0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?"
 
 
-def _leading_days(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Per value, the number written before its first ``/`` when that is one or two
-    digits (``"7/03/2024"`` gives 7, ``"07/03"`` 7), else -1.
-
-    Read from the first three bytes of each value in the Arrow buffers (numpy, no new
-    strings): the regular expression ``^([0-9]{1,2})/`` through ``extract_regex`` costs
-    more than the date parsing it checks.
-    """
-    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-    out = []
-    for chunk in chunks:
-        buffers = _string_buffers(chunk)
-        if buffers is None:
-            out.append(np.full(len(chunk), -1, dtype=np.int64))
-            continue
-        text, offsets = buffers
-        starts = offsets[:-1]
-        length = offsets[1:] - starts
-        # Three bytes per value, 0 past its end (a trailing pad keeps the reads in bounds).
-        data = np.concatenate((text, np.zeros(3, np.uint8)))
-        b = [np.where(length > k, data[starts + k], 0).astype(np.int64) for k in range(3)]
-        digit = [(x >= 48) & (x <= 57) for x in b]
-        slash = [x == 47 for x in b]
-        one = digit[0] & slash[1]
-        two = digit[0] & digit[1] & slash[2]
-        day = np.where(one, b[0] - 48, np.where(two, (b[0] - 48) * 10 + b[1] - 48, -1))
-        out.append(day)
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
-
-
-_DIGITS_16 = np.array([0, 1, 3, 4, 6, 7, 8, 9, 11, 12, 14, 15])
-_SEPARATORS_16 = np.array([2, 5, 10, 13])
-_SEPARATOR_BYTES = np.frombuffer(b"// :", dtype=np.uint8)
-_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-
-
-def _fixed_fr_minutes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """``dd/mm/yyyy HH:MM`` written exactly so (16 characters, zero-padded), parsed from
-    the bytes with numpy; NaT for anything else, or for an impossible date.
-
-    The landlords' usual spelling, and most of a large export: at a million values this
-    is several times faster than ``strptime``, which is lenient besides (it rolls
-    31/02 over to March). It accepts a subset of what :func:`_strptime_checked` accepts
-    with ``%d/%m/%Y %H:%M``, with the same result (tests/test_ingest_fastpaths.py).
-    """
-    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-    parts = []
-    for chunk in chunks:
-        out = np.full(len(chunk), np.datetime64("NaT"), dtype="datetime64[us]")
-        buffers = _string_buffers(chunk)
-        if buffers is not None:
-            data, offsets = buffers
-            starts = offsets[:-1]
-            rows = np.flatnonzero(offsets[1:] - starts == 16)
-            if chunk.null_count:
-                rows = rows[np.asarray(chunk.is_valid())[rows]]
-            if len(data) < 16:
-                parts.append(out)
-                continue
-            # Every 16-byte window of the buffer, without a copy; the values' windows
-            # are then taken in one gather (a rows x 16 matrix of bytes).
-            windows = np.lib.stride_tricks.as_strided(
-                data, shape=(len(data) - 15, 16), strides=(1, 1), writeable=False
-            )
-            m = windows[starts[rows]]
-            ok = (m[:, _SEPARATORS_16] == _SEPARATOR_BYTES).all(axis=1)
-            digits = m[:, _DIGITS_16] - np.uint8(48)  # wraps above 9 for non-digits
-            ok &= (digits <= 9).all(axis=1)
-            v = digits.astype(np.int32)
-            day, month = v[:, 0] * 10 + v[:, 1], v[:, 2] * 10 + v[:, 3]
-            year = v[:, 4] * 1000 + v[:, 5] * 100 + v[:, 6] * 10 + v[:, 7]
-            hour, minute = v[:, 8] * 10 + v[:, 9], v[:, 10] * 10 + v[:, 11]
-            ok &= (month >= 1) & (month <= 12) & (year >= 1000) & (day >= 1)
-            ok &= (hour <= 23) & (minute <= 59)
-            leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-            length = _MONTH_DAYS[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
-            ok &= day <= length
-            # Days since 1970-01-01 by integer arithmetic (the proleptic Gregorian
-            # calendar, as numpy's), not numpy's slower month-to-day conversions.
-            y = (year - (month <= 2)).astype(np.int64)
-            era = y // 400
-            yoe = y - era * 400
-            doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
-            days = era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468
-            seconds = days * 86_400 + hour * 3_600 + minute * 60
-            stamp = (seconds * 1_000_000).view("datetime64[us]")
-            out[rows[ok]] = stamp[ok]
-        parts.append(out)
-    return np.concatenate(parts) if parts else np.zeros(0, dtype="datetime64[us]")
-
-
 def _strptime_checked(values: pd.Series, fmt: str) -> pd.Series:
     """``pyarrow.compute.strptime`` (several times faster than ``pd.to_datetime`` on
     distinct values), minus its leniency: it rolls 31/02 over to 2 or 3 March, and
@@ -313,7 +193,7 @@ def _strptime_checked(values: pd.Series, fmt: str) -> pd.Series:
     )
     stamps = micros.view("datetime64[us]")  # NaT where not parsed
     days = np.asarray(pc.fill_null(pc.day(ts), -2).to_numpy(), dtype=np.int64)
-    keep = (days == _leading_days(arr)) & (stamps >= np.datetime64("1000-01-01", "us"))
+    keep = (days == leading_days(arr)) & (stamps >= np.datetime64("1000-01-01", "us"))
     out = np.where(keep, stamps, np.datetime64("NaT", "us"))
     return pd.Series(out, index=values.index, dtype="datetime64[us]", copy=False)
 
@@ -399,7 +279,7 @@ def parse_dates(
     else:
         # The landlords' usual spelling first, in one pass (read from the bytes when
         # written exactly so); then each form on what is left.
-        first = _fixed_fr_minutes(arrow_view(v))
+        first = fixed_fr_minutes(arrow_view(v))
         rest = np.flatnonzero(np.isnat(first))
         if len(rest):
             left = v.iloc[rest] if len(rest) < len(v) else v
@@ -476,6 +356,33 @@ def parse_numbers(values: pd.Series, *, decimal: str | None = None) -> tuple[pd.
         written with a decimal comma.
     """
     arr = pc.fill_null(arrow_view(values), "")  # pandas' chunks as they are: no copy
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    parsed = None
+    # When the other mark is absent, forcing one is the same as detecting it: each comma
+    # becomes a point, in the bytes (comma_decimals), and pyarrow casts.
+    if chunks and (decimal is None or not contains_byte(arr, 46 if decimal == "," else 44)):
+        parts = [comma_decimals(chunk) for chunk in chunks]
+        try:
+            numbers = pc.cast(pa.chunked_array([p[0] for p in parts]), pa.float64())
+            parsed = numbers, np.concatenate([p[1] for p in parts])
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # spaces or stray text: the careful way below
+    if parsed is None:
+        numbers, had_comma = _parse_numbers_arrow(arr, decimal)
+        parsed = numbers, bits(pc.fill_null(had_comma, False))
+    x = np.array(parsed[0].to_numpy(zero_copy_only=False), dtype=np.float64)
+    x[~np.isfinite(x)] = np.nan
+    # Fresh arrays: the Series need not copy them (pandas copies numpy input by default).
+    return (
+        pd.Series(x, index=values.index, copy=False),
+        pd.Series(parsed[1] & ~np.isnan(x), index=values.index, copy=False),
+    )
+
+
+def _parse_numbers_arrow(
+    arr: pa.Array | pa.ChunkedArray, decimal: str | None
+) -> tuple[pa.Array | pa.ChunkedArray, pa.Array | pa.ChunkedArray]:
+    """:func:`parse_numbers` by pyarrow's string kernels: numbers and had_comma."""
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
     has_comma = pc.fill_null(pc.match_substring(arr, ","), False)
     if decimal != "." and pc.any(has_comma).as_py():
@@ -490,14 +397,7 @@ def parse_numbers(values: pd.Series, *, decimal: str | None = None) -> tuple[pd.
         had_comma = has_comma if decimal != "." else pc.and_(has_comma, pa.scalar(False))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         numbers, had_comma = _parse_numbers_slowly(arr, decimal)
-    x = np.array(numbers.to_numpy(zero_copy_only=False), dtype=np.float64)
-    x[~np.isfinite(x)] = np.nan
-    comma = np.asarray(pc.fill_null(had_comma, False).to_numpy(zero_copy_only=False), dtype=bool)
-    # Fresh arrays: the Series need not copy them (pandas copies numpy input by default).
-    return (
-        pd.Series(x, index=values.index, copy=False),
-        pd.Series(comma & ~np.isnan(x), index=values.index, copy=False),
-    )
+    return numbers, had_comma
 
 
 def _parse_numbers_slowly(arr: pa.Array, decimal: str | None) -> tuple[pa.Array, pa.Array]:

@@ -20,7 +20,8 @@ a million-row export is ingested in a few times the time pyarrow takes to read i
 
 This module reads the sources and assembles the result; the work is in private modules,
 one step each: ``_readers`` and ``_csv`` (files to string columns), ``_values`` (cell
-cleaning and value parsers), ``_ingest_cells`` (roles, coordinates, dates),
+cleaning and value parsers), ``_bytes`` (their fast paths, on the Arrow buffers with
+numpy), ``_ingest_cells`` (roles, coordinates, dates),
 ``_ingest_partition`` (where each row goes, ids, categories), ``_ingest_gather``
 (output columns), ``_ingest_rejects`` (``rejected.csv``), ``_likely_duplicates`` (used
 after geocoding); ``_ingest_schema`` holds the columns.
@@ -99,15 +100,6 @@ class IngestResult:
     rejected: pd.DataFrame
     outside: pd.DataFrame
     summary: dict[str, Any]
-
-
-# --------------------------------------------------------------------------- columns
-
-
-# --------------------------------------------------------------------------- coordinates
-
-
-# --------------------------------------------------------------------------- one file
 
 
 # --------------------------------------------------------------------------- one source

@@ -14,8 +14,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipelines import _csv, _ingest_gather, _ingest_partition, _scrub, _values
+from pipelines import (
+    _bytes,
+    _csv,
+    _ingest_cells,
+    _ingest_gather,
+    _ingest_partition,
+    _scrub,
+    _values,
+)
 
 
 @pytest.mark.parametrize(
@@ -98,10 +108,10 @@ def test_trim_check_flags_every_whitespace_character() -> None:
     for ch in spaces:
         for values in ([ch], ["a" + ch], [ch + "a"], ["Clôturé", "x" + ch]):
             arr = pa.array(values, pa.large_string())
-            assert _values._may_need_trim(arr), (hex(ord(ch)), values)
+            assert _bytes.may_need_trim(arr), (hex(ord(ch)), values)
             sliced = pa.array(["b", *values, "c"], pa.string()).slice(1, len(values))
-            assert _values._may_need_trim(sliced), (hex(ord(ch)), values)
-    assert not _values._may_need_trim(pa.array(["Clôturé", "Électricité", "", None, "a b"]))
+            assert _bytes.may_need_trim(sliced), (hex(ord(ch)), values)
+    assert not _bytes.may_need_trim(pa.array(["Clôturé", "Électricité", "", None, "a b"]))
 
 
 def test_quoted_line_breaks_across_pyarrow_blocks(tmp_path: Path) -> None:
@@ -153,10 +163,10 @@ def test_leading_days_equal_the_regular_expression() -> None:
     )
     found = pc.extract_regex(column, r"^(?P<d>[0-9]{1,2})/")
     expected = [-1 if d is None else int(d["d"]) for d in found.to_pylist()]
-    assert _values._leading_days(column).tolist() == expected
+    assert _bytes.leading_days(column).tolist() == expected
     # A sliced chunk (non-zero offset) reads its own values.
     sliced = pa.array(values, pa.large_string()).slice(1, 3)
-    assert _values._leading_days(sliced).tolist() == expected[1:4]
+    assert _bytes.leading_days(sliced).tolist() == expected[1:4]
 
 
 @pytest.mark.parametrize("na_tokens", [True, False])
@@ -293,7 +303,7 @@ def test_fixed_width_dates_equal_the_checked_strptime() -> None:
     column = pa.chunked_array(
         [pa.array(values[:1000], pa.large_string()), pa.array(values[1000:], pa.large_string())]
     )
-    fast = _values._fixed_fr_minutes(column)
+    fast = _bytes.fixed_fr_minutes(column)
     checked = _values._strptime_checked(pd.Series(values, dtype="str"), "%d/%m/%Y %H:%M").to_numpy()
     took = ~np.isnat(fast)
     assert took.sum() > 1000  # the valid days of 12 months x 5 years x 2-3 times
@@ -302,3 +312,94 @@ def test_fixed_width_dates_equal_the_checked_strptime() -> None:
     assert not (exact & np.isnat(fast) & ~np.isnat(checked)).any()
     assert fast[values.index("29/02/2024 10:00")] == np.datetime64("2024-02-29T10:00")
     assert np.isnat(fast[values.index("29/02/2023 00:00")])
+
+
+def _chunked(values: list[str | None], cut: int, large: bool = True) -> pa.ChunkedArray:
+    """Two chunks, the second a slice of a longer array (a non-zero offset)."""
+    kind = pa.large_string() if large else pa.string()
+    tail = pa.array(["pad", *values[cut:], "pad"], kind).slice(1, len(values) - cut)
+    return pa.chunked_array([pa.array(values[:cut], kind), tail], kind)
+
+
+_NUMBERISH = st.text(alphabet="0123456789,.-+ eE", max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(_NUMBERISH, st.sampled_from(["", "48,906800", "2.35", "1e3"])), max_size=30
+    ),
+    decimal=st.sampled_from([None, ",", "."]),
+    cut=st.integers(0, 30),
+    large=st.booleans(),
+)
+def test_numbers_from_the_bytes_equal_pyarrows_string_kernels(
+    values: list[str], decimal: str | None, cut: int, large: bool
+) -> None:
+    # The fast path (commas turned into points in the bytes, then one cast) and the
+    # string kernels give the same numbers, signs of zero included, and the same commas.
+    column = _chunked(values, min(cut, len(values)), large)
+    series = _values.to_str_series(column)
+    x, comma = _values.parse_numbers(series, decimal=decimal)
+    numbers, had = _values._parse_numbers_arrow(pc.fill_null(column, ""), decimal)
+    want = np.array(numbers.to_numpy(zero_copy_only=False), dtype=np.float64)
+    want[~np.isfinite(want)] = np.nan
+    assert np.array_equal(x.to_numpy(), want, equal_nan=True)
+    assert np.array_equal(np.signbit(x.to_numpy()), np.signbit(want))
+    want_comma = np.asarray(pc.fill_null(had, False).to_pylist(), dtype=bool) & ~np.isnan(want)
+    assert comma.tolist() == want_comma.tolist()
+
+
+def test_numbers_from_the_bytes_on_a_large_column() -> None:
+    rng = np.random.default_rng(5)
+    lat = np.char.replace(np.char.mod("%.6f", 48.9 + rng.random(5000) * 0.01), ".", ",")
+    values = np.where(rng.random(5000) < 0.3, "", lat).tolist()
+    values[17] = "-0,0"
+    series = _values.to_str_series(_chunked(values, 2500))
+    x, comma = _values.parse_numbers(series)
+    assert np.array_equal(
+        x.to_numpy(), [float(v.replace(",", ".")) if v else np.nan for v in values], equal_nan=True
+    )
+    assert np.signbit(x.to_numpy()[17])
+    assert comma.tolist() == [bool(v) for v in values]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), st.text(max_size=20)), max_size=40),
+    cut=st.integers(0, 40),
+    large=st.booleans(),
+)
+def test_string_hashes_and_repeats(values: list[str | None], cut: int, large: bool) -> None:
+    column = _chunked(values, min(cut, len(values)), large)
+    hashes = _bytes.string_hashes(column)
+    assert hashes is not None
+    assert len(hashes) == len(values)
+    first: dict[str | None, int] = {}
+    for value, h in zip(values, hashes.tolist(), strict=True):
+        assert first.setdefault(value, h) == h  # equal values, equal hashes
+    # Distinct values of this size get distinct hashes (no collision expected).
+    assert len(set(hashes.tolist())) == len(first)
+    series = _values.to_str_series(column)
+    assert _ingest_cells._has_repeats(series) == (len(first) < len(values))
+
+
+def test_string_hashes_leave_long_values_to_pyarrow() -> None:
+    long = ["x" * 65, "x" * 64 + "y", "x" * 65]
+    assert _bytes.string_hashes(pa.array(long)) is None
+    assert _ingest_cells._has_repeats(pd.Series(long, dtype="str"))
+    assert not _ingest_cells._has_repeats(pd.Series(long[:2], dtype="str"))
+    # Values alike in their first 8 bytes, or differing past them, are told apart.
+    ids = [f"DI-2024-{i:06d}" for i in range(100_000)]
+    assert not _ingest_cells._has_repeats(pd.Series(ids, dtype="str"))
+    assert _ingest_cells._has_repeats(pd.Series([*ids, ids[54_321]], dtype="str"))
+
+
+@pytest.mark.parametrize("longest", [1, 4])
+def test_short_values_and_bits(longest: int) -> None:
+    for values in (["abcde", "", None, "xyzzyx"], ["abcde", "NA"], ["a"], [], [None]):
+        column = _chunked(values, len(values) // 2)
+        want = any(v is not None and 0 < len(v.encode()) <= longest for v in values)
+        assert _bytes.has_short_values(column, longest) == want
+    flags = pa.chunked_array([[True, None, False], pa.array([False, True, None, True]).slice(1)])
+    assert _bytes.bits(flags).tolist() == [True, False, False, True, False, True]
