@@ -97,6 +97,47 @@ _SEPARATOR_BYTES = np.frombuffer(b"// :", dtype=np.uint8)
 _MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
+def _civil_days(
+    year: np.ndarray, month: np.ndarray, day: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Days since 1970-01-01 of (year, month, day) in the proleptic Gregorian calendar
+    (numpy's), by integer arithmetic; and whether the day exists (no 31/02)."""
+    ok = (month >= 1) & (month <= 12) & (year >= 1000) & (day >= 1)
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    length = _MONTH_DAYS[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
+    ok &= day <= length
+    y = (year - (month <= 2)).astype(np.int64)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    return era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468, ok
+
+
+_KEYS_PER_YEAR = 13 * 32  # month 0-12, day 0-31
+
+
+def _days_since_epoch(
+    year: np.ndarray, month: np.ndarray, day: np.ndarray, given: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_civil_days` of the dates ``given``: computed once for every day of the
+    years they span, then looked up (a table of a few thousand days rather than a dozen
+    integer divisions per row); directly when they span centuries."""
+    ok = given & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31) & (year >= 1000)
+    if not ok.any():
+        return np.zeros(len(year), np.int64), ok
+    first = int(np.where(ok, year, 9999).min())
+    last = int(np.where(ok, year, 0).max())
+    if last - first > 400:
+        days, valid = _civil_days(year, month, day)
+        return days, ok & valid
+    grid = np.arange((last - first + 1) * _KEYS_PER_YEAR)
+    days, valid = _civil_days(
+        first + grid // _KEYS_PER_YEAR, grid % _KEYS_PER_YEAR // 32, grid % 32
+    )
+    key = np.where(ok, (year - first) * _KEYS_PER_YEAR + month * 32 + day, 0)
+    return days[key], ok & valid[key]
+
+
 def fixed_fr_minutes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """``dd/mm/yyyy HH:MM`` written exactly so (16 characters, zero-padded), parsed from
     the bytes with numpy; NaT for anything else, or for an impossible date.
@@ -133,18 +174,8 @@ def fixed_fr_minutes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
             day, month = v[:, 0] * 10 + v[:, 1], v[:, 2] * 10 + v[:, 3]
             year = v[:, 4] * 1000 + v[:, 5] * 100 + v[:, 6] * 10 + v[:, 7]
             hour, minute = v[:, 8] * 10 + v[:, 9], v[:, 10] * 10 + v[:, 11]
-            ok &= (month >= 1) & (month <= 12) & (year >= 1000) & (day >= 1)
             ok &= (hour <= 23) & (minute <= 59)
-            leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-            length = _MONTH_DAYS[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
-            ok &= day <= length
-            # Days since 1970-01-01 by integer arithmetic (the proleptic Gregorian
-            # calendar, as numpy's), not numpy's slower month-to-day conversions.
-            y = (year - (month <= 2)).astype(np.int64)
-            era = y // 400
-            yoe = y - era * 400
-            doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
-            days = era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468
+            days, ok = _days_since_epoch(year, month, day, ok)
             seconds = days * 86_400 + hour * 3_600 + minute * 60
             stamp = (seconds * 1_000_000).view("datetime64[us]")
             out[rows[ok]] = stamp[ok]

@@ -260,8 +260,15 @@ def parse_dates(
         ``datetime64[us]``, naive Europe/Paris local time; NaT where missing or
         unparseable. Day first: 03/04/2024 is 3 April.
     """
-    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
-    pos = np.flatnonzero((values != "").to_numpy())
+    filled = (values != "").to_numpy()
+    if date_format:
+        out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
+    else:
+        # The landlords' usual spelling first, read from the bytes of every value when
+        # written exactly so (a blank is not); then each form on what is left.
+        out = fixed_fr_minutes(arrow_view(values))
+        filled = filled & np.isnat(out)
+    pos = np.flatnonzero(filled)
     if len(pos) == 0:
         return pd.Series(out, index=values.index, copy=False)
     v = values.iloc[pos] if len(pos) < len(values) else values
@@ -277,13 +284,7 @@ def parse_dates(
             _to_local(pd.to_datetime(v, format=date_format, errors="coerce"), naive_tz),
         )
     else:
-        # The landlords' usual spelling first, in one pass (read from the bytes when
-        # written exactly so); then each form on what is left.
-        first = fixed_fr_minutes(arrow_view(v))
-        rest = np.flatnonzero(np.isnat(first))
-        if len(rest):
-            left = v.iloc[rest] if len(rest) < len(v) else v
-            first[rest] = _strptime_checked(left, "%d/%m/%Y %H:%M").to_numpy()
+        first = _strptime_checked(v, "%d/%m/%Y %H:%M").to_numpy()
         done = ~np.isnat(first)
         out[pos[done]] = first[done]
         pos, v = pos[~done], v[~done]

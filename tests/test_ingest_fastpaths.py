@@ -403,3 +403,28 @@ def test_short_values_and_bits(longest: int) -> None:
         assert _bytes.has_short_values(column, longest) == want
     flags = pa.chunked_array([[True, None, False], pa.array([False, True, None, True]).slice(1)])
     assert _bytes.bits(flags).tolist() == [True, False, False, True, False, True]
+
+
+@pytest.mark.parametrize("years", [(1999, 2026), (1000, 1400), (1000, 9999)])
+def test_days_looked_up_equal_the_arithmetic(years: tuple[int, int]) -> None:
+    # The table of days (years spanning up to 400) and the arithmetic (beyond) agree
+    # with numpy's calendar, and both refuse the days that do not exist.
+    rng = np.random.default_rng(years[0])
+    n = 20_000
+    year = rng.integers(years[0], years[1] + 1, n).astype(np.int32)
+    month = rng.integers(0, 14, n).astype(np.int32)
+    day = rng.integers(0, 34, n).astype(np.int32)
+    given = rng.random(n) < 0.9
+    days, ok = _bytes._days_since_epoch(year, month, day, given)
+    want_ok = np.zeros(n, bool)
+    want_days = np.zeros(n, np.int64)
+    for i in range(n):
+        try:
+            d = np.datetime64(f"{year[i]:04d}-{month[i]:02d}-{day[i]:02d}", "D")
+        except ValueError:
+            continue
+        want_ok[i] = bool(given[i])
+        want_days[i] = d.astype(np.int64)
+    assert ok.tolist() == want_ok.tolist()
+    assert (days[ok] == want_days[ok]).all()
+    assert ok.sum() > n // 2
