@@ -186,6 +186,7 @@ def read_csv(
     encoding: str | None = None,
     separator: str | None = None,
     labels: Callable[[str], bool] | None = None,
+    personal: Callable[[str], bool] | None = None,
 ) -> RawFile:
     """Read a delimited text file, every cell as a string.
 
@@ -193,6 +194,12 @@ def read_csv(
     them dictionary-encoded, which spares building a string per row that the cleaning
     would encode again. Other columns, and every column of the slower paths, are
     ``large_string``.
+
+    ``personal(name)`` says which columns hold personal data (names, phone numbers…):
+    the fast path does not read them (they never leave ingestion, and converting them
+    costs time and memory), unless a row is blank but for them: it is then read again
+    with them, so that such a row is still a row, as on the slower paths, which read
+    every column.
 
     The fast path hands the bytes to pyarrow's multithreaded parser; when its rows match
     the file's lines one to one (no blank line, no line break inside a quoted value),
@@ -205,7 +212,7 @@ def read_csv(
     if path.stat().st_size >= _MAPPED_MIN_BYTES and (
         encoding is None or _canonical_encoding(encoding) in ("utf-8", "utf-8-sig")
     ):
-        mapped = _read_mapped(path, separator, labels)
+        mapped = _read_mapped(path, separator, labels, personal)
         if mapped is not None:
             return mapped
     data = path.read_bytes()
@@ -218,7 +225,7 @@ def read_csv(
             str(path), "csv", pa.table({}), np.zeros(0, np.int64), encoding=enc, has_header=False
         )
     try:
-        raw = _parse_csv(path, buf, enc, separator, labels=labels)
+        raw = _parse_csv(path, buf, enc, separator, labels=labels, personal=personal)
     except UnicodeDecodeError:
         if not presumed:
             raise
@@ -226,7 +233,7 @@ def read_csv(
         text, enc = decode(buf, encoding)
         buf = text.encode("utf-8")
         del text
-        raw = _parse_csv(path, buf, enc, separator, labels=labels)
+        raw = _parse_csv(path, buf, enc, separator, labels=labels, personal=personal)
     assert raw is not None  # the general path always gives a file
     return raw
 
@@ -239,7 +246,10 @@ _MAPPED_MIN_BYTES = 8 << 20
 
 
 def _read_mapped(
-    path: Path, separator: str | None, labels: Callable[[str], bool] | None = None
+    path: Path,
+    separator: str | None,
+    labels: Callable[[str], bool] | None = None,
+    personal: Callable[[str], bool] | None = None,
 ) -> RawFile | None:
     """:func:`read_csv` of a large UTF-8 file with ``\\n`` or ``\\r\\n`` line ends,
     parsed where it lies: pyarrow reads a memory map of the file (its threads fault the
@@ -254,7 +264,9 @@ def _read_mapped(
     if buf[:3] == _BOM8 or buf[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return None
     try:
-        raw = _parse_csv(path, buf, "utf-8", separator, general=False, labels=labels)
+        raw = _parse_csv(
+            path, buf, "utf-8", separator, general=False, labels=labels, personal=personal
+        )
     except UnicodeDecodeError:
         return None
     return raw
@@ -268,11 +280,13 @@ def _parse_csv(
     *,
     general: bool = True,
     labels: Callable[[str], bool] | None = None,
+    personal: Callable[[str], bool] | None = None,
 ) -> RawFile | None:
     """Parse UTF-8 CSV bytes with ``\\n`` line ends (see :func:`read_csv`).
 
     ``general=False`` (a memory map): None instead of the slower paths for files whose
     rows are not their lines."""
+    original = buf
     # The header is the first non-blank line (or record, when it opens a quote).
     start, line_no = 0, 1
     while True:
@@ -309,8 +323,16 @@ def _parse_csv(
     # are counted while pyarrow parses (its parser releases the GIL).
     with ThreadPoolExecutor(max_workers=1) as pool:
         dictionary = [bool(labels and labels(name)) for name in names]
+        skip = [bool(personal and personal(name)) for name in names]
         parsed = pool.submit(
-            _read_fast, buf, body_start, names, sep, dictionary, newlines_in_values=has_quotes
+            _read_fast,
+            buf,
+            body_start,
+            names,
+            sep,
+            dictionary,
+            skip,
+            newlines_in_values=has_quotes,
         )
         newlines, lone_cr = _count_newlines(buf, body_start)
         n_lines = newlines + (0 if buf[-1:] == b"\n" else 1)
@@ -341,7 +363,11 @@ def _parse_csv(
         log.info("%s : lecture ligne à ligne (lignes irrégulières ou guillemets isolés)", path)
         text = bytes(buf).decode("utf-8", errors="replace")
         table, lines, malformed = _read_exact(text, names, sep)
+        skip = [False] * len(names)  # every column read
     table, lines, n_blank = _drop_blank_rows(table, lines)
+    if n_blank and any(skip):
+        # A row blank but for its personal columns is a row: read them this time.
+        return _parse_csv(path, original, enc, separator, general=general, labels=labels)
     table = _drop_blank_columns(table, [names[i] for i in blank_names])
     return RawFile(
         str(path), "csv", table, lines, malformed, encoding=enc, separator=sep, blank_rows=n_blank
@@ -373,15 +399,18 @@ def _read_fast(
     names: list[str],
     sep: str,
     dictionary: list[bool],
+    skip: list[bool],
     *,
     newlines_in_values: bool,
 ) -> pa.Table | None:
     """Parse the rows after the header with pyarrow; None when a row is ragged.
-    Columns marked in ``dictionary`` come dictionary-encoded.
+    Columns marked in ``dictionary`` come dictionary-encoded; those marked in ``skip``
+    are parsed (a ragged row is still seen) but not converted, and left out.
 
     Raises UnicodeDecodeError when the bytes are not valid UTF-8.
     """
     positional = [f"c{i}" for i in range(len(names))]
+    kept = [name for name, skipped in zip(names, skip, strict=True) if not skipped]
 
     def parse(newlines: bool) -> pa.Table:
         return pacsv.read_csv(
@@ -404,6 +433,9 @@ def _read_fast(
                 },
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
+                include_columns=[
+                    p for p, skipped in zip(positional, skip, strict=True) if not skipped
+                ],
             ),
         )
 
@@ -415,7 +447,7 @@ def _read_fast(
         # ("parser got out of sync with chunker"); then, and on any other error, the
         # file is parsed again the careful way, as before.
         try:
-            return parse(False).rename_columns(names)
+            return parse(False).rename_columns(kept)
         except pa.ArrowInvalid:
             pass
     try:
@@ -424,7 +456,7 @@ def _read_fast(
         if "utf8" in str(err).lower() or "utf-8" in str(err).lower():
             raise UnicodeDecodeError("utf-8", b"", 0, 1, str(err)) from err
         return None
-    return table.rename_columns(names)
+    return table.rename_columns(kept)
 
 
 def _read_exact(
@@ -491,6 +523,8 @@ def _drop_blank_columns(table: pa.Table, candidates: list[str]) -> pa.Table:
     """Drop unnamed columns that hold nothing (a trailing separator on every line)."""
     drop = []
     for name in candidates:
+        if name not in table.column_names:
+            continue
         col = table.column(name)
         if (
             table.num_rows == 0

@@ -112,10 +112,13 @@ def read_file(
     separator: str | None = None,
     sheet: str | None = None,
     labels: Callable[[str], bool] | None = None,
+    personal: Callable[[str], bool] | None = None,
 ) -> RawFile:
     """Read one file of a source in the format declared (``auto``: detected).
 
-    ``labels(name)``: which CSV columns hold labels (see :func:`pipelines._csv.read_csv`).
+    ``labels(name)``: which CSV columns hold labels; ``personal(name)``: which CSV
+    columns hold personal data, not read when they need not be (see
+    :func:`pipelines._csv.read_csv`).
 
     Raises
     ------
@@ -126,7 +129,9 @@ def read_file(
     """
     detected = detect_format(path, fmt)
     if detected in ("csv", "kobo", "odk"):
-        raw = read_csv(path, encoding=encoding, separator=separator, labels=labels)
+        raw = read_csv(
+            path, encoding=encoding, separator=separator, labels=labels, personal=personal
+        )
         columns = set(raw.columns)
         kobo_columns = {"_uuid", "_submission_time"} <= columns
         odk_columns = "SubmissionDate" in columns and bool({"KEY", "meta-instanceID"} & columns)

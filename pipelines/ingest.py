@@ -41,7 +41,13 @@ import numpy as np
 import pandas as pd
 
 from pipelines import _scrub
-from pipelines._ingest_cells import _find_column, _parse_source, _Parsed, resolve_columns
+from pipelines._ingest_cells import (
+    _find_column,
+    _is_personal,
+    _parse_source,
+    _Parsed,
+    resolve_columns,
+)
 from pipelines._ingest_gather import _accepted_frame, _order, _outside_frame, _typed
 from pipelines._ingest_partition import _categories, _partition
 from pipelines._ingest_rejects import _rejected_frame
@@ -130,12 +136,25 @@ def _label_columns(source: SourceConfig) -> Callable[[str], bool]:
     return lambda name: any(_find_column([name], w) is not None for w in wanted)
 
 
+def _personal_columns(source: SourceConfig) -> Callable[[str], bool] | None:
+    """Whether a file column is declared personal (and mapped to no role): the CSV fast
+    path does not read it."""
+    if not source.personal_columns:
+        return None
+    mapped = list(source.columns.values())
+    return lambda name: (
+        _is_personal(name, source.personal_columns)
+        and not any(_find_column([name], m) is not None for m in mapped)
+    )
+
+
 def _read_source(
     source: SourceConfig,
 ) -> tuple[list[RawFile], list[dict[str, str]], list[dict[str, Any]]]:
     """Read every file of a source; files that hold no row become file-level issues."""
     files = source.files()
     labels = _label_columns(source)
+    personal = _personal_columns(source)
     issues: list[dict[str, Any]] = []
     raws: list[RawFile] = []
     roles_per_file: list[dict[str, str]] = []
@@ -160,6 +179,7 @@ def _read_source(
                 separator=source.separator,
                 sheet=source.sheet,
                 labels=labels,
+                personal=personal,
             )
         except FileNotFoundError:
             issues.append(

@@ -428,3 +428,55 @@ def test_days_looked_up_equal_the_arithmetic(years: tuple[int, int]) -> None:
     assert ok.tolist() == want_ok.tolist()
     assert (days[ok] == want_days[ok]).all()
     assert ok.sum() > n // 2
+
+
+@pytest.mark.parametrize(
+    ("data", "unread"),
+    [
+        (b"id;nom;texte\n1;Mme Martin;a\n2;M. Sow;b\n", True),
+        (b"id;nom;texte\n1;Mme Martin;a\n;;\n2;;b\n", False),  # a blank row
+        (b"id;nom;texte\n1;Mme Martin;a\n;M. Sow;\n2;;b\n", False),  # blank but the name
+        (b'id;nom;texte\n1;"Mme\nMartin";a\n2;M. Sow;b\n', False),  # a line break in a name
+        (b"id;nom;texte\n1;Mme Martin;a;x\n2;M. Sow;b\n", False),  # a ragged row
+    ],
+)
+@pytest.mark.parametrize("mapped", [False, True])
+def test_personal_columns_left_unread_read_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes, unread: bool, mapped: bool
+) -> None:
+    # The fast path does not read personal columns; the other cells, the line numbers
+    # and the blank rows are those of the full read (a row blank but for its personal
+    # columns is still a row), whether the bytes are read or memory-mapped.
+    if mapped:
+        monkeypatch.setattr(_csv, "_MAPPED_MIN_BYTES", 0)
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    full = _csv.read_csv(path)
+    lean = _csv.read_csv(path, personal=lambda name: name == "nom")
+    assert ("nom" not in lean.table.column_names) == unread
+    others = [c for c in full.table.column_names if c != "nom"]
+    assert lean.table.select(others).equals(full.table.select(others))
+    assert lean.lines.tolist() == full.lines.tolist()
+    assert lean.blank_rows == full.blank_rows
+    assert [(m.line, m.fields) for m in lean.malformed] == [
+        (m.line, m.fields) for m in full.malformed
+    ]
+
+
+def test_a_personal_column_mapped_to_a_role_is_read(tmp_path: Path) -> None:
+    from pipelines import ingest
+    from pipelines.config import SourceConfig
+
+    source = SourceConfig(
+        id="s",
+        kind="reports",
+        path=str(tmp_path / "f.csv"),
+        format="csv",
+        columns={"id": "id", "date": "date", "address": "Adresse"},
+        personal_columns=("nom", "adresse"),
+    )
+    personal = ingest._personal_columns(source)
+    assert personal is not None
+    assert personal("Nom")
+    assert not personal("Adresse")  # mapped: the role needs it
+    assert not personal("texte")
