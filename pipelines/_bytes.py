@@ -216,6 +216,12 @@ def bits(flags: pa.BooleanArray | pa.ChunkedArray) -> np.ndarray:
     return out & unpack(validity) if validity is not None and flags.null_count else out
 
 
+def nonblank(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Per value of a string column, whether it holds a byte (not missing, not ``""``)."""
+    parts = [_lengths(chunk) > 0 for chunk in _chunks(column)]
+    return np.concatenate(parts) if parts else np.zeros(0, bool)
+
+
 def has_short_values(column: pa.Array | pa.ChunkedArray, longest: int) -> bool:
     """Whether some value of a string column has between 1 and ``longest`` bytes."""
     return any(

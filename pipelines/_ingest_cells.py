@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 from pyproj import CRS, Transformer
 
-from pipelines._bytes import string_hashes
+from pipelines._bytes import nonblank, string_hashes
 from pipelines._ingest_schema import (
     _FRANCE_LAT,
     _FRANCE_LON,
@@ -157,9 +157,22 @@ def _classify_degrees(
 
     Returns lat, lon (degrees, NaN where invalid), state, flags.
     """
+    finite = np.isfinite(lat) & np.isfinite(lon)
+    ordinary = (
+        (lat >= _FRANCE_LAT[0])
+        & (lat <= _FRANCE_LAT[1])
+        & (lon >= _FRANCE_LON[0])
+        & (lon <= _FRANCE_LON[1])
+    )
+    if (ordinary == finite).all():
+        # Every pair is degrees in France, the usual case: none is zero, swapped,
+        # Lambert-93 or impossible, and the checks below would change nothing.
+        state = np.where(finite, _STATE_OK, _STATE_BAD).astype(np.int8)
+        if not finite.all():
+            lat, lon = np.where(finite, lat, np.nan), np.where(finite, lon, np.nan)
+        return lat, lon, state, flags
     lat = lat.copy()
     lon = lon.copy()
-    finite = np.isfinite(lat) & np.isfinite(lon)
     state = np.where(finite, _STATE_OK, _STATE_BAD).astype(np.int8)
     zero = finite & (lat == 0) & (lon == 0)  # "0;0" is how many tools write "unknown"
     state[zero] = _STATE_NONE
@@ -233,7 +246,7 @@ def _coordinates(
     for a, b in (("lat", "lon"), ("y", "x")):
         if a not in f:
             continue
-        given = todo & ((f[a] != "") | (f[b] != "")).to_numpy()
+        given = todo & (nonblank(arrow_view(f[a])) | nonblank(arrow_view(f[b])))
         if not given.any():
             continue
         parsed = _concurrently(

@@ -480,3 +480,23 @@ def test_a_personal_column_mapped_to_a_role_is_read(tmp_path: Path) -> None:
     assert personal("Nom")
     assert not personal("Adresse")  # mapped: the role needs it
     assert not personal("texte")
+
+
+def test_ordinary_degrees_classified_as_by_the_full_checks() -> None:
+    # When every pair is degrees in France the checks are skipped; one pair that is not
+    # (a swapped one, appended) makes them run: the ordinary pairs come out the same.
+    rng = np.random.default_rng(11)
+    n = 1000
+    lat = 48.8 + rng.random(n) * 0.1
+    lon = 2.3 + rng.random(n) * 0.1
+    lat[rng.random(n) < 0.2] = np.nan
+    lon[7] = np.nan
+    flags = rng.integers(0, 2, n).astype(np.int64)
+    quick = _ingest_cells._classify_degrees(lat, lon, flags)
+    full = _ingest_cells._classify_degrees(
+        np.append(lat, 2.35), np.append(lon, 48.85), np.append(flags, 0)
+    )
+    for got, want in zip(quick, full, strict=True):
+        assert np.array_equal(got, want[:n], equal_nan=True)
+    assert full[2][n] == 1  # the swapped pair, fixed
+    assert full[3][n] == 2
