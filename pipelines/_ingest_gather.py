@@ -54,6 +54,23 @@ def _dictionary_codes(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
     return dictionary, codes.astype(np.int64, copy=False)
 
 
+def _text_codes(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values of a text column (``large_string``, ``""`` made missing) and,
+    per row, the index of its value among them (negative: missing)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        dictionary = arrow_strings(pd.Series(values.cat.categories))
+        all_codes = np.asarray(values.array.codes)  # int8 to int32: gathered as they are
+    else:
+        dictionary, all_codes = _dictionary_codes(values)
+    dictionary = pc.if_else(pc.equal(dictionary, ""), pa.scalar(None, dictionary.type), dictionary)
+    return dictionary, all_codes
+
+
+def _strings_of(dictionary: pa.Array, codes: np.ndarray) -> pd.Series:
+    """``dictionary[codes]`` as a ``str`` Series (negative codes: missing)."""
+    return to_str_series(dictionary.take(_indices(codes)))
+
+
 def _text_rows(
     values: pd.Series, idx: np.ndarray, *, scrub: bool
 ) -> tuple[pd.Series, dict[str, int]]:
@@ -64,17 +81,12 @@ def _text_rows(
     work on the few distinct strings, the rows are gathered as integer codes, and the
     output strings are built once.
     """
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        dictionary = arrow_strings(pd.Series(values.cat.categories))
-        all_codes = np.asarray(values.array.codes)  # int8 to int32: gathered as they are
-    else:
-        dictionary, all_codes = _dictionary_codes(values)
-    dictionary = pc.if_else(pc.equal(dictionary, ""), pa.scalar(None, dictionary.type), dictionary)
+    dictionary, all_codes = _text_codes(values)
     codes = all_codes[idx]
     counts = _scrub.empty_counts()
     if scrub:
         dictionary, counts = _scrub.scrub_codes(dictionary, codes)
-    return to_str_series(dictionary.take(_indices(codes))), counts
+    return _strings_of(dictionary, codes), counts
 
 
 def _note_strings(flags: np.ndarray) -> pd.Series:
@@ -120,17 +132,26 @@ def _accepted_frame(
     f = p.frame
     missing = pd.Series(np.nan, index=range(len(a)), dtype="str")
     none = _scrub.empty_counts()
-
-    def text(role: str, scrub: bool) -> tuple[pd.Series, dict[str, int]]:
-        if role == "address":
-            if not any(r in f for r in ("address", "number", "street", "postcode", "city")):
-                return missing, none
-            return _text_rows(_compose_address(f), a, scrub=scrub)
-        if role in f:
-            return _text_rows(f[role], a, scrub=scrub)
-        return missing, none
-
     scrubbed = ("subcategory", "description", "address")
+    # Each text column as its distinct values and the accepted rows' codes; the free
+    # text ones scrubbed together (one pass of the rules over all their values).
+    texts: dict[str, tuple[pa.Array, np.ndarray]] = {}
+    for role in (*scrubbed, "building_ref", "status", "channel"):
+        if role == "address" and any(r in f for r in ("number", "street", "postcode", "city")):
+            dictionary, all_codes = _text_codes(_compose_address(f))
+        elif role in f:
+            dictionary, all_codes = _text_codes(f[role])
+        else:
+            continue
+        texts[role] = dictionary, all_codes[a]
+    free = [role for role in scrubbed if role in texts]
+    dictionaries, scrub_counts = _scrub.scrub_codes_together(
+        [texts[role][0] for role in free], [texts[role][1] for role in free]
+    )
+    counts = none
+    for role, dictionary, made in zip(free, dictionaries, scrub_counts, strict=True):
+        texts[role] = dictionary, texts[role][1]
+        counts = _scrub.add_counts(counts, made)
     code = cats.code[a]
     zeros = np.zeros(len(a), np.int64)
     # The source's label, missing where it was blank.
@@ -142,7 +163,9 @@ def _accepted_frame(
     done = _concurrently(
         {
             **{
-                role: functools.partial(text, role, role in scrubbed)
+                role: functools.partial(_strings_of, *texts[role])
+                if role in texts
+                else (lambda: missing)
                 for role in (*scrubbed, "building_ref", "status", "channel")
             },
             "report_id": functools.partial(_rows, rid, a),
@@ -171,23 +194,20 @@ def _accepted_frame(
             "category_label": done["category_label"],
             "service_code": done["service_code"],
             "category_source_label": done["category_source_label"],
-            "subcategory": done["subcategory"][0],
-            "description": done["description"][0],
-            "address": done["address"][0],
-            "building_ref": done["building_ref"][0],
+            "subcategory": done["subcategory"],
+            "description": done["description"],
+            "address": done["address"],
+            "building_ref": done["building_ref"],
             "reported_at": p.reported_at.to_numpy()[a],
-            "status": done["status"][0],
+            "status": done["status"],
             "closed_at": p.closed_at.to_numpy()[a],
-            "channel": done["channel"][0],
+            "channel": done["channel"],
             "lon": p.lon[a],
             "lat": p.lat[a],
             "coord_note": done["coord_note"],
         },
         copy=False,  # fresh arrays: no copy into 2-D blocks
     )
-    counts = none
-    for role in scrubbed:
-        counts = _scrub.add_counts(counts, done[role][1])
     return _typed(frame), counts
 
 

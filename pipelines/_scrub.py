@@ -200,12 +200,38 @@ def scrub_codes(dictionary: pa.Array, codes: np.ndarray) -> tuple[pa.Array, dict
         The scrubbed dictionary (same length and order) and the number of replacements
         of each kind over the rows (a value counts as many times as rows hold it).
     """
-    scrubbed, per_value = _scrub_arrow(dictionary)
-    present = codes >= 0
-    weights = np.bincount(codes[present], minlength=len(dictionary))
-    totals = (per_value * weights[:, None]).sum(axis=0)
-    counts = {kind: int(n) for kind, n in zip(PLACEHOLDERS, totals, strict=True)}
+    (scrubbed,), (counts,) = scrub_codes_together([dictionary], [codes])
     return scrubbed, counts
+
+
+def scrub_codes_together(
+    dictionaries: list[pa.Array], codes: list[np.ndarray]
+) -> tuple[list[pa.Array], list[dict[str, int]]]:
+    """:func:`scrub_codes` of several columns, their distinct values scrubbed in one
+    pass: pyarrow compiles each rule's regular expression at every call (a few
+    milliseconds for the rules with Unicode classes), once here for all the columns."""
+    if not dictionaries:
+        return [], []
+    large = [
+        d.cast(pa.large_string()) if not pa.types.is_large_string(d.type) else d
+        for d in dictionaries
+    ]
+    scrubbed, per_value = _scrub_arrow(pa.concat_arrays(large) if len(large) > 1 else large[0])
+    out_dicts: list[pa.Array] = []
+    out_counts: list[dict[str, int]] = []
+    start = 0
+    for dictionary, rows in zip(dictionaries, codes, strict=True):
+        end = start + len(dictionary)
+        part = scrubbed.slice(start, len(dictionary)) if len(dictionaries) > 1 else scrubbed
+        made = per_value[start:end]
+        totals = np.zeros(len(PLACEHOLDERS), np.int64)
+        if made.any():  # weigh each value by the rows that hold it
+            weights = np.bincount(rows[rows >= 0], minlength=len(dictionary))
+            totals = (made * weights[:, None]).sum(axis=0)
+        out_dicts.append(part)
+        out_counts.append({kind: int(n) for kind, n in zip(PLACEHOLDERS, totals, strict=True)})
+        start = end
+    return out_dicts, out_counts
 
 
 def scrub_series(values: pd.Series) -> tuple[pd.Series, dict[str, int]]:

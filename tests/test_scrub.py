@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
+from pipelines import _scrub
 from pipelines._scrub import PLACEHOLDERS, scrub_series, scrub_text
 
 PHONE, EMAIL, FLAT, NAME = (PLACEHOLDERS[k] for k in ("phones", "emails", "flats", "names"))
@@ -102,3 +105,23 @@ def test_none_and_empty() -> None:
     out, counts = scrub_series(pd.Series([], dtype="str"))
     assert out.empty
     assert sum(counts.values()) == 0
+
+
+def test_columns_scrubbed_together_as_one_by_one() -> None:
+    # The free-text columns' distinct values go through the rules in one pass: each
+    # column gets the values and the counts it would get alone.
+    columns = [
+        ["Joignable au 06 12 34 56 78.", "Fuite", None, "Mme Martin appt 12"],
+        ["Porte", "Tags"],
+        ["écrire à a.dupont@exemple.fr", "12 rue Lucie Aubrac"],
+    ]
+    dictionaries = [pa.array(c, pa.large_string()) for c in columns]
+    rng = np.random.default_rng(2)
+    codes = [rng.integers(-1, len(c), 500) for c in columns]
+    together, counts = _scrub.scrub_codes_together(dictionaries, codes)
+    for d, c, got, got_counts in zip(dictionaries, codes, together, counts, strict=True):
+        alone, alone_counts = _scrub.scrub_codes(d, c)
+        assert got.to_pylist() == alone.to_pylist()
+        assert got_counts == alone_counts
+    assert sum(sum(c.values()) for c in counts) > 0
+    assert "06 12" not in str(together[0].to_pylist())
