@@ -44,21 +44,20 @@ def may_need_trim(chunk: pa.Array) -> bool:
     """Whether some value of a string chunk may start or end with whitespace: a cheap
     over-approximation from its first and last bytes, read in the Arrow buffers."""
     buffers = string_buffers(chunk)
-    if buffers is None:
+    if buffers is None or len(buffers[0]) == 0:
         return False
     data, offsets = buffers
-    starts, ends = offsets[:-1], offsets[1:]
-    filled = ends > starts
-    starts, ends = starts[filled], ends[filled]
-    if len(starts) == 0:
-        return False
-    if _WS_LEAD[data[starts]].any():
+    # An empty value reads a byte of a neighbour (checked in its own right anyway): at
+    # worst a needless trim, and no boolean selection of the non-empty values.
+    first = data[np.minimum(offsets[:-1], len(data) - 1)]
+    if _WS_LEAD[first].any():
         return True
-    last = data[ends - 1]
+    ends = np.maximum(offsets[1:] - 1, 0)
+    last = data[ends]
     if (last <= 0x20).any():
         return True
     multi = last >= 0x80  # the end of a multi-byte character: look at the byte before
-    return bool(multi.any() and _WS_BEFORE_LAST[data[ends[multi] - 2]].any())
+    return bool(multi.any() and _WS_BEFORE_LAST[data[np.maximum(ends[multi] - 1, 0)]].any())
 
 
 def leading_days(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -88,7 +88,7 @@ def trim_whitespace(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.
 
 def clean_cells(column: pa.ChunkedArray | pa.Array, index: pd.Index | None = None) -> pd.Series:
     """Strip cells and turn missing-value spellings (``NA``, ``null``, ``-``…) into ``""``."""
-    arr = trim_whitespace(pc.fill_null(column, ""))
+    arr = trim_whitespace(pc.fill_null(column, "") if column.null_count else column)
     # Only a short value can be one (ids, dates and coordinates are longer): its length
     # is read in the offsets, instead of looking each value up.
     if has_short_values(arr, _NA_LONGEST):
@@ -110,7 +110,12 @@ def _dictionary_of(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.nda
         if any(not chunk.dictionary.equals(first) for chunk in encoded.chunks[1:]):
             encoded = encoded.unify_dictionaries()
     chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
-    indices = [pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False) for chunk in chunks]
+    indices = [
+        (pc.fill_null(chunk.indices, -1) if chunk.null_count else chunk.indices).to_numpy(
+            zero_copy_only=False
+        )
+        for chunk in chunks
+    ]
     return chunks[0].dictionary, np.concatenate(indices)
 
 
@@ -131,7 +136,7 @@ def clean_labels(
         Also turn missing-value spellings into ``""`` (not for free text, where "-"
         or "NA" may be what was written).
     """
-    dictionary, codes = _dictionary_of(pc.fill_null(column, ""))
+    dictionary, codes = _dictionary_of(pc.fill_null(column, "") if column.null_count else column)
     cleaned = trim_whitespace(dictionary)
     if na_tokens:
         cleaned = pc.if_else(pc.is_in(cleaned, value_set=_NA_SET), "", cleaned)
