@@ -154,18 +154,24 @@ def fixed_fr_minutes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         if buffers is not None:
             data, offsets = buffers
             starts = offsets[:-1]
-            rows = np.flatnonzero(offsets[1:] - starts == 16)
-            if chunk.null_count:
-                rows = rows[np.asarray(chunk.is_valid())[rows]]
             if len(data) < 16:
                 parts.append(out)
                 continue
-            # Every 16-byte window of the buffer, without a copy; the values' windows
-            # are then taken in one gather (a rows x 16 matrix of bytes).
-            windows = np.lib.stride_tricks.as_strided(
-                data, shape=(len(data) - 15, 16), strides=(1, 1), writeable=False
-            )
-            m = windows[starts[rows]]
+            lengths = offsets[1:] - starts
+            if not chunk.null_count and (lengths == 16).all():
+                # Every value 16 bytes, end to end: the buffer is the rows x 16 matrix.
+                rows = np.arange(len(chunk))
+                m = data[offsets[0] : offsets[-1]].reshape(-1, 16)
+            else:
+                rows = np.flatnonzero(lengths == 16)
+                if chunk.null_count:
+                    rows = rows[np.asarray(chunk.is_valid())[rows]]
+                # Every 16-byte window of the buffer, without a copy; the values'
+                # windows are then taken in one gather (a rows x 16 matrix of bytes).
+                windows = np.lib.stride_tricks.as_strided(
+                    data, shape=(len(data) - 15, 16), strides=(1, 1), writeable=False
+                )
+                m = windows[starts[rows]]
             ok = (m[:, _SEPARATORS_16] == _SEPARATOR_BYTES).all(axis=1)
             digits = m[:, _DIGITS_16] - np.uint8(48)  # wraps above 9 for non-digits
             ok &= (digits <= 9).all(axis=1)
@@ -177,7 +183,10 @@ def fixed_fr_minutes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
             days, ok = _days_since_epoch(year, month, day, ok)
             seconds = days * 86_400 + hour * 3_600 + minute * 60
             stamp = (seconds * 1_000_000).view("datetime64[us]")
-            out[rows[ok]] = stamp[ok]
+            if len(rows) == len(chunk):
+                out = np.where(ok, stamp, out)
+            else:
+                out[rows[ok]] = stamp[ok]
         parts.append(out)
     return np.concatenate(parts) if parts else np.zeros(0, dtype="datetime64[us]")
 

@@ -312,6 +312,14 @@ def test_fixed_width_dates_equal_the_checked_strptime() -> None:
     assert not (exact & np.isnat(fast) & ~np.isnat(checked)).any()
     assert fast[values.index("29/02/2024 10:00")] == np.datetime64("2024-02-29T10:00")
     assert np.isnat(fast[values.index("29/02/2023 00:00")])
+    # A chunk whose values are all 16 bytes is read as one matrix (no gather): the same
+    # dates, also from a slice that does not start at the buffer's start.
+    sixteen = [v for v in values if len(v) == 16]
+    whole = pa.array(sixteen, pa.large_string())
+    expected = _values._strptime_checked(pd.Series(sixteen, dtype="str"), "%d/%m/%Y %H:%M")
+    for chunk, want in ((whole, expected.to_numpy()), (whole.slice(5, 300), expected[5:305])):
+        got = _bytes.fixed_fr_minutes(chunk)
+        assert np.array_equal(got, np.asarray(want), equal_nan=True)
 
 
 def _chunked(values: list[str | None], cut: int, large: bool = True) -> pa.ChunkedArray:
