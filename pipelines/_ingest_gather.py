@@ -44,6 +44,12 @@ def _rows(series: pd.Series, idx: np.ndarray) -> pd.Series:
     return to_str_series(arrow_strings(series).take(pa.array(idx, pa.int64())))
 
 
+def _report_ids(source: SourceConfig, ids: pd.Series, idx: np.ndarray) -> pd.Series:
+    """The report_ids of the rows ``idx`` (``<source>:<id>``), re-indexed from 0: the
+    prefix is added to these rows only."""
+    return (source.id + ":") + _rows(ids, idx)
+
+
 def _dictionary_codes(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
     """The distinct values of a ``str`` Series (``large_string``) and, per row, the
     index of its value among them (int64, -1 for a missing value); pandas' pyarrow
@@ -121,7 +127,7 @@ def _compose_address(f: pd.DataFrame) -> pd.Series:
 
 def _accepted_frame(
     p: _Parsed,
-    rid: pd.Series,
+    ids: pd.Series,
     a: np.ndarray,
     cats: _Categories,
     source: SourceConfig,
@@ -168,7 +174,7 @@ def _accepted_frame(
                 else (lambda: missing)
                 for role in (*scrubbed, "building_ref", "status", "channel")
             },
-            "report_id": functools.partial(_rows, rid, a),
+            "report_id": functools.partial(_report_ids, source, ids, a),
             "source": functools.partial(_take_strings, [source.id], zeros),
             "source_kind": functools.partial(_take_strings, [source.kind], zeros),
             "source_file": functools.partial(_take_strings, files, f["_file"].to_numpy()[a]),
@@ -213,7 +219,7 @@ def _accepted_frame(
 
 def _outside_frame(
     p: _Parsed,
-    rid: pd.Series,
+    ids: pd.Series,
     o: np.ndarray,
     cats: _Categories,
     source: SourceConfig,
@@ -223,7 +229,7 @@ def _outside_frame(
     zeros = np.zeros(len(o), np.int64)
     return pd.DataFrame(
         {
-            "report_id": _rows(rid, o),
+            "report_id": _report_ids(source, ids, o),
             "source": _take_strings([source.id], zeros),
             "source_kind": _take_strings([source.kind], zeros),
             "source_file": _take_strings(files, p.frame["_file"].to_numpy()[o]),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
@@ -61,7 +60,9 @@ class _Partition:
     """Where each row goes, and its identity."""
 
     reason: np.ndarray  # 1 + index in ROW_REASONS, 0 when valid
-    report_id: pd.Series
+    # Each row's id, or "h" and a hash of its cells when it has none: its report_id
+    # without the source's prefix (added to the rows written only).
+    ids: pd.Series
     duplicate: np.ndarray
     accepted: np.ndarray
     outside: np.ndarray
@@ -105,28 +106,24 @@ def _partition(
     if on_sort_key is not None and no_id.any():
         on_sort_key(ids_or_hash)
     valid = reason == 0
-    # Whether any valid id repeats (usually not), on the ids without their common prefix
-    # (shorter strings), on a thread while the prefixed ids are made. (Known already
-    # when every row's own id is filled and distinct: any subset is.)
+    # Whether any valid id repeats (usually not). Known already when every row's own id
+    # is filled and distinct: any subset is. The source's prefix is the same for every
+    # row, so the ids without it repeat where the report_ids do.
     short = ids_or_hash if valid.all() else ids_or_hash[valid]
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        checked = None if p.ids_distinct else pool.submit(_has_repeats, short)
-        report_id = (source.id + ":") + ids_or_hash
-        repeats = checked is not None and checked.result()
+    repeats = not p.ids_distinct and _has_repeats(short)
     duplicate = np.zeros(n, dtype=bool)
     if repeats:
-        ids = report_id if valid.all() else report_id[valid]
-        duplicate[valid] = ids.duplicated(keep="first").to_numpy()
+        duplicate[valid] = short.duplicated(keep="first").to_numpy()
     if (~valid).any():
         assert hashed is not None  # rejected rows are hashed
-        key = report_id[~valid] + "|" + hashed[~valid]
+        key = ids_or_hash[~valid] + "|" + hashed[~valid]
         duplicate[~valid] = key.duplicated(keep="first").to_numpy()
     west, south, east, north = bbox
     inside = (p.lon >= west) & (p.lon <= east) & (p.lat >= south) & (p.lat <= north)
     outside = valid & ~duplicate & (p.state == _STATE_OK) & ~inside
     return _Partition(
         reason=reason,
-        report_id=report_id,
+        ids=ids_or_hash,
         duplicate=duplicate,
         accepted=valid & ~duplicate & ~outside,
         outside=outside,

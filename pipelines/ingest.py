@@ -264,8 +264,8 @@ def _source_outputs(
     order = order[np.argsort(group[order], kind="stable")]
     n_acc, n_out = int(part.accepted.sum()), int(part.outside.sum())
     a, o = order[:n_acc], order[n_acc : n_acc + n_out]
-    accepted, text_counts = _accepted_frame(p, part.report_id, a, cats, source, files)
-    outside = _outside_frame(p, part.report_id, o, cats, source, files)
+    accepted, text_counts = _accepted_frame(p, part.ids, a, cats, source, files)
+    outside = _outside_frame(p, part.ids, o, cats, source, files)
     rejected, rejected_counts = _rejected_frame(
         p, part, raws, roles_per_file, source, today=today, start=start
     )
