@@ -246,7 +246,7 @@ def _coordinates(
     for a, b in (("lat", "lon"), ("y", "x")):
         if a not in f:
             continue
-        given = todo & (nonblank(arrow_view(f[a])) | nonblank(arrow_view(f[b])))
+        given = todo & (_filled(f[a]) | _filled(f[b]))
         if not given.any():
             continue
         parsed = _concurrently(
@@ -367,6 +367,14 @@ class _Parsed:
     # Every row has an id and no two the same (checked while the dates were parsed);
     # False when unknown.
     ids_distinct: bool = False
+
+
+def _filled(values: pd.Series) -> np.ndarray:
+    """Per cell of a cleaned text column, whether it holds something (not ``""``): read
+    in the string offsets, or the codes of a ``category`` column."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return (values != "").to_numpy()
+    return nonblank(arrow_view(values))
 
 
 def _has_repeats(values: pd.Series) -> bool:
