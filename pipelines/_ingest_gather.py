@@ -41,7 +41,29 @@ def _rows(series: pd.Series, idx: np.ndarray) -> pd.Series:
     strings is several times slower."""
     if len(idx) == len(series) and (len(idx) == 0 or (idx[0] == 0 and (np.diff(idx) == 1).all())):
         return series.reset_index(drop=True)
+    view = arrow_view(series)
+    if isinstance(view, pa.ChunkedArray) and view.num_chunks > 1 and 8 * len(idx) < len(series):
+        return to_str_series(_take_from_chunks(view, idx))
     return to_str_series(arrow_strings(series).take(pa.array(idx, pa.int64())))
+
+
+def _take_from_chunks(column: pa.ChunkedArray, idx: np.ndarray) -> pa.Array:
+    """``column.take(idx)`` for a few rows of a chunked string column, chunk by chunk:
+    pyarrow's take first concatenates every chunk (a copy of the whole column)."""
+    bounds = np.concatenate(([0], np.cumsum([len(chunk) for chunk in column.chunks])))
+    which = np.searchsorted(bounds, idx, side="right") - 1
+    by_chunk = np.argsort(which, kind="stable")
+    grouped, owner = idx[by_chunk], which[by_chunk]
+    cuts = np.searchsorted(owner, np.arange(column.num_chunks + 1))
+    pieces = [
+        column.chunk(k)
+        .take(pa.array(grouped[cuts[k] : cuts[k + 1]] - bounds[k]))
+        .cast(pa.large_string())
+        for k in range(column.num_chunks)
+        if cuts[k + 1] > cuts[k]
+    ]
+    joined = pa.concat_arrays(pieces) if pieces else pa.array([], pa.large_string())
+    return joined.take(pa.array(np.argsort(by_chunk)))  # back in the order of idx
 
 
 def _report_ids(source: SourceConfig, ids: pd.Series, idx: np.ndarray) -> pd.Series:

@@ -508,3 +508,19 @@ def test_ordinary_degrees_classified_as_by_the_full_checks() -> None:
         assert np.array_equal(got, want[:n], equal_nan=True)
     assert full[2][n] == 1  # the swapped pair, fixed
     assert full[3][n] == 2
+
+
+def test_few_rows_taken_chunk_by_chunk() -> None:
+    # A few rows of a chunked column are taken from their own chunks, in the order
+    # asked (repeats included), as pyarrow's take of the whole column gives them.
+    values = [f"DI-{i}" if i % 7 else "" for i in range(1000)]
+    column = pa.chunked_array(
+        [pa.array(values[i : i + 90], pa.string()) for i in range(0, 1000, 90)]
+    )
+    rng = np.random.default_rng(4)
+    for idx in (rng.integers(0, 1000, 60), np.array([999, 0, 0, 455]), np.zeros(0, np.int64)):
+        got = _ingest_gather._take_from_chunks(column, idx)
+        assert got.to_pylist() == [values[i] for i in idx]
+        assert pa.types.is_large_string(got.type)
+    series = _values.to_str_series(column)
+    assert _ingest_gather._rows(series, np.array([5, 3])).tolist() == ["DI-5", "DI-3"]
