@@ -524,3 +524,47 @@ def test_few_rows_taken_chunk_by_chunk() -> None:
         assert pa.types.is_large_string(got.type)
     series = _values.to_str_series(column)
     assert _ingest_gather._rows(series, np.array([5, 3])).tolist() == ["DI-5", "DI-3"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    minutes=st.lists(st.integers(0, 30), min_size=1, max_size=60),
+    ids=st.lists(st.sampled_from(["DI-1", "DI-10", "DI-2", "DI-9", "A", "", "é"]), min_size=60),
+    shuffle=st.booleans(),
+)
+def test_presorted_order_is_pyarrows_stable_sort(
+    minutes: list[int], ids: list[str], shuffle: bool
+) -> None:
+    # Rows sorted by time (ties in any id order, repeated ids) are ordered as pyarrow's
+    # stable sort by (time, id) orders them; unsorted times are left to pyarrow.
+    times = np.array(minutes if shuffle else sorted(minutes), dtype="datetime64[m]")
+    times = times.astype("datetime64[us]")
+    column = pa.chunked_array(
+        [
+            pa.array(ids[: len(times) // 2], pa.string()),
+            pa.array(ids[len(times) // 2 : len(times)], pa.string()),
+        ]
+    )
+    keys = pa.table({"t": pa.array(times), "r": column})
+    want = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("r", "ascending")]).to_pylist()
+    got = _ingest_gather._presorted_order(times, column)
+    if got is None:
+        assert shuffle
+        assert (np.diff(times.astype(np.int64)) < 0).any()
+    else:
+        assert got.tolist() == want
+    series = _values.to_str_series(column)
+    assert _ingest_gather._order(pd.Series(times), series).tolist() == want
+
+
+def test_presorted_order_leaves_missing_times_to_pyarrow() -> None:
+    times = np.array(["2024-01-01", "NaT", "2024-01-02"], dtype="datetime64[us]")
+    assert _ingest_gather._presorted_order(times, pa.array(["a", "b", "c"])) is None
+    order = _ingest_gather._order(pd.Series(times), pd.Series(["a", "b", "c"], dtype="str"))
+    assert order.tolist() == [0, 2, 1]
+    # A run of equal times with its ids out of order is sorted, stably; too many such
+    # runs go to pyarrow.
+    same = np.array(["2024-01-01"] * 4 + ["2024-01-02"] * 2, dtype="datetime64[us]")
+    ids = pa.array(["b", "a", "b", "a", "d", "c"])
+    assert _ingest_gather._presorted_order(same, ids).tolist() == [1, 3, 0, 2, 5, 4]
+    assert _ingest_gather._presorted_order(same, ids, most_groups=1) is None
