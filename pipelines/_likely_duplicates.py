@@ -5,7 +5,10 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from pyproj import Transformer
 
+from pipelines._values import arrow_strings
 from pipelines.crs import LAMBERT93
 
 
@@ -94,8 +97,13 @@ def link_likely_duplicates(
     geom = reports.geometry
     has_geom = (geom.notna() & ~geom.is_empty).to_numpy() & has_time & (cat_codes >= 0)
     if has_geom.any() and reports.crs is not None:
-        pts = geom[has_geom].to_crs(LAMBERT93)
-        x, y = pts.x.to_numpy(), pts.y.to_numpy()
+        # The points' coordinates projected as numbers (what ``to_crs`` does, without
+        # building a new geometry per point).
+        pts = geom[has_geom]
+        to_l93 = Transformer.from_crs(reports.crs, LAMBERT93, always_xy=True)
+        x, y = (
+            np.asarray(v, dtype=float) for v in to_l93.transform(pts.x.to_numpy(), pts.y.to_numpy())
+        )
         idx = np.flatnonzero(has_geom)
         scale = distance_m / (window_h * 3600.0) if window_h > 0 else 0.0
         t_s = (t_ns[idx] - t_ns[idx].min()) / 1e9
@@ -118,8 +126,9 @@ def link_likely_duplicates(
 
     linked = best < n
     if linked.any():
-        by_rank = rid.to_numpy(dtype=object)[order]
-        values = np.full(n, None, dtype=object)
-        values[linked] = by_rank[best[linked]]
-        result = pd.Series(values, index=reports.index, dtype="string", name="duplicate_of")
+        # The earlier report's id, taken by pyarrow (no Python string per row).
+        source = np.where(linked, order[np.minimum(best, n - 1)], 0)
+        taken = arrow_strings(rid).take(pa.array(source, mask=~linked))
+        values = taken.to_pandas(types_mapper={taken.type: pd.StringDtype("pyarrow")}.get)
+        result = pd.Series(values.array, index=reports.index, name="duplicate_of")
     return result
