@@ -8,7 +8,10 @@ measures, each in a fresh subprocess so that peak memory is that of the measured
 - ``read``: a bare ``pandas.read_csv(engine="pyarrow")`` of the file (the yardstick);
 - ``read_jemalloc``: the same read with jemalloc as pyarrow's pool, as Vigie runs
   (for comparison: the default pool's timings swing widely from one process to the
-  next on some machines);
+  next on some machines. pyarrow's default pool, mimalloc, takes transparent huge
+  pages; where the kernel must first compact memory to find them (THP ``defrag`` set
+  to ``madvise``), the read's system time goes from 0.25 s to 1-1.5 s, and the read
+  from 0.35-0.45 s to 0.8-1.1 s: measured with and without ``PR_SET_THP_DISABLE``);
 - ``ingest``: :func:`pipelines.ingest.ingest_site` on it (everything but the writes);
 - ``duplicates``: :func:`pipelines.ingest.link_likely_duplicates` on the ingested rows.
 
