@@ -49,10 +49,14 @@ def may_need_trim(chunk: pa.Array) -> bool:
     data, offsets = buffers
     # An empty value reads a byte of a neighbour (checked in its own right anyway): at
     # worst a needless trim, and no boolean selection of the non-empty values.
-    first = data[np.minimum(offsets[:-1], len(data) - 1)]
+    starts = offsets[:-1]
+    # (Clipped only when a trailing empty value starts past the last byte.)
+    first = data[starts if starts[-1] < len(data) else np.minimum(starts, len(data) - 1)]
     if _WS_LEAD[first].any():
         return True
-    ends = np.maximum(offsets[1:] - 1, 0)
+    ends = offsets[1:] - 1
+    if ends[0] < 0:  # the first value is empty and starts the buffer
+        ends = np.maximum(ends, 0)
     last = data[ends]
     if (last <= 0x20).any():
         return True

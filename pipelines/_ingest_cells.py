@@ -472,14 +472,18 @@ def _parse_source(
             roles,
         )
     one = len(frames) == 1
+    # One file (the usual case): its arrays as they are, not copied by a concatenation.
+    lon, lat, state, flags = (
+        coords[0] if one else tuple(np.concatenate([c[k] for c in coords]) for k in range(4))
+    )
     return _Parsed(
         frame=frames[0] if one else _concat_frames(frames),
         reported_at=dates[0] if one else pd.concat(dates, ignore_index=True),
         closed_at=closes[0] if one else pd.concat(closes, ignore_index=True),
-        lon=np.concatenate([c[0] for c in coords]),
-        lat=np.concatenate([c[1] for c in coords]),
-        state=np.concatenate([c[2] for c in coords]),
-        flags=np.concatenate([c[3] for c in coords]),
+        lon=lon,
+        lat=lat,
+        state=state,
+        flags=flags,
         roles=roles,
         ids_distinct=one and ids_distinct,
     )
