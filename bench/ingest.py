@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keep", help="folder where the CSV is written and kept")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each step (best kept)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each step (best kept)")
     parser.add_argument(
         "--measure",
         choices=("read", "read_jemalloc", "ingest", "duplicates"),
