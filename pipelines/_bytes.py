@@ -234,6 +234,17 @@ def nonblank(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, bool)
 
 
+def empty(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Per value of a string column, whether it is ``""`` (a missing value is not)."""
+    parts = []
+    for chunk in _chunks(column):
+        blank = _lengths(chunk) == 0
+        if chunk.null_count:
+            blank &= np.asarray(chunk.is_valid())
+        parts.append(blank)
+    return np.concatenate(parts) if parts else np.zeros(0, bool)
+
+
 def has_short_values(column: pa.Array | pa.ChunkedArray, longest: int) -> bool:
     """Whether some value of a string column has between 1 and ``longest`` bytes."""
     return any(

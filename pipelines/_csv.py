@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from pipelines._bytes import empty
 from pipelines._rawfile import Malformed, RawFile
 from pipelines._values import trim_whitespace
 
@@ -509,8 +510,7 @@ def _drop_blank_rows(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.n
         sub = col if candidates is None else col.take(pa.array(candidates))
         if pa.types.is_dictionary(sub.type):
             sub = sub.cast(pa.large_string())
-        empty = pc.equal(trim_whitespace(sub), "")
-        hits = np.flatnonzero(np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool))
+        hits = np.flatnonzero(empty(trim_whitespace(sub)))
         candidates = hits if candidates is None else candidates[hits]
         if len(candidates) == 0:
             return table, lines, 0

@@ -568,3 +568,9 @@ def test_presorted_order_leaves_missing_times_to_pyarrow() -> None:
     ids = pa.array(["b", "a", "b", "a", "d", "c"])
     assert _ingest_gather._presorted_order(same, ids).tolist() == [1, 3, 0, 2, 5, 4]
     assert _ingest_gather._presorted_order(same, ids, most_groups=1) is None
+
+
+def test_empty_values_read_from_the_offsets() -> None:
+    column = pa.chunked_array([["", "a", None], pa.array(["x", "", "", None]).slice(1)])
+    assert _bytes.empty(column).tolist() == [True, False, False, True, True, False]
+    assert _bytes.nonblank(column).tolist() == [False, True, False, False, False, False]
