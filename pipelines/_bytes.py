@@ -29,6 +29,11 @@ _WS_BEFORE_LAST = np.zeros(256, dtype=bool)
 _WS_BEFORE_LAST[[0x80, 0x81, 0x9A, 0xC2]] = True
 
 
+def chunks_of(column: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    """The chunks of a column (an array is its own single chunk)."""
+    return column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+
+
 def string_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     """The bytes of a string chunk and its ``len(chunk) + 1`` offsets into them (int64),
     read in the Arrow buffers without a copy of the text; None when it holds no byte."""
@@ -72,7 +77,7 @@ def leading_days(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     strings): the regular expression ``^([0-9]{1,2})/`` through ``extract_regex`` costs
     more than the date parsing it checks.
     """
-    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    chunks = chunks_of(arr)
     out = []
     for chunk in chunks:
         buffers = string_buffers(chunk)
@@ -150,7 +155,7 @@ def fixed_fr_minutes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     31/02 over to March). It accepts a subset of what :func:`_strptime_checked` accepts
     with ``%d/%m/%Y %H:%M``, with the same result (tests/test_ingest_fastpaths.py).
     """
-    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    chunks = chunks_of(arr)
     parts = []
     for chunk in chunks:
         out = np.full(len(chunk), np.datetime64("NaT"), dtype="datetime64[us]")
@@ -195,19 +200,21 @@ def fixed_fr_minutes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype="datetime64[us]")
 
 
-def _chunks(column: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
-    return column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+def value_lengths(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Bytes per value of a string column (int64), -1 for a missing value."""
+    parts = []
+    for chunk in chunks_of(column):
+        buffers = string_buffers(chunk)
+        lengths = np.zeros(len(chunk), np.int64) if buffers is None else np.diff(buffers[1])
+        if chunk.null_count:
+            lengths[~np.asarray(chunk.is_valid())] = -1
+        parts.append(lengths)
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
 def _lengths(chunk: pa.Array) -> np.ndarray:
     """Bytes per value of a string chunk (int64), 0 for a missing value."""
-    buffers = string_buffers(chunk)
-    if buffers is None:
-        return np.zeros(len(chunk), np.int64)
-    lengths = np.diff(buffers[1])
-    if chunk.null_count:
-        lengths[~np.asarray(chunk.is_valid())] = 0
-    return lengths
+    return np.maximum(value_lengths(chunk), 0)
 
 
 def bits(flags: pa.BooleanArray | pa.ChunkedArray) -> np.ndarray:
@@ -230,27 +237,18 @@ def bits(flags: pa.BooleanArray | pa.ChunkedArray) -> np.ndarray:
 
 def nonblank(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Per value of a string column, whether it holds a byte (not missing, not ``""``)."""
-    parts = [_lengths(chunk) > 0 for chunk in _chunks(column)]
-    return np.concatenate(parts) if parts else np.zeros(0, bool)
+    return value_lengths(column) > 0
 
 
 def empty(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Per value of a string column, whether it is ``""`` (a missing value is not)."""
-    parts = []
-    for chunk in _chunks(column):
-        blank = _lengths(chunk) == 0
-        if chunk.null_count:
-            blank &= np.asarray(chunk.is_valid())
-        parts.append(blank)
-    return np.concatenate(parts) if parts else np.zeros(0, bool)
+    return value_lengths(column) == 0
 
 
 def has_short_values(column: pa.Array | pa.ChunkedArray, longest: int) -> bool:
     """Whether some value of a string column has between 1 and ``longest`` bytes."""
-    return any(
-        bool(((lengths > 0) & (lengths <= longest)).any())
-        for lengths in map(_lengths, _chunks(column))
-    )
+    lengths = value_lengths(column)
+    return bool(((lengths > 0) & (lengths <= longest)).any())
 
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio, odd: a bijection mod 2**64
@@ -267,7 +265,7 @@ def string_hashes(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     value's length) and mixed with its length: two passes for a 10-byte ticket number,
     against a hash table of a million strings for ``pyarrow.compute.unique``.
     """
-    chunks = _chunks(column)
+    chunks = chunks_of(column)
     all_lengths = [_lengths(chunk) for chunk in chunks]
     # The same number of rounds for every value of the column, so that equal values in
     # different chunks hash alike.
@@ -330,7 +328,7 @@ def comma_decimals(chunk: pa.Array) -> tuple[pa.Array, np.ndarray]:
 
 def contains_byte(column: pa.Array | pa.ChunkedArray, byte: int) -> bool:
     """Whether some value of a string column holds the (ASCII) byte ``byte``."""
-    for chunk in _chunks(column):
+    for chunk in chunks_of(column):
         buffers = string_buffers(chunk)
         if buffers is not None:
             data, offsets = buffers

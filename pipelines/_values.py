@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from pipelines._bytes import (
     bits,
+    chunks_of,
     comma_decimals,
     contains_byte,
     fixed_fr_minutes,
@@ -80,7 +81,7 @@ def trim_whitespace(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.
     Arrow buffers (numpy, no new strings)."""
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return pc.utf8_trim_whitespace(column)
-    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    chunks = chunks_of(column)
     if any(may_need_trim(chunk) for chunk in chunks):
         return pc.utf8_trim_whitespace(column)
     return column
@@ -109,7 +110,7 @@ def _dictionary_of(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.nda
         first = encoded.chunk(0).dictionary
         if any(not chunk.dictionary.equals(first) for chunk in encoded.chunks[1:]):
             encoded = encoded.unify_dictionaries()
-    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    chunks = chunks_of(encoded)
     indices = [
         (pc.fill_null(chunk.indices, -1) if chunk.null_count else chunk.indices).to_numpy(
             zero_copy_only=False
@@ -362,7 +363,7 @@ def parse_numbers(values: pd.Series, *, decimal: str | None = None) -> tuple[pd.
         written with a decimal comma.
     """
     arr = pc.fill_null(arrow_view(values), "")  # pandas' chunks as they are: no copy
-    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    chunks = chunks_of(arr)
     parsed = None
     # When the other mark is absent, forcing one is the same as detecting it: each comma
     # becomes a point, in the bytes (comma_decimals), and pyarrow casts.
