@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 from pyproj import CRS, Transformer
 
-from pipelines._bytes import nonblank, string_hashes
+from pipelines._bytes import string_hashes
 from pipelines._ingest_schema import (
     _FRANCE_LAT,
     _FRANCE_LON,
@@ -36,6 +35,7 @@ from pipelines._values import (
     arrow_view,
     clean_cells,
     clean_labels,
+    filled_cells,
     parse_dates,
     parse_geo_points,
     parse_numbers,
@@ -70,6 +70,12 @@ def _find_column(columns: list[str], wanted: str) -> str | None:
         if normalise_label(col) == folded and folded:
             return col
     return None
+
+
+def _matches_any(column: str, wanted: Iterable[str]) -> bool:
+    """Whether a file column is one of ``wanted``: the same name, or the same up to case,
+    accents and punctuation (the rule of :func:`_find_column`)."""
+    return any(_find_column([column], w) is not None for w in wanted)
 
 
 def resolve_columns(raw: RawFile, source: SourceConfig) -> dict[str, str]:
@@ -146,8 +152,8 @@ def resolve_columns(raw: RawFile, source: SourceConfig) -> dict[str, str]:
 
 
 def _is_personal(column: str, personal: tuple[str, ...]) -> bool:
-    folded = normalise_label(column)
-    return any(column == p or (folded and normalise_label(p) == folded) for p in personal)
+    """Whether a file column is one of the ``personal`` ones (matched as roles are)."""
+    return _matches_any(column, personal)
 
 
 def _classify_degrees(
@@ -246,7 +252,7 @@ def _coordinates(
     for a, b in (("lat", "lon"), ("y", "x")):
         if a not in f:
             continue
-        given = todo & (_filled(f[a]) | _filled(f[b]))
+        given = todo & (filled_cells(f[a]) | filled_cells(f[b]))
         if not given.any():
             continue
         parsed = _concurrently(
@@ -369,14 +375,6 @@ class _Parsed:
     ids_distinct: bool = False
 
 
-def _filled(values: pd.Series) -> np.ndarray:
-    """Per cell of a cleaned text column, whether it holds something (not ``""``): read
-    in the string offsets, or the codes of a ``category`` column."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return (values != "").to_numpy()
-    return nonblank(arrow_view(values))
-
-
 def _has_repeats(values: pd.Series) -> bool:
     """Whether two values are the same.
 
@@ -385,12 +383,8 @@ def _has_repeats(values: pd.Series) -> bool:
     alike, by pyarrow's hash-based unique on the strings (twice as fast as pandas'
     ``duplicated``, which is only needed when the answer is yes).
     """
-    arr = arrow_view(values)
-    hashes = (
-        string_hashes(arr)
-        if pa.types.is_large_string(arr.type) or pa.types.is_string(arr.type)
-        else None
-    )
+    arr = arrow_view(values)  # strings, always
+    hashes = string_hashes(arr)
     if hashes is not None:
         ordered = np.sort(hashes)
         if not (ordered[1:] == ordered[:-1]).any():

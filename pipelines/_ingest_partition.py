@@ -13,9 +13,9 @@ import pandas as pd
 import pyarrow as pa
 
 from pipelines import _scrub
-from pipelines._ingest_cells import _filled, _has_repeats, _Parsed, _str_column
+from pipelines._ingest_cells import _has_repeats, _Parsed, _str_column
 from pipelines._ingest_schema import _LOCATION_ROLES, _STATE_BAD, _STATE_OK
-from pipelines._values import to_str_series
+from pipelines._values import filled_cells, to_str_series
 from pipelines.config import SourceConfig
 from pipelines.taxonomy import BY_CODE, CODES, UNKNOWN, map_labels, normalise_label
 
@@ -26,14 +26,14 @@ def _reason_codes(
     """Per row, 1 + the index in :data:`ROW_REASONS` of the first reason that applies, or 0."""
     if len(f) == 0:
         return np.zeros(0, np.int8)
-    date_present = _filled(f["date"])
+    date_present = filled_cells(f["date"])
     t = reported_at.to_numpy()
     parsed = ~np.isnat(t)
     tomorrow = np.datetime64(pd.Timestamp(today) + pd.Timedelta(days=1), "us")
     located = state == _STATE_OK
     for role in _LOCATION_ROLES:
         if role in f:
-            located = located | _filled(f[role])
+            located = located | filled_cells(f[role])
     conditions = [
         f["_malformed"].to_numpy(dtype=bool),
         ~date_present,
@@ -90,7 +90,7 @@ def _partition(
     f = p.frame
     n = len(f)
     native = f["id"] if "id" in f else pd.Series("", index=f.index, dtype="str")
-    no_id = ~_filled(native)
+    no_id = ~filled_cells(native)
     if on_sort_key is not None and not no_id.any():
         on_sort_key(native)
     reason = _reason_codes(f, p.reported_at, p.state, today=today, start=start)

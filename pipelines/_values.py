@@ -20,6 +20,7 @@ from pipelines._bytes import (
     has_short_values,
     leading_days,
     may_need_trim,
+    nonblank,
 )
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,14 @@ def arrow_view(values: pd.Series) -> pa.Array | pa.ChunkedArray:
     if not (pa.types.is_large_string(arr.type) or pa.types.is_string(arr.type)):
         return arrow_strings(values)
     return arr
+
+
+def filled_cells(values: pd.Series) -> np.ndarray:
+    """Per cell of a cleaned text column, whether it holds something (not ``""``): read
+    in the string offsets, or the codes of a ``category`` column."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return (values != "").to_numpy()
+    return nonblank(arrow_view(values))
 
 
 def arrow_strings(values: pd.Series) -> pa.Array:
@@ -266,7 +275,7 @@ def parse_dates(
         ``datetime64[us]``, naive Europe/Paris local time; NaT where missing or
         unparseable. Day first: 03/04/2024 is 3 April.
     """
-    filled = (values != "").to_numpy()
+    filled = filled_cells(values)
     if date_format:
         out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
     else:

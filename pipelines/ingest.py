@@ -42,8 +42,8 @@ import pandas as pd
 
 from pipelines import _scrub
 from pipelines._ingest_cells import (
-    _find_column,
     _is_personal,
+    _matches_any,
     _parse_source,
     _Parsed,
     resolve_columns,
@@ -133,7 +133,7 @@ def _label_columns(source: SourceConfig) -> Callable[[str], bool]:
     dictionary-encoded): the same name, or the same up to case, accents and
     punctuation (as :func:`resolve_columns` matches them)."""
     wanted = [name for role, name in source.columns.items() if role in _LABEL_ROLES]
-    return lambda name: any(_find_column([name], w) is not None for w in wanted)
+    return lambda name: _matches_any(name, wanted)
 
 
 def _personal_columns(source: SourceConfig) -> Callable[[str], bool] | None:
@@ -143,8 +143,7 @@ def _personal_columns(source: SourceConfig) -> Callable[[str], bool] | None:
         return None
     mapped = list(source.columns.values())
     return lambda name: (
-        _is_personal(name, source.personal_columns)
-        and not any(_find_column([name], m) is not None for m in mapped)
+        _is_personal(name, source.personal_columns) and not _matches_any(name, mapped)
     )
 
 
