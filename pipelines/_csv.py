@@ -454,7 +454,9 @@ def _read_fast(
     try:
         table = parse(newlines_in_values)
     except pa.ArrowInvalid as err:
-        if "utf8" in str(err).lower() or "utf-8" in str(err).lower():
+        # pyarrow's own words for bytes that are not UTF-8 (a parse error quotes the
+        # row, which may well say "UTF8": that is a ragged row, not an encoding).
+        if "conversion error" in str(err) and "invalid UTF8" in str(err):
             raise UnicodeDecodeError("utf-8", b"", 0, 1, str(err)) from err
         return None
     return table.rename_columns(kept)

@@ -574,3 +574,22 @@ def test_empty_values_read_from_the_offsets() -> None:
     column = pa.chunked_array([["", "a", None], pa.array(["x", "", "", None]).slice(1)])
     assert _bytes.empty(column).tolist() == [True, False, False, True, True, False]
     assert _bytes.nonblank(column).tolist() == [False, True, False, False, False, False]
+
+
+@pytest.mark.parametrize("mapped", [False, True])
+def test_a_ragged_row_that_says_utf8_is_a_ragged_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mapped: bool
+) -> None:
+    # pyarrow's parse error quotes the row: a row reading "UTF8" once passed for an
+    # encoding error, and the file, re-decoded, raised instead of setting it aside.
+    if mapped:
+        monkeypatch.setattr(_csv, "_MAPPED_MIN_BYTES", 0)
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"a;b\n1;x\nUTF8\n2;utf-8;z\n3;y\n")
+    raw = _csv.read_csv(path)
+    assert raw.encoding == "utf-8"
+    assert raw.table.column("a").to_pylist() == ["1", "3"]
+    assert [m.line for m in raw.malformed] == [3, 4]
+    # Bytes that are not UTF-8 are still recognised as such.
+    path.write_bytes("a;b\n1;caf\u00e9\n".encode("cp1252"))
+    assert _csv.read_csv(path).encoding != "utf-8"
