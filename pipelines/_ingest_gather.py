@@ -4,7 +4,8 @@ values of each column (pyarrow takes, no Python string per row)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from pipelines import _scrub
 from pipelines._bytes import bits
 from pipelines._ingest_cells import _concurrently, _Parsed, _str_column
 from pipelines._ingest_partition import _Categories
-from pipelines._ingest_schema import _NOTES, _STR_COLUMNS
+from pipelines._ingest_schema import _NOTES, _STR_COLUMNS, INGESTED_COLUMNS, OUTSIDE_COLUMNS
 from pipelines._values import _dictionary_of, arrow_strings, arrow_view, to_str_series
 from pipelines.config import SourceConfig
 from pipelines.taxonomy import BY_CODE, CODES
@@ -160,7 +161,6 @@ def _accepted_frame(
     free text scrubbed, with the counts of what was scrubbed."""
     f = p.frame
     missing = pd.Series(np.nan, index=range(len(a)), dtype="str")
-    none = _scrub.empty_counts()
     scrubbed = ("subcategory", "description", "address")
     # Each text column as its distinct values and the accepted rows' codes; the free
     # text ones scrubbed together (one pass of the rules over all their values).
@@ -177,31 +177,27 @@ def _accepted_frame(
     dictionaries, scrub_counts = _scrub.scrub_codes_together(
         [texts[role][0] for role in free], [texts[role][1] for role in free]
     )
-    counts = none
+    counts = _scrub.empty_counts()
     for role, dictionary, made in zip(free, dictionaries, scrub_counts, strict=True):
         texts[role] = dictionary, texts[role][1]
         counts = _scrub.add_counts(counts, made)
     code = cats.code[a]
-    zeros = np.zeros(len(a), np.int64)
     # The source's label, missing where it was blank.
     blank = np.asarray([label == "" for label in cats.labels], dtype=bool)
     pair = cats.pair[a]
     label_codes = np.where(blank[pair], -1, pair) if blank.any() else pair
-    # Every string column in one batch of tasks (no wait between the text columns and
-    # the others): each builds its strings once, from a few distinct values and codes.
+    # Every column in one batch of tasks (no wait between the text columns and the
+    # others): each string column builds its strings once, from a few distinct values
+    # and codes.
     done = _concurrently(
         {
+            **_row_columns(p, ids, a, code, source, files),
             **{
                 role: functools.partial(_strings_of, *texts[role])
                 if role in texts
                 else (lambda: missing)
                 for role in (*scrubbed, "building_ref", "status", "channel")
             },
-            "report_id": functools.partial(_report_ids, source, ids, a),
-            "source": functools.partial(_take_strings, [source.id], zeros),
-            "source_kind": functools.partial(_take_strings, [source.kind], zeros),
-            "source_file": functools.partial(_take_strings, files, f["_file"].to_numpy()[a]),
-            "category": functools.partial(_take_strings, CODES, code),
             "category_label": functools.partial(
                 _take_strings, [BY_CODE[c].label for c in CODES], code
             ),
@@ -209,35 +205,39 @@ def _accepted_frame(
                 _take_strings, [BY_CODE[c].service_code for c in CODES], code
             ),
             "category_source_label": functools.partial(_take_strings, cats.labels, label_codes),
+            "closed_at": lambda: p.closed_at.to_numpy()[a],
             "coord_note": functools.partial(_note_strings, p.flags[a]),
         }
     )
     frame = pd.DataFrame(
-        {
-            "report_id": done["report_id"],
-            "source": done["source"],
-            "source_kind": done["source_kind"],
-            "source_file": done["source_file"],
-            "source_line": f["source_line"].to_numpy(np.int64)[a],
-            "category": done["category"],
-            "category_label": done["category_label"],
-            "service_code": done["service_code"],
-            "category_source_label": done["category_source_label"],
-            "subcategory": done["subcategory"],
-            "description": done["description"],
-            "address": done["address"],
-            "building_ref": done["building_ref"],
-            "reported_at": p.reported_at.to_numpy()[a],
-            "status": done["status"],
-            "closed_at": p.closed_at.to_numpy()[a],
-            "channel": done["channel"],
-            "lon": p.lon[a],
-            "lat": p.lat[a],
-            "coord_note": done["coord_note"],
-        },
+        {column: done[column] for column in INGESTED_COLUMNS},
         copy=False,  # fresh arrays: no copy into 2-D blocks
     )
     return _typed(frame), counts
+
+
+def _row_columns(
+    p: _Parsed,
+    ids: pd.Series,
+    idx: np.ndarray,
+    code: np.ndarray,
+    source: SourceConfig,
+    files: list[str],
+) -> dict[str, Callable[[], Any]]:
+    """How to make the :data:`OUTSIDE_COLUMNS` of the rows ``idx``, which accepted rows
+    have too (``code``: their taxonomy codes): a task per column."""
+    zeros = np.zeros(len(idx), np.int64)
+    return {
+        "report_id": functools.partial(_report_ids, source, ids, idx),
+        "source": functools.partial(_take_strings, [source.id], zeros),
+        "source_kind": functools.partial(_take_strings, [source.kind], zeros),
+        "source_file": functools.partial(_take_strings, files, p.frame["_file"].to_numpy()[idx]),
+        "source_line": lambda: p.frame["source_line"].to_numpy(np.int64)[idx],
+        "category": functools.partial(_take_strings, CODES, code),
+        "reported_at": lambda: p.reported_at.to_numpy()[idx],
+        "lon": lambda: p.lon[idx],
+        "lat": lambda: p.lat[idx],
+    }
 
 
 def _outside_frame(
@@ -249,20 +249,8 @@ def _outside_frame(
     files: list[str],
 ) -> pd.DataFrame:
     """:data:`OUTSIDE_COLUMNS` for the rows ``o``, in that order."""
-    zeros = np.zeros(len(o), np.int64)
-    return pd.DataFrame(
-        {
-            "report_id": _report_ids(source, ids, o),
-            "source": _take_strings([source.id], zeros),
-            "source_kind": _take_strings([source.kind], zeros),
-            "source_file": _take_strings(files, p.frame["_file"].to_numpy()[o]),
-            "source_line": p.frame["source_line"].to_numpy(np.int64)[o],
-            "category": _take_strings(CODES, cats.code[o]),
-            "reported_at": p.reported_at.to_numpy()[o],
-            "lon": p.lon[o],
-            "lat": p.lat[o],
-        }
-    )
+    tasks = _row_columns(p, ids, o, cats.code[o], source, files)
+    return pd.DataFrame({column: tasks[column]() for column in OUTSIDE_COLUMNS})
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
