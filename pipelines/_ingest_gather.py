@@ -272,10 +272,11 @@ def _order(reported_at: pd.Series, report_id: pd.Series) -> np.ndarray:
     strings), unless the rows are in that order already but for a few ties."""
     if len(report_id) == 0:
         return np.zeros(0, dtype=np.int64)
-    presorted = _presorted_order(reported_at.to_numpy(), arrow_view(report_id))
+    times, ids = reported_at.to_numpy(), arrow_view(report_id)
+    presorted = _presorted_order(times, ids)
     if presorted is not None:
         return presorted
-    keys = pa.table({"t": pa.array(reported_at.to_numpy()), "r": arrow_view(report_id)})
+    keys = pa.table({"t": pa.array(times), "r": ids})
     order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("r", "ascending")])
     return np.asarray(order.to_numpy(), dtype=np.int64)
 
@@ -292,7 +293,8 @@ def _presorted_order(
     """
     if np.isnat(times).any():
         return None  # pyarrow puts missing times last
-    step = np.diff(times.view(np.int64))
+    keys = times.view(np.int64)
+    step = np.diff(keys)
     if (step < 0).any():
         return None
     order = np.arange(len(times), dtype=np.int64)
@@ -304,7 +306,6 @@ def _presorted_order(
     bad = tie[~in_order[tie]]
     if len(bad) == 0:
         return order
-    keys = times.view(np.int64)
     starts = np.unique(np.searchsorted(keys, keys[bad], side="left"))
     if len(starts) > most_groups:
         return None
