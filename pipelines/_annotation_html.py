@@ -18,11 +18,11 @@ from pipelines._annotation_model import (
     DELETED_STATUS,
     NOTE_FIELDS,
     STATUSES,
-    _as_list,
     _clean,
     _fr_time,
 )
 from pipelines.crs import WGS84
+from pipelines.io import list_cell
 
 # The logger of pipelines.annotations, as before the split, so that log
 # filters and configurations keep matching these messages.
@@ -56,7 +56,7 @@ def note_properties(row: pd.Series) -> dict[str, Any]:
     props["updated_at"] = _iso(row.get("updated_at"))
     for c in ("building_ids", "zone_ids"):
         if c in row:
-            props[c] = _as_list(row[c])
+            props[c] = list_cell(row[c])
     for c in ("zone_note", "orphan_reason", "source_file"):
         if c in row:
             props[c] = _text(row[c])
@@ -96,8 +96,8 @@ def _target(row: pd.Series) -> str:
         parts.append(str(row["zone_note"]))
     elif _text(row.get("zone_id")):
         parts.append(f"zone {row['zone_id']}")
-    if not parts and "building_ids" in row and _as_list(row["building_ids"]):
-        parts.append("bâtiment(s) " + ", ".join(_as_list(row["building_ids"])[:3]))
+    if not parts and "building_ids" in row and list_cell(row["building_ids"]):
+        parts.append("bâtiment(s) " + ", ".join(list_cell(row["building_ids"])[:3]))
     return " · ".join(parts) or "tracé libre"
 
 
@@ -254,7 +254,7 @@ def notes_csv_frame(notes: gpd.GeoDataFrame) -> pd.DataFrame:
     out["updated_at"] = [_iso(v) for v in frame["updated_at"]]
     for c in ("building_ids", "zone_ids"):
         if c in frame:
-            out[c] = [", ".join(_as_list(v)) for v in frame[c]]
+            out[c] = [", ".join(list_cell(v)) for v in frame[c]]
     for c in ("zone_note", "is_orphaned", "orphan_reason", "source_file"):
         if c in frame:
             out[c] = frame[c].to_numpy()

@@ -229,11 +229,3 @@ def _fr_time(stamp: Any) -> str:
     if stamp is None or pd.isna(stamp):
         return "sans date"
     return pd.Timestamp(stamp).tz_convert(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]

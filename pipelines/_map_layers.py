@@ -8,7 +8,7 @@ Pure functions used by :func:`pipelines._map_data.map_data`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import geopandas as gpd
@@ -19,6 +19,7 @@ import shapely
 from pipelines._map_html import esc, fr_number, present
 from pipelines._map_views import CATEGORY_COLOURS, KDE_COLOURS, naive_dates
 from pipelines.crs import WGS84
+from pipelines.io import list_cell
 from pipelines.taxonomy import BY_CODE, CODES
 
 #: Longest description shown in a report popup, in characters.
@@ -252,15 +253,6 @@ def live_notes(notes: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
     return live.to_crs(WGS84) if live.crs is not None else live.set_crs(WGS84)
 
 
-def _as_list(value: object) -> list[str]:
-    """Ids of a list cell (a list, an array, one id, or missing)."""
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, Iterable):
-        return []  # None, NaN, pd.NA
-    return [str(v) for v in value]
-
-
 def notes_by(notes: gpd.GeoDataFrame | None, column: str) -> dict[str, list[dict[str, Any]]]:
     """The notes of each building (``column="building_ids"``) or zone (``"zone_ids"``).
 
@@ -289,7 +281,7 @@ def notes_by(notes: gpd.GeoDataFrame | None, column: str) -> dict[str, list[dict
             for k in ("note_id", "tag", "status", "author", "created_at", "updated_at", "text")
         }
         record["orphan_flag"] = orphan_flag(row) or None
-        for key in dict.fromkeys(_as_list(row[column])):
+        for key in dict.fromkeys(list_cell(row[column])):
             out.setdefault(key, []).append(record)
     return out
 
@@ -313,7 +305,7 @@ def zones_block(
             facts.append(("Signalements", fr_number(int(row["n_reports"]))))
         if present(row.get("status")):
             facts.append(("Depuis la dernière mise à jour", esc(row["status"])))
-        parents = [p for p in _as_list(row.get("parent_zone_ids")) if p != zone_id]
+        parents = [p for p in list_cell(row.get("parent_zone_ids")) if p != zone_id]
         if parents:
             parents.sort(key=zone_sort_key)
             facts.append(("Issue de", esc(", ".join(parents))))

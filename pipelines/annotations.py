@@ -83,7 +83,6 @@ from pipelines._annotation_model import (
     AnnotationRead,
     FileProblemError,
     RawNote,
-    _as_list,
     empty_notes,
     parse_note_time,
 )
@@ -91,6 +90,7 @@ from pipelines._annotation_readers import derived_note_id, read_annotations, val
 from pipelines._annotation_versions import _as_notes, deduplicate_notes, merge_with_archive
 from pipelines.config import Config
 from pipelines.crs import WGS84, metric_crs_of
+from pipelines.io import list_cell
 
 __all__ = [
     "ALIASES",
@@ -223,7 +223,7 @@ def link_annotations(
         )
         zone_members = (
             {
-                zid: set(_as_list(ids))
+                zid: set(list_cell(ids))
                 for zid, ids in zip(z["zone_id"], z["building_ids"], strict=True)
             }
             if "building_ids" in z

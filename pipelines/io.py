@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -173,3 +173,13 @@ def read_json(src: str | Path) -> Any:
         return json.loads(src.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise InputError(src, f"JSON invalide ({err.msg})", row=err.lineno) from err
+
+
+def list_cell(value: object) -> list[str]:
+    """The strings of a list cell: a list or an array (GeoParquet list columns read back
+    as numpy arrays), one string, or nothing (None, NaN, ``pd.NA``)."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, Iterable):
+        return []
+    return [str(v) for v in value]

@@ -44,6 +44,7 @@ from scipy.sparse.csgraph import connected_components
 from pipelines.config import Config
 from pipelines.crs import WGS84, metric_crs_of, require_metric
 from pipelines.errors import InputError
+from pipelines.io import list_cell
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +78,6 @@ def zone_sort_key(zone_id: str) -> tuple[int, str]:
     """Natural order of zone ids: Z2 before Z10."""
     number = zone_number(zone_id)
     return (number if number is not None else 10**9, str(zone_id))
-
-
-def _ids(value: Any) -> list[str]:
-    """A list of ids from a list, a numpy array (GeoParquet list columns) or nothing."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
 
 
 def component_labels(geometries_m: gpd.GeoSeries, *, gap_m: float = DEFAULT_GAP_M) -> np.ndarray:
@@ -214,12 +206,12 @@ def assign_zone_ids(
     {c} gets the next number, and both parts are ``scindée`` with parent ``Z1``.
     """
     out = new_zones.copy()
-    new_sets = [set(_ids(v)) for v in out["building_ids"]]
+    new_sets = [set(list_cell(v)) for v in out["building_ids"]]
     prev = previous_zones if previous_zones is not None else pd.DataFrame()
     prev_ids = [str(z) for z in prev["zone_id"]] if len(prev) else []
-    prev_sets = [set(_ids(v)) for v in prev["building_ids"]] if len(prev) else []
+    prev_sets = [set(list_cell(v)) for v in prev["building_ids"]] if len(prev) else []
     prev_ancestors = (
-        [set(_ids(v)) for v in prev["ancestor_zone_ids"]]
+        [set(list_cell(v)) for v in prev["ancestor_zone_ids"]]
         if len(prev) and "ancestor_zone_ids" in prev
         else [set() for _ in prev_ids]
     )
@@ -293,7 +285,7 @@ def disappeared_zone_ids(zones: pd.DataFrame, previous_zones: pd.DataFrame | Non
     """Previous zone ids that live on in no zone of this run (no building shared)."""
     if previous_zones is None or not len(previous_zones):
         return []
-    alive = {z for v in zones["parent_zone_ids"] for z in _ids(v)} if len(zones) else set()
+    alive = {z for v in zones["parent_zone_ids"] for z in list_cell(v)} if len(zones) else set()
     gone = {str(z) for z in previous_zones["zone_id"]} - alive
     return sorted(gone, key=zone_sort_key)
 
@@ -309,7 +301,7 @@ def zone_of_buildings(buildings: pd.DataFrame, zones: pd.DataFrame) -> pd.Series
     lookup = {
         b: str(z)
         for z, ids in zip(zones["zone_id"], zones["building_ids"], strict=True)
-        for b in _ids(ids)
+        for b in list_cell(ids)
     }
     values = buildings["building_id"].astype(str).map(lookup)
     return pd.Series(values.to_numpy(), index=buildings.index, name="zone_id", dtype="string")
@@ -323,14 +315,14 @@ def zone_descendants(zones: pd.DataFrame) -> dict[str, list[str]]:
     """
     out: dict[str, set[str]] = {}
     for zone_id, ancestors in zip(zones["zone_id"], zones["ancestor_zone_ids"], strict=True):
-        for name in {str(zone_id), *_ids(ancestors)}:
+        for name in {str(zone_id), *list_cell(ancestors)}:
             out.setdefault(name, set()).add(str(zone_id))
     return {k: sorted(v, key=zone_sort_key) for k, v in out.items()}
 
 
 def _same_zones(zones: pd.DataFrame, records: Sequence[dict[str, Any]]) -> bool:
     """True when this run's zones are exactly those of the history's last run."""
-    current = sorted(tuple(sorted(_ids(v))) for v in zones["building_ids"])
+    current = sorted(tuple(sorted(list_cell(v))) for v in zones["building_ids"])
     before = sorted(tuple(sorted(r["building_ids"])) for r in records)
     return current == before
 
@@ -399,7 +391,7 @@ def run(
     if records and _same_zones(zones, records):
         log.info("%s: hot zones unchanged since the last run, ids and statuses kept", site_id)
         by_set = {tuple(sorted(r["building_ids"])): r for r in records}
-        kept = [by_set[tuple(sorted(_ids(v)))] for v in zones["building_ids"]]
+        kept = [by_set[tuple(sorted(list_cell(v)))] for v in zones["building_ids"]]
         zones["zone_id"] = [r["zone_id"] for r in kept]
         zones["status"] = [r["status"] for r in kept]
         zones["parent_zone_ids"] = [list(r["parent_zone_ids"]) for r in kept]
@@ -437,10 +429,10 @@ def run(
         "zones": [
             {
                 "zone_id": str(r.zone_id),
-                "building_ids": _ids(r.building_ids),
+                "building_ids": list_cell(r.building_ids),
                 "status": str(r.status),
-                "parent_zone_ids": _ids(r.parent_zone_ids),
-                "ancestor_zone_ids": _ids(r.ancestor_zone_ids),
+                "parent_zone_ids": list_cell(r.parent_zone_ids),
+                "ancestor_zone_ids": list_cell(r.ancestor_zone_ids),
             }
             for r in zones.itertuples()
         ],
