@@ -30,6 +30,8 @@ February's has it closed on 20 January. The rules:
   the area is counted outside and listed in ``outside_study_area.csv``; its in-area row
   counts as updated (``moved_out``): the export's latest coordinates are its correction,
   and mapping the withdrawn position would show a place the landlord no longer gives.
+- Rows without an id are named by a hash of their cells: they can be copies of one
+  another, never versions.
 - Rejected rows are not versions: a later version that cannot be read (no date, bad
   coordinates…) is rejected with its reason and leaves the earlier valid version in place.
 
