@@ -116,6 +116,7 @@ $(DEPS): $(CONFIG) pipelines/_makedeps.py pipelines/config.py | $(VENV_STAMP)
 # ---------------------------------------------------------------- per-site stages
 INGEST_CODE := pipelines/ingest.py pipelines/_ingest_schema.py pipelines/_ingest_cells.py \
     pipelines/_ingest_partition.py pipelines/_ingest_gather.py pipelines/_ingest_rejects.py \
+    pipelines/_ingest_versions.py pipelines/summary.py \
     pipelines/_readers.py pipelines/_csv.py pipelines/_rawfile.py pipelines/_values.py \
     pipelines/_bytes.py pipelines/_scrub.py
 
@@ -124,7 +125,8 @@ $(PROCESSED)/%/buildings_osm.parquet: $$(OSM_$$*) $$(RPLS_$$*) $(CONFIG) pipelin
 	$(VIGIE) buildings --osm "$(OSMSPEC_$*)" $(if $(RPLS_$*),--rpls $(RPLS_$*)) --out $@
 
 $(PROCESSED)/%/ingested.parquet $(PROCESSED)/%/rejected.csv $(PROCESSED)/%/outside_study_area.csv \
-$(PROCESSED)/%/ingest_summary.json: $$(SOURCES_$$*) $(CONFIG) $(INGEST_CODE) $(COMMON) | $(VENV_STAMP)
+$(PROCESSED)/%/report_history.csv $(PROCESSED)/%/ingest_summary.json: $$(SOURCES_$$*) $(CONFIG) \
+    $(INGEST_CODE) $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) ingest --config $(CONFIG) --site $* --out-dir $(PROCESSED)/$*
 
 $(PROCESSED)/%/reports.parquet $(PROCESSED)/%/geocode_summary.json: $(PROCESSED)/%/ingested.parquet \

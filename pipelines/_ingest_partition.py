@@ -67,6 +67,13 @@ class _Partition:
     accepted: np.ndarray
     outside: np.ndarray
     rejected: np.ndarray
+    # Valid coordinates outside the study area, whatever the row's fate.
+    away: np.ndarray
+    # Replaced by a later version of the same report (:mod:`pipelines._ingest_versions`).
+    updated: np.ndarray
+    # Whether a valid row's id is repeated: until the versions are told apart, every
+    # repeat is a duplicate of the first.
+    repeats: bool = False
 
 
 def _partition(
@@ -81,8 +88,10 @@ def _partition(
     """Rejected rows first, then duplicates, then rows outside the study area.
 
     A valid row is a duplicate when a valid row with the same ``report_id`` came before
-    it (files in name order, then lines); a rejected row when the very same row (same
-    id, same cells) was rejected before, so that a file read twice is all duplicates.
+    it (files in name order, then lines), until :func:`pipelines._ingest_versions.
+    resolve_versions` tells the copies (duplicates) from the versions (updates) when
+    ``repeats``; a rejected row is a duplicate when the very same row (same id, same
+    cells) was rejected before, so that a file read twice is all duplicates.
     ``on_sort_key(ids)`` is called as soon as the ids without their source prefix are
     known (the rows' order by id is the same with the prefix): before the rejection
     reasons when every row has its own id.
@@ -120,7 +129,8 @@ def _partition(
         duplicate[~valid] = key.duplicated(keep="first").to_numpy()
     west, south, east, north = bbox
     inside = (p.lon >= west) & (p.lon <= east) & (p.lat >= south) & (p.lat <= north)
-    outside = valid & ~duplicate & (p.state == _STATE_OK) & ~inside
+    away = (p.state == _STATE_OK) & ~inside
+    outside = valid & ~duplicate & away
     return _Partition(
         reason=reason,
         ids=ids_or_hash,
@@ -128,6 +138,9 @@ def _partition(
         accepted=valid & ~duplicate & ~outside,
         outside=outside,
         rejected=~valid & ~duplicate,
+        away=away,
+        updated=np.zeros(n, dtype=bool),
+        repeats=repeats,
     )
 
 

@@ -45,6 +45,45 @@ OUTSIDE_COLUMNS = (
     "lat",
 )
 
+#: Fields compared between two versions of a report (the same ``report_id`` seen again),
+#: as ``ingested.parquet`` writes them (cleaned, parsed, scrubbed); equal in all of them,
+#: the second is a duplicate, else an update. File, line and ``coord_note`` (how the
+#: coordinates were written) are where and how, not what.
+VERSION_FIELDS = (
+    "category",
+    "category_source_label",
+    "subcategory",
+    "description",
+    "address",
+    "building_ref",
+    "reported_at",
+    "status",
+    "closed_at",
+    "channel",
+    "lon",
+    "lat",
+)
+
+#: Why a version was replaced, by priority: the export's update date (role
+#: ``updated_at``), else the closing date, else the order the rows were read in.
+UPDATE_REASONS = ("newer_update_date", "later_closing_date", "later_in_file_order")
+
+#: Columns of ``report_history.csv``: one row per replaced version, with the fields that
+#: differ from the version kept and their old values (``old_<field>``, empty when equal).
+HISTORY_COLUMNS = (
+    "report_id",
+    "source",
+    "source_file",
+    "source_line",
+    "replaced_by_file",
+    "replaced_by_line",
+    "reason",
+    "reason_fr",
+    "study_area_change",
+    "changed_fields",
+    *(f"old_{field}" for field in (*VERSION_FIELDS, "updated_at")),
+)
+
 #: Row-level rejection reasons, by priority (the first that applies is reported).
 ROW_REASONS = (
     "malformed_row",
@@ -88,6 +127,7 @@ _LABEL_ROLES = frozenset(_TEXT_ROLES) - {
     "id",
     "date",
     "closed_at",
+    "updated_at",
     "lat",
     "lon",
     "x",

@@ -56,6 +56,7 @@ COLUMN_ROLES = (
     "status",
     "closed_at",
     "channel",
+    "updated_at",
 )
 
 #: Defaults of every stage's parameters; ``[params]`` at the top of the file and

@@ -1,19 +1,26 @@
 """Ingestion: every source of a site in, every row accounted for.
 
-Each row read ends in exactly one of four places, and the summary checks that they add
-up (``rows_in = accepted + duplicates + rejected + outside_study_area``):
+Each row read ends in exactly one of five places, and the summary checks that they add
+up (``rows_in = accepted + updated + duplicates + rejected + outside_study_area``):
 
 - **accepted**: written to ``ingested.parquet`` (reports and observations), with its
   category mapped onto the taxonomy, its date parsed as local time, its coordinates in
   WGS84 (or none when only an address or a building code locates it) and its free text
   scrubbed of personal data;
-- **duplicates**: the same ``report_id`` was already accepted (the same monthly file
-  read twice, a ticket repeated in the next month's export, an exact duplicate row);
+- **updated**: an earlier version of a report read again with a different content (the
+  ticket open in January's export, closed in February's): the latest version is kept
+  (by the export's update date, else its closing date, else reading order), the earlier
+  ones are listed in ``report_history.csv`` with what changed (rules in
+  :mod:`pipelines._ingest_versions`);
+- **duplicates**: the same ``report_id`` with the same content was already read (the
+  same monthly file read twice, an unchanged ticket repeated in the next month's
+  export, an exact duplicate row);
 - **rejected**: written to ``rejected.csv`` with a reason code and a French sentence
   naming the column (no date, unreadable date or coordinates, date in the future or
   before the study, nothing to locate the report, malformed line);
 - **outside_study_area**: valid coordinates outside the site's bounding box, listed in
-  ``outside_study_area.csv``, counted, not mapped.
+  ``outside_study_area.csv``, counted, not mapped (for a report read several times, the
+  kept version's coordinates decide).
 
 Parsing is vectorised (pyarrow kernels; labels and text handled per distinct value), so
 a million-row export is ingested in a few times the time pyarrow takes to read it.
@@ -22,9 +29,10 @@ This module reads the sources and assembles the result; the work is in private m
 one step each: ``_readers`` and ``_csv`` (files to string columns), ``_values`` (cell
 cleaning and value parsers), ``_bytes`` (their fast paths, on the Arrow buffers with
 numpy), ``_ingest_cells`` (roles, coordinates, dates),
-``_ingest_partition`` (where each row goes, ids, categories), ``_ingest_gather``
-(output columns), ``_ingest_rejects`` (``rejected.csv``), ``_likely_duplicates`` (used
-after geocoding); ``_ingest_schema`` holds the columns.
+``_ingest_partition`` (where each row goes, ids, categories), ``_ingest_versions``
+(copies and updates of a report, ``report_history.csv``), ``_ingest_gather`` (output
+columns), ``_ingest_rejects`` (``rejected.csv``), ``_likely_duplicates`` (used after
+geocoding); ``_ingest_schema`` holds the columns.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -56,21 +64,30 @@ from pipelines._ingest_schema import (
     _NOTES,
     _STATE_OK,
     FILE_REASONS,
+    HISTORY_COLUMNS,
     INGESTED_COLUMNS,
     OUTSIDE_COLUMNS,
     REJECTED_COLUMNS,
     ROW_REASONS,
 )
+from pipelines._ingest_versions import (
+    empty_history,
+    parse_updated_at,
+    resolve_versions,
+    unparseable_updated_at,
+)
 from pipelines._likely_duplicates import link_likely_duplicates
 from pipelines._rawfile import RawFile
 from pipelines._readers import read_file
 from pipelines.config import DEFAULT_PARAMS, Config, SiteConfig, SourceConfig
+from pipelines.summary import PARTITION, PARTITION_TEXT, check_partition
 from pipelines.taxonomy import CODES
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "FILE_REASONS",
+    "HISTORY_COLUMNS",
     "INGESTED_COLUMNS",
     "OUTSIDE_COLUMNS",
     "REJECTED_COLUMNS",
@@ -100,12 +117,16 @@ class IngestResult:
         :data:`OUTSIDE_COLUMNS`: valid coordinates outside the study area.
     summary
         ``ingest_summary.json``: per source, the row partition and its breakdowns.
+    history
+        :data:`HISTORY_COLUMNS`: the replaced versions of reports read several times
+        with different contents (``report_history.csv``).
     """
 
     ingested: pd.DataFrame
     rejected: pd.DataFrame
     outside: pd.DataFrame
     summary: dict[str, Any]
+    history: pd.DataFrame = field(default_factory=empty_history)
 
 
 # --------------------------------------------------------------------------- one source
@@ -115,6 +136,7 @@ class _SourceOut:
     rejected: pd.DataFrame
     outside: pd.DataFrame
     summary: dict[str, Any]
+    history: pd.DataFrame
 
 
 def _file_issue(source: SourceConfig, path: str, reason: str, detail: str) -> dict[str, Any]:
@@ -258,6 +280,8 @@ def _source_outputs(
         part = _partition(p, source, bbox=bbox, today=today, start=start, on_sort_key=start_sort)
         cats = _categories(p, source)
         files = [raw.path for raw in raws]
+        updated_at = parse_updated_at(p, raws, roles_per_file, source)
+        part, history = resolve_versions(p, part, cats, source, files, updated_at=updated_at)
         order = by_time[0].result()
     group = np.where(part.accepted, 0, np.where(part.outside, 1, 2)).astype(np.int8)
     order = order[np.argsort(group[order], kind="stable")]
@@ -280,7 +304,8 @@ def _source_outputs(
     rej_counts = {k: v for k, v in rej_counts.items() if v}
     n = len(p.frame)
     n_dup = int(part.duplicate.sum())
-    if n != n_acc + n_dup + sum(rej_counts.values()) + n_out:
+    n_upd = int(part.updated.sum())
+    if n != n_acc + n_upd + n_dup + sum(rej_counts.values()) + n_out or n_upd != len(history):
         raise AssertionError(f"partition des lignes incohérente pour la source {source.id}")
     kept = part.accepted | part.outside
     n_kept = int(np.count_nonzero(kept))
@@ -313,9 +338,18 @@ def _source_outputs(
         "file_issues": [{"file": x["source_file"], "reason": x["reason"]} for x in issues],
         "rows_in": n,
         "accepted": n_acc,
+        "updated": n_upd,
         "duplicates": n_dup,
         "rejected": rej_counts,
         "outside_study_area": n_out,
+        "updates": {
+            "by_reason": {
+                code: int(count)
+                for code, count in history["reason"].value_counts().sort_index().items()
+            },
+            "moved_into_study_area": int((history["study_area_change"] == "moved_in").sum()),
+            "moved_out_of_study_area": int((history["study_area_change"] == "moved_out").sum()),
+        },
         "by_category": {  # from the codes: value_counts on a million strings is slower
             CODES[i]: int(count)
             for i, count in sorted(
@@ -334,8 +368,9 @@ def _source_outputs(
         "closed_at_unparseable": int(
             np.count_nonzero(kept & closed_given & np.isnat(p.closed_at.to_numpy()))
         ),
+        "updated_at_unparseable": unparseable_updated_at(p, updated_at, kept),
     }
-    return _SourceOut(accepted, rejected, outside, summary)
+    return _SourceOut(accepted, rejected, outside, summary, history)
 
 
 # --------------------------------------------------------------------------- site
@@ -389,28 +424,31 @@ def ingest_site(
         if len(outside)
         else pd.DataFrame(columns=list(OUTSIDE_COLUMNS))
     )
+    histories = [outs[s].history for s in order if len(outs[s].history)]
+    history = pd.concat(histories, ignore_index=True) if histories else empty_history()
     sources = {s: outs[s].summary for s in order}
     totals = {
         key: sum(
             int(v[key]) if not isinstance(v[key], dict) else sum(v[key].values())
             for v in sources.values()
         )
-        for key in ("rows_in", "accepted", "duplicates", "rejected", "outside_study_area")
+        for key in ("rows_in", *PARTITION)
     }
     summary = {
         "site": site.id,
         "study_area_bbox": [float(v) for v in study_area_bbox],
         "start_date": start.date().isoformat(),
-        "partition": "rows_in = accepted + duplicates + rejected + outside_study_area",
+        "partition": PARTITION_TEXT,
         "sources": sources,
         "totals": totals,
     }
-    return IngestResult(ingested, rejected, outside, summary)
+    return IngestResult(ingested, rejected, outside, summary, history)
 
 
 def run(config: Config, site_id: str, out_dir: Path) -> IngestResult:
     """Ingest a site's sources and write ``ingested.parquet``, ``rejected.csv``,
-    ``outside_study_area.csv`` and ``ingest_summary.json`` into ``out_dir``.
+    ``outside_study_area.csv``, ``report_history.csv`` and ``ingest_summary.json`` into
+    ``out_dir``.
 
     The study area is the site's ``study_area_bbox``, else the bounds of its OSM extract;
     ``today`` is ``params.ingest.today`` when set (reproducible runs), else the day of
@@ -424,21 +462,18 @@ def run(config: Config, site_id: str, out_dir: Path) -> IngestResult:
     today_param = site.params.get("ingest", {}).get("today")
     today = date.fromisoformat(str(today_param)) if today_param else date.today()
     result = ingest_site(site, study_area_bbox=bbox, today=today)
+    bad = check_partition(result.summary["sources"])
+    if bad:
+        raise AssertionError(f"partition des lignes incohérente pour {bad}")
     for sid, s in result.summary["sources"].items():
-        if (
-            s["rows_in"]
-            != s["accepted"]
-            + s["duplicates"]
-            + sum(s["rejected"].values())
-            + s["outside_study_area"]
-        ):
-            raise AssertionError(f"partition des lignes incohérente pour la source {sid}")
         log.info(
-            "%s/%s : %d lignes, %d acceptées, %d doublons, %d rejetées, %d hors zone",
+            "%s/%s : %d lignes, %d acceptées, %d mises à jour, %d doublons, %d rejetées, "
+            "%d hors zone",
             site_id,
             sid,
             s["rows_in"],
             s["accepted"],
+            s["updated"],
             s["duplicates"],
             sum(s["rejected"].values()),
             s["outside_study_area"],
@@ -447,6 +482,7 @@ def run(config: Config, site_id: str, out_dir: Path) -> IngestResult:
     write_points_geoparquet(result.ingested, out_dir / "ingested.parquet")
     write_csv(result.rejected, out_dir / "rejected.csv")
     write_csv(result.outside, out_dir / "outside_study_area.csv")
+    write_csv(result.history, out_dir / "report_history.csv")
     write_json(result.summary, out_dir / "ingest_summary.json")
     return result
 

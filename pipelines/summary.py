@@ -9,19 +9,30 @@ from pipelines import __version__
 from pipelines.config import Config
 from pipelines.io import read_json, write_json
 
-PARTITION = ("accepted", "duplicates", "rejected", "outside_study_area")
+#: Where every row read goes: ``rows_in`` is their sum, per source (``rejected`` is a
+#: count per reason).
+PARTITION = ("accepted", "updated", "duplicates", "rejected", "outside_study_area")
+
+PARTITION_TEXT = "rows_in = " + " + ".join(PARTITION)
+
+
+def partition_count(source: dict[str, Any], key: str) -> int:
+    """One term of a source's partition; ``rejected`` summed over its reasons.
+
+    ``updated`` is 0 when missing: a summary written before updates were told from
+    duplicates counted none.
+    """
+    value = source.get(key, 0) if key == "updated" else source[key]
+    return sum(value.values()) if isinstance(value, dict) else int(value)
 
 
 def check_partition(sources: dict[str, dict[str, Any]]) -> list[str]:
     """Return the ids of the sources whose row partition does not add up."""
-    bad = []
-    for sid, s in sources.items():
-        rejected = s["rejected"]
-        n_rej = sum(rejected.values()) if isinstance(rejected, dict) else int(rejected)
-        total = s["accepted"] + s["duplicates"] + n_rej + s["outside_study_area"]
-        if total != s["rows_in"]:
-            bad.append(sid)
-    return bad
+    return [
+        sid
+        for sid, s in sources.items()
+        if sum(partition_count(s, key) for key in PARTITION) != s["rows_in"]
+    ]
 
 
 def build_summary(
@@ -47,7 +58,7 @@ def build_summary(
         "site": {"id": site.id, "name": site.name, "simulated": site.simulated},
         "software": {"name": "vigie", "version": __version__},
         "config": config.path,
-        "partition": "rows_in = accepted + duplicates + rejected + outside_study_area",
+        "partition": PARTITION_TEXT,
         "sources": sources,
         "totals": ingest.get("totals", {}),
         **{k: v for k, v in parts.items() if k != "ingest"},

@@ -1,6 +1,6 @@
 """Ingestion: real DansMaRue, the simulator's exports and hand-made nasty files.
 
-Every test checks the partition ``rows_in = accepted + duplicates + rejected +
+Every test checks the partition ``rows_in = accepted + updated + duplicates + rejected +
 outside_study_area`` besides its own point; the known answers come from the files
 themselves (read independently here) or from the way the fixtures were written.
 """
@@ -54,7 +54,11 @@ def _ingest(*sources: SourceConfig, bbox=BONDY_BBOX, **kw: object) -> ingest.Ing
     result = ingest.ingest_site(_site(*sources, **kw), study_area_bbox=bbox, today=TODAY)  # type: ignore[arg-type]
     for s in result.summary["sources"].values():
         assert s["rows_in"] == (
-            s["accepted"] + s["duplicates"] + sum(s["rejected"].values()) + s["outside_study_area"]
+            s["accepted"]
+            + s["updated"]
+            + s["duplicates"]
+            + sum(s["rejected"].values())
+            + s["outside_study_area"]
         )
     return result
 
@@ -1002,18 +1006,21 @@ def test_files_of_one_source_with_other_labels_and_columns(tmp_path: Path) -> No
 
 def test_repeated_ids_in_one_file(tmp_path: Path) -> None:
     # One file (ids are then checked while the dates are parsed): a repeated id is a
-    # duplicate, a missing id is named by a hash of the row, not taken as a repeat.
+    # duplicate when the row is the same, an update (the later line kept) when it is
+    # not; a missing id is named by a hash of the row, not taken as a repeat.
     (tmp_path / "one.csv").write_text(
         "id;date;adresse\nA;01/03/2024;1 rue A\nB;02/03/2024;2 rue B\n"
-        "A;03/03/2024;3 rue C\n;04/03/2024;4 rue D\n",
+        "A;03/03/2024;3 rue C\n;04/03/2024;4 rue D\nB;02/03/2024;2 rue B\n",
         encoding="utf-8",
     )
     src = _source(tmp_path / "one.csv", columns={"id": "id", "date": "date", "address": "adresse"})
     result = _ingest(src)
     s = result.summary["sources"]["src"]
-    assert (s["rows_in"], s["accepted"], s["duplicates"]) == (4, 3, 1)
+    assert (s["rows_in"], s["accepted"], s["updated"], s["duplicates"]) == (5, 3, 1, 1)
     ids = result.ingested["report_id"].tolist()
-    assert ids[:2] == ["src:A", "src:B"]
+    assert ids[:2] == ["src:B", "src:A"]
+    assert _by_id(result).loc["src:A", "address"] == "3 rue C"
+    assert _by_id(result).loc["src:B", "source_line"] == 3  # the first copy is kept
     assert ids[2].startswith("src:h")
     (tmp_path / "one.csv").write_text(
         "id;date;adresse\nA;01/03/2024;1 rue A\nB;02/03/2024;2 rue B\n", encoding="utf-8"

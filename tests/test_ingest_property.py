@@ -80,8 +80,15 @@ def _site(path: Path, separator: str | None) -> SiteConfig:
 
 def _check(result: ingest.IngestResult) -> dict:
     s = result.summary["sources"]["g"]
-    parts = s["accepted"] + s["duplicates"] + sum(s["rejected"].values()) + s["outside_study_area"]
+    parts = (
+        s["accepted"]
+        + s["updated"]
+        + s["duplicates"]
+        + sum(s["rejected"].values())
+        + s["outside_study_area"]
+    )
     assert s["rows_in"] == parts
+    assert len(result.history) == s["updated"]
     assert len(result.ingested) == s["accepted"]
     assert len(result.outside) == s["outside_study_area"]
     assert (result.rejected["source_line"] > 0).sum() == sum(s["rejected"].values())

@@ -32,10 +32,14 @@ def test_every_row_is_accounted_for(demo_run: DemoRun, site: str) -> None:
     reports = gpd.read_parquet(demo_run.site(site) / "reports.parquet")
     rejected = pd.read_csv(demo_run.site(site) / "rejected.csv", encoding="utf-8-sig")
     outside = pd.read_csv(demo_run.site(site) / "outside_study_area.csv", encoding="utf-8-sig")
+    history = pd.read_csv(demo_run.site(site) / "report_history.csv", encoding="utf-8-sig")
     assert summary["sources"], "no source in the summary"
     for sid, s in summary["sources"].items():
         n_rej = _n_rejected(s["rejected"])
-        assert s["rows_in"] == s["accepted"] + s["duplicates"] + n_rej + s["outside_study_area"]
+        assert s["rows_in"] == (
+            s["accepted"] + s["updated"] + s["duplicates"] + n_rej + s["outside_study_area"]
+        )
+        assert (history["source"] == sid).sum() == s["updated"]
         # The summary's figures are those of the files the analyst opens.
         assert (reports["source"] == sid).sum() == s["accepted"]
         row_level = rejected[(rejected["source"] == sid) & (rejected["source_line"] > 0)]
@@ -93,7 +97,9 @@ def test_paris10_outside_area_equals_independent_count(demo_run: DemoRun) -> Non
     s = _summary(demo_run, "paris10")["sources"]["dansmarue"]
     assert s["rows_in"] == len(raw) == 10_000
     assert s["outside_study_area"] == int((~inside).sum())
-    assert s["accepted"] + s["duplicates"] + _n_rejected(s["rejected"]) == int(inside.sum())
+    assert s["accepted"] + s["updated"] + s["duplicates"] + _n_rejected(s["rejected"]) == int(
+        inside.sum()
+    )
 
 
 def test_no_personal_data_in_outputs(demo_run: DemoRun) -> None:
