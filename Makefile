@@ -93,11 +93,21 @@ distclean: clean
 	rm -rf $(VENV) node_modules $(STAMPS)
 
 # ---------------------------------------------------------------- installation
-$(VENV_STAMP): pyproject.toml
+# Exact versions from requirements.lock (the set CI tests), then Vigie itself without
+# resolving anything again. `make lock` refreshes the lock from pyproject.toml's ranges.
+$(VENV_STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 introuvable"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
+
+## lock: recalcule requirements.lock (versions exactes) depuis les bornes de pyproject.toml
+.PHONY: lock
+lock: $(VENV_STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check pip-tools
+	$(VENV)/bin/pip-compile --quiet --upgrade --extra dev --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --output-file requirements.lock pyproject.toml
 
 $(STAMPS)/node: scripts/setup-system.sh
 	bash scripts/setup-system.sh node
