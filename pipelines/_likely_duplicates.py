@@ -23,8 +23,9 @@ def link_likely_duplicates(
     Two reports are likely duplicates when they have the same ``category``, were made
     within ``window_h`` hours of each other, and either share a non-null ``building_id``
     or lie within ``distance_m`` metres (measured in the site's metric CRS,
-    :func:`pipelines.crs.metric_crs_of`, whatever the input CRS). A report is linked to the *earliest* such report before it (ties in time
-    broken by ``report_id``); the link is not transitive.
+    :func:`pipelines.crs.metric_crs_of`, whatever the input CRS). A report is linked to
+    the *earliest* such report before it (ties in time broken by ``report_id``); the
+    link is not transitive.
 
     Parameters
     ----------
