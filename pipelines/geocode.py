@@ -21,6 +21,7 @@ import pandas as pd
 import shapely
 from shapely import STRtree
 
+from pipelines.addresses import normalise_key
 from pipelines.config import Config, SiteConfig
 from pipelines.crs import metric_crs_of, require_metric
 
@@ -257,6 +258,59 @@ def geocode_reports(
     return out
 
 
+def placeholder_points(
+    reports: gpd.GeoDataFrame,
+    *,
+    min_reports: int = 5,
+    min_addresses: int = 3,
+) -> pd.Series:
+    """Flag the reports whose point is a placeholder, not a location.
+
+    Ticketing tools and city apps put every report they cannot locate on one point (the
+    town hall, the city's centroid, the landlord's agency). Such a point is shared
+    exactly by many reports whose addresses differ: a real place reported many times
+    shares its address too. Its coordinates say nothing about where the problem is, so
+    the geocoder treats them as missing (the address is geocoded instead) and the
+    likely-duplicate link never uses them.
+
+    Parameters
+    ----------
+    reports
+        Reports with a point geometry (any CRS; None allowed) and, optionally, an
+        ``address`` column.
+    min_reports
+        Reports that must share the exact same point (to 10⁻⁷ of the CRS unit).
+    min_addresses
+        Distinct addresses (normalised: case, accents, punctuation) among them.
+
+    Returns
+    -------
+    Series
+        ``is_placeholder_point`` (bool), aligned on ``reports.index``.
+    """
+    flags = pd.Series(False, index=reports.index, name="is_placeholder_point")
+    if "address" not in reports or len(reports) < min_reports:
+        return flags
+    geom = reports.geometry
+    has_point = (geom.notna() & ~geom.is_empty & (geom.geom_type == "Point")).to_numpy()
+    if has_point.sum() < min_reports:
+        return flags
+    points = geom[has_point]
+    key = pd.DataFrame(
+        {
+            "x": np.round(points.x.to_numpy(), 7),
+            "y": np.round(points.y.to_numpy(), 7),
+            "address": reports["address"][has_point].map(normalise_key).to_numpy(),
+        },
+        index=points.index,
+    )
+    shared = key.groupby(["x", "y"], sort=False)
+    n_reports = shared["address"].transform("size")
+    n_addresses = shared["address"].transform("nunique")  # blank addresses not counted
+    flags.loc[key.index] = ((n_reports >= min_reports) & (n_addresses >= min_addresses)).to_numpy()
+    return flags
+
+
 def geocode_summary(reports: pd.DataFrame) -> dict[str, Any]:
     """Counts by method, match rate and conflicts, for ``run_summary.json``."""
     counts = reports["geocode_method"].value_counts()
@@ -289,6 +343,20 @@ def run(
     reports = read_geoparquet(reports_path)
     buildings = read_geoparquet(buildings_path)
     gparams = params["geocode"]
+    placeholder = placeholder_points(
+        reports,
+        min_reports=int(gparams["placeholder_min_reports"]),
+        min_addresses=int(gparams["placeholder_min_addresses"]),
+    )
+    if placeholder.any():
+        log.warning(
+            "%d signalements posés sur %d point(s) partagé(s) par des adresses différentes : "
+            "coordonnées ignorées, adresse géocodée à la place",
+            int(placeholder.sum()),
+            len(reports.geometry[placeholder].drop_duplicates()),
+        )
+        reports = reports.copy()
+        reports.loc[placeholder, "geometry"] = None
     out = geocode_reports(
         reports,
         buildings,
@@ -308,8 +376,10 @@ def run(
             window_h=float(iparams["duplicate_window_h"]),
         )
     out["duplicate_of"] = duplicate_of
+    out["is_placeholder_point"] = placeholder.to_numpy()
     summary = geocode_summary(out)
     summary["likely_duplicates"] = int(out["duplicate_of"].notna().sum())
+    summary["placeholder_points"] = int(placeholder.sum())
     summary["parameters"] = {
         **gparams,
         **{k: iparams[k] for k in ("duplicate_distance_m", "duplicate_window_h")},
