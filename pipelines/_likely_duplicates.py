@@ -9,7 +9,7 @@ import pyarrow as pa
 from pyproj import Transformer
 
 from pipelines._values import arrow_strings
-from pipelines.crs import LAMBERT93
+from pipelines.crs import metric_crs_of
 
 
 def link_likely_duplicates(
@@ -22,9 +22,10 @@ def link_likely_duplicates(
 
     Two reports are likely duplicates when they have the same ``category``, were made
     within ``window_h`` hours of each other, and either share a non-null ``building_id``
-    or lie within ``distance_m`` metres (measured in Lambert-93, EPSG:2154, whatever the
-    input CRS). A report is linked to the *earliest* such report before it (ties in time
-    broken by ``report_id``); the link is not transitive.
+    or lie within ``distance_m`` metres (measured in the site's metric CRS,
+    :func:`pipelines.crs.metric_crs_of`, whatever the input CRS). A report is linked to
+    the *earliest* such report before it (ties in time broken by ``report_id``); the
+    link is not transitive.
 
     Parameters
     ----------
@@ -100,9 +101,10 @@ def link_likely_duplicates(
         # The points' coordinates projected as numbers (what ``to_crs`` does, without
         # building a new geometry per point).
         pts = geom[has_geom]
-        to_l93 = Transformer.from_crs(reports.crs, LAMBERT93, always_xy=True)
+        to_metric = Transformer.from_crs(reports.crs, metric_crs_of(reports), always_xy=True)
         x, y = (
-            np.asarray(v, dtype=float) for v in to_l93.transform(pts.x.to_numpy(), pts.y.to_numpy())
+            np.asarray(v, dtype=float)
+            for v in to_metric.transform(pts.x.to_numpy(), pts.y.to_numpy())
         )
         idx = np.flatnonzero(has_geom)
         scale = distance_m / (window_h * 3600.0) if window_h > 0 else 0.0

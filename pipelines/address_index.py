@@ -11,11 +11,14 @@ each point to the footprint that contains it, else the nearest within a toleranc
 1. ``gazetteer``: an analyst-maintained table of landlord building codes ("NC-B") and
    residence names ("Rés. du Breuil bât C") → ``building_id``;
 2. ``address_exact``: same street key, number and suffix;
-3. ``address_interpolated``: same street, same side (parity), between the two nearest
-   known numbers (or at the nearest one), scored lower the further the numbers are;
+3. ``address_interpolated``: same street, same side (parity), between two known
+   numbers at most 200 m apart (or the same number with another suffix), scored lower
+   the further the numbers are; never extrapolated from one known number;
 4. ``address_fuzzy``: the street name matched approximately (rapidfuzz), then 2./3.;
 5. ``ban``: the online BAN geocoder, only when a :class:`BanClient` is passed;
-6. ``unmatched``: kept, never dropped.
+6. ``address_street``: the street is known but not the building (its number is not
+   between two known ones, or the address has none): not placed on a building, counted;
+7. ``unmatched``: kept, never dropped.
 
 Street names in the index are matched on :func:`pipelines.addresses.street_key`; the
 OSM ``old_name``/``alt_name`` of an associatedStreet relation and the BAN ``alias`` are
@@ -160,7 +163,8 @@ def match_addresses(
     DataFrame
         Aligned on ``parsed.index``, columns :data:`MATCH_COLUMNS`: ``building_id``
         (NA when none), ``geocode_method`` (``gazetteer``, ``address_exact``,
-        ``address_interpolated``, ``address_fuzzy``, ``ban`` or ``unmatched``),
+        ``address_interpolated``, ``address_fuzzy``, ``ban``, ``address_street`` or
+        ``unmatched``),
         ``geocode_score`` in [0, 1], ``geocode_distance_m`` (address point to footprint,
         metres; NaN for the gazetteer and when unlinked), ``match_lon``/``match_lat``
         (the address point, WGS84 degrees), ``match_address_id``, ``match_street`` and
@@ -212,11 +216,13 @@ def match_addresses(
     queries = queries[~done]
     queries["street_key"] = _map_unique(queries["raw_key"], streets.resolve).to_numpy()
 
-    # (b) exact and (c) interpolated
+    # (b) exact and (c) interpolated; a known street whose number neither places is
+    # kept aside: the BAN may still place it, else it is reported as address_street.
     res = _match_on_streets(
         queries, streets, buildings, metric, tolerance_m=tolerance_m, max_number_gap=max_number_gap
     )
-    result.set(res, "address")
+    street_only = [res[res["kind"] == "street"]]
+    result.set(res[res["kind"] != "street"], "address")
 
     # (d) fuzzy street name, then (b)/(c) on the street found
     fuzzy_q = queries[
@@ -245,6 +251,8 @@ def match_addresses(
         fres = _match_on_streets(
             fq, streets, buildings, metric, tolerance_m=tolerance_m, max_number_gap=max_number_gap
         )
+        street_only.append(fres[fres["kind"] == "street"])
+        fres = fres[fres["kind"] != "street"]
         if not fres.empty:
             raw_of_row = dict(zip(fq["_row"], fq["raw_key"], strict=True))
             factor = np.array([resolved[raw_of_row[r]][1] / 100.0 for r in fres["_row"]])
@@ -286,6 +294,10 @@ def match_addresses(
                     ),
                     "ban",
                 )
+
+    # (f) the street is known, the building is not: not placed, and said so.
+    street = pd.concat(street_only, ignore_index=True)
+    result.set(street[~result.done[street["_row"].to_numpy(dtype="int64")]], "address_street")
 
     out = result.frame(parsed)
     log.info("address matching: %s", out["geocode_method"].value_counts().to_dict())

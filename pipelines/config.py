@@ -73,6 +73,10 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
         "disagreement_m": 50.0,
         "fuzzy_threshold": 88.0,
         "ban_online": False,
+        # A point shared by this many reports with this many distinct addresses is a
+        # placeholder (a city's "no location" point): its coordinates are ignored.
+        "placeholder_min_reports": 5,
+        "placeholder_min_addresses": 3,
     },
     "hotspots": {
         "distance_band_m": None,  # None: automatic band (DOMAIN.md)

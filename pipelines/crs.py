@@ -3,22 +3,33 @@
 Data is stored in WGS84 (EPSG:4326). Anything metric (distances, buffers, areas, kernel
 density, distance bands) is computed in a projected CRS: Lambert-93 (EPSG:2154) in
 metropolitan France, the local UTM zone elsewhere.
+
+"Metropolitan France" is its real outline, not a rectangle: a rectangle that holds Brest
+and Strasbourg also holds Barcelona, Geneva, Brussels and Frankfurt. The outline ships
+with the package (``data/metropolitan_france.geojson``): Natural Earth's 1:10m
+admin-0 countries (version 5.1.1, public domain), France's mainland and Corsica, widened
+by 3 km out to sea (a coastal site whose centre is on a quay or a beach stays in France)
+and cut back along every neighbour's border, simplified to 150 m. Borders are exact to
+a few hundred metres, which is enough to choose a projection: near a border both
+Lambert-93 and the local UTM zone measure metres to well under 0.1 %.
 """
 
 from __future__ import annotations
 
+import json
+from functools import cache
+from importlib import resources
 from typing import TypeVar
 
 import geopandas as gpd
-from pyproj import CRS
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
 
 from pipelines.errors import CRSError
 
 WGS84 = "EPSG:4326"
 LAMBERT93 = "EPSG:2154"
-
-# Metropolitan France (with Corsica), in degrees: where Lambert-93 is valid.
-_METRO_FRANCE_BOUNDS = (-5.5, 41.0, 10.0, 51.5)
 
 G = TypeVar("G", gpd.GeoDataFrame, gpd.GeoSeries)
 
@@ -34,20 +45,45 @@ def metric_crs_for(lon: float, lat: float) -> str:
     Returns
     -------
     str
-        ``"EPSG:2154"`` in metropolitan France, else the EPSG code of the local UTM zone.
+        ``"EPSG:2154"`` in metropolitan France (see the module's note on its outline),
+        else the EPSG code of the local UTM zone (WGS 84 / UTM, north or south; the
+        plain 6° zones, without the Norway and Svalbard exceptions).
     """
-    west, south, east, north = _METRO_FRANCE_BOUNDS
-    if west <= lon <= east and south <= lat <= north:
+    if in_metropolitan_france(lon, lat):
         return LAMBERT93
-    zone = int((lon + 180) // 6) + 1
+    zone = min(int((lon + 180) // 6) + 1, 60)
     return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
+@cache
+def _metropolitan_france() -> shapely.Geometry:
+    """The outline of metropolitan France (EPSG:4326), prepared for point tests."""
+    text = (
+        resources.files("pipelines")
+        .joinpath("data/metropolitan_france.geojson")
+        .read_text(encoding="utf-8")
+    )
+    outline = shapely.from_geojson(json.dumps(json.loads(text)["features"][0]["geometry"]))
+    shapely.prepare(outline)
+    return outline
+
+
+def in_metropolitan_france(lon: float, lat: float) -> bool:
+    """Whether a WGS84 point lies in metropolitan France (mainland, Corsica, 3 km of sea)."""
+    return bool(shapely.contains_xy(_metropolitan_france(), lon, lat))
 
 
 def metric_crs_of(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> str:
     """Choose the metric CRS for a frame from the centre of its bounds."""
     if frame.crs is None:
         raise CRSError("La couche n'a pas de système de coordonnées (CRS) : impossible de mesurer.")
-    bounds = frame.to_crs(WGS84).total_bounds if len(frame) else (2.35, 48.85, 2.35, 48.85)
+    bounds = frame.total_bounds
+    if not len(frame) or not np.isfinite(bounds).all():
+        return metric_crs_for(2.35, 48.85)
+    if not CRS.from_user_input(frame.crs).equals(WGS84):
+        # Only the bounds are reprojected, not every geometry (a frame may hold a million
+        # reports).
+        bounds = Transformer.from_crs(frame.crs, WGS84, always_xy=True).transform_bounds(*bounds)
     return metric_crs_for((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 import shapely
 from shapely import STRtree
 
+from pipelines.addresses import normalise_key
 from pipelines.config import Config, SiteConfig
 from pipelines.crs import metric_crs_of, require_metric
 
@@ -34,8 +35,16 @@ GEOCODE_METHODS = (
     "ban",
     "point_in_building",
     "nearest_building",
+    "address_street",
     "unmatched",
 )
+
+#: Methods that place a report on no building: the street alone is known, or nothing.
+UNPLACED_METHODS = ("address_street", "unmatched")
+
+#: Above this share of addressed reports left unplaced, the site's address sources are
+#: too thin for address geocoding, and the summary says so.
+THIN_ADDRESSES_SHARE = 0.2
 
 GEOCODE_COLUMNS = ["building_id", "geocode_method", "geocode_score", "geocode_distance_m"]
 
@@ -184,8 +193,12 @@ def combine_matches(
     require_metric(buildings.crs)
     out = by_point[GEOCODE_COLUMNS].copy()
     addr = by_address.reindex(out.index)
-    addr_ok = addr["geocode_method"].notna() & (addr["geocode_method"] != "unmatched")
-    take_address = addr_ok & (out["geocode_method"] != "point_in_building")
+    addr_ok = addr["geocode_method"].notna() & ~addr["geocode_method"].isin(UNPLACED_METHODS)
+    # A street without its building is said only when the point says nothing better.
+    street_only = (addr["geocode_method"] == "address_street") & (
+        out["geocode_method"] == "unmatched"
+    )
+    take_address = (addr_ok & (out["geocode_method"] != "point_in_building")) | street_only
     for column in GEOCODE_COLUMNS:
         out[column] = out[column].where(~take_address, addr[column])
     both = addr_ok & (by_point["geocode_method"] != "unmatched")
@@ -257,19 +270,118 @@ def geocode_reports(
     return out
 
 
+def placeholder_points(
+    reports: gpd.GeoDataFrame,
+    *,
+    min_reports: int = 5,
+    min_addresses: int = 3,
+) -> pd.Series:
+    """Flag the reports whose point is a placeholder, not a location.
+
+    Ticketing tools and city apps put every report they cannot locate on one point (the
+    town hall, the city's centroid, the landlord's agency). Such a point is shared
+    exactly by many reports whose addresses differ: a real place reported many times
+    shares its address too. Its coordinates say nothing about where the problem is, so
+    the geocoder treats them as missing (the address is geocoded instead) and the
+    likely-duplicate link never uses them.
+
+    Parameters
+    ----------
+    reports
+        Reports with a point geometry (any CRS; None allowed) and, optionally, an
+        ``address`` column.
+    min_reports
+        Reports that must share the exact same point (to 10⁻⁷ of the CRS unit).
+    min_addresses
+        Distinct addresses (normalised: case, accents, punctuation) among them.
+
+    Returns
+    -------
+    Series
+        ``is_placeholder_point`` (bool), aligned on ``reports.index``.
+    """
+    flags = pd.Series(False, index=reports.index, name="is_placeholder_point")
+    if "address" not in reports or len(reports) < min_reports:
+        return flags
+    geom = reports.geometry
+    has_point = (geom.notna() & ~geom.is_empty & (geom.geom_type == "Point")).to_numpy()
+    if has_point.sum() < min_reports:
+        return flags
+    points = geom[has_point]
+    key = pd.DataFrame(
+        {
+            "x": np.round(points.x.to_numpy(), 7),
+            "y": np.round(points.y.to_numpy(), 7),
+            "address": reports["address"][has_point].map(normalise_key).to_numpy(),
+        },
+        index=points.index,
+    )
+    shared = key.groupby(["x", "y"], sort=False)
+    n_reports = shared["address"].transform("size")
+    n_addresses = shared["address"].transform("nunique")  # blank addresses not counted
+    flags.loc[key.index] = ((n_reports >= min_reports) & (n_addresses >= min_addresses)).to_numpy()
+    return flags
+
+
 def geocode_summary(reports: pd.DataFrame) -> dict[str, Any]:
     """Counts by method, match rate and conflicts, for ``run_summary.json``."""
     counts = reports["geocode_method"].value_counts()
     by_method = {m: int(counts.get(m, 0)) for m in GEOCODE_METHODS}
     n = len(reports)
+    unplaced = sum(by_method[m] for m in UNPLACED_METHODS)
     return {
         "rows": n,
         "by_method": by_method,
         "unmatched": by_method["unmatched"],
-        "match_rate": round((n - by_method["unmatched"]) / n, 4) if n else None,
+        "street_only": by_method["address_street"],
+        "match_rate": round((n - unplaced) / n, 4) if n else None,
         "location_conflicts": int(
             reports.get("has_location_conflict", pd.Series(dtype=bool)).sum()
         ),
+    }
+
+
+def address_quality(reports: pd.DataFrame, *, has_ban: bool) -> dict[str, Any]:
+    """How well addresses placed the reports that had one, and a French warning when
+    too few were placed for address geocoding to be trusted.
+
+    Parameters
+    ----------
+    reports
+        Geocoded reports (``geocode_method``; ``address`` when the sources have one).
+    has_ban
+        Whether the site's address index includes a BAN extract.
+
+    Returns
+    -------
+    dict
+        ``addressed`` (reports with an address), ``unplaced`` (of those, placed on no
+        building), ``share_unplaced`` and ``warning`` (French text, or None).
+    """
+    if "address" in reports:
+        addressed = reports["address"].fillna("").astype(str).str.strip() != ""
+    else:
+        addressed = pd.Series(False, index=reports.index)
+    n = int(addressed.sum())
+    unplaced = int((addressed & reports["geocode_method"].isin(UNPLACED_METHODS)).sum())
+    share = unplaced / n if n else 0.0
+    warning = None
+    if n and share > THIN_ADDRESSES_SHARE:
+        advice = (
+            "vérifiez les adresses des exports et celles du fichier BAN du site"
+            if has_ban
+            else "les adresses de l'extrait OSM sont trop rares pour géocoder par adresse : "
+            "ajoutez l'extrait de la Base Adresse Nationale de la commune (clé « ban » du site)"
+        )
+        warning = (
+            f"{unplaced} des {n} signalements avec une adresse ({share:.0%}) ne sont placés "
+            f"sur aucun bâtiment ; {advice}."
+        )
+    return {
+        "addressed": n,
+        "unplaced": unplaced,
+        "share_unplaced": round(share, 4),
+        "warning": warning,
     }
 
 
@@ -281,6 +393,7 @@ def run(
     *,
     params: dict[str, Any],
     address_matches: pd.DataFrame | None = None,
+    has_ban: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read ingested reports and footprints, geocode, link likely duplicates, write."""
     from pipelines._likely_duplicates import link_likely_duplicates
@@ -289,6 +402,20 @@ def run(
     reports = read_geoparquet(reports_path)
     buildings = read_geoparquet(buildings_path)
     gparams = params["geocode"]
+    placeholder = placeholder_points(
+        reports,
+        min_reports=int(gparams["placeholder_min_reports"]),
+        min_addresses=int(gparams["placeholder_min_addresses"]),
+    )
+    if placeholder.any():
+        log.warning(
+            "%d signalements posés sur %d point(s) partagé(s) par des adresses différentes : "
+            "coordonnées ignorées, adresse géocodée à la place",
+            int(placeholder.sum()),
+            len(reports.geometry[placeholder].drop_duplicates()),
+        )
+        reports = reports.copy()
+        reports.loc[placeholder, "geometry"] = None
     out = geocode_reports(
         reports,
         buildings,
@@ -308,8 +435,13 @@ def run(
             window_h=float(iparams["duplicate_window_h"]),
         )
     out["duplicate_of"] = duplicate_of
+    out["is_placeholder_point"] = placeholder.to_numpy()
     summary = geocode_summary(out)
     summary["likely_duplicates"] = int(out["duplicate_of"].notna().sum())
+    summary["placeholder_points"] = int(placeholder.sum())
+    summary["address_quality"] = address_quality(out, has_ban=has_ban)
+    if summary["address_quality"]["warning"]:
+        log.warning("%s", summary["address_quality"]["warning"])
     summary["parameters"] = {
         **gparams,
         **{k: iparams[k] for k in ("duplicate_distance_m", "duplicate_window_h")},
@@ -336,7 +468,13 @@ def run_site(
     buildings = read_geoparquet(buildings_path)
     matches = match_site_addresses(reports, buildings, site=site)
     return run(
-        reports_path, buildings_path, dst, summary_dst, params=site.params, address_matches=matches
+        reports_path,
+        buildings_path,
+        dst,
+        summary_dst,
+        params=site.params,
+        address_matches=matches,
+        has_ban=bool(site.ban),
     )
 
 

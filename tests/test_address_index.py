@@ -277,10 +277,13 @@ def test_dansmarue_address_vs_coordinates(
 ) -> None:
     """Geocode the real reports of the extract by address, and by coordinates.
 
-    Measured on this extract: 107 of the 109 reports are placed by address ("1 Rue
+    Measured on this extract: 105 of the 109 reports are placed by address ("1 Rue
     Rochambeau": no odd number of that street in OSM; "Square Aristide Cavaillé-Coll
-    Place Franz Liszt": no number), and the two methods give the same footprint for 80
-    of the 107 both place (74.8 %), short of the 90 % hoped for. Before and after the
+    Place Franz Liszt": no number; 2 and 9 Rue de Chantilly lie beyond the numbers OSM
+    knows on their side, and since #15 a number is no longer extrapolated from the last
+    known ones: the street only), and the two methods give the same footprint for 78 of
+    the 105 both place (74.3 %; 80 of 107 when the two Chantilly numbers were
+    extrapolated, both onto the right building), short of the 90 % hoped for. Before and after the
     source precedence was fixed (shops and areas below address nodes and the BAN) the
     figure is the same: no report of the extract hit one of the four conflicting keys.
 
@@ -321,7 +324,7 @@ def test_dansmarue_address_vs_coordinates(
     assert both.sum() >= 95
     same = by_coords[both] == by_address.loc[both, "building_id"]
     agreement = float(same.mean())
-    assert same.sum() >= 80
+    assert same.sum() >= 78
     assert agreement >= 0.74, f"same building for {agreement:.1%}"
 
     # Why they differ: the footprint found by coordinates carries another number of
@@ -516,6 +519,7 @@ def test_match_100k_varied(
         "address_exact",
         "address_interpolated",
         "address_fuzzy",
+        "address_street",
         "unmatched",
     }
 
@@ -571,19 +575,22 @@ def test_interpolation_between_known_numbers(
     assert out.loc["b", "building_id"] == "way/1"
     assert out.loc["c", "building_id"] == "way/3"
     assert 0.3 <= out.loc["b", "geocode_score"] < 1.0
-    # 12, beyond the last known number, is extrapolated one step (20 m) past 10 (x=80).
-    assert out.loc["d", "geocode_method"] == "address_interpolated"
-    assert out.loc["d", "building_id"] == "way/5"
-    assert out.loc["d", "geocode_score"] < out.loc["b", "geocode_score"]
-    # 3 is on the odd side, where no number is known: not guessed.
-    assert out.loc["e", "geocode_method"] == "unmatched"
+    # 12, beyond the last known number (10), is not guessed (#15: from one known number
+    # a guess lands 17-144 m off): the street is known, the building is not.
+    assert out.loc["d", "geocode_method"] == "address_street"
+    assert pd.isna(out.loc["d", "building_id"])
+    assert out.loc["d", "match_street"] == "rue du test"
+    assert np.isnan(out.loc["d", "match_lon"])
+    # 3 is on the odd side, where no number is known: not guessed, the street only.
+    assert out.loc["e", "geocode_method"] == "address_street"
     assert pd.isna(out.loc["e", "building_id"])
 
 
 def test_number_gap_limit(street: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]) -> None:
     index, buildings = street
     out = match_addresses(parse_addresses(pd.Series(["60 rue du Test"])), index, buildings)
-    assert out.loc[0, "geocode_method"] == "unmatched"
+    assert out.loc[0, "geocode_method"] == "address_street"
+    assert pd.isna(out.loc[0, "building_id"])
 
 
 def test_fuzzy_faubourg_typo(street: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]) -> None:
@@ -743,3 +750,35 @@ def test_match_site_reads_the_site_files(tmp_path: Path, bondy_buildings: gpd.Ge
     assert list(out.index) == [11, 12, 13]
     assert out["geocode_method"].tolist() == ["address_exact", "gazetteer", "unmatched"]
     assert out.loc[12, "building_id"] == some
+
+
+def test_interpolation_needs_two_close_numbers(
+    street: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame],
+) -> None:
+    """Between 2 (x=0) and 6 (x=40) a number is interpolated; once 6 is gone, 4 lies
+    beyond the last known number on its side and is not placed; with 6 moved 300 m
+    away, 2 and 6 no longer bracket 4 honestly."""
+    index, buildings = street
+    texts = pd.Series(["4 rue du Test", "6 bis rue du Test", "rue du Test"])
+    out = match_addresses(parse_addresses(texts), index, buildings)
+    assert out["geocode_method"].tolist() == [
+        "address_interpolated",
+        "address_interpolated",  # the same number with another suffix
+        "address_street",  # no number: the street only
+    ]
+    assert out.loc[1, "building_id"] == "way/2"
+
+    without_6 = index[index["address_id"] != "t/6"]
+    out = match_addresses(parse_addresses(texts[:1]), without_6, buildings)
+    assert out.loc[0, "geocode_method"] == "address_interpolated"  # between 2 and 10
+    only_2 = index[index["address_id"] == "t/2"]
+    out = match_addresses(parse_addresses(texts[:1]), only_2, buildings)
+    assert out.loc[0, "geocode_method"] == "address_street"
+
+    far = index.copy()
+    moved = gpd.GeoSeries([Point(X0 + 300.0, Y0)], crs=LAMBERT93).to_crs(WGS84).iloc[0]
+    far.loc[far["address_id"] == "t/6", "geometry"] = moved
+    far = far[far["address_id"] != "t/10"]
+    out = match_addresses(parse_addresses(texts[:1]), far, buildings)
+    assert out.loc[0, "geocode_method"] == "address_street"
+    assert pd.isna(out.loc[0, "building_id"])

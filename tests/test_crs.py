@@ -1,0 +1,78 @@
+"""The metric CRS follows metropolitan France's real outline, not a rectangle."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import Point
+
+from pipelines._likely_duplicates import link_likely_duplicates
+from pipelines.crs import LAMBERT93, WGS84, in_metropolitan_france, metric_crs_for, metric_crs_of
+
+# (lon, lat) of places, and the CRS each must get.
+PLACES = {
+    "Paris (Notre-Dame)": ((2.3499, 48.8530), LAMBERT93),
+    "Bondy (Noue-Caillet)": ((2.4840, 48.9090), LAMBERT93),
+    "Ajaccio (Corse)": ((8.7369, 41.9192), LAMBERT93),
+    "Marseille (Vieux-Port, sur l'eau)": ((5.3660, 43.2950), LAMBERT93),
+    "Brest (port)": ((-4.4944, 48.3806), LAMBERT93),
+    "Menton (frontière italienne)": ((7.5003, 43.7764), LAMBERT93),
+    "Strasbourg": ((7.7521, 48.5734), LAMBERT93),
+    "Monaco (Monte-Carlo)": ((7.4246, 43.7384), "EPSG:32632"),
+    "Genève": ((6.1432, 46.2044), "EPSG:32632"),
+    "Bruxelles": ((4.3517, 50.8503), "EPSG:32631"),
+    "Barcelone": ((2.1734, 41.3851), "EPSG:32631"),
+    "Bâle": ((7.5886, 47.5596), "EPSG:32632"),
+    "Kehl (face à Strasbourg)": ((7.8148, 48.5708), "EPSG:32632"),
+    "Francfort": ((8.6821, 50.1109), "EPSG:32632"),
+    "Douvres": ((1.3134, 51.1279), "EPSG:32631"),
+    "Pointe-à-Pitre (Guadeloupe)": ((-61.5331, 16.2411), "EPSG:32620"),
+    "New York": ((-73.9857, 40.7484), "EPSG:32618"),
+    "Saint-Denis (La Réunion)": ((55.4481, -20.8789), "EPSG:32740"),
+    "Sydney": ((151.2093, -33.8688), "EPSG:32756"),
+}
+
+
+@pytest.mark.parametrize("place", PLACES)
+def test_metric_crs_of_a_place(place: str) -> None:
+    (lon, lat), expected = PLACES[place]
+    assert metric_crs_for(lon, lat) == expected
+    assert in_metropolitan_france(lon, lat) == (expected == LAMBERT93)
+
+
+def test_metric_crs_of_a_frame_in_any_crs() -> None:
+    """A frame is placed by the centre of its bounds, whatever CRS it is stored in."""
+    geneva = gpd.GeoSeries([Point(6.140, 46.200), Point(6.150, 46.210)], crs=WGS84)
+    assert metric_crs_of(geneva) == "EPSG:32632"
+    assert metric_crs_of(geneva.to_crs(LAMBERT93)) == "EPSG:32632"
+    bondy = gpd.GeoSeries([Point(2.478, 48.907), Point(2.491, 48.913)], crs=WGS84)
+    assert metric_crs_of(bondy.to_crs("EPSG:32631")) == LAMBERT93
+
+
+def _pair(lon: float, lat: float, dx_m: float) -> gpd.GeoDataFrame:
+    """Two reports of the same category an hour apart, ``dx_m`` metres apart east-west."""
+    here = gpd.GeoSeries([Point(lon, lat)], crs=WGS84)
+    metric = metric_crs_of(here)
+    p = here.to_crs(metric).iloc[0]
+    points = gpd.GeoSeries([p, Point(p.x + dx_m, p.y)], crs=metric).to_crs(WGS84)
+    return gpd.GeoDataFrame(
+        {
+            "report_id": ["a", "b"],
+            "category": ["encombrants", "encombrants"],
+            "reported_at": pd.to_datetime(["2024-05-01 10:00", "2024-05-01 11:00"]),
+        },
+        geometry=points.to_numpy(),
+        crs=WGS84,
+    )
+
+
+@pytest.mark.parametrize(
+    "where", [(2.484, 48.909), (-61.5331, 16.2411), (55.4481, -20.8789), (-73.9857, 40.7484)]
+)
+def test_likely_duplicates_measure_metres_where_the_site_is(where: tuple[float, float]) -> None:
+    """28 m apart is within 30 m and 32 m is not, in Bondy, Pointe-à-Pitre, Saint-Denis de
+    La Réunion and New York alike (Lambert-93 stretches metres far from its standard
+    parallels: in the tropics and the southern hemisphere 28 m no longer measure 28 m)."""
+    assert link_likely_duplicates(_pair(*where, 28.0), distance_m=30.0).tolist()[1] == "a"
+    assert link_likely_duplicates(_pair(*where, 32.0), distance_m=30.0).isna().all()
