@@ -41,6 +41,7 @@ need models not shipped offline, and miss the VTS conventions (civilities, "logt
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import product
@@ -737,9 +738,15 @@ def scrub_series(values: pd.Series, *, mode: str = "text") -> tuple[pd.Series, d
 
 def scrub_text(text: str | None, *, mode: str = "text") -> str | None:
     """Scrub one string (see :func:`scrub_series`). For many strings, call
-    :func:`scrub_series` once: each call runs every rule's kernel."""
+    :func:`scrub_series` once: each call runs (and pyarrow compiles) the kernels of the
+    rules that the text may need; the answers are remembered for repeated texts."""
     if text is None:
         return None
+    return _scrub_one(str(text), _check_mode(mode))
+
+
+@functools.lru_cache(maxsize=4096)
+def _scrub_one(text: str, mode: str) -> str:
     return str(scrub_series(pd.Series([text], dtype="str"), mode=mode)[0].iloc[0])
 
 
