@@ -507,7 +507,14 @@ _NAME_RULES = (
 # pyarrow compiles a pattern at every kernel call, and most calls (a cell, a note, a
 # batch of rejected rows) hold no phone, no e-mail, no civility.
 _TRIGGER_EMAILS = r"@|(?i:[ (\[{<]at[ )\]}>]|arr?obas)"
-_TRIGGER_PHONES = r"[0-9](?:[ .\-/,\x{00A0}\x{202F}]{0,2}[0-9]){7}"
+# A number that starts as a phone does (+, (, 0, 33, or 6/7 and a separator) and has
+# eight more digits; or a word that announces one. Ids such as "DI-2024-0000123" are
+# not flagged (every row's id goes through this).
+_TRIGGER_PHONES = (
+    r"(?:^|[^0-9])(?:\+|\(|0|33|[67][ .\-/,\x{00A0}\x{202F}])[ ()+]*"
+    r"(?:[ .\-/,()\x{00A0}\x{202F}]{0,2}[0-9]){8}"
+    r"|(?i:t[eé]l|phone|portable|mobile|gsm|fixe|fax|whatsapp|tph)"
+)
 _TRIGGER_FLATS = (
     r"(?i:ap|lo|lg|porte|chambre|chbre|studio|bal|bo[iî]te|gauche|droite|face|milieu|fond)"
 )
