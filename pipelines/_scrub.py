@@ -291,9 +291,10 @@ _FLOOR_DOOR = (
 # ----------------------------------------------------------------------------- names
 # Civilities after which a lower-case word is a name: written in lower case themselves
 # ("mme richardeau"), as in a note typed all in lower case; "Madame habite" is a verb.
+# Not "dr", which is also "droite" in terse notes ("3e dr fuite").
 _CIVILITY_LOW = (
     r"(?:madame|mme|mmes|monsieur|mr|mademoiselle|mlle|mlles|melle|mle|messieurs|mesdames"
-    r"|docteur|dr|MME|MLLE|MR)"
+    r"|docteur|MME|MLLE|MR)"
 )
 _CIVILITY = (
     r"(?:M|MM|(?i:mr|mme|mmes|mlle|mlles|melle|mle|monsieur|madame|mademoiselle|messieurs"
@@ -458,6 +459,7 @@ _NOT_NAMES_LOWER = _words(
     "|transmet|montre|répond|repond|regrette|remercie|insiste|craint|doit|peut|pourrait"
     "|devrait|aimerait|concernant|concerné|concernée|message|messagerie|répondeur"
     "|repondeur|ayant|étant|qu'il|qu'elle|dispose|possède|signalant|ignore|affirme|assure"
+    "|aucun|aucune|personne|vacant|vacante|vide|sans|non|renseigné|renseignée"
 )
 _NOT_GUARDED = r"[^" + _L + _N + r"_\x{E000}]"  # a word's left boundary, not marked yet
 _GUARD_ANY_CASE = (
