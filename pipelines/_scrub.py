@@ -376,17 +376,17 @@ _NAME_AFTER_LABEL = (
 )
 
 # Street names: the civility or title after a kind of street keeps its name.
+# Kinds of streets and public places that bear people's names; not the parts of a
+# building ("escalier", "porte", "cour", "tour"): "dans l'escalier Mme Diallo a glissé".
 _STREETS = _words(
     "rue|r.|avenue|av.|av|ave|boulevard|bd|bld|blvd|bvd|place|pl.|square|sq.|allée|allee"
     "|impasse|imp.|quai|cours|chemin|ch.|chem.|passage|pass.|cité|cite|villa|route|rte"
-    "|chaussée|chaussee|esplanade|promenade|parvis|pont|port|sentier|sente|venelle|galerie"
-    "|hameau|rond-point|carrefour|cour|jardin|jardins|parc|résidence|residence|rés.|res."
+    "|chaussée|chaussee|esplanade|promenade|parvis|pont|sentier|sente|venelle|galerie"
+    "|hameau|rond-point|carrefour|jardin|jardins|parc|résidence|residence|rés.|res."
     "|groupe|scolaire|école|ecole|collège|college|lycée|lycee|hôpital|hopital|clinique"
-    "|centre|stade|gymnase|piscine|mail|voie|ruelle|faubourg|fg|fbg|quartier|maison|métro"
-    "|metro|station|gare|lotissement|montée|traverse|halle|marché|marche|foyer|ehpad"
-    "|crèche|creche|médiathèque|bibliothèque|salle|espace|pavillon|tour|bâtiment|batiment"
-    "|bât.|bat.|bât|bat|cimetière|square|dalle|berge|berges|port|rampe|escalier|escaliers"
-    "|passerelle|cour|porte"
+    "|centre|stade|gymnase|piscine|voie|ruelle|faubourg|fg|fbg|quartier|métro|metro"
+    "|station|gare|lotissement|montée|traverse|halle|marché|marche|foyer|ehpad|crèche"
+    "|creche|médiathèque|bibliothèque|cimetière|berge|berges|passerelle"
 )
 _TITLES = (
     r"(?:M\.|MM\.|M|(?i:monsieur|madame|mademoiselle|messieurs|mesdames|docteur|docteurs"

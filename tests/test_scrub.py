@@ -255,3 +255,19 @@ def test_codes_together_in_several_modes() -> None:
 def test_guard_typed_in_cannot_shield_a_name() -> None:
     assert scrub_text(f"Mme{_scrub.GUARD} Martin") == NAME
     assert _scrub.GUARD not in (scrub_text("M. le gardien") or "")
+
+
+# A street named after someone keeps its name; a part of a building does not shield one.
+AROUND_STREETS = [
+    ("20 av. M. Dormoy, entrée 1", "20 av. M. Dormoy, entrée 1"),
+    ("impasse du Dr. Schweitzer, appt 4", f"impasse du Dr. Schweitzer, {FLAT}"),
+    ("dans l'escalier Mme Diallo a glissé", f"dans l'escalier {NAME} a glissé"),
+    ("Bâtiment M. Dupont", f"Bâtiment {NAME}"),
+    ("bât A esc 2 3e dr fuite", "bât A esc 2 3e dr fuite"),  # dr: droite
+    ("Occupant : aucun", "Occupant : aucun"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), AROUND_STREETS)
+def test_streets_and_building_parts(text: str, expected: str) -> None:
+    assert scrub_text(text) == expected
