@@ -161,11 +161,13 @@ def _accepted_frame(
     free text scrubbed, with the counts of what was scrubbed."""
     f = p.frame
     missing = pd.Series(np.nan, index=range(len(a)), dtype="str")
-    scrubbed = ("subcategory", "description", "address")
-    # Each text column as its distinct values and the accepted rows' codes; the free
-    # text ones scrubbed together (one pass of the rules over all their values).
+    # Every text column reaches the maps: all are scrubbed, the address without the
+    # name rules (street names: "rue du Docteur Roux"; see pipelines._scrub.ROLE_MODES).
+    scrubbed = ("subcategory", "description", "address", "building_ref", "status", "channel")
+    # Each text column as its distinct values and the accepted rows' codes; the text
+    # columns scrubbed together (one pass of the rules over all the values of a mode).
     texts: dict[str, tuple[pa.Array, np.ndarray]] = {}
-    for role in (*scrubbed, "building_ref", "status", "channel"):
+    for role in scrubbed:
         if role == "address" and any(r in f for r in ("number", "street", "postcode", "city")):
             dictionary, all_codes = _text_codes(_compose_address(f))
         elif role in f:
@@ -175,7 +177,9 @@ def _accepted_frame(
         texts[role] = dictionary, all_codes[a]
     free = [role for role in scrubbed if role in texts]
     dictionaries, scrub_counts = _scrub.scrub_codes_together(
-        [texts[role][0] for role in free], [texts[role][1] for role in free]
+        [texts[role][0] for role in free],
+        [texts[role][1] for role in free],
+        modes=[_scrub.ROLE_MODES.get(role, "text") for role in free],
     )
     counts = _scrub.empty_counts()
     for role, dictionary, made in zip(free, dictionaries, scrub_counts, strict=True):
@@ -196,7 +200,7 @@ def _accepted_frame(
                 role: functools.partial(_strings_of, *texts[role])
                 if role in texts
                 else (lambda: missing)
-                for role in (*scrubbed, "building_ref", "status", "channel")
+                for role in scrubbed
             },
             "category_label": functools.partial(
                 _take_strings, [BY_CODE[c].label for c in CODES], code

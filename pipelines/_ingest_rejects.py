@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines import _scrub
-from pipelines._ingest_cells import _is_personal, _Parsed
+from pipelines._ingest_cells import _is_personal, _Parsed, personal_columns
 from pipelines._ingest_partition import _Partition
 from pipelines._ingest_schema import REJECTED_COLUMNS, ROW_REASONS
 from pipelines._rawfile import RawFile
@@ -133,7 +133,8 @@ def _rejected_frame(
     if len(r) == 0:
         return pd.DataFrame(columns=list(REJECTED_COLUMNS)), _scrub.empty_counts()
     rf = p.frame.iloc[r]
-    originals, counts = _original_rows(raws, rf, source.personal_columns)
+    # Declared personal columns, and undeclared ones whose header looks personal.
+    originals, counts = _original_rows(raws, rf, personal_columns(source, raws, roles_per_file))
     shown = rf[[c for c in ("date", "lat", "lon", "x", "y", "geo_point") if c in rf]]
     rows = []
     for k, (record, original) in enumerate(zip(shown.to_dict("records"), originals, strict=True)):

@@ -54,6 +54,7 @@ from pipelines._ingest_cells import (
     _matches_any,
     _parse_source,
     _Parsed,
+    personal_columns_detected,
     resolve_columns,
 )
 from pipelines._ingest_gather import _accepted_frame, _order, _outside_frame, _typed
@@ -319,6 +320,13 @@ def _source_outputs(
             unknown_labels[label] = unknown_labels.get(label, 0) + int(count)
     f = p.frame
     closed_given = (f["closed_at"] != "").to_numpy() if "closed_at" in f else np.zeros(n, bool)
+    detected = personal_columns_detected(raws, roles_per_file, source.personal_columns)
+    if detected:
+        log.warning(
+            "%s : colonnes non déclarées traitées comme personnelles (jamais recopiées) : %s",
+            source.id,
+            ", ".join(detected),
+        )
     summary = {
         "kind": source.kind,
         "format": source.format,
@@ -364,7 +372,10 @@ def _source_outputs(
             "address_only": n_kept - with_coordinates,
             **{name: int(np.count_nonzero(kept_flags & bit)) for bit, name in _NOTES},
         },
-        "scrubbed": _scrub.add_counts(text_counts, rejected_counts),
+        "scrubbed": _scrub.add_counts(
+            _scrub.add_counts(text_counts, rejected_counts), p.id_scrubbed
+        ),
+        "personal_columns_detected": detected,
         "closed_at_unparseable": int(
             np.count_nonzero(kept & closed_given & np.isnat(p.closed_at.to_numpy()))
         ),
@@ -441,6 +452,12 @@ def ingest_site(
         "partition": PARTITION_TEXT,
         "sources": sources,
         "totals": totals,
+        # Undeclared columns whose header looks personal, treated as declared ones.
+        "personal_columns_detected": {
+            sid: v["personal_columns_detected"]
+            for sid, v in sources.items()
+            if v["personal_columns_detected"]
+        },
     }
     return IngestResult(ingested, rejected, outside, summary, history)
 
