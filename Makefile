@@ -176,7 +176,7 @@ $(PROCESSED)/%/run_summary.json: $$(call STAGE_SUMMARIES,$$*) $(CONFIG) pipeline
     $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) summary --config $(CONFIG) --site $* --out $@
 
-MAP_CODE := pipelines/maps.py $(wildcard pipelines/_map_*.py) pipelines/_assets.py \
+MAP_CODE := pipelines/maps.py $(wildcard pipelines/_map_*.py) pipelines/_assets.py pipelines/_html.py \
     pipelines/charts_map.py pipelines/basemap.py pipelines/annotations.py $(wildcard pipelines/_annotation_*.py) $(wildcard pipelines/templates/*)
 $(MAPS)/%.html $(MAPS)/%.png: $(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/reports.parquet \
     $(PROCESSED)/%/run_summary.json $(PROCESSED)/%/basemap.parquet $(PROCESSED)/%/kde.parquet \
@@ -186,7 +186,8 @@ $(MAPS)/%.html $(MAPS)/%.png: $(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/re
 	$(VIGIE) map --config $(CONFIG) --site $* --out $(MAPS)/$*.html
 
 $(MAPS)/index.html: $$(foreach s,$$(SITES),$(MAPS)/$$(s).html $(PROCESSED)/$$(s)/run_summary.json) \
-    pipelines/maps.py pipelines/_map_index.py pipelines/annotations.py $(wildcard pipelines/_annotation_*.py) $(COMMON) | $(VENV_STAMP)
+    pipelines/maps.py pipelines/_map_index.py pipelines/annotations.py $(wildcard pipelines/_annotation_*.py) \
+    pipelines/_html.py $(wildcard pipelines/templates/*) $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) index --config $(CONFIG) --out $@
 
 screenshots/index.png: $(MAPS)/index.html $$(foreach s,$$(SITES),$(MAPS)/$$(s).html) \
