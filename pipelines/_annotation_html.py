@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import folium
@@ -22,7 +21,7 @@ from pipelines._annotation_model import (
     _clean,
     _fr_time,
 )
-from pipelines._html import SafeMacroElement, add_html
+from pipelines._html import SafeMacroElement, add_html, template_text
 from pipelines.crs import WGS84
 from pipelines.io import list_cell
 
@@ -271,7 +270,6 @@ def notes_csv_frame(notes: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- map UI
-_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def annotation_ui_html(*, site_id: str, tags: list[str], statuses: list[str], map_var: str) -> str:
@@ -290,8 +288,8 @@ def annotation_ui_html(*, site_id: str, tags: list[str], statuses: list[str], ma
     can also draw points, lines and polygons, without it the mode still annotates
     buildings and zones. Everything a user typed is shown with ``textContent``.
     """
-    css = (_TEMPLATES / "annotate.css").read_text(encoding="utf-8")
-    js = (_TEMPLATES / "annotate.js").read_text(encoding="utf-8")
+    css = template_text("annotate.css")
+    js = template_text("annotate.js")
     config = {
         "site": site_id,
         "tags": list(tags),

@@ -12,6 +12,7 @@ So this module is the only way text goes into HTML:
 
 - :func:`render_template` renders a **trusted** template, a file shipped in
   ``pipelines/templates/``, with autoescaping; data goes in only as variables.
+  :func:`template_text` reads a script or a style sheet shipped there, to inline it.
 - :class:`RawHtml` puts HTML that Python already built (and escaped) into a folium page
   as it is: its ``render`` returns the text, no template is involved.
 - :class:`SafeMacroElement` is folium's ``MacroElement`` whose macro outputs are inserted
@@ -25,10 +26,12 @@ So this module is the only way text goes into HTML:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Iterator
+from importlib import resources
 from typing import Any
 
 from branca.element import Element, Figure, MacroElement
@@ -42,6 +45,7 @@ __all__ = [
     "render_template",
     "script_json",
     "stable_ids",
+    "template_text",
 ]
 
 #: Trusted templates only: files of ``pipelines/templates``, autoescaped, with an error on
@@ -71,6 +75,16 @@ def render_template(name: str, /, **context: Any) -> Markup:
         The rendered HTML.
     """
     return Markup(_ENV.get_template(name).render(**context))
+
+
+@functools.cache
+def template_text(name: str) -> str:
+    """The text of a file shipped in ``pipelines/templates/`` (package data), as it is.
+
+    For the scripts and style sheets inlined in the pages (``map.js``, ``map.css``,
+    ``index.css``, ``annotate.js``…): trusted code, never data, never rendered.
+    """
+    return (resources.files("pipelines") / "templates" / name).read_text(encoding="utf-8")
 
 
 def script_json(data: Any) -> str:

@@ -1,6 +1,6 @@
 """HTML pieces of the meeting maps: escaping, French formats, the building fact sheet (with
 the planners' notes), the sparkline, the page header and footer (styles in
-:mod:`pipelines._map_css`).
+``pipelines/templates/map.css``).
 
 Every text that came from a resident or a file goes through :func:`esc`
 (:func:`html.escape`) before it becomes HTML, or is a variable of a trusted, autoescaped

@@ -16,8 +16,9 @@ their notes as one GeoJSON file to drop into ``<annotations_dir>/<site>/``; the 
 shows those notes in their layer and in the fact sheets of their buildings and zones.
 
 Python prepares every value in one JSON block (:func:`map_data`); a small inline script
-(:mod:`pipelines._map_app`) draws it with the pinned Leaflet and Leaflet.markercluster
-files, inlined by :mod:`pipelines._assets`, so a map opens with no network at all. Every
+(``templates/map.js``, see :class:`_App`) draws it with the pinned Leaflet and
+Leaflet.markercluster files, inlined by :mod:`pipelines._assets`, so a map opens with no
+network at all. Its styles are ``templates/map.css``. Every
 text that came from a resident or a file is escaped (:func:`html.escape`) in Python, and
 data is never compiled as a template: the page's pieces go into the folium figure through
 :mod:`pipelines._html` (:class:`~pipelines._html.RawHtml`, trusted templates, a JSON block).
@@ -39,8 +40,7 @@ from folium.elements import JSCSSMixin
 from folium.plugins import MarkerCluster
 from folium.template import Template
 
-from pipelines._html import SafeMacroElement, add_html, script_json, stable_ids
-from pipelines._map_css import MAP_CSS
+from pipelines._html import SafeMacroElement, add_html, script_json, stable_ids, template_text
 from pipelines._map_data import MAX_REPORT_POINTS, MapOptions, enrich_buildings, map_data
 from pipelines._map_html import (
     ATTRIBUTIONS,
@@ -103,7 +103,18 @@ class _ClusterAssets(JSCSSMixin):
 
 
 class _App(SafeMacroElement):
-    """The inline script that draws the data block on the map (inserted as it is)."""
+    """The inline script that draws the data block on the map (inserted as it is).
+
+    The script (``templates/map.js``, ``__MAP__`` standing for the Leaflet map's name)
+    only draws what Python prepared, with Leaflet and Leaflet.markercluster. It is
+    hand-written rather than made of Folium layers because the period selector must
+    recolour the *same* building paths and refill the marker clusters from one compact
+    data array (the idea of Folium's ``FastMarkerCluster``: a data array and a callback,
+    not one JavaScript object per report), which Folium's per-layer code cannot share.
+    The count and rate classes are recomputed for the chosen period with the same rule as
+    :func:`count_classes` (round geometric class bounds between 1 and the largest value);
+    the tests check that both give the same legend for the whole period.
+    """
 
     _template = Template("{% macro script(this, kwargs) %}{{ this.js }}{% endmacro %}")
 
@@ -150,7 +161,6 @@ def build_site_map(
         Without any web resource but the pinned scripts that :func:`render_map` inlines.
     """
     from pipelines._assets import make_map
-    from pipelines._map_app import APP_JS
 
     data = map_data(
         buildings, reports, site_name=site_name, basemap=basemap, kde=kde, chronic=chronic,
@@ -171,14 +181,14 @@ def build_site_map(
     _ClusterAssets().add_to(m)
     # Built HTML goes in as it is (never compiled as a template: see pipelines._html).
     add_html(root.header, title_html(site_name))
-    add_html(root.header, f"<style>{MAP_CSS}</style>")
+    add_html(root.header, f"<style>{template_text('map.css')}</style>")
     add_html(root.html, header_html(site_name, _unescaped_period(reports), simulated=simulated))
     add_html(root.html, HATCH_DEFS)
     add_html(
         root.html, f'<script type="application/json" id="vigie-data">{data_json(data)}</script>'
     )
     add_html(root.html, footer_html(attributions))
-    _App(APP_JS.replace("__MAP__", m.get_name())).add_to(m)
+    _App(template_text("map.js").replace("__MAP__", m.get_name())).add_to(m)
     if site_id and annotation_tags:
         from pipelines.annotations import add_annotation_ui
 
