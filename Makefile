@@ -137,7 +137,8 @@ $(PROCESSED)/%/reports.parquet $(PROCESSED)/%/geocode_summary.json: $(PROCESSED)
 	  --out $(PROCESSED)/$*/reports.parquet --summary $(PROCESSED)/$*/geocode_summary.json
 
 HOTSPOT_CODE := pipelines/hotspots.py pipelines/hotspot_stats.py pipelines/density.py \
-    pipelines/chronic.py pipelines/hotspot_checks.py pipelines/hotspot_params.py pipelines/method_note.py
+    pipelines/chronic.py pipelines/hotspot_checks.py pipelines/hotspot_params.py pipelines/method_note.py \
+    pipelines/_html.py pipelines/templates/method_note.html pipelines/templates/method_note.css
 $(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/hex.parquet $(PROCESSED)/%/kde.parquet \
 $(PROCESSED)/%/kde_grid.parquet $(PROCESSED)/%/chronic.csv $(PROCESSED)/%/method_note.html \
 $(PROCESSED)/%/method_note.md $(PROCESSED)/%/hotspot_summary.json: $(PROCESSED)/%/reports.parquet \
