@@ -8,7 +8,8 @@ site name) that reached either would run: ``{{ cycler.__init__.__globals__.os…
 executes Python when the map is built, and ``{#`` or ``{{ la nuit`` stop the build with a
 ``TemplateSyntaxError``. :func:`html.escape` does not help: it leaves braces alone.
 
-So this module is the only way text goes into HTML:
+So every page goes through this module (pieces of HTML that Python builds, such as the
+fact sheets, escape each value with :func:`html.escape` first):
 
 - :func:`render_template` renders a **trusted** template, a file shipped in
   ``pipelines/templates/``, with autoescaping; data goes in only as variables.
