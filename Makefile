@@ -149,7 +149,8 @@ $(PROCESSED)/%/reports.parquet $(PROCESSED)/%/geocode_summary.json: $(PROCESSED)
 	  --out $(PROCESSED)/$*/reports.parquet --summary $(PROCESSED)/$*/geocode_summary.json
 
 HOTSPOT_CODE := pipelines/hotspots.py pipelines/hotspot_stats.py pipelines/density.py \
-    pipelines/chronic.py pipelines/hotspot_checks.py pipelines/hotspot_params.py pipelines/method_note.py
+    pipelines/chronic.py pipelines/hotspot_checks.py pipelines/hotspot_params.py pipelines/method_note.py \
+    pipelines/_html.py pipelines/templates/method_note.html pipelines/templates/method_note.css
 $(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/hex.parquet $(PROCESSED)/%/kde.parquet \
 $(PROCESSED)/%/kde_grid.parquet $(PROCESSED)/%/chronic.csv $(PROCESSED)/%/method_note.html \
 $(PROCESSED)/%/method_note.md $(PROCESSED)/%/hotspot_summary.json: $(PROCESSED)/%/reports.parquet \
@@ -188,7 +189,7 @@ $(PROCESSED)/%/run_summary.json: $$(call STAGE_SUMMARIES,$$*) $(CONFIG) pipeline
     $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) summary --config $(CONFIG) --site $* --out $@
 
-MAP_CODE := pipelines/maps.py $(wildcard pipelines/_map_*.py) pipelines/_assets.py \
+MAP_CODE := pipelines/maps.py $(wildcard pipelines/_map_*.py) pipelines/_assets.py pipelines/_html.py \
     pipelines/charts_map.py pipelines/basemap.py pipelines/annotations.py $(wildcard pipelines/_annotation_*.py) $(wildcard pipelines/templates/*)
 $(MAPS)/%.html $(MAPS)/%.png: $(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/reports.parquet \
     $(PROCESSED)/%/run_summary.json $(PROCESSED)/%/basemap.parquet $(PROCESSED)/%/kde.parquet \
@@ -198,7 +199,8 @@ $(MAPS)/%.html $(MAPS)/%.png: $(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/re
 	$(VIGIE) map --config $(CONFIG) --site $* --out $(MAPS)/$*.html
 
 $(MAPS)/index.html: $$(foreach s,$$(SITES),$(MAPS)/$$(s).html $(PROCESSED)/$$(s)/run_summary.json) \
-    pipelines/maps.py pipelines/_map_index.py pipelines/annotations.py $(wildcard pipelines/_annotation_*.py) $(COMMON) | $(VENV_STAMP)
+    pipelines/maps.py pipelines/_map_index.py pipelines/annotations.py $(wildcard pipelines/_annotation_*.py) \
+    pipelines/_html.py $(wildcard pipelines/templates/*) $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) index --config $(CONFIG) --out $@
 
 screenshots/index.png: $(MAPS)/index.html $$(foreach s,$$(SITES),$(MAPS)/$$(s).html) \

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+import folium
 import geopandas as gpd
 import pandas as pd
 import shapely
@@ -21,6 +21,7 @@ from pipelines._annotation_model import (
     _clean,
     _fr_time,
 )
+from pipelines._html import SafeMacroElement, add_html, template_text
 from pipelines.crs import WGS84
 from pipelines.io import list_cell
 
@@ -166,6 +167,11 @@ NOTE_COLOURS = {"ouvert": "#D55E00", "en cours": "#E69F00", "clos": "#009E73"}
 ORPHAN_COLOUR = "#666666"
 
 
+class NotesGeoJson(folium.GeoJson, SafeMacroElement):
+    """folium's ``GeoJson`` for the notes: its output (which holds the notes' texts) is
+    put in the page as it is, never compiled as a template (:mod:`pipelines._html`)."""
+
+
 def add_notes_layer(m: Any, notes: gpd.GeoDataFrame, *, show: bool = True) -> None:
     """Add the planners' notes to a folium map as one layer "Notes des urbanistes (n)".
 
@@ -181,8 +187,6 @@ def add_notes_layer(m: Any, notes: gpd.GeoDataFrame, *, show: bool = True) -> No
     Points are circle markers, lines and polygons are drawn dashed; colour by status,
     grey and dotted for orphaned notes. Every path has the CSS class ``vigie-note``.
     """
-    import folium
-
     live = notes[notes["status"].astype("string") != DELETED_STATUS] if len(notes) else notes
     data = notes_layer_geojson(live)
     n = len(data["features"])
@@ -204,7 +208,7 @@ def add_notes_layer(m: Any, notes: gpd.GeoDataFrame, *, show: bool = True) -> No
             "className": "vigie-note",
         }
 
-    folium.GeoJson(
+    NotesGeoJson(
         data,
         name=f"Notes des urbanistes ({n})",
         show=show,
@@ -266,7 +270,6 @@ def notes_csv_frame(notes: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- map UI
-_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def annotation_ui_html(*, site_id: str, tags: list[str], statuses: list[str], map_var: str) -> str:
@@ -285,8 +288,8 @@ def annotation_ui_html(*, site_id: str, tags: list[str], statuses: list[str], ma
     can also draw points, lines and polygons, without it the mode still annotates
     buildings and zones. Everything a user typed is shown with ``textContent``.
     """
-    css = (_TEMPLATES / "annotate.css").read_text(encoding="utf-8")
-    js = (_TEMPLATES / "annotate.js").read_text(encoding="utf-8")
+    css = template_text("annotate.css")
+    js = template_text("annotate.js")
     config = {
         "site": site_id,
         "tags": list(tags),
@@ -312,9 +315,11 @@ LEAFLET_DRAW_CSS = "https://cdn.jsdelivr.net/npm/leaflet-draw@1.0.4/dist/leaflet
 def add_annotation_ui(
     m: Any, *, site_id: str, tags: Sequence[str], statuses: Sequence[str] = STATUSES
 ) -> None:
-    """Add Leaflet.draw and the annotation mode to a folium map (one call for the map module)."""
-    from branca.element import Element
+    """Add Leaflet.draw and the annotation mode to a folium map (one call for the map module).
 
+    The mode's HTML holds the site id and the tags of the configuration: it goes into the
+    page as it is (:func:`pipelines._html.add_html`), never compiled as a template.
+    """
     # Copy folium's class-level lists first: add_*_link appends in place.
     m.default_js = list(m.default_js)
     m.default_css = list(m.default_css)
@@ -323,4 +328,4 @@ def add_annotation_ui(
     html = annotation_ui_html(
         site_id=site_id, tags=list(tags), statuses=list(statuses), map_var=m.get_name()
     )
-    m.get_root().html.add_child(Element(html))
+    add_html(m.get_root().html, html)

@@ -31,6 +31,7 @@ import json
 import logging
 import mimetypes
 import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -86,6 +87,10 @@ _SCRIPT_SRC = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
+_DATA_BLOCK = re.compile(
+    r"<script\b[^>]*\btype\s*=\s*[\"']?application/json\b[^>]*>.*?</script\s*>",
+    re.IGNORECASE | re.DOTALL,
+)
 _ATTR = re.compile(r"([\w:-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))")
 _CSS_URL = re.compile(r"url\(\s*(?P<q>[\"']?)(?P<url>.*?)(?P=q)\s*\)", re.IGNORECASE)
 _CSS_IMPORT = re.compile(r"@import\s+(?:url\()?\s*[\"']?(?P<url>[^\"')\s;]+)", re.IGNORECASE)
@@ -285,9 +290,11 @@ def inline_assets(html: str, *, node_modules: Path = NODE_MODULES) -> str:
         css = _embed_css_urls(node_modules / local, node_modules)
         return f"<style>/* {_label(local, versions)} */\n{_escape(css, 'style')}\n</style>"
 
-    # Stylesheets first: once the scripts are inlined, their code would be scanned too.
-    out = _LINK_TAG.sub(link, html)
-    out = _SCRIPT_SRC.sub(script, out)
+    def inline(part: str) -> str:
+        # Stylesheets first: once the scripts are inlined, their code would be scanned too.
+        return _SCRIPT_SRC.sub(script, _LINK_TAG.sub(link, part))
+
+    out = _outside_data_blocks(html, inline)
     remaining = find_network_references(out)
     if remaining:
         raise OfflineAssetError(
@@ -297,6 +304,22 @@ def inline_assets(html: str, *, node_modules: Path = NODE_MODULES) -> str:
         )
     log.debug("inlined %d assets (%d -> %d characters)", len(done), len(html), len(out))
     return out
+
+
+def _outside_data_blocks(html: str, transform: Callable[[str], str]) -> str:
+    """``html`` with ``transform`` applied to everything but its data blocks.
+
+    A ``<script type="application/json">`` block holds data (a planner's note may read
+    ``<link rel="stylesheet" href="https://…">``): it is text, never a tag to inline. Its
+    end is its first ``</script``, which its JSON cannot contain
+    (:func:`pipelines._html.script_json`).
+    """
+    parts, start = [], 0
+    for match in _DATA_BLOCK.finditer(html):
+        parts += [transform(html[start : match.start()]), match.group(0)]
+        start = match.end()
+    parts.append(transform(html[start:]))
+    return "".join(parts)
 
 
 def find_network_references(html: str) -> list[str]:
@@ -383,6 +406,10 @@ def _leaflet_icon_script(node_modules: Path) -> str:
     )
 
 
+#: ``<script type=…>`` values that browsers run (the empty string: no ``type``).
+_SCRIPT_TYPES = frozenset({"", "text/javascript", "application/javascript", "module"})
+
+
 class _ReferenceFinder(HTMLParser):
     _URL_ATTRS = frozenset({"src", "href", "srcset", "poster", "data", "background"})
 
@@ -403,6 +430,11 @@ class _ReferenceFinder(HTMLParser):
             elif name == "style":
                 self._css(value)
         self._in = tag if tag in ("style", "script") else None
+        kind = dict(attrs).get("type") or ""
+        if tag == "script" and kind.strip().lower() not in _SCRIPT_TYPES:
+            # A data block (``application/json``) is never run: a URL in its text (a
+            # planner's note, say) is not a request.
+            self._in = None
 
     def handle_endtag(self, tag: str) -> None:
         self._in = None

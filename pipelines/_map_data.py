@@ -1,7 +1,7 @@
 """The data block of a site map: every value the page draws, already escaped.
 
 :func:`map_data` turns the processed frames of a site into one JSON-ready dictionary,
-read by the inline script of :mod:`pipelines._map_app`. Each optional layer is built when
+read by the inline script ``pipelines/templates/map.js``. Each optional layer is built when
 its columns or file exist, else a French note says why it is missing.
 """
 
@@ -264,7 +264,7 @@ def map_data(
     Returns
     -------
     dict
-        The data block read by :data:`pipelines._map_app.APP_JS`. Every building feature
+        The data block read by ``pipelines/templates/map.js``. Every building feature
         carries ``i`` (its row), ``building_id`` and, when in a zone, ``zone_id``.
     """
     options = options or MapOptions()

@@ -1,9 +1,10 @@
 """HTML pieces of the meeting maps: escaping, French formats, the building fact sheet (with
 the planners' notes), the sparkline, the page header and footer (styles in
-:mod:`pipelines._map_css`).
+``pipelines/templates/map.css``).
 
 Every text that came from a resident or a file goes through :func:`esc`
-(:func:`html.escape`) before it becomes HTML; Folium leaves that to its users.
+(:func:`html.escape`) before it becomes HTML, or is a variable of a trusted, autoescaped
+template (:func:`pipelines._html.render_template`); Folium leaves that to its users.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines import __version__
+from pipelines._html import render_template
 from pipelines.taxonomy import BY_CODE, CODES
 
 #: Sources and licences, by the keys of a site's ``attribution`` list.
@@ -376,35 +378,37 @@ def building_fact_sheet(
 # ----------------------------------------------------------------------------- page frame
 
 
+def title_html(site_name: str) -> str:
+    """The page's ``<title>`` (template ``map_title.html``)."""
+    return render_template("map_title.html", site_name=site_name)
+
+
 def header_html(
     site_name: str, period: str, *, simulated: bool, index_href: str | None = "index.html"
 ) -> str:
     """The fixed header: site, period (``id='vigie-period'``, updated by the period
-    selector), the "données simulées" badge when the reports are simulated."""
-    badge = (
-        "<span class='vigie-badge' title='Signalements produits par un simulateur documenté, "
-        "sur des bâtiments et adresses réels'>données simulées</span>"
-        if simulated
-        else ""
-    )
-    back = f"<a href='{esc(index_href)}'>tous les sites</a>" if index_href else ""
-    return (
-        f"<div class='vigie-header'><h1>Vigie · {esc(site_name)}</h1> "
-        f"<span id='vigie-period'>{esc(period)}</span>{badge}{back}</div>"
+    selector), the "données simulées" badge when the reports are simulated (template
+    ``map_header.html``; every value escaped, none compiled)."""
+    return render_template(
+        "map_header.html",
+        site_name=site_name,
+        period=period,
+        simulated=simulated,
+        index_href=index_href,
     )
 
 
-def sources_text(attributions: Sequence[str]) -> str:
-    """Sources and licences in one line (escaped); OpenStreetMap is always listed."""
+def source_labels(attributions: Sequence[str]) -> list[str]:
+    """Sources and licences (unescaped), OpenStreetMap always first."""
     keys = list(dict.fromkeys(["osm", *attributions]))
-    return " · ".join(esc(ATTRIBUTIONS.get(k, k)) for k in keys)
+    return [ATTRIBUTIONS.get(k, k) for k in keys]
 
 
 def footer_html(attributions: Sequence[str]) -> str:
-    """The fixed footer: sources and licences, software version."""
-    return (
-        f"<div class='vigie-footer'>Sources : {sources_text(attributions)} · "
-        f"Vigie {esc(__version__)}</div>"
+    """The fixed footer: sources and licences, software version (template
+    ``map_footer.html``)."""
+    return render_template(
+        "map_footer.html", sources=source_labels(attributions), version=__version__
     )
 
 

@@ -1,7 +1,8 @@
 """The index page ``maps/index.html``: every site with its key figures and documents.
 
 Printable (one site per block, links spelled out on paper); every text from the
-configuration or a file is escaped.
+configuration or a file is escaped (template ``templates/index.html``, styles
+``templates/index.css``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from markupsafe import Markup
 
 from pipelines import __version__
-from pipelines._map_css import INDEX_CSS
+from pipelines._html import render_template, template_text
 from pipelines._map_html import ATTRIBUTIONS, esc, fr_number, fr_period, plural
 from pipelines.config import Config, SiteConfig
 from pipelines.paths import SitePaths
@@ -225,69 +227,49 @@ def notes_block(s: dict[str, Any]) -> str:
 
 
 def index_page(sites: list[dict[str, Any]]) -> str:
-    """The index page (escaped HTML) from :func:`site_entry` dictionaries."""
-    rows, blocks = [], []
+    """The index page (escaped HTML) from :func:`site_entry` dictionaries.
+
+    Template ``index.html`` (:func:`pipelines._html.render_template`): every value goes
+    in as a variable, escaped; only the notes part (:func:`notes_block`) is HTML built
+    and escaped in Python.
+    """
+    rows = []
     for s in sites:
-        badge = " <span class='badge'>données simulées</span>" if s.get("simulated") else ""
         trend = s.get("trend")
+        arrow = None
         if trend in ARROWS:
-            sym, cls, words = ARROWS[trend]
-            words = s.get("trend_fr") or words
-            trend_cell = f"<span class='trend {cls}' title='{esc(words)}'>{sym}</span> {esc(words)}"
-        else:
-            trend_cell = "<span class='flat'>non calculée</span>"
+            symbol, css, words = ARROWS[trend]
+            arrow = {"symbol": symbol, "css": css, "words": s.get("trend_fr") or words}
         hot = s.get("hotspots_95")
-        hot_cell = fr_number(hot) if isinstance(hot, int | float) else "non calculés"
         rows.append(
-            "<tr>"
-            f"<td><a href='{esc(s['map'])}'>{esc(s['name'])}</a>{badge}</td>"
-            f"<td>{esc(s.get('period', ''))}</td>"
-            f"<td class='n'>{fr_number(int(s.get('reports', 0)))}</td>"
-            f"<td class='n'>{fr_number(int(s.get('buildings_with_reports', 0)))}</td>"
-            f"<td class='n'>{hot_cell}</td>"
-            f"<td>{trend_cell}</td>"
-            "</tr>"
+            {
+                "id": s.get("id", ""),
+                "name": s["name"],
+                "map": s["map"],
+                "simulated": bool(s.get("simulated")),
+                "period": s.get("period", ""),
+                "reports": fr_number(int(s.get("reports", 0))),
+                "buildings_with_reports": fr_number(int(s.get("buildings_with_reports", 0))),
+                "hotspots": fr_number(hot) if isinstance(hot, int | float) else "non calculés",
+                "trend": arrow,
+                "rejected": fr_number(int(s.get("rejected", 0))),
+                "outside": fr_number(int(s.get("outside_study_area", 0))),
+                "documents": list(s.get("documents", [])),
+                "png": s.get("png"),
+                "notes": Markup(notes_block(s)),  # escaped by notes_block
+                "sources": [ATTRIBUTIONS.get(k, k) for k in s.get("attribution", ["osm"])],
+            }
         )
-        docs = [f"<li><a href='{esc(s['map'])}'>Carte interactive</a> ({esc(s['map'])})</li>"]
-        docs += [
-            f"<li><a href='{esc(href)}'>{esc(label)}</a></li>"
-            for label, href in s.get("documents", [])
-        ]
-        sources = "<br>".join(esc(ATTRIBUTIONS.get(k, k)) for k in s.get("attribution", ["osm"]))
-        image = (
-            f"<p><img class='apercu' src='{esc(s['png'])}' alt='Carte de {esc(s['name'])}'></p>"
-            if s.get("png")
-            else ""
+    return str(
+        render_template(
+            "index.html",
+            sites=rows,
+            css=Markup(template_text("index.css")),  # a file of the package
+            br=Markup("<br>"),
+            all_sources=list(ATTRIBUTIONS.values()),
+            version=__version__,
         )
-        blocks.append(
-            f"<section class='site' id='site-{esc(s.get('id', ''))}'>"
-            f"<h2>{esc(s['name'])}{badge}</h2>"
-            f"<p>{esc(s.get('period', ''))} · signalements écartés : "
-            f"{fr_number(int(s.get('rejected', 0)))} rejetés, "
-            f"{fr_number(int(s.get('outside_study_area', 0)))} hors du périmètre.</p>"
-            f"<ul>{''.join(docs)}</ul>{image}{notes_block(s)}"
-            f"<p><small>Sources : {sources}</small></p></section>"
-        )
-    all_sources = "<br>".join(esc(v) for v in ATTRIBUTIONS.values())
-    return f"""<!DOCTYPE html>
-<html lang="fr"><head><meta charset="utf-8"><title>Vigie · cartes des sites</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>{INDEX_CSS}</style></head><body>
-<header><h1>Vigie · veille technique et sociale</h1>
-<p>Cartes des signalements des habitants, par site, pour les comités de pilotage.</p></header>
-<main>
-<table><thead><tr><th>Site (carte)</th><th>Période couverte</th><th class='n'>Signalements</th>
-<th class='n'>Bâtiments concernés</th><th class='n'>Points chauds (confiance ≥ 95 %)</th>
-<th>Tendance mensuelle</th></tr></thead>
-<tbody>{"".join(rows)}</tbody></table>
-<p><small>Points chauds : bâtiments classés « point chaud » à 95 % ou 99 % de confiance
-(Getis-Ord Gi*, correction FDR). Tendance : test de Mann-Kendall sur le nombre mensuel de
-signalements du site (↑ hausse, ↓ baisse, → pas de tendance significative).</small></p>
-{"".join(blocks)}
-</main>
-<footer>Sources et licences :<br>{all_sources}<br>Vigie {esc(__version__)}</footer>
-</body></html>
-"""
+    )
 
 
 def run_index(config: Config, *, dst: Path) -> Path:

@@ -149,7 +149,9 @@ def site_figure(
     ax.set_ylabel("")
     _scale_bar(ax, xmin - pad, ymin - pad, xmax + pad, ymax + pad)
 
-    fig.text(0.01, 0.955, f"Vigie · {site_name}", fontsize=18, fontweight="bold", va="center")
+    # parse_math=False: a name from the configuration is text, never mathtext ($…$).
+    fig.text(0.01, 0.955, f"Vigie · {site_name}", fontsize=18, fontweight="bold", va="center",
+             parse_math=False)  # fmt: skip
     fig.text(0.01, 0.915, f"Signalements par bâtiment, {period}", fontsize=12, va="center")
     if simulated:
         fig.text(
@@ -179,7 +181,8 @@ def site_figure(
     fig.text(0.725, 0.36, text, fontsize=9.5, va="top", color="#333333")
     keys = list(dict.fromkeys(["osm", *attributions]))
     sources = " · ".join(ATTRIBUTIONS.get(k, k) for k in keys)
-    fig.text(0.01, 0.025, f"Sources : {sources}", fontsize=7.5, color="#444444", wrap=True)
+    fig.text(0.01, 0.025, f"Sources : {sources}", fontsize=7.5, color="#444444", wrap=True,
+             parse_math=False)  # fmt: skip
     return fig
 
 

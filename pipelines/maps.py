@@ -16,14 +16,17 @@ their notes as one GeoJSON file to drop into ``<annotations_dir>/<site>/``; the 
 shows those notes in their layer and in the fact sheets of their buildings and zones.
 
 Python prepares every value in one JSON block (:func:`map_data`); a small inline script
-(:mod:`pipelines._map_app`) draws it with the pinned Leaflet and Leaflet.markercluster
-files, inlined by :mod:`pipelines._assets`, so a map opens with no network at all. Every
-text that came from a resident or a file is escaped (:func:`html.escape`) in Python.
+(``templates/map.js``, see :class:`_App`) draws it with the pinned Leaflet and
+Leaflet.markercluster files, inlined by :mod:`pipelines._assets`, so a map opens with no
+network at all. Its styles are ``templates/map.css``. Every
+text that came from a resident or a file is escaped (:func:`html.escape`) in Python, and
+data is never compiled as a template: the page's pieces go into the folium figure through
+:mod:`pipelines._html` (:class:`~pipelines._html.RawHtml`, trusted templates, a JSON block).
+Element ids derive from the site id, so identical runs write identical files.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,12 +35,12 @@ from typing import Any
 import folium
 import geopandas as gpd
 import pandas as pd
-from branca.element import Element, Figure, MacroElement
+from branca.element import Figure
 from folium.elements import JSCSSMixin
 from folium.plugins import MarkerCluster
 from folium.template import Template
 
-from pipelines._map_css import MAP_CSS
+from pipelines._html import SafeMacroElement, add_html, script_json, stable_ids, template_text
 from pipelines._map_data import MAX_REPORT_POINTS, MapOptions, enrich_buildings, map_data
 from pipelines._map_html import (
     ATTRIBUTIONS,
@@ -47,6 +50,7 @@ from pipelines._map_html import (
     footer_html,
     fr_period,
     header_html,
+    title_html,
 )
 from pipelines._map_views import (
     CATEGORY_COLOURS,
@@ -98,8 +102,19 @@ class _ClusterAssets(JSCSSMixin):
     _template = Template("")
 
 
-class _App(MacroElement):
-    """The inline script that draws the data block on the map."""
+class _App(SafeMacroElement):
+    """The inline script that draws the data block on the map (inserted as it is).
+
+    The script (``templates/map.js``, ``__MAP__`` standing for the Leaflet map's name)
+    only draws what Python prepared, with Leaflet and Leaflet.markercluster. It is
+    hand-written rather than made of Folium layers because the period selector must
+    recolour the *same* building paths and refill the marker clusters from one compact
+    data array (the idea of Folium's ``FastMarkerCluster``: a data array and a callback,
+    not one JavaScript object per report), which Folium's per-layer code cannot share.
+    The count and rate classes are recomputed for the chosen period with the same rule as
+    :func:`count_classes` (round geometric class bounds between 1 and the largest value);
+    the tests check that both give the same legend for the whole period.
+    """
 
     _template = Template("{% macro script(this, kwargs) %}{{ this.js }}{% endmacro %}")
 
@@ -109,10 +124,9 @@ class _App(MacroElement):
 
 
 def data_json(data: Mapping[str, Any]) -> str:
-    """JSON of the data block, safe inside ``<script type="application/json">``."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    # Nothing may close the script element or open an HTML comment inside it.
-    return text.replace("</", "<\\/").replace("<!--", "<\\u0021--")
+    """JSON of the data block, safe inside ``<script type="application/json">``
+    (:func:`pipelines._html.script_json`)."""
+    return script_json(data)
 
 
 def build_site_map(
@@ -147,7 +161,6 @@ def build_site_map(
         Without any web resource but the pinned scripts that :func:`render_map` inlines.
     """
     from pipelines._assets import make_map
-    from pipelines._map_app import APP_JS
 
     data = map_data(
         buildings, reports, site_name=site_name, basemap=basemap, kde=kde, chronic=chronic,
@@ -160,24 +173,27 @@ def build_site_map(
         control_scale=False,
         prefer_canvas=False,
     )
-    _ClusterAssets().add_to(m)
     root = m.get_root()
     assert isinstance(root, Figure)
-    root.header.add_child(Element(f"<title>Vigie · {esc(site_name)}</title>"))
-    root.header.add_child(Element(f"<style>{MAP_CSS}</style>"))
-    root.html.add_child(
-        Element(header_html(site_name, _unescaped_period(reports), simulated=simulated))
+    # Ids from the site, not random: the map's name is fixed before the script uses it.
+    seed = site_id or site_name
+    stable_ids(root, seed)
+    _ClusterAssets().add_to(m)
+    # Built HTML goes in as it is (never compiled as a template: see pipelines._html).
+    add_html(root.header, title_html(site_name))
+    add_html(root.header, f"<style>{template_text('map.css')}</style>")
+    add_html(root.html, header_html(site_name, _unescaped_period(reports), simulated=simulated))
+    add_html(root.html, HATCH_DEFS)
+    add_html(
+        root.html, f'<script type="application/json" id="vigie-data">{data_json(data)}</script>'
     )
-    root.html.add_child(Element(HATCH_DEFS))
-    root.html.add_child(
-        Element(f'<script type="application/json" id="vigie-data">{data_json(data)}</script>')
-    )
-    root.html.add_child(Element(footer_html(attributions)))
-    _App(APP_JS.replace("__MAP__", m.get_name())).add_to(m)
+    add_html(root.html, footer_html(attributions))
+    _App(template_text("map.js").replace("__MAP__", m.get_name())).add_to(m)
     if site_id and annotation_tags:
         from pipelines.annotations import add_annotation_ui
 
         add_annotation_ui(m, site_id=site_id, tags=annotation_tags)
+    stable_ids(root, seed)
     return m
 
 

@@ -8,11 +8,13 @@ dwellings) and the checks of the run. Every value coming from the data is escape
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup
+
+from pipelines._html import render_template, template_text
 from pipelines.hotspot_stats import fr_number
 from pipelines.taxonomy import BY_CODE
 
@@ -387,40 +389,21 @@ def _title(ctx: NoteContext) -> str:
     return f"Note de méthode — points chauds — {ctx.site_name}"
 
 
-_CSS = (
-    "body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;"
-    "line-height:1.5;color:#222}h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;"
-    "border-bottom:1px solid #ccc}table{border-collapse:collapse;margin:.5rem 0}"
-    "td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left;vertical-align:top}"
-    ".simulated{background:#fff3cd;border:1px solid #e0c060;padding:.5rem}"
-)
-
-
 def to_html(summary: Mapping[str, Any], ctx: NoteContext) -> str:
-    """The note as one self-contained HTML page (no script, no external resource)."""
-    e = html.escape
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="fr"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(_title(ctx))}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{e(_title(ctx))}</h1>",
-    ]
-    if ctx.simulated:
-        parts.append('<p class="simulated"><strong>Données simulées.</strong></p>')
-    for section in sections(summary, ctx):
-        parts.append(f"<h2>{e(section.title)}</h2>")
-        parts.extend(f"<p>{e(p)}</p>" for p in section.paragraphs)
-        if section.table is not None:
-            header, rows = section.table
-            parts.append("<table><thead><tr>")
-            parts.extend(f"<th>{e(h)}</th>" for h in header)
-            parts.append("</tr></thead><tbody>")
-            for row in rows:
-                parts.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>")
-            parts.append("</tbody></table>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    """The note as one self-contained HTML page (no script, no external resource).
+
+    Template ``method_note.html`` with the styles of ``method_note.css``
+    (:func:`pipelines._html.render_template`): every text is a variable, escaped.
+    """
+    return str(
+        render_template(
+            "method_note.html",
+            title=_title(ctx),
+            css=Markup(template_text("method_note.css")),  # a file of the package
+            simulated=ctx.simulated,
+            sections=sections(summary, ctx),
+        )
+    )
 
 
 def _md_cell(text: str) -> str:

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 CHROMIUM_PATH = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update"]  # fmt: skip
-#: Ready when the script has drawn the map (see :mod:`pipelines._map_app`).
+#: Ready when the script has drawn the map (see ``pipelines/templates/map.js``).
 MAP_READY_JS = (
     "() => document.documentElement.getAttribute('data-vigie-ready') === '1'"
     " && document.getAnimations().length === 0"

@@ -1,24 +1,4 @@
-# ruff: noqa: E501  (JavaScript source in a string)
-"""The small inline JavaScript that draws a Vigie site map from its data block.
 
-Python prepares every number, class and text (escaped) in one JSON block
-(``<script type="application/json" id="vigie-data">``, see :func:`pipelines.maps.map_data`);
-this script only draws it with Leaflet and Leaflet.markercluster, both inlined from the
-pinned npm packages. It is hand-written rather than made of Folium layers because the
-period selector must recolour the *same* building paths and refill the marker clusters
-from one compact data array (the idea of Folium's ``FastMarkerCluster``: a data array and
-a callback, not one JavaScript object per report), which Folium's per-layer code cannot
-share.
-
-The count and rate classes are recomputed for the chosen period with the same rule as
-:func:`pipelines.maps.count_classes` (round geometric class bounds between 1 and the
-largest value); the tests check that both give the same legend for
-the whole period.
-"""
-
-from __future__ import annotations
-
-APP_JS = r"""
 (function () {
 "use strict";
 var D = JSON.parse(document.getElementById("vigie-data").textContent);
@@ -459,4 +439,3 @@ window.vigie = {data: D, map: map, buildings: buildings, overlays: overlays, sta
                 }};
 document.documentElement.setAttribute("data-vigie-ready", "1");
 })();
-"""
