@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -30,6 +31,10 @@ from pipelines.taxonomy import BY_CODE
 from pipelines.trend_stats import TREND_DOWN, TREND_UP, period_freq
 
 log = logging.getLogger(__name__)
+
+# Text drawn in these charts comes from data (OSM building names, site names, labels):
+# it is never mathtext, or a "$\x$" in a name would abort the stage.
+matplotlib.rcParams["text.parse_math"] = False
 
 #: Paul Tol's "muted" scheme (colour-blind safe), then the grey of grouped categories.
 PALETTE: tuple[str, ...] = (

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -24,6 +25,10 @@ from pipelines._map_html import ATTRIBUTIONS, fr_period
 from pipelines.crs import metric_crs_of
 
 log = logging.getLogger(__name__)
+
+# Text drawn in these charts comes from data (OSM building names, site names, labels):
+# it is never mathtext, or a "$\x$" in a name would abort the stage.
+matplotlib.rcParams["text.parse_math"] = False
 
 #: Outline of hotspots (bin ≥ 2, 95 % and 99 %) and cold spots (bin ≤ −2).
 HOT_EDGE = "#000000"

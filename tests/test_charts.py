@@ -209,3 +209,25 @@ def test_paris_charts_all_exist(paris_charts: Path) -> None:
     # No closure date in DansMaRue: the delay chart says so.
     message = pd.read_csv(paris_charts / "closing_delays.csv", encoding="utf-8-sig")
     assert "date de clôture" in message["Message"].iloc[0]
+
+
+def test_names_from_data_are_never_mathtext(tmp_path: Path) -> None:
+    """An OSM name or a label with ``$…$`` is drawn as written: matplotlib's mathtext
+    would fail on ``$\\x$`` (unknown symbol) and abort the trends stage."""
+    months = _months(12)
+    series = pd.DataFrame([np.arange(12)], index=["way/1"], columns=months)
+    tests = pd.DataFrame(
+        {
+            "sens_slope_per_period": [1.0],
+            "trend": ["hausse"],
+            "trend_fr": ["hausse significative"],
+            "mk_p": [0.001],
+        },
+        index=series.index,
+    )
+    name = r"Résidence $\x$ {{7*7}}"
+    chart = charts.building_trends(series, tests, labels={"way/1": name}, title=r"Site $\y$")
+    png, _ = charts.save_chart(chart, tmp_path / "trends.png")
+    with Image.open(png) as image:
+        assert image.size == (1920, 1080)
+    assert name in _texts(chart)
