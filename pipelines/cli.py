@@ -3,7 +3,8 @@
 ``vigie run --config FILE`` runs every stage for every site; the stage subcommands take
 explicit input and output paths so that ``make`` owns the dependency graph. A user error
 (bad configuration or input file) prints one message naming the file and exits with
-code 2, without a traceback.
+code 2, without a traceback; so does a failed read or write of a user's path (full disk,
+read-only folder, permission denied).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipelines import __version__
-from pipelines.config import Config, SiteConfig, load_config
-from pipelines.errors import VigieError
+from pipelines.config import Config, SiteConfig, check_inputs, load_config
+from pipelines.errors import VigieError, os_reason
 from pipelines.paths import SitePaths
 
 log = logging.getLogger("pipelines")
@@ -59,6 +60,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     from pipelines import ingest
 
     config = load_config(args.config)
+    check_inputs(config, args.site)
     ingest.run(config, args.site, Path(args.out_dir))
 
 
@@ -67,6 +69,7 @@ def cmd_geocode(args: argparse.Namespace) -> None:
 
     config = load_config(args.config)
     site = config.site(args.site)
+    check_inputs(config, site.id)
     geocode.run_site(
         config,
         site,
@@ -207,12 +210,17 @@ def run_site_stages(config: Config, site: SiteConfig, *, through: str = "map") -
         raise ValueError(f"unknown stage {through!r}; stages: {', '.join(STAGES)}")
     paths = SitePaths.of(config, site.id)
     p = paths.processed
+
+    def ingest_site() -> None:
+        check_inputs(config, site.id)  # simulated exports included, now they are due
+        ingest.run(config, site.id, p)
+
     steps = {
         "buildings": lambda: write_geoparquet(
             build_buildings(site.osm, site.rpls), paths.buildings_osm
         ),
         "basemap": lambda: basemap.run(site.osm, p / "basemap.parquet"),
-        "ingest": lambda: ingest.run(config, site.id, p),
+        "ingest": ingest_site,
         "geocode": lambda: geocode.run_site(
             config,
             site,
@@ -391,6 +399,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VigieError as err:
         print(f"vigie : erreur : {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:
+        # A read or write of a named path that failed (permission denied, full disk…)
+        # is the user's to fix: one message naming the path. An OSError without a path
+        # is no I/O on a user's file and propagates as a programming error.
+        if err.filename is None:
+            raise
+        print(f"vigie : erreur : {err.filename} : {os_reason(err)}.", file=sys.stderr)
+        return VigieError.exit_code
     except KeyboardInterrupt:
         print("vigie : interrompu", file=sys.stderr)
         return 130
