@@ -60,7 +60,8 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     from pipelines import ingest
 
     config = load_config(args.config)
-    check_inputs(config, args.site)
+    # The extract gives the study area when no study_area_bbox is set.
+    check_inputs(config, args.site, osm=config.site(args.site).study_area_bbox is None)
     ingest.run(config, args.site, Path(args.out_dir))
 
 
@@ -69,7 +70,7 @@ def cmd_geocode(args: argparse.Namespace) -> None:
 
     config = load_config(args.config)
     site = config.site(args.site)
-    check_inputs(config, site.id)
+    check_inputs(config, site.id, osm=False)
     geocode.run_site(
         config,
         site,
@@ -170,7 +171,11 @@ def cmd_index(args: argparse.Namespace) -> None:
 def cmd_deps(args: argparse.Namespace) -> None:
     from pipelines._makedeps import write_deps
 
-    write_deps(load_config(args.config), Path(args.out))
+    config = load_config(args.config)
+    for site in config.sites:
+        # make writes a simulated site's exports itself, after this fragment.
+        check_inputs(config, site.id, simulated_exports=False)
+    write_deps(config, Path(args.out))
 
 
 STAGES = (
@@ -208,19 +213,16 @@ def run_site_stages(config: Config, site: SiteConfig, *, through: str = "map") -
 
     if through not in STAGES:
         raise ValueError(f"unknown stage {through!r}; stages: {', '.join(STAGES)}")
+    if STAGES.index(through) >= STAGES.index("ingest"):
+        check_inputs(config, site.id)  # every input, before the first stage runs
     paths = SitePaths.of(config, site.id)
     p = paths.processed
-
-    def ingest_site() -> None:
-        check_inputs(config, site.id)  # simulated exports included, now they are due
-        ingest.run(config, site.id, p)
-
     steps = {
         "buildings": lambda: write_geoparquet(
             build_buildings(site.osm, site.rpls), paths.buildings_osm
         ),
         "basemap": lambda: basemap.run(site.osm, p / "basemap.parquet"),
-        "ingest": ingest_site,
+        "ingest": lambda: ingest.run(config, site.id, p),
         "geocode": lambda: geocode.run_site(
             config,
             site,

@@ -394,8 +394,17 @@ def _check_params(raw: Any, path: str, where: str) -> None:
                     )
 
 
-def _check_site_params(params: dict[str, Any], path: str, where: str) -> None:
-    """Checks that need a site's merged parameters (ingest dates, the hotspot section)."""
+def _check_site_params(
+    params: dict[str, Any], site_params: dict[str, Any], path: str, where: str
+) -> None:
+    """Checks that need a site's merged parameters (``params``): the ingestion dates, the
+    hotspot section, the trend targets and windows. A key is named where it was set:
+    in the site's ``[sites.params]`` (``site_params``, at ``where``) or at the top."""
+
+    def key_of(section: str, key: str, *rest: str) -> str:
+        set_here = key in site_params.get(section, {})
+        return ".".join((f"{where}.params" if set_here else "params", section, key, *rest))
+
     ingest = params["ingest"]
     start, today = ingest.get("start_date"), ingest.get("today")
     as_date = {
@@ -407,9 +416,36 @@ def _check_site_params(params: dict[str, Any], path: str, where: str) -> None:
         raise ConfigError(
             path,
             "la date de début est postérieure à « today » : aucun signalement ne serait gardé.",
-            key=f"{where}.ingest.start_date",
+            key=key_of("ingest", "start_date"),
         )
-    HotspotParams.from_dict(params["hotspots"], path)
+    try:
+        HotspotParams.from_dict(params["hotspots"], path)
+    except ConfigError as err:
+        # HotspotParams names ``params.hotspots.<key>``; say where the key was set.
+        parts = (err.key or "params.hotspots").split(".")
+        raise ConfigError(path, err.message, key=key_of("hotspots", *(parts[2:] or ["?"]))) from err
+    trends = params["trends"]
+    for code, hours in (trends.get("targets_h") or {}).items():
+        key = key_of("trends", "targets_h", code)
+        if code not in CODES:
+            raise ConfigError(path, f"catégorie inconnue ; codes : {', '.join(CODES)}.", key=key)
+        if not _is_kind(hours, "number") or not hours > 0:
+            raise ConfigError(
+                path, f"attendu un délai positif en heures, trouvé {_what(hours)}.", key=key
+            )
+    for name in ("compare_before", "compare_after"):
+        window = trends.get(name)
+        if window is None:
+            continue
+        if len(window) != 2 or not all(_is_kind(v, "date") for v in window):
+            raise ConfigError(
+                path,
+                "attendu [début, fin] : deux dates AAAA-MM-JJ (fin incluse).",
+                key=key_of("trends", name),
+            )
+        first, last = (v if isinstance(v, date) else date.fromisoformat(v) for v in window)
+        if last < first:
+            raise ConfigError(path, "la fin précède le début.", key=key_of("trends", name))
 
 
 # --------------------------------------------------------------------------- sources
@@ -605,7 +641,7 @@ def _site(raw: Any, path: str, where: str, params: dict[str, Any]) -> SiteConfig
     site_params = _take(raw, "params", dict, path, where, {})
     _check_params(site_params, path, f"{where}.params")
     merged = _merge(params, site_params)
-    _check_site_params(merged, path, f"{where}.params")
+    _check_site_params(merged, site_params, path, where)
     osm = _take(raw, "osm", str, path, where)
     if not osm.strip():
         raise ConfigError(path, "chemin vide.", key=f"{where}.osm")
@@ -684,17 +720,41 @@ def _site_files(site: SiteConfig, where: str) -> list[tuple[str, str, list[Path]
     return out
 
 
-def _check_site_files(config: Config, index: int, *, lenient: bool) -> None:
-    site = config.sites[index]
-    where = f"sites[{index}]"
-    # A simulated site's exports are written by ``vigie simulate`` (make runs it before
-    # any stage reads them) into the folder of its OSM extract: when ``lenient``, their
-    # absence is no error yet.
-    made_here = os.path.abspath(Path(site.osm).parent) if site.simulated and lenient else None
+def check_inputs(
+    config: Config, site_id: str, *, osm: bool = True, simulated_exports: bool = True
+) -> None:
+    """Check the input files of one site: each exists, each glob matches at least one
+    file, each is a regular file that can be read (a folder, a pipe or a device is
+    refused from its status, without being opened).
+
+    Parameters
+    ----------
+    config, site_id
+        The configuration and the site.
+    osm
+        Whether the OSM extract must exist (the stages that read it); when ``False`` it is
+        still refused if it exists but is no regular file.
+    simulated_exports
+        Whether a simulated site's exports must exist; when ``False`` (before ``make``
+        has run ``vigie simulate``), those missing from the folder of the site's OSM
+        extract, where the simulator writes them, are no error yet.
+
+    Raises
+    ------
+    ConfigError
+        Naming the configuration file, the key and the path at fault.
+    """
+    site = config.site(site_id)
+    where = f"sites[{config.sites.index(site)}]"
+    made_here = (
+        os.path.abspath(Path(site.osm).parent) if site.simulated and not simulated_exports else None
+    )
     for key, text, files in _site_files(site, where):
-        in_sim = made_here is not None and os.path.abspath(Path(text).parent) == made_here
+        may_wait = (key.endswith(".osm") and not osm) or (
+            made_here is not None and os.path.abspath(Path(text).parent) == made_here
+        )
         if not files:
-            if in_sim:
+            if may_wait:
                 continue
             raise ConfigError(
                 config.path,
@@ -704,26 +764,9 @@ def _check_site_files(config: Config, index: int, *, lenient: bool) -> None:
             )
         for file in files:
             problem = input_problem(file)
-            if problem is None or (in_sim and problem == "fichier introuvable"):
+            if problem is None or (may_wait and problem == "fichier introuvable"):
                 continue
             raise ConfigError(config.path, f"« {file} » : {problem}.", key=key)
-
-
-def check_inputs(config: Config, site_id: str) -> None:
-    """Check every input file of one site, simulated exports included: each exists,
-    each glob matches at least one file, each is a regular readable file.
-
-    :func:`load_config` makes the same checks but lets a simulated site's exports be
-    missing (``make`` writes them before the stages read them); the CLI calls this
-    before a stage reads them.
-
-    Raises
-    ------
-    ConfigError
-        Naming the configuration file, the key and the path at fault.
-    """
-    site = config.site(site_id)
-    _check_site_files(config, config.sites.index(site), lenient=False)
 
 
 # --------------------------------------------------------------------------- load
@@ -781,6 +824,8 @@ def load_config(path: str | Path) -> Config:
         else defaults.annotation_tags
     )
     config = Config(path=spath, sites=sites, annotation_tags=tags, **dirs)
-    for i in range(len(sites)):
-        _check_site_files(config, i, lenient=True)
+    for site in sites:
+        # The extract and a simulated site's exports are required by the commands that
+        # read them (see :func:`check_inputs`); here they are checked when they exist.
+        check_inputs(config, site.id, osm=False, simulated_exports=False)
     return config

@@ -48,6 +48,7 @@ class ConfigError(VigieError, ValueError):
         super().__init__(f"{where} : {message}")
         self.path = str(path)
         self.key = key
+        self.message = message
 
 
 class InputError(VigieError, ValueError):
