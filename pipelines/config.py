@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pipelines.errors import ConfigError, os_reason
@@ -159,6 +160,11 @@ class SiteConfig:
     study_area_bbox: tuple[float, float, float, float] | None = None
     attribution: tuple[str, ...] = ()
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> SiteSettings:
+        """:attr:`params` as one frozen, typed settings object per stage."""
+        return site_settings(self.params)
 
 
 @dataclass(frozen=True)
@@ -767,6 +773,86 @@ def check_inputs(
             if problem is None or (may_wait and problem == "fichier introuvable"):
                 continue
             raise ConfigError(config.path, f"« {file} » : {problem}.", key=key)
+
+
+# --------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class IngestSettings:
+    """``[params.ingest]``, checked and typed."""
+
+    start_date: date
+    today: date | None  # None: the day of the run
+    duplicate_distance_m: float
+    duplicate_window_h: float
+
+
+@dataclass(frozen=True)
+class GeocodeSettings:
+    """``[params.geocode]``, checked and typed."""
+
+    tolerance_m: float
+    disagreement_m: float
+    fuzzy_threshold: float
+    ban_online: bool
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """``[params.maps]``, checked and typed."""
+
+    online_tiles: bool
+    max_report_points: int
+
+
+@dataclass(frozen=True)
+class ZoneSettings:
+    """``[params.zones]``, checked and typed."""
+
+    min_bin: int
+    gap_m: float
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """A site's parameters, one frozen object per stage, built from ``SiteConfig.params``
+    (already checked by :func:`load_config`). ``trends`` stays the checked mapping: its
+    periods and windows are read with pandas by :func:`pipelines.trends.trend_params`.
+    """
+
+    ingest: IngestSettings
+    geocode: GeocodeSettings
+    hotspots: HotspotParams
+    maps: MapSettings
+    zones: ZoneSettings
+    trends: Mapping[str, Any]
+
+
+def _typed(cls: type, values: Mapping[str, Any]) -> Any:
+    """An instance of the settings dataclass ``cls`` from checked ``values``: dates
+    written as text become dates, integers given for decimals become floats."""
+    out: dict[str, Any] = {}
+    for f in fields(cls):
+        value = values[f.name]
+        kind = str(f.type)
+        if kind.startswith("date") and isinstance(value, str):
+            value = date.fromisoformat(value)
+        elif kind == "float" and value is not None:
+            value = float(value)
+        out[f.name] = value
+    return cls(**out)
+
+
+def site_settings(params: Mapping[str, Mapping[str, Any]]) -> SiteSettings:
+    """The frozen settings of a site's ``params`` (defaults fill what is not set)."""
+    merged = _merge(DEFAULT_PARAMS, {k: dict(v) for k, v in params.items()})
+    return SiteSettings(
+        ingest=_typed(IngestSettings, merged["ingest"]),
+        geocode=_typed(GeocodeSettings, merged["geocode"]),
+        hotspots=HotspotParams.from_dict(merged["hotspots"]),
+        maps=_typed(MapSettings, merged["maps"]),
+        zones=_typed(ZoneSettings, merged["zones"]),
+        trends=MappingProxyType(merged["trends"]),
+    )
 
 
 # --------------------------------------------------------------------------- load

@@ -293,3 +293,43 @@ def _toml(value: object) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     return repr(value)
+
+
+def test_site_settings_are_frozen_typed_and_match_the_defaults(tmp_path: Path) -> None:
+    import dataclasses
+    from datetime import date
+
+    from pipelines.config import (
+        DEFAULT_PARAMS,
+        GeocodeSettings,
+        IngestSettings,
+        MapSettings,
+        ZoneSettings,
+    )
+    from pipelines.hotspot_params import HotspotParams
+
+    # One field per parameter: a parameter added to DEFAULT_PARAMS needs its field.
+    for section, cls in (
+        ("ingest", IngestSettings),
+        ("geocode", GeocodeSettings),
+        ("maps", MapSettings),
+        ("zones", ZoneSettings),
+        ("hotspots", HotspotParams),
+    ):
+        assert {f.name for f in dataclasses.fields(cls)} == set(DEFAULT_PARAMS[section])
+    text = (Path("config") / "demo.toml").read_text(encoding="utf-8")
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(
+        text.replace(
+            'start_date = "2015-01-01"', 'start_date = "2016-02-03"\ntoday = 2025-06-01'
+        ).replace("duplicate_distance_m = 30.0", "duplicate_distance_m = 12"),
+        encoding="utf-8",
+    )
+    settings = load_config(cfg).site("paris10").settings
+    assert settings.ingest == IngestSettings(date(2016, 2, 3), date(2025, 6, 1), 12.0, 48.0)
+    assert isinstance(settings.ingest.duplicate_distance_m, float)
+    assert settings.hotspots.chronic["ascenseur"] == (3, 90)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.ingest.today = None  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        settings.trends["freq"] = "W"  # type: ignore[index]
