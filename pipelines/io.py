@@ -25,6 +25,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyproj import CRS
 
@@ -174,6 +175,29 @@ def _neutralised(value: object) -> object:
     return value
 
 
+_FORMULA_START = "^[=+\\-@\t\r]"  # FORMULA_STARTS, as a regular expression
+
+
+def _neutralised_column(values: pd.Series) -> np.ndarray | None:
+    """The cells of a text column with an apostrophe before each formula start, or
+    ``None`` when no cell needs one (or the column holds no text)."""
+    try:
+        arr = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: one cell at a time
+        cells = values.to_numpy(dtype=object)
+        safe = np.array([_neutralised(v) for v in cells], dtype=object)
+        changed = any(a is not b for a, b in zip(safe, cells, strict=True))
+        return safe if changed else None
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    # pyarrow's kernels: about ten times faster than pandas' .str on a million cells.
+    starts = pc.fill_null(pc.match_substring_regex(arr, _FORMULA_START), False)
+    if not pc.any(starts).as_py():
+        return None
+    quoted = pc.binary_join_element_wise(pa.scalar("'", arr.type), arr, pa.scalar("", arr.type))
+    return pc.if_else(starts, quoted, arr).to_numpy(zero_copy_only=False)
+
+
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` where every text cell (and column name) that starts with ``=``,
     ``+``, ``-``, ``@``, a tab or a carriage return gets a leading apostrophe, so that a
@@ -185,22 +209,14 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     changed = False
     for i in range(frame.shape[1]):
         values = frame.iloc[:, i]
-        if not (
-            values.dtype == object or isinstance(values.dtype, pd.StringDtype | pd.CategoricalDtype)
-        ):
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.astype(object)
+        elif not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
             continue
-        text = values.astype(object)
-        try:
-            starts = text.str.startswith(FORMULA_STARTS, na=False)
-        except AttributeError:  # no string at all in the column (lists, dates…)
-            continue
-        mask = starts.to_numpy(dtype=bool)
-        if not mask.any():
-            continue
-        text = text.copy()
-        text[mask] = "'" + text[mask]
-        out.isetitem(i, text.to_numpy())
-        changed = True
+        safe = _neutralised_column(values)
+        if safe is not None:
+            out.isetitem(i, safe)
+            changed = True
     names = [_neutralised(c) for c in frame.columns]
     if names != list(frame.columns):
         out = out.set_axis(names, axis=1)

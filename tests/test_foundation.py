@@ -210,6 +210,7 @@ def test_csv_cells_a_spreadsheet_would_run_get_an_apostrophe(tmp_path: Path) -> 
             "chaine": pd.array(["-1", "x"] * 4 + [None], dtype="string"),
             "entier": [-5, 3, 0, -1, 2, 7, 8, 9, -10],
             "decimal": [-0.5, 1.25, -3.0, 0.0, 4.5, -2.5, 1.0, 2.0, -7.75],
+            "mixte": ["=a", 3, "b", -4.5, "@x", None, "+1", 7, "c"],
         }
     )
     before = frame.copy()
@@ -218,7 +219,7 @@ def test_csv_cells_a_spreadsheet_would_run_get_an_apostrophe(tmp_path: Path) -> 
     with (tmp_path / "t.csv").open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh))
     header, body = rows[0], rows[1:]
-    assert header == ["'=col", "categorie", "chaine", "entier", "decimal"]
+    assert header == ["'=col", "categorie", "chaine", "entier", "decimal", "mixte"]
     assert [r[0] for r in body] == [
         "'=1+2", "'+33 6 12", "'-x", "'@SUM(A1)", "'\tcmd", "cmd", "normal", "", "a=b",
     ]  # fmt: skip
@@ -228,6 +229,8 @@ def test_csv_cells_a_spreadsheet_would_run_get_an_apostrophe(tmp_path: Path) -> 
     assert [r[3] for r in body] == ["-5", "3", "0", "-1", "2", "7", "8", "9", "-10"]
     assert body[0][4] == "-0.5"
     assert body[8][4] == "-7.75"
+    # A column of texts and numbers: its texts only.
+    assert [r[5] for r in body] == ["'=a", "3", "b", "-4.5", "'@x", "", "'+1", "7", "c"]
 
 
 def test_load_config_checks_files_and_lets_simulated_exports_wait(tmp_path: Path) -> None:
