@@ -369,3 +369,26 @@ def test_an_oserror_without_a_path_is_not_taken_for_a_user_error(
     monkeypatch.setattr(ingest, "ingest_site", broken)
     with pytest.raises(OSError, match="bug"):
         main(["-q", "ingest", "--config", str(cfg), "--site", "t", "--out-dir", str(tmp_path)])
+
+
+def test_an_unreadable_source_is_refused_at_load_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Root may read any file, so the file's mode cannot refuse it here: the check that
+    # load_config makes (os.access) is answered "no" for this one path.
+    from pipelines.config import load_config
+    from pipelines.errors import ConfigError
+
+    cfg = _setup(tmp_path)
+    source = tmp_path / "raw" / "signalements.csv"
+    real_access = os.access
+
+    def access(path: object, mode: int, **kw: object) -> bool:
+        if Path(str(path)) == source:
+            return False
+        return real_access(path, mode, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", access)
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.path.*lecture refusée") as err:
+        load_config(cfg)
+    assert str(source) in str(err.value)
