@@ -80,6 +80,23 @@ def _matches_any(column: str, wanted: Iterable[str]) -> bool:
     return any(_find_column([column], w) is not None for w in wanted)
 
 
+def _columns_for_message(
+    available: Iterable[str], recognised: bool, *, capital: bool = False
+) -> str:
+    """The file's columns, for an error message, when at least one of them was found
+    (the file is the expected export); else only their number: the first line of
+    another file (a password file named by mistake) is its content, never echoed."""
+    columns = list(available)
+    if recognised:
+        text = "colonnes disponibles : " + ", ".join(f"« {c} »" for c in columns)
+    else:
+        text = (
+            f"aucune des {len(columns)} colonne(s) du fichier n'est attendue : est-ce bien "
+            "l'export de cette source ? (son contenu n'est pas recopié ici)"
+        )
+    return text[:1].upper() + text[1:] if capital else text
+
+
 def resolve_columns(raw: RawFile, source: SourceConfig) -> dict[str, str]:
     """Map each role to the file's column: the configured ones (exact name, else the
     same name up to case, accents and punctuation), then the format's defaults.
@@ -108,8 +125,8 @@ def resolve_columns(raw: RawFile, source: SourceConfig) -> dict[str, str]:
             raw.path,
             "colonnes configurées absentes : "
             + ", ".join(f"« {m} »" for m in missing)
-            + ". Colonnes disponibles : "
-            + ", ".join(f"« {c} »" for c in available)
+            + ". "
+            + _columns_for_message(available, bool(roles), capital=True)
             + f"{detail}. Corrigez [sites.sources.columns] de la source « {source.id} ».",
         )
     for role, candidates in FORMAT_DEFAULTS.get(raw.format, {}).items():
@@ -134,7 +151,8 @@ def resolve_columns(raw: RawFile, source: SourceConfig) -> dict[str, str]:
         raise InputError(
             raw.path,
             "aucune colonne de date : indiquez-la dans [sites.sources.columns] (date = …) ; "
-            "colonnes disponibles : " + ", ".join(f"« {c} »" for c in available) + ".",
+            + _columns_for_message(available, bool(roles))
+            + ".",
         )
     for a, b in (("lat", "lon"), ("x", "y")):
         if (a in roles) != (b in roles):
@@ -146,9 +164,7 @@ def resolve_columns(raw: RawFile, source: SourceConfig) -> dict[str, str]:
         raise InputError(
             raw.path,
             "aucune colonne de localisation (adresse, bâtiment, coordonnées) : indiquez-en une "
-            "dans [sites.sources.columns] ; colonnes disponibles : "
-            + ", ".join(f"« {c} »" for c in available)
-            + ".",
+            "dans [sites.sources.columns] ; " + _columns_for_message(available, bool(roles)) + ".",
         )
     return roles
 

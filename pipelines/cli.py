@@ -3,7 +3,10 @@
 ``vigie run --config FILE`` runs every stage for every site; the stage subcommands take
 explicit input and output paths so that ``make`` owns the dependency graph. A user error
 (bad configuration or input file) prints one message naming the file and exits with
-code 2, without a traceback.
+code 2, without a traceback; so does a failed read or write of a user's path (full disk,
+read-only folder, permission denied). Each command loads (and checks) its configuration
+before it imports its stage's modules, so that a mistake is reported within about a
+second rather than after the stage's heavy imports.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipelines import __version__
-from pipelines.config import Config, SiteConfig, load_config
-from pipelines.errors import VigieError
+from pipelines.config import Config, SiteConfig, check_inputs, load_config
+from pipelines.errors import VigieError, os_reason
 from pipelines.paths import SitePaths
 
 log = logging.getLogger("pipelines")
@@ -56,17 +59,20 @@ def cmd_buildings(args: argparse.Namespace) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
+    # The extract gives the study area when no study_area_bbox is set.
+    check_inputs(config, args.site, osm=config.site(args.site).study_area_bbox is None)
     from pipelines import ingest
 
-    config = load_config(args.config)
     ingest.run(config, args.site, Path(args.out_dir))
 
 
 def cmd_geocode(args: argparse.Namespace) -> None:
-    from pipelines import geocode
-
     config = load_config(args.config)
     site = config.site(args.site)
+    check_inputs(config, site.id, osm=False)
+    from pipelines import geocode
+
     geocode.run_site(
         config,
         site,
@@ -78,9 +84,9 @@ def cmd_geocode(args: argparse.Namespace) -> None:
 
 
 def cmd_hotspots(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
     from pipelines import hotspots
 
-    config = load_config(args.config)
     hotspots.run(
         config,
         args.site,
@@ -91,9 +97,9 @@ def cmd_hotspots(args: argparse.Namespace) -> None:
 
 
 def cmd_trends(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
     from pipelines import trends
 
-    config = load_config(args.config)
     trends.run(
         config,
         args.site,
@@ -110,16 +116,16 @@ def cmd_basemap(args: argparse.Namespace) -> None:
 
 
 def cmd_zones(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
     from pipelines import zones
 
-    config = load_config(args.config)
     zones.run(config, args.site, buildings_path=args.buildings, out_dir=Path(args.out_dir))
 
 
 def cmd_annotations(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
     from pipelines import annotations
 
-    config = load_config(args.config)
     out_dir = Path(args.out_dir)
     annotations.run(
         config,
@@ -138,18 +144,18 @@ def cmd_screenshots(args: argparse.Namespace) -> None:
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
     from pipelines import summary
 
-    config = load_config(args.config)
     paths = SitePaths.of(config, args.site)
     processed = Path(args.processed_dir) if args.processed_dir else paths.processed
     summary.run(config, args.site, stage_summaries(processed), Path(args.out))
 
 
 def cmd_map(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
     from pipelines import maps
 
-    config = load_config(args.config)
     site = config.site(args.site)
     processed = (
         Path(args.processed_dir) if args.processed_dir else SitePaths.of(config, site.id).processed
@@ -158,16 +164,20 @@ def cmd_map(args: argparse.Namespace) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
     from pipelines import maps
 
-    config = load_config(args.config)
     maps.run_index(config, dst=Path(args.out))
 
 
 def cmd_deps(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
     from pipelines._makedeps import write_deps
 
-    write_deps(load_config(args.config), Path(args.out))
+    for site in config.sites:
+        # make writes a simulated site's exports itself, after this fragment.
+        check_inputs(config, site.id, simulated_exports=False)
+    write_deps(config, Path(args.out))
 
 
 STAGES = (
@@ -205,6 +215,8 @@ def run_site_stages(config: Config, site: SiteConfig, *, through: str = "map") -
 
     if through not in STAGES:
         raise ValueError(f"unknown stage {through!r}; stages: {', '.join(STAGES)}")
+    if STAGES.index(through) >= STAGES.index("ingest"):
+        check_inputs(config, site.id)  # every input, before the first stage runs
     paths = SitePaths.of(config, site.id)
     p = paths.processed
     steps = {
@@ -391,6 +403,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VigieError as err:
         print(f"vigie : erreur : {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:
+        # A read or write of a named path that failed (permission denied, full disk…)
+        # is the user's to fix: one message naming the path. An OSError without a path
+        # is no I/O on a user's file and propagates as a programming error.
+        if err.filename is None:
+            raise
+        print(f"vigie : erreur : {err.filename} : {os_reason(err)}.", file=sys.stderr)
+        return VigieError.exit_code
     except KeyboardInterrupt:
         print("vigie : interrompu", file=sys.stderr)
         return 130

@@ -8,7 +8,30 @@ errors are left to propagate as ordinary exceptions.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
+
+#: French words for the operating-system failures a user can cause or fix (a full disk,
+#: a read-only or forbidden folder, a path through a file); others keep their own text.
+_OS_REASONS = {
+    errno.ENOSPC: "disque plein ; libérez de la place puis relancez",
+    errno.EDQUOT: "quota de disque dépassé ; libérez de la place puis relancez",
+    errno.EROFS: "système de fichiers en lecture seule ; choisissez un autre dossier",
+    errno.EACCES: "permission refusée ; vérifiez les droits sur ce chemin",
+    errno.EPERM: "opération non permise ; vérifiez les droits sur ce chemin",
+    errno.ENOTDIR: "un élément du chemin est un fichier, pas un dossier",
+    errno.EISDIR: "ce chemin est un dossier, pas un fichier",
+    errno.EEXIST: "un fichier porte déjà ce nom",
+    errno.ENOENT: "fichier ou dossier introuvable",
+    errno.ENAMETOOLONG: "chemin trop long",
+}
+
+
+def os_reason(err: OSError) -> str:
+    """What an :class:`OSError` means, in French, without the path (callers name it)."""
+    if err.errno in _OS_REASONS:
+        return _OS_REASONS[err.errno]
+    return f"erreur du système ({err.strerror or type(err).__name__})"
 
 
 class VigieError(Exception):
@@ -25,6 +48,7 @@ class ConfigError(VigieError, ValueError):
         super().__init__(f"{where} : {message}")
         self.path = str(path)
         self.key = key
+        self.message = message
 
 
 class InputError(VigieError, ValueError):
@@ -59,6 +83,23 @@ class InputError(VigieError, ValueError):
         self.path = str(path)
         self.row = row
         self.column = column
+
+
+class OutputError(VigieError):
+    """A result could not be written (full disk, read-only or forbidden folder…).
+
+    Parameters
+    ----------
+    path
+        The file that was being written.
+    err
+        The operating system's error.
+    """
+
+    def __init__(self, path: str | Path, err: OSError) -> None:
+        super().__init__(f"{path} : écriture impossible : {os_reason(err)}.")
+        self.path = str(path)
+        self.errno = err.errno
 
 
 class CRSError(VigieError, ValueError):

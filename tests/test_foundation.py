@@ -188,3 +188,151 @@ def test_points_geoparquet_reads_back_as_geopandas_writes_it(tmp_path: Path) -> 
     assert got.geometry.to_wkb().tolist() == want.geometry.to_wkb().tolist()
     pd.testing.assert_frame_equal(pd.DataFrame(got), pd.DataFrame(want), check_dtype=False)
     assert point_wkb(np.zeros(0), np.zeros(0)).to_pylist() == []
+
+
+def test_csv_cells_a_spreadsheet_would_run_get_an_apostrophe(tmp_path: Path) -> None:
+    import csv
+
+    from pipelines.io import neutralise_formulas, write_csv
+
+    texts = ["=1+2", "+33 6 12", "-x", "@SUM(A1)", "\tcmd", "\rcmd", "normal", None, "a=b"]
+    safe = neutralise_formulas(pd.DataFrame({"t": texts}))["t"]
+    assert safe.fillna("").tolist() == [
+        "'=1+2", "'+33 6 12", "'-x", "'@SUM(A1)", "'\tcmd", "'\rcmd", "normal", "", "a=b",
+    ]  # fmt: skip
+    # (A carriage return inside a cell reads back as a line end with csv.reader: the
+    # file is checked below with a newline-free sixth text.)
+    texts[5] = "cmd"
+    frame = pd.DataFrame(
+        {
+            "=col": texts,
+            "categorie": pd.Categorical(["=c"] * 4 + ["ok"] * 5),
+            "chaine": pd.array(["-1", "x"] * 4 + [None], dtype="string"),
+            "entier": [-5, 3, 0, -1, 2, 7, 8, 9, -10],
+            "decimal": [-0.5, 1.25, -3.0, 0.0, 4.5, -2.5, 1.0, 2.0, -7.75],
+            "mixte": ["=a", 3, "b", -4.5, "@x", None, "+1", 7, "c"],
+        }
+    )
+    before = frame.copy()
+    write_csv(frame, tmp_path / "t.csv")
+    pd.testing.assert_frame_equal(frame, before)  # the caller's frame is left alone
+    with (tmp_path / "t.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header, body = rows[0], rows[1:]
+    assert header == ["'=col", "categorie", "chaine", "entier", "decimal", "mixte"]
+    assert [r[0] for r in body] == [
+        "'=1+2", "'+33 6 12", "'-x", "'@SUM(A1)", "'\tcmd", "cmd", "normal", "", "a=b",
+    ]  # fmt: skip
+    assert [r[1] for r in body] == ["'=c"] * 4 + ["ok"] * 5
+    assert [r[2] for r in body] == ["'-1", "x"] * 4 + [""]
+    # Numbers stay numbers: a spreadsheet reads -5 and -0.5, not text.
+    assert [r[3] for r in body] == ["-5", "3", "0", "-1", "2", "7", "8", "9", "-10"]
+    assert body[0][4] == "-0.5"
+    assert body[8][4] == "-7.75"
+    # A column of texts and numbers: its texts only.
+    assert [r[5] for r in body] == ["'=a", "3", "b", "-4.5", "'@x", "", "'+1", "7", "c"]
+
+
+def test_load_config_checks_files_and_lets_simulated_exports_wait(tmp_path: Path) -> None:
+    # The demo configuration pointing at a Bondy folder holding only the real inputs:
+    # loading works (make writes the simulated exports before a stage reads them), the
+    # check made before ingestion names the missing export.
+    from pipelines.config import check_inputs
+
+    raw = tmp_path / "bondy"
+    raw.mkdir()
+    for name in ("bondy_nord.osm", "ban_adresses_bondy.csv", "rpls_bondy.gpkg"):
+        (raw / name).symlink_to(RAW / "bondy" / name)
+    text = (Path("config") / "demo.toml").read_text(encoding="utf-8")
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(text.replace('"data/raw/bondy/', f'"{raw}/'), encoding="utf-8")
+    config = load_config(cfg)
+    check_inputs(config, "paris10")
+    with pytest.raises(ConfigError, match=r"sites\[0\]\.gazetteer.*gazetteer\.csv.*introuvable"):
+        check_inputs(config, "bondy")
+    # A site that is not simulated gets no such delay.
+    cfg.write_text(
+        text.replace('"data/raw/bondy/', f'"{raw}/').replace(
+            "simulated = true", "simulated = false"
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"sites\[0\]\.(gazetteer|sources\[0\]\.path)"):
+        load_config(cfg)
+
+
+def test_param_keys_and_types_come_from_the_defaults(tmp_path: Path) -> None:
+    # Every parameter of DEFAULT_PARAMS is accepted with its default value, at the top
+    # and per site; a value of another type is refused naming the key.
+    from pipelines.config import DEFAULT_PARAMS
+
+    text = (Path("config") / "demo.toml").read_text(encoding="utf-8")
+    cfg = tmp_path / "p.toml"
+    blocks = []
+    for section, values in DEFAULT_PARAMS.items():
+        lines = [f"[params.{section}]"]
+        for key, value in values.items():
+            if value is None:
+                continue
+            if isinstance(value, dict):
+                inner = ", ".join(f"{k} = {_toml(v)}" for k, v in value.items())
+                lines.append(f"{key} = {{ {inner} }}")
+            else:
+                lines.append(f"{key} = {_toml(value)}")
+        blocks.append("\n".join(lines))
+    body = text.split("[[sites]]", 1)[1]
+    head = text.split("[params.ingest]", 1)[0]
+    cfg.write_text(head + "\n\n".join(blocks) + "\n\n[[sites]]" + body, encoding="utf-8")
+    config = load_config(cfg)
+    assert config.site("paris10").params["hotspots"]["chronic"]["ascenseur"] == [3, 90]
+    cfg.write_text(head + "[params.maps]\nonline_tiles = 1\n\n[[sites]]" + body, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"params\.maps\.online_tiles.*vrai ou faux"):
+        load_config(cfg)
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
+def test_site_settings_are_frozen_typed_and_match_the_defaults(tmp_path: Path) -> None:
+    import dataclasses
+    from datetime import date
+
+    from pipelines.config import (
+        DEFAULT_PARAMS,
+        GeocodeSettings,
+        IngestSettings,
+        MapSettings,
+        ZoneSettings,
+    )
+    from pipelines.hotspot_params import HotspotParams
+
+    # One field per parameter: a parameter added to DEFAULT_PARAMS needs its field.
+    for section, cls in (
+        ("ingest", IngestSettings),
+        ("geocode", GeocodeSettings),
+        ("maps", MapSettings),
+        ("zones", ZoneSettings),
+        ("hotspots", HotspotParams),
+    ):
+        assert {f.name for f in dataclasses.fields(cls)} == set(DEFAULT_PARAMS[section])
+    text = (Path("config") / "demo.toml").read_text(encoding="utf-8")
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(
+        text.replace(
+            'start_date = "2015-01-01"', 'start_date = "2016-02-03"\ntoday = 2025-06-01'
+        ).replace("duplicate_distance_m = 30.0", "duplicate_distance_m = 12"),
+        encoding="utf-8",
+    )
+    settings = load_config(cfg).site("paris10").settings
+    assert settings.ingest == IngestSettings(date(2016, 2, 3), date(2025, 6, 1), 12.0, 48.0)
+    assert isinstance(settings.ingest.duplicate_distance_m, float)
+    assert settings.hotspots.chronic["ascenseur"] == (3, 90)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.ingest.today = None  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        settings.trends["freq"] = "W"  # type: ignore[index]

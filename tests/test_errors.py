@@ -1,0 +1,394 @@
+"""Every user error is exit code 2 with one French message naming the culprit.
+
+The table below runs ``python -m pipelines`` on a small, valid configuration (one site on
+the real Bondy extract, one CSV source) altered in one way per case, and checks the exit
+code, that no traceback is printed and that the message names the configuration file and
+the key (or the path) at fault. A few failures that cannot be caused from a subprocess
+run as root (a full disk, a read-only folder, a permission denied) are injected in-process
+through :func:`pipelines.cli.main`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.cli import main
+from tests.conftest import RAW, ROOT
+
+OSM = RAW / "bondy" / "bondy_nord.osm"
+
+# Three reports inside the Bondy extract; the third has an unreadable date (a rejected
+# row) and a description a spreadsheet would run as a formula.
+REPORTS = (
+    "N° ticket;Date de création;Catégorie;Description;Latitude;Longitude\r\n"
+    "T1;03/02/2025 10:00;Fuite;Fuite sous évier;48,9050;2,4880\r\n"
+    "T2;04/02/2025 11:30;Ascenseur;Ascenseur en panne;48,9060;2,4890\r\n"
+    'T3;pas une date;Fuite;=HYPERLINK("http://x","clic");48,9055;2,4885\r\n'
+)
+
+BASE = """\
+[project]
+processed_dir = "{out}/processed"
+maps_dir = "{out}/maps"
+annotations_dir = "{out}/annotations"
+
+[params.ingest]
+start_date = "2015-01-01"
+today = "2025-06-01"
+duplicate_distance_m = 30.0
+
+[[sites]]
+id = "t"
+name = "Essai"
+osm = "{osm}"
+study_area_bbox = [2.47, 48.89, 2.51, 48.92]
+
+[[sites.sources]]
+id = "bailleur"
+kind = "reports"
+path = "{reports}"
+format = "csv"
+[sites.sources.columns]
+id = "N° ticket"
+date = "Date de création"
+category = "Catégorie"
+description = "Description"
+lat = "Latitude"
+lon = "Longitude"
+"""
+
+
+def _setup(tmp_path: Path) -> Path:
+    """The valid configuration and its source, in ``tmp_path``."""
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "signalements.csv").write_bytes(REPORTS.encode("cp1252"))
+    cfg = tmp_path / "vigie.toml"
+    cfg.write_text(
+        BASE.format(out=tmp_path, osm=OSM, reports=tmp_path / "raw" / "signalements.csv"),
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def _vigie(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", "-q", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _ingest(cfg: Path, out: Path, **kw: float) -> subprocess.CompletedProcess[str]:
+    return _vigie("ingest", "--config", str(cfg), "--site", "t", "--out-dir", str(out), **kw)
+
+
+def _sub(old: str, new: str) -> Callable[[str, Path], str]:
+    """An edit of the configuration's text: ``old`` (a regular expression) → ``new``,
+    where ``{tmp}`` in ``new`` is the test's folder."""
+
+    def edit(text: str, tmp: Path) -> str:
+        changed = re.sub(old, new.replace("{tmp}", str(tmp)), text, count=1, flags=re.M)
+        assert changed != text, f"the case's edit did not apply: {old!r}"
+        return changed
+
+    return edit
+
+
+def _bbox(value: str) -> Callable[[str, Path], str]:
+    return _sub(r"^study_area_bbox = .*$", f"study_area_bbox = {value}")
+
+
+def _source_key(line: str) -> Callable[[str, Path], str]:
+    """Add ``line`` to the source's table."""
+    return _sub(r'^format = "csv"', 'format = "csv"\n' + line)
+
+
+def _fifo(tmp: Path) -> Path:
+    os.mkfifo(tmp / "tube.csv")
+    return tmp / "tube.csv"
+
+
+def _file(tmp: Path) -> Path:
+    (tmp / "un_fichier").write_text("pas un dossier\n", encoding="utf-8")
+    return tmp / "un_fichier"
+
+
+# (case id, edit of the configuration, preparation in tmp_path, words the message holds)
+CASES: list[tuple[str, Callable[[str, Path], str], Callable[[Path], object] | None, list[str]]] = [
+    ("bad_today", _sub(r'^today = .*$', 'today = "2025-13-45"'), None,
+     ["params.ingest.today", "date"]),
+    ("bad_start_date", _sub(r'^start_date = .*$', 'start_date = "hier"'), None,
+     ["params.ingest.start_date", "date"]),
+    ("start_date_number", _sub(r'^start_date = .*$', "start_date = 5"), None,
+     ["params.ingest.start_date", "trouvé un entier"]),
+    ("start_after_today", _sub(r'^start_date = .*$', 'start_date = "2026-01-01"'), None,
+     ["params.ingest.start_date", "today"]),
+    ("negative_distance", _sub(r"^duplicate_distance_m = .*$", "duplicate_distance_m = -5"),
+     None, ["params.ingest.duplicate_distance_m", "≥ 0"]),
+    ("text_distance", _sub(r"^duplicate_distance_m = .*$", 'duplicate_distance_m = "trente"'),
+     None, ["params.ingest.duplicate_distance_m", "nombre"]),
+    ("unknown_param_key", _sub(r"^start_date = ", "start_dat = "), None,
+     ["params.ingest.start_dat", "clé inconnue", "start_date"]),
+    ("unknown_param_section", _sub(r"^\[params\.ingest\]", "[params.ingestion]"), None,
+     ["params.ingestion", "clé inconnue"]),
+    ("site_param_typo", _sub(r"^\[\[sites\.sources\]\]",
+     "[sites.params.geocode]\ntolerence_m = 20\n\n[[sites.sources]]"), None,
+     ["sites[0].params.geocode.tolerence_m", "tolerance_m"]),
+    ("site_hotspot_range", _sub(r"^\[\[sites\.sources\]\]",
+     "[sites.params.hotspots]\nhex_size_m = -60.0\n\n[[sites.sources]]"), None,
+     ["sites[0].params.hotspots.hex_size_m", "positif"]),
+    ("site_key_typo", _sub(r"^osm = ", "osmm = "), None, ["sites[0].osmm", "osm"]),
+    ("project_key_typo", _sub(r"^maps_dir = ", "maps_dri = "), None,
+     ["project.maps_dri", "maps_dir"]),
+    ("top_key_typo", _sub(r"^\[project\]", "[projet]"), None, ["projet", "clé inconnue"]),
+    ("source_key_typo", _sub(r'^format = "csv"', 'fromat = "csv"'), None,
+     ["sites[0].sources[0].fromat", "format"]),
+    ("text_bbox", _bbox('"2.47,48.89,2.51,48.92"'),
+     None, ["sites[0].study_area_bbox", "liste"]),
+    ("text_in_bbox", _bbox('["2.47", 48.89, 2.51, 48.92]'),
+     None, ["sites[0].study_area_bbox", "quatre nombres"]),
+    ("inverted_bbox", _bbox("[2.51, 48.92, 2.47, 48.89]"),
+     None, ["sites[0].study_area_bbox", "inversée"]),
+    ("bbox_in_metres", _bbox("[660000, 6865000, 662000, 6867000]"),
+     None, ["sites[0].study_area_bbox", "degrés"]),
+    ("bad_encoding", _source_key('encoding = "utf-9"'), None,
+     ["sites[0].sources[0].encoding", "utf-9"]),
+    ("bad_separator", _source_key('separator = ";;"'), None,
+     ["sites[0].sources[0].separator", "un seul caractère"]),
+    ("bad_date_format", _source_key('date_format = "%d/%m/%Q"'),
+     None, ["sites[0].sources[0].date_format", "strptime"]),
+    ("date_format_without_directive", _source_key('date_format = "jour"'),
+     None, ["sites[0].sources[0].date_format"]),
+    ("bad_crs", _source_key('crs = "EPSG:999999"'), None,
+     ["sites[0].sources[0].crs", "EPSG:999999"]),
+    ("bad_decimal", _source_key('decimal = "virgule"'), None,
+     ["sites[0].sources[0].decimal"]),
+    ("processed_dir_is_a_file", _sub(r"^processed_dir = .*$", 'processed_dir = "{tmp}/un_fichier"'),
+     _file, ["project.processed_dir", "n'est pas un dossier"]),
+    ("maps_dir_under_a_file", _sub(r"^maps_dir = .*$", 'maps_dir = "{tmp}/un_fichier/cartes"'),
+     _file, ["project.maps_dir", "n'est pas un dossier"]),
+    ("glob_matches_nothing", _sub(r"^path = .*$", 'path = "{tmp}/raw/export_*.csv"'), None,
+     ["sites[0].sources[0].path", "aucun fichier ne correspond"]),
+    ("missing_source", _sub(r"^path = .*$", 'path = "{tmp}/raw/absent.csv"'), None,
+     ["sites[0].sources[0].path", "introuvable", "absent.csv"]),
+    # Without study_area_bbox, ingestion reads the study area from the OSM extract.
+    ("missing_osm", _sub(r"^osm = .*\nstudy_area_bbox = .*$", 'osm = "{tmp}/absent.osm"'), None,
+     ["sites[0].osm", "introuvable"]),
+    ("osm_is_a_folder", _sub(r"^osm = .*$", 'osm = "{tmp}/raw"'), None,
+     ["sites[0].osm", "dossier"]),
+    ("source_is_a_folder", _sub(r"^path = .*$", 'path = "{tmp}/raw"'), None,
+     ["sites[0].sources[0].path", "dossier"]),
+    ("source_is_a_fifo", _sub(r"^path = .*$", 'path = "{tmp}/tube.csv"'), _fifo,
+     ["sites[0].sources[0].path", "pas un fichier ordinaire"]),
+    ("source_is_a_device", _sub(r"^path = .*$", 'path = "/dev/zero"'), None,
+     ["sites[0].sources[0].path", "pas un fichier ordinaire"]),
+    ("wrong_type_of_table", _sub(r"^\[params\.ingest\]", "[params.ingest.x]"), None,
+     ["params.ingest.x"]),
+    ("unknown_target_category", _sub(r"^\[\[sites\]\]",
+     "[params.trends]\ntargets_h = { ascenseurs = 48 }\n\n[[sites]]"), None,
+     ["params.trends.targets_h.ascenseurs", "catégorie inconnue"]),
+    ("inverted_comparison", _sub(r"^\[\[sites\]\]",
+     '[params.trends]\ncompare_before = ["2025-03-31", "2025-01-01"]\n\n[[sites]]'), None,
+     ["params.trends.compare_before", "la fin précède le début"]),
+    ("tags_not_texts", _sub(r"^\[project\]", "[project]\nannotation_tags = [1, 2]"), None,
+     ["project.annotation_tags[0]", "textes"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("edit", "prepare", "words"),
+    [pytest.param(e, p, w, id=name) for name, e, p, w in CASES],
+)
+def test_user_error_exits_2_naming_file_and_key(
+    tmp_path: Path,
+    edit: Callable[[str, Path], str],
+    prepare: Callable[[Path], object] | None,
+    words: list[str],
+) -> None:
+    cfg = _setup(tmp_path)
+    if prepare is not None:
+        prepare(tmp_path)
+    cfg.write_text(edit(cfg.read_text(encoding="utf-8"), tmp_path), encoding="utf-8")
+    # A FIFO opened for reading would block for ever: the timeout turns a hang into a
+    # failure instead of a stuck test run.
+    proc = _ingest(cfg, tmp_path / "out", timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr  # one message
+    assert str(cfg) in lines[0]
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert not (tmp_path / "out").exists()  # refused before any stage runs
+
+
+def test_the_base_configuration_is_valid(tmp_path: Path) -> None:
+    # The table's cases fail because of their one edit: unedited, the same run works.
+    cfg = _setup(tmp_path)
+    proc = _ingest(cfg, tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    summary = pd.read_json(tmp_path / "out" / "ingest_summary.json", typ="series")
+    assert summary["totals"]["rows_in"] == 3
+    assert summary["totals"]["accepted"] == 2
+
+
+def test_every_top_level_command_refuses_a_bad_configuration(tmp_path: Path) -> None:
+    cfg = _setup(tmp_path)
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("maps_dir", "maps_dri"), encoding="utf-8"
+    )
+    for args in (
+        ["run", "--config", str(cfg)],
+        ["deps", "--config", str(cfg), "--out", str(tmp_path / "deps.mk")],
+        ["index", "--config", str(cfg), "--out", str(tmp_path / "index.html")],
+    ):
+        proc = _vigie(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "project.maps_dri" in proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_a_secret_file_named_as_a_source_is_never_echoed(tmp_path: Path) -> None:
+    # An /etc/shadow-like file (one account a line, colon-separated, with a hash), and a
+    # file of binary garbage: the run fails or rejects, but prints none of their content.
+    cfg = _setup(tmp_path)
+    secret = tmp_path / "shadow"
+    secret.write_text(
+        "root:$6$Zr4nd0m$SECRETHASHxyz0123456789:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n",
+        encoding="utf-8",
+    )
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes(range(256)) * 8 + b"SECRETGARBAGE" + bytes(range(255, -1, -1)))
+    for path, needles in (
+        (secret, ("SECRETHASH", "Zr4nd0m", "daemon", "99999")),
+        (garbage, ("SECRETGARBAGE",)),
+    ):
+        text = re.sub(r"^path = .*$", f'path = "{path}"', _setup_text(tmp_path), flags=re.M)
+        cfg.write_text(text, encoding="utf-8")
+        proc = _ingest(cfg, tmp_path / f"out_{path.name}")
+        assert "Traceback" not in proc.stderr
+        assert proc.returncode == 2, proc.stderr
+        for needle in needles:
+            assert needle not in proc.stderr, proc.stderr
+        assert str(path) in proc.stderr
+
+
+def _setup_text(tmp_path: Path) -> str:
+    return BASE.format(out=tmp_path, osm=OSM, reports=tmp_path / "raw" / "signalements.csv")
+
+
+def test_output_folder_under_a_file_exits_2(tmp_path: Path) -> None:
+    # A real failed write (root ignores chmod, so the folder is made impossible instead):
+    # the output folder given on the command line lies under a regular file.
+    cfg = _setup(tmp_path)
+    blocker = _file(tmp_path)
+    proc = _ingest(cfg, blocker / "out")
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert str(blocker / "out") in proc.stderr
+    assert "écriture impossible" in proc.stderr
+    assert blocker.read_text(encoding="utf-8") == "pas un dossier\n"
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (errno.ENOSPC, "disque plein"),
+        (errno.EROFS, "lecture seule"),
+        (errno.EACCES, "permission refusée"),
+    ],
+)
+def test_failed_write_exits_2_and_leaves_no_temporary_file(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    code: int,
+    words: str,
+) -> None:
+    # The disk fills up (or the folder turns read-only) half-way through rejected.csv.
+    cfg = _setup(tmp_path)
+    out = tmp_path / "out"
+    real_to_csv = pd.DataFrame.to_csv
+
+    def failing_to_csv(self: pd.DataFrame, path: object = None, **kw: object) -> None:
+        real_to_csv(self.head(1), path, **kw)  # type: ignore[call-overload]
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", failing_to_csv)
+    assert main(["-q", "ingest", "--config", str(cfg), "--site", "t", "--out-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert str(out / "rejected.csv") in err
+    assert words in err
+    assert not (out / "rejected.csv").exists()
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_permission_denied_on_an_input_exits_2_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Root reads every file, so the refusal is injected where a reader opens a file.
+    from pipelines import ingest
+
+    cfg = _setup(tmp_path)
+    source = tmp_path / "raw" / "signalements.csv"
+
+    def refused(*_args: object, **_kw: object) -> None:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(source))
+
+    monkeypatch.setattr(ingest, "ingest_site", refused)
+    code = main(["-q", "ingest", "--config", str(cfg), "--site", "t", "--out-dir", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{source} : permission refusée" in err
+    assert "Traceback" not in err
+
+
+def test_an_oserror_without_a_path_is_not_taken_for_a_user_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A programming error (no file named) propagates with its traceback.
+    from pipelines import ingest
+
+    cfg = _setup(tmp_path)
+
+    def broken(*_args: object, **_kw: object) -> None:
+        raise OSError("bug")
+
+    monkeypatch.setattr(ingest, "ingest_site", broken)
+    with pytest.raises(OSError, match="bug"):
+        main(["-q", "ingest", "--config", str(cfg), "--site", "t", "--out-dir", str(tmp_path)])
+
+
+def test_an_unreadable_source_is_refused_at_load_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Root may read any file, so the file's mode cannot refuse it here: the check that
+    # load_config makes (os.access) is answered "no" for this one path.
+    from pipelines.config import load_config
+    from pipelines.errors import ConfigError
+
+    cfg = _setup(tmp_path)
+    source = tmp_path / "raw" / "signalements.csv"
+    real_access = os.access
+
+    def access(path: object, mode: int, **kw: object) -> bool:
+        if Path(str(path)) == source:
+            return False
+        return real_access(path, mode, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", access)
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.path.*lecture refusée") as err:
+        load_config(cfg)
+    assert str(source) in str(err.value)
