@@ -226,6 +226,8 @@ PARAM_RANGES: dict[str, tuple[float, float | None]] = {
     "geocode.tolerance_m": (0, None),
     "geocode.disagreement_m": (0, None),
     "geocode.fuzzy_threshold": (0, 100),
+    "geocode.placeholder_min_reports": (2, None),
+    "geocode.placeholder_min_addresses": (2, None),
     "trends.alpha": (0, 1),
     "trends.time_window": (0, None),
     "trends.min_level": (1, 3),
@@ -799,6 +801,8 @@ class GeocodeSettings:
     disagreement_m: float
     fuzzy_threshold: float
     ban_online: bool
+    placeholder_min_reports: int
+    placeholder_min_addresses: int
 
 
 @dataclass(frozen=True)
