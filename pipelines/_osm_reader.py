@@ -305,8 +305,9 @@ def way_geometry(
         if incomplete is not None:
             incomplete.add("ways_missing_nodes_dropped", element)
         return None
-    parts = [shapely.LineString([coords[r] for r in run]) for run in _runs(refs, coords)]
-    parts = [p for p in parts if len(p.coords) >= 2]
+    parts = [
+        shapely.LineString([coords[r] for r in run]) for run in _runs(refs, coords) if len(run) >= 2
+    ]
     if not parts:
         if incomplete is not None:
             incomplete.add("ways_missing_nodes_dropped", element)
