@@ -17,6 +17,11 @@ header box. Geometries are then built by :func:`way_geometry` and
   close is dropped (``relations_unclosed_dropped``). The shipped ``paris10.osm`` has 7
   buildings of this last-but-one kind; osmnx dropped them too, without a word.
 
+Two more kinds are counted though no clipping makes them: ``ways_degenerate_dropped``
+(a ring of fewer than four nodes, a line of one; for buildings also a way that is not a
+closed ring) and ``relations_missing_members`` (an ``associatedStreet`` relation some of
+whose members are outside the extract: the members present keep their street).
+
 The geometry rules are those of ``osmnx.features`` (which the project used before), so
 complete extracts give the same features: a closed way is a polygon when one of its tags
 says so (:data:`POLYGON_FEATURES`, the overpass-turbo table osmnx uses), a relation's
@@ -89,6 +94,7 @@ INCOMPLETE_KINDS = (
     "relations_missing_inner_dropped",
     "relations_unclosed_dropped",
     "relations_missing_members",
+    "ways_degenerate_dropped",
 )
 
 #: Ids named per kind in the summary and the log.
@@ -300,6 +306,8 @@ def way_geometry(
                 return shapely.Polygon([coords[r] for r in refs])
             return shapely.LineString([coords[r] for r in refs])
         except (shapely.errors.GEOSException, ValueError):  # too few points
+            if incomplete is not None:
+                incomplete.add("ways_degenerate_dropped", element)
             return None
     if area or not cut_lines:
         if incomplete is not None:

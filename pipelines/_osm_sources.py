@@ -99,6 +99,9 @@ def buildings_of(elements: OsmElements, incomplete: Incomplete | None = None) ->
     incomplete = incomplete if incomplete is not None else Incomplete()
     rows = tagged_features(elements, _BUILDING_TAGS, incomplete, cut_lines=False)
     columns = ["element", "id", *KEPT_TAGS, "geometry"]
+    for row in rows:  # a building way that is not a closed ring has no footprint
+        if row["geometry"].geom_type not in ("Polygon", "MultiPolygon"):
+            incomplete.add("ways_degenerate_dropped", f"{row['element']}/{row['id']}")
     frame = pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns)
     raw = gpd.GeoDataFrame(frame, geometry="geometry", crs=WGS84)
     return _normalise_buildings(raw)

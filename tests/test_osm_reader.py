@@ -382,3 +382,12 @@ def test_whole_pipeline_on_each_variant_to_a_map(variant, tmp_path, browser) -> 
     assert result.page_errors == []
     assert result.external_requests == []
     assert result.n_paths > 100
+
+
+def test_an_unclosed_building_way_is_counted_not_silently_dropped() -> None:
+    cases = Path(__file__).parent / "data" / "osm" / "buildings_cases.osm"
+    buildings, incomplete, _ = read_osm_file_report(cases)
+    assert "way/105" not in set(buildings["building_id"])  # three nodes, not a ring
+    summary = incomplete.summary()
+    assert summary["ways_degenerate_dropped"] == 1
+    assert summary["examples"] == {"ways_degenerate_dropped": ["way/105"]}
