@@ -17,7 +17,7 @@ header box. Geometries are then built by :func:`way_geometry` and
   close is dropped (``relations_unclosed_dropped``). The shipped ``paris10.osm`` has 7
   buildings of this last-but-one kind; osmnx dropped them too, without a word.
 
-Two more kinds are counted though no clipping makes them: ``ways_degenerate_dropped``
+Two more kinds are counted: ``ways_degenerate_dropped``
 (a ring of fewer than four nodes, a line of one; for buildings also a way that is not a
 closed ring) and ``relations_missing_members`` (an ``associatedStreet`` relation some of
 whose members are outside the extract: the members present keep their street).
@@ -30,6 +30,9 @@ ones that contain them. They are written here rather than taken from osmnx becau
 osmnx's builders are private, read XML only and raise (``EmptyPartError``) or drop
 silently on incomplete elements; pyosmium's own area assembler skips incomplete
 relations without saying which.
+
+Everything is kept in Python dicts: fine for a city or a département (paris10.osm, 12,000
+nodes, reads in under a second), not meant for a whole country's PBF.
 """
 
 from __future__ import annotations
