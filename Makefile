@@ -131,7 +131,7 @@ INGEST_CODE := pipelines/ingest.py pipelines/_ingest_schema.py pipelines/_ingest
     pipelines/_bytes.py pipelines/_scrub.py
 
 $(PROCESSED)/%/buildings_osm.parquet: $$(OSM_$$*) $$(RPLS_$$*) $(CONFIG) pipelines/buildings.py \
-    pipelines/_osm_sources.py $(COMMON) | $(VENV_STAMP)
+    pipelines/_osm_sources.py pipelines/_osm_reader.py $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) buildings --osm "$(OSMSPEC_$*)" $(if $(RPLS_$*),--rpls $(RPLS_$*)) --out $@
 
 $(PROCESSED)/%/ingested.parquet $(PROCESSED)/%/rejected.csv $(PROCESSED)/%/outside_study_area.csv \
@@ -142,7 +142,8 @@ $(PROCESSED)/%/report_history.csv $(PROCESSED)/%/ingest_summary.json: $$(SOURCES
 $(PROCESSED)/%/reports.parquet $(PROCESSED)/%/geocode_summary.json: $(PROCESSED)/%/ingested.parquet \
     $(PROCESSED)/%/buildings_osm.parquet $$(REFS_$$*) $(CONFIG) pipelines/geocode.py \
     pipelines/addresses.py pipelines/address_index.py pipelines/_osm_addresses.py pipelines/_ban.py \
-    pipelines/_address_match.py pipelines/_osm_sources.py pipelines/_likely_duplicates.py \
+    pipelines/_address_match.py pipelines/_osm_sources.py pipelines/_osm_reader.py \
+    pipelines/_likely_duplicates.py \
     $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) geocode --config $(CONFIG) --site $* --reports $< \
 	  --buildings $(PROCESSED)/$*/buildings_osm.parquet \
@@ -180,7 +181,8 @@ $(PROCESSED)/%/annotation_summary.json: $$(ANNOTATIONS_$$*) $(PROCESSED)/%/build
 	$(VIGIE) annotations --config $(CONFIG) --site $* --buildings $(PROCESSED)/$*/buildings.parquet \
 	  --zones $(PROCESSED)/$*/zones.parquet --out-dir $(PROCESSED)/$*
 
-$(PROCESSED)/%/basemap.parquet: $$(OSM_$$*) pipelines/basemap.py $(COMMON) | $(VENV_STAMP)
+$(PROCESSED)/%/basemap.parquet: $$(OSM_$$*) pipelines/basemap.py pipelines/_osm_reader.py \
+    $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) basemap --osm "$(OSMSPEC_$*)" --out $@
 
 STAGE_SUMMARIES = $(foreach f,ingest_summary geocode_summary hotspot_summary zone_summary \

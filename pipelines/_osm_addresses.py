@@ -1,4 +1,4 @@
-"""Private: the OSM XML address reader of :mod:`pipelines.address_index`.
+"""Private: the OSM address reader of :mod:`pipelines.address_index`.
 
 House numbers of an ``.osm`` extract with their street, from ``addr:*`` tags and from
 ``type=associatedStreet`` relations; also the columns and source ranking of the address
@@ -8,7 +8,6 @@ table shared with the BAN reader (:mod:`pipelines._ban`).
 from __future__ import annotations
 
 import logging
-import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,9 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from pipelines._osm_reader import Incomplete, OsmElements, read_osm_elements
 from pipelines.addresses import normalise_key, normalise_street, parse_housenumber, suffix_key
 from pipelines.crs import WGS84, metric_crs_of
-from pipelines.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -100,17 +99,17 @@ _ALIAS_TAGS = ("old_name", "alt_name", "official_name", "short_name", "loc_name"
 
 
 def read_osm_addresses(osm_path: str | Path) -> gpd.GeoDataFrame:
-    """Read every house number of an OSM XML extract, with its street.
+    """Read every house number of an OSM extract, with its street.
 
-    The XML is parsed here with :func:`xml.etree.ElementTree.iterparse` rather than with
-    osmnx: ``osmnx.features_from_xml`` drops relation membership, and French OSM often
-    gives a house number its street only through a ``type=associatedStreet`` relation
-    (role ``house`` members, street in the relation's ``name``).
+    The extract is read by :func:`pipelines._osm_reader.read_osm_elements` (one pass,
+    ``.osm``, ``.osm.bz2`` or ``.osm.pbf``), which keeps relation membership: French OSM
+    often gives a house number its street only through a ``type=associatedStreet``
+    relation (role ``house`` members, street in the relation's ``name``).
 
     Parameters
     ----------
     osm_path
-        ``.osm`` XML file.
+        ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` file.
 
     Returns
     -------
@@ -123,43 +122,31 @@ def read_osm_addresses(osm_path: str | Path) -> gpd.GeoDataFrame:
         tagged area).
         ``address_id`` is the OSM id (``node/123``), with ``#2``… when one element
         carries several numbers (``"1-3"``). House numbers with no street at all are
-        dropped and counted in the log.
+        dropped and counted in the log. A way or relation left incomplete by a clipped
+        extract has no geometry: its numbers are dropped too, counted by kind in
+        ``attrs["osm_incomplete"]`` and named in the log.
     """
-    path = Path(osm_path)
-    if not path.exists():
-        raise InputError(path, "fichier OSM introuvable.")
-    coords: dict[int, tuple[float, float]] = {}
-    way_refs: dict[int, list[int]] = {}
-    tagged: list[tuple[str, int, dict[str, str]]] = []
-    relation_members: dict[int, list[tuple[str, int, str]]] = {}
+    elements = read_osm_elements(osm_path)
+    path = elements.path
+    incomplete = Incomplete()
     streets_of: dict[tuple[str, int], list[tuple[str, list[str]]]] = defaultdict(list)
-    try:
-        for _event, elem in ET.iterparse(path, events=("end",)):
-            tag = elem.tag
-            if tag not in ("node", "way", "relation"):
-                continue
-            osm_id = int(elem.attrib["id"])
-            tags = {t.attrib["k"]: t.attrib["v"] for t in elem.iter("tag")}
-            if tag == "node":
-                coords[osm_id] = (float(elem.attrib["lon"]), float(elem.attrib["lat"]))
-            elif tag == "way":
-                way_refs[osm_id] = [int(nd.attrib["ref"]) for nd in elem.iter("nd")]
-            else:
-                members = [
-                    (m.attrib["type"], int(m.attrib["ref"]), m.attrib.get("role", ""))
-                    for m in elem.iter("member")
-                ]
-                relation_members[osm_id] = members
-                if tags.get("type") == "associatedStreet" and tags.get("name"):
-                    aliases = [tags[k] for k in _ALIAS_TAGS if tags.get(k)]
-                    for mtype, ref, role in members:
-                        if role == "house":
-                            streets_of[(mtype, ref)].append((tags["name"], aliases))
-            if "addr:housenumber" in tags:
-                tagged.append((tag, osm_id, tags))
-            elem.clear()
-    except ET.ParseError as err:
-        raise InputError(path, f"XML OSM invalide ({err})") from err
+    tagged: list[tuple[str, int, dict[str, str]]] = [
+        ("node", nid, tags) for nid, tags in elements.node_tags.items()
+    ]
+    tagged += [("way", wid, tags) for wid, (_refs, tags) in elements.ways.items()]
+    for rid, (members, tags) in elements.relations.items():
+        tagged.append(("relation", rid, tags))
+        if tags.get("type") == "associatedStreet" and tags.get("name"):
+            aliases = [tags[k] for k in _ALIAS_TAGS if tags.get(k)]
+            if any(not _present(elements, mtype, ref) for mtype, ref, _role in members):
+                incomplete.add("relations_missing_members", f"relation/{rid}")
+            for mtype, ref, role in members:
+                if role == "house":
+                    streets_of[(mtype, ref)].append((tags["name"], aliases))
+    # file order of the XML reader: nodes, ways, relations, each by id
+    tagged = [t for t in tagged if "addr:housenumber" in t[2]]
+    order = {"node": 0, "way": 1, "relation": 2}
+    tagged.sort(key=lambda t: (order[t[0]], t[1]))
 
     rows: list[dict[str, Any]] = []
     geoms: list[shapely.Geometry | None] = []
@@ -176,7 +163,7 @@ def read_osm_addresses(osm_path: str | Path) -> gpd.GeoDataFrame:
         if not candidates:
             dropped += 1
             continue
-        geom = _element_geometry(kind, osm_id, coords, way_refs, relation_members)
+        geom = _element_geometry(kind, osm_id, elements, incomplete)
         if geom is None:
             dropped += 1
             continue
@@ -222,6 +209,7 @@ def read_osm_addresses(osm_path: str | Path) -> gpd.GeoDataFrame:
                 geoms.append(geom)
     if dropped:
         log.info("%s: %d house numbers without a street or a geometry dropped", path, dropped)
+    incomplete.log_to(log, path, "adresses")
     frame = pd.DataFrame(rows, columns=[c for c in ADDRESS_COLUMNS if c != "geometry"])
     out = _finish_address_frame(frame, geoms)
     # Building centroids: computed in a metric CRS, then back to WGS84.
@@ -231,29 +219,45 @@ def read_osm_addresses(osm_path: str | Path) -> gpd.GeoDataFrame:
         out.loc[areas, "geometry"] = (
             out.geometry[areas].to_crs(metric).representative_point().to_crs(WGS84)
         )
+    out.attrs["osm_incomplete"] = incomplete.summary()
     log.info("%s: %d address points", path, len(out))
     return out
 
 
+def _present(elements: OsmElements, mtype: str, ref: int) -> bool:
+    """Whether a relation member is in the extract."""
+    if mtype == "node":
+        return ref in elements.nodes
+    if mtype == "way":
+        return ref in elements.ways
+    return ref in elements.relations
+
+
 def _element_geometry(
-    kind: str,
-    osm_id: int,
-    coords: dict[int, tuple[float, float]],
-    way_refs: dict[int, list[int]],
-    relation_members: dict[int, list[tuple[str, int, str]]],
+    kind: str, osm_id: int, elements: OsmElements, incomplete: Incomplete
 ) -> shapely.Geometry | None:
-    """Point of a node, polygon (or line) of a way, union of a relation's outer ways."""
+    """Point of a node, polygon (or line) of a way, union of a relation's outer ways.
+
+    A way with a node missing, or a relation with an outer way missing or incomplete,
+    has no geometry: counted in ``incomplete`` (a clipped extract).
+    """
     if kind == "node":
-        xy = coords.get(osm_id)
+        xy = elements.nodes.get(osm_id)
         return shapely.Point(xy) if xy else None
     if kind == "way":
-        return _way_geometry(way_refs.get(osm_id, []), coords)
-    parts = [
-        _way_geometry(way_refs.get(ref, []), coords)
-        for mtype, ref, role in relation_members.get(osm_id, [])
-        if mtype == "way" and role in ("outer", "")
-    ]
-    parts = [p for p in parts if p is not None]
+        geom = _way_geometry(elements.ways[osm_id][0], elements.nodes)
+        if geom is None:
+            incomplete.add("ways_missing_nodes_dropped", f"way/{osm_id}")
+        return geom
+    parts = []
+    for mtype, ref, role in elements.relations[osm_id][0]:
+        if mtype != "way" or role not in ("outer", ""):
+            continue
+        part = _way_geometry(elements.ways.get(ref, ([], {}))[0], elements.nodes)
+        if part is None:
+            incomplete.add("relations_missing_outer_dropped", f"relation/{osm_id}")
+            return None
+        parts.append(part)
     if not parts:
         return None
     return shapely.union_all(parts)
@@ -262,9 +266,10 @@ def _element_geometry(
 def _way_geometry(
     refs: list[int], coords: dict[int, tuple[float, float]]
 ) -> shapely.Geometry | None:
-    pts = [coords[r] for r in refs if r in coords]
-    if not pts:
+    """A way's polygon (closed), line or point; ``None`` when a node is missing."""
+    if not refs or any(r not in coords for r in refs):
         return None
+    pts = [coords[r] for r in refs]
     if len(pts) >= 4 and refs[0] == refs[-1]:
         poly = shapely.Polygon(pts)
         return poly if poly.is_valid else poly.buffer(0)

@@ -4,9 +4,9 @@ Three readers share one normalisation (:func:`_normalise_buildings`), so every s
 yields the same frame: one row per building in EPSG:4326, a stable ``building_id`` in
 OSM's notation (``way/123``, ``relation/456``) and the tags of :data:`KEPT_TAGS`.
 
-- ``.osm`` / ``.osm.bz2``: ``osmnx.features_from_xml``.
-- ``.osm.pbf``: pyosmium, which assembles closed ways and multipolygon relations into
-  areas (osmnx cannot read the binary format).
+- ``.osm`` / ``.osm.bz2`` / ``.osm.pbf``: the one OSM reader,
+  :mod:`pipelines._osm_reader` (pyosmium), which also repairs and counts the incomplete
+  ways and relations of a clipped extract.
 - Overpass (online, off by default): ``osmnx.features_from_place/_bbox/_polygon`` with
   osmnx's response cache on disk, so a second run reads the cache and not the network.
 
@@ -27,8 +27,9 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from pipelines._osm_reader import Incomplete, OsmElements, read_osm_elements, tagged_features
 from pipelines.crs import WGS84
-from pipelines.errors import ConfigError, InputError
+from pipelines.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -89,80 +90,49 @@ def _from_osmnx(raw: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return _normalise_buildings(raw.reset_index())
 
 
-def read_osm_xml(path: Path) -> gpd.GeoDataFrame:
-    """Buildings of an ``.osm`` / ``.osm.bz2`` file through ``osmnx.features_from_xml``."""
-    import osmnx as ox
+def buildings_of(elements: OsmElements, incomplete: Incomplete | None = None) -> gpd.GeoDataFrame:
+    """The buildings frame of an extract read by :func:`pipelines._osm_reader.read_osm_elements`.
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            raw = ox.features_from_xml(path, tags=_BUILDING_TAGS)
-    except Exception as err:  # osmnx raises several types for unreadable files
-        raise InputError(path, f"lecture OSM impossible ({type(err).__name__}: {err})") from err
-    return _from_osmnx(raw)
-
-
-def read_osm_pbf(path: Path) -> gpd.GeoDataFrame:
-    """Buildings of an ``.osm.pbf`` file through pyosmium's area assembler.
-
-    Closed ways and ``type=multipolygon`` relations tagged ``building`` become areas;
-    osmium numbers an area ``2 * way_id`` or ``2 * relation_id + 1``, which
-    ``Area.from_way()`` and ``Area.orig_id()`` decode back to ``way/ID``/``relation/ID``.
-    A relation's untagged outer way yields no area of its own; one that carries its own
-    ``building`` tag is a distinct OSM building and is kept, as with the XML reader.
+    Ways and multipolygon relations tagged ``building``; incomplete ones are repaired or
+    dropped and counted in ``incomplete`` (see :mod:`pipelines._osm_reader`).
     """
-    import osmium
-
-    wkb = osmium.geom.WKBFactory()
-    rows: list[dict[str, Any]] = []
-    n_broken = 0
-    try:
-        processor = (
-            osmium.FileProcessor(str(path))
-            .with_areas(osmium.filter.KeyFilter("building"))
-            .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))
-            .with_filter(osmium.filter.KeyFilter("building"))
-        )
-        for area in processor:
-            if not isinstance(area, osmium.osm.Area):  # the filter lets areas only through
-                continue
-            try:
-                geometry = shapely.from_wkb(wkb.create_multipolygon(area))
-            except RuntimeError:  # osmium cannot close this ring: no footprint
-                n_broken += 1
-                continue
-            tags = {tag.k: tag.v for tag in area.tags}
-            rows.append(
-                {
-                    "element": "way" if area.from_way() else "relation",
-                    "id": area.orig_id(),
-                    **{tag: tags.get(tag) for tag in KEPT_TAGS},
-                    "geometry": _single_if_possible(geometry),
-                }
-            )
-    except RuntimeError as err:  # osmium's reader errors (truncated or not a PBF)
-        raise InputError(path, f"lecture PBF impossible ({err})") from err
-    if n_broken:
-        log.warning("%s: %d building areas could not be assembled, skipped", path, n_broken)
+    incomplete = incomplete if incomplete is not None else Incomplete()
+    rows = tagged_features(elements, _BUILDING_TAGS, incomplete, cut_lines=False)
     columns = ["element", "id", *KEPT_TAGS, "geometry"]
-    raw = gpd.GeoDataFrame(pd.DataFrame(rows, columns=columns), geometry="geometry", crs=WGS84)
+    for row in rows:  # a building way that is not a closed ring has no footprint
+        if row["geometry"].geom_type not in ("Polygon", "MultiPolygon"):
+            incomplete.add("ways_degenerate_dropped", f"{row['element']}/{row['id']}")
+    frame = pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns)
+    raw = gpd.GeoDataFrame(frame, geometry="geometry", crs=WGS84)
     return _normalise_buildings(raw)
 
 
-def _single_if_possible(geometry: BaseGeometry) -> BaseGeometry:
-    """osmium always builds a MultiPolygon; a one-part one becomes a Polygon, as in osmnx."""
-    if geometry.geom_type == "MultiPolygon" and len(geometry.geoms) == 1:  # type: ignore[attr-defined]
-        return geometry.geoms[0]  # type: ignore[attr-defined]
-    return geometry
+def read_osm_file_report(
+    path: str | Path,
+) -> tuple[gpd.GeoDataFrame, Incomplete, tuple[float, float, float, float]]:
+    """Buildings of an OSM file, with the repairs made and the extract's bounds (one pass).
+
+    Returns
+    -------
+    tuple
+        The frame of :func:`read_osm_file`, the :class:`~pipelines._osm_reader.Incomplete`
+        counts (also logged) and the bounds (west, south, east, north) of the extract.
+    """
+    elements = read_osm_elements(path)
+    incomplete = Incomplete()
+    out = buildings_of(elements, incomplete)
+    incomplete.log_to(log, elements.path, "bâtiments")
+    log.info("%s: %d buildings", elements.path, len(out))
+    return out, incomplete, elements.bounds()
 
 
 def read_osm_file(path: str | Path) -> gpd.GeoDataFrame:
-    """Read building footprints from an OSM file, offline, choosing the reader by suffix.
+    """Read building footprints from an OSM file, offline (pyosmium, one pass).
 
     Parameters
     ----------
     path
-        ``.osm``, ``.osm.bz2`` (XML, osmnx) or ``.osm.pbf`` / ``.pbf`` (pyosmium).
+        ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` (:mod:`pipelines._osm_reader`).
 
     Returns
     -------
@@ -170,18 +140,7 @@ def read_osm_file(path: str | Path) -> gpd.GeoDataFrame:
         One row per building (EPSG:4326), columns :data:`BUILDING_COLUMNS`, sorted by
         ``building_id``; polygons and multipolygons only.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "fichier OSM introuvable.")
-    name = path.name.lower()
-    if name.endswith(".pbf"):
-        out = read_osm_pbf(path)
-    elif name.endswith((".osm", ".osm.bz2", ".xml")):
-        out = read_osm_xml(path)
-    else:
-        raise InputError(path, "format OSM inconnu : attendu .osm, .osm.bz2 ou .osm.pbf.")
-    log.info("%s: %d buildings", path, len(out))
-    return out
+    return read_osm_file_report(path)[0]
 
 
 def read_osm_buildings_online(

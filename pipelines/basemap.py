@@ -1,7 +1,8 @@
 """Offline basemap: streets, water, green spaces and railways from the site's OSM extract.
 
 A meeting-room map cannot count on web tiles, so the background is drawn from the very
-``.osm`` file the buildings come from, read offline with ``osmnx.features_from_xml``:
+OSM extract the buildings come from (``.osm``, ``.osm.bz2`` or ``.osm.pbf``), read offline
+by :mod:`pipelines._osm_reader`:
 
 - ``street``: ``highway=*`` ways, classed ``major`` / ``medium`` / ``minor`` /
   ``service`` / ``path`` (:data:`STREET_CLASSES`), each drawn with its own width;
@@ -16,19 +17,18 @@ CRS and stored in EPSG:4326 as ``basemap.parquet``.
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import shapely
 
+from pipelines._osm_reader import Incomplete, OsmElements, read_osm_elements, tagged_features
 from pipelines.crs import WGS84, metric_crs_of
-from pipelines.errors import InputError
 
 log = logging.getLogger(__name__)
 
-#: OSM tags read from the extract (the argument of ``osmnx.features_from_xml``).
+#: OSM tags read from the extract (an element matches with one of them, osmnx's rule).
 BASEMAP_TAGS: dict[str, bool | str | list[str]] = {
     "highway": True,
     "natural": "water",
@@ -114,6 +114,9 @@ KIND_LABELS_FR: dict[str, str] = {
 }
 
 BASEMAP_COLUMNS = ["layer", "kind", "name", "geometry"]
+
+#: Tags read by :func:`classify_features` and :func:`basemap_features`.
+_TAG_COLUMNS = ["highway", "natural", "waterway", "leisure", "landuse", "railway", "tunnel", "name"]
 
 
 def _column(raw: pd.DataFrame, tag: str) -> pd.Series:
@@ -239,44 +242,63 @@ def basemap_features(
     return gpd.GeoDataFrame(frame.reset_index(drop=True), geometry="geometry", crs=WGS84)
 
 
+def basemap_of(elements: OsmElements, incomplete: Incomplete | None = None) -> gpd.GeoDataFrame:
+    """The basemap of an extract read by :func:`pipelines._osm_reader.read_osm_elements`.
+
+    Ways and area relations matching :data:`BASEMAP_TAGS`; a street, railway or
+    waterway line cut by the extract's edge keeps its present parts, an incomplete area
+    is dropped, both counted in ``incomplete``. Clipped to the extract's bounds.
+    """
+    incomplete = incomplete if incomplete is not None else Incomplete()
+    rows = tagged_features(elements, BASEMAP_TAGS, incomplete)
+    if not rows:
+        return basemap_features(gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=WGS84)))
+    columns = [*_TAG_COLUMNS, "geometry"]
+    frame = pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns)
+    raw = gpd.GeoDataFrame(frame, geometry="geometry", crs=WGS84)
+    # as osmnx did: geometries made valid before they are classified
+    raw["geometry"] = raw.geometry.make_valid()
+    return basemap_features(raw, bounds=elements.bounds())
+
+
+def read_osm_basemap_report(path: str | Path) -> tuple[gpd.GeoDataFrame, Incomplete]:
+    """The basemap of an OSM file and the repairs made (one pass of the OSM reader)."""
+    elements = read_osm_elements(path)
+    incomplete = Incomplete()
+    out = basemap_of(elements, incomplete)
+    incomplete.log_to(log, elements.path, "fond de plan")
+    log.info("%s: basemap of %d features", elements.path, len(out))
+    return out, incomplete
+
+
 def read_osm_basemap(path: str | Path) -> gpd.GeoDataFrame:
-    """Read the basemap features of an OSM XML extract, offline, clipped to its bounds.
+    """Read the basemap features of an OSM extract, offline, clipped to its bounds.
 
     Parameters
     ----------
     path
-        ``.osm`` (or ``.osm.bz2``) file.
+        ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` file (:mod:`pipelines._osm_reader`).
 
     Returns
     -------
     GeoDataFrame
         See :func:`basemap_features` (EPSG:4326).
     """
-    import osmnx as ox
-    from osmnx._errors import InsufficientResponseError
-
-    from pipelines.buildings import read_osm_bounds
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "fichier OSM introuvable.")
-    bounds = read_osm_bounds(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            raw = ox.features_from_xml(path, tags=BASEMAP_TAGS)
-    except InsufficientResponseError:
-        # osmnx raises this when no feature matches: an extract without streets.
-        raw = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
-    except Exception as err:  # osmnx raises several types for unreadable files
-        raise InputError(path, f"lecture OSM impossible ({type(err).__name__}: {err})") from err
-    out = basemap_features(raw, bounds=bounds)
-    log.info("%s: basemap of %d features", path, len(out))
-    return out
+    return read_osm_basemap_report(path)[0]
 
 
 def run(osm_path: str | Path, dst: str | Path) -> Path:
-    """Read the basemap of ``osm_path`` and write it to ``dst`` (GeoParquet, EPSG:4326)."""
-    from pipelines.io import write_geoparquet
+    """Read the basemap of ``osm_path`` and write it to ``dst`` (GeoParquet, EPSG:4326).
 
-    return write_geoparquet(read_osm_basemap(osm_path), dst)
+    Also writes ``basemap_summary.json`` beside ``dst``: the number of features and the
+    incomplete OSM elements repaired or dropped (``osm_incomplete``).
+    """
+    from pipelines.io import write_geoparquet, write_json
+
+    out, incomplete = read_osm_basemap_report(osm_path)
+    dst = Path(dst)
+    write_json(
+        {"features": len(out), "osm_incomplete": incomplete.summary()},
+        dst.parent / "basemap_summary.json",
+    )
+    return write_geoparquet(out, dst)

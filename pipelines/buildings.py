@@ -1,8 +1,8 @@
 """Building footprints from OpenStreetMap, with dwellings where they are known.
 
-Offline from an ``.osm``/``.osm.bz2`` XML extract through ``osmnx.features_from_xml`` or an
-``.osm.pbf`` through pyosmium; online from Overpass when a site asks for it (see
-:mod:`pipelines._osm_sources`).
+Offline from an ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` extract through the one OSM reader
+(:mod:`pipelines._osm_reader`, pyosmium); online from Overpass when a site asks for it
+(see :mod:`pipelines._osm_sources`).
 Each building keeps a stable ``building_id`` in OSM's own notation (``way/123``,
 ``relation/456``) and the tags the later stages use.
 """
@@ -10,13 +10,14 @@ Each building keeps a stable ``building_id`` in OSM's own notation (``way/123``,
 from __future__ import annotations
 
 import logging
-import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from pipelines._osm_reader import read_header_box, read_osm_elements
 from pipelines._osm_sources import (
     BUILDING_COLUMNS,
     KEPT_TAGS,
@@ -24,6 +25,7 @@ from pipelines._osm_sources import (
     parse_overpass_spec,
     read_buildings,
     read_osm_file,
+    read_osm_file_report,
 )
 from pipelines.crs import metric_crs_of
 from pipelines.errors import ConfigError, InputError
@@ -46,8 +48,10 @@ def read_osm_bounds(path: str | Path) -> tuple[float, float, float, float]:
 
     ``path`` is an ``.osm``/``.osm.bz2`` file (its ``<bounds>`` element), an ``.osm.pbf``
     file (its header box), or an ``overpass:bbox=…``/``overpass:polygon=…`` setting (the
-    requested box). Files without a box fall back to the extent of all their nodes. An
-    ``overpass:place=…`` setting has no extent offline: set ``study_area_bbox`` instead.
+    requested box). Both file kinds go through the one OSM reader
+    (:mod:`pipelines._osm_reader`), which reads the header only; files without a box fall
+    back to the extent of all their nodes (one full pass). An ``overpass:place=…``
+    setting has no extent offline: set ``study_area_bbox`` instead.
     """
     if str(path).startswith(OVERPASS_PREFIX):
         request = parse_overpass_spec(str(path))
@@ -62,55 +66,10 @@ def read_osm_bounds(path: str | Path) -> tuple[float, float, float, float]:
             "renseignez study_area_bbox pour ce site.",
             key="osm",
         )
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "fichier OSM introuvable.")
-    if path.name.lower().endswith(".pbf"):
-        return _read_pbf_bounds(path)
-    try:
-        for _event, elem in ET.iterparse(path, events=("start",)):
-            if elem.tag == "bounds":
-                return (
-                    float(elem.attrib["minlon"]),
-                    float(elem.attrib["minlat"]),
-                    float(elem.attrib["maxlon"]),
-                    float(elem.attrib["maxlat"]),
-                )
-            if elem.tag in ("way", "relation"):
-                break
-    except ET.ParseError as err:
-        raise InputError(path, f"XML OSM invalide ({err})") from err
-    lons, lats = [], []
-    for _event, elem in ET.iterparse(path, events=("start",)):
-        if elem.tag == "node":
-            lons.append(float(elem.attrib["lon"]))
-            lats.append(float(elem.attrib["lat"]))
-    if not lons:
-        raise InputError(path, "aucun nœud : impossible de déterminer l'emprise.")
-    return min(lons), min(lats), max(lons), max(lats)
-
-
-def _read_pbf_bounds(path: Path) -> tuple[float, float, float, float]:
-    """The header box of an ``.osm.pbf`` file, else the extent of its nodes (pyosmium)."""
-    import osmium
-
-    try:
-        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
-        box = reader.header().box()
-        reader.close()
-        if box.valid():
-            return box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat
-        lons, lats = [], []
-        for node in osmium.FileProcessor(str(path), osmium.osm.NODE):
-            if not isinstance(node, osmium.osm.Node):  # only nodes are read
-                continue
-            lons.append(node.lon)
-            lats.append(node.lat)
-    except RuntimeError as err:  # osmium's reader errors (truncated or not a PBF)
-        raise InputError(path, f"lecture PBF impossible ({err})") from err
-    if not lons:
-        raise InputError(path, "aucun nœud : impossible de déterminer l'emprise.")
-    return min(lons), min(lats), max(lons), max(lats)
+    box = read_header_box(path)
+    if box is not None:
+        return box
+    return read_osm_elements(path).bounds()
 
 
 def read_osm_buildings(path: str | Path) -> gpd.GeoDataFrame:
@@ -119,16 +78,16 @@ def read_osm_buildings(path: str | Path) -> gpd.GeoDataFrame:
     Parameters
     ----------
     path
-        ``.osm`` or ``.osm.bz2`` (XML, through ``osmnx.features_from_xml``) or
-        ``.osm.pbf`` (through pyosmium); the reader is chosen by the suffix.
+        ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` (:mod:`pipelines._osm_reader`).
 
     Returns
     -------
     GeoDataFrame
         One row per building (EPSG:4326), columns :data:`BUILDING_COLUMNS`, sorted by
         ``building_id``. Only polygons and multipolygons are kept; a relation's outer way
-        that osmnx also returns as a building of its own is kept only when it carries its
-        own ``building`` tag (it then is a distinct OSM object).
+        is a building of its own only when it carries its own ``building`` tag (it then
+        is a distinct OSM object). Incomplete ways and relations of a clipped extract are
+        dropped, counted and logged (:func:`build_buildings_report`).
     """
     return read_osm_file(path)
 
@@ -198,16 +157,49 @@ def read_rpls(path: str | Path, *, layer: str = "rpls2022") -> gpd.GeoDataFrame:
         raise InputError(path, f"lecture impossible de la couche « {layer} » ({err})") from err
 
 
+def build_buildings_report(
+    osm_path: str | Path, rpls_path: str | Path | None = None
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Footprints with dwellings, and the stage summary (``buildings_summary.json``).
+
+    ``osm_path`` is a site's ``osm`` setting: an OSM file (read once, by
+    :func:`pipelines._osm_sources.read_osm_file_report`), or an ``overpass:…`` request
+    (see :func:`pipelines._osm_sources.read_buildings`). The summary gives the number of
+    buildings, the extract's bounds (west, south, east, north; ``None`` for Overpass)
+    and ``osm_incomplete``: the incomplete ways and relations dropped, by kind.
+    """
+    summary: dict[str, Any] = {}
+    if str(osm_path).startswith(OVERPASS_PREFIX):
+        buildings = read_buildings(osm_path)
+        summary["bounds"] = None
+        summary["osm_incomplete"] = None
+    else:
+        buildings, incomplete, bounds = read_osm_file_report(osm_path)
+        summary["bounds"] = list(bounds)
+        summary["osm_incomplete"] = incomplete.summary()
+    rpls = read_rpls(rpls_path) if rpls_path else None
+    dw = dwellings_per_building(buildings, rpls)
+    out = buildings.join(dw)
+    metric = metric_crs_of(out)
+    out["area_m2"] = out.geometry.to_crs(metric).area.round(1)
+    summary = {"buildings": len(out), **summary}
+    return out, summary
+
+
 def build_buildings(osm_path: str | Path, rpls_path: str | Path | None = None) -> gpd.GeoDataFrame:
     """Footprints with dwellings: the frame written to ``buildings_osm.parquet``.
 
     ``osm_path`` is a site's ``osm`` setting: an OSM file, or an ``overpass:…`` request
     (see :func:`pipelines._osm_sources.read_buildings`).
     """
-    buildings = read_buildings(osm_path)
-    rpls = read_rpls(rpls_path) if rpls_path else None
-    dw = dwellings_per_building(buildings, rpls)
-    out = buildings.join(dw)
-    metric = metric_crs_of(out)
-    out["area_m2"] = out.geometry.to_crs(metric).area.round(1)
-    return out
+    return build_buildings_report(osm_path, rpls_path)[0]
+
+
+def run(osm_path: str | Path, rpls_path: str | Path | None, dst: str | Path) -> Path:
+    """Write ``buildings_osm.parquet`` to ``dst`` and ``buildings_summary.json`` beside it."""
+    from pipelines.io import write_geoparquet, write_json
+
+    out, summary = build_buildings_report(osm_path, rpls_path)
+    dst = Path(dst)
+    write_json(summary, dst.parent / "buildings_summary.json")
+    return write_geoparquet(out, dst)

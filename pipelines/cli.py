@@ -29,6 +29,8 @@ log = logging.getLogger("pipelines")
 def stage_summaries(processed: Path) -> dict[str, Path]:
     """Each stage's summary file, by the name it takes in ``run_summary.json``."""
     return {
+        "buildings": processed / "buildings_summary.json",
+        "basemap": processed / "basemap_summary.json",
         "ingest": processed / "ingest_summary.json",
         "geocode": processed / "geocode_summary.json",
         "hotspots": processed / "hotspot_summary.json",
@@ -52,10 +54,9 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
 
 def cmd_buildings(args: argparse.Namespace) -> None:
-    from pipelines.buildings import build_buildings
-    from pipelines.io import write_geoparquet
+    from pipelines import buildings
 
-    write_geoparquet(build_buildings(args.osm, args.rpls), args.out)
+    buildings.run(args.osm, args.rpls, args.out)
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
@@ -202,6 +203,7 @@ def run_site_stages(config: Config, site: SiteConfig, *, through: str = "map") -
     from pipelines import (
         annotations,
         basemap,
+        buildings,
         geocode,
         hotspots,
         ingest,
@@ -210,8 +212,6 @@ def run_site_stages(config: Config, site: SiteConfig, *, through: str = "map") -
         trends,
         zones,
     )
-    from pipelines.buildings import build_buildings
-    from pipelines.io import write_geoparquet
 
     if through not in STAGES:
         raise ValueError(f"unknown stage {through!r}; stages: {', '.join(STAGES)}")
@@ -220,9 +220,7 @@ def run_site_stages(config: Config, site: SiteConfig, *, through: str = "map") -
     paths = SitePaths.of(config, site.id)
     p = paths.processed
     steps = {
-        "buildings": lambda: write_geoparquet(
-            build_buildings(site.osm, site.rpls), paths.buildings_osm
-        ),
+        "buildings": lambda: buildings.run(site.osm, site.rpls, paths.buildings_osm),
         "basemap": lambda: basemap.run(site.osm, p / "basemap.parquet"),
         "ingest": lambda: ingest.run(config, site.id, p),
         "geocode": lambda: geocode.run_site(
