@@ -1,5 +1,6 @@
-# Vigie — every file under data/processed/ and maps/ is a target of its own, made from
-# its inputs AND the code that makes it, so `make` re-runs only what is out of date.
+# Vigie — every file under the configuration's processed_dir and maps_dir (data/processed/
+# and maps/ by default) is a target of its own, made from its inputs AND the code that
+# makes it, so `make` re-runs only what is out of date.
 # Phony targets (demo, test, …) are aliases; no file rule depends on a phony one.
 
 SHELL := bash
@@ -79,7 +80,7 @@ help:
 
 ## demo: installe puis produit toutes les cartes de la configuration (maps/index.html)
 .PHONY: demo
-demo: $(MAPS)/index.html
+demo: $$(MAPS)/index.html
 	@echo "Cartes prêtes : $(RAW_MAPS)/index.html"
 
 ## setup: installe tout (.venv, Node/npm et fichiers Leaflet, Chromium) sans rien lancer
@@ -90,6 +91,11 @@ setup: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 .PHONY: test
 test: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP) $(SIMULATED_bondy)
 	$(PY) -m pytest
+
+## test-fast: tests unitaires seulement (ni navigateur, ni passage de bout en bout)
+.PHONY: test-fast
+test-fast: $(VENV_STAMP) $(NODE_STAMP) $(SIMULATED_bondy)
+	$(PY) -m pytest -m "not browser and not slow"
 
 ## simulate: (ré)écrit les signalements simulés de Bondy dans data/raw/bondy/
 .PHONY: simulate
@@ -146,6 +152,9 @@ $(VENV_STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
+# Under .SECONDEXPANSION, a path with an escaped space (`\ `) must reach a prerequisite
+# list in the second expansion only, hence `$$(PROCESSED)` and `$$(MAPS)` in them: a name
+# expanded in the first one is split at its spaces.
 $(STAMPS)/node: scripts/setup-system.sh
 	bash scripts/setup-system.sh node
 	@mkdir -p $(STAMPS) && touch $@
@@ -177,17 +186,17 @@ INGEST_CODE := pipelines/ingest.py pipelines/_ingest_schema.py pipelines/_ingest
 SITE_DIR = $(call q,$(RAW_PROCESSED)/$*)
 CFG      = $(call q,$(CONFIG))
 
-$(PROCESSED)/%/buildings_osm.parquet: $$(OSM_$$*) $$(RPLS_$$*) $(CONFIG_STAMP) pipelines/buildings.py \
+$(PROCESSED)/%/buildings_osm.parquet: $$(OSM_$$*) $$(RPLS_$$*) $$(CONFIG_STAMP) pipelines/buildings.py \
     pipelines/_osm_sources.py $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) buildings --osm $(call q,$(OSMSPEC_$*)) \
 	  $(if $(RAW_RPLS_$*),--rpls $(call q,$(RAW_RPLS_$*))) --out $(call q,$@)
 
 $(PROCESSED)/%/ingested.parquet $(PROCESSED)/%/rejected.csv $(PROCESSED)/%/outside_study_area.csv \
-$(PROCESSED)/%/ingest_summary.json: $$(SOURCES_$$*) $(CONFIG_STAMP) $(INGEST_CODE) $(COMMON) | $(VENV_STAMP)
+$(PROCESSED)/%/ingest_summary.json: $$(SOURCES_$$*) $$(CONFIG_STAMP) $(INGEST_CODE) $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) ingest --config $(CFG) --site $* --out-dir $(SITE_DIR)
 
-$(PROCESSED)/%/reports.parquet $(PROCESSED)/%/geocode_summary.json: $(PROCESSED)/%/ingested.parquet \
-    $(PROCESSED)/%/buildings_osm.parquet $$(REFS_$$*) $(CONFIG_STAMP) pipelines/geocode.py \
+$(PROCESSED)/%/reports.parquet $(PROCESSED)/%/geocode_summary.json: $$(PROCESSED)/%/ingested.parquet \
+    $$(PROCESSED)/%/buildings_osm.parquet $$(REFS_$$*) $$(CONFIG_STAMP) pipelines/geocode.py \
     pipelines/addresses.py pipelines/address_index.py pipelines/_osm_addresses.py pipelines/_ban.py \
     pipelines/_address_match.py pipelines/_osm_sources.py pipelines/_likely_duplicates.py \
     $(COMMON) | $(VENV_STAMP)
@@ -199,14 +208,14 @@ HOTSPOT_CODE := pipelines/hotspots.py pipelines/hotspot_stats.py pipelines/densi
     pipelines/chronic.py pipelines/hotspot_checks.py pipelines/hotspot_params.py pipelines/method_note.py
 $(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/hex.parquet $(PROCESSED)/%/kde.parquet \
 $(PROCESSED)/%/kde_grid.parquet $(PROCESSED)/%/chronic.csv $(PROCESSED)/%/method_note.html \
-$(PROCESSED)/%/method_note.md $(PROCESSED)/%/hotspot_summary.json: $(PROCESSED)/%/reports.parquet \
-    $(PROCESSED)/%/buildings_osm.parquet $$(SIMULATED_$$*) $(CONFIG_STAMP) $(HOTSPOT_CODE) $(COMMON) \
+$(PROCESSED)/%/method_note.md $(PROCESSED)/%/hotspot_summary.json: $$(PROCESSED)/%/reports.parquet \
+    $$(PROCESSED)/%/buildings_osm.parquet $$(SIMULATED_$$*) $$(CONFIG_STAMP) $(HOTSPOT_CODE) $(COMMON) \
     | $(VENV_STAMP)
 	$(VIGIE) hotspots --config $(CFG) --site $* --reports $(call q,$<) \
 	  --buildings $(SITE_DIR)/buildings_osm.parquet --out-dir $(SITE_DIR)
 
 $(PROCESSED)/%/zones.parquet $(PROCESSED)/%/building_zones.csv $(PROCESSED)/%/zone_summary.json: \
-    $(PROCESSED)/%/buildings.parquet $(CONFIG_STAMP) pipelines/zones.py $(COMMON) | $(VENV_STAMP)
+    $$(PROCESSED)/%/buildings.parquet $$(CONFIG_STAMP) pipelines/zones.py $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) zones --config $(CFG) --site $* --buildings $(call q,$<) --out-dir $(SITE_DIR)
 
 TREND_CODE := pipelines/trends.py pipelines/_trend_series.py pipelines/_trend_hotspots.py \
@@ -215,43 +224,43 @@ TREND_CODE := pipelines/trends.py pipelines/_trend_series.py pipelines/_trend_ho
 $(PROCESSED)/%/trends.parquet $(PROCESSED)/%/trend_tests.parquet $(PROCESSED)/%/emerging.parquet \
 $(PROCESSED)/%/before_after.parquet $(PROCESSED)/%/followup.csv $(PROCESSED)/%/backlog.csv \
 $(PROCESSED)/%/trend_summary.json $(PROCESSED)/%/charts/reports_by_category.png: \
-    $(PROCESSED)/%/reports.parquet $(PROCESSED)/%/buildings_osm.parquet $(CONFIG_STAMP) $(TREND_CODE) \
+    $$(PROCESSED)/%/reports.parquet $$(PROCESSED)/%/buildings_osm.parquet $$(CONFIG_STAMP) $(TREND_CODE) \
     $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) trends --config $(CFG) --site $* --reports $(call q,$<) \
 	  --buildings $(SITE_DIR)/buildings_osm.parquet --out-dir $(SITE_DIR)
 
 $(PROCESSED)/%/annotations.parquet $(PROCESSED)/%/annotations.geojson $(PROCESSED)/%/annotations.csv \
-$(PROCESSED)/%/annotation_summary.json: $$(ANNOTATIONS_$$*) $(PROCESSED)/%/buildings.parquet \
-    $(PROCESSED)/%/zones.parquet $(CONFIG_STAMP) pipelines/annotations.py $(wildcard pipelines/_annotation_*.py) pipelines/zones.py \
+$(PROCESSED)/%/annotation_summary.json: $$(ANNOTATIONS_$$*) $$(PROCESSED)/%/buildings.parquet \
+    $$(PROCESSED)/%/zones.parquet $$(CONFIG_STAMP) pipelines/annotations.py $(wildcard pipelines/_annotation_*.py) pipelines/zones.py \
     $(wildcard pipelines/templates/*) $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) annotations --config $(CFG) --site $* --buildings $(SITE_DIR)/buildings.parquet \
 	  --zones $(SITE_DIR)/zones.parquet --out-dir $(SITE_DIR)
 
-$(PROCESSED)/%/basemap.parquet: $$(OSM_$$*) $(CONFIG_STAMP) pipelines/basemap.py $(COMMON) | $(VENV_STAMP)
+$(PROCESSED)/%/basemap.parquet: $$(OSM_$$*) $$(CONFIG_STAMP) pipelines/basemap.py $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) basemap --osm $(call q,$(OSMSPEC_$*)) --out $(call q,$@)
 
 STAGE_SUMMARIES = $(foreach f,ingest_summary geocode_summary hotspot_summary zone_summary \
     trend_summary annotation_summary,$(PROCESSED)/$(1)/$(f).json)
-$(PROCESSED)/%/run_summary.json: $$(call STAGE_SUMMARIES,$$*) $(CONFIG_STAMP) pipelines/summary.py \
+$(PROCESSED)/%/run_summary.json: $$(call STAGE_SUMMARIES,$$*) $$(CONFIG_STAMP) pipelines/summary.py \
     $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) summary --config $(CFG) --site $* --processed-dir $(SITE_DIR) --out $(call q,$@)
 
 MAP_CODE := pipelines/maps.py $(wildcard pipelines/_map_*.py) pipelines/_assets.py \
     pipelines/charts_map.py pipelines/basemap.py pipelines/annotations.py $(wildcard pipelines/_annotation_*.py) $(wildcard pipelines/templates/*)
-$(MAPS)/%.html $(MAPS)/%.png: $(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/reports.parquet \
-    $(PROCESSED)/%/run_summary.json $(PROCESSED)/%/basemap.parquet $(PROCESSED)/%/kde.parquet \
-    $(PROCESSED)/%/chronic.csv $(PROCESSED)/%/emerging.parquet $(PROCESSED)/%/followup.csv \
-    $(PROCESSED)/%/zones.parquet $(PROCESSED)/%/annotations.parquet $(MAPS_STAMP) $(MAP_CODE) $(COMMON) \
+$(MAPS)/%.html $(MAPS)/%.png: $$(PROCESSED)/%/buildings.parquet $$(PROCESSED)/%/reports.parquet \
+    $$(PROCESSED)/%/run_summary.json $$(PROCESSED)/%/basemap.parquet $$(PROCESSED)/%/kde.parquet \
+    $$(PROCESSED)/%/chronic.csv $$(PROCESSED)/%/emerging.parquet $$(PROCESSED)/%/followup.csv \
+    $$(PROCESSED)/%/zones.parquet $$(PROCESSED)/%/annotations.parquet $$(MAPS_STAMP) $(MAP_CODE) $(COMMON) \
     | $(VENV_STAMP) $(NODE_STAMP)
 	$(VIGIE) map --config $(CFG) --site $* --processed-dir $(SITE_DIR) \
 	  --out $(call q,$(RAW_MAPS)/$*.html)
 
-$(MAPS)/index.html: $$(foreach s,$$(SITES),$(MAPS)/$$(s).html $(PROCESSED)/$$(s)/run_summary.json) \
-    $(MAPS_STAMP) pipelines/maps.py pipelines/_map_index.py pipelines/annotations.py \
+$(MAPS)/index.html: $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html $$(PROCESSED)/$$(s)/run_summary.json) \
+    $$(MAPS_STAMP) pipelines/maps.py pipelines/_map_index.py pipelines/annotations.py \
     $(wildcard pipelines/_annotation_*.py) $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) index --config $(CFG) --out $(call q,$@)
 
-screenshots/index.png: $(MAPS)/index.html $$(foreach s,$$(SITES),$(MAPS)/$$(s).html) \
+screenshots/index.png: $$(MAPS)/index.html $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html) \
     pipelines/screenshots.py | $(VENV_STAMP) $(BROWSER_STAMP)
 	$(VIGIE) screenshots --maps-dir $(call q,$(RAW_MAPS)) --out-dir screenshots
 
