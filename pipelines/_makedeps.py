@@ -62,6 +62,41 @@ def _check(config: Config, path: str, key: str, *, folder: bool = False) -> str:
     return path
 
 
+def _inside(path: str | Path, folder: str | Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies under it (both taken from the working folder)."""
+    p, f = Path(path).absolute(), Path(folder).absolute()
+    return p == f or f in p.parents
+
+
+def _check_outputs_hold_no_input(config: Config) -> None:
+    """Refuse output folders that hold an input: the stages would write among the inputs
+    and ``make clean`` (which removes ``processed_dir/<site>``) would delete them."""
+    for key, out in (
+        ("project.processed_dir", config.processed_dir),
+        ("project.maps_dir", config.maps_dir),
+    ):
+        if _inside(config.annotations_dir, out) or _inside(out, config.annotations_dir):
+            raise ConfigError(
+                config.path,
+                f"le dossier de sortie « {out} » et le dossier des notes "
+                f"« {config.annotations_dir} » doivent être distincts et non imbriqués.",
+                key=key,
+            )
+    for n, site in enumerate(config.sites):
+        site_dir = Path(config.processed_dir) / site.id
+        inputs = [(f"sites[{n}].{k}", getattr(site, k)) for k in ("osm", "ban", "rpls")]
+        inputs += [(f"sites[{n}].sources[{i}].path", s.path) for i, s in enumerate(site.sources)]
+        for key, path in inputs:
+            if path and not path.startswith("overpass:") and _inside(path, site_dir):
+                raise ConfigError(
+                    config.path,
+                    f"« {path} » est dans le dossier de sortie « {site_dir} » "
+                    "(project.processed_dir) : « make clean » l'effacerait. Choisissez un "
+                    "autre processed_dir.",
+                    key=key,
+                )
+
+
 def make_name(path: str) -> str:
     """``path`` escaped for a make target or prerequisite list."""
     return raw_value(path).replace(" ", "\\ ")
@@ -140,6 +175,7 @@ def deps_fragment(config: Config) -> str:
     for var, (key, folder) in folders.items():
         folder = _check(config, folder.rstrip("/") or "/", key, folder=True)
         lines += [f"{var} := {make_name(folder)}", f"RAW_{var} := {raw_value(folder)}"]
+    _check_outputs_hold_no_input(config)
     lines.append(f"SITES := {' '.join(s.id for s in config.sites)}")
     annotations_dir = config.annotations_dir.rstrip("/") or "/"
     for n, site in enumerate(config.sites):

@@ -139,3 +139,20 @@ def test_shell_glob_matches_what_python_glob_matches(tmp_path: Path) -> None:
         ).stdout.splitlines()
         assert sorted(listed) == sorted(glob.glob(full)), pattern
         assert listed  # every pattern above matches something
+
+
+def test_output_folders_holding_inputs_are_refused(tmp_path: Path) -> None:
+    # processed_dir/<site> would be the folder of the site's raw files: `make clean`
+    # would delete them, the stages would write among them.
+    text = _one_site(tmp_path, processed=str(tmp_path.parent)).replace(
+        "id = 'p10'", f"id = {tmp_path.name!r}"
+    )
+    with pytest.raises(ConfigError) as err:
+        deps_fragment(load_config(_config(tmp_path, text)))
+    assert "make clean" in str(err.value)
+    assert "sites[0].osm" in str(err.value)
+    notes = _one_site(tmp_path, processed="notes d'équipe/sorties")
+    with pytest.raises(ConfigError) as err:
+        deps_fragment(load_config(_config(tmp_path, notes)))
+    assert "project.processed_dir" in str(err.value)
+    assert "dossier des notes" in str(err.value)
