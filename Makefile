@@ -52,7 +52,7 @@ endif
 # The configuration's folders, sites and inputs (PROCESSED, MAPS, ANNOTATIONS, SITES,
 # OSM_<site>, SOURCES_<site>, …), written by `vigie deps`: one fragment per content of the
 # configuration, so that switching CONFIG= (and back) never reads another one's fragment.
-CONFIG_KEY := $(firstword $(shell sha256sum < $(call q,$(CONFIG)) 2>/dev/null | cut -c1-16))
+CONFIG_KEY := $(firstword $(shell sha256sum 2>/dev/null < $(call q,$(CONFIG)) | cut -c1-16))
 DEPS := build/deps-$(CONFIG_KEY).mk
 CLEANING := $(filter help clean distclean,$(MAKECMDGOALS))
 ifeq ($(CLEANING),)
@@ -81,7 +81,7 @@ help:
 ## demo: installe puis produit toutes les cartes de la configuration (maps/index.html)
 .PHONY: demo
 demo: $$(MAPS)/index.html
-	@echo "Cartes prêtes : $(RAW_MAPS)/index.html"
+	@echo "Cartes prêtes :" $(call q,$(RAW_MAPS)/index.html)
 
 ## setup: installe tout (.venv, Node/npm et fichiers Leaflet, Chromium) sans rien lancer
 .PHONY: setup
@@ -167,13 +167,17 @@ $(NODE_STAMP): package.json package-lock.json | $(STAMPS)/node
 	npm ci --no-audit --no-fund --loglevel=error
 
 ifeq ($(CLEANING),)
+# `+`: written even by `make -n` / `--question`, which would otherwise show an empty plan
+# for a configuration seen for the first time.
 $(DEPS): pipelines/_makedeps.py pipelines/config.py | $(VENV_STAMP)
-	$(VIGIE) deps --config $(call q,$(CONFIG)) --out $@
+	+$(VIGIE) deps --config $(call q,$(CONFIG)) --out $@
 endif
 
-%/.vigie-config-$(CONFIG_KEY):
-	mkdir -p $(call q,$*)
-	rm -f $(call q,$*)/.vigie-config-*
+# An explicit rule, not a pattern one: a missing file made only by a pattern rule would be
+# "intermediate", and make does not re-make a target for a missing intermediate file.
+$(CONFIG_STAMP) $(MAPS_STAMP):
+	mkdir -p "$$(dirname $(call q,$@))"
+	rm -f "$$(dirname $(call q,$@))"/.vigie-config-*
 	printf 'configuration : %s\nsha256 : %s\n' $(call q,$(CONFIG)) $(CONFIG_KEY) > $(call q,$@)
 
 # ---------------------------------------------------------------- per-site stages
@@ -264,5 +268,8 @@ screenshots/index.png: $$(MAPS)/index.html $$(foreach s,$$(SITES),$$(MAPS)/$$(s)
     pipelines/screenshots.py | $(VENV_STAMP) $(BROWSER_STAMP)
 	$(VIGIE) screenshots --maps-dir $(call q,$(RAW_MAPS)) --out-dir screenshots
 
-# Intermediate files are real targets; keep them.
-.SECONDARY:
+# Intermediate files are real targets; keep them. `.PRECIOUS: %` and not `.SECONDARY:`:
+# with the latter every target counts as intermediate, and a missing configuration stamp
+# (a new CONFIG=) would not re-make anything. Every writer is atomic (pipelines/io.py), so
+# a failed stage leaves no half-written file for .DELETE_ON_ERROR to remove.
+.PRECIOUS: %

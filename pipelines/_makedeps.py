@@ -48,7 +48,8 @@ def _check(config: Config, path: str, key: str, *, folder: bool = False) -> str:
         shown = " ".join(f"« {ch} »" if ch.isprintable() else repr(ch) for ch in bad)
         raise ConfigError(
             config.path,
-            f"le chemin « {path!r} » contient {shown}, que make ne sait pas traiter dans "
+            f"le chemin « {path if path.isprintable() else repr(path)} » contient {shown}, "
+            "que make ne sait pas traiter dans "
             "un nom de fichier : renommez le fichier ou le dossier (espaces, accents, "
             "apostrophes et parenthèses sont acceptés).",
             key=key,

@@ -65,9 +65,10 @@ def test_demo_then_nothing_then_only_what_changed(project_copy: Path) -> None:
     dry = _make(project_copy, "-n", "demo").stdout
     assert "-m pipelines" not in dry, dry
 
-    # Touching Paris's reports re-runs Paris's stages only.
-    os.utime(project_copy / "data/raw/paris10/dansmarue_paris_2023-08_2024-09.csv")
-    dry = _make(project_copy, "-n", "demo").stdout
+    # Touching Paris's reports re-runs Paris's stages only (the file's time is put back
+    # afterwards, so that the next tests start from an up-to-date build).
+    with _touched(project_copy / "data/raw/paris10/dansmarue_paris_2023-08_2024-09.csv"):
+        dry = _make(project_copy, "-n", "demo").stdout
     assert "--site paris10" in dry
     assert "--site bondy" not in dry
     assert "maps/index.html" in dry
@@ -131,8 +132,9 @@ def _touched(path: Path) -> Iterator[None]:
 
 
 def _stages(dry: str) -> list[str]:
-    """The vigie commands a dry run would launch."""
-    return [line for line in dry.splitlines() if "-m pipelines" in line]
+    """The stages a dry run would launch (not `vigie deps`, which writes make's fragment
+    for a configuration seen for the first time)."""
+    return [ln for ln in dry.splitlines() if "-m pipelines" in ln and " deps --config" not in ln]
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +160,7 @@ def odd_config(project_copy: Path) -> str:
 
 
 def test_configured_folders_and_odd_paths(project_copy: Path, odd_config: str) -> None:
-    default_demo = _make(project_copy, "demo")  # the default build (first test), if not done
+    default_demo = _make(project_copy, "demo")  # up to date after the first test
     assert default_demo.returncode == 0, default_demo.stderr[-3000:]
     notes_before = _snapshot(project_copy / "data/annotations")
 
@@ -207,7 +209,8 @@ def test_configured_folders_and_odd_paths(project_copy: Path, odd_config: str) -
     ):
         with _touched(changed):
             dry = _stages(_make(project_copy, "-n", "demo", f"CONFIG={odd_config}").stdout)
-            assert any(first_stage in ln and "--site paris10" in ln for ln in dry), dry
+            assert any(first_stage in ln for ln in dry), dry
+            assert any(" map " in ln and "--site paris10" in ln for ln in dry), dry
             question = _make(project_copy, "--question", f"CONFIG={odd_config}", index_goal)
             assert question.returncode == 1
     with _touched(project_copy / ODD_NOTES / "paris10" / "note d'équipe (1).csv"):
@@ -225,7 +228,7 @@ def test_switching_configurations_and_back(project_copy: Path, odd_config: str) 
     # A changed input of the default configuration is picked up, by it alone.
     with _touched(project_copy / "data/raw/bondy/rpls_bondy.gpkg"):
         dry = _stages(_make(project_copy, "-n", "demo").stdout)
-        assert any(" buildings " in line and "rpls_bondy" in line for line in dry), dry
+        assert any(" buildings " in line and "bondy_nord.osm" in line for line in dry), dry
         assert _stages(_make(project_copy, "-n", "demo", f"CONFIG={odd_config}").stdout) == []
 
     # Another configuration sharing the default folders, with one parameter changed:
@@ -233,7 +236,9 @@ def test_switching_configurations_and_back(project_copy: Path, odd_config: str) 
     demo = (project_copy / "config" / "demo.toml").read_text(encoding="utf-8")
     assert "duplicate_window_h = 48.0" in demo
     shared = project_copy / "config" / "autre.toml"
-    shared.write_text(demo.replace("duplicate_window_h = 48.0", "duplicate_window_h = 24.0"))
+    shared.write_text(
+        demo.replace("duplicate_window_h = 48.0", "duplicate_window_h = 24.0"), encoding="utf-8"
+    )
     dry = _stages(_make(project_copy, "-n", "demo", "CONFIG=config/autre.toml").stdout)
     for site in ("bondy", "paris10"):
         for stage in ("buildings", "ingest", "geocode", "hotspots", "trends", "map"):
