@@ -268,8 +268,15 @@ screenshots/index.png: $$(MAPS)/index.html $$(foreach s,$$(SITES),$$(MAPS)/$$(s)
     pipelines/screenshots.py | $(VENV_STAMP) $(BROWSER_STAMP)
 	$(VIGIE) screenshots --maps-dir $(call q,$(RAW_MAPS)) --out-dir screenshots
 
-# Intermediate files are real targets; keep them. `.PRECIOUS: %` and not `.SECONDARY:`:
-# with the latter every target counts as intermediate, and a missing configuration stamp
-# (a new CONFIG=) would not re-make anything. Every writer is atomic (pipelines/io.py), so
-# a failed stage leaves no half-written file for .DELETE_ON_ERROR to remove.
-.PRECIOUS: %
+# Intermediate files are real targets; keep them. Not with a bare `.SECONDARY:`, under
+# which every target counts as intermediate and a missing configuration stamp (a new
+# CONFIG=) would re-make nothing; .PRECIOUS must name each rule's target pattern exactly
+# (a mere `%` does not keep them): add a new stage output here too.
+PROCESSED_FILES := buildings_osm.parquet ingested.parquet rejected.csv outside_study_area.csv \
+    ingest_summary.json reports.parquet geocode_summary.json buildings.parquet hex.parquet \
+    kde.parquet kde_grid.parquet chronic.csv method_note.html method_note.md \
+    hotspot_summary.json zones.parquet building_zones.csv zone_summary.json trends.parquet \
+    trend_tests.parquet emerging.parquet before_after.parquet followup.csv backlog.csv \
+    trend_summary.json charts/reports_by_category.png annotations.parquet annotations.geojson \
+    annotations.csv annotation_summary.json basemap.parquet run_summary.json
+.PRECIOUS: $(foreach f,$(PROCESSED_FILES),$(PROCESSED)/%/$(f)) $(MAPS)/%.html $(MAPS)/%.png
