@@ -5,6 +5,7 @@ Unit tier: no make run here (tests/test_make.py runs make in a copy of the tree)
 from __future__ import annotations
 
 import glob
+import json
 import subprocess
 from pathlib import Path
 
@@ -37,11 +38,12 @@ def _one_site(
     (tmp_path / osm).write_bytes((raw / "paris10.osm").read_bytes())
     if not any(ch in source for ch in "*?["):
         (tmp_path / source).write_bytes((raw / "dansmarue_paris_2023-08_2024-09.csv").read_bytes())
+    # json.dumps: a TOML basic string (a backslash escaped, unlike Python's repr in '…').
     return (
-        f"[project]\nprocessed_dir = {processed!r}\nmaps_dir = 'sorties (été)/cartes'\n"
+        f"[project]\nprocessed_dir = {json.dumps(processed)}\nmaps_dir = 'sorties (été)/cartes'\n"
         'annotations_dir = "notes d\'équipe"\n'
-        f"[[sites]]\nid = 'p10'\nosm = {str(tmp_path / osm)!r}\n"
-        f"[[sites.sources]]\nid = 's'\npath = {str(tmp_path / source)!r}\n"
+        f"[[sites]]\nid = 'p10'\nosm = {json.dumps(str(tmp_path / osm))}\n"
+        f"[[sites.sources]]\nid = 's'\npath = {json.dumps(str(tmp_path / source))}\n"
     )
 
 
