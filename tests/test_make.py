@@ -50,7 +50,12 @@ def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _make(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MAKEFLAGS": ""}
-    return subprocess.run(["make", *args], cwd=cwd, capture_output=True, text=True, env=env)
+    # The copy links to the project's .venv and node_modules: `-o` keeps make from
+    # reinstalling them through the links when the copy's pyproject.toml, requirements or
+    # package files are newer than their stamps (a fresh checkout), which would wipe them
+    # under the feet of other runs.
+    keep = ["-o", ".venv/.installed", "-o", "node_modules/.package-lock.json"]
+    return subprocess.run(["make", *keep, *args], cwd=cwd, capture_output=True, text=True, env=env)
 
 
 def test_demo_then_nothing_then_only_what_changed(project_copy: Path) -> None:
