@@ -75,6 +75,14 @@ def simulated_bondy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the end-to-end run is end to end: marked ``slow``, so that
+    ``make test-fast`` (``-m "not browser and not slow"``) keeps to the unit tier."""
+    for item in items:
+        if "demo_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory, simulated_bondy: Path) -> DemoRun:
     """Run ``vigie run --config`` end to end, once per test session."""

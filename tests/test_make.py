@@ -3,9 +3,14 @@ input re-runs only what depends on it. Runs `make` in a copy of the tracked file
 
 from __future__ import annotations
 
+import contextlib
+import html
+import json
 import os
 import shutil
 import subprocess
+import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,7 +50,12 @@ def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _make(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MAKEFLAGS": ""}
-    return subprocess.run(["make", *args], cwd=cwd, capture_output=True, text=True, env=env)
+    # The copy links to the project's .venv and node_modules: `-o` keeps make from
+    # reinstalling them through the links when the copy's pyproject.toml, requirements or
+    # package files are newer than their stamps (a fresh checkout), which would wipe them
+    # under the feet of other runs.
+    keep = ["-o", ".venv/.installed", "-o", "node_modules/.package-lock.json"]
+    return subprocess.run(["make", *keep, *args], cwd=cwd, capture_output=True, text=True, env=env)
 
 
 def test_demo_then_nothing_then_only_what_changed(project_copy: Path) -> None:
@@ -60,9 +70,10 @@ def test_demo_then_nothing_then_only_what_changed(project_copy: Path) -> None:
     dry = _make(project_copy, "-n", "demo").stdout
     assert "-m pipelines" not in dry, dry
 
-    # Touching Paris's reports re-runs Paris's stages only.
-    os.utime(project_copy / "data/raw/paris10/dansmarue_paris_2023-08_2024-09.csv")
-    dry = _make(project_copy, "-n", "demo").stdout
+    # Touching Paris's reports re-runs Paris's stages only (the file's time is put back
+    # afterwards, so that the next tests start from an up-to-date build).
+    with _touched(project_copy / "data/raw/paris10/dansmarue_paris_2023-08_2024-09.csv"):
+        dry = _make(project_copy, "-n", "demo").stdout
     assert "--site paris10" in dry
     assert "--site bondy" not in dry
     assert "maps/index.html" in dry
@@ -80,3 +91,237 @@ def test_bad_config_exits_2_with_one_message(project_copy: Path, tmp_path: Path)
     assert proc.returncode == 2
     assert "broken.toml" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# make does what the configuration says (issue 13): the configuration's folders drive the
+# rules, switching CONFIG= (and back) rebuilds what it must, odd paths work or are refused.
+
+PARIS_CSV = "data/raw/paris10/dansmarue_paris_2023-08_2024-09.csv"
+#: Folders and inputs with spaces, accents, an apostrophe and parentheses.
+ODD_PROCESSED = "sorties (essai)/données traitées"
+ODD_MAPS = "sorties (essai)/cartes d'été"
+ODD_NOTES = "notes (essai)"
+ODD_SOURCE_DIR = "Exports (été) d'Élodie"
+
+
+def _paris_only(copy: Path, name: str, *, project: str, source: str, osm: str) -> str:
+    """A configuration holding the demo's Paris site only, written as ``name``."""
+    demo = (copy / "config" / "demo.toml").read_text(encoding="utf-8")
+    paris = demo[demo.index('[[sites]]\nid = "paris10"') :]
+    paris = paris.replace(f'path = "{PARIS_CSV}"', f"path = {source!r}")
+    paris = paris.replace('osm = "data/raw/paris10/paris10.osm"', f"osm = {osm!r}")
+    (copy / "config" / name).write_text(f"[project]\n{project}\n{paris}", encoding="utf-8")
+    return f"config/{name}"
+
+
+def _snapshot(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+@contextlib.contextmanager
+def _touched(path: Path) -> Iterator[None]:
+    """``path`` made newer than everything (created if missing), then put back as it was,
+    so that a dry run sees a change and the next test finds the build up to date."""
+    before = path.stat() if path.exists() else None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    os.utime(path)  # now: later than every output, all built before this test's dry runs
+    try:
+        yield
+    finally:
+        if before is None:
+            path.unlink()
+        else:
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def _stages(dry: str) -> list[str]:
+    """The stages a dry run would launch (not `vigie deps`, which writes make's fragment
+    for a configuration seen for the first time)."""
+    return [ln for ln in dry.splitlines() if "-m pipelines" in ln and " deps --config" not in ln]
+
+
+@pytest.fixture(scope="module")
+def odd_config(project_copy: Path) -> str:
+    """The Paris site, read from a glob in a folder with spaces, accents, an apostrophe and
+    parentheses, with its OSM file in another such folder, written into such folders."""
+    src_dir = project_copy / ODD_SOURCE_DIR
+    src_dir.mkdir()
+    shutil.copy2(project_copy / PARIS_CSV, src_dir / "dans ma rue (2023-2024).csv")
+    osm_dir = project_copy / "Fonds OSM (Paris 10e)"
+    osm_dir.mkdir()
+    shutil.copy2(project_copy / "data/raw/paris10/paris10.osm", osm_dir / "paris 10 #1.osm")
+    return _paris_only(
+        project_copy,
+        "essai.toml",
+        project=(
+            f"processed_dir = {ODD_PROCESSED!r}\nmaps_dir = {ODD_MAPS!r}\n"
+            f"annotations_dir = {ODD_NOTES!r}\n"
+        ),
+        source=f"{ODD_SOURCE_DIR}/dans ma rue (*).csv",
+        osm="Fonds OSM (Paris 10e)/paris 10 #1.osm",
+    )
+
+
+def test_configured_folders_and_odd_paths(project_copy: Path, odd_config: str) -> None:
+    default_demo = _make(project_copy, "demo")  # up to date after the first test
+    assert default_demo.returncode == 0, default_demo.stderr[-3000:]
+    notes_before = _snapshot(project_copy / "data/annotations")
+
+    # The default folders are moved aside: a stage or a map reading them would fail, one
+    # writing there would create them again.
+    aside = {d: project_copy / f"{d}.aside" for d in ("data/processed", "maps")}
+    for folder, moved in aside.items():
+        (project_copy / folder).rename(moved)
+    try:
+        run = _make(project_copy, "demo", f"CONFIG={odd_config}")
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        assert f"Cartes prêtes : {ODD_MAPS}/index.html" in run.stdout
+        assert not (project_copy / "data/processed").exists()
+        assert not (project_copy / "maps").exists()
+    finally:
+        for folder, moved in aside.items():
+            shutil.rmtree(project_copy / folder, ignore_errors=True)
+            moved.rename(project_copy / folder)
+    assert _snapshot(project_copy / "data/annotations") == notes_before
+
+    # Everything landed in the configured folders.
+    processed = project_copy / ODD_PROCESSED / "paris10"
+    maps = project_copy / ODD_MAPS
+    for name in ("ingested.parquet", "reports.parquet", "buildings.parquet", "run_summary.json"):
+        assert (processed / name).is_file(), name
+    assert (maps / "paris10.html").is_file()
+    assert not (maps / "bondy.html").exists()
+    assert (project_copy / ODD_NOTES / ".archive" / "paris10").is_dir()
+    # The run read the source found by the glob, and the index links this run's documents.
+    ingest = json.loads((processed / "ingest_summary.json").read_text(encoding="utf-8"))
+    assert ingest["sources"]["dansmarue"]["files"] == [
+        f"{ODD_SOURCE_DIR}/dans ma rue (2023-2024).csv"
+    ]
+    index = html.unescape(urllib.parse.unquote((maps / "index.html").read_text("utf-8")))
+    assert "../données traitées/paris10/method_note.html" in index
+    assert (maps / "../données traitées/paris10/method_note.html").is_file()
+
+    # The paths with spaces are real prerequisites: nothing to redo, then the source
+    # (found by a glob in a folder with spaces), the OSM file or a new note re-runs.
+    assert _stages(_make(project_copy, "-n", "demo", f"CONFIG={odd_config}").stdout) == []
+    index_goal = f"{ODD_MAPS}/index.html"
+    assert _make(project_copy, "--question", f"CONFIG={odd_config}", index_goal).returncode == 0
+    for changed, first_stage in (
+        (project_copy / ODD_SOURCE_DIR / "dans ma rue (2023-2024).csv", " ingest "),
+        (project_copy / "Fonds OSM (Paris 10e)" / "paris 10 #1.osm", " buildings "),
+    ):
+        with _touched(changed):
+            dry = _stages(_make(project_copy, "-n", "demo", f"CONFIG={odd_config}").stdout)
+            assert any(first_stage in ln for ln in dry), dry
+            assert any(" map " in ln and "--site paris10" in ln for ln in dry), dry
+            question = _make(project_copy, "--question", f"CONFIG={odd_config}", index_goal)
+            assert question.returncode == 1
+    with _touched(project_copy / ODD_NOTES / "paris10" / "note d'équipe (1).csv"):
+        dry = _stages(_make(project_copy, "-n", "demo", f"CONFIG={odd_config}").stdout)
+        assert any(" annotations " in ln for ln in dry), dry
+        assert not any(" ingest " in ln for ln in dry), dry
+    assert _stages(_make(project_copy, "-n", "demo", f"CONFIG={odd_config}").stdout) == []
+
+
+def test_switching_configurations_and_back(project_copy: Path, odd_config: str) -> None:
+    built = _make(project_copy, "demo", f"CONFIG={odd_config}")
+    assert built.returncode == 0, built.stderr[-3000:]
+    # Back to the default configuration: its own site list, nothing to redo.
+    assert _stages(_make(project_copy, "-n", "demo").stdout) == []
+    # A changed input of the default configuration is picked up, by it alone.
+    with _touched(project_copy / "data/raw/bondy/rpls_bondy.gpkg"):
+        dry = _stages(_make(project_copy, "-n", "demo").stdout)
+        assert any(" buildings " in line and "bondy_nord.osm" in line for line in dry), dry
+        assert _stages(_make(project_copy, "-n", "demo", f"CONFIG={odd_config}").stdout) == []
+
+    # Another configuration sharing the default folders, with one parameter changed:
+    # every file of those folders is made again, then again when switching back.
+    demo = (project_copy / "config" / "demo.toml").read_text(encoding="utf-8")
+    assert "duplicate_window_h = 48.0" in demo
+    shared = project_copy / "config" / "autre.toml"
+    shared.write_text(
+        demo.replace("duplicate_window_h = 48.0", "duplicate_window_h = 24.0"), encoding="utf-8"
+    )
+    dry = _stages(_make(project_copy, "-n", "demo", "CONFIG=config/autre.toml").stdout)
+    for site in ("bondy", "paris10"):
+        for stage in ("buildings", "ingest", "geocode", "hotspots", "trends", "map"):
+            assert any(f" {stage} " in ln and site in ln for ln in dry), (stage, site, dry)
+    assert _stages(_make(project_copy, "-n", "demo").stdout) == []  # a dry run changes nothing
+    ingest = "data/processed/paris10/ingest_summary.json"
+    other = _make(project_copy, "CONFIG=config/autre.toml", ingest)
+    assert other.returncode == 0, other.stderr[-3000:]
+    assert "--config 'config/autre.toml' --site paris10" in other.stdout
+    assert _stages(_make(project_copy, "-n", "CONFIG=config/autre.toml", ingest).stdout) == []
+    back = _stages(_make(project_copy, "-n", "demo").stdout)
+    assert any(" ingest --config 'config/demo.toml' --site paris10" in ln for ln in back), back
+    assert any(" map " in ln and "--site bondy" in ln for ln in back), back
+    # The other configuration's own folders were left alone meanwhile.
+    assert _stages(_make(project_copy, "-n", "demo", f"CONFIG={odd_config}").stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("exports: mars/dans ma rue.csv", "make ne sait pas traiter"),
+        ("exports;mars.csv", "make ne sait pas traiter"),
+    ],
+)
+def test_paths_make_cannot_carry_fail_in_french(
+    project_copy: Path, source: str, message: str
+) -> None:
+    target = project_copy / source
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(project_copy / PARIS_CSV, target)
+    config = _paris_only(
+        project_copy,
+        "refus.toml",
+        project="processed_dir = 'sorties/refus'\nmaps_dir = 'sorties/refus-cartes'\n",
+        source=source,
+        osm="data/raw/paris10/paris10.osm",
+    )
+    run = _make(project_copy, "demo", f"CONFIG={config}")
+    assert run.returncode != 0
+    assert message in run.stderr
+    assert "sites[0].sources[0].path" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert "Cartes prêtes" not in run.stdout
+    assert not (project_copy / "sorties" / "refus").exists()
+
+
+def test_config_path_with_a_space_fails_in_french(project_copy: Path) -> None:
+    run = _make(project_copy, "demo", "CONFIG=config/mon essai.toml")
+    assert run.returncode != 0
+    assert "sans espace" in run.stderr
+    missing = _make(project_copy, "demo", "CONFIG=config/absente.toml")
+    assert missing.returncode != 0
+    assert "Configuration introuvable" in missing.stderr
+    assert "Cartes prêtes" not in missing.stdout + run.stdout
+
+
+def test_clean_removes_stray_temporary_files(project_copy: Path, odd_config: str) -> None:
+    # What a SIGKILL during pipelines.io.atomic_path leaves: `.<name>.<random>.tmp`.
+    strays = [
+        project_copy / "data/processed/paris10/.reports.parquet.k2j4x8.tmp",
+        project_copy / "data/processed/paris10/charts/.reports_by_category.png.a1.tmp",
+        project_copy / "maps/.index.html.q9z.tmp",
+        project_copy / "maps/bondy.html.tmp",
+        project_copy / ODD_PROCESSED / "paris10/.ingested.parquet.x1.tmp",
+        project_copy / ODD_MAPS / ".paris10.html.x2.tmp",
+        project_copy / "data/annotations/.archive/bondy/.zone_history.json.x3.tmp",
+        project_copy / "data/raw/bondy/.signalements_bailleur.csv.x4.tmp",
+    ]
+    kept = project_copy / "data/annotations/.archive/bondy/notes_archive_kept.parquet"
+    for path in [*strays, kept]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"partial")
+    for config in (odd_config, "config/demo.toml"):
+        run = _make(project_copy, "clean", f"CONFIG={config}")
+        assert run.returncode == 0, run.stderr
+    assert [p for p in strays if p.exists()] == []
+    assert kept.read_bytes() == b"partial"  # the notes' archive stays
+    assert not (project_copy / ODD_PROCESSED / "paris10").exists()
+    assert not (project_copy / ODD_MAPS / "paris10.html").exists()
+    assert not (project_copy / "maps/index.html").exists()
+    assert (project_copy / ODD_SOURCE_DIR / "dans ma rue (2023-2024).csv").exists()
