@@ -4,7 +4,6 @@ line numbers, Python's ``csv`` module for ragged files."""
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import mmap
 import re
@@ -357,7 +356,11 @@ def _parse_csv(
                 if inner
                 else 0
             )
-            if table.num_rows == len(body) and found == inner:
+            if (
+                table.num_rows == len(body)
+                and found == inner
+                and _multiline_records_well_quoted(buf, records, body, sep)
+            ):
                 lines = records.first_line[body].astype(np.int64)
     malformed: list[Malformed] = []
     if table is None or lines is None:
@@ -373,6 +376,19 @@ def _parse_csv(
     return RawFile(
         str(path), "csv", table, lines, malformed, encoding=enc, separator=sep, blank_rows=n_blank
     )
+
+
+def _multiline_records_well_quoted(
+    buf: bytes, records: _Records, body: np.ndarray, sep: str
+) -> bool:
+    """Whether every record over several lines is well quoted (see :func:`_well_quoted`):
+    else a quote left open may have made many rows one, and the file is read line by
+    line (see :func:`_read_exact`)."""
+    for k in body[records.inner_newlines[body] > 0]:
+        text = buf[int(records.starts[k]) : int(records.ends[k])].decode("utf-8", "replace")
+        if not _well_quoted(text.split("\n"), sep):
+            return False
+    return True
 
 
 def _count_newlines(buf: bytes | mmap.mmap, start: int = 0) -> tuple[int, bool]:
@@ -462,22 +478,78 @@ def _read_fast(
     return table.rename_columns(kept)
 
 
+class _Lines:
+    """The physical lines of a text, fed one by one to :func:`csv.reader`, from a
+    position that can be moved back (see :func:`_read_exact`)."""
+
+    def __init__(self, text: str) -> None:
+        # Lines end at "\n" only (the callers replaced "\r\n" and "\r"), as for
+        # io.StringIO(newline=""); str.splitlines would also cut at \x0b, \x1c, U+2028…
+        self.lines = text.split("\n")
+        if self.lines and self.lines[-1] == "":
+            self.lines.pop()
+        self.lines = [line + "\n" for line in self.lines]
+        if self.lines and not text.endswith("\n"):
+            self.lines[-1] = self.lines[-1][:-1]
+        self.pos = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.pos >= len(self.lines):
+            raise StopIteration
+        self.pos += 1
+        return self.lines[self.pos - 1]
+
+
+def _well_quoted(lines: list[str], sep: str) -> bool:
+    """Whether lines read as one record are one record by RFC 4180: every quoted value
+    closed, and closed right before a separator or the line end."""
+    try:
+        return len(list(csv.reader(lines, delimiter=sep, strict=True))) == 1
+    except csv.Error:
+        return False
+
+
 def _read_exact(
     text: str, names: list[str], sep: str
 ) -> tuple[pa.Table, np.ndarray, list[Malformed]]:
+    """Read CSV text with Python's ``csv`` module: exact line numbers, a trailing
+    separator ignored, other ragged rows set aside as malformed.
+
+    A quoted value may hold line breaks, and then one row spans several lines. But a
+    quote opened by mistake and never closed (``"Fuite`` in a description) would make
+    every line after it one value, and the whole rest of the file one malformed row. So
+    a row over several lines is kept only when its quotes are well formed (RFC 4180);
+    otherwise its first line alone is a malformed row (unclosed quote) and the reading
+    starts again at the next line: every physical line is still a row accounted for.
+    """
     ncol = len(names)
     columns: list[list[str]] = [[] for _ in range(ncol)]
     lines: list[int] = []
     malformed: list[Malformed] = []
-    # Python's csv refuses fields over 128 kB by default; an unterminated quote makes
-    # the rest of the file one field, which we want to see as one malformed row.
+    # Python's csv refuses fields over 128 kB by default; an unterminated quote may make
+    # the rest of the file one field before it is split again line by line.
     csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, sys.maxsize // 2)))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=False)
-    previous_end = 0
+    feed = _Lines(text)
+    reader = csv.reader(feed, delimiter=sep, strict=False)
     seen_header = False
-    for fields in reader:
-        line = previous_end + 1
-        previous_end = reader.line_num
+    trimmed: list[tuple[int, int, list[str]]] = []  # rows read without trailing separators
+    while True:
+        first = feed.pos
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        line = first + 1
+        unclosed = False
+        if feed.pos - first > 1 and not _well_quoted(feed.lines[first : feed.pos], sep):
+            # The first line alone, its open quote running to the line end.
+            fields = next(csv.reader([feed.lines[first].rstrip("\n")], delimiter=sep))
+            unclosed = True
+            feed.pos = first + 1
+            reader = csv.reader(feed, delimiter=sep, strict=False)
         if not fields or (len(fields) == 1 and not fields[0].strip() and ncol > 1):
             continue  # a blank line
         if not seen_header:
@@ -485,18 +557,36 @@ def _read_exact(
             continue
         n = len(fields)
         if n > ncol and all(not f.strip() for f in fields[ncol:]):
+            trimmed.append((len(lines), line, fields))
             fields, n = fields[:ncol], ncol  # trailing separators
-        if n != ncol:
+        if n != ncol or unclosed:
             mapped = {names[i] if i < ncol else f"champ_{i + 1}": v for i, v in enumerate(fields)}
-            malformed.append(Malformed(line, mapped, n))
+            malformed.append(Malformed(line, mapped, n, unclosed_quote=unclosed))
             continue
         for i in range(ncol):
             columns[i].append(fields[i])
         lines.append(line)
+    if malformed and any(m.unclosed_quote for m in malformed):
+        where = ", ".join([str(m.line) for m in malformed if m.unclosed_quote][:10])
+        log.warning("guillemet ouvert et jamais fermé, ligne(s) %s : lue(s) seule(s)", where)
     table = pa.table(
         {name: pa.array(col, pa.large_string()) for name, col in zip(names, columns, strict=True)}
     )
-    return table, np.asarray(lines, dtype=np.int64), malformed
+    line_numbers = np.asarray(lines, dtype=np.int64)
+    # Empty trailing fields are a trailing separator, unless rows as wide hold something
+    # there: then a separator too many inside the row shifted its values (an unquoted
+    # "12, rue …"), and the row whose last value happens to be empty is shifted too.
+    ragged = {m.n_fields for m in malformed if not m.unclosed_quote}
+    shifted = [(pos, line, fields) for pos, line, fields in trimmed if len(fields) in ragged]
+    if shifted:
+        keep = np.ones(len(line_numbers), dtype=bool)
+        keep[[pos for pos, _, _ in shifted]] = False
+        table, line_numbers = table.filter(pa.array(keep)), line_numbers[keep]
+        for _, line, fields in shifted:
+            mapped = {names[i] if i < ncol else f"champ_{i + 1}": v for i, v in enumerate(fields)}
+            malformed.append(Malformed(line, mapped, len(fields)))
+        malformed.sort(key=lambda m: m.line)
+    return table, line_numbers, malformed
 
 
 def _drop_blank_rows(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray, int]:

@@ -1,15 +1,24 @@
 """The rejected rows as ``rejected.csv`` shows them: a French reason naming the column,
-and the original row without its personal columns, scrubbed."""
+and the original row without its personal columns, scrubbed.
+
+Everything is done in batches, not row by row: a file whose every line is ragged has
+as many rejected rows as lines (a million lines: a million rejected rows), so the
+scrubber runs once over all their cells (its rules compiled once), and the JSON of
+the original rows is assembled column by column with pyarrow.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines import _scrub
 from pipelines._ingest_cells import _is_personal, _Parsed
@@ -17,62 +26,168 @@ from pipelines._ingest_partition import _Partition
 from pipelines._ingest_schema import REJECTED_COLUMNS, ROW_REASONS
 from pipelines._rawfile import RawFile
 from pipelines._readers import FORMAT_PERSONAL
+from pipelines._values import arrow_strings, to_str_series
 from pipelines.config import SourceConfig
+
+#: JSON escapes of the characters ``json.dumps(..., ensure_ascii=False)`` escapes,
+#: backslash first.
+_JSON_ESCAPES = (
+    ("\\", "\\\\"),
+    ('"', '\\"'),
+    ("\n", "\\n"),
+    ("\r", "\\r"),
+    ("\t", "\\t"),
+    ("\b", "\\b"),
+    ("\f", "\\f"),
+    *((chr(c), f"\\u{c:04x}") for c in range(0x20) if chr(c) not in "\n\r\t\b\f"),
+)
+
+
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, pa.large_string())
+
+
+def _json_strings(values: pa.Array) -> pa.Array:
+    """Each string as a JSON string literal, exactly as ``json.dumps(value,
+    ensure_ascii=False)`` writes it, vectorised (json.dumps is a few microseconds a
+    call: seconds over a million rejected rows)."""
+    out = values
+    control = bool(pc.any(pc.match_substring_regex(values, r"[\x00-\x1f]")).as_py())
+    for char, escaped in _JSON_ESCAPES:
+        if char in '\\"' or control:
+            out = pc.replace_substring(out, char, escaped)
+    return pc.binary_join_element_wise(_text('"'), out, _text('"'), _text(""))
+
+
+def _json_objects(keys: Sequence[str], columns: Sequence[pa.Array], n: int) -> list[str]:
+    """``json.dumps(dict(zip(keys, row)), ensure_ascii=False)`` of each of ``n`` rows
+    whose values are the (already scrubbed) strings of ``columns``."""
+    if not keys:
+        return ["{}"] * n
+    parts: list[pa.Array | pa.Scalar] = []
+    for i, (key, column) in enumerate(zip(keys, columns, strict=True)):
+        prefix = ("{" if i == 0 else ", ") + json.dumps(key, ensure_ascii=False) + ": "
+        parts.extend([_text(prefix), _json_strings(column)])
+    parts.append(_text("}"))
+    return pc.binary_join_element_wise(*parts, _text("")).to_pylist()
 
 
 def _original_rows(
     raws: list[RawFile], rows: pd.DataFrame, personal: tuple[str, ...]
 ) -> tuple[list[str], dict[str, int]]:
     """JSON of the raw rows, personal columns (declared, or known to the file's format)
-    removed and text scrubbed."""
-    records: list[dict[str, str]] = []
+    removed and text scrubbed.
+
+    The rows are gathered in groups that share their keys (the rows read of one file;
+    the malformed rows of one file with the same number of fields), each group's cells
+    column by column; every cell is scrubbed in one call.
+    """
     declared = personal
-    for file_index, row in zip(rows["_file"].to_numpy(), rows["_row"].to_numpy(), strict=True):
-        raw = raws[int(file_index)]
+    file_of = rows["_file"].to_numpy()
+    row_of = rows["_row"].to_numpy()
+    # Each group: the positions (in ``rows``) of its rows, its keys, its columns.
+    groups: list[tuple[np.ndarray, list[str], list[pa.Array]]] = []
+    for fi in np.unique(file_of):
+        raw = raws[int(fi)]
         personal = (*declared, *FORMAT_PERSONAL.get(raw.format, ()))
-        if row >= 0:
-            rec = raw.table.slice(int(row), 1).to_pylist()[0]
-            lon, lat = rec.get("__lon"), rec.get("__lat")
-            rec = {
-                k: v
-                for k, v in rec.items()
+        here = np.flatnonzero(file_of == fi)
+        read = here[row_of[here] >= 0]
+        if len(read):
+            taken = raw.table.take(pa.array(row_of[read]))
+            keys = [
+                k
+                for k in taken.column_names
                 if k not in raw.virtual and not _is_personal(k, personal)
-            }
-            if lon or lat:
-                rec["geometry"] = f"[{lon}, {lat}]"
-        else:
-            m = raw.malformed[int(-1 - row)]
-            names = list(m.fields)
-            # A ragged line may have shifted personal values into other columns: keep
-            # only the fields before the first personal column.
-            stop = len(names)
-            if personal:
-                stop = min(
-                    (i for i, k in enumerate(raw.table.column_names) if _is_personal(k, personal)),
-                    default=len(names),
+            ]
+            cols = [taken.column(k).combine_chunks().cast(pa.large_string()) for k in keys]
+            if "__lon" in taken.column_names:
+                lon = taken.column("__lon").combine_chunks().cast(pa.large_string())
+                lat = taken.column("__lat").combine_chunks().cast(pa.large_string())
+                located = np.asarray(
+                    pc.or_(pc.not_equal(lon, ""), pc.not_equal(lat, "")), dtype=bool
                 )
-                stop = min(stop, len(names)) - max(0, len(raw.table.column_names) - m.n_fields)
-            rec = {k: m.fields[k] for k in names[: max(stop, 0)]}
-            rec["_champs"] = str(m.n_fields)
-        records.append(rec)
-    flat = [v for rec in records for v in rec.values()]
-    scrubbed, counts = _scrub.scrub_series(pd.Series(flat, dtype="str"))
-    values = iter(scrubbed.fillna("").tolist())
-    out = [json.dumps({k: next(values) for k in rec}, ensure_ascii=False) for rec in records]
+                geometry = pc.binary_join_element_wise(
+                    _text("["), lon, _text(", "), lat, _text("]"), _text("")
+                )
+                for has in (False, True):
+                    sel = pa.array(np.flatnonzero(located == has))
+                    if len(sel):
+                        extra = ([geometry.take(sel)], ["geometry"]) if has else ([], [])
+                        groups.append(
+                            (
+                                read[sel.to_numpy()],
+                                [*keys, *extra[1]],
+                                [c.take(sel) for c in cols] + extra[0],
+                            )
+                        )
+            else:
+                groups.append((read, keys, cols))
+        bad = here[row_of[here] < 0]
+        if len(bad):
+            table_names = raw.table.column_names
+            malformed = [raw.malformed[int(-1 - r)] for r in row_of[bad]]
+            widths = np.asarray([m.n_fields for m in malformed])
+            for width in np.unique(widths):
+                sel = np.flatnonzero(widths == width)
+                names = list(malformed[int(sel[0])].fields)
+                # A ragged line may have shifted personal values into other columns:
+                # keep only the fields before the first personal column.
+                stop = len(names)
+                if personal:
+                    stop = min(
+                        (i for i, k in enumerate(table_names) if _is_personal(k, personal)),
+                        default=len(names),
+                    )
+                    stop = min(stop, len(names)) - max(0, len(table_names) - int(width))
+                keys = names[: max(stop, 0)]
+                values = [list(malformed[int(s)].fields.values()) for s in sel]
+                cols = [
+                    pa.array([v[i] for v in values], pa.large_string()) for i in range(len(keys))
+                ]
+                cols.append(pa.array([str(int(width))] * len(sel), pa.large_string()))
+                groups.append((bad[sel], [*keys, "_champs"], cols))
+    flat = [c for _, _, cols in groups for c in cols]
+    if flat:
+        cells = pa.concat_arrays(flat)
+        scrubbed_series, counts = _scrub.scrub_series(to_str_series(cells))
+        scrubbed = arrow_strings(scrubbed_series.fillna(""))
+    else:
+        scrubbed, counts = pa.array([], pa.large_string()), _scrub.empty_counts()
+    out: list[str] = [""] * len(rows)
+    start = 0
+    for positions, keys, cols in groups:
+        n = len(positions)
+        own = []
+        for c in cols:
+            own.append(scrubbed.slice(start, len(c)))
+            start += len(c)
+        for pos, text in zip(positions, _json_objects(keys, own, n), strict=True):
+            out[int(pos)] = text
     return out, counts
 
 
 def _reason_fr(
-    code: str, row: Mapping[Any, Any], columns: dict[str, str], today: date, start: pd.Timestamp
+    code: str,
+    row: Mapping[Any, Any],
+    columns: dict[str, str],
+    today: date,
+    start: pd.Timestamp,
 ) -> str:
-    """The French sentence of ``rejected.csv``, naming the column and quoting the value."""
+    """The French sentence of ``rejected.csv``, naming the column and quoting the value
+    (``row["date"]`` and ``row["shown"]``, the coordinates shown, already scrubbed)."""
 
     def col(role: str) -> str:
         return f"« {columns.get(role, role)} »"
 
-    value = _scrub.scrub_text(str(row.get("date", ""))[:60]) or ""
+    value = row.get("date", "")
     located = [r for r in ("lat", "lon", "x", "y", "geo_point") if r in columns]
     if code == "malformed_row":
+        if row.get("_quote"):
+            return (
+                f"Guillemet ouvert et jamais fermé ligne {row.get('_line', '?')} de "
+                f"« {row.get('_file', '?')} » : cette ligne est écartée seule, les "
+                "suivantes sont lues normalement (fermez ou retirez le guillemet)."
+            )
         return (
             f"Ligne mal formée : {row.get('_champs', '?')} champs au lieu de "
             f"{row.get('_ncol', '?')} "
@@ -96,13 +211,10 @@ def _reason_fr(
             f"la colonne {col('date')} : « {value} »."
         )
     if code == "unparseable_coordinates":
-        shown = " ; ".join(str(row.get(r, ""))[:40] for r in located)
         where = " / ".join(
             col(r) if not columns[r].startswith("__") else "« geometry »" for r in located
         )
-        return (
-            f"Coordonnées illisibles ou impossibles dans {where} : « {_scrub.scrub_text(shown)} »."
-        )
+        return f"Coordonnées illisibles ou impossibles dans {where} : « {row.get('shown', '')} »."
     if code == "missing_location":
         used = [
             r
@@ -115,6 +227,17 @@ def _reason_fr(
             f"(colonnes {names} vides)."
         )
     return code
+
+
+#: Reasons whose sentence quotes the date cell.
+_DATE_REASONS = frozenset({"unparseable_date", "date_in_future", "date_before_start"})
+
+
+def _scrubbed(values: list[str]) -> list[str]:
+    """``values`` scrubbed in one call."""
+    if not values:
+        return []
+    return _scrub.scrub_series(pd.Series(values, dtype="str"))[0].fillna("").tolist()
 
 
 def _rejected_frame(
@@ -134,22 +257,66 @@ def _rejected_frame(
         return pd.DataFrame(columns=list(REJECTED_COLUMNS)), _scrub.empty_counts()
     rf = p.frame.iloc[r]
     originals, counts = _original_rows(raws, rf, source.personal_columns)
-    shown = rf[[c for c in ("date", "lat", "lon", "x", "y", "geo_point") if c in rf]]
-    rows = []
-    for k, (record, original) in enumerate(zip(shown.to_dict("records"), originals, strict=True)):
-        fi = int(rf["_file"].iloc[k])
-        code = ROW_REASONS[int(part.reason[r[k]]) - 1]
+    files = rf["_file"].to_numpy().astype(np.int64)
+    rows = rf["_row"].to_numpy()
+    lines = rf["source_line"].to_numpy().astype(np.int64)
+    codes = [ROW_REASONS[int(k) - 1] for k in part.reason[r]]
+
+    def cells(role: str) -> list[str]:
+        if role not in rf:
+            return [""] * len(rf)
+        return rf[role].astype("str").fillna("").tolist()
+
+    # The quoted values, each kind scrubbed in one call.
+    dates = cells("date")
+    at_date = [k for k, code in enumerate(codes) if code in _DATE_REASONS]
+    for k, text in zip(at_date, _scrubbed([dates[k][:60] for k in at_date]), strict=True):
+        dates[k] = text
+    at_xy = [k for k, code in enumerate(codes) if code == "unparseable_coordinates"]
+    shown: dict[int, str] = {}
+    if at_xy:
+        by_role = {role: cells(role) for role in ("lat", "lon", "x", "y", "geo_point")}
+        raw_shown = []
+        for k in at_xy:
+            roles = roles_per_file[files[k]]
+            located = [x for x in ("lat", "lon", "x", "y", "geo_point") if x in roles]
+            raw_shown.append(" ; ".join(by_role[x][k][:40] for x in located))
+        shown = dict(zip(at_xy, _scrubbed(raw_shown), strict=True))
+    reasons: list[str] = []
+    same: dict[tuple[str, int], str] = {}  # sentences that quote nothing, per file
+    ncols = [len(raw.columns) for raw in raws]
+    names = [Path(raw.path).name for raw in raws]
+    for k, code in enumerate(codes):
+        fi = int(files[k])
         if code == "malformed_row":
-            m = raws[fi].malformed[int(-1 - rf["_row"].iloc[k])]
-            record = {"_champs": m.n_fields, "_ncol": len(raws[fi].columns)}
-        rows.append(
-            {
-                "source": source.id,
-                "source_file": raws[fi].path,
-                "source_line": int(rf["source_line"].iloc[k]),
-                "reason": code,
-                "reason_fr": _reason_fr(code, record, roles_per_file[fi], today, start),
-                "original_row": original,
+            m = raws[fi].malformed[int(-1 - rows[k])]
+            record: dict[str, Any] = {
+                "_champs": m.n_fields,
+                "_ncol": ncols[fi],
+                "_quote": m.unclosed_quote,
+                "_line": int(lines[k]),
+                "_file": names[fi],
             }
-        )
-    return pd.DataFrame(rows, columns=list(REJECTED_COLUMNS)), counts
+        elif code in _DATE_REASONS:
+            record = {"date": dates[k]}
+        elif code == "unparseable_coordinates":
+            record = {"shown": shown[k]}
+        else:
+            if (code, fi) not in same:
+                same[code, fi] = _reason_fr(code, {}, roles_per_file[fi], today, start)
+            reasons.append(same[code, fi])
+            continue
+        reasons.append(_reason_fr(code, record, roles_per_file[fi], today, start))
+    paths = np.asarray([raw.path for raw in raws], dtype=object)
+    frame = pd.DataFrame(
+        {
+            "source": source.id,
+            "source_file": paths[files],
+            "source_line": lines.astype(int),
+            "reason": codes,
+            "reason_fr": reasons,
+            "original_row": originals,
+        },
+        columns=list(REJECTED_COLUMNS),
+    )
+    return frame, counts

@@ -13,11 +13,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Malformed:
-    """A row whose number of fields differs from the header's (extra non-empty fields)."""
+    """A row that could not be split into the header's columns: its number of fields
+    differs from the header's (extra non-empty fields), or it opens a quote that no
+    later quote closes as RFC 4180 wants (``unclosed_quote``: the line is read alone)."""
 
     line: int
     fields: dict[str, str]
     n_fields: int
+    unclosed_quote: bool = False
 
 
 @dataclass

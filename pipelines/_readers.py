@@ -13,9 +13,13 @@ GeoJSON, Open311 GeoReport v2 service requests (JSON). The values are parsed lat
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import logging
 import math
+import os
+import re
+import stat
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -127,11 +131,13 @@ def read_file(
     InputError
         The file cannot be parsed at all (invalid JSON, corrupt workbook…).
     """
+    _check_regular_file(path)
     detected = detect_format(path, fmt)
     if detected in ("csv", "kobo", "odk"):
         raw = read_csv(
             path, encoding=encoding, separator=separator, labels=labels, personal=personal
         )
+        _check_table_like(raw)
         columns = set(raw.columns)
         kobo_columns = {"_uuid", "_submission_time"} <= columns
         odk_columns = "SubmissionDate" in columns and bool({"KEY", "meta-instanceID"} & columns)
@@ -142,11 +148,79 @@ def read_file(
         return raw
     if detected == "xlsx":
         return read_xlsx(path, sheet=sheet)
-    if detected == "geojson":
-        return read_geojson(path, encoding=encoding)
-    if detected == "open311":
-        return read_open311(path, encoding=encoding)
+    try:
+        if detected == "geojson":
+            return read_geojson(path, encoding=encoding)
+        if detected == "open311":
+            return read_open311(path, encoding=encoding)
+    except RecursionError as err:  # a value nested deep inside a feature or a request
+        raise _too_deep(path) from err
     raise InputError(path, f"format « {fmt} » inconnu.")
+
+
+def _check_regular_file(path: Path) -> None:
+    """Refuse what is not a regular file before opening it: reading a named pipe (FIFO)
+    waits for a writer forever, and a device (``/dev/zero``) never ends.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError
+        As opening it would (the caller reports them as file issues).
+    InputError
+        A named pipe, a device or a socket.
+    """
+    mode = path.stat().st_mode  # follows symbolic links, as opening would
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if not stat.S_ISREG(mode):
+        kind = (
+            "un tube nommé (FIFO)"
+            if stat.S_ISFIFO(mode)
+            else "un périphérique"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "une socket"
+            if stat.S_ISSOCK(mode)
+            else "un fichier spécial"
+        )
+        raise InputError(
+            path,
+            f"ce n'est pas un fichier ordinaire mais {kind} : Vigie ne lit que des fichiers "
+            "de données ; vérifiez le chemin de la source.",
+        )
+
+
+#: C0 control characters other than tab: a header holding them is not text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _check_table_like(raw: RawFile) -> None:
+    """Refuse a delimited file that is not a table: no separator in its first line (one
+    column), or control characters there (a binary file). Such a file is most likely not
+    the export meant (a wrong path: a system file, an archive…), so the message says
+    what is wrong without quoting its content, which may be anything.
+
+    Raises
+    ------
+    InputError
+        The file is not a table.
+    """
+    if not raw.has_header:
+        return
+    names = raw.columns
+    if any(_CONTROL.search(name) for name in names):
+        raise InputError(
+            raw.path,
+            "ce fichier ne ressemble pas à un fichier texte (caractères de contrôle dans sa "
+            "première ligne) : vérifiez le chemin et le format de la source.",
+        )
+    if len(names) < 2:
+        sep = {"\t": "tabulation"}.get(raw.separator or "", raw.separator or "")
+        raise InputError(
+            raw.path,
+            f"une seule colonne lue (séparateur « {sep} ») : ce fichier ne ressemble pas à un "
+            "tableau CSV (séparateurs reconnus : « ; », « , », tabulation, « | »). Vérifiez le "
+            "chemin de la source, son format et, s'il y a lieu, son séparateur (separator).",
+        )
 
 
 def _cell_text(value: Any) -> str:
@@ -256,6 +330,16 @@ def _load_json(path: Path, encoding: str | None) -> Any:
         raise InputError(
             path, f"JSON invalide ({err.msg}, colonne {err.colno})", row=err.lineno
         ) from err
+    except RecursionError as err:
+        raise _too_deep(path) from err
+
+
+def _too_deep(path: Path) -> InputError:
+    return InputError(
+        path,
+        "JSON imbriqué trop profondément (des milliers de listes ou d'objets les uns dans "
+        "les autres) : ce n'est pas un export de signalements ; vérifiez le fichier.",
+    )
 
 
 def _crs_of_geojson(doc: dict[str, Any]) -> str | None:
@@ -276,6 +360,7 @@ def read_geojson(path: Path, *, encoding: str | None = None) -> RawFile:
     """Read GeoJSON features: properties become columns; a point's coordinates become
     the derived columns ``__lon``/``__lat`` (other geometries: a point inside them,
     noted in ``__geom_note``)."""
+    import shapely.errors
     import shapely.geometry
 
     doc = _load_json(path, encoding)
@@ -306,9 +391,19 @@ def read_geojson(path: Path, *, encoding: str | None = None) -> RawFile:
                 lon, lat = _cell_text(coords[0]), _cell_text(coords[1])
         elif isinstance(geom, dict) and geom.get("type"):
             try:
-                point = shapely.geometry.shape(geom).representative_point()
-                lon, lat, note = repr(point.x), repr(point.y), "representative_point"
-            except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+                shape = shapely.geometry.shape(geom)
+                if not shape.is_empty:  # an empty geometry locates nothing: no point
+                    point = shape.representative_point()
+                    lon, lat, note = repr(point.x), repr(point.y), "representative_point"
+            except (
+                ValueError,
+                TypeError,
+                AttributeError,
+                IndexError,
+                KeyError,
+                RecursionError,
+                shapely.errors.ShapelyError,
+            ):
                 lon = lat = "?"
         record.update({"__lon": lon, "__lat": lat, "__geom_note": note})
         records.append(record)
