@@ -82,6 +82,38 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     return data.decode("cp1252"), "cp1252"
 
 
+def encoding_mismatches(data: bytes, encoding: str) -> np.ndarray:
+    """The 1-based lines of ``data`` that do not fit the ``encoding`` it is read in: for
+    UTF-8, lines that are not valid UTF-8 (their bad bytes become U+FFFD); for a
+    one-byte encoding (cp1252, latin-1), lines that are valid UTF-8 with accented
+    letters (read as "Ã©" instead of "é"). A file that mixes rows from two exports
+    has both kinds; one encoding must be chosen for the whole file, and these lines
+    are the ones it garbles.
+
+    Only the lines that hold bytes above 127 are decoded (found with numpy).
+    """
+    if encoding not in ("utf-8", "utf-8-sig", "cp1252", "latin-1") or data.isascii():
+        return np.zeros(0, np.int64)
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    a = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(a == 10)
+    lines = np.unique(np.searchsorted(newlines, np.flatnonzero(a >= 0x80)))
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(a)]))
+    want_utf8 = encoding.startswith("utf-8")
+    bad = []
+    for k in lines:
+        try:
+            data[starts[k] : ends[k]].decode("utf-8")
+            is_utf8 = True
+        except UnicodeDecodeError:
+            is_utf8 = False
+        if is_utf8 != want_utf8:
+            bad.append(k + 1)
+    return np.asarray(bad, dtype=np.int64)
+
+
 def _utf8_bytes(data: bytes, encoding: str | None) -> tuple[bytes, str, bool]:
     """The file's bytes as UTF-8 without a BOM, the encoding, and whether the bytes are
     only *presumed* UTF-8 (not yet validated: pyarrow validates them while parsing,
@@ -217,6 +249,9 @@ def read_csv(
             return mapped
     data = path.read_bytes()
     buf, enc, presumed = _utf8_bytes(data, encoding)
+    garbled = np.zeros(0, np.int64)
+    if not presumed and enc in ("cp1252", "latin-1"):
+        garbled = encoding_mismatches(data, enc)
     del data
     if b"\r" in buf:
         buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -231,10 +266,16 @@ def read_csv(
             raise
         # Presumed UTF-8, but it was not (cp1252 or latin-1): decode, then parse again.
         text, enc = decode(buf, encoding)
+        garbled = encoding_mismatches(buf, enc)
         buf = text.encode("utf-8")
         del text
         raw = _parse_csv(path, buf, enc, separator, labels=labels, personal=personal)
     assert raw is not None  # the general path always gives a file
+    if len(garbled):
+        log.warning(
+            "%s : %d ligne(s) ne sont pas en %s (ligne %s…)", path, len(garbled), enc, garbled[0]
+        )
+    raw.encoding_mismatch_lines = garbled
     return raw
 
 
@@ -512,6 +553,15 @@ def _well_quoted(lines: list[str], sep: str) -> bool:
         return False
 
 
+def _open_at_end(lines: list[str], sep: str) -> bool:
+    """Whether the text ends inside a quoted value."""
+    try:
+        list(csv.reader(lines, delimiter=sep, strict=True))
+    except csv.Error as err:
+        return "unexpected end of data" in str(err)
+    return False
+
+
 def _read_exact(
     text: str, names: list[str], sep: str
 ) -> tuple[pa.Table, np.ndarray, list[Malformed]]:
@@ -543,13 +593,25 @@ def _read_exact(
         except StopIteration:
             break
         line = first + 1
-        unclosed = False
+        # The last row may open a quote that the end of the file closes.
+        unclosed = (
+            feed.pos == len(feed.lines)
+            and '"' in feed.lines[first]
+            and _open_at_end(feed.lines[first:], sep)
+        )
         if feed.pos - first > 1 and not _well_quoted(feed.lines[first : feed.pos], sep):
-            # The first line alone, its open quote running to the line end.
-            fields = next(csv.reader([feed.lines[first].rstrip("\n")], delimiter=sep))
             unclosed = True
-            feed.pos = first + 1
+            feed.pos = first + 1  # read again from the next line
             reader = csv.reader(feed, delimiter=sep, strict=False)
+        if unclosed:
+            # The first line alone. Split at every separator, the quote kept as a
+            # character, it usually gives the header's columns (then each value is under
+            # its column's name, and personal columns can be left out of rejected.csv);
+            # else the open quote runs to the line end.
+            alone = feed.lines[first].rstrip("\n")
+            fields = alone.split(sep)
+            if len(fields) != ncol:
+                fields = next(csv.reader([alone], delimiter=sep))
         if not fields or (len(fields) == 1 and not fields[0].strip() and ncol > 1):
             continue  # a blank line
         if not seen_header:

@@ -39,6 +39,9 @@ class RawFile:
     excel_epoch
         Day 0 of the file's Excel serial dates: 1899-12-30, or 1904-01-01 for a
         workbook saved with the 1904 date system (old Mac Excel).
+    encoding_mismatch_lines
+        int64, the lines whose bytes do not fit ``encoding`` (a file mixing UTF-8 and
+        cp1252 rows): read all the same, and reported.
     """
 
     path: str
@@ -53,6 +56,7 @@ class RawFile:
     crs: str | None = None
     virtual: tuple[str, ...] = ()
     excel_epoch: str = "1899-12-30"
+    encoding_mismatch_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def columns(self) -> list[str]:

@@ -250,20 +250,85 @@ def _table_from_records(records: list[dict[str, str]], names: list[str]) -> pa.T
     )
 
 
-def read_xlsx(path: Path, *, sheet: str | None = None) -> RawFile:
+#: Largest XML a workbook part may hold once decompressed (the sheet read, the shared
+#: strings…): 256 MiB, about 600,000 rows of a 15-column export. An XLSX is a zip
+#: archive, and 23 MB of it can hold half a gigabyte of XML (a "zip bomb") that would
+#: exhaust the memory; above the limit, the file is refused before it is read (export
+#: the sheet as CSV instead: CSV has no such limit).
+MAX_XLSX_XML_BYTES = 256 * 2**20
+
+#: Most rows a sheet may have: Excel's own limit (1,048,576), checked on the sheet's
+#: declared dimension before reading, then on every row read.
+MAX_XLSX_ROWS = 1_048_576
+
+
+def _too_large(path: Path, what: str) -> InputError:
+    return InputError(
+        path,
+        f"classeur trop volumineux : {what}. Exportez la feuille en CSV, qui n'a pas cette limite.",
+    )
+
+
+def _count(n: int) -> str:
+    return f"{n:,}".replace(",", "\u202f")
+
+
+def _size(n_bytes: int) -> str:
+    if n_bytes >= 2**20:
+        return f"{_count(round(n_bytes / 2**20))} Mo"
+    return f"{max(1, round(n_bytes / 1024))} ko"
+
+
+def _check_xlsx_parts(path: Path, *, max_xml_bytes: int) -> None:
+    """Check the decompressed size of every part of the workbook before opening it:
+    openpyxl reads the shared strings and styles whole, and scans every sheet for its
+    dimension when the workbook opens, even in read-only mode."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            sizes = {info.filename: info.file_size for info in archive.infolist()}
+    except zipfile.BadZipFile as err:
+        raise InputError(path, f"classeur Excel illisible ({err}).") from err
+    for name, size in sizes.items():
+        if size > max_xml_bytes:
+            what = f"la feuille « {name} »" if name.startswith("xl/worksheets/") else f"« {name} »"
+            raise _too_large(
+                path,
+                f"{what} fait {_size(size)} de XML une fois décompressée "
+                f"(limite {_size(max_xml_bytes)})",
+            )
+
+
+def read_xlsx(
+    path: Path,
+    *,
+    sheet: str | None = None,
+    max_xml_bytes: int = MAX_XLSX_XML_BYTES,
+    max_rows: int = MAX_XLSX_ROWS,
+) -> RawFile:
     """Read the first sheet (or ``sheet``) of a workbook; the first non-empty row is the
     header and ``lines`` are Excel row numbers. Cells formatted as dates come as ISO
     strings; dates stored as plain numbers stay Excel serial numbers (parsed later, from
-    the workbook's own day 0: 1900 or 1904 date system)."""
+    the workbook's own day 0: 1900 or 1904 date system).
+
+    The sheet is streamed (openpyxl's read-only mode), after checking the size of its
+    XML once decompressed (``max_xml_bytes``) and its declared number of rows
+    (``max_rows``); the rows are counted again while they are read.
+
+    Raises
+    ------
+    InputError
+        The workbook is corrupt, the sheet absent, or the sheet over the limits.
+    """
     import openpyxl
     from openpyxl.utils.datetime import CALENDAR_MAC_1904
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_xlsx_parts(path, max_xml_bytes=max_xml_bytes)
     try:
         with warnings.catch_warnings():
             # openpyxl warns about styles and data validation it does not keep: noise here.
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-            book = openpyxl.load_workbook(path, read_only=False, data_only=True)
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except (
@@ -281,18 +346,34 @@ def read_xlsx(path: Path, *, sheet: str | None = None) -> RawFile:
                 path, f"feuille « {sheet} » absente ; feuilles : {', '.join(book.sheetnames)}."
             )
         ws = book[sheet] if sheet is not None else book.worksheets[0]
+        declared = ws.max_row
+        if declared is not None and declared > max_rows:
+            raise _too_large(
+                path,
+                f"la feuille « {ws.title} » déclare {_count(declared)} lignes "
+                f"(limite {_count(max_rows)})",
+            )
+        # The declared dimension may be wrong (too small: rows past it would be left
+        # out): read every row there is, counting them.
+        ws.reset_dimensions()
         epoch = "1904-01-01" if book.epoch == CALENDAR_MAC_1904 else "1899-12-30"
         header: list[str] | None = None
         records: list[list[str]] = []
         lines: list[int] = []
         blank = 0
-        # Every row comes as wide as the sheet, so no row is ragged; cells under a blank
-        # header cell land in a "colonne_<k>" column.
+        width = 0
+        # Rows come as wide as they are written; they are padded to the widest below, and
+        # cells under a blank header cell land in a "colonne_<k>" column.
         for row_number, row in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1):
+            if row_number > max_rows:
+                raise _too_large(
+                    path, f"la feuille « {ws.title} » a plus de {_count(max_rows)} lignes"
+                )
             cells = [_cell_text(v) for v in row]
             if not any(c.strip() for c in cells):
                 blank += header is not None
                 continue
+            width = max(width, len(cells))
             if header is None:
                 header = cells
                 continue
@@ -302,8 +383,7 @@ def read_xlsx(path: Path, *, sheet: str | None = None) -> RawFile:
         book.close()
     if header is None:
         return RawFile(str(path), "xlsx", pa.table({}), np.zeros(0, np.int64), has_header=False)
-    names, blank_names = _clean_names(header)
-    width = len(names)
+    names, blank_names = _clean_names(header + [""] * (width - len(header)))
     padded = [cells + [""] * (width - len(cells)) for cells in records]
     columns = [[cells[i] for cells in padded] for i in range(width)]
     table = pa.table(
