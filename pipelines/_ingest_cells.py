@@ -322,11 +322,9 @@ def _file_frame(raw: RawFile, roles: dict[str, str], file_index: int) -> pd.Data
             {
                 "_file": np.int32(file_index),
                 "_row": -1 - np.arange(len(raw.malformed), dtype=np.int64),
-                "source_line": np.asarray([m.line for m in raw.malformed], dtype=np.int64),
+                "source_line": raw.malformed.lines,
                 "_malformed": True,
-                "_raw_text": pd.Series(
-                    ["\x1f".join(m.fields.values()) for m in raw.malformed], dtype="str"
-                ),
+                "_raw_text": pd.Series(raw.malformed.joined("\x1f"), dtype="str"),
             }
         )
         frame = pd.concat([_as_str(frame), bad], ignore_index=True)

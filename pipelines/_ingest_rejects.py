@@ -59,22 +59,22 @@ def _json_strings(values: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(_text('"'), out, _text('"'), _text(""))
 
 
-def _json_objects(keys: Sequence[str], columns: Sequence[pa.Array], n: int) -> list[str]:
+def _json_objects(keys: Sequence[str], columns: Sequence[pa.Array], n: int) -> pa.Array:
     """``json.dumps(dict(zip(keys, row)), ensure_ascii=False)`` of each of ``n`` rows
     whose values are the (already scrubbed) strings of ``columns``."""
     if not keys:
-        return ["{}"] * n
+        return pa.array(["{}"] * n, pa.large_string())
     parts: list[pa.Array | pa.Scalar] = []
     for i, (key, column) in enumerate(zip(keys, columns, strict=True)):
         prefix = ("{" if i == 0 else ", ") + json.dumps(key, ensure_ascii=False) + ": "
         parts.extend([_text(prefix), _json_strings(column)])
     parts.append(_text("}"))
-    return pc.binary_join_element_wise(*parts, _text("")).to_pylist()
+    return pc.binary_join_element_wise(*parts, _text(""))
 
 
 def _original_rows(
     raws: list[RawFile], rows: pd.DataFrame, personal: tuple[str, ...]
-) -> tuple[list[str], dict[str, int]]:
+) -> tuple[pa.Array, dict[str, int]]:
     """JSON of the raw rows, personal columns (declared, or known to the file's format)
     removed and text scrubbed.
 
@@ -125,26 +125,21 @@ def _original_rows(
         bad = here[row_of[here] < 0]
         if len(bad):
             table_names = raw.table.column_names
-            malformed = [raw.malformed[int(-1 - r)] for r in row_of[bad]]
-            widths = np.asarray([m.n_fields for m in malformed])
-            for width in np.unique(widths):
-                sel = np.flatnonzero(widths == width)
-                names = list(malformed[int(sel[0])].fields)
+            first_personal = min(
+                (i for i, k in enumerate(table_names) if _is_personal(k, personal)),
+                default=None,
+            )
+            for sel, names, fields in raw.malformed.by_width(-1 - row_of[bad]):
+                width = len(names)
                 # A ragged line may have shifted personal values into other columns:
                 # keep only the fields before the first personal column.
-                stop = len(names)
+                stop = width
                 if personal:
-                    stop = min(
-                        (i for i, k in enumerate(table_names) if _is_personal(k, personal)),
-                        default=len(names),
-                    )
-                    stop = min(stop, len(names)) - max(0, len(table_names) - int(width))
+                    stop = width if first_personal is None else first_personal
+                    stop = min(stop, width) - max(0, len(table_names) - width)
                 keys = names[: max(stop, 0)]
-                values = [list(malformed[int(s)].fields.values()) for s in sel]
-                cols = [
-                    pa.array([v[i] for v in values], pa.large_string()) for i in range(len(keys))
-                ]
-                cols.append(pa.array([str(int(width))] * len(sel), pa.large_string()))
+                cols = [c.cast(pa.large_string()) for c in fields[: len(keys)]]
+                cols.append(pa.array([str(width)] * len(sel), pa.large_string()))
                 groups.append((bad[sel], [*keys, "_champs"], cols))
     flat = [c for _, _, cols in groups for c in cols]
     if flat:
@@ -153,17 +148,21 @@ def _original_rows(
         scrubbed = arrow_strings(scrubbed_series.fillna(""))
     else:
         scrubbed, counts = pa.array([], pa.large_string()), _scrub.empty_counts()
-    out: list[str] = [""] * len(rows)
+    parts: list[pa.Array] = []
     start = 0
-    for positions, keys, cols in groups:
-        n = len(positions)
+    for _, keys, cols in groups:
         own = []
         for c in cols:
             own.append(scrubbed.slice(start, len(c)))
             start += len(c)
-        for pos, text in zip(positions, _json_objects(keys, own, n), strict=True):
-            out[int(pos)] = text
-    return out, counts
+        parts.append(_json_objects(keys, own, len(cols[0]) if cols else 0))
+    if not parts:
+        return pa.array(["{}"] * len(rows), pa.large_string()), counts
+    # Back into the rows' order.
+    where = np.concatenate([positions for positions, _, _ in groups])
+    order = np.empty(len(where), np.int64)
+    order[where] = np.arange(len(where))
+    return pa.concat_arrays(parts).take(pa.array(order)), counts
 
 
 def _reason_fr(
@@ -260,53 +259,57 @@ def _rejected_frame(
     files = rf["_file"].to_numpy().astype(np.int64)
     rows = rf["_row"].to_numpy()
     lines = rf["source_line"].to_numpy().astype(np.int64)
-    codes = [ROW_REASONS[int(k) - 1] for k in part.reason[r]]
-
-    def cells(role: str) -> list[str]:
-        if role not in rf:
-            return [""] * len(rf)
-        return rf[role].astype("str").fillna("").tolist()
-
-    # The quoted values, each kind scrubbed in one call.
-    dates = cells("date")
-    at_date = [k for k, code in enumerate(codes) if code in _DATE_REASONS]
-    for k, text in zip(at_date, _scrubbed([dates[k][:60] for k in at_date]), strict=True):
-        dates[k] = text
-    at_xy = [k for k, code in enumerate(codes) if code == "unparseable_coordinates"]
-    shown: dict[int, str] = {}
-    if at_xy:
-        by_role = {role: cells(role) for role in ("lat", "lon", "x", "y", "geo_point")}
-        raw_shown = []
-        for k in at_xy:
-            roles = roles_per_file[files[k]]
-            located = [x for x in ("lat", "lon", "x", "y", "geo_point") if x in roles]
-            raw_shown.append(" ; ".join(by_role[x][k][:40] for x in located))
-        shown = dict(zip(at_xy, _scrubbed(raw_shown), strict=True))
-    reasons: list[str] = []
-    same: dict[tuple[str, int], str] = {}  # sentences that quote nothing, per file
+    reason = part.reason[r].astype(np.int64) - 1
+    codes = np.asarray(ROW_REASONS, dtype=object)[reason]
     ncols = [len(raw.columns) for raw in raws]
     names = [Path(raw.path).name for raw in raws]
-    for k, code in enumerate(codes):
-        fi = int(files[k])
-        if code == "malformed_row":
-            m = raws[fi].malformed[int(-1 - rows[k])]
-            record: dict[str, Any] = {
-                "_champs": m.n_fields,
-                "_ncol": ncols[fi],
-                "_quote": m.unclosed_quote,
-                "_line": int(lines[k]),
-                "_file": names[fi],
-            }
-        elif code in _DATE_REASONS:
-            record = {"date": dates[k]}
+    # One sentence per group of rows that share it (same reason, file and, for a
+    # malformed row, number of fields); rows whose sentence quotes their own value get
+    # their own, the values quoted scrubbed in one call per kind.
+    sentences: list[str] = []
+    index = np.zeros(len(r), np.int64)
+    groups, inverse = np.unique(reason * (len(raws) + 1) + files, return_inverse=True)
+    for g, key in enumerate(groups.tolist()):
+        code, fi = ROW_REASONS[key // (len(raws) + 1)], key % (len(raws) + 1)
+        members = np.flatnonzero(inverse == g)
+        columns = roles_per_file[fi]
+        if code in _DATE_REASONS:
+            dates = rf["date"].iloc[members].astype("str").fillna("").str.slice(0, 60).tolist()
+            for k, value in zip(members, _scrubbed(dates), strict=True):
+                index[k] = len(sentences)
+                sentences.append(_reason_fr(code, {"date": value}, columns, today, start))
         elif code == "unparseable_coordinates":
-            record = {"shown": shown[k]}
+            located = [x for x in ("lat", "lon", "x", "y", "geo_point") if x in columns]
+            cells = [
+                rf[x].iloc[members].astype("str").fillna("").str.slice(0, 40).tolist()
+                if x in rf
+                else [""] * len(members)
+                for x in located
+            ]
+            shown = [" ; ".join(values) for values in zip(*cells, strict=True)]
+            if not located:
+                shown = [""] * len(members)
+            for k, value in zip(members, _scrubbed(shown), strict=True):
+                index[k] = len(sentences)
+                sentences.append(_reason_fr(code, {"shown": value}, columns, today, start))
+        elif code == "malformed_row":
+            m = -1 - rows[members]
+            widths = raws[fi].malformed.n_fields[m]
+            quote = raws[fi].malformed.unclosed_quote[m]
+            for width in np.unique(widths[~quote]).tolist():
+                index[members[~quote & (widths == width)]] = len(sentences)
+                record = {"_champs": width, "_ncol": ncols[fi]}
+                sentences.append(_reason_fr(code, record, columns, today, start))
+            for k in members[quote].tolist():
+                index[k] = len(sentences)
+                record = {"_quote": True, "_line": int(lines[k]), "_file": names[fi]}
+                sentences.append(_reason_fr(code, record, columns, today, start))
         else:
-            if (code, fi) not in same:
-                same[code, fi] = _reason_fr(code, {}, roles_per_file[fi], today, start)
-            reasons.append(same[code, fi])
-            continue
-        reasons.append(_reason_fr(code, record, roles_per_file[fi], today, start))
+            index[members] = len(sentences)
+            sentences.append(_reason_fr(code, {}, columns, today, start))
+    reasons = pa.DictionaryArray.from_arrays(
+        pa.array(index), pa.array(sentences, pa.large_string())
+    ).cast(pa.large_string())
     paths = np.asarray([raw.path for raw in raws], dtype=object)
     frame = pd.DataFrame(
         {
@@ -314,9 +317,9 @@ def _rejected_frame(
             "source_file": paths[files],
             "source_line": lines.astype(int),
             "reason": codes,
-            "reason_fr": reasons,
-            "original_row": originals,
+            "reason_fr": to_str_series(reasons, rf.index),
+            "original_row": to_str_series(originals, rf.index),
         },
         columns=list(REJECTED_COLUMNS),
-    )
+    ).reset_index(drop=True)
     return frame, counts
