@@ -26,7 +26,7 @@ from pipelines._ingest_partition import _Partition
 from pipelines._ingest_schema import REJECTED_COLUMNS, ROW_REASONS
 from pipelines._rawfile import RawFile
 from pipelines._readers import FORMAT_PERSONAL
-from pipelines._values import arrow_strings, to_str_series
+from pipelines._values import to_str_series
 from pipelines.config import SourceConfig
 
 #: JSON escapes of the characters ``json.dumps(..., ensure_ascii=False)`` escapes,
@@ -144,8 +144,13 @@ def _original_rows(
     flat = [c for _, _, cols in groups for c in cols]
     if flat:
         cells = pa.concat_arrays(flat)
-        scrubbed_series, counts = _scrub.scrub_series(to_str_series(cells))
-        scrubbed = arrow_strings(scrubbed_series.fillna(""))
+        # The distinct cells scrubbed once (pyarrow's dictionary encoding: pandas'
+        # factorize of millions of cells takes longer than the scrubbing itself).
+        encoded = pc.dictionary_encode(cells)
+        dictionary, counts = _scrub.scrub_codes(
+            encoded.dictionary, encoded.indices.to_numpy().astype(np.int64)
+        )
+        scrubbed = pc.fill_null(dictionary.take(encoded.indices), "").cast(pa.large_string())
     else:
         scrubbed, counts = pa.array([], pa.large_string()), _scrub.empty_counts()
     parts: list[pa.Array] = []

@@ -81,19 +81,22 @@ class MalformedRows(Sequence[Malformed]):
         fields = {name: table.column(i)[r].as_py() for i, name in enumerate(names)}
         return Malformed(int(self.lines[k]), fields, len(names))
 
-    def joined(self, sep: str) -> list[str]:
-        """Each row's fields joined by ``sep``, in line order."""
+    def joined(self, sep: str) -> list[str] | pa.Array:
+        """Each row's fields joined by ``sep``, in line order (a list, or a pyarrow
+        ``large_string`` array for grouped rows)."""
         if not self._groups:
             return [sep.join(m.fields.values()) for m in self._rows]
-        out: list[str] = [""] * len(self)
-        for pos, _, table in self._groups:
-            text = pc.binary_join_element_wise(
+        parts = [
+            pc.binary_join_element_wise(
                 *[table.column(i).combine_chunks() for i in range(table.num_columns)],
                 pa.scalar(sep, pa.large_string()),
             )
-            for p, value in zip(pos.tolist(), text.to_pylist(), strict=True):
-                out[p] = value
-        return out
+            for _, _, table in self._groups
+        ]
+        where = np.concatenate([pos for pos, _, _ in self._groups])
+        order = np.empty(len(where), np.int64)
+        order[where] = np.arange(len(where))
+        return pa.concat_arrays(parts).take(pa.array(order))
 
     def by_width(self, rows: np.ndarray) -> list[tuple[np.ndarray, list[str], list[pa.Array]]]:
         """The rows ``rows`` (indices in line order) by number of fields: for each
