@@ -54,7 +54,7 @@ def _json_strings(values: pa.Array) -> pa.Array:
     out = values
     control = bool(pc.any(pc.match_substring_regex(values, r"[\x00-\x1f]")).as_py())
     for char, escaped in _JSON_ESCAPES:
-        if char in '\\"' or control:
+        if (char in '\\"' or control) and pc.any(pc.match_substring(out, char)).as_py():
             out = pc.replace_substring(out, char, escaped)
     return pc.binary_join_element_wise(_text('"'), out, _text('"'), _text(""))
 

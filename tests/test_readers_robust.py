@@ -486,7 +486,7 @@ def test_cli_exits_2_naming_the_file(
 def test_json_objects_match_json_dumps(values: list[str]) -> None:
     keys = ["N° ticket", 'clé "citée"', "a\\b", "x"]
     columns = [pa.array([v] * 2, pa.large_string()) for v in values]
-    got = _json_objects(keys, columns, 2)
+    got = _json_objects(keys, columns, 2).to_pylist()
     want = json.dumps(dict(zip(keys, values, strict=True)), ensure_ascii=False)
     assert got == [want, want]
     assert json.loads(got[0]) == dict(zip(keys, values, strict=True))
