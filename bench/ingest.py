@@ -17,6 +17,11 @@ measures, each in a fresh subprocess so that peak memory is that of the measured
 
 Target: ingestion within 3x the bare read, peak memory under 2 GB.
 
+Then the same export, comma-separated and 1.4 million rows (``--ragged-rows``), is
+ingested as it is (``ingest_comma``) and with one comma too many on every line
+(``ingest_ragged``: "DI,1" for "DI-1", so that every row is malformed and rejected).
+Target (issue 13): the ragged file within 3x the time of the clean one.
+
 Usage: ``python -m bench.ingest [--rows 1000000] [--keep DIR]``.
 """
 
@@ -157,6 +162,20 @@ def make_export(path: Path, rows: int, *, seed: int = 7) -> Path:
     return path
 
 
+def make_comma_exports(semicolon: Path, folder: Path) -> tuple[Path, Path]:
+    """The export comma-separated, and the same with one comma too many on every data
+    line (the ticket "DI-123" written "DI,123")."""
+    frame = pd.read_csv(semicolon, sep=";", dtype=str, keep_default_na=False)
+    clean = folder / "signalements_virgules.csv"
+    frame.to_csv(clean, index=False)
+    del frame
+    data = clean.read_bytes()
+    ragged = folder / "signalements_virgule_en_trop.csv"
+    ragged.write_bytes(data.replace(b"\nDI-", b"\nDI,"))
+    assert ragged.read_bytes().count(b"\nDI,") == data.count(b"\nDI-") > 0
+    return clean, ragged
+
+
 def _site(path: Path):  # type: ignore[no-untyped-def]
     from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig
 
@@ -188,7 +207,7 @@ def measure(step: str, path: Path) -> dict[str, float]:
         frame = pd.read_csv(path, sep=";", engine="pyarrow")
         out["seconds"] = time.perf_counter() - t0
         out["rows"] = len(frame)
-    elif step == "ingest":
+    elif step in ("ingest", "ingest_comma", "ingest_ragged"):
         from pipelines import ingest
         from pipelines.io import write_points_geoparquet
 
@@ -198,9 +217,11 @@ def measure(step: str, path: Path) -> dict[str, float]:
             site, study_area_bbox=(2.4779, 48.90676, 2.49111, 48.91278), today=dt.date(2030, 1, 1)
         )
         out["seconds"] = time.perf_counter() - t0
-        out["rows"] = result.summary["sources"]["bailleur"]["rows_in"]
+        summary = result.summary["sources"]["bailleur"]
+        out["rows"] = summary["rows_in"]
         out["accepted"] = len(result.ingested)
-        if len(result.ingested):
+        out["rejected"] = sum(summary["rejected"].values())
+        if len(result.ingested) and step == "ingest":
             write_points_geoparquet(result.ingested, path.with_suffix(".parquet"))
     elif step == "duplicates":
         import geopandas as gpd
@@ -226,10 +247,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="runs of each step (best kept)")
     parser.add_argument(
         "--measure",
-        choices=("read", "read_jemalloc", "ingest", "duplicates"),
+        choices=("read", "read_jemalloc", "ingest", "duplicates", "ingest_comma", "ingest_ragged"),
         help=argparse.SUPPRESS,
     )
     parser.add_argument("--file", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--ragged-rows",
+        type=int,
+        default=1_400_000,
+        help="rows of the comma-separated exports, clean and ragged (0: skip)",
+    )
     args = parser.parse_args(argv)
     if args.measure:
         sys.stdout.write(json.dumps(measure(args.measure, Path(args.file))) + "\n")
@@ -314,7 +341,61 @@ def main(argv: list[str] | None = None) -> int:
             )
             + "\n"
         )
+        if args.ragged_rows:
+            _ragged_bench(folder, args.ragged_rows, min(args.repeat, 3))
     return 0
+
+
+def _run_step(step: str, path: Path) -> dict[str, float]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.ingest", "--measure", step, "--file", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _ragged_bench(folder: Path, rows: int, repeat: int) -> None:
+    """Ingest the comma-separated export clean, then with a comma too many per line."""
+    semicolon = make_export(folder / "signalements_bench_ragged.csv", rows)
+    clean, ragged = make_comma_exports(semicolon, folder)
+    semicolon.unlink()
+    runs: dict[str, list[dict[str, float]]] = {"ingest_comma": [], "ingest_ragged": []}
+    for _ in range(repeat):
+        runs["ingest_comma"].append(_run_step("ingest_comma", clean))
+        runs["ingest_ragged"].append(_run_step("ingest_ragged", ragged))
+    best = {step: min(rs, key=lambda r: r["seconds"]) for step, rs in runs.items()}
+    peak = {step: max(r["peak_mb"] for r in rs) for step, rs in runs.items()}
+    ok, bad = best["ingest_comma"], best["ingest_ragged"]
+    ratio = bad["seconds"] / ok["seconds"]
+    sys.stdout.write(
+        f"virgules, {int(ok['rows']):,} lignes : {ok['seconds']:.2f} s, "
+        f"pic {peak['ingest_comma']:.0f} Mo\n"
+        f"une virgule en trop par ligne : {bad['seconds']:.2f} s, pic "
+        f"{peak['ingest_ragged']:.0f} Mo, {int(bad['rejected']):,} rejetées\n"
+        f"ratio virgule en trop / propre : {ratio:.2f} (cible ≤ 3)\n"
+    )
+    sys.stdout.write(
+        "BENCH "
+        + json.dumps(
+            {
+                "bench": "ingest_ragged",
+                "rows": int(ok["rows"]),
+                "clean_s": round(ok["seconds"], 3),
+                "ragged_s": round(bad["seconds"], 3),
+                "ragged_rejected": int(bad["rejected"]),
+                "ratio_ragged_to_clean": round(ratio, 2),
+                "clean_runs_s": sorted(round(r["seconds"], 3) for r in runs["ingest_comma"]),
+                "ragged_runs_s": sorted(round(r["seconds"], 3) for r in runs["ingest_ragged"]),
+                "clean_peak_mb": round(peak["ingest_comma"]),
+                "ragged_peak_mb": round(peak["ingest_ragged"]),
+                "target": "ratio <= 3",
+            }
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ line numbers, Python's ``csv`` module for ragged files."""
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import mmap
 import re
@@ -20,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from pipelines._bytes import empty
-from pipelines._rawfile import Malformed, RawFile
+from pipelines._rawfile import Malformed, MalformedRows, RawFile
 from pipelines._values import trim_whitespace
 
 log = logging.getLogger(__name__)
@@ -81,6 +80,38 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     if any(b in data for b in _UNDEFINED_CP1252):
         return data.decode("latin-1"), "latin-1"
     return data.decode("cp1252"), "cp1252"
+
+
+def encoding_mismatches(data: bytes, encoding: str) -> np.ndarray:
+    """The 1-based lines of ``data`` that do not fit the ``encoding`` it is read in: for
+    UTF-8, lines that are not valid UTF-8 (their bad bytes become U+FFFD); for a
+    one-byte encoding (cp1252, latin-1), lines that are valid UTF-8 with accented
+    letters (read as "Ã©" instead of "é"). A file that mixes rows from two exports
+    has both kinds; one encoding must be chosen for the whole file, and these lines
+    are the ones it garbles.
+
+    Only the lines that hold bytes above 127 are decoded (found with numpy).
+    """
+    if encoding not in ("utf-8", "utf-8-sig", "cp1252", "latin-1") or data.isascii():
+        return np.zeros(0, np.int64)
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    a = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(a == 10)
+    lines = np.unique(np.searchsorted(newlines, np.flatnonzero(a >= 0x80)))
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(a)]))
+    want_utf8 = encoding.startswith("utf-8")
+    bad = []
+    for k in lines:
+        try:
+            data[starts[k] : ends[k]].decode("utf-8")
+            is_utf8 = True
+        except UnicodeDecodeError:
+            is_utf8 = False
+        if is_utf8 != want_utf8:
+            bad.append(k + 1)
+    return np.asarray(bad, dtype=np.int64)
 
 
 def _utf8_bytes(data: bytes, encoding: str | None) -> tuple[bytes, str, bool]:
@@ -218,6 +249,9 @@ def read_csv(
             return mapped
     data = path.read_bytes()
     buf, enc, presumed = _utf8_bytes(data, encoding)
+    garbled = np.zeros(0, np.int64)
+    if not presumed and enc in ("cp1252", "latin-1"):
+        garbled = encoding_mismatches(data, enc)
     del data
     if b"\r" in buf:
         buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -232,10 +266,16 @@ def read_csv(
             raise
         # Presumed UTF-8, but it was not (cp1252 or latin-1): decode, then parse again.
         text, enc = decode(buf, encoding)
+        garbled = encoding_mismatches(buf, enc)
         buf = text.encode("utf-8")
         del text
         raw = _parse_csv(path, buf, enc, separator, labels=labels, personal=personal)
     assert raw is not None  # the general path always gives a file
+    if len(garbled):
+        log.warning(
+            "%s : %d ligne(s) ne sont pas en %s (ligne %s…)", path, len(garbled), enc, garbled[0]
+        )
+    raw.encoding_mismatch_lines = garbled
     return raw
 
 
@@ -357,14 +397,24 @@ def _parse_csv(
                 if inner
                 else 0
             )
-            if table.num_rows == len(body) and found == inner:
+            if (
+                table.num_rows == len(body)
+                and found == inner
+                and _multiline_records_well_quoted(buf, records, body, sep)
+            ):
                 lines = records.first_line[body].astype(np.int64)
-    malformed: list[Malformed] = []
+    malformed = MalformedRows()
     if table is None or lines is None:
-        log.info("%s : lecture ligne à ligne (lignes irrégulières ou guillemets isolés)", path)
-        text = bytes(buf).decode("utf-8", errors="replace")
-        table, lines, malformed = _read_exact(text, names, sep)
         skip = [False] * len(names)  # every column read
+        by_width = _read_by_width(bytes(buf), body_start, names, sep)
+        if by_width is not None:
+            log.info("%s : lignes irrégulières, lues par nombre de champs", path)
+            table, lines, malformed = by_width
+        else:
+            log.info("%s : lecture ligne à ligne (lignes irrégulières ou guillemets)", path)
+            text = bytes(buf).decode("utf-8", errors="replace")
+            table, lines, rows = _read_exact(text, names, sep)
+            malformed = MalformedRows(rows)
     table, lines, n_blank = _drop_blank_rows(table, lines)
     if n_blank and any(skip):
         # A row blank but for its personal columns is a row: read them this time.
@@ -373,6 +423,19 @@ def _parse_csv(
     return RawFile(
         str(path), "csv", table, lines, malformed, encoding=enc, separator=sep, blank_rows=n_blank
     )
+
+
+def _multiline_records_well_quoted(
+    buf: bytes, records: _Records, body: np.ndarray, sep: str
+) -> bool:
+    """Whether every record over several lines is well quoted (see :func:`_well_quoted`):
+    else a quote left open may have made many rows one, and the file is read line by
+    line (see :func:`_read_exact`)."""
+    for k in body[records.inner_newlines[body] > 0]:
+        text = buf[int(records.starts[k]) : int(records.ends[k])].decode("utf-8", "replace")
+        if not _well_quoted(text.split("\n"), sep):
+            return False
+    return True
 
 
 def _count_newlines(buf: bytes | mmap.mmap, start: int = 0) -> tuple[int, bool]:
@@ -462,22 +525,205 @@ def _read_fast(
     return table.rename_columns(kept)
 
 
+class _Lines:
+    """The physical lines of a text, fed one by one to :func:`csv.reader`, from a
+    position that can be moved back (see :func:`_read_exact`)."""
+
+    def __init__(self, text: str) -> None:
+        # Lines end at "\n" only (the callers replaced "\r\n" and "\r"), as for
+        # io.StringIO(newline=""); str.splitlines would also cut at \x0b, \x1c, U+2028…
+        self.lines = text.split("\n")
+        if self.lines and self.lines[-1] == "":
+            self.lines.pop()
+        self.lines = [line + "\n" for line in self.lines]
+        if self.lines and not text.endswith("\n"):
+            self.lines[-1] = self.lines[-1][:-1]
+        self.pos = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.pos >= len(self.lines):
+            raise StopIteration
+        self.pos += 1
+        return self.lines[self.pos - 1]
+
+
+def _well_quoted(lines: list[str], sep: str) -> bool:
+    """Whether lines read as one record are one record by RFC 4180: every quoted value
+    closed, and closed right before a separator or the line end."""
+    try:
+        return len(list(csv.reader(lines, delimiter=sep, strict=True))) == 1
+    except csv.Error:
+        return False
+
+
+def _read_by_width(
+    buf: bytes, body_start: int, names: list[str], sep: str
+) -> tuple[pa.Table, np.ndarray, MalformedRows] | None:
+    """Read a file with ragged rows by pyarrow, the lines grouped by their number of
+    fields; None when the file needs :func:`_read_exact` (a line with an odd number of
+    quotes: a value over several lines or a quote left open; a line of one field).
+
+    The fields of a line are counted with numpy: its separators outside quotes (the
+    parity of the quotes before each; RFC 4180 doubles a quote inside a value, which
+    keeps the parity). pyarrow then parses each group of lines as wide as one another,
+    and checks the count: a group it cannot parse sends the file to the slower path.
+    As in :func:`_read_exact`, the rows as wide as the header are rows, rows wider by
+    empty fields only are rows with trailing separators (unless rows as wide hold
+    something there: then all are shifted, malformed), and the others are malformed.
+    This spares Python's ``csv`` module, and one Python object per row, on a file whose
+    every line is ragged (a comma too many in every address: a million malformed rows).
+    """
+    if len(sep.encode()) != 1:
+        return None
+    a = np.frombuffer(buf, dtype=np.uint8)[body_start:]
+    body = memoryview(buf)[body_start:]
+    ncol = len(names)
+    nl = np.flatnonzero(a == 10)
+    ends = nl if (len(a) and a[-1] == 10) else np.append(nl, len(a))
+    starts = np.concatenate(([0], nl + 1))[: len(ends)]
+    n = len(ends)
+    quotes = np.flatnonzero(a == 34)
+    if len(quotes) and (np.bincount(np.searchsorted(ends, quotes), minlength=n) & 1).any():
+        return None
+    seps = np.flatnonzero(a == sep.encode()[0])
+    if len(quotes):
+        seps = seps[(np.searchsorted(quotes, seps) & 1) == 0]
+    width = np.bincount(np.searchsorted(ends, seps), minlength=n) + 1
+    empty_line = (ends - starts) == 0
+    if ((width == 1) & ~empty_line).any() and ncol > 1:
+        return None  # blank or one-field lines: the exact path judges them
+    first_line = buf[:body_start].count(b"\n") + 1
+    good_tables: list[pa.Table] = []
+    good_lines: list[np.ndarray] = []
+    bad: list[tuple[np.ndarray, list[str], pa.Table]] = []
+    for w in np.unique(width[~empty_line]).tolist():
+        sel = np.flatnonzero((width == w) & ~empty_line)
+        if len(sel) == int((~empty_line).sum()):
+            chunk: bytes | memoryview = body
+        else:
+            chunk = b"\n".join(body[starts[i] : ends[i]] for i in sel.tolist())
+        positional = [f"c{i}" for i in range(w)]
+        try:
+            table = pacsv.read_csv(
+                pa.py_buffer(chunk),
+                read_options=pacsv.ReadOptions(column_names=positional, block_size=1 << 22),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=sep,
+                    quote_char='"',
+                    double_quote=True,
+                    escape_char=False,
+                    newlines_in_values=False,
+                    ignore_empty_lines=True,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(positional, pa.large_string()),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid:
+            return None
+        if table.num_rows != len(sel):
+            return None
+        lines = first_line + sel.astype(np.int64)
+        if w > ncol:
+            extra = [pc.utf8_trim_whitespace(table.column(i)) for i in range(ncol, w)]
+            filled = any(
+                bool(pc.any(pc.not_equal(pc.utf8_length(col), 0)).as_py()) for col in extra
+            )
+            if not filled:  # trailing separators
+                table = table.select(list(range(ncol)))
+                w = ncol
+        if w == ncol:
+            good_tables.append(table.rename_columns(names))
+            good_lines.append(lines)
+        else:
+            wide = [names[i] if i < ncol else f"champ_{i + 1}" for i in range(w)]
+            bad.append((lines, wide, table))
+    if good_tables:
+        table = pa.concat_tables(good_tables)
+        lines = np.concatenate(good_lines)
+        order = np.argsort(lines, kind="stable")
+        table, lines = table.take(pa.array(order)), lines[order]
+    else:
+        table = pa.table({name: pa.array([], pa.large_string()) for name in names})
+        lines = np.zeros(0, np.int64)
+    malformed = MalformedRows()
+    if bad:
+        all_lines = np.concatenate([g[0] for g in bad])
+        rank = np.empty(len(all_lines), np.int64)
+        rank[np.argsort(all_lines, kind="stable")] = np.arange(len(all_lines))
+        groups, start = [], 0
+        for g_lines, wide, g_table in bad:
+            groups.append((rank[start : start + len(g_lines)], wide, g_table))
+            start += len(g_lines)
+        malformed = MalformedRows(groups=groups)
+        malformed.set_lines(np.sort(all_lines, kind="stable"))
+    return table, lines, malformed
+
+
+def _open_at_end(lines: list[str], sep: str) -> bool:
+    """Whether the text ends inside a quoted value."""
+    try:
+        list(csv.reader(lines, delimiter=sep, strict=True))
+    except csv.Error as err:
+        return "unexpected end of data" in str(err)
+    return False
+
+
 def _read_exact(
     text: str, names: list[str], sep: str
 ) -> tuple[pa.Table, np.ndarray, list[Malformed]]:
+    """Read CSV text with Python's ``csv`` module: exact line numbers, a trailing
+    separator ignored, other ragged rows set aside as malformed.
+
+    A quoted value may hold line breaks, and then one row spans several lines. But a
+    quote opened by mistake and never closed (``"Fuite`` in a description) would make
+    every line after it one value, and the whole rest of the file one malformed row. So
+    a row over several lines is kept only when its quotes are well formed (RFC 4180);
+    otherwise its first line alone is a malformed row (unclosed quote) and the reading
+    starts again at the next line: every physical line is still a row accounted for.
+    """
     ncol = len(names)
     columns: list[list[str]] = [[] for _ in range(ncol)]
     lines: list[int] = []
     malformed: list[Malformed] = []
-    # Python's csv refuses fields over 128 kB by default; an unterminated quote makes
-    # the rest of the file one field, which we want to see as one malformed row.
+    # Python's csv refuses fields over 128 kB by default; an unterminated quote may make
+    # the rest of the file one field before it is split again line by line.
     csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, sys.maxsize // 2)))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=False)
-    previous_end = 0
+    feed = _Lines(text)
+    reader = csv.reader(feed, delimiter=sep, strict=False)
     seen_header = False
-    for fields in reader:
-        line = previous_end + 1
-        previous_end = reader.line_num
+    trimmed: list[tuple[int, int, list[str]]] = []  # rows read without trailing separators
+    while True:
+        first = feed.pos
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        line = first + 1
+        # The last row may open a quote that the end of the file closes.
+        unclosed = (
+            feed.pos == len(feed.lines)
+            and '"' in feed.lines[first]
+            and _open_at_end(feed.lines[first:], sep)
+        )
+        if feed.pos - first > 1 and not _well_quoted(feed.lines[first : feed.pos], sep):
+            unclosed = True
+            feed.pos = first + 1  # read again from the next line
+            reader = csv.reader(feed, delimiter=sep, strict=False)
+        if unclosed:
+            # The first line alone. Split at every separator, the quote kept as a
+            # character, it usually gives the header's columns (then each value is under
+            # its column's name, and personal columns can be left out of rejected.csv);
+            # else the open quote runs to the line end.
+            alone = feed.lines[first].rstrip("\n")
+            fields = alone.split(sep)
+            if len(fields) != ncol:
+                fields = next(csv.reader([alone], delimiter=sep))
         if not fields or (len(fields) == 1 and not fields[0].strip() and ncol > 1):
             continue  # a blank line
         if not seen_header:
@@ -485,18 +731,36 @@ def _read_exact(
             continue
         n = len(fields)
         if n > ncol and all(not f.strip() for f in fields[ncol:]):
+            trimmed.append((len(lines), line, fields))
             fields, n = fields[:ncol], ncol  # trailing separators
-        if n != ncol:
+        if n != ncol or unclosed:
             mapped = {names[i] if i < ncol else f"champ_{i + 1}": v for i, v in enumerate(fields)}
-            malformed.append(Malformed(line, mapped, n))
+            malformed.append(Malformed(line, mapped, n, unclosed_quote=unclosed))
             continue
         for i in range(ncol):
             columns[i].append(fields[i])
         lines.append(line)
+    if malformed and any(m.unclosed_quote for m in malformed):
+        where = ", ".join([str(m.line) for m in malformed if m.unclosed_quote][:10])
+        log.warning("guillemet ouvert et jamais fermé, ligne(s) %s : lue(s) seule(s)", where)
     table = pa.table(
         {name: pa.array(col, pa.large_string()) for name, col in zip(names, columns, strict=True)}
     )
-    return table, np.asarray(lines, dtype=np.int64), malformed
+    line_numbers = np.asarray(lines, dtype=np.int64)
+    # Empty trailing fields are a trailing separator, unless rows as wide hold something
+    # there: then a separator too many inside the row shifted its values (an unquoted
+    # "12, rue …"), and the row whose last value happens to be empty is shifted too.
+    ragged = {m.n_fields for m in malformed if not m.unclosed_quote}
+    shifted = [(pos, line, fields) for pos, line, fields in trimmed if len(fields) in ragged]
+    if shifted:
+        keep = np.ones(len(line_numbers), dtype=bool)
+        keep[[pos for pos, _, _ in shifted]] = False
+        table, line_numbers = table.filter(pa.array(keep)), line_numbers[keep]
+        for _, line, fields in shifted:
+            mapped = {names[i] if i < ncol else f"champ_{i + 1}": v for i, v in enumerate(fields)}
+            malformed.append(Malformed(line, mapped, len(fields)))
+        malformed.sort(key=lambda m: m.line)
+    return table, line_numbers, malformed
 
 
 def _drop_blank_rows(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray, int]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 from pyproj import CRS, Transformer
@@ -558,11 +559,9 @@ def _file_frame(raw: RawFile, roles: dict[str, str], file_index: int) -> pd.Data
             {
                 "_file": np.int32(file_index),
                 "_row": -1 - np.arange(len(raw.malformed), dtype=np.int64),
-                "source_line": np.asarray([m.line for m in raw.malformed], dtype=np.int64),
+                "source_line": raw.malformed.lines,
                 "_malformed": True,
-                "_raw_text": pd.Series(
-                    ["\x1f".join(m.fields.values()) for m in raw.malformed], dtype="str"
-                ),
+                "_raw_text": _joined_text(raw.malformed.joined("\x1f")),
             }
         )
         frame = pd.concat([_as_str(frame), bad], ignore_index=True)
@@ -570,6 +569,13 @@ def _file_frame(raw: RawFile, roles: dict[str, str], file_index: int) -> pd.Data
             frame[role] = frame[role].fillna("")
         frame = frame.sort_values("source_line", kind="stable", ignore_index=True)
     return frame
+
+
+def _joined_text(text: list[str] | pa.Array) -> pd.Series:
+    """The malformed rows' text as a ``str`` Series (from a list or a pyarrow array)."""
+    if isinstance(text, list):
+        return pd.Series(text, dtype="str")
+    return to_str_series(text)
 
 
 def _as_str(frame: pd.DataFrame) -> pd.DataFrame:

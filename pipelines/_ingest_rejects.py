@@ -1,15 +1,24 @@
 """The rejected rows as ``rejected.csv`` shows them: a French reason naming the column,
-and the original row without its personal columns, scrubbed."""
+and the original row without its personal columns, scrubbed.
+
+Everything is done in batches, not row by row: a file whose every line is ragged has
+as many rejected rows as lines (a million lines: a million rejected rows), so the
+scrubber runs once over all their cells (its rules compiled once), and the JSON of
+the original rows is assembled column by column with pyarrow.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines import _scrub
 from pipelines._ingest_cells import _is_personal, _Parsed, personal_columns
@@ -17,62 +26,172 @@ from pipelines._ingest_partition import _Partition
 from pipelines._ingest_schema import REJECTED_COLUMNS, ROW_REASONS
 from pipelines._rawfile import RawFile
 from pipelines._readers import FORMAT_PERSONAL
+from pipelines._values import to_str_series
 from pipelines.config import SourceConfig
+
+#: JSON escapes of the characters ``json.dumps(..., ensure_ascii=False)`` escapes,
+#: backslash first.
+_JSON_ESCAPES = (
+    ("\\", "\\\\"),
+    ('"', '\\"'),
+    ("\n", "\\n"),
+    ("\r", "\\r"),
+    ("\t", "\\t"),
+    ("\b", "\\b"),
+    ("\f", "\\f"),
+    *((chr(c), f"\\u{c:04x}") for c in range(0x20) if chr(c) not in "\n\r\t\b\f"),
+)
+
+
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, pa.large_string())
+
+
+def _json_strings(values: pa.Array) -> pa.Array:
+    """Each string as a JSON string literal, exactly as ``json.dumps(value,
+    ensure_ascii=False)`` writes it, vectorised (json.dumps is a few microseconds a
+    call: seconds over a million rejected rows)."""
+    out = values
+    control = bool(pc.any(pc.match_substring_regex(values, r"[\x00-\x1f]")).as_py())
+    for char, escaped in _JSON_ESCAPES:
+        if (char in '\\"' or control) and pc.any(pc.match_substring(out, char)).as_py():
+            out = pc.replace_substring(out, char, escaped)
+    return pc.binary_join_element_wise(_text('"'), out, _text('"'), _text(""))
+
+
+def _json_objects(keys: Sequence[str], columns: Sequence[pa.Array], n: int) -> pa.Array:
+    """``json.dumps(dict(zip(keys, row)), ensure_ascii=False)`` of each of ``n`` rows
+    whose values are the (already scrubbed) strings of ``columns``."""
+    if not keys:
+        return pa.array(["{}"] * n, pa.large_string())
+    parts: list[pa.Array | pa.Scalar] = []
+    for i, (key, column) in enumerate(zip(keys, columns, strict=True)):
+        prefix = ("{" if i == 0 else ", ") + json.dumps(key, ensure_ascii=False) + ": "
+        parts.extend([_text(prefix), _json_strings(column)])
+    parts.append(_text("}"))
+    return pc.binary_join_element_wise(*parts, _text(""))
 
 
 def _original_rows(
     raws: list[RawFile], rows: pd.DataFrame, personal: tuple[str, ...]
-) -> tuple[list[str], dict[str, int]]:
+) -> tuple[pa.Array, dict[str, int]]:
     """JSON of the raw rows, personal columns (declared, or known to the file's format)
-    removed and text scrubbed."""
-    records: list[dict[str, str]] = []
+    removed and text scrubbed.
+
+    The rows are gathered in groups that share their keys (the rows read of one file;
+    the malformed rows of one file with the same number of fields), each group's cells
+    column by column; every cell is scrubbed in one call.
+    """
     declared = personal
-    for file_index, row in zip(rows["_file"].to_numpy(), rows["_row"].to_numpy(), strict=True):
-        raw = raws[int(file_index)]
+    file_of = rows["_file"].to_numpy()
+    row_of = rows["_row"].to_numpy()
+    # Each group: the positions (in ``rows``) of its rows, its keys, its columns.
+    groups: list[tuple[np.ndarray, list[str], list[pa.Array]]] = []
+    for fi in np.unique(file_of):
+        raw = raws[int(fi)]
         personal = (*declared, *FORMAT_PERSONAL.get(raw.format, ()))
-        if row >= 0:
-            rec = raw.table.slice(int(row), 1).to_pylist()[0]
-            lon, lat = rec.get("__lon"), rec.get("__lat")
-            rec = {
-                k: v
-                for k, v in rec.items()
+        here = np.flatnonzero(file_of == fi)
+        read = here[row_of[here] >= 0]
+        if len(read):
+            taken = raw.table.take(pa.array(row_of[read]))
+            keys = [
+                k
+                for k in taken.column_names
                 if k not in raw.virtual and not _is_personal(k, personal)
-            }
-            if lon or lat:
-                rec["geometry"] = f"[{lon}, {lat}]"
-        else:
-            m = raw.malformed[int(-1 - row)]
-            names = list(m.fields)
-            # A ragged line may have shifted personal values into other columns: keep
-            # only the fields before the first personal column.
-            stop = len(names)
-            if personal:
-                stop = min(
-                    (i for i, k in enumerate(raw.table.column_names) if _is_personal(k, personal)),
-                    default=len(names),
+            ]
+            cols = [taken.column(k).combine_chunks().cast(pa.large_string()) for k in keys]
+            if "__lon" in taken.column_names:
+                lon = taken.column("__lon").combine_chunks().cast(pa.large_string())
+                lat = taken.column("__lat").combine_chunks().cast(pa.large_string())
+                located = np.asarray(
+                    pc.or_(pc.not_equal(lon, ""), pc.not_equal(lat, "")), dtype=bool
                 )
-                stop = min(stop, len(names)) - max(0, len(raw.table.column_names) - m.n_fields)
-            rec = {k: m.fields[k] for k in names[: max(stop, 0)]}
-            rec["_champs"] = str(m.n_fields)
-        records.append(rec)
-    flat = [v for rec in records for v in rec.values()]
-    scrubbed, counts = _scrub.scrub_series(pd.Series(flat, dtype="str"))
-    values = iter(scrubbed.fillna("").tolist())
-    out = [json.dumps({k: next(values) for k in rec}, ensure_ascii=False) for rec in records]
-    return out, counts
+                geometry = pc.binary_join_element_wise(
+                    _text("["), lon, _text(", "), lat, _text("]"), _text("")
+                )
+                for has in (False, True):
+                    sel = pa.array(np.flatnonzero(located == has))
+                    if len(sel):
+                        extra = ([geometry.take(sel)], ["geometry"]) if has else ([], [])
+                        groups.append(
+                            (
+                                read[sel.to_numpy()],
+                                [*keys, *extra[1]],
+                                [c.take(sel) for c in cols] + extra[0],
+                            )
+                        )
+            else:
+                groups.append((read, keys, cols))
+        bad = here[row_of[here] < 0]
+        if len(bad):
+            table_names = raw.table.column_names
+            first_personal = min(
+                (i for i, k in enumerate(table_names) if _is_personal(k, personal)),
+                default=None,
+            )
+            for sel, names, fields in raw.malformed.by_width(-1 - row_of[bad]):
+                width = len(names)
+                # A ragged line may have shifted personal values into other columns:
+                # keep only the fields before the first personal column.
+                stop = width
+                if personal:
+                    stop = width if first_personal is None else first_personal
+                    stop = min(stop, width) - max(0, len(table_names) - width)
+                keys = names[: max(stop, 0)]
+                cols = [c.cast(pa.large_string()) for c in fields[: len(keys)]]
+                cols.append(pa.array([str(width)] * len(sel), pa.large_string()))
+                groups.append((bad[sel], [*keys, "_champs"], cols))
+    flat = [c for _, _, cols in groups for c in cols]
+    if flat:
+        cells = pa.concat_arrays(flat)
+        # The distinct cells scrubbed once (pyarrow's dictionary encoding: pandas'
+        # factorize of millions of cells takes longer than the scrubbing itself).
+        encoded = pc.dictionary_encode(cells)
+        dictionary, counts = _scrub.scrub_codes(
+            encoded.dictionary, encoded.indices.to_numpy().astype(np.int64)
+        )
+        scrubbed = pc.fill_null(dictionary.take(encoded.indices), "").cast(pa.large_string())
+    else:
+        scrubbed, counts = pa.array([], pa.large_string()), _scrub.empty_counts()
+    parts: list[pa.Array] = []
+    start = 0
+    for _, keys, cols in groups:
+        own = []
+        for c in cols:
+            own.append(scrubbed.slice(start, len(c)))
+            start += len(c)
+        parts.append(_json_objects(keys, own, len(cols[0]) if cols else 0))
+    if not parts:
+        return pa.array(["{}"] * len(rows), pa.large_string()), counts
+    # Back into the rows' order.
+    where = np.concatenate([positions for positions, _, _ in groups])
+    order = np.empty(len(where), np.int64)
+    order[where] = np.arange(len(where))
+    return pa.concat_arrays(parts).take(pa.array(order)), counts
 
 
 def _reason_fr(
-    code: str, row: Mapping[Any, Any], columns: dict[str, str], today: date, start: pd.Timestamp
+    code: str,
+    row: Mapping[Any, Any],
+    columns: dict[str, str],
+    today: date,
+    start: pd.Timestamp,
 ) -> str:
-    """The French sentence of ``rejected.csv``, naming the column and quoting the value."""
+    """The French sentence of ``rejected.csv``, naming the column and quoting the value
+    (``row["date"]`` and ``row["shown"]``, the coordinates shown, already scrubbed)."""
 
     def col(role: str) -> str:
         return f"« {columns.get(role, role)} »"
 
-    value = _scrub.scrub_text(str(row.get("date", ""))[:60]) or ""
+    value = row.get("date", "")
     located = [r for r in ("lat", "lon", "x", "y", "geo_point") if r in columns]
     if code == "malformed_row":
+        if row.get("_quote"):
+            return (
+                f"Guillemet ouvert et jamais fermé ligne {row.get('_line', '?')} de "
+                f"« {row.get('_file', '?')} » : cette ligne est écartée seule, les "
+                "suivantes sont lues normalement (fermez ou retirez le guillemet)."
+            )
         return (
             f"Ligne mal formée : {row.get('_champs', '?')} champs au lieu de "
             f"{row.get('_ncol', '?')} "
@@ -96,13 +215,10 @@ def _reason_fr(
             f"la colonne {col('date')} : « {value} »."
         )
     if code == "unparseable_coordinates":
-        shown = " ; ".join(str(row.get(r, ""))[:40] for r in located)
         where = " / ".join(
             col(r) if not columns[r].startswith("__") else "« geometry »" for r in located
         )
-        return (
-            f"Coordonnées illisibles ou impossibles dans {where} : « {_scrub.scrub_text(shown)} »."
-        )
+        return f"Coordonnées illisibles ou impossibles dans {where} : « {row.get('shown', '')} »."
     if code == "missing_location":
         used = [
             r
@@ -115,6 +231,17 @@ def _reason_fr(
             f"(colonnes {names} vides)."
         )
     return code
+
+
+#: Reasons whose sentence quotes the date cell.
+_DATE_REASONS = frozenset({"unparseable_date", "date_in_future", "date_before_start"})
+
+
+def _scrubbed(values: list[str]) -> list[str]:
+    """``values`` scrubbed in one call."""
+    if not values:
+        return []
+    return _scrub.scrub_series(pd.Series(values, dtype="str"))[0].fillna("").tolist()
 
 
 def _rejected_frame(
@@ -135,22 +262,70 @@ def _rejected_frame(
     rf = p.frame.iloc[r]
     # Declared personal columns, and undeclared ones whose header looks personal.
     originals, counts = _original_rows(raws, rf, personal_columns(source, raws, roles_per_file))
-    shown = rf[[c for c in ("date", "lat", "lon", "x", "y", "geo_point") if c in rf]]
-    rows = []
-    for k, (record, original) in enumerate(zip(shown.to_dict("records"), originals, strict=True)):
-        fi = int(rf["_file"].iloc[k])
-        code = ROW_REASONS[int(part.reason[r[k]]) - 1]
-        if code == "malformed_row":
-            m = raws[fi].malformed[int(-1 - rf["_row"].iloc[k])]
-            record = {"_champs": m.n_fields, "_ncol": len(raws[fi].columns)}
-        rows.append(
-            {
-                "source": source.id,
-                "source_file": raws[fi].path,
-                "source_line": int(rf["source_line"].iloc[k]),
-                "reason": code,
-                "reason_fr": _reason_fr(code, record, roles_per_file[fi], today, start),
-                "original_row": original,
-            }
-        )
-    return pd.DataFrame(rows, columns=list(REJECTED_COLUMNS)), counts
+    files = rf["_file"].to_numpy().astype(np.int64)
+    rows = rf["_row"].to_numpy()
+    lines = rf["source_line"].to_numpy().astype(np.int64)
+    reason = part.reason[r].astype(np.int64) - 1
+    codes = np.asarray(ROW_REASONS, dtype=object)[reason]
+    ncols = [len(raw.columns) for raw in raws]
+    names = [Path(raw.path).name for raw in raws]
+    # One sentence per group of rows that share it (same reason, file and, for a
+    # malformed row, number of fields); rows whose sentence quotes their own value get
+    # their own, the values quoted scrubbed in one call per kind.
+    sentences: list[str] = []
+    index = np.zeros(len(r), np.int64)
+    groups, inverse = np.unique(reason * (len(raws) + 1) + files, return_inverse=True)
+    for g, key in enumerate(groups.tolist()):
+        code, fi = ROW_REASONS[key // (len(raws) + 1)], key % (len(raws) + 1)
+        members = np.flatnonzero(inverse == g)
+        columns = roles_per_file[fi]
+        if code in _DATE_REASONS:
+            dates = rf["date"].iloc[members].astype("str").fillna("").str.slice(0, 60).tolist()
+            for k, value in zip(members, _scrubbed(dates), strict=True):
+                index[k] = len(sentences)
+                sentences.append(_reason_fr(code, {"date": value}, columns, today, start))
+        elif code == "unparseable_coordinates":
+            located = [x for x in ("lat", "lon", "x", "y", "geo_point") if x in columns]
+            cells = [
+                rf[x].iloc[members].astype("str").fillna("").str.slice(0, 40).tolist()
+                if x in rf
+                else [""] * len(members)
+                for x in located
+            ]
+            shown = [" ; ".join(values) for values in zip(*cells, strict=True)]
+            if not located:
+                shown = [""] * len(members)
+            for k, value in zip(members, _scrubbed(shown), strict=True):
+                index[k] = len(sentences)
+                sentences.append(_reason_fr(code, {"shown": value}, columns, today, start))
+        elif code == "malformed_row":
+            m = -1 - rows[members]
+            widths = raws[fi].malformed.n_fields[m]
+            quote = raws[fi].malformed.unclosed_quote[m]
+            for width in np.unique(widths[~quote]).tolist():
+                index[members[~quote & (widths == width)]] = len(sentences)
+                record = {"_champs": width, "_ncol": ncols[fi]}
+                sentences.append(_reason_fr(code, record, columns, today, start))
+            for k in members[quote].tolist():
+                index[k] = len(sentences)
+                record = {"_quote": True, "_line": int(lines[k]), "_file": names[fi]}
+                sentences.append(_reason_fr(code, record, columns, today, start))
+        else:
+            index[members] = len(sentences)
+            sentences.append(_reason_fr(code, {}, columns, today, start))
+    reasons = pa.DictionaryArray.from_arrays(
+        pa.array(index), pa.array(sentences, pa.large_string())
+    ).cast(pa.large_string())
+    paths = np.asarray([raw.path for raw in raws], dtype=object)
+    frame = pd.DataFrame(
+        {
+            "source": source.id,
+            "source_file": paths[files],
+            "source_line": lines.astype(int),
+            "reason": codes,
+            "reason_fr": to_str_series(reasons, rf.index),
+            "original_row": to_str_series(originals, rf.index),
+        },
+        columns=list(REJECTED_COLUMNS),
+    ).reset_index(drop=True)
+    return frame, counts

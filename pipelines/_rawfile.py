@@ -3,21 +3,125 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Malformed:
-    """A row whose number of fields differs from the header's (extra non-empty fields)."""
+    """A row that could not be split into the header's columns: its number of fields
+    differs from the header's (extra non-empty fields), or it opens a quote that no
+    later quote closes as RFC 4180 wants (``unclosed_quote``: the line is read alone)."""
 
     line: int
     fields: dict[str, str]
     n_fields: int
+    unclosed_quote: bool = False
+
+
+class MalformedRows(Sequence[Malformed]):
+    """The malformed rows of a file, in line order: a list of :class:`Malformed`, or,
+    from the vectorised reader of ragged files, tables of fields by width (a file whose
+    every line is ragged has a million of them: one Python object a row would be
+    seconds and gigabytes). Indexing builds a :class:`Malformed`; the bulk accessors
+    (``lines``, ``n_fields``, ``unclosed_quote``, :meth:`joined`, :meth:`by_width`)
+    build none.
+    """
+
+    def __init__(
+        self,
+        rows: Sequence[Malformed] = (),
+        *,
+        groups: Sequence[tuple[np.ndarray, list[str], pa.Table]] = (),
+    ) -> None:
+        self._rows = list(rows)
+        # Each group: the positions (in line order) of its rows, its field names, and
+        # their fields (one large_string column per name).
+        self._groups = list(groups)
+        if self._groups:
+            n = sum(len(pos) for pos, _, _ in self._groups)
+            self._group_of = np.zeros(n, np.int64)
+            self._row_of = np.zeros(n, np.int64)
+            self.lines = np.zeros(n, np.int64)
+            self.n_fields = np.zeros(n, np.int64)
+            for g, (pos, names, _) in enumerate(self._groups):
+                self._group_of[pos] = g
+                self._row_of[pos] = np.arange(len(pos))
+                self.n_fields[pos] = len(names)
+        else:
+            self.lines = np.asarray([m.line for m in self._rows], np.int64)
+            self.n_fields = np.asarray([m.n_fields for m in self._rows], np.int64)
+        self.unclosed_quote = np.asarray(
+            [m.unclosed_quote for m in self._rows] if not self._groups else [], bool
+        )
+        if self._groups:
+            self.unclosed_quote = np.zeros(len(self.lines), bool)
+
+    def set_lines(self, lines: np.ndarray) -> None:
+        """The line of each row (grouped rows only)."""
+        self.lines = np.asarray(lines, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, k):  # type: ignore[no-untyped-def]
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if not self._groups:
+            return self._rows[k]
+        k = range(len(self))[k]
+        _, names, table = self._groups[int(self._group_of[k])]
+        r = int(self._row_of[k])
+        fields = {name: table.column(i)[r].as_py() for i, name in enumerate(names)}
+        return Malformed(int(self.lines[k]), fields, len(names))
+
+    def joined(self, sep: str) -> list[str] | pa.Array:
+        """Each row's fields joined by ``sep``, in line order (a list, or a pyarrow
+        ``large_string`` array for grouped rows)."""
+        if not self._groups:
+            return [sep.join(m.fields.values()) for m in self._rows]
+        parts = [
+            pc.binary_join_element_wise(
+                *[table.column(i).combine_chunks() for i in range(table.num_columns)],
+                pa.scalar(sep, pa.large_string()),
+            )
+            for _, _, table in self._groups
+        ]
+        where = np.concatenate([pos for pos, _, _ in self._groups])
+        order = np.empty(len(where), np.int64)
+        order[where] = np.arange(len(where))
+        return pa.concat_arrays(parts).take(pa.array(order))
+
+    def by_width(self, rows: np.ndarray) -> list[tuple[np.ndarray, list[str], list[pa.Array]]]:
+        """The rows ``rows`` (indices in line order) by number of fields: for each
+        width, which of ``rows`` have it, the field names, and their fields as columns."""
+        out: list[tuple[np.ndarray, list[str], list[pa.Array]]] = []
+        widths = self.n_fields[rows]
+        for width in np.unique(widths):
+            sel = np.flatnonzero(widths == width)
+            if not self._groups:
+                chosen = [self._rows[int(rows[s])] for s in sel]
+                names = list(chosen[0].fields)
+                values = [list(m.fields.values()) for m in chosen]
+                columns = [
+                    pa.array([v[i] for v in values], pa.large_string()) for i in range(len(names))
+                ]
+                out.append((sel, names, columns))
+                continue
+            at = rows[sel]
+            for g in np.unique(self._group_of[at]):
+                in_g = np.flatnonzero(self._group_of[at] == g)
+                _, names, table = self._groups[int(g)]
+                taken = table.take(pa.array(self._row_of[at[in_g]]))
+                columns = [taken.column(i).combine_chunks() for i in range(taken.num_columns)]
+                out.append((sel[in_g], names, columns))
+        return out
 
 
 @dataclass
@@ -36,13 +140,16 @@ class RawFile:
     excel_epoch
         Day 0 of the file's Excel serial dates: 1899-12-30, or 1904-01-01 for a
         workbook saved with the 1904 date system (old Mac Excel).
+    encoding_mismatch_lines
+        int64, the lines whose bytes do not fit ``encoding`` (a file mixing UTF-8 and
+        cp1252 rows): read all the same, and reported.
     """
 
     path: str
     format: str
     table: pa.Table
     lines: np.ndarray
-    malformed: list[Malformed] = field(default_factory=list)
+    malformed: MalformedRows = field(default_factory=MalformedRows)
     encoding: str | None = None
     separator: str | None = None
     blank_rows: int = 0
@@ -50,6 +157,11 @@ class RawFile:
     crs: str | None = None
     virtual: tuple[str, ...] = ()
     excel_epoch: str = "1899-12-30"
+    encoding_mismatch_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.malformed, MalformedRows):
+            self.malformed = MalformedRows(self.malformed)
 
     @property
     def columns(self) -> list[str]:

@@ -13,9 +13,13 @@ GeoJSON, Open311 GeoReport v2 service requests (JSON). The values are parsed lat
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import logging
 import math
+import os
+import re
+import stat
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -127,11 +131,13 @@ def read_file(
     InputError
         The file cannot be parsed at all (invalid JSON, corrupt workbook…).
     """
+    _check_regular_file(path)
     detected = detect_format(path, fmt)
     if detected in ("csv", "kobo", "odk"):
         raw = read_csv(
             path, encoding=encoding, separator=separator, labels=labels, personal=personal
         )
+        _check_table_like(raw)
         columns = set(raw.columns)
         kobo_columns = {"_uuid", "_submission_time"} <= columns
         odk_columns = "SubmissionDate" in columns and bool({"KEY", "meta-instanceID"} & columns)
@@ -142,11 +148,79 @@ def read_file(
         return raw
     if detected == "xlsx":
         return read_xlsx(path, sheet=sheet)
-    if detected == "geojson":
-        return read_geojson(path, encoding=encoding)
-    if detected == "open311":
-        return read_open311(path, encoding=encoding)
+    try:
+        if detected == "geojson":
+            return read_geojson(path, encoding=encoding)
+        if detected == "open311":
+            return read_open311(path, encoding=encoding)
+    except RecursionError as err:  # a value nested deep inside a feature or a request
+        raise _too_deep(path) from err
     raise InputError(path, f"format « {fmt} » inconnu.")
+
+
+def _check_regular_file(path: Path) -> None:
+    """Refuse what is not a regular file before opening it: reading a named pipe (FIFO)
+    waits for a writer forever, and a device (``/dev/zero``) never ends.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError
+        As opening it would (the caller reports them as file issues).
+    InputError
+        A named pipe, a device or a socket.
+    """
+    mode = path.stat().st_mode  # follows symbolic links, as opening would
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if not stat.S_ISREG(mode):
+        kind = (
+            "un tube nommé (FIFO)"
+            if stat.S_ISFIFO(mode)
+            else "un périphérique"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "une socket"
+            if stat.S_ISSOCK(mode)
+            else "un fichier spécial"
+        )
+        raise InputError(
+            path,
+            f"ce n'est pas un fichier ordinaire mais {kind} : Vigie ne lit que des fichiers "
+            "de données ; vérifiez le chemin de la source.",
+        )
+
+
+#: C0 control characters other than tab: a header holding them is not text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _check_table_like(raw: RawFile) -> None:
+    """Refuse a delimited file that is not a table: no separator in its first line (one
+    column), or control characters there (a binary file). Such a file is most likely not
+    the export meant (a wrong path: a system file, an archive…), so the message says
+    what is wrong without quoting its content, which may be anything.
+
+    Raises
+    ------
+    InputError
+        The file is not a table.
+    """
+    if not raw.has_header:
+        return
+    names = raw.columns
+    if any(_CONTROL.search(name) for name in names):
+        raise InputError(
+            raw.path,
+            "ce fichier ne ressemble pas à un fichier texte (caractères de contrôle dans sa "
+            "première ligne) : vérifiez le chemin et le format de la source.",
+        )
+    if len(names) < 2:
+        sep = {"\t": "tabulation"}.get(raw.separator or "", raw.separator or "")
+        raise InputError(
+            raw.path,
+            f"une seule colonne lue (séparateur « {sep} ») : ce fichier ne ressemble pas à un "
+            "tableau CSV (séparateurs reconnus : « ; », « , », tabulation, « | »). Vérifiez le "
+            "chemin de la source, son format et, s'il y a lieu, son séparateur (separator).",
+        )
 
 
 def _cell_text(value: Any) -> str:
@@ -176,20 +250,85 @@ def _table_from_records(records: list[dict[str, str]], names: list[str]) -> pa.T
     )
 
 
-def read_xlsx(path: Path, *, sheet: str | None = None) -> RawFile:
+#: Largest XML a workbook part may hold once decompressed (the sheet read, the shared
+#: strings…): 256 MiB, about 600,000 rows of a 15-column export. An XLSX is a zip
+#: archive, and 23 MB of it can hold half a gigabyte of XML (a "zip bomb") that would
+#: exhaust the memory; above the limit, the file is refused before it is read (export
+#: the sheet as CSV instead: CSV has no such limit).
+MAX_XLSX_XML_BYTES = 256 * 2**20
+
+#: Most rows a sheet may have: Excel's own limit (1,048,576), checked on the sheet's
+#: declared dimension before reading, then on every row read.
+MAX_XLSX_ROWS = 1_048_576
+
+
+def _too_large(path: Path, what: str) -> InputError:
+    return InputError(
+        path,
+        f"classeur trop volumineux : {what}. Exportez la feuille en CSV, qui n'a pas cette limite.",
+    )
+
+
+def _count(n: int) -> str:
+    return f"{n:,}".replace(",", "\u202f")
+
+
+def _size(n_bytes: int) -> str:
+    if n_bytes >= 2**20:
+        return f"{_count(round(n_bytes / 2**20))} Mo"
+    return f"{max(1, round(n_bytes / 1024))} ko"
+
+
+def _check_xlsx_parts(path: Path, *, max_xml_bytes: int) -> None:
+    """Check the decompressed size of every part of the workbook before opening it:
+    openpyxl reads the shared strings and styles whole, and scans every sheet for its
+    dimension when the workbook opens, even in read-only mode."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            sizes = {info.filename: info.file_size for info in archive.infolist()}
+    except zipfile.BadZipFile as err:
+        raise InputError(path, f"classeur Excel illisible ({err}).") from err
+    for name, size in sizes.items():
+        if size > max_xml_bytes:
+            what = f"la feuille « {name} »" if name.startswith("xl/worksheets/") else f"« {name} »"
+            raise _too_large(
+                path,
+                f"{what} fait {_size(size)} de XML une fois décompressée "
+                f"(limite {_size(max_xml_bytes)})",
+            )
+
+
+def read_xlsx(
+    path: Path,
+    *,
+    sheet: str | None = None,
+    max_xml_bytes: int = MAX_XLSX_XML_BYTES,
+    max_rows: int = MAX_XLSX_ROWS,
+) -> RawFile:
     """Read the first sheet (or ``sheet``) of a workbook; the first non-empty row is the
     header and ``lines`` are Excel row numbers. Cells formatted as dates come as ISO
     strings; dates stored as plain numbers stay Excel serial numbers (parsed later, from
-    the workbook's own day 0: 1900 or 1904 date system)."""
+    the workbook's own day 0: 1900 or 1904 date system).
+
+    The sheet is streamed (openpyxl's read-only mode), after checking the size of its
+    XML once decompressed (``max_xml_bytes``) and its declared number of rows
+    (``max_rows``); the rows are counted again while they are read.
+
+    Raises
+    ------
+    InputError
+        The workbook is corrupt, the sheet absent, or the sheet over the limits.
+    """
     import openpyxl
     from openpyxl.utils.datetime import CALENDAR_MAC_1904
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_xlsx_parts(path, max_xml_bytes=max_xml_bytes)
     try:
         with warnings.catch_warnings():
             # openpyxl warns about styles and data validation it does not keep: noise here.
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-            book = openpyxl.load_workbook(path, read_only=False, data_only=True)
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except (
@@ -207,18 +346,34 @@ def read_xlsx(path: Path, *, sheet: str | None = None) -> RawFile:
                 path, f"feuille « {sheet} » absente ; feuilles : {', '.join(book.sheetnames)}."
             )
         ws = book[sheet] if sheet is not None else book.worksheets[0]
+        declared = ws.max_row
+        if declared is not None and declared > max_rows:
+            raise _too_large(
+                path,
+                f"la feuille « {ws.title} » déclare {_count(declared)} lignes "
+                f"(limite {_count(max_rows)})",
+            )
+        # The declared dimension may be wrong (too small: rows past it would be left
+        # out): read every row there is, counting them.
+        ws.reset_dimensions()
         epoch = "1904-01-01" if book.epoch == CALENDAR_MAC_1904 else "1899-12-30"
         header: list[str] | None = None
         records: list[list[str]] = []
         lines: list[int] = []
         blank = 0
-        # Every row comes as wide as the sheet, so no row is ragged; cells under a blank
-        # header cell land in a "colonne_<k>" column.
+        width = 0
+        # Rows come as wide as they are written; they are padded to the widest below, and
+        # cells under a blank header cell land in a "colonne_<k>" column.
         for row_number, row in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1):
+            if row_number > max_rows:
+                raise _too_large(
+                    path, f"la feuille « {ws.title} » a plus de {_count(max_rows)} lignes"
+                )
             cells = [_cell_text(v) for v in row]
             if not any(c.strip() for c in cells):
                 blank += header is not None
                 continue
+            width = max(width, len(cells))
             if header is None:
                 header = cells
                 continue
@@ -228,8 +383,7 @@ def read_xlsx(path: Path, *, sheet: str | None = None) -> RawFile:
         book.close()
     if header is None:
         return RawFile(str(path), "xlsx", pa.table({}), np.zeros(0, np.int64), has_header=False)
-    names, blank_names = _clean_names(header)
-    width = len(names)
+    names, blank_names = _clean_names(header + [""] * (width - len(header)))
     padded = [cells + [""] * (width - len(cells)) for cells in records]
     columns = [[cells[i] for cells in padded] for i in range(width)]
     table = pa.table(
@@ -256,6 +410,16 @@ def _load_json(path: Path, encoding: str | None) -> Any:
         raise InputError(
             path, f"JSON invalide ({err.msg}, colonne {err.colno})", row=err.lineno
         ) from err
+    except RecursionError as err:
+        raise _too_deep(path) from err
+
+
+def _too_deep(path: Path) -> InputError:
+    return InputError(
+        path,
+        "JSON imbriqué trop profondément (des milliers de listes ou d'objets les uns dans "
+        "les autres) : ce n'est pas un export de signalements ; vérifiez le fichier.",
+    )
 
 
 def _crs_of_geojson(doc: dict[str, Any]) -> str | None:
@@ -276,6 +440,7 @@ def read_geojson(path: Path, *, encoding: str | None = None) -> RawFile:
     """Read GeoJSON features: properties become columns; a point's coordinates become
     the derived columns ``__lon``/``__lat`` (other geometries: a point inside them,
     noted in ``__geom_note``)."""
+    import shapely.errors
     import shapely.geometry
 
     doc = _load_json(path, encoding)
@@ -306,9 +471,19 @@ def read_geojson(path: Path, *, encoding: str | None = None) -> RawFile:
                 lon, lat = _cell_text(coords[0]), _cell_text(coords[1])
         elif isinstance(geom, dict) and geom.get("type"):
             try:
-                point = shapely.geometry.shape(geom).representative_point()
-                lon, lat, note = repr(point.x), repr(point.y), "representative_point"
-            except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+                shape = shapely.geometry.shape(geom)
+                if not shape.is_empty:  # an empty geometry locates nothing: no point
+                    point = shape.representative_point()
+                    lon, lat, note = repr(point.x), repr(point.y), "representative_point"
+            except (
+                ValueError,
+                TypeError,
+                AttributeError,
+                IndexError,
+                KeyError,
+                RecursionError,
+                shapely.errors.ShapelyError,
+            ):
                 lon = lat = "?"
         record.update({"__lon": lon, "__lat": lat, "__geom_note": note})
         records.append(record)

@@ -243,6 +243,23 @@ def _read_source(
             continue
         roles_per_file.append(resolve_columns(raw, source))
         raws.append(raw)
+        if len(raw.encoding_mismatch_lines):  # read all the same: noted, not rejected
+            bad = raw.encoding_mismatch_lines
+            shown = ", ".join(str(n) for n in bad[:20]) + (" …" if len(bad) > 20 else "")
+            issues.append(
+                {
+                    **_file_issue(
+                        source,
+                        str(path),
+                        "mixed_encoding",
+                        f"{len(bad)} ligne(s) ne sont pas en {raw.encoding}, l'encodage du reste "
+                        f"du fichier (lignes {shown}) : leurs accents sont peut-être déformés. "
+                        "Réenregistrez le fichier dans un seul encodage.",
+                    ),
+                    "lines": [int(n) for n in bad[:1000]],
+                    "note_only": True,
+                }
+            )
     return raws, roles_per_file, issues
 
 
@@ -293,9 +310,15 @@ def _source_outputs(
     rejected, rejected_counts = _rejected_frame(
         p, part, raws, roles_per_file, source, today=today, start=start
     )
-    if issues:
+    if [x for x in issues if not x.get("note_only")]:
         rejected = pd.concat(
-            [pd.DataFrame(issues, columns=list(REJECTED_COLUMNS)), rejected], ignore_index=True
+            [
+                pd.DataFrame(
+                    [x for x in issues if not x.get("note_only")], columns=list(REJECTED_COLUMNS)
+                ),
+                rejected,
+            ],
+            ignore_index=True,
         )
 
     rej_counts = {
@@ -343,7 +366,11 @@ def _source_outputs(
             }
             for i, raw in enumerate(raws)
         ],
-        "file_issues": [{"file": x["source_file"], "reason": x["reason"]} for x in issues],
+        "file_issues": [
+            {"file": x["source_file"], "reason": x["reason"]}
+            | ({"lines": x["lines"], "detail": x["reason_fr"]} if "lines" in x else {})
+            for x in issues
+        ],
         "rows_in": n,
         "accepted": n_acc,
         "updated": n_upd,

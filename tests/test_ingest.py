@@ -178,10 +178,15 @@ def test_simulated_exports(simulated_bondy: Path, tmp_path: Path) -> None:
     assert not [n for n in names if n in blob]
     assert not PHONE.search(blob), PHONE.search(blob)
     assert not EMAIL.search(blob)
-    digits = re.sub(r"\D", "", blob)
+    # Each planted phone number, looked for as itself in any spacing ("06 12 34 56 78",
+    # "0612345678", "06.12.34.56.78"), never across unrelated digits of the blob.
     phones = {re.sub(r"\D", "", p) for p in raw["Téléphone"].dropna()}
     assert phones
-    assert not [p for p in phones if len(p) >= 10 and p in digits]
+    planted = [
+        re.compile(r"(?<!\d)" + r"[\s./-]*".join(p) + r"(?!\d)") for p in phones if len(p) >= 10
+    ]
+    assert planted
+    assert not [p.pattern for p in planted if p.search(blob)]
     assert result.summary["sources"]["bailleur"]["scrubbed"]["phones"] > 0
     for sid, personal in (("diagnostic", "auteur"), ("kobo", "nom_enqueteur")):
         rows = result.rejected[result.rejected["source"] == sid]["original_row"]

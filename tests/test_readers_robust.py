@@ -1,0 +1,523 @@
+"""Readers that never swallow, hang or blow up (issue 13): an unclosed quote costs its
+own line only, a file mixing encodings is reported, a workbook too large for memory is
+refused before it is read, JSON nested too deep and empty geometries give reasons, and
+what is not a data file (a FIFO, a device, a system file) is refused without its content
+being quoted."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from pipelines import ingest
+from pipelines._csv import read_csv
+from pipelines._ingest_rejects import _json_objects
+from pipelines._readers import MAX_XLSX_ROWS, MAX_XLSX_XML_BYTES, read_file, read_xlsx
+from pipelines.cli import main
+from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig
+from pipelines.errors import InputError
+from tests.conftest import write_demo_config
+
+BONDY_BBOX = (2.4779, 48.90676, 2.49111, 48.91278)
+TODAY = date(2030, 1, 1)  # after every simulated report
+LANDLORD = "signalements_bailleur.csv"
+
+
+def _landlord_source(path: Path) -> SourceConfig:
+    """The landlord source of config/demo.toml, reading ``path``."""
+    return SourceConfig(
+        id="bailleur",
+        kind="reports",
+        path=str(path),
+        format="csv",
+        personal_columns=("Nom du demandeur", "Téléphone", "Logement"),
+        columns={
+            "id": "N° ticket",
+            "date": "Date de création",
+            "category": "Catégorie",
+            "subcategory": "Sous-catégorie",
+            "description": "Description",
+            "address": "Adresse",
+            "building_ref": "Bâtiment",
+            "lat": "Latitude",
+            "lon": "Longitude",
+            "status": "Statut",
+            "closed_at": "Date de clôture",
+            "channel": "Canal",
+        },
+    )
+
+
+def _ingest(*sources: SourceConfig) -> ingest.IngestResult:
+    site = SiteConfig(id="test", name="test", osm="", sources=sources, params=DEFAULT_PARAMS)
+    result = ingest.ingest_site(site, study_area_bbox=BONDY_BBOX, today=TODAY)
+    for s in result.summary["sources"].values():
+        assert s["rows_in"] == (
+            s["accepted"] + s["duplicates"] + sum(s["rejected"].values()) + s["outside_study_area"]
+        )
+    return result
+
+
+def _kept_ids(result: ingest.IngestResult) -> set[str]:
+    return set(result.ingested["report_id"]) | set(result.outside["report_id"])
+
+
+def _plant_quote(src: Path, dst: Path, line: int, column: int) -> str:
+    """Copy the landlord export with a quote opened at the start of one cell of ``line``
+    (1-based); return that row's ticket."""
+    lines = src.read_bytes().split(b"\n")
+    fields = lines[line - 1].split(b";")
+    ticket = fields[0].decode("cp1252")
+    fields[column] = b'"' + fields[column]
+    lines[line - 1] = b";".join(fields)
+    dst.write_bytes(b"\n".join(lines))
+    return ticket
+
+
+@pytest.fixture(scope="module")
+def landlord_baseline(simulated_bondy: Path) -> ingest.IngestResult:
+    return _ingest(_landlord_source(simulated_bondy / LANDLORD))
+
+
+# --------------------------------------------------------------------------- quotes
+@pytest.mark.parametrize(
+    ("line", "column"),
+    [(11, 4), (11, 14), (3000, 5), ("last", 4), ("last", 0)],
+    ids=["description", "last-column", "address", "last-line", "last-line-first-cell"],
+)
+def test_unclosed_quote_costs_its_own_line_only(
+    simulated_bondy: Path,
+    landlord_baseline: ingest.IngestResult,
+    tmp_path: Path,
+    line: int | str,
+    column: int,
+) -> None:
+    src = simulated_bondy / LANDLORD
+    n_lines = len(src.read_bytes().rstrip(b"\n").split(b"\n"))
+    at = n_lines if line == "last" else int(line)
+    dst = tmp_path / LANDLORD
+    ticket = _plant_quote(src, dst, at, column)
+    result = _ingest(_landlord_source(dst))
+    s = result.summary["sources"]["bailleur"]
+    base = landlord_baseline.summary["sources"]["bailleur"]
+    assert base["rows_in"] == n_lines - 1 == 6868
+    assert s["rows_in"] == base["rows_in"]
+    assert s["rejected"]["malformed_row"] == 1
+    # Every other row is read as before: the same rows kept, the same other rejections.
+    assert f"bailleur:{ticket}" in _kept_ids(landlord_baseline)
+    assert _kept_ids(result) == _kept_ids(landlord_baseline) - {f"bailleur:{ticket}"}
+    assert {k: v for k, v in s["rejected"].items() if k != "malformed_row"} == base["rejected"]
+    assert s["accepted"] + s["duplicates"] + s["outside_study_area"] == (
+        base["accepted"] + base["duplicates"] + base["outside_study_area"] - 1
+    )
+    bad = result.rejected[result.rejected["reason"] == "malformed_row"].iloc[0]
+    assert bad["source_line"] == at
+    assert bad["source_file"] == str(dst)
+    assert f"ligne {at}" in bad["reason_fr"]
+    assert LANDLORD in bad["reason_fr"]
+    assert "Guillemet ouvert et jamais fermé" in bad["reason_fr"]
+    original = json.loads(bad["original_row"])
+    assert original["N° ticket"].strip('"') == ticket
+    assert not {"Nom du demandeur", "Téléphone", "Logement"} & set(original)
+
+
+def test_quoted_multiline_value_stays_one_row(tmp_path: Path) -> None:
+    text = (
+        "id;date;description;adresse\n"
+        '1;01/02/2024;"Fuite\nsous l\'évier\n(voir photo)";3 rue A\n'
+        "2;02/02/2024;Panne;4 rue B\n"
+        '3;03/02/2024;"Il a dit ""urgent""\net rappelé";5 rue C\n'
+    )
+    path = tmp_path / "multi.csv"
+    path.write_text(text, encoding="utf-8")
+    raw = read_csv(path)
+    assert raw.table.column("description").to_pylist() == [
+        "Fuite\nsous l'évier\n(voir photo)",
+        "Panne",
+        'Il a dit "urgent"\net rappelé',
+    ]
+    assert raw.lines.tolist() == [2, 5, 6]
+    assert not raw.malformed
+    # The same file with a quote left open further down: read line by line, the
+    # well-quoted values still one row each.
+    path.write_text(text + '4;04/02/2024;"Ascenseur;6 rue D\n5;05/02/2024;Tags;7 rue E\n')
+    raw = read_csv(path)
+    assert raw.table.column("id").to_pylist() == ["1", "2", "3", "5"]
+    assert raw.lines.tolist() == [2, 5, 6, 9]
+    assert [(m.line, m.unclosed_quote) for m in raw.malformed] == [(8, True)]
+
+
+def test_quote_closed_by_a_later_value_does_not_swallow_the_rows_between(
+    tmp_path: Path,
+) -> None:
+    # The quote opened on line 2 is "closed" by the first quote of line 4, followed by
+    # a letter: not RFC 4180, so lines 2 to 4 are not one value.
+    path = tmp_path / "q.csv"
+    path.write_text(
+        'id,date,texte\n1,01/02/2024,"Fuite\n2,02/02/2024,Panne\n3,03/02/2024,"Tags" x\n',
+        encoding="utf-8",
+    )
+    raw = read_csv(path)
+    assert raw.n_rows == 3
+    assert raw.table.column("id").to_pylist() == ["2", "3"]
+    assert [(m.line, m.unclosed_quote) for m in raw.malformed] == [(2, True)]
+
+
+def test_rows_as_wide_as_ragged_ones_are_not_trailing_separators(tmp_path: Path) -> None:
+    # One comma too many in every address: a row whose last value is empty is shifted
+    # as much as the others, not a row with a trailing separator.
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "id,date,adresse,tel\n1,01/02/2024,3, rue A,0600000000\n2,02/02/2024,4, rue B,\n"
+        "3,03/02/2024,5 rue C,\n",
+        encoding="utf-8",
+    )
+    raw = read_csv(path)
+    assert raw.table.column("id").to_pylist() == ["3"]
+    assert [(m.line, m.n_fields) for m in raw.malformed] == [(2, 5), (3, 5)]
+
+
+# --------------------------------------------------------------------------- encodings
+def test_file_mixing_utf8_and_cp1252_rows_is_reported(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    src = (simulated_bondy / LANDLORD).read_bytes().split(b"\n")
+    mixed = list(src)
+    # Rows appended from a UTF-8 export to the cp1252 one.
+    utf8_lines = [4, 10, 2000]
+    for k in utf8_lines:
+        text = mixed[k - 1].decode("cp1252")
+        assert not text.isascii()
+        mixed[k - 1] = text.encode("utf-8")
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\n".join(mixed))
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rows_in"] == 6868
+    (issue,) = s["file_issues"]
+    assert issue["reason"] == "mixed_encoding"
+    assert issue["lines"] == utf8_lines
+    assert "cp1252" in issue["detail"]
+    # Not a rejection: every row is still read and counted.
+    assert "mixed_encoding" not in set(result.rejected["reason"])
+
+    # The other way round: a UTF-8 export with a few cp1252 rows.
+    clean = (simulated_bondy / LANDLORD).read_bytes().decode("cp1252").split("\n")
+    cp_lines = [7, 8]
+    raw_lines = [
+        line.encode("cp1252" if k in cp_lines else "utf-8") for k, line in enumerate(clean, 1)
+    ]
+    path.write_bytes(b"\n".join(raw_lines))
+    result = _ingest(_landlord_source(path))
+    (issue,) = result.summary["sources"]["bailleur"]["file_issues"]
+    assert issue["reason"] == "mixed_encoding"
+    assert issue["lines"] == cp_lines
+    assert "utf-8" in issue["detail"]
+
+
+def test_single_encoding_files_have_no_issue(simulated_bondy: Path) -> None:
+    raw = read_csv(simulated_bondy / LANDLORD)
+    assert raw.encoding == "cp1252"
+    assert len(raw.encoding_mismatch_lines) == 0
+
+
+# --------------------------------------------------------------------------- XLSX
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" '
+    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'
+)
+_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+)
+_WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="Signalements" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+_WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+)
+_ROW = (
+    b'<row><c t="inlineStr"><is><t>01/02/2024</t></is></c>'
+    b'<c t="inlineStr"><is><t>3 rue Lucie Aubrac</t></is></c></row>'
+)
+
+
+def _workbook(path: Path, rows: int, *, dimension: str | None = None) -> Path:
+    """A workbook whose sheet holds ``rows`` identical rows under a header, written as
+    a stream: its XML compresses about 150 times (a zip bomb when ``rows`` is large)."""
+    head = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        + (f'<dimension ref="{dimension}"/>' if dimension else "")
+        + '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>date</t></is></c>'
+        '<c r="B1" t="inlineStr"><is><t>adresse</t></is></c></row>'
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        archive.writestr("_rels/.rels", _RELS)
+        archive.writestr("xl/workbook.xml", _WORKBOOK)
+        archive.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            sheet.write(head.encode())
+            block = _ROW * 10_000
+            for _ in range(rows // 10_000):
+                sheet.write(block)
+            sheet.write(_ROW * (rows % 10_000))
+            sheet.write(b"</sheetData></worksheet>")
+    return path
+
+
+def test_xlsx_streamed_within_limits(tmp_path: Path) -> None:
+    # The declared dimension says 3 rows: every row is read all the same.
+    path = _workbook(tmp_path / "ok.xlsx", 25_000, dimension="A1:B3")
+    raw = read_xlsx(path)
+    assert raw.columns == ["date", "adresse"]
+    assert raw.n_rows == 25_000
+    assert raw.lines[0] == 2
+    assert raw.lines[-1] == 25_001
+    assert set(raw.table.column("adresse").to_pylist()) == {"3 rue Lucie Aubrac"}
+
+
+def test_xlsx_over_the_limits_refused_with_a_french_message(tmp_path: Path) -> None:
+    path = _workbook(tmp_path / "gros.xlsx", 25_000)
+    size = 25_000 * len(_ROW)
+    assert path.stat().st_size * 50 < size  # it is a bomb, in miniature
+    with pytest.raises(InputError, match=r"gros\.xlsx.*classeur trop volumineux.*XML"):
+        read_xlsx(path, max_xml_bytes=size // 2)
+    with pytest.raises(InputError, match=r"gros\.xlsx.*plus de 1\u202f000 lignes"):
+        read_xlsx(path, max_rows=1_000)
+    declared = _workbook(tmp_path / "declare.xlsx", 10, dimension=f"A1:B{MAX_XLSX_ROWS + 1}")
+    with pytest.raises(InputError, match=r"declare\.xlsx.*déclare 1\u202f048\u202f577"):
+        read_xlsx(declared)
+
+
+def test_xlsx_zip_bomb_at_real_size_refused_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = MAX_XLSX_XML_BYTES // len(_ROW) + 10_000
+    path = _workbook(tmp_path / "bombe.xlsx", rows)
+    assert path.stat().st_size < MAX_XLSX_XML_BYTES // 100
+    import openpyxl
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the workbook was opened")
+
+    monkeypatch.setattr(openpyxl, "load_workbook", never)
+    with pytest.raises(InputError, match=r"bombe\.xlsx.*classeur trop volumineux"):
+        read_file(path, "auto")
+
+
+# --------------------------------------------------------------------------- JSON
+def test_json_nested_too_deep_is_an_input_error(tmp_path: Path) -> None:
+    deep = tmp_path / "profond.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(InputError, match=r"profond\.json.*imbriqué trop profondément"):
+        read_file(deep, "open311")
+    geo = tmp_path / "profond.geojson"
+    geo.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": null, '
+        '"properties": {"a": ' + "[" * 100_000 + "]" * 100_000 + "}}]}",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match=r"profond\.geojson.*imbriqué"):
+        read_file(geo, "auto")
+
+
+def test_empty_and_null_geometries_get_a_reason(tmp_path: Path) -> None:
+    features = [
+        ({"type": "GeometryCollection", "geometries": []}, ""),
+        ({"type": "GeometryCollection", "geometries": []}, "3 rue Lucie Aubrac"),
+        (None, ""),
+        ({"type": "Polygon", "coordinates": []}, ""),
+        ({"type": "Point", "coordinates": []}, ""),
+        ({"type": "Point", "coordinates": ["est", "nord"]}, ""),
+        ({"type": "Point", "coordinates": [2.485, 48.91]}, ""),
+    ]
+    path = tmp_path / "vides.geojson"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "geometry": geometry,
+                        "properties": {
+                            "date": "01/02/2024",
+                            "adresse": address,
+                            "commentaire": f"observation {k}",
+                        },
+                    }
+                    for k, (geometry, address) in enumerate(features)
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    source = SourceConfig(
+        id="geo",
+        kind="observations",
+        path=str(path),
+        format="geojson",
+        columns={"date": "date", "address": "adresse", "description": "commentaire"},
+    )
+    result = _ingest(source)
+    s = result.summary["sources"]["geo"]
+    assert s["rows_in"] == 7
+    reasons = dict(zip(result.rejected["source_line"], result.rejected["reason"], strict=True))
+    assert reasons == {
+        1: "missing_location",
+        3: "missing_location",
+        4: "missing_location",
+        5: "missing_location",
+        6: "unparseable_coordinates",
+    }
+    assert s["accepted"] == 2  # by its address, and the point
+
+
+# --------------------------------------------------------------------------- not data files
+def _read_in_thread(path: Path) -> BaseException | None:
+    """read_file in a thread: a reader that waits on a FIFO must not hang the tests."""
+    outcome: list[BaseException | None] = []
+
+    def target() -> None:
+        try:
+            read_file(path, "auto")
+            outcome.append(None)
+        except BaseException as err:
+            outcome.append(err)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout=120)
+    assert not thread.is_alive(), f"reading {path} hangs"
+    return outcome[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_fifo_and_device_refused_without_hanging(tmp_path: Path) -> None:
+    fifo = tmp_path / "signalements.csv"
+    os.mkfifo(fifo)
+    err = _read_in_thread(fifo)
+    assert isinstance(err, InputError)
+    assert "signalements.csv" in str(err)
+    assert "tube nommé" in str(err)
+    if Path("/dev/zero").exists():
+        err = _read_in_thread(Path("/dev/zero"))
+        assert isinstance(err, InputError)
+        assert "périphérique" in str(err)
+
+
+def test_files_that_are_not_tables_are_refused_without_quoting_them(tmp_path: Path) -> None:
+    secret = "root:$6$Zq8sel$c4ch3:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n"
+    shadow = tmp_path / "shadow"
+    shadow.write_text(secret, encoding="utf-8")
+    binary = tmp_path / "photo.csv"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00;secret;x\n" * 3)
+    for path, words in ((shadow, ("root", "Zq8sel", "daemon")), (binary, ("PNG", "secret"))):
+        err = _read_in_thread(path)
+        assert isinstance(err, InputError), err
+        message = str(err)
+        assert path.name in message
+        assert not [w for w in words if w in message.replace(str(path), "")]
+
+
+def test_cli_exits_2_naming_the_file(
+    simulated_bondy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(simulated_bondy, raw)
+    (raw / "observations_diagnostic.geojson").write_text(
+        '{"type": "FeatureCollection", "features": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        encoding="utf-8",
+    )
+    config = write_demo_config(tmp_path, raw)
+    code = main(
+        [
+            "-q",
+            "ingest",
+            "--config",
+            str(config),
+            "--site",
+            "bondy",
+            "--out-dir",
+            str(tmp_path / "out"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    assert "observations_diagnostic.geojson" in err
+
+
+# --------------------------------------------------------------------------- rejects
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["", "simple", 'guillemet " et \\ barre', "ligne\nsuivante\r\tfin"],
+        ["\x00\x01\x1f\x7f", "é — ☃ \u2028 😀", "[nom] [téléphone]", "\b\f"],
+    ],
+)
+def test_json_objects_match_json_dumps(values: list[str]) -> None:
+    keys = ["N° ticket", 'clé "citée"', "a\\b", "x"]
+    columns = [pa.array([v] * 2, pa.large_string()) for v in values]
+    got = _json_objects(keys, columns, 2).to_pylist()
+    want = json.dumps(dict(zip(keys, values, strict=True)), ensure_ascii=False)
+    assert got == [want, want]
+    assert json.loads(got[0]) == dict(zip(keys, values, strict=True))
+
+
+def test_every_line_ragged_is_rejected_line_by_line(simulated_bondy: Path, tmp_path: Path) -> None:
+    # The landlord export with one separator too many on every data line.
+    lines = (simulated_bondy / LANDLORD).read_bytes().rstrip(b"\n").split(b"\n")
+    ragged = [lines[0]] + [b"x;" + line for line in lines[1:]]
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\n".join(ragged) + b"\n")
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rows_in"] == len(lines) - 1
+    # The planted exact duplicates are still duplicates; every other line a rejection.
+    assert s["accepted"] == s["outside_study_area"] == 0
+    assert 0 < s["duplicates"] < 100
+    assert s["rejected"] == {"malformed_row": len(lines) - 1 - s["duplicates"]}
+    rejected = result.rejected
+    assert len(rejected) == len(lines) - 1 - s["duplicates"]
+    assert rejected["source_line"].is_monotonic_increasing
+    assert rejected["source_line"].iloc[0] == 2
+    assert (rejected["reason_fr"] == rejected["reason_fr"].iloc[0]).all()
+    assert "16 champs au lieu de 15" in rejected["reason_fr"].iloc[0]
+    first = json.loads(rejected["original_row"].iloc[0])
+    raw = pd.read_csv(simulated_bondy / LANDLORD, sep=";", encoding="cp1252", dtype=str)
+    assert first["N° ticket"] == "x"
+    assert first["Date de création"] == raw["N° ticket"].iloc[0]
+    # The fields before the first personal column only (shifted by one).
+    assert list(first)[-2:] == ["Canal", "_champs"]
+    phones = raw["Téléphone"].dropna()
+    rows = "\n".join(rejected["original_row"])
+    assert not [p for p in phones if len(p) >= 10 and p in rows]
+    assert np.all(rejected["source"] == "bailleur")
