@@ -212,7 +212,10 @@ def _geometry_from_columns(props: dict[str, Any]) -> tuple[BaseGeometry | None, 
 
 # --------------------------------------------------------------------------- limits
 def _check_size(path: Path) -> None:
-    """Refuse, unread, a file above :data:`MAX_FILE_BYTES` (a shapefile with its companions)."""
+    """Refuse, unread, a file above :data:`MAX_FILE_BYTES` (a shapefile with its companions),
+    and anything that is not a regular file (reading a named pipe would wait forever)."""
+    if not path.is_file():
+        raise FileProblemError("ce n'est pas un fichier ordinaire")
     size = path.stat().st_size
     if path.suffix.lower() == ".shp":
         size += sum(

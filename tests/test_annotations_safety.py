@@ -377,6 +377,17 @@ def test_json_nested_too_deep_is_a_file_problem(tmp_path: Path) -> None:
     ]
 
 
+def test_a_named_pipe_in_the_folder_is_refused_without_waiting(tmp_path: Path) -> None:
+    folder = tmp_path / "bondy"
+    folder.mkdir()
+    os.mkfifo(folder / "tube.geojson")
+    read = read_annotations(folder, site_id="bondy", tags=TAGS, now=NOW)
+    assert read.failed_files == ["tube.geojson"]
+    assert read.rejected == [
+        "tube.geojson : ce n'est pas un fichier ordinaire — aucune note lue dans ce fichier."
+    ]
+
+
 def _as_text(path: Path) -> str:
     """Every cell of a GeoParquet file as text (all columns but the geometry)."""
     frame = gpd.read_parquet(path)
