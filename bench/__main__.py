@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["ingest", "geocode", "hotspots", "trends", "maps"]
+BENCHES = ["ingest", "geocode", "hotspots", "trends", "maps", "annotations"]
 ROOT = Path(__file__).resolve().parents[1]
 
 
