@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["scrub", "ingest", "geocode", "hotspots", "trends", "maps"]
+BENCHES = ["scrub", "ingest", "geocode", "hotspots", "trends", "maps", "annotations"]
 ROOT = Path(__file__).resolve().parents[1]
 
 

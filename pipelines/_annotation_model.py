@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import uuid
@@ -27,6 +28,17 @@ NEAR_BUILDING_M = 10.0
 LOCAL_TZ = "Europe/Paris"
 #: Namespace of the deterministic ids of notes that come without one.
 NOTE_NAMESPACE = uuid.UUID("5b0c2f0e-8f5c-4d62-9a7e-7669676965aa")
+#: A note file larger than this (bytes on disk; for an XLSX, its uncompressed content)
+#: is refused unread, with a message naming it: the planners' files hold hundreds of
+#: notes, a 200,000-note map export weighs about 70 MB.
+MAX_FILE_BYTES = 100_000_000
+#: A note file with more features or rows than this is refused, with a message naming it.
+MAX_FILE_NOTES = 200_000
+#: A note dated later than the run's time plus this is refused: a clock set to 2099 would
+#: otherwise make that version win over every later real edit.
+FUTURE_TOLERANCE = pd.Timedelta(days=1)
+#: Free-text fields of a note scrubbed of personal data before anything is written.
+SCRUBBED_FIELDS: tuple[str, ...] = ("text", "author", "tag")
 
 NOTE_FIELDS = [
     "note_id",
@@ -41,6 +53,8 @@ NOTE_FIELDS = [
     "zone_id",
 ]
 SOURCE_COLUMNS = ["source_file", "source_ref", "source_format"]
+#: Columns of the version store (``annotations_versions.parquet``) besides NOTE_COLUMNS.
+VERSION_COLUMNS = ["version_hash", "imported_at"]
 LINK_COLUMNS = [
     "building_ids",
     "zone_ids",
@@ -131,6 +145,13 @@ class AnnotationRead:
         Notes rejected by validation (unreadable files not counted).
     n_duplicates
         Valid notes that were another copy or version of a kept note.
+    n_future
+        Notes rejected because they are dated after the run's time plus
+        :data:`FUTURE_TOLERANCE` (also counted in ``n_rejected``).
+    versions
+        Every valid note as read, before deduplication (what the version store keeps).
+    scrubbed
+        What :func:`scrub_note_fields` replaced in the valid notes.
     """
 
     notes: gpd.GeoDataFrame
@@ -142,6 +163,9 @@ class AnnotationRead:
     n_read: int = 0
     n_rejected: int = 0
     n_duplicates: int = 0
+    n_future: int = 0
+    versions: gpd.GeoDataFrame | None = None
+    scrubbed: dict[str, Any] = field(default_factory=dict)
 
     @property
     def messages(self) -> list[str]:
@@ -150,6 +174,7 @@ class AnnotationRead:
 
 
 # --------------------------------------------------------------------------- values
+@functools.lru_cache(maxsize=4096)
 def _fold(text: str) -> str:
     """Lower case, no accents, single spaces: how names and vocabularies are compared."""
     decomposed = unicodedata.normalize("NFKD", str(text))
@@ -157,6 +182,7 @@ def _fold(text: str) -> str:
     return " ".join(plain.casefold().split())
 
 
+@functools.lru_cache(maxsize=4096)
 def _field_name(name: str) -> str:
     key = re.sub(r"[\s\-]+", "_", _fold(name).replace("'", "_"))
     return ALIASES.get(key, key)
@@ -229,3 +255,53 @@ def _fr_time(stamp: Any) -> str:
     if stamp is None or pd.isna(stamp):
         return "sans date"
     return pd.Timestamp(stamp).tz_convert(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
+
+
+# --------------------------------------------------------------------------- privacy
+def scrub_note_fields(
+    notes: pd.DataFrame, fields: tuple[str, ...] = SCRUBBED_FIELDS
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Replace phones, e-mails, flat numbers and names in the notes' free text.
+
+    All the ``fields`` of all the notes go through :func:`pipelines._scrub.scrub_series`
+    in one call (its rules are compiled once per call and distinct values scrubbed
+    once), never note by note.
+
+    Parameters
+    ----------
+    notes
+        Notes with the ``fields`` columns (text or missing).
+    fields
+        The columns to scrub (default :data:`SCRUBBED_FIELDS`).
+
+    Returns
+    -------
+    tuple
+        A copy of ``notes`` with the fields scrubbed (missing values stay ``None``), and
+        the counts: replacements by kind (``phones``, ``emails``, ``flats``, ``names``),
+        ``fields`` (per field, how many notes had it changed) and ``notes`` (how many
+        notes had at least one field changed).
+    """
+    from pipelines._scrub import scrub_series
+
+    out = notes.copy()
+    present = [c for c in fields if c in out]
+    n = len(out)
+    stacked = pd.Series(
+        [None if _clean(v) is None else str(v) for c in present for v in out[c]], dtype=object
+    )
+    clean, kinds = scrub_series(stacked)
+    values = np.asarray(clean.astype(object).where(clean.notna(), None), dtype=object)
+    before = stacked.to_numpy(dtype=object)
+    changed = np.zeros(n, dtype=bool)
+    per_field: dict[str, int] = {}
+    for k, c in enumerate(present):
+        part_before, part_after = before[k * n : (k + 1) * n], values[k * n : (k + 1) * n]
+        diff = np.array([a != b for a, b in zip(part_before, part_after, strict=True)], bool)
+        per_field[c] = int(diff.sum())
+        changed |= diff
+        out[c] = pd.Series(part_after, index=out.index, dtype=object)
+    counts: dict[str, Any] = {**{k: int(v) for k, v in kinds.items()}}
+    counts["fields"] = per_field
+    counts["notes"] = int(changed.sum())
+    return out, counts

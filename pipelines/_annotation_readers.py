@@ -27,6 +27,9 @@ from pipelines._annotation_model import (
     _ZONE_ID,
     DEFAULT_STATUS,
     DELETED_STATUS,
+    FUTURE_TOLERANCE,
+    MAX_FILE_BYTES,
+    MAX_FILE_NOTES,
     NOTE_NAMESPACE,
     STATUSES,
     AnnotationRead,
@@ -35,8 +38,10 @@ from pipelines._annotation_model import (
     _clean,
     _field_name,
     _fold,
+    _fr_time,
     empty_notes,
     parse_note_time,
+    scrub_note_fields,
 )
 from pipelines._annotation_versions import _notes_frame, deduplicate_notes
 from pipelines.crs import WGS84
@@ -44,6 +49,9 @@ from pipelines.crs import WGS84
 # The logger of pipelines.annotations, as before the split, so that log
 # filters and configurations keep matching these messages.
 log = logging.getLogger("pipelines.annotations")
+
+#: How a future-dated note's problem starts (counted apart in the summary).
+FUTURE_PROBLEM = "date dans le futur"
 
 
 def _match_vocabulary(value: str, allowed: Sequence[str]) -> str | None:
@@ -93,9 +101,19 @@ def _check_geometry(geometry: BaseGeometry) -> tuple[BaseGeometry | None, str | 
 
 
 def validate_note(
-    raw: RawNote, *, site_id: str, tags: Sequence[str], statuses: Sequence[str] = STATUSES
+    raw: RawNote,
+    *,
+    site_id: str,
+    tags: Sequence[str],
+    statuses: Sequence[str] = STATUSES,
+    latest: pd.Timestamp | None = None,
 ) -> tuple[dict[str, Any] | None, list[str]]:
     """Check one note and normalise its fields.
+
+    ``latest`` (UTC) is the latest date a note may carry (the run's time plus
+    :data:`FUTURE_TOLERANCE`); ``None`` checks nothing. A later creation or modification
+    date is a problem: used, it would win over every real edit until that date.
+    The free text is kept as read: :func:`read_annotations` scrubs all notes at once.
 
     Returns
     -------
@@ -135,6 +153,15 @@ def validate_note(
             note[key] = None
     if props.get("created_at") is None:
         problems.append("date de création manquante (colonne created_at ou date)")
+    if latest is not None:
+        for key, label in (("created_at", "création"), ("updated_at", "modification")):
+            stamp = note.get(key)
+            if stamp is not None and stamp > latest:
+                problems.append(
+                    f"{FUTURE_PROBLEM} : date de {label} {_fr_time(stamp)} postérieure à la "
+                    f"date du passage plus un jour ({_fr_time(latest)}) ; corrigez la date "
+                    "(horloge de l'ordinateur ?) pour que la note soit importée"
+                )
     building = props.get("building_id")
     if building is not None and not _BUILDING_ID.match(str(building)):
         problems.append(
@@ -183,10 +210,61 @@ def _geometry_from_columns(props: dict[str, Any]) -> tuple[BaseGeometry | None, 
     return shapely.Point(x, y), None
 
 
+# --------------------------------------------------------------------------- limits
+def _check_size(path: Path) -> None:
+    """Refuse, unread, a file above :data:`MAX_FILE_BYTES` (a shapefile with its companions),
+    and anything that is not a regular file (reading a named pipe would wait forever)."""
+    if not path.is_file():
+        raise FileProblemError("ce n'est pas un fichier ordinaire")
+    size = path.stat().st_size
+    if path.suffix.lower() == ".shp":
+        size += sum(
+            p.stat().st_size
+            for p in path.parent.glob(path.stem + ".*")
+            if p.suffix.lower() in _SHAPEFILE_SIDECARS
+        )
+    if size > MAX_FILE_BYTES:
+        raise FileProblemError(
+            f"fichier trop volumineux ({_mb(size)}, limite {_mb(MAX_FILE_BYTES)}) ; "
+            "découpez-le en plusieurs fichiers"
+        )
+
+
+def _check_count(n: int) -> None:
+    if n > MAX_FILE_NOTES:
+        raise FileProblemError(
+            f"trop de notes dans un seul fichier ({n} ; limite {MAX_FILE_NOTES}) ; "
+            "découpez-le en plusieurs fichiers"
+        )
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.0f} Mo" if n >= 1e6 else f"{n / 1e6:.1f} Mo"
+
+
+def _check_xlsx_size(path: Path) -> None:
+    """An XLSX is a zip: refuse it when its uncompressed content is above the limit, before
+    loading it (a small zip can hold gigabytes of sheet XML)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            size = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as err:
+        raise FileProblemError("classeur illisible (ce n'est pas un fichier XLSX)") from err
+    if size > MAX_FILE_BYTES:
+        raise FileProblemError(
+            f"classeur trop volumineux une fois décompressé ({_mb(size)}, limite "
+            f"{_mb(MAX_FILE_BYTES)}) ; découpez-le en plusieurs fichiers"
+        )
+
+
 # --------------------------------------------------------------------------- readers
 def _read_geojson(path: Path) -> list[RawNote]:
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except RecursionError as err:
+        raise FileProblemError("JSON illisible (imbrication trop profonde)") from err
     except UnicodeDecodeError as err:
         raise FileProblemError("fichier non lisible en UTF-8 (un GeoJSON doit l'être)") from err
     except json.JSONDecodeError as err:
@@ -202,6 +280,7 @@ def _read_geojson(path: Path) -> list[RawNote]:
         raise FileProblemError("ce n'est pas un GeoJSON de notes (attendu une FeatureCollection)")
     if not isinstance(features, list):
         raise FileProblemError("« features » doit être une liste")
+    _check_count(len(features))
     transform = _legacy_crs_transform(data.get("crs"))
     out = []
     for k, feature in enumerate(features, start=1):
@@ -253,12 +332,14 @@ def _legacy_crs_transform(crs: Any) -> Callable[[BaseGeometry], BaseGeometry] | 
 
 def _read_table(path: Path) -> list[RawNote]:
     if path.suffix.lower() == ".xlsx":
+        _check_xlsx_size(path)
         try:
             frame = pd.read_excel(path, dtype=str, keep_default_na=False)
         except (ValueError, OSError, KeyError) as err:
             raise FileProblemError(f"classeur illisible ({type(err).__name__})") from err
     else:
         frame = _read_csv(path)
+    _check_count(len(frame))
     columns = {_field_name(str(c)): c for c in frame.columns}
     missing = [
         f"{fr} ({en})"
@@ -307,6 +388,12 @@ def _read_ogr(path: Path) -> list[RawNote]:
         layers = [str(name) for name, _ in pyogrio.list_layers(path)]
     except Exception as err:  # pyogrio raises DataSourceError and GDAL errors of several types
         raise FileProblemError(f"fichier SIG illisible ({type(err).__name__} : {err})") from err
+    try:
+        _check_count(sum(int(pyogrio.read_info(path, layer=layer)["features"]) for layer in layers))
+    except FileProblemError:
+        raise
+    except Exception as err:  # as above: GDAL errors of several types
+        raise FileProblemError(f"fichier SIG illisible ({type(err).__name__} : {err})") from err
     out: list[RawNote] = []
     for layer in layers:
         try:
@@ -353,8 +440,14 @@ def read_annotations(
     site_id: str,
     tags: Sequence[str],
     statuses: Sequence[str] = STATUSES,
+    now: pd.Timestamp | None = None,
 ) -> AnnotationRead:
     """Read and validate every note file of a site's annotation folder.
+
+    Files are read in the order of their names (then each note in its file's order),
+    never of their modification times, so that two versions of a note with the same
+    date are always decided the same way: the later file name wins, then the later
+    position in the file (see :func:`pipelines._annotation_versions.deduplicate_notes`).
 
     Parameters
     ----------
@@ -366,20 +459,28 @@ def read_annotations(
         The allowed tags (``Config.annotation_tags``), compared without case/accents.
     statuses
         The allowed statuses besides ``supprimé``.
+    now
+        The run's time (UTC; default: the clock). A note dated after ``now`` plus
+        :data:`FUTURE_TOLERANCE` is rejected.
 
     Returns
     -------
     AnnotationRead
-        Valid notes, deduplicated by ``note_id`` (EPSG:4326), and the messages.
+        Valid notes, scrubbed of personal data and deduplicated by ``note_id``
+        (EPSG:4326), every valid version as read, and the messages (scrubbed too).
     """
     folder = Path(folder)
     result = AnnotationRead(empty_notes())
+    result.versions = empty_notes()
+    result.scrubbed = scrub_note_fields(empty_notes())[1]
     if not folder.is_dir():
         log.info("%s: no annotation folder", folder)
         return result
-    paths = [p for p in folder.iterdir()]
-    # Oldest file first, so that at equal dates the most recent file wins.
-    paths.sort(key=lambda p: (p.stat().st_mtime_ns, p.name))
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    latest = (now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")) + (
+        FUTURE_TOLERANCE
+    )
+    paths = sorted(folder.iterdir(), key=lambda p: p.name)
     notes: list[dict[str, Any]] = []
     for path in paths:
         if _is_ignored(path):
@@ -394,6 +495,7 @@ def read_annotations(
             )
             continue
         try:
+            _check_size(path)
             raws = reader(path)
         except FileProblemError as err:
             result.failed_files.append(path.name)
@@ -407,22 +509,28 @@ def read_annotations(
         result.n_read += len(raws)
         fmt = "geojson" if reader is _read_geojson else path.suffix.lower().lstrip(".")
         for raw in raws:
-            note, problems = validate_note(raw, site_id=site_id, tags=tags, statuses=statuses)
+            note, problems = validate_note(
+                raw, site_id=site_id, tags=tags, statuses=statuses, latest=latest
+            )
             if note is None:
                 result.rejected.append(
                     f"{path.name}, {raw.ref} : note rejetée : {' ; '.join(problems)}."
                 )
                 result.n_rejected += 1
+                result.n_future += any(p.startswith(FUTURE_PROBLEM) for p in problems)
                 continue
             note.update(source_file=path.name, source_ref=raw.ref, source_format=fmt)
             note["_rank"] = len(notes)
             note["_origin"] = "dossier"
             notes.append(note)
-    frame = _notes_frame(notes)
+    frame, result.scrubbed = scrub_note_fields(_notes_frame(notes))
+    frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=WGS84)
     kept, messages = deduplicate_notes(frame)
+    result.versions = frame.drop(columns=["_rank", "_origin"])
     result.notes = kept.drop(columns=["_rank", "_origin"])
     result.duplicates = messages
     result.n_duplicates = len(frame) - len(kept)
+    result.rejected = scrub_messages(result.rejected)
     log.info(
         "%s: %d notes read in %d files, %d kept, %d rejected",
         folder,
@@ -432,3 +540,14 @@ def read_annotations(
         len(result.rejected),
     )
     return result
+
+
+def scrub_messages(messages: list[str]) -> list[str]:
+    """Messages that quote what a planner typed (a rejected tag, site or status), scrubbed
+    of personal data in one call, like the notes themselves."""
+    if not messages:
+        return []
+    from pipelines._scrub import scrub_series
+
+    clean, _ = scrub_series(pd.Series(messages, dtype=object))
+    return [str(m) for m in clean]

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -44,18 +46,52 @@ def _version_time(row: pd.Series) -> pd.Timestamp:
     return updated if pd.notna(updated) else row["created_at"]
 
 
-def _content(row: pd.Series) -> tuple[Any, ...]:
-    geometry = row["geometry"]
-    wkt = shapely.to_wkt(geometry, rounding_precision=6) if geometry is not None else None
-    return (*(None if pd.isna(row[c]) else row[c] for c in NOTE_FIELDS), wkt)
+def _times_us(values: pd.Series) -> np.ndarray:
+    """UTC times as int64 microseconds (missing: the smallest int64, so: the oldest)."""
+    stamps = pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
+    return np.asarray(stamps.dt.tz_convert(None).to_numpy().astype("datetime64[us]"), "int64")
+
+
+def content_keys(notes: pd.DataFrame) -> pd.Series:
+    """One string per note holding everything that makes a version (the fields of
+    :data:`NOTE_FIELDS` and the geometry's WKT at 6 decimals), aligned on ``notes``:
+    two versions with the same key are the same version."""
+    missing = "\x00"
+    parts: list[pd.Series] = []
+    for c in NOTE_FIELDS:
+        if c in ("created_at", "updated_at"):
+            parts.append(pd.Series(_times_us(notes[c]), index=notes.index).astype("str"))
+        else:
+            col = notes[c].astype(object)
+            parts.append(col.where(col.notna(), missing).astype("str"))
+    geoms = np.asarray(notes.geometry.to_numpy(), dtype=object)
+    wkt = shapely.to_wkt(geoms, rounding_precision=6)
+    parts.append(pd.Series(wkt, index=notes.index, dtype=object).fillna(missing).astype("str"))
+    key = parts[0]
+    for part in parts[1:]:
+        key = key + "\x1f" + part
+    return key
+
+
+def version_hashes(notes: pd.DataFrame) -> pd.Series:
+    """SHA-256 of :func:`content_keys`: the identity of a version in the version store."""
+    keys = content_keys(notes)
+    return pd.Series(
+        [hashlib.sha256(k.encode("utf-8")).hexdigest() for k in keys],
+        index=notes.index,
+        dtype=object,
+    )
 
 
 def deduplicate_notes(notes: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Keep one row per ``note_id``: its newest version.
 
     Versions are ordered by ``updated_at`` (else ``created_at``), then by ``_rank``
-    (higher wins: a more recent file; the archive ranks below the folder). A version
-    without geometry takes the geometry of another version of the same note.
+    (higher wins). :func:`pipelines._annotation_readers.read_annotations` gives ranks in
+    the order of the file names, then of the positions in each file, so that at equal
+    dates the later file name, then the later position, wins — a stable rule, never the
+    files' modification times; the archive ranks below the folder. A version without
+    geometry takes the geometry of another version of the same note.
 
     Returns
     -------
@@ -65,47 +101,61 @@ def deduplicate_notes(notes: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[s
     """
     if notes.empty:
         return notes.copy(), []
+    # One sort of all versions instead of a Python sort per note (200,000 notes ran in
+    # minutes that way): note, then time, then rank; the last of each note wins.
+    codes, _ = pd.factorize(notes["note_id"].astype(str))
+    times = _times_us(notes["updated_at"].where(notes["updated_at"].notna(), notes["created_at"]))
+    ranks = notes["_rank"].to_numpy(dtype="int64")
+    order = np.lexsort((ranks, times, codes))
+    sorted_codes = codes[order]
+    last = np.r_[sorted_codes[1:] != sorted_codes[:-1], True]
+    winners_pos = order[last]  # positions of the winners, by note code
+    sizes = np.bincount(codes)
+    in_group = sizes[codes] > 1
+    if not in_group.any():
+        return notes.copy(), []
+    winner_of = np.empty(len(sizes), dtype="int64")
+    winner_of[sorted_codes[last]] = winners_pos
+    group_rows = order[in_group[order]]  # rows of notes with several versions, sorted
+    sub = notes.iloc[np.unique(group_rows)]
+    keys = dict(zip(np.unique(group_rows).tolist(), content_keys(sub).tolist(), strict=True))
+    origin = notes["_origin"].to_numpy(dtype=object)
+    source = notes["source_file"].to_numpy(dtype=object)
+    geoms = np.asarray(notes.geometry.to_numpy(), dtype=object)
     messages: list[str] = []
     identical: dict[tuple[str, str], int] = {}
-    keep: dict[str, int] = {}
     fill_geometry: dict[int, Any] = {}
-    for note_id, group in notes.groupby("note_id", sort=False):
-        if len(group) == 1:
-            keep[str(note_id)] = int(group.index[0])
+    for pos in group_rows.tolist():
+        best = int(winner_of[codes[pos]])
+        if pos == best:
             continue
-        order = sorted(
-            group.index, key=lambda i: (_version_time(group.loc[i]), group.loc[i, "_rank"])
-        )
-        best = order[-1]
-        keep[str(note_id)] = int(best)
-        winner = group.loc[best]
-        if winner["geometry"] is None:
-            with_geom = [i for i in order if group.loc[i, "geometry"] is not None]
-            if with_geom:
-                fill_geometry[int(best)] = group.loc[with_geom[-1], "geometry"]
-        for other in order[:-1]:
-            loser = group.loc[other]
-            if _content(loser) == _content(winner):
-                if loser["_origin"] == "dossier" and winner["_origin"] == "dossier":
-                    key = (str(winner["source_file"]), str(loser["source_file"]))
-                    identical[key] = identical.get(key, 0) + 1
-                continue
-            if loser["_origin"] == "archive" or winner["_origin"] == "archive":
-                messages.append(_archive_message(str(note_id), winner, loser))
-                continue
-            if _version_time(loser) == _version_time(winner):
-                messages.append(
-                    f"note {note_id} : deux versions différentes à la même date "
-                    f"({_fr_time(_version_time(winner))}) "
-                    f"dans {loser['source_file']} et {winner['source_file']} ; celle de "
-                    f"{winner['source_file']} (fichier le plus récent) est conservée."
-                )
-            else:
-                messages.append(
-                    f"note {note_id} : version du {_fr_time(_version_time(winner))} "
-                    f"({winner['source_file']}) conservée ; version plus ancienne du "
-                    f"{_fr_time(_version_time(loser))} ({loser['source_file']}) écartée."
-                )
+        if geoms[best] is None and geoms[pos] is not None:
+            fill_geometry[best] = geoms[pos]  # rows come oldest first: the newest stays
+        if keys[pos] == keys[best]:
+            if origin[pos] == "dossier" and origin[best] == "dossier":
+                pair = (str(source[best]), str(source[pos]))
+                identical[pair] = identical.get(pair, 0) + 1
+            continue
+        winner, loser = notes.iloc[best], notes.iloc[pos]
+        note_id = str(winner["note_id"])
+        if origin[pos] == "archive" or origin[best] == "archive":
+            messages.append(_archive_message(note_id, winner, loser))
+        elif times[pos] == times[best]:
+            messages.append(
+                f"note {note_id} : deux versions différentes à la même date "
+                f"({_fr_time(_version_time(winner))}) dans {loser['source_file']} "
+                f"({loser['source_ref']}) et {winner['source_file']} ({winner['source_ref']}) ; "
+                f"celle de {winner['source_file']} ({winner['source_ref']}) est conservée "
+                "(à date égale, le fichier dont le nom vient en dernier dans l'ordre "
+                "alphabétique l'emporte, puis la dernière position dans le fichier) ; "
+                "l'autre version est gardée dans l'archive des versions."
+            )
+        else:
+            messages.append(
+                f"note {note_id} : version du {_fr_time(_version_time(winner))} "
+                f"({winner['source_file']}) conservée ; version plus ancienne du "
+                f"{_fr_time(_version_time(loser))} ({loser['source_file']}) écartée."
+            )
     for (winner_file, loser_file), n in identical.items():
         if winner_file == loser_file:
             messages.append(
@@ -116,9 +166,9 @@ def deduplicate_notes(notes: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[s
                 f"{winner_file} : {n} note(s) déjà présente(s) dans {loser_file} "
                 "(même identifiant, même contenu), comptée(s) une fois."
             )
-    out = notes.loc[sorted(keep.values())].copy()
-    for i, geometry in fill_geometry.items():
-        out.loc[i, "geometry"] = geometry
+    out = notes.iloc[np.sort(winners_pos)].copy()
+    for pos, geometry in fill_geometry.items():
+        out.loc[notes.index[pos], "geometry"] = geometry
     return out, messages
 
 
@@ -197,3 +247,63 @@ def _as_notes(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out["geometry"] = [None if g is None or g.is_empty else g for g in out.geometry]
     out = out[NOTE_COLUMNS]
     return gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
+
+
+# --------------------------------------------------------------------------- version store
+def add_to_version_store(
+    store: gpd.GeoDataFrame | None,
+    versions: Sequence[gpd.GeoDataFrame],
+    *,
+    imported_at: pd.Timestamp,
+) -> tuple[gpd.GeoDataFrame, int]:
+    """Add the versions not yet kept to the store of every note version ever imported.
+
+    The store keeps each distinct version once (identified by :func:`version_hashes`),
+    winner or loser, so that a version decided against (an older edit, the loser of a
+    conflict at equal dates) is never lost, and re-importing the same files adds
+    nothing: the store grows with the edits, not with the runs.
+
+    Parameters
+    ----------
+    store
+        The current store (:data:`NOTE_COLUMNS` and :data:`VERSION_COLUMNS`), or ``None``.
+    versions
+        Frames of notes (:data:`NOTE_COLUMNS`, any extra column ignored), in priority order.
+    imported_at
+        The run's time, recorded on the versions added.
+
+    Returns
+    -------
+    tuple
+        The store (old rows first, then the new ones in order) and how many were added.
+    """
+    frames = [_as_notes(v) for v in versions if v is not None and len(v)]
+    old = (
+        _as_notes(store).assign(
+            version_hash=store["version_hash"].to_numpy(),
+            imported_at=pd.to_datetime(store["imported_at"], utc=True).astype(
+                "datetime64[us, UTC]"
+            ),
+        )
+        if store is not None and len(store)
+        else None
+    )
+    if not frames:
+        new = None
+    else:
+        new = pd.concat(frames, ignore_index=True)
+        new["version_hash"] = version_hashes(new).to_numpy()
+        new = new.drop_duplicates("version_hash")
+        if old is not None:
+            new = new[~new["version_hash"].isin(set(old["version_hash"]))]
+        new["imported_at"] = pd.Series(
+            [imported_at] * len(new), index=new.index, dtype="datetime64[us, UTC]"
+        )
+    parts = [f for f in (old, new) if f is not None and len(f)]
+    if not parts:
+        empty = empty_notes()
+        empty["version_hash"] = pd.Series(dtype=object)
+        empty["imported_at"] = pd.Series(dtype="datetime64[us, UTC]")
+        return empty, 0
+    out = pd.concat(parts, ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84), 0 if new is None else len(new)

@@ -19,8 +19,25 @@ every refresh folds them in:
   note instead of creating a new one; to edit the *text* of a note keep its
   ``note_id`` column (the CSV written by :func:`run` has it).
 * **Versions**: the same ``note_id`` read twice is one note. The version with the newest
-  ``updated_at`` (else ``created_at``) wins; at equal dates the most recently modified
-  file wins, and the folder wins over the archive. Each case is reported.
+  ``updated_at`` (else ``created_at``) wins; at equal dates the file whose name sorts
+  last wins, then the later position in the file (never the files' modification
+  times), and the folder wins over the archive. Each case is reported. Every distinct
+  version ever imported, winner or loser, is kept once in
+  ``annotations_versions.parquet`` beside the archive (identified by a hash of its
+  content, so that re-reading the same files adds nothing).
+* **Dates**: a note dated after the run's time plus :data:`FUTURE_TOLERANCE` is
+  rejected with its reason (a clock set to 2099 would hide every later real edit); an
+  archived version of that kind is set aside, with a message, and stays in the version
+  store.
+* **Personal data**: the text, author and tag of every note are scrubbed
+  (:func:`pipelines._scrub.scrub_series`, one call over all notes) before anything is
+  written — outputs, map, index *and archive*: the archive lives on the analyst's
+  machine but forever, so it keeps the scrubbed text only; the planners' files in the
+  folder are the one place the raw text stays. Rejection messages quoting a value are
+  scrubbed too; the summary counts the replacements.
+* **Limits**: a file above :data:`MAX_FILE_BYTES` (an XLSX: its uncompressed content) or
+  :data:`MAX_FILE_NOTES` notes is refused unread with a message naming it, like any
+  unreadable file: the other files are still read.
 * **Memory** (decided here, documented in the summary): the folder is the source of the
   notes' *content*, but a note once imported is never lost. Every note ever read is
   kept, at its newest version, in ``annotations_archive.parquet`` — by default in
@@ -45,6 +62,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -72,22 +90,35 @@ from pipelines._annotation_model import (
     ALIASES,
     DEFAULT_STATUS,
     DELETED_STATUS,
+    FUTURE_TOLERANCE,
     LINK_COLUMNS,
     LOCAL_TZ,
+    MAX_FILE_BYTES,
+    MAX_FILE_NOTES,
     NEAR_BUILDING_M,
     NOTE_COLUMNS,
     NOTE_FIELDS,
     NOTE_NAMESPACE,
+    SCRUBBED_FIELDS,
     SOURCE_COLUMNS,
     STATUSES,
+    VERSION_COLUMNS,
     AnnotationRead,
     FileProblemError,
     RawNote,
+    _fr_time,
     empty_notes,
     parse_note_time,
+    scrub_note_fields,
 )
 from pipelines._annotation_readers import derived_note_id, read_annotations, validate_note
-from pipelines._annotation_versions import _as_notes, deduplicate_notes, merge_with_archive
+from pipelines._annotation_versions import (
+    _as_notes,
+    add_to_version_store,
+    deduplicate_notes,
+    merge_with_archive,
+    version_hashes,
+)
 from pipelines.config import Config
 from pipelines.crs import WGS84, metric_crs_of
 from pipelines.io import list_cell
@@ -96,24 +127,30 @@ __all__ = [
     "ALIASES",
     "DEFAULT_STATUS",
     "DELETED_STATUS",
+    "FUTURE_TOLERANCE",
     "GONE_BUILDING_FLAG",
     "LEAFLET_DRAW_CSS",
     "LEAFLET_DRAW_JS",
     "LINK_COLUMNS",
     "LOCAL_TZ",
+    "MAX_FILE_BYTES",
+    "MAX_FILE_NOTES",
     "NEAR_BUILDING_M",
     "NOTE_COLOURS",
     "NOTE_COLUMNS",
     "NOTE_FIELDS",
     "NOTE_NAMESPACE",
     "ORPHAN_COLOUR",
+    "SCRUBBED_FIELDS",
     "SOURCE_COLUMNS",
     "STATUSES",
+    "VERSION_COLUMNS",
     "AnnotationRead",
     "FileProblemError",
     "RawNote",
     "add_annotation_ui",
     "add_notes_layer",
+    "add_to_version_store",
     "annotation_ui_html",
     "archive_path_of",
     "deduplicate_notes",
@@ -131,7 +168,10 @@ __all__ = [
     "parse_note_time",
     "read_annotations",
     "run",
+    "scrub_note_fields",
     "validate_note",
+    "version_hashes",
+    "versions_path_of",
     "zone_note_text",
 ]
 
@@ -207,11 +247,13 @@ def link_annotations(
     metric = metric_crs_of(buildings)
     b = buildings[["building_id", "geometry"]].to_crs(metric).reset_index(drop=True)
     b["building_id"] = b["building_id"].astype(str)
-    b_index = {bid: i for i, bid in enumerate(b["building_id"])}
+    b_ids = b["building_id"].to_numpy(dtype=object)
+    b_geoms = b.geometry.to_numpy()
+    b_index = {bid: i for i, bid in enumerate(b_ids)}
     z = None
     lineage: dict[str, list[str]] = {}
     zone_status: dict[str, str] = {}
-    zone_members: dict[str, set[str]] = {}
+    zones_of_building: dict[str, list[str]] = {}
     if zones is not None and len(zones):
         z = zones.to_crs(metric).reset_index(drop=True)
         z["zone_id"] = z["zone_id"].astype(str)
@@ -221,87 +263,103 @@ def link_annotations(
                 z["zone_id"], z.get("status", pd.Series("", index=z.index)).astype(str), strict=True
             )
         )
-        zone_members = (
-            {
-                zid: set(list_cell(ids))
-                for zid, ids in zip(z["zone_id"], z["building_ids"], strict=True)
-            }
-            if "building_ids" in z
-            else {}
-        )
+        if "building_ids" in z:
+            for zid, ids in zip(z["zone_id"], z["building_ids"], strict=True):
+                for bid in dict.fromkeys(list_cell(ids)):
+                    zones_of_building.setdefault(bid, []).append(zid)
     z_index = {zid: i for i, zid in enumerate(z["zone_id"])} if z is not None else {}
 
-    geoms = list(out.geometry.to_crs(metric))
-    sources: list[str | None] = []
-    for k, (g, bid, zid) in enumerate(zip(geoms, out["building_id"], out["zone_id"], strict=True)):
-        if g is not None and not g.is_empty:
-            sources.append("dessin")
-            continue
-        geoms[k] = None
+    # Every note is handled by array operations or one dictionary look-up; the spatial
+    # queries run once over all notes (a Python query per note took minutes at 200,000).
+    n = len(out)
+    note_bids = out["building_id"].to_numpy(dtype=object)
+    note_zids = out["zone_id"].to_numpy(dtype=object)
+    geoms = np.asarray(out.geometry.to_crs(metric).to_numpy(), dtype=object)
+    drawn = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    geoms[~drawn] = None
+    sources = np.array(["dessin" if d else None for d in drawn.tolist()], dtype=object)
+    for k in np.flatnonzero(~drawn).tolist():
+        bid, zid = note_bids[k], note_zids[k]
         if isinstance(bid, str) and bid in b_index:
-            geoms[k] = b.geometry.iloc[b_index[bid]].representative_point()
-            sources.append("bâtiment")
+            geoms[k] = b_geoms[b_index[bid]].representative_point()
+            sources[k] = "bâtiment"
         elif isinstance(zid, str) and lineage.get(zid) and z is not None:
             geoms[k] = z.geometry.iloc[z_index[lineage[zid][0]]].representative_point()
-            sources.append("zone")
-        else:
-            sources.append(None)
+            sources[k] = "zone"
     placed = gpd.GeoSeries(geoms, crs=metric)
+    has_place = ~shapely.is_missing(geoms)
 
-    tree = shapely.STRtree(b.geometry.to_numpy())
+    tree = shapely.STRtree(b_geoms)
+    hit_note, hit_building = tree.query(geoms, predicate="intersects")
+    lonely = np.flatnonzero(
+        has_place
+        & ~np.isin(np.arange(n), hit_note)
+        & np.isin(shapely.get_type_id(geoms), (0, 4))  # Point, MultiPoint
+    )
+    if len(lonely):
+        near_note, near_building = tree.query_nearest(
+            geoms[lonely], max_distance=near_m, all_matches=False
+        )
+        hit_note = np.concatenate([hit_note, lonely[near_note]])
+        hit_building = np.concatenate([hit_building, near_building])
+    hits: list[list[int]] = [[] for _ in range(n)]
+    for k, j in sorted(zip(hit_note.tolist(), hit_building.tolist(), strict=True)):
+        if not hits[k] or hits[k][-1] != j:
+            hits[k].append(j)
     building_ids: list[list[str]] = []
-    for g, bid in zip(placed, out["building_id"], strict=True):
-        found: list[str] = []
-        if isinstance(bid, str) and bid in b_index:
-            found.append(bid)
-        if g is not None:
-            hits = tree.query(g, predicate="intersects")
-            if len(hits) == 0 and g.geom_type in ("Point", "MultiPoint"):
-                near, dist = tree.query_nearest(
-                    g, max_distance=near_m, return_distance=True, all_matches=False
-                )
-                hits = near[:1] if len(dist) else hits
-            found += [b["building_id"].iloc[i] for i in sorted(hits)]
+    for bid, found_idx in zip(note_bids, hits, strict=True):
+        found = [bid] if isinstance(bid, str) and bid in b_index else []
+        found += [b_ids[i] for i in found_idx]
         building_ids.append(list(dict.fromkeys(found)))
 
+    zone_hits: list[list[str]] = [[] for _ in range(n)]
+    if z is not None:
+        zk, zj = z.sindex.query(geoms, predicate="intersects")
+        z_ids = z["zone_id"].to_numpy(dtype=object)
+        for k, j in zip(zk.tolist(), zj.tolist(), strict=True):
+            zone_hits[k].append(z_ids[j])
     zone_ids: list[list[str]] = []
     zone_notes: list[str | None] = []
-    for g, zid, bids in zip(placed, out["zone_id"], building_ids, strict=True):
+    for k, (zid, bids) in enumerate(zip(note_zids, building_ids, strict=True)):
         found = []
         note_text = None
         if isinstance(zid, str):
             descendants = lineage.get(zid, [])
             found += descendants
             note_text = zone_note_text(zid, descendants, zone_status)
-        if z is not None and g is not None:
-            found += [z["zone_id"].iloc[i] for i in z.sindex.query(g, predicate="intersects")]
-        found += [zone for zone, members in zone_members.items() if members & set(bids)]
+        found += zone_hits[k]
+        for bid in bids:
+            found += zones_of_building.get(bid, [])
         zone_ids.append(sorted(dict.fromkeys(found), key=_zone_key))
         zone_notes.append(note_text)
 
     orphaned, reasons = [], []
-    for g, bid, zid in zip(placed, out["building_id"], out["zone_id"], strict=True):
+    for placed_ok, bid, zid in zip(has_place.tolist(), note_bids, note_zids, strict=True):
         reason = None
         if isinstance(bid, str) and bid not in b_index:
             reason = f"bâtiment {bid} absent des bâtiments OSM actuels"
-            if g is None:
+            if not placed_ok:
                 reason += " ; note sans position"
             else:
                 reason += " ; note affichée là où elle a été dessinée"
-        elif g is None:
+        elif not placed_ok:
             reason = "note sans position" + (
                 f" : zone {zid} inconnue ou disparue" if isinstance(zid, str) else ""
             )
         orphaned.append(reason is not None)
         reasons.append(reason)
 
-    out["geometry"] = placed.to_crs(WGS84).to_numpy()
+    # A drawn geometry is kept as read (not sent to the metric CRS and back), so that a
+    # note's version compares equal from one run to the next.
+    wgs = np.asarray(placed.to_crs(WGS84).to_numpy(), dtype=object)
+    wgs[drawn] = np.asarray(out.geometry.to_numpy(), dtype=object)[drawn]
+    out["geometry"] = wgs
     out["building_ids"] = pd.Series(building_ids, index=out.index, dtype=object)
     out["zone_ids"] = pd.Series(zone_ids, index=out.index, dtype=object)
     out["zone_note"] = pd.array(zone_notes, dtype="string")
     out["is_orphaned"] = np.array(orphaned, dtype=bool)
     out["orphan_reason"] = pd.array(reasons, dtype="string")
-    out["geometry_source"] = pd.array(sources, dtype="string")
+    out["geometry_source"] = pd.array(list(sources), dtype="string")
     return gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
 
 
@@ -317,22 +375,61 @@ def archive_path_of(config: Config, site_id: str) -> Path:
     return Path(config.annotations_dir) / ".archive" / site_id / "annotations_archive.parquet"
 
 
-def _read_previous(paths: Iterable[Path]) -> gpd.GeoDataFrame | None:
+def versions_path_of(archive_file: Path) -> Path:
+    """The version store beside an archive (every distinct version ever imported)."""
+    return archive_file.with_name("annotations_versions.parquet")
+
+
+def _read_previous(
+    paths: Iterable[Path], *, latest: pd.Timestamp
+) -> tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None, dict[str, Any], list[str]]:
+    """The notes of earlier runs (archive, previous ``annotations.parquet``).
+
+    Returns
+    -------
+    tuple
+        The notes to fold in (newest version of each, scrubbed again with today's rules:
+        an archive written before notes were scrubbed is cleaned at its next run), every
+        row read (for the version store), the scrubbing counts, and messages about
+        archived versions dated after ``latest``, set aside (kept in the version store).
+    """
+    from pipelines.io import read_geoparquet
+
     frames = []
     for path in paths:
         if path.exists():
-            frame = gpd.read_parquet(path)
+            frame = read_geoparquet(path)
             if len(frame):
                 frames.append(_as_notes(frame))
     if not frames:
-        return None
-    combined = gpd.GeoDataFrame(
-        pd.concat(frames, ignore_index=True), geometry="geometry", crs=WGS84
-    )
-    combined["_origin"] = "archive"
-    combined["_rank"] = np.arange(len(combined))
-    kept, _ = deduplicate_notes(combined)
-    return kept.drop(columns=["_origin", "_rank"])
+        return None, None, scrub_note_fields(empty_notes())[1], []
+    combined = pd.concat(frames, ignore_index=True)
+    combined, counts = scrub_note_fields(combined)
+    combined = gpd.GeoDataFrame(combined, geometry="geometry", crs=WGS84)
+    times = combined["updated_at"].where(combined["updated_at"].notna(), combined["created_at"])
+    future = (times > latest).to_numpy()
+    messages = [
+        f"note {note_id} : version archivée datée du {_fr_time(t)}, après la date du passage "
+        "plus un jour ; elle est écartée (gardée dans l'archive des versions)."
+        for note_id, t in zip(
+            combined.loc[future, "note_id"].drop_duplicates(),
+            times[future].groupby(combined.loc[future, "note_id"], sort=False).max(),
+            strict=True,
+        )
+    ]
+    usable = combined[~future].reset_index(drop=True)
+    usable["_origin"] = "archive"
+    usable["_rank"] = np.arange(len(usable))
+    kept, _ = deduplicate_notes(usable)
+    return kept.drop(columns=["_origin", "_rank"]), combined, counts, messages
+
+
+def _geojson_lines(collection: dict[str, Any]) -> str:
+    """A FeatureCollection as JSON text, one feature per line."""
+    features = collection.get("features", [])
+    head = json.dumps({k: v for k, v in collection.items() if k != "features"}, ensure_ascii=False)
+    lines = ",\n".join(json.dumps(f, ensure_ascii=False) for f in features)
+    return head[:-1] + (", " if len(head) > 2 else "") + '"features": [\n' + lines + "\n]}\n"
 
 
 def run(
@@ -345,6 +442,7 @@ def run(
     out_dir: Path,
     folder: str | Path | None = None,
     archive_path: str | Path | None = None,
+    now: pd.Timestamp | None = None,
 ) -> gpd.GeoDataFrame:
     """Fold the planners' notes of a site into this run.
 
@@ -355,7 +453,14 @@ def run(
     ``out_dir``: ``annotations.parquet`` (every note but the deleted ones, EPSG:4326),
     ``annotations.geojson`` and ``annotations.csv`` (the same, for the planners' own
     files: both can be dropped back in the folder), ``annotation_summary.json`` (counts
-    and every message); and rewrites the archive (every note ever imported).
+    and every message); rewrites the archive (every note ever imported, newest version)
+    and adds the new versions to the version store (:func:`versions_path_of`).
+
+    The notes' text, author and tag are scrubbed of phones, e-mails, flat numbers and
+    names (:func:`pipelines._scrub.scrub_series`) before anything is written, the
+    archive included: the planners' own files in the folder are the only place the
+    raw text stays. A note dated after ``now`` (default: the clock) plus
+    :data:`FUTURE_TOLERANCE` is rejected.
 
     Returns
     -------
@@ -367,11 +472,17 @@ def run(
 
     folder = Path(folder) if folder else SitePaths.of(config, site_id).annotations
     archive_file = Path(archive_path) if archive_path else archive_path_of(config, site_id)
+    versions_file = versions_path_of(archive_file)
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    latest = now + FUTURE_TOLERANCE
     buildings = read_geoparquet(buildings_path)
     zones = read_geoparquet(zones_path) if zones_path and Path(zones_path).exists() else None
-    read = read_annotations(folder, site_id=site_id, tags=list(config.annotation_tags))
+    read = read_annotations(folder, site_id=site_id, tags=list(config.annotation_tags), now=now)
     previous_paths = [archive_file] + ([Path(previous_notes_path)] if previous_notes_path else [])
-    previous = _read_previous(previous_paths)
+    previous, previous_rows, archive_scrubbed, future_messages = _read_previous(
+        previous_paths, latest=latest
+    )
     merged, archive_messages = merge_with_archive(read.notes, previous)
     linked = link_annotations(merged, buildings, zones)
     deleted = linked["status"].astype("string") == DELETED_STATUS
@@ -380,40 +491,63 @@ def run(
         f"note {r.note_id} ({r.source_file}) orpheline : {r.orphan_reason}."
         for r in live[live["is_orphaned"]].itertuples()
     ]
+    store = read_geoparquet(versions_file) if versions_file.exists() else None
+    store, n_new_versions = add_to_version_store(
+        store, [previous_rows, read.versions], imported_at=now
+    )
+    if n_new_versions or not versions_file.exists():
+        write_geoparquet(store, versions_file)
     write_geoparquet(linked, archive_file)
     write_geoparquet(live, out_dir / "annotations.parquet")
     write_text(
-        json.dumps(notes_geojson(live), ensure_ascii=False, indent=1) + "\n",
+        # No indent: json's C encoder (the indenting one is pure Python, minutes on
+        # 200,000 notes); one feature per line keeps the file readable in a diff.
+        _geojson_lines(notes_geojson(live)),
         out_dir / "annotations.geojson",
     )
     write_csv(notes_csv_frame(live), out_dir / "annotations.csv")
     counts = {
         "read": read.n_read,
         "rejected": read.n_rejected,
+        "rejected_future_date": read.n_future,
         "duplicates": read.n_duplicates,
         "kept": len(live),
         "deleted": int(deleted.sum()),
         "from_archive_only": int((~linked["in_folder"]).sum()),
         "orphaned": int(live["is_orphaned"].sum()),
         "files_failed": len(read.failed_files),
+        "archived_versions": len(store),
+        "archived_versions_added": n_new_versions,
     }
     summary = {
         "folder": str(folder),
         "archive": str(archive_file),
+        "archive_versions": str(versions_file),
+        "run_time": now.isoformat(),
+        "latest_note_time": latest.isoformat(),
         "files_read": read.files,
         "files_failed": read.failed_files,
         "files_ignored": read.ignored_files,
         "counts": counts,
+        "scrubbed": read.scrubbed,
+        "scrubbed_in_archive": archive_scrubbed,
+        "limits": {"max_file_bytes": MAX_FILE_BYTES, "max_file_notes": MAX_FILE_NOTES},
         "messages": {
             "rejected": read.rejected,
             "duplicates": read.duplicates,
-            "archive": archive_messages,
+            "archive": future_messages + archive_messages,
             "orphaned": orphan_messages,
         },
         "rules": (
             "Le dossier des notes fait foi pour leur contenu ; une note déjà importée n'est "
             "jamais perdue : elle reste dans l'archive et sur la carte même si son fichier "
-            f"est retiré. Seul le statut « {DELETED_STATUS} » la retire de la carte."
+            f"est retiré. Seul le statut « {DELETED_STATUS} » la retire de la carte. "
+            "Deux versions d'une note à la même date : le fichier dont le nom vient en "
+            "dernier dans l'ordre alphabétique l'emporte, puis la dernière position dans le "
+            "fichier ; chaque version importée est gardée dans l'archive des versions. "
+            "Une note datée de plus d'un jour après le passage est rejetée. Le texte, "
+            "l'auteur et l'étiquette des notes sont nettoyés des données personnelles "
+            "(téléphones, courriels, logements, noms) avant toute écriture, archive comprise."
         ),
     }
     write_json(summary, out_dir / "annotation_summary.json")
