@@ -64,6 +64,7 @@ from pipelines._map_views import (
     naive_dates,
     rate_classes,
 )
+from pipelines._scrub import scrub_series
 from pipelines.config import Config, SiteConfig
 
 log = logging.getLogger(__name__)
@@ -270,10 +271,13 @@ def run_site(config: Config, site: SiteConfig, *, processed: Path, dst: Path) ->
     extra = read_site_inputs(site, processed)
     attributions = list(site.attribution) or ["osm"]
     options = MapOptions.from_params(site.params)
+    # The form's tags come from the configuration and are shown to every reader of the
+    # map: scrubbed as the notes' own tags are.
+    tags, _ = scrub_series(pd.Series(list(config.annotation_tags), dtype="str"))
     m = build_site_map(
         buildings, reports, site_name=site.name, simulated=site.simulated,
         attributions=attributions, options=options, site_id=site.id,
-        annotation_tags=config.annotation_tags, **extra,
+        annotation_tags=tuple(tags.tolist()), **extra,
     )  # fmt: skip
     out = write_text(render_map(m), dst)
     charts_map.write_site_png(

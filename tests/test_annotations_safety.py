@@ -398,3 +398,24 @@ def _copy(src: Path, folder: Path) -> Path:
     folder.mkdir(parents=True)
     (folder / src.name).write_bytes(src.read_bytes())
     return folder
+
+
+def test_configured_tags_are_scrubbed_on_the_map(demo_run: Any, tmp_path: Path) -> None:
+    """The annotation form lists the configuration's tags on every map: a tag typed with
+    a name and a phone number reaches no reader."""
+    import dataclasses
+
+    from pipelines import maps
+    from pipelines.config import load_config
+
+    config = load_config(demo_run.config)
+    config = dataclasses.replace(
+        config, annotation_tags=(*config.annotation_tags, "voir mme Richardeau 06 12 99 99 99")
+    )
+    site = config.site("paris10")
+    out = maps.run_site(config, site, processed=demo_run.site("paris10"), dst=tmp_path / "p.html")
+    html = Path(out).read_text(encoding="utf-8")
+    assert "Richardeau" not in html
+    assert "06 12 99 99 99" not in html
+    assert "voir [nom] [téléphone]" in html
+    assert "priorité avant travaux" in html
