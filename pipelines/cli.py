@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
         (
             "ingest",
             cmd_ingest,
-            "lit les sources d'un site : acceptés, doublons, rejetés, hors zone",
+            "lit les sources d'un site : acceptés, mises à jour, doublons, rejetés, hors zone",
         ),
     ):
         p = add(name, func, help_)
