@@ -378,7 +378,8 @@ def match_site(
     """
     params = dict(getattr(site, "params", {}).get("geocode", {}))
     tolerance_m = float(params.get("tolerance_m", 25.0))
-    parts = [read_osm_addresses(site.osm)]
+    osm_addresses = read_osm_addresses(site.osm)
+    parts = [osm_addresses]
     if getattr(site, "ban", None):
         parts.append(read_ban(site.ban))
     addresses = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=WGS84)
@@ -398,7 +399,7 @@ def match_site(
     if "building_ref" in reports:
         parsed["building_ref"] = reports["building_ref"].astype("string")
     client = BanClient(cache_dir=ban_cache_dir) if params.get("ban_online") else None
-    return match_addresses(
+    matches = match_addresses(
         parsed,
         index,
         buildings,
@@ -407,3 +408,7 @@ def match_site(
         ban_client=client,
         tolerance_m=tolerance_m,
     )
+    # What the OSM reader set aside while reading the addresses (incomplete relations…),
+    # for the geocoding summary.
+    matches.attrs["osm_incomplete"] = osm_addresses.attrs.get("osm_incomplete", {})
+    return matches

@@ -440,6 +440,8 @@ def run(
     summary["likely_duplicates"] = int(out["duplicate_of"].notna().sum())
     summary["placeholder_points"] = int(placeholder.sum())
     summary["address_quality"] = address_quality(out, has_ban=has_ban)
+    if address_matches is not None and "osm_incomplete" in address_matches.attrs:
+        summary["osm_addresses_incomplete"] = address_matches.attrs["osm_incomplete"]
     if summary["address_quality"]["warning"]:
         log.warning("%s", summary["address_quality"]["warning"])
     summary["parameters"] = {

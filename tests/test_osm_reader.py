@@ -15,6 +15,7 @@ import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import osmium
@@ -391,3 +392,23 @@ def test_an_unclosed_building_way_is_counted_not_silently_dropped() -> None:
     summary = incomplete.summary()
     assert summary["ways_degenerate_dropped"] == 1
     assert summary["examples"] == {"ways_degenerate_dropped": ["way/105"]}
+
+
+def test_incomplete_address_relations_reach_the_geocoding_summary(demo_run: Any) -> None:
+    """The associatedStreet relations of the Bondy extract whose members are missing from
+    the file (counted here from the XML itself) are counted in the geocoding summary."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(BONDY).getroot()
+    present = {(e.tag, e.get("id")) for e in root if e.tag in ("node", "way", "relation")}
+    expected = sum(
+        1
+        for rel in root.iter("relation")
+        if any(t.get("k") == "type" and t.get("v") == "associatedStreet" for t in rel.iter("tag"))
+        and any((m.get("type"), m.get("ref")) not in present for m in rel.iter("member"))
+    )
+    summary = json.loads((demo_run.site("bondy") / "geocode_summary.json").read_text("utf-8"))
+    counted = summary["osm_addresses_incomplete"]
+    assert expected > 0
+    assert counted["relations_missing_members"] == expected
+    assert len(counted["examples"]["relations_missing_members"]) == min(expected, 5)
