@@ -38,6 +38,7 @@ from pipelines._values import (
     arrow_view,
     clean_cells,
     clean_labels,
+    date_order,
     filled_cells,
     parse_dates,
     parse_geo_points,
@@ -617,6 +618,60 @@ class _Parsed:
     ids_distinct: bool = False
     # What was scrubbed from the ids (a phone number or an e-mail used as an id).
     id_scrubbed: dict[str, int] = field(default_factory=empty_counts)
+    # How each file's a/b/yyyy dates were read, when the values had to say it (notes for
+    # the summary's file_issues: month first, or no evidence either way).
+    date_notes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _date_order_of(
+    raw: RawFile, fr: pd.DataFrame, per_file: dict[str, str], notes: list[dict[str, Any]]
+) -> bool:
+    """Whether the file's ``a/b/yyyy`` dates are month first, from the values themselves.
+
+    A first field above 12 proves day first, a second field above 12 month first
+    (:func:`pipelines._values.date_order`, over the creation and closing dates of the
+    file). Evidence both ways is an error naming lines of each; no evidence leaves the
+    French default (day first) with a note; month first is read so, with a note.
+    """
+    cols = [c for c in ("date", "closed_at") if c in fr]
+    if not cols:
+        return False
+    found = date_order(*(_str_column(fr[c]) for c in cols))
+    lines = fr["source_line"].to_numpy()
+    names = " / ".join(f"« {per_file.get(c, c)} »" for c in cols)
+
+    def shown(rows: np.ndarray) -> str:
+        return ", ".join(str(int(n)) for n in lines[rows[:5]]) + (" …" if len(rows) > 5 else "")
+
+    if found.order == "contradictory":
+        raise InputError(
+            raw.path,
+            "dates écrites dans deux ordres : jour en premier (ex. lignes "
+            f"{shown(found.day_rows)}) et mois en premier (ex. lignes {shown(found.month_rows)}). "
+            "Corrigez les lignes fautives, ou imposez le format avec « date_format ».",
+            column=names,
+        )
+    if found.order in ("month_first", "ambiguous"):
+        rows = found.month_rows
+        detail = (
+            f"Dates de {names} lues mois en premier (12/31/2017 : 31 décembre), comme le "
+            f"montrent les lignes {shown(rows)}."
+            if found.order == "month_first"
+            else f"Dates de {names} ambiguës (jour et mois toujours ≤ 12) : lues jour en premier, "
+            "la convention française ; imposez « date_format » si elles sont au format américain."
+        )
+        notes.append(
+            {
+                "source_file": raw.path,
+                "reason": "dates_month_first"
+                if found.order == "month_first"
+                else "dates_ambiguous",
+                "reason_fr": detail,
+                "lines": [int(n) for n in lines[rows[:1000]]],
+                "note_only": True,
+            }
+        )
+    return found.order == "month_first"
 
 
 def _has_repeats(values: pd.Series) -> bool:
@@ -649,6 +704,7 @@ def _parse_source(
     """Clean and parse every file of a source (file by file: formats and CRS may differ)."""
     roles = sorted({r for per_file in roles_per_file for r in per_file})
     frames, dates, closes, coords = [], [], [], []
+    date_notes: list[dict[str, Any]] = []
     for i, (raw, per_file) in enumerate(zip(raws, roles_per_file, strict=True)):
         fr = _file_frame(raw, per_file, i)
         for role in roles:
@@ -663,11 +719,15 @@ def _parse_source(
         # KoboToolbox writes _submission_time in UTC, without an offset.
         kobo_utc = raw.format == "kobo" and per_file.get("date") == "_submission_time"
         naive_tz = "UTC" if kobo_utc else None
+        month_first = False
+        if not source.date_format:
+            month_first = _date_order_of(raw, fr, per_file, date_notes)
         dates_of = functools.partial(
             parse_dates,
             date_format=source.date_format,
             naive_tz=naive_tz,
             excel_epoch=raw.excel_epoch,
+            month_first=month_first,
         )
         done = _concurrently(
             {
@@ -732,4 +792,5 @@ def _parse_source(
         roles=roles,
         ids_distinct=one and ids_distinct,
         id_scrubbed=id_scrubbed,
+        date_notes=date_notes,
     )

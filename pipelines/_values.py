@@ -5,6 +5,7 @@ string columns: no Python loop over rows."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -188,7 +189,75 @@ _FR_FORMATS = (
     "%d/%m/%y %H:%M",
     "%d/%m/%y %H:%M:%S",
     "%d/%m/%y",
+    # 12-hour clocks (US exports write "12/31/2017 11:59:00 PM"; read month first, they
+    # reach this list with the day first, see :func:`parse_dates`).
+    "%d/%m/%Y %I:%M:%S %p",
+    "%d/%m/%Y %I:%M %p",
+    "%d/%m/%y %I:%M:%S %p",
+    "%d/%m/%y %I:%M %p",
 )
+
+#: A date written with its first two fields numeric (day and month, in some order).
+_TWO_FIELDS = r"^\s*(?P<a>[0-9]{1,2})[/.\-](?P<b>[0-9]{1,2})[/.\-](?:[0-9]{4}|[0-9]{2})(?:[^0-9]|$)"
+_SWAP = r"^(\s*)([0-9]{1,2})([/.\-])([0-9]{1,2})([/.\-])"
+
+
+@dataclass(frozen=True)
+class DateOrder:
+    """Which field of ``a/b/yyyy`` dates is the day, as the values themselves show.
+
+    ``order`` is ``"day_first"`` (some first field above 12), ``"month_first"`` (some
+    second field above 12), ``"ambiguous"`` (every first and second field is 12 or less:
+    nothing tells), ``"contradictory"`` (both kinds of evidence) or ``"none"`` (no value
+    written so). ``day_rows`` and ``month_rows`` are the positions of the values that
+    prove each order.
+    """
+
+    order: str
+    day_rows: np.ndarray
+    month_rows: np.ndarray
+
+
+def date_order(*columns: pd.Series) -> DateOrder:
+    """Evidence of day-first or month-first dates in one or more columns of one file.
+
+    A first field above 12 proves day first (31/12/2017); a second field above 12 proves
+    month first (12/31/2017). Positions are those of the rows (the columns are aligned).
+    """
+    day = np.zeros(len(columns[0]) if columns else 0, dtype=bool)
+    month = day.copy()
+    seen = day.copy()
+    for values in columns:
+        arr = arrow_view(values)  # cleaned cells: "" where missing
+        # The landlords' usual spelling (dd/mm/yyyy HH:MM, read from the bytes) first: a
+        # day above 12 there is evidence at no cost; the regular expression reads only
+        # the other values (few in a French export). Only for speed: 0.5 s less on a
+        # million rows than the expression over every value (make bench).
+        fast = fixed_fr_minutes(arr)
+        ok = ~np.isnat(fast)
+        seen |= ok
+        day |= ok & (leading_days(arr) > 12)
+        rest = np.flatnonzero(~ok)
+        if not len(rest):
+            continue
+        found = pc.extract_regex(pc.fill_null(arr.take(pa.array(rest)), ""), _TWO_FIELDS)
+        a = pc.cast(pc.fill_null(pc.struct_field(found, [0]), "0"), pa.int32()).to_numpy()
+        b = pc.cast(pc.fill_null(pc.struct_field(found, [1]), "0"), pa.int32()).to_numpy()
+        seen[rest] |= np.asarray(found.is_valid(), dtype=bool)
+        day[rest] |= (a > 12) & (b <= 12)
+        month[rest] |= (b > 12) & (a <= 12)
+    order = (
+        "contradictory"
+        if day.any() and month.any()
+        else "day_first"
+        if day.any()
+        else "month_first"
+        if month.any()
+        else "ambiguous"
+        if seen.any()
+        else "none"
+    )
+    return DateOrder(order, np.flatnonzero(day), np.flatnonzero(month))
 
 
 _FR_CANONICAL = r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}(?: [0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?"
@@ -252,6 +321,7 @@ def parse_dates(
     date_format: str | None = None,
     naive_tz: str | None = None,
     excel_epoch: str = "1899-12-30",
+    month_first: bool = False,
 ) -> pd.Series:
     """Parse dates written in any of the forms exports use, as naive local time.
 
@@ -268,6 +338,9 @@ def parse_dates(
         ``_submission_time`` in UTC); ``None``: they are local time already.
     excel_epoch
         Day 0 of Excel serial numbers (``RawFile.excel_epoch``).
+    month_first
+        ``a/b/yyyy`` dates are month first (as :func:`date_order` found them): their two
+        first fields are swapped before they are read day first.
 
     Returns
     -------
@@ -276,7 +349,12 @@ def parse_dates(
         unparseable. Day first: 03/04/2024 is 3 April.
     """
     filled = filled_cells(values)
-    if date_format:
+    if month_first and not date_format:
+        values = to_str_series(
+            pc.replace_substring_regex(arrow_strings(values), _SWAP, r"\1\4\3\2\5"),
+            values.index,
+        )
+    if date_format or month_first:
         out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
     else:
         # The landlords' usual spelling first, read from the bytes of every value when
@@ -304,7 +382,9 @@ def parse_dates(
         out[pos[done]] = first[done]
         pos, v = pos[~done], v[~done]
         if len(pos):
-            fr = v.str.fullmatch(_FR_DATE + r"(?:[ T]+" + _TIME + r")?").to_numpy(dtype=bool)
+            fr = v.str.fullmatch(_FR_DATE + r"(?:[ T]+" + _TIME + r"(?: ?[AaPp][Mm])?)?").to_numpy(
+                dtype=bool
+            )
             iso = v.str.fullmatch(_ISO).to_numpy(dtype=bool)
             iso_tz = v.str.fullmatch(_ISO + r" ?" + _TZ).to_numpy(dtype=bool)
             serial = v.str.fullmatch(_SERIAL).to_numpy(dtype=bool)

@@ -272,6 +272,15 @@ def _ingest_source(
 ) -> _SourceOut:
     raws, roles_per_file, issues = _read_source(source)
     p = _parse_source(source, raws, roles_per_file)
+    # How the files' dates were read, when their values had to say it: noted, not rejected.
+    issues = issues + [
+        {
+            **_file_issue(source, n["source_file"], n["reason"], n["reason_fr"]),
+            "lines": n["lines"],
+            "note_only": True,
+        }
+        for n in p.date_notes
+    ]
     return _source_outputs(source, raws, roles_per_file, issues, p, bbox, today, start)
 
 

@@ -1,0 +1,112 @@
+"""Dates from evidence: a/b/yyyy dates are read day first or month first as their own
+values show (issue #15). On the real DansMaRue export of Paris, its ISO dates rewritten
+as a US 311 export writes them."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.buildings import read_osm_bounds
+from pipelines.cli import main
+from pipelines.config import load_config
+from pipelines.errors import InputError
+from pipelines.ingest import ingest_site
+
+ROOT = Path(__file__).resolve().parents[1]
+CSV = ROOT / "data" / "raw" / "paris10" / "dansmarue_paris_2023-08_2024-09.csv"
+
+
+def _site_with(tmp_path: Path, dates: pd.Series) -> Path:
+    """A one-site configuration on the Paris extract whose export has ``dates``."""
+    raw = pd.read_csv(CSV, dtype=str, keep_default_na=False)
+    raw["datedecl"] = dates.to_numpy()
+    src = tmp_path / "dansmarue_us.csv"
+    raw.to_csv(src, index=False)
+    demo = (ROOT / "config" / "demo.toml").read_text("utf-8")
+    paris = demo[demo.index('[[sites]]\nid = "paris10"') :]
+    paris = paris.replace("data/raw/paris10/dansmarue_paris_2023-08_2024-09.csv", str(src))
+    paris = paris.replace("data/raw/paris10/paris10.osm", str(CSV.parent / "paris10.osm"))
+    cfg = tmp_path / "site.toml"
+    cfg.write_text(
+        f'[project]\nprocessed_dir = "{tmp_path / "out"}"\nmaps_dir = "{tmp_path / "maps"}"\n'
+        f'annotations_dir = "{tmp_path / "notes"}"\n\n[params.ingest]\ntoday = "2025-01-01"\n\n'
+        + paris,
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def _ingest(cfg: Path) -> tuple[pd.DataFrame, dict]:
+    config = load_config(cfg)
+    bbox = read_osm_bounds(CSV.parent / "paris10.osm")
+    result = ingest_site(config.sites[0], study_area_bbox=bbox, today=date(2025, 1, 1))
+    return result.ingested, result.summary["sources"]["dansmarue"]
+
+
+@pytest.fixture(scope="module")
+def original(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, dict]:
+    raw = pd.read_csv(CSV, dtype=str, keep_default_na=False)
+    return _ingest(_site_with(tmp_path_factory.mktemp("iso"), raw["datedecl"]))
+
+
+def test_us_dates_with_am_pm_read_month_first(tmp_path: Path, original: tuple) -> None:
+    raw = pd.read_csv(CSV, dtype=str, keep_default_na=False)
+    iso = pd.to_datetime(raw["datedecl"])
+    us = iso.dt.strftime("%m/%d/%Y") + " 02:30:00 PM"
+    ingested, summary = _ingest(_site_with(tmp_path, us))
+    before, before_summary = original
+    # Every row lands where it did with the ISO dates: same partition, same reports.
+    for key in ("rows_in", "accepted", "outside_study_area", "duplicates", "rejected"):
+        assert summary[key] == before_summary[key], key
+    got = ingested.set_index("report_id")["reported_at"]
+    expected = before.set_index("report_id")["reported_at"] + pd.Timedelta(hours=14, minutes=30)
+    pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_dtype=False)
+    notes = [x for x in summary["file_issues"] if x["reason"] == "dates_month_first"]
+    assert len(notes) == 1
+    assert "mois en premier" in notes[0]["detail"]
+    # The lines named prove it: their second field is above 12.
+    assert notes[0]["lines"]
+    for line in notes[0]["lines"][:20]:
+        assert int(us.iloc[line - 2].split("/")[1]) > 12
+
+
+def test_day_first_stays_day_first_without_a_note(tmp_path: Path, original: tuple) -> None:
+    raw = pd.read_csv(CSV, dtype=str, keep_default_na=False)
+    fr = pd.to_datetime(raw["datedecl"]).dt.strftime("%d/%m/%Y %H:%M")
+    ingested, summary = _ingest(_site_with(tmp_path, fr))
+    before, _ = original
+    got = ingested.set_index("report_id")["reported_at"].sort_index()
+    pd.testing.assert_series_equal(
+        got, before.set_index("report_id")["reported_at"].sort_index(), check_dtype=False
+    )
+    assert not [x for x in summary["file_issues"] if x["reason"].startswith("dates_")]
+
+
+def test_ambiguous_dates_read_day_first_with_a_note(tmp_path: Path) -> None:
+    """Every date of the export moved to a day ≤ 12: nothing tells the order; the French
+    convention is kept and the summary says so."""
+    raw = pd.read_csv(CSV, dtype=str, keep_default_na=False)
+    iso = pd.to_datetime(raw["datedecl"])
+    low = iso.dt.strftime("%m/%Y").radd(((iso.dt.day - 1) % 12 + 1).map("{:02d}/".format))
+    ingested, summary = _ingest(_site_with(tmp_path, low))
+    notes = [x for x in summary["file_issues"] if x["reason"] == "dates_ambiguous"]
+    assert len(notes) == 1
+    assert "jour en premier" in notes[0]["detail"]
+    assert (ingested["reported_at"].dt.day <= 12).all()
+    assert summary["rows_in"] == len(raw)
+
+
+def test_contradictory_dates_stop_with_the_lines(tmp_path: Path) -> None:
+    raw = pd.read_csv(CSV, dtype=str, keep_default_na=False)
+    mixed = pd.Series(["31/12/2023"] * len(raw))
+    mixed.iloc[5] = "12/31/2023"
+    cfg = _site_with(tmp_path, mixed)
+    with pytest.raises(InputError, match="deux ordres") as err:
+        _ingest(cfg)
+    assert "lignes 7" in str(err.value)  # row 5 is line 7 (header on line 1)
+    assert main(["-q", "ingest", "--config", str(cfg), "--site", "paris10",
+                 "--out-dir", str(tmp_path / "out")]) == 2  # fmt: skip
