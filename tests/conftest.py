@@ -139,3 +139,27 @@ def copy_tree(src: Path, dst: Path) -> Path:
     """Copy a folder (used by tests that alter inputs)."""
     shutil.copytree(src, dst)
     return dst
+
+
+# The planners' notes tests (test_annotations, test_annotations_safety) share these.
+@pytest.fixture(scope="module")
+def bondy() -> Any:
+    """The real Bondy footprints (a module may define its own ``bondy``)."""
+    from pipelines.buildings import read_osm_buildings
+
+    return read_osm_buildings(RAW / "bondy" / "bondy_nord.osm")
+
+
+@pytest.fixture(scope="module")
+def isolated(bondy: Any) -> Any:
+    """Three real buildings of Bondy whose nearest neighbour is more than 12 m away."""
+    import shapely
+
+    from pipelines.crs import LAMBERT93
+
+    metric = bondy.to_crs(LAMBERT93)
+    tree = shapely.STRtree(metric.geometry.to_numpy())
+    pairs = tree.query(metric.geometry.to_numpy(), predicate="dwithin", distance=12.0)
+    crowded = {int(i) for i, j in zip(*pairs, strict=True) if i != j}
+    lonely = [i for i in range(len(bondy)) if i not in crowded and metric.area.iloc[i] > 150]
+    return bondy.iloc[lonely[:3]]

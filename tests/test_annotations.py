@@ -23,29 +23,12 @@ from pipelines.annotations import (
     read_annotations,
 )
 from pipelines.annotations import run as run_annotations
-from pipelines.buildings import read_osm_buildings
 from pipelines.crs import LAMBERT93, WGS84
 from tests.conftest import bondy_config
 
 ROOT = Path(__file__).resolve().parents[1]
 BONDY_OSM = ROOT / "data" / "raw" / "bondy" / "bondy_nord.osm"
 TAGS = ["priorité avant travaux", "à surveiller", "traité"]
-
-
-@pytest.fixture(scope="module")
-def bondy() -> gpd.GeoDataFrame:
-    return read_osm_buildings(BONDY_OSM)
-
-
-@pytest.fixture(scope="module")
-def isolated(bondy: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Three real buildings of Bondy whose nearest neighbour is more than 12 m away."""
-    metric = bondy.to_crs(LAMBERT93)
-    tree = shapely.STRtree(metric.geometry.to_numpy())
-    pairs = tree.query(metric.geometry.to_numpy(), predicate="dwithin", distance=12.0)
-    crowded = {int(i) for i, j in zip(*pairs, strict=True) if i != j}
-    lonely = [i for i in range(len(bondy)) if i not in crowded and metric.area.iloc[i] > 150]
-    return bondy.iloc[lonely[:3]]
 
 
 def _point(building: pd.Series) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import pytest
-import shapely
 
 from pipelines import _annotation_readers
 from pipelines._map_index import notes_entry
@@ -25,8 +24,6 @@ from pipelines.annotations import (
     versions_path_of,
 )
 from pipelines.annotations import run as run_annotations
-from pipelines.buildings import read_osm_buildings
-from pipelines.crs import LAMBERT93
 from tests.conftest import bondy_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,22 +41,6 @@ NAME = "Fauchelevent"
 TEXT = f"Voir Mme {NAME} ({FLAT}) : rappeler au {PHONE} ou écrire à {EMAIL}"
 AUTHOR = f"M. Thénardier {PHONE}"
 PLANTED = (PHONE, EMAIL, FLAT, NAME, "Thénardier")
-
-
-@pytest.fixture(scope="module")
-def bondy() -> gpd.GeoDataFrame:
-    return read_osm_buildings(BONDY_OSM)
-
-
-@pytest.fixture(scope="module")
-def isolated(bondy: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Three real buildings of Bondy whose nearest neighbour is more than 12 m away."""
-    metric = bondy.to_crs(LAMBERT93)
-    tree = shapely.STRtree(metric.geometry.to_numpy())
-    pairs = tree.query(metric.geometry.to_numpy(), predicate="dwithin", distance=12.0)
-    crowded = {int(i) for i, j in zip(*pairs, strict=True) if i != j}
-    lonely = [i for i in range(len(bondy)) if i not in crowded and metric.area.iloc[i] > 150]
-    return bondy.iloc[lonely[:3]]
 
 
 def _note(note_id: str, text: str, building: pd.Series, **extra: Any) -> dict[str, Any]:

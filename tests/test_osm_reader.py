@@ -35,6 +35,7 @@ from pipelines.basemap import BASEMAP_TAGS, read_osm_basemap, read_osm_basemap_r
 from pipelines.buildings import read_osm_bounds
 from pipelines.errors import InputError
 from tests.conftest import RAW
+from tests.test_osm_sources import to_pbf
 
 BONDY = RAW / "bondy" / "bondy_nord.osm"
 PARIS10 = RAW / "paris10" / "paris10.osm"
@@ -43,18 +44,6 @@ PARIS10 = RAW / "paris10" / "paris10.osm"
 #: Bondy one crosses its one building relation (relation/1259491), the Paris one dozens.
 BONDY_CUT = (2.4800, 48.9080, 2.4843, 48.9110)
 PARIS_CUT = (2.3460, 48.8780, 2.3520, 48.8805)
-
-
-def to_pbf(src: Path, dst: Path) -> Path:
-    """Every node, way and relation of ``src`` (and its header box) written as PBF."""
-    processor = osmium.FileProcessor(str(src))
-    writer = osmium.SimpleWriter(str(dst), overwrite=True, header=processor.header)
-    try:
-        for obj in processor:
-            writer.add(obj)
-    finally:
-        writer.close()
-    return dst
 
 
 def to_bz2(src: Path, dst: Path) -> Path:

@@ -6,6 +6,7 @@ being quoted."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ from pipelines._csv import read_csv
 from pipelines._ingest_rejects import _json_objects
 from pipelines._readers import MAX_XLSX_ROWS, MAX_XLSX_XML_BYTES, read_file, read_xlsx
 from pipelines.cli import main
-from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig
+from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
 from pipelines.errors import InputError
 from tests.conftest import write_demo_config
 
@@ -35,27 +36,8 @@ LANDLORD = "signalements_bailleur.csv"
 
 def _landlord_source(path: Path) -> SourceConfig:
     """The landlord source of config/demo.toml, reading ``path``."""
-    return SourceConfig(
-        id="bailleur",
-        kind="reports",
-        path=str(path),
-        format="csv",
-        personal_columns=("Nom du demandeur", "Téléphone", "Logement"),
-        columns={
-            "id": "N° ticket",
-            "date": "Date de création",
-            "category": "Catégorie",
-            "subcategory": "Sous-catégorie",
-            "description": "Description",
-            "address": "Adresse",
-            "building_ref": "Bâtiment",
-            "lat": "Latitude",
-            "lon": "Longitude",
-            "status": "Statut",
-            "closed_at": "Date de clôture",
-            "channel": "Canal",
-        },
-    )
+    demo = load_config(Path(__file__).resolve().parents[1] / "config" / "demo.toml")
+    return dataclasses.replace(demo.site("bondy").sources[0], path=str(path))
 
 
 def _ingest(*sources: SourceConfig) -> ingest.IngestResult:
