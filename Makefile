@@ -42,8 +42,8 @@ NODE_STAMP    := node_modules/.package-lock.json
 BROWSER_STAMP := $(STAMPS)/browser
 
 # Code every stage depends on; each stage adds its own module.
-COMMON := pipelines/__init__.py pipelines/cli.py pipelines/config.py pipelines/io.py \
-          pipelines/crs.py pipelines/errors.py pipelines/taxonomy.py pipelines/paths.py
+COMMON := pipelines/__init__.py pipelines/cli.py pipelines/config/core.py pipelines/io.py \
+          pipelines/crs.py pipelines/errors.py pipelines/taxonomy.py pipelines/stages.py
 
 ifneq ($(words $(CONFIG)),1)
 $(error CONFIG : donnez un seul fichier de configuration, sans espace dans son chemin (« $(CONFIG) »))
@@ -179,7 +179,7 @@ $(NODE_STAMP): package.json package-lock.json | $(STAMPS)/node
 ifeq ($(CLEANING),)
 # `+`: written even by `make -n` / `--question`, which would otherwise show an empty plan
 # for a configuration seen for the first time.
-$(DEPS): pipelines/_makedeps.py pipelines/config.py | $(VENV_STAMP)
+$(DEPS): pipelines/config/make.py pipelines/config/core.py | $(VENV_STAMP)
 	+$(VIGIE) deps --config $(call q,$(CONFIG)) --out $@
 endif
 
@@ -191,18 +191,18 @@ $(CONFIG_STAMP) $(MAPS_STAMP):
 	printf 'configuration : %s\nsha256 : %s\n' $(call q,$(CONFIG)) $(CONFIG_KEY) > $(call q,$@)
 
 # ---------------------------------------------------------------- per-site stages
-INGEST_CODE := pipelines/ingest.py pipelines/_ingest_schema.py pipelines/_ingest_cells.py \
-    pipelines/_ingest_partition.py pipelines/_ingest_gather.py pipelines/_ingest_rejects.py \
-    pipelines/_ingest_versions.py pipelines/summary.py \
-    pipelines/_readers.py pipelines/_csv.py pipelines/_rawfile.py pipelines/_values.py \
-    pipelines/_bytes.py pipelines/_scrub.py
+INGEST_CODE := pipelines/ingest/stage.py pipelines/ingest/schema.py pipelines/ingest/cells.py \
+    pipelines/ingest/partition.py pipelines/ingest/gather.py pipelines/ingest/rejects.py \
+    pipelines/ingest/versions.py pipelines/publish/summary.py \
+    pipelines/ingest/readers.py pipelines/ingest/csvfile.py pipelines/ingest/rawfile.py pipelines/ingest/values.py \
+    pipelines/ingest/buffers.py pipelines/ingest/scrub.py
 
 # In a recipe: the site's processed folder, and the configuration, as shell words.
 SITE_DIR = $(call q,$(RAW_PROCESSED)/$*)
 CFG      = $(call q,$(CONFIG))
 
 $(PROCESSED)/%/buildings_osm.parquet $(PROCESSED)/%/buildings_summary.json: $$(OSM_$$*) $$(RPLS_$$*) \
-    $$(CONFIG_STAMP) pipelines/buildings.py pipelines/_osm_sources.py pipelines/_osm_reader.py \
+    $$(CONFIG_STAMP) pipelines/osm/buildings.py pipelines/osm/sources.py pipelines/osm/reader.py \
     $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) buildings --osm $(call q,$(OSMSPEC_$*)) \
 	  $(if $(RAW_RPLS_$*),--rpls $(call q,$(RAW_RPLS_$*))) --out $(SITE_DIR)/buildings_osm.parquet
@@ -213,18 +213,18 @@ $(PROCESSED)/%/report_history.csv $(PROCESSED)/%/ingest_summary.json: $$(SOURCES
 	$(VIGIE) ingest --config $(CFG) --site $* --out-dir $(SITE_DIR)
 
 $(PROCESSED)/%/reports.parquet $(PROCESSED)/%/geocode_summary.json: $$(PROCESSED)/%/ingested.parquet \
-    $$(PROCESSED)/%/buildings_osm.parquet $$(REFS_$$*) $$(CONFIG_STAMP) pipelines/geocode.py \
-    pipelines/addresses.py pipelines/address_index.py pipelines/_osm_addresses.py pipelines/_ban.py \
-    pipelines/_address_match.py pipelines/_osm_sources.py pipelines/_osm_reader.py \
-    pipelines/_likely_duplicates.py \
+    $$(PROCESSED)/%/buildings_osm.parquet $$(REFS_$$*) $$(CONFIG_STAMP) pipelines/geocode/stage.py \
+    pipelines/geocode/addresses.py pipelines/geocode/address_index.py pipelines/geocode/osm_addresses.py pipelines/geocode/ban.py \
+    pipelines/geocode/matching.py pipelines/osm/sources.py pipelines/osm/reader.py \
+    pipelines/geocode/duplicates.py \
     $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) geocode --config $(CFG) --site $* --reports $(call q,$<) \
 	  --buildings $(SITE_DIR)/buildings_osm.parquet \
 	  --out $(SITE_DIR)/reports.parquet --summary $(SITE_DIR)/geocode_summary.json
 
-HOTSPOT_CODE := pipelines/hotspots.py pipelines/hotspot_stats.py pipelines/density.py \
-    pipelines/chronic.py pipelines/hotspot_checks.py pipelines/hotspot_params.py pipelines/method_note.py \
-    pipelines/_html.py pipelines/templates/method_note.html pipelines/templates/method_note.css
+HOTSPOT_CODE := pipelines/hotspots/stage.py pipelines/stats/gistar.py pipelines/stats/density.py \
+    pipelines/hotspots/chronic.py pipelines/hotspots/checks.py pipelines/config/hotspots.py pipelines/hotspots/method_note.py \
+    pipelines/markup.py pipelines/templates/method_note.html pipelines/templates/method_note.css
 $(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/hex.parquet $(PROCESSED)/%/kde.parquet \
 $(PROCESSED)/%/kde_grid.parquet $(PROCESSED)/%/chronic.csv $(PROCESSED)/%/method_note.html \
 $(PROCESSED)/%/method_note.md $(PROCESSED)/%/hotspot_summary.json: $$(PROCESSED)/%/reports.parquet \
@@ -234,12 +234,12 @@ $(PROCESSED)/%/method_note.md $(PROCESSED)/%/hotspot_summary.json: $$(PROCESSED)
 	  --buildings $(SITE_DIR)/buildings_osm.parquet --out-dir $(SITE_DIR)
 
 $(PROCESSED)/%/zones.parquet $(PROCESSED)/%/building_zones.csv $(PROCESSED)/%/zone_summary.json: \
-    $$(PROCESSED)/%/buildings.parquet $$(CONFIG_STAMP) pipelines/zones.py $(COMMON) | $(VENV_STAMP)
+    $$(PROCESSED)/%/buildings.parquet $$(CONFIG_STAMP) pipelines/zones/stage.py $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) zones --config $(CFG) --site $* --buildings $(call q,$<) --out-dir $(SITE_DIR)
 
-TREND_CODE := pipelines/trends.py pipelines/_trend_series.py pipelines/_trend_hotspots.py \
-    pipelines/_trend_followup.py pipelines/_trend_charts.py pipelines/charts.py pipelines/emerging.py \
-    pipelines/trend_stats.py pipelines/hotspot_stats.py pipelines/hotspot_params.py
+TREND_CODE := pipelines/trends/stage.py pipelines/trends/series.py pipelines/trends/emerging_hotspots.py \
+    pipelines/trends/followup.py pipelines/trends/charts.py pipelines/trends/plots.py pipelines/stats/emerging.py \
+    pipelines/stats/trend.py pipelines/stats/gistar.py pipelines/config/hotspots.py
 $(PROCESSED)/%/trends.parquet $(PROCESSED)/%/trend_tests.parquet $(PROCESSED)/%/emerging.parquet \
 $(PROCESSED)/%/before_after.parquet $(PROCESSED)/%/followup.csv $(PROCESSED)/%/backlog.csv \
 $(PROCESSED)/%/trend_summary.json $(PROCESSED)/%/charts/reports_by_category.png: \
@@ -250,23 +250,23 @@ $(PROCESSED)/%/trend_summary.json $(PROCESSED)/%/charts/reports_by_category.png:
 
 $(PROCESSED)/%/annotations.parquet $(PROCESSED)/%/annotations.geojson $(PROCESSED)/%/annotations.csv \
 $(PROCESSED)/%/annotation_summary.json: $$(ANNOTATIONS_$$*) $$(PROCESSED)/%/buildings.parquet \
-    $$(PROCESSED)/%/zones.parquet $$(CONFIG_STAMP) pipelines/annotations.py $(wildcard pipelines/_annotation_*.py) pipelines/zones.py \
+    $$(PROCESSED)/%/zones.parquet $$(CONFIG_STAMP) pipelines/annotations/stage.py $(wildcard pipelines/_annotation_*.py) pipelines/zones/stage.py \
     $(wildcard pipelines/templates/*) $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) annotations --config $(CFG) --site $* --buildings $(SITE_DIR)/buildings.parquet \
 	  --zones $(SITE_DIR)/zones.parquet --out-dir $(SITE_DIR)
 
 $(PROCESSED)/%/basemap.parquet $(PROCESSED)/%/basemap_summary.json: $$(OSM_$$*) $$(CONFIG_STAMP) \
-    pipelines/basemap.py pipelines/_osm_reader.py $(COMMON) | $(VENV_STAMP)
+    pipelines/osm/basemap.py pipelines/osm/reader.py $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) basemap --osm $(call q,$(OSMSPEC_$*)) --out $(SITE_DIR)/basemap.parquet
 
 STAGE_SUMMARIES = $(foreach f,buildings_summary basemap_summary ingest_summary geocode_summary \
     hotspot_summary zone_summary trend_summary annotation_summary,$(PROCESSED)/$(1)/$(f).json)
-$(PROCESSED)/%/run_summary.json: $$(call STAGE_SUMMARIES,$$*) $$(CONFIG_STAMP) pipelines/summary.py \
+$(PROCESSED)/%/run_summary.json: $$(call STAGE_SUMMARIES,$$*) $$(CONFIG_STAMP) pipelines/publish/summary.py \
     $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) summary --config $(CFG) --site $* --processed-dir $(SITE_DIR) --out $(call q,$@)
 
-MAP_CODE := pipelines/maps.py $(wildcard pipelines/_map_*.py) pipelines/_assets.py pipelines/_html.py \
-    pipelines/charts_map.py pipelines/basemap.py pipelines/annotations.py $(wildcard pipelines/_annotation_*.py) $(wildcard pipelines/templates/*)
+MAP_CODE := pipelines/maps/site.py $(wildcard pipelines/_map_*.py) pipelines/maps/assets.py pipelines/markup.py \
+    pipelines/maps/png.py pipelines/osm/basemap.py pipelines/annotations/stage.py $(wildcard pipelines/_annotation_*.py) $(wildcard pipelines/templates/*)
 $(MAPS)/%.html $(MAPS)/%.png: $$(PROCESSED)/%/buildings.parquet $$(PROCESSED)/%/reports.parquet \
     $$(PROCESSED)/%/run_summary.json $$(PROCESSED)/%/basemap.parquet $$(PROCESSED)/%/kde.parquet \
     $$(PROCESSED)/%/chronic.csv $$(PROCESSED)/%/emerging.parquet $$(PROCESSED)/%/followup.csv \
@@ -276,13 +276,13 @@ $(MAPS)/%.html $(MAPS)/%.png: $$(PROCESSED)/%/buildings.parquet $$(PROCESSED)/%/
 	  --out $(call q,$(RAW_MAPS)/$*.html)
 
 $(MAPS)/index.html: $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html $$(PROCESSED)/$$(s)/run_summary.json) \
-    $$(MAPS_STAMP) pipelines/maps.py pipelines/_map_index.py pipelines/annotations.py \
-    $(wildcard pipelines/_annotation_*.py) pipelines/_html.py $(wildcard pipelines/templates/*) \
+    $$(MAPS_STAMP) pipelines/maps/site.py pipelines/maps/index.py pipelines/annotations/stage.py \
+    $(wildcard pipelines/_annotation_*.py) pipelines/markup.py $(wildcard pipelines/templates/*) \
     $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) index --config $(CFG) --out $(call q,$@)
 
 screenshots/index.png: $$(MAPS)/index.html $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html) \
-    pipelines/screenshots.py | $(VENV_STAMP) $(BROWSER_STAMP)
+    pipelines/maps/screenshots.py | $(VENV_STAMP) $(BROWSER_STAMP)
 	$(VIGIE) screenshots --maps-dir $(call q,$(RAW_MAPS)) --out-dir screenshots
 
 # Intermediate files are real targets; keep them. Not with a bare `.SECONDARY:`, under

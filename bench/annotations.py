@@ -1,4 +1,4 @@
-"""Annotations benchmark: 200,000 planners' notes through :func:`pipelines.annotations.run`.
+"""Annotations benchmark: 200,000 planners' notes through :func:`pipelines.annotations.stage.run`.
 
 One GeoJSON export (as the map's « Exporter les notes » writes it) of ``N_NOTES`` notes
 on the real buildings of Bondy Nord (``data/raw/bondy/bondy_nord.osm``), one in ten
@@ -14,8 +14,8 @@ runs three times in a fresh folder:
 Each run reports its wall time and its CPU time (``*_cpu_s``): the test machine is
 shared, and under load the wall time says more about the neighbours than about the
 code. Target: under 60 s of CPU per run. The file (76 MB) stays under
-:data:`pipelines.annotations.MAX_FILE_BYTES` and the feature count at
-:data:`pipelines.annotations.MAX_FILE_NOTES`.
+:data:`pipelines.annotations.stage.MAX_FILE_BYTES` and the feature count at
+:data:`pipelines.annotations.stage.MAX_FILE_NOTES`.
 
 Before this change (issue 13: 336 s and 1.7 GB reported), the same file through the
 previous code on the same loaded machine (2 cores, load ≈ 9): first run 90 s CPU
@@ -42,9 +42,9 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from bench._util import emit, timed
-from pipelines.annotations import MAX_FILE_NOTES
-from pipelines.annotations import run as run_annotations
-from pipelines.buildings import read_osm_buildings
+from pipelines.annotations.stage import MAX_FILE_NOTES
+from pipelines.annotations.stage import run as run_annotations
+from pipelines.osm.buildings import read_osm_buildings
 from tests.conftest import bondy_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from shapely import affinity
 
-from pipelines.buildings import read_osm_buildings
+from pipelines.osm.buildings import read_osm_buildings
 from pipelines.crs import LAMBERT93
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import numpy as np
 
 from bench._util import emit, timed
 from bench.city import synthetic_city, synthetic_points
-from pipelines.geocode import geocode_points
+from pipelines.geocode.stage import geocode_points
 
 N_POINTS = 1_000_000
 

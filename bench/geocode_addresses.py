@@ -1,7 +1,7 @@
 """Address geocoding benchmark: 100,000 typed addresses matched on the real Bondy index.
 
 Real BAN addresses of the Bondy Nord extract (linked to the real footprints), written as
-residents type them by the simulator's :func:`pipelines.simulate.format_address` (one in
+residents type them by the simulator's :func:`pipelines.simulate.stage.format_address` (one in
 five with a house number that does not exist, so interpolation and misses are exercised).
 """
 
@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from bench.city import ROOT, City
-from pipelines.address_index import build_address_index, match_addresses, read_ban
-from pipelines.addresses import parse_addresses
-from pipelines.buildings import read_osm_bounds, read_osm_buildings
+from pipelines.geocode.address_index import build_address_index, match_addresses, read_ban
+from pipelines.geocode.addresses import parse_addresses
+from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings
 
 N_ADDRESSES = 100_000
 

@@ -1,4 +1,4 @@
-"""Hotspot-stage benchmark: the whole stage (``pipelines.hotspots.run``, as ``vigie
+"""Hotspot-stage benchmark: the whole stage (``pipelines.hotspots.stage.run``, as ``vigie
 hotspots`` runs it: read, Gi* with the automatic band on the total, every category, the
 blank test, hexagons, kernel density and contours, chronic buildings, writes) on a
 synthetic city of at least 100,000 real footprints and 1 million reports.
@@ -29,9 +29,9 @@ import pandas as pd
 
 from bench._util import emit, peak_rss_mb, timed
 from bench.city import synthetic_city
-from pipelines.config import DEFAULT_PARAMS, Config, SiteConfig
+from pipelines.config.core import DEFAULT_PARAMS, Config, SiteConfig
 from pipelines.crs import LAMBERT93, WGS84
-from pipelines.hotspots import run
+from pipelines.hotspots.stage import run
 from pipelines.io import write_geoparquet
 from pipelines.taxonomy import CODES
 

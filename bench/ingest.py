@@ -12,8 +12,8 @@ measures, each in a fresh subprocess so that peak memory is that of the measured
   pages; where the kernel must first compact memory to find them (THP ``defrag`` set
   to ``madvise``), the read's system time goes from 0.25 s to 1-1.5 s, and the read
   from 0.35-0.45 s to 0.8-1.1 s: measured with and without ``PR_SET_THP_DISABLE``);
-- ``ingest``: :func:`pipelines.ingest.ingest_site` on it (everything but the writes);
-- ``duplicates``: :func:`pipelines.ingest.link_likely_duplicates` on the ingested rows.
+- ``ingest``: :func:`pipelines.ingest.stage.ingest_site` on it (everything but the writes);
+- ``duplicates``: :func:`pipelines.ingest.stage.link_likely_duplicates` on the ingested rows.
 
 Target: ingestion within 3x the bare read, peak memory under 2 GB.
 
@@ -177,7 +177,7 @@ def make_comma_exports(semicolon: Path, folder: Path) -> tuple[Path, Path]:
 
 
 def _site(path: Path):  # type: ignore[no-untyped-def]
-    from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig
+    from pipelines.config.core import DEFAULT_PARAMS, SiteConfig, SourceConfig
 
     source = SourceConfig(
         id="bailleur",
@@ -208,7 +208,7 @@ def measure(step: str, path: Path) -> dict[str, float]:
         out["seconds"] = time.perf_counter() - t0
         out["rows"] = len(frame)
     elif step in ("ingest", "ingest_comma", "ingest_ragged"):
-        from pipelines import ingest
+        from pipelines.ingest import stage as ingest
         from pipelines.io import write_points_geoparquet
 
         site = _site(path)
@@ -226,7 +226,7 @@ def measure(step: str, path: Path) -> dict[str, float]:
     elif step == "duplicates":
         import geopandas as gpd
 
-        from pipelines import ingest
+        from pipelines.ingest import stage as ingest
 
         reports = gpd.read_parquet(path.with_suffix(".parquet"))
         # The landlord's building code stands in for the geocoder's building_id.

@@ -7,7 +7,7 @@
 2. A synthetic site with 100,000 reports over the real footprints tiled
    (:mod:`bench.city`), with every optional column present (rates, Gi* bins, emerging
    categories, chronic buildings): its size (target ≤ 10 MB; above
-   :data:`pipelines.maps.MAX_REPORT_POINTS` the markers are aggregated) and load time.
+   :data:`pipelines.maps.site.MAX_REPORT_POINTS` the markers are aggregated) and load time.
 
 Usage: ``python -m bench.maps`` (or ``python -m bench maps``).
 """
@@ -125,7 +125,7 @@ def load_seconds(html: Path, *, runs: int = 3) -> float:
 
 def demo_maps(workdir: Path) -> dict[str, Path]:
     """Run the whole pipeline on the demo configuration into ``workdir``."""
-    from pipelines import simulate
+    from pipelines.simulate import stage as simulate
     from pipelines.cli import main
     from tests.conftest import RAW, write_demo_config
 
@@ -144,7 +144,7 @@ def demo_maps(workdir: Path) -> dict[str, Path]:
 
 
 def main() -> None:
-    from pipelines.maps import MapOptions, build_site_map, render_map
+    from pipelines.maps.site import MapOptions, build_site_map, render_map
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -3,7 +3,7 @@ French corpus (``tests/data/scrub_corpus.tsv``), and the time to scrub a column.
 
 Targets (issue 13): recall ≥ 0.98 for phones and e-mails, ≥ 0.90 for names and flat
 numbers, and no negative line (street names, decimals, ids, dates…) changed. The time is
-that of :func:`pipelines._scrub.scrub_series` on 100,000 distinct notes made from the
+that of :func:`pipelines.ingest.scrub.scrub_series` on 100,000 distinct notes made from the
 corpus's lines (each with a distinct ticket number), and on one note (the cost of a
 call: pyarrow compiles the rules' patterns at each call).
 """
@@ -15,7 +15,7 @@ import logging
 import pandas as pd
 
 from bench._util import emit, timed
-from pipelines._scrub import PLACEHOLDERS, scrub_series, scrub_text
+from pipelines.ingest.scrub import PLACEHOLDERS, scrub_series, scrub_text
 from tests import scrub_corpus
 
 N_NOTES = 100_000

@@ -1,4 +1,4 @@
-"""Trends benchmark: the emerging-hotspot analysis as :mod:`pipelines.trends` runs it.
+"""Trends benchmark: the emerging-hotspot analysis as :mod:`pipelines.trends.stage` runs it.
 
 A million reports on the synthetic city (≥ 100,000 real footprints tiled from the
 extracts, :mod:`bench.city`) over 24 months: the building × month cube, the distance band
@@ -20,10 +20,10 @@ import pandas as pd
 
 from bench._util import emit, timed
 from bench.city import synthetic_city
-from pipelines import trends
-from pipelines.config import DEFAULT_PARAMS
-from pipelines.emerging import emerging_hotspot_table
-from pipelines.hotspot_stats import feature_points
+from pipelines.trends import stage as trends
+from pipelines.config.core import DEFAULT_PARAMS
+from pipelines.stats.emerging import emerging_hotspot_table
+from pipelines.stats.gistar import feature_points
 
 N_REPORTS = 1_000_000
 N_MONTHS = 24

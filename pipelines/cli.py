@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipelines import __version__
-from pipelines.config import Config, SiteConfig, check_inputs, load_config
+from pipelines.config.core import Config, SiteConfig, check_inputs, load_config
 from pipelines.errors import VigieError, os_reason
-from pipelines.paths import SitePaths
+from pipelines.stages import SitePaths
 
 log = logging.getLogger("pipelines")
 
@@ -41,7 +41,7 @@ def stage_summaries(processed: Path) -> dict[str, Path]:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
-    from pipelines import simulate
+    from pipelines.simulate import stage as simulate
 
     simulate.run(
         args.osm,
@@ -54,7 +54,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
 
 def cmd_buildings(args: argparse.Namespace) -> None:
-    from pipelines import buildings
+    from pipelines.osm import buildings
 
     buildings.run(args.osm, args.rpls, args.out)
 
@@ -63,7 +63,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     # The extract gives the study area when no study_area_bbox is set.
     check_inputs(config, args.site, osm=config.site(args.site).study_area_bbox is None)
-    from pipelines import ingest
+    from pipelines.ingest import stage as ingest
 
     ingest.run(config, args.site, Path(args.out_dir))
 
@@ -72,7 +72,7 @@ def cmd_geocode(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     site = config.site(args.site)
     check_inputs(config, site.id, osm=False)
-    from pipelines import geocode
+    from pipelines.geocode import stage as geocode
 
     geocode.run_site(
         config,
@@ -86,7 +86,7 @@ def cmd_geocode(args: argparse.Namespace) -> None:
 
 def cmd_hotspots(args: argparse.Namespace) -> None:
     config = load_config(args.config)
-    from pipelines import hotspots
+    from pipelines.hotspots import stage as hotspots
 
     hotspots.run(
         config,
@@ -99,7 +99,7 @@ def cmd_hotspots(args: argparse.Namespace) -> None:
 
 def cmd_trends(args: argparse.Namespace) -> None:
     config = load_config(args.config)
-    from pipelines import trends
+    from pipelines.trends import stage as trends
 
     trends.run(
         config,
@@ -111,21 +111,21 @@ def cmd_trends(args: argparse.Namespace) -> None:
 
 
 def cmd_basemap(args: argparse.Namespace) -> None:
-    from pipelines import basemap
+    from pipelines.osm import basemap
 
     basemap.run(args.osm, args.out)
 
 
 def cmd_zones(args: argparse.Namespace) -> None:
     config = load_config(args.config)
-    from pipelines import zones
+    from pipelines.zones import stage as zones
 
     zones.run(config, args.site, buildings_path=args.buildings, out_dir=Path(args.out_dir))
 
 
 def cmd_annotations(args: argparse.Namespace) -> None:
     config = load_config(args.config)
-    from pipelines import annotations
+    from pipelines.annotations import stage as annotations
 
     out_dir = Path(args.out_dir)
     annotations.run(
@@ -139,14 +139,14 @@ def cmd_annotations(args: argparse.Namespace) -> None:
 
 
 def cmd_screenshots(args: argparse.Namespace) -> None:
-    from pipelines import screenshots
+    from pipelines.maps import screenshots
 
     screenshots.run(Path(args.maps_dir), Path(args.out_dir))
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
     config = load_config(args.config)
-    from pipelines import summary
+    from pipelines.publish import summary
 
     paths = SitePaths.of(config, args.site)
     processed = Path(args.processed_dir) if args.processed_dir else paths.processed
@@ -155,7 +155,7 @@ def cmd_summary(args: argparse.Namespace) -> None:
 
 def cmd_map(args: argparse.Namespace) -> None:
     config = load_config(args.config)
-    from pipelines import maps
+    from pipelines.maps import site as maps
 
     site = config.site(args.site)
     processed = (
@@ -166,14 +166,14 @@ def cmd_map(args: argparse.Namespace) -> None:
 
 def cmd_index(args: argparse.Namespace) -> None:
     config = load_config(args.config)
-    from pipelines import maps
+    from pipelines.maps import site as maps
 
     maps.run_index(config, dst=Path(args.out))
 
 
 def cmd_deps(args: argparse.Namespace) -> None:
     config = load_config(args.config)
-    from pipelines._makedeps import write_deps
+    from pipelines.config.make import write_deps
 
     for site in config.sites:
         # make writes a simulated site's exports itself, after this fragment.
@@ -200,18 +200,16 @@ def run_site_stages(config: Config, site: SiteConfig, *, through: str = "map") -
 
     The same sequence ``make`` runs file by file; ``vigie run`` and the tests call it.
     """
-    from pipelines import (
-        annotations,
-        basemap,
-        buildings,
-        geocode,
-        hotspots,
-        ingest,
-        maps,
-        summary,
-        trends,
-        zones,
-    )
+    from pipelines.annotations import stage as annotations
+    from pipelines.osm import basemap
+    from pipelines.osm import buildings
+    from pipelines.geocode import stage as geocode
+    from pipelines.hotspots import stage as hotspots
+    from pipelines.ingest import stage as ingest
+    from pipelines.maps import site as maps
+    from pipelines.publish import summary
+    from pipelines.trends import stage as trends
+    from pipelines.zones import stage as zones
 
     if through not in STAGES:
         raise ValueError(f"unknown stage {through!r}; stages: {', '.join(STAGES)}")
@@ -269,7 +267,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     for site in sites:
         log.info("site %s", site.id)
         run_site_stages(config, site)
-    from pipelines import maps
+    from pipelines.maps import site as maps
 
     maps.run_index(config, dst=Path(config.maps_dir) / "index.html")
 

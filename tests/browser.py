@@ -180,7 +180,7 @@ def require_node_modules() -> None:
     """Skip without ``npm ci`` on a developer's machine; fail in CI, where setup runs it."""
     import pytest
 
-    from pipelines._assets import MissingAssetsError, check_node_modules
+    from pipelines.maps.assets import MissingAssetsError, check_node_modules
 
     try:
         check_node_modules()

@@ -68,7 +68,7 @@ def write_demo_config(dst_dir: Path, raw_bondy: Path) -> Path:
 @pytest.fixture(scope="session")
 def simulated_bondy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The simulator's exports for Bondy (seed 42), written into a temporary folder."""
-    from pipelines import simulate
+    from pipelines.simulate import stage as simulate
 
     out = tmp_path_factory.mktemp("raw_bondy")
     simulate.run(
@@ -116,7 +116,7 @@ def browser() -> Iterator[Any]:
 def bondy_config(tmp_path: Path, *, annotation_tags: tuple[str, ...] | None = None) -> Any:
     """A one-site configuration on the real Bondy extract, writing into ``tmp_path``
     (for stages that need a Config but no real source)."""
-    from pipelines.config import Config, SiteConfig, SourceConfig
+    from pipelines.config.core import Config, SiteConfig, SourceConfig
 
     site = SiteConfig(
         id="bondy",
@@ -145,7 +145,7 @@ def copy_tree(src: Path, dst: Path) -> Path:
 @pytest.fixture(scope="module")
 def bondy() -> Any:
     """The real Bondy footprints (a module may define its own ``bondy``)."""
-    from pipelines.buildings import read_osm_buildings
+    from pipelines.osm.buildings import read_osm_buildings
 
     return read_osm_buildings(RAW / "bondy" / "bondy_nord.osm")
 

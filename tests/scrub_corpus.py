@@ -19,11 +19,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines._scrub import PLACEHOLDERS
+from pipelines.ingest.scrub import PLACEHOLDERS
 
 CORPUS = Path(__file__).parent / "data" / "scrub_corpus.tsv"
 
-#: Labels of the corpus → kinds of :data:`pipelines._scrub.PLACEHOLDERS`.
+#: Labels of the corpus → kinds of :data:`pipelines.ingest.scrub.PLACEHOLDERS`.
 LABELS = {"tel": "phones", "mail": "emails", "log": "flats", "nom": "names"}
 
 _MARK = re.compile(r"⟨(tel|mail|log|nom):([^⟩]*)⟩")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipelines.addresses import (
+from pipelines.geocode.addresses import (
     normalise_key,
     normalise_street,
     parse_address,
@@ -297,7 +297,7 @@ def test_parse_addresses_repeated_strings() -> None:
 
 
 def test_landlord_codes_keep_their_building_letter() -> None:
-    from pipelines.addresses import normalise_key
+    from pipelines.geocode.addresses import normalise_key
 
     keys = [normalise_key(k) for k in ("NC-A", "NC-D", "NC-L", "NC-B", "nc a", "Nc-A")]
     assert len(set(keys[:4])) == 4

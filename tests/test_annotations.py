@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from pipelines.annotations import (
+from pipelines.annotations.stage import (
     DELETED_STATUS,
     annotation_ui_html,
     link_annotations,
@@ -22,7 +22,7 @@ from pipelines.annotations import (
     parse_note_time,
     read_annotations,
 )
-from pipelines.annotations import run as run_annotations
+from pipelines.annotations.stage import run as run_annotations
 from pipelines.crs import LAMBERT93, WGS84
 from tests.conftest import bondy_config
 

@@ -16,8 +16,8 @@ import pytest
 import shapely
 import shapely.ops
 
-from pipelines._assets import inline_assets, make_map
-from pipelines.annotations import (
+from pipelines.maps.assets import inline_assets, make_map
+from pipelines.annotations.stage import (
     ORPHAN_COLOUR,
     STATUSES,
     add_annotation_ui,
@@ -25,9 +25,9 @@ from pipelines.annotations import (
     link_annotations,
     read_annotations,
 )
-from pipelines.buildings import read_osm_buildings
+from pipelines.osm.buildings import read_osm_buildings
 from pipelines.crs import LAMBERT93, WGS84
-from pipelines.zones import assign_zone_ids, hot_zones
+from pipelines.zones.stage import assign_zone_ids, hot_zones
 
 pytestmark = [pytest.mark.browser]
 
@@ -277,7 +277,7 @@ def test_annotation_mode_degrades_without_leaflet_draw(
     from branca.element import Element
     from browser import offline_page
 
-    from pipelines.annotations import annotation_ui_html
+    from pipelines.annotations.stage import annotation_ui_html
 
     buildings, _, target = site
     centre = buildings.set_index("building_id").geometry[target].representative_point()

@@ -14,16 +14,16 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from pipelines import _annotation_readers
-from pipelines._map_index import notes_entry
-from pipelines.annotations import (
+from pipelines.annotations import readers as _annotation_readers
+from pipelines.maps.index import notes_entry
+from pipelines.annotations.stage import (
     MAX_FILE_BYTES,
     MAX_FILE_NOTES,
     notes_layer_geojson,
     read_annotations,
     versions_path_of,
 )
-from pipelines.annotations import run as run_annotations
+from pipelines.annotations.stage import run as run_annotations
 from tests.conftest import bondy_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -386,8 +386,8 @@ def test_configured_tags_are_scrubbed_on_the_map(demo_run: Any, tmp_path: Path) 
     a name and a phone number reaches no reader."""
     import dataclasses
 
-    from pipelines import maps
-    from pipelines.config import load_config
+    from pipelines.maps import site as maps
+    from pipelines.config.core import load_config
 
     config = load_config(demo_run.config)
     config = dataclasses.replace(

@@ -16,7 +16,7 @@ import pytest
 from browser import offline_page, open_offline, require_chromium, require_node_modules
 from folium.plugins import Draw, MarkerCluster
 
-from pipelines._assets import (
+from pipelines.maps.assets import (
     NODE_MODULES,
     PROJECT_ROOT,
     MissingAssetsError,
@@ -26,7 +26,7 @@ from pipelines._assets import (
     make_map,
     resolve_cdn_url,
 )
-from pipelines.buildings import read_osm_buildings
+from pipelines.osm.buildings import read_osm_buildings
 from pipelines.crs import LAMBERT93
 
 BONDY_OSM = PROJECT_ROOT / "data" / "raw" / "bondy" / "bondy_nord.osm"

@@ -1,4 +1,4 @@
-"""Tests for pipelines.charts: hand-made tables with known answers, then the real Paris 10e
+"""Tests for pipelines.trends.plots: hand-made tables with known answers, then the real Paris 10e
 DansMaRue reports through the trends stage (PNG and CSV side by side, French labels)."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import pytest
 from matplotlib.colors import to_hex
 from PIL import Image
 
-from pipelines import charts, trends
-from pipelines.config import load_config
+from pipelines.trends import plots as charts
+from pipelines.trends import stage as trends
+from pipelines.config.core import load_config
 from pipelines.taxonomy import BY_CODE, CODES
 
 

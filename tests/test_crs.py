@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
-from pipelines._likely_duplicates import link_likely_duplicates
+from pipelines.geocode.duplicates import link_likely_duplicates
 from pipelines.crs import LAMBERT93, WGS84, in_metropolitan_france, metric_crs_for, metric_crs_of
 
 # (lon, lat) of places, and the CRS each must get.

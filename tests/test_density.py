@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from pipelines import density
+from pipelines.stats import density
 from pipelines.errors import CRSError
 
 # --------------------------------------------------------------------------------------

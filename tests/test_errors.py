@@ -339,7 +339,7 @@ def test_permission_denied_on_an_input_exits_2_naming_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Root reads every file, so the refusal is injected where a reader opens a file.
-    from pipelines import ingest
+    from pipelines.ingest import stage as ingest
 
     cfg = _setup(tmp_path)
     source = tmp_path / "raw" / "signalements.csv"
@@ -359,7 +359,7 @@ def test_an_oserror_without_a_path_is_not_taken_for_a_user_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A programming error (no file named) propagates with its traceback.
-    from pipelines import ingest
+    from pipelines.ingest import stage as ingest
 
     cfg = _setup(tmp_path)
 
@@ -376,7 +376,7 @@ def test_an_unreadable_source_is_refused_at_load_naming_it(
 ) -> None:
     # Root may read any file, so the file's mode cannot refuse it here: the check that
     # load_config makes (os.access) is answered "no" for this one path.
-    from pipelines.config import load_config
+    from pipelines.config.core import load_config
     from pipelines.errors import ConfigError
 
     cfg = _setup(tmp_path)

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pipelines import hotspot_stats as hs
-from pipelines.buildings import read_osm_buildings
+from pipelines.stats import gistar as hs
+from pipelines.osm.buildings import read_osm_buildings
 from pipelines.errors import CRSError, NotEnoughFeaturesError, VigieError
 
 BONDY_OSM = "data/raw/bondy/bondy_nord.osm"

@@ -18,12 +18,13 @@ import pytest
 import shapely
 from scipy import stats
 
-from pipelines import hotspot_stats as hs
-from pipelines import hotspots, method_note
-from pipelines.chronic import CHRONIC_COLUMNS, chronic_flags, chronic_pairs
-from pipelines.config import DEFAULT_PARAMS
+from pipelines.stats import gistar as hs
+from pipelines.hotspots import stage as hotspots
+from pipelines.hotspots import method_note
+from pipelines.hotspots.chronic import CHRONIC_COLUMNS, chronic_flags, chronic_pairs
+from pipelines.config.core import DEFAULT_PARAMS
 from pipelines.errors import ConfigError
-from pipelines.hotspot_params import HotspotParams
+from pipelines.config.hotspots import HotspotParams
 from tests.conftest import RAW, DemoRun, write_demo_config
 
 L93 = "EPSG:2154"
@@ -361,8 +362,8 @@ def test_bondy_rates_and_paris_categories_are_skipped_with_reasons(demo_run: Dem
 
 
 def test_truth_file_name_is_the_simulators():
-    from pipelines.hotspot_checks import TRUTH_FILE
-    from pipelines.simulate import FILES
+    from pipelines.hotspots.checks import TRUTH_FILE
+    from pipelines.simulate.stage import FILES
 
     assert FILES["truth"] == TRUTH_FILE
 
@@ -385,9 +386,9 @@ def test_planted_chronic_pairs_are_listed(demo_run: DemoRun):
 @pytest.fixture(scope="module")
 def null_bondy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Bondy pipeline up to the hotspot stage on ``pattern=False`` reports."""
-    from pipelines import simulate
+    from pipelines.simulate import stage as simulate
     from pipelines.cli import run_site_stages
-    from pipelines.config import load_config
+    from pipelines.config.core import load_config
 
     root = tmp_path_factory.mktemp("null")
     raw = root / "raw_bondy"

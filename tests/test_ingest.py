@@ -20,13 +20,13 @@ import pandas as pd
 import pytest
 from pyproj import Transformer
 
-from pipelines import ingest
-from pipelines._csv import _read_exact, read_csv
-from pipelines._ingest_cells import _parse_source
-from pipelines._readers import read_file
-from pipelines._values import parse_dates
-from pipelines.buildings import read_osm_bounds
-from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
+from pipelines.ingest import stage as ingest
+from pipelines.ingest.csvfile import _read_exact, read_csv
+from pipelines.ingest.cells import _parse_source
+from pipelines.ingest.readers import read_file
+from pipelines.ingest.values import parse_dates
+from pipelines.osm.buildings import read_osm_bounds
+from pipelines.config.core import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
 from pipelines.errors import InputError
 from pipelines.io import read_geoparquet, write_points_geoparquet
 from pipelines.taxonomy import BY_SERVICE_CODE, CODES, map_labels

@@ -17,15 +17,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines import (
-    _bytes,
-    _csv,
-    _ingest_cells,
-    _ingest_gather,
-    _ingest_partition,
-    _scrub,
-    _values,
-)
+from pipelines.ingest import buffers as _bytes
+from pipelines.ingest import csvfile as _csv
+from pipelines.ingest import cells as _ingest_cells
+from pipelines.ingest import gather as _ingest_gather
+from pipelines.ingest import partition as _ingest_partition
+from pipelines.ingest import scrub as _scrub
+from pipelines.ingest import values as _values
 
 
 @pytest.mark.parametrize(
@@ -472,8 +470,8 @@ def test_personal_columns_left_unread_read_the_same(
 
 
 def test_a_personal_column_mapped_to_a_role_is_read(tmp_path: Path) -> None:
-    from pipelines import ingest
-    from pipelines.config import SourceConfig
+    from pipelines.ingest import stage as ingest
+    from pipelines.config.core import SourceConfig
 
     source = SourceConfig(
         id="s",

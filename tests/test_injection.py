@@ -32,10 +32,10 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from pipelines import maps
-from pipelines._html import RawHtml, SafeMacroElement, render_template
-from pipelines.annotations import add_annotation_ui, add_notes_layer
-from pipelines.buildings import read_osm_buildings
+from pipelines.maps import site as maps
+from pipelines.markup import RawHtml, SafeMacroElement, render_template
+from pipelines.annotations.stage import add_annotation_ui, add_notes_layer
+from pipelines.osm.buildings import read_osm_buildings
 from pipelines.crs import LAMBERT93
 from tests.conftest import RAW, ROOT
 
@@ -195,7 +195,7 @@ def test_notes_layer_and_annotation_mode_never_compile_data(
     """The public notes layer (folium's GeoJson, whose output folium compiles again) and
     the annotation mode (the configuration's tags)."""
     monkeypatch.chdir(tmp_path)
-    from pipelines._assets import make_map
+    from pipelines.maps.assets import make_map
 
     site = _planted_site(handmade, plant)
     m = make_map(location=[48.9, 2.48], zoom_start=16)

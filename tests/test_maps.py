@@ -15,10 +15,10 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon
 
-from pipelines import maps
-from pipelines._map_html import building_fact_sheet, sparkline_svg
-from pipelines._map_index import index_page, run_index, site_trend
-from pipelines._map_views import (
+from pipelines.maps import site as maps
+from pipelines.maps.html import building_fact_sheet, sparkline_svg
+from pipelines.maps.index import index_page, run_index, site_trend
+from pipelines.maps.views import (
     comparison,
     count_classes,
     monthly_counts,
@@ -26,14 +26,14 @@ from pipelines._map_views import (
     rate_classes,
     window_text,
 )
-from pipelines.annotations import link_annotations
-from pipelines.basemap import STYLES, basemap_features, classify_features, read_osm_basemap
-from pipelines.buildings import read_osm_bounds, read_osm_buildings
-from pipelines.charts_map import nice_scale_length, write_site_png
-from pipelines.config import Config, SiteConfig, SourceConfig
+from pipelines.annotations.stage import link_annotations
+from pipelines.osm.basemap import STYLES, basemap_features, classify_features, read_osm_basemap
+from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings
+from pipelines.maps.png import nice_scale_length, write_site_png
+from pipelines.config.core import Config, SiteConfig, SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.taxonomy import CODES
-from pipelines.zones import assign_zone_ids, hot_zones
+from pipelines.zones.stage import assign_zone_ids, hot_zones
 from tests.conftest import RAW
 
 BONDY_OSM = RAW / "bondy" / "bondy_nord.osm"
@@ -435,7 +435,7 @@ def rendered(site, bondy_basemap) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_page_is_offline_escaped_and_credited(rendered: str) -> None:
-    from pipelines._assets import find_network_references
+    from pipelines.maps.assets import find_network_references
 
     assert find_network_references(rendered) == []
     assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']https?:", rendered)
@@ -549,7 +549,7 @@ def test_static_png_map(site, bondy_basemap, tmp_path: Path) -> None:  # type: i
 
     # A (5 reports) and B (2) share the top class (bounds 1 and 2); the land under the
     # basemap, grey buildings without reports, the red "données simulées" badge.
-    from pipelines.basemap import LAND_COLOUR
+    from pipelines.osm.basemap import LAND_COLOUR
 
     assert has(maps.PALETTE[-1])
     assert has(LAND_COLOUR)
@@ -615,7 +615,7 @@ def test_index_page_without_statistics_says_so() -> None:
 
 
 def test_round_geometries_keep_shapes(site) -> None:  # type: ignore[no-untyped-def]
-    from pipelines._map_layers import round_geometries
+    from pipelines.maps.layers import round_geometries
 
     b = site["buildings"].head(50)
     rounded = round_geometries(b.geometry, 6, tolerance=0.0000015)
@@ -659,7 +659,7 @@ def test_trend_stage_outputs_enrich_the_fact_sheets(site) -> None:  # type: igno
 
 
 def test_building_titles_follow_the_chart_labels(site) -> None:  # type: ignore[no-untyped-def]
-    from pipelines._map_data import building_titles
+    from pipelines.maps.data import building_titles
 
     b, r, ids = site["buildings"], site["reports"].copy(), site["ids"]
     r["address"] = None
@@ -726,7 +726,7 @@ def test_zones_and_notes_layers_and_fact_sheets(site) -> None:  # type: ignore[n
 
 
 def test_notes_section_known_answers() -> None:
-    from pipelines._map_html import MAX_SHEET_NOTE_TEXT, notes_section_html
+    from pipelines.maps.html import MAX_SHEET_NOTE_TEXT, notes_section_html
 
     utc = pd.Timestamp("2024-06-01 08:00", tz="UTC")
     notes = [
@@ -754,7 +754,7 @@ def test_notes_section_known_answers() -> None:
 
 
 def test_page_has_the_annotation_mode_offline(site) -> None:  # type: ignore[no-untyped-def]
-    from pipelines._assets import find_network_references
+    from pipelines.maps.assets import find_network_references
 
     m = maps.build_site_map(
         site["buildings"], site["reports"], site_name="Essai", simulated=True,
@@ -779,7 +779,7 @@ def test_page_has_the_annotation_mode_offline(site) -> None:  # type: ignore[no-
 
 
 def test_index_lists_the_notes_with_their_exports(tmp_path: Path, site) -> None:  # type: ignore[no-untyped-def]
-    from pipelines import annotations
+    from pipelines.annotations import stage as annotations
 
     processed = tmp_path / "data" / "processed"
     maps_dir = tmp_path / "maps"

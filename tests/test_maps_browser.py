@@ -80,7 +80,7 @@ def test_demo_map_draws_basemap_and_python_classes(
 ) -> None:
     import geopandas as gpd
 
-    from pipelines.maps import count_classes
+    from pipelines.maps.site import count_classes
 
     b = gpd.read_parquet(demo_run.site(site) / "buildings.parquet")
     with offline_page(demo_run.maps / f"{site}.html", browser=browser, wait_js=READY) as live:
@@ -128,8 +128,8 @@ READY = (
 @pytest.fixture(scope="module")
 def handmade(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The hand-made site of tests/test_maps.py, rendered three ways."""
-    from pipelines.basemap import read_osm_basemap
-    from pipelines.maps import MapOptions, build_site_map, render_map
+    from pipelines.osm.basemap import read_osm_basemap
+    from pipelines.maps.site import MapOptions, build_site_map, render_map
     from tests.test_maps import BONDY_OSM, handmade_site
 
     site = handmade_site()
@@ -263,7 +263,7 @@ def test_payloads_in_texts_show_as_text_and_never_run(handmade, browser) -> None
 
 
 def test_period_selector_recolours_and_filters(handmade, browser) -> None:  # type: ignore[no-untyped-def]
-    from pipelines.maps import PALETTE, ZERO_COLOUR
+    from pipelines.maps.site import PALETTE, ZERO_COLOUR
 
     a, b = handmade["pos"]["A"], handmade["pos"]["B"]
     with offline_page(handmade["pages"]["full"], browser=browser, wait_js=READY) as live:
@@ -289,8 +289,8 @@ def test_period_selector_recolours_and_filters(handmade, browser) -> None:  # ty
 
 
 def test_building_views_switch_colours_and_legend(handmade, browser) -> None:  # type: ignore[no-untyped-def]
-    from pipelines._map_views import EMERGING_COLOURS
-    from pipelines.maps import GI_COLOURS
+    from pipelines.maps.views import EMERGING_COLOURS
+    from pipelines.maps.site import GI_COLOURS
 
     a, b = handmade["pos"]["A"], handmade["pos"]["B"]
     with offline_page(handmade["pages"]["full"], browser=browser, wait_js=READY) as live:
@@ -333,7 +333,7 @@ def test_screenshots_of_maps_and_index(handmade, browser, tmp_path: Path) -> Non
 
     import matplotlib.image
 
-    from pipelines.screenshots import ScreenshotError, run
+    from pipelines.maps.screenshots import ScreenshotError, run
 
     require_chromium()
     maps_dir = tmp_path / "maps"

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from pipelines import maps
-from pipelines._html import stable_ids
-from pipelines.charts_map import write_site_png
+from pipelines.maps import site as maps
+from pipelines.markup import stable_ids
+from pipelines.maps.png import write_site_png
 from tests.test_maps import NOTE_TAGS, handmade_site
 
 #: folium's names: ``map_<32 hex>``, ``marker_cluster_<32 hex>``, …
@@ -53,12 +53,12 @@ def test_site_id_seeds_the_element_names(site: dict[str, Any]) -> None:
 def test_stable_ids_keeps_the_names_already_given() -> None:
     """Called again after children are added, the ids already given do not change (the
     app script names the map before the annotation mode is added)."""
-    from pipelines._assets import make_map
+    from pipelines.maps.assets import make_map
 
     m = make_map(location=[48.9, 2.48], zoom_start=16)
     stable_ids(m.get_root(), "bondy")
     name = m.get_name()
-    from pipelines.annotations import add_annotation_ui
+    from pipelines.annotations.stage import add_annotation_ui
 
     add_annotation_ui(m, site_id="bondy", tags=list(NOTE_TAGS))
     stable_ids(m.get_root(), "bondy")

@@ -23,16 +23,16 @@ import pandas as pd
 import pytest
 import shapely
 
-from pipelines._osm_addresses import read_osm_addresses
-from pipelines._osm_reader import (
+from pipelines.geocode.osm_addresses import read_osm_addresses
+from pipelines.osm.reader import (
     INCOMPLETE_KINDS,
     is_area_way,
     matches,
     read_osm_elements,
 )
-from pipelines._osm_sources import read_osm_file_report
-from pipelines.basemap import BASEMAP_TAGS, read_osm_basemap, read_osm_basemap_report
-from pipelines.buildings import read_osm_bounds
+from pipelines.osm.sources import read_osm_file_report
+from pipelines.osm.basemap import BASEMAP_TAGS, read_osm_basemap, read_osm_basemap_report
+from pipelines.osm.buildings import read_osm_bounds
 from pipelines.errors import InputError
 from tests.conftest import RAW
 from tests.test_osm_sources import to_pbf
@@ -307,7 +307,7 @@ def test_clipped_extract_addresses_read_without_a_crash(clipped_bondy, tmp_path)
 
 
 def test_buildings_stage_writes_its_counts(clipped_bondy, tmp_path) -> None:
-    from pipelines import buildings
+    from pipelines.osm import buildings
 
     path, _planted = clipped_bondy
     buildings.run(path, None, tmp_path / "buildings_osm.parquet")
@@ -339,7 +339,7 @@ def test_whole_pipeline_on_each_variant_to_a_map(variant, tmp_path, browser) -> 
     from browser import open_offline
 
     from pipelines.cli import run_site_stages
-    from pipelines.config import load_config
+    from pipelines.config.core import load_config
 
     if variant == "pbf":
         osm = to_pbf(PARIS10, tmp_path / "paris10.osm.pbf")

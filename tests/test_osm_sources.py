@@ -18,14 +18,14 @@ import pytest
 import requests
 import shapely
 
-from pipelines import _osm_sources
-from pipelines._osm_sources import (
+from pipelines.osm import sources as _osm_sources
+from pipelines.osm.sources import (
     BUILDING_COLUMNS,
     read_buildings,
     read_osm_buildings_online,
     read_osm_file,
 )
-from pipelines.buildings import read_osm_bounds, read_osm_buildings
+from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings
 from pipelines.crs import LAMBERT93
 from pipelines.errors import ConfigError, InputError
 

@@ -9,7 +9,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from pipelines.buildings import read_osm_bounds
+from pipelines.osm.buildings import read_osm_bounds
 from pipelines.taxonomy import CODES
 from tests.conftest import RAW, DemoRun
 

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
-from pipelines.buildings import read_osm_bounds
+from pipelines.osm.buildings import read_osm_bounds
 from pipelines.cli import run_site_stages
-from pipelines.config import load_config
-from pipelines.geocode import placeholder_points
+from pipelines.config.core import load_config
+from pipelines.geocode.stage import placeholder_points
 from pipelines.io import read_geoparquet
 
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw" / "paris10"

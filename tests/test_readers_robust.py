@@ -20,12 +20,12 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pipelines import ingest
-from pipelines._csv import read_csv
-from pipelines._ingest_rejects import _json_objects
-from pipelines._readers import MAX_XLSX_ROWS, MAX_XLSX_XML_BYTES, read_file, read_xlsx
+from pipelines.ingest import stage as ingest
+from pipelines.ingest.csvfile import read_csv
+from pipelines.ingest.rejects import _json_objects
+from pipelines.ingest.readers import MAX_XLSX_ROWS, MAX_XLSX_XML_BYTES, read_file, read_xlsx
 from pipelines.cli import main
-from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
+from pipelines.config.core import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
 from pipelines.errors import InputError
 from tests.conftest import write_demo_config
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pipelines import _scrub
-from pipelines._scrub import PLACEHOLDERS, scrub_series, scrub_text
+from pipelines.ingest import scrub as _scrub
+from pipelines.ingest.scrub import PLACEHOLDERS, scrub_series, scrub_text
 from tests import scrub_corpus
 
 PHONE, EMAIL, FLAT, NAME = (PLACEHOLDERS[k] for k in ("phones", "emails", "flats", "names"))

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from pipelines import simulate as sim
-from pipelines.buildings import read_osm_bounds, read_osm_buildings, read_rpls
+from pipelines.simulate import stage as sim
+from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings, read_rpls
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.taxonomy import map_labels
 

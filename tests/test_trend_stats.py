@@ -1,5 +1,5 @@
-"""Tests for pipelines.trend_stats (Mann-Kendall, Sen, period counts, follow-up) and
-pipelines.emerging (space-time Gi*, emerging hotspots, before/after)."""
+"""Tests for pipelines.stats.trend (Mann-Kendall, Sen, period counts, follow-up) and
+pipelines.stats.emerging (space-time Gi*, emerging hotspots, before/after)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import pymannkendall
 import pytest
 from scipy import stats
 
-from pipelines.emerging import (
+from pipelines.stats.emerging import (
     EMERGING_CATEGORIES,
     EMERGING_LABELS_FR,
     before_after,
     emerging_hotspots,
     space_time_gi,
 )
-from pipelines.trend_stats import (
+from pipelines.stats.trend import (
     closing_delays,
     mann_kendall,
     mann_kendall_matrix,
@@ -478,7 +478,7 @@ def test_closing_delays_per_building_hold_each_report_to_its_category_target() -
 
 
 def test_emerging_table_leaves_untested_steps_out() -> None:
-    from pipelines.emerging import emerging_hotspot_table
+    from pipelines.stats.emerging import emerging_hotspot_table
 
     rng = np.random.default_rng(8)
     n = 200

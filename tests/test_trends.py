@@ -1,4 +1,4 @@
-"""Tests for the trends stage (pipelines.trends): hand-made frames with known answers,
+"""Tests for the trends stage (pipelines.trends.stage): hand-made frames with known answers,
 the simulated Bondy run (planted rising buildings, seasonal heating) and the real
 DansMaRue Paris 10e reports (monthly series against an independent count of the raw CSV).
 """
@@ -19,11 +19,11 @@ import pymannkendall
 import pytest
 from shapely.geometry import box
 
-from pipelines import trends
-from pipelines.config import DEFAULT_PARAMS, load_config
+from pipelines.trends import stage as trends
+from pipelines.config.core import DEFAULT_PARAMS, load_config
 from pipelines.crs import LAMBERT93
 from pipelines.errors import ConfigError
-from pipelines.hotspot_stats import auto_distance_band, feature_points
+from pipelines.stats.gistar import auto_distance_band, feature_points
 
 ROOT = Path(__file__).resolve().parents[1]
 DMR_CSV = ROOT / "data/raw/paris10/dansmarue_paris_2023-08_2024-09.csv"

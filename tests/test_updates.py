@@ -20,10 +20,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import _scrub, ingest, summary
-from pipelines._ingest_schema import HISTORY_COLUMNS, UPDATE_REASONS
-from pipelines.buildings import read_osm_bounds
-from pipelines.config import SiteConfig, SourceConfig, load_config
+from pipelines.ingest import scrub as _scrub
+from pipelines.ingest import stage as ingest
+from pipelines.publish import summary
+from pipelines.ingest.schema import HISTORY_COLUMNS, UPDATE_REASONS
+from pipelines.osm.buildings import read_osm_bounds
+from pipelines.config.core import SiteConfig, SourceConfig, load_config
 from tests.conftest import RAW, ROOT
 
 EXPORT = RAW / "bondy" / "signalements_bailleur.csv"

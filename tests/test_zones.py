@@ -11,17 +11,17 @@ import pytest
 import shapely
 from scipy.sparse import coo_matrix
 
-from pipelines.annotations import link_annotations
-from pipelines.buildings import read_osm_buildings
+from pipelines.annotations.stage import link_annotations
+from pipelines.osm.buildings import read_osm_buildings
 from pipelines.crs import LAMBERT93, WGS84
-from pipelines.zones import (
+from pipelines.zones.stage import (
     assign_zone_ids,
     disappeared_zone_ids,
     hot_zones,
     zone_descendants,
     zone_of_buildings,
 )
-from pipelines.zones import run as run_zones
+from pipelines.zones.stage import run as run_zones
 from tests.conftest import bondy_config
 
 ROOT = Path(__file__).resolve().parents[1]

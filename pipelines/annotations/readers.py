@@ -1,0 +1,553 @@
+"""Reading and validating the planners' note files: GeoJSON, GeoPackage and other OGR
+formats, CSV and XLSX (:mod:`pipelines.annotations.stage`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from pipelines.annotations.model import (
+    _BUILDING_ID,
+    _GEOJSON_SUFFIXES,
+    _GEOM_TYPES,
+    _OGR_SUFFIXES,
+    _SHAPEFILE_SIDECARS,
+    _TABLE_SUFFIXES,
+    _ZONE_ID,
+    DEFAULT_STATUS,
+    DELETED_STATUS,
+    FUTURE_TOLERANCE,
+    MAX_FILE_BYTES,
+    MAX_FILE_NOTES,
+    NOTE_NAMESPACE,
+    STATUSES,
+    AnnotationRead,
+    FileProblemError,
+    RawNote,
+    _clean,
+    _field_name,
+    _fold,
+    _fr_time,
+    empty_notes,
+    parse_note_time,
+    scrub_note_fields,
+)
+from pipelines.annotations.versions import _notes_frame, deduplicate_notes
+from pipelines.crs import WGS84
+
+# The logger of pipelines.annotations.stage, as before the split, so that log
+# filters and configurations keep matching these messages.
+log = logging.getLogger("pipelines.annotations.stage")
+
+#: How a future-dated note's problem starts (counted apart in the summary).
+FUTURE_PROBLEM = "date dans le futur"
+
+
+def _match_vocabulary(value: str, allowed: Sequence[str]) -> str | None:
+    folded = _fold(value)
+    for option in allowed:
+        if _fold(option) == folded:
+            return option
+    return None
+
+
+def derived_note_id(note: dict[str, Any]) -> str:
+    """The deterministic id of a note that came without one (UUID version 5)."""
+    created = note.get("created_at")
+    geometry = note.get("geometry")
+    parts = [
+        note.get("site") or "",
+        note.get("author") or "",
+        note.get("text") or "",
+        created.isoformat() if isinstance(created, pd.Timestamp) else "",
+        note.get("building_id") or "",
+        note.get("zone_id") or "",
+        shapely.to_wkt(geometry, rounding_precision=6) if geometry is not None else "",
+    ]
+    return str(uuid.uuid5(NOTE_NAMESPACE, "\x1f".join(parts)))
+
+
+def _check_geometry(geometry: BaseGeometry) -> tuple[BaseGeometry | None, str | None]:
+    if geometry.is_empty:
+        return None, None
+    if geometry.geom_type not in _GEOM_TYPES:
+        return (
+            None,
+            f"géométrie de type {geometry.geom_type} non prise en charge "
+            "(point, ligne ou polygone)",
+        )
+    coords = shapely.get_coordinates(geometry)
+    if not np.isfinite(coords).all():
+        return None, "géométrie avec des coordonnées non numériques"
+    if (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
+        return None, (
+            "coordonnées hors des limites en degrés : le fichier est-il en Lambert-93 "
+            "(EPSG:2154) sans l'indiquer ? Exportez-le en WGS84 (EPSG:4326)"
+        )
+    if not geometry.is_valid:
+        geometry = shapely.make_valid(geometry)
+    return geometry, None
+
+
+def validate_note(
+    raw: RawNote,
+    *,
+    site_id: str,
+    tags: Sequence[str],
+    statuses: Sequence[str] = STATUSES,
+    latest: pd.Timestamp | None = None,
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """Check one note and normalise its fields.
+
+    ``latest`` (UTC) is the latest date a note may carry (the run's time plus
+    :data:`FUTURE_TOLERANCE`); ``None`` checks nothing. A later creation or modification
+    date is a problem: used, it would win over every real edit until that date.
+    The free text is kept as read: :func:`read_annotations` scrubs all notes at once.
+
+    Returns
+    -------
+    tuple
+        The note (a dict of :data:`NOTE_FIELDS` and ``geometry``) and no problem, or
+        ``None`` and the list of problems (French, without the file name).
+    """
+    props = {_field_name(k): _clean(v) for k, v in raw.props.items()}
+    problems: list[str] = []
+    note: dict[str, Any] = {}
+    site = props.get("site")
+    if site is not None and _fold(str(site)) != _fold(site_id):
+        problems.append(f"note du site « {site} », pas de « {site_id} »")
+    note["site"] = site_id
+    text = props.get("text")
+    if text is None:
+        problems.append("texte vide")
+    note["text"] = None if text is None else str(text)
+    note["author"] = None if props.get("author") is None else str(props["author"])
+    tag = props.get("tag")
+    if tag is None:
+        problems.append(f"étiquette manquante (étiquettes : {', '.join(tags)})")
+    else:
+        note["tag"] = _match_vocabulary(str(tag), tags)
+        if note["tag"] is None:
+            problems.append(f"étiquette « {tag} » inconnue (étiquettes : {', '.join(tags)})")
+    status = props.get("status")
+    allowed = [*statuses, DELETED_STATUS]
+    note["status"] = DEFAULT_STATUS if status is None else _match_vocabulary(str(status), allowed)
+    if note["status"] is None:
+        problems.append(f"statut « {status} » inconnu (statuts : {', '.join(allowed)})")
+    for key in ("created_at", "updated_at"):
+        try:
+            note[key] = parse_note_time(props.get(key))
+        except ValueError as err:
+            problems.append(str(err))
+            note[key] = None
+    if props.get("created_at") is None:
+        problems.append("date de création manquante (colonne created_at ou date)")
+    if latest is not None:
+        for key, label in (("created_at", "création"), ("updated_at", "modification")):
+            stamp = note.get(key)
+            if stamp is not None and stamp > latest:
+                problems.append(
+                    f"{FUTURE_PROBLEM} : date de {label} {_fr_time(stamp)} postérieure à la "
+                    f"date du passage plus un jour ({_fr_time(latest)}) ; corrigez la date "
+                    "(horloge de l'ordinateur ?) pour que la note soit importée"
+                )
+    building = props.get("building_id")
+    if building is not None and not _BUILDING_ID.match(str(building)):
+        problems.append(
+            f"identifiant de bâtiment « {building} » : attendu la forme OSM « way/123 »"
+        )
+    note["building_id"] = None if building is None else str(building)
+    zone = props.get("zone_id")
+    if zone is not None and not _ZONE_ID.match(str(zone)):
+        problems.append(f"identifiant de zone « {zone} » : attendu la forme « Z12 »")
+    note["zone_id"] = None if zone is None else str(zone)
+    geometry, geometry_error = raw.geometry, raw.geometry_error
+    if geometry is None and geometry_error is None:
+        geometry, geometry_error = _geometry_from_columns(props)
+    if geometry is not None:
+        geometry, geometry_error = _check_geometry(geometry)
+    if geometry_error:
+        problems.append(geometry_error)
+    elif geometry is None and note["building_id"] is None and note["zone_id"] is None:
+        problems.append(
+            "ni géométrie, ni bâtiment (building_id), ni zone (zone_id) : impossible de la placer"
+        )
+    note["geometry"] = geometry
+    if problems:
+        return None, problems
+    given = props.get("note_id")
+    note["note_id"] = str(given) if given is not None else derived_note_id(note)
+    return note, []
+
+
+def _geometry_from_columns(props: dict[str, Any]) -> tuple[BaseGeometry | None, str | None]:
+    """Geometry of a table row: ``geometry_wkt`` (WGS84), or ``lon``/``lat``."""
+    wkt = props.get("geometry_wkt")
+    if wkt is not None:
+        try:
+            return shapely.from_wkt(str(wkt)), None
+        except shapely.errors.GEOSException:
+            return None, f"géométrie WKT illisible « {str(wkt)[:40]} »"
+    lon, lat = props.get("lon"), props.get("lat")
+    if lon is None and lat is None:
+        return None, None
+    try:
+        x = float(str(lon).replace(",", "."))
+        y = float(str(lat).replace(",", "."))
+    except ValueError:
+        return None, f"coordonnées illisibles (lon « {lon} », lat « {lat} »)"
+    return shapely.Point(x, y), None
+
+
+# --------------------------------------------------------------------------- limits
+def _check_size(path: Path) -> None:
+    """Refuse, unread, a file above :data:`MAX_FILE_BYTES` (a shapefile with its companions),
+    and anything that is not a regular file (reading a named pipe would wait forever)."""
+    if not path.is_file():
+        raise FileProblemError("ce n'est pas un fichier ordinaire")
+    size = path.stat().st_size
+    if path.suffix.lower() == ".shp":
+        size += sum(
+            p.stat().st_size
+            for p in path.parent.glob(path.stem + ".*")
+            if p.suffix.lower() in _SHAPEFILE_SIDECARS
+        )
+    if size > MAX_FILE_BYTES:
+        raise FileProblemError(
+            f"fichier trop volumineux ({_mb(size)}, limite {_mb(MAX_FILE_BYTES)}) ; "
+            "découpez-le en plusieurs fichiers"
+        )
+
+
+def _check_count(n: int) -> None:
+    if n > MAX_FILE_NOTES:
+        raise FileProblemError(
+            f"trop de notes dans un seul fichier ({n} ; limite {MAX_FILE_NOTES}) ; "
+            "découpez-le en plusieurs fichiers"
+        )
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.0f} Mo" if n >= 1e6 else f"{n / 1e6:.1f} Mo"
+
+
+def _check_xlsx_size(path: Path) -> None:
+    """An XLSX is a zip: refuse it when its uncompressed content is above the limit, before
+    loading it (a small zip can hold gigabytes of sheet XML)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            size = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as err:
+        raise FileProblemError("classeur illisible (ce n'est pas un fichier XLSX)") from err
+    if size > MAX_FILE_BYTES:
+        raise FileProblemError(
+            f"classeur trop volumineux une fois décompressé ({_mb(size)}, limite "
+            f"{_mb(MAX_FILE_BYTES)}) ; découpez-le en plusieurs fichiers"
+        )
+
+
+# --------------------------------------------------------------------------- readers
+def _read_geojson(path: Path) -> list[RawNote]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except RecursionError as err:
+        raise FileProblemError("JSON illisible (imbrication trop profonde)") from err
+    except UnicodeDecodeError as err:
+        raise FileProblemError("fichier non lisible en UTF-8 (un GeoJSON doit l'être)") from err
+    except json.JSONDecodeError as err:
+        raise FileProblemError(
+            f"JSON illisible (ligne {err.lineno}, colonne {err.colno} : {err.msg}) ; "
+            "le fichier est-il complet ?"
+        ) from err
+    if isinstance(data, dict) and data.get("type") == "FeatureCollection":
+        features = data.get("features")
+    elif isinstance(data, dict) and data.get("type") == "Feature":
+        features = [data]
+    else:
+        raise FileProblemError("ce n'est pas un GeoJSON de notes (attendu une FeatureCollection)")
+    if not isinstance(features, list):
+        raise FileProblemError("« features » doit être une liste")
+    _check_count(len(features))
+    transform = _legacy_crs_transform(data.get("crs"))
+    out = []
+    for k, feature in enumerate(features, start=1):
+        if not isinstance(feature, dict):
+            out.append(RawNote(f"entité {k}", {}, None, "entité qui n'est pas un objet GeoJSON"))
+            continue
+        props = feature.get("properties") or {}
+        if not isinstance(props, dict):
+            props = {}
+        ref = f"entité {k}" + (f" (note_id {props['note_id']})" if props.get("note_id") else "")
+        geometry, error = None, None
+        if feature.get("geometry") is not None:
+            try:
+                geometry = shapely.geometry.shape(feature["geometry"])
+                if transform is not None:
+                    geometry = transform(geometry)
+            except (
+                ValueError,
+                TypeError,
+                KeyError,
+                IndexError,
+                AttributeError,
+                shapely.errors.GEOSException,
+            ) as err:
+                error = f"géométrie illisible ({str(err)[:80] or type(err).__name__})"
+                geometry = None
+        out.append(RawNote(ref, props, geometry, error))
+    return out
+
+
+def _legacy_crs_transform(crs: Any) -> Callable[[BaseGeometry], BaseGeometry] | None:
+    """QGIS writes a GeoJSON in another CRS with the (pre-RFC 7946) ``crs`` member."""
+    if not crs:
+        return None
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import CRSError as ProjCRSError
+
+    try:
+        source = CRS.from_user_input(crs["properties"]["name"])
+    except (KeyError, TypeError, ProjCRSError) as err:
+        raise FileProblemError(f"système de coordonnées « crs » illisible ({crs})") from err
+    if source.equals(CRS.from_epsg(4326), ignore_axis_order=True):
+        return None
+    transformer = Transformer.from_crs(source, WGS84, always_xy=True)
+    return lambda g: shapely.transform(
+        g, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+    )
+
+
+def _read_table(path: Path) -> list[RawNote]:
+    if path.suffix.lower() == ".xlsx":
+        _check_xlsx_size(path)
+        try:
+            frame = pd.read_excel(path, dtype=str, keep_default_na=False)
+        except (ValueError, OSError, KeyError) as err:
+            raise FileProblemError(f"classeur illisible ({type(err).__name__})") from err
+    else:
+        frame = _read_csv(path)
+    _check_count(len(frame))
+    columns = {_field_name(str(c)): c for c in frame.columns}
+    missing = [
+        f"{fr} ({en})"
+        for en, fr in (("text", "texte"), ("tag", "étiquette"), ("created_at", "date"))
+        if en not in columns
+    ]
+    keys = {"building_id", "zone_id", "geometry_wkt"} & set(columns) or (
+        {"lon", "lat"} <= set(columns) and {"lon"}
+    )
+    if not keys:
+        missing.append("building_id, zone_id, geometry_wkt ou lon/lat (où placer la note)")
+    if missing:
+        found = ", ".join(str(c) for c in frame.columns) or "aucune"
+        raise FileProblemError(
+            f"colonnes manquantes : {', '.join(missing)} ; colonnes trouvées : {found}"
+        )
+    records = frame.to_dict(orient="records")
+    # Line numbers as in a spreadsheet: the header is line 1.
+    return [
+        RawNote(f"ligne {i + 2}", {str(k): v for k, v in r.items()}) for i, r in enumerate(records)
+    ]
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")  # Excel's "CSV (séparateur : point-virgule)"
+    first = text.splitlines()[0] if text.strip() else ""
+    if not first:
+        raise FileProblemError("fichier CSV vide")
+    separator = max((";", ",", "\t"), key=first.count)
+    import io
+
+    try:
+        return pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise FileProblemError(f"CSV illisible ({str(err).strip()})") from err
+
+
+def _read_ogr(path: Path) -> list[RawNote]:
+    import pyogrio
+
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except Exception as err:  # pyogrio raises DataSourceError and GDAL errors of several types
+        raise FileProblemError(f"fichier SIG illisible ({type(err).__name__} : {err})") from err
+    try:
+        _check_count(sum(int(pyogrio.read_info(path, layer=layer)["features"]) for layer in layers))
+    except FileProblemError:
+        raise
+    except Exception as err:  # as above: GDAL errors of several types
+        raise FileProblemError(f"fichier SIG illisible ({type(err).__name__} : {err})") from err
+    out: list[RawNote] = []
+    for layer in layers:
+        try:
+            frame = gpd.read_file(path, layer=layer, engine="pyogrio")
+        except Exception as err:  # same: one broken layer must not hide the others
+            raise FileProblemError(f"couche « {layer} » illisible ({err})") from err
+        if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None and len(frame):
+            frame = frame.to_crs(WGS84)
+        prefix = f"couche « {layer} », " if len(layers) > 1 else ""
+        geoms = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else [None] * len(frame)
+        props = pd.DataFrame(frame.drop(columns="geometry", errors="ignore")).to_dict(
+            orient="records"
+        )
+        for k, (p, g) in enumerate(zip(props, geoms, strict=True), start=1):
+            g = None if g is None or (isinstance(g, float)) else g
+            out.append(RawNote(f"{prefix}entité {k}", {str(a): b for a, b in p.items()}, g))
+    return out
+
+
+def _reader_of(path: Path) -> Callable[[Path], list[RawNote]] | None:
+    suffix = path.suffix.lower()
+    if suffix in _GEOJSON_SUFFIXES:
+        return _read_geojson
+    if suffix in _TABLE_SUFFIXES:
+        return _read_table
+    if suffix in _OGR_SUFFIXES:
+        return _read_ogr
+    return None
+
+
+def _is_ignored(path: Path) -> bool:
+    name = path.name
+    return (
+        name.startswith((".", "~$"))
+        or path.is_dir()
+        or path.suffix.lower() in _SHAPEFILE_SIDECARS
+        or name.lower() in ("thumbs.db", "desktop.ini")
+    )
+
+
+def read_annotations(
+    folder: str | Path,
+    *,
+    site_id: str,
+    tags: Sequence[str],
+    statuses: Sequence[str] = STATUSES,
+    now: pd.Timestamp | None = None,
+) -> AnnotationRead:
+    """Read and validate every note file of a site's annotation folder.
+
+    Files are read in the order of their names (then each note in its file's order),
+    never of their modification times, so that two versions of a note with the same
+    date are always decided the same way: the later file name wins, then the later
+    position in the file (see :func:`pipelines.annotations.versions.deduplicate_notes`).
+
+    Parameters
+    ----------
+    folder
+        ``<annotations_dir>/<site>/``; a missing folder means no notes.
+    site_id
+        The site; a note that names another site is rejected.
+    tags
+        The allowed tags (``Config.annotation_tags``), compared without case/accents.
+    statuses
+        The allowed statuses besides ``supprimé``.
+    now
+        The run's time (UTC; default: the clock). A note dated after ``now`` plus
+        :data:`FUTURE_TOLERANCE` is rejected.
+
+    Returns
+    -------
+    AnnotationRead
+        Valid notes, scrubbed of personal data and deduplicated by ``note_id``
+        (EPSG:4326), every valid version as read, and the messages (scrubbed too).
+    """
+    folder = Path(folder)
+    result = AnnotationRead(empty_notes())
+    result.versions = empty_notes()
+    result.scrubbed = scrub_note_fields(empty_notes())[1]
+    if not folder.is_dir():
+        log.info("%s: no annotation folder", folder)
+        return result
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    latest = (now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")) + (
+        FUTURE_TOLERANCE
+    )
+    paths = sorted(folder.iterdir(), key=lambda p: p.name)
+    notes: list[dict[str, Any]] = []
+    for path in paths:
+        if _is_ignored(path):
+            result.ignored_files.append(path.name + ("/" if path.is_dir() else ""))
+            continue
+        reader = _reader_of(path)
+        if reader is None:
+            result.failed_files.append(path.name)
+            result.rejected.append(
+                f"{path.name} : format non reconnu ; déposez des notes en GeoJSON (export de la "
+                "carte ou de QGIS), GeoPackage, CSV ou XLSX."
+            )
+            continue
+        try:
+            _check_size(path)
+            raws = reader(path)
+        except FileProblemError as err:
+            result.failed_files.append(path.name)
+            result.rejected.append(f"{path.name} : {err} — aucune note lue dans ce fichier.")
+            continue
+        except OSError as err:
+            result.failed_files.append(path.name)
+            result.rejected.append(f"{path.name} : lecture impossible ({err.strerror}).")
+            continue
+        result.files.append(path.name)
+        result.n_read += len(raws)
+        fmt = "geojson" if reader is _read_geojson else path.suffix.lower().lstrip(".")
+        for raw in raws:
+            note, problems = validate_note(
+                raw, site_id=site_id, tags=tags, statuses=statuses, latest=latest
+            )
+            if note is None:
+                result.rejected.append(
+                    f"{path.name}, {raw.ref} : note rejetée : {' ; '.join(problems)}."
+                )
+                result.n_rejected += 1
+                result.n_future += any(p.startswith(FUTURE_PROBLEM) for p in problems)
+                continue
+            note.update(source_file=path.name, source_ref=raw.ref, source_format=fmt)
+            note["_rank"] = len(notes)
+            note["_origin"] = "dossier"
+            notes.append(note)
+    frame, result.scrubbed = scrub_note_fields(_notes_frame(notes))
+    frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=WGS84)
+    kept, messages = deduplicate_notes(frame)
+    result.versions = frame.drop(columns=["_rank", "_origin"])
+    result.notes = kept.drop(columns=["_rank", "_origin"])
+    result.duplicates = messages
+    result.n_duplicates = len(frame) - len(kept)
+    result.rejected = scrub_messages(result.rejected)
+    log.info(
+        "%s: %d notes read in %d files, %d kept, %d rejected",
+        folder,
+        result.n_read,
+        len(result.files),
+        len(result.notes),
+        len(result.rejected),
+    )
+    return result
+
+
+def scrub_messages(messages: list[str]) -> list[str]:
+    """Messages that quote what a planner typed (a rejected tag, site or status), scrubbed
+    of personal data in one call, like the notes themselves."""
+    if not messages:
+        return []
+    from pipelines.ingest.scrub import scrub_series
+
+    clean, _ = scrub_series(pd.Series(messages, dtype=object))
+    return [str(m) for m in clean]

@@ -1,0 +1,561 @@
+"""Planners' notes on the maps: read, validate, deduplicate, link, and never lose them.
+
+Before renewal works, urban planners write what must be handled first on the HTML map
+they were sent ("fermer l'accès cave avant travaux"), or in QGIS, or in a spreadsheet.
+Their files are dropped in ``<annotations_dir>/<site>/`` (``data/annotations/bondy/``);
+every refresh folds them in:
+
+* **Reading** (:func:`read_annotations`): every file of the folder — the in-map exports
+  (GeoJSON ``annotations_<site>_<horodatage>.geojson``), GeoJSON or GeoPackage drawn in
+  QGIS (read with pyogrio), CSV or XLSX keyed by ``building_id`` or ``zone_id``. French
+  column names are accepted (``auteur``, ``texte``, ``étiquette``, ``statut``, ``date``,
+  ``bâtiment``, ``zone``). Each note is validated; a rejected note gives one French
+  message naming the file and the feature or line, an unreadable file one message for
+  the file, and the other files are still read. Nothing is dropped silently.
+* **Identity**: ``note_id`` is the browser's UUID; a row without one gets a
+  deterministic UUID (version 5) from its site, author, text, creation date, building,
+  zone and geometry — so re-reading the same CSV gives the same ids. The status and the
+  tag are left out of that hash so that changing them in the spreadsheet updates the
+  note instead of creating a new one; to edit the *text* of a note keep its
+  ``note_id`` column (the CSV written by :func:`run` has it).
+* **Versions**: the same ``note_id`` read twice is one note. The version with the newest
+  ``updated_at`` (else ``created_at``) wins; at equal dates the file whose name sorts
+  last wins, then the later position in the file (never the files' modification
+  times), and the folder wins over the archive. Each case is reported. Every distinct
+  version ever imported, winner or loser, is kept once in
+  ``annotations_versions.parquet`` beside the archive (identified by a hash of its
+  content, so that re-reading the same files adds nothing).
+* **Dates**: a note dated after the run's time plus :data:`FUTURE_TOLERANCE` is
+  rejected with its reason (a clock set to 2099 would hide every later real edit); an
+  archived version of that kind is set aside, with a message, and stays in the version
+  store.
+* **Personal data**: the text, author and tag of every note are scrubbed
+  (:func:`pipelines.ingest.scrub.scrub_series`, one call over all notes) before anything is
+  written — outputs, map, index *and archive*: the archive lives on the analyst's
+  machine but forever, so it keeps the scrubbed text only; the planners' files in the
+  folder are the one place the raw text stays. Rejection messages quoting a value are
+  scrubbed too; the summary counts the replacements.
+* **Limits**: a file above :data:`MAX_FILE_BYTES` (an XLSX: its uncompressed content) or
+  :data:`MAX_FILE_NOTES` notes is refused unread with a message naming it, like any
+  unreadable file: the other files are still read.
+* **Memory** (decided here, documented in the summary): the folder is the source of the
+  notes' *content*, but a note once imported is never lost. Every note ever read is
+  kept, at its newest version, in ``annotations_archive.parquet`` — by default in
+  ``<annotations_dir>/.archive/<site>/``, out of reach of ``make clean`` — and stays on
+  the map when its file is removed from the folder. The only way to take a note off the
+  map is to give it the status ``supprimé`` (in the map's form, or in a file with the
+  same ``note_id`` and a newer ``updated_at``): it then leaves ``annotations.parquet``
+  but stays in the archive, so that re-dropping an old export does not bring it back.
+* **Linking** (:func:`link_annotations`): each note is linked to the buildings it
+  touches (a point inside a building, or the nearest within 10 m; a line or polygon
+  that intersects) and to the hotspot zones it touches or was written on. A note on a
+  zone follows that zone through splits and merges (``ancestor_zone_ids`` of
+  :mod:`pipelines.zones.stage`), and says so ("zone Z3 scindée en Z3 et Z9"). A note whose
+  building is no longer in OSM is kept where it was drawn, with ``is_orphaned``.
+
+Dates are stored as UTC timestamps; a date written without offset is read as Paris time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from pipelines.annotations.html import (
+    GONE_BUILDING_FLAG,
+    LEAFLET_DRAW_CSS,
+    LEAFLET_DRAW_JS,
+    NOTE_COLOURS,
+    ORPHAN_COLOUR,
+    add_annotation_ui,
+    add_notes_layer,
+    annotation_ui_html,
+    note_popup_html,
+    note_properties,
+    notes_csv_frame,
+    notes_geojson,
+    notes_layer_geojson,
+    notes_table_html,
+    orphan_flag,
+)
+from pipelines.annotations.model import (
+    ALIASES,
+    DEFAULT_STATUS,
+    DELETED_STATUS,
+    FUTURE_TOLERANCE,
+    LINK_COLUMNS,
+    LOCAL_TZ,
+    MAX_FILE_BYTES,
+    MAX_FILE_NOTES,
+    NEAR_BUILDING_M,
+    NOTE_COLUMNS,
+    NOTE_FIELDS,
+    NOTE_NAMESPACE,
+    SCRUBBED_FIELDS,
+    SOURCE_COLUMNS,
+    STATUSES,
+    VERSION_COLUMNS,
+    AnnotationRead,
+    FileProblemError,
+    RawNote,
+    _fr_time,
+    empty_notes,
+    parse_note_time,
+    scrub_note_fields,
+)
+from pipelines.annotations.readers import derived_note_id, read_annotations, validate_note
+from pipelines.annotations.versions import (
+    _as_notes,
+    add_to_version_store,
+    deduplicate_notes,
+    merge_with_archive,
+    version_hashes,
+)
+from pipelines.config.core import Config
+from pipelines.crs import WGS84, metric_crs_of
+from pipelines.io import list_cell
+
+__all__ = [
+    "ALIASES",
+    "DEFAULT_STATUS",
+    "DELETED_STATUS",
+    "FUTURE_TOLERANCE",
+    "GONE_BUILDING_FLAG",
+    "LEAFLET_DRAW_CSS",
+    "LEAFLET_DRAW_JS",
+    "LINK_COLUMNS",
+    "LOCAL_TZ",
+    "MAX_FILE_BYTES",
+    "MAX_FILE_NOTES",
+    "NEAR_BUILDING_M",
+    "NOTE_COLOURS",
+    "NOTE_COLUMNS",
+    "NOTE_FIELDS",
+    "NOTE_NAMESPACE",
+    "ORPHAN_COLOUR",
+    "SCRUBBED_FIELDS",
+    "SOURCE_COLUMNS",
+    "STATUSES",
+    "VERSION_COLUMNS",
+    "AnnotationRead",
+    "FileProblemError",
+    "RawNote",
+    "add_annotation_ui",
+    "add_notes_layer",
+    "add_to_version_store",
+    "annotation_ui_html",
+    "archive_path_of",
+    "deduplicate_notes",
+    "derived_note_id",
+    "empty_notes",
+    "link_annotations",
+    "merge_with_archive",
+    "note_popup_html",
+    "note_properties",
+    "notes_csv_frame",
+    "notes_geojson",
+    "notes_layer_geojson",
+    "notes_table_html",
+    "orphan_flag",
+    "parse_note_time",
+    "read_annotations",
+    "run",
+    "scrub_note_fields",
+    "validate_note",
+    "version_hashes",
+    "versions_path_of",
+    "zone_note_text",
+]
+
+log = logging.getLogger(__name__)
+
+# The module is split for size (STYLE.md: ~500 lines); what callers import stays here:
+# values and vocabulary in _annotation_model, reading and validation in
+# _annotation_readers, versions in _annotation_versions, outputs and the in-map UI in
+# _annotation_html.
+
+
+# --------------------------------------------------------------------------- links
+def _zone_lineage(zones: pd.DataFrame) -> dict[str, list[str]]:
+    from pipelines.zones.stage import zone_descendants
+
+    if "ancestor_zone_ids" not in zones:
+        empty: list[list[str]] = [[] for _ in range(len(zones))]
+        zones = zones.assign(ancestor_zone_ids=pd.Series(empty, index=zones.index, dtype=object))
+    return zone_descendants(zones)
+
+
+def zone_note_text(zone_id: str, descendants: Sequence[str], statuses: dict[str, str]) -> str:
+    """What became of the zone a note was written on, in French."""
+    if not descendants:
+        return f"zone {zone_id} disparue (ses bâtiments ne sont plus des points chauds)"
+    if list(descendants) == [zone_id]:
+        if statuses.get(zone_id) == "fusionnée":
+            return f"zone {zone_id} (agrandie par fusion)"
+        return f"zone {zone_id}"
+    parts = " et ".join(descendants) if len(descendants) <= 3 else ", ".join(descendants)
+    if zone_id in descendants:
+        return f"zone {zone_id} scindée en {parts}"
+    if len(descendants) == 1:
+        return f"zone {zone_id} fusionnée dans {descendants[0]}"
+    return f"zone {zone_id} devenue {parts}"
+
+
+def link_annotations(
+    notes: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame | None = None,
+    *,
+    near_m: float = NEAR_BUILDING_M,
+) -> gpd.GeoDataFrame:
+    """Link each note to the buildings and hotspot zones it touches.
+
+    Parameters
+    ----------
+    notes
+        Notes (EPSG:4326 or any CRS) with :data:`NOTE_FIELDS` and a geometry that may be
+        missing (a CSV row keyed by building or zone).
+    buildings
+        Current OSM footprints with ``building_id`` (any CRS).
+    zones
+        Current zones of :mod:`pipelines.zones.stage` (``zone_id``, ``building_ids``,
+        ``ancestor_zone_ids``, ``status``), or ``None``.
+    near_m
+        A point outside every building is linked to the nearest one within this many
+        metres (computed in the site's metric CRS).
+
+    Returns
+    -------
+    GeoDataFrame
+        ``notes`` aligned on its index, EPSG:4326, with a geometry for every note that can
+        be placed (a keyed note gets its building's or zone's representative point) and
+        :data:`LINK_COLUMNS` (but ``in_folder``, kept when present): ``building_ids`` and
+        ``zone_ids`` (lists), ``zone_note`` (French, what became of the zone the note was
+        written on), ``is_orphaned`` and ``orphan_reason`` (its building left OSM, or it
+        cannot be placed), ``geometry_source`` (``dessin``, ``bâtiment``, ``zone``).
+    """
+    out = notes.to_crs(WGS84) if notes.crs is not None else notes.set_crs(WGS84)
+    out = out.copy()
+    metric = metric_crs_of(buildings)
+    b = buildings[["building_id", "geometry"]].to_crs(metric).reset_index(drop=True)
+    b["building_id"] = b["building_id"].astype(str)
+    b_ids = b["building_id"].to_numpy(dtype=object)
+    b_geoms = b.geometry.to_numpy()
+    b_index = {bid: i for i, bid in enumerate(b_ids)}
+    z = None
+    lineage: dict[str, list[str]] = {}
+    zone_status: dict[str, str] = {}
+    zones_of_building: dict[str, list[str]] = {}
+    if zones is not None and len(zones):
+        z = zones.to_crs(metric).reset_index(drop=True)
+        z["zone_id"] = z["zone_id"].astype(str)
+        lineage = _zone_lineage(z)
+        zone_status = dict(
+            zip(
+                z["zone_id"], z.get("status", pd.Series("", index=z.index)).astype(str), strict=True
+            )
+        )
+        if "building_ids" in z:
+            for zid, ids in zip(z["zone_id"], z["building_ids"], strict=True):
+                for bid in dict.fromkeys(list_cell(ids)):
+                    zones_of_building.setdefault(bid, []).append(zid)
+    z_index = {zid: i for i, zid in enumerate(z["zone_id"])} if z is not None else {}
+
+    # Every note is handled by array operations or one dictionary look-up; the spatial
+    # queries run once over all notes (a Python query per note took minutes at 200,000).
+    n = len(out)
+    note_bids = out["building_id"].to_numpy(dtype=object)
+    note_zids = out["zone_id"].to_numpy(dtype=object)
+    geoms = np.asarray(out.geometry.to_crs(metric).to_numpy(), dtype=object)
+    drawn = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    geoms[~drawn] = None
+    sources = np.array(["dessin" if d else None for d in drawn.tolist()], dtype=object)
+    for k in np.flatnonzero(~drawn).tolist():
+        bid, zid = note_bids[k], note_zids[k]
+        if isinstance(bid, str) and bid in b_index:
+            geoms[k] = b_geoms[b_index[bid]].representative_point()
+            sources[k] = "bâtiment"
+        elif isinstance(zid, str) and lineage.get(zid) and z is not None:
+            geoms[k] = z.geometry.iloc[z_index[lineage[zid][0]]].representative_point()
+            sources[k] = "zone"
+    placed = gpd.GeoSeries(geoms, crs=metric)
+    has_place = ~shapely.is_missing(geoms)
+
+    tree = shapely.STRtree(b_geoms)
+    hit_note, hit_building = tree.query(geoms, predicate="intersects")
+    lonely = np.flatnonzero(
+        has_place
+        & ~np.isin(np.arange(n), hit_note)
+        & np.isin(shapely.get_type_id(geoms), (0, 4))  # Point, MultiPoint
+    )
+    if len(lonely):
+        near_note, near_building = tree.query_nearest(
+            geoms[lonely], max_distance=near_m, all_matches=False
+        )
+        hit_note = np.concatenate([hit_note, lonely[near_note]])
+        hit_building = np.concatenate([hit_building, near_building])
+    hits: list[list[int]] = [[] for _ in range(n)]
+    for k, j in sorted(zip(hit_note.tolist(), hit_building.tolist(), strict=True)):
+        if not hits[k] or hits[k][-1] != j:
+            hits[k].append(j)
+    building_ids: list[list[str]] = []
+    for bid, found_idx in zip(note_bids, hits, strict=True):
+        found = [bid] if isinstance(bid, str) and bid in b_index else []
+        found += [b_ids[i] for i in found_idx]
+        building_ids.append(list(dict.fromkeys(found)))
+
+    zone_hits: list[list[str]] = [[] for _ in range(n)]
+    if z is not None:
+        zk, zj = z.sindex.query(geoms, predicate="intersects")
+        z_ids = z["zone_id"].to_numpy(dtype=object)
+        for k, j in zip(zk.tolist(), zj.tolist(), strict=True):
+            zone_hits[k].append(z_ids[j])
+    zone_ids: list[list[str]] = []
+    zone_notes: list[str | None] = []
+    for k, (zid, bids) in enumerate(zip(note_zids, building_ids, strict=True)):
+        found = []
+        note_text = None
+        if isinstance(zid, str):
+            descendants = lineage.get(zid, [])
+            found += descendants
+            note_text = zone_note_text(zid, descendants, zone_status)
+        found += zone_hits[k]
+        for bid in bids:
+            found += zones_of_building.get(bid, [])
+        zone_ids.append(sorted(dict.fromkeys(found), key=_zone_key))
+        zone_notes.append(note_text)
+
+    orphaned, reasons = [], []
+    for placed_ok, bid, zid in zip(has_place.tolist(), note_bids, note_zids, strict=True):
+        reason = None
+        if isinstance(bid, str) and bid not in b_index:
+            reason = f"bâtiment {bid} absent des bâtiments OSM actuels"
+            if not placed_ok:
+                reason += " ; note sans position"
+            else:
+                reason += " ; note affichée là où elle a été dessinée"
+        elif not placed_ok:
+            reason = "note sans position" + (
+                f" : zone {zid} inconnue ou disparue" if isinstance(zid, str) else ""
+            )
+        orphaned.append(reason is not None)
+        reasons.append(reason)
+
+    # A drawn geometry is kept as read (not sent to the metric CRS and back), so that a
+    # note's version compares equal from one run to the next.
+    wgs = np.asarray(placed.to_crs(WGS84).to_numpy(), dtype=object)
+    wgs[drawn] = np.asarray(out.geometry.to_numpy(), dtype=object)[drawn]
+    out["geometry"] = wgs
+    out["building_ids"] = pd.Series(building_ids, index=out.index, dtype=object)
+    out["zone_ids"] = pd.Series(zone_ids, index=out.index, dtype=object)
+    out["zone_note"] = pd.array(zone_notes, dtype="string")
+    out["is_orphaned"] = np.array(orphaned, dtype=bool)
+    out["orphan_reason"] = pd.array(reasons, dtype="string")
+    out["geometry_source"] = pd.array(list(sources), dtype="string")
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
+
+
+def _zone_key(zone_id: str) -> tuple[int, str]:
+    from pipelines.zones.stage import zone_sort_key
+
+    return zone_sort_key(zone_id)
+
+
+# --------------------------------------------------------------------------- run
+def archive_path_of(config: Config, site_id: str) -> Path:
+    """Default place of a site's note archive (out of ``make clean``'s reach)."""
+    return Path(config.annotations_dir) / ".archive" / site_id / "annotations_archive.parquet"
+
+
+def versions_path_of(archive_file: Path) -> Path:
+    """The version store beside an archive (every distinct version ever imported)."""
+    return archive_file.with_name("annotations_versions.parquet")
+
+
+def _read_previous(
+    paths: Iterable[Path], *, latest: pd.Timestamp
+) -> tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None, dict[str, Any], list[str]]:
+    """The notes of earlier runs (archive, previous ``annotations.parquet``).
+
+    Returns
+    -------
+    tuple
+        The notes to fold in (newest version of each, scrubbed again with today's rules:
+        an archive written before notes were scrubbed is cleaned at its next run), every
+        row read (for the version store), the scrubbing counts, and messages about
+        archived versions dated after ``latest``, set aside (kept in the version store).
+    """
+    from pipelines.io import read_geoparquet
+
+    frames = []
+    for path in paths:
+        if path.exists():
+            frame = read_geoparquet(path)
+            if len(frame):
+                frames.append(_as_notes(frame))
+    if not frames:
+        return None, None, scrub_note_fields(empty_notes())[1], []
+    combined = pd.concat(frames, ignore_index=True)
+    combined, counts = scrub_note_fields(combined)
+    combined = gpd.GeoDataFrame(combined, geometry="geometry", crs=WGS84)
+    times = combined["updated_at"].where(combined["updated_at"].notna(), combined["created_at"])
+    future = (times > latest).to_numpy()
+    messages = [
+        f"note {note_id} : version archivée datée du {_fr_time(t)}, après la date du passage "
+        "plus un jour ; elle est écartée (gardée dans l'archive des versions)."
+        for note_id, t in zip(
+            combined.loc[future, "note_id"].drop_duplicates(),
+            times[future].groupby(combined.loc[future, "note_id"], sort=False).max(),
+            strict=True,
+        )
+    ]
+    usable = combined[~future].reset_index(drop=True)
+    usable["_origin"] = "archive"
+    usable["_rank"] = np.arange(len(usable))
+    kept, _ = deduplicate_notes(usable)
+    return kept.drop(columns=["_origin", "_rank"]), combined, counts, messages
+
+
+def _geojson_lines(collection: dict[str, Any]) -> str:
+    """A FeatureCollection as JSON text, one feature per line."""
+    features = collection.get("features", [])
+    head = json.dumps({k: v for k, v in collection.items() if k != "features"}, ensure_ascii=False)
+    lines = ",\n".join(json.dumps(f, ensure_ascii=False) for f in features)
+    return head[:-1] + (", " if len(head) > 2 else "") + '"features": [\n' + lines + "\n]}\n"
+
+
+def run(
+    config: Config,
+    site_id: str,
+    *,
+    buildings_path: str | Path,
+    zones_path: str | Path | None,
+    previous_notes_path: str | Path | None,
+    out_dir: Path,
+    folder: str | Path | None = None,
+    archive_path: str | Path | None = None,
+    now: pd.Timestamp | None = None,
+) -> gpd.GeoDataFrame:
+    """Fold the planners' notes of a site into this run.
+
+    Reads every file of ``folder`` (default ``<annotations_dir>/<site>/``), the archive
+    (default :func:`archive_path_of`) and ``previous_notes_path`` (the previous run's
+    ``annotations.parquet``, if it exists); links the notes to ``buildings_path``
+    (``buildings.parquet``) and ``zones_path`` (``zones.parquet``, optional). Writes in
+    ``out_dir``: ``annotations.parquet`` (every note but the deleted ones, EPSG:4326),
+    ``annotations.geojson`` and ``annotations.csv`` (the same, for the planners' own
+    files: both can be dropped back in the folder), ``annotation_summary.json`` (counts
+    and every message); rewrites the archive (every note ever imported, newest version)
+    and adds the new versions to the version store (:func:`versions_path_of`).
+
+    The notes' text, author and tag are scrubbed of phones, e-mails, flat numbers and
+    names (:func:`pipelines.ingest.scrub.scrub_series`) before anything is written, the
+    archive included: the planners' own files in the folder are the only place the
+    raw text stays. A note dated after ``now`` (default: the clock) plus
+    :data:`FUTURE_TOLERANCE` is rejected.
+
+    Returns
+    -------
+    GeoDataFrame
+        The notes written to ``annotations.parquet``.
+    """
+    from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json, write_text
+    from pipelines.stages import SitePaths
+
+    folder = Path(folder) if folder else SitePaths.of(config, site_id).annotations
+    archive_file = Path(archive_path) if archive_path else archive_path_of(config, site_id)
+    versions_file = versions_path_of(archive_file)
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    latest = now + FUTURE_TOLERANCE
+    buildings = read_geoparquet(buildings_path)
+    zones = read_geoparquet(zones_path) if zones_path and Path(zones_path).exists() else None
+    read = read_annotations(folder, site_id=site_id, tags=list(config.annotation_tags), now=now)
+    previous_paths = [archive_file] + ([Path(previous_notes_path)] if previous_notes_path else [])
+    previous, previous_rows, archive_scrubbed, future_messages = _read_previous(
+        previous_paths, latest=latest
+    )
+    merged, archive_messages = merge_with_archive(read.notes, previous)
+    linked = link_annotations(merged, buildings, zones)
+    deleted = linked["status"].astype("string") == DELETED_STATUS
+    live = linked[~deleted.to_numpy()].reset_index(drop=True)
+    orphan_messages = [
+        f"note {r.note_id} ({r.source_file}) orpheline : {r.orphan_reason}."
+        for r in live[live["is_orphaned"]].itertuples()
+    ]
+    store = read_geoparquet(versions_file) if versions_file.exists() else None
+    store, n_new_versions = add_to_version_store(
+        store, [previous_rows, read.versions], imported_at=now
+    )
+    if n_new_versions or not versions_file.exists():
+        write_geoparquet(store, versions_file)
+    write_geoparquet(linked, archive_file)
+    write_geoparquet(live, out_dir / "annotations.parquet")
+    write_text(
+        # No indent: json's C encoder (the indenting one is pure Python, minutes on
+        # 200,000 notes); one feature per line keeps the file readable in a diff.
+        _geojson_lines(notes_geojson(live)),
+        out_dir / "annotations.geojson",
+    )
+    write_csv(notes_csv_frame(live), out_dir / "annotations.csv")
+    counts = {
+        "read": read.n_read,
+        "rejected": read.n_rejected,
+        "rejected_future_date": read.n_future,
+        "duplicates": read.n_duplicates,
+        "kept": len(live),
+        "deleted": int(deleted.sum()),
+        "from_archive_only": int((~linked["in_folder"]).sum()),
+        "orphaned": int(live["is_orphaned"].sum()),
+        "files_failed": len(read.failed_files),
+        "archived_versions": len(store),
+        "archived_versions_added": n_new_versions,
+    }
+    summary = {
+        "folder": str(folder),
+        "archive": str(archive_file),
+        "archive_versions": str(versions_file),
+        "run_time": now.isoformat(),
+        "latest_note_time": latest.isoformat(),
+        "files_read": read.files,
+        "files_failed": read.failed_files,
+        "files_ignored": read.ignored_files,
+        "counts": counts,
+        "scrubbed": read.scrubbed,
+        "scrubbed_in_archive": archive_scrubbed,
+        "limits": {"max_file_bytes": MAX_FILE_BYTES, "max_file_notes": MAX_FILE_NOTES},
+        "messages": {
+            "rejected": read.rejected,
+            "duplicates": read.duplicates,
+            "archive": future_messages + archive_messages,
+            "orphaned": orphan_messages,
+        },
+        "rules": (
+            "Le dossier des notes fait foi pour leur contenu ; une note déjà importée n'est "
+            "jamais perdue : elle reste dans l'archive et sur la carte même si son fichier "
+            f"est retiré. Seul le statut « {DELETED_STATUS} » la retire de la carte. "
+            "Deux versions d'une note à la même date : le fichier dont le nom vient en "
+            "dernier dans l'ordre alphabétique l'emporte, puis la dernière position dans le "
+            "fichier ; chaque version importée est gardée dans l'archive des versions. "
+            "Une note datée de plus d'un jour après le passage est rejetée. Le texte, "
+            "l'auteur et l'étiquette des notes sont nettoyés des données personnelles "
+            "(téléphones, courriels, logements, noms) avant toute écriture, archive comprise."
+        ),
+    }
+    write_json(summary, out_dir / "annotation_summary.json")
+    log.info(
+        "%s: %d notes kept (%d orphaned, %d deleted)",
+        site_id,
+        len(live),
+        counts["orphaned"],
+        counts["deleted"],
+    )
+    return live

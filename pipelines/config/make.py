@@ -1,0 +1,235 @@
+"""Write the make fragment that lists, per site, the input files of the configuration.
+
+The configuration is the single source of truth for a site's inputs AND for the folders
+the stages write to; ``make`` includes this fragment (``build/deps-<hash>.mk``, one per
+configuration content) so that adding a source (or next month's file matching a glob)
+re-runs exactly the stages that depend on it, and so that ``make`` and ``vigie`` always
+agree on where ``processed_dir``, ``maps_dir`` and ``annotations_dir`` are.
+
+Paths go into make in two spellings: escaped for a prerequisite list (a space becomes
+``\\ ``, ``#`` becomes ``\\#``, ``$`` becomes ``$$``) and raw for the recipes, which
+shell-quote them with the Makefile's ``q`` function. Characters make cannot carry in a
+file name (``:``, ``;``, ``%``, ``\\``, control characters) are refused here, with a
+French message naming the key, rather than leaving ``make`` to build nothing.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from pipelines.config.core import Config
+from pipelines.errors import ConfigError
+from pipelines.io import write_text
+
+#: Files written by ``vigie simulate`` into a simulated site's raw folder.
+SIMULATED_FILES = (
+    "signalements_bailleur.csv",
+    "observations_diagnostic.geojson",
+    "observations_kobo.csv",
+    "simulation_truth.json",
+    "gazetteer.csv",
+)
+
+#: Characters make cannot hold in a target or prerequisite name, even escaped (measured
+#: with GNU make 4.3 under .SECONDEXPANSION: ``:`` and ``;`` end the list, ``\\`` is
+#: ambiguous with the escapes, ``%`` is the pattern character of the stage rules).
+UNSAFE = ":;%\\"
+GLOB_CHARS = "*?["
+
+
+def _check(config: Config, path: str, key: str, *, folder: bool = False) -> str:
+    """``path`` if make can carry it, else a :class:`ConfigError` naming ``key``."""
+    bad = sorted(
+        {ch for ch in path if ch in UNSAFE or ord(ch) < 32 or ord(ch) == 127}
+        | ({ch for ch in path if ch in GLOB_CHARS + "$"} if folder else set())
+    )
+    if bad:
+        shown = " ".join(f"« {ch} »" if ch.isprintable() else repr(ch) for ch in bad)
+        raise ConfigError(
+            config.path,
+            f"le chemin « {path if path.isprintable() else repr(path)} » contient {shown}, "
+            "que make ne sait pas traiter dans "
+            "un nom de fichier : renommez le fichier ou le dossier (espaces, accents, "
+            "apostrophes et parenthèses sont acceptés).",
+            key=key,
+        )
+    if not path or path != path.strip():
+        raise ConfigError(
+            config.path,
+            f"le chemin « {path} » est vide ou commence ou finit par une espace.",
+            key=key,
+        )
+    return path
+
+
+def _inside(path: str | Path, folder: str | Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies under it (both taken from the working folder)."""
+    p, f = Path(path).absolute(), Path(folder).absolute()
+    return p == f or f in p.parents
+
+
+def _check_outputs_hold_no_input(config: Config) -> None:
+    """Refuse output folders that hold an input: the stages would write among the inputs
+    and ``make clean`` (which removes ``processed_dir/<site>``) would delete them."""
+    for key, out in (
+        ("project.processed_dir", config.processed_dir),
+        ("project.maps_dir", config.maps_dir),
+    ):
+        if _inside(config.annotations_dir, out) or _inside(out, config.annotations_dir):
+            raise ConfigError(
+                config.path,
+                f"le dossier de sortie « {out} » et le dossier des notes "
+                f"« {config.annotations_dir} » doivent être distincts et non imbriqués.",
+                key=key,
+            )
+    for n, site in enumerate(config.sites):
+        site_dir = Path(config.processed_dir) / site.id
+        inputs = [(f"sites[{n}].{k}", getattr(site, k)) for k in ("osm", "ban", "rpls")]
+        inputs += [(f"sites[{n}].sources[{i}].path", s.path) for i, s in enumerate(site.sources)]
+        for key, path in inputs:
+            if path and not path.startswith("overpass:") and _inside(path, site_dir):
+                raise ConfigError(
+                    config.path,
+                    f"« {path} » est dans le dossier de sortie « {site_dir} » "
+                    "(project.processed_dir) : « make clean » l'effacerait. Choisissez un "
+                    "autre processed_dir.",
+                    key=key,
+                )
+
+
+def make_name(path: str) -> str:
+    """``path`` escaped for a make target or prerequisite list."""
+    return raw_value(path).replace(" ", "\\ ")
+
+
+def raw_value(path: str) -> str:
+    """``path`` as the value of a ``:=`` assignment (``#`` and ``$`` escaped)."""
+    return path.replace("$", "$$").replace("#", "\\#")
+
+
+def shell_glob(pattern: str) -> str:
+    """``pattern`` as a bash word: literal parts quoted, ``*``, ``?`` and ``[…]`` active.
+
+    Bash expands ``*``, ``?`` and ``[…]`` as :func:`glob.glob` does (neither matches a
+    leading dot); the Makefile's ``vigie_glob`` runs it because make's own ``$(wildcard)``
+    cuts the names it returns at their spaces.
+    """
+    words: list[str] = []
+    literal = ""
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch in "*?":
+            words += [shlex.quote(literal) if literal else "", ch]
+            literal = ""
+        elif ch == "[" and "]" in pattern[i + 2 :]:
+            end = pattern.index("]", i + 2)
+            words += [shlex.quote(literal) if literal else "", pattern[i : end + 1]]
+            literal = ""
+            i = end
+        else:
+            literal += ch
+        i += 1
+    if literal:
+        words.append(shlex.quote(literal))
+    return "".join(words)
+
+
+def _glob(config: Config, pattern: str, key: str, var: str) -> tuple[str, str]:
+    """The definition of ``var`` (``pattern`` for bash) and the make call that lists the
+    files matching it when make reads the fragment.
+
+    The pattern goes through a variable, not into the call itself, so that a comma or an
+    unbalanced parenthesis in a file name is not taken for make syntax.
+    """
+    for start in (i for i, ch in enumerate(pattern) if ch == "["):
+        inner = pattern[start : pattern.find("]", start + 2) + 1]
+        if any(ch in inner for ch in " '\"$`"):
+            raise ConfigError(
+                config.path,
+                f"motif « {pattern} » : pas d'espace ni de guillemet entre crochets.",
+                key=key,
+            )
+    return f"{var} := {raw_value(shell_glob(pattern))}", f"$(call vigie_glob,$({var}))"
+
+
+def _quote(path: str) -> str:
+    """``path`` shell-quoted for a recipe line of the fragment."""
+    return raw_value(shlex.quote(path))
+
+
+def deps_fragment(config: Config) -> str:
+    """The text of the make fragment for ``config``.
+
+    Raises
+    ------
+    ConfigError
+        When a path of the configuration holds a character make cannot carry.
+    """
+    folders = {
+        "PROCESSED": ("project.processed_dir", config.processed_dir),
+        "MAPS": ("project.maps_dir", config.maps_dir),
+        "ANNOTATIONS": ("project.annotations_dir", config.annotations_dir),
+    }
+    lines = [f"# Generated by `vigie deps --config {raw_value(config.path)}`: do not edit."]
+    for var, (key, folder) in folders.items():
+        folder = _check(config, folder.rstrip("/") or "/", key, folder=True)
+        lines += [f"{var} := {make_name(folder)}", f"RAW_{var} := {raw_value(folder)}"]
+    _check_outputs_hold_no_input(config)
+    lines.append(f"SITES := {' '.join(s.id for s in config.sites)}")
+    annotations_dir = config.annotations_dir.rstrip("/") or "/"
+    for n, site in enumerate(config.sites):
+        v = site.id
+        where = f"sites[{n}]"
+        for key in ("osm", "ban", "rpls", "gazetteer"):
+            value = getattr(site, key)
+            if value is not None and not value.startswith("overpass:"):
+                _check(config, value, f"{where}.{key}", folder=True)
+        inputs: list[str] = []
+        for i, src in enumerate(site.sources):
+            key = f"{where}.sources[{i}].path"
+            _check(config, src.path, key)
+            if any(ch in src.path for ch in GLOB_CHARS):
+                definition, call = _glob(config, src.path, key, f"GLOB_{v}_{i}")
+                lines.append(definition)
+                inputs.append(call)
+            else:
+                inputs.append(make_name(src.path))
+        sim: list[str] = []
+        if site.simulated:
+            raw_dir = Path(site.osm).parent
+            sim = [make_name(str(raw_dir / name)) for name in SIMULATED_FILES]
+            inputs = [i for i in inputs if i not in sim] + sim[:3]
+        osm = "" if site.osm.startswith("overpass:") else make_name(site.osm)
+        notes, notes_call = _glob(
+            config, f"{annotations_dir}/{site.id}/*", "project.annotations_dir", f"GLOB_{v}_notes"
+        )
+        lines += [
+            # An online source (``overpass:…``) is no file: make cannot date it, so the
+            # buildings stage of such a site is re-run only when its config changes.
+            f"OSM_{v} := {osm}",
+            f"OSMSPEC_{v} := {raw_value(site.osm)}",
+            f"RPLS_{v} := {make_name(site.rpls) if site.rpls else ''}",
+            f"RAW_RPLS_{v} := {raw_value(site.rpls) if site.rpls else ''}",
+            f"REFS_{v} := {' '.join(make_name(p) for p in (site.ban, site.gazetteer) if p)}",
+            f"SOURCES_{v} := {' '.join(inputs)}",
+            f"SIMULATED_{v} := {' '.join(sim)}",
+            notes,
+            f"ANNOTATIONS_{v} := {notes_call}",
+        ]
+        if site.simulated:
+            refs = " ".join(make_name(p) for p in (site.osm, site.ban, site.rpls) if p)
+            lines += [
+                f"{' '.join(sim)} &: {refs} "
+                "pipelines/simulate/stage.py $(wildcard pipelines/_sim_*.py) $(COMMON) | $(VENV_STAMP)",
+                f"\t$(VIGIE) simulate --osm {_quote(site.osm)} --ban {_quote(site.ban or '')} "
+                + (f"--rpls {_quote(site.rpls)} " if site.rpls else "")
+                + f"--out-dir {_quote(str(Path(site.osm).parent))} --seed $(SEED)",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def write_deps(config: Config, dst: Path) -> Path:
+    """Write :func:`deps_fragment` to ``dst``."""
+    return write_text(deps_fragment(config), dst)

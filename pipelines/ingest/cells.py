@@ -1,0 +1,796 @@
+"""One source's files as cleaned cells: which column plays which role, coordinates
+validated and converted to WGS84, dates parsed."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.api.types import union_categoricals
+from pyproj import CRS, Transformer
+
+from pipelines.ingest.buffers import string_hashes
+from pipelines.ingest.schema import (
+    _FRANCE_LAT,
+    _FRANCE_LON,
+    _L93_X,
+    _L93_Y,
+    _LABEL_ROLES,
+    _LOCATION_ROLES,
+    _STATE_BAD,
+    _STATE_NONE,
+    _STATE_OK,
+    _TEXT_ROLES,
+)
+from pipelines.ingest.rawfile import RawFile
+from pipelines.ingest.readers import CATEGORY_FALLBACK, FORMAT_DEFAULTS
+from pipelines.ingest.scrub import empty_counts, scrub_ids
+from pipelines.ingest.values import (
+    arrow_view,
+    clean_cells,
+    clean_labels,
+    date_order,
+    filled_cells,
+    parse_dates,
+    parse_geo_points,
+    parse_numbers,
+    to_str_series,
+)
+from pipelines.config.core import SourceConfig
+from pipelines.crs import LAMBERT93, WGS84
+from pipelines.errors import InputError
+from pipelines.taxonomy import normalise_label
+
+
+def _concurrently(tasks: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run independent column computations on a few threads.
+
+    pyarrow's compute kernels (and most of numpy) release the GIL, so columns are parsed
+    side by side: pyarrow's CSV reader already uses every core, and these steps would
+    otherwise use one. The results do not depend on the scheduling.
+    """
+    workers = min(len(tasks), os.cpu_count() or 1, 8)
+    if workers < 2:
+        return {key: task() for key, task in tasks.items()}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {key: pool.submit(task) for key, task in tasks.items()}
+        return {key: future.result() for key, future in futures.items()}
+
+
+def _find_column(columns: list[str], wanted: str) -> str | None:
+    if wanted in columns:
+        return wanted
+    folded = normalise_label(wanted)
+    for col in columns:
+        if normalise_label(col) == folded and folded:
+            return col
+    return None
+
+
+def _matches_any(column: str, wanted: Iterable[str]) -> bool:
+    """Whether a file column is one of ``wanted``: the same name, or the same up to case,
+    accents and punctuation (the rule of :func:`_find_column`)."""
+    return any(_find_column([column], w) is not None for w in wanted)
+
+
+def _columns_for_message(
+    available: Iterable[str], recognised: bool, *, capital: bool = False
+) -> str:
+    """The file's columns, for an error message, when at least one of them was found
+    (the file is the expected export); else only their number: the first line of
+    another file (a password file named by mistake) is its content, never echoed."""
+    columns = list(available)
+    if recognised:
+        text = "colonnes disponibles : " + ", ".join(f"« {c} »" for c in columns)
+    else:
+        text = (
+            f"aucune des {len(columns)} colonne(s) du fichier n'est attendue : est-ce bien "
+            "l'export de cette source ? (son contenu n'est pas recopié ici)"
+        )
+    return text[:1].upper() + text[1:] if capital else text
+
+
+def resolve_columns(raw: RawFile, source: SourceConfig) -> dict[str, str]:
+    """Map each role to the file's column: the configured ones (exact name, else the
+    same name up to case, accents and punctuation), then the format's defaults.
+
+    Raises
+    ------
+    InputError
+        A configured column is missing (the message lists the missing and the available
+        columns), or no column gives the date or a location.
+    """
+    available = raw.columns
+    roles: dict[str, str] = {}
+    missing: list[str] = []
+    for role, wanted in source.columns.items():
+        found = _find_column(available, wanted)
+        if found is None:
+            missing.append(wanted)
+        else:
+            roles[role] = found
+    if missing:
+        detail = ""
+        if raw.separator is not None:
+            sep = {"\t": "tabulation"}.get(raw.separator, raw.separator)
+            detail = f" (séparateur détecté « {sep} », encodage {raw.encoding})"
+        raise InputError(
+            raw.path,
+            "colonnes configurées absentes : "
+            + ", ".join(f"« {m} »" for m in missing)
+            + ". "
+            + _columns_for_message(available, bool(roles), capital=True)
+            + f"{detail}. Corrigez [sites.sources.columns] de la source « {source.id} ».",
+        )
+    for role, candidates in FORMAT_DEFAULTS.get(raw.format, {}).items():
+        if role in roles:
+            continue
+        for cand in candidates:
+            if cand in raw.table.column_names:
+                roles[role] = cand
+                break
+    if raw.format in ("kobo", "odk"):
+        # A geopoint split into columns: Kobo's <field>_latitude, ODK Central's
+        # <group>-<field>-Latitude (the first geopoint of the form).
+        for role, name in (("lat", "latitude"), ("lon", "longitude")):
+            if role not in roles:
+                hits = [c for c in available if c.lower().endswith((f"_{name}", f"-{name}"))]
+                if hits:
+                    roles[role] = hits[0]
+    alt = CATEGORY_FALLBACK.get(raw.format)
+    if alt and alt in raw.table.column_names and roles.get("category") != alt:
+        roles["category_alt"] = alt
+    if "date" not in roles:
+        raise InputError(
+            raw.path,
+            "aucune colonne de date : indiquez-la dans [sites.sources.columns] (date = …) ; "
+            + _columns_for_message(available, bool(roles))
+            + ".",
+        )
+    for a, b in (("lat", "lon"), ("x", "y")):
+        if (a in roles) != (b in roles):
+            raise InputError(
+                raw.path, f"les rôles « {a} » et « {b} » vont ensemble : il en manque un."
+            )
+    has_location = any(r in roles for r in (*_LOCATION_ROLES, "lat", "x", "geo_point"))
+    if not has_location:
+        raise InputError(
+            raw.path,
+            "aucune colonne de localisation (adresse, bâtiment, coordonnées) : indiquez-en une "
+            "dans [sites.sources.columns] ; " + _columns_for_message(available, bool(roles)) + ".",
+        )
+    return roles
+
+
+def _is_personal(column: str, personal: tuple[str, ...]) -> bool:
+    """Whether a file column is one of the ``personal`` ones (matched as roles are)."""
+    return _matches_any(column, personal)
+
+
+# Words of a column header that say it holds people's data (folded: lower case, no
+# accents): who they are, how to reach them, where they live in the building.
+_PERSONAL_WORDS = frozenset(
+    [
+        "nom",
+        "noms",
+        "prenom",
+        "prenoms",
+        "firstname",
+        "lastname",
+        "fullname",
+        "surname",
+        "givenname",
+        "familyname",
+        "civilite",
+        "naissance",
+        "tel",
+        "tels",
+        "telephone",
+        "telephones",
+        "tph",
+        "phone",
+        "phones",
+        "phonenumber",
+        "portable",
+        "portables",
+        "mobile",
+        "gsm",
+        "fax",
+        "whatsapp",
+        "numtel",
+        "mail",
+        "mails",
+        "email",
+        "emails",
+        "courriel",
+        "courriels",
+        "mel",
+        "logement",
+        "logt",
+        "lgt",
+        "appartement",
+        "appart",
+        "appt",
+        "apt",
+        "porte",
+        "chambre",
+        "locataire",
+        "locataires",
+        "demandeur",
+        "demandeuse",
+        "demandeurs",
+        "declarant",
+        "declarante",
+        "signalant",
+        "signalante",
+        "requerant",
+        "plaignant",
+        "plaignante",
+        "beneficiaire",
+        "titulaire",
+        "occupant",
+        "occupante",
+        "resident",
+        "residente",
+        "habitant",
+        "habitante",
+        "proprietaire",
+        "usager",
+        "usagere",
+        "contact",
+        "contacts",
+        "auteur",
+        "auteure",
+        "enqueteur",
+        "enqueteuse",
+        "submitter",
+        "username",
+        "coordonnees",
+    ]
+)
+# Words that make the header about a thing or a place, not a person ("nom de la rue",
+# "type de logement", "coordonnées GPS", "canal de contact", "nom de l'enquête").
+_NEUTRAL_WORDS = frozenset(
+    [
+        "rue",
+        "voie",
+        "commune",
+        "ville",
+        "residence",
+        "batiment",
+        "bat",
+        "immeuble",
+        "site",
+        "programme",
+        "quartier",
+        "categorie",
+        "type",
+        "typologie",
+        "nb",
+        "nombre",
+        "surface",
+        "service",
+        "projet",
+        "groupe",
+        "lieu",
+        "secteur",
+        "agence",
+        "bailleur",
+        "organisme",
+        "equipement",
+        "etablissement",
+        "arret",
+        "station",
+        "statut",
+        "etat",
+        "canal",
+        "theme",
+        "probleme",
+        "societe",
+        "entreprise",
+        "prestataire",
+        "intervenant",
+        "departement",
+        "region",
+        "pays",
+        "zone",
+        "parcelle",
+        "fichier",
+        "photo",
+        "image",
+        "document",
+        "piece",
+        "formulaire",
+        "form",
+        "enquete",
+        "champ",
+        "gps",
+        "geo",
+        "geographiques",
+        "geographique",
+        "lambert",
+        "wgs84",
+        "latitude",
+        "longitude",
+        "lat",
+        "lon",
+        "x",
+        "y",
+        "date",
+        "heure",
+        "id",
+        "identifiant",
+        "code_postal",
+    ]
+)
+
+
+def _header_words(header: str) -> list[str]:
+    """A header's words, folded: camelCase split, lower case, no accents ("NomDuDemandeur"
+    → nom, du, demandeur; "e-mail" → e, mail; "N° appt" → n, appt)."""
+    spaced = re.sub(r"(?<=[a-zà-ÿ])(?=[A-ZÀ-Þ])", " ", header)
+    return normalise_label(spaced).split()
+
+
+def looks_personal(header: str) -> bool:
+    """Whether a column header looks like one of people's data (nom, prénom, tél.,
+    portable, courriel, e-mail, logement, n° appt, locataire, demandeur…), up to case,
+    accents and punctuation, and is not about a thing or a place ("nom de la rue",
+    "type de logement", "nb logements", "canal de contact").
+
+    Examples
+    --------
+    >>> [looks_personal(h) for h in ("Nom", "Téléphone", "N° appt", "Nom de la rue")]
+    [True, True, True, False]
+    """
+    words = _header_words(header)
+    if "name" in words and {"first", "last", "full", "given", "family", "user"} & set(words):
+        return True
+    if "adresse" in words and {"electronique", "internet"} & set(words):
+        return True
+    return bool(_PERSONAL_WORDS & set(words)) and not (_NEUTRAL_WORDS & set(words))
+
+
+def personal_columns_detected(
+    raws: Iterable[RawFile], roles_per_file: Iterable[Mapping[str, str]], declared: tuple[str, ...]
+) -> list[str]:
+    """The files' columns that look personal (:func:`looks_personal`) but are neither
+    declared in ``personal_columns`` nor mapped to a role, in file then column order.
+
+    Such a column is treated as a declared one: never copied into ``rejected.csv`` (nor
+    anywhere else: only mapped columns reach the outputs) and named in the summary. A
+    mapped column keeps its role (the configuration says what it is) and its text is
+    scrubbed like every text column.
+    """
+    found: dict[str, None] = {}
+    for raw, roles in zip(raws, roles_per_file, strict=True):
+        mapped = set(roles.values())
+        for column in raw.columns:
+            if (
+                column not in mapped
+                and not _is_personal(column, declared)
+                and looks_personal(column)
+            ):
+                found[column] = None
+    return list(found)
+
+
+def personal_columns(
+    source: SourceConfig, raws: list[RawFile], roles_per_file: list[dict[str, str]]
+) -> tuple[str, ...]:
+    """The source's personal columns: the declared ones and the detected ones."""
+    return (
+        *source.personal_columns,
+        *personal_columns_detected(raws, roles_per_file, source.personal_columns),
+    )
+
+
+def _classify_degrees(
+    lat: np.ndarray, lon: np.ndarray, flags: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Validate (lat, lon) pairs; fix swapped pairs and Lambert-93 values in them.
+
+    Returns lat, lon (degrees, NaN where invalid), state, flags.
+    """
+    finite = np.isfinite(lat) & np.isfinite(lon)
+    ordinary = (
+        (lat >= _FRANCE_LAT[0])
+        & (lat <= _FRANCE_LAT[1])
+        & (lon >= _FRANCE_LON[0])
+        & (lon <= _FRANCE_LON[1])
+    )
+    if (ordinary == finite).all():
+        # Every pair is degrees in France, the usual case: none is zero, swapped,
+        # Lambert-93 or impossible, and the checks below would change nothing.
+        state = np.where(finite, _STATE_OK, _STATE_BAD).astype(np.int8)
+        if not finite.all():
+            lat, lon = np.where(finite, lat, np.nan), np.where(finite, lon, np.nan)
+        return lat, lon, state, flags
+    lat = lat.copy()
+    lon = lon.copy()
+    state = np.where(finite, _STATE_OK, _STATE_BAD).astype(np.int8)
+    zero = finite & (lat == 0) & (lon == 0)  # "0;0" is how many tools write "unknown"
+    state[zero] = _STATE_NONE
+    ok = finite & ~zero
+    swapped = (
+        ok
+        & (lat >= _FRANCE_LON[0])
+        & (lat <= _FRANCE_LON[1])
+        & (lon >= _FRANCE_LAT[0])
+        & (lon <= _FRANCE_LAT[1])
+    )
+    lat[swapped], lon[swapped] = lon[swapped], lat[swapped]
+    flags = flags | np.where(swapped, 2, 0)
+    l93 = ok & (lon >= _L93_X[0]) & (lon <= _L93_X[1]) & (lat >= _L93_Y[0]) & (lat <= _L93_Y[1])
+    l93_swapped = (
+        ok & (lat >= _L93_X[0]) & (lat <= _L93_X[1]) & (lon >= _L93_Y[0]) & (lon <= _L93_Y[1])
+    )
+    if l93.any() or l93_swapped.any():
+        x = np.where(l93_swapped, lat, lon)
+        y = np.where(l93_swapped, lon, lat)
+        sel = l93 | l93_swapped
+        tlon, tlat = _transform(x[sel], y[sel], LAMBERT93)
+        lon[sel], lat[sel] = tlon, tlat
+        flags = flags | np.where(sel, 4, 0) | np.where(l93_swapped, 2, 0)
+    bad = ok & ~((np.abs(lat) <= 90) & (np.abs(lon) <= 180))
+    state[bad] = _STATE_BAD
+    lat[state != _STATE_OK] = np.nan
+    lon[state != _STATE_OK] = np.nan
+    return lat, lon, state, flags
+
+
+def _transform(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """Project metric coordinates of ``crs`` to WGS84 (lon, lat)."""
+    if len(x) == 0:
+        return x, y
+    transformer = Transformer.from_crs(crs, WGS84, always_xy=True)
+    lon, lat = transformer.transform(x, y, errcheck=False)
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def _coordinates(
+    f: pd.DataFrame, source: SourceConfig, file_crs: str | None, note: pd.Series | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates of each row from the first of lat/lon, x/y, geo_point that it fills.
+
+    Returns lon, lat (degrees, NaN when none), state (0 none, 1 valid, 2 unparseable or
+    impossible) and note flags.
+    """
+    n = len(f)
+    lon = np.full(n, np.nan)
+    lat = np.full(n, np.nan)
+    state = np.zeros(n, dtype=np.int8)
+    flags = np.zeros(n, dtype=np.int64)
+    todo = np.ones(n, dtype=bool)
+    filled = False
+
+    def take(
+        mask: np.ndarray, la: np.ndarray, lo: np.ndarray, st: np.ndarray, fl: np.ndarray
+    ) -> None:
+        nonlocal lat, lon, state, flags, filled
+        if filled:  # a later source of coordinates fills rows the earlier ones left
+            lat[mask], lon[mask] = la[mask], lo[mask]
+            state[mask], flags[mask] = st[mask], fl[mask]
+        else:  # the first: whole arrays (a boolean-masked copy of four is slower)
+            lat, lon = np.where(mask, la, np.nan), np.where(mask, lo, np.nan)
+            state, flags = np.where(mask, st, state), np.where(mask, fl, flags)
+            filled = True
+
+    crs = file_crs or source.crs or WGS84
+    geographic = CRS.from_user_input(crs).is_geographic
+    for a, b in (("lat", "lon"), ("y", "x")):
+        if a not in f:
+            continue
+        given = todo & (filled_cells(f[a]) | filled_cells(f[b]))
+        if not given.any():
+            continue
+        parsed = _concurrently(
+            {
+                role: functools.partial(parse_numbers, f[role], decimal=source.decimal)
+                for role in (a, b)
+            }
+        )
+        (ya, ca), (xb, cb) = parsed[a], parsed[b]
+        fl = np.where((ca | cb).to_numpy(), 1, 0).astype(np.int64)
+        if (a == "lat" and file_crs in (None, WGS84)) or geographic:
+            la, lo, st, fl = _classify_degrees(ya.to_numpy(), xb.to_numpy(), fl)
+        else:
+            x, y = xb.to_numpy(), ya.to_numpy()
+            finite = np.isfinite(x) & np.isfinite(y)
+            lo, la = np.full(n, np.nan), np.full(n, np.nan)
+            lo[finite], la[finite] = _transform(x[finite], y[finite], crs)
+            ok = (
+                finite
+                & np.isfinite(lo)
+                & np.isfinite(la)
+                & (np.abs(la) <= 90)
+                & (np.abs(lo) <= 180)
+            )
+            st = np.where(ok, _STATE_OK, _STATE_BAD).astype(np.int8)
+            fl = fl | (4 if CRS.from_user_input(crs).to_epsg() == 2154 else 8)
+            la[~ok], lo[~ok] = np.nan, np.nan
+        take(given, la, lo, st, fl)
+        todo &= ~given
+    if "geo_point" in f:
+        given = todo & (f["geo_point"] != "").to_numpy()
+        if given.any():
+            gla, glo = parse_geo_points(f["geo_point"])
+            la, lo, st, fl = _classify_degrees(
+                gla.to_numpy(), glo.to_numpy(), np.full(n, 16, np.int64)
+            )
+            take(given, la, lo, st, fl)
+    if note is not None:
+        flags |= np.where((note == "representative_point").to_numpy() & (state == _STATE_OK), 32, 0)
+    return lon, lat, state, flags
+
+
+def _file_frame(raw: RawFile, roles: dict[str, str], file_index: int) -> pd.DataFrame:
+    """The role columns of one file, cleaned, plus the row's identity."""
+    n = raw.table.num_rows
+    index = pd.RangeIndex(n)
+
+    def clean(role: str) -> pd.Series:
+        column = raw.table.column(roles[role])
+        if role in _LABEL_ROLES:
+            # free text: "-" or "NA" may be what was written
+            return clean_labels(column, index, na_tokens=role != "description")
+        return clean_cells(column, index)
+
+    data: dict[str, Any] = _concurrently(
+        {role: functools.partial(clean, role) for role in _TEXT_ROLES if role in roles}
+    )
+    if "__geom_note" in raw.table.column_names:
+        data["_geom_note"] = to_str_series(raw.table.column("__geom_note"), index)
+    frame = pd.DataFrame(data, index=index)
+    frame["_file"] = np.int32(file_index)
+    frame["_row"] = np.arange(n, dtype=np.int64)
+    frame["source_line"] = raw.lines
+    frame["_malformed"] = False
+    if raw.malformed:
+        bad = pd.DataFrame(
+            {
+                "_file": np.int32(file_index),
+                "_row": -1 - np.arange(len(raw.malformed), dtype=np.int64),
+                "source_line": raw.malformed.lines,
+                "_malformed": True,
+                "_raw_text": _joined_text(raw.malformed.joined("\x1f")),
+            }
+        )
+        frame = pd.concat([_as_str(frame), bad], ignore_index=True)
+        for role in [*data, "_raw_text"]:
+            frame[role] = frame[role].fillna("")
+        frame = frame.sort_values("source_line", kind="stable", ignore_index=True)
+    return frame
+
+
+def _joined_text(text: list[str] | pa.Array) -> pd.Series:
+    """The malformed rows' text as a ``str`` Series (from a list or a pyarrow array)."""
+    if isinstance(text, list):
+        return pd.Series(text, dtype="str")
+    return to_str_series(text)
+
+
+def _as_str(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its ``category`` columns as ``str``."""
+    labels = [c for c in frame if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame.astype(dict.fromkeys(labels, "str")) if labels else frame
+
+
+def _str_column(values: pd.Series) -> pd.Series:
+    """A text column as ``str`` (label columns are ``category``)."""
+    return values.astype("str") if isinstance(values.dtype, pd.CategoricalDtype) else values
+
+
+def _concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate the files' frames; a label column stays ``category`` (the union of
+    the files' values) when every file has it as one."""
+    out = pd.concat([_as_str(fr) for fr in frames], ignore_index=True)
+    for column in out:
+        parts = [fr[column] for fr in frames]
+        if all(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
+            out[column] = pd.Series(union_categoricals(parts), index=out.index)
+    return out
+
+
+@dataclass
+class _Parsed:
+    """A source's rows, all files together: cleaned cells and parsed values."""
+
+    frame: pd.DataFrame  # role columns, _file, _row, source_line, _malformed
+    reported_at: pd.Series
+    closed_at: pd.Series
+    lon: np.ndarray
+    lat: np.ndarray
+    state: np.ndarray  # _STATE_NONE / _OK / _BAD
+    flags: np.ndarray  # coordinate note bits
+    roles: list[str]
+    # Every row has an id and no two the same (checked while the dates were parsed);
+    # False when unknown.
+    ids_distinct: bool = False
+    # What was scrubbed from the ids (a phone number or an e-mail used as an id).
+    id_scrubbed: dict[str, int] = field(default_factory=empty_counts)
+    # How each file's a/b/yyyy dates were read, when the values had to say it (notes for
+    # the summary's file_issues: month first, or no evidence either way).
+    date_notes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _date_order_of(
+    raw: RawFile, fr: pd.DataFrame, per_file: dict[str, str], notes: list[dict[str, Any]]
+) -> bool:
+    """Whether the file's ``a/b/yyyy`` dates are month first, from the values themselves.
+
+    A first field above 12 proves day first, a second field above 12 month first
+    (:func:`pipelines.ingest.values.date_order`, over the creation and closing dates of the
+    file). Evidence both ways is an error naming lines of each; no evidence leaves the
+    French default (day first) with a note; month first is read so, with a note.
+    """
+    cols = [c for c in ("date", "closed_at") if c in fr]
+    if not cols:
+        return False
+    found = date_order(*(_str_column(fr[c]) for c in cols))
+    lines = fr["source_line"].to_numpy()
+    names = " / ".join(f"« {per_file.get(c, c)} »" for c in cols)
+
+    def shown(rows: np.ndarray) -> str:
+        return ", ".join(str(int(n)) for n in lines[rows[:5]]) + (" …" if len(rows) > 5 else "")
+
+    if found.order == "contradictory":
+        raise InputError(
+            raw.path,
+            "dates écrites dans deux ordres : jour en premier (ex. lignes "
+            f"{shown(found.day_rows)}) et mois en premier (ex. lignes {shown(found.month_rows)}). "
+            "Corrigez les lignes fautives, ou imposez le format avec « date_format ».",
+            column=names,
+        )
+    if found.order in ("month_first", "ambiguous"):
+        rows = found.month_rows
+        detail = (
+            f"Dates de {names} lues mois en premier (12/31/2017 : 31 décembre), comme le "
+            f"montrent les lignes {shown(rows)}."
+            if found.order == "month_first"
+            else f"Dates de {names} ambiguës (jour et mois toujours ≤ 12) : lues jour en premier, "
+            "la convention française ; imposez « date_format » si elles sont au format américain."
+        )
+        notes.append(
+            {
+                "source_file": raw.path,
+                "reason": "dates_month_first"
+                if found.order == "month_first"
+                else "dates_ambiguous",
+                "reason_fr": detail,
+                "lines": [int(n) for n in lines[rows[:1000]]],
+                "note_only": True,
+            }
+        )
+    return found.order == "month_first"
+
+
+def _has_repeats(values: pd.Series) -> bool:
+    """Whether two values are the same.
+
+    First by 64-bit hashes of the strings, sorted (:func:`pipelines.ingest.buffers.string_hashes`:
+    no two alike proves no two values alike, the usual answer); when two hashes are
+    alike, by pyarrow's hash-based unique on the strings (twice as fast as pandas'
+    ``duplicated``, which is only needed when the answer is yes).
+    """
+    arr = arrow_view(values)  # strings, always
+    hashes = string_hashes(arr)
+    if hashes is not None:
+        ordered = np.sort(hashes)
+        if not (ordered[1:] == ordered[:-1]).any():
+            return False
+    return len(pc.unique(arr)) < len(values)
+
+
+def _all_distinct(ids: pd.Series) -> bool:
+    """Whether every value is filled and no two are the same."""
+    return not (ids == "").any() and not _has_repeats(ids)
+
+
+def _parse_source(
+    source: SourceConfig,
+    raws: list[RawFile],
+    roles_per_file: list[dict[str, str]],
+) -> _Parsed:
+    """Clean and parse every file of a source (file by file: formats and CRS may differ)."""
+    roles = sorted({r for per_file in roles_per_file for r in per_file})
+    frames, dates, closes, coords = [], [], [], []
+    date_notes: list[dict[str, Any]] = []
+    for i, (raw, per_file) in enumerate(zip(raws, roles_per_file, strict=True)):
+        fr = _file_frame(raw, per_file, i)
+        for role in roles:
+            if role not in fr:
+                fr[role] = (
+                    pd.Categorical.from_codes(
+                        np.zeros(len(fr), np.int8), categories=pd.Index([""], dtype="str")
+                    )
+                    if role in _LABEL_ROLES
+                    else ""
+                )
+        # KoboToolbox writes _submission_time in UTC, without an offset.
+        kobo_utc = raw.format == "kobo" and per_file.get("date") == "_submission_time"
+        naive_tz = "UTC" if kobo_utc else None
+        month_first = False
+        if not source.date_format:
+            month_first = _date_order_of(raw, fr, per_file, date_notes)
+        dates_of = functools.partial(
+            parse_dates,
+            date_format=source.date_format,
+            naive_tz=naive_tz,
+            excel_epoch=raw.excel_epoch,
+            month_first=month_first,
+        )
+        done = _concurrently(
+            {
+                "coords": functools.partial(
+                    _coordinates, fr, source, raw.crs, fr.get("_geom_note")
+                ),
+                "date": functools.partial(dates_of, fr["date"]),
+                "ids_distinct": functools.partial(_all_distinct, fr["id"])
+                if "id" in fr and len(raws) == 1
+                else bool,
+                "closed_at": functools.partial(dates_of, fr["closed_at"])
+                if "closed_at" in fr
+                else functools.partial(pd.Series, pd.NaT, index=fr.index, dtype="datetime64[us]"),
+            }
+        )
+        ids_distinct = bool(done["ids_distinct"])
+        dates.append(done["date"])
+        closes.append(done["closed_at"])
+        coords.append(done["coords"])
+        frames.append(fr)
+    if not frames:
+        empty = pd.DataFrame(
+            {
+                "date": pd.Series([], dtype="str"),
+                "_file": np.zeros(0, np.int32),
+                "_row": np.zeros(0, np.int64),
+                "source_line": np.zeros(0, np.int64),
+                "_malformed": np.zeros(0, bool),
+            }
+        )
+        none = pd.Series([], dtype="datetime64[us]")
+        return _Parsed(
+            empty,
+            none,
+            none,
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros(0, np.int8),
+            np.zeros(0, np.int64),
+            roles,
+        )
+    one = len(frames) == 1
+    # One file (the usual case): its arrays as they are, not copied by a concatenation.
+    lon, lat, state, flags = (
+        coords[0] if one else tuple(np.concatenate([c[k] for c in coords]) for k in range(4))
+    )
+    frame = frames[0] if one else _concat_frames(frames)
+    # A phone number or an e-mail used as an id goes here, before ids are compared: the
+    # scrubbed ids stay distinct where the ids were (pipelines.ingest.scrub.scrub_ids), so
+    # duplicates and updates are found as before, and no output shows the number.
+    id_scrubbed = empty_counts()
+    if "id" in frame:
+        frame["id"], id_scrubbed = scrub_ids(_str_column(frame["id"]))
+    return _Parsed(
+        frame=frame,
+        reported_at=dates[0] if one else pd.concat(dates, ignore_index=True),
+        closed_at=closes[0] if one else pd.concat(closes, ignore_index=True),
+        lon=lon,
+        lat=lat,
+        state=state,
+        flags=flags,
+        roles=roles,
+        ids_distinct=one and ids_distinct,
+        id_scrubbed=id_scrubbed,
+        date_notes=date_notes,
+    )

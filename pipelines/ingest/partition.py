@@ -1,0 +1,215 @@
+"""Where each parsed row goes (accepted, duplicate, rejected, outside the study area),
+its report id, and its category on the taxonomy."""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from pipelines.ingest import scrub as _scrub
+from pipelines.ingest.cells import _has_repeats, _Parsed, _str_column
+from pipelines.ingest.schema import _LOCATION_ROLES, _STATE_BAD, _STATE_OK
+from pipelines.ingest.values import filled_cells, to_str_series
+from pipelines.config.core import SourceConfig
+from pipelines.taxonomy import BY_CODE, CODES, UNKNOWN, map_labels, normalise_label
+
+
+def _reason_codes(
+    f: pd.DataFrame, reported_at: pd.Series, state: np.ndarray, *, today: date, start: pd.Timestamp
+) -> np.ndarray:
+    """Per row, 1 + the index in :data:`ROW_REASONS` of the first reason that applies, or 0."""
+    if len(f) == 0:
+        return np.zeros(0, np.int8)
+    date_present = filled_cells(f["date"])
+    t = reported_at.to_numpy()
+    parsed = ~np.isnat(t)
+    tomorrow = np.datetime64(pd.Timestamp(today) + pd.Timedelta(days=1), "us")
+    located = state == _STATE_OK
+    for role in _LOCATION_ROLES:
+        if role in f:
+            located = located | filled_cells(f[role])
+    conditions = [
+        f["_malformed"].to_numpy(dtype=bool),
+        ~date_present,
+        date_present & ~parsed,
+        parsed & (t >= tomorrow),
+        parsed & (t < np.datetime64(start, "us")),
+        state == _STATE_BAD,
+        ~located,
+    ]
+    return np.select(conditions, list(range(1, len(conditions) + 1)), default=0).astype(np.int8)
+
+
+def _hash_hex(frame: pd.DataFrame) -> pd.Series:
+    """16 hex digits of a stable 64-bit hash of each row (``pd.util.hash_pandas_object``)."""
+    if len(frame) == 0:
+        return pd.Series([], index=frame.index, dtype="str")
+    h = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    hexed = np.frombuffer(binascii.hexlify(h.astype(">u8").tobytes()), dtype="S16")
+    return to_str_series(pa.array(hexed, pa.binary(16)).cast(pa.large_string()), frame.index)
+
+
+@dataclass
+class _Partition:
+    """Where each row goes, and its identity."""
+
+    reason: np.ndarray  # 1 + index in ROW_REASONS, 0 when valid
+    # Each row's id, or "h" and a hash of its cells when it has none: its report_id
+    # without the source's prefix (added to the rows written only).
+    ids: pd.Series
+    duplicate: np.ndarray
+    accepted: np.ndarray
+    outside: np.ndarray
+    rejected: np.ndarray
+    # Valid coordinates outside the study area, whatever the row's fate.
+    away: np.ndarray
+    # Replaced by a later version of the same report (:mod:`pipelines.ingest.versions`).
+    updated: np.ndarray
+    # Whether a valid row's id is repeated: until the versions are told apart, every
+    # repeat is a duplicate of the first.
+    repeats: bool = False
+
+
+def _partition(
+    p: _Parsed,
+    source: SourceConfig,
+    *,
+    bbox: tuple[float, float, float, float],
+    today: date,
+    start: pd.Timestamp,
+    on_sort_key: Callable[[pd.Series], None] | None = None,
+) -> _Partition:
+    """Rejected rows first, then duplicates, then rows outside the study area.
+
+    A valid row is a duplicate when a valid row with the same ``report_id`` came before
+    it (files in name order, then lines), until :func:`pipelines.ingest.versions.
+    resolve_versions` tells the copies (duplicates) from the versions (updates) when
+    ``repeats``; a rejected row is a duplicate when the very same row (same id, same
+    cells) was rejected before, so that a file read twice is all duplicates.
+    ``on_sort_key(ids)`` is called as soon as the ids without their source prefix are
+    known (the rows' order by id is the same with the prefix): before the rejection
+    reasons when every row has its own id.
+    """
+    f = p.frame
+    n = len(f)
+    native = f["id"] if "id" in f else pd.Series("", index=f.index, dtype="str")
+    no_id = ~filled_cells(native)
+    if on_sort_key is not None and not no_id.any():
+        on_sort_key(native)
+    reason = _reason_codes(f, p.reported_at, p.state, today=today, start=start)
+    need_hash = no_id | (reason > 0)
+    hashed = pd.Series("", index=f.index, dtype="str") if need_hash.any() else None
+    if hashed is not None:
+        cols = [r for r in p.roles if r in f] + (["_raw_text"] if "_raw_text" in f else [])
+        hashed[need_hash] = _hash_hex(f.loc[need_hash, cols]) if cols else "0" * 16
+    # One string operation per row when every row has its id (the usual case).
+    ids_or_hash = (
+        native if hashed is None or not no_id.any() else native.where(~no_id, "h" + hashed)
+    )
+    if on_sort_key is not None and no_id.any():
+        on_sort_key(ids_or_hash)
+    valid = reason == 0
+    # Whether any valid id repeats (usually not). Known already when every row's own id
+    # is filled and distinct: any subset is. The source's prefix is the same for every
+    # row, so the ids without it repeat where the report_ids do.
+    short = ids_or_hash if valid.all() else ids_or_hash[valid]
+    repeats = not p.ids_distinct and _has_repeats(short)
+    duplicate = np.zeros(n, dtype=bool)
+    if repeats:
+        duplicate[valid] = short.duplicated(keep="first").to_numpy()
+    if (~valid).any():
+        assert hashed is not None  # rejected rows are hashed
+        key = ids_or_hash[~valid] + "|" + hashed[~valid]
+        duplicate[~valid] = key.duplicated(keep="first").to_numpy()
+    west, south, east, north = bbox
+    inside = (p.lon >= west) & (p.lon <= east) & (p.lat >= south) & (p.lat <= north)
+    away = (p.state == _STATE_OK) & ~inside
+    outside = valid & ~duplicate & away
+    return _Partition(
+        reason=reason,
+        ids=ids_or_hash,
+        duplicate=duplicate,
+        accepted=valid & ~duplicate & ~outside,
+        outside=outside,
+        rejected=~valid & ~duplicate,
+        away=away,
+        updated=np.zeros(n, dtype=bool),
+        repeats=repeats,
+    )
+
+
+# Labels that legitimately mean "autre" (not unknown): the taxonomy's own.
+_AUTRE_LABELS = {
+    normalise_label(UNKNOWN),
+    normalise_label(BY_CODE[UNKNOWN].label),
+    normalise_label(BY_CODE[UNKNOWN].service_code),
+}
+
+
+def _map_categories(
+    labels: pd.Series, alt: pd.Series | None, source: SourceConfig
+) -> tuple[np.ndarray, list[str], list[str], list[bool]]:
+    """Map labels to taxonomy codes through their distinct values.
+
+    Returns, per row, an index into the distinct (label, fallback label) pairs, and per
+    pair its code, its source label and whether it was unknown (→ ``autre``, listed).
+    A label the configuration maps to ``autre`` on purpose is not unknown.
+    """
+    key = labels if alt is None else _str_column(labels) + "\x1f" + _str_column(alt)
+    codes, uniques = pd.factorize(key)
+    pairs = (
+        [str(u).split("\x1f") for u in uniques]
+        if alt is not None
+        else [[str(u), ""] for u in uniques]
+    )
+    prim = [p[0] for p in pairs]
+    sec = [p[1] if len(p) > 1 else "" for p in pairs]
+    mapped_p, _ = map_labels(prim, source.categories)
+    mapped_s, _ = map_labels(sec, source.categories)
+    configured_autre = {normalise_label(k) for k, v in source.categories.items() if v == UNKNOWN}
+    deliberate = _AUTRE_LABELS | configured_autre
+    default = source.default_category or UNKNOWN
+    out_code, out_label, out_unknown = [], [], []
+    for p, s, cp, cs in zip(prim, sec, mapped_p, mapped_s, strict=True):
+        if p and (cp != UNKNOWN or normalise_label(p) in deliberate):
+            code, unknown = cp, False
+        elif s and (cs != UNKNOWN or normalise_label(s) in deliberate):
+            code, unknown = cs, False
+        elif p or s:
+            code, unknown = UNKNOWN, True
+        else:
+            code, unknown = default, False
+        out_code.append(code)
+        out_label.append(s or p)
+        out_unknown.append(unknown)
+    return codes, out_code, out_label, out_unknown
+
+
+@dataclass
+class _Categories:
+    """Taxonomy codes per row, through the distinct (label, fallback label) pairs."""
+
+    pair: np.ndarray  # per row, index of its pair
+    code: np.ndarray  # per row, index in CODES
+    labels: list[str]  # per pair, the source label (scrubbed)
+    unknown: np.ndarray  # per pair, unknown label (→ autre, listed)
+
+
+def _categories(p: _Parsed, source: SourceConfig) -> _Categories:
+    empty = pd.Series("", index=p.frame.index, dtype="str")
+    pair, codes, labels, unknown = _map_categories(
+        p.frame.get("category", empty), p.frame.get("category_alt"), source
+    )
+    code_index = np.asarray([CODES.index(c) for c in codes], dtype=np.int64)
+    return _Categories(
+        pair=pair,
+        code=code_index[pair] if len(pair) else np.zeros(0, np.int64),
+        labels=_scrub.scrub_series(pd.Series(labels, dtype="str"))[0].fillna("").tolist(),
+        unknown=np.asarray(unknown, dtype=bool),
+    )

@@ -1,0 +1,529 @@
+"""Readers for the formats residents' reports come in.
+
+Every reader returns a :class:`RawFile`: all cells as strings (empty string for an empty
+cell), the 1-based line of each row in the file (header = line 1; the feature index for
+GeoJSON and JSON), and the rows that could not be split into the header's columns.
+
+Formats: CSV (any of UTF-8, UTF-8 with BOM, UTF-16 with BOM, cp1252, latin-1; ``,`` ``;``
+tab or ``|``; any line endings; in ``_csv``), KoboToolbox and ODK Central CSV, XLSX,
+GeoJSON, Open311 GeoReport v2 service requests (JSON). The values are parsed later, by
+``_values``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import json
+import logging
+import math
+import os
+import re
+import stat
+import warnings
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from pipelines.ingest.csvfile import _clean_names, _drop_blank_columns, decode, read_csv
+from pipelines.ingest.rawfile import Malformed, RawFile
+from pipelines.errors import InputError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CATEGORY_FALLBACK",
+    "FORMAT_DEFAULTS",
+    "FORMAT_PERSONAL",
+    "Malformed",
+    "RawFile",
+    "detect_format",
+    "read_file",
+]
+
+
+#: Columns a format provides when the configuration does not name them (role -> column,
+#: candidates in order of preference).
+FORMAT_DEFAULTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "kobo": {
+        "id": ("_uuid", "_id", "meta/instanceID"),
+        "date": ("_submission_time", "end", "start"),
+        "geo_point": ("_geolocation",),
+    },
+    # ODK Central's CSV export: KEY is the submission's uuid, SubmissionDate is UTC with
+    # a "Z"; a geopoint is split into <group>-<field>-Latitude, -Longitude (found by
+    # suffix, like Kobo's), or kept whole as "lat lon altitude accuracy".
+    "odk": {
+        "id": ("KEY", "meta-instanceID", "instanceID"),
+        "date": ("SubmissionDate", "end", "start"),
+    },
+    "open311": {
+        "id": ("service_request_id", "token"),
+        "date": ("requested_datetime",),
+        "category": ("service_code",),
+        "subcategory": ("service_name",),
+        "description": ("description",),
+        "address": ("address",),
+        "lat": ("lat",),
+        "lon": ("long", "lon"),
+        "status": ("status",),
+        "closed_at": ("__closed_at",),
+        "channel": ("agency_responsible",),
+    },
+    "geojson": {"lat": ("__lat",), "lon": ("__lon",)},
+}
+
+
+#: Columns a format always holds about people (who submitted, from which device): as
+#: personal as the ones the configuration declares.
+FORMAT_PERSONAL: dict[str, tuple[str, ...]] = {
+    "kobo": ("_submitted_by", "username", "deviceid", "phonenumber", "simserial", "subscriberid"),
+    "odk": ("SubmitterID", "SubmitterName", "DeviceID", "deviceid", "username", "phonenumber"),
+}
+
+
+#: Extra label column tried when the category column's label is unknown (Open311 names).
+CATEGORY_FALLBACK: dict[str, str] = {"open311": "service_name"}
+
+
+def detect_format(path: Path, declared: str) -> str:
+    """The format of ``path``: the declared one, else guessed from the extension (and,
+    for ``.json``, from the first bytes). KoboToolbox and ODK Central CSV exports are
+    recognised after reading, by their columns."""
+    if declared != "auto":
+        return declared
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return "xlsx"
+    if suffix == ".geojson":
+        return "geojson"
+    if suffix == ".json":
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+        return "geojson" if b"FeatureCollection" in head or b'"Feature"' in head else "open311"
+    return "csv"
+
+
+def read_file(
+    path: Path,
+    fmt: str,
+    *,
+    encoding: str | None = None,
+    separator: str | None = None,
+    sheet: str | None = None,
+    labels: Callable[[str], bool] | None = None,
+    personal: Callable[[str], bool] | None = None,
+) -> RawFile:
+    """Read one file of a source in the format declared (``auto``: detected).
+
+    ``labels(name)``: which CSV columns hold labels; ``personal(name)``: which CSV
+    columns hold personal data, not read when they need not be (see
+    :func:`pipelines.ingest.csvfile.read_csv`).
+
+    Raises
+    ------
+    OSError
+        The file cannot be opened (missing, a folder, no permission).
+    InputError
+        The file cannot be parsed at all (invalid JSON, corrupt workbook…).
+    """
+    _check_regular_file(path)
+    detected = detect_format(path, fmt)
+    if detected in ("csv", "kobo", "odk"):
+        raw = read_csv(
+            path, encoding=encoding, separator=separator, labels=labels, personal=personal
+        )
+        _check_table_like(raw)
+        columns = set(raw.columns)
+        kobo_columns = {"_uuid", "_submission_time"} <= columns
+        odk_columns = "SubmissionDate" in columns and bool({"KEY", "meta-instanceID"} & columns)
+        if detected == "kobo" or (fmt == "auto" and kobo_columns):
+            raw.format = "kobo"
+        elif detected == "odk" or (fmt == "auto" and odk_columns):
+            raw.format = "odk"
+        return raw
+    if detected == "xlsx":
+        return read_xlsx(path, sheet=sheet)
+    try:
+        if detected == "geojson":
+            return read_geojson(path, encoding=encoding)
+        if detected == "open311":
+            return read_open311(path, encoding=encoding)
+    except RecursionError as err:  # a value nested deep inside a feature or a request
+        raise _too_deep(path) from err
+    raise InputError(path, f"format « {fmt} » inconnu.")
+
+
+def _check_regular_file(path: Path) -> None:
+    """Refuse what is not a regular file before opening it: reading a named pipe (FIFO)
+    waits for a writer forever, and a device (``/dev/zero``) never ends.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError
+        As opening it would (the caller reports them as file issues).
+    InputError
+        A named pipe, a device or a socket.
+    """
+    mode = path.stat().st_mode  # follows symbolic links, as opening would
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if not stat.S_ISREG(mode):
+        kind = (
+            "un tube nommé (FIFO)"
+            if stat.S_ISFIFO(mode)
+            else "un périphérique"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "une socket"
+            if stat.S_ISSOCK(mode)
+            else "un fichier spécial"
+        )
+        raise InputError(
+            path,
+            f"ce n'est pas un fichier ordinaire mais {kind} : Vigie ne lit que des fichiers "
+            "de données ; vérifiez le chemin de la source.",
+        )
+
+
+#: C0 control characters other than tab: a header holding them is not text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _check_table_like(raw: RawFile) -> None:
+    """Refuse a delimited file that is not a table: no separator in its first line (one
+    column), or control characters there (a binary file). Such a file is most likely not
+    the export meant (a wrong path: a system file, an archive…), so the message says
+    what is wrong without quoting its content, which may be anything.
+
+    Raises
+    ------
+    InputError
+        The file is not a table.
+    """
+    if not raw.has_header:
+        return
+    names = raw.columns
+    if any(_CONTROL.search(name) for name in names):
+        raise InputError(
+            raw.path,
+            "ce fichier ne ressemble pas à un fichier texte (caractères de contrôle dans sa "
+            "première ligne) : vérifiez le chemin et le format de la source.",
+        )
+    if len(names) < 2:
+        sep = {"\t": "tabulation"}.get(raw.separator or "", raw.separator or "")
+        raise InputError(
+            raw.path,
+            f"une seule colonne lue (séparateur « {sep} ») : ce fichier ne ressemble pas à un "
+            "tableau CSV (séparateurs reconnus : « ; », « , », tabulation, « | »). Vérifiez le "
+            "chemin de la source, son format et, s'il y a lieu, son séparateur (separator).",
+        )
+
+
+def _cell_text(value: Any) -> str:
+    """One spreadsheet or JSON value as the string a CSV export would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return ""
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _table_from_records(records: list[dict[str, str]], names: list[str]) -> pa.Table:
+    return pa.table(
+        {n: pa.array([r.get(n, "") for r in records], pa.large_string()) for n in names}
+    )
+
+
+#: Largest XML a workbook part may hold once decompressed (the sheet read, the shared
+#: strings…): 256 MiB, about 600,000 rows of a 15-column export. An XLSX is a zip
+#: archive, and 23 MB of it can hold half a gigabyte of XML (a "zip bomb") that would
+#: exhaust the memory; above the limit, the file is refused before it is read (export
+#: the sheet as CSV instead: CSV has no such limit).
+MAX_XLSX_XML_BYTES = 256 * 2**20
+
+#: Most rows a sheet may have: Excel's own limit (1,048,576), checked on the sheet's
+#: declared dimension before reading, then on every row read.
+MAX_XLSX_ROWS = 1_048_576
+
+
+def _too_large(path: Path, what: str) -> InputError:
+    return InputError(
+        path,
+        f"classeur trop volumineux : {what}. Exportez la feuille en CSV, qui n'a pas cette limite.",
+    )
+
+
+def _count(n: int) -> str:
+    return f"{n:,}".replace(",", "\u202f")
+
+
+def _size(n_bytes: int) -> str:
+    if n_bytes >= 2**20:
+        return f"{_count(round(n_bytes / 2**20))} Mo"
+    return f"{max(1, round(n_bytes / 1024))} ko"
+
+
+def _check_xlsx_parts(path: Path, *, max_xml_bytes: int) -> None:
+    """Check the decompressed size of every part of the workbook before opening it:
+    openpyxl reads the shared strings and styles whole, and scans every sheet for its
+    dimension when the workbook opens, even in read-only mode."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            sizes = {info.filename: info.file_size for info in archive.infolist()}
+    except zipfile.BadZipFile as err:
+        raise InputError(path, f"classeur Excel illisible ({err}).") from err
+    for name, size in sizes.items():
+        if size > max_xml_bytes:
+            what = f"la feuille « {name} »" if name.startswith("xl/worksheets/") else f"« {name} »"
+            raise _too_large(
+                path,
+                f"{what} fait {_size(size)} de XML une fois décompressée "
+                f"(limite {_size(max_xml_bytes)})",
+            )
+
+
+def read_xlsx(
+    path: Path,
+    *,
+    sheet: str | None = None,
+    max_xml_bytes: int = MAX_XLSX_XML_BYTES,
+    max_rows: int = MAX_XLSX_ROWS,
+) -> RawFile:
+    """Read the first sheet (or ``sheet``) of a workbook; the first non-empty row is the
+    header and ``lines`` are Excel row numbers. Cells formatted as dates come as ISO
+    strings; dates stored as plain numbers stay Excel serial numbers (parsed later, from
+    the workbook's own day 0: 1900 or 1904 date system).
+
+    The sheet is streamed (openpyxl's read-only mode), after checking the size of its
+    XML once decompressed (``max_xml_bytes``) and its declared number of rows
+    (``max_rows``); the rows are counted again while they are read.
+
+    Raises
+    ------
+    InputError
+        The workbook is corrupt, the sheet absent, or the sheet over the limits.
+    """
+    import openpyxl
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    _check_xlsx_parts(path, max_xml_bytes=max_xml_bytes)
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about styles and data validation it does not keep: noise here.
+            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except (
+        InvalidFileException,
+        zipfile.BadZipFile,
+        KeyError,
+        ValueError,
+        OSError,
+        EOFError,
+    ) as err:
+        raise InputError(path, f"classeur Excel illisible ({err}).") from err
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise InputError(
+                path, f"feuille « {sheet} » absente ; feuilles : {', '.join(book.sheetnames)}."
+            )
+        ws = book[sheet] if sheet is not None else book.worksheets[0]
+        declared = ws.max_row
+        if declared is not None and declared > max_rows:
+            raise _too_large(
+                path,
+                f"la feuille « {ws.title} » déclare {_count(declared)} lignes "
+                f"(limite {_count(max_rows)})",
+            )
+        # The declared dimension may be wrong (too small: rows past it would be left
+        # out): read every row there is, counting them.
+        ws.reset_dimensions()
+        epoch = "1904-01-01" if book.epoch == CALENDAR_MAC_1904 else "1899-12-30"
+        header: list[str] | None = None
+        records: list[list[str]] = []
+        lines: list[int] = []
+        blank = 0
+        width = 0
+        # Rows come as wide as they are written; they are padded to the widest below, and
+        # cells under a blank header cell land in a "colonne_<k>" column.
+        for row_number, row in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1):
+            if row_number > max_rows:
+                raise _too_large(
+                    path, f"la feuille « {ws.title} » a plus de {_count(max_rows)} lignes"
+                )
+            cells = [_cell_text(v) for v in row]
+            if not any(c.strip() for c in cells):
+                blank += header is not None
+                continue
+            width = max(width, len(cells))
+            if header is None:
+                header = cells
+                continue
+            records.append(cells)
+            lines.append(row_number)
+    finally:
+        book.close()
+    if header is None:
+        return RawFile(str(path), "xlsx", pa.table({}), np.zeros(0, np.int64), has_header=False)
+    names, blank_names = _clean_names(header + [""] * (width - len(header)))
+    padded = [cells + [""] * (width - len(cells)) for cells in records]
+    columns = [[cells[i] for cells in padded] for i in range(width)]
+    table = pa.table(
+        {n: pa.array(c, pa.large_string()) for n, c in zip(names, columns, strict=True)}
+    )
+    table = _drop_blank_columns(table, [names[i] for i in blank_names])
+    return RawFile(
+        str(path),
+        "xlsx",
+        table,
+        np.asarray(lines, np.int64),
+        blank_rows=int(blank),
+        excel_epoch=epoch,
+    )
+
+
+def _load_json(path: Path, encoding: str | None) -> Any:
+    text, _ = decode(path.read_bytes(), encoding)
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(
+            path, f"JSON invalide ({err.msg}, colonne {err.colno})", row=err.lineno
+        ) from err
+    except RecursionError as err:
+        raise _too_deep(path) from err
+
+
+def _too_deep(path: Path) -> InputError:
+    return InputError(
+        path,
+        "JSON imbriqué trop profondément (des milliers de listes ou d'objets les uns dans "
+        "les autres) : ce n'est pas un export de signalements ; vérifiez le fichier.",
+    )
+
+
+def _crs_of_geojson(doc: dict[str, Any]) -> str | None:
+    name = (
+        (doc.get("crs") or {}).get("properties", {}).get("name")
+        if isinstance(doc.get("crs"), dict)
+        else None
+    )
+    if not isinstance(name, str):
+        return None
+    code = name.rsplit(":", 1)[-1]
+    if code.upper() in ("CRS84", "4326"):
+        return "EPSG:4326"
+    return f"EPSG:{code}" if code.isdigit() else None
+
+
+def read_geojson(path: Path, *, encoding: str | None = None) -> RawFile:
+    """Read GeoJSON features: properties become columns; a point's coordinates become
+    the derived columns ``__lon``/``__lat`` (other geometries: a point inside them,
+    noted in ``__geom_note``)."""
+    import shapely.errors
+    import shapely.geometry
+
+    doc = _load_json(path, encoding)
+    if doc is None:
+        return RawFile(str(path), "geojson", pa.table({}), np.zeros(0, np.int64), has_header=False)
+    if isinstance(doc, dict) and doc.get("type") == "Feature":
+        features = [doc]
+    elif isinstance(doc, dict) and isinstance(doc.get("features"), list):
+        features = doc["features"]
+    else:
+        raise InputError(path, "GeoJSON attendu : une FeatureCollection (ou une Feature).")
+    names: list[str] = []
+    seen: set[str] = set()
+    records: list[dict[str, str]] = []
+    for feature in features:
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        props = props if isinstance(props, dict) else {}
+        record = {str(k): _cell_text(v) for k, v in props.items()}
+        for k in record:
+            if k not in seen:
+                seen.add(k)
+                names.append(k)
+        geom = feature.get("geometry") if isinstance(feature, dict) else None
+        lon = lat = note = ""
+        if isinstance(geom, dict) and geom.get("type") == "Point":
+            coords = geom.get("coordinates") or []
+            if isinstance(coords, list) and len(coords) >= 2:
+                lon, lat = _cell_text(coords[0]), _cell_text(coords[1])
+        elif isinstance(geom, dict) and geom.get("type"):
+            try:
+                shape = shapely.geometry.shape(geom)
+                if not shape.is_empty:  # an empty geometry locates nothing: no point
+                    point = shape.representative_point()
+                    lon, lat, note = repr(point.x), repr(point.y), "representative_point"
+            except (
+                ValueError,
+                TypeError,
+                AttributeError,
+                IndexError,
+                KeyError,
+                RecursionError,
+                shapely.errors.ShapelyError,
+            ):
+                lon = lat = "?"
+        record.update({"__lon": lon, "__lat": lat, "__geom_note": note})
+        records.append(record)
+    virtual = ("__lon", "__lat", "__geom_note")
+    table = _table_from_records(records, [n for n in names if n not in virtual] + list(virtual))
+    lines = np.arange(1, len(records) + 1, dtype=np.int64)
+    return RawFile(
+        str(path),
+        "geojson",
+        table,
+        lines,
+        crs=_crs_of_geojson(doc),
+        virtual=virtual,
+    )
+
+
+def read_open311(path: Path, *, encoding: str | None = None) -> RawFile:
+    """Read Open311 GeoReport v2 service requests (a JSON list, or an object holding it
+    under ``service_requests``/``requests``). ``__closed_at`` is ``updated_datetime``
+    for closed requests."""
+    doc = _load_json(path, encoding)
+    if doc is None:
+        return RawFile(str(path), "open311", pa.table({}), np.zeros(0, np.int64), has_header=False)
+    if isinstance(doc, dict):
+        doc = doc.get("service_requests", doc.get("requests"))
+    if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):
+        raise InputError(path, "Open311 attendu : une liste JSON de demandes (service requests).")
+    names: list[str] = []
+    seen: set[str] = set()
+    records: list[dict[str, str]] = []
+    for item in doc:
+        record = {str(k): _cell_text(v) for k, v in item.items()}
+        for k in record:
+            if k not in seen:
+                seen.add(k)
+                names.append(k)
+        closed = record.get("status", "").strip().lower() == "closed"
+        record["__closed_at"] = record.get("updated_datetime", "") if closed else ""
+        records.append(record)
+    virtual = ("__closed_at",)
+    table = _table_from_records(records, [*names, *virtual])
+    lines = np.arange(1, len(records) + 1, dtype=np.int64)
+    return RawFile(str(path), "open311", table, lines, virtual=virtual)

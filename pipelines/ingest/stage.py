@@ -1,0 +1,543 @@
+"""Ingestion: every source of a site in, every row accounted for.
+
+Each row read ends in exactly one of five places, and the summary checks that they add
+up (``rows_in = accepted + updated + duplicates + rejected + outside_study_area``):
+
+- **accepted**: written to ``ingested.parquet`` (reports and observations), with its
+  category mapped onto the taxonomy, its date parsed as local time, its coordinates in
+  WGS84 (or none when only an address or a building code locates it) and its free text
+  scrubbed of personal data;
+- **updated**: an earlier version of a report read again with a different content (the
+  ticket open in January's export, closed in February's): the latest version is kept
+  (by the export's update date, else its closing date, else reading order), the earlier
+  ones are listed in ``report_history.csv`` with what changed (rules in
+  :mod:`pipelines.ingest.versions`);
+- **duplicates**: the same ``report_id`` with the same content was already read (the
+  same monthly file read twice, an unchanged ticket repeated in the next month's
+  export, an exact duplicate row);
+- **rejected**: written to ``rejected.csv`` with a reason code and a French sentence
+  naming the column (no date, unreadable date or coordinates, date in the future or
+  before the study, nothing to locate the report, malformed line);
+- **outside_study_area**: valid coordinates outside the site's bounding box, listed in
+  ``outside_study_area.csv``, counted, not mapped (for a report read several times, the
+  kept version's coordinates decide).
+
+Parsing is vectorised (pyarrow kernels; labels and text handled per distinct value), so
+a million-row export is ingested in a few times the time pyarrow takes to read it.
+
+This module reads the sources and assembles the result; the work is in private modules,
+one step each: ``_readers`` and ``_csv`` (files to string columns), ``_values`` (cell
+cleaning and value parsers), ``_bytes`` (their fast paths, on the Arrow buffers with
+numpy), ``_ingest_cells`` (roles, coordinates, dates),
+``_ingest_partition`` (where each row goes, ids, categories), ``_ingest_versions``
+(copies and updates of a report, ``report_history.csv``), ``_ingest_gather`` (output
+columns), ``_ingest_rejects`` (``rejected.csv``), ``_likely_duplicates`` (used after
+geocoding); ``_ingest_schema`` holds the columns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.ingest import scrub as _scrub
+from pipelines.ingest.cells import (
+    _is_personal,
+    _matches_any,
+    _parse_source,
+    _Parsed,
+    personal_columns_detected,
+    resolve_columns,
+)
+from pipelines.ingest.gather import _accepted_frame, _order, _outside_frame, _typed
+from pipelines.ingest.partition import _categories, _partition
+from pipelines.ingest.rejects import _rejected_frame
+from pipelines.ingest.schema import (
+    _LABEL_ROLES,
+    _NOTES,
+    _STATE_OK,
+    FILE_REASONS,
+    HISTORY_COLUMNS,
+    INGESTED_COLUMNS,
+    OUTSIDE_COLUMNS,
+    REJECTED_COLUMNS,
+    ROW_REASONS,
+)
+from pipelines.ingest.versions import (
+    empty_history,
+    parse_updated_at,
+    resolve_versions,
+    unparseable_updated_at,
+)
+from pipelines.geocode.duplicates import link_likely_duplicates
+from pipelines.ingest.rawfile import RawFile
+from pipelines.ingest.readers import read_file
+from pipelines.config.core import DEFAULT_PARAMS, Config, SiteConfig, SourceConfig
+from pipelines.publish.summary import PARTITION, PARTITION_TEXT, check_partition
+from pipelines.taxonomy import CODES
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "FILE_REASONS",
+    "HISTORY_COLUMNS",
+    "INGESTED_COLUMNS",
+    "OUTSIDE_COLUMNS",
+    "REJECTED_COLUMNS",
+    "ROW_REASONS",
+    "IngestResult",
+    "ingest_site",
+    "link_likely_duplicates",
+    "resolve_columns",
+    "run",
+]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What :func:`ingest_site` returns.
+
+    Attributes
+    ----------
+    ingested
+        Accepted rows, :data:`INGESTED_COLUMNS`, ``lon``/``lat`` in EPSG:4326 (NaN where
+        only an address or building code locates the row); sorted by source, date,
+        report_id. No shapely geometry: :func:`run` writes the points to
+        ``ingested.parquet`` from the coordinates (:func:`pipelines.io.point_wkb`).
+    rejected
+        :data:`REJECTED_COLUMNS`; file-level problems have ``source_line`` 0.
+    outside
+        :data:`OUTSIDE_COLUMNS`: valid coordinates outside the study area.
+    summary
+        ``ingest_summary.json``: per source, the row partition and its breakdowns.
+    history
+        :data:`HISTORY_COLUMNS`: the replaced versions of reports read several times
+        with different contents (``report_history.csv``).
+    """
+
+    ingested: pd.DataFrame
+    rejected: pd.DataFrame
+    outside: pd.DataFrame
+    summary: dict[str, Any]
+    history: pd.DataFrame = field(default_factory=empty_history)
+
+
+# --------------------------------------------------------------------------- one source
+@dataclass
+class _SourceOut:
+    accepted: pd.DataFrame
+    rejected: pd.DataFrame
+    outside: pd.DataFrame
+    summary: dict[str, Any]
+    history: pd.DataFrame
+
+
+def _file_issue(source: SourceConfig, path: str, reason: str, detail: str) -> dict[str, Any]:
+    return {
+        "source": source.id,
+        "source_file": path,
+        "source_line": 0,
+        "reason": reason,
+        "reason_fr": detail,
+        "original_row": "",
+    }
+
+
+def _label_columns(source: SourceConfig) -> Callable[[str], bool]:
+    """Whether a file column is one the configuration maps to a label role (read
+    dictionary-encoded): the same name, or the same up to case, accents and
+    punctuation (as :func:`resolve_columns` matches them)."""
+    wanted = [name for role, name in source.columns.items() if role in _LABEL_ROLES]
+    return lambda name: _matches_any(name, wanted)
+
+
+def _personal_columns(source: SourceConfig) -> Callable[[str], bool] | None:
+    """Whether a file column is declared personal (and mapped to no role): the CSV fast
+    path does not read it."""
+    if not source.personal_columns:
+        return None
+    mapped = list(source.columns.values())
+    return lambda name: (
+        _is_personal(name, source.personal_columns) and not _matches_any(name, mapped)
+    )
+
+
+def _read_source(
+    source: SourceConfig,
+) -> tuple[list[RawFile], list[dict[str, str]], list[dict[str, Any]]]:
+    """Read every file of a source; files that hold no row become file-level issues."""
+    files = source.files()
+    labels = _label_columns(source)
+    personal = _personal_columns(source)
+    issues: list[dict[str, Any]] = []
+    raws: list[RawFile] = []
+    roles_per_file: list[dict[str, str]] = []
+    if not files:
+        issues.append(
+            _file_issue(
+                source,
+                source.path,
+                "missing_file",
+                f"Aucun fichier ne correspond à « {source.path} » : "
+                "vérifiez le chemin de la source.",
+            )
+        )
+        return raws, roles_per_file, issues
+    for path in files:
+        try:
+            # The declared format: "auto" lets the reader recognise Kobo and ODK exports.
+            raw = read_file(
+                path,
+                source.format,
+                encoding=source.encoding,
+                separator=source.separator,
+                sheet=source.sheet,
+                labels=labels,
+                personal=personal,
+            )
+        except FileNotFoundError:
+            issues.append(
+                _file_issue(
+                    source,
+                    str(path),
+                    "missing_file",
+                    f"Fichier introuvable : « {path} » ; vérifiez le chemin de la source.",
+                )
+            )
+            continue
+        except OSError as err:
+            issues.append(
+                _file_issue(
+                    source,
+                    str(path),
+                    "unreadable_file",
+                    f"Fichier illisible ({err.strerror or err}) : vérifiez qu'il s'agit d'un "
+                    "fichier et que vous avez le droit de le lire.",
+                )
+            )
+            continue
+        if not raw.has_header:
+            issues.append(
+                _file_issue(source, str(path), "empty_file", "Fichier vide : aucune ligne.")
+            )
+            continue
+        if raw.n_rows == 0:
+            issues.append(
+                _file_issue(
+                    source,
+                    str(path),
+                    "empty_file",
+                    "Fichier sans données : seulement la ligne d'en-tête."
+                    if raw.format not in ("geojson", "open311")
+                    else "Fichier sans données : aucune entité.",
+                )
+            )
+            continue
+        roles_per_file.append(resolve_columns(raw, source))
+        raws.append(raw)
+        if len(raw.encoding_mismatch_lines):  # read all the same: noted, not rejected
+            bad = raw.encoding_mismatch_lines
+            shown = ", ".join(str(n) for n in bad[:20]) + (" …" if len(bad) > 20 else "")
+            issues.append(
+                {
+                    **_file_issue(
+                        source,
+                        str(path),
+                        "mixed_encoding",
+                        f"{len(bad)} ligne(s) ne sont pas en {raw.encoding}, l'encodage du reste "
+                        f"du fichier (lignes {shown}) : leurs accents sont peut-être déformés. "
+                        "Réenregistrez le fichier dans un seul encodage.",
+                    ),
+                    "lines": [int(n) for n in bad[:1000]],
+                    "note_only": True,
+                }
+            )
+    return raws, roles_per_file, issues
+
+
+def _ingest_source(
+    source: SourceConfig,
+    *,
+    bbox: tuple[float, float, float, float],
+    today: date,
+    start: pd.Timestamp,
+) -> _SourceOut:
+    raws, roles_per_file, issues = _read_source(source)
+    p = _parse_source(source, raws, roles_per_file)
+    # How the files' dates were read, when their values had to say it: noted, not rejected.
+    issues = issues + [
+        {
+            **_file_issue(source, n["source_file"], n["reason"], n["reason_fr"]),
+            "lines": n["lines"],
+            "note_only": True,
+        }
+        for n in p.date_notes
+    ]
+    return _source_outputs(source, raws, roles_per_file, issues, p, bbox, today, start)
+
+
+def _source_outputs(
+    source: SourceConfig,
+    raws: list[RawFile],
+    roles_per_file: list[dict[str, str]],
+    issues: list[dict[str, Any]],
+    p: _Parsed,
+    bbox: tuple[float, float, float, float],
+    today: date,
+    start: pd.Timestamp,
+) -> _SourceOut:
+    """Partition, order and gather a parsed source."""
+    # Every row sorted by date and id on a thread while the rows are partitioned (the
+    # sort is a pyarrow kernel, which releases the GIL); then a stable sort on where the
+    # rows go gives both outputs' order: accepted rows, then outside ones.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        by_time: list[Future[np.ndarray]] = []
+
+        def start_sort(ids: pd.Series) -> None:
+            by_time.append(pool.submit(_order, p.reported_at, ids))
+
+        part = _partition(p, source, bbox=bbox, today=today, start=start, on_sort_key=start_sort)
+        cats = _categories(p, source)
+        files = [raw.path for raw in raws]
+        updated_at = parse_updated_at(p, raws, roles_per_file, source)
+        part, history = resolve_versions(p, part, cats, source, files, updated_at=updated_at)
+        order = by_time[0].result()
+    group = np.where(part.accepted, 0, np.where(part.outside, 1, 2)).astype(np.int8)
+    order = order[np.argsort(group[order], kind="stable")]
+    n_acc, n_out = int(part.accepted.sum()), int(part.outside.sum())
+    a, o = order[:n_acc], order[n_acc : n_acc + n_out]
+    accepted, text_counts = _accepted_frame(p, part.ids, a, cats, source, files)
+    outside = _outside_frame(p, part.ids, o, cats, source, files)
+    rejected, rejected_counts = _rejected_frame(
+        p, part, raws, roles_per_file, source, today=today, start=start
+    )
+    if [x for x in issues if not x.get("note_only")]:
+        rejected = pd.concat(
+            [
+                pd.DataFrame(
+                    [x for x in issues if not x.get("note_only")], columns=list(REJECTED_COLUMNS)
+                ),
+                rejected,
+            ],
+            ignore_index=True,
+        )
+
+    rej_counts = {
+        code: int(np.count_nonzero(part.reason[part.rejected] == i + 1))
+        for i, code in enumerate(ROW_REASONS)
+    }
+    rej_counts = {k: v for k, v in rej_counts.items() if v}
+    n = len(p.frame)
+    n_dup = int(part.duplicate.sum())
+    n_upd = int(part.updated.sum())
+    if n != n_acc + n_upd + n_dup + sum(rej_counts.values()) + n_out or n_upd != len(history):
+        raise AssertionError(f"partition des lignes incohérente pour la source {source.id}")
+    kept = part.accepted | part.outside
+    n_kept = int(np.count_nonzero(kept))
+    with_coordinates = int(np.count_nonzero(kept & (p.state == _STATE_OK)))
+    kept_flags = p.flags[kept] if n_kept < n else p.flags
+    unknown_rows = kept & cats.unknown[cats.pair] if n else kept
+    unknown_labels: dict[str, int] = {}
+    for k, count in enumerate(np.bincount(cats.pair[unknown_rows], minlength=len(cats.labels))):
+        if count:
+            label = cats.labels[k]
+            unknown_labels[label] = unknown_labels.get(label, 0) + int(count)
+    f = p.frame
+    closed_given = (f["closed_at"] != "").to_numpy() if "closed_at" in f else np.zeros(n, bool)
+    detected = personal_columns_detected(raws, roles_per_file, source.personal_columns)
+    if detected:
+        log.warning(
+            "%s : colonnes non déclarées traitées comme personnelles (jamais recopiées) : %s",
+            source.id,
+            ", ".join(detected),
+        )
+    summary = {
+        "kind": source.kind,
+        "format": source.format,
+        "files": files,
+        "file_details": [
+            {
+                "path": raw.path,
+                "format": raw.format,
+                "encoding": raw.encoding,
+                "separator": raw.separator,
+                "rows_in": raw.n_rows,
+                "blank_rows_skipped": raw.blank_rows,
+                "columns": roles_per_file[i],
+            }
+            for i, raw in enumerate(raws)
+        ],
+        "file_issues": [
+            {"file": x["source_file"], "reason": x["reason"]}
+            | ({"lines": x["lines"], "detail": x["reason_fr"]} if "lines" in x else {})
+            for x in issues
+        ],
+        "rows_in": n,
+        "accepted": n_acc,
+        "updated": n_upd,
+        "duplicates": n_dup,
+        "rejected": rej_counts,
+        "outside_study_area": n_out,
+        "updates": {
+            "by_reason": {
+                code: int(count)
+                for code, count in history["reason"].value_counts().sort_index().items()
+            },
+            "moved_into_study_area": int((history["study_area_change"] == "moved_in").sum()),
+            "moved_out_of_study_area": int((history["study_area_change"] == "moved_out").sum()),
+        },
+        "by_category": {  # from the codes: value_counts on a million strings is slower
+            CODES[i]: int(count)
+            for i, count in sorted(
+                enumerate(np.bincount(cats.code[a], minlength=len(CODES))),
+                key=lambda item: CODES[item[0]],
+            )
+            if count
+        },
+        "unknown_labels": dict(sorted(unknown_labels.items())),
+        "coordinates": {
+            "with_coordinates": with_coordinates,
+            "address_only": n_kept - with_coordinates,
+            **{name: int(np.count_nonzero(kept_flags & bit)) for bit, name in _NOTES},
+        },
+        "scrubbed": _scrub.add_counts(
+            _scrub.add_counts(text_counts, rejected_counts), p.id_scrubbed
+        ),
+        "personal_columns_detected": detected,
+        "closed_at_unparseable": int(
+            np.count_nonzero(kept & closed_given & np.isnat(p.closed_at.to_numpy()))
+        ),
+        "updated_at_unparseable": unparseable_updated_at(p, updated_at, kept),
+    }
+    return _SourceOut(accepted, rejected, outside, summary, history)
+
+
+# --------------------------------------------------------------------------- site
+def ingest_site(
+    site: SiteConfig,
+    *,
+    study_area_bbox: tuple[float, float, float, float],
+    today: date,
+) -> IngestResult:
+    """Ingest every source of a site.
+
+    Parameters
+    ----------
+    site
+        The site; its ``params["ingest"]["start_date"]`` bounds dates from below.
+    study_area_bbox
+        (west, south, east, north) in degrees (EPSG:4326); rows with valid coordinates
+        outside go to :attr:`IngestResult.outside`.
+    today
+        Dates after this day are rejected as ``date_in_future``.
+
+    Returns
+    -------
+    IngestResult
+        Reads the source files and nothing else; no file is written.
+
+    Raises
+    ------
+    InputError
+        A file cannot be parsed at all, or lacks a configured column.
+    """
+    params = {**DEFAULT_PARAMS["ingest"], **site.params.get("ingest", {})}
+    start = pd.Timestamp(params["start_date"])
+    outs = {
+        s.id: _ingest_source(s, bbox=study_area_bbox, today=today, start=start)
+        for s in site.sources
+    }
+    order = sorted(outs)
+    accepted = [outs[s].accepted for s in order]
+    frame = accepted[0] if len(accepted) == 1 else pd.concat(accepted, ignore_index=True)
+    ingested = _typed(frame)
+    rejected = pd.concat([outs[s].rejected for s in order], ignore_index=True)
+    rejected = (
+        rejected.astype({"source_line": "int64"})
+        if len(rejected)
+        else pd.DataFrame(columns=list(REJECTED_COLUMNS))
+    )
+    outside = pd.concat([outs[s].outside for s in order], ignore_index=True)
+    outside = (
+        outside[list(OUTSIDE_COLUMNS)]
+        if len(outside)
+        else pd.DataFrame(columns=list(OUTSIDE_COLUMNS))
+    )
+    histories = [outs[s].history for s in order if len(outs[s].history)]
+    history = pd.concat(histories, ignore_index=True) if histories else empty_history()
+    sources = {s: outs[s].summary for s in order}
+    totals = {
+        key: sum(
+            int(v[key]) if not isinstance(v[key], dict) else sum(v[key].values())
+            for v in sources.values()
+        )
+        for key in ("rows_in", *PARTITION)
+    }
+    summary = {
+        "site": site.id,
+        "study_area_bbox": [float(v) for v in study_area_bbox],
+        "start_date": start.date().isoformat(),
+        "partition": PARTITION_TEXT,
+        "sources": sources,
+        "totals": totals,
+        # Undeclared columns whose header looks personal, treated as declared ones.
+        "personal_columns_detected": {
+            sid: v["personal_columns_detected"]
+            for sid, v in sources.items()
+            if v["personal_columns_detected"]
+        },
+    }
+    return IngestResult(ingested, rejected, outside, summary, history)
+
+
+def run(config: Config, site_id: str, out_dir: Path) -> IngestResult:
+    """Ingest a site's sources and write ``ingested.parquet``, ``rejected.csv``,
+    ``outside_study_area.csv``, ``report_history.csv`` and ``ingest_summary.json`` into
+    ``out_dir``.
+
+    The study area is the site's ``study_area_bbox``, else the bounds of its OSM extract;
+    ``today`` is ``params.ingest.today`` when set (reproducible runs), else the day of
+    the run.
+    """
+    from pipelines.osm.buildings import read_osm_bounds
+    from pipelines.io import write_csv, write_json, write_points_geoparquet
+
+    site = config.site(site_id)
+    bbox = site.study_area_bbox or read_osm_bounds(site.osm)
+    today_param = site.params.get("ingest", {}).get("today")
+    today = date.fromisoformat(str(today_param)) if today_param else date.today()
+    result = ingest_site(site, study_area_bbox=bbox, today=today)
+    bad = check_partition(result.summary["sources"])
+    if bad:
+        raise AssertionError(f"partition des lignes incohérente pour {bad}")
+    for sid, s in result.summary["sources"].items():
+        log.info(
+            "%s/%s : %d lignes, %d acceptées, %d mises à jour, %d doublons, %d rejetées, "
+            "%d hors zone",
+            site_id,
+            sid,
+            s["rows_in"],
+            s["accepted"],
+            s["updated"],
+            s["duplicates"],
+            sum(s["rejected"].values()),
+            s["outside_study_area"],
+        )
+    out_dir = Path(out_dir)
+    write_points_geoparquet(result.ingested, out_dir / "ingested.parquet")
+    write_csv(result.rejected, out_dir / "rejected.csv")
+    write_csv(result.outside, out_dir / "outside_study_area.csv")
+    write_csv(result.history, out_dir / "report_history.csv")
+    write_json(result.summary, out_dir / "ingest_summary.json")
+    return result
+
+
+# --------------------------------------------------------------------------- duplicates

@@ -1,0 +1,281 @@
+"""The index page ``maps/index.html``: every site with its key figures and documents.
+
+Printable (one site per block, links spelled out on paper); every text from the
+configuration or a file is escaped (template ``templates/index.html``, styles
+``templates/index.css``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup
+
+from pipelines import __version__
+from pipelines.markup import render_template, template_text
+from pipelines.maps.html import ATTRIBUTIONS, esc, fr_number, fr_period, plural
+from pipelines.config.core import Config, SiteConfig
+from pipelines.stages import SitePaths
+
+#: Trend arrows: (symbol, CSS class, French words).
+ARROWS: dict[str, tuple[str, str, str]] = {
+    "up": ("↑", "up", "hausse significative des signalements mensuels"),
+    "down": ("↓", "down", "baisse significative des signalements mensuels"),
+    "flat": ("→", "flat", "pas de tendance significative"),
+}
+#: French titles of the charts the trends stage writes (``charts/<name>.png``).
+CHART_TITLES_FR: dict[str, str] = {
+    "reports_by_category": "signalements par mois et par catégorie",
+    "top_buildings": "tendance des bâtiments les plus signalés",
+    "closing_delays": "délais de clôture par catégorie",
+}
+_UP = {"hausse", "increasing", "up", "increase"}
+_DOWN = {"baisse", "decreasing", "down", "decrease"}
+_FLAT = {"aucune", "no trend", "none", "flat", "stable"}
+
+
+def site_trend(summary: dict[str, Any], *, alpha: float = 0.05) -> str | None:
+    """``up``, ``down`` or ``flat`` from the monthly Mann-Kendall of the run summary.
+
+    Reads ``summary["trends"]`` (the trends stage's ``trend_summary.json``): its
+    ``headline`` (``direction`` up/down/flat, or a ``trend`` word ``hausse``/``baisse``/
+    ``aucune``), else ``z`` and ``p`` at its top level or under ``monthly``,
+    ``mann_kendall``, ``site`` or ``total``. ``None`` when there is no trends section.
+    """
+    trends = summary.get("trends")
+    if not isinstance(trends, dict):
+        return None
+    candidates: list[Any] = [
+        trends.get(k) for k in ("headline", "monthly", "mann_kendall", "site", "total")
+    ]
+    candidates.append(trends)
+    for c in candidates:
+        if not isinstance(c, dict):
+            continue
+        if isinstance(c.get("mann_kendall"), dict):
+            c = c["mann_kendall"]
+        if c.get("direction") in ARROWS:
+            return str(c["direction"])
+        word = c.get("trend", c.get("mk_trend"))
+        if isinstance(word, str):
+            w = word.strip().lower()
+            if w in _UP:
+                return "up"
+            if w in _DOWN:
+                return "down"
+            if w in _FLAT:
+                return "flat"
+        z, p = c.get("z", c.get("mk_z")), c.get("p", c.get("mk_p"))
+        if isinstance(z, int | float) and isinstance(p, int | float):
+            if p < alpha:
+                return "up" if z > 0 else "down"
+            return "flat"
+    return None
+
+
+def _rel(target: Path, start: Path) -> str:
+    return Path(os.path.relpath(Path(target).resolve(), Path(start).resolve())).as_posix()
+
+
+def _columns(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(path).names) if path.exists() else []
+
+
+def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, Any]:
+    """Key figures and document links of one site, for :func:`index_page`.
+
+    Relative links are computed from ``dst_dir`` (the folder of ``index.html``).
+    """
+    from pipelines.io import read_json
+
+    paths = SitePaths.of(config, site.id)
+    summary = read_json(paths.run_summary) if paths.run_summary.exists() else {}
+    trend_file = paths.processed / "trend_summary.json"
+    if "trends" not in summary and trend_file.exists():
+        summary["trends"] = read_json(trend_file)
+    headline = summary.get("trends", {}).get("headline", {})
+    trend_fr = headline.get("trend_fr") if isinstance(headline, dict) else None
+    sources = summary.get("sources", {})
+    rejected = 0
+    for s in sources.values():
+        r = s.get("rejected", 0)
+        rejected += sum(r.values()) if isinstance(r, dict) else int(r)
+    period = ""
+    if paths.reports.exists():
+        dates = pd.read_parquet(paths.reports, columns=["reported_at"])["reported_at"]
+        from pipelines.maps.site import naive_dates
+
+        dates = naive_dates(dates)
+        period = fr_period(dates.min(), dates.max())
+    cols = _columns(paths.buildings)
+    wanted: list[str] = [c for c in ("n_reports", "gi_bin") if c in cols]
+    b = pd.read_parquet(paths.buildings, columns=wanted) if wanted else pd.DataFrame()
+    hot = summary.get("hotspots", {})
+    reports = hot.get("reports_counted", int(b["n_reports"].sum()) if "n_reports" in b else 0)
+    with_reports = hot.get(
+        "buildings_with_reports", int((b["n_reports"] > 0).sum()) if "n_reports" in b else 0
+    )
+    hotspots_95 = (
+        int((pd.to_numeric(b["gi_bin"], errors="coerce") >= 2).sum()) if "gi_bin" in b else None
+    )
+    documents: list[tuple[str, str]] = []
+    png = paths.map.with_suffix(".png")
+    if png.exists():
+        documents.append(("Carte fixe pour diaporama (PNG)", _rel(png, dst_dir)))
+    for name, label in (("quality.html", "Rapport qualité des données"),
+                        ("method_note.html", "Note de méthode")):  # fmt: skip
+        if (paths.processed / name).exists():
+            documents.append((label, _rel(paths.processed / name, dst_dir)))
+    charts_dir = paths.processed / "charts"
+    for chart in sorted(charts_dir.glob("*.png")) if charts_dir.is_dir() else []:
+        title = CHART_TITLES_FR.get(chart.stem, chart.stem.replace("_", " "))
+        documents.append((f"Graphique : {title}", _rel(chart, dst_dir)))
+    return {
+        **notes_entry(paths.processed, dst_dir=dst_dir),
+        "id": site.id,
+        "name": site.name,
+        "simulated": site.simulated,
+        "map": _rel(paths.map, dst_dir),
+        "png": _rel(png, dst_dir) if png.exists() else None,
+        "period": period,
+        "reports": int(reports),
+        "buildings_with_reports": int(with_reports),
+        "hotspots_95": hotspots_95,
+        "trend": site_trend(summary),
+        "trend_fr": trend_fr if isinstance(trend_fr, str) else None,
+        "outside_study_area": sum(int(s.get("outside_study_area", 0)) for s in sources.values()),
+        "rejected": rejected,
+        "documents": documents,
+        "attribution": list(dict.fromkeys(["osm", *site.attribution])),
+    }
+
+
+#: The planners' note exports linked from the index: (file, French label).
+NOTE_EXPORTS = (
+    ("annotations.geojson", "GeoJSON (QGIS, ou à redéposer dans le dossier des notes)"),
+    ("annotations.csv", "CSV (tableur)"),
+)
+
+
+def notes_entry(processed: Path, *, dst_dir: Path) -> dict[str, Any]:
+    """The planners' notes of a site for the index page, from ``annotations.parquet``.
+
+    Returns
+    -------
+    dict
+        ``notes_html`` (the escaped table of :func:`pipelines.annotations.stage.notes_table_html`,
+        ``None`` when the notes stage has not run), ``n_notes``, ``n_orphaned`` and
+        ``note_exports`` ((label, relative link) of the exports that exist).
+    """
+    import geopandas as gpd
+
+    from pipelines.annotations.stage import DELETED_STATUS, notes_table_html
+
+    path = processed / "annotations.parquet"
+    if not path.exists():
+        return {"notes_html": None, "n_notes": 0, "n_orphaned": 0, "note_exports": []}
+    notes = gpd.read_parquet(path)
+    if len(notes):
+        notes = notes[notes["status"].astype("string") != DELETED_STATUS]
+    orphaned = (
+        notes["is_orphaned"] if "is_orphaned" in notes else pd.Series(False, index=notes.index)
+    )
+    return {
+        "notes_html": notes_table_html(notes),
+        "n_notes": len(notes),
+        "n_orphaned": int(orphaned.fillna(False).astype(bool).sum()),
+        "note_exports": [
+            (label, _rel(processed / name, dst_dir))
+            for name, label in NOTE_EXPORTS
+            if (processed / name).exists()
+        ],
+    }
+
+
+def notes_block(s: dict[str, Any]) -> str:
+    """The notes part of a site's block on the index page ('' without the notes stage)."""
+    if s.get("notes_html") is None:
+        return ""
+    n, orphans = int(s.get("n_notes", 0)), int(s.get("n_orphaned", 0))
+    if n == 0:
+        return (
+            "<h3>Notes des urbanistes</h3><p class='notes-n'>Aucune note pour l'instant. "
+            "Sur la carte, le bouton « Annoter » permet d'en écrire et de les exporter ; "
+            "le fichier exporté est à déposer dans le dossier des notes du site.</p>"
+        )
+    if orphans:
+        counts = (
+            f"{plural(n, 'note')}, dont {plural(orphans, 'note orpheline', 'notes orphelines')} "
+            "(bâtiment disparu d'OpenStreetMap ou note sans position : à vérifier)"
+        )
+    else:
+        counts = f"{plural(n, 'note')}, aucune orpheline"
+    exports = " · ".join(
+        f"<a href='{esc(href)}'>{esc(label)}</a>" for label, href in s.get("note_exports", [])
+    )
+    return (
+        f"<h3>Notes des urbanistes</h3><p class='notes-n'>{esc(counts)}."
+        + (f" Exports : {exports}." if exports else "")
+        + "</p>"
+        + str(s["notes_html"])
+    )
+
+
+def index_page(sites: list[dict[str, Any]]) -> str:
+    """The index page (escaped HTML) from :func:`site_entry` dictionaries.
+
+    Template ``index.html`` (:func:`pipelines.markup.render_template`): every value goes
+    in as a variable, escaped; only the notes part (:func:`notes_block`) is HTML built
+    and escaped in Python.
+    """
+    rows = []
+    for s in sites:
+        trend = s.get("trend")
+        arrow = None
+        if trend in ARROWS:
+            symbol, css, words = ARROWS[trend]
+            arrow = {"symbol": symbol, "css": css, "words": s.get("trend_fr") or words}
+        hot = s.get("hotspots_95")
+        rows.append(
+            {
+                "id": s.get("id", ""),
+                "name": s["name"],
+                "map": s["map"],
+                "simulated": bool(s.get("simulated")),
+                "period": s.get("period", ""),
+                "reports": fr_number(int(s.get("reports", 0))),
+                "buildings_with_reports": fr_number(int(s.get("buildings_with_reports", 0))),
+                "hotspots": fr_number(hot) if isinstance(hot, int | float) else "non calculés",
+                "trend": arrow,
+                "rejected": fr_number(int(s.get("rejected", 0))),
+                "outside": fr_number(int(s.get("outside_study_area", 0))),
+                "documents": list(s.get("documents", [])),
+                "png": s.get("png"),
+                "notes": Markup(notes_block(s)),  # escaped by notes_block
+                "sources": [ATTRIBUTIONS.get(k, k) for k in s.get("attribution", ["osm"])],
+            }
+        )
+    return str(
+        render_template(
+            "index.html",
+            sites=rows,
+            css=Markup(template_text("index.css")),  # a file of the package
+            br=Markup("<br>"),
+            all_sources=list(ATTRIBUTIONS.values()),
+            version=__version__,
+        )
+    )
+
+
+def run_index(config: Config, *, dst: Path) -> Path:
+    """Write ``index.html`` linking the maps of every site, with their key figures."""
+    from pipelines.io import write_text
+
+    dst = Path(dst)
+    entries = [site_entry(config, site, dst_dir=dst.parent) for site in config.sites]
+    return write_text(index_page(entries), dst)

@@ -1,0 +1,205 @@
+"""Building footprints from OpenStreetMap, with dwellings where they are known.
+
+Offline from an ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` extract through the one OSM reader
+(:mod:`pipelines.osm.reader`, pyosmium); online from Overpass when a site asks for it
+(see :mod:`pipelines.osm.sources`).
+Each building keeps a stable ``building_id`` in OSM's own notation (``way/123``,
+``relation/456``) and the tags the later stages use.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from pipelines.osm.reader import read_header_box, read_osm_elements
+from pipelines.osm.sources import (
+    BUILDING_COLUMNS,
+    KEPT_TAGS,
+    OVERPASS_PREFIX,
+    parse_overpass_spec,
+    read_buildings,
+    read_osm_file,
+    read_osm_file_report,
+)
+from pipelines.crs import metric_crs_of
+from pipelines.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "BUILDING_COLUMNS",
+    "KEPT_TAGS",
+    "build_buildings",
+    "dwellings_per_building",
+    "read_osm_bounds",
+    "read_osm_buildings",
+    "read_rpls",
+]
+
+
+def read_osm_bounds(path: str | Path) -> tuple[float, float, float, float]:
+    """Read the extent of a site's OSM source as (west, south, east, north), degrees.
+
+    ``path`` is an ``.osm``/``.osm.bz2`` file (its ``<bounds>`` element), an ``.osm.pbf``
+    file (its header box), or an ``overpass:bbox=…``/``overpass:polygon=…`` setting (the
+    requested box). Both file kinds go through the one OSM reader
+    (:mod:`pipelines.osm.reader`), which reads the header only; files without a box fall
+    back to the extent of all their nodes (one full pass). An ``overpass:place=…``
+    setting has no extent offline: set ``study_area_bbox`` instead.
+    """
+    if str(path).startswith(OVERPASS_PREFIX):
+        request = parse_overpass_spec(str(path))
+        if "bbox" in request:
+            return request["bbox"]
+        if "polygon" in request:
+            west, south, east, north = request["polygon"].bounds
+            return west, south, east, north
+        raise ConfigError(
+            str(path),
+            "l'emprise d'un lieu Overpass n'est pas connue hors ligne : "
+            "renseignez study_area_bbox pour ce site.",
+            key="osm",
+        )
+    box = read_header_box(path)
+    if box is not None:
+        return box
+    return read_osm_elements(path).bounds()
+
+
+def read_osm_buildings(path: str | Path) -> gpd.GeoDataFrame:
+    """Read building footprints from an OSM file, offline.
+
+    Parameters
+    ----------
+    path
+        ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` (:mod:`pipelines.osm.reader`).
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per building (EPSG:4326), columns :data:`BUILDING_COLUMNS`, sorted by
+        ``building_id``. Only polygons and multipolygons are kept; a relation's outer way
+        is a building of its own only when it carries its own ``building`` tag (it then
+        is a distinct OSM object). Incomplete ways and relations of a clipped extract are
+        dropped, counted and logged (:func:`build_buildings_report`).
+    """
+    return read_osm_file(path)
+
+
+def _to_number(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values.astype("string").str.extract(r"(\d+)")[0], errors="coerce")
+
+
+def dwellings_per_building(
+    buildings: gpd.GeoDataFrame,
+    rpls: gpd.GeoDataFrame | None = None,
+    *,
+    rpls_dwellings_column: str = "appartement",
+    max_distance_m: float = 15.0,
+) -> pd.DataFrame:
+    """Estimate the number of dwellings per building.
+
+    RPLS programme points are joined to the building that contains them (or the nearest
+    one within ``max_distance_m``) and their dwellings summed; OSM ``building:flats``
+    fills the rest. Where neither is known the count stays missing: no rate will be
+    computed for that building.
+
+    Parameters
+    ----------
+    buildings
+        Output of :func:`read_osm_buildings` (any CRS).
+    rpls
+        RPLS points with a dwellings column, any CRS.
+
+    Returns
+    -------
+    DataFrame
+        Aligned on ``buildings.index``: ``dwellings`` (float, NaN when unknown) and
+        ``dwellings_source`` (``rpls``, ``osm_flats`` or missing).
+    """
+    out = pd.DataFrame(index=buildings.index)
+    out["dwellings"] = np.nan
+    out["dwellings_source"] = pd.Series(pd.NA, index=buildings.index, dtype="string")
+    if rpls is not None and len(rpls) and rpls_dwellings_column in rpls:
+        metric = metric_crs_of(buildings)
+        b = buildings[["geometry"]].to_crs(metric)
+        pts = rpls[[rpls_dwellings_column, "geometry"]].to_crs(metric)
+        pts = pts[pts.geometry.notna() & ~pts.geometry.is_empty]
+        joined = gpd.sjoin_nearest(pts, b, how="inner", max_distance=max_distance_m)
+        joined = joined[~joined.index.duplicated(keep="first")]
+        sums = joined.groupby("index_right")[rpls_dwellings_column].sum(min_count=1)
+        sums = pd.to_numeric(sums, errors="coerce")
+        sums = sums[sums > 0]
+        out.loc[sums.index, "dwellings"] = sums.astype(float)
+        out.loc[sums.index, "dwellings_source"] = "rpls"
+    if "flats" in buildings:
+        flats = _to_number(buildings["flats"])
+        fill = out["dwellings"].isna() & flats.notna() & (flats > 0)
+        out.loc[fill, "dwellings"] = flats[fill].astype(float)
+        out.loc[fill, "dwellings_source"] = "osm_flats"
+    return out
+
+
+def read_rpls(path: str | Path, *, layer: str = "rpls2022") -> gpd.GeoDataFrame:
+    """Read the RPLS social-housing points (GeoPackage) with pyogrio."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "fichier RPLS introuvable.")
+    try:
+        return gpd.read_file(path, layer=layer, engine="pyogrio")
+    except Exception as err:  # pyogrio raises DataSourceError / DataLayerError
+        raise InputError(path, f"lecture impossible de la couche « {layer} » ({err})") from err
+
+
+def build_buildings_report(
+    osm_path: str | Path, rpls_path: str | Path | None = None
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Footprints with dwellings, and the stage summary (``buildings_summary.json``).
+
+    ``osm_path`` is a site's ``osm`` setting: an OSM file (read once, by
+    :func:`pipelines.osm.sources.read_osm_file_report`), or an ``overpass:…`` request
+    (see :func:`pipelines.osm.sources.read_buildings`). The summary gives the number of
+    buildings, the extract's bounds (west, south, east, north; ``None`` for Overpass)
+    and ``osm_incomplete``: the incomplete ways and relations dropped, by kind.
+    """
+    summary: dict[str, Any] = {}
+    if str(osm_path).startswith(OVERPASS_PREFIX):
+        buildings = read_buildings(osm_path)
+        summary["bounds"] = None
+        summary["osm_incomplete"] = None
+    else:
+        buildings, incomplete, bounds = read_osm_file_report(osm_path)
+        summary["bounds"] = list(bounds)
+        summary["osm_incomplete"] = incomplete.summary()
+    rpls = read_rpls(rpls_path) if rpls_path else None
+    dw = dwellings_per_building(buildings, rpls)
+    out = buildings.join(dw)
+    metric = metric_crs_of(out)
+    out["area_m2"] = out.geometry.to_crs(metric).area.round(1)
+    summary = {"buildings": len(out), **summary}
+    return out, summary
+
+
+def build_buildings(osm_path: str | Path, rpls_path: str | Path | None = None) -> gpd.GeoDataFrame:
+    """Footprints with dwellings: the frame written to ``buildings_osm.parquet``.
+
+    ``osm_path`` is a site's ``osm`` setting: an OSM file, or an ``overpass:…`` request
+    (see :func:`pipelines.osm.sources.read_buildings`).
+    """
+    return build_buildings_report(osm_path, rpls_path)[0]
+
+
+def run(osm_path: str | Path, rpls_path: str | Path | None, dst: str | Path) -> Path:
+    """Write ``buildings_osm.parquet`` to ``dst`` and ``buildings_summary.json`` beside it."""
+    from pipelines.io import write_geoparquet, write_json
+
+    out, summary = build_buildings_report(osm_path, rpls_path)
+    dst = Path(dst)
+    write_json(summary, dst.parent / "buildings_summary.json")
+    return write_geoparquet(out, dst)

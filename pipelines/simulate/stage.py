@@ -1,0 +1,288 @@
+"""Seeded simulator of VTS reports over the real Bondy Nord buildings (données simulées).
+
+In-building malfunctions (lifts, leaks, pests) have no open dataset, so the embedded
+default site gets simulated reports placed on REAL OpenStreetMap footprints and REAL
+Base Adresse Nationale (BAN) addresses. This docstring is the method note to cite
+wherever these data are shown: every map built on them must say « données simulées ».
+
+Generative model
+----------------
+**Buildings** (:func:`building_profile`). A footprint is *residential* when OSM tags it
+``building=yes`` without a name (or with a « Résidence » name) and it covers at least
+30 m²; hospitals, schools, public and named commercial buildings receive no report. It
+is *social housing* when an RPLS programme point lies within 30 m (nearest residential
+footprint), or when it covers ≥ 350 m² and an RPLS point lies within 100 m (same
+estate); without RPLS, the 350 m² footprint alone decides. Floors come from the RPLS
+``etage`` when matched, else from the footprint (≥ 600 m²: 8, ≥ 350 m²: 4, ≥ 150 m²:
+3, else 2). It is *tall* (it has lifts) when the RPLS says 5 floors or more, or it covers
+≥ 600 m². Dwellings are the RPLS ``appartement`` sum when matched, else
+``area_m2 × floors / 65`` capped at 150. A building's *exposure* is its dwellings, times
+0.15 when it is not social housing (a landlord's tickets mostly concern its own stock).
+
+**Background.** ``N = 6,800`` reports in all (before planted duplicates and bad rows);
+the background gets whatever the planted components leave (about 65 %). It is spread
+over buildings in proportion to exposure (multinomial); categories follow a fixed mix
+(:data:`CATEGORY_MIX`; ``ascenseur`` only in tall buildings; 1.2 % carry a label outside
+the taxonomy, :data:`UNKNOWN_LABELS`); times are uniform over the period, except heating
+(``chauffage``), whose month is drawn in proportion to :data:`HEATING_SEASON` (peak
+November–February) times the month's length.
+
+**Planted patterns** (``pattern=True`` only, all in the truth):
+
+- *Hotspots*: 2 clusters. A centre is a social-housing building with 8 to 20
+  residential buildings of ≥ 150 m² within 120 m (the radius shrinks to the 20th when
+  there are more); centres are drawn from the sparser half of the candidates (fewest
+  footprints within 150 m: estates rather than streets of houses), preferring those
+  where at least half the members have a BAN address, ≥ 400 m apart. Each member gets
+  ``2 × its own background`` extra reports, clipped to 90–160 over 24 months, with
+  tranquillity and cleanliness categories weighted ×2.5. The second cluster's extra is
+  uniform in time (persistent); the first one's ramps linearly from 0.3 to 1.7 times
+  its mean (an *intensifying* hotspot, listed under ``rising`` by its centre).
+- *Lift towers*: the 4 tallest social-housing buildings outside the clusters get 45
+  extra ``ascenseur`` reports each, uniform in time.
+- *Chronic* (building, category) pairs: 5 pairs on other social-housing buildings
+  (lifts in 2 tall ones, leaks, pests, access control), each with 5 episodes of 3–4
+  reports 5–25 days apart (so ≥ 3 within 90 days, again and again).
+- *Rising* groups: a residential building of ≥ 150 m² outside the social stock (a
+  condominium sliding into difficulty) with up to 5 of its like (≥ 100 m²) within 80 m,
+  ≥ 250 m from the cluster centres and 200 m from each other, drawn from the quieter
+  half (least expected background within 150 m) of the sparsest quarter (fewest
+  footprints within 150 m), where a surge is not drowned. ``consecutive``: 40 extra
+  reports a month shared evenly over the group during the last 5 months; ``new``: 50 in
+  the final month only. Monthly Gi* uses one spread (S) for all buildings: a surge piled
+  on one building would inflate it and hide the other patterns of that month, hence the
+  sharing, and only one group of each kind.
+- *Seasonality*: heating, as above.
+
+With ``pattern=False`` the same ``N`` is background only, heating included: spread in
+proportion to exposure (building size and tenure), uniform in time. Gi* on raw counts
+still sees the estates (exposure is spatially clustered); on counts divided by exposure
+(:func:`building_profile`) it should flag no more than its nominal rate.
+
+**Separation.** Two reports of the same category less than 96 h apart (48 h duplicate
+window, 36 h planted offset, 12 h margin) on the same building, or whose positions are
+less than 30 m apart, would pass for a duplicate: the later one's time is redrawn within
+its month (dropped after 40 draws), so that the only likely duplicates are the planted
+ones.
+
+**How rows are written.** A report's location is written as the address only (about
+35 %), coordinates only (40 %) or both (25 %). Only buildings with an unambiguous BAN
+address (nearest footprint within 20 m, the next one at least 3 m farther, see
+:func:`address_candidates`) can carry one, so the mix is solved for the share of reports
+on such buildings; on Bondy Nord that share is about 56 %, so every such report carries
+an address (7 in 12 the address only) and the mix comes out near 32 / 45 / 23 %. An
+address is a BAN address of the true building (house number and suffix kept; the
+extract's double-encoded accents repaired, :func:`repair_mojibake`)
+spelled as residents type it (:func:`format_address`). Coordinates are a point inside
+the true footprint (11 % of them 2–6 m outside, every other footprint being at least
+3 m farther), WGS84, 6 decimals, decimal comma. Personal columns (fake names, phone
+numbers in the ARCEP ranges reserved for fiction, flat numbers) and personal details in
+descriptions (phones, e-mails at ``exemple.fr``, flat and door numbers) are planted for
+ingestion to remove. Closure delays are log-normal per category (:data:`DELAYS`; lifts:
+median 2 days, 15 % between 10 and 25 days); a report not closed by the export date (the
+end of the period) is « Ouvert » or « En cours ».
+
+**Bad rows** (truth ``bad_rows``, by ticket): 15 missing dates, 12 unparseable
+coordinates, 10 coordinates in Marseille (outside the study area), all the tickets of a
+4-day window repeated whole (exact duplicates, as when an export is sent twice) and 40
+likely duplicates (a neighbour reporting the same problem on the same building 1–36 h
+later, at most 15 m away or at the same address).
+
+**Observations.** Five walks (« diagnostic en marchant ») of 30 points 2–12 m outside
+footprints (two through the clusters when there is a pattern) and three KoboToolbox
+building tours of 40 submissions (points inside footprints plus GPS noise, two without
+a location).
+
+Everything is drawn from one ``numpy.random.default_rng(seed)`` over inputs sorted by
+identifier, so a seed gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.simulate.buildings import (
+    ESTATE_M,
+    MAX_GUESSED_DWELLINGS,
+    OTHER_TENURE,
+    RPLS_MATCH_M,
+    _fold,  # noqa: F401 (re-exported for the tests)
+    address_candidates,
+    addresses_in_bounds,
+    building_profile,
+    landlord_codes,
+    repair_mojibake,
+)
+from pipelines.simulate.core import (
+    FILES,
+    Simulation,
+    simulate,
+)
+from pipelines.simulate.observations import (
+    KOBO_MIX,
+    WALK_MIX,
+    geojson_text,
+)
+from pipelines.simulate.patterns import (
+    CATEGORY_MIX,
+    HEATING_SEASON,
+    HOT_EXTRA_RANGE,
+    HOT_FACTOR,
+    HOT_RAMP,
+    HOTSPOT_TILT,
+    LIFT_EXTRA,
+    N_REPORTS,
+    RISING_GROUP_M,
+    RISING_LEVEL,
+    RISING_NEW,
+    RISING_PATTERNS,
+    RISING_RUNS,
+    SEPARATION_H,
+    SEPARATION_M,
+)
+from pipelines.simulate.rows import (
+    BAD_COUNTS,
+    CHANNEL_P,
+    CHANNELS,
+    DELAYS,
+    DESCRIPTIONS,
+    EXACT_DUPLICATE_DAYS,
+    FICTION_PHONE_PREFIXES,
+    FIRST_NAMES_F,
+    FIRST_NAMES_M,
+    KOBO_COLUMNS,
+    MARSEILLE,
+    N_LIKELY_DUPLICATES,
+    OUTSIDE_SHARE,
+    PERSONAL_COLUMNS,
+    REPORT_COLUMNS,
+    STREET_TYPES,
+    SUBCATEGORIES,
+    SURNAMES,
+    UNKNOWN_LABELS,
+    format_address,
+)
+from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings, read_rpls
+from pipelines.errors import InputError
+from pipelines.io import atomic_path, write_csv, write_json, write_text
+
+# The implementation lives in private modules (STYLE: split past ~500 lines); every
+# public name is re-exported here, and ``_fold`` for the tests.
+__all__ = [
+    "BAD_COUNTS",
+    "CATEGORY_MIX",
+    "CHANNELS",
+    "CHANNEL_P",
+    "DELAYS",
+    "DESCRIPTIONS",
+    "ESTATE_M",
+    "EXACT_DUPLICATE_DAYS",
+    "FICTION_PHONE_PREFIXES",
+    "FILES",
+    "FIRST_NAMES_F",
+    "FIRST_NAMES_M",
+    "HEATING_SEASON",
+    "HOTSPOT_TILT",
+    "HOT_EXTRA_RANGE",
+    "HOT_FACTOR",
+    "HOT_RAMP",
+    "KOBO_COLUMNS",
+    "KOBO_MIX",
+    "LIFT_EXTRA",
+    "MARSEILLE",
+    "MAX_GUESSED_DWELLINGS",
+    "N_LIKELY_DUPLICATES",
+    "N_REPORTS",
+    "OTHER_TENURE",
+    "OUTSIDE_SHARE",
+    "PERSONAL_COLUMNS",
+    "REPORT_COLUMNS",
+    "RISING_GROUP_M",
+    "RISING_LEVEL",
+    "RISING_NEW",
+    "RISING_PATTERNS",
+    "RISING_RUNS",
+    "RPLS_MATCH_M",
+    "SEPARATION_H",
+    "SEPARATION_M",
+    "STREET_TYPES",
+    "SUBCATEGORIES",
+    "SURNAMES",
+    "UNKNOWN_LABELS",
+    "WALK_MIX",
+    "Simulation",
+    "address_candidates",
+    "addresses_in_bounds",
+    "building_profile",
+    "format_address",
+    "geojson_text",
+    "landlord_codes",
+    "read_ban",
+    "repair_mojibake",
+    "run",
+    "simulate",
+]
+
+log = logging.getLogger(__name__)
+
+
+def _write_delimited(frame: pd.DataFrame, dst: Path, *, sep: str, encoding: str, eol: str) -> Path:
+    with atomic_path(dst) as tmp:
+        frame.to_csv(tmp, sep=sep, index=False, encoding=encoding, lineterminator=eol)
+    log.info("wrote %s (%d rows)", dst, len(frame))
+    return dst
+
+
+def read_ban(path: str | Path) -> pd.DataFrame:
+    """Read the BAN extract (comma-separated, quoted, ``NA`` for missing)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "fichier BAN introuvable.")
+    try:
+        frame = pd.read_csv(path, na_values=["NA"], keep_default_na=False, dtype=str)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InputError(path, f"CSV BAN illisible ({err})") from err
+    missing = [
+        c for c in ("numero", "rep", "nom_voie", "code_postal", "lon", "lat") if c not in frame
+    ]
+    if missing:
+        raise InputError(path, f"colonnes manquantes : {', '.join(missing)}")
+    return frame
+
+
+def run(
+    osm_path: str | Path,
+    ban_path: str | Path,
+    out_dir: str | Path,
+    *,
+    rpls_path: str | Path | None = None,
+    seed: int = 42,
+    pattern: bool = True,
+) -> dict[str, Path]:
+    """Read the real Bondy inputs, simulate, and write the four files atomically.
+
+    Returns
+    -------
+    dict
+        ``reports``, ``walk``, ``kobo``, ``truth`` → written paths (names in :data:`FILES`).
+    """
+    out = Path(out_dir)
+    buildings = read_osm_buildings(osm_path)
+    bounds = read_osm_bounds(osm_path)
+    addresses = addresses_in_bounds(read_ban(ban_path), bounds)
+    rpls = read_rpls(rpls_path) if rpls_path else None
+    sim = simulate(buildings, addresses, seed=seed, pattern=pattern, rpls=rpls, study_area=bounds)
+    paths = {key: out / name for key, name in FILES.items()}
+    _write_delimited(sim.reports, paths["reports"], sep=";", encoding="cp1252", eol="\r\n")
+    write_text(geojson_text(sim.walk_geojson), paths["walk"])
+    _write_delimited(sim.kobo, paths["kobo"], sep=",", encoding="utf-8", eol="\n")
+    write_json(sim.truth, paths["truth"])
+    # The landlord's table of its building codes: the analyst's gazetteer (key →
+    # building_id) that the geocoder reads, as a landlord would hand it over.
+    codes = sim.truth["building_codes"]
+    gazetteer = pd.DataFrame({"key": list(codes), "building_id": list(codes.values())})
+    write_csv(gazetteer.sort_values("key", ignore_index=True), paths["gazetteer"])
+    return paths

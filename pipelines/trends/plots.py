@@ -1,0 +1,400 @@
+"""Charts for steering committees (PNG for slide decks), each with its data as CSV.
+
+Every chart function is pure: data in, a :class:`Chart` out (a matplotlib ``Figure``
+drawn on the Agg canvas, never a display, and the table it shows, with French column
+names, ready for a spreadsheet). :func:`save_chart` writes both, atomically, side by side:
+``name.png`` and ``name.csv``.
+
+Figures are 16:9 at 150 dpi (1920 × 1080 pixels), with fonts readable on a projected
+slide; colours come from Paul Tol's "muted" qualitative scheme, designed to stay
+distinguishable with the common colour-vision deficiencies, plus a grey for what is
+grouped; every label is in French.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from pipelines.io import atomic_path, write_csv
+from pipelines.taxonomy import BY_CODE
+from pipelines.stats.trend import TREND_DOWN, TREND_UP, period_freq
+
+log = logging.getLogger(__name__)
+
+# Text drawn in these charts comes from data (OSM building names, site names, labels):
+# it is never mathtext, or a "$\x$" in a name would abort the stage.
+matplotlib.rcParams["text.parse_math"] = False
+
+#: Paul Tol's "muted" scheme (colour-blind safe), then the grey of grouped categories.
+PALETTE: tuple[str, ...] = (
+    "#332288",
+    "#88CCEE",
+    "#44AA99",
+    "#117733",
+    "#999933",
+    "#DDCC77",
+    "#CC6677",
+    "#882255",
+    "#AA4499",
+)
+GREY = "#BBBBBB"
+OTHERS_FR = "Autres catégories (regroupées)"
+
+SIZE_IN = (12.8, 7.2)  # 16:9
+DPI = 150
+FONT = {"title": 20, "label": 15, "tick": 13, "legend": 13, "note": 11}
+
+MONTHS_FR = (
+    "janv.", "févr.", "mars", "avr.", "mai", "juin",
+    "juil.", "août", "sept.", "oct.", "nov.", "déc.",
+)  # fmt: skip
+PERIOD_FR = {"M": "mois", "W": "semaine", "Q": "trimestre", "D": "jour", "Y": "an"}
+TREND_COLOURS = {TREND_UP: "#882255", TREND_DOWN: "#117733"}
+
+
+@dataclass
+class Chart:
+    """A figure and the data it shows (French column names)."""
+
+    figure: Figure
+    data: pd.DataFrame
+
+
+def save_chart(chart: Chart, dst_png: str | Path) -> tuple[Path, Path]:
+    """Write ``dst_png`` and the data beside it (same basename, ``.csv``), atomically."""
+    dst_png = Path(dst_png)
+    with atomic_path(dst_png) as tmp:
+        chart.figure.savefig(tmp, format="png", dpi=DPI)
+    log.info("wrote %s", dst_png)
+    dst_csv = write_csv(chart.data, dst_png.with_suffix(".csv"))
+    return dst_png, dst_csv
+
+
+def fr_number(value: float, decimals: int = 0, *, sign: bool = False) -> str:
+    """French number: decimal comma, narrow no-break space between thousands."""
+    text = f"{value:{'+' if sign else ''},.{decimals}f}"
+    return text.replace(",", "\u202f").replace(".", ",")
+
+
+def period_labels(starts: pd.Index | pd.Series, freq: str = "M") -> list[str]:
+    """Axis labels of periods: « janv. » with the year under January and the first one
+    (months), « T1\n2024 » (quarters); for weeks, the month's name on the first week
+    starting in it (« janv. », the year under January) and "" on the other weeks."""
+    starts = pd.DatetimeIndex(pd.to_datetime(starts))
+    f = period_freq(freq)
+    out = []
+    for i, d in enumerate(starts):
+        year = f"\n{d.year}" if i == 0 or d.month == 1 else ""
+        if f == "Q":
+            out.append(f"T{(d.month - 1) // 3 + 1}\n{d.year}")
+        elif f == "M" or i == 0 or d.day <= 7:
+            out.append(f"{MONTHS_FR[d.month - 1]}{year}")
+        else:
+            out.append("")
+    return out
+
+
+def _figure() -> Figure:
+    fig = Figure(figsize=SIZE_IN, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)  # the Agg canvas: rendering without any display
+    return fig
+
+
+def _style(ax: Axes) -> None:
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.tick_params(labelsize=FONT["tick"])
+    ax.grid(axis="y", color="#DDDDDD", linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fr_number(v)))
+
+
+def _sparse_ticks(ax: Axes, labels: list[str], max_labels: int = 18) -> None:
+    """Ticks on the labelled periods only, at most ``max_labels`` of them."""
+    positions = [i for i, text in enumerate(labels) if text]
+    step = max(1, int(np.ceil(len(positions) / max_labels)))
+    kept = positions[::step]
+    ax.set_xticks(kept, [labels[i] for i in kept])
+
+
+def _footnote(fig: Figure, note: str | None) -> None:
+    if note:
+        fig.supxlabel(note, fontsize=FONT["note"], color="#555555", x=0.01, ha="left")
+
+
+def category_label(code: str) -> str:
+    """French label of a category code (the code itself when unknown)."""
+    return BY_CODE[code].label if code in BY_CODE else str(code)
+
+
+# --------------------------------------------------------------------------------------
+# Stacked bars by category
+# --------------------------------------------------------------------------------------
+def category_bars(
+    counts: pd.DataFrame,
+    *,
+    title: str,
+    freq: str = "M",
+    max_categories: int = len(PALETTE),
+    note: str | None = None,
+) -> Chart:
+    """Stacked bars of reports per period, one colour per category.
+
+    Parameters
+    ----------
+    counts
+        One row per period (index: period start, datetime), one column per category
+        code, report counts (zeros included).
+    title
+        Chart title (French).
+    freq
+        Period length (``"M"``, ``"W"``, ``"Q"``) for the axis labels.
+    max_categories
+        At most this many colours (the scheme has 9): beyond, the smallest categories
+        are grouped in grey as « Autres catégories (regroupées) ».
+    note
+        Footnote (source, « données simulées »…).
+
+    Returns
+    -------
+    Chart
+        Data: « Début de période », one column per category label (largest first) and
+        « Total ».
+    """
+    counts = counts.sort_index()
+    totals = counts.sum(axis=0).sort_values(ascending=False, kind="stable")
+    order = [c for c in totals.index if totals[c] > 0] or list(totals.index)
+    if len(order) > max_categories:
+        kept, grouped = order[: max_categories - 1], order[max_categories - 1 :]
+    else:
+        kept, grouped = order, []
+    table = pd.DataFrame({category_label(c): counts[c] for c in kept}, index=counts.index)
+    if grouped:
+        table[OTHERS_FR] = counts[grouped].sum(axis=1)
+    colours = [*PALETTE[: len(kept)], *([GREY] if grouped else [])]
+
+    fig = _figure()
+    ax = fig.add_subplot()
+    x = np.arange(len(table))
+    bottom = np.zeros(len(table))
+    for column, colour in zip(table.columns, colours, strict=True):
+        values = table[column].to_numpy(dtype=float)
+        ax.bar(x, values, bottom=bottom, color=colour, width=0.8, label=column,
+               edgecolor="white", linewidth=0.4)  # fmt: skip
+        bottom += values
+    _style(ax)
+    ax.margins(y=0.06)
+    _sparse_ticks(ax, period_labels(table.index, freq))
+    unit = PERIOD_FR.get(period_freq(freq), "période")
+    ax.set_ylabel(f"Signalements par {unit}", fontsize=FONT["label"])
+    ax.set_title(title, fontsize=FONT["title"], loc="left")
+    ax.legend(
+        reversed(ax.get_legend_handles_labels()[0]),
+        reversed(ax.get_legend_handles_labels()[1]),
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=FONT["legend"],
+        frameon=False,
+        title="Catégorie",
+        title_fontsize=FONT["legend"],
+    )
+    _footnote(fig, note)
+    data = table.copy()
+    data["Total"] = data.sum(axis=1)
+    data.insert(0, "Début de période", pd.DatetimeIndex(table.index).strftime("%Y-%m-%d"))
+    return Chart(fig, data.reset_index(drop=True))
+
+
+# --------------------------------------------------------------------------------------
+# Small multiples of the top buildings
+# --------------------------------------------------------------------------------------
+def sen_line(slope: float, values: np.ndarray) -> np.ndarray:
+    """Sen's line over steps 0…n−1: intercept = median(x_t − slope·t) (Conover)."""
+    t = np.arange(len(values), dtype=float)
+    return float(np.median(values - slope * t)) + slope * t
+
+
+def building_trends(
+    series: pd.DataFrame,
+    tests: pd.DataFrame,
+    *,
+    labels: Mapping[str, str],
+    title: str,
+    freq: str = "M",
+    emerging: Mapping[str, str] | None = None,
+    note: str | None = None,
+    ncols: int = 3,
+) -> Chart:
+    """Small multiples: one panel per building, its counts, Sen's line and verdict.
+
+    Parameters
+    ----------
+    series
+        One row per building (index: building id, in the order of the panels), one
+        column per period start (datetime), report counts.
+    tests
+        Indexed by building id: ``sens_slope_per_period``, ``trend`` ("hausse",
+        "baisse", "aucune"), ``trend_fr`` (the verdict in words), ``mk_p``.
+    labels
+        Building id → the name shown (address, residence), else the id.
+    emerging
+        Building id → its emerging-hotspot label (« Point chaud consécutif »), shown
+        under the verdict when given.
+    title, freq, note
+        As in :func:`category_bars`.
+    ncols
+        Panels per row.
+
+    Returns
+    -------
+    Chart
+        Data (long): « Bâtiment », « Libellé », « Début de période », « Signalements »,
+        « Pente de Sen (par <période>) », « Tendance (Mann-Kendall) » and, with
+        ``emerging``, « Point chaud émergent ».
+    """
+    unit = PERIOD_FR.get(period_freq(freq), "période")
+    n = max(len(series), 1)
+    nrows = int(np.ceil(n / ncols))
+    fig = _figure()
+    axes = fig.subplots(nrows, ncols, sharex=True, squeeze=False)
+    ticks = period_labels(series.columns, freq)
+    x = np.arange(series.shape[1])
+    rows = []
+    for k, ax in enumerate(axes.ravel()):
+        if k >= len(series):
+            ax.set_visible(False)
+            continue
+        bid = series.index[k]
+        values = series.iloc[k].to_numpy(dtype=float)
+        test = tests.loc[bid]
+        slope = float(test["sens_slope_per_period"])
+        colour = TREND_COLOURS.get(str(test["trend"]), "#555555")
+        ax.bar(x, values, color="#88CCEE", width=0.8)
+        ax.set_ylim(0, max(float(values.max()), 1.0) * 1.6)  # room for the verdict
+        if np.isfinite(slope):
+            ax.plot(x, sen_line(slope, values), color=colour, linewidth=2.5)
+        _style(ax)
+        _sparse_ticks(ax, ticks, max_labels=8)
+        ax.tick_params(labelsize=FONT["note"])
+        name = labels.get(bid, str(bid))
+        ax.set_title(name if len(name) <= 34 else name[:33] + "…", fontsize=FONT["legend"],
+                     loc="left")  # fmt: skip
+        verdict = str(test["trend_fr"]).capitalize()
+        hotspot = (emerging or {}).get(bid)
+        extra = f"\n{hotspot}" if hotspot else ""
+        ax.text(
+            0.02,
+            0.97,
+            f"{verdict}\nSen : {fr_number(slope, 1, sign=True)} / {unit}{extra}",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=FONT["note"],
+            color=colour,
+            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 2},
+        )
+        for t, v in zip(series.columns, values, strict=True):
+            rows.append(
+                {
+                    **({"Point chaud émergent": hotspot or ""} if emerging is not None else {}),
+                    "Bâtiment": bid,
+                    "Libellé": name,
+                    "Début de période": pd.Timestamp(t).strftime("%Y-%m-%d"),
+                    "Signalements": int(v),
+                    f"Pente de Sen (par {unit})": round(slope, 3),
+                    "Tendance (Mann-Kendall)": test["trend_fr"],
+                }
+            )
+    fig.suptitle(title, fontsize=FONT["title"], x=0.01, ha="left")
+    fig.supylabel(f"Signalements par {unit}", fontsize=FONT["label"])
+    _footnote(fig, note)
+    return Chart(fig, pd.DataFrame(rows))
+
+
+# --------------------------------------------------------------------------------------
+# Closing delays against targets
+# --------------------------------------------------------------------------------------
+def closing_delay_bars(delays: pd.DataFrame, *, title: str, note: str | None = None) -> Chart:
+    """Median and 90th-percentile closing delay per category, with the target.
+
+    Parameters
+    ----------
+    delays
+        Indexed by category code: ``median_delay_h``, ``p90_delay_h``, ``target_h``
+        (NaN: none), ``share_closed_within_target`` (0–1, NaN: none), ``n_closed``.
+        Categories without any closed report are left out.
+    title, note
+        As in :func:`category_bars`.
+
+    Returns
+    -------
+    Chart
+        Data: « Catégorie », « Signalements clos », « Délai médian (h) »,
+        « Délai 90e centile (h) », « Objectif (h) », « Part close dans l'objectif (%) ».
+    """
+    d = delays[delays["n_closed"] > 0].sort_values("median_delay_h", kind="stable")
+    days = 24.0
+    fig = _figure()
+    ax = fig.add_subplot()
+    y = np.arange(len(d))
+    h = 0.38
+    ax.barh(y + h / 2, d["median_delay_h"] / days, height=h, color="#332288", label="Médiane")
+    ax.barh(y - h / 2, d["p90_delay_h"] / days, height=h, color="#88CCEE",
+            label="90e centile (9 sur 10 clos plus vite)")  # fmt: skip
+    has_target = d["target_h"].notna().to_numpy()
+    if has_target.any():
+        ax.scatter(d["target_h"][has_target] / days, y[has_target], marker="D", s=110,
+                   color="#CC6677", zorder=3, label="Objectif")  # fmt: skip
+    ax.set_yticks(y, [category_label(c) for c in d.index])
+    ax.tick_params(labelsize=FONT["tick"])
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="x", color="#DDDDDD", linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fr_number(v)))
+    ax.set_xlabel("Délai de clôture (jours)", fontsize=FONT["label"])
+    ax.set_title(title, fontsize=FONT["title"], loc="left")
+    right = float(np.nanmax(d[["p90_delay_h", "target_h"]].to_numpy(dtype=float))) / days
+    for yi, (_, row) in zip(y, d.iterrows(), strict=True):
+        share = row["share_closed_within_target"]
+        if pd.notna(share):
+            text = f"{fr_number(100 * share)} % clos en {fr_number(row['target_h'])} h au plus"
+            ax.text(right * 1.02, float(yi), text, va="center", fontsize=FONT["note"])
+    ax.set_xlim(0, right * 1.35)
+    fig.legend(loc="outside lower center", ncols=3, fontsize=FONT["note"], frameon=False)
+    _footnote(fig, note)
+    data = pd.DataFrame(
+        {
+            "Catégorie": [category_label(c) for c in d.index],
+            "Signalements clos": d["n_closed"].astype(int).to_numpy(),
+            "Délai médian (h)": d["median_delay_h"].round(1).to_numpy(),
+            "Délai 90e centile (h)": d["p90_delay_h"].round(1).to_numpy(),
+            "Objectif (h)": d["target_h"].to_numpy(),
+            "Part close dans l'objectif (%)": (100 * d["share_closed_within_target"])
+            .round(1)
+            .to_numpy(),
+        }
+    )
+    return Chart(fig, data)
+
+
+def empty_chart(title: str, message: str, *, note: str | None = None) -> Chart:
+    """A chart that says, in French, why there is nothing to draw (so that every chart
+    file of a site always exists), with an empty data table."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=FONT["title"], loc="left")
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=FONT["label"],
+            color="#555555", transform=ax.transAxes)  # fmt: skip
+    _footnote(fig, note)
+    return Chart(fig, pd.DataFrame({"Message": [message.replace("\n", " ")]}))
