@@ -41,9 +41,9 @@ VENV_STAMP    := $(VENV)/.installed
 NODE_STAMP    := node_modules/.package-lock.json
 BROWSER_STAMP := $(STAMPS)/browser
 
-# Code every stage depends on; each stage adds its own module.
-COMMON := pipelines/__init__.py pipelines/cli.py pipelines/config/core.py pipelines/io.py \
-          pipelines/crs.py pipelines/errors.py pipelines/taxonomy.py pipelines/stages.py
+# Code every stage depends on: the shared modules; each stage adds its folders
+# (pipelines/stages.py).
+COMMON := $(wildcard pipelines/*.py) $(wildcard pipelines/config/*.py)
 
 ifneq ($(words $(CONFIG)),1)
 $(error CONFIG : donnez un seul fichier de configuration, sans espace dans son chemin (« $(CONFIG) »))
@@ -179,7 +179,7 @@ $(NODE_STAMP): package.json package-lock.json | $(STAMPS)/node
 ifeq ($(CLEANING),)
 # `+`: written even by `make -n` / `--question`, which would otherwise show an empty plan
 # for a configuration seen for the first time.
-$(DEPS): pipelines/config/make.py pipelines/config/core.py | $(VENV_STAMP)
+$(DEPS): pipelines/config/make.py pipelines/config/core.py pipelines/stages.py | $(VENV_STAMP)
 	+$(VIGIE) deps --config $(call q,$(CONFIG)) --out $@
 endif
 
@@ -191,94 +191,17 @@ $(CONFIG_STAMP) $(MAPS_STAMP):
 	printf 'configuration : %s\nsha256 : %s\n' $(call q,$(CONFIG)) $(CONFIG_KEY) > $(call q,$@)
 
 # ---------------------------------------------------------------- per-site stages
-INGEST_CODE := pipelines/ingest/stage.py pipelines/ingest/schema.py pipelines/ingest/cells.py \
-    pipelines/ingest/partition.py pipelines/ingest/gather.py pipelines/ingest/rejects.py \
-    pipelines/ingest/versions.py pipelines/publish/summary.py \
-    pipelines/ingest/readers.py pipelines/ingest/csvfile.py pipelines/ingest/rawfile.py pipelines/ingest/values.py \
-    pipelines/ingest/buffers.py pipelines/ingest/scrub.py
+# The rules of every per-site stage (targets, inputs, code folders, recipe) are generated
+# from the stage table, pipelines/stages.py, into $(DEPS) above; `vigie run` reads the
+# same table. Only the project-wide targets are written here.
 
 # In a recipe: the site's processed folder, and the configuration, as shell words.
 SITE_DIR = $(call q,$(RAW_PROCESSED)/$*)
 CFG      = $(call q,$(CONFIG))
 
-$(PROCESSED)/%/buildings_osm.parquet $(PROCESSED)/%/buildings_summary.json: $$(OSM_$$*) $$(RPLS_$$*) \
-    $$(CONFIG_STAMP) pipelines/osm/buildings.py pipelines/osm/sources.py pipelines/osm/reader.py \
-    $(COMMON) | $(VENV_STAMP)
-	$(VIGIE) buildings --osm $(call q,$(OSMSPEC_$*)) \
-	  $(if $(RAW_RPLS_$*),--rpls $(call q,$(RAW_RPLS_$*))) --out $(SITE_DIR)/buildings_osm.parquet
-
-$(PROCESSED)/%/ingested.parquet $(PROCESSED)/%/rejected.csv $(PROCESSED)/%/outside_study_area.csv \
-$(PROCESSED)/%/report_history.csv $(PROCESSED)/%/ingest_summary.json: $$(SOURCES_$$*) $$(CONFIG_STAMP) \
-    $(INGEST_CODE) $(COMMON) | $(VENV_STAMP)
-	$(VIGIE) ingest --config $(CFG) --site $* --out-dir $(SITE_DIR)
-
-$(PROCESSED)/%/reports.parquet $(PROCESSED)/%/geocode_summary.json: $$(PROCESSED)/%/ingested.parquet \
-    $$(PROCESSED)/%/buildings_osm.parquet $$(REFS_$$*) $$(CONFIG_STAMP) pipelines/geocode/stage.py \
-    pipelines/geocode/addresses.py pipelines/geocode/address_index.py pipelines/geocode/osm_addresses.py pipelines/geocode/ban.py \
-    pipelines/geocode/matching.py pipelines/osm/sources.py pipelines/osm/reader.py \
-    pipelines/geocode/duplicates.py \
-    $(COMMON) | $(VENV_STAMP)
-	$(VIGIE) geocode --config $(CFG) --site $* --reports $(call q,$<) \
-	  --buildings $(SITE_DIR)/buildings_osm.parquet \
-	  --out $(SITE_DIR)/reports.parquet --summary $(SITE_DIR)/geocode_summary.json
-
-HOTSPOT_CODE := pipelines/hotspots/stage.py pipelines/stats/gistar.py pipelines/stats/density.py \
-    pipelines/hotspots/chronic.py pipelines/hotspots/checks.py pipelines/config/hotspots.py pipelines/hotspots/method_note.py \
-    pipelines/markup.py pipelines/templates/method_note.html pipelines/templates/method_note.css
-$(PROCESSED)/%/buildings.parquet $(PROCESSED)/%/hex.parquet $(PROCESSED)/%/kde.parquet \
-$(PROCESSED)/%/kde_grid.parquet $(PROCESSED)/%/chronic.csv $(PROCESSED)/%/method_note.html \
-$(PROCESSED)/%/method_note.md $(PROCESSED)/%/hotspot_summary.json: $$(PROCESSED)/%/reports.parquet \
-    $$(PROCESSED)/%/buildings_osm.parquet $$(SIMULATED_$$*) $$(CONFIG_STAMP) $(HOTSPOT_CODE) $(COMMON) \
-    | $(VENV_STAMP)
-	$(VIGIE) hotspots --config $(CFG) --site $* --reports $(call q,$<) \
-	  --buildings $(SITE_DIR)/buildings_osm.parquet --out-dir $(SITE_DIR)
-
-$(PROCESSED)/%/zones.parquet $(PROCESSED)/%/building_zones.csv $(PROCESSED)/%/zone_summary.json: \
-    $$(PROCESSED)/%/buildings.parquet $$(CONFIG_STAMP) pipelines/zones/stage.py $(COMMON) | $(VENV_STAMP)
-	$(VIGIE) zones --config $(CFG) --site $* --buildings $(call q,$<) --out-dir $(SITE_DIR)
-
-TREND_CODE := pipelines/trends/stage.py pipelines/trends/series.py pipelines/trends/emerging_hotspots.py \
-    pipelines/trends/followup.py pipelines/trends/charts.py pipelines/trends/plots.py pipelines/stats/emerging.py \
-    pipelines/stats/trend.py pipelines/stats/gistar.py pipelines/config/hotspots.py
-$(PROCESSED)/%/trends.parquet $(PROCESSED)/%/trend_tests.parquet $(PROCESSED)/%/emerging.parquet \
-$(PROCESSED)/%/before_after.parquet $(PROCESSED)/%/followup.csv $(PROCESSED)/%/backlog.csv \
-$(PROCESSED)/%/trend_summary.json $(PROCESSED)/%/charts/reports_by_category.png: \
-    $$(PROCESSED)/%/reports.parquet $$(PROCESSED)/%/buildings_osm.parquet $$(CONFIG_STAMP) $(TREND_CODE) \
-    $(COMMON) | $(VENV_STAMP)
-	$(VIGIE) trends --config $(CFG) --site $* --reports $(call q,$<) \
-	  --buildings $(SITE_DIR)/buildings_osm.parquet --out-dir $(SITE_DIR)
-
-$(PROCESSED)/%/annotations.parquet $(PROCESSED)/%/annotations.geojson $(PROCESSED)/%/annotations.csv \
-$(PROCESSED)/%/annotation_summary.json: $$(ANNOTATIONS_$$*) $$(PROCESSED)/%/buildings.parquet \
-    $$(PROCESSED)/%/zones.parquet $$(CONFIG_STAMP) pipelines/annotations/stage.py $(wildcard pipelines/_annotation_*.py) pipelines/zones/stage.py \
-    $(wildcard pipelines/templates/*) $(COMMON) | $(VENV_STAMP)
-	$(VIGIE) annotations --config $(CFG) --site $* --buildings $(SITE_DIR)/buildings.parquet \
-	  --zones $(SITE_DIR)/zones.parquet --out-dir $(SITE_DIR)
-
-$(PROCESSED)/%/basemap.parquet $(PROCESSED)/%/basemap_summary.json: $$(OSM_$$*) $$(CONFIG_STAMP) \
-    pipelines/osm/basemap.py pipelines/osm/reader.py $(COMMON) | $(VENV_STAMP)
-	$(VIGIE) basemap --osm $(call q,$(OSMSPEC_$*)) --out $(SITE_DIR)/basemap.parquet
-
-STAGE_SUMMARIES = $(foreach f,buildings_summary basemap_summary ingest_summary geocode_summary \
-    hotspot_summary zone_summary trend_summary annotation_summary,$(PROCESSED)/$(1)/$(f).json)
-$(PROCESSED)/%/run_summary.json: $$(call STAGE_SUMMARIES,$$*) $$(CONFIG_STAMP) pipelines/publish/summary.py \
-    $(COMMON) | $(VENV_STAMP)
-	$(VIGIE) summary --config $(CFG) --site $* --processed-dir $(SITE_DIR) --out $(call q,$@)
-
-MAP_CODE := pipelines/maps/site.py $(wildcard pipelines/_map_*.py) pipelines/maps/assets.py pipelines/markup.py \
-    pipelines/maps/png.py pipelines/osm/basemap.py pipelines/annotations/stage.py $(wildcard pipelines/_annotation_*.py) $(wildcard pipelines/templates/*)
-$(MAPS)/%.html $(MAPS)/%.png: $$(PROCESSED)/%/buildings.parquet $$(PROCESSED)/%/reports.parquet \
-    $$(PROCESSED)/%/run_summary.json $$(PROCESSED)/%/basemap.parquet $$(PROCESSED)/%/kde.parquet \
-    $$(PROCESSED)/%/chronic.csv $$(PROCESSED)/%/emerging.parquet $$(PROCESSED)/%/followup.csv \
-    $$(PROCESSED)/%/zones.parquet $$(PROCESSED)/%/annotations.parquet $$(MAPS_STAMP) $(MAP_CODE) $(COMMON) \
-    | $(VENV_STAMP) $(NODE_STAMP)
-	$(VIGIE) map --config $(CFG) --site $* --processed-dir $(SITE_DIR) \
-	  --out $(call q,$(RAW_MAPS)/$*.html)
-
 $(MAPS)/index.html: $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html $$(PROCESSED)/$$(s)/run_summary.json) \
-    $$(MAPS_STAMP) pipelines/maps/site.py pipelines/maps/index.py pipelines/annotations/stage.py \
-    $(wildcard pipelines/_annotation_*.py) pipelines/markup.py $(wildcard pipelines/templates/*) \
-    $(COMMON) | $(VENV_STAMP)
+    $$(MAPS_STAMP) $(wildcard pipelines/maps/*.py) $(wildcard pipelines/publish/*.py) \
+    $(wildcard pipelines/annotations/*.py) $(wildcard pipelines/templates/*.*) $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) index --config $(CFG) --out $(call q,$@)
 
 screenshots/index.png: $$(MAPS)/index.html $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html) \
@@ -288,13 +211,5 @@ screenshots/index.png: $$(MAPS)/index.html $$(foreach s,$$(SITES),$$(MAPS)/$$(s)
 # Intermediate files are real targets; keep them. Not with a bare `.SECONDARY:`, under
 # which every target counts as intermediate and a missing configuration stamp (a new
 # CONFIG=) would re-make nothing; .PRECIOUS must name each rule's target pattern exactly
-# (a mere `%` does not keep them): add a new stage output here too.
-PROCESSED_FILES := buildings_osm.parquet ingested.parquet rejected.csv outside_study_area.csv \
-    ingest_summary.json reports.parquet geocode_summary.json buildings.parquet hex.parquet \
-    kde.parquet kde_grid.parquet chronic.csv method_note.html method_note.md \
-    hotspot_summary.json zones.parquet building_zones.csv zone_summary.json trends.parquet \
-    trend_tests.parquet emerging.parquet before_after.parquet followup.csv backlog.csv \
-    trend_summary.json charts/reports_by_category.png annotations.parquet annotations.geojson \
-    annotations.csv annotation_summary.json basemap.parquet run_summary.json \
-    report_history.csv buildings_summary.json basemap_summary.json
+# (a mere `%` does not keep them); PROCESSED_FILES comes from the stage table.
 .PRECIOUS: $(foreach f,$(PROCESSED_FILES),$(PROCESSED)/%/$(f)) $(MAPS)/%.html $(MAPS)/%.png

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from shapely import affinity
 
-from pipelines.osm.buildings import read_osm_buildings
 from pipelines.crs import LAMBERT93
+from pipelines.osm.buildings import read_osm_buildings
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]

@@ -42,6 +42,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from pipelines.geocode import link_likely_duplicates
+
 ROOT = Path(__file__).resolve().parents[1]
 
 LABELS = (
@@ -232,7 +234,7 @@ def measure(step: str, path: Path) -> dict[str, float]:
         # The landlord's building code stands in for the geocoder's building_id.
         reports["building_id"] = reports["building_ref"]
         t0 = time.perf_counter()
-        linked = ingest.link_likely_duplicates(reports)
+        linked = link_likely_duplicates(reports)
         out["seconds"] = time.perf_counter() - t0
         out["rows"] = len(reports)
         out["linked"] = int(linked.notna().sum())

@@ -125,8 +125,8 @@ def load_seconds(html: Path, *, runs: int = 3) -> float:
 
 def demo_maps(workdir: Path) -> dict[str, Path]:
     """Run the whole pipeline on the demo configuration into ``workdir``."""
-    from pipelines.simulate import stage as simulate
     from pipelines.cli import main
+    from pipelines.simulate import stage as simulate
     from tests.conftest import RAW, write_demo_config
 
     raw = workdir / "raw_bondy"

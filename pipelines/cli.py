@@ -14,32 +14,19 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from pipelines import __version__
+from pipelines import __version__, stages
 from pipelines.config.core import Config, SiteConfig, check_inputs, load_config
 from pipelines.errors import VigieError, os_reason
-from pipelines.stages import SitePaths
+from pipelines.stages import STAGE_NAMES, SitePaths, stage_summaries
 
 log = logging.getLogger("pipelines")
 
 
 # --------------------------------------------------------------------------- stages
-def stage_summaries(processed: Path) -> dict[str, Path]:
-    """Each stage's summary file, by the name it takes in ``run_summary.json``."""
-    return {
-        "buildings": processed / "buildings_summary.json",
-        "basemap": processed / "basemap_summary.json",
-        "ingest": processed / "ingest_summary.json",
-        "geocode": processed / "geocode_summary.json",
-        "hotspots": processed / "hotspot_summary.json",
-        "zones": processed / "zone_summary.json",
-        "trends": processed / "trend_summary.json",
-        "annotations": processed / "annotation_summary.json",
-    }
-
-
 def cmd_simulate(args: argparse.Namespace) -> None:
     from pipelines.simulate import stage as simulate
 
@@ -61,11 +48,15 @@ def cmd_buildings(args: argparse.Namespace) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> None:
     config = load_config(args.config)
-    # The extract gives the study area when no study_area_bbox is set.
-    check_inputs(config, args.site, osm=config.site(args.site).study_area_bbox is None)
+    # Ingestion never reads the OSM file, but without study_area_bbox its study area is
+    # the extract's bounds (the OSM stage's summary): the extract must exist.
+    no_area = config.site(args.site).study_area_bbox is None
+    check_inputs(config, args.site, osm=no_area)
     from pipelines.ingest import stage as ingest
 
-    ingest.run(config, args.site, Path(args.out_dir))
+    # The OSM stage's summary gives the study area when no study_area_bbox is set.
+    bounds = ingest.read_bounds(Path(args.bounds)) if args.bounds else None
+    ingest.run(config, args.site, Path(args.out_dir), bounds=bounds)
 
 
 def cmd_geocode(args: argparse.Namespace) -> None:
@@ -181,46 +172,30 @@ def cmd_deps(args: argparse.Namespace) -> None:
     write_deps(config, Path(args.out))
 
 
-STAGES = (
-    "buildings",
-    "basemap",
-    "ingest",
-    "geocode",
-    "hotspots",
-    "zones",
-    "trends",
-    "annotations",
-    "summary",
-    "map",
-)
+def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Callable[[], Any]]:
+    """How to run each stage of :data:`pipelines.stages.STAGES` for one site.
 
-
-def run_site_stages(config: Config, site: SiteConfig, *, through: str = "map") -> SitePaths:
-    """Run the stages of one site in order, up to and including ``through``.
-
-    The same sequence ``make`` runs file by file; ``vigie run`` and the tests call it.
+    The stages are imported here, when a command runs, so that ``vigie --help`` and
+    ``vigie deps`` start without loading geopandas (the CLI is the one module allowed to
+    import inside functions).
     """
     from pipelines.annotations import stage as annotations
-    from pipelines.osm import basemap
-    from pipelines.osm import buildings
     from pipelines.geocode import stage as geocode
     from pipelines.hotspots import stage as hotspots
     from pipelines.ingest import stage as ingest
     from pipelines.maps import site as maps
+    from pipelines.osm import basemap, buildings
     from pipelines.publish import summary
     from pipelines.trends import stage as trends
     from pipelines.zones import stage as zones
 
-    if through not in STAGES:
-        raise ValueError(f"unknown stage {through!r}; stages: {', '.join(STAGES)}")
-    if STAGES.index(through) >= STAGES.index("ingest"):
-        check_inputs(config, site.id)  # every input, before the first stage runs
-    paths = SitePaths.of(config, site.id)
     p = paths.processed
-    steps = {
+    return {
         "buildings": lambda: buildings.run(site.osm, site.rpls, paths.buildings_osm),
         "basemap": lambda: basemap.run(site.osm, p / "basemap.parquet"),
-        "ingest": lambda: ingest.run(config, site.id, p),
+        "ingest": lambda: ingest.run(
+            config, site.id, p, bounds=ingest.read_bounds(p / "buildings_summary.json")
+        ),
         "geocode": lambda: geocode.run_site(
             config,
             site,
@@ -255,9 +230,47 @@ def run_site_stages(config: Config, site: SiteConfig, *, through: str = "map") -
         "summary": lambda: summary.run(config, site.id, stage_summaries(p), paths.run_summary),
         "map": lambda: maps.run_site(config, site, processed=p, dst=paths.map),
     }
-    for name in STAGES[: STAGES.index(through) + 1]:
-        steps[name]()
+
+
+def run_stage(config: Config, site: SiteConfig, name: str, paths: SitePaths) -> None:
+    """Run one stage of :data:`pipelines.stages.STAGES` for ``site``."""
+    runners = _runners(config, site, paths)
+    if set(runners) != set(STAGE_NAMES):  # the table and the runners name the same stages
+        raise AssertionError(f"stages without a runner: {set(STAGE_NAMES) ^ set(runners)}")
+    runners[name]()
+
+
+def run_site_stages(config: Config, site: SiteConfig, *, through: str = "map") -> SitePaths:
+    """Run the stages of one site in the table's order, up to and including ``through``.
+
+    The same graph ``make`` runs file by file (both come from :mod:`pipelines.stages`);
+    ``vigie run`` and the tests call it.
+    """
+    if through not in STAGE_NAMES:
+        raise ValueError(f"unknown stage {through!r}; stages: {', '.join(STAGE_NAMES)}")
+    if STAGE_NAMES.index(through) >= STAGE_NAMES.index("ingest"):
+        check_inputs(config, site.id)  # every input, before the first stage runs
+    paths = SitePaths.of(config, site.id)
+    runners = _runners(config, site, paths)
+    for name in STAGE_NAMES[: STAGE_NAMES.index(through) + 1]:
+        runners[name]()
     return paths
+
+
+def cmd_stage(args: argparse.Namespace) -> None:
+    """One stage of the table for one site, with explicit folders (what make runs)."""
+    config = load_config(args.config)
+    site = config.site(args.site)
+    stage = stages.stage(args.name)
+    if {"sources", "refs", "rpls", "annotations"} & set(stage.settings):
+        check_inputs(config, site.id, osm="osm" in stage.settings)
+    paths = SitePaths(
+        site=site.id,
+        processed=Path(args.processed_dir),
+        maps=Path(args.maps_dir),
+        annotations=SitePaths.of(config, site.id).annotations,
+    )
+    run_stage(config, site, stage.name, paths)
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -315,6 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", required=True)
         p.add_argument("--site", required=True)
         p.add_argument("--out-dir", required=True)
+        p.add_argument(
+            "--bounds",
+            help="buildings_summary.json de l'étape OSM : son emprise sert de zone d'étude "
+            "quand study_area_bbox n'est pas renseigné",
+        )
 
     p = add("geocode", cmd_geocode, "rattache chaque signalement à un bâtiment")
     p.add_argument("--config", required=True)
@@ -364,6 +382,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("screenshots", cmd_screenshots, "captures PNG des cartes et de l'index (Chromium)")
     p.add_argument("--maps-dir", required=True)
     p.add_argument("--out-dir", required=True)
+
+    p = add("stage", cmd_stage, "une étape du tableau des étapes pour un site (ce que make lance)")
+    p.add_argument("name", choices=STAGE_NAMES)
+    p.add_argument("--config", required=True)
+    p.add_argument("--site", required=True)
+    p.add_argument("--processed-dir", required=True)
+    p.add_argument("--maps-dir", required=True)
 
     p = add("summary", cmd_summary, "rassemble le bilan du site (run_summary.json)")
     p.add_argument("--config", required=True)

@@ -1,4 +1,9 @@
-"""Where each stage reads and writes, per site: the file contract of the pipeline."""
+"""The pipeline's graph, declared once: where each stage reads and writes, per site.
+
+:data:`STAGES` gives each stage's inputs, outputs and code folders; the Makefile's per-site
+rules (:func:`make_rules`, written by ``vigie deps``) and ``vigie run`` both come from it.
+:class:`SitePaths` names a site's files.
+"""
 
 from __future__ import annotations
 
@@ -74,3 +79,230 @@ class SitePaths:
     @property
     def map(self) -> Path:
         return self.maps / f"{self.site}.html"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a site's pipeline, as make and ``vigie run`` see it.
+
+    Attributes
+    ----------
+    name
+        The stage's name (``vigie stage <name>``).
+    code
+        Folders (or modules) under ``pipelines/`` whose change re-runs the stage: the
+        stage's own folder and those of the stages it imports.
+    settings
+        The site's settings that name input files (``osm``, ``rpls``, ``refs`` = BAN and
+        gazetteer, ``sources``, ``annotations`` = the planners' notes folder,
+        ``simulated`` = the simulator's files, truth included).
+    reads
+        Files of the site's processed folder it reads.
+    writes
+        What it writes: names in the site's processed folder, or ``{maps}/{site}…`` in the
+        maps folder.
+    """
+
+    name: str
+    code: tuple[str, ...]
+    settings: tuple[str, ...]
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+
+
+#: The pipeline of a site, in the order ``vigie run`` runs it. The Makefile's per-site
+#: rules are generated from this table (``vigie deps``), so both read one graph.
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        "buildings",
+        code=("osm",),
+        settings=("osm", "rpls"),
+        reads=(),
+        writes=("buildings_osm.parquet", "buildings_summary.json"),
+    ),
+    Stage(
+        "basemap",
+        code=("osm",),
+        settings=("osm",),
+        reads=(),
+        writes=("basemap.parquet", "basemap_summary.json"),
+    ),
+    Stage(
+        "ingest",
+        code=("ingest",),
+        settings=("sources",),
+        reads=("buildings_summary.json",),
+        writes=(
+            "ingested.parquet",
+            "rejected.csv",
+            "outside_study_area.csv",
+            "report_history.csv",
+            "ingest_summary.json",
+        ),
+    ),
+    Stage(
+        "geocode",
+        code=("geocode", "osm", "ingest"),
+        settings=("osm", "refs"),
+        reads=("ingested.parquet", "buildings_osm.parquet"),
+        writes=("reports.parquet", "geocode_summary.json"),
+    ),
+    Stage(
+        "hotspots",
+        code=("hotspots", "stats", "templates"),
+        settings=("simulated",),
+        reads=("reports.parquet", "buildings_osm.parquet"),
+        writes=(
+            "buildings.parquet",
+            "hex.parquet",
+            "kde.parquet",
+            "kde_grid.parquet",
+            "chronic.csv",
+            "method_note.html",
+            "method_note.md",
+            "hotspot_summary.json",
+        ),
+    ),
+    Stage(
+        "zones",
+        code=("zones",),
+        settings=(),
+        reads=("buildings.parquet",),
+        writes=("zones.parquet", "building_zones.csv", "zone_summary.json"),
+    ),
+    Stage(
+        "trends",
+        code=("trends", "stats"),
+        settings=(),
+        reads=("reports.parquet", "buildings_osm.parquet"),
+        writes=(
+            "trends.parquet",
+            "trend_tests.parquet",
+            "emerging.parquet",
+            "before_after.parquet",
+            "followup.csv",
+            "backlog.csv",
+            "trend_summary.json",
+            "charts/reports_by_category.png",
+        ),
+    ),
+    Stage(
+        "annotations",
+        code=("annotations", "zones", "ingest", "templates"),
+        settings=("annotations",),
+        reads=("buildings.parquet", "zones.parquet"),
+        writes=(
+            "annotations.parquet",
+            "annotations.geojson",
+            "annotations.csv",
+            "annotation_summary.json",
+        ),
+    ),
+    Stage(
+        "summary",
+        code=("publish",),
+        settings=(),
+        reads=(
+            "buildings_summary.json",
+            "basemap_summary.json",
+            "ingest_summary.json",
+            "geocode_summary.json",
+            "hotspot_summary.json",
+            "zone_summary.json",
+            "trend_summary.json",
+            "annotation_summary.json",
+        ),
+        writes=("run_summary.json",),
+    ),
+    Stage(
+        "map",
+        code=("maps", "publish", "templates"),
+        settings=(),
+        reads=(
+            "buildings.parquet",
+            "reports.parquet",
+            "run_summary.json",
+            "basemap.parquet",
+            "kde.parquet",
+            "chronic.csv",
+            "emerging.parquet",
+            "followup.csv",
+            "zones.parquet",
+            "annotations.parquet",
+        ),
+        writes=("{maps}/{site}.html", "{maps}/{site}.png"),
+    ),
+)
+
+STAGE_NAMES = tuple(s.name for s in STAGES)
+
+
+def stage(name: str) -> Stage:
+    """The stage called ``name``."""
+    for s in STAGES:
+        if s.name == name:
+            return s
+    raise KeyError(f"unknown stage {name!r}; stages: {', '.join(STAGE_NAMES)}")
+
+
+def stage_summaries(processed: Path) -> dict[str, Path]:
+    """Each stage's summary file, by the name it takes in ``run_summary.json``."""
+    return {
+        "buildings": processed / "buildings_summary.json",
+        "basemap": processed / "basemap_summary.json",
+        "ingest": processed / "ingest_summary.json",
+        "geocode": processed / "geocode_summary.json",
+        "hotspots": processed / "hotspot_summary.json",
+        "zones": processed / "zone_summary.json",
+        "trends": processed / "trend_summary.json",
+        "annotations": processed / "annotation_summary.json",
+    }
+
+
+#: The make variable (written by ``vigie deps`` per site) holding each setting's files.
+SETTING_VARS = {
+    "osm": "OSM",
+    "rpls": "RPLS",
+    "refs": "REFS",
+    "sources": "SOURCES",
+    "annotations": "ANNOTATIONS",
+    "simulated": "SIMULATED",
+}
+
+
+def _code_prerequisites(code: tuple[str, ...]) -> str:
+    # *.py, not *: a __pycache__ folder would date the stage by its last import.
+    return " ".join(
+        f"$(wildcard pipelines/{folder}/*.{'*' if folder == 'templates' else 'py'})"
+        for folder in code
+    )
+
+
+def make_rules() -> str:
+    """The per-site make rules of :data:`STAGES` (pattern rules on the site id ``%``).
+
+    Each rule's targets are the stage's outputs; its prerequisites are the files it
+    reads, the files its settings name (per-site variables written beside these rules),
+    the configuration stamp of its output folder, its code folders and the shared
+    modules (``$(COMMON)``). Its recipe is ``vigie stage <name>`` with explicit folders.
+    """
+    lines = ["# ---- per-site stages, from pipelines/stages.py"]
+    for s in STAGES:
+        in_maps = any(w.startswith("{maps}") for w in s.writes)
+        targets = [
+            w.format(maps="$(MAPS)", site="%") if w.startswith("{maps}") else f"$(PROCESSED)/%/{w}"
+            for w in s.writes
+        ]
+        prereqs = [f"$$(PROCESSED)/%/{r}" for r in s.reads]
+        prereqs += [f"$$({SETTING_VARS[k]}_$$*)" for k in s.settings]
+        prereqs.append("$$(MAPS_STAMP)" if in_maps else "$$(CONFIG_STAMP)")
+        prereqs += [_code_prerequisites(s.code), "$(COMMON)"]
+        order_only = "$(VENV_STAMP) $(NODE_STAMP)" if in_maps else "$(VENV_STAMP)"
+        lines.append(f"{' '.join(targets)}: {' '.join(prereqs)} | {order_only}")
+        lines.append(
+            f"\t$(VIGIE) stage {s.name} --config $(CFG) --site $* "
+            "--processed-dir $(SITE_DIR) --maps-dir $(call q,$(RAW_MAPS))"
+        )
+    files = [w for s in STAGES for w in s.writes if not w.startswith("{maps}")]
+    lines.append(f"PROCESSED_FILES := {' '.join(files)}")
+    return "\n".join(lines) + "\n"

@@ -11,12 +11,12 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from pipelines.geocode.ban import read_ban
-from pipelines.geocode.osm_addresses import read_osm_addresses
 from pipelines.geocode.address_index import build_address_index, match_addresses
 from pipelines.geocode.addresses import parse_addresses
-from pipelines.osm.buildings import read_osm_buildings
+from pipelines.geocode.ban import read_ban
+from pipelines.geocode.osm_addresses import read_osm_addresses
 from pipelines.geocode.stage import address_quality
+from pipelines.osm.buildings import read_osm_buildings
 
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw" / "bondy"
 OSM = RAW / "bondy_nord.osm"

@@ -13,6 +13,8 @@ import pytest
 import requests
 from shapely.geometry import Point, box
 
+from pipelines.crs import LAMBERT93, WGS84
+from pipelines.errors import InputError
 from pipelines.geocode.address_index import (
     MATCH_COLUMNS,
     BanClient,
@@ -25,8 +27,6 @@ from pipelines.geocode.address_index import (
 )
 from pipelines.geocode.addresses import parse_addresses, suffix_key
 from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings
-from pipelines.crs import LAMBERT93, WGS84
-from pipelines.errors import InputError
 
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 PARIS_OSM = RAW / "paris10" / "paris10.osm"
@@ -724,8 +724,8 @@ def test_ban_never_called_by_default(
 
 
 def test_match_site_reads_the_site_files(tmp_path: Path, bondy_buildings: gpd.GeoDataFrame) -> None:
-    from pipelines.geocode.address_index import match_site
     from pipelines.config.core import SiteConfig
+    from pipelines.geocode.address_index import match_site
 
     some = bondy_buildings["building_id"].iloc[0]
     gazetteer = tmp_path / "gazetteer.csv"

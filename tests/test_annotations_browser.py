@@ -16,7 +16,6 @@ import pytest
 import shapely
 import shapely.ops
 
-from pipelines.maps.assets import inline_assets, make_map
 from pipelines.annotations.stage import (
     ORPHAN_COLOUR,
     STATUSES,
@@ -25,8 +24,9 @@ from pipelines.annotations.stage import (
     link_annotations,
     read_annotations,
 )
-from pipelines.osm.buildings import read_osm_buildings
 from pipelines.crs import LAMBERT93, WGS84
+from pipelines.maps.assets import inline_assets, make_map
+from pipelines.osm.buildings import read_osm_buildings
 from pipelines.zones.stage import assign_zone_ids, hot_zones
 
 pytestmark = [pytest.mark.browser]

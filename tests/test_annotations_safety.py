@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 
 from pipelines.annotations import readers as _annotation_readers
-from pipelines.maps.index import notes_entry
 from pipelines.annotations.stage import (
     MAX_FILE_BYTES,
     MAX_FILE_NOTES,
@@ -24,6 +23,7 @@ from pipelines.annotations.stage import (
     versions_path_of,
 )
 from pipelines.annotations.stage import run as run_annotations
+from pipelines.maps.index import notes_entry
 from tests.conftest import bondy_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -386,8 +386,8 @@ def test_configured_tags_are_scrubbed_on_the_map(demo_run: Any, tmp_path: Path) 
     a name and a phone number reaches no reader."""
     import dataclasses
 
-    from pipelines.maps import site as maps
     from pipelines.config.core import load_config
+    from pipelines.maps import site as maps
 
     config = load_config(demo_run.config)
     config = dataclasses.replace(

@@ -16,6 +16,7 @@ import pytest
 from browser import offline_page, open_offline, require_chromium, require_node_modules
 from folium.plugins import Draw, MarkerCluster
 
+from pipelines.crs import LAMBERT93
 from pipelines.maps.assets import (
     NODE_MODULES,
     PROJECT_ROOT,
@@ -27,7 +28,6 @@ from pipelines.maps.assets import (
     resolve_cdn_url,
 )
 from pipelines.osm.buildings import read_osm_buildings
-from pipelines.crs import LAMBERT93
 
 BONDY_OSM = PROJECT_ROOT / "data" / "raw" / "bondy" / "bondy_nord.osm"
 LOCK = json.loads((PROJECT_ROOT / "package-lock.json").read_text(encoding="utf-8"))

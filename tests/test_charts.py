@@ -12,10 +12,10 @@ import pytest
 from matplotlib.colors import to_hex
 from PIL import Image
 
-from pipelines.trends import plots as charts
-from pipelines.trends import stage as trends
 from pipelines.config.core import load_config
 from pipelines.taxonomy import BY_CODE, CODES
+from pipelines.trends import plots as charts
+from pipelines.trends import stage as trends
 
 
 def _months(n: int, start: str = "2024-01-01") -> pd.DatetimeIndex:

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
-from pipelines.geocode.duplicates import link_likely_duplicates
 from pipelines.crs import LAMBERT93, WGS84, in_metropolitan_france, metric_crs_for, metric_crs_of
+from pipelines.geocode.duplicates import link_likely_duplicates
 
 # (lon, lat) of places, and the CRS each must get.
 PLACES = {

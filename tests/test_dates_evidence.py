@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.osm.buildings import read_osm_bounds
 from pipelines.cli import main
 from pipelines.config.core import load_config
 from pipelines.errors import InputError
 from pipelines.ingest.stage import ingest_site
+from pipelines.osm.buildings import read_osm_bounds
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / "data" / "raw" / "paris10" / "dansmarue_paris_2023-08_2024-09.csv"

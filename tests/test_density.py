@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from pipelines.stats import density
 from pipelines.errors import CRSError
+from pipelines.stats import density
 
 # --------------------------------------------------------------------------------------
 # Kernel density

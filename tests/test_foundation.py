@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from pipelines.osm.buildings import build_buildings, read_osm_bounds, read_osm_buildings
 from pipelines.cli import main
 from pipelines.config.core import load_config
 from pipelines.crs import LAMBERT93, WGS84, metric_crs_for, require_metric, to_metric
 from pipelines.errors import ConfigError, CRSError
 from pipelines.geocode.stage import geocode_points
+from pipelines.osm.buildings import build_buildings, read_osm_bounds, read_osm_buildings
 from tests.conftest import RAW
 
 

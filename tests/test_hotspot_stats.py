@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pipelines.stats import gistar as hs
-from pipelines.osm.buildings import read_osm_buildings
 from pipelines.errors import CRSError, NotEnoughFeaturesError, VigieError
+from pipelines.osm.buildings import read_osm_buildings
+from pipelines.stats import gistar as hs
 
 BONDY_OSM = "data/raw/bondy/bondy_nord.osm"
 

@@ -18,13 +18,13 @@ import pytest
 import shapely
 from scipy import stats
 
-from pipelines.stats import gistar as hs
-from pipelines.hotspots import stage as hotspots
-from pipelines.hotspots import method_note
-from pipelines.hotspots.chronic import CHRONIC_COLUMNS, chronic_flags, chronic_pairs
 from pipelines.config.core import DEFAULT_PARAMS
-from pipelines.errors import ConfigError
 from pipelines.config.hotspots import HotspotParams
+from pipelines.errors import ConfigError
+from pipelines.hotspots import method_note
+from pipelines.hotspots import stage as hotspots
+from pipelines.hotspots.chronic import CHRONIC_COLUMNS, chronic_flags, chronic_pairs
+from pipelines.stats import gistar as hs
 from tests.conftest import RAW, DemoRun, write_demo_config
 
 L93 = "EPSG:2154"
@@ -386,9 +386,9 @@ def test_planted_chronic_pairs_are_listed(demo_run: DemoRun):
 @pytest.fixture(scope="module")
 def null_bondy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Bondy pipeline up to the hotspot stage on ``pattern=False`` reports."""
-    from pipelines.simulate import stage as simulate
     from pipelines.cli import run_site_stages
     from pipelines.config.core import load_config
+    from pipelines.simulate import stage as simulate
 
     root = tmp_path_factory.mktemp("null")
     raw = root / "raw_bondy"

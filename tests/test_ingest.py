@@ -20,15 +20,16 @@ import pandas as pd
 import pytest
 from pyproj import Transformer
 
-from pipelines.ingest import stage as ingest
-from pipelines.ingest.csvfile import _read_exact, read_csv
-from pipelines.ingest.cells import _parse_source
-from pipelines.ingest.readers import read_file
-from pipelines.ingest.values import parse_dates
-from pipelines.osm.buildings import read_osm_bounds
 from pipelines.config.core import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
 from pipelines.errors import InputError
+from pipelines.geocode import link_likely_duplicates
+from pipelines.ingest import stage as ingest
+from pipelines.ingest.cells import _parse_source
+from pipelines.ingest.csvfile import _read_exact, read_csv
+from pipelines.ingest.readers import read_file
+from pipelines.ingest.values import parse_dates
 from pipelines.io import read_geoparquet, write_points_geoparquet
+from pipelines.osm.buildings import read_osm_bounds
 from pipelines.taxonomy import BY_SERVICE_CODE, CODES, map_labels
 from tests.conftest import RAW, ROOT
 
@@ -127,7 +128,9 @@ def test_simulated_exports(simulated_bondy: Path, tmp_path: Path) -> None:
     )
     (tmp_path / "demo.toml").write_text(config_text, encoding="utf-8")
     config = load_config(tmp_path / "demo.toml")
-    result = ingest.run(config, "bondy", tmp_path / "out")
+    result = ingest.run(
+        config, "bondy", tmp_path / "out", bounds=read_osm_bounds(config.site("bondy").osm)
+    )
     truth = json.loads((simulated_bondy / "simulation_truth.json").read_text(encoding="utf-8"))
     raw = pd.read_csv(
         simulated_bondy / "signalements_bailleur.csv", sep=";", encoding="cp1252", dtype=str
@@ -216,7 +219,7 @@ def test_simulated_likely_duplicates_found_by_distance(
     # Through ingested.parquet, as the geocoding stage reads it (points from lon/lat).
     write_points_geoparquet(result.ingested, tmp_path / "ingested.parquet")
     reports = read_geoparquet(tmp_path / "ingested.parquet")
-    linked = ingest.link_likely_duplicates(reports, distance_m=30.0, window_h=48.0)
+    linked = link_likely_duplicates(reports, distance_m=30.0, window_h=48.0)
     got = {
         a.removeprefix("bailleur:"): b.removeprefix("bailleur:")
         for a, b in zip(reports["report_id"], linked, strict=True)
@@ -736,7 +739,7 @@ def test_link_likely_duplicates_known_pairs() -> None:
             ),  # same time, other building
         ]
     )
-    linked = ingest.link_likely_duplicates(reports, distance_m=30.0, window_h=48.0)
+    linked = link_likely_duplicates(reports, distance_m=30.0, window_h=48.0)
     assert linked.name == "duplicate_of"
     assert linked.index.equals(reports.index)
     got = dict(zip(reports["report_id"], linked, strict=True))
@@ -762,7 +765,7 @@ def test_link_likely_duplicates_known_pairs() -> None:
         ]
     )
     both = pd.concat([reports, filler])
-    linked_both = ingest.link_likely_duplicates(both, distance_m=30.0, window_h=48.0)
+    linked_both = link_likely_duplicates(both, distance_m=30.0, window_h=48.0)
     assert linked_both.iloc[: len(reports)].tolist() == linked.tolist()
     assert linked_both.iloc[len(reports) :].isna().all()
 
@@ -783,7 +786,7 @@ def test_link_likely_duplicates_matches_brute_force() -> None:
     y = rng.uniform(6_870_000, 6_870_600, n)
     pts = gpd.points_from_xy(x, y, crs="EPSG:2154").to_crs("EPSG:4326")
     reports = gpd.GeoDataFrame(frame, geometry=pts, crs="EPSG:4326")
-    linked = ingest.link_likely_duplicates(reports, distance_m=30.0, window_h=48.0)
+    linked = link_likely_duplicates(reports, distance_m=30.0, window_h=48.0)
     # O(n²) reference: the earliest (category, time, id) report matching each one.
     t = frame["reported_at"].to_numpy().astype("datetime64[s]").astype(np.int64)
     cat = frame["category"].to_numpy()

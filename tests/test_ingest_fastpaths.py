@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.ingest import buffers as _bytes
-from pipelines.ingest import csvfile as _csv
 from pipelines.ingest import cells as _ingest_cells
+from pipelines.ingest import csvfile as _csv
 from pipelines.ingest import gather as _ingest_gather
 from pipelines.ingest import partition as _ingest_partition
 from pipelines.ingest import scrub as _scrub
@@ -470,8 +470,8 @@ def test_personal_columns_left_unread_read_the_same(
 
 
 def test_a_personal_column_mapped_to_a_role_is_read(tmp_path: Path) -> None:
-    from pipelines.ingest import stage as ingest
     from pipelines.config.core import SourceConfig
+    from pipelines.ingest import stage as ingest
 
     source = SourceConfig(
         id="s",

@@ -12,8 +12,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.ingest import stage as ingest
 from pipelines.config.core import DEFAULT_PARAMS, SiteConfig, SourceConfig
+from pipelines.ingest import stage as ingest
 
 HEADER = [
     "N° ticket",

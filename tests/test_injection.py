@@ -32,11 +32,11 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+from pipelines.annotations.stage import add_annotation_ui, add_notes_layer
+from pipelines.crs import LAMBERT93
 from pipelines.maps import site as maps
 from pipelines.markup import RawHtml, SafeMacroElement, render_template
-from pipelines.annotations.stage import add_annotation_ui, add_notes_layer
 from pipelines.osm.buildings import read_osm_buildings
-from pipelines.crs import LAMBERT93
 from tests.conftest import RAW, ROOT
 
 BONDY_OSM = RAW / "bondy" / "bondy_nord.osm"

@@ -15,9 +15,13 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon
 
+from pipelines.annotations.stage import link_annotations
+from pipelines.config.core import Config, SiteConfig, SourceConfig
+from pipelines.crs import LAMBERT93, WGS84
 from pipelines.maps import site as maps
 from pipelines.maps.html import building_fact_sheet, sparkline_svg
 from pipelines.maps.index import index_page, run_index, site_trend
+from pipelines.maps.png import nice_scale_length, write_site_png
 from pipelines.maps.views import (
     comparison,
     count_classes,
@@ -26,12 +30,8 @@ from pipelines.maps.views import (
     rate_classes,
     window_text,
 )
-from pipelines.annotations.stage import link_annotations
 from pipelines.osm.basemap import STYLES, basemap_features, classify_features, read_osm_basemap
 from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings
-from pipelines.maps.png import nice_scale_length, write_site_png
-from pipelines.config.core import Config, SiteConfig, SourceConfig
-from pipelines.crs import LAMBERT93, WGS84
 from pipelines.taxonomy import CODES
 from pipelines.zones.stage import assign_zone_ids, hot_zones
 from tests.conftest import RAW

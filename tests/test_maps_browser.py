@@ -128,8 +128,8 @@ READY = (
 @pytest.fixture(scope="module")
 def handmade(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The hand-made site of tests/test_maps.py, rendered three ways."""
-    from pipelines.osm.basemap import read_osm_basemap
     from pipelines.maps.site import MapOptions, build_site_map, render_map
+    from pipelines.osm.basemap import read_osm_basemap
     from tests.test_maps import BONDY_OSM, handmade_site
 
     site = handmade_site()
@@ -289,8 +289,8 @@ def test_period_selector_recolours_and_filters(handmade, browser) -> None:  # ty
 
 
 def test_building_views_switch_colours_and_legend(handmade, browser) -> None:  # type: ignore[no-untyped-def]
-    from pipelines.maps.views import EMERGING_COLOURS
     from pipelines.maps.site import GI_COLOURS
+    from pipelines.maps.views import EMERGING_COLOURS
 
     a, b = handmade["pos"]["A"], handmade["pos"]["B"]
     with offline_page(handmade["pages"]["full"], browser=browser, wait_js=READY) as live:

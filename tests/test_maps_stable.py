@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from pipelines.maps import site as maps
-from pipelines.markup import stable_ids
 from pipelines.maps.png import write_site_png
+from pipelines.markup import stable_ids
 from tests.test_maps import NOTE_TAGS, handmade_site
 
 #: folium's names: ``map_<32 hex>``, ``marker_cluster_<32 hex>``, …

@@ -23,7 +23,10 @@ import pandas as pd
 import pytest
 import shapely
 
+from pipelines.errors import InputError
 from pipelines.geocode.osm_addresses import read_osm_addresses
+from pipelines.osm.basemap import BASEMAP_TAGS, read_osm_basemap, read_osm_basemap_report
+from pipelines.osm.buildings import read_osm_bounds
 from pipelines.osm.reader import (
     INCOMPLETE_KINDS,
     is_area_way,
@@ -31,9 +34,6 @@ from pipelines.osm.reader import (
     read_osm_elements,
 )
 from pipelines.osm.sources import read_osm_file_report
-from pipelines.osm.basemap import BASEMAP_TAGS, read_osm_basemap, read_osm_basemap_report
-from pipelines.osm.buildings import read_osm_bounds
-from pipelines.errors import InputError
 from tests.conftest import RAW
 from tests.test_osm_sources import to_pbf
 

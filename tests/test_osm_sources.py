@@ -18,16 +18,16 @@ import pytest
 import requests
 import shapely
 
+from pipelines.crs import LAMBERT93
+from pipelines.errors import ConfigError, InputError
 from pipelines.osm import sources as _osm_sources
+from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings
 from pipelines.osm.sources import (
     BUILDING_COLUMNS,
     read_buildings,
     read_osm_buildings_online,
     read_osm_file,
 )
-from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings
-from pipelines.crs import LAMBERT93
-from pipelines.errors import ConfigError, InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 PARIS10 = ROOT / "data/raw/paris10/paris10.osm"

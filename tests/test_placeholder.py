@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
-from pipelines.osm.buildings import read_osm_bounds
 from pipelines.cli import run_site_stages
 from pipelines.config.core import load_config
 from pipelines.geocode.stage import placeholder_points
 from pipelines.io import read_geoparquet
+from pipelines.osm.buildings import read_osm_bounds
 
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw" / "paris10"
 CSV = RAW / "dansmarue_paris_2023-08_2024-09.csv"

@@ -20,13 +20,13 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pipelines.ingest import stage as ingest
-from pipelines.ingest.csvfile import read_csv
-from pipelines.ingest.rejects import _json_objects
-from pipelines.ingest.readers import MAX_XLSX_ROWS, MAX_XLSX_XML_BYTES, read_file, read_xlsx
 from pipelines.cli import main
 from pipelines.config.core import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
 from pipelines.errors import InputError
+from pipelines.ingest import stage as ingest
+from pipelines.ingest.csvfile import read_csv
+from pipelines.ingest.readers import MAX_XLSX_ROWS, MAX_XLSX_XML_BYTES, read_file, read_xlsx
+from pipelines.ingest.rejects import _json_objects
 from tests.conftest import write_demo_config
 
 BONDY_BBOX = (2.4779, 48.90676, 2.49111, 48.91278)

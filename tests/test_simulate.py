@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from pipelines.simulate import stage as sim
-from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings, read_rpls
 from pipelines.crs import LAMBERT93, WGS84
+from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings, read_rpls
+from pipelines.simulate import stage as sim
 from pipelines.taxonomy import map_labels
 
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw" / "bondy"

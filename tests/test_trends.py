@@ -19,11 +19,11 @@ import pymannkendall
 import pytest
 from shapely.geometry import box
 
-from pipelines.trends import stage as trends
 from pipelines.config.core import DEFAULT_PARAMS, load_config
 from pipelines.crs import LAMBERT93
 from pipelines.errors import ConfigError
 from pipelines.stats.gistar import auto_distance_band, feature_points
+from pipelines.trends import stage as trends
 
 ROOT = Path(__file__).resolve().parents[1]
 DMR_CSV = ROOT / "data/raw/paris10/dansmarue_paris_2023-08_2024-09.csv"

@@ -20,12 +20,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines import reports
+from pipelines.config.core import SiteConfig, SourceConfig, load_config
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest import stage as ingest
-from pipelines.publish import summary
 from pipelines.ingest.schema import HISTORY_COLUMNS, UPDATE_REASONS
 from pipelines.osm.buildings import read_osm_bounds
-from pipelines.config.core import SiteConfig, SourceConfig, load_config
+from pipelines.publish import summary
 from tests.conftest import RAW, ROOT
 
 EXPORT = RAW / "bondy" / "signalements_bailleur.csv"
@@ -67,8 +68,8 @@ def _ingest(
     site = dataclasses.replace(bondy, sources=(source,))
     result = ingest.ingest_site(site, study_area_bbox=bbox, today=TODAY)
     s = result.summary["sources"][source.id]
-    assert s["rows_in"] == sum(summary.partition_count(s, k) for k in summary.PARTITION)
-    assert summary.check_partition(result.summary["sources"]) == []
+    assert s["rows_in"] == sum(reports.partition_count(s, k) for k in reports.PARTITION)
+    assert reports.check_partition(result.summary["sources"]) == []
     assert len(result.history) == s["updated"]
     assert list(result.history.columns) == list(HISTORY_COLUMNS)
     assert len(result.ingested) == s["accepted"]
@@ -280,7 +281,9 @@ def test_history_holds_no_personal_data(months: Months, tmp_path: Path, bondy: S
     )
     (tmp_path / "demo.toml").write_text(config_text, encoding="utf-8")
     config = load_config(tmp_path / "demo.toml")
-    result = ingest.run(config, "bondy", tmp_path / "out")
+    result = ingest.run(
+        config, "bondy", tmp_path / "out", bounds=read_osm_bounds(config.site("bondy").osm)
+    )
     text = (tmp_path / "out" / "report_history.csv").read_text(encoding="utf-8-sig")
     written = pd.read_csv(tmp_path / "out" / "report_history.csv", encoding="utf-8-sig")
     assert len(written) == result.summary["sources"]["bailleur"]["updated"] > 0
@@ -294,7 +297,7 @@ def test_history_holds_no_personal_data(months: Months, tmp_path: Path, bondy: S
                 assert value not in text, (column, value)
     # The run summary counts the updates too, and adds up.
     run = summary.build_summary(config, "bondy", {"ingest": result.summary})
-    assert run["partition"] == summary.PARTITION_TEXT
+    assert run["partition"] == reports.PARTITION_TEXT
     assert run["totals"]["updated"] == len(written)
 
 
@@ -381,7 +384,7 @@ def test_identical_exports_are_duplicates_only(
 def test_check_partition_counts_updates() -> None:
     good = {"rows_in": 10, "accepted": 5, "updated": 2, "duplicates": 1, "rejected": {"x": 1}}
     good["outside_study_area"] = 1
-    assert summary.check_partition({"s": good}) == []
-    assert summary.check_partition({"s": {**good, "updated": 3}}) == ["s"]
+    assert reports.check_partition({"s": good}) == []
+    assert reports.check_partition({"s": {**good, "updated": 3}}) == ["s"]
     old_format = {k: v for k, v in good.items() if k != "updated"}
-    assert summary.check_partition({"s": {**old_format, "rows_in": 8}}) == []
+    assert reports.check_partition({"s": {**old_format, "rows_in": 8}}) == []

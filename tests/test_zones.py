@@ -12,8 +12,8 @@ import shapely
 from scipy.sparse import coo_matrix
 
 from pipelines.annotations.stage import link_annotations
-from pipelines.osm.buildings import read_osm_buildings
 from pipelines.crs import LAMBERT93, WGS84
+from pipelines.osm.buildings import read_osm_buildings
 from pipelines.zones.stage import (
     assign_zone_ids,
     disappeared_zone_ids,

@@ -21,9 +21,9 @@ from pipelines.annotations.model import (
     _clean,
     _fr_time,
 )
-from pipelines.markup import SafeMacroElement, add_html, template_text
 from pipelines.crs import WGS84
 from pipelines.io import list_cell
+from pipelines.markup import SafeMacroElement, add_html, template_text
 
 # The logger of pipelines.annotations.stage, as before the split, so that log
 # filters and configurations keep matching these messages.

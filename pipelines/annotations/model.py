@@ -1,4 +1,5 @@
-"""Vocabulary, columns and value helpers of the planners' notes (:mod:`pipelines.annotations.stage`)."""
+"""Vocabulary, columns and value helpers of the planners' notes
+(:mod:`pipelines.annotations.stage`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
 from pipelines.crs import WGS84
+from pipelines.ingest import scrub_series
 
 #: Statuses a planner can give a note (the map's form offers them in this order).
 STATUSES: tuple[str, ...] = ("ouvert", "en cours", "clos")
@@ -282,7 +284,6 @@ def scrub_note_fields(
         ``fields`` (per field, how many notes had it changed) and ``notes`` (how many
         notes had at least one field changed).
     """
-    from pipelines.ingest.scrub import scrub_series
 
     out = notes.copy()
     present = [c for c in fields if c in out]

@@ -45,6 +45,7 @@ from pipelines.annotations.model import (
 )
 from pipelines.annotations.versions import _notes_frame, deduplicate_notes
 from pipelines.crs import WGS84
+from pipelines.ingest import scrub_series
 
 # The logger of pipelines.annotations.stage, as before the split, so that log
 # filters and configurations keep matching these messages.
@@ -547,7 +548,6 @@ def scrub_messages(messages: list[str]) -> list[str]:
     of personal data in one call, like the notes themselves."""
     if not messages:
         return []
-    from pipelines.ingest.scrub import scrub_series
 
     clean, _ = scrub_series(pd.Series(messages, dtype=object))
     return [str(m) for m in clean]

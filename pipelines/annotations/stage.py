@@ -121,7 +121,16 @@ from pipelines.annotations.versions import (
 )
 from pipelines.config.core import Config
 from pipelines.crs import WGS84, metric_crs_of
-from pipelines.io import list_cell
+from pipelines.io import (
+    list_cell,
+    read_geoparquet,
+    write_csv,
+    write_geoparquet,
+    write_json,
+    write_text,
+)
+from pipelines.stages import SitePaths
+from pipelines.zones import zone_descendants, zone_sort_key
 
 __all__ = [
     "ALIASES",
@@ -185,7 +194,6 @@ log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- links
 def _zone_lineage(zones: pd.DataFrame) -> dict[str, list[str]]:
-    from pipelines.zones.stage import zone_descendants
 
     if "ancestor_zone_ids" not in zones:
         empty: list[list[str]] = [[] for _ in range(len(zones))]
@@ -364,7 +372,6 @@ def link_annotations(
 
 
 def _zone_key(zone_id: str) -> tuple[int, str]:
-    from pipelines.zones.stage import zone_sort_key
 
     return zone_sort_key(zone_id)
 
@@ -393,7 +400,6 @@ def _read_previous(
         row read (for the version store), the scrubbing counts, and messages about
         archived versions dated after ``latest``, set aside (kept in the version store).
     """
-    from pipelines.io import read_geoparquet
 
     frames = []
     for path in paths:
@@ -467,8 +473,6 @@ def run(
     GeoDataFrame
         The notes written to ``annotations.parquet``.
     """
-    from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json, write_text
-    from pipelines.stages import SitePaths
 
     folder = Path(folder) if folder else SitePaths.of(config, site_id).annotations
     archive_file = Path(archive_path) if archive_path else archive_path_of(config, site_id)

@@ -43,8 +43,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from pipelines.errors import ConfigError, os_reason
 from pipelines.config.hotspots import HotspotParams
+from pipelines.errors import ConfigError, os_reason
 from pipelines.taxonomy import CODES
 
 SOURCE_KINDS = ("reports", "observations")

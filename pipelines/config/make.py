@@ -21,6 +21,7 @@ from pathlib import Path
 from pipelines.config.core import Config
 from pipelines.errors import ConfigError
 from pipelines.io import write_text
+from pipelines.stages import make_rules
 
 #: Files written by ``vigie simulate`` into a simulated site's raw folder.
 SIMULATED_FILES = (
@@ -222,12 +223,12 @@ def deps_fragment(config: Config) -> str:
             refs = " ".join(make_name(p) for p in (site.osm, site.ban, site.rpls) if p)
             lines += [
                 f"{' '.join(sim)} &: {refs} "
-                "pipelines/simulate/stage.py $(wildcard pipelines/_sim_*.py) $(COMMON) | $(VENV_STAMP)",
+                "$(wildcard pipelines/simulate/*.py) $(COMMON) | $(VENV_STAMP)",
                 f"\t$(VIGIE) simulate --osm {_quote(site.osm)} --ban {_quote(site.ban or '')} "
                 + (f"--rpls {_quote(site.rpls)} " if site.rpls else "")
                 + f"--out-dir {_quote(str(Path(site.osm).parent))} --seed $(SEED)",
             ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + make_rules()
 
 
 def write_deps(config: Config, dst: Path) -> Path:

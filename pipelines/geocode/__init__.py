@@ -1,1 +1,13 @@
-"""geocode."""
+"""Geocoding: reports placed on OSM buildings from their coordinates or their French
+addresses (OSM addresses, BAN), placeholder points set aside, likely duplicates linked.
+"""
+
+from __future__ import annotations
+
+from pipelines.geocode.duplicates import link_likely_duplicates
+from pipelines.geocode.stage import run
+
+__all__ = [
+    "link_likely_duplicates",
+    "run",
+]

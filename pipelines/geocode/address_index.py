@@ -38,6 +38,10 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
+from pipelines.crs import WGS84, metric_crs_of
+from pipelines.errors import InputError
+from pipelines.geocode.addresses import parse_addresses, suffix_key
+from pipelines.geocode.ban import BanClient, BanServiceError, read_ban
 from pipelines.geocode.matching import (
     MATCH_COLUMNS,
     _gazetteer_lookup,
@@ -48,11 +52,9 @@ from pipelines.geocode.matching import (
     _Streets,
     link_points_to_buildings,
 )
-from pipelines.geocode.ban import BanClient, BanServiceError, read_ban
 from pipelines.geocode.osm_addresses import ADDRESS_COLUMNS, SOURCE_RANK, read_osm_addresses
-from pipelines.geocode.addresses import parse_addresses, suffix_key
-from pipelines.crs import WGS84, metric_crs_of
-from pipelines.errors import InputError
+from pipelines.io import write_geoparquet
+from pipelines.osm import read_osm_buildings
 
 # The readers, the BAN client and the matcher steps live in private modules
 # (``_osm_addresses``, ``_ban``, ``_address_match``); they are re-exported here so that
@@ -320,8 +322,6 @@ def run(
 
     Writes GeoParquet (EPSG:4326) with :func:`pipelines.io.write_geoparquet`.
     """
-    from pipelines.osm.buildings import read_osm_buildings
-    from pipelines.io import write_geoparquet
 
     parts = [read_osm_addresses(osm_path)]
     if ban_path is not None:

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import requests
 
-from pipelines.geocode.osm_addresses import _finish_address_frame
-from pipelines.geocode.addresses import normalise_key, normalise_street, repair_mojibake
 from pipelines.crs import WGS84
 from pipelines.errors import InputError, VigieError
+from pipelines.geocode.addresses import normalise_key, normalise_street, repair_mojibake
+from pipelines.geocode.osm_addresses import _finish_address_frame
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pyarrow as pa
 from pyproj import Transformer
 
-from pipelines.ingest.values import arrow_strings
 from pipelines.crs import metric_crs_of
+from pipelines.ingest import arrow_strings
 
 
 def link_likely_duplicates(

@@ -15,10 +15,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from pipelines.geocode.osm_addresses import SOURCE_RANK
-from pipelines.geocode.addresses import normalise_key
 from pipelines.crs import WGS84, metric_crs_of, to_metric
 from pipelines.errors import InputError
+from pipelines.geocode.addresses import normalise_key
+from pipelines.geocode.osm_addresses import SOURCE_RANK
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,14 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from pipelines.osm.reader import Incomplete, OsmElements, read_osm_elements
-from pipelines.geocode.addresses import normalise_key, normalise_street, parse_housenumber, suffix_key
 from pipelines.crs import WGS84, metric_crs_of
+from pipelines.geocode.addresses import (
+    normalise_key,
+    normalise_street,
+    parse_housenumber,
+    suffix_key,
+)
+from pipelines.osm import Incomplete, OsmElements, read_osm_elements
 
 log = logging.getLogger(__name__)
 

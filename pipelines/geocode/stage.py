@@ -21,9 +21,12 @@ import pandas as pd
 import shapely
 from shapely import STRtree
 
-from pipelines.geocode.addresses import normalise_key
 from pipelines.config.core import Config, SiteConfig
 from pipelines.crs import metric_crs_of, require_metric
+from pipelines.geocode import address_index
+from pipelines.geocode.addresses import normalise_key
+from pipelines.geocode.duplicates import link_likely_duplicates
+from pipelines.io import read_geoparquet, write_geoparquet, write_json
 
 log = logging.getLogger(__name__)
 
@@ -396,8 +399,6 @@ def run(
     has_ban: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read ingested reports and footprints, geocode, link likely duplicates, write."""
-    from pipelines.geocode.duplicates import link_likely_duplicates
-    from pipelines.io import read_geoparquet, write_geoparquet, write_json
 
     reports = read_geoparquet(reports_path)
     buildings = read_geoparquet(buildings_path)
@@ -464,7 +465,6 @@ def run_site(
 ) -> gpd.GeoDataFrame:
     """Geocode one site: coordinates, then addresses and building codes when the site
     has an address index (OSM ``addr:*``, associatedStreet relations, BAN, gazetteer)."""
-    from pipelines.io import read_geoparquet
 
     reports = read_geoparquet(reports_path)
     buildings = read_geoparquet(buildings_path)
@@ -489,10 +489,5 @@ def match_site_addresses(
         if column in reports:
             has_address |= reports[column].fillna("").astype(str).str.strip() != ""
     if not has_address.any():
-        return None
-    try:
-        from pipelines.geocode import address_index
-    except ImportError:  # address matching not available in this build
-        log.warning("adresses non géocodées : module address_index absent")
         return None
     return address_index.match_site(reports[has_address], buildings, site=site)

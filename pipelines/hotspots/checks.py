@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pipelines.stats import gistar as hs
 from pipelines.config.core import Config
 from pipelines.io import read_json
+from pipelines.stats import gistar as hs
 
 log = logging.getLogger(__name__)
 

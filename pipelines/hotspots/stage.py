@@ -35,14 +35,16 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipelines.hotspots import chronic as chronic_mod
-from pipelines.stats import density
-from pipelines.hotspots import checks as hotspot_checks
-from pipelines.stats import gistar as hs
 from pipelines.config.core import Config
+from pipelines.config.hotspots import HotspotParams
 from pipelines.crs import WGS84, metric_crs_of
 from pipelines.errors import NotEnoughFeaturesError
-from pipelines.config.hotspots import HotspotParams
+from pipelines.hotspots import checks as hotspot_checks
+from pipelines.hotspots import chronic as chronic_mod
+from pipelines.hotspots import method_note
+from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json, write_text
+from pipelines.stats import density
+from pipelines.stats import gistar as hs
 from pipelines.taxonomy import CODES, UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -598,9 +600,6 @@ def run(
     :func:`analyse`, and writing (for the benchmark).
     """
     import time
-
-    from pipelines.hotspots import method_note
-    from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json, write_text
 
     timings = {} if timings is None else timings
     t0 = time.perf_counter()

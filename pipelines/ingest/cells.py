@@ -18,7 +18,12 @@ import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 from pyproj import CRS, Transformer
 
+from pipelines.config.core import SourceConfig
+from pipelines.crs import LAMBERT93, WGS84
+from pipelines.errors import InputError
 from pipelines.ingest.buffers import string_hashes
+from pipelines.ingest.rawfile import RawFile
+from pipelines.ingest.readers import CATEGORY_FALLBACK, FORMAT_DEFAULTS
 from pipelines.ingest.schema import (
     _FRANCE_LAT,
     _FRANCE_LON,
@@ -31,8 +36,6 @@ from pipelines.ingest.schema import (
     _STATE_OK,
     _TEXT_ROLES,
 )
-from pipelines.ingest.rawfile import RawFile
-from pipelines.ingest.readers import CATEGORY_FALLBACK, FORMAT_DEFAULTS
 from pipelines.ingest.scrub import empty_counts, scrub_ids
 from pipelines.ingest.values import (
     arrow_view,
@@ -45,9 +48,6 @@ from pipelines.ingest.values import (
     parse_numbers,
     to_str_series,
 )
-from pipelines.config.core import SourceConfig
-from pipelines.crs import LAMBERT93, WGS84
-from pipelines.errors import InputError
 from pipelines.taxonomy import normalise_label
 
 

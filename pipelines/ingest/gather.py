@@ -12,13 +12,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.config.core import SourceConfig
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.buffers import bits
 from pipelines.ingest.cells import _concurrently, _Parsed, _str_column
 from pipelines.ingest.partition import _Categories
 from pipelines.ingest.schema import _NOTES, _STR_COLUMNS, INGESTED_COLUMNS, OUTSIDE_COLUMNS
 from pipelines.ingest.values import _dictionary_of, arrow_strings, arrow_view, to_str_series
-from pipelines.config.core import SourceConfig
 from pipelines.taxonomy import BY_CODE, CODES
 
 

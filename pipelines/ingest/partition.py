@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from pipelines.config.core import SourceConfig
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.cells import _has_repeats, _Parsed, _str_column
 from pipelines.ingest.schema import _LOCATION_ROLES, _STATE_BAD, _STATE_OK
 from pipelines.ingest.values import filled_cells, to_str_series
-from pipelines.config.core import SourceConfig
 from pipelines.taxonomy import BY_CODE, CODES, UNKNOWN, map_labels, normalise_label
 
 

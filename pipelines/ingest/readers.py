@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from pipelines.errors import InputError
 from pipelines.ingest.csvfile import _clean_names, _drop_blank_columns, decode, read_csv
 from pipelines.ingest.rawfile import Malformed, RawFile
-from pipelines.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -20,14 +20,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.config.core import SourceConfig
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.cells import _is_personal, _Parsed, personal_columns
 from pipelines.ingest.partition import _Partition
-from pipelines.ingest.schema import REJECTED_COLUMNS, ROW_REASONS
 from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.readers import FORMAT_PERSONAL
+from pipelines.ingest.schema import REJECTED_COLUMNS, ROW_REASONS
 from pipelines.ingest.values import to_str_series
-from pipelines.config.core import SourceConfig
 
 #: JSON escapes of the characters ``json.dumps(..., ensure_ascii=False)`` escapes,
 #: backslash first.

@@ -38,7 +38,7 @@ geocoding); ``_ingest_schema`` holds the columns.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -48,6 +48,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.config.core import DEFAULT_PARAMS, Config, SiteConfig, SourceConfig
+from pipelines.errors import ConfigError
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.cells import (
     _is_personal,
@@ -59,6 +61,8 @@ from pipelines.ingest.cells import (
 )
 from pipelines.ingest.gather import _accepted_frame, _order, _outside_frame, _typed
 from pipelines.ingest.partition import _categories, _partition
+from pipelines.ingest.rawfile import RawFile
+from pipelines.ingest.readers import read_file
 from pipelines.ingest.rejects import _rejected_frame
 from pipelines.ingest.schema import (
     _LABEL_ROLES,
@@ -77,11 +81,8 @@ from pipelines.ingest.versions import (
     resolve_versions,
     unparseable_updated_at,
 )
-from pipelines.geocode.duplicates import link_likely_duplicates
-from pipelines.ingest.rawfile import RawFile
-from pipelines.ingest.readers import read_file
-from pipelines.config.core import DEFAULT_PARAMS, Config, SiteConfig, SourceConfig
-from pipelines.publish.summary import PARTITION, PARTITION_TEXT, check_partition
+from pipelines.io import read_json, write_csv, write_json, write_points_geoparquet
+from pipelines.reports import PARTITION, PARTITION_TEXT, check_partition
 from pipelines.taxonomy import CODES
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,6 @@ __all__ = [
     "ROW_REASONS",
     "IngestResult",
     "ingest_site",
-    "link_likely_duplicates",
     "resolve_columns",
     "run",
 ]
@@ -498,20 +498,46 @@ def ingest_site(
     return IngestResult(ingested, rejected, outside, summary, history)
 
 
-def run(config: Config, site_id: str, out_dir: Path) -> IngestResult:
+def study_area(
+    site: SiteConfig, bounds: Sequence[float] | None
+) -> tuple[float, float, float, float]:
+    """The study area of a site: its ``study_area_bbox``, else ``bounds``, those of its
+    OSM extract as the OSM stage wrote them in ``buildings_summary.json``."""
+    if site.study_area_bbox:
+        return site.study_area_bbox
+    if not bounds:
+        raise ConfigError(
+            str(site.osm),
+            "zone d'étude inconnue : renseignez study_area_bbox pour ce site, ou donnez "
+            "l'emprise de l'extrait OSM (buildings_summary.json de l'étape OSM, option "
+            "--bounds ; un lieu Overpass n'en a pas hors ligne).",
+            key="osm",
+        )
+    west, south, east, north = (float(v) for v in bounds)
+    return west, south, east, north
+
+
+def read_bounds(buildings_summary: Path) -> list[float] | None:
+    """The OSM extract's bounds from the OSM stage's ``buildings_summary.json``."""
+    bounds = read_json(buildings_summary).get("bounds")
+    return list(bounds) if bounds else None
+
+
+def run(
+    config: Config, site_id: str, out_dir: Path, *, bounds: Sequence[float] | None = None
+) -> IngestResult:
     """Ingest a site's sources and write ``ingested.parquet``, ``rejected.csv``,
     ``outside_study_area.csv``, ``report_history.csv`` and ``ingest_summary.json`` into
     ``out_dir``.
 
-    The study area is the site's ``study_area_bbox``, else the bounds of its OSM extract;
-    ``today`` is ``params.ingest.today`` when set (reproducible runs), else the day of
-    the run.
+    The study area is the site's ``study_area_bbox``, else the bounds of its OSM extract
+    ``bounds`` (:func:`read_bounds` of the OSM stage's ``buildings_summary.json``:
+    ingestion never reads the OSM file itself); ``today`` is ``params.ingest.today`` when set
+    (reproducible runs), else the day of the run.
     """
-    from pipelines.osm.buildings import read_osm_bounds
-    from pipelines.io import write_csv, write_json, write_points_geoparquet
 
     site = config.site(site_id)
-    bbox = site.study_area_bbox or read_osm_bounds(site.osm)
+    bbox = study_area(site, bounds)
     today_param = site.params.get("ingest", {}).get("today")
     today = date.fromisoformat(str(today_param)) if today_param else date.today()
     result = ingest_site(site, study_area_bbox=bbox, today=today)

@@ -300,7 +300,8 @@ def inline_assets(html: str, *, node_modules: Path = NODE_MODULES) -> str:
         raise OfflineAssetError(
             "la carte référence encore le réseau : "
             + ", ".join(remaining)
-            + ". Retirez ces ressources ou ajoutez-les aux paquets figés (pipelines/maps/assets.py)."
+            + ". Retirez ces ressources ou ajoutez-les aux paquets figés "
+            "(pipelines/maps/assets.py)."
         )
     log.debug("inlined %d assets (%d -> %d characters)", len(done), len(html), len(out))
     return out

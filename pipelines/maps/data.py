@@ -17,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from pipelines.crs import WGS84
 from pipelines.maps.html import (
     as_number,
     building_fact_sheet,
@@ -53,7 +54,6 @@ from pipelines.maps.views import (
     naive_dates,
     site_months,
 )
-from pipelines.crs import WGS84
 from pipelines.taxonomy import BY_CODE
 from pipelines.zones.stage import zone_of_buildings
 

@@ -15,9 +15,9 @@ import pandas as pd
 from markupsafe import Markup
 
 from pipelines import __version__
-from pipelines.markup import render_template, template_text
-from pipelines.maps.html import ATTRIBUTIONS, esc, fr_number, fr_period, plural
 from pipelines.config.core import Config, SiteConfig
+from pipelines.maps.html import ATTRIBUTIONS, esc, fr_number, fr_period, plural
+from pipelines.markup import render_template, template_text
 from pipelines.stages import SitePaths
 
 #: Trend arrows: (symbol, CSS class, French words).

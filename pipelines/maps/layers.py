@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipelines.maps.html import esc, fr_number, present
-from pipelines.maps.views import CATEGORY_COLOURS, KDE_COLOURS, naive_dates
 from pipelines.crs import WGS84
 from pipelines.io import list_cell
+from pipelines.maps.html import esc, fr_number, present
+from pipelines.maps.views import CATEGORY_COLOURS, KDE_COLOURS, naive_dates
 from pipelines.taxonomy import BY_CODE, CODES
 
 #: Longest description shown in a report popup, in characters.

@@ -21,8 +21,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from pipelines.maps.html import ATTRIBUTIONS, fr_period
 from pipelines.crs import metric_crs_of
+from pipelines.maps.html import ATTRIBUTIONS, fr_period
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,8 @@ from folium.elements import JSCSSMixin
 from folium.plugins import MarkerCluster
 from folium.template import Template
 
-from pipelines.markup import SafeMacroElement, add_html, script_json, stable_ids, template_text
+from pipelines.config.core import Config, SiteConfig
+from pipelines.ingest.scrub import scrub_series
 from pipelines.maps.data import MAX_REPORT_POINTS, MapOptions, enrich_buildings, map_data
 from pipelines.maps.html import (
     ATTRIBUTIONS,
@@ -64,8 +65,7 @@ from pipelines.maps.views import (
     naive_dates,
     rate_classes,
 )
-from pipelines.ingest.scrub import scrub_series
-from pipelines.config.core import Config, SiteConfig
+from pipelines.markup import SafeMacroElement, add_html, script_json, stable_ids, template_text
 
 log = logging.getLogger(__name__)
 
@@ -257,8 +257,8 @@ def run_site(config: Config, site: SiteConfig, *, processed: Path, dst: Path) ->
     suffix ``.png`` (:mod:`pipelines.maps.png`). The map has the « Annoter » mode with
     the configuration's ``annotation_tags``.
     """
-    from pipelines.maps import png as charts_map
     from pipelines.io import read_geoparquet, write_text
+    from pipelines.maps import png as charts_map
 
     buildings = read_geoparquet(processed / "buildings.parquet")
     reports = read_geoparquet(processed / "reports.parquet")

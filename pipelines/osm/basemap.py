@@ -23,8 +23,9 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from pipelines.osm.reader import Incomplete, OsmElements, read_osm_elements, tagged_features
 from pipelines.crs import WGS84, metric_crs_of
+from pipelines.io import write_geoparquet, write_json
+from pipelines.osm.reader import Incomplete, OsmElements, read_osm_elements, tagged_features
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +294,6 @@ def run(osm_path: str | Path, dst: str | Path) -> Path:
     Also writes ``basemap_summary.json`` beside ``dst``: the number of features and the
     incomplete OSM elements repaired or dropped (``osm_incomplete``).
     """
-    from pipelines.io import write_geoparquet, write_json
 
     out, incomplete = read_osm_basemap_report(osm_path)
     dst = Path(dst)

@@ -17,6 +17,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from pipelines.crs import metric_crs_of
+from pipelines.errors import ConfigError, InputError
+from pipelines.io import write_geoparquet, write_json
 from pipelines.osm.reader import read_header_box, read_osm_elements
 from pipelines.osm.sources import (
     BUILDING_COLUMNS,
@@ -27,8 +30,6 @@ from pipelines.osm.sources import (
     read_osm_file,
     read_osm_file_report,
 )
-from pipelines.crs import metric_crs_of
-from pipelines.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -165,13 +166,16 @@ def build_buildings_report(
     ``osm_path`` is a site's ``osm`` setting: an OSM file (read once, by
     :func:`pipelines.osm.sources.read_osm_file_report`), or an ``overpass:…`` request
     (see :func:`pipelines.osm.sources.read_buildings`). The summary gives the number of
-    buildings, the extract's bounds (west, south, east, north; ``None`` for Overpass)
-    and ``osm_incomplete``: the incomplete ways and relations dropped, by kind.
+    buildings, the extract's bounds (west, south, east, north; for Overpass, the requested
+    box, ``None`` for a place name), which ingestion takes as the study area when none is
+    configured, and ``osm_incomplete``: the incomplete ways and relations dropped, by kind.
     """
     summary: dict[str, Any] = {}
     if str(osm_path).startswith(OVERPASS_PREFIX):
         buildings = read_buildings(osm_path)
-        summary["bounds"] = None
+        request = parse_overpass_spec(str(osm_path))
+        box = request.get("bbox") or (request["polygon"].bounds if "polygon" in request else None)
+        summary["bounds"] = list(box) if box is not None else None
         summary["osm_incomplete"] = None
     else:
         buildings, incomplete, bounds = read_osm_file_report(osm_path)
@@ -197,7 +201,6 @@ def build_buildings(osm_path: str | Path, rpls_path: str | Path | None = None) -
 
 def run(osm_path: str | Path, rpls_path: str | Path | None, dst: str | Path) -> Path:
     """Write ``buildings_osm.parquet`` to ``dst`` and ``buildings_summary.json`` beside it."""
-    from pipelines.io import write_geoparquet, write_json
 
     out, summary = build_buildings_report(osm_path, rpls_path)
     dst = Path(dst)

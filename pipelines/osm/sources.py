@@ -27,9 +27,9 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from pipelines.osm.reader import Incomplete, OsmElements, read_osm_elements, tagged_features
 from pipelines.crs import WGS84
 from pipelines.errors import ConfigError
+from pipelines.osm.reader import Incomplete, OsmElements, read_osm_elements, tagged_features
 
 log = logging.getLogger(__name__)
 

@@ -8,31 +8,7 @@ from typing import Any
 from pipelines import __version__
 from pipelines.config.core import Config
 from pipelines.io import read_json, write_json
-
-#: Where every row read goes: ``rows_in`` is their sum, per source (``rejected`` is a
-#: count per reason).
-PARTITION = ("accepted", "updated", "duplicates", "rejected", "outside_study_area")
-
-PARTITION_TEXT = "rows_in = " + " + ".join(PARTITION)
-
-
-def partition_count(source: dict[str, Any], key: str) -> int:
-    """One term of a source's partition; ``rejected`` summed over its reasons.
-
-    ``updated`` is 0 when missing: a summary written before updates were told from
-    duplicates counted none.
-    """
-    value = source.get(key, 0) if key == "updated" else source[key]
-    return sum(value.values()) if isinstance(value, dict) else int(value)
-
-
-def check_partition(sources: dict[str, dict[str, Any]]) -> list[str]:
-    """Return the ids of the sources whose row partition does not add up."""
-    return [
-        sid
-        for sid, s in sources.items()
-        if sum(partition_count(s, key) for key in PARTITION) != s["rows_in"]
-    ]
+from pipelines.reports import PARTITION_TEXT, check_partition
 
 
 def build_summary(

@@ -13,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from pipelines.crs import WGS84
 from pipelines.simulate.buildings import address_candidates, building_profile, landlord_codes
 from pipelines.simulate.observations import _kobo, _walk
 from pipelines.simulate.patterns import HEATING_SEASON, _Calendar, _Event, _plan, _separate
@@ -38,7 +39,6 @@ from pipelines.simulate.rows import (
     _pick,
     format_address,
 )
-from pipelines.crs import WGS84
 
 # The simulator's logger, named as before the split.
 log = logging.getLogger("pipelines.simulate.stage")
@@ -91,7 +91,8 @@ def simulate(
 ) -> Simulation:
     """Simulate a landlord's ticketing export, walkthrough and Kobo observations.
 
-    Pure: no I/O. The generative model is described in the docstring of :mod:`pipelines.simulate.stage`.
+    Pure: no I/O. The generative model is described in the docstring of
+    :mod:`pipelines.simulate.stage`.
 
     Parameters
     ----------

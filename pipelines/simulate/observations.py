@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from pipelines.crs import WGS84
 from pipelines.simulate.patterns import HOTSPOT_TILT, _Calendar
 from pipelines.simulate.rows import DESCRIPTIONS, KOBO_COLUMNS, _flat, _Geo, _person, _pick
-from pipelines.crs import WGS84
 from pipelines.taxonomy import BY_CODE
 
 # ------------------------------------------------------------------- observation sources

@@ -121,8 +121,8 @@ def _pick_clusters(
     *,
     n: int = 2,
 ) -> list[dict[str, Any]]:
-    """Hotspot clusters (:mod:`pipelines.simulate.stage`), centred in the sparser half of the candidate
-    centres: large estates rather than streets of small houses, where a distance band
+    """Hotspot clusters (:mod:`pipelines.simulate.stage`), centred in the sparser half of
+    the candidate centres: large estates rather than streets of small houses, where a distance band
     holds fewer footprints and a cluster of busy buildings stands out. Clusters where at
     least half the members have a BAN address are preferred (the landlord's addressed
     stock), so that the location mix holds."""

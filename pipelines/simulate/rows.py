@@ -12,8 +12,8 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from pipelines.simulate.buildings import _fold
 from pipelines.crs import WGS84, metric_crs_of
+from pipelines.simulate.buildings import _fold
 from pipelines.taxonomy import BY_CODE
 
 # ---------------------------------------------------------------------------- constants

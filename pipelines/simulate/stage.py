@@ -104,6 +104,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.errors import InputError
+from pipelines.io import atomic_path, write_csv, write_json, write_text
+from pipelines.osm import read_osm_bounds, read_osm_buildings, read_rpls
 from pipelines.simulate.buildings import (
     ESTATE_M,
     MAX_GUESSED_DWELLINGS,
@@ -165,9 +168,6 @@ from pipelines.simulate.rows import (
     UNKNOWN_LABELS,
     format_address,
 )
-from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings, read_rpls
-from pipelines.errors import InputError
-from pipelines.io import atomic_path, write_csv, write_json, write_text
 
 # The implementation lives in private modules (STYLE: split past ~500 lines); every
 # public name is re-exported here, and ``_fold`` for the tests.

@@ -1,1 +1,61 @@
-"""stats."""
+"""Pure statistics, importing no stage: Getis-Ord Gi*, FDR bins and the distance band
+(``gistar``), kernel density (``density``), Mann-Kendall and Sen's slope (``trend``),
+emerging-hotspot categories (``emerging``). The stages import these modules or the
+names below; this package is a library, so its modules are public.
+"""
+
+from __future__ import annotations
+
+from pipelines.stats.emerging import (
+    EMERGING_CATEGORIES,
+    EMERGING_LABELS_FR,
+    before_after,
+    emerging_hotspot_table,
+)
+from pipelines.stats.gistar import (
+    MIN_FEATURES,
+    BandChoice,
+    auto_distance_band,
+    configured_band,
+    fdr_bins,
+    feature_points,
+    fr_number,
+    gi_star,
+)
+from pipelines.stats.trend import (
+    TREND_DOWN,
+    TREND_NONE,
+    TREND_UP,
+    closing_delays,
+    mann_kendall_matrix,
+    monthly_counts,
+    naive_datetimes,
+    open_backlog,
+    period_freq,
+    sens_slope_matrix,
+)
+
+__all__ = [
+    "EMERGING_CATEGORIES",
+    "EMERGING_LABELS_FR",
+    "MIN_FEATURES",
+    "TREND_DOWN",
+    "TREND_NONE",
+    "TREND_UP",
+    "BandChoice",
+    "auto_distance_band",
+    "before_after",
+    "closing_delays",
+    "configured_band",
+    "emerging_hotspot_table",
+    "fdr_bins",
+    "feature_points",
+    "fr_number",
+    "gi_star",
+    "mann_kendall_matrix",
+    "monthly_counts",
+    "naive_datetimes",
+    "open_backlog",
+    "period_freq",
+    "sens_slope_matrix",
+]

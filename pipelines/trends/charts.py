@@ -1,5 +1,6 @@
-"""The charts of a site for the trends stage (private): which chart shows what, from a
-:class:`~pipelines.trends.stage.TrendResult`; the drawing itself is :mod:`pipelines.trends.plots`."""
+"""The charts of a site for the trends stage: which chart shows what, from a
+:class:`~pipelines.trends.stage.TrendResult`; the drawing itself is
+:mod:`pipelines.trends.plots`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from pipelines.trends import plots as charts
 from pipelines.trends.series import FREQ_FR
 
 if TYPE_CHECKING:
@@ -76,7 +78,6 @@ def site_charts(
     note: str | None = None,
 ) -> dict[str, Any]:
     """The three charts of a site (:mod:`pipelines.trends.plots`), by file basename."""
-    from pipelines.trends import plots as charts
 
     p = result.summary["parameters"]
     freq = p["freq"]

@@ -16,20 +16,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.stats.emerging import (
-    EMERGING_CATEGORIES,
-    before_after,
-    emerging_hotspot_table,
-)
 from pipelines.errors import NotEnoughFeaturesError
-from pipelines.stats.gistar import (
+from pipelines.stats import (
+    EMERGING_CATEGORIES,
     MIN_FEATURES,
     BandChoice,
     auto_distance_band,
+    before_after,
     configured_band,
+    emerging_hotspot_table,
     gi_star,
+    naive_datetimes,
 )
-from pipelines.stats.trend import naive_datetimes
 
 log = logging.getLogger(__name__)
 

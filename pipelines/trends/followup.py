@@ -9,12 +9,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from pipelines.stats import closing_delays, naive_datetimes, open_backlog
 from pipelines.taxonomy import BY_CODE
-from pipelines.stats.trend import (
-    closing_delays,
-    naive_datetimes,
-    open_backlog,
-)
 
 log = logging.getLogger(__name__)
 

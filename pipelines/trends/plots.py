@@ -27,8 +27,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from pipelines.io import atomic_path, write_csv
+from pipelines.stats import TREND_DOWN, TREND_UP, period_freq
 from pipelines.taxonomy import BY_CODE
-from pipelines.stats.trend import TREND_DOWN, TREND_UP, period_freq
 
 log = logging.getLogger(__name__)
 

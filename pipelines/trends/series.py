@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.stats.trend import (
+from pipelines.stats import (
     TREND_DOWN,
     TREND_NONE,
     TREND_UP,

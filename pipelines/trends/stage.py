@@ -38,13 +38,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from pipelines.config.core import DEFAULT_PARAMS, Config
+from pipelines.crs import to_metric
+from pipelines.errors import ConfigError, NotEnoughFeaturesError
+from pipelines.io import atomic_path, read_geoparquet, write_csv, write_geoparquet, write_json
+from pipelines.stats import EMERGING_LABELS_FR, feature_points, naive_datetimes, period_freq
+from pipelines.taxonomy import BY_CODE
+from pipelines.trends import plots as charts
 from pipelines.trends.charts import building_labels, site_charts, top_building_ids
-from pipelines.trends.followup import (
-    backlog_table,
-    extraction_date,
-    followup_table,
-    has_closure_dates,
-)
 from pipelines.trends.emerging_hotspots import (
     MIN_EMERGING_STEPS,
     MIN_REPORTS_PER_STEP,
@@ -57,6 +58,12 @@ from pipelines.trends.emerging_hotspots import (
     emerging_counts,
     parse_window,
     window_counts,
+)
+from pipelines.trends.followup import (
+    backlog_table,
+    extraction_date,
+    followup_table,
+    has_closure_dates,
 )
 from pipelines.trends.series import (
     FREQ_FR,
@@ -71,13 +78,6 @@ from pipelines.trends.series import (
     study_periods,
     trend_sentence_fr,
 )
-from pipelines.config.core import DEFAULT_PARAMS, Config
-from pipelines.crs import to_metric
-from pipelines.stats.emerging import EMERGING_LABELS_FR
-from pipelines.errors import ConfigError, NotEnoughFeaturesError
-from pipelines.stats.gistar import feature_points
-from pipelines.taxonomy import BY_CODE
-from pipelines.stats.trend import naive_datetimes, period_freq
 
 log = logging.getLogger(__name__)
 
@@ -425,7 +425,6 @@ BACKLOG_COLUMNS = ["level", "key", "period_start", "period_end", "n_open"]
 
 
 def _write_parquet(frame: pd.DataFrame, dst: Path) -> None:
-    from pipelines.io import atomic_path
 
     with atomic_path(dst) as tmp:
         frame.to_parquet(tmp, index=False, compression="zstd")
@@ -461,8 +460,6 @@ def run(
 
     Returns the stage summary (also written as ``trend_summary.json``).
     """
-    from pipelines.trends import plots as charts
-    from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json
 
     site = config.site(site_id)
     params = trend_params(site.params.get("trends", {}), config.path)

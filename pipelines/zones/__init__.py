@@ -1,1 +1,12 @@
-"""zones."""
+"""Hotspot zones: contiguous significant buildings grouped into zones with stable ids."""
+
+from __future__ import annotations
+
+from pipelines.zones.stage import run, zone_descendants, zone_of_buildings, zone_sort_key
+
+__all__ = [
+    "run",
+    "zone_descendants",
+    "zone_of_buildings",
+    "zone_sort_key",
+]

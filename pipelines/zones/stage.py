@@ -44,7 +44,14 @@ from scipy.sparse.csgraph import connected_components
 from pipelines.config.core import Config
 from pipelines.crs import WGS84, metric_crs_of, require_metric
 from pipelines.errors import InputError
-from pipelines.io import list_cell
+from pipelines.io import (
+    list_cell,
+    read_geoparquet,
+    read_json,
+    write_csv,
+    write_geoparquet,
+    write_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +362,6 @@ def run(
 
     Parameters (``[params.zones]`` of the configuration): ``min_bin`` (2), ``gap_m`` (15).
     """
-    from pipelines.io import read_geoparquet, read_json, write_csv, write_geoparquet, write_json
 
     site = config.site(site_id)
     params: dict[str, Any] = {
