@@ -1,12 +1,35 @@
 """What counts as a report, defined once for every stage.
 
-The partition of the rows read: every row of a source ends up in exactly one of
-:data:`PARTITION`, and the run summary checks that they add up.
+- :func:`counted`: the reports that every statistic counts (residents' reports, not
+  walkthrough observations, not likely duplicates; placed on a building when asked);
+- the partition of the rows read: every row of a source ends up in exactly one of
+  :data:`PARTITION`, and the run summary checks that they add up.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import pandas as pd
+
+
+def counted(reports: pd.DataFrame, *, on_building: bool = False) -> pd.Series:
+    """Boolean mask, aligned on ``reports.index``, of the reports that count.
+
+    A report counts when it is a resident's report (``source_kind == "reports"`` when
+    the column exists: walkthrough observations are counted apart), not a likely
+    duplicate of another one (``duplicate_of`` missing when the column exists) and, with
+    ``on_building``, placed on a building (``building_id`` present).
+    """
+    mask = pd.Series(True, index=reports.index)
+    if on_building:
+        mask &= reports["building_id"].notna()
+    if "source_kind" in reports:
+        mask &= (reports["source_kind"] == "reports").fillna(False).astype(bool)
+    if "duplicate_of" in reports:
+        mask &= reports["duplicate_of"].isna()
+    return mask.fillna(False).astype(bool)
+
 
 #: Where every row read goes: ``rows_in`` is their sum, per source (``rejected`` is a
 #: count per reason).

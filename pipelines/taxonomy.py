@@ -8,9 +8,10 @@ listed in the run summary: it is never dropped.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from pipelines.fr import strip_accents
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,7 @@ def normalise_label(label: object) -> str:
     """Fold a free label for comparison: lower case, no accents, single spaces."""
     if label is None:
         return ""
-    text = unicodedata.normalize("NFKD", str(label))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = strip_accents(str(label)).lower()
     text = re.sub(r"[^a-z0-9]+", " ", text)
     return text.strip()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,6 +16,7 @@ import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
 from pipelines.crs import WGS84
+from pipelines.fr import fold
 from pipelines.ingest import scrub_series
 
 #: Statuses a planner can give a note (the map's form offers them in this order).
@@ -176,12 +176,7 @@ class AnnotationRead:
 
 
 # --------------------------------------------------------------------------- values
-@functools.lru_cache(maxsize=4096)
-def _fold(text: str) -> str:
-    """Lower case, no accents, single spaces: how names and vocabularies are compared."""
-    decomposed = unicodedata.normalize("NFKD", str(text))
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(plain.casefold().split())
+_fold = functools.lru_cache(maxsize=4096)(fold)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -5,9 +5,10 @@ addresses (OSM addresses, BAN), placeholder points set aside, likely duplicates 
 from __future__ import annotations
 
 from pipelines.geocode.duplicates import link_likely_duplicates
-from pipelines.geocode.stage import run
+from pipelines.geocode.stage import geocode_site, run_site
 
 __all__ = [
     "link_likely_duplicates",
-    "run",
+    "geocode_site",
+    "run_site",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pandas as pd
 import shapely
 from shapely import STRtree
 
-from pipelines.config.core import Config, SiteConfig
+from pipelines.config.core import Config, GeocodeSettings, IngestSettings, SiteConfig
 from pipelines.crs import metric_crs_of, require_metric
 from pipelines.geocode import address_index
 from pipelines.geocode.addresses import normalise_key
@@ -388,25 +389,43 @@ def address_quality(reports: pd.DataFrame, *, has_ban: bool) -> dict[str, Any]:
     }
 
 
-def run(
-    reports_path: str | Path,
-    buildings_path: str | Path,
-    dst: str | Path,
-    summary_dst: str | Path,
+def geocode_site(
+    reports: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
     *,
-    params: dict[str, Any],
+    settings: GeocodeSettings,
+    duplicates: IngestSettings,
     address_matches: pd.DataFrame | None = None,
     has_ban: bool = False,
-) -> gpd.GeoDataFrame:
-    """Read ingested reports and footprints, geocode, link likely duplicates, write."""
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Geocode ingested reports onto footprints and link likely duplicates.
 
-    reports = read_geoparquet(reports_path)
-    buildings = read_geoparquet(buildings_path)
-    gparams = params["geocode"]
+    Parameters
+    ----------
+    reports
+        ``ingested.parquet`` (EPSG:4326).
+    buildings
+        ``buildings_osm.parquet`` (EPSG:4326).
+    settings
+        The site's ``[params.geocode]``.
+    duplicates
+        The site's ``[params.ingest]``: its ``duplicate_distance_m`` and
+        ``duplicate_window_h`` define likely duplicates (the keys keep their historical
+        section so that existing configurations still read).
+    address_matches
+        :func:`match_site_addresses` of the same reports, or ``None``.
+    has_ban
+        Whether the site has a BAN file (the quality report recommends one otherwise).
+
+    Returns
+    -------
+    tuple
+        The geocoded reports (``reports.parquet``) and the stage summary.
+    """
     placeholder = placeholder_points(
         reports,
-        min_reports=int(gparams["placeholder_min_reports"]),
-        min_addresses=int(gparams["placeholder_min_addresses"]),
+        min_reports=settings.placeholder_min_reports,
+        min_addresses=settings.placeholder_min_addresses,
     )
     if placeholder.any():
         log.warning(
@@ -421,10 +440,9 @@ def run(
         reports,
         buildings,
         address_matches=address_matches,
-        tolerance_m=float(gparams["tolerance_m"]),
-        disagreement_m=float(gparams["disagreement_m"]),
+        tolerance_m=settings.tolerance_m,
+        disagreement_m=settings.disagreement_m,
     )
-    iparams = params["ingest"]
     # Likely duplicates are looked for within each kind: a walkthrough observation and a
     # resident's report of the same problem are two facts, not one counted twice.
     duplicate_of = pd.Series(pd.NA, index=out.index, dtype="string", name="duplicate_of")
@@ -432,8 +450,8 @@ def run(
     for _kind, part in out.groupby(kinds, sort=True):
         duplicate_of.loc[part.index] = link_likely_duplicates(
             part,
-            distance_m=float(iparams["duplicate_distance_m"]),
-            window_h=float(iparams["duplicate_window_h"]),
+            distance_m=duplicates.duplicate_distance_m,
+            window_h=duplicates.duplicate_window_h,
         )
     out["duplicate_of"] = duplicate_of
     out["is_placeholder_point"] = placeholder.to_numpy()
@@ -446,12 +464,11 @@ def run(
     if summary["address_quality"]["warning"]:
         log.warning("%s", summary["address_quality"]["warning"])
     summary["parameters"] = {
-        **gparams,
-        **{k: iparams[k] for k in ("duplicate_distance_m", "duplicate_window_h")},
+        **asdict(settings),
+        "duplicate_distance_m": duplicates.duplicate_distance_m,
+        "duplicate_window_h": duplicates.duplicate_window_h,
     }
-    write_geoparquet(out, dst)
-    write_json(summary, summary_dst)
-    return out
+    return out, summary
 
 
 def run_site(
@@ -464,20 +481,24 @@ def run_site(
     summary_dst: str | Path,
 ) -> gpd.GeoDataFrame:
     """Geocode one site: coordinates, then addresses and building codes when the site
-    has an address index (OSM ``addr:*``, associatedStreet relations, BAN, gazetteer)."""
+    has an address index (OSM ``addr:*``, associatedStreet relations, BAN, gazetteer).
+    Reads each input once, writes ``reports.parquet`` and ``geocode_summary.json``."""
 
     reports = read_geoparquet(reports_path)
     buildings = read_geoparquet(buildings_path)
     matches = match_site_addresses(reports, buildings, site=site)
-    return run(
-        reports_path,
-        buildings_path,
-        dst,
-        summary_dst,
-        params=site.params,
+    settings = site.settings
+    out, summary = geocode_site(
+        reports,
+        buildings,
+        settings=settings.geocode,
+        duplicates=settings.ingest,
         address_matches=matches,
         has_ban=bool(site.ban),
     )
+    write_geoparquet(out, dst)
+    write_json(summary, summary_dst)
+    return out
 
 
 def match_site_addresses(

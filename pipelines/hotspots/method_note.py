@@ -14,8 +14,8 @@ from typing import Any
 
 from markupsafe import Markup
 
+from pipelines.fr import fr_number
 from pipelines.markup import render_template, template_text
-from pipelines.stats import fr_number
 from pipelines.taxonomy import BY_CODE
 
 Table = tuple[Sequence[str], Sequence[Sequence[str]]]

@@ -43,6 +43,7 @@ from pipelines.hotspots import checks as hotspot_checks
 from pipelines.hotspots import chronic as chronic_mod
 from pipelines.hotspots import method_note
 from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json, write_text
+from pipelines.reports import counted
 from pipelines.stats import density
 from pipelines.stats import gistar as hs
 from pipelines.taxonomy import CODES, UNKNOWN
@@ -79,17 +80,9 @@ NOT_COMPUTED = "Non calculé"
 
 
 def countable(reports: pd.DataFrame, *, on_building: bool = True) -> pd.Series:
-    """Boolean mask of the reports that count: residents' reports (not walkthrough
-    observations), not a likely duplicate of another one and, when ``on_building``,
-    placed on a building."""
-    mask = pd.Series(True, index=reports.index)
-    if on_building:
-        mask &= reports["building_id"].notna()
-    if "source_kind" in reports:
-        mask &= reports["source_kind"] == "reports"
-    if "duplicate_of" in reports:
-        mask &= reports["duplicate_of"].isna()
-    return mask.fillna(False).astype(bool)
+    """The reports this stage counts: :func:`pipelines.reports.counted`, on a building
+    unless ``on_building`` is false."""
+    return counted(reports, on_building=on_building)
 
 
 def reports_per_building(reports: pd.DataFrame, buildings: gpd.GeoDataFrame) -> pd.DataFrame:

@@ -5,8 +5,6 @@ Private plumbing of :mod:`pipelines.simulate.stage` (whose docstring is the meth
 
 from __future__ import annotations
 
-import unicodedata
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -35,11 +33,6 @@ def repair_mojibake(text: str) -> str:
         return text.encode("cp1252").decode("utf-8")
     except UnicodeError:
         return text
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 # ------------------------------------------------------------------------- building table

@@ -13,7 +13,7 @@ import shapely
 from pyproj import Transformer
 
 from pipelines.crs import WGS84, metric_crs_of
-from pipelines.simulate.buildings import _fold
+from pipelines.fr import strip_accents
 from pipelines.taxonomy import BY_CODE
 
 # ---------------------------------------------------------------------------- constants
@@ -340,7 +340,7 @@ def _person(rng: np.random.Generator) -> tuple[str, str]:
         f"{civ} {last}",
         f"{first} {last}",
     )[style]
-    return name, f"{_fold(first[0]).lower()}.{_fold(last).lower().replace(' ', '')}"
+    return name, f"{strip_accents(first[0]).lower()}.{strip_accents(last).lower().replace(' ', '')}"
 
 
 def _phone(rng: np.random.Generator) -> str:
@@ -410,7 +410,7 @@ def format_address(
     '12bis all. M. Duras'
     """
     first, _, rest = street.partition(" ")
-    typed, abbrev = STREET_TYPES.get(_fold(first).lower(), (first, first))
+    typed, abbrev = STREET_TYPES.get(strip_accents(first).lower(), (first, first))
     if "’" in rest and rng.random() < 0.5:
         rest = rest.replace("’", "'")
     style = int(rng.choice(6, p=[0.27, 0.10, 0.14, 0.14, 0.23, 0.12]))
@@ -424,9 +424,9 @@ def format_address(
     elif style == 1:
         text = f"{number} {typed} {rest}, {postcode} Bondy"
     elif style == 2:
-        text = _fold(f"{number} {typed} {rest} {postcode} BONDY").upper()
+        text = strip_accents(f"{number} {typed} {rest} {postcode} BONDY").upper()
     elif style == 3:
-        text = _fold(f"{number} {typed} {rest}").lower()
+        text = strip_accents(f"{number} {typed} {rest}").lower()
     elif style == 4:
         text = f"{number} {abbrev} {rest}"
     else:
@@ -454,5 +454,5 @@ def _label(rng: np.random.Generator, cat: str) -> str:
     if u < 0.05:
         return label.upper()
     if u < 0.08:
-        return _fold(label)
+        return strip_accents(label)
     return label

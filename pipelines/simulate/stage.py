@@ -112,7 +112,6 @@ from pipelines.simulate.buildings import (
     MAX_GUESSED_DWELLINGS,
     OTHER_TENURE,
     RPLS_MATCH_M,
-    _fold,  # noqa: F401 (re-exported for the tests)
     address_candidates,
     addresses_in_bounds,
     building_profile,
@@ -170,7 +169,7 @@ from pipelines.simulate.rows import (
 )
 
 # The implementation lives in private modules (STYLE: split past ~500 lines); every
-# public name is re-exported here, and ``_fold`` for the tests.
+# public name is re-exported here.
 __all__ = [
     "BAD_COUNTS",
     "CATEGORY_MIX",

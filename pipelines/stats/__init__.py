@@ -19,7 +19,6 @@ from pipelines.stats.gistar import (
     configured_band,
     fdr_bins,
     feature_points,
-    fr_number,
     gi_star,
 )
 from pipelines.stats.trend import (
@@ -50,7 +49,6 @@ __all__ = [
     "emerging_hotspot_table",
     "fdr_bins",
     "feature_points",
-    "fr_number",
     "gi_star",
     "mann_kendall_matrix",
     "monthly_counts",

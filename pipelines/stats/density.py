@@ -33,7 +33,7 @@ from scipy import signal
 
 from pipelines.crs import require_metric
 from pipelines.errors import CRSError
-from pipelines.stats.gistar import fr_number
+from pipelines.fr import fr_number
 
 FloatArray = npt.NDArray[np.floating]
 

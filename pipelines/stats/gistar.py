@@ -36,6 +36,7 @@ from scipy.spatial import cKDTree
 
 from pipelines.crs import require_metric
 from pipelines.errors import NotEnoughFeaturesError
+from pipelines.fr import fr_number
 
 log = logging.getLogger(__name__)
 
@@ -530,12 +531,6 @@ class BandChoice:
     n_features: int = 0
     n_locational_outliers: int = 0
     k_neighbours: int | None = None
-
-
-def fr_number(value: float, decimals: int = 0) -> str:
-    """French number: decimal comma, narrow no-break space between thousands."""
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "\u202f").replace(".", ",")
 
 
 def configured_band(band_m: float, *, n_features: int = 0) -> BandChoice:

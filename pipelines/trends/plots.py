@@ -26,6 +26,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from pipelines.fr import fr_number
 from pipelines.io import atomic_path, write_csv
 from pipelines.stats import TREND_DOWN, TREND_UP, period_freq
 from pipelines.taxonomy import BY_CODE
@@ -79,12 +80,6 @@ def save_chart(chart: Chart, dst_png: str | Path) -> tuple[Path, Path]:
     log.info("wrote %s", dst_png)
     dst_csv = write_csv(chart.data, dst_png.with_suffix(".csv"))
     return dst_png, dst_csv
-
-
-def fr_number(value: float, decimals: int = 0, *, sign: bool = False) -> str:
-    """French number: decimal comma, narrow no-break space between thousands."""
-    text = f"{value:{'+' if sign else ''},.{decimals}f}"
-    return text.replace(",", "\u202f").replace(".", ",")
 
 
 def period_labels(starts: pd.Index | pd.Series, freq: str = "M") -> list[str]:

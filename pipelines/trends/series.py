@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.fr import fr_number
+from pipelines.reports import counted
 from pipelines.stats import (
     TREND_DOWN,
     TREND_NONE,
@@ -50,12 +52,7 @@ def counted_reports(reports: pd.DataFrame) -> pd.Series:
     the column exists) and not a likely duplicate (``duplicate_of`` missing when the
     column exists). Whether it is placed on a building is not required here.
     """
-    mask = pd.Series(True, index=reports.index)
-    if "source_kind" in reports:
-        mask &= (reports["source_kind"] == "reports").fillna(False).astype(bool)
-    if "duplicate_of" in reports:
-        mask &= reports["duplicate_of"].isna()
-    return mask
+    return counted(reports)
 
 
 def study_periods(
@@ -262,8 +259,8 @@ def series_tests(series: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
 
 
 def _fr_number(value: float, decimals: int = 1) -> str:
-    text = f"{value:+,.{decimals}f}" if value else f"{0:.{decimals}f}"
-    return text.replace(",", "\u202f").replace(".", ",")
+    """A signed slope in French (``+1,5``), a bare ``0,0`` when nil."""
+    return fr_number(value, decimals, sign=bool(value))
 
 
 def trend_sentence_fr(trend: str, slope: float, p: float, *, freq: str = "M") -> str:

@@ -1,0 +1,77 @@
+"""The stage table (pipelines/stages.py) is the one graph: its inputs are written by the
+stages before, its code folders cover what each stage imports, and the make fragment and
+`vigie run` are both made from it. Unit tier (tests/test_make.py runs make itself)."""
+
+from __future__ import annotations
+
+import re
+
+import networkx as nx
+
+from pipelines import cli, stages
+from pipelines.config.core import load_config
+from pipelines.config.make import deps_fragment
+from tests.conftest import ROOT
+from tests.test_architecture import STAGES as STAGE_FOLDERS
+from tests.test_architecture import all_modules, imports_of, stage_of
+
+PACKAGE = ROOT / "pipelines"
+DEMO = ROOT / "config" / "demo.toml"
+
+
+def test_every_code_folder_exists_and_the_first_is_the_stages_own() -> None:
+    for s in stages.STAGES:
+        for folder in s.code:
+            assert (PACKAGE / folder).is_dir(), (s.name, folder)
+        assert s.code[0] in STAGE_FOLDERS, s.name
+
+
+def test_every_input_is_written_by_an_earlier_stage() -> None:
+    written: set[str] = set()
+    for s in stages.STAGES:
+        missing = set(s.reads) - written
+        assert not missing, f"{s.name} reads {missing} before any stage writes it"
+        written |= set(s.writes)
+    outputs = [w for s in stages.STAGES for w in s.writes]
+    assert len(outputs) == len(set(outputs)), "two stages write the same file"
+
+
+def test_code_folders_cover_every_stage_a_stage_imports() -> None:
+    """A change in a folder a stage imports (directly or not) re-runs the stage."""
+    modules = all_modules()
+    g = nx.DiGraph()
+    for name, path in modules.items():
+        for imp in imports_of(name, path, modules):
+            if not imp.in_function:
+                g.add_edge(stage_of(name) or "shared", stage_of(imp.target) or "shared")
+    for s in stages.STAGES:
+        own = s.code[0]
+        reached = nx.descendants(g, own) if own in g else set()
+        needed = {f for f in reached if f in STAGE_FOLDERS} - {own}
+        assert needed <= set(s.code), f"{s.name}: code misses {needed - set(s.code)}"
+
+
+def test_the_make_fragment_has_one_rule_per_stage() -> None:
+    text = deps_fragment(load_config(DEMO))
+    for s in stages.STAGES:
+        recipes = re.findall(rf"\t\$\(VIGIE\) stage {s.name} ", text)
+        assert len(recipes) == 1, s.name
+        rule = text[: text.index(f"$(VIGIE) stage {s.name} ")].rsplit("\n", 2)[-2]
+        targets, _, prereqs = rule.partition(": ")
+        for w in s.writes:
+            expected = w.format(maps="$(MAPS)", site="%") if "{" in w else f"$(PROCESSED)/%/{w}"
+            assert expected in targets.split(), (s.name, w)
+        for r in s.reads:
+            assert f"$$(PROCESSED)/%/{r}" in prereqs.split(), (s.name, r)
+        for folder in s.code:
+            assert f"pipelines/{folder}/" in prereqs, (s.name, folder)
+    processed = re.search(r"^PROCESSED_FILES := (.*)$", text, re.M)
+    assert processed is not None
+    assert "run_summary.json" in processed.group(1).split()
+
+
+def test_vigie_run_follows_the_table() -> None:
+    config = load_config(DEMO)
+    site = config.sites[0]
+    paths = stages.SitePaths.of(config, site.id)
+    assert list(cli._runners(config, site, paths)) == list(stages.STAGE_NAMES)
