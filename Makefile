@@ -265,20 +265,30 @@ $(PROCESSED)/%/run_summary.json: $$(call STAGE_SUMMARIES,$$*) $$(CONFIG_STAMP) p
     $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) summary --config $(CFG) --site $* --processed-dir $(SITE_DIR) --out $(call q,$@)
 
-MAP_CODE := pipelines/maps/site.py $(wildcard pipelines/_map_*.py) pipelines/maps/assets.py pipelines/markup.py \
-    pipelines/maps/png.py pipelines/osm/basemap.py pipelines/annotations/stage.py $(wildcard pipelines/_annotation_*.py) $(wildcard pipelines/templates/*)
-$(MAPS)/%.html $(MAPS)/%.png: $$(PROCESSED)/%/buildings.parquet $$(PROCESSED)/%/reports.parquet \
-    $$(PROCESSED)/%/run_summary.json $$(PROCESSED)/%/basemap.parquet $$(PROCESSED)/%/kde.parquet \
+PUBLISHED_FILES := building_profile.parquet monthly.parquet points.parquet zones.parquet \
+    notes.parquet chronic.parquet density.parquet site.json
+$(foreach f,$(PUBLISHED_FILES),$(PROCESSED)/%/published/$(f)): $$(PROCESSED)/%/buildings.parquet \
+    $$(PROCESSED)/%/reports.parquet $$(PROCESSED)/%/buildings_summary.json $$(PROCESSED)/%/kde.parquet \
     $$(PROCESSED)/%/chronic.csv $$(PROCESSED)/%/emerging.parquet $$(PROCESSED)/%/followup.csv \
-    $$(PROCESSED)/%/zones.parquet $$(PROCESSED)/%/annotations.parquet $$(MAPS_STAMP) $(MAP_CODE) $(COMMON) \
+    $$(PROCESSED)/%/before_after.parquet $$(PROCESSED)/%/trend_summary.json \
+    $$(PROCESSED)/%/zones.parquet $$(PROCESSED)/%/annotations.parquet $$(CONFIG_STAMP) \
+    $(wildcard pipelines/publish/*.py) pipelines/hotspots/stage.py pipelines/trends/charts.py \
+    pipelines/trends/emerging_hotspots.py pipelines/zones/stage.py pipelines/annotations/html.py \
+    pipelines/ingest/scrub.py $(COMMON) | $(VENV_STAMP)
+	$(VIGIE) publish --config $(CFG) --site $* --processed-dir $(SITE_DIR) \
+	  --out-dir $(SITE_DIR)/published
+
+MAP_CODE := $(wildcard pipelines/maps/*.py) pipelines/publish/tables.py pipelines/markup.py \
+    $(wildcard pipelines/templates/*)
+$(MAPS)/%.html $(MAPS)/%.png: $(foreach f,$(PUBLISHED_FILES),$$(PROCESSED)/%/published/$(f)) \
+    $$(PROCESSED)/%/basemap.parquet $$(MAPS_STAMP) $(MAP_CODE) $(COMMON) \
     | $(VENV_STAMP) $(NODE_STAMP)
 	$(VIGIE) map --config $(CFG) --site $* --processed-dir $(SITE_DIR) \
 	  --out $(call q,$(RAW_MAPS)/$*.html)
 
-$(MAPS)/index.html: $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html $$(PROCESSED)/$$(s)/run_summary.json) \
-    $$(MAPS_STAMP) pipelines/maps/site.py pipelines/maps/index.py pipelines/annotations/stage.py \
-    $(wildcard pipelines/_annotation_*.py) pipelines/markup.py $(wildcard pipelines/templates/*) \
-    $(COMMON) | $(VENV_STAMP)
+$(MAPS)/index.html: $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html $$(PROCESSED)/$$(s)/run_summary.json \
+    $$(PROCESSED)/$$(s)/published/site.json $$(PROCESSED)/$$(s)/published/notes.parquet) \
+    $$(MAPS_STAMP) $(MAP_CODE) $(COMMON) | $(VENV_STAMP)
 	$(VIGIE) index --config $(CFG) --out $(call q,$@)
 
 screenshots/index.png: $$(MAPS)/index.html $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html) \
@@ -296,5 +306,6 @@ PROCESSED_FILES := buildings_osm.parquet ingested.parquet rejected.csv outside_s
     trend_tests.parquet emerging.parquet before_after.parquet followup.csv backlog.csv \
     trend_summary.json charts/reports_by_category.png annotations.parquet annotations.geojson \
     annotations.csv annotation_summary.json basemap.parquet run_summary.json \
-    report_history.csv buildings_summary.json basemap_summary.json
+    report_history.csv buildings_summary.json basemap_summary.json \
+    $(addprefix published/,$(PUBLISHED_FILES))
 .PRECIOUS: $(foreach f,$(PROCESSED_FILES),$(PROCESSED)/%/$(f)) $(MAPS)/%.html $(MAPS)/%.png

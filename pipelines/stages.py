@@ -74,3 +74,16 @@ class SitePaths:
     @property
     def map(self) -> Path:
         return self.maps / f"{self.site}.html"
+
+    # publication: what every reader reads (pipelines.publish.tables.FILES)
+    @property
+    def published(self) -> Path:
+        return self.processed / "published"
+
+    @property
+    def building_profile(self) -> Path:
+        return self.published / "building_profile.parquet"
+
+    @property
+    def published_site(self) -> Path:
+        return self.published / "site.json"
