@@ -13,17 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.errors import VigieError
+from pipelines.markup import template_text
 
 log = logging.getLogger(__name__)
 
 CHROMIUM_PATH = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update"]  # fmt: skip
-#: Ready when the script has drawn the map (see ``pipelines/templates/map.js``).
-MAP_READY_JS = (
-    "() => document.documentElement.getAttribute('data-vigie-ready') === '1'"
-    " && document.getAnimations().length === 0"
-)
+#: Ready when the script has drawn the map (``pipelines/templates/map_ready.js``, its
+#: comment lines left out: Playwright evaluates one function expression).
+MAP_READY_JS = "\n".join(
+    line for line in template_text("map_ready.js").splitlines() if not line.startswith("//")
+).strip()
 _LOCAL = ("file:", "data:", "blob:", "about:")
 
 
