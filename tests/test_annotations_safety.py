@@ -15,7 +15,9 @@ import pandas as pd
 import pytest
 
 from pipelines.annotations import readers as _annotation_readers
-from pipelines.maps.index import notes_entry
+from pipelines.maps.notes import notes_layer_geojson as map_notes_layer
+from pipelines.maps.notes import notes_table_html
+from pipelines.publish.build import notes_table
 from pipelines.annotations.stage import (
     MAX_FILE_BYTES,
     MAX_FILE_NOTES,
@@ -144,7 +146,8 @@ def test_text_author_and_tag_carry_no_personal_data_into_any_output(
         "archive": _as_text(archive / "annotations_archive.parquet"),
         "versions": _as_text(archive / "annotations_versions.parquet"),
         "map layer": json.dumps(notes_layer_geojson(notes), ensure_ascii=False),
-        "index": str(notes_entry(out, dst_dir=tmp_path / "maps")["notes_html"]),
+        "published map layer": json.dumps(map_notes_layer(notes_table(notes)), ensure_ascii=False),
+        "index": notes_table_html(notes_table(notes)),
     }
     for where, text in shown.items():
         for token in PLANTED:
