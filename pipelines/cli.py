@@ -212,14 +212,13 @@ def run_site_stages(config: Config, site: SiteConfig, *, through: str = "map") -
 
     The same sequence ``make`` runs file by file; ``vigie run`` and the tests call it.
     """
+    from pipelines import publish
     from pipelines.annotations import stage as annotations
-    from pipelines.osm import basemap
-    from pipelines.osm import buildings
     from pipelines.geocode import stage as geocode
     from pipelines.hotspots import stage as hotspots
     from pipelines.ingest import stage as ingest
-    from pipelines import publish
     from pipelines.maps import site as maps
+    from pipelines.osm import basemap, buildings
     from pipelines.publish import summary
     from pipelines.trends import stage as trends
     from pipelines.zones import stage as zones

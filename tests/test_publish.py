@@ -101,7 +101,7 @@ def _personal_data(values: pd.Series, mode: str = "text") -> list[str]:
 
 
 def test_no_personal_data_in_what_a_reader_sees(run: tuple[Path, Published]) -> None:
-    processed, pub = run
+    _, pub = run
     assert _personal_data(pub.points["description"]) == []
     assert _personal_data(pub.profile["building_label"], mode="address") == []
     assert _personal_data(pd.Series(pub.site["annotation_tags"], dtype=object)) == []

@@ -17,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from pipelines.crs import WGS84
 from pipelines.maps.html import (
     as_number,
     building_fact_sheet,
@@ -49,7 +50,6 @@ from pipelines.maps.views import (
     gi_view,
     monthly_counts,
 )
-from pipelines.crs import WGS84
 from pipelines.publish import Published
 from pipelines.taxonomy import BY_CODE
 
@@ -137,7 +137,7 @@ def building_titles(profile: pd.DataFrame) -> list[str]:
     ``residence_name`` wins, and a building known by its id only is named by its size
     (:func:`pipelines.maps.html.building_title`).
     """
-    labels = profile["building_label"] if "building_label" in profile else None
+    labels = profile.get("building_label")
     out = []
     for i, (_, row) in enumerate(profile.iterrows()):
         label = labels.iloc[i] if labels is not None else None
@@ -188,8 +188,8 @@ def map_data(
     resident = points[kind != "observations"]
     observations = points[kind == "observations"]
     period_of = facts.get("period") or {}
-    start = pd.Timestamp(period_of["start"]) if period_of else pd.NaT
-    end = pd.Timestamp(period_of["end"]) if period_of else pd.NaT
+    start = pd.Timestamp(period_of["start"]) if period_of else None
+    end = pd.Timestamp(period_of["end"]) if period_of else None
     months = pd.PeriodIndex(facts.get("months", []), freq="M")
     period = fr_period(start, end)
     day0 = months[0].start_time if len(months) else pd.Timestamp("2000-01-01")
@@ -199,7 +199,9 @@ def map_data(
     spark_months = list(months[-12:])
     chronic_map = _chronic_by_building(published.chronic)
     titles = building_titles(b)
-    planner_notes = published.notes if published.notes is not None and len(published.notes) else None
+    planner_notes = (
+        published.notes if published.notes is not None and len(published.notes) else None
+    )
     building_notes = notes_by(planner_notes, "building_ids")
     fiches = []
     for i, row in b.iterrows():
@@ -265,7 +267,7 @@ def map_data(
         legend_notes.append("Tendances des points chauds : non calculées pour ce site.")
     compare = facts.get("compare")
     has_change = compare is not None and "n_reports_change" in b
-    if has_change:
+    if compare is not None and has_change:
         views.append(change_view(b["n_reports_change"], compare["before"], compare["after"]))
     else:
         legend_notes.append("Évolution avant / après : moins de deux mois de données.")

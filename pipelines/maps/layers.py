@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from pipelines.crs import WGS84
+from pipelines.io import list_cell
 from pipelines.maps.html import esc, fr_number, notes_section_html, plural, present
 from pipelines.maps.notes import NOTE_COLOURS, ORPHAN_COLOUR, notes_layer_geojson
 from pipelines.maps.views import (
@@ -26,8 +28,6 @@ from pipelines.maps.views import (
     LAND_COLOUR,
     naive_dates,
 )
-from pipelines.crs import WGS84
-from pipelines.io import list_cell
 from pipelines.taxonomy import BY_CODE, CODES
 
 #: Longest description shown in a report popup, in characters.

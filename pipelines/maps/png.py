@@ -47,7 +47,8 @@ def nice_scale_length(width_m: float) -> float:
     return float(10 ** (exp + 1))
 
 
-#: Line widths of the basemap, in points per CSS pixel of :data:`pipelines.maps.views.BASEMAP_STYLES`.
+#: Line widths of the basemap, in points per CSS pixel of
+#: :data:`pipelines.maps.views.BASEMAP_STYLES`.
 LINE_SCALE = 0.4
 
 

@@ -361,9 +361,7 @@ def emerging_view(buildings: pd.DataFrame, labels_fr: Sequence[Sequence[str]]) -
     )
 
 
-def change_view(
-    change: pd.Series, before: Mapping[str, str], after: Mapping[str, str]
-) -> View:
+def change_view(change: pd.Series, before: Mapping[str, str], after: Mapping[str, str]) -> View:
     """Per-building difference between two periods, on a diverging palette.
 
     Magnitude classes come from :func:`count_classes` on the absolute changes (3 classes),

@@ -55,7 +55,7 @@ def site_months(dates: pd.Series) -> pd.PeriodIndex:
 
 
 def _residents(reports: pd.DataFrame) -> pd.DataFrame:
-    kind = reports["source_kind"] if "source_kind" in reports else None
+    kind = reports.get("source_kind")
     return reports if kind is None else reports[kind != "observations"]
 
 
@@ -207,9 +207,7 @@ def building_profile(
         b = b.join(reports_per_building(reports, b))
     b = with_trend_results(b, emerging=emerging, followup=followup)
     if "emerging_category" in b:
-        b["emerging_label_fr"] = emerging_labels(
-            b["emerging_category"], b["emerging_label_fr"] if "emerging_label_fr" in b else None
-        )
+        b["emerging_label_fr"] = emerging_labels(b["emerging_category"], b.get("emerging_label_fr"))
     b["building_label"] = label_of_buildings(b, _residents(reports)).to_numpy()
     if zones is not None and len(zones):
         b["zone_id"] = zone_of_buildings(b, zones).to_numpy()
@@ -260,7 +258,9 @@ def points_table(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         {
             "source_kind": kind[keep].astype(str).to_numpy(),
             "source": (
-                pts["source"].astype(object) if "source" in pts else pd.Series("terrain", index=pts.index)
+                pts["source"].astype(object)
+                if "source" in pts
+                else pd.Series("terrain", index=pts.index)
             ).to_numpy(),
             "category": pts["category"].astype(str).to_numpy(),
             "building_id": pts["building_id"].astype("string").to_numpy(),
@@ -415,9 +415,15 @@ def publish_site(
         monthly=monthly_table(reports),
         points=points_table(reports),
         site=site_facts(
-            profile, reports, windows=w, perimeter=perimeter, kde_bandwidth_m=kde_bandwidth_m,
-            annotation_tags=annotation_tags, has=has, extra=extra,
-        ),  # fmt: skip
+            profile,
+            reports,
+            windows=w,
+            perimeter=perimeter,
+            kde_bandwidth_m=kde_bandwidth_m,
+            annotation_tags=annotation_tags,
+            has=has,
+            extra=extra,
+        ),
         zones=zones_table(zones) if zones is not None else None,
         notes=notes_table(notes) if notes is not None else None,
         chronic=chronic.reset_index(drop=True) if chronic is not None else None,

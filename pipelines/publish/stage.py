@@ -36,9 +36,7 @@ def _windows(trend_summary: dict[str, Any]) -> tuple[Window, Window] | None:
         w = p.get(key)
         if not isinstance(w, dict):
             return None
-        out.append(
-            Window(pd.Timestamp(w["start"]), pd.Timestamp(w["end"]) + pd.Timedelta(days=1))
-        )
+        out.append(Window(pd.Timestamp(w["start"]), pd.Timestamp(w["end"]) + pd.Timedelta(days=1)))
     return out[0], out[1]
 
 

@@ -1,0 +1,3 @@
+// Ready when the map's script has drawn the map (see map.js) and nothing animates:
+// the screenshot waits for this (pipelines/maps/screenshots.py, Playwright's wait_for_function).
+() => document.documentElement.getAttribute('data-vigie-ready') === '1' && document.getAnimations().length === 0
