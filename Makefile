@@ -199,9 +199,10 @@ $(CONFIG_STAMP) $(MAPS_STAMP):
 SITE_DIR = $(call q,$(RAW_PROCESSED)/$*)
 CFG      = $(call q,$(CONFIG))
 
-$(MAPS)/index.html: $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html $$(PROCESSED)/$$(s)/run_summary.json) \
-    $$(MAPS_STAMP) $(wildcard pipelines/maps/*.py) $(wildcard pipelines/publish/*.py) \
-    $(wildcard pipelines/annotations/*.py) $(wildcard pipelines/templates/*.*) $(COMMON) | $(VENV_STAMP)
+$(MAPS)/index.html: $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html $$(PROCESSED)/$$(s)/run_summary.json \
+    $$(PROCESSED)/$$(s)/published/site.json $$(PROCESSED)/$$(s)/published/notes.parquet) \
+    $$(MAPS_STAMP) $(wildcard pipelines/maps/*.py) $(wildcard pipelines/templates/*.*) $(COMMON) \
+    | $(VENV_STAMP)
 	$(VIGIE) index --config $(CFG) --out $(call q,$@)
 
 screenshots/index.png: $$(MAPS)/index.html $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html) \

@@ -144,6 +144,17 @@ def cmd_summary(args: argparse.Namespace) -> None:
     summary.run(config, args.site, stage_summaries(processed), Path(args.out))
 
 
+def cmd_publish(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
+    from pipelines import publish
+
+    site = config.site(args.site)
+    paths = SitePaths.of(config, site.id)
+    processed = Path(args.processed_dir) if args.processed_dir else paths.processed
+    out_dir = Path(args.out_dir) if args.out_dir else processed / paths.published.name
+    publish.run(config, site, processed=processed, dst_dir=out_dir)
+
+
 def cmd_map(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     from pipelines.maps import site as maps
@@ -179,6 +190,7 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
     ``vigie deps`` start without loading geopandas (the CLI is the one module allowed to
     import inside functions).
     """
+    from pipelines import publish
     from pipelines.annotations import stage as annotations
     from pipelines.geocode import stage as geocode
     from pipelines.hotspots import stage as hotspots
@@ -228,6 +240,7 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
             out_dir=p,
         ),
         "summary": lambda: summary.run(config, site.id, stage_summaries(p), paths.run_summary),
+        "publish": lambda: publish.run(config, site, processed=p, dst_dir=paths.published),
         "map": lambda: maps.run_site(config, site, processed=p, dst=paths.map),
     }
 
@@ -395,6 +408,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", required=True)
     p.add_argument("--processed-dir")
     p.add_argument("--out", required=True)
+
+    p = add(
+        "publish",
+        cmd_publish,
+        "tables publiées d'un site (published/) : ce que lisent la carte, le PNG et l'index",
+    )
+    p.add_argument("--config", required=True)
+    p.add_argument("--site", required=True)
+    p.add_argument("--processed-dir")
+    p.add_argument("--out-dir")
 
     p = add("map", cmd_map, "carte HTML autonome (hors ligne) d'un site")
     p.add_argument("--config", required=True)

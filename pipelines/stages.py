@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.config.core import Config
+from pipelines.published import FILES as PUBLISHED_FILES
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,21 @@ class SitePaths:
     def map(self) -> Path:
         return self.maps / f"{self.site}.html"
 
+        return self.maps / f"{self.site}.html"
+
+    # publication: what every reader reads (pipelines.published.FILES)
+    @property
+    def published(self) -> Path:
+        return self.processed / "published"
+
+    @property
+    def building_profile(self) -> Path:
+        return self.published / "building_profile.parquet"
+
+    @property
+    def published_site(self) -> Path:
+        return self.published / "site.json"
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -109,6 +125,9 @@ class Stage:
     reads: tuple[str, ...]
     writes: tuple[str, ...]
 
+
+#: publish/ reads every analysis stage's outputs with those stages' own readers.
+_PUBLISH_CODE = ("publish", "hotspots", "trends", "zones", "annotations", "ingest", "stats")
 
 #: The pipeline of a site, in the order ``vigie run`` runs it. The Makefile's per-site
 #: rules are generated from this table (``vigie deps``), so both read one graph.
@@ -200,7 +219,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "summary",
-        code=("publish",),
+        code=_PUBLISH_CODE,
         settings=(),
         reads=(
             "buildings_summary.json",
@@ -215,21 +234,29 @@ STAGES: tuple[Stage, ...] = (
         writes=("run_summary.json",),
     ),
     Stage(
-        "map",
-        code=("maps", "publish", "templates"),
+        "publish",
+        code=_PUBLISH_CODE,
         settings=(),
         reads=(
             "buildings.parquet",
             "reports.parquet",
-            "run_summary.json",
-            "basemap.parquet",
+            "buildings_summary.json",
             "kde.parquet",
             "chronic.csv",
             "emerging.parquet",
             "followup.csv",
+            "before_after.parquet",
+            "trend_summary.json",
             "zones.parquet",
             "annotations.parquet",
         ),
+        writes=tuple(f"published/{name}" for name in PUBLISHED_FILES.values()),
+    ),
+    Stage(
+        "map",
+        code=("maps", "templates"),
+        settings=(),
+        reads=(*(f"published/{name}" for name in PUBLISHED_FILES.values()), "basemap.parquet"),
         writes=("{maps}/{site}.html", "{maps}/{site}.png"),
     ),
 )

@@ -163,3 +163,54 @@ def isolated(bondy: Any) -> Any:
     crowded = {int(i) for i, j in zip(*pairs, strict=True) if i != j}
     lonely = [i for i in range(len(bondy)) if i not in crowded and metric.area.iloc[i] > 150]
     return bondy.iloc[lonely[:3]]
+
+
+# --------------------------------------------------------------------------- published tables
+def published_for(  # type: ignore[no-untyped-def]
+    buildings,
+    reports,
+    *,
+    kde=None,
+    chronic=None,
+    perimeter=None,
+    zones=None,
+    annotations=None,
+    trends=None,
+    annotation_tags=(),
+):
+    """The published tables (:func:`pipelines.publish.publish_site`) of hand-made frames:
+    what the renderers read, as ``vigie publish`` would write them. ``trends`` is a
+    ``params.trends`` section (before/after windows)."""
+    from pipelines.publish import publish_site
+
+    trends = trends or {}
+    return publish_site(
+        buildings, reports, kde=kde, chronic=chronic, perimeter=perimeter, zones=zones,
+        notes=annotations, compare_months=int(trends.get("compare_months") or 3),
+        compare_before=trends.get("compare_before"), compare_after=trends.get("compare_after"),
+        annotation_tags=annotation_tags,
+    )  # fmt: skip
+
+
+def map_data_of(buildings, reports, *, site_name, basemap=None, options=None, **tables):  # type: ignore[no-untyped-def]
+    """:func:`pipelines.maps.data.map_data` of hand-made frames, published first."""
+    from pipelines.maps.data import map_data
+
+    return map_data(
+        published_for(buildings, reports, **tables), site_name=site_name, basemap=basemap,
+        options=options,
+    )  # fmt: skip
+
+
+def site_map_of(  # type: ignore[no-untyped-def]
+    buildings, reports, *, site_name, simulated, attributions, basemap=None, options=None,
+    site_id=None, annotation_tags=(), **tables,
+):  # fmt: skip
+    """:func:`pipelines.maps.site.build_site_map` of hand-made frames, published first."""
+    from pipelines.maps.site import build_site_map
+
+    return build_site_map(
+        published_for(buildings, reports, annotation_tags=annotation_tags, **tables),
+        site_name=site_name, simulated=simulated, attributions=attributions, basemap=basemap,
+        options=options, site_id=site_id,
+    )  # fmt: skip

@@ -23,7 +23,9 @@ from pipelines.annotations.stage import (
     versions_path_of,
 )
 from pipelines.annotations.stage import run as run_annotations
-from pipelines.maps.index import notes_entry
+from pipelines.maps.notes import notes_layer_geojson as map_notes_layer
+from pipelines.maps.notes import notes_table_html
+from pipelines.publish.build import notes_table
 from tests.conftest import bondy_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,7 +146,8 @@ def test_text_author_and_tag_carry_no_personal_data_into_any_output(
         "archive": _as_text(archive / "annotations_archive.parquet"),
         "versions": _as_text(archive / "annotations_versions.parquet"),
         "map layer": json.dumps(notes_layer_geojson(notes), ensure_ascii=False),
-        "index": str(notes_entry(out, dst_dir=tmp_path / "maps")["notes_html"]),
+        "published map layer": json.dumps(map_notes_layer(notes_table(notes)), ensure_ascii=False),
+        "index": notes_table_html(notes_table(notes)),
     }
     for where, text in shown.items():
         for token in PLANTED:
@@ -385,7 +388,9 @@ def test_configured_tags_are_scrubbed_on_the_map(demo_run: Any, tmp_path: Path) 
     """The annotation form lists the configuration's tags on every map: a tag typed with
     a name and a phone number reaches no reader."""
     import dataclasses
+    import shutil
 
+    from pipelines import publish
     from pipelines.config.core import load_config
     from pipelines.maps import site as maps
 
@@ -394,7 +399,11 @@ def test_configured_tags_are_scrubbed_on_the_map(demo_run: Any, tmp_path: Path) 
         config, annotation_tags=(*config.annotation_tags, "voir mme Richardeau 06 12 99 99 99")
     )
     site = config.site("paris10")
-    out = maps.run_site(config, site, processed=demo_run.site("paris10"), dst=tmp_path / "p.html")
+    # The tags reach the map through the publication step, run with this configuration.
+    processed = tmp_path / "paris10"
+    publish.run(config, site, processed=demo_run.site("paris10"), dst_dir=processed / "published")
+    shutil.copy(demo_run.site("paris10") / "basemap.parquet", processed / "basemap.parquet")
+    out = maps.run_site(config, site, processed=processed, dst=tmp_path / "p.html")
     html = Path(out).read_text(encoding="utf-8")
     assert "Richardeau" not in html
     assert "06 12 99 99 99" not in html

@@ -8,7 +8,7 @@ relies on, checked on every module's imports (parsed, never imported).
   names what others may use), never one of its modules; ``stats`` is a library whose
   modules are public;
 - shared modules (the top-level ones and ``config/``) import no stage, except the CLI;
-- ``maps/`` (the renderers) imports only ``publish`` and shared modules: no analysis;
+- ``maps/`` (the renderers) imports shared modules only: no stage, no analysis;
 - ``stats/`` imports no stage;
 - no import of the package inside a function (a lazy import dodging a cycle), except in
   the CLI, which imports each stage when its command runs to start fast.
@@ -42,8 +42,9 @@ STAGES = (
 )
 #: Libraries among the folders: their modules are their public face (``stats.gistar``).
 LIBRARIES = {"stats"}
-#: What the renderers may import besides shared modules.
-MAPS_MAY_IMPORT = {"publish"}
+#: What the renderers may import besides shared modules: nothing (they read the
+#: published tables through the shared module ``published``).
+MAPS_MAY_IMPORT: set[str] = set()
 #: Modules allowed to import inside functions, and why: the CLI imports a stage when its
 #: command runs, so that ``vigie --help`` starts without loading geopandas.
 LAZY_ALLOWED = {"pipelines.cli"}

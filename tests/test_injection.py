@@ -37,7 +37,7 @@ from pipelines.crs import LAMBERT93
 from pipelines.maps import site as maps
 from pipelines.markup import RawHtml, SafeMacroElement, render_template
 from pipelines.osm.buildings import read_osm_buildings
-from tests.conftest import RAW, ROOT
+from tests.conftest import RAW, ROOT, site_map_of
 
 BONDY_OSM = RAW / "bondy" / "bondy_nord.osm"
 
@@ -173,7 +173,7 @@ def test_site_map_never_compiles_data(
     compiled as a template would create the marker (not stop at a syntax error first)."""
     monkeypatch.chdir(tmp_path)
     site = _planted_site(handmade, plant)
-    m = maps.build_site_map(
+    m = site_map_of(
         site["buildings"], site["reports"], site_name=plant("site"), simulated=True,
         attributions=["osm", plant("source")], chronic=site["chronic"], zones=site["zones"],
         annotations=site["notes"], site_id="bondy", annotation_tags=[plant("tag")],
@@ -219,7 +219,7 @@ def test_data_block_text_is_never_read_as_tags(handmade: dict[str, Any]) -> None
     )
     notes = site["notes"]
     notes.iloc[0, notes.columns.get_loc("text")] = text
-    m = maps.build_site_map(
+    m = site_map_of(
         site["buildings"], site["reports"], site_name="Essai", simulated=False,
         attributions=["osm"], zones=site["zones"], annotations=notes,
     )  # fmt: skip

@@ -15,6 +15,7 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon
 
+from pipelines import publish
 from pipelines.annotations.stage import link_annotations
 from pipelines.config.core import Config, SiteConfig, SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
@@ -23,7 +24,7 @@ from pipelines.maps.html import building_fact_sheet, sparkline_svg
 from pipelines.maps.index import index_page, run_index, site_trend
 from pipelines.maps.png import nice_scale_length, write_site_png
 from pipelines.maps.views import (
-    comparison,
+    LAND_COLOUR,
     count_classes,
     monthly_counts,
     nice_number,
@@ -32,9 +33,10 @@ from pipelines.maps.views import (
 )
 from pipelines.osm.basemap import STYLES, basemap_features, classify_features, read_osm_basemap
 from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings
+from pipelines.publish.build import before_after_of, monthly_table, with_trend_results
 from pipelines.taxonomy import CODES
 from pipelines.zones.stage import assign_zone_ids, hot_zones
-from tests.conftest import RAW
+from tests.conftest import RAW, map_data_of, published_for, site_map_of
 
 BONDY_OSM = RAW / "bondy" / "bondy_nord.osm"
 PARIS_OSM = RAW / "paris10" / "paris10.osm"
@@ -227,7 +229,7 @@ def test_rate_classes_known_answers() -> None:
 def test_monthly_counts_skip_duplicates_observations_and_unplaced(site) -> None:  # type: ignore[no-untyped-def]
     b, r, ids = site["buildings"], site["reports"], site["ids"]
     months = pd.period_range("2024-01", "2024-03", freq="M")
-    m = monthly_counts(r, b, months)
+    m = monthly_counts(monthly_table(r), b, months)
     assert m.index.equals(b.index)
     row = m[b["building_id"] == ids["A"]].iloc[0].tolist()
     assert row == [3, 1, 1]
@@ -241,19 +243,20 @@ def test_before_after_windows_are_those_of_the_trends_stage(site) -> None:  # ty
     months = pd.period_range("2024-01", "2024-03", freq="M")
     a_row, b_row = b["building_id"] == ids["A"], b["building_id"] == ids["B"]
     # The last month against the one before: March vs February.
-    ch, before, after = comparison(r, b, months, compare_months=1)
+    assert len(months) == 3  # the reports' months, from which the windows are placed
+    ch, (before, after) = before_after_of(b, r, compare_months=1)  # type: ignore[misc]
     assert ch.index.equals(b.index)
-    assert window_text(after) == "du 01/03/2024 au 31/03/2024"
-    assert window_text(before) == "du 01/02/2024 au 29/02/2024"
+    assert window_text(after.as_dict()) == "du 01/03/2024 au 31/03/2024"
+    assert window_text(before.as_dict()) == "du 01/02/2024 au 29/02/2024"
     assert ch[a_row].iloc[0].tolist() == [1, 1, 0]
     assert ch[b_row].iloc[0].tolist() == [0, 2, 2]
     # Windows from the configuration: ISO dates, end included.
-    ch, before, after = comparison(
-        r, b, months, before=["2024-01-01", "2024-01-31"], after=["2024-03-01", "2024-03-31"]
+    ch, (before, after) = before_after_of(  # type: ignore[misc]
+        b, r, before=["2024-01-01", "2024-01-31"], after=["2024-03-01", "2024-03-31"]
     )
     assert ch[a_row].iloc[0].tolist() == [3, 1, -2]
-    assert int(ch["n_before"].sum()) == 3
-    assert int(ch["n_after"].sum()) == 3
+    assert int(ch["n_reports_before"].sum()) == 3
+    assert int(ch["n_reports_after"].sum()) == 3
 
 
 # --------------------------------------------------------------------------- fact sheet
@@ -288,6 +291,8 @@ def test_fact_sheet_fields_and_escaping() -> None:
             "reports_per_100_dwellings": 4.1666,
             "gi_bin": 3,
             "emerging_category": "intensifying",
+            # as published: the statistic's French label arrives with its code
+            "emerging_label_fr": "Point chaud en intensification",
             "open_backlog": 2,
             "Nom du demandeur": "Mme Fatou Doucouré",
             "telephone": "0199004772",
@@ -326,7 +331,7 @@ def test_fact_sheet_title_falls_back_to_size() -> None:
 # --------------------------------------------------------------------------- data block
 def test_map_data_draws_every_layer_with_its_columns(site, bondy_basemap) -> None:  # type: ignore[no-untyped-def]
     b, ids = site["buildings"], site["ids"]
-    d = maps.map_data(
+    d = map_data_of(
         b, site["reports"], site_name="Essai", basemap=bondy_basemap, kde=site["kde"],
         chronic=site["chronic"], perimeter=site["perimeter"], zones=site["zones"],
         annotations=site["notes"],
@@ -371,7 +376,7 @@ def test_map_data_skips_missing_layers_with_a_french_note(site) -> None:  # type
             "reports_per_100_dwellings",
         ]
     )
-    d = maps.map_data(b, site["reports"], site_name="Essai")
+    d = map_data_of(b, site["reports"], site_name="Essai")
     assert [v["id"] for v in d["views"]] == ["count", "change"]
     notes = " ".join(d["notes"])
     for words in ("Points chauds (Gi*) : non calculés", "Tendances des points chauds",
@@ -390,13 +395,13 @@ def test_map_data_skips_missing_layers_with_a_french_note(site) -> None:  # type
     assert [p["building_id"] for p in props] == b["building_id"].tolist()
     assert not any("zone_id" in p for p in props)
     # A zones file without any zone: no layer, and the legend says why.
-    none = maps.map_data(b, site["reports"], site_name="Essai", zones=site["zones"].iloc[:0])
+    none = map_data_of(b, site["reports"], site_name="Essai", zones=site["zones"].iloc[:0])
     assert none["zones"] is None
     assert any("Zones de points chauds : aucune" in n for n in none["notes"])
 
 
 def test_many_reports_are_aggregated_per_building_and_category(site) -> None:  # type: ignore[no-untyped-def]
-    d = maps.map_data(
+    d = map_data_of(
         site["buildings"],
         site["reports"],
         site_name="Essai",
@@ -411,11 +416,9 @@ def test_many_reports_are_aggregated_per_building_and_category(site) -> None:  #
 
 
 def test_before_after_periods_from_the_configuration(site) -> None:  # type: ignore[no-untyped-def]
-    opts = maps.MapOptions.from_params(
-        {"trends": {"compare_before": ["2024-01-01", "2024-01-31"],
-                    "compare_after": ["2024-03-01", "2024-03-31"]}}
-    )  # fmt: skip
-    d = maps.map_data(site["buildings"], site["reports"], site_name="Essai", options=opts)
+    trends = {"compare_before": ["2024-01-01", "2024-01-31"],
+              "compare_after": ["2024-03-01", "2024-03-31"]}  # fmt: skip
+    d = map_data_of(site["buildings"], site["reports"], site_name="Essai", trends=trends)
     view = next(v for v in d["views"] if v["id"] == "change")
     assert "du 01/03/2024 au 31/03/2024" in view["caption"]
     a = int(np.flatnonzero(site["buildings"]["building_id"] == site["ids"]["A"])[0])
@@ -426,7 +429,7 @@ def test_before_after_periods_from_the_configuration(site) -> None:  # type: ign
 # --------------------------------------------------------------------------- page
 @pytest.fixture(scope="module")
 def rendered(site, bondy_basemap) -> str:  # type: ignore[no-untyped-def]
-    m = maps.build_site_map(
+    m = site_map_of(
         site["buildings"], site["reports"], site_name="Essai <b>", simulated=True,
         attributions=["osm", "ban", "rpls"], basemap=bondy_basemap, kde=site["kde"],
         chronic=site["chronic"], perimeter=site["perimeter"],
@@ -459,7 +462,7 @@ def test_data_block_cannot_close_its_script() -> None:
 
 
 def test_online_tiles_only_when_asked(site) -> None:  # type: ignore[no-untyped-def]
-    m = maps.build_site_map(
+    m = site_map_of(
         site["buildings"], site["reports"], site_name="Essai", simulated=False,
         attributions=["osm"], options=maps.MapOptions(online_tiles=True),
     )  # fmt: skip
@@ -535,9 +538,11 @@ def test_scale_bar_lengths_are_round() -> None:
 def test_static_png_map(site, bondy_basemap, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import matplotlib.image
 
+    published = published_for(site["buildings"], site["reports"])
     dst = write_site_png(
-        site["buildings"], site["reports"], tmp_path / "bondy.png", site_name="Essai",
-        simulated=True, attributions=["osm"], basemap=bondy_basemap,
+        published.profile, tmp_path / "bondy.png", site_name="Essai",
+        period=maps.period_text(published), simulated=True, attributions=["osm"],
+        basemap=bondy_basemap,
     )  # fmt: skip
     img = matplotlib.image.imread(dst)
     assert img.shape[:2] == (1125, 1800)
@@ -549,8 +554,6 @@ def test_static_png_map(site, bondy_basemap, tmp_path: Path) -> None:  # type: i
 
     # A (5 reports) and B (2) share the top class (bounds 1 and 2); the land under the
     # basemap, grey buildings without reports, the red "données simulées" badge.
-    from pipelines.osm.basemap import LAND_COLOUR
-
     assert has(maps.PALETTE[-1])
     assert has(LAND_COLOUR)
     assert has(maps.ZERO_COLOUR)
@@ -589,6 +592,7 @@ def test_index_page_links_documents_relative_to_maps(tmp_path: Path, site) -> No
     cfg = Config(
         path="t.toml", sites=(site_cfg,), processed_dir=str(processed), maps_dir=str(maps_dir)
     )
+    publish.run(cfg, site_cfg, processed=s, dst_dir=s / "published")
     out = run_index(cfg, dst=maps_dir / "index.html")
     html = out.read_text(encoding="utf-8")
     hrefs = re.findall(r"href='([^']+)'", html)
@@ -643,7 +647,7 @@ def test_trend_stage_outputs_enrich_the_fact_sheets(site) -> None:  # type: igno
             "median_delay_h": [30.0, 72.0],
         }
     )
-    out = maps.enrich_buildings(b, emerging=emerging, followup=followup)
+    out = with_trend_results(b, emerging=emerging, followup=followup)
     assert out.index.equals(b.index)
     a = out[out["building_id"] == ids["A"]].iloc[0]
     assert a["emerging_category"] == "new"
@@ -654,7 +658,7 @@ def test_trend_stage_outputs_enrich_the_fact_sheets(site) -> None:  # type: igno
     assert "Nouveau point chaud" in html
     assert "<th>Délai médian de clôture</th><td>3,0 jours</td>" in html
     # Columns the frame already has are kept as they are.
-    kept = maps.enrich_buildings(site["buildings"], emerging=emerging)
+    kept = with_trend_results(site["buildings"], emerging=emerging)
     assert kept["emerging_category"].equals(site["buildings"]["emerging_category"])
 
 
@@ -664,19 +668,19 @@ def test_building_titles_follow_the_chart_labels(site) -> None:  # type: ignore[
     b, r, ids = site["buildings"], site["reports"].copy(), site["ids"]
     r["address"] = None
     r.loc[r["building_id"] == ids["A"], "address"] = "12 Rue de l'Exemple, 93140 Bondy"
-    titles = building_titles(b, r)
+    titles = building_titles(published_for(b, r).profile)
     a = int(np.flatnonzero(b["building_id"] == ids["A"])[0])
     c = int(np.flatnonzero(b["building_id"] == ids["C"])[0])
     assert titles[a] == "Palais des Sports"  # the OSM name comes first, as in the charts
     assert titles[c] == "Bâtiment de 10 logements"  # known by its id only: its size
     no_name = b.assign(name=None)
-    assert building_titles(no_name, r)[a] == "12 Rue de l'Exemple"
+    assert building_titles(published_for(no_name, r).profile)[a] == "12 Rue de l'Exemple"
 
 
 # --------------------------------------------------------------------------- zones and notes
 def test_zones_and_notes_layers_and_fact_sheets(site) -> None:  # type: ignore[no-untyped-def]
     b, ids = site["buildings"], site["ids"]
-    d = maps.map_data(
+    d = map_data_of(
         b, site["reports"], site_name="Essai", zones=site["zones"], annotations=site["notes"]
     )
     a = int(np.flatnonzero(b["building_id"] == ids["A"])[0])
@@ -756,7 +760,7 @@ def test_notes_section_known_answers() -> None:
 def test_page_has_the_annotation_mode_offline(site) -> None:  # type: ignore[no-untyped-def]
     from pipelines.maps.assets import find_network_references
 
-    m = maps.build_site_map(
+    m = site_map_of(
         site["buildings"], site["reports"], site_name="Essai", simulated=True,
         attributions=["osm"], zones=site["zones"], annotations=site["notes"],
         site_id="essai", annotation_tags=NOTE_TAGS,
@@ -769,7 +773,7 @@ def test_page_has_the_annotation_mode_offline(site) -> None:  # type: ignore[no-
     assert "<script>alert(3)</script>" not in html
     # Without a site id or tags, no annotation mode.
     plain = maps.render_map(
-        maps.build_site_map(
+        site_map_of(
             site["buildings"], site["reports"], site_name="Essai", simulated=True,
             attributions=["osm"],
         )
@@ -809,6 +813,7 @@ def test_index_lists_the_notes_with_their_exports(tmp_path: Path, site) -> None:
         cfg, "essai", buildings_path=s / "buildings.parquet", zones_path=None,
         previous_notes_path=None, out_dir=s,
     )  # fmt: skip
+    publish.run(cfg, site_cfg, processed=s, dst_dir=s / "published")
     html = run_index(cfg, dst=maps_dir / "index.html").read_text(encoding="utf-8")
     hrefs = re.findall(r"href='([^']+)'", html)
     assert "../data/processed/essai/annotations.geojson" in hrefs
@@ -823,5 +828,6 @@ def test_index_lists_the_notes_with_their_exports(tmp_path: Path, site) -> None:
     # Without the notes stage, the index says nothing of notes.
     for name in ("annotations.parquet", "annotations.geojson", "annotations.csv"):
         (s / name).unlink()
+    publish.run(cfg, site_cfg, processed=s, dst_dir=s / "published")
     html = run_index(cfg, dst=maps_dir / "index.html").read_text(encoding="utf-8")
     assert "Notes des urbanistes" not in html

@@ -128,8 +128,9 @@ READY = (
 @pytest.fixture(scope="module")
 def handmade(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The hand-made site of tests/test_maps.py, rendered three ways."""
-    from pipelines.maps.site import MapOptions, build_site_map, render_map
+    from pipelines.maps.site import MapOptions, render_map
     from pipelines.osm.basemap import read_osm_basemap
+    from tests.conftest import site_map_of
     from tests.test_maps import BONDY_OSM, handmade_site
 
     site = handmade_site()
@@ -141,7 +142,7 @@ def handmade(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
         ("aggregated", MapOptions(max_report_points=3)),
         ("online", MapOptions(online_tiles=True)),
     ):
-        m = build_site_map(
+        m = site_map_of(
             site["buildings"], site["reports"], site_name="Essai", simulated=True,
             attributions=["osm", "rpls"], basemap=basemap, kde=site["kde"],
             chronic=site["chronic"], perimeter=site["perimeter"], options=options,

@@ -12,6 +12,7 @@ import pytest
 from pipelines.maps import site as maps
 from pipelines.maps.png import write_site_png
 from pipelines.markup import stable_ids
+from tests.conftest import published_for, site_map_of
 from tests.test_maps import NOTE_TAGS, handmade_site
 
 #: folium's names: ``map_<32 hex>``, ``marker_cluster_<32 hex>``, …
@@ -24,7 +25,7 @@ def site() -> dict[str, Any]:
 
 
 def _page(site: dict[str, Any], site_id: str) -> str:
-    m = maps.build_site_map(
+    m = site_map_of(
         site["buildings"], site["reports"], site_name="Essai", simulated=True,
         attributions=["osm", "ban"], chronic=site["chronic"], kde=site["kde"],
         zones=site["zones"], annotations=site["notes"], perimeter=site["perimeter"],
@@ -70,8 +71,9 @@ def test_stable_ids_keeps_the_names_already_given() -> None:
 
 def test_same_png_twice_gives_the_same_bytes(site: dict[str, Any], tmp_path: Path) -> None:
     for name in ("a.png", "b.png"):
+        published = published_for(site["buildings"], site["reports"])
         write_site_png(
-            site["buildings"], site["reports"], tmp_path / name, site_name="Essai",
-            simulated=True, attributions=["osm"],
+            published.profile, tmp_path / name, site_name="Essai",
+            period=maps.period_text(published), simulated=True, attributions=["osm"],
         )  # fmt: skip
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()

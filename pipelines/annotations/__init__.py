@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
-from pipelines.annotations.stage import run
+from pipelines.annotations.html import (
+    GONE_BUILDING_FLAG,
+    notes_geojson,
+    orphan_flag,
+)
+from pipelines.annotations.model import (
+    DELETED_STATUS,
+    STATUSES,
+)
+from pipelines.annotations.stage import (
+    run,
+)
 
 __all__ = [
+    "DELETED_STATUS",
+    "GONE_BUILDING_FLAG",
+    "STATUSES",
+    "notes_geojson",
+    "orphan_flag",
     "run",
 ]

@@ -8,7 +8,7 @@ from pipelines.geocode.duplicates import link_likely_duplicates
 from pipelines.geocode.stage import geocode_site, run_site
 
 __all__ = [
-    "link_likely_duplicates",
     "geocode_site",
+    "link_likely_duplicates",
     "run_site",
 ]

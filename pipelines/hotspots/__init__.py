@@ -4,8 +4,14 @@ chronic buildings, checks and the method note (statistics from :mod:`pipelines.s
 
 from __future__ import annotations
 
-from pipelines.hotspots.stage import run
+from pipelines.hotspots.stage import (
+    countable,
+    reports_per_building,
+    run,
+)
 
 __all__ = [
+    "countable",
+    "reports_per_building",
     "run",
 ]

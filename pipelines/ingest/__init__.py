@@ -11,9 +11,19 @@ physical lines), ``values`` (dates, numbers, missing values), ``cells`` and ``sc
 
 from __future__ import annotations
 
-from pipelines.ingest.scrub import scrub_series, scrub_text
-from pipelines.ingest.stage import IngestResult, ingest_site, resolve_columns, run
-from pipelines.ingest.values import arrow_strings
+from pipelines.ingest.scrub import (
+    scrub_series,
+    scrub_text,
+)
+from pipelines.ingest.stage import (
+    IngestResult,
+    ingest_site,
+    resolve_columns,
+    run,
+)
+from pipelines.ingest.values import (
+    arrow_strings,
+)
 
 __all__ = [
     "IngestResult",

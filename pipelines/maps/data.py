@@ -34,7 +34,6 @@ from pipelines.maps.layers import (
     basemap_block,
     features,
     kde_block,
-    live_notes,
     notes_by,
     observations_block,
     reports_block,
@@ -47,15 +46,12 @@ from pipelines.maps.views import (
     ZERO_COLOUR,
     View,
     change_view,
-    comparison,
     emerging_view,
     gi_view,
     monthly_counts,
-    naive_dates,
-    site_months,
 )
+from pipelines.published import Published
 from pipelines.taxonomy import BY_CODE
-from pipelines.zones.stage import zone_of_buildings
 
 log = logging.getLogger(__name__)
 
@@ -112,154 +108,70 @@ class MapOptions:
     online_tiles
         Add OpenStreetMap and Plan IGN web tiles as optional layers (off by default: the
         map then needs the network for those layers only).
-    before, after, compare_months
-        The two periods of the before/after view, ``[start, end]`` ISO dates (end
-        included), else the last ``compare_months`` months and as many before; read from
-        ``params.trends`` (``compare_before``, ``compare_after``, ``compare_months``),
-        shared with the trends stage.
     max_report_points
         Above this many report points, markers are aggregated per building and category.
-    kde_bandwidth_m
-        Bandwidth of the density contours, for their caption.
+
+    The before/after periods and the density bandwidth are the published ones
+    (``published/site.json``).
     """
 
     online_tiles: bool = False
-    before: tuple[str, str] | None = None
-    after: tuple[str, str] | None = None
-    compare_months: int = 3
     max_report_points: int = MAX_REPORT_POINTS
-    kde_bandwidth_m: float | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Mapping[str, Any]]) -> MapOptions:
-        """Read ``params["maps"]``, the comparison of ``params["trends"]`` and the KDE
-        bandwidth of ``params["hotspots"]``."""
+        """Read ``params["maps"]``."""
         maps = dict(params.get("maps", {}))
-        trends = dict(params.get("trends", {}))
-        before, after = trends.get("compare_before"), trends.get("compare_after")
         return cls(
             online_tiles=bool(maps.get("online_tiles", False)),
-            before=tuple(before) if before else None,  # type: ignore[arg-type]
-            after=tuple(after) if after else None,  # type: ignore[arg-type]
-            compare_months=int(trends.get("compare_months") or 3),
             max_report_points=int(maps.get("max_report_points", MAX_REPORT_POINTS)),
-            kde_bandwidth_m=params.get("hotspots", {}).get("kde_bandwidth_m"),
         )
 
 
-def building_titles(buildings: pd.DataFrame, reports: pd.DataFrame) -> list[str]:
+def building_titles(profile: pd.DataFrame) -> list[str]:
     """The name of each building in the popups and tooltips (unescaped), in row order.
 
-    The labels of the trend charts (:func:`pipelines.trends.stage.building_labels`: OSM name,
-    OSM address, the landlord's building code or the address most often given in the
+    The published ``building_label`` (the name of the trend charts: OSM name, OSM
+    address, the landlord's building code or the address most often given in the
     reports), so that a building has the same name on the map and the charts; a
     ``residence_name`` wins, and a building known by its id only is named by its size
     (:func:`pipelines.maps.html.building_title`).
     """
-    from pipelines.trends.stage import building_labels
-
-    labels = building_labels(buildings, reports)
+    labels = profile.get("building_label")
     out = []
-    for _, row in buildings.iterrows():
-        bid = str(row["building_id"])
-        label = labels.get(bid, bid)
-        if present(row.get("residence_name")) or label == bid:
+    for i, (_, row) in enumerate(profile.iterrows()):
+        label = labels.iloc[i] if labels is not None else None
+        if present(row.get("residence_name")) or not present(label):
             out.append(building_title(row))
         else:
-            out.append(label)
-    return out
-
-
-def enrich_buildings(
-    buildings: gpd.GeoDataFrame,
-    *,
-    emerging: pd.DataFrame | None = None,
-    followup: pd.DataFrame | None = None,
-) -> gpd.GeoDataFrame:
-    """Add the trends stage's per-building results to ``buildings`` for the fact sheet.
-
-    Parameters
-    ----------
-    buildings
-        ``buildings.parquet``; columns it already has are kept as they are.
-    emerging
-        ``emerging.parquet``: ``building_id``, ``emerging_category``,
-        ``emerging_label_fr``.
-    followup
-        ``followup.csv``: rows of ``level`` "building" give ``n_open`` (→
-        ``open_backlog``) and ``median_delay_h`` per building (``key``).
-
-    Returns
-    -------
-    GeoDataFrame
-        A new frame aligned on ``buildings.index`` (joins are many-to-one on
-        ``building_id``).
-    """
-    out = buildings.copy()
-    ids = out["building_id"].astype(str)
-    if emerging is not None and "emerging_category" in emerging and "emerging_category" not in out:
-        e = emerging.assign(building_id=emerging["building_id"].astype(str))
-        e = e.drop_duplicates("building_id").set_index("building_id")
-        for column in ("emerging_category", "emerging_label_fr"):
-            if column in e:
-                out[column] = ids.map(e[column]).to_numpy()
-        if out["emerging_category"].isna().all():
-            dropped = [c for c in ("emerging_category", "emerging_label_fr") if c in out]
-            out = out.drop(columns=dropped)
-    if followup is not None and {"level", "key"} <= set(followup.columns):
-        f = followup[followup["level"] == "building"].drop_duplicates("key")
-        f = f.set_index(f["key"].astype(str))
-        if "open_backlog" not in out and "n_open" in f and len(f):
-            out["open_backlog"] = pd.to_numeric(ids.map(f["n_open"]), errors="coerce").to_numpy()
-        if "median_delay_h" not in out and "median_delay_h" in f and len(f):
-            delay = pd.to_numeric(ids.map(f["median_delay_h"]), errors="coerce")
-            out["median_delay_h"] = delay.to_numpy()
+            out.append(str(label))
     return out
 
 
 def map_data(
-    buildings: gpd.GeoDataFrame,
-    reports: gpd.GeoDataFrame,
+    published: Published,
     *,
     site_name: str,
     basemap: gpd.GeoDataFrame | None = None,
-    kde: gpd.GeoDataFrame | None = None,
-    chronic: pd.DataFrame | None = None,
-    perimeter: tuple[float, float, float, float] | None = None,
     options: MapOptions | None = None,
-    zones: gpd.GeoDataFrame | None = None,
-    annotations: gpd.GeoDataFrame | None = None,
 ) -> dict[str, Any]:
     """Everything the page draws, as one JSON-ready dictionary (texts already escaped).
 
     Parameters
     ----------
-    buildings
-        ``buildings.parquet`` (any CRS; drawn in EPSG:4326): ``building_id``,
-        ``n_reports``, ``n_<category>``, and optionally ``dwellings``,
-        ``reports_per_100_dwellings``, ``gi_bin``, ``emerging_category``,
-        ``emerging_label_fr``, ``is_chronic``, ``chronic_categories``, ``open_backlog``…
-    reports
-        ``reports.parquet`` (any CRS): ``category``, ``reported_at``, ``building_id``,
-        ``source_kind``, ``duplicate_of``, ``description`` (scrubbed), ``geometry``.
+    published
+        The site's published tables (:mod:`pipelines.published`): the building
+        profile (``building_id``, ``n_reports``, ``n_<category>``, and optionally
+        ``dwellings``, ``reports_per_100_dwellings``, ``gi_bin``, ``emerging_category``,
+        ``emerging_label_fr``, ``is_chronic``, ``open_backlog``, ``zone_id``,
+        ``n_reports_before``/``n_reports_after``/``n_reports_change``…), the monthly
+        counts, the markers, the zones (drawn under the buildings), the notes (their own
+        layer, and in the fact sheets of their buildings and zones), the chronic
+        problems, the density contours and ``site.json``.
     basemap
-        :func:`pipelines.osm.basemap.read_osm_basemap` output, or ``None``.
-    kde
-        ``kde.parquet``: contour polygons with ``density_min_per_ha`` and ``label``.
-    chronic
-        ``chronic.csv``: ``building_id``, ``category``, ``dates``.
-    perimeter
-        (west, south, east, north) of the study area, in degrees.
+        ``basemap.parquet`` (:mod:`pipelines.osm`), or ``None``.
     options
         :class:`MapOptions`.
-    zones
-        ``zones.parquet`` (:mod:`pipelines.zones.stage`): ``zone_id``, ``building_ids``,
-        ``n_buildings``, ``status``… The zones are drawn under the buildings, and each
-        building feature carries the ``zone_id`` of its zone, for the annotation mode.
-    annotations
-        ``annotations.parquet`` (:mod:`pipelines.annotations.stage`, linked notes): drawn as
-        their own layer, and listed in the fact sheets of the buildings
-        (``building_ids``) and zones (``zone_ids``) they are linked to.
 
     Returns
     -------
@@ -268,31 +180,28 @@ def map_data(
         carries ``i`` (its row), ``building_id`` and, when in a zone, ``zone_id``.
     """
     options = options or MapOptions()
-    b = buildings.to_crs(WGS84).reset_index(drop=True)
-    if "n_reports" not in b:
-        from pipelines.hotspots.stage import reports_per_building
-
-        b = b.join(reports_per_building(reports, b))
+    facts = published.site
+    b = published.profile.to_crs(WGS84).reset_index(drop=True)
     legend_notes: list[str] = []
-    kind = (
-        reports["source_kind"]
-        if "source_kind" in reports
-        else pd.Series("reports", index=reports.index)
-    )
-    resident = reports[kind != "observations"]
-    observations = reports[kind == "observations"]
-    all_dates = naive_dates(reports["reported_at"])
-    months = site_months(all_dates)
-    start, end = all_dates.min(), all_dates.max()
+    points = published.points
+    kind = points["source_kind"]
+    resident = points[kind != "observations"]
+    observations = points[kind == "observations"]
+    period_of = facts.get("period") or {}
+    start = pd.Timestamp(period_of["start"]) if period_of else None
+    end = pd.Timestamp(period_of["end"]) if period_of else None
+    months = pd.PeriodIndex(facts.get("months", []), freq="M")
     period = fr_period(start, end)
     day0 = months[0].start_time if len(months) else pd.Timestamp("2000-01-01")
 
     # Per-building monthly counts (period selector) and the 12-month sparkline.
-    monthly = monthly_counts(resident, b, months)
+    monthly = monthly_counts(published.monthly, b, months)
     spark_months = list(months[-12:])
-    chronic_map = _chronic_by_building(chronic)
-    titles = building_titles(b, resident)
-    planner_notes = live_notes(annotations)
+    chronic_map = _chronic_by_building(published.chronic)
+    titles = building_titles(b)
+    planner_notes = (
+        published.notes if published.notes is not None and len(published.notes) else None
+    )
     building_notes = notes_by(planner_notes, "building_ids")
     fiches = []
     for i, row in b.iterrows():
@@ -313,12 +222,7 @@ def map_data(
         if "dwellings" in b
         else pd.Series(np.nan, index=b.index)
     )
-    if "is_chronic" in b:
-        is_chronic = b["is_chronic"].fillna(False).astype(bool)
-    elif chronic_map:
-        is_chronic = b["building_id"].astype(str).isin(chronic_map)
-    else:
-        is_chronic = None
+    is_chronic = b["is_chronic"].fillna(False).astype(bool) if "is_chronic" in b else None
     block_b: dict[str, Any] = {
         "title": [esc(t) for t in titles],
         "n": b["n_reports"].fillna(0).astype(int).tolist(),
@@ -358,17 +262,13 @@ def map_data(
     else:
         legend_notes.append("Points chauds (Gi*) : non calculés pour ce site.")
     if "emerging_category" in b:
-        views.append(emerging_view(b))
+        views.append(emerging_view(b, facts.get("emerging_labels_fr", [])))
     else:
         legend_notes.append("Tendances des points chauds : non calculées pour ce site.")
-    change = None
-    report_months = site_months(resident["reported_at"])
-    if len(report_months) >= 2:
-        change, before, after = comparison(
-            resident, b, report_months, compare_months=options.compare_months,
-            before=options.before, after=options.after,
-        )  # fmt: skip
-        views.append(change_view(change, before, after))
+    compare = facts.get("compare")
+    has_change = compare is not None and "n_reports_change" in b
+    if compare is not None and has_change:
+        views.append(change_view(b["n_reports_change"], compare["before"], compare["after"]))
     else:
         legend_notes.append("Évolution avant / après : moins de deux mois de données.")
 
@@ -380,7 +280,7 @@ def map_data(
     block_obs = (
         observations_block(observations, months=months, day0=day0) if len(observations) else None
     )
-    block_kde = kde_block(kde, options.kde_bandwidth_m)
+    block_kde = kde_block(published.density, facts.get("kde_bandwidth_m"))
     if block_kde is None:
         legend_notes.append("Densité (noyau quartique) : non calculée pour ce site.")
     if is_chronic is None:
@@ -388,6 +288,7 @@ def map_data(
     block_basemap = basemap_block(basemap)
     if block_basemap is None:
         legend_notes.append("Fond de plan : indisponible (extrait OSM non lu).")
+    zones = published.zones
     block_zones = zones_block(zones, notes_by(planner_notes, "zone_ids"))
     if zones is None:
         legend_notes.append("Zones de points chauds : non calculées pour ce site.")
@@ -395,12 +296,10 @@ def map_data(
         legend_notes.append(
             "Zones de points chauds : aucune (pas de bâtiment point chaud à 95 % ou plus)."
         )
-    block_notes = annotations_block(planner_notes)
-    zone_of = (
-        zone_of_buildings(b, zones)
-        if zones is not None and len(zones)
-        else pd.Series(pd.NA, index=b.index, dtype="string")
+    block_notes = annotations_block(
+        planner_notes, gone_building_flag=str(facts.get("gone_building_flag", ""))
     )
+    zone_of = b["zone_id"] if "zone_id" in b else pd.Series(pd.NA, index=b.index, dtype="string")
     props: list[dict[str, Any]] = []
     for i, (bid, zid) in enumerate(zip(b["building_id"].astype(str), zone_of, strict=True)):
         p: dict[str, Any] = {"i": i, "building_id": bid}
@@ -409,6 +308,7 @@ def map_data(
         props.append(p)
 
     geoms = round_geometries(b.geometry, 6, tolerance=0.0000015)
+    perimeter = facts.get("perimeter")
     west, south, east, north = perimeter if perimeter else b.total_bounds
     fit = [[float(south), float(west)], [float(north), float(east)]]
     return {
@@ -429,8 +329,11 @@ def map_data(
         "monthly": block_monthly,
         "views": [v.as_json() for v in views],
         "change": (
-            {"nb": change["n_before"].tolist(), "na": change["n_after"].tolist()}
-            if change is not None
+            {
+                "nb": b["n_reports_before"].astype(int).tolist(),
+                "na": b["n_reports_after"].astype(int).tolist(),
+            }
+            if has_change
             else None
         ),
         "categories": categories,

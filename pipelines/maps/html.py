@@ -290,8 +290,6 @@ def building_fact_sheet(
     str
         ``<div class='fiche'>…</div>``.
     """
-    from pipelines.stats.emerging import EMERGING_LABELS_FR
-
     title = title or building_title(row)
     out = [f"<div class='fiche'><h4>{esc(title)}</h4>"]
     facts: list[tuple[str, str]] = []
@@ -327,7 +325,7 @@ def building_fact_sheet(
     code = row.get("emerging_category")
     label = row.get("emerging_label_fr")
     if present(label) or present(code):
-        text = str(label) if present(label) else EMERGING_LABELS_FR.get(str(code), str(code))
+        text = str(label) if present(label) else str(code)  # published: labelled
         facts.append(("Tendance", esc(text)))
     backlog = as_number(row.get("open_backlog"))
     if backlog is not None:

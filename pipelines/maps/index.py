@@ -11,13 +11,17 @@ import os
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 from markupsafe import Markup
 
 from pipelines import __version__
 from pipelines.config.core import Config, SiteConfig
+from pipelines.io import read_json, write_text
 from pipelines.maps.html import ATTRIBUTIONS, esc, fr_number, fr_period, plural
+from pipelines.maps.notes import notes_table_html
 from pipelines.markup import render_template, template_text
+from pipelines.published import FILES
 from pipelines.stages import SitePaths
 
 #: Trend arrows: (symbol, CSS class, French words).
@@ -80,24 +84,17 @@ def _rel(target: Path, start: Path) -> str:
     return Path(os.path.relpath(Path(target).resolve(), Path(start).resolve())).as_posix()
 
 
-def _columns(path: Path) -> list[str]:
-    import pyarrow.parquet as pq
-
-    return list(pq.read_schema(path).names) if path.exists() else []
-
-
 def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, Any]:
     """Key figures and document links of one site, for :func:`index_page`.
 
-    Relative links are computed from ``dst_dir`` (the folder of ``index.html``).
+    Reads the run summary (``run_summary.json``) and the published ``site.json`` and
+    notes. Relative links are computed from ``dst_dir`` (the folder of ``index.html``).
     """
-    from pipelines.io import read_json
-
     paths = SitePaths.of(config, site.id)
     summary = read_json(paths.run_summary) if paths.run_summary.exists() else {}
-    trend_file = paths.processed / "trend_summary.json"
-    if "trends" not in summary and trend_file.exists():
-        summary["trends"] = read_json(trend_file)
+    facts = read_json(paths.published_site) if paths.published_site.exists() else {}
+    if "trends" not in summary and facts.get("trends"):
+        summary["trends"] = facts["trends"]
     headline = summary.get("trends", {}).get("headline", {})
     trend_fr = headline.get("trend_fr") if isinstance(headline, dict) else None
     sources = summary.get("sources", {})
@@ -105,24 +102,13 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
     for s in sources.values():
         r = s.get("rejected", 0)
         rejected += sum(r.values()) if isinstance(r, dict) else int(r)
-    period = ""
-    if paths.reports.exists():
-        dates = pd.read_parquet(paths.reports, columns=["reported_at"])["reported_at"]
-        from pipelines.maps.site import naive_dates
-
-        dates = naive_dates(dates)
-        period = fr_period(dates.min(), dates.max())
-    cols = _columns(paths.buildings)
-    wanted: list[str] = [c for c in ("n_reports", "gi_bin") if c in cols]
-    b = pd.read_parquet(paths.buildings, columns=wanted) if wanted else pd.DataFrame()
+    span = facts.get("period") or {}
+    period = fr_period(pd.Timestamp(span["start"]), pd.Timestamp(span["end"])) if span else ""
+    totals = facts.get("totals", {})
     hot = summary.get("hotspots", {})
-    reports = hot.get("reports_counted", int(b["n_reports"].sum()) if "n_reports" in b else 0)
-    with_reports = hot.get(
-        "buildings_with_reports", int((b["n_reports"] > 0).sum()) if "n_reports" in b else 0
-    )
-    hotspots_95 = (
-        int((pd.to_numeric(b["gi_bin"], errors="coerce") >= 2).sum()) if "gi_bin" in b else None
-    )
+    reports = hot.get("reports_counted", totals.get("reports_counted", 0))
+    with_reports = hot.get("buildings_with_reports", totals.get("buildings_with_reports", 0))
+    hotspots_95 = totals.get("hotspots_95")
     documents: list[tuple[str, str]] = []
     png = paths.map.with_suffix(".png")
     if png.exists():
@@ -163,25 +149,20 @@ NOTE_EXPORTS = (
 
 
 def notes_entry(processed: Path, *, dst_dir: Path) -> dict[str, Any]:
-    """The planners' notes of a site for the index page, from ``annotations.parquet``.
+    """The planners' notes of a site for the index page, from the published notes.
 
     Returns
     -------
     dict
-        ``notes_html`` (the escaped table of :func:`pipelines.annotations.stage.notes_table_html`,
+        ``notes_html`` (the escaped table of :func:`pipelines.maps.notes.notes_table_html`,
         ``None`` when the notes stage has not run), ``n_notes``, ``n_orphaned`` and
         ``note_exports`` ((label, relative link) of the exports that exist).
     """
-    import geopandas as gpd
-
-    from pipelines.annotations.stage import DELETED_STATUS, notes_table_html
-
-    path = processed / "annotations.parquet"
-    if not path.exists():
+    published = processed / "published"
+    facts = read_json(published / FILES["site"]) if (published / FILES["site"]).exists() else {}
+    if not facts.get("has", {}).get("notes"):
         return {"notes_html": None, "n_notes": 0, "n_orphaned": 0, "note_exports": []}
-    notes = gpd.read_parquet(path)
-    if len(notes):
-        notes = notes[notes["status"].astype("string") != DELETED_STATUS]
+    notes = gpd.read_parquet(published / FILES["notes"])
     orphaned = (
         notes["is_orphaned"] if "is_orphaned" in notes else pd.Series(False, index=notes.index)
     )
@@ -274,8 +255,6 @@ def index_page(sites: list[dict[str, Any]]) -> str:
 
 def run_index(config: Config, *, dst: Path) -> Path:
     """Write ``index.html`` linking the maps of every site, with their key figures."""
-    from pipelines.io import write_text
-
     dst = Path(dst)
     entries = [site_entry(config, site, dst_dir=dst.parent) for site in config.sites]
     return write_text(index_page(entries), dst)

@@ -18,8 +18,16 @@ import shapely
 
 from pipelines.crs import WGS84
 from pipelines.io import list_cell
-from pipelines.maps.html import esc, fr_number, present
-from pipelines.maps.views import CATEGORY_COLOURS, KDE_COLOURS, naive_dates
+from pipelines.maps.html import esc, fr_number, notes_section_html, plural, present
+from pipelines.maps.notes import NOTE_COLOURS, ORPHAN_COLOUR, notes_layer_geojson
+from pipelines.maps.views import (
+    BASEMAP_LEGEND,
+    BASEMAP_STYLES,
+    CATEGORY_COLOURS,
+    KDE_COLOURS,
+    LAND_COLOUR,
+    naive_dates,
+)
 from pipelines.taxonomy import BY_CODE, CODES
 
 #: Longest description shown in a report popup, in characters.
@@ -207,19 +215,17 @@ def kde_block(kde: gpd.GeoDataFrame | None, bandwidth_m: float | None) -> dict[s
 
 
 def basemap_block(basemap: gpd.GeoDataFrame | None) -> dict[str, Any] | None:
-    from pipelines.osm.basemap import LAND_COLOUR, LEGEND_GROUPS, STYLES
-
     if basemap is None or basemap.empty:
         return None
     bm = basemap.to_crs(WGS84).reset_index(drop=True)
     geoms = round_geometries(bm.geometry, 5)
-    kinds = [k for k in STYLES if (bm["kind"] == k).any()]
+    kinds = [k for k in BASEMAP_STYLES if (bm["kind"] == k).any()]
     swatches = []
-    for label, members in LEGEND_GROUPS:
+    for label, members in BASEMAP_LEGEND:
         shown = [k for k in members if k in kinds]
         if not shown:
             continue
-        s = STYLES[shown[0]]
+        s = BASEMAP_STYLES[shown[0]]
         if s["fill"]:
             style = f"background:{s['fill']};border-color:{s['color']}"
         else:
@@ -229,7 +235,7 @@ def basemap_block(basemap: gpd.GeoDataFrame | None) -> dict[str, Any] | None:
     return {
         "name": "Fond de plan (OpenStreetMap, hors ligne)",
         "geojson": features(geoms, [{"k": str(x)} for x in bm["kind"]]),
-        "styles": {k: STYLES[k] for k in kinds},
+        "styles": {k: BASEMAP_STYLES[k] for k in kinds},
         "legend": legend,
         "land": LAND_COLOUR,
     }
@@ -240,27 +246,14 @@ def basemap_block(basemap: gpd.GeoDataFrame | None) -> dict[str, Any] | None:
 ZONE_COLOUR = "#b2182b"
 
 
-def live_notes(notes: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
-    """The notes a map shows: ``annotations.parquet`` without the deleted ones, EPSG:4326;
-    ``None`` when there is none."""
-    from pipelines.annotations.stage import DELETED_STATUS
-
-    if notes is None or notes.empty:
-        return None
-    live = notes[notes["status"].astype("string") != DELETED_STATUS]
-    if live.empty:
-        return None
-    return live.to_crs(WGS84) if live.crs is not None else live.set_crs(WGS84)
-
-
 def notes_by(notes: gpd.GeoDataFrame | None, column: str) -> dict[str, list[dict[str, Any]]]:
     """The notes of each building (``column="building_ids"``) or zone (``"zone_ids"``).
 
     Parameters
     ----------
     notes
-        Linked notes (:func:`pipelines.annotations.stage.link_annotations`), deleted ones
-        already left out (:func:`live_notes`), or ``None``.
+        The published notes (``published/notes.parquet``: live notes, linked), or
+        ``None``.
     column
         A list column of ids.
 
@@ -270,8 +263,6 @@ def notes_by(notes: gpd.GeoDataFrame | None, column: str) -> dict[str, list[dict
         id → list of note records (``tag``, ``status``, ``author``, ``created_at``,
         ``updated_at``, ``text``, ``orphan_flag``), unescaped.
     """
-    from pipelines.annotations.stage import orphan_flag
-
     if notes is None or notes.empty or column not in notes:
         return {}
     out: dict[str, list[dict[str, Any]]] = {}
@@ -280,7 +271,7 @@ def notes_by(notes: gpd.GeoDataFrame | None, column: str) -> dict[str, list[dict
             k: row.get(k)
             for k in ("note_id", "tag", "status", "author", "created_at", "updated_at", "text")
         }
-        record["orphan_flag"] = orphan_flag(row) or None
+        record["orphan_flag"] = row.get("orphan_flag") if present(row.get("orphan_flag")) else None
         for key in dict.fromkeys(list_cell(row[column])):
             out.setdefault(key, []).append(record)
     return out
@@ -290,10 +281,10 @@ def zones_block(
     zones: gpd.GeoDataFrame | None, notes_by_zone: Mapping[str, list[dict[str, Any]]]
 ) -> dict[str, Any] | None:
     """The hotspot zones (``zones.parquet``) as GeoJSON whose features carry ``zone_id``
-    (read by the annotation mode) and an escaped popup; ``None`` when there is no zone."""
-    from pipelines.maps.html import notes_section_html, plural
-    from pipelines.zones.stage import zone_sort_key
+    (read by the annotation mode) and an escaped popup; ``None`` when there is no zone.
 
+    ``zones`` is the published zones table, whose ``parent_zone_ids`` are in natural order.
+    """
     if zones is None or zones.empty:
         return None
     z = zones.to_crs(WGS84).reset_index(drop=True)
@@ -307,7 +298,6 @@ def zones_block(
             facts.append(("Depuis la dernière mise à jour", esc(row["status"])))
         parents = [p for p in list_cell(row.get("parent_zone_ids")) if p != zone_id]
         if parents:
-            parents.sort(key=zone_sort_key)
             facts.append(("Issue de", esc(", ".join(parents))))
         notes = notes_by_zone.get(zone_id, [])
         popup = (
@@ -330,17 +320,15 @@ def zones_block(
     }
 
 
-def annotations_block(notes: gpd.GeoDataFrame | None) -> dict[str, Any] | None:
+def annotations_block(
+    notes: gpd.GeoDataFrame | None, *, gone_building_flag: str
+) -> dict[str, Any] | None:
     """The planners' notes layer: GeoJSON whose features carry the raw fields of each
     note (``note_id``, ``text``…, for the annotation mode, which shows them as text) and
-    an escaped ``popup_html`` and ``tooltip``; ``None`` when no note has a position."""
-    from pipelines.annotations.stage import (
-        GONE_BUILDING_FLAG,
-        NOTE_COLOURS,
-        ORPHAN_COLOUR,
-        notes_layer_geojson,
-    )
+    an escaped ``popup_html`` and ``tooltip``; ``None`` when no note has a position.
 
+    ``gone_building_flag`` is the published flag of a note whose building left OSM.
+    """
     if notes is None or notes.empty:
         return None
     data = notes_layer_geojson(notes)
@@ -362,7 +350,7 @@ def annotations_block(notes: gpd.GeoDataFrame | None) -> dict[str, Any] | None:
         legend.append(
             {
                 "style": f"background:{ORPHAN_COLOUR};border:2px dotted #111",
-                "l": esc(f"Note orpheline, « {GONE_BUILDING_FLAG} » ({fr_number(n_orphans)})"),
+                "l": esc(f"Note orpheline, « {gone_building_flag} » ({fr_number(n_orphans)})"),
             }
         )
     return {

@@ -22,7 +22,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from pipelines.crs import metric_crs_of
-from pipelines.maps.html import ATTRIBUTIONS, fr_period
+from pipelines.io import atomic_path
+from pipelines.maps.html import ATTRIBUTIONS
+from pipelines.maps.views import BASEMAP_STYLES, LAND_COLOUR, ZERO_COLOUR, count_classes
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +47,13 @@ def nice_scale_length(width_m: float) -> float:
     return float(10 ** (exp + 1))
 
 
-#: Line widths of the basemap, in points per CSS pixel of :data:`pipelines.osm.basemap.STYLES`.
+#: Line widths of the basemap, in points per CSS pixel of
+#: :data:`pipelines.maps.views.BASEMAP_STYLES`.
 LINE_SCALE = 0.4
 
 
 def _draw_basemap(ax: Axes, basemap: gpd.GeoDataFrame) -> None:
-    from pipelines.osm.basemap import STYLES
-
-    for kind, style in STYLES.items():
+    for kind, style in BASEMAP_STYLES.items():
         part = basemap[basemap["kind"] == kind]
         if part.empty:
             continue
@@ -94,20 +95,16 @@ def site_figure(
     attributions
         Keys of :data:`pipelines.maps.html.ATTRIBUTIONS`; OpenStreetMap always listed.
     basemap
-        :func:`pipelines.osm.basemap.read_osm_basemap` output, drawn under the buildings.
+        ``basemap.parquet``, drawn under the buildings.
 
     Returns
     -------
     matplotlib.figure.Figure
         16:10, 1800 × 1125 pixels at 150 dpi.
     """
-    from pipelines.maps.site import ZERO_COLOUR, count_classes
-
     crs = metric_crs_of(buildings)
     b = buildings.to_crs(crs)
     fig = Figure(figsize=(12, 7.5), dpi=150)
-    from pipelines.osm.basemap import LAND_COLOUR
-
     ax = fig.add_axes((0.01, 0.07, 0.70, 0.83))
     ax.set_xticks([])
     ax.set_yticks([])
@@ -217,22 +214,19 @@ def _scale_bar(ax: Axes, xmin: float, ymin: float, xmax: float, ymax: float) -> 
 
 def write_site_png(
     buildings: gpd.GeoDataFrame,
-    reports: pd.DataFrame,
     dst: str | Path,
     *,
     site_name: str,
+    period: str,
     simulated: bool,
     attributions: Sequence[str],
     basemap: gpd.GeoDataFrame | None = None,
 ) -> Path:
-    """Draw :func:`site_figure` and write it to ``dst`` (PNG), atomically."""
-    from pipelines.io import atomic_path
-    from pipelines.maps.site import naive_dates
-
-    dates = naive_dates(reports["reported_at"])
+    """Draw :func:`site_figure` (``buildings``: the published building profile; ``period``
+    in words) and write it to ``dst`` (PNG), atomically."""
     fig = site_figure(
-        buildings, site_name=site_name, period=fr_period(dates.min(), dates.max()),
-        simulated=simulated, attributions=attributions, basemap=basemap,
+        buildings, site_name=site_name, period=period, simulated=simulated,
+        attributions=attributions, basemap=basemap,
     )  # fmt: skip
     dst = Path(dst)
     with atomic_path(dst) as tmp:

@@ -20,10 +20,11 @@ log = logging.getLogger(__name__)
 CHROMIUM_PATH = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update"]  # fmt: skip
-#: Ready when the script has drawn the map: ``pipelines/templates/map_ready.js``.
+#: Ready when the script has drawn the map (``pipelines/templates/map_ready.js``, its
+#: comment lines left out: Playwright evaluates one function expression).
 MAP_READY_JS = "\n".join(
     line for line in template_text("map_ready.js").splitlines() if not line.startswith("//")
-).rstrip(";")
+).strip()
 _LOCAL = ("file:", "data:", "blob:", "about:")
 
 

@@ -41,8 +41,9 @@ from folium.plugins import MarkerCluster
 from folium.template import Template
 
 from pipelines.config.core import Config, SiteConfig
-from pipelines.ingest.scrub import scrub_series
-from pipelines.maps.data import MAX_REPORT_POINTS, MapOptions, enrich_buildings, map_data
+from pipelines.io import read_geoparquet, write_text
+from pipelines.maps.assets import inline_assets, make_map
+from pipelines.maps.data import MAX_REPORT_POINTS, MapOptions, map_data
 from pipelines.maps.html import (
     ATTRIBUTIONS,
     HATCH_DEFS,
@@ -53,19 +54,23 @@ from pipelines.maps.html import (
     header_html,
     title_html,
 )
+from pipelines.maps.index import run_index
+from pipelines.maps.notes import add_annotation_ui
+from pipelines.maps.png import write_site_png
 from pipelines.maps.views import (
     CATEGORY_COLOURS,
     GI_COLOURS,
     PALETTE,
     ZERO_COLOUR,
     Classes,
-    before_after_counts,
     count_classes,
     monthly_counts,
     naive_dates,
     rate_classes,
 )
 from pipelines.markup import SafeMacroElement, add_html, script_json, stable_ids, template_text
+from pipelines.published import Published, read_published
+from pipelines.stages import SitePaths
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +83,9 @@ __all__ = [
     "ZERO_COLOUR",
     "Classes",
     "MapOptions",
-    "before_after_counts",
     "build_site_map",
     "building_fact_sheet",
     "count_classes",
-    "enrich_buildings",
     "esc",
     "map_data",
     "monthly_counts",
@@ -131,42 +134,30 @@ def data_json(data: Mapping[str, Any]) -> str:
 
 
 def build_site_map(
-    buildings: gpd.GeoDataFrame,
-    reports: gpd.GeoDataFrame,
+    published: Published,
     *,
     site_name: str,
     simulated: bool,
     attributions: Sequence[str],
     basemap: gpd.GeoDataFrame | None = None,
-    kde: gpd.GeoDataFrame | None = None,
-    chronic: pd.DataFrame | None = None,
-    perimeter: tuple[float, float, float, float] | None = None,
     options: MapOptions | None = None,
-    zones: gpd.GeoDataFrame | None = None,
-    annotations: gpd.GeoDataFrame | None = None,
     site_id: str | None = None,
-    annotation_tags: Sequence[str] = (),
 ) -> folium.Map:
-    """Build the Folium map of a site (see :func:`map_data` for the inputs).
+    """Build the Folium map of a site from its published tables (see :func:`map_data`).
 
     Parameters
     ----------
-    site_id, annotation_tags
-        With both, the map gets the « Annoter » mode (:func:`pipelines.annotations.stage.
-        add_annotation_ui`): the site id goes into every note and the export's file
-        name, the tags (``Config.annotation_tags``) are the form's choices.
+    site_id
+        With it and published ``annotation_tags``, the map gets the « Annoter » mode
+        (:func:`pipelines.maps.notes.add_annotation_ui`): the site id goes into every note
+        and the export's file name, the tags are the form's choices.
 
     Returns
     -------
     folium.Map
         Without any web resource but the pinned scripts that :func:`render_map` inlines.
     """
-    from pipelines.maps.assets import make_map
-
-    data = map_data(
-        buildings, reports, site_name=site_name, basemap=basemap, kde=kde, chronic=chronic,
-        perimeter=perimeter, options=options, zones=zones, annotations=annotations,
-    )  # fmt: skip
+    data = map_data(published, site_name=site_name, basemap=basemap, options=options)
     (south, west), (north, east) = data["bounds"]
     m = make_map(
         location=[(south + north) / 2, (west + east) / 2],
@@ -183,112 +174,59 @@ def build_site_map(
     # Built HTML goes in as it is (never compiled as a template: see pipelines.markup).
     add_html(root.header, title_html(site_name))
     add_html(root.header, f"<style>{template_text('map.css')}</style>")
-    add_html(root.html, header_html(site_name, _unescaped_period(reports), simulated=simulated))
+    add_html(root.html, header_html(site_name, period_text(published), simulated=simulated))
     add_html(root.html, HATCH_DEFS)
     add_html(
         root.html, f'<script type="application/json" id="vigie-data">{data_json(data)}</script>'
     )
     add_html(root.html, footer_html(attributions))
     _App(template_text("map.js").replace("__MAP__", m.get_name())).add_to(m)
-    if site_id and annotation_tags:
-        from pipelines.annotations.stage import add_annotation_ui
-
-        add_annotation_ui(m, site_id=site_id, tags=annotation_tags)
+    facts = published.site
+    tags = list(facts.get("annotation_tags", []))
+    if site_id and tags:
+        deleted = facts.get("deleted_status")
+        statuses = list(facts.get("note_statuses", []))
+        if deleted and deleted not in statuses:
+            statuses.append(deleted)
+        add_annotation_ui(m, site_id=site_id, tags=tags, statuses=statuses)
     stable_ids(root, seed)
     return m
 
 
-def _unescaped_period(reports: pd.DataFrame) -> str:
-    dates = naive_dates(reports["reported_at"])
-    return fr_period(dates.min(), dates.max())
+def period_text(published: Published) -> str:
+    """The study period in words (unescaped), from the published ``site.json``."""
+    period = published.site.get("period") or {}
+    if not period:
+        return fr_period(None, None)
+    return fr_period(pd.Timestamp(period["start"]), pd.Timestamp(period["end"]))
 
 
 def render_map(m: folium.Map) -> str:
     """Render a map to a self-contained HTML string (assets inlined, no network)."""
-    from pipelines.maps.assets import inline_assets
-
     return inline_assets(m.get_root().render())
 
 
 # ----------------------------------------------------------------------------- I/O
-def _read_optional_geo(path: Path) -> gpd.GeoDataFrame | None:
-    from pipelines.io import read_geoparquet
-
-    return read_geoparquet(path) if path.exists() else None
-
-
-def read_site_inputs(site: SiteConfig, processed: Path) -> dict[str, Any]:
-    """The optional inputs of a site map that exist in ``processed`` (see :func:`map_data`).
-
-    The basemap is read from ``basemap.parquet`` (``vigie basemap``) or, when that file
-    is absent, straight from the site's OSM extract; the zones from ``zones.parquet``
-    (``vigie zones``) and the notes from ``annotations.parquet`` (``vigie annotations``),
-    ``None`` when absent.
-    """
-    from pipelines.osm.basemap import read_osm_basemap
-    from pipelines.osm.buildings import read_osm_bounds
-
-    basemap = _read_optional_geo(processed / "basemap.parquet")
-    if basemap is None and Path(site.osm).exists():
-        log.info("%s: no basemap.parquet, reading the basemap from %s", site.id, site.osm)
-        basemap = read_osm_basemap(site.osm)
-    chronic_path = processed / "chronic.csv"
-    chronic = pd.read_csv(chronic_path, dtype=str) if chronic_path.exists() else None
-    perimeter = site.study_area_bbox or (
-        read_osm_bounds(site.osm) if Path(site.osm).exists() else None
-    )
-    return {
-        "basemap": basemap,
-        "kde": _read_optional_geo(processed / "kde.parquet"),
-        "chronic": chronic,
-        "perimeter": perimeter,
-        "zones": _read_optional_geo(processed / "zones.parquet"),
-        "annotations": _read_optional_geo(processed / "annotations.parquet"),
-    }
-
-
 def run_site(config: Config, site: SiteConfig, *, processed: Path, dst: Path) -> Path:
-    """Write the HTML map of ``site`` from its processed files, and its PNG beside it.
+    """Write the HTML map of ``site`` from its published tables, and its PNG beside it.
 
-    Reads ``buildings.parquet`` and ``reports.parquet`` (required) and, when present,
-    ``basemap.parquet``, ``kde.parquet``, ``chronic.csv`` (hotspot stage),
-    ``zones.parquet`` (zones stage), ``emerging.parquet`` and ``followup.csv`` (trends
-    stage), ``annotations.parquet`` (planners' notes); writes ``dst`` and ``dst`` with the
-    suffix ``.png`` (:mod:`pipelines.maps.png`). The map has the « Annoter » mode with
-    the configuration's ``annotation_tags``.
+    Reads ``published/`` (:func:`pipelines.publish.read_published`) and
+    ``basemap.parquet`` (the offline basemap, :mod:`pipelines.osm`) in ``processed``;
+    writes ``dst`` and ``dst`` with the suffix ``.png`` (:mod:`pipelines.maps.png`). The
+    map has the « Annoter » mode with the published ``annotation_tags``.
     """
-    from pipelines.io import read_geoparquet, write_text
-    from pipelines.maps import png as charts_map
-
-    buildings = read_geoparquet(processed / "buildings.parquet")
-    reports = read_geoparquet(processed / "reports.parquet")
-    followup_path = processed / "followup.csv"
-    buildings = enrich_buildings(
-        buildings,
-        emerging=_read_optional_geo(processed / "emerging.parquet"),
-        followup=pd.read_csv(followup_path, dtype={"key": str}) if followup_path.exists() else None,
-    )
-    extra = read_site_inputs(site, processed)
+    published = read_published(Path(processed) / SitePaths.of(config, site.id).published.name)
+    basemap = read_geoparquet(Path(processed) / "basemap.parquet")
     attributions = list(site.attribution) or ["osm"]
     options = MapOptions.from_params(site.params)
-    # The form's tags come from the configuration and are shown to every reader of the
-    # map: scrubbed as the notes' own tags are.
-    tags, _ = scrub_series(pd.Series(list(config.annotation_tags), dtype="str"))
     m = build_site_map(
-        buildings, reports, site_name=site.name, simulated=site.simulated,
-        attributions=attributions, options=options, site_id=site.id,
-        annotation_tags=tuple(tags.tolist()), **extra,
+        published, site_name=site.name, simulated=site.simulated,
+        attributions=attributions, options=options, site_id=site.id, basemap=basemap,
     )  # fmt: skip
     out = write_text(render_map(m), dst)
-    charts_map.write_site_png(
-        buildings, reports, Path(dst).with_suffix(".png"), site_name=site.name,
-        simulated=site.simulated, attributions=attributions, basemap=extra["basemap"],
+    write_site_png(
+        published.profile, Path(dst).with_suffix(".png"), site_name=site.name,
+        period=period_text(published), simulated=site.simulated, attributions=attributions,
+        basemap=basemap,
     )  # fmt: skip
     return out
-
-
-def run_index(config: Config, *, dst: Path) -> Path:
-    """Write ``index.html`` linking the maps of every site, with their key figures."""
-    from pipelines.maps.index import run_index as _run_index
-
-    return _run_index(config, dst=dst)

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from pipelines.maps.html import GI_LABELS_FR, esc, fr_number, fr_period, present
-from pipelines.trends.stage import Window
 
 #: ColorBrewer YlOrRd (5 classes): sequential and colour-blind safe; grey for zero.
 PALETTE = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
@@ -59,6 +58,34 @@ CATEGORY_COLOURS: dict[str, str] = {
     "stationnement": "#888888",
     "autre": "#000000",
 }
+
+#: How each kind of feature of the offline basemap (``basemap.parquet``, column ``kind``)
+#: is drawn: Leaflet path options (``weight`` in CSS pixels, about 1.2 m per pixel in
+#: France), fill colour (``None`` for lines), optional casing colour (a wider line drawn
+#: under the street) and dash pattern. White streets on a light land colour
+#: (:data:`LAND_COLOUR`), pale water and greens: a background that stays behind the
+#: coloured buildings.
+BASEMAP_STYLES: dict[str, dict[str, object]] = {
+    "major": {"color": "#ffffff", "weight": 9.0, "fill": None, "casing": "#bdb5a6"},
+    "medium": {"color": "#ffffff", "weight": 6.5, "fill": None, "casing": "#c6bfb2"},
+    "minor": {"color": "#ffffff", "weight": 4.5, "fill": None, "casing": "#cdc6b9"},
+    "service": {"color": "#ffffff", "weight": 2.5, "fill": None, "casing": "#d3ccc0"},
+    "path": {"color": "#b3a68f", "weight": 1.2, "fill": None, "dash": "3 3"},
+    "rail": {"color": "#8c8c8c", "weight": 1.6, "fill": None, "dash": "6 4"},
+    "water": {"color": "#9fc2e0", "weight": 0.6, "fill": "#c4dcf0"},
+    "waterway": {"color": "#9fc2e0", "weight": 4.0, "fill": None},
+    "green": {"color": "#b6d5a2", "weight": 0.6, "fill": "#d7eac9"},
+}
+#: Colour of the land under the basemap (the map's background).
+LAND_COLOUR = "#f2efe9"
+#: One legend swatch per group of basemap kinds: (French label, kinds).
+BASEMAP_LEGEND: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("rues", ("major", "medium", "minor", "service")),
+    ("chemins", ("path",)),
+    ("voies ferrées", ("rail",)),
+    ("eau", ("water", "waterway")),
+    ("espaces verts", ("green",)),
+)
 
 # ----------------------------------------------------------------------------- classes
 #: Mantissas of the "round" class bounds (1, 2, 3, 5, 10, 20, 30, 50, 100…).
@@ -189,99 +216,41 @@ def site_months(dates: pd.Series) -> pd.PeriodIndex:
     return pd.period_range(d.min().to_period("M"), d.max().to_period("M"), freq="M")
 
 
-def counted_reports(reports: pd.DataFrame) -> pd.DataFrame:
-    """The reports that count on a building (:func:`pipelines.hotspots.stage.countable`)."""
-    from pipelines.hotspots.stage import countable
-
-    return reports[countable(reports)]
-
-
 def monthly_counts(
-    reports: pd.DataFrame, buildings: pd.DataFrame, months: pd.PeriodIndex
+    monthly: pd.DataFrame, buildings: pd.DataFrame, months: pd.PeriodIndex
 ) -> pd.DataFrame:
-    """Counted reports per building and calendar month.
+    """Counted reports per building and calendar month, from the published monthly table.
 
     Parameters
     ----------
-    reports
-        With ``building_id``, ``reported_at`` (see :func:`counted_reports`).
+    monthly
+        ``published/monthly.parquet``: ``building_id``, ``month`` (``YYYY-MM``),
+        ``category``, ``n_reports``.
     buildings
         With ``building_id``.
     months
-        The columns of the result (e.g. :func:`site_months`); reports outside are ignored.
+        The columns of the result (e.g. :func:`site_months`); other months are ignored.
 
     Returns
     -------
     DataFrame
         Aligned on ``buildings.index``, one int64 column per month, zeros included.
     """
-    counted = counted_reports(reports)
-    month = naive_dates(counted["reported_at"]).dt.to_period("M")
-    table = pd.crosstab(counted["building_id"].astype(str), month)
+    month = pd.PeriodIndex(monthly["month"].astype(str), freq="M")
+    table = pd.crosstab(
+        monthly["building_id"].astype(str).to_numpy(), month, values=monthly["n_reports"],
+        aggfunc="sum",
+    ).fillna(0)  # fmt: skip
     table = table.reindex(columns=months, fill_value=0)
     out = table.reindex(buildings["building_id"].astype(str).to_numpy(), fill_value=0)
     out.index = buildings.index
     return out.astype("int64")
 
 
-def window_text(window: Window) -> str:
-    """``du 01/07/2025 au 30/09/2025`` (a window ``[start, end)``, its last day shown)."""
-    return fr_period(window.start, window.end - pd.Timedelta(days=1))
-
-
-def comparison(
-    reports: pd.DataFrame,
-    buildings: pd.DataFrame,
-    months: pd.PeriodIndex,
-    *,
-    compare_months: int = 3,
-    before: Sequence[str] | None = None,
-    after: Sequence[str] | None = None,
-) -> tuple[pd.DataFrame, Window, Window]:
-    """Counted reports per building in the two periods of the before/after view.
-
-    The windows are those of the trends stage (:func:`pipelines.trends.stage.comparison_windows`):
-    by default the last ``compare_months`` calendar months of the study period and the
-    ``compare_months`` months before them, or ``[start, end]`` ISO dates (end included)
-    from ``params.trends.compare_before`` / ``compare_after``, so that the map and the
-    trend charts compare the same periods.
-
-    Returns
-    -------
-    tuple
-        A frame aligned on ``buildings.index`` with ``n_before``, ``n_after`` and
-        ``change`` (after − before, int64), then the before and after windows.
-    """
-    from pipelines.trends.stage import comparison_windows
-
-    w_before, w_after = comparison_windows(
-        months, months=compare_months, before=before, after=after
-    )
-    counts = before_after_counts(reports, buildings, before=w_before, after=w_after)
-    return counts, w_before, w_after
-
-
-def before_after_counts(
-    reports: pd.DataFrame, buildings: pd.DataFrame, *, before: Window, after: Window
-) -> pd.DataFrame:
-    """Counted reports per building in two windows ``[start, end)`` and their difference.
-
-    Returns
-    -------
-    DataFrame
-        Aligned on ``buildings.index``: ``n_before``, ``n_after``, ``change``
-        (after − before), int64.
-    """
-    counted = counted_reports(reports)
-    dates = naive_dates(counted["reported_at"])
-    ids = buildings["building_id"].astype(str).to_numpy()
-    out = pd.DataFrame(index=buildings.index)
-    for name, w in (("n_before", before), ("n_after", after)):
-        inside = counted[(dates >= w.start) & (dates < w.end)]
-        n = inside.groupby(inside["building_id"].astype(str)).size()
-        out[name] = n.reindex(ids, fill_value=0).to_numpy().astype("int64")
-    out["change"] = out["n_after"] - out["n_before"]
-    return out
+def window_text(window: Mapping[str, str]) -> str:
+    """``du 01/07/2025 au 30/09/2025`` (a published window, ``start`` and ``end`` ISO
+    dates, end included)."""
+    return fr_period(pd.Timestamp(window["start"]), pd.Timestamp(window["end"]))
 
 
 # ----------------------------------------------------------------------------- views
@@ -354,22 +323,25 @@ def gi_view(buildings: pd.DataFrame) -> View:
     )
 
 
-def emerging_view(buildings: pd.DataFrame) -> View:
-    """Emerging-hotspot categories present on the site, in French."""
-    from pipelines.stats.emerging import EMERGING_CATEGORIES, EMERGING_LABELS_FR
+def emerging_view(buildings: pd.DataFrame, labels_fr: Sequence[Sequence[str]]) -> View:
+    """Emerging-hotspot categories present on the site, in French.
 
+    ``labels_fr`` are the (code, French label) pairs of the statistic, in its order
+    (the published ``emerging_labels_fr``); a building's own ``emerging_label_fr`` wins.
+    """
     codes = (
         buildings["emerging_category"]
         .astype(object)
         .where(buildings["emerging_category"].notna(), None)
     )
-    labels = dict(EMERGING_LABELS_FR)
+    order = [str(code) for code, _ in labels_fr]
+    labels = {str(code): str(label) for code, label in labels_fr}
     if "emerging_label_fr" in buildings:
         for code, label in zip(codes, buildings["emerging_label_fr"], strict=True):
             if present(code) and present(label):
                 labels[code] = str(label)
-    known = [c for c in EMERGING_CATEGORIES if c in set(codes.dropna())]
-    unknown = sorted({str(c) for c in codes.dropna()} - set(EMERGING_CATEGORIES))
+    known = [c for c in order if c in set(codes.dropna())]
+    unknown = sorted({str(c) for c in codes.dropna()} - set(order))
     colours = {**EMERGING_COLOURS, **dict.fromkeys(unknown, MISSING_COLOUR)}
     labels.update({c: c for c in unknown})
     return _class_view(
@@ -389,13 +361,13 @@ def emerging_view(buildings: pd.DataFrame) -> View:
     )
 
 
-def change_view(change: pd.DataFrame, before: Window, after: Window) -> View:
+def change_view(change: pd.Series, before: Mapping[str, str], after: Mapping[str, str]) -> View:
     """Per-building difference between two periods, on a diverging palette.
 
     Magnitude classes come from :func:`count_classes` on the absolute changes (3 classes),
     mirrored: fewer reports in purple, more in orange, no change in light grey.
     """
-    delta = change["change"].astype(int)
+    delta = change.astype(int)
     bounds = [int(b) for b in count_classes(delta.abs(), n_classes=3).bounds]
     while len(bounds) < 3:
         bounds.append(bounds[-1] + 1)

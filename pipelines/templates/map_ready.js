@@ -1,4 +1,3 @@
-// Whether a Vigie page is ready for a screenshot (pipelines/maps/screenshots.py): the
-// script has drawn the map (map.js sets data-vigie-ready) and no animation is running.
-() => document.documentElement.getAttribute("data-vigie-ready") === "1" &&
-  document.getAnimations().length === 0;
+// Ready when the map's script has drawn the map (see map.js) and nothing animates:
+// the screenshot waits for this (pipelines/maps/screenshots.py, Playwright's wait_for_function).
+() => document.documentElement.getAttribute('data-vigie-ready') === '1' && document.getAnimations().length === 0

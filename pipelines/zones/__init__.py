@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pipelines.zones.stage import run, zone_descendants, zone_of_buildings, zone_sort_key
+from pipelines.zones.stage import (
+    run,
+    zone_descendants,
+    zone_of_buildings,
+    zone_sort_key,
+)
 
 __all__ = [
     "run",

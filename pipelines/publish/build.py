@@ -1,0 +1,431 @@
+"""The publication step, pure part: the analysis stages' outputs assembled into the tables
+every reader uses (:mod:`pipelines.published`), each number computed once.
+
+Today's rules: a reader sees no personal data (text from residents or files is scrubbed
+here, whatever the stage that wrote it did), no deleted note, no likely duplicate among
+the markers. Escaping for HTML stays the renderer's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from pipelines.annotations import (
+    DELETED_STATUS,
+    GONE_BUILDING_FLAG,
+    STATUSES,
+    notes_geojson,
+    orphan_flag,
+)
+from pipelines.crs import WGS84
+from pipelines.hotspots import countable, reports_per_building
+from pipelines.ingest import scrub_series
+from pipelines.io import list_cell
+from pipelines.published import Published
+from pipelines.stats import EMERGING_CATEGORIES, EMERGING_LABELS_FR
+from pipelines.trends import Window, building_labels, comparison_windows, window_counts
+from pipelines.zones import zone_of_buildings, zone_sort_key
+
+#: Columns of ``points.parquet``.
+POINT_COLUMNS = ["source_kind", "source", "category", "building_id", "reported_at", "description"]
+#: The before/after columns of ``before_after.parquet`` kept in the building profile.
+BEFORE_AFTER = ("n_reports_before", "n_reports_after", "n_reports_change")
+
+
+# ----------------------------------------------------------------------------- time
+def naive_dates(values: pd.Series) -> pd.Series:
+    """Datetimes without time zone (local French time kept), NaT where missing."""
+    dates = pd.to_datetime(values, errors="coerce")
+    if isinstance(dates.dtype, pd.DatetimeTZDtype):
+        dates = dates.dt.tz_convert("Europe/Paris").dt.tz_localize(None)
+    return dates
+
+
+def site_months(dates: pd.Series) -> pd.PeriodIndex:
+    """Every calendar month from the first to the last date (empty when none)."""
+    d = naive_dates(dates).dropna()
+    if d.empty:
+        return pd.PeriodIndex([], freq="M")
+    return pd.period_range(d.min().to_period("M"), d.max().to_period("M"), freq="M")
+
+
+def _residents(reports: pd.DataFrame) -> pd.DataFrame:
+    kind = reports.get("source_kind")
+    return reports if kind is None else reports[kind != "observations"]
+
+
+def _scrubbed(values: pd.Series, *, mode: str = "text") -> pd.Series:
+    """``values`` scrubbed of personal data, missing values kept missing."""
+    if values.empty:
+        return values
+    text, _ = scrub_series(values.astype("string"), mode=mode)
+    return text.where(values.notna(), None).astype(object)
+
+
+# ----------------------------------------------------------------------------- buildings
+def with_trend_results(
+    buildings: gpd.GeoDataFrame,
+    *,
+    emerging: pd.DataFrame | None = None,
+    followup: pd.DataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """Add the trends stage's per-building results to ``buildings``.
+
+    Parameters
+    ----------
+    buildings
+        ``buildings.parquet``; columns it already has are kept as they are.
+    emerging
+        ``emerging.parquet``: ``building_id``, ``emerging_category``,
+        ``emerging_label_fr``.
+    followup
+        ``followup.csv``: rows of ``level`` "building" give ``n_open`` (→
+        ``open_backlog``) and ``median_delay_h`` per building (``key``).
+
+    Returns
+    -------
+    GeoDataFrame
+        A new frame aligned on ``buildings.index`` (joins are many-to-one on
+        ``building_id``).
+    """
+    out = buildings.copy()
+    ids = out["building_id"].astype(str)
+    if emerging is not None and "emerging_category" in emerging and "emerging_category" not in out:
+        e = emerging.assign(building_id=emerging["building_id"].astype(str))
+        e = e.drop_duplicates("building_id").set_index("building_id")
+        for column in ("emerging_category", "emerging_label_fr"):
+            if column in e:
+                out[column] = ids.map(e[column]).to_numpy()
+        if out["emerging_category"].isna().all():
+            dropped = [c for c in ("emerging_category", "emerging_label_fr") if c in out]
+            out = out.drop(columns=dropped)
+    if followup is not None and {"level", "key"} <= set(followup.columns):
+        f = followup[followup["level"] == "building"].drop_duplicates("key")
+        f = f.set_index(f["key"].astype(str))
+        if "open_backlog" not in out and "n_open" in f and len(f):
+            out["open_backlog"] = pd.to_numeric(ids.map(f["n_open"]), errors="coerce").to_numpy()
+        if "median_delay_h" not in out and "median_delay_h" in f and len(f):
+            delay = pd.to_numeric(ids.map(f["median_delay_h"]), errors="coerce")
+            out["median_delay_h"] = delay.to_numpy()
+    return out
+
+
+def emerging_labels(codes: pd.Series, labels: pd.Series | None) -> pd.Series:
+    """The French label of each emerging category: the trends stage's own when given,
+    else that of :data:`pipelines.stats.EMERGING_LABELS_FR`; null without a category."""
+    default = codes.map(lambda c: EMERGING_LABELS_FR.get(c) if isinstance(c, str) else None)
+    if labels is None:
+        return default.astype(object)
+    return labels.where(labels.notna() & codes.notna(), default).astype(object)
+
+
+def label_of_buildings(buildings: pd.DataFrame, reports: pd.DataFrame) -> pd.Series:
+    """The name of each building on the trend charts (:func:`pipelines.trends.building_labels`),
+    scrubbed; null when a building is known by its id only. Aligned on ``buildings.index``."""
+    labels = building_labels(buildings, reports)
+    ids = buildings["building_id"].astype(str)
+    values = pd.Series([labels.get(b, b) for b in ids], index=buildings.index, dtype=object)
+    values = values.where(values != ids, None)
+    return _scrubbed(values, mode="address")
+
+
+def before_after_of(
+    buildings: pd.DataFrame,
+    reports: pd.DataFrame,
+    *,
+    table: pd.DataFrame | None = None,
+    windows: tuple[Window, Window] | None = None,
+    compare_months: int = 3,
+    before: Sequence[str] | None = None,
+    after: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame | None, tuple[Window, Window] | None]:
+    """Counted reports per building in the two periods of the before/after comparison.
+
+    Parameters
+    ----------
+    table, windows
+        ``before_after.parquet`` and its windows (``trend_summary.json``), as the trends
+        stage wrote them. Without them the counts are made here with the trends stage's
+        functions (:func:`pipelines.trends.comparison_windows` over the residents' report
+        months, :func:`pipelines.trends.window_counts` of the counted reports).
+    compare_months, before, after
+        ``params.trends`` (``compare_months``, ``compare_before``, ``compare_after``),
+        used without ``table``.
+
+    Returns
+    -------
+    tuple
+        ``n_reports_before``, ``n_reports_after``, ``n_reports_change`` aligned on
+        ``buildings.index`` (int64), and the windows; ``(None, None)`` with fewer than two
+        months of residents' reports.
+    """
+    if len(site_months(_residents(reports)["reported_at"])) < 2:
+        return None, None
+    ids = buildings["building_id"].astype(str)
+    if table is not None and windows is not None:
+        t = table.assign(building_id=table["building_id"].astype(str))
+        t = t.drop_duplicates("building_id").set_index("building_id")
+        out = pd.DataFrame(index=buildings.index)
+        for c in BEFORE_AFTER[:2]:
+            out[c] = pd.to_numeric(ids.map(t[c]), errors="coerce").fillna(0).astype("int64")
+        out["n_reports_change"] = out["n_reports_after"] - out["n_reports_before"]
+        return out, windows
+    months = site_months(_residents(reports)["reported_at"])
+    w = comparison_windows(months, months=compare_months, before=before, after=after)
+    counted = reports[countable(reports)]
+    counted = counted.assign(reported_at=naive_dates(counted["reported_at"]))
+    index = pd.Index(ids.to_numpy(), name="building_id")
+    out = pd.DataFrame(index=buildings.index)
+    for c, window in zip(BEFORE_AFTER[:2], w, strict=True):
+        out[c] = window_counts(counted, index, window).to_numpy().astype("int64")
+    out["n_reports_change"] = out["n_reports_after"] - out["n_reports_before"]
+    return out, w
+
+
+def building_profile(
+    buildings: gpd.GeoDataFrame,
+    reports: pd.DataFrame,
+    *,
+    emerging: pd.DataFrame | None = None,
+    followup: pd.DataFrame | None = None,
+    zones: pd.DataFrame | None = None,
+    chronic: pd.DataFrame | None = None,
+    before_after: pd.DataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """One row per building with everything a reader shows about it (see
+    :mod:`pipelines.published`), EPSG:4326, index reset (row order kept).
+
+    ``before_after`` is the output of :func:`before_after_of` (or ``None``).
+    """
+    b = buildings.to_crs(WGS84).reset_index(drop=True)
+    if "n_reports" not in b:
+        b = b.join(reports_per_building(reports, b))
+    b = with_trend_results(b, emerging=emerging, followup=followup)
+    if "emerging_category" in b:
+        b["emerging_label_fr"] = emerging_labels(b["emerging_category"], b.get("emerging_label_fr"))
+    b["building_label"] = label_of_buildings(b, _residents(reports)).to_numpy()
+    if zones is not None and len(zones):
+        b["zone_id"] = zone_of_buildings(b, zones).to_numpy()
+    else:
+        b["zone_id"] = pd.Series(pd.NA, index=b.index, dtype="string")
+    if "is_chronic" in b:
+        b["is_chronic"] = b["is_chronic"].fillna(False).astype(bool)
+    elif chronic is not None and not chronic.empty and "building_id" in chronic:
+        b["is_chronic"] = b["building_id"].astype(str).isin(set(chronic["building_id"].astype(str)))
+    if before_after is not None:
+        for c in BEFORE_AFTER:
+            b[c] = before_after[c].to_numpy()
+    return b
+
+
+# ----------------------------------------------------------------------------- months, points
+def monthly_table(reports: pd.DataFrame) -> pd.DataFrame:
+    """Counted reports (:func:`pipelines.hotspots.countable`) per building, calendar
+    month (``YYYY-MM``) and category: ``building_id``, ``month``, ``category``,
+    ``n_reports`` (no zero row), sorted."""
+    counted = reports[countable(reports)]
+    month = naive_dates(counted["reported_at"]).dt.to_period("M")
+    frame = pd.DataFrame(
+        {
+            "building_id": counted["building_id"].astype(str).to_numpy(),
+            "month": month.astype(str).to_numpy(),
+            "category": counted["category"].astype(str).to_numpy(),
+        }
+    )
+    frame = frame[month.notna().to_numpy()]
+    out = frame.groupby(["building_id", "month", "category"], sort=True).size()
+    return out.rename("n_reports").reset_index().astype({"n_reports": "int64"})
+
+
+def points_table(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The markers a reader sees: reports with a position, likely duplicates of residents'
+    reports left out, in EPSG:4326, dates local and naive, descriptions scrubbed."""
+    keep = reports.geometry.notna() & ~reports.geometry.is_empty
+    kind = (
+        reports["source_kind"]
+        if "source_kind" in reports
+        else pd.Series("reports", index=reports.index)
+    )
+    if "duplicate_of" in reports:
+        keep &= (kind == "observations") | reports["duplicate_of"].isna()
+    pts = reports[keep].to_crs(WGS84)
+    out = gpd.GeoDataFrame(
+        {
+            "source_kind": kind[keep].astype(str).to_numpy(),
+            "source": (
+                pts["source"].astype(object)
+                if "source" in pts
+                else pd.Series("terrain", index=pts.index)
+            ).to_numpy(),
+            "category": pts["category"].astype(str).to_numpy(),
+            "building_id": pts["building_id"].astype("string").to_numpy(),
+            "reported_at": naive_dates(pts["reported_at"]).to_numpy(),
+            "description": _scrubbed(
+                pts["description"] if "description" in pts else pd.Series(None, index=pts.index)
+            ).to_numpy(),
+        },
+        geometry=pts.geometry.to_numpy(),
+        crs=WGS84,
+    )
+    return out
+
+
+# ----------------------------------------------------------------------------- zones, notes
+def zones_table(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The hotspot zones a reader sees, EPSG:4326, ``parent_zone_ids`` (the zone itself
+    left out) in natural order."""
+    z = zones.to_crs(WGS84).reset_index(drop=True)
+    if "parent_zone_ids" in z:
+        z["parent_zone_ids"] = [
+            sorted((p for p in list_cell(v) if p != str(zid)), key=zone_sort_key)
+            for zid, v in zip(z["zone_id"], z["parent_zone_ids"], strict=True)
+        ]
+    return z
+
+
+def notes_table(notes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The planners' notes a reader sees: deleted ones left out, EPSG:4326, one column per
+    field of :func:`pipelines.annotations.notes_geojson` (dates ISO in UTC, id lists),
+    plus ``orphan_flag`` (« bâtiment disparu », « sans position » or null)."""
+    live = notes[notes["status"].astype("string") != DELETED_STATUS] if len(notes) else notes
+    live = live.to_crs(WGS84) if live.crs is not None else live.set_crs(WGS84)
+    features = notes_geojson(live)["features"]
+    rows = [
+        {**f["properties"], "orphan_flag": orphan_flag(row) or None}
+        for f, (_, row) in zip(features, live.iterrows(), strict=True)
+    ]
+    geoms = [shapely.geometry.shape(f["geometry"]) if f["geometry"] else None for f in features]
+    frame = pd.DataFrame(rows) if rows else pd.DataFrame({"note_id": pd.Series(dtype=object)})
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=WGS84), crs=WGS84)
+
+
+# ----------------------------------------------------------------------------- site
+def site_facts(
+    profile: pd.DataFrame,
+    reports: pd.DataFrame,
+    *,
+    windows: tuple[Window, Window] | None = None,
+    perimeter: Sequence[float] | None = None,
+    kde_bandwidth_m: float | None = None,
+    annotation_tags: Sequence[str] = (),
+    has: Mapping[str, bool] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The site's facts for ``site.json``: JSON-ready (ISO dates, no frame).
+
+    Keys: ``period`` (first and last report or observation, local ISO), ``months``
+    (``YYYY-MM``, every month of that period), ``compare`` (the before/after windows,
+    ISO dates, end included; ``None`` when not compared), ``totals``, ``perimeter``
+    (west, south, east, north), ``kde_bandwidth_m``, ``emerging_labels_fr`` ((code,
+    label) pairs in the order of the statistic), ``annotation_tags`` (scrubbed),
+    ``note_statuses``, ``deleted_status``, ``gone_building_flag``, ``has`` (which
+    optional tables exist) and whatever ``extra`` holds.
+    """
+    dates = naive_dates(reports["reported_at"]).dropna()
+    months = site_months(reports["reported_at"])
+    n = pd.to_numeric(profile["n_reports"], errors="coerce").fillna(0)
+    bins = pd.to_numeric(profile["gi_bin"], errors="coerce") if "gi_bin" in profile else None
+    tags = _scrubbed(pd.Series(list(annotation_tags), dtype=object)).tolist()
+    return {
+        "period": (
+            {"start": dates.min().isoformat(), "end": dates.max().isoformat()}
+            if len(dates)
+            else None
+        ),
+        "months": [str(m) for m in months],
+        "compare": (
+            {"before": windows[0].as_dict(), "after": windows[1].as_dict()} if windows else None
+        ),
+        "totals": {
+            "reports_counted": int(n.sum()),
+            "buildings_with_reports": int((n > 0).sum()),
+            "hotspots_95": int((bins >= 2).sum()) if bins is not None else None,
+        },
+        "perimeter": [float(x) for x in perimeter] if perimeter else None,
+        "kde_bandwidth_m": kde_bandwidth_m,
+        "emerging_labels_fr": [[c, EMERGING_LABELS_FR[c]] for c in EMERGING_CATEGORIES],
+        "annotation_tags": tags,
+        "note_statuses": list(STATUSES),
+        "deleted_status": DELETED_STATUS,
+        "gone_building_flag": GONE_BUILDING_FLAG,
+        "has": dict(has or {}),
+        **dict(extra or {}),
+    }
+
+
+def publish_site(
+    buildings: gpd.GeoDataFrame,
+    reports: gpd.GeoDataFrame,
+    *,
+    emerging: pd.DataFrame | None = None,
+    followup: pd.DataFrame | None = None,
+    before_after: pd.DataFrame | None = None,
+    windows: tuple[Window, Window] | None = None,
+    compare_months: int = 3,
+    compare_before: Sequence[str] | None = None,
+    compare_after: Sequence[str] | None = None,
+    zones: gpd.GeoDataFrame | None = None,
+    notes: gpd.GeoDataFrame | None = None,
+    chronic: pd.DataFrame | None = None,
+    kde: gpd.GeoDataFrame | None = None,
+    perimeter: Sequence[float] | None = None,
+    kde_bandwidth_m: float | None = None,
+    annotation_tags: Sequence[str] = (),
+    extra: Mapping[str, Any] | None = None,
+) -> Published:
+    """Every published table of a site from the analysis stages' outputs.
+
+    Parameters
+    ----------
+    buildings, reports
+        ``buildings.parquet`` (hotspot stage) and ``reports.parquet`` (geocoding).
+    emerging, followup, before_after, windows
+        ``emerging.parquet``, ``followup.csv``, ``before_after.parquet`` and its windows
+        (trends stage); ``None`` when it has not run (the before/after is then counted
+        with the trends stage's functions, see :func:`before_after_of`).
+    compare_months, compare_before, compare_after
+        ``params.trends``, for the before/after without ``before_after``.
+    zones, notes, chronic, kde
+        ``zones.parquet``, ``annotations.parquet``, ``chronic.csv``, ``kde.parquet``;
+        ``None`` when their stage has not run.
+    perimeter, kde_bandwidth_m, annotation_tags, extra
+        Shown by the readers (see :func:`site_facts`).
+    """
+    ba, w = before_after_of(
+        buildings, reports, table=before_after, windows=windows, compare_months=compare_months,
+        before=compare_before, after=compare_after,
+    )  # fmt: skip
+    profile = building_profile(
+        buildings, reports, emerging=emerging, followup=followup, zones=zones,
+        chronic=chronic, before_after=ba.reset_index(drop=True) if ba is not None else None,
+    )  # fmt: skip
+    has = {
+        "zones": zones is not None,
+        "notes": notes is not None,
+        "chronic": chronic is not None,
+        "density": kde is not None,
+    }
+    return Published(
+        profile=profile,
+        monthly=monthly_table(reports),
+        points=points_table(reports),
+        site=site_facts(
+            profile,
+            reports,
+            windows=w,
+            perimeter=perimeter,
+            kde_bandwidth_m=kde_bandwidth_m,
+            annotation_tags=annotation_tags,
+            has=has,
+            extra=extra,
+        ),
+        zones=zones_table(zones) if zones is not None else None,
+        notes=notes_table(notes) if notes is not None else None,
+        chronic=chronic.reset_index(drop=True) if chronic is not None else None,
+        density=kde.to_crs(WGS84) if kde is not None else None,
+    )

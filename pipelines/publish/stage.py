@@ -1,0 +1,111 @@
+"""The publication step of a site: read the analysis stages' outputs, write the published
+tables (:mod:`pipelines.published`) that the map, the PNG and the index read."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from pipelines.config.core import Config, SiteConfig
+from pipelines.io import atomic_path, read_geoparquet, read_json, write_geoparquet, write_json
+from pipelines.publish.build import publish_site
+from pipelines.published import FILES, Published
+from pipelines.trends import Window
+
+log = logging.getLogger(__name__)
+
+#: What ``site.json`` keeps of ``trend_summary.json`` (the index's trend arrow).
+TREND_KEYS = ("headline", "monthly", "mann_kendall", "site", "total")
+
+
+def _optional_geo(path: Path) -> gpd.GeoDataFrame | None:
+    return read_geoparquet(path) if path.exists() else None
+
+
+def _windows(trend_summary: dict[str, Any]) -> tuple[Window, Window] | None:
+    """The before/after windows the trends stage used (end included in the file)."""
+    p = trend_summary.get("parameters", {})
+    if not trend_summary.get("before_after", {}).get("computed"):
+        return None
+    out = []
+    for key in ("compare_before", "compare_after"):
+        w = p.get(key)
+        if not isinstance(w, dict):
+            return None
+        out.append(Window(pd.Timestamp(w["start"]), pd.Timestamp(w["end"]) + pd.Timedelta(days=1)))
+    return out[0], out[1]
+
+
+def _write_parquet(frame: pd.DataFrame, dst: Path) -> None:
+    with atomic_path(dst) as tmp:
+        frame.to_parquet(tmp, index=False, compression="zstd")
+    log.info("wrote %s (%d rows)", dst, len(frame))
+
+
+def write_published(published: Published, dst_dir: Path) -> Path:
+    """Write every file of :data:`pipelines.published.FILES` in ``dst_dir`` (the
+    optional ones empty when absent, ``site.json`` saying so)."""
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    write_geoparquet(published.profile, dst_dir / FILES["profile"])
+    _write_parquet(published.monthly, dst_dir / FILES["monthly"])
+    write_geoparquet(published.points, dst_dir / FILES["points"])
+    empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs="EPSG:4326"))
+    for name in ("zones", "notes", "density"):
+        frame = getattr(published, name)
+        write_geoparquet(frame if frame is not None else empty, dst_dir / FILES[name])
+    chronic = published.chronic if published.chronic is not None else pd.DataFrame()
+    _write_parquet(chronic, dst_dir / FILES["chronic"])
+    write_json(published.site, dst_dir / FILES["site"])
+    return dst_dir
+
+
+def run(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> Published:
+    """Read the outputs of the analysis stages in ``processed``; write the published
+    tables in ``dst_dir``.
+
+    Reads ``buildings.parquet`` and ``reports.parquet`` (required) and, when present,
+    ``emerging.parquet``, ``followup.csv``, ``before_after.parquet`` and
+    ``trend_summary.json`` (trends), ``zones.parquet`` (zones), ``annotations.parquet``
+    (notes), ``chronic.csv`` and ``kde.parquet`` (hotspots), ``buildings_summary.json``
+    (the extent of the OSM extract, the map's perimeter when the configuration sets no
+    ``study_area_bbox``).
+    """
+    processed = Path(processed)
+    buildings = read_geoparquet(processed / "buildings.parquet")
+    reports = read_geoparquet(processed / "reports.parquet")
+    followup_path = processed / "followup.csv"
+    chronic_path = processed / "chronic.csv"
+    trend_path = processed / "trend_summary.json"
+    trend_summary = read_json(trend_path) if trend_path.exists() else {}
+    windows = _windows(trend_summary)
+    before_after = _optional_geo(processed / "before_after.parquet") if windows else None
+    osm_summary = processed / "buildings_summary.json"
+    bounds = read_json(osm_summary).get("bounds") if osm_summary.exists() else None
+    trends = dict(site.params.get("trends", {}))
+    published = publish_site(
+        buildings,
+        reports,
+        emerging=_optional_geo(processed / "emerging.parquet"),
+        followup=(
+            pd.read_csv(followup_path, dtype={"key": str}) if followup_path.exists() else None
+        ),
+        before_after=before_after,
+        windows=windows,
+        compare_months=int(trends.get("compare_months") or 3),
+        compare_before=trends.get("compare_before"),
+        compare_after=trends.get("compare_after"),
+        zones=_optional_geo(processed / "zones.parquet"),
+        notes=_optional_geo(processed / "annotations.parquet"),
+        chronic=pd.read_csv(chronic_path, dtype=str) if chronic_path.exists() else None,
+        kde=_optional_geo(processed / "kde.parquet"),
+        perimeter=site.study_area_bbox or bounds,
+        kde_bandwidth_m=site.params.get("hotspots", {}).get("kde_bandwidth_m"),
+        annotation_tags=config.annotation_tags,
+        extra={"trends": {k: trend_summary[k] for k in TREND_KEYS if k in trend_summary}},
+    )
+    write_published(published, Path(dst_dir))
+    return published

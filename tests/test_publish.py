@@ -1,0 +1,114 @@
+"""The publication step on the real demo run: one building profile per building, counts
+that add up to the reports counted, the trends stage's before/after as it wrote it, zone
+membership as the zones stage wrote it, and no personal data in any text a reader sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from pipelines.hotspots import countable
+from pipelines.ingest import scrub_series
+from pipelines.io import read_json
+from pipelines.published import FILES, Published, read_published
+
+SITES = ("bondy", "paris10")
+
+
+@pytest.fixture(scope="module", params=SITES)
+def run(request: pytest.FixtureRequest, demo_run: Any) -> tuple[Path, Published]:
+    processed = demo_run.site(request.param)
+    return processed, read_published(processed / "published")
+
+
+def test_every_published_file_is_written(run: tuple[Path, Published]) -> None:
+    processed, _ = run
+    for name in FILES.values():
+        assert (processed / "published" / name).is_file(), name
+
+
+def test_one_profile_row_per_building_in_order(run: tuple[Path, Published]) -> None:
+    processed, pub = run
+    buildings = gpd.read_parquet(processed / "buildings.parquet")
+    assert len(pub.profile) == len(buildings)
+    assert pub.profile["building_id"].tolist() == buildings["building_id"].astype(str).tolist()
+    assert pub.profile.crs.to_epsg() == 4326
+    for column in ("n_reports", "building_label", "zone_id", "n_reports_before",
+                   "n_reports_after", "n_reports_change", "is_chronic"):  # fmt: skip
+        assert column in pub.profile, column
+    # The emerging categories when the trends stage found any, each with its French label.
+    emerging = gpd.read_parquet(processed / "emerging.parquet")
+    found = bool(emerging["emerging_category"].notna().any())
+    assert ("emerging_category" in pub.profile) == found
+    if not found:
+        return
+    has_code = pub.profile["emerging_category"].notna()
+    assert int(has_code.sum()) == int(emerging["emerging_category"].notna().sum())
+    assert pub.profile.loc[has_code, "emerging_label_fr"].notna().all()
+
+
+def test_counts_add_up_to_the_reports_counted(run: tuple[Path, Published]) -> None:
+    processed, pub = run
+    reports = gpd.read_parquet(processed / "reports.parquet")
+    counted = int(countable(reports).sum())
+    hotspots = read_json(processed / "hotspot_summary.json")
+    assert int(pub.profile["n_reports"].sum()) == counted
+    assert int(pub.monthly["n_reports"].sum()) == counted
+    assert pub.site["totals"]["reports_counted"] == counted
+    assert hotspots.get("reports_counted", counted) == counted
+    per_building = pub.monthly.groupby("building_id")["n_reports"].sum()
+    profile = pub.profile.set_index("building_id")["n_reports"]
+    assert per_building.equals(profile[profile > 0].sort_index().astype("int64"))
+    # Markers: every placed report and observation but the likely duplicates.
+    placed = reports.geometry.notna() & ~reports.geometry.is_empty
+    duplicate = reports["duplicate_of"].notna() & (reports["source_kind"] == "reports")
+    assert len(pub.points) == int((placed & ~duplicate).sum())
+
+
+def test_before_after_is_the_trends_stage_s(run: tuple[Path, Published]) -> None:
+    processed, pub = run
+    ba = gpd.read_parquet(processed / "before_after.parquet").set_index("building_id")
+    profile = pub.profile.set_index("building_id")
+    for column in ("n_reports_before", "n_reports_after", "n_reports_change"):
+        expected = ba[column].reindex(profile.index).fillna(0).astype("int64")
+        assert profile[column].astype("int64").equals(expected), column
+    trends = read_json(processed / "trend_summary.json")["parameters"]
+    assert pub.site["compare"] == {
+        "before": trends["compare_before"],
+        "after": trends["compare_after"],
+    }
+
+
+def test_zone_membership_is_the_zones_stage_s(run: tuple[Path, Published]) -> None:
+    processed, pub = run
+    members = pd.read_csv(processed / "building_zones.csv", dtype=str, encoding="utf-8-sig")
+    expected = dict(zip(members["building_id"], members["zone_id"], strict=True))
+    shown = pub.profile.dropna(subset=["zone_id"])
+    assert dict(zip(shown["building_id"], shown["zone_id"], strict=True)) == expected
+    assert pub.zones is not None
+    assert set(pub.zones["zone_id"]) == set(members["zone_id"])
+
+
+def _personal_data(values: pd.Series, mode: str = "text") -> list[str]:
+    """Values that scrubbing would still change (phones, e-mails, flats, names)."""
+    text = values.dropna().astype(str)
+    scrubbed, _ = scrub_series(text, mode=mode)
+    return [v for v, s in zip(text, scrubbed, strict=True) if v != s]
+
+
+def test_no_personal_data_in_what_a_reader_sees(run: tuple[Path, Published]) -> None:
+    _, pub = run
+    assert _personal_data(pub.points["description"]) == []
+    assert _personal_data(pub.profile["building_label"], mode="address") == []
+    assert _personal_data(pd.Series(pub.site["annotation_tags"], dtype=object)) == []
+    if pub.notes is not None and len(pub.notes):
+        for column in ("text", "author", "tag"):
+            assert _personal_data(pub.notes[column]) == [], column
+        assert "supprimé" not in set(pub.notes["status"])
+    # The raw sources' personal columns never reach a published table.
+    columns = set(pub.profile.columns) | set(pub.points.columns)
+    assert not columns & {"Nom du demandeur", "Téléphone", "Logement", "auteur"}
