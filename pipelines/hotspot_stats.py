@@ -448,7 +448,9 @@ def fdr_bins(
 ) -> npt.NDArray[np.int64]:
     """Benjamini–Hochberg confidence bins, signed by z.
 
-    For each α, sort the p-values ascending, find the largest k with
+    A feature is significant at level α when its BH-adjusted p-value
+    (:func:`scipy.stats.false_discovery_control`, ``method="bh"``) is at most α, which is
+    the step-up rule: sort the p-values ascending, find the largest k with
     ``p_(k) ≤ (k / m)·α`` and call significant every feature with ``p ≤ p_(k)``. A
     feature's bin is the number of levels at which it is significant (with the default
     α = 0.10, 0.05, 0.01: 1 = 90 %, 2 = 95 %, 3 = 99 %; BH rejections are nested, so this
@@ -476,16 +478,10 @@ def fdr_bins(
         raise ValueError(f"z et p de longueurs différentes ({len(z_arr)} et {len(p_arr)}).")
     tested = np.isfinite(p_arr) & np.isfinite(z_arr)
     level = np.zeros(len(p_arr), dtype=np.int64)
-    m = int(tested.sum())
-    if m == 0:
+    if not tested.any():
         return level
-    p_sorted = np.sort(p_arr[tested])
-    ranks = np.arange(1, m + 1)
-    for alpha in alphas:
-        passing = np.flatnonzero(p_sorted <= ranks / m * alpha)
-        if passing.size:
-            cutoff = p_sorted[passing[-1]]
-            level += tested & (p_arr <= cutoff)
+    q = stats.false_discovery_control(p_arr[tested], method="bh")
+    level[tested] = (q[:, None] <= np.asarray(alphas, dtype=float)[None, :]).sum(axis=1)
     return (level * np.sign(np.where(tested, z_arr, 0.0))).astype(np.int64)
 
 
