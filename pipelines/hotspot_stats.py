@@ -4,7 +4,7 @@ Pure functions over numpy arrays and (Geo)DataFrames, no file I/O; the ``hotspot
 reads, calls these and writes. Every distance is in metres in a projected CRS (Lambert-93,
 EPSG:2154, in metropolitan France): the frame variants refuse a geographic CRS.
 
-Methods (``/work/shared/DOMAIN.md``, to be cited in each run's method note):
+Methods (DOMAIN.md, the maintainers' guidance; to be cited in each run's method note):
 
 - **Getis-Ord Gi*** (Ord & Getis 1995), binary weights on a fixed distance band that
   includes the feature itself, two-sided normal p-values ``2·Φ(−|z|)``.
