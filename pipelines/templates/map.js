@@ -2,7 +2,7 @@
 (function () {
 "use strict";
 var D = JSON.parse(document.getElementById("vigie-data").textContent);
-var map = __MAP__;
+var map = window[D.map];
 var B = D.b, M = D.months.length;
 var state = {view: D.views[0].id, m0: 0, m1: Math.max(0, M - 1)};
 var VIEWS = {};
