@@ -327,7 +327,7 @@ var GroupedLayers = L.Control.Layers.extend({
     return this;
   }
 });
-var layersControl = new GroupedLayers(bases, overlays, {collapsed: false, position: "topright"}).addTo(map);
+new GroupedLayers(bases, overlays, {collapsed: false, position: "topright"}).addTo(map);
 L.control.scale({imperial: false, position: "bottomright"}).addTo(map);
 
 var legendDiv;
