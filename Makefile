@@ -105,12 +105,13 @@ simulate: $(SIMULATED_bondy)
 .PHONY: screenshots
 screenshots: screenshots/index.png
 
-## lint: contrôle du code (ruff, format, mypy)
+## lint: contrôle du code (ruff, format, mypy ; ESLint pour le JavaScript des cartes)
 .PHONY: lint
-lint: $(VENV_STAMP)
+lint: $(VENV_STAMP) $(NODE_STAMP)
 	$(VENV)/bin/ruff check pipelines tests bench
 	$(VENV)/bin/ruff format --check pipelines tests bench
 	$(VENV)/bin/mypy pipelines
+	node_modules/.bin/eslint --max-warnings 0 pipelines
 
 ## format: met en forme le code (ruff)
 .PHONY: format

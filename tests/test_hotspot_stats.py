@@ -176,6 +176,22 @@ def test_gi_star_permutation_ties_are_not_extreme():
     assert out.loc[0, "gi_p_sim"] < 0.01
 
 
+def test_gi_star_permutation_tails_drawn_alike(bondy_xy):
+    # Negating the counts swaps hot and cold: with the same seeded permutations, every
+    # feature's simulated Gi* come in reverse order, so its two tail counts swap and
+    # gi_p_sim is unchanged — only if both tails are drawn with the same statistic (the
+    # feature's own value included; esda's crand, called once per tail on one weights
+    # object, drops it from the second).
+    rng = np.random.default_rng(8)
+    counts = rng.poisson(1.5, len(bondy_xy)).astype(float)
+    counts[np.hypot(*(bondy_xy - bondy_xy.mean(axis=0)).T) < 150] += 3  # a planted cluster
+    hot = hs.gi_star(counts, bondy_xy, 120.0, permutations=199, seed=4)
+    cold = hs.gi_star(-counts, bondy_xy, 120.0, permutations=199, seed=4)
+    np.testing.assert_allclose(cold["gi_z"], -hot["gi_z"], atol=1e-9)
+    np.testing.assert_array_equal(cold["gi_p_sim"], hot["gi_p_sim"])
+    assert (hot["gi_p_sim"] <= 0.02).sum() > 10  # the cluster is found (min p: 2/200)
+
+
 def test_gi_star_many_equals_gi_star_per_column(bondy, bondy_xy):
     rng = np.random.default_rng(3)
     values = pd.DataFrame(

@@ -109,15 +109,15 @@ class _ClusterAssets(JSCSSMixin):
 class _App(SafeMacroElement):
     """The inline script that draws the data block on the map (inserted as it is).
 
-    The script (``templates/map.js``, ``__MAP__`` standing for the Leaflet map's name)
-    only draws what Python prepared, with Leaflet and Leaflet.markercluster. It is
-    hand-written rather than made of Folium layers because the period selector must
-    recolour the *same* building paths and refill the marker clusters from one compact
-    data array (the idea of Folium's ``FastMarkerCluster``: a data array and a callback,
-    not one JavaScript object per report), which Folium's per-layer code cannot share.
-    The count and rate classes are recomputed for the chosen period with the same rule as
-    :func:`count_classes` (round geometric class bounds between 1 and the largest value);
-    the tests check that both give the same legend for the whole period.
+    The script (``templates/map.js``, inlined as it is: even the Leaflet map's variable name
+    comes in the data block, as ``map``) only draws what Python prepared, with Leaflet and
+    Leaflet.markercluster. It is hand-written rather than made of Folium layers because the
+    period selector must recolour the *same* building paths and refill the marker clusters
+    from one compact data array (the idea of Folium's ``FastMarkerCluster``: a data array
+    and a callback, not one JavaScript object per report), which Folium's per-layer code
+    cannot share. The count and rate classes are recomputed for the chosen period with the
+    same rule as :func:`count_classes` (round geometric class bounds between 1 and the
+    largest value); the tests check that both give the same legend for the whole period.
     """
 
     _template = Template("{% macro script(this, kwargs) %}{{ this.js }}{% endmacro %}")
@@ -170,6 +170,7 @@ def build_site_map(
     # Ids from the site, not random: the map's name is fixed before the script uses it.
     seed = site_id or site_name
     stable_ids(root, seed)
+    data["map"] = m.get_name()  # the global variable folium gives the Leaflet map
     _ClusterAssets().add_to(m)
     # Built HTML goes in as it is (never compiled as a template: see pipelines.markup).
     add_html(root.header, title_html(site_name))
@@ -180,7 +181,7 @@ def build_site_map(
         root.html, f'<script type="application/json" id="vigie-data">{data_json(data)}</script>'
     )
     add_html(root.html, footer_html(attributions))
-    _App(template_text("map.js").replace("__MAP__", m.get_name())).add_to(m)
+    _App(template_text("map.js")).add_to(m)
     facts = published.site
     tags = list(facts.get("annotation_tags", []))
     if site_id and tags:

@@ -4,7 +4,7 @@ Pure functions over numpy arrays and GeoDataFrames, no file I/O; the ``hotspots`
 reads, calls these and writes. Every length is in metres in a projected CRS (Lambert-93,
 EPSG:2154, in metropolitan France): the frame functions refuse a geographic CRS.
 
-Methods (``/work/shared/DOMAIN.md``, cited in each run's method note):
+Methods (DOMAIN.md, the maintainers' guidance; cited in each run's method note):
 
 - **Kernel density**: quartic (biweight) kernel, bandwidth in metres, reports per
   hectare, by linear binning and one FFT convolution (Wand 1994).

@@ -4,7 +4,7 @@ Pure functions over numpy arrays and (Geo)DataFrames, no file I/O; the ``hotspot
 reads, calls these and writes. Every distance is in metres in a projected CRS (Lambert-93,
 EPSG:2154, in metropolitan France): the frame variants refuse a geographic CRS.
 
-Methods (``/work/shared/DOMAIN.md``, to be cited in each run's method note):
+Methods (DOMAIN.md, the maintainers' guidance; to be cited in each run's method note):
 
 - **Getis-Ord Gi*** (Ord & Getis 1995), binary weights on a fixed distance band that
   includes the feature itself, two-sided normal p-values ``2·Φ(−|z|)``.
@@ -23,6 +23,7 @@ and no dense n × n matrix is ever built (100,000 features with a 150 m band mak
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -188,9 +189,10 @@ def gi_star(
           feature a neighbour), else missing;
         - ``gi_p_sim`` (only when ``permutations > 0``): two-sided conditional
           permutation pseudo p-value, ``min(1, 2·p)`` where ``p = (m + 1)/(P + 1)`` and
-          ``m = min(#{G_perm ≥ G}, #{G_perm ≤ G})``, ties counted on both sides (esda's
-          "greater" and "lesser" p-values on the same permutations, the smaller doubled
-          to match ``gi_p``; esda's default "directed" one mishandles ties).
+          ``m = min(#{G_perm ≥ G}, #{G_perm ≤ G})``, ties counted on both sides (the
+          "greater" and "lesser" p-values on the same permutations, esda's ``G_Local``
+          simulations, the smaller doubled to match ``gi_p``; esda's default "directed"
+          one mishandles ties).
     """
     coords = _as_coords(coords_m)
     n = coords.shape[0]
@@ -327,12 +329,19 @@ def _gi_p_sim(
     permutations: int,
     seed: int | None,
 ) -> FloatArray:
-    """Two-sided conditional-permutation pseudo p-values from esda's ``G_Local``."""
-    import esda
-    from esda.crand import crand
+    """Two-sided conditional-permutation pseudo p-values from esda's ``G_Local``.
 
-    # Private in esda, but it is the Gi* statistic its own G_Local permutes.
-    from esda.getisord import _g_local_star_crand
+    esda's public ``G_Local(..., permutations=P, seed=...)`` draws the permutations once
+    and keeps each feature's P simulated statistics (``rGs``); both tails are counted
+    here from them. Its own ``p_sim`` is not used: that "directed" p-value counts ties
+    with the larger side and then folds, so a feature whose value and neighbours are all
+    0 (tied with nearly every permutation) would get the smallest p. (Calling esda's
+    lower-level ``crand`` once per tail on the same weights is wrong: it zeroes the
+    self-weights of the weights' cached sparse matrix in place, so the second tail
+    would be drawn without the feature's own value.) Memory: the kept simulations are an
+    ``n × P`` float array (8 bytes each; 0.8 GB for 100,000 features, 999 permutations).
+    """
+    import esda
     from libpysal.graph import Graph
 
     n = len(x)
@@ -357,27 +366,26 @@ def _gi_p_sim(
     # Gi* and its permutation p-value are unchanged by adding a constant to every value
     # (as long as their sum stays positive); esda divides by Σx, so shift negatives away.
     y = x - x.min() if x.min() < 0 else x
-    local = esda.G_Local(y, graph, transform="B", star=True, permutations=0)
-    # esda's default "directed" p-value counts ties with the larger side and then folds:
-    # a feature whose value and neighbours are all 0 ties with nearly every permutation
-    # and gets the smallest p. So each side is counted on its own, ties included in both
-    # (conservative), with the same seeded permutations, and the smaller one doubled.
-    sides = [
-        crand(
+    # esda warns that its default "directed" p_sim will change (not used here), and its
+    # summaries of the simulations (z_sim) divide by zero for islands (not used either).
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.filterwarnings("ignore", "The alternative hypothesis", FutureWarning)
+        local = esda.G_Local(
             y,
-            local.w,
-            local.Gs,
-            permutations,
-            keep=False,
+            graph,
+            transform="B",
+            star=True,
+            permutations=permutations,
+            keep_simulations=True,
             n_jobs=1,
-            stat_func=_g_local_star_crand,
-            scaling=y.sum(),
             seed=seed,
-            alternative=alternative,
-        )[0]
-        for alternative in ("greater", "lesser")
-    ]
-    return np.minimum(1.0, 2.0 * np.minimum(*(np.asarray(p, dtype=float) for p in sides)))
+        )
+    simulated = np.asarray(local.rGs, dtype=float)  # n × P, same draws for both tails
+    observed = np.asarray(local.Gs, dtype=float)[:, None]
+    # Each tail counted on its own, ties included in both (conservative), the smaller
+    # one doubled: m = min(#{G_perm ≥ G}, #{G_perm ≤ G}), p = min(1, 2·(m + 1)/(P + 1)).
+    extreme = np.minimum((simulated >= observed).sum(axis=1), (simulated <= observed).sum(axis=1))
+    return np.minimum(1.0, 2.0 * (extreme + 1.0) / (permutations + 1.0))
 
 
 def feature_points(gdf: gpd.GeoDataFrame) -> FloatArray:
@@ -449,7 +457,9 @@ def fdr_bins(
 ) -> npt.NDArray[np.int64]:
     """Benjamini–Hochberg confidence bins, signed by z.
 
-    For each α, sort the p-values ascending, find the largest k with
+    A feature is significant at level α when its BH-adjusted p-value
+    (:func:`scipy.stats.false_discovery_control`, ``method="bh"``) is at most α, which is
+    the step-up rule: sort the p-values ascending, find the largest k with
     ``p_(k) ≤ (k / m)·α`` and call significant every feature with ``p ≤ p_(k)``. A
     feature's bin is the number of levels at which it is significant (with the default
     α = 0.10, 0.05, 0.01: 1 = 90 %, 2 = 95 %, 3 = 99 %; BH rejections are nested, so this
@@ -477,16 +487,10 @@ def fdr_bins(
         raise ValueError(f"z et p de longueurs différentes ({len(z_arr)} et {len(p_arr)}).")
     tested = np.isfinite(p_arr) & np.isfinite(z_arr)
     level = np.zeros(len(p_arr), dtype=np.int64)
-    m = int(tested.sum())
-    if m == 0:
+    if not tested.any():
         return level
-    p_sorted = np.sort(p_arr[tested])
-    ranks = np.arange(1, m + 1)
-    for alpha in alphas:
-        passing = np.flatnonzero(p_sorted <= ranks / m * alpha)
-        if passing.size:
-            cutoff = p_sorted[passing[-1]]
-            level += tested & (p_arr <= cutoff)
+    q = stats.false_discovery_control(p_arr[tested], method="bh")
+    level[tested] = (q[:, None] <= np.asarray(alphas, dtype=float)[None, :]).sum(axis=1)
     return (level * np.sign(np.where(tested, z_arr, 0.0))).astype(np.int64)
 
 

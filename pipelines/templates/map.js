@@ -2,7 +2,7 @@
 (function () {
 "use strict";
 var D = JSON.parse(document.getElementById("vigie-data").textContent);
-var map = __MAP__;
+var map = window[D.map];
 var B = D.b, M = D.months.length;
 var state = {view: D.views[0].id, m0: 0, m1: Math.max(0, M - 1)};
 var VIEWS = {};
@@ -327,7 +327,7 @@ var GroupedLayers = L.Control.Layers.extend({
     return this;
   }
 });
-var layersControl = new GroupedLayers(bases, overlays, {collapsed: false, position: "topright"}).addTo(map);
+new GroupedLayers(bases, overlays, {collapsed: false, position: "topright"}).addTo(map);
 L.control.scale({imperial: false, position: "bottomright"}).addTo(map);
 
 var legendDiv;
