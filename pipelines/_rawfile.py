@@ -118,7 +118,9 @@ class MalformedRows(Sequence[Malformed]):
             for g in np.unique(self._group_of[at]):
                 in_g = np.flatnonzero(self._group_of[at] == g)
                 _, names, table = self._groups[int(g)]
-                taken = table.take(pa.array(self._row_of[at[in_g]]))
+                rows_of_g = self._row_of[at[in_g]]
+                every = len(rows_of_g) == table.num_rows and (np.diff(rows_of_g) == 1).all()
+                taken = table if every else table.take(pa.array(rows_of_g))
                 columns = [taken.column(i).combine_chunks() for i in range(taken.num_columns)]
                 out.append((sel[in_g], names, columns))
         return out

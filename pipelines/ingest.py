@@ -508,13 +508,21 @@ def run(config: Config, site_id: str, out_dir: Path) -> IngestResult:
     the run.
     """
     from pipelines.buildings import read_osm_bounds
-    from pipelines.io import write_csv, write_json, write_points_geoparquet
 
     site = config.site(site_id)
     bbox = site.study_area_bbox or read_osm_bounds(site.osm)
     today_param = site.params.get("ingest", {}).get("today")
     today = date.fromisoformat(str(today_param)) if today_param else date.today()
     result = ingest_site(site, study_area_bbox=bbox, today=today)
+    write_result(result, site_id, out_dir)
+    return result
+
+
+def write_result(result: IngestResult, site_id: str, out_dir: Path) -> None:
+    """Check the row partition of ``result``, log it, and write the files of :func:`run`
+    into ``out_dir``."""
+    from pipelines.io import write_csv, write_json, write_points_geoparquet
+
     bad = check_partition(result.summary["sources"])
     if bad:
         raise AssertionError(f"partition des lignes incohérente pour {bad}")
@@ -537,7 +545,6 @@ def run(config: Config, site_id: str, out_dir: Path) -> IngestResult:
     write_csv(result.outside, out_dir / "outside_study_area.csv")
     write_csv(result.history, out_dir / "report_history.csv")
     write_json(result.summary, out_dir / "ingest_summary.json")
-    return result
 
 
 # --------------------------------------------------------------------------- duplicates
