@@ -153,32 +153,30 @@ def _original_rows(
                 keys = names[: max(stop, 0)]
                 cols = [c.cast(pa.large_string()) for c in fields[: len(keys)]]
                 groups.append((bad[sel], keys, cols, {"_champs": str(width)}))
-    flat = [c for _, _, cols, _ in groups for c in cols]
-    if flat:
-        cells = pa.concat_arrays(flat)
-        # The distinct cells scrubbed and written as JSON strings once (pyarrow's
-        # dictionary encoding: pandas' factorize of millions of cells takes longer than
-        # the scrubbing itself).
-        encoded = pc.dictionary_encode(cells)
-        dictionary, counts = _scrub.scrub_codes(
-            encoded.dictionary, encoded.indices.to_numpy().astype(np.int64)
-        )
-        literals = _json_strings(pc.fill_null(dictionary, "").cast(pa.large_string()))
-        cell_literals = literals.take(encoded.indices)
-    else:
-        cell_literals, counts = pa.array([], pa.large_string()), _scrub.empty_counts()
-    parts: list[pa.Array] = []
-    start = 0
-    for positions, keys, cols, last in groups:
-        own = []
-        for c in cols:
-            own.append(cell_literals.slice(start, len(c)))
-            start += len(c)
-        parts.append(_json_rows(keys, own, len(positions), last))
+    # The distinct cells of each column scrubbed, and written as JSON strings, once
+    # (pyarrow's dictionary encoding: pandas' factorize of millions of cells takes
+    # longer than the scrubbing itself).
+    encoded = [pc.dictionary_encode(c) for _, _, cols, _ in groups for c in cols]
+    dictionaries, per_column = _scrub.scrub_codes_together(
+        [e.dictionary for e in encoded], [e.indices.to_numpy().astype(np.int64) for e in encoded]
+    )
+    counts = _scrub.empty_counts()
+    for c in per_column:
+        counts = _scrub.add_counts(counts, c)
+    literals = iter(
+        _json_strings(pc.fill_null(d, "").cast(pa.large_string())).take(e.indices)
+        for d, e in zip(dictionaries, encoded, strict=True)
+    )
+    parts = [
+        _json_rows(keys, [next(literals) for _ in cols], len(positions), last)
+        for positions, keys, cols, last in groups
+    ]
     if not parts:
         return pa.array(["{}"] * len(rows), pa.large_string()), counts
     # Back into the rows' order.
     where = np.concatenate([positions for positions, _, _, _ in groups])
+    if (np.diff(where) > 0).all():
+        return pa.concat_arrays(parts), counts
     order = np.empty(len(where), np.int64)
     order[where] = np.arange(len(where))
     return pa.concat_arrays(parts).take(pa.array(order)), counts
