@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from pipelines import _scrub
 from pipelines._ingest_cells import _has_repeats, _Parsed, _str_column
 from pipelines._ingest_schema import _LOCATION_ROLES, _STATE_BAD, _STATE_OK
-from pipelines._values import arrow_strings, filled_cells, to_str_series
+from pipelines._values import arrow_view, filled_cells, to_str_series
 from pipelines.config import SourceConfig
 from pipelines.taxonomy import BY_CODE, CODES, UNKNOWN, map_labels, normalise_label
 
@@ -62,9 +62,9 @@ def _repeated_rows(frame: pd.DataFrame) -> np.ndarray:
     then dictionary-encoded by pyarrow (1.4 million rejected lines: about a second,
     against three to hash every column with pandas)."""
     columns = [
-        arrow_strings(
+        arrow_view(
             frame[c].astype("str") if isinstance(frame[c].dtype, pd.CategoricalDtype) else frame[c]
-        )
+        ).cast(pa.large_string())
         for c in frame
         if filled_cells(frame[c]).any()
     ]
@@ -75,7 +75,9 @@ def _repeated_rows(frame: pd.DataFrame) -> np.ndarray:
         if len(columns) == 1
         else pc.binary_join_element_wise(*columns, pa.scalar("\x1f", pa.large_string()))
     )
-    codes = pc.dictionary_encode(key).indices.to_numpy()
+    encoded = pc.dictionary_encode(key)
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    codes = np.concatenate([chunk.indices.to_numpy() for chunk in chunks])
     first = np.zeros(len(frame), dtype=bool)
     first[np.unique(codes, return_index=True)[1]] = True
     return ~first
@@ -151,7 +153,7 @@ def _partition(
     if repeats:
         duplicate[valid] = short.duplicated(keep="first").to_numpy()
     if (~valid).any():
-        duplicate[~valid] = _repeated_rows(f.loc[~valid, cols])
+        duplicate[~valid] = _repeated_rows(f[cols] if not valid.any() else f.loc[~valid, cols])
     west, south, east, north = bbox
     inside = (p.lon >= west) & (p.lon <= east) & (p.lat >= south) & (p.lat <= north)
     away = (p.state == _STATE_OK) & ~inside

@@ -176,7 +176,7 @@ def _original_rows(
     # Back into the rows' order.
     where = np.concatenate([positions for positions, _, _, _ in groups])
     if (np.diff(where) > 0).all():
-        return pa.concat_arrays(parts), counts
+        return parts[0] if len(parts) == 1 else pa.concat_arrays(parts), counts
     order = np.empty(len(where), np.int64)
     order[where] = np.arange(len(where))
     return pa.concat_arrays(parts).take(pa.array(order)), counts

@@ -87,16 +87,15 @@ class MalformedRows(Sequence[Malformed]):
         if not self._groups:
             return [sep.join(m.fields.values()) for m in self._rows]
         parts = [
-            pc.binary_join_element_wise(
-                *[table.column(i).combine_chunks() for i in range(table.num_columns)],
-                pa.scalar(sep, pa.large_string()),
-            )
+            pc.binary_join_element_wise(*table.columns, pa.scalar(sep, pa.large_string()))
             for _, _, table in self._groups
         ]
+        if len(parts) == 1:  # rows of one width: in line order already
+            return parts[0].combine_chunks()
         where = np.concatenate([pos for pos, _, _ in self._groups])
         order = np.empty(len(where), np.int64)
         order[where] = np.arange(len(where))
-        return pa.concat_arrays(parts).take(pa.array(order))
+        return pa.chunked_array(parts).take(pa.array(order)).combine_chunks()
 
     def by_width(self, rows: np.ndarray) -> list[tuple[np.ndarray, list[str], list[pa.Array]]]:
         """The rows ``rows`` (indices in line order) by number of fields: for each
