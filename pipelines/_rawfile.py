@@ -81,7 +81,7 @@ class MalformedRows(Sequence[Malformed]):
         fields = {name: table.column(i)[r].as_py() for i, name in enumerate(names)}
         return Malformed(int(self.lines[k]), fields, len(names))
 
-    def joined(self, sep: str) -> list[str] | pa.Array:
+    def joined(self, sep: str) -> list[str] | pa.ChunkedArray:
         """Each row's fields joined by ``sep``, in line order (a list, or a pyarrow
         ``large_string`` array for grouped rows)."""
         if not self._groups:
@@ -91,11 +91,11 @@ class MalformedRows(Sequence[Malformed]):
             for _, _, table in self._groups
         ]
         if len(parts) == 1:  # rows of one width: in line order already
-            return parts[0].combine_chunks()
+            return parts[0]
         where = np.concatenate([pos for pos, _, _ in self._groups])
         order = np.empty(len(where), np.int64)
         order[where] = np.arange(len(where))
-        return pa.chunked_array(parts).take(pa.array(order)).combine_chunks()
+        return pa.chunked_array(parts).take(pa.array(order))
 
     def by_width(self, rows: np.ndarray) -> list[tuple[np.ndarray, list[str], list[pa.Array]]]:
         """The rows ``rows`` (indices in line order) by number of fields: for each
