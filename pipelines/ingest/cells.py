@@ -556,23 +556,28 @@ def _file_frame(raw: RawFile, roles: dict[str, str], file_index: int) -> pd.Data
     frame["source_line"] = raw.lines
     frame["_malformed"] = False
     if raw.malformed:
+        m = len(raw.malformed)
+        blank = to_str_series(pa.repeat(pa.scalar("", pa.large_string()), m))
         bad = pd.DataFrame(
             {
+                **dict.fromkeys(data, blank),
                 "_file": np.int32(file_index),
-                "_row": -1 - np.arange(len(raw.malformed), dtype=np.int64),
+                "_row": -1 - np.arange(m, dtype=np.int64),
                 "source_line": raw.malformed.lines,
                 "_malformed": True,
                 "_raw_text": _joined_text(raw.malformed.joined("\x1f")),
             }
         )
-        frame = pd.concat([_as_str(frame), bad], ignore_index=True)
-        for role in [*data, "_raw_text"]:
-            frame[role] = frame[role].fillna("")
-        frame = frame.sort_values("source_line", kind="stable", ignore_index=True)
+        good = _as_str(frame).assign(
+            _raw_text=to_str_series(pa.repeat(pa.scalar("", pa.large_string()), n))
+        )
+        frame = pd.concat([good, bad], ignore_index=True)
+        if n:
+            frame = frame.sort_values("source_line", kind="stable", ignore_index=True)
     return frame
 
 
-def _joined_text(text: list[str] | pa.Array) -> pd.Series:
+def _joined_text(text: list[str] | pa.ChunkedArray) -> pd.Series:
     """The malformed rows' text as a ``str`` Series (from a list or a pyarrow array)."""
     if isinstance(text, list):
         return pd.Series(text, dtype="str")

@@ -572,9 +572,9 @@ def _read_by_width(
     fields; None when the file needs :func:`_read_exact` (a line with an odd number of
     quotes: a value over several lines or a quote left open; a line of one field).
 
-    The fields of a line are counted with numpy: its separators outside quotes (the
-    parity of the quotes before each; RFC 4180 doubles a quote inside a value, which
-    keeps the parity). pyarrow then parses each group of lines as wide as one another,
+    The fields of a line are counted with numpy: its separators, less those between
+    the two quotes of a pair (RFC 4180 doubles a quote inside a value, which keeps the
+    pairs). pyarrow then parses each group of lines as wide as one another,
     and checks the count: a group it cannot parse sends the file to the slower path.
     As in :func:`_read_exact`, the rows as wide as the header are rows, rows wider by
     empty fields only are rows with trailing separators (unless rows as wide hold
@@ -592,12 +592,17 @@ def _read_by_width(
     starts = np.concatenate(([0], nl + 1))[: len(ends)]
     n = len(ends)
     quotes = np.flatnonzero(a == 34)
-    if len(quotes) and (np.bincount(np.searchsorted(ends, quotes), minlength=n) & 1).any():
+    quotes_per_line = np.diff(np.searchsorted(quotes, ends), prepend=0)
+    if (quotes_per_line & 1).any():
         return None
     seps = np.flatnonzero(a == sep.encode()[0])
+    width = np.diff(np.searchsorted(seps, ends), prepend=0) + 1
     if len(quotes):
-        seps = seps[(np.searchsorted(quotes, seps) & 1) == 0]
-    width = np.bincount(np.searchsorted(ends, seps), minlength=n) + 1
+        # Less the separators inside quotes: between the quotes of each pair (within a
+        # line, as each line has an even number of them).
+        inside = np.searchsorted(seps, quotes[1::2]) - np.searchsorted(seps, quotes[::2])
+        line_of_pair = np.repeat(np.arange(n), quotes_per_line // 2)
+        width -= np.bincount(line_of_pair, weights=inside, minlength=n).astype(np.int64)
     empty_line = (ends - starts) == 0
     if ((width == 1) & ~empty_line).any() and ncol > 1:
         return None  # blank or one-field lines: the exact path judges them

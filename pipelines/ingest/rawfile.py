@@ -81,22 +81,21 @@ class MalformedRows(Sequence[Malformed]):
         fields = {name: table.column(i)[r].as_py() for i, name in enumerate(names)}
         return Malformed(int(self.lines[k]), fields, len(names))
 
-    def joined(self, sep: str) -> list[str] | pa.Array:
+    def joined(self, sep: str) -> list[str] | pa.ChunkedArray:
         """Each row's fields joined by ``sep``, in line order (a list, or a pyarrow
         ``large_string`` array for grouped rows)."""
         if not self._groups:
             return [sep.join(m.fields.values()) for m in self._rows]
         parts = [
-            pc.binary_join_element_wise(
-                *[table.column(i).combine_chunks() for i in range(table.num_columns)],
-                pa.scalar(sep, pa.large_string()),
-            )
+            pc.binary_join_element_wise(*table.columns, pa.scalar(sep, pa.large_string()))
             for _, _, table in self._groups
         ]
+        if len(parts) == 1:  # rows of one width: in line order already
+            return parts[0]
         where = np.concatenate([pos for pos, _, _ in self._groups])
         order = np.empty(len(where), np.int64)
         order[where] = np.arange(len(where))
-        return pa.concat_arrays(parts).take(pa.array(order))
+        return pa.chunked_array(parts).take(pa.array(order))
 
     def by_width(self, rows: np.ndarray) -> list[tuple[np.ndarray, list[str], list[pa.Array]]]:
         """The rows ``rows`` (indices in line order) by number of fields: for each
@@ -118,7 +117,9 @@ class MalformedRows(Sequence[Malformed]):
             for g in np.unique(self._group_of[at]):
                 in_g = np.flatnonzero(self._group_of[at] == g)
                 _, names, table = self._groups[int(g)]
-                taken = table.take(pa.array(self._row_of[at[in_g]]))
+                rows_of_g = self._row_of[at[in_g]]
+                every = len(rows_of_g) == table.num_rows and (np.diff(rows_of_g) == 1).all()
+                taken = table if every else table.take(pa.array(rows_of_g))
                 columns = [taken.column(i).combine_chunks() for i in range(taken.num_columns)]
                 out.append((sel[in_g], names, columns))
         return out

@@ -62,13 +62,24 @@ def _json_strings(values: pa.Array) -> pa.Array:
 def _json_objects(keys: Sequence[str], columns: Sequence[pa.Array], n: int) -> pa.Array:
     """``json.dumps(dict(zip(keys, row)), ensure_ascii=False)`` of each of ``n`` rows
     whose values are the (already scrubbed) strings of ``columns``."""
-    if not keys:
+    return _json_rows(keys, [_json_strings(c) for c in columns], n, {})
+
+
+def _json_rows(
+    keys: Sequence[str], literals: Sequence[pa.Array], n: int, last: dict[str, str]
+) -> pa.Array:
+    """:func:`_json_objects` of values already written as JSON strings (``literals``,
+    one array per key), each object ending with the items of ``last``."""
+    if not keys and not last:
         return pa.array(["{}"] * n, pa.large_string())
     parts: list[pa.Array | pa.Scalar] = []
-    for i, (key, column) in enumerate(zip(keys, columns, strict=True)):
+    for i, (key, column) in enumerate(zip(keys, literals, strict=True)):
         prefix = ("{" if i == 0 else ", ") + json.dumps(key, ensure_ascii=False) + ": "
-        parts.extend([_text(prefix), _json_strings(column)])
-    parts.append(_text("}"))
+        parts.extend([_text(prefix), column])
+    end = json.dumps(last, ensure_ascii=False)[1:] if last else "}"
+    parts.append(_text((", " if keys and last else "{" if last else "") + end))
+    if len(parts) == 1:
+        return pa.array([parts[0].as_py()] * n, pa.large_string())
     return pc.binary_join_element_wise(*parts, _text(""))
 
 
@@ -85,8 +96,9 @@ def _original_rows(
     declared = personal
     file_of = rows["_file"].to_numpy()
     row_of = rows["_row"].to_numpy()
-    # Each group: the positions (in ``rows``) of its rows, its keys, its columns.
-    groups: list[tuple[np.ndarray, list[str], list[pa.Array]]] = []
+    # Each group: the positions (in ``rows``) of its rows, its keys, its columns, and
+    # the keys and values every row of the group ends with.
+    groups: list[tuple[np.ndarray, list[str], list[pa.Array], dict[str, str]]] = []
     for fi in np.unique(file_of):
         raw = raws[int(fi)]
         personal = (*declared, *FORMAT_PERSONAL.get(raw.format, ()))
@@ -118,10 +130,11 @@ def _original_rows(
                                 read[sel.to_numpy()],
                                 [*keys, *extra[1]],
                                 [c.take(sel) for c in cols] + extra[0],
+                                {},
                             )
                         )
             else:
-                groups.append((read, keys, cols))
+                groups.append((read, keys, cols, {}))
         bad = here[row_of[here] < 0]
         if len(bad):
             table_names = raw.table.column_names
@@ -139,32 +152,31 @@ def _original_rows(
                     stop = min(stop, width) - max(0, len(table_names) - width)
                 keys = names[: max(stop, 0)]
                 cols = [c.cast(pa.large_string()) for c in fields[: len(keys)]]
-                cols.append(pa.array([str(width)] * len(sel), pa.large_string()))
-                groups.append((bad[sel], [*keys, "_champs"], cols))
-    flat = [c for _, _, cols in groups for c in cols]
-    if flat:
-        cells = pa.concat_arrays(flat)
-        # The distinct cells scrubbed once (pyarrow's dictionary encoding: pandas'
-        # factorize of millions of cells takes longer than the scrubbing itself).
-        encoded = pc.dictionary_encode(cells)
-        dictionary, counts = _scrub.scrub_codes(
-            encoded.dictionary, encoded.indices.to_numpy().astype(np.int64)
-        )
-        scrubbed = pc.fill_null(dictionary.take(encoded.indices), "").cast(pa.large_string())
-    else:
-        scrubbed, counts = pa.array([], pa.large_string()), _scrub.empty_counts()
-    parts: list[pa.Array] = []
-    start = 0
-    for _, keys, cols in groups:
-        own = []
-        for c in cols:
-            own.append(scrubbed.slice(start, len(c)))
-            start += len(c)
-        parts.append(_json_objects(keys, own, len(cols[0]) if cols else 0))
+                groups.append((bad[sel], keys, cols, {"_champs": str(width)}))
+    # The distinct cells of each column scrubbed, and written as JSON strings, once
+    # (pyarrow's dictionary encoding: pandas' factorize of millions of cells takes
+    # longer than the scrubbing itself).
+    encoded = [pc.dictionary_encode(c) for _, _, cols, _ in groups for c in cols]
+    dictionaries, per_column = _scrub.scrub_codes_together(
+        [e.dictionary for e in encoded], [e.indices.to_numpy().astype(np.int64) for e in encoded]
+    )
+    counts = _scrub.empty_counts()
+    for c in per_column:
+        counts = _scrub.add_counts(counts, c)
+    literals = iter(
+        _json_strings(pc.fill_null(d, "").cast(pa.large_string())).take(e.indices)
+        for d, e in zip(dictionaries, encoded, strict=True)
+    )
+    parts = [
+        _json_rows(keys, [next(literals) for _ in cols], len(positions), last)
+        for positions, keys, cols, last in groups
+    ]
     if not parts:
         return pa.array(["{}"] * len(rows), pa.large_string()), counts
     # Back into the rows' order.
-    where = np.concatenate([positions for positions, _, _ in groups])
+    where = np.concatenate([positions for positions, _, _, _ in groups])
+    if (np.diff(where) > 0).all():
+        return parts[0] if len(parts) == 1 else pa.concat_arrays(parts), counts
     order = np.empty(len(where), np.int64)
     order[where] = np.arange(len(where))
     return pa.concat_arrays(parts).take(pa.array(order)), counts

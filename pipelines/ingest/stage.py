@@ -541,6 +541,14 @@ def run(
     today_param = site.params.get("ingest", {}).get("today")
     today = date.fromisoformat(str(today_param)) if today_param else date.today()
     result = ingest_site(site, study_area_bbox=bbox, today=today)
+    write_result(result, site_id, out_dir)
+    return result
+
+
+def write_result(result: IngestResult, site_id: str, out_dir: Path) -> None:
+    """Check the row partition of ``result``, log it, and write the files of :func:`run`
+    into ``out_dir``."""
+
     bad = check_partition(result.summary["sources"])
     if bad:
         raise AssertionError(f"partition des lignes incohérente pour {bad}")
@@ -563,7 +571,6 @@ def run(
     write_csv(result.outside, out_dir / "outside_study_area.csv")
     write_csv(result.history, out_dir / "report_history.csv")
     write_json(result.summary, out_dir / "ingest_summary.json")
-    return result
 
 
 # --------------------------------------------------------------------------- duplicates

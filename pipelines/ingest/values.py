@@ -237,7 +237,7 @@ def date_order(*columns: pd.Series) -> DateOrder:
         ok = ~np.isnat(fast)
         seen |= ok
         day |= ok & (leading_days(arr) > 12)
-        rest = np.flatnonzero(~ok)
+        rest = np.flatnonzero(~ok & filled_cells(values))
         if not len(rest):
             continue
         found = pc.extract_regex(pc.fill_null(arr.take(pa.array(rest)), ""), _TWO_FIELDS)
