@@ -3,6 +3,7 @@ pipeline CLI on the default configuration, written into a temporary folder."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -42,6 +43,16 @@ class DemoRun:
 
     def site(self, site: str) -> Path:
         return self.processed / site
+
+
+def osm_bounds_file(dst_dir: Path, osm: Path | str) -> Path:
+    """A ``buildings_summary.json`` holding only the extract's bounds, as the OSM stage
+    writes it: what ``vigie ingest --bounds`` reads when a site has no study_area_bbox."""
+    from pipelines.osm import read_osm_bounds
+
+    path = dst_dir / "buildings_summary.json"
+    path.write_text(json.dumps({"bounds": list(read_osm_bounds(osm))}), encoding="utf-8")
+    return path
 
 
 def write_demo_config(dst_dir: Path, raw_bondy: Path) -> Path:

@@ -15,6 +15,7 @@ from pipelines.config.core import load_config
 from pipelines.errors import InputError
 from pipelines.ingest.stage import ingest_site
 from pipelines.osm.buildings import read_osm_bounds
+from tests.conftest import RAW, osm_bounds_file
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / "data" / "raw" / "paris10" / "dansmarue_paris_2023-08_2024-09.csv"
@@ -100,7 +101,9 @@ def test_ambiguous_dates_read_day_first_with_a_note(tmp_path: Path) -> None:
     assert summary["rows_in"] == len(raw)
 
 
-def test_contradictory_dates_stop_with_the_lines(tmp_path: Path) -> None:
+def test_contradictory_dates_stop_with_the_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     raw = pd.read_csv(CSV, dtype=str, keep_default_na=False)
     mixed = pd.Series(["31/12/2023"] * len(raw))
     mixed.iloc[5] = "12/31/2023"
@@ -108,5 +111,7 @@ def test_contradictory_dates_stop_with_the_lines(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="deux ordres") as err:
         _ingest(cfg)
     assert "lignes 7" in str(err.value)  # row 5 is line 7 (header on line 1)
+    bounds = osm_bounds_file(tmp_path, RAW / "paris10" / "paris10.osm")
     assert main(["-q", "ingest", "--config", str(cfg), "--site", "paris10",
-                 "--out-dir", str(tmp_path / "out")]) == 2  # fmt: skip
+                 "--out-dir", str(tmp_path / "out"), "--bounds", str(bounds)]) == 2  # fmt: skip
+    assert "deux ordres" in capsys.readouterr().err

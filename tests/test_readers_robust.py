@@ -27,7 +27,7 @@ from pipelines.ingest import stage as ingest
 from pipelines.ingest.csvfile import read_csv
 from pipelines.ingest.readers import MAX_XLSX_ROWS, MAX_XLSX_XML_BYTES, read_file, read_xlsx
 from pipelines.ingest.rejects import _json_objects
-from tests.conftest import write_demo_config
+from tests.conftest import RAW, osm_bounds_file, write_demo_config
 
 BONDY_BBOX = (2.4779, 48.90676, 2.49111, 48.91278)
 TODAY = date(2030, 1, 1)  # after every simulated report
@@ -449,6 +449,8 @@ def test_cli_exits_2_naming_the_file(
             "bondy",
             "--out-dir",
             str(tmp_path / "out"),
+            "--bounds",
+            str(osm_bounds_file(tmp_path, RAW / "bondy" / "bondy_nord.osm")),
         ]
     )
     err = capsys.readouterr().err
