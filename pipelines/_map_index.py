@@ -26,6 +26,8 @@ ARROWS: dict[str, tuple[str, str, str]] = {
     "down": ("↓", "down", "baisse significative des signalements mensuels"),
     "flat": ("→", "flat", "pas de tendance significative"),
 }
+#: What the index says where an analysis stage found too few reports to conclude.
+TOO_FEW_FR = "trop peu de signalements pour conclure"
 #: French titles of the charts the trends stage writes (``charts/<name>.png``).
 CHART_TITLES_FR: dict[str, str] = {
     "reports_by_category": "signalements par mois et par catégorie",
@@ -43,10 +45,15 @@ def site_trend(summary: dict[str, Any], *, alpha: float = 0.05) -> str | None:
     Reads ``summary["trends"]`` (the trends stage's ``trend_summary.json``): its
     ``headline`` (``direction`` up/down/flat, or a ``trend`` word ``hausse``/``baisse``/
     ``aucune``), else ``z`` and ``p`` at its top level or under ``monthly``,
-    ``mann_kendall``, ``site`` or ``total``. ``None`` when there is no trends section.
+    ``mann_kendall``, ``site`` or ``total``. ``None`` when there is no trends section, or
+    when the trends stage found too few reports to conclude (``too_few_reports`` in its
+    headline): no arrow is drawn then.
     """
     trends = summary.get("trends")
     if not isinstance(trends, dict):
+        return None
+    head = trends.get("headline")
+    if isinstance(head, dict) and head.get("too_few_reports"):
         return None
     candidates: list[Any] = [
         trends.get(k) for k in ("headline", "monthly", "mann_kendall", "site", "total")
@@ -120,9 +127,11 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
     with_reports = hot.get(
         "buildings_with_reports", int((b["n_reports"] > 0).sum()) if "n_reports" in b else 0
     )
-    hotspots_95 = (
+    hotspots_95: int | str | None = (
         int((pd.to_numeric(b["gi_bin"], errors="coerce") >= 2).sum()) if "gi_bin" in b else None
     )
+    if hot.get("sample", {}).get("too_few_reports"):  # the hotspot stage concluded nothing
+        hotspots_95 = TOO_FEW_FR
     documents: list[tuple[str, str]] = []
     png = paths.map.with_suffix(".png")
     if png.exists():
@@ -241,6 +250,10 @@ def index_page(sites: list[dict[str, Any]]) -> str:
             symbol, css, words = ARROWS[trend]
             arrow = {"symbol": symbol, "css": css, "words": s.get("trend_fr") or words}
         hot = s.get("hotspots_95")
+        if isinstance(hot, str):
+            hot_text = hot
+        else:
+            hot_text = fr_number(hot) if isinstance(hot, int | float) else "non calculés"
         rows.append(
             {
                 "id": s.get("id", ""),
@@ -250,8 +263,9 @@ def index_page(sites: list[dict[str, Any]]) -> str:
                 "period": s.get("period", ""),
                 "reports": fr_number(int(s.get("reports", 0))),
                 "buildings_with_reports": fr_number(int(s.get("buildings_with_reports", 0))),
-                "hotspots": fr_number(hot) if isinstance(hot, int | float) else "non calculés",
+                "hotspots": hot_text,
                 "trend": arrow,
+                "trend_note": None if arrow else s.get("trend_fr"),
                 "rejected": fr_number(int(s.get("rejected", 0))),
                 "outside": fr_number(int(s.get("outside_study_area", 0))),
                 "documents": list(s.get("documents", [])),
