@@ -147,6 +147,44 @@ class MapOptions:
         )
 
 
+#: The fact sheets' words where the hotspot stage concluded nothing (:class:`TooFewReports`).
+TOO_FEW_FR = "trop peu de signalements pour conclure"
+
+
+@dataclass(frozen=True)
+class TooFewReports:
+    """What the analysis stages found too few reports to conclude on, in their words.
+
+    The map draws no conclusion there and its legend says why; it decides nothing itself
+    (a number drawn on a map is a number an analysis stage wrote).
+
+    Attributes
+    ----------
+    site
+        The hotspot stage's ``sample`` note (``hotspot_summary.json``): the whole site
+        has too few reports, so no hotspot colours, zones or hotspot trends are drawn.
+    zones
+        The zones stage's note (``zone_summary.json``) on the zones built from too few
+        reports (``has_enough_reports`` false in ``zones.parquet``), which are not drawn.
+    """
+
+    site: str | None = None
+    zones: str | None = None
+
+    @classmethod
+    def from_summaries(
+        cls, hotspots: Mapping[str, Any] | None, zones: Mapping[str, Any] | None
+    ) -> TooFewReports:
+        """Read the notes of ``hotspot_summary.json`` and ``zone_summary.json`` (either
+        may be missing)."""
+        sample = (hotspots or {}).get("sample") or {}
+        flagged = (zones or {}).get("too_few_reports") or {}
+        return cls(
+            site=str(sample["note_fr"]) if sample.get("too_few_reports") else None,
+            zones=str(flagged["note_fr"]) if flagged.get("note_fr") else None,
+        )
+
+
 def building_titles(buildings: pd.DataFrame, reports: pd.DataFrame) -> list[str]:
     """The name of each building in the popups and tooltips (unescaped), in row order.
 
@@ -229,6 +267,7 @@ def map_data(
     options: MapOptions | None = None,
     zones: gpd.GeoDataFrame | None = None,
     annotations: gpd.GeoDataFrame | None = None,
+    too_few: TooFewReports | None = None,
 ) -> dict[str, Any]:
     """Everything the page draws, as one JSON-ready dictionary (texts already escaped).
 
@@ -254,12 +293,17 @@ def map_data(
         :class:`MapOptions`.
     zones
         ``zones.parquet`` (:mod:`pipelines.zones`): ``zone_id``, ``building_ids``,
-        ``n_buildings``, ``status``… The zones are drawn under the buildings, and each
-        building feature carries the ``zone_id`` of its zone, for the annotation mode.
+        ``n_buildings``, ``status``, ``has_enough_reports``… The zones are drawn under
+        the buildings, and each building feature carries the ``zone_id`` of its zone, for
+        the annotation mode; a zone whose ``has_enough_reports`` is false is not drawn.
     annotations
         ``annotations.parquet`` (:mod:`pipelines.annotations`, linked notes): drawn as
         their own layer, and listed in the fact sheets of the buildings
         (``building_ids``) and zones (``zone_ids``) they are linked to.
+    too_few
+        What the analysis stages found too few reports to conclude on
+        (:class:`TooFewReports`): with ``site``, no Gi* view, emerging-hotspot view or
+        zone is drawn and the legend says « trop peu de signalements pour conclure ».
 
     Returns
     -------
@@ -268,6 +312,7 @@ def map_data(
         carries ``i`` (its row), ``building_id`` and, when in a zone, ``zone_id``.
     """
     options = options or MapOptions()
+    too_few = too_few or TooFewReports()
     b = buildings.to_crs(WGS84).reset_index(drop=True)
     if "n_reports" not in b:
         from pipelines.hotspots import reports_per_building
@@ -306,6 +351,8 @@ def map_data(
                 monthly=series,
                 chronic=chronic_map.get(str(row["building_id"]), ()),
                 notes=building_notes.get(str(row["building_id"]), ()),
+                # The reason in a few words (the legend gives it whole), not 1,000 copies.
+                hotspot_note=TOO_FEW_FR if too_few.site else None,
             )
         )
     dwellings = (
@@ -353,14 +400,21 @@ def map_data(
         )
     else:
         legend_notes.append("Taux pour 100 logements : non disponible (logements inconnus).")
-    if "gi_bin" in b:
-        views.append(gi_view(b))
+    if too_few.site:
+        # No hotspot view, no hotspot trend view (and no zone, below): the hotspot stage
+        # concluded nothing, and the legend says why.
+        legend_notes.append(
+            f"Points chauds, zones et tendances des points chauds : {too_few.site}."
+        )
     else:
-        legend_notes.append("Points chauds (Gi*) : non calculés pour ce site.")
-    if "emerging_category" in b:
-        views.append(emerging_view(b))
-    else:
-        legend_notes.append("Tendances des points chauds : non calculées pour ce site.")
+        if "gi_bin" in b:
+            views.append(gi_view(b))
+        else:
+            legend_notes.append("Points chauds (Gi*) : non calculés pour ce site.")
+        if "emerging_category" in b:
+            views.append(emerging_view(b))
+        else:
+            legend_notes.append("Tendances des points chauds : non calculées pour ce site.")
     change = None
     report_months = site_months(resident["reported_at"])
     if len(report_months) >= 2:
@@ -388,17 +442,35 @@ def map_data(
     block_basemap = basemap_block(basemap)
     if block_basemap is None:
         legend_notes.append("Fond de plan : indisponible (extrait OSM non lu).")
-    block_zones = zones_block(zones, notes_by(planner_notes, "zone_ids"))
-    if zones is None:
+    # The zones the zones stage found enough reports in (all of them, for a zones.parquet
+    # written before the flag); none when the site has too few reports.
+    shown = None if too_few.site else zones
+    n_hidden = 0
+    if shown is not None and "has_enough_reports" in shown:
+        enough = shown["has_enough_reports"].astype("boolean").fillna(True).astype(bool)
+        shown, n_hidden = shown[enough], int((~enough).sum())
+    block_zones = zones_block(shown, notes_by(planner_notes, "zone_ids"))
+    if too_few.site:
+        pass  # said with the views
+    elif zones is None:
         legend_notes.append("Zones de points chauds : non calculées pour ce site.")
+    elif n_hidden:
+        legend_notes.append(
+            "Zones de points chauds : "
+            + (
+                too_few.zones
+                or f"{plural(n_hidden, 'zone')} non dessinée(s) : trop peu de signalements "
+                "pour conclure."
+            )
+        )
     elif block_zones is None:
         legend_notes.append(
             "Zones de points chauds : aucune (pas de bâtiment point chaud à 95 % ou plus)."
         )
     block_notes = annotations_block(planner_notes)
     zone_of = (
-        zone_of_buildings(b, zones)
-        if zones is not None and len(zones)
+        zone_of_buildings(b, shown)
+        if shown is not None and len(shown)
         else pd.Series(pd.NA, index=b.index, dtype="string")
     )
     props: list[dict[str, Any]] = []

@@ -41,7 +41,13 @@ from folium.plugins import MarkerCluster
 from folium.template import Template
 
 from pipelines._html import SafeMacroElement, add_html, script_json, stable_ids, template_text
-from pipelines._map_data import MAX_REPORT_POINTS, MapOptions, enrich_buildings, map_data
+from pipelines._map_data import (
+    MAX_REPORT_POINTS,
+    MapOptions,
+    TooFewReports,
+    enrich_buildings,
+    map_data,
+)
 from pipelines._map_html import (
     ATTRIBUTIONS,
     HATCH_DEFS,
@@ -78,6 +84,7 @@ __all__ = [
     "ZERO_COLOUR",
     "Classes",
     "MapOptions",
+    "TooFewReports",
     "before_after_counts",
     "build_site_map",
     "building_fact_sheet",
@@ -146,6 +153,7 @@ def build_site_map(
     annotations: gpd.GeoDataFrame | None = None,
     site_id: str | None = None,
     annotation_tags: Sequence[str] = (),
+    too_few: TooFewReports | None = None,
 ) -> folium.Map:
     """Build the Folium map of a site (see :func:`map_data` for the inputs).
 
@@ -166,6 +174,7 @@ def build_site_map(
     data = map_data(
         buildings, reports, site_name=site_name, basemap=basemap, kde=kde, chronic=chronic,
         perimeter=perimeter, options=options, zones=zones, annotations=annotations,
+        too_few=too_few,
     )  # fmt: skip
     (south, west), (north, east) = data["bounds"]
     m = make_map(
@@ -223,10 +232,13 @@ def read_site_inputs(site: SiteConfig, processed: Path) -> dict[str, Any]:
     The basemap is read from ``basemap.parquet`` (``vigie basemap``) or, when that file
     is absent, straight from the site's OSM extract; the zones from ``zones.parquet``
     (``vigie zones``) and the notes from ``annotations.parquet`` (``vigie annotations``),
-    ``None`` when absent.
+    ``None`` when absent; ``too_few``, what the hotspot and zones stages found too few
+    reports to conclude on (:class:`TooFewReports`, from ``hotspot_summary.json`` and
+    ``zone_summary.json`` when they exist).
     """
     from pipelines.basemap import read_osm_basemap
     from pipelines.buildings import read_osm_bounds
+    from pipelines.io import read_json
 
     basemap = _read_optional_geo(processed / "basemap.parquet")
     if basemap is None and Path(site.osm).exists():
@@ -244,6 +256,12 @@ def read_site_inputs(site: SiteConfig, processed: Path) -> dict[str, Any]:
         "perimeter": perimeter,
         "zones": _read_optional_geo(processed / "zones.parquet"),
         "annotations": _read_optional_geo(processed / "annotations.parquet"),
+        "too_few": TooFewReports.from_summaries(
+            *(
+                read_json(processed / name) if (processed / name).exists() else None
+                for name in ("hotspot_summary.json", "zone_summary.json")
+            )
+        ),
     }
 
 
@@ -283,6 +301,7 @@ def run_site(config: Config, site: SiteConfig, *, processed: Path, dst: Path) ->
     charts_map.write_site_png(
         buildings, reports, Path(dst).with_suffix(".png"), site_name=site.name,
         simulated=site.simulated, attributions=attributions, basemap=extra["basemap"],
+        hotspot_note=extra["too_few"].site,
     )  # fmt: skip
     return out
 
