@@ -43,7 +43,7 @@ from folium.template import Template
 from pipelines.config.core import Config, SiteConfig
 from pipelines.io import read_geoparquet, write_text
 from pipelines.maps.assets import inline_assets, make_map
-from pipelines.maps.data import MAX_REPORT_POINTS, MapOptions, map_data
+from pipelines.maps.data import MAX_REPORT_POINTS, MapOptions, TooFewReports, map_data
 from pipelines.maps.html import (
     ATTRIBUTIONS,
     HATCH_DEFS,
@@ -83,6 +83,7 @@ __all__ = [
     "ZERO_COLOUR",
     "Classes",
     "MapOptions",
+    "TooFewReports",
     "build_site_map",
     "building_fact_sheet",
     "count_classes",
@@ -214,7 +215,9 @@ def run_site(config: Config, site: SiteConfig, *, processed: Path, dst: Path) ->
     Reads ``published/`` (:func:`pipelines.publish.read_published`) and
     ``basemap.parquet`` (the offline basemap, :mod:`pipelines.osm`) in ``processed``;
     writes ``dst`` and ``dst`` with the suffix ``.png`` (:mod:`pipelines.maps.png`). The
-    map has the « Annoter » mode with the published ``annotation_tags``.
+    map has the « Annoter » mode with the published ``annotation_tags``; where the
+    published ``too_few_reports`` says the site has too few reports, neither the map nor
+    the PNG shows a hotspot (:class:`~pipelines.maps.data.TooFewReports`).
     """
     published = read_published(Path(processed) / SitePaths.of(config, site.id).published.name)
     basemap = read_geoparquet(Path(processed) / "basemap.parquet")
@@ -228,6 +231,6 @@ def run_site(config: Config, site: SiteConfig, *, processed: Path, dst: Path) ->
     write_site_png(
         published.profile, Path(dst).with_suffix(".png"), site_name=site.name,
         period=period_text(published), simulated=site.simulated, attributions=attributions,
-        basemap=basemap,
+        basemap=basemap, hotspot_note=TooFewReports.from_site(published.site).site,
     )  # fmt: skip
     return out
