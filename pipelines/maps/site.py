@@ -3,14 +3,14 @@ index page.
 
 A site map shows the buildings coloured by one of several *views* (number of reports, rate
 per 100 dwellings, Gi* hotspots, emerging hotspots, before/after change), over an offline
-basemap drawn from the site's own OSM extract (:mod:`pipelines.osm.basemap`), with optional
+basemap (``basemap.parquet``, drawn from the site's OSM extract), with optional
 layers: quartic-kernel density contours, report markers by category (clustered), field
 observations, chronic buildings, the site perimeter, the hotspot zones (under the
 buildings) and the planners' notes. A period selector recolours the buildings and filters
 the markers month by month. Each layer is drawn when its columns or files exist, and
 otherwise skipped (with a French note in the legend when a committee would miss it).
 
-The planners annotate the map itself: the « Annoter » mode (:mod:`pipelines.annotations.stage`,
+The planners annotate the map itself: the « Annoter » mode (:mod:`pipelines.maps.notes`,
 Leaflet.draw) lets them click a building, a zone or a note, or draw a shape, and export
 their notes as one GeoJSON file to drop into ``<annotations_dir>/<site>/``; the next run
 shows those notes in their layer and in the fact sheets of their buildings and zones.
