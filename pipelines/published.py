@@ -26,7 +26,8 @@ Files (see :data:`FILES`):
     ``description`` (scrubbed).
 ``zones.parquet``
     Hotspot zones: ``zone_id``, ``n_buildings``, ``n_reports``, ``status``,
-    ``parent_zone_ids`` (in natural order), geometry.
+    ``parent_zone_ids`` (in natural order), ``has_enough_reports`` (false: built from too
+    few reports, not drawn), geometry.
 ``notes.parquet``
     The planners' notes a reader sees (deleted ones left out), linked to buildings and
     zones, with ``orphan_flag``.
@@ -36,7 +37,9 @@ Files (see :data:`FILES`):
     The density contours (``kde.parquet``).
 ``site.json``
     The site's figures and the vocabulary readers show: period, months, before/after
-    windows, totals, parameters shown in legends, labels (see :func:`site_facts`).
+    windows, totals, parameters shown in legends, labels, and ``too_few_reports``: what
+    the analysis stages found too few reports to conclude on, in their words (see
+    :func:`pipelines.publish.build.site_facts`).
 """
 
 from __future__ import annotations

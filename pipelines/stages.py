@@ -249,6 +249,8 @@ STAGES: tuple[Stage, ...] = (
             "trend_summary.json",
             "zones.parquet",
             "annotations.parquet",
+            "hotspot_summary.json",
+            "zone_summary.json",
         ),
         writes=tuple(f"published/{name}" for name in PUBLISHED_FILES.values()),
     ),

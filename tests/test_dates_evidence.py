@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,9 +22,16 @@ ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / "data" / "raw" / "paris10" / "dansmarue_paris_2023-08_2024-09.csv"
 
 
-def _site_with(tmp_path: Path, dates: pd.Series) -> Path:
-    """A one-site configuration on the Paris extract whose export has ``dates``."""
-    raw = pd.read_csv(CSV, dtype=str, keep_default_na=False)
+def _site_with(
+    tmp_path: Path,
+    dates: pd.Series,
+    *,
+    frame: pd.DataFrame | None = None,
+    extra_columns: dict[str, str] | None = None,
+) -> Path:
+    """A one-site configuration on the Paris extract whose export has ``dates`` (the
+    export itself is ``frame`` when given, and ``extra_columns`` maps more roles)."""
+    raw = pd.read_csv(CSV, dtype=str, keep_default_na=False) if frame is None else frame
     raw["datedecl"] = dates.to_numpy()
     src = tmp_path / "dansmarue_us.csv"
     raw.to_csv(src, index=False)
@@ -31,6 +39,8 @@ def _site_with(tmp_path: Path, dates: pd.Series) -> Path:
     paris = demo[demo.index('[[sites]]\nid = "paris10"') :]
     paris = paris.replace("data/raw/paris10/dansmarue_paris_2023-08_2024-09.csv", str(src))
     paris = paris.replace("data/raw/paris10/paris10.osm", str(CSV.parent / "paris10.osm"))
+    for role, column in (extra_columns or {}).items():
+        paris = paris.replace('id = "id_dmr"\n', f'id = "id_dmr"\n{role} = "{column}"\n')
     cfg = tmp_path / "site.toml"
     cfg.write_text(
         f'[project]\nprocessed_dir = "{tmp_path / "out"}"\nmaps_dir = "{tmp_path / "maps"}"\n'
@@ -115,3 +125,41 @@ def test_contradictory_dates_stop_with_the_lines(
     assert main(["-q", "ingest", "--config", str(cfg), "--site", "paris10",
                  "--out-dir", str(tmp_path / "out"), "--bounds", str(bounds)]) == 2  # fmt: skip
     assert "deux ordres" in capsys.readouterr().err
+
+
+def test_update_dates_of_a_month_first_export_read_month_first(
+    tmp_path: Path, original: tuple
+) -> None:
+    """The export's update date follows the file's order too: ticket T read twice, its
+    versions updated on 01/03/2024 and 02/01/2024 (AM/PM times). Month first, the second
+    (1 February) is the latest; read day first (1 March against 2 January) the first one
+    would win, and file order would agree with that wrong answer."""
+    before, _ = original
+    raw = pd.read_csv(CSV, dtype=str, keep_default_na=False)
+    iso = pd.to_datetime(raw["datedecl"])
+    raw["datedecl"] = iso.dt.strftime("%m/%d/%Y") + " 09:15 AM"
+    raw["updated"] = raw["datedecl"]
+    ticket = str(before["report_id"].iloc[0])  # "dansmarue:<id_dmr>", in the study area
+    row = int(np.flatnonzero(raw["id_dmr"].to_numpy() == ticket.split(":", 1)[1])[0])
+    old, new = raw.iloc[[row]].copy(), raw.iloc[[row]].copy()
+    old["soustype"], old["updated"] = "version du 3 janvier", "01/03/2024 10:00 AM"
+    new["soustype"], new["updated"] = "version du 1er février", "02/01/2024 09:00 AM"
+    # The latest version first in the file: only its update date can make it win.
+    raw = pd.concat([raw.drop(index=row), new, old], ignore_index=True)
+    cfg = _site_with(tmp_path, raw["datedecl"], frame=raw, extra_columns={"updated_at": "updated"})
+    config = load_config(cfg)
+    result = ingest_site(
+        config.sites[0],
+        study_area_bbox=read_osm_bounds(CSV.parent / "paris10.osm"),
+        today=date(2025, 1, 1),
+    )
+    summary = result.summary["sources"]["dansmarue"]
+    kept = result.ingested.set_index("report_id").loc[ticket]
+    assert kept["subcategory"] == "version du 1er février"
+    history = result.history.set_index("report_id").loc[ticket]
+    assert history["reason"] == "newer_update_date"
+    assert history["old_subcategory"] == "version du 3 janvier"
+    assert pd.Timestamp(history["old_updated_at"]) == pd.Timestamp("2024-01-03 10:00")
+    assert summary["updated"] == 1
+    assert summary["updated_at_unparseable"] == 0
+    assert [x["reason"] for x in summary["file_issues"]].count("dates_month_first") == 1

@@ -120,7 +120,8 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
         "top_buildings": 6,  # buildings drawn in the small multiples
     },
     "maps": {"online_tiles": False, "max_report_points": 20000},
-    "zones": {"min_bin": 2, "gap_m": 15.0},
+    # A zone built from fewer reports than min_reports is kept, flagged, and not drawn.
+    "zones": {"min_bin": 2, "gap_m": 15.0, "min_reports": 10},
 }
 
 
@@ -236,6 +237,7 @@ PARAM_RANGES: dict[str, tuple[float, float | None]] = {
     "maps.max_report_points": (0, None),
     "zones.min_bin": (1, 3),
     "zones.gap_m": (0, None),
+    "zones.min_reports": (0, None),
 }
 _OPEN_RANGES = {"trends.alpha"}
 
@@ -819,6 +821,7 @@ class ZoneSettings:
 
     min_bin: int
     gap_m: float
+    min_reports: int
 
 
 @dataclass(frozen=True)

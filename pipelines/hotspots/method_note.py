@@ -65,7 +65,7 @@ _PARAM_LABELS = {
     "kde_levels": "Seuils des contours (signalements / ha) — vide : automatiques",
     "permutations": "Permutations (p-valeur par simulation) — 0 : aucune",
     "seed": "Graine aléatoire",
-    "category_min_reports": "Minimum de signalements pour analyser une catégorie",
+    "category_min_reports": "Minimum de signalements pour analyser le site ou une catégorie",
     "blank_check_shuffles": "Tirages au hasard du contrôle à blanc",
     "chronic": "Bâtiments chroniques : [N signalements, en D jours] par catégorie",
 }
@@ -120,6 +120,19 @@ def _band_paragraphs(band: Mapping[str, Any] | None, what: str) -> list[str]:
     return out
 
 
+def _too_few_text(sample: Mapping[str, Any]) -> str:
+    """What the run concludes with too few reports: nothing, and the map says so."""
+    return (
+        f"Trop peu de signalements pour conclure : {_n(sample['reports_counted'])} "
+        f"signalement(s) comptés sur les bâtiments, pour un minimum de "
+        f"{_n(sample['min_reports'])}. Aucune statistique de points chauds (Gi*) n'est "
+        "calculée : avec si peu de signalements, un « point chaud » ne serait qu'un ou deux "
+        "signalements. La carte ne montre ni points chauds, ni zones, ni tendances des "
+        "points chauds, et sa légende dit pourquoi ; seuls les nombres de signalements par "
+        "bâtiment et la densité sont montrés."
+    )
+
+
 def sections(summary: Mapping[str, Any], ctx: NoteContext) -> list[Section]:
     """The note's content, in order, from ``hotspot_summary.json``."""
     out: list[Section] = []
@@ -146,6 +159,9 @@ def sections(summary: Mapping[str, Any], ctx: NoteContext) -> list[Section]:
         )
         + ". Aucun taux n'est calculé pour un bâtiment dont le nombre de logements est inconnu.",
     ]
+    sample = summary.get("sample") or {}
+    if sample.get("too_few_reports"):
+        data.insert(0, _too_few_text(sample))
     if ctx.simulated:
         data.insert(
             0,
@@ -362,6 +378,8 @@ def sections(summary: Mapping[str, Any], ctx: NoteContext) -> list[Section]:
         f"Logements connus pour {_pct(known_share)} des bâtiments seulement : les taux ne "
         "couvrent pas tout le site.",
     ]
+    if sample.get("too_few_reports"):
+        caveats.insert(0, _too_few_text(sample))
     if gi["status"] == "computed" and gi["n_islands"]:
         caveats.append(
             f"{_n(gi['n_islands'])} bâtiment(s) isolé(s) n'ont pas de voisin dans la bande : "

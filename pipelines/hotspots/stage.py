@@ -20,6 +20,11 @@ Choices (each is explained to the committee in ``method_note.html``):
 - **Categories with fewer than** ``category_min_reports`` **reports are not analysed**
   (30, the usual minimum number of incidents for an aggregated hotspot analysis): a
   handful of reports makes z-scores that mostly reflect single buildings.
+- **Nor is a site** with fewer reports on its buildings than that minimum (15 reports
+  over 1,200 buildings): no Gi* at all (counts, rates, hexagons), and the summary's
+  ``sample`` says so (:func:`sample_size`), so that the map draws no hotspot, zone or
+  hotspot trend and its legend says why ("trop peu de signalements pour conclure"). The
+  counts and the kernel density, which describe and do not test, are still computed.
 """
 
 from __future__ import annotations
@@ -227,6 +232,39 @@ def not_computed(index: pd.Index, note: str) -> pd.DataFrame:
     )
 
 
+#: Status of a Gi* layer left out because the site has too few reports (:func:`sample_size`).
+TOO_FEW_REPORTS = "too_few_reports"
+
+
+def sample_size(n_reports: int, *, min_reports: int) -> dict[str, Any]:
+    """Whether a site has enough reports for a hotspot analysis, as the summary says it.
+
+    The minimum is the one a category needs (``category_min_reports``, 30 by default):
+    below it, the z-scores of a whole neighbourhood hinge on one or two buildings, and a
+    "hotspot" is a single report or two.
+
+    Returns
+    -------
+    dict
+        ``reports_counted``, ``min_reports``, ``too_few_reports`` (bool) and ``note_fr``
+        (``None`` when there are enough reports; else a French reason starting with
+        « trop peu de signalements pour conclure », which the map shows as it is).
+    """
+    too_few = n_reports < min_reports
+    counted = f"{n_reports} signalement{'s' if n_reports > 1 else ''}"
+    return {
+        "reports_counted": int(n_reports),
+        "min_reports": int(min_reports),
+        "too_few_reports": too_few,
+        "note_fr": (
+            f"trop peu de signalements pour conclure ({counted} sur les bâtiments, il en "
+            f"faut au moins {min_reports} pour une analyse des points chauds)"
+            if too_few
+            else None
+        ),
+    }
+
+
 def gi_info(gi: pd.DataFrame) -> dict[str, Any]:
     """Counts for the summary: features tested, islands, features per bin."""
     bins = gi["gi_bin"].value_counts()
@@ -247,6 +285,7 @@ def hotspot_layer(
     *,
     band: hs.BandChoice | None = None,
     what: str = "bâtiments",
+    too_few_reports: str | None = None,
 ) -> tuple[pd.DataFrame, hs.BandChoice | None, dict[str, Any]]:
     """Gi* on one value column of one layer, with its band, or the reason why not.
 
@@ -260,15 +299,25 @@ def hotspot_layer(
         A band already chosen (e.g. on the total counts); default: :func:`choose_band`.
     what
         What the features are, in French, for the message when there are too few.
+    too_few_reports
+        The site's ``sample`` note (:func:`sample_size`) when it has too few reports:
+        nothing is computed, and the layer says why (unless it has too few features as
+        well, the reason it gave before).
 
     Returns
     -------
     (DataFrame, BandChoice or None, dict)
         The columns of :func:`~pipelines.stats.gistar.gi_star` plus ``gi_label``,
         aligned on ``features_m.index``; the band used; a summary (``status``
-        ``computed`` or ``not_enough_features`` with its French ``message``).
+        ``computed``, ``not_enough_features`` or ``too_few_reports`` with its French
+        ``message``).
     """
     values = features_m[value_column].to_numpy(dtype=float)
+    if too_few_reports is not None and len(features_m) >= hs.MIN_FEATURES:
+        message = f"Gi* non calculé : {too_few_reports}."
+        gi = not_computed(features_m.index, message)
+        gi["gi_label"] = gi_labels(gi["gi_bin"], gi["gi_z"])
+        return gi, None, {"status": TOO_FEW_REPORTS, "message": message, **gi_info(gi)}
     try:
         coords = hs.feature_points(features_m) if len(features_m) else np.empty((0, 2))
         if band is None:
@@ -340,12 +389,12 @@ def category_hotspots(
         total = int(table_m[f"n_{code}"].sum())
         columns[f"gi_z_{code}"] = np.full(n, np.nan)
         columns[f"gi_bin_{code}"] = np.zeros(n, dtype=np.int64)
-        if band is None:
-            reason = "pas d'analyse Gi* du total (trop peu de bâtiments)"
-        elif total < params.category_min_reports:
+        if total < params.category_min_reports:
             reason = (
                 f"{total} signalement(s), moins que le minimum de {params.category_min_reports}"
             )
+        elif band is None:
+            reason = "pas d'analyse Gi* du total (trop peu de bâtiments)"
         else:
             analysed.append(code)
             continue
@@ -364,13 +413,15 @@ def category_hotspots(
 
 
 def rate_hotspots(
-    table_m: gpd.GeoDataFrame, params: HotspotParams
+    table_m: gpd.GeoDataFrame, params: HotspotParams, *, too_few_reports: str | None = None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Gi* on ``reports_per_100_dwellings`` over the buildings whose dwellings are known.
 
     Those buildings only are the features (a building without a known size has no rate,
     not a rate of 0). Band: ``distance_band_m`` or chosen automatically on these
-    features. Fewer than 30 of them: nothing computed, and the summary says so.
+    features. Fewer than 30 of them, or a site with too few reports
+    (``too_few_reports``, see :func:`hotspot_layer`): nothing computed, and the summary
+    says so.
 
     Returns
     -------
@@ -385,6 +436,7 @@ def rate_hotspots(
         "reports_per_100_dwellings",
         params,
         what="bâtiments au nombre de logements connu",
+        too_few_reports=too_few_reports,
     )
     out = pd.DataFrame(
         {
@@ -457,9 +509,10 @@ def analyse(
         (``gi_z``, ``gi_p``, ``gi_bin``, ``n_neighbours``, ``is_island``, ``gi_note``,
         ``gi_label``, and ``gi_p_sim``, ``gi_bin_sim`` with permutations); per category
         ``gi_z_<code>``, ``gi_bin_<code>``; on the rates ``gi_z_rate``, ``gi_p_rate``,
-        ``gi_bin_rate``; ``is_chronic``, ``chronic_categories``. ``hexes``: the columns
-        of :func:`~pipelines.stats.density.hex_aggregate` and Gi* on ``n_reports``. ``kde``:
-        :func:`~pipelines.stats.density.kde_contours`. ``kde_grid``:
+        ``gi_bin_rate``; ``is_chronic``, ``chronic_categories``. With too few reports
+        (``summary["sample"]``, :func:`sample_size`) no Gi* column holds a result.
+        ``hexes``: the columns of :func:`~pipelines.stats.density.hex_aggregate` and Gi* on
+        ``n_reports``. ``kde``: :func:`~pipelines.stats.density.kde_contours`. ``kde_grid``:
         :func:`~pipelines.stats.density.kde_cells`. ``chronic``:
         :func:`~pipelines.hotspots.chronic.chronic_pairs`. ``summary``: ``hotspot_summary.json``.
     """
@@ -479,11 +532,13 @@ def analyse(
     table_m = table.to_crs(metric)
     lap("counts_s")
 
-    gi, band, gi_total = hotspot_layer(table_m, "n_reports", params)
+    sample = sample_size(int(table["n_reports"].sum()), min_reports=params.category_min_reports)
+    too_few = sample["note_fr"]
+    gi, band, gi_total = hotspot_layer(table_m, "n_reports", params, too_few_reports=too_few)
     lap("gi_total_s")
     cat_cols, cat_info = category_hotspots(table_m, band, params)
     lap("gi_categories_s")
-    rate_cols, rate_info = rate_hotspots(table_m, params)
+    rate_cols, rate_info = rate_hotspots(table_m, params, too_few_reports=too_few)
     lap("gi_rates_s")
     chronic = chronic_mod.chronic_pairs(reports[countable(reports)], params.chronic)
     flags = chronic_mod.chronic_flags(chronic, table)
@@ -507,7 +562,9 @@ def analyse(
     points = report_points(reports, table_m)
     hexes = density.hex_aggregate(points, table_m, size_m=params.hex_size_m, categories=list(CODES))
     lap("hex_counts_s")
-    hex_gi, hex_band, hex_info = hotspot_layer(hexes, "n_reports", params, what="hexagones")
+    hex_gi, hex_band, hex_info = hotspot_layer(
+        hexes, "n_reports", params, what="hexagones", too_few_reports=too_few
+    )
     hexes = gpd.GeoDataFrame(pd.concat([hexes, hex_gi], axis=1), geometry="geometry", crs=metric)
     lap("gi_hex_s")
 
@@ -528,6 +585,7 @@ def analyse(
         "reports_counted": int(out["n_reports"].sum()),
         "observations_counted": int(out["n_observations"].sum()),
         "dwellings_known": int(out["dwellings"].notna().sum()),
+        "sample": sample,
         "parameters": params.as_dict(),
         "metric_crs": metric,
         "fdr_alphas": list(hs.FDR_ALPHAS),

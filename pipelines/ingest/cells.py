@@ -626,6 +626,9 @@ class _Parsed:
     # How each file's a/b/yyyy dates were read, when the values had to say it (notes for
     # the summary's file_issues: month first, or no evidence either way).
     date_notes: list[dict[str, Any]] = field(default_factory=list)
+    # Per file (in the order of the source's files): its a/b/yyyy dates are month first,
+    # as its values show (:func:`_date_order_of`); every date column of the file is read so.
+    month_first: list[bool] = field(default_factory=list)
 
 
 def _date_order_of(
@@ -634,11 +637,12 @@ def _date_order_of(
     """Whether the file's ``a/b/yyyy`` dates are month first, from the values themselves.
 
     A first field above 12 proves day first, a second field above 12 month first
-    (:func:`pipelines.ingest.values.date_order`, over the creation and closing dates of the
-    file). Evidence both ways is an error naming lines of each; no evidence leaves the
-    French default (day first) with a note; month first is read so, with a note.
+    (:func:`pipelines.ingest.values.date_order`, over the creation, closing and update
+    dates of the file: one export writes all its dates one way). Evidence both ways is an
+    error naming lines of each; no evidence leaves the French default (day first) with a
+    note; month first is read so, with a note.
     """
-    cols = [c for c in ("date", "closed_at") if c in fr]
+    cols = [c for c in ("date", "closed_at", "updated_at") if c in fr]
     if not cols:
         return False
     found = date_order(*(_str_column(fr[c]) for c in cols))
@@ -710,6 +714,7 @@ def _parse_source(
     roles = sorted({r for per_file in roles_per_file for r in per_file})
     frames, dates, closes, coords = [], [], [], []
     date_notes: list[dict[str, Any]] = []
+    month_firsts: list[bool] = []
     for i, (raw, per_file) in enumerate(zip(raws, roles_per_file, strict=True)):
         fr = _file_frame(raw, per_file, i)
         for role in roles:
@@ -727,6 +732,7 @@ def _parse_source(
         month_first = False
         if not source.date_format:
             month_first = _date_order_of(raw, fr, per_file, date_notes)
+        month_firsts.append(month_first)
         dates_of = functools.partial(
             parse_dates,
             date_format=source.date_format,
@@ -798,4 +804,5 @@ def _parse_source(
         ids_distinct=one and ids_distinct,
         id_scrubbed=id_scrubbed,
         date_notes=date_notes,
+        month_first=month_firsts,
     )

@@ -97,7 +97,9 @@ def parse_updated_at(
     """The export's update date of each row (role ``updated_at``), naive local time, NaT
     where missing or unparseable; None when no file of the source maps the role.
 
-    Parsed file by file, as the creation and closing dates are (Excel epoch per file).
+    Parsed file by file, as the creation and closing dates are: Excel epoch of the file,
+    and its day or month first order as its own values show (``p.month_first``, decided
+    over its creation, closing and update dates; ``date_format`` still forces a format).
     """
     if not any("updated_at" in roles for roles in roles_per_file):
         return None
@@ -109,7 +111,10 @@ def parse_updated_at(
         if "updated_at" not in roles_per_file[i] or not rows.any():
             continue
         parsed = parse_dates(
-            f.loc[rows, "updated_at"], date_format=source.date_format, excel_epoch=raw.excel_epoch
+            f.loc[rows, "updated_at"],
+            date_format=source.date_format,
+            excel_epoch=raw.excel_epoch,
+            month_first=p.month_first[i],
         )
         out[rows] = parsed.to_numpy()
     return out

@@ -19,6 +19,7 @@ import pandas as pd
 
 from pipelines.crs import WGS84
 from pipelines.maps.html import (
+    TOO_FEW_FR,
     as_number,
     building_fact_sheet,
     building_title,
@@ -128,6 +129,40 @@ class MapOptions:
         )
 
 
+@dataclass(frozen=True)
+class TooFewReports:
+    """What the analysis stages found too few reports to conclude on, in their words, as
+    publish carried it (``too_few_reports`` of ``published/site.json``).
+
+    The map draws no conclusion there and its legend says why; it decides nothing itself
+    (a number drawn on a map is a number from a published table).
+
+    Attributes
+    ----------
+    site
+        The hotspot stage's ``sample`` note: the whole site has too few reports, so no
+        hotspot colours, zones or hotspot trends are drawn.
+    zones
+        The zones stage's note on the zones built from too few reports
+        (``has_enough_reports`` false in the published zones), which are not drawn.
+    """
+
+    site: str | None = None
+    zones: str | None = None
+
+    @classmethod
+    def from_site(cls, facts: Mapping[str, Any]) -> TooFewReports:
+        """Read ``facts["too_few_reports"]`` (``published/site.json``; absent: nothing
+        found too few)."""
+        block = facts.get("too_few_reports") or {}
+        sample = block.get("site") or {}
+        flagged = block.get("zones") or {}
+        return cls(
+            site=str(sample["note_fr"]) if sample.get("too_few_reports") else None,
+            zones=str(flagged["note_fr"]) if flagged.get("note_fr") else None,
+        )
+
+
 def building_titles(profile: pd.DataFrame) -> list[str]:
     """The name of each building in the popups and tooltips (unescaped), in row order.
 
@@ -167,7 +202,11 @@ def map_data(
         ``n_reports_before``/``n_reports_after``/``n_reports_change``…), the monthly
         counts, the markers, the zones (drawn under the buildings), the notes (their own
         layer, and in the fact sheets of their buildings and zones), the chronic
-        problems, the density contours and ``site.json``.
+        problems, the density contours and ``site.json``. Where ``site.json`` says the
+        site has too few reports (:class:`TooFewReports`), no Gi* view, emerging-hotspot
+        view or zone is drawn and the legend and fact sheets say « trop peu de
+        signalements pour conclure »; a zone whose ``has_enough_reports`` is false is not
+        drawn (nor named on its buildings), and the legend names it.
     basemap
         ``basemap.parquet`` (:mod:`pipelines.osm`), or ``None``.
     options
@@ -181,6 +220,7 @@ def map_data(
     """
     options = options or MapOptions()
     facts = published.site
+    too_few = TooFewReports.from_site(facts)
     b = published.profile.to_crs(WGS84).reset_index(drop=True)
     legend_notes: list[str] = []
     points = published.points
@@ -215,6 +255,8 @@ def map_data(
                 monthly=series,
                 chronic=chronic_map.get(str(row["building_id"]), ()),
                 notes=building_notes.get(str(row["building_id"]), ()),
+                # The reason in a few words (the legend gives it whole), not 1,000 copies.
+                hotspot_note=TOO_FEW_FR if too_few.site else None,
             )
         )
     dwellings = (
@@ -257,14 +299,21 @@ def map_data(
         )
     else:
         legend_notes.append("Taux pour 100 logements : non disponible (logements inconnus).")
-    if "gi_bin" in b:
-        views.append(gi_view(b))
+    if too_few.site:
+        # No hotspot view, no hotspot trend view (and no zone, below): the hotspot stage
+        # concluded nothing, and the legend says why.
+        legend_notes.append(
+            f"Points chauds, zones et tendances des points chauds : {too_few.site}."
+        )
     else:
-        legend_notes.append("Points chauds (Gi*) : non calculés pour ce site.")
-    if "emerging_category" in b:
-        views.append(emerging_view(b, facts.get("emerging_labels_fr", [])))
-    else:
-        legend_notes.append("Tendances des points chauds : non calculées pour ce site.")
+        if "gi_bin" in b:
+            views.append(gi_view(b))
+        else:
+            legend_notes.append("Points chauds (Gi*) : non calculés pour ce site.")
+        if "emerging_category" in b:
+            views.append(emerging_view(b, facts.get("emerging_labels_fr", [])))
+        else:
+            legend_notes.append("Tendances des points chauds : non calculées pour ce site.")
     compare = facts.get("compare")
     has_change = compare is not None and "n_reports_change" in b
     if compare is not None and has_change:
@@ -289,9 +338,27 @@ def map_data(
     if block_basemap is None:
         legend_notes.append("Fond de plan : indisponible (extrait OSM non lu).")
     zones = published.zones
-    block_zones = zones_block(zones, notes_by(planner_notes, "zone_ids"))
-    if zones is None:
+    # The zones the zones stage found enough reports in (all of them, for zones written
+    # before the flag); none when the site has too few reports.
+    shown = None if too_few.site else zones
+    n_hidden = 0
+    if shown is not None and "has_enough_reports" in shown:
+        enough = shown["has_enough_reports"].astype("boolean").fillna(True).astype(bool)
+        shown, n_hidden = shown[enough], int((~enough).sum())
+    block_zones = zones_block(shown, notes_by(planner_notes, "zone_ids"))
+    if too_few.site:
+        pass  # said with the views
+    elif zones is None:
         legend_notes.append("Zones de points chauds : non calculées pour ce site.")
+    elif n_hidden:
+        legend_notes.append(
+            "Zones de points chauds : "
+            + (
+                too_few.zones
+                or f"{plural(n_hidden, 'zone')} non dessinée(s) : trop peu de signalements "
+                "pour conclure."
+            )
+        )
     elif block_zones is None:
         legend_notes.append(
             "Zones de points chauds : aucune (pas de bâtiment point chaud à 95 % ou plus)."
@@ -300,6 +367,9 @@ def map_data(
         planner_notes, gone_building_flag=str(facts.get("gone_building_flag", ""))
     )
     zone_of = b["zone_id"] if "zone_id" in b else pd.Series(pd.NA, index=b.index, dtype="string")
+    # A building carries the id of a zone the map draws only.
+    drawn = set(shown["zone_id"].astype(str)) if shown is not None and len(shown) else set()
+    zone_of = zone_of.where(zone_of.astype("string").isin(drawn).fillna(False).astype(bool))
     props: list[dict[str, Any]] = []
     for i, (bid, zid) in enumerate(zip(b["building_id"].astype(str), zone_of, strict=True)):
         p: dict[str, Any] = {"i": i, "building_id": bid}

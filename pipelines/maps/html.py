@@ -34,6 +34,10 @@ MONTHS_FR = (
     "juil.", "août", "sept.", "oct.", "nov.", "déc.",
 )  # fmt: skip
 
+#: The words of the fact sheets and the index where an analysis stage found too few
+#: reports to conclude (the published ``too_few_reports`` of ``site.json``).
+TOO_FEW_FR = "trop peu de signalements pour conclure"
+
 #: Gi* bins (FDR) in words for a committee.
 GI_LABELS_FR: dict[int, str] = {
     3: "Point chaud, confiance 99 %",
@@ -260,6 +264,7 @@ def building_fact_sheet(
     max_categories: int = 6,
     title: str | None = None,
     notes: Sequence[Mapping[str, Any]] = (),
+    hotspot_note: str | None = None,
 ) -> str:
     """The popup of a building: what a committee needs, escaped, never personal data.
 
@@ -284,6 +289,9 @@ def building_fact_sheet(
         The building's name (unescaped); default :func:`building_title`.
     notes
         The planners' notes linked to this building (:func:`notes_section_html`).
+    hotspot_note
+        Why the hotspot stage concluded nothing on this site (too few reports), shown
+        instead of the building's Gi* class (unescaped).
 
     Returns
     -------
@@ -320,7 +328,9 @@ def building_fact_sheet(
     n_obs = as_number(row.get("n_observations"))
     if n_obs:
         facts.append(("Observations de terrain", fr_number(n_obs)))
-    if "gi_bin" in row:
+    if hotspot_note:
+        facts.append(("Point chaud (Gi*)", esc(f"non calculé : {hotspot_note}")))
+    elif "gi_bin" in row:
         facts.append(("Point chaud (Gi*)", esc(gi_label(row.get("gi_bin")))))
     code = row.get("emerging_category")
     label = row.get("emerging_label_fr")

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from pipelines import __version__
 from pipelines.config.core import Config, SiteConfig
 from pipelines.io import read_json, write_text
-from pipelines.maps.html import ATTRIBUTIONS, esc, fr_number, fr_period, plural
+from pipelines.maps.html import ATTRIBUTIONS, TOO_FEW_FR, esc, fr_number, fr_period, plural
 from pipelines.maps.notes import notes_table_html
 from pipelines.markup import render_template, template_text
 from pipelines.published import FILES
@@ -47,10 +47,15 @@ def site_trend(summary: dict[str, Any], *, alpha: float = 0.05) -> str | None:
     Reads ``summary["trends"]`` (the trends stage's ``trend_summary.json``): its
     ``headline`` (``direction`` up/down/flat, or a ``trend`` word ``hausse``/``baisse``/
     ``aucune``), else ``z`` and ``p`` at its top level or under ``monthly``,
-    ``mann_kendall``, ``site`` or ``total``. ``None`` when there is no trends section.
+    ``mann_kendall``, ``site`` or ``total``. ``None`` when there is no trends section, or
+    when the trends stage found too few reports to conclude (``too_few_reports`` in its
+    headline): no arrow is drawn then.
     """
     trends = summary.get("trends")
     if not isinstance(trends, dict):
+        return None
+    head = trends.get("headline")
+    if isinstance(head, dict) and head.get("too_few_reports"):
         return None
     candidates: list[Any] = [
         trends.get(k) for k in ("headline", "monthly", "mann_kendall", "site", "total")
@@ -88,7 +93,9 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
     """Key figures and document links of one site, for :func:`index_page`.
 
     Reads the run summary (``run_summary.json``) and the published ``site.json`` and
-    notes. Relative links are computed from ``dst_dir`` (the folder of ``index.html``).
+    notes. Where ``site.json`` says the site has too few reports for a hotspot analysis
+    (``too_few_reports``), the hotspots column says so instead of a count. Relative links
+    are computed from ``dst_dir`` (the folder of ``index.html``).
     """
     paths = SitePaths.of(config, site.id)
     summary = read_json(paths.run_summary) if paths.run_summary.exists() else {}
@@ -108,7 +115,10 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
     hot = summary.get("hotspots", {})
     reports = hot.get("reports_counted", totals.get("reports_counted", 0))
     with_reports = hot.get("buildings_with_reports", totals.get("buildings_with_reports", 0))
-    hotspots_95 = totals.get("hotspots_95")
+    hotspots_95: int | str | None = totals.get("hotspots_95")
+    sample = (facts.get("too_few_reports") or {}).get("site") or {}
+    if sample.get("too_few_reports"):  # the hotspot stage concluded nothing
+        hotspots_95 = TOO_FEW_FR
     documents: list[tuple[str, str]] = []
     png = paths.map.with_suffix(".png")
     if png.exists():
@@ -222,6 +232,10 @@ def index_page(sites: list[dict[str, Any]]) -> str:
             symbol, css, words = ARROWS[trend]
             arrow = {"symbol": symbol, "css": css, "words": s.get("trend_fr") or words}
         hot = s.get("hotspots_95")
+        if isinstance(hot, str):
+            hot_text = hot
+        else:
+            hot_text = fr_number(hot) if isinstance(hot, int | float) else "non calculés"
         rows.append(
             {
                 "id": s.get("id", ""),
@@ -231,8 +245,9 @@ def index_page(sites: list[dict[str, Any]]) -> str:
                 "period": s.get("period", ""),
                 "reports": fr_number(int(s.get("reports", 0))),
                 "buildings_with_reports": fr_number(int(s.get("buildings_with_reports", 0))),
-                "hotspots": fr_number(hot) if isinstance(hot, int | float) else "non calculés",
+                "hotspots": hot_text,
                 "trend": arrow,
+                "trend_note": None if arrow else s.get("trend_fr"),
                 "rejected": fr_number(int(s.get("rejected", 0))),
                 "outside": fr_number(int(s.get("outside_study_area", 0))),
                 "documents": list(s.get("documents", [])),

@@ -9,6 +9,7 @@ so that the scale bar is exact.
 from __future__ import annotations
 
 import logging
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -81,6 +82,7 @@ def site_figure(
     simulated: bool,
     attributions: Sequence[str],
     basemap: gpd.GeoDataFrame | None = None,
+    hotspot_note: str | None = None,
 ) -> Figure:
     """The slide map of a site.
 
@@ -96,6 +98,10 @@ def site_figure(
         Keys of :data:`pipelines.maps.html.ATTRIBUTIONS`; OpenStreetMap always listed.
     basemap
         ``basemap.parquet``, drawn under the buildings.
+    hotspot_note
+        Why the hotspot stage concluded nothing (too few reports: the published
+        ``too_few_reports`` of ``site.json``): no hotspot is outlined and the legend says
+        why.
 
     Returns
     -------
@@ -125,7 +131,9 @@ def site_figure(
         for c, lab in zip(classes.colours, classes.labels, strict=True)
     ]
     note = ""
-    if "gi_bin" in b:
+    if hotspot_note:
+        note = f"Points chauds : {hotspot_note}."
+    elif "gi_bin" in b:
         bins = pd.to_numeric(b["gi_bin"], errors="coerce")
         hot, cold = b[bins >= 2], b[bins <= -2]
         if not hot.empty:
@@ -178,7 +186,7 @@ def site_figure(
         "nettement plus de\nsignalements que le reste du site\n(Getis-Ord Gi*, correction FDR ;\n"
         "entre parenthèses : nombre de\nbâtiments)."
         if not note
-        else "\n\n" + note
+        else "\n\n" + textwrap.fill(note, 34)
     )
     fig.text(0.725, 0.36, text, fontsize=9.5, va="top", color="#333333")
     keys = list(dict.fromkeys(["osm", *attributions]))
@@ -221,12 +229,13 @@ def write_site_png(
     simulated: bool,
     attributions: Sequence[str],
     basemap: gpd.GeoDataFrame | None = None,
+    hotspot_note: str | None = None,
 ) -> Path:
     """Draw :func:`site_figure` (``buildings``: the published building profile; ``period``
     in words) and write it to ``dst`` (PNG), atomically."""
     fig = site_figure(
         buildings, site_name=site_name, period=period, simulated=simulated,
-        attributions=attributions, basemap=basemap,
+        attributions=attributions, basemap=basemap, hotspot_note=hotspot_note,
     )  # fmt: skip
     dst = Path(dst)
     with atomic_path(dst) as tmp:

@@ -3,14 +3,14 @@ index page.
 
 A site map shows the buildings coloured by one of several *views* (number of reports, rate
 per 100 dwellings, Gi* hotspots, emerging hotspots, before/after change), over an offline
-basemap drawn from the site's own OSM extract (:mod:`pipelines.osm.basemap`), with optional
+basemap (``basemap.parquet``, drawn from the site's OSM extract), with optional
 layers: quartic-kernel density contours, report markers by category (clustered), field
 observations, chronic buildings, the site perimeter, the hotspot zones (under the
 buildings) and the planners' notes. A period selector recolours the buildings and filters
 the markers month by month. Each layer is drawn when its columns or files exist, and
 otherwise skipped (with a French note in the legend when a committee would miss it).
 
-The planners annotate the map itself: the « Annoter » mode (:mod:`pipelines.annotations.stage`,
+The planners annotate the map itself: the « Annoter » mode (:mod:`pipelines.maps.notes`,
 Leaflet.draw) lets them click a building, a zone or a note, or draw a shape, and export
 their notes as one GeoJSON file to drop into ``<annotations_dir>/<site>/``; the next run
 shows those notes in their layer and in the fact sheets of their buildings and zones.
@@ -43,7 +43,7 @@ from folium.template import Template
 from pipelines.config.core import Config, SiteConfig
 from pipelines.io import read_geoparquet, write_text
 from pipelines.maps.assets import inline_assets, make_map
-from pipelines.maps.data import MAX_REPORT_POINTS, MapOptions, map_data
+from pipelines.maps.data import MAX_REPORT_POINTS, MapOptions, TooFewReports, map_data
 from pipelines.maps.html import (
     ATTRIBUTIONS,
     HATCH_DEFS,
@@ -83,6 +83,7 @@ __all__ = [
     "ZERO_COLOUR",
     "Classes",
     "MapOptions",
+    "TooFewReports",
     "build_site_map",
     "building_fact_sheet",
     "count_classes",
@@ -214,7 +215,9 @@ def run_site(config: Config, site: SiteConfig, *, processed: Path, dst: Path) ->
     Reads ``published/`` (:func:`pipelines.publish.read_published`) and
     ``basemap.parquet`` (the offline basemap, :mod:`pipelines.osm`) in ``processed``;
     writes ``dst`` and ``dst`` with the suffix ``.png`` (:mod:`pipelines.maps.png`). The
-    map has the « Annoter » mode with the published ``annotation_tags``.
+    map has the « Annoter » mode with the published ``annotation_tags``; where the
+    published ``too_few_reports`` says the site has too few reports, neither the map nor
+    the PNG shows a hotspot (:class:`~pipelines.maps.data.TooFewReports`).
     """
     published = read_published(Path(processed) / SitePaths.of(config, site.id).published.name)
     basemap = read_geoparquet(Path(processed) / "basemap.parquet")
@@ -228,6 +231,6 @@ def run_site(config: Config, site: SiteConfig, *, processed: Path, dst: Path) ->
     write_site_png(
         published.profile, Path(dst).with_suffix(".png"), site_name=site.name,
         period=period_text(published), simulated=site.simulated, attributions=attributions,
-        basemap=basemap,
+        basemap=basemap, hotspot_note=TooFewReports.from_site(published.site).site,
     )  # fmt: skip
     return out

@@ -3,7 +3,10 @@ every reader uses (:mod:`pipelines.published`), each number computed once.
 
 Today's rules: a reader sees no personal data (text from residents or files is scrubbed
 here, whatever the stage that wrote it did), no deleted note, no likely duplicate among
-the markers. Escaping for HTML stays the renderer's job.
+the markers; where an analysis stage found too few reports to conclude (the hotspot
+stage's ``sample``, the zones stage's ``has_enough_reports``), ``site.json`` carries its
+decision and its words (:func:`too_few_reports_of`), so that no reader draws a
+conclusion there. Escaping for HTML stays the renderer's job.
 """
 
 from __future__ import annotations
@@ -305,6 +308,35 @@ def notes_table(notes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 # ----------------------------------------------------------------------------- site
+def too_few_reports_of(
+    hotspot_summary: Mapping[str, Any] | None, zone_summary: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """What the analysis stages found too few reports to conclude on, for ``site.json``.
+
+    Parameters
+    ----------
+    hotspot_summary, zone_summary
+        ``hotspot_summary.json`` and ``zone_summary.json``; ``None`` when their stage has
+        not run (or ran before it decided this).
+
+    Returns
+    -------
+    dict
+        ``site``: the hotspot stage's ``sample`` as it wrote it (``reports_counted``,
+        ``min_reports``, ``too_few_reports``, ``note_fr`` « trop peu de signalements pour
+        conclure (…) »): when true, no reader shows a hotspot, a zone or a hotspot trend.
+        ``zones``: the zones stage's ``too_few_reports`` (``min_reports``, ``zone_ids``
+        of the zones built from too few reports, ``note_fr``): those zones are not drawn.
+        Either is ``None`` when its summary does not say.
+    """
+    sample = (hotspot_summary or {}).get("sample")
+    zones = (zone_summary or {}).get("too_few_reports")
+    return {
+        "site": dict(sample) if isinstance(sample, Mapping) else None,
+        "zones": dict(zones) if isinstance(zones, Mapping) else None,
+    }
+
+
 def site_facts(
     profile: pd.DataFrame,
     reports: pd.DataFrame,
@@ -314,6 +346,7 @@ def site_facts(
     kde_bandwidth_m: float | None = None,
     annotation_tags: Sequence[str] = (),
     has: Mapping[str, bool] | None = None,
+    too_few_reports: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The site's facts for ``site.json``: JSON-ready (ISO dates, no frame).
@@ -324,7 +357,8 @@ def site_facts(
     (west, south, east, north), ``kde_bandwidth_m``, ``emerging_labels_fr`` ((code,
     label) pairs in the order of the statistic), ``annotation_tags`` (scrubbed),
     ``note_statuses``, ``deleted_status``, ``gone_building_flag``, ``has`` (which
-    optional tables exist) and whatever ``extra`` holds.
+    optional tables exist), ``too_few_reports`` (:func:`too_few_reports_of`; nothing
+    found too few when not given) and whatever ``extra`` holds.
     """
     dates = naive_dates(reports["reported_at"]).dropna()
     months = site_months(reports["reported_at"])
@@ -354,6 +388,7 @@ def site_facts(
         "deleted_status": DELETED_STATUS,
         "gone_building_flag": GONE_BUILDING_FLAG,
         "has": dict(has or {}),
+        "too_few_reports": dict(too_few_reports or too_few_reports_of(None, None)),
         **dict(extra or {}),
     }
 
@@ -376,6 +411,8 @@ def publish_site(
     perimeter: Sequence[float] | None = None,
     kde_bandwidth_m: float | None = None,
     annotation_tags: Sequence[str] = (),
+    hotspot_summary: Mapping[str, Any] | None = None,
+    zone_summary: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Published:
     """Every published table of a site from the analysis stages' outputs.
@@ -395,6 +432,10 @@ def publish_site(
         ``None`` when their stage has not run.
     perimeter, kde_bandwidth_m, annotation_tags, extra
         Shown by the readers (see :func:`site_facts`).
+    hotspot_summary, zone_summary
+        ``hotspot_summary.json`` and ``zone_summary.json`` (``None`` when absent): what
+        they found too few reports to conclude on goes into ``site.json``
+        (:func:`too_few_reports_of`); the published zones keep ``has_enough_reports``.
     """
     ba, w = before_after_of(
         buildings, reports, table=before_after, windows=windows, compare_months=compare_months,
@@ -422,6 +463,7 @@ def publish_site(
             kde_bandwidth_m=kde_bandwidth_m,
             annotation_tags=annotation_tags,
             has=has,
+            too_few_reports=too_few_reports_of(hotspot_summary, zone_summary),
             extra=extra,
         ),
         zones=zones_table(zones) if zones is not None else None,

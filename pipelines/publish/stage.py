@@ -69,8 +69,9 @@ def run(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> 
 
     Reads ``buildings.parquet`` and ``reports.parquet`` (required) and, when present,
     ``emerging.parquet``, ``followup.csv``, ``before_after.parquet`` and
-    ``trend_summary.json`` (trends), ``zones.parquet`` (zones), ``annotations.parquet``
-    (notes), ``chronic.csv`` and ``kde.parquet`` (hotspots), ``buildings_summary.json``
+    ``trend_summary.json`` (trends), ``zones.parquet`` and ``zone_summary.json`` (zones),
+    ``annotations.parquet`` (notes), ``chronic.csv``, ``kde.parquet`` and
+    ``hotspot_summary.json`` (hotspots), ``buildings_summary.json``
     (the extent of the OSM extract, the map's perimeter when the configuration sets no
     ``study_area_bbox``).
     """
@@ -81,6 +82,8 @@ def run(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> 
     chronic_path = processed / "chronic.csv"
     trend_path = processed / "trend_summary.json"
     trend_summary = read_json(trend_path) if trend_path.exists() else {}
+    hotspot_path = processed / "hotspot_summary.json"
+    zone_path = processed / "zone_summary.json"
     windows = _windows(trend_summary)
     before_after = _optional_geo(processed / "before_after.parquet") if windows else None
     osm_summary = processed / "buildings_summary.json"
@@ -105,6 +108,8 @@ def run(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> 
         perimeter=site.study_area_bbox or bounds,
         kde_bandwidth_m=site.params.get("hotspots", {}).get("kde_bandwidth_m"),
         annotation_tags=config.annotation_tags,
+        hotspot_summary=read_json(hotspot_path) if hotspot_path.exists() else None,
+        zone_summary=read_json(zone_path) if zone_path.exists() else None,
         extra={"trends": {k: trend_summary[k] for k in TREND_KEYS if k in trend_summary}},
     )
     write_published(published, Path(dst_dir))

@@ -280,8 +280,19 @@ def json_number(value: Any) -> float | None:
     return float(value) if pd.notna(value) and np.isfinite(value) else None
 
 
-def headline(tests: pd.DataFrame, *, freq: str = "M") -> dict[str, Any]:
+def headline(tests: pd.DataFrame, *, freq: str = "M", min_reports: int = 0) -> dict[str, Any]:
     """The site's trend for the index page: Mann-Kendall on the site series.
+
+    Parameters
+    ----------
+    tests
+        :func:`series_tests` output, with its ``site`` row.
+    freq
+        The periods' frequency, for the sentence.
+    min_reports
+        Fewer reports than this (but some) and no trend is concluded: ``trend`` and
+        ``direction`` are ``None``, ``too_few_reports`` is true and ``trend_fr`` says
+        « trop peu de signalements pour conclure » (the test's figures are kept).
 
     Returns
     -------
@@ -289,7 +300,7 @@ def headline(tests: pd.DataFrame, *, freq: str = "M") -> dict[str, Any]:
         ``trend`` ("hausse", "baisse", "aucune"), ``direction`` ("up", "down", "flat"),
         ``trend_fr`` (a French sentence), ``mk_s``, ``mk_z``, ``mk_p``,
         ``sens_slope_per_period`` (reports per period), ``period_fr`` ("mois"),
-        ``n_periods`` and ``n_reports``.
+        ``n_periods``, ``n_reports``, ``min_reports`` and ``too_few_reports``.
     """
     site = tests[tests["level"] == "site"]
     if site.empty or int(site.iloc[0]["n_reports"]) == 0:
@@ -304,8 +315,28 @@ def headline(tests: pd.DataFrame, *, freq: str = "M") -> dict[str, Any]:
             "period_fr": FREQ_FR.get(period_freq(freq), "période"),
             "n_periods": int(site.iloc[0]["n_periods"]) if len(site) else 0,
             "n_reports": 0,
+            "min_reports": min_reports,
+            "too_few_reports": False,
         }
     row = site.iloc[0]
+    n_reports = int(row["n_reports"])
+    if n_reports < min_reports:
+        counted = f"{n_reports} signalement{'s' if n_reports > 1 else ''}"
+        return {
+            "trend": None,
+            "direction": None,
+            "trend_fr": f"trop peu de signalements pour conclure ({counted}, il en faut au "
+            f"moins {min_reports} pour un test de tendance)",
+            "mk_s": int(row["mk_s"]),
+            "mk_z": json_number(row["mk_z"]),
+            "mk_p": json_number(row["mk_p"]),
+            "sens_slope_per_period": json_number(row["sens_slope_per_period"]),
+            "period_fr": FREQ_FR.get(period_freq(freq), "période"),
+            "n_periods": int(row["n_periods"]),
+            "n_reports": n_reports,
+            "min_reports": min_reports,
+            "too_few_reports": True,
+        }
     return {
         "trend": str(row["trend"]),
         "direction": _DIRECTIONS[str(row["trend"])],
@@ -318,5 +349,7 @@ def headline(tests: pd.DataFrame, *, freq: str = "M") -> dict[str, Any]:
         "sens_slope_per_period": json_number(row["sens_slope_per_period"]),
         "period_fr": FREQ_FR.get(period_freq(freq), "période"),
         "n_periods": int(row["n_periods"]),
-        "n_reports": int(row["n_reports"]),
+        "n_reports": n_reports,
+        "min_reports": min_reports,
+        "too_few_reports": False,
     }

@@ -368,7 +368,14 @@ def analyse_trends(
             "buildings": len(ids),
             "buildings_with_reports": int((cube.sum(axis=1) > 0).sum()),
         },
-        "headline": headline(tests, freq=freq),
+        # The hotspot stage's minimum: below it the site's trend is not concluded either.
+        "headline": headline(
+            tests,
+            freq=freq,
+            min_reports=int(
+                hp.get("category_min_reports", DEFAULT_PARAMS["hotspots"]["category_min_reports"])
+            ),
+        ),
         "emerging": {
             "computed": emerging.table is not None,
             "note_fr": emerging.note_fr,

@@ -21,6 +21,11 @@ must keep meaning the same place from one monthly refresh to the next:
 * ``status`` is ``stable``, ``nouvelle``, ``scindée`` (its parent has several parts
   now) or ``fusionnée`` (several parents).
 
+A zone built from fewer reports than ``min_reports`` (10 by default: Gi* flags a
+neighbourhood, so a zone can be two sheds beside a hot building with no report of their
+own) keeps its id and its row, with ``has_enough_reports`` false: the map does not draw
+it and its legend says « trop peu de signalements pour conclure ».
+
 The memory of issued ids lives in ``zone_history.json``, kept by default beside the
 annotation archive (``<annotations_dir>/.archive/<site>/``) and not under
 ``data/processed/``: ``make clean`` must not reset the ids the planners' notes refer to.
@@ -59,6 +64,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MIN_BIN = 2
 #: Two hot buildings closer than this (metres, footprint to footprint) share a zone.
 DEFAULT_GAP_M = 15.0
+#: A zone built from fewer reports than this is flagged (``has_enough_reports`` false).
+DEFAULT_MIN_REPORTS = 10
 #: Margin drawn around the footprints of a zone's outline, in metres.
 OUTLINE_MARGIN_M = 3.0
 ZONE_STATUSES = ("stable", "nouvelle", "scindée", "fusionnée")
@@ -120,6 +127,7 @@ def hot_zones(
     bin_column: str = "gi_bin",
     min_bin: int = DEFAULT_MIN_BIN,
     gap_m: float = DEFAULT_GAP_M,
+    min_reports: int = 0,
 ) -> gpd.GeoDataFrame:
     """Group the hot buildings into zones, without ids yet.
 
@@ -134,22 +142,31 @@ def hot_zones(
         A building is hot when its bin is at least this.
     gap_m
         Hot buildings whose footprints are within this distance (metres) share a zone.
+    min_reports
+        A zone whose buildings have fewer reports in all is flagged: too few reports to
+        conclude. Above 0, ``buildings`` needs ``n_reports``.
 
     Returns
     -------
     GeoDataFrame
         EPSG:4326, one row per zone, largest first (ties: smallest building id):
         ``n_buildings``, ``building_ids`` (sorted list), ``area_m2`` (footprints),
-        ``n_reports`` (sum, when ``buildings`` has it), ``max_gi_bin`` and ``geometry``
+        ``n_reports`` (sum, when ``buildings`` has it), ``max_gi_bin``,
+        ``has_enough_reports`` (``n_reports`` ≥ ``min_reports``) and ``geometry``
         (the footprints merged and widened by a few metres, bridging the gaps between
         neighbours: a clickable outline of the zone).
     """
     if bin_column not in buildings:
         raise KeyError(f"colonne « {bin_column} » absente des bâtiments")
+    if min_reports > 0 and "n_reports" not in buildings:
+        raise KeyError("colonne « n_reports » absente des bâtiments")
     bins = pd.to_numeric(buildings[bin_column], errors="coerce")
     hot = buildings[bins.ge(min_bin).fillna(False).to_numpy()]
     hot = hot[hot.geometry.notna() & ~hot.geometry.is_empty]
-    columns = ["n_buildings", "building_ids", "area_m2", "n_reports", "max_gi_bin", "geometry"]
+    columns = [
+        "n_buildings", "building_ids", "area_m2", "n_reports", "max_gi_bin",
+        "has_enough_reports", "geometry",
+    ]  # fmt: skip
     if hot.empty:
         return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=WGS84)
     metric = hot.to_crs(metric_crs_of(hot))
@@ -169,6 +186,9 @@ def hot_zones(
                 "area_m2": round(float(part.area.sum()), 1),
                 "n_reports": int(part["n_reports"].sum()) if has_reports else pd.NA,
                 "max_gi_bin": int(pd.to_numeric(part[bin_column]).max()),
+                "has_enough_reports": (
+                    int(part["n_reports"].sum()) >= min_reports if has_reports else True
+                ),
                 "geometry": outline,
             }
         )
@@ -360,13 +380,16 @@ def run(
     not changed since the history's last run, that run's ids, statuses and parents are
     kept as they were.
 
-    Parameters (``[params.zones]`` of the configuration): ``min_bin`` (2), ``gap_m`` (15).
+    Parameters (``[params.zones]`` of the configuration): ``min_bin`` (2), ``gap_m`` (15),
+    ``min_reports`` (10: a zone built from fewer reports is flagged
+    ``has_enough_reports`` false, counted in the summary, and not drawn on the map).
     """
 
     site = config.site(site_id)
     params: dict[str, Any] = {
         "min_bin": DEFAULT_MIN_BIN,
         "gap_m": DEFAULT_GAP_M,
+        "min_reports": DEFAULT_MIN_REPORTS,
         "bin_column": "gi_bin",
     }
     params.update(site.params.get("zones", {}))
@@ -392,6 +415,7 @@ def run(
         bin_column=str(params["bin_column"]),
         min_bin=int(params["min_bin"]),
         gap_m=float(params["gap_m"]),
+        min_reports=int(params["min_reports"]),
     )
     issued = list(history.get("issued_zone_ids", []))
     if records and _same_zones(zones, records):
@@ -414,17 +438,31 @@ def run(
     link["zone_id"] = zone_of_buildings(buildings, zones)
     write_csv(link[link["zone_id"].notna()], out_dir / "building_zones.csv")
     counts = zones["status"].value_counts()
+    too_few = zones.loc[~zones["has_enough_reports"].astype(bool), "zone_id"].tolist()
     summary = {
         "zones": len(zones),
         "hot_buildings": int(zones["n_buildings"].sum()) if len(zones) else 0,
         "by_status": {s: int(counts.get(s, 0)) for s in ZONE_STATUSES},
+        "too_few_reports": {
+            "min_reports": int(params["min_reports"]),
+            "zone_ids": sorted(too_few, key=zone_sort_key),
+            "note_fr": (
+                f"{len(too_few)} zone(s) de moins de {params['min_reports']} signalements "
+                f"({', '.join(sorted(too_few, key=zone_sort_key))}) non dessinée(s) : trop peu "
+                "de signalements pour conclure."
+                if too_few
+                else None
+            ),
+        },
         "disappeared_zone_ids": gone,
         "parameters": params,
         "history": str(history_file),
         "method": (
             f"Zones : bâtiments chauds (classe Gi* ≥ {params['min_bin']}) distants de moins de "
             f"{params['gap_m']} m, regroupés en composantes connexes ; identifiants conservés "
-            "d'une mise à jour à l'autre par les bâtiments partagés."
+            "d'une mise à jour à l'autre par les bâtiments partagés. Une zone de moins de "
+            f"{params['min_reports']} signalements n'est pas montrée sur la carte : trop peu "
+            "de signalements pour conclure."
         ),
     }
     write_json(summary, out_dir / "zone_summary.json")
