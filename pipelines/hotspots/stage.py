@@ -655,7 +655,7 @@ def run(
     timings = {} if timings is None else timings
     t0 = time.perf_counter()
     site = config.site(site_id)
-    params = HotspotParams.from_dict(site.params.get("hotspots", {}), config.path)
+    params = site.settings.hotspots
     reports = read_geoparquet(reports_path)
     buildings = read_geoparquet(buildings_path)
     truth = hotspot_checks.find_truth(config, site_id)

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.config.core import DEFAULT_PARAMS, Config, SiteConfig, SourceConfig
+from pipelines.config.core import Config, SiteConfig, SourceConfig
 from pipelines.errors import ConfigError
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.cells import (
@@ -449,8 +449,7 @@ def ingest_site(
     InputError
         A file cannot be parsed at all, or lacks a configured column.
     """
-    params = {**DEFAULT_PARAMS["ingest"], **site.params.get("ingest", {})}
-    start = pd.Timestamp(params["start_date"])
+    start = pd.Timestamp(site.settings.ingest.start_date)
     outs = {
         s.id: _ingest_source(s, bbox=study_area_bbox, today=today, start=start)
         for s in site.sources
@@ -538,8 +537,7 @@ def run(
 
     site = config.site(site_id)
     bbox = study_area(site, bounds)
-    today_param = site.params.get("ingest", {}).get("today")
-    today = date.fromisoformat(str(today_param)) if today_param else date.today()
+    today = site.settings.ingest.today or date.today()
     result = ingest_site(site, study_area_bbox=bbox, today=today)
     write_result(result, site_id, out_dir)
     return result

@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -385,14 +386,8 @@ def run(
     ``has_enough_reports`` false, counted in the summary, and not drawn on the map).
     """
 
-    site = config.site(site_id)
-    params: dict[str, Any] = {
-        "min_bin": DEFAULT_MIN_BIN,
-        "gap_m": DEFAULT_GAP_M,
-        "min_reports": DEFAULT_MIN_REPORTS,
-        "bin_column": "gi_bin",
-    }
-    params.update(site.params.get("zones", {}))
+    settings = config.site(site_id).settings.zones
+    params: dict[str, Any] = {**asdict(settings), "bin_column": "gi_bin"}
     buildings = read_geoparquet(buildings_path)
     if params["bin_column"] not in buildings:
         raise InputError(
