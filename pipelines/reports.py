@@ -2,6 +2,8 @@
 
 - :func:`counted`: the reports that every statistic counts (residents' reports, not
   walkthrough observations, not likely duplicates; placed on a building when asked);
+- :func:`naive_dates` and :func:`site_months`: report times in local French time and
+  the calendar months they cover, as every table per month counts them;
 - the partition of the rows read: every row of a source ends up in exactly one of
   :data:`PARTITION`, and the run summary checks that they add up.
 """
@@ -29,6 +31,22 @@ def counted(reports: pd.DataFrame, *, on_building: bool = False) -> pd.Series:
     if "duplicate_of" in reports:
         mask &= reports["duplicate_of"].isna()
     return mask.fillna(False).astype(bool)
+
+
+def naive_dates(values: pd.Series) -> pd.Series:
+    """Datetimes without time zone (local French time kept), NaT where missing."""
+    dates = pd.to_datetime(values, errors="coerce")
+    if isinstance(dates.dtype, pd.DatetimeTZDtype):
+        dates = dates.dt.tz_convert("Europe/Paris").dt.tz_localize(None)
+    return dates
+
+
+def site_months(dates: pd.Series) -> pd.PeriodIndex:
+    """Every calendar month from the first to the last date (empty when none)."""
+    d = naive_dates(dates).dropna()
+    if d.empty:
+        return pd.PeriodIndex([], freq="M")
+    return pd.period_range(d.min().to_period("M"), d.max().to_period("M"), freq="M")
 
 
 #: Where every row read goes: ``rows_in`` is their sum, per source (``rejected`` is a

@@ -24,6 +24,7 @@ from pipelines.maps.html import building_fact_sheet, sparkline_svg
 from pipelines.maps.index import index_page, run_index, site_trend
 from pipelines.maps.png import nice_scale_length, write_site_png
 from pipelines.maps.views import (
+    BASEMAP_STYLES,
     LAND_COLOUR,
     count_classes,
     monthly_counts,
@@ -31,7 +32,7 @@ from pipelines.maps.views import (
     rate_classes,
     window_text,
 )
-from pipelines.osm.basemap import STYLES, basemap_features, classify_features, read_osm_basemap
+from pipelines.osm.basemap import KINDS, basemap_features, classify_features, read_osm_basemap
 from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings
 from pipelines.publish.build import before_after_of, monthly_table, with_trend_results
 from pipelines.taxonomy import CODES
@@ -498,7 +499,8 @@ def test_classify_basemap_features() -> None:
 def test_bondy_basemap_is_read_offline_and_clipped(bondy_basemap: gpd.GeoDataFrame) -> None:
     bm = bondy_basemap
     assert bm.crs.to_epsg() == 4326
-    assert set(bm["kind"]) <= set(STYLES)
+    assert set(bm["kind"]) <= set(KINDS)
+    assert set(KINDS) == set(BASEMAP_STYLES)  # every kind the stage writes has a style
     # The canal de l'Ourcq and the streets of the extract, by class.
     assert (bm["kind"] == "waterway").sum() >= 1
     assert (bm["kind"] == "water").sum() >= 1

@@ -18,16 +18,13 @@ import numpy as np
 import pandas as pd
 
 from pipelines.crs import WGS84
+from pipelines.fr import fr_month, fr_number, fr_period, plural
 from pipelines.maps.html import (
     TOO_FEW_FR,
     as_number,
     building_fact_sheet,
     building_title,
     esc,
-    fr_month,
-    fr_number,
-    fr_period,
-    plural,
     present,
 )
 from pipelines.maps.layers import (

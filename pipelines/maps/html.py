@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines import __version__
+from pipelines.fr import fr_date, fr_month, fr_number, plural
 from pipelines.markup import render_template
 from pipelines.taxonomy import BY_CODE, CODES
 
@@ -29,10 +30,6 @@ ATTRIBUTIONS: dict[str, str] = {
     "dansmarue": "Signalements : « Dans ma rue », Ville de Paris (ODbL 1.0)",
 }
 
-MONTHS_FR = (
-    "janv.", "févr.", "mars", "avr.", "mai", "juin",
-    "juil.", "août", "sept.", "oct.", "nov.", "déc.",
-)  # fmt: skip
 
 #: The words of the fact sheets and the index where an analysis stage found too few
 #: reports to conclude (the published ``too_few_reports`` of ``site.json``).
@@ -74,35 +71,6 @@ def as_number(value: object) -> float | None:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
-
-
-def fr_number(value: float, decimals: int = 0) -> str:
-    """A number in French: decimal comma, narrow no-break space between thousands."""
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "\u202f").replace(".", ",")
-
-
-def fr_month(period: pd.Period, *, short: bool = False) -> str:
-    """``janv. 2024`` (or ``janv. 24`` with ``short``)."""
-    year = f"{period.year % 100:02d}" if short else str(period.year)
-    return f"{MONTHS_FR[period.month - 1]} {year}"
-
-
-def fr_date(ts: pd.Timestamp) -> str:
-    """``31/12/2024``."""
-    return f"{ts:%d/%m/%Y}"
-
-
-def fr_period(start: pd.Timestamp | None, end: pd.Timestamp | None) -> str:
-    """``du 01/01/2024 au 31/12/2025``, or '' when a bound is missing."""
-    if start is None or end is None or pd.isna(start) or pd.isna(end):
-        return ""
-    return f"du {fr_date(start)} au {fr_date(end)}"
-
-
-def plural(n: float, word: str, words: str | None = None) -> str:
-    """``1 signalement``, ``3 signalements``, ``0 signalement`` (French: 0 and 1 singular)."""
-    return f"{fr_number(n)} {word if abs(n) < 2 else (words or word + 's')}"
 
 
 def gi_label(value: object) -> str:

@@ -17,8 +17,9 @@ from markupsafe import Markup
 
 from pipelines import __version__
 from pipelines.config.core import Config, SiteConfig
+from pipelines.fr import fr_number, fr_period, plural
 from pipelines.io import read_json, write_text
-from pipelines.maps.html import ATTRIBUTIONS, TOO_FEW_FR, esc, fr_number, fr_period, plural
+from pipelines.maps.html import ATTRIBUTIONS, TOO_FEW_FR, esc
 from pipelines.maps.notes import notes_table_html
 from pipelines.markup import render_template, template_text
 from pipelines.published import FILES

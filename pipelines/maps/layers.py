@@ -17,8 +17,9 @@ import pandas as pd
 import shapely
 
 from pipelines.crs import WGS84
+from pipelines.fr import fr_number, plural
 from pipelines.io import list_cell
-from pipelines.maps.html import esc, fr_number, notes_section_html, plural, present
+from pipelines.maps.html import esc, notes_section_html, present
 from pipelines.maps.notes import NOTE_COLOURS, ORPHAN_COLOUR, notes_layer_geojson
 from pipelines.maps.views import (
     BASEMAP_LEGEND,
@@ -26,8 +27,8 @@ from pipelines.maps.views import (
     CATEGORY_COLOURS,
     KDE_COLOURS,
     LAND_COLOUR,
-    naive_dates,
 )
+from pipelines.reports import naive_dates
 from pipelines.taxonomy import BY_CODE, CODES
 
 #: Longest description shown in a report popup, in characters.

@@ -41,6 +41,7 @@ from folium.plugins import MarkerCluster
 from folium.template import Template
 
 from pipelines.config.core import Config, SiteConfig
+from pipelines.fr import fr_period
 from pipelines.io import read_geoparquet, write_text
 from pipelines.maps.assets import inline_assets, make_map
 from pipelines.maps.data import MAX_REPORT_POINTS, MapOptions, TooFewReports, map_data
@@ -50,7 +51,6 @@ from pipelines.maps.html import (
     building_fact_sheet,
     esc,
     footer_html,
-    fr_period,
     header_html,
     title_html,
 )
@@ -65,11 +65,11 @@ from pipelines.maps.views import (
     Classes,
     count_classes,
     monthly_counts,
-    naive_dates,
     rate_classes,
 )
 from pipelines.markup import SafeMacroElement, add_html, script_json, stable_ids, template_text
 from pipelines.published import Published, read_published
+from pipelines.reports import naive_dates
 from pipelines.stages import SitePaths
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.maps.html import GI_LABELS_FR, esc, fr_number, fr_period, present
+from pipelines.fr import fr_number, fr_period
+from pipelines.maps.html import GI_LABELS_FR, esc, present
 
 #: ColorBrewer YlOrRd (5 classes): sequential and colour-blind safe; grey for zero.
 PALETTE = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
@@ -200,22 +201,6 @@ def rate_classes(values: pd.Series, *, n_classes: int = 5) -> Classes:
 
 
 # ----------------------------------------------------------------------------- time
-def naive_dates(values: pd.Series) -> pd.Series:
-    """Datetimes without time zone (local French time kept), NaT where missing."""
-    dates = pd.to_datetime(values, errors="coerce")
-    if isinstance(dates.dtype, pd.DatetimeTZDtype):
-        dates = dates.dt.tz_convert("Europe/Paris").dt.tz_localize(None)
-    return dates
-
-
-def site_months(dates: pd.Series) -> pd.PeriodIndex:
-    """Every calendar month from the first to the last date (empty when none)."""
-    d = naive_dates(dates).dropna()
-    if d.empty:
-        return pd.PeriodIndex([], freq="M")
-    return pd.period_range(d.min().to_period("M"), d.max().to_period("M"), freq="M")
-
-
 def monthly_counts(
     monthly: pd.DataFrame, buildings: pd.DataFrame, months: pd.PeriodIndex
 ) -> pd.DataFrame:

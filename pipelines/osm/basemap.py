@@ -72,34 +72,9 @@ GREEN_LANDUSE = ("grass", "recreation_ground")
 #: Drawing order, bottom to top.
 LAYER_ORDER = ("green", "water", "street", "railway")
 
-#: Style of each ``kind``: stroke colour, line width in CSS pixels at zoom 17 (about
-#: 1.2 m per pixel in France), fill colour (``None`` for lines), optional casing colour
-#: (a wider line drawn under the street) and dash pattern. White streets on a light
-#: land colour (:data:`LAND_COLOUR`), pale water and greens: a background that stays
-#: behind the coloured buildings.
-STYLES: dict[str, dict[str, object]] = {
-    "major": {"color": "#ffffff", "weight": 9.0, "fill": None, "casing": "#bdb5a6"},
-    "medium": {"color": "#ffffff", "weight": 6.5, "fill": None, "casing": "#c6bfb2"},
-    "minor": {"color": "#ffffff", "weight": 4.5, "fill": None, "casing": "#cdc6b9"},
-    "service": {"color": "#ffffff", "weight": 2.5, "fill": None, "casing": "#d3ccc0"},
-    "path": {"color": "#b3a68f", "weight": 1.2, "fill": None, "dash": "3 3"},
-    "rail": {"color": "#8c8c8c", "weight": 1.6, "fill": None, "dash": "6 4"},
-    "water": {"color": "#9fc2e0", "weight": 0.6, "fill": "#c4dcf0"},
-    "waterway": {"color": "#9fc2e0", "weight": 4.0, "fill": None},
-    "green": {"color": "#b6d5a2", "weight": 0.6, "fill": "#d7eac9"},
-}
-
-#: Colour of the land under the basemap (the map's background).
-LAND_COLOUR = "#f2efe9"
-
-#: One legend swatch per group of kinds: (French label, kinds).
-LEGEND_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("rues", ("major", "medium", "minor", "service")),
-    ("chemins", ("path",)),
-    ("voies ferrées", ("rail",)),
-    ("eau", ("water", "waterway")),
-    ("espaces verts", ("green",)),
-)
+#: The kinds of basemap feature this stage writes (column ``kind``); how each is drawn is
+#: the renderers' business (``BASEMAP_STYLES`` of :mod:`pipelines.maps.views`).
+KINDS = ("major", "medium", "minor", "service", "path", "rail", "water", "waterway", "green")
 
 #: French legend labels of the kinds.
 KIND_LABELS_FR: dict[str, str] = {

@@ -30,6 +30,7 @@ from pipelines.hotspots import countable, reports_per_building
 from pipelines.ingest import scrub_series
 from pipelines.io import list_cell
 from pipelines.published import Published
+from pipelines.reports import naive_dates, site_months
 from pipelines.stats import EMERGING_CATEGORIES, EMERGING_LABELS_FR
 from pipelines.trends import Window, building_labels, comparison_windows, window_counts
 from pipelines.zones import zone_of_buildings, zone_sort_key
@@ -41,22 +42,6 @@ BEFORE_AFTER = ("n_reports_before", "n_reports_after", "n_reports_change")
 
 
 # ----------------------------------------------------------------------------- time
-def naive_dates(values: pd.Series) -> pd.Series:
-    """Datetimes without time zone (local French time kept), NaT where missing."""
-    dates = pd.to_datetime(values, errors="coerce")
-    if isinstance(dates.dtype, pd.DatetimeTZDtype):
-        dates = dates.dt.tz_convert("Europe/Paris").dt.tz_localize(None)
-    return dates
-
-
-def site_months(dates: pd.Series) -> pd.PeriodIndex:
-    """Every calendar month from the first to the last date (empty when none)."""
-    d = naive_dates(dates).dropna()
-    if d.empty:
-        return pd.PeriodIndex([], freq="M")
-    return pd.period_range(d.min().to_period("M"), d.max().to_period("M"), freq="M")
-
-
 def _residents(reports: pd.DataFrame) -> pd.DataFrame:
     kind = reports.get("source_kind")
     return reports if kind is None else reports[kind != "observations"]
