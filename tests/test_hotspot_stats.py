@@ -17,6 +17,14 @@ from scipy import stats
 from pipelines.errors import CRSError, NotEnoughFeaturesError, VigieError
 from pipelines.osm.buildings import read_osm_buildings
 from pipelines.stats import gistar as hs
+from pipelines.stats.band import (
+    auto_distance_band,
+    configured_band,
+    incremental_moran_z,
+    knn_band,
+    pick_band,
+)
+from pipelines.stats.fdr import fdr_bins
 
 BONDY_OSM = "data/raw/bondy/bondy_nord.osm"
 
@@ -95,9 +103,9 @@ def test_chunked_neighbour_sums_equal_dense(bondy, bondy_xy, monkeypatch):
     x = bondy.area.to_numpy()
     out = hs.gi_star(x, bondy_xy, 150.0)
     np.testing.assert_allclose(out["gi_z"], gi_star_dense(x, bondy_xy, 150.0), atol=1e-9)
-    z = hs.incremental_moran_z(bondy_xy, x, [40.0, 90.0])
+    z = incremental_moran_z(bondy_xy, x, [40.0, 90.0])
     monkeypatch.setattr(hs, "_PAIRS_PER_CHUNK", 10**9)
-    np.testing.assert_allclose(z, hs.incremental_moran_z(bondy_xy, x, [40.0, 90.0]), atol=1e-9)
+    np.testing.assert_allclose(z, incremental_moran_z(bondy_xy, x, [40.0, 90.0]), atol=1e-9)
 
 
 def test_gi_star_band_is_inclusive():
@@ -247,7 +255,7 @@ def test_fewer_than_30_features_refused_in_french():
     assert isinstance(err.value, VigieError)
     assert err.value.n_features == 25
     with pytest.raises(NotEnoughFeaturesError, match="Seulement 25"):
-        hs.auto_distance_band(coords, xs)
+        auto_distance_band(coords, xs)
 
 
 def test_null_data_on_real_buildings_rarely_flagged(bondy, bondy_xy):
@@ -256,7 +264,7 @@ def test_null_data_on_real_buildings_rarely_flagged(bondy, bondy_xy):
     shares = []
     for seed in range(5):
         counts = np.random.default_rng(100 + seed).poisson(2.0, len(bondy)).astype(float)
-        band = hs.auto_distance_band(bondy_xy, counts).band_m
+        band = auto_distance_band(bondy_xy, counts).band_m
         for b in (band, 150.0):
             shares.append((hs.gi_star(counts, bondy_xy, b)["gi_bin"].abs() >= 2).mean())
     assert np.mean(shares) <= 0.05
@@ -283,17 +291,17 @@ def test_fdr_bins_hand_worked_benjamini_hochberg():
     )
     z = np.array([0.6, -2.5, np.nan, 3.3, 1.9, -1.3, -2.0, 0.1, 2.65, 1.98, -1.8, np.nan])
     expected = np.array([0, -2, 0, 3, 1, 0, -1, 0, 2, 1, 0, 0])
-    np.testing.assert_array_equal(hs.fdr_bins(z, p), expected)
+    np.testing.assert_array_equal(fdr_bins(z, p), expected)
     # Counting the 2 islands in m (m = 12) would change the answer: at α = 0.10 the
     # bounds become k·0.10/12 and .045 (k=4, bound .0333), .048 (k=5, .0417) and .058
     # (k=6, .05) all fail. They are excluded from m, as documented.
     p_no_nan = np.where(np.isnan(p), 1.0, p)
-    assert (hs.fdr_bins(np.nan_to_num(z), p_no_nan) != expected).any()
+    assert (fdr_bins(np.nan_to_num(z), p_no_nan) != expected).any()
 
 
 def test_fdr_bins_nothing_tested():
-    assert hs.fdr_bins([np.nan, np.nan], [np.nan, np.nan]).tolist() == [0, 0]
-    assert hs.fdr_bins([], []).tolist() == []
+    assert fdr_bins([np.nan, np.nan], [np.nan, np.nan]).tolist() == [0, 0]
+    assert fdr_bins([], []).tolist() == []
 
 
 # --------------------------------------------------------------------------------------
@@ -303,20 +311,20 @@ def test_fdr_bins_nothing_tested():
 
 def test_pick_band_first_peak_then_max_then_knn():
     # First significant interior peak (index 2), although index 5 is higher.
-    assert hs.pick_band([1.0, 2.5, 3.0, 2.8, 4.0, 6.0, 5.0]) == (2, "incremental_peak")
+    assert pick_band([1.0, 2.5, 3.0, 2.8, 4.0, 6.0, 5.0]) == (2, "incremental_peak")
     # A peak below 1.96 is not a peak: the first significant one is at index 4.
-    assert hs.pick_band([0.5, 1.5, 1.0, 2.0, 3.0, 2.0]) == (4, "incremental_peak")
+    assert pick_band([0.5, 1.5, 1.0, 2.0, 3.0, 2.0]) == (4, "incremental_peak")
     # Still rising at the last distance: no peak, the highest z.
-    assert hs.pick_band([2.0, 3.0, 4.0, 5.0]) == (3, "incremental_max")
+    assert pick_band([2.0, 3.0, 4.0, 5.0]) == (3, "incremental_max")
     # Nothing significant: the k-nearest-neighbour rule.
-    assert hs.pick_band([-1.0, 0.3, 1.2, 0.4]) == (None, "knn_rule")
-    assert hs.pick_band([np.nan, np.nan]) == (None, "knn_rule")
+    assert pick_band([-1.0, 0.3, 1.2, 0.4]) == (None, "knn_rule")
+    assert pick_band([np.nan, np.nan]) == (None, "knn_rule")
 
 
 def test_incremental_moran_equals_esda_on_bondy(bondy, bondy_xy):
     x = bondy.area.to_numpy()
     distances = [40.0, 90.0, 160.0]
-    z = hs.incremental_moran_z(bondy_xy, x, distances)
+    z = incremental_moran_z(bondy_xy, x, distances)
     for d, zd in zip(distances, z, strict=True):
         assert zd == pytest.approx(esda_moran_z(bondy_xy, x, d), abs=1e-9)
 
@@ -328,7 +336,7 @@ def test_auto_band_first_peak_on_checkerboard_of_blocks():
     # blocks.
     coords, xs, ys = lattice(40, 10.0)
     x = ((xs // 60 + ys // 60) % 2).astype(float)
-    choice = hs.auto_distance_band(coords, x)
+    choice = auto_distance_band(coords, x)
     np.testing.assert_allclose(choice.distances_m, np.arange(1, 11) * 10.0)
     # The first three z-scores, recomputed by esda, already show the peak at 20 m.
     ref = [esda_moran_z(coords, x, d) for d in (10.0, 20.0, 30.0)]
@@ -341,7 +349,7 @@ def test_auto_band_first_peak_on_checkerboard_of_blocks():
     assert "Premier pic" in choice.reason
     assert "20 m" in choice.reason
     assert choice.n_locational_outliers == 0
-    wider = hs.auto_distance_band(coords, x, increment_m=25.0, n_steps=4)
+    wider = auto_distance_band(coords, x, increment_m=25.0, n_steps=4)
     np.testing.assert_allclose(wider.distances_m, [10.0, 35.0, 60.0, 85.0])
 
 
@@ -349,7 +357,7 @@ def test_auto_band_knn_rule_without_clustering():
     # Independent values on the lattice: no Moran's I z reaches 1.96 at any distance.
     coords, _xs, _ys = lattice(40, 10.0)
     x = np.random.default_rng(0).normal(size=len(coords))
-    choice = hs.auto_distance_band(coords, x)
+    choice = auto_distance_band(coords, x)
     assert max(choice.moran_z) < 1.96
     assert choice.method == "knn_rule"
     # k = 5 % of 1,600 = 80, clamped to 30: mean distance to the 30th nearest neighbour.
@@ -364,13 +372,13 @@ def test_knn_band_capped_at_standard_distance():
     # 3rd neighbour is the opposite corner at √2, but one standard distance is
     # √(0.25 + 0.25) ≈ 0.707: the band is capped there.
     square = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-    band, k, capped = hs.knn_band(square)
+    band, k, capped = knn_band(square)
     assert (k, capped) == (3, True)
     assert band == pytest.approx(math.sqrt(0.5))
 
 
 def test_configured_band():
-    choice = hs.configured_band(150)
+    choice = configured_band(150)
     assert (choice.band_m, choice.method) == (150.0, "configured")
     assert "150 m" in choice.reason
 

@@ -25,6 +25,8 @@ from pipelines.hotspots import method_note
 from pipelines.hotspots import stage as hotspots
 from pipelines.hotspots.chronic import CHRONIC_COLUMNS, chronic_flags, chronic_pairs
 from pipelines.stats import gistar as hs
+from pipelines.stats.band import configured_band
+from pipelines.stats.fdr import fdr_bins
 from tests.conftest import RAW, DemoRun, write_demo_config
 
 L93 = "EPSG:2154"
@@ -208,7 +210,7 @@ def test_categories_below_the_minimum_are_skipped_and_others_match_gi_star():
         (f"way/{k}", "proprete", "2024-01-01", "reports", None) for k in rng.integers(0, 60, 200)
     ] + [(f"way/{k}", "nuisibles", "2024-01-01", "reports", None) for k in range(12)]
     table = hotspots.building_table(_reports(rows), b)
-    band = hs.configured_band(40.0)
+    band = configured_band(40.0)
     cols, info = hotspots.category_hotspots(table, band, HotspotParams())
     assert info["nuisibles"]["status"] == "skipped"
     assert info["nuisibles"]["reason"].startswith("12 signalement(s)")
@@ -265,7 +267,7 @@ def test_gi_star_on_real_bondy_equals_esda(demo_run: DemoRun):
     assert b["gi_z"].notna().all()
     np.testing.assert_allclose(b["gi_z"], g.Zs, rtol=0, atol=1e-9)
     np.testing.assert_allclose(b["gi_p"], 2 * stats.norm.sf(np.abs(g.Zs)), rtol=1e-9, atol=0)
-    assert (b["gi_bin"] == hs.fdr_bins(b["gi_z"], b["gi_p"])).all()
+    assert (b["gi_bin"] == fdr_bins(b["gi_z"], b["gi_p"])).all()
 
 
 @pytest.mark.slow

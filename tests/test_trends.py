@@ -22,7 +22,8 @@ from shapely.geometry import box
 from pipelines.config.core import DEFAULT_PARAMS, load_config
 from pipelines.crs import LAMBERT93
 from pipelines.errors import ConfigError
-from pipelines.stats.gistar import auto_distance_band, feature_points
+from pipelines.stats.band import auto_distance_band
+from pipelines.stats.gistar import feature_points
 from pipelines.trends import stage as trends
 
 ROOT = Path(__file__).resolve().parents[1]

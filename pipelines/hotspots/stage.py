@@ -51,6 +51,8 @@ from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_jso
 from pipelines.reports import counted
 from pipelines.stats import density
 from pipelines.stats import gistar as hs
+from pipelines.stats.band import BandChoice, auto_distance_band, configured_band
+from pipelines.stats.fdr import FDR_ALPHAS, fdr_bins
 from pipelines.taxonomy import CODES, UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -194,14 +196,14 @@ def report_points(reports: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> gpd
 # --------------------------------------------------------------------------------------
 
 
-def choose_band(coords_m: np.ndarray, values: np.ndarray, params: HotspotParams) -> hs.BandChoice:
+def choose_band(coords_m: np.ndarray, values: np.ndarray, params: HotspotParams) -> BandChoice:
     """The configured band, else the automatic one (DOMAIN.md); may raise
     :class:`NotEnoughFeaturesError`."""
     if params.distance_band_m is not None:
         if len(coords_m) < hs.MIN_FEATURES:
             raise NotEnoughFeaturesError(len(coords_m), hs.MIN_FEATURES)
-        return hs.configured_band(params.distance_band_m, n_features=len(coords_m))
-    return hs.auto_distance_band(
+        return configured_band(params.distance_band_m, n_features=len(coords_m))
+    return auto_distance_band(
         coords_m,
         values,
         n_steps=params.band_search_steps,
@@ -283,10 +285,10 @@ def hotspot_layer(
     value_column: str,
     params: HotspotParams,
     *,
-    band: hs.BandChoice | None = None,
+    band: BandChoice | None = None,
     what: str = "bâtiments",
     too_few_reports: str | None = None,
-) -> tuple[pd.DataFrame, hs.BandChoice | None, dict[str, Any]]:
+) -> tuple[pd.DataFrame, BandChoice | None, dict[str, Any]]:
     """Gi* on one value column of one layer, with its band, or the reason why not.
 
     Parameters
@@ -340,13 +342,13 @@ def hotspot_layer(
     if "gi_p_sim" in gi:
         # Bins from the permutation p-values as well, for runs where the normal
         # approximation is doubtful (see the blank check); gi_bin stays DOMAIN.md's.
-        gi["gi_bin_sim"] = hs.fdr_bins(gi["gi_z"], gi["gi_p_sim"])
+        gi["gi_bin_sim"] = fdr_bins(gi["gi_z"], gi["gi_p_sim"])
         info["n_hot_95_sim"] = int((gi["gi_bin_sim"] >= 2).sum())
     gi["gi_label"] = gi_labels(gi["gi_bin"], gi["gi_z"])
     return gi, band, info
 
 
-def band_info(band: hs.BandChoice | None) -> dict[str, Any] | None:
+def band_info(band: BandChoice | None) -> dict[str, Any] | None:
     """A band choice as JSON for the summary."""
     if band is None:
         return None
@@ -364,7 +366,7 @@ def band_info(band: hs.BandChoice | None) -> dict[str, Any] | None:
 
 def category_hotspots(
     table_m: gpd.GeoDataFrame,
-    band: hs.BandChoice | None,
+    band: BandChoice | None,
     params: HotspotParams,
     *,
     categories: Sequence[str] = CODES,
@@ -588,7 +590,7 @@ def analyse(
         "sample": sample,
         "parameters": params.as_dict(),
         "metric_crs": metric,
-        "fdr_alphas": list(hs.FDR_ALPHAS),
+        "fdr_alphas": list(FDR_ALPHAS),
         "min_features": hs.MIN_FEATURES,
         "band": band_info(band),
         "gi": gi_total,

@@ -6,21 +6,15 @@ names below; this package is a library, so its modules are public.
 
 from __future__ import annotations
 
+from pipelines.stats.band import BandChoice, auto_distance_band, configured_band
 from pipelines.stats.emerging import (
     EMERGING_CATEGORIES,
     EMERGING_LABELS_FR,
     before_after,
     emerging_hotspot_table,
 )
-from pipelines.stats.gistar import (
-    MIN_FEATURES,
-    BandChoice,
-    auto_distance_band,
-    configured_band,
-    fdr_bins,
-    feature_points,
-    gi_star,
-)
+from pipelines.stats.fdr import fdr_bins
+from pipelines.stats.gistar import MIN_FEATURES, feature_points, gi_star
 from pipelines.stats.trend import (
     TREND_DOWN,
     TREND_NONE,

@@ -5,7 +5,7 @@ Pure functions, no I/O, following ``DOMAIN.md``:
 - **Getis-Ord Gi\\*** (Ord & Getis 1995) at every time step of a location × step cube,
   binary distance-band weights with the location itself, optionally the previous steps'
   values in the neighbourhood, and Benjamini–Hochberg FDR bins per step (±1/±2/±3 at
-  90/95/99 %, :func:`pipelines.stats.gistar.fdr_bins`).
+  90/95/99 %, :func:`pipelines.stats.fdr.fdr_bins`).
 - **Emerging hotspots**: DOMAIN.md's categories from each location's bins and the
   Mann-Kendall trend (:func:`pipelines.stats.trend.mann_kendall_matrix`) of its Gi\\* z
   series (see :func:`emerging_hotspots` for how the overlapping rules are resolved).
@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from pipelines.stats.gistar import fdr_bins
+from pipelines.stats.fdr import fdr_bins
 from pipelines.stats.trend import (
     TREND_DOWN,
     TREND_UP,

@@ -52,7 +52,7 @@ def choose_band(
     """The Gi* distance band, chosen as the hotspot stage chooses it.
 
     ``distance_band_m`` of ``params.hotspots`` when set; else the automatic band of
-    :func:`pipelines.stats.gistar.auto_distance_band` on the buildings' total report
+    :func:`pipelines.stats.band.auto_distance_band` on the buildings' total report
     counts, with the same search (``band_search_steps``, ``band_increment_m``). Raises
     :class:`~pipelines.errors.NotEnoughFeaturesError` below 30 buildings.
     """
