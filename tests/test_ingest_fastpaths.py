@@ -213,50 +213,6 @@ def test_text_rows_of_labels_equal_those_of_text() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "mappable"),
-    [
-        (b"a;b\n1;x\n2;y\n", True),
-        (b"a;b\n1;x\n2;y", True),  # no final line end
-        (b'"a";"b"\n"1";"x"\n"2";"y"\n', True),  # every value quoted
-        ("a;b\n1;caf\u00e9\n".encode(), True),
-        (b"a;b\n1;x\n\n2;y\n", False),  # a blank line
-        (b'a;b\n1;"x\ny"\n2;y\n', False),  # a line break in a quoted value
-        (b"a;b\r\n1;x\r\n2;y\r\n", True),  # Windows line ends
-        (b'"a";"b"\r\n"1";"x"\r\n"2";"y"', True),  # quoted, no final line end
-        (b"a;b\r1;x\r2;y\r", False),  # old Mac line ends
-        (b"a;b\n1;x\r\n2;y\r", False),  # a lone \r at the very end
-        (b'a;b\r\n1;"x\r\ny"\r\n2;y\r\n', False),  # a line break in a quoted value
-        (b'a;b\n1;"x\ry"\n2;y\n', False),  # a carriage return in a quoted value
-        (b"\xef\xbb\xbfa;b\n1;x\n", False),  # UTF-8 byte order mark
-        ("a;b\n1;caf\u00e9\n".encode("cp1252"), False),  # not UTF-8
-        (b"a;b\n1;x;z\n2;y\n", False),  # a ragged row
-        (b'a;b\n"1;x\n2;y\n', False),  # an unterminated quote
-    ],
-)
-def test_memory_mapped_csv_reads_as_the_general_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes, mappable: bool
-) -> None:
-    # Large UTF-8 files are parsed from a memory map; anything unusual goes the general
-    # way. Either way the file reads the same.
-    path = tmp_path / "f.csv"
-    path.write_bytes(data)
-    general = _csv.read_csv(path)
-    assert (_csv._read_mapped(path, None) is not None) == mappable
-    monkeypatch.setattr(_csv, "_MAPPED_MIN_BYTES", 0)
-    mapped = _csv.read_csv(path)
-    assert mapped.table.equals(general.table)
-    assert mapped.lines.tolist() == general.lines.tolist()
-    assert [(m.line, m.fields) for m in mapped.malformed] == [
-        (m.line, m.fields) for m in general.malformed
-    ]
-    assert (mapped.encoding, mapped.separator, mapped.blank_rows) == (
-        general.encoding,
-        general.separator,
-        general.blank_rows,
-    )
-
-
-@pytest.mark.parametrize(
     "data",
     [
         b"cat;id;texte\nFuite;1;a\n  ;  ;\nAscenseur;2;b\nFuite;3; c \n",  # a blank row
@@ -448,15 +404,12 @@ def test_days_looked_up_equal_the_arithmetic(years: tuple[int, int]) -> None:
         (b"id;nom;texte\n1;Mme Martin;a;x\n2;M. Sow;b\n", False),  # a ragged row
     ],
 )
-@pytest.mark.parametrize("mapped", [False, True])
 def test_personal_columns_left_unread_read_the_same(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes, unread: bool, mapped: bool
+    tmp_path: Path, data: bytes, unread: bool
 ) -> None:
     # The fast path does not read personal columns; the other cells, the line numbers
     # and the blank rows are those of the full read (a row blank but for its personal
-    # columns is still a row), whether the bytes are read or memory-mapped.
-    if mapped:
-        monkeypatch.setattr(_csv, "_MAPPED_MIN_BYTES", 0)
+    # columns is still a row).
     path = tmp_path / "f.csv"
     path.write_bytes(data)
     full = _csv.read_csv(path)
@@ -576,14 +529,9 @@ def test_empty_values_read_from_the_offsets() -> None:
     assert _bytes.nonblank(column).tolist() == [False, True, False, False, False, False]
 
 
-@pytest.mark.parametrize("mapped", [False, True])
-def test_a_ragged_row_that_says_utf8_is_a_ragged_row(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mapped: bool
-) -> None:
+def test_a_ragged_row_that_says_utf8_is_a_ragged_row(tmp_path: Path) -> None:
     # pyarrow's parse error quotes the row: a row reading "UTF8" once passed for an
     # encoding error, and the file, re-decoded, raised instead of setting it aside.
-    if mapped:
-        monkeypatch.setattr(_csv, "_MAPPED_MIN_BYTES", 0)
     path = tmp_path / "f.csv"
     path.write_bytes(b"a;b\n1;x\nUTF8\n2;utf-8;z\n3;y\n")
     raw = _csv.read_csv(path)
