@@ -195,7 +195,7 @@ INGEST_CODE := pipelines/ingest.py pipelines/_ingest_schema.py pipelines/_ingest
     pipelines/_ingest_partition.py pipelines/_ingest_gather.py pipelines/_ingest_rejects.py \
     pipelines/_ingest_versions.py pipelines/summary.py \
     pipelines/_readers.py pipelines/_csv.py pipelines/_rawfile.py pipelines/_values.py \
-    pipelines/_bytes.py pipelines/_scrub.py
+    pipelines/_scrub.py
 
 # In a recipe: the site's processed folder, and the configuration, as shell words.
 SITE_DIR = $(call q,$(RAW_PROCESSED)/$*)

@@ -16,9 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from pipelines._bytes import empty
 from pipelines._rawfile import Malformed, MalformedRows, RawFile
-from pipelines._values import trim_whitespace
+from pipelines._values import flags
 
 log = logging.getLogger(__name__)
 
@@ -722,7 +721,7 @@ def _drop_blank_rows(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.n
         sub = col if candidates is None else col.take(pa.array(candidates))
         if pa.types.is_dictionary(sub.type):
             sub = sub.cast(pa.large_string())
-        hits = np.flatnonzero(empty(trim_whitespace(sub)))
+        hits = np.flatnonzero(flags(pc.equal(pc.utf8_trim_whitespace(sub), "")))
         candidates = hits if candidates is None else candidates[hits]
         if len(candidates) == 0:
             return table, lines, 0

@@ -27,8 +27,7 @@ a million-row export is ingested in a few times the time pyarrow takes to read i
 
 This module reads the sources and assembles the result; the work is in private modules,
 one step each: ``_readers`` and ``_csv`` (files to string columns), ``_values`` (cell
-cleaning and value parsers), ``_bytes`` (their fast paths, on the Arrow buffers with
-numpy), ``_ingest_cells`` (roles, coordinates, dates),
+cleaning and value parsers), ``_ingest_cells`` (roles, coordinates, dates),
 ``_ingest_partition`` (where each row goes, ids, categories), ``_ingest_versions``
 (copies and updates of a report, ``report_history.csv``), ``_ingest_gather`` (output
 columns), ``_ingest_rejects`` (``rejected.csv``), ``_likely_duplicates`` (used after
