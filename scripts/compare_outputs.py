@@ -29,7 +29,11 @@ def _frame(path: Path) -> pd.DataFrame:
     """A table as a plain DataFrame (geometries as WKB bytes, so they compare)."""
     if path.suffix == ".parquet":
         return pq.read_table(path).to_pandas()
-    return pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
+    # The separator of the header line (a sniffer looking at the rows is fooled by a
+    # one-column file whose cells are quoted).
+    header = path.read_text(encoding="utf-8-sig").split("\n", 1)[0]
+    sep = ";" if header.count(";") > header.count(",") else ","
+    return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
 
 
 def _json_diff(a: Any, b: Any, where: str = "") -> list[str]:

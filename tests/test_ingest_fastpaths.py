@@ -17,7 +17,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.ingest import buffers as _bytes
 from pipelines.ingest import cells as _ingest_cells
 from pipelines.ingest import csvfile as _csv
 from pipelines.ingest import gather as _ingest_gather
@@ -58,8 +57,6 @@ def test_csv_line_numbers(tmp_path: Path, text: str, lines: list[int]) -> None:
 )
 def test_trim_whitespace_matches_pyarrow(values: list[str | None]) -> None:
     column = pa.chunked_array([pa.array(values, pa.large_string())], pa.large_string())
-    expected = pc.utf8_trim_whitespace(column).to_pylist()
-    assert _values.trim_whitespace(column).to_pylist() == expected
     cleaned = _values.clean_cells(column)
     assert cleaned.tolist() == [("" if v is None else v.strip()) for v in values]
 
@@ -93,23 +90,6 @@ def test_note_strings() -> None:
         "geo_point+representative_point",
     ]
     assert _ingest_gather._note_strings(np.zeros(0, np.int64)).tolist() == []
-
-
-def test_trim_check_flags_every_whitespace_character() -> None:
-    """Every character pyarrow strips, alone, leading or trailing, is flagged; text that
-    merely ends in a non-ASCII letter is not."""
-    code_points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
-    chars = pa.array([chr(c) for c in code_points], pa.large_string())
-    stripped = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(chars)), 0).to_pylist()
-    spaces = [chr(c) for c, s in zip(code_points, stripped, strict=True) if s]
-    assert {" ", "\t", "\u00a0", "\u3000"} <= set(spaces)
-    for ch in spaces:
-        for values in ([ch], ["a" + ch], [ch + "a"], ["Clôturé", "x" + ch]):
-            arr = pa.array(values, pa.large_string())
-            assert _bytes.may_need_trim(arr), (hex(ord(ch)), values)
-            sliced = pa.array(["b", *values, "c"], pa.string()).slice(1, len(values))
-            assert _bytes.may_need_trim(sliced), (hex(ord(ch)), values)
-    assert not _bytes.may_need_trim(pa.array(["Clôturé", "Électricité", "", None, "a b"]))
 
 
 def test_quoted_line_breaks_across_pyarrow_blocks(tmp_path: Path) -> None:
@@ -161,10 +141,10 @@ def test_leading_days_equal_the_regular_expression() -> None:
     )
     found = pc.extract_regex(column, r"^(?P<d>[0-9]{1,2})/")
     expected = [-1 if d is None else int(d["d"]) for d in found.to_pylist()]
-    assert _bytes.leading_days(column).tolist() == expected
+    assert _values._leading_days(column).tolist() == expected
     # A sliced chunk (non-zero offset) reads its own values.
     sliced = pa.array(values, pa.large_string()).slice(1, 3)
-    assert _bytes.leading_days(sliced).tolist() == expected[1:4]
+    assert _values._leading_days(sliced).tolist() == expected[1:4]
 
 
 @pytest.mark.parametrize("na_tokens", [True, False])
@@ -211,50 +191,6 @@ def test_text_rows_of_labels_equal_those_of_text() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "mappable"),
-    [
-        (b"a;b\n1;x\n2;y\n", True),
-        (b"a;b\n1;x\n2;y", True),  # no final line end
-        (b'"a";"b"\n"1";"x"\n"2";"y"\n', True),  # every value quoted
-        ("a;b\n1;caf\u00e9\n".encode(), True),
-        (b"a;b\n1;x\n\n2;y\n", False),  # a blank line
-        (b'a;b\n1;"x\ny"\n2;y\n', False),  # a line break in a quoted value
-        (b"a;b\r\n1;x\r\n2;y\r\n", True),  # Windows line ends
-        (b'"a";"b"\r\n"1";"x"\r\n"2";"y"', True),  # quoted, no final line end
-        (b"a;b\r1;x\r2;y\r", False),  # old Mac line ends
-        (b"a;b\n1;x\r\n2;y\r", False),  # a lone \r at the very end
-        (b'a;b\r\n1;"x\r\ny"\r\n2;y\r\n', False),  # a line break in a quoted value
-        (b'a;b\n1;"x\ry"\n2;y\n', False),  # a carriage return in a quoted value
-        (b"\xef\xbb\xbfa;b\n1;x\n", False),  # UTF-8 byte order mark
-        ("a;b\n1;caf\u00e9\n".encode("cp1252"), False),  # not UTF-8
-        (b"a;b\n1;x;z\n2;y\n", False),  # a ragged row
-        (b'a;b\n"1;x\n2;y\n', False),  # an unterminated quote
-    ],
-)
-def test_memory_mapped_csv_reads_as_the_general_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes, mappable: bool
-) -> None:
-    # Large UTF-8 files are parsed from a memory map; anything unusual goes the general
-    # way. Either way the file reads the same.
-    path = tmp_path / "f.csv"
-    path.write_bytes(data)
-    general = _csv.read_csv(path)
-    assert (_csv._read_mapped(path, None) is not None) == mappable
-    monkeypatch.setattr(_csv, "_MAPPED_MIN_BYTES", 0)
-    mapped = _csv.read_csv(path)
-    assert mapped.table.equals(general.table)
-    assert mapped.lines.tolist() == general.lines.tolist()
-    assert [(m.line, m.fields) for m in mapped.malformed] == [
-        (m.line, m.fields) for m in general.malformed
-    ]
-    assert (mapped.encoding, mapped.separator, mapped.blank_rows) == (
-        general.encoding,
-        general.separator,
-        general.blank_rows,
-    )
-
-
-@pytest.mark.parametrize(
     "data",
     [
         b"cat;id;texte\nFuite;1;a\n  ;  ;\nAscenseur;2;b\nFuite;3; c \n",  # a blank row
@@ -283,11 +219,11 @@ def test_label_columns_read_dictionary_encoded_read_the_same(tmp_path: Path, dat
         )
 
 
-def test_fixed_width_dates_equal_the_checked_strptime() -> None:
+def test_checked_strptime_refuses_impossible_dates() -> None:
     # Every day 00..33 of every month 00..13, years around the edges, hours and minutes
-    # in and out of range, and a few near-misses of the form: where the bytes path
-    # gives a date, strptime (checked) gives the same; every exact 16-character form
-    # strptime accepts, the bytes path accepts too.
+    # in and out of range, and a few near-misses of the form: strptime (checked) gives
+    # the date numpy's calendar gives, and refuses what it refuses (31/02 is not rolled
+    # over to March, 0999 is not a year).
     rng = np.random.default_rng(3)
     values = [
         f"{d:02d}/{m:02d}/{y:04d} {h:02d}:{mi:02d}"
@@ -296,28 +232,22 @@ def test_fixed_width_dates_equal_the_checked_strptime() -> None:
         for y in (999, 1000, 1900, 2023, 2024, 2100)
         for h, mi in ((0, 0), (23, 59), (int(rng.integers(0, 26)), int(rng.integers(0, 62))))
     ]
-    values += ["29/02/2024 10:00", "1/02/2024 10:00", "01-02-2024 10:00", "01/02/2024T10:00"]
-    values += ["01/02/2024 10:0x", "01/02/2024 10:00 ", "", "0a/02/2024 10:00"]
-    column = pa.chunked_array(
-        [pa.array(values[:1000], pa.large_string()), pa.array(values[1000:], pa.large_string())]
-    )
-    fast = _bytes.fixed_fr_minutes(column)
+    values += ["29/02/2024 10:00", "01-02-2024 10:00", "01/02/2024T10:00"]
+    values += ["01/02/2024 10:0x", "", "0a/02/2024 10:00"]
     checked = _values._strptime_checked(pd.Series(values, dtype="str"), "%d/%m/%Y %H:%M").to_numpy()
-    took = ~np.isnat(fast)
-    assert took.sum() > 1000  # the valid days of 12 months x 5 years x 2-3 times
-    assert (fast[took] == checked[took]).all()
-    exact = np.array([len(v) == 16 for v in values])
-    assert not (exact & np.isnat(fast) & ~np.isnat(checked)).any()
-    assert fast[values.index("29/02/2024 10:00")] == np.datetime64("2024-02-29T10:00")
-    assert np.isnat(fast[values.index("29/02/2023 00:00")])
-    # A chunk whose values are all 16 bytes is read as one matrix (no gather): the same
-    # dates, also from a slice that does not start at the buffer's start.
-    sixteen = [v for v in values if len(v) == 16]
-    whole = pa.array(sixteen, pa.large_string())
-    expected = _values._strptime_checked(pd.Series(sixteen, dtype="str"), "%d/%m/%Y %H:%M")
-    for chunk, want in ((whole, expected.to_numpy()), (whole.slice(5, 300), expected[5:305])):
-        got = _bytes.fixed_fr_minutes(chunk)
-        assert np.array_equal(got, np.asarray(want), equal_nan=True)
+    want = []
+    for v in values:
+        try:
+            d, m, y, h, mi = int(v[0:2]), int(v[3:5]), int(v[6:10]), int(v[11:13]), int(v[14:16])
+            ok = v[2] + v[5] + v[10] + v[13] == "// :" and y >= 1000 and h < 24 and mi < 60
+            stamp = np.datetime64(f"{y:04d}-{m:02d}-{d:02d}T{h:02d}:{mi:02d}", "us")
+        except ValueError:
+            ok = False
+        want.append(stamp if ok else np.datetime64("NaT", "us"))
+    assert np.array_equal(checked, np.array(want, dtype="datetime64[us]"), equal_nan=True)
+    assert (~np.isnat(checked)).sum() > 1000  # the valid days of 12 months x 5 years x 2-3
+    assert checked[values.index("29/02/2024 10:00")] == np.datetime64("2024-02-29T10:00")
+    assert np.isnat(checked[values.index("29/02/2023 00:00")])
 
 
 def _chunked(values: list[str | None], cut: int, large: bool = True) -> pa.ChunkedArray:
@@ -376,23 +306,14 @@ def test_numbers_from_the_bytes_on_a_large_column() -> None:
     cut=st.integers(0, 40),
     large=st.booleans(),
 )
-def test_string_hashes_and_repeats(values: list[str | None], cut: int, large: bool) -> None:
+def test_repeats(values: list[str | None], cut: int, large: bool) -> None:
     column = _chunked(values, min(cut, len(values)), large)
-    hashes = _bytes.string_hashes(column)
-    assert hashes is not None
-    assert len(hashes) == len(values)
-    first: dict[str | None, int] = {}
-    for value, h in zip(values, hashes.tolist(), strict=True):
-        assert first.setdefault(value, h) == h  # equal values, equal hashes
-    # Distinct values of this size get distinct hashes (no collision expected).
-    assert len(set(hashes.tolist())) == len(first)
     series = _values.to_str_series(column)
-    assert _ingest_cells._has_repeats(series) == (len(first) < len(values))
+    assert _ingest_cells._has_repeats(series) == (len(set(values)) < len(values))
 
 
-def test_string_hashes_leave_long_values_to_pyarrow() -> None:
+def test_repeats_of_long_values() -> None:
     long = ["x" * 65, "x" * 64 + "y", "x" * 65]
-    assert _bytes.string_hashes(pa.array(long)) is None
     assert _ingest_cells._has_repeats(pd.Series(long, dtype="str"))
     assert not _ingest_cells._has_repeats(pd.Series(long[:2], dtype="str"))
     # Values alike in their first 8 bytes, or differing past them, are told apart.
@@ -401,39 +322,9 @@ def test_string_hashes_leave_long_values_to_pyarrow() -> None:
     assert _ingest_cells._has_repeats(pd.Series([*ids, ids[54_321]], dtype="str"))
 
 
-@pytest.mark.parametrize("longest", [1, 4])
-def test_short_values_and_bits(longest: int) -> None:
-    for values in (["abcde", "", None, "xyzzyx"], ["abcde", "NA"], ["a"], [], [None]):
-        column = _chunked(values, len(values) // 2)
-        want = any(v is not None and 0 < len(v.encode()) <= longest for v in values)
-        assert _bytes.has_short_values(column, longest) == want
+def test_flags() -> None:
     flags = pa.chunked_array([[True, None, False], pa.array([False, True, None, True]).slice(1)])
-    assert _bytes.bits(flags).tolist() == [True, False, False, True, False, True]
-
-
-@pytest.mark.parametrize("years", [(1999, 2026), (1000, 1400), (1000, 9999)])
-def test_days_looked_up_equal_the_arithmetic(years: tuple[int, int]) -> None:
-    # The table of days (years spanning up to 400) and the arithmetic (beyond) agree
-    # with numpy's calendar, and both refuse the days that do not exist.
-    rng = np.random.default_rng(years[0])
-    n = 20_000
-    year = rng.integers(years[0], years[1] + 1, n).astype(np.int32)
-    month = rng.integers(0, 14, n).astype(np.int32)
-    day = rng.integers(0, 34, n).astype(np.int32)
-    given = rng.random(n) < 0.9
-    days, ok = _bytes._days_since_epoch(year, month, day, given)
-    want_ok = np.zeros(n, bool)
-    want_days = np.zeros(n, np.int64)
-    for i in range(n):
-        try:
-            d = np.datetime64(f"{year[i]:04d}-{month[i]:02d}-{day[i]:02d}", "D")
-        except ValueError:
-            continue
-        want_ok[i] = bool(given[i])
-        want_days[i] = d.astype(np.int64)
-    assert ok.tolist() == want_ok.tolist()
-    assert (days[ok] == want_days[ok]).all()
-    assert ok.sum() > n // 2
+    assert _values.flags(flags).tolist() == [True, False, False, True, False, True]
 
 
 @pytest.mark.parametrize(
@@ -446,15 +337,12 @@ def test_days_looked_up_equal_the_arithmetic(years: tuple[int, int]) -> None:
         (b"id;nom;texte\n1;Mme Martin;a;x\n2;M. Sow;b\n", False),  # a ragged row
     ],
 )
-@pytest.mark.parametrize("mapped", [False, True])
 def test_personal_columns_left_unread_read_the_same(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes, unread: bool, mapped: bool
+    tmp_path: Path, data: bytes, unread: bool
 ) -> None:
     # The fast path does not read personal columns; the other cells, the line numbers
     # and the blank rows are those of the full read (a row blank but for its personal
-    # columns is still a row), whether the bytes are read or memory-mapped.
-    if mapped:
-        monkeypatch.setattr(_csv, "_MAPPED_MIN_BYTES", 0)
+    # columns is still a row).
     path = tmp_path / "f.csv"
     path.write_bytes(data)
     full = _csv.read_csv(path)
@@ -568,20 +456,15 @@ def test_presorted_order_leaves_missing_times_to_pyarrow() -> None:
     assert _ingest_gather._presorted_order(same, ids, most_groups=1) is None
 
 
-def test_empty_values_read_from_the_offsets() -> None:
+def test_filled_cells() -> None:
     column = pa.chunked_array([["", "a", None], pa.array(["x", "", "", None]).slice(1)])
-    assert _bytes.empty(column).tolist() == [True, False, False, True, True, False]
-    assert _bytes.nonblank(column).tolist() == [False, True, False, False, False, False]
+    filled = _values.filled_cells(_values.to_str_series(column))
+    assert filled.tolist() == [False, True, False, False, False, False]
 
 
-@pytest.mark.parametrize("mapped", [False, True])
-def test_a_ragged_row_that_says_utf8_is_a_ragged_row(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mapped: bool
-) -> None:
+def test_a_ragged_row_that_says_utf8_is_a_ragged_row(tmp_path: Path) -> None:
     # pyarrow's parse error quotes the row: a row reading "UTF8" once passed for an
     # encoding error, and the file, re-decoded, raised instead of setting it aside.
-    if mapped:
-        monkeypatch.setattr(_csv, "_MAPPED_MIN_BYTES", 0)
     path = tmp_path / "f.csv"
     path.write_bytes(b"a;b\n1;x\nUTF8\n2;utf-8;z\n3;y\n")
     raw = _csv.read_csv(path)

@@ -21,7 +21,6 @@ from pyproj import CRS, Transformer
 from pipelines.config.core import SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.errors import InputError
-from pipelines.ingest.buffers import string_hashes
 from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.readers import CATEGORY_FALLBACK, FORMAT_DEFAULTS
 from pipelines.ingest.schema import (
@@ -684,20 +683,9 @@ def _date_order_of(
 
 
 def _has_repeats(values: pd.Series) -> bool:
-    """Whether two values are the same.
-
-    First by 64-bit hashes of the strings, sorted (:func:`pipelines.ingest.buffers.string_hashes`:
-    no two alike proves no two values alike, the usual answer); when two hashes are
-    alike, by pyarrow's hash-based unique on the strings (twice as fast as pandas'
-    ``duplicated``, which is only needed when the answer is yes).
-    """
-    arr = arrow_view(values)  # strings, always
-    hashes = string_hashes(arr)
-    if hashes is not None:
-        ordered = np.sort(hashes)
-        if not (ordered[1:] == ordered[:-1]).any():
-            return False
-    return len(pc.unique(arr)) < len(values)
+    """Whether two values are the same (pyarrow's hash-based unique: twice as fast as
+    pandas' ``duplicated``)."""
+    return len(pc.unique(arrow_view(values))) < len(values)
 
 
 def _all_distinct(ids: pd.Series) -> bool:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import csv
 import logging
-import mmap
 import re
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from pipelines.ingest.buffers import empty
 from pipelines.ingest.rawfile import Malformed, MalformedRows, RawFile
-from pipelines.ingest.values import trim_whitespace
+from pipelines.ingest.values import flags
 
 log = logging.getLogger(__name__)
 
@@ -241,12 +238,6 @@ def read_csv(
     numbers, lets a trailing separator be ignored and sets other ragged rows aside as
     malformed.
     """
-    if path.stat().st_size >= _MAPPED_MIN_BYTES and (
-        encoding is None or _canonical_encoding(encoding) in ("utf-8", "utf-8-sig")
-    ):
-        mapped = _read_mapped(path, separator, labels, personal)
-        if mapped is not None:
-            return mapped
     data = path.read_bytes()
     buf, enc, presumed = _utf8_bytes(data, encoding)
     garbled = np.zeros(0, np.int64)
@@ -270,7 +261,6 @@ def read_csv(
         buf = text.encode("utf-8")
         del text
         raw = _parse_csv(path, buf, enc, separator, labels=labels, personal=personal)
-    assert raw is not None  # the general path always gives a file
     if len(garbled):
         log.warning(
             "%s : %d ligne(s) ne sont pas en %s (ligne %s…)", path, len(garbled), enc, garbled[0]
@@ -281,36 +271,6 @@ def read_csv(
 
 #: The type of label columns read by pyarrow (see :func:`read_csv`).
 _LABEL_TYPE = pa.dictionary(pa.int32(), pa.large_string())
-
-#: Files from this size are parsed from a memory map (see :func:`_read_mapped`).
-_MAPPED_MIN_BYTES = 8 << 20
-
-
-def _read_mapped(
-    path: Path,
-    separator: str | None,
-    labels: Callable[[str], bool] | None = None,
-    personal: Callable[[str], bool] | None = None,
-) -> RawFile | None:
-    """:func:`read_csv` of a large UTF-8 file with ``\\n`` or ``\\r\\n`` line ends,
-    parsed where it lies: pyarrow reads a memory map of the file (its threads fault the
-    pages in), so the file is not first copied into a Python ``bytes`` (a tenth of a
-    second for 230 MB). pyarrow takes ``\\r\\n`` as a line end, as the general path
-    does after replacing it. None when the file needs the general path: a byte order
-    mark, a ``\\r`` not followed by ``\\n``, bytes that are not UTF-8, or rows that are
-    not its lines.
-    """
-    with path.open("rb") as fh:
-        buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-    if buf[:3] == _BOM8 or buf[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return None
-    try:
-        raw = _parse_csv(
-            path, buf, "utf-8", separator, general=False, labels=labels, personal=personal
-        )
-    except UnicodeDecodeError:
-        return None
-    return raw
 
 
 def _parse_options(sep: str, *, newlines: bool) -> pacsv.ParseOptions:
@@ -328,19 +288,14 @@ def _parse_options(sep: str, *, newlines: bool) -> pacsv.ParseOptions:
 
 def _parse_csv(
     path: Path,
-    buf: bytes | mmap.mmap,
+    buf: bytes,
     enc: str,
     separator: str | None,
     *,
-    general: bool = True,
     labels: Callable[[str], bool] | None = None,
     personal: Callable[[str], bool] | None = None,
-) -> RawFile | None:
-    """Parse UTF-8 CSV bytes with ``\\n`` line ends (see :func:`read_csv`).
-
-    ``general=False`` (a memory map): None instead of the slower paths for files whose
-    rows are not their lines."""
-    original = buf
+) -> RawFile:
+    """Parse UTF-8 CSV bytes with ``\\n`` line ends (see :func:`read_csv`)."""
     # The header is the first non-blank line (or record, when it opens a quote).
     start, line_no = 0, 1
     while True:
@@ -351,17 +306,10 @@ def _parse_csv(
         start, line_no = end + 1, line_no + 1
     records: _Records | None = None
     if buf[start:end].count(b'"') % 2:
-        if not general:
-            return None
-        records = _records(bytes(buf))
+        records = _records(buf)
         h = int(np.flatnonzero(records.starts >= start)[0])
         end, line_no = int(records.ends[h]), int(records.first_line[h])
-    header_bytes = buf[start:end]
-    if header_bytes.endswith(b"\r"):  # a \r\n line end (memory-mapped files keep them)
-        header_bytes = header_bytes[:-1]
-    if not general and b"\r" in header_bytes:  # old Mac line ends: the general path
-        return None
-    header_text = header_bytes.decode("utf-8")
+    header_text = buf[start:end].decode("utf-8")
     sep = {"tab": "\t", "\\t": "\t"}.get(separator or "", separator) or _sniff_separator(
         header_text
     )
@@ -373,65 +321,48 @@ def _parse_csv(
         return RawFile(str(path), "csv", table, np.zeros(0, np.int64), encoding=enc, separator=sep)
     has_quotes = buf.find(b'"', body_start) >= 0
     # pyarrow skips empty lines, and a quoted value may hold line breaks: each makes the
-    # rows fewer than the lines. As many rows as lines, every line is one row. The lines
-    # are counted while pyarrow parses (its parser releases the GIL).
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        dictionary = [bool(labels and labels(name)) for name in names]
-        skip = [bool(personal and personal(name)) for name in names]
-        parsed = pool.submit(
-            _read_fast,
-            buf,
-            body_start,
-            names,
-            sep,
-            dictionary,
-            skip,
-            newlines_in_values=has_quotes,
-        )
-        newlines, lone_cr = _count_newlines(buf, body_start)
-        n_lines = newlines + (0 if buf[-1:] == b"\n" else 1)
-        table = parsed.result()
+    # rows fewer than the lines. As many rows as lines, every line is one row.
+    dictionary = [bool(labels and labels(name)) for name in names]
+    skip = [bool(personal and personal(name)) for name in names]
+    table = _read_fast(buf, body_start, names, sep, dictionary, skip, newlines_in_values=has_quotes)
+    n_lines = buf.count(b"\n", body_start) + (0 if buf.endswith(b"\n") else 1)
     lines: np.ndarray | None = None
-    if table is not None and table.num_rows == n_lines and not lone_cr:
+    if table is not None and table.num_rows == n_lines:
         lines = np.arange(line_no + 1, line_no + 1 + n_lines, dtype=np.int64)
-    elif not general:
-        return None
-    else:
-        buf = bytes(buf)
-        if table is not None:
-            records = records or _records(buf)
-            body = np.flatnonzero((records.ends > records.starts) & (records.starts >= body_start))
-            inner = int(records.inner_newlines[body].sum())
-            found = (
-                sum(
-                    int(pc.sum(pc.count_substring(col.cast(pa.large_string()), "\n")).as_py() or 0)
-                    for col in table.columns
-                )
-                if inner
-                else 0
+    elif table is not None:
+        records = records or _records(buf)
+        body = np.flatnonzero((records.ends > records.starts) & (records.starts >= body_start))
+        inner = int(records.inner_newlines[body].sum())
+        found = (
+            sum(
+                int(pc.sum(pc.count_substring(col.cast(pa.large_string()), "\n")).as_py() or 0)
+                for col in table.columns
             )
-            if (
-                table.num_rows == len(body)
-                and found == inner
-                and _multiline_records_well_quoted(buf, records, body, sep)
-            ):
-                lines = records.first_line[body].astype(np.int64)
+            if inner
+            else 0
+        )
+        if (
+            table.num_rows == len(body)
+            and found == inner
+            and _multiline_records_well_quoted(buf, records, body, sep)
+        ):
+            lines = records.first_line[body].astype(np.int64)
     malformed = MalformedRows()
     if table is None or lines is None:
         skip = [False] * len(names)  # every column read
-        by_width = _read_by_width(bytes(buf), body_start, names, sep)
+        by_width = _read_by_width(buf, body_start, names, sep)
         if by_width is not None:
             log.info("%s : lignes irrégulières, lues par nombre de champs", path)
             table, lines, malformed = by_width
         else:
             log.info("%s : lecture ligne à ligne (lignes irrégulières ou guillemets)", path)
-            text = bytes(buf).decode("utf-8", errors="replace")
+            text = buf.decode("utf-8", errors="replace")
             table, lines, rows = _read_exact(text, names, sep)
             malformed = MalformedRows(rows)
     table, lines, n_blank = _drop_blank_rows(table, lines)
     if n_blank and any(skip):
         # A row blank but for its personal columns is a row: read them this time.
-        return _parse_csv(path, original, enc, separator, general=general, labels=labels)
+        return _parse_csv(path, buf, enc, separator, labels=labels)
     table = _drop_blank_columns(table, [names[i] for i in blank_names])
     return RawFile(
         str(path), "csv", table, lines, malformed, encoding=enc, separator=sep, blank_rows=n_blank
@@ -451,27 +382,8 @@ def _multiline_records_well_quoted(
     return True
 
 
-def _count_newlines(buf: bytes | mmap.mmap, start: int = 0) -> tuple[int, bool]:
-    """The number of ``\\n`` in ``buf[start:]``, and whether a ``\\r`` there is not
-    followed by ``\\n`` (old Mac line ends, or a carriage return inside a value).
-
-    By numpy, 1 MB at a time: three times as fast as ``bytes.count`` here, without a
-    file-sized temporary array.
-    """
-    data = np.frombuffer(buf, dtype=np.uint8)
-    step = 1 << 20
-    newlines, lone_cr = 0, False
-    for i in range(start, len(data), step):
-        chunk = data[i : i + step]
-        newlines += int(np.count_nonzero(chunk == 10))
-        if not lone_cr:
-            cr = np.flatnonzero(chunk == 13) + i + 1  # the byte after each \\r
-            lone_cr = bool(len(cr)) and (cr[-1] >= len(data) or (data[cr] != 10).any())
-    return newlines, lone_cr
-
-
 def _read_fast(
-    buf: bytes | mmap.mmap,
+    buf: bytes,
     offset: int,
     names: list[str],
     sep: str,
@@ -587,23 +499,36 @@ def _read_by_width(
     a = np.frombuffer(buf, dtype=np.uint8)[body_start:]
     body = memoryview(buf)[body_start:]
     ncol = len(names)
-    nl = np.flatnonzero(a == 10)
+    nl = _positions(a, 10)
     ends = nl if (len(a) and a[-1] == 10) else np.append(nl, len(a))
     starts = np.concatenate(([0], nl + 1))[: len(ends)]
     n = len(ends)
-    quotes = np.flatnonzero(a == 34)
+    quotes = _positions(a, 34)
     quotes_per_line = np.diff(np.searchsorted(quotes, ends), prepend=0)
     if (quotes_per_line & 1).any():
         return None
-    seps = np.flatnonzero(a == sep.encode()[0])
-    width = np.diff(np.searchsorted(seps, ends), prepend=0) + 1
-    if len(quotes):
-        # Less the separators inside quotes: between the quotes of each pair (within a
-        # line, as each line has an even number of them).
-        inside = np.searchsorted(seps, quotes[1::2]) - np.searchsorted(seps, quotes[::2])
-        line_of_pair = np.repeat(np.arange(n), quotes_per_line // 2)
-        width -= np.bincount(line_of_pair, weights=inside, minlength=n).astype(np.int64)
     empty_line = (ends - starts) == 0
+    nonempty = np.flatnonzero(~empty_line)
+    parsed: dict[int, pa.Table] = {}  # by width, tables of every non-empty line
+    width = None
+    if len(nonempty):
+        # Every line as wide as the first (a comma too many on every line, the usual
+        # ragged file): one parse says so, without counting separators (a fifth less
+        # time to read such a file). At the header's width, pyarrow has just failed.
+        first = bytes(body[starts[nonempty[0]] : ends[nonempty[0]]]).decode("utf-8", "replace")
+        w0 = len(next(csv.reader([first], delimiter=sep)))
+        table = _parse_width(body, w0, sep) if w0 not in (1, ncol) else None
+        if table is not None and table.num_rows == len(nonempty):
+            width, parsed[w0] = np.full(n, w0), table
+    if width is None:
+        seps = _positions(a, sep.encode()[0])
+        width = np.diff(np.searchsorted(seps, ends), prepend=0) + 1
+        if len(quotes):
+            # Less the separators inside quotes: between the quotes of each pair (within
+            # a line, as each line has an even number of them).
+            inside = np.searchsorted(seps, quotes[1::2]) - np.searchsorted(seps, quotes[::2])
+            line_of_pair = np.repeat(np.arange(n), quotes_per_line // 2)
+            width -= np.bincount(line_of_pair, weights=inside, minlength=n).astype(np.int64)
     if ((width == 1) & ~empty_line).any() and ncol > 1:
         return None  # blank or one-field lines: the exact path judges them
     first_line = buf[:body_start].count(b"\n") + 1
@@ -612,26 +537,15 @@ def _read_by_width(
     bad: list[tuple[np.ndarray, list[str], pa.Table]] = []
     for w in np.unique(width[~empty_line]).tolist():
         sel = np.flatnonzero((width == w) & ~empty_line)
-        if len(sel) == int((~empty_line).sum()):
-            chunk: bytes | memoryview = body
+        if w in parsed:
+            table = parsed[w]
         else:
-            chunk = b"\n".join(body[starts[i] : ends[i]] for i in sel.tolist())
-        positional = [f"c{i}" for i in range(w)]
-        try:
-            table = pacsv.read_csv(
-                pa.py_buffer(chunk),
-                read_options=pacsv.ReadOptions(column_names=positional, block_size=1 << 22),
-                parse_options=_parse_options(sep, newlines=False),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=dict.fromkeys(positional, pa.large_string()),
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                ),
-            )
-        except pa.ArrowInvalid:
-            return None
-        if table.num_rows != len(sel):
-            return None
+            whole = len(sel) == len(nonempty)
+            chunk = body if whole else b"\n".join(body[starts[i] : ends[i]] for i in sel.tolist())
+            found = _parse_width(chunk, w, sep)
+            if found is None or found.num_rows != len(sel):
+                return None
+            table = found
         lines = first_line + sel.astype(np.int64)
         if w > ncol:
             extra = [pc.utf8_trim_whitespace(table.column(i)) for i in range(ncol, w)]
@@ -667,6 +581,33 @@ def _read_by_width(
         malformed = MalformedRows(groups=groups)
         malformed.set_lines(np.sort(all_lines, kind="stable"))
     return table, lines, malformed
+
+
+def _positions(a: np.ndarray, byte: int) -> np.ndarray:
+    """Where ``byte`` occurs in ``a``, found 1 MB at a time (a file-sized temporary
+    array costs more than the search)."""
+    step = 1 << 20
+    found = [np.flatnonzero(a[i : i + step] == byte) + i for i in range(0, len(a), step)]
+    return np.concatenate(found) if found else np.zeros(0, np.int64)
+
+
+def _parse_width(chunk: bytes | memoryview, width: int, sep: str) -> pa.Table | None:
+    """Lines of ``width`` fields parsed by pyarrow (string columns), or None when one
+    is not that wide."""
+    positional = [f"c{i}" for i in range(width)]
+    try:
+        return pacsv.read_csv(
+            pa.py_buffer(chunk),
+            read_options=pacsv.ReadOptions(column_names=positional, block_size=1 << 22),
+            parse_options=_parse_options(sep, newlines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(positional, pa.large_string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None
 
 
 def _open_at_end(lines: list[str], sep: str) -> bool:
@@ -780,7 +721,7 @@ def _drop_blank_rows(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.n
         sub = col if candidates is None else col.take(pa.array(candidates))
         if pa.types.is_dictionary(sub.type):
             sub = sub.cast(pa.large_string())
-        hits = np.flatnonzero(empty(trim_whitespace(sub)))
+        hits = np.flatnonzero(flags(pc.equal(pc.utf8_trim_whitespace(sub), "")))
         candidates = hits if candidates is None else candidates[hits]
         if len(candidates) == 0:
             return table, lines, 0

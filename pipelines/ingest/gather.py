@@ -14,11 +14,10 @@ import pyarrow.compute as pc
 
 from pipelines.config.core import SourceConfig
 from pipelines.ingest import scrub as _scrub
-from pipelines.ingest.buffers import bits
 from pipelines.ingest.cells import _concurrently, _Parsed, _str_column
 from pipelines.ingest.partition import _Categories
 from pipelines.ingest.schema import _NOTES, _STR_COLUMNS, INGESTED_COLUMNS, OUTSIDE_COLUMNS
-from pipelines.ingest.values import _dictionary_of, arrow_strings, arrow_view, to_str_series
+from pipelines.ingest.values import _dictionary_of, arrow_strings, arrow_view, flags, to_str_series
 from pipelines.taxonomy import BY_CODE, CODES
 
 
@@ -306,7 +305,7 @@ def _presorted_order(
     if len(tie) == 0:
         return order
     n = len(times)
-    in_order = bits(pc.less_equal(ids.slice(0, n - 1), ids.slice(1)))
+    in_order = flags(pc.less_equal(ids.slice(0, n - 1), ids.slice(1)))
     bad = tie[~in_order[tie]]
     if len(bad) == 0:
         return order

@@ -4,7 +4,6 @@ its report id, and its category on the taxonomy."""
 from __future__ import annotations
 
 import binascii
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -111,7 +110,6 @@ def _partition(
     bbox: tuple[float, float, float, float],
     today: date,
     start: pd.Timestamp,
-    on_sort_key: Callable[[pd.Series], None] | None = None,
 ) -> _Partition:
     """Rejected rows first, then duplicates, then rows outside the study area.
 
@@ -120,16 +118,11 @@ def _partition(
     resolve_versions` tells the copies (duplicates) from the versions (updates) when
     ``repeats``; a rejected row is a duplicate when the very same row (same cells, its
     id among them) was rejected before, so that a file read twice is all duplicates.
-    ``on_sort_key(ids)`` is called as soon as the ids without their source prefix are
-    known (the rows' order by id is the same with the prefix): before the rejection
-    reasons when every row has its own id.
     """
     f = p.frame
     n = len(f)
     native = f["id"] if "id" in f else pd.Series("", index=f.index, dtype="str")
     no_id = ~filled_cells(native)
-    if on_sort_key is not None and not no_id.any():
-        on_sort_key(native)
     reason = _reason_codes(f, p.reported_at, p.state, today=today, start=start)
     valid = reason == 0
     cols = [r for r in p.roles if r in f] + (["_raw_text"] if "_raw_text" in f else [])
@@ -142,8 +135,6 @@ def _partition(
     ids_or_hash = (
         native if hashed is None or not no_id.any() else native.where(~no_id, "h" + hashed)
     )
-    if on_sort_key is not None and no_id.any():
-        on_sort_key(ids_or_hash)
     # Whether any valid id repeats (usually not). Known already when every row's own id
     # is filled and distinct: any subset is. The source's prefix is the same for every
     # row, so the ids without it repeat where the report_ids do.

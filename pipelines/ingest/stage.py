@@ -27,8 +27,7 @@ a million-row export is ingested in a few times the time pyarrow takes to read i
 
 This module reads the sources and assembles the result; the work is in private modules,
 one step each: ``_readers`` and ``_csv`` (files to string columns), ``_values`` (cell
-cleaning and value parsers), ``_bytes`` (their fast paths, on the Arrow buffers with
-numpy), ``_ingest_cells`` (roles, coordinates, dates),
+cleaning and value parsers), ``_ingest_cells`` (roles, coordinates, dates),
 ``_ingest_partition`` (where each row goes, ids, categories), ``_ingest_versions``
 (copies and updates of a report, ``report_history.csv``), ``_ingest_gather`` (output
 columns), ``_ingest_rejects`` (``rejected.csv``), ``_likely_duplicates`` (used after
@@ -39,7 +38,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -295,21 +293,14 @@ def _source_outputs(
     start: pd.Timestamp,
 ) -> _SourceOut:
     """Partition, order and gather a parsed source."""
-    # Every row sorted by date and id on a thread while the rows are partitioned (the
-    # sort is a pyarrow kernel, which releases the GIL); then a stable sort on where the
-    # rows go gives both outputs' order: accepted rows, then outside ones.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        by_time: list[Future[np.ndarray]] = []
-
-        def start_sort(ids: pd.Series) -> None:
-            by_time.append(pool.submit(_order, p.reported_at, ids))
-
-        part = _partition(p, source, bbox=bbox, today=today, start=start, on_sort_key=start_sort)
-        cats = _categories(p, source)
-        files = [raw.path for raw in raws]
-        updated_at = parse_updated_at(p, raws, roles_per_file, source)
-        part, history = resolve_versions(p, part, cats, source, files, updated_at=updated_at)
-        order = by_time[0].result()
+    part = _partition(p, source, bbox=bbox, today=today, start=start)
+    cats = _categories(p, source)
+    files = [raw.path for raw in raws]
+    updated_at = parse_updated_at(p, raws, roles_per_file, source)
+    part, history = resolve_versions(p, part, cats, source, files, updated_at=updated_at)
+    # Every row sorted by date and id; then a stable sort on where the rows go gives both
+    # outputs' order: accepted rows, then outside ones.
+    order = _order(p.reported_at, part.ids)
     group = np.where(part.accepted, 0, np.where(part.outside, 1, 2)).astype(np.int8)
     order = order[np.argsort(group[order], kind="stable")]
     n_acc, n_out = int(part.accepted.sum()), int(part.outside.sum())

@@ -12,18 +12,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.ingest.buffers import (
-    bits,
-    chunks_of,
-    comma_decimals,
-    contains_byte,
-    fixed_fr_minutes,
-    has_short_values,
-    leading_days,
-    may_need_trim,
-    nonblank,
-)
-
 log = logging.getLogger(__name__)
 
 #: Time zone of the sites: naive timestamps are local times there.
@@ -56,12 +44,16 @@ def arrow_view(values: pd.Series) -> pa.Array | pa.ChunkedArray:
     return arr
 
 
+def flags(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A pyarrow boolean column as a numpy array, missing values False."""
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def filled_cells(values: pd.Series) -> np.ndarray:
-    """Per cell of a cleaned text column, whether it holds something (not ``""``): read
-    in the string offsets, or the codes of a ``category`` column."""
+    """Per cell of a cleaned text column, whether it holds something (not ``""``)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         return (values != "").to_numpy()
-    return nonblank(arrow_view(values))
+    return flags(pc.not_equal(arrow_view(values), ""))
 
 
 def arrow_strings(values: pd.Series) -> pa.Array:
@@ -84,25 +76,12 @@ _NA_SET = pa.array(
 _NA_LONGEST = max(len(v.encode()) for v in _NA_SET.to_pylist())  # bytes
 
 
-def trim_whitespace(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    """``pyarrow.compute.utf8_trim_whitespace``, but the column itself when no value
-    starts or ends with whitespace (the usual case), which spares copying every string
-    of a large column. The check reads the first and last bytes of each value in the
-    Arrow buffers (numpy, no new strings)."""
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        return pc.utf8_trim_whitespace(column)
-    chunks = chunks_of(column)
-    if any(may_need_trim(chunk) for chunk in chunks):
-        return pc.utf8_trim_whitespace(column)
-    return column
-
-
 def clean_cells(column: pa.ChunkedArray | pa.Array, index: pd.Index | None = None) -> pd.Series:
     """Strip cells and turn missing-value spellings (``NA``, ``null``, ``-``…) into ``""``."""
-    arr = trim_whitespace(pc.fill_null(column, "") if column.null_count else column)
-    # Only a short value can be one (ids, dates and coordinates are longer): its length
-    # is read in the offsets, instead of looking each value up.
-    if has_short_values(arr, _NA_LONGEST):
+    arr = pc.utf8_trim_whitespace(pc.fill_null(column, "") if column.null_count else column)
+    # Only a short value can be one (ids, dates and coordinates are longer).
+    length = pc.binary_length(arr)
+    if pc.any(pc.and_(pc.greater(length, 0), pc.less_equal(length, _NA_LONGEST))).as_py():
         na = pc.is_in(arr, value_set=_NA_SET)
         if pc.any(na).as_py():
             arr = pc.if_else(na, pa.scalar("", arr.type), arr)
@@ -120,7 +99,7 @@ def _dictionary_of(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.nda
         first = encoded.chunk(0).dictionary
         if any(not chunk.dictionary.equals(first) for chunk in encoded.chunks[1:]):
             encoded = encoded.unify_dictionaries()
-    chunks = chunks_of(encoded)
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
     indices = [
         (pc.fill_null(chunk.indices, -1) if chunk.null_count else chunk.indices).to_numpy(
             zero_copy_only=False
@@ -148,7 +127,7 @@ def clean_labels(
         or "NA" may be what was written).
     """
     dictionary, codes = _dictionary_of(pc.fill_null(column, "") if column.null_count else column)
-    cleaned = trim_whitespace(dictionary)
+    cleaned = pc.utf8_trim_whitespace(dictionary)
     if na_tokens:
         cleaned = pc.if_else(pc.is_in(cleaned, value_set=_NA_SET), "", cleaned)
     # Cleaning may make two values equal (" a" and "a"): encode once more.
@@ -228,24 +207,20 @@ def date_order(*columns: pd.Series) -> DateOrder:
     month = day.copy()
     seen = day.copy()
     for values in columns:
-        arr = arrow_view(values)  # cleaned cells: "" where missing
-        # The landlords' usual spelling (dd/mm/yyyy HH:MM, read from the bytes) first: a
-        # day above 12 there is evidence at no cost; the regular expression reads only
-        # the other values (few in a French export). Only for speed: 0.5 s less on a
-        # million rows than the expression over every value (make bench).
-        fast = fixed_fr_minutes(arr)
-        ok = ~np.isnat(fast)
-        seen |= ok
-        day |= ok & (leading_days(arr) > 12)
-        rest = np.flatnonzero(~ok & filled_cells(values))
-        if not len(rest):
-            continue
-        found = pc.extract_regex(pc.fill_null(arr.take(pa.array(rest)), ""), _TWO_FIELDS)
+        # The first 11 characters of a cleaned value hold all the pattern reads (at most
+        # "dd/mm/yyyy" and the character after): the pattern runs once per distinct
+        # prefix, a few thousand in a million dates.
+        arr = pc.fill_null(arrow_view(values), "")
+        prefixes, codes = _dictionary_of(pc.utf8_slice_codeunits(arr, 0, 11))
+        found = pc.extract_regex(prefixes, _TWO_FIELDS)
         a = pc.cast(pc.fill_null(pc.struct_field(found, [0]), "0"), pa.int32()).to_numpy()
         b = pc.cast(pc.fill_null(pc.struct_field(found, [1]), "0"), pa.int32()).to_numpy()
-        seen[rest] |= np.asarray(found.is_valid(), dtype=bool)
-        day[rest] |= (a > 12) & (b <= 12)
-        month[rest] |= (b > 12) & (a <= 12)
+        matched = flags(found.is_valid())
+        day_first = ((a > 12) & (b <= 12))[codes]
+        month_first = ((b > 12) & (a <= 12))[codes]
+        seen |= matched[codes]
+        day |= day_first
+        month |= month_first
     order = (
         "contradictory"
         if day.any() and month.any()
@@ -263,6 +238,16 @@ def date_order(*columns: pd.Series) -> DateOrder:
 _FR_CANONICAL = r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}(?: [0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?"
 
 
+def _leading_days(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Per value, the number written before its first ``/`` when that is one or two
+    digits (``"7/03/2024"`` gives 7, ``"07/03"`` 7), else -1: read once per distinct
+    first three characters."""
+    prefixes, codes = _dictionary_of(pc.utf8_slice_codeunits(pc.fill_null(arr, ""), 0, 3))
+    found = pc.struct_field(pc.extract_regex(prefixes, r"^(?P<d>[0-9]{1,2})/"), [0])
+    days = pc.cast(pc.fill_null(found, "-1"), pa.int64()).to_numpy()
+    return days[codes] if len(codes) else np.zeros(0, np.int64)
+
+
 def _strptime_checked(values: pd.Series, fmt: str) -> pd.Series:
     """``pyarrow.compute.strptime`` (several times faster than ``pd.to_datetime`` on
     distinct values), minus its leniency: it rolls 31/02 over to 2 or 3 March, and
@@ -277,7 +262,7 @@ def _strptime_checked(values: pd.Series, fmt: str) -> pd.Series:
     )
     stamps = micros.view("datetime64[us]")  # NaT where not parsed
     days = np.asarray(pc.fill_null(pc.day(ts), -2).to_numpy(), dtype=np.int64)
-    keep = (days == leading_days(arr)) & (stamps >= np.datetime64("1000-01-01", "us"))
+    keep = (days == _leading_days(arr)) & (stamps >= np.datetime64("1000-01-01", "us"))
     out = np.where(keep, stamps, np.datetime64("NaT", "us"))
     return pd.Series(out, index=values.index, dtype="datetime64[us]", copy=False)
 
@@ -354,13 +339,7 @@ def parse_dates(
             pc.replace_substring_regex(arrow_strings(values), _SWAP, r"\1\4\3\2\5"),
             values.index,
         )
-    if date_format or month_first:
-        out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
-    else:
-        # The landlords' usual spelling first, read from the bytes of every value when
-        # written exactly so (a blank is not); then each form on what is left.
-        out = fixed_fr_minutes(arrow_view(values))
-        filled = filled & np.isnat(out)
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
     pos = np.flatnonzero(filled)
     if len(pos) == 0:
         return pd.Series(out, index=values.index, copy=False)
@@ -452,26 +431,13 @@ def parse_numbers(values: pd.Series, *, decimal: str | None = None) -> tuple[pd.
         written with a decimal comma.
     """
     arr = pc.fill_null(arrow_view(values), "")  # pandas' chunks as they are: no copy
-    chunks = chunks_of(arr)
-    parsed = None
-    # When the other mark is absent, forcing one is the same as detecting it: each comma
-    # becomes a point, in the bytes (comma_decimals), and pyarrow casts.
-    if chunks and (decimal is None or not contains_byte(arr, 46 if decimal == "," else 44)):
-        parts = [comma_decimals(chunk) for chunk in chunks]
-        try:
-            numbers = pc.cast(pa.chunked_array([p[0] for p in parts]), pa.float64())
-            parsed = numbers, np.concatenate([p[1] for p in parts])
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass  # spaces or stray text: the careful way below
-    if parsed is None:
-        numbers, had_comma = _parse_numbers_arrow(arr, decimal)
-        parsed = numbers, bits(pc.fill_null(had_comma, False))
-    x = np.array(parsed[0].to_numpy(zero_copy_only=False), dtype=np.float64)
+    numbers, had_comma = _parse_numbers_arrow(arr, decimal)
+    x = np.array(numbers.to_numpy(zero_copy_only=False), dtype=np.float64)
     x[~np.isfinite(x)] = np.nan
     # Fresh arrays: the Series need not copy them (pandas copies numpy input by default).
     return (
         pd.Series(x, index=values.index, copy=False),
-        pd.Series(parsed[1] & ~np.isnan(x), index=values.index, copy=False),
+        pd.Series(flags(had_comma) & ~np.isnan(x), index=values.index, copy=False),
     )
 
 
