@@ -392,3 +392,39 @@ def test_an_unreadable_source_is_refused_at_load_naming_it(
     with pytest.raises(ConfigError, match=r"sources\[0\]\.path.*lecture refusée") as err:
         load_config(cfg)
     assert str(source) in str(err.value)
+
+
+def _broken_workbook(tmp: Path) -> Path:
+    """A workbook whose sheet's XML has a mismatched tag."""
+    from tests.test_readers_robust import _MALFORMED_SHEETS, _workbook_with_sheet
+
+    return _workbook_with_sheet(tmp / "casse.xlsx", _MALFORMED_SHEETS["mismatched_tag"])
+
+
+# (case id, the source file written in tmp_path, its format, words the message holds)
+BROKEN_SOURCES: list[tuple[str, Callable[[Path], Path], str, list[str]]] = [
+    ("malformed_xlsx", _broken_workbook, "xlsx",
+     ["classeur illisible", "« xl/worksheets/sheet1.xml »"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("write", "fmt", "words"),
+    [pytest.param(w, f, words, id=name) for name, w, f, words in BROKEN_SOURCES],
+)
+def test_an_unreadable_source_file_exits_2_naming_it(
+    tmp_path: Path, write: Callable[[Path], Path], fmt: str, words: list[str]
+) -> None:
+    cfg = _setup(tmp_path)
+    source = write(tmp_path)
+    text = cfg.read_text(encoding="utf-8")
+    text = _sub(r"^path = .*$", f'path = "{source}"')(text, tmp_path)
+    cfg.write_text(text.replace('format = "csv"', f'format = "{fmt}"'), encoding="utf-8")
+    proc = _ingest(cfg, tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert str(source) in lines[0]
+    for word in words:
+        assert word in lines[0], (word, lines[0])
