@@ -401,10 +401,19 @@ def _broken_workbook(tmp: Path) -> Path:
     return _workbook_with_sheet(tmp / "casse.xlsx", _MALFORMED_SHEETS["mismatched_tag"])
 
 
+def _gzip_named_csv(tmp: Path) -> Path:
+    import gzip
+
+    path = tmp / "export.csv"
+    path.write_bytes(gzip.compress(REPORTS.encode("cp1252"), mtime=0))
+    return path
+
+
 # (case id, the source file written in tmp_path, its format, words the message holds)
 BROKEN_SOURCES: list[tuple[str, Callable[[Path], Path], str, list[str]]] = [
     ("malformed_xlsx", _broken_workbook, "xlsx",
      ["classeur illisible", "« xl/worksheets/sheet1.xml »"]),
+    ("gzip_named_csv", _gzip_named_csv, "csv", ["fichier binaire ou compressé", "gzip"]),
 ]  # fmt: skip
 
 

@@ -363,6 +363,51 @@ def test_malformed_xlsx_xml_is_unreadable_naming_the_part(tmp_path: Path, case: 
     assert caught.value.__cause__ is None  # no chained parser error to print
 
 
+@pytest.mark.parametrize(
+    ("compress", "kind"),
+    [
+        (lambda data: __import__("gzip").compress(data, mtime=0), "gzip"),
+        (lambda data: __import__("bz2").compress(data), "bzip2"),
+        (lambda data: __import__("lzma").compress(data), "xz"),
+    ],
+    ids=["gzip", "bzip2", "xz"],
+)
+def test_a_compressed_file_named_csv_is_refused_as_binary(
+    tmp_path: Path, compress: object, kind: str
+) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(compress((RAW / "bondy" / LANDLORD).read_bytes()))  # type: ignore[operator]
+    with pytest.raises(InputError, match=rf"export\.csv : fichier binaire ou compressé .*{kind}"):
+        read_file(path, "auto")
+
+
+def test_a_zip_named_csv_is_refused_as_binary(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.write(RAW / "bondy" / LANDLORD, LANDLORD)
+    with pytest.raises(InputError, match=r"export\.csv : fichier binaire ou compressé .*zip"):
+        read_file(path, "csv")
+
+
+def test_a_csv_parser_error_is_an_input_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Bytes the csv module refuses (a carriage return inside a binary first line) that
+    # no signature gives away: refused as not text, not a traceback.
+    import csv
+
+    from pipelines.ingest import readers
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise csv.Error("new-line character seen in unquoted field")
+
+    monkeypatch.setattr(readers, "read_csv", refuse)
+    path = tmp_path / "bizarre.csv"
+    path.write_bytes(b"a;b\n1;2\n")
+    with pytest.raises(InputError, match=r"bizarre\.csv : .*ne ressemble pas à un fichier texte"):
+        read_file(path, "csv")
+
+
 # --------------------------------------------------------------------------- JSON
 def test_json_nested_too_deep_is_an_input_error(tmp_path: Path) -> None:
     deep = tmp_path / "profond.json"

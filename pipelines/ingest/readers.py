@@ -12,6 +12,7 @@ GeoJSON, Open311 GeoReport v2 service requests (JSON). The values are parsed lat
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import errno
 import json
@@ -134,9 +135,17 @@ def read_file(
     _check_regular_file(path)
     detected = detect_format(path, fmt)
     if detected in ("csv", "kobo", "odk"):
-        raw = read_csv(
-            path, encoding=encoding, separator=separator, labels=labels, personal=personal
-        )
+        _check_not_binary(path)
+        try:
+            raw = read_csv(
+                path, encoding=encoding, separator=separator, labels=labels, personal=personal
+            )
+        except csv.Error:  # a carriage return inside a field of a binary file's first line
+            raise InputError(
+                path,
+                "ce fichier ne ressemble pas à un fichier texte CSV (illisible comme tableau) : "
+                "vérifiez le chemin et le format de la source.",
+            ) from None
         _check_table_like(raw)
         columns = set(raw.columns)
         kobo_columns = {"_uuid", "_submission_time"} <= columns
@@ -187,6 +196,47 @@ def _check_regular_file(path: Path) -> None:
             f"ce n'est pas un fichier ordinaire mais {kind} : Vigie ne lit que des fichiers "
             "de données ; vérifiez le chemin de la source.",
         )
+
+
+#: The first bytes of files that are not text (archives, compressed files, binary
+#: documents), and what they are: such a file given as CSV is refused before it is
+#: parsed, its bytes would be read as text with line ends anywhere.
+_BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "un fichier compressé gzip (.gz)"),
+    (b"PK\x03\x04", "une archive zip ou un classeur Excel (.zip, .xlsx)"),
+    (b"PK\x05\x06", "une archive zip vide"),
+    (b"BZh", "un fichier compressé bzip2 (.bz2)"),
+    (b"\xfd7zXZ\x00", "un fichier compressé xz (.xz)"),
+    (b"(\xb5/\xfd", "un fichier compressé zstd (.zst)"),
+    (b"7z\xbc\xaf'\x1c", "une archive 7-Zip (.7z)"),
+    (b"Rar!\x1a\x07", "une archive RAR (.rar)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "un ancien classeur Excel (.xls)"),
+    (b"%PDF", "un document PDF"),
+    (b"PAR1", "un fichier Parquet"),
+    (b"SQLite format 3\x00", "une base SQLite"),
+)
+
+
+def _check_not_binary(path: Path) -> None:
+    """Refuse a file given as delimited text whose first bytes are those of a
+    compressed file, an archive or a binary document (:data:`_BINARY_MAGIC`); the
+    message says what it looks like, never quoting its content.
+
+    Raises
+    ------
+    InputError
+        The file is binary or compressed.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    for magic, kind in _BINARY_MAGIC:
+        if head.startswith(magic):
+            raise InputError(
+                path,
+                f"fichier binaire ou compressé ({kind}), pas un fichier texte CSV : "
+                "décompressez-le ou exportez-le en CSV, et vérifiez le chemin et le format "
+                "de la source.",
+            )
 
 
 #: C0 control characters other than tab: a header holding them is not text.
