@@ -437,3 +437,27 @@ def test_an_unreadable_source_file_exits_2_naming_it(
     assert str(source) in lines[0]
     for word in words:
         assert word in lines[0], (word, lines[0])
+
+
+def test_an_osm_extract_without_buildings_exits_2_naming_it(tmp_path: Path) -> None:
+    # One node, no building: hexagons over no building would be NaN-sized.
+    cfg = _setup(tmp_path)
+    osm = tmp_path / "sans_batiment.osm"
+    osm.write_text(
+        '<?xml version="1.0"?><osm version="0.6">'
+        '<bounds minlat="48.89" minlon="2.47" maxlat="48.92" maxlon="2.51"/>'
+        '<node id="1" lat="48.9" lon="2.48"/></osm>',
+        encoding="utf-8",
+    )
+    cfg.write_text(_sub(r"^osm = .*$", f'osm = "{osm}"')(cfg.read_text("utf-8"), tmp_path))
+    proc = _vigie(
+        "stage", "buildings", "--config", str(cfg), "--site", "t",
+        "--processed-dir", str(tmp_path / "out"), "--maps-dir", str(tmp_path / "maps"),
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert f"{osm}, clé « osm »" in lines[0]
+    assert "aucun bâtiment" in lines[0]
+    assert not (tmp_path / "out" / "buildings_osm.parquet").exists()
