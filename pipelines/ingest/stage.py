@@ -304,6 +304,13 @@ def _source_outputs(
         def start_sort(ids: pd.Series) -> None:
             by_time.append(pool.submit(_order, p.reported_at, ids))
 
+        # A closing date after the day of processing is not trusted: missing, as an
+        # unreadable one is (the row is kept), and counted apart.
+        closed = p.closed_at.to_numpy()
+        tomorrow = np.datetime64(pd.Timestamp(today) + pd.Timedelta(days=1), "us")
+        closed_in_future = ~np.isnat(closed) & (closed >= tomorrow)
+        if closed_in_future.any():
+            p.closed_at = p.closed_at.mask(closed_in_future)
         part = _partition(p, source, bbox=bbox, today=today, start=start, on_sort_key=start_sort)
         cats = _categories(p, source)
         files = [raw.path for raw in raws]
@@ -413,8 +420,11 @@ def _source_outputs(
         ),
         "personal_columns_detected": detected,
         "closed_at_unparseable": int(
-            np.count_nonzero(kept & closed_given & np.isnat(p.closed_at.to_numpy()))
+            np.count_nonzero(
+                kept & closed_given & np.isnat(p.closed_at.to_numpy()) & ~closed_in_future
+            )
         ),
+        "closed_at_in_future": int(np.count_nonzero(kept & closed_in_future)),
         "updated_at_unparseable": unparseable_updated_at(p, updated_at, kept),
     }
     return _SourceOut(accepted, rejected, outside, summary, history)
