@@ -469,3 +469,43 @@ def test_an_osm_extract_without_buildings_exits_2_naming_it(tmp_path: Path) -> N
     assert f"{osm}, clé « osm »" in lines[0]
     assert "aucun bâtiment" in lines[0]
     assert not (tmp_path / "out" / "buildings_osm.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    "bbox",
+    [
+        "[48.89, 2.47, 48.92, 2.51]",  # latitude and longitude swapped
+        "[5.36, 43.28, 5.40, 43.31]",  # Marseille, for an extract of Bondy
+    ],
+    ids=["lat_lon_swapped", "another_town"],
+)
+def test_a_study_area_missing_the_osm_extract_exits_2(tmp_path: Path, bbox: str) -> None:
+    from tests.conftest import osm_bounds_file
+
+    cfg = _setup(tmp_path)
+    cfg.write_text(_bbox(bbox)(cfg.read_text("utf-8"), tmp_path), encoding="utf-8")
+    bounds = osm_bounds_file(tmp_path, OSM)
+    proc = _vigie(
+        "ingest", "--config", str(cfg), "--site", "t", "--out-dir", str(tmp_path / "out"),
+        "--bounds", str(bounds),
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert f"{cfg}, clé « sites[0].study_area_bbox »" in lines[0]
+    assert "ne recoupe pas l'emprise de l'extrait OSM" in lines[0]
+    assert not (tmp_path / "out" / "ingested.parquet").exists()
+
+
+def test_a_study_area_inside_the_osm_extract_is_accepted(tmp_path: Path) -> None:
+    from tests.conftest import osm_bounds_file
+
+    cfg = _setup(tmp_path)
+    bounds = osm_bounds_file(tmp_path, OSM)
+    proc = _vigie(
+        "ingest", "--config", str(cfg), "--site", "t", "--out-dir", str(tmp_path / "out"),
+        "--bounds", str(bounds),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "ingested.parquet").exists()
