@@ -359,7 +359,7 @@ def _broken_part(path: Path) -> tuple[str, str] | None:
 
     with zipfile.ZipFile(path) as archive:
         for name in _xml_parts(archive):
-            parser = XMLPullParser()
+            parser: XMLPullParser[Any] = XMLPullParser()
             try:
                 with archive.open(name) as fh:
                     while chunk := fh.read(2**20):
