@@ -178,6 +178,14 @@ CASES: list[tuple[str, Callable[[str, Path], str], Callable[[Path], object] | No
      _file, ["project.processed_dir", "n'est pas un dossier"]),
     ("maps_dir_under_a_file", _sub(r"^maps_dir = .*$", 'maps_dir = "{tmp}/un_fichier/cartes"'),
      _file, ["project.maps_dir", "n'est pas un dossier"]),
+    ("processed_dir_is_maps_dir", _sub(r"^maps_dir = .*$", 'maps_dir = "{tmp}/processed"'), None,
+     ["project.processed_dir", "project.maps_dir", "même dossier", "make clean"]),
+    ("maps_dir_inside_processed_dir",
+     _sub(r"^maps_dir = .*$", 'maps_dir = "{tmp}/processed/cartes"'), None,
+     ["project.processed_dir", "project.maps_dir", "imbriqués"]),
+    ("annotations_dir_inside_processed_dir",
+     _sub(r"^annotations_dir = .*$", 'annotations_dir = "{tmp}/processed/notes"'), None,
+     ["project.processed_dir", "project.annotations_dir", "imbriqués"]),
     ("glob_matches_nothing", _sub(r"^path = .*$", 'path = "{tmp}/raw/export_*.csv"'), None,
      ["sites[0].sources[0].path", "aucun fichier ne correspond"]),
     ("missing_source", _sub(r"^path = .*$", 'path = "{tmp}/raw/absent.csv"'), None,
@@ -392,3 +400,112 @@ def test_an_unreadable_source_is_refused_at_load_naming_it(
     with pytest.raises(ConfigError, match=r"sources\[0\]\.path.*lecture refusée") as err:
         load_config(cfg)
     assert str(source) in str(err.value)
+
+
+def _broken_workbook(tmp: Path) -> Path:
+    """A workbook whose sheet's XML has a mismatched tag."""
+    from tests.test_readers_robust import _MALFORMED_SHEETS, _workbook_with_sheet
+
+    return _workbook_with_sheet(tmp / "casse.xlsx", _MALFORMED_SHEETS["mismatched_tag"])
+
+
+def _gzip_named_csv(tmp: Path) -> Path:
+    import gzip
+
+    path = tmp / "export.csv"
+    path.write_bytes(gzip.compress(REPORTS.encode("cp1252"), mtime=0))
+    return path
+
+
+# (case id, the source file written in tmp_path, its format, words the message holds)
+BROKEN_SOURCES: list[tuple[str, Callable[[Path], Path], str, list[str]]] = [
+    ("malformed_xlsx", _broken_workbook, "xlsx",
+     ["classeur illisible", "« xl/worksheets/sheet1.xml »"]),
+    ("gzip_named_csv", _gzip_named_csv, "csv", ["fichier binaire ou compressé", "gzip"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("write", "fmt", "words"),
+    [pytest.param(w, f, words, id=name) for name, w, f, words in BROKEN_SOURCES],
+)
+def test_an_unreadable_source_file_exits_2_naming_it(
+    tmp_path: Path, write: Callable[[Path], Path], fmt: str, words: list[str]
+) -> None:
+    cfg = _setup(tmp_path)
+    source = write(tmp_path)
+    text = cfg.read_text(encoding="utf-8")
+    text = _sub(r"^path = .*$", f'path = "{source}"')(text, tmp_path)
+    cfg.write_text(text.replace('format = "csv"', f'format = "{fmt}"'), encoding="utf-8")
+    proc = _ingest(cfg, tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert str(source) in lines[0]
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+def test_an_osm_extract_without_buildings_exits_2_naming_it(tmp_path: Path) -> None:
+    # One node, no building: hexagons over no building would be NaN-sized.
+    cfg = _setup(tmp_path)
+    osm = tmp_path / "sans_batiment.osm"
+    osm.write_text(
+        '<?xml version="1.0"?><osm version="0.6">'
+        '<bounds minlat="48.89" minlon="2.47" maxlat="48.92" maxlon="2.51"/>'
+        '<node id="1" lat="48.9" lon="2.48"/></osm>',
+        encoding="utf-8",
+    )
+    cfg.write_text(_sub(r"^osm = .*$", f'osm = "{osm}"')(cfg.read_text("utf-8"), tmp_path))
+    proc = _vigie(
+        "stage", "buildings", "--config", str(cfg), "--site", "t",
+        "--processed-dir", str(tmp_path / "out"), "--maps-dir", str(tmp_path / "maps"),
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert f"{osm}, clé « osm »" in lines[0]
+    assert "aucun bâtiment" in lines[0]
+    assert not (tmp_path / "out" / "buildings_osm.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    "bbox",
+    [
+        "[48.89, 2.47, 48.92, 2.51]",  # latitude and longitude swapped
+        "[5.36, 43.28, 5.40, 43.31]",  # Marseille, for an extract of Bondy
+    ],
+    ids=["lat_lon_swapped", "another_town"],
+)
+def test_a_study_area_missing_the_osm_extract_exits_2(tmp_path: Path, bbox: str) -> None:
+    from tests.conftest import osm_bounds_file
+
+    cfg = _setup(tmp_path)
+    cfg.write_text(_bbox(bbox)(cfg.read_text("utf-8"), tmp_path), encoding="utf-8")
+    bounds = osm_bounds_file(tmp_path, OSM)
+    proc = _vigie(
+        "ingest", "--config", str(cfg), "--site", "t", "--out-dir", str(tmp_path / "out"),
+        "--bounds", str(bounds),
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert f"{cfg}, clé « sites[0].study_area_bbox »" in lines[0]
+    assert "ne recoupe pas l'emprise de l'extrait OSM" in lines[0]
+    assert not (tmp_path / "out" / "ingested.parquet").exists()
+
+
+def test_a_study_area_inside_the_osm_extract_is_accepted(tmp_path: Path) -> None:
+    from tests.conftest import osm_bounds_file
+
+    cfg = _setup(tmp_path)
+    bounds = osm_bounds_file(tmp_path, OSM)
+    proc = _vigie(
+        "ingest", "--config", str(cfg), "--site", "t", "--out-dir", str(tmp_path / "out"),
+        "--bounds", str(bounds),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "ingested.parquet").exists()

@@ -1059,3 +1059,30 @@ def test_repeated_ids_in_one_file(tmp_path: Path) -> None:
         "id;date;adresse\nA;01/03/2024;1 rue A\nB;02/03/2024;2 rue B\n", encoding="utf-8"
     )
     assert _ingest(src).summary["sources"]["src"]["duplicates"] == 0
+
+
+def test_closing_date_in_the_future_is_missing_and_counted(tmp_path: Path) -> None:
+    # TODAY is 2025-06-01: a closing date in 2099 is not trusted (it would make a delay
+    # of decades); the row is kept, its closed_at missing, as an unreadable one's is.
+    path = tmp_path / "clotures.csv"
+    path.write_text(
+        "id;date;adresse;Latitude;Longitude;Date de clôture\n"
+        "A;03/02/2025;1 rue A;48,9100;2,4850;05/02/2025\n"
+        "B;03/02/2025;2 rue B;48,9100;2,4850;01/01/2099\n"
+        "C;03/02/2025;3 rue C;48,9100;2,4850;pas une date\n"
+        "D;03/02/2025;4 rue D;48,9100;2,4850;01/06/2025 23:00\n"
+        "E;03/02/2025;5 rue E;48,9100;2,4850;02/06/2025\n",
+        encoding="utf-8",
+    )
+    columns = {"id": "id", "date": "date", "address": "adresse", "lat": "Latitude"}
+    columns |= {"lon": "Longitude", "closed_at": "Date de clôture"}
+    result = _ingest(_source(path, columns=columns))
+    rows = _by_id(result)
+    assert rows.loc["src:A", "closed_at"] == pd.Timestamp("2025-02-05")
+    assert rows.loc["src:D", "closed_at"] == pd.Timestamp("2025-06-01 23:00")  # today
+    for ticket in ("B", "C", "E"):
+        assert pd.isna(rows.loc[f"src:{ticket}", "closed_at"]), ticket
+    s = result.summary["sources"]["src"]
+    assert s["accepted"] == 5
+    assert s["closed_at_in_future"] == 2
+    assert s["closed_at_unparseable"] == 1

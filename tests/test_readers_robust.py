@@ -314,6 +314,100 @@ def test_xlsx_zip_bomb_at_real_size_refused_before_reading(
         read_file(path, "auto")
 
 
+_SHEET_HEAD = (
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+    '<row><c t="inlineStr"><is><t>date</t></is></c>'
+    '<c t="inlineStr"><is><t>description</t></is></c></row>'
+)
+_LAUGHS = (
+    '<!DOCTYPE lolz [<!ENTITY lol "lollollollol">'
+    + "".join(
+        f'<!ENTITY lol{k} "{(f"&lol{k - 1};" if k > 1 else "&lol;") * 10}">' for k in range(1, 10)
+    )
+    + "]>"
+)
+_MALFORMED_SHEETS = {
+    "mismatched_tag": _SHEET_HEAD + "<row><c><is><t>1</t></is><c></row></sheetData></worksheet>",
+    "billion_laughs": _LAUGHS + _SHEET_HEAD + "<row><c t='inlineStr'><is><t>&lol9;</t></is></c>"
+    "</row></sheetData></worksheet>",
+    "external_entity": '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>' + _SHEET_HEAD
+    + "<row><c t='inlineStr'><is><t>&xxe;</t></is></c></row></sheetData></worksheet>",
+    # A DTD past the first 64 KiB searched for one: expat's own refusal is caught.
+    "late_external_entity": "<!--" + "x" * 70_000 + '-->'
+    '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>' + _SHEET_HEAD
+    + "<row><c t='inlineStr'><is><t>&xxe;</t></is></c></row></sheetData></worksheet>",
+}  # fmt: skip
+
+
+def _workbook_with_sheet(path: Path, sheet_xml: str) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        archive.writestr("_rels/.rels", _RELS)
+        archive.writestr("xl/workbook.xml", _WORKBOOK)
+        archive.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        archive.writestr("xl/worksheets/sheet1.xml", '<?xml version="1.0"?>' + sheet_xml)
+    return path
+
+
+@pytest.mark.parametrize("case", list(_MALFORMED_SHEETS))
+def test_malformed_xlsx_xml_is_unreadable_naming_the_part(tmp_path: Path, case: str) -> None:
+    path = _workbook_with_sheet(tmp_path / f"{case}.xlsx", _MALFORMED_SHEETS[case])
+    with pytest.raises(InputError) as caught:
+        read_file(path, "auto")
+    message = str(caught.value)
+    assert message.startswith(f"{path} : classeur illisible : la partie")
+    assert "« xl/worksheets/sheet1.xml »" in message
+    # Nothing of the sheet's content, nor of a file an entity points to, is echoed.
+    for content in ("lol", "xxe", "passwd", "root:", "<"):
+        assert content not in message, (content, message)
+    assert caught.value.__cause__ is None  # no chained parser error to print
+
+
+@pytest.mark.parametrize(
+    ("compress", "kind"),
+    [
+        (lambda data: __import__("gzip").compress(data, mtime=0), "gzip"),
+        (lambda data: __import__("bz2").compress(data), "bzip2"),
+        (lambda data: __import__("lzma").compress(data), "xz"),
+    ],
+    ids=["gzip", "bzip2", "xz"],
+)
+def test_a_compressed_file_named_csv_is_refused_as_binary(
+    tmp_path: Path, compress: object, kind: str
+) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(compress((RAW / "bondy" / LANDLORD).read_bytes()))  # type: ignore[operator]
+    with pytest.raises(InputError, match=rf"export\.csv : fichier binaire ou compressé .*{kind}"):
+        read_file(path, "auto")
+
+
+def test_a_zip_named_csv_is_refused_as_binary(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.write(RAW / "bondy" / LANDLORD, LANDLORD)
+    with pytest.raises(InputError, match=r"export\.csv : fichier binaire ou compressé .*zip"):
+        read_file(path, "csv")
+
+
+def test_a_csv_parser_error_is_an_input_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Bytes the csv module refuses (a carriage return inside a binary first line) that
+    # no signature gives away: refused as not text, not a traceback.
+    import csv
+
+    from pipelines.ingest import readers
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise csv.Error("new-line character seen in unquoted field")
+
+    monkeypatch.setattr(readers, "read_csv", refuse)
+    path = tmp_path / "bizarre.csv"
+    path.write_bytes(b"a;b\n1;2\n")
+    with pytest.raises(InputError, match=r"bizarre\.csv : .*ne ressemble pas à un fichier texte"):
+        read_file(path, "csv")
+
+
 # --------------------------------------------------------------------------- JSON
 def test_json_nested_too_deep_is_an_input_error(tmp_path: Path) -> None:
     deep = tmp_path / "profond.json"

@@ -868,6 +868,37 @@ def site_settings(params: Mapping[str, Mapping[str, Any]]) -> SiteSettings:
 
 
 # --------------------------------------------------------------------------- load
+def _check_dirs_apart(dirs: dict[str, str], path: str) -> None:
+    """Refuse output folders that are the same or one inside another: each is written
+    (and cleaned by ``make clean``) on its own, so a shared folder would have one
+    stage's outputs, or ``make clean``, delete another's files (maps, annotations).
+
+    Raises
+    ------
+    ConfigError
+        Two of the folders coincide or are nested, naming both keys.
+    """
+    resolved = {key: Path(os.path.abspath(value)).resolve() for key, value in dirs.items()}
+    keys = list(resolved)
+    for i, first in enumerate(keys):
+        for second in keys[i + 1 :]:
+            a, b = resolved[first], resolved[second]
+            if a == b:
+                how = "désignent le même dossier"
+            elif a.is_relative_to(b) or b.is_relative_to(a):
+                inner, outer = (first, second) if a.is_relative_to(b) else (second, first)
+                how = f"sont imbriqués (project.{inner} est dans project.{outer})"
+            else:
+                continue
+            raise ConfigError(
+                path,
+                f"project.{first} (« {dirs[first]} ») et project.{second} "
+                f"(« {dirs[second]} ») {how} : chaque dossier de sortie doit être distinct, "
+                "sans quoi une étape ou « make clean » effacerait les fichiers d'un autre.",
+                key=f"project.{first}, project.{second}",
+            )
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate a configuration file, and check the files it names.
 
@@ -916,6 +947,7 @@ def load_config(path: str | Path) -> Config:
         dir_problem = _output_dir_problem(Path(value)) if value.strip() else "chemin vide"
         if dir_problem is not None:
             raise ConfigError(spath, f"dossier « {value} » : {dir_problem}.", key=f"project.{key}")
+    _check_dirs_apart(dirs, spath)
     tags = (
         _strings(project, "annotation_tags", spath, "project")
         if "annotation_tags" in project

@@ -12,6 +12,7 @@ GeoJSON, Open311 GeoReport v2 service requests (JSON). The values are parsed lat
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import errno
 import json
@@ -24,7 +25,7 @@ import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -134,9 +135,17 @@ def read_file(
     _check_regular_file(path)
     detected = detect_format(path, fmt)
     if detected in ("csv", "kobo", "odk"):
-        raw = read_csv(
-            path, encoding=encoding, separator=separator, labels=labels, personal=personal
-        )
+        _check_not_binary(path)
+        try:
+            raw = read_csv(
+                path, encoding=encoding, separator=separator, labels=labels, personal=personal
+            )
+        except csv.Error:  # a carriage return inside a field of a binary file's first line
+            raise InputError(
+                path,
+                "ce fichier ne ressemble pas à un fichier texte CSV (illisible comme tableau) : "
+                "vérifiez le chemin et le format de la source.",
+            ) from None
         _check_table_like(raw)
         columns = set(raw.columns)
         kobo_columns = {"_uuid", "_submission_time"} <= columns
@@ -187,6 +196,47 @@ def _check_regular_file(path: Path) -> None:
             f"ce n'est pas un fichier ordinaire mais {kind} : Vigie ne lit que des fichiers "
             "de données ; vérifiez le chemin de la source.",
         )
+
+
+#: The first bytes of files that are not text (archives, compressed files, binary
+#: documents), and what they are: such a file given as CSV is refused before it is
+#: parsed, its bytes would be read as text with line ends anywhere.
+_BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "un fichier compressé gzip (.gz)"),
+    (b"PK\x03\x04", "une archive zip ou un classeur Excel (.zip, .xlsx)"),
+    (b"PK\x05\x06", "une archive zip vide"),
+    (b"BZh", "un fichier compressé bzip2 (.bz2)"),
+    (b"\xfd7zXZ\x00", "un fichier compressé xz (.xz)"),
+    (b"(\xb5/\xfd", "un fichier compressé zstd (.zst)"),
+    (b"7z\xbc\xaf'\x1c", "une archive 7-Zip (.7z)"),
+    (b"Rar!\x1a\x07", "une archive RAR (.rar)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "un ancien classeur Excel (.xls)"),
+    (b"%PDF", "un document PDF"),
+    (b"PAR1", "un fichier Parquet"),
+    (b"SQLite format 3\x00", "une base SQLite"),
+)
+
+
+def _check_not_binary(path: Path) -> None:
+    """Refuse a file given as delimited text whose first bytes are those of a
+    compressed file, an archive or a binary document (:data:`_BINARY_MAGIC`); the
+    message says what it looks like, never quoting its content.
+
+    Raises
+    ------
+    InputError
+        The file is binary or compressed.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    for magic, kind in _BINARY_MAGIC:
+        if head.startswith(magic):
+            raise InputError(
+                path,
+                f"fichier binaire ou compressé ({kind}), pas un fichier texte CSV : "
+                "décompressez-le ou exportez-le en CSV, et vérifiez le chemin et le format "
+                "de la source.",
+            )
 
 
 #: C0 control characters other than tab: a header holding them is not text.
@@ -279,14 +329,73 @@ def _size(n_bytes: int) -> str:
     return f"{max(1, round(n_bytes / 1024))} ko"
 
 
+#: What opens a document type declaration: an Office Open XML part never has one
+#: (ECMA-376, part 2), and one is how entities are declared ("billion laughs" expansion,
+#: external entities such as ``SYSTEM "file:///etc/passwd"``).
+_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+#: Bytes of each XML part searched for a DTD: it must come before the root element, in
+#: the first lines (an XML declaration, perhaps comments).
+_DTD_HEAD_BYTES = 64 * 1024
+
+
+def _unreadable_part(path: Path, part: str, why: str) -> InputError:
+    """``classeur illisible``, naming the part, never quoting it (it may be anything)."""
+    return InputError(
+        path,
+        f"classeur illisible : la partie « {part} » {why}. Réenregistrez le classeur "
+        "depuis le tableur, ou exportez la feuille en CSV.",
+    )
+
+
+def _xml_parts(archive: zipfile.ZipFile) -> list[str]:
+    return [n for n in archive.namelist() if n.lower().endswith((".xml", ".rels", ".vml"))]
+
+
+def _broken_part(path: Path) -> tuple[str, str] | None:
+    """The first XML part of the workbook that does not parse, and where (``ligne l,
+    colonne c``): looked for once reading has failed, to name it."""
+    from xml.etree.ElementTree import ParseError, XMLPullParser
+
+    with zipfile.ZipFile(path) as archive:
+        for name in _xml_parts(archive):
+            parser: XMLPullParser[Any] = XMLPullParser()
+            try:
+                with archive.open(name) as fh:
+                    while chunk := fh.read(2**20):
+                        parser.feed(chunk)
+                        for _ in parser.read_events():
+                            pass
+                parser.close()
+            except ParseError as err:
+                line, column = err.position
+                return name, f"ligne {line}, colonne {column}"
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+                return name, ""
+    return None
+
+
 def _check_xlsx_parts(path: Path, *, max_xml_bytes: int) -> None:
     """Check the decompressed size of every part of the workbook before opening it:
     openpyxl reads the shared strings and styles whole, and scans every sheet for its
-    dimension when the workbook opens, even in read-only mode."""
+    dimension when the workbook opens, even in read-only mode. Refuse a part declaring a
+    DTD (entities) before any is parsed."""
     try:
         with zipfile.ZipFile(path) as archive:
             sizes = {info.filename: info.file_size for info in archive.infolist()}
-    except zipfile.BadZipFile as err:
+            for name in _xml_parts(archive):
+                with archive.open(name) as fh:
+                    head = fh.read(_DTD_HEAD_BYTES)
+                if _DTD.search(head):
+                    raise _unreadable_part(
+                        path,
+                        name,
+                        "déclare une DTD (des entités XML), ce qu'un classeur Excel ne fait "
+                        "jamais : elle n'est pas lue",
+                    )
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        if isinstance(err, (FileNotFoundError, IsADirectoryError, PermissionError)):
+            raise
         raise InputError(path, f"classeur Excel illisible ({err}).") from err
     for name, size in sizes.items():
         if size > max_xml_bytes:
@@ -319,16 +428,35 @@ def read_xlsx(
     InputError
         The workbook is corrupt, the sheet absent, or the sheet over the limits.
     """
+    from xml.etree.ElementTree import ParseError
+
+    _check_xlsx_parts(path, max_xml_bytes=max_xml_bytes)
+    try:
+        # Opened here, so that it is closed whatever openpyxl fails on (it leaves its
+        # archive open when a part does not parse).
+        with path.open("rb") as fh:
+            return _read_sheet(path, fh, sheet=sheet, max_rows=max_rows)
+    except ParseError:
+        broken = _broken_part(path)
+        if broken is None:
+            raise _unreadable_part(path, "XML", "n'est pas du XML valide") from None
+        name, where = broken
+        raise _unreadable_part(
+            path, name, "n'est pas du XML valide" + (f" ({where})" if where else "")
+        ) from None
+
+
+def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -> RawFile:
+    """:func:`read_xlsx` once the parts are checked, from ``fh``, ``path`` opened."""
     import openpyxl
     from openpyxl.utils.datetime import CALENDAR_MAC_1904
     from openpyxl.utils.exceptions import InvalidFileException
 
-    _check_xlsx_parts(path, max_xml_bytes=max_xml_bytes)
     try:
         with warnings.catch_warnings():
             # openpyxl warns about styles and data validation it does not keep: noise here.
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except (

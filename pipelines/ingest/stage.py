@@ -293,6 +293,13 @@ def _source_outputs(
     start: pd.Timestamp,
 ) -> _SourceOut:
     """Partition, order and gather a parsed source."""
+    # A closing date after the day of processing is not trusted: missing, as an
+    # unreadable one is (the row is kept), and counted apart.
+    closed = p.closed_at.to_numpy()
+    tomorrow = np.datetime64(pd.Timestamp(today) + pd.Timedelta(days=1), "us")
+    closed_in_future = ~np.isnat(closed) & (closed >= tomorrow)
+    if closed_in_future.any():
+        p.closed_at = p.closed_at.mask(closed_in_future)
     part = _partition(p, source, bbox=bbox, today=today, start=start)
     cats = _categories(p, source)
     files = [raw.path for raw in raws]
@@ -404,8 +411,11 @@ def _source_outputs(
         ),
         "personal_columns_detected": detected,
         "closed_at_unparseable": int(
-            np.count_nonzero(kept & closed_given & np.isnat(p.closed_at.to_numpy()))
+            np.count_nonzero(
+                kept & closed_given & np.isnat(p.closed_at.to_numpy()) & ~closed_in_future
+            )
         ),
+        "closed_at_in_future": int(np.count_nonzero(kept & closed_in_future)),
         "updated_at_unparseable": unparseable_updated_at(p, updated_at, kept),
     }
     return _SourceOut(accepted, rejected, outside, summary, history)
@@ -489,11 +499,34 @@ def ingest_site(
 
 
 def study_area(
-    site: SiteConfig, bounds: Sequence[float] | None
+    site: SiteConfig, bounds: Sequence[float] | None, *, config_path: str = "", key: str = ""
 ) -> tuple[float, float, float, float]:
     """The study area of a site: its ``study_area_bbox``, else ``bounds``, those of its
-    OSM extract as the OSM stage wrote them in ``buildings_summary.json``."""
+    OSM extract as the OSM stage wrote them in ``buildings_summary.json``.
+
+    When both are known they must intersect: a box that misses the extract (latitude and
+    longitude swapped, another town's box) would send every report outside the study
+    area without a word.
+
+    Raises
+    ------
+    ConfigError
+        No study area is known, or ``study_area_bbox`` (named as ``key`` of the
+        configuration ``config_path``) does not meet the extract's bounds.
+    """
     if site.study_area_bbox:
+        if bounds:
+            w, s, e, n = site.study_area_bbox
+            ow, os_, oe, on = (float(v) for v in bounds)
+            if w > oe or e < ow or s > on or n < os_:
+                raise ConfigError(
+                    config_path or str(site.osm),
+                    f"la zone d'étude [{w}, {s}, {e}, {n}] ne recoupe pas l'emprise de "
+                    f"l'extrait OSM [{ow}, {os_}, {oe}, {on}] (ouest, sud, est, nord, en "
+                    "degrés) : vérifiez l'ordre des valeurs (longitude avant latitude) et que "
+                    "l'extrait couvre le site.",
+                    key=key or "study_area_bbox",
+                )
         return site.study_area_bbox
     if not bounds:
         raise ConfigError(
@@ -527,7 +560,8 @@ def run(
     """
 
     site = config.site(site_id)
-    bbox = study_area(site, bounds)
+    index = [s.id for s in config.sites].index(site_id)
+    bbox = study_area(site, bounds, config_path=config.path, key=f"sites[{index}].study_area_bbox")
     today = site.settings.ingest.today or date.today()
     result = ingest_site(site, study_area_bbox=bbox, today=today)
     write_result(result, site_id, out_dir)

@@ -169,6 +169,11 @@ def build_buildings_report(
     buildings, the extract's bounds (west, south, east, north; for Overpass, the requested
     box, ``None`` for a place name), which ingestion takes as the study area when none is
     configured, and ``osm_incomplete``: the incomplete ways and relations dropped, by kind.
+
+    Raises
+    ------
+    ConfigError
+        The extract holds no building (key ``osm``).
     """
     summary: dict[str, Any] = {}
     if str(osm_path).startswith(OVERPASS_PREFIX):
@@ -181,6 +186,15 @@ def build_buildings_report(
         buildings, incomplete, bounds = read_osm_file_report(osm_path)
         summary["bounds"] = list(bounds)
         summary["osm_incomplete"] = incomplete.summary()
+    if len(buildings) == 0:
+        # Every later stage works on buildings (hexagons over them, reports matched to
+        # them): an extract without any is the wrong file or the wrong area.
+        raise ConfigError(
+            str(osm_path),
+            "cet extrait OpenStreetMap ne contient aucun bâtiment (aucun contour "
+            "« building ») : vérifiez qu'il couvre bien le site et qu'il n'a pas été filtré.",
+            key="osm",
+        )
     rpls = read_rpls(rpls_path) if rpls_path else None
     dw = dwellings_per_building(buildings, rpls)
     out = buildings.join(dw)
