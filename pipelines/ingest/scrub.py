@@ -15,7 +15,8 @@ Modes (what a column's meaning lets go):
   name rules never run on an address, whose words are street names ("rue du Docteur
   Roux", "place Monsieur le Prince"), but a phone, an e-mail or "appt 34" typed into the
   address field still goes;
-- ``"id"`` (the sources' report identifiers): phones and e-mails, and
+- ``"id"`` (the sources' report identifiers): phones, e-mails and a capitalised name
+  after a civility ("DI-2024-00003 Mme Durand"; "MME-45", "DR-2024-001" stay), and
   :func:`scrub_ids` keeps distinct identifiers distinct.
 
 The rules run through ``pyarrow.compute`` (Google RE2) rather than pandas' ``.str``
@@ -344,6 +345,13 @@ _NAME_AFTER_CIVILITY = (
     + r")"
     + _MORE_NAMES
 )  # fmt: skip
+# In an identifier ("DI-2024-00003 Mme Durand"), only a capitalised word of two letters
+# or more after a civility and a space or a full stop is a name: "MME-45", "DR-2024-001",
+# "M12-3" and "Dr 3" stay whole.
+_NAME_IN_ID = (
+    r"(^|" + _NW + r")" + _CIVILITY + _AFTER_CIVILITY + r"(?:(?:" + _PARTICLE + r"){1,3}"
+    + _G + r"?)?[" + _UPPER + r"][" + _L + _APOS[1:-1] + r"\-]+" + _MORE_NAMES
+)  # fmt: skip
 # "chez Dupont", "famille Diallo", "nom : Dupont": the lead word stays (no initial: "chez
 # M. et Mme Fofana" is a civility).
 _CAP_WORD = r"[" + _UPPER + r"][" + _L + _APOS[1:-1] + r"\-]+"
@@ -540,6 +548,14 @@ _GROUPS: dict[str, _Group] = {
     "phones": _Group(_TRIGGER_PHONES, (*_PHONE_RULES, *_PHONE_RULES)),
     "flats": _Group(_TRIGGER_FLATS, _FLAT_RULES),
     "names": _Group(_TRIGGER_NAMES, _NAME_RULES),
+    "names_in_id": _Group(
+        r"(?:^|[^A-Za-z])(?:M|MM|(?i:mr|mme|mmes|mlle|mlles|melle|mle|monsieur|madame"
+        r"|mademoiselle|messieurs|mesdames|docteur|dr))[.\s\x{00A0}\x{202F}]",
+        (
+            Rule("guard", _GUARD_ANY_CASE, r"\1" + GUARD + r"\2\3"),
+            Rule("names", _NAME_IN_ID, r"\1" + PLACEHOLDERS["names"]),
+        ),
+    ),
     "names_in_address": _Group(
         r"(?i:chez|c/o|a/s|aux bons soins)",
         (Rule("names", _NAME_IN_ADDRESS, r"\1\2" + PLACEHOLDERS["names"]),),
@@ -551,7 +567,7 @@ _GROUPS: dict[str, _Group] = {
 GROUPS_BY_MODE: dict[str, tuple[str, ...]] = {
     "text": ("emails", "phones", "flats", "names"),
     "address": ("emails", "phones", "flats", "names_in_address"),
-    "id": ("emails", "phones"),
+    "id": ("emails", "phones", "names_in_id"),
 }
 #: The rules of each mode, in the order they run.
 RULES_BY_MODE: dict[str, tuple[Rule, ...]] = {
@@ -612,7 +628,7 @@ def _apply(part: pa.Array, mode: str) -> pa.Array:
         sub = part.take(pa.array(idx)) if len(idx) < len(part) else part
         for rule in group.rules:
             sub = pc.replace_substring_regex(sub, rule.pattern, rule.replacement)
-        guarded = guarded or name == "names"
+        guarded = guarded or name in ("names", "names_in_id")
         if len(idx) == len(part):
             part = sub
         else:
@@ -653,8 +669,8 @@ def scrub_codes(
     codes
         int64, per row, its index in ``dictionary`` (negative: a missing value).
     mode
-        ``"text"`` (every rule), ``"address"`` (no name rules) or ``"id"`` (phones and
-        e-mails only); see the module docstring.
+        ``"text"`` (every rule), ``"address"`` (no name rules) or ``"id"`` (phones,
+        e-mails and names after a civility); see the module docstring.
 
     Returns
     -------
@@ -726,7 +742,7 @@ def scrub_series(values: pd.Series, *, mode: str = "text") -> tuple[pd.Series, d
         Text, any string dtype; missing values stay missing.
     mode
         ``"text"`` (free text: every rule), ``"address"`` (no name rules: street names
-        survive) or ``"id"`` (phones and e-mails only).
+        survive) or ``"id"`` (phones, e-mails and names after a civility).
 
     Returns
     -------
@@ -760,8 +776,8 @@ def _scrub_one(text: str, mode: str) -> str:
 
 
 def scrub_ids(values: pd.Series) -> tuple[pd.Series, dict[str, int]]:
-    """Identifiers with their phone numbers and e-mails replaced, distinct ones kept
-    distinct.
+    """Identifiers with their phone numbers, e-mails and names after a civility
+    replaced, distinct ones kept distinct.
 
     An identifier the rules change becomes its scrubbed text, ``#`` and the rank of the
     original among the changed ones (in sorted order): two identifiers that differed
