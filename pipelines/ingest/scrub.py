@@ -234,6 +234,10 @@ _EMAIL = (
     # Spaces around the @ (and the last dot, before a known domain): "x @ free . fr".
     + r"|" + _LOCAL + _SP + r"*@" + _SP + r"*" + _LABEL + r"(?:\." + _LABEL + r")*"
     + _SP + r"*\." + _SP + r"*" + _TLD
+    # Spaces around every dot and the @, as dictated: "jean . dupont @ gmail . com".
+    + r"|" + _LOCAL + r"(?:" + _SP + r"+\." + _SP + r"+" + _LOCAL + r")+" + _SP + r"*@"
+    + _SP + r"*" + _LABEL + r"(?:" + _SP + r"*\." + _SP + r"*" + _LABEL + r")*" + _SP
+    + r"*\." + _SP + r"*" + _TLD
     # Spelled out: moreau at gmail dot com, jean dot dupont at gmail dot com,
     # a.b (at) free (point) fr, x[at]y[dot]com, x arobase y.fr.
     + r"|" + _LOCAL + r"(?:" + _DOT_SPELLED + _LOCAL + r")*" + _AT_SPELLED + _LABEL
@@ -297,10 +301,13 @@ _CIVILITY_LOW = (
     r"(?:madame|mme|mmes|monsieur|mr|mademoiselle|mlle|mlles|melle|mle|messieurs|mesdames"
     r"|docteur|MME|MLLE|MR)"
 )
+# "Me" (maître) only with its capital: "me" is a pronoun.
 _CIVILITY = (
-    r"(?:M|MM|(?i:mr|mme|mmes|mlle|mlles|melle|mle|monsieur|madame|mademoiselle|messieurs"
-    r"|mesdames|docteur|dr))"
+    r"(?:M|MM|Me|(?i:mr|mme|mmes|mlle|mlles|melle|mle|monsieur|madame|mademoiselle|messieurs"
+    r"|mesdames|docteur|dr|maître|maitre))"
 )
+# Plural civilities name several people: "Mmes Dupont et Durand", "MM. Diallo, Koné".
+_PLURAL_CIVILITY = r"(?:MM|(?i:mmes|mlles|messieurs|mesdames))"
 _AFTER_CIVILITY = r"(?:\." + _SP + r"*|" + _SP + r"+)"  # "M. X", "M.X", "M X", "Mme X"
 _CAP = (
     r"(?:["
@@ -352,9 +359,15 @@ _NAME_IN_ID = (
     r"(^|" + _NW + r")" + _CIVILITY + _AFTER_CIVILITY + r"(?:(?:" + _PARTICLE + r"){1,3}"
     + _G + r"?)?[" + _UPPER + r"][" + _L + _APOS[1:-1] + r"\-]+" + _MORE_NAMES
 )  # fmt: skip
+_CAP_WORD = r"[" + _UPPER + r"][" + _L + _APOS[1:-1] + r"\-]+"
+_NAMES_AFTER_PLURAL = (
+    r"(^|" + _NW + r")" + _PLURAL_CIVILITY + _AFTER_CIVILITY + _FIRST_NAME + _MORE_NAMES
+    + r"(?:" + _SP + r"*" + _G + r"?(?:,|&|(?i:et))" + _SP + r"*" + _PARTICLES + _CAP_WORD
+    + _MORE_NAMES
+    + r"){1,3}"
+)  # fmt: skip
 # "chez Dupont", "famille Diallo", "nom : Dupont": the lead word stays (no initial: "chez
 # M. et Mme Fofana" is a civility).
-_CAP_WORD = r"[" + _UPPER + r"][" + _L + _APOS[1:-1] + r"\-]+"
 _NAME_AFTER_WORD = (
     r"(^|" + _NW + r")((?i:chez|famille|fam\.)" + _SP + r"+)" + _PARTICLES + _CAP_WORD
     + _MORE_NAMES
@@ -507,6 +520,7 @@ _NAME_RULES = (
     Rule("guard", _GUARD_ANY_CASE, r"\1" + GUARD + r"\2\3"),
     Rule("guard", _GUARD_LOWER, r"\1" + GUARD + r"\2\3"),
     Rule("guard", _GUARD_LOWER, r"\1" + GUARD + r"\2\3"),
+    Rule("names", _NAMES_AFTER_PLURAL, r"\1" + PLACEHOLDERS["names"]),
     Rule("names", _NAME_AFTER_CIVILITY, r"\1" + PLACEHOLDERS["names"]),
     Rule("names", _NAME_AFTER_WORD, r"\1\2" + PLACEHOLDERS["names"]),
     Rule("names", _NAME_AFTER_LABEL, r"\1\2" + PLACEHOLDERS["names"]),
@@ -529,7 +543,8 @@ _TRIGGER_FLATS = (
     r"(?i:ap|lo|lg|porte|chambre|chbre|studio|bal|bo[iî]te|gauche|droite|face|milieu|fond)"
 )
 _TRIGGER_NAMES = (
-    r"M[.\s\x{00A0}\x{202F}]|MM|(?i:mr|mme|mlle|melle|mle|monsieur|madame|mademoiselle"
+    r"M[.\s\x{00A0}\x{202F}]|MM|Me[.\s\x{00A0}\x{202F}]|(?i:ma[iî]tre)"
+    r"|(?i:mr|mme|mlle|melle|mle|monsieur|madame|mademoiselle"
     r"|messieurs|mesdames|docteur|dr|chez|famille|fam\.|nom|pr[ée]nom|locataire|demandeu"
     r"|d[ée]clarant|signalant|occupant|r[ée]sident|habitant)"
 )
