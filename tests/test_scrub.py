@@ -217,7 +217,12 @@ def test_id_mode_keeps_ids_and_drops_phones() -> None:
     for value in ids:
         assert scrub_text(value, mode="id") == value
     assert scrub_text("0612345678", mode="id") == PHONE
-    assert scrub_text("Mme Martin appt 3", mode="id") == "Mme Martin appt 3"
+    # A name after a civility goes (the flat number is not an id's business).
+    assert scrub_text("Mme Martin appt 3", mode="id") == f"{NAME} appt 3"
+    assert scrub_text("T-12 M. de la Tour", mode="id") == f"T-12 {NAME}"
+    # Ids that begin as a civility does stay whole.
+    for value in ("DR-2024-001", "MME-45", "M12-3", "Dr 3", "MR A12", "M. le gardien"):
+        assert scrub_text(value, mode="id") == value
     with pytest.raises(ValueError):
         scrub_text("x", mode="nope")
 

@@ -142,6 +142,41 @@ def test_building_status_channel_ids_are_scrubbed(tmp_path: Path, simulated_bond
     assert result.summary["sources"]["bailleur"]["scrubbed"]["phones"] >= 5
 
 
+def test_names_after_a_civility_leave_the_ids(tmp_path: Path, simulated_bondy: Path) -> None:
+    # A ticket number typed with the tenant's name and phone: the name goes from the id
+    # too, in every output (ingested, outside the study area, history, rejected), while
+    # ids that only look like a civility stay whole.
+    frame = _read_landlord(simulated_bondy / "signalements_bailleur.csv")
+    frame = frame[frame["Date de création"].str.startswith("0")].head(50).copy()
+    frame = frame.reset_index(drop=True)
+    planted = {
+        0: "DI-2024-00003 Mme Durand2 0612345102",
+        1: "DI-2024-00004 M. Le Goff",
+        2: "DR-2024-001",
+        3: "MME-45",
+        4: "M12-3",
+        5: "550e8400-e29b-41d4-a716-446655440000",
+    }
+    for k, ident in planted.items():
+        frame.loc[k, "N° ticket"] = ident
+    path = _write_landlord(frame, tmp_path / "signalements_bailleur.csv")
+    source = dataclasses.replace(_demo_source("bondy", "bailleur"), path=str(path))
+    result = _ingest(source)
+    rows = result.ingested.set_index("source_line")
+    assert rows.loc[2, "report_id"].startswith(f"bailleur:DI-2024-00003 {NAME}2 {PHONE}#")
+    assert rows.loc[3, "report_id"].startswith(f"bailleur:DI-2024-00004 {NAME}#")
+    for k in (2, 3, 4, 5):
+        assert rows.loc[k + 2, "report_id"] == f"bailleur:{planted[k]}"
+    assert result.ingested["report_id"].is_unique
+    text = "".join(
+        part.astype(str).to_csv()
+        for part in (result.ingested, result.rejected, result.outside, result.history)
+    )
+    for secret in ("Durand", "Goff", "0612345102"):
+        assert secret not in text, secret
+    assert result.summary["sources"]["bailleur"]["scrubbed"]["names"] >= 2
+
+
 # --------------------------------------------------------------------------- headers
 @pytest.mark.parametrize(
     ("header", "personal"),

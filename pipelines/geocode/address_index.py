@@ -165,7 +165,9 @@ def match_addresses(
     DataFrame
         Aligned on ``parsed.index``, columns :data:`MATCH_COLUMNS`: ``building_id``
         (NA when none), ``geocode_method`` (``gazetteer``, ``address_exact``,
-        ``address_interpolated``, ``address_fuzzy``, ``ban``, ``address_street`` or
+        ``address_interpolated``, ``address_fuzzy``, ``ban``,
+        ``building_not_in_extract`` (a gazetteer code naming a building absent from
+        ``buildings``, the address placing nothing), ``address_street`` or
         ``unmatched``),
         ``geocode_score`` in [0, 1], ``geocode_distance_m`` (address point to footprint,
         metres; NaN for the gazetteer and when unlinked), ``match_lon``/``match_lat``
@@ -176,9 +178,17 @@ def match_addresses(
     """
     n = len(parsed)
     result = _Result(n)
+    stale = np.zeros(0, dtype=np.int64)  # rows whose code names no known building
     # (a) gazetteer
     if gazetteer is not None and len(gazetteer) and n:
         gz = _gazetteer_lookup(parsed, gazetteer).pipe(_objects)
+        # A code whose building is not among the footprints (clipped extract, building
+        # dropped by the buildings stage, gazetteer out of date) places nothing: the
+        # address is tried instead, and the row says why when that fails too.
+        known = np.isin(gz.astype(object), buildings["building_id"].astype(str).to_numpy())
+        stale = np.flatnonzero(pd.notna(gz) & ~known)
+        gz = gz.copy()
+        gz[~known] = None
         rows = np.flatnonzero(pd.notna(gz))
         result.set(
             pd.DataFrame(
@@ -297,7 +307,27 @@ def match_addresses(
                     "ban",
                 )
 
-    # (f) the street is known, the building is not: not placed, and said so.
+    # (f) a landlord code names a building absent from the footprints, and the address
+    # did not place the report either: not placed, and said so.
+    if len(stale):
+        missing = stale[~result.done[stale]]
+        result.set(
+            pd.DataFrame(
+                {
+                    "_row": missing,
+                    "score": 0.0,
+                    "building_id": None,
+                    "distance_m": np.nan,
+                    "lon": np.nan,
+                    "lat": np.nan,
+                    "address_id": None,
+                    "street": None,
+                }
+            ),
+            "building_not_in_extract",
+        )
+
+    # (g) the street is known, the building is not: not placed, and said so.
     street = pd.concat(street_only, ignore_index=True)
     result.set(street[~result.done[street["_row"].to_numpy(dtype="int64")]], "address_street")
 

@@ -40,11 +40,13 @@ GEOCODE_METHODS = (
     "point_in_building",
     "nearest_building",
     "address_street",
+    "building_not_in_extract",
     "unmatched",
 )
 
-#: Methods that place a report on no building: the street alone is known, or nothing.
-UNPLACED_METHODS = ("address_street", "unmatched")
+#: Methods that place a report on no building: the street alone is known, a building
+#: absent from the footprints (clipped extract, out-of-date gazetteer), or nothing.
+UNPLACED_METHODS = ("address_street", "building_not_in_extract", "unmatched")
 
 #: Above this share of addressed reports left unplaced, the site's address sources are
 #: too thin for address geocoding, and the summary says so.
@@ -198,8 +200,9 @@ def combine_matches(
     out = by_point[GEOCODE_COLUMNS].copy()
     addr = by_address.reindex(out.index)
     addr_ok = addr["geocode_method"].notna() & ~addr["geocode_method"].isin(UNPLACED_METHODS)
-    # A street without its building is said only when the point says nothing better.
-    street_only = (addr["geocode_method"] == "address_street") & (
+    # A street without its building, or a building absent from the footprints, is said
+    # only when the point says nothing better.
+    street_only = addr["geocode_method"].isin(["address_street", "building_not_in_extract"]) & (
         out["geocode_method"] == "unmatched"
     )
     take_address = (addr_ok & (out["geocode_method"] != "point_in_building")) | street_only
@@ -269,6 +272,14 @@ def geocode_reports(
         if fill.any():
             out.loc[fill, "geometry"] = gpd.points_from_xy(lon[fill], lat[fill], crs=out.crs)
     out["building_id"] = out["building_id"].astype("string")
+    # Whatever placed it, a report is never left on a building the layer does not have:
+    # the maps and the statistics would drop it without a word.
+    absent = out["building_id"].notna() & ~out["building_id"].isin(b_m["building_id"].astype(str))
+    if absent.any():
+        out.loc[absent, "building_id"] = pd.NA
+        out.loc[absent, "geocode_method"] = "building_not_in_extract"
+        out.loc[absent, "geocode_score"] = 0.0
+        out.loc[absent, "geocode_distance_m"] = np.nan
     out["geocode_score"] = out["geocode_score"].astype(float)
     out["geocode_distance_m"] = out["geocode_distance_m"].astype(float)
     return out
@@ -389,6 +400,32 @@ def address_quality(reports: pd.DataFrame, *, has_ban: bool) -> dict[str, Any]:
     }
 
 
+def buildings_not_in_extract(reports: pd.DataFrame) -> dict[str, Any]:
+    """How many reports name a building (by a gazetteer code) that the footprints lack.
+
+    Parameters
+    ----------
+    reports
+        Geocoded reports (``geocode_method``).
+
+    Returns
+    -------
+    dict
+        ``count`` and ``warning`` (French text naming the likely causes, or None).
+    """
+    n = int((reports["geocode_method"] == "building_not_in_extract").sum())
+    warning = None
+    if n:
+        warning = (
+            f"{n} signalement(s) désignent un bâtiment absent de la couche des bâtiments : "
+            "l'extrait OSM est peut-être découpé trop court autour du site, le bâtiment a été "
+            "écarté par l'étape des bâtiments, ou le gazetteer du site n'est plus à jour. "
+            "Ils ne sont placés sur aucun bâtiment et ne comptent pas dans le taux de "
+            "géocodage."
+        )
+    return {"count": n, "warning": warning}
+
+
 def geocode_site(
     reports: gpd.GeoDataFrame,
     buildings: gpd.GeoDataFrame,
@@ -459,6 +496,9 @@ def geocode_site(
     summary["likely_duplicates"] = int(out["duplicate_of"].notna().sum())
     summary["placeholder_points"] = int(placeholder.sum())
     summary["address_quality"] = address_quality(out, has_ban=has_ban)
+    summary["buildings_not_in_extract"] = buildings_not_in_extract(out)
+    if summary["buildings_not_in_extract"]["warning"]:
+        log.warning("%s", summary["buildings_not_in_extract"]["warning"])
     if address_matches is not None and "osm_incomplete" in address_matches.attrs:
         summary["osm_addresses_incomplete"] = address_matches.attrs["osm_incomplete"]
     if summary["address_quality"]["warning"]:

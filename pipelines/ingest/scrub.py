@@ -15,7 +15,8 @@ Modes (what a column's meaning lets go):
   name rules never run on an address, whose words are street names ("rue du Docteur
   Roux", "place Monsieur le Prince"), but a phone, an e-mail or "appt 34" typed into the
   address field still goes;
-- ``"id"`` (the sources' report identifiers): phones and e-mails, and
+- ``"id"`` (the sources' report identifiers): phones, e-mails and a capitalised name
+  after a civility ("DI-2024-00003 Mme Durand"; "MME-45", "DR-2024-001" stay), and
   :func:`scrub_ids` keeps distinct identifiers distinct.
 
 The rules run through ``pyarrow.compute`` (Google RE2) rather than pandas' ``.str``
@@ -233,6 +234,10 @@ _EMAIL = (
     # Spaces around the @ (and the last dot, before a known domain): "x @ free . fr".
     + r"|" + _LOCAL + _SP + r"*@" + _SP + r"*" + _LABEL + r"(?:\." + _LABEL + r")*"
     + _SP + r"*\." + _SP + r"*" + _TLD
+    # Spaces around every dot and the @, as dictated: "jean . dupont @ gmail . com".
+    + r"|" + _LOCAL + r"(?:" + _SP + r"+\." + _SP + r"+" + _LOCAL + r")+" + _SP + r"*@"
+    + _SP + r"*" + _LABEL + r"(?:" + _SP + r"*\." + _SP + r"*" + _LABEL + r")*" + _SP
+    + r"*\." + _SP + r"*" + _TLD
     # Spelled out: moreau at gmail dot com, jean dot dupont at gmail dot com,
     # a.b (at) free (point) fr, x[at]y[dot]com, x arobase y.fr.
     + r"|" + _LOCAL + r"(?:" + _DOT_SPELLED + _LOCAL + r")*" + _AT_SPELLED + _LABEL
@@ -296,10 +301,13 @@ _CIVILITY_LOW = (
     r"(?:madame|mme|mmes|monsieur|mr|mademoiselle|mlle|mlles|melle|mle|messieurs|mesdames"
     r"|docteur|MME|MLLE|MR)"
 )
+# "Me" (maître) only with its capital: "me" is a pronoun.
 _CIVILITY = (
-    r"(?:M|MM|(?i:mr|mme|mmes|mlle|mlles|melle|mle|monsieur|madame|mademoiselle|messieurs"
-    r"|mesdames|docteur|dr))"
+    r"(?:M|MM|Me|(?i:mr|mme|mmes|mlle|mlles|melle|mle|monsieur|madame|mademoiselle|messieurs"
+    r"|mesdames|docteur|dr|maître|maitre))"
 )
+# Plural civilities name several people: "Mmes Dupont et Durand", "MM. Diallo, Koné".
+_PLURAL_CIVILITY = r"(?:MM|(?i:mmes|mlles|messieurs|mesdames))"
 _AFTER_CIVILITY = r"(?:\." + _SP + r"*|" + _SP + r"+)"  # "M. X", "M.X", "M X", "Mme X"
 _CAP = (
     r"(?:["
@@ -344,9 +352,22 @@ _NAME_AFTER_CIVILITY = (
     + r")"
     + _MORE_NAMES
 )  # fmt: skip
+# In an identifier ("DI-2024-00003 Mme Durand"), only a capitalised word of two letters
+# or more after a civility and a space or a full stop is a name: "MME-45", "DR-2024-001",
+# "M12-3" and "Dr 3" stay whole.
+_NAME_IN_ID = (
+    r"(^|" + _NW + r")" + _CIVILITY + _AFTER_CIVILITY + r"(?:(?:" + _PARTICLE + r"){1,3}"
+    + _G + r"?)?[" + _UPPER + r"][" + _L + _APOS[1:-1] + r"\-]+" + _MORE_NAMES
+)  # fmt: skip
+_CAP_WORD = r"[" + _UPPER + r"][" + _L + _APOS[1:-1] + r"\-]+"
+_NAMES_AFTER_PLURAL = (
+    r"(^|" + _NW + r")" + _PLURAL_CIVILITY + _AFTER_CIVILITY + _FIRST_NAME + _MORE_NAMES
+    + r"(?:" + _SP + r"*" + _G + r"?(?:,|&|(?i:et))" + _SP + r"*" + _PARTICLES + _CAP_WORD
+    + _MORE_NAMES
+    + r"){1,3}"
+)  # fmt: skip
 # "chez Dupont", "famille Diallo", "nom : Dupont": the lead word stays (no initial: "chez
 # M. et Mme Fofana" is a civility).
-_CAP_WORD = r"[" + _UPPER + r"][" + _L + _APOS[1:-1] + r"\-]+"
 _NAME_AFTER_WORD = (
     r"(^|" + _NW + r")((?i:chez|famille|fam\.)" + _SP + r"+)" + _PARTICLES + _CAP_WORD
     + _MORE_NAMES
@@ -499,6 +520,7 @@ _NAME_RULES = (
     Rule("guard", _GUARD_ANY_CASE, r"\1" + GUARD + r"\2\3"),
     Rule("guard", _GUARD_LOWER, r"\1" + GUARD + r"\2\3"),
     Rule("guard", _GUARD_LOWER, r"\1" + GUARD + r"\2\3"),
+    Rule("names", _NAMES_AFTER_PLURAL, r"\1" + PLACEHOLDERS["names"]),
     Rule("names", _NAME_AFTER_CIVILITY, r"\1" + PLACEHOLDERS["names"]),
     Rule("names", _NAME_AFTER_WORD, r"\1\2" + PLACEHOLDERS["names"]),
     Rule("names", _NAME_AFTER_LABEL, r"\1\2" + PLACEHOLDERS["names"]),
@@ -521,7 +543,8 @@ _TRIGGER_FLATS = (
     r"(?i:ap|lo|lg|porte|chambre|chbre|studio|bal|bo[iî]te|gauche|droite|face|milieu|fond)"
 )
 _TRIGGER_NAMES = (
-    r"M[.\s\x{00A0}\x{202F}]|MM|(?i:mr|mme|mlle|melle|mle|monsieur|madame|mademoiselle"
+    r"M[.\s\x{00A0}\x{202F}]|MM|Me[.\s\x{00A0}\x{202F}]|(?i:ma[iî]tre)"
+    r"|(?i:mr|mme|mlle|melle|mle|monsieur|madame|mademoiselle"
     r"|messieurs|mesdames|docteur|dr|chez|famille|fam\.|nom|pr[ée]nom|locataire|demandeu"
     r"|d[ée]clarant|signalant|occupant|r[ée]sident|habitant)"
 )
@@ -540,6 +563,14 @@ _GROUPS: dict[str, _Group] = {
     "phones": _Group(_TRIGGER_PHONES, (*_PHONE_RULES, *_PHONE_RULES)),
     "flats": _Group(_TRIGGER_FLATS, _FLAT_RULES),
     "names": _Group(_TRIGGER_NAMES, _NAME_RULES),
+    "names_in_id": _Group(
+        r"(?:^|[^A-Za-z])(?:M|MM|(?i:mr|mme|mmes|mlle|mlles|melle|mle|monsieur|madame"
+        r"|mademoiselle|messieurs|mesdames|docteur|dr))[.\s\x{00A0}\x{202F}]",
+        (
+            Rule("guard", _GUARD_ANY_CASE, r"\1" + GUARD + r"\2\3"),
+            Rule("names", _NAME_IN_ID, r"\1" + PLACEHOLDERS["names"]),
+        ),
+    ),
     "names_in_address": _Group(
         r"(?i:chez|c/o|a/s|aux bons soins)",
         (Rule("names", _NAME_IN_ADDRESS, r"\1\2" + PLACEHOLDERS["names"]),),
@@ -551,7 +582,7 @@ _GROUPS: dict[str, _Group] = {
 GROUPS_BY_MODE: dict[str, tuple[str, ...]] = {
     "text": ("emails", "phones", "flats", "names"),
     "address": ("emails", "phones", "flats", "names_in_address"),
-    "id": ("emails", "phones"),
+    "id": ("emails", "phones", "names_in_id"),
 }
 #: The rules of each mode, in the order they run.
 RULES_BY_MODE: dict[str, tuple[Rule, ...]] = {
@@ -612,7 +643,7 @@ def _apply(part: pa.Array, mode: str) -> pa.Array:
         sub = part.take(pa.array(idx)) if len(idx) < len(part) else part
         for rule in group.rules:
             sub = pc.replace_substring_regex(sub, rule.pattern, rule.replacement)
-        guarded = guarded or name == "names"
+        guarded = guarded or name in ("names", "names_in_id")
         if len(idx) == len(part):
             part = sub
         else:
@@ -653,8 +684,8 @@ def scrub_codes(
     codes
         int64, per row, its index in ``dictionary`` (negative: a missing value).
     mode
-        ``"text"`` (every rule), ``"address"`` (no name rules) or ``"id"`` (phones and
-        e-mails only); see the module docstring.
+        ``"text"`` (every rule), ``"address"`` (no name rules) or ``"id"`` (phones,
+        e-mails and names after a civility); see the module docstring.
 
     Returns
     -------
@@ -726,7 +757,7 @@ def scrub_series(values: pd.Series, *, mode: str = "text") -> tuple[pd.Series, d
         Text, any string dtype; missing values stay missing.
     mode
         ``"text"`` (free text: every rule), ``"address"`` (no name rules: street names
-        survive) or ``"id"`` (phones and e-mails only).
+        survive) or ``"id"`` (phones, e-mails and names after a civility).
 
     Returns
     -------
@@ -760,8 +791,8 @@ def _scrub_one(text: str, mode: str) -> str:
 
 
 def scrub_ids(values: pd.Series) -> tuple[pd.Series, dict[str, int]]:
-    """Identifiers with their phone numbers and e-mails replaced, distinct ones kept
-    distinct.
+    """Identifiers with their phone numbers, e-mails and names after a civility
+    replaced, distinct ones kept distinct.
 
     An identifier the rules change becomes its scrubbed text, ``#`` and the rank of the
     original among the changed ones (in sorted order): two identifiers that differed
