@@ -233,7 +233,9 @@ def test_switching_configurations_and_back(project_copy: Path, odd_config: str) 
     # A changed input of the default configuration is picked up, by it alone.
     with _touched(project_copy / "data/raw/bondy/rpls_bondy.gpkg"):
         dry = _stages(_make(project_copy, "-n", "demo").stdout)
-        assert any(" buildings " in line and "bondy_nord.osm" in line for line in dry), dry
+        # make runs `vigie stage buildings … --site bondy` (the stage table's recipe).
+        assert any(" buildings " in line and "--site bondy" in line for line in dry), dry
+        assert not any("--site paris10" in line for line in dry), dry
         assert _stages(_make(project_copy, "-n", "demo", f"CONFIG={odd_config}").stdout) == []
 
     # Another configuration sharing the default folders, with one parameter changed:
