@@ -13,7 +13,7 @@ measures, each in a fresh subprocess so that peak memory is that of the measured
   to ``madvise``), the read's system time goes from 0.25 s to 1-1.5 s, and the read
   from 0.35-0.45 s to 0.8-1.1 s: measured with and without ``PR_SET_THP_DISABLE``);
 - ``ingest``: :func:`pipelines.ingest.stage.ingest_site` on it (everything but the writes);
-- ``duplicates``: :func:`pipelines.ingest.stage.link_likely_duplicates` on the ingested rows.
+- ``duplicates``: :func:`pipelines.geocode.link_likely_duplicates` on the ingested rows.
 
 Target: ingestion within 3x the bare read, peak memory under 2 GB.
 
@@ -43,8 +43,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-
-from pipelines.geocode import link_likely_duplicates
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -237,7 +235,7 @@ def measure(step: str, path: Path) -> dict[str, float]:
     elif step == "duplicates":
         import geopandas as gpd
 
-        from pipelines.ingest import stage as ingest
+        from pipelines.geocode import link_likely_duplicates
 
         reports = gpd.read_parquet(path.with_suffix(".parquet"))
         # The landlord's building code stands in for the geocoder's building_id.
