@@ -868,6 +868,14 @@ def site_settings(params: Mapping[str, Mapping[str, Any]]) -> SiteSettings:
 
 
 # --------------------------------------------------------------------------- load
+#: What each output folder holds, in the messages that name it.
+_DIR_ROLES = {
+    "processed_dir": "dossier des données traitées",
+    "maps_dir": "dossier des cartes",
+    "annotations_dir": "dossier des notes des urbanistes",
+}
+
+
 def _check_dirs_apart(dirs: dict[str, str], path: str) -> None:
     """Refuse output folders that are the same or one inside another: each is written
     (and cleaned by ``make clean``) on its own, so a shared folder would have one
@@ -892,9 +900,10 @@ def _check_dirs_apart(dirs: dict[str, str], path: str) -> None:
                 continue
             raise ConfigError(
                 path,
-                f"project.{first} (« {dirs[first]} ») et project.{second} "
-                f"(« {dirs[second]} ») {how} : chaque dossier de sortie doit être distinct, "
-                "sans quoi une étape ou « make clean » effacerait les fichiers d'un autre.",
+                f"project.{first} ({_DIR_ROLES.get(first, 'dossier')}, « {dirs[first]} ») et "
+                f"project.{second} ({_DIR_ROLES.get(second, 'dossier')}, « {dirs[second]} ») "
+                f"{how} : chaque dossier de sortie doit être distinct, sans quoi une étape ou "
+                "« make clean » effacerait les fichiers d'un autre.",
                 key=f"project.{first}, project.{second}",
             )
 
