@@ -121,6 +121,7 @@ def test_contradictory_dates_stop_with_the_lines(
     with pytest.raises(InputError, match="deux ordres") as err:
         _ingest(cfg)
     assert "lignes 7" in str(err.value)  # row 5 is line 7 (header on line 1)
+    assert "« «" not in str(err.value)  # the column is quoted once
     bounds = osm_bounds_file(tmp_path, RAW / "paris10" / "paris10.osm")
     assert main(["-q", "ingest", "--config", str(cfg), "--site", "paris10",
                  "--out-dir", str(tmp_path / "out"), "--bounds", str(bounds)]) == 2  # fmt: skip

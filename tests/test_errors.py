@@ -218,6 +218,7 @@ CASES: list[tuple[str, Callable[[str, Path], str], Callable[[Path], object] | No
     ("edit", "prepare", "words"),
     [pytest.param(e, p, w, id=name) for name, e, p, w in CASES],
 )
+@pytest.mark.slow  # runs the CLI in a child process: end to end
 def test_user_error_exits_2_naming_file_and_key(
     tmp_path: Path,
     edit: Callable[[str, Path], str],
@@ -241,6 +242,7 @@ def test_user_error_exits_2_naming_file_and_key(
     assert not (tmp_path / "out").exists()  # refused before any stage runs
 
 
+@pytest.mark.slow  # runs the CLI in a child process: end to end
 def test_the_base_configuration_is_valid(tmp_path: Path) -> None:
     # The table's cases fail because of their one edit: unedited, the same run works.
     cfg = _setup(tmp_path)
@@ -251,6 +253,7 @@ def test_the_base_configuration_is_valid(tmp_path: Path) -> None:
     assert summary["totals"]["accepted"] == 2
 
 
+@pytest.mark.slow  # runs the CLI in a child process: end to end
 def test_every_top_level_command_refuses_a_bad_configuration(tmp_path: Path) -> None:
     cfg = _setup(tmp_path)
     cfg.write_text(
@@ -267,6 +270,7 @@ def test_every_top_level_command_refuses_a_bad_configuration(tmp_path: Path) -> 
         assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # runs the CLI in a child process: end to end
 def test_a_secret_file_named_as_a_source_is_never_echoed(tmp_path: Path) -> None:
     # An /etc/shadow-like file (one account a line, colon-separated, with a hash), and a
     # file of binary garbage: the run fails or rejects, but prints none of their content.
@@ -296,6 +300,7 @@ def _setup_text(tmp_path: Path) -> str:
     return BASE.format(out=tmp_path, osm=OSM, reports=tmp_path / "raw" / "signalements.csv")
 
 
+@pytest.mark.slow  # runs the CLI in a child process: end to end
 def test_output_folder_under_a_file_exits_2(tmp_path: Path) -> None:
     # A real failed write (root ignores chmod, so the folder is made impossible instead):
     # the output folder given on the command line lies under a regular file.
@@ -429,6 +434,7 @@ BROKEN_SOURCES: list[tuple[str, Callable[[Path], Path], str, list[str]]] = [
     ("write", "fmt", "words"),
     [pytest.param(w, f, words, id=name) for name, w, f, words in BROKEN_SOURCES],
 )
+@pytest.mark.slow  # runs the CLI in a child process: end to end
 def test_an_unreadable_source_file_exits_2_naming_it(
     tmp_path: Path, write: Callable[[Path], Path], fmt: str, words: list[str]
 ) -> None:
@@ -447,6 +453,7 @@ def test_an_unreadable_source_file_exits_2_naming_it(
         assert word in lines[0], (word, lines[0])
 
 
+@pytest.mark.slow  # runs the CLI in a child process: end to end
 def test_an_osm_extract_without_buildings_exits_2_naming_it(tmp_path: Path) -> None:
     # One node, no building: hexagons over no building would be NaN-sized.
     cfg = _setup(tmp_path)
@@ -479,6 +486,7 @@ def test_an_osm_extract_without_buildings_exits_2_naming_it(tmp_path: Path) -> N
     ],
     ids=["lat_lon_swapped", "another_town"],
 )
+@pytest.mark.slow  # runs the CLI in a child process: end to end
 def test_a_study_area_missing_the_osm_extract_exits_2(tmp_path: Path, bbox: str) -> None:
     from tests.conftest import osm_bounds_file
 
@@ -498,6 +506,7 @@ def test_a_study_area_missing_the_osm_extract_exits_2(tmp_path: Path, bbox: str)
     assert not (tmp_path / "out" / "ingested.parquet").exists()
 
 
+@pytest.mark.slow  # runs the CLI in a child process: end to end
 def test_a_study_area_inside_the_osm_extract_is_accepted(tmp_path: Path) -> None:
     from tests.conftest import osm_bounds_file
 

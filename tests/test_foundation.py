@@ -139,6 +139,7 @@ def test_cli_user_error_exits_2_without_traceback(
     assert "Traceback" not in err
 
 
+@pytest.mark.slow  # starts two Python processes
 def test_pyarrow_pool_is_jemalloc_unless_chosen(tmp_path: Path) -> None:
     # pipelines chooses jemalloc (ingestion is a third faster with it; see
     # pipelines/__init__.py), and leaves an explicit ARROW_DEFAULT_MEMORY_POOL alone.

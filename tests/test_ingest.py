@@ -1086,3 +1086,26 @@ def test_closing_date_in_the_future_is_missing_and_counted(tmp_path: Path) -> No
     assert s["accepted"] == 5
     assert s["closed_at_in_future"] == 2
     assert s["closed_at_unparseable"] == 1
+
+
+def test_a_site_where_nothing_is_kept_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The real Paris export against Bondy's study area: every row is read, none is kept.
+    # The run goes on (the partition is written), but a warning says the maps will be empty.
+    site = load_config(ROOT / "config" / "demo.toml").site("paris10")
+    result = ingest.ingest_site(site, study_area_bbox=BONDY_BBOX, today=date(2025, 1, 1))
+    (s,) = result.summary["sources"].values()
+    assert s["rows_in"] > 0
+    assert s["accepted"] == s["updated"] == 0
+    with caplog.at_level("WARNING", logger="pipelines"):
+        ingest.write_result(result, "paris10", tmp_path)
+    assert "aucune des" in caplog.text
+    assert "cartes seront vides" in caplog.text
+    assert (tmp_path / "outside_study_area.csv").exists()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="pipelines"):
+        bbox = read_osm_bounds(RAW / "paris10" / "paris10.osm")
+        kept = ingest.ingest_site(site, study_area_bbox=bbox, today=date(2025, 1, 1))
+        ingest.write_result(kept, "paris10", tmp_path)
+    assert "cartes seront vides" not in caplog.text

@@ -657,7 +657,7 @@ def _date_order_of(
             "dates écrites dans deux ordres : jour en premier (ex. lignes "
             f"{shown(found.day_rows)}) et mois en premier (ex. lignes {shown(found.month_rows)}). "
             "Corrigez les lignes fautives, ou imposez le format avec « date_format ».",
-            column=names,
+            column=" / ".join(per_file.get(c, c) for c in cols),  # the error quotes it
         )
     if found.order in ("month_first", "ambiguous"):
         rows = found.month_rows

@@ -588,6 +588,18 @@ def write_result(result: IngestResult, site_id: str, out_dir: Path) -> None:
             sum(s["rejected"].values()),
             s["outside_study_area"],
         )
+    sources = result.summary["sources"].values()
+    rows_in = sum(s["rows_in"] for s in sources)
+    if rows_in and not sum(s["accepted"] + s["updated"] for s in sources):
+        # Every file read, nothing kept: the run goes on (the partition is written for the
+        # analyst to open), but an empty map must not look like a quiet site.
+        log.warning(
+            "%s : aucune des %d lignes lues n'a été retenue (voir rejected.csv et "
+            "outside_study_area.csv dans %s) : les cartes seront vides.",
+            site_id,
+            rows_in,
+            out_dir,
+        )
     out_dir = Path(out_dir)
     write_points_geoparquet(result.ingested, out_dir / "ingested.parquet")
     write_csv(result.rejected, out_dir / "rejected.csv")
