@@ -20,7 +20,7 @@ import pandas as pd
 
 from bench._util import emit, timed
 from bench.city import synthetic_city
-from pipelines.config.core import DEFAULT_PARAMS
+from pipelines.config import DEFAULT_PARAMS
 from pipelines.stats.emerging import emerging_hotspot_table
 from pipelines.stats.gistar import feature_points
 from pipelines.trends import stage as trends

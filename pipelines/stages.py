@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.config.core import Config
+from pipelines.config import Config
 from pipelines.published import FILES as PUBLISHED_FILES
 
 

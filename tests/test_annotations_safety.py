@@ -391,7 +391,7 @@ def test_configured_tags_are_scrubbed_on_the_map(demo_run: Any, tmp_path: Path) 
     import shutil
 
     from pipelines import publish
-    from pipelines.config.core import load_config
+    from pipelines.config import load_config
     from pipelines.maps import site as maps
 
     config = load_config(demo_run.config)

@@ -18,8 +18,7 @@ import pytest
 import shapely
 from scipy import stats
 
-from pipelines.config.core import DEFAULT_PARAMS
-from pipelines.config.hotspots import HotspotParams
+from pipelines.config import DEFAULT_PARAMS, HotspotParams
 from pipelines.errors import ConfigError
 from pipelines.hotspots import method_note
 from pipelines.hotspots import stage as hotspots
@@ -389,7 +388,7 @@ def test_planted_chronic_pairs_are_listed(demo_run: DemoRun):
 def null_bondy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Bondy pipeline up to the hotspot stage on ``pattern=False`` reports."""
     from pipelines.cli import run_site_stages
-    from pipelines.config.core import load_config
+    from pipelines.config import load_config
     from pipelines.simulate import stage as simulate
 
     root = tmp_path_factory.mktemp("null")

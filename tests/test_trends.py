@@ -19,7 +19,7 @@ import pymannkendall
 import pytest
 from shapely.geometry import box
 
-from pipelines.config.core import DEFAULT_PARAMS, load_config
+from pipelines.config import DEFAULT_PARAMS, load_config
 from pipelines.crs import LAMBERT93
 from pipelines.errors import ConfigError
 from pipelines.stats.band import auto_distance_band

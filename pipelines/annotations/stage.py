@@ -119,7 +119,7 @@ from pipelines.annotations.versions import (
     merge_with_archive,
     version_hashes,
 )
-from pipelines.config.core import Config
+from pipelines.config import Config
 from pipelines.crs import WGS84, metric_crs_of
 from pipelines.io import (
     list_cell,

@@ -40,8 +40,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipelines.config.core import Config
-from pipelines.config.hotspots import HotspotParams
+from pipelines.config import Config, HotspotParams
 from pipelines.crs import WGS84, metric_crs_of
 from pipelines.errors import NotEnoughFeaturesError
 from pipelines.hotspots import checks as hotspot_checks

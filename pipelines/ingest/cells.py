@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 from pyproj import CRS, Transformer
 
-from pipelines.config.core import SourceConfig
+from pipelines.config import SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.errors import InputError
 from pipelines.ingest.rawfile import RawFile

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.config.core import SourceConfig
+from pipelines.config import SourceConfig
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.cells import _is_personal, _Parsed, personal_columns
 from pipelines.ingest.partition import _Partition

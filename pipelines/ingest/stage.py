@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.config.core import Config, SiteConfig, SourceConfig
+from pipelines.config import Config, SiteConfig, SourceConfig
 from pipelines.errors import ConfigError
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.cells import (

@@ -40,7 +40,7 @@ from folium.elements import JSCSSMixin
 from folium.plugins import MarkerCluster
 from folium.template import Template
 
-from pipelines.config.core import Config, SiteConfig
+from pipelines.config import Config, SiteConfig
 from pipelines.fr import fr_period
 from pipelines.io import read_geoparquet, write_text
 from pipelines.maps.assets import inline_assets, make_map

@@ -10,7 +10,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from pipelines.config.core import Config, SiteConfig
+from pipelines.config import Config, SiteConfig
 from pipelines.io import atomic_path, read_geoparquet, read_json, write_geoparquet, write_json
 from pipelines.publish.build import publish_site
 from pipelines.published import FILES, Published

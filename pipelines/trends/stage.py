@@ -38,7 +38,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from pipelines.config.core import DEFAULT_PARAMS, Config
+from pipelines.config import DEFAULT_PARAMS, Config
 from pipelines.crs import to_metric
 from pipelines.errors import ConfigError, NotEnoughFeaturesError
 from pipelines.io import atomic_path, read_geoparquet, write_csv, write_geoparquet, write_json

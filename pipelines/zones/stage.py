@@ -47,7 +47,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from pipelines.config.core import Config
+from pipelines.config import Config
 from pipelines.crs import WGS84, metric_crs_of, require_metric
 from pipelines.errors import InputError
 from pipelines.io import (
