@@ -308,6 +308,7 @@ def test_site_settings_are_frozen_typed_and_match_the_defaults(tmp_path: Path) -
         HotspotParams,
         IngestSettings,
         MapSettings,
+        TrendSettings,
         ZoneSettings,
     )
 
@@ -318,6 +319,7 @@ def test_site_settings_are_frozen_typed_and_match_the_defaults(tmp_path: Path) -
         ("maps", MapSettings),
         ("zones", ZoneSettings),
         ("hotspots", HotspotParams),
+        ("trends", TrendSettings),
     ):
         assert {f.name for f in dataclasses.fields(cls)} == set(DEFAULT_PARAMS[section])
     text = (Path("config") / "demo.toml").read_text(encoding="utf-8")
@@ -336,3 +338,10 @@ def test_site_settings_are_frozen_typed_and_match_the_defaults(tmp_path: Path) -
         settings.ingest.today = None  # type: ignore[misc]
     with pytest.raises(TypeError):
         settings.trends["freq"] = "W"  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.trends.freq = "W"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        settings.trends.targets_h["ascenseur"] = 1.0  # type: ignore[index]
+    # Built once, when the site is made: every access returns the same object.
+    site = load_config(cfg).site("paris10")
+    assert site.settings is site.settings

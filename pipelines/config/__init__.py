@@ -10,11 +10,12 @@ data file. The keys allowed are those of :data:`DEFAULT_PARAMS` and of the datac
 of :mod:`pipelines.config.site`.
 
 The modules, one concept each: ``site`` (the objects: :class:`SourceConfig`,
-:class:`SiteConfig`, :class:`Config`), ``params`` (the stages' parameters: defaults,
-kinds, ranges and their checks), ``settings`` (those parameters as one frozen object per
-stage), ``hotspots`` (the checked settings of that stage), ``values``
-(reading TOML values), ``sources`` (a source table), ``files`` (the input files and
-output folders) and ``load`` (:func:`load_config`). ``make`` writes the make fragment.
+:class:`SiteConfig`, :class:`Config`), ``defaults`` (the stages' parameters: defaults,
+kinds, ranges), ``params`` (their checks), ``settings`` (those parameters as one frozen
+object per stage), ``hotspots`` and ``trends`` (the checked settings of those stages),
+``values`` (reading TOML values), ``sources`` (a source table), ``files`` (the input
+files and output folders) and ``load`` (:func:`load_config`). ``make`` writes the make
+fragment.
 
 Example
 -------
@@ -34,10 +35,10 @@ Example
     date = "Date de création"
 """
 
+from pipelines.config.defaults import DEFAULT_PARAMS, PARAM_KINDS, PARAM_RANGES
 from pipelines.config.files import check_inputs, input_problem
 from pipelines.config.hotspots import HotspotParams
 from pipelines.config.load import load_config
-from pipelines.config.params import DEFAULT_PARAMS, PARAM_KINDS, PARAM_RANGES
 from pipelines.config.settings import (
     GeocodeSettings,
     IngestSettings,
@@ -54,6 +55,7 @@ from pipelines.config.site import (
     SiteConfig,
     SourceConfig,
 )
+from pipelines.config.trends import TrendSettings
 
 __all__ = [
     "COLUMN_ROLES",
@@ -70,6 +72,7 @@ __all__ = [
     "SiteConfig",
     "SiteSettings",
     "SourceConfig",
+    "TrendSettings",
     "ZoneSettings",
     "check_inputs",
     "input_problem",

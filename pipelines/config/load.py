@@ -8,8 +8,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from pipelines.config.defaults import DEFAULT_PARAMS
 from pipelines.config.files import check_inputs, input_problem, output_dir_problem
-from pipelines.config.params import DEFAULT_PARAMS, check_params, check_site_params
+from pipelines.config.params import check_params, check_site_params
 from pipelines.config.site import Config, SiteConfig
 from pipelines.config.sources import read_source
 from pipelines.config.values import (

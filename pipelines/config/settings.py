@@ -1,16 +1,17 @@
 """A site's parameters as one frozen, typed settings object per stage, built once when
-the site is made (:attr:`pipelines.config.SiteConfig.settings`)."""
+the site is made (:attr:`pipelines.config.SiteConfig.settings`); the hotspot and trend
+stages' own are in :mod:`pipelines.config.hotspots` and :mod:`pipelines.config.trends`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date
-from types import MappingProxyType
 from typing import Any
 
+from pipelines.config.defaults import DEFAULT_PARAMS
 from pipelines.config.hotspots import HotspotParams
-from pipelines.config.params import DEFAULT_PARAMS
+from pipelines.config.trends import TrendSettings
 from pipelines.config.values import merge_tables
 
 
@@ -38,10 +39,20 @@ class GeocodeSettings:
 
 @dataclass(frozen=True)
 class MapSettings:
-    """``[params.maps]``, checked and typed."""
+    """``[params.maps]``, checked and typed (the defaults, for maps drawn outside a
+    configuration, are those of :data:`DEFAULT_PARAMS`).
 
-    online_tiles: bool
-    max_report_points: int
+    Attributes
+    ----------
+    online_tiles
+        Add OpenStreetMap and Plan IGN web tiles as optional layers (off by default: the
+        map then needs the network for those layers only).
+    max_report_points
+        Above this many report points, markers are aggregated per building and category.
+    """
+
+    online_tiles: bool = DEFAULT_PARAMS["maps"]["online_tiles"]
+    max_report_points: int = DEFAULT_PARAMS["maps"]["max_report_points"]
 
 
 @dataclass(frozen=True)
@@ -56,16 +67,14 @@ class ZoneSettings:
 @dataclass(frozen=True)
 class SiteSettings:
     """A site's parameters, one frozen object per stage, built from ``SiteConfig.params``
-    (already checked by :func:`load_config`). ``trends`` stays the checked mapping: its
-    periods and windows are read with pandas by :func:`pipelines.trends.stage.trend_params`.
-    """
+    (already checked by :func:`load_config`)."""
 
     ingest: IngestSettings
     geocode: GeocodeSettings
     hotspots: HotspotParams
     maps: MapSettings
     zones: ZoneSettings
-    trends: Mapping[str, Any]
+    trends: TrendSettings
 
 
 def _typed(cls: type, values: Mapping[str, Any]) -> Any:
@@ -92,5 +101,5 @@ def site_settings(params: Mapping[str, Mapping[str, Any]]) -> SiteSettings:
         hotspots=HotspotParams.from_dict(merged["hotspots"]),
         maps=_typed(MapSettings, merged["maps"]),
         zones=_typed(ZoneSettings, merged["zones"]),
-        trends=MappingProxyType(merged["trends"]),
+        trends=TrendSettings.from_dict(merged["trends"]),
     )

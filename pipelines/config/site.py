@@ -78,11 +78,13 @@ class SiteConfig:
     study_area_bbox: tuple[float, float, float, float] | None = None
     attribution: tuple[str, ...] = ()
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: :attr:`params` as one frozen, typed settings object per stage, built once when
+    #: the site is made (a bad value raises :class:`ConfigError` naming the key).
+    settings: SiteSettings = field(init=False, repr=False, compare=False)
 
-    @property
-    def settings(self) -> SiteSettings:
-        """:attr:`params` as one frozen, typed settings object per stage."""
-        return site_settings(self.params)
+    def __post_init__(self) -> None:
+        # A frozen dataclass sets a derived field through object.__setattr__.
+        object.__setattr__(self, "settings", site_settings(self.params))
 
 
 @dataclass(frozen=True)

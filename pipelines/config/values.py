@@ -17,7 +17,7 @@ from pipelines.errors import ConfigError
 
 # --------------------------------------------------------------------------- keys
 def field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
+    return tuple(f.name for f in fields(cls) if f.init)
 
 
 KIND_NAMES = {

@@ -12,6 +12,7 @@ conclusion there. Escaping for HTML stays the renderer's job.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import geopandas as gpd
@@ -129,8 +130,8 @@ def before_after_of(
     table: pd.DataFrame | None = None,
     windows: tuple[Window, Window] | None = None,
     compare_months: int = 3,
-    before: Sequence[str] | None = None,
-    after: Sequence[str] | None = None,
+    before: Sequence[str | date] | None = None,
+    after: Sequence[str | date] | None = None,
 ) -> tuple[pd.DataFrame | None, tuple[Window, Window] | None]:
     """Counted reports per building in the two periods of the before/after comparison.
 
@@ -387,8 +388,8 @@ def publish_site(
     before_after: pd.DataFrame | None = None,
     windows: tuple[Window, Window] | None = None,
     compare_months: int = 3,
-    compare_before: Sequence[str] | None = None,
-    compare_after: Sequence[str] | None = None,
+    compare_before: Sequence[str | date] | None = None,
+    compare_after: Sequence[str | date] | None = None,
     zones: gpd.GeoDataFrame | None = None,
     notes: gpd.GeoDataFrame | None = None,
     chronic: pd.DataFrame | None = None,

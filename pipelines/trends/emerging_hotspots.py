@@ -9,13 +9,13 @@ windows. Pure functions; :mod:`pipelines.trends.stage` re-exports them. Coordina
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pipelines.config import HotspotParams
 from pipelines.errors import NotEnoughFeaturesError
 from pipelines.stats import (
     EMERGING_CATEGORIES,
@@ -47,7 +47,7 @@ MIN_REPORTS_PER_STEP = 30
 # Emerging hotspots
 # --------------------------------------------------------------------------------------
 def choose_band(
-    coords_m: np.ndarray, totals: np.ndarray, hotspot_params: Mapping[str, Any]
+    coords_m: np.ndarray, totals: np.ndarray, hotspot_params: HotspotParams
 ) -> BandChoice:
     """The Gi* distance band, chosen as the hotspot stage chooses it.
 
@@ -58,15 +58,14 @@ def choose_band(
     """
     if len(coords_m) < MIN_FEATURES:
         raise NotEnoughFeaturesError(len(coords_m), MIN_FEATURES)
-    band_m = hotspot_params.get("distance_band_m")
+    band_m = hotspot_params.distance_band_m
     if band_m is not None:
-        return configured_band(float(band_m), n_features=len(coords_m))
-    increment = hotspot_params.get("band_increment_m")
+        return configured_band(band_m, n_features=len(coords_m))
     return auto_distance_band(
         coords_m,
         totals,
-        n_steps=int(hotspot_params.get("band_search_steps", 10)),
-        increment_m=None if increment is None else float(increment),
+        n_steps=hotspot_params.band_search_steps,
+        increment_m=hotspot_params.band_increment_m,
     )
 
 
@@ -83,7 +82,7 @@ def emerging_analysis(
     cube: pd.DataFrame,
     coords_m: np.ndarray,
     *,
-    hotspot_params: Mapping[str, Any] | None = None,
+    hotspot_params: HotspotParams | None = None,
     time_window: int = 0,
     alpha: float = 0.05,
     min_level: int = 1,
@@ -139,7 +138,7 @@ def emerging_analysis(
         )
     try:
         totals = cube.sum(axis=1).to_numpy(dtype=float)
-        band = choose_band(coords_m, totals, hotspot_params or {})
+        band = choose_band(coords_m, totals, hotspot_params or HotspotParams())
     except NotEnoughFeaturesError as err:
         return EmergingResult(None, None, str(err))
     table = emerging_hotspot_table(
