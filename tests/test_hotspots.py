@@ -23,6 +23,7 @@ from pipelines.errors import ConfigError
 from pipelines.hotspots import method_note
 from pipelines.hotspots import stage as hotspots
 from pipelines.hotspots.chronic import CHRONIC_COLUMNS, chronic_flags, chronic_pairs
+from pipelines.reports import counted
 from pipelines.stats import gistar as hs
 from pipelines.stats.band import configured_band
 from pipelines.stats.fdr import fdr_bins
@@ -127,7 +128,7 @@ def test_chronic_pairs_inclusive_window_rules_and_dates():
     ]
     r = _reports(rows)
     rules = {"default": (3, 90), "eau_fuite": (2, 10), "proprete": None}
-    out = chronic_pairs(r[hotspots.countable(r)], rules)
+    out = chronic_pairs(r[counted(r, on_building=True)], rules)
     assert list(out.columns) == CHRONIC_COLUMNS
     assert list(zip(out["building_id"], out["category"], strict=True)) == [
         ("way/0", "ascenseur"),

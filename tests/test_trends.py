@@ -22,6 +22,7 @@ from shapely.geometry import box
 from pipelines.config import DEFAULT_PARAMS, HotspotParams, TrendSettings, load_config
 from pipelines.crs import LAMBERT93
 from pipelines.errors import ConfigError
+from pipelines.reports import counted as is_counted
 from pipelines.stats.band import auto_distance_band
 from pipelines.stats.gistar import feature_points
 from pipelines.trends import stage as trends
@@ -294,7 +295,7 @@ def test_counted_reports_excludes_observations_and_duplicates() -> None:
         source_kind=["reports", "observations", "reports", "reports"],
         duplicate_of=pd.array([None, None, "r1", None], dtype="string"),
     )
-    assert trends.counted_reports(frame).tolist() == [True, False, False, True]
+    assert is_counted(frame).tolist() == [True, False, False, True]
 
 
 def test_building_cube_counts_by_hand(caplog: pytest.LogCaptureFixture) -> None:

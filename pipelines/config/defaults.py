@@ -53,8 +53,13 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
         "top_buildings": 6,  # buildings drawn in the small multiples
     },
     "maps": {"online_tiles": False, "max_report_points": 20000},
-    # A zone built from fewer reports than min_reports is kept, flagged, and not drawn.
-    "zones": {"min_bin": 2, "gap_m": 15.0, "min_reports": 10},
+    "zones": {
+        "min_bin": 2,  # lowest gi_bin of a hot building (2: hotspot at 95 % or more)
+        "gap_m": 15.0,  # hot buildings closer than this (footprint to footprint) share a zone
+        # A zone built from fewer reports than min_reports is kept, flagged
+        # (has_enough_reports false), and not drawn.
+        "min_reports": 10,
+    },
 }
 
 

@@ -5,13 +5,11 @@ chronic buildings, checks and the method note (statistics from :mod:`pipelines.s
 from __future__ import annotations
 
 from pipelines.hotspots.stage import (
-    countable,
     reports_per_building,
     run,
 )
 
 __all__ = [
-    "countable",
     "reports_per_building",
     "run",
 ]

@@ -47,7 +47,7 @@ from pipelines.hotspots import checks as hotspot_checks
 from pipelines.hotspots import chronic as chronic_mod
 from pipelines.hotspots import method_note
 from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json, write_text
-from pipelines.reports import counted
+from pipelines.reports import counted as is_counted
 from pipelines.stats import density
 from pipelines.stats import gistar as hs
 from pipelines.stats.band import BandChoice, auto_distance_band, configured_band
@@ -85,12 +85,6 @@ NOT_COMPUTED = "Non calculé"
 # --------------------------------------------------------------------------------------
 
 
-def countable(reports: pd.DataFrame, *, on_building: bool = True) -> pd.Series:
-    """The reports this stage counts: :func:`pipelines.reports.counted`, on a building
-    unless ``on_building`` is false."""
-    return counted(reports, on_building=on_building)
-
-
 def reports_per_building(reports: pd.DataFrame, buildings: gpd.GeoDataFrame) -> pd.DataFrame:
     """Count reports per building, in total and per category.
 
@@ -98,7 +92,7 @@ def reports_per_building(reports: pd.DataFrame, buildings: gpd.GeoDataFrame) -> 
     ----------
     reports
         Geocoded reports with ``building_id``, ``category`` and, optionally,
-        ``source_kind`` and ``duplicate_of`` (see :func:`countable`).
+        ``source_kind`` and ``duplicate_of`` (see :func:`pipelines.reports.counted`).
     buildings
         Footprints with ``building_id``.
 
@@ -111,7 +105,7 @@ def reports_per_building(reports: pd.DataFrame, buildings: gpd.GeoDataFrame) -> 
     ids = pd.Index(buildings["building_id"].astype(str))
     if not ids.is_unique:
         raise ValueError("building_id en double dans les bâtiments : identifiants uniques requis.")
-    counted = reports[countable(reports)]
+    counted = reports[is_counted(reports, on_building=True)]
     # Integer codes and one bincount, rather than a crosstab on strings: a million
     # reports take a tenth of a second.
     b_code = ids.get_indexer(pd.Index(counted["building_id"].astype(str)))
@@ -155,9 +149,9 @@ def building_table(reports: pd.DataFrame, buildings: gpd.GeoDataFrame) -> gpd.Ge
 def report_points(reports: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The points of the reports that count, for the hexagons and the kernel density.
 
-    Residents' reports that are not duplicates (:func:`countable` without requiring a
-    building), at their own point; a report without a usable point but placed on a
-    building (geocoded by address) stands at the building's representative point.
+    Residents' reports that are not duplicates (:func:`pipelines.reports.counted`, without
+    requiring a building), at their own point; a report without a usable point but placed
+    on a building (geocoded by address) stands at the building's representative point.
     Reports with neither are left out.
 
     Returns
@@ -166,7 +160,7 @@ def report_points(reports: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> gpd
         ``category`` and point ``geometry``, in the CRS of ``buildings``, aligned on the
         kept rows of ``reports``.
     """
-    kept = reports[countable(reports, on_building=False)]
+    kept = reports[is_counted(reports)]
     geom = kept.geometry.to_crs(buildings.crs) if kept.crs != buildings.crs else kept.geometry
     values = geom.to_numpy()
     x = np.full(len(kept), np.nan)
@@ -541,7 +535,9 @@ def analyse(
     lap("gi_categories_s")
     rate_cols, rate_info = rate_hotspots(table_m, params, too_few_reports=too_few)
     lap("gi_rates_s")
-    chronic = chronic_mod.chronic_pairs(reports[countable(reports)], params.chronic)
+    chronic = chronic_mod.chronic_pairs(
+        reports[is_counted(reports, on_building=True)], params.chronic
+    )
     flags = chronic_mod.chronic_flags(chronic, table)
     lap("chronic_s")
     out = pd.concat([table, gi, cat_cols, rate_cols, flags], axis=1)

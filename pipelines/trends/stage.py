@@ -41,6 +41,7 @@ from pipelines.config import Config, HotspotParams, TrendSettings
 from pipelines.crs import to_metric
 from pipelines.errors import NotEnoughFeaturesError
 from pipelines.io import atomic_path, read_geoparquet, write_csv, write_geoparquet, write_json
+from pipelines.reports import counted as is_counted
 from pipelines.stats import EMERGING_LABELS_FR, feature_points, naive_datetimes
 from pipelines.trends import plots as charts
 from pipelines.trends.charts import building_labels, site_charts, top_building_ids
@@ -67,7 +68,6 @@ from pipelines.trends.series import (
     TREND_WORDS_FR,
     building_cube,
     building_series,
-    counted_reports,
     headline,
     json_number,
     series_tests,
@@ -95,7 +95,6 @@ __all__ = [
     "building_series",
     "choose_band",
     "comparison_windows",
-    "counted_reports",
     "coverage",
     "emerging_analysis",
     "emerging_counts",
@@ -224,7 +223,7 @@ def analyse_trends(
     p = params or TrendSettings.from_dict({})
     freq, alpha = p.freq, p.alpha
     hp = hotspot_params or HotspotParams()
-    mask = counted_reports(reports)
+    mask = is_counted(reports)
     counted = reports.loc[mask]
     periods = study_periods(
         counted["reported_at"],
