@@ -6,7 +6,7 @@ rejected with a reason, or set outside the study area (``ingested.parquet``,
 Modules: ``readers`` (CSV, XLSX, JSON, GeoJSON), ``csvfile`` and ``rawfile`` (exact
 physical lines), ``values`` (dates, numbers, missing values), ``cells`` and ``schema``
 (columns and their roles), ``partition``, ``gather``, ``rejects``, ``versions`` (updates),
-``scrub`` (personal data), ``stage`` (the stage's ``run``).
+``scrub`` and ``scrub_rules`` (personal data), ``stage`` (the stage's ``run``).
 """
 
 from __future__ import annotations
