@@ -5,11 +5,13 @@ chronic buildings, checks and the method note (statistics from :mod:`pipelines.s
 from __future__ import annotations
 
 from pipelines.hotspots.stage import (
+    choose_band,
     reports_per_building,
     run,
 )
 
 __all__ = [
+    "choose_band",
     "reports_per_building",
     "run",
 ]

@@ -190,8 +190,11 @@ def report_points(reports: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> gpd
 
 
 def choose_band(coords_m: np.ndarray, values: np.ndarray, params: HotspotParams) -> BandChoice:
-    """The configured band, else the automatic one (DOMAIN.md); may raise
-    :class:`NotEnoughFeaturesError`."""
+    """The Gi* distance band: ``params.distance_band_m`` when set, else the automatic
+    band of :func:`pipelines.stats.band.auto_distance_band` on ``values`` (each
+    feature's report count), with ``band_search_steps`` and ``band_increment_m``
+    (DOMAIN.md). The trends stage uses it too. Raises :class:`NotEnoughFeaturesError`
+    below :data:`pipelines.stats.gistar.MIN_FEATURES` features."""
     if params.distance_band_m is not None:
         if len(coords_m) < hs.MIN_FEATURES:
             raise NotEnoughFeaturesError(len(coords_m), hs.MIN_FEATURES)

@@ -1,9 +1,9 @@
 """Emerging hotspots and before/after hotspot comparison, for the trends stage (private).
 
-The distance band (chosen as the hotspot stage chooses it), the space-time analysis of the
-building × period cube (:mod:`pipelines.stats.emerging`), and the before/after comparison of two
-windows. Pure functions; :mod:`pipelines.trends.stage` re-exports them. Coordinates in metres
-(EPSG:2154).
+The distance band (the hotspot stage's :func:`~pipelines.hotspots.choose_band`), the
+space-time analysis of the building × period cube (:mod:`pipelines.stats.emerging`), and
+the before/after comparison of two windows. Pure functions; :mod:`pipelines.trends.stage`
+re-exports them. Coordinates in metres (EPSG:2154).
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ import pandas as pd
 
 from pipelines.config import HotspotParams
 from pipelines.errors import NotEnoughFeaturesError
+from pipelines.hotspots import choose_band
 from pipelines.stats import (
     EMERGING_CATEGORIES,
-    MIN_FEATURES,
     BandChoice,
-    auto_distance_band,
     before_after,
-    configured_band,
     emerging_hotspot_table,
     gi_star,
     naive_datetimes,
@@ -46,29 +44,6 @@ MIN_REPORTS_PER_STEP = 30
 # --------------------------------------------------------------------------------------
 # Emerging hotspots
 # --------------------------------------------------------------------------------------
-def choose_band(
-    coords_m: np.ndarray, totals: np.ndarray, hotspot_params: HotspotParams
-) -> BandChoice:
-    """The Gi* distance band, chosen as the hotspot stage chooses it.
-
-    ``distance_band_m`` of ``params.hotspots`` when set; else the automatic band of
-    :func:`pipelines.stats.band.auto_distance_band` on the buildings' total report
-    counts, with the same search (``band_search_steps``, ``band_increment_m``). Raises
-    :class:`~pipelines.errors.NotEnoughFeaturesError` below 30 buildings.
-    """
-    if len(coords_m) < MIN_FEATURES:
-        raise NotEnoughFeaturesError(len(coords_m), MIN_FEATURES)
-    band_m = hotspot_params.distance_band_m
-    if band_m is not None:
-        return configured_band(band_m, n_features=len(coords_m))
-    return auto_distance_band(
-        coords_m,
-        totals,
-        n_steps=hotspot_params.band_search_steps,
-        increment_m=hotspot_params.band_increment_m,
-    )
-
-
 @dataclass(frozen=True)
 class EmergingResult:
     """The emerging-hotspot analysis of one site (``table`` None when not computed)."""
