@@ -4,11 +4,9 @@ chronic buildings, checks and the method note (statistics from :mod:`pipelines.s
 
 from __future__ import annotations
 
-from pipelines.hotspots.stage import (
-    choose_band,
-    reports_per_building,
-    run,
-)
+from pipelines.hotspots.counts import reports_per_building
+from pipelines.hotspots.gi import choose_band
+from pipelines.hotspots.stage import run
 
 __all__ = [
     "choose_band",
