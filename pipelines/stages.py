@@ -191,7 +191,8 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "trends",
-        code=("trends", "stats"),
+        # hotspots: the distance band is the hotspot stage's (hotspots.choose_band).
+        code=("trends", "hotspots", "stats"),
         settings=(),
         reads=("reports.parquet", "buildings_osm.parquet"),
         writes=(
