@@ -180,7 +180,7 @@ $(NODE_STAMP): package.json package-lock.json | $(STAMPS)/node
 ifeq ($(CLEANING),)
 # `+`: written even by `make -n` / `--question`, which would otherwise show an empty plan
 # for a configuration seen for the first time.
-$(DEPS): pipelines/config/make.py pipelines/config/core.py pipelines/stages.py | $(VENV_STAMP)
+$(DEPS): $(wildcard pipelines/config/*.py) pipelines/stages.py | $(VENV_STAMP)
 	+$(VIGIE) deps --config $(call q,$(CONFIG)) --out $@
 endif
 

@@ -29,7 +29,7 @@ import pandas as pd
 
 from bench._util import emit, peak_rss_mb, timed
 from bench.city import synthetic_city
-from pipelines.config.core import DEFAULT_PARAMS, Config, SiteConfig
+from pipelines.config import DEFAULT_PARAMS, Config, SiteConfig
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.hotspots.stage import run
 from pipelines.io import write_geoparquet

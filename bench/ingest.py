@@ -184,7 +184,7 @@ TODAY = "2030-01-01"
 
 
 def _site(path: Path):  # type: ignore[no-untyped-def]
-    from pipelines.config.core import DEFAULT_PARAMS, SiteConfig, SourceConfig
+    from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig
 
     source = SourceConfig(
         id="bailleur",

@@ -7,7 +7,7 @@
 2. A synthetic site with 100,000 reports over the real footprints tiled
    (:mod:`bench.city`), with every optional column present (rates, Gi* bins, emerging
    categories, chronic buildings): its size (target ≤ 10 MB; above
-   :data:`pipelines.maps.site.MAX_REPORT_POINTS` the markers are aggregated) and load time.
+   ``params.maps.max_report_points`` the markers are aggregated) and load time.
 
 Usage: ``python -m bench.maps`` (or ``python -m bench maps``).
 """

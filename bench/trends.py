@@ -20,7 +20,7 @@ import pandas as pd
 
 from bench._util import emit, timed
 from bench.city import synthetic_city
-from pipelines.config.core import DEFAULT_PARAMS
+from pipelines.config import site_settings
 from pipelines.stats.emerging import emerging_hotspot_table
 from pipelines.stats.gistar import feature_points
 from pipelines.trends import stage as trends
@@ -68,17 +68,18 @@ def main() -> None:
         reports = synthetic_reports(ids, N_REPORTS)
     res["reports"] = len(reports)
     coords = feature_points(city.buildings)
-    params = trends.trend_params({})
+    settings = site_settings({})
+    params = settings.trends
     with timed(res, "emerging_stage_s"):
-        periods = trends.study_periods(reports["reported_at"], freq=params["freq"])
+        periods = trends.study_periods(reports["reported_at"], freq=params.freq)
         cube = trends.building_cube(reports, ids, periods)
         result = trends.emerging_analysis(
             cube,
             coords,
-            hotspot_params=DEFAULT_PARAMS["hotspots"],
-            time_window=params["time_window"],
-            alpha=params["alpha"],
-            min_level=params["min_level"],
+            hotspot_params=settings.hotspots,
+            time_window=params.time_window,
+            alpha=params.alpha,
+            min_level=params.min_level,
         )
     res["months"] = len(periods)
     if result.table is None or result.band is None:
@@ -89,7 +90,7 @@ def main() -> None:
     with timed(res, "cube_s"):
         trends.building_cube(reports, ids, periods)
     with timed(res, "band_s"):
-        trends.choose_band(coords, cube.sum(axis=1).to_numpy(float), DEFAULT_PARAMS["hotspots"])
+        trends.choose_band(coords, cube.sum(axis=1).to_numpy(float), settings.hotspots)
     with timed(res, "gi_fdr_mk_classify_s"):
         emerging_hotspot_table(cube, coords, result.band.band_m)
     res["neighbours_mean"] = round(float(result.table["n_neighbours"].mean()), 1)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import __version__, stages
-from pipelines.config.core import Config, SiteConfig, check_inputs, load_config
+from pipelines.config import Config, SiteConfig, check_inputs, load_config
 from pipelines.errors import VigieError, os_reason
 from pipelines.stages import STAGE_NAMES, SitePaths, stage_summaries
 

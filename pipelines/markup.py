@@ -18,8 +18,8 @@ fact sheets, escape each value with :func:`html.escape` first):
   as it is: its ``render`` returns the text, no template is involved.
 - :class:`SafeMacroElement` is folium's ``MacroElement`` whose macro outputs are inserted
   as :class:`RawHtml` instead of being compiled again; a folium class that receives data
-  is used through a subclass that also derives from it (see
-  :class:`pipelines.annotations.html.NotesGeoJson`).
+  is used through a subclass that also derives from it (as the map's script element
+  in :mod:`pipelines.maps.site`).
 - :func:`script_json` writes a data block for ``<script type="application/json">``.
 - :func:`stable_ids` replaces folium's random element ids by ids derived from a seed
   (the site id), so that two identical runs write identical bytes.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.config.core import Config
+from pipelines.config import Config
 from pipelines.published import FILES as PUBLISHED_FILES
 
 
@@ -191,7 +191,8 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "trends",
-        code=("trends", "stats"),
+        # hotspots: the distance band is the hotspot stage's (hotspots.choose_band).
+        code=("trends", "hotspots", "stats"),
         settings=(),
         reads=("reports.parquet", "buildings_osm.parquet"),
         writes=(

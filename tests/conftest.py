@@ -127,7 +127,7 @@ def browser() -> Iterator[Any]:
 def bondy_config(tmp_path: Path, *, annotation_tags: tuple[str, ...] | None = None) -> Any:
     """A one-site configuration on the real Bondy extract, writing into ``tmp_path``
     (for stages that need a Config but no real source)."""
-    from pipelines.config.core import Config, SiteConfig, SourceConfig
+    from pipelines.config import Config, SiteConfig, SourceConfig
 
     site = SiteConfig(
         id="bondy",

@@ -724,7 +724,7 @@ def test_ban_never_called_by_default(
 
 
 def test_match_site_reads_the_site_files(tmp_path: Path, bondy_buildings: gpd.GeoDataFrame) -> None:
-    from pipelines.config.core import SiteConfig
+    from pipelines.config import SiteConfig
     from pipelines.geocode.address_index import match_site
 
     some = bondy_buildings["building_id"].iloc[0]

@@ -15,15 +15,14 @@ import shapely
 
 from pipelines.annotations.stage import (
     DELETED_STATUS,
-    annotation_ui_html,
     link_annotations,
-    notes_layer_geojson,
-    notes_table_html,
     parse_note_time,
     read_annotations,
 )
 from pipelines.annotations.stage import run as run_annotations
 from pipelines.crs import LAMBERT93, WGS84
+from pipelines.maps.notes import annotation_ui_html, notes_layer_geojson, notes_table_html
+from pipelines.publish.build import notes_table
 from tests.conftest import bondy_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -451,7 +450,8 @@ def test_everything_shown_is_escaped(isolated: gpd.GeoDataFrame) -> None:
         geometry=[a.geometry.representative_point()],
         crs=WGS84,
     )
-    linked = link_annotations(notes, isolated)
+    # As the map and the index show them: published first (pipelines.publish).
+    linked = notes_table(link_annotations(notes, isolated))
     table = notes_table_html(linked)
     assert "<script>" not in table
     assert "<img" not in table

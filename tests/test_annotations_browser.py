@@ -16,17 +16,18 @@ import pytest
 import shapely
 import shapely.ops
 
+from pipelines.annotations import GONE_BUILDING_FLAG
 from pipelines.annotations.stage import (
-    ORPHAN_COLOUR,
     STATUSES,
-    add_annotation_ui,
-    add_notes_layer,
     link_annotations,
     read_annotations,
 )
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.maps.assets import inline_assets, make_map
+from pipelines.maps.layers import annotations_block
+from pipelines.maps.notes import ORPHAN_COLOUR, add_annotation_ui, notes_layer_geojson
 from pipelines.osm.buildings import read_osm_buildings
+from pipelines.publish.build import notes_table
 from pipelines.zones.stage import assign_zone_ids, hot_zones
 
 pytestmark = [pytest.mark.browser]
@@ -65,7 +66,10 @@ def _site_map(
     notes: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """A small site map as the map module builds it: zones under the buildings, every
-    feature carrying its id, popups on buildings, Leaflet.draw and the annotation mode."""
+    feature carrying its id, popups on buildings, the published notes layer
+    (:func:`pipelines.maps.notes.notes_layer_geojson`, drawn as the map's script draws
+    it: paths of class ``vigie-note``, the escaped popup), Leaflet.draw and the
+    annotation mode."""
     centre = buildings.set_index("building_id").geometry[target].representative_point()
     m = make_map(location=[centre.y, centre.x], zoom_start=18)
     zone_layer = zones[["zone_id", "status", "geometry"]].copy()
@@ -83,7 +87,13 @@ def _site_map(
         popup=folium.GeoJsonPopup(fields=["fiche"], labels=False),
     ).add_to(m)
     if notes is not None:
-        add_notes_layer(m, notes)
+        folium.GeoJson(
+            notes_layer_geojson(notes_table(notes)),
+            name="Notes des urbanistes",
+            style_function=lambda _: {"color": "#D55E00", "weight": 3, "className": "vigie-note"},
+            marker=folium.CircleMarker(radius=8, weight=3, fill=True, fill_opacity=0.8),
+            popup=folium.GeoJsonPopup(fields=["popup_html"], labels=False, max_width=320),
+        ).add_to(m)
     add_annotation_ui(m, site_id="bondy", tags=TAGS, statuses=list(STATUSES))
     folium.LayerControl(collapsed=False).add_to(m)
     return m
@@ -277,7 +287,7 @@ def test_annotation_mode_degrades_without_leaflet_draw(
     from branca.element import Element
     from browser import offline_page
 
-    from pipelines.annotations.stage import annotation_ui_html
+    from pipelines.maps.notes import annotation_ui_html
 
     buildings, _, target = site
     centre = buildings.set_index("building_id").geometry[target].representative_point()
@@ -303,7 +313,8 @@ def test_annotation_mode_degrades_without_leaflet_draw(
 
 
 def test_notes_layer_marks_orphans(site: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, str]) -> None:
-    """A note whose building left OSM is drawn dashed grey with the reason in its popup."""
+    """A note whose building left OSM is drawn grey, with the reason in its popup (the
+    map's notes layer, :func:`pipelines.maps.layers.annotations_block`; map.js dashes it)."""
     buildings, zones, target = site
     point = buildings.set_index("building_id").geometry[target].representative_point()
     notes = gpd.GeoDataFrame(
@@ -323,18 +334,13 @@ def test_notes_layer_marks_orphans(site: tuple[gpd.GeoDataFrame, gpd.GeoDataFram
         crs=WGS84,
     )
     linked = link_annotations(notes, buildings, zones)
-    m = make_map(location=[point.y, point.x], zoom_start=18)
-    add_notes_layer(m, linked)
-    (layer,) = [c for c in m._children.values() if isinstance(c, folium.GeoJson)]
-    assert layer.layer_name == "Notes des urbanistes (1)"
-    feature = layer.data["features"][0]
+    layer = annotations_block(notes_table(linked), gone_building_flag=GONE_BUILDING_FLAG)
+    assert layer is not None
+    assert layer["name"] == "Notes des urbanistes (1)"
+    (feature,) = layer["geojson"]["features"]
     assert "Note orpheline : bâtiment way/1 absent" in feature["properties"]["popup_html"]
-    style = layer.style_function(feature)
-    assert (style["color"], style["dashArray"], style["className"]) == (
-        ORPHAN_COLOUR,
-        "2 6",
-        "vigie-note",
-    )
+    assert feature["properties"]["is_orphaned"] is True
+    assert (layer["orphan"], layer["n_orphans"]) == (ORPHAN_COLOUR, 1)
 
 
 def test_session_drops_notes_the_map_already_shows(

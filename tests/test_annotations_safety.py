@@ -18,7 +18,6 @@ from pipelines.annotations import readers as _annotation_readers
 from pipelines.annotations.stage import (
     MAX_FILE_BYTES,
     MAX_FILE_NOTES,
-    notes_layer_geojson,
     read_annotations,
     versions_path_of,
 )
@@ -145,7 +144,6 @@ def test_text_author_and_tag_carry_no_personal_data_into_any_output(
         "annotations.parquet": _as_text(out / "annotations.parquet"),
         "archive": _as_text(archive / "annotations_archive.parquet"),
         "versions": _as_text(archive / "annotations_versions.parquet"),
-        "map layer": json.dumps(notes_layer_geojson(notes), ensure_ascii=False),
         "published map layer": json.dumps(map_notes_layer(notes_table(notes)), ensure_ascii=False),
         "index": notes_table_html(notes_table(notes)),
     }
@@ -391,7 +389,7 @@ def test_configured_tags_are_scrubbed_on_the_map(demo_run: Any, tmp_path: Path) 
     import shutil
 
     from pipelines import publish
-    from pipelines.config.core import load_config
+    from pipelines.config import load_config
     from pipelines.maps import site as maps
 
     config = load_config(demo_run.config)

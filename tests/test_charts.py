@@ -12,7 +12,7 @@ import pytest
 from matplotlib.colors import to_hex
 from PIL import Image
 
-from pipelines.config.core import load_config
+from pipelines.config import load_config
 from pipelines.taxonomy import BY_CODE, CODES
 from pipelines.trends import plots as charts
 from pipelines.trends import stage as trends

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from pipelines.cli import main
-from pipelines.config.core import load_config
+from pipelines.config import load_config
 from pipelines.errors import InputError
 from pipelines.ingest.stage import ingest_site
 from pipelines.osm.buildings import read_osm_bounds

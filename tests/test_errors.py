@@ -389,7 +389,7 @@ def test_an_unreadable_source_is_refused_at_load_naming_it(
 ) -> None:
     # Root may read any file, so the file's mode cannot refuse it here: the check that
     # load_config makes (os.access) is answered "no" for this one path.
-    from pipelines.config.core import load_config
+    from pipelines.config import load_config
     from pipelines.errors import ConfigError
 
     cfg = _setup(tmp_path)

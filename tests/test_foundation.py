@@ -12,7 +12,7 @@ import pytest
 from shapely.geometry import Point, box
 
 from pipelines.cli import main
-from pipelines.config.core import load_config
+from pipelines.config import load_config
 from pipelines.crs import LAMBERT93, WGS84, metric_crs_for, require_metric, to_metric
 from pipelines.errors import ConfigError, CRSError
 from pipelines.geocode.stage import geocode_points
@@ -238,7 +238,7 @@ def test_load_config_checks_files_and_lets_simulated_exports_wait(tmp_path: Path
     # The demo configuration pointing at a Bondy folder holding only the real inputs:
     # loading works (make writes the simulated exports before a stage reads them), the
     # check made before ingestion names the missing export.
-    from pipelines.config.core import check_inputs
+    from pipelines.config import check_inputs
 
     raw = tmp_path / "bondy"
     raw.mkdir()
@@ -265,7 +265,7 @@ def test_load_config_checks_files_and_lets_simulated_exports_wait(tmp_path: Path
 def test_param_keys_and_types_come_from_the_defaults(tmp_path: Path) -> None:
     # Every parameter of DEFAULT_PARAMS is accepted with its default value, at the top
     # and per site; a value of another type is refused naming the key.
-    from pipelines.config.core import DEFAULT_PARAMS
+    from pipelines.config import DEFAULT_PARAMS
 
     text = (Path("config") / "demo.toml").read_text(encoding="utf-8")
     cfg = tmp_path / "p.toml"
@@ -303,14 +303,15 @@ def test_site_settings_are_frozen_typed_and_match_the_defaults(tmp_path: Path) -
     import dataclasses
     from datetime import date
 
-    from pipelines.config.core import (
+    from pipelines.config import (
         DEFAULT_PARAMS,
         GeocodeSettings,
+        HotspotParams,
         IngestSettings,
         MapSettings,
+        TrendSettings,
         ZoneSettings,
     )
-    from pipelines.config.hotspots import HotspotParams
 
     # One field per parameter: a parameter added to DEFAULT_PARAMS needs its field.
     for section, cls in (
@@ -319,6 +320,7 @@ def test_site_settings_are_frozen_typed_and_match_the_defaults(tmp_path: Path) -
         ("maps", MapSettings),
         ("zones", ZoneSettings),
         ("hotspots", HotspotParams),
+        ("trends", TrendSettings),
     ):
         assert {f.name for f in dataclasses.fields(cls)} == set(DEFAULT_PARAMS[section])
     text = (Path("config") / "demo.toml").read_text(encoding="utf-8")
@@ -337,3 +339,10 @@ def test_site_settings_are_frozen_typed_and_match_the_defaults(tmp_path: Path) -
         settings.ingest.today = None  # type: ignore[misc]
     with pytest.raises(TypeError):
         settings.trends["freq"] = "W"  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.trends.freq = "W"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        settings.trends.targets_h["ascenseur"] = 1.0  # type: ignore[index]
+    # Built once, when the site is made: every access returns the same object.
+    site = load_config(cfg).site("paris10")
+    assert site.settings is site.settings

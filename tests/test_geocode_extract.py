@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
-from pipelines.config.core import SiteConfig, site_settings
+from pipelines.config import SiteConfig, site_settings
 from pipelines.crs import WGS84
 from pipelines.geocode.address_index import match_site, read_gazetteer
 from pipelines.geocode.stage import geocode_site

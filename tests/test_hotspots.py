@@ -18,12 +18,14 @@ import pytest
 import shapely
 from scipy import stats
 
-from pipelines.config.core import DEFAULT_PARAMS
-from pipelines.config.hotspots import HotspotParams
+from pipelines.config import DEFAULT_PARAMS, HotspotParams
 from pipelines.errors import ConfigError
+from pipelines.hotspots import counts as hotspot_counts
+from pipelines.hotspots import gi as hotspot_gi
 from pipelines.hotspots import method_note
 from pipelines.hotspots import stage as hotspots
 from pipelines.hotspots.chronic import CHRONIC_COLUMNS, chronic_flags, chronic_pairs
+from pipelines.reports import counted
 from pipelines.stats import gistar as hs
 from pipelines.stats.band import configured_band
 from pipelines.stats.fdr import fdr_bins
@@ -77,7 +79,7 @@ def test_counts_per_building_leave_out_observations_duplicates_and_unplaced():
             (None, "eau_fuite", "2024-01-05", "reports", None),  # not on a building
         ]
     )
-    table = hotspots.building_table(r, b)
+    table = hotspot_counts.building_table(r, b)
     assert table.index.equals(b.index)
     assert table["n_reports"].tolist() == [2, 0, 1]
     assert table["n_ascenseur"].tolist() == [1, 0, 0]
@@ -100,7 +102,7 @@ def test_report_points_use_the_building_when_a_report_has_no_point():
         ]
     )
     r.loc[1, "geometry"] = shapely.Point(652_500.0, 6_862_500.0)  # on the street
-    pts = hotspots.report_points(r, b)
+    pts = hotspot_counts.report_points(r, b)
     assert pts.index.tolist() == [0, 1]  # the unplaced report without a point is dropped
     assert pts.geometry.iloc[0].within(b.geometry.iloc[1])
     assert (pts.geometry.iloc[1].x, pts.geometry.iloc[1].y) == (652_500.0, 6_862_500.0)
@@ -128,7 +130,7 @@ def test_chronic_pairs_inclusive_window_rules_and_dates():
     ]
     r = _reports(rows)
     rules = {"default": (3, 90), "eau_fuite": (2, 10), "proprete": None}
-    out = chronic_pairs(r[hotspots.countable(r)], rules)
+    out = chronic_pairs(r[counted(r, on_building=True)], rules)
     assert list(out.columns) == CHRONIC_COLUMNS
     assert list(zip(out["building_id"], out["category"], strict=True)) == [
         ("way/0", "ascenseur"),
@@ -190,8 +192,8 @@ def test_params_defaults_round_trip_and_bad_values_name_the_key():
 def test_too_few_buildings_give_no_gi_and_a_french_note():
     b = _buildings(25, spacing=20.0)
     r = _reports([(f"way/{k}", "proprete", "2024-01-01", "reports", None) for k in range(25)])
-    gi, band, info = hotspots.hotspot_layer(
-        hotspots.building_table(r, b), "n_reports", HotspotParams()
+    gi, band, info = hotspot_gi.hotspot_layer(
+        hotspot_counts.building_table(r, b), "n_reports", HotspotParams()
     )
     assert band is None
     assert info["status"] == "not_enough_features"
@@ -209,9 +211,9 @@ def test_categories_below_the_minimum_are_skipped_and_others_match_gi_star():
     rows = [
         (f"way/{k}", "proprete", "2024-01-01", "reports", None) for k in rng.integers(0, 60, 200)
     ] + [(f"way/{k}", "nuisibles", "2024-01-01", "reports", None) for k in range(12)]
-    table = hotspots.building_table(_reports(rows), b)
+    table = hotspot_counts.building_table(_reports(rows), b)
     band = configured_band(40.0)
-    cols, info = hotspots.category_hotspots(table, band, HotspotParams())
+    cols, info = hotspot_gi.category_hotspots(table, band, HotspotParams())
     assert info["nuisibles"]["status"] == "skipped"
     assert info["nuisibles"]["reason"].startswith("12 signalement(s)")
     assert cols["gi_z_nuisibles"].isna().all()
@@ -389,7 +391,7 @@ def test_planted_chronic_pairs_are_listed(demo_run: DemoRun):
 def null_bondy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Bondy pipeline up to the hotspot stage on ``pattern=False`` reports."""
     from pipelines.cli import run_site_stages
-    from pipelines.config.core import load_config
+    from pipelines.config import load_config
     from pipelines.simulate import stage as simulate
 
     root = tmp_path_factory.mktemp("null")

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from pyproj import Transformer
 
-from pipelines.config.core import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
+from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
 from pipelines.errors import InputError
 from pipelines.geocode import link_likely_duplicates
 from pipelines.ingest import stage as ingest

@@ -358,7 +358,7 @@ def test_personal_columns_left_unread_read_the_same(
 
 
 def test_a_personal_column_mapped_to_a_role_is_read(tmp_path: Path) -> None:
-    from pipelines.config.core import SourceConfig
+    from pipelines.config import SourceConfig
     from pipelines.ingest import stage as ingest
 
     source = SourceConfig(

@@ -12,7 +12,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.config.core import DEFAULT_PARAMS, SiteConfig, SourceConfig
+from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig
 from pipelines.ingest import stage as ingest
 
 HEADER = [

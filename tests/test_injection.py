@@ -32,9 +32,10 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from pipelines.annotations.stage import add_annotation_ui, add_notes_layer
+from pipelines.annotations import STATUSES
 from pipelines.crs import LAMBERT93
 from pipelines.maps import site as maps
+from pipelines.maps.notes import add_annotation_ui
 from pipelines.markup import RawHtml, SafeMacroElement, render_template
 from pipelines.osm.buildings import read_osm_buildings
 from tests.conftest import RAW, ROOT, site_map_of
@@ -189,21 +190,20 @@ def test_site_map_never_compiles_data(
 
 
 @pytest.mark.parametrize("plant", PLANTS)
-def test_notes_layer_and_annotation_mode_never_compile_data(
-    handmade: dict[str, Any], plant: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_annotation_mode_never_compiles_data(
+    plant: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The public notes layer (folium's GeoJson, whose output folium compiles again) and
-    the annotation mode (the configuration's tags)."""
+    """The annotation mode (the configuration's tags) added to a bare map. The notes
+    layer (the planners' text, author and tag) is the site map's, written in its data
+    block: test_site_map_never_compiles_data checks it with the same words."""
     monkeypatch.chdir(tmp_path)
     from pipelines.maps.assets import make_map
 
-    site = _planted_site(handmade, plant)
     m = make_map(location=[48.9, 2.48], zoom_start=16)
-    add_notes_layer(m, site["notes"])
-    add_annotation_ui(m, site_id="bondy", tags=[plant("tag")])
+    add_annotation_ui(m, site_id="bondy", tags=[plant("tag")], statuses=list(STATUSES))
     html = m.get_root().render()
     assert markers(tmp_path) == []
-    for word in ("notetexte", "noteauteur", "notetag", "tag"):
+    for word in ("tag",):
         assert f"{word} {SEVEN}" in html if plant is not breaking else plant(word) in html, word
         assert evaluated(word) not in html, word
 

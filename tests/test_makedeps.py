@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.cli import main
-from pipelines.config.core import load_config
+from pipelines.config import load_config
 from pipelines.config.make import deps_fragment, make_name, shell_glob
 from pipelines.errors import ConfigError
 from tests.conftest import ROOT

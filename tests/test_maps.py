@@ -17,7 +17,7 @@ from shapely.geometry import LineString, Point, Polygon
 
 from pipelines import publish
 from pipelines.annotations.stage import link_annotations
-from pipelines.config.core import Config, SiteConfig, SourceConfig
+from pipelines.config import Config, SiteConfig, SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.maps import site as maps
 from pipelines.maps.html import building_fact_sheet, sparkline_svg

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from pipelines.annotations import STATUSES
 from pipelines.maps import site as maps
+from pipelines.maps.notes import add_annotation_ui
 from pipelines.maps.png import write_site_png
 from pipelines.markup import stable_ids
 from tests.conftest import published_for, site_map_of
@@ -59,9 +61,7 @@ def test_stable_ids_keeps_the_names_already_given() -> None:
     m = make_map(location=[48.9, 2.48], zoom_start=16)
     stable_ids(m.get_root(), "bondy")
     name = m.get_name()
-    from pipelines.annotations.stage import add_annotation_ui
-
-    add_annotation_ui(m, site_id="bondy", tags=list(NOTE_TAGS))
+    add_annotation_ui(m, site_id="bondy", tags=list(NOTE_TAGS), statuses=list(STATUSES))
     stable_ids(m.get_root(), "bondy")
     assert m.get_name() == name
     html = m.get_root().render()

@@ -339,7 +339,7 @@ def test_whole_pipeline_on_each_variant_to_a_map(variant, tmp_path, browser) -> 
     from browser import open_offline
 
     from pipelines.cli import run_site_stages
-    from pipelines.config.core import load_config
+    from pipelines.config import load_config
 
     if variant == "pbf":
         osm = to_pbf(PARIS10, tmp_path / "paris10.osm.pbf")

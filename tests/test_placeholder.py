@@ -13,7 +13,7 @@ import pytest
 from shapely.geometry import Point
 
 from pipelines.cli import run_site_stages
-from pipelines.config.core import load_config
+from pipelines.config import load_config
 from pipelines.geocode.stage import placeholder_points
 from pipelines.io import read_geoparquet
 from pipelines.osm.buildings import read_osm_bounds

@@ -11,10 +11,10 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from pipelines.hotspots import countable
 from pipelines.ingest import scrub_series
 from pipelines.io import read_json
 from pipelines.published import FILES, Published, read_published
+from pipelines.reports import counted as is_counted
 
 SITES = ("bondy", "paris10")
 
@@ -54,7 +54,7 @@ def test_one_profile_row_per_building_in_order(run: tuple[Path, Published]) -> N
 def test_counts_add_up_to_the_reports_counted(run: tuple[Path, Published]) -> None:
     processed, pub = run
     reports = gpd.read_parquet(processed / "reports.parquet")
-    counted = int(countable(reports).sum())
+    counted = int(is_counted(reports, on_building=True).sum())
     hotspots = read_json(processed / "hotspot_summary.json")
     assert int(pub.profile["n_reports"].sum()) == counted
     assert int(pub.monthly["n_reports"].sum()) == counted

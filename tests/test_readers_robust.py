@@ -21,7 +21,7 @@ import pyarrow as pa
 import pytest
 
 from pipelines.cli import main
-from pipelines.config.core import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
+from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
 from pipelines.errors import InputError
 from pipelines.ingest import stage as ingest
 from pipelines.ingest.csvfile import read_csv

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.config.core import SiteConfig, SourceConfig, load_config
+from pipelines.config import SiteConfig, SourceConfig, load_config
 from pipelines.ingest import stage as ingest
-from pipelines.ingest.cells import looks_personal
+from pipelines.ingest.personal import looks_personal
 from pipelines.ingest.scrub import PLACEHOLDERS, scrub_series
 from tests.conftest import RAW, ROOT
 

@@ -266,7 +266,7 @@ def test_zones_from_too_few_reports_are_flagged_not_dropped(
 
 
 def test_zone_min_reports_is_a_checked_parameter(tmp_path: Path) -> None:
-    from pipelines.config.core import load_config
+    from pipelines.config import load_config
     from pipelines.errors import ConfigError
 
     demo = (ROOT / "config" / "demo.toml").read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ import re
 import networkx as nx
 
 from pipelines import cli, stages
-from pipelines.config.core import load_config
+from pipelines.config import load_config
 from pipelines.config.make import deps_fragment
 from tests.conftest import ROOT
 from tests.test_architecture import STAGES as STAGE_FOLDERS

@@ -19,9 +19,10 @@ import pymannkendall
 import pytest
 from shapely.geometry import box
 
-from pipelines.config.core import DEFAULT_PARAMS, load_config
+from pipelines.config import DEFAULT_PARAMS, HotspotParams, TrendSettings, load_config
 from pipelines.crs import LAMBERT93
 from pipelines.errors import ConfigError
+from pipelines.reports import counted as is_counted
 from pipelines.stats.band import auto_distance_band
 from pipelines.stats.gistar import feature_points
 from pipelines.trends import stage as trends
@@ -294,7 +295,7 @@ def test_counted_reports_excludes_observations_and_duplicates() -> None:
         source_kind=["reports", "observations", "reports", "reports"],
         duplicate_of=pd.array([None, None, "r1", None], dtype="string"),
     )
-    assert trends.counted_reports(frame).tolist() == [True, False, False, True]
+    assert is_counted(frame).tolist() == [True, False, False, True]
 
 
 def test_building_cube_counts_by_hand(caplog: pytest.LogCaptureFixture) -> None:
@@ -375,16 +376,17 @@ def test_comparison_windows() -> None:
 
 
 def test_trend_params_are_checked() -> None:
-    assert trends.trend_params({})["time_window"] == DEFAULT_PARAMS["trends"]["time_window"]
+    # The trends settings are built and checked by config (TrendSettings).
+    assert TrendSettings.from_dict({}).time_window == DEFAULT_PARAMS["trends"]["time_window"]
     with pytest.raises(ConfigError, match=r"params\.trends\.freq"):
-        trends.trend_params({"freq": "H"}, "demo.toml")
+        TrendSettings.from_dict({"freq": "H"}, "demo.toml")
     with pytest.raises(ConfigError, match=r"params\.trends\.targets_h\.lift"):
-        trends.trend_params({"targets_h": {"lift": 48}}, "demo.toml")
+        TrendSettings.from_dict({"targets_h": {"lift": 48}}, "demo.toml")
     with pytest.raises(ConfigError, match=r"params\.trends\.min_level"):
-        trends.trend_params({"min_level": 4})
+        TrendSettings.from_dict({"min_level": 4})
     with pytest.raises(ConfigError, match="compare_after"):
-        trends.trend_params({"compare_after": ["2024-06-30", "2024-06-01"]})
-    assert trends.trend_params({"freq": "QE"})["freq"] == "Q"
+        TrendSettings.from_dict({"compare_after": ["2024-06-30", "2024-06-01"]})
+    assert TrendSettings.from_dict({"freq": "QE"}).freq == "Q"
 
 
 def _grid_city(n_side: int = 20, spacing_m: float = 30.0) -> gpd.GeoDataFrame:
@@ -413,7 +415,7 @@ def _background(
     return rows, months
 
 
-BAND_8_NEIGHBOURS = {"distance_band_m": 45.0}  # 30 m grid: the 8 surrounding buildings
+BAND_8_NEIGHBOURS = HotspotParams(distance_band_m=45.0)  # 30 m grid: the 8 surrounding buildings
 
 
 def test_a_final_month_surge_is_a_new_hotspot() -> None:

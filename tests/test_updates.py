@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from pipelines import reports
-from pipelines.config.core import SiteConfig, SourceConfig, load_config
+from pipelines.config import SiteConfig, SourceConfig, load_config
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest import stage as ingest
 from pipelines.ingest.schema import HISTORY_COLUMNS, UPDATE_REASONS

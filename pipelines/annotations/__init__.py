@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.annotations.html import (
+from pipelines.annotations.exports import (
     GONE_BUILDING_FLAG,
     notes_geojson,
     orphan_flag,

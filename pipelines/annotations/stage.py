@@ -69,21 +69,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipelines.annotations.html import (
+from pipelines.annotations.exports import (
     GONE_BUILDING_FLAG,
-    LEAFLET_DRAW_CSS,
-    LEAFLET_DRAW_JS,
-    NOTE_COLOURS,
-    ORPHAN_COLOUR,
-    add_annotation_ui,
-    add_notes_layer,
-    annotation_ui_html,
-    note_popup_html,
     note_properties,
     notes_csv_frame,
     notes_geojson,
-    notes_layer_geojson,
-    notes_table_html,
     orphan_flag,
 )
 from pipelines.annotations.model import (
@@ -119,7 +109,7 @@ from pipelines.annotations.versions import (
     merge_with_archive,
     version_hashes,
 )
-from pipelines.config.core import Config
+from pipelines.config import Config
 from pipelines.crs import WGS84, metric_crs_of
 from pipelines.io import (
     list_cell,
@@ -138,18 +128,14 @@ __all__ = [
     "DELETED_STATUS",
     "FUTURE_TOLERANCE",
     "GONE_BUILDING_FLAG",
-    "LEAFLET_DRAW_CSS",
-    "LEAFLET_DRAW_JS",
     "LINK_COLUMNS",
     "LOCAL_TZ",
     "MAX_FILE_BYTES",
     "MAX_FILE_NOTES",
     "NEAR_BUILDING_M",
-    "NOTE_COLOURS",
     "NOTE_COLUMNS",
     "NOTE_FIELDS",
     "NOTE_NAMESPACE",
-    "ORPHAN_COLOUR",
     "SCRUBBED_FIELDS",
     "SOURCE_COLUMNS",
     "STATUSES",
@@ -157,22 +143,16 @@ __all__ = [
     "AnnotationRead",
     "FileProblemError",
     "RawNote",
-    "add_annotation_ui",
-    "add_notes_layer",
     "add_to_version_store",
-    "annotation_ui_html",
     "archive_path_of",
     "deduplicate_notes",
     "derived_note_id",
     "empty_notes",
     "link_annotations",
     "merge_with_archive",
-    "note_popup_html",
     "note_properties",
     "notes_csv_frame",
     "notes_geojson",
-    "notes_layer_geojson",
-    "notes_table_html",
     "orphan_flag",
     "parse_note_time",
     "read_annotations",

@@ -1,6 +1,6 @@
 """The parameters of the hotspot stage (``[params.hotspots]``), checked.
 
-Defaults are :data:`pipelines.config.core.DEFAULT_PARAMS`; every bad value raises a
+Defaults are :data:`pipelines.config.defaults.DEFAULT_PARAMS`; every bad value raises a
 :class:`~pipelines.errors.ConfigError` naming the key.
 """
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from pipelines.config.core import Config
+from pipelines.config import Config
 from pipelines.errors import ConfigError
 from pipelines.io import write_text
 from pipelines.stages import make_rules

@@ -399,7 +399,7 @@ def match_site(
     buildings
         Footprints with ``building_id`` (any CRS).
     site
-        A :class:`pipelines.config.core.SiteConfig`.
+        A :class:`pipelines.config.SiteConfig`.
 
     Returns
     -------

@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 from shapely import STRtree
 
-from pipelines.config.core import Config, GeocodeSettings, IngestSettings, SiteConfig
+from pipelines.config import Config, GeocodeSettings, IngestSettings, SiteConfig
 from pipelines.crs import metric_crs_of, require_metric
 from pipelines.geocode import address_index
 from pipelines.geocode.addresses import normalise_key

@@ -4,14 +4,12 @@ chronic buildings, checks and the method note (statistics from :mod:`pipelines.s
 
 from __future__ import annotations
 
-from pipelines.hotspots.stage import (
-    countable,
-    reports_per_building,
-    run,
-)
+from pipelines.hotspots.counts import reports_per_building
+from pipelines.hotspots.gi import choose_band
+from pipelines.hotspots.stage import run
 
 __all__ = [
-    "countable",
+    "choose_band",
     "reports_per_building",
     "run",
 ]

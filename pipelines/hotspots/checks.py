@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pipelines.config.core import Config
+from pipelines.config import Config
 from pipelines.io import read_json
 from pipelines.stats import gistar as hs
 

@@ -3,10 +3,11 @@ rejected with a reason, or set outside the study area (``ingested.parquet``,
 ``rejected.csv``, ``outside_study_area.csv``, ``report_history.csv``,
 ``ingest_summary.json``).
 
-Modules: ``readers`` (CSV, XLSX, JSON, GeoJSON), ``csvfile`` and ``rawfile`` (exact
-physical lines), ``values`` (dates, numbers, missing values), ``cells`` and ``schema``
-(columns and their roles), ``partition``, ``gather``, ``rejects``, ``versions`` (updates),
-``scrub`` (personal data), ``stage`` (the stage's ``run``).
+Modules: ``readers`` (CSV, XLSX, JSON, GeoJSON), ``csvfile``, ``encoding`` and
+``rawfile`` (exact physical lines), ``values`` (dates, numbers, missing values),
+``cells`` and ``schema`` (columns and their roles), ``personal`` (columns of people's
+data), ``partition``, ``gather``, ``rejects``, ``versions`` (updates), ``scrub`` and
+``scrub_rules`` (personal data in text), ``stage`` (the stage's ``run``).
 """
 
 from __future__ import annotations

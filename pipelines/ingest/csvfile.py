@@ -1,5 +1,5 @@
-"""Delimited text files: encoding and separator detection, pyarrow's parser with exact
-line numbers, Python's ``csv`` module for ragged files."""
+"""Delimited text files: separator detection, pyarrow's parser with exact line numbers,
+Python's ``csv`` module for ragged files (the encoding: :mod:`pipelines.ingest.encoding`)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from pipelines.ingest.encoding import decode, encoding_mismatches, utf8_bytes
 from pipelines.ingest.rawfile import Malformed, MalformedRows, RawFile
 from pipelines.ingest.values import flags
 
@@ -25,103 +26,7 @@ log = logging.getLogger(__name__)
 _SEPARATORS = (";", ",", "\t", "|")
 
 
-_BOM8 = b"\xef\xbb\xbf"
-
-
 _NOT_SPACE = re.compile(rb"[^ \t\n\v\f\r]")
-
-
-_UNDEFINED_CP1252 = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
-
-
-def _canonical_encoding(encoding: str) -> str:
-    enc = encoding.strip().lower().replace("_", "-")
-    return {
-        "utf8": "utf-8",
-        "utf-8-bom": "utf-8-sig",
-        "latin1": "latin-1",
-        "iso-8859-1": "latin-1",
-        "windows-1252": "cp1252",
-        "win-1252": "cp1252",
-    }.get(enc, enc)
-
-
-def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
-    """Decode bytes, detecting the encoding unless given.
-
-    Detection: a BOM (UTF-8, UTF-16) wins; then strict UTF-8; then UTF-8 when the invalid
-    bytes are a tiny minority (a few stray characters in a UTF-8 export: they become
-    U+FFFD); then cp1252, or latin-1 when bytes undefined in cp1252 occur.
-
-    Returns
-    -------
-    text, encoding
-    """
-    if encoding:
-        enc = _canonical_encoding(encoding)
-        if enc in ("utf-8", "utf-8-sig"):
-            enc = "utf-8-sig" if data.startswith(_BOM8) else "utf-8"
-        return data.decode(enc, errors="replace"), enc
-    if data.startswith(_BOM8):
-        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace"), "utf-16"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    text = data.decode("utf-8", errors="replace")
-    high = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) >= 0x80))
-    if text.count("\ufffd") * 50 <= high:
-        return text, "utf-8"
-    if any(b in data for b in _UNDEFINED_CP1252):
-        return data.decode("latin-1"), "latin-1"
-    return data.decode("cp1252"), "cp1252"
-
-
-def encoding_mismatches(data: bytes, encoding: str) -> np.ndarray:
-    """The 1-based lines of ``data`` that do not fit the ``encoding`` it is read in: for
-    UTF-8, lines that are not valid UTF-8 (their bad bytes become U+FFFD); for a
-    one-byte encoding (cp1252, latin-1), lines that are valid UTF-8 with accented
-    letters (read as "Ã©" instead of "é"). A file that mixes rows from two exports
-    has both kinds; one encoding must be chosen for the whole file, and these lines
-    are the ones it garbles.
-
-    Only the lines that hold bytes above 127 are decoded (found with numpy).
-    """
-    if encoding not in ("utf-8", "utf-8-sig", "cp1252", "latin-1") or data.isascii():
-        return np.zeros(0, np.int64)
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    a = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(a == 10)
-    lines = np.unique(np.searchsorted(newlines, np.flatnonzero(a >= 0x80)))
-    starts = np.concatenate(([0], newlines + 1))
-    ends = np.concatenate((newlines, [len(a)]))
-    want_utf8 = encoding.startswith("utf-8")
-    bad = []
-    for k in lines:
-        try:
-            data[starts[k] : ends[k]].decode("utf-8")
-            is_utf8 = True
-        except UnicodeDecodeError:
-            is_utf8 = False
-        if is_utf8 != want_utf8:
-            bad.append(k + 1)
-    return np.asarray(bad, dtype=np.int64)
-
-
-def _utf8_bytes(data: bytes, encoding: str | None) -> tuple[bytes, str, bool]:
-    """The file's bytes as UTF-8 without a BOM, the encoding, and whether the bytes are
-    only *presumed* UTF-8 (not yet validated: pyarrow validates them while parsing,
-    which spares decoding a large file twice)."""
-    enc = _canonical_encoding(encoding) if encoding else None
-    if data.startswith(_BOM8) and enc in (None, "utf-8", "utf-8-sig"):
-        return data[3:], "utf-8-sig", True
-    if enc in (None, "utf-8", "utf-8-sig") and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data, "utf-8", not data.isascii()
-    text, enc = decode(data, encoding)
-    return text.encode("utf-8"), enc, False
 
 
 def _sniff_separator(header: str) -> str:
@@ -239,7 +144,7 @@ def read_csv(
     malformed.
     """
     data = path.read_bytes()
-    buf, enc, presumed = _utf8_bytes(data, encoding)
+    buf, enc, presumed = utf8_bytes(data, encoding)
     garbled = np.zeros(0, np.int64)
     if not presumed and enc in ("cp1252", "latin-1"):
         garbled = encoding_mismatches(data, enc)

@@ -12,11 +12,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.config.core import SourceConfig
+from pipelines.config import SourceConfig
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.cells import _concurrently, _Parsed, _str_column
 from pipelines.ingest.partition import _Categories
 from pipelines.ingest.schema import _NOTES, _STR_COLUMNS, INGESTED_COLUMNS, OUTSIDE_COLUMNS
+from pipelines.ingest.scrub_rules import ROLE_MODES
 from pipelines.ingest.values import _dictionary_of, arrow_strings, arrow_view, flags, to_str_series
 from pipelines.taxonomy import BY_CODE, CODES
 
@@ -161,7 +162,7 @@ def _accepted_frame(
     f = p.frame
     missing = pd.Series(np.nan, index=range(len(a)), dtype="str")
     # Every text column reaches the maps: all are scrubbed, the address without the
-    # name rules (street names: "rue du Docteur Roux"; see pipelines.ingest.scrub.ROLE_MODES).
+    # name rules (street names: "rue du Docteur Roux"; see pipelines.ingest.scrub_rules.ROLE_MODES).
     scrubbed = ("subcategory", "description", "address", "building_ref", "status", "channel")
     # Each text column as its distinct values and the accepted rows' codes; the text
     # columns scrubbed together (one pass of the rules over all the values of a mode).
@@ -178,7 +179,7 @@ def _accepted_frame(
     dictionaries, scrub_counts = _scrub.scrub_codes_together(
         [texts[role][0] for role in free],
         [texts[role][1] for role in free],
-        modes=[_scrub.ROLE_MODES.get(role, "text") for role in free],
+        modes=[ROLE_MODES.get(role, "text") for role in free],
     )
     counts = _scrub.empty_counts()
     for role, dictionary, made in zip(free, dictionaries, scrub_counts, strict=True):

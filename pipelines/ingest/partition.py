@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.config.core import SourceConfig
+from pipelines.config import SourceConfig
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.cells import _has_repeats, _Parsed, _str_column
 from pipelines.ingest.schema import _LOCATION_ROLES, _STATE_BAD, _STATE_OK

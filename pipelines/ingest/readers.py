@@ -31,7 +31,8 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.errors import InputError
-from pipelines.ingest.csvfile import _clean_names, _drop_blank_columns, decode, read_csv
+from pipelines.ingest.csvfile import _clean_names, _drop_blank_columns, read_csv
+from pipelines.ingest.encoding import decode
 from pipelines.ingest.rawfile import Malformed, RawFile
 
 log = logging.getLogger(__name__)

@@ -20,10 +20,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.config.core import SourceConfig
+from pipelines.config import SourceConfig
 from pipelines.ingest import scrub as _scrub
-from pipelines.ingest.cells import _is_personal, _Parsed, personal_columns
+from pipelines.ingest.cells import _Parsed
 from pipelines.ingest.partition import _Partition
+from pipelines.ingest.personal import is_personal, personal_columns
 from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.readers import FORMAT_PERSONAL
 from pipelines.ingest.schema import REJECTED_COLUMNS, ROW_REASONS
@@ -109,7 +110,7 @@ def _original_rows(
             keys = [
                 k
                 for k in taken.column_names
-                if k not in raw.virtual and not _is_personal(k, personal)
+                if k not in raw.virtual and not is_personal(k, personal)
             ]
             cols = [taken.column(k).combine_chunks().cast(pa.large_string()) for k in keys]
             if "__lon" in taken.column_names:
@@ -139,7 +140,7 @@ def _original_rows(
         if len(bad):
             table_names = raw.table.column_names
             first_personal = min(
-                (i for i, k in enumerate(table_names) if _is_personal(k, personal)),
+                (i for i, k in enumerate(table_names) if is_personal(k, personal)),
                 default=None,
             )
             for sel, names, fields in raw.malformed.by_width(-1 - row_of[bad]):

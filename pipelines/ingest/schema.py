@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.config.core import COLUMN_ROLES
+from pipelines.config import COLUMN_ROLES
 
 #: Columns of the accepted rows, in order; ``ingested.parquet`` adds a point
 #: ``geometry`` (WKB, EPSG:4326) made from ``lon``/``lat``, null where they are missing.

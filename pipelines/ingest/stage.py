@@ -46,19 +46,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.config.core import Config, SiteConfig, SourceConfig
+from pipelines.config import Config, SiteConfig, SourceConfig
 from pipelines.errors import ConfigError
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.cells import (
-    _is_personal,
     _matches_any,
     _parse_source,
     _Parsed,
-    personal_columns_detected,
     resolve_columns,
 )
 from pipelines.ingest.gather import _accepted_frame, _order, _outside_frame, _typed
 from pipelines.ingest.partition import _categories, _partition
+from pipelines.ingest.personal import is_personal, personal_columns_detected
 from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.readers import read_file
 from pipelines.ingest.rejects import _rejected_frame
@@ -164,7 +163,7 @@ def _personal_columns(source: SourceConfig) -> Callable[[str], bool] | None:
         return None
     mapped = list(source.columns.values())
     return lambda name: (
-        _is_personal(name, source.personal_columns) and not _matches_any(name, mapped)
+        is_personal(name, source.personal_columns) and not _matches_any(name, mapped)
     )
 
 

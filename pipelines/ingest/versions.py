@@ -46,7 +46,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from pipelines.config.core import SourceConfig
+from pipelines.config import SourceConfig
 from pipelines.ingest.cells import _Parsed
 from pipelines.ingest.gather import _accepted_frame
 from pipelines.ingest.partition import _Categories, _hash_hex, _Partition

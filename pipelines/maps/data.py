@@ -17,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from pipelines.config import MapSettings
 from pipelines.crs import WGS84
 from pipelines.fr import fr_month, fr_number, fr_period, plural
 from pipelines.maps.html import (
@@ -53,8 +54,6 @@ from pipelines.taxonomy import BY_CODE
 
 log = logging.getLogger(__name__)
 
-#: Above this many report points, markers are aggregated per building and category.
-MAX_REPORT_POINTS = 20_000
 #: Optional web tile layers (only with ``params.maps.online_tiles = true``).
 ONLINE_TILES = (
     {
@@ -97,33 +96,10 @@ def _chronic_by_building(chronic: pd.DataFrame | None) -> dict[str, list[str]]:
 
 
 # ----------------------------------------------------------------------------- data
-@dataclass(frozen=True)
-class MapOptions:
-    """Options of a site map (``params.maps`` in the configuration).
-
-    Attributes
-    ----------
-    online_tiles
-        Add OpenStreetMap and Plan IGN web tiles as optional layers (off by default: the
-        map then needs the network for those layers only).
-    max_report_points
-        Above this many report points, markers are aggregated per building and category.
-
-    The before/after periods and the density bandwidth are the published ones
-    (``published/site.json``).
-    """
-
-    online_tiles: bool = False
-    max_report_points: int = MAX_REPORT_POINTS
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Mapping[str, Any]]) -> MapOptions:
-        """Read ``params["maps"]``."""
-        maps = dict(params.get("maps", {}))
-        return cls(
-            online_tiles=bool(maps.get("online_tiles", False)),
-            max_report_points=int(maps.get("max_report_points", MAX_REPORT_POINTS)),
-        )
+#: Options of a site map: the checked ``params.maps`` of the configuration
+#: (``SiteConfig.settings.maps``). The before/after periods and the density bandwidth
+#: are the published ones (``published/site.json``).
+MapOptions = MapSettings
 
 
 @dataclass(frozen=True)

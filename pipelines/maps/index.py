@@ -16,7 +16,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from pipelines import __version__
-from pipelines.config.core import Config, SiteConfig
+from pipelines.config import Config, SiteConfig
 from pipelines.fr import fr_number, fr_period, plural
 from pipelines.io import read_json, write_text
 from pipelines.maps.html import ATTRIBUTIONS, TOO_FEW_FR, esc

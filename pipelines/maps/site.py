@@ -40,11 +40,11 @@ from folium.elements import JSCSSMixin
 from folium.plugins import MarkerCluster
 from folium.template import Template
 
-from pipelines.config.core import Config, SiteConfig
+from pipelines.config import Config, SiteConfig
 from pipelines.fr import fr_period
 from pipelines.io import read_geoparquet, write_text
 from pipelines.maps.assets import inline_assets, make_map
-from pipelines.maps.data import MAX_REPORT_POINTS, MapOptions, TooFewReports, map_data
+from pipelines.maps.data import MapOptions, TooFewReports, map_data
 from pipelines.maps.html import (
     ATTRIBUTIONS,
     HATCH_DEFS,
@@ -78,7 +78,6 @@ __all__ = [
     "ATTRIBUTIONS",
     "CATEGORY_COLOURS",
     "GI_COLOURS",
-    "MAX_REPORT_POINTS",
     "PALETTE",
     "ZERO_COLOUR",
     "Classes",
@@ -222,7 +221,7 @@ def run_site(config: Config, site: SiteConfig, *, processed: Path, dst: Path) ->
     published = read_published(Path(processed) / SitePaths.of(config, site.id).published.name)
     basemap = read_geoparquet(Path(processed) / "basemap.parquet")
     attributions = list(site.attribution) or ["osm"]
-    options = MapOptions.from_params(site.params)
+    options = site.settings.maps
     m = build_site_map(
         published, site_name=site.name, simulated=site.simulated,
         attributions=attributions, options=options, site_id=site.id, basemap=basemap,

@@ -12,6 +12,7 @@ conclusion there. Escaping for HTML stays the renderer's job.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import geopandas as gpd
@@ -26,10 +27,11 @@ from pipelines.annotations import (
     orphan_flag,
 )
 from pipelines.crs import WGS84
-from pipelines.hotspots import countable, reports_per_building
+from pipelines.hotspots import reports_per_building
 from pipelines.ingest import scrub_series
 from pipelines.io import list_cell
 from pipelines.published import Published
+from pipelines.reports import counted as is_counted
 from pipelines.reports import naive_dates, site_months
 from pipelines.stats import EMERGING_CATEGORIES, EMERGING_LABELS_FR
 from pipelines.trends import Window, building_labels, comparison_windows, window_counts
@@ -129,8 +131,8 @@ def before_after_of(
     table: pd.DataFrame | None = None,
     windows: tuple[Window, Window] | None = None,
     compare_months: int = 3,
-    before: Sequence[str] | None = None,
-    after: Sequence[str] | None = None,
+    before: Sequence[str | date] | None = None,
+    after: Sequence[str | date] | None = None,
 ) -> tuple[pd.DataFrame | None, tuple[Window, Window] | None]:
     """Counted reports per building in the two periods of the before/after comparison.
 
@@ -165,7 +167,7 @@ def before_after_of(
         return out, windows
     months = site_months(_residents(reports)["reported_at"])
     w = comparison_windows(months, months=compare_months, before=before, after=after)
-    counted = reports[countable(reports)]
+    counted = reports[is_counted(reports, on_building=True)]
     counted = counted.assign(reported_at=naive_dates(counted["reported_at"]))
     index = pd.Index(ids.to_numpy(), name="building_id")
     out = pd.DataFrame(index=buildings.index)
@@ -213,10 +215,10 @@ def building_profile(
 
 # ----------------------------------------------------------------------------- months, points
 def monthly_table(reports: pd.DataFrame) -> pd.DataFrame:
-    """Counted reports (:func:`pipelines.hotspots.countable`) per building, calendar
+    """Counted reports (:func:`pipelines.reports.counted`, on a building) per building, calendar
     month (``YYYY-MM``) and category: ``building_id``, ``month``, ``category``,
     ``n_reports`` (no zero row), sorted."""
-    counted = reports[countable(reports)]
+    counted = reports[is_counted(reports, on_building=True)]
     month = naive_dates(counted["reported_at"]).dt.to_period("M")
     frame = pd.DataFrame(
         {
@@ -387,8 +389,8 @@ def publish_site(
     before_after: pd.DataFrame | None = None,
     windows: tuple[Window, Window] | None = None,
     compare_months: int = 3,
-    compare_before: Sequence[str] | None = None,
-    compare_after: Sequence[str] | None = None,
+    compare_before: Sequence[str | date] | None = None,
+    compare_after: Sequence[str | date] | None = None,
     zones: gpd.GeoDataFrame | None = None,
     notes: gpd.GeoDataFrame | None = None,
     chronic: pd.DataFrame | None = None,

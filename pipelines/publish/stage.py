@@ -10,7 +10,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from pipelines.config.core import Config, SiteConfig
+from pipelines.config import Config, SiteConfig
 from pipelines.io import atomic_path, read_geoparquet, read_json, write_geoparquet, write_json
 from pipelines.publish.build import publish_site
 from pipelines.published import FILES, Published
@@ -88,7 +88,7 @@ def run(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> 
     before_after = _optional_geo(processed / "before_after.parquet") if windows else None
     osm_summary = processed / "buildings_summary.json"
     bounds = read_json(osm_summary).get("bounds") if osm_summary.exists() else None
-    trends = dict(site.params.get("trends", {}))
+    settings = site.settings
     published = publish_site(
         buildings,
         reports,
@@ -98,15 +98,15 @@ def run(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> 
         ),
         before_after=before_after,
         windows=windows,
-        compare_months=int(trends.get("compare_months") or 3),
-        compare_before=trends.get("compare_before"),
-        compare_after=trends.get("compare_after"),
+        compare_months=settings.trends.compare_months,
+        compare_before=settings.trends.compare_before,
+        compare_after=settings.trends.compare_after,
         zones=_optional_geo(processed / "zones.parquet"),
         notes=_optional_geo(processed / "annotations.parquet"),
         chronic=pd.read_csv(chronic_path, dtype=str) if chronic_path.exists() else None,
         kde=_optional_geo(processed / "kde.parquet"),
         perimeter=site.study_area_bbox or bounds,
-        kde_bandwidth_m=site.params.get("hotspots", {}).get("kde_bandwidth_m"),
+        kde_bandwidth_m=settings.hotspots.kde_bandwidth_m,
         annotation_tags=config.annotation_tags,
         hotspot_summary=read_json(hotspot_path) if hotspot_path.exists() else None,
         zone_summary=read_json(zone_path) if zone_path.exists() else None,

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import __version__
-from pipelines.config.core import Config
+from pipelines.config import Config
 from pipelines.io import read_json, write_json
 from pipelines.reports import PARTITION_TEXT, check_partition
 

@@ -1,29 +1,27 @@
 """Emerging hotspots and before/after hotspot comparison, for the trends stage (private).
 
-The distance band (chosen as the hotspot stage chooses it), the space-time analysis of the
-building × period cube (:mod:`pipelines.stats.emerging`), and the before/after comparison of two
-windows. Pure functions; :mod:`pipelines.trends.stage` re-exports them. Coordinates in metres
-(EPSG:2154).
+The distance band (the hotspot stage's :func:`~pipelines.hotspots.choose_band`), the
+space-time analysis of the building × period cube (:mod:`pipelines.stats.emerging`), and
+the before/after comparison of two windows. Pure functions; :mod:`pipelines.trends.stage`
+re-exports them. Coordinates in metres (EPSG:2154).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pipelines.config import HotspotParams
 from pipelines.errors import NotEnoughFeaturesError
+from pipelines.hotspots import choose_band
 from pipelines.stats import (
     EMERGING_CATEGORIES,
-    MIN_FEATURES,
     BandChoice,
-    auto_distance_band,
     before_after,
-    configured_band,
     emerging_hotspot_table,
     gi_star,
     naive_datetimes,
@@ -46,30 +44,6 @@ MIN_REPORTS_PER_STEP = 30
 # --------------------------------------------------------------------------------------
 # Emerging hotspots
 # --------------------------------------------------------------------------------------
-def choose_band(
-    coords_m: np.ndarray, totals: np.ndarray, hotspot_params: Mapping[str, Any]
-) -> BandChoice:
-    """The Gi* distance band, chosen as the hotspot stage chooses it.
-
-    ``distance_band_m`` of ``params.hotspots`` when set; else the automatic band of
-    :func:`pipelines.stats.band.auto_distance_band` on the buildings' total report
-    counts, with the same search (``band_search_steps``, ``band_increment_m``). Raises
-    :class:`~pipelines.errors.NotEnoughFeaturesError` below 30 buildings.
-    """
-    if len(coords_m) < MIN_FEATURES:
-        raise NotEnoughFeaturesError(len(coords_m), MIN_FEATURES)
-    band_m = hotspot_params.get("distance_band_m")
-    if band_m is not None:
-        return configured_band(float(band_m), n_features=len(coords_m))
-    increment = hotspot_params.get("band_increment_m")
-    return auto_distance_band(
-        coords_m,
-        totals,
-        n_steps=int(hotspot_params.get("band_search_steps", 10)),
-        increment_m=None if increment is None else float(increment),
-    )
-
-
 @dataclass(frozen=True)
 class EmergingResult:
     """The emerging-hotspot analysis of one site (``table`` None when not computed)."""
@@ -83,7 +57,7 @@ def emerging_analysis(
     cube: pd.DataFrame,
     coords_m: np.ndarray,
     *,
-    hotspot_params: Mapping[str, Any] | None = None,
+    hotspot_params: HotspotParams | None = None,
     time_window: int = 0,
     alpha: float = 0.05,
     min_level: int = 1,
@@ -139,7 +113,7 @@ def emerging_analysis(
         )
     try:
         totals = cube.sum(axis=1).to_numpy(dtype=float)
-        band = choose_band(coords_m, totals, hotspot_params or {})
+        band = choose_band(coords_m, totals, hotspot_params or HotspotParams())
     except NotEnoughFeaturesError as err:
         return EmergingResult(None, None, str(err))
     table = emerging_hotspot_table(

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from pipelines.fr import fr_number
-from pipelines.reports import counted
 from pipelines.stats import (
     TREND_DOWN,
     TREND_NONE,
@@ -45,16 +44,6 @@ _DIRECTIONS = {TREND_UP: "up", TREND_DOWN: "down", TREND_NONE: "flat"}
 # --------------------------------------------------------------------------------------
 # What counts, and when
 # --------------------------------------------------------------------------------------
-def counted_reports(reports: pd.DataFrame) -> pd.Series:
-    """Boolean mask, aligned on ``reports.index``, of the reports that count.
-
-    A report counts when it is a resident's report (``source_kind == "reports"`` when
-    the column exists) and not a likely duplicate (``duplicate_of`` missing when the
-    column exists). Whether it is placed on a building is not required here.
-    """
-    return counted(reports)
-
-
 def study_periods(
     reported_at: pd.Series,
     *,
@@ -111,7 +100,7 @@ def site_and_category_series(
     Parameters
     ----------
     reports
-        The reports that count (see :func:`counted_reports`), with ``reported_at`` and
+        The reports that count (see :func:`pipelines.reports.counted`), with ``reported_at`` and
         ``category``; reports outside ``periods`` or undated are left out (logged).
     periods
         The study periods (:func:`study_periods`).
@@ -303,53 +292,36 @@ def headline(tests: pd.DataFrame, *, freq: str = "M", min_reports: int = 0) -> d
         ``n_periods``, ``n_reports``, ``min_reports`` and ``too_few_reports``.
     """
     site = tests[tests["level"] == "site"]
-    if site.empty or int(site.iloc[0]["n_reports"]) == 0:
-        return {
-            "trend": TREND_NONE,
-            "direction": "flat",
-            "trend_fr": "aucun signalement",
-            "mk_s": 0,
-            "mk_z": None,
-            "mk_p": None,
-            "sens_slope_per_period": None,
-            "period_fr": FREQ_FR.get(period_freq(freq), "période"),
-            "n_periods": int(site.iloc[0]["n_periods"]) if len(site) else 0,
-            "n_reports": 0,
-            "min_reports": min_reports,
-            "too_few_reports": False,
-        }
-    row = site.iloc[0]
-    n_reports = int(row["n_reports"])
-    if n_reports < min_reports:
+    row = site.iloc[0] if len(site) else None
+    n_reports = 0 if row is None else int(row["n_reports"])
+    too_few = 0 < n_reports < min_reports
+    if row is None or n_reports == 0:
+        trend, direction, trend_fr = TREND_NONE, "flat", "aucun signalement"
+    elif too_few:
         counted = f"{n_reports} signalement{'s' if n_reports > 1 else ''}"
-        return {
-            "trend": None,
-            "direction": None,
-            "trend_fr": f"trop peu de signalements pour conclure ({counted}, il en faut au "
-            f"moins {min_reports} pour un test de tendance)",
-            "mk_s": int(row["mk_s"]),
-            "mk_z": json_number(row["mk_z"]),
-            "mk_p": json_number(row["mk_p"]),
-            "sens_slope_per_period": json_number(row["sens_slope_per_period"]),
-            "period_fr": FREQ_FR.get(period_freq(freq), "période"),
-            "n_periods": int(row["n_periods"]),
-            "n_reports": n_reports,
-            "min_reports": min_reports,
-            "too_few_reports": True,
-        }
+        trend, direction = None, None
+        trend_fr = (
+            f"trop peu de signalements pour conclure ({counted}, il en faut au moins "
+            f"{min_reports} pour un test de tendance)"
+        )
+    else:
+        trend, direction = str(row["trend"]), _DIRECTIONS[str(row["trend"])]
+        trend_fr = trend_sentence_fr(
+            trend, float(row["sens_slope_per_period"]), float(row["mk_p"]), freq=freq
+        )
+    # The test's figures, when there are any (kept when too few reports to conclude).
+    decimals = ("mk_z", "mk_p", "sens_slope_per_period")
+    figures: dict[str, Any] = {"mk_s": 0, **dict.fromkeys(decimals)}
+    if row is not None and n_reports > 0:
+        figures = {"mk_s": int(row["mk_s"])} | {k: json_number(row[k]) for k in decimals}
     return {
-        "trend": str(row["trend"]),
-        "direction": _DIRECTIONS[str(row["trend"])],
-        "trend_fr": trend_sentence_fr(
-            str(row["trend"]), float(row["sens_slope_per_period"]), float(row["mk_p"]), freq=freq
-        ),
-        "mk_s": int(row["mk_s"]),
-        "mk_z": json_number(row["mk_z"]),
-        "mk_p": json_number(row["mk_p"]),
-        "sens_slope_per_period": json_number(row["sens_slope_per_period"]),
+        "trend": trend,
+        "direction": direction,
+        "trend_fr": trend_fr,
+        **figures,
         "period_fr": FREQ_FR.get(period_freq(freq), "période"),
-        "n_periods": int(row["n_periods"]),
+        "n_periods": 0 if row is None else int(row["n_periods"]),
         "n_reports": n_reports,
         "min_reports": min_reports,
-        "too_few_reports": False,
+        "too_few_reports": too_few,
     }

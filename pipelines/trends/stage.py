@@ -22,14 +22,13 @@ distances are computed in the site's metric CRS (Lambert-93, EPSG:2154, in Franc
 The pure functions live in private modules and are re-exported here: ``_trend_series``
 (what counts, periods, series, trend tests, headline), ``_trend_hotspots`` (band, emerging
 analysis, before/after), ``_trend_followup`` (delays, backlog) and ``_trend_charts`` (the
-charts of a site, drawn by :mod:`pipelines.trends.plots`). This module holds the parameters,
+charts of a site, drawn by :mod:`pipelines.trends.plots`). This module holds
 :func:`analyse_trends` (the whole stage without I/O) and :func:`run`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,12 +37,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from pipelines.config.core import DEFAULT_PARAMS, Config
+from pipelines.config import Config, HotspotParams, TrendSettings
 from pipelines.crs import to_metric
-from pipelines.errors import ConfigError, NotEnoughFeaturesError
+from pipelines.errors import NotEnoughFeaturesError
 from pipelines.io import atomic_path, read_geoparquet, write_csv, write_geoparquet, write_json
-from pipelines.stats import EMERGING_LABELS_FR, feature_points, naive_datetimes, period_freq
-from pipelines.taxonomy import BY_CODE
+from pipelines.reports import counted as is_counted
+from pipelines.stats import EMERGING_LABELS_FR, feature_points, naive_datetimes
 from pipelines.trends import plots as charts
 from pipelines.trends.charts import building_labels, site_charts, top_building_ids
 from pipelines.trends.emerging_hotspots import (
@@ -56,7 +55,6 @@ from pipelines.trends.emerging_hotspots import (
     comparison_windows,
     emerging_analysis,
     emerging_counts,
-    parse_window,
     window_counts,
 )
 from pipelines.trends.followup import (
@@ -70,7 +68,6 @@ from pipelines.trends.series import (
     TREND_WORDS_FR,
     building_cube,
     building_series,
-    counted_reports,
     headline,
     json_number,
     series_tests,
@@ -98,7 +95,6 @@ __all__ = [
     "building_series",
     "choose_band",
     "comparison_windows",
-    "counted_reports",
     "coverage",
     "emerging_analysis",
     "emerging_counts",
@@ -112,66 +108,9 @@ __all__ = [
     "site_charts",
     "study_periods",
     "top_building_ids",
-    "trend_params",
     "trend_sentence_fr",
     "window_counts",
 ]
-
-# --------------------------------------------------------------------------------------
-# Parameters
-# --------------------------------------------------------------------------------------
-FREQS = ("M", "W", "Q")
-
-
-def trend_params(raw: Mapping[str, Any], path: str = "configuration") -> dict[str, Any]:
-    """Check the ``trends`` parameters (defaults: ``DEFAULT_PARAMS["trends"]``).
-
-    Raises
-    ------
-    ConfigError
-        Naming the key, when a value is out of range or of the wrong type.
-    """
-    defaults = DEFAULT_PARAMS["trends"]
-    params = {**defaults, **dict(raw)}
-
-    def bad(key: str, what: str) -> ConfigError:
-        return ConfigError(path, what, key=f"params.trends.{key}")
-
-    freq = period_freq(str(params["freq"]))
-    if freq not in FREQS:
-        raise bad("freq", f"« {params['freq']} » : attendu M (mois), W (semaine) ou Q (trimestre).")
-    params["freq"] = freq
-    for key, low in (("time_window", 0), ("compare_months", 1), ("top_buildings", 1)):
-        value = params[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise bad(key, f"attendu un entier ≥ {low}, reçu {value!r}.")
-    if params["min_level"] not in (1, 2, 3):
-        raise bad("min_level", "attendu 1 (90 %), 2 (95 %) ou 3 (99 %).")
-    alpha = params["alpha"]
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
-        raise bad("alpha", f"attendu un niveau entre 0 et 1, reçu {alpha!r}.")
-    targets = params["targets_h"] or {}
-    if not isinstance(targets, Mapping):
-        raise bad("targets_h", "attendu une table catégorie = heures.")
-    for code, hours in targets.items():
-        if code not in BY_CODE:
-            raise bad(f"targets_h.{code}", f"catégorie inconnue ; codes : {', '.join(BY_CODE)}.")
-        if isinstance(hours, bool) or not isinstance(hours, int | float) or not hours > 0:
-            raise bad(f"targets_h.{code}", f"attendu un délai positif en heures, reçu {hours!r}.")
-    params["targets_h"] = {str(k): float(v) for k, v in targets.items()}
-    for key in ("start", "end", "as_of"):
-        if params[key] is not None:
-            try:
-                pd.Timestamp(params[key])
-            except (ValueError, TypeError) as err:
-                raise bad(key, f"date illisible {params[key]!r} (attendu AAAA-MM-JJ).") from err
-    for key in ("compare_before", "compare_after"):
-        if params[key] is not None:
-            try:
-                parse_window(params[key], key)
-            except (ValueError, TypeError) as err:
-                raise bad(key, str(err)) from err
-    return params
 
 
 # --------------------------------------------------------------------------------------
@@ -259,8 +198,8 @@ def analyse_trends(
     reports: pd.DataFrame,
     buildings: gpd.GeoDataFrame,
     *,
-    params: Mapping[str, Any] | None = None,
-    hotspot_params: Mapping[str, Any] | None = None,
+    params: TrendSettings | None = None,
+    hotspot_params: HotspotParams | None = None,
     site_key: str = "site",
 ) -> TrendResult:
     """Series, trend tests, emerging hotspots, before/after and follow-up of one site.
@@ -274,18 +213,24 @@ def analyse_trends(
         Footprints with ``building_id`` (unique), in any CRS: distances are computed
         in the site's metric CRS (Lambert-93, EPSG:2154, in France).
     params
-        The ``trends`` parameters (checked with :func:`trend_params`).
+        The ``trends`` settings (``SiteConfig.settings.trends``); default: the defaults.
     hotspot_params
-        The ``hotspots`` parameters, for the distance band (:func:`choose_band`).
+        The ``hotspots`` settings, for the distance band (:func:`choose_band`) and the
+        minimum number of reports of a trend; default: the defaults.
     site_key
         The site id, ``key`` of the site-level series.
     """
-    p = trend_params(params or {})
-    freq, alpha = p["freq"], float(p["alpha"])
-    hp = hotspot_params or {}
-    mask = counted_reports(reports)
+    p = params or TrendSettings.from_dict({})
+    freq, alpha = p.freq, p.alpha
+    hp = hotspot_params or HotspotParams()
+    mask = is_counted(reports)
     counted = reports.loc[mask]
-    periods = study_periods(counted["reported_at"], freq=freq, start=p["start"], end=p["end"])
+    periods = study_periods(
+        counted["reported_at"],
+        freq=freq,
+        start=None if p.start is None else pd.Timestamp(p.start),
+        end=None if p.end is None else pd.Timestamp(p.end),
+    )
     series_sc = site_and_category_series(counted, periods, site_key=site_key)
 
     ids = pd.Index(buildings["building_id"].astype(str), name="building_id")
@@ -298,9 +243,9 @@ def analyse_trends(
         cube,
         coords,
         hotspot_params=hp,
-        time_window=p["time_window"],
+        time_window=p.time_window,
         alpha=alpha,
-        min_level=p["min_level"],
+        min_level=p.min_level,
     )
     band = emerging.band
     if band is None and len(periods):
@@ -313,9 +258,9 @@ def analyse_trends(
     if len(periods):
         windows = comparison_windows(
             periods,
-            months=p["compare_months"],
-            before=p["compare_before"],
-            after=p["compare_after"],
+            months=p.compare_months,
+            before=p.compare_before,
+            after=p.compare_after,
         )
         table_ba = before_after_table(
             counted, ids, coords, windows, band_m=band.band_m if band else None
@@ -324,8 +269,8 @@ def analyse_trends(
     followup = backlog = None
     as_of = None
     if has_closure_dates(counted):
-        as_of = pd.Timestamp(p["as_of"]) if p["as_of"] else extraction_date(counted)
-        followup = followup_table(counted, targets_h=p["targets_h"], as_of=as_of)
+        as_of = pd.Timestamp(p.as_of) if p.as_of else extraction_date(counted)
+        followup = followup_table(counted, targets_h=p.targets_h, as_of=as_of)
         backlog = backlog_table(counted, periods, site_key=site_key)
 
     kinds = reports["source_kind"] if "source_kind" in reports else pd.Series(dtype=object)
@@ -338,8 +283,8 @@ def analyse_trends(
             "end": periods[-1].end_time.date().isoformat() if len(periods) else None,
             "n_periods": len(periods),
             "alpha": alpha,
-            "time_window": p["time_window"],
-            "min_level": p["min_level"],
+            "time_window": p.time_window,
+            "min_level": p.min_level,
             "distance_band": None
             if band is None
             else {
@@ -351,10 +296,10 @@ def analyse_trends(
             },
             "compare_before": windows[0].as_dict() if windows else None,
             "compare_after": windows[1].as_dict() if windows else None,
-            "compare_months": p["compare_months"],
-            "targets_h": p["targets_h"],
+            "compare_months": p.compare_months,
+            "targets_h": dict(p.targets_h),
             "as_of": as_of.isoformat() if as_of is not None else None,
-            "top_buildings": p["top_buildings"],
+            "top_buildings": p.top_buildings,
         },
         "counts": {
             "reports_in": len(reports),
@@ -372,9 +317,7 @@ def analyse_trends(
         "headline": headline(
             tests,
             freq=freq,
-            min_reports=int(
-                hp.get("category_min_reports", DEFAULT_PARAMS["hotspots"]["category_min_reports"])
-            ),
+            min_reports=hp.category_min_reports,
         ),
         "emerging": {
             "computed": emerging.table is not None,
@@ -469,13 +412,15 @@ def run(
     """
 
     site = config.site(site_id)
-    params = trend_params(site.params.get("trends", {}), config.path)
     reports = read_geoparquet(reports_path)
     buildings = read_geoparquet(buildings_path)
     result = analyse_trends(
-        reports, buildings, params=params, hotspot_params=site.params.get("hotspots", {}),
+        reports,
+        buildings,
+        params=site.settings.trends,
+        hotspot_params=site.settings.hotspots,
         site_key=site_id,
-    )  # fmt: skip
+    )
     out_dir = Path(out_dir)
     _write_parquet(result.series, out_dir / "trends.parquet")
     _write_parquet(result.tests, out_dir / "trend_tests.parquet")

@@ -47,7 +47,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from pipelines.config.core import Config
+from pipelines.config import DEFAULT_PARAMS, Config
 from pipelines.crs import WGS84, metric_crs_of, require_metric
 from pipelines.errors import InputError
 from pipelines.io import (
@@ -61,12 +61,9 @@ from pipelines.io import (
 
 log = logging.getLogger(__name__)
 
-#: Lowest ``gi_bin`` of a hot building (2: hotspot at 95 % confidence or more).
-DEFAULT_MIN_BIN = 2
-#: Two hot buildings closer than this (metres, footprint to footprint) share a zone.
-DEFAULT_GAP_M = 15.0
-#: A zone built from fewer reports than this is flagged (``has_enough_reports`` false).
-DEFAULT_MIN_REPORTS = 10
+#: The defaults of ``[params.zones]`` (``min_bin``, ``gap_m``, ``min_reports``), defined
+#: once in the configuration.
+_DEFAULTS = DEFAULT_PARAMS["zones"]
 #: Margin drawn around the footprints of a zone's outline, in metres.
 OUTLINE_MARGIN_M = 3.0
 ZONE_STATUSES = ("stable", "nouvelle", "scindée", "fusionnée")
@@ -95,7 +92,9 @@ def zone_sort_key(zone_id: str) -> tuple[int, str]:
     return (number if number is not None else 10**9, str(zone_id))
 
 
-def component_labels(geometries_m: gpd.GeoSeries, *, gap_m: float = DEFAULT_GAP_M) -> np.ndarray:
+def component_labels(
+    geometries_m: gpd.GeoSeries, *, gap_m: float = _DEFAULTS["gap_m"]
+) -> np.ndarray:
     """Connected components of the graph "footprints within ``gap_m`` metres".
 
     Parameters
@@ -126,8 +125,8 @@ def hot_zones(
     buildings: gpd.GeoDataFrame,
     *,
     bin_column: str = "gi_bin",
-    min_bin: int = DEFAULT_MIN_BIN,
-    gap_m: float = DEFAULT_GAP_M,
+    min_bin: int = _DEFAULTS["min_bin"],
+    gap_m: float = _DEFAULTS["gap_m"],
     min_reports: int = 0,
 ) -> gpd.GeoDataFrame:
     """Group the hot buildings into zones, without ids yet.
@@ -408,9 +407,9 @@ def run(
     zones = hot_zones(
         buildings,
         bin_column=str(params["bin_column"]),
-        min_bin=int(params["min_bin"]),
-        gap_m=float(params["gap_m"]),
-        min_reports=int(params["min_reports"]),
+        min_bin=settings.min_bin,
+        gap_m=settings.gap_m,
+        min_reports=settings.min_reports,
     )
     issued = list(history.get("issued_zone_ids", []))
     if records and _same_zones(zones, records):
@@ -439,7 +438,7 @@ def run(
         "hot_buildings": int(zones["n_buildings"].sum()) if len(zones) else 0,
         "by_status": {s: int(counts.get(s, 0)) for s in ZONE_STATUSES},
         "too_few_reports": {
-            "min_reports": int(params["min_reports"]),
+            "min_reports": settings.min_reports,
             "zone_ids": sorted(too_few, key=zone_sort_key),
             "note_fr": (
                 f"{len(too_few)} zone(s) de moins de {params['min_reports']} signalements "

@@ -1,0 +1,119 @@
+"""The files a configuration names: each input exists and is a regular file that can be
+read, each output folder can be one."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from pipelines.config.site import Config, SiteConfig
+from pipelines.errors import ConfigError, os_reason
+
+
+def input_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be read as an input file (in French), or ``None``.
+
+    Only the file's status is read (``os.stat``): a named pipe, a device or a folder is
+    refused without being opened, so that a pipe cannot hang the run.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "fichier introuvable"
+    except ValueError:  # a NUL character in the path
+        return "chemin invalide"
+    except OSError as err:
+        return os_reason(err)
+    if stat.S_ISDIR(mode):
+        return "c'est un dossier, pas un fichier"
+    if not stat.S_ISREG(mode):
+        return (
+            "ce n'est pas un fichier ordinaire (tube, périphérique ou socket) ; "
+            "Vigie ne lit que des fichiers"
+        )
+    if not os.access(path, os.R_OK):
+        return "lecture refusée par les droits du fichier"
+    return None
+
+
+def output_dir_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be an output folder: it, or the first of its parents that
+    exists, is not a folder."""
+    for p in (path, *path.parents):
+        try:
+            mode = os.stat(p).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except ValueError:
+            return "chemin invalide"
+        except OSError as err:
+            return os_reason(err)
+        if not stat.S_ISDIR(mode):
+            return f"« {p} » existe et n'est pas un dossier"
+        return None
+    return None
+
+
+def _site_files(site: SiteConfig, where: str) -> list[tuple[str, str, list[Path] | None]]:
+    """Each input of ``site``: its key, its configured path, and the files it names
+    (``None`` for a glob: the matches are listed by the caller)."""
+    out: list[tuple[str, str, list[Path] | None]] = []
+    if not site.osm.startswith("overpass:"):
+        out.append((f"{where}.osm", site.osm, [Path(site.osm)]))
+    for key in ("ban", "rpls", "gazetteer"):
+        value = getattr(site, key)
+        if value is not None:
+            out.append((f"{where}.{key}", value, [Path(value)]))
+    for i, source in enumerate(site.sources):
+        out.append((f"{where}.sources[{i}].path", source.path, source.files()))
+    return out
+
+
+def check_inputs(
+    config: Config, site_id: str, *, osm: bool = True, simulated_exports: bool = True
+) -> None:
+    """Check the input files of one site: each exists, each glob matches at least one
+    file, each is a regular file that can be read (a folder, a pipe or a device is
+    refused from its status, without being opened).
+
+    Parameters
+    ----------
+    config, site_id
+        The configuration and the site.
+    osm
+        Whether the OSM extract must exist (the stages that read it); when ``False`` it is
+        still refused if it exists but is no regular file.
+    simulated_exports
+        Whether a simulated site's exports must exist; when ``False`` (before ``make``
+        has run ``vigie simulate``), those missing from the folder of the site's OSM
+        extract, where the simulator writes them, are no error yet.
+
+    Raises
+    ------
+    ConfigError
+        Naming the configuration file, the key and the path at fault.
+    """
+    site = config.site(site_id)
+    where = f"sites[{config.sites.index(site)}]"
+    made_here = (
+        os.path.abspath(Path(site.osm).parent) if site.simulated and not simulated_exports else None
+    )
+    for key, text, files in _site_files(site, where):
+        may_wait = (key.endswith(".osm") and not osm) or (
+            made_here is not None and os.path.abspath(Path(text).parent) == made_here
+        )
+        if not files:
+            if may_wait:
+                continue
+            raise ConfigError(
+                config.path,
+                f"aucun fichier ne correspond au motif « {text} » ; vérifiez le chemin "
+                "(relatif au dossier où l'on lance Vigie).",
+                key=key,
+            )
+        for file in files:
+            problem = input_problem(file)
+            if problem is None or (may_wait and problem == "fichier introuvable"):
+                continue
+            raise ConfigError(config.path, f"« {file} » : {problem}.", key=key)

@@ -1,0 +1,205 @@
+"""Reading a configuration file: the TOML parsed, every table and key checked, the sites
+built, the output folders and input files checked."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pipelines.config.defaults import DEFAULT_PARAMS
+from pipelines.config.files import check_inputs, input_problem, output_dir_problem
+from pipelines.config.params import check_params, check_site_params
+from pipelines.config.site import Config, SiteConfig
+from pipelines.config.sources import read_source
+from pipelines.config.values import (
+    check_known,
+    field_names,
+    is_kind,
+    merge_tables,
+    take,
+    texts,
+    toml_type,
+)
+from pipelines.errors import ConfigError, os_reason
+
+#: Keys allowed in each table, from the dataclasses they fill (sources: ``SOURCE_KEYS``).
+SITE_KEYS = field_names(SiteConfig)
+PROJECT_KEYS = tuple(k for k in field_names(Config) if k not in ("path", "sites"))
+TOP_KEYS = ("project", "params", "sites")
+
+
+def _bbox(raw: dict[str, Any], path: str, where: str) -> tuple[float, float, float, float] | None:
+    """``study_area_bbox``: [west, south, east, north] in degrees, west < east and
+    south < north."""
+    key = f"{where}.study_area_bbox"
+    bbox = take(raw, "study_area_bbox", list, path, where, None)
+    if bbox is None:
+        return None
+    if len(bbox) != 4 or not all(is_kind(v, "number") for v in bbox):
+        raise ConfigError(
+            path, "attendu [ouest, sud, est, nord] : quatre nombres en degrés.", key=key
+        )
+    west, south, east, north = (float(v) for v in bbox)
+    if not (
+        -180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90
+    ):
+        raise ConfigError(
+            path,
+            "hors des limites des degrés (longitude entre -180 et 180, latitude entre -90 et 90) ; "
+            "attendu [ouest, sud, est, nord] en degrés (EPSG:4326).",
+            key=key,
+        )
+    if not (west < east and south < north):
+        raise ConfigError(
+            path,
+            "emprise inversée ou vide : attendu [ouest, sud, est, nord] avec ouest < est et "
+            "sud < nord.",
+            key=key,
+        )
+    return west, south, east, north
+
+
+def _site(raw: Any, path: str, where: str, params: dict[str, Any]) -> SiteConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(path, f"attendu une table [[sites]], trouvé {toml_type(raw)}.", key=where)
+    check_known(raw, SITE_KEYS, path, where)
+    sid = take(raw, "id", str, path, where)
+    if not sid or not sid.replace("_", "").replace("-", "").isalnum():
+        raise ConfigError(
+            path, "identifiant de site : lettres, chiffres, - et _ seulement.", key=f"{where}.id"
+        )
+    raw_sources = take(raw, "sources", list, path, where)
+    if not raw_sources:
+        raise ConfigError(path, "au moins une source est nécessaire.", key=f"{where}.sources")
+    sources = tuple(
+        read_source(s, path, f"{where}.sources[{i}]") for i, s in enumerate(raw_sources)
+    )
+    ids = [s.id for s in sources]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(path, "identifiants de source en double.", key=f"{where}.sources")
+    bbox = _bbox(raw, path, where)
+    site_params = take(raw, "params", dict, path, where, {})
+    check_params(site_params, path, f"{where}.params")
+    merged = merge_tables(params, site_params)
+    check_site_params(merged, site_params, path, where)
+    osm = take(raw, "osm", str, path, where)
+    if not osm.strip():
+        raise ConfigError(path, "chemin vide.", key=f"{where}.osm")
+    return SiteConfig(
+        id=sid,
+        name=take(raw, "name", str, path, where, sid),
+        osm=osm,
+        sources=sources,
+        ban=take(raw, "ban", str, path, where, None),
+        rpls=take(raw, "rpls", str, path, where, None),
+        gazetteer=take(raw, "gazetteer", str, path, where, None),
+        simulated=take(raw, "simulated", bool, path, where, False),
+        study_area_bbox=bbox,
+        attribution=texts(raw, "attribution", path, where),
+        params=merged,
+    )
+
+
+# --------------------------------------------------------------------------- load
+#: What each output folder holds, in the messages that name it.
+_DIR_ROLES = {
+    "processed_dir": "dossier des données traitées",
+    "maps_dir": "dossier des cartes",
+    "annotations_dir": "dossier des notes des urbanistes",
+}
+
+
+def _check_dirs_apart(dirs: dict[str, str], path: str) -> None:
+    """Refuse output folders that are the same or one inside another: each is written
+    (and cleaned by ``make clean``) on its own, so a shared folder would have one
+    stage's outputs, or ``make clean``, delete another's files (maps, annotations).
+
+    Raises
+    ------
+    ConfigError
+        Two of the folders coincide or are nested, naming both keys.
+    """
+    resolved = {key: Path(os.path.abspath(value)).resolve() for key, value in dirs.items()}
+    keys = list(resolved)
+    for i, first in enumerate(keys):
+        for second in keys[i + 1 :]:
+            a, b = resolved[first], resolved[second]
+            if a == b:
+                how = "désignent le même dossier"
+            elif a.is_relative_to(b) or b.is_relative_to(a):
+                inner, outer = (first, second) if a.is_relative_to(b) else (second, first)
+                how = f"sont imbriqués (project.{inner} est dans project.{outer})"
+            else:
+                continue
+            raise ConfigError(
+                path,
+                f"project.{first} ({_DIR_ROLES.get(first, 'dossier')}, « {dirs[first]} ») et "
+                f"project.{second} ({_DIR_ROLES.get(second, 'dossier')}, « {dirs[second]} ») "
+                f"{how} : chaque dossier de sortie doit être distinct, sans quoi une étape ou "
+                "« make clean » effacerait les fichiers d'un autre.",
+                key=f"project.{first}, project.{second}",
+            )
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a configuration file, and check the files it names.
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing or not valid TOML, when a key is unknown, missing or of
+        the wrong type, a value is out of range, an input file is missing or is not a
+        regular file, or an output folder is a file. The message names the file and the
+        key.
+    """
+    path = Path(path)
+    problem = input_problem(path)
+    if problem == "fichier introuvable":
+        raise ConfigError(path, "fichier de configuration introuvable.")
+    if problem is not None:
+        raise ConfigError(path, f"{problem}.")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(path, f"TOML invalide : {err}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(path, "le fichier doit être encodé en UTF-8.") from err
+    except OSError as err:
+        raise ConfigError(path, f"lecture impossible : {os_reason(err)}.") from err
+    spath = str(path)
+    check_known(raw, TOP_KEYS, spath, "")
+    raw_params = take(raw, "params", dict, spath, "", {})
+    check_params(raw_params, spath, "params")
+    params = merge_tables(DEFAULT_PARAMS, raw_params)
+    project = take(raw, "project", dict, spath, "", {})
+    check_known(project, PROJECT_KEYS, spath, "project")
+    raw_sites = take(raw, "sites", list, spath, "")
+    if not raw_sites:
+        raise ConfigError(spath, "au moins un site est nécessaire.", key="sites")
+    sites = tuple(_site(s, spath, f"sites[{i}]", params) for i, s in enumerate(raw_sites))
+    ids = [s.id for s in sites]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(spath, "identifiants de site en double.", key="sites")
+    defaults = Config(path=spath, sites=sites)
+    dirs = {
+        key: take(project, key, str, spath, "project", getattr(defaults, key))
+        for key in ("processed_dir", "maps_dir", "annotations_dir")
+    }
+    for key, value in dirs.items():
+        dir_problem = output_dir_problem(Path(value)) if value.strip() else "chemin vide"
+        if dir_problem is not None:
+            raise ConfigError(spath, f"dossier « {value} » : {dir_problem}.", key=f"project.{key}")
+    _check_dirs_apart(dirs, spath)
+    tags = (
+        texts(project, "annotation_tags", spath, "project")
+        if "annotation_tags" in project
+        else defaults.annotation_tags
+    )
+    config = Config(path=spath, sites=sites, annotation_tags=tags, **dirs)
+    for site in sites:
+        # The extract and a simulated site's exports are required by the commands that
+        # read them (see :func:`check_inputs`); here they are checked when they exist.
+        check_inputs(config, site.id, osm=False, simulated_exports=False)
+    return config

@@ -1,0 +1,145 @@
+"""Reading TOML values: a key taken with its type, unknown keys refused with the closest
+known one suggested, tables merged; every problem a :class:`ConfigError` naming the key
+(never the content of a data file)."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import fields
+from datetime import date, datetime
+from typing import Any
+
+from pipelines.errors import ConfigError
+
+
+# --------------------------------------------------------------------------- keys
+def field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if f.init)
+
+
+KIND_NAMES = {
+    "bool": "vrai ou faux (true/false)",
+    "int": "un nombre entier",
+    "number": "un nombre fini",
+    "str": "un texte",
+    "date": "une date AAAA-MM-JJ",
+    "list": "une liste [ … ]",
+    "table": "une table",
+}
+
+
+def toml_type(value: object) -> str:
+    """The TOML type of ``value``, in French, for messages (never the value of a file)."""
+    if isinstance(value, bool):
+        return "un booléen"
+    if isinstance(value, int):
+        return "un entier"
+    if isinstance(value, float):
+        return "un nombre décimal"
+    if isinstance(value, str):
+        return "un texte"
+    if isinstance(value, datetime):
+        return "une date et heure"
+    if isinstance(value, date):
+        return "une date"
+    if isinstance(value, list):
+        return "une liste"
+    if isinstance(value, dict):
+        return "une table"
+    return type(value).__name__
+
+
+def joined_key(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def check_known(table: Mapping[str, Any], allowed: tuple[str, ...], path: str, where: str) -> None:
+    """Refuse a key not in ``allowed``, suggesting the closest one (a typo)."""
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" Vouliez-vous dire « {close[0]} » ?" if close else ""
+            raise ConfigError(
+                path,
+                f"clé inconnue.{hint} Clés possibles : {', '.join(sorted(allowed))}.",
+                key=joined_key(where, key),
+            )
+
+
+def merge_tables(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_tables(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+PY_KINDS: dict[type, str] = {
+    bool: "bool",
+    int: "int",
+    float: "number",
+    str: "str",
+    list: "list",
+    dict: "table",
+}
+
+
+def is_kind(value: object, kind: str) -> bool:
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        )
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "date":
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return True
+        if not isinstance(value, str):
+            return False
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return False
+        return True
+    if kind == "list":
+        return isinstance(value, list)
+    return isinstance(value, dict)
+
+
+def take(
+    table: dict[str, Any], key: str, kind: type, path: str, where: str, default: Any = ...
+) -> Any:
+    if key not in table:
+        if default is ...:
+            raise ConfigError(path, "clé obligatoire manquante.", key=joined_key(where, key))
+        return default
+    value = table[key]
+    if not is_kind(value, PY_KINDS[kind]):
+        raise ConfigError(
+            path,
+            f"attendu {KIND_NAMES[PY_KINDS[kind]]}, trouvé {toml_type(value)}.",
+            key=joined_key(where, key),
+        )
+    return value
+
+
+def texts(table: dict[str, Any], key: str, path: str, where: str) -> tuple[str, ...]:
+    """A list of texts (``personal_columns``, ``attribution``, ``annotation_tags``)."""
+    values = take(table, key, list, path, where, [])
+    for i, value in enumerate(values):
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(
+                path,
+                f"attendu une liste de textes non vides, trouvé {toml_type(value)}.",
+                key=f"{joined_key(where, key)}[{i}]",
+            )
+    return tuple(values)
