@@ -1,5 +1,5 @@
 """The publication step of a site: read the analysis stages' outputs, write the published
-tables (:mod:`pipelines.published`) that the map, the PNG and the index read."""
+tables (:mod:`pipelines.published`) that the map, the PNG, the charts and the index read."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pandas as pd
 from pipelines.config import Config, SiteConfig
 from pipelines.io import atomic_path, read_geoparquet, read_json, write_geoparquet, write_json
 from pipelines.publish.build import publish_site
-from pipelines.published import FILES, Published
+from pipelines.published import CHART_TABLES, FILES, Published
 from pipelines.trends import Window
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,9 @@ def write_published(published: Published, dst_dir: Path) -> Path:
         write_geoparquet(frame if frame is not None else empty, dst_dir / FILES[name])
     chronic = published.chronic if published.chronic is not None else pd.DataFrame()
     _write_parquet(chronic, dst_dir / FILES["chronic"])
+    for name in CHART_TABLES:
+        frame = getattr(published, name)
+        _write_parquet(frame if frame is not None else pd.DataFrame(), dst_dir / FILES[name])
     write_json(published.site, dst_dir / FILES["site"])
     return dst_dir
 
@@ -71,7 +74,8 @@ def run(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> 
     ``emerging.parquet``, ``followup.csv``, ``before_after.parquet`` and
     ``trend_summary.json`` (trends), ``zones.parquet`` and ``zone_summary.json`` (zones),
     ``annotations.parquet`` (notes), ``chronic.csv``, ``kde.parquet`` and
-    ``hotspot_summary.json`` (hotspots), ``buildings_summary.json``
+    ``hotspot_summary.json`` (hotspots), ``trends.parquet`` and ``trend_tests.parquet``
+    (the charts' series, trends), ``buildings_summary.json``
     (the extent of the OSM extract, the map's perimeter when the configuration sets no
     ``study_area_bbox``).
     """
@@ -89,6 +93,8 @@ def run(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> 
     osm_summary = processed / "buildings_summary.json"
     bounds = read_json(osm_summary).get("bounds") if osm_summary.exists() else None
     settings = site.settings
+    parameters = trend_summary.get("parameters", {})
+    series_path, tests_path = processed / "trends.parquet", processed / "trend_tests.parquet"
     published = publish_site(
         buildings,
         reports,
@@ -110,6 +116,10 @@ def run(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> 
         annotation_tags=config.annotation_tags,
         hotspot_summary=read_json(hotspot_path) if hotspot_path.exists() else None,
         zone_summary=read_json(zone_path) if zone_path.exists() else None,
+        series=pd.read_parquet(series_path) if series_path.exists() else None,
+        tests=pd.read_parquet(tests_path) if tests_path.exists() else None,
+        freq=str(parameters.get("freq", "M")),
+        top_buildings=int(parameters.get("top_buildings", 6)),
         extra={"trends": {k: trend_summary[k] for k in TREND_KEYS if k in trend_summary}},
     )
     write_published(published, Path(dst_dir))

@@ -19,11 +19,12 @@ category series count them all; building series, the cube and the before/after c
 those placed on a building of the footprint layer. Geometries are EPSG:4326 on disk;
 distances are computed in the site's metric CRS (Lambert-93, EPSG:2154, in France).
 
-The pure functions live in private modules and are re-exported here: ``_trend_series``
-(what counts, periods, series, trend tests, headline), ``_trend_hotspots`` (band, emerging
-analysis, before/after), ``_trend_followup`` (delays, backlog) and ``_trend_charts`` (the
-charts of a site, drawn by :mod:`pipelines.trends.plots`). This module holds
-:func:`analyse_trends` (the whole stage without I/O) and :func:`run`.
+The pure functions live beside it: :mod:`~pipelines.trends.series` (periods, series, trend
+tests, headline), :mod:`~pipelines.trends.emerging_hotspots` (emerging analysis,
+before/after) and :mod:`~pipelines.trends.followup` (delays, backlog). This module holds
+:func:`analyse_trends` (the whole stage without I/O) and :func:`run`. The stage writes
+tables only: the charts are drawn from the published tables by
+:mod:`pipelines.maps.charts`.
 """
 
 from __future__ import annotations
@@ -43,8 +44,6 @@ from pipelines.errors import NotEnoughFeaturesError
 from pipelines.io import atomic_path, read_geoparquet, write_csv, write_geoparquet, write_json
 from pipelines.reports import counted as is_counted
 from pipelines.stats import EMERGING_LABELS_FR, feature_points, naive_datetimes
-from pipelines.trends import plots as charts
-from pipelines.trends.charts import building_labels, site_charts, top_building_ids
 from pipelines.trends.emerging_hotspots import (
     MIN_EMERGING_STEPS,
     MIN_REPORTS_PER_STEP,
@@ -91,7 +90,6 @@ __all__ = [
     "backlog_table",
     "before_after_table",
     "building_cube",
-    "building_labels",
     "building_series",
     "choose_band",
     "comparison_windows",
@@ -105,9 +103,7 @@ __all__ = [
     "run",
     "series_tests",
     "site_and_category_series",
-    "site_charts",
     "study_periods",
-    "top_building_ids",
     "trend_sentence_fr",
     "window_counts",
 ]
@@ -338,7 +334,7 @@ def analyse_trends(
 
 
 # --------------------------------------------------------------------------------------
-# Charts and the stage
+# The stage
 # --------------------------------------------------------------------------------------
 #: Files written by :func:`run` in ``out_dir`` (always all of them, so make can track them).
 OUTPUT_FILES = (
@@ -349,12 +345,6 @@ OUTPUT_FILES = (
     "followup.csv",
     "backlog.csv",
     "trend_summary.json",
-    "charts/reports_by_category.png",
-    "charts/reports_by_category.csv",
-    "charts/top_buildings.png",
-    "charts/top_buildings.csv",
-    "charts/closing_delays.png",
-    "charts/closing_delays.csv",
 )
 
 EMERGING_COLUMNS = [
@@ -432,17 +422,6 @@ def run(
     write_csv(followup.reindex(columns=FOLLOWUP_COLUMNS), out_dir / "followup.csv")
     backlog = result.backlog if result.backlog is not None else pd.DataFrame()
     write_csv(backlog.reindex(columns=BACKLOG_COLUMNS), out_dir / "backlog.csv")
-
-    note = (
-        "Données simulées (démonstration) — Vigie"
-        if site.simulated
-        else "Source : " + (", ".join(s.id for s in site.sources)) + " — Vigie"
-    )
-    made = site_charts(
-        result, site_name=site.name, labels=building_labels(buildings, reports), note=note
-    )
-    for name, chart in made.items():
-        charts.save_chart(chart, out_dir / "charts" / f"{name}.png")
     summary = {
         "site": site_id,
         "site_name": site.name,
