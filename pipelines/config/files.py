@@ -100,8 +100,13 @@ def check_inputs(
         os.path.abspath(Path(site.osm).parent) if site.simulated and not simulated_exports else None
     )
     for key, text, files in _site_files(site, where):
+        # The simulator writes the exports and the gazetteer, never the extract, the BAN
+        # or the RPLS it reads: those must exist before it runs.
+        written_by_simulator = key.endswith((".path", ".gazetteer"))
         may_wait = (key.endswith(".osm") and not osm) or (
-            made_here is not None and os.path.abspath(Path(text).parent) == made_here
+            made_here is not None
+            and written_by_simulator
+            and os.path.abspath(Path(text).parent) == made_here
         )
         if not files:
             if may_wait:
