@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -260,6 +261,35 @@ def test_load_config_checks_files_and_lets_simulated_exports_wait(tmp_path: Path
     )
     with pytest.raises(ConfigError, match=r"sites\[0\]\.(gazetteer|sources\[0\]\.path)"):
         load_config(cfg)
+
+
+@pytest.mark.parametrize("name", ["bondy_nord.osm", "ban_adresses_bondy.csv", "rpls_bondy.gpkg"])
+def test_a_simulated_site_still_needs_the_files_the_simulator_reads(
+    tmp_path: Path, name: str
+) -> None:
+    # The simulator writes the exports and the gazetteer beside the extract, never the
+    # extract, the BAN or the RPLS: one of those missing is refused by `vigie deps` (the
+    # check below) in French, not left for make to report as a file with no rule.
+    from pipelines.config import check_inputs
+
+    raw = tmp_path / "bondy"
+    raw.mkdir()
+    for real in ("bondy_nord.osm", "ban_adresses_bondy.csv", "rpls_bondy.gpkg"):
+        if real != name:
+            (raw / real).symlink_to(RAW / "bondy" / real)
+    text = (Path("config") / "demo.toml").read_text(encoding="utf-8")
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(text.replace('"data/raw/bondy/', f'"{raw}/'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"sites\[0\]\.\w+.*{re.escape(name)}.*introuvable"):
+        check_inputs(load_config(cfg), "bondy", simulated_exports=False)
+
+
+def test_a_configuration_saved_with_a_bom_is_read(tmp_path: Path) -> None:
+    # Windows' Notepad writes UTF-8 with a byte-order mark; the TOML is the same.
+    text = (Path("config") / "demo.toml").read_text(encoding="utf-8")
+    cfg = tmp_path / "demo.toml"
+    cfg.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert [s.id for s in load_config(cfg).sites] == ["bondy", "paris10"]
 
 
 def test_param_keys_and_types_come_from_the_defaults(tmp_path: Path) -> None:

@@ -161,7 +161,7 @@ def load_config(path: str | Path) -> Config:
     if problem is not None:
         raise ConfigError(path, f"{problem}.")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad writes a BOM
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(path, f"TOML invalide : {err}") from err
     except UnicodeDecodeError as err:
