@@ -97,6 +97,12 @@ test: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP) $(SIMULATED_bondy)
 test-fast: $(VENV_STAMP) $(NODE_STAMP) $(SIMULATED_bondy)
 	$(PY) -m pytest -m "not browser and not slow"
 
+## secrets: crée le secret de chaque site qui n'en a pas (data/secrets/<site>.key, hors dépôt)
+# The secret keys the households of the reports (pipelines/ingest/household.py); `make demo`
+# makes it before ingestion. It is never remade: keep it, back it up, never share it.
+.PHONY: secrets
+secrets: $(foreach s,$(SITES),$(SECRET_$(s)))
+
 ## simulate: (ré)écrit les signalements simulés de Bondy dans data/raw/bondy/
 .PHONY: simulate
 simulate: $(SIMULATED_bondy)
