@@ -89,12 +89,12 @@ setup: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 
 ## test: installe puis lance toute la suite de tests (navigateur compris)
 .PHONY: test
-test: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP) $(SIMULATED_bondy)
+test: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP) $(SIMULATED_bondy) secrets
 	$(PY) -m pytest
 
 ## test-fast: tests unitaires seulement (ni navigateur, ni passage de bout en bout)
 .PHONY: test-fast
-test-fast: $(VENV_STAMP) $(NODE_STAMP) $(SIMULATED_bondy)
+test-fast: $(VENV_STAMP) $(NODE_STAMP) $(SIMULATED_bondy) secrets
 	$(PY) -m pytest -m "not browser and not slow"
 
 ## secrets: crée le secret de chaque site qui n'en a pas (data/secrets/<site>.key, hors dépôt)

@@ -354,6 +354,27 @@ def test_bondy_households_follow_the_simulated_ones(bondy_ingested: dict) -> Non
     assert len(counts) == len(serial)
 
 
+def test_simulated_households_hold_one_phone_and_one_dwelling(
+    simulated_bondy: Path, bondy_ingested: dict
+) -> None:
+    export = pd.read_csv(
+        simulated_bondy / "signalements_bailleur.csv", sep=";", encoding="cp1252", dtype=str
+    ).fillna("")
+    export["truth"] = export["N° ticket"].map(bondy_ingested["truth"]["households"])
+    assert export["truth"].notna().all()
+    for column, fold in (
+        ("Téléphone", household.normalise_phone),
+        ("Logement", household.normalise_flat),
+    ):
+        given = export[export[column] != ""]
+        folded = given[column].map(fold)
+        assert (folded != "").all()
+        # One value per household once folded, and no value shared by two households.
+        assert (folded.groupby(given["truth"]).nunique() == 1).all()
+        assert (given["truth"].groupby(folded).nunique() == 1).all()
+        assert given[column].nunique() > folded.nunique()  # typed in several ways
+
+
 def test_bondy_observations_are_their_own_households(bondy_ingested: dict) -> None:
     frame = bondy_ingested["runs"][0].ingested
     obs = frame[frame["source_kind"] == "observations"]
