@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from pipelines.errors import ConfigError
 from pipelines.fr import strip_accents
@@ -257,5 +258,11 @@ def person_related_flags(
     """:func:`person_related` of many reports (a boolean array); an unknown code counts
     as ``personne``."""
     classes = category_classes(overrides)
-    personal = np.array([classes.get(str(c), PERSONNE) == PERSONNE for c in categories], bool)
-    return personal | np.asarray(list(names_dwelling), dtype=bool)
+    # Through the distinct codes (a hash map), not one dictionary look-up per report.
+    codes = pd.Series(categories if isinstance(categories, pd.Series) else list(categories))
+    personal = codes.astype("str").map(classes).fillna(PERSONNE).eq(PERSONNE).to_numpy(bool)
+    dwelling = np.asarray(
+        names_dwelling if isinstance(names_dwelling, np.ndarray) else list(names_dwelling),
+        dtype=bool,
+    )
+    return personal | dwelling

@@ -38,6 +38,7 @@ from pipelines.taxonomy import (
 )
 
 TODAY = date(2025, 1, 1)
+WORLD = (-180.0, -90.0, 180.0, 90.0)
 
 
 def test_docstring_examples() -> None:
@@ -139,6 +140,55 @@ def test_keys_depend_on_the_secret_and_are_no_plain_hash(tmp_path: Path) -> None
     assert plain.isdisjoint(_keys(rows, one))
     with pytest.raises(ValueError):
         household.household_keys(["0flat:a12"], ["s"], ["1"], b"")
+
+
+def _site_of(path: Path, **kw: object):  # type: ignore[no-untyped-def]
+    from pipelines.config.core import DEFAULT_PARAMS, SiteConfig, SourceConfig
+
+    source = SourceConfig(
+        id="bailleur",
+        kind=str(kw.pop("kind", "reports")),
+        path=str(path),
+        format="csv",
+        columns={"id": "id", "date": "date", "category": "cat", "address": "adresse"},
+        **kw,  # type: ignore[arg-type]
+    )
+    return SiteConfig(id="t", name="t", osm="", sources=(source,), params=DEFAULT_PARAMS)
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_ingestion_reads_declared_and_detected_personal_columns(
+    tmp_path: Path, secret: bytes, declared: bool
+) -> None:
+    path = tmp_path / "tickets.csv"
+    path.write_text(
+        "id;date;cat;adresse;Logement;Tél. portable;Nom du locataire\n"
+        "1;01/03/2024;Fuite;1 rue A;NC-B-045;06 39 98 00 01;Mme Sophie Martin\n"
+        "2;02/03/2024;Fuite;1 rue A;Logt NC-B 45;;MARTIN Sophie\n"
+        "3;03/03/2024;Fuite;1 rue A;;+33 6 39 98 00 01;\n"
+        "4;04/03/2024;Fuite;1 rue A;NC-B-046;;Sophie Martin\n"
+        "5;05/03/2024;Fuite;1 rue A;;;\n",
+        encoding="utf-8",
+    )
+    personal = ("Logement", "Tél. portable", "Nom du locataire") if declared else ()
+    site = _site_of(path, personal_columns=personal)
+    result = ingest.ingest_site(site, study_area_bbox=WORLD, today=TODAY, secret=secret)
+    keys = result.ingested.set_index("report_id")["household_key"]
+    assert keys["bailleur:1"] == keys["bailleur:2"] == keys["bailleur:3"]
+    assert len({keys["bailleur:1"], keys["bailleur:4"], keys["bailleur:5"]}) == 3
+    # The personal values themselves reach no output column.
+    text = result.ingested.astype(str).to_csv()
+    assert "39 98" not in text
+    assert "NC-B" not in text
+    assert "Martin" not in text
+    # An observation source's personal columns name surveyors: each row its own.
+    obs = ingest.ingest_site(
+        _site_of(path, kind="observations", personal_columns=personal),
+        study_area_bbox=WORLD,
+        today=TODAY,
+        secret=secret,
+    )
+    assert obs.ingested["household_key"].is_unique
 
 
 # --------------------------------------------------------------------------- secret
