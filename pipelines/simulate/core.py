@@ -269,7 +269,7 @@ def simulate(
     per_building: dict[int, int] = {}
     for i in rows:
         per_building[events[i].pos] = per_building.get(events[i].pos, 0) + 1
-    households = Households.start(seed, codes, per_building)
+    households = Households.start(seed, per_building)
     household_of: dict[int, Household] = {}
     truth_households: dict[str, str] = {}
 

@@ -10,10 +10,10 @@ which makes a few heavy reporters). In :data:`N_SERIAL` of the buildings with th
 tickets, one household files about :data:`SERIAL_SHARE` of them. A likely duplicate
 (a neighbour reporting the same problem) always comes from another household.
 
-Each household has one dwelling reference (the landlord's: building code and flat
-number, « NC-B-045 »), one phone number (unique, in the fictional ranges) and one name;
-ticketing agents type them in several ways ("Logt NC-B 45", "+33 1 99 00…", "MARTIN
-Sophie", "Mme Martin"), as ingestion must fold them. The draws use their own generator
+Each household has one dwelling number (the landlord's, unique in the site), one phone
+number (unique, in the fictional ranges) and one name; ticketing agents type them in
+several ways ("Logt 120045", "Apt 0120045", "+33 1 99 00…", "MARTIN Sophie", "Mme Sophie
+Martin"), as ingestion must fold them. The draws use their own generator
 (seeded from the simulation's seed), so the rest of the simulation is unchanged.
 """
 
@@ -41,7 +41,7 @@ class Household:
     """One simulated household."""
 
     id: str
-    dwelling: str  # the landlord's reference, canonical form
+    dwelling: int  # the landlord's dwelling number, unique in the site
     phone: str  # national form, digits in pairs
     first: str
     last: str
@@ -54,7 +54,6 @@ class Households:
     """The households of a simulation, and which one filed each ticket."""
 
     rng: np.random.Generator
-    codes: dict[int, str]
     by_building: dict[int, list[Household]] = field(default_factory=dict)
     serial: dict[int, Household] = field(default_factory=dict)
     phones: set[str] = field(default_factory=set)
@@ -62,12 +61,10 @@ class Households:
     count: int = 0
 
     @classmethod
-    def start(
-        cls, seed: int, codes: dict[int, str], tickets_per_building: dict[int, int]
-    ) -> Households:
+    def start(cls, seed: int, tickets_per_building: dict[int, int]) -> Households:
         """The households' generator, with the serial reporters' buildings chosen."""
         rng = np.random.default_rng([seed, STREAM])
-        out = cls(rng, codes)
+        out = cls(rng)
         busiest = sorted(tickets_per_building, key=lambda p: (-tickets_per_building[p], p))[:10]
         if busiest:
             chosen = rng.choice(len(busiest), size=min(N_SERIAL, len(busiest)), replace=False)
@@ -86,7 +83,6 @@ class Households:
         while flat in used:
             flat = int(rng.integers(1, top))
         used.add(flat)
-        code = self.codes.get(pos) or f"L{pos}"
         while True:
             prefix = FICTION_PHONE_PREFIXES[int(rng.integers(len(FICTION_PHONE_PREFIXES)))]
             phone = f"{prefix} {int(rng.integers(100)):02d} {int(rng.integers(100)):02d}"
@@ -98,7 +94,9 @@ class Households:
         first = names[int(rng.integers(len(names)))]
         last = SURNAMES[int(rng.integers(len(SURNAMES)))]
         self.count += 1
-        h = Household(f"H{self.count:05d}", f"{code}-{flat:03d}", phone, first, last, female)
+        # The landlord's dwelling number, unique in the site (building rank, then flat).
+        dwelling = (pos + 1) * 10_000 + flat
+        h = Household(f"H{self.count:05d}", dwelling, phone, first, last, female)
         self.by_building.setdefault(pos, []).append(h)
         return h
 
@@ -142,12 +140,8 @@ class Households:
         return h.phone
 
     def dwelling(self, h: Household) -> str:
-        """The household's dwelling reference as an agent types it."""
-        code, flat = h.dwelling.rsplit("-", 1)
-        style = int(self.rng.integers(4))
-        return (
-            h.dwelling,
-            f"Logt {h.dwelling}",
-            f"{code} {int(flat)}",
-            f"Apt {code.lower()}-{flat}",
-        )[style]
+        """The household's dwelling number as an agent types it ("Logt 120045", "Apt
+        0120045"): a flat word and a number, which the scrubber also finds in free text."""
+        word = ("Logt", "Apt")[int(self.rng.integers(2))]
+        zeros = int(self.rng.integers(2))
+        return f"{word} {'0' * zeros}{h.dwelling}"
