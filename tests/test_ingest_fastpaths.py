@@ -7,6 +7,7 @@ and accepted text gathered through dictionary codes.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -367,13 +368,19 @@ def test_a_personal_column_mapped_to_a_role_is_read(tmp_path: Path) -> None:
         path=str(tmp_path / "f.csv"),
         format="csv",
         columns={"id": "id", "date": "date", "address": "Adresse"},
-        personal_columns=("nom", "adresse"),
+        personal_columns=("nom", "adresse", "nom de l'agent"),
     )
     personal = ingest._personal_columns(source)
     assert personal is not None
-    assert personal("Nom")
+    assert personal("Nom de l'agent")  # personal, keys no household: not read
     assert not personal("Adresse")  # mapped: the role needs it
     assert not personal("texte")
+    # A report's name keys its household (pipelines.ingest.household): read, never
+    # written; an observation's names a surveyor: not read.
+    assert not personal("Nom")
+    observations = ingest._personal_columns(dataclasses.replace(source, kind="observations"))
+    assert observations is not None
+    assert observations("Nom")
 
 
 def test_ordinary_degrees_classified_as_by_the_full_checks() -> None:

@@ -38,7 +38,7 @@ from pipelines.maps import site as maps
 from pipelines.maps.notes import add_annotation_ui
 from pipelines.markup import RawHtml, SafeMacroElement, render_template
 from pipelines.osm.buildings import read_osm_buildings
-from tests.conftest import RAW, ROOT, site_map_of
+from tests.conftest import RAW, ROOT, make_secret, site_map_of
 
 BONDY_OSM = RAW / "bondy" / "bondy_nord.osm"
 
@@ -423,6 +423,7 @@ def planted_run(tmp_path_factory: pytest.TempPathFactory) -> PlantedRun:
     config, absolute_marker = write_planted_inputs(root)
     cwd = root / "cwd"
     cwd.mkdir()
+    make_secret(cwd / "data" / "secrets", "bondy")  # the default secrets_dir, from cwd
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(cwd)
         code = main(["-q", "run", "--config", str(config)])

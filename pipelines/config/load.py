@@ -23,6 +23,7 @@ from pipelines.config.values import (
     toml_type,
 )
 from pipelines.errors import ConfigError, os_reason
+from pipelines.taxonomy import check_category_classes
 
 #: Keys allowed in each table, from the dataclasses they fill (sources: ``SOURCE_KEYS``).
 SITE_KEYS = field_names(SiteConfig)
@@ -99,6 +100,9 @@ def _site(raw: Any, path: str, where: str, params: dict[str, Any]) -> SiteConfig
         study_area_bbox=bbox,
         attribution=texts(raw, "attribution", path, where),
         params=merged,
+        category_classes=check_category_classes(
+            raw.get("category_classes", {}), path, f"{where}.category_classes"
+        ),
     )
 
 
@@ -108,6 +112,7 @@ _DIR_ROLES = {
     "processed_dir": "dossier des données traitées",
     "maps_dir": "dossier des cartes",
     "annotations_dir": "dossier des notes des urbanistes",
+    "secrets_dir": "dossier des secrets des sites",
 }
 
 
@@ -185,7 +190,7 @@ def load_config(path: str | Path) -> Config:
     defaults = Config(path=spath, sites=sites)
     dirs = {
         key: take(project, key, str, spath, "project", getattr(defaults, key))
-        for key in ("processed_dir", "maps_dir", "annotations_dir")
+        for key in ("processed_dir", "maps_dir", "annotations_dir", "secrets_dir")
     }
     for key, value in dirs.items():
         dir_problem = output_dir_problem(Path(value)) if value.strip() else "chemin vide"

@@ -78,6 +78,8 @@ class SiteConfig:
     study_area_bbox: tuple[float, float, float, float] | None = None
     attribution: tuple[str, ...] = ()
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Category code → "personne" | "technique" (pipelines.taxonomy.check_category_classes).
+    category_classes: dict[str, str] = field(default_factory=dict)
     #: :attr:`params` as one frozen, typed settings object per stage, built once when
     #: the site is made (a bad value raises :class:`ConfigError` naming the key).
     settings: SiteSettings = field(init=False, repr=False, compare=False)
@@ -96,6 +98,7 @@ class Config:
     processed_dir: str = "data/processed"
     maps_dir: str = "maps"
     annotations_dir: str = "data/annotations"
+    secrets_dir: str = "data/secrets"  # per-site secrets (pipelines.ingest.household)
     annotation_tags: tuple[str, ...] = ("priorité avant travaux", "à surveiller", "traité")
 
     def site(self, site_id: str) -> SiteConfig:

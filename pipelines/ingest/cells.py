@@ -20,6 +20,8 @@ from pyproj import CRS, Transformer
 from pipelines.config import SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.errors import InputError
+from pipelines.ingest.household import identity_tokens
+from pipelines.ingest.personal import is_personal, personal_columns
 from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.readers import CATEGORY_FALLBACK, FORMAT_DEFAULTS
 from pipelines.ingest.schema import (
@@ -72,12 +74,6 @@ def _find_column(columns: list[str], wanted: str) -> str | None:
         if normalise_label(col) == folded and folded:
             return col
     return None
-
-
-def _matches_any(column: str, wanted: Iterable[str]) -> bool:
-    """Whether a file column is one of ``wanted``: the same name, or the same up to case,
-    accents and punctuation (the rule of :func:`_find_column`)."""
-    return any(_find_column([column], w) is not None for w in wanted)
 
 
 def _columns_for_message(
@@ -167,6 +163,35 @@ def resolve_columns(raw: RawFile, source: SourceConfig) -> dict[str, str]:
             "dans [sites.sources.columns] ; " + _columns_for_message(available, bool(roles)) + ".",
         )
     return roles
+
+
+def _identities(
+    raw: RawFile, roles: dict[str, str], source: SourceConfig, row: np.ndarray
+) -> np.ndarray:
+    """Per row of a file's frame, the household identifiers read from its personal
+    columns (declared or detected, mapped to no role), as
+    :func:`pipelines.ingest.household.identity_tokens` writes them; ``""`` for a
+    malformed row (``row`` < 0) and for every row of an observation source (whose
+    personal columns name surveyors, not households).
+    """
+    n = len(row)
+    if source.kind != "reports":
+        return np.full(n, "", dtype=object)
+    mapped = set(roles.values())
+    personal = personal_columns(source, [raw], [roles])
+    names = [
+        c
+        for c in raw.columns
+        if c not in mapped and c in raw.table.column_names and is_personal(c, personal)
+    ]
+    cells = {c: raw.table.column(c).to_pylist() for c in names}
+    tokens = identity_tokens(cells, raw.table.num_rows)
+    if (row >= 0).all():
+        return tokens[row]
+    out = np.full(n, "", dtype=object)
+    good = row >= 0
+    out[good] = tokens[row[good]]
+    return out
 
 
 def _classify_degrees(
@@ -481,6 +506,7 @@ def _parse_source(
     month_firsts: list[bool] = []
     for i, (raw, per_file) in enumerate(zip(raws, roles_per_file, strict=True)):
         fr = _file_frame(raw, per_file, i)
+        fr["_identity"] = _identities(raw, per_file, source, fr["_row"].to_numpy())
         for role in roles:
             if role not in fr:
                 fr[role] = (

@@ -8,14 +8,20 @@ import re
 from collections.abc import Iterable, Mapping
 
 from pipelines.config import SourceConfig
-from pipelines.ingest.cells import _matches_any
 from pipelines.ingest.rawfile import RawFile
 from pipelines.taxonomy import normalise_label
 
 
+def matches_any(column: str, wanted: Iterable[str]) -> bool:
+    """Whether a file column is one of ``wanted``: the same name, or the same up to case,
+    accents and punctuation (the rule by which roles find their columns)."""
+    folded = normalise_label(column)
+    return any(w == column or (folded and normalise_label(w) == folded) for w in wanted)
+
+
 def is_personal(column: str, personal: tuple[str, ...]) -> bool:
     """Whether a file column is one of the ``personal`` ones (matched as roles are)."""
-    return _matches_any(column, personal)
+    return matches_any(column, personal)
 
 
 # Words of a column header that say it holds people's data (folded: lower case, no

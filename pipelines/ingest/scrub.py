@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.ingest.scrub_rules import (
+    FLOOR_NAMED,
     GROUPS,
     GROUPS_BY_MODE,
     GUARD,
@@ -294,3 +295,19 @@ def scrub_ids(values: pd.Series) -> tuple[pd.Series, dict[str, int]]:
     made = per_value[at].sum(axis=0)
     counts = {kind: int(n) for kind, n in zip(PLACEHOLDERS, made, strict=True)}
     return to_str_series(out, values.index), counts
+
+
+def names_dwelling(texts: pd.Series) -> np.ndarray:
+    """Whether each (scrubbed) text names a flat (its ``[logement]`` placeholder) or a
+    floor: such a report is person-related whatever its category
+    (:func:`pipelines.taxonomy.person_related`). One kernel call per rule over the
+    distinct values."""
+    values = texts.astype("str").fillna("")
+    distinct = pd.unique(values.to_numpy())
+    arr = pa.array(list(distinct), pa.large_string())
+    hit = pc.or_(
+        pc.match_substring(arr, PLACEHOLDERS["flats"]),
+        pc.match_substring_regex(arr, FLOOR_NAMED),
+    )
+    found = dict(zip(distinct, np.asarray(hit.to_numpy(zero_copy_only=False), bool), strict=True))
+    return values.map(found).to_numpy(dtype=bool)

@@ -269,6 +269,14 @@ _FLOOR_DOOR = (
     r"|fond|du fond)" + _P_RIGHT
 )  # fmt: skip
 
+# A floor named in a report's text ("3e étage", "au 2ème", "1er étage"): kept by the
+# scrubber (it locates a problem at building scale) but it narrows a report down to a few
+# households. The door after it ("3e gauche") is already "[logement]".
+FLOOR_NAMED = (
+    r"(?:^|" + _NW + r")(?:" + _FLOOR + _SP + r"*(?i:étage|etage|ét\.|et\.)"
+    + r"|(?i:au|du)" + _SP + r"+" + _FLOOR + r")" + _P_RIGHT
+)  # fmt: skip
+
 # ----------------------------------------------------------------------------- names
 # Civilities after which a lower-case word is a name: written in lower case themselves
 # ("mme richardeau"), as in a note typed all in lower case; "Madame habite" is a verb.
