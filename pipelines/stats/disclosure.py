@@ -453,21 +453,67 @@ def _base_system(reports: pd.DataFrame, tables: Sequence[Table], cells: pd.DataF
 class _Intervals:
     lo: npt.NDArray[np.float64]
     hi: npt.NDArray[np.float64]
-    # For each audited cell, shown cells whose equality binds its interval (LP duals).
+    # True where [lo, hi] is the attacker's exact interval; False where it is a
+    # narrower interval already wide enough (a certificate, see _intervals).
+    exact: npt.NDArray[np.bool_]
+    # For each cell solved exactly, shown cells whose equality binds its interval.
     binding: dict[int, set[int]]
     n_components: int
     n_lp: int
 
 
+#: Largest equalities followed, step by step, when growing a cell's neighbourhood for a
+#: certificate (see _local).
+_LOCAL_ROW_CAPS = (256, 64)
+
+
+def _solve(
+    a: sparse.csr_matrix, b: npt.NDArray[np.float64], obj: npt.NDArray[np.float64]
+) -> tuple[float, float, npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None]:
+    """min and max of ``obj·x`` subject to ``a x = b``, ``x ≥ 0`` (HiGHS), with the
+    equality duals of each solve (None when unbounded)."""
+    out: list[tuple[float, npt.NDArray[np.float64] | None]] = []
+    for sign in (1.0, -1.0):
+        # Presolve off: on these small 0/±1 systems it costs more than it saves.
+        res = linprog(
+            sign * obj,
+            A_eq=a,
+            b_eq=b,
+            bounds=(0, None),
+            method="highs",
+            options={"presolve": False},
+        )
+        if res.status == 3:  # unbounded: only the maximum can be
+            out.append((math.inf, None))
+            continue
+        if res.status != 0:
+            raise RuntimeError(f"Audit : programme linéaire non résolu ({res.message}).")
+        out.append((sign * float(res.fun), np.asarray(res.eqlin.marginals)))
+    (lo, d_lo), (hi, d_hi) = out
+    return lo, hi, d_lo, d_hi
+
+
 def _intervals(
-    system: _System, hidden: npt.NDArray[np.bool_], targets: npt.NDArray[np.int64]
+    system: _System,
+    hidden: npt.NDArray[np.bool_],
+    targets: npt.NDArray[np.int64],
+    *,
+    width: float | None = None,
 ) -> _Intervals:
     """The attacker's interval on each target cell, and what binds it.
 
     Shown cells (and the system's links) are equalities over the unknowns (≥ 0).
     Unknowns fixed by an equality holding a single unknown are substituted
     (repeatedly); the rest splits into independent components (unknowns linked by an
-    equality), and each target's interval is the sum of its per-component LP bounds.
+    equality), and each target's exact interval is the sum of its per-component LP
+    bounds.
+
+    With ``width``, a target is first tried on a *certificate*: the same LP with every
+    unknown outside its neighbourhood (unknowns sharing a small equality with it, two
+    steps out) fixed at its true value. That LP's feasible set lies inside the
+    attacker's, so its interval is narrower; when it is already ``width`` wide, the
+    cell is protected and the large LP is skipped (``exact`` is False for it). Only the
+    cells it cannot clear are solved on their whole component.
     """
     inc = system.incidence
     n_base = inc.shape[1]
@@ -487,70 +533,108 @@ def _intervals(
     a = a_shown[:, free_idx].tocsr()
     keep = np.flatnonzero(a.getnnz(axis=1) > 0)
     a = a[keep].tocsr()
+    a_csc = a.tocsc()
+    row_nnz = a.getnnz(axis=1)
     rows_cell = shown_rows[keep]
-    b = a @ system.value[free_idx]
+    true = system.value[free_idx]
+    b = a @ true
     n_rows, n_var = a.shape
-    graph = sparse.bmat([[None, a.T], [a, None]], format="csr") if n_rows else None
-    if graph is not None:
+    if n_rows:
+        graph = sparse.bmat([[None, a.T], [a, None]], format="csr")
         n_comp, label = connected_components(graph, directed=False)
-        var_comp = label[:n_var]
-        row_comp = label[n_var:]
+        var_comp, row_comp = label[:n_var], label[n_var:]
     else:
         n_comp, var_comp, row_comp = n_var, np.arange(n_var), np.empty(0, np.int64)
     col_of = np.full(n_base, -1)
     col_of[free_idx] = np.arange(n_var)
+    rows_by_comp = _groups(row_comp)
+    vars_by_comp = _groups(var_comp)
     lo = np.zeros(len(targets))
     hi = np.zeros(len(targets))
+    exact = np.ones(len(targets), dtype=bool)
     binding: dict[int, set[int]] = {}
     n_lp = 0
-    rows_by_comp: dict[int, npt.NDArray[np.int64]] = {}
-    vars_by_comp: dict[int, npt.NDArray[np.int64]] = {}
-    if n_rows:
-        order = np.argsort(row_comp, kind="stable")
-        splits = np.flatnonzero(np.diff(row_comp[order])) + 1
-        for grp in np.split(order, splits):
-            rows_by_comp[int(row_comp[grp[0]])] = grp
-    vorder = np.argsort(var_comp, kind="stable")
-    vsplits = np.flatnonzero(np.diff(var_comp[vorder])) + 1
-    for grp in np.split(vorder, vsplits) if n_var else []:
-        vars_by_comp[int(var_comp[grp[0]])] = grp
     sub_cache: dict[int, tuple[sparse.csr_matrix, npt.NDArray[np.float64]]] = {}
     for k, cell in enumerate(targets):
         base_cols = inc[cell].indices
-        known = base_cols[~unknown[base_cols]]
-        fixed_part = float(system.value[known].sum())
+        fixed_part = float(system.value[base_cols[~unknown[base_cols]]].sum())
         cols = col_of[base_cols[unknown[base_cols]]]
-        lo_k, hi_k = fixed_part, fixed_part
-        binds: set[int] = set()
-        for comp in np.unique(var_comp[cols]) if len(cols) else []:
-            comp = int(comp)
-            if comp not in rows_by_comp:  # a free base cell no shown cell constrains
-                hi_k = math.inf
+        comps = [int(c) for c in np.unique(var_comp[cols])] if len(cols) else []
+        if any(c not in rows_by_comp for c in comps):  # an unknown no equality holds
+            lo[k], hi[k], exact[k] = fixed_part, math.inf, False
+            binding[int(cell)] = set()
+            continue
+        n_component = sum(len(vars_by_comp[c]) for c in comps)
+        local = _local(a, a_csc, row_nnz, true, cols, n_component) if width else None
+        if local is not None:
+            lo_k, hi_k = local
+            n_lp += 2
+            if hi_k - lo_k >= (width or 0) - _EPS:
+                lo[k] = math.ceil(fixed_part + lo_k - _EPS)
+                hi[k] = math.floor(fixed_part + hi_k + _EPS)
+                exact[k] = False
                 continue
-            cvars = vars_by_comp[comp]
-            crows = rows_by_comp[comp]
+        lo_k = hi_k = fixed_part
+        binds: set[int] = set()
+        for comp in comps:
             if comp not in sub_cache:
+                crows, cvars = rows_by_comp[comp], vars_by_comp[comp]
                 sub_cache[comp] = (a[crows][:, cvars].tocsr(), b[crows])
             a_c, b_c = sub_cache[comp]
-            obj = np.isin(cvars, cols).astype(np.float64)
-            for sign in (1.0, -1.0):
-                n_lp += 1
-                res = linprog(sign * obj, A_eq=a_c, b_eq=b_c, bounds=(0, None), method="highs")
-                if res.status == 3:  # unbounded above
-                    hi_k = math.inf
-                    continue
-                if res.status != 0:
-                    raise RuntimeError(f"Audit : programme linéaire non résolu ({res.message}).")
-                if sign > 0:
-                    lo_k += float(res.fun)
-                else:
-                    hi_k += -float(res.fun)
-                duals = np.asarray(res.eqlin.marginals)
-                binds.update(int(x) for x in rows_cell[crows[np.abs(duals) > 1e-9]] if x >= 0)
+            obj = np.isin(vars_by_comp[comp], cols).astype(np.float64)
+            c_lo, c_hi, d_lo, d_hi = _solve(a_c, b_c, obj)
+            n_lp += 2
+            lo_k, hi_k = lo_k + c_lo, hi_k + c_hi
+            for d in (d_lo, d_hi):
+                if d is not None:
+                    binds.update(
+                        int(x) for x in rows_cell[rows_by_comp[comp][np.abs(d) > 1e-9]] if x >= 0
+                    )
         lo[k] = math.ceil(lo_k - _EPS)
         hi[k] = math.floor(hi_k + _EPS) if math.isfinite(hi_k) else math.inf
         binding[int(cell)] = binds
-    return _Intervals(lo, hi, binding, int(n_comp), n_lp)
+    return _Intervals(lo, hi, exact, binding, int(n_comp), n_lp)
+
+
+def _groups(label: npt.NDArray[np.int64]) -> dict[int, npt.NDArray[np.int64]]:
+    """Positions of each label value."""
+    if not len(label):
+        return {}
+    order = np.argsort(label, kind="stable")
+    splits = np.flatnonzero(np.diff(label[order])) + 1
+    return {int(label[g[0]]): g for g in np.split(order, splits)}
+
+
+def _local(
+    a: sparse.csr_matrix,
+    a_csc: sparse.csc_matrix,
+    row_nnz: npt.NDArray[np.int64],
+    true: npt.NDArray[np.float64],
+    cols: npt.NDArray[np.int64],
+    n_component: int,
+) -> tuple[float, float] | None:
+    """The certificate LP of :func:`_intervals`: bounds of the sum of ``cols`` when
+    only their neighbourhood moves and every other unknown keeps its true value.
+
+    The neighbourhood is the unknowns sharing with ``cols`` an equality of at most
+    ``_LOCAL_ROW_CAPS[0]`` unknowns (a line of a table, not the site total), then those
+    sharing with these an equality of at most ``_LOCAL_ROW_CAPS[1]``: enough for the
+    rectangles and cubes suppression patterns are made of. None when it would not be
+    much smaller than the component (the exact LP is then as cheap).
+    """
+    near = np.unique(cols)
+    for cap in _LOCAL_ROW_CAPS:
+        rows = np.unique(a_csc[:, near].indices)
+        rows = rows[row_nnz[rows] <= cap]
+        near = np.union1d(near, a[rows].indices)
+        if len(near) > n_component // 4:
+            return None
+    rows = np.unique(a_csc[:, near].indices)
+    sub = a[rows][:, near].tocsr()
+    rhs = sub @ true[near]
+    obj = np.isin(near, cols).astype(np.float64)
+    lo, hi, _, _ = _solve(sub, rhs, obj)
+    return lo, hi
 
 
 # ---------------------------------------------------------------------------------------
@@ -694,9 +778,19 @@ def protect(
     hidden = _relation_pass(cells, tables, primary, cost)
     targets = np.flatnonzero(primary & cells["sensitive"].to_numpy())
     width = rule.width
+    pending = np.arange(len(targets))
+    lo = np.zeros(len(targets))
+    hi = np.zeros(len(targets))
+    n_lp = 0
     for _ in range(max_rounds):
-        iv = _intervals(system, hidden, targets)
-        bad = targets[(iv.hi - iv.lo) < width - _EPS]
+        # Hiding a cell only removes equalities, so an interval can only widen: a cell
+        # protected once stays protected and only the others are checked again.
+        iv = _intervals(system, hidden, targets[pending], width=width)
+        lo[pending], hi[pending] = iv.lo, iv.hi
+        n_lp += iv.n_lp
+        failing = (iv.hi - iv.lo) < width - _EPS
+        bad = targets[pending[failing]]
+        pending = pending[failing]
         if not len(bad):
             break
         inc = system.incidence
@@ -721,7 +815,10 @@ def protect(
     reason[hidden & (reason == "")] = REASON_SECONDARY
     cells = cells.assign(reason=reason)
     frames = _frames(cells, tables, rule)
-    result = audit(reports, frames, rule=rule)
+    # The intervals last computed for each cell are certificates of the final state
+    # (intervals only widen as cells are hidden): no need to solve them all again.
+    final = _Intervals(lo, hi, np.zeros(len(targets), bool), {}, iv.n_components, n_lp)
+    result = _report(tables, frames, cells, system, hidden, targets, final, rule)
     if not result["passed"]:
         raise RuntimeError("La suppression secondaire n'a pas abouti (audit en échec).")
     return Protection(frames, result)
@@ -774,13 +871,29 @@ def audit(
     system = _system(reports, tables, cells)
     primary = (cells["reason"] != "").to_numpy()
     targets = np.flatnonzero(primary & hidden & cells["sensitive"].to_numpy())
-    iv = _intervals(system, hidden, targets)
+    iv = _intervals(system, hidden, targets, width=rule.width)
+    return _report(tables, published, cells, system, hidden, targets, iv, rule)
+
+
+def _report(
+    tables: Sequence[Table],
+    published: Mapping[Table, pd.DataFrame],
+    cells: pd.DataFrame,
+    system: _System,
+    hidden: npt.NDArray[np.bool_],
+    targets: npt.NDArray[np.int64],
+    iv: _Intervals,
+    rule: DisclosureRule,
+) -> dict[str, Any]:
+    """The audit dict from the targets' intervals (exact or certified)."""
+    primary = (cells["reason"] != "").to_numpy()
     width = rule.width
+    n_lp = iv.n_lp
     per_table = []
     passed = True
     for i, t in enumerate(tables):
         in_table = (cells["table"] == i).to_numpy()
-        in_t = in_table[targets]
+        in_t = np.flatnonzero(in_table[targets])
         w = (iv.hi - iv.lo)[in_t]
         unprotected = int((w < width - _EPS).sum())
         shown_bad = int((primary & ~hidden & in_table).sum())
@@ -790,14 +903,26 @@ def audit(
             for r in REASONS:
                 n_hidden[r] = int(((pub["flag"] == FLAG_HIDDEN) & (pub["reason"] == r)).sum())
         worst = None
-        if in_t.any():
-            j = int(np.argmin(w))
-            cell = int(targets[in_t][j])
+        # The narrowest exact interval: certified widths are lower bounds of the exact
+        # ones, so solving exactly in their order can stop at the first that beats them.
+        best: tuple[float, int, float, float] | None = None
+        for j in in_t[np.argsort(w, kind="stable")]:
+            if best is not None and iv.hi[j] - iv.lo[j] >= best[0]:
+                break
+            lo_j, hi_j = iv.lo[j], iv.hi[j]
+            if not iv.exact[j] and math.isfinite(hi_j):
+                one = _intervals(system, hidden, targets[j : j + 1])
+                n_lp += one.n_lp
+                lo_j, hi_j = one.lo[0], one.hi[0]
+            if best is None or hi_j - lo_j < best[0]:
+                best = (hi_j - lo_j, int(targets[j]), lo_j, hi_j)
+        if best is not None:
+            wid, cell, lo_b, hi_b = best
             worst = {
                 "cell": {d: _jsonable(cells.at[cell, d]) for d in t},
-                "lo": float(iv.lo[in_t][j]),
-                "hi": None if math.isinf(iv.hi[in_t][j]) else float(iv.hi[in_t][j]),
-                "width": None if math.isinf(w[j]) else float(w[j]),
+                "lo": float(lo_b),
+                "hi": None if math.isinf(hi_b) else float(hi_b),
+                "width": None if math.isinf(wid) else float(wid),
             }
         passed = passed and unprotected == 0 and shown_bad == 0
         per_table.append(
@@ -823,7 +948,7 @@ def audit(
         "n_unknowns": int(system.value.size),
         "tables": per_table,
         "n_components": iv.n_components,
-        "n_lp": iv.n_lp,
+        "n_lp": n_lp,
     }
 
 
