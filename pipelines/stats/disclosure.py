@@ -565,7 +565,7 @@ def _intervals(
             binding[int(cell)] = set()
             continue
         n_component = sum(len(vars_by_comp[c]) for c in comps)
-        local = _local(a, a_csc, row_nnz, true, cols, n_component) if width else None
+        local = _local(a, a_csc, row_nnz, true, cols, n_component) if width and len(cols) else None
         if local is not None:
             lo_k, hi_k = local
             n_lp += 2
