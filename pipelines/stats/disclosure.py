@@ -560,7 +560,8 @@ def _intervals(
         fixed_part = float(system.value[base_cols[~unknown[base_cols]]].sum())
         cols = col_of[base_cols[unknown[base_cols]]]
         comps = [int(c) for c in np.unique(var_comp[cols])] if len(cols) else []
-        if any(c not in rows_by_comp for c in comps):  # an unknown no equality holds
+        unbounded = any(c not in rows_by_comp for c in comps)  # an unknown nothing holds
+        if unbounded and width is not None:  # protected whatever its lower bound
             lo[k], hi[k], exact[k] = fixed_part, math.inf, False
             binding[int(cell)] = set()
             continue
@@ -577,6 +578,9 @@ def _intervals(
         lo_k = hi_k = fixed_part
         binds: set[int] = set()
         for comp in comps:
+            if comp not in rows_by_comp:  # its minimum is 0, it has no maximum
+                hi_k = math.inf
+                continue
             if comp not in sub_cache:
                 crows, cvars = rows_by_comp[comp], vars_by_comp[comp]
                 sub_cache[comp] = (a[crows][:, cvars].tocsr(), b[crows])
