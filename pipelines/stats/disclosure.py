@@ -462,18 +462,17 @@ class _Intervals:
     n_lp: int
 
 
-#: Largest equalities followed, step by step, when growing a cell's neighbourhood for a
-#: certificate (see _local).
-_LOCAL_ROW_CAPS = (256, 64)
-
-
 def _solve(
-    a: sparse.csr_matrix, b: npt.NDArray[np.float64], obj: npt.NDArray[np.float64]
-) -> tuple[float, float, npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None]:
-    """min and max of ``obj·x`` subject to ``a x = b``, ``x ≥ 0`` (HiGHS), with the
-    equality duals of each solve (None when unbounded)."""
-    out: list[tuple[float, npt.NDArray[np.float64] | None]] = []
-    for sign in (1.0, -1.0):
+    a: sparse.csr_matrix,
+    b: npt.NDArray[np.float64],
+    obj: npt.NDArray[np.float64],
+    senses: tuple[float, ...] = (1.0, -1.0),
+) -> list[tuple[float, npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None]]:
+    """min (sense 1) then max (sense −1) of ``obj·x`` subject to ``a x = b``, ``x ≥ 0``
+    (HiGHS), each with its equality duals and solution (None when unbounded, which only
+    the max can be)."""
+    out: list[tuple[float, npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None]] = []
+    for sign in senses:
         # Presolve off: on these small 0/±1 systems it costs more than it saves.
         res = linprog(
             sign * obj,
@@ -483,14 +482,32 @@ def _solve(
             method="highs",
             options={"presolve": False},
         )
-        if res.status == 3:  # unbounded: only the maximum can be
-            out.append((math.inf, None))
+        if res.status == 3:
+            out.append((math.inf, None, None))
             continue
         if res.status != 0:
             raise RuntimeError(f"Audit : programme linéaire non résolu ({res.message}).")
-        out.append((sign * float(res.fun), np.asarray(res.eqlin.marginals)))
-    (lo, d_lo), (hi, d_hi) = out
-    return lo, hi, d_lo, d_hi
+        out.append((sign * float(res.fun), np.asarray(res.eqlin.marginals), np.asarray(res.x)))
+    return out
+
+
+@dataclass
+class _Component:
+    """One independent block of the attacker's system, and the range of values each
+    target has taken over the feasible points seen so far (all LP solutions)."""
+
+    a: sparse.csr_matrix
+    b: npt.NDArray[np.float64]
+    rows: npt.NDArray[np.int64]  # positions in the reduced system's rows
+    members: sparse.csr_matrix  # targets × this block's unknowns
+    seen_lo: npt.NDArray[np.float64]
+    seen_hi: npt.NDArray[np.float64]
+
+    def observe(self, x: npt.NDArray[np.float64] | None) -> None:
+        if x is not None:
+            v = self.members @ x
+            np.minimum(self.seen_lo, v, out=self.seen_lo)
+            np.maximum(self.seen_hi, v, out=self.seen_hi)
 
 
 def _intervals(
@@ -506,14 +523,15 @@ def _intervals(
     Unknowns fixed by an equality holding a single unknown are substituted
     (repeatedly); the rest splits into independent components (unknowns linked by an
     equality), and each target's exact interval is the sum of its per-component LP
-    bounds.
+    bounds (its minimum and maximum, two LPs per component).
 
-    With ``width``, a target is first tried on a *certificate*: the same LP with every
-    unknown outside its neighbourhood (unknowns sharing a small equality with it, two
-    steps out) fixed at its true value. That LP's feasible set lies inside the
-    attacker's, so its interval is narrower; when it is already ``width`` wide, the
-    cell is protected and the large LP is skipped (``exact`` is False for it). Only the
-    cells it cannot clear are solved on their whole component.
+    With ``width``, solving is skipped for targets already *certified*: every LP
+    solution (and the true table) is a point the attacker cannot rule out, so the
+    range of values a target has taken over the points seen so far lies inside its
+    interval; once that range is ``width`` wide, the cell is protected (``exact`` is
+    False for it, and its ``lo``/``hi`` are that inner range). Each component starts
+    with the minimum and maximum of the sum of its targets, which usually certifies
+    most of them at once.
     """
     inc = system.incidence
     n_base = inc.shape[1]
@@ -533,8 +551,6 @@ def _intervals(
     a = a_shown[:, free_idx].tocsr()
     keep = np.flatnonzero(a.getnnz(axis=1) > 0)
     a = a[keep].tocsr()
-    a_csc = a.tocsc()
-    row_nnz = a.getnnz(axis=1)
     rows_cell = shown_rows[keep]
     true = system.value[free_idx]
     b = a @ true
@@ -545,55 +561,73 @@ def _intervals(
         var_comp, row_comp = label[:n_var], label[n_var:]
     else:
         n_comp, var_comp, row_comp = n_var, np.arange(n_var), np.empty(0, np.int64)
-    col_of = np.full(n_base, -1)
-    col_of[free_idx] = np.arange(n_var)
     rows_by_comp = _groups(row_comp)
     vars_by_comp = _groups(var_comp)
+    # Targets over the free unknowns, and the part of each the substitution fixed.
+    tin = inc[targets].tocsr()
+    fixed_part = tin @ np.where(unknown, 0.0, system.value)
+    members = tin[:, free_idx].tocsr()
+    blocks: dict[int, _Component] = {}
+
+    def block(comp: int) -> _Component:
+        if comp not in blocks:
+            crows, cvars = rows_by_comp[comp], vars_by_comp[comp]
+            m = members[:, cvars].tocsr()
+            start = m @ true[cvars]
+            blocks[comp] = _Component(
+                a[crows][:, cvars].tocsr(), b[crows], crows, m, start, start.copy()
+            )
+            if width is not None:  # the sum of every target: one push for all of them
+                bl = blocks[comp]
+                for _, _, x in _solve(bl.a, bl.b, np.asarray(m.sum(axis=0)).ravel()):
+                    bl.observe(x)
+        return blocks[comp]
+
     lo = np.zeros(len(targets))
     hi = np.zeros(len(targets))
     exact = np.ones(len(targets), dtype=bool)
     binding: dict[int, set[int]] = {}
     n_lp = 0
-    sub_cache: dict[int, tuple[sparse.csr_matrix, npt.NDArray[np.float64]]] = {}
     for k, cell in enumerate(targets):
-        base_cols = inc[cell].indices
-        fixed_part = float(system.value[base_cols[~unknown[base_cols]]].sum())
-        cols = col_of[base_cols[unknown[base_cols]]]
+        cols = members[k].indices
         comps = [int(c) for c in np.unique(var_comp[cols])] if len(cols) else []
-        unbounded = any(c not in rows_by_comp for c in comps)  # an unknown nothing holds
-        if unbounded and width is not None:  # protected whatever its lower bound
-            lo[k], hi[k], exact[k] = fixed_part, math.inf, False
-            binding[int(cell)] = set()
-            continue
-        n_component = sum(len(vars_by_comp[c]) for c in comps)
-        local = _local(a, a_csc, row_nnz, true, cols, n_component) if width and len(cols) else None
-        if local is not None:
-            lo_k, hi_k = local
-            n_lp += 2
-            if hi_k - lo_k >= (width or 0) - _EPS:
-                lo[k] = math.ceil(fixed_part + lo_k - _EPS)
-                hi[k] = math.floor(fixed_part + hi_k + _EPS)
-                exact[k] = False
+        bounded = [c for c in comps if c in rows_by_comp]
+        if width is not None:
+            if len(bounded) < len(comps):  # an unknown nothing holds: protected
+                lo[k], hi[k], exact[k] = fixed_part[k], math.inf, False
+                binding[int(cell)] = set()
                 continue
-        lo_k = hi_k = fixed_part
+            n_lp += 2 * sum(c not in blocks for c in bounded)
+            for attempt in range(2):
+                if attempt:  # push this target up (its minimum is often already seen)
+                    for c in bounded:
+                        bl = block(c)
+                        obj = np.asarray(bl.members[k].todense()).ravel()
+                        bl.observe(_solve(bl.a, bl.b, obj, senses=(-1.0,))[0][2])
+                        n_lp += 1
+                lo_s = fixed_part[k] + sum(block(c).seen_lo[k] for c in bounded)
+                hi_s = fixed_part[k] + sum(block(c).seen_hi[k] for c in bounded)
+                lo_s, hi_s = math.ceil(lo_s - _EPS), math.floor(hi_s + _EPS)
+                if hi_s - lo_s >= width - _EPS:
+                    lo[k], hi[k], exact[k] = lo_s, hi_s, False
+                    break
+            if not exact[k]:
+                continue
+        lo_k = hi_k = float(fixed_part[k])
+        if len(bounded) < len(comps):  # its minimum there is 0, it has no maximum
+            hi_k = math.inf
         binds: set[int] = set()
-        for comp in comps:
-            if comp not in rows_by_comp:  # its minimum is 0, it has no maximum
-                hi_k = math.inf
-                continue
-            if comp not in sub_cache:
-                crows, cvars = rows_by_comp[comp], vars_by_comp[comp]
-                sub_cache[comp] = (a[crows][:, cvars].tocsr(), b[crows])
-            a_c, b_c = sub_cache[comp]
-            obj = np.isin(vars_by_comp[comp], cols).astype(np.float64)
-            c_lo, c_hi, d_lo, d_hi = _solve(a_c, b_c, obj)
+        for comp in bounded:
+            bl = block(comp)
+            obj = np.asarray(bl.members[k].todense()).ravel()
+            (c_lo, d_lo, x_lo), (c_hi, d_hi, x_hi) = _solve(bl.a, bl.b, obj)
             n_lp += 2
+            bl.observe(x_lo)
+            bl.observe(x_hi)
             lo_k, hi_k = lo_k + c_lo, hi_k + c_hi
             for d in (d_lo, d_hi):
                 if d is not None:
-                    binds.update(
-                        int(x) for x in rows_cell[rows_by_comp[comp][np.abs(d) > 1e-9]] if x >= 0
-                    )
+                    binds.update(int(x) for x in rows_cell[bl.rows[np.abs(d) > 1e-9]] if x >= 0)
         lo[k] = math.ceil(lo_k - _EPS)
         hi[k] = math.floor(hi_k + _EPS) if math.isfinite(hi_k) else math.inf
         binding[int(cell)] = binds
@@ -607,38 +641,6 @@ def _groups(label: npt.NDArray[np.int64]) -> dict[int, npt.NDArray[np.int64]]:
     order = np.argsort(label, kind="stable")
     splits = np.flatnonzero(np.diff(label[order])) + 1
     return {int(label[g[0]]): g for g in np.split(order, splits)}
-
-
-def _local(
-    a: sparse.csr_matrix,
-    a_csc: sparse.csc_matrix,
-    row_nnz: npt.NDArray[np.int64],
-    true: npt.NDArray[np.float64],
-    cols: npt.NDArray[np.int64],
-    n_component: int,
-) -> tuple[float, float] | None:
-    """The certificate LP of :func:`_intervals`: bounds of the sum of ``cols`` when
-    only their neighbourhood moves and every other unknown keeps its true value.
-
-    The neighbourhood is the unknowns sharing with ``cols`` an equality of at most
-    ``_LOCAL_ROW_CAPS[0]`` unknowns (a line of a table, not the site total), then those
-    sharing with these an equality of at most ``_LOCAL_ROW_CAPS[1]``: enough for the
-    rectangles and cubes suppression patterns are made of. None when it would not be
-    much smaller than the component (the exact LP is then as cheap).
-    """
-    near = np.unique(cols)
-    for cap in _LOCAL_ROW_CAPS:
-        rows = np.unique(a_csc[:, near].indices)
-        rows = rows[row_nnz[rows] <= cap]
-        near = np.union1d(near, a[rows].indices)
-        if len(near) > n_component // 4:
-            return None
-    rows = np.unique(a_csc[:, near].indices)
-    sub = a[rows][:, near].tocsr()
-    rhs = sub @ true[near]
-    obj = np.isin(near, cols).astype(np.float64)
-    lo, hi, _, _ = _solve(sub, rhs, obj)
-    return lo, hi
 
 
 # ---------------------------------------------------------------------------------------
