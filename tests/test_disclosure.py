@@ -340,6 +340,8 @@ def test_bad_input_is_refused() -> None:
         sdc.protect(df.drop(columns="household"), BC)
     with pytest.raises(ValueError, match="building_id"):
         sdc.protect(df.assign(building_id=df["building_id"].where(df.index > 0)), BC)
+    with pytest.raises(ValueError, match="Aucun tableau"):
+        sdc.protect(df, [])
     with pytest.raises(ValueError, match="min_households"):
         sdc.DisclosureRule(min_households=0)
 

@@ -191,6 +191,8 @@ class Protection:
 
 def _check_input(reports: pd.DataFrame, tables: Sequence[Table]) -> list[str]:
     """The dimensions in first-seen order; refuse missing columns or values."""
+    if not tables:
+        raise ValueError("Aucun tableau à protéger : la liste des tableaux est vide.")
     dims: list[str] = []
     for t in tables:
         for d in t:
