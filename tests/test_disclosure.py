@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.stats import attacker
 from pipelines.stats import disclosure as sdc
 
 RAW = Path("data/raw")
@@ -255,17 +256,17 @@ def test_junction_tree_gives_the_base_cell_intervals(tables) -> None:
     every cell hidden in any table, at several stages of suppression."""
     df = month_microdata()
     tables = [tuple(t) for t in tables]
-    cells = sdc._cells(df, tables, sdc.COMITE)
-    tree = sdc._system(df, tables, cells)
-    base = sdc._base_system(df, tables, cells)
+    cells = sdc.cell_table(df, tables, sdc.COMITE)
+    tree = attacker.linear_system(df, tables, cells)
+    base = attacker.base_cell_system(df, tables, cells)
     assert tree.method == "junction-tree"
     assert tree.value.size < base.value.size
     rng = np.random.default_rng(16)
     for _ in range(6):
         hidden = rng.random(len(cells)) < 0.4
         targets = np.flatnonzero(hidden)
-        a = sdc._intervals(tree, hidden, targets)
-        b = sdc._intervals(base, hidden, targets)
+        a = attacker.feasible_intervals(tree, hidden, targets)
+        b = attacker.feasible_intervals(base, hidden, targets)
         np.testing.assert_array_equal(a.lo, b.lo)
         np.testing.assert_array_equal(a.hi, b.hi)
 
