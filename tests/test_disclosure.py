@@ -178,6 +178,68 @@ def test_naive_primary_suppression_is_recomputed_from_margins() -> None:
     json.dumps(protected.audit)  # JSON-able as written to publication_audit.json
 
 
+def enumerated_ranges(df: pd.DataFrame, published: dict, *, top: int) -> dict:
+    """For each hidden building × category cell, the least and greatest value it takes
+    over every integer building × category table (hidden cells 0…top) that reproduces
+    every shown cell of every published table: the attacker's knowledge, enumerated
+    without any LP (vectorised :func:`brute_force_values`)."""
+    full = published[("building_id", "category")]
+    hidden = [(r.building_id, r.category) for r in full.itertuples() if r.flag == "s"]
+    sizes = df.groupby(["building_id", "category"]).size().reset_index(name="n")
+    counts = {(str(r.building_id), str(r.category)): int(str(r.n)) for r in sizes.itertuples()}
+    checks: list[tuple[np.ndarray, int]] = []
+    for t, table in published.items():
+        for r in table[table["flag"] == ""].itertuples():
+            key = {d: getattr(r, d) for d in t}
+
+            def within(b: str, c: str, key: dict = key) -> bool:
+                return key.get("building_id", b) == b and key.get("category", c) == c
+
+            inside = np.array([within(b, c) for b, c in hidden], dtype=int)
+            known = sum(n for (b, c), n in counts.items() if (b, c) not in hidden and within(b, c))
+            true = sum(n for (b, c), n in counts.items() if within(b, c))
+            checks.append((inside, true - known))
+    # Each hidden cell is at most the smallest shown total containing it.
+    tops = [min([rhs for ins, rhs in checks if ins[i]], default=top) for i in range(len(hidden))]
+    assert np.prod([t + 1 for t in tops]) <= 2_000_000
+    grid = np.stack(np.meshgrid(*[np.arange(t + 1) for t in tops], indexing="ij"), axis=-1).reshape(
+        -1, len(hidden)
+    )
+    ok = np.ones(len(grid), dtype=bool)
+    for inside, rhs in checks:
+        ok &= np.asarray(grid @ inside == rhs)
+    seen = grid[ok]
+    return {cell: (int(seen[:, i].min()), int(seen[:, i].max())) for i, cell in enumerate(hidden)}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_protected_random_tables_hold_against_enumeration(seed: int) -> None:
+    """Small random building × category tables with all margins: every hidden
+    person-related cell takes values at least 3 apart over the integer tables an
+    attacker can rebuild, and the audit's narrowest interval is the enumerated one."""
+    rng = np.random.default_rng(seed)
+    spec = [
+        (b, c, int(rng.integers(0, 4)))
+        for b in "ABC"
+        for c in ("ascenseur", "nuisibles", "eclairage")
+    ]
+    spec[1] = ("A", "nuisibles", 1)  # at least one primary cell
+    df = reports([x for x in spec if x[2]], person={"nuisibles"})
+    out = sdc.protect(df, BC)
+    table = out.tables[("building_id", "category")]
+    n_hidden = int((table["flag"] == "s").sum())
+    assert n_hidden <= 7
+    ranges = enumerated_ranges(df, out.tables, top=len(df))
+    sensitive = table[table["reason"].isin(["primary", "dominance"])]
+    for r in sensitive.itertuples():
+        lo, hi = ranges[(r.building_id, r.category)]
+        assert hi - lo >= 3, (seed, r.building_id, r.category, lo, hi)
+    worst = out.audit["tables"][0]["worst"]
+    if worst is not None:
+        cell = (worst["cell"]["building_id"], worst["cell"]["category"])
+        assert ranges[cell] == (worst["lo"], worst["hi"])
+
+
 def test_linked_tables_are_audited_together() -> None:
     """Protected alone, the building × category table needs no secondary cell (nothing
     adds it up); published beside its category totals, the same pattern is recomputable."""
