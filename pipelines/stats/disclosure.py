@@ -86,7 +86,9 @@ Conventions (read before wiring it in)
   report is sensitive like any cell (counted over all its reports' households).
 - The audit proves ``hi − lo ≥ width`` for every hidden sensitive cell, either by its
   two LPs or by two feasible tables already met (LP solutions) whose values for the cell
-  are that far apart; it reports the exact interval of the narrowest cell per table.
+  are that far apart; per table it reports the narrowest interval so proven
+  (``worst``, with ``exact`` False when it is a certified inner interval: the attacker's
+  own is at least as wide).
 - **Coarsening** (month → quarter, building → zone) is the caller's: recode the
   dimension columns and call again; the tables given are protected as given.
 - Every dimension value must be set (no missing value): a report without a building
@@ -501,8 +503,8 @@ def audit(
         ``n_hidden`` (by reason, when a ``reason`` column is given, and ``total``),
         ``n_sensitive_shown`` (cells the primary rule hides but the table shows),
         ``n_unprotected`` (hidden sensitive cells whose attacker interval is narrower
-        than the protection width) and ``worst`` (the narrowest such interval, its cell
-        and bounds; never the true value). Plus ``n_components`` and ``n_lp``.
+        than the protection width) and ``worst`` (the narrowest proven interval, its
+        cell, bounds and ``exact``; never the true value). Plus ``n_components`` and ``n_lp``.
     """
     tables = [tuple(t) for t in published]
     _check_input(reports, tables)
@@ -554,26 +556,16 @@ def _report(
             for r in REASONS:
                 n_hidden[r] = int(((pub["flag"] == FLAG_HIDDEN) & (pub["reason"] == r)).sum())
         worst = None
-        # The narrowest exact interval: certified widths are lower bounds of the exact
-        # ones, so solving exactly in their order can stop at the first that beats them.
-        best: tuple[float, int, float, float] | None = None
-        for j in in_t[np.argsort(w, kind="stable")]:
-            if best is not None and iv.hi[j] - iv.lo[j] >= best[0]:
-                break
-            lo_j, hi_j = iv.lo[j], iv.hi[j]
-            if not iv.exact[j] and math.isfinite(hi_j):
-                one = feasible_intervals(system, hidden, targets[j : j + 1])
-                n_lp += one.n_lp
-                lo_j, hi_j = one.lo[0], one.hi[0]
-            if best is None or hi_j - lo_j < best[0]:
-                best = (hi_j - lo_j, int(targets[j]), lo_j, hi_j)
-        if best is not None:
-            wid, cell, lo_b, hi_b = best
+        if len(in_t):
+            # The narrowest proven interval: exact, or inside the exact one (certified).
+            j = int(in_t[np.argmin(w)])
+            lo_j, hi_j = float(iv.lo[j]), float(iv.hi[j])
             worst = {
-                "cell": {d: _jsonable(cells.at[cell, d]) for d in t},
-                "lo": float(lo_b),
-                "hi": None if math.isinf(hi_b) else float(hi_b),
-                "width": None if math.isinf(wid) else float(wid),
+                "cell": {d: _jsonable(cells.at[int(targets[j]), d]) for d in t},
+                "lo": lo_j,
+                "hi": None if math.isinf(hi_j) else hi_j,
+                "width": None if math.isinf(hi_j) else hi_j - lo_j,
+                "exact": bool(iv.exact[j]),
             }
         passed = passed and unprotected == 0 and shown_bad == 0
         per_table.append(
