@@ -1,0 +1,603 @@
+"""Statistical disclosure control of count tables: primary and secondary cell
+suppression, rounding, and an audit by linear programming (issue #16).
+
+What it does
+------------
+The input is report microdata (one row per report) with dimension columns
+(``building_id``, ``category``, ``month``…), a pseudonymous ``household`` key and a
+boolean ``person_related``. The caller names the tables it publishes, each a tuple of
+dimensions (``("building_id", "category")``, ``("category",)``, ``()`` for the site
+total…). Every published number is a sum of *base cells*, the finest combination of all
+dimensions, so tables that share base cells (a cross table and its margins, or two cross
+tables sharing a dimension) are protected and audited **together**.
+
+- **Primary suppression** (:func:`primary_suppression`): a *sensitive* cell (one holding
+  at least one person-related report, or every cell when ``all_sensitive``) is hidden
+  when it comes from 1 to ``min_households − 1`` distinct households (reason
+  ``"primary"``), or when one household makes at least ``dominance_share`` of its
+  reports (reason ``"dominance"``, the serial reporter). Zero cells are never sensitive.
+- **Secondary suppression** (:func:`protect`): more cells are hidden (reason
+  ``"secondary"``) until no hidden sensitive cell can be recomputed, to within the
+  protection width, from what is shown. Greedy, documented in :func:`protect`.
+- **Audit** (:func:`audit`): for every hidden sensitive cell, the attacker's feasible
+  interval ``[lo, hi]`` is computed by linear programming (``scipy.optimize.linprog``,
+  HiGHS) with every shown cell of every table as an equality over the unknowns (≥ 0),
+  in :mod:`pipelines.stats.attacker`. The result is a JSON-able dict meant for
+  ``publication_audit.json``.
+
+Usage::
+
+    from pipelines.stats import disclosure as sdc
+
+    tables = [("building_id", "category"), ("building_id",), ("category",),
+              ("month", "category"), ("month",), ()]
+    out = sdc.protect(reports, tables, rule=sdc.COMITE)   # or sdc.PUBLIC
+    out.tables[("building_id", "category")]  # dims, n_reports, n_households, flag, reason
+    out.audit                                # -> publication_audit.json
+    sdc.audit(reports, published_tables, rule=sdc.COMITE)  # re-check what is written
+
+Why this module rather than a library (the issue asks to evaluate two)
+----------------------------------------------------------------------
+- **ACRO** (``acro`` 1.0.2, AI-SDC): an output checker for trusted research
+  environments. It flags and masks cells of one pandas crosstab by threshold / dominance
+  rules and recomputes margins, but does **no secondary suppression** and knows no
+  linked tables, so a hidden cell stays recomputable from the totals beside it (exactly
+  the failure the issue names). It also pins ``pandas<=2.3.3`` (Vigie is on pandas 3)
+  and pulls statsmodels, matplotlib, rdflib, lxml. Rejected.
+- **pytauargus** (0.6.0): a Python port of τ-Argus with its solvers rebuilt on HiGHS;
+  its Linux wheel runs headless, with no licensed solver, and it does real secondary
+  suppression (``OPT``/``MOD``) and an interval audit. Tried on 2 Dec 2026 on a
+  synthetic 60 buildings × 12 categories × 12 months table of 1,500 reports
+  (``FREQ(3,10)``, ``OPT(1)``): 18–19 s to protect, and its audit did not finish within
+  a 5-minute run. Beyond speed: our rule counts *households* (holding files in
+  τ-Argus' batch grammar) and makes only person-related cells sensitive (a-priori status
+  files), both reachable only through generated legacy ``.arb``/``.rda``/``.hst``
+  files; its ``protect()`` does not expose linked tables; it is a 0.x beta
+  (trygu/pytauargus) whose README says replays are not guaranteed identical; and it
+  would add a 5 MB native binary to the lock. Not adopted.
+- So this module and :mod:`~pipelines.stats.attacker` are our own (~1,000 lines over
+  numpy, pandas and scipy), and deliberately keep the part that *proves* protection on a
+  well-kept solver (HiGHS through ``scipy.optimize.linprog``), not on home-made code:
+  the greedy suppression may hide more cells than τ-Argus' optimum, but it cannot pass a
+  table the audit has not checked.
+
+Conventions (read before wiring it in)
+--------------------------------------
+- **Absent cells are zeros.** Output tables list the cells that hold at least one
+  report; a reader (and the attacker) infers that any other combination is 0. Zero
+  cells are never hidden; a base cell inside a shown zero cell is fixed at 0 in the
+  audit (which keeps the linear programs small).
+- **Protection** (default): every hidden sensitive cell must have an attacker interval
+  at least ``protection_width`` reports wide (``hi − lo ≥ protection_width``, default
+  ``min_households``), so the attacker cannot pin its count to fewer values than the
+  threshold: a hidden "1" must stay compatible with e.g. 0…3 or 1…4.
+- The audit bounds the **report counts** (additive). Household counts of shown cells are
+  distinct counts, not sums: they only give inequalities (a margin has at least as many
+  households as each of its cells), which the audit does not use; a hidden cell's
+  household count is hidden with it.
+- LP bounds are rounded inwards to integers (``ceil(lo)``, ``floor(hi)``), since counts
+  are integers; the integer hull may be narrower than the LP for 3-way structures, a
+  limit shared with τ-Argus' audit.
+- **Rounding** (``round_base``, 5 for ``public``) applies to shown values *after* the
+  audit, which is run on the exact values: rounding only widens the attacker's
+  intervals, so a table that passes exactly passes rounded. Rounded margins need not
+  equal the sum of their rounded cells.
+- **Margins are cells too**: a building total or a month total holding a person-related
+  report is sensitive like any cell (counted over all its reports' households).
+- The audit proves ``hi − lo ≥ width`` for every hidden sensitive cell, either by its
+  two LPs or by two feasible tables already met (LP solutions) whose values for the cell
+  are that far apart; per table it reports the narrowest interval so proven
+  (``worst``, with ``exact`` False when it is a certified inner interval: the attacker's
+  own is at least as wide).
+- **Coarsening** (month → quarter, building → zone) is the caller's: recode the
+  dimension columns and call again; the tables given are protected as given.
+- Every dimension value must be set (no missing value): a report without a building
+  must carry an explicit level (e.g. ``"(sans bâtiment)"``), or the margins would not
+  add up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from pipelines.stats.attacker import (
+    EPS,
+    Intervals,
+    LinearSystem,
+    Table,
+    feasible_intervals,
+    linear_system,
+)
+
+#: Flags and reasons written in the output tables.
+FLAG_SHOWN = ""
+FLAG_HIDDEN = "s"
+REASON_PRIMARY = "primary"
+REASON_DOMINANCE = "dominance"
+REASON_SECONDARY = "secondary"
+REASONS = (REASON_PRIMARY, REASON_DOMINANCE, REASON_SECONDARY)
+
+#: Column names the microdata must carry besides the dimensions.
+HOUSEHOLD = "household"
+PERSON_RELATED = "person_related"
+
+
+@dataclass(frozen=True)
+class DisclosureRule:
+    """The rule a profile applies.
+
+    Parameters
+    ----------
+    min_households
+        A sensitive cell from 1 to ``min_households − 1`` distinct households is
+        hidden (3 for ``comite``, 11 for ``public``).
+    dominance_share
+        A sensitive cell where one household makes at least this share of the reports
+        is hidden (0.85). ``None`` or ≥ 1 switches the rule off… except for 1.0 itself,
+        which hides cells made by a single household (already caught by the size rule).
+    all_sensitive
+        Every cell is sensitive, not only those holding a person-related report
+        (``public``).
+    dominance_all_cells
+        Apply the dominance rule to every non-zero cell, technical ones included. Off by
+        default: the issue shows technical categories exactly in ``comite``.
+    protection_width
+        Width (in reports) the attacker's interval on a hidden sensitive cell must
+        reach; ``None`` means ``min_households``.
+    round_base
+        Shown counts are rounded to a multiple of this (half up); 1 leaves them exact.
+    """
+
+    min_households: int = 3
+    dominance_share: float | None = 0.85
+    all_sensitive: bool = False
+    dominance_all_cells: bool = False
+    protection_width: float | None = None
+    round_base: int = 1
+
+    def __post_init__(self) -> None:
+        if self.min_households < 1:
+            raise ValueError(f"min_households doit être ≥ 1 (reçu {self.min_households}).")
+        if self.dominance_share is not None and not 0 < self.dominance_share <= 1:
+            raise ValueError(
+                f"dominance_share doit être dans ]0, 1] (reçu {self.dominance_share})."
+            )
+        if self.round_base < 1:
+            raise ValueError(f"round_base doit être ≥ 1 (reçu {self.round_base}).")
+        if self.protection_width is not None and self.protection_width < 0:
+            raise ValueError(f"protection_width doit être ≥ 0 (reçu {self.protection_width}).")
+
+    @property
+    def width(self) -> float:
+        """The protection width actually required, in reports."""
+        return float(
+            self.min_households if self.protection_width is None else self.protection_width
+        )
+
+
+#: The issue's defaults for the two protected profiles (``interne`` applies no rule).
+COMITE = DisclosureRule(min_households=3, dominance_share=0.85)
+PUBLIC = DisclosureRule(min_households=11, dominance_share=0.85, all_sensitive=True, round_base=5)
+
+
+@dataclass(frozen=True)
+class Protection:
+    """What :func:`protect` returns.
+
+    Attributes
+    ----------
+    tables
+        One DataFrame per published table, keyed by its dimension tuple: the dimension
+        columns, ``n_reports`` and ``n_households`` (nullable ``Int64``, ``<NA>`` when
+        hidden, rounded to ``round_base`` when shown), ``flag`` (``""`` shown, ``"s"``
+        hidden) and ``reason`` (``""``, ``"primary"``, ``"dominance"``,
+        ``"secondary"``). Cells with no report are absent (they are zeros).
+    audit
+        The :func:`audit` result of these tables (JSON-able).
+    """
+
+    tables: dict[Table, pd.DataFrame]
+    audit: dict[str, Any] = field(repr=False)
+
+
+# ---------------------------------------------------------------------------------------
+# Cells
+# ---------------------------------------------------------------------------------------
+
+
+def _check_input(reports: pd.DataFrame, tables: Sequence[Table]) -> list[str]:
+    """The dimensions in first-seen order; refuse missing columns or values."""
+    if not tables:
+        raise ValueError("Aucun tableau à protéger : la liste des tableaux est vide.")
+    dims: list[str] = []
+    for t in tables:
+        for d in t:
+            if d not in dims:
+                dims.append(d)
+    missing = [c for c in [*dims, HOUSEHOLD, PERSON_RELATED] if c not in reports.columns]
+    if missing:
+        raise ValueError(f"Colonnes absentes des signalements : {', '.join(missing)}.")
+    for c in [*dims, HOUSEHOLD]:
+        if reports[c].isna().any():
+            raise ValueError(
+                f"La colonne {c!r} a des valeurs manquantes : donnez-leur un niveau explicite."
+            )
+    if len(set(map(tuple, tables))) != len(tables):
+        raise ValueError("Un même tableau est demandé deux fois.")
+    return dims
+
+
+def cell_table(
+    reports: pd.DataFrame, tables: Sequence[Table], rule: DisclosureRule
+) -> pd.DataFrame:
+    """Every non-zero cell of every table, with its counts and primary status.
+
+    Columns: ``table`` (index in ``tables``), ``cell`` (global id), the table's
+    dimensions (others NaN), ``n_reports``, ``n_households``, ``top_share``,
+    ``sensitive``, ``reason`` (primary reason or ``""``).
+    """
+    frames = []
+    data = reports.assign(_one=1)
+    for i, t in enumerate(tables):
+        keys = list(t)
+        if keys:
+            g = data.groupby(keys, sort=True, observed=True)
+            cells = g.agg(
+                n_reports=("_one", "size"),
+                n_households=(HOUSEHOLD, "nunique"),
+                any_person=(PERSON_RELATED, "any"),
+            )
+            top = (
+                data.groupby([*keys, HOUSEHOLD], sort=False, observed=True)
+                .size()
+                .groupby(level=list(range(len(keys))), observed=True)
+                .max()
+            )
+            cells["top"] = top.reindex(cells.index).to_numpy()
+            cells = cells.reset_index()
+        else:
+            cells = pd.DataFrame(
+                {
+                    "n_reports": [len(data)],
+                    "n_households": [data[HOUSEHOLD].nunique()],
+                    "any_person": [bool(data[PERSON_RELATED].any())],
+                    "top": [int(data[HOUSEHOLD].value_counts().max()) if len(data) else 0],
+                }
+            )
+        cells = cells[cells["n_reports"] > 0]
+        cells.insert(0, "table", i)
+        frames.append(cells)
+    out = pd.concat(frames, ignore_index=True)
+    out.insert(1, "cell", np.arange(len(out)))
+    out["top_share"] = out["top"] / out["n_reports"]
+    sensitive = out["any_person"].astype(bool) | rule.all_sensitive
+    out["sensitive"] = sensitive
+    small = sensitive & (out["n_households"] < rule.min_households)
+    dominated = pd.Series(False, index=out.index)
+    if rule.dominance_share is not None:
+        scope = pd.Series(True, index=out.index) if rule.dominance_all_cells else sensitive
+        dominated = scope & (out["top_share"] >= rule.dominance_share - 1e-12) & ~small
+    out["reason"] = np.where(small, REASON_PRIMARY, np.where(dominated, REASON_DOMINANCE, ""))
+    # A dominance cell is protected like a sensitive one, even when technical.
+    out["sensitive"] = sensitive | dominated
+    return out.drop(columns=["any_person", "top"])
+
+
+# ---------------------------------------------------------------------------------------
+# Public functions
+# ---------------------------------------------------------------------------------------
+
+
+def _round_half_up(x: pd.Series, base: int) -> pd.Series:
+    if base <= 1:
+        return x
+    return (np.floor(x / base + 0.5) * base).astype("Int64")
+
+
+def _frames(
+    cells: pd.DataFrame, tables: Sequence[Table], rule: DisclosureRule
+) -> dict[Table, pd.DataFrame]:
+    """Per table, its cells as the reader sees them (hidden values set to NA)."""
+    out: dict[Table, pd.DataFrame] = {}
+    hidden = cells["reason"] != ""
+    for i, t in enumerate(tables):
+        sel = cells["table"] == i
+        df = cells.loc[sel, list(t)].reset_index(drop=True)
+        h = hidden[sel].to_numpy()
+        for col in ("n_reports", "n_households"):
+            v = _round_half_up(cells.loc[sel, col].astype("Int64"), rule.round_base)
+            df[col] = v.reset_index(drop=True).astype("Int64").mask(h)
+        df["flag"] = np.where(h, FLAG_HIDDEN, FLAG_SHOWN)
+        df["reason"] = cells.loc[sel, "reason"].to_numpy()
+        out[tuple(t)] = df
+    return out
+
+
+def primary_suppression(
+    reports: pd.DataFrame, tables: Sequence[Table], *, rule: DisclosureRule = COMITE
+) -> dict[Table, pd.DataFrame]:
+    """The tables with primary suppression only (no secondary): a naive publication.
+
+    Useful to show what the audit catches; publish with :func:`protect`.
+    """
+    tables = [tuple(t) for t in tables]
+    _check_input(reports, tables)
+    return _frames(cell_table(reports, tables, rule), tables, rule)
+
+
+def _cost(cells: pd.DataFrame, tables: Sequence[Table]) -> npt.NDArray[np.float64]:
+    """Information lost by hiding a cell: its reports + 1, doubled per dimension it
+    lacks relative to the most detailed table (prefer small cells, cells over margins)."""
+    depth = max((len(t) for t in tables), default=0)
+    missing = depth - np.array([len(tables[i]) for i in cells["table"]])
+    return (cells["n_reports"].to_numpy(dtype=float) + 1.0) * 2.0**missing
+
+
+def _relation_pass(
+    cells: pd.DataFrame,
+    tables: Sequence[Table],
+    hidden: npt.NDArray[np.bool_],
+    cost: npt.NDArray[np.float64],
+) -> npt.NDArray[np.bool_]:
+    """Quick combinatorial pass before the LPs: no shown total may have exactly one
+    hidden non-zero term among the published cells it sums (else it is recomputed by
+    subtraction). Hides the cheapest shown term, or the total when there is none."""
+    hidden = hidden.copy()
+    pairs = []
+    for p, tp in enumerate(tables):
+        for c, tc in enumerate(tables):
+            if p != c and set(tp) < set(tc):
+                parent = cells.loc[cells["table"] == p, [*tp, "cell"]]
+                child = cells.loc[cells["table"] == c, [*tp, "cell"]]
+                if tp:
+                    m = child.merge(parent, on=list(tp), suffixes=("", "_p"), validate="m:1")
+                    pairs.append((m["cell_p"].to_numpy(), m["cell"].to_numpy()))
+                elif len(parent):
+                    pairs.append(
+                        (np.full(len(child), parent["cell"].iloc[0]), child["cell"].to_numpy())
+                    )
+    changed = True
+    while changed:
+        changed = False
+        for par, chi in pairs:
+            n_hidden = np.bincount(par, weights=hidden[chi], minlength=len(hidden))
+            lonely = np.flatnonzero((n_hidden == 1) & ~hidden)
+            for q in lonely:
+                kids = chi[(par == q) & ~hidden[chi]]
+                if len(kids):
+                    hidden[kids[np.argmin(cost[kids])]] = True
+                else:
+                    hidden[q] = True
+                changed = True
+    return hidden
+
+
+def protect(
+    reports: pd.DataFrame,
+    tables: Sequence[Table],
+    *,
+    rule: DisclosureRule = COMITE,
+    max_rounds: int = 200,
+) -> Protection:
+    """Primary then secondary suppression of linked count tables, audited.
+
+    Parameters
+    ----------
+    reports
+        One row per report: the dimension columns, ``household`` (pseudonymous key; the
+        report id where no key exists) and ``person_related`` (bool).
+    tables
+        The published tables, each a tuple of dimension names; ``()`` is the site
+        total. All are protected together.
+    rule
+        :data:`COMITE`, :data:`PUBLIC` or any :class:`DisclosureRule`.
+    max_rounds
+        Safety bound on the LP-guided rounds (each hides at least one more cell).
+
+    Returns
+    -------
+    Protection
+        The tables and their audit (``audit["passed"]`` is True by construction; a
+        failure raises instead).
+
+    Notes
+    -----
+    Secondary suppression is greedy, in two steps, both choosing among shown non-zero
+    cells by the cost of :func:`_cost` (reports + 1, doubled per missing dimension):
+
+    1. a combinatorial pass: while a shown total has exactly one hidden term among the
+       published cells it adds up, hide its cheapest shown term (or the total itself);
+    2. LP-guided rounds: audit; for each hidden sensitive cell whose interval is
+       narrower than the protection width, hide the cheapest shown cell whose equality
+       binds its interval (non-zero dual in HiGHS' solution), falling back to the
+       cheapest shown cell sharing a base cell with it, then to the cheapest one in the
+       table; repeat until the audit passes.
+
+    Hiding everything non-zero always passes (no equality left), so this terminates.
+    """
+    tables = [tuple(t) for t in tables]
+    _check_input(reports, tables)
+    cells = cell_table(reports, tables, rule)
+    system = linear_system(reports, tables, cells)
+    cost = _cost(cells, tables)
+    primary = (cells["reason"] != "").to_numpy()
+    hidden = _relation_pass(cells, tables, primary, cost)
+    targets = np.flatnonzero(primary & cells["sensitive"].to_numpy())
+    width = rule.width
+    pending = np.arange(len(targets))
+    lo = np.zeros(len(targets))
+    hi = np.zeros(len(targets))
+    n_lp = 0
+    for _ in range(max_rounds):
+        # Hiding a cell only removes equalities, so an interval can only widen: a cell
+        # protected once stays protected and only the others are checked again.
+        iv = feasible_intervals(system, hidden, targets[pending], width=width)
+        lo[pending], hi[pending] = iv.lo, iv.hi
+        n_lp += iv.n_lp
+        failing = (iv.hi - iv.lo) < width - EPS
+        bad = targets[pending[failing]]
+        pending = pending[failing]
+        if not len(bad):
+            break
+        inc = system.incidence
+        picks: set[int] = set()
+        for cell in bad:
+            cands = [c for c in iv.binding.get(int(cell), ()) if not hidden[c]]
+            if not cands:
+                share = inc[:, inc[cell].indices].getnnz(axis=1) > 0
+                cands = list(np.flatnonzero(share & ~hidden))
+            if not cands:
+                same = (cells["table"] == cells.at[cell, "table"]).to_numpy()
+                cands = list(np.flatnonzero(same & ~hidden))
+            if not cands:
+                cands = list(np.flatnonzero(~hidden))
+            if cands:
+                picks.add(int(min(cands, key=lambda c: (cost[c], c))))
+        if not picks:
+            break
+        hidden[list(picks)] = True
+        hidden = _relation_pass(cells, tables, hidden, cost)
+    reason = cells["reason"].to_numpy().copy()
+    reason[hidden & (reason == "")] = REASON_SECONDARY
+    cells = cells.assign(reason=reason)
+    frames = _frames(cells, tables, rule)
+    # The intervals last computed for each cell are certificates of the final state
+    # (intervals only widen as cells are hidden): no need to solve them all again.
+    final = Intervals(lo, hi, np.zeros(len(targets), bool), {}, iv.n_components, n_lp)
+    result = _report(tables, frames, cells, system, hidden, targets, final, rule)
+    if not result["passed"]:
+        raise RuntimeError("La suppression secondaire n'a pas abouti (audit en échec).")
+    return Protection(frames, result)
+
+
+def audit(
+    reports: pd.DataFrame,
+    published: Mapping[Table, pd.DataFrame],
+    *,
+    rule: DisclosureRule = COMITE,
+) -> dict[str, Any]:
+    """Check published tables against the rule, by linear programming.
+
+    Parameters
+    ----------
+    reports
+        The microdata the tables were built from (true values come from here, not from
+        the published, possibly rounded, numbers).
+    published
+        Per table (dimension tuple), the published cells with at least the dimension
+        columns and ``flag`` (``"s"`` = hidden); cells absent are zeros.
+    rule
+        The rule they must satisfy.
+
+    Returns
+    -------
+    dict
+        JSON-able: ``passed``, the rule, and per table ``dims``, ``n_cells``,
+        ``n_hidden`` (by reason, when a ``reason`` column is given, and ``total``),
+        ``n_sensitive_shown`` (cells the primary rule hides but the table shows),
+        ``n_unprotected`` (hidden sensitive cells whose attacker interval is narrower
+        than the protection width) and ``worst`` (the narrowest proven interval, its
+        cell, bounds and ``exact``; never the true value). Plus ``n_components`` and ``n_lp``.
+    """
+    tables = [tuple(t) for t in published]
+    _check_input(reports, tables)
+    cells = cell_table(reports, tables, rule)
+    hidden = np.zeros(len(cells), dtype=bool)
+    for i, t in enumerate(tables):
+        pub = published[t]
+        sel = cells["table"] == i
+        if t:
+            flags = cells.loc[sel, [*t, "cell"]].merge(
+                pub[[*t, "flag"]], on=list(t), how="left", validate="1:1"
+            )
+            hid = (flags["flag"] == FLAG_HIDDEN).to_numpy()
+            hidden[flags["cell"].to_numpy()[hid]] = True
+        elif sel.any() and len(pub) and (pub["flag"] == FLAG_HIDDEN).any():
+            hidden[cells.loc[sel, "cell"].to_numpy()] = True
+    system = linear_system(reports, tables, cells)
+    primary = (cells["reason"] != "").to_numpy()
+    targets = np.flatnonzero(primary & hidden & cells["sensitive"].to_numpy())
+    iv = feasible_intervals(system, hidden, targets, width=rule.width)
+    return _report(tables, published, cells, system, hidden, targets, iv, rule)
+
+
+def _report(
+    tables: Sequence[Table],
+    published: Mapping[Table, pd.DataFrame],
+    cells: pd.DataFrame,
+    system: LinearSystem,
+    hidden: npt.NDArray[np.bool_],
+    targets: npt.NDArray[np.int64],
+    iv: Intervals,
+    rule: DisclosureRule,
+) -> dict[str, Any]:
+    """The audit dict from the targets' intervals (exact or certified)."""
+    primary = (cells["reason"] != "").to_numpy()
+    width = rule.width
+    n_lp = iv.n_lp
+    per_table = []
+    passed = True
+    for i, t in enumerate(tables):
+        in_table = (cells["table"] == i).to_numpy()
+        in_t = np.flatnonzero(in_table[targets])
+        w = (iv.hi - iv.lo)[in_t]
+        unprotected = int((w < width - EPS).sum())
+        shown_bad = int((primary & ~hidden & in_table).sum())
+        n_hidden: dict[str, int] = {"total": int((hidden & in_table).sum())}
+        pub = published[t]
+        if "reason" in pub.columns:
+            for r in REASONS:
+                n_hidden[r] = int(((pub["flag"] == FLAG_HIDDEN) & (pub["reason"] == r)).sum())
+        worst = None
+        if len(in_t):
+            # The narrowest proven interval: exact, or inside the exact one (certified).
+            j = int(in_t[np.argmin(w)])
+            lo_j, hi_j = float(iv.lo[j]), float(iv.hi[j])
+            worst = {
+                "cell": {d: _jsonable(cells.at[int(targets[j]), d]) for d in t},
+                "lo": lo_j,
+                "hi": None if math.isinf(hi_j) else hi_j,
+                "width": None if math.isinf(hi_j) else hi_j - lo_j,
+                "exact": bool(iv.exact[j]),
+            }
+        passed = passed and unprotected == 0 and shown_bad == 0
+        per_table.append(
+            {
+                "dims": list(t),
+                "n_cells": int(in_table.sum()),
+                "n_hidden": n_hidden,
+                "n_sensitive_shown": shown_bad,
+                "n_unprotected": unprotected,
+                "worst": worst,
+            }
+        )
+    return {
+        "passed": bool(passed),
+        "rule": {
+            "min_households": rule.min_households,
+            "dominance_share": rule.dominance_share,
+            "all_sensitive": rule.all_sensitive,
+            "protection_width": width,
+            "round_base": rule.round_base,
+        },
+        "method": f"scipy.optimize.linprog (HiGHS), {system.method}",
+        "n_unknowns": int(system.value.size),
+        "tables": per_table,
+        "n_components": iv.n_components,
+        "n_lp": n_lp,
+    }
+
+
+def _jsonable(v: object) -> object:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, str | int | float | bool) or v is None:
+        return v
+    return str(v)
