@@ -37,13 +37,14 @@ import os
 import stat
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from pipelines.config.hotspots import HotspotParams
+from pipelines.config.publication import PublicationSettings, publication_settings
 from pipelines.errors import ConfigError, os_reason
 from pipelines.taxonomy import CODES
 
@@ -166,6 +167,7 @@ class SiteConfig:
     study_area_bbox: tuple[float, float, float, float] | None = None
     attribution: tuple[str, ...] = ()
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    publication: PublicationSettings = field(default_factory=PublicationSettings)
 
     @property
     def settings(self) -> SiteSettings:
@@ -202,7 +204,7 @@ def _field_names(cls: type) -> tuple[str, ...]:
 SOURCE_KEYS = _field_names(SourceConfig)
 SITE_KEYS = _field_names(SiteConfig)
 PROJECT_KEYS = tuple(k for k in _field_names(Config) if k not in ("path", "sites"))
-TOP_KEYS = ("project", "params", "sites")
+TOP_KEYS = ("project", "params", "sites", "publication")
 
 #: What a parameter takes where its default does not say it (``None``, or a date written
 #: as text); every other parameter takes the type of its default in :data:`DEFAULT_PARAMS`.
@@ -947,6 +949,11 @@ def load_config(path: str | Path) -> Config:
     ids = [s.id for s in sites]
     if len(set(ids)) != len(ids):
         raise ConfigError(spath, "identifiants de site en double.", key="sites")
+    sites = tuple(  # [publication], then each site's [sites.publication] over it
+        replace(s, publication=publication_settings(
+            raw.get("publication"), r.get("publication"), spath, f"sites[{i}]"))
+        for i, (s, r) in enumerate(zip(sites, raw_sites, strict=True))
+    )  # fmt: skip
     defaults = Config(path=spath, sites=sites)
     dirs = {
         key: _take(project, key, str, spath, "project", getattr(defaults, key))

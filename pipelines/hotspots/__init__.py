@@ -4,6 +4,9 @@ chronic buildings, checks and the method note (statistics from :mod:`pipelines.s
 
 from __future__ import annotations
 
+from pipelines.hotspots.method_note import NoteContext, Section
+from pipelines.hotspots.method_note import to_html as method_note_html
+from pipelines.hotspots.method_note import to_markdown as method_note_markdown
 from pipelines.hotspots.stage import (
     countable,
     reports_per_building,
@@ -11,7 +14,11 @@ from pipelines.hotspots.stage import (
 )
 
 __all__ = [
+    "NoteContext",
+    "Section",
     "countable",
+    "method_note_html",
+    "method_note_markdown",
     "reports_per_building",
     "run",
 ]
