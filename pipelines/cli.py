@@ -242,6 +242,14 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
         "summary": lambda: summary.run(config, site.id, stage_summaries(p), paths.run_summary),
         "publish": lambda: publish.run(config, site, processed=p, dst_dir=paths.published),
         "map": lambda: maps.run_site(config, site, processed=p, dst=paths.map),
+        "publish_public": lambda: publish.run(
+            config,
+            site,
+            processed=p,
+            dst_dir=p / stages.PUBLIC_DIR,
+            profile=site.publication.exports_profile,
+        ),
+        "public": lambda: maps.run_public(config, site, processed=p, dst_dir=paths.maps / "public"),
     }
 
 

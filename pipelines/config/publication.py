@@ -22,9 +22,10 @@ Example
 ::
 
     [publication]
-    ledger_dir = "data/ledger"          # frozen past periods, per site and profile
+    ledger_dir = "data/ledger"          # frozen past periods (default: annotations_dir/.ledger)
     [publication.outputs]
-    map = "comite"                      # map, png, charts, index, exports
+    map = "comite"                      # map, png, charts, index (comite by default)
+    exports = "public"                  # the open-data pack of `make public`
     [publication.profiles.public]
     min_households = 11
     [publication.categories]            # category classes, per site in [sites.publication]
@@ -50,6 +51,9 @@ from pipelines.taxonomy import CODES
 PROFILES = ("interne", "comite", "public")
 #: The outputs a profile is chosen for.
 OUTPUTS = ("map", "png", "charts", "index", "exports")
+#: The default profile of each output: ``comite`` for what committees read; ``public``
+#: for the open-data pack (``make public``: maps, CSV and GeoPackage).
+DEFAULT_OUTPUTS = {**dict.fromkeys(OUTPUTS, "comite"), "exports": "public"}
 #: The category classes: technical or common-parts problems, and person-related ones.
 CATEGORY_CLASSES = ("technical", "person_related")
 #: Person-related categories until the taxonomy carries classes: occupation of common
@@ -157,17 +161,17 @@ class PublicationSettings:
         The person-related category codes; the others are technical.
     ledger_dir
         Where the published cells of closed past periods are kept, per site and profile
-        (outside ``processed_dir``: ``make clean`` must not forget what was published).
+        (outside ``processed_dir``: ``make clean`` must not forget what was published);
+        ``None``: ``<annotations_dir>/.ledger``, beside the planners' notes and as
+        private as them (gitignored).
     """
 
-    outputs: Mapping[str, str] = field(
-        default_factory=lambda: MappingProxyType(dict.fromkeys(OUTPUTS, "comite"))
-    )
+    outputs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(DEFAULT_OUTPUTS))
     rules: Mapping[str, ProfileRule] = field(
         default_factory=lambda: MappingProxyType(dict(DEFAULT_RULES))
     )
     person_related: frozenset[str] = frozenset(DEFAULT_PERSON_RELATED)
-    ledger_dir: str = "data/ledger"
+    ledger_dir: str | None = None
 
     @property
     def readers_profile(self) -> str:
@@ -175,6 +179,11 @@ class PublicationSettings:
         read: the most protective of theirs."""
         used = [self.outputs[k] for k in ("map", "png", "charts", "index")]
         return max(used, key=PROFILES.index)
+
+    @property
+    def exports_profile(self) -> str:
+        """The profile of the open-data pack (``published_public/``, ``make public``)."""
+        return self.outputs["exports"]
 
     def rule(self, profile: str | None = None) -> ProfileRule:
         """The rule of ``profile`` (default: :attr:`readers_profile`)."""
@@ -211,6 +220,12 @@ def _check_block(raw: Any, path: str, where: str) -> dict[str, Any]:
             _unknown(path, f"{where}.outputs.{out}", out, OUTPUTS, "sortie")
         if profile not in PROFILES:
             _unknown(path, f"{where}.outputs.{out}", profile, PROFILES, "profil")
+        if out == "exports" and profile == "interne":
+            raise ConfigError(
+                path,
+                "le paquet de données ouvertes ne peut pas être publié en profil « interne ».",
+                key=f"{where}.outputs.{out}",
+            )
     profiles = _table(block.get("profiles", {}), path, f"{where}.profiles")
     for name, values in profiles.items():
         pkey = f"{where}.profiles.{name}"
@@ -241,7 +256,7 @@ def _check_block(raw: Any, path: str, where: str) -> dict[str, Any]:
             _unknown(path, f"{where}.categories.{code}", code, CODES, "catégorie")
         if cls not in CATEGORY_CLASSES:
             _unknown(path, f"{where}.categories.{code}", cls, CATEGORY_CLASSES, "classe")
-    ledger = block.get("ledger_dir", "data/ledger")
+    ledger = block.get("ledger_dir", "-")
     if not isinstance(ledger, str) or not ledger.strip():
         raise ConfigError(path, "attendu un chemin de dossier non vide.", key=f"{where}.ledger_dir")
     return block
@@ -268,7 +283,7 @@ def publication_settings(
     """
     top = _check_block(project or {}, path, "publication")
     own = _check_block(site or {}, path, f"{where}.publication")
-    outputs = dict.fromkeys(OUTPUTS, "comite")
+    outputs = dict(DEFAULT_OUTPUTS)
     outputs.update(top.get("outputs", {}))
     outputs.update(own.get("outputs", {}))
     rules = dict(DEFAULT_RULES)
@@ -292,10 +307,5 @@ def publication_settings(
         outputs=MappingProxyType(outputs),
         rules=MappingProxyType(rules),
         person_related=frozenset(person),
-        ledger_dir=str(own.get("ledger_dir", top.get("ledger_dir", "data/ledger"))),
+        ledger_dir=own.get("ledger_dir", top.get("ledger_dir")),
     )
-
-
-def check_publication_block(raw: Mapping[str, Any], path: str) -> None:
-    """Check the project's ``[publication]`` block alone (before the sites are read)."""
-    _check_block(raw, path, "publication")

@@ -6,8 +6,8 @@ them). The ledger keeps, per site and profile, the published rows of the monthly
 for every closed period (all periods but the last one of the data, which may still be
 filling up), with the level of the table (``public`` coarsens; the level is frozen with
 the rows). It lives outside ``processed_dir`` (``[publication] ledger_dir``, default
-``data/ledger/``, gitignored like the planners' notes): ``make clean`` must not make
-Vigie forget what it published.
+``<annotations_dir>/.ledger/``, gitignored with the planners' notes): ``make clean`` must
+not make Vigie forget what it published.
 """
 
 from __future__ import annotations

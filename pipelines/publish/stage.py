@@ -154,7 +154,8 @@ def run(
     )
     settings = site.publication
     rule = settings.rule(profile)
-    ledger_file = ledger_path(settings.ledger_dir, site.id, rule.name)
+    ledger_dir = settings.ledger_dir or Path(config.annotations_dir) / ".ledger"
+    ledger_file = ledger_path(ledger_dir, site.id, rule.name)
     protection, ledger = apply_profile(
         published,
         reports,

@@ -45,7 +45,8 @@ class Protected:
                 if len(parent) + 1 != len(dims) or not set(parent) < set(dims):
                     continue
                 p = self.tables[parent]
-                groups = t.groupby(list(parent), dropna=False) if parent else [((), t)]
+                by = parent[0] if len(parent) == 1 else list(parent)
+                groups = t.groupby(by, dropna=False) if parent else [((), t)]
                 pk = p.set_index(list(parent)) if parent else p
                 for key, g in groups:
                     hidden = (g["flag"] == HIDDEN_FLAG).sum()
@@ -113,7 +114,8 @@ def protect(micro: pd.DataFrame, tables: Sequence[tuple[str, ...]], rule: Rule) 
                     continue
                 p = cells[parent]
                 hidden = t["reason"] != ""
-                groups = t.groupby(list(parent), dropna=False).groups if parent else {(): t.index}
+                by = parent[0] if len(parent) == 1 else list(parent)
+                groups = t.groupby(by, dropna=False).groups if parent else {(): t.index}
                 pidx = (
                     {(k if isinstance(k, tuple) else (k,)): i for i, k in enumerate(
                         zip(*[p[c] for c in parent], strict=True))}
