@@ -201,7 +201,8 @@ SITE_DIR = $(call q,$(RAW_PROCESSED)/$*)
 CFG      = $(call q,$(CONFIG))
 
 $(MAPS)/index.html: $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html $$(PROCESSED)/$$(s)/run_summary.json \
-    $$(PROCESSED)/$$(s)/published/site.json $$(PROCESSED)/$$(s)/published/notes.parquet) \
+    $$(PROCESSED)/$$(s)/published/site.json $$(PROCESSED)/$$(s)/published/notes.parquet \
+    $$(PROCESSED)/$$(s)/charts/reports_by_category.png) \
     $$(MAPS_STAMP) $(wildcard pipelines/maps/*.py) $(wildcard pipelines/templates/*.*) $(COMMON) \
     | $(VENV_STAMP)
 	$(VIGIE) index --config $(CFG) --out $(call q,$@)

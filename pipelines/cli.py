@@ -155,6 +155,17 @@ def cmd_publish(args: argparse.Namespace) -> None:
     publish.run(config, site, processed=processed, dst_dir=out_dir)
 
 
+def cmd_charts(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
+    from pipelines.maps import charts
+
+    site = config.site(args.site)
+    paths = SitePaths.of(config, site.id)
+    processed = Path(args.processed_dir) if args.processed_dir else paths.processed
+    out_dir = Path(args.out_dir) if args.out_dir else processed / paths.charts.name
+    charts.run_charts(config, site, processed=processed, dst_dir=out_dir)
+
+
 def cmd_map(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     from pipelines.maps import site as maps
@@ -195,6 +206,7 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
     from pipelines.geocode import stage as geocode
     from pipelines.hotspots import stage as hotspots
     from pipelines.ingest import stage as ingest
+    from pipelines.maps import charts
     from pipelines.maps import site as maps
     from pipelines.osm import basemap, buildings
     from pipelines.publish import summary
@@ -241,6 +253,7 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
         ),
         "summary": lambda: summary.run(config, site.id, stage_summaries(p), paths.run_summary),
         "publish": lambda: publish.run(config, site, processed=p, dst_dir=paths.published),
+        "charts": lambda: charts.run_charts(config, site, processed=p, dst_dir=paths.charts),
         "map": lambda: maps.run_site(config, site, processed=p, dst=paths.map),
         "publish_public": lambda: publish.run(
             config,
@@ -422,6 +435,12 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_publish,
         "tables publiées d'un site (published/) : ce que lisent la carte, le PNG et l'index",
     )
+    p.add_argument("--config", required=True)
+    p.add_argument("--site", required=True)
+    p.add_argument("--processed-dir")
+    p.add_argument("--out-dir")
+
+    p = add("charts", cmd_charts, "graphiques d'un site pour le comité (PNG et CSV, charts/)")
     p.add_argument("--config", required=True)
     p.add_argument("--site", required=True)
     p.add_argument("--processed-dir")

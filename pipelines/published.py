@@ -35,11 +35,34 @@ Files (see :data:`FILES`):
     One row per chronic problem (``chronic.csv`` of the hotspot stage).
 ``density.parquet``
     The density contours (``kde.parquet``).
+``category_series.parquet``
+    Counted reports per period of the trends stage's series (``site.json``'s
+    ``series.freq``: month by default) and category, empty periods as zeros:
+    ``period_start`` (naive datetime), ``category``, ``n_reports``.
+``top_buildings.parquet``
+    The buildings with the most reports (``params.trends.top_buildings`` of them), long:
+    ``rank`` (1 = most reports), ``building_id``, ``building_label`` (as in the profile;
+    the id when the building is known by its id only), ``period_start``, ``n_reports``,
+    the trend test of the building's series (``sens_slope_per_period``, ``trend``
+    "hausse"/"baisse"/"aucune", ``trend_fr``, ``mk_p``) and, when the trends stage
+    computed emerging hotspots, ``emerging_label_fr``.
+``closing_delays.parquet``
+    Closing delays per category of the trends stage's follow-up:
+    ``category``, ``n_closed``, ``median_delay_h``, ``p90_delay_h``, ``target_h``,
+    ``share_closed_within_target`` (0–1); no row when the sources give no closing date.
 ``site.json``
     The site's figures and the vocabulary readers show: period, months, before/after
     windows, totals, parameters shown in legends, labels, and ``too_few_reports``: what
     the analysis stages found too few reports to conclude on, in their words (see
-    :func:`pipelines.publish.build.site_facts`).
+    :func:`pipelines.publish.build.site_facts`); ``series`` (``freq`` of the series
+    tables) and, once publish applies disclosure control, ``publication`` (``profile``
+    "comite"/"public"/"interne", ``threshold``).
+
+Hidden values (disclosure control, :class:`Publication`): a published count column
+``n_…`` may have a companion string column ``n_…_flag``; where it is ``"s"`` (« secret
+statistique ») the count is null and a reader shows « < seuil » (maps, fact sheets,
+charts) or « s » (tables), never a blank or a zero, and never adds it into a total. No
+companion column: every value of that column is exact.
 """
 
 from __future__ import annotations
@@ -62,6 +85,9 @@ FILES: dict[str, str] = {
     "notes": "notes.parquet",
     "chronic": "chronic.parquet",
     "density": "density.parquet",
+    "category_series": "category_series.parquet",
+    "top_buildings": "top_buildings.parquet",
+    "closing_delays": "closing_delays.parquet",
     "site": "site.json",
     "audit": "publication_audit.json",
     "method_note": "method_note.html",
@@ -70,6 +96,12 @@ FILES: dict[str, str] = {
 #: Optional tables: written empty when the stage that makes them has not run, and read
 #: back as ``None`` then (``site.json`` says which exist under ``has``).
 OPTIONAL = ("zones", "notes", "chronic", "density")
+#: The tables the charts read (:mod:`pipelines.maps.charts`), with ``site.json``.
+CHART_TABLES = ("category_series", "top_buildings", "closing_delays")
+
+#: The value of a companion ``<column>_flag`` marking a hidden cell (secret statistique).
+HIDDEN_FLAG = "s"
+FLAG_SUFFIX = "_flag"
 
 
 @dataclass(frozen=True)
@@ -84,6 +116,62 @@ class Published:
     notes: gpd.GeoDataFrame | None = None
     chronic: pd.DataFrame | None = None
     density: gpd.GeoDataFrame | None = None
+    category_series: pd.DataFrame | None = None
+    top_buildings: pd.DataFrame | None = None
+    closing_delays: pd.DataFrame | None = None
+
+
+def hidden(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Where ``frame[column]`` is hidden (its companion ``<column>_flag`` is ``"s"``);
+    all false without a companion column (every value exact)."""
+    flag = frame.get(column + FLAG_SUFFIX)
+    if flag is None:
+        return pd.Series(False, index=frame.index)
+    return (flag.astype("string") == HIDDEN_FLAG).fillna(False).astype(bool)
+
+
+def has_hidden(frame: pd.DataFrame | None) -> bool:
+    """True when any count of ``frame`` is hidden (a quick test for the no-flag path)."""
+    if frame is None:
+        return False
+    flags = [c for c in frame.columns if str(c).endswith(FLAG_SUFFIX)]
+    return any(bool((frame[c].astype("string") == HIDDEN_FLAG).any()) for c in flags)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """The publication profile a site's tables were published under (``publication`` of
+    ``site.json``): how readers show a hidden value and say why.
+
+    Attributes
+    ----------
+    profile
+        ``"comite"``, ``"public"`` or ``"interne"`` (absent: ``"interne"``, nothing hidden).
+    threshold
+        The profile's minimum of households per cell.
+    """
+
+    profile: str = "interne"
+    threshold: int = 3
+
+    @classmethod
+    def of(cls, site: dict[str, Any]) -> Publication:
+        """Read ``site["publication"]`` (absent: nothing hidden)."""
+        block = site.get("publication") or {}
+        return cls(
+            profile=str(block.get("profile", "interne")),
+            threshold=int(block.get("threshold", 3)),
+        )
+
+    @property
+    def marker_fr(self) -> str:
+        """How a map, a fact sheet or a chart shows a hidden count: « < 3 »."""
+        return f"< {self.threshold}"
+
+    @property
+    def reason_fr(self) -> str:
+        """Why, for a legend: « masqué : moins de 3 ménages (secret statistique) »."""
+        return f"masqué : moins de {self.threshold} ménages (secret statistique)"
 
 
 def read_published(directory: str | Path) -> Published:
@@ -107,4 +195,9 @@ def read_published(directory: str | Path) -> Published:
         notes=geo("notes"),
         chronic=chronic,
         density=geo("density"),
+        **{
+            name: pd.read_parquet(d / FILES[name])
+            for name in CHART_TABLES
+            if (d / FILES[name]).exists()
+        },
     )

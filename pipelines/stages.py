@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.config.core import Config
+from pipelines.published import CHART_TABLES
 from pipelines.published import FILES as PUBLISHED_FILES
+
+#: The committee charts (:mod:`pipelines.maps.charts`): ``charts/<name>.png`` and ``.csv``.
+CHART_NAMES = ("reports_by_category", "top_buildings", "closing_delays")
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,10 @@ class SitePaths:
 
     # publication: what every reader reads (pipelines.published.FILES)
     @property
+    def charts(self) -> Path:
+        return self.processed / "charts"
+
+    @property
     def published(self) -> Path:
         return self.processed / "published"
 
@@ -139,6 +147,8 @@ _PUBLISH_READS = (
     "emerging.parquet",
     "followup.csv",
     "before_after.parquet",
+    "trends.parquet",
+    "trend_tests.parquet",
     "trend_summary.json",
     "zones.parquet",
     "annotations.parquet",
@@ -224,7 +234,6 @@ STAGES: tuple[Stage, ...] = (
             "followup.csv",
             "backlog.csv",
             "trend_summary.json",
-            "charts/reports_by_category.png",
         ),
     ),
     Stage(
@@ -262,6 +271,13 @@ STAGES: tuple[Stage, ...] = (
             "published/publication_audit.json",
         ),
         writes=("run_summary.json",),
+    ),
+    Stage(
+        "charts",
+        code=("maps",),
+        settings=(),
+        reads=tuple(f"published/{PUBLISHED_FILES[n]}" for n in (*CHART_TABLES, "site")),
+        writes=tuple(f"charts/{name}.{ext}" for name in CHART_NAMES for ext in ("png", "csv")),
     ),
     Stage(
         "map",

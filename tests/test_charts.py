@@ -1,5 +1,6 @@
-"""Tests for pipelines.trends.plots: hand-made tables with known answers, then the real Paris 10e
-DansMaRue reports through the trends stage (PNG and CSV side by side, French labels)."""
+"""Tests for pipelines.maps.plots and pipelines.maps.charts: hand-made tables with known
+answers, then the real Paris 10e DansMaRue reports through the trends and publish stages,
+drawn from the published tables (PNG and CSV side by side, French labels)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from matplotlib.colors import to_hex
 from PIL import Image
 
 from pipelines.config.core import load_config
+from pipelines.maps import plots as charts
+from pipelines.maps.charts import run_charts
 from pipelines.taxonomy import BY_CODE, CODES
-from pipelines.trends import plots as charts
-from pipelines.trends import stage as trends
 
 
 def _months(n: int, start: str = "2024-01-01") -> pd.DatetimeIndex:
@@ -169,22 +170,20 @@ def test_empty_chart_says_why(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ real Paris 10e data
 @pytest.fixture(scope="module")
 def paris_charts(demo_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("charts_paris")
-    processed = demo_run.site("paris10")
-    trends.run(
-        load_config(demo_run.config),
-        "paris10",
-        reports_path=processed / "reports.parquet",
-        buildings_path=processed / "buildings_osm.parquet",
-        out_dir=out,
-    )
-    return out / "charts"
+    """The charts drawn from the demo's published Paris tables into a folder of their own."""
+    out = tmp_path_factory.mktemp("charts_paris") / "charts"
+    config = load_config(demo_run.config)
+    run_charts(config, config.site("paris10"), processed=demo_run.site("paris10"), dst_dir=out)
+    return out
 
 
-def test_paris_monthly_chart_is_readable_and_matches_the_series(paris_charts: Path) -> None:
+def test_paris_monthly_chart_is_readable_and_matches_the_series(
+    paris_charts: Path, demo_run: Any
+) -> None:
     png = paris_charts / "reports_by_category.png"
     data = pd.read_csv(png.with_suffix(".csv"), encoding="utf-8-sig")
-    series = pd.read_parquet(paris_charts.parent / "trends.parquet")
+    # The trends stage's own series: what publish passed on is what the chart shows.
+    series = pd.read_parquet(demo_run.site("paris10") / "trends.parquet")
     site = series[series["level"] == "site"]
     assert data["Total"].tolist() == site["n_reports"].tolist()
     assert data["Début de période"].iloc[0] == "2023-08-01"

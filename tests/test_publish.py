@@ -14,6 +14,7 @@ import pytest
 from pipelines.hotspots import countable
 from pipelines.ingest import scrub_series
 from pipelines.io import read_json
+from pipelines.publish.build import building_labels
 from pipelines.published import FILES, Published, read_published
 
 SITES = ("bondy", "paris10")
@@ -112,3 +113,30 @@ def test_no_personal_data_in_what_a_reader_sees(run: tuple[Path, Published]) -> 
     # The raw sources' personal columns never reach a published table.
     columns = set(pub.profile.columns) | set(pub.points.columns)
     assert not columns & {"Nom du demandeur", "Téléphone", "Logement", "auteur"}
+
+
+def test_building_labels_fall_back_in_order() -> None:
+    buildings = pd.DataFrame(
+        {
+            "building_id": ["way/1", "way/2", "way/3", "way/4", "way/5"],
+            "name": ["Résidence Les Lilas", None, None, None, None],
+            "addr_housenumber": [None, "12", None, None, None],
+            "addr_street": [None, "Rue Lucie Aubrac", None, None, None],
+        }
+    )
+    reports = pd.DataFrame(
+        {
+            "building_id": ["way/3", "way/3", "way/3", "way/4", "way/4", "way/1"],
+            "building_ref": ["BL-7", "BL-7", "BL-8", None, None, "BL-1"],
+            "address": [None, None, None, "8 Rue Bossuet, 75010 PARIS",
+                        "8 Rue Bossuet, 75010 PARIS", None],
+        }
+    )  # fmt: skip
+    labels = building_labels(buildings, reports)
+    assert labels == {
+        "way/1": "Résidence Les Lilas",
+        "way/2": "12 Rue Lucie Aubrac",
+        "way/3": "Bâtiment BL-7",
+        "way/4": "8 Rue Bossuet",
+        "way/5": "way/5",
+    }

@@ -508,30 +508,3 @@ def test_coverage_flags_partly_covered_edge_periods() -> None:
     assert "dernier signalement le 17/08/2024" in cov["note_fr"]
     full = pd.Series(pd.to_datetime(["2024-01-01 10:00", "2024-03-31 18:00"]))
     assert trends.coverage(full, pd.period_range("2024-01", "2024-03", freq="M"))["note_fr"] is None
-
-
-def test_building_labels_fall_back_in_order() -> None:
-    buildings = pd.DataFrame(
-        {
-            "building_id": ["way/1", "way/2", "way/3", "way/4", "way/5"],
-            "name": ["Résidence Les Lilas", None, None, None, None],
-            "addr_housenumber": [None, "12", None, None, None],
-            "addr_street": [None, "Rue Lucie Aubrac", None, None, None],
-        }
-    )
-    reports = pd.DataFrame(
-        {
-            "building_id": ["way/3", "way/3", "way/3", "way/4", "way/4", "way/1"],
-            "building_ref": ["BL-7", "BL-7", "BL-8", None, None, "BL-1"],
-            "address": [None, None, None, "8 Rue Bossuet, 75010 PARIS",
-                        "8 Rue Bossuet, 75010 PARIS", None],
-        }
-    )  # fmt: skip
-    labels = trends.building_labels(buildings, reports)
-    assert labels == {
-        "way/1": "Résidence Les Lilas",
-        "way/2": "12 Rue Lucie Aubrac",
-        "way/3": "Bâtiment BL-7",
-        "way/4": "8 Rue Bossuet",
-        "way/5": "way/5",
-    }

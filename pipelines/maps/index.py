@@ -31,7 +31,7 @@ ARROWS: dict[str, tuple[str, str, str]] = {
     "down": ("↓", "down", "baisse significative des signalements mensuels"),
     "flat": ("→", "flat", "pas de tendance significative"),
 }
-#: French titles of the charts the trends stage writes (``charts/<name>.png``).
+#: French titles of the charts (:mod:`pipelines.maps.charts`, ``charts/<name>.png``).
 CHART_TITLES_FR: dict[str, str] = {
     "reports_by_category": "signalements par mois et par catégorie",
     "top_buildings": "tendance des bâtiments les plus signalés",

@@ -32,7 +32,7 @@ from pipelines.io import list_cell
 from pipelines.published import Published
 from pipelines.reports import naive_dates, site_months
 from pipelines.stats import EMERGING_CATEGORIES, EMERGING_LABELS_FR
-from pipelines.trends import Window, building_labels, comparison_windows, window_counts
+from pipelines.trends import Window, comparison_windows, window_counts
 from pipelines.zones import zone_of_buildings, zone_sort_key
 
 #: Columns of ``points.parquet``.
@@ -112,8 +112,55 @@ def emerging_labels(codes: pd.Series, labels: pd.Series | None) -> pd.Series:
     return labels.where(labels.notna() & codes.notna(), default).astype(object)
 
 
+def _most_given(reports: pd.DataFrame, column: str) -> dict[str, str]:
+    """Per building, the value of ``column`` its reports give most often."""
+    r = reports[reports["building_id"].notna() & reports[column].notna()]
+    if r.empty:
+        return {}
+    values = r[column].astype(str).str.split(",").str[0].str.strip()
+    pairs = pd.DataFrame({"building_id": r["building_id"].astype(str), "value": values})
+    pairs = pairs[pairs["value"] != ""]
+    top = pairs.value_counts().reset_index()  # sorted by count, then first seen
+    first = top.drop_duplicates("building_id")
+    return dict(zip(first["building_id"], first["value"], strict=True))
+
+
+def building_labels(buildings: pd.DataFrame, reports: pd.DataFrame | None = None) -> dict[str, str]:
+    """A readable name per building, for the map and the charts: its OSM name, else its
+    OSM address (« 12 rue X »), else the landlord's building code most often given in its
+    reports (``building_ref``: « Bâtiment BL-23 »), else the address its reports give most
+    often (the part before the first comma), else its id."""
+    refs: dict[str, str] = {}
+    addresses: dict[str, str] = {}
+    if reports is not None and "building_ref" in reports:
+        refs = _most_given(reports, "building_ref")
+    if reports is not None and "address" in reports:
+        addresses = _most_given(reports, "address")
+
+    def text(value: Any) -> str:
+        return value.strip() if isinstance(value, str) else ""
+
+    out: dict[str, str] = {}
+    for row in buildings.itertuples(index=False):
+        bid = str(row.building_id)
+        name = text(getattr(row, "name", None))
+        street = text(getattr(row, "addr_street", None))
+        number = text(getattr(row, "addr_housenumber", None))
+        if name:
+            out[bid] = name
+        elif street:
+            out[bid] = f"{number} {street}".strip()
+        elif bid in refs:
+            out[bid] = f"Bâtiment {refs[bid]}"
+        elif bid in addresses:
+            out[bid] = addresses[bid]
+        else:
+            out[bid] = bid
+    return out
+
+
 def label_of_buildings(buildings: pd.DataFrame, reports: pd.DataFrame) -> pd.Series:
-    """The name of each building on the trend charts (:func:`pipelines.trends.building_labels`),
+    """The name of each building on the map and the charts (:func:`building_labels`),
     scrubbed; null when a building is known by its id only. Aligned on ``buildings.index``."""
     labels = building_labels(buildings, reports)
     ids = buildings["building_id"].astype(str)
@@ -263,6 +310,110 @@ def points_table(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
+# ----------------------------------------------------------------------------- charts
+#: Columns of ``closing_delays.parquet`` (``followup.csv``'s, ``key`` as ``category``).
+DELAY_COLUMNS = [
+    "category", "n_closed", "median_delay_h", "p90_delay_h", "target_h",
+    "share_closed_within_target",
+]  # fmt: skip
+#: The trend test columns of ``top_buildings.parquet`` (``trend_tests.parquet``'s).
+TEST_COLUMNS = ["sens_slope_per_period", "trend", "trend_fr", "mk_p"]
+
+
+def category_series_table(series: pd.DataFrame | None) -> pd.DataFrame:
+    """The trends stage's category series (``trends.parquet``, ``level`` "category"):
+    ``period_start``, ``category``, ``n_reports``, sorted by period then category."""
+    if series is None or series.empty:
+        return pd.DataFrame(
+            {
+                "period_start": pd.Series(dtype="datetime64[ns]"),
+                "category": pd.Series(dtype=object),
+                "n_reports": pd.Series(dtype="int64"),
+            }
+        )
+    cats = series[series["level"] == "category"]
+    out = pd.DataFrame(
+        {
+            "period_start": pd.to_datetime(cats["period_start"]).to_numpy(),
+            "category": cats["key"].astype(str).to_numpy(),
+            "n_reports": cats["n_reports"].astype("int64").to_numpy(),
+        }
+    )
+    return out.sort_values(["period_start", "category"], kind="stable").reset_index(drop=True)
+
+
+def top_building_ids(tests: pd.DataFrame, n: int) -> list[str]:
+    """The ``n`` buildings with the most reports (``trend_tests.parquet``, ties: by id)."""
+    b = tests[tests["level"] == "building"]
+    b = b.sort_values(["n_reports", "key"], ascending=[False, True], kind="stable")
+    return b["key"].astype(str).head(n).tolist()
+
+
+def top_buildings_table(
+    series: pd.DataFrame | None,
+    tests: pd.DataFrame | None,
+    profile: pd.DataFrame,
+    *,
+    n: int,
+    emerging: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The ``n`` buildings with the most reports, their series and trend test, long (see
+    :mod:`pipelines.published`): one row per building and period, panels in ``rank``
+    order. ``building_label`` is the profile's (the id where it has none);
+    ``emerging_label_fr`` only when ``emerging`` (``emerging.parquet``) has rows."""
+    columns = ["rank", "building_id", "building_label", "period_start", "n_reports", *TEST_COLUMNS]
+    with_emerging = emerging is not None and len(emerging) > 0
+    if with_emerging:
+        columns.append("emerging_label_fr")
+    if series is None or tests is None or series.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    top = top_building_ids(tests, n)
+    ids = profile["building_id"].astype(str)
+    labels = dict(zip(ids, profile["building_label"], strict=True))
+    t = tests[tests["level"] == "building"].assign(key=lambda f: f["key"].astype(str))
+    t = t.drop_duplicates("key").set_index("key")
+    b = series[series["level"] == "building"].assign(key=lambda f: f["key"].astype(str))
+    emerging_of = None
+    if emerging is not None and with_emerging:
+        e = emerging.assign(building_id=emerging["building_id"].astype(str))
+        emerging_of = e.drop_duplicates("building_id").set_index("building_id")["emerging_label_fr"]
+    rows = []
+    for rank, bid in enumerate(top, start=1):
+        s = b[b["key"] == bid].sort_values("period_start", kind="stable")
+        label = labels.get(bid)
+        frame = pd.DataFrame(
+            {
+                "rank": rank,
+                "building_id": bid,
+                "building_label": label if isinstance(label, str) and label else bid,
+                "period_start": pd.to_datetime(s["period_start"]).to_numpy(),
+                "n_reports": s["n_reports"].astype("int64").to_numpy(),
+                **{c: t.at[bid, c] for c in TEST_COLUMNS},
+            }
+        )
+        if emerging_of is not None:
+            value = emerging_of.get(bid)
+            frame["emerging_label_fr"] = value if isinstance(value, str) else None
+        rows.append(frame)
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return pd.concat(rows, ignore_index=True)[columns]
+
+
+def closing_delays_table(followup: pd.DataFrame | None) -> pd.DataFrame:
+    """The trends stage's closing delays per category (``followup.csv``, ``level``
+    "category"); no row when the sources give no closing date."""
+    if followup is None or followup.empty or "level" not in followup:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in DELAY_COLUMNS})
+    f = followup[followup["level"] == "category"].rename(columns={"key": "category"})
+    out = f.reindex(columns=DELAY_COLUMNS).reset_index(drop=True)
+    out["category"] = out["category"].astype(str)
+    out["n_closed"] = out["n_closed"].astype("int64")
+    for c in DELAY_COLUMNS[2:]:
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
+    return out
+
+
 # ----------------------------------------------------------------------------- zones, notes
 def zones_table(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The hotspot zones a reader sees, EPSG:4326, ``parent_zone_ids`` (the zone itself
@@ -398,6 +549,10 @@ def publish_site(
     annotation_tags: Sequence[str] = (),
     hotspot_summary: Mapping[str, Any] | None = None,
     zone_summary: Mapping[str, Any] | None = None,
+    series: pd.DataFrame | None = None,
+    tests: pd.DataFrame | None = None,
+    freq: str = "M",
+    top_buildings: int = 6,
     extra: Mapping[str, Any] | None = None,
 ) -> Published:
     """Every published table of a site from the analysis stages' outputs.
@@ -421,6 +576,10 @@ def publish_site(
         ``hotspot_summary.json`` and ``zone_summary.json`` (``None`` when absent): what
         they found too few reports to conclude on goes into ``site.json``
         (:func:`too_few_reports_of`); the published zones keep ``has_enough_reports``.
+    series, tests, freq, top_buildings
+        ``trends.parquet``, ``trend_tests.parquet``, their period (``freq``) and
+        ``params.trends.top_buildings``: the charts' tables (:func:`category_series_table`,
+        :func:`top_buildings_table`, :func:`closing_delays_table`); empty without them.
     """
     ba, w = before_after_of(
         buildings, reports, table=before_after, windows=windows, compare_months=compare_months,
@@ -449,10 +608,15 @@ def publish_site(
             annotation_tags=annotation_tags,
             has=has,
             too_few_reports=too_few_reports_of(hotspot_summary, zone_summary),
-            extra=extra,
+            extra={"series": {"freq": freq}, **dict(extra or {})},
         ),
         zones=zones_table(zones) if zones is not None else None,
         notes=notes_table(notes) if notes is not None else None,
         chronic=chronic.reset_index(drop=True) if chronic is not None else None,
         density=kde.to_crs(WGS84) if kde is not None else None,
+        category_series=category_series_table(series),
+        top_buildings=top_buildings_table(
+            series, tests, profile, n=top_buildings, emerging=emerging
+        ),
+        closing_delays=closing_delays_table(followup),
     )

@@ -25,7 +25,7 @@ from pipelines.publish.build import publish_site
 from pipelines.publish.ledger import ledger_path, read_ledger, write_ledger
 from pipelines.publish.note import publication_section
 from pipelines.publish.protect import Protection, apply_profile
-from pipelines.published import FILES, Published
+from pipelines.published import CHART_TABLES, FILES, Published
 from pipelines.trends import Window
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,9 @@ def write_published(published: Published, dst_dir: Path) -> Path:
         write_geoparquet(frame if frame is not None else empty, dst_dir / FILES[name])
     chronic = published.chronic if published.chronic is not None else pd.DataFrame()
     _write_parquet(chronic, dst_dir / FILES["chronic"])
+    for name in CHART_TABLES:
+        frame = getattr(published, name)
+        _write_parquet(frame if frame is not None else pd.DataFrame(), dst_dir / FILES[name])
     write_json(published.site, dst_dir / FILES["site"])
     return dst_dir
 
@@ -111,7 +114,8 @@ def run(
     ``emerging.parquet``, ``followup.csv``, ``before_after.parquet`` and
     ``trend_summary.json`` (trends), ``zones.parquet`` and ``zone_summary.json`` (zones),
     ``annotations.parquet`` (notes), ``chronic.csv``, ``kde.parquet`` and
-    ``hotspot_summary.json`` (hotspots), ``buildings_summary.json``
+    ``hotspot_summary.json`` (hotspots), ``trends.parquet`` and ``trend_tests.parquet``
+    (the charts' series, trends), ``buildings_summary.json``
     (the extent of the OSM extract, the map's perimeter when the configuration sets no
     ``study_area_bbox``).
     """
@@ -129,6 +133,8 @@ def run(
     osm_summary = processed / "buildings_summary.json"
     bounds = read_json(osm_summary).get("bounds") if osm_summary.exists() else None
     trends = dict(site.params.get("trends", {}))
+    parameters = trend_summary.get("parameters", {})
+    series_path, tests_path = processed / "trends.parquet", processed / "trend_tests.parquet"
     published = publish_site(
         buildings,
         reports,
@@ -150,6 +156,10 @@ def run(
         annotation_tags=config.annotation_tags,
         hotspot_summary=read_json(hotspot_path) if hotspot_path.exists() else None,
         zone_summary=read_json(zone_path) if zone_path.exists() else None,
+        series=pd.read_parquet(series_path) if series_path.exists() else None,
+        tests=pd.read_parquet(tests_path) if tests_path.exists() else None,
+        freq=str(parameters.get("freq", "M")),
+        top_buildings=int(parameters.get("top_buildings", 6)),
         extra={"trends": {k: trend_summary[k] for k in TREND_KEYS if k in trend_summary}},
     )
     settings = site.publication

@@ -1,12 +1,10 @@
 """The trend stage: monthly series, Mann-Kendall trends, emerging hotspots,
-follow-up delays and backlog, before/after comparison and the site's charts.
+follow-up delays and backlog, before/after comparison (tables only: the charts are drawn
+by :mod:`pipelines.maps.charts` from the published tables).
 """
 
 from __future__ import annotations
 
-from pipelines.trends.charts import (
-    building_labels,
-)
 from pipelines.trends.emerging_hotspots import (
     Window,
     comparison_windows,
@@ -18,7 +16,6 @@ from pipelines.trends.stage import (
 
 __all__ = [
     "Window",
-    "building_labels",
     "comparison_windows",
     "run",
     "window_counts",

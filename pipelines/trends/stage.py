@@ -21,9 +21,10 @@ distances are computed in the site's metric CRS (Lambert-93, EPSG:2154, in Franc
 
 The pure functions live in private modules and are re-exported here: ``_trend_series``
 (what counts, periods, series, trend tests, headline), ``_trend_hotspots`` (band, emerging
-analysis, before/after), ``_trend_followup`` (delays, backlog) and ``_trend_charts`` (the
-charts of a site, drawn by :mod:`pipelines.trends.plots`). This module holds the parameters,
-:func:`analyse_trends` (the whole stage without I/O) and :func:`run`.
+analysis, before/after) and ``_trend_followup`` (delays, backlog). This module holds the
+parameters, :func:`analyse_trends` (the whole stage without I/O) and :func:`run`. The
+stage writes tables only: the charts are drawn from the published tables by
+:mod:`pipelines.maps.charts`.
 """
 
 from __future__ import annotations
@@ -44,8 +45,6 @@ from pipelines.errors import ConfigError, NotEnoughFeaturesError
 from pipelines.io import atomic_path, read_geoparquet, write_csv, write_geoparquet, write_json
 from pipelines.stats import EMERGING_LABELS_FR, feature_points, naive_datetimes, period_freq
 from pipelines.taxonomy import BY_CODE
-from pipelines.trends import plots as charts
-from pipelines.trends.charts import building_labels, site_charts, top_building_ids
 from pipelines.trends.emerging_hotspots import (
     MIN_EMERGING_STEPS,
     MIN_REPORTS_PER_STEP,
@@ -94,7 +93,6 @@ __all__ = [
     "backlog_table",
     "before_after_table",
     "building_cube",
-    "building_labels",
     "building_series",
     "choose_band",
     "comparison_windows",
@@ -109,9 +107,7 @@ __all__ = [
     "run",
     "series_tests",
     "site_and_category_series",
-    "site_charts",
     "study_periods",
-    "top_building_ids",
     "trend_params",
     "trend_sentence_fr",
     "window_counts",
@@ -395,7 +391,7 @@ def analyse_trends(
 
 
 # --------------------------------------------------------------------------------------
-# Charts and the stage
+# The stage
 # --------------------------------------------------------------------------------------
 #: Files written by :func:`run` in ``out_dir`` (always all of them, so make can track them).
 OUTPUT_FILES = (
@@ -406,12 +402,6 @@ OUTPUT_FILES = (
     "followup.csv",
     "backlog.csv",
     "trend_summary.json",
-    "charts/reports_by_category.png",
-    "charts/reports_by_category.csv",
-    "charts/top_buildings.png",
-    "charts/top_buildings.csv",
-    "charts/closing_delays.png",
-    "charts/closing_delays.csv",
 )
 
 EMERGING_COLUMNS = [
@@ -487,17 +477,6 @@ def run(
     write_csv(followup.reindex(columns=FOLLOWUP_COLUMNS), out_dir / "followup.csv")
     backlog = result.backlog if result.backlog is not None else pd.DataFrame()
     write_csv(backlog.reindex(columns=BACKLOG_COLUMNS), out_dir / "backlog.csv")
-
-    note = (
-        "Données simulées (démonstration) — Vigie"
-        if site.simulated
-        else "Source : " + (", ".join(s.id for s in site.sources)) + " — Vigie"
-    )
-    made = site_charts(
-        result, site_name=site.name, labels=building_labels(buildings, reports), note=note
-    )
-    for name, chart in made.items():
-        charts.save_chart(chart, out_dir / "charts" / f"{name}.png")
     summary = {
         "site": site_id,
         "site_name": site.name,

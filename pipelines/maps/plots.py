@@ -28,7 +28,6 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from pipelines.fr import fr_number
 from pipelines.io import atomic_path, write_csv
-from pipelines.stats import TREND_DOWN, TREND_UP, period_freq
 from pipelines.taxonomy import BY_CODE
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,14 @@ MONTHS_FR = (
     "juil.", "août", "sept.", "oct.", "nov.", "déc.",
 )  # fmt: skip
 PERIOD_FR = {"M": "mois", "W": "semaine", "Q": "trimestre", "D": "jour", "Y": "an"}
-TREND_COLOURS = {TREND_UP: "#882255", TREND_DOWN: "#117733"}
+#: Colours of the published ``trend`` words (Mann-Kendall: "hausse", "baisse").
+TREND_COLOURS = {"hausse": "#882255", "baisse": "#117733"}
+
+
+def period_freq(freq: str) -> str:
+    """The period letter of a published ``freq`` (``"M"``, ``"W"``, ``"Q"``…; pandas'
+    ``"MS"``, ``"QS"`` and ``"W-MON"`` are read as their letter)."""
+    return freq.upper()[:1]
 
 
 @dataclass
