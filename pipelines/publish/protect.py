@@ -286,15 +286,19 @@ def protect_profile(
 def joint_tables(level: tuple[str, str], *, windows: bool) -> list[tuple[str, ...]]:
     """The published tables, protected together: the site total, the zones, the
     buildings (within their zone) and building × category (the building profile), the
-    monthly table at ``level``, and the before/after windows (``window`` × building:
+    monthly table at ``level``, the charts' series (period × category, and building ×
+    period for the top buildings), and the before/after windows (``window`` × building:
     ``before``, ``after`` and ``outside``, the last one not published).
 
-    Only published tables are listed: a margin no reader sees (month × category…) is
-    not hidden in their place; the renderers sum published cells only.
+    Tables a reader does not see whole (building × period beyond the top buildings) only
+    add protection: a cell hidden there is not published anyway.
     """
     space, time = level
     tables = [(), ("zone",), ("zone", "building_id"), ("zone", "building_id", "category")]
     tables.append((*SPACE_DIMS[space], time, "category"))
+    tables.append((time, "category"))  # the charts' category series
+    if space == "building":  # the charts' top buildings
+        tables.append(("zone", "building_id", time))
     if windows:
         tables.append(("window", "zone", "building_id"))
     return list(dict.fromkeys(tables))
@@ -722,6 +726,7 @@ def apply_profile(
         new["is_chronic"] = new["building_id"].astype(str).isin(kept)
     points, n_points_out = protect_points(published.points, new, rule, person_related)
     public = rule.points == "none"
+    charts = chart_tables(published, cells, level, micro, reports, rule, person_related)
     problems = published_problems(monthly, new, zones, level)
     fine = micro.groupby(["building_id", "month", "category"]).ngroups
     coarse = level != LEVELS[0]
@@ -775,6 +780,7 @@ def apply_profile(
         chronic=chronic,
         notes=None if public else published.notes,
         density=None if public else published.density,
+        **charts,
         site={
             **published.site,
             "totals": {
@@ -824,4 +830,98 @@ def _chronic_counts(
         )
         out = out.drop(columns=[c for c in ("dates",) if c in out])
     out["n_reports_in_window_flag"] = ""
+    return out
+
+
+# ----------------------------------------------------------------------------- charts
+def _period_start(period: pd.Series) -> pd.Series:
+    """``YYYY-MM``, ``YYYY-Tn`` or ``YYYY`` as the first day of the period."""
+
+    def first_day(text: str) -> str:
+        if "-T" in text:
+            year, q = text.split("-T")
+            return f"{year}-{3 * int(q) - 2:02d}-01"
+        return f"{text}-01" if len(text) == 7 else f"{text}-01-01"
+
+    return pd.to_datetime(period.astype(str).map(first_day))
+
+
+def chart_tables(
+    published: Published,
+    cells: Mapping[tuple[str, ...], pd.DataFrame],
+    level: tuple[str, str],
+    micro: pd.DataFrame,
+    reports: pd.DataFrame,
+    rule: ProfileRule,
+    person_related: frozenset[str],
+) -> dict[str, pd.DataFrame]:
+    """The charts' tables under the profile: the category series and the top buildings'
+    series from the engine's tables (period × category; building × period), counted over
+    the reports placed on a building like every other table; a top building's trend test
+    left out (null) when one of its periods is hidden; the closing delays of a category
+    left out when its closed reports come from too few households."""
+    out: dict[str, pd.DataFrame] = {}
+    space, time = level
+    freq = str((published.site.get("series") or {}).get("freq", "M"))
+    s = cells[(time, "category")]
+    periods = sorted(set(micro[time].astype(str)))
+    grid = pd.MultiIndex.from_product([periods, list(CODES)], names=[time, "category"])
+    t = s.assign(**{time: s[time].astype(str)}).set_index([time, "category"]).reindex(grid)
+    flag = t["flag"].fillna("")
+    value = t["n_reports"].astype("Float64").where(t["flag"].notna(), 0.0)
+    frame = grid.to_frame(index=False)
+    n, f = _flagged(pd.Series(value.to_numpy()), pd.Series((flag == FLAG).to_numpy()))
+    out["category_series"] = pd.DataFrame(
+        {
+            "period_start": _period_start(frame[time]).to_numpy(),
+            "category": frame["category"].to_numpy(),
+            "n_reports": n.to_numpy(),
+            "n_reports_flag": f.to_numpy(),
+        }
+    )
+    top = published.top_buildings
+    if top is not None and len(top) and space == "building" and freq == "M" and time == "month":
+        bt = cells[("zone", "building_id", time)]
+        bt = bt.assign(building_id=bt["building_id"].astype(str), m=bt[time].astype(str))
+        bt = bt.set_index(["building_id", "m"])
+        key = pd.MultiIndex.from_arrays(
+            [
+                top["building_id"].astype(str),
+                pd.to_datetime(top["period_start"]).dt.strftime("%Y-%m"),
+            ]
+        )
+        fl = pd.Series(bt["flag"].reindex(key).to_numpy(), index=top.index)
+        val = pd.Series(bt["n_reports"].reindex(key).to_numpy(), index=top.index)
+        val = val.astype("Float64").where(fl.notna(), 0.0)
+        t2 = top.copy()
+        t2["n_reports"], t2["n_reports_flag"] = _flagged(val, fl == FLAG)
+        any_hidden = (t2["n_reports_flag"] == FLAG).groupby(t2["building_id"]).transform("any")
+        for col in ("sens_slope_per_period", "trend", "trend_fr", "mk_p"):
+            if col in t2:
+                t2[col] = t2[col].astype(object).where(~any_hidden, None)
+        t2["trend_flag"] = np.where(any_hidden, FLAG, "")
+        out["top_buildings"] = t2
+    elif top is not None:
+        out["top_buildings"] = top.iloc[0:0].assign(n_reports_flag=pd.Series(dtype=object))
+    delays = published.closing_delays
+    if delays is not None and len(delays):
+        d = delays.copy()
+        closed = reports[countable(reports, on_building=False)]
+        if "closed_at" in closed:
+            closed = closed[closed["closed_at"].notna()]
+        hh = closed.assign(h=households(closed)).groupby("category")["h"].nunique()
+        applies = (
+            d["category"].isin(person_related)
+            if rule.protect == "person_related"
+            else pd.Series(rule.protect == "all", index=d.index)
+        )
+        hide = applies & (d["category"].map(hh).fillna(0) < rule.min_households)
+        n_closed = pd.to_numeric(d["n_closed"], errors="coerce").astype("Float64")
+        if rule.round_base > 1:
+            n_closed = (n_closed / rule.round_base).round() * rule.round_base
+        d["n_closed"], d["n_closed_flag"] = _flagged(n_closed, hide)
+        for col in d.columns:
+            if col.endswith("_h") or col.startswith("share_"):
+                d[col] = pd.to_numeric(d[col], errors="coerce").where(~hide)
+        out["closing_delays"] = d
     return out
