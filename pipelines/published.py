@@ -38,7 +38,8 @@ Files (see :data:`FILES`):
 ``category_series.parquet``
     Counted reports per period of the trends stage's series (``site.json``'s
     ``series.freq``: month by default) and category, empty periods as zeros:
-    ``period_start`` (naive datetime), ``category``, ``n_reports``.
+    ``period_start`` (naive datetime), ``category``, ``n_reports``, and the period's
+    total over the site ``n_period_reports`` (repeated on each row of the period).
 ``top_buildings.parquet``
     The buildings with the most reports (``params.trends.top_buildings`` of them), long:
     ``rank`` (1 = most reports), ``building_id``, ``building_label`` (as in the profile;

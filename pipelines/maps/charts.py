@@ -13,7 +13,7 @@ from typing import Any
 
 from pipelines.config.core import Config, SiteConfig
 from pipelines.maps import plots
-from pipelines.published import Published, read_published
+from pipelines.published import Publication, Published, hidden, read_published
 from pipelines.stages import CHART_NAMES, SitePaths
 
 
@@ -29,17 +29,26 @@ def site_charts(
 ) -> dict[str, plots.Chart]:
     """The three charts of a site (:mod:`pipelines.maps.plots`), by file basename."""
     freq = str((published.site.get("series") or {}).get("freq", "M"))
+    publication = Publication.of(published.site)
     unit = plots.PERIOD_FR.get(plots.period_freq(freq), "période")
     out: dict[str, Any] = {}
 
     cats = published.category_series
     if cats is not None and len(cats):
+        cats = cats.assign(
+            hidden=hidden(cats, "n_reports"), total_hidden=hidden(cats, "n_period_reports")
+        )
         wide = cats.pivot(index="period_start", columns="category", values="n_reports")
+        per_period = cats.drop_duplicates("period_start").set_index("period_start")
         out["reports_by_category"] = plots.category_bars(
             wide,
             title=f"{site_name} — signalements par {unit} et par catégorie",
             freq=freq,
             note=note,
+            totals=per_period["n_period_reports"],
+            hidden=cats.pivot(index="period_start", columns="category", values="hidden"),
+            totals_hidden=per_period["total_hidden"],
+            publication=publication,
         )
     else:
         out["reports_by_category"] = plots.empty_chart(
@@ -49,9 +58,11 @@ def site_charts(
     top = published.top_buildings
     if top is not None and len(top):
         top = top.sort_values(["rank", "period_start"], kind="stable")
+        top = top.assign(hidden=hidden(top, "n_reports"))
         first = top.drop_duplicates("building_id").set_index("building_id")
         series = top.pivot(index="building_id", columns="period_start", values="n_reports")
         series = series.loc[first.index]
+        masked = top.pivot(index="building_id", columns="period_start", values="hidden")
         emerging = (
             {str(k): str(v) for k, v in first["emerging_label_fr"].items() if isinstance(v, str)}
             if "emerging_label_fr" in first
@@ -65,6 +76,8 @@ def site_charts(
             title=f"{site_name} — les {len(first)} bâtiments les plus signalés : tendance",
             freq=freq,
             note=note,
+            hidden=masked.loc[first.index] if bool(top["hidden"].any()) else None,
+            publication=publication,
         )
     else:
         out["top_buildings"] = plots.empty_chart(
@@ -75,10 +88,13 @@ def site_charts(
 
     delays = published.closing_delays
     if delays is not None and len(delays):
+        delays = delays.set_index("category")
         out["closing_delays"] = plots.closing_delay_bars(
-            delays.set_index("category"),
+            delays,
             title=f"{site_name} — délais de clôture par catégorie",
             note=note,
+            hidden=hidden(delays, "n_closed"),
+            publication=publication,
         )
     else:
         out["closing_delays"] = plots.empty_chart(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +48,7 @@ from pipelines.maps.views import (
     gi_view,
     monthly_counts,
 )
-from pipelines.published import Published
+from pipelines.published import Publication, Published, has_hidden, hidden
 from pipelines.taxonomy import BY_CODE
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,34 @@ def _chronic_by_building(chronic: pd.DataFrame | None) -> dict[str, list[str]]:
                 text += f" ({fr_period(pd.Timestamp(first), pd.Timestamp(last))})"
         out.setdefault(str(r["building_id"]), []).append(text)
     return out
+
+
+def counts_or_null(frame: pd.DataFrame, column: str) -> Sequence[int | None]:
+    """The counts of ``frame[column]`` for the page, null where hidden (never a zero)."""
+    flags = hidden(frame, column).to_numpy()
+    values = frame[column]
+    if not flags.any():
+        return values.astype(int).tolist()
+    return [None if h else int(v) for v, h in zip(values, flags, strict=True)]
+
+
+def hidden_monthly(
+    monthly: pd.DataFrame, buildings: pd.DataFrame, months: pd.PeriodIndex
+) -> pd.DataFrame | None:
+    """Per building and month (as :func:`pipelines.maps.views.monthly_counts`), whether a
+    published cell of that month is hidden (secret statistique); ``None`` when none is."""
+    flags = hidden(monthly, "n_reports")
+    if not flags.any():
+        return None
+    month = pd.PeriodIndex(monthly["month"].astype(str), freq="M")
+    table = pd.crosstab(
+        monthly["building_id"].astype(str).to_numpy(), month, values=flags.astype(int),
+        aggfunc="max",
+    ).fillna(0)  # fmt: skip
+    table = table.reindex(columns=months, fill_value=0)
+    out = table.reindex(buildings["building_id"].astype(str).to_numpy(), fill_value=0)
+    out.index = buildings.index
+    return out.astype(bool)
 
 
 # ----------------------------------------------------------------------------- data
@@ -231,8 +259,11 @@ def map_data(
     period = fr_period(start, end)
     day0 = months[0].start_time if len(months) else pd.Timestamp("2000-01-01")
 
-    # Per-building monthly counts (period selector) and the 12-month sparkline.
+    # Per-building monthly counts (period selector) and the 12-month sparkline. A month
+    # holding a hidden cell (secret statistique) is null: the page never sums it.
+    publication = Publication.of(facts)
     monthly = monthly_counts(published.monthly, b, months)
+    hidden_months = hidden_monthly(published.monthly, b, months)
     spark_months = list(months[-12:])
     chronic_map = _chronic_by_building(published.chronic)
     titles = building_titles(b)
@@ -243,6 +274,8 @@ def map_data(
     fiches = []
     for i, row in b.iterrows():
         series = monthly.loc[i].to_numpy()[-12:] if len(months) else None
+        if hidden_months is not None and bool(hidden_months.loc[i].to_numpy()[-12:].any()):
+            series = None  # not drawn with a hidden month (the fact sheet says so)
         fiches.append(
             building_fact_sheet(
                 row,
@@ -254,6 +287,9 @@ def map_data(
                 notes=building_notes.get(str(row["building_id"]), ()),
                 # The reason in a few words (the legend gives it whole), not 1,000 copies.
                 hotspot_note=TOO_FEW_FR if too_few.site else None,
+                publication=publication,
+                hidden_months=hidden_months is not None
+                and bool(hidden_months.loc[i].to_numpy()[-12:].any()),
             )
         )
     dwellings = (
@@ -262,15 +298,32 @@ def map_data(
         else pd.Series(np.nan, index=b.index)
     )
     is_chronic = b["is_chronic"].fillna(False).astype(bool) if "is_chronic" in b else None
+    hidden_n = hidden(b, "n_reports")
+    n_shown = b["n_reports"].fillna(0).astype(int).tolist()
+    if hidden_n.any():  # null: hidden, never a zero
+        n_shown = [None if h else n for n, h in zip(n_shown, hidden_n, strict=True)]
     block_b: dict[str, Any] = {
         "title": [esc(t) for t in titles],
-        "n": b["n_reports"].fillna(0).astype(int).tolist(),
+        "n": n_shown,
         "dw": [float(x) if pd.notna(x) and x > 0 else None for x in dwellings],
         "fiche": fiches,
         "chronic": is_chronic.astype(int).tolist() if is_chronic is not None else None,
     }
-    nz = monthly.index[monthly.sum(axis=1) > 0]
-    block_monthly = {"i": [int(i) for i in nz], "c": monthly.loc[nz].to_numpy().tolist()}
+    if hidden_months is None:
+        nz = monthly.index[monthly.sum(axis=1) > 0]
+        block_monthly = {"i": [int(i) for i in nz], "c": monthly.loc[nz].to_numpy().tolist()}
+    else:
+        nz = monthly.index[(monthly.sum(axis=1) > 0) | hidden_months.any(axis=1)]
+        cells = monthly.loc[nz].astype(object).mask(hidden_months.loc[nz], None)
+        block_monthly = {"i": [int(i) for i in nz], "c": cells.to_numpy().tolist()}
+    any_hidden = (
+        bool(hidden_n.any())
+        or hidden_months is not None
+        or has_hidden(b)
+        or has_hidden(published.monthly)
+    )
+    if any_hidden:
+        legend_notes.append(f"« {publication.marker_fr} » : {publication.reason_fr}.")
 
     # Views.
     views = [
@@ -314,7 +367,13 @@ def map_data(
     compare = facts.get("compare")
     has_change = compare is not None and "n_reports_change" in b
     if compare is not None and has_change:
-        views.append(change_view(b["n_reports_change"], compare["before"], compare["after"]))
+        change = b["n_reports_change"].mask(hidden(b, "n_reports_change"))
+        views.append(
+            change_view(
+                change, compare["before"], compare["after"],
+                hidden_label=f"{publication.marker_fr} : {publication.reason_fr}",
+            )
+        )  # fmt: skip
     else:
         legend_notes.append("Évolution avant / après : moins de deux mois de données.")
 
@@ -397,8 +456,8 @@ def map_data(
         "views": [v.as_json() for v in views],
         "change": (
             {
-                "nb": b["n_reports_before"].astype(int).tolist(),
-                "na": b["n_reports_after"].astype(int).tolist(),
+                "nb": counts_or_null(b, "n_reports_before"),
+                "na": counts_or_null(b, "n_reports_after"),
             }
             if has_change
             else None
@@ -420,4 +479,9 @@ def map_data(
         "annotations": block_notes,
         "notes": [esc(n) for n in legend_notes],
         "tiles": [dict(t) for t in ONLINE_TILES] if options.online_tiles else None,
+        "hidden": (
+            {"marker": esc(publication.marker_fr), "reason": esc(publication.reason_fr)}
+            if any_hidden
+            else None
+        ),
     }  # fmt: skip

@@ -20,6 +20,7 @@ import pandas as pd
 from pipelines import __version__
 from pipelines.fr import fr_date, fr_month, fr_number, plural
 from pipelines.markup import render_template
+from pipelines.published import FLAG_SUFFIX, HIDDEN_FLAG, Publication
 from pipelines.taxonomy import BY_CODE, CODES
 
 #: Sources and licences, by the keys of a site's ``attribution`` list.
@@ -71,6 +72,12 @@ def as_number(value: object) -> float | None:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
+
+
+def is_hidden(row: Mapping[str, Any] | pd.Series, column: str) -> bool:
+    """True when ``row[column]`` is hidden: its companion ``<column>_flag`` is « s »."""
+    flag = row.get(column + FLAG_SUFFIX)
+    return isinstance(flag, str) and flag == HIDDEN_FLAG
 
 
 def gi_label(value: object) -> str:
@@ -233,6 +240,8 @@ def building_fact_sheet(
     title: str | None = None,
     notes: Sequence[Mapping[str, Any]] = (),
     hotspot_note: str | None = None,
+    publication: Publication | None = None,
+    hidden_months: bool = False,
 ) -> str:
     """The popup of a building: what a committee needs, escaped, never personal data.
 
@@ -260,6 +269,11 @@ def building_fact_sheet(
     hotspot_note
         Why the hotspot stage concluded nothing on this site (too few reports), shown
         instead of the building's Gi* class (unescaped).
+    publication, hidden_months
+        A count whose ``<column>_flag`` is « s » is hidden (secret statistique): shown as
+        « < 3 » (``publication.marker_fr``), never summed with others; with
+        ``hidden_months`` (a month of the sparkline is hidden) no sparkline is drawn and
+        the sheet says why.
 
     Returns
     -------
@@ -285,12 +299,18 @@ def building_fact_sheet(
         facts.append(("Logements", f"{fr_number(float(row['dwellings']))} ({esc(source)})"))
     else:
         facts.append(("Logements", "non connus"))
-    n = int(row.get("n_reports", 0) or 0)
-    words = "signalement" if n < 2 else "signalements"
-    facts.append(
-        ("Signalements", f"<b>{fr_number(n)}</b> {words}" + (f" {esc(period)}" if period else ""))
-    )
-    if present(row.get("reports_per_100_dwellings")):
+    pub = publication or Publication()
+    marker = esc(pub.marker_fr)
+    when = f" {esc(period)}" if period else ""
+    if is_hidden(row, "n_reports"):
+        facts.append(("Signalements", f"<b>{marker}</b> signalements{when} ({esc(pub.reason_fr)})"))
+    else:
+        n = int(row.get("n_reports", 0) or 0)
+        words = "signalement" if n < 2 else "signalements"
+        facts.append(("Signalements", f"<b>{fr_number(n)}</b> {words}{when}"))
+    if is_hidden(row, "reports_per_100_dwellings"):
+        facts.append(("Taux", f"{marker} (masqué)"))
+    elif present(row.get("reports_per_100_dwellings")):
         rate = float(row["reports_per_100_dwellings"])
         facts.append(("Taux", f"{fr_number(rate, 1)} pour 100 logements"))
     n_obs = as_number(row.get("n_observations"))
@@ -306,7 +326,9 @@ def building_fact_sheet(
         text = str(label) if present(label) else str(code)  # published: labelled
         facts.append(("Tendance", esc(text)))
     backlog = as_number(row.get("open_backlog"))
-    if backlog is not None:
+    if is_hidden(row, "open_backlog"):
+        facts.append(("Non clos à ce jour", marker))
+    elif backlog is not None:
         facts.append(("Non clos à ce jour", fr_number(backlog)))
     delay = as_number(row.get("median_delay_h"))
     if delay is not None:
@@ -318,12 +340,13 @@ def building_fact_sheet(
     )
     # The planners' notes come right after the key facts: what they asked to handle first.
     out.append(notes_section_html(notes))
+    secret = [BY_CODE[c].label for c in CODES if is_hidden(row, f"n_{c}")]
     by_cat = [
         (BY_CODE[c].label, int(row.get(f"n_{c}", 0) or 0))
         for c in CODES
-        if int(row.get(f"n_{c}", 0) or 0) > 0
+        if not is_hidden(row, f"n_{c}") and int(row.get(f"n_{c}", 0) or 0) > 0
     ]
-    if by_cat:
+    if by_cat or secret:
         by_cat.sort(key=lambda t: -t[1])
         shown, rest = by_cat[:max_categories], by_cat[max_categories:]
         lines = [f"<tr><td>{esc(lab)}</td><td>{k}</td></tr>" for lab, k in shown]
@@ -331,8 +354,17 @@ def building_fact_sheet(
             lines.append(
                 f"<tr><td>{len(rest)} autres catégories</td><td>{sum(k for _, k in rest)}</td></tr>"
             )
+        # Hidden counts are named, never added into « autres catégories ».
+        lines += [f"<tr><td>{esc(lab)}</td><td>{marker}</td></tr>" for lab in secret]
         out.append("<table class='cats'>" + "".join(lines) + "</table>")
-    if monthly is not None and len(months) and sum(monthly) > 0:
+        if secret:
+            out.append(f"<p class='note'>{marker} : {esc(pub.reason_fr)}</p>")
+    if hidden_months:
+        out.append(
+            f"<p class='note'>Évolution mensuelle non dessinée : un mois compte {marker} "
+            f"({esc(pub.reason_fr)}).</p>"
+        )
+    elif monthly is not None and len(months) and sum(monthly) > 0:
         out.append(sparkline_svg(monthly, months))
     problems = [esc(text) for text in chronic]
     if not problems and present(row.get("chronic_categories")):

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -24,10 +25,12 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from pipelines.fr import fr_number
 from pipelines.io import atomic_path, write_csv
+from pipelines.published import HIDDEN_FLAG, Publication
 from pipelines.taxonomy import BY_CODE
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,31 @@ def period_freq(freq: str) -> str:
     """The period letter of a published ``freq`` (``"M"``, ``"W"``, ``"Q"``…; pandas'
     ``"MS"``, ``"QS"`` and ``"W-MON"`` are read as their letter)."""
     return freq.upper()[:1]
+
+
+#: How a hidden bar looks: a hatched box (never a zero), labelled « < 3 ».
+HIDDEN_STYLE = {"facecolor": "white", "edgecolor": "#555555", "hatch": "///", "linewidth": 0.8}
+
+
+def _hidden_marker(ax: Axes, x: float, bottom: float, height: float, text: str) -> None:
+    """A hatched box at ``x`` from ``bottom`` (``height`` tall, in data units) with
+    ``text`` (« < 3 ») above it: where a bar would show a hidden count."""
+    ax.bar([x], [height], bottom=[bottom], width=0.8, **HIDDEN_STYLE)  # type: ignore[arg-type]
+    ax.text(x, bottom + height, text, ha="center", va="bottom", fontsize=FONT["note"],
+            color="#333333")  # fmt: skip
+
+
+def _hidden_legend(publication: Publication) -> tuple[Any, str]:
+    """The legend entry of the hidden bars: a hatched patch and why they are hidden."""
+    patch = Rectangle((0, 0), 1, 1, **HIDDEN_STYLE)  # type: ignore[arg-type]
+    return patch, f"« {publication.marker_fr} » : {publication.reason_fr}"
+
+
+def _shown(values: pd.Series | pd.DataFrame, hidden: Any) -> Any:
+    """``values`` for a table: « s » where hidden (never a blank, never a zero)."""
+    if hidden is None or not np.asarray(hidden).any():
+        return values
+    return values.astype(object).mask(hidden, HIDDEN_FLAG)
 
 
 @dataclass
@@ -149,6 +177,10 @@ def category_bars(
     freq: str = "M",
     max_categories: int = len(PALETTE),
     note: str | None = None,
+    totals: pd.Series | None = None,
+    hidden: pd.DataFrame | None = None,
+    totals_hidden: pd.Series | None = None,
+    publication: Publication | None = None,
 ) -> Chart:
     """Stacked bars of reports per period, one colour per category.
 
@@ -156,7 +188,7 @@ def category_bars(
     ----------
     counts
         One row per period (index: period start, datetime), one column per category
-        code, report counts (zeros included).
+        code, report counts (zeros included; null where hidden).
     title
         Chart title (French).
     freq
@@ -166,6 +198,14 @@ def category_bars(
         are grouped in grey as « Autres catégories (regroupées) ».
     note
         Footnote (source, « données simulées »…).
+    totals
+        The published total of each period (index: period start). Without it the total
+        is the sum of the cells, which needs every cell exact.
+    hidden, totals_hidden, publication
+        Where a count (same shape as ``counts``) or a total is hidden (secret
+        statistique), and the profile saying how to show it: a hidden count is a hatched
+        box labelled « < 3 » on top of its bar (never a zero), « s » in the data; a group
+        holding a hidden count is hidden too.
 
     Returns
     -------
@@ -174,8 +214,11 @@ def category_bars(
         « Total ».
     """
     counts = counts.sort_index()
-    totals = counts.sum(axis=0).sort_values(ascending=False, kind="stable")
-    order = [c for c in totals.index if totals[c] > 0] or list(totals.index)
+    any_hidden = hidden is not None and bool(hidden.to_numpy().any())
+    if any_hidden and totals is None:
+        raise ValueError("Comptes masqués : le total doit venir de la table publiée.")
+    totals_by_cat = counts.sum(axis=0).sort_values(ascending=False, kind="stable")
+    order = [c for c in totals_by_cat.index if totals_by_cat[c] > 0] or list(totals_by_cat.index)
     if len(order) > max_categories:
         kept, grouped = order[: max_categories - 1], order[max_categories - 1 :]
     else:
@@ -183,6 +226,14 @@ def category_bars(
     table = pd.DataFrame({category_label(c): counts[c] for c in kept}, index=counts.index)
     if grouped:
         table[OTHERS_FR] = counts[grouped].sum(axis=1)
+    masked = None
+    if any_hidden:
+        assert hidden is not None
+        h = hidden.reindex(index=counts.index, columns=counts.columns, fill_value=False)
+        masked = pd.DataFrame({category_label(c): h[c] for c in kept}, index=counts.index)
+        if grouped:
+            masked[OTHERS_FR] = h[grouped].any(axis=1)  # a sum holding a hidden cell
+        table = table.mask(masked)
     colours = [*PALETTE[: len(kept)], *([GREY] if grouped else [])]
 
     fig = _figure()
@@ -191,9 +242,21 @@ def category_bars(
     bottom = np.zeros(len(table))
     for column, colour in zip(table.columns, colours, strict=True):
         values = table[column].to_numpy(dtype=float)
+        if masked is not None:
+            values = np.nan_to_num(values, nan=0.0)  # drawn apart, hatched (below)
         ax.bar(x, values, bottom=bottom, color=colour, width=0.8, label=column,
                edgecolor="white", linewidth=0.4)  # fmt: skip
         bottom += values
+    handles, labels = ax.get_legend_handles_labels()
+    handles, labels = list(reversed(handles)), list(reversed(labels))
+    if masked is not None:
+        pub = publication or Publication()
+        height = max(float(bottom.max()), 1.0) * 0.03
+        for xi in np.flatnonzero(masked.to_numpy().any(axis=1)):
+            _hidden_marker(ax, float(xi), float(bottom[xi]), height, pub.marker_fr)
+        patch, why = _hidden_legend(pub)
+        handles.append(patch)
+        labels.append(why)
     _style(ax)
     ax.margins(y=0.06)
     _sparse_ticks(ax, period_labels(table.index, freq))
@@ -201,8 +264,8 @@ def category_bars(
     ax.set_ylabel(f"Signalements par {unit}", fontsize=FONT["label"])
     ax.set_title(title, fontsize=FONT["title"], loc="left")
     ax.legend(
-        reversed(ax.get_legend_handles_labels()[0]),
-        reversed(ax.get_legend_handles_labels()[1]),
+        handles,
+        labels,
         loc="upper left",
         bbox_to_anchor=(1.01, 1.0),
         fontsize=FONT["legend"],
@@ -211,8 +274,13 @@ def category_bars(
         title_fontsize=FONT["legend"],
     )
     _footnote(fig, note)
-    data = table.copy()
-    data["Total"] = data.sum(axis=1)
+    data = _shown(table, masked).copy()
+    if totals is None:
+        data["Total"] = table.sum(axis=1)
+    else:
+        total = totals.reindex(table.index)
+        data["Total"] = _shown(total, None if totals_hidden is None
+                               else totals_hidden.reindex(table.index).fillna(False))  # fmt: skip
     data.insert(0, "Début de période", pd.DatetimeIndex(table.index).strftime("%Y-%m-%d"))
     return Chart(fig, data.reset_index(drop=True))
 
@@ -236,6 +304,8 @@ def building_trends(
     emerging: Mapping[str, str] | None = None,
     note: str | None = None,
     ncols: int = 3,
+    hidden: pd.DataFrame | None = None,
+    publication: Publication | None = None,
 ) -> Chart:
     """Small multiples: one panel per building, its counts, Sen's line and verdict.
 
@@ -256,6 +326,11 @@ def building_trends(
         As in :func:`category_bars`.
     ncols
         Panels per row.
+    hidden, publication
+        Where a count of ``series`` is hidden (same shape; secret statistique) and the
+        profile saying how to show it: a hatched box labelled « < 3 » instead of the bar,
+        « s » in the data; no Sen line is drawn through a series with a hidden count
+        (its intercept would need the hidden values).
 
     Returns
     -------
@@ -278,12 +353,22 @@ def building_trends(
             continue
         bid = series.index[k]
         values = series.iloc[k].to_numpy(dtype=float)
+        masked = (
+            hidden.iloc[k].to_numpy(dtype=bool)
+            if hidden is not None
+            else np.zeros(len(values), dtype=bool)
+        )
         test = tests.loc[bid]
         slope = float(test["sens_slope_per_period"])
         colour = TREND_COLOURS.get(str(test["trend"]), "#555555")
-        ax.bar(x, values, color="#88CCEE", width=0.8)
-        ax.set_ylim(0, max(float(values.max()), 1.0) * 1.6)  # room for the verdict
-        if np.isfinite(slope):
+        shown = np.where(masked, 0.0, values)
+        ax.bar(x, shown, color="#88CCEE", width=0.8)
+        top = max(float(np.nanmax(shown)) if len(shown) else 0.0, 1.0)
+        ax.set_ylim(0, top * 1.6)  # room for the verdict
+        for xi in np.flatnonzero(masked):
+            _hidden_marker(ax, float(xi), 0.0, top * 0.08,
+                           (publication or Publication()).marker_fr)  # fmt: skip
+        if np.isfinite(slope) and not masked.any():
             ax.plot(x, sen_line(slope, values), color=colour, linewidth=2.5)
         _style(ax)
         _sparse_ticks(ax, ticks, max_labels=8)
@@ -304,20 +389,23 @@ def building_trends(
             color=colour,
             bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 2},
         )
-        for t, v in zip(series.columns, values, strict=True):
+        for t, v, m in zip(series.columns, values, masked, strict=True):
             rows.append(
                 {
                     **({"Point chaud émergent": hotspot or ""} if emerging is not None else {}),
                     "Bâtiment": bid,
                     "Libellé": name,
                     "Début de période": pd.Timestamp(t).strftime("%Y-%m-%d"),
-                    "Signalements": int(v),
+                    "Signalements": HIDDEN_FLAG if m else int(v),
                     f"Pente de Sen (par {unit})": round(slope, 3),
                     "Tendance (Mann-Kendall)": test["trend_fr"],
                 }
             )
     fig.suptitle(title, fontsize=FONT["title"], x=0.01, ha="left")
     fig.supylabel(f"Signalements par {unit}", fontsize=FONT["label"])
+    if hidden is not None and bool(hidden.to_numpy().any()):
+        patch, why = _hidden_legend(publication or Publication())
+        fig.legend([patch], [why], loc="outside lower right", fontsize=FONT["note"], frameon=False)
     _footnote(fig, note)
     return Chart(fig, pd.DataFrame(rows))
 
@@ -325,7 +413,14 @@ def building_trends(
 # --------------------------------------------------------------------------------------
 # Closing delays against targets
 # --------------------------------------------------------------------------------------
-def closing_delay_bars(delays: pd.DataFrame, *, title: str, note: str | None = None) -> Chart:
+def closing_delay_bars(
+    delays: pd.DataFrame,
+    *,
+    title: str,
+    note: str | None = None,
+    hidden: pd.Series | None = None,
+    publication: Publication | None = None,
+) -> Chart:
     """Median and 90th-percentile closing delay per category, with the target.
 
     Parameters
@@ -336,6 +431,10 @@ def closing_delay_bars(delays: pd.DataFrame, *, title: str, note: str | None = N
         Categories without any closed report are left out.
     title, note
         As in :func:`category_bars`.
+    hidden, publication
+        Where ``n_closed`` is hidden (secret statistique; aligned on ``delays``) and the
+        profile: such a category keeps its row, drawn as a hatched box labelled « < 3 »,
+        with « s » in the data for its count and for the delays not published.
 
     Returns
     -------
@@ -343,7 +442,14 @@ def closing_delay_bars(delays: pd.DataFrame, *, title: str, note: str | None = N
         Data: « Catégorie », « Signalements clos », « Délai médian (h) »,
         « Délai 90e centile (h) », « Objectif (h) », « Part close dans l'objectif (%) ».
     """
-    d = delays[delays["n_closed"] > 0].sort_values("median_delay_h", kind="stable")
+    masked = (
+        hidden.reindex(delays.index).fillna(False).astype(bool)
+        if hidden is not None
+        else pd.Series(False, index=delays.index)
+    )
+    keep = (pd.to_numeric(delays["n_closed"], errors="coerce") > 0) | masked
+    d = delays[keep.to_numpy()].sort_values("median_delay_h", kind="stable")
+    masked = masked[keep.to_numpy()].reindex(d.index)
     days = 24.0
     fig = _figure()
     ax = fig.add_subplot()
@@ -364,7 +470,15 @@ def closing_delay_bars(delays: pd.DataFrame, *, title: str, note: str | None = N
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fr_number(v)))
     ax.set_xlabel("Délai de clôture (jours)", fontsize=FONT["label"])
     ax.set_title(title, fontsize=FONT["title"], loc="left")
-    right = float(np.nanmax(d[["p90_delay_h", "target_h"]].to_numpy(dtype=float))) / days
+    limits = d[["p90_delay_h", "target_h"]].to_numpy(dtype=float)
+    right = (float(np.nanmax(limits)) if np.isfinite(limits).any() else days) / days
+    if masked.any():
+        pub = publication or Publication()
+        for yi in y[masked.to_numpy()]:
+            ax.barh([yi], [right * 0.03], height=0.6, **HIDDEN_STYLE)  # type: ignore[arg-type]
+            ax.text(right * 0.035, float(yi), pub.marker_fr, va="center", fontsize=FONT["note"])
+        patch, why = _hidden_legend(pub)
+        ax.legend([patch], [why], loc="lower right", fontsize=FONT["note"], frameon=False)
     for yi, (_, row) in zip(y, d.iterrows(), strict=True):
         share = row["share_closed_within_target"]
         if pd.notna(share):
@@ -376,7 +490,11 @@ def closing_delay_bars(delays: pd.DataFrame, *, title: str, note: str | None = N
     data = pd.DataFrame(
         {
             "Catégorie": [category_label(c) for c in d.index],
-            "Signalements clos": d["n_closed"].astype(int).to_numpy(),
+            "Signalements clos": (
+                d["n_closed"].astype(int).to_numpy()
+                if not masked.any()
+                else _shown(d["n_closed"], masked).to_numpy()
+            ),
             "Délai médian (h)": d["median_delay_h"].round(1).to_numpy(),
             "Délai 90e centile (h)": d["p90_delay_h"].round(1).to_numpy(),
             "Objectif (h)": d["target_h"].to_numpy(),
@@ -385,6 +503,13 @@ def closing_delay_bars(delays: pd.DataFrame, *, title: str, note: str | None = N
             .to_numpy(),
         }
     )
+    if masked.any():  # a delay not published beside a hidden count: « s », not a blank
+        rows = masked.to_numpy()
+        for column in ("Délai médian (h)", "Délai 90e centile (h)",
+                       "Part close dans l'objectif (%)"):  # fmt: skip
+            data[column] = (
+                data[column].astype(object).mask(rows & data[column].isna().to_numpy(), HIDDEN_FLAG)
+            )
     return Chart(fig, data)
 
 

@@ -26,6 +26,7 @@ from pipelines.crs import metric_crs_of
 from pipelines.io import atomic_path
 from pipelines.maps.html import ATTRIBUTIONS
 from pipelines.maps.views import BASEMAP_STYLES, LAND_COLOUR, ZERO_COLOUR, count_classes
+from pipelines.published import Publication, hidden
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ def site_figure(
     attributions: Sequence[str],
     basemap: gpd.GeoDataFrame | None = None,
     hotspot_note: str | None = None,
+    publication: Publication | None = None,
 ) -> Figure:
     """The slide map of a site.
 
@@ -102,6 +104,10 @@ def site_figure(
         Why the hotspot stage concluded nothing (too few reports: the published
         ``too_few_reports`` of ``site.json``): no hotspot is outlined and the legend says
         why.
+    publication
+        The profile the counts were published under: a building whose ``n_reports`` is
+        hidden (``n_reports_flag`` « s ») is hatched, never drawn as zero, and the legend
+        says « < 3 : masqué… ».
 
     Returns
     -------
@@ -120,9 +126,13 @@ def site_figure(
     ax.set_aspect("equal")
     if basemap is not None and not basemap.empty:
         _draw_basemap(ax, basemap.to_crs(crs))
-    classes = count_classes(b["n_reports"])
-    colours = [classes.colour(v) for v in b["n_reports"].fillna(0)]
-    b.plot(ax=ax, color=colours, edgecolor="#555555", linewidth=0.25, zorder=3)
+    secret = hidden(b, "n_reports").to_numpy()
+    counts = b["n_reports"].mask(secret)
+    classes = count_classes(counts)
+    colours = [classes.colour(v) for v in counts.fillna(0)]
+    shown = b[~secret]
+    shown.plot(ax=ax, color=[c for c, s in zip(colours, secret, strict=True) if not s],
+               edgecolor="#555555", linewidth=0.25, zorder=3)  # fmt: skip
     handles: list[Patch | Line2D] = [
         Patch(facecolor=ZERO_COLOUR, edgecolor="#555555", label="aucun signalement")
     ]
@@ -130,6 +140,14 @@ def site_figure(
         Patch(facecolor=c, edgecolor="#555555", label=lab)
         for c, lab in zip(classes.colours, classes.labels, strict=True)
     ]
+    if secret.any():  # hidden counts: hatched, never a zero colour
+        pub = publication or Publication()
+        b[secret].plot(ax=ax, facecolor="white", edgecolor="#555555", hatch="////",
+                       linewidth=0.25, zorder=3)  # fmt: skip
+        handles.append(
+            Patch(facecolor="white", edgecolor="#555555", hatch="////",
+                  label=f"{pub.marker_fr} : {pub.reason_fr}")
+        )  # fmt: skip
     note = ""
     if hotspot_note:
         note = f"Points chauds : {hotspot_note}."
@@ -230,12 +248,14 @@ def write_site_png(
     attributions: Sequence[str],
     basemap: gpd.GeoDataFrame | None = None,
     hotspot_note: str | None = None,
+    publication: Publication | None = None,
 ) -> Path:
     """Draw :func:`site_figure` (``buildings``: the published building profile; ``period``
     in words) and write it to ``dst`` (PNG), atomically."""
     fig = site_figure(
         buildings, site_name=site_name, period=period, simulated=simulated,
         attributions=attributions, basemap=basemap, hotspot_note=hotspot_note,
+        publication=publication,
     )  # fmt: skip
     dst = Path(dst)
     with atomic_path(dst) as tmp:

@@ -69,7 +69,7 @@ from pipelines.maps.views import (
     rate_classes,
 )
 from pipelines.markup import SafeMacroElement, add_html, script_json, stable_ids, template_text
-from pipelines.published import Published, read_published
+from pipelines.published import Publication, Published, read_published
 from pipelines.reports import naive_dates
 from pipelines.stages import PUBLIC_DIR, SitePaths
 
@@ -243,6 +243,7 @@ def run_site(
         published.profile, Path(dst).with_suffix(".png"), site_name=site.name,
         period=period_text(published), simulated=site.simulated, attributions=attributions,
         basemap=basemap, hotspot_note=TooFewReports.from_site(published.site).site,
+        publication=Publication.of(published.site),
     )  # fmt: skip
     return out
 

@@ -346,13 +346,21 @@ def emerging_view(buildings: pd.DataFrame, labels_fr: Sequence[Sequence[str]]) -
     )
 
 
-def change_view(change: pd.Series, before: Mapping[str, str], after: Mapping[str, str]) -> View:
+def change_view(
+    change: pd.Series,
+    before: Mapping[str, str],
+    after: Mapping[str, str],
+    *,
+    hidden_label: str | None = None,
+) -> View:
     """Per-building difference between two periods, on a diverging palette.
 
     Magnitude classes come from :func:`count_classes` on the absolute changes (3 classes),
-    mirrored: fewer reports in purple, more in orange, no change in light grey.
+    mirrored: fewer reports in purple, more in orange, no change in light grey. A null
+    change is hidden (secret statistique): no class, ``hidden_label`` in the legend.
     """
-    delta = change.astype(int)
+    shown = change.notna().to_numpy()
+    delta = change.fillna(0).astype(int)
     bounds = [int(b) for b in count_classes(delta.abs(), n_classes=3).bounds]
     while len(bounds) < 3:
         bounds.append(bounds[-1] + 1)
@@ -370,6 +378,7 @@ def change_view(change: pd.Series, before: Mapping[str, str], after: Mapping[str
     colours = dict(zip(order, CHANGE_COLOURS, strict=True))
     mag_class = np.searchsorted(np.asarray(bounds), delta.abs().to_numpy(), side="right")
     codes = pd.Series(np.where(delta.to_numpy() == 0, 0, np.sign(delta) * mag_class))
+    codes = codes.astype(object).where(shown, None)
     view = _class_view(
         "change",
         "Évolution avant / après",
@@ -382,7 +391,8 @@ def change_view(change: pd.Series, before: Mapping[str, str], after: Mapping[str
             f"Après : {esc(window_text(after))} ; avant : {esc(window_text(before))}. "
             "Orange : plus de signalements qu'avant ; violet : moins."
         ),
-        none_label="",
+        none_label=hidden_label or "",
     )
-    view.none = None
+    if shown.all():
+        view.none = None
     return view

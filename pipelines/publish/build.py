@@ -322,21 +322,30 @@ TEST_COLUMNS = ["sens_slope_per_period", "trend", "trend_fr", "mk_p"]
 
 def category_series_table(series: pd.DataFrame | None) -> pd.DataFrame:
     """The trends stage's category series (``trends.parquet``, ``level`` "category"):
-    ``period_start``, ``category``, ``n_reports``, sorted by period then category."""
+    ``period_start``, ``category``, ``n_reports`` and ``n_period_reports`` (the site's
+    series, ``level`` "site": the period's total, the same on each of its rows), sorted
+    by period then category."""
     if series is None or series.empty:
         return pd.DataFrame(
             {
                 "period_start": pd.Series(dtype="datetime64[ns]"),
                 "category": pd.Series(dtype=object),
                 "n_reports": pd.Series(dtype="int64"),
+                "n_period_reports": pd.Series(dtype="int64"),
             }
         )
     cats = series[series["level"] == "category"]
+    site = series[series["level"] == "site"]
+    total = pd.Series(
+        site["n_reports"].to_numpy(), index=pd.to_datetime(site["period_start"]).to_numpy()
+    )
+    starts = pd.to_datetime(cats["period_start"])
     out = pd.DataFrame(
         {
-            "period_start": pd.to_datetime(cats["period_start"]).to_numpy(),
+            "period_start": starts.to_numpy(),
             "category": cats["key"].astype(str).to_numpy(),
             "n_reports": cats["n_reports"].astype("int64").to_numpy(),
+            "n_period_reports": total.reindex(starts.to_numpy()).fillna(0).to_numpy("int64"),
         }
     )
     return out.sort_values(["period_start", "category"], kind="stable").reset_index(drop=True)

@@ -28,12 +28,18 @@ function plural(n, w) { return fr(n) + " " + w + (Math.abs(n) >= 2 ? "s" : ""); 
 var MONTHLY = {};
 D.monthly.i.forEach(function (i, k) { MONTHLY[i] = D.monthly.c[k]; });
 function fullPeriod() { return state.m0 === 0 && state.m1 === M - 1; }
+// A null count is hidden (secret statistique): never a zero, never summed.
 function countOf(i) {
   if (fullPeriod()) return B.n[i];
   var row = MONTHLY[i]; if (!row) return 0;
-  var s = 0; for (var k = state.m0; k <= state.m1; k++) s += row[k];
+  var s = 0;
+  for (var k = state.m0; k <= state.m1; k++) {
+    if (row[k] === null) return null;
+    s += row[k];
+  }
   return s;
 }
+function hiddenText() { return D.hidden.marker + " signalements (" + D.hidden.reason + ")"; }
 
 // ------------------------------------------------------------------ classes
 function nice(x) {
@@ -89,7 +95,9 @@ var CLS = {};
 function recompute() {
   state.counts = B.n.map(function (_, i) { return countOf(i); });
   CLS.count = countClasses(state.counts);
-  state.rates = state.counts.map(function (c, i) { return B.dw[i] > 0 ? 100 * c / B.dw[i] : null; });
+  state.rates = state.counts.map(function (c, i) {
+    return c !== null && B.dw[i] > 0 ? 100 * c / B.dw[i] : null;
+  });
   CLS.rate = rateClasses(state.rates);
 }
 
@@ -98,6 +106,7 @@ function fillOf(i) {
   var v = VIEWS[state.view];
   if (v.dynamic === "count") {
     var c = state.counts[i];
+    if (c === null) return "url(#vigie-hatch)";
     return c > 0 ? CLS.count.colours[classOf(CLS.count, c)] : D.zero;
   }
   if (v.dynamic === "rate") {
@@ -114,10 +123,12 @@ function buildingStyle(f) {
 }
 function tooltipOf(i) {
   var v = VIEWS[state.view], what;
-  if (v.dynamic === "count") what = plural(state.counts[i], "signalement");
+  var shown = function (n) { return n === null ? D.hidden.marker : n; };
+  if (v.dynamic && state.counts[i] === null) what = hiddenText();
+  else if (v.dynamic === "count") what = plural(state.counts[i], "signalement");
   else if (v.dynamic === "rate") what = state.rates[i] === null ? "taux inconnu (logements non connus)"
       : fr(state.rates[i], 1) + " signalements pour 100 logements";
-  else if (v.id === "change") what = "avant " + D.change.nb[i] + " → après " + D.change.na[i];
+  else if (v.id === "change") what = "avant " + shown(D.change.nb[i]) + " → après " + shown(D.change.na[i]);
   else what = v.k[i] === null ? v.none.l : v.classes[v.k[i]].l;
   return "<b>" + B.title[i] + "</b><br>" + what;
 }
@@ -355,6 +366,7 @@ function viewLegend() {
     cls.labels.forEach(function (l, k) { h += row("background:" + cls.colours[k], l); });
     h += row("background:" + D.zero, "aucun signalement");
     if (v.dynamic === "rate") h += row("", "taux inconnu (logements non connus)", "hatch");
+    if (D.hidden) h += row("", D.hidden.marker + " : " + D.hidden.reason, "hatch");
   } else {
     h += "<p>Nombre de bâtiments à droite.</p>";
     v.classes.forEach(function (c) { if (c.n > 0 || v.all) h += row("background:" + c.c, c.l, "", c.n); });
