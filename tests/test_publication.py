@@ -68,7 +68,8 @@ def test_defaults_are_the_issue_s() -> None:
             3, 0.85, "person_related",
         )  # fmt: skip
         assert (public.min_households, public.round_base, public.points) == (11, 5, "none")
-        assert public.coarsen and not comite.coarsen
+        assert public.coarsen
+        assert not comite.coarsen
         assert p.rule("interne").is_exact
         assert {"occupation", "nuisibles"} <= p.person_related
 
@@ -86,26 +87,29 @@ def test_a_site_overrides_the_project_block(tmp_path: Path) -> None:
     bondy, paris = config.site("bondy").publication, config.site("paris10").publication
     assert bondy.rule("comite").min_households == 4
     assert paris.rule("comite").min_households == 5
-    assert "degradation" in bondy.person_related and "degradation" in paris.person_related
-    assert "autre" in bondy.person_related and "autre" not in paris.person_related
+    assert "degradation" in bondy.person_related
+    assert "degradation" in paris.person_related
+    assert "autre" in bondy.person_related
+    assert "autre" not in paris.person_related
     with pytest.raises(AttributeError):
         bondy.rule("comite").min_households = 1  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(
-    ("block", "key"),
-    [
-        ('[publication.outputs]\nmap = "presse"\n', "publication.outputs.map"),
-        ('[publication.outputs]\ncarte = "comite"\n', "publication.outputs.carte"),
-        ("[publication.profiles.presse]\nmin_households = 3\n", "publication.profiles.presse"),
-        ("[publication.profiles.comite]\nmin_menages = 3\n", "publication.profiles.comite.min_menages"),
-        ("[publication.profiles.comite]\nmin_households = 0\n", "publication.profiles.comite.min_households"),
-        ("[publication.profiles.public]\ndominance_share = 2\n", "publication.profiles.public.dominance_share"),
-        ('[publication.categories]\noccupation = "sensible"\n', "publication.categories.occupation"),
-        ('[publication.categories]\nsquat = "person_related"\n', "publication.categories.squat"),
-        ('[sites.publication.outputs]\nexports = "interne"\n', "sites[1].publication.outputs.exports"),
-    ],
-)  # fmt: skip
+P = "publication"
+BAD_BLOCKS = [
+    (f'[{P}.outputs]\nmap = "presse"\n', f"{P}.outputs.map"),
+    (f'[{P}.outputs]\ncarte = "comite"\n', f"{P}.outputs.carte"),
+    (f"[{P}.profiles.presse]\nmin_households = 3\n", f"{P}.profiles.presse"),
+    (f"[{P}.profiles.comite]\nmin_menages = 3\n", f"{P}.profiles.comite.min_menages"),
+    (f"[{P}.profiles.comite]\nmin_households = 0\n", f"{P}.profiles.comite.min_households"),
+    (f"[{P}.profiles.public]\ndominance_share = 2\n", f"{P}.profiles.public.dominance_share"),
+    (f'[{P}.categories]\noccupation = "sensible"\n', f"{P}.categories.occupation"),
+    (f'[{P}.categories]\nsquat = "person_related"\n', f"{P}.categories.squat"),
+    (f'[sites.{P}.outputs]\nexports = "interne"\n', f"sites[1].{P}.outputs.exports"),
+]
+
+
+@pytest.mark.parametrize(("block", "key"), BAD_BLOCKS)
 def test_an_unknown_profile_threshold_or_class_is_one_french_error(
     tmp_path: Path, block: str, key: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -116,7 +120,8 @@ def test_an_unknown_profile_threshold_or_class_is_one_french_error(
     code = main(["-q", "deps", "--config", str(cfg), "--out", str(tmp_path / "deps.mk")])
     assert code == 2
     message = capsys.readouterr().err
-    assert key in message and "Traceback" not in message
+    assert key in message
+    assert "Traceback" not in message
 
 
 # ----------------------------------------------------------------------------- hand-made
@@ -124,7 +129,7 @@ def _site(rows: list[tuple[str, str, str, str]]) -> tuple[gpd.GeoDataFrame, gpd.
     """Three buildings and reports given as (building, category, date, household)."""
     buildings = gpd.GeoDataFrame(
         {"building_id": ["way/1", "way/2", "way/3"]},
-        geometry=[shapely.box(2.48 + i * 0.001, 48.91, 2.4805 + i * 0.001, 48.9105) for i in range(3)],
+        geometry=[shapely.box(2.48 + i / 1e3, 48.91, 2.4805 + i / 1e3, 48.9105) for i in range(3)],
         crs="EPSG:4326",
     )  # fmt: skip
     reports = gpd.GeoDataFrame(
@@ -166,15 +171,18 @@ def test_comite_hides_few_households_and_serial_reporters_and_shows_technical_ex
     )
     p = protection.published.profile.set_index("building_id")
     # primary: one household's squat report is hidden, never shown as 0 or blank
-    assert pd.isna(p.at["way/1", "n_occupation"]) and p.at["way/1", "n_occupation_flag"] == FLAG
+    assert pd.isna(p.at["way/1", "n_occupation"])
+    assert p.at["way/1", "n_occupation_flag"] == FLAG
     # dominance: 5 of 7 pests reports come from one household (71 %): shown; the cell
     # is protected only from 85 % up, so add one more and it is hidden
-    assert p.at["way/2", "n_nuisibles"] == 7 and p.at["way/2", "n_nuisibles_flag"] == ""
+    assert p.at["way/2", "n_nuisibles"] == 7
+    assert p.at["way/2", "n_nuisibles_flag"] == ""
     serial = ROWS + [("way/2", "nuisibles", "2025-01-06", "h20")] * 10
     b2, r2 = _site(serial)
     q, _ = apply_profile(publish_site(b2, r2), r2, rule=COMITE, person_related=PERSON)
     q2 = q.published.profile.set_index("building_id")
-    assert q2.at["way/2", "n_nuisibles_flag"] == FLAG and pd.isna(q2.at["way/2", "n_nuisibles"])
+    assert q2.at["way/2", "n_nuisibles_flag"] == FLAG
+    assert pd.isna(q2.at["way/2", "n_nuisibles"])
     # enough households: shown; technical categories exact unless hidden to protect
     # another cell (secondary), never for themselves
     assert p.at["way/3", "n_occupation"] == 4
@@ -187,7 +195,8 @@ def test_comite_hides_few_households_and_serial_reporters_and_shows_technical_ex
     assert protection.audit["passed"]
     # the monthly table obeys the same rule, cell by cell
     squat = m[(m["building_id"] == "way/1") & (m["category"] == "occupation")]
-    assert squat["n_reports"].isna().all() and (squat["n_reports_flag"] == FLAG).all()
+    assert squat["n_reports"].isna().all()
+    assert (squat["n_reports_flag"] == FLAG).all()
     assert (squat["reason"] == "primary").all()
 
 
@@ -227,7 +236,8 @@ def test_public_rounds_to_five_and_draws_no_point() -> None:
     assert p.at["way/1", "n_reports"] == 25  # 23 from 23 households, rounded to base 5
     assert protection.published.points.empty
     m = protection.published.monthly
-    assert set(m["level"]) and all(" × " in level for level in m["level"])
+    assert set(m["level"])
+    assert all(" × " in level for level in m["level"])
     shown = m["n_reports"].dropna()
     assert (shown % 5 == 0).all()
 
@@ -239,11 +249,13 @@ def test_comite_points_leave_out_hidden_person_related_cells_only() -> None:
     kept = protection.published.points
     pairs = set(zip(kept["building_id"], kept["category"], strict=True))
     assert ("way/1", "occupation") not in pairs  # hidden cell: its point is not drawn
-    assert ("way/3", "occupation") in pairs and ("way/1", "ascenseur") in pairs
+    assert ("way/3", "occupation") in pairs
+    assert ("way/1", "ascenseur") in pairs
     everything, n = protect_points(
         published.points, protection.published.profile, ProfileRule("interne"), PERSON
     )
-    assert n == 0 and len(everything) == len(published.points)
+    assert n == 0
+    assert len(everything) == len(published.points)
 
 
 def test_households_fall_back_to_the_report_itself() -> None:
@@ -276,7 +288,8 @@ def test_past_periods_stay_frozen_between_two_refreshes(demo_run: Any, rule: Pro
     pack1, ledger = apply_profile(
         publish_site(buildings, first), first, rule=rule, person_related=PERSON
     )
-    assert ledger is not None and pack1.audit["passed"]
+    assert ledger is not None
+    assert pack1.audit["passed"]
     pack2, ledger2 = apply_profile(
         publish_site(buildings, second), second, rule=rule, person_related=PERSON, ledger=ledger
     )
@@ -284,7 +297,8 @@ def test_past_periods_stay_frozen_between_two_refreshes(demo_run: Any, rule: Pro
         publish_site(buildings, second), second, rule=rule, person_related=PERSON
     )
     closed = set(ledger["month"])
-    assert closed and "2025-06" not in closed
+    assert closed
+    assert "2025-06" not in closed
     cols = ["building_id", "zone_id", "month", "category", "n_reports", "n_reports_flag"]
 
     def rows(p: Any) -> pd.DataFrame:
@@ -306,9 +320,10 @@ def test_freeze_takes_the_ledger_s_rows_for_closed_periods() -> None:
          "n_reports_flag": ["", "", ""], "level": "bâtiment × mois"}
     )  # fmt: skip
     out, ledger, frozen = freeze(monthly, None)
-    assert frozen == set() and set(ledger["month"]) == {"2025-01", "2025-02"}
+    assert frozen == set()
+    assert set(ledger["month"]) == {"2025-01", "2025-02"}
     changed = monthly.assign(n_reports=pd.array([6, 1, 2], dtype="Int64"))
-    out, ledger2, frozen = freeze(changed, ledger)
+    out, _ledger2, frozen = freeze(changed, ledger)
     assert frozen == {"2025-01", "2025-02"}
     assert out.set_index("month").at["2025-01", "n_reports"] == 5
 
@@ -424,7 +439,8 @@ def test_no_published_file_shows_a_cell_from_too_few_households(
             value = record.get(f"n_{code}")
             if applies(code) and isinstance(value, int | float) and value > 0:
                 assert hh.get((b, code), 0) >= minimum, (b, code, value)
-    assert "household_key" not in html and "r:" not in html.split("<script")[0]
+    assert "household_key" not in html
+    assert "r:" not in html.split("<script")[0]
 
 
 def test_the_share_of_hidden_cells_is_said_in_site_json_and_the_method_note(
@@ -433,12 +449,15 @@ def test_the_share_of_hidden_cells_is_said_in_site_json_and_the_method_note(
     for (_site_id, profile), directory in packs.items():
         facts = json.loads((directory / "site.json").read_text(encoding="utf-8"))
         block = facts["publication"]
-        assert block["profile"] == profile and block["audit_passed"]
+        assert block["profile"] == profile
+        assert block["audit_passed"]
         tables = block["tables"]
         assert {"building_profile", "monthly", "site"} <= set(tables)
         for t in tables.values():
             assert 0 <= t["hidden"] <= t["cells"]
-            assert t["hidden_share"] == pytest.approx(t["hidden"] / t["cells"] if t["cells"] else 0, abs=1e-4)
+            assert t["hidden_share"] == pytest.approx(
+                t["hidden"] / t["cells"] if t["cells"] else 0, abs=1e-4
+            )
         note = (directory / "method_note.md").read_text(encoding="utf-8")
         assert "Publication et secret statistique" in note
         assert "Audit (publication_audit.json) : réussi" in note
