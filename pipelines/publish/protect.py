@@ -285,28 +285,30 @@ def joint_tables(
     """The published tables, in two groups the engine protects one after the other.
 
     The building group: buildings (within their zone), building × category (the
-    building profile), the monthly table at ``level``, building × period (the charts'
-    top buildings) and the before/after windows (``window`` × building: ``before``,
-    ``after``, ``outside``); every cell there belongs to one building, so the engine's
-    linear programs split building by building. The site group: the site total, the
-    zones, period and period × category (the charts' series). What links the two
-    groups (a zone's total and its buildings, a period × category and its buildings'
-    cells) is secured afterwards (:func:`secure_links`). One joint call would tie every
-    building into one program: over ten minutes on Bondy, against about one.
+    building profile) and the monthly table at ``level``; every cell there belongs to
+    one building, so the engine's linear programs split building by building. The
+    building × period series (the charts' top buildings) and the before/after counts are
+    sums of monthly cells: they are published only where every cell they add up is
+    shown (:func:`derived_sums`), which tells a reader nothing the monthly table does
+    not, and costs the engine nothing (with them, its programs on Bondy did not end in
+    five minutes). The site group: the site total, the
+    zones (and the monthly table when ``public`` coarsens it above the building). What
+    links the two groups (a zone's total and its buildings) is secured afterwards
+    (:func:`secure_links`), and the whole is audited at once (:func:`final_audit`). One
+    joint call would tie every building into one program: over ten minutes on Bondy.
+    The charts' series (period × category, period) are sums of monthly cells, like the
+    before/after (:func:`derived_sums`): with them as tables of their own, the joint
+    audit found cells a reader could narrow down.
 
-    Tables a reader does not see whole (building × period beyond the top buildings,
-    the windows' ``outside``) only add protection: a cell hidden there is not
-    published anyway.
     """
     space, time = level
     local: list[tuple[str, ...]] = [("zone", "building_id"), ("zone", "building_id", "category")]
-    site: list[tuple[str, ...]] = [(), ("zone",), (time,), (time, "category")]
+    site: list[tuple[str, ...]] = [(), ("zone",)]
     if space == "building":
-        local += [("zone", "building_id", time, "category"), ("zone", "building_id", time)]
+        local.append(("zone", "building_id", time, "category"))
     else:
         site.append((*SPACE_DIMS[space], time, "category"))
-    if windows:
-        local.append(("window", "zone", "building_id"))
+    del windows  # the before/after is derived from the monthly table (derived_sums)
     return list(dict.fromkeys(local)), list(dict.fromkeys(site))
 
 
@@ -318,14 +320,10 @@ def secure_links(
     a period × category minus its shown building cells (:func:`secure_margin`)."""
     out = dict(cells)
     problems: list[dict[str, Any]] = []
-    space, time = level
+    del level  # one link for now: a zone's total and its buildings
     links: list[tuple[tuple[str, ...], tuple[str, ...], list[str]]] = [
         (("zone", "building_id"), ("zone",), ["zone"])
     ]
-    if space == "building":
-        links.append(
-            (("zone", "building_id", time, "category"), (time, "category"), [time, "category"])
-        )
     for child_dims, parent_dims, keys in links:
         child = out[child_dims].rename(columns={"flag": "n_reports_flag"}).assign(frozen=False)
         parent = out[parent_dims].rename(columns={"flag": "n_reports_flag"})
@@ -379,18 +377,61 @@ def window_labels(when: pd.Series, windows: tuple[Window, Window] | None) -> pd.
     return label
 
 
-def before_after_of_cells(
-    profile: pd.DataFrame, cells: Mapping[tuple[str, ...], pd.DataFrame]
+def derived_sums(
+    monthly: pd.DataFrame, keys: Sequence[str], *, month_of: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Sums of published monthly cells by ``keys``: ``n_reports`` where every cell of the
+    group is shown, null with ``n_reports_flag`` « s » where one is hidden (a sum of
+    shown cells tells nothing new; a sum over a hidden one would give it back).
+    ``month_of`` maps ``month`` to another key column (``window``) first; months it
+    does not map are left out."""
+    m = monthly
+    if month_of is not None:
+        m = m.assign(window=m["month"].astype(str).map(month_of)).dropna(subset=["window"])
+    hidden = (m["n_reports_flag"] == FLAG).groupby([m[k] for k in keys]).any()
+    total = m["n_reports"].astype("Float64").fillna(0).groupby([m[k] for k in keys]).sum()
+    out = total.rename("n_reports").to_frame()
+    out["n_reports"] = out["n_reports"].where(~hidden).round().astype("Int64")
+    out["n_reports_flag"] = np.where(hidden, FLAG, "")
+    return out.reset_index()
+
+
+def window_months(windows: tuple[Window, Window] | None) -> dict[str, str] | None:
+    """``YYYY-MM`` to ``before``/``after`` when both windows are whole months (their
+    counts are then sums of monthly cells); ``None`` otherwise."""
+    if windows is None:
+        return None
+    out: dict[str, str] = {}
+    for name, w in zip(("before", "after"), windows, strict=True):
+        if w.start.day != 1 or w.end.day != 1:
+            return None
+        for p in pd.period_range(w.start, w.end - pd.Timedelta(days=1), freq="M"):
+            out[str(p)] = name
+    return out
+
+
+def before_after_of_monthly(
+    profile: pd.DataFrame, monthly: pd.DataFrame, windows: tuple[Window, Window]
 ) -> pd.DataFrame:
     """``n_reports_before``, ``n_reports_after`` (with ``_flag``) and
-    ``n_reports_change`` (null, flagged, when either is hidden), aligned on ``profile``."""
-    t = cells[("window", "zone", "building_id")]
-    t = t.assign(building_id=t["building_id"].astype(str)).set_index(["window", "building_id"])
+    ``n_reports_change`` (null, flagged, when either is hidden), aligned on ``profile``:
+    sums of the building's monthly cells in each window (:func:`derived_sums`); all
+    hidden when the monthly table is not by building and month or the windows are not
+    whole months."""
     ids = profile["building_id"].astype(str)
     out = pd.DataFrame(index=profile.index)
+    months = window_months(windows)
+    by_building = not monthly.empty and monthly["level"].iloc[0] == "bâtiment × mois"
+    if months is None or not by_building:
+        for name in ("before", "after", "change"):
+            out[f"n_reports_{name}"] = pd.array([pd.NA] * len(ids), dtype="Int64")
+            out[f"n_reports_{name}_flag"] = FLAG
+        return out
+    t = derived_sums(monthly, ["window", "building_id"], month_of=months)
+    t = t.assign(building_id=t["building_id"].astype(str)).set_index(["window", "building_id"])
     for name in ("before", "after"):
         key = pd.MultiIndex.from_arrays([pd.Series(name, index=ids.index), ids])
-        flag = pd.Series(t["flag"].reindex(key).to_numpy(), index=profile.index)
+        flag = pd.Series(t["n_reports_flag"].reindex(key).to_numpy(), index=profile.index)
         value = pd.Series(t["n_reports"].reindex(key).to_numpy(), index=profile.index)
         value = value.astype("Float64").where(flag.notna(), 0.0)
         out[f"n_reports_{name}"], out[f"n_reports_{name}_flag"] = _flagged(value, flag == FLAG)
@@ -735,7 +776,6 @@ def apply_profile(
         if pd.notna(z)
     }
     micro = microdata(reports, zone_of=zone_of, person_related=person_related)
-    micro["window"] = window_labels(pd.to_datetime(micro["reported_at"]), windows)
     level = _level_of(ledger_level(ledger)) or monthly_level(micro, rule)
     local, site_tables = joint_tables(level, windows=windows is not None)
     cells_b, audit_b = protect_tables(micro, local, rule)
@@ -749,16 +789,17 @@ def apply_profile(
     }
     new = protect_profile(profile, cells, rule=rule, micro=micro)
     new = new.drop(columns=[c for c in new.columns if c.startswith(("gi_z", "gi_p"))])
-    if windows is not None:
-        ba = before_after_of_cells(new, cells)
-        for col in ba.columns:
-            new[col] = ba[col].to_numpy()
     monthly = monthly_of(cells, level)
     monthly, new_ledger, frozen = freeze(monthly, ledger)
     frozen_problems: list[dict[str, Any]] = []
     if frozen and level[0] == "building":
         monthly, new, frozen_problems = _secure_frozen(monthly, new, micro)
     monthly = monthly.drop(columns="frozen")
+    if windows is not None:
+        ba = before_after_of_monthly(new, monthly, windows)
+        for col in ba.columns:
+            new[col] = ba[col].to_numpy()
+    cells, joint = audited(micro, cells, new, monthly, level, rule)
     zones = protect_zones(published.zones, cells) if published.zones is not None else None
     chronic, n_chronic_out = (
         protect_chronic(published.chronic, micro, rule)
@@ -772,7 +813,7 @@ def apply_profile(
         new["is_chronic"] = new["building_id"].astype(str).isin(kept)
     points, n_points_out = protect_points(published.points, new, rule, person_related)
     public = rule.points == "none"
-    charts = chart_tables(published, cells, level, micro, reports, rule, person_related)
+    charts = chart_tables(published, cells, monthly, level, micro, reports, rule, person_related)
     problems = published_problems(monthly, new, zones, level)
     fine = micro.groupby(["building_id", "month", "category"]).ngroups
     coarse = level != LEVELS[0]
@@ -794,10 +835,14 @@ def apply_profile(
             "zones", zones.rename(columns={"n_reports_flag": "flag"}), level="zone"
         )
     if windows is not None:
-        counts["before_after"] = _count_cells(
-            "before_after", cells[("window", "zone", "building_id")].query("window != 'outside'"),
-            level="bâtiment",
-        )  # fmt: skip
+        ba_cells = pd.DataFrame(
+            {
+                "n_reports": pd.concat([new["n_reports_before"], new["n_reports_after"]]),
+                "flag": pd.concat([new["n_reports_before_flag"], new["n_reports_after_flag"]]),
+            }
+        )
+        ba_cells = ba_cells[(ba_cells["flag"] == FLAG) | (ba_cells["n_reports"].fillna(0) > 0)]
+        counts["before_after"] = _count_cells("before_after", ba_cells, level="bâtiment")
     for c in counts.values():
         c["coarsened_share"] = round(c["coarsened"] / c["cells"], 4) if c["cells"] else 0.0
     audit = {
@@ -806,14 +851,13 @@ def apply_profile(
         "person_related": sorted(person_related),
         "level_monthly": f"{LEVEL_FR[level[0]]} × {LEVEL_FR[level[1]]}",
         "engine": engine_audit,
+        "joint": joint,
         "published_checks": problems,
         "frozen_periods": sorted(frozen),
         "frozen_problems": frozen_problems,
         "chronic_left_out": n_chronic_out,
         "points_left_out": n_points_out,
-        "passed": bool(engine_audit.get("passed"))
-        and not any(problems.values())
-        and not frozen_problems,
+        "passed": bool(joint.get("passed")) and not frozen_problems,
     }
     site_total = cells[()]
     total = site_total["n_reports"].iloc[0] if len(site_total) else 0
@@ -892,9 +936,91 @@ def _period_start(period: pd.Series) -> pd.Series:
     return pd.to_datetime(period.astype(str).map(first_day))
 
 
+def final_audit(
+    micro: pd.DataFrame,
+    cells: Mapping[tuple[str, ...], pd.DataFrame],
+    profile: pd.DataFrame,
+    monthly: pd.DataFrame,
+    level: tuple[str, str],
+    rule: ProfileRule,
+) -> dict[str, Any]:
+    """The engine's audit (:func:`pipelines.stats.disclosure.audit`, linear programming
+    over every table at once) of the tables as published: the flags of the building
+    profile, of the monthly table (frozen periods included), of the zones and of the site
+    total; a cell no table publishes counts as hidden. The sums derived from the monthly
+    table (charts' series, before/after) tell nothing more and are left out."""
+    space, time = level
+    ids = profile["building_id"].astype(str)
+    flags: dict[tuple[str, ...], dict[str, str]] = {
+        ("zone", "building_id"): dict(zip(ids, profile["n_reports_flag"], strict=True)),
+        ("zone", "building_id", "category"): {
+            f"{b}\x1f{code}": f
+            for code in CODES
+            if f"n_{code}_flag" in profile
+            for b, f in zip(ids, profile[f"n_{code}_flag"], strict=True)
+        },
+    }
+    m = monthly.assign(zone=monthly["zone_id"].fillna(NO_ZONE), **{time: monthly["month"]})
+    mdims = (*SPACE_DIMS[space], time, "category")
+    keys = [d for d in mdims if d != "zone"] if space == "building" else list(mdims)
+    flags[mdims] = dict(zip(_tuples(m, keys), m["n_reports_flag"], strict=True))
+    frames: dict[tuple[str, ...], pd.DataFrame] = {}
+    for dims, t in cells.items():
+        if dims in flags:
+            k = [d for d in dims if d != "zone"] if "building_id" in dims else list(dims)
+            t = t.assign(flag=[flags[dims].get(key, FLAG) for key in _tuples(t, k)])
+        frames[dims] = t
+    return disclosure.audit(micro, frames, rule=engine_rule(rule))
+
+
+def audited(
+    micro: pd.DataFrame,
+    cells: dict[tuple[str, ...], pd.DataFrame],
+    profile: pd.DataFrame,
+    monthly: pd.DataFrame,
+    level: tuple[str, str],
+    rule: ProfileRule,
+    *,
+    rounds: int = 6,
+) -> tuple[dict[tuple[str, ...], pd.DataFrame], dict[str, Any]]:
+    """:func:`final_audit`, and while it fails, the margins that tie the buildings
+    together hidden where the narrowest unprotected cell lies: its zone's total (or the
+    site's, outside every zone), then, at the last resort, every zone's and the site's.
+    Hiding a margin never makes another cell recomputable."""
+    out = dict(cells)
+    result = final_audit(micro, out, profile, monthly, level, rule)
+    for n in range(rounds):
+        if result.get("passed"):
+            break
+        zones = out[("zone",)].copy()
+        site = out[()].copy()
+        for table in result.get("tables", []):
+            worst = table.get("worst") or {}
+            if not table.get("n_unprotected") or not worst:
+                continue
+            zone = (worst.get("cell") or {}).get("zone")
+            if zone is not None and zone != NO_ZONE and n < rounds - 1:
+                hit = zones["zone"].astype(str) == str(zone)
+                zones.loc[hit, ["flag", "reason"]] = [FLAG, "secondary"]
+                if not hit.any() or (zones.loc[hit, "flag"] == FLAG).all():
+                    site[["flag", "reason"]] = [FLAG, "secondary"]
+            else:
+                zones[["flag", "reason"]] = [FLAG, "secondary"]
+                site[["flag", "reason"]] = [FLAG, "secondary"]
+        for frame in (zones, site):
+            frame["n_reports"] = frame["n_reports"].astype("Int64").where(frame["flag"] != FLAG)
+            frame["n_households"] = (
+                frame["n_households"].astype("Int64").where(frame["flag"] != FLAG)
+            )
+        out[("zone",)], out[()] = zones, site
+        result = final_audit(micro, out, profile, monthly, level, rule)
+    return out, result
+
+
 def chart_tables(
     published: Published,
     cells: Mapping[tuple[str, ...], pd.DataFrame],
+    monthly: pd.DataFrame,
     level: tuple[str, str],
     micro: pd.DataFrame,
     reports: pd.DataFrame,
@@ -909,36 +1035,31 @@ def chart_tables(
     out: dict[str, pd.DataFrame] = {}
     space, time = level
     freq = str((published.site.get("series") or {}).get("freq", "M"))
-    s = cells[(time, "category")]
-    periods = sorted(set(micro[time].astype(str)))
-    grid = pd.MultiIndex.from_product([periods, list(CODES)], names=[time, "category"])
-    t = s.assign(**{time: s[time].astype(str)}).set_index([time, "category"]).reindex(grid)
-    flag = t["flag"].fillna("")
-    value = t["n_reports"].astype("Float64").where(t["flag"].notna(), 0.0)
+    series = derived_sums(monthly, ["month", "category"])
+    totals = derived_sums(monthly, ["month"]).set_index("month")
+    periods = sorted(set(monthly["month"].astype(str)))
+    grid = pd.MultiIndex.from_product([periods, list(CODES)], names=["month", "category"])
+    t = series.assign(month=series["month"].astype(str)).set_index(["month", "category"])
+    t = t.reindex(grid)
     frame = grid.to_frame(index=False)
-    n, f = _flagged(pd.Series(value.to_numpy()), pd.Series((flag == FLAG).to_numpy()))
-    tot = cells[(time,)]
-    tot = tot.assign(**{time: tot[time].astype(str)}).set_index(time).reindex(frame[time])
-    tot_flag = pd.Series(tot["flag"].fillna("").to_numpy())
-    tot_value = pd.Series(
-        tot["n_reports"].astype("Float64").where(tot["flag"].notna(), 0.0).to_numpy()
-    )
-    tn, tf = _flagged(tot_value, tot_flag == FLAG)
+    tot = totals.reindex(frame["month"])
     out["category_series"] = pd.DataFrame(
         {
-            "period_start": _period_start(frame[time]).to_numpy(),
+            "period_start": _period_start(frame["month"]).to_numpy(),
             "category": frame["category"].to_numpy(),
-            "n_reports": n.to_numpy(),
-            "n_reports_flag": f.to_numpy(),
-            "n_period_reports": tn.to_numpy(),
-            "n_period_reports_flag": tf.to_numpy(),
+            "n_reports": t["n_reports"].fillna(0).astype("Int64").where(
+                t["n_reports_flag"].fillna("") != FLAG).to_numpy(),
+            "n_reports_flag": t["n_reports_flag"].fillna("").to_numpy(),
+            "n_period_reports": tot["n_reports"].fillna(0).astype("Int64").where(
+                tot["n_reports_flag"].fillna("") != FLAG).to_numpy(),
+            "n_period_reports_flag": tot["n_reports_flag"].fillna("").to_numpy(),
         }
-    )
+    )  # fmt: skip
     top = published.top_buildings
     if top is not None and len(top) and space == "building" and freq == "M" and time == "month":
-        bt = cells[("zone", "building_id", time)]
-        bt = bt.assign(building_id=bt["building_id"].astype(str), m=bt[time].astype(str))
-        bt = bt.set_index(["building_id", "m"])
+        bt = derived_sums(monthly, ["building_id", "month"])
+        bt = bt.assign(building_id=bt["building_id"].astype(str), m=bt["month"].astype(str))
+        bt = bt.rename(columns={"n_reports_flag": "flag"}).set_index(["building_id", "m"])
         key = pd.MultiIndex.from_arrays(
             [
                 top["building_id"].astype(str),
