@@ -799,7 +799,9 @@ def apply_profile(
         ba = before_after_of_monthly(new, monthly, windows)
         for col in ba.columns:
             new[col] = ba[col].to_numpy()
-    cells, joint = audited(micro, cells, new, monthly, level, rule)
+    cells, monthly, joint = audited(micro, cells, new, monthly, level, rule)
+    if joint.get("hid_monthly"):  # the ledger keeps the rows as finally published
+        _, new_ledger, _ = freeze(monthly, ledger)
     zones = protect_zones(published.zones, cells) if published.zones is not None else None
     chronic, n_chronic_out = (
         protect_chronic(published.chronic, micro, rule)
@@ -982,12 +984,15 @@ def audited(
     rule: ProfileRule,
     *,
     rounds: int = 6,
-) -> tuple[dict[tuple[str, ...], pd.DataFrame], dict[str, Any]]:
+) -> tuple[dict[tuple[str, ...], pd.DataFrame], pd.DataFrame, dict[str, Any]]:
     """:func:`final_audit`, and while it fails, the margins that tie the buildings
     together hidden where the narrowest unprotected cell lies: its zone's total (or the
-    site's, outside every zone), then, at the last resort, every zone's and the site's.
-    Hiding a margin never makes another cell recomputable."""
+    site's, outside every zone) and, when the monthly table is by zone (``public``), that
+    zone's monthly cells of its category; at the last resort every zone's and the site's.
+    Hiding more never makes another cell recomputable."""
     out = dict(cells)
+    monthly = monthly.copy()
+    hid_monthly = False
     result = final_audit(micro, out, profile, monthly, level, rule)
     for n in range(rounds):
         if result.get("passed"):
@@ -998,7 +1003,19 @@ def audited(
             worst = table.get("worst") or {}
             if not table.get("n_unprotected") or not worst:
                 continue
-            zone = (worst.get("cell") or {}).get("zone")
+            cell = worst.get("cell") or {}
+            zone = cell.get("zone")
+            if zone is not None and level[0] != "building":
+                hit = monthly["zone_id"].fillna(NO_ZONE).astype(str) == str(zone)
+                if "category" in cell:
+                    hit &= monthly["category"] == cell["category"]
+                hit &= monthly["n_reports_flag"] != FLAG
+                monthly.loc[hit, "n_reports"] = pd.NA
+                monthly.loc[hit, "n_households"] = pd.NA
+                monthly.loc[hit, ["n_reports_flag", "n_households_flag", "reason"]] = [
+                    FLAG, FLAG, "secondary",
+                ]  # fmt: skip
+                hid_monthly = hid_monthly or bool(hit.any())
             if zone is not None and zone != NO_ZONE and n < rounds - 1:
                 hit = zones["zone"].astype(str) == str(zone)
                 zones.loc[hit, ["flag", "reason"]] = [FLAG, "secondary"]
@@ -1014,7 +1031,7 @@ def audited(
             )
         out[("zone",)], out[()] = zones, site
         result = final_audit(micro, out, profile, monthly, level, rule)
-    return out, result
+    return out, monthly, {**result, "hid_monthly": hid_monthly}
 
 
 def chart_tables(
