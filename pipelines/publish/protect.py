@@ -843,7 +843,11 @@ def apply_profile(
                 "flag": pd.concat([new["n_reports_before_flag"], new["n_reports_after_flag"]]),
             }
         )
-        ba_cells = ba_cells[(ba_cells["flag"] == FLAG) | (ba_cells["n_reports"].fillna(0) > 0)]
+        reported = pd.concat([new["building_id"].astype(str)] * 2).isin(set(micro["building_id"]))
+        ba_cells = ba_cells[
+            reported.to_numpy()
+            & ((ba_cells["flag"] == FLAG) | (ba_cells["n_reports"].fillna(0) > 0))
+        ]
         counts["before_after"] = _count_cells("before_after", ba_cells, level="bâtiment")
     for c in counts.values():
         c["coarsened_share"] = round(c["coarsened"] / c["cells"], 4) if c["cells"] else 0.0
