@@ -8,7 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["scrub", "ingest", "geocode", "hotspots", "trends", "maps", "annotations"]
+BENCHES = [
+    "scrub",
+    "ingest",
+    "geocode",
+    "hotspots",
+    "trends",
+    "maps",
+    "annotations",
+    "disclosure",
+]
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -21,8 +21,20 @@ tables sharing a dimension) are protected and audited **together**.
   protection width, from what is shown. Greedy, documented in :func:`protect`.
 - **Audit** (:func:`audit`): for every hidden sensitive cell, the attacker's feasible
   interval ``[lo, hi]`` is computed by linear programming (``scipy.optimize.linprog``,
-  HiGHS) over the base cells, with every shown cell of every table as an equality. The
-  result is a JSON-able dict meant for ``publication_audit.json``.
+  HiGHS) with every shown cell of every table as an equality over the unknowns (≥ 0),
+  in :mod:`pipelines.stats.attacker`. The result is a JSON-able dict meant for
+  ``publication_audit.json``.
+
+Usage::
+
+    from pipelines.stats import disclosure as sdc
+
+    tables = [("building_id", "category"), ("building_id",), ("category",),
+              ("month", "category"), ("month",), ()]
+    out = sdc.protect(reports, tables, rule=sdc.COMITE)   # or sdc.PUBLIC
+    out.tables[("building_id", "category")]  # dims, n_reports, n_households, flag, reason
+    out.audit                                # -> publication_audit.json
+    sdc.audit(reports, published_tables, rule=sdc.COMITE)  # re-check what is written
 
 Why this module rather than a library (the issue asks to evaluate two)
 ----------------------------------------------------------------------
@@ -33,21 +45,21 @@ Why this module rather than a library (the issue asks to evaluate two)
   the failure the issue names). It also pins ``pandas<=2.3.3`` (Vigie is on pandas 3)
   and pulls statsmodels, matplotlib, rdflib, lxml. Rejected.
 - **pytauargus** (0.6.0): a Python port of τ-Argus with its solvers rebuilt on HiGHS;
-  its Linux wheel runs headless, no licensed solver, and it does real secondary
+  its Linux wheel runs headless, with no licensed solver, and it does real secondary
   suppression (``OPT``/``MOD``) and an interval audit. Tried on 2 Dec 2026 on a
   synthetic 60 buildings × 12 categories × 12 months table of 1,500 reports
-  (``FREQ(3,10)``, ``OPT(1)``): 18–19 s to protect, and its audit had not finished after
-  5 min. Beyond speed: our rule is per *household* (holding files in τ-Argus' batch
-  grammar) and only person-related cells are sensitive (a-priori status files), both
-  reachable only through generated legacy ``.arb``/``.rda``/``.hst`` files; its
-  ``protect()`` does not expose linked tables; it is a 0.x beta by one maintainer whose
-  README warns that reruns may not give identical suppressions; and it adds a 5 MB
-  native binary to a pure-Python lock. Not adopted.
-- So this module is our own, ~500 lines over numpy/pandas/scipy, and deliberately keeps
-  the part that *proves* protection on a well-kept solver (HiGHS through
-  ``scipy.optimize.linprog``), not on home-made code: the greedy suppression may be
-  suboptimal (more hidden cells than τ-Argus' optimum), but it cannot pass a table the
-  audit has not checked.
+  (``FREQ(3,10)``, ``OPT(1)``): 18–19 s to protect, and its audit did not finish within
+  a 5-minute run. Beyond speed: our rule counts *households* (holding files in
+  τ-Argus' batch grammar) and makes only person-related cells sensitive (a-priori status
+  files), both reachable only through generated legacy ``.arb``/``.rda``/``.hst``
+  files; its ``protect()`` does not expose linked tables; it is a 0.x beta
+  (trygu/pytauargus) whose README says replays are not guaranteed identical; and it
+  would add a 5 MB native binary to the lock. Not adopted.
+- So this module and :mod:`~pipelines.stats.attacker` are our own (~1,000 lines over
+  numpy, pandas and scipy), and deliberately keep the part that *proves* protection on a
+  well-kept solver (HiGHS through ``scipy.optimize.linprog``), not on home-made code:
+  the greedy suppression may hide more cells than τ-Argus' optimum, but it cannot pass a
+  table the audit has not checked.
 
 Conventions (read before wiring it in)
 --------------------------------------
@@ -70,6 +82,13 @@ Conventions (read before wiring it in)
   audit, which is run on the exact values: rounding only widens the attacker's
   intervals, so a table that passes exactly passes rounded. Rounded margins need not
   equal the sum of their rounded cells.
+- **Margins are cells too**: a building total or a month total holding a person-related
+  report is sensitive like any cell (counted over all its reports' households).
+- The audit proves ``hi − lo ≥ width`` for every hidden sensitive cell, either by its
+  two LPs or by two feasible tables already met (LP solutions) whose values for the cell
+  are that far apart; it reports the exact interval of the narrowest cell per table.
+- **Coarsening** (month → quarter, building → zone) is the caller's: recode the
+  dimension columns and call again; the tables given are protected as given.
 - Every dimension value must be set (no missing value): a report without a building
   must carry an explicit level (e.g. ``"(sans bâtiment)"``), or the margins would not
   add up.
@@ -85,9 +104,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import sparse
-from scipy.optimize import linprog
-from scipy.sparse.csgraph import connected_components
+
+from pipelines.stats.attacker import (
+    EPS,
+    Intervals,
+    LinearSystem,
+    Table,
+    feasible_intervals,
+    linear_system,
+)
 
 #: Flags and reasons written in the output tables.
 FLAG_SHOWN = ""
@@ -100,10 +125,6 @@ REASONS = (REASON_PRIMARY, REASON_DOMINANCE, REASON_SECONDARY)
 #: Column names the microdata must carry besides the dimensions.
 HOUSEHOLD = "household"
 PERSON_RELATED = "person_related"
-
-Table = tuple[str, ...]
-
-_EPS = 1e-7
 
 
 @dataclass(frozen=True)
@@ -191,6 +212,8 @@ class Protection:
 
 def _check_input(reports: pd.DataFrame, tables: Sequence[Table]) -> list[str]:
     """The dimensions in first-seen order; refuse missing columns or values."""
+    if not tables:
+        raise ValueError("Aucun tableau à protéger : la liste des tableaux est vide.")
     dims: list[str] = []
     for t in tables:
         for d in t:
@@ -209,7 +232,9 @@ def _check_input(reports: pd.DataFrame, tables: Sequence[Table]) -> list[str]:
     return dims
 
 
-def _cells(reports: pd.DataFrame, tables: Sequence[Table], rule: DisclosureRule) -> pd.DataFrame:
+def cell_table(
+    reports: pd.DataFrame, tables: Sequence[Table], rule: DisclosureRule
+) -> pd.DataFrame:
     """Every non-zero cell of every table, with its counts and primary status.
 
     Columns: ``table`` (index in ``tables``), ``cell`` (global id), the table's
@@ -264,296 +289,6 @@ def _cells(reports: pd.DataFrame, tables: Sequence[Table], rule: DisclosureRule)
 
 
 # ---------------------------------------------------------------------------------------
-# The attacker's linear system
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _System:
-    """The attacker's unknowns (``value`` holds their true report counts), the matrix
-    giving each cell as a sum of them, and equalities every publication implies."""
-
-    incidence: sparse.csr_matrix  # n_cells × n_var, 0/1
-    value: npt.NDArray[np.float64]  # true report count per unknown
-    links: sparse.csr_matrix  # n_links × n_var, known to hold (right-hand side 0)
-    method: str  # "junction-tree" or "base-cells"
-
-
-def _maximal(tables: Sequence[Table]) -> list[int]:
-    """The tables no other published table refines."""
-    return [i for i, t in enumerate(tables) if not any(set(t) < set(u) for u in tables)]
-
-
-def _junction_tree(tables: Sequence[Table], maximal: list[int]) -> list[tuple[int, int]] | None:
-    """Edges of a junction tree over the maximal tables, or None if there is none.
-
-    A maximum-weight spanning tree on shared dimensions (Prim) is a junction tree when
-    the dimension sets are an acyclic hypergraph, which the running intersection
-    property checks: the dimensions two tables share lie on every table between them.
-    """
-    if len(maximal) <= 1:
-        return []
-    sets = {i: set(tables[i]) for i in maximal}
-    inside, edges = {maximal[0]}, []
-    while len(inside) < len(maximal):
-        i, j = max(
-            ((i, j) for i in inside for j in maximal if j not in inside),
-            key=lambda e: (len(sets[e[0]] & sets[e[1]]), -e[0], -e[1]),
-        )
-        edges.append((i, j))
-        inside.add(j)
-    adj: dict[int, list[int]] = {i: [] for i in maximal}
-    for i, j in edges:
-        adj[i].append(j)
-        adj[j].append(i)
-
-    def path(a: int, b: int) -> list[int]:
-        stack, prev = [a], {a: a}
-        while stack:
-            n = stack.pop()
-            for m in adj[n]:
-                if m not in prev:
-                    prev[m] = n
-                    stack.append(m)
-        out = [b]
-        while out[-1] != a:
-            out.append(prev[out[-1]])
-        return out
-
-    for a in maximal:
-        for b in maximal:
-            if a < b and not all(sets[a] & sets[b] <= sets[n] for n in path(a, b)):
-                return None
-    return edges
-
-
-def _system(reports: pd.DataFrame, tables: Sequence[Table], cells: pd.DataFrame) -> _System:
-    """The attacker's linear system over the published tables.
-
-    Exact in both forms:
-
-    - **junction tree** (the usual case: the maximal tables, such as building ×
-      category and month × category, share their dimensions without a cycle): the
-      unknowns are the non-zero cells of the maximal tables, every other table's cell is
-      a sum of those of a maximal table containing it, and neighbouring maximal tables
-      must agree on the cells of the dimensions they share (``links``). For an acyclic
-      set of margins, any non-negative tables that agree on their shared margins come
-      from some non-negative finest table (for two tables sharing a dimension, it is
-      the transportation problem), so nothing the attacker could deduce is lost, and a
-      few thousand unknowns replace the base cells' cross product.
-    - **base cells** otherwise (cyclic sets such as building × category, month ×
-      category and building × month): the unknowns are the base cells (one value of
-      every dimension) that no shown zero cell fixes at 0, i.e. the join of the
-      observed combinations of every table. Slower, but general.
-    """
-    maximal = _maximal(tables)
-    edges = _junction_tree(tables, maximal)
-    if edges is not None:
-        return _tree_system(tables, cells, maximal, edges)
-    return _base_system(reports, tables, cells)
-
-
-def _sum_matrix(
-    tables: Sequence[Table],
-    cells: pd.DataFrame,
-    units: pd.DataFrame,
-    unit_of_table: Mapping[int, int | None],
-) -> sparse.csr_matrix:
-    """cells × units, 1 where a unit (a row of ``units``, with dimension columns and a
-    ``table`` column, or None for all units) falls in a cell."""
-    rows, cols = [], []
-    for i, t in enumerate(tables):
-        keys = list(t)
-        ct = cells.loc[cells["table"] == i, [*keys, "cell"]]
-        source = unit_of_table[i]
-        pos = np.arange(len(units))
-        sel = pos if source is None else pos[units["table"].to_numpy() == source]
-        if keys:
-            ids = units.iloc[sel][keys].merge(ct, on=keys, how="left", validate="m:1")["cell"]
-            ok = ids.notna().to_numpy()
-            rows.append(ids.to_numpy()[ok].astype(np.int64))
-            cols.append(sel[ok])
-        elif len(ct):
-            rows.append(np.full(len(sel), int(ct["cell"].iloc[0])))
-            cols.append(sel)
-    r = np.concatenate(rows) if rows else np.empty(0, np.int64)
-    c = np.concatenate(cols) if cols else np.empty(0, np.int64)
-    return sparse.csr_matrix(
-        (np.ones(len(r)), (r, c)), shape=(len(cells), len(units)), dtype=np.float64
-    )
-
-
-def _tree_system(
-    tables: Sequence[Table],
-    cells: pd.DataFrame,
-    maximal: list[int],
-    edges: list[tuple[int, int]],
-) -> _System:
-    units = cells[cells["table"].isin(maximal)].reset_index(drop=True)
-    home = {
-        i: next(m for m in maximal if set(tables[i]) <= set(tables[m])) for i in range(len(tables))
-    }
-    inc = _sum_matrix(tables, cells, units, home)
-    rows, cols, vals = [], [], []
-    n_links = 0
-    for a, b in edges:
-        sep = [d for d in tables[a] if d in tables[b]]
-        ua = units.index[units["table"] == a].to_numpy()
-        ub = units.index[units["table"] == b].to_numpy()
-        if sep:
-            key = pd.concat([units.loc[ua, sep], units.loc[ub, sep]]).drop_duplicates()
-            key = key.reset_index(drop=True).assign(_link=lambda f: np.arange(len(f)))
-            la = units.loc[ua, sep].merge(key, on=sep, how="left", validate="m:1")["_link"]
-            lb = units.loc[ub, sep].merge(key, on=sep, how="left", validate="m:1")["_link"]
-            la_arr, lb_arr, n = la.to_numpy(), lb.to_numpy(), len(key)
-        else:
-            la_arr, lb_arr, n = np.zeros(len(ua), int), np.zeros(len(ub), int), 1
-        rows += [la_arr + n_links, lb_arr + n_links]
-        cols += [ua, ub]
-        vals += [np.ones(len(ua)), -np.ones(len(ub))]
-        n_links += n
-    links = sparse.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols)))
-        if rows
-        else (np.empty(0), (np.empty(0, int), np.empty(0, int))),
-        shape=(n_links, len(units)),
-    )
-    value = units["n_reports"].to_numpy(dtype=np.float64)
-    return _System(inc, value, links, "junction-tree")
-
-
-def _base_system(reports: pd.DataFrame, tables: Sequence[Table], cells: pd.DataFrame) -> _System:
-    dims = _check_input(reports, tables)
-    order = sorted(range(len(tables)), key=lambda i: -len(tables[i]))
-    base: pd.DataFrame | None = None
-    for i in order:
-        keys = list(tables[i])
-        if not keys:
-            continue
-        obs = reports[keys].drop_duplicates()
-        if base is None:
-            base = obs
-        else:
-            common = [k for k in keys if k in base.columns]
-            base = base.merge(obs, on=common) if common else base.merge(obs, how="cross")
-    if base is None:  # only the site total is published
-        base = pd.DataFrame(index=[0])
-    base = base.reset_index(drop=True)
-    if dims:
-        counts = reports.groupby(dims, observed=True).size().rename("_n").reset_index()
-        value = base.merge(counts, on=dims, how="left", validate="1:1")["_n"].fillna(0)
-    else:
-        value = pd.Series([float(len(reports))])
-    inc = _sum_matrix(tables, cells, base, dict.fromkeys(range(len(tables))))
-    links = sparse.csr_matrix((0, len(base)))
-    return _System(inc, value.to_numpy(dtype=np.float64), links, "base-cells")
-
-
-@dataclass
-class _Intervals:
-    lo: npt.NDArray[np.float64]
-    hi: npt.NDArray[np.float64]
-    # For each audited cell, shown cells whose equality binds its interval (LP duals).
-    binding: dict[int, set[int]]
-    n_components: int
-    n_lp: int
-
-
-def _intervals(
-    system: _System, hidden: npt.NDArray[np.bool_], targets: npt.NDArray[np.int64]
-) -> _Intervals:
-    """The attacker's interval on each target cell, and what binds it.
-
-    Shown cells (and the system's links) are equalities over the unknowns (≥ 0).
-    Unknowns fixed by an equality holding a single unknown are substituted
-    (repeatedly); the rest splits into independent components (unknowns linked by an
-    equality), and each target's interval is the sum of its per-component LP bounds.
-    """
-    inc = system.incidence
-    n_base = inc.shape[1]
-    shown_cells = np.flatnonzero(~hidden)
-    a_shown = sparse.vstack([inc[shown_cells], system.links], format="csr")
-    shown_rows = np.concatenate([shown_cells, np.full(system.links.shape[0], -1)])
-    pattern = (a_shown != 0).astype(np.float64).tocsr()
-    unknown = np.ones(n_base, dtype=bool)
-    while True:
-        cnt = pattern @ unknown.astype(np.float64)
-        single = np.flatnonzero(np.abs(cnt - 1) < 0.5)
-        if not len(single):
-            break
-        fixed = pattern[single].multiply(unknown[None, :]).tocsr().indices
-        unknown[fixed] = False
-    free_idx = np.flatnonzero(unknown)
-    a = a_shown[:, free_idx].tocsr()
-    keep = np.flatnonzero(a.getnnz(axis=1) > 0)
-    a = a[keep].tocsr()
-    rows_cell = shown_rows[keep]
-    b = a @ system.value[free_idx]
-    n_rows, n_var = a.shape
-    graph = sparse.bmat([[None, a.T], [a, None]], format="csr") if n_rows else None
-    if graph is not None:
-        n_comp, label = connected_components(graph, directed=False)
-        var_comp = label[:n_var]
-        row_comp = label[n_var:]
-    else:
-        n_comp, var_comp, row_comp = n_var, np.arange(n_var), np.empty(0, np.int64)
-    col_of = np.full(n_base, -1)
-    col_of[free_idx] = np.arange(n_var)
-    lo = np.zeros(len(targets))
-    hi = np.zeros(len(targets))
-    binding: dict[int, set[int]] = {}
-    n_lp = 0
-    rows_by_comp: dict[int, npt.NDArray[np.int64]] = {}
-    vars_by_comp: dict[int, npt.NDArray[np.int64]] = {}
-    if n_rows:
-        order = np.argsort(row_comp, kind="stable")
-        splits = np.flatnonzero(np.diff(row_comp[order])) + 1
-        for grp in np.split(order, splits):
-            rows_by_comp[int(row_comp[grp[0]])] = grp
-    vorder = np.argsort(var_comp, kind="stable")
-    vsplits = np.flatnonzero(np.diff(var_comp[vorder])) + 1
-    for grp in np.split(vorder, vsplits) if n_var else []:
-        vars_by_comp[int(var_comp[grp[0]])] = grp
-    sub_cache: dict[int, tuple[sparse.csr_matrix, npt.NDArray[np.float64]]] = {}
-    for k, cell in enumerate(targets):
-        base_cols = inc[cell].indices
-        known = base_cols[~unknown[base_cols]]
-        fixed_part = float(system.value[known].sum())
-        cols = col_of[base_cols[unknown[base_cols]]]
-        lo_k, hi_k = fixed_part, fixed_part
-        binds: set[int] = set()
-        for comp in np.unique(var_comp[cols]) if len(cols) else []:
-            comp = int(comp)
-            if comp not in rows_by_comp:  # a free base cell no shown cell constrains
-                hi_k = math.inf
-                continue
-            cvars = vars_by_comp[comp]
-            crows = rows_by_comp[comp]
-            if comp not in sub_cache:
-                sub_cache[comp] = (a[crows][:, cvars].tocsr(), b[crows])
-            a_c, b_c = sub_cache[comp]
-            obj = np.isin(cvars, cols).astype(np.float64)
-            for sign in (1.0, -1.0):
-                n_lp += 1
-                res = linprog(sign * obj, A_eq=a_c, b_eq=b_c, bounds=(0, None), method="highs")
-                if res.status == 3:  # unbounded above
-                    hi_k = math.inf
-                    continue
-                if res.status != 0:
-                    raise RuntimeError(f"Audit : programme linéaire non résolu ({res.message}).")
-                if sign > 0:
-                    lo_k += float(res.fun)
-                else:
-                    hi_k += -float(res.fun)
-                duals = np.asarray(res.eqlin.marginals)
-                binds.update(int(x) for x in rows_cell[crows[np.abs(duals) > 1e-9]] if x >= 0)
-        lo[k] = math.ceil(lo_k - _EPS)
-        hi[k] = math.floor(hi_k + _EPS) if math.isfinite(hi_k) else math.inf
-        binding[int(cell)] = binds
-    return _Intervals(lo, hi, binding, int(n_comp), n_lp)
-
-
-# ---------------------------------------------------------------------------------------
 # Public functions
 # ---------------------------------------------------------------------------------------
 
@@ -592,7 +327,7 @@ def primary_suppression(
     """
     tables = [tuple(t) for t in tables]
     _check_input(reports, tables)
-    return _frames(_cells(reports, tables, rule), tables, rule)
+    return _frames(cell_table(reports, tables, rule), tables, rule)
 
 
 def _cost(cells: pd.DataFrame, tables: Sequence[Table]) -> npt.NDArray[np.float64]:
@@ -687,16 +422,26 @@ def protect(
     """
     tables = [tuple(t) for t in tables]
     _check_input(reports, tables)
-    cells = _cells(reports, tables, rule)
-    system = _system(reports, tables, cells)
+    cells = cell_table(reports, tables, rule)
+    system = linear_system(reports, tables, cells)
     cost = _cost(cells, tables)
     primary = (cells["reason"] != "").to_numpy()
     hidden = _relation_pass(cells, tables, primary, cost)
     targets = np.flatnonzero(primary & cells["sensitive"].to_numpy())
     width = rule.width
+    pending = np.arange(len(targets))
+    lo = np.zeros(len(targets))
+    hi = np.zeros(len(targets))
+    n_lp = 0
     for _ in range(max_rounds):
-        iv = _intervals(system, hidden, targets)
-        bad = targets[(iv.hi - iv.lo) < width - _EPS]
+        # Hiding a cell only removes equalities, so an interval can only widen: a cell
+        # protected once stays protected and only the others are checked again.
+        iv = feasible_intervals(system, hidden, targets[pending], width=width)
+        lo[pending], hi[pending] = iv.lo, iv.hi
+        n_lp += iv.n_lp
+        failing = (iv.hi - iv.lo) < width - EPS
+        bad = targets[pending[failing]]
+        pending = pending[failing]
         if not len(bad):
             break
         inc = system.incidence
@@ -721,7 +466,10 @@ def protect(
     reason[hidden & (reason == "")] = REASON_SECONDARY
     cells = cells.assign(reason=reason)
     frames = _frames(cells, tables, rule)
-    result = audit(reports, frames, rule=rule)
+    # The intervals last computed for each cell are certificates of the final state
+    # (intervals only widen as cells are hidden): no need to solve them all again.
+    final = Intervals(lo, hi, np.zeros(len(targets), bool), {}, iv.n_components, n_lp)
+    result = _report(tables, frames, cells, system, hidden, targets, final, rule)
     if not result["passed"]:
         raise RuntimeError("La suppression secondaire n'a pas abouti (audit en échec).")
     return Protection(frames, result)
@@ -758,7 +506,7 @@ def audit(
     """
     tables = [tuple(t) for t in published]
     _check_input(reports, tables)
-    cells = _cells(reports, tables, rule)
+    cells = cell_table(reports, tables, rule)
     hidden = np.zeros(len(cells), dtype=bool)
     for i, t in enumerate(tables):
         pub = published[t]
@@ -771,18 +519,34 @@ def audit(
             hidden[flags["cell"].to_numpy()[hid]] = True
         elif sel.any() and len(pub) and (pub["flag"] == FLAG_HIDDEN).any():
             hidden[cells.loc[sel, "cell"].to_numpy()] = True
-    system = _system(reports, tables, cells)
+    system = linear_system(reports, tables, cells)
     primary = (cells["reason"] != "").to_numpy()
     targets = np.flatnonzero(primary & hidden & cells["sensitive"].to_numpy())
-    iv = _intervals(system, hidden, targets)
+    iv = feasible_intervals(system, hidden, targets, width=rule.width)
+    return _report(tables, published, cells, system, hidden, targets, iv, rule)
+
+
+def _report(
+    tables: Sequence[Table],
+    published: Mapping[Table, pd.DataFrame],
+    cells: pd.DataFrame,
+    system: LinearSystem,
+    hidden: npt.NDArray[np.bool_],
+    targets: npt.NDArray[np.int64],
+    iv: Intervals,
+    rule: DisclosureRule,
+) -> dict[str, Any]:
+    """The audit dict from the targets' intervals (exact or certified)."""
+    primary = (cells["reason"] != "").to_numpy()
     width = rule.width
+    n_lp = iv.n_lp
     per_table = []
     passed = True
     for i, t in enumerate(tables):
         in_table = (cells["table"] == i).to_numpy()
-        in_t = in_table[targets]
+        in_t = np.flatnonzero(in_table[targets])
         w = (iv.hi - iv.lo)[in_t]
-        unprotected = int((w < width - _EPS).sum())
+        unprotected = int((w < width - EPS).sum())
         shown_bad = int((primary & ~hidden & in_table).sum())
         n_hidden: dict[str, int] = {"total": int((hidden & in_table).sum())}
         pub = published[t]
@@ -790,14 +554,26 @@ def audit(
             for r in REASONS:
                 n_hidden[r] = int(((pub["flag"] == FLAG_HIDDEN) & (pub["reason"] == r)).sum())
         worst = None
-        if in_t.any():
-            j = int(np.argmin(w))
-            cell = int(targets[in_t][j])
+        # The narrowest exact interval: certified widths are lower bounds of the exact
+        # ones, so solving exactly in their order can stop at the first that beats them.
+        best: tuple[float, int, float, float] | None = None
+        for j in in_t[np.argsort(w, kind="stable")]:
+            if best is not None and iv.hi[j] - iv.lo[j] >= best[0]:
+                break
+            lo_j, hi_j = iv.lo[j], iv.hi[j]
+            if not iv.exact[j] and math.isfinite(hi_j):
+                one = feasible_intervals(system, hidden, targets[j : j + 1])
+                n_lp += one.n_lp
+                lo_j, hi_j = one.lo[0], one.hi[0]
+            if best is None or hi_j - lo_j < best[0]:
+                best = (hi_j - lo_j, int(targets[j]), lo_j, hi_j)
+        if best is not None:
+            wid, cell, lo_b, hi_b = best
             worst = {
                 "cell": {d: _jsonable(cells.at[cell, d]) for d in t},
-                "lo": float(iv.lo[in_t][j]),
-                "hi": None if math.isinf(iv.hi[in_t][j]) else float(iv.hi[in_t][j]),
-                "width": None if math.isinf(w[j]) else float(w[j]),
+                "lo": float(lo_b),
+                "hi": None if math.isinf(hi_b) else float(hi_b),
+                "width": None if math.isinf(wid) else float(wid),
             }
         passed = passed and unprotected == 0 and shown_bad == 0
         per_table.append(
@@ -823,7 +599,7 @@ def audit(
         "n_unknowns": int(system.value.size),
         "tables": per_table,
         "n_components": iv.n_components,
-        "n_lp": iv.n_lp,
+        "n_lp": n_lp,
     }
 
 

@@ -1,0 +1,409 @@
+"""What an attacker can deduce from linked count tables: the linear system the shown
+cells impose on the unknown ones, and the feasible interval of each hidden cell by
+linear programming (``scipy.optimize.linprog``, HiGHS).
+
+The disclosure-control rules live in :mod:`pipelines.stats.disclosure`; this module is
+the proof it relies on. Its input is a *cell table*: one row per non-zero cell of every
+published table, with ``table`` (the table's position in ``tables``), ``cell`` (the
+row's position), the table's dimension columns and ``n_reports`` (true counts), as
+:func:`pipelines.stats.disclosure.cell_table` builds it. Cells absent from it are zeros,
+which the attacker sees as such.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
+
+#: A published table: the names of its dimensions (``()`` for the site total).
+Table = tuple[str, ...]
+
+#: Tolerance of the LP bounds before they are rounded to integers.
+EPS = 1e-7
+
+
+@dataclass(frozen=True)
+class LinearSystem:
+    """The attacker's unknowns (``value`` holds their true report counts), the matrix
+    giving each cell as a sum of them, and equalities every publication implies."""
+
+    incidence: sparse.csr_matrix  # n_cells × n_var, 0/1
+    value: npt.NDArray[np.float64]  # true report count per unknown
+    links: sparse.csr_matrix  # n_links × n_var, known to hold (right-hand side 0)
+    method: str  # "junction-tree" or "base-cells"
+
+
+def _maximal(tables: Sequence[Table]) -> list[int]:
+    """The tables no other published table refines."""
+    return [i for i, t in enumerate(tables) if not any(set(t) < set(u) for u in tables)]
+
+
+def _junction_tree(tables: Sequence[Table], maximal: list[int]) -> list[tuple[int, int]] | None:
+    """Edges of a junction tree over the maximal tables, or None if there is none.
+
+    A maximum-weight spanning tree on shared dimensions (Prim) is a junction tree when
+    the dimension sets are an acyclic hypergraph, which the running intersection
+    property checks: the dimensions two tables share lie on every table between them.
+    """
+    if len(maximal) <= 1:
+        return []
+    sets = {i: set(tables[i]) for i in maximal}
+    inside, edges = {maximal[0]}, []
+    while len(inside) < len(maximal):
+        i, j = max(
+            ((i, j) for i in inside for j in maximal if j not in inside),
+            key=lambda e: (len(sets[e[0]] & sets[e[1]]), -e[0], -e[1]),
+        )
+        edges.append((i, j))
+        inside.add(j)
+    adj: dict[int, list[int]] = {i: [] for i in maximal}
+    for i, j in edges:
+        adj[i].append(j)
+        adj[j].append(i)
+
+    def path(a: int, b: int) -> list[int]:
+        stack, prev = [a], {a: a}
+        while stack:
+            n = stack.pop()
+            for m in adj[n]:
+                if m not in prev:
+                    prev[m] = n
+                    stack.append(m)
+        out = [b]
+        while out[-1] != a:
+            out.append(prev[out[-1]])
+        return out
+
+    for a in maximal:
+        for b in maximal:
+            if a < b and not all(sets[a] & sets[b] <= sets[n] for n in path(a, b)):
+                return None
+    return edges
+
+
+def linear_system(
+    reports: pd.DataFrame, tables: Sequence[Table], cells: pd.DataFrame
+) -> LinearSystem:
+    """The attacker's linear system over the published tables.
+
+    Exact in both forms:
+
+    - **junction tree** (the usual case: the maximal tables, such as building ×
+      category and month × category, share their dimensions without a cycle): the
+      unknowns are the non-zero cells of the maximal tables, every other table's cell is
+      a sum of those of a maximal table containing it, and neighbouring maximal tables
+      must agree on the cells of the dimensions they share (``links``). For an acyclic
+      set of margins, any non-negative tables that agree on their shared margins come
+      from some non-negative finest table (for two tables sharing a dimension, it is
+      the transportation problem), so nothing the attacker could deduce is lost, and a
+      few thousand unknowns replace the base cells' cross product.
+    - **base cells** otherwise (cyclic sets such as building × category, month ×
+      category and building × month): the unknowns are the base cells (one value of
+      every dimension) that no shown zero cell fixes at 0, i.e. the join of the
+      observed combinations of every table. Slower, but general.
+    """
+    maximal = _maximal(tables)
+    edges = _junction_tree(tables, maximal)
+    if edges is not None:
+        return _tree_system(tables, cells, maximal, edges)
+    return base_cell_system(reports, tables, cells)
+
+
+def _sum_matrix(
+    tables: Sequence[Table],
+    cells: pd.DataFrame,
+    units: pd.DataFrame,
+    unit_of_table: Mapping[int, int | None],
+) -> sparse.csr_matrix:
+    """cells × units, 1 where a unit (a row of ``units``, with dimension columns and a
+    ``table`` column, or None for all units) falls in a cell."""
+    rows, cols = [], []
+    for i, t in enumerate(tables):
+        keys = list(t)
+        ct = cells.loc[cells["table"] == i, [*keys, "cell"]]
+        source = unit_of_table[i]
+        pos = np.arange(len(units))
+        sel = pos if source is None else pos[units["table"].to_numpy() == source]
+        if keys:
+            ids = units.iloc[sel][keys].merge(ct, on=keys, how="left", validate="m:1")["cell"]
+            ok = ids.notna().to_numpy()
+            rows.append(ids.to_numpy()[ok].astype(np.int64))
+            cols.append(sel[ok])
+        elif len(ct):
+            rows.append(np.full(len(sel), int(ct["cell"].iloc[0])))
+            cols.append(sel)
+    r = np.concatenate(rows) if rows else np.empty(0, np.int64)
+    c = np.concatenate(cols) if cols else np.empty(0, np.int64)
+    return sparse.csr_matrix(
+        (np.ones(len(r)), (r, c)), shape=(len(cells), len(units)), dtype=np.float64
+    )
+
+
+def _tree_system(
+    tables: Sequence[Table],
+    cells: pd.DataFrame,
+    maximal: list[int],
+    edges: list[tuple[int, int]],
+) -> LinearSystem:
+    units = cells[cells["table"].isin(maximal)].reset_index(drop=True)
+    home = {
+        i: next(m for m in maximal if set(tables[i]) <= set(tables[m])) for i in range(len(tables))
+    }
+    inc = _sum_matrix(tables, cells, units, home)
+    rows, cols, vals = [], [], []
+    n_links = 0
+    for a, b in edges:
+        sep = [d for d in tables[a] if d in tables[b]]
+        ua = units.index[units["table"] == a].to_numpy()
+        ub = units.index[units["table"] == b].to_numpy()
+        if sep:
+            key = pd.concat([units.loc[ua, sep], units.loc[ub, sep]]).drop_duplicates()
+            key = key.reset_index(drop=True).assign(_link=lambda f: np.arange(len(f)))
+            la = units.loc[ua, sep].merge(key, on=sep, how="left", validate="m:1")["_link"]
+            lb = units.loc[ub, sep].merge(key, on=sep, how="left", validate="m:1")["_link"]
+            la_arr, lb_arr, n = la.to_numpy(), lb.to_numpy(), len(key)
+        else:
+            la_arr, lb_arr, n = np.zeros(len(ua), int), np.zeros(len(ub), int), 1
+        rows += [la_arr + n_links, lb_arr + n_links]
+        cols += [ua, ub]
+        vals += [np.ones(len(ua)), -np.ones(len(ub))]
+        n_links += n
+    links = sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols)))
+        if rows
+        else (np.empty(0), (np.empty(0, int), np.empty(0, int))),
+        shape=(n_links, len(units)),
+    )
+    value = units["n_reports"].to_numpy(dtype=np.float64)
+    return LinearSystem(inc, value, links, "junction-tree")
+
+
+def base_cell_system(
+    reports: pd.DataFrame, tables: Sequence[Table], cells: pd.DataFrame
+) -> LinearSystem:
+    dims = list(dict.fromkeys(d for t in tables for d in t))
+    order = sorted(range(len(tables)), key=lambda i: -len(tables[i]))
+    base: pd.DataFrame | None = None
+    for i in order:
+        keys = list(tables[i])
+        if not keys:
+            continue
+        obs = reports[keys].drop_duplicates()
+        if base is None:
+            base = obs
+        else:
+            common = [k for k in keys if k in base.columns]
+            base = base.merge(obs, on=common) if common else base.merge(obs, how="cross")
+    if base is None:  # only the site total is published
+        base = pd.DataFrame(index=[0])
+    base = base.reset_index(drop=True)
+    if dims:
+        counts = reports.groupby(dims, observed=True).size().rename("_n").reset_index()
+        value = base.merge(counts, on=dims, how="left", validate="1:1")["_n"].fillna(0)
+    else:
+        value = pd.Series([float(len(reports))])
+    inc = _sum_matrix(tables, cells, base, dict.fromkeys(range(len(tables))))
+    links = sparse.csr_matrix((0, len(base)))
+    return LinearSystem(inc, value.to_numpy(dtype=np.float64), links, "base-cells")
+
+
+@dataclass
+class Intervals:
+    lo: npt.NDArray[np.float64]
+    hi: npt.NDArray[np.float64]
+    # True where [lo, hi] is the attacker's exact interval; False where it is a
+    # narrower interval already wide enough (a certificate, see feasible_intervals).
+    exact: npt.NDArray[np.bool_]
+    # For each cell solved exactly, shown cells whose equality binds its interval.
+    binding: dict[int, set[int]]
+    n_components: int
+    n_lp: int
+
+
+def _solve(
+    a: sparse.csr_matrix,
+    b: npt.NDArray[np.float64],
+    obj: npt.NDArray[np.float64],
+    senses: tuple[float, ...] = (1.0, -1.0),
+) -> list[tuple[float, npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None]]:
+    """min (sense 1) then max (sense −1) of ``obj·x`` subject to ``a x = b``, ``x ≥ 0``
+    (HiGHS), each with its equality duals and solution (None when unbounded, which only
+    the max can be)."""
+    out: list[tuple[float, npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None]] = []
+    for sign in senses:
+        # Presolve off: on these small 0/±1 systems it costs more than it saves.
+        res = linprog(
+            sign * obj,
+            A_eq=a,
+            b_eq=b,
+            bounds=(0, None),
+            method="highs",
+            options={"presolve": False},
+        )
+        if res.status == 3:
+            out.append((math.inf, None, None))
+            continue
+        if res.status != 0:
+            raise RuntimeError(f"Audit : programme linéaire non résolu ({res.message}).")
+        out.append((sign * float(res.fun), np.asarray(res.eqlin.marginals), np.asarray(res.x)))
+    return out
+
+
+@dataclass
+class _Component:
+    """One independent block of the attacker's system, and the range of values each
+    target has taken over the feasible points seen so far (all LP solutions)."""
+
+    a: sparse.csr_matrix
+    b: npt.NDArray[np.float64]
+    rows: npt.NDArray[np.int64]  # positions in the reduced system's rows
+    members: sparse.csr_matrix  # targets × this block's unknowns
+    seen_lo: npt.NDArray[np.float64]
+    seen_hi: npt.NDArray[np.float64]
+
+    def observe(self, x: npt.NDArray[np.float64] | None) -> None:
+        if x is not None:
+            v = self.members @ x
+            np.minimum(self.seen_lo, v, out=self.seen_lo)
+            np.maximum(self.seen_hi, v, out=self.seen_hi)
+
+
+def feasible_intervals(
+    system: LinearSystem,
+    hidden: npt.NDArray[np.bool_],
+    targets: npt.NDArray[np.int64],
+    *,
+    width: float | None = None,
+) -> Intervals:
+    """The attacker's interval on each target cell, and what binds it.
+
+    Shown cells (and the system's links) are equalities over the unknowns (≥ 0).
+    Unknowns fixed by an equality holding a single unknown are substituted
+    (repeatedly); the rest splits into independent components (unknowns linked by an
+    equality), and each target's exact interval is the sum of its per-component LP
+    bounds (its minimum and maximum, two LPs per component).
+
+    With ``width``, solving is skipped for targets already *certified*: every LP
+    solution (and the true table) is a point the attacker cannot rule out, so the
+    range of values a target has taken over the points seen so far lies inside its
+    interval; once that range is ``width`` wide, the cell is protected (``exact`` is
+    False for it, and its ``lo``/``hi`` are that inner range). Each component starts
+    with the minimum and maximum of the sum of its targets, which usually certifies
+    most of them at once.
+    """
+    inc = system.incidence
+    n_base = inc.shape[1]
+    shown_cells = np.flatnonzero(~hidden)
+    a_shown = sparse.vstack([inc[shown_cells], system.links], format="csr")
+    shown_rows = np.concatenate([shown_cells, np.full(system.links.shape[0], -1)])
+    pattern = (a_shown != 0).astype(np.float64).tocsr()
+    unknown = np.ones(n_base, dtype=bool)
+    while True:
+        cnt = pattern @ unknown.astype(np.float64)
+        single = np.flatnonzero(np.abs(cnt - 1) < 0.5)
+        if not len(single):
+            break
+        fixed = pattern[single].multiply(unknown[None, :]).tocsr().indices
+        unknown[fixed] = False
+    free_idx = np.flatnonzero(unknown)
+    a = a_shown[:, free_idx].tocsr()
+    keep = np.flatnonzero(a.getnnz(axis=1) > 0)
+    a = a[keep].tocsr()
+    rows_cell = shown_rows[keep]
+    true = system.value[free_idx]
+    b = a @ true
+    n_rows, n_var = a.shape
+    if n_rows:
+        graph = sparse.bmat([[None, a.T], [a, None]], format="csr")
+        n_comp, label = connected_components(graph, directed=False)
+        var_comp, row_comp = label[:n_var], label[n_var:]
+    else:
+        n_comp, var_comp, row_comp = n_var, np.arange(n_var), np.empty(0, np.int64)
+    rows_by_comp = _groups(row_comp)
+    vars_by_comp = _groups(var_comp)
+    # Targets over the free unknowns, and the part of each the substitution fixed.
+    tin = inc[targets].tocsr()
+    fixed_part = tin @ np.where(unknown, 0.0, system.value)
+    members = tin[:, free_idx].tocsr()
+    blocks: dict[int, _Component] = {}
+
+    def block(comp: int) -> _Component:
+        if comp not in blocks:
+            crows, cvars = rows_by_comp[comp], vars_by_comp[comp]
+            m = members[:, cvars].tocsr()
+            start = m @ true[cvars]
+            blocks[comp] = _Component(
+                a[crows][:, cvars].tocsr(), b[crows], crows, m, start, start.copy()
+            )
+            if width is not None:  # the sum of every target: one push for all of them
+                bl = blocks[comp]
+                for _, _, x in _solve(bl.a, bl.b, np.asarray(m.sum(axis=0)).ravel()):
+                    bl.observe(x)
+        return blocks[comp]
+
+    lo = np.zeros(len(targets))
+    hi = np.zeros(len(targets))
+    exact = np.ones(len(targets), dtype=bool)
+    binding: dict[int, set[int]] = {}
+    n_lp = 0
+    for k, cell in enumerate(targets):
+        cols = members[k].indices
+        comps = [int(c) for c in np.unique(var_comp[cols])] if len(cols) else []
+        bounded = [c for c in comps if c in rows_by_comp]
+        if width is not None:
+            if len(bounded) < len(comps):  # an unknown nothing holds: protected
+                lo[k], hi[k], exact[k] = fixed_part[k], math.inf, False
+                binding[int(cell)] = set()
+                continue
+            n_lp += 2 * sum(c not in blocks for c in bounded)
+            for attempt in range(2):
+                if attempt:  # push this target up (its minimum is often already seen)
+                    for c in bounded:
+                        bl = block(c)
+                        obj = np.asarray(bl.members[k].todense()).ravel()
+                        bl.observe(_solve(bl.a, bl.b, obj, senses=(-1.0,))[0][2])
+                        n_lp += 1
+                lo_s = fixed_part[k] + sum(block(c).seen_lo[k] for c in bounded)
+                hi_s = fixed_part[k] + sum(block(c).seen_hi[k] for c in bounded)
+                lo_s, hi_s = math.ceil(lo_s - EPS), math.floor(hi_s + EPS)
+                if hi_s - lo_s >= width - EPS:
+                    lo[k], hi[k], exact[k] = lo_s, hi_s, False
+                    break
+            if not exact[k]:
+                continue
+        lo_k = hi_k = float(fixed_part[k])
+        if len(bounded) < len(comps):  # its minimum there is 0, it has no maximum
+            hi_k = math.inf
+        binds: set[int] = set()
+        for comp in bounded:
+            bl = block(comp)
+            obj = np.asarray(bl.members[k].todense()).ravel()
+            (c_lo, d_lo, x_lo), (c_hi, d_hi, x_hi) = _solve(bl.a, bl.b, obj)
+            n_lp += 2
+            bl.observe(x_lo)
+            bl.observe(x_hi)
+            lo_k, hi_k = lo_k + c_lo, hi_k + c_hi
+            for d in (d_lo, d_hi):
+                if d is not None:
+                    binds.update(int(x) for x in rows_cell[bl.rows[np.abs(d) > 1e-9]] if x >= 0)
+        lo[k] = math.ceil(lo_k - EPS)
+        hi[k] = math.floor(hi_k + EPS) if math.isfinite(hi_k) else math.inf
+        binding[int(cell)] = binds
+    return Intervals(lo, hi, exact, binding, int(n_comp), n_lp)
+
+
+def _groups(label: npt.NDArray[np.int64]) -> dict[int, npt.NDArray[np.int64]]:
+    """Positions of each label value."""
+    if not len(label):
+        return {}
+    order = np.argsort(label, kind="stable")
+    splits = np.flatnonzero(np.diff(label[order])) + 1
+    return {int(label[g[0]]): g for g in np.split(order, splits)}
