@@ -1,4 +1,4 @@
-"""The published tables of a site: what every reader (map, PNG, index) may read.
+"""The published tables of a site: what every reader (map, PNG, charts, index) may read.
 
 The publication step (:mod:`pipelines.publish`) writes them under
 ``processed/<site>/published/``; :func:`read_published` reads them back. A shared module,

@@ -1,5 +1,5 @@
 """The publication step of a site: read the analysis stages' outputs, write the published
-tables (:mod:`pipelines.published`) that the map, the PNG and the index read."""
+tables (:mod:`pipelines.published`) that the map, the PNG, the charts and the index read."""
 
 from __future__ import annotations
 
