@@ -89,13 +89,19 @@ setup: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 
 ## test: installe puis lance toute la suite de tests (navigateur compris)
 .PHONY: test
-test: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP) $(SIMULATED_bondy)
+test: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP) $(SIMULATED_bondy) secrets
 	$(PY) -m pytest
 
 ## test-fast: tests unitaires seulement (ni navigateur, ni passage de bout en bout)
 .PHONY: test-fast
-test-fast: $(VENV_STAMP) $(NODE_STAMP) $(SIMULATED_bondy)
+test-fast: $(VENV_STAMP) $(NODE_STAMP) $(SIMULATED_bondy) secrets
 	$(PY) -m pytest -m "not browser and not slow"
+
+## secrets: crée le secret de chaque site qui n'en a pas (data/secrets/<site>.key, hors dépôt)
+# The secret keys the households of the reports (pipelines/ingest/household.py); `make demo`
+# makes it before ingestion. It is never remade: keep it, back it up, never share it.
+.PHONY: secrets
+secrets: $(foreach s,$(SITES),$(SECRET_$(s)))
 
 ## simulate: (ré)écrit les signalements simulés de Bondy dans data/raw/bondy/
 .PHONY: simulate

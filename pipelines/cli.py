@@ -184,6 +184,19 @@ def cmd_index(args: argparse.Namespace) -> None:
     maps.run_index(config, dst=Path(args.out))
 
 
+def cmd_secret(args: argparse.Namespace) -> None:
+    """Create a site's secret (never overwrites one)."""
+    config = load_config(args.config)
+    config.site(args.site)
+    from pipelines.ingest import household
+
+    path = household.create_secret(household.secret_path(config.secrets_dir, args.site))
+    print(
+        f"Secret du site « {args.site} » créé : {path} (lisible par vous seul ; à garder hors "
+        "du dépôt, à sauvegarder, à ne jamais diffuser)."
+    )
+
+
 def cmd_deps(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     from pipelines.config.make import write_deps
@@ -455,6 +468,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("index", cmd_index, "page d'accueil maps/index.html")
     p.add_argument("--config", required=True)
     p.add_argument("--out", required=True)
+
+    p = add(
+        "secret",
+        cmd_secret,
+        "crée le secret d'un site (clés de foyer des signalements) ; ne remplace jamais un secret",
+    )
+    p.add_argument("--config", required=True)
+    p.add_argument("--site", required=True)
 
     p = add("deps", cmd_deps, "écrit les dépendances make de la configuration")
     p.add_argument("--config", required=True)

@@ -9,7 +9,7 @@ Files (see :data:`FILES`):
 
 ``building_profile.parquet``
     One row per building of ``buildings.parquet`` (same order), EPSG:4326: every column
-    of the hotspot stage (``n_reports``, ``n_<category>``, ``n_observations``,
+    of the hotspot stage (``n_reports``, ``n_households``, ``n_<category>``, ``n_observations``,
     ``dwellings``, ``reports_per_100_dwellings``, ``gi_bin``…), the trends stage's
     ``emerging_category`` and ``emerging_label_fr``, ``open_backlog`` and
     ``median_delay_h``, ``n_reports_before``, ``n_reports_after``,
@@ -18,7 +18,8 @@ Files (see :data:`FILES`):
     known by its id only) and ``is_chronic`` when known.
 ``monthly.parquet``
     Counted reports per ``building_id``, ``month`` (``YYYY-MM``) and ``category``:
-    ``n_reports``.
+    ``n_reports`` and ``n_households`` (distinct households among them; the household
+    keys themselves are never published).
 ``points.parquet``
     The markers a reader sees, EPSG:4326: residents' reports (likely duplicates left
     out) and walkthrough observations with a position: ``source_kind``, ``source``,

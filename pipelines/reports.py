@@ -2,6 +2,8 @@
 
 - :func:`counted`: the reports that every statistic counts (residents' reports, not
   walkthrough observations, not likely duplicates; placed on a building when asked);
+- :func:`household_of`: who filed each report, for counts of distinct households
+  beside counts of reports;
 - :func:`naive_dates` and :func:`site_months`: report times in local French time and
   the calendar months they cover, as every table per month counts them;
 - the partition of the rows read: every row of a source ends up in exactly one of
@@ -31,6 +33,27 @@ def counted(reports: pd.DataFrame, *, on_building: bool = False) -> pd.Series:
     if "duplicate_of" in reports:
         mask &= reports["duplicate_of"].isna()
     return mask.fillna(False).astype(bool)
+
+
+def household_of(reports: pd.DataFrame) -> pd.Series:
+    """Who filed each report, aligned on ``reports.index``: its ``household_key``
+    (pseudonymous, keyed by the site's secret: :mod:`pipelines.ingest.household`), or,
+    where the column or a key is missing (hand-made tables, reports known by nothing
+    else), the report itself: its own household, never merged with another.
+
+    Only counts of distinct values leave the stages that read it: the key itself never
+    reaches an output meant for readers.
+    """
+    own = (
+        reports["report_id"].astype("str")
+        if "report_id" in reports
+        else pd.Series(reports.index.astype(str), index=reports.index)
+    )
+    own = "report:" + own.fillna("").astype("str")
+    if "household_key" not in reports:
+        return own
+    key = reports["household_key"].astype("str")
+    return key.where(key.notna() & (key != ""), own)
 
 
 def naive_dates(values: pd.Series) -> pd.Series:

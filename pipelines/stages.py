@@ -119,7 +119,8 @@ class Stage:
     settings
         The site's settings that name input files (``osm``, ``rpls``, ``refs`` = BAN and
         gazetteer, ``sources``, ``annotations`` = the planners' notes folder,
-        ``simulated`` = the simulator's files, truth included).
+        ``simulated`` = the simulator's files, truth included, ``secret`` = the site's
+        secret, ``<secrets_dir>/<site>.key``, made by ``vigie secret`` when missing).
     reads
         Files of the site's processed folder it reads.
     writes
@@ -181,7 +182,7 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "ingest",
         code=("ingest",),
-        settings=("sources",),
+        settings=("sources", "secret"),
         reads=("buildings_summary.json",),
         writes=(
             "ingested.parquet",
@@ -338,6 +339,7 @@ SETTING_VARS = {
     "sources": "SOURCES",
     "annotations": "ANNOTATIONS",
     "simulated": "SIMULATED",
+    "secret": "SECRET",
 }
 
 

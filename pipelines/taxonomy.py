@@ -3,6 +3,14 @@
 Sources map their own labels onto these codes in the configuration; the default synonyms
 below cover the labels the demo sources use. An unknown label goes to ``autre`` and is
 listed in the run summary: it is never dropped.
+
+Each category has a **class** for disclosure control (issue 16): ``technique`` (the
+building's equipment and common parts: a count of them points at no one, and is shown
+exactly) or ``personne`` (what points at a household or at people: a squatted hall,
+pests, anything unknown), whose cells need enough distinct households to be published.
+A report whose text names a floor or a flat is person-related whatever its category
+(:func:`person_related`). A site may change a category's class in its configuration
+(``category_classes = {code = "personne"}``, checked by :func:`check_category_classes`).
 """
 
 from __future__ import annotations
@@ -10,8 +18,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
+import pandas as pd
+
+from pipelines.errors import ConfigError
 from pipelines.fr import strip_accents
+
+#: Disclosure classes of a category (see the module docstring).
+TECHNIQUE = "technique"
+PERSONNE = "personne"
+CLASSES = (TECHNIQUE, PERSONNE)
 
 
 @dataclass(frozen=True)
@@ -28,28 +46,44 @@ class Category:
         Open311 GeoReport v2 ``service_code``.
     group
         Open311 ``group``: parties communes, équipements, cadre de vie, tranquillité.
+    privacy_class
+        :data:`TECHNIQUE` or :data:`PERSONNE` (disclosure control, issue 16).
     """
 
     code: str
     label: str
     service_code: str
     group: str
+    privacy_class: str = PERSONNE
 
 
+# Classes, from DOMAIN.md's examples. Technique: equipment and common parts, which a
+# count describes without pointing at anyone (a lift stopped, hall lighting out, a leak
+# or damp, heating, a dirty stairwell, dumped furniture, graffiti, a broken entry phone,
+# the playground, wrecks); a leak or a heating failure *inside* a flat names its floor or
+# its door, and the per-report rule makes it person-related. Personne: ``occupation``
+# (squatted hall, gatherings, trafficking: the committee includes the police, and a
+# small count points at residents), ``nuisibles`` (bedbugs and cockroaches live in a
+# dwelling: a count of one or two names a household, with a stigma), and ``autre``
+# (unknown content, neighbour nuisance lands there: safe by default).
 CATEGORIES: tuple[Category, ...] = (
-    Category("ascenseur", "Ascenseur en panne", "VTS-ASC", "Équipements"),
-    Category("eau_fuite", "Fuite / dégât des eaux", "VTS-EAU", "Équipements"),
-    Category("chauffage", "Chauffage / eau chaude", "VTS-CHF", "Équipements"),
-    Category("electricite_eclairage", "Électricité / éclairage", "VTS-ELE", "Équipements"),
-    Category("nuisibles", "Nuisibles", "VTS-NUI", "Parties communes"),
-    Category("proprete", "Propreté des parties communes", "VTS-PRO", "Parties communes"),
-    Category("encombrants", "Encombrants / dépôts sauvages", "VTS-ENC", "Cadre de vie"),
-    Category("degradation", "Dégradations / vandalisme", "VTS-DEG", "Parties communes"),
-    Category("securite_acces", "Contrôle d'accès / sécurité", "VTS-SEC", "Tranquillité"),
-    Category("occupation", "Occupation des parties communes", "VTS-OCC", "Tranquillité"),
-    Category("espaces_exterieurs", "Espaces extérieurs / voirie", "VTS-EXT", "Cadre de vie"),
-    Category("stationnement", "Stationnement / véhicules", "VTS-STA", "Cadre de vie"),
-    Category("autre", "Autre", "VTS-AUT", "Autre"),
+    Category("ascenseur", "Ascenseur en panne", "VTS-ASC", "Équipements", TECHNIQUE),
+    Category("eau_fuite", "Fuite / dégât des eaux", "VTS-EAU", "Équipements", TECHNIQUE),
+    Category("chauffage", "Chauffage / eau chaude", "VTS-CHF", "Équipements", TECHNIQUE),
+    Category(
+        "electricite_eclairage", "Électricité / éclairage", "VTS-ELE", "Équipements", TECHNIQUE
+    ),
+    Category("nuisibles", "Nuisibles", "VTS-NUI", "Parties communes", PERSONNE),
+    Category("proprete", "Propreté des parties communes", "VTS-PRO", "Parties communes", TECHNIQUE),
+    Category("encombrants", "Encombrants / dépôts sauvages", "VTS-ENC", "Cadre de vie", TECHNIQUE),
+    Category("degradation", "Dégradations / vandalisme", "VTS-DEG", "Parties communes", TECHNIQUE),
+    Category("securite_acces", "Contrôle d'accès / sécurité", "VTS-SEC", "Tranquillité", TECHNIQUE),
+    Category("occupation", "Occupation des parties communes", "VTS-OCC", "Tranquillité", PERSONNE),
+    Category(
+        "espaces_exterieurs", "Espaces extérieurs / voirie", "VTS-EXT", "Cadre de vie", TECHNIQUE
+    ),
+    Category("stationnement", "Stationnement / véhicules", "VTS-STA", "Cadre de vie", TECHNIQUE),
+    Category("autre", "Autre", "VTS-AUT", "Autre", PERSONNE),
 )
 
 BY_CODE: dict[str, Category] = {c.code: c for c in CATEGORIES}
@@ -154,3 +188,81 @@ def map_labels(
         cache[label] = code
         codes.append(code)
     return codes, sorted(unknown)
+
+
+# --------------------------------------------------------------------------- classes
+def category_classes(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The class of every category code: the taxonomy's, then a site's ``overrides``
+    (already checked by :func:`check_category_classes`)."""
+    classes = {c.code: c.privacy_class for c in CATEGORIES}
+    if overrides:
+        classes.update(overrides)
+    return classes
+
+
+def check_category_classes(raw: Any, path: str, key: str) -> dict[str, str]:
+    """A site's ``category_classes`` table, checked: category code → class.
+
+    Raises
+    ------
+    ConfigError
+        Not a table, an unknown category code or an unknown class: one French message
+        naming the key.
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            path,
+            'attendu une table { code = "personne" | "technique" }.',
+            key=key,
+        )
+    out: dict[str, str] = {}
+    for code, value in raw.items():
+        if code not in BY_CODE:
+            raise ConfigError(
+                path,
+                f"catégorie « {code} » inconnue. Catégories : {', '.join(CODES)}.",
+                key=f"{key}.{code}",
+            )
+        if value not in CLASSES:
+            raise ConfigError(
+                path,
+                f"classe « {value} » inconnue : « personne » (ce qui désigne un foyer ou des "
+                "personnes) ou « technique » (équipements et parties communes).",
+                key=f"{key}.{code}",
+            )
+        out[str(code)] = str(value)
+    return out
+
+
+def person_related(
+    category: str, names_dwelling: bool, overrides: Mapping[str, str] | None = None
+) -> bool:
+    """Whether one report is person-related: its category's class is ``personne``, or
+    its text names a floor or a flat (``names_dwelling``), whatever its category.
+
+    >>> person_related("ascenseur", False), person_related("ascenseur", True)
+    (False, True)
+    >>> person_related("nuisibles", False)
+    True
+    >>> person_related("ascenseur", False, {"ascenseur": "personne"})
+    True
+    """
+    return bool(names_dwelling) or category_classes(overrides).get(category, PERSONNE) == PERSONNE
+
+
+def person_related_flags(
+    categories: Iterable[str],
+    names_dwelling: Iterable[bool],
+    overrides: Mapping[str, str] | None = None,
+) -> np.ndarray:
+    """:func:`person_related` of many reports (a boolean array); an unknown code counts
+    as ``personne``."""
+    classes = category_classes(overrides)
+    # Through the distinct codes (a hash map), not one dictionary look-up per report.
+    codes = pd.Series(categories if isinstance(categories, pd.Series) else list(categories))
+    personal = codes.astype("str").map(classes).fillna(PERSONNE).eq(PERSONNE).to_numpy(bool)
+    dwelling = np.asarray(
+        names_dwelling if isinstance(names_dwelling, np.ndarray) else list(names_dwelling),
+        dtype=bool,
+    )
+    return personal | dwelling

@@ -71,9 +71,30 @@ def write_demo_config(dst_dir: Path, raw_bondy: Path) -> Path:
     text = text.replace(
         'gazetteer = "data/raw/bondy/gazetteer.csv"', f'gazetteer = "{raw_bondy}/gazetteer.csv"'
     )
+    # The sites' secrets (household keys) in the test's folder, never the analyst's.
+    text = text.replace("[project]\n", f'[project]\nsecrets_dir = "{dst_dir / "secrets"}"\n', 1)
+    for site in ("bondy", "paris10"):
+        make_secret(dst_dir / "secrets", site)
     cfg = dst_dir / "demo.toml"
     cfg.write_text(text, encoding="utf-8")
     return cfg
+
+
+def make_secret(secrets_dir: Path, site: str) -> bytes:
+    """A site's secret in ``secrets_dir`` (created when missing, as ``vigie secret``
+    does), returned as the bytes that key its households."""
+    from pipelines.ingest import household
+
+    path = household.secret_path(secrets_dir, site)
+    if not path.exists():
+        household.create_secret(path)
+    return household.load_secret(path, config_path="test.toml", site_id=site)
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> bytes:
+    """A fresh site secret (what ``make secrets`` writes), for tests that ingest."""
+    return make_secret(tmp_path / "secrets", "test")
 
 
 @pytest.fixture(scope="session")

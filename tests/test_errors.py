@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from pipelines.cli import main
-from tests.conftest import RAW, ROOT
+from tests.conftest import RAW, ROOT, make_secret
 
 OSM = RAW / "bondy" / "bondy_nord.osm"
 
@@ -40,6 +40,7 @@ BASE = """\
 processed_dir = "{out}/processed"
 maps_dir = "{out}/maps"
 annotations_dir = "{out}/annotations"
+secrets_dir = "{out}/secrets"
 
 [params.ingest]
 start_date = "2015-01-01"
@@ -76,6 +77,7 @@ def _setup(tmp_path: Path) -> Path:
         BASE.format(out=tmp_path, osm=OSM, reports=tmp_path / "raw" / "signalements.csv"),
         encoding="utf-8",
     )
+    make_secret(tmp_path / "secrets", "t")
     return cfg
 
 

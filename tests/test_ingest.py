@@ -31,7 +31,7 @@ from pipelines.ingest.values import parse_dates
 from pipelines.io import read_geoparquet, write_points_geoparquet
 from pipelines.osm.buildings import read_osm_bounds
 from pipelines.taxonomy import BY_SERVICE_CODE, CODES, map_labels
-from tests.conftest import RAW, ROOT
+from tests.conftest import RAW, ROOT, make_secret
 
 DATA = ROOT / "tests" / "data" / "ingest"
 BONDY_BBOX = (2.4779, 48.90676, 2.49111, 48.91278)
@@ -154,6 +154,10 @@ def test_simulated_exports(simulated_bondy: Path, tmp_path: Path) -> None:
         rf'"{simulated_bondy}/\1"',
         config_text,
     )
+    config_text = config_text.replace(
+        "[project]\n", f'[project]\nsecrets_dir = "{tmp_path / "secrets"}"\n', 1
+    )
+    make_secret(tmp_path / "secrets", "bondy")
     (tmp_path / "demo.toml").write_text(config_text, encoding="utf-8")
     config = load_config(tmp_path / "demo.toml")
     result = ingest.run(
@@ -603,8 +607,11 @@ def _config(tmp_path: Path, path: str, *, id_column: bool = True) -> Path:
     ]
     if id_column:
         columns.append('id = "N° ticket"')
+    make_secret(tmp_path / "secrets", "t")
     text = "\n".join(
         [
+            "[project]",
+            f'secrets_dir = "{tmp_path / "secrets"}"',
             "[[sites]]",
             'id = "t"',
             'osm = "x.osm"',

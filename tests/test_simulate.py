@@ -199,7 +199,9 @@ def test_personal_columns_are_there_for_ingestion_to_remove(export: pd.DataFrame
     fiction = tuple(p.replace(" ", "") for p in sim.FICTION_PHONE_PREFIXES)
     assert digits.str.len().eq(10).all()
     assert digits.str.startswith(fiction).all()
-    assert export["Logement"].str.match(r"^((Apt|Logt) \d+)?$").all()
+    # The landlord's dwelling reference (building code, flat number), typed several ways.
+    dwelling = r"(?i:NC-[A-Z]\d*|BL-\d+|L\d+)[- ]\d+"
+    assert export["Logement"].str.fullmatch(rf"((Logt |Apt )?{dwelling})?").all()
 
 
 def test_descriptions_carry_the_planted_personal_details(

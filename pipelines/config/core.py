@@ -46,7 +46,7 @@ from typing import Any
 from pipelines.config.hotspots import HotspotParams
 from pipelines.config.publication import PublicationSettings, publication_settings
 from pipelines.errors import ConfigError, os_reason
-from pipelines.taxonomy import CODES
+from pipelines.taxonomy import CODES, check_category_classes
 
 SOURCE_KINDS = ("reports", "observations")
 SOURCE_FORMATS = ("auto", "csv", "xlsx", "geojson", "open311", "kobo", "odk")
@@ -168,6 +168,8 @@ class SiteConfig:
     attribution: tuple[str, ...] = ()
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     publication: PublicationSettings = field(default_factory=PublicationSettings)
+    # Category code → "personne" | "technique" (pipelines.taxonomy.check_category_classes).
+    category_classes: dict[str, str] = field(default_factory=dict)
 
     @property
     def settings(self) -> SiteSettings:
@@ -184,6 +186,7 @@ class Config:
     processed_dir: str = "data/processed"
     maps_dir: str = "maps"
     annotations_dir: str = "data/annotations"
+    secrets_dir: str = "data/secrets"  # per-site secrets (pipelines.ingest.household)
     annotation_tags: tuple[str, ...] = ("priorité avant travaux", "à surveiller", "traité")
 
     def site(self, site_id: str) -> SiteConfig:
@@ -674,6 +677,9 @@ def _site(raw: Any, path: str, where: str, params: dict[str, Any]) -> SiteConfig
         study_area_bbox=bbox,
         attribution=_strings(raw, "attribution", path, where),
         params=merged,
+        category_classes=check_category_classes(
+            raw.get("category_classes", {}), path, f"{where}.category_classes"
+        ),
     )
 
 
@@ -875,6 +881,7 @@ _DIR_ROLES = {
     "processed_dir": "dossier des données traitées",
     "maps_dir": "dossier des cartes",
     "annotations_dir": "dossier des notes des urbanistes",
+    "secrets_dir": "dossier des secrets des sites",
 }
 
 
@@ -957,7 +964,7 @@ def load_config(path: str | Path) -> Config:
     defaults = Config(path=spath, sites=sites)
     dirs = {
         key: _take(project, key, str, spath, "project", getattr(defaults, key))
-        for key in ("processed_dir", "maps_dir", "annotations_dir")
+        for key in ("processed_dir", "maps_dir", "annotations_dir", "secrets_dir")
     }
     for key, value in dirs.items():
         dir_problem = _output_dir_problem(Path(value)) if value.strip() else "chemin vide"

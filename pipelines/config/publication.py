@@ -45,7 +45,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pipelines.errors import ConfigError
-from pipelines.taxonomy import CODES
+from pipelines.taxonomy import CATEGORIES, CODES, PERSONNE
 
 #: The profiles, from the least to the most protective.
 PROFILES = ("interne", "comite", "public")
@@ -56,9 +56,9 @@ OUTPUTS = ("map", "png", "charts", "index", "exports")
 DEFAULT_OUTPUTS = {**dict.fromkeys(OUTPUTS, "comite"), "exports": "public"}
 #: The category classes: technical or common-parts problems, and person-related ones.
 CATEGORY_CLASSES = ("technical", "person_related")
-#: Person-related categories until the taxonomy carries classes: occupation of common
-#: parts, pests (inside dwellings), and "autre" (free text may carry a floor or a flat).
-DEFAULT_PERSON_RELATED = ("occupation", "nuisibles", "autre")
+#: Person-related categories by default: the taxonomy's class ``personne``
+#: (:data:`pipelines.taxonomy.CATEGORIES`; occupation, pests, « autre »…).
+DEFAULT_PERSON_RELATED = tuple(c.code for c in CATEGORIES if c.privacy_class == PERSONNE)
 #: How report points are published: all, only where their cell is shown, none.
 POINT_RULES = ("all", "shown_cells", "none")
 #: Which cells the household minimum applies to.

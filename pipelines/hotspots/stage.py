@@ -48,7 +48,7 @@ from pipelines.hotspots import checks as hotspot_checks
 from pipelines.hotspots import chronic as chronic_mod
 from pipelines.hotspots import method_note
 from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json, write_text
-from pipelines.reports import counted
+from pipelines.reports import counted, household_of
 from pipelines.stats import density
 from pipelines.stats import gistar as hs
 from pipelines.stats.band import BandChoice, auto_distance_band, configured_band
@@ -106,8 +106,10 @@ def reports_per_building(reports: pd.DataFrame, buildings: gpd.GeoDataFrame) -> 
     Returns
     -------
     DataFrame
-        Aligned on ``buildings.index``: ``n_reports``, ``n_<category>`` for every code of
-        the taxonomy, and ``n_observations`` (walkthrough observations, counted apart).
+        Aligned on ``buildings.index``: ``n_reports``, ``n_households`` (distinct
+        households among them: :func:`pipelines.reports.household_of`), ``n_<category>``
+        for every code of the taxonomy, and ``n_observations`` (walkthrough
+        observations, counted apart).
     """
     ids = pd.Index(buildings["building_id"].astype(str))
     if not ids.is_unique:
@@ -126,6 +128,8 @@ def reports_per_building(reports: pd.DataFrame, buildings: gpd.GeoDataFrame) -> 
     ).reshape(len(ids), len(CODES))
     out = pd.DataFrame(flat, index=buildings.index, columns=[f"n_{c}" for c in CODES])
     out.insert(0, "n_reports", flat.sum(axis=1))
+    who = pd.DataFrame({"b": b_code[ok], "h": household_of(counted).to_numpy()[ok]})
+    out.insert(1, "n_households", np.bincount(who.drop_duplicates()["b"], minlength=len(ids)))
     if "source_kind" in reports:
         obs = reports[(reports["source_kind"] == "observations") & reports["building_id"].notna()]
         o_code = ids.get_indexer(pd.Index(obs["building_id"].astype(str)))

@@ -21,6 +21,7 @@ from pyproj import CRS, Transformer
 from pipelines.config.core import SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.errors import InputError
+from pipelines.ingest.household import identity_tokens
 from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.readers import CATEGORY_FALLBACK, FORMAT_DEFAULTS
 from pipelines.ingest.schema import (
@@ -393,6 +394,35 @@ def personal_columns(
     )
 
 
+def _identities(
+    raw: RawFile, roles: dict[str, str], source: SourceConfig, row: np.ndarray
+) -> np.ndarray:
+    """Per row of a file's frame, the household identifiers read from its personal
+    columns (declared or detected, mapped to no role), as
+    :func:`pipelines.ingest.household.identity_tokens` writes them; ``""`` for a
+    malformed row (``row`` < 0) and for every row of an observation source (whose
+    personal columns name surveyors, not households).
+    """
+    n = len(row)
+    if source.kind != "reports":
+        return np.full(n, "", dtype=object)
+    mapped = set(roles.values())
+    personal = personal_columns(source, [raw], [roles])
+    names = [
+        c
+        for c in raw.columns
+        if c not in mapped and c in raw.table.column_names and _is_personal(c, personal)
+    ]
+    cells = {c: raw.table.column(c).to_pylist() for c in names}
+    tokens = identity_tokens(cells, raw.table.num_rows)
+    if (row >= 0).all():
+        return tokens[row]
+    out = np.full(n, "", dtype=object)
+    good = row >= 0
+    out[good] = tokens[row[good]]
+    return out
+
+
 def _classify_degrees(
     lat: np.ndarray, lon: np.ndarray, flags: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -705,6 +735,7 @@ def _parse_source(
     month_firsts: list[bool] = []
     for i, (raw, per_file) in enumerate(zip(raws, roles_per_file, strict=True)):
         fr = _file_frame(raw, per_file, i)
+        fr["_identity"] = _identities(raw, per_file, source, fr["_row"].to_numpy())
         for role in roles:
             if role not in fr:
                 fr[role] = (

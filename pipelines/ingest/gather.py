@@ -16,7 +16,7 @@ from pipelines.config.core import SourceConfig
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.cells import _concurrently, _Parsed, _str_column
 from pipelines.ingest.partition import _Categories
-from pipelines.ingest.schema import _NOTES, _STR_COLUMNS, INGESTED_COLUMNS, OUTSIDE_COLUMNS
+from pipelines.ingest.schema import _NOTES, _STR_COLUMNS, GATHERED_COLUMNS, OUTSIDE_COLUMNS
 from pipelines.ingest.values import _dictionary_of, arrow_strings, arrow_view, flags, to_str_series
 from pipelines.taxonomy import BY_CODE, CODES
 
@@ -156,7 +156,7 @@ def _accepted_frame(
     source: SourceConfig,
     files: list[str],
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """:data:`INGESTED_COLUMNS` (without geometry) for the rows ``a``, in that order;
+    """:data:`GATHERED_COLUMNS` (without geometry) for the rows ``a``, in that order;
     free text scrubbed, with the counts of what was scrubbed."""
     f = p.frame
     missing = pd.Series(np.nan, index=range(len(a)), dtype="str")
@@ -213,7 +213,7 @@ def _accepted_frame(
         }
     )
     frame = pd.DataFrame(
-        {column: done[column] for column in INGESTED_COLUMNS},
+        {column: done[column] for column in GATHERED_COLUMNS},
         copy=False,  # fresh arrays: no copy into 2-D blocks
     )
     return _typed(frame), counts
@@ -257,7 +257,7 @@ def _outside_frame(
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    """The dtypes of :data:`INGESTED_COLUMNS` (also for an empty frame)."""
+    """The dtypes of :data:`GATHERED_COLUMNS` (also for an empty frame)."""
     out = frame.copy(deep=False)
     for col in _STR_COLUMNS:
         if out[col].dtype != "str":

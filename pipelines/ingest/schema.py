@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pipelines.config.core import COLUMN_ROLES
 
-#: Columns of the accepted rows, in order; ``ingested.parquet`` adds a point
-#: ``geometry`` (WKB, EPSG:4326) made from ``lon``/``lat``, null where they are missing.
-INGESTED_COLUMNS = (
+#: Columns of the accepted rows gathered from the sources' cells, in order.
+GATHERED_COLUMNS = (
     "report_id",
     "source",
     "source_kind",
@@ -28,6 +27,12 @@ INGESTED_COLUMNS = (
     "lat",
     "coord_note",
 )
+
+#: Columns of the accepted rows, in order: the gathered ones and ``person_related``
+#: (:func:`pipelines.taxonomy.person_related`); with the site's secret, ``household_key``
+#: follows (:mod:`pipelines.ingest.household`). ``ingested.parquet`` adds a point
+#: ``geometry`` (WKB, EPSG:4326) made from ``lon``/``lat``, null where they are missing.
+INGESTED_COLUMNS = (*GATHERED_COLUMNS, "person_related")
 
 #: Columns of ``rejected.csv``.
 REJECTED_COLUMNS = ("source", "source_file", "source_line", "reason", "reason_fr", "original_row")
@@ -140,6 +145,6 @@ _STATE_NONE, _STATE_OK, _STATE_BAD = 0, 1, 2
 #: The text columns of ``ingested.parquet``: all but numbers, dates and the geometry.
 _STR_COLUMNS = tuple(
     c
-    for c in INGESTED_COLUMNS
+    for c in GATHERED_COLUMNS
     if c not in ("source_line", "reported_at", "closed_at", "lon", "lat", "geometry")
 )

@@ -843,3 +843,28 @@ def scrub_ids(values: pd.Series) -> tuple[pd.Series, dict[str, int]]:
     made = per_value[at].sum(axis=0)
     counts = {kind: int(n) for kind, n in zip(PLACEHOLDERS, made, strict=True)}
     return to_str_series(out, values.index), counts
+
+
+# A floor named in a report's text ("3e étage", "au 2ème", "1er étage"): kept by the
+# scrubber (it locates a problem at building scale) but it narrows a report down to a few
+# households. The door after it ("3e gauche") is already "[logement]".
+_FLOOR_NAMED = (
+    r"(?:^|" + _NW + r")(?:" + _FLOOR + _SP + r"*(?i:étage|etage|ét\.|et\.)"
+    + r"|(?i:au|du)" + _SP + r"+" + _FLOOR + r")" + _P_RIGHT
+)  # fmt: skip
+
+
+def names_dwelling(texts: pd.Series) -> np.ndarray:
+    """Whether each (scrubbed) text names a flat (its ``[logement]`` placeholder) or a
+    floor: such a report is person-related whatever its category
+    (:func:`pipelines.taxonomy.person_related`). One kernel call per rule over the
+    distinct values."""
+    values = texts.astype("str").fillna("")
+    distinct = pd.unique(values.to_numpy())
+    arr = pa.array(list(distinct), pa.large_string())
+    hit = pc.or_(
+        pc.match_substring(arr, PLACEHOLDERS["flats"]),
+        pc.match_substring_regex(arr, _FLOOR_NAMED),
+    )
+    found = dict(zip(distinct, np.asarray(hit.to_numpy(zero_copy_only=False), bool), strict=True))
+    return values.map(found).to_numpy(dtype=bool)

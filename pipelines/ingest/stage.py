@@ -58,6 +58,13 @@ from pipelines.ingest.cells import (
     resolve_columns,
 )
 from pipelines.ingest.gather import _accepted_frame, _order, _outside_frame, _typed
+from pipelines.ingest.household import (
+    HOUSEHOLD_COLUMN,
+    household_keys,
+    identity_kind,
+    load_secret,
+    secret_path,
+)
 from pipelines.ingest.partition import _categories, _partition
 from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.readers import read_file
@@ -81,7 +88,7 @@ from pipelines.ingest.versions import (
 )
 from pipelines.io import read_json, write_csv, write_json, write_points_geoparquet
 from pipelines.reports import PARTITION, PARTITION_TEXT, check_partition
-from pipelines.taxonomy import CODES
+from pipelines.taxonomy import CODES, person_related_flags
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +143,8 @@ class _SourceOut:
     outside: pd.DataFrame
     summary: dict[str, Any]
     history: pd.DataFrame
+    # Per accepted row, its household identifiers (never written: see household.py).
+    identities: np.ndarray
 
 
 def _file_issue(source: SourceConfig, path: str, reason: str, detail: str) -> dict[str, Any]:
@@ -159,12 +168,16 @@ def _label_columns(source: SourceConfig) -> Callable[[str], bool]:
 
 def _personal_columns(source: SourceConfig) -> Callable[[str], bool] | None:
     """Whether a file column is declared personal (and mapped to no role): the CSV fast
-    path does not read it."""
+    path does not read it, unless it identifies the household of a report (a dwelling,
+    a phone, an e-mail, a name: :mod:`pipelines.ingest.household`)."""
     if not source.personal_columns:
         return None
     mapped = list(source.columns.values())
+    reports = source.kind == "reports"
     return lambda name: (
-        _is_personal(name, source.personal_columns) and not _matches_any(name, mapped)
+        _is_personal(name, source.personal_columns)
+        and not _matches_any(name, mapped)
+        and not (reports and identity_kind(name) is not None)
     )
 
 
@@ -418,7 +431,12 @@ def _source_outputs(
         "closed_at_in_future": int(np.count_nonzero(kept & closed_in_future)),
         "updated_at_unparseable": unparseable_updated_at(p, updated_at, kept),
     }
-    return _SourceOut(accepted, rejected, outside, summary, history)
+    identities = (
+        p.frame["_identity"].to_numpy()[a]
+        if "_identity" in p.frame
+        else np.full(len(a), "", dtype=object)
+    )
+    return _SourceOut(accepted, rejected, outside, summary, history, identities)
 
 
 # --------------------------------------------------------------------------- site
@@ -427,6 +445,7 @@ def ingest_site(
     *,
     study_area_bbox: tuple[float, float, float, float],
     today: date,
+    secret: bytes | None = None,
 ) -> IngestResult:
     """Ingest every source of a site.
 
@@ -439,11 +458,16 @@ def ingest_site(
         outside go to :attr:`IngestResult.outside`.
     today
         Dates after this day are rejected as ``date_in_future``.
+    secret
+        The site's secret (:func:`pipelines.ingest.household.load_secret`): the accepted
+        rows then carry their ``household_key``. Without it (unit tests of the reading)
+        they carry no key at all, never one computed without the secret.
 
     Returns
     -------
     IngestResult
-        Reads the source files and nothing else; no file is written.
+        Reads the source files and nothing else; no file is written. The accepted rows
+        carry ``person_related`` (:func:`pipelines.taxonomy.person_related`).
 
     Raises
     ------
@@ -459,6 +483,16 @@ def ingest_site(
     accepted = [outs[s].accepted for s in order]
     frame = accepted[0] if len(accepted) == 1 else pd.concat(accepted, ignore_index=True)
     ingested = _typed(frame)
+    ingested["person_related"] = person_related_flags(
+        ingested["category"], _scrub.names_dwelling(ingested["description"]), site.category_classes
+    )
+    if secret is not None:
+        identities = np.concatenate([outs[s].identities for s in order])
+        ingested[HOUSEHOLD_COLUMN] = pd.Series(
+            household_keys(identities, ingested["source"], ingested["report_id"], secret),
+            index=ingested.index,
+            dtype="str",
+        )
     rejected = pd.concat([outs[s].rejected for s in order], ignore_index=True)
     rejected = (
         rejected.astype({"source_line": "int64"})
@@ -556,14 +590,23 @@ def run(
     The study area is the site's ``study_area_bbox``, else the bounds of its OSM extract
     ``bounds`` (:func:`read_bounds` of the OSM stage's ``buildings_summary.json``:
     ingestion never reads the OSM file itself); ``today`` is ``params.ingest.today`` when set
-    (reproducible runs), else the day of the run.
+    (reproducible runs), else the day of the run. The site's secret
+    (``<secrets_dir>/<site>.key``) keys the households of the reports.
+
+    Raises
+    ------
+    ConfigError
+        The site's secret is missing or invalid: the message says how to create it.
     """
 
     site = config.site(site_id)
     index = [s.id for s in config.sites].index(site_id)
     bbox = study_area(site, bounds, config_path=config.path, key=f"sites[{index}].study_area_bbox")
     today = site.settings.ingest.today or date.today()
-    result = ingest_site(site, study_area_bbox=bbox, today=today)
+    secret = load_secret(
+        secret_path(config.secrets_dir, site_id), config_path=config.path, site_id=site_id
+    )
+    result = ingest_site(site, study_area_bbox=bbox, today=today, secret=secret)
     write_result(result, site_id, out_dir)
     return result
 

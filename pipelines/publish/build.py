@@ -30,7 +30,7 @@ from pipelines.hotspots import countable, reports_per_building
 from pipelines.ingest import scrub_series
 from pipelines.io import list_cell
 from pipelines.published import Published
-from pipelines.reports import naive_dates, site_months
+from pipelines.reports import household_of, naive_dates, site_months
 from pipelines.stats import EMERGING_CATEGORIES, EMERGING_LABELS_FR
 from pipelines.trends import Window, comparison_windows, window_counts
 from pipelines.zones import zone_of_buildings, zone_sort_key
@@ -262,7 +262,9 @@ def building_profile(
 def monthly_table(reports: pd.DataFrame) -> pd.DataFrame:
     """Counted reports (:func:`pipelines.hotspots.countable`) per building, calendar
     month (``YYYY-MM``) and category: ``building_id``, ``month``, ``category``,
-    ``n_reports`` (no zero row), sorted."""
+    ``n_reports`` (no zero row) and ``n_households`` (distinct households among them,
+    :func:`pipelines.reports.household_of`; the keys themselves are not published),
+    sorted."""
     counted = reports[countable(reports)]
     month = naive_dates(counted["reported_at"]).dt.to_period("M")
     frame = pd.DataFrame(
@@ -270,11 +272,13 @@ def monthly_table(reports: pd.DataFrame) -> pd.DataFrame:
             "building_id": counted["building_id"].astype(str).to_numpy(),
             "month": month.astype(str).to_numpy(),
             "category": counted["category"].astype(str).to_numpy(),
+            "household": household_of(counted).to_numpy(),
         }
     )
     frame = frame[month.notna().to_numpy()]
-    out = frame.groupby(["building_id", "month", "category"], sort=True).size()
-    return out.rename("n_reports").reset_index().astype({"n_reports": "int64"})
+    cells = frame.groupby(["building_id", "month", "category"], sort=True)["household"]
+    out = pd.DataFrame({"n_reports": cells.size(), "n_households": cells.nunique()})
+    return out.reset_index().astype({"n_reports": "int64", "n_households": "int64"})
 
 
 def points_table(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

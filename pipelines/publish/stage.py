@@ -170,7 +170,7 @@ def run(
         published,
         reports,
         rule=rule,
-        person_related=settings.person_related,
+        person_related=person_related_of(site),
         windows=_compare_windows(published.site.get("compare")),
         ledger=read_ledger(ledger_file),
     )
@@ -187,6 +187,17 @@ def run(
     if ledger is not None:
         write_ledger(ledger, ledger_file)
     return out
+
+
+def person_related_of(site: SiteConfig) -> frozenset[str]:
+    """The site's person-related categories: ``[publication.categories]`` with the
+    site's ``category_classes`` (« personne » / « technique ») over it. Reports whose
+    text names a dwelling are person-related whatever their category (ingestion's
+    ``person_related`` column, read by :func:`pipelines.publish.protect.microdata`)."""
+    codes = set(site.publication.person_related)
+    for code, cls in site.category_classes.items():
+        (codes.add if cls == "personne" else codes.discard)(code)
+    return frozenset(codes)
 
 
 def with_publication_facts(protection: Protection) -> Published:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from pipelines.crs import WGS84
 from pipelines.simulate.buildings import address_candidates, building_profile, landlord_codes
+from pipelines.simulate.households import Household, Households
 from pipelines.simulate.observations import _kobo, _walk
 from pipelines.simulate.patterns import HEATING_SEASON, _Calendar, _Event, _plan, _separate
 from pipelines.simulate.rows import (
@@ -128,6 +129,7 @@ def simulate(
         ``coordinate_buildings`` (ticket → true building_id), ``coordinates_outside``
         (tickets whose point lies a few metres outside the footprint), ``location_mix``,
         ``bad_rows`` (ticket → reason), ``duplicate_of`` (ticket → first ticket),
+        ``households`` (ticket → household id), ``serial_households``,
         ``unknown_label_rows``, ``unknown_labels``, ``pii_in_description`` (ticket →
         kinds), ``building_codes`` (code → building_id), ``kobo_buildings``
         (``_uuid`` → building_id) and ``walk_dates``.
@@ -263,6 +265,14 @@ def simulate(
         if window[0] <= events[i].minute < window[1] and i not in bad and i not in paired
     ]
 
+    # Who files each ticket (pipelines.simulate.households: their own random stream).
+    per_building: dict[int, int] = {}
+    for i in rows:
+        per_building[events[i].pos] = per_building.get(events[i].pos, 0) + 1
+    households = Households.start(seed, codes, per_building)
+    household_of: dict[int, Household] = {}
+    truth_households: dict[str, str] = {}
+
     # Render rows.
     by_row: dict[int, list[str]] = {}
     truth_addr: dict[str, str] = {}
@@ -329,6 +339,14 @@ def simulate(
             if rng.random() < 0.7
             else ""
         )
+        # The name, phone and dwelling of the ticket's household, typed as agents do (the
+        # draws above keep the main stream as it was).
+        h = households.draw(ev.pos, other_than=household_of.get(dup_of[i]) if i in dup_of else None)
+        household_of[i] = h
+        truth_households[t] = h.id
+        name = households.name(h)
+        phone = households.phone(h) if phone else ""
+        flat = households.dwelling(h) if flat else ""
         building_text = code if code and rng.random() < 0.55 else ""
         date_text = "" if bad.get(i) == "missing_date" else _fmt_date(created)
         if i in bad:
@@ -451,6 +469,8 @@ def simulate(
         "unknown_label_rows": unknown_rows,
         "unknown_labels": sorted(UNKNOWN_LABELS),
         "pii_in_description": pii,
+        "households": truth_households,
+        "serial_households": sorted(h.id for h in households.serial.values()),
         "building_codes": {code: ids[pos] for pos, code in sorted(codes.items())},
         "kobo_buildings": kobo_truth,
         "walk_dates": sorted({d[:10] for d in walk["date"]}),

@@ -88,6 +88,12 @@ coordinates, 10 coordinates in Marseille (outside the study area), all the ticke
 likely duplicates (a neighbour reporting the same problem on the same building 1–36 h
 later, at most 15 m away or at the same address).
 
+**Households** (truth ``households``, ticket → household; ``serial_households``): each
+ticket's name, phone and dwelling reference are those of one household of its building
+(:mod:`pipelines.simulate.households`): about a third of the tickets come from a household
+that already reported, and in three of the busiest buildings one household files more
+a quarter of them (serial reporters); a likely duplicate comes from another household.
+
 **Observations.** Five walks (« diagnostic en marchant ») of 30 points 2–12 m outside
 footprints (two through the clusters when there is a pattern) and three KoboToolbox
 building tours of 40 submissions (points inside footprints plus GPS noise, two without

@@ -1,0 +1,532 @@
+"""Who reported: a pseudonymous household key per report, and the site's secret.
+
+A committee table that shows "2 reports of pests" in a building must also know whether
+they came from two households or from one (issue 16): ingestion derives, before the
+personal columns are dropped, a **household key** per accepted report, kept in the
+internal outputs (``ingested.parquet``, then ``reports.parquet``) and in no output meant
+for readers (``published/``, maps, exports).
+
+The key is an HMAC-SHA256 (Python's :mod:`hmac`, keyed by a per-site secret) of the
+report's household identifier, so that nobody without the secret can test a guess (a
+known phone number) against it, and so that two sites' keys cannot be joined. The
+identifier is, in this order of preference:
+
+1. the **dwelling reference** (columns whose header says logement, appartement, appt,
+   porte…): accents, case, punctuation and spaces folded, the words "appartement",
+   "logt", "n°"… dropped, leading zeros of numbers dropped ("Apt 045" = "appt 45" =
+   "LOGT 45"). It should be the landlord's reference, unique in the site: a bare door
+   number ("12") read in two buildings merges the two households, which only hides more
+   (fewer households, more cells below the thresholds);
+2. the **phone number** (tél., portable, mobile…): digits only, in an E.164-like form
+   (``06 12 34 56 78``, ``+33 6 12 34 56 78``, ``0033 (0)6…`` → ``+33612345678``);
+   fewer than 9 digits is no number;
+3. the **e-mail** (courriel, mail, e-mail…): trimmed, spaces removed, lower-cased;
+4. the **name** (nom, prénom, locataire, demandeur…): the name columns joined, accents,
+   case and punctuation folded, civilities (M., Mme…) dropped, words sorted ("MARTIN
+   Sophie" = "Mme Sophie Martin").
+
+Reports that share a dwelling reference, a phone number or an e-mail are one household
+(connected components: a household's ticket without its flat but with its phone joins
+its other tickets); the key hashes the component's most preferred identifier. Names
+never link reports that carry something better (two "M. Martin" are rarely one
+household): a report known by its name alone shares a key with the reports known by the
+same name alone. A report with no identifier at all, every report of a source without
+personal columns (Paris's DansMaRue) and every walkthrough observation (its author is a
+surveyor, not a household) is its own household: the key hashes ``source`` and
+``report_id``, stable from one run to the next.
+
+The secret (32 random bytes, hex) lives in ``<secrets_dir>/<site>.key`` (project key
+``secrets_dir``, ``data/secrets`` by default, ignored by git), readable by its owner
+only; ``vigie secret`` (``make secrets``) creates it and refuses to overwrite one.
+Ingestion without it stops with a French message saying how to create it: never a hash
+without a key, which anyone could recompute from a list of phone numbers.
+
+Written here rather than taken from a library: the standard library's ``hmac`` and
+``hashlib`` do the cryptography; record linkage libraries (``recordlinkage``, Splink)
+score fuzzy matches for people, which is not what a deterministic, explainable key
+needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets as _random
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from pipelines.errors import ConfigError, VigieError
+from pipelines.taxonomy import normalise_label
+
+#: Name of the column that carries the key in ingestion's internal outputs.
+HOUSEHOLD_COLUMN = "household_key"
+
+#: Kinds of identifier, by preference (the digit prefixes a token, so the smallest
+#: token of a household is its most preferred identifier).
+KINDS = ("flat", "phone", "email", "name")
+_RANK = {kind: str(i) for i, kind in enumerate(KINDS)}
+_OWN = "9report"  # a report that is its own household
+_SEP = "\x1f"  # between the tokens of one row (folded values never hold it)
+
+#: Hex characters of the key written (128 bits: no collision among a site's households).
+KEY_HEX = 32
+
+# Header words of each kind of personal column (folded, as looks_personal reads them).
+_FLAT_WORDS = frozenset(
+    ["logement", "logt", "lgt", "appartement", "appart", "appt", "apt", "porte", "chambre"]
+)
+_PHONE_WORDS = frozenset(
+    [
+        "tel",
+        "tels",
+        "telephone",
+        "telephones",
+        "tph",
+        "phone",
+        "phones",
+        "phonenumber",
+        "portable",
+        "portables",
+        "mobile",
+        "gsm",
+        "numtel",
+        "whatsapp",
+    ]
+)
+_EMAIL_WORDS = frozenset(["mail", "mails", "email", "emails", "courriel", "courriels", "mel"])
+_CONTACT_WORDS = frozenset(["contact", "contacts", "coordonnees"])
+_NAME_WORDS = frozenset(
+    [
+        "nom",
+        "noms",
+        "prenom",
+        "prenoms",
+        "firstname",
+        "lastname",
+        "fullname",
+        "surname",
+        "givenname",
+        "familyname",
+        "locataire",
+        "locataires",
+        "demandeur",
+        "demandeuse",
+        "demandeurs",
+        "declarant",
+        "declarante",
+        "signalant",
+        "signalante",
+        "requerant",
+        "plaignant",
+        "plaignante",
+        "beneficiaire",
+        "titulaire",
+        "occupant",
+        "occupante",
+        "resident",
+        "residente",
+        "habitant",
+        "habitante",
+        "usager",
+        "usagere",
+    ]
+)
+# Words that only say "number" or "dwelling" in a dwelling reference.
+_FLAT_FILLERS = frozenset(
+    [
+        "appartement",
+        "appart",
+        "apart",
+        "appt",
+        "app",
+        "apt",
+        "ap",
+        "logement",
+        "logt",
+        "lgt",
+        "lgmt",
+        "log",
+        "porte",
+        "chambre",
+        "chbre",
+        "n",
+        "no",
+        "num",
+        "numero",
+        "ref",
+        "reference",
+    ]
+)
+_CIVILITIES = frozenset(
+    [
+        "m",
+        "mr",
+        "mrs",
+        "ms",
+        "mme",
+        "mmes",
+        "mlle",
+        "mlles",
+        "monsieur",
+        "messieurs",
+        "madame",
+        "mesdames",
+        "mademoiselle",
+        "dr",
+        "docteur",
+        "me",
+        "maitre",
+    ]
+)
+# Words of a column about who took or handled the report, not who filed it.
+_STAFF_WORDS = frozenset(
+    {
+        "auteur",
+        "auteure",
+        "enqueteur",
+        "enqueteuse",
+        "agent",
+        "agente",
+        "technicien",
+        "technicienne",
+        "gardien",
+        "gardienne",
+        "operateur",
+        "operatrice",
+        "submitter",
+        "username",
+        "saisi",
+        "saisie",
+        "redacteur",
+        "redactrice",
+    }
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+
+
+# --------------------------------------------------------------------------- columns
+def identity_kind(header: str) -> str | None:
+    """Which kind of household identifier a personal column holds, from its header:
+    ``flat``, ``phone``, ``email``, ``name``, ``contact`` (a phone or an e-mail, told
+    by the value) or ``None`` (another person: a surveyor, an author).
+
+    Examples
+    --------
+    >>> [identity_kind(h) for h in ("Logement", "Tél. portable", "E-mail du demandeur",
+    ...  "Nom du demandeur", "nom_enqueteur")]
+    ['flat', 'phone', 'email', 'name', None]
+    """
+    spaced = re.sub(r"(?<=[a-zà-ÿ])(?=[A-ZÀ-Þ])", " ", header)
+    words = set(normalise_label(spaced).replace("_", " ").split())
+    if words & _STAFF_WORDS:
+        return None
+    if words & _EMAIL_WORDS or ("adresse" in words and {"electronique", "internet"} & words):
+        return "email"
+    if words & _PHONE_WORDS:
+        return "phone"
+    if words & _FLAT_WORDS:
+        return "flat"
+    if words & _CONTACT_WORDS:
+        return "contact"
+    if words & _NAME_WORDS or ("name" in words and {"first", "last", "full", "family"} & words):
+        return "name"
+    return None
+
+
+# --------------------------------------------------------------------------- values
+def normalise_flat(value: str) -> str:
+    """A dwelling reference folded for comparison: accents, case, punctuation and spaces
+    folded, letters and digits split into runs, the words that only say "flat" or
+    "number" dropped, leading zeros dropped ("Logt NC-B 045" = "ncb045" → "ncb45"),
+    two numbers kept apart ("L123-007" → "l123-7").
+
+    >>> [normalise_flat(v) for v in ("Apt 045", "LOGT 45", "n° 45", "Bât. A – logt 3", "")]
+    ['45', '45', '45', 'bata3', '']
+    """
+    runs = [
+        r.lstrip("0") or "0" if r.isdigit() else r
+        for r in re.findall(r"[a-z]+|[0-9]+", normalise_label(value))
+        if r not in _FLAT_FILLERS
+    ]
+    # Two numbers stay apart ("123-7" is not "12-37"); letters and numbers join.
+    return "".join(
+        ("-" if k and r.isdigit() and runs[k - 1].isdigit() else "") + r for k, r in enumerate(runs)
+    )
+
+
+def normalise_phone(value: str) -> str:
+    """A phone number in an E.164-like form (``+`` and digits), or ``""``.
+
+    National French numbers (10 digits starting with 0) get +33; ``00`` becomes ``+``;
+    the ``(0)`` written after +33 is dropped.
+
+    >>> [normalise_phone(v) for v in ("06 12 34 56 78", "+33 (0)6.12.34.56.78",
+    ...  "0033612345678", "12 34")]
+    ['+33612345678', '+33612345678', '+33612345678', '']
+    """
+    text = value.strip()
+    digits = re.sub(r"\D", "", text)
+    if text.startswith("00") or (not text.startswith("+") and digits.startswith("00")):
+        digits = digits[2:]
+    elif len(digits) == 10 and digits.startswith("0"):
+        digits = "33" + digits[1:]
+    if digits.startswith("330") and len(digits) == 12:
+        digits = "33" + digits[3:]
+    return "+" + digits if 9 <= len(digits) <= 15 else ""
+
+
+def normalise_email(value: str) -> str:
+    """An e-mail trimmed, without spaces, lower-cased; ``""`` if it is none.
+
+    >>> normalise_email(" Jean.Dupont @Exemple.FR ")
+    'jean.dupont@exemple.fr'
+    """
+    text = re.sub(r"\s+", "", value).lower()
+    return text if _EMAIL.match(text) else ""
+
+
+def normalise_name(value: str) -> str:
+    """A name folded: accents, case, punctuation, civilities dropped, words sorted.
+
+    >>> [normalise_name(v) for v in ("MARTIN Sophie", "Mme Sophie Martin", "M.")]
+    ['martin sophie', 'martin sophie', '']
+    """
+    words = [w for w in normalise_label(value).split() if w not in _CIVILITIES]
+    return " ".join(sorted(words)) if any(len(w) > 1 for w in words) else ""
+
+
+def _contact(value: str) -> tuple[str, str]:
+    """A contact cell: its e-mail, else its phone number."""
+    email = normalise_email(value)
+    return ("email", email) if email else ("phone", normalise_phone(value))
+
+
+_NORMALISE = {
+    "flat": normalise_flat,
+    "phone": normalise_phone,
+    "email": normalise_email,
+}
+
+
+def identity_tokens(columns: Mapping[str, Iterable[str]], n: int) -> np.ndarray:
+    """Each row's household identifiers as one string of tokens (``<rank><kind>:<value>``
+    joined by U+001F; ``""`` for a row with none).
+
+    Parameters
+    ----------
+    columns
+        Personal columns of one file, header → cells (``n`` each, ``""`` when empty).
+        Columns of no kind (:func:`identity_kind` is None) are ignored; name columns are
+        joined in their order ("Nom" then "Prénom"); each other column gives a token.
+    n
+        Number of rows.
+    """
+    kinds = {header: identity_kind(header) for header in columns}
+    if not any(kinds.values()):
+        return np.full(n, "", dtype=object)
+    out: list[list[str]] = [[] for _ in range(n)]
+    names: list[list[str]] = [[] for _ in range(n)]
+    for header, cells in columns.items():
+        kind = kinds[header]
+        if kind is None:
+            continue
+        values = pd.Series(list(cells), dtype="object").fillna("").astype(str)
+        # Folded once per distinct value: a monthly export repeats its tenants.
+        distinct = values.unique()
+        if kind == "name":
+            for i, v in enumerate(values):
+                if v.strip():
+                    names[i].append(v)
+            continue
+        if kind == "contact":
+            folded = {v: _contact(v) for v in distinct}
+        else:
+            fold = _NORMALISE[kind]
+            folded = {v: (kind, fold(v)) for v in distinct}
+        for i, v in enumerate(values):
+            k, token = folded[v]
+            if token:
+                out[i].append(f"{_RANK[k]}{k}:{token}")
+    for i in range(n):
+        if names[i]:
+            name = normalise_name(" ".join(names[i]))
+            if name:
+                out[i].append(f"{_RANK['name']}name:{name}")
+    return np.array([_SEP.join(sorted(set(t))) for t in out], dtype=object)
+
+
+# --------------------------------------------------------------------------- keys
+def _hmac(secret: bytes, texts: Iterable[str]) -> list[str]:
+    return [
+        hmac.new(secret, t.encode("utf-8"), hashlib.sha256).hexdigest()[:KEY_HEX] for t in texts
+    ]
+
+
+def household_keys(
+    tokens: Iterable[str], sources: Iterable[str], report_ids: Iterable[str], secret: bytes
+) -> np.ndarray:
+    """The household key of each report (see the module docstring).
+
+    Parameters
+    ----------
+    tokens
+        Per report, :func:`identity_tokens`' string (``""`` when none: its own household).
+    sources, report_ids
+        Per report: what makes a report without identifier its own household.
+    secret
+        The site's secret (:func:`load_secret`); never empty.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``KEY_HEX`` hex characters per report (object dtype).
+    """
+    if not secret:
+        raise ValueError("a household key needs the site's secret")
+    toks = pd.Series(list(tokens), dtype="object").fillna("").astype(str).to_numpy()
+    srcs, ids = list(sources), list(report_ids)
+    n = len(toks)
+    if not (len(srcs) == len(ids) == n):
+        raise ValueError("tokens, sources and report_ids differ in length")
+    keys = np.empty(n, dtype=object)
+    alone = np.flatnonzero(toks == "")
+    keys[alone] = _hmac(secret, (f"{_OWN}:{srcs[i]}:{ids[i]}" for i in alone))
+    known = np.flatnonzero(toks != "")
+    if not len(known):
+        return keys
+    rows_tokens: list[list[str]] = []
+    for t in toks[known]:
+        parts = t.split(_SEP)
+        better = [p for p in parts if not p.startswith(_RANK["name"] + "name:")]
+        # A name links only the reports known by nothing better.
+        rows_tokens.append(better or parts)
+    vocab = {tok: j for j, tok in enumerate(sorted({t for ts in rows_tokens for t in ts}))}
+    k, m = len(known), len(vocab)
+    row_idx = np.repeat(np.arange(k), [len(ts) for ts in rows_tokens])
+    col_idx = np.fromiter((vocab[t] for ts in rows_tokens for t in ts), np.int64, len(row_idx))
+    graph = coo_matrix(
+        (np.ones(len(row_idx), np.int8), (row_idx, k + col_idx)), shape=(k + m, k + m)
+    )
+    _, labels = connected_components(graph, directed=False)
+    # Each component's most preferred identifier: its smallest token (vocab is sorted,
+    # so the first token met in vocabulary order).
+    best: dict[int, str] = {}
+    for tok, j in vocab.items():
+        best.setdefault(int(labels[k + j]), tok)
+    comps = [int(c) for c in labels[:k]]
+    chosen = sorted(set(comps))
+    keyed = dict(zip(chosen, _hmac(secret, (best[c] for c in chosen)), strict=True))
+    keys[known] = [keyed[c] for c in comps]
+    return keys
+
+
+# --------------------------------------------------------------------------- secret
+def secret_path(secrets_dir: str | Path, site_id: str) -> Path:
+    """Where the secret of ``site_id`` is kept."""
+    return Path(secrets_dir) / f"{site_id}.key"
+
+
+def _how_to_create(config_path: str, site_id: str) -> str:
+    return (
+        f"créez-le avec « make secrets » ou « vigie secret --config {config_path} --site "
+        f"{site_id} » (une seule fois : il doit rester le même d'un passage à l'autre, hors "
+        "du dépôt, et ne jamais être diffusé)"
+    )
+
+
+def load_secret(path: str | Path, *, config_path: str, site_id: str) -> bytes:
+    """The site's secret read from ``path``.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, unreadable, or holds no secret (fewer than 32 hex digits):
+        the message says how to create it. Never a key without the secret.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise ConfigError(
+            path,
+            f"secret du site « {site_id} » introuvable : les clés de foyer des signalements "
+            "(HMAC-SHA256) ne se calculent jamais sans lui ; "
+            + _how_to_create(config_path, site_id)
+            + ".",
+        ) from None
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) else "contenu non ASCII"
+        raise ConfigError(
+            path, f"secret du site « {site_id} » illisible ({reason}) ; vérifiez ses droits."
+        ) from err
+    if not re.fullmatch(r"[0-9a-f]{64,}", text):
+        raise ConfigError(
+            path,
+            f"ce fichier ne contient pas un secret valide (au moins 64 chiffres hexadécimaux) "
+            f"pour le site « {site_id} » ; supprimez-le puis "
+            + _how_to_create(config_path, site_id)
+            + ".",
+        )
+    return bytes.fromhex(text[: len(text) // 2 * 2])
+
+
+class SecretExistsError(VigieError):
+    """``vigie secret`` met a secret already there: never overwritten."""
+
+
+def create_secret(path: str | Path) -> Path:
+    """Write a new random secret (32 bytes, hex) to ``path``, readable by its owner only
+    (folder 700, file 600).
+
+    Raises
+    ------
+    SecretExistsError
+        A file is there already: replacing the secret would change every household key.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    try:
+        # O_EXCL: an existing secret is never overwritten, even by a concurrent run.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise SecretExistsError(
+            f"{path} : un secret existe déjà pour ce site ; il n'est jamais remplacé "
+            "(toutes les clés de foyer changeraient). Supprimez-le vous-même si vous "
+            "voulez vraiment en changer."
+        ) from None
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(_random.token_hex(32) + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def unkeyed_digest(text: str) -> str:
+    """SHA-256 of ``text`` without a key, cut like a key: what a key must never equal
+    (tests check it)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:KEY_HEX]
+
+
+__all__ = [
+    "HOUSEHOLD_COLUMN",
+    "KEY_HEX",
+    "KINDS",
+    "SecretExistsError",
+    "create_secret",
+    "household_keys",
+    "identity_kind",
+    "identity_tokens",
+    "load_secret",
+    "normalise_email",
+    "normalise_flat",
+    "normalise_name",
+    "normalise_phone",
+    "secret_path",
+]
