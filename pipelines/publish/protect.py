@@ -235,6 +235,9 @@ def protect_profile(
     zero = ~ids.isin(b.index)
     n = shown_n.astype("Float64").where(~zero, 0.0)
     out["n_reports"], out["n_reports_flag"] = _flagged(n, hidden_b)
+    if "n_households" in out:  # the engine's, rounded like the reports where they are
+        h = ids.map(b["n_households"]).astype("Float64").where(~zero, 0.0)
+        out["n_households"], out["n_households_flag"] = _flagged(h, hidden_b)
     bc = cells[BUILDING_TABLES["building_category"]]
     bc = bc.assign(building_id=bc["building_id"].astype(str)).set_index(["building_id", "category"])
     for code in CODES:
