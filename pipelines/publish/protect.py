@@ -259,8 +259,8 @@ def protect_profile(
         if col in out:
             out[col] = pd.to_numeric(out[col], errors="coerce").astype("Float64").where(~hidden_b)
     # A hot building, a rising trend: not shown as such from too few households.
-    h = micro.groupby("building_id")["household"].nunique()
-    few = ids.map(h).fillna(0) < rule.min_households
+    per_building = micro.groupby("building_id")["household"].nunique()
+    few = ids.map(per_building).fillna(0) < rule.min_households
     if rule.protect == "person_related":  # comite: only where person-related reports weigh
         p = micro[micro["person_related"]].groupby("building_id")["household"].nunique()
         few = few & (ids.map(p).fillna(0) > 0) | hidden_b
