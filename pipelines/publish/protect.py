@@ -862,6 +862,7 @@ def apply_profile(
         "engine": engine_audit,
         "joint": joint,
         "published_checks": problems,
+        "cells": counts,
         "frozen_periods": sorted(frozen),
         "frozen_problems": frozen_problems,
         "chronic_left_out": n_chronic_out,
