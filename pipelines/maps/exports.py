@@ -9,6 +9,8 @@ column says at which level (building, zone, site; month, quarter, year) a count 
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -49,7 +51,10 @@ def write_exports(
     geo = gpd.GeoDataFrame(
         geo[geo["building_id"].isin(buildings["building_id"])], crs=published.profile.crs
     )
-    with atomic_path(gpkg) as tmp:
+    # GDAL wants the .gpkg extension: written in a temporary folder beside, then moved.
+    gpkg.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=gpkg.parent, prefix=".gpkg.") as folder:
+        tmp = Path(folder) / gpkg.name
         geo.to_file(tmp, layer="batiments", driver="GPKG")
         if published.zones is not None and len(published.zones):
             z = published.zones
@@ -61,4 +66,5 @@ def write_exports(
             gpd.GeoDataFrame(z[cols], geometry=z.geometry, crs=z.crs).to_file(
                 tmp, layer="zones", driver="GPKG"
             )
+        os.replace(tmp, gpkg)
     log.info("wrote %s (%d buildings)", gpkg, len(geo))
