@@ -420,7 +420,7 @@ def to_html(summary: Mapping[str, Any], ctx: NoteContext, *, extra: Sequence[Sec
             title=_title(ctx),
             css=Markup(template_text("method_note.css")),  # a file of the package
             simulated=ctx.simulated,
-            sections=[*sections(summary, ctx), *extra],
+            sections=[*(sections(summary, ctx) if summary else ()), *extra],
         )
     )
 
@@ -436,7 +436,7 @@ def to_markdown(
     lines = [f"# {_title(ctx)}", ""]
     if ctx.simulated:
         lines += ["**Données simulées.**", ""]
-    for section in [*sections(summary, ctx), *extra]:
+    for section in [*(sections(summary, ctx) if summary else ()), *extra]:
         lines += [f"## {section.title}", ""]
         for p in section.paragraphs:
             lines += [p, ""]

@@ -180,6 +180,8 @@ def run(
     note = NoteContext(site_name=site.name, simulated=site.simulated)
     hot = read_json(hotspot_path) if hotspot_path.exists() else {}
     extra = [publication_section(protection.audit, protection.cells)]
+    if not hot.get("gi"):  # no hotspot run to describe: the publication section alone
+        hot = {}
     write_text(method_note_html(hot, note, extra=extra), Path(dst_dir) / FILES["method_note"])
     write_text(
         method_note_markdown(hot, note, extra=extra), Path(dst_dir) / FILES["method_note_md"]
