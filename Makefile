@@ -222,3 +222,8 @@ screenshots/index.png: $$(MAPS)/index.html $$(foreach s,$$(SITES),$$(MAPS)/$$(s)
 # CONFIG=) would re-make nothing; .PRECIOUS must name each rule's target pattern exactly
 # (a mere `%` does not keep them); PROCESSED_FILES comes from the stage table.
 .PRECIOUS: $(foreach f,$(PROCESSED_FILES),$(PROCESSED)/%/$(f)) $(MAPS)/%.html $(MAPS)/%.png
+
+## public: paquet « données ouvertes » (profil public) : cartes, CSV et GeoPackage dans maps/public/
+.PHONY: public
+public: $$(foreach s,$$(SITES),$$(MAPS)/public/$$(s).html)
+	@echo "Paquet public prêt :" $(call q,$(RAW_MAPS)/public/)

@@ -264,10 +264,18 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
             previous_notes_path=p / "annotations.parquet",
             out_dir=p,
         ),
-        "summary": lambda: summary.run(config, site.id, stage_summaries(p), paths.run_summary),
         "publish": lambda: publish.run(config, site, processed=p, dst_dir=paths.published),
+        "summary": lambda: summary.run(config, site.id, stage_summaries(p), paths.run_summary),
         "charts": lambda: charts.run_charts(config, site, processed=p, dst_dir=paths.charts),
         "map": lambda: maps.run_site(config, site, processed=p, dst=paths.map),
+        "publish_public": lambda: publish.run(
+            config,
+            site,
+            processed=p,
+            dst_dir=p / stages.PUBLIC_DIR,
+            profile=site.publication.exports_profile,
+        ),
+        "public": lambda: maps.run_public(config, site, processed=p, dst_dir=paths.maps / "public"),
     }
 
 

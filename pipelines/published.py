@@ -91,6 +91,9 @@ FILES: dict[str, str] = {
     "top_buildings": "top_buildings.parquet",
     "closing_delays": "closing_delays.parquet",
     "site": "site.json",
+    "audit": "publication_audit.json",
+    "method_note": "method_note.html",
+    "method_note_md": "method_note.md",
 }
 #: Optional tables: written empty when the stage that makes them has not run, and read
 #: back as ``None`` then (``site.json`` says which exist under ``has``).

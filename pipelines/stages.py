@@ -138,6 +138,30 @@ class Stage:
 #: publish/ reads every analysis stage's outputs with those stages' own readers.
 _PUBLISH_CODE = ("publish", "hotspots", "trends", "zones", "annotations", "ingest", "stats")
 
+#: What publish/ reads (the comité pack and the open-data pack alike).
+_PUBLISH_READS = (
+    "buildings.parquet",
+    "reports.parquet",
+    "buildings_summary.json",
+    "kde.parquet",
+    "chronic.csv",
+    "emerging.parquet",
+    "followup.csv",
+    "before_after.parquet",
+    "trends.parquet",
+    "trend_tests.parquet",
+    "trend_summary.json",
+    "zones.parquet",
+    "annotations.parquet",
+    "hotspot_summary.json",
+    "zone_summary.json",
+)
+#: The folder of the open-data pack's published tables, in the site's processed folder.
+PUBLIC_DIR = "published_public"
+#: The files of the open-data pack in ``maps_dir/public/``, after the site's id: the map
+#: and its PNG, the building and monthly tables (CSV), and a GeoPackage.
+PUBLIC_PACK = (".html", ".png", "_batiments.csv", "_mensuel.csv", ".gpkg")
+
 #: The pipeline of a site, in the order ``vigie run`` runs it. The Makefile's per-site
 #: rules are generated from this table (``vigie deps``), so both read one graph.
 STAGES: tuple[Stage, ...] = (
@@ -227,6 +251,13 @@ STAGES: tuple[Stage, ...] = (
         ),
     ),
     Stage(
+        "publish",
+        code=_PUBLISH_CODE,
+        settings=(),
+        reads=_PUBLISH_READS,
+        writes=tuple(f"published/{name}" for name in PUBLISHED_FILES.values()),
+    ),
+    Stage(
         "summary",
         code=_PUBLISH_CODE,
         settings=(),
@@ -239,31 +270,9 @@ STAGES: tuple[Stage, ...] = (
             "zone_summary.json",
             "trend_summary.json",
             "annotation_summary.json",
+            "published/publication_audit.json",
         ),
         writes=("run_summary.json",),
-    ),
-    Stage(
-        "publish",
-        code=_PUBLISH_CODE,
-        settings=(),
-        reads=(
-            "buildings.parquet",
-            "reports.parquet",
-            "buildings_summary.json",
-            "kde.parquet",
-            "chronic.csv",
-            "emerging.parquet",
-            "followup.csv",
-            "before_after.parquet",
-            "trends.parquet",
-            "trend_tests.parquet",
-            "trend_summary.json",
-            "zones.parquet",
-            "annotations.parquet",
-            "hotspot_summary.json",
-            "zone_summary.json",
-        ),
-        writes=tuple(f"published/{name}" for name in PUBLISHED_FILES.values()),
     ),
     Stage(
         "charts",
@@ -278,6 +287,22 @@ STAGES: tuple[Stage, ...] = (
         settings=(),
         reads=(*(f"published/{name}" for name in PUBLISHED_FILES.values()), "basemap.parquet"),
         writes=("{maps}/{site}.html", "{maps}/{site}.png"),
+    ),
+    # The open-data pack (`make public`), under [publication.outputs] exports: not part
+    # of `vigie run` nor of `make demo`, which stop at "map".
+    Stage(
+        "publish_public",
+        code=_PUBLISH_CODE,
+        settings=(),
+        reads=_PUBLISH_READS,
+        writes=tuple(f"{PUBLIC_DIR}/{name}" for name in PUBLISHED_FILES.values()),
+    ),
+    Stage(
+        "public",
+        code=("maps", "templates"),
+        settings=(),
+        reads=(*(f"{PUBLIC_DIR}/{name}" for name in PUBLISHED_FILES.values()), "basemap.parquet"),
+        writes=tuple(f"{{maps}}/public/{{site}}{suffix}" for suffix in PUBLIC_PACK),
     ),
 )
 
@@ -303,6 +328,7 @@ def stage_summaries(processed: Path) -> dict[str, Path]:
         "zones": processed / "zone_summary.json",
         "trends": processed / "trend_summary.json",
         "annotations": processed / "annotation_summary.json",
+        "publication": processed / "published" / "publication_audit.json",
     }
 
 

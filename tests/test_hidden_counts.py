@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines import publish
+from pipelines.config import load_config
 from pipelines.io import read_geoparquet, write_geoparquet
 from pipelines.maps import plots
 from pipelines.maps.charts import site_charts
@@ -43,7 +45,13 @@ def flagged(demo_run: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     """Bondy's published folder with, hidden by hand: the counts of three buildings with
     1 or 2 reports (total, per category and per month), one cell of the category series
     and one of the top buildings' series; ``site.json`` under the ``comite`` profile."""
-    src = demo_run.site("bondy") / "published"
+    # the exact tables (profile « interne »): published/ holds the comité's, already hidden
+    config = load_config(demo_run.config)
+    src = tmp_path_factory.mktemp("interne") / "published"
+    publish.run(
+        config, config.site("bondy"), processed=demo_run.site("bondy"), dst_dir=src,
+        profile="interne",
+    )  # fmt: skip
     d = shutil.copytree(src, tmp_path_factory.mktemp("flagged") / "published")
     profile = read_geoparquet(d / "building_profile.parquet")
     small = profile.index[profile["n_reports"].between(1, 2)][:3]

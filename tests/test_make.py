@@ -200,8 +200,8 @@ def test_configured_folders_and_odd_paths(project_copy: Path, odd_config: str) -
         f"{ODD_SOURCE_DIR}/dans ma rue (2023-2024).csv"
     ]
     index = html.unescape(urllib.parse.unquote((maps / "index.html").read_text("utf-8")))
-    assert "../données traitées/paris10/method_note.html" in index
-    assert (maps / "../données traitées/paris10/method_note.html").is_file()
+    assert "../données traitées/paris10/published/method_note.html" in index
+    assert (maps / "../données traitées/paris10/published/method_note.html").is_file()
 
     # The paths with spaces are real prerequisites: nothing to redo, then the source
     # (found by a glob in a folder with spaces), the OSM file or a new note re-runs.

@@ -11,6 +11,8 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+from pipelines import publish
+from pipelines.config import load_config
 from pipelines.ingest import scrub_series
 from pipelines.io import read_json
 from pipelines.publish.build import building_labels
@@ -22,14 +24,22 @@ SITES = ("bondy", "paris10")
 
 @pytest.fixture(scope="module", params=SITES)
 def run(request: pytest.FixtureRequest, demo_run: Any) -> tuple[Path, Published]:
+    """The tables of the ``interne`` profile (exact counts; ``published/`` holds the
+    ``comite`` profile, checked in tests/test_publication.py), beside ``published/``."""
     processed = demo_run.site(request.param)
-    return processed, read_published(processed / "published")
+    config = load_config(demo_run.config)
+    publish.run(
+        config, config.site(request.param), processed=processed,
+        dst_dir=processed / "published_interne", profile="interne",
+    )  # fmt: skip
+    return processed, read_published(processed / "published_interne")
 
 
 def test_every_published_file_is_written(run: tuple[Path, Published]) -> None:
     processed, _ = run
     for name in FILES.values():
         assert (processed / "published" / name).is_file(), name
+        assert (processed / "published_interne" / name).is_file(), name
 
 
 def test_one_profile_row_per_building_in_order(run: tuple[Path, Published]) -> None:

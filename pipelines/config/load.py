@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pipelines.config.defaults import DEFAULT_PARAMS
 from pipelines.config.files import check_inputs, input_problem, output_dir_problem
 from pipelines.config.params import check_params, check_site_params
+from pipelines.config.publication import publication_settings
 from pipelines.config.site import Config, SiteConfig
 from pipelines.config.sources import read_source
 from pipelines.config.values import (
@@ -28,7 +30,7 @@ from pipelines.taxonomy import check_category_classes
 #: Keys allowed in each table, from the dataclasses they fill (sources: ``SOURCE_KEYS``).
 SITE_KEYS = field_names(SiteConfig)
 PROJECT_KEYS = tuple(k for k in field_names(Config) if k not in ("path", "sites"))
-TOP_KEYS = ("project", "params", "sites")
+TOP_KEYS = ("project", "params", "sites", "publication")
 
 
 def _bbox(raw: dict[str, Any], path: str, where: str) -> tuple[float, float, float, float] | None:
@@ -187,6 +189,11 @@ def load_config(path: str | Path) -> Config:
     ids = [s.id for s in sites]
     if len(set(ids)) != len(ids):
         raise ConfigError(spath, "identifiants de site en double.", key="sites")
+    sites = tuple(  # [publication], then each site's [sites.publication] over it
+        replace(s, publication=publication_settings(
+            raw.get("publication"), r.get("publication"), spath, f"sites[{i}]"))
+        for i, (s, r) in enumerate(zip(sites, raw_sites, strict=True))
+    )  # fmt: skip
     defaults = Config(path=spath, sites=sites)
     dirs = {
         key: take(project, key, str, spath, "project", getattr(defaults, key))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.config.publication import PublicationSettings
 from pipelines.config.settings import SiteSettings, site_settings
 from pipelines.errors import ConfigError
 
@@ -78,6 +79,7 @@ class SiteConfig:
     study_area_bbox: tuple[float, float, float, float] | None = None
     attribution: tuple[str, ...] = ()
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    publication: PublicationSettings = field(default_factory=PublicationSettings)
     # Category code → "personne" | "technique" (pipelines.taxonomy.check_category_classes).
     category_classes: dict[str, str] = field(default_factory=dict)
     #: :attr:`params` as one frozen, typed settings object per stage, built once when

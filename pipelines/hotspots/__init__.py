@@ -6,10 +6,17 @@ from __future__ import annotations
 
 from pipelines.hotspots.counts import reports_per_building
 from pipelines.hotspots.gi import choose_band
+from pipelines.hotspots.method_note import NoteContext, Section
+from pipelines.hotspots.method_note import to_html as method_note_html
+from pipelines.hotspots.method_note import to_markdown as method_note_markdown
 from pipelines.hotspots.stage import run
 
 __all__ = [
+    "NoteContext",
+    "Section",
     "choose_band",
+    "method_note_html",
+    "method_note_markdown",
     "reports_per_building",
     "run",
 ]

@@ -407,11 +407,12 @@ def _title(ctx: NoteContext) -> str:
     return f"Note de méthode — points chauds — {ctx.site_name}"
 
 
-def to_html(summary: Mapping[str, Any], ctx: NoteContext) -> str:
+def to_html(summary: Mapping[str, Any], ctx: NoteContext, *, extra: Sequence[Section] = ()) -> str:
     """The note as one self-contained HTML page (no script, no external resource).
 
     Template ``method_note.html`` with the styles of ``method_note.css``
     (:func:`pipelines.markup.render_template`): every text is a variable, escaped.
+    ``extra``: sections added at the end (the publication step's, issue 16).
     """
     return str(
         render_template(
@@ -419,7 +420,7 @@ def to_html(summary: Mapping[str, Any], ctx: NoteContext) -> str:
             title=_title(ctx),
             css=Markup(template_text("method_note.css")),  # a file of the package
             simulated=ctx.simulated,
-            sections=sections(summary, ctx),
+            sections=[*(sections(summary, ctx) if summary else ()), *extra],
         )
     )
 
@@ -428,12 +429,14 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(summary: Mapping[str, Any], ctx: NoteContext) -> str:
-    """The same note in Markdown."""
+def to_markdown(
+    summary: Mapping[str, Any], ctx: NoteContext, *, extra: Sequence[Section] = ()
+) -> str:
+    """The same note in Markdown (``extra`` as in :func:`to_html`)."""
     lines = [f"# {_title(ctx)}", ""]
     if ctx.simulated:
         lines += ["**Données simulées.**", ""]
-    for section in sections(summary, ctx):
+    for section in [*(sections(summary, ctx) if summary else ()), *extra]:
         lines += [f"## {section.title}", ""]
         for p in section.paragraphs:
             lines += [p, ""]

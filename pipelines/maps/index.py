@@ -127,7 +127,9 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
     for name, label in (("quality.html", "Rapport qualité des données"),
                         ("method_note.html", "Note de méthode")):  # fmt: skip
         if (paths.processed / name).exists():
-            documents.append((label, _rel(paths.processed / name, dst_dir)))
+            # the method note with its publication section (publish/) when written
+            path = paths.published / name if (paths.published / name).exists() else None
+            documents.append((label, _rel(path or paths.processed / name, dst_dir)))
     charts_dir = paths.processed / "charts"
     for chart in sorted(charts_dir.glob("*.png")) if charts_dir.is_dir() else []:
         title = CHART_TITLES_FR.get(chart.stem, chart.stem.replace("_", " "))

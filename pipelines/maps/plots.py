@@ -359,7 +359,9 @@ def building_trends(
             else np.zeros(len(values), dtype=bool)
         )
         test = tests.loc[bid]
-        slope = float(test["sens_slope_per_period"])
+        # publish/ leaves the trend test out (null) when a period of the series is hidden
+        raw_slope = test["sens_slope_per_period"]
+        slope = float(raw_slope) if pd.notna(raw_slope) else float("nan")
         colour = TREND_COLOURS.get(str(test["trend"]), "#555555")
         shown = np.where(masked, 0.0, values)
         ax.bar(x, shown, color="#88CCEE", width=0.8)
@@ -376,13 +378,18 @@ def building_trends(
         name = labels.get(bid, str(bid))
         ax.set_title(name if len(name) <= 34 else name[:33] + "…", fontsize=FONT["legend"],
                      loc="left")  # fmt: skip
-        verdict = str(test["trend_fr"]).capitalize()
+        verdict = (
+            str(test["trend_fr"]).capitalize()
+            if pd.notna(test["trend_fr"])
+            else "Tendance non publiée (période masquée)"
+        )
         hotspot = (emerging or {}).get(bid)
         extra = f"\n{hotspot}" if hotspot else ""
+        sen = f"\nSen : {fr_number(slope, 1, sign=True)} / {unit}" if np.isfinite(slope) else ""
         ax.text(
             0.02,
             0.97,
-            f"{verdict}\nSen : {fr_number(slope, 1, sign=True)} / {unit}{extra}",
+            f"{verdict}{sen}{extra}",
             transform=ax.transAxes,
             va="top",
             fontsize=FONT["note"],

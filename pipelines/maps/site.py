@@ -45,6 +45,7 @@ from pipelines.fr import fr_period
 from pipelines.io import read_geoparquet, write_text
 from pipelines.maps.assets import inline_assets, make_map
 from pipelines.maps.data import MapOptions, TooFewReports, map_data
+from pipelines.maps.exports import write_exports
 from pipelines.maps.html import (
     ATTRIBUTIONS,
     HATCH_DEFS,
@@ -70,7 +71,7 @@ from pipelines.maps.views import (
 from pipelines.markup import SafeMacroElement, add_html, script_json, stable_ids, template_text
 from pipelines.published import Publication, Published, read_published
 from pipelines.reports import naive_dates
-from pipelines.stages import SitePaths
+from pipelines.stages import PUBLIC_DIR, SitePaths
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,14 @@ def render_map(m: folium.Map) -> str:
 
 
 # ----------------------------------------------------------------------------- I/O
-def run_site(config: Config, site: SiteConfig, *, processed: Path, dst: Path) -> Path:
+def run_site(
+    config: Config,
+    site: SiteConfig,
+    *,
+    processed: Path,
+    dst: Path,
+    published_dir: str | None = None,
+) -> Path:
     """Write the HTML map of ``site`` from its published tables, and its PNG beside it.
 
     Reads ``published/`` (:func:`pipelines.publish.read_published`) and
@@ -217,8 +225,11 @@ def run_site(config: Config, site: SiteConfig, *, processed: Path, dst: Path) ->
     map has the « Annoter » mode with the published ``annotation_tags``; where the
     published ``too_few_reports`` says the site has too few reports, neither the map nor
     the PNG shows a hotspot (:class:`~pipelines.maps.data.TooFewReports`).
+    ``published_dir``: another folder of published tables in ``processed`` (the
+    open-data pack's ``published_public``).
     """
-    published = read_published(Path(processed) / SitePaths.of(config, site.id).published.name)
+    name = published_dir or SitePaths.of(config, site.id).published.name
+    published = read_published(Path(processed) / name)
     basemap = read_geoparquet(Path(processed) / "basemap.parquet")
     attributions = list(site.attribution) or ["osm"]
     options = site.settings.maps
@@ -233,4 +244,21 @@ def run_site(config: Config, site: SiteConfig, *, processed: Path, dst: Path) ->
         basemap=basemap, hotspot_note=TooFewReports.from_site(published.site).site,
         publication=Publication.of(published.site),
     )  # fmt: skip
+    return out
+
+
+def run_public(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> Path:
+    """The open-data pack of ``site`` in ``dst_dir`` (``make public``), from the tables
+    of ``published_public/``: the map and its PNG, the building and monthly CSV, the
+    GeoPackage (:data:`pipelines.stages.PUBLIC_PACK`, :mod:`pipelines.maps.exports`)."""
+    dst = Path(dst_dir)
+    out = run_site(
+        config, site, processed=processed, dst=dst / f"{site.id}.html", published_dir=PUBLIC_DIR
+    )
+    write_exports(
+        read_published(Path(processed) / PUBLIC_DIR),
+        csv_buildings=dst / f"{site.id}_batiments.csv",
+        csv_monthly=dst / f"{site.id}_mensuel.csv",
+        gpkg=dst / f"{site.id}.gpkg",
+    )
     return out

@@ -4,6 +4,7 @@ tables (:mod:`pipelines.published`) that the map, the PNG, the charts and the in
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,21 @@ import geopandas as gpd
 import pandas as pd
 
 from pipelines.config import Config, SiteConfig
-from pipelines.io import atomic_path, read_geoparquet, read_json, write_geoparquet, write_json
+from pipelines.hotspots import NoteContext, method_note_html, method_note_markdown
+from pipelines.io import (
+    atomic_path,
+    read_geoparquet,
+    read_json,
+    write_geoparquet,
+    write_json,
+    write_text,
+)
 from pipelines.publish.build import publish_site
+from pipelines.publish.ledger import ledger_path, read_ledger, write_ledger
+from pipelines.publish.note import publication_section
+from pipelines.publish.protect import Protection, apply_profile
 from pipelines.published import CHART_TABLES, FILES, Published
+from pipelines.taxonomy import PERSONNE, category_classes
 from pipelines.trends import Window
 
 log = logging.getLogger(__name__)
@@ -38,6 +51,20 @@ def _windows(trend_summary: dict[str, Any]) -> tuple[Window, Window] | None:
             return None
         out.append(Window(pd.Timestamp(w["start"]), pd.Timestamp(w["end"]) + pd.Timedelta(days=1)))
     return out[0], out[1]
+
+
+def _compare_windows(compare: dict[str, Any] | None) -> tuple[Window, Window] | None:
+    """The before/after windows of ``site.json`` (``compare``, end included)."""
+    if not compare:
+        return None
+    before, after = (
+        Window(
+            pd.Timestamp(compare[k]["start"]),
+            pd.Timestamp(compare[k]["end"]) + pd.Timedelta(days=1),
+        )
+        for k in ("before", "after")
+    )
+    return before, after
 
 
 def _write_parquet(frame: pd.DataFrame, dst: Path) -> None:
@@ -66,9 +93,23 @@ def write_published(published: Published, dst_dir: Path) -> Path:
     return dst_dir
 
 
-def run(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> Published:
+def run(
+    config: Config,
+    site: SiteConfig,
+    *,
+    processed: Path,
+    dst_dir: Path,
+    profile: str | None = None,
+) -> Published:
     """Read the outputs of the analysis stages in ``processed``; write the published
-    tables in ``dst_dir``.
+    tables in ``dst_dir`` under a publication profile (:mod:`pipelines.publish.protect`).
+
+    ``profile``: ``interne``, ``comite`` or ``public``; by default the profile of the
+    readers (``[publication.outputs]``: the most protective of map, png, charts and
+    index). Besides the tables, writes ``publication_audit.json`` (the audit of every
+    published table) and the method note with its publication section
+    (``method_note.html``, ``method_note.md``), and keeps the ledger of the closed
+    periods published (:mod:`pipelines.publish.ledger`; not for ``interne``).
 
     Reads ``buildings.parquet`` and ``reports.parquet`` (required) and, when present,
     ``emerging.parquet``, ``followup.csv``, ``before_after.parquet`` and
@@ -122,5 +163,54 @@ def run(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> 
         top_buildings=int(parameters.get("top_buildings", 6)),
         extra={"trends": {k: trend_summary[k] for k in TREND_KEYS if k in trend_summary}},
     )
-    write_published(published, Path(dst_dir))
-    return published
+    settings = site.publication
+    rule = settings.rule(profile)
+    ledger_dir = settings.ledger_dir or Path(config.annotations_dir) / ".ledger"
+    ledger_file = ledger_path(ledger_dir, site.id, rule.name)
+    protection, ledger = apply_profile(
+        published,
+        reports,
+        rule=rule,
+        person_related=person_related_of(site),
+        windows=_compare_windows(published.site.get("compare")),
+        ledger=read_ledger(ledger_file),
+    )
+    out = with_publication_facts(protection)
+    write_published(out, Path(dst_dir))
+    write_json(protection.audit, Path(dst_dir) / FILES["audit"])
+    note = NoteContext(site_name=site.name, simulated=site.simulated)
+    hot = read_json(hotspot_path) if hotspot_path.exists() else {}
+    extra = [publication_section(protection.audit, protection.cells)]
+    if not hot.get("gi"):  # no hotspot run to describe: the publication section alone
+        hot = {}
+    write_text(method_note_html(hot, note, extra=extra), Path(dst_dir) / FILES["method_note"])
+    write_text(
+        method_note_markdown(hot, note, extra=extra), Path(dst_dir) / FILES["method_note_md"]
+    )
+    if ledger is not None:
+        write_ledger(ledger, ledger_file)
+    return out
+
+
+def person_related_of(site: SiteConfig) -> frozenset[str]:
+    """The site's person-related categories: the taxonomy's class « personne », with the
+    site's ``category_classes`` over it (the setting ingestion reads too). Reports whose
+    text names a dwelling are person-related whatever their category (ingestion's
+    ``person_related`` column, read by :func:`pipelines.publish.protect.microdata`)."""
+    classes = category_classes(site.category_classes)
+    return frozenset(code for code, cls in classes.items() if cls == PERSONNE)
+
+
+def with_publication_facts(protection: Protection) -> Published:
+    """``site.json`` with its ``publication`` block: the profile, its thresholds, the
+    cells hidden and coarsened per table and whether the audit passed."""
+    p = protection.published
+    rule = protection.audit.get("rule", {})
+    block = {
+        **rule,
+        "level_monthly": protection.audit.get("level_monthly"),
+        "tables": protection.cells,
+        "audit_passed": bool(protection.audit.get("passed")),
+        "hidden_flag": "s",
+    }
+    return replace(p, site={**p.site, "publication": block})

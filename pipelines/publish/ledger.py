@@ -1,0 +1,86 @@
+"""Frozen past periods: what was published for a closed period stays as it was.
+
+Two successive packs could otherwise be subtracted to reveal a hidden cell (a report
+added late to a past month changes its cells and the secondary suppression around
+them). The ledger keeps, per site and profile, the published rows of the monthly table
+for every closed period (all periods but the last one of the data, which may still be
+filling up), with the level of the table (``public`` coarsens; the level is frozen with
+the rows). It lives outside ``processed_dir`` (``[publication] ledger_dir``, default
+``<annotations_dir>/.ledger/``, gitignored with the planners' notes): ``make clean`` must
+not make Vigie forget what it published.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+def ledger_path(ledger_dir: str | Path, site_id: str, profile: str) -> Path:
+    """The ledger file of a site and a profile."""
+    return Path(ledger_dir) / site_id / f"{profile}_monthly.parquet"
+
+
+def read_ledger(path: Path) -> pd.DataFrame | None:
+    """The ledger at ``path``; ``None`` when nothing was published yet."""
+    return pd.read_parquet(path) if path.exists() else None
+
+
+def write_ledger(ledger: pd.DataFrame, path: Path) -> None:
+    """Write the ledger (atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        ledger.to_parquet(tmp, index=False)
+    log.info("wrote %s (%d rows)", path, len(ledger))
+
+
+def freeze(
+    monthly: pd.DataFrame, ledger: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame, set[str]]:
+    """The monthly table with the periods of ``ledger`` as they were published.
+
+    Parameters
+    ----------
+    monthly
+        The protected monthly table (``month`` holds its period, ``level`` its level).
+    ledger
+        The rows published before for closed periods, or ``None``.
+
+    Returns
+    -------
+    tuple
+        The monthly table (a ``frozen`` column says which rows come from the ledger),
+        the new ledger (old rows, plus the rows of the periods now closed: every period
+        of ``monthly`` but its last), and the frozen periods.
+    """
+    frozen_periods: set[str] = set()
+    if ledger is not None and not ledger.empty:
+        frozen_periods = set(ledger["month"].astype(str))
+    fresh = monthly[~monthly["month"].astype(str).isin(frozen_periods)].assign(frozen=False)
+    old = (
+        ledger.assign(frozen=True)
+        if ledger is not None and not ledger.empty
+        else fresh.iloc[0:0].assign(frozen=True)
+    )
+    out = pd.concat([old[fresh.columns.intersection(old.columns)], fresh], ignore_index=True)
+    out = out.sort_values(["month", "building_id", "category"], na_position="first")
+    out = out.reset_index(drop=True)
+    periods = sorted(set(out["month"].astype(str)))
+    closed = set(periods[:-1])
+    new_rows = fresh[fresh["month"].astype(str).isin(closed)].drop(columns="frozen")
+    base = ledger if ledger is not None else new_rows.iloc[0:0]
+    new_ledger = pd.concat([base, new_rows], ignore_index=True)
+    return out, new_ledger, frozen_periods
+
+
+def ledger_level(ledger: pd.DataFrame | None) -> str | None:
+    """The level the ledger's rows were published at (``None`` without a ledger)."""
+    if ledger is None or ledger.empty or "level" not in ledger:
+        return None
+    return str(ledger["level"].iloc[0])

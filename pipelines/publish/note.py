@@ -1,0 +1,106 @@
+"""The publication part of the method note, in French: the profile, its thresholds, the
+cells hidden and coarsened per table, and the audit's result (issue 16)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pipelines.fr import fr_number
+from pipelines.hotspots import Section
+
+#: French names of the profiles and of the published tables.
+PROFILE_FR = {
+    "interne": "interne (fichiers de travail de l'analyste : tout est exact)",
+    "comite": "comité (comités de pilotage)",
+    "public": "public (données ouvertes, presse)",
+}
+TABLE_FR = {
+    "building_profile": "Profil par bâtiment (total et par catégorie)",
+    "monthly": "Signalements par bâtiment, période et catégorie",
+    "zones": "Zones de points chauds",
+    "before_after": "Avant / après, par bâtiment",
+    "site": "Total du site",
+}
+
+
+def _pct(share: float) -> str:
+    return f"{fr_number(100 * share, 1)} %"
+
+
+def publication_section(
+    audit: Mapping[str, Any], cells: Mapping[str, Mapping[str, Any]]
+) -> Section:
+    """The « Publication et secret statistique » section of the method note."""
+    rule = audit.get("rule", {})
+    name = str(rule.get("profile", audit.get("profile", "")))
+    paragraphs = [f"Profil de publication : {PROFILE_FR.get(name, name)}."]
+    if name == "interne":
+        paragraphs.append(
+            "Aucune règle de secret : ce profil est réservé à l'analyste et ne doit pas sortir."
+        )
+        return Section("Publication et secret statistique", tuple(paragraphs))
+    protect = (
+        "toutes les cases"
+        if rule.get("protect") == "all"
+        else "les cases des catégories liées aux personnes ("
+        + ", ".join(audit.get("person_related", []))
+        + ")"
+    )
+    paragraphs.append(
+        f"Règle : {protect} construites à partir de moins de {rule.get('threshold')} "
+        "ménages distincts sont masquées (« s ») ; une case dont un seul ménage fait "
+        f"{_pct(float(rule.get('dominance_share', 1.0)))} des signalements ou plus est "
+        "masquée (signalements en série) ; un masquage secondaire empêche de retrouver une "
+        "case masquée à partir des totaux publiés à côté (par bâtiment, mois, catégorie, "
+        "zone, site)."
+    )
+    if rule.get("coarsen"):
+        paragraphs.append(
+            "Avant de masquer, les cases sont regroupées (mois → trimestre → année ; "
+            "bâtiment → zone → site) : le tableau mensuel est publié au niveau « "
+            f"{audit.get('level_monthly', '')} », la colonne « level » le dit."
+        )
+    if int(rule.get("round_base", 1)) > 1:
+        paragraphs.append(f"Les effectifs publiés sont arrondis à {rule.get('round_base')}.")
+    points = {
+        "none": "aucun point de signalement n'est publié",
+        "shown_cells": "les points des catégories liées aux personnes ne sont dessinés "
+        "que là où la case du bâtiment est publiée ; ailleurs ils restent comptés dans "
+        "le bâtiment",
+        "all": "tous les points sont dessinés",
+    }.get(str(rule.get("points")), "")
+    paragraphs.append(
+        f"Points : {points} ({fr_number(audit.get('points_left_out', 0))} retiré(s)). "
+        f"Problèmes chroniques non montrés faute de ménages : "
+        f"{fr_number(audit.get('chronic_left_out', 0))}. Un bâtiment « chaud » ou une "
+        "tendance émergente tirés de trop peu de ménages ne sont pas montrés comme tels."
+    )
+    frozen = audit.get("frozen_periods", [])
+    paragraphs.append(
+        f"Périodes figées (déjà publiées, reprises à l'identique) : {len(frozen)}."
+        if frozen
+        else "Aucune période figée : première publication de ce profil."
+    )
+    paragraphs.append(
+        "Audit (publication_audit.json) : "
+        + (
+            "réussi — aucune case masquée ne peut être recalculée."
+            if audit.get("passed")
+            else "ÉCHEC — voir publication_audit.json."
+        )
+    )
+    rows = [
+        [
+            TABLE_FR.get(key, key),
+            str(c.get("level", "")),
+            fr_number(c.get("cells", 0)),
+            fr_number(c.get("hidden", 0)),
+            _pct(float(c.get("hidden_share", 0.0))),
+            fr_number(c.get("coarsened", 0)),
+            _pct(float(c.get("coarsened_share", 0.0))),
+        ]
+        for key, c in cells.items()
+    ]
+    header = ["Tableau", "Niveau", "Cases", "Masquées", "Part", "Regroupées", "Part"]
+    return Section("Publication et secret statistique", tuple(paragraphs), (header, rows))

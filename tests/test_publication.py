@@ -1,0 +1,498 @@
+"""Publication profiles (issue 16): the ``[publication]`` block, the profile applied to the
+published tables (hidden values null with a ``_flag`` « s »), report points per profile,
+frozen past periods between two refreshes, and, on the real demo run, no published file
+in ``comite`` showing a person-related count from 1 to 2 households, none in ``public``
+below 11, and the audit passing."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from pipelines.cli import main
+from pipelines.config import load_config
+from pipelines.config.publication import ProfileRule
+from pipelines.errors import ConfigError
+from pipelines.publish.build import publish_site
+from pipelines.publish.ledger import freeze
+from pipelines.publish.protect import (
+    FLAG,
+    NO_ZONE,
+    apply_profile,
+    households,
+    margin_problems,
+    microdata,
+    protect_points,
+)
+from pipelines.publish.stage import person_related_of
+from pipelines.published import read_published
+from pipelines.reports import naive_dates
+from pipelines.taxonomy import CATEGORIES, CODES, PERSONNE
+from tests.conftest import ROOT
+
+DEMO = ROOT / "config" / "demo.toml"
+COMITE = ProfileRule(
+    "comite", min_households=3, dominance_share=0.85, protect="person_related",
+    points="shown_cells",
+)  # fmt: skip
+PUBLIC = ProfileRule(
+    "public", min_households=11, dominance_share=0.85, protect="all", coarsen=True,
+    round_base=5, points="none",
+)  # fmt: skip
+PERSON = frozenset(c.code for c in CATEGORIES if c.privacy_class == PERSONNE)
+
+
+# ----------------------------------------------------------------------------- config
+def _config(tmp_path: Path, extra: str, *, classes: str | None = None) -> Path:
+    """The demo configuration with ``extra`` at its end (inside paris10, its last site),
+    and paris10's ``category_classes`` when given."""
+    text = DEMO.read_text(encoding="utf-8")
+    if classes is not None:
+        text = text.replace('id = "paris10"\n', f'id = "paris10"\ncategory_classes = {classes}\n')
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(text + "\n" + extra, encoding="utf-8")
+    return cfg
+
+
+def test_defaults_are_the_issue_s() -> None:
+    config = load_config(DEMO)
+    for site in config.sites:
+        p = site.publication
+        assert {k: p.outputs[k] for k in ("map", "png", "charts", "index")} == dict.fromkeys(
+            ("map", "png", "charts", "index"), "comite"
+        )
+        assert p.readers_profile == "comite"
+        assert p.exports_profile == "public"
+        comite, public = p.rule("comite"), p.rule("public")
+        assert (comite.min_households, comite.dominance_share, comite.protect) == (
+            3, 0.85, "person_related",
+        )  # fmt: skip
+        assert (public.min_households, public.round_base, public.points) == (11, 5, "none")
+        assert public.coarsen
+        assert not comite.coarsen
+        assert p.rule("interne").is_exact
+        assert {"occupation", "nuisibles"} <= person_related_of(site)
+        assert "ascenseur" not in person_related_of(site)
+
+
+def test_a_site_overrides_the_project_block(tmp_path: Path) -> None:
+    cfg = _config(
+        tmp_path,
+        "[publication.profiles.comite]\nmin_households = 4\n"
+        # after the last [[sites]]: paris10's own block
+        "[sites.publication.profiles.comite]\nmin_households = 5\n",
+        classes='{ degradation = "personne", autre = "technique" }',
+    )
+    config = load_config(cfg)
+    bondy, paris = config.site("bondy").publication, config.site("paris10").publication
+    assert bondy.rule("comite").min_households == 4
+    assert paris.rule("comite").min_households == 5
+    # The classes are the site's category_classes (here paris10's), read by publication
+    # as by ingestion.
+    bondy_classes = person_related_of(config.site("bondy"))
+    paris_classes = person_related_of(config.site("paris10"))
+    assert "degradation" not in bondy_classes
+    assert "degradation" in paris_classes
+    assert "autre" in bondy_classes
+    assert "autre" not in paris_classes
+    with pytest.raises(AttributeError):
+        bondy.rule("comite").min_households = 1  # type: ignore[misc]
+
+
+P = "publication"
+BAD_BLOCKS = [
+    (f'[{P}.outputs]\nmap = "presse"\n', f"{P}.outputs.map"),
+    (f'[{P}.outputs]\ncarte = "comite"\n', f"{P}.outputs.carte"),
+    (f"[{P}.profiles.presse]\nmin_households = 3\n", f"{P}.profiles.presse"),
+    (f"[{P}.profiles.comite]\nmin_menages = 3\n", f"{P}.profiles.comite.min_menages"),
+    (f"[{P}.profiles.comite]\nmin_households = 0\n", f"{P}.profiles.comite.min_households"),
+    (f"[{P}.profiles.public]\ndominance_share = 2\n", f"{P}.profiles.public.dominance_share"),
+    (f'[{P}.categories]\noccupation = "personne"\n', f"{P}.categories"),
+    (f'[sites.{P}.outputs]\nexports = "interne"\n', f"sites[1].{P}.outputs.exports"),
+]
+
+
+@pytest.mark.parametrize(("block", "key"), BAD_BLOCKS)
+def test_an_unknown_profile_threshold_or_class_is_one_french_error(
+    tmp_path: Path, block: str, key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = _config(tmp_path, block)
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg)
+    assert err.value.key == key
+    code = main(["-q", "deps", "--config", str(cfg), "--out", str(tmp_path / "deps.mk")])
+    assert code == 2
+    message = capsys.readouterr().err
+    assert key in message
+    assert "Traceback" not in message
+
+
+# ----------------------------------------------------------------------------- hand-made
+def _site(rows: list[tuple[str, str, str, str]]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Three buildings and reports given as (building, category, date, household)."""
+    buildings = gpd.GeoDataFrame(
+        {"building_id": ["way/1", "way/2", "way/3"]},
+        geometry=[shapely.box(2.48 + i / 1e3, 48.91, 2.4805 + i / 1e3, 48.9105) for i in range(3)],
+        crs="EPSG:4326",
+    )  # fmt: skip
+    reports = gpd.GeoDataFrame(
+        {
+            "report_id": [f"r{i}" for i in range(len(rows))],
+            "source_kind": "reports",
+            "source": "bailleur",
+            "building_id": [r[0] for r in rows],
+            "category": [r[1] for r in rows],
+            "reported_at": pd.to_datetime([r[2] for r in rows]),
+            "household_key": [r[3] for r in rows],
+            "description": None,
+            "duplicate_of": None,
+        },
+        geometry=[buildings.set_index("building_id").loc[r[0], "geometry"].centroid for r in rows],
+        crs="EPSG:4326",
+    )
+    return buildings, reports
+
+
+ROWS = [
+    # way/1: lifts from 6 households, one squat report (person-related, one household)
+    *[("way/1", "ascenseur", f"2025-01-{d:02d}", f"h{d}") for d in range(1, 7)],
+    ("way/1", "occupation", "2025-01-15", "h1"),
+    # way/2: 6 pests reports, 5 of them from one household (serial reporter)
+    *[("way/2", "nuisibles", f"2025-01-{d:02d}", "h20") for d in range(1, 6)],
+    ("way/2", "nuisibles", "2025-01-20", "h21"),
+    ("way/2", "nuisibles", "2025-01-21", "h22"),
+    ("way/2", "ascenseur", "2025-01-21", "h22"),
+    # way/3: squats from 4 households: shown in comite
+    *[("way/3", "occupation", f"2025-01-{d:02d}", f"h3{d}") for d in range(1, 5)],
+]
+
+
+def test_comite_hides_few_households_and_serial_reporters_and_shows_technical_exactly() -> None:
+    buildings, reports = _site(ROWS)
+    protection, _ = apply_profile(
+        publish_site(buildings, reports), reports, rule=COMITE, person_related=PERSON
+    )
+    p = protection.published.profile.set_index("building_id")
+    # primary: one household's squat report is hidden, never shown as 0 or blank
+    assert pd.isna(p.at["way/1", "n_occupation"])
+    assert p.at["way/1", "n_occupation_flag"] == FLAG
+    # dominance: 5 of 7 pests reports come from one household (71 %): shown; the cell
+    # is protected only from 85 % up, so add one more and it is hidden
+    assert p.at["way/2", "n_nuisibles"] == 7
+    assert p.at["way/2", "n_nuisibles_flag"] == ""
+    serial = ROWS + [("way/2", "nuisibles", "2025-01-06", "h20")] * 10
+    b2, r2 = _site(serial)
+    q, _ = apply_profile(publish_site(b2, r2), r2, rule=COMITE, person_related=PERSON)
+    q2 = q.published.profile.set_index("building_id")
+    assert q2.at["way/2", "n_nuisibles_flag"] == FLAG
+    assert pd.isna(q2.at["way/2", "n_nuisibles"])
+    # enough households: shown; technical categories exact unless hidden to protect
+    # another cell (secondary), never for themselves
+    assert p.at["way/3", "n_occupation"] == 4
+    assert p.at["way/2", "n_ascenseur"] == 1 or p.at["way/2", "n_ascenseur_flag"] == FLAG
+    m = protection.published.monthly
+    assert set(m.loc[m["category"] == "ascenseur", "reason"]) <= {"", "secondary"}
+    # secondary: way/1's total minus its lifts (7 − 6) would give the hidden squat back,
+    # so one of them is hidden too
+    assert FLAG in (p.at["way/1", "n_reports_flag"], p.at["way/1", "n_ascenseur_flag"])
+    assert protection.audit["passed"]
+    # the monthly table obeys the same rule, cell by cell
+    squat = m[(m["building_id"] == "way/1") & (m["category"] == "occupation")]
+    assert squat["n_reports"].isna().all()
+    assert (squat["n_reports_flag"] == FLAG).all()
+    assert (squat["reason"] == "primary").all()
+
+
+def test_a_naive_primary_only_suppression_is_caught_by_the_audit() -> None:
+    """The audit's margin check finds what primary suppression alone leaves: a building
+    total minus its shown categories gives the hidden one back."""
+    buildings, reports = _site(ROWS)
+    exact = publish_site(buildings, reports).profile
+    naive = exact.copy()
+    naive["n_reports_flag"] = ""
+    for code in CODES:
+        naive[f"n_{code}_flag"] = ""
+    naive.loc[naive["building_id"] == "way/1", "n_occupation_flag"] = FLAG
+    naive.loc[naive["building_id"] == "way/1", "n_occupation"] = np.nan
+    long = pd.DataFrame(
+        [
+            {"building_id": b, "category": c, "n_reports": naive.at[i, f"n_{c}"],
+             "n_reports_flag": naive.at[i, f"n_{c}_flag"]}
+            for i, b in naive["building_id"].items() for c in CODES
+            if naive.at[i, f"n_{c}_flag"] == FLAG or naive.at[i, f"n_{c}"] > 0
+        ]
+    )  # fmt: skip
+    assert margin_problems(long, naive, ["building_id"]) == 1
+    protection, _ = apply_profile(
+        publish_site(buildings, reports), reports, rule=COMITE, person_related=PERSON
+    )
+    assert protection.audit["passed"]
+
+
+def test_public_rounds_to_five_and_draws_no_point() -> None:
+    rows = [("way/1", "ascenseur", f"2025-0{1 + d % 6}-{1 + d:02d}", f"h{d}") for d in range(23)]
+    buildings, reports = _site(rows)
+    protection, _ = apply_profile(
+        publish_site(buildings, reports), reports, rule=PUBLIC, person_related=PERSON
+    )
+    p = protection.published.profile.set_index("building_id")
+    assert p.at["way/1", "n_reports"] == 25  # 23 from 23 households, rounded to base 5
+    assert protection.published.points.empty
+    m = protection.published.monthly
+    assert set(m["level"])
+    assert all(" × " in level for level in m["level"])
+    shown = m["n_reports"].dropna()
+    assert (shown % 5 == 0).all()
+
+
+def test_comite_points_leave_out_hidden_person_related_cells_only() -> None:
+    buildings, reports = _site(ROWS)
+    published = publish_site(buildings, reports)
+    protection, _ = apply_profile(published, reports, rule=COMITE, person_related=PERSON)
+    kept = protection.published.points
+    pairs = set(zip(kept["building_id"], kept["category"], strict=True))
+    assert ("way/1", "occupation") not in pairs  # hidden cell: its point is not drawn
+    assert ("way/3", "occupation") in pairs
+    assert ("way/1", "ascenseur") in pairs
+    everything, n = protect_points(
+        published.points, protection.published.profile, ProfileRule("interne"), PERSON
+    )
+    assert n == 0
+    assert len(everything) == len(published.points)
+
+
+def test_households_fall_back_to_the_report_itself() -> None:
+    _, reports = _site(ROWS)
+    assert households(reports.drop(columns="household_key")).nunique() == len(reports)
+    assert households(reports).nunique() == len(set(r[3] for r in ROWS))
+
+
+# ----------------------------------------------------------------------------- frozen
+def _cut(reports: pd.DataFrame, end: str, start: str = "2025-01-01") -> pd.DataFrame:
+    when = pd.to_datetime(reports["reported_at"])
+    if isinstance(when.dtype, pd.DatetimeTZDtype):
+        when = when.dt.tz_convert("Europe/Paris").dt.tz_localize(None)
+    return reports[(when >= pd.Timestamp(start)) & (when < pd.Timestamp(end))]
+
+
+@pytest.mark.parametrize("rule", [COMITE], ids=["comite"])
+def test_past_periods_stay_frozen_between_two_refreshes(demo_run: Any, rule: ProfileRule) -> None:
+    """Publish the demo's Bondy reports of 2025 cut at month M (May), then at M+1 (June)
+    with a late report dated in a closed month: the closed months' cells are published
+    as they were (so the two packs cannot be subtracted), whereas a pack made without the
+    ledger changes them. (2025 only, and ``comite`` only: the engine's programs take
+    minutes on the whole of Bondy in ``public``.)"""
+    processed = demo_run.site("bondy")
+    buildings = gpd.read_parquet(processed / "buildings.parquet")
+    reports = gpd.read_parquet(processed / "reports.parquet")
+    first = _cut(reports, "2025-06-01")
+    second = _cut(reports, "2025-07-01")
+    pack1, ledger = apply_profile(
+        publish_site(buildings, first), first, rule=rule, person_related=PERSON
+    )
+    assert ledger is not None
+    assert pack1.audit["passed"]
+    # a late report in a closed month, in a cell pack 1 showed
+    m1 = pack1.published.monthly
+    shown = m1[(m1["n_reports_flag"] == "") & (m1["month"] == "2025-01")].iloc[0]
+    when = naive_dates(first["reported_at"]).dt.strftime("%Y-%m")
+    same = first[
+        (first["building_id"] == shown["building_id"])
+        & (first["category"] == shown["category"])
+        & (when == "2025-01")
+        & (first["source_kind"] == "reports")
+        & first["duplicate_of"].isna()
+    ]
+    late = same.iloc[[0]].assign(report_id="late-1")
+    second = pd.concat([second, late])
+    pack2, ledger2 = apply_profile(
+        publish_site(buildings, second), second, rule=rule, person_related=PERSON, ledger=ledger
+    )
+    fresh, _ = apply_profile(
+        publish_site(buildings, second), second, rule=rule, person_related=PERSON
+    )
+    closed = set(ledger["month"])
+    assert closed
+    assert "2025-06" not in closed
+    cols = ["building_id", "zone_id", "month", "category", "n_reports", "n_reports_flag"]
+
+    def rows(p: Any) -> pd.DataFrame:
+        m = p.published.monthly
+        m = m[m["month"].isin(closed)][cols].astype(str)
+        return m.sort_values(cols).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(rows(pack1), rows(pack2))
+    assert not rows(fresh).equals(rows(pack1))  # the ledger is what keeps them
+    assert pack2.audit["frozen_periods"] == sorted(closed)
+    assert pack2.audit["passed"], pack2.audit["published_checks"]
+    assert set(ledger2["month"]) > closed
+
+
+def test_freeze_takes_the_ledger_s_rows_for_closed_periods() -> None:
+    monthly = pd.DataFrame(
+        {"building_id": ["a", "a", "a"], "month": ["2025-01", "2025-02", "2025-03"],
+         "category": "ascenseur", "n_reports": pd.array([5, 1, 2], dtype="Int64"),
+         "n_reports_flag": ["", "", ""], "level": "bâtiment × mois"}
+    )  # fmt: skip
+    out, ledger, frozen = freeze(monthly, None)
+    assert frozen == set()
+    assert set(ledger["month"]) == {"2025-01", "2025-02"}
+    changed = monthly.assign(n_reports=pd.array([6, 1, 2], dtype="Int64"))
+    out, _ledger2, frozen = freeze(changed, ledger)
+    assert frozen == {"2025-01", "2025-02"}
+    assert out.set_index("month").at["2025-01", "n_reports"] == 5
+
+
+# ----------------------------------------------------------------------------- the demo
+def _truth(processed: Path, person: frozenset[str]) -> pd.DataFrame:
+    reports = gpd.read_parquet(processed / "reports.parquet")
+    profile = gpd.read_parquet(processed / "buildings.parquet")
+    zone = {}
+    if (processed / "building_zones.csv").exists():
+        z = pd.read_csv(processed / "building_zones.csv", dtype=str, encoding="utf-8-sig")
+        zone = dict(zip(z["building_id"], z["zone_id"], strict=True))
+    del profile
+    return microdata(reports, zone_of=zone, person_related=person)
+
+
+def _households(micro: pd.DataFrame, keys: list[str]) -> dict[tuple[str, ...], int]:
+    g = micro.groupby(keys)["household"].nunique()
+    return {(k if isinstance(k, tuple) else (k,)): int(v) for k, v in g.items()}
+
+
+def _map_counts(html: str) -> list[dict[str, Any]]:
+    """The per-building records of the JSON data blocks of a map page."""
+    found = []
+    for block in re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.S):
+        try:
+            data = json.loads(block)
+        except ValueError:
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                if "building_id" in item or "id" in item:
+                    found.append(item)
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+    return found
+
+
+@pytest.fixture(scope="module")
+def packs(demo_run: Any) -> dict[tuple[str, str], Path]:
+    """The comité pack of the demo run (published/) and the public pack made from it
+    (``vigie stage publish_public`` then ``vigie stage public``)."""
+    config = load_config(demo_run.config)
+    out = {}
+    for site in ("bondy", "paris10"):
+        out[(site, "comite")] = demo_run.site(site) / "published"
+        for stage in ("publish_public", "public"):
+            code = main(["-q", "stage", stage, "--config", str(demo_run.config), "--site", site,
+                         "--processed-dir", str(demo_run.site(site)),
+                         "--maps-dir", str(demo_run.maps)])  # fmt: skip
+            assert code == 0
+        out[(site, "public")] = demo_run.site(site) / "published_public"
+    del config
+    return out
+
+
+@pytest.mark.parametrize("site", ["bondy", "paris10"])
+@pytest.mark.parametrize("profile", ["comite", "public"])
+def test_no_published_file_shows_a_cell_from_too_few_households(
+    packs: dict[tuple[str, str], Path], demo_run: Any, site: str, profile: str
+) -> None:
+    directory = packs[(site, profile)]
+    audit = json.loads((directory / "publication_audit.json").read_text(encoding="utf-8"))
+    assert audit["passed"], audit["published_checks"]
+    assert audit["profile"] == profile
+    pub = read_published(directory)
+    config = load_config(demo_run.config)
+    rule = config.site(site).publication.rule(profile)
+    person = person_related_of(config.site(site))
+    micro = _truth(demo_run.site(site), person)
+    minimum = rule.min_households
+
+    def applies(category: str) -> bool:
+        return rule.protect == "all" or category in person
+
+    # building × category (the profile), and buildings' totals in public
+    hh = _households(micro, ["building_id", "category"])
+    p = pub.profile
+    for code in CODES:
+        if not applies(code):
+            continue
+        shown = p[p[f"n_{code}"].notna() & (p[f"n_{code}"] > 0)]
+        few = [b for b in shown["building_id"] if hh.get((str(b), code), 0) < minimum]
+        assert not few, (code, few[:5])
+        hidden = p[f"n_{code}_flag"] == FLAG
+        assert p.loc[hidden, f"n_{code}"].isna().all()  # never a zero, never a value
+    if rule.protect == "all":
+        total = _households(micro, ["building_id"])
+        shown = p[p["n_reports"].notna() & (p["n_reports"] > 0)]
+        assert all(total.get((str(b),), 0) >= minimum for b in shown["building_id"])
+    # the monthly table, at its level, with its own households column
+    m = pub.monthly
+    m = m[m["n_reports"].notna() & m["category"].map(applies)]
+    period = m["month"].astype(str)
+    time = "quarter" if period.str.contains("-T").any() else "month"
+    time = "year" if (period.str.len() == 4).all() else time
+    keys = ["building_id"] if m["building_id"].notna().all() else []
+    if not keys and m["zone_id"].notna().any():
+        keys = ["zone"]
+    truth = _households(micro, [*keys, time, "category"])
+    space = m["building_id"] if keys == ["building_id"] else m["zone_id"].fillna(NO_ZONE)
+    few = [
+        k for k in zip(*([space] if keys else []), period, m["category"], strict=True)
+        if truth.get(tuple(str(x) for x in k), 0) < minimum
+    ]  # fmt: skip
+    assert not few, few[:5]
+    # the CSV and JSON data inside the map pages
+    if profile == "public":
+        csv = pd.read_csv(demo_run.maps / "public" / f"{site}_mensuel.csv")
+        shown = csv[csv["n_reports"].notna()]
+        assert len(shown) == int(pub.monthly["n_reports"].notna().sum())
+        assert (shown["n_reports"] % 5 == 0).all()
+        assert pub.points.empty
+        html = (demo_run.maps / "public" / f"{site}.html").read_text(encoding="utf-8")
+    else:
+        html = (demo_run.maps / f"{site}.html").read_text(encoding="utf-8")
+    for chart in sorted((demo_run.maps).glob(f"**/{site}*/*.csv")):
+        assert "household" not in chart.read_text(encoding="utf-8")
+    for record in _map_counts(html):
+        b = str(record.get("building_id", record.get("id")))
+        for code in CODES:
+            value = record.get(f"n_{code}")
+            if applies(code) and isinstance(value, int | float) and value > 0:
+                assert hh.get((b, code), 0) >= minimum, (b, code, value)
+    assert "household_key" not in html
+
+
+def test_the_share_of_hidden_cells_is_said_in_site_json_and_the_method_note(
+    packs: dict[tuple[str, str], Path],
+) -> None:
+    for (_site_id, profile), directory in packs.items():
+        facts = json.loads((directory / "site.json").read_text(encoding="utf-8"))
+        block = facts["publication"]
+        assert block["profile"] == profile
+        assert block["audit_passed"]
+        tables = block["tables"]
+        assert {"building_profile", "monthly", "site"} <= set(tables)
+        for t in tables.values():
+            assert 0 <= t["hidden"] <= t["cells"]
+            assert t["hidden_share"] == pytest.approx(
+                t["hidden"] / t["cells"] if t["cells"] else 0, abs=1e-4
+            )
+        note = (directory / "method_note.md").read_text(encoding="utf-8")
+        assert "Publication et secret statistique" in note
+        assert "Audit (publication_audit.json) : réussi" in note
+        assert str(block["threshold"]) in note
