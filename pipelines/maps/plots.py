@@ -91,8 +91,19 @@ def _hidden_legend(publication: Publication) -> tuple[Any, str]:
     return patch, f"« {publication.marker_fr} » : {publication.reason_fr}"
 
 
+def _whole(values: Any) -> Any:
+    """Counts as integers in a table (a hidden count, null, made the column float: the
+    CSV would read « 4.0 »)."""
+    if isinstance(values, pd.DataFrame):
+        return values.apply(_whole)
+    if pd.api.types.is_float_dtype(values) and bool((values.dropna() % 1 == 0).all()):
+        return values.astype("Int64")
+    return values
+
+
 def _shown(values: pd.Series | pd.DataFrame, hidden: Any) -> Any:
     """``values`` for a table: « s » where hidden (never a blank, never a zero)."""
+    values = _whole(values)
     if hidden is None or not np.asarray(hidden).any():
         return values
     return values.astype(object).mask(hidden, HIDDEN_FLAG)
@@ -218,7 +229,12 @@ def category_bars(
     if any_hidden and totals is None:
         raise ValueError("Comptes masqués : le total doit venir de la table publiée.")
     totals_by_cat = counts.sum(axis=0).sort_values(ascending=False, kind="stable")
-    order = [c for c in totals_by_cat.index if totals_by_cat[c] > 0] or list(totals_by_cat.index)
+    # A category reported only in hidden cells keeps its column (« s »): it never vanishes.
+    seen = totals_by_cat > 0
+    if any_hidden:
+        assert hidden is not None
+        seen |= hidden.reindex(columns=totals_by_cat.index, fill_value=False).any(axis=0)
+    order = [c for c in totals_by_cat.index if seen[c]] or list(totals_by_cat.index)
     if len(order) > max_categories:
         kept, grouped = order[: max_categories - 1], order[max_categories - 1 :]
     else:
