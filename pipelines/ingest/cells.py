@@ -184,7 +184,7 @@ def _identities(
         for c in raw.columns
         if c not in mapped and c in raw.table.column_names and is_personal(c, personal)
     ]
-    cells = {c: raw.table.column(c).to_pylist() for c in names}
+    cells = {c: raw.table.column(c).to_pandas() for c in names}
     tokens = identity_tokens(cells, raw.table.num_rows)
     if (row >= 0).all():
         return tokens[row]

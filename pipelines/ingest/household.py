@@ -315,6 +315,25 @@ _NORMALISE = {
 }
 
 
+def _combo_tokens(cells: tuple[str, ...], kinds: list[str]) -> str:
+    """The tokens of one row's identity cells (``kinds`` gives each cell's kind)."""
+    tokens: set[str] = set()
+    names: list[str] = []
+    for value, kind in zip(cells, kinds, strict=True):
+        if kind == "name":
+            if value.strip():
+                names.append(value)
+            continue
+        k, token = _contact(value) if kind == "contact" else (kind, _NORMALISE[kind](value))
+        if token:
+            tokens.add(f"{_RANK[k]}{k}:{token}")
+    if names:
+        name = normalise_name(" ".join(names))
+        if name:
+            tokens.add(f"{_RANK['name']}name:{name}")
+    return _SEP.join(sorted(tokens))
+
+
 def identity_tokens(columns: Mapping[str, Iterable[str]], n: int) -> np.ndarray:
     """Each row's household identifiers as one string of tokens (``<rank><kind>:<value>``
     joined by U+001F; ``""`` for a row with none).
@@ -322,44 +341,46 @@ def identity_tokens(columns: Mapping[str, Iterable[str]], n: int) -> np.ndarray:
     Parameters
     ----------
     columns
-        Personal columns of one file, header → cells (``n`` each, ``""`` when empty).
-        Columns of no kind (:func:`identity_kind` is None) are ignored; name columns are
-        joined in their order ("Nom" then "Prénom"); each other column gives a token.
+        Personal columns of one file, header → cells (``n`` each, ``""`` or null when
+        empty). Columns of no kind (:func:`identity_kind` is None) are ignored; name
+        columns are joined in their order ("Nom" then "Prénom"); each other column gives
+        a token.
     n
         Number of rows.
+
+    Notes
+    -----
+    Each distinct combination of the identity cells is folded once, then spread back
+    to its rows: an export repeats its tenants, and a row-by-row loop made ingestion of
+    a million-row export with personal columns 6× slower (``bench.ingest``).
     """
-    kinds = {header: identity_kind(header) for header in columns}
-    if not any(kinds.values()):
+    used = [(h, kind) for h in columns if (kind := identity_kind(h)) is not None]
+    if not used:
         return np.full(n, "", dtype=object)
-    out: list[list[str]] = [[] for _ in range(n)]
-    names: list[list[str]] = [[] for _ in range(n)]
-    for header, cells in columns.items():
-        kind = kinds[header]
-        if kind is None:
-            continue
-        values = pd.Series(list(cells), dtype="object").fillna("").astype(str)
-        # Folded once per distinct value: a monthly export repeats its tenants.
-        distinct = values.unique()
-        if kind == "name":
-            for i, v in enumerate(values):
-                if v.strip():
-                    names[i].append(v)
-            continue
-        if kind == "contact":
-            folded = {v: _contact(v) for v in distinct}
-        else:
-            fold = _NORMALISE[kind]
-            folded = {v: (kind, fold(v)) for v in distinct}
-        for i, v in enumerate(values):
-            k, token = folded[v]
-            if token:
-                out[i].append(f"{_RANK[k]}{k}:{token}")
-    for i in range(n):
-        if names[i]:
-            name = normalise_name(" ".join(names[i]))
-            if name:
-                out[i].append(f"{_RANK['name']}name:{name}")
-    return np.array([_SEP.join(sorted(set(t))) for t in out], dtype=object)
+    # Factorised column by column, the codes combined pairwise (re-factorised each time,
+    # so they stay below n): a row's combination is one integer, folded once.
+    uniques: list[np.ndarray] = []
+    codes_per_column: list[np.ndarray] = []
+    combined = np.zeros(n, dtype=np.int64)
+    for header, _ in used:
+        codes, distinct = pd.factorize(pd.Series(columns[header], dtype="string").fillna(""))
+        uniques.append(np.asarray(distinct, dtype=object))
+        codes_per_column.append(codes)
+        combined, _ = pd.factorize(combined * max(len(distinct), 1) + codes)
+    # The first row of each combination, in the order of the combined codes (0, 1, …).
+    first = np.unique(combined, return_index=True)[1]
+    kinds = [kind for _, kind in used]
+    folded = np.array(
+        [
+            _combo_tokens(
+                tuple(str(u[c[row]]) for u, c in zip(uniques, codes_per_column, strict=True)),
+                kinds,
+            )
+            for row in first
+        ],
+        dtype=object,
+    )
+    return folded[combined]
 
 
 # --------------------------------------------------------------------------- keys
@@ -401,14 +422,16 @@ def household_keys(
     known = np.flatnonzero(toks != "")
     if not len(known):
         return keys
+    # Linked once per distinct set of identifiers, then spread back to the reports.
+    codes, distinct = pd.factorize(toks[known])
     rows_tokens: list[list[str]] = []
-    for t in toks[known]:
+    for t in distinct:
         parts = t.split(_SEP)
         better = [p for p in parts if not p.startswith(_RANK["name"] + "name:")]
         # A name links only the reports known by nothing better.
         rows_tokens.append(better or parts)
     vocab = {tok: j for j, tok in enumerate(sorted({t for ts in rows_tokens for t in ts}))}
-    k, m = len(known), len(vocab)
+    k, m = len(distinct), len(vocab)
     row_idx = np.repeat(np.arange(k), [len(ts) for ts in rows_tokens])
     col_idx = np.fromiter((vocab[t] for ts in rows_tokens for t in ts), np.int64, len(row_idx))
     graph = coo_matrix(
@@ -420,10 +443,11 @@ def household_keys(
     best: dict[int, str] = {}
     for tok, j in vocab.items():
         best.setdefault(int(labels[k + j]), tok)
-    comps = [int(c) for c in labels[:k]]
-    chosen = sorted(set(comps))
+    comps = labels[:k]
+    chosen = sorted({int(c) for c in comps})
     keyed = dict(zip(chosen, _hmac(secret, (best[c] for c in chosen)), strict=True))
-    keys[known] = [keyed[c] for c in comps]
+    per_distinct = np.array([keyed[int(c)] for c in comps], dtype=object)
+    keys[known] = per_distinct[codes]
     return keys
 
 

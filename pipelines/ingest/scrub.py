@@ -302,12 +302,17 @@ def names_dwelling(texts: pd.Series) -> np.ndarray:
     floor: such a report is person-related whatever its category
     (:func:`pipelines.taxonomy.person_related`). One kernel call per rule over the
     distinct values."""
-    values = texts.astype("str").fillna("")
-    distinct = pd.unique(values.to_numpy())
-    arr = pa.array(list(distinct), pa.large_string())
-    hit = pc.or_(
-        pc.match_substring(arr, PLACEHOLDERS["flats"]),
-        pc.match_substring_regex(arr, FLOOR_NAMED),
-    )
-    found = dict(zip(distinct, np.asarray(hit.to_numpy(zero_copy_only=False), bool), strict=True))
-    return values.map(found).to_numpy(dtype=bool)
+    if texts.empty:
+        return np.zeros(0, dtype=bool)
+    encoded = pc.dictionary_encode(arrow_view(texts.astype("string")))
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    out = []
+    for chunk in chunks:  # each chunk has its own dictionary of distinct texts
+        words = chunk.dictionary
+        hit = pc.or_(
+            pc.match_substring(words, PLACEHOLDERS["flats"]),
+            pc.match_substring_regex(words, FLOOR_NAMED),
+        )
+        per_row = pc.take(hit, chunk.indices)
+        out.append(np.asarray(pc.fill_null(per_row, False).to_numpy(zero_copy_only=False), bool))
+    return np.concatenate(out) if out else np.zeros(len(texts), dtype=bool)
