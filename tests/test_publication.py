@@ -41,7 +41,7 @@ from tests.conftest import ROOT
 DEMO = ROOT / "config" / "demo.toml"
 COMITE = ProfileRule(
     "comite", min_households=3, dominance_share=0.85, protect="person_related",
-    points="shown_cells",
+    points="observations",
 )  # fmt: skip
 PUBLIC = ProfileRule(
     "public", min_households=11, dominance_share=0.85, protect="all", coarsen=True,
@@ -115,6 +115,7 @@ BAD_BLOCKS = [
     (f"[{P}.profiles.comite]\nmin_menages = 3\n", f"{P}.profiles.comite.min_menages"),
     (f"[{P}.profiles.comite]\nmin_households = 0\n", f"{P}.profiles.comite.min_households"),
     (f"[{P}.profiles.public]\ndominance_share = 2\n", f"{P}.profiles.public.dominance_share"),
+    (f"[{P}.profiles.comite]\ndominance_share = nan\n", f"{P}.profiles.comite.dominance_share"),
     (f'[{P}.categories]\noccupation = "personne"\n', f"{P}.categories"),
     (f'[sites.{P}.outputs]\nexports = "interne"\n', f"sites[1].{P}.outputs.exports"),
 ]
@@ -253,20 +254,24 @@ def test_public_rounds_to_five_and_draws_no_point() -> None:
     assert (shown % 5 == 0).all()
 
 
-def test_comite_points_leave_out_hidden_person_related_cells_only() -> None:
+def test_comite_draws_no_resident_report_point_only_observations() -> None:
+    # A point per report would give back every hidden building × month cell by counting
+    # points (the hostile run did so on Bondy): in comite residents' reports are counted
+    # in their building only; the field staff's observations stay drawn.
     buildings, reports = _site(ROWS)
     published = publish_site(buildings, reports)
+    observation = published.points.iloc[[0]].assign(source_kind="observations")
+    points = pd.concat([published.points, observation], ignore_index=True)
+    kept, n = protect_points(points, COMITE)
+    assert n == len(published.points) > 0
+    assert kept["source_kind"].tolist() == ["observations"]
     protection, _ = apply_profile(published, reports, rule=COMITE, person_related=PERSON)
-    kept = protection.published.points
-    pairs = set(zip(kept["building_id"], kept["category"], strict=True))
-    assert ("way/1", "occupation") not in pairs  # hidden cell: its point is not drawn
-    assert ("way/3", "occupation") in pairs
-    assert ("way/1", "ascenseur") in pairs
-    everything, n = protect_points(
-        published.points, protection.published.profile, ProfileRule("interne"), PERSON
-    )
+    assert (protection.published.points["source_kind"] == "observations").all()
+    assert protection.audit["points_left_out"] == len(published.points)
+    everything, n = protect_points(points, ProfileRule("interne"))
     assert n == 0
-    assert len(everything) == len(published.points)
+    assert len(everything) == len(points)
+    assert protect_points(points, PUBLIC)[0].empty
 
 
 def test_households_fall_back_to_the_report_itself() -> None:

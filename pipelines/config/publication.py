@@ -9,9 +9,9 @@ Three profiles, fixed by name:
     Steering committees (default of every output): a person-related cell (building ×
     category × period) built from fewer than 3 distinct households is hidden, so is any
     cell where one household makes 85 % or more of the reports (serial reporter);
-    technical categories are shown exactly. Report points of person-related categories
-    are drawn only where their building's cell is shown; the others are aggregated to
-    their building (see :mod:`pipelines.publish.protect`).
+    technical categories are shown exactly. Residents' reports are aggregated to their
+    building (no report point: counting points would give back the hidden cells); the
+    walkthrough observations of the field staff stay drawn.
 ``public``
     Open data and press: every cell needs 11 households, else it is coarsened (month →
     quarter → year; building → hotspot zone or 50 m hexagon → site) until it does, and
@@ -40,6 +40,7 @@ not exist is refused with one French
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -55,7 +56,7 @@ OUTPUTS = ("map", "png", "charts", "index", "exports")
 #: for the open-data pack (``make public``: maps, CSV and GeoPackage).
 DEFAULT_OUTPUTS = {**dict.fromkeys(OUTPUTS, "comite"), "exports": "public"}
 #: How report points are published: all, only where their cell is shown, none.
-POINT_RULES = ("all", "shown_cells", "none")
+POINT_RULES = ("all", "observations", "none")
 #: Which cells the household minimum applies to.
 PROTECT = ("none", "person_related", "all")
 #: Coarsening levels, finest first.
@@ -90,8 +91,10 @@ class ProfileRule:
     round_base
         Published counts are rounded to this base (1: exact).
     points
-        Report points: ``all``, ``shown_cells`` (only where their building's cell is
-        shown; others aggregated to the building) or ``none``.
+        Report points: ``all``, ``observations`` (the walkthrough observations only:
+        residents' reports are aggregated to their building, whose counts the profile
+        protects; a point per report would give back every hidden building × month
+        cell by counting points) or ``none``.
     """
 
     name: str
@@ -128,7 +131,7 @@ DEFAULT_RULES: dict[str, ProfileRule] = {
         min_households=3,
         dominance_share=0.85,
         protect="person_related",
-        points="shown_cells",
+        points="observations",
     ),
     "public": ProfileRule(
         "public",
@@ -233,7 +236,11 @@ def _check_block(raw: Any, path: str, where: str) -> dict[str, Any]:
             if key not in _RULE_KEYS:
                 _unknown(path, f"{pkey}.{key}", key, tuple(_RULE_KEYS), "seuil")
             kind, low, high = _RULE_KEYS[key]
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            ok = (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and math.isfinite(value)  # TOML has nan and inf
+            )
             if kind is int:
                 ok = ok and isinstance(value, int)
             if not ok or value < low or (high is not None and value > high):

@@ -234,7 +234,9 @@ def sections(summary: Mapping[str, Any], ctx: NoteContext) -> list[Section]:
         label = BY_CODE[code].label if code in BY_CODE else code
         status = "analysée" if info["status"] == "analysed" else f"non analysée : {info['reason']}"
         hot = _n(info.get("n_hot_95")) if info["status"] == "analysed" else "—"
-        rows.append([label, _n(info["n_reports"]), status, hot])
+        # « s »: a count the publication step hides (pipelines.publish.stage).
+        count = str(info["n_reports_shown"]) if "n_reports_shown" in info else _n(info["n_reports"])
+        rows.append([label, count, status, hot])
     skipped = summary["categories_skipped"]
     out.append(
         Section(

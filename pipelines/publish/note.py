@@ -65,9 +65,9 @@ def publication_section(
         paragraphs.append(f"Les effectifs publiés sont arrondis à {rule.get('round_base')}.")
     points = {
         "none": "aucun point de signalement n'est publié",
-        "shown_cells": "les points des catégories liées aux personnes ne sont dessinés "
-        "que là où la case du bâtiment est publiée ; ailleurs ils restent comptés dans "
-        "le bâtiment",
+        "observations": "les signalements des habitants ne sont pas dessinés un par un "
+        "(compter les points redonnerait les cases masquées) : ils sont comptés dans leur "
+        "bâtiment ; les observations de terrain restent dessinées",
         "all": "tous les points sont dessinés",
     }.get(str(rule.get("points")), "")
     paragraphs.append(

@@ -488,30 +488,17 @@ def protect_chronic(
     return chronic[mask].reset_index(drop=True), int((~mask).sum())
 
 
-def protect_points(
-    points: pd.DataFrame, profile: pd.DataFrame, rule: ProfileRule, person_related: frozenset[str]
-) -> tuple[pd.DataFrame, int]:
+def protect_points(points: pd.DataFrame, rule: ProfileRule) -> tuple[pd.DataFrame, int]:
     """The report points a profile draws (see the module's docstring); the number
     left out."""
     if rule.points == "all":
         return points, 0
     if rule.points == "none":
         return points.iloc[0:0], len(points)
-    ids = profile["building_id"].astype(str)
-    hidden: set[tuple[str, str]] = set()
-    for code in person_related:
-        flag = profile.get(f"n_{code}_flag")
-        if flag is not None:
-            hidden |= {(b, code) for b in ids[flag == FLAG]}
-    cat = points["category"].astype(str)
-    bid = points["building_id"].astype("string")
+    # "observations": a resident's report is never a point (its building carries the
+    # protected counts); the field staff's walkthrough observations stay.
     residents = points["source_kind"] != "observations"
-    person = cat.isin(person_related) & residents
-    gone = person & (
-        bid.isna()
-        | pd.Series([(b, c) in hidden for b, c in zip(bid, cat, strict=True)], index=points.index)
-    )
-    return points[~gone], int(gone.sum())
+    return points[~residents], int(residents.sum())
 
 
 # ----------------------------------------------------------------------------- margins
@@ -816,7 +803,7 @@ def apply_profile(
     if "is_chronic" in new:
         kept = set(chronic["building_id"].astype(str)) if chronic is not None else set()
         new["is_chronic"] = new["building_id"].astype(str).isin(kept)
-    points, n_points_out = protect_points(published.points, new, rule, person_related)
+    points, n_points_out = protect_points(published.points, rule)
     public = rule.points == "none"
     charts = chart_tables(published, cells, monthly, level, micro, reports, rule, person_related)
     problems = published_problems(monthly, new, zones, level)
@@ -931,7 +918,11 @@ def _chronic_counts(
         out["n_reports_in_window"] = ((n / rule.round_base).round() * rule.round_base).astype(
             "Int64"
         )
+    if not rule.is_exact:
+        # The date of each report would give back the hidden months of the cell, and a
+        # chronic count beside a hidden cell (« < 3 ») would bound it: neither is shown.
         out = out.drop(columns=[c for c in ("dates",) if c in out])
+        out = out[out["n_reports_total_flag"] != FLAG].reset_index(drop=True)
     out["n_reports_in_window_flag"] = ""
     return out
 

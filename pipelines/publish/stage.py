@@ -163,9 +163,9 @@ def run(
         top_buildings=int(parameters.get("top_buildings", 6)),
         extra={"trends": {k: trend_summary[k] for k in TREND_KEYS if k in trend_summary}},
     )
-    settings = site.publication
-    rule = settings.rule(profile)
-    ledger_dir = settings.ledger_dir or Path(config.annotations_dir) / ".ledger"
+    publication = site.publication
+    rule = publication.rule(profile)
+    ledger_dir = publication.ledger_dir or Path(config.annotations_dir) / ".ledger"
     ledger_file = ledger_path(ledger_dir, site.id, rule.name)
     protection, ledger = apply_profile(
         published,
@@ -181,8 +181,12 @@ def run(
     note = NoteContext(site_name=site.name, simulated=site.simulated)
     hot = read_json(hotspot_path) if hotspot_path.exists() else {}
     extra = [publication_section(protection.audit, protection.cells)]
-    if not hot.get("gi"):  # no hotspot run to describe: the publication section alone
+    if not hot.get("gi") or rule.protect == "all":
+        # No hotspot run to describe, or a profile where every cell needs its households
+        # (public): the publication section alone.
         hot = {}
+    elif not rule.is_exact:
+        hot = _note_counts(hot, person_related_of(site))
     write_text(method_note_html(hot, note, extra=extra), Path(dst_dir) / FILES["method_note"])
     write_text(
         method_note_markdown(hot, note, extra=extra), Path(dst_dir) / FILES["method_note_md"]
@@ -199,6 +203,21 @@ def person_related_of(site: SiteConfig) -> frozenset[str]:
     ``person_related`` column, read by :func:`pipelines.publish.protect.microdata`)."""
     classes = category_classes(site.category_classes)
     return frozenset(code for code, cls in classes.items() if cls == PERSONNE)
+
+
+def _note_counts(hot: dict[str, Any], person_related: frozenset[str]) -> dict[str, Any]:
+    """The hotspot summary as the method note of a committee profile shows it: the
+    site-wide count of a person-related category is « s » (hidden), whatever its size.
+    The note is not audited cell by cell, so it shows none of the counts the profile
+    protects (the hostile run recomputed a hidden Paris cell from the note's « Autre : 2 »
+    and the chart's margins)."""
+    categories = {
+        code: {**info, "n_reports": None, "n_reports_shown": "s"}
+        if code in person_related
+        else info
+        for code, info in hot.get("categories", {}).items()
+    }
+    return {**hot, "categories": categories}
 
 
 def with_publication_facts(protection: Protection) -> Published:
