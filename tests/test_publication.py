@@ -6,6 +6,7 @@ below 11, and the audit passing."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -501,3 +502,21 @@ def test_the_share_of_hidden_cells_is_said_in_site_json_and_the_method_note(
         assert "Publication et secret statistique" in note
         assert "Audit (publication_audit.json) : réussi" in note
         assert str(block["threshold"]) in note
+
+
+def test_public_publishes_no_building_backlog_and_rounds_observations() -> None:
+    # The hostile run read exact « Non clos à ce jour » (1, 2, 3…) in the public map's
+    # fact sheets, and observation counts not rounded to 5.
+    buildings, reports = _site(ROWS)
+    published = publish_site(buildings, reports)
+    profile = published.profile.assign(open_backlog=2.0, median_delay_h=30.0, n_observations=4)
+    published = dataclasses.replace(published, profile=profile)
+    public, _ = apply_profile(published, reports, rule=PUBLIC, person_related=PERSON)
+    out = public.published.profile
+    assert "open_backlog" not in out
+    assert "median_delay_h" not in out
+    assert (out["n_observations"] % 5 == 0).all()
+    comite, _ = apply_profile(published, reports, rule=COMITE, person_related=PERSON)
+    shown = comite.published.profile
+    assert shown.loc[shown["n_reports_flag"] != "s", "open_backlog"].eq(2.0).all()
+    assert (shown["n_observations"] == 4).all()

@@ -251,6 +251,11 @@ def protect_profile(
         out[col], out[f"{col}_flag"] = _flagged(value, flag == FLAG)
     if "n_observations" in out:
         out["n_observations_flag"] = ""
+        if rule.round_base > 1:  # field staff's, not households': rounded like every count
+            obs = pd.to_numeric(out["n_observations"], errors="coerce")
+            out["n_observations"] = ((obs / rule.round_base).round() * rule.round_base).astype(
+                "Int64"
+            )
     if "reports_per_100_dwellings" in out and "dwellings" in out:
         dwellings = pd.to_numeric(out["dwellings"], errors="coerce")
         rate = out["n_reports"].astype("Float64") / dwellings * 100
@@ -258,6 +263,10 @@ def protect_profile(
     for col in ("open_backlog", "median_delay_h"):
         if col in out:
             out[col] = pd.to_numeric(out[col], errors="coerce").astype("Float64").where(~hidden_b)
+    if rule.protect == "all":
+        # Where every cell needs its households (public), a building's open reports and
+        # closing delay rest on a few reports each: not published per building.
+        out = out.drop(columns=[c for c in ("open_backlog", "median_delay_h") if c in out])
     # A hot building, a rising trend: not shown as such from too few households.
     per_building = micro.groupby("building_id")["household"].nunique()
     few = ids.map(per_building).fillna(0) < rule.min_households
