@@ -163,9 +163,9 @@ def run(
         top_buildings=int(parameters.get("top_buildings", 6)),
         extra={"trends": {k: trend_summary[k] for k in TREND_KEYS if k in trend_summary}},
     )
-    settings = site.publication
-    rule = settings.rule(profile)
-    ledger_dir = settings.ledger_dir or Path(config.annotations_dir) / ".ledger"
+    publication = site.publication
+    rule = publication.rule(profile)
+    ledger_dir = publication.ledger_dir or Path(config.annotations_dir) / ".ledger"
     ledger_file = ledger_path(ledger_dir, site.id, rule.name)
     protection, ledger = apply_profile(
         published,
