@@ -23,16 +23,11 @@ from pipelines.config import load_config
 from pipelines.config.publication import ProfileRule
 from pipelines.errors import ConfigError
 from pipelines.publish.build import publish_site
+from pipelines.publish.cells import FLAG, NO_ZONE, households, microdata
 from pipelines.publish.ledger import freeze
-from pipelines.publish.protect import (
-    FLAG,
-    NO_ZONE,
-    apply_profile,
-    households,
-    margin_problems,
-    microdata,
-    protect_points,
-)
+from pipelines.publish.margins import margin_problems
+from pipelines.publish.points import protect_points
+from pipelines.publish.protect import apply_profile
 from pipelines.publish.stage import person_related_of
 from pipelines.published import read_published
 from pipelines.reports import naive_dates

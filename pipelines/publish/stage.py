@@ -200,7 +200,7 @@ def person_related_of(site: SiteConfig) -> frozenset[str]:
     """The site's person-related categories: the taxonomy's class « personne », with the
     site's ``category_classes`` over it (the setting ingestion reads too). Reports whose
     text names a dwelling are person-related whatever their category (ingestion's
-    ``person_related`` column, read by :func:`pipelines.publish.protect.microdata`)."""
+    ``person_related`` column, read by :func:`pipelines.publish.cells.microdata`)."""
     classes = category_classes(site.category_classes)
     return frozenset(code for code, cls in classes.items() if cls == PERSONNE)
 

@@ -1,0 +1,228 @@
+"""The building-level tables under a publication profile
+(:mod:`pipelines.publish.protect`): the building profile's counts from the engine's
+tables (:func:`protect_profile`), its before/after counts as sums of the monthly table
+(:func:`before_after_of_monthly`), the zones' counts (:func:`protect_zones`), and the
+chronic problems drawn from enough households (:func:`protect_chronic`,
+:func:`chronic_counts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config.publication import ProfileRule
+from pipelines.publish.cells import BUILDING_TABLES, FLAG, NO_ZONE, flagged
+from pipelines.publish.levels import LEVEL_FR, derived_sums
+from pipelines.taxonomy import CODES
+from pipelines.trends import Window
+
+
+def protect_profile(
+    profile: pd.DataFrame,
+    cells: Mapping[tuple[str, ...], pd.DataFrame],
+    *,
+    rule: ProfileRule,
+    micro: pd.DataFrame,
+) -> pd.DataFrame:
+    """The building profile with its counts protected: ``n_reports`` and ``n_<category>``
+    from the engine's tables, each with its ``_flag``; ``reports_per_100_dwellings``,
+    ``open_backlog`` and ``median_delay_h`` null where ``n_reports`` is hidden;
+    ``gi_bin`` and ``emerging_category`` null (``_flag`` "s") where the building's
+    reports come from fewer households than the threshold; ``level``: where a hidden
+    building's reports are counted (``bâtiment``, ``zone`` or ``site``)."""
+    out = profile.copy()
+    ids = out["building_id"].astype(str)
+    b = cells[BUILDING_TABLES["building"]].assign(
+        building_id=lambda t: t["building_id"].astype(str)
+    )
+    b = b.set_index("building_id")
+    hidden_b = ids.map(b["flag"] == FLAG).fillna(False).astype(bool)
+    shown_n = ids.map(b["n_reports"])
+    zero = ~ids.isin(b.index)
+    n = shown_n.astype("Float64").where(~zero, 0.0)
+    out["n_reports"], out["n_reports_flag"] = flagged(n, hidden_b)
+    if "n_households" in out:  # the engine's, rounded like the reports where they are
+        h = ids.map(b["n_households"]).astype("Float64").where(~zero, 0.0)
+        out["n_households"], out["n_households_flag"] = flagged(h, hidden_b)
+    bc = cells[BUILDING_TABLES["building_category"]]
+    bc = bc.assign(building_id=bc["building_id"].astype(str)).set_index(["building_id", "category"])
+    for code in CODES:
+        col = f"n_{code}"
+        if col not in out:
+            continue
+        key = pd.MultiIndex.from_arrays([ids, pd.Series(code, index=ids.index)])
+        flag = pd.Series(bc["flag"].reindex(key).to_numpy(), index=out.index)
+        value = pd.Series(bc["n_reports"].reindex(key).to_numpy(), index=out.index)
+        value = value.astype("Float64").where(flag.notna(), 0.0)
+        out[col], out[f"{col}_flag"] = flagged(value, flag == FLAG)
+    if "n_observations" in out:
+        out["n_observations_flag"] = ""
+        if rule.round_base > 1:  # field staff's, not households': rounded like every count
+            obs = pd.to_numeric(out["n_observations"], errors="coerce")
+            out["n_observations"] = ((obs / rule.round_base).round() * rule.round_base).astype(
+                "Int64"
+            )
+    if "reports_per_100_dwellings" in out and "dwellings" in out:
+        dwellings = pd.to_numeric(out["dwellings"], errors="coerce")
+        rate = out["n_reports"].astype("Float64") / dwellings * 100
+        out["reports_per_100_dwellings"] = rate.where(dwellings > 0).astype("Float64")
+    for col in ("open_backlog", "median_delay_h"):
+        if col in out:
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype("Float64").where(~hidden_b)
+    if rule.protect == "all":
+        # Where every cell needs its households (public), a building's open reports and
+        # closing delay rest on a few reports each: not published per building.
+        out = out.drop(columns=[c for c in ("open_backlog", "median_delay_h") if c in out])
+    # A hot building, a rising trend: not shown as such from too few households.
+    per_building = micro.groupby("building_id")["household"].nunique()
+    few = ids.map(per_building).fillna(0) < rule.min_households
+    if rule.protect == "person_related":  # comite: only where person-related reports weigh
+        p = micro[micro["person_related"]].groupby("building_id")["household"].nunique()
+        few = few & (ids.map(p).fillna(0) > 0) | hidden_b
+    elif rule.protect == "none":
+        few = pd.Series(False, index=out.index)
+    for col in ("gi_bin", "emerging_category"):
+        if col in out:
+            drop = few & out[col].notna()
+            out[col] = out[col].where(~drop)
+            out[f"{col}_flag"] = np.where(drop, FLAG, "")
+            if col == "emerging_category" and "emerging_label_fr" in out:
+                out["emerging_label_fr"] = out["emerging_label_fr"].where(~drop)
+    zones = cells[BUILDING_TABLES["zone"]].set_index("zone")
+    zone = ids.map(dict(zip(micro["building_id"], micro["zone"], strict=False)))
+    zone_shown = zone.map(zones["flag"] != FLAG).fillna(False).astype(bool) & (zone != NO_ZONE)
+    out["level"] = np.where(
+        ~hidden_b, LEVEL_FR["building"], np.where(zone_shown, LEVEL_FR["zone"], LEVEL_FR["site"])
+    )
+    return out
+
+
+def window_labels(when: pd.Series, windows: tuple[Window, Window] | None) -> pd.Series:
+    """``before``, ``after`` or ``outside`` for each date."""
+    label = pd.Series("outside", index=when.index, dtype=object)
+    for name, w in zip(("before", "after"), windows or (), strict=False):
+        label = label.mask((when >= w.start) & (when < w.end), name)
+    return label
+
+
+def window_months(windows: tuple[Window, Window] | None) -> dict[str, str] | None:
+    """``YYYY-MM`` to ``before``/``after`` when both windows are whole months (their
+    counts are then sums of monthly cells); ``None`` otherwise."""
+    if windows is None:
+        return None
+    out: dict[str, str] = {}
+    for name, w in zip(("before", "after"), windows, strict=True):
+        if w.start.day != 1 or w.end.day != 1:
+            return None
+        for p in pd.period_range(w.start, w.end - pd.Timedelta(days=1), freq="M"):
+            out[str(p)] = name
+    return out
+
+
+def before_after_of_monthly(
+    profile: pd.DataFrame, monthly: pd.DataFrame, windows: tuple[Window, Window]
+) -> pd.DataFrame:
+    """``n_reports_before``, ``n_reports_after`` (with ``_flag``) and
+    ``n_reports_change`` (null, flagged, when either is hidden), aligned on ``profile``:
+    sums of the building's monthly cells in each window
+    (:func:`~pipelines.publish.levels.derived_sums`); all hidden when the monthly table is
+    not by building and month or the windows are not whole months."""
+    ids = profile["building_id"].astype(str)
+    out = pd.DataFrame(index=profile.index)
+    months = window_months(windows)
+    by_building = not monthly.empty and monthly["level"].iloc[0] == "bâtiment × mois"
+    if months is None or not by_building:
+        for name in ("before", "after", "change"):
+            out[f"n_reports_{name}"] = pd.array([pd.NA] * len(ids), dtype="Int64")
+            out[f"n_reports_{name}_flag"] = FLAG
+        return out
+    t = derived_sums(monthly, ["window", "building_id"], month_of=months)
+    t = t.assign(building_id=t["building_id"].astype(str)).set_index(["window", "building_id"])
+    for name in ("before", "after"):
+        key = pd.MultiIndex.from_arrays([pd.Series(name, index=ids.index), ids])
+        flag = pd.Series(t["n_reports_flag"].reindex(key).to_numpy(), index=profile.index)
+        value = pd.Series(t["n_reports"].reindex(key).to_numpy(), index=profile.index)
+        value = value.astype("Float64").where(flag.notna(), 0.0)
+        out[f"n_reports_{name}"], out[f"n_reports_{name}_flag"] = flagged(value, flag == FLAG)
+    out["n_reports_change"] = (out["n_reports_after"] - out["n_reports_before"]).astype("Int64")
+    either = (out["n_reports_before_flag"] == FLAG) | (out["n_reports_after_flag"] == FLAG)
+    out["n_reports_change_flag"] = np.where(either, FLAG, "")
+    return out
+
+
+def protect_zones(
+    zones: pd.DataFrame, cells: Mapping[tuple[str, ...], pd.DataFrame]
+) -> pd.DataFrame:
+    """The zones' ``n_reports`` from the engine's zone table, with its ``_flag``."""
+    z = cells[BUILDING_TABLES["zone"]].set_index("zone")
+    out = zones.copy()
+    ids = out["zone_id"].astype(str)
+    flag = ids.map(z["flag"])
+    value = ids.map(z["n_reports"]).astype("Float64").where(flag.notna(), 0.0)
+    out["n_reports"], out["n_reports_flag"] = flagged(value, flag == FLAG)
+    return out
+
+
+def protect_chronic(
+    chronic: pd.DataFrame, micro: pd.DataFrame, rule: ProfileRule
+) -> tuple[pd.DataFrame, int]:
+    """The chronic problems drawn from enough households (in their window: from
+    ``first_date`` to ``last_date``); the number left out."""
+    if chronic.empty or rule.protect == "none":
+        return chronic, 0
+    keep = []
+    for _, row in chronic.iterrows():
+        m = micro[
+            (micro["building_id"] == str(row["building_id"]))
+            & (micro["category"] == str(row["category"]))
+        ]
+        first = pd.to_datetime(str(row.get("first_date")), errors="coerce")
+        last = pd.to_datetime(str(row.get("last_date")), errors="coerce")
+        if pd.notna(first) and pd.notna(last):
+            when = pd.to_datetime(m["reported_at"])
+            m = m[(when >= first.normalize()) & (when < last.normalize() + pd.Timedelta(days=1))]
+        person = bool(m["person_related"].any())
+        applies = rule.protect == "all" or person
+        n = len(m)
+        top = m.groupby("household").size().max() if n else 0
+        ok = not applies or (
+            m["household"].nunique() >= rule.min_households
+            and not (n > 1 and top >= rule.dominance_share * n)
+        )
+        keep.append(ok)
+    mask = pd.Series(keep, index=chronic.index, dtype=bool)
+    return chronic[mask].reset_index(drop=True), int((~mask).sum())
+
+
+def chronic_counts(chronic: pd.DataFrame, profile: pd.DataFrame, rule: ProfileRule) -> pd.DataFrame:
+    """The chronic rows' counts as the profile publishes them: ``n_reports_total`` is the
+    building × category cell (null, flagged, when hidden); ``n_reports_in_window``
+    rounded like every count; the report dates, and the rows on a hidden cell, left out
+    outside ``interne``."""
+    out = chronic.copy()
+    p = profile.assign(building_id=profile["building_id"].astype(str)).set_index("building_id")
+    total: list[float] = []
+    flag: list[str] = []
+    for b, c in zip(out["building_id"].astype(str), out["category"].astype(str), strict=True):
+        col = f"n_{c}"
+        ok = b in p.index and col in p
+        value = pd.to_numeric(pd.Series([p.at[b, col] if ok else None]), errors="coerce")
+        total.append(float(value.astype(float).iloc[0]))
+        flag.append(str(p.at[b, f"{col}_flag"]) if ok else FLAG)
+    out["n_reports_total"] = pd.Series(total, index=out.index).round().astype("Int64")
+    out["n_reports_total_flag"] = flag
+    if rule.round_base > 1:
+        n = pd.to_numeric(out["n_reports_in_window"], errors="coerce")
+        out["n_reports_in_window"] = ((n / rule.round_base).round() * rule.round_base).astype(
+            "Int64"
+        )
+    if not rule.is_exact:
+        # The date of each report would give back the hidden months of the cell, and a
+        # chronic count beside a hidden cell (« < 3 ») would bound it: neither is shown.
+        out = out.drop(columns=[c for c in ("dates",) if c in out])
+        out = out[out["n_reports_total_flag"] != FLAG].reset_index(drop=True)
+    out["n_reports_in_window_flag"] = ""
+    return out

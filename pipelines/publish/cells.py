@@ -1,0 +1,115 @@
+"""The report microdata of the publication profiles (:mod:`pipelines.publish.protect`)
+and the engine's call on them: one row per counted report with its household
+(:func:`microdata`), the tables of the building hierarchy, and the engine of
+:mod:`pipelines.stats.disclosure` on a set of tables (:func:`protect_tables`). Also the
+one convention of every published count: a hidden value is null and its companion
+``_flag`` column holds :data:`FLAG` (:func:`flagged`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config.publication import ProfileRule
+from pipelines.reports import counted as is_counted
+from pipelines.reports import naive_dates
+from pipelines.stats import disclosure
+from pipelines.taxonomy import CODES
+
+#: The marker of a hidden value in a ``_flag`` column.
+FLAG = "s"
+
+#: The zone of a building outside every zone (its reports count in the site only).
+NO_ZONE = "—"
+
+#: The tables of the building hierarchy, by name.
+BUILDING_TABLES: dict[str, tuple[str, ...]] = {
+    "site": (),
+    "zone": ("zone",),
+    "building": ("zone", "building_id"),
+    "building_category": ("zone", "building_id", "category"),
+}
+
+
+def households(reports: pd.DataFrame) -> pd.Series:
+    """The household of each report: ``household_key`` (ingestion's keyed hash) when
+    the column exists and is filled, else the report itself (its ``report_id`` or row)."""
+    own = (
+        reports["report_id"].astype(str)
+        if "report_id" in reports
+        else pd.Series(reports.index.astype(str), index=reports.index)
+    )
+    own = "r:" + own
+    if "household_key" in reports:
+        key = reports["household_key"].astype("string")
+        return key.where(key.notna() & (key != ""), own).astype(str)
+    return own
+
+
+def microdata(
+    reports: pd.DataFrame,
+    *,
+    zone_of: Mapping[str, str],
+    person_related: frozenset[str] | set[str],
+) -> pd.DataFrame:
+    """One row per counted report on a building (:func:`pipelines.reports.counted`):
+    ``building_id``, ``zone`` (:data:`NO_ZONE` outside every zone), ``category``,
+    ``month`` (``YYYY-MM``), ``quarter`` (``YYYY-Tn``), ``year``, ``household``,
+    ``person_related`` and ``reported_at`` (naive)."""
+    counted = reports[is_counted(reports, on_building=True)]
+    when = naive_dates(counted["reported_at"])
+    counted, when = counted[when.notna()], when[when.notna()]
+    category = counted["category"].astype(str)
+    category = category.where(category.isin(CODES), "autre")
+    ids = counted["building_id"].astype(str)
+    period = when.dt.to_period("M")
+    person = counted.get("person_related")
+    is_person = category.isin(person_related)
+    if person is not None:
+        is_person = is_person | person.fillna(False).astype(bool)
+    return pd.DataFrame(
+        {
+            "building_id": ids.to_numpy(),
+            "zone": ids.map(lambda b: zone_of.get(b) or NO_ZONE).to_numpy(),
+            "category": category.to_numpy(),
+            "month": period.astype(str).to_numpy(),
+            "quarter": (when.dt.year.astype(str) + "-T" + when.dt.quarter.astype(str)).to_numpy(),
+            "year": when.dt.year.astype(str).to_numpy(),
+            "household": households(counted).to_numpy(),
+            "person_related": is_person.to_numpy(),
+            "reported_at": when.to_numpy(),
+        }
+    )
+
+
+def engine_rule(rule: ProfileRule) -> disclosure.DisclosureRule:
+    """The engine's rule for a profile (:class:`pipelines.stats.disclosure.DisclosureRule`):
+    its threshold, dominance share and rounding; every cell sensitive when the profile
+    protects all cells (``public``), else only those holding a person-related report."""
+    return disclosure.DisclosureRule(
+        min_households=rule.min_households,
+        dominance_share=rule.dominance_share,
+        all_sensitive=rule.protect == "all",
+        round_base=rule.round_base,
+    )
+
+
+def protect_tables(
+    micro: pd.DataFrame, tables: Sequence[tuple[str, ...]], rule: ProfileRule
+) -> tuple[dict[tuple[str, ...], pd.DataFrame], dict[str, Any]]:
+    """The engine on ``tables`` (tuples of columns of ``micro``): each table with its
+    dimensions, ``n_reports``, ``n_households`` (null when hidden), ``flag`` and
+    ``reason``; and the engine's audit (linear programming over every table at once)."""
+    result = disclosure.protect(micro, list(tables), rule=engine_rule(rule))
+    out = {tuple(d): t for d, t in result.tables.items()}
+    return out, dict(result.audit)
+
+
+def flagged(values: pd.Series, hidden: pd.Series) -> tuple[pd.Series, pd.Series]:
+    shown = ~hidden.fillna(False).astype(bool)
+    out = pd.to_numeric(values, errors="coerce").astype("Float64").where(shown)
+    return out.round().astype("Int64"), pd.Series(np.where(shown, "", FLAG), index=values.index)

@@ -1,0 +1,117 @@
+"""The charts' tables under a publication profile (:mod:`pipelines.publish.protect`):
+the category series and the top buildings' series as sums of the published monthly
+table, and the closing delays left out where too few households closed reports of a
+category (:func:`chart_tables`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config.publication import ProfileRule
+from pipelines.publish.cells import FLAG, flagged, households
+from pipelines.publish.levels import derived_sums
+from pipelines.published import Published
+from pipelines.reports import counted as is_counted
+from pipelines.taxonomy import CODES
+
+
+def _period_start(period: pd.Series) -> pd.Series:
+    """``YYYY-MM``, ``YYYY-Tn`` or ``YYYY`` as the first day of the period."""
+
+    def first_day(text: str) -> str:
+        if "-T" in text:
+            year, q = text.split("-T")
+            return f"{year}-{3 * int(q) - 2:02d}-01"
+        return f"{text}-01" if len(text) == 7 else f"{text}-01-01"
+
+    return pd.to_datetime(period.astype(str).map(first_day))
+
+
+def chart_tables(
+    published: Published,
+    cells: Mapping[tuple[str, ...], pd.DataFrame],
+    monthly: pd.DataFrame,
+    level: tuple[str, str],
+    micro: pd.DataFrame,
+    reports: pd.DataFrame,
+    rule: ProfileRule,
+    person_related: frozenset[str],
+) -> dict[str, pd.DataFrame]:
+    """The charts' tables under the profile: the category series and the top buildings'
+    series from the engine's tables (period × category; building × period), counted over
+    the reports placed on a building like every other table; a top building's trend test
+    left out (null) when one of its periods is hidden; the closing delays of a category
+    left out when its closed reports come from too few households."""
+    out: dict[str, pd.DataFrame] = {}
+    space, time = level
+    freq = str((published.site.get("series") or {}).get("freq", "M"))
+    series = derived_sums(monthly, ["month", "category"])
+    totals = derived_sums(monthly, ["month"]).set_index("month")
+    periods = sorted(set(monthly["month"].astype(str)))
+    grid = pd.MultiIndex.from_product([periods, list(CODES)], names=["month", "category"])
+    t = series.assign(month=series["month"].astype(str)).set_index(["month", "category"])
+    t = t.reindex(grid)
+    frame = grid.to_frame(index=False)
+    tot = totals.reindex(frame["month"])
+    out["category_series"] = pd.DataFrame(
+        {
+            "period_start": _period_start(frame["month"]).to_numpy(),
+            "category": frame["category"].to_numpy(),
+            "n_reports": t["n_reports"].fillna(0).astype("Int64").where(
+                t["n_reports_flag"].fillna("") != FLAG).to_numpy(),
+            "n_reports_flag": t["n_reports_flag"].fillna("").to_numpy(),
+            "n_period_reports": tot["n_reports"].fillna(0).astype("Int64").where(
+                tot["n_reports_flag"].fillna("") != FLAG).to_numpy(),
+            "n_period_reports_flag": tot["n_reports_flag"].fillna("").to_numpy(),
+        }
+    )  # fmt: skip
+    top = published.top_buildings
+    if top is not None and len(top) and space == "building" and freq == "M" and time == "month":
+        bt = derived_sums(monthly, ["building_id", "month"])
+        bt = bt.assign(building_id=bt["building_id"].astype(str), m=bt["month"].astype(str))
+        bt = bt.rename(columns={"n_reports_flag": "flag"}).set_index(["building_id", "m"])
+        key = pd.MultiIndex.from_arrays(
+            [
+                top["building_id"].astype(str),
+                pd.to_datetime(top["period_start"]).dt.strftime("%Y-%m"),
+            ]
+        )
+        fl = pd.Series(bt["flag"].reindex(key).to_numpy(), index=top.index)
+        val = pd.Series(bt["n_reports"].reindex(key).to_numpy(), index=top.index)
+        val = val.astype("Float64").where(fl.notna(), 0.0)
+        t2 = top.copy()
+        t2["n_reports"], t2["n_reports_flag"] = flagged(val, fl == FLAG)
+        any_hidden = (t2["n_reports_flag"] == FLAG).groupby(t2["building_id"]).transform("any")
+        for col in ("sens_slope_per_period", "trend", "trend_fr", "mk_p"):
+            if col in t2:
+                t2[col] = t2[col].astype(object).where(~any_hidden, None)
+        t2["trend_flag"] = np.where(any_hidden, FLAG, "")
+        out["top_buildings"] = t2
+    elif top is not None:
+        out["top_buildings"] = top.iloc[0:0].assign(n_reports_flag=pd.Series(dtype=object))
+    delays = published.closing_delays
+    if delays is not None and len(delays):
+        d = delays.copy()
+        closed = reports[is_counted(reports, on_building=False)]
+        if "closed_at" in closed:
+            closed = closed[closed["closed_at"].notna()]
+        hh = closed.assign(h=households(closed)).groupby("category")["h"].nunique()
+        applies = (
+            d["category"].isin(person_related)
+            if rule.protect == "person_related"
+            else pd.Series(rule.protect == "all", index=d.index)
+        )
+        hide = applies & (d["category"].map(hh).fillna(0) < rule.min_households)
+        n_closed = pd.to_numeric(d["n_closed"], errors="coerce").astype("Float64")
+        if rule.round_base > 1:
+            n_closed = (n_closed / rule.round_base).round() * rule.round_base
+        d["n_closed"], d["n_closed_flag"] = flagged(n_closed, hide)
+        for col in d.columns:
+            if col.endswith("_h") or col.startswith("share_"):
+                d[col] = pd.to_numeric(d[col], errors="coerce").where(~hide)
+        out["closing_delays"] = d
+    return out

@@ -1,0 +1,148 @@
+"""The monthly table of the publication profiles (:mod:`pipelines.publish.protect`): the
+coarsening levels ``public`` chooses from (:data:`LEVELS`, :func:`monthly_level`), the
+tables the engine protects jointly at that level (:func:`joint_tables`), the published
+monthly table (:func:`monthly_of`) and the sums of its cells other tables are derived
+from (:func:`derived_sums`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config.publication import ProfileRule
+from pipelines.publish.cells import FLAG, NO_ZONE, flagged
+
+#: Coarsening levels of the public monthly table, finest first: (space, time).
+LEVELS: tuple[tuple[str, str], ...] = (
+    ("building", "month"),
+    ("building", "quarter"),
+    ("building", "year"),
+    ("zone", "quarter"),
+    ("zone", "year"),
+    ("site", "quarter"),
+    ("site", "year"),
+)
+
+#: The French name of each level (the ``level`` column).
+LEVEL_FR = {
+    "building": "bâtiment",
+    "zone": "zone",
+    "site": "site",
+    "month": "mois",
+    "quarter": "trimestre",
+    "year": "année",
+}
+
+#: The space dimensions of each space level.
+SPACE_DIMS = {"building": ("zone", "building_id"), "zone": ("zone",), "site": ()}
+
+
+def monthly_level(micro: pd.DataFrame, rule: ProfileRule) -> tuple[str, str]:
+    """The level of the monthly table: building × month unless the profile coarsens,
+    else the finest of :data:`LEVELS` where at most half of the reports sit in cells
+    below the threshold (protected cells only)."""
+    if not rule.coarsen or micro.empty:
+        return LEVELS[0]
+    for space, time in LEVELS:
+        dims = [*SPACE_DIMS[space], time, "category"]
+        g = micro.groupby(dims, dropna=False)
+        n = g["household"].size()
+        h = g["household"].nunique()
+        person = g["person_related"].any()
+        protected = person if rule.protect == "person_related" else pd.Series(True, index=n.index)
+        below = protected & (h < rule.min_households)
+        if n[below].sum() <= 0.5 * n.sum():
+            return space, time
+    return LEVELS[-1]
+
+
+def level_of(text: str | None) -> tuple[str, str] | None:
+    for level in LEVELS:
+        if text == f"{LEVEL_FR[level[0]]} × {LEVEL_FR[level[1]]}":
+            return level
+    return None
+
+
+def joint_tables(
+    level: tuple[str, str], *, windows: bool
+) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """The published tables, in two groups the engine protects one after the other.
+
+    The building group: buildings (within their zone), building × category (the
+    building profile) and the monthly table at ``level``; every cell there belongs to
+    one building, so the engine's linear programs split building by building. The
+    building × period series (the charts' top buildings) and the before/after counts are
+    sums of monthly cells: they are published only where every cell they add up is
+    shown (:func:`derived_sums`), which tells a reader nothing the monthly table does
+    not, and costs the engine nothing (with them, its programs on Bondy did not end in
+    five minutes). The site group: the site total, the
+    zones (and the monthly table when ``public`` coarsens it above the building). What
+    links the two groups (a zone's total and its buildings) is secured afterwards
+    (:func:`~pipelines.publish.margins.secure_links`), and the whole is audited at once
+    (:func:`~pipelines.publish.margins.final_audit`). One joint call would tie every
+    building into one program: over ten minutes on Bondy.
+    The charts' series (period × category, period) are sums of monthly cells, like the
+    before/after (:func:`derived_sums`): with them as tables of their own, the joint
+    audit found cells a reader could narrow down.
+
+    """
+    space, time = level
+    local: list[tuple[str, ...]] = [("zone", "building_id"), ("zone", "building_id", "category")]
+    site: list[tuple[str, ...]] = [(), ("zone",)]
+    if space == "building":
+        local.append(("zone", "building_id", time, "category"))
+    else:
+        site.append((*SPACE_DIMS[space], time, "category"))
+    del windows  # the before/after is derived from the monthly table (derived_sums)
+    return list(dict.fromkeys(local)), list(dict.fromkeys(site))
+
+
+def monthly_of(
+    cells: Mapping[tuple[str, ...], pd.DataFrame], level: tuple[str, str]
+) -> pd.DataFrame:
+    """The published monthly table at ``level`` from the engine's tables: columns
+    ``building_id`` (null above the building level), ``zone_id`` (null at the site
+    level or outside every zone), ``month`` (the period: ``YYYY-MM``, ``YYYY-Tn`` or
+    ``YYYY``), ``category``, ``n_reports``, ``n_households`` (each with its ``_flag``),
+    ``reason`` (why hidden: primary, dominance, secondary) and ``level``."""
+    space, time = level
+    t = cells[(*SPACE_DIMS[space], time, "category")]
+    n = len(t)
+    out = pd.DataFrame(
+        {
+            "building_id": t["building_id"].astype(str) if "building_id" in t else [None] * n,
+            "zone_id": (t["zone"].where(t["zone"] != NO_ZONE) if "zone" in t else [None] * n),
+            "month": t[time].astype(str),
+            "category": t["category"].astype(str),
+        },
+        index=t.index,
+    )
+    hidden = t["flag"] == FLAG
+    out["n_reports"], out["n_reports_flag"] = flagged(t["n_reports"], hidden)
+    out["n_households"], out["n_households_flag"] = flagged(t["n_households"], hidden)
+    out["reason"] = t["reason"].astype(str).to_numpy()
+    out["level"] = f"{LEVEL_FR[space]} × {LEVEL_FR[time]}"
+    out = out.sort_values(["month", "building_id", "category"], na_position="first")
+    return out.reset_index(drop=True)
+
+
+def derived_sums(
+    monthly: pd.DataFrame, keys: Sequence[str], *, month_of: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Sums of published monthly cells by ``keys``: ``n_reports`` where every cell of the
+    group is shown, null with ``n_reports_flag`` « s » where one is hidden (a sum of
+    shown cells tells nothing new; a sum over a hidden one would give it back).
+    ``month_of`` maps ``month`` to another key column (``window``) first; months it
+    does not map are left out."""
+    m = monthly
+    if month_of is not None:
+        m = m.assign(window=m["month"].astype(str).map(month_of)).dropna(subset=["window"])
+    hidden = (m["n_reports_flag"] == FLAG).groupby([m[k] for k in keys]).any()
+    total = m["n_reports"].astype("Float64").fillna(0).groupby([m[k] for k in keys]).sum()
+    out = total.rename("n_reports").to_frame()
+    out["n_reports"] = out["n_reports"].where(~hidden).round().astype("Int64")
+    out["n_reports_flag"] = np.where(hidden, FLAG, "")
+    return out.reset_index()

@@ -1,0 +1,337 @@
+"""The margins between the published tables (:mod:`pipelines.publish.protect`): more
+cells hidden where a shown margin would give back a hidden cell (:func:`secure_margin`;
+between the engine's two groups of tables, :func:`secure_links`; after past periods were
+frozen, :func:`secure_frozen`), the check of the tables as published
+(:func:`margin_problems`, :func:`published_problems`), and the engine's joint audit of
+them, hiding margins while it fails (:func:`final_audit`, :func:`audited`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config.publication import ProfileRule
+from pipelines.publish.cells import FLAG, NO_ZONE, engine_rule
+from pipelines.publish.levels import SPACE_DIMS
+from pipelines.stats import disclosure
+from pipelines.taxonomy import CODES
+
+
+def secure_links(
+    cells: dict[tuple[str, ...], pd.DataFrame], micro: pd.DataFrame, level: tuple[str, str]
+) -> tuple[dict[tuple[str, ...], pd.DataFrame], list[dict[str, Any]]]:
+    """Hide more cells where the site group's margins
+    (:func:`~pipelines.publish.levels.joint_tables`) would give back a hidden cell of the
+    building group: a zone's total minus its shown buildings, a period × category minus
+    its shown building cells (:func:`secure_margin`)."""
+    out = dict(cells)
+    problems: list[dict[str, Any]] = []
+    del level  # one link for now: a zone's total and its buildings
+    links: list[tuple[tuple[str, ...], tuple[str, ...], list[str]]] = [
+        (("zone", "building_id"), ("zone",), ["zone"])
+    ]
+    for child_dims, parent_dims, keys in links:
+        child = out[child_dims].rename(columns={"flag": "n_reports_flag"}).assign(frozen=False)
+        parent = out[parent_dims].rename(columns={"flag": "n_reports_flag"})
+        child, parent, more = secure_margin(child, parent, keys, truth=_truth(micro, keys))
+        problems += more
+        for dims, frame in ((child_dims, child), (parent_dims, parent)):
+            frame = frame.rename(columns={"n_reports_flag": "flag"}).drop(
+                columns="frozen", errors="ignore"
+            )
+            frame["n_households"] = (
+                frame["n_households"].astype("Int64").where(frame["flag"] != FLAG)
+            )
+            out[dims] = frame
+    return out, problems
+
+
+def secure_margin(
+    child: pd.DataFrame,
+    parent: pd.DataFrame,
+    keys: Sequence[str],
+    *,
+    truth: pd.Series,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
+    """Hide more cells until no hidden cell of ``child`` or ``parent`` can be recomputed
+    from the other, where each ``parent`` cell is the sum of the ``child`` cells sharing
+    its ``keys`` (absent child rows are zeros).
+
+    Used after past periods were frozen (:mod:`pipelines.publish.ledger`): a frozen
+    cell keeps its published value and flag, so the engine's secondary suppression may
+    no longer hold; only margins and open-period cells are hidden here (more hiding
+    never makes another hidden cell recomputable).
+
+    Parameters
+    ----------
+    child, parent
+        Columns ``keys``, ``n_reports``, ``n_reports_flag``; ``child`` also ``frozen``
+        (bool), ``parent`` ``reason`` when known.
+    truth
+        The exact count of each parent cell, indexed by ``keys``.
+
+    Returns
+    -------
+    tuple
+        Both tables with the cells hidden here flagged (``reason`` "secondary"), and the
+        cells that could not be protected (a hidden parent whose children are all frozen
+        and shown, and add up to it).
+    """
+    child, parent = child.copy(), parent.copy()
+    if "reason" not in parent:
+        parent["reason"] = np.where(parent["n_reports_flag"] == FLAG, "primary", "")
+    if "reason" not in child:
+        child["reason"] = np.where(child["n_reports_flag"] == FLAG, "primary", "")
+    k = list(keys)
+    ck = pd.Series(_tuples(child, k), index=child.index)
+    pk = _tuples(parent, k)
+    problems: list[dict[str, Any]] = []
+    for _ in range(100):
+        changed = False
+        hidden_c = child["n_reports_flag"] == FLAG
+        n_hidden = hidden_c.groupby(ck).sum()
+        shown_sum = (
+            child["n_reports"].astype("Float64").where(~hidden_c).fillna(0).groupby(ck).sum()
+        )
+        for row, key in zip(parent.index, pk, strict=True):
+            hidden_p = parent.at[row, "n_reports_flag"] == FLAG
+            nh = int(n_hidden.get(key, 0))
+            if not hidden_p and nh == 1:
+                parent.at[row, "n_reports"] = pd.NA
+                parent.at[row, "n_reports_flag"] = FLAG
+                parent.at[row, "reason"] = "secondary"
+                changed = True
+            elif hidden_p and nh == 0 and key in truth.index:
+                if float(shown_sum.get(key, 0)) != float(truth[key]):
+                    continue
+                candidates = child[(ck == key) & ~child["frozen"].astype(bool)]
+                if candidates.empty:
+                    problems.append(
+                        {"keys": dict(zip(k, key.split("\x1f"), strict=True)), "why": "figé"}
+                    )
+                    continue
+                j = candidates["n_reports"].astype(float).idxmin()
+                child.at[j, "n_reports"] = pd.NA
+                child.at[j, "n_reports_flag"] = FLAG
+                child.at[j, "reason"] = "secondary"
+                changed = True
+        if not changed:
+            break
+    unique = {tuple(sorted(p["keys"].items())): p for p in problems}
+    return child, parent, list(unique.values())
+
+
+def _tuples(frame: pd.DataFrame, keys: Sequence[str]) -> list[str]:
+    """One text per row joining its ``keys`` (a group key pandas keeps flat)."""
+    if not keys:
+        return [""] * len(frame)
+    cols = [[("" if pd.isna(v) else str(v)) for v in frame[c]] for c in keys]
+    return ["\x1f".join(t) for t in zip(*cols, strict=True)]
+
+
+def margin_problems(child: pd.DataFrame, parent: pd.DataFrame, keys: Sequence[str]) -> int:
+    """Hidden cells a reader can recompute: a group of ``child`` with exactly one hidden
+    cell under a shown ``parent`` cell (parent minus the shown children), or a hidden
+    ``parent`` cell whose children are all shown (their sum). The audit's check on the
+    published files."""
+    k = list(keys)
+    if child.empty:
+        return 0
+    groups = pd.Series(_tuples(child, k), index=child.index)
+    hidden = (child["n_reports_flag"] == FLAG).groupby(groups).sum()
+    n_hidden = {str(key): int(n) for key, n in hidden.items()}
+    flags = dict(zip(_tuples(parent, k), parent["n_reports_flag"], strict=True))
+    one = sum(1 for key, n in n_hidden.items() if n == 1 and flags.get(key) not in (FLAG, None))
+    none = sum(1 for key, n in n_hidden.items() if n == 0 and flags.get(key) == FLAG)
+    return one + none
+
+
+def long_profile(profile: pd.DataFrame, codes: Sequence[str]) -> pd.DataFrame:
+    """The building × category cells of the profile as rows (zeros left out)."""
+    parts = []
+    for code in codes:
+        col = f"n_{code}"
+        if col not in profile:
+            continue
+        part = pd.DataFrame(
+            {
+                "building_id": profile["building_id"].astype(str),
+                "category": code,
+                "n_reports": profile[col],
+                "n_reports_flag": profile[f"{col}_flag"],
+                "row": profile.index,
+            }
+        )
+        parts.append(part[(part["n_reports_flag"] == FLAG) | (part["n_reports"].fillna(0) > 0)])
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _truth(micro: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
+    n = micro.groupby(list(keys)).size()
+    frame = n.reset_index()
+    return pd.Series(n.to_numpy(), index=_tuples(frame, keys))
+
+
+def secure_frozen(
+    monthly: pd.DataFrame, profile: pd.DataFrame, micro: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
+    """After freezing: hide what the frozen months and the building figures would let a
+    reader recompute (:func:`secure_margin`), building × category then building."""
+    long = long_profile(profile, CODES)
+    monthly, long, problems = secure_margin(
+        monthly, long, ["building_id", "category"], truth=_truth(micro, ["building_id", "category"])
+    )
+    profile = profile.copy()
+    for code in CODES:
+        col = f"n_{code}"
+        rows = long[long["category"] == code]
+        if col in profile and len(rows):
+            profile.loc[rows["row"], col] = rows["n_reports"].to_numpy()
+            profile.loc[rows["row"], f"{col}_flag"] = rows["n_reports_flag"].to_numpy()
+    parent = pd.DataFrame(
+        {
+            "building_id": profile["building_id"].astype(str),
+            "n_reports": profile["n_reports"],
+            "n_reports_flag": profile["n_reports_flag"],
+        }
+    )
+    long = long.assign(frozen=False)
+    for child in (monthly, long):
+        child2, parent, more = secure_margin(
+            child, parent, ["building_id"], truth=_truth(micro, ["building_id"])
+        )
+        if child is monthly:
+            monthly = child2
+        problems += more
+    profile["n_reports"] = parent["n_reports"].to_numpy()
+    profile["n_reports_flag"] = parent["n_reports_flag"].to_numpy()
+    return monthly, profile, problems
+
+
+def published_problems(
+    monthly: pd.DataFrame,
+    profile: pd.DataFrame,
+    zones: pd.DataFrame | None,
+    level: tuple[str, str],
+) -> dict[str, int]:
+    """The audit's check on the tables as published: per relation between them, the
+    hidden cells a reader could recompute from a shown margin (0 everywhere to pass)."""
+    long = long_profile(profile, CODES)
+    flat = pd.DataFrame(
+        {
+            "building_id": profile["building_id"].astype(str),
+            "zone_id": profile.get("zone_id"),
+            "n_reports": profile["n_reports"],
+            "n_reports_flag": profile["n_reports_flag"],
+        }
+    )
+    out = {"building_category→building": margin_problems(long, flat, ["building_id"])}
+    if level[0] == "building" and not monthly.empty:
+        out["monthly→building_category"] = margin_problems(
+            monthly, long, ["building_id", "category"]
+        )
+        out["monthly→building"] = margin_problems(monthly, flat, ["building_id"])
+    if zones is not None and len(zones) and "n_reports_flag" in zones:
+        z = zones.assign(zone_id=zones["zone_id"].astype(str))
+        out["building→zone"] = margin_problems(flat[flat["zone_id"].notna()], z, ["zone_id"])
+    return out
+
+
+def final_audit(
+    micro: pd.DataFrame,
+    cells: Mapping[tuple[str, ...], pd.DataFrame],
+    profile: pd.DataFrame,
+    monthly: pd.DataFrame,
+    level: tuple[str, str],
+    rule: ProfileRule,
+) -> dict[str, Any]:
+    """The engine's audit (:func:`pipelines.stats.disclosure.audit`, linear programming
+    over every table at once) of the tables as published: the flags of the building
+    profile, of the monthly table (frozen periods included), of the zones and of the site
+    total; a cell no table publishes counts as hidden. The sums derived from the monthly
+    table (charts' series, before/after) tell nothing more and are left out."""
+    space, time = level
+    ids = profile["building_id"].astype(str)
+    flags: dict[tuple[str, ...], dict[str, str]] = {
+        ("zone", "building_id"): dict(zip(ids, profile["n_reports_flag"], strict=True)),
+        ("zone", "building_id", "category"): {
+            f"{b}\x1f{code}": f
+            for code in CODES
+            if f"n_{code}_flag" in profile
+            for b, f in zip(ids, profile[f"n_{code}_flag"], strict=True)
+        },
+    }
+    m = monthly.assign(zone=monthly["zone_id"].fillna(NO_ZONE), **{time: monthly["month"]})
+    mdims = (*SPACE_DIMS[space], time, "category")
+    keys = [d for d in mdims if d != "zone"] if space == "building" else list(mdims)
+    flags[mdims] = dict(zip(_tuples(m, keys), m["n_reports_flag"], strict=True))
+    frames: dict[tuple[str, ...], pd.DataFrame] = {}
+    for dims, t in cells.items():
+        if dims in flags:
+            k = [d for d in dims if d != "zone"] if "building_id" in dims else list(dims)
+            t = t.assign(flag=[flags[dims].get(key, FLAG) for key in _tuples(t, k)])
+        frames[dims] = t
+    return disclosure.audit(micro, frames, rule=engine_rule(rule))
+
+
+def audited(
+    micro: pd.DataFrame,
+    cells: dict[tuple[str, ...], pd.DataFrame],
+    profile: pd.DataFrame,
+    monthly: pd.DataFrame,
+    level: tuple[str, str],
+    rule: ProfileRule,
+    *,
+    rounds: int = 6,
+) -> tuple[dict[tuple[str, ...], pd.DataFrame], pd.DataFrame, dict[str, Any]]:
+    """:func:`final_audit`, and while it fails, the margins that tie the buildings
+    together hidden where the narrowest unprotected cell lies: its zone's total (or the
+    site's, outside every zone) and, when the monthly table is by zone (``public``), that
+    zone's monthly cells of its category; at the last resort every zone's and the site's.
+    Hiding more never makes another cell recomputable."""
+    out = dict(cells)
+    monthly = monthly.copy()
+    hid_monthly = False
+    result = final_audit(micro, out, profile, monthly, level, rule)
+    for n in range(rounds):
+        if result.get("passed"):
+            break
+        zones = out[("zone",)].copy()
+        site = out[()].copy()
+        for table in result.get("tables", []):
+            worst = table.get("worst") or {}
+            if not table.get("n_unprotected") or not worst:
+                continue
+            cell = worst.get("cell") or {}
+            zone = cell.get("zone")
+            if zone is not None and level[0] != "building":
+                hit = monthly["zone_id"].fillna(NO_ZONE).astype(str) == str(zone)
+                if "category" in cell:
+                    hit &= monthly["category"] == cell["category"]
+                hit &= monthly["n_reports_flag"] != FLAG
+                monthly.loc[hit, "n_reports"] = pd.NA
+                monthly.loc[hit, "n_households"] = pd.NA
+                monthly.loc[hit, ["n_reports_flag", "n_households_flag", "reason"]] = [
+                    FLAG, FLAG, "secondary",
+                ]  # fmt: skip
+                hid_monthly = hid_monthly or bool(hit.any())
+            if zone is not None and zone != NO_ZONE and n < rounds - 1:
+                hit = zones["zone"].astype(str) == str(zone)
+                zones.loc[hit, ["flag", "reason"]] = [FLAG, "secondary"]
+                if not hit.any() or (zones.loc[hit, "flag"] == FLAG).all():
+                    site[["flag", "reason"]] = [FLAG, "secondary"]
+            else:
+                zones[["flag", "reason"]] = [FLAG, "secondary"]
+                site[["flag", "reason"]] = [FLAG, "secondary"]
+        for frame in (zones, site):
+            frame["n_reports"] = frame["n_reports"].astype("Int64").where(frame["flag"] != FLAG)
+            frame["n_households"] = (
+                frame["n_households"].astype("Int64").where(frame["flag"] != FLAG)
+            )
+        out[("zone",)], out[()] = zones, site
+        result = final_audit(micro, out, profile, monthly, level, rule)
+    return out, monthly, {**result, "hid_monthly": hid_monthly}
