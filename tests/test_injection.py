@@ -381,6 +381,11 @@ annotation_tags = {_toml(tags)}
 [params.ingest]
 start_date = "2015-01-01"
 
+# The analyst's own map (interne): every field reaches the page, report points and their
+# texts included (a committee map draws none), so that each is checked as text.
+[publication.outputs]
+map = "interne"
+
 [[sites]]
 id = "bondy"
 name = {_toml(plants[1]("site"))}
