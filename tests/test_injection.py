@@ -385,6 +385,9 @@ start_date = "2015-01-01"
 # texts included (a committee map draws none), so that each is checked as text.
 [publication.outputs]
 map = "interne"
+png = "interne"
+charts = "interne"
+index = "interne"
 
 [[sites]]
 id = "bondy"
