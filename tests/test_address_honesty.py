@@ -18,6 +18,9 @@ from pipelines.geocode.osm_addresses import read_osm_addresses
 from pipelines.geocode.stage import address_quality
 from pipelines.osm.buildings import read_osm_buildings
 
+# Geocodes the whole simulated export twice (OSM only, then OSM + BAN): end to end.
+pytestmark = pytest.mark.slow
+
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw" / "bondy"
 OSM = RAW / "bondy_nord.osm"
 

@@ -149,6 +149,7 @@ def clipped_bondy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Plant
 # --- the same features from every format ------------------------------------------------
 
 
+@pytest.mark.slow  # writes and reads each site's extract in every format
 @pytest.mark.parametrize("site", ["bondy", "paris10"])
 def test_every_format_gives_the_same_features(variants, site) -> None:
     frames = {}

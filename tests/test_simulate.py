@@ -113,12 +113,14 @@ def _valid(
 
 
 # ------------------------------------------------------------------------- determinism
+@pytest.mark.slow  # a whole simulation run: end to end
 def test_same_seed_gives_identical_bytes(written: dict[str, Path], tmp_path: Path) -> None:
     again = sim.run(OSM, BAN, tmp_path, rpls_path=RPLS, seed=42)
     for key, path in written.items():
         assert again[key].read_bytes() == path.read_bytes(), key
 
 
+@pytest.mark.slow  # a whole simulation run: end to end
 def test_other_seed_gives_other_reports(inputs: dict[str, Any], export: pd.DataFrame) -> None:
     other = _simulate(inputs, seed=43)
     assert len(other.reports) != len(export) or not other.reports.equals(export)
@@ -129,6 +131,7 @@ def test_other_seed_gives_other_reports(inputs: dict[str, Any], export: pd.DataF
     )
 
 
+@pytest.mark.slow  # a whole simulation run: end to end
 def test_in_memory_reports_are_the_written_file(
     inputs: dict[str, Any], export: pd.DataFrame
 ) -> None:
