@@ -502,6 +502,7 @@ def test_source_precedence_on_one_address() -> None:
     assert out.loc[1, "geocode_distance_m"] == pytest.approx(3.0, abs=0.01)
 
 
+@pytest.mark.slow  # 100,000 addresses: a volume run
 def test_match_100k_varied(
     bondy_index: gpd.GeoDataFrame, bondy_buildings: gpd.GeoDataFrame
 ) -> None:

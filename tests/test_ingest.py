@@ -147,6 +147,7 @@ def test_spaced_numbers_matches_whole_groups_only() -> None:
     assert "1234567890" not in found  # inside a longer group
 
 
+@pytest.mark.slow  # ingests the whole simulated site: end to end
 def test_simulated_exports(simulated_bondy: Path, tmp_path: Path) -> None:
     config_text = (ROOT / "config" / "demo.toml").read_text(encoding="utf-8")
     config_text = re.sub(

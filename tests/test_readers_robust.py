@@ -570,6 +570,7 @@ def test_json_objects_match_json_dumps(values: list[str]) -> None:
     assert json.loads(got[0]) == dict(zip(keys, values, strict=True))
 
 
+@pytest.mark.slow  # the whole simulated export, every line ragged
 def test_every_line_ragged_is_rejected_line_by_line(simulated_bondy: Path, tmp_path: Path) -> None:
     # The landlord export with one separator too many on every data line.
     lines = (simulated_bondy / LANDLORD).read_bytes().rstrip(b"\n").split(b"\n")
