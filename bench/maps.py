@@ -145,6 +145,7 @@ def demo_maps(workdir: Path) -> dict[str, Path]:
 
 def main() -> None:
     from pipelines.maps.site import MapOptions, build_site_map, render_map
+    from pipelines.publish.build import publish_site
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -167,8 +168,10 @@ def main() -> None:
         big["buildings"] = len(buildings)
         big["reports"] = len(reports)
         with timed(big, "build_s"):
+            # Maps draw only published tables (the interne profile's: every point).
             m = build_site_map(
-                buildings, reports, site_name="Site synthétique (100 000 signalements)",
+                publish_site(buildings, reports),
+                site_name="Site synthétique (100 000 signalements)",
                 simulated=True, attributions=["osm"], options=MapOptions(),
             )  # fmt: skip
             html_text = render_map(m)
