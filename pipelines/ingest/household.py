@@ -63,6 +63,13 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from pipelines.errors import ConfigError, VigieError
+from pipelines.ingest.personal import (
+    CONTACT_WORDS,
+    EMAIL_WORDS,
+    FLAT_WORDS,
+    NAME_WORDS,
+    PHONE_WORDS,
+)
 from pipelines.taxonomy import normalise_label
 
 #: Name of the column that carries the key in ingestion's internal outputs.
@@ -78,67 +85,6 @@ _SEP = "\x1f"  # between the tokens of one row (folded values never hold it)
 #: Hex characters of the key written (128 bits: no collision among a site's households).
 KEY_HEX = 32
 
-# Header words of each kind of personal column (folded, as looks_personal reads them).
-_FLAT_WORDS = frozenset(
-    ["logement", "logt", "lgt", "appartement", "appart", "appt", "apt", "porte", "chambre"]
-)
-_PHONE_WORDS = frozenset(
-    [
-        "tel",
-        "tels",
-        "telephone",
-        "telephones",
-        "tph",
-        "phone",
-        "phones",
-        "phonenumber",
-        "portable",
-        "portables",
-        "mobile",
-        "gsm",
-        "numtel",
-        "whatsapp",
-    ]
-)
-_EMAIL_WORDS = frozenset(["mail", "mails", "email", "emails", "courriel", "courriels", "mel"])
-_CONTACT_WORDS = frozenset(["contact", "contacts", "coordonnees"])
-_NAME_WORDS = frozenset(
-    [
-        "nom",
-        "noms",
-        "prenom",
-        "prenoms",
-        "firstname",
-        "lastname",
-        "fullname",
-        "surname",
-        "givenname",
-        "familyname",
-        "locataire",
-        "locataires",
-        "demandeur",
-        "demandeuse",
-        "demandeurs",
-        "declarant",
-        "declarante",
-        "signalant",
-        "signalante",
-        "requerant",
-        "plaignant",
-        "plaignante",
-        "beneficiaire",
-        "titulaire",
-        "occupant",
-        "occupante",
-        "resident",
-        "residente",
-        "habitant",
-        "habitante",
-        "usager",
-        "usagere",
-    ]
-)
-# Words that only say "number" or "dwelling" in a dwelling reference.
 _FLAT_FILLERS = frozenset(
     [
         "appartement",
@@ -227,15 +173,15 @@ def identity_kind(header: str) -> str | None:
     words = set(normalise_label(spaced).replace("_", " ").split())
     if words & _STAFF_WORDS:
         return None
-    if words & _EMAIL_WORDS or ("adresse" in words and {"electronique", "internet"} & words):
+    if words & EMAIL_WORDS or ("adresse" in words and {"electronique", "internet"} & words):
         return "email"
-    if words & _PHONE_WORDS:
+    if words & PHONE_WORDS:
         return "phone"
-    if words & _FLAT_WORDS:
+    if words & FLAT_WORDS:
         return "flat"
-    if words & _CONTACT_WORDS:
+    if words & CONTACT_WORDS:
         return "contact"
-    if words & _NAME_WORDS or ("name" in words and {"first", "last", "full", "family"} & words):
+    if words & NAME_WORDS or ("name" in words and {"first", "last", "full", "family"} & words):
         return "name"
     return None
 

@@ -24,22 +24,13 @@ def is_personal(column: str, personal: tuple[str, ...]) -> bool:
     return matches_any(column, personal)
 
 
-# Words of a column header that say it holds people's data (folded: lower case, no
-# accents): who they are, how to reach them, where they live in the building.
-_PERSONAL_WORDS = frozenset(
+# Header words of each kind of personal column (folded: lower case, no accents); the
+# household key reads a column by its kind (pipelines.ingest.household.identity_kind).
+FLAT_WORDS = frozenset(
+    ["logement", "logt", "lgt", "appartement", "appart", "appt", "apt", "porte", "chambre"]
+)
+PHONE_WORDS = frozenset(
     [
-        "nom",
-        "noms",
-        "prenom",
-        "prenoms",
-        "firstname",
-        "lastname",
-        "fullname",
-        "surname",
-        "givenname",
-        "familyname",
-        "civilite",
-        "naissance",
         "tel",
         "tels",
         "telephone",
@@ -52,25 +43,24 @@ _PERSONAL_WORDS = frozenset(
         "portables",
         "mobile",
         "gsm",
-        "fax",
-        "whatsapp",
         "numtel",
-        "mail",
-        "mails",
-        "email",
-        "emails",
-        "courriel",
-        "courriels",
-        "mel",
-        "logement",
-        "logt",
-        "lgt",
-        "appartement",
-        "appart",
-        "appt",
-        "apt",
-        "porte",
-        "chambre",
+        "whatsapp",
+    ]
+)
+EMAIL_WORDS = frozenset(["mail", "mails", "email", "emails", "courriel", "courriels", "mel"])
+CONTACT_WORDS = frozenset(["contact", "contacts", "coordonnees"])
+NAME_WORDS = frozenset(
+    [
+        "nom",
+        "noms",
+        "prenom",
+        "prenoms",
+        "firstname",
+        "lastname",
+        "fullname",
+        "surname",
+        "givenname",
+        "familyname",
         "locataire",
         "locataires",
         "demandeur",
@@ -91,20 +81,35 @@ _PERSONAL_WORDS = frozenset(
         "residente",
         "habitant",
         "habitante",
-        "proprietaire",
         "usager",
         "usagere",
-        "contact",
-        "contacts",
-        "auteur",
-        "auteure",
-        "enqueteur",
-        "enqueteuse",
-        "submitter",
-        "username",
-        "coordonnees",
     ]
 )
+# Words that only say "number" or "dwelling" in a dwelling reference.
+# Words of a column header that say it holds people's data: who they are, how to reach
+# them, where they live in the building.
+_PERSONAL_WORDS = (
+    FLAT_WORDS
+    | PHONE_WORDS
+    | EMAIL_WORDS
+    | CONTACT_WORDS
+    | NAME_WORDS
+    | frozenset(
+        [
+            "civilite",
+            "naissance",
+            "fax",
+            "proprietaire",
+            "auteur",
+            "auteure",
+            "enqueteur",
+            "enqueteuse",
+            "submitter",
+            "username",
+        ]
+    )
+)
+
 # Words that make the header about a thing or a place, not a person ("nom de la rue",
 # "type de logement", "coordonnées GPS", "canal de contact", "nom de l'enquête").
 _NEUTRAL_WORDS = frozenset(
