@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -44,6 +44,7 @@ from pipelines.maps.views import (
     PALETTE,
     ZERO_COLOUR,
     View,
+    by_building_month,
     change_view,
     emerging_view,
     gi_view,
@@ -112,14 +113,7 @@ def hidden_monthly(
     flags = hidden(monthly, "n_reports")
     if not flags.any():
         return None
-    month = pd.PeriodIndex(monthly["month"].astype(str), freq="M")
-    table = pd.crosstab(
-        monthly["building_id"].astype(str).to_numpy(), month, values=flags.astype(int),
-        aggfunc="max",
-    ).fillna(0)  # fmt: skip
-    table = table.reindex(columns=months, fill_value=0)
-    out = table.reindex(buildings["building_id"].astype(str).to_numpy(), fill_value=0)
-    out.index = buildings.index
+    out = by_building_month(monthly, buildings, months, flags.astype(int), "max")
     return out.astype(bool)
 
 
@@ -164,6 +158,19 @@ class TooFewReports:
         )
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` (geometry left out) as plain dictionaries, in row order.
+
+    For speed: the fact sheets read some thirty cells of each of thousands of buildings,
+    and a pandas row's lookup costs ~30 µs where a dictionary's costs ~0.1 µs. On
+    ``bench maps``' 100,000-report site (4,316 buildings) the map build went from 15.9 s
+    to 3.8 s with this and :func:`pipelines.maps.views.by_building_month`, both measured
+    on the same loaded machine (the bench figure unloaded: 4.1 s before).
+    """
+    rows = frame.drop(columns="geometry", errors="ignore").to_dict("records")
+    return cast(list[dict[str, Any]], rows)  # published column names are texts
+
+
 def building_titles(profile: pd.DataFrame) -> list[str]:
     """The name of each building in the popups and tooltips (unescaped), in row order.
 
@@ -173,10 +180,9 @@ def building_titles(profile: pd.DataFrame) -> list[str]:
     ``residence_name`` wins, and a building known by its id only is named by its size
     (:func:`pipelines.maps.html.building_title`).
     """
-    labels = profile.get("building_label")
     out = []
-    for i, (_, row) in enumerate(profile.iterrows()):
-        label = labels.iloc[i] if labels is not None else None
+    for row in _records(profile):
+        label = row.get("building_label")
         if present(row.get("residence_name")) or not present(label):
             out.append(building_title(row))
         else:
@@ -248,9 +254,16 @@ def map_data(
     )
     building_notes = notes_by(planner_notes, "building_ids")
     fiches = []
-    for i, row in b.iterrows():
-        series = monthly.loc[i].to_numpy()[-12:] if len(months) else None
-        if hidden_months is not None and bool(hidden_months.loc[i].to_numpy()[-12:].any()):
+    last_year = monthly.to_numpy()[:, -12:]
+    last_year_hidden: list[bool] | None = (
+        [bool(x) for x in hidden_months.iloc[:, -12:].any(axis=1)]
+        if hidden_months is not None
+        else None
+    )
+    for i, row in enumerate(_records(b)):
+        hidden_here = last_year_hidden is not None and bool(last_year_hidden[i])
+        series = last_year[i] if len(months) else None
+        if hidden_here:
             series = None  # not drawn with a hidden month (the fact sheet says so)
         fiches.append(
             building_fact_sheet(
@@ -264,8 +277,7 @@ def map_data(
                 # The reason in a few words (the legend gives it whole), not 1,000 copies.
                 hotspot_note=TOO_FEW_FR if too_few.site else None,
                 publication=publication,
-                hidden_months=hidden_months is not None
-                and bool(hidden_months.loc[i].to_numpy()[-12:].any()),
+                hidden_months=hidden_here,
             )
         )
     dwellings = (
