@@ -123,8 +123,13 @@ def load_seconds(html: Path, *, runs: int = 3) -> float:
     return round(statistics.median(times), 3)
 
 
-def demo_maps(workdir: Path) -> dict[str, Path]:
-    """Run the whole pipeline on the demo configuration into ``workdir``."""
+def demo_maps(workdir: Path, *, profile: str | None = None) -> dict[str, Path]:
+    """Run the whole pipeline on the demo configuration into ``workdir``.
+
+    With ``profile``, every reader's output (map, PNG, charts, index) is published under
+    that profile instead of the configuration's (``"interne"``: no disclosure control,
+    the work the pipeline did before the publication step existed).
+    """
     from pipelines.cli import main
     from pipelines.simulate import stage as simulate
     from tests.conftest import RAW, write_demo_config
@@ -138,6 +143,10 @@ def demo_maps(workdir: Path) -> dict[str, Path]:
         seed=42,
     )
     cfg = write_demo_config(workdir, raw)
+    if profile is not None:
+        outputs = "".join(f'{name} = "{profile}"\n' for name in ("map", "png", "charts", "index"))
+        with cfg.open("a", encoding="utf-8") as f:
+            f.write(f"\n[publication.outputs]\n{outputs}")
     if main(["-q", "run", "--config", str(cfg)]) != 0:
         raise RuntimeError("vigie run failed")
     return {p.stem: p for p in sorted((workdir / "maps").glob("*.html")) if p.stem != "index"}
@@ -152,6 +161,12 @@ def main() -> None:
         res: dict[str, Any] = {}
         with timed(res, "pipeline_s"):
             maps = demo_maps(work / "demo")
+        # The same run with no disclosure control (every output interne): the spine's own
+        # cost, comparable with the code before the publication step (issue 14); the
+        # difference is what the committee profile's protection and audit cost (issue 16).
+        with timed(res, "pipeline_interne_s"):
+            demo_maps(work / "demo_interne", profile="interne")
+        res["disclosure_control_s"] = round(res["pipeline_s"] - res["pipeline_interne_s"], 3)
         for site, html in maps.items():
             size = html.stat().st_size / 1e6
             res[f"{site}_mb"] = round(size, 2)
