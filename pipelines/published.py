@@ -52,6 +52,14 @@ Files (see :data:`FILES`):
     Closing delays per category of the trends stage's follow-up:
     ``category``, ``n_closed``, ``median_delay_h``, ``p90_delay_h``, ``target_h``,
     ``share_closed_within_target`` (0–1); no row when the sources give no closing date.
+``actions.parquet`` (optional: the actions stage's, contract of issue 17 §3)
+    One row per action of the site's register (removed ones kept, ``is_removed``),
+    EPSG:4326: ``action_id``, ``committee_date``, ``committee_kind``, ``target_label``,
+    ``building_ids`` (``;``-joined), ``zone_id``, ``problem``, ``decision``, ``level``,
+    ``action_type``, ``responsibility``, ``lead_partner``, ``due_date``, ``status``,
+    ``status_date``, ``is_overdue``, ``is_removed``, ``updated_since_last_committee``,
+    ``funding``, ``verdict``, ``effect_fr``, geometry (the targets). Dates are ISO
+    strings or null. Absent when the site has no register: readers draw no action then.
 ``site.json``
     The site's figures and the vocabulary readers show: period, months, before/after
     windows, totals, parameters shown in legends, labels, and ``too_few_reports``: what
@@ -98,6 +106,8 @@ FILES: dict[str, str] = {
 #: Optional tables: written empty when the stage that makes them has not run, and read
 #: back as ``None`` then (``site.json`` says which exist under ``has``).
 OPTIONAL = ("zones", "notes", "chronic", "density")
+#: The actions table (issue 17): absent when no register was published; read back as ``None``.
+ACTIONS_FILE = "actions.parquet"
 #: The tables the charts read (:mod:`pipelines.maps.charts`), with ``site.json``.
 CHART_TABLES = ("category_series", "top_buildings", "closing_delays")
 
@@ -121,6 +131,7 @@ class Published:
     category_series: pd.DataFrame | None = None
     top_buildings: pd.DataFrame | None = None
     closing_delays: pd.DataFrame | None = None
+    actions: gpd.GeoDataFrame | None = None
 
 
 def hidden(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -186,6 +197,8 @@ def read_published(directory: str | Path) -> Published:
         return read_geoparquet(d / FILES[name]) if has.get(name, True) else None
 
     chronic = pd.read_parquet(d / FILES["chronic"]) if has.get("chronic") else None
+    actions_path = d / FILES.get("actions", ACTIONS_FILE)
+    actions = read_geoparquet(actions_path) if actions_path.exists() else None
     profile = read_geoparquet(d / FILES["profile"])
     points = read_geoparquet(d / FILES["points"])
     return Published(
@@ -197,6 +210,7 @@ def read_published(directory: str | Path) -> Published:
         notes=geo("notes"),
         chronic=chronic,
         density=geo("density"),
+        actions=actions if actions is not None and len(actions) else None,
         **{
             name: pd.read_parquet(d / FILES[name])
             for name in CHART_TABLES
