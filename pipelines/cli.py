@@ -219,7 +219,7 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
     from pipelines.geocode import stage as geocode
     from pipelines.hotspots import stage as hotspots
     from pipelines.ingest import stage as ingest
-    from pipelines.maps import charts
+    from pipelines.maps import charts, pack
     from pipelines.maps import site as maps
     from pipelines.osm import basemap, buildings
     from pipelines.publish import summary
@@ -268,6 +268,7 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
         "summary": lambda: summary.run(config, site.id, stage_summaries(p), paths.run_summary),
         "charts": lambda: charts.run_charts(config, site, processed=p, dst_dir=paths.charts),
         "map": lambda: maps.run_site(config, site, processed=p, dst=paths.map),
+        "comite": lambda: pack.run_pack(config, site, processed=p, dst=paths.pack),
         "publish_public": lambda: publish.run(
             config,
             site,
@@ -287,7 +288,7 @@ def run_stage(config: Config, site: SiteConfig, name: str, paths: SitePaths) -> 
     runners[name]()
 
 
-def run_site_stages(config: Config, site: SiteConfig, *, through: str = "map") -> SitePaths:
+def run_site_stages(config: Config, site: SiteConfig, *, through: str = "comite") -> SitePaths:
     """Run the stages of one site in the table's order, up to and including ``through``.
 
     The same graph ``make`` runs file by file (both come from :mod:`pipelines.stages`);

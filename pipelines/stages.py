@@ -16,6 +16,8 @@ from pipelines.published import FILES as PUBLISHED_FILES
 
 #: The committee charts (:mod:`pipelines.maps.charts`): ``charts/<name>.png`` and ``.csv``.
 CHART_NAMES = ("reports_by_category", "top_buildings", "closing_delays")
+#: The committee pack of a site, ``maps_dir/<site>_comite.html`` and ``.pdf``.
+PACK_SUFFIX = "_comite"
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,10 @@ class SitePaths:
     def map(self) -> Path:
         return self.maps / f"{self.site}.html"
 
-        return self.maps / f"{self.site}.html"
+    @property
+    def pack(self) -> Path:
+        """The committee pack (:mod:`pipelines.maps.pack`); its PDF has the suffix .pdf."""
+        return self.maps / f"{self.site}{PACK_SUFFIX}.html"
 
     # publication: what every reader reads (pipelines.published.FILES)
     @property
@@ -122,10 +127,13 @@ class Stage:
         ``simulated`` = the simulator's files, truth included, ``secret`` = the site's
         secret, ``<secrets_dir>/<site>.key``, made by ``vigie secret`` when missing).
     reads
-        Files of the site's processed folder it reads.
+        Files it reads: names in the site's processed folder, or ``{maps}/{site}…`` in the
+        maps folder.
     writes
         What it writes: names in the site's processed folder, or ``{maps}/{site}…`` in the
         maps folder.
+    browser
+        Whether it runs the headless Chromium (``make setup`` installs it first).
     """
 
     name: str
@@ -133,6 +141,7 @@ class Stage:
     settings: tuple[str, ...]
     reads: tuple[str, ...]
     writes: tuple[str, ...]
+    browser: bool = False
 
 
 #: publish/ reads every analysis stage's outputs with those stages' own readers.
@@ -288,8 +297,22 @@ STAGES: tuple[Stage, ...] = (
         reads=(*(f"published/{name}" for name in PUBLISHED_FILES.values()), "basemap.parquet"),
         writes=("{maps}/{site}.html", "{maps}/{site}.png"),
     ),
+    # The committee pack and its PDF (printed by headless Chromium), from the published
+    # tables, the charts and the map's PNG (:mod:`pipelines.maps.pack`).
+    Stage(
+        "comite",
+        code=("maps", "templates"),
+        settings=(),
+        reads=(
+            *(f"published/{name}" for name in PUBLISHED_FILES.values()),
+            *(f"charts/{name}.png" for name in CHART_NAMES),
+            "{maps}/{site}.png",
+        ),
+        writes=(f"{{maps}}/{{site}}{PACK_SUFFIX}.html", f"{{maps}}/{{site}}{PACK_SUFFIX}.pdf"),
+        browser=True,
+    ),
     # The open-data pack (`make public`), under [publication.outputs] exports: not part
-    # of `vigie run` nor of `make demo`, which stop at "map".
+    # of `vigie run` nor of `make demo`, which stop at "comite".
     Stage(
         "publish_public",
         code=_PUBLISH_CODE,
@@ -367,11 +390,18 @@ def make_rules() -> str:
             w.format(maps="$(MAPS)", site="%") if w.startswith("{maps}") else f"$(PROCESSED)/%/{w}"
             for w in s.writes
         ]
-        prereqs = [f"$$(PROCESSED)/%/{r}" for r in s.reads]
+        prereqs = [
+            r.format(maps="$$(MAPS)", site="%")
+            if r.startswith("{maps}")
+            else f"$$(PROCESSED)/%/{r}"
+            for r in s.reads
+        ]
         prereqs += [f"$$({SETTING_VARS[k]}_$$*)" for k in s.settings]
         prereqs.append("$$(MAPS_STAMP)" if in_maps else "$$(CONFIG_STAMP)")
         prereqs += [_code_prerequisites(s.code), "$(COMMON)"]
         order_only = "$(VENV_STAMP) $(NODE_STAMP)" if in_maps else "$(VENV_STAMP)"
+        if s.browser:
+            order_only += " $(BROWSER_STAMP)"
         lines.append(f"{' '.join(targets)}: {' '.join(prereqs)} | {order_only}")
         lines.append(
             f"\t$(VIGIE) stage {s.name} --config $(CFG) --site $* "

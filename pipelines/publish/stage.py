@@ -105,7 +105,7 @@ def run(
     tables in ``dst_dir`` under a publication profile (:mod:`pipelines.publish.protect`).
 
     ``profile``: ``interne``, ``comite`` or ``public``; by default the profile of the
-    readers (``[publication.outputs]``: the most protective of map, png, charts and
+    readers (``[publication.outputs]``: the most protective of map, png, charts, pack and
     index). Besides the tables, writes ``publication_audit.json`` (the audit of every
     published table) and the method note with its publication section
     (``method_note.html``, ``method_note.md``), and keeps the ledger of the closed
