@@ -218,10 +218,12 @@ def actions_section_html(rows: Sequence[Mapping[str, Any] | pd.Series]) -> str:
 def targeted_buildings(actions: pd.DataFrame, profile: gpd.GeoDataFrame) -> list[list[str]]:
     """The buildings each action targets, in the order of ``actions``.
 
-    A building is targeted when the action names it (``building_ids``), names its zone
-    (``zone_id``, as the building profile links it), or when its representative point lies
-    in the action's geometry (a drawn area). Ids that are not in ``profile`` are kept (a
-    building gone from OpenStreetMap is still the register's target).
+    A building is targeted when the action names it (``building_ids``) or names its zone
+    (``zone_id``: the zone's members, as the building profile links them, not the other
+    buildings under the zone's outline); an action naming neither targets a drawn area,
+    its geometry, and the buildings whose representative point lies in it. Ids that are
+    not in ``profile`` are kept (a building gone from OpenStreetMap is still the
+    register's target).
     """
     ids = profile["building_id"].astype(str).to_numpy()
     zone_of = (
@@ -238,7 +240,7 @@ def targeted_buildings(actions: pd.DataFrame, profile: gpd.GeoDataFrame) -> list
         zone = row.get("zone_id")
         if present(zone):
             found.update(dict.fromkeys(ids[zone_of == str(zone)]))
-        if geom is not None and not geom.is_empty:
+        if not found and not present(zone) and geom is not None and not geom.is_empty:
             inside = shapely.contains(geom, points)
             found.update(dict.fromkeys(ids[np.asarray(inside, dtype=bool)]))
         out.append(list(found))
