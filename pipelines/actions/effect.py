@@ -31,11 +31,12 @@ For an action carried out on day *c* and windows of *w* months:
   odds ratio is exactly RR_target / RR_rest. Its interval is the exact conditional one
   for that odds ratio (given all the margins, n_a follows Fisher's noncentral
   hypergeometric law; Cornfield's interval), from scipy. Chosen over the log-normal
-  (Woolf) interval because that one is undefined when a count is zero (a problem fixed
-  for good: n_a = 0) and too narrow with the target's small counts; the exact one is
-  conservative (coverage at least 95 %, checked by simulation in the tests) and, as the
-  rest of the site grows large, tends to the target's own exact interval divided by
-  the rest's ratio. The reported ``did_ratio`` is the sample ratio RR_target / RR_rest.
+  (Woolf) interval because that one is undefined when a count is zero, which is what a
+  problem fixed for good gives (n_a = 0), and has no guaranteed coverage with the
+  target's small counts; the exact one is defined for every table, covers at least
+  95 % given the margins (computed exactly in the tests) and, as the rest of the site
+  grows large, tends to the target's own exact interval divided by the rest's ratio.
+  The reported ``did_ratio`` is the sample ratio RR_target / RR_rest.
 - **Verdict.** Fewer than ``min_reports`` target reports over the two windows: « trop
   peu de signalements », never a verdict. Otherwise « baisse » (« hausse ») only when
   the DiD interval lies wholly below (above) 1: a drop that hit the whole site (a
