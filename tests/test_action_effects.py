@@ -343,18 +343,18 @@ def _config_with(tmp_path: Path, lines: str) -> Path:
 
 def test_action_settings_defaults_and_values(tmp_path: Path) -> None:
     settings = load_config(Path("config") / "demo.toml").site("bondy").settings.actions
-    assert (settings.window_months, settings.min_reports) == (6, 10)
-    cfg = _config_with(tmp_path, "window_months = 3\nmin_reports = 20")
+    assert (settings.effect_window_months, settings.effect_min_reports) == (6, 10)
+    cfg = _config_with(tmp_path, "effect_window_months = 3\neffect_min_reports = 20")
     settings = load_config(cfg).site("paris10").settings.actions
-    assert (settings.window_months, settings.min_reports) == (3, 20)
+    assert (settings.effect_window_months, settings.effect_min_reports) == (3, 20)
 
 
 @pytest.mark.parametrize(
     ("lines", "key"),
     [
-        ("window_months = 0", "params.actions.window_months"),
-        ("window_months = 2.5", "params.actions.window_months"),
-        ("min_reports = 0", "params.actions.min_reports"),
+        ("effect_window_months = 0", "params.actions.effect_window_months"),
+        ("effect_window_months = 2.5", "params.actions.effect_window_months"),
+        ("effect_min_reports = 0", "params.actions.effect_min_reports"),
         ("fenetre = 6", "params.actions.fenetre"),
     ],
 )

@@ -61,11 +61,8 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
         "min_reports": 10,
     },
     "actions": {
-        # The effect of an action: windows of this many months before and after it was
-        # carried out (pipelines.actions.effect).
-        "window_months": 6,
-        # Fewer target reports over both windows: « trop peu de signalements », no verdict.
-        "min_reports": 10,
+        "effect_window_months": 6,  # before/after windows of the effect of an action
+        "effect_min_reports": 10,  # fewer target reports: « trop peu de signalements »
     },
 }
 
@@ -104,7 +101,7 @@ PARAM_RANGES: dict[str, tuple[float, float | None]] = {
     "zones.min_bin": (1, 3),
     "zones.gap_m": (0, None),
     "zones.min_reports": (0, None),
-    "actions.window_months": (1, None),
-    "actions.min_reports": (1, None),
+    "actions.effect_window_months": (1, None),
+    "actions.effect_min_reports": (1, None),
 }
 OPEN_RANGES = {"trends.alpha"}

@@ -69,8 +69,8 @@ class ActionSettings:
     """``[params.actions]``, checked and typed: the effect of an action
     (:mod:`pipelines.actions.effect`)."""
 
-    window_months: int  # length of the windows before and after the action, in months
-    min_reports: int  # fewest target reports over both windows for a verdict
+    effect_window_months: int  # the windows before and after the action, in months
+    effect_min_reports: int  # fewest target reports over both windows for a verdict
 
 
 @dataclass(frozen=True)
