@@ -65,6 +65,15 @@ class ZoneSettings:
 
 
 @dataclass(frozen=True)
+class ActionSettings:
+    """``[params.actions]``, checked and typed: the effect of an action
+    (:mod:`pipelines.actions.effect`)."""
+
+    effect_window_months: int  # the windows before and after the action, in months
+    effect_min_reports: int  # fewest target reports over both windows for a verdict
+
+
+@dataclass(frozen=True)
 class SiteSettings:
     """A site's parameters, one frozen object per stage, built from ``SiteConfig.params``
     (already checked by :func:`load_config`)."""
@@ -75,6 +84,7 @@ class SiteSettings:
     maps: MapSettings
     zones: ZoneSettings
     trends: TrendSettings
+    actions: ActionSettings
 
 
 def _typed(cls: type, values: Mapping[str, Any]) -> Any:
@@ -102,4 +112,5 @@ def site_settings(params: Mapping[str, Mapping[str, Any]]) -> SiteSettings:
         maps=_typed(MapSettings, merged["maps"]),
         zones=_typed(ZoneSettings, merged["zones"]),
         trends=TrendSettings.from_dict(merged["trends"]),
+        actions=_typed(ActionSettings, merged["actions"]),
     )
