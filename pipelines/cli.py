@@ -214,7 +214,7 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
     ``vigie deps`` start without loading geopandas (the CLI is the one module allowed to
     import inside functions).
     """
-    from pipelines import publish
+    from pipelines import actions, publish
     from pipelines.annotations import stage as annotations
     from pipelines.geocode import stage as geocode
     from pipelines.hotspots import stage as hotspots
@@ -263,6 +263,16 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
             zones_path=p / "zones.parquet",
             previous_notes_path=p / "annotations.parquet",
             out_dir=p,
+        ),
+        "actions": lambda: actions.run(
+            config,
+            site.id,
+            buildings_path=paths.buildings,
+            zones_path=p / "zones.parquet",
+            reports_path=paths.reports,
+            annotations_path=p / "annotations.parquet",
+            out_dir=p,
+            folder=paths.actions,
         ),
         "publish": lambda: publish.run(config, site, processed=p, dst_dir=paths.published),
         "summary": lambda: summary.run(config, site.id, stage_summaries(p), paths.run_summary),
@@ -316,6 +326,7 @@ def cmd_stage(args: argparse.Namespace) -> None:
         processed=Path(args.processed_dir),
         maps=Path(args.maps_dir),
         annotations=SitePaths.of(config, site.id).annotations,
+        actions=SitePaths.of(config, site.id).actions,
     )
     run_stage(config, site, stage.name, paths)
 

@@ -26,6 +26,7 @@ class SitePaths:
     processed: Path
     maps: Path
     annotations: Path
+    actions: Path
 
     @classmethod
     def of(cls, config: Config, site: str) -> SitePaths:
@@ -35,6 +36,7 @@ class SitePaths:
             processed=Path(config.processed_dir) / site,
             maps=Path(config.maps_dir),
             annotations=Path(config.annotations_dir) / site,
+            actions=Path(config.actions_dir) / site,
         )
 
     # ingestion
@@ -85,8 +87,6 @@ class SitePaths:
     def map(self) -> Path:
         return self.maps / f"{self.site}.html"
 
-        return self.maps / f"{self.site}.html"
-
     # publication: what every reader reads (pipelines.published.FILES)
     @property
     def charts(self) -> Path:
@@ -120,7 +120,8 @@ class Stage:
         The site's settings that name input files (``osm``, ``rpls``, ``refs`` = BAN and
         gazetteer, ``sources``, ``annotations`` = the planners' notes folder,
         ``simulated`` = the simulator's files, truth included, ``secret`` = the site's
-        secret, ``<secrets_dir>/<site>.key``, made by ``vigie secret`` when missing).
+        secret, ``<secrets_dir>/<site>.key``, made by ``vigie secret`` when missing,
+        ``actions`` = the files of the site's action register).
     reads
         Files of the site's processed folder it reads.
     writes
@@ -136,7 +137,9 @@ class Stage:
 
 
 #: publish/ reads every analysis stage's outputs with those stages' own readers.
-_PUBLISH_CODE = ("publish", "hotspots", "trends", "zones", "annotations", "ingest", "stats")
+_PUBLISH_CODE = (
+    "publish", "hotspots", "trends", "zones", "annotations", "actions", "ingest", "stats",
+)  # fmt: skip
 
 #: What publish/ reads (the comité pack and the open-data pack alike).
 _PUBLISH_READS = (
@@ -153,6 +156,7 @@ _PUBLISH_READS = (
     "trend_summary.json",
     "zones.parquet",
     "annotations.parquet",
+    "actions.parquet",
     "hotspot_summary.json",
     "zone_summary.json",
 )
@@ -251,6 +255,16 @@ STAGES: tuple[Stage, ...] = (
         ),
     ),
     Stage(
+        # The register: a change in its folder re-runs this stage and what reads its
+        # outputs (publish, summary, charts, map), never the analysis stages above.
+        "actions",
+        # stats: the effect estimates (actions/effect.py) use its tests.
+        code=("actions", "ingest", "zones", "stats"),
+        settings=("actions",),
+        reads=("buildings.parquet", "zones.parquet", "reports.parquet", "annotations.parquet"),
+        writes=("actions.parquet", "actions_rejected.csv", "actions_summary.json"),
+    ),
+    Stage(
         "publish",
         code=_PUBLISH_CODE,
         settings=(),
@@ -270,6 +284,7 @@ STAGES: tuple[Stage, ...] = (
             "zone_summary.json",
             "trend_summary.json",
             "annotation_summary.json",
+            "actions_summary.json",
             "published/publication_audit.json",
         ),
         writes=("run_summary.json",),
@@ -328,6 +343,7 @@ def stage_summaries(processed: Path) -> dict[str, Path]:
         "zones": processed / "zone_summary.json",
         "trends": processed / "trend_summary.json",
         "annotations": processed / "annotation_summary.json",
+        "actions": processed / "actions_summary.json",
         "publication": processed / "published" / "publication_audit.json",
     }
 
@@ -341,6 +357,7 @@ SETTING_VARS = {
     "annotations": "ANNOTATIONS",
     "simulated": "SIMULATED",
     "secret": "SECRET",
+    "actions": "ACTIONS",
 }
 
 
