@@ -157,6 +157,7 @@ _PUBLISH_READS = (
     "zones.parquet",
     "annotations.parquet",
     "actions.parquet",
+    "actions_summary.json",
     "hotspot_summary.json",
     "zone_summary.json",
 )
