@@ -196,11 +196,13 @@ def protect_actions(
         _count(actions.get("n_households_before"), n).fillna(0).to_numpy(float),
         _count(actions.get("n_households_after"), n).fillna(0).to_numpy(float),
     )
-    measured = out["n_reports_before"].notna().to_numpy() | out["n_reports_after"].notna()
-    applies = np.array([_applies(str(c), rule, person_related) for c in out["categories"]])
-    few = applies & measured.to_numpy(bool) & (households < rule.min_households)
+    measured = (out["n_reports_before"].notna() | out["n_reports_after"].notna()).to_numpy(bool)
+    applies = np.array(
+        [_applies(str(c), rule, person_related) for c in out["categories"]], dtype=bool
+    )
+    few = applies & measured & (households < rule.min_households)
     public = rule.protect == "all"
-    hide_counts = measured.to_numpy(bool) & (np.ones(n, bool) if public else few)
+    hide_counts = measured & (np.ones(n, bool) if public else few)
     for c in ("n_reports_before", "n_reports_after"):
         out.loc[hide_counts, c] = pd.NA
         out.loc[hide_counts, c + FLAG_SUFFIX] = HIDDEN_FLAG
