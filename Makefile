@@ -36,6 +36,8 @@ MAPS            := maps
 RAW_MAPS        := maps
 ANNOTATIONS     := data/annotations
 RAW_ANNOTATIONS := data/annotations
+ACTIONS         := data/actions
+RAW_ACTIONS     := data/actions
 
 VENV_STAMP    := $(VENV)/.installed
 NODE_STAMP    := node_modules/.package-lock.json
@@ -106,6 +108,13 @@ secrets: $(foreach s,$(SITES),$(SECRET_$(s)))
 ## simulate: (ré)écrit les signalements simulés de Bondy dans data/raw/bondy/
 .PHONY: simulate
 simulate: $(SIMULATED_bondy)
+
+## actions-template: écrit le modèle du registre des actions (XLSX, CSV) dans le dossier de chaque site, sans rien écraser
+# Written into the register folder (an input, made by hand afterwards): a friendly alias,
+# not a file rule; `vigie actions-template` never overwrites a register.
+.PHONY: actions-template
+actions-template: $(VENV_STAMP)
+	$(VIGIE) actions-template --config $(CFG)
 
 ## screenshots: captures PNG de chaque carte et de l'index dans screenshots/ (Chromium)
 .PHONY: screenshots

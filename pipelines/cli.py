@@ -129,6 +129,23 @@ def cmd_annotations(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_actions_template(args: argparse.Namespace) -> None:
+    """Write the action register's template into a site's folder (never over a file)."""
+    config = load_config(args.config)
+    sites = [config.site(args.site)] if args.site else list(config.sites)
+    from pipelines.actions import template
+
+    for site in sites:
+        folder = Path(args.out_dir) if args.out_dir else SitePaths.of(config, site.id).actions
+        for path, written in template.write_template(
+            folder, partners=site.settings.actions.partners
+        ):
+            if written:
+                print(f"Modèle du registre des actions écrit : {path}")
+            else:
+                print(f"{path} existe déjà : laissé tel quel (rien n'est écrasé).")
+
+
 def cmd_screenshots(args: argparse.Namespace) -> None:
     from pipelines.maps import screenshots
 
@@ -214,7 +231,7 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
     ``vigie deps`` start without loading geopandas (the CLI is the one module allowed to
     import inside functions).
     """
-    from pipelines import publish
+    from pipelines import actions, publish
     from pipelines.annotations import stage as annotations
     from pipelines.geocode import stage as geocode
     from pipelines.hotspots import stage as hotspots
@@ -263,6 +280,16 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
             zones_path=p / "zones.parquet",
             previous_notes_path=p / "annotations.parquet",
             out_dir=p,
+        ),
+        "actions": lambda: actions.run(
+            config,
+            site.id,
+            buildings_path=paths.buildings,
+            zones_path=p / "zones.parquet",
+            reports_path=paths.reports,
+            annotations_path=p / "annotations.parquet",
+            out_dir=p,
+            folder=paths.actions,
         ),
         "publish": lambda: publish.run(config, site, processed=p, dst_dir=paths.published),
         "summary": lambda: summary.run(config, site.id, stage_summaries(p), paths.run_summary),
@@ -317,6 +344,7 @@ def cmd_stage(args: argparse.Namespace) -> None:
         processed=Path(args.processed_dir),
         maps=Path(args.maps_dir),
         annotations=SitePaths.of(config, site.id).annotations,
+        actions=SitePaths.of(config, site.id).actions,
     )
     run_stage(config, site, stage.name, paths)
 
@@ -426,6 +454,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--buildings", required=True)
     p.add_argument("--zones", required=True)
     p.add_argument("--out-dir", required=True)
+
+    p = add(
+        "actions-template",
+        cmd_actions_template,
+        "écrit le modèle du registre des actions (XLSX et CSV) dans data/actions/<site>/, "
+        "sans rien écraser",
+    )
+    p.add_argument("--config", required=True)
+    p.add_argument("--site", help="un seul site (par défaut : tous)")
+    p.add_argument("--out-dir", help="dossier du registre (par défaut : celui du site)")
 
     p = add("screenshots", cmd_screenshots, "captures PNG des cartes et de l'index (Chromium)")
     p.add_argument("--maps-dir", required=True)

@@ -52,14 +52,21 @@ Files (see :data:`FILES`):
     Closing delays per category of the trends stage's follow-up:
     ``category``, ``n_closed``, ``median_delay_h``, ``p90_delay_h``, ``target_h``,
     ``share_closed_within_target`` (0–1); no row when the sources give no closing date.
-``actions.parquet`` (optional: the actions stage's, contract of issue 17 §3)
-    One row per action of the site's register (removed ones kept, ``is_removed``),
-    EPSG:4326: ``action_id``, ``committee_date``, ``committee_kind``, ``target_label``,
-    ``building_ids`` (``;``-joined), ``zone_id``, ``problem``, ``decision``, ``level``,
-    ``action_type``, ``responsibility``, ``lead_partner``, ``due_date``, ``status``,
-    ``status_date``, ``is_overdue``, ``is_removed``, ``updated_since_last_committee``,
-    ``funding``, ``verdict``, ``effect_fr``, geometry (the targets). Dates are ISO
-    strings or null. Absent when the site has no register: readers draw no action then.
+``actions.parquet``
+    The action register (issue 17, :mod:`pipelines.publish.actions`), EPSG:4326, one row
+    per action kept (removed from the register included, ``is_removed``): ``action_id``,
+    ``origin`` (« registre », or « note de la carte » for a draft from a note),
+    ``committee_date``, ``committee_kind``, ``target_label`` (« 3 bâtiments »,
+    « zone Z2 », « zone dessinée »), ``building_ids`` (``;``-joined), ``zone_id``,
+    ``problem``, ``categories`` (codes, ``;``-joined; empty: all), ``decision``,
+    ``level``, ``action_type``, ``responsibility``, ``lead_partner``, ``due_date``,
+    ``status`` (canonical French), ``status_date``, ``completed_date`` (dates ISO
+    ``YYYY-MM-DD`` or null), ``is_overdue``, ``is_removed``, ``is_reopened``,
+    ``status_held`` (a step back of the status refused), ``updated_since_last_committee``,
+    ``funding``, the effect's ``verdict`` and ``effect_fr`` (``effect_flag`` « s »:
+    hidden), the target's reports in the effect's windows ``n_reports_before`` and
+    ``n_reports_after`` with their flags, and the target's geometry (the union of its
+    buildings, zones and drawn area).
 ``site.json``
     The site's figures and the vocabulary readers show: period, months, before/after
     windows, totals, parameters shown in legends, labels, and ``too_few_reports``: what
@@ -98,6 +105,7 @@ FILES: dict[str, str] = {
     "category_series": "category_series.parquet",
     "top_buildings": "top_buildings.parquet",
     "closing_delays": "closing_delays.parquet",
+    "actions": "actions.parquet",
     "site": "site.json",
     "audit": "publication_audit.json",
     "method_note": "method_note.html",
@@ -105,9 +113,7 @@ FILES: dict[str, str] = {
 }
 #: Optional tables: written empty when the stage that makes them has not run, and read
 #: back as ``None`` then (``site.json`` says which exist under ``has``).
-OPTIONAL = ("zones", "notes", "chronic", "density")
-#: The actions table (issue 17): absent when no register was published; read back as ``None``.
-ACTIONS_FILE = "actions.parquet"
+OPTIONAL = ("zones", "notes", "chronic", "density", "actions")
 #: The tables the charts read (:mod:`pipelines.maps.charts`), with ``site.json``.
 CHART_TABLES = ("category_series", "top_buildings", "closing_delays")
 
@@ -197,8 +203,6 @@ def read_published(directory: str | Path) -> Published:
         return read_geoparquet(d / FILES[name]) if has.get(name, True) else None
 
     chronic = pd.read_parquet(d / FILES["chronic"]) if has.get("chronic") else None
-    actions_path = d / FILES.get("actions", ACTIONS_FILE)
-    actions = read_geoparquet(actions_path) if actions_path.exists() else None
     profile = read_geoparquet(d / FILES["profile"])
     points = read_geoparquet(d / FILES["points"])
     return Published(
@@ -210,7 +214,11 @@ def read_published(directory: str | Path) -> Published:
         notes=geo("notes"),
         chronic=chronic,
         density=geo("density"),
-        actions=actions if actions is not None and len(actions) else None,
+        actions=(
+            read_geoparquet(d / FILES["actions"])
+            if has.get("actions") and (d / FILES["actions"]).exists()
+            else None
+        ),
         **{
             name: pd.read_parquet(d / FILES[name])
             for name in CHART_TABLES

@@ -28,6 +28,7 @@ class SitePaths:
     processed: Path
     maps: Path
     annotations: Path
+    actions: Path
 
     @classmethod
     def of(cls, config: Config, site: str) -> SitePaths:
@@ -37,6 +38,7 @@ class SitePaths:
             processed=Path(config.processed_dir) / site,
             maps=Path(config.maps_dir),
             annotations=Path(config.annotations_dir) / site,
+            actions=Path(config.actions_dir) / site,
         )
 
     # ingestion
@@ -125,7 +127,8 @@ class Stage:
         The site's settings that name input files (``osm``, ``rpls``, ``refs`` = BAN and
         gazetteer, ``sources``, ``annotations`` = the planners' notes folder,
         ``simulated`` = the simulator's files, truth included, ``secret`` = the site's
-        secret, ``<secrets_dir>/<site>.key``, made by ``vigie secret`` when missing).
+        secret, ``<secrets_dir>/<site>.key``, made by ``vigie secret`` when missing,
+        ``actions`` = the files of the site's action register).
     reads
         Files it reads: names in the site's processed folder, or ``{maps}/{site}…`` in the
         maps folder.
@@ -145,7 +148,9 @@ class Stage:
 
 
 #: publish/ reads every analysis stage's outputs with those stages' own readers.
-_PUBLISH_CODE = ("publish", "hotspots", "trends", "zones", "annotations", "ingest", "stats")
+_PUBLISH_CODE = (
+    "publish", "hotspots", "trends", "zones", "annotations", "actions", "ingest", "stats",
+)  # fmt: skip
 
 #: What publish/ reads (the comité pack and the open-data pack alike).
 _PUBLISH_READS = (
@@ -162,6 +167,8 @@ _PUBLISH_READS = (
     "trend_summary.json",
     "zones.parquet",
     "annotations.parquet",
+    "actions.parquet",
+    "actions_summary.json",
     "hotspot_summary.json",
     "zone_summary.json",
 )
@@ -260,6 +267,16 @@ STAGES: tuple[Stage, ...] = (
         ),
     ),
     Stage(
+        # The register: a change in its folder re-runs this stage and what reads its
+        # outputs (publish, summary, charts, map), never the analysis stages above.
+        "actions",
+        # stats: the effect estimates (actions/effect.py) use its tests.
+        code=("actions", "ingest", "zones", "stats"),
+        settings=("actions",),
+        reads=("buildings.parquet", "zones.parquet", "reports.parquet", "annotations.parquet"),
+        writes=("actions.parquet", "actions_rejected.csv", "actions_summary.json"),
+    ),
+    Stage(
         "publish",
         code=_PUBLISH_CODE,
         settings=(),
@@ -279,6 +296,7 @@ STAGES: tuple[Stage, ...] = (
             "zone_summary.json",
             "trend_summary.json",
             "annotation_summary.json",
+            "actions_summary.json",
             "published/publication_audit.json",
         ),
         writes=("run_summary.json",),
@@ -351,6 +369,7 @@ def stage_summaries(processed: Path) -> dict[str, Path]:
         "zones": processed / "zone_summary.json",
         "trends": processed / "trend_summary.json",
         "annotations": processed / "annotation_summary.json",
+        "actions": processed / "actions_summary.json",
         "publication": processed / "published" / "publication_audit.json",
     }
 
@@ -364,6 +383,7 @@ SETTING_VARS = {
     "annotations": "ANNOTATIONS",
     "simulated": "SIMULATED",
     "secret": "SECRET",
+    "actions": "ACTIONS",
 }
 
 

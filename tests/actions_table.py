@@ -216,4 +216,5 @@ def write_actions(published_dir: Path, actions: gpd.GeoDataFrame) -> None:
     site_path = published_dir / "site.json"
     site = json.loads(site_path.read_text(encoding="utf-8"))
     site["actions"] = site_actions_object(actions)
+    site.setdefault("has", {})["actions"] = True
     site_path.write_text(json.dumps(site, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -66,6 +66,7 @@ def write_demo_config(dst_dir: Path, raw_bondy: Path) -> Path:
     text = text.replace(
         'annotations_dir = "data/annotations"', f'annotations_dir = "{dst_dir / "annotations"}"'
     )
+    text = text.replace('actions_dir = "data/actions"', f'actions_dir = "{dst_dir / "actions"}"')
     for name in ("signalements_bailleur", "observations_diagnostic", "observations_kobo"):
         text = re.sub(rf'"data/raw/bondy/({name}[^"]*)"', rf'"{raw_bondy}/\1"', text)
     text = text.replace(
@@ -163,6 +164,7 @@ def bondy_config(tmp_path: Path, *, annotation_tags: tuple[str, ...] | None = No
         processed_dir=str(tmp_path / "processed"),
         maps_dir=str(tmp_path / "maps"),
         annotations_dir=str(tmp_path / "annotations"),
+        actions_dir=str(tmp_path / "actions"),
         **extra,
     )
 

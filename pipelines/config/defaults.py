@@ -61,6 +61,16 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
         "min_reports": 10,
     },
     "actions": {
+        # The organisations a register may name as lead partner (partenaire_pilote).
+        "partners": [
+            "bailleur",
+            "ville",
+            "syndic",
+            "État",
+            "police",
+            "association de locataires",
+            "prestataire",
+        ],
         "effect_window_months": 6,  # before/after windows of the effect of an action
         "effect_min_reports": 10,  # fewer target reports: « trop peu de signalements »
     },

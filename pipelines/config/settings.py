@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
+from pipelines.config.actions import ActionSettings
 from pipelines.config.defaults import DEFAULT_PARAMS
 from pipelines.config.hotspots import HotspotParams
 from pipelines.config.trends import TrendSettings
@@ -65,15 +66,6 @@ class ZoneSettings:
 
 
 @dataclass(frozen=True)
-class ActionSettings:
-    """``[params.actions]``, checked and typed: the effect of an action
-    (:mod:`pipelines.actions.effect`)."""
-
-    effect_window_months: int  # the windows before and after the action, in months
-    effect_min_reports: int  # fewest target reports over both windows for a verdict
-
-
-@dataclass(frozen=True)
 class SiteSettings:
     """A site's parameters, one frozen object per stage, built from ``SiteConfig.params``
     (already checked by :func:`load_config`)."""
@@ -112,5 +104,5 @@ def site_settings(params: Mapping[str, Mapping[str, Any]]) -> SiteSettings:
         maps=_typed(MapSettings, merged["maps"]),
         zones=_typed(ZoneSettings, merged["zones"]),
         trends=TrendSettings.from_dict(merged["trends"]),
-        actions=_typed(ActionSettings, merged["actions"]),
+        actions=ActionSettings.from_dict(merged["actions"]),
     )

@@ -23,7 +23,7 @@ import shapely
 
 from pipelines.crs import WGS84
 from pipelines.fr import fr_date, fr_number, plural
-from pipelines.maps.html import esc, present
+from pipelines.maps.html import as_number, esc, is_hidden, present
 from pipelines.maps.layers import features, round_geometries
 
 #: The statuses of the register, in the order of the legend: the main path, then the side
@@ -60,6 +60,14 @@ DONE = ("réalisée", "vérifiée")
 DROPPED = ("refusée", "abandonnée")
 #: How a late action is marked (badge on the map, in fact sheets and in the pack).
 LATE_FR = "en retard"
+#: How a hidden count is written in a table (secret statistique).
+SECRET = "s"
+#: The notes of an action's popup for the table's flags, in French.
+FLAG_NOTES = {
+    "is_removed": "Retirée du registre (gardée pour l'historique).",
+    "is_reopened": "Rouverte après avoir été close.",
+    "status_held": "Un retour en arrière du statut a été refusé : voir l'historique du registre.",
+}
 #: Longest decision text in a fact sheet's list of actions (the popup shows it whole).
 MAX_SHEET_DECISION = 160
 
@@ -152,9 +160,21 @@ def action_facts(row: Mapping[str, Any] | pd.Series) -> list[tuple[str, str]]:
         facts.append(("Niveau, type", ", ".join(level)))
     if present(row.get("funding")):
         facts.append(("Financement", esc(row["funding"])))
+    counts = [_target_count(row, c) for c in ("n_reports_before", "n_reports_after")]
+    if any(c is not None for c in counts):
+        before, after = (c or "—" for c in counts)
+        facts.append(("Signalements sur la cible", f"avant {before} → après {after}"))
     if present(row.get("effect_fr")):
         facts.append(("Effet", esc(row["effect_fr"])))
     return facts
+
+
+def _target_count(row: Mapping[str, Any] | pd.Series, column: str) -> str | None:
+    """A target count of the effect's windows: « s » where hidden, ``None`` when absent."""
+    if is_hidden(row, column):
+        return SECRET
+    value = as_number(row.get(column))
+    return fr_number(value) if value is not None else None
 
 
 def action_title(row: Mapping[str, Any] | pd.Series) -> str:
@@ -173,8 +193,10 @@ def action_popup(row: Mapping[str, Any] | pd.Series) -> str:
         + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in action_facts(row))
         + "</table>"
     )
-    if is_true(row.get("is_removed")):
-        out.append("<p class='note'>Retirée du registre (gardée pour l'historique).</p>")
+    origin = row.get("origin")
+    if present(origin) and str(origin) != "registre":
+        out.append(f"<p class='note'>Origine : {esc(origin)} (brouillon à valider).</p>")
+    out += [f"<p class='note'>{esc(t)}</p>" for c, t in FLAG_NOTES.items() if is_true(row.get(c))]
     out.append("</div>")
     return "".join(out)
 

@@ -94,10 +94,11 @@ def _rel(target: Path, start: Path) -> str:
 def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, Any]:
     """Key figures and document links of one site, for :func:`index_page`.
 
-    Reads the run summary (``run_summary.json``) and the published ``site.json`` and
-    notes. Where ``site.json`` says the site has too few reports for a hotspot analysis
-    (``too_few_reports``), the hotspots column says so instead of a count. Relative links
-    are computed from ``dst_dir`` (the folder of ``index.html``).
+    Reads the run summary (``run_summary.json``) and the published ``site.json`` (its
+    ``actions`` follow-up too) and notes. Where ``site.json`` says the site has too few
+    reports for a hotspot analysis (``too_few_reports``), the hotspots column says so
+    instead of a count. Relative links are computed from ``dst_dir`` (the folder of
+    ``index.html``).
     """
     paths = SitePaths.of(config, site.id)
     summary = read_json(paths.run_summary) if paths.run_summary.exists() else {}
