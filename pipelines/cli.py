@@ -37,6 +37,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         rpls_path=args.rpls,
         seed=args.seed,
         pattern=not args.no_pattern,
+        actions_dir=args.actions_dir,
     )
 
 
@@ -387,6 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--no-pattern", action="store_true", help="données sans motif (test à blanc)")
+    p.add_argument(
+        "--actions-dir",
+        help="dossier du registre d'actions simulé (par défaut : --out-dir)",
+    )
 
     p = add("buildings", cmd_buildings, "emprises des bâtiments OSM et logements (RPLS)")
     p.add_argument("--osm", required=True)

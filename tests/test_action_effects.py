@@ -16,6 +16,7 @@ from scipy import stats
 from pipelines.actions.effect import (
     COLUMNS,
     DAYS_PER_MONTH,
+    METHOD_NOTE_FR,
     VERDICTS,
     action_effects,
     did_ratio_ci,
@@ -255,6 +256,13 @@ def test_one_row_per_action_in_input_order() -> None:
     assert list(out["action_id"]) == ["A-3", "A-1", "A-2"]
     assert set(out["verdict"]) <= set(VERDICTS)
     assert str(out["n_before"].dtype) == "Int64"
+
+
+def test_method_note_in_french_takes_the_settings() -> None:
+    note = METHOD_NOTE_FR.format(window=4, min_reports=12)
+    assert "4 mois avant et 4 mois après" in note
+    assert "12 signalements" in note
+    assert "{" not in note
 
 
 def test_bad_arguments_are_refused() -> None:

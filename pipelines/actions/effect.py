@@ -73,6 +73,21 @@ VERDICTS = (
     "trop peu de signalements",
     "non mesurable",
 )
+#: The method in French, for the method note of the committee pack (the module docstring
+#: in short; ``{window}`` and ``{min_reports}`` are the site's settings).
+METHOD_NOTE_FR = (
+    "Effet d'une action : sur les bâtiments qu'elle vise, les signalements de ses "
+    "catégories (hors observations de terrain et doublons probables) sont comptés "
+    "{window} mois avant et {window} mois après sa date de réalisation, les deux périodes "
+    "devant être couvertes par les données. L'évolution est un rapport de taux, avec son "
+    "intervalle de confiance à 95 % exact (méthode conditionnelle binomiale pour deux "
+    "comptages de Poisson). Elle est comparée à celle du reste du site sur les mêmes "
+    "périodes (différence de différences : rapport des deux rapports, intervalle exact "
+    "conditionnel de Fisher) : une baisse ou une hausse n'est annoncée que si cet "
+    "intervalle exclut 1, de sorte qu'une baisse générale (saison, changement de "
+    "pratique) n'est pas attribuée à l'action. En dessous de {min_reports} signalements "
+    "sur les deux périodes, aucune conclusion n'est donnée."
+)
 #: The units of ``rate_before`` and ``rate_after``.
 RATE_UNITS = ("pour 100 logements", "par mois")
 #: The columns of :func:`action_effects`, in order (contract of issue #17, §2).

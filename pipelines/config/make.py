@@ -31,6 +31,8 @@ SIMULATED_FILES = (
     "simulation_truth.json",
     "gazetteer.csv",
 )
+#: The action register ``vigie simulate`` writes into the site's register folder.
+SIMULATED_REGISTER = "actions.csv"
 
 #: Characters make cannot hold in a target or prerequisite name, even escaped (measured
 #: with GNU make 4.3 under .SECONDEXPANSION: ``:`` and ``;`` end the list, ``\\`` is
@@ -241,12 +243,18 @@ def deps_fragment(config: Config) -> str:
         ]
         if site.simulated:
             refs = " ".join(make_name(p) for p in (site.osm, site.ban, site.rpls) if p)
+            # The simulated action register goes to the site's register folder
+            # (project.actions_dir, which comes with the register's stage; until then the
+            # folder issue #17 names).
+            register_dir = f"{getattr(config, 'actions_dir', 'data/actions').rstrip('/')}/{v}"
+            register = make_name(f"{register_dir}/{SIMULATED_REGISTER}")
             lines += [
-                f"{' '.join(sim)} &: {refs} "
+                f"{' '.join(sim)} {register} &: {refs} "
                 "$(wildcard pipelines/simulate/*.py) $(COMMON) | $(VENV_STAMP)",
                 f"\t$(VIGIE) simulate --osm {_quote(site.osm)} --ban {_quote(site.ban or '')} "
                 + (f"--rpls {_quote(site.rpls)} " if site.rpls else "")
-                + f"--out-dir {_quote(str(Path(site.osm).parent))} --seed $(SEED)",
+                + f"--out-dir {_quote(str(Path(site.osm).parent))} "
+                + f"--actions-dir {_quote(register_dir)} --seed $(SEED)",
             ]
     return "\n".join(lines) + "\n" + make_rules()
 
