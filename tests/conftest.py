@@ -129,6 +129,10 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, simulated_bondy: Path) ->
 
     root = tmp_path_factory.mktemp("demo")
     cfg = write_demo_config(root, simulated_bondy)
+    # The simulator's action register, in Bondy's register folder (as `make demo` has it).
+    register = root / "actions" / "bondy"
+    register.mkdir(parents=True)
+    shutil.copy2(simulated_bondy / "actions.csv", register / "actions.csv")
     code = main(["-q", "run", "--config", str(cfg)])
     assert code == 0, "vigie run failed"
     return DemoRun(root, cfg, simulated_bondy, root / "processed", root / "maps")

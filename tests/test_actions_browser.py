@@ -112,25 +112,25 @@ def test_actions_layer_toggles_and_opens_an_escaped_popup(bondy: Built, browser:
         assert live.count("path.vigie-action") == 0
 
 
+#: Click the centre of a building's path, by its id; false when the map has no such building.
+CLICK_BUILDING = """(id) => {
+  let el = null;
+  window.vigie.buildings.eachLayer(l => {
+    if (l.feature.properties.building_id === id) el = l.getElement();
+  });
+  if (!el) return false;
+  const r = el.getBoundingClientRect();
+  el.dispatchEvent(new MouseEvent('click', {bubbles: true, clientX: r.x + r.width / 2,
+                                           clientY: r.y + r.height / 2}));
+  return true;
+}"""
+
+
 def test_building_fact_sheet_lists_its_actions(bondy: Built, browser: Any) -> None:
     target = bondy.actions.set_index("action_id").loc["A-2025-001", "building_ids"]
     with watched(bondy.map, browser) as live:
         page = live.page
-        found = page.evaluate(
-            """(id) => {
-              let el = null;
-              window.vigie.buildings.eachLayer(l => {
-                if (l.feature.properties.building_id === id) el = l.getElement();
-              });
-              if (!el) return false;
-              const r = el.getBoundingClientRect();
-              el.dispatchEvent(new MouseEvent('click', {bubbles: true,
-                clientX: r.x + r.width / 2, clientY: r.y + r.height / 2}));
-              return true;
-            }""",
-            target,
-        )
-        assert found
+        assert page.evaluate(CLICK_BUILDING, target)
         page.wait_for_selector(".leaflet-popup-content .fiche", timeout=5000)
         text = page.inner_text(".leaflet-popup-content")
         assert "Actions du registre" in text
@@ -189,6 +189,72 @@ def test_committee_pack_pdf_has_pages(bondy: Built) -> None:
     pdf = bondy.pack.with_suffix(".pdf")
     assert pdf.read_bytes()[:5] == b"%PDF-"
     assert count_pdf_pages(pdf) >= 2
+
+
+# --------------------------------------------------------------------------- the demo's register
+def _demo_actions(demo_run: DemoRun) -> gpd.GeoDataFrame:
+    """Bondy's published actions still in the register (the simulator's, through the
+    actions stage), in table order."""
+    actions = gpd.read_parquet(demo_run.site("bondy") / "published" / "actions.parquet")
+    return actions[~actions["is_removed"].astype(bool)].reset_index(drop=True)
+
+
+def test_demo_map_shows_the_register(demo_run: DemoRun, browser: Any) -> None:
+    actions = _demo_actions(demo_run)
+    drawn = actions[actions.geometry.notna() & ~actions.geometry.is_empty]
+    late = drawn[drawn["is_overdue"].astype(bool)]
+    assert len(drawn) >= 10  # the simulator's twenty actions, most of them live
+    assert len(late) >= 1
+    months = read_published(demo_run.site("bondy") / "published").site["months"]
+    with watched(demo_run.maps / "bondy.html", browser) as live:
+        page = live.page
+        page.locator(".leaflet-control-layers label", has_text="Actions du registre").click()
+        page.wait_for_selector("path.vigie-action")
+        assert live.count("path.vigie-action") == len(drawn)
+        assert live.count("path.vigie-action-late") == len(late)
+        page.locator("path.vigie-action-late").first.evaluate(CLICK_CENTRE)
+        page.wait_for_selector(".leaflet-popup-content .vigie-action", timeout=5000)
+        text = page.inner_text(".leaflet-popup-content")
+        assert "en retard" in text
+        assert any(f"Action {a}" in text for a in late["action_id"])
+        # The period of the first action's committee month: the actions decided or
+        # updated in it, as the table dates them.
+        month = str(drawn["committee_date"].iloc[0])[:7]
+        dates = drawn[["committee_date", "status_date"]].astype("string").fillna("")
+        expected = sum(any(d[:7] == month for d in p) for p in dates.itertuples(index=False))
+        k = months.index(month)
+        page.evaluate(f"() => window.vigie.setPeriod({k}, {k})")
+        assert live.count("path.vigie-action") == expected
+        page.click("#vigie-all")
+        assert live.count("path.vigie-action") == len(drawn)
+
+
+def test_demo_fact_sheet_lists_the_actions_of_its_building(demo_run: DemoRun, browser: Any) -> None:
+    actions = _demo_actions(demo_run)
+    named = actions[actions["building_ids"].fillna("").astype(str) != ""]
+    first = named.iloc[0]
+    building = str(first["building_ids"]).split(";")[0]
+    with watched(demo_run.maps / "bondy.html", browser) as live:
+        page = live.page
+        assert page.evaluate(CLICK_BUILDING, building)
+        page.wait_for_selector(".leaflet-popup-content .fiche", timeout=5000)
+        text = page.inner_text(".leaflet-popup-content")
+        assert "Actions du registre" in text
+        assert str(first["action_id"]) in text
+
+
+def test_demo_pack_lists_every_action(demo_run: DemoRun, browser: Any) -> None:
+    actions = gpd.read_parquet(demo_run.site("bondy") / "published" / "actions.parquet")
+    with watched(demo_run.maps / "bondy_comite.html", browser, wait_js=LOADED) as live:
+        ids = live.page.eval_on_selector_all(
+            "table.actions b.id", "els => els.map(e => e.innerText)"
+        )
+        assert sorted(ids) == sorted(actions["action_id"].astype(str))
+        late = live.page.eval_on_selector_all(
+            "tbody.groupe-late b.id", "els => els.map(e => e.innerText)"
+        )
+        overdue = actions[actions["is_overdue"].astype(bool) & ~actions["is_removed"].astype(bool)]
+        assert sorted(late) == sorted(overdue["action_id"].astype(str))
 
 
 def test_demo_builds_every_committee_pack(demo_run: DemoRun) -> None:

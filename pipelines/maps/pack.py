@@ -186,6 +186,11 @@ def key_figures(series: pd.DataFrame | None, window: Window | None) -> dict[str,
         },
         "label": window.label,
         "n_periods": len(window.after),
+        "before_words": (
+            "au mois précédent"
+            if len(window.after) == 1
+            else f"aux {len(window.after)} mois précédents"
+        ),
         "before_label": _span(window.before) if window.before else "aucune période avant",
     }
 
