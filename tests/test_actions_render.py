@@ -364,3 +364,9 @@ def test_index_shows_actions_and_the_pack() -> None:
     assert "en retard : 2" in html
     assert "(14/10/2025) : 40 %" in html
     assert "href='essai_comite.html'" in html
+    empty = index_page(
+        [{"name": "Vide", "map": "v.html", "reports": 1, "hotspots_95": 0,
+          "actions": {"n_actions": 0, "by_status": {}, "n_overdue": 0}}]
+    )  # fmt: skip
+    assert "Aucune action au registre." in empty
+    assert "0 (<span class='retard'>0</span>)" in empty
