@@ -558,6 +558,34 @@ def test_published_table_under_each_profile(site: dict[str, Any], tmp_path: Path
     assert "secret statistique" in comite["effect_fr"].iloc[0]
     assert comite["effect_fr"].iloc[1] == "baisse de 25 %"
     assert audit["effects_hidden"] == 2
+    # E-2 again, now about a person-related category with enough households: shown,
+    # unless its windows cover a cell the monthly table hides (its total less the
+    # published cells would give that cell back).
+    windows = actions.assign(
+        categories=[("nuisibles",)] * 3,
+        before_start=pd.Timestamp("2024-07-15"),
+        after_end=pd.Timestamp("2025-07-14"),
+    )
+    person_table = actions_table(windows)
+    monthly = pd.DataFrame(
+        {
+            "building_id": [ids[1], ids[1], ids[5]],
+            "month": ["2025-02", "2023-01", "2025-02"],
+            "category": ["ascenseur", "nuisibles", "nuisibles"],
+            "n_reports_flag": ["s", "s", "s"],
+        }
+    )
+    shown, audit = protect_actions(person_table, windows, rule=DEFAULT_RULES["comite"],
+                                   person_related=person, monthly=monthly)  # fmt: skip
+    assert shown["effect_flag"].tolist()[1] == ""
+    assert audit["effects_hidden_covering_a_hidden_cell"] == 0
+    monthly.loc[0, "category"] = "nuisibles"  # a hidden nuisibles cell of E-2's building
+    covered, audit = protect_actions(person_table, windows, rule=DEFAULT_RULES["comite"],
+                                     person_related=person, monthly=monthly)  # fmt: skip
+    assert covered["effect_flag"].tolist()[1] == "s"
+    assert "cases masquées" in covered["effect_fr"].iloc[1]
+    assert pd.isna(covered["n_reports_after"].iloc[1])
+    assert audit["effects_hidden_covering_a_hidden_cell"] == 1
     public, audit = protect_actions(table, actions, rule=DEFAULT_RULES["public"],
                                     person_related=person)  # fmt: skip
     assert public[["problem", "decision", "funding", "effect_fr"]].isna().all().all()

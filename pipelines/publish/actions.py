@@ -11,12 +11,16 @@ The publication rules (decided here, said in the method note):
 - **Every profile**: the free texts (``problem``, ``decision``, ``funding``) go through
   the ingestion's scrubber again (no name, phone, e-mail or flat number), whatever the
   actions stage did.
-- **comite**: the target's counts come from few households when the action is about a
-  person-related category (or about every category): where fewer households than the
-  profile's threshold reported on the target in either window, both counts are hidden
-  (null, ``n_…_flag`` « s »), and so is the effect (``verdict`` null, ``effect_fr``
-  says why, ``effect_flag`` « s »): the effect's percentages and interval give the
-  counts back.
+- **comite**: for an action about a person-related category (or about every
+  category), where fewer households than the profile's threshold reported on the
+  target in either window, both counts are hidden (null, ``n_…_flag`` « s »), and so is
+  the effect (``verdict`` null, ``effect_fr`` says why, ``effect_flag`` « s »): the
+  effect's percentages and interval give the counts back. So are they where the
+  target's windows cover a cell the monthly table hides (one of its buildings, months
+  and categories): the target's total less the published cells would give the hidden
+  ones back. What remains public: sums of cells that are all published, over whole or
+  partial months (a partial month splits a published cell in two, by date; residual,
+  said in the method note).
 - **public**: no free text at all (the committee's working notes are not open data,
   even scrubbed); no target count (a target is often one building, which the public
   profile never shows alone); the verdict only where both windows have at least the
@@ -90,6 +94,11 @@ HIDDEN_EFFECT_FR = (
     "effet non publié : moins de {n} ménages ont signalé sur la cible dans l'une des "
     "périodes comparées (secret statistique)"
 )
+#: … and when the target's windows cover a hidden cell of the monthly table.
+COVERING_EFFECT_FR = (
+    "effet non publié : il redonnerait des cases masquées du tableau mensuel de la cible "
+    "(secret statistique)"
+)
 
 
 def _iso(values: pd.Series) -> list[str | None]:
@@ -161,12 +170,52 @@ def _applies(categories: str, rule: ProfileRule, person_related: frozenset[str])
     return not codes or any(c in person_related for c in codes)
 
 
+def _hides_a_cell(actions: pd.DataFrame, monthly: pd.DataFrame | None) -> np.ndarray:
+    """Per action, whether its target's windows cover a hidden cell of the published
+    monthly table (a building of the target, a month of the windows, one of its
+    categories): publishing the target's total would then give the hidden cells back,
+    less the published ones. True for every action when the monthly table is not per
+    building and month (nothing to compare with)."""
+    n = len(actions)
+    if monthly is None or not {"building_id", "month", "category"} <= set(monthly.columns):
+        return np.ones(n, bool)
+    flags = monthly.get("n_reports" + FLAG_SUFFIX)
+    if flags is None:
+        return np.zeros(n, bool)
+    hidden = monthly[(flags == HIDDEN_FLAG).to_numpy()]
+    if (
+        hidden["building_id"].isna().any()
+        or not hidden["month"].astype(str).str.fullmatch(r"\d{4}-\d{2}").all()
+    ):
+        return np.ones(n, bool)
+    cells: dict[str, list[tuple[str, str]]] = {}
+    for b, m, c in zip(hidden["building_id"], hidden["month"], hidden["category"], strict=True):
+        cells.setdefault(str(b), []).append((str(m), str(c)))
+    out = np.zeros(n, bool)
+    starts = pd.to_datetime(actions.get("before_start", pd.Series([None] * n)), errors="coerce")
+    ends = pd.to_datetime(actions.get("after_end", pd.Series([None] * n)), errors="coerce")
+    for k, (ids, codes, start, end) in enumerate(
+        zip(actions["building_ids"], actions["categories"], starts, ends, strict=True)
+    ):
+        if pd.isna(start) or pd.isna(end):
+            continue
+        first, last = start.strftime("%Y-%m"), end.strftime("%Y-%m")
+        wanted = set(list_cell(codes))
+        out[k] = any(
+            first <= m <= last and (not wanted or c in wanted)
+            for b in list_cell(ids)
+            for m, c in cells.get(b, ())
+        )
+    return out
+
+
 def protect_actions(
     table: gpd.GeoDataFrame,
     actions: pd.DataFrame,
     *,
     rule: ProfileRule,
     person_related: frozenset[str],
+    monthly: pd.DataFrame | None = None,
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """The action table under a profile's rule (see the module's docstring).
 
@@ -176,9 +225,12 @@ def protect_actions(
         :func:`actions_table`.
     actions
         ``actions.parquet``, aligned with ``table``: ``n_households_before`` and
-        ``n_households_after`` (the effect's distinct households on the target).
+        ``n_households_after`` (the effect's distinct households on the target),
+        ``before_start``, ``after_end``, ``building_ids``, ``categories``.
     rule, person_related
         The profile's rule and the person-related categories.
+    monthly
+        The published monthly table under the same rule (its hidden cells, « s »).
 
     Returns
     -------
@@ -200,16 +252,20 @@ def protect_actions(
     applies = np.array(
         [_applies(str(c), rule, person_related) for c in out["categories"]], dtype=bool
     )
-    few = applies & measured & (households < rule.min_households)
+    small = applies & measured & (households < rule.min_households)
+    covering = applies & measured & ~small & _hides_a_cell(actions, monthly)
+    few = small | covering
     public = rule.protect == "all"
     hide_counts = measured & (np.ones(n, bool) if public else few)
     for c in ("n_reports_before", "n_reports_after"):
         out.loc[hide_counts, c] = pd.NA
         out.loc[hide_counts, c + FLAG_SUFFIX] = HIDDEN_FLAG
     out.loc[few, "verdict"] = None
-    out.loc[few, "effect_fr"] = HIDDEN_EFFECT_FR.format(n=rule.min_households)
+    out.loc[small, "effect_fr"] = HIDDEN_EFFECT_FR.format(n=rule.min_households)
+    out.loc[covering, "effect_fr"] = COVERING_EFFECT_FR
     out.loc[few, "effect" + FLAG_SUFFIX] = HIDDEN_FLAG
     audit["effects_hidden"] = int(few.sum())
+    audit["effects_hidden_covering_a_hidden_cell"] = int(covering.sum())
     audit["counts_hidden"] = int(hide_counts.sum())
     if public:
         for c in TEXT_COLUMNS:

@@ -92,8 +92,11 @@ def publication_section(
         )
         paragraphs.append(
             f"{text} L'effet {which} dont la cible compte moins de {rule.get('threshold')} "
-            "ménages signalants dans l'une des périodes comparées n'est pas publié, ni ses "
-            f"effectifs ({fr_number(actions.get('effects_hidden', 0))} effet(s) masqué(s))."
+            "ménages signalants dans l'une des périodes comparées, ou dont les périodes "
+            "couvrent une case masquée du tableau mensuel, n'est pas publié, ni ses "
+            f"effectifs ({fr_number(actions.get('effects_hidden', 0))} effet(s) masqué(s)). "
+            "Limite : les effectifs publiés d'une cible découpent à la date de l'action des "
+            "cases mensuelles publiées."
             + (
                 " Les effectifs sur les cibles ne sont jamais publiés dans ce profil."
                 if rule.get("protect") == "all"

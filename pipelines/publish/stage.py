@@ -183,7 +183,11 @@ def run(
     )
     if published.actions is not None and actions is not None:
         table, actions_audit = protect_actions(
-            published.actions, actions, rule=rule, person_related=person_related_of(site)
+            published.actions,
+            actions,
+            rule=rule,
+            person_related=person_related_of(site),
+            monthly=protection.published.monthly,
         )
         protection = replace(
             protection,
