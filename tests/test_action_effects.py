@@ -258,6 +258,14 @@ def test_one_row_per_action_in_input_order() -> None:
     assert str(out["n_before"].dtype) == "Int64"
 
 
+def test_changes_that_round_to_nothing_have_no_sign() -> None:
+    # 20 → 20 on the target, 10 → 10 elsewhere: « 0 % », never « -0 % » or « +0 % ».
+    row = effects(table(20, 20), action(), period_end=pd.Timestamp("2024-12-31")).iloc[0]
+    sentence = row["effect_fr"]
+    assert "-0 %" not in sentence
+    assert "+0 %" not in sentence
+
+
 def test_method_note_in_french_takes_the_settings() -> None:
     note = METHOD_NOTE_FR.format(window=4, min_reports=12)
     assert "4 mois avant et 4 mois après" in note

@@ -209,7 +209,8 @@ def _signed(x: float) -> str:
     """``+12 %``, ``-40 %`` (a change given as a fraction)."""
     if math.isinf(x):
         return "+∞"
-    return f"{fr_number(100.0 * x, sign=True)} %"
+    percent = round(100.0 * x)
+    return "0 %" if percent == 0 else f"{fr_number(percent, sign=True)} %"
 
 
 def _drop_ci(low: float, high: float) -> str:
