@@ -83,15 +83,16 @@ def test_a_changed_register_re_runs_the_actions_stage_and_its_readers_only(
     project_copy: Path,
 ) -> None:
     """Issue 17: editing a site's action register re-runs the actions stage and what
-    reads its outputs (publication, run summary, charts, map, index), never the analysis
-    stages, nor the other site."""
+    reads its outputs (publication, run summary, charts, map, committee pack, index),
+    never the analysis stages, nor the other site."""
     built = _make(project_copy, "demo")  # up to date after the first test
     assert built.returncode == 0, built.stderr[-3000:]
     with _touched(project_copy / "data/actions/bondy/actions.xlsx"):
         dry = _stages(_make(project_copy, "-n", "demo").stdout)
     stages = {ln.split(" stage ")[1].split()[0] for ln in dry if " stage " in ln}
     assert "actions" in stages, dry
-    assert stages <= {"actions", "publish", "summary", "charts", "map"}, dry
+    assert stages <= {"actions", "publish", "summary", "charts", "map", "comite"}, dry
+    assert "comite" in stages, dry  # the pack shows the register
     assert all("--site paris10" not in ln for ln in dry), dry
     assert any(" index " in ln for ln in dry), dry
     assert _stages(_make(project_copy, "-n", "demo").stdout) == []
