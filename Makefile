@@ -36,6 +36,8 @@ MAPS            := maps
 RAW_MAPS        := maps
 ANNOTATIONS     := data/annotations
 RAW_ANNOTATIONS := data/annotations
+ACTIONS         := data/actions
+RAW_ACTIONS     := data/actions
 
 VENV_STAMP    := $(VENV)/.installed
 NODE_STAMP    := node_modules/.package-lock.json
@@ -78,7 +80,7 @@ help:
 	@echo "Vigie — cibles make (configuration : $(CONFIG))"
 	@awk 'BEGIN {FS = ": "} /^## / {sub(/^## /, ""); split($$0, a, ": "); printf "  make %-12s %s\n", a[1], a[2]}' $(MAKEFILE_LIST)
 
-## demo: installe puis produit toutes les cartes de la configuration (maps/index.html)
+## demo: installe puis produit toutes les cartes et les dossiers de comité (maps/index.html)
 .PHONY: demo
 demo: $$(MAPS)/index.html
 	@echo "Cartes prêtes :" $(call q,$(RAW_MAPS)/index.html)
@@ -106,6 +108,13 @@ secrets: $(foreach s,$(SITES),$(SECRET_$(s)))
 ## simulate: (ré)écrit les signalements simulés de Bondy dans data/raw/bondy/
 .PHONY: simulate
 simulate: $(SIMULATED_bondy)
+
+## actions-template: écrit le modèle du registre des actions (XLSX, CSV) dans le dossier de chaque site, sans rien écraser
+# Written into the register folder (an input, made by hand afterwards): a friendly alias,
+# not a file rule; `vigie actions-template` never overwrites a register.
+.PHONY: actions-template
+actions-template: $(VENV_STAMP)
+	$(VIGIE) actions-template --config $(CFG)
 
 ## screenshots: captures PNG de chaque carte et de l'index dans screenshots/ (Chromium)
 .PHONY: screenshots
@@ -136,9 +145,10 @@ bench: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 # their archive (annotations_dir/.archive) stay; only stray temporary files go from there.
 .PHONY: clean
 clean:
-	rm -rf data/processed/* maps/*.html maps/*.png build screenshots
+	rm -rf data/processed/* maps/*.html maps/*.png maps/*.pdf build screenshots
 	rm -rf $(foreach s,$(SITES),$(call q,$(RAW_PROCESSED)/$(s)) $(call q,$(RAW_MAPS)/$(s)).html \
-	    $(call q,$(RAW_MAPS)/$(s)).png) $(call q,$(RAW_MAPS))/index.html
+	    $(call q,$(RAW_MAPS)/$(s)).png $(call q,$(RAW_MAPS)/$(s))_comite.html \
+	    $(call q,$(RAW_MAPS)/$(s))_comite.pdf) $(call q,$(RAW_MAPS))/index.html
 	rm -f $(call q,$(RAW_PROCESSED))/.vigie-config-* $(call q,$(RAW_MAPS))/.vigie-config-*
 	for d in data/processed maps $(call q,$(RAW_PROCESSED)) $(call q,$(RAW_MAPS)); do \
 	  if [ -d "$$d" ]; then find "$$d" -type f -name '*.tmp' -delete; fi; \
@@ -206,7 +216,8 @@ $(CONFIG_STAMP) $(MAPS_STAMP):
 SITE_DIR = $(call q,$(RAW_PROCESSED)/$*)
 CFG      = $(call q,$(CONFIG))
 
-$(MAPS)/index.html: $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html $$(PROCESSED)/$$(s)/run_summary.json \
+$(MAPS)/index.html: $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html $$(MAPS)/$$(s)_comite.html \
+    $$(PROCESSED)/$$(s)/run_summary.json \
     $$(PROCESSED)/$$(s)/published/site.json $$(PROCESSED)/$$(s)/published/notes.parquet \
     $$(PROCESSED)/$$(s)/charts/reports_by_category.png) \
     $$(MAPS_STAMP) $(wildcard pipelines/maps/*.py) $(wildcard pipelines/templates/*.*) $(COMMON) \
@@ -221,7 +232,8 @@ screenshots/index.png: $$(MAPS)/index.html $$(foreach s,$$(SITES),$$(MAPS)/$$(s)
 # which every target counts as intermediate and a missing configuration stamp (a new
 # CONFIG=) would re-make nothing; .PRECIOUS must name each rule's target pattern exactly
 # (a mere `%` does not keep them); PROCESSED_FILES comes from the stage table.
-.PRECIOUS: $(foreach f,$(PROCESSED_FILES),$(PROCESSED)/%/$(f)) $(MAPS)/%.html $(MAPS)/%.png
+.PRECIOUS: $(foreach f,$(PROCESSED_FILES),$(PROCESSED)/%/$(f)) $(MAPS)/%.html $(MAPS)/%.png \
+    $(MAPS)/%.pdf
 
 ## public: paquet « données ouvertes » (profil public) : cartes, CSV et GeoPackage dans maps/public/
 .PHONY: public

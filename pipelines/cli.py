@@ -37,6 +37,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         rpls_path=args.rpls,
         seed=args.seed,
         pattern=not args.no_pattern,
+        actions_dir=args.actions_dir,
     )
 
 
@@ -129,6 +130,23 @@ def cmd_annotations(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_actions_template(args: argparse.Namespace) -> None:
+    """Write the action register's template into a site's folder (never over a file)."""
+    config = load_config(args.config)
+    sites = [config.site(args.site)] if args.site else list(config.sites)
+    from pipelines.actions import template
+
+    for site in sites:
+        folder = Path(args.out_dir) if args.out_dir else SitePaths.of(config, site.id).actions
+        for path, written in template.write_template(
+            folder, partners=site.settings.actions.partners
+        ):
+            if written:
+                print(f"Modèle du registre des actions écrit : {path}")
+            else:
+                print(f"{path} existe déjà : laissé tel quel (rien n'est écrasé).")
+
+
 def cmd_screenshots(args: argparse.Namespace) -> None:
     from pipelines.maps import screenshots
 
@@ -214,12 +232,12 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
     ``vigie deps`` start without loading geopandas (the CLI is the one module allowed to
     import inside functions).
     """
-    from pipelines import publish
+    from pipelines import actions, publish
     from pipelines.annotations import stage as annotations
     from pipelines.geocode import stage as geocode
     from pipelines.hotspots import stage as hotspots
     from pipelines.ingest import stage as ingest
-    from pipelines.maps import charts
+    from pipelines.maps import charts, pack
     from pipelines.maps import site as maps
     from pipelines.osm import basemap, buildings
     from pipelines.publish import summary
@@ -264,10 +282,21 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
             previous_notes_path=p / "annotations.parquet",
             out_dir=p,
         ),
+        "actions": lambda: actions.run(
+            config,
+            site.id,
+            buildings_path=paths.buildings,
+            zones_path=p / "zones.parquet",
+            reports_path=paths.reports,
+            annotations_path=p / "annotations.parquet",
+            out_dir=p,
+            folder=paths.actions,
+        ),
         "publish": lambda: publish.run(config, site, processed=p, dst_dir=paths.published),
         "summary": lambda: summary.run(config, site.id, stage_summaries(p), paths.run_summary),
         "charts": lambda: charts.run_charts(config, site, processed=p, dst_dir=paths.charts),
         "map": lambda: maps.run_site(config, site, processed=p, dst=paths.map),
+        "comite": lambda: pack.run_pack(config, site, processed=p, dst=paths.pack),
         "publish_public": lambda: publish.run(
             config,
             site,
@@ -287,7 +316,7 @@ def run_stage(config: Config, site: SiteConfig, name: str, paths: SitePaths) -> 
     runners[name]()
 
 
-def run_site_stages(config: Config, site: SiteConfig, *, through: str = "map") -> SitePaths:
+def run_site_stages(config: Config, site: SiteConfig, *, through: str = "comite") -> SitePaths:
     """Run the stages of one site in the table's order, up to and including ``through``.
 
     The same graph ``make`` runs file by file (both come from :mod:`pipelines.stages`);
@@ -316,6 +345,7 @@ def cmd_stage(args: argparse.Namespace) -> None:
         processed=Path(args.processed_dir),
         maps=Path(args.maps_dir),
         annotations=SitePaths.of(config, site.id).annotations,
+        actions=SitePaths.of(config, site.id).actions,
     )
     run_stage(config, site, stage.name, paths)
 
@@ -358,6 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--no-pattern", action="store_true", help="données sans motif (test à blanc)")
+    p.add_argument(
+        "--actions-dir",
+        help="dossier du registre d'actions simulé (par défaut : --out-dir)",
+    )
 
     p = add("buildings", cmd_buildings, "emprises des bâtiments OSM et logements (RPLS)")
     p.add_argument("--osm", required=True)
@@ -425,6 +459,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--buildings", required=True)
     p.add_argument("--zones", required=True)
     p.add_argument("--out-dir", required=True)
+
+    p = add(
+        "actions-template",
+        cmd_actions_template,
+        "écrit le modèle du registre des actions (XLSX et CSV) dans data/actions/<site>/, "
+        "sans rien écraser",
+    )
+    p.add_argument("--config", required=True)
+    p.add_argument("--site", help="un seul site (par défaut : tous)")
+    p.add_argument("--out-dir", help="dossier du registre (par défaut : celui du site)")
 
     p = add("screenshots", cmd_screenshots, "captures PNG des cartes et de l'index (Chromium)")
     p.add_argument("--maps-dir", required=True)

@@ -52,6 +52,21 @@ Files (see :data:`FILES`):
     Closing delays per category of the trends stage's follow-up:
     ``category``, ``n_closed``, ``median_delay_h``, ``p90_delay_h``, ``target_h``,
     ``share_closed_within_target`` (0–1); no row when the sources give no closing date.
+``actions.parquet``
+    The action register (issue 17, :mod:`pipelines.publish.actions`), EPSG:4326, one row
+    per action kept (removed from the register included, ``is_removed``): ``action_id``,
+    ``origin`` (« registre », or « note de la carte » for a draft from a note),
+    ``committee_date``, ``committee_kind``, ``target_label`` (« 3 bâtiments »,
+    « zone Z2 », « zone dessinée »), ``building_ids`` (``;``-joined), ``zone_id``,
+    ``problem``, ``categories`` (codes, ``;``-joined; empty: all), ``decision``,
+    ``level``, ``action_type``, ``responsibility``, ``lead_partner``, ``due_date``,
+    ``status`` (canonical French), ``status_date``, ``completed_date`` (dates ISO
+    ``YYYY-MM-DD`` or null), ``is_overdue``, ``is_removed``, ``is_reopened``,
+    ``status_held`` (a step back of the status refused), ``updated_since_last_committee``,
+    ``funding``, the effect's ``verdict`` and ``effect_fr`` (``effect_flag`` « s »:
+    hidden), the target's reports in the effect's windows ``n_reports_before`` and
+    ``n_reports_after`` with their flags, and the target's geometry (the union of its
+    buildings, zones and drawn area).
 ``site.json``
     The site's figures and the vocabulary readers show: period, months, before/after
     windows, totals, parameters shown in legends, labels, and ``too_few_reports``: what
@@ -90,6 +105,7 @@ FILES: dict[str, str] = {
     "category_series": "category_series.parquet",
     "top_buildings": "top_buildings.parquet",
     "closing_delays": "closing_delays.parquet",
+    "actions": "actions.parquet",
     "site": "site.json",
     "audit": "publication_audit.json",
     "method_note": "method_note.html",
@@ -97,7 +113,7 @@ FILES: dict[str, str] = {
 }
 #: Optional tables: written empty when the stage that makes them has not run, and read
 #: back as ``None`` then (``site.json`` says which exist under ``has``).
-OPTIONAL = ("zones", "notes", "chronic", "density")
+OPTIONAL = ("zones", "notes", "chronic", "density", "actions")
 #: The tables the charts read (:mod:`pipelines.maps.charts`), with ``site.json``.
 CHART_TABLES = ("category_series", "top_buildings", "closing_delays")
 
@@ -121,6 +137,7 @@ class Published:
     category_series: pd.DataFrame | None = None
     top_buildings: pd.DataFrame | None = None
     closing_delays: pd.DataFrame | None = None
+    actions: gpd.GeoDataFrame | None = None
 
 
 def hidden(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -197,6 +214,11 @@ def read_published(directory: str | Path) -> Published:
         notes=geo("notes"),
         chronic=chronic,
         density=geo("density"),
+        actions=(
+            read_geoparquet(d / FILES["actions"])
+            if has.get("actions") and (d / FILES["actions"]).exists()
+            else None
+        ),
         **{
             name: pd.read_parquet(d / FILES[name])
             for name in CHART_TABLES

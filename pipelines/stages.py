@@ -16,6 +16,8 @@ from pipelines.published import FILES as PUBLISHED_FILES
 
 #: The committee charts (:mod:`pipelines.maps.charts`): ``charts/<name>.png`` and ``.csv``.
 CHART_NAMES = ("reports_by_category", "top_buildings", "closing_delays")
+#: The committee pack of a site, ``maps_dir/<site>_comite.html`` and ``.pdf``.
+PACK_SUFFIX = "_comite"
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class SitePaths:
     processed: Path
     maps: Path
     annotations: Path
+    actions: Path
 
     @classmethod
     def of(cls, config: Config, site: str) -> SitePaths:
@@ -35,6 +38,7 @@ class SitePaths:
             processed=Path(config.processed_dir) / site,
             maps=Path(config.maps_dir),
             annotations=Path(config.annotations_dir) / site,
+            actions=Path(config.actions_dir) / site,
         )
 
     # ingestion
@@ -85,7 +89,10 @@ class SitePaths:
     def map(self) -> Path:
         return self.maps / f"{self.site}.html"
 
-        return self.maps / f"{self.site}.html"
+    @property
+    def pack(self) -> Path:
+        """The committee pack (:mod:`pipelines.maps.pack`); its PDF has the suffix .pdf."""
+        return self.maps / f"{self.site}{PACK_SUFFIX}.html"
 
     # publication: what every reader reads (pipelines.published.FILES)
     @property
@@ -120,12 +127,16 @@ class Stage:
         The site's settings that name input files (``osm``, ``rpls``, ``refs`` = BAN and
         gazetteer, ``sources``, ``annotations`` = the planners' notes folder,
         ``simulated`` = the simulator's files, truth included, ``secret`` = the site's
-        secret, ``<secrets_dir>/<site>.key``, made by ``vigie secret`` when missing).
+        secret, ``<secrets_dir>/<site>.key``, made by ``vigie secret`` when missing,
+        ``actions`` = the files of the site's action register).
     reads
-        Files of the site's processed folder it reads.
+        Files it reads: names in the site's processed folder, or ``{maps}/{site}…`` in the
+        maps folder.
     writes
         What it writes: names in the site's processed folder, or ``{maps}/{site}…`` in the
         maps folder.
+    browser
+        Whether it runs the headless Chromium (``make setup`` installs it first).
     """
 
     name: str
@@ -133,10 +144,13 @@ class Stage:
     settings: tuple[str, ...]
     reads: tuple[str, ...]
     writes: tuple[str, ...]
+    browser: bool = False
 
 
 #: publish/ reads every analysis stage's outputs with those stages' own readers.
-_PUBLISH_CODE = ("publish", "hotspots", "trends", "zones", "annotations", "ingest", "stats")
+_PUBLISH_CODE = (
+    "publish", "hotspots", "trends", "zones", "annotations", "actions", "ingest", "stats",
+)  # fmt: skip
 
 #: What publish/ reads (the comité pack and the open-data pack alike).
 _PUBLISH_READS = (
@@ -153,6 +167,8 @@ _PUBLISH_READS = (
     "trend_summary.json",
     "zones.parquet",
     "annotations.parquet",
+    "actions.parquet",
+    "actions_summary.json",
     "hotspot_summary.json",
     "zone_summary.json",
 )
@@ -251,6 +267,16 @@ STAGES: tuple[Stage, ...] = (
         ),
     ),
     Stage(
+        # The register: a change in its folder re-runs this stage and what reads its
+        # outputs (publish, summary, charts, map), never the analysis stages above.
+        "actions",
+        # stats: the effect estimates (actions/effect.py) use its tests.
+        code=("actions", "ingest", "zones", "stats"),
+        settings=("actions",),
+        reads=("buildings.parquet", "zones.parquet", "reports.parquet", "annotations.parquet"),
+        writes=("actions.parquet", "actions_rejected.csv", "actions_summary.json"),
+    ),
+    Stage(
         "publish",
         code=_PUBLISH_CODE,
         settings=(),
@@ -270,6 +296,7 @@ STAGES: tuple[Stage, ...] = (
             "zone_summary.json",
             "trend_summary.json",
             "annotation_summary.json",
+            "actions_summary.json",
             "published/publication_audit.json",
         ),
         writes=("run_summary.json",),
@@ -288,8 +315,22 @@ STAGES: tuple[Stage, ...] = (
         reads=(*(f"published/{name}" for name in PUBLISHED_FILES.values()), "basemap.parquet"),
         writes=("{maps}/{site}.html", "{maps}/{site}.png"),
     ),
+    # The committee pack and its PDF (printed by headless Chromium), from the published
+    # tables, the charts and the map's PNG (:mod:`pipelines.maps.pack`).
+    Stage(
+        "comite",
+        code=("maps", "templates"),
+        settings=(),
+        reads=(
+            *(f"published/{name}" for name in PUBLISHED_FILES.values()),
+            *(f"charts/{name}.png" for name in CHART_NAMES),
+            "{maps}/{site}.png",
+        ),
+        writes=(f"{{maps}}/{{site}}{PACK_SUFFIX}.html", f"{{maps}}/{{site}}{PACK_SUFFIX}.pdf"),
+        browser=True,
+    ),
     # The open-data pack (`make public`), under [publication.outputs] exports: not part
-    # of `vigie run` nor of `make demo`, which stop at "map".
+    # of `vigie run` nor of `make demo`, which stop at "comite".
     Stage(
         "publish_public",
         code=_PUBLISH_CODE,
@@ -328,6 +369,7 @@ def stage_summaries(processed: Path) -> dict[str, Path]:
         "zones": processed / "zone_summary.json",
         "trends": processed / "trend_summary.json",
         "annotations": processed / "annotation_summary.json",
+        "actions": processed / "actions_summary.json",
         "publication": processed / "published" / "publication_audit.json",
     }
 
@@ -341,6 +383,7 @@ SETTING_VARS = {
     "annotations": "ANNOTATIONS",
     "simulated": "SIMULATED",
     "secret": "SECRET",
+    "actions": "ACTIONS",
 }
 
 
@@ -367,11 +410,18 @@ def make_rules() -> str:
             w.format(maps="$(MAPS)", site="%") if w.startswith("{maps}") else f"$(PROCESSED)/%/{w}"
             for w in s.writes
         ]
-        prereqs = [f"$$(PROCESSED)/%/{r}" for r in s.reads]
+        prereqs = [
+            r.format(maps="$$(MAPS)", site="%")
+            if r.startswith("{maps}")
+            else f"$$(PROCESSED)/%/{r}"
+            for r in s.reads
+        ]
         prereqs += [f"$$({SETTING_VARS[k]}_$$*)" for k in s.settings]
         prereqs.append("$$(MAPS_STAMP)" if in_maps else "$$(CONFIG_STAMP)")
         prereqs += [_code_prerequisites(s.code), "$(COMMON)"]
         order_only = "$(VENV_STAMP) $(NODE_STAMP)" if in_maps else "$(VENV_STAMP)"
+        if s.browser:
+            order_only += " $(BROWSER_STAMP)"
         lines.append(f"{' '.join(targets)}: {' '.join(prereqs)} | {order_only}")
         lines.append(
             f"\t$(VIGIE) stage {s.name} --config $(CFG) --site $* "

@@ -66,6 +66,7 @@ def write_demo_config(dst_dir: Path, raw_bondy: Path) -> Path:
     text = text.replace(
         'annotations_dir = "data/annotations"', f'annotations_dir = "{dst_dir / "annotations"}"'
     )
+    text = text.replace('actions_dir = "data/actions"', f'actions_dir = "{dst_dir / "actions"}"')
     for name in ("signalements_bailleur", "observations_diagnostic", "observations_kobo"):
         text = re.sub(rf'"data/raw/bondy/({name}[^"]*)"', rf'"{raw_bondy}/\1"', text)
     text = text.replace(
@@ -128,6 +129,10 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, simulated_bondy: Path) ->
 
     root = tmp_path_factory.mktemp("demo")
     cfg = write_demo_config(root, simulated_bondy)
+    # The simulator's action register, in Bondy's register folder (as `make demo` has it).
+    register = root / "actions" / "bondy"
+    register.mkdir(parents=True)
+    shutil.copy2(simulated_bondy / "actions.csv", register / "actions.csv")
     code = main(["-q", "run", "--config", str(cfg)])
     assert code == 0, "vigie run failed"
     return DemoRun(root, cfg, simulated_bondy, root / "processed", root / "maps")
@@ -163,6 +168,7 @@ def bondy_config(tmp_path: Path, *, annotation_tags: tuple[str, ...] | None = No
         processed_dir=str(tmp_path / "processed"),
         maps_dir=str(tmp_path / "maps"),
         annotations_dir=str(tmp_path / "annotations"),
+        actions_dir=str(tmp_path / "actions"),
         **extra,
     )
 

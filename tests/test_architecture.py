@@ -36,6 +36,7 @@ STAGES = (
     "trends",
     "zones",
     "annotations",
+    "actions",
     "publish",
     "maps",
     "simulate",

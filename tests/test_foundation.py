@@ -335,6 +335,7 @@ def test_site_settings_are_frozen_typed_and_match_the_defaults(tmp_path: Path) -
 
     from pipelines.config import (
         DEFAULT_PARAMS,
+        ActionSettings,
         GeocodeSettings,
         HotspotParams,
         IngestSettings,
@@ -351,6 +352,7 @@ def test_site_settings_are_frozen_typed_and_match_the_defaults(tmp_path: Path) -
         ("zones", ZoneSettings),
         ("hotspots", HotspotParams),
         ("trends", TrendSettings),
+        ("actions", ActionSettings),
     ):
         assert {f.name for f in dataclasses.fields(cls)} == set(DEFAULT_PARAMS[section])
     text = (Path("config") / "demo.toml").read_text(encoding="utf-8")

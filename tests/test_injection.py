@@ -388,6 +388,7 @@ map = "interne"
 png = "interne"
 charts = "interne"
 index = "interne"
+pack = "interne"
 
 [[sites]]
 id = "bondy"
@@ -480,6 +481,10 @@ def test_planted_run_shows_every_field_as_text(planted_run: PlantedRun) -> None:
             assert breaking(word) in site_map, word
     # The index page: the site's name and the notes table.
     assert f"site {SEVEN}" in index
+    # The committee pack: the site's name and the names of the hotspot buildings.
+    committee = outputs["maps/bondy_comite.html"]
+    assert f"site {SEVEN}" in committee
+    assert "<script" not in committee
     for word in ("notetexte", "noteauteur", "notetag"):
         assert runnable(word) in index, word
         assert breaking(word) in index, word

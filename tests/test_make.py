@@ -79,6 +79,25 @@ def test_demo_then_nothing_then_only_what_changed(project_copy: Path) -> None:
     assert "maps/index.html" in dry
 
 
+def test_a_changed_register_re_runs_the_actions_stage_and_its_readers_only(
+    project_copy: Path,
+) -> None:
+    """Issue 17: editing a site's action register re-runs the actions stage and what
+    reads its outputs (publication, run summary, charts, map, committee pack, index),
+    never the analysis stages, nor the other site."""
+    built = _make(project_copy, "demo")  # up to date after the first test
+    assert built.returncode == 0, built.stderr[-3000:]
+    with _touched(project_copy / "data/actions/bondy/actions.xlsx"):
+        dry = _stages(_make(project_copy, "-n", "demo").stdout)
+    stages = {ln.split(" stage ")[1].split()[0] for ln in dry if " stage " in ln}
+    assert "actions" in stages, dry
+    assert stages <= {"actions", "publish", "summary", "charts", "map", "comite"}, dry
+    assert "comite" in stages, dry  # the pack shows the register
+    assert all("--site paris10" not in ln for ln in dry), dry
+    assert any(" index " in ln for ln in dry), dry
+    assert _stages(_make(project_copy, "-n", "demo").stdout) == []
+
+
 def test_bad_config_exits_2_with_one_message(project_copy: Path, tmp_path: Path) -> None:
     bad = tmp_path / "broken.toml"
     bad.write_text("[[sites]]\nid = 'x'\n", encoding="utf-8")

@@ -61,8 +61,11 @@ def test_the_make_fragment_has_one_rule_per_stage() -> None:
         for w in s.writes:
             expected = w.format(maps="$(MAPS)", site="%") if "{" in w else f"$(PROCESSED)/%/{w}"
             assert expected in targets.split(), (s.name, w)
-        for r in s.reads:
-            assert f"$$(PROCESSED)/%/{r}" in prereqs.split(), (s.name, r)
+        for r in s.reads:  # a file of the maps folder, or of the site's processed folder
+            expected = r.format(maps="$$(MAPS)", site="%") if "{" in r else f"$$(PROCESSED)/%/{r}"
+            assert expected in prereqs.split(), (s.name, r)
+        # A stage that runs Chromium waits for its installation.
+        assert ("$(BROWSER_STAMP)" in rule.partition(" | ")[2].split()) == s.browser, s.name
         for folder in s.code:
             assert f"pipelines/{folder}/" in prereqs, (s.name, folder)
     processed = re.search(r"^PROCESSED_FILES := (.*)$", text, re.M)

@@ -40,6 +40,7 @@ from pipelines.config.files import check_inputs, input_problem
 from pipelines.config.hotspots import HotspotParams
 from pipelines.config.load import load_config
 from pipelines.config.settings import (
+    ActionSettings,
     GeocodeSettings,
     IngestSettings,
     MapSettings,
@@ -64,6 +65,7 @@ __all__ = [
     "PARAM_RANGES",
     "SOURCE_FORMATS",
     "SOURCE_KINDS",
+    "ActionSettings",
     "Config",
     "GeocodeSettings",
     "HotspotParams",

@@ -60,6 +60,20 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
         # (has_enough_reports false), and not drawn.
         "min_reports": 10,
     },
+    "actions": {
+        # The organisations a register may name as lead partner (partenaire_pilote).
+        "partners": [
+            "bailleur",
+            "ville",
+            "syndic",
+            "État",
+            "police",
+            "association de locataires",
+            "prestataire",
+        ],
+        "effect_window_months": 6,  # before/after windows of the effect of an action
+        "effect_min_reports": 10,  # fewer target reports: « trop peu de signalements »
+    },
 }
 
 
@@ -97,5 +111,7 @@ PARAM_RANGES: dict[str, tuple[float, float | None]] = {
     "zones.min_bin": (1, 3),
     "zones.gap_m": (0, None),
     "zones.min_reports": (0, None),
+    "actions.effect_window_months": (1, None),
+    "actions.effect_min_reports": (1, None),
 }
 OPEN_RANGES = {"trends.alpha"}

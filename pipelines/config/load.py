@@ -115,6 +115,7 @@ _DIR_ROLES = {
     "maps_dir": "dossier des cartes",
     "annotations_dir": "dossier des notes des urbanistes",
     "secrets_dir": "dossier des secrets des sites",
+    "actions_dir": "dossier des registres d'actions",
 }
 
 
@@ -197,7 +198,7 @@ def load_config(path: str | Path) -> Config:
     defaults = Config(path=spath, sites=sites)
     dirs = {
         key: take(project, key, str, spath, "project", getattr(defaults, key))
-        for key in ("processed_dir", "maps_dir", "annotations_dir", "secrets_dir")
+        for key in ("processed_dir", "maps_dir", "annotations_dir", "secrets_dir", "actions_dir")
     }
     for key, value in dirs.items():
         dir_problem = output_dir_problem(Path(value)) if value.strip() else "chemin vide"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from pipelines.config.actions import ActionSettings
 from pipelines.config.defaults import DEFAULT_PARAMS, OPEN_RANGES, PARAM_KINDS, PARAM_RANGES
 from pipelines.config.hotspots import HotspotParams
 from pipelines.config.trends import TrendSettings
@@ -59,8 +60,9 @@ def check_site_params(
     params: dict[str, Any], site_params: dict[str, Any], path: str, where: str
 ) -> None:
     """Checks that need a site's merged parameters (``params``): the ingestion dates, the
-    hotspot and trend sections (their settings classes check them). A key is named where it was set:
-    in the site's ``[sites.params]`` (``site_params``, at ``where``) or at the top."""
+    hotspot, trend and action sections (their settings classes check them). A key is named
+    where it was set: in the site's ``[sites.params]`` (``site_params``, at ``where``) or
+    at the top."""
 
     def key_of(section: str, key: str, *rest: str) -> str:
         set_here = key in site_params.get(section, {})
@@ -90,3 +92,11 @@ def check_site_params(
     except ConfigError as err:
         parts = (err.key or "params.trends").split(".")
         raise ConfigError(path, err.message, key=key_of("trends", *(parts[2:] or ["?"]))) from err
+    try:
+        ActionSettings.from_dict(params["actions"], path)
+    except ConfigError as err:
+        parts = (err.key or "params.actions").split(".")
+        # partners[3]: the key set is "partners", the message names the item.
+        key = key_of("actions", parts[2].split("[")[0] if len(parts) > 2 else "?")
+        item = parts[2][len(parts[2].split("[")[0]) :] if len(parts) > 2 else ""
+        raise ConfigError(path, err.message, key=key + item) from err

@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
+from pipelines.config.actions import ActionSettings
 from pipelines.config.defaults import DEFAULT_PARAMS
 from pipelines.config.hotspots import HotspotParams
 from pipelines.config.trends import TrendSettings
@@ -75,6 +76,7 @@ class SiteSettings:
     maps: MapSettings
     zones: ZoneSettings
     trends: TrendSettings
+    actions: ActionSettings
 
 
 def _typed(cls: type, values: Mapping[str, Any]) -> Any:
@@ -102,4 +104,5 @@ def site_settings(params: Mapping[str, Mapping[str, Any]]) -> SiteSettings:
         maps=_typed(MapSettings, merged["maps"]),
         zones=_typed(ZoneSettings, merged["zones"]),
         trends=TrendSettings.from_dict(merged["trends"]),
+        actions=ActionSettings.from_dict(merged["actions"]),
     )

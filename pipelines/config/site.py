@@ -101,7 +101,15 @@ class Config:
     maps_dir: str = "maps"
     annotations_dir: str = "data/annotations"
     secrets_dir: str = "data/secrets"  # per-site secrets (pipelines.ingest.household)
-    annotation_tags: tuple[str, ...] = ("priorité avant travaux", "à surveiller", "traité")
+    # The action registers, one folder per site (pipelines.actions).
+    actions_dir: str = "data/actions"
+    # A note tagged « action » becomes a draft action (pipelines.actions.drafts).
+    annotation_tags: tuple[str, ...] = (
+        "priorité avant travaux",
+        "à surveiller",
+        "traité",
+        "action",
+    )
 
     def site(self, site_id: str) -> SiteConfig:
         """Return the site with this id, or raise a :class:`ConfigError` listing them."""

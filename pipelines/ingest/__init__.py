@@ -12,6 +12,9 @@ data), ``partition``, ``gather``, ``rejects``, ``versions`` (updates), ``scrub``
 
 from __future__ import annotations
 
+from pipelines.ingest.readers import (
+    read_file,
+)
 from pipelines.ingest.scrub import (
     scrub_series,
     scrub_text,
@@ -24,12 +27,15 @@ from pipelines.ingest.stage import (
 )
 from pipelines.ingest.values import (
     arrow_strings,
+    parse_dates,
 )
 
 __all__ = [
     "IngestResult",
     "arrow_strings",
     "ingest_site",
+    "parse_dates",
+    "read_file",
     "resolve_columns",
     "run",
     "scrub_series",

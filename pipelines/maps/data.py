@@ -20,6 +20,7 @@ import pandas as pd
 from pipelines.config import MapSettings
 from pipelines.crs import WGS84
 from pipelines.fr import fr_month, fr_number, fr_period, plural
+from pipelines.maps.actions import actions_block, actions_by_building, actions_section_html
 from pipelines.maps.html import (
     TOO_FEW_FR,
     as_number,
@@ -208,10 +209,12 @@ def map_data(
         ``emerging_label_fr``, ``is_chronic``, ``open_backlog``, ``zone_id``,
         ``n_reports_before``/``n_reports_after``/``n_reports_change``…), the monthly
         counts, the markers, the zones (drawn under the buildings), the notes (their own
-        layer, and in the fact sheets of their buildings and zones), the chronic
-        problems, the density contours and ``site.json``. Where ``site.json`` says the
-        site has too few reports (:class:`TooFewReports`), no Gi* view, emerging-hotspot
-        view or zone is drawn and the legend and fact sheets say « trop peu de
+        layer, and in the fact sheets of their buildings and zones), the actions of the
+        register (their own layer, and in the fact sheets of the buildings they target;
+        none without the table), the chronic problems, the density contours and
+        ``site.json``. Where ``site.json`` says the site has too few reports
+        (:class:`TooFewReports`), no Gi* view, emerging-hotspot view or zone is drawn and
+        the legend and fact sheets say « trop peu de
         signalements pour conclure »; a zone whose ``has_enough_reports`` is false is not
         drawn (nor named on its buildings), and the legend names it.
     basemap
@@ -253,6 +256,7 @@ def map_data(
         published.notes if published.notes is not None and len(published.notes) else None
     )
     building_notes = notes_by(planner_notes, "building_ids")
+    building_actions = actions_by_building(published.actions, b)
     fiches = []
     last_year = monthly.to_numpy()[:, -12:]
     last_year_hidden: list[bool] | None = (
@@ -278,6 +282,9 @@ def map_data(
                 hotspot_note=TOO_FEW_FR if too_few.site else None,
                 publication=publication,
                 hidden_months=hidden_here,
+                actions_html=actions_section_html(
+                    building_actions.get(str(row["building_id"]), ())
+                ),
             )
         )
     dwellings = (
@@ -407,6 +414,7 @@ def map_data(
         legend_notes.append(
             "Zones de points chauds : aucune (pas de bâtiment point chaud à 95 % ou plus)."
         )
+    block_actions = actions_block(published.actions, months=months)
     block_notes = annotations_block(
         planner_notes, gone_building_flag=str(facts.get("gone_building_flag", ""))
     )
@@ -465,6 +473,7 @@ def map_data(
         "basemap": block_basemap,
         "zones": block_zones,
         "annotations": block_notes,
+        "actions": block_actions,
         "notes": [esc(n) for n in legend_notes],
         "tiles": [dict(t) for t in ONLINE_TILES] if options.online_tiles else None,
         "hidden": (

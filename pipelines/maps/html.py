@@ -242,6 +242,7 @@ def building_fact_sheet(
     hotspot_note: str | None = None,
     publication: Publication | None = None,
     hidden_months: bool = False,
+    actions_html: str = "",
 ) -> str:
     """The popup of a building: what a committee needs, escaped, never personal data.
 
@@ -274,6 +275,9 @@ def building_fact_sheet(
         « < 3 » (``publication.marker_fr``), never summed with others; with
         ``hidden_months`` (a month of the sparkline is hidden) no sparkline is drawn and
         the sheet says why.
+    actions_html
+        The actions of the register targeting this building, already escaped
+        (:func:`pipelines.maps.actions.actions_section_html`), shown after the key facts.
 
     Returns
     -------
@@ -338,7 +342,9 @@ def building_fact_sheet(
         + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
         + "</table>"
     )
-    # The planners' notes come right after the key facts: what they asked to handle first.
+    # What was decided comes right after the key facts, then the planners' notes: what
+    # they asked to handle first.
+    out.append(actions_html)
     out.append(notes_section_html(notes))
     secret = [BY_CODE[c].label for c in CODES if is_hidden(row, f"n_{c}")]
     by_cat = [

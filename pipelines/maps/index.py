@@ -19,6 +19,7 @@ from pipelines import __version__
 from pipelines.config import Config, SiteConfig
 from pipelines.fr import fr_number, fr_period, plural
 from pipelines.io import read_json, write_text
+from pipelines.maps.actions import STATUSES, status_colour
 from pipelines.maps.html import ATTRIBUTIONS, TOO_FEW_FR, esc
 from pipelines.maps.notes import notes_table_html
 from pipelines.markup import render_template, template_text
@@ -93,10 +94,11 @@ def _rel(target: Path, start: Path) -> str:
 def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, Any]:
     """Key figures and document links of one site, for :func:`index_page`.
 
-    Reads the run summary (``run_summary.json``) and the published ``site.json`` and
-    notes. Where ``site.json`` says the site has too few reports for a hotspot analysis
-    (``too_few_reports``), the hotspots column says so instead of a count. Relative links
-    are computed from ``dst_dir`` (the folder of ``index.html``).
+    Reads the run summary (``run_summary.json``) and the published ``site.json`` (its
+    ``actions`` follow-up too) and notes. Where ``site.json`` says the site has too few
+    reports for a hotspot analysis (``too_few_reports``), the hotspots column says so
+    instead of a count. Relative links are computed from ``dst_dir`` (the folder of
+    ``index.html``).
     """
     paths = SitePaths.of(config, site.id)
     summary = read_json(paths.run_summary) if paths.run_summary.exists() else {}
@@ -121,6 +123,11 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
     if sample.get("too_few_reports"):  # the hotspot stage concluded nothing
         hotspots_95 = TOO_FEW_FR
     documents: list[tuple[str, str]] = []
+    pack = paths.pack
+    if pack.exists():
+        documents.append(("Dossier du comité (à imprimer)", _rel(pack, dst_dir)))
+    if pack.with_suffix(".pdf").exists():
+        documents.append(("Dossier du comité (PDF)", _rel(pack.with_suffix(".pdf"), dst_dir)))
     png = paths.map.with_suffix(".png")
     if png.exists():
         documents.append(("Carte fixe pour diaporama (PNG)", _rel(png, dst_dir)))
@@ -151,6 +158,33 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
         "rejected": rejected,
         "documents": documents,
         "attribution": list(dict.fromkeys(["osm", *site.attribution])),
+        "actions": facts.get("actions") if isinstance(facts.get("actions"), dict) else None,
+        "pack": _rel(pack, dst_dir) if pack.exists() else None,
+    }
+
+
+def actions_summary(block: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The actions of a site for the index (``site.json``'s ``actions``): total, counts by
+    status in the register's order (with their colours), late count, share updated since
+    the last committee, its date; ``None`` without a register."""
+    if not block:
+        return None
+    by_status = {str(k): int(v) for k, v in (block.get("by_status") or {}).items() if int(v)}
+    order = [s for s in STATUSES if s in by_status] + sorted(set(by_status) - set(STATUSES))
+    share = block.get("share_updated_since_last_committee")
+    last = block.get("last_committee_date")
+    return {
+        "n": fr_number(int(block.get("n_actions", 0) or 0)),
+        "by_status": [
+            {"status": s, "n": fr_number(by_status[s]), "colour": status_colour(s)} for s in order
+        ],
+        "late": fr_number(int(block.get("n_overdue", 0) or 0)),
+        "share_updated": (
+            f"{fr_number(100 * float(share))} %" if isinstance(share, int | float) else None
+        ),
+        "last_committee": (
+            f"{pd.Timestamp(last):%d/%m/%Y}" if isinstance(last, str) and last else None
+        ),
     }
 
 
@@ -256,6 +290,8 @@ def index_page(sites: list[dict[str, Any]]) -> str:
                 "documents": list(s.get("documents", [])),
                 "png": s.get("png"),
                 "notes": Markup(notes_block(s)),  # escaped by notes_block
+                "actions": actions_summary(s.get("actions")),
+                "pack": s.get("pack"),
                 "sources": [ATTRIBUTIONS.get(k, k) for k in s.get("attribution", ["osm"])],
             }
         )

@@ -30,6 +30,7 @@ from pipelines.crs import WGS84
 from pipelines.hotspots import reports_per_building
 from pipelines.ingest import scrub_series
 from pipelines.io import list_cell
+from pipelines.publish.actions import actions_facts, actions_table
 from pipelines.published import Published
 from pipelines.reports import counted as is_counted
 from pipelines.reports import household_of, naive_dates, site_months
@@ -568,6 +569,8 @@ def publish_site(
     tests: pd.DataFrame | None = None,
     freq: str = "M",
     top_buildings: int = 6,
+    actions: gpd.GeoDataFrame | None = None,
+    actions_summary: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Published:
     """Every published table of a site from the analysis stages' outputs.
@@ -595,6 +598,11 @@ def publish_site(
         ``trends.parquet``, ``trend_tests.parquet``, their period (``freq``) and
         ``params.trends.top_buildings``: the charts' tables (:func:`category_series_table`,
         :func:`top_buildings_table`, :func:`closing_delays_table`); empty without them.
+    actions, actions_summary
+        ``actions.parquet`` and ``actions_summary.json`` of the actions stage (``None``
+        when it has not run): the action table (:func:`pipelines.publish.actions.actions_table`,
+        exact; the profile is applied by the publication step) and ``site.json``'s
+        ``actions`` object.
     """
     ba, w = before_after_of(
         buildings, reports, table=before_after, windows=windows, compare_months=compare_months,
@@ -609,7 +617,11 @@ def publish_site(
         "notes": notes is not None,
         "chronic": chronic is not None,
         "density": kde is not None,
+        "actions": actions is not None,
     }
+    more: dict[str, Any] = {}
+    if actions is not None:
+        more["actions"] = actions_facts(actions_summary or {})
     return Published(
         profile=profile,
         monthly=monthly_table(reports),
@@ -623,7 +635,7 @@ def publish_site(
             annotation_tags=annotation_tags,
             has=has,
             too_few_reports=too_few_reports_of(hotspot_summary, zone_summary),
-            extra={"series": {"freq": freq}, **dict(extra or {})},
+            extra={"series": {"freq": freq}, **more, **dict(extra or {})},
         ),
         zones=zones_table(zones) if zones is not None else None,
         notes=notes_table(notes) if notes is not None else None,
@@ -634,4 +646,5 @@ def publish_site(
             series, tests, profile, n=top_buildings, emerging=emerging
         ),
         closing_delays=closing_delays_table(followup),
+        actions=actions_table(actions) if actions is not None else None,
     )

@@ -21,6 +21,7 @@ TABLE_FR = {
     "zones": "Zones de points chauds",
     "before_after": "Avant / après, par bâtiment",
     "site": "Total du site",
+    "actions": "Actions : signalements sur la cible avant / après",
 }
 
 
@@ -76,6 +77,32 @@ def publication_section(
         f"{fr_number(audit.get('chronic_left_out', 0))}. Un bâtiment « chaud » ou une "
         "tendance émergente tirés de trop peu de ménages ne sont pas montrés comme tels."
     )
+    actions = audit.get("actions")
+    if isinstance(actions, Mapping):
+        text = (
+            "Actions : les textes (problème, décision, financement) ne sont pas publiés."
+            if actions.get("free_text") == "non publié"
+            else "Actions : les textes (problème, décision, financement) sont nettoyés des "
+            "noms, téléphones, courriels et numéros de logement."
+        )
+        which = (
+            "d'une action"
+            if rule.get("protect") == "all"
+            else "d'une action visant une catégorie liée aux personnes (ou toutes)"
+        )
+        paragraphs.append(
+            f"{text} L'effet {which} dont la cible compte moins de {rule.get('threshold')} "
+            "ménages signalants dans l'une des périodes comparées, ou dont les périodes "
+            "couvrent une case masquée du tableau mensuel, n'est pas publié, ni ses "
+            f"effectifs ({fr_number(actions.get('effects_hidden', 0))} effet(s) masqué(s)). "
+            "Limite : les effectifs publiés d'une cible découpent à la date de l'action des "
+            "cases mensuelles publiées."
+            + (
+                " Les effectifs sur les cibles ne sont jamais publiés dans ce profil."
+                if rule.get("protect") == "all"
+                else ""
+            )
+        )
     frozen = audit.get("frozen_periods", [])
     paragraphs.append(
         f"Périodes figées (déjà publiées, reprises à l'identique) : {len(frozen)}."

@@ -21,6 +21,7 @@ from pipelines.io import (
     write_json,
     write_text,
 )
+from pipelines.publish.actions import action_cells, protect_actions
 from pipelines.publish.build import publish_site
 from pipelines.publish.ledger import ledger_path, read_ledger, write_ledger
 from pipelines.publish.note import publication_section
@@ -81,7 +82,7 @@ def write_published(published: Published, dst_dir: Path) -> Path:
     _write_parquet(published.monthly, dst_dir / FILES["monthly"])
     write_geoparquet(published.points, dst_dir / FILES["points"])
     empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs="EPSG:4326"))
-    for name in ("zones", "notes", "density"):
+    for name in ("zones", "notes", "density", "actions"):
         frame = getattr(published, name)
         write_geoparquet(frame if frame is not None else empty, dst_dir / FILES[name])
     chronic = published.chronic if published.chronic is not None else pd.DataFrame()
@@ -105,7 +106,7 @@ def run(
     tables in ``dst_dir`` under a publication profile (:mod:`pipelines.publish.protect`).
 
     ``profile``: ``interne``, ``comite`` or ``public``; by default the profile of the
-    readers (``[publication.outputs]``: the most protective of map, png, charts and
+    readers (``[publication.outputs]``: the most protective of map, png, charts, pack and
     index). Besides the tables, writes ``publication_audit.json`` (the audit of every
     published table) and the method note with its publication section
     (``method_note.html``, ``method_note.md``), and keeps the ledger of the closed
@@ -115,7 +116,8 @@ def run(
     ``emerging.parquet``, ``followup.csv``, ``before_after.parquet`` and
     ``trend_summary.json`` (trends), ``zones.parquet`` and ``zone_summary.json`` (zones),
     ``annotations.parquet`` (notes), ``chronic.csv``, ``kde.parquet`` and
-    ``hotspot_summary.json`` (hotspots), ``trends.parquet`` and ``trend_tests.parquet``
+    ``hotspot_summary.json`` (hotspots), ``actions.parquet`` and ``actions_summary.json``
+    (the action register), ``trends.parquet`` and ``trend_tests.parquet``
     (the charts' series, trends), ``buildings_summary.json``
     (the extent of the OSM extract, the map's perimeter when the configuration sets no
     ``study_area_bbox``).
@@ -136,6 +138,8 @@ def run(
     settings = site.settings
     parameters = trend_summary.get("parameters", {})
     series_path, tests_path = processed / "trends.parquet", processed / "trend_tests.parquet"
+    actions = _optional_geo(processed / "actions.parquet")
+    actions_path = processed / "actions_summary.json"
     published = publish_site(
         buildings,
         reports,
@@ -161,6 +165,8 @@ def run(
         tests=pd.read_parquet(tests_path) if tests_path.exists() else None,
         freq=str(parameters.get("freq", "M")),
         top_buildings=int(parameters.get("top_buildings", 6)),
+        actions=actions,
+        actions_summary=read_json(actions_path) if actions_path.exists() else None,
         extra={"trends": {k: trend_summary[k] for k in TREND_KEYS if k in trend_summary}},
     )
     publication = site.publication
@@ -175,6 +181,20 @@ def run(
         windows=_compare_windows(published.site.get("compare")),
         ledger=read_ledger(ledger_file),
     )
+    if published.actions is not None and actions is not None:
+        table, actions_audit = protect_actions(
+            published.actions,
+            actions,
+            rule=rule,
+            person_related=person_related_of(site),
+            monthly=protection.published.monthly,
+        )
+        protection = replace(
+            protection,
+            published=replace(protection.published, actions=table),
+            audit={**protection.audit, "actions": actions_audit},
+            cells={**protection.cells, "actions": action_cells(table, actions_audit)},
+        )
     out = with_publication_facts(protection)
     write_published(out, Path(dst_dir))
     write_json(protection.audit, Path(dst_dir) / FILES["audit"])

@@ -14,6 +14,14 @@ import numpy as np
 import pandas as pd
 
 from pipelines.crs import WGS84
+from pipelines.simulate.actions import (
+    PlannedAction,
+    action_ids,
+    action_truth,
+    plan_actions,
+    plant_reports,
+    register_rows,
+)
 from pipelines.simulate.buildings import address_candidates, building_profile, landlord_codes
 from pipelines.simulate.households import Household, Households
 from pipelines.simulate.observations import _kobo, _walk
@@ -70,12 +78,16 @@ class Simulation:
         KoboToolbox export, columns :data:`KOBO_COLUMNS`, all strings.
     truth
         The planted truth (JSON-serialisable), see :func:`simulate`.
+    actions
+        The committees' action register, columns
+        :data:`pipelines.simulate.actions.REGISTER_COLUMNS`, all strings.
     """
 
     reports: pd.DataFrame
     walk_geojson: gpd.GeoDataFrame
     kobo: pd.DataFrame
     truth: dict[str, Any] = field(default_factory=dict)
+    actions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # ------------------------------------------------------------------------------ simulate
@@ -132,7 +144,8 @@ def simulate(
         ``households`` (ticket → household id), ``serial_households``,
         ``unknown_label_rows``, ``unknown_labels``, ``pii_in_description`` (ticket →
         kinds), ``building_codes`` (code → building_id), ``kobo_buildings``
-        (``_uuid`` → building_id) and ``walk_dates``.
+        (``_uuid`` → building_id), ``walk_dates`` and ``actions`` (the register's truth:
+        :func:`pipelines.simulate.actions.action_truth`).
     """
     if months < 6:
         raise ValueError("months must be at least 6 (rising patterns need monthly steps)")
@@ -160,7 +173,17 @@ def simulate(
 
     addressable = np.zeros(len(buildings), dtype=bool)
     addressable[list(by_building)] = True
-    events, plan = _plan(profile, cal, rng, pattern, addressable)
+    # The action register draws its targets and dates from its own stream, so that a
+    # null simulation's reports are those it would be without the register.
+    arng = np.random.default_rng([seed, 17])
+    planned: list[PlannedAction] = []
+
+    def place_actions(plan: dict[str, Any], add: Any) -> None:
+        planned.extend(plan_actions(profile, cal, arng, plan, pattern=pattern))
+        if pattern:
+            plant_reports(planned, cal, rng, add)
+
+    events, plan = _plan(profile, cal, rng, pattern, addressable, then=place_actions)
 
     # Location mode: the address-capable share decides the mix (pipelines.simulate.stage docstring).
     has_addr = np.array([ev.pos in by_building for ev in events])
@@ -475,4 +498,9 @@ def simulate(
         "kobo_buildings": kobo_truth,
         "walk_dates": sorted({d[:10] for d in walk["date"]}),
     }
-    return Simulation(reports=reports, walk_geojson=walk, kobo=kobo, truth=truth)
+    numbers = action_ids(planned)
+    truth["actions"] = action_truth(
+        planned, numbers, ids, profile, cal, plan["n_background"], pattern=pattern
+    )
+    register = register_rows(planned, ids, geo, numbers)
+    return Simulation(reports=reports, walk_geojson=walk, kobo=kobo, truth=truth, actions=register)

@@ -7,6 +7,7 @@ Private plumbing of :mod:`pipelines.simulate.stage` (whose docstring is the meth
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +57,7 @@ class _Event:
     pos: int  # building row position
     category: str
     minute: int  # minutes since the period start
-    role: str  # background, hotspot, lift, chronic, rising, likely_duplicate
+    role: str  # background, hotspot, lift, chronic, rising, action, likely_duplicate
     month: int
     fixed: bool = False
 
@@ -226,14 +227,25 @@ def _pick_rising(
     return rising
 
 
+#: What :func:`_plan` calls once the other patterns are placed: the action register
+#: (:mod:`pipelines.simulate.actions`), with the plan so far and the function adding a
+#: planted report ``(building position, category, month, role)``.
+PlanHook = Callable[[dict[str, Any], Callable[[int, str, int, str], None]], None]
+
+
 def _plan(
     profile: pd.DataFrame,
     cal: _Calendar,
     rng: np.random.Generator,
     pattern: bool,
     addressable: np.ndarray,
+    then: PlanHook | None = None,
 ) -> tuple[list[_Event], dict[str, Any]]:
-    """Draw every report's building, category and time; return the planted truth parts."""
+    """Draw every report's building, category and time; return the planted truth parts.
+
+    ``then`` is called after the planted patterns and before the background, with the
+    plan (``used`` lists the buildings the patterns occupy): what it adds is planted too.
+    """
     prof = profile.reset_index(drop=True)
     exposure = prof["exposure"].to_numpy()
     share = exposure / exposure.sum()
@@ -245,6 +257,7 @@ def _plan(
         "lift_towers": [],
         "chronic": [],
         "rising": [],
+        "used": [],
     }
 
     def add(pos: int, cat: str, month: int, role: str, minute: int | None = None) -> None:
@@ -256,7 +269,6 @@ def _plan(
         add(pos, cats[int(rng.choice(len(cats), p=p))], month, role)
 
     months = cal.months
-    n_planted = 0
     if pattern:
         provisional_bg = 0.6 * N_REPORTS * share
         clusters = _pick_clusters(prof, rng, addressable)
@@ -326,9 +338,13 @@ def _plan(
             for minute in minutes:
                 add(pos, cat, cal.month_of(minute), "chronic", minute)
             plan["chronic"].append({"pos": pos, "category": cat})
-        n_planted = len(events)
+        plan["used"] = sorted(used | in_cluster)
+    if then is not None:
+        then(plan, add)
+    n_planted = len(events)
 
     n_background = N_REPORTS - n_planted
+    plan["n_background"] = n_background
     counts = rng.multinomial(n_background, share)
     for pos in np.flatnonzero(counts):
         cats, p = _category_probs(bool(tall[pos]), False)
@@ -354,7 +370,7 @@ def _separate(
     category, under :data:`SEPARATION_H` apart, same building or positions under
     :data:`SEPARATION_M`).
     """
-    priority = {"chronic": 0, "rising": 1, "lift": 2, "hotspot": 3, "background": 4}
+    priority = {"chronic": 0, "rising": 1, "lift": 2, "action": 3, "hotspot": 3, "background": 4}
     order = sorted(
         range(len(events)),
         key=lambda i: (priority[events[i].role], events[i].minute, events[i].pos, i),

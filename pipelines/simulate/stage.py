@@ -94,6 +94,29 @@ ticket's name, phone and dwelling reference are those of one household of its bu
 that already reported, and in three of the busiest buildings one household files more
 a quarter of them (serial reporters); a likely duplicate comes from another household.
 
+**Action register** (:mod:`pipelines.simulate.actions`, truth ``actions``). Twenty
+actions decided in committee (a comité technique every other month, its second Tuesday;
+a comité de pilotage every six months instead), written as an analyst keeps them
+(``actions.csv``, ``;``, UTF-8 with BOM, the French headers of the register): five that
+worked, two that did not, two on buildings with no planted problem, one carried out too
+recently to be measured, and ten not carried out (proposed, decided, under way, waiting
+for a partner, postponed, refused, abandoned; four of them past their due date). The
+actions on patterns target them (the intensifying hotspot, a lift tower, the chronic
+leak, the condominium on the rise); the others get free residential buildings (social
+housing first), 110 m apart and away from the hotspots, in groups of up to three within
+60 m. An action that *worked* fixed a planted problem: from 7–8 months before its
+completion, 5–8 extra reports a month of its category on its target, which stop when
+it is carried out (or drop to 10–20 % of that, until the end of the six months after
+it); an action that *did not work* has the same problem going on through the six months
+after it. Completions fall between the 9th and 16th months, so that six months before
+and after fit in the period, and every planted problem ends by the 19th month, leaving
+the final months' emerging patterns alone. The truth gives, per action, its target,
+dates, status, whether it is overdue, whether a problem and an effect were planted, and
+the expected counts on its target in the six months before and after (planted problem
+plus background) with their ratio. Targets and dates come from their own random stream
+(``[seed, 17]``): a null simulation (no pattern) writes a register whose actions had no
+planted problem, and reports identical to those it would have without it.
+
 **Observations.** Five walks (« diagnostic en marchant ») of 30 points 2–12 m outside
 footprints (two through the clusters when there is a pattern) and three KoboToolbox
 building tours of 40 submissions (points inside footprints plus GPS noise, two without
@@ -113,6 +136,7 @@ import pandas as pd
 from pipelines.errors import InputError
 from pipelines.io import atomic_path, write_csv, write_json, write_text
 from pipelines.osm import read_osm_bounds, read_osm_buildings, read_rpls
+from pipelines.simulate.actions import REGISTER_COLUMNS, REGISTER_FILE, SCENARIO
 from pipelines.simulate.buildings import (
     ESTATE_M,
     MAX_GUESSED_DWELLINGS,
@@ -204,6 +228,8 @@ __all__ = [
     "OTHER_TENURE",
     "OUTSIDE_SHARE",
     "PERSONAL_COLUMNS",
+    "REGISTER_COLUMNS",
+    "REGISTER_FILE",
     "REPORT_COLUMNS",
     "RISING_GROUP_M",
     "RISING_LEVEL",
@@ -211,6 +237,7 @@ __all__ = [
     "RISING_PATTERNS",
     "RISING_RUNS",
     "RPLS_MATCH_M",
+    "SCENARIO",
     "SEPARATION_H",
     "SEPARATION_M",
     "STREET_TYPES",
@@ -266,13 +293,19 @@ def run(
     rpls_path: str | Path | None = None,
     seed: int = 42,
     pattern: bool = True,
+    actions_dir: str | Path | None = None,
 ) -> dict[str, Path]:
-    """Read the real Bondy inputs, simulate, and write the four files atomically.
+    """Read the real Bondy inputs, simulate, and write the files atomically.
+
+    The action register (``actions.csv``: ``;``, UTF-8 with BOM, as a spreadsheet saves
+    it) goes to ``actions_dir`` (the site's register folder, ``data/actions/bondy``),
+    or beside the other files when it is not given.
 
     Returns
     -------
     dict
-        ``reports``, ``walk``, ``kobo``, ``truth`` → written paths (names in :data:`FILES`).
+        ``reports``, ``walk``, ``kobo``, ``truth``, ``gazetteer`` (names in :data:`FILES`)
+        and ``actions`` → written paths.
     """
     out = Path(out_dir)
     buildings = read_osm_buildings(osm_path)
@@ -290,4 +323,6 @@ def run(
     codes = sim.truth["building_codes"]
     gazetteer = pd.DataFrame({"key": list(codes), "building_id": list(codes.values())})
     write_csv(gazetteer.sort_values("key", ignore_index=True), paths["gazetteer"])
+    paths["actions"] = Path(actions_dir if actions_dir is not None else out) / REGISTER_FILE
+    _write_delimited(sim.actions, paths["actions"], sep=";", encoding="utf-8-sig", eol="\r\n")
     return paths

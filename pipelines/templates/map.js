@@ -187,6 +187,42 @@ if (A) {
   }).addTo(map);
 }
 
+// ------------------------------------------------------------------ actions of the register
+// Each live action's target outlined in its status colour (dashed, with an « en retard »
+// badge, when late), above the buildings; off until chosen in the layer control. With a
+// period chosen, only the actions whose committee or status date falls in it are drawn.
+// Popups and tooltips are escaped in Python.
+var AC = D.actions, actionsLayer = null;
+function actionInPeriod(p) {
+  if (fullPeriod()) return true;
+  return (p.cm !== null && inPeriod(p.cm)) || (p.sm !== null && inPeriod(p.sm));
+}
+function actionsShown() {
+  return AC.geojson.features.filter(function (f) { return actionInPeriod(f.properties); });
+}
+function fillActions() {
+  actionsLayer.clearLayers();
+  actionsShown().forEach(function (f) {
+    var p = f.properties;
+    var outline = L.geoJSON(f, {style: {color: p.c, weight: 4, opacity: 1, fillColor: p.c,
+        fillOpacity: 0.18, dashArray: p.late ? "8 5" : null,
+        className: "vigie-action" + (p.late ? " vigie-action-late" : "")}});
+    outline.bindPopup(p.popup, {maxWidth: 380});
+    outline.bindTooltip(p.tip, {sticky: true});
+    actionsLayer.addLayer(outline);
+    if (p.late && p.at) {
+      var badge = L.marker(p.at, {keyboard: false, icon: L.divIcon({className: "vigie-late-badge",
+          html: "<span>" + AC.late + "</span>", iconSize: null})});
+      badge.bindPopup(p.popup, {maxWidth: 380});
+      actionsLayer.addLayer(badge);
+    }
+  });
+}
+if (AC) {
+  actionsLayer = L.featureGroup();
+  fillActions();
+}
+
 // ------------------------------------------------------------------ basemap, outlines, KDE
 var overlays = {};
 if (D.basemap) {
@@ -224,6 +260,7 @@ if (D.chronic) {
        style: {color: "#111", weight: 3.5, opacity: 1, fill: false}});
 }
 if (notesLayer) overlays[A.name] = notesLayer;
+if (actionsLayer) overlays[AC.name] = actionsLayer;
 if (zonesLayer) overlays[D.zones.name] = zonesLayer;
 if (D.kde) {
   overlays[D.kde.name] = L.geoJSON(D.kde.geojson, {pane: "vigie-kde", interactive: false,
@@ -392,6 +429,17 @@ function legendHtml() {
   if (notesLayer && map.hasLayer(notesLayer)) {
     A.legend.forEach(function (r) { layers.push(row(r.style, r.l, "round")); });
   }
+  if (actionsLayer && map.hasLayer(actionsLayer)) {
+    var shown = actionsShown(), counts = AC.legend.map(function () { return 0; });
+    shown.forEach(function (f) { counts[f.properties.li] += 1; });
+    h += "<h4>Actions du registre</h4>";
+    AC.legend.forEach(function (r, k) {
+      if (counts[k]) h += row("background:" + r.colour + ";opacity:.8", r.s, "", counts[k]);
+    });
+    h += row("border:2px dashed #333", AC.late + " : " + AC.lateNote);
+    if (!fullPeriod()) h += "<p class='note'>" + AC.periodNote + " (" + shown.length + ")</p>";
+    AC.notes.forEach(function (n) { h += "<p class='note'>" + n + "</p>"; });
+  }
   if (zonesLayer && map.hasLayer(zonesLayer)) {
     layers.push(row("background:" + D.zones.fill + ";border:2px dashed " + D.zones.colour, D.zones.label));
   }
@@ -434,6 +482,7 @@ if (M > 1) {
     buildings.setStyle(buildingStyle);
     catLayers.forEach(function (g, k) { g.vigieDirty = true; if (map.hasLayer(g)) fillCategory(k); });
     if (O) fillObs();
+    if (actionsLayer) fillActions();
     document.getElementById("vigie-period").innerHTML = periodText();
     refreshLegend();
   };
@@ -444,7 +493,7 @@ if (M > 1) {
 }
 refreshLegend();
 window.vigie = {data: D, map: map, buildings: buildings, overlays: overlays, state: state,
-                zones: zonesLayer, notes: notesLayer,
+                zones: zonesLayer, notes: notesLayer, actions: actionsLayer,
                 classes: CLS, setPeriod: function (a, b) {
                   var s0 = document.getElementById("vigie-m0"), s1 = document.getElementById("vigie-m1");
                   s0.value = String(a); s1.value = String(b); s0.dispatchEvent(new Event("change"));

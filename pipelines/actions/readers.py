@@ -1,0 +1,308 @@
+"""Reading the register files of a site: every XLSX and CSV of ``<actions_dir>/<site>/``.
+
+The files are read with the ingestion's readers (:func:`pipelines.ingest.read_file`:
+CSV in any of its encodings and separators, UTF-8 with BOM included; XLSX with Excel
+row numbers), so that a row's line is the one the analyst sees in the spreadsheet
+(header = line 1) and a ragged CSV line is set aside, not shifted. Every cell stays a
+string here; :mod:`pipelines.actions.validate` reads the values.
+
+A file that cannot be read at all is one problem naming the file (the others are still
+read); a row that cannot be split into the header's columns is one problem naming its
+line. A row whose first cell starts with ``#`` is a comment (the CSV template's example
+row): it is not a row of the register, as a blank row is not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.actions.model import HEADER_OF, TARGET_COLUMNS, column_of
+from pipelines.errors import InputError
+from pipelines.ingest import read_file, scrub_text
+
+log = logging.getLogger(__name__)
+
+#: The suffixes of register files, and the ingestion's format of each.
+FORMATS = {".xlsx": "xlsx", ".xlsm": "xlsx", ".csv": "csv"}
+#: Columns of a problem (one line of ``actions_rejected.csv``).
+PROBLEM_COLUMNS = (
+    "source_file",
+    "source_line",
+    "column",
+    "action_id",
+    "scope",
+    "reason",
+    "reason_fr",
+)
+#: What a problem sets aside: a whole file, a row, or one value of a row kept.
+SCOPE_FILE, SCOPE_ROW, SCOPE_VALUE = "fichier", "ligne", "valeur"
+
+
+def problem(
+    file: str,
+    line: int | None,
+    column: str | None,
+    reason: str,
+    reason_fr: str,
+    *,
+    action_id: str | None = None,
+    scope: str = SCOPE_ROW,
+) -> dict[str, Any]:
+    """One problem, as a row of ``actions_rejected.csv`` (``column``: the internal
+    name, shown by its French header)."""
+    return {
+        "source_file": file,
+        "source_line": line,
+        "column": HEADER_OF.get(column, column) if column else None,
+        "action_id": action_id,
+        "scope": scope,
+        "reason": reason,
+        "reason_fr": reason_fr,
+    }
+
+
+@dataclass
+class RegisterRead:
+    """What :func:`read_register` found in a folder.
+
+    Attributes
+    ----------
+    rows
+        One row per data row of the files, every internal column of
+        :data:`pipelines.actions.model.HEADERS` present (``""`` when the file has no such
+        column), with ``source_file``, ``source_line`` and ``excel_epoch``.
+    problems
+        File problems and malformed rows (:func:`problem`).
+    rows_in
+        Data rows seen in the files read (malformed ones included; blank and comment
+        rows not).
+    files
+        Per file read: name, ``sha256``, ``modified_at`` (ISO, UTC) and, for a workbook,
+        ``modified_by`` (its « modifié par », scrubbed like any text).
+    """
+
+    rows: pd.DataFrame
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    rows_in: int = 0
+    comment_rows: int = 0
+    blank_rows: int = 0
+    files: list[dict[str, Any]] = field(default_factory=list)
+    failed_files: list[str] = field(default_factory=list)
+    ignored_files: list[str] = field(default_factory=list)
+    ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+
+
+def empty_rows() -> pd.DataFrame:
+    """A frame of register rows with no row."""
+    columns = [*HEADER_OF, "source_file", "source_line", "excel_epoch"]
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+def _is_ignored(path: Path) -> bool:
+    name = path.name
+    return (
+        name.startswith((".", "~$"))
+        or path.is_dir()
+        or name.lower() in ("thumbs.db", "desktop.ini")
+    )
+
+
+def file_facts(path: Path) -> dict[str, Any]:
+    """Who wrote ``path`` and when, as far as the file says: its SHA-256, its modification
+    time (UTC) and, for a workbook, its « modifié par » property (scrubbed)."""
+    data = path.read_bytes()
+    stamp = pd.Timestamp(path.stat().st_mtime, unit="s", tz="UTC").floor("s")
+    facts: dict[str, Any] = {
+        "file": path.name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "modified_at": stamp.isoformat(),
+        "modified_by": None,
+    }
+    if FORMATS.get(path.suffix.lower()) == "xlsx":
+        facts["modified_by"] = _workbook_author(path)
+    return facts
+
+
+def _workbook_author(path: Path) -> str | None:
+    """The workbook's last author (``lastModifiedBy``, else ``creator``), scrubbed."""
+    import openpyxl  # only for the document properties, not the cells
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+            book = openpyxl.load_workbook(path, read_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError):
+        return None
+    try:
+        props = book.properties
+        who = props.lastModifiedBy or props.creator
+    finally:
+        book.close()
+    return scrub_text(str(who)) if who else None
+
+
+def _file_rows(path: Path, fmt: str) -> tuple[pd.DataFrame, list[dict[str, Any]], int, list[str]]:
+    """The rows of one file as internal columns, its malformed rows as problems, its
+    blank rows, and its columns that are not the register's.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, or lacks the required columns.
+    """
+    raw = read_file(path, fmt)
+    names = raw.columns
+    mapping: dict[str, str] = {}
+    ignored: list[str] = []
+    for name in names:
+        internal = column_of(name)
+        if internal is None or internal in mapping.values():
+            ignored.append(name)
+        else:
+            mapping[name] = internal
+    found = set(mapping.values())
+    missing = [HEADER_OF[c] for c in ("action_id", "status") if c not in found]
+    if not found & set(TARGET_COLUMNS):
+        missing.append(" ou ".join(HEADER_OF[c] for c in TARGET_COLUMNS) + " (la cible)")
+    if missing and raw.has_header:
+        shown = ", ".join(names) or "aucune"
+        raise InputError(
+            path.name,
+            f"colonnes manquantes : {', '.join(missing)} ; colonnes trouvées : {shown}. "
+            "Partez du modèle (make actions-template).",
+        )
+    frame = pd.DataFrame(
+        {internal: raw.table.column(name).to_pylist() for name, internal in mapping.items()}
+    )
+    for c in HEADER_OF:
+        if c not in frame:
+            frame[c] = ""
+    frame["source_file"] = path.name
+    frame["source_line"] = raw.lines.astype("int64")
+    frame["excel_epoch"] = raw.excel_epoch
+    malformed = [
+        problem(
+            path.name,
+            int(line),
+            None,
+            "malformed_row",
+            f"ligne mal formée : {int(width)} champs au lieu de {len(names)} (séparateur ou "
+            "guillemet en trop ou en moins ?).",
+        )
+        for line, width in zip(raw.malformed.lines, raw.malformed.n_fields, strict=True)
+    ]
+    return frame, malformed, int(raw.blank_rows), ignored
+
+
+def read_register(folder: str | Path) -> RegisterRead:
+    """Read every register file of a site's folder (in the order of their names).
+
+    Parameters
+    ----------
+    folder
+        ``<actions_dir>/<site>/``; a missing folder means no register (no action).
+
+    Returns
+    -------
+    RegisterRead
+        The rows as strings, and the problems of files and malformed rows.
+    """
+    folder = Path(folder)
+    out = RegisterRead(empty_rows())
+    if not folder.is_dir():
+        log.info("%s: no action register", folder)
+        return out
+    frames = []
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        if _is_ignored(path):
+            out.ignored_files.append(path.name + ("/" if path.is_dir() else ""))
+            continue
+        fmt = FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            out.failed_files.append(path.name)
+            out.problems.append(
+                problem(
+                    path.name,
+                    None,
+                    None,
+                    "unknown_format",
+                    "format non reconnu : le registre des actions est un classeur XLSX ou un "
+                    "CSV (séparateur « ; », UTF-8) ; fichier non lu.",
+                    scope=SCOPE_FILE,
+                )
+            )
+            continue
+        try:
+            frame, malformed, blank, ignored = _file_rows(path, fmt)
+            facts = file_facts(path)
+        except InputError as err:
+            out.failed_files.append(path.name)
+            message = str(err).split(" : ", 1)[-1]
+            out.problems.append(
+                problem(
+                    path.name,
+                    None,
+                    None,
+                    "unreadable_file",
+                    f"{message} — aucune action lue dans ce fichier.",
+                    scope=SCOPE_FILE,
+                )
+            )
+            continue
+        except OSError as err:
+            out.failed_files.append(path.name)
+            out.problems.append(
+                problem(
+                    path.name,
+                    None,
+                    None,
+                    "unreadable_file",
+                    f"lecture impossible ({err.strerror}) — aucune action lue dans ce fichier.",
+                    scope=SCOPE_FILE,
+                )
+            )
+            continue
+        first = frame["action_id"].astype(str).str.lstrip()
+        comment = first.str.startswith("#").to_numpy(dtype=bool)
+        out.comment_rows += int(comment.sum())
+        out.blank_rows += blank
+        frames.append(frame[~comment])
+        out.problems.extend(malformed)
+        out.rows_in += int((~comment).sum()) + len(malformed)
+        out.files.append(facts)
+        if ignored:
+            out.ignored_columns[path.name] = ignored
+    if frames:
+        rows = pd.concat(frames, ignore_index=True)
+        text = [c for c in HEADER_OF]
+        rows[text] = rows[text].astype(object).where(rows[text].notna(), "")
+        rows["source_line"] = rows["source_line"].astype("int64")
+        out.rows = rows
+    log.info(
+        "%s: %d register rows in %d files (%d problems)",
+        folder,
+        out.rows_in,
+        len(out.files),
+        len(out.problems),
+    )
+    return out
+
+
+def problems_frame(problems: list[dict[str, Any]]) -> pd.DataFrame:
+    """The problems as ``actions_rejected.csv`` writes them, in file then line order."""
+    frame = pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS))
+    if frame.empty:
+        return frame
+    line = pd.to_numeric(frame["source_line"], errors="coerce")
+    frame["source_line"] = line.astype("Int64")
+    order = np.lexsort((line.fillna(-1).to_numpy(), frame["source_file"].astype(str).to_numpy()))
+    return frame.iloc[order].reset_index(drop=True)

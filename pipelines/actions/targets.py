@@ -1,0 +1,180 @@
+"""What an action is about: its target (buildings, a hotspot zone, a drawn area)
+resolved against this run's buildings and zones.
+
+- **Buildings** (``batiments``): OSM ids of ``buildings.parquet``; an id that is not
+  there (the building left OpenStreetMap, or the id was miscopied) sets the row aside
+  with its reason: an action on a building that no longer exists cannot be followed.
+- **Zone** (``zone``): a zone id of ``zones.parquet``, or an older id of a zone that has
+  since been split or merged (its lineage, as the planners' notes follow it): the
+  action is on the zones it became, and on their buildings.
+- **Drawn area** (``zone_dessinee``): the buildings whose representative point lies in
+  it (a line or point: the buildings it touches). An area over no building stays a
+  valid target (a car park, a square): its effect cannot be measured, it says so.
+
+The published geometry is the union of the targets: the buildings' footprints, the
+zones' outlines and the drawn area, in EPSG:4326.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from pipelines.actions.readers import problem
+from pipelines.crs import WGS84
+from pipelines.fr import plural
+from pipelines.io import list_cell
+from pipelines.zones import zone_descendants, zone_sort_key
+
+#: Columns :func:`resolve_targets` adds.
+TARGET_RESOLUTION = ("building_ids", "zone_id", "zone_ids", "target_label", "zone_note")
+
+
+def target_label(n_buildings: int, zone: str | None, drawn: bool) -> str:
+    """The target in French: « 3 bâtiments », « zone Z2 », « zone dessinée », or their
+    combination (« zone Z2 + 1 bâtiment »)."""
+    parts = []
+    if zone:
+        parts.append(f"zone {zone}")
+    if drawn:
+        parts.append("zone dessinée")
+    if n_buildings or not parts:
+        parts.append(plural(n_buildings, "bâtiment"))
+    return " + ".join(parts)
+
+
+def _lineage(zones: gpd.GeoDataFrame | None) -> dict[str, list[str]]:
+    if zones is None or zones.empty:
+        return {}
+    if "ancestor_zone_ids" not in zones:
+        empty: list[list[str]] = [[] for _ in range(len(zones))]
+        zones = zones.assign(ancestor_zone_ids=pd.Series(empty, index=zones.index, dtype=object))
+    return zone_descendants(zones)
+
+
+def resolve_targets(
+    actions: pd.DataFrame,
+    buildings: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame | None = None,
+) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
+    """Resolve each action's target against the current buildings and zones.
+
+    Parameters
+    ----------
+    actions
+        Read actions (:func:`pipelines.actions.validate.validate_rows`): ``action_id``,
+        ``target_buildings`` (tuple), ``target_zone`` (or ``None``), ``target_geometry``
+        (shapely, EPSG:4326, or ``None``), ``source_file``, ``source_line``.
+    buildings
+        ``buildings.parquet``: ``building_id`` and footprints (any CRS).
+    zones
+        ``zones.parquet`` (``zone_id``, ``building_ids``, ``ancestor_zone_ids``,
+        outlines), or ``None`` when the zones stage has not run.
+
+    Returns
+    -------
+    tuple
+        The actions whose target resolves, with ``building_ids`` (tuple, in order:
+        named, then the zone's, then those of the drawn area), ``zone_id`` (as written),
+        ``zone_ids`` (the current zones it became), ``target_label``, ``zone_note``
+        (French, when the zone was split or merged) and the target's geometry
+        (EPSG:4326); and one problem per unresolved target.
+    """
+    b = buildings.to_crs(WGS84)
+    ids = b["building_id"].astype(str).to_numpy(dtype=object)
+    index = {bid: i for i, bid in enumerate(ids)}
+    footprints = b.geometry.to_numpy()
+    points = shapely.point_on_surface(footprints)
+    tree = shapely.STRtree(footprints)
+    lineage = _lineage(zones)
+    z = zones.to_crs(WGS84) if zones is not None and len(zones) else None
+    zone_at = {str(zid): i for i, zid in enumerate(z["zone_id"])} if z is not None else {}
+    problems: list[dict[str, Any]] = []
+    keep: list[int] = []
+    resolved: dict[str, list[Any]] = {c: [] for c in (*TARGET_RESOLUTION, "geometry")}
+    for k, record in enumerate(actions.to_dict("records")):
+        row = {str(c): v for c, v in record.items()}
+        file, line, action_id = (
+            str(row["source_file"]),
+            int(row["source_line"]),
+            str(row["action_id"]),
+        )
+        named = [str(b) for b in row["target_buildings"] or ()]
+        missing = [bid for bid in named if bid not in index]
+        found: list[dict[str, Any]] = []
+        if missing:
+            shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+            found.append(
+                problem(
+                    file,
+                    line,
+                    "target_buildings",
+                    "unknown_building",
+                    f"bâtiment(s) {shown} absent(s) des bâtiments actuels (OpenStreetMap) : "
+                    "démoli, redécoupé ou identifiant mal recopié ? Corrigez la cible de "
+                    "l'action (la carte donne l'identifiant de chaque bâtiment).",
+                    action_id=action_id,
+                )
+            )
+        zone = row["target_zone"] if isinstance(row["target_zone"], str) else None
+        current: list[str] = []
+        note = None
+        if zone:
+            current = lineage.get(zone, [])
+            if not current:
+                why = (
+                    "aucune zone de points chauds n'est calculée pour ce site"
+                    if z is None
+                    else "inconnue ou disparue (ses bâtiments ne sont plus des points chauds)"
+                )
+                found.append(
+                    problem(
+                        file,
+                        line,
+                        "target_zone",
+                        "unknown_zone",
+                        f"zone {zone} {why} : visez ses bâtiments (colonne « batiments ») ou "
+                        "dessinez la zone (« zone_dessinee »).",
+                        action_id=action_id,
+                    )
+                )
+            elif current != [zone]:
+                note = f"zone {zone} devenue {' et '.join(current)}"
+        if found:
+            problems.extend(found)
+            continue
+        in_zone: list[str] = []
+        shapes = [footprints[index[bid]] for bid in named]
+        for zid in current:
+            assert z is not None  # current is empty without zones
+            in_zone += list_cell(z["building_ids"].iloc[zone_at[zid]])
+            shapes.append(z.geometry.iloc[zone_at[zid]])
+        drawn = row["target_geometry"] if isinstance(row["target_geometry"], BaseGeometry) else None
+        in_drawn: list[str] = []
+        if drawn is not None:
+            shapes.append(drawn)
+            polygonal = drawn.geom_type in ("Polygon", "MultiPolygon")
+            hits = tree.query(drawn, predicate="intersects")
+            if polygonal:
+                hits = [int(i) for i in hits if drawn.covers(points[int(i)])]
+            in_drawn = [str(ids[int(i)]) for i in sorted(hits)]
+        all_ids = tuple(dict.fromkeys([*named, *in_zone, *in_drawn]))
+        keep.append(k)
+        resolved["building_ids"].append(all_ids)
+        resolved["zone_id"].append(zone)
+        resolved["zone_ids"].append(tuple(sorted(current, key=zone_sort_key)))
+        resolved["target_label"].append(target_label(len(named), zone, drawn is not None))
+        resolved["zone_note"].append(note)
+        resolved["geometry"].append(shapely.union_all(shapes) if shapes else None)
+    out = actions.iloc[keep].reset_index(drop=True).copy()
+    for c in TARGET_RESOLUTION:
+        out[c] = pd.Series(resolved[c], index=out.index, dtype=object)
+    geometry = gpd.GeoSeries(
+        np.asarray(resolved["geometry"], dtype=object) if keep else [], crs=WGS84, index=out.index
+    )
+    return gpd.GeoDataFrame(out, geometry=geometry, crs=WGS84), problems

@@ -1,0 +1,556 @@
+"""The simulated action register of Bondy (issue #17): twenty actions decided in committee
+over the two years, the problems some of them fixed, and the truth of which ones worked.
+
+Private plumbing of :mod:`pipelines.simulate.stage` (whose docstring is the method note).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from pipelines.simulate.patterns import _Calendar, _category_probs, _month_weights
+from pipelines.simulate.rows import _Geo
+from pipelines.taxonomy import BY_CODE, CODES
+
+# ---------------------------------------------------------------------------- constants
+#: The register's file name, in the site's register folder (contract of issue #17, §1).
+REGISTER_FILE = "actions.csv"
+#: Its French headers, in the contract's order.
+REGISTER_COLUMNS = (
+    "identifiant",
+    "date_comite",
+    "type_comite",
+    "batiments",
+    "zone",
+    "zone_dessinee",
+    "probleme",
+    "categories",
+    "decision",
+    "niveau",
+    "type_action",
+    "responsabilite",
+    "partenaire_pilote",
+    "echeance",
+    "statut",
+    "date_statut",
+    "date_realisation",
+    "financement",
+)
+#: The windows the planted effects are laid out for (the default of
+#: ``[params.actions] effect_window_months``): a planted problem covers the whole window
+#: before its action and, when the action fails or only half works, the whole window after.
+EFFECT_WINDOW_MONTHS = 6
+#: Committees: a comité technique every other month (its 2nd Tuesday), a comité de
+#: pilotage instead every six months (months counted from the period's start).
+COMMITTEE_MONTHS = (1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23)
+COPIL_MONTHS = (5, 11, 17, 23)
+#: Free targets: seeds this far apart, their group within this distance (metres).
+SEED_GAP_M = 110.0
+GROUP_M = 60.0
+#: The statuses after which an action is no longer due (not overdue when late).
+CLOSED_STATUSES = ("réalisée", "vérifiée", "refusée", "abandonnée")
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """One action of the scenario.
+
+    ``scenario``: ``effect`` (a planted problem, which stops when the action is carried
+    out: only ``remaining`` of it is left), ``no_effect`` (a planted problem that goes on
+    as before), ``quiet`` (carried out on a building with no planted problem), ``late``
+    (carried out too recently for the windows after it) or ``open`` (not carried out).
+    """
+
+    key: str
+    scenario: str
+    categories: tuple[str, ...]  # codes; empty: every category
+    n_buildings: int
+    target: str  # free, busiest, cluster, tower, chronic, rising
+    status: str
+    problem: str
+    decision: str
+    action_type: str
+    level: str
+    responsibility: str
+    partner: str
+    completed_month: int | None = None  # month index of the completion (None: open)
+    committee_month: int | None = None  # None: the latest committee 2 months before
+    due_months: int = 3  # due date: this many months after the committee
+    extra: float = 0.0  # planted reports a month over the target
+    remaining: float = 1.0  # share of the planted problem left after the action
+    funding: str = ""
+    drawn: bool = False  # target given as a drawn area around the buildings
+    completion_written: bool = True  # False: only the status date of « réalisée »
+
+
+#: The scenario: five actions that worked (a planted problem stops), two that did not
+#: (it goes on), two on quiet buildings, one carried out too recently, ten not carried
+#: out (four of them overdue). Completions fall between months 8 and 15 so that both
+#: windows fit in the period, and every planted problem ends by month 18: the final
+#: months, where the emerging-hotspot patterns are planted, are left alone.
+SCENARIO: tuple[_Spec, ...] = (
+    _Spec("E1", "effect", ("encombrants",), 2, "free", "vérifiée",
+          "Dépôts d'encombrants récurrents au pied des immeubles",
+          "Enlèvement hebdomadaire des encombrants et affichage des jours de collecte",
+          "nettoyage", "opérationnelle", "partagée", "ville",
+          completed_month=8, extra=6.0, remaining=0.0, funding="Budget GUSP 2024"),
+    _Spec("E2", "effect", ("nuisibles",), 2, "free", "réalisée",
+          "Cafards dans les parties communes et les logements",
+          "Désinsectisation de tous les logements et des parties communes, en deux passages",
+          "prestation", "opérationnelle", "bailleur", "prestataire",
+          completed_month=9, extra=7.0, remaining=0.1),
+    _Spec("E3", "effect", ("securite_acces",), 2, "free", "vérifiée",
+          "Porte du hall forcée et interphone hors service",
+          "Remplacement de la porte du hall et de l'interphone (badges)",
+          "travaux", "structurelle", "bailleur", "bailleur",
+          completed_month=11, extra=8.0, remaining=0.2, funding="Abattement TFPB 2024"),
+    _Spec("E4", "effect", ("electricite_eclairage",), 3, "free", "réalisée",
+          "Éclairage des halls et des escaliers en panne à répétition",
+          "Remplacement des minuteries et passage en LED avec détecteurs de présence",
+          "travaux", "opérationnelle", "bailleur", "prestataire",
+          completed_month=13, extra=6.0, remaining=0.0, completion_written=False),
+    _Spec("E5", "effect", ("degradation",), 2, "free", "réalisée",
+          "Boîtes aux lettres et portes de cave dégradées",
+          "Boîtes aux lettres renforcées et portes de cave métalliques",
+          "travaux", "opérationnelle", "bailleur", "prestataire",
+          completed_month=15, extra=6.0, remaining=0.0, funding="Abattement TFPB 2025"),
+    # The failed actions are in categories the hotspots do not tilt: the intensifying
+    # hotspot makes cleanliness and tranquillity reports rise across the site, and
+    # against that rise (the comparison assumes parallel trends) a failed action in those
+    # categories would look better than it is.
+    _Spec("N1", "no_effect", ("eau_fuite",), 2, "free", "réalisée",
+          "Dégâts des eaux à répétition dans les caves",
+          "Recherche de fuite par l'entreprise de plomberie du contrat",
+          "prestation", "opérationnelle", "bailleur", "prestataire",
+          completed_month=10, extra=6.0),
+    _Spec("N2", "no_effect", ("nuisibles",), 2, "free", "vérifiée",
+          "Punaises de lit signalées dans plusieurs logements",
+          "Information des locataires et traitement des logements signalés",
+          "médiation", "organisationnelle", "partagée", "association de locataires",
+          completed_month=12, extra=5.0),
+    _Spec("Q1", "quiet", (), 1, "busiest", "réalisée",
+          "Plaintes diverses des locataires sur l'entretien de la résidence",
+          "Diagnostic en marchant avec l'amicale des locataires et plan d'entretien",
+          "médiation", "organisationnelle", "partagée", "association de locataires",
+          completed_month=10),
+    _Spec("Q2", "quiet", ("eau_fuite",), 1, "free", "réalisée",
+          "Infiltrations en toiture signalées au dernier étage",
+          "Réfection de l'étanchéité de la toiture-terrasse",
+          "travaux", "structurelle", "bailleur", "bailleur",
+          completed_month=14, funding="Plan stratégique de patrimoine 2025"),
+    _Spec("L1", "late", ("espaces_exterieurs",), 2, "free", "réalisée",
+          "Aire de jeux dégradée entre les bâtiments",
+          "Remise en état de l'aire de jeux et des bancs",
+          "travaux", "opérationnelle", "autre acteur", "ville",
+          completed_month=20, funding="Contrat de ville 2025"),
+    _Spec("O1", "open", ("proprete", "encombrants", "degradation"), 3, "cluster", "en cours",
+          "Forte concentration de signalements (propreté, encombrants, dégradations)",
+          "Plan d'actions renforcé : ménage quotidien, réparations, présence de proximité",
+          "prestation", "organisationnelle", "bailleur", "bailleur",
+          committee_month=13, due_months=4, funding="Abattement TFPB 2025"),
+    _Spec("O2", "open", ("ascenseur",), 1, "tower", "en attente partenaire",
+          "Pannes d'ascenseur à répétition",
+          "Mise en demeure de l'ascensoriste et application des pénalités du contrat",
+          "interpellation d'un partenaire", "organisationnelle", "bailleur", "prestataire",
+          committee_month=9, due_months=3),
+    _Spec("O3", "open", ("eau_fuite",), 1, "chronic", "décidée",
+          "Fuites à répétition sur la colonne d'eau",
+          "Remplacement de la colonne d'eau froide",
+          "travaux", "structurelle", "bailleur", "bailleur",
+          committee_month=21, due_months=6, funding="Plan stratégique de patrimoine 2026"),
+    _Spec("O4", "open", (), 3, "rising", "proposée",
+          "Copropriété en difficulté : signalements en forte hausse depuis l'été",
+          "Interpeller le syndic et saisir la ville (veille des copropriétés)",
+          "interpellation d'un partenaire", "structurelle", "autre acteur", "syndic",
+          committee_month=23, due_months=3),
+    _Spec("O5", "open", ("espaces_exterieurs", "electricite_eclairage"), 3, "free",
+          "en cours",
+          "Éclairage extérieur et cheminements piétons dégradés",
+          "Réfection de l'éclairage et des cheminements entre les immeubles",
+          "travaux", "structurelle", "autre acteur", "ville",
+          committee_month=19, due_months=6, funding="Contrat de ville 2025", drawn=True),
+    _Spec("O6", "open", ("stationnement",), 2, "free", "reportée",
+          "Épaves et stationnement gênant devant les entrées",
+          "Enlèvement des épaves par la fourrière",
+          "interpellation d'un partenaire", "opérationnelle", "autre acteur", "police",
+          committee_month=15, due_months=2),
+    _Spec("O7", "open", ("nuisibles",), 2, "free", "refusée",
+          "Rats près des locaux à poubelles",
+          "Dératisation des espaces extérieurs par le service d'hygiène de la ville",
+          "prestation", "opérationnelle", "autre acteur", "ville",
+          committee_month=7, due_months=3),
+    _Spec("O8", "open", ("securite_acces",), 1, "free", "abandonnée",
+          "Intrusions dans le parking souterrain",
+          "Étude d'une vidéoprotection du parking",
+          "travaux", "structurelle", "bailleur", "bailleur",
+          committee_month=3, due_months=4),
+    _Spec("O9", "open", ("chauffage",), 1, "free", "décidée",
+          "Pannes de chauffage pendant l'hiver",
+          "Révision de la chaufferie avant la saison de chauffe",
+          "prestation", "opérationnelle", "bailleur", "prestataire",
+          committee_month=17, due_months=3),
+    _Spec("O10", "open", ("encombrants",), 1, "free", "en cours",
+          "Local à encombrants saturé",
+          "Création d'un local à encombrants fermé",
+          "travaux", "structurelle", "bailleur", "bailleur",
+          committee_month=21, due_months=4),
+)  # fmt: skip
+
+
+@dataclass
+class PlannedAction:
+    """An action of the scenario placed on buildings and dates."""
+
+    spec: _Spec
+    group: list[int]  # building positions of the target
+    committee: pd.Timestamp
+    is_copil: bool  # comité de pilotage (else comité technique)
+    due: pd.Timestamp
+    completed: pd.Timestamp | None
+    status_date: pd.Timestamp
+    onset: int | None = None  # first month of the planted problem
+    last_month: int | None = None  # last month of the planted problem
+    extra: float = 0.0  # planted reports a month (0: none planted)
+
+
+# --------------------------------------------------------------------------- placing
+def _committee_date(cal: _Calendar, month: int) -> pd.Timestamp:
+    """The committee of a month: its second Tuesday."""
+    day = cal.bounds[month] + pd.Timedelta(days=7)
+    return day + pd.Timedelta(days=(1 - day.weekday()) % 7)
+
+
+def _pick_groups(
+    prof: pd.DataFrame,
+    arng: np.random.Generator,
+    taken: set[int],
+    avoid_xy: list[np.ndarray],
+    specs: list[_Spec],
+) -> dict[str, list[int]]:
+    """Targets of the ``free`` and ``busiest`` specs: a seed (social housing first, in a
+    seeded order; ``busiest``: the most exposed social building) and its nearest free
+    residential neighbours within :data:`GROUP_M`, seeds :data:`SEED_GAP_M` apart and
+    from ``avoid_xy``."""
+    xy = prof[["x_m", "y_m"]].to_numpy()
+    free = (
+        prof["is_residential"].to_numpy()
+        & (prof["area_m2"].to_numpy() >= 150)
+        & (prof["exposure"].to_numpy() > 0)
+    )
+    free[list(taken)] = False
+    social = prof["is_social"].to_numpy()
+    exposure = prof["exposure"].to_numpy()
+    seeds: list[np.ndarray] = list(avoid_xy)
+    groups: dict[str, list[int]] = {}
+
+    def far(pos: int) -> bool:
+        return all(np.hypot(*(xy[pos] - s)) >= SEED_GAP_M for s in seeds)
+
+    def group_of(pos: int, n: int) -> list[int]:
+        pool = np.flatnonzero(free)
+        d = np.hypot(*(xy[pool] - xy[pos]).T)
+        near = [int(p) for p in pool[np.argsort(d, kind="stable")] if p != pos]
+        near = [p for p in near if np.hypot(*(xy[p] - xy[pos])) <= GROUP_M]
+        return [pos, *near[: n - 1]]
+
+    for spec in specs:
+        if spec.target == "busiest":
+            order = sorted(np.flatnonzero(free & social), key=lambda p: (-exposure[p], p))
+        else:
+            first = np.flatnonzero(free & social)
+            then = np.flatnonzero(free & ~social)
+            order = [*arng.permutation(first), *arng.permutation(then)]
+        seed = next((int(p) for p in order if free[p] and far(int(p))), None)
+        if seed is None:  # a small site: closer seeds rather than no target
+            seed = next(int(p) for p in order if free[p])
+        group = group_of(seed, spec.n_buildings)
+        free[group] = False
+        seeds.append(xy[seed])
+        groups[spec.key] = group
+    return groups
+
+
+def plan_actions(
+    prof: pd.DataFrame,
+    cal: _Calendar,
+    arng: np.random.Generator,
+    plan: dict[str, Any],
+    *,
+    pattern: bool,
+) -> list[PlannedAction]:
+    """Place the :data:`SCENARIO` on buildings and dates (draws from ``arng`` only, so
+    that the reports of a null simulation are the same with or without the register).
+
+    ``plan`` holds the other planted patterns (``clusters``, ``lift_towers``,
+    ``chronic``, ``rising``) and ``used``, the buildings they occupy: the actions on a
+    pattern target it (a hotspot, a lift tower, a chronic leak, a condominium on the
+    rise); the others get free buildings, away from the hotspots.
+    """
+    xy = prof[["x_m", "y_m"]].to_numpy()
+    clusters, rising = plan["clusters"], plan["rising"]
+    chronic = [c["pos"] for c in plan["chronic"] if c["category"] == "eau_fuite"]
+    consecutive = [r["group"] for r in rising if r["pattern"] == "consecutive"]
+    special: dict[str, list[int]] = {}
+    if clusters:
+        centre = clusters[0]["centre"]
+        members = sorted(clusters[0]["members"], key=lambda p: (np.hypot(*(xy[p] - xy[centre])), p))
+        special["cluster"] = [centre, *[p for p in members if p != centre][:2]]
+    if plan["lift_towers"]:
+        special["tower"] = [plan["lift_towers"][0]]
+    if chronic:
+        special["chronic"] = [chronic[0]]
+    if consecutive:
+        special["rising"] = list(consecutive[0][:3])
+    taken = set(plan["used"]) | {p for g in special.values() for p in g}
+    avoid = [xy[c["centre"]] for c in clusters]
+    placed = [s for s in SCENARIO if s.target not in special]
+    groups = {**_pick_groups(prof, arng, taken, avoid, placed)}
+    groups.update({s.key: special[s.target] for s in SCENARIO if s.target in special})
+
+    last_day = cal.end - pd.Timedelta(days=1)
+    out: list[PlannedAction] = []
+    for spec in SCENARIO:
+        completed = onset = last = None
+        if spec.completed_month is not None:
+            m_c = spec.completed_month
+            completed = cal.bounds[m_c] + pd.Timedelta(days=int(arng.integers(0, 25)))
+            if spec.scenario in ("effect", "no_effect"):
+                # The problem starts 1–2 months before the window before the action and,
+                # when it is left, lasts to the end of the window after it.
+                onset = max(m_c - EFFECT_WINDOW_MONTHS - int(arng.integers(1, 3)), 0)
+                left = spec.scenario == "no_effect" or spec.remaining > 0
+                last = min(m_c + EFFECT_WINDOW_MONTHS, cal.months - 1) if left else m_c - 1
+            month = spec.committee_month or max(
+                m for m in COMMITTEE_MONTHS if m <= m_c - 2 and (onset is None or m > onset)
+            )
+        else:
+            month = spec.committee_month or COMMITTEE_MONTHS[0]
+        committee = _committee_date(cal, month)
+        due = committee + pd.DateOffset(months=spec.due_months)
+        if completed is not None:
+            status_date = completed
+            if spec.status == "vérifiée":
+                status_date = completed + pd.Timedelta(days=int(arng.integers(20, 46)))
+        elif spec.status in ("proposée", "décidée"):
+            status_date = committee
+        else:
+            status_date = committee + pd.Timedelta(days=int(arng.integers(20, 75)))
+        out.append(
+            PlannedAction(
+                spec=spec,
+                group=groups[spec.key],
+                committee=committee,
+                is_copil=month in COPIL_MONTHS,
+                due=due,
+                completed=completed,
+                status_date=min(status_date, last_day),
+                onset=onset,
+                last_month=last,
+                extra=spec.extra if (pattern and onset is not None) else 0.0,
+            )
+        )
+    return out
+
+
+def monthly_extra(action: PlannedAction, months: int) -> np.ndarray:
+    """The planted reports a month on the target (expected), month by month: the full
+    problem from its onset until the action, nothing in the month of the completion when
+    the action works, ``remaining`` of it afterwards until ``last_month``."""
+    rate = np.zeros(months)
+    if not action.extra or action.onset is None or action.completed is None:
+        return rate
+    spec = action.spec
+    m_c = int(spec.completed_month or 0)
+    for m in range(action.onset, (action.last_month or 0) + 1):
+        if spec.scenario == "no_effect" or m < m_c:
+            rate[m] = action.extra
+        elif m > m_c:
+            rate[m] = action.extra * spec.remaining
+    return rate
+
+
+def plant_reports(
+    actions: list[PlannedAction],
+    cal: _Calendar,
+    rng: np.random.Generator,
+    add: Callable[[int, str, int, str], None],
+) -> None:
+    """Add the planted problems' reports (role ``action``), each on a member of the
+    target drawn at random, in its category."""
+    for action in actions:
+        rate = monthly_extra(action, cal.months)
+        group = np.asarray(action.group, dtype=int)
+        category = action.spec.categories[0] if action.spec.categories else "autre"
+        for month, n in enumerate(rng.poisson(rate)):
+            for g in rng.integers(len(group), size=int(n)):
+                add(int(group[int(g)]), category, month, "action")
+
+
+# ---------------------------------------------------------------------------- truth
+def _in_window(
+    cal: _Calendar, monthly: np.ndarray, start: pd.Timestamp, stop: pd.Timestamp
+) -> float:
+    """Expected count in [start, stop) of a process uniform within each month."""
+    total = 0.0
+    for m in range(cal.months):
+        lo, hi = max(cal.bounds[m], start), min(cal.bounds[m + 1], stop)
+        if hi > lo:
+            total += monthly[m] * (hi - lo) / (cal.bounds[m + 1] - cal.bounds[m])
+    return float(total)
+
+
+def _background(
+    action: PlannedAction,
+    prof: pd.DataFrame,
+    cal: _Calendar,
+    n_background: int,
+    pattern: bool,
+) -> np.ndarray:
+    """The expected background reports a month on the target, in its categories."""
+    exposure = prof["exposure"].to_numpy()
+    share = exposure / exposure.sum()
+    tall = prof["is_tall"].to_numpy()
+    codes = action.spec.categories or CODES
+    out = np.zeros(cal.months)
+    for pos in action.group:
+        cats, p = _category_probs(bool(tall[pos]), False)
+        for code in codes:
+            if code in cats:
+                weight = _month_weights(cal, code, pattern)
+                out += n_background * share[pos] * p[cats.index(code)] * weight
+    return out
+
+
+def action_truth(
+    actions: list[PlannedAction],
+    action_ids: list[str],
+    ids: np.ndarray,
+    prof: pd.DataFrame,
+    cal: _Calendar,
+    n_background: int,
+    *,
+    pattern: bool,
+) -> dict[str, Any]:
+    """The register's truth: per action its target, dates, status, whether a problem and
+    an effect were planted, and the expected counts on the target in the windows
+    (planted problem plus background) and their ratio."""
+    as_of = cal.end - pd.Timedelta(days=1)
+    rows = []
+    for action, action_id in zip(actions, action_ids, strict=True):
+        spec = action.spec
+        completed = action.completed
+        measurable = completed is not None and (
+            completed + pd.DateOffset(months=EFFECT_WINDOW_MONTHS) <= cal.end
+            and completed - pd.DateOffset(months=EFFECT_WINDOW_MONTHS) >= cal.t0
+        )
+        row: dict[str, Any] = {
+            "action_id": action_id,
+            "scenario": spec.scenario,
+            "categories": list(spec.categories),
+            "building_ids": sorted(str(ids[p]) for p in action.group),
+            "target": "zone_dessinee" if spec.drawn else "batiments",
+            "committee_date": action.committee.date().isoformat(),
+            "due_date": action.due.date().isoformat(),
+            "status": spec.status,
+            "is_overdue": bool(action.due <= as_of and spec.status not in CLOSED_STATUSES),
+            "completed_date": None if completed is None else completed.date().isoformat(),
+            "measurable": bool(measurable),
+            "planted_problem": bool(action.extra > 0),
+            "planted_effect": bool(action.extra > 0 and spec.scenario == "effect"),
+            "extra_per_month": action.extra,
+            "remaining_share": spec.remaining if action.extra > 0 else None,
+            "problem_months": ([action.onset, action.last_month] if action.extra > 0 else None),
+        }
+        if measurable and completed is not None:
+            window = pd.DateOffset(months=EFFECT_WINDOW_MONTHS)
+            monthly = monthly_extra(action, cal.months) + _background(
+                action, prof, cal, n_background, pattern
+            )
+            before = _in_window(cal, monthly, completed - window, completed)
+            after = _in_window(cal, monthly, completed, completed + window)
+            row.update(
+                expected_before=round(before, 2),
+                expected_after=round(after, 2),
+                expected_ratio=round(after / before, 3) if before else None,
+                effect_size=round(1 - after / before, 3) if before else None,
+            )
+        rows.append(row)
+    rows.sort(key=lambda r: r["action_id"])
+    return {
+        "register": REGISTER_FILE,
+        "window_months": EFFECT_WINDOW_MONTHS,
+        "as_of": as_of.date().isoformat(),
+        "actions": rows,
+        "effective": [r["action_id"] for r in rows if r["planted_effect"] and r["measurable"]],
+        "not_effective": [
+            r["action_id"] for r in rows if r["measurable"] and not r["planted_effect"]
+        ],
+    }
+
+
+# ---------------------------------------------------------------------------- register
+def _fmt(day: pd.Timestamp | None) -> str:
+    return "" if day is None else day.strftime("%d/%m/%Y")
+
+
+def action_ids(actions: list[PlannedAction]) -> list[str]:
+    """``A-<year of the committee>-<nnn>``, numbered in committee order within a year."""
+    order = sorted(range(len(actions)), key=lambda i: (actions[i].committee, i))
+    ids = [""] * len(actions)
+    per_year: dict[int, int] = {}
+    for i in order:
+        year = actions[i].committee.year
+        per_year[year] = per_year.get(year, 0) + 1
+        ids[i] = f"A-{year}-{per_year[year]:03d}"
+    return ids
+
+
+def register_rows(
+    actions: list[PlannedAction], ids: np.ndarray, geo: _Geo, action_ids: list[str]
+) -> pd.DataFrame:
+    """The register as an analyst keeps it: :data:`REGISTER_COLUMNS`, every cell a
+    string, one row per action in committee order."""
+    records = []
+    for action, action_id in zip(actions, action_ids, strict=True):
+        spec = action.spec
+        buildings = ";".join(str(ids[p]) for p in action.group)
+        drawn = ""
+        if spec.drawn:
+            hull = shapely.union_all([geo.geoms[p] for p in action.group]).convex_hull
+            area = shapely.transform(
+                hull.buffer(10.0, quad_segs=2),
+                lambda xy: np.column_stack(geo.to_wgs.transform(xy[:, 0], xy[:, 1])),
+            )
+            drawn, buildings = shapely.to_wkt(area, rounding_precision=6), ""
+        written = spec.completion_written and action.completed is not None
+        records.append(
+            {
+                "identifiant": action_id,
+                "date_comite": _fmt(action.committee),
+                "type_comite": ("comité de pilotage" if action.is_copil else "comité technique"),
+                "batiments": buildings,
+                "zone": "",
+                "zone_dessinee": drawn,
+                "probleme": spec.problem,
+                "categories": ";".join(BY_CODE[c].label for c in spec.categories),
+                "decision": spec.decision,
+                "niveau": spec.level,
+                "type_action": spec.action_type,
+                "responsabilite": spec.responsibility,
+                "partenaire_pilote": spec.partner,
+                "echeance": _fmt(action.due),
+                "statut": spec.status,
+                "date_statut": _fmt(action.status_date),
+                "date_realisation": _fmt(action.completed) if written else "",
+                "financement": spec.funding,
+            }
+        )
+    frame = pd.DataFrame(records, columns=list(REGISTER_COLUMNS), dtype=str)
+    order = sorted(range(len(actions)), key=lambda i: (actions[i].committee, i))
+    return frame.iloc[order].reset_index(drop=True)

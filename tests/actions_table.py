@@ -1,0 +1,220 @@
+"""A published actions table written strictly as the contract of issue 17 (§3) says, for the
+renderers' tests (a helper module, not a test file).
+
+Its texts carry hostile values (template syntax, a script end tag, quotes): the map and
+the committee pack must show them as text. Built on a site's published building profile
+and zones, so every target is a real building or zone of that site.
+
+Columns (contract §3): ``action_id``, ``committee_date``, ``committee_kind``,
+``target_label``, ``building_ids`` (``;``-joined), ``zone_id``, ``problem``,
+``decision``, ``level``, ``action_type``, ``responsibility``, ``lead_partner``,
+``due_date``, ``status``, ``status_date``, ``is_overdue``, ``is_removed``,
+``updated_since_last_committee``, ``funding``, ``verdict``, ``effect_fr``, geometry
+(EPSG:4326). Dates are ISO strings or null.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+#: Hostile texts: a template expression, a script end tag, quotes of every kind.
+SEVEN = "{{ 7*7 }}"
+SCRIPT = "</script><script>alert(1)</script>"
+QUOTES = 'l\'entrée "B" « hall »'
+HOSTILE_DECISION = f"Remplacer la porte {SEVEN} {SCRIPT} {QUOTES}"
+HOSTILE_PARTNER = f"syndic {SCRIPT}"
+HOSTILE_PROBLEM = f"Porte du hall forcée {SEVEN}"
+#: The committees of the table; the last one is ``last_committee_date``.
+COMMITTEES = ("2025-03-12", "2025-06-18", "2025-10-14")
+EFFECT = "baisse de 40 % [IC 95 % : 10 %–60 %] contre 5 % sur le reste du site"
+
+COLUMNS = (
+    "action_id", "committee_date", "committee_kind", "target_label", "building_ids",
+    "zone_id", "problem", "decision", "level", "action_type", "responsibility",
+    "lead_partner", "due_date", "status", "status_date", "is_overdue", "is_removed",
+    "updated_since_last_committee", "funding", "verdict", "effect_fr",
+)  # fmt: skip
+
+
+def contract_actions(
+    profile: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None = None
+) -> gpd.GeoDataFrame:
+    """Six actions on ``profile``'s buildings (most reported first) and its first zone.
+
+    - ``A-2025-001``: the most reported building, « en cours », late, hostile texts;
+    - ``A-2025-002``: the first zone (or three buildings without zones), « décidée »,
+      new (decided at the last committee);
+    - ``A-2025-003``: three buildings, « réalisée », with an effect sentence;
+    - ``A-2025-004``: a drawn area around a building, « vérifiée »;
+    - ``A-2025-005``: removed from the register (« abandonnée »);
+    - ``A-2025-006``: « refusée ».
+    """
+    counts = pd.to_numeric(profile["n_reports"], errors="coerce").fillna(-1)
+    order = profile.assign(_n=counts).sort_values("_n", ascending=False, kind="stable")
+    ids = order["building_id"].astype(str).tolist()
+    geom = dict(zip(profile["building_id"].astype(str), profile.geometry, strict=True))
+    if zones is not None and len(zones):
+        zone = zones.iloc[0]
+        zone_id, zone_geom, zone_label = (
+            str(zone["zone_id"]),
+            zone.geometry,
+            f"zone {zone['zone_id']}",
+        )
+        zone_buildings = ""
+    else:
+        zone_id, zone_label = None, "3 bâtiments"
+        zone_buildings = ";".join(ids[4:7])
+        zone_geom = shapely.union_all([geom[b] for b in ids[4:7]])
+    drawn = geom[ids[8]].buffer(0.0002)
+
+    def row(**values: Any) -> dict[str, Any]:
+        base = dict.fromkeys(COLUMNS)
+        base.update(is_overdue=False, is_removed=False, updated_since_last_committee=False)
+        base.update(values)
+        return base
+
+    rows = [
+        row(
+            action_id="A-2025-001",
+            committee_date=COMMITTEES[0],
+            committee_kind="comité technique",
+            target_label="1 bâtiment",
+            building_ids=ids[0],
+            problem=HOSTILE_PROBLEM,
+            decision=HOSTILE_DECISION,
+            level="opérationnelle",
+            action_type="travaux",
+            responsibility="autre acteur",
+            lead_partner=HOSTILE_PARTNER,
+            due_date="2025-05-31",
+            status="en cours",
+            status_date="2025-04-02",
+            is_overdue=True,
+            verdict="non mesurable",
+            effect_fr="Action non réalisée : effet non mesurable.",
+        ),
+        row(
+            action_id="A-2025-002",
+            committee_date=COMMITTEES[2],
+            committee_kind="comité de pilotage",
+            target_label=zone_label,
+            building_ids=zone_buildings or None,
+            zone_id=zone_id,
+            problem="Encombrants récurrents",
+            decision="Tournée de ramassage hebdomadaire",
+            level="organisationnelle",
+            action_type="nettoyage",
+            responsibility="partagée",
+            lead_partner="ville",
+            due_date="2026-03-31",
+            status="décidée",
+            status_date=COMMITTEES[2],
+            updated_since_last_committee=True,
+            verdict="non mesurable",
+            effect_fr="Action non réalisée : effet non mesurable.",
+        ),
+        row(
+            action_id="A-2025-003",
+            committee_date=COMMITTEES[0],
+            committee_kind="comité technique",
+            target_label="3 bâtiments",
+            building_ids=";".join(ids[1:4]),
+            problem="Ascenseurs en panne",
+            decision="Contrat de maintenance renforcé",
+            level="structurelle",
+            action_type="prestation",
+            responsibility="bailleur",
+            lead_partner="bailleur",
+            due_date="2025-06-30",
+            status="réalisée",
+            status_date="2025-06-20",
+            funding="budget GUSP 2025",
+            verdict="baisse",
+            effect_fr=EFFECT,
+        ),
+        row(
+            action_id="A-2025-004",
+            committee_date=COMMITTEES[1],
+            committee_kind="comité technique",
+            target_label="zone dessinée",
+            problem="Éclairage du parvis",
+            decision="Remplacer les luminaires",
+            level="opérationnelle",
+            action_type="travaux",
+            responsibility="bailleur",
+            lead_partner="prestataire",
+            due_date="2025-09-30",
+            status="vérifiée",
+            status_date="2025-11-05",
+            updated_since_last_committee=True,
+            verdict="trop peu de signalements",
+            effect_fr="Trop peu de signalements pour conclure (4 avant, 2 après).",
+        ),
+        row(
+            action_id="A-2025-005",
+            committee_date=COMMITTEES[0],
+            committee_kind="comité technique",
+            target_label="1 bâtiment",
+            building_ids=ids[9],
+            problem="Tags",
+            decision="Nettoyage des tags",
+            level="opérationnelle",
+            action_type="nettoyage",
+            responsibility="bailleur",
+            lead_partner="bailleur",
+            due_date="2025-04-30",
+            status="abandonnée",
+            status_date="2025-05-02",
+            is_removed=True,
+        ),
+        row(
+            action_id="A-2025-006",
+            committee_date=COMMITTEES[1],
+            committee_kind="comité de pilotage",
+            target_label="1 bâtiment",
+            building_ids=ids[10],
+            problem="Stationnement gênant",
+            decision="Demander un arrêté municipal",
+            level="structurelle",
+            action_type="interpellation d'un partenaire",
+            responsibility="autre acteur",
+            lead_partner="ville",
+            due_date="2025-12-31",
+            status="refusée",
+            status_date="2025-07-10",
+        ),
+    ]
+    geoms = [geom[ids[0]], zone_geom, shapely.union_all([geom[b] for b in ids[1:4]]), drawn,
+             geom[ids[9]], geom[ids[10]]]  # fmt: skip
+    return gpd.GeoDataFrame(
+        pd.DataFrame(rows, columns=list(COLUMNS)), geometry=geoms, crs="EPSG:4326"
+    )
+
+
+def site_actions_object(actions: gpd.GeoDataFrame) -> dict[str, Any]:
+    """``site.json``'s ``actions`` object (contract §3) of the table."""
+    kept = actions[~actions["is_removed"]]
+    return {
+        "n_actions": len(kept),
+        "by_status": {str(k): int(v) for k, v in kept["status"].value_counts().items()},
+        "n_overdue": int(kept["is_overdue"].sum()),
+        "share_updated_since_last_committee": float(kept["updated_since_last_committee"].mean()),
+        "last_committee_date": COMMITTEES[-1],
+    }
+
+
+def write_actions(published_dir: Path, actions: gpd.GeoDataFrame) -> None:
+    """Write ``actions.parquet`` and the ``actions`` object of ``site.json`` in a
+    published folder, as the actions stage's publication does."""
+    actions.to_parquet(published_dir / "actions.parquet")
+    site_path = published_dir / "site.json"
+    site = json.loads(site_path.read_text(encoding="utf-8"))
+    site["actions"] = site_actions_object(actions)
+    site.setdefault("has", {})["actions"] = True
+    site_path.write_text(json.dumps(site, ensure_ascii=False, indent=1), encoding="utf-8")
