@@ -128,6 +128,12 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, simulated_bondy: Path) ->
 
     root = tmp_path_factory.mktemp("demo")
     cfg = write_demo_config(root, simulated_bondy)
+    # The simulated action register, in the site's register folder under the run's
+    # folder (what the demo configuration's actions_dir is pointed at, data/actions/).
+    register = simulated_bondy / "actions.csv"
+    if register.exists():
+        (root / "actions" / "bondy").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(register, root / "actions" / "bondy" / register.name)
     code = main(["-q", "run", "--config", str(cfg)])
     assert code == 0, "vigie run failed"
     return DemoRun(root, cfg, simulated_bondy, root / "processed", root / "maps")
