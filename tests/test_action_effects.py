@@ -151,6 +151,37 @@ def test_a_site_wide_drop_that_also_hits_the_target_is_not_an_effect() -> None:
     assert "contre une baisse de 5" in row["effect_fr"]
 
 
+def test_the_rest_leaves_out_other_actions_carried_out_during_the_windows() -> None:
+    # The target is flat (20 → 20); an action on 10 other buildings halved their reports
+    # (40 → 20 each) in the same months: that is its effect, not the site's trend.
+    reports = table(20, 20)
+    treated = REST[:10]
+    others = reports[~reports["building_id"].isin(treated)]
+    extra = pd.DataFrame(
+        [
+            row
+            for b in treated
+            for row in (
+                spread(b, 40, START, MIDDLE, category="encombrants")
+                + spread(b, 20, MIDDLE, END, category="encombrants")
+            )
+        ]
+    )
+    reports = pd.concat([others, extra], ignore_index=True)
+    other = {**action("2024-09-01", targets=tuple(treated)), "action_id": "A-2"}
+    rows = effects(reports, action(), other).set_index("action_id")
+    row = rows.loc["A-1"]
+    assert (row["rest_n_before"], row["rest_n_after"]) == (180, 180)  # the 18 untreated
+    assert row["did_ratio"] == pytest.approx(1.0, abs=0.02)
+    assert row["verdict"] == "pas d'effet démontré"
+    # Without the other action in the register, its buildings are in the rest.
+    alone = effects(reports, action()).iloc[0]
+    assert (alone["rest_n_before"], alone["rest_n_after"]) == (580, 380)
+    # An action carried out before the windows began is no reason to leave buildings out.
+    early = {**other, "completed_date": "2023-06-01"}
+    assert effects(reports, action(), early).iloc[0]["rest_n_before"] == 580
+
+
 def test_few_reports_never_give_a_verdict() -> None:
     # 6 → 0 looks like a drop, but 6 reports are fewer than min_reports.
     rows = effects(table(6, 0), action(), action(), min_reports=10)

@@ -9,6 +9,7 @@ file says which actions had an effect.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -260,6 +261,46 @@ def test_null_simulation_has_a_register_and_no_effect(tmp_path: Path) -> None:
         min_reports=10,
     )
     assert not effects["verdict"].isin(("baisse", "hausse")).any()
+
+
+@pytest.mark.slow  # a second whole simulation
+def test_the_register_leaves_every_other_report_as_it_was(
+    written: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without any action, the export is the same but for the planted problems' rows
+    (ticket numbers and the households' names, phones and flats aside)."""
+    from pipelines.simulate import actions
+
+    monkeypatch.setattr(actions, "SCENARIO", ())
+    bare = _run(tmp_path, seed=42)
+    assert read_register(bare["actions"]).empty
+    columns = [c for c in sim.REPORT_COLUMNS if c not in (*sim.PERSONAL_COLUMNS, "N° ticket")]
+
+    def read(path: Path) -> pd.DataFrame:
+        return pd.read_csv(path, sep=";", encoding="cp1252", dtype=str, keep_default_na=False)
+
+    full, export = read(written["reports"]), read(bare["reports"])
+    keys = list(full[columns].itertuples(index=False, name=None))
+    left = Counter(keys) - Counter(export[columns].itertuples(index=False, name=None))
+    assert sum(left.values()) == len(full) - len(export) > 100  # nothing of the bare run lost
+    # What the register added: its planted problems' reports, on their targets.
+    truth = json.loads(written["truth"].read_text("utf-8"))
+    where = {**truth["address_buildings"], **truth["coordinate_buildings"]}
+    planted = {
+        (b, c)
+        for r in truth["actions"]["actions"]
+        if r["planted_problem"]
+        for b in r["building_ids"]
+        for c in r["categories"]
+    }
+    added = []
+    for ticket, key in zip(full["N° ticket"], keys, strict=True):
+        if left[key] > 0:
+            left[key] -= 1
+            added.append((ticket, key[columns.index("Catégorie")]))
+    for ticket, label in added:
+        if ticket in where:  # (an exact duplicate's copy shares its ticket)
+            assert (where[ticket], map_labels([label])[0][0]) in planted, ticket
 
 
 @pytest.mark.slow  # a second whole simulation

@@ -24,11 +24,13 @@ For an action carried out on day *c* and windows of *w* months:
   interval of RR (the method of R's ``poisson.test`` for two counts). Exact because the
   counts on one target are small (tens of reports) and can be zero, where a normal
   approximation is too narrow or undefined.
-- **Rest of the site.** The same categories on every other building over the same
-  windows: *r_b*, *r_a*, and their ratio. The **difference-in-differences ratio**
-  DiD = RR_target / RR_rest is the odds ratio of the 2 × 2 table
-  [[n_a, n_b], [r_a, r_b]]: given each row's total, the rows are two binomials whose
-  odds ratio is exactly RR_target / RR_rest. Its interval is the exact conditional one
+- **Rest of the site.** The same categories over the same windows on every other
+  building, except those targeted by another action carried out during the two windows
+  (its own effect would be taken for the site's trend): *r_b*, *r_a*, and their ratio.
+  The **difference-in-differences ratio** DiD = RR_target / RR_rest is the odds ratio
+  of the 2 × 2 table [[n_a, n_b], [r_a, r_b]]: given each row's total, the rows are two
+  binomials whose odds ratio is exactly RR_target / RR_rest (the windows' lengths
+  cancel). Its interval is the exact conditional one
   for that odds ratio (given all the margins, n_a follows Fisher's noncentral
   hypergeometric law; Cornfield's interval), from scipy. Chosen over the log-normal
   (Woolf) interval because that one is undefined when a count is zero, which is what a
@@ -82,7 +84,8 @@ METHOD_NOTE_FR = (
     "devant être couvertes par les données. L'évolution est un rapport de taux, avec son "
     "intervalle de confiance à 95 % exact (méthode conditionnelle binomiale pour deux "
     "comptages de Poisson). Elle est comparée à celle du reste du site sur les mêmes "
-    "périodes (différence de différences : rapport des deux rapports, intervalle exact "
+    "périodes, hors bâtiments visés par une autre action réalisée pendant ces périodes "
+    "(différence de différences : rapport des deux rapports, intervalle exact "
     "conditionnel de Fisher) : une baisse ou une hausse n'est annoncée que si cet "
     "intervalle exclut 1, de sorte qu'une baisse générale (saison, changement de "
     "pratique) n'est pas attribuée à l'action. En dessous de {min_reports} signalements "
@@ -391,8 +394,14 @@ def action_effects(
     category = table["category"].to_numpy(dtype=object)
     household = table["household"].to_numpy(dtype=object)
 
+    records = actions.to_dict("records")
+    # Every action carried out, for the rest of the site of each other one.
+    done = [
+        (i, _day(a.get("completed_date")), _texts(a.get("building_ids")))
+        for i, a in enumerate(records)
+    ]
     rows: list[dict[str, Any]] = []
-    for action in actions.to_dict("records"):
+    for index, action in enumerate(records):
         row = _empty_row(action["action_id"], window_months)
         rows.append(row)
         targets = _texts(action.get("building_ids"))
@@ -432,10 +441,19 @@ def action_effects(
 
         relevant = np.isin(category, categories) if categories else np.ones(len(at), bool)
         on_target = np.isin(building, targets)
+        # The rest of the site: the buildings no action carried out during the windows
+        # targets (another action's effect is no comparison).
+        treated = {
+            b
+            for i, day, ids in done
+            if i != index and day is not None and before_start <= day < after_stop
+            for b in ids
+        }
+        rest = ~on_target & ~np.isin(building, sorted(treated - set(targets)))
         before = relevant & (at >= before_start.to_datetime64()) & (at < completed.to_datetime64())
         after = relevant & (at >= completed.to_datetime64()) & (at < after_stop.to_datetime64())
         n_b, n_a = int((before & on_target).sum()), int((after & on_target).sum())
-        r_b, r_a = int((before & ~on_target).sum()), int((after & ~on_target).sum())
+        r_b, r_a = int((before & rest).sum()), int((after & rest).sum())
         # Each count over its window's length in average months.
         t_b = (completed - before_start).days / DAYS_PER_MONTH
         t_a = (after_stop - completed).days / DAYS_PER_MONTH

@@ -6,6 +6,7 @@ Private plumbing of :mod:`pipelines.simulate.stage` (whose docstring is the meth
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ import shapely
 from pipelines.simulate.patterns import _Calendar, _category_probs, _month_weights
 from pipelines.simulate.rows import _Geo
 from pipelines.taxonomy import BY_CODE, CODES
+
+log = logging.getLogger("pipelines.simulate.stage")
 
 # ---------------------------------------------------------------------------- constants
 #: The register's file name, in the site's register folder (contract of issue #17, §1).
@@ -50,9 +53,13 @@ EFFECT_WINDOW_MONTHS = 6
 #: pilotage instead every six months (months counted from the period's start).
 COMMITTEE_MONTHS = (1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23)
 COPIL_MONTHS = (5, 11, 17, 23)
-#: Free targets: seeds this far apart, their group within this distance (metres).
+#: Free targets: seeds this far apart, their group within this distance, and every
+#: member this far from the hotspots' and rising groups' buildings (metres): more than a
+#: Gi* distance band (about 110 m on Bondy Nord), so that a planted problem neither
+#: lights up nor hides those patterns.
 SEED_GAP_M = 110.0
-GROUP_M = 60.0
+GROUP_M = 80.0
+PATTERN_GAP_M = 150.0
 #: The statuses after which an action is no longer due (not overdue when late).
 CLOSED_STATUSES = ("réalisée", "vérifiée", "refusée", "abandonnée")
 
@@ -91,59 +98,64 @@ class _Spec:
 
 #: The scenario: five actions that worked (a planted problem stops), two that did not
 #: (it goes on), two on quiet buildings, one carried out too recently, ten not carried
-#: out (four of them overdue). Completions fall between months 8 and 15 so that both
-#: windows fit in the period, and every planted problem ends by month 18: the final
-#: months, where the emerging-hotspot patterns are planted, are left alone.
+#: out (four of them overdue). Completions fall in months 14–17 (March–June of the
+#: second year) so that both windows fit in the period, and no planted problem starts
+#: before month 7: the first months, where the intensifying hotspot is still faint,
+#: are left alone (a planted problem elsewhere widens the spread Gi* divides by).
 SCENARIO: tuple[_Spec, ...] = (
-    _Spec("E1", "effect", ("encombrants",), 2, "free", "vérifiée",
+    _Spec("E1", "effect", ("encombrants",), 3, "free", "vérifiée",
           "Dépôts d'encombrants récurrents au pied des immeubles",
           "Enlèvement hebdomadaire des encombrants et affichage des jours de collecte",
           "nettoyage", "opérationnelle", "partagée", "ville",
-          completed_month=8, extra=6.0, remaining=0.0, funding="Budget GUSP 2024"),
-    _Spec("E2", "effect", ("nuisibles",), 2, "free", "réalisée",
+          completed_month=14, extra=5.0, remaining=0.0, funding="Budget GUSP 2025"),
+    _Spec("E2", "effect", ("nuisibles",), 3, "free", "réalisée",
           "Cafards dans les parties communes et les logements",
           "Désinsectisation de tous les logements et des parties communes, en deux passages",
           "prestation", "opérationnelle", "bailleur", "prestataire",
-          completed_month=9, extra=7.0, remaining=0.1),
-    _Spec("E3", "effect", ("securite_acces",), 2, "free", "vérifiée",
+          completed_month=15, extra=6.0, remaining=0.1),
+    _Spec("E3", "effect", ("securite_acces",), 3, "free", "vérifiée",
           "Porte du hall forcée et interphone hors service",
           "Remplacement de la porte du hall et de l'interphone (badges)",
           "travaux", "structurelle", "bailleur", "bailleur",
-          completed_month=11, extra=8.0, remaining=0.2, funding="Abattement TFPB 2024"),
+          completed_month=16, extra=7.0, remaining=0.2, funding="Abattement TFPB 2025"),
     _Spec("E4", "effect", ("electricite_eclairage",), 3, "free", "réalisée",
           "Éclairage des halls et des escaliers en panne à répétition",
           "Remplacement des minuteries et passage en LED avec détecteurs de présence",
           "travaux", "opérationnelle", "bailleur", "prestataire",
-          completed_month=13, extra=6.0, remaining=0.0, completion_written=False),
-    _Spec("E5", "effect", ("degradation",), 2, "free", "réalisée",
+          completed_month=17, extra=5.0, remaining=0.0, completion_written=False),
+    _Spec("E5", "effect", ("degradation",), 3, "free", "réalisée",
           "Boîtes aux lettres et portes de cave dégradées",
           "Boîtes aux lettres renforcées et portes de cave métalliques",
           "travaux", "opérationnelle", "bailleur", "prestataire",
-          completed_month=15, extra=6.0, remaining=0.0, funding="Abattement TFPB 2025"),
+          completed_month=14, extra=5.0, remaining=0.0, funding="Abattement TFPB 2025"),
     # The failed actions are in categories the hotspots do not tilt: the intensifying
     # hotspot makes cleanliness and tranquillity reports rise across the site, and
     # against that rise (the comparison assumes parallel trends) a failed action in those
     # categories would look better than it is.
-    _Spec("N1", "no_effect", ("eau_fuite",), 2, "free", "réalisée",
+    _Spec("N1", "no_effect", ("eau_fuite",), 3, "free", "réalisée",
           "Dégâts des eaux à répétition dans les caves",
           "Recherche de fuite par l'entreprise de plomberie du contrat",
           "prestation", "opérationnelle", "bailleur", "prestataire",
-          completed_month=10, extra=6.0),
-    _Spec("N2", "no_effect", ("nuisibles",), 2, "free", "vérifiée",
+          completed_month=15, extra=5.0),
+    _Spec("N2", "no_effect", ("nuisibles",), 3, "free", "vérifiée",
           "Punaises de lit signalées dans plusieurs logements",
           "Information des locataires et traitement des logements signalés",
           "médiation", "organisationnelle", "partagée", "association de locataires",
-          completed_month=12, extra=5.0),
-    _Spec("Q1", "quiet", (), 1, "busiest", "réalisée",
-          "Plaintes diverses des locataires sur l'entretien de la résidence",
+          completed_month=16, extra=5.0),
+    # A quiet action names categories without season: the heating reports' winter peak,
+    # diluted across the site by the hotspots' reports, would make a building with no
+    # planted problem look better from winter to summer than the rest of the site.
+    _Spec("Q1", "quiet", ("eau_fuite", "electricite_eclairage", "ascenseur"), 1, "busiest",
+          "réalisée",
+          "Plaintes des locataires sur l'entretien courant (fuites, éclairage, ascenseur)",
           "Diagnostic en marchant avec l'amicale des locataires et plan d'entretien",
           "médiation", "organisationnelle", "partagée", "association de locataires",
-          completed_month=10),
+          completed_month=15),
     _Spec("Q2", "quiet", ("eau_fuite",), 1, "free", "réalisée",
           "Infiltrations en toiture signalées au dernier étage",
           "Réfection de l'étanchéité de la toiture-terrasse",
           "travaux", "structurelle", "bailleur", "bailleur",
-          completed_month=14, funding="Plan stratégique de patrimoine 2025"),
+          completed_month=16, funding="Plan stratégique de patrimoine 2025"),
     _Spec("L1", "late", ("espaces_exterieurs",), 2, "free", "réalisée",
           "Aire de jeux dégradée entre les bâtiments",
           "Remise en état de l'aire de jeux et des bancs",
@@ -230,13 +242,13 @@ def _pick_groups(
     prof: pd.DataFrame,
     arng: np.random.Generator,
     taken: set[int],
-    avoid_xy: list[np.ndarray],
+    avoid: list[int],
     specs: list[_Spec],
 ) -> dict[str, list[int]]:
     """Targets of the ``free`` and ``busiest`` specs: a seed (social housing first, in a
     seeded order; ``busiest``: the most exposed social building) and its nearest free
-    residential neighbours within :data:`GROUP_M`, seeds :data:`SEED_GAP_M` apart and
-    from ``avoid_xy``."""
+    residential neighbours within :data:`GROUP_M`, seeds :data:`SEED_GAP_M` apart, none
+    within :data:`PATTERN_GAP_M` of the buildings in ``avoid``."""
     xy = prof[["x_m", "y_m"]].to_numpy()
     free = (
         prof["is_residential"].to_numpy()
@@ -244,9 +256,11 @@ def _pick_groups(
         & (prof["exposure"].to_numpy() > 0)
     )
     free[list(taken)] = False
+    for pos in avoid:
+        free &= np.hypot(*(xy - xy[pos]).T) > PATTERN_GAP_M
     social = prof["is_social"].to_numpy()
     exposure = prof["exposure"].to_numpy()
-    seeds: list[np.ndarray] = list(avoid_xy)
+    seeds: list[np.ndarray] = []
     groups: dict[str, list[int]] = {}
 
     def far(pos: int) -> bool:
@@ -266,9 +280,14 @@ def _pick_groups(
             first = np.flatnonzero(free & social)
             then = np.flatnonzero(free & ~social)
             order = [*arng.permutation(first), *arng.permutation(then)]
-        seed = next((int(p) for p in order if free[p] and far(int(p))), None)
-        if seed is None:  # a small site: closer seeds rather than no target
-            seed = next(int(p) for p in order if free[p])
+        # A planted problem is shared by the whole group: spread over a few buildings, its
+        # reports are not thinned by the separation pass (one building takes about one
+        # report of a category every four days).
+        wanted = spec.n_buildings if spec.scenario in ("effect", "no_effect") else 1
+        fits = [int(p) for p in order if free[p] and far(int(p))]
+        seed = next((p for p in fits if len(group_of(p, wanted)) >= wanted), None)
+        if seed is None:  # a small site: a smaller group, or closer seeds
+            seed = fits[0] if fits else next(int(p) for p in order if free[p])
         group = group_of(seed, spec.n_buildings)
         free[group] = False
         seeds.append(xy[seed])
@@ -308,7 +327,9 @@ def plan_actions(
     if consecutive:
         special["rising"] = list(consecutive[0][:3])
     taken = set(plan["used"]) | {p for g in special.values() for p in g}
-    avoid = [xy[c["centre"]] for c in clusters]
+    avoid = sorted(
+        {p for c in clusters for p in c["members"]} | {p for r in rising for p in r["group"]}
+    )
     placed = [s for s in SCENARIO if s.target not in special]
     groups = {**_pick_groups(prof, arng, taken, avoid, placed)}
     groups.update({s.key: special[s.target] for s in SCENARIO if s.target in special})
@@ -321,9 +342,10 @@ def plan_actions(
             m_c = spec.completed_month
             completed = cal.bounds[m_c] + pd.Timedelta(days=int(arng.integers(0, 25)))
             if spec.scenario in ("effect", "no_effect"):
-                # The problem starts 1–2 months before the window before the action and,
-                # when it is left, lasts to the end of the window after it.
-                onset = max(m_c - EFFECT_WINDOW_MONTHS - int(arng.integers(1, 3)), 0)
+                # The problem starts with the month of the window before the action, or
+                # the month before, and, when it is left, lasts to the end of the window
+                # after it.
+                onset = max(m_c - EFFECT_WINDOW_MONTHS - int(arng.integers(0, 2)), 0)
                 left = spec.scenario == "no_effect" or spec.remaining > 0
                 last = min(m_c + EFFECT_WINDOW_MONTHS, cal.months - 1) if left else m_c - 1
             month = spec.committee_month or max(
@@ -378,18 +400,19 @@ def monthly_extra(action: PlannedAction, months: int) -> np.ndarray:
 def plant_reports(
     actions: list[PlannedAction],
     cal: _Calendar,
-    rng: np.random.Generator,
-    add: Callable[[int, str, int, str], None],
+    arng: np.random.Generator,
+    add: Callable[[int, str, int, str, int], None],
 ) -> None:
     """Add the planted problems' reports (role ``action``), each on a member of the
-    target drawn at random, in its category."""
+    target drawn at random, in its category, at a time drawn in its month; every draw
+    from ``arng``."""
     for action in actions:
         rate = monthly_extra(action, cal.months)
         group = np.asarray(action.group, dtype=int)
         category = action.spec.categories[0] if action.spec.categories else "autre"
-        for month, n in enumerate(rng.poisson(rate)):
-            for g in rng.integers(len(group), size=int(n)):
-                add(int(group[int(g)]), category, month, "action")
+        for month, n in enumerate(arng.poisson(rate)):
+            for g in arng.integers(len(group), size=int(n)):
+                add(int(group[int(g)]), category, month, "action", cal.draw(arng, month))
 
 
 # ---------------------------------------------------------------------------- truth

@@ -173,21 +173,25 @@ def simulate(
 
     addressable = np.zeros(len(buildings), dtype=bool)
     addressable[list(by_building)] = True
-    # The action register draws its targets and dates from its own stream, so that a
-    # null simulation's reports are those it would be without the register.
+    # The action register draws everything (targets, dates, its planted reports, their
+    # rows) from its own stream, and its reports come last: every other report is drawn
+    # and written as it would be without the register (only ticket numbers and
+    # households, numbered and drawn in time order, differ).
     arng = np.random.default_rng([seed, 17])
     planned: list[PlannedAction] = []
 
     def place_actions(plan: dict[str, Any], add: Any) -> None:
         planned.extend(plan_actions(profile, cal, arng, plan, pattern=pattern))
         if pattern:
-            plant_reports(planned, cal, rng, add)
+            plant_reports(planned, cal, arng, add)
 
     events, plan = _plan(profile, cal, rng, pattern, addressable, then=place_actions)
 
     # Location mode: the address-capable share decides the mix (pipelines.simulate.stage docstring).
     has_addr = np.array([ev.pos in by_building for ev in events])
-    f = max(float(has_addr.mean()), 1e-9)
+    # (solved on the reports other than the register's, which must not change them)
+    others = np.array([ev.role != "action" for ev in events], dtype=bool)
+    f = max(float(has_addr[others].mean()) if others.any() else 0.0, 1e-9)
     # Below 60 % of address-capable reports the shortfall is shared by both address
     # modes (all such reports then carry an address), not borne by one of them.
     p_addr, p_both = (0.35 / f, 0.25 / f) if f >= 0.6 else (0.35 / 0.6, 0.25 / 0.6)
@@ -198,19 +202,20 @@ def simulate(
     positions: list[list[tuple[float, float]]] = []
     is_outside: list[bool] = []
     for ev, can in zip(events, has_addr, strict=True):
-        u = rng.random()
+        g = arng if ev.role == "action" else rng  # the register draws apart
+        u = g.random()
         mode = (
             "address" if can and u < p_addr else "both" if can and u < p_addr + p_both else "coords"
         )
         pt: tuple[float, float, float, float] | None = None
         off = False
         if mode != "address":
-            if rng.random() < OUTSIDE_SHARE:
-                pt = geo.near(rng, ev.pos, 2.0, 6.0)
+            if g.random() < OUTSIDE_SHARE:
+                pt = geo.near(g, ev.pos, 2.0, 6.0)
                 off = pt is not None
             if pt is None:
-                pt = geo.inside(rng, ev.pos)
-        a_idx = int(rng.integers(len(by_building[ev.pos]))) if mode in ("address", "both") else None
+                pt = geo.inside(g, ev.pos)
+        a_idx = int(g.integers(len(by_building[ev.pos]))) if mode in ("address", "both") else None
         pos_list = []
         if pt is not None:
             pos_list.append((pt[0], pt[1]))
@@ -223,7 +228,7 @@ def simulate(
         positions.append(pos_list)
         is_outside.append(off)
 
-    keep = _separate(events, positions, cal, rng)
+    keep = _separate(events, positions, cal, rng, arng)
 
     # Planted likely duplicates: a neighbour reports the same problem within 36 h.
     originals = [i for i in keep if events[i].role == "background"]
@@ -307,10 +312,11 @@ def simulate(
     mix = {"address_only": 0, "coordinates_only": 0, "both": 0}
     for i in rows:
         ev = events[i]
+        g = arng if ev.role == "action" else rng
         t = ticket[i]
         created = cal.time(ev.minute)
-        name, handle = _person(rng)
-        description, kinds = _description(rng, ev.category, handle)
+        name, handle = _person(g)
+        description, kinds = _description(g, ev.category, handle)
         if kinds:
             pii[t] = kinds
         code = codes.get(ev.pos, "")
@@ -318,7 +324,7 @@ def simulate(
         address = ""
         if addr_rows[i] is not None:
             numero, rep_, street, postcode, _x, _y = by_building[ev.pos][int(addr_rows[i])]  # type: ignore[arg-type]
-            address = format_address(rng, int(numero), str(rep_), str(street), str(postcode), part)
+            address = format_address(g, int(numero), str(rep_), str(street), str(postcode), part)
             truth_addr[t] = ids[ev.pos]
         lat = lon = ""
         pt = points[i]
@@ -327,39 +333,39 @@ def simulate(
             if bad.get(i) == "bad_coordinates":
                 lat, lon = (
                     (lat[:5] + "," + lat[5], lon[:4] + "," + lon[4])
-                    if rng.random() < 0.5
+                    if g.random() < 0.5
                     else ("abc", "abc")
                 )
             elif bad.get(i) == "outside_study_area":
-                lat = _fmt_coord(MARSEILLE[1] + float(rng.normal(0, 0.01)))
-                lon = _fmt_coord(MARSEILLE[0] + float(rng.normal(0, 0.01)))
+                lat = _fmt_coord(MARSEILLE[1] + float(g.normal(0, 0.01)))
+                lon = _fmt_coord(MARSEILLE[0] + float(g.normal(0, 0.01)))
             else:
                 truth_coord[t] = ids[ev.pos]
                 if is_outside[i]:
                     outside.append(t)
         delay_median, sigma = DELAYS[ev.category]
-        if ev.category == "ascenseur" and rng.random() < 0.15:
-            delay_days = float(rng.uniform(10, 25))
+        if ev.category == "ascenseur" and g.random() < 0.15:
+            delay_days = float(g.uniform(10, 25))
         else:
-            delay_days = float(delay_median * np.exp(sigma * rng.normal()))
+            delay_days = float(delay_median * np.exp(sigma * g.normal()))
         closed = created + pd.Timedelta(minutes=int(delay_days * 1440))
-        closed = closed.normalize() + pd.Timedelta(minutes=int(rng.integers(8 * 60, 18 * 60)))
+        closed = closed.normalize() + pd.Timedelta(minutes=int(g.integers(8 * 60, 18 * 60)))
         if closed <= created:
-            closed = created + pd.Timedelta(minutes=int(rng.integers(30, 240)))
+            closed = created + pd.Timedelta(minutes=int(g.integers(30, 240)))
         if closed < cal.end:
             status, closed_text = "Clôturé", _fmt_date(closed)
         else:
             recent = (cal.end - created) < pd.Timedelta(days=3)
-            status = "Ouvert" if recent and rng.random() < 0.6 else "En cours"
+            status = "Ouvert" if recent and g.random() < 0.6 else "En cours"
             closed_text = ""
         if created.day_of_week >= 5:
-            channel = _pick(rng, ("Application", "Courriel"))
+            channel = _pick(g, ("Application", "Courriel"))
         else:
-            channel = CHANNELS[int(rng.choice(4, p=CHANNEL_P))]
-        phone = _phone(rng) if rng.random() < 0.9 else ""
+            channel = CHANNELS[int(g.choice(4, p=CHANNEL_P))]
+        phone = _phone(g) if g.random() < 0.9 else ""
         flat = (
-            _pick(rng, (f"Apt {int(rng.integers(1, 160))}", f"Logt {int(rng.integers(1, 160))}"))
-            if rng.random() < 0.7
+            _pick(g, (f"Apt {int(g.integers(1, 160))}", f"Logt {int(g.integers(1, 160))}"))
+            if g.random() < 0.7
             else ""
         )
         # The name, phone and dwelling of the ticket's household, typed as agents do (the
@@ -370,7 +376,7 @@ def simulate(
         name = households.name(h)
         phone = households.phone(h) if phone else ""
         flat = households.dwelling(h) if flat else ""
-        building_text = code if code and rng.random() < 0.55 else ""
+        building_text = code if code and g.random() < 0.55 else ""
         date_text = "" if bad.get(i) == "missing_date" else _fmt_date(created)
         if i in bad:
             bad_rows[t] = bad[i]
@@ -380,8 +386,8 @@ def simulate(
         record = [
             t,
             date_text,
-            _label(rng, ev.category),
-            _pick(rng, SUBCATEGORIES[ev.category]),
+            _label(g, ev.category),
+            _pick(g, SUBCATEGORIES[ev.category]),
             description,
             address,
             building_text,

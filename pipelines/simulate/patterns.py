@@ -227,10 +227,10 @@ def _pick_rising(
     return rising
 
 
-#: What :func:`_plan` calls once the other patterns are placed: the action register
-#: (:mod:`pipelines.simulate.actions`), with the plan so far and the function adding a
-#: planted report ``(building position, category, month, role)``.
-PlanHook = Callable[[dict[str, Any], Callable[[int, str, int, str], None]], None]
+#: What :func:`_plan` calls once every other report is drawn: the action register
+#: (:mod:`pipelines.simulate.actions`), with the plan and the function adding a report
+#: ``(building position, category, month, role, minute)``.
+PlanHook = Callable[[dict[str, Any], Callable[[int, str, int, str, int], None]], None]
 
 
 def _plan(
@@ -243,8 +243,9 @@ def _plan(
 ) -> tuple[list[_Event], dict[str, Any]]:
     """Draw every report's building, category and time; return the planted truth parts.
 
-    ``then`` is called after the planted patterns and before the background, with the
-    plan (``used`` lists the buildings the patterns occupy): what it adds is planted too.
+    ``then`` is called last, with the plan (``used`` lists the buildings the patterns
+    occupy): the reports it adds come on top of the others, at the end of the list, and
+    leave them (and the number of background reports) as they would be without it.
     """
     prof = profile.reset_index(drop=True)
     exposure = prof["exposure"].to_numpy()
@@ -339,8 +340,6 @@ def _plan(
                 add(pos, cat, cal.month_of(minute), "chronic", minute)
             plan["chronic"].append({"pos": pos, "category": cat})
         plan["used"] = sorted(used | in_cluster)
-    if then is not None:
-        then(plan, add)
     n_planted = len(events)
 
     n_background = N_REPORTS - n_planted
@@ -353,6 +352,8 @@ def _plan(
             cat = cats[int(ci)]
             month = int(rng.choice(months, p=_month_weights(cal, cat, pattern)))
             add(int(pos), cat, month, "background")
+    if then is not None:
+        then(plan, add)
     return events, plan
 
 
@@ -362,15 +363,17 @@ def _separate(
     positions: list[list[tuple[float, float]]],
     cal: _Calendar,
     rng: np.random.Generator,
+    action_rng: np.random.Generator | None = None,
 ) -> list[int]:
     """Indices of the events kept after removing accidental likely-duplicate pairs.
 
     Chronic events are placed first and never move; others, in a fixed order, have
     their time redrawn within their month while they clash with a kept event (same
     category, under :data:`SEPARATION_H` apart, same building or positions under
-    :data:`SEPARATION_M`).
+    :data:`SEPARATION_M`). The action register's events come last and redraw from
+    ``action_rng``: the others are kept and moved as they would be without them.
     """
-    priority = {"chronic": 0, "rising": 1, "lift": 2, "action": 3, "hotspot": 3, "background": 4}
+    priority = {"chronic": 0, "rising": 1, "lift": 2, "hotspot": 3, "background": 4, "action": 5}
     order = sorted(
         range(len(events)),
         key=lambda i: (priority[events[i].role], events[i].minute, events[i].pos, i),
@@ -402,6 +405,7 @@ def _separate(
             if ev.fixed or attempt == 40:
                 dropped += 1
                 break
-            ev.minute = cal.draw(rng, ev.month)
+            own = action_rng if ev.role == "action" and action_rng is not None else rng
+            ev.minute = cal.draw(own, ev.month)
     log.info("separation: %d of %d reports dropped", dropped, len(events))
     return sorted(out)

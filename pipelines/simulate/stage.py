@@ -19,7 +19,8 @@ estate); without RPLS, the 350 m² footprint alone decides. Floors come from the
 ``area_m2 × floors / 65`` capped at 150. A building's *exposure* is its dwellings, times
 0.15 when it is not social housing (a landlord's tickets mostly concern its own stock).
 
-**Background.** ``N = 6,800`` reports in all (before planted duplicates and bad rows);
+**Background.** ``N = 6,800`` reports in all (before planted duplicates and bad rows,
+and the action register's planted problems, about 300 more);
 the background gets whatever the planted components leave (about 65 %). It is spread
 over buildings in proportion to exposure (multinomial); categories follow a fixed mix
 (:data:`CATEGORY_MIX`; ``ascenseur`` only in tall buildings; 1.2 % carry a label outside
@@ -103,26 +104,35 @@ recently to be measured, and ten not carried out (proposed, decided, under way, 
 for a partner, postponed, refused, abandoned; four of them past their due date). The
 actions on patterns target them (the intensifying hotspot, a lift tower, the chronic
 leak, the condominium on the rise); the others get free residential buildings (social
-housing first), 110 m apart and away from the hotspots, in groups of up to three within
-60 m. An action that *worked* fixed a planted problem: from 7–8 months before its
-completion, 5–8 extra reports a month of its category on its target, which stop when
-it is carried out (or drop to 10–20 % of that, until the end of the six months after
-it); an action that *did not work* has the same problem going on through the six months
-after it. Completions fall between the 9th and 16th months, so that six months before
-and after fit in the period, and every planted problem ends by the 19th month, leaving
-the final months' emerging patterns alone. The truth gives, per action, its target,
-dates, status, whether it is overdue, whether a problem and an effect were planted, and
-the expected counts on its target in the six months before and after (planted problem
-plus background) with their ratio. Targets and dates come from their own random stream
-(``[seed, 17]``): a null simulation (no pattern) writes a register whose actions had no
-planted problem, and reports identical to those it would have without it.
+housing first), 110 m apart, in groups of up to three within 80 m (three for a
+planted problem, where the site allows: one building takes about one report of a
+category every four days, the separation pass thins more), none within 150 m of a
+hotspot's or rising group's building (more than a Gi* distance band, so that a planted
+problem neither lights up nor hides them). An action
+that *worked* fixed a planted problem: from the start of the six months before its
+completion (or the month before), 5–7 extra reports a month of its category on its
+target, which stop when it is carried out (or drop to 10–20 % of that until the end of
+the six months after it); an action that *did not work* has the same problem going on
+through the six months after it. Completions fall in months 14–17 (March–June of the
+second year), so that six months before and after fit in the period, and no planted
+problem starts before month 7, leaving the intensifying hotspot's faint first months
+alone. The truth gives, per action, its target, dates, status, whether it is overdue,
+whether a problem and an effect were planted, and the expected counts on its target in
+the six months before and after (planted problem plus background) with their ratio.
+
+The register draws everything (targets, dates, the planted problems' reports and how
+their rows are written) from its own random stream (``[seed, 17]``), and its reports
+come on top of the ``N`` others: those are drawn and written exactly as they would be
+without it (only the ticket numbers and the households, given in time order, differ).
+A null simulation (no pattern) writes a register whose actions had no planted problem.
 
 **Observations.** Five walks (« diagnostic en marchant ») of 30 points 2–12 m outside
 footprints (two through the clusters when there is a pattern) and three KoboToolbox
 building tours of 40 submissions (points inside footprints plus GPS noise, two without
 a location).
 
-Everything is drawn from one ``numpy.random.default_rng(seed)`` over inputs sorted by
+Everything is drawn from ``numpy.random.default_rng(seed)`` (and the streams of the
+households and of the action register, seeded from it) over inputs sorted by
 identifier, so a seed gives byte-identical files.
 """
 
