@@ -272,26 +272,26 @@ def test_linked_tables_are_audited_together() -> None:
     assert {t["dims"][0] if t["dims"] else "" for t in linked.audit["tables"]} >= {"building_id"}
 
 
+def month_reports(spec: list[tuple[str, str, str, int]]) -> pd.DataFrame:
+    """Microdata from (building, category, month, n reports) quadruples, one household
+    per report; nuisibles is the person-related category."""
+    rows = [
+        {"building_id": b, "category": c, "month": m, "household": f"{b}{c}{m}{i}",
+         "person_related": c == "nuisibles"}
+        for b, c, m, n in spec
+        for i in range(n)
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def test_month_and_category_tables_are_linked_through_category_totals() -> None:
     """Three tables sharing the category: a hidden month × category cell must not be
     recomputable from the category total the building table shows."""
-    rows = []
-    for b, c, m, n in [
-        ("A", "nuisibles", "2024-01", 1), ("A", "ascenseur", "2024-01", 4),
-        ("B", "nuisibles", "2024-02", 4), ("B", "ascenseur", "2024-02", 5),
-        ("C", "nuisibles", "2024-02", 3), ("C", "ascenseur", "2024-01", 6),
-    ]:  # fmt: skip
-        for i in range(n):
-            rows.append(
-                {
-                    "building_id": b,
-                    "category": c,
-                    "month": m,
-                    "household": f"{b}{c}{m}{i}",
-                    "person_related": c == "nuisibles",
-                }
-            )
-    df = pd.DataFrame(rows)
+    df = month_reports(
+        [("A", "nuisibles", "2024-01", 1), ("A", "ascenseur", "2024-01", 4),
+         ("B", "nuisibles", "2024-02", 4), ("B", "ascenseur", "2024-02", 5),
+         ("C", "nuisibles", "2024-02", 3), ("C", "ascenseur", "2024-01", 6)]
+    )  # fmt: skip
     tables = [("building_id", "category"), ("month", "category"), ("category",), ("month",), ()]
     out = sdc.protect(df, tables)
     assert out.audit["passed"]
@@ -301,24 +301,12 @@ def test_month_and_category_tables_are_linked_through_category_totals() -> None:
 
 
 def month_microdata() -> pd.DataFrame:
-    rows = []
-    for b, c, m, n in [
-        ("A", "nuisibles", "2024-01", 1), ("A", "ascenseur", "2024-01", 4),
-        ("A", "ascenseur", "2024-02", 2), ("B", "nuisibles", "2024-02", 4),
-        ("B", "ascenseur", "2024-02", 5), ("C", "nuisibles", "2024-02", 2),
-        ("C", "nuisibles", "2024-01", 1), ("C", "ascenseur", "2024-01", 6),
-    ]:  # fmt: skip
-        for i in range(n):
-            rows.append(
-                {
-                    "building_id": b,
-                    "category": c,
-                    "month": m,
-                    "household": f"{b}{c}{m}{i}",
-                    "person_related": c == "nuisibles",
-                }
-            )
-    return pd.DataFrame(rows)
+    return month_reports(
+        [("A", "nuisibles", "2024-01", 1), ("A", "ascenseur", "2024-01", 4),
+         ("A", "ascenseur", "2024-02", 2), ("B", "nuisibles", "2024-02", 4),
+         ("B", "ascenseur", "2024-02", 5), ("C", "nuisibles", "2024-02", 2),
+         ("C", "nuisibles", "2024-01", 1), ("C", "ascenseur", "2024-01", 6)]
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
