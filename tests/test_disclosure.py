@@ -300,6 +300,43 @@ def test_month_and_category_tables_are_linked_through_category_totals() -> None:
     assert len(out.audit["tables"]) == len(tables)
 
 
+def test_a_group_protected_around_another_holds_the_links_between_them() -> None:
+    """The site's series (month × category, month, site) beside building tables
+    protected before: A's one pests report of January is hidden there, B's four are
+    shown, so January's pests at the site (5) would give A's back. Protected alone, the
+    series shows that cell and the joint audit fails; protected around the building
+    tables (``given``), the engine hides more site cells, leaves the building tables as
+    they were, and the joint audit passes."""
+    df = month_reports(
+        [("A", "nuisibles", "2024-01", 1), ("A", "ascenseur", "2024-01", 4),
+         ("A", "ascenseur", "2024-02", 3), ("B", "nuisibles", "2024-01", 4),
+         ("B", "ascenseur", "2024-02", 5), ("C", "ascenseur", "2024-01", 3),
+         ("C", "nuisibles", "2024-02", 3)]
+    )  # fmt: skip
+    local = [("building_id", "month", "category"), ("building_id", "category"), ("building_id",)]
+    site = [("month", "category"), ("month",), ()]
+    buildings = sdc.protect(df, local)
+    alone = sdc.protect(df, site)
+    jan = cell(alone.tables[("month", "category")], month="2024-01", category="nuisibles")
+    assert jan.flag == sdc.FLAG_SHOWN  # five households: nothing to hide for itself
+    assert not sdc.audit(df, {**buildings.tables, **alone.tables})["passed"]
+    around = sdc.protect(df, site, given=buildings.tables)
+    assert around.audit["passed"]
+    assert sdc.audit(df, around.tables)["passed"]  # re-read from the flags
+    assert len(around.audit["tables"]) == len(local) + len(site)
+    for t in local:
+        pd.testing.assert_frame_equal(around.tables[t], buildings.tables[t])
+    jan = cell(around.tables[("month", "category")], month="2024-01", category="nuisibles")
+    assert jan.flag == sdc.FLAG_HIDDEN
+    assert jan.reason == sdc.REASON_SECONDARY
+    # unlocked given cells may be hidden more; locked ones never are
+    free = {t: f.assign(locked=t != ("building_id",)) for t, f in buildings.tables.items()}
+    again = sdc.protect(df, site, given=free)
+    assert again.audit["passed"]
+    for t in local[:2]:
+        pd.testing.assert_frame_equal(again.tables[t], buildings.tables[t])
+
+
 def month_microdata() -> pd.DataFrame:
     return month_reports(
         [("A", "nuisibles", "2024-01", 1), ("A", "ascenseur", "2024-01", 4),

@@ -234,6 +234,63 @@ def test_a_naive_primary_only_suppression_is_caught_by_the_audit() -> None:
     assert protection.audit["passed"]
 
 
+LIFTS = [
+    (f"way/{b}", "ascenseur", f"2025-0{m}-{d:02d}", f"h{b}{m}{d}")
+    for b in (1, 2, 3) for m in (1, 2) for d in range(1, 5)
+]  # fmt: skip
+
+
+def _chart_cell(protection: Any, month: str, category: str) -> pd.Series:
+    series = protection.published.category_series
+    at = (series["period_start"] == pd.Timestamp(f"{month}-01")) & (series["category"] == category)
+    assert at.sum() == 1
+    return series[at].iloc[0]
+
+
+def test_the_category_chart_is_a_table_of_its_own_and_hides_only_what_is_small() -> None:
+    """Each building's one squat report of January is hidden (one household each), but
+    January's squats at the site come from three households: the category chart shows
+    them. (It used to add up the hidden building cells and hide the sum: 91 % of Bondy's
+    values were « s ».) The audit holds the chart's table with the building ones."""
+    rows = [*LIFTS, *[(f"way/{b}", "occupation", f"2025-01-2{b}", f"s{b}") for b in (1, 2, 3)]]
+    buildings, reports = _site(rows)
+    protection, _ = apply_profile(
+        publish_site(buildings, reports), reports, rule=COMITE, person_related=PERSON
+    )
+    m = protection.published.monthly
+    squats = m[m["category"] == "occupation"]
+    assert len(squats) == 3
+    assert (squats["reason"] == "primary").all()
+    jan = _chart_cell(protection, "2025-01", "occupation")
+    assert (jan["n_reports"], jan["n_reports_flag"]) == (3, "")
+    assert protection.audit["passed"]
+    dims = [t["dims"] for t in protection.audit["joint"]["tables"]]
+    assert {("month", "category"), ("month",), ("category",)} <= set(map(tuple, dims))
+    assert protection.cells["category_series"]["hidden"] == 0
+
+
+def test_the_category_chart_cannot_give_a_hidden_building_cell_back() -> None:
+    """way/1's one squat report is hidden, way/2's four are shown: January's squats at the
+    site (5, from 5 households) minus way/2's would give way/1's back. The chart's cell or
+    another building cell of that month and category is hidden too, and the audit, which
+    holds the chart's table and the building ones together, passes."""
+    rows = [
+        *LIFTS, ("way/1", "occupation", "2025-01-20", "s1"),
+        *[("way/2", "occupation", f"2025-01-2{d}", f"s2{d}") for d in range(1, 5)],
+    ]  # fmt: skip
+    buildings, reports = _site(rows)
+    protection, _ = apply_profile(
+        publish_site(buildings, reports), reports, rule=COMITE, person_related=PERSON
+    )
+    m = protection.published.monthly
+    january = m[(m["category"] == "occupation") & (m["month"] == "2025-01")]
+    hidden = january.set_index("building_id")["n_reports_flag"] == FLAG
+    assert hidden["way/1"]
+    jan = _chart_cell(protection, "2025-01", "occupation")
+    assert jan["n_reports_flag"] == FLAG or hidden.sum() >= 2
+    assert protection.audit["passed"]
+
+
 def test_public_rounds_to_five_and_draws_no_point() -> None:
     rows = [("way/1", "ascenseur", f"2025-0{1 + d % 6}-{1 + d:02d}", f"h{d}") for d in range(23)]
     buildings, reports = _site(rows)

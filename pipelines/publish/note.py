@@ -21,6 +21,7 @@ TABLE_FR = {
     "zones": "Zones de points chauds",
     "before_after": "Avant / après, par bâtiment",
     "site": "Total du site",
+    "category_series": "Graphique : signalements du site par période et catégorie",
 }
 
 
