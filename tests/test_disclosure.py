@@ -494,6 +494,28 @@ def shown_person_cells_from_few_households(df: pd.DataFrame, out: sdc.Protection
     return bad
 
 
+def secondary_cells_given_back(tables: dict) -> int:
+    """Cells hidden as secondary that a reader adds up or subtracts from one relation
+    between two tables: a hidden total whose terms are all shown, or the one hidden term
+    of a shown total. They protect nothing."""
+    n = 0
+    for (tp, total), (tc, terms) in itertools.permutations(tables.items(), 2):
+        if not set(tp) < set(tc):
+            continue
+        of_total = [tuple(r) for r in total[list(tp)].itertuples(index=False)]
+        of_term = [tuple(r) for r in terms[list(tp)].itertuples(index=False)]
+        hidden = {k: [] for k in of_total}
+        for k, flag, reason in zip(of_term, terms["flag"], terms["reason"], strict=True):
+            if flag == sdc.FLAG_HIDDEN:
+                hidden[k].append(reason)
+        for k, flag, reason in zip(of_total, total["flag"], total["reason"], strict=True):
+            if flag == sdc.FLAG_HIDDEN and reason == "secondary" and not hidden[k]:
+                n += 1
+            if flag == sdc.FLAG_SHOWN and hidden[k] == ["secondary"]:
+                n += 1
+    return n
+
+
 @pytest.mark.parametrize("rule", [sdc.COMITE, sdc.PUBLIC], ids=["comite", "public"])
 def test_real_paris_reports_pass_their_own_audit(rule: sdc.DisclosureRule) -> None:
     df = paris_microdata()
@@ -514,5 +536,6 @@ def test_real_paris_reports_pass_their_own_audit(rule: sdc.DisclosureRule) -> No
     if rule.all_sensitive:
         df = df.assign(person_related=True)
     assert shown_person_cells_from_few_households(df, out, rule.min_households) == 0
+    assert secondary_cells_given_back(out.tables) == 0
     hidden = sum(int((t["flag"] == "s").sum()) for t in out.tables.values())
     assert 0 < hidden < sum(len(t) for t in out.tables.values())

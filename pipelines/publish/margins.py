@@ -8,6 +8,7 @@ audit of them, the site's tables protected again around the others when it fails
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ def secure_margin(
     keys: Sequence[str],
     *,
     truth: pd.Series,
+    round_base: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
     """Hide more cells until no hidden cell of ``child`` or ``parent`` can be recomputed
     from the other, where each ``parent`` cell is the sum of the ``child`` cells sharing
@@ -35,13 +37,16 @@ def secure_margin(
     Used after past periods were frozen (:mod:`pipelines.publish.ledger`): a frozen
     cell keeps its published value and flag, so the engine's secondary suppression may
     no longer hold; only margins and open-period cells are hidden here (more hiding
-    never makes another hidden cell recomputable).
+    never makes another hidden cell recomputable). A hidden parent hidden as secondary
+    whose children are all shown is shown instead (rounded to ``round_base``): a reader
+    adds it up anyway, so it protects nothing.
 
     Parameters
     ----------
     child, parent
         Columns ``keys``, ``n_reports``, ``n_reports_flag``; ``child`` also ``frozen``
-        (bool), ``parent`` ``reason`` when known.
+        (bool), ``parent`` ``reason`` when known (else a hidden parent counts as
+        primary).
     truth
         The exact count of each parent cell, indexed by ``keys``.
 
@@ -49,8 +54,8 @@ def secure_margin(
     -------
     tuple
         Both tables with the cells hidden here flagged (``reason`` "secondary"), and the
-        cells that could not be protected (a hidden parent whose children are all frozen
-        and shown, and add up to it).
+        cells that could not be protected (a hidden primary parent whose children are
+        all frozen and shown, and add up to it).
     """
     child, parent = child.copy(), parent.copy()
     if "reason" not in parent:
@@ -78,6 +83,14 @@ def secure_margin(
                 changed = True
             elif hidden_p and nh == 0 and key in truth.index:
                 if float(shown_sum.get(key, 0)) != float(truth[key]):
+                    continue
+                if parent.at[row, "reason"] not in ("primary", "dominance"):
+                    value = float(truth[key])
+                    if round_base > 1:
+                        value = math.floor(value / round_base + 0.5) * round_base
+                    parent.at[row, "n_reports"] = int(value)
+                    parent.loc[row, ["n_reports_flag", "reason"]] = ["", ""]
+                    changed = True
                     continue
                 candidates = child[(ck == key) & ~child["frozen"].astype(bool)]
                 if candidates.empty:
@@ -148,14 +161,26 @@ def _truth(micro: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
 
 
 def secure_frozen(
-    monthly: pd.DataFrame, profile: pd.DataFrame, micro: pd.DataFrame
+    monthly: pd.DataFrame,
+    profile: pd.DataFrame,
+    micro: pd.DataFrame,
+    cells: Mapping[tuple[str, ...], pd.DataFrame],
+    *,
+    round_base: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
     """After freezing: hide what the frozen months and the building figures would let a
-    reader recompute (:func:`secure_margin`), building × category then building."""
+    reader recompute (:func:`secure_margin`), building × category then building; a
+    building × category cell the engine hid as secondary (its ``reason`` in ``cells``)
+    that the frozen months now add up is shown instead."""
     long = long_profile(profile, CODES)
+    bc = cells[("zone", "building_id", "category")]
+    why = dict(zip(_tuples(bc, ["building_id", "category"]), bc["reason"], strict=True))
+    if len(long):
+        long["reason"] = [why.get(k, "") for k in _tuples(long, ["building_id", "category"])]
     monthly, long, problems = secure_margin(
-        monthly, long, ["building_id", "category"], truth=_truth(micro, ["building_id", "category"])
-    )
+        monthly, long, ["building_id", "category"],
+        truth=_truth(micro, ["building_id", "category"]), round_base=round_base,
+    )  # fmt: skip
     profile = profile.copy()
     for code in CODES:
         col = f"n_{code}"

@@ -190,7 +190,9 @@ def apply_profile(
     series, _, frozen_series = freeze(series_of(cells, level), series_ledger)
     frozen_problems: list[dict[str, Any]] = []
     if frozen and level[0] == "building":
-        monthly, new, frozen_problems = secure_frozen(monthly, new, micro)
+        monthly, new, frozen_problems = secure_frozen(
+            monthly, new, micro, cells, round_base=rule.round_base
+        )
     monthly, series = monthly.drop(columns="frozen"), series.drop(columns="frozen")
     if windows is not None:
         ba = before_after_of_monthly(new, monthly, windows)

@@ -399,6 +399,34 @@ def _relation_pass(
     return hidden
 
 
+def _reveal_determined(
+    pairs: Pairs, hidden: npt.NDArray[np.bool_], keep: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """Show again the hidden cells that the shown ones give exactly: a total whose terms
+    are all shown (their sum), the one hidden term of a shown total (the total minus
+    the others). Such a cell protects nothing (a reader recomputes it) and showing it
+    tells nothing new: the attacker's system keeps the same solutions, so every
+    interval of the audit stands. The greedy steps leave some (a term hidden for one
+    total, then its own terms all shown). ``keep``: cells left hidden whatever (primary
+    ones, whose recomputation the audit reports, and those of ``given`` tables)."""
+    hidden = hidden.copy()
+    changed = True
+    while changed:
+        changed = False
+        for par, chi in pairs:
+            is_total = np.zeros(len(hidden), dtype=bool)
+            is_total[par] = True
+            n_hidden = np.bincount(par, weights=hidden[chi], minlength=len(hidden))
+            whole = is_total & hidden & (n_hidden == 0) & ~keep
+            lonely = is_total & ~hidden & (n_hidden == 1)
+            last = chi[lonely[par] & hidden[chi] & ~keep[chi]]
+            if whole.any() or len(last):
+                hidden[whole] = False
+                hidden[last] = False
+                changed = True
+    return hidden
+
+
 def _given_flags(
     cells: pd.DataFrame, tables: Sequence[Table], given: Mapping[Table, pd.DataFrame]
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.object_]]:
@@ -530,6 +558,8 @@ def protect(
             break
         hidden[list(picks)] = True
         hidden = _relation_pass(pairs, hidden, cost, free)
+    in_given = cells["table"].isin([i for i, t in enumerate(tables) if t in given]).to_numpy()
+    hidden = _reveal_determined(pairs, hidden, primary | in_given)
     reason = cells["reason"].to_numpy().astype(object)
     reason = np.where(hidden & locked & (given_reason != ""), given_reason, reason)
     reason[hidden & (reason == "")] = REASON_SECONDARY
