@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,48 @@ def test_an_unknown_profile_threshold_or_class_is_one_french_error(
     message = capsys.readouterr().err
     assert key in message
     assert "Traceback" not in message
+
+
+INEFFECTIVE = [
+    (f"[{P}.profiles.comite]\nmin_households = 1\n", f"{P}.profiles.comite.min_households",
+     "ne masque rien"),
+    (f"[sites.{P}.profiles.public]\nmin_households = 1\n",
+     f"sites[1].{P}.profiles.public.min_households", "ne masque rien"),
+    (f'[{P}.outputs]\nmap = "interne"\n', f"{P}.outputs.map", "sans effet"),
+    (f'[sites.{P}.outputs]\ncharts = "interne"\n', f"sites[1].{P}.outputs.charts",
+     "sans effet"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("block", "key", "words"), INEFFECTIVE)
+def test_a_setting_that_changes_nothing_is_warned_not_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, block: str, key: str, words: str
+) -> None:
+    """min_households = 1 hides nothing; one reader's output set below the others has no
+    effect (the map, PNG, charts and index read the same tables, at the most protective
+    of their profiles): the configuration loads, with one French warning naming the key
+    and why (once, however many sites the project's block applies to)."""
+    cfg = _config(tmp_path, block)
+    with caplog.at_level(logging.WARNING, logger="pipelines.config"):
+        config = load_config(cfg)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1, warned
+    assert f"clé « {key} »" in warned[0]
+    assert words in warned[0]
+    assert str(cfg) in warned[0]
+    assert config.site("paris10").publication.readers_profile == "comite"
+
+
+def test_settings_that_take_effect_are_not_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    every_reader = "".join(f'{out} = "interne"\n' for out in ("map", "png", "charts", "index"))
+    block = f"[{P}.outputs]\n{every_reader}[{P}.profiles.comite]\nmin_households = 2\n"
+    with caplog.at_level(logging.WARNING, logger="pipelines.config"):
+        load_config(DEMO)
+        config = load_config(_config(tmp_path, block))
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert config.site("bondy").publication.readers_profile == "interne"
 
 
 # ----------------------------------------------------------------------------- hand-made
