@@ -223,7 +223,7 @@ screenshots/index.png: $$(MAPS)/index.html $$(foreach s,$$(SITES),$$(MAPS)/$$(s)
 # (a mere `%` does not keep them); PROCESSED_FILES comes from the stage table.
 .PRECIOUS: $(foreach f,$(PROCESSED_FILES),$(PROCESSED)/%/$(f)) $(MAPS)/%.html $(MAPS)/%.png
 
-## public: paquet « données ouvertes » (profil public) : cartes, CSV et GeoPackage dans maps/public/
+## public: paquet « données ouvertes » (profil public) : cartes, CSV, GeoPackage, graphiques et index dans maps/public/
 .PHONY: public
 public: $$(foreach s,$$(SITES),$$(MAPS)/public/$$(s).html)
-	@echo "Paquet public prêt :" $(call q,$(RAW_MAPS)/public/)
+	@echo "Paquet public prêt :" $(call q,$(RAW_MAPS)/public/index.html)

@@ -32,6 +32,7 @@ from pipelines.publish.protect import apply_profile
 from pipelines.publish.stage import person_related_of
 from pipelines.published import read_published
 from pipelines.reports import naive_dates
+from pipelines.stages import PUBLIC_PACK
 from pipelines.taxonomy import CATEGORIES, CODES, PERSONNE
 from tests.conftest import ROOT
 
@@ -581,6 +582,37 @@ def test_no_published_file_shows_a_cell_from_too_few_households(
             if applies(code) and isinstance(value, int | float) and value > 0:
                 assert hh.get((b, code), 0) >= minimum, (b, code, value)
     assert "household_key" not in html
+
+
+def test_the_public_pack_has_its_charts_and_an_index(
+    packs: dict[tuple[str, str], Path], demo_run: Any
+) -> None:
+    """``make public`` writes, beside each site's map and tables, its charts drawn from
+    the public tables (counts rounded to 5, « s » where hidden, labelled at the level
+    of the series), and one ``index.html`` linking every file of every site's pack."""
+    folder = demo_run.maps / "public"
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    links = re.findall(r"href='([^']+)'", index)
+    for site in ("bondy", "paris10"):
+        for suffix in PUBLIC_PACK:
+            assert (folder / f"{site}{suffix}").is_file(), suffix
+            assert f"{site}{suffix}" in links
+        series = read_published(packs[(site, "public")]).category_series
+        assert series is not None  # the chart's table
+        chart = pd.read_csv(folder / f"{site}_reports_by_category.csv", dtype=str)
+        assert len(chart) == series["period_start"].nunique()
+        values = chart.drop(columns=chart.columns[0]).stack()
+        shown = pd.to_numeric(values[values != FLAG])
+        assert len(shown)
+        assert (shown % 5 == 0).all()
+        pub = read_published(packs[(site, "public")])
+        time = str(pub.monthly["level"].iloc[0]).split(" × ")[1]
+        freq = {"mois": "M", "trimestre": "Q", "année": "Y"}[time]
+        assert pub.site["series"]["freq"] == freq
+        starts = {"M": set(range(1, 13)), "Q": {1, 4, 7, 10}, "Y": {1}}[freq]
+        assert set(series["period_start"].dt.month) <= starts
+    assert sorted(links) == sorted(p.name for p in folder.iterdir() if p.name != "index.html")
+    assert "Traceback" not in index
 
 
 def test_the_share_of_hidden_cells_is_said_in_site_json_and_the_method_note(

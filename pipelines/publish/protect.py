@@ -79,6 +79,9 @@ from pipelines.published import Published
 from pipelines.taxonomy import CODES
 from pipelines.trends import Window
 
+#: The period letter (``site.json``'s ``series.freq``) of each time level.
+TIME_FREQ = {"month": "M", "quarter": "Q", "year": "Y"}
+
 
 @dataclass(frozen=True)
 class Protection:
@@ -306,6 +309,8 @@ def apply_profile(
                 if "gi_bin" in new
                 else None,
             },
+            # the charts' tables are at the time of the monthly level (their labels)
+            "series": {**published.site.get("series", {}), "freq": TIME_FREQ[level[1]]},
         },
     )
     return Protection(out, audit, counts), new_ledger
