@@ -235,7 +235,7 @@ screenshots/index.png: $$(MAPS)/index.html $$(foreach s,$$(SITES),$$(MAPS)/$$(s)
 .PRECIOUS: $(foreach f,$(PROCESSED_FILES),$(PROCESSED)/%/$(f)) $(MAPS)/%.html $(MAPS)/%.png \
     $(MAPS)/%.pdf
 
-## public: paquet « données ouvertes » (profil public) : cartes, CSV et GeoPackage dans maps/public/
+## public: paquet « données ouvertes » (profil public) : cartes, CSV, GeoPackage, graphiques et index dans maps/public/
 .PHONY: public
 public: $$(foreach s,$$(SITES),$$(MAPS)/public/$$(s).html)
-	@echo "Paquet public prêt :" $(call q,$(RAW_MAPS)/public/)
+	@echo "Paquet public prêt :" $(call q,$(RAW_MAPS)/public/index.html)

@@ -41,6 +41,8 @@ Files (see :data:`FILES`):
     ``series.freq``: month by default) and category, empty periods as zeros:
     ``period_start`` (naive datetime), ``category``, ``n_reports``, and the period's
     total over the site ``n_period_reports`` (repeated on each row of the period).
+    Under a profile, a table of its own protected with the others (site × period ×
+    category, at the period of the monthly table, which ``series.freq`` then gives).
 ``top_buildings.parquet``
     The buildings with the most reports (``params.trends.top_buildings`` of them), long:
     ``rank`` (1 = most reports), ``building_id``, ``building_label`` (as in the profile;

@@ -174,9 +174,17 @@ _PUBLISH_READS = (
 )
 #: The folder of the open-data pack's published tables, in the site's processed folder.
 PUBLIC_DIR = "published_public"
+#: The charts of the open-data pack: not the top buildings' trends (per building, which
+#: the public profile never shows: its series are coarsened above the building).
+PUBLIC_CHART_NAMES = ("reports_by_category", "closing_delays")
 #: The files of the open-data pack in ``maps_dir/public/``, after the site's id: the map
-#: and its PNG, the building and monthly tables (CSV), and a GeoPackage.
-PUBLIC_PACK = (".html", ".png", "_batiments.csv", "_mensuel.csv", ".gpkg")
+#: and its PNG, the building and monthly tables (CSV), a GeoPackage, and the charts (PNG
+#: and their data, CSV). Beside them, the pack's ``index.html`` lists every site's files
+#: (rewritten by each site's run: one file for all sites, so no per-site target).
+PUBLIC_PACK = (
+    ".html", ".png", "_batiments.csv", "_mensuel.csv", ".gpkg",
+    *(f"_{name}.{ext}" for name in PUBLIC_CHART_NAMES for ext in ("png", "csv")),
+)  # fmt: skip
 
 #: The pipeline of a site, in the order ``vigie run`` runs it. The Makefile's per-site
 #: rules are generated from this table (``vigie deps``), so both read one graph.

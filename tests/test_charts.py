@@ -37,6 +37,8 @@ def test_period_labels_in_french() -> None:
     assert labels[9] == "août"
     quarters = charts.period_labels(pd.date_range("2024-01-01", periods=2, freq="QS"), "Q")
     assert quarters == ["T1\n2024", "T2\n2024"]
+    years = charts.period_labels(pd.date_range("2023-01-01", periods=2, freq="YS"), "Y")
+    assert years == ["2023", "2024"]  # the public pack's series may be yearly
     weeks = pd.date_range("2023-12-25", periods=7, freq="W-MON")
     assert charts.period_labels(weeks, "W") == [
         "déc.\n2023", "janv.\n2024", "", "", "", "", "févr.",

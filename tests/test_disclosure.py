@@ -272,26 +272,26 @@ def test_linked_tables_are_audited_together() -> None:
     assert {t["dims"][0] if t["dims"] else "" for t in linked.audit["tables"]} >= {"building_id"}
 
 
+def month_reports(spec: list[tuple[str, str, str, int]]) -> pd.DataFrame:
+    """Microdata from (building, category, month, n reports) quadruples, one household
+    per report; nuisibles is the person-related category."""
+    rows = [
+        {"building_id": b, "category": c, "month": m, "household": f"{b}{c}{m}{i}",
+         "person_related": c == "nuisibles"}
+        for b, c, m, n in spec
+        for i in range(n)
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def test_month_and_category_tables_are_linked_through_category_totals() -> None:
     """Three tables sharing the category: a hidden month × category cell must not be
     recomputable from the category total the building table shows."""
-    rows = []
-    for b, c, m, n in [
-        ("A", "nuisibles", "2024-01", 1), ("A", "ascenseur", "2024-01", 4),
-        ("B", "nuisibles", "2024-02", 4), ("B", "ascenseur", "2024-02", 5),
-        ("C", "nuisibles", "2024-02", 3), ("C", "ascenseur", "2024-01", 6),
-    ]:  # fmt: skip
-        for i in range(n):
-            rows.append(
-                {
-                    "building_id": b,
-                    "category": c,
-                    "month": m,
-                    "household": f"{b}{c}{m}{i}",
-                    "person_related": c == "nuisibles",
-                }
-            )
-    df = pd.DataFrame(rows)
+    df = month_reports(
+        [("A", "nuisibles", "2024-01", 1), ("A", "ascenseur", "2024-01", 4),
+         ("B", "nuisibles", "2024-02", 4), ("B", "ascenseur", "2024-02", 5),
+         ("C", "nuisibles", "2024-02", 3), ("C", "ascenseur", "2024-01", 6)]
+    )  # fmt: skip
     tables = [("building_id", "category"), ("month", "category"), ("category",), ("month",), ()]
     out = sdc.protect(df, tables)
     assert out.audit["passed"]
@@ -300,25 +300,50 @@ def test_month_and_category_tables_are_linked_through_category_totals() -> None:
     assert len(out.audit["tables"]) == len(tables)
 
 
+def test_a_group_protected_around_another_holds_the_links_between_them() -> None:
+    """The site's series (month × category, month, site) beside building tables
+    protected before: A's one pests report of January is hidden there, B's four are
+    shown, so January's pests at the site (5) would give A's back. Protected alone, the
+    series shows that cell and the joint audit fails; protected around the building
+    tables (``given``), the engine hides more site cells, leaves the building tables as
+    they were, and the joint audit passes."""
+    df = month_reports(
+        [("A", "nuisibles", "2024-01", 1), ("A", "ascenseur", "2024-01", 4),
+         ("A", "ascenseur", "2024-02", 3), ("B", "nuisibles", "2024-01", 4),
+         ("B", "ascenseur", "2024-02", 5), ("C", "ascenseur", "2024-01", 3),
+         ("C", "nuisibles", "2024-02", 3)]
+    )  # fmt: skip
+    local = [("building_id", "month", "category"), ("building_id", "category"), ("building_id",)]
+    site = [("month", "category"), ("month",), ()]
+    buildings = sdc.protect(df, local)
+    alone = sdc.protect(df, site)
+    jan = cell(alone.tables[("month", "category")], month="2024-01", category="nuisibles")
+    assert jan.flag == sdc.FLAG_SHOWN  # five households: nothing to hide for itself
+    assert not sdc.audit(df, {**buildings.tables, **alone.tables})["passed"]
+    around = sdc.protect(df, site, given=buildings.tables)
+    assert around.audit["passed"]
+    assert sdc.audit(df, around.tables)["passed"]  # re-read from the flags
+    assert len(around.audit["tables"]) == len(local) + len(site)
+    for t in local:
+        pd.testing.assert_frame_equal(around.tables[t], buildings.tables[t])
+    jan = cell(around.tables[("month", "category")], month="2024-01", category="nuisibles")
+    assert jan.flag == sdc.FLAG_HIDDEN
+    assert jan.reason == sdc.REASON_SECONDARY
+    # unlocked given cells may be hidden more; locked ones never are
+    free = {t: f.assign(locked=t != ("building_id",)) for t, f in buildings.tables.items()}
+    again = sdc.protect(df, site, given=free)
+    assert again.audit["passed"]
+    for t in local[:2]:
+        pd.testing.assert_frame_equal(again.tables[t], buildings.tables[t])
+
+
 def month_microdata() -> pd.DataFrame:
-    rows = []
-    for b, c, m, n in [
-        ("A", "nuisibles", "2024-01", 1), ("A", "ascenseur", "2024-01", 4),
-        ("A", "ascenseur", "2024-02", 2), ("B", "nuisibles", "2024-02", 4),
-        ("B", "ascenseur", "2024-02", 5), ("C", "nuisibles", "2024-02", 2),
-        ("C", "nuisibles", "2024-01", 1), ("C", "ascenseur", "2024-01", 6),
-    ]:  # fmt: skip
-        for i in range(n):
-            rows.append(
-                {
-                    "building_id": b,
-                    "category": c,
-                    "month": m,
-                    "household": f"{b}{c}{m}{i}",
-                    "person_related": c == "nuisibles",
-                }
-            )
-    return pd.DataFrame(rows)
+    return month_reports(
+        [("A", "nuisibles", "2024-01", 1), ("A", "ascenseur", "2024-01", 4),
+         ("A", "ascenseur", "2024-02", 2), ("B", "nuisibles", "2024-02", 4),
+         ("B", "ascenseur", "2024-02", 5), ("C", "nuisibles", "2024-02", 2),
+         ("C", "nuisibles", "2024-01", 1), ("C", "ascenseur", "2024-01", 6)]
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -469,6 +494,28 @@ def shown_person_cells_from_few_households(df: pd.DataFrame, out: sdc.Protection
     return bad
 
 
+def secondary_cells_given_back(tables: dict) -> int:
+    """Cells hidden as secondary that a reader adds up or subtracts from one relation
+    between two tables: a hidden total whose terms are all shown, or the one hidden term
+    of a shown total. They protect nothing."""
+    n = 0
+    for (tp, total), (tc, terms) in itertools.permutations(tables.items(), 2):
+        if not set(tp) < set(tc):
+            continue
+        of_total = [tuple(r) for r in total[list(tp)].itertuples(index=False)]
+        of_term = [tuple(r) for r in terms[list(tp)].itertuples(index=False)]
+        hidden = {k: [] for k in of_total}
+        for k, flag, reason in zip(of_term, terms["flag"], terms["reason"], strict=True):
+            if flag == sdc.FLAG_HIDDEN:
+                hidden[k].append(reason)
+        for k, flag, reason in zip(of_total, total["flag"], total["reason"], strict=True):
+            if flag == sdc.FLAG_HIDDEN and reason == "secondary" and not hidden[k]:
+                n += 1
+            if flag == sdc.FLAG_SHOWN and hidden[k] == ["secondary"]:
+                n += 1
+    return n
+
+
 @pytest.mark.parametrize("rule", [sdc.COMITE, sdc.PUBLIC], ids=["comite", "public"])
 def test_real_paris_reports_pass_their_own_audit(rule: sdc.DisclosureRule) -> None:
     df = paris_microdata()
@@ -489,5 +536,6 @@ def test_real_paris_reports_pass_their_own_audit(rule: sdc.DisclosureRule) -> No
     if rule.all_sensitive:
         df = df.assign(person_related=True)
     assert shown_person_cells_from_few_households(df, out, rule.min_households) == 0
+    assert secondary_cells_given_back(out.tables) == 0
     hidden = sum(int((t["flag"] == "s").sum()) for t in out.tables.values())
     assert 0 < hidden < sum(len(t) for t in out.tables.values())

@@ -249,6 +249,57 @@ def test_ingestion_without_secret_stops_with_how_to_create_it(
     assert not (out / "ingested.parquet").exists()  # nothing written, no unkeyed hash
 
 
+@pytest.mark.parametrize("state", ["bom", "folder", "not ascii"])
+def test_a_bad_secret_file_stops_ingestion_with_its_cause_and_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], state: str
+) -> None:
+    """A secret saved by an editor with a byte-order mark, a folder where the secret
+    should be, a file of other text: one French message naming the file, its cause and
+    what to do (not « vérifiez ses droits », not the system's English), exit 2."""
+    cfg = _config_with_secrets(tmp_path)
+    path = tmp_path / "secrets" / "paris10.key"
+    path.parent.mkdir()
+    if state == "folder":
+        path.mkdir()
+    else:
+        prefix = "\ufeff" if state == "bom" else "clé secrète : "
+        path.write_text(prefix + "ab" * 32 + "\n", encoding="utf-8")
+    bounds = osm_bounds_file(tmp_path, "data/raw/paris10/paris10.osm")
+    args = ["--site", "paris10", "--out-dir", str(tmp_path / "out"), "--bounds", str(bounds)]
+    code = main(["-q", "ingest", "--config", str(cfg), *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("erreur") == 1
+    assert str(path) in err
+    assert "Traceback" not in err
+    assert "droits" not in err
+    cause, fix = {
+        "bom": ("BOM", "sans BOM"),
+        "folder": ("est un dossier", f"vigie secret --config {cfg} --site paris10"),
+        "not ascii": ("secret valide", f"vigie secret --config {cfg} --site paris10"),
+    }[state]
+    assert cause in err
+    assert fix in err
+    assert "directory" not in err.lower()
+
+
+def test_cli_secret_over_a_folder_says_it_is_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = _config_with_secrets(tmp_path)
+    path = tmp_path / "secrets" / "paris10.key"
+    path.mkdir(parents=True)
+    assert main(["-q", "secret", "--config", str(cfg), "--site", "paris10"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("erreur") == 1
+    assert str(path) in err
+    assert "est un dossier" in err
+    assert "déplacez ou supprimez ce dossier" in err
+    assert "existe déjà" not in err
+    assert "Traceback" not in err
+    assert path.is_dir()
+
+
 @pytest.mark.parametrize("content", ["", "abc", "zz" * 40])
 def test_a_file_that_holds_no_secret_is_refused(tmp_path: Path, content: str) -> None:
     path = tmp_path / "s.key"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from pipelines.publish.protect import apply_profile
 from pipelines.publish.stage import person_related_of
 from pipelines.published import read_published
 from pipelines.reports import naive_dates
+from pipelines.stages import PUBLIC_PACK
 from pipelines.taxonomy import CATEGORIES, CODES, PERSONNE
 from tests.conftest import ROOT
 
@@ -130,6 +132,48 @@ def test_an_unknown_profile_threshold_or_class_is_one_french_error(
     message = capsys.readouterr().err
     assert key in message
     assert "Traceback" not in message
+
+
+INEFFECTIVE = [
+    (f"[{P}.profiles.comite]\nmin_households = 1\n", f"{P}.profiles.comite.min_households",
+     "ne masque rien"),
+    (f"[sites.{P}.profiles.public]\nmin_households = 1\n",
+     f"sites[1].{P}.profiles.public.min_households", "ne masque rien"),
+    (f'[{P}.outputs]\nmap = "interne"\n', f"{P}.outputs.map", "sans effet"),
+    (f'[sites.{P}.outputs]\ncharts = "interne"\n', f"sites[1].{P}.outputs.charts",
+     "sans effet"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("block", "key", "words"), INEFFECTIVE)
+def test_a_setting_that_changes_nothing_is_warned_not_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, block: str, key: str, words: str
+) -> None:
+    """min_households = 1 hides nothing; one reader's output set below the others has no
+    effect (the map, PNG, charts and index read the same tables, at the most protective
+    of their profiles): the configuration loads, with one French warning naming the key
+    and why (once, however many sites the project's block applies to)."""
+    cfg = _config(tmp_path, block)
+    with caplog.at_level(logging.WARNING, logger="pipelines.config"):
+        config = load_config(cfg)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1, warned
+    assert f"clé « {key} »" in warned[0]
+    assert words in warned[0]
+    assert str(cfg) in warned[0]
+    assert config.site("paris10").publication.readers_profile == "comite"
+
+
+def test_settings_that_take_effect_are_not_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    every_reader = "".join(f'{out} = "interne"\n' for out in ("map", "png", "charts", "index"))
+    block = f"[{P}.outputs]\n{every_reader}[{P}.profiles.comite]\nmin_households = 2\n"
+    with caplog.at_level(logging.WARNING, logger="pipelines.config"):
+        load_config(DEMO)
+        config = load_config(_config(tmp_path, block))
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert config.site("bondy").publication.readers_profile == "interne"
 
 
 # ----------------------------------------------------------------------------- hand-made
@@ -234,6 +278,63 @@ def test_a_naive_primary_only_suppression_is_caught_by_the_audit() -> None:
     assert protection.audit["passed"]
 
 
+LIFTS = [
+    (f"way/{b}", "ascenseur", f"2025-0{m}-{d:02d}", f"h{b}{m}{d}")
+    for b in (1, 2, 3) for m in (1, 2) for d in range(1, 5)
+]  # fmt: skip
+
+
+def _chart_cell(protection: Any, month: str, category: str) -> pd.Series:
+    series = protection.published.category_series
+    at = (series["period_start"] == pd.Timestamp(f"{month}-01")) & (series["category"] == category)
+    assert at.sum() == 1
+    return series[at].iloc[0]
+
+
+def test_the_category_chart_is_a_table_of_its_own_and_hides_only_what_is_small() -> None:
+    """Each building's one squat report of January is hidden (one household each), but
+    January's squats at the site come from three households: the category chart shows
+    them. (It used to add up the hidden building cells and hide the sum: 91 % of Bondy's
+    values were « s ».) The audit holds the chart's table with the building ones."""
+    rows = [*LIFTS, *[(f"way/{b}", "occupation", f"2025-01-2{b}", f"s{b}") for b in (1, 2, 3)]]
+    buildings, reports = _site(rows)
+    protection, _ = apply_profile(
+        publish_site(buildings, reports), reports, rule=COMITE, person_related=PERSON
+    )
+    m = protection.published.monthly
+    squats = m[m["category"] == "occupation"]
+    assert len(squats) == 3
+    assert (squats["reason"] == "primary").all()
+    jan = _chart_cell(protection, "2025-01", "occupation")
+    assert (jan["n_reports"], jan["n_reports_flag"]) == (3, "")
+    assert protection.audit["passed"]
+    dims = [t["dims"] for t in protection.audit["joint"]["tables"]]
+    assert {("month", "category"), ("month",), ("category",)} <= set(map(tuple, dims))
+    assert protection.cells["category_series"]["hidden"] == 0
+
+
+def test_the_category_chart_cannot_give_a_hidden_building_cell_back() -> None:
+    """way/1's one squat report is hidden, way/2's four are shown: January's squats at the
+    site (5, from 5 households) minus way/2's would give way/1's back. The chart's cell or
+    another building cell of that month and category is hidden too, and the audit, which
+    holds the chart's table and the building ones together, passes."""
+    rows = [
+        *LIFTS, ("way/1", "occupation", "2025-01-20", "s1"),
+        *[("way/2", "occupation", f"2025-01-2{d}", f"s2{d}") for d in range(1, 5)],
+    ]  # fmt: skip
+    buildings, reports = _site(rows)
+    protection, _ = apply_profile(
+        publish_site(buildings, reports), reports, rule=COMITE, person_related=PERSON
+    )
+    m = protection.published.monthly
+    january = m[(m["category"] == "occupation") & (m["month"] == "2025-01")]
+    hidden = january.set_index("building_id")["n_reports_flag"] == FLAG
+    assert hidden["way/1"]
+    jan = _chart_cell(protection, "2025-01", "occupation")
+    assert jan["n_reports_flag"] == FLAG or hidden.sum() >= 2
+    assert protection.audit["passed"]
+
+
 def test_public_rounds_to_five_and_draws_no_point() -> None:
     rows = [("way/1", "ascenseur", f"2025-0{1 + d % 6}-{1 + d:02d}", f"h{d}") for d in range(23)]
     buildings, reports = _site(rows)
@@ -301,6 +402,8 @@ def test_past_periods_stay_frozen_between_two_refreshes(demo_run: Any, rule: Pro
     )
     assert ledger is not None
     assert pack1.audit["passed"]
+    # no cell hidden for nothing: a secondary cell a reader adds up is shown
+    assert not any(pack1.audit["published_checks"].values()), pack1.audit["published_checks"]
     # a late report in a closed month, in a cell pack 1 showed
     m1 = pack1.published.monthly
     shown = m1[(m1["n_reports_flag"] == "") & (m1["month"] == "2025-01")].iloc[0]
@@ -334,6 +437,8 @@ def test_past_periods_stay_frozen_between_two_refreshes(demo_run: Any, rule: Pro
     assert not rows(fresh).equals(rows(pack1))  # the ledger is what keeps them
     assert pack2.audit["frozen_periods"] == sorted(closed)
     assert pack2.audit["passed"], pack2.audit["published_checks"]
+    assert not any(pack2.audit["published_checks"].values()), pack2.audit["published_checks"]
+    assert not pack2.audit["frozen_problems"]
     assert set(ledger2["month"]) > closed
 
 
@@ -415,6 +520,7 @@ def test_no_published_file_shows_a_cell_from_too_few_households(
     directory = packs[(site, profile)]
     audit = json.loads((directory / "publication_audit.json").read_text(encoding="utf-8"))
     assert audit["passed"], audit["published_checks"]
+    assert not any(audit["published_checks"].values()), audit["published_checks"]
     assert audit["profile"] == profile
     pub = read_published(directory)
     config = load_config(demo_run.config)
@@ -476,6 +582,37 @@ def test_no_published_file_shows_a_cell_from_too_few_households(
             if applies(code) and isinstance(value, int | float) and value > 0:
                 assert hh.get((b, code), 0) >= minimum, (b, code, value)
     assert "household_key" not in html
+
+
+def test_the_public_pack_has_its_charts_and_an_index(
+    packs: dict[tuple[str, str], Path], demo_run: Any
+) -> None:
+    """``make public`` writes, beside each site's map and tables, its charts drawn from
+    the public tables (counts rounded to 5, « s » where hidden, labelled at the level
+    of the series), and one ``index.html`` linking every file of every site's pack."""
+    folder = demo_run.maps / "public"
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    links = re.findall(r"href='([^']+)'", index)
+    for site in ("bondy", "paris10"):
+        for suffix in PUBLIC_PACK:
+            assert (folder / f"{site}{suffix}").is_file(), suffix
+            assert f"{site}{suffix}" in links
+        series = read_published(packs[(site, "public")]).category_series
+        assert series is not None  # the chart's table
+        chart = pd.read_csv(folder / f"{site}_reports_by_category.csv", dtype=str)
+        assert len(chart) == series["period_start"].nunique()
+        values = chart.drop(columns=chart.columns[0]).stack()
+        shown = pd.to_numeric(values[values != FLAG])
+        assert len(shown)
+        assert (shown % 5 == 0).all()
+        pub = read_published(packs[(site, "public")])
+        time = str(pub.monthly["level"].iloc[0]).split(" × ")[1]
+        freq = {"mois": "M", "trimestre": "Q", "année": "Y"}[time]
+        assert pub.site["series"]["freq"] == freq
+        starts = {"M": set(range(1, 13)), "Q": {1, 4, 7, 10}, "Y": {1}}[freq]
+        assert set(series["period_start"].dt.month) <= starts
+    assert sorted(links) == sorted(p.name for p in folder.iterdir() if p.name != "index.html")
+    assert "Traceback" not in index
 
 
 def test_the_share_of_hidden_cells_is_said_in_site_json_and_the_method_note(

@@ -3,6 +3,7 @@ built, the output folders and input files checked."""
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from dataclasses import replace
@@ -12,7 +13,7 @@ from typing import Any
 from pipelines.config.defaults import DEFAULT_PARAMS
 from pipelines.config.files import check_inputs, input_problem, output_dir_problem
 from pipelines.config.params import check_params, check_site_params
-from pipelines.config.publication import publication_settings
+from pipelines.config.publication import ineffective_settings, publication_settings
 from pipelines.config.site import Config, SiteConfig
 from pipelines.config.sources import read_source
 from pipelines.config.values import (
@@ -26,6 +27,8 @@ from pipelines.config.values import (
 )
 from pipelines.errors import ConfigError, os_reason
 from pipelines.taxonomy import check_category_classes
+
+log = logging.getLogger(__name__)
 
 #: Keys allowed in each table, from the dataclasses they fill (sources: ``SOURCE_KEYS``).
 SITE_KEYS = field_names(SiteConfig)
@@ -195,6 +198,15 @@ def load_config(path: str | Path) -> Config:
             raw.get("publication"), r.get("publication"), spath, f"sites[{i}]"))
         for i, (s, r) in enumerate(zip(sites, raw_sites, strict=True))
     )  # fmt: skip
+    ineffective = {
+        pair: None
+        for i, (s, r) in enumerate(zip(sites, raw_sites, strict=True))
+        for pair in ineffective_settings(
+            s.publication, raw.get("publication"), r.get("publication"), f"sites[{i}]"
+        )
+    }  # a project's key once, whatever the number of sites
+    for key, why in ineffective:
+        log.warning("%s, clé « %s » : %s", spath, key, why)
     defaults = Config(path=spath, sites=sites)
     dirs = {
         key: take(project, key, str, spath, "project", getattr(defaults, key))

@@ -34,7 +34,9 @@ categories are person-related is the taxonomy's class of each (« personne »), 
 changes with its ``category_classes`` (:func:`pipelines.taxonomy.check_category_classes`):
 one setting, read by ingestion and publication alike. A profile or a threshold that does
 not exist is refused with one French
-:class:`~pipelines.errors.ConfigError` naming the key.
+:class:`~pipelines.errors.ConfigError` naming the key; a valid setting that changes
+nothing (``min_households = 1``, one of map, png, charts and index below the others) is
+warned at load (:func:`ineffective_settings`).
 """
 
 from __future__ import annotations
@@ -255,6 +257,61 @@ def _check_block(raw: Any, path: str, where: str) -> dict[str, Any]:
     if not isinstance(ledger, str) or not ledger.strip():
         raise ConfigError(path, "attendu un chemin de dossier non vide.", key=f"{where}.ledger_dir")
     return block
+
+
+def ineffective_settings(
+    settings: PublicationSettings, project: Any, site: Any, where: str = "sites[0]"
+) -> list[tuple[str, str]]:
+    """The settings of a site's publication that change nothing, as (key, French
+    reason) pairs for a warning (they are valid: not an error).
+
+    - ``min_households = 1``: every non-empty cell comes from at least one household,
+      so the household rule hides nothing (the dominance rule still applies).
+    - An output among map, PNG, charts and index set to a less protective profile than
+      another of them: the four read the same published tables, at the most protective
+      of their profiles (:attr:`PublicationSettings.readers_profile`), so it has no
+      effect.
+
+    Only values the configuration sets are named (``project`` and ``site`` are the raw
+    blocks, for the key that set each: the site's over the project's).
+    """
+
+    def key_of(*parts: str) -> str | None:
+        for prefix, block in ((f"{where}.publication", site), ("publication", project)):
+            table: Any = block or {}
+            for part in parts:
+                table = table.get(part) if isinstance(table, dict) else None
+            if table is not None:
+                return ".".join((prefix, *parts))
+        return None
+
+    found: list[tuple[str, str]] = []
+    for name, rule in settings.rules.items():
+        key = key_of("profiles", name, "min_households")
+        if key is not None and rule.min_households == 1:
+            found.append(
+                (
+                    key,
+                    f"min_households = 1 ne masque rien dans le profil « {name} » (toute case "
+                    "non vide vient d'au moins un ménage) ; seule la règle de dominance "
+                    "s'applique. Mettez au moins 2 (3 est la règle du comité, 11 celle des "
+                    "données ouvertes).",
+                )
+            )
+    readers = settings.readers_profile
+    for out in ("map", "png", "charts", "index"):
+        key, profile = key_of("outputs", out), settings.outputs[out]
+        if key is not None and PROFILES.index(profile) < PROFILES.index(readers):
+            found.append(
+                (
+                    key,
+                    f"{out} = « {profile} » est sans effet : la carte, le PNG, les graphiques "
+                    "et l'index lisent les mêmes tableaux publiés, au profil le plus "
+                    f"protecteur des quatre (ici « {readers} ») ; donnez le même profil aux "
+                    "quatre (map, png, charts, index) pour qu'il s'applique.",
+                )
+            )
+    return found
 
 
 def publication_settings(

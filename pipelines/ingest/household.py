@@ -49,6 +49,7 @@ needs.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import hmac
 import os
@@ -62,7 +63,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from pipelines.errors import ConfigError, VigieError
+from pipelines.errors import ConfigError, VigieError, os_reason
 from pipelines.ingest.personal import (
     CONTACT_WORDS,
     EMAIL_WORDS,
@@ -417,12 +418,13 @@ def load_secret(path: str | Path, *, config_path: str, site_id: str) -> bytes:
     Raises
     ------
     ConfigError
-        The file is missing, unreadable, or holds no secret (fewer than 32 hex digits):
-        the message says how to create it. Never a key without the secret.
+        The file is missing, is a folder, is unreadable, begins with a byte-order mark
+        (an editor saved it) or holds no secret (fewer than 32 hex digits): one French
+        message naming the file and what to do. Never a key without the secret.
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="ascii").strip()
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
             path,
@@ -431,11 +433,25 @@ def load_secret(path: str | Path, *, config_path: str, site_id: str) -> bytes:
             + _how_to_create(config_path, site_id)
             + ".",
         ) from None
-    except (OSError, UnicodeDecodeError) as err:
-        reason = err.strerror if isinstance(err, OSError) else "contenu non ASCII"
+    except IsADirectoryError:
         raise ConfigError(
-            path, f"secret du site « {site_id} » illisible ({reason}) ; vérifiez ses droits."
-        ) from err
+            path,
+            f"ce chemin est un dossier, pas le fichier du secret du site « {site_id} » ; "
+            "déplacez ou supprimez ce dossier, puis " + _how_to_create(config_path, site_id) + ".",
+        ) from None
+    except OSError as err:
+        raise ConfigError(
+            path, f"secret du site « {site_id} » illisible : {os_reason(err)}."
+        ) from None
+    if raw.startswith(codecs.BOM_UTF8):
+        raise ConfigError(
+            path,
+            f"le secret du site « {site_id} » commence par une marque d'ordre des octets "
+            "(BOM UTF-8) qu'un éditeur de texte a ajoutée ; retirez-la sans rien changer "
+            "d'autre (enregistrez le fichier en « UTF-8 sans BOM » ou en ASCII) : le secret "
+            "doit rester le même, sinon toutes les clés de foyer changent.",
+        )
+    text = raw.decode("ascii", errors="replace").strip()
     if not re.fullmatch(r"[0-9a-f]{64,}", text):
         raise ConfigError(
             path,
@@ -459,6 +475,8 @@ def create_secret(path: str | Path) -> Path:
     ------
     SecretExistsError
         A file is there already: replacing the secret would change every household key.
+    ConfigError
+        A folder is there (what to do is said).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -467,6 +485,12 @@ def create_secret(path: str | Path) -> Path:
         # O_EXCL: an existing secret is never overwritten, even by a concurrent run.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        if path.is_dir():
+            raise ConfigError(
+                path,
+                "ce chemin est un dossier, pas le fichier du secret ; déplacez ou supprimez "
+                "ce dossier, puis relancez « vigie secret » (ou « make secrets »).",
+            ) from None
         raise SecretExistsError(
             f"{path} : un secret existe déjà pour ce site ; il n'est jamais remplacé "
             "(toutes les clés de foyer changeraient). Supprimez-le vous-même si vous "

@@ -24,7 +24,7 @@ from pipelines.maps.html import ATTRIBUTIONS, TOO_FEW_FR, esc
 from pipelines.maps.notes import notes_table_html
 from pipelines.markup import render_template, template_text
 from pipelines.published import FILES
-from pipelines.stages import SitePaths
+from pipelines.stages import PUBLIC_PACK, SitePaths
 
 #: Trend arrows: (symbol, CSS class, French words).
 ARROWS: dict[str, tuple[str, str, str]] = {
@@ -37,6 +37,23 @@ CHART_TITLES_FR: dict[str, str] = {
     "reports_by_category": "signalements par mois et par catégorie",
     "top_buildings": "tendance des bâtiments les plus signalés",
     "closing_delays": "délais de clôture par catégorie",
+}
+#: What each file of the open-data pack (:data:`pipelines.stages.PUBLIC_PACK`) holds.
+PUBLIC_FILES_FR: dict[str, str] = {
+    ".html": "carte interactive (s'ouvre sans réseau)",
+    ".png": "carte (image)",
+    "_batiments.csv": "signalements par bâtiment et par catégorie (CSV)",
+    "_mensuel.csv": "signalements par période et par catégorie, au niveau de regroupement "
+    "de la colonne « level » (CSV)",
+    ".gpkg": "bâtiments et zones (GeoPackage)",
+    **{
+        f"_{name}.{ext}": f"graphique « {title} » ({what})"
+        for name, title in {
+            "reports_by_category": "signalements par période et par catégorie",
+            "closing_delays": "délais de clôture par catégorie",
+        }.items()
+        for ext, what in (("png", "image"), ("csv", "ses données, CSV"))
+    },
 }
 _UP = {"hausse", "increasing", "up", "increase"}
 _DOWN = {"baisse", "decreasing", "down", "decrease"}
@@ -312,3 +329,47 @@ def run_index(config: Config, *, dst: Path) -> Path:
     dst = Path(dst)
     entries = [site_entry(config, site, dst_dir=dst.parent) for site in config.sites]
     return write_text(index_page(entries), dst)
+
+
+def _size_fr(n_bytes: int) -> str:
+    if n_bytes < 1_000_000:
+        return f"{fr_number(max(1, round(n_bytes / 1000)))} ko"
+    return f"{fr_number(n_bytes / 1_000_000, 1)} Mo"
+
+
+def public_index_page(config: Config, *, dst_dir: Path) -> str:
+    """The open-data pack's index page (escaped HTML, template ``public_index.html``):
+    its rule (the ``exports`` profile of the first site), and per site of ``config`` the
+    files of :data:`pipelines.stages.PUBLIC_PACK` found in ``dst_dir``, with what each
+    holds and its size."""
+    sites = []
+    for site in config.sites:
+        files = []
+        for suffix in PUBLIC_PACK:
+            path = Path(dst_dir) / f"{site.id}{suffix}"
+            if path.is_file():
+                label = PUBLIC_FILES_FR[suffix]
+                files.append(
+                    {"href": path.name, "label": label, "size": _size_fr(path.stat().st_size)}
+                )
+        sites.append(
+            {"id": site.id, "name": site.name, "simulated": site.simulated, "files": files}
+        )
+    publication = config.sites[0].publication
+    rule = publication.rule(publication.exports_profile)
+    return str(
+        render_template(
+            "public_index.html",
+            sites=sites,
+            threshold=rule.min_households,
+            round_base=rule.round_base,
+            css=Markup(template_text("index.css")),  # a file of the package
+            version=__version__,
+        )
+    )
+
+
+def run_public_index(config: Config, *, dst_dir: Path) -> Path:
+    """Write the open-data pack's ``index.html`` in ``dst_dir`` (:func:`public_index_page`).
+    Each site's run rewrites it after its own files, so the last one lists them all."""
+    return write_text(public_index_page(config, dst_dir=dst_dir), Path(dst_dir) / "index.html")

@@ -129,8 +129,9 @@ def save_chart(chart: Chart, dst_png: str | Path) -> tuple[Path, Path]:
 
 def period_labels(starts: pd.Index | pd.Series, freq: str = "M") -> list[str]:
     """Axis labels of periods: « janv. » with the year under January and the first one
-    (months), « T1\n2024 » (quarters); for weeks, the month's name on the first week
-    starting in it (« janv. », the year under January) and "" on the other weeks."""
+    (months), « T1\n2024 » (quarters), « 2024 » (years); for weeks, the month's name on
+    the first week starting in it (« janv. », the year under January) and "" on the
+    other weeks."""
     starts = pd.DatetimeIndex(pd.to_datetime(starts))
     f = period_freq(freq)
     out = []
@@ -138,6 +139,8 @@ def period_labels(starts: pd.Index | pd.Series, freq: str = "M") -> list[str]:
         year = f"\n{d.year}" if i == 0 or d.month == 1 else ""
         if f == "Q":
             out.append(f"T{(d.month - 1) // 3 + 1}\n{d.year}")
+        elif f == "Y":
+            out.append(str(d.year))
         elif f == "M" or i == 0 or d.day <= 7:
             out.append(f"{MONTHS_FR[d.month - 1]}{year}")
         else:

@@ -43,7 +43,9 @@ from folium.template import Template
 from pipelines.config import Config, SiteConfig
 from pipelines.fr import fr_period
 from pipelines.io import read_geoparquet, write_text
+from pipelines.maps import plots
 from pipelines.maps.assets import inline_assets, make_map
+from pipelines.maps.charts import chart_note, site_charts
 from pipelines.maps.data import MapOptions, TooFewReports, map_data
 from pipelines.maps.exports import write_exports
 from pipelines.maps.html import (
@@ -55,7 +57,7 @@ from pipelines.maps.html import (
     header_html,
     title_html,
 )
-from pipelines.maps.index import run_index
+from pipelines.maps.index import run_index, run_public_index
 from pipelines.maps.notes import add_annotation_ui
 from pipelines.maps.png import write_site_png
 from pipelines.maps.views import (
@@ -71,7 +73,7 @@ from pipelines.maps.views import (
 from pipelines.markup import SafeMacroElement, add_html, script_json, stable_ids, template_text
 from pipelines.published import Publication, Published, read_published
 from pipelines.reports import naive_dates
-from pipelines.stages import PUBLIC_DIR, SitePaths
+from pipelines.stages import PUBLIC_CHART_NAMES, PUBLIC_DIR, SitePaths
 
 log = logging.getLogger(__name__)
 
@@ -250,15 +252,22 @@ def run_site(
 def run_public(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> Path:
     """The open-data pack of ``site`` in ``dst_dir`` (``make public``), from the tables
     of ``published_public/``: the map and its PNG, the building and monthly CSV, the
-    GeoPackage (:data:`pipelines.stages.PUBLIC_PACK`, :mod:`pipelines.maps.exports`)."""
+    GeoPackage (:mod:`pipelines.maps.exports`), the charts (:mod:`pipelines.maps.charts`,
+    PNG and CSV) (:data:`pipelines.stages.PUBLIC_PACK`); then the pack's ``index.html``
+    (:func:`~pipelines.maps.index.run_public_index`)."""
     dst = Path(dst_dir)
     out = run_site(
         config, site, processed=processed, dst=dst / f"{site.id}.html", published_dir=PUBLIC_DIR
     )
+    published = read_published(Path(processed) / PUBLIC_DIR)
     write_exports(
-        read_published(Path(processed) / PUBLIC_DIR),
+        published,
         csv_buildings=dst / f"{site.id}_batiments.csv",
         csv_monthly=dst / f"{site.id}_mensuel.csv",
         gpkg=dst / f"{site.id}.gpkg",
     )
+    made = site_charts(published, site_name=site.name, note=chart_note(site))
+    for name in PUBLIC_CHART_NAMES:
+        plots.save_chart(made[name], dst / f"{site.id}_{name}.png")
+    run_public_index(config, dst_dir=dst)
     return out

@@ -99,12 +99,19 @@ def engine_rule(rule: ProfileRule) -> disclosure.DisclosureRule:
 
 
 def protect_tables(
-    micro: pd.DataFrame, tables: Sequence[tuple[str, ...]], rule: ProfileRule
+    micro: pd.DataFrame,
+    tables: Sequence[tuple[str, ...]],
+    rule: ProfileRule,
+    *,
+    given: Mapping[tuple[str, ...], pd.DataFrame] | None = None,
 ) -> tuple[dict[tuple[str, ...], pd.DataFrame], dict[str, Any]]:
-    """The engine on ``tables`` (tuples of columns of ``micro``): each table with its
-    dimensions, ``n_reports``, ``n_households`` (null when hidden), ``flag`` and
-    ``reason``; and the engine's audit (linear programming over every table at once)."""
-    result = disclosure.protect(micro, list(tables), rule=engine_rule(rule))
+    """The engine on ``tables`` (tuples of columns of ``micro``), around the ``given``
+    tables already protected (kept as they are, see
+    :func:`pipelines.stats.disclosure.protect`): each table, ``given`` ones included,
+    with its dimensions, ``n_reports``, ``n_households`` (null when hidden), ``flag``
+    and ``reason``; and the engine's audit (linear programming over every table at
+    once)."""
+    result = disclosure.protect(micro, list(tables), rule=engine_rule(rule), given=given)
     out = {tuple(d): t for d, t in result.tables.items()}
     return out, dict(result.audit)
 

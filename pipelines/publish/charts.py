@@ -1,12 +1,13 @@
 """The charts' tables under a publication profile (:mod:`pipelines.publish.protect`):
-the category series and the top buildings' series as sums of the published monthly
-table, and the closing delays left out where too few households closed reports of a
-category (:func:`chart_tables`).
+the category series from the site's series (its own protected table,
+:func:`~pipelines.publish.levels.series_of`), the top buildings' series as sums of the
+published monthly table, and the closing delays left out where too few households
+closed reports of a category (:func:`chart_tables`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,44 +32,52 @@ def _period_start(period: pd.Series) -> pd.Series:
     return pd.to_datetime(period.astype(str).map(first_day))
 
 
+def category_series_of(series: pd.DataFrame) -> pd.DataFrame:
+    """The chart's category series (see :mod:`pipelines.published`) from the site's
+    series (:func:`~pipelines.publish.levels.series_of`): every period × category of
+    the taxonomy (absent ones are zeros), the period's total on each of its rows."""
+    periods = sorted(set(series["month"].astype(str)))
+    grid = pd.MultiIndex.from_product([periods, list(CODES)], names=["month", "category"])
+    by_category = series[series["category"].notna()]
+    t = by_category.assign(month=by_category["month"].astype(str))
+    t = t.set_index(["month", "category"]).reindex(grid)
+    frame = grid.to_frame(index=False)
+    totals = series[series["category"].isna()].assign(month=lambda f: f["month"].astype(str))
+    tot = totals.set_index("month").reindex(frame["month"])
+
+    def shown(values: pd.Series, flags: pd.Series) -> Any:
+        return values.fillna(0).astype("Int64").where(flags.fillna("") != FLAG).to_numpy()
+
+    return pd.DataFrame(
+        {
+            "period_start": _period_start(frame["month"]).to_numpy(),
+            "category": frame["category"].to_numpy(),
+            "n_reports": shown(t["n_reports"], t["n_reports_flag"]),
+            "n_reports_flag": t["n_reports_flag"].fillna("").to_numpy(),
+            "n_period_reports": shown(tot["n_reports"], tot["n_reports_flag"]),
+            "n_period_reports_flag": tot["n_reports_flag"].fillna("").to_numpy(),
+        }
+    )
+
+
 def chart_tables(
     published: Published,
-    cells: Mapping[tuple[str, ...], pd.DataFrame],
+    series: pd.DataFrame,
     monthly: pd.DataFrame,
     level: tuple[str, str],
-    micro: pd.DataFrame,
     reports: pd.DataFrame,
     rule: ProfileRule,
     person_related: frozenset[str],
 ) -> dict[str, pd.DataFrame]:
-    """The charts' tables under the profile: the category series and the top buildings'
-    series from the engine's tables (period × category; building × period), counted over
-    the reports placed on a building like every other table; a top building's trend test
-    left out (null) when one of its periods is hidden; the closing delays of a category
-    left out when its closed reports come from too few households."""
-    out: dict[str, pd.DataFrame] = {}
+    """The charts' tables under the profile: the category series from the site's series
+    (:func:`category_series_of`), the top buildings' series as sums of the monthly table
+    (building × period; counted over the reports placed on a building like every other
+    table), a top building's trend test left out (null) when one of its periods is
+    hidden; the closing delays of a category left out when its closed reports come from
+    too few households."""
+    out: dict[str, pd.DataFrame] = {"category_series": category_series_of(series)}
     space, time = level
     freq = str((published.site.get("series") or {}).get("freq", "M"))
-    series = derived_sums(monthly, ["month", "category"])
-    totals = derived_sums(monthly, ["month"]).set_index("month")
-    periods = sorted(set(monthly["month"].astype(str)))
-    grid = pd.MultiIndex.from_product([periods, list(CODES)], names=["month", "category"])
-    t = series.assign(month=series["month"].astype(str)).set_index(["month", "category"])
-    t = t.reindex(grid)
-    frame = grid.to_frame(index=False)
-    tot = totals.reindex(frame["month"])
-    out["category_series"] = pd.DataFrame(
-        {
-            "period_start": _period_start(frame["month"]).to_numpy(),
-            "category": frame["category"].to_numpy(),
-            "n_reports": t["n_reports"].fillna(0).astype("Int64").where(
-                t["n_reports_flag"].fillna("") != FLAG).to_numpy(),
-            "n_reports_flag": t["n_reports_flag"].fillna("").to_numpy(),
-            "n_period_reports": tot["n_reports"].fillna(0).astype("Int64").where(
-                tot["n_reports_flag"].fillna("") != FLAG).to_numpy(),
-            "n_period_reports_flag": tot["n_reports_flag"].fillna("").to_numpy(),
-        }
-    )  # fmt: skip
     top = published.top_buildings
     if top is not None and len(top) and space == "building" and freq == "M" and time == "month":
         bt = derived_sums(monthly, ["building_id", "month"])

@@ -3,11 +3,14 @@
 Two successive packs could otherwise be subtracted to reveal a hidden cell (a report
 added late to a past month changes its cells and the secondary suppression around
 them). The ledger keeps, per site and profile, the published rows of the monthly table
-for every closed period (all periods but the last one of the data, which may still be
-filling up), with the level of the table (``public`` coarsens; the level is frozen with
-the rows). It lives outside ``processed_dir`` (``[publication] ledger_dir``, default
-``<annotations_dir>/.ledger/``, gitignored with the planners' notes): ``make clean`` must
-not make Vigie forget what it published.
+and of the site's series (the category chart's) for every closed period (all periods
+but the last one of the data, which may still be filling up), with the level of the
+table (``public`` coarsens; the level is frozen with the rows); its ``table`` column
+says which table a row belongs to (:data:`TABLES`; a ledger without it, written
+before the series was its own table, holds the monthly table only). It lives outside
+``processed_dir`` (``[publication] ledger_dir``, default ``<annotations_dir>/.ledger/``,
+gitignored with the planners' notes): ``make clean`` must not make Vigie forget what it
+published.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ import pandas as pd
 from pipelines.io import atomic_path
 
 log = logging.getLogger(__name__)
+
+#: The tables the ledger freezes, as its ``table`` column names them.
+TABLES = ("monthly", "category_series")
 
 
 def ledger_path(ledger_dir: str | Path, site_id: str, profile: str) -> Path:
@@ -69,7 +75,8 @@ def freeze(
         else fresh.iloc[0:0].assign(frozen=True)
     )
     out = pd.concat([old[fresh.columns.intersection(old.columns)], fresh], ignore_index=True)
-    out = out.sort_values(["month", "building_id", "category"], na_position="first")
+    keys = [c for c in ("month", "building_id", "category") if c in out]
+    out = out.sort_values(keys, na_position="first", kind="stable")
     out = out.reset_index(drop=True)
     periods = sorted(set(out["month"].astype(str)))
     closed = set(periods[:-1])
@@ -79,8 +86,27 @@ def freeze(
     return out, new_ledger, frozen_periods
 
 
-def ledger_level(ledger: pd.DataFrame | None) -> str | None:
-    """The level the ledger's rows were published at (``None`` without a ledger)."""
-    if ledger is None or ledger.empty or "level" not in ledger:
+def ledger_part(ledger: pd.DataFrame | None, table: str) -> pd.DataFrame | None:
+    """The rows of one of :data:`TABLES` in ``ledger`` (without the ``table`` column);
+    ``None`` when it has none."""
+    if ledger is None:
         return None
-    return str(ledger["level"].iloc[0])
+    kind = ledger["table"] if "table" in ledger else pd.Series(TABLES[0], index=ledger.index)
+    rows = ledger[kind.fillna(TABLES[0]) == table].drop(columns="table", errors="ignore")
+    return rows.reset_index(drop=True) if len(rows) else None
+
+
+def joined(parts: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One ledger from the rows of each of :data:`TABLES` (``table`` column added)."""
+    frames = [frame.assign(table=table) for table, frame in parts.items() if len(frame)]
+    if not frames:
+        return next(iter(parts.values())).assign(table=pd.Series(dtype=object))
+    return pd.concat(frames, ignore_index=True)
+
+
+def ledger_level(ledger: pd.DataFrame | None) -> str | None:
+    """The level the ledger's monthly rows were published at (``None`` without any)."""
+    rows = ledger_part(ledger, TABLES[0])
+    if rows is None or "level" not in rows:
+        return None
+    return str(rows["level"].iloc[0])

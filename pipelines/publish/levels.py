@@ -1,8 +1,8 @@
 """The monthly table of the publication profiles (:mod:`pipelines.publish.protect`): the
 coarsening levels ``public`` chooses from (:data:`LEVELS`, :func:`monthly_level`), the
 tables the engine protects jointly at that level (:func:`joint_tables`), the published
-monthly table (:func:`monthly_of`) and the sums of its cells other tables are derived
-from (:func:`derived_sums`).
+monthly table (:func:`monthly_of`), the site's series (:func:`series_of`) and the sums
+of monthly cells other tables are derived from (:func:`derived_sums`).
 """
 
 from __future__ import annotations
@@ -66,9 +66,7 @@ def level_of(text: str | None) -> tuple[str, str] | None:
     return None
 
 
-def joint_tables(
-    level: tuple[str, str], *, windows: bool
-) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+def joint_tables(level: tuple[str, str]) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
     """The published tables, in two groups the engine protects one after the other.
 
     The building group: buildings (within their zone), building × category (the
@@ -78,16 +76,19 @@ def joint_tables(
     sums of monthly cells: they are published only where every cell they add up is
     shown (:func:`derived_sums`), which tells a reader nothing the monthly table does
     not, and costs the engine nothing (with them, its programs on Bondy did not end in
-    five minutes). The site group: the site total, the
-    zones (and the monthly table when ``public`` coarsens it above the building). What
-    links the two groups (a zone's total and its buildings) is secured afterwards
-    (:func:`~pipelines.publish.margins.secure_links`), and the whole is audited at once
-    (:func:`~pipelines.publish.margins.final_audit`). One joint call would tie every
-    building into one program: over ten minutes on Bondy.
-    The charts' series (period × category, period) are sums of monthly cells, like the
-    before/after (:func:`derived_sums`): with them as tables of their own, the joint
-    audit found cells a reader could narrow down.
+    five minutes).
 
+    The site group: the site total, the zones, the monthly table when ``public``
+    coarsens it above the building, and the site's series (the charts' category series
+    at the time of ``level``: period × category, the period's totals and the
+    categories' totals, which the method note shows). It is protected *around* the
+    building group, whose cells stay as they are (``given`` of
+    :func:`pipelines.stats.disclosure.protect`): the engine's programs then hold what
+    links the groups (a zone's total and its buildings, a period × category and the
+    building cells it adds up), and hide more site cells where a link would give a
+    building cell back. One joint call, reopening every building, ties them all into
+    one program: over ten minutes on Bondy. The whole is audited at once
+    (:func:`~pipelines.publish.margins.audited`).
     """
     space, time = level
     local: list[tuple[str, ...]] = [("zone", "building_id"), ("zone", "building_id", "category")]
@@ -96,7 +97,7 @@ def joint_tables(
         local.append(("zone", "building_id", time, "category"))
     else:
         site.append((*SPACE_DIMS[space], time, "category"))
-    del windows  # the before/after is derived from the monthly table (derived_sums)
+    site += [(time, "category"), (time,), ("category",)]
     return list(dict.fromkeys(local)), list(dict.fromkeys(site))
 
 
@@ -126,6 +127,28 @@ def monthly_of(
     out["reason"] = t["reason"].astype(str).to_numpy()
     out["level"] = f"{LEVEL_FR[space]} × {LEVEL_FR[time]}"
     out = out.sort_values(["month", "building_id", "category"], na_position="first")
+    return out.reset_index(drop=True)
+
+
+def series_of(
+    cells: Mapping[tuple[str, ...], pd.DataFrame], level: tuple[str, str]
+) -> pd.DataFrame:
+    """The site's series at the time of ``level`` from the engine's tables: one row per
+    period (``month``: ``YYYY-MM``, ``YYYY-Tn`` or ``YYYY``) and ``category``, and one
+    per period with a null ``category`` (the period's total), with ``n_reports``,
+    ``n_households`` (each with its ``_flag``), ``reason`` and ``level``
+    (« site × mois »…). Zero cells are absent, as in every engine table."""
+    time = level[1]
+    by_category = cells[(time, "category")]
+    total = cells[(time,)].assign(category=None)
+    t = pd.concat([by_category, total], ignore_index=True)
+    out = pd.DataFrame({"month": t[time].astype(str), "category": t["category"].astype(object)})
+    hidden = t["flag"] == FLAG
+    out["n_reports"], out["n_reports_flag"] = flagged(t["n_reports"], hidden)
+    out["n_households"], out["n_households_flag"] = flagged(t["n_households"], hidden)
+    out["reason"] = t["reason"].astype(str).to_numpy()
+    out["level"] = f"{LEVEL_FR['site']} × {LEVEL_FR[time]}"
+    out = out.sort_values(["month", "category"], na_position="first", kind="stable")
     return out.reset_index(drop=True)
 
 

@@ -1,14 +1,15 @@
 """The margins between the published tables (:mod:`pipelines.publish.protect`): more
 cells hidden where a shown margin would give back a hidden cell (:func:`secure_margin`;
-between the engine's two groups of tables, :func:`secure_links`; after past periods were
-frozen, :func:`secure_frozen`), the check of the tables as published
-(:func:`margin_problems`, :func:`published_problems`), and the engine's joint audit of
-them, hiding margins while it fails (:func:`final_audit`, :func:`audited`).
+after past periods were frozen, :func:`secure_frozen`), the check of the tables as
+published (:func:`margin_problems`, :func:`published_problems`), and the engine's joint
+audit of them, the site's tables protected again around the others when it fails
+(:func:`published_frames`, :func:`audited`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,41 +22,13 @@ from pipelines.stats import disclosure
 from pipelines.taxonomy import CODES
 
 
-def secure_links(
-    cells: dict[tuple[str, ...], pd.DataFrame], micro: pd.DataFrame, level: tuple[str, str]
-) -> tuple[dict[tuple[str, ...], pd.DataFrame], list[dict[str, Any]]]:
-    """Hide more cells where the site group's margins
-    (:func:`~pipelines.publish.levels.joint_tables`) would give back a hidden cell of the
-    building group: a zone's total minus its shown buildings, a period × category minus
-    its shown building cells (:func:`secure_margin`)."""
-    out = dict(cells)
-    problems: list[dict[str, Any]] = []
-    del level  # one link for now: a zone's total and its buildings
-    links: list[tuple[tuple[str, ...], tuple[str, ...], list[str]]] = [
-        (("zone", "building_id"), ("zone",), ["zone"])
-    ]
-    for child_dims, parent_dims, keys in links:
-        child = out[child_dims].rename(columns={"flag": "n_reports_flag"}).assign(frozen=False)
-        parent = out[parent_dims].rename(columns={"flag": "n_reports_flag"})
-        child, parent, more = secure_margin(child, parent, keys, truth=_truth(micro, keys))
-        problems += more
-        for dims, frame in ((child_dims, child), (parent_dims, parent)):
-            frame = frame.rename(columns={"n_reports_flag": "flag"}).drop(
-                columns="frozen", errors="ignore"
-            )
-            frame["n_households"] = (
-                frame["n_households"].astype("Int64").where(frame["flag"] != FLAG)
-            )
-            out[dims] = frame
-    return out, problems
-
-
 def secure_margin(
     child: pd.DataFrame,
     parent: pd.DataFrame,
     keys: Sequence[str],
     *,
     truth: pd.Series,
+    round_base: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
     """Hide more cells until no hidden cell of ``child`` or ``parent`` can be recomputed
     from the other, where each ``parent`` cell is the sum of the ``child`` cells sharing
@@ -64,13 +37,16 @@ def secure_margin(
     Used after past periods were frozen (:mod:`pipelines.publish.ledger`): a frozen
     cell keeps its published value and flag, so the engine's secondary suppression may
     no longer hold; only margins and open-period cells are hidden here (more hiding
-    never makes another hidden cell recomputable).
+    never makes another hidden cell recomputable). A hidden parent hidden as secondary
+    whose children are all shown is shown instead (rounded to ``round_base``): a reader
+    adds it up anyway, so it protects nothing.
 
     Parameters
     ----------
     child, parent
         Columns ``keys``, ``n_reports``, ``n_reports_flag``; ``child`` also ``frozen``
-        (bool), ``parent`` ``reason`` when known.
+        (bool), ``parent`` ``reason`` when known (else a hidden parent counts as
+        primary).
     truth
         The exact count of each parent cell, indexed by ``keys``.
 
@@ -78,8 +54,8 @@ def secure_margin(
     -------
     tuple
         Both tables with the cells hidden here flagged (``reason`` "secondary"), and the
-        cells that could not be protected (a hidden parent whose children are all frozen
-        and shown, and add up to it).
+        cells that could not be protected (a hidden primary parent whose children are
+        all frozen and shown, and add up to it).
     """
     child, parent = child.copy(), parent.copy()
     if "reason" not in parent:
@@ -107,6 +83,14 @@ def secure_margin(
                 changed = True
             elif hidden_p and nh == 0 and key in truth.index:
                 if float(shown_sum.get(key, 0)) != float(truth[key]):
+                    continue
+                if parent.at[row, "reason"] not in ("primary", "dominance"):
+                    value = float(truth[key])
+                    if round_base > 1:
+                        value = math.floor(value / round_base + 0.5) * round_base
+                    parent.at[row, "n_reports"] = int(value)
+                    parent.loc[row, ["n_reports_flag", "reason"]] = ["", ""]
+                    changed = True
                     continue
                 candidates = child[(ck == key) & ~child["frozen"].astype(bool)]
                 if candidates.empty:
@@ -177,14 +161,26 @@ def _truth(micro: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
 
 
 def secure_frozen(
-    monthly: pd.DataFrame, profile: pd.DataFrame, micro: pd.DataFrame
+    monthly: pd.DataFrame,
+    profile: pd.DataFrame,
+    micro: pd.DataFrame,
+    cells: Mapping[tuple[str, ...], pd.DataFrame],
+    *,
+    round_base: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
     """After freezing: hide what the frozen months and the building figures would let a
-    reader recompute (:func:`secure_margin`), building × category then building."""
+    reader recompute (:func:`secure_margin`), building × category then building; a
+    building × category cell the engine hid as secondary (its ``reason`` in ``cells``)
+    that the frozen months now add up is shown instead."""
     long = long_profile(profile, CODES)
+    bc = cells[("zone", "building_id", "category")]
+    why = dict(zip(_tuples(bc, ["building_id", "category"]), bc["reason"], strict=True))
+    if len(long):
+        long["reason"] = [why.get(k, "") for k in _tuples(long, ["building_id", "category"])]
     monthly, long, problems = secure_margin(
-        monthly, long, ["building_id", "category"], truth=_truth(micro, ["building_id", "category"])
-    )
+        monthly, long, ["building_id", "category"],
+        truth=_truth(micro, ["building_id", "category"]), round_base=round_base,
+    )  # fmt: skip
     profile = profile.copy()
     for code in CODES:
         col = f"n_{code}"
@@ -241,19 +237,25 @@ def published_problems(
     return out
 
 
-def final_audit(
-    micro: pd.DataFrame,
+def published_frames(
     cells: Mapping[tuple[str, ...], pd.DataFrame],
     profile: pd.DataFrame,
     monthly: pd.DataFrame,
+    series: pd.DataFrame,
     level: tuple[str, str],
-    rule: ProfileRule,
-) -> dict[str, Any]:
-    """The engine's audit (:func:`pipelines.stats.disclosure.audit`, linear programming
-    over every table at once) of the tables as published: the flags of the building
-    profile, of the monthly table (frozen periods included), of the zones and of the site
-    total; a cell no table publishes counts as hidden. The sums derived from the monthly
-    table (charts' series, before/after) tell nothing more and are left out."""
+    *,
+    frozen: Collection[str] = (),
+    frozen_series: Collection[str] = (),
+) -> dict[tuple[str, ...], pd.DataFrame]:
+    """Every table of the engine as published, for its audit
+    (:func:`pipelines.stats.disclosure.audit`): the flags of the building profile, of
+    the monthly table and of the site's series (frozen periods included), the others
+    (zones, site, categories) as the engine left them; a cell no table publishes counts
+    as hidden. ``locked``: the building side (the profile, and the monthly table when
+    by building) and the rows of the periods frozen in the monthly table (``frozen``)
+    or in the series (``frozen_series``), which :func:`audited` keeps.
+    The sums derived from the monthly table (top buildings' series, before/after) tell
+    nothing more and are left out."""
     space, time = level
     ids = profile["building_id"].astype(str)
     flags: dict[tuple[str, ...], dict[str, str]] = {
@@ -265,73 +267,90 @@ def final_audit(
             for b, f in zip(ids, profile[f"n_{code}_flag"], strict=True)
         },
     }
+    by_category = series[series["category"].notna()]
+    total = series[series["category"].isna()]
+    flags[(time, "category")] = dict(
+        zip(_tuples(by_category, ["month", "category"]), by_category["n_reports_flag"], strict=True)
+    )
+    flags[(time,)] = dict(zip(_tuples(total, ["month"]), total["n_reports_flag"], strict=True))
     m = monthly.assign(zone=monthly["zone_id"].fillna(NO_ZONE), **{time: monthly["month"]})
     mdims = (*SPACE_DIMS[space], time, "category")
     keys = [d for d in mdims if d != "zone"] if space == "building" else list(mdims)
     flags[mdims] = dict(zip(_tuples(m, keys), m["n_reports_flag"], strict=True))
+    building_side = {("zone", "building_id"), ("zone", "building_id", "category")}
+    if space == "building":
+        building_side.add(mdims)
     frames: dict[tuple[str, ...], pd.DataFrame] = {}
     for dims, t in cells.items():
         if dims in flags:
             k = [d for d in dims if d != "zone"] if "building_id" in dims else list(dims)
             t = t.assign(flag=[flags[dims].get(key, FLAG) for key in _tuples(t, k)])
-        frames[dims] = t
-    return disclosure.audit(micro, frames, rule=engine_rule(rule))
+        if dims in building_side:
+            locked = pd.Series(True, index=t.index)
+        elif time in dims:
+            periods = frozen_series if dims in ((time, "category"), (time,)) else frozen
+            locked = t[time].astype(str).isin(set(periods))
+        else:
+            locked = pd.Series(False, index=t.index)
+        frames[dims] = t.assign(locked=locked.to_numpy())
+    return frames
+
+
+def _hide_rows(frame: pd.DataFrame, hide: pd.Series) -> pd.DataFrame:
+    """``frame`` (a published table) with the rows of ``hide`` hidden as secondary."""
+    out = frame.copy()
+    hide = hide.fillna(False).astype(bool) & (out["n_reports_flag"] != FLAG)
+    for col in ("n_reports", "n_households"):
+        if col in out:
+            out.loc[hide, col] = pd.NA
+            out.loc[hide, f"{col}_flag"] = FLAG
+    out.loc[hide, "reason"] = "secondary"
+    return out
 
 
 def audited(
     micro: pd.DataFrame,
-    cells: dict[tuple[str, ...], pd.DataFrame],
+    cells: Mapping[tuple[str, ...], pd.DataFrame],
     profile: pd.DataFrame,
     monthly: pd.DataFrame,
+    series: pd.DataFrame,
     level: tuple[str, str],
     rule: ProfileRule,
     *,
-    rounds: int = 6,
-) -> tuple[dict[tuple[str, ...], pd.DataFrame], pd.DataFrame, dict[str, Any]]:
-    """:func:`final_audit`, and while it fails, the margins that tie the buildings
-    together hidden where the narrowest unprotected cell lies: its zone's total (or the
-    site's, outside every zone) and, when the monthly table is by zone (``public``), that
-    zone's monthly cells of its category; at the last resort every zone's and the site's.
-    Hiding more never makes another cell recomputable."""
+    frozen: Collection[str] = (),
+    frozen_series: Collection[str] = (),
+) -> tuple[dict[tuple[str, ...], pd.DataFrame], pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The engine's audit of every table as published (:func:`published_frames`), and
+    while it fails (past periods frozen from the ledger, or hidden more by
+    :func:`secure_frozen`, no longer match the engine's pattern), the site's tables
+    protected again around the others (:func:`pipelines.stats.disclosure.protect` with
+    ``given``): only the zones, the site, the categories' totals, the site's series
+    (and the monthly table when by zone or site) outside the frozen periods may be
+    hidden more. Returns the engine's tables, the monthly table and the site's series
+    as finally published, and the audit (``reprotected``: whether it had to)."""
+    frames = published_frames(
+        cells, profile, monthly, series, level, frozen=frozen, frozen_series=frozen_series
+    )
+    result = disclosure.audit(micro, frames, rule=engine_rule(rule))
+    if result.get("passed"):
+        return dict(cells), monthly, series, {**result, "reprotected": False}
+    again = disclosure.protect(micro, [], rule=engine_rule(rule), given=frames)
+    space, time = level
     out = dict(cells)
-    monthly = monthly.copy()
-    hid_monthly = False
-    result = final_audit(micro, out, profile, monthly, level, rule)
-    for n in range(rounds):
-        if result.get("passed"):
-            break
-        zones = out[("zone",)].copy()
-        site = out[()].copy()
-        for table in result.get("tables", []):
-            worst = table.get("worst") or {}
-            if not table.get("n_unprotected") or not worst:
-                continue
-            cell = worst.get("cell") or {}
-            zone = cell.get("zone")
-            if zone is not None and level[0] != "building":
-                hit = monthly["zone_id"].fillna(NO_ZONE).astype(str) == str(zone)
-                if "category" in cell:
-                    hit &= monthly["category"] == cell["category"]
-                hit &= monthly["n_reports_flag"] != FLAG
-                monthly.loc[hit, "n_reports"] = pd.NA
-                monthly.loc[hit, "n_households"] = pd.NA
-                monthly.loc[hit, ["n_reports_flag", "n_households_flag", "reason"]] = [
-                    FLAG, FLAG, "secondary",
-                ]  # fmt: skip
-                hid_monthly = hid_monthly or bool(hit.any())
-            if zone is not None and zone != NO_ZONE and n < rounds - 1:
-                hit = zones["zone"].astype(str) == str(zone)
-                zones.loc[hit, ["flag", "reason"]] = [FLAG, "secondary"]
-                if not hit.any() or (zones.loc[hit, "flag"] == FLAG).all():
-                    site[["flag", "reason"]] = [FLAG, "secondary"]
-            else:
-                zones[["flag", "reason"]] = [FLAG, "secondary"]
-                site[["flag", "reason"]] = [FLAG, "secondary"]
-        for frame in (zones, site):
-            frame["n_reports"] = frame["n_reports"].astype("Int64").where(frame["flag"] != FLAG)
-            frame["n_households"] = (
-                frame["n_households"].astype("Int64").where(frame["flag"] != FLAG)
-            )
-        out[("zone",)], out[()] = zones, site
-        result = final_audit(micro, out, profile, monthly, level, rule)
-    return out, monthly, {**result, "hid_monthly": hid_monthly}
+    hidden_keys: dict[tuple[str, ...], set[str]] = {}
+    for dims, t in again.tables.items():
+        k = [d for d in dims if d != "zone"] if "building_id" in dims else list(dims)
+        hidden_keys[dims] = set(np.asarray(_tuples(t, k), dtype=object)[t["flag"] == FLAG])
+        if not frames[dims]["locked"].all():
+            out[dims] = t
+    if space != "building":
+        mdims = (*SPACE_DIMS[space], time, "category")
+        m = monthly.assign(zone=monthly["zone_id"].fillna(NO_ZONE), **{time: monthly["month"]})
+        keys = pd.Series(_tuples(m, list(mdims)), index=monthly.index)
+        monthly = _hide_rows(monthly, keys.isin(hidden_keys[mdims]))
+    by_category = pd.Series(_tuples(series, ["month", "category"]), index=series.index)
+    by_period = pd.Series(_tuples(series, ["month"]), index=series.index)
+    hide = series["category"].notna() & by_category.isin(hidden_keys[(time, "category")])
+    hide |= series["category"].isna() & by_period.isin(hidden_keys[(time,)])
+    series = _hide_rows(series, hide)
+    return out, monthly, series, {**again.audit, "reprotected": True}

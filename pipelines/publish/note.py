@@ -22,6 +22,7 @@ TABLE_FR = {
     "before_after": "Avant / après, par bâtiment",
     "site": "Total du site",
     "actions": "Actions : signalements sur la cible avant / après",
+    "category_series": "Graphique : signalements du site par période et catégorie",
 }
 
 

@@ -14,10 +14,13 @@ chronic problem (``gi_bin_flag``, ``emerging_category_flag``; chronic rows dropp
 
 Choices (said in the method note):
 
-- The tables are protected jointly, as one hierarchy: site, category, zone, building
-  within its zone, building × category, month, month × category, building × month,
-  building × month × category; the before/after counts form a second one (window ×
-  building).
+- The tables are protected in two groups (:func:`~pipelines.publish.levels.joint_tables`):
+  the buildings' (building within its zone, building × category, building × month ×
+  category), then the site's around them (site, zones, the site's series period ×
+  category, period and category, which the category chart and the method note show),
+  so that no link between the groups gives a hidden cell back; the whole is audited
+  at once. The before/after and the top buildings' series are sums of shown monthly
+  cells only.
 - ``public`` coarsens before hiding: the monthly table is published at the finest level
   of :data:`~pipelines.publish.levels.LEVELS` where at most half of the reports sit in
   cells below the threshold (global recoding: one level per table, so that no two
@@ -55,7 +58,7 @@ from pipelines.publish.buildings import (
 )
 from pipelines.publish.cells import FLAG, microdata, protect_tables
 from pipelines.publish.charts import chart_tables
-from pipelines.publish.ledger import freeze, ledger_level
+from pipelines.publish.ledger import freeze, joined, ledger_level, ledger_part
 from pipelines.publish.levels import (
     LEVEL_FR,
     LEVELS,
@@ -63,18 +66,21 @@ from pipelines.publish.levels import (
     level_of,
     monthly_level,
     monthly_of,
+    series_of,
 )
 from pipelines.publish.margins import (
     audited,
     long_profile,
     published_problems,
     secure_frozen,
-    secure_links,
 )
 from pipelines.publish.points import protect_points
 from pipelines.published import Published
 from pipelines.taxonomy import CODES
 from pipelines.trends import Window
+
+#: The period letter (``site.json``'s ``series.freq``) of each time level.
+TIME_FREQ = {"month": "M", "quarter": "Q", "year": "Y"}
 
 
 @dataclass(frozen=True)
@@ -169,31 +175,43 @@ def apply_profile(
     }
     micro = microdata(reports, zone_of=zone_of, person_related=person_related)
     level = level_of(ledger_level(ledger)) or monthly_level(micro, rule)
-    local, site_tables = joint_tables(level, windows=windows is not None)
+    local, site_tables = joint_tables(level)
     cells_b, audit_b = protect_tables(micro, local, rule)
-    cells_s, audit_s = protect_tables(micro, site_tables, rule)
-    cells, link_problems = secure_links({**cells_b, **cells_s}, micro, level)
+    note = _note_categories(micro, rule, person_related)
+    given = {**cells_b, ("category",): note}
+    cells, audit_s = protect_tables(micro, site_tables, rule, given=given)
     engine_audit = {
-        "passed": bool(audit_b.get("passed")) and bool(audit_s.get("passed")) and not link_problems,
+        "passed": bool(audit_b.get("passed")) and bool(audit_s.get("passed")),
         "buildings": audit_b,
         "site": audit_s,
-        "links_unprotected": link_problems,
     }
     new = protect_profile(profile, cells, rule=rule, micro=micro)
     new = new.drop(columns=[c for c in new.columns if c.startswith(("gi_z", "gi_p"))])
-    monthly = monthly_of(cells, level)
-    monthly, new_ledger, frozen = freeze(monthly, ledger)
+    monthly_ledger = ledger_part(ledger, "monthly")
+    series_ledger = ledger_part(ledger, "category_series")
+    monthly, _, frozen = freeze(monthly_of(cells, level), monthly_ledger)
+    series, _, frozen_series = freeze(series_of(cells, level), series_ledger)
     frozen_problems: list[dict[str, Any]] = []
     if frozen and level[0] == "building":
-        monthly, new, frozen_problems = secure_frozen(monthly, new, micro)
-    monthly = monthly.drop(columns="frozen")
+        monthly, new, frozen_problems = secure_frozen(
+            monthly, new, micro, cells, round_base=rule.round_base
+        )
+    monthly, series = monthly.drop(columns="frozen"), series.drop(columns="frozen")
     if windows is not None:
         ba = before_after_of_monthly(new, monthly, windows)
         for col in ba.columns:
             new[col] = ba[col].to_numpy()
-    cells, monthly, joint = audited(micro, cells, new, monthly, level, rule)
-    if joint.get("hid_monthly"):  # the ledger keeps the rows as finally published
-        _, new_ledger, _ = freeze(monthly, ledger)
+    cells, monthly, series, joint = audited(
+        micro, cells, new, monthly, series, level, rule,
+        frozen=frozen, frozen_series=frozen_series,
+    )  # fmt: skip
+    # the ledger keeps the rows as finally published
+    new_ledger = joined(
+        {
+            "monthly": freeze(monthly, monthly_ledger)[1],
+            "category_series": freeze(series, series_ledger)[1],
+        }
+    )
     zones = protect_zones(published.zones, cells) if published.zones is not None else None
     chronic, n_chronic_out = (
         protect_chronic(published.chronic, micro, rule)
@@ -207,7 +225,7 @@ def apply_profile(
         new["is_chronic"] = new["building_id"].astype(str).isin(kept)
     points, n_points_out = protect_points(published.points, rule)
     public = rule.points == "none"
-    charts = chart_tables(published, cells, monthly, level, micro, reports, rule, person_related)
+    charts = chart_tables(published, series, monthly, level, reports, rule, person_related)
     problems = published_problems(monthly, new, zones, level)
     fine = micro.groupby(["building_id", "month", "category"]).ngroups
     coarse = level != LEVELS[0]
@@ -223,6 +241,11 @@ def apply_profile(
             coarsened=fine if coarse else 0,
         ),
         "site": _count_cells("site", cells[()], level="site"),
+        "category_series": _count_cells(
+            "category_series",
+            series.rename(columns={"n_reports_flag": "flag"}),
+            level=series["level"].iloc[0] if len(series) else "",
+        ),
     }
     if zones is not None:
         counts["zones"] = _count_cells(
@@ -253,6 +276,9 @@ def apply_profile(
         "published_checks": problems,
         "cells": counts,
         "frozen_periods": sorted(frozen),
+        "hidden_categories": sorted(
+            cells[("category",)].loc[cells[("category",)]["flag"] == FLAG, "category"]
+        ),
         "frozen_problems": frozen_problems,
         "chronic_left_out": n_chronic_out,
         "points_left_out": n_points_out,
@@ -283,9 +309,24 @@ def apply_profile(
                 if "gi_bin" in new
                 else None,
             },
+            # the charts' tables are at the time of the monthly level (their labels)
+            "series": {**published.site.get("series", {}), "freq": TIME_FREQ[level[1]]},
         },
     )
     return Protection(out, audit, counts), new_ledger
+
+
+def _note_categories(
+    micro: pd.DataFrame, rule: ProfileRule, person_related: frozenset[str]
+) -> pd.DataFrame:
+    """The categories' totals as the method note publishes them: hidden (and kept so,
+    ``locked``) for a person-related category under ``comite``, for every category
+    under ``public`` (whose note shows none); the others left to the engine."""
+    codes = sorted(set(micro["category"]))
+    hide = [rule.protect == "all" or code in person_related for code in codes]
+    return pd.DataFrame(
+        {"category": codes, "flag": [FLAG if h else "" for h in hide], "locked": hide}
+    )
 
 
 def _profile_cells(profile: pd.DataFrame) -> pd.DataFrame:

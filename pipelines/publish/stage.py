@@ -206,7 +206,8 @@ def run(
         # (public): the publication section alone.
         hot = {}
     elif not rule.is_exact:
-        hot = _note_counts(hot, person_related_of(site))
+        hidden = frozenset(protection.audit.get("hidden_categories", ()))
+        hot = _note_counts(hot, person_related_of(site) | hidden)
     write_text(method_note_html(hot, note, extra=extra), Path(dst_dir) / FILES["method_note"])
     write_text(
         method_note_markdown(hot, note, extra=extra), Path(dst_dir) / FILES["method_note_md"]
@@ -225,16 +226,15 @@ def person_related_of(site: SiteConfig) -> frozenset[str]:
     return frozenset(code for code, cls in classes.items() if cls == PERSONNE)
 
 
-def _note_counts(hot: dict[str, Any], person_related: frozenset[str]) -> dict[str, Any]:
+def _note_counts(hot: dict[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
     """The hotspot summary as the method note of a committee profile shows it: the
-    site-wide count of a person-related category is « s » (hidden), whatever its size.
-    The note is not audited cell by cell, so it shows none of the counts the profile
-    protects (the hostile run recomputed a hidden Paris cell from the note's « Autre : 2 »
-    and the chart's margins)."""
+    site-wide count of a category in ``hidden`` is « s »: a person-related category,
+    whatever its size (the hostile run recomputed a hidden Paris cell from the note's
+    « Autre : 2 » and the chart's margins), and one the engine hid. The engine protects
+    the categories' totals as the note shows them (the ``("category",)`` table of the
+    site group, audited with the others)."""
     categories = {
-        code: {**info, "n_reports": None, "n_reports_shown": "s"}
-        if code in person_related
-        else info
+        code: {**info, "n_reports": None, "n_reports_shown": "s"} if code in hidden else info
         for code, info in hot.get("categories", {}).items()
     }
     return {**hot, "categories": categories}

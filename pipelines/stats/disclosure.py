@@ -302,15 +302,20 @@ def _round_half_up(x: pd.Series, base: int) -> pd.Series:
 
 
 def _frames(
-    cells: pd.DataFrame, tables: Sequence[Table], rule: DisclosureRule
+    cells: pd.DataFrame,
+    tables: Sequence[Table],
+    rule: DisclosureRule,
+    *,
+    hidden: npt.NDArray[np.bool_] | None = None,
 ) -> dict[Table, pd.DataFrame]:
-    """Per table, its cells as the reader sees them (hidden values set to NA)."""
+    """Per table, its cells as the reader sees them (hidden values set to NA): those
+    with a reason, or the ``hidden`` ones when given (their ``reason`` kept as it is)."""
     out: dict[Table, pd.DataFrame] = {}
-    hidden = cells["reason"] != ""
+    hidden = (cells["reason"] != "").to_numpy() if hidden is None else hidden
     for i, t in enumerate(tables):
-        sel = cells["table"] == i
+        sel = (cells["table"] == i).to_numpy()
         df = cells.loc[sel, list(t)].reset_index(drop=True)
-        h = hidden[sel].to_numpy()
+        h = hidden[sel]
         for col in ("n_reports", "n_households"):
             v = _round_half_up(cells.loc[sel, col].astype("Int64"), rule.round_base)
             df[col] = v.reset_index(drop=True).astype("Int64").mask(h)
@@ -340,16 +345,14 @@ def _cost(cells: pd.DataFrame, tables: Sequence[Table]) -> npt.NDArray[np.float6
     return (cells["n_reports"].to_numpy(dtype=float) + 1.0) * 2.0**missing
 
 
-def _relation_pass(
-    cells: pd.DataFrame,
-    tables: Sequence[Table],
-    hidden: npt.NDArray[np.bool_],
-    cost: npt.NDArray[np.float64],
-) -> npt.NDArray[np.bool_]:
-    """Quick combinatorial pass before the LPs: no shown total may have exactly one
-    hidden non-zero term among the published cells it sums (else it is recomputed by
-    subtraction). Hides the cheapest shown term, or the total when there is none."""
-    hidden = hidden.copy()
+#: Per relation between two published tables (a total and the finer table adding it
+#: up), the total's cell and the term's cell, one pair of arrays per relation.
+Pairs = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]
+
+
+def _relation_pairs(cells: pd.DataFrame, tables: Sequence[Table]) -> Pairs:
+    """Every relation between the published tables: for each table and each finer one
+    (its dimensions and more), the cell of each term and the cell of its total."""
     pairs = []
     for p, tp in enumerate(tables):
         for c, tc in enumerate(tables):
@@ -363,6 +366,21 @@ def _relation_pass(
                     pairs.append(
                         (np.full(len(child), parent["cell"].iloc[0]), child["cell"].to_numpy())
                     )
+    return pairs
+
+
+def _relation_pass(
+    pairs: Pairs,
+    hidden: npt.NDArray[np.bool_],
+    cost: npt.NDArray[np.float64],
+    free: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.bool_]:
+    """Quick combinatorial pass before the LPs: no shown total may have exactly one
+    hidden non-zero term among the published cells it sums (else it is recomputed by
+    subtraction). Hides the cheapest shown term, or the total when there is none; only
+    ``free`` cells are hidden, a total left as it is when neither it nor any term is
+    free (the LPs judge it)."""
+    hidden = hidden.copy()
     changed = True
     while changed:
         changed = False
@@ -370,13 +388,74 @@ def _relation_pass(
             n_hidden = np.bincount(par, weights=hidden[chi], minlength=len(hidden))
             lonely = np.flatnonzero((n_hidden == 1) & ~hidden)
             for q in lonely:
-                kids = chi[(par == q) & ~hidden[chi]]
+                kids = chi[(par == q) & ~hidden[chi] & free[chi]]
                 if len(kids):
                     hidden[kids[np.argmin(cost[kids])]] = True
-                else:
+                elif free[q]:
                     hidden[q] = True
+                else:
+                    continue
                 changed = True
     return hidden
+
+
+def _reveal_determined(
+    pairs: Pairs, hidden: npt.NDArray[np.bool_], keep: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """Show again the hidden cells that the shown ones give exactly: a total whose terms
+    are all shown (their sum), the one hidden term of a shown total (the total minus
+    the others). Such a cell protects nothing (a reader recomputes it) and showing it
+    tells nothing new: the attacker's system keeps the same solutions, so every
+    interval of the audit stands. The greedy steps leave some (a term hidden for one
+    total, then its own terms all shown). ``keep``: cells left hidden whatever (primary
+    ones, whose recomputation the audit reports, and those of ``given`` tables)."""
+    hidden = hidden.copy()
+    changed = True
+    while changed:
+        changed = False
+        for par, chi in pairs:
+            is_total = np.zeros(len(hidden), dtype=bool)
+            is_total[par] = True
+            n_hidden = np.bincount(par, weights=hidden[chi], minlength=len(hidden))
+            whole = is_total & hidden & (n_hidden == 0) & ~keep
+            lonely = is_total & ~hidden & (n_hidden == 1)
+            last = chi[lonely[par] & hidden[chi] & ~keep[chi]]
+            if whole.any() or len(last):
+                hidden[whole] = False
+                hidden[last] = False
+                changed = True
+    return hidden
+
+
+def _given_flags(
+    cells: pd.DataFrame, tables: Sequence[Table], given: Mapping[Table, pd.DataFrame]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.object_]]:
+    """Per cell of ``cells``: hidden as ``given`` publishes it, locked (kept as given),
+    and the reason given (``""`` where none); cells of other tables are free."""
+    hidden = np.zeros(len(cells), dtype=bool)
+    locked = np.zeros(len(cells), dtype=bool)
+    reason = np.full(len(cells), "", dtype=object)
+    for i, t in enumerate(tables):
+        if t not in given:
+            continue
+        pub = given[t]
+        pub = pub.assign(
+            locked=pub["locked"].astype(bool) if "locked" in pub else True,
+            reason=pub["reason"].fillna("").astype(str) if "reason" in pub else "",
+        )
+        sel = cells.loc[cells["table"] == i, [*t, "cell"]]
+        if t:
+            rows = sel.merge(
+                pub[[*t, "flag", "locked", "reason"]], on=list(t), how="left", validate="1:1"
+            )
+        else:
+            rows = sel.assign(**{c: pub[c].iloc[0] if len(pub) else None
+                                 for c in ("flag", "locked", "reason")})  # fmt: skip
+        at = rows["cell"].to_numpy()
+        hidden[at] = (rows["flag"].fillna(FLAG_HIDDEN) == FLAG_HIDDEN).to_numpy()  # unlisted
+        locked[at] = rows["locked"].fillna(True).astype(bool).to_numpy()
+        reason[at] = rows["reason"].fillna("").astype(str).to_numpy()
+    return hidden, locked, reason
 
 
 def protect(
@@ -385,6 +464,7 @@ def protect(
     *,
     rule: DisclosureRule = COMITE,
     max_rounds: int = 200,
+    given: Mapping[Table, pd.DataFrame] | None = None,
 ) -> Protection:
     """Primary then secondary suppression of linked count tables, audited.
 
@@ -400,12 +480,20 @@ def protect(
         :data:`COMITE`, :data:`PUBLIC` or any :class:`DisclosureRule`.
     max_rounds
         Safety bound on the LP-guided rounds (each hides at least one more cell).
+    given
+        Tables already protected and published beside ``tables`` (another group of
+        tables, protected before): per table, its cells with the dimension columns,
+        ``flag`` and optionally ``reason`` and ``locked`` (bool, true by default). They
+        join the attacker's system and the audit; a locked cell keeps its flag, an
+        unlocked one may be hidden more. So a group of tables is protected *around* the
+        others, the links between them included, without reopening them.
 
     Returns
     -------
     Protection
-        The tables and their audit (``audit["passed"]`` is True by construction; a
-        failure raises instead).
+        The tables (``given`` ones included) and their audit (``audit["passed"]`` is
+        True by construction; a failure raises instead, except with ``given``: its
+        locked cells may leave no way, and the audit then says so).
 
     Notes
     -----
@@ -422,14 +510,20 @@ def protect(
 
     Hiding everything non-zero always passes (no equality left), so this terminates.
     """
+    given = {tuple(t): frame for t, frame in (given or {}).items()}
     tables = [tuple(t) for t in tables]
+    tables += [t for t in given if t not in tables]
     _check_input(reports, tables)
     cells = cell_table(reports, tables, rule)
     system = linear_system(reports, tables, cells)
     cost = _cost(cells, tables)
     primary = (cells["reason"] != "").to_numpy()
-    hidden = _relation_pass(cells, tables, primary, cost)
-    targets = np.flatnonzero(primary & cells["sensitive"].to_numpy())
+    was_hidden, locked, given_reason = _given_flags(cells, tables, given)
+    free = ~locked
+    start = np.where(locked, was_hidden, primary | was_hidden)
+    pairs = _relation_pairs(cells, tables)
+    hidden = _relation_pass(pairs, start, cost, free)
+    targets = np.flatnonzero(primary & hidden & cells["sensitive"].to_numpy())
     width = rule.width
     pending = np.arange(len(targets))
     lo = np.zeros(len(targets))
@@ -449,30 +543,33 @@ def protect(
         inc = system.incidence
         picks: set[int] = set()
         for cell in bad:
-            cands = [c for c in iv.binding.get(int(cell), ()) if not hidden[c]]
+            cands = [c for c in iv.binding.get(int(cell), ()) if not hidden[c] and free[c]]
             if not cands:
                 share = inc[:, inc[cell].indices].getnnz(axis=1) > 0
-                cands = list(np.flatnonzero(share & ~hidden))
+                cands = list(np.flatnonzero(share & ~hidden & free))
             if not cands:
                 same = (cells["table"] == cells.at[cell, "table"]).to_numpy()
-                cands = list(np.flatnonzero(same & ~hidden))
+                cands = list(np.flatnonzero(same & ~hidden & free))
             if not cands:
-                cands = list(np.flatnonzero(~hidden))
+                cands = list(np.flatnonzero(~hidden & free))
             if cands:
                 picks.add(int(min(cands, key=lambda c: (cost[c], c))))
         if not picks:
             break
         hidden[list(picks)] = True
-        hidden = _relation_pass(cells, tables, hidden, cost)
-    reason = cells["reason"].to_numpy().copy()
+        hidden = _relation_pass(pairs, hidden, cost, free)
+    in_given = cells["table"].isin([i for i, t in enumerate(tables) if t in given]).to_numpy()
+    hidden = _reveal_determined(pairs, hidden, primary | in_given)
+    reason = cells["reason"].to_numpy().astype(object)
+    reason = np.where(hidden & locked & (given_reason != ""), given_reason, reason)
     reason[hidden & (reason == "")] = REASON_SECONDARY
     cells = cells.assign(reason=reason)
-    frames = _frames(cells, tables, rule)
+    frames = _frames(cells, tables, rule, hidden=hidden)
     # The intervals last computed for each cell are certificates of the final state
     # (intervals only widen as cells are hidden): no need to solve them all again.
     final = Intervals(lo, hi, np.zeros(len(targets), bool), {}, iv.n_components, n_lp)
     result = _report(tables, frames, cells, system, hidden, targets, final, rule)
-    if not result["passed"]:
+    if not result["passed"] and not given:
         raise RuntimeError("La suppression secondaire n'a pas abouti (audit en échec).")
     return Protection(frames, result)
 
