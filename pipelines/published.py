@@ -14,7 +14,8 @@ Files (see :data:`FILES`):
     ``emerging_category`` and ``emerging_label_fr``, ``open_backlog`` and
     ``median_delay_h``, ``n_reports_before``, ``n_reports_after``,
     ``n_reports_change`` (the before/after of ``before_after.parquet``), ``zone_id``,
-    ``building_label`` (the name of the trend charts, scrubbed; null when the building is
+    ``building_label`` (the name of the trend charts, from vetted sources only: OSM,
+    the BAN, the gazetteer, never a resident's text; scrubbed; null when the building is
     known by its id only) and ``is_chronic`` when known.
 ``monthly.parquet``
     Counted reports per ``building_id``, ``month`` (``YYYY-MM``) and ``category``:

@@ -18,6 +18,7 @@ from pipelines.io import read_json
 from pipelines.publish.build import building_labels
 from pipelines.published import FILES, Published, read_published
 from pipelines.reports import counted as is_counted
+from tests.conftest import ROOT
 
 SITES = ("bondy", "paris10")
 
@@ -134,12 +135,16 @@ def test_building_labels_fall_back_in_order() -> None:
             "addr_street": [None, "Rue Lucie Aubrac", None, None, None],
         }
     )
+    # ``match_label``: what geocoding matched (gazetteer, OSM/BAN address); the reports'
+    # own ``building_ref`` and ``address`` are never a label (way/5's).
     reports = pd.DataFrame(
         {
-            "building_id": ["way/3", "way/3", "way/3", "way/4", "way/4", "way/1"],
-            "building_ref": ["BL-7", "BL-7", "BL-8", None, None, "BL-1"],
+            "building_id": ["way/3", "way/3", "way/3", "way/4", "way/4", "way/1", "way/5"],
+            "building_ref": ["BL-7", "BL-7", "BL-8", None, None, "BL-1", "Mme Durand"],
             "address": [None, None, None, "8 Rue Bossuet, 75010 PARIS",
-                        "8 Rue Bossuet, 75010 PARIS", None],
+                        "8 Rue Bossuet, 75010 PARIS", None, "M. Durand 2e étage"],
+            "match_label": ["Bâtiment BL-7", "Bâtiment BL-7", "Bâtiment BL-8",
+                            "8 Rue Bossuet", "8 Rue Bossuet", "Bâtiment BL-1", None],
         }
     )  # fmt: skip
     labels = building_labels(buildings, reports)
@@ -150,3 +155,63 @@ def test_building_labels_fall_back_in_order() -> None:
         "way/4": "8 Rue Bossuet",
         "way/5": "way/5",
     }
+
+
+# ----------------------------------------------------------------------------- building labels
+#: What residents and agents type into an address or building-code field (the hostile
+#: run's rows): a name, a floor, a flat, a phone, a spreadsheet formula.
+HOSTILE_ADDRESSES = (
+    "Mme Jeanne DUPONTEL 3e étage porte 34 tél 06 12 34 56 78",
+    '=HYPERLINK("http://exemple.invalid/x","Voir")',
+    "Famille KOUASSI au fond du couloir, 2e étage",
+)
+
+
+@pytest.fixture(scope="module")
+def bondy_site() -> Any:
+    return load_config(ROOT / "config" / "demo.toml").site("bondy")
+
+
+def test_building_labels_never_come_from_residents_text(bondy_site: Any) -> None:
+    """Issue 16, hostile run B1: a building's label came from the address its reports
+    gave most often, names and floors included. On the real Bondy extract, BAN and
+    gazetteer: reports inside three unnamed buildings give hostile text (with their
+    position), one building is named by a loosely written BAN address, one by a landlord
+    code the gazetteer knows, one by a code it does not know."""
+    from pipelines.geocode.address_index import read_ban
+    from pipelines.geocode.stage import geocode_reports, match_site_addresses
+    from pipelines.osm.buildings import read_osm_buildings
+    from pipelines.publish.build import label_of_buildings
+
+    buildings = read_osm_buildings(bondy_site.osm)
+    plain = buildings["name"].isna() & buildings["addr_street"].isna()
+    targets = buildings[plain].head(4)["building_id"].astype(str).tolist()
+    inside = buildings.set_index("building_id").loc[targets].geometry.representative_point()
+    rows: list[dict[str, Any]] = []
+    for bid, text in zip(targets, HOSTILE_ADDRESSES, strict=False):
+        rows += [{"address": text, "building_ref": None, "geometry": inside[bid]}] * 3
+    # A hostile building code on the fourth building: the gazetteer does not know it.
+    rows += [{"address": None, "building_ref": "Mme DUPONTEL", "geometry": inside[targets[3]]}]
+    ban = read_ban(bondy_site.ban)
+    known = ban[(ban["street_key"] == "avenue villegiature") & (ban["number"] == 46)].iloc[0]
+    rows += [{"address": "46 AVENUE DE LA VILLEGIATURE 93140 BONDY", "building_ref": None,
+              "geometry": None}] * 2  # fmt: skip
+    rows += [{"address": None, "building_ref": "BL-2", "geometry": None}]
+    reports = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+    reports["source_kind"] = "reports"
+    matches = match_site_addresses(reports, buildings, site=bondy_site)
+    geocoded = geocode_reports(reports, buildings, address_matches=matches)
+    labels = label_of_buildings(buildings, geocoded)
+    by_id = dict(zip(buildings["building_id"].astype(str), labels, strict=True))
+
+    shown = " | ".join(str(v) for v in labels.dropna())
+    for word in ("DUPONTEL", "KOUASSI", "étage", "HYPERLINK", "couloir", "porte"):
+        assert word not in shown, word
+    for bid in targets:  # named by nothing vetted: by their id (the maps: their size)
+        assert pd.isna(by_id[bid]), bid
+    ban_building = geocoded["building_id"].iloc[-3]
+    assert by_id[ban_building] == f"{known['housenumber_raw']} {known['street_raw']}"
+    gazetteer = pd.read_csv(bondy_site.gazetteer, dtype=str, encoding="utf-8-sig")
+    bl2 = gazetteer.set_index("key").at["BL-2", "building_id"]
+    assert geocoded["building_id"].iloc[-1] == bl2
+    assert by_id[bl2] == "Bâtiment BL-2"

@@ -171,7 +171,11 @@ def match_addresses(
         ``unmatched``),
         ``geocode_score`` in [0, 1], ``geocode_distance_m`` (address point to footprint,
         metres; NaN for the gazetteer and when unlinked), ``match_lon``/``match_lat``
-        (the address point, WGS84 degrees), ``match_address_id``, ``match_street`` and
+        (the address point, WGS84 degrees), ``match_address_id``, ``match_street``,
+        ``match_label`` (what the match found, as its vetted source spells it: the
+        address of an exact match « 12 Rue Lucie Aubrac » from OSM or the BAN, the BAN's
+        label, the gazetteer's key « Bâtiment BL-7 »; null for an interpolated number, a
+        street alone or no match: never the report's own text) and
         the parsed ``address_normalised``, ``building``, ``entrance``, ``staircase``.
         An address found in the index whose point is farther than ``tolerance_m`` from
         every footprint keeps its method and point with ``building_id`` NA.
@@ -181,7 +185,8 @@ def match_addresses(
     stale = np.zeros(0, dtype=np.int64)  # rows whose code names no known building
     # (a) gazetteer
     if gazetteer is not None and len(gazetteer) and n:
-        gz = _gazetteer_lookup(parsed, gazetteer).pipe(_objects)
+        found = _gazetteer_lookup(parsed, gazetteer)
+        gz = found["building_id"].pipe(_objects)
         # A code whose building is not among the footprints (clipped extract, building
         # dropped by the buildings stage, gazetteer out of date) places nothing: the
         # address is tried instead, and the row says why when that fails too.
@@ -201,6 +206,7 @@ def match_addresses(
                     "lat": np.nan,
                     "address_id": None,
                     "street": None,
+                    "label": found["label"].pipe(_objects)[rows],
                 }
             ),
             "gazetteer",
@@ -302,6 +308,7 @@ def match_addresses(
                             "lat": f["ban_lat"].to_numpy(dtype=float),
                             "address_id": f["ban_id"].to_numpy(),
                             "street": f["ban_label"].to_numpy(),
+                            "label": f["ban_label"].to_numpy(),
                         }
                     ),
                     "ban",

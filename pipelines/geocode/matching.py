@@ -36,6 +36,7 @@ MATCH_COLUMNS = [
     "match_lat",
     "match_address_id",
     "match_street",
+    "match_label",
     "address_normalised",
     "building",
     "entrance",
@@ -144,6 +145,7 @@ class _Streets:
         idx["_dist"] = pd.Series(dist, index=idx.index, dtype=float).fillna(np.inf)
         if "building_id" not in idx:
             idx["building_id"] = pd.Series(pd.NA, index=idx.index, dtype="string")
+        idx["label"] = _known_address_labels(idx)
         idx = idx.sort_values(["_unlinked", "_rank", "_dist", "address_id"])
         keep = [
             "street_key",
@@ -157,6 +159,7 @@ class _Streets:
             "lat",
             "address_id",
             "street",
+            "label",
         ]
         table = pd.DataFrame(idx[keep]).rename(columns={"_dist": "link_distance_m"})
         self.exact = table.drop_duplicates(["street_key", "number", "suffix_key"])
@@ -201,7 +204,9 @@ def _match_on_streets(
     and ``suffix_key``. Returns one row per query whose street is known: ``_row``,
     ``kind`` (``exact``, ``interpolated``, or ``street`` when neither places the
     number: the street is known, the building is not), ``score``, ``building_id``,
-    ``distance_m``, ``lon``, ``lat``, ``address_id``, ``street``.
+    ``distance_m``, ``lon``, ``lat``, ``address_id``, ``street`` and ``label`` (the known
+    address as its source spells it, for an exact match only: an interpolated number is
+    no known address).
     """
     columns = [
         "_row",
@@ -213,6 +218,7 @@ def _match_on_streets(
         "lat",
         "address_id",
         "street",
+        "label",
     ]
     known = queries[queries["street_key"].notna()]
     q = known[known["numbers"].str.len() > 0]
@@ -243,6 +249,7 @@ def _match_on_streets(
             "lat": hits["lat"].to_numpy(),
             "address_id": hits["address_id"].to_numpy(),
             "street": hits["street"].to_numpy(),
+            "label": hits["label"].to_numpy(),
         }
     )
 
@@ -264,6 +271,7 @@ def _match_on_streets(
                 "lat": lonlat.y.to_numpy(),
                 "address_id": interp["address_id"].to_numpy(),
                 "street": interp["street"].to_numpy(),
+                "label": None,
             }
         )
     placed = pd.concat([exact["_row"], interp["_row"]] if not interp.empty else [exact["_row"]])
@@ -285,6 +293,7 @@ def _street_only(queries: pd.DataFrame, streets: _Streets, columns: list[str]) -
             "lat": np.nan,
             "address_id": None,
             "street": streets.name.reindex(queries["street_key"]).to_numpy(),
+            "label": None,
         },
         columns=columns,
     )
@@ -399,6 +408,21 @@ def _interpolate(
     )
 
 
+def _known_address_labels(index: pd.DataFrame) -> pd.Series:
+    """Each index address as its source spells it (« 1ter Chemin Latéral »): the OSM tags'
+    or BAN's house number and street name (``housenumber_raw``, ``street_raw``), else the
+    parsed number, suffix and normalised street; null without a street."""
+
+    def column(name: str, fallback: pd.Series) -> pd.Series:
+        values = index[name].astype("string") if name in index else fallback
+        return values.str.strip().where(values.str.strip() != "", fallback)
+
+    parsed_number = index["number"].astype("string") + index["suffix_key"].astype("string")
+    number = column("housenumber_raw", parsed_number)
+    street = column("street_raw", index["street"].astype("string"))
+    return (number.fillna("") + " " + street).str.strip().astype(object)
+
+
 def _objects(values: pd.Series) -> np.ndarray:
     """Values as an object array with ``None`` for missing ones."""
     obj = values.astype(object)
@@ -412,8 +436,10 @@ def _map_unique(values: pd.Series, func: Any) -> pd.Series:
     return pd.Series(mapped[codes], index=values.index, dtype=object)
 
 
-def _gazetteer_lookup(parsed: pd.DataFrame, gazetteer: pd.DataFrame) -> pd.Series:
-    """``building_id`` of each parsed row from the gazetteer, NA when no key matches.
+def _gazetteer_lookup(parsed: pd.DataFrame, gazetteer: pd.DataFrame) -> pd.DataFrame:
+    """``building_id`` of each parsed row from the gazetteer, NA when no key matches, and
+    its ``label``: the key as the analyst wrote it (« Bâtiment BL-7 » when the landlord's
+    code matched), never the report's own text.
 
     Keys tried, first hit wins: the ``building_ref`` column (landlord code), residence +
     building, street address + building, residence, street address.
@@ -427,6 +453,7 @@ def _gazetteer_lookup(parsed: pd.DataFrame, gazetteer: pd.DataFrame) -> pd.Serie
         {
             "_k": _map_unique(gazetteer["key"], normalise_key),
             "building_id": gazetteer["building_id"].astype("string"),
+            "key": gazetteer["key"].astype("string").str.strip(),
         }
     ).dropna()
     conflicts = g.groupby("_k")["building_id"].nunique()
@@ -438,7 +465,7 @@ def _gazetteer_lookup(parsed: pd.DataFrame, gazetteer: pd.DataFrame) -> pd.Serie
             "Gardez un seul building_id par clé.",
             column="key",
         )
-    lookup = g.drop_duplicates("_k").set_index("_k")["building_id"]
+    lookup = g.drop_duplicates("_k").set_index("_k")
 
     def text(column: str) -> pd.Series:
         if column not in parsed:
@@ -465,13 +492,16 @@ def _gazetteer_lookup(parsed: pd.DataFrame, gazetteer: pd.DataFrame) -> pd.Serie
         head,
     ]
     result = pd.Series(pd.NA, index=parsed.index, dtype="string")
-    for cand in candidates:
+    label = pd.Series(pd.NA, index=parsed.index, dtype="string")
+    for i, cand in enumerate(candidates):
         todo = result.isna() & cand.notna()
         if not todo.any():
             continue
         keys = _map_unique(cand[todo], normalise_key)
-        result[todo] = keys.map(lookup).astype("string")
-    return result
+        result[todo] = keys.map(lookup["building_id"]).astype("string")
+        key = keys.map(lookup["key"]).astype("string")
+        label[todo] = ("Bâtiment " + key) if i == 0 else key
+    return pd.DataFrame({"building_id": result, "label": label.where(result.notna())})
 
 
 class _Result:
@@ -487,9 +517,11 @@ class _Result:
         self.lat = np.full(n, np.nan)
         self.address_id = np.full(n, None, dtype=object)
         self.street = np.full(n, None, dtype=object)
+        self.label = np.full(n, None, dtype=object)
 
     def set(self, res: pd.DataFrame, method: str, score_factor: Any = 1.0) -> None:
-        """Record matches (``_row``, ``score``, ``building_id``, ``distance_m``…).
+        """Record matches (``_row``, ``score``, ``building_id``, ``distance_m``…, and
+        ``label`` when the match names a known address or code; none otherwise).
 
         ``method`` ``"address"`` takes ``address_exact``/``address_interpolated`` from
         the ``kind`` column.
@@ -505,6 +537,7 @@ class _Result:
         self.lat[rows] = res["lat"].to_numpy(dtype=float)
         self.address_id[rows] = res["address_id"].pipe(_objects)
         self.street[rows] = res["street"].pipe(_objects)
+        self.label[rows] = res["label"].pipe(_objects) if "label" in res else None
         if method == "address":
             self.method[rows] = ("address_" + res["kind"].astype(str)).to_numpy(dtype=object)
         else:
@@ -527,6 +560,7 @@ class _Result:
                 "match_lat": self.lat,
                 "match_address_id": text(self.address_id),
                 "match_street": text(self.street),
+                "match_label": text(self.label),
             },
             index=index,
         )

@@ -247,8 +247,9 @@ def geocode_reports(
     Returns
     -------
     GeoDataFrame
-        ``reports`` with :data:`GEOCODE_COLUMNS`, ``location_disagreement_m`` and
-        ``has_location_conflict``; address-only rows get the address point as geometry.
+        ``reports`` with :data:`GEOCODE_COLUMNS`, ``location_disagreement_m``,
+        ``has_location_conflict`` and ``match_label`` (:func:`match_labels`);
+        address-only rows get the address point as geometry.
     """
     metric = metric_crs_of(buildings)
     b_m = buildings[["building_id", "geometry"]].to_crs(metric)
@@ -282,7 +283,25 @@ def geocode_reports(
         out.loc[absent, "geocode_distance_m"] = np.nan
     out["geocode_score"] = out["geocode_score"].astype(float)
     out["geocode_distance_m"] = out["geocode_distance_m"].astype(float)
+    out["match_label"] = match_labels(out["building_id"], address_matches)
     return out
+
+
+def match_labels(building_id: pd.Series, address_matches: pd.DataFrame | None) -> pd.Series:
+    """The known address or building code each report's address or code matched
+    (``match_label`` of the matcher: OSM, BAN or gazetteer, as that source spells it),
+    kept only where it names the building the report ends up on; null elsewhere.
+
+    This, not the report's own text, is what may name a building for a reader
+    (:func:`pipelines.publish.build.building_labels`): a resident's address field can
+    hold anything (« Mme Jeanne DUPONTEL 3e étage »).
+    """
+    out = pd.Series(pd.NA, index=building_id.index, dtype="string", name="match_label")
+    if address_matches is None or "match_label" not in address_matches:
+        return out
+    m = address_matches.reindex(building_id.index)
+    same = building_id.notna() & (m["building_id"].astype("string") == building_id)
+    return out.mask(same.fillna(False).astype(bool), m["match_label"].astype("string"))
 
 
 def placeholder_points(

@@ -176,8 +176,8 @@ def building_titles(profile: pd.DataFrame) -> list[str]:
     """The name of each building in the popups and tooltips (unescaped), in row order.
 
     The published ``building_label`` (the name of the trend charts: OSM name, OSM
-    address, the landlord's building code or the address most often given in the
-    reports), so that a building has the same name on the map and the charts; a
+    address, else the known address or gazetteer code the reports matched; never a
+    resident's own text), so that a building has the same name on the map and the charts; a
     ``residence_name`` wins, and a building known by its id only is named by its size
     (:func:`pipelines.maps.html.building_title`).
     """

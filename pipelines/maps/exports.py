@@ -4,6 +4,12 @@ only, as every renderer does (issue 16).
 
 A hidden count is empty in the CSV and its ``…_flag`` column says « s »; the ``level``
 column says at which level (building, zone, site; month, quarter, year) a count is given.
+
+Both are opened in spreadsheets (Excel, LibreOffice) and QGIS, so the CSV files go
+through :func:`pipelines.io.write_csv` and the GeoPackage's attributes through the same
+:func:`pipelines.io.neutralise_formulas`: a text cell starting with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return (an OSM name, a gazetteer key) gets a leading
+apostrophe; counts stay numbers.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from pipelines.io import atomic_path
+from pipelines.io import neutralise_formulas, write_csv
 from pipelines.published import Published
 
 log = logging.getLogger(__name__)
@@ -43,13 +49,13 @@ def write_exports(
 ) -> None:
     """Write the pack's CSV files (UTF-8 with BOM, for spreadsheets) and GeoPackage."""
     buildings = building_table(published)
-    for frame, dst in ((buildings, csv_buildings), (published.monthly, csv_monthly)):
-        with atomic_path(dst) as tmp:
-            frame.to_csv(tmp, index=False, encoding="utf-8-sig")
-        log.info("wrote %s (%d rows)", dst, len(frame))
+    write_csv(buildings, csv_buildings)
+    write_csv(published.monthly, csv_monthly)
     geo = published.profile.loc[:, [*buildings.columns, "geometry"]]
     geo = gpd.GeoDataFrame(
-        geo[geo["building_id"].isin(buildings["building_id"])], crs=published.profile.crs
+        neutralise_formulas(geo[geo["building_id"].isin(buildings["building_id"])]),
+        geometry="geometry",
+        crs=published.profile.crs,
     )
     # GDAL wants the .gpkg extension: written in a temporary folder beside, then moved.
     gpkg.parent.mkdir(parents=True, exist_ok=True)
@@ -63,8 +69,8 @@ def write_exports(
                 for c in ("zone_id", "n_buildings", "n_reports", "n_reports_flag", "status")
                 if c in z
             ]
-            gpd.GeoDataFrame(z[cols], geometry=z.geometry, crs=z.crs).to_file(
-                tmp, layer="zones", driver="GPKG"
-            )
+            gpd.GeoDataFrame(
+                neutralise_formulas(pd.DataFrame(z[cols])), geometry=z.geometry, crs=z.crs
+            ).to_file(tmp, layer="zones", driver="GPKG")
         os.replace(tmp, gpkg)
     log.info("wrote %s (%d buildings)", gpkg, len(geo))

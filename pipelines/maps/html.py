@@ -375,6 +375,7 @@ def building_fact_sheet(
     problems = [esc(text) for text in chronic]
     if not problems and present(row.get("chronic_categories")):
         codes = [c.strip() for c in str(row["chronic_categories"]).split(",") if c.strip()]
+        codes = [c for c in codes if not is_hidden(row, f"n_{c}")]  # never a hidden one
         problems = [esc(BY_CODE[c].label if c in BY_CODE else c) for c in codes]
     if problems:
         listed = problems[:4]

@@ -116,11 +116,12 @@ def emerging_labels(codes: pd.Series, labels: pd.Series | None) -> pd.Series:
 
 
 def _most_given(reports: pd.DataFrame, column: str) -> dict[str, str]:
-    """Per building, the value of ``column`` its reports give most often."""
+    """Per building, the value of ``column`` its reports give most often (ties: the
+    first seen)."""
     r = reports[reports["building_id"].notna() & reports[column].notna()]
     if r.empty:
         return {}
-    values = r[column].astype(str).str.split(",").str[0].str.strip()
+    values = r[column].astype(str).str.strip()
     pairs = pd.DataFrame({"building_id": r["building_id"].astype(str), "value": values})
     pairs = pairs[pairs["value"] != ""]
     top = pairs.value_counts().reset_index()  # sorted by count, then first seen
@@ -129,16 +130,19 @@ def _most_given(reports: pd.DataFrame, column: str) -> dict[str, str]:
 
 
 def building_labels(buildings: pd.DataFrame, reports: pd.DataFrame | None = None) -> dict[str, str]:
-    """A readable name per building, for the map and the charts: its OSM name, else its
-    OSM address (« 12 rue X »), else the landlord's building code most often given in its
-    reports (``building_ref``: « Bâtiment BL-23 »), else the address its reports give most
-    often (the part before the first comma), else its id."""
-    refs: dict[str, str] = {}
-    addresses: dict[str, str] = {}
-    if reports is not None and "building_ref" in reports:
-        refs = _most_given(reports, "building_ref")
-    if reports is not None and "address" in reports:
-        addresses = _most_given(reports, "address")
+    """A readable name per building, for the map and the charts, from vetted sources
+    only: its OSM name, else its OSM address (« 12 rue X »), else the known address or
+    building code its reports matched most often (``match_label`` of the geocoding stage:
+    an OSM or BAN address « 8 Rue Bossuet », a gazetteer key « Bâtiment BL-23 »), else
+    its id.
+
+    Never the reports' own text (``address``, ``building_ref``): a resident or a
+    landlord's agent can type anything there, a name, a floor, a phone (« Mme Jeanne
+    DUPONTEL 3e étage porte 34 »), and no scrubber recognises every name.
+    """
+    matched: dict[str, str] = {}
+    if reports is not None and "match_label" in reports:
+        matched = _most_given(reports, "match_label")
 
     def text(value: Any) -> str:
         return value.strip() if isinstance(value, str) else ""
@@ -153,10 +157,8 @@ def building_labels(buildings: pd.DataFrame, reports: pd.DataFrame | None = None
             out[bid] = name
         elif street:
             out[bid] = f"{number} {street}".strip()
-        elif bid in refs:
-            out[bid] = f"Bâtiment {refs[bid]}"
-        elif bid in addresses:
-            out[bid] = addresses[bid]
+        elif bid in matched:
+            out[bid] = matched[bid]
         else:
             out[bid] = bid
     return out
@@ -164,12 +166,19 @@ def building_labels(buildings: pd.DataFrame, reports: pd.DataFrame | None = None
 
 def label_of_buildings(buildings: pd.DataFrame, reports: pd.DataFrame) -> pd.Series:
     """The name of each building on the map and the charts (:func:`building_labels`),
-    scrubbed; null when a building is known by its id only. Aligned on ``buildings.index``."""
+    scrubbed; null when a building is known by its id only. Aligned on ``buildings.index``.
+
+    The labels come from OSM, the BAN and the analyst's gazetteer, not from residents;
+    every rule of the scrubber still runs over them (``text`` mode, names included), as a
+    second guard against a name typed into the gazetteer or an OSM tag. Its name rules
+    leave street names be (« Rue Madame », « Place Monsieur le Prince »): on the demo they
+    change none of the 264 labels of Bondy and Paris 10e.
+    """
     labels = building_labels(buildings, reports)
     ids = buildings["building_id"].astype(str)
     values = pd.Series([labels.get(b, b) for b in ids], index=buildings.index, dtype=object)
     values = values.where(values != ids, None)
-    return _scrubbed(values, mode="address")
+    return _scrubbed(values, mode="text")
 
 
 def before_after_of(

@@ -3,7 +3,7 @@
 tables (:func:`protect_profile`), its before/after counts as sums of the monthly table
 (:func:`before_after_of_monthly`), the zones' counts (:func:`protect_zones`), and the
 chronic problems drawn from enough households (:func:`protect_chronic`,
-:func:`chronic_counts`).
+:func:`chronic_counts`, :func:`chronic_categories_of`).
 """
 
 from __future__ import annotations
@@ -226,3 +226,32 @@ def chronic_counts(chronic: pd.DataFrame, profile: pd.DataFrame, rule: ProfileRu
         out = out[out["n_reports_total_flag"] != FLAG].reset_index(drop=True)
     out["n_reports_in_window_flag"] = ""
     return out
+
+
+def chronic_categories_of(profile: pd.DataFrame, chronic: pd.DataFrame | None) -> pd.Series:
+    """The profile's ``chronic_categories`` as a profile publishes them, aligned on
+    ``profile.index``: per building, the categories of its published chronic rows
+    (``chronic`` once :func:`protect_chronic` and :func:`chronic_counts` kept them)
+    whose building × category count (``n_<category>``) the profile shows; null when
+    none is left, and for every building without a ``chronic`` table.
+
+    The fact sheet lists these under « Problèmes chroniques »: a category it hides
+    (« < 3 ») is not listed there either (the hostile run found 103 such cases on the
+    public Bondy sheets), as a hot building drawn from too few households loses its
+    ``gi_bin``.
+    """
+    out = pd.Series(pd.NA, index=profile.index, dtype="string", name="chronic_categories")
+    if chronic is None or chronic.empty or "building_id" not in chronic:
+        return out
+    kept = chronic.assign(building_id=chronic["building_id"].astype(str))
+    kept = kept.assign(category=kept["category"].astype(str)).drop_duplicates(
+        ["building_id", "category"]
+    )
+    p = profile.assign(building_id=profile["building_id"].astype(str)).set_index("building_id")
+    shown = [
+        not (f"n_{c}_flag" in p and b in p.index and p.at[b, f"n_{c}_flag"] == FLAG)
+        for b, c in zip(kept["building_id"], kept["category"], strict=True)
+    ]
+    kept = kept[shown]
+    codes = kept.sort_values("category").groupby("building_id")["category"].agg(", ".join)
+    return out.fillna(profile["building_id"].astype(str).map(codes).astype("string"))

@@ -51,6 +51,7 @@ import pandas as pd
 from pipelines.config.publication import ProfileRule
 from pipelines.publish.buildings import (
     before_after_of_monthly,
+    chronic_categories_of,
     chronic_counts,
     protect_chronic,
     protect_profile,
@@ -220,6 +221,8 @@ def apply_profile(
     )
     if chronic is not None and not chronic.empty:
         chronic = chronic_counts(chronic, new, rule)
+    if "chronic_categories" in new:  # what the fact sheet lists: no hidden category
+        new["chronic_categories"] = chronic_categories_of(new, chronic).to_numpy()
     if "is_chronic" in new:
         kept = set(chronic["building_id"].astype(str)) if chronic is not None else set()
         new["is_chronic"] = new["building_id"].astype(str).isin(kept)

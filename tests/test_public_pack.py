@@ -1,0 +1,196 @@
+"""The tables a committee or the public receives, on real Bondy footprints with hand-made
+hostile values: the open-data pack (``make public``: ``<site>_batiments.csv``,
+``<site>_mensuel.csv``, ``<site>.gpkg``) runs no spreadsheet formula (hostile run B2);
+no chronic problem is listed on a hidden cell (A3)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from pipelines.config.publication import ProfileRule
+from pipelines.io import FORMULA_STARTS
+from pipelines.maps.exports import write_exports
+from pipelines.osm.buildings import read_osm_buildings
+from pipelines.publish.build import publish_site
+from pipelines.publish.protect import apply_profile
+from pipelines.published import Published
+from pipelines.taxonomy import CATEGORIES, PERSONNE
+from tests.conftest import RAW
+
+PERSON = frozenset(c.code for c in CATEGORIES if c.privacy_class == PERSONNE)
+COMITE = ProfileRule(
+    "comite", min_households=3, dominance_share=0.85, protect="person_related",
+    points="observations",
+)  # fmt: skip
+PUBLIC = ProfileRule(
+    "public", min_households=11, dominance_share=0.85, protect="all", coarsen=True,
+    round_base=5, points="none",
+)  # fmt: skip
+
+#: OSM names a contributor (or a vandal) could give a building: each would run in a
+#: spreadsheet that opens the pack.
+FORMULAS = (
+    '=HYPERLINK("http://exemple.invalid/x","Voir")',
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "+cmd|' /C calc'!A0",
+    "-cmd|' /C calc'!A0",
+)
+
+
+@pytest.fixture(scope="module")
+def bondy() -> gpd.GeoDataFrame:
+    return read_osm_buildings(RAW / "bondy" / "bondy_nord.osm")
+
+
+def _hostile_site(bondy: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Four real buildings named by a formula; their lifts reported by many households,
+    more before April than after (a negative before/after change)."""
+    buildings = bondy.head(40).copy()
+    targets = buildings["building_id"].astype(str).head(len(FORMULAS)).tolist()
+    buildings.loc[buildings.index[: len(FORMULAS)], "name"] = list(FORMULAS)
+    rows = []
+    for k, bid in enumerate(targets):
+        for month in range(1, 7):
+            for d in range(5 if month <= 3 else 1):
+                rows.append((bid, f"2025-{month:02d}-{1 + d:02d}", f"h{k}-{month}-{d}"))
+    inside = buildings.set_index("building_id").geometry.representative_point()
+    reports = gpd.GeoDataFrame(
+        {
+            "report_id": [f"r{i}" for i in range(len(rows))],
+            "source_kind": "reports",
+            "source": "bailleur",
+            "building_id": [r[0] for r in rows],
+            "category": "ascenseur",
+            "reported_at": pd.to_datetime([r[1] for r in rows]),
+            "household_key": [r[2] for r in rows],
+            "description": None,
+            "duplicate_of": None,
+        },
+        geometry=[inside[r[0]] for r in rows],
+        crs="EPSG:4326",
+    )
+    return buildings, reports
+
+
+def _pack(published: Published, folder: Path) -> tuple[list[list[str]], gpd.GeoDataFrame]:
+    paths = {
+        "csv_buildings": folder / "t_batiments.csv",
+        "csv_monthly": folder / "t_mensuel.csv",
+        "gpkg": folder / "t.gpkg",
+    }
+    write_exports(published, **paths)
+    with paths["csv_buildings"].open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    return rows, gpd.read_file(paths["gpkg"], layer="batiments")
+
+
+def test_the_pack_runs_no_formula_and_keeps_numbers(
+    bondy: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    buildings, reports = _hostile_site(bondy)
+    published, _ = apply_profile(
+        publish_site(buildings, reports), reports, rule=ProfileRule("interne"),
+        person_related=PERSON,
+    )  # fmt: skip
+    rows, gpkg = _pack(published.published, tmp_path)
+    header, body = rows[0], rows[1:]
+    label = header.index("building_label")
+    assert sorted(r[label] for r in body) == sorted("'" + f for f in FORMULAS)
+    change = header.index("n_reports_change")
+    assert sorted(r[change] for r in body) == ["-12"] * len(FORMULAS)  # a number, as is
+    for row in body:
+        for cell in row:
+            assert not cell.startswith(FORMULA_STARTS) or cell.lstrip("-").isdigit(), cell
+    assert sorted(gpkg["building_label"]) == sorted("'" + f for f in FORMULAS)
+    assert pd.api.types.is_integer_dtype(gpkg["n_reports_change"])
+    assert (gpkg["n_reports_change"] == -12).all()
+    with (tmp_path / "t_mensuel.csv").open(encoding="utf-8-sig", newline="") as fh:
+        monthly = list(csv.reader(fh))
+    assert all(not c.startswith(FORMULA_STARTS) for r in monthly for c in r)
+
+
+# ----------------------------------------------------------------------------- chronic
+def _chronic_site(
+    bondy: gpd.GeoDataFrame,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame]:
+    """Two real buildings and their chronic problems (as ``chronic.csv`` has them): the
+    first, lifts from 12 households and pests from 4; the second, squatted halls (person-
+    related) reported 4 times by one household."""
+    from pipelines.hotspots.chronic import chronic_flags
+
+    buildings = bondy.head(40).copy()
+    a, b = buildings["building_id"].astype(str).head(2)
+    rows = [(a, "ascenseur", f"2025-01-{1 + d:02d}", f"hl{d}") for d in range(12)]
+    rows += [(a, "nuisibles", f"2025-02-{1 + d:02d}", f"hn{d}") for d in range(4)]
+    rows += [(b, "occupation", f"2025-01-{1 + 7 * d:02d}", "hs") for d in range(4)]
+    inside = buildings.set_index("building_id").geometry.representative_point()
+    reports = gpd.GeoDataFrame(
+        {
+            "report_id": [f"r{i}" for i in range(len(rows))],
+            "source_kind": "reports",
+            "source": "bailleur",
+            "building_id": [r[0] for r in rows],
+            "category": [r[1] for r in rows],
+            "reported_at": pd.to_datetime([r[2] for r in rows]),
+            "household_key": [r[3] for r in rows],
+            "description": None,
+            "duplicate_of": None,
+        },
+        geometry=[inside[r[0]] for r in rows],
+        crs="EPSG:4326",
+    )
+    chronic = pd.DataFrame(
+        {
+            "building_id": [a, a, b],
+            "category": ["ascenseur", "nuisibles", "occupation"],
+            "n_reports_in_window": ["12", "4", "4"],
+            "window_days": ["90"] * 3,
+            "first_date": ["2025-01-01", "2025-02-01", "2025-01-01"],
+            "last_date": ["2025-01-12", "2025-02-04", "2025-01-22"],
+        }
+    )
+    flags = chronic_flags(chronic, buildings)
+    buildings = buildings.assign(
+        is_chronic=flags["is_chronic"], chronic_categories=flags["chronic_categories"]
+    )
+    return buildings, reports, chronic
+
+
+@pytest.mark.parametrize("rule", [COMITE, PUBLIC], ids=lambda r: r.name)
+def test_no_chronic_problem_is_listed_on_a_hidden_cell(
+    bondy: gpd.GeoDataFrame, rule: ProfileRule
+) -> None:
+    """Hostile run A3: « Problèmes chroniques » listed on a fact sheet the categories the
+    same sheet hides (« < 3 »), from the profile's ``chronic_categories``."""
+    from pipelines.maps.data import map_data
+
+    buildings, reports, chronic = _chronic_site(bondy)
+    protection, _ = apply_profile(
+        publish_site(buildings, reports, chronic=chronic), reports, rule=rule,
+        person_related=PERSON,
+    )  # fmt: skip
+    out = protection.published
+    p = out.profile.set_index("building_id")
+    squat = str(chronic["building_id"].iloc[2])
+    assert p.at[squat, "n_occupation_flag"] == "s"  # one household: hidden in both
+    listed = 0
+    for bid, cats in p["chronic_categories"].dropna().items():
+        for code in str(cats).split(", "):
+            listed += 1
+            assert p.at[bid, f"n_{code}_flag"] != "s", (bid, code)
+    published_rows = set(zip(out.chronic["building_id"], out.chronic["category"], strict=True))
+    assert listed == len(published_rows)
+    assert bool(p.at[squat, "is_chronic"]) is False
+    fiches = map_data(out, site_name="Bondy")["b"]["fiche"]
+    for bid, fiche in zip(out.profile["building_id"], fiches, strict=True):
+        if "Problèmes chroniques" not in fiche:
+            continue
+        chronic_part = fiche.split("Problèmes chroniques", 1)[1]
+        for code, label in (("occupation", "Occupation"), ("nuisibles", "Nuisibles")):
+            if p.at[bid, f"n_{code}_flag"] == "s":
+                assert label not in chronic_part, (bid, code)
