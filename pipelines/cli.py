@@ -22,6 +22,7 @@ from pipelines import __version__, stages
 from pipelines.config import Config, SiteConfig, check_inputs, load_config
 from pipelines.errors import VigieError, os_reason
 from pipelines.stages import STAGE_NAMES, SitePaths, stage_summaries
+from pipelines.workbench import options as workbench_options
 
 log = logging.getLogger("pipelines")
 
@@ -205,6 +206,26 @@ def cmd_deps(args: argparse.Namespace) -> None:
         # make writes a simulated site's exports itself, after this fragment.
         check_inputs(config, site.id, simulated_exports=False)
     write_deps(config, Path(args.out))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """``vigie init`` (pipelines/workbench/init.py)."""
+    from pipelines.workbench import init
+
+    return init.main(args)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """``vigie doctor`` (pipelines/workbench/doctor.py): the installation is checked with
+    the standard library first, so that a missing package is reported, not raised."""
+    from pipelines.workbench import installation
+
+    report = installation.Report()
+    if not installation.main(report):
+        return report.finish()
+    from pipelines.workbench import doctor
+
+    return doctor.main(args.config, report)
 
 
 def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Callable[[], Any]]:
@@ -477,6 +498,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True)
     p.add_argument("--site", required=True)
 
+    p = add("init", cmd_init, workbench_options.INIT_HELP)
+    workbench_options.init_arguments(p)
+
+    p = add("doctor", cmd_doctor, workbench_options.DOCTOR_HELP)
+    workbench_options.doctor_arguments(p)
+
     p = add("deps", cmd_deps, "écrit les dépendances make de la configuration")
     p.add_argument("--config", required=True)
     p.add_argument("--out", required=True)
@@ -491,7 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        args.func(args)
+        code = args.func(args)  # None, or the exit code of a check (vigie doctor)
     except VigieError as err:
         print(f"vigie : erreur : {err}", file=sys.stderr)
         return err.exit_code
@@ -506,7 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vigie : interrompu", file=sys.stderr)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
