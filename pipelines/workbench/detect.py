@@ -27,7 +27,7 @@ import pandas as pd
 
 from pipelines.config import COLUMN_ROLES, SourceConfig
 from pipelines.errors import InputError, VigieError
-from pipelines.fr import plural
+from pipelines.fr import fr_number, plural
 from pipelines.ingest import (
     FORMAT_PERSONAL,
     RawFile,
@@ -267,6 +267,11 @@ def _numeric(values: pd.Series) -> np.ndarray:
     return parse_numbers(values, decimal=None)[0].to_numpy()
 
 
+def percent(share: float) -> str:
+    """``0.97`` → ``97 %`` (French: a no-break space before the sign)."""
+    return f"{fr_number(100 * share)}\u00a0%"
+
+
 def _share(mask: np.ndarray) -> float:
     return float(mask.mean()) if len(mask) else 0.0
 
@@ -297,29 +302,31 @@ def fits(role: str, col: ColumnValues, *, fmt: str) -> tuple[bool, str]:
         return False, "colonne vide"
     if role in DATE_ROLES:
         share = date_share(v, excel=fmt == "xlsx")
-        return share >= 0.9, f"{share:.0%} de dates lisibles"
+        return share >= 0.9, f"{percent(share)} de dates lisibles"
     if role in ("lat", "lon", "x", "y"):
         x = _numeric(v)
         share = _share(np.isfinite(x))
         if share < 0.9:
-            return False, f"{share:.0%} de nombres"
+            return False, f"{percent(share)} de nombres"
         finite = x[np.isfinite(x)]
         if role == "lat" and not (np.abs(finite) <= 90).all():
             return False, "hors des latitudes possibles"
         if role == "lon" and not (np.abs(finite) <= 180).all():
             return False, "hors des longitudes possibles"
-        return True, f"{share:.0%} de nombres"
+        return True, f"{percent(share)} de nombres"
     if role == "geo_point":
         lat, _ = parse_geo_points(v)
         share = _share(lat.notna().to_numpy())
-        return share >= 0.9, f"{share:.0%} de points lisibles"
+        return share >= 0.9, f"{percent(share)} de points lisibles"
     if role == "id":
         share = v.nunique() / n
         filled = n / len(col.values)
         ok = share >= 0.9 and filled >= 0.9
         return (
             ok,
-            "valeurs toutes distinctes" if share == 1 else f"{share:.0%} de valeurs distinctes",
+            "valeurs toutes distinctes"
+            if share == 1
+            else f"{percent(share)} de valeurs distinctes",
         )
     if role in LABEL_ROLES:
         distinct = v.nunique()
@@ -525,7 +532,7 @@ def detect_roles(
             default=(0.0, ""),
         )  # fmt: skip
         if best[0] >= 0.9:
-            roles["date"] = Guess(best[1], f"{best[0]:.0%} de dates lisibles")
+            roles["date"] = Guess(best[1], f"{percent(best[0])} de dates lisibles")
     if "date" not in roles and "date" not in auto:
         raise DetectionError(
             f"{raw.path} : aucune colonne de dates reconnue ; indiquez-la (par exemple "

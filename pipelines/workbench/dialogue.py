@@ -52,7 +52,10 @@ class Dialogue:
             if default or not needed:
                 return default
             raise InitError(f"{question.rstrip(' :?')} : indiquez-le avec {needed}.")
-        shown = f"{question} [{default}] " if default else f"{question} "
+        if default and question.endswith(" :"):
+            shown = f"{question[:-2]} [{default}] : "
+        else:
+            shown = f"{question} [{default}] " if default else f"{question} "
         print(shown, end="", file=self.out, flush=True)
         answer = self.read()
         if answer is None:

@@ -19,6 +19,7 @@ import glob
 import logging
 import re
 import tempfile
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -316,7 +317,8 @@ def _edit_roles(
 ) -> tuple[Detected, str | None]:
     """Let the analyst change roles (``rôle=colonne``) until satisfied."""
     while d.interactive and not d.confirm("Ces colonnes conviennent-elles ?", True):
-        d.say("Rôles : " + ", ".join(COLUMN_ROLES))
+        for line in textwrap.wrap("Rôles : " + ", ".join(COLUMN_ROLES), 90, subsequent_indent="  "):
+            d.say(line)
         d.say("Écrivez rôle=colonne (rôle= pour n'en mettre aucune) ; vide pour terminer.")
         while answer := d.ask("Changement :"):
             role, sep, column = answer.partition("=")
@@ -349,7 +351,9 @@ def _edit_labels(
     d: Dialogue, choices: list[LabelChoice], labels: dict[str, int], chosen: dict[str, str]
 ) -> list[LabelChoice]:
     while d.interactive and not d.confirm("Cette correspondance convient-elle ?", True):
-        d.say("Codes : " + ", ".join(f"{c} ({BY_CODE[c].label})" for c in CODES))
+        codes = "Codes : " + ", ".join(f"{c} ({BY_CODE[c].label})" for c in CODES) + "."
+        for line in textwrap.wrap(codes, 90, subsequent_indent="  "):
+            d.say(line)
         d.say("Écrivez étiquette=code ; vide pour terminer.")
         while answer := d.ask("Changement :"):
             label, sep, code = answer.rpartition("=")
