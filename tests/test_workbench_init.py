@@ -26,7 +26,8 @@ from pipelines.ingest import ingest_site, read_file
 from pipelines.io import read_json
 from pipelines.osm import read_osm_bounds
 from pipelines.reports import check_partition
-from pipelines.workbench.detect import detect_roles, header_score
+from pipelines.workbench.detect import detect_roles
+from pipelines.workbench.headers import header_score
 from pipelines.workbench.labels import EXACT, FUZZY, UNMAPPED, propose
 from tests.conftest import RAW, ROOT
 from tests.test_make import _make, project_copy  # noqa: F401  (a copy of the project)
@@ -143,8 +144,7 @@ def test_init_on_the_demo_exports_ingests_as_the_demo_configuration(
         demo,
         osm=str(ROOT / demo.osm),
         sources=tuple(
-            replace(s, path=str(folder / Path(s.path).name.replace("*", "")))
-            for s in demo.sources
+            replace(s, path=str(folder / Path(s.path).name.replace("*", ""))) for s in demo.sources
         ),
     )
     args = []

@@ -1,9 +1,11 @@
 """workbench: the analyst's tools around the spine, not a stage of it.
 
-- ``vigie init`` proposes a site's configuration from its export files: ``detect`` (what
-  each column holds, the order of the dates, the coordinate system), ``labels`` (the
-  export's category labels onto the taxonomy), ``siteblock`` (the commented TOML),
-  ``dialogue`` (the French questions, or none with ``--yes``), ``init`` (the command).
+- ``vigie init`` proposes a site's configuration from its export files: ``headers`` (what
+  each role is called in exports), ``detect`` (what each column holds, the order of the
+  dates, the coordinate system), ``labels`` (the export's category labels onto the
+  taxonomy), ``siteblock`` (the commented TOML), ``dialogue`` and ``questions`` (the French
+  questions, or none with ``--yes``), ``show`` (what is shown, the preview), ``init`` (the
+  command).
 - ``vigie doctor`` checks an installation and a configuration: ``installation`` (Python,
   packages, Chromium, Node; standard library only, so that it runs when a package is
   missing) and ``doctor`` (the configuration, its files, the sites' secrets).

@@ -16,20 +16,16 @@ With ``--yes`` nothing is asked: every proposal is taken, and what cannot be pro
 from __future__ import annotations
 
 import glob
-import logging
 import re
 import tempfile
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-import pandas as pd
-
-from pipelines.config import COLUMN_ROLES, Config, input_problem, load_config
+from pipelines.config import Config, input_problem, load_config
 from pipelines.errors import ConfigError
-from pipelines.fr import fold, fr_number, plural
+from pipelines.fr import fold, plural
 from pipelines.ingest import (
     IngestResult,
     RawFile,
@@ -40,25 +36,20 @@ from pipelines.ingest import (
 )
 from pipelines.io import write_text
 from pipelines.osm import read_osm_bounds
-from pipelines.taxonomy import BY_CODE, CODES
-from pipelines.workbench.detect import (
-    ROLE_LABELS,
-    Detected,
-    DetectionError,
-    category_labels,
-    detect_roles,
-    find_column,
+from pipelines.taxonomy import CODES, normalise_label
+from pipelines.workbench.detect import Detected, DetectionError, category_labels, detect_roles
+from pipelines.workbench.dialogue import Dialogue, InitError
+from pipelines.workbench.headers import find_column
+from pipelines.workbench.labels import LabelChoice, propose_all
+from pipelines.workbench.questions import (
+    ask_exports,
+    ask_osm,
+    ask_site,
+    edit_labels,
+    edit_roles,
 )
-from pipelines.workbench.dialogue import Dialogue, InitError, table
-from pipelines.workbench.labels import FUZZY, UNMAPPED, LabelChoice, propose_all
-from pipelines.workbench.siteblock import SEPARATOR_NAMES, SiteDraft, SourceDraft, site_text
-
-log = logging.getLogger(__name__)
-
-#: Rows shown in the preview.
-PREVIEW_ROWS = 10
-
-_SITE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+from pipelines.workbench.show import show_file, show_labels, show_preview, show_roles
+from pipelines.workbench.siteblock import SiteDraft, SourceDraft, site_text
 
 
 @dataclass(frozen=True)
@@ -173,204 +164,6 @@ def read_export(path: str) -> list[RawFile]:
     return raws
 
 
-# --------------------------------------------------------------------------- showing
-def show_file(d: Dialogue, raws: list[RawFile]) -> None:
-    first = raws[0]
-    sep = SEPARATOR_NAMES.get(first.separator or "", first.separator or "")
-    facts = [f"format {first.format}"]
-    if first.encoding:
-        facts.append(f"encodage {first.encoding}")
-    if sep:
-        facts.append(f"séparateur « {sep} »")
-    rows = sum(r.n_rows for r in raws)
-    facts.append(plural(rows, "ligne"))
-    if len(raws) > 1:
-        facts.append(f"{len(raws)} fichiers")
-    d.say("  " + ", ".join(facts) + ".")
-
-
-def show_roles(d: Dialogue, detected: Detected, columns: list[str]) -> None:
-    rows = [[r, g.column, ROLE_LABELS[r], g.why] for r, g in detected.roles.items()]
-    rows += [
-        [r, c, ROLE_LABELS.get(r, r), "lue d'office (format)"]
-        for r, c in detected.automatic.items()
-    ]
-    order = {r: i for i, r in enumerate(COLUMN_ROLES)}
-    rows.sort(key=lambda row: order.get(row[0], 99))
-    for line in table(rows, ["rôle", "colonne", "ce que c'est", "pourquoi"]):
-        d.say("  " + line)
-    if detected.personal:
-        d.say(
-            "  Données personnelles (jamais recopiées) : "
-            + ", ".join(f"« {c} »" for c in detected.personal)
-        )
-    used = set(detected.all_roles().values()) | set(detected.personal)
-    unused = [c for c in columns if c not in used]
-    if unused:
-        d.say("  Non utilisées : " + ", ".join(f"« {c} »" for c in unused))
-    order_text = {
-        "day_first": "jour en premier (31/12)",
-        "month_first": "mois en premier (12/31)",
-        "ambiguous": "ambiguës (jour et mois ≤ 12) : lues jour en premier",
-    }.get(detected.dates.order)
-    if order_text:
-        proof = ", ".join(str(n) for n in detected.dates.lines)
-        d.say(f"  Dates : {order_text}" + (f", d'après les lignes {proof}" if proof else "") + ".")
-    if detected.dates.date_format:
-        d.say(f"  Format de date proposé : {detected.dates.date_format}")
-    if detected.crs:
-        d.say(f"  Coordonnées X/Y : {detected.crs}.")
-    for note in detected.notes:
-        d.say(f"  ! {note}")
-
-
-def show_labels(d: Dialogue, choices: list[LabelChoice]) -> None:
-    rows = [
-        [
-            c.label,
-            c.code,
-            c.how + (f" ({c.matched}, {c.score:.0f})" if c.how == FUZZY else ""),
-            fr_number(c.rows),
-        ]
-        for c in choices
-    ]
-    for line in table(rows, ["étiquette de l'export", "code Vigie", "correspondance", "lignes"]):
-        d.say("  " + line)
-    left = [c for c in choices if c.how == UNMAPPED]
-    if left:
-        d.say(
-            f"  Non reconnue(s), rangée(s) dans « autre » ({len(left)}) : "
-            + ", ".join(f"« {c.label} »" for c in left)
-        )
-
-
-# --------------------------------------------------------------------------- questions
-def _ask_site(d: Dialogue, opts: InitOptions) -> tuple[str, str]:
-    site = opts.site
-    while True:
-        site = site or d.ask("Identifiant du site (lettres, chiffres, - et _) :", needed="--site")
-        if _SITE_ID.match(site):
-            break
-        if not d.interactive:
-            raise InitError(f"--site « {site} » : lettres, chiffres, - et _ seulement.")
-        d.say("Lettres (sans accents), chiffres, - et _ seulement.")
-        site = None
-    name = opts.name or d.ask("Nom du site (affiché sur les cartes) :", site)
-    return site, name
-
-
-def _ask_exports(d: Dialogue, opts: InitOptions) -> list[tuple[str, str]]:
-    exports = [(p, "reports") for p in opts.exports] + [
-        (p, "observations") for p in opts.observations
-    ]
-    if exports:
-        return exports
-    if not d.interactive:
-        raise InitError("aucun fichier d'export : indiquez-en au moins un avec --export.")
-    d.say("Fichiers d'export : un chemin par question (un motif comme exports/*.csv lit plusieurs")
-    d.say("fichiers mensuels d'un même outil) ; laissez vide pour terminer.")
-    while True:
-        path = d.ask(f"Export n° {len(exports) + 1} :")
-        if not path:
-            if exports:
-                return exports
-            d.say("Il faut au moins un fichier d'export.")
-            continue
-        kind = (
-            "observations"
-            if d.confirm("Observations de terrain (et non signalements) ?", False)
-            else "reports"
-        )
-        exports.append((path, kind))
-
-
-def _osm_hints() -> list[str]:
-    return sorted(glob.glob("data/raw/*/*.osm*"))
-
-
-def _ask_osm(
-    d: Dialogue, opts: InitOptions
-) -> tuple[str, tuple[float, float, float, float] | None]:
-    """The site's ``osm`` value and its ``study_area_bbox`` (``--bbox`` alone: Overpass
-    over that box; with ``--osm``: the study area inside the extract)."""
-    if opts.bbox and not opts.osm:
-        w, s, e, n = opts.bbox
-        return f"overpass:bbox={w},{s},{e},{n}", None
-    osm = opts.osm
-    if not osm:
-        hints = _osm_hints()
-        if d.interactive and hints:
-            d.say("Extraits OSM du projet : " + ", ".join(hints))
-        osm = d.ask(
-            "Extrait OpenStreetMap du site (.osm, .osm.pbf, ou overpass:place=Bondy, France) :",
-            needed="--osm",
-        )
-    if not osm.startswith("overpass:"):
-        problem = input_problem(osm)
-        if problem:
-            raise InitError(f"extrait OSM « {osm} » : {problem}.")
-    return osm, opts.bbox
-
-
-def _edit_roles(
-    d: Dialogue, raw: RawFile, detected: Detected, forced: dict[str, str | None], crs: str | None
-) -> tuple[Detected, str | None]:
-    """Let the analyst change roles (``rôle=colonne``) until satisfied."""
-    while d.interactive and not d.confirm("Ces colonnes conviennent-elles ?", True):
-        for line in textwrap.wrap("Rôles : " + ", ".join(COLUMN_ROLES), 90, subsequent_indent="  "):
-            d.say(line)
-        d.say("Écrivez rôle=colonne (rôle= pour n'en mettre aucune) ; vide pour terminer.")
-        while answer := d.ask("Changement :"):
-            role, sep, column = answer.partition("=")
-            role, column = role.strip(), column.strip()
-            if not sep or role not in COLUMN_ROLES:
-                d.say(f"« {answer} » : attendu rôle=colonne, avec un rôle parmi ceux listés.")
-                continue
-            if column and find_column(raw.columns, column) is None:
-                d.say(f"Colonne « {column} » absente ; colonnes : " + ", ".join(raw.columns))
-                continue
-            forced[role] = column or None
-        try:
-            detected = detect_roles(raw, forced=forced, crs=crs)
-        except DetectionError as err:
-            d.say(f"! {err}")
-            continue
-        show_roles(d, detected, raw.columns)
-    if d.interactive and any("système de coordonnées inconnu" in n for n in detected.notes):
-        answer = d.ask(
-            "Système de coordonnées des colonnes X/Y (par exemple EPSG:3949 ; vide : les ignorer) :"
-        )
-        if answer:
-            crs = answer
-            detected = detect_roles(raw, forced=forced, crs=crs)
-            show_roles(d, detected, raw.columns)
-    return detected, crs
-
-
-def _edit_labels(
-    d: Dialogue, choices: list[LabelChoice], labels: dict[str, int], chosen: dict[str, str]
-) -> list[LabelChoice]:
-    while d.interactive and not d.confirm("Cette correspondance convient-elle ?", True):
-        codes = "Codes : " + ", ".join(f"{c} ({BY_CODE[c].label})" for c in CODES) + "."
-        for line in textwrap.wrap(codes, 90, subsequent_indent="  "):
-            d.say(line)
-        d.say("Écrivez étiquette=code ; vide pour terminer.")
-        while answer := d.ask("Changement :"):
-            label, sep, code = answer.rpartition("=")
-            label, code = label.strip(), code.strip()
-            known = {fold(k): k for k in labels}
-            if not sep or fold(label) not in known:
-                d.say(f"« {label} » n'est pas une étiquette de l'export.")
-                continue
-            if code not in CODES:
-                d.say(f"« {code} » n'est pas un code ; codes : {', '.join(CODES)}.")
-                continue
-            chosen[known[fold(label)]] = code
-        choices = propose_all(labels, chosen=chosen)
-        show_labels(d, choices)
-    return choices
-
-
 # --------------------------------------------------------------------------- preview
 def check_config(text: str, out: Path) -> Config:
     """Load ``text`` with the configuration loader, as if it were ``out``.
@@ -405,62 +198,6 @@ def preview(config: Config, site_id: str) -> IngestResult:
     return ingest_site(site, study_area_bbox=bbox, today=today)
 
 
-def preview_rows(ingested: pd.DataFrame, n: int = PREVIEW_ROWS) -> list[list[str]]:
-    """The first ``n`` accepted rows (by source, then line), as text cells: line, id
-    (without its source's prefix when there is one source), date, category code, the
-    export's label, address, coordinates, status."""
-    head = ingested.sort_values(["source", "source_line"], kind="stable").head(n)
-    when = head["reported_at"].dt.strftime("%d/%m/%Y %H:%M")
-    where = head["lat"].map("{:.5f}".format) + ", " + head["lon"].map("{:.5f}".format)
-    cells = [
-        head["source_line"].astype("str"),
-        head["report_id"].str.removeprefix(head["source"].iloc[0] + ":")
-        if head["source"].nunique() == 1
-        else head["report_id"],
-        when,
-        head["category"],
-        head["category_source_label"],
-        head["address"],
-        where.where(head["lat"].notna()),
-        head["status"],
-    ]
-    frame = pd.concat([c.astype("object").where(c.notna(), "") for c in cells], axis=1)
-    return [[str(v) for v in row] for row in frame.itertuples(index=False)]
-
-
-def show_preview(d: Dialogue, result: IngestResult) -> None:
-    rejected = result.rejected
-    for sid, s in result.summary["sources"].items():
-        n_rejected = sum(s["rejected"].values())
-        d.say(
-            f"  Source « {sid} » : {plural(s['rows_in'], 'ligne')} lues = "
-            f"{fr_number(s['accepted'])} acceptées + {fr_number(s['updated'])} mises à jour + "
-            f"{fr_number(s['duplicates'])} doublons + {fr_number(n_rejected)} rejetées + "
-            f"{fr_number(s['outside_study_area'])} hors zone."
-        )
-        mine = rejected[(rejected["source"] == sid) & (rejected["source_line"] > 0)]
-        for reason, n in s["rejected"].items():
-            first = mine[mine["reason"] == reason].head(1)
-            example = (
-                f" ; ex. ligne {first['source_line'].iloc[0]} : {first['reason_fr'].iloc[0]}"
-                if len(first)
-                else ""
-            )
-            d.say(f"    {fr_number(n)} rejetée(s) ({reason}){example}")
-        for issue in s["file_issues"]:
-            d.say(f"    note : {issue.get('detail') or issue['reason']} ({issue['file']})")
-        if s["unknown_labels"]:
-            d.say("    étiquettes rangées dans « autre » : " + ", ".join(s["unknown_labels"]))
-    if result.ingested.empty:
-        d.say("  Aucune ligne acceptée : voyez les rejets ci-dessus.")
-        return
-    rows = preview_rows(result.ingested)
-    d.say(f"  Les {len(rows)} premières lignes acceptées, telles que lues :")
-    headers = ["ligne", "identifiant", "date", "catégorie", "étiquette", "adresse", "lat, lon"]
-    for line in table(rows, [*headers, "statut"], width=26):
-        d.say("  " + line)
-
-
 # --------------------------------------------------------------------------- command
 def draft_source(
     d: Dialogue,
@@ -488,7 +225,7 @@ def draft_source(
         forced = dict(forced)
     else:
         show_roles(d, detected, raw.columns)
-    detected, crs = _edit_roles(d, raw, detected, forced, crs)
+    detected, crs = edit_roles(d, raw, detected, forced, crs)
     if "date" not in detected.all_roles():
         raise InitError(f"{raw.path} : aucune colonne de dates ; indiquez-la avec --column date=….")
     for other in raws[1:]:
@@ -510,7 +247,7 @@ def draft_source(
             ) from None
         d.say(f"  Catégories ({plural(len(labels), 'étiquette')}) :")
         show_labels(d, choices)
-        choices = _edit_labels(d, choices, labels, dict(chosen))
+        choices = edit_labels(d, choices, labels, dict(chosen))
     used = set(detected.all_roles().values()) | set(detected.personal)
     return SourceDraft(
         id=sid,
@@ -536,14 +273,14 @@ def run(opts: InitOptions, d: Dialogue) -> Path | None:
         A user error: one French message (the CLI exits with code 2).
     """
     d.say("Vigie — nouveau site. Chaque proposition se valide par Entrée ; « n » pour la changer.")
-    site, name = _ask_site(d, opts)
+    site, name = ask_site(d, opts.site, opts.name)
     out = Path(opts.out or d.ask("Fichier de configuration à écrire :", f"config/{site}.toml"))
     if out.exists() and not opts.force:
         raise InitError(
             f"{out} existe déjà : choisissez un autre fichier (--out) ou remplacez-le avec --force."
         )
-    exports = _ask_exports(d, opts)
-    osm, bbox = _ask_osm(d, opts)
+    exports = ask_exports(d, opts.exports, opts.observations)
+    osm, bbox = ask_osm(d, opts.osm, opts.bbox)
     forced: dict[str, str | None] = {
         k: (v or None) for k, v in parse_assignments(opts.columns, "--column").items()
     }
@@ -558,8 +295,8 @@ def run(opts: InitOptions, d: Dialogue) -> Path | None:
             sid, k = f"{base}_{k}", k + 1
         ids.add(sid)
         sources.append(draft_source(d, path, kind, sid, opts, dict(forced), chosen))
-    seen = {fold(c.label) for s in sources for c in s.labels}
-    absent = [label for label in chosen if fold(label) not in seen]
+    seen = {normalise_label(c.label) for s in sources for c in s.labels}
+    absent = [label for label in chosen if normalise_label(label) not in seen]
     if absent:
         raise InitError(
             "--category : étiquette(s) absente(s) des exports : "
@@ -602,7 +339,10 @@ def run(opts: InitOptions, d: Dialogue) -> Path | None:
                 "à ne jamais diffuser)."
             )
         else:
-            d.say(f"Secret du site absent ({key}) : « make demo » le créera.")
+            d.say(
+                f"Secret du site absent ({key}) : « make demo » le créera (ou : vigie secret "
+                f"--config {out} --site {site})."
+            )
     d.say("")
     d.say("Étapes suivantes :")
     d.say(f"  make demo CONFIG={out}        (toutes les étapes, jusqu'à la carte)")

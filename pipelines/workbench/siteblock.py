@@ -16,7 +16,8 @@ from datetime import date
 from pipelines.config import COLUMN_ROLES
 from pipelines.fr import fr_number
 from pipelines.taxonomy import CODES
-from pipelines.workbench.detect import ROLE_LABELS, Detected
+from pipelines.workbench.detect import Detected
+from pipelines.workbench.headers import ROLE_LABELS
 from pipelines.workbench.labels import LabelChoice
 
 RULE = "# " + "-" * 86
