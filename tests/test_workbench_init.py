@@ -101,6 +101,26 @@ def test_detection_finds_the_columns_the_demo_configuration_names(
     assert not set(found.personal) & set(roles.values())
 
 
+@pytest.mark.parametrize(
+    ("name", "columns"),
+    [  # as tests/test_ingest.py configures these nasty files by hand
+        ("tab_latin1.tsv", {"id": "Numéro", "date": "Date signalement", "category": "Thème",
+                            "description": "Commentaire", "building_ref": "Résidence"}),
+        ("excel_serial_dates.csv", {"id": "id", "date": "date", "category": "categorie",
+                                    "address": "adresse"}),
+        ("coordinates.csv", {"id": "id", "date": "date", "category": "categorie", "lat": "lat",
+                             "lon": "lon"}),
+    ],
+)  # fmt: skip
+def test_detection_keeps_a_plain_header_despite_bad_values(
+    name: str, columns: dict[str, str]
+) -> None:
+    """Excel serial numbers under « date », swapped or Lambert-93 pairs under « lat » /
+    « lon »: ingestion reads or rejects them one by one, so the header keeps its role."""
+    found = detect_roles(read_file(ROOT / "tests" / "data" / "ingest" / name, "auto"))
+    assert found.columns() == columns
+
+
 def test_headers_are_read_whatever_their_language_or_spelling() -> None:
     assert header_score("date", "Signalé le") > header_score("date", "Clos le")
     assert header_score("closed_at", "Clos le") > header_score("date", "Clos le")

@@ -44,6 +44,9 @@ from pipelines.workbench.headers import find_column, header_score
 #: Rows whose values are checked (the first ones): enough to tell what a column holds.
 SAMPLE_ROWS = 5000
 
+#: Header score from which a header names its role plainly (see :func:`fits`).
+STRONG_HEADER = 8
+
 #: Roles whose column holds dates.
 DATE_ROLES = ("date", "closed_at", "updated_at")
 #: Roles whose column holds labels (few distinct values).
@@ -126,34 +129,42 @@ def date_share(values: pd.Series, *, excel: bool = False) -> float:
     return _share(~np.isnat(parsed.to_numpy()))
 
 
-def fits(role: str, col: ColumnValues, *, fmt: str) -> tuple[bool, str]:
-    """Whether the values of ``col`` fit ``role``, and a French note saying so."""
+def fits(role: str, col: ColumnValues, *, fmt: str, strong: bool = False) -> tuple[bool, str]:
+    """Whether the values of ``col`` fit ``role``, and a French note saying so.
+
+    Nine values in ten must fit; half suffice under a header that names the role plainly
+    (``strong``: « Date de création », « Latitude »), whose bad values ingestion rejects
+    one by one with their reason. Under such a header, bare numbers may be Excel serial
+    dates, and coordinates out of range may be swapped or Lambert-93 (ingestion mends
+    both).
+    """
     v = col.filled
     n = len(v)
     if n == 0:
         return False, "colonne vide"
+    need = 0.5 if strong else 0.9
     if role in DATE_ROLES:
-        share = date_share(v, excel=fmt == "xlsx")
-        return share >= 0.9, f"{percent(share)} de dates lisibles"
+        share = date_share(v, excel=fmt == "xlsx" or strong)
+        return share >= need, f"{percent(share)} de dates lisibles"
     if role in ("lat", "lon", "x", "y"):
         x = _numeric(v)
         share = _share(np.isfinite(x))
-        if share < 0.9:
+        if share < need:
             return False, f"{percent(share)} de nombres"
         finite = x[np.isfinite(x)]
-        if role == "lat" and not (np.abs(finite) <= 90).all():
+        if not strong and role == "lat" and not (np.abs(finite) <= 90).all():
             return False, "hors des latitudes possibles"
-        if role == "lon" and not (np.abs(finite) <= 180).all():
+        if not strong and role == "lon" and not (np.abs(finite) <= 180).all():
             return False, "hors des longitudes possibles"
         return True, f"{percent(share)} de nombres"
     if role == "geo_point":
         lat, _ = parse_geo_points(v)
         share = _share(lat.notna().to_numpy())
-        return share >= 0.9, f"{percent(share)} de points lisibles"
+        return share >= need, f"{percent(share)} de points lisibles"
     if role == "id":
         share = v.nunique() / n
         filled = n / len(col.values)
-        ok = share >= 0.9 and filled >= 0.9
+        ok = share >= need and filled >= need
         return (
             ok,
             "valeurs toutes distinctes"
@@ -352,7 +363,8 @@ def detect_roles(
             continue
         if role in ("lat", "lon", "x", "y", "geo_point") and has_place and role not in forced:
             continue  # the format's own coordinates (Kobo, ODK, GeoJSON) come first
-        ok, why = fits(role, values(name), fmt=raw.format)
+        strong = header_score(role, name) >= STRONG_HEADER
+        ok, why = fits(role, values(name), fmt=raw.format, strong=strong)
         if ok:
             roles[role] = Guess(name, f"en-tête « {name} »" + (f", {why}" if why else ""))
     # A date column without a date header: the column whose values read best as dates.

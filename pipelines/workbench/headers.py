@@ -111,6 +111,7 @@ ROLE_HINTS: dict[str, tuple[tuple[str, int], ...]] = {
         (r"^(batiment|bat|building|immeuble|bloc|block|entree|cage|escalier|code batiment|"
          r"ref batiment|n batiment)$", 9),
         (r"\b(batiment|building|immeuble)\b", 7),
+        (r"^(residence|groupe|ensemble|programme)$", 5),
     ),
     "lat": (
         (r"^(lat|latitude|lat wgs84|latitude wgs84|gps lat|latitude gps|y lat|lat y)$", 10),
