@@ -22,7 +22,6 @@ from pipelines import __version__, stages
 from pipelines.config import Config, SiteConfig, check_inputs, load_config
 from pipelines.errors import VigieError, os_reason
 from pipelines.stages import STAGE_NAMES, SitePaths, stage_summaries
-from pipelines.workbench import options as workbench_options
 
 log = logging.getLogger("pipelines")
 
@@ -355,6 +354,10 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
+    # The analyst's tools register their own options (standard library only); imported
+    # here, as the stages are, so that no shared module depends on a tool at import.
+    from pipelines.workbench import options as workbench_options
+
     parser = argparse.ArgumentParser(
         prog="vigie",
         description="Vigie : des signalements de la veille technique et sociale aux cartes.",
