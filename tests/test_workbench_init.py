@@ -250,6 +250,19 @@ def test_the_written_block_says_what_it_found(workdir: Path) -> None:
     assert config.maps_dir == "maps/fr"
 
 
+def test_an_overpass_place_gets_its_study_area_from_bbox(workdir: Path) -> None:
+    """A place's outline is unknown offline: --bbox gives the study area, which the
+    written configuration holds (ingestion needs one), and the buildings come online."""
+    export = workbook_addresses(workdir).path
+    box = "2.4785,48.9072,2.4905,48.9122"
+    code = init("--site", "essai", "--export", str(export), "--osm", "overpass:place=Bondy, France",
+                "--bbox", box, "--out", "p.toml", "--yes", "--no-secret")  # fmt: skip
+    assert code == 0
+    site = load_config(workdir / "p.toml").site("essai")
+    assert site.osm == "overpass:place=Bondy, France"
+    assert site.study_area_bbox == (2.4785, 48.9072, 2.4905, 48.9122)
+
+
 # --------------------------------------------------------------------------- dialogue
 def test_the_interactive_path_asks_and_takes_the_answers(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -335,6 +348,7 @@ def _csv(path: Path, text: str) -> Path:
         (["--export", "ok.csv", "--category", "Tapage=autre"], "absente(s) des exports"),
         (["--export", "ok.csv", "--bbox", "2,48"], "--bbox « 2,48 »"),
         ([], "indiquez-en au moins un avec --export"),
+        (["--export", "ok.csv", "--osm", "overpass:place=Bondy, France"], "avec --bbox"),
     ],
 )
 def test_user_errors_exit_2_with_one_french_message(

@@ -47,6 +47,7 @@ from pipelines.workbench.questions import (
     ask_site,
     edit_labels,
     edit_roles,
+    parse_bbox,
 )
 from pipelines.workbench.show import show_file, show_labels, show_preview, show_roles
 from pipelines.workbench.siteblock import SiteDraft, SourceDraft, site_text
@@ -101,35 +102,6 @@ _EXAMPLES = {
     "--column": '--column date="Date de création"',
     "--category": '--category "Tapage nocturne=autre"',
 }
-
-
-def parse_bbox(text: str) -> tuple[float, float, float, float]:
-    """``ouest,sud,est,nord`` in degrees.
-
-    Raises
-    ------
-    InitError
-        Not four numbers, or west ≥ east or south ≥ north.
-    """
-    try:
-        w, s, e, n = (float(v) for v in text.replace(";", ",").split(","))
-    except ValueError:
-        raise InitError(
-            f"--bbox « {text} » : attendu ouest,sud,est,nord en degrés "
-            "(par exemple 2.4779,48.90676,2.4911,48.91278)."
-        ) from None
-    if not (
-        w < e
-        and s < n
-        and -180 <= w <= 180
-        and -180 <= e <= 180
-        and -90 <= s <= 90
-        and -90 <= n <= 90
-    ):
-        raise InitError(
-            f"--bbox « {text} » : emprise vide ou hors des degrés (ouest < est, sud < nord)."
-        )
-    return w, s, e, n
 
 
 # --------------------------------------------------------------------------- reading

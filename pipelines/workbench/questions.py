@@ -20,6 +20,35 @@ from pipelines.workbench.show import show_labels, show_roles
 _SITE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    """``ouest,sud,est,nord`` in degrees.
+
+    Raises
+    ------
+    InitError
+        Not four numbers, or west ≥ east or south ≥ north.
+    """
+    try:
+        w, s, e, n = (float(v) for v in text.replace(";", ",").split(","))
+    except ValueError:
+        raise InitError(
+            f"--bbox « {text} » : attendu ouest,sud,est,nord en degrés "
+            "(par exemple 2.4779,48.90676,2.4911,48.91278)."
+        ) from None
+    if not (
+        w < e
+        and s < n
+        and -180 <= w <= 180
+        and -180 <= e <= 180
+        and -90 <= s <= 90
+        and -90 <= n <= 90
+    ):
+        raise InitError(
+            f"--bbox « {text} » : emprise vide ou hors des degrés (ouest < est, sud < nord)."
+        )
+    return w, s, e, n
+
+
 def ask_site(d: Dialogue, site: str | None, name: str | None) -> tuple[str, str]:
     """The site's identifier (checked) and name."""
     while True:
@@ -84,6 +113,15 @@ def ask_osm(
         problem = input_problem(osm)
         if problem:
             raise InitError(f"extrait OSM « {osm} » : {problem}.")
+    if osm.startswith("overpass:place=") and bbox is None:
+        # Ingestion needs a study area; a place's outline is not known offline.
+        bbox = parse_bbox(
+            d.ask(
+                "Zone d'étude, l'emprise d'un lieu n'étant pas connue hors ligne "
+                "(ouest,sud,est,nord en degrés) :",
+                needed="--bbox",
+            )
+        )
     return osm, bbox
 
 
