@@ -225,6 +225,26 @@ def cmd_deps(args: argparse.Namespace) -> None:
     write_deps(config, Path(args.out))
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """``vigie init`` (pipelines/workbench/init.py)."""
+    from pipelines.workbench import init
+
+    return init.main(args)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """``vigie doctor`` (pipelines/workbench/doctor.py): the installation is checked with
+    the standard library first, so that a missing package is reported, not raised."""
+    from pipelines.workbench import installation
+
+    report = installation.Report()
+    if not installation.main(report):
+        return report.finish()
+    from pipelines.workbench import doctor
+
+    return doctor.main(args.config, report)
+
+
 def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Callable[[], Any]]:
     """How to run each stage of :data:`pipelines.stages.STAGES` for one site.
 
@@ -364,6 +384,10 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
+    # The analyst's tools register their own options (standard library only); imported
+    # here, as the stages are, so that no shared module depends on a tool at import.
+    from pipelines.workbench import options as workbench_options
+
     parser = argparse.ArgumentParser(
         prog="vigie",
         description="Vigie : des signalements de la veille technique et sociale aux cartes.",
@@ -521,6 +545,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True)
     p.add_argument("--site", required=True)
 
+    p = add("init", cmd_init, workbench_options.INIT_HELP)
+    workbench_options.init_arguments(p)
+
+    p = add("doctor", cmd_doctor, workbench_options.DOCTOR_HELP)
+    workbench_options.doctor_arguments(p)
+
     p = add("deps", cmd_deps, "écrit les dépendances make de la configuration")
     p.add_argument("--config", required=True)
     p.add_argument("--out", required=True)
@@ -535,7 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        args.func(args)
+        code = args.func(args)  # None, or the exit code of a check (vigie doctor)
     except VigieError as err:
         print(f"vigie : erreur : {err}", file=sys.stderr)
         return err.exit_code
@@ -550,7 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vigie : interrompu", file=sys.stderr)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

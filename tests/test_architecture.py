@@ -12,7 +12,10 @@ relies on, checked on every module's imports (parsed, never imported).
 - ``stats/`` imports no stage;
 - no import of the package inside a function (a lazy import dodging a cycle), except in
   the CLI, which imports each stage when its command runs to start fast.
-- no JavaScript or CSS source held in a Python string.
+- no JavaScript or CSS source held in a Python string;
+- ``workbench/`` (``vigie init``, ``vigie doctor``: the analyst's tools around the spine)
+  follows the rules of a stage (it uses the others through their packages), and no
+  module but the CLI imports it: the spine never depends on its tools.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ STAGES = (
     "publish",
     "maps",
     "simulate",
+    # Not a stage of the spine but a folder under the same rules: the analyst's tools.
+    "workbench",
 )
 #: Libraries among the folders: their modules are their public face (``stats.gistar``).
 LIBRARIES = {"stats"}
@@ -229,6 +234,18 @@ def test_renderers_import_no_analysis(graph) -> None:
         for e in edges
         if stage_of(e.source) == "maps"
         and stage_of(e.target) not in (None, "maps", *MAPS_MAY_IMPORT)
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_nothing_but_the_cli_imports_the_workbench(graph) -> None:
+    _, edges = graph
+    bad = [
+        f"{e.source}:{e.line} imports {e.target}"
+        for e in edges
+        if stage_of(e.target) == "workbench"
+        and stage_of(e.source) != "workbench"
+        and e.source != "pipelines.cli"
     ]
     assert not bad, "\n".join(bad)
 

@@ -36,7 +36,7 @@ Example
 """
 
 from pipelines.config.defaults import DEFAULT_PARAMS, PARAM_KINDS, PARAM_RANGES
-from pipelines.config.files import check_inputs, input_problem
+from pipelines.config.files import check_inputs, input_problem, site_inputs
 from pipelines.config.hotspots import HotspotParams
 from pipelines.config.load import load_config
 from pipelines.config.settings import (
@@ -79,5 +79,6 @@ __all__ = [
     "check_inputs",
     "input_problem",
     "load_config",
+    "site_inputs",
     "site_settings",
 ]

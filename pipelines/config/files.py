@@ -55,10 +55,12 @@ def output_dir_problem(path: Path) -> str | None:
     return None
 
 
-def _site_files(site: SiteConfig, where: str) -> list[tuple[str, str, list[Path] | None]]:
-    """Each input of ``site``: its key, its configured path, and the files it names
-    (``None`` for a glob: the matches are listed by the caller)."""
-    out: list[tuple[str, str, list[Path] | None]] = []
+def site_inputs(site: SiteConfig, where: str) -> list[tuple[str, str, list[Path]]]:
+    """Each input file of ``site`` (the OSM extract unless it comes from Overpass, the
+    reference files, each source): its configuration key (``where`` is the site's own,
+    ``sites[0]``), its configured path, and the files it names (a glob's matches,
+    perhaps none)."""
+    out: list[tuple[str, str, list[Path]]] = []
     if not site.osm.startswith("overpass:"):
         out.append((f"{where}.osm", site.osm, [Path(site.osm)]))
     for key in ("ban", "rpls", "gazetteer"):
@@ -99,7 +101,7 @@ def check_inputs(
     made_here = (
         os.path.abspath(Path(site.osm).parent) if site.simulated and not simulated_exports else None
     )
-    for key, text, files in _site_files(site, where):
+    for key, text, files in site_inputs(site, where):
         # The simulator writes the exports and the gazetteer, never the extract, the BAN
         # or the RPLS it reads: those must exist before it runs.
         written_by_simulator = key.endswith((".path", ".gazetteer"))

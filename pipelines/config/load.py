@@ -154,8 +154,11 @@ def _check_dirs_apart(dirs: dict[str, str], path: str) -> None:
             )
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(path: str | Path, *, check_files: bool = True) -> Config:
     """Read and validate a configuration file, and check the files it names.
+
+    ``check_files=False`` leaves the input files unchecked: ``vigie doctor`` checks them
+    one by one itself, to list every problem instead of stopping at the first.
 
     Raises
     ------
@@ -223,7 +226,7 @@ def load_config(path: str | Path) -> Config:
         else defaults.annotation_tags
     )
     config = Config(path=spath, sites=sites, annotation_tags=tags, **dirs)
-    for site in sites:
+    for site in sites if check_files else ():
         # The extract and a simulated site's exports are required by the commands that
         # read them (see :func:`check_inputs`); here they are checked when they exist.
         check_inputs(config, site.id, osm=False, simulated_exports=False)

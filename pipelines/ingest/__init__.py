@@ -8,13 +8,18 @@ Modules: ``readers`` (CSV, XLSX, JSON, GeoJSON), ``csvfile``, ``encoding`` and
 ``cells`` and ``schema`` (columns and their roles), ``personal`` (columns of people's
 data), ``partition``, ``gather``, ``rejects``, ``versions`` (updates), ``scrub`` and
 ``scrub_rules`` (personal data in text), ``stage`` (the stage's ``run``).
+
+Besides the stage, the names below serve ``vigie init`` (:mod:`pipelines.workbench`),
+which proposes a source's configuration with the readers and value parsers ingestion
+itself uses, and ``vigie doctor`` (the site's secret).
 """
 
 from __future__ import annotations
 
-from pipelines.ingest.readers import (
-    read_file,
-)
+from pipelines.ingest.household import create_secret, load_secret, secret_path
+from pipelines.ingest.personal import header_words, looks_personal
+from pipelines.ingest.rawfile import RawFile
+from pipelines.ingest.readers import FORMAT_DEFAULTS, FORMAT_PERSONAL, read_file
 from pipelines.ingest.scrub import (
     scrub_series,
     scrub_text,
@@ -26,18 +31,36 @@ from pipelines.ingest.stage import (
     run,
 )
 from pipelines.ingest.values import (
+    NA_TOKENS,
     arrow_strings,
+    clean_cells,
+    date_order,
     parse_dates,
+    parse_geo_points,
+    parse_numbers,
 )
 
 __all__ = [
+    "FORMAT_DEFAULTS",
+    "FORMAT_PERSONAL",
+    "NA_TOKENS",
     "IngestResult",
+    "RawFile",
     "arrow_strings",
+    "clean_cells",
+    "create_secret",
+    "date_order",
+    "header_words",
     "ingest_site",
+    "load_secret",
+    "looks_personal",
     "parse_dates",
+    "parse_geo_points",
+    "parse_numbers",
     "read_file",
     "resolve_columns",
     "run",
     "scrub_series",
     "scrub_text",
+    "secret_path",
 ]

@@ -187,7 +187,7 @@ _NEUTRAL_WORDS = frozenset(
 )
 
 
-def _header_words(header: str) -> list[str]:
+def header_words(header: str) -> list[str]:
     """A header's words, folded: camelCase split, lower case, no accents ("NomDuDemandeur"
     → nom, du, demandeur; "e-mail" → e, mail; "N° appt" → n, appt)."""
     spaced = re.sub(r"(?<=[a-zà-ÿ])(?=[A-ZÀ-Þ])", " ", header)
@@ -205,7 +205,7 @@ def looks_personal(header: str) -> bool:
     >>> [looks_personal(h) for h in ("Nom", "Téléphone", "N° appt", "Nom de la rue")]
     [True, True, True, False]
     """
-    words = _header_words(header)
+    words = header_words(header)
     if "name" in words and {"first", "last", "full", "given", "family", "user"} & set(words):
         return True
     if "adresse" in words and {"electronique", "internet"} & set(words):

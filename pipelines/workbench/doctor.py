@@ -1,0 +1,144 @@
+"""``vigie doctor``, second part (the packages being there): the maps' JavaScript files,
+Chromium, Node and ESLint, then a configuration: it loads (its French error otherwise),
+and for each site its OSM extract, its reference files, each source's files and the
+site's secret, each missing one with what to do.
+
+Exit codes (``vigie doctor --help``): 0, everything needed is there (an optional tool
+may be missing: Chromium only takes screenshots, Node and ESLint only lint); 1,
+something needed is missing; 2, the configuration cannot be read (as every command of
+Vigie exits on a user error).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+from pipelines.config import Config, SiteConfig, input_problem, load_config, site_inputs
+from pipelines.errors import ConfigError
+from pipelines.ingest import load_secret, secret_path
+from pipelines.maps import CHROMIUM_PATH, NODE_MODULES, MissingAssetsError, check_node_modules
+from pipelines.workbench.installation import MISSING, NOTE, OK, OPTIONAL, Report
+
+PROJECT_ROOT = NODE_MODULES.parent
+
+
+def check_tools(report: Report) -> None:
+    """The maps' pinned JavaScript (required), Chromium and Node/ESLint (optional)."""
+    try:
+        check_node_modules()
+    except MissingAssetsError as err:
+        report.add(MISSING, "bibliothèques JavaScript des cartes (Leaflet…) absentes", str(err))
+    else:
+        report.add(OK, f"bibliothèques JavaScript des cartes ({NODE_MODULES})")
+    playwright = importlib.util.find_spec("playwright") is not None
+    if os.access(CHROMIUM_PATH, os.X_OK) and playwright:
+        report.add(OK, f"Chromium ({CHROMIUM_PATH}) et playwright : captures PNG des cartes")
+    else:
+        what = [] if os.access(CHROMIUM_PATH, os.X_OK) else [f"Chromium ({CHROMIUM_PATH})"]
+        what += [] if playwright else ["playwright"]
+        report.add(
+            OPTIONAL,
+            " et ".join(what) + " absent : facultatif, pour les captures PNG (make screenshots) "
+            "et les tests dans le navigateur",
+            "make setup (installe Chromium avec apt)",
+        )
+    node = shutil.which("node")
+    eslint = (PROJECT_ROOT / "node_modules" / ".bin" / "eslint").exists()
+    if node and eslint:
+        report.add(OK, "Node.js et ESLint (make lint)")
+    else:
+        report.add(
+            OPTIONAL,
+            ("Node.js" if not node else "ESLint")
+            + " absent : facultatif, pour contrôler le JavaScript des cartes (make lint)",
+            "make setup",
+        )
+
+
+#: What each input of a site is, by its key in the site's table.
+INPUT_NAMES = {
+    "osm": "extrait OSM",
+    "ban": "adresses BAN",
+    "rpls": "logements sociaux (RPLS)",
+    "gazetteer": "répertoire des bâtiments",
+}
+
+
+def _input_name(site: SiteConfig, key: str) -> str:
+    """« extrait OSM », « source « bailleur » »… for a key of :func:`site_inputs`."""
+    tail = key.split(".", 1)[1]
+    if tail.startswith("sources["):
+        return f"source « {site.sources[int(tail[8 : tail.index(']')])].id} »"
+    return INPUT_NAMES.get(tail, tail)
+
+
+def _site_files(report: Report, config: Config, index: int) -> None:
+    site = config.sites[index]
+    for key, text, files in site_inputs(site, f"sites[{index}]"):
+        what = _input_name(site, key)
+        simulated = site.simulated and not key.endswith((".osm", ".ban", ".rpls"))
+        fix = (
+            "données simulées : make simulate (ou make demo) les écrit"
+            if simulated
+            else f"vérifiez le chemin ({config.path}, clé {key}) ; il part de la racine du projet"
+        )
+        if not files:
+            report.add(MISSING, f"{what} : aucun fichier ne correspond à « {text} »", fix)
+            continue
+        problems = [(f, input_problem(f)) for f in files]
+        bad = [(f, p) for f, p in problems if p]
+        for f, problem in bad:
+            report.add(MISSING, f"{what} : « {f} » : {problem}", fix)
+        if not bad:
+            shown = text if len(files) == 1 else f"{len(files)} fichiers ({text})"
+            report.add(OK, f"{what} : {shown}")
+    if site.osm.startswith("overpass:"):
+        report.add(
+            NOTE,
+            f"bâtiments téléchargés d'Overpass au premier passage (réseau) : {site.osm}",
+        )
+
+
+def _site_secret(report: Report, config: Config, site_id: str) -> None:
+    path = secret_path(config.secrets_dir, site_id)
+    how = (
+        f"make secrets CONFIG={config.path} (ou : vigie secret --config {config.path} "
+        f"--site {site_id}) ; une seule fois, à garder hors du dépôt"
+    )
+    if not path.exists():
+        report.add(MISSING, f"secret du site absent : {path}", how)
+        return
+    try:
+        load_secret(path, config_path=config.path, site_id=site_id)
+    except ConfigError as err:
+        report.add(MISSING, f"secret du site illisible : {err.message}")
+        return
+    report.add(OK, f"secret du site : {path}")
+
+
+def check_config(report: Report, path: str | Path) -> int | None:
+    """Load the configuration and check every site's files; 2 when it cannot be loaded
+    (its French message shown), else ``None``."""
+    report.section(f"Configuration {path}")
+    try:
+        config = load_config(path, check_files=False)
+    except ConfigError as err:
+        report.add(MISSING, str(err))
+        return 2
+    report.add(
+        OK, f"lue sans erreur : {len(config.sites)} site{'s' if len(config.sites) > 1 else ''}"
+    )
+    for i, site in enumerate(config.sites):
+        report.section(f"Site « {site.id} » ({site.name})")
+        _site_files(report, config, i)
+        _site_secret(report, config, site.id)
+    return None
+
+
+def main(config_path: str | Path, report: Report) -> int:
+    """The rest of ``vigie doctor``; the exit code."""
+    check_tools(report)
+    return report.finish(check_config(report, config_path))
