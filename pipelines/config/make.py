@@ -235,7 +235,7 @@ def deps_fragment(config: Config) -> str:
                 + (f"--rpls {_quote(site.rpls)} " if site.rpls else "")
                 + f"--out-dir {_quote(str(Path(site.osm).parent))} --seed $(SEED)",
             ]
-    return "\n".join(lines) + "\n" + make_rules()
+    return "\n".join(lines) + "\n" + make_rules([s.id for s in config.sites])
 
 
 def write_deps(config: Config, dst: Path) -> Path:

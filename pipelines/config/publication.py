@@ -24,7 +24,7 @@ Example
     [publication]
     ledger_dir = "data/ledger"          # frozen past periods (default: annotations_dir/.ledger)
     [publication.outputs]
-    map = "comite"                      # map, png, charts, index (comite by default)
+    map = "comite"                      # map, png, charts, index, gpkg (comite by default)
     exports = "public"                  # the open-data pack of `make public`
     [publication.profiles.public]
     min_households = 11
@@ -50,8 +50,11 @@ from pipelines.errors import ConfigError
 
 #: The profiles, from the least to the most protective.
 PROFILES = ("interne", "comite", "public")
-#: The outputs a profile is chosen for.
-OUTPUTS = ("map", "png", "charts", "index", "exports")
+#: The outputs a profile is chosen for. ``gpkg`` is the site's GeoPackage for QGIS
+#: (``processed/<site>/vigie_<site>.gpkg``, :mod:`pipelines.maps.gpkg`).
+OUTPUTS = ("map", "png", "charts", "index", "exports", "gpkg")
+#: The outputs that read ``published/`` (the others: the open-data pack).
+READERS = ("map", "png", "charts", "index", "gpkg")
 #: The default profile of each output: ``comite`` for what committees read; ``public``
 #: for the open-data pack (``make public``: maps, CSV and GeoPackage).
 DEFAULT_OUTPUTS = {**dict.fromkeys(OUTPUTS, "comite"), "exports": "public"}
@@ -170,9 +173,9 @@ class PublicationSettings:
 
     @property
     def readers_profile(self) -> str:
-        """The profile of ``published/``, which the map, the PNG, the charts and the index
-        read: the most protective of theirs."""
-        used = [self.outputs[k] for k in ("map", "png", "charts", "index")]
+        """The profile of ``published/``, which the map, the PNG, the charts, the index and
+        the QGIS GeoPackage read: the most protective of theirs (:data:`READERS`)."""
+        used = [self.outputs[k] for k in READERS]
         return max(used, key=PROFILES.index)
 
     @property
