@@ -11,8 +11,11 @@ has none of: notes of every geometry, and actions.
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import sqlite3
+import subprocess
 import xml.etree.ElementTree as ET
 from contextlib import closing
 from pathlib import Path
@@ -39,6 +42,8 @@ from tests.conftest import ROOT
 
 DEMO = ROOT / "config" / "demo.toml"
 SITES = ("bondy", "paris10")
+#: The Python of Debian's QGIS bindings (python3-qgis), where QGIS is installed.
+QGIS_PYTHON = "/usr/bin/python3"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -89,18 +94,27 @@ def _fields_named(text: str) -> set[str]:
 
 
 def _matches(gpkg: Path, layer: str, rules: list[dict[str, str]]) -> tuple[list[int], int]:
-    """How many features of ``layer`` each rule's filter selects (run as SQLite), and how
-    many no rule selects (an ELSE rule's share)."""
+    """How many features of ``layer`` each rule's filter selects (run as SQLite; ELSE
+    rules left out), and how many no rule selects (an ELSE rule's share). Each feature is
+    selected by one rule at most, but by an overlay (the overdue actions' red outline,
+    drawn over their status colour on purpose)."""
+
+    def overlay(rule: dict[str, str]) -> bool:
+        return rule["label"].startswith("En retard")
+
     with closing(sqlite3.connect(gpkg)) as con:
         total = con.execute(f'SELECT count(*) FROM "{layer}"').fetchone()[0]
-        own = [r["filter"] for r in rules if r["filter"] != "ELSE"]
+        own = [r for r in rules if r["filter"] != "ELSE"]
         counts = [
-            con.execute(f'SELECT count(*) FROM "{layer}" WHERE {f}').fetchone()[0] for f in own
+            con.execute(f'SELECT count(*) FROM "{layer}" WHERE {r["filter"]}').fetchone()[0]
+            for r in own
         ]
+        exclusive = [r["filter"] for r in own if not overlay(r)]
         none = con.execute(
-            f'SELECT count(*) FROM "{layer}" WHERE NOT ({" OR ".join(own) or "FALSE"})'
+            f'SELECT count(*) FROM "{layer}" WHERE NOT ({" OR ".join(exclusive) or "FALSE"})'
         ).fetchone()[0]
-    assert sum(counts) + none == total, f"{layer}: a feature matches two rules"
+    shown = sum(n for n, r in zip(counts, own, strict=True) if not overlay(r))
+    assert shown + none == total, f"{layer}: a feature matches two rules"
     return counts, none
 
 
@@ -254,6 +268,43 @@ def test_zones_and_density_as_on_the_map(demo: dict[str, Any]) -> None:
     counts, none = _matches(gpkg, "densite", density)
     assert none == 0
     assert counts == [1] * len(published.density)
+
+
+def test_qgis_opens_each_layer_styled(demo: dict[str, Any]) -> None:
+    """QGIS itself (where Debian's python3-qgis is installed) opens every layer with its
+    default style from ``layer_styles``, the French aliases, and selects with each rule's
+    filter the features SQLite selects."""
+    has_qgis = shutil.which(QGIS_PYTHON) and (
+        subprocess.run([QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True).returncode == 0
+    )
+    if not has_qgis:
+        pytest.skip("QGIS absent (apt-get install python3-qgis to run this check)")
+    for site, (gpkg, _) in demo.items():
+        layers = [str(n) for n, _ in pyogrio.list_layers(gpkg) if n != "layer_styles"]
+        done = subprocess.run(
+            [QGIS_PYTHON, str(ROOT / "tests" / "qgis_check.py"), str(gpkg), *layers],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
+        seen = json.loads(done.stdout)
+        defaults = {layer: text for layer, _, text, default in _styles(gpkg) if default}
+        aliases = _aliases(gpkg)
+        for layer in layers:
+            info = seen[layer]
+            assert info["valid"], (site, layer)
+            assert info["crs"] == "EPSG:4326"
+            assert info["renderer"] == "QgsRuleBasedRenderer", (site, layer)
+            expected = _rules(defaults[layer])
+            assert [r["label"] for r in info["rules"]] == [r["label"] for r in expected]
+            assert all(not r["errors"] for r in info["rules"]), (site, layer)
+            for r, e in zip(info["rules"], expected, strict=True):
+                red, green, blue = (int(v) for v in e["colour"].split(",")[:3])
+                assert r["colour"] == f"#{red:02x}{green:02x}{blue:02x}", (layer, r["label"])
+            counts, _ = _matches(gpkg, layer, expected)
+            assert [r["selected"] for r in info["rules"] if r["filter"] != "ELSE"] == counts
+            assert info["aliases"] == {c: aliases[(layer, c)][0] for c in info["aliases"]}
 
 
 def test_the_make_fragment_has_one_gpkg_rule_per_site() -> None:

@@ -28,7 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The QGIS version the styles are written for (read by QGIS 3.16 and later).
+#: The QGIS version the styles are written for (checked with QGIS 3.22; the symbol
+#: options are written both ways QGIS writes them, ``<Option>`` and the older ``<prop>``).
 QGIS_VERSION = "3.34.0-Prizren"
 #: QGIS's geometry types, by the family of a layer.
 GEOMETRY_TYPES = {"point": 0, "line": 1, "polygon": 2}
@@ -220,7 +221,10 @@ def _symbol(parent: ET.Element, name: str, symbol: Symbol) -> None:
     )
     layer = ET.SubElement(el, "layer", {"class": symbol.qgis_class}, enabled="1", locked="0")
     layer.set("pass", "0")
-    _option_map(layer, symbol.options())
+    options = symbol.options()
+    _option_map(layer, options)
+    for key, value in options.items():  # the pre-3.20 spelling, which QGIS still writes
+        ET.SubElement(layer, "prop", k=key, v=value)
 
 
 def qml(style: Style, *, layer: str) -> str:
