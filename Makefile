@@ -80,10 +80,15 @@ help:
 	@echo "Vigie — cibles make (configuration : $(CONFIG))"
 	@awk 'BEGIN {FS = ": "} /^## / {sub(/^## /, ""); split($$0, a, ": "); printf "  make %-12s %s\n", a[1], a[2]}' $(MAKEFILE_LIST)
 
-## demo: installe puis produit toutes les cartes et les dossiers de comité (maps/index.html)
+## demo: installe puis produit toutes les cartes, les dossiers de comité (maps/index.html) et les GeoPackage QGIS
 .PHONY: demo
-demo: $$(MAPS)/index.html
+demo: $$(MAPS)/index.html $$(GPKGS)
 	@echo "Cartes prêtes :" $(call q,$(RAW_MAPS)/index.html)
+
+## qgis: GeoPackage stylé de chaque site pour QGIS (data/processed/<site>/vigie_<site>.gpkg)
+.PHONY: qgis
+qgis: $$(GPKGS)
+	@echo "GeoPackage prêts :" $(foreach s,$(SITES),$(call q,$(RAW_PROCESSED)/$(s)/vigie_$(s).gpkg))
 
 ## setup: installe tout (.venv, Node/npm et fichiers Leaflet, Chromium) sans rien lancer
 .PHONY: setup
@@ -211,6 +216,9 @@ $(CONFIG_STAMP) $(MAPS_STAMP):
 # The rules of every per-site stage (targets, inputs, code folders, recipe) are generated
 # from the stage table, pipelines/stages.py, into $(DEPS) above; `vigie run` reads the
 # same table. Only the project-wide targets are written here.
+
+# Each site's GeoPackage for QGIS (stage "gpkg", one explicit rule per site in $(DEPS)).
+GPKGS = $(foreach s,$(SITES),$(PROCESSED)/$(s)/vigie_$(s).gpkg)
 
 # In a recipe: the site's processed folder, and the configuration, as shell words.
 SITE_DIR = $(call q,$(RAW_PROCESSED)/$*)

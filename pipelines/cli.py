@@ -257,7 +257,7 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
     from pipelines.geocode import stage as geocode
     from pipelines.hotspots import stage as hotspots
     from pipelines.ingest import stage as ingest
-    from pipelines.maps import charts, pack
+    from pipelines.maps import charts, gpkg, pack
     from pipelines.maps import site as maps
     from pipelines.osm import basemap, buildings
     from pipelines.publish import summary
@@ -315,6 +315,7 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
         "publish": lambda: publish.run(config, site, processed=p, dst_dir=paths.published),
         "summary": lambda: summary.run(config, site.id, stage_summaries(p), paths.run_summary),
         "charts": lambda: charts.run_charts(config, site, processed=p, dst_dir=paths.charts),
+        "gpkg": lambda: gpkg.run_gpkg(config, site, processed=p, dst=paths.gpkg),
         "map": lambda: maps.run_site(config, site, processed=p, dst=paths.map),
         "comite": lambda: pack.run_pack(config, site, processed=p, dst=paths.pack),
         "publish_public": lambda: publish.run(

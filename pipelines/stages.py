@@ -7,6 +7,7 @@ rules (:func:`make_rules`, written by ``vigie deps``) and ``vigie run`` both com
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +112,11 @@ class SitePaths:
     def published_site(self) -> Path:
         return self.published / "site.json"
 
+    # the GeoPackage for QGIS (stage "gpkg")
+    @property
+    def gpkg(self) -> Path:
+        return self.processed / f"vigie_{self.site}.gpkg"
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -133,8 +139,8 @@ class Stage:
         Files it reads: names in the site's processed folder, or ``{maps}/{site}…`` in the
         maps folder.
     writes
-        What it writes: names in the site's processed folder, or ``{maps}/{site}…`` in the
-        maps folder.
+        What it writes: names in the site's processed folder (``{site}`` in a name: the
+        site's id, as in ``vigie_{site}.gpkg``), or ``{maps}/{site}…`` in the maps folder.
     browser
         Whether it runs the headless Chromium (``make setup`` installs it first).
     """
@@ -316,6 +322,15 @@ STAGES: tuple[Stage, ...] = (
         reads=tuple(f"published/{PUBLISHED_FILES[n]}" for n in (*CHART_TABLES, "site")),
         writes=tuple(f"charts/{name}.{ext}" for name in CHART_NAMES for ext in ("png", "csv")),
     ),
+    # The site's GeoPackage for QGIS, styled (pipelines.maps.gpkg), with its QML files
+    # beside it (which layers a site has depends on its data: the GeoPackage is the target).
+    Stage(
+        "gpkg",
+        code=("maps",),
+        settings=(),
+        reads=tuple(f"published/{name}" for name in PUBLISHED_FILES.values()),
+        writes=("vigie_{site}.gpkg",),
+    ),
     Stage(
         "map",
         code=("maps", "templates"),
@@ -403,17 +418,22 @@ def _code_prerequisites(code: tuple[str, ...]) -> str:
     )
 
 
-def make_rules() -> str:
+def make_rules(sites: Sequence[str] = ()) -> str:
     """The per-site make rules of :data:`STAGES` (pattern rules on the site id ``%``).
 
     Each rule's targets are the stage's outputs; its prerequisites are the files it
     reads, the files its settings name (per-site variables written beside these rules),
     the configuration stamp of its output folder, its code folders and the shared
     modules (``$(COMMON)``). Its recipe is ``vigie stage <name>`` with explicit folders.
+    A stage whose processed output names its site (``vigie_{site}.gpkg``) gets one
+    explicit rule per site of ``sites`` instead (:func:`site_rules`).
     """
     lines = ["# ---- per-site stages, from pipelines/stages.py"]
     for s in STAGES:
         in_maps = any(w.startswith("{maps}") for w in s.writes)
+        if not in_maps and any("{site}" in w for w in s.writes):
+            lines += [line for site in sites for line in site_rules(s, site)]
+            continue
         targets = [
             w.format(maps="$(MAPS)", site="%") if w.startswith("{maps}") else f"$(PROCESSED)/%/{w}"
             for w in s.writes
@@ -435,6 +455,26 @@ def make_rules() -> str:
             f"\t$(VIGIE) stage {s.name} --config $(CFG) --site $* "
             "--processed-dir $(SITE_DIR) --maps-dir $(call q,$(RAW_MAPS))"
         )
-    files = [w for s in STAGES for w in s.writes if not w.startswith("{maps}")]
+    files = [w for s in STAGES for w in s.writes if not w.startswith("{maps}") and "{" not in w]
     lines.append(f"PROCESSED_FILES := {' '.join(files)}")
     return "\n".join(lines) + "\n"
+
+
+def site_rules(s: Stage, site: str) -> list[str]:
+    """The make rule of stage ``s`` for one site, for a stage whose processed output names
+    its site (``vigie_{site}.gpkg``: a make pattern holds one ``%`` only)."""
+    targets = [f"$(PROCESSED)/{site}/{w.format(site=site)}" for w in s.writes]
+    prereqs = [
+        r.format(maps="$$(MAPS)", site=site)
+        if r.startswith("{maps}")
+        else f"$$(PROCESSED)/{site}/{r}"
+        for r in s.reads
+    ]
+    prereqs += [f"$$({SETTING_VARS[k]}_{site})" for k in s.settings]
+    prereqs += ["$$(CONFIG_STAMP)", _code_prerequisites(s.code), "$(COMMON)"]
+    order_only = "$(VENV_STAMP) $(BROWSER_STAMP)" if s.browser else "$(VENV_STAMP)"
+    return [
+        f"{' '.join(targets)}: {' '.join(prereqs)} | {order_only}",
+        f"\t$(VIGIE) stage {s.name} --config $(CFG) --site {site} "
+        f"--processed-dir $(call q,$(RAW_PROCESSED)/{site}) --maps-dir $(call q,$(RAW_MAPS))",
+    ]

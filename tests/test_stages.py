@@ -52,22 +52,37 @@ def test_code_folders_cover_every_stage_a_stage_imports() -> None:
 
 
 def test_the_make_fragment_has_one_rule_per_stage() -> None:
-    text = deps_fragment(load_config(DEMO))
+    """One pattern rule per stage; one rule per site for a stage whose processed output
+    names its site (``vigie_{site}.gpkg``: a make pattern holds one ``%``)."""
+    config = load_config(DEMO)
+    text = deps_fragment(config)
     for s in stages.STAGES:
+        per_site = any("{site}" in w and not w.startswith("{maps}") for w in s.writes)
+        sites = [site.id for site in config.sites] if per_site else ["%"]
         recipes = re.findall(rf"\t\$\(VIGIE\) stage {s.name} ", text)
-        assert len(recipes) == 1, s.name
-        rule = text[: text.index(f"$(VIGIE) stage {s.name} ")].rsplit("\n", 2)[-2]
-        targets, _, prereqs = rule.partition(": ")
-        for w in s.writes:
-            expected = w.format(maps="$(MAPS)", site="%") if "{" in w else f"$(PROCESSED)/%/{w}"
-            assert expected in targets.split(), (s.name, w)
-        for r in s.reads:  # a file of the maps folder, or of the site's processed folder
-            expected = r.format(maps="$$(MAPS)", site="%") if "{" in r else f"$$(PROCESSED)/%/{r}"
-            assert expected in prereqs.split(), (s.name, r)
-        # A stage that runs Chromium waits for its installation.
-        assert ("$(BROWSER_STAMP)" in rule.partition(" | ")[2].split()) == s.browser, s.name
-        for folder in s.code:
-            assert f"pipelines/{folder}/" in prereqs, (s.name, folder)
+        assert len(recipes) == len(sites), s.name
+        for site in sites:
+            marker = f"$(VIGIE) stage {s.name} " + (f"--config $(CFG) --site {site} " * per_site)
+            rule = text[: text.index(marker)].rsplit("\n", 2)[-2]
+            targets, _, prereqs = rule.partition(": ")
+            for w in s.writes:
+                expected = (
+                    w.format(maps="$(MAPS)", site="%")
+                    if w.startswith("{maps}")
+                    else f"$(PROCESSED)/{site}/{w.format(site=site)}"
+                )
+                assert expected in targets.split(), (s.name, w)
+            for r in s.reads:  # a file of the maps folder, or of the site's processed folder
+                expected = (
+                    r.format(maps="$$(MAPS)", site=site)
+                    if r.startswith("{maps}")
+                    else f"$$(PROCESSED)/{site}/{r}"
+                )
+                assert expected in prereqs.split(), (s.name, r)
+            # A stage that runs Chromium waits for its installation.
+            assert ("$(BROWSER_STAMP)" in rule.partition(" | ")[2].split()) == s.browser, s.name
+            for folder in s.code:
+                assert f"pipelines/{folder}/" in prereqs, (s.name, folder)
     processed = re.search(r"^PROCESSED_FILES := (.*)$", text, re.M)
     assert processed is not None
     assert "run_summary.json" in processed.group(1).split()

@@ -256,7 +256,7 @@ def deps_fragment(config: Config) -> str:
                 + f"--out-dir {_quote(str(Path(site.osm).parent))} "
                 + f"--actions-dir {_quote(register_dir)} --seed $(SEED)",
             ]
-    return "\n".join(lines) + "\n" + make_rules()
+    return "\n".join(lines) + "\n" + make_rules([s.id for s in config.sites])
 
 
 def write_deps(config: Config, dst: Path) -> Path:

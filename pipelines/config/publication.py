@@ -24,7 +24,7 @@ Example
     [publication]
     ledger_dir = "data/ledger"          # frozen past periods (default: annotations_dir/.ledger)
     [publication.outputs]
-    map = "comite"                      # map, png, charts, index, pack (comite by default)
+    map = "comite"                      # map, png, charts, index, pack, gpkg (comite by default)
     exports = "public"                  # the open-data pack of `make public`
     [publication.profiles.public]
     min_households = 11
@@ -52,10 +52,12 @@ from pipelines.errors import ConfigError
 
 #: The profiles, from the least to the most protective.
 PROFILES = ("interne", "comite", "public")
-#: The outputs a profile is chosen for (``pack``: the committee pack, issue 17).
-OUTPUTS = ("map", "png", "charts", "index", "pack", "exports")
+#: The outputs a profile is chosen for (``pack``: the committee pack, issue 17; ``gpkg``:
+#: the site's GeoPackage for QGIS, ``processed/<site>/vigie_<site>.gpkg``,
+#: :mod:`pipelines.maps.gpkg`).
+OUTPUTS = ("map", "png", "charts", "index", "pack", "exports", "gpkg")
 #: The outputs that read ``published/``: its profile is the most protective of theirs.
-READERS = ("map", "png", "charts", "index", "pack")
+READERS = ("map", "png", "charts", "index", "pack", "gpkg")
 #: The default profile of each output: ``comite`` for what committees read; ``public``
 #: for the open-data pack (``make public``: maps, CSV and GeoPackage).
 DEFAULT_OUTPUTS = {**dict.fromkeys(OUTPUTS, "comite"), "exports": "public"}
@@ -175,7 +177,8 @@ class PublicationSettings:
     @property
     def readers_profile(self) -> str:
         """The profile of ``published/``, which the map, the PNG, the charts, the index and
-        the committee pack read: the most protective of theirs."""
+        the committee pack and the QGIS GeoPackage read: the most protective of theirs
+        (:data:`READERS`)."""
         used = [self.outputs[k] for k in READERS]
         return max(used, key=PROFILES.index)
 
