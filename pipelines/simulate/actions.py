@@ -87,7 +87,7 @@ class _Spec:
     responsibility: str
     partner: str
     completed_month: int | None = None  # month index of the completion (None: open)
-    committee_month: int | None = None  # None: the latest committee 2 months before
+    committee_month: int | None = None  # None: a committee 2–8 months before
     due_months: int = 3  # due date: this many months after the committee
     extra: float = 0.0  # planted reports a month over the target
     remaining: float = 1.0  # share of the planted problem left after the action
@@ -348,9 +348,14 @@ def plan_actions(
                 onset = max(m_c - EFFECT_WINDOW_MONTHS - int(arng.integers(0, 2)), 0)
                 left = spec.scenario == "no_effect" or spec.remaining > 0
                 last = min(m_c + EFFECT_WINDOW_MONTHS, cal.months - 1) if left else m_c - 1
-            month = spec.committee_month or max(
-                m for m in COMMITTEE_MONTHS if m <= m_c - 2 and (onset is None or m > onset)
-            )
+            # decided at a committee after the problem began, 2 to 8 months before it was
+            # carried out (the latest such one when none follows the onset)
+            valid = [
+                m
+                for m in COMMITTEE_MONTHS
+                if m_c - 8 <= m <= m_c - 2 and (onset is None or m > onset)
+            ] or [max(m for m in COMMITTEE_MONTHS if m <= m_c - 2)]
+            month = spec.committee_month or int(valid[int(arng.integers(len(valid)))])
         else:
             month = spec.committee_month or COMMITTEE_MONTHS[0]
         committee = _committee_date(cal, month)
