@@ -19,7 +19,7 @@ from pipelines.osm.buildings import read_osm_buildings
 from pipelines.publish.build import publish_site
 from pipelines.publish.protect import apply_profile
 from pipelines.published import Published
-from pipelines.taxonomy import CATEGORIES, PERSONNE
+from pipelines.taxonomy import CATEGORIES, CODES, PERSONNE
 from tests.conftest import RAW
 
 PERSON = frozenset(c.code for c in CATEGORIES if c.privacy_class == PERSONNE)
@@ -194,3 +194,62 @@ def test_no_chronic_problem_is_listed_on_a_hidden_cell(
         for code, label in (("occupation", "Occupation"), ("nuisibles", "Nuisibles")):
             if p.at[bid, f"n_{code}_flag"] == "s":
                 assert label not in chronic_part, (bid, code)
+
+
+# ----------------------------------------------------------------------------- coarsened
+def test_a_coarsened_building_shows_no_category_of_its_own(
+    bondy: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    """Hostile run A4: in the public pack a building counted in the site (too few
+    households) showed exact zeros beside its hidden categories, telling which ones it
+    had. Three real buildings with lifts from many households; two with a few reports
+    in two categories."""
+    from pipelines.maps.data import map_data
+
+    buildings = bondy.head(40).copy()
+    ids = buildings["building_id"].astype(str).head(5).tolist()
+    rows = [(ids[k], "ascenseur", f"2025-0{1 + d % 6}-{1 + d % 28:02d}", f"h{k}-{d}")
+            for k in range(3) for d in range(30)]  # fmt: skip
+    for k in (3, 4):
+        rows += [
+            (ids[k], "nuisibles", "2025-02-03", f"p{k}"),
+            (ids[k], "eau_fuite", "2025-03-04", f"q{k}"),
+        ]
+    inside = buildings.set_index("building_id").geometry.representative_point()
+    reports = gpd.GeoDataFrame(
+        {
+            "report_id": [f"r{i}" for i in range(len(rows))],
+            "source_kind": "reports",
+            "source": "bailleur",
+            "building_id": [r[0] for r in rows],
+            "category": [r[1] for r in rows],
+            "reported_at": pd.to_datetime([r[2] for r in rows]),
+            "household_key": [r[3] for r in rows],
+            "description": None,
+            "duplicate_of": None,
+        },
+        geometry=[inside[r[0]] for r in rows],
+        crs="EPSG:4326",
+    )
+    protection, _ = apply_profile(
+        publish_site(buildings, reports), reports, rule=PUBLIC, person_related=PERSON
+    )
+    out = protection.published
+    rows_csv, gpkg = _pack(out, tmp_path)
+    header, body = rows_csv[0], rows_csv[1:]
+    table = pd.DataFrame(body, columns=header).set_index("building_id")
+    coarse = table[table["level"] != "bâtiment"]
+    assert {ids[3], ids[4]} <= set(coarse.index)
+    assert (table["level"] == "bâtiment").any()
+    for code in CODES:
+        assert (coarse[f"n_{code}"] == "").all(), code
+        assert (coarse[f"n_{code}_flag"] == "s").all(), code
+    geo = gpkg.set_index("building_id")
+    for code in CODES:
+        assert geo.loc[list(coarse.index), f"n_{code}"].isna().all(), code
+    fiches = dict(zip(out.profile["building_id"], map_data(out, site_name="Bondy")["b"]["fiche"],
+                      strict=True))  # fmt: skip
+    for bid in (ids[3], ids[4]):
+        assert "Détail par catégorie masqué" in fiches[bid]
+        assert "Nuisibles" not in fiches[bid]
+        assert "Fuite" not in fiches[bid]

@@ -59,7 +59,9 @@ def publication_section(
         paragraphs.append(
             "Avant de masquer, les cases sont regroupées (mois → trimestre → année ; "
             "bâtiment → zone → site) : le tableau mensuel est publié au niveau « "
-            f"{audit.get('level_monthly', '')} », la colonne « level » le dit."
+            f"{audit.get('level_monthly', '')} », la colonne « level » le dit. Un "
+            "bâtiment compté dans sa zone ou dans le site ne publie aucun chiffre par "
+            "catégorie, pas même un zéro, qui dirait quelles catégories il a."
         )
     if int(rule.get("round_base", 1)) > 1:
         paragraphs.append(f"Les effectifs publiés sont arrondis à {rule.get('round_base')}.")

@@ -53,6 +53,7 @@ from pipelines.publish.buildings import (
     protect_chronic,
     protect_profile,
     protect_zones,
+    without_building_detail,
 )
 from pipelines.publish.cells import FLAG, microdata, protect_tables
 from pipelines.publish.charts import chart_tables
@@ -193,6 +194,9 @@ def apply_profile(
         for col in ba.columns:
             new[col] = ba[col].to_numpy()
     cells, monthly, joint = audited(micro, cells, new, monthly, level, rule)
+    # public: no category of a coarsened building, not even a zero; the cells counted
+    # below stay those with reports (a zero left blank is no cell of the statistics).
+    detailed, new = new, without_building_detail(new, rule)
     if joint.get("hid_monthly"):  # the ledger keeps the rows as finally published
         _, new_ledger, _ = freeze(monthly, ledger)
     zones = protect_zones(published.zones, cells) if published.zones is not None else None
@@ -216,7 +220,7 @@ def apply_profile(
     coarse = level != LEVELS[0]
     counts = {
         "building_profile": {
-            **_count_cells("building_profile", _profile_cells(new), level="bâtiment"),
+            **_count_cells("building_profile", _profile_cells(detailed), level="bâtiment"),
             "coarsened": int((new["level"] != LEVEL_FR["building"]).sum()),
         },
         "monthly": _count_cells(
