@@ -69,7 +69,10 @@ def publication_section(
         "none": "aucun point de signalement n'est publié",
         "observations": "les signalements des habitants ne sont pas dessinés un par un "
         "(compter les points redonnerait les cases masquées) : ils sont comptés dans leur "
-        "bâtiment ; les observations de terrain restent dessinées",
+        "bâtiment ; les observations de terrain restent dessinées, sauf celles d'une "
+        "catégorie liée aux personnes ou dont le texte nomme un logement ou un étage, là "
+        "où la même case bâtiment × catégorie n'atteint pas le seuil : elles sont alors "
+        "comptées dans leur bâtiment, sans point, ni date, ni texte",
         "all": "tous les points sont dessinés",
     }.get(str(rule.get("points")), "")
     paragraphs.append(

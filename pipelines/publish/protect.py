@@ -25,9 +25,11 @@ Choices (said in the method note):
   below the threshold is counted in its zone, then in the site (``level`` of the
   building profile). Zones stand for the 50 m hexagons; a building outside every zone
   goes to the site.
-- Report points: ``interne`` all; ``comite`` drops the points of a person-related
-  category whose building × category cell is hidden (they stay counted, protected, in
-  the building's figures); ``public`` none, nor density contours, nor planners' notes.
+- Report points: ``interne`` all; ``comite`` the walkthrough observations only, and of
+  those of a person-related category (or naming a dwelling or a floor) only where their
+  building × category cell meets the threshold (the others stay counted in their
+  building's ``n_observations``: :mod:`~pipelines.publish.points`); ``public`` none, nor
+  density contours, nor planners' notes.
 
 This module is the entry (:func:`apply_profile`); the parts live beside it:
 :mod:`~pipelines.publish.cells` (microdata, flags, the engine's call),
@@ -73,7 +75,7 @@ from pipelines.publish.margins import (
     secure_frozen,
     secure_links,
 )
-from pipelines.publish.points import protect_points
+from pipelines.publish.points import cells_meeting_threshold, protect_points
 from pipelines.published import Published
 from pipelines.taxonomy import CODES
 from pipelines.trends import Window
@@ -212,7 +214,12 @@ def apply_profile(
     if "is_chronic" in new:
         kept = set(chronic["building_id"].astype(str)) if chronic is not None else set()
         new["is_chronic"] = new["building_id"].astype(str).isin(kept)
-    points, n_points_out = protect_points(published.points, rule)
+    points, n_points_out = protect_points(
+        published.points,
+        rule,
+        person_related=person_related,
+        shown_cells=cells_meeting_threshold(micro, new, rule),
+    )
     public = rule.points == "none"
     charts = chart_tables(published, cells, monthly, level, micro, reports, rule, person_related)
     problems = published_problems(monthly, new, zones, level)
