@@ -25,7 +25,8 @@ Files (see :data:`FILES`):
     The markers a reader sees, EPSG:4326: residents' reports (likely duplicates left
     out) and walkthrough observations with a position: ``source_kind``, ``source``,
     ``category``, ``building_id``, ``reported_at`` (local time, naive),
-    ``description`` (scrubbed).
+    ``description`` (scrubbed), ``person_related`` (ingestion's flag; in ``comite`` such
+    an observation is drawn only where its building × category cell meets the threshold).
 ``zones.parquet``
     Hotspot zones: ``zone_id``, ``n_buildings``, ``n_reports``, ``status``,
     ``parent_zone_ids`` (in natural order), ``has_enough_reports`` (false: built from too

@@ -18,8 +18,9 @@ from pipelines.maps.exports import write_exports
 from pipelines.osm.buildings import read_osm_buildings
 from pipelines.publish.build import publish_site
 from pipelines.publish.protect import apply_profile
+from pipelines.publish.stage import with_publication_facts
 from pipelines.published import Published
-from pipelines.taxonomy import CATEGORIES, PERSONNE
+from pipelines.taxonomy import CATEGORIES, CODES, PERSONNE
 from tests.conftest import RAW
 
 PERSON = frozenset(c.code for c in CATEGORIES if c.privacy_class == PERSONNE)
@@ -194,3 +195,133 @@ def test_no_chronic_problem_is_listed_on_a_hidden_cell(
         for code, label in (("occupation", "Occupation"), ("nuisibles", "Nuisibles")):
             if p.at[bid, f"n_{code}_flag"] == "s":
                 assert label not in chronic_part, (bid, code)
+
+
+# ----------------------------------------------------------------------------- coarsened
+def test_a_coarsened_building_shows_no_category_of_its_own(
+    bondy: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    """Hostile run A4: in the public pack a building counted in the site (too few
+    households) showed exact zeros beside its hidden categories, telling which ones it
+    had. Three real buildings with lifts from many households; two with a few reports
+    in two categories."""
+    from pipelines.maps.data import map_data
+
+    buildings = bondy.head(40).copy()
+    ids = buildings["building_id"].astype(str).head(5).tolist()
+    rows = [(ids[k], "ascenseur", f"2025-0{1 + d % 6}-{1 + d % 28:02d}", f"h{k}-{d}")
+            for k in range(3) for d in range(30)]  # fmt: skip
+    for k in (3, 4):
+        rows += [
+            (ids[k], "nuisibles", "2025-02-03", f"p{k}"),
+            (ids[k], "eau_fuite", "2025-03-04", f"q{k}"),
+        ]
+    inside = buildings.set_index("building_id").geometry.representative_point()
+    reports = gpd.GeoDataFrame(
+        {
+            "report_id": [f"r{i}" for i in range(len(rows))],
+            "source_kind": "reports",
+            "source": "bailleur",
+            "building_id": [r[0] for r in rows],
+            "category": [r[1] for r in rows],
+            "reported_at": pd.to_datetime([r[2] for r in rows]),
+            "household_key": [r[3] for r in rows],
+            "description": None,
+            "duplicate_of": None,
+        },
+        geometry=[inside[r[0]] for r in rows],
+        crs="EPSG:4326",
+    )
+    protection, _ = apply_profile(
+        publish_site(buildings, reports), reports, rule=PUBLIC, person_related=PERSON
+    )
+    out = protection.published
+    rows_csv, gpkg = _pack(out, tmp_path)
+    header, body = rows_csv[0], rows_csv[1:]
+    table = pd.DataFrame(body, columns=header).set_index("building_id")
+    coarse = table[table["level"] != "bâtiment"]
+    assert {ids[3], ids[4]} <= set(coarse.index)
+    assert (table["level"] == "bâtiment").any()
+    for code in CODES:
+        assert (coarse[f"n_{code}"] == "").all(), code
+        assert (coarse[f"n_{code}_flag"] == "s").all(), code
+    geo = gpkg.set_index("building_id")
+    for code in CODES:
+        assert geo.loc[list(coarse.index), f"n_{code}"].isna().all(), code
+    fiches = dict(zip(out.profile["building_id"], map_data(out, site_name="Bondy")["b"]["fiche"],
+                      strict=True))  # fmt: skip
+    for bid in (ids[3], ids[4]):
+        assert "Détail par catégorie masqué" in fiches[bid]
+        assert "Nuisibles" not in fiches[bid]
+        assert "Fuite" not in fiches[bid]
+
+
+# ----------------------------------------------------------------------------- observations
+def test_comite_draws_a_person_related_observation_only_on_a_shown_cell(
+    bondy: gpd.GeoDataFrame,
+) -> None:
+    """Hostile run A5: walkthrough observations were dated points with their category
+    and text on the committee map, squats and pests included (« Personnes installées
+    dans les caves »). On three real buildings: squats reported by four households on
+    the first (its cell shown), by one on the second (hidden), none on the third."""
+    from pipelines.maps.data import map_data
+
+    buildings = bondy.head(40).copy()
+    a, b, c = buildings["building_id"].astype(str).head(3)
+    inside = buildings.set_index("building_id").geometry.representative_point()
+    rows = [(a, "occupation", f"2025-01-{1 + d:02d}", f"ha{d}", "reports", None, True)
+            for d in range(4)]  # fmt: skip
+    rows += [(b, "occupation", "2025-01-05", "hb", "reports", None, True)]
+    rows += [(a, "ascenseur", f"2025-01-{10 + d:02d}", f"hl{d}", "reports", None, False)
+             for d in range(3)]  # fmt: skip
+    observed = [
+        (a, "occupation", "Personnes installées dans le hall.", True),  # cell shown: drawn
+        (b, "occupation", "Personnes installées dans les caves.", True),  # hidden cell
+        (c, "nuisibles", "Punaises de lit, Mme Durand 06 12 34 56 78.", True),  # no cell
+        (b, "degradation", "Extincteur arraché au 2e étage.", True),  # names a floor
+        (b, "eau_fuite", "Fuite en chaufferie.", False),  # technical: drawn
+        (c, "encombrants", "Matelas devant l'entrée.", False),  # technical: drawn
+    ]
+    rows += [(bid, cat, "2025-02-03", "terrain", "observations", text, flag)
+             for bid, cat, text, flag in observed]  # fmt: skip
+    reports = gpd.GeoDataFrame(
+        {
+            "report_id": [f"r{i}" for i in range(len(rows))],
+            "source_kind": [r[4] for r in rows],
+            "source": "bailleur",
+            "building_id": [r[0] for r in rows],
+            "category": [r[1] for r in rows],
+            "reported_at": pd.to_datetime([r[2] for r in rows]),
+            "household_key": [r[3] for r in rows],
+            "description": [r[5] for r in rows],
+            "person_related": [r[6] for r in rows],
+            "duplicate_of": None,
+        },
+        geometry=[inside[r[0]] for r in rows],
+        crs="EPSG:4326",
+    )
+    published = publish_site(buildings, reports)
+    protection, _ = apply_profile(published, reports, rule=COMITE, person_related=PERSON)
+    out = protection.published
+    drawn = sorted(zip(out.points["building_id"], out.points["category"], strict=True))
+    assert drawn == sorted([(a, "occupation"), (b, "eau_fuite"), (c, "encombrants")])
+    assert (out.points["source_kind"] == "observations").all()
+    assert protection.audit["points_left_out"] == len(published.points) - 3
+    # Every observation stays counted in its building: aggregated, not lost.
+    p = out.profile.set_index("building_id")
+    assert (p.at[a, "n_observations"], p.at[b, "n_observations"], p.at[c, "n_observations"]) == (
+        1, 3, 2,
+    )  # fmt: skip
+    obs = map_data(out, site_name="Bondy")["obs"]
+    texts = " ".join(obs["t"])
+    for word in ("caves", "Punaises", "étage"):
+        assert word not in texts, word
+    assert len(obs["lat"]) == 3
+    # Their text is scrubbed (ingestion did, and publication again): no name, no phone.
+    interne = published.points
+    punaises = interne.loc[interne["category"] == "nuisibles", "description"].iloc[0]
+    assert "Durand" not in punaises
+    assert "06 12" not in punaises
+    with_facts = with_publication_facts(protection)  # site.json as the stage writes it
+    legend = " ".join(map_data(with_facts, site_name="Bondy")["notes"])
+    assert "Observations de terrain liées aux personnes" in legend

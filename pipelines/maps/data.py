@@ -319,6 +319,13 @@ def map_data(
     )
     if any_hidden:
         legend_notes.append(f"« {publication.marker_fr} » : {publication.reason_fr}.")
+    n_obs = pd.to_numeric(b.get("n_observations", pd.Series(dtype=float)), errors="coerce")
+    if publication.profile == "comite" and n_obs.fillna(0).sum() > 0:
+        legend_notes.append(
+            "Observations de terrain liées aux personnes (occupation, nuisibles, logement "
+            "ou étage nommé) : dessinées seulement là où la même catégorie compte au moins "
+            f"{publication.threshold} ménages dans le bâtiment ; sinon comptées dans sa fiche."
+        )
 
     # Views.
     views = [

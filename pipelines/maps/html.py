@@ -347,6 +347,11 @@ def building_fact_sheet(
     out.append(actions_html)
     out.append(notes_section_html(notes))
     secret = [BY_CODE[c].label for c in CODES if is_hidden(row, f"n_{c}")]
+    if len(secret) == len(CODES):
+        # No category published for this building (public: its reports are counted in
+        # its zone or the site): one line, not a list suggesting one report in each.
+        secret = []
+        out.append(f"<p class='note'>Détail par catégorie {esc(pub.reason_fr)}.</p>")
     by_cat = [
         (BY_CODE[c].label, int(row.get(f"n_{c}", 0) or 0))
         for c in CODES

@@ -39,7 +39,10 @@ from pipelines.trends import Window, comparison_windows, window_counts
 from pipelines.zones import zone_of_buildings, zone_sort_key
 
 #: Columns of ``points.parquet``.
-POINT_COLUMNS = ["source_kind", "source", "category", "building_id", "reported_at", "description"]
+POINT_COLUMNS = [
+    "source_kind", "source", "category", "building_id", "reported_at", "description",
+    "person_related",
+]  # fmt: skip
 #: The before/after columns of ``before_after.parquet`` kept in the building profile.
 BEFORE_AFTER = ("n_reports_before", "n_reports_after", "n_reports_change")
 
@@ -295,7 +298,10 @@ def monthly_table(reports: pd.DataFrame) -> pd.DataFrame:
 
 def points_table(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The markers a reader sees: reports with a position, likely duplicates of residents'
-    reports left out, in EPSG:4326, dates local and naive, descriptions scrubbed."""
+    reports left out, in EPSG:4326, dates local and naive, descriptions scrubbed;
+    ``person_related`` (ingestion's flag: a person-related category, or a text naming a
+    dwelling or a floor; false without it) decides which a committee sees
+    (:mod:`pipelines.publish.points`)."""
     keep = reports.geometry.notna() & ~reports.geometry.is_empty
     kind = (
         reports["source_kind"]
@@ -318,6 +324,11 @@ def points_table(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             "reported_at": naive_dates(pts["reported_at"]).to_numpy(),
             "description": _scrubbed(
                 pts["description"] if "description" in pts else pd.Series(None, index=pts.index)
+            ).to_numpy(),
+            "person_related": (
+                pts["person_related"].astype("boolean").fillna(False).astype(bool)
+                if "person_related" in pts
+                else pd.Series(False, index=pts.index)
             ).to_numpy(),
         },
         geometry=pts.geometry.to_numpy(),

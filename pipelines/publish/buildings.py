@@ -3,7 +3,9 @@
 tables (:func:`protect_profile`), its before/after counts as sums of the monthly table
 (:func:`before_after_of_monthly`), the zones' counts (:func:`protect_zones`), and the
 chronic problems drawn from enough households (:func:`protect_chronic`,
-:func:`chronic_counts`, :func:`chronic_categories_of`).
+:func:`chronic_counts`, :func:`chronic_categories_of`); under a coarsening profile, no
+building-level figure for a building counted at a coarser level
+(:func:`without_building_detail`).
 """
 
 from __future__ import annotations
@@ -255,3 +257,33 @@ def chronic_categories_of(profile: pd.DataFrame, chronic: pd.DataFrame | None) -
     kept = kept[shown]
     codes = kept.sort_values("category").groupby("building_id")["category"].agg(", ".join)
     return out.fillna(profile["building_id"].astype(str).map(codes).astype("string"))
+
+
+def without_building_detail(profile: pd.DataFrame, rule: ProfileRule) -> pd.DataFrame:
+    """Under a coarsening profile (``public``), a building whose reports are counted in
+    its zone or the site (``level`` other than « bâtiment ») publishes no count of its
+    own: every ``n_<category>``, ``n_households`` and before/after count null with its
+    ``_flag`` « s »; others profiles' buildings as they are.
+
+    Its category cells were hidden where it had reports and exact zeros elsewhere, so
+    the zeros told which categories it had (hostile run A4: way/1049309605, 6 dwellings,
+    level « site », 0 for 7 categories). Blanking them all, rather than leaving the
+    building out of the pack, keeps the open-data tables in step with the map, which
+    draws the building « < 11 », and keeps its ``level`` (where its reports are counted).
+    Field staff's ``n_observations`` (rounded, not households') stay.
+    """
+    if not rule.coarsen or "level" not in profile:
+        return profile
+    out = profile.copy()
+    coarse = (out["level"] != LEVEL_FR["building"]).to_numpy()
+    if not coarse.any():
+        return out
+    columns = [f"n_{code}" for code in CODES] + [
+        "n_households", "n_reports", "n_reports_before", "n_reports_after", "n_reports_change",
+    ]  # fmt: skip
+    for col in columns:
+        if col in out:
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64").mask(coarse)
+            flag = out[f"{col}_flag"] if f"{col}_flag" in out else pd.Series("", index=out.index)
+            out[f"{col}_flag"] = np.where(coarse, FLAG, flag.fillna("").astype(str))
+    return out

@@ -61,7 +61,9 @@ def publication_section(
         paragraphs.append(
             "Avant de masquer, les cases sont regroupées (mois → trimestre → année ; "
             "bâtiment → zone → site) : le tableau mensuel est publié au niveau « "
-            f"{audit.get('level_monthly', '')} », la colonne « level » le dit."
+            f"{audit.get('level_monthly', '')} », la colonne « level » le dit. Un "
+            "bâtiment compté dans sa zone ou dans le site ne publie aucun chiffre par "
+            "catégorie, pas même un zéro, qui dirait quelles catégories il a."
         )
     if int(rule.get("round_base", 1)) > 1:
         paragraphs.append(f"Les effectifs publiés sont arrondis à {rule.get('round_base')}.")
@@ -69,7 +71,10 @@ def publication_section(
         "none": "aucun point de signalement n'est publié",
         "observations": "les signalements des habitants ne sont pas dessinés un par un "
         "(compter les points redonnerait les cases masquées) : ils sont comptés dans leur "
-        "bâtiment ; les observations de terrain restent dessinées",
+        "bâtiment ; les observations de terrain restent dessinées, sauf celles d'une "
+        "catégorie liée aux personnes ou dont le texte nomme un logement ou un étage, là "
+        "où la même case bâtiment × catégorie n'atteint pas le seuil : elles sont alors "
+        "comptées dans leur bâtiment, sans point, ni date, ni texte",
         "all": "tous les points sont dessinés",
     }.get(str(rule.get("points")), "")
     paragraphs.append(

@@ -28,9 +28,11 @@ Choices (said in the method note):
   below the threshold is counted in its zone, then in the site (``level`` of the
   building profile). Zones stand for the 50 m hexagons; a building outside every zone
   goes to the site.
-- Report points: ``interne`` all; ``comite`` drops the points of a person-related
-  category whose building × category cell is hidden (they stay counted, protected, in
-  the building's figures); ``public`` none, nor density contours, nor planners' notes.
+- Report points: ``interne`` all; ``comite`` the walkthrough observations only, and of
+  those of a person-related category (or naming a dwelling or a floor) only where their
+  building × category cell meets the threshold (the others stay counted in their
+  building's ``n_observations``: :mod:`~pipelines.publish.points`); ``public`` none, nor
+  density contours, nor planners' notes.
 
 This module is the entry (:func:`apply_profile`); the parts live beside it:
 :mod:`~pipelines.publish.cells` (microdata, flags, the engine's call),
@@ -56,6 +58,7 @@ from pipelines.publish.buildings import (
     protect_chronic,
     protect_profile,
     protect_zones,
+    without_building_detail,
 )
 from pipelines.publish.cells import FLAG, microdata, protect_tables
 from pipelines.publish.charts import chart_tables
@@ -75,7 +78,7 @@ from pipelines.publish.margins import (
     published_problems,
     secure_frozen,
 )
-from pipelines.publish.points import protect_points
+from pipelines.publish.points import cells_meeting_threshold, protect_points
 from pipelines.published import Published
 from pipelines.taxonomy import CODES
 from pipelines.trends import Window
@@ -213,6 +216,9 @@ def apply_profile(
             "category_series": freeze(series, series_ledger)[1],
         }
     )
+    # public: no category of a coarsened building, not even a zero; the cells counted
+    # below stay those with reports (a zero left blank is no cell of the statistics).
+    detailed, new = new, without_building_detail(new, rule)
     zones = protect_zones(published.zones, cells) if published.zones is not None else None
     chronic, n_chronic_out = (
         protect_chronic(published.chronic, micro, rule)
@@ -226,7 +232,12 @@ def apply_profile(
     if "is_chronic" in new:
         kept = set(chronic["building_id"].astype(str)) if chronic is not None else set()
         new["is_chronic"] = new["building_id"].astype(str).isin(kept)
-    points, n_points_out = protect_points(published.points, rule)
+    points, n_points_out = protect_points(
+        published.points,
+        rule,
+        person_related=person_related,
+        shown_cells=cells_meeting_threshold(micro, new, rule),
+    )
     public = rule.points == "none"
     charts = chart_tables(published, series, monthly, level, reports, rule, person_related)
     problems = published_problems(monthly, new, zones, level)
@@ -234,7 +245,7 @@ def apply_profile(
     coarse = level != LEVELS[0]
     counts = {
         "building_profile": {
-            **_count_cells("building_profile", _profile_cells(new), level="bâtiment"),
+            **_count_cells("building_profile", _profile_cells(detailed), level="bâtiment"),
             "coarsened": int((new["level"] != LEVEL_FR["building"]).sum()),
         },
         "monthly": _count_cells(
