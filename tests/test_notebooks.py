@@ -77,8 +77,9 @@ def test_explorer_un_site_runs_on_the_demo(demo_run: Any, monkeypatch: pytest.Mo
     assert f"GeoPackage pour QGIS : {paths.gpkg}" in text
 
 
+@pytest.mark.slow
 def test_ajouter_une_source_reaches_a_first_map(
-    demo_run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VIGIE_NOTEBOOK_WORK", str(tmp_path))
     book = _run("ajouter_une_source")
