@@ -337,11 +337,14 @@ def run_stage(config: Config, site: SiteConfig, name: str, paths: SitePaths) -> 
     runners[name]()
 
 
-def run_site_stages(config: Config, site: SiteConfig, *, through: str = "comite") -> SitePaths:
+def run_site_stages(
+    config: Config, site: SiteConfig, *, through: str = "comite", progress: Any = None
+) -> SitePaths:
     """Run the stages of one site in the table's order, up to and including ``through``.
 
     The same graph ``make`` runs file by file (both come from :mod:`pipelines.stages`);
-    ``vigie run`` and the tests call it.
+    ``vigie run`` and the tests call it. ``progress``: a :class:`pipelines.io.Progress`
+    advanced by one step per stage run.
     """
     if through not in STAGE_NAMES:
         raise ValueError(f"unknown stage {through!r}; stages: {', '.join(STAGE_NAMES)}")
@@ -351,6 +354,8 @@ def run_site_stages(config: Config, site: SiteConfig, *, through: str = "comite"
     runners = _runners(config, site, paths)
     for name in STAGE_NAMES[: STAGE_NAMES.index(through) + 1]:
         runners[name]()
+        if progress is not None:
+            progress.update(step=f"{site.id} : {name}")
     return paths
 
 
@@ -375,9 +380,13 @@ def cmd_run(args: argparse.Namespace) -> None:
     """Every stage for every site of the configuration (or the one given)."""
     config = load_config(args.config)
     sites = [config.site(args.site)] if args.site else list(config.sites)
-    for site in sites:
-        log.info("site %s", site.id)
-        run_site_stages(config, site)
+    from pipelines.io import Progress
+
+    steps = len(sites) * (STAGE_NAMES.index("map") + 1)
+    with Progress("Vigie : tous les sites", steps, unit="étape") as progress:
+        for site in sites:
+            log.info("site %s", site.id)
+            run_site_stages(config, site, progress=progress)
     from pipelines.maps import site as maps
 
     maps.run_index(config, dst=Path(config.maps_dir) / "index.html")

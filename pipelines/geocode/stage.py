@@ -27,7 +27,7 @@ from pipelines.crs import metric_crs_of, require_metric
 from pipelines.geocode import address_index
 from pipelines.geocode.addresses import normalise_key
 from pipelines.geocode.duplicates import link_likely_duplicates
-from pipelines.io import read_geoparquet, write_geoparquet, write_json
+from pipelines.io import Progress, read_geoparquet, write_geoparquet, write_json
 
 log = logging.getLogger(__name__)
 
@@ -543,20 +543,25 @@ def run_site(
     has an address index (OSM ``addr:*``, associatedStreet relations, BAN, gazetteer).
     Reads each input once, writes ``reports.parquet`` and ``geocode_summary.json``."""
 
-    reports = read_geoparquet(reports_path)
-    buildings = read_geoparquet(buildings_path)
-    matches = match_site_addresses(reports, buildings, site=site)
-    settings = site.settings
-    out, summary = geocode_site(
-        reports,
-        buildings,
-        settings=settings.geocode,
-        duplicates=settings.ingest,
-        address_matches=matches,
-        has_ban=bool(site.ban),
-    )
-    write_geoparquet(out, dst)
-    write_json(summary, summary_dst)
+    with Progress(f"Géocodage ({site.id})", 4, unit="étape") as progress:
+        reports = read_geoparquet(reports_path)
+        buildings = read_geoparquet(buildings_path)
+        progress.update(step="lecture")
+        matches = match_site_addresses(reports, buildings, site=site)
+        progress.update(step="adresses")
+        settings = site.settings
+        out, summary = geocode_site(
+            reports,
+            buildings,
+            settings=settings.geocode,
+            duplicates=settings.ingest,
+            address_matches=matches,
+            has_ban=bool(site.ban),
+        )
+        progress.update(step="bâtiments et doublons")
+        write_geoparquet(out, dst)
+        write_json(summary, summary_dst)
+        progress.update(step="écriture")
     return out
 
 

@@ -54,7 +54,14 @@ from pipelines.hotspots.gi import (
     rate_hotspots,
     sample_size,
 )
-from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json, write_text
+from pipelines.io import (
+    Progress,
+    read_geoparquet,
+    write_csv,
+    write_geoparquet,
+    write_json,
+    write_text,
+)
 from pipelines.reports import counted as is_counted
 from pipelines.stats import density
 from pipelines.stats import gistar as hs
@@ -92,6 +99,23 @@ class HotspotResult:
     summary: dict[str, Any]
 
 
+#: The parts of :func:`analyse` (its ``timings`` keys), in French: the steps of the
+#: stage's progress.
+PARTS_FR = {
+    "counts_s": "comptages",
+    "gi_total_s": "Gi* des signalements",
+    "gi_categories_s": "Gi* par catégorie",
+    "gi_rates_s": "Gi* des taux",
+    "chronic_s": "problèmes chroniques",
+    "checks_s": "contrôles (permutations)",
+    "hex_counts_s": "hexagones",
+    "gi_hex_s": "Gi* des hexagones",
+    "kde_s": "densité",
+    "kde_contours_s": "contours de densité",
+    "to_wgs84_s": "reprojection",
+}
+
+
 def analyse(
     reports: gpd.GeoDataFrame,
     buildings: gpd.GeoDataFrame,
@@ -99,6 +123,7 @@ def analyse(
     *,
     truth: Mapping[str, Any] | None = None,
     timings: dict[str, float] | None = None,
+    progress: Progress | None = None,
 ) -> HotspotResult:
     """Run the whole hotspot stage on frames (no I/O).
 
@@ -117,6 +142,8 @@ def analyse(
         The simulator's truth, when the data are simulated: adds the recall check.
     timings
         If given, filled with the seconds spent in each part (for the benchmark).
+    progress
+        If given, advanced by one step at the end of each part (:data:`PARTS_FR`).
 
     Returns
     -------
@@ -143,6 +170,8 @@ def analyse(
         now = time.perf_counter()
         timings[name] = round(now - clock, 3)
         clock = now
+        if progress is not None:
+            progress.update(step=PARTS_FR.get(name, name))
 
     metric = metric_crs_of(buildings)
     table = building_table(reports, buildings)
@@ -272,24 +301,30 @@ def run(
     import time
 
     timings = {} if timings is None else timings
-    t0 = time.perf_counter()
-    site = config.site(site_id)
-    params = site.settings.hotspots
-    reports = read_geoparquet(reports_path)
-    buildings = read_geoparquet(buildings_path)
-    truth = hotspot_checks.find_truth(config, site_id)
-    timings["read_s"] = round(time.perf_counter() - t0, 3)
-    result = analyse(reports, buildings, params, truth=truth, timings=timings)
-    t0 = time.perf_counter()
-    out_dir = Path(out_dir)
-    write_geoparquet(result.buildings, out_dir / "buildings.parquet")
-    write_geoparquet(result.hexes, out_dir / "hex.parquet")
-    write_geoparquet(result.kde, out_dir / "kde.parquet")
-    write_geoparquet(result.kde_grid, out_dir / "kde_grid.parquet")
-    write_csv(result.chronic, out_dir / "chronic.csv")
-    note = method_note.NoteContext(site_name=site.name, simulated=site.simulated)
-    write_text(method_note.to_html(result.summary, note), out_dir / "method_note.html")
-    write_text(method_note.to_markdown(result.summary, note), out_dir / "method_note.md")
-    write_json(result.summary, out_dir / "hotspot_summary.json")
-    timings["write_s"] = round(time.perf_counter() - t0, 3)
+    steps = len(PARTS_FR) + 2  # reading, the parts, writing
+    with Progress(f"Points chauds ({site_id})", steps, unit="étape") as progress:
+        t0 = time.perf_counter()
+        site = config.site(site_id)
+        params = site.settings.hotspots
+        reports = read_geoparquet(reports_path)
+        buildings = read_geoparquet(buildings_path)
+        truth = hotspot_checks.find_truth(config, site_id)
+        timings["read_s"] = round(time.perf_counter() - t0, 3)
+        progress.update(step="lecture")
+        result = analyse(
+            reports, buildings, params, truth=truth, timings=timings, progress=progress
+        )
+        t0 = time.perf_counter()
+        out_dir = Path(out_dir)
+        write_geoparquet(result.buildings, out_dir / "buildings.parquet")
+        write_geoparquet(result.hexes, out_dir / "hex.parquet")
+        write_geoparquet(result.kde, out_dir / "kde.parquet")
+        write_geoparquet(result.kde_grid, out_dir / "kde_grid.parquet")
+        write_csv(result.chronic, out_dir / "chronic.csv")
+        note = method_note.NoteContext(site_name=site.name, simulated=site.simulated)
+        write_text(method_note.to_html(result.summary, note), out_dir / "method_note.html")
+        write_text(method_note.to_markdown(result.summary, note), out_dir / "method_note.md")
+        write_json(result.summary, out_dir / "hotspot_summary.json")
+        timings["write_s"] = round(time.perf_counter() - t0, 3)
+        progress.update(step="écriture")
     return result.buildings

@@ -85,7 +85,7 @@ from pipelines.ingest.versions import (
     resolve_versions,
     unparseable_updated_at,
 )
-from pipelines.io import read_json, write_csv, write_json, write_points_geoparquet
+from pipelines.io import Progress, read_json, write_csv, write_json, write_points_geoparquet
 from pipelines.reports import PARTITION, PARTITION_TEXT, check_partition
 from pipelines.taxonomy import CODES, person_related_flags
 
@@ -180,10 +180,20 @@ def _personal_columns(source: SourceConfig) -> Callable[[str], bool] | None:
     )
 
 
+def _file_size(path: Path) -> int:
+    """A file's size in bytes (0 for a missing or unreadable one: the progress of the
+    reading, never an error of its own)."""
+    try:
+        return path.stat().st_size if path.is_file() else 0
+    except OSError:
+        return 0
+
+
 def _read_source(
-    source: SourceConfig,
+    source: SourceConfig, progress: Progress | None = None
 ) -> tuple[list[RawFile], list[dict[str, str]], list[dict[str, Any]]]:
-    """Read every file of a source; files that hold no row become file-level issues."""
+    """Read every file of a source; files that hold no row become file-level issues.
+    ``progress`` advances by each file's size once it is read."""
     files = source.files()
     labels = _label_columns(source)
     personal = _personal_columns(source)
@@ -234,6 +244,9 @@ def _read_source(
                 )
             )
             continue
+        finally:
+            if progress is not None:
+                progress.update(_file_size(Path(path)), step=Path(path).name)
         if not raw.has_header:
             issues.append(
                 _file_issue(source, str(path), "empty_file", "Fichier vide : aucune ligne.")
@@ -279,8 +292,9 @@ def _ingest_source(
     bbox: tuple[float, float, float, float],
     today: date,
     start: pd.Timestamp,
+    progress: Progress | None = None,
 ) -> _SourceOut:
-    raws, roles_per_file, issues = _read_source(source)
+    raws, roles_per_file, issues = _read_source(source, progress)
     p = _parse_source(source, raws, roles_per_file)
     # How the files' dates were read, when their values had to say it: noted, not rejected.
     issues = issues + [
@@ -474,10 +488,14 @@ def ingest_site(
         A file cannot be parsed at all, or lacks a configured column.
     """
     start = pd.Timestamp(site.settings.ingest.start_date)
-    outs = {
-        s.id: _ingest_source(s, bbox=study_area_bbox, today=today, start=start)
-        for s in site.sources
-    }
+    size = sum(_file_size(f) for s in site.sources for f in s.files())
+    with Progress(f"Lecture des exports ({site.id})", size, unit="o") as progress:
+        outs = {
+            s.id: _ingest_source(
+                s, bbox=study_area_bbox, today=today, start=start, progress=progress
+            )
+            for s in site.sources
+        }
     order = sorted(outs)
     accepted = [outs[s].accepted for s in order]
     frame = accepted[0] if len(accepted) == 1 else pd.concat(accepted, ignore_index=True)

@@ -42,7 +42,7 @@ from folium.template import Template
 
 from pipelines.config import Config, SiteConfig
 from pipelines.fr import fr_period
-from pipelines.io import read_geoparquet, write_text
+from pipelines.io import Progress, read_geoparquet, write_text
 from pipelines.maps import plots
 from pipelines.maps.assets import inline_assets, make_map
 from pipelines.maps.charts import chart_note, site_charts
@@ -231,21 +231,27 @@ def run_site(
     open-data pack's ``published_public``).
     """
     name = published_dir or SitePaths.of(config, site.id).published.name
-    published = read_published(Path(processed) / name)
-    basemap = read_geoparquet(Path(processed) / "basemap.parquet")
-    attributions = list(site.attribution) or ["osm"]
-    options = site.settings.maps
-    m = build_site_map(
-        published, site_name=site.name, simulated=site.simulated,
-        attributions=attributions, options=options, site_id=site.id, basemap=basemap,
-    )  # fmt: skip
-    out = write_text(render_map(m), dst)
-    write_site_png(
-        published.profile, Path(dst).with_suffix(".png"), site_name=site.name,
-        period=period_text(published), simulated=site.simulated, attributions=attributions,
-        basemap=basemap, hotspot_note=TooFewReports.from_site(published.site).site,
-        publication=Publication.of(published.site),
-    )  # fmt: skip
+    with Progress(f"Carte ({site.id})", 4, unit="étape") as progress:
+        published = read_published(Path(processed) / name)
+        basemap = read_geoparquet(Path(processed) / "basemap.parquet")
+        progress.update(step="lecture")
+        attributions = list(site.attribution) or ["osm"]
+        options = site.settings.maps
+        m = build_site_map(
+            published, site_name=site.name, simulated=site.simulated,
+            attributions=attributions, options=options, site_id=site.id, basemap=basemap,
+        )  # fmt: skip
+        progress.update(step="carte")
+        out = write_text(render_map(m), dst)
+        progress.update(step="page HTML")
+        write_site_png(
+            published.profile, Path(dst).with_suffix(".png"), site_name=site.name,
+            period=period_text(published), simulated=site.simulated,
+            attributions=attributions, basemap=basemap,
+            hotspot_note=TooFewReports.from_site(published.site).site,
+            publication=Publication.of(published.site),
+        )  # fmt: skip
+        progress.update(step="image PNG")
     return out
 
 
