@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from bench._util import emit, timed
+from pipelines.config.publication import READERS
 from pipelines.crs import WGS84
 from pipelines.taxonomy import CODES
 
@@ -126,7 +127,8 @@ def load_seconds(html: Path, *, runs: int = 3) -> float:
 def demo_maps(workdir: Path, *, profile: str | None = None) -> dict[str, Path]:
     """Run the whole pipeline on the demo configuration into ``workdir``.
 
-    With ``profile``, every reader's output (map, PNG, charts, index) is published under
+    With ``profile``, every reader's output (:data:`READERS`: map, PNG, charts, index,
+    committee pack, GeoPackage) is published under
     that profile instead of the configuration's (``"interne"``: no disclosure control,
     the work the pipeline did before the publication step existed).
     """
@@ -144,7 +146,7 @@ def demo_maps(workdir: Path, *, profile: str | None = None) -> dict[str, Path]:
     )
     cfg = write_demo_config(workdir, raw)
     if profile is not None:
-        outputs = "".join(f'{name} = "{profile}"\n' for name in ("map", "png", "charts", "index"))
+        outputs = "".join(f'{name} = "{profile}"\n' for name in READERS)
         with cfg.open("a", encoding="utf-8") as f:
             f.write(f"\n[publication.outputs]\n{outputs}")
     if main(["-q", "run", "--config", str(cfg)]) != 0:

@@ -391,6 +391,7 @@ png = "interne"
 charts = "interne"
 index = "interne"
 pack = "interne"
+gpkg = "interne"
 
 [[sites]]
 id = "bondy"

@@ -21,7 +21,7 @@ import shapely
 
 from pipelines.cli import main
 from pipelines.config import load_config
-from pipelines.config.publication import ProfileRule
+from pipelines.config.publication import READERS, ProfileRule
 from pipelines.errors import ConfigError
 from pipelines.publish.build import publish_site
 from pipelines.publish.cells import FLAG, NO_ZONE, households, microdata
@@ -167,7 +167,7 @@ def test_a_setting_that_changes_nothing_is_warned_not_refused(
 def test_settings_that_take_effect_are_not_warned(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    every_reader = "".join(f'{out} = "interne"\n' for out in ("map", "png", "charts", "index"))
+    every_reader = "".join(f'{out} = "interne"\n' for out in READERS)
     block = f"[{P}.outputs]\n{every_reader}[{P}.profiles.comite]\nmin_households = 2\n"
     with caplog.at_level(logging.WARNING, logger="pipelines.config"):
         load_config(DEMO)

@@ -510,7 +510,9 @@ def test_null_simulation_has_an_empty_truth_and_the_same_volume(
         assert t[key] == [], key
     assert t["seasonal"] is None
     n_null, n = len(null_sim.reports), truth["row_counts"][sim.FILES["reports"]]
-    assert abs(n_null - n) / n < 0.03
+    # The action register's planted problems (about 4 % of the reports, issue 17) come on
+    # top of the other reports with patterns only: the tolerance is 3 % plus their share.
+    assert abs(n_null - n) / n < 0.03 + 0.045
 
 
 # ------------------------------------------------------------------------- observations

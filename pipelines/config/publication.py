@@ -270,8 +270,8 @@ def ineffective_settings(
 
     - ``min_households = 1``: every non-empty cell comes from at least one household,
       so the household rule hides nothing (the dominance rule still applies).
-    - An output among map, PNG, charts and index set to a less protective profile than
-      another of them: the four read the same published tables, at the most protective
+    - An output among the readers (:data:`READERS`) set to a less protective profile
+      than another of them: they read the same published tables, at the most protective
       of their profiles (:attr:`PublicationSettings.readers_profile`), so it has no
       effect.
 
@@ -302,16 +302,17 @@ def ineffective_settings(
                 )
             )
     readers = settings.readers_profile
-    for out in ("map", "png", "charts", "index"):
+    for out in READERS:
         key, profile = key_of("outputs", out), settings.outputs[out]
         if key is not None and PROFILES.index(profile) < PROFILES.index(readers):
             found.append(
                 (
                     key,
-                    f"{out} = « {profile} » est sans effet : la carte, le PNG, les graphiques "
-                    "et l'index lisent les mêmes tableaux publiés, au profil le plus "
-                    f"protecteur des quatre (ici « {readers} ») ; donnez le même profil aux "
-                    "quatre (map, png, charts, index) pour qu'il s'applique.",
+                    f"{out} = « {profile} » est sans effet : la carte, le PNG, les graphiques, "
+                    "l'index, le dossier de comité et le GeoPackage lisent les mêmes tableaux "
+                    f"publiés, au profil le plus protecteur d'entre eux (ici « {readers} ») ; "
+                    f"donnez le même profil à tous ({', '.join(READERS)}) pour qu'il "
+                    "s'applique.",
                 )
             )
     return found
