@@ -15,7 +15,10 @@ SEED      ?= 42
 PYTHON    ?= $(shell command -v python3.11 || command -v python3)
 VENV      := .venv
 PY        := $(VENV)/bin/python
-VIGIE     := $(PY) -m pipelines -q
+# -q: the stages say nothing but warnings; `make demo Q=` shows their messages and the
+# progress of the long steps (plain lines, make being no terminal).
+Q         ?= -q
+VIGIE     := $(PY) -m pipelines $(Q)
 STAMPS    := .stamps
 
 # $(call q,TEXT): TEXT as one shell word. Recipes quote every path with it, since the

@@ -353,6 +353,8 @@ def run_site_stages(
     paths = SitePaths.of(config, site.id)
     runners = _runners(config, site, paths)
     for name in STAGE_NAMES[: STAGE_NAMES.index(through) + 1]:
+        if progress is not None:
+            progress.update(0, step=f"{site.id} : {name}…")  # shown while it runs
         runners[name]()
         if progress is not None:
             progress.update(step=f"{site.id} : {name}")
@@ -383,7 +385,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     from pipelines.io import Progress
 
     steps = len(sites) * (STAGE_NAMES.index("map") + 1)
-    with Progress("Vigie : tous les sites", steps, unit="étape") as progress:
+    what = f"Vigie ({', '.join(site.id for site in sites)})"
+    with Progress(what, steps, unit="étape") as progress:
         for site in sites:
             log.info("site %s", site.id)
             run_site_stages(config, site, progress=progress)

@@ -365,6 +365,7 @@ class Progress:
         self.total = total
         self.unit = unit
         self.done = 0.0
+        self.step: str | None = None
         self.mode = progress_mode(stream)
         self._stream = sys.stderr if stream is None else stream
         self._bar: Any = None
@@ -399,17 +400,23 @@ class Progress:
         return self
 
     def update(self, n: float = 1, *, step: str | None = None) -> None:
-        """``n`` more units done; ``step``: what was just done (shown beside)."""
+        """``n`` more units done (0: none, only ``step`` changes); ``step``: what was just
+        done or is being done, shown beside the count until the next one."""
         self.done += n
+        if step is not None:
+            self.step = step
         if self.mode == "bar":
-            if step:
+            if step is not None:
                 self._bar.set_postfix_str(step, refresh=False)
-            self._bar.update(n)
+            if n:
+                self._bar.update(n)
+            else:
+                self._bar.refresh()
         elif self.mode == "lines" and self.total:
             share = self.done / self.total
             if share * PROGRESS_LINES >= self._next_line and share < 1:
                 self._next_line = int(share * PROGRESS_LINES) + 1
-                progress_log.info("%s : %s", self.what, self._where(step))
+                progress_log.info("%s : %s", self.what, self._where(self.step))
 
     def _where(self, step: str | None) -> str:
         share = f"{100 * self.done / self.total:.0f} %" if self.total else ""

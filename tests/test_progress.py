@@ -74,6 +74,13 @@ def test_elsewhere_plain_lines_at_most_one_per_tenth(caplog: pytest.LogCaptureFi
     assert list(track(["bondy", "paris10"], "Sites", unit="site")) == ["bondy", "paris10"]
     assert _records(caplog)[0] == "Sites : 50 % (1/2 sites), bondy"
     assert _records(caplog)[-1].startswith("Sites : terminé (2 sites) en ")
+    # What runs now, announced before it is done: the line of the next tenth names it.
+    caplog.clear()
+    with Progress("Vigie", 2, unit="étape", stream=piped) as bar:
+        for stage in ("ingest", "map"):
+            bar.update(0, step=f"bondy : {stage}…")
+            bar.update()
+    assert _records(caplog)[0] == "Vigie : 50 % (1/2 étapes), bondy : ingest…"
 
 
 def test_quiet_silences_both(caplog: pytest.LogCaptureFixture) -> None:
