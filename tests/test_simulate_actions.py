@@ -285,6 +285,7 @@ def test_the_register_leaves_every_other_report_as_it_was(
     assert sum(left.values()) == len(full) - len(export) > 100  # nothing of the bare run lost
     # What the register added: its planted problems' reports, on their targets.
     truth = json.loads(written["truth"].read_text("utf-8"))
+    assert truth["actions"]["planted_rows"] == len(full) - len(export)
     where = {**truth["address_buildings"], **truth["coordinate_buildings"]}
     planted = {
         (b, c)

@@ -508,5 +508,11 @@ def simulate(
     truth["actions"] = action_truth(
         planned, numbers, ids, profile, cal, plan["n_background"], pattern=pattern
     )
+    # The rows of the export that the register's planted problems added (its exact
+    # duplicates' copies included): the export without them has the volume of N.
+    copies = repeated if last_repeated is not None else []
+    truth["actions"]["planted_rows"] = sum(
+        1 for i in [*rows, *copies] if events[i].role == "action"
+    )
     register = register_rows(planned, ids, geo, numbers)
     return Simulation(reports=reports, walk_geojson=walk, kobo=kobo, truth=truth, actions=register)
