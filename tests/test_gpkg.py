@@ -145,6 +145,7 @@ def test_the_layers_are_the_published_tables_in_wgs84(demo: dict[str, Any]) -> N
             ("zones", published.zones),
             ("densite", published.density),
             ("points", published.points),
+            ("actions", published.actions),
         ):
             if table is not None and len(table):
                 expected[name] = table
@@ -159,7 +160,10 @@ def test_the_layers_are_the_published_tables_in_wgs84(demo: dict[str, Any]) -> N
             if name == "points":
                 columns.insert(columns.index("category") + 1, "category_label")
             assert list(info["fields"]) == columns, (site, name)
-        assert not any(name == "actions" for name in listed)  # no register in the demo
+        # The demo has a register (the simulator's): its actions are a layer.
+        assert ("actions" in listed) == (
+            published.actions is not None and len(published.actions) > 0
+        )
 
 
 def test_hidden_counts_stay_hidden(demo: dict[str, Any]) -> None:

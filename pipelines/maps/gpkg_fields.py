@@ -126,6 +126,7 @@ ALIASES: dict[str, str] = {
     "category_label": "Catégorie",
     "reported_at": "Date du signalement",
     "description": "Description",
+    "person_related": "Catégorie liée aux personnes",
     # notes
     "note_id": "Note (identifiant)",
     "site": "Site",
@@ -161,6 +162,10 @@ ALIASES: dict[str, str] = {
     "funding": "Financement",
     "verdict": "Effet (verdict)",
     "effect_fr": "Effet de l'action",
+    "effect": "Effet",  # effect_flag: « Effet : masqué (s) »
+    "origin": "Origine (registre ou note « action »)",
+    "is_reopened": "Rouverte",
+    "status_held": "Statut en arrière non appliqué",
     "categories": "Catégories visées",
 }
 #: A column meaning something else in one layer.
