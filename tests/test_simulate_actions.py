@@ -179,7 +179,7 @@ def test_overdue_actions_follow_from_the_register(
     register = read_register(written["actions"])
     due = pd.to_datetime(register["echeance"], format="%d/%m/%Y")
     closed = register["statut"].isin(("réalisée", "vérifiée", "refusée", "abandonnée"))
-    overdue = (due <= pd.Timestamp(truth["as_of"])) & ~closed
+    overdue = (due < pd.Timestamp(truth["as_of"])) & ~closed
     assert 3 <= overdue.sum() <= 6
     said = {row["action_id"]: row["is_overdue"] for row in truth["actions"]}
     assert dict(zip(register["identifiant"], overdue, strict=True)) == said
