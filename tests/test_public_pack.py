@@ -20,18 +20,9 @@ from pipelines.publish.build import publish_site
 from pipelines.publish.protect import apply_profile
 from pipelines.publish.stage import with_publication_facts
 from pipelines.published import Published
-from pipelines.taxonomy import CATEGORIES, CODES, PERSONNE
+from pipelines.taxonomy import CODES
 from tests.conftest import RAW, reports_on
-
-PERSON = frozenset(c.code for c in CATEGORIES if c.privacy_class == PERSONNE)
-COMITE = ProfileRule(
-    "comite", min_households=3, dominance_share=0.85, protect="person_related",
-    points="observations",
-)  # fmt: skip
-PUBLIC = ProfileRule(
-    "public", min_households=11, dominance_share=0.85, protect="all", coarsen=True,
-    round_base=5, points="none",
-)  # fmt: skip
+from tests.profiles import COMITE, PERSON, PUBLIC
 
 #: OSM names a contributor (or a vandal) could give a building: each would run in a
 #: spreadsheet that opens the pack.

@@ -34,19 +34,11 @@ from pipelines.publish.stage import person_related_of
 from pipelines.published import read_published
 from pipelines.reports import naive_dates
 from pipelines.stages import PUBLIC_PACK
-from pipelines.taxonomy import CATEGORIES, CODES, PERSONNE
+from pipelines.taxonomy import CATEGORIES, CODES
 from tests.conftest import ROOT, reports_on
+from tests.profiles import COMITE, PERSON, PUBLIC
 
 DEMO = ROOT / "config" / "demo.toml"
-COMITE = ProfileRule(
-    "comite", min_households=3, dominance_share=0.85, protect="person_related",
-    points="observations",
-)  # fmt: skip
-PUBLIC = ProfileRule(
-    "public", min_households=11, dominance_share=0.85, protect="all", coarsen=True,
-    round_base=5, points="none",
-)  # fmt: skip
-PERSON = frozenset(c.code for c in CATEGORIES if c.privacy_class == PERSONNE)
 
 
 # ----------------------------------------------------------------------------- config
