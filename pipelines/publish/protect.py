@@ -179,7 +179,9 @@ def apply_profile(
         if pd.notna(z)
     }
     micro = microdata(reports, zone_of=zone_of, person_related=person_related)
-    window = key_window(micro["month"], last_committee=last_committee_of(published.site))
+    window = key_window(
+        micro["month"].astype(str).tolist(), last_committee=last_committee_of(published.site)
+    )
     if window is not None:
         micro = with_windows(micro, window)
     key_facts = {"key_window": window.as_dict()} if window is not None else {}
