@@ -20,8 +20,8 @@ Choices (said in the method note):
   category, period and category, which the category chart and the method note show,
   and the committee pack's key figures, window × category group and window:
   :mod:`~pipelines.publish.keyfigures`), so that no link between the groups gives a
-  hidden cell back; the whole is audited at once. The before/after and the top buildings' series are sums of shown monthly
-  cells only.
+  hidden cell back; the whole is audited at once. The before/after and the top
+  buildings' series are sums of shown monthly cells only.
 - ``public`` coarsens before hiding: the monthly table is published at the finest level
   of :data:`~pipelines.publish.levels.LEVELS` where at most half of the reports sit in
   cells below the threshold (global recoding: one level per table, so that no two

@@ -202,7 +202,7 @@ def run(
     note = NoteContext(site_name=site.name, simulated=site.simulated)
     hot = read_json(hotspot_path) if hotspot_path.exists() else {}
     extra = [publication_section(protection.audit, protection.cells)]
-    if actions is not None:
+    if actions is not None and len(actions):  # a site with actions: how their effect is read
         summary = read_json(actions_path) if actions_path.exists() else {}
         extra.insert(0, effect_section(summary.get("effect") or {}, site))
     if not hot.get("gi") or rule.protect == "all":
