@@ -56,6 +56,14 @@ Files (see :data:`FILES`):
     Closing delays per category of the trends stage's follow-up:
     ``category``, ``n_closed``, ``median_delay_h``, ``p90_delay_h``, ``target_h``,
     ``share_closed_within_target`` (0–1); no row when the sources give no closing date.
+``key_figures.parquet``
+    The committee pack's key figures (:mod:`pipelines.publish.keyfigures`): counted
+    reports per ``window`` (« depuis »: from the month of the last committee to the end
+    of the data; « avant »: as many months just before; « hors »: the other months) and
+    category ``group`` (French; null: the window's total over the site), ``n_reports``,
+    ``n_households`` (each with its ``_flag``), ``reason``. A table of its own, protected
+    and audited with the site's others; the months of each window are ``site.json``'s
+    ``key_window`` (``after``, ``before``, ``committee``, ``fallback_months``).
 ``actions.parquet``
     The action register (issue 17, :mod:`pipelines.publish.actions`), EPSG:4326, one row
     per action kept (removed from the register included, ``is_removed``): ``action_id``,
@@ -109,6 +117,7 @@ FILES: dict[str, str] = {
     "category_series": "category_series.parquet",
     "top_buildings": "top_buildings.parquet",
     "closing_delays": "closing_delays.parquet",
+    "key_figures": "key_figures.parquet",
     "actions": "actions.parquet",
     "site": "site.json",
     "audit": "publication_audit.json",
@@ -124,6 +133,49 @@ CHART_TABLES = ("category_series", "top_buildings", "closing_delays")
 #: The value of a companion ``<column>_flag`` marking a hidden cell (secret statistique).
 HIDDEN_FLAG = "s"
 FLAG_SUFFIX = "_flag"
+
+#: The windows of ``key_figures.parquet`` (its ``window`` column): since the last
+#: committee, as many months just before it, and every other month of the data.
+KEY_AFTER, KEY_BEFORE, KEY_OTHER = "depuis", "avant", "hors"
+
+# The vocabulary of the actions table (issue 17), defined once: the register's reader and
+# the follow-up (:mod:`pipelines.actions`), the publication step, the map, the pack and
+# the simulator all take it from here.
+#: The statuses of an action, canonical French spellings: the main chain, in order…
+MAIN_STATUSES: tuple[str, ...] = ("proposée", "décidée", "en cours", "réalisée", "vérifiée")
+#: … then the side statuses.
+SIDE_STATUSES: tuple[str, ...] = ("en attente partenaire", "reportée", "refusée", "abandonnée")
+#: Every status, in the order of the legends and of the counts.
+ACTION_STATUSES: tuple[str, ...] = (*MAIN_STATUSES, *SIDE_STATUSES)
+#: Carried out (its completion dates the effect; « vérifiée »: checked on site too).
+DONE_STATUSES: tuple[str, ...] = ("réalisée", "vérifiée")
+#: Dropped: the action will not be carried out (it covers no hotspot).
+DROPPED_STATUSES: tuple[str, ...] = ("refusée", "abandonnée")
+#: Closed: no longer due, so never overdue.
+CLOSED_STATUSES: tuple[str, ...] = (*DONE_STATUSES, *DROPPED_STATUSES)
+#: The columns of an action the register and the published table share, in order.
+ACTION_DETAILS: tuple[str, ...] = (
+    "problem",
+    "categories",
+    "decision",
+    "level",
+    "action_type",
+    "responsibility",
+    "lead_partner",
+    "due_date",
+    "status",
+    "status_date",
+    "completed_date",
+)
+#: An action's free texts (scrubbed of personal data before anything is written).
+ACTION_TEXT_COLUMNS: tuple[str, ...] = ("problem", "decision", "funding")
+#: An action's dates.
+ACTION_DATE_COLUMNS: tuple[str, ...] = (
+    "committee_date",
+    "due_date",
+    "status_date",
+    "completed_date",
+)
 
 
 @dataclass(frozen=True)
@@ -142,6 +194,7 @@ class Published:
     top_buildings: pd.DataFrame | None = None
     closing_delays: pd.DataFrame | None = None
     actions: gpd.GeoDataFrame | None = None
+    key_figures: pd.DataFrame | None = None
 
 
 def hidden(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -197,6 +250,14 @@ class Publication:
         return f"masqué : moins de {self.threshold} ménages (secret statistique)"
 
 
+def _table_or_none(path: Path) -> pd.DataFrame | None:
+    """A table written empty when absent (no column) is read back as ``None``."""
+    if not path.exists():
+        return None
+    frame = pd.read_parquet(path)
+    return frame if len(frame.columns) else None
+
+
 def read_published(directory: str | Path) -> Published:
     """Read the published tables of a site from ``directory`` (``processed/<site>/published``)."""
     d = Path(directory)
@@ -223,6 +284,7 @@ def read_published(directory: str | Path) -> Published:
             if has.get("actions") and (d / FILES["actions"]).exists()
             else None
         ),
+        key_figures=_table_or_none(d / FILES["key_figures"]),
         **{
             name: pd.read_parquet(d / FILES[name])
             for name in CHART_TABLES

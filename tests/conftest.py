@@ -230,6 +230,31 @@ def published_for(  # type: ignore[no-untyped-def]
     )  # fmt: skip
 
 
+def reports_on(buildings, rows, **columns):  # type: ignore[no-untyped-def]
+    """Hand-made residents' reports from ``rows`` of (building id, category, date,
+    household), each at its building's representative point (EPSG:4326), as ingestion
+    writes them (``source_kind`` « reports », source « bailleur », no text, no
+    duplicate); ``columns`` add or replace columns (a list: one value per row)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    inside = buildings.set_index("building_id").geometry.representative_point()
+    frame = {
+        "report_id": [f"r{i}" for i in range(len(rows))],
+        "source_kind": "reports",
+        "source": "bailleur",
+        "building_id": [r[0] for r in rows],
+        "category": [r[1] for r in rows],
+        "reported_at": pd.to_datetime([r[2] for r in rows]),
+        "household_key": [r[3] for r in rows],
+        "description": None,
+        "duplicate_of": None,
+    }
+    return gpd.GeoDataFrame(
+        {**frame, **columns}, geometry=[inside[r[0]] for r in rows], crs="EPSG:4326"
+    )
+
+
 def map_data_of(buildings, reports, *, site_name, basemap=None, options=None, **tables):  # type: ignore[no-untyped-def]
     """:func:`pipelines.maps.data.map_data` of hand-made frames, published first."""
     from pipelines.maps.data import map_data

@@ -5,6 +5,7 @@ settings."""
 from __future__ import annotations
 
 import functools
+import html
 import math
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from pipelines.actions.effect import (
 from pipelines.config import load_config
 from pipelines.errors import ConfigError
 from pipelines.fr import fr_number
+from tests.conftest import DemoRun
 
 START, MIDDLE, END = (
     pd.Timestamp("2024-01-01"),
@@ -302,6 +304,28 @@ def test_method_note_in_french_takes_the_settings() -> None:
     assert "4 mois avant et 4 mois après" in note
     assert "12 signalements" in note
     assert "{" not in note
+
+
+def test_the_published_method_note_and_the_pack_say_how_an_effect_is_estimated(
+    demo_run: DemoRun,
+) -> None:
+    """The method note the map links and the pack prints has the effect's method, in
+    French, with the site's windows; a site without a register does not."""
+    settings = load_config(demo_run.config).site("bondy").settings.actions
+    text = METHOD_NOTE_FR.format(
+        window=settings.effect_window_months, min_reports=settings.effect_min_reports
+    )
+    published = demo_run.site("bondy") / "published"
+    note = (published / "method_note.html").read_text(encoding="utf-8")
+    assert "<h2>Effet des actions</h2>" in note
+    assert text in html.unescape(note)
+    assert text in (published / "method_note.md").read_text(encoding="utf-8")
+    pack = (demo_run.maps / "bondy_comite.html").read_text(encoding="utf-8")
+    method = pack[pack.index('<section id="methode"') :]
+    assert "Effet des actions" in method
+    assert text in html.unescape(method)
+    other = demo_run.site("paris10") / "published" / "method_note.html"
+    assert "Effet des actions" not in other.read_text(encoding="utf-8")
 
 
 def test_bad_arguments_are_refused() -> None:

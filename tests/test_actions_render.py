@@ -20,7 +20,6 @@ from pipelines.maps import pack
 from pipelines.maps.actions import (
     LATE_FR,
     STATUS_COLOURS,
-    STATUSES,
     actions_section_html,
     split_ids,
     targeted_buildings,
@@ -28,7 +27,8 @@ from pipelines.maps.actions import (
 from pipelines.maps.index import index_page
 from pipelines.maps.pdf import count_pdf_pages
 from pipelines.maps.site import render_map
-from pipelines.published import Published, read_published
+from pipelines.publish.keyfigures import FALLBACK_MONTHS, key_window
+from pipelines.published import ACTION_STATUSES, Published, read_published
 from tests.actions_table import (
     COMMITTEES,
     EFFECT,
@@ -148,7 +148,7 @@ def test_actions_layer_colours_late_and_period(published: Published) -> None:
     assert LATE_FR in late[0]["popup"]
     assert LATE_FR in late[0]["tip"]
     # The legend: statuses in the register's order, each with its count.
-    order = [s for s in STATUSES if (live["status"] == s).any()]
+    order = [s for s in ACTION_STATUSES if (live["status"] == s).any()]
     assert [r["s"] for r in block["legend"]] == order
     assert [r["n"] for r in block["legend"]] == [int((live["status"] == s).sum()) for s in order]
     assert any("retirée" in n for n in block["notes"])
@@ -213,56 +213,69 @@ def test_actions_section_known_answer() -> None:
 
 
 # --------------------------------------------------------------------------- pack
-def _series(hidden: frozenset[tuple[str, str]] = frozenset()) -> pd.DataFrame:
-    """A monthly series of 2025 over two categories: ascenseur = month number, propreté =
-    2 × it; ``hidden`` (month, category) cells are « s », and so is the site's total of
-    their month (on every row of the month, as publish writes it)."""
-    rows = []
-    for m in range(1, 13):
-        month = f"2025-{m:02d}"
-        secret_total = any(h[0] == month for h in hidden)
-        for cat, n in (("ascenseur", m), ("proprete", 2 * m)):
-            s = (month, cat) in hidden
-            rows.append((pd.Timestamp(month), cat, None if s else n, "s" if s else "",
-                         None if secret_total else 3 * m, "s" if secret_total else ""))  # fmt: skip
+def test_key_window_since_the_committee_and_without() -> None:
+    months = [f"2025-{m:02d}" for m in (1, 2, 5, 7, 9, 12)]  # months with no report between
+    w = key_window(months, last_committee="2025-10-14")
+    assert w is not None
+    assert w.after == ("2025-10", "2025-11", "2025-12")  # the committee's month included
+    assert w.before == ("2025-07", "2025-08", "2025-09")
+    assert w.committee == "2025-10-14"
+    w = key_window(months, last_committee=None)
+    assert w is not None
+    assert w.after == ("2025-10", "2025-11", "2025-12")[-FALLBACK_MONTHS:]
+    assert w.committee is None
+    assert key_window(months, last_committee="2026-03-01").after == ()  # type: ignore[union-attr]
+    early = key_window(months, last_committee="2024-06-01")
+    assert early is not None
+    assert len(early.after) == 12
+    assert early.before == ()
+    assert key_window([], last_committee="2025-10-14") is None
+    label = pack.key_window(key_window(months, last_committee="2025-10-14").as_dict())  # type: ignore[union-attr]
+    assert label is not None
+    assert "depuis le comité du 14/10/2025" in label.label
+    fallback = pack.key_window(key_window(months, last_committee=None).as_dict())  # type: ignore[union-attr]
+    assert fallback is not None
+    assert "derniers mois" in fallback.label
+    assert pack.key_window(None) is None
+
+
+def _key_table(hidden: frozenset[tuple[str, str | None]] = frozenset()) -> pd.DataFrame:
+    """A published key-figures table: Équipements 24 before, 33 since; Parties communes
+    twice that; no Tranquillité report before; ``hidden`` (window, group) cells « s »."""
+    cells = [("avant", None, 72), ("avant", "Équipements", 24), ("avant", "Parties communes", 48),
+             ("depuis", None, 101), ("depuis", "Équipements", 33),
+             ("depuis", "Parties communes", 66), ("depuis", "Tranquillité", 2),
+             ("hors", None, 500)]  # fmt: skip
     return pd.DataFrame(
-        rows,
-        columns=["period_start", "category", "n_reports", "n_reports_flag", "n_period_reports",
-                 "n_period_reports_flag"],
+        [(w, g, None if (w, g) in hidden else n, "s" if (w, g) in hidden else "")
+         for w, g, n in cells],
+        columns=["window", "group", "n_reports", "n_reports_flag"],
     )  # fmt: skip
 
 
-def test_key_window_since_the_committee_and_without() -> None:
-    series = _series()
-    w = pack.key_window(series, last_committee="2025-10-14")
-    assert w is not None
-    assert [s.month for s in w.after] == [10, 11, 12]
-    assert [s.month for s in w.before] == [7, 8, 9]
-    assert "depuis le comité du 14/10/2025" in w.label
-    w = pack.key_window(series, last_committee=None)
-    assert w is not None
-    assert [s.month for s in w.after] == [10, 11, 12][-pack.FALLBACK_MONTHS :]
-    assert "derniers mois" in w.label
-    late = pack.key_window(series, last_committee="2026-03-01")
-    assert late is not None
-    assert late.after == []
-    assert pack.key_window(None, last_committee="2025-10-14") is None
-
-
-def test_key_figures_sum_only_published_cells() -> None:
-    figures = pack.key_figures(_series(), pack.key_window(_series(), last_committee="2025-10-14"))
+def test_key_figures_show_the_published_cells_and_add_nothing() -> None:
+    window = pack.key_window(
+        {"after": ["2025-10", "2025-11", "2025-12"], "before": ["2025-07", "2025-08", "2025-09"],
+         "committee": "2025-10-14"}
+    )  # fmt: skip
+    figures = pack.key_figures(_key_table(), window)
     rows = {r["label"]: r for r in figures["rows"]}
-    # ascenseur: 7+8+9 = 24 before, 10+11+12 = 33 since; propreté twice that; total thrice.
-    assert rows["Ascenseur en panne"]["before"] == "24"
-    assert rows["Ascenseur en panne"]["after"] == "33"
-    assert rows["Ascenseur en panne"]["change"] == "+38 %"
-    assert figures["total"] == {"before": "72", "after": "99", "change": "+38 %"}
-    hidden = _series(frozenset({("2025-11", "proprete")}))
-    figures = pack.key_figures(hidden, pack.key_window(hidden, last_committee="2025-10-14"))
-    rows = {r["label"]: r for r in figures["rows"]}
-    assert rows["Propreté des parties communes"]["after"] == pack.SECRET  # never a partial sum
-    assert rows["Propreté des parties communes"]["before"] == "48"
-    assert figures["total"]["after"] == pack.SECRET
+    assert rows["Équipements"] == {"label": "Équipements", "before": "24", "after": "33",
+                                   "change": "+38 %"}  # fmt: skip
+    assert rows["Tranquillité"]["before"] == "0"  # an absent cell is a zero
+    assert rows["Tranquillité"]["change"] == "nouveau"
+    assert figures["rows"][0]["label"] == "Parties communes"  # most reports since: first
+    assert figures["total"] == {"before": "72", "after": "101", "change": "+40 %"}
+    assert figures["before_words"] == "aux 3 mois précédents"
+    hidden = pack.key_figures(_key_table(frozenset({("depuis", "Tranquillité"), ("avant", None)})),
+                              window)  # fmt: skip
+    rows = {r["label"]: r for r in hidden["rows"]}
+    assert rows["Tranquillité"]["after"] == pack.SECRET
+    assert rows["Tranquillité"]["change"] == pack.SECRET
+    assert rows["Équipements"]["after"] == "33"  # the others stay shown
+    # the hidden total is never made up from its groups
+    assert hidden["total"] == {"before": pack.SECRET, "after": "101", "change": pack.SECRET}
+    assert pack.key_figures(None, window)["rows"] == []
 
 
 def test_pack_groups_escapes_and_lists_decisions(published: Published, plain: Published) -> None:

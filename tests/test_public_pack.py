@@ -20,18 +20,9 @@ from pipelines.publish.build import publish_site
 from pipelines.publish.protect import apply_profile
 from pipelines.publish.stage import with_publication_facts
 from pipelines.published import Published
-from pipelines.taxonomy import CATEGORIES, CODES, PERSONNE
-from tests.conftest import RAW
-
-PERSON = frozenset(c.code for c in CATEGORIES if c.privacy_class == PERSONNE)
-COMITE = ProfileRule(
-    "comite", min_households=3, dominance_share=0.85, protect="person_related",
-    points="observations",
-)  # fmt: skip
-PUBLIC = ProfileRule(
-    "public", min_households=11, dominance_share=0.85, protect="all", coarsen=True,
-    round_base=5, points="none",
-)  # fmt: skip
+from pipelines.taxonomy import CODES
+from tests.conftest import RAW, reports_on
+from tests.profiles import COMITE, PERSON, PUBLIC
 
 #: OSM names a contributor (or a vandal) could give a building: each would run in a
 #: spreadsheet that opens the pack.
@@ -58,24 +49,10 @@ def _hostile_site(bondy: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDat
     for k, bid in enumerate(targets):
         for month in range(1, 7):
             for d in range(5 if month <= 3 else 1):
-                rows.append((bid, f"2025-{month:02d}-{1 + d:02d}", f"h{k}-{month}-{d}"))
-    inside = buildings.set_index("building_id").geometry.representative_point()
-    reports = gpd.GeoDataFrame(
-        {
-            "report_id": [f"r{i}" for i in range(len(rows))],
-            "source_kind": "reports",
-            "source": "bailleur",
-            "building_id": [r[0] for r in rows],
-            "category": "ascenseur",
-            "reported_at": pd.to_datetime([r[1] for r in rows]),
-            "household_key": [r[2] for r in rows],
-            "description": None,
-            "duplicate_of": None,
-        },
-        geometry=[inside[r[0]] for r in rows],
-        crs="EPSG:4326",
-    )
-    return buildings, reports
+                rows.append(
+                    (bid, "ascenseur", f"2025-{month:02d}-{1 + d:02d}", f"h{k}-{month}-{d}")
+                )
+    return buildings, reports_on(buildings, rows)
 
 
 def _pack(published: Published, folder: Path) -> tuple[list[list[str]], gpd.GeoDataFrame]:
@@ -129,22 +106,7 @@ def _chronic_site(
     rows = [(a, "ascenseur", f"2025-01-{1 + d:02d}", f"hl{d}") for d in range(12)]
     rows += [(a, "nuisibles", f"2025-02-{1 + d:02d}", f"hn{d}") for d in range(4)]
     rows += [(b, "occupation", f"2025-01-{1 + 7 * d:02d}", "hs") for d in range(4)]
-    inside = buildings.set_index("building_id").geometry.representative_point()
-    reports = gpd.GeoDataFrame(
-        {
-            "report_id": [f"r{i}" for i in range(len(rows))],
-            "source_kind": "reports",
-            "source": "bailleur",
-            "building_id": [r[0] for r in rows],
-            "category": [r[1] for r in rows],
-            "reported_at": pd.to_datetime([r[2] for r in rows]),
-            "household_key": [r[3] for r in rows],
-            "description": None,
-            "duplicate_of": None,
-        },
-        geometry=[inside[r[0]] for r in rows],
-        crs="EPSG:4326",
-    )
+    reports = reports_on(buildings, rows)
     chronic = pd.DataFrame(
         {
             "building_id": [a, a, b],
@@ -216,22 +178,7 @@ def test_a_coarsened_building_shows_no_category_of_its_own(
             (ids[k], "nuisibles", "2025-02-03", f"p{k}"),
             (ids[k], "eau_fuite", "2025-03-04", f"q{k}"),
         ]
-    inside = buildings.set_index("building_id").geometry.representative_point()
-    reports = gpd.GeoDataFrame(
-        {
-            "report_id": [f"r{i}" for i in range(len(rows))],
-            "source_kind": "reports",
-            "source": "bailleur",
-            "building_id": [r[0] for r in rows],
-            "category": [r[1] for r in rows],
-            "reported_at": pd.to_datetime([r[2] for r in rows]),
-            "household_key": [r[3] for r in rows],
-            "description": None,
-            "duplicate_of": None,
-        },
-        geometry=[inside[r[0]] for r in rows],
-        crs="EPSG:4326",
-    )
+    reports = reports_on(buildings, rows)
     protection, _ = apply_profile(
         publish_site(buildings, reports), reports, rule=PUBLIC, person_related=PERSON
     )
@@ -268,7 +215,6 @@ def test_comite_draws_a_person_related_observation_only_on_a_shown_cell(
 
     buildings = bondy.head(40).copy()
     a, b, c = buildings["building_id"].astype(str).head(3)
-    inside = buildings.set_index("building_id").geometry.representative_point()
     rows = [(a, "occupation", f"2025-01-{1 + d:02d}", f"ha{d}", "reports", None, True)
             for d in range(4)]  # fmt: skip
     rows += [(b, "occupation", "2025-01-05", "hb", "reports", None, True)]
@@ -284,22 +230,10 @@ def test_comite_draws_a_person_related_observation_only_on_a_shown_cell(
     ]
     rows += [(bid, cat, "2025-02-03", "terrain", "observations", text, flag)
              for bid, cat, text, flag in observed]  # fmt: skip
-    reports = gpd.GeoDataFrame(
-        {
-            "report_id": [f"r{i}" for i in range(len(rows))],
-            "source_kind": [r[4] for r in rows],
-            "source": "bailleur",
-            "building_id": [r[0] for r in rows],
-            "category": [r[1] for r in rows],
-            "reported_at": pd.to_datetime([r[2] for r in rows]),
-            "household_key": [r[3] for r in rows],
-            "description": [r[5] for r in rows],
-            "person_related": [r[6] for r in rows],
-            "duplicate_of": None,
-        },
-        geometry=[inside[r[0]] for r in rows],
-        crs="EPSG:4326",
-    )
+    reports = reports_on(
+        buildings, rows, source_kind=[r[4] for r in rows], description=[r[5] for r in rows],
+        person_related=[r[6] for r in rows],
+    )  # fmt: skip
     published = publish_site(buildings, reports)
     protection, _ = apply_profile(published, reports, rule=COMITE, person_related=PERSON)
     out = protection.published

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -33,19 +34,11 @@ from pipelines.publish.stage import person_related_of
 from pipelines.published import read_published
 from pipelines.reports import naive_dates
 from pipelines.stages import PUBLIC_PACK
-from pipelines.taxonomy import CATEGORIES, CODES, PERSONNE
-from tests.conftest import ROOT
+from pipelines.taxonomy import CATEGORIES, CODES
+from tests.conftest import ROOT, reports_on
+from tests.profiles import COMITE, PERSON, PUBLIC
 
 DEMO = ROOT / "config" / "demo.toml"
-COMITE = ProfileRule(
-    "comite", min_households=3, dominance_share=0.85, protect="person_related",
-    points="observations",
-)  # fmt: skip
-PUBLIC = ProfileRule(
-    "public", min_households=11, dominance_share=0.85, protect="all", coarsen=True,
-    round_base=5, points="none",
-)  # fmt: skip
-PERSON = frozenset(c.code for c in CATEGORIES if c.privacy_class == PERSONNE)
 
 
 # ----------------------------------------------------------------------------- config
@@ -184,21 +177,7 @@ def _site(rows: list[tuple[str, str, str, str]]) -> tuple[gpd.GeoDataFrame, gpd.
         geometry=[shapely.box(2.48 + i / 1e3, 48.91, 2.4805 + i / 1e3, 48.9105) for i in range(3)],
         crs="EPSG:4326",
     )  # fmt: skip
-    reports = gpd.GeoDataFrame(
-        {
-            "report_id": [f"r{i}" for i in range(len(rows))],
-            "source_kind": "reports",
-            "source": "bailleur",
-            "building_id": [r[0] for r in rows],
-            "category": [r[1] for r in rows],
-            "reported_at": pd.to_datetime([r[2] for r in rows]),
-            "household_key": [r[3] for r in rows],
-            "description": None,
-            "duplicate_of": None,
-        },
-        geometry=[buildings.set_index("building_id").loc[r[0], "geometry"].centroid for r in rows],
-        crs="EPSG:4326",
-    )
+    reports = reports_on(buildings, rows)
     return buildings, reports
 
 
@@ -250,6 +229,58 @@ def test_comite_hides_few_households_and_serial_reporters_and_shows_technical_ex
     assert squat["n_reports"].isna().all()
     assert (squat["n_reports_flag"] == FLAG).all()
     assert (squat["reason"] == "primary").all()
+
+
+def test_key_figures_are_a_table_of_their_own_protected_and_audited() -> None:
+    """The pack's key figures (window × category group): January is the month before a
+    committee of 10 February; in February, lifts from 6 households (Équipements) and one
+    household's squat report (Tranquillité, person-related): hidden, and the window's
+    total minus the lifts would give it back, so one of them is hidden too."""
+    february = [("way/1", "ascenseur", f"2025-02-{d:02d}", f"h{d}") for d in range(1, 7)]
+    february += [("way/3", "occupation", "2025-02-12", "h99")]
+    buildings, reports = _site(ROWS + february)
+    exact = publish_site(buildings, reports)
+    exact = dataclasses.replace(
+        exact, site={**exact.site, "actions": {"last_committee_date": "2025-02-10"}}
+    )
+    protection, _ = apply_profile(exact, reports, rule=COMITE, person_related=PERSON)
+    out = protection.published
+    assert out.site["key_window"] == {
+        "after": ["2025-02"], "before": ["2025-01"], "committee": "2025-02-10",
+        "fallback_months": 3,
+    }  # fmt: skip
+    key = out.key_figures
+    assert key is not None
+    cell = key.set_index(["window", key["group"].fillna("total")])
+    assert cell.at[("depuis", "Tranquillité"), "n_reports_flag"] == FLAG
+    assert pd.isna(cell.at[("depuis", "Tranquillité"), "n_reports"])
+    assert cell.at[("depuis", "Tranquillité"), "reason"] == "primary"
+    assert FLAG in (
+        cell.at[("depuis", "total"), "n_reports_flag"],
+        cell.at[("depuis", "Équipements"), "n_reports_flag"],
+    )
+    # January's lifts (6 + way/2's), technical and from 7 households: shown
+    assert cell.at[("avant", "Équipements"), "n_reports"] == 7
+    # the audit of every table as published covers it
+    audit = protection.audit
+    assert audit["passed"]
+    tables = {tuple(t["dims"]): t for t in audit["joint"]["tables"]}
+    assert tables[("window", "group")]["n_unprotected"] == 0
+    assert tables[("window",)]["n_unprotected"] == 0
+    assert protection.cells["key_figures"]["cells"] == len(key)
+    assert protection.cells["key_figures"]["hidden"] == int((key["n_reports_flag"] == FLAG).sum())
+    # interne: the same table, exact
+    interne, _ = apply_profile(exact, reports, rule=ProfileRule("interne"), person_related=PERSON)
+    plain = interne.published.key_figures
+    assert plain is not None
+    assert (plain["n_reports_flag"] == "").all()
+    total = plain[plain["group"].isna()].set_index("window")["n_reports"]
+    assert total.to_dict() == {"avant": len(ROWS), "depuis": len(february)}
+    # what comite shows is exact, what it hides is null
+    both = key.merge(plain, on=["window", "group"], suffixes=("", "_exact"), validate="1:1")
+    shown = both["n_reports_flag"] == ""
+    assert (both.loc[shown, "n_reports"] == both.loc[shown, "n_reports_exact"]).all()
+    assert both.loc[~shown, "n_reports"].isna().all()
 
 
 def test_a_naive_primary_only_suppression_is_caught_by_the_audit() -> None:
@@ -582,6 +613,114 @@ def test_no_published_file_shows_a_cell_from_too_few_households(
             if applies(code) and isinstance(value, int | float) and value > 0:
                 assert hh.get((b, code), 0) >= minimum, (b, code, value)
     assert "household_key" not in html
+
+
+@pytest.mark.parametrize("site", ["bondy", "paris10"])
+@pytest.mark.parametrize("profile", ["comite", "public"])
+def test_the_key_figures_show_no_cell_the_rules_hide(
+    packs: dict[tuple[str, str], Path], demo_run: Any, site: str, profile: str
+) -> None:
+    """The committee pack's key figures (window × category group, ``key_figures.parquet``)
+    against the microdata: a shown cell holding a person-related report (any cell in
+    ``public``) comes from enough households and no serial reporter, its value is the
+    exact count (rounded to 5 in ``public``), a hidden one has no value; the audit of
+    every table as published covers both of its tables."""
+    directory = packs[(site, profile)]
+    pub = read_published(directory)
+    config = load_config(demo_run.config)
+    rule = config.site(site).publication.rule(profile)
+    person = person_related_of(config.site(site))
+    micro = _truth(demo_run.site(site), person)
+    window = pub.site["key_window"]
+    # the window: Bondy's last committee of the register (the simulator's truth), else
+    # the last three months of the data
+    months = sorted(micro["month"].unique())
+    if site == "bondy":
+        truth = json.loads((demo_run.raw_bondy / "simulation_truth.json").read_text("utf-8"))
+        committees = [a["committee_date"] for a in truth["actions"]["actions"]]
+        last = max(c for c in committees if c <= truth["actions"]["as_of"])
+        assert window["committee"] == last
+        assert window["after"][0] == last[:7]
+    else:
+        assert window["committee"] is None
+        assert len(window["after"]) == 3
+    assert window["after"][-1] == months[-1]
+    assert len(window["before"]) == len(window["after"])
+    which = {**dict.fromkeys(window["before"], "avant"), **dict.fromkeys(window["after"], "depuis")}
+    group_of = {c.code: c.group for c in CATEGORIES}
+    micro = micro.assign(
+        window=micro["month"].map(which).fillna("hors"), group=micro["category"].map(group_of)
+    )
+    key = pub.key_figures
+    assert key is not None
+    assert set(key["window"]) == {"avant", "depuis", "hors"}
+    checked = 0
+    for keys in (["window", "group"], ["window"]):
+        g = micro.groupby(keys)
+        facts = pd.DataFrame(
+            {
+                "n": g.size(),
+                "households": g["household"].nunique(),
+                "person": g["person_related"].any(),
+                "top": micro.groupby([*keys, "household"]).size().groupby(keys).max(),
+            }
+        )
+        rows = key[key["group"].notna()] if len(keys) == 2 else key[key["group"].isna()]
+        assert len(rows) == len(facts)
+        for _, row in rows.iterrows():
+            f = facts.loc[tuple(row[k] for k in keys) if len(keys) == 2 else row["window"]]
+            if row["n_reports_flag"] == FLAG:
+                assert pd.isna(row["n_reports"])
+                continue
+            checked += 1
+            expected = 5 * math.floor(f["n"] / 5 + 0.5) if rule.round_base == 5 else f["n"]
+            assert row["n_reports"] == expected, (row["window"], row["group"])
+            if rule.protect == "all" or f["person"]:
+                assert f["households"] >= rule.min_households, (row["window"], row["group"])
+                assert f["top"] / f["n"] < rule.dominance_share, (row["window"], row["group"])
+    if (site, profile) == ("bondy", "comite"):
+        assert checked > len(key) / 2  # coarse enough to show most of them
+    else:  # Paris' 109 reports, or 11 households a cell: fewer, but never none
+        assert checked >= 1
+    audit = json.loads((directory / "publication_audit.json").read_text(encoding="utf-8"))
+    assert audit["passed"]
+    tables = {tuple(t["dims"]): t for t in audit["joint"]["tables"]}
+    for dims in (("window", "group"), ("window",)):
+        assert tables[dims]["n_unprotected"] == 0, dims
+    assert audit["cells"]["key_figures"]["cells"] == len(key)
+
+
+def test_the_demo_pack_shows_its_key_figures(
+    packs: dict[tuple[str, str], Path], demo_run: Any
+) -> None:
+    """Bondy's committee pack shows real numbers since the last committee, each of them a
+    shown cell of the published key figures (checked against the rules above)."""
+    html = (demo_run.maps / "bondy_comite.html").read_text(encoding="utf-8")
+    section = re.search(r'<section id="chiffres">(.*?)</section>', html, re.S)
+    assert section is not None
+    table = re.search(r'<table class="chiffres">(.*?)</table>', section.group(1), re.S)
+    assert table is not None
+    rows = re.findall(r"<tr[^>]*><td>([^<]+)</td>((?:<td[^>]*>[^<]*</td>){3})</tr>", table.group(1))
+    key = read_published(packs[("bondy", "comite")]).key_figures
+    assert key is not None
+    shown = {
+        (w, "Total du site" if pd.isna(g) else g): str(int(n))
+        for w, g, n, f in key[["window", "group", "n_reports", "n_reports_flag"]].itertuples(
+            index=False
+        )
+        if f != FLAG
+    }
+    numbers = 0
+    for label, cells in rows:
+        before, after, _change = re.findall(r"<td[^>]*>([^<]*)</td>", cells)
+        for window, text in (("avant", before), ("depuis", after)):
+            if text == "s":
+                assert (window, label) not in shown
+                continue
+            value = text.replace("\u202f", "").replace(" ", "").replace("\xa0", "")
+            assert shown.get((window, label), "0") == value, (window, label, text)
+            numbers += 1
+    assert numbers >= 4
 
 
 def test_the_public_pack_has_its_charts_and_an_index(

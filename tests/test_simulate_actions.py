@@ -27,6 +27,10 @@ OSM, BAN, RPLS = RAW / "bondy_nord.osm", RAW / "ban_adresses_bondy.csv", RAW / "
 
 pytestmark = pytest.mark.skipif(not OSM.exists(), reason="données brutes de Bondy absentes")
 
+# Independent copies of the register's vocabulary (``pipelines.published.ACTION_STATUSES``,
+# ``DONE_STATUSES`` and the default ``[params.actions] partners``), kept here on purpose:
+# the simulator's register is checked against the contract of issue 17, not against the
+# constants it imports itself.
 STATUSES = (
     "proposée",
     "décidée",
@@ -179,7 +183,7 @@ def test_overdue_actions_follow_from_the_register(
     register = read_register(written["actions"])
     due = pd.to_datetime(register["echeance"], format="%d/%m/%Y")
     closed = register["statut"].isin(("réalisée", "vérifiée", "refusée", "abandonnée"))
-    overdue = (due <= pd.Timestamp(truth["as_of"])) & ~closed
+    overdue = (due < pd.Timestamp(truth["as_of"])) & ~closed
     assert 3 <= overdue.sum() <= 6
     said = {row["action_id"]: row["is_overdue"] for row in truth["actions"]}
     assert dict(zip(register["identifiant"], overdue, strict=True)) == said
@@ -331,3 +335,24 @@ def test_effects_on_the_pipelines_reports_find_the_planted_ones(demo_run: Any) -
     )
     check_verdicts(effects, truth["actions"])
     assert set(effects["rate_unit"].dropna()) <= {"pour 100 logements", "par mois"}
+
+
+@pytest.mark.slow
+def test_the_demo_s_overdue_actions_are_the_planted_ones(demo_run: Any) -> None:
+    """The demo's follow-up is made on its reference date (the simulated data's last day,
+    pinned in the configuration), not on the machine's: the actions it finds overdue are
+    exactly those the simulator planted overdue, in the summary, the published table and
+    the pack's count."""
+    truth = json.loads((demo_run.raw_bondy / "simulation_truth.json").read_text("utf-8"))
+    planted = sorted(r["action_id"] for r in truth["actions"]["actions"] if r["is_overdue"])
+    assert planted  # the scenario plants some
+    summary = json.loads((demo_run.site("bondy") / "actions_summary.json").read_text("utf-8"))
+    assert summary["today"] == truth["actions"]["as_of"]
+    assert summary["n_overdue"] == len(planted)
+    table = pd.read_parquet(demo_run.site("bondy") / "published" / "actions.parquet")
+    late = table[table["is_overdue"].astype(bool)]
+    assert sorted(late["action_id"]) == planted
+    site = json.loads(
+        (demo_run.site("bondy") / "published" / "site.json").read_text(encoding="utf-8")
+    )
+    assert site["actions"]["n_overdue"] == len(planted)

@@ -11,9 +11,9 @@ estimates) and ``stage`` (the stage's ``run``).
 from __future__ import annotations
 
 from pipelines.actions.drafts import ORIGIN_NOTE, ORIGIN_REGISTER, draft_id
+from pipelines.actions.effect import METHOD_NOTE_FR as EFFECT_METHOD_FR
 from pipelines.actions.model import (
     ACTION_TYPES,
-    CLOSED_STATUSES,
     COMMITTEE_KINDS,
     HEADERS,
     LEVELS,
@@ -21,11 +21,13 @@ from pipelines.actions.model import (
     STATUSES,
 )
 from pipelines.actions.stage import OUTPUT_FILES, archive_dir_of, run
+from pipelines.published import CLOSED_STATUSES
 
 __all__ = [
     "ACTION_TYPES",
     "CLOSED_STATUSES",
     "COMMITTEE_KINDS",
+    "EFFECT_METHOD_FR",
     "HEADERS",
     "LEVELS",
     "ORIGIN_NOTE",

@@ -328,6 +328,11 @@ def _dwellings(buildings: pd.DataFrame) -> dict[str, float]:
     return {b: float(v) for b, v in zip(ids, d, strict=True) if pd.notna(v) and v > 0}
 
 
+def _unmeasurable(why: str) -> dict[str, str]:
+    """The verdict and sentence of an effect that cannot be measured, and why."""
+    return {"verdict": "non mesurable", "effect_fr": f"non mesurable : {why}"}
+
+
 def _empty_row(action_id: Any, window_months: int) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
     row.update(action_id=action_id, window_months=window_months)
@@ -408,34 +413,29 @@ def action_effects(
         categories = _texts(action.get("categories"))
         completed = _day(action.get("completed_date"))
         if completed is None:
-            row.update(
-                verdict="non mesurable",
-                effect_fr="non mesurable : action non réalisée (pas de date de réalisation)",
-            )
+            row.update(_unmeasurable("action non réalisée (pas de date de réalisation)"))
             continue
         before_start, after_stop = completed - months, completed + months
         row.update(before_start=before_start, after_end=after_stop - pd.Timedelta(days=1))
         if not targets:
-            row.update(verdict="non mesurable", effect_fr="non mesurable : aucun bâtiment ciblé")
+            row.update(_unmeasurable("aucun bâtiment ciblé"))
             continue
         if data_start is None or before_start < data_start:
             since = "" if data_start is None else f" (disponibles depuis le {fr_date(data_start)})"
             row.update(
-                verdict="non mesurable",
-                effect_fr=(
-                    f"non mesurable : les {window_months} mois avant la réalisation "
-                    f"({fr_date(completed)}) commencent avant les données{since}"
-                ),
+                _unmeasurable(
+                    f"les {window_months} mois avant la réalisation ({fr_date(completed)}) "
+                    f"commencent avant les données{since}"
+                )
             )
             continue
         if data_end is None or after_stop > data_end + pd.Timedelta(days=1):
             until = "" if data_end is None else f" (disponibles jusqu'au {fr_date(data_end)})"
             row.update(
-                verdict="non mesurable",
-                effect_fr=(
-                    f"non mesurable : les {window_months} mois après la réalisation "
-                    f"({fr_date(completed)}) dépassent les données{until}"
-                ),
+                _unmeasurable(
+                    f"les {window_months} mois après la réalisation ({fr_date(completed)}) "
+                    f"dépassent les données{until}"
+                )
             )
             continue
 

@@ -43,13 +43,14 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from pipelines.actions.model import DONE_STATUSES, HEADER_OF, STATUS_RANK
+from pipelines.actions.model import DATE_COLUMNS, HEADER_OF, STATUS_RANK
 from pipelines.actions.readers import SCOPE_VALUE, problem
 from pipelines.actions.targets import TARGET_RESOLUTION
 from pipelines.actions.validate import ACTION_FIELDS, CONTENT_FIELDS
 from pipelines.crs import WGS84
 from pipelines.errors import InputError
 from pipelines.io import atomic_path, list_cell, neutralise_formulas, read_geoparquet
+from pipelines.published import DONE_STATUSES
 
 #: Columns of ``actions_history.csv``.
 HISTORY_COLUMNS = (
@@ -81,7 +82,7 @@ STATE_COLUMNS = (
 )
 ARCHIVE_COLUMNS = (*ACTION_FIELDS, *TARGET_RESOLUTION, *STATE_COLUMNS)
 _LIST_COLUMNS = ("target_buildings", "categories", "building_ids", "zone_ids")
-_DATE_COLUMNS = ("committee_date", "due_date", "status_date", "completed_date", "done_date")
+_DATE_COLUMNS = (*DATE_COLUMNS, "done_date")
 
 
 def comparable(value: Any) -> str:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from pipelines.fr import fold
+from pipelines.published import ACTION_DATE_COLUMNS, ACTION_STATUSES, ACTION_TEXT_COLUMNS
 
 #: French header → internal column, in the template's order.
 HEADERS: dict[str, str] = {
@@ -69,22 +70,17 @@ HEADER_ALIASES: dict[str, str] = {
     "realisee_le": "completed_date",
 }
 #: Free-text columns, scrubbed of personal data before anything is written.
-TEXT_COLUMNS: tuple[str, ...] = ("problem", "decision", "funding")
+TEXT_COLUMNS: tuple[str, ...] = ACTION_TEXT_COLUMNS
 #: Date columns (read with the ingestion's date reader).
-DATE_COLUMNS: tuple[str, ...] = ("committee_date", "due_date", "status_date", "completed_date")
+DATE_COLUMNS: tuple[str, ...] = ACTION_DATE_COLUMNS
 #: The columns a target can be given in (at least one is required).
 TARGET_COLUMNS: tuple[str, ...] = ("target_buildings", "target_zone", "target_geometry")
 
-#: The statuses of an action: the main chain, then the side statuses.
-MAIN_STATUSES: tuple[str, ...] = ("proposée", "décidée", "en cours", "réalisée", "vérifiée")
-SIDE_STATUSES: tuple[str, ...] = ("en attente partenaire", "reportée", "refusée", "abandonnée")
-STATUSES: tuple[str, ...] = (*MAIN_STATUSES, *SIDE_STATUSES)
+#: The statuses of an action (:mod:`pipelines.published`, where the vocabulary of the
+#: actions table is defined once): the main chain, then the side statuses.
+STATUSES: tuple[str, ...] = ACTION_STATUSES
 #: The status of a draft action made from a note of the map.
 DRAFT_STATUS = "proposée"
-#: Statuses after which an action is no longer due (never overdue).
-CLOSED_STATUSES: frozenset[str] = frozenset({"réalisée", "vérifiée", "refusée", "abandonnée"})
-#: Statuses that say the action was carried out (its completion date dates the effect).
-DONE_STATUSES: frozenset[str] = frozenset({"réalisée", "vérifiée"})
 #: How far along each status is. A change to a lower rank is a step back
 #: (:mod:`pipelines.actions.history`): « en attente partenaire » and « reportée » are
 #: pauses of an action under way (the rank of « en cours »), « refusée » is a decision

@@ -100,6 +100,12 @@ class RegisterRead:
     ignored_files: list[str] = field(default_factory=list)
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)
 
+    def file_failed(self, name: str, reason: str, reason_fr: str) -> None:
+        """Record a file not read: listed in ``failed_files`` and as a problem of the
+        whole file (:data:`SCOPE_FILE`) with its French reason."""
+        self.failed_files.append(name)
+        self.problems.append(problem(name, None, None, reason, reason_fr, scope=SCOPE_FILE))
+
 
 def empty_rows() -> pd.DataFrame:
     """A frame of register rows with no row."""
@@ -228,47 +234,27 @@ def read_register(folder: str | Path) -> RegisterRead:
             continue
         fmt = FORMATS.get(path.suffix.lower())
         if fmt is None:
-            out.failed_files.append(path.name)
-            out.problems.append(
-                problem(
-                    path.name,
-                    None,
-                    None,
-                    "unknown_format",
-                    "format non reconnu : le registre des actions est un classeur XLSX ou un "
-                    "CSV (séparateur « ; », UTF-8) ; fichier non lu.",
-                    scope=SCOPE_FILE,
-                )
+            out.file_failed(
+                path.name,
+                "unknown_format",
+                "format non reconnu : le registre des actions est un classeur XLSX ou un "
+                "CSV (séparateur « ; », UTF-8) ; fichier non lu.",
             )
             continue
         try:
             frame, malformed, blank, ignored = _file_rows(path, fmt)
             facts = file_facts(path)
         except InputError as err:
-            out.failed_files.append(path.name)
             message = str(err).split(" : ", 1)[-1]
-            out.problems.append(
-                problem(
-                    path.name,
-                    None,
-                    None,
-                    "unreadable_file",
-                    f"{message} — aucune action lue dans ce fichier.",
-                    scope=SCOPE_FILE,
-                )
+            out.file_failed(
+                path.name, "unreadable_file", f"{message} — aucune action lue dans ce fichier."
             )
             continue
         except OSError as err:
-            out.failed_files.append(path.name)
-            out.problems.append(
-                problem(
-                    path.name,
-                    None,
-                    None,
-                    "unreadable_file",
-                    f"lecture impossible ({err.strerror}) — aucune action lue dans ce fichier.",
-                    scope=SCOPE_FILE,
-                )
+            out.file_failed(
+                path.name,
+                "unreadable_file",
+                f"lecture impossible ({err.strerror}) — aucune action lue dans ce fichier.",
             )
             continue
         first = frame["action_id"].astype(str).str.lstrip()

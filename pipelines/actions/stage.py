@@ -47,7 +47,7 @@ from pipelines.actions.history import (
     fold_register,
     read_archive,
 )
-from pipelines.actions.model import CLOSED_STATUSES, STATUSES, TEXT_COLUMNS
+from pipelines.actions.model import STATUSES, TEXT_COLUMNS
 from pipelines.actions.readers import SCOPE_ROW, problems_frame, read_register
 from pipelines.actions.targets import resolve_targets
 from pipelines.actions.validate import merge_duplicates, validate_rows
@@ -55,6 +55,7 @@ from pipelines.config import Config
 from pipelines.crs import WGS84
 from pipelines.ingest import scrub_series
 from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json
+from pipelines.published import CLOSED_STATUSES
 from pipelines.reports import counted, household_of, naive_dates
 
 log = logging.getLogger(__name__)

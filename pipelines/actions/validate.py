@@ -27,6 +27,7 @@ from pipelines.actions.model import (
     DATE_COLUMNS,
     HEADER_OF,
     SYNONYMS,
+    TARGET_COLUMNS,
     TEXT_COLUMNS,
     VOCABULARIES,
     is_building_id,
@@ -35,27 +36,18 @@ from pipelines.actions.model import (
 )
 from pipelines.actions.readers import problem
 from pipelines.ingest import parse_dates
+from pipelines.published import ACTION_DETAILS
 from pipelines.taxonomy import BY_CODE, DEFAULT_SYNONYMS, normalise_label
 
-#: Columns of a read action (one row of the register), besides the target's resolution.
+#: Columns of a read action (one row of the register), besides the target's resolution:
+#: the register's columns in the template's order (their details shared with the
+#: published table, :data:`pipelines.published.ACTION_DETAILS`).
 ACTION_FIELDS = (
     "action_id",
     "committee_date",
     "committee_kind",
-    "target_buildings",
-    "target_zone",
-    "target_geometry",
-    "problem",
-    "categories",
-    "decision",
-    "level",
-    "action_type",
-    "responsibility",
-    "lead_partner",
-    "due_date",
-    "status",
-    "status_date",
-    "completed_date",
+    *TARGET_COLUMNS,
+    *ACTION_DETAILS,
     "funding",
 )
 #: The fields compared between two rows of one id (and between two runs).

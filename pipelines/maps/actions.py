@@ -13,7 +13,7 @@ Every text of the table is escaped (:func:`pipelines.maps.html.esc`) before it b
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -25,21 +25,10 @@ from pipelines.crs import WGS84
 from pipelines.fr import fr_date, fr_number, plural
 from pipelines.maps.html import as_number, esc, is_hidden, present
 from pipelines.maps.layers import features, round_geometries
+from pipelines.published import ACTION_STATUSES
 
-#: The statuses of the register, in the order of the legend: the main path, then the side
-#: statuses (the canonical lowercase spellings of the published table).
-STATUSES = (
-    "proposée",
-    "décidée",
-    "en cours",
-    "réalisée",
-    "vérifiée",
-    "en attente partenaire",
-    "reportée",
-    "refusée",
-    "abandonnée",
-)
-#: Outline colour of each status: Paul Tol's qualitative schemes (colour-blind safe),
+#: Outline colour of each status (:data:`pipelines.published.ACTION_STATUSES`): Paul Tol's
+#: qualitative schemes (colour-blind safe),
 #: chosen away from the buildings' yellow-to-red palette; greys for dropped actions.
 STATUS_COLOURS: dict[str, str] = {
     "proposée": "#88ccee",
@@ -54,10 +43,6 @@ STATUS_COLOURS: dict[str, str] = {
 }
 #: A status the table may hold that is none of the above (shown as written, in black).
 OTHER_COLOUR = "#000000"
-#: Carried out: the action has been done (and, for « vérifiée », checked on site).
-DONE = ("réalisée", "vérifiée")
-#: Dropped: the action will not be carried out; it covers no hotspot.
-DROPPED = ("refusée", "abandonnée")
 #: How a late action is marked (badge on the map, in fact sheets and in the pack).
 LATE_FR = "en retard"
 #: How a hidden count is written in a table (secret statistique).
@@ -73,8 +58,16 @@ MAX_SHEET_DECISION = 160
 
 
 def status_colour(status: object) -> str:
-    """The outline colour of a status (black for a status outside :data:`STATUSES`)."""
+    """The outline colour of a status (black for a status outside
+    :data:`~pipelines.published.ACTION_STATUSES`)."""
     return STATUS_COLOURS.get(str(status), OTHER_COLOUR) if present(status) else OTHER_COLOUR
+
+
+def status_order(statuses: Collection[str]) -> list[str]:
+    """The statuses found, in the register's order (:data:`~pipelines.published.ACTION_STATUSES`),
+    then any other spelling in alphabetical order (legends, counts)."""
+    found = set(statuses)
+    return [s for s in ACTION_STATUSES if s in found] + sorted(found - set(ACTION_STATUSES))
 
 
 def split_ids(value: object) -> list[str]:
@@ -323,7 +316,7 @@ def actions_block(
     rows = gpd.GeoDataFrame(rows).to_crs(WGS84).reset_index(drop=True)
     column = rows["status"] if "status" in rows else pd.Series([None] * len(rows))
     statuses = [str(v) if present(v) else "statut inconnu" for v in column]
-    order = [s for s in STATUSES if s in statuses] + sorted(set(statuses) - set(STATUSES))
+    order = status_order(statuses)
     legend = [{"s": esc(s), "colour": status_colour(s), "n": statuses.count(s)} for s in order]
     month0 = months[0] if len(months) else None
     geoms = round_geometries(rows.geometry, 6)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.maps.actions import status_colour
 from pipelines.maps.data import TooFewReports
 from pipelines.maps.html import GI_LABELS_FR
 from pipelines.maps.layers import ZONE_COLOUR
@@ -39,25 +40,11 @@ from pipelines.maps.views import (
     count_classes,
     rate_classes,
 )
-from pipelines.published import FLAG_SUFFIX, Publication, Published
+from pipelines.published import ACTION_STATUSES, FLAG_SUFFIX, Publication, Published
 from pipelines.taxonomy import BY_CODE, CODES
 
 #: The buildings' outline, as on the map.
 OUTLINE = "#4d4d4d"
-
-#: Colours of the actions by status (Okabe-Ito, colour-blind safe, as the notes'); an
-#: overdue action is outlined in the map's hot red on top.
-ACTION_COLOURS: dict[str, str] = {
-    "proposée": "#999999",
-    "décidée": "#56B4E9",
-    "en cours": "#E69F00",
-    "réalisée": "#009E73",
-    "vérifiée": "#0072B2",
-    "en attente partenaire": "#CC79A7",
-    "reportée": "#F0E442",
-    "refusée": "#D55E00",
-    "abandonnée": "#666666",
-}
 
 
 def _fill(colour: str, **kw: Any) -> Symbol:
@@ -267,10 +254,9 @@ def actions_style(actions: pd.DataFrame) -> Style:
     """Action targets by status; an overdue action outlined in red above its colour."""
     present = list(dict.fromkeys(actions["status"].dropna().astype(str))) if len(actions) else []
     rules = []
-    for status in [s for s in ACTION_COLOURS if s in present]:
-        symbol = Symbol(
-            "fill", ACTION_COLOURS[status], alpha=0.35, outline=ACTION_COLOURS[status], width_mm=0.6
-        )
+    for status in [s for s in ACTION_STATUSES if s in present]:
+        colour = status_colour(status)  # the map's and the pack's colour of the status
+        symbol = Symbol("fill", colour, alpha=0.35, outline=colour, width_mm=0.6)
         rules.append(Rule(f"Action « {status} »", f"{quoted('status')} = '{status}'", symbol))
     rules.append(Rule("Autre statut", "ELSE", Symbol("fill", MISSING_COLOUR, alpha=0.35)))
     if "is_overdue" in actions:

@@ -19,7 +19,7 @@ from pipelines import __version__
 from pipelines.config import Config, SiteConfig
 from pipelines.fr import fr_number, fr_period, plural
 from pipelines.io import read_json, write_text
-from pipelines.maps.actions import STATUSES, status_colour
+from pipelines.maps.actions import status_colour, status_order
 from pipelines.maps.html import ATTRIBUTIONS, TOO_FEW_FR, esc
 from pipelines.maps.notes import notes_table_html
 from pipelines.markup import render_template, template_text
@@ -187,7 +187,7 @@ def actions_summary(block: dict[str, Any] | None) -> dict[str, Any] | None:
     if not block:
         return None
     by_status = {str(k): int(v) for k, v in (block.get("by_status") or {}).items() if int(v)}
-    order = [s for s in STATUSES if s in by_status] + sorted(set(by_status) - set(STATUSES))
+    order = status_order(by_status)
     share = block.get("share_updated_since_last_committee")
     last = block.get("last_committee_date")
     return {

@@ -5,16 +5,16 @@ Built from the published tables only (:mod:`pipelines.published`, the profile of
 readers, which includes the pack: :attr:`pipelines.config.PublicationSettings.readers_profile`),
 the committee charts (``charts/*.png``) and the map's slide PNG:
 
-1. key figures since the last committee (``site.json``'s ``actions.last_committee_date``;
-   without a register, the last :data:`FALLBACK_MONTHS` months), beside the window of the
-   same length before it;
+1. key figures since the last committee, beside the months of the same length before it,
+   by category group: the published table ``key_figures`` (a table of its own, protected
+   and audited by the publication step) and its months (``site.json``'s ``key_window``);
 2. the hotspots and trends: hotspot zones and buildings, the charts;
 3. the actions, grouped: late, new, under way, done, verified, others (with the effect);
 4. the decisions to take: hotspot zones and buildings that no action targets;
 5. the method note with its publication section, as the publication step wrote it.
 
-A sum over several periods is shown only when every cell it adds is published (a hidden
-cell, « s », is never added into a total); otherwise the pack writes « s ». Every text is
+Nothing is added up here: every figure is a published cell, « s » where it is hidden.
+Every text is
 a variable of the trusted template ``templates/comite.html`` (autoescaped) or HTML built
 and escaped here; the styles are ``templates/comite.css`` (A4, page breaks, page numbers).
 """
@@ -38,30 +38,35 @@ from pipelines.config import Config, SiteConfig
 from pipelines.fr import fr_date, fr_month, fr_number, fr_period, plural
 from pipelines.io import write_text
 from pipelines.maps.actions import (
-    DONE,
-    DROPPED,
     LATE_FR,
-    STATUSES,
     action_facts,
     as_date,
     date_fr,
     is_true,
     live,
     status_colour,
+    status_order,
     targeted_buildings,
 )
 from pipelines.maps.data import building_titles
 from pipelines.maps.html import GI_LABELS_FR, as_number, esc, is_hidden, present, source_labels
 from pipelines.maps.pdf import print_pdf
 from pipelines.markup import render_template, template_text
-from pipelines.published import FILES, Publication, Published, hidden, read_published
+from pipelines.published import (
+    DONE_STATUSES,
+    DROPPED_STATUSES,
+    FILES,
+    KEY_AFTER,
+    KEY_BEFORE,
+    Publication,
+    Published,
+    hidden,
+    read_published,
+)
 from pipelines.stages import CHART_NAMES, SitePaths
-from pipelines.taxonomy import BY_CODE
 
 log = logging.getLogger(__name__)
 
-#: Without a register (or a last committee date), the key figures cover the last months.
-FALLBACK_MONTHS = 3
 #: Hotspot buildings listed by name (the others are counted).
 MAX_HOT_BUILDINGS = 20
 #: How the pack writes a hidden count (the tables' « s », secret statistique).
@@ -77,12 +82,12 @@ CHART_TITLES = {
 # ----------------------------------------------------------------------------- window
 @dataclass(frozen=True)
 class Window:
-    """The periods the key figures cover, and the same number just before them.
+    """The months the key figures cover, and the same number just before them.
 
     Attributes
     ----------
     after, before
-        Period starts (naive timestamps of the published series), oldest first.
+        Month starts (naive timestamps), oldest first.
     label
         The window in words (« depuis le comité du 14/10/2025 : d'oct. 2025 à déc. 2025 »).
     committee
@@ -100,46 +105,36 @@ def _span(starts: Sequence[pd.Timestamp]) -> str:
     return fr_month(first) if first == last else f"de {fr_month(first)} à {fr_month(last)}"
 
 
-def key_window(series: pd.DataFrame | None, *, last_committee: object) -> Window | None:
-    """The key figures' window over the published series (``category_series``).
-
-    From the period holding the last committee (that month included) to the end of the
-    data; without a committee date, the periods starting within the last
-    :data:`FALLBACK_MONTHS` months. ``None`` without a series; an empty ``after`` when the
-    committee is after the data.
-    """
-    if series is None or series.empty:
+def key_window(block: object) -> Window | None:
+    """The key figures' window as the publication step chose it (``site.json``'s
+    ``key_window``: months ``YYYY-MM`` ``after`` and ``before``, the ``committee`` date,
+    ``fallback_months``); ``None`` without it."""
+    if not isinstance(block, Mapping):
         return None
-    starts = sorted(pd.to_datetime(series["period_start"]).drop_duplicates())
-    committee = as_date(last_committee)
+    after = [pd.Timestamp(str(m)) for m in block.get("after") or []]
+    before = [pd.Timestamp(str(m)) for m in block.get("before") or []]
+    committee = as_date(block.get("committee"))
     if committee is not None:
-        held = [s for s in starts if s <= committee]
-        if committee >= starts[-1] + pd.DateOffset(months=1):
-            after = []  # the committee met after the data end
-        else:
-            after = [s for s in starts if s >= held[-1]] if held else list(starts)
         lead = f"depuis le comité du {fr_date(committee)}"
     else:
-        limit = starts[-1] - pd.DateOffset(months=FALLBACK_MONTHS)
-        after = [s for s in starts if s > limit]
-        lead = f"sur les {FALLBACK_MONTHS} derniers mois (pas de comité enregistré)"
+        n = int(block.get("fallback_months") or len(after))
+        lead = f"sur les {n} derniers mois (pas de comité enregistré)"
     if not after:
         return Window([], [], f"{lead} : aucune donnée depuis", committee)
-    k = starts.index(after[0])
-    before = starts[max(0, k - len(after)) : k]
     return Window(after, before, f"{lead} : {_span(after)}", committee)
 
 
-def _window_sum(frame: pd.DataFrame, column: str, starts: Sequence[pd.Timestamp]) -> int | None:
-    """The sum of ``frame[column]`` over ``starts``; ``None`` when a cell is hidden or a
-    period is missing (never a partial sum)."""
-    if not starts:
+def _cell(table: pd.DataFrame, window: str, group: object) -> int | None:
+    """A published cell of the key figures; ``None`` when hidden, 0 when absent (the
+    tables list the cells holding at least one report)."""
+    rows = table[table["window"] == window]
+    rows = rows[rows["group"].isna()] if group is None else rows[rows["group"] == group]
+    if rows.empty:
+        return 0
+    if bool(hidden(rows, "n_reports").iloc[0]):
         return None
-    rows = frame[pd.to_datetime(frame["period_start"]).isin(starts)]
-    if rows["period_start"].nunique() < len(starts) or bool(hidden(rows, column).any()):
-        return None
-    values = pd.to_numeric(rows[column], errors="coerce")
-    return None if bool(values.isna().any()) else int(values.sum())
+    value = as_number(rows["n_reports"].iloc[0])
+    return None if value is None else int(value)
 
 
 def _count_text(value: int | None) -> str:
@@ -148,41 +143,41 @@ def _count_text(value: int | None) -> str:
 
 def _change_text(before: int | None, after: int | None) -> str:
     if before is None or after is None:
-        return SECRET if before is None or after is None else ""
+        return SECRET
     if before == 0:
         return "—" if after == 0 else "nouveau"
     return f"{fr_number(100 * (after - before) / before, sign=True)} %"
 
 
-def key_figures(series: pd.DataFrame | None, window: Window | None) -> dict[str, Any]:
-    """Reports per category over the window and the one before (« s » where a cell is
-    hidden), with the site's total per period (``n_period_reports``)."""
-    if series is None or window is None or not window.after:
+def key_figures(table: pd.DataFrame | None, window: Window | None) -> dict[str, Any]:
+    """Reports per category group since the last committee and over the months before it,
+    and the site's total, as the published table ``key_figures`` gives them (« s »
+    where a cell is hidden; nothing is added up here)."""
+    if table is None or window is None or not window.after:
         return {"rows": [], "total": None, "label": window.label if window else ""}
-    keyed: list[tuple[tuple[bool, int], dict[str, str]]] = []
-    for code, part in series.groupby("category", sort=False):
-        after = _window_sum(part, "n_reports", window.after)
-        before = _window_sum(part, "n_reports", window.before)
-        if after == 0 and before in (0, None) and not bool(hidden(part, "n_reports").any()):
-            continue  # a category never reported
-        label = BY_CODE[str(code)].label if str(code) in BY_CODE else str(code)
+    keyed: list[tuple[tuple[bool, int, str], dict[str, str]]] = []
+    groups = sorted({str(g) for g in table["group"].dropna()})
+    for group in groups:
+        after = _cell(table, KEY_AFTER, group)
+        before = _cell(table, KEY_BEFORE, group) if window.before else None
+        if after == 0 and before in (0, None) and window.before:
+            continue  # no report in either window
         row = {
-            "label": label,
-            "before": _count_text(before),
+            "label": group,
+            "before": _count_text(before) if window.before else "—",
             "after": _count_text(after),
-            "change": _change_text(before, after),
+            "change": _change_text(before, after) if window.before else "—",
         }
-        keyed.append(((after is None, -(after or 0)), row))
+        keyed.append(((after is None, -(after or 0), group), row))
     rows = [row for _, row in sorted(keyed, key=_first)]
-    periods = series.drop_duplicates("period_start")
-    after = _window_sum(periods, "n_period_reports", window.after)
-    before = _window_sum(periods, "n_period_reports", window.before)
+    after = _cell(table, KEY_AFTER, None)
+    before = _cell(table, KEY_BEFORE, None) if window.before else None
     return {
         "rows": rows,
         "total": {
-            "before": _count_text(before),
+            "before": _count_text(before) if window.before else "—",
             "after": _count_text(after),
-            "change": _change_text(before, after),
+            "change": _change_text(before, after) if window.before else "—",
         },
         "label": window.label,
         "n_periods": len(window.after),
@@ -232,7 +227,8 @@ def coverage(
     targeted by an action naming it or one of its buildings."""
     rows = live(actions)
     if not rows.empty and "status" in rows:
-        rows = rows[~rows["status"].astype("string").isin(DROPPED).fillna(False).astype(bool)]
+        dropped = rows["status"].astype("string").isin(DROPPED_STATUSES).fillna(False)
+        rows = rows[~dropped.astype(bool)]
     out = Coverage()
     if rows.empty:
         return out
@@ -373,7 +369,7 @@ GROUPS = (
 def action_group(row: Mapping[str, Any] | pd.Series, *, last_committee: object) -> str:
     """The key of the group of :data:`GROUPS` an action belongs to."""
     status = str(row.get("status")) if present(row.get("status")) else ""
-    if is_true(row.get("is_removed")) or status in DROPPED:
+    if is_true(row.get("is_removed")) or status in DROPPED_STATUSES:
         return "other"
     if is_true(row.get("is_overdue")):
         return "late"
@@ -450,7 +446,7 @@ def action_counts(
             "n_overdue": int(sum(is_true(v) for v in rows.get("is_overdue", []))),
         }
     by_status = dict(block.get("by_status") or {})
-    order = [s for s in STATUSES if s in by_status] + sorted(set(by_status) - set(STATUSES))
+    order = status_order(by_status)
     share = block.get("share_updated_since_last_committee")
     return {
         "n": fr_number(int(block.get("n_actions", 0) or 0)),
@@ -563,7 +559,7 @@ def committee_pack_html(
         dates = [as_date(v) for v in published.actions.get("committee_date", [])]
         known = [d for d in dates if d is not None]
         last_committee = max(known).date().isoformat() if known else None
-    window = key_window(published.category_series, last_committee=last_committee)
+    window = key_window(facts.get("key_window"))
     period_of = facts.get("period") or {}
     start = pd.Timestamp(period_of["start"]) if period_of else None
     end = pd.Timestamp(period_of["end"]) if period_of else None
@@ -594,7 +590,7 @@ def committee_pack_html(
             publication=publication,
             profile=facts.get("publication", {}).get("profile", publication.profile),
             window=window,
-            figures=key_figures(published.category_series, window),
+            figures=key_figures(published.key_figures, window),
             overall=overall,
             too_few=too_few,
             actions=action_counts(facts, published.actions),
@@ -610,7 +606,7 @@ def committee_pack_html(
             decisions=decisions_to_take(published, cover),
             method=method_sections(method_note),
             late=LATE_FR,
-            done_statuses=", ".join(DONE),
+            done_statuses=", ".join(DONE_STATUSES),
             secret=SECRET,
             sources=source_labels(attributions),
             version=__version__,

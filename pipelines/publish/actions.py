@@ -40,7 +40,13 @@ from pipelines.config.publication import ProfileRule
 from pipelines.crs import WGS84
 from pipelines.ingest import scrub_series
 from pipelines.io import list_cell
-from pipelines.published import FLAG_SUFFIX, HIDDEN_FLAG
+from pipelines.published import (
+    ACTION_DATE_COLUMNS,
+    ACTION_DETAILS,
+    ACTION_TEXT_COLUMNS,
+    FLAG_SUFFIX,
+    HIDDEN_FLAG,
+)
 
 #: Columns of ``published/actions.parquet``, in order (geometry last).
 ACTION_COLUMNS = (
@@ -51,17 +57,7 @@ ACTION_COLUMNS = (
     "target_label",
     "building_ids",
     "zone_id",
-    "problem",
-    "categories",
-    "decision",
-    "level",
-    "action_type",
-    "responsibility",
-    "lead_partner",
-    "due_date",
-    "status",
-    "status_date",
-    "completed_date",
+    *ACTION_DETAILS,
     "is_overdue",
     "is_removed",
     "is_reopened",
@@ -76,8 +72,6 @@ ACTION_COLUMNS = (
     "n_reports_after",
     "n_reports_after_flag",
 )
-TEXT_COLUMNS = ("problem", "decision", "funding")
-DATE_COLUMNS = ("committee_date", "due_date", "status_date", "completed_date")
 FLAGS = ("is_overdue", "is_removed", "is_reopened", "status_held", "updated_since_last_committee")
 #: The follow-up figures ``site.json`` takes from ``actions_summary.json``.
 FOLLOW_UP_KEYS = (
@@ -144,11 +138,11 @@ def actions_table(actions: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     for c, source in (("building_ids", "building_ids"), ("categories", "categories")):
         values = a[source] if source in a else [()] * n
         out[c] = [";".join(list_cell(v)) for v in values]
-    for c in DATE_COLUMNS:
+    for c in ACTION_DATE_COLUMNS:
         out[c] = _iso(a[c]) if c in a else [None] * n
     for c in FLAGS:
         out[c] = a[c].fillna(False).astype(bool).to_numpy() if c in a else np.zeros(n, bool)
-    for c in TEXT_COLUMNS:
+    for c in ACTION_TEXT_COLUMNS:
         out[c] = _text(a[c]).to_numpy() if c in a else [None] * n
     out["n_reports_before"] = _count(a.get("n_before"), n).to_numpy()
     out["n_reports_after"] = _count(a.get("n_after"), n).to_numpy()
@@ -268,7 +262,7 @@ def protect_actions(
     audit["effects_hidden_covering_a_hidden_cell"] = int(covering.sum())
     audit["counts_hidden"] = int(hide_counts.sum())
     if public:
-        for c in TEXT_COLUMNS:
+        for c in ACTION_TEXT_COLUMNS:
             out[c] = None
         out["effect_fr"] = None
         audit["free_text"] = "non publié"

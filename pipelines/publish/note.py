@@ -23,6 +23,8 @@ TABLE_FR = {
     "site": "Total du site",
     "actions": "Actions : signalements sur la cible avant / après",
     "category_series": "Graphique : signalements du site par période et catégorie",
+    "key_figures": "Chiffres clés : signalements du site par groupe de catégories, "
+    "depuis le dernier comité et avant",
 }
 
 

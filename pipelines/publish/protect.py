@@ -17,10 +17,11 @@ Choices (said in the method note):
 - The tables are protected in two groups (:func:`~pipelines.publish.levels.joint_tables`):
   the buildings' (building within its zone, building × category, building × month ×
   category), then the site's around them (site, zones, the site's series period ×
-  category, period and category, which the category chart and the method note show),
-  so that no link between the groups gives a hidden cell back; the whole is audited
-  at once. The before/after and the top buildings' series are sums of shown monthly
-  cells only.
+  category, period and category, which the category chart and the method note show,
+  and the committee pack's key figures, window × category group and window:
+  :mod:`~pipelines.publish.keyfigures`), so that no link between the groups gives a
+  hidden cell back; the whole is audited at once. The before/after and the top
+  buildings' series are sums of shown monthly cells only.
 - ``public`` coarsens before hiding: the monthly table is published at the finest level
   of :data:`~pipelines.publish.levels.LEVELS` where at most half of the reports sit in
   cells below the threshold (global recoding: one level per table, so that no two
@@ -62,6 +63,14 @@ from pipelines.publish.buildings import (
 )
 from pipelines.publish.cells import FLAG, microdata, protect_tables
 from pipelines.publish.charts import chart_tables
+from pipelines.publish.keyfigures import (
+    KEY_TABLES,
+    exact_key_table,
+    key_table,
+    key_window,
+    last_committee_of,
+    with_windows,
+)
 from pipelines.publish.ledger import freeze, joined, ledger_level, ledger_part
 from pipelines.publish.levels import (
     LEVEL_FR,
@@ -164,13 +173,6 @@ def apply_profile(
         The :class:`Protection` and the ledger to keep (``None`` for ``interne``, which
         freezes nothing: it is never published).
     """
-    if rule.is_exact and rule.points == "all":
-        out = _with_empty_flags(published)
-        counts = {
-            "building_profile": _count_cells("building_profile", out.monthly.iloc[0:0], level="")
-        }
-        audit = {"profile": rule.name, "passed": True, "rule": rule.as_dict(), "tables": {}}
-        return Protection(out, audit, counts), None
     profile = published.profile
     zone_of = {
         str(b): str(z)
@@ -178,8 +180,25 @@ def apply_profile(
         if pd.notna(z)
     }
     micro = microdata(reports, zone_of=zone_of, person_related=person_related)
+    window = key_window(
+        micro["month"].astype(str).tolist(), last_committee=last_committee_of(published.site)
+    )
+    if window is not None:
+        micro = with_windows(micro, window)
+    key_facts = {"key_window": window.as_dict()} if window is not None else {}
+    if rule.is_exact and rule.points == "all":
+        out = _with_empty_flags(published)
+        if window is not None:
+            out = replace(out, key_figures=exact_key_table(micro), site={**out.site, **key_facts})
+        counts = {
+            "building_profile": _count_cells("building_profile", out.monthly.iloc[0:0], level="")
+        }
+        audit = {"profile": rule.name, "passed": True, "rule": rule.as_dict(), "tables": {}}
+        return Protection(out, audit, counts), None
     level = level_of(ledger_level(ledger)) or monthly_level(micro, rule)
     local, site_tables = joint_tables(level)
+    if window is not None:
+        site_tables = [*site_tables, *KEY_TABLES]
     cells_b, audit_b = protect_tables(micro, local, rule)
     note = _note_categories(micro, rule, person_related)
     given = {**cells_b, ("category",): note}
@@ -261,6 +280,11 @@ def apply_profile(
             level=series["level"].iloc[0] if len(series) else "",
         ),
     }
+    key = key_table(cells) if window is not None else None
+    if key is not None:
+        counts["key_figures"] = _count_cells(
+            "key_figures", key.rename(columns={"n_reports_flag": "flag"}), level="site × fenêtre"
+        )
     if zones is not None:
         counts["zones"] = _count_cells(
             "zones", zones.rename(columns={"n_reports_flag": "flag"}), level="zone"
@@ -312,9 +336,11 @@ def apply_profile(
         chronic=chronic,
         notes=None if public else published.notes,
         density=None if public else published.density,
+        key_figures=key,
         **charts,
         site={
             **published.site,
+            **key_facts,
             "totals": {
                 **published.site.get("totals", {}),
                 "reports_counted": None if pd.isna(total) else int(total),

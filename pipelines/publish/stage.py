@@ -11,8 +11,9 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from pipelines.actions import EFFECT_METHOD_FR
 from pipelines.config import Config, SiteConfig
-from pipelines.hotspots import NoteContext, method_note_html, method_note_markdown
+from pipelines.hotspots import NoteContext, Section, method_note_html, method_note_markdown
 from pipelines.io import (
     atomic_path,
     read_geoparquet,
@@ -87,7 +88,7 @@ def write_published(published: Published, dst_dir: Path) -> Path:
         write_geoparquet(frame if frame is not None else empty, dst_dir / FILES[name])
     chronic = published.chronic if published.chronic is not None else pd.DataFrame()
     _write_parquet(chronic, dst_dir / FILES["chronic"])
-    for name in CHART_TABLES:
+    for name in (*CHART_TABLES, "key_figures"):
         frame = getattr(published, name)
         _write_parquet(frame if frame is not None else pd.DataFrame(), dst_dir / FILES[name])
     write_json(published.site, dst_dir / FILES["site"])
@@ -201,6 +202,9 @@ def run(
     note = NoteContext(site_name=site.name, simulated=site.simulated)
     hot = read_json(hotspot_path) if hotspot_path.exists() else {}
     extra = [publication_section(protection.audit, protection.cells)]
+    if actions is not None and len(actions):  # a site with actions: how their effect is read
+        summary = read_json(actions_path) if actions_path.exists() else {}
+        extra.insert(0, effect_section(summary.get("effect") or {}, site))
     if not hot.get("gi") or rule.protect == "all":
         # No hotspot run to describe, or a profile where every cell needs its households
         # (public): the publication section alone.
@@ -215,6 +219,19 @@ def run(
     if ledger is not None:
         write_ledger(ledger, ledger_file)
     return out
+
+
+def effect_section(effect: dict[str, Any], site: SiteConfig) -> Section:
+    """The « Effet des actions » section of the method note: how the effect of an action
+    is estimated (:data:`pipelines.actions.EFFECT_METHOD_FR`), with the windows and the
+    minimum of reports the actions stage used (``actions_summary.json``'s ``effect``;
+    the site's settings when it does not say)."""
+    settings = site.settings.actions
+    text = EFFECT_METHOD_FR.format(
+        window=int(effect.get("window_months") or settings.effect_window_months),
+        min_reports=int(effect.get("min_reports") or settings.effect_min_reports),
+    )
+    return Section("Effet des actions", (text,))
 
 
 def person_related_of(site: SiteConfig) -> frozenset[str]:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from pipelines.published import CLOSED_STATUSES
 from pipelines.simulate.patterns import _Calendar, _category_probs, _month_weights
 from pipelines.simulate.rows import _Geo
 from pipelines.taxonomy import BY_CODE, CODES
@@ -60,8 +61,6 @@ COPIL_MONTHS = (5, 11, 17, 23)
 SEED_GAP_M = 110.0
 GROUP_M = 80.0
 PATTERN_GAP_M = 150.0
-#: The statuses after which an action is no longer due (not overdue when late).
-CLOSED_STATUSES = ("réalisée", "vérifiée", "refusée", "abandonnée")
 
 
 @dataclass(frozen=True)
@@ -486,7 +485,9 @@ def action_truth(
             "committee_date": action.committee.date().isoformat(),
             "due_date": action.due.date().isoformat(),
             "status": spec.status,
-            "is_overdue": bool(action.due <= as_of and spec.status not in CLOSED_STATUSES),
+            # overdue on the last day of the data: its due date has passed (the due day
+            # itself is still in time) and it is not closed, as the follow-up counts it
+            "is_overdue": bool(action.due < as_of and spec.status not in CLOSED_STATUSES),
             "completed_date": None if completed is None else completed.date().isoformat(),
             "measurable": bool(measurable),
             "planted_problem": bool(action.extra > 0),
