@@ -443,7 +443,7 @@ def cmd_run(args: argparse.Namespace) -> None:
                 log.info("site %s", site.id)
                 run_site_stages(config, site, through=through, progress=progress)
     else:
-        from pipelines import parallel
+        from pipelines.portfolio import parallel
 
         # The cluster first: a scheduler that does not answer stops the run at once.
         with parallel.dask_client(args.scheduler, args.workers) as client:

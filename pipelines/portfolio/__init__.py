@@ -1,7 +1,8 @@
 """A portfolio of sites declared by a perimeter layer (``[portfolio]``): the layer
 checked (``perimeters``), the extract cut per site (``cut``), each shared export's rows
-given to one site at most (``assign``), and ``vigie split`` (``stage``), which writes
-what each site's stages then read as their own inputs.
+given to one site at most (``assign``), ``vigie split`` (``stage``), which writes
+what each site's stages then read as their own inputs, and the sites run as parallel
+tasks on Dask (``parallel``).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from pipelines.errors import VigieError
 log = logging.getLogger(__name__)
 
 #: How long a scheduler's address may take to answer.
-CONNECT_TIMEOUT_S = 10
+CONNECT_TIMEOUT_S = 5
 
 
 def default_workers() -> int:
