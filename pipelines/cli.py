@@ -486,8 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "run",
         cmd_run,
-        "toutes les étapes pour tous les sites de la configuration, les sites en parallèle "
-        "(Dask)",
+        "toutes les étapes pour tous les sites de la configuration, les sites en parallèle (Dask)",
     )
     p.add_argument("--config", required=True)
     p.add_argument("--site", help="un seul site (par défaut : tous)")

@@ -28,7 +28,6 @@ from pipelines.config.make import deps_fragment
 from pipelines.errors import ConfigError, InputError
 from pipelines.portfolio import assign_rows, find_overlaps, read_perimeters, repair
 from pipelines.portfolio import run as split
-
 from tests.conftest import RAW, ROOT, make_secret
 
 LAYER = RAW / "portfolio" / "perimetres_bondy.geojson"
@@ -131,9 +130,7 @@ def test_sites_declared_one_by_one_and_by_the_layer_live_together(
         'dansmarue_paris_2023-08_2024-09.csv"\n[sites.sources.columns]\n'
         'date = "datedecl"\ngeo_point = "geo_point_2d"\n'
     )
-    cfg = write_config(
-        tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), sites=paris
-    )
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), sites=paris)
     config = load_config(cfg)
     assert [s.id for s in config.sites] == ["paris10", *SITES]
     assert config.site("paris10").sources[0].path.endswith(".csv")
@@ -279,7 +276,8 @@ def test_every_row_of_the_export_lands_once(split_run, simulated_bondy) -> None:
     assert counts["rows_read"] == len(rows)
     assert counts["outside_every_site"] == len(outside)
     assert sum(counts["by_site"].values()) + len(outside) == len(rows)
-    assert min(counts["by_site"].values()) > 0 and len(outside) > 0
+    assert min(counts["by_site"].values()) > 0
+    assert len(outside) > 0
 
 
 def test_rows_with_coordinates_go_to_the_smallest_perimeter_holding_them(
@@ -305,7 +303,8 @@ def test_rows_with_coordinates_go_to_the_smallest_perimeter_holding_them(
     outside = pd.read_csv(config.portfolio.outside, dtype=str, encoding="utf-8-sig")
     got.update(dict.fromkeys(outside["report_id"]))
     assert {t: got[t] for t in expected} == expected
-    assert "bondy-centre" in expected.values() and None in expected.values()
+    assert "bondy-centre" in expected.values()
+    assert None in expected.values()
 
 
 def test_the_outside_list_holds_no_personal_cell(split_run) -> None:

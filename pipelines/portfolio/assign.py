@@ -119,7 +119,9 @@ def assign_rows(
     todo &= ~located
     if building_lon is not None and building_lat is not None:
         known = todo & np.isfinite(building_lon) & np.isfinite(building_lat)
-        by_building = owners_of_points(np.where(known, building_lon, np.nan), building_lat, perimeters)
+        by_building = owners_of_points(
+            np.where(known, building_lon, np.nan), building_lat, perimeters
+        )
         site[known] = by_building[known]
         how[known & (by_building >= 0)] = "batiment"
         reason[known & (by_building < 0)] = "batiment_hors_perimetres"

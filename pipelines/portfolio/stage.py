@@ -61,7 +61,9 @@ def row_coordinates(
         x, _ = parse_numbers(frame[roles["x"]], decimal=decimal)
         y, _ = parse_numbers(frame[roles["y"]], decimal=decimal)
         tr = Transformer.from_crs(source.source.crs, WGS84, always_xy=True)
-        xl, yl = tr.transform(x.to_numpy(float, na_value=np.nan), y.to_numpy(float, na_value=np.nan))
+        xl, yl = tr.transform(
+            x.to_numpy(float, na_value=np.nan), y.to_numpy(float, na_value=np.nan)
+        )
         todo = ~(np.isfinite(lon) & np.isfinite(lat))
         lon[todo], lat[todo] = np.asarray(xl)[todo], np.asarray(yl)[todo]
     if "geo_point" in roles:
