@@ -403,3 +403,26 @@ def test_parallel_and_sequential_runs_publish_the_same_tables(
                 pd.testing.assert_frame_equal(value, seq[name], obj=f"{site}/{name}")
             else:
                 assert value == seq[name], f"{site}/{name}"
+
+
+@pytest.mark.slow
+def test_a_site_in_error_does_not_stop_the_others(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = json.loads(LAYER.read_text(encoding="utf-8"))
+    features = [
+        (f["properties"]["code"], f["properties"]["nom"], f["geometry"]) for f in doc["features"]
+    ]
+    # A perimeter beyond the extract: no building, which the buildings stage refuses.
+    features.append(("vide", "Sans bâtiment", box(2.50, 48.92, 2.501, 48.921)))
+    layer = write_layer(tmp_path / "layer.geojson", features)
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), layer=layer)
+    code = main(["-q", "run", "--config", str(cfg), "--through", "buildings", "--workers", "2"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "1 site(s) en erreur sur 4 (3 traité(s))" in err
+    assert "site « vide »" in err
+    assert "aucun bâtiment" in err
+    assert "Traceback" not in err
+    for site in SITES:
+        assert (tmp_path / "processed" / site / "buildings_osm.parquet").is_file()

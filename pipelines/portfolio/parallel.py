@@ -81,13 +81,14 @@ def run_tasks(
     """Run ``task(site_id, *args)`` for every site on ``client``'s workers.
 
     ``task`` returns ``None``, or the French message of a user error (a
-    :class:`VigieError` does not cross processes with its fields); the first such
-    message stops the run.
+    :class:`VigieError` does not cross processes with its fields). A site's user error
+    does not stop the others: every site runs, then the errors are reported together.
+    A programming error stops the run at once, with its traceback.
 
     Raises
     ------
     VigieError
-        A site's task reported a user error.
+        One site's task or more reported a user error (each named).
     """
     from distributed import as_completed
 
@@ -95,13 +96,22 @@ def run_tasks(
         client.submit(task, sid, *args, key=f"vigie-site-{sid}", pure=False): sid
         for sid in site_ids
     }
+    problems: dict[str, str] = {}
     for future in as_completed(list(futures)):
         sid = futures[future]
         problem = future.result()  # a programming error re-raises here
-        if problem is not None:
-            for other in futures:
-                other.cancel()
-            raise VigieError(f"site « {sid} » : {problem}")
-        log.info("site %s : terminé", sid)
+        if problem is None:
+            log.info("site %s : terminé", sid)
+        else:
+            log.warning("site %s : %s", sid, problem)
+            problems[sid] = problem
         if on_done is not None:
             on_done(sid)
+    if problems:
+        listed = " ; ".join(
+            f"site « {sid} » : {problems[sid]}" for sid in site_ids if sid in problems
+        )
+        done = len(site_ids) - len(problems)
+        raise VigieError(
+            f"{len(problems)} site(s) en erreur sur {len(site_ids)} ({done} traité(s)) : {listed}"
+        )
