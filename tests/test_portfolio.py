@@ -28,6 +28,7 @@ from pipelines.config.make import deps_fragment
 from pipelines.errors import ConfigError, InputError
 from pipelines.portfolio import assign_rows, find_overlaps, read_perimeters, repair
 from pipelines.portfolio import run as split
+from pipelines.publish.summary import portfolio_part
 from tests.conftest import RAW, ROOT, make_secret
 
 LAYER = RAW / "portfolio" / "perimetres_bondy.geojson"
@@ -345,6 +346,19 @@ def test_a_site_code_column_places_rows_whatever_their_coordinates(
 
 
 # --------------------------------------------------------------------------- runs
+def test_a_site_summary_refuses_rows_its_ingestion_did_not_read() -> None:
+    split_summary = {
+        "by_site": {"a": {"s": 3}},
+        "sources": {"s": {"rows_read": 5, "outside_every_site": 2}},
+        "overlap_rule": "r",
+    }
+    part = portfolio_part("a", split_summary, {"s": {"rows_in": 3}})
+    assert part["rows_given_by_split"] == {"s": 3}
+    assert part["export_rows_outside_every_site"] == {"s": 2}
+    with pytest.raises(AssertionError, match="3 lignes données au site a, 2 lues"):
+        portfolio_part("a", split_summary, {"s": {"rows_in": 2}})
+
+
 def test_an_unanswering_scheduler_is_one_french_error(
     tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -384,15 +398,18 @@ def test_parallel_and_sequential_runs_publish_the_same_tables(
             key = tmp_path / "parallel" / "secrets" / f"{site}.key"
             (root / "secrets" / f"{site}.key").write_bytes(key.read_bytes())
         flags = ["--workers", "2"] if mode == "parallel" else ["--sequential"]
-        assert main(["-q", "run", "--config", str(cfg), "--through", "publish", *flags]) == 0
+        assert main(["-q", "run", "--config", str(cfg), "--through", "summary", *flags]) == 0
         runs[mode] = root / "processed"
     rows = export_rows(simulated_bondy / "signalements_bailleur.csv")
     for mode, processed in runs.items():
         outside = pd.read_csv(processed / "_portfolio" / "outside_every_site.csv", dtype=str)
         rows_in = 0
         for site in SITES:
-            ingest = json.loads((processed / site / "ingest_summary.json").read_text("utf-8"))
-            rows_in += ingest["sources"]["bailleur"]["rows_in"]
+            summary = json.loads((processed / site / "run_summary.json").read_text("utf-8"))
+            n = summary["sources"]["bailleur"]["rows_in"]
+            assert summary["portfolio"]["rows_given_by_split"] == {"bailleur": n}
+            assert summary["portfolio"]["export_rows_read"] == {"bailleur": len(rows)}
+            rows_in += n
         assert rows_in + len(outside) == len(rows), mode
     for site in SITES:
         par = _published(runs["parallel"], site)

@@ -120,20 +120,26 @@ def check_inputs(
             )
             or (split_dir is not None and Path(os.path.abspath(text)).is_relative_to(split_dir))
         )
-        if not files:
-            if may_wait:
-                continue
-            raise ConfigError(
-                config.path,
-                f"aucun fichier ne correspond au motif « {text} » ; vérifiez le chemin "
-                "(relatif au dossier où l'on lance Vigie).",
-                key=key,
-            )
-        for file in files:
-            problem = input_problem(file)
-            if problem is None or (may_wait and problem == "fichier introuvable"):
-                continue
-            raise ConfigError(config.path, f"« {file} » : {problem}.", key=key)
+        _check_files(config, key, text, files, may_wait=may_wait)
+
+
+def _check_files(config: Config, key: str, text: str, files: list[Path], *, may_wait: bool) -> None:
+    """The files of one key: at least one, each a readable regular file; ``may_wait``:
+    files that another step writes later may be missing yet."""
+    if not files:
+        if may_wait:
+            return
+        raise ConfigError(
+            config.path,
+            f"aucun fichier ne correspond au motif « {text} » ; vérifiez le chemin "
+            "(relatif au dossier où l'on lance Vigie).",
+            key=key,
+        )
+    for file in files:
+        problem = input_problem(file)
+        if problem is None or (may_wait and problem == "fichier introuvable"):
+            continue
+        raise ConfigError(config.path, f"« {file} » : {problem}.", key=key)
 
 
 def check_portfolio_inputs(config: Config, *, exports: bool = True) -> None:
@@ -156,15 +162,4 @@ def check_portfolio_inputs(config: Config, *, exports: bool = True) -> None:
         for i, ps in enumerate(portfolio.sources)
     ]
     for key, text, files, may_wait in inputs:
-        if not files and not may_wait:
-            raise ConfigError(
-                config.path,
-                f"aucun fichier ne correspond au motif « {text} » ; vérifiez le chemin "
-                "(relatif au dossier où l'on lance Vigie).",
-                key=key,
-            )
-        for file in files:
-            problem = input_problem(file)
-            if problem is None or (may_wait and problem == "fichier introuvable"):
-                continue
-            raise ConfigError(config.path, f"« {file} » : {problem}.", key=key)
+        _check_files(config, key, text, files, may_wait=may_wait)

@@ -31,6 +31,7 @@ from pipelines.config.values import (
     field_names,
     is_kind,
     merge_tables,
+    shared_site_keys,
     take,
     texts,
     toml_type,
@@ -108,12 +109,8 @@ def _site(raw: Any, path: str, where: str, params: dict[str, Any]) -> SiteConfig
         name=take(raw, "name", str, path, where, sid),
         osm=osm,
         sources=sources,
-        ban=take(raw, "ban", str, path, where, None),
-        rpls=take(raw, "rpls", str, path, where, None),
-        gazetteer=take(raw, "gazetteer", str, path, where, None),
-        simulated=take(raw, "simulated", bool, path, where, False),
         study_area_bbox=bbox,
-        attribution=texts(raw, "attribution", path, where),
+        **shared_site_keys(raw, path, where),
         params=merged,
         category_classes=check_category_classes(
             raw.get("category_classes", {}), path, f"{where}.category_classes"

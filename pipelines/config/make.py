@@ -186,8 +186,8 @@ def _split_rule(config: Config, portfolio: PortfolioConfig) -> list[str]:
             inputs.append(make_name(ps.source.path))
     outputs = " ".join(make_name(str(p)) for p in portfolio.outputs())
     lines += [
-        f"PORTFOLIO_FILES := {outputs}",
-        f"$(PORTFOLIO_FILES) &: {' '.join(inputs)} $$(CONFIG_STAMP) "
+        f"SPLIT_OUTPUTS := {outputs}",
+        f"$(SPLIT_OUTPUTS) &: {' '.join(inputs)} $$(CONFIG_STAMP) "
         "$(wildcard pipelines/portfolio/*.py) $(wildcard pipelines/osm/*.py) "
         "$(wildcard pipelines/ingest/*.py) $(COMMON) | $(VENV_STAMP)",
         "\t$(VIGIE) split --config $(CFG)",
@@ -218,8 +218,10 @@ def deps_fragment(config: Config) -> str:
     lines.append(f"SITES := {' '.join(s.id for s in config.sites)}")
     portfolio = config.portfolio
     split_sites = set(portfolio.site_ids) if portfolio is not None else set()
+    split_summary = ""
     if portfolio is not None:
         lines += _split_rule(config, portfolio)
+        split_summary = make_name(str(portfolio.summary))
     secrets_dir = config.secrets_dir.rstrip("/") or "/"
     annotations_dir = config.annotations_dir.rstrip("/") or "/"
     actions_dir = config.actions_dir.rstrip("/") or "/"
@@ -263,6 +265,7 @@ def deps_fragment(config: Config) -> str:
             f"REFS_{v} := {' '.join(make_name(p) for p in (site.ban, site.gazetteer) if p)}",
             f"SOURCES_{v} := {' '.join(inputs)}",
             f"SIMULATED_{v} := {' '.join(sim)}",
+            f"PORTFOLIO_{v} := {split_summary if v in split_sites else ''}",
             notes,
             f"ANNOTATIONS_{v} := {notes_call}",
             # The action register: touching it re-runs the actions stage and what reads

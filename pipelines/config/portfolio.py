@@ -36,7 +36,7 @@ from typing import Any
 from pipelines.config.files import input_problem
 from pipelines.config.site import SourceConfig
 from pipelines.config.sources import read_source
-from pipelines.config.values import check_known, take, texts, toml_type
+from pipelines.config.values import check_known, shared_site_keys, take, toml_type
 from pipelines.errors import ConfigError
 
 #: The portfolio's folder under ``processed_dir``: never a site's id.
@@ -325,9 +325,5 @@ def read_portfolio(raw: Any, path: str, processed_dir: str) -> PortfolioConfig:
         folder=str(Path(processed_dir) / PORTFOLIO_DIR),
         sites=sites,
         sources=sources,
-        ban=take(raw, "ban", str, path, where, None),
-        rpls=take(raw, "rpls", str, path, where, None),
-        gazetteer=take(raw, "gazetteer", str, path, where, None),
-        simulated=take(raw, "simulated", bool, path, where, False),
-        attribution=texts(raw, "attribution", path, where),
+        **shared_site_keys(raw, path, where),
     )
