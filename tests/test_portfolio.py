@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -235,8 +236,8 @@ def test_rows_go_to_one_site_by_the_documented_rules() -> None:
         lat=np.array([0.5, 1.5, 1.0, 5.0, 0.5, nan, nan, nan]),
         codes=pd.Series(["", "", "", "", "T", "X", "", ""]),
         site_codes={"T": "twin"},
-        building_lon=np.array([nan, nan, nan, nan, nan, nan, 1.5, nan]),
-        building_lat=np.array([nan, nan, nan, nan, nan, nan, 1.5, nan]),
+        matched_lon=np.array([nan, nan, nan, nan, nan, nan, 1.5, nan]),
+        matched_lat=np.array([nan, nan, nan, nan, nan, nan, 1.5, nan]),
     )
     sites = ["big", "small", "twin"]
     got = [sites[i] if i >= 0 else None for i in placed["site"]]
@@ -244,7 +245,7 @@ def test_rows_go_to_one_site_by_the_documented_rules() -> None:
     # edge counts as inside; a code wins over coordinates; an unknown code goes nowhere.
     assert got == ["big", "small", "small", None, "twin", None, "small", None]
     assert placed["how"].tolist() == [
-        "coordonnees", "coordonnees", "coordonnees", "", "code", "", "batiment", "",
+        "coordonnees", "coordonnees", "coordonnees", "", "code", "", "adresse", "",
     ]  # fmt: skip
     assert placed["reason"].tolist() == [
         "", "", "", "hors_perimetres", "", "code_inconnu", "", "non_localise",
@@ -443,3 +444,44 @@ def test_a_site_in_error_does_not_stop_the_others(
     assert "Traceback" not in err
     for site in SITES:
         assert (tmp_path / "processed" / site / "buildings_osm.parquet").is_file()
+
+
+def _folded(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " ".join(plain.casefold().replace("-", " ").split())
+
+
+def test_rows_with_an_address_only_go_where_the_ban_puts_it(split_run, simulated_bondy) -> None:
+    """A row with neither coordinates nor building code, whose address is exactly a BAN
+    address (number and street), goes to the perimeter holding that BAN point."""
+    cfg, _ = split_run
+    config = load_config(cfg)
+    assert config.portfolio is not None
+    ban = pd.read_csv(RAW / "bondy" / "ban_adresses_bondy.csv", dtype=str, keep_default_na=False)
+    ban = ban[ban["rep"].isin(["", "NA"])]
+    points = {
+        f"{n} {_folded(v)}": (float(lo), float(la))
+        for n, v, lo, la in zip(ban["numero"], ban["nom_voie"], ban["lon"], ban["lat"], strict=True)
+    }
+    polygons = layer_polygons()
+    by_size = sorted(polygons, key=lambda s: polygons[s].area)
+    expected: dict[str, str | None] = {}
+    for r in export_rows(simulated_bondy / "signalements_bailleur.csv"):
+        if r["Latitude"].strip() or r["Longitude"].strip() or r["Bâtiment"].strip():
+            continue
+        at = points.get(_folded(r["Adresse"]))
+        if at is None:
+            continue
+        point = shapely.Point(at)
+        inside = [s for s in by_size if polygons[s].buffer(0.0003).intersects(point)]
+        near_edge = [s for s in by_size if polygons[s].buffer(-0.0003).intersects(point)]
+        if inside != near_edge:  # within ~30 m of an edge: the matched point may differ
+            continue
+        expected[r["N° ticket"]] = inside[0] if inside else None
+    got: dict[str, str | None] = {}
+    for site in SITES:
+        part = pd.read_csv(config.portfolio.site_source("bailleur", site), dtype=str)
+        got.update(dict.fromkeys(part["N° ticket"], site))
+    assert len(expected) >= 20
+    assert sum(v is not None for v in expected.values()) >= 10
+    assert {t: got.get(t) for t in expected} == expected

@@ -9,8 +9,9 @@ A row is given, in this order of precedence:
    counts as inside); where perimeters overlap, to the **smallest** of them (the most
    specific: a residence inside a priority neighbourhood), and between perimeters of
    equal area to the first in the layer's order;
-3. by its **building** (``building_ref`` through the gazetteer), to the perimeter that
-   contains the building's centroid, by the same rule.
+3. by its **address or building code**, matched as the geocoding stage matches them
+   (OSM and BAN addresses, the gazetteer), to the perimeter that contains the matched
+   point, by the same rule.
 
 A row none of these places is counted ``outside_every_site`` with its reason.
 """
@@ -25,13 +26,13 @@ import shapely
 #: Why a row went to no site, in the analyst's list (``outside_every_site.csv``).
 OUTSIDE_REASONS = {
     "hors_perimetres": "coordonnées hors de tout périmètre",
-    "batiment_hors_perimetres": "bâtiment hors de tout périmètre",
+    "adresse_hors_perimetres": "adresse ou bâtiment hors de tout périmètre",
     "code_inconnu": "code de site inconnu",
-    "non_localise": "ni coordonnées valides, ni bâtiment connu, ni code de site",
+    "non_localise": "ni coordonnées valides, ni adresse ou bâtiment reconnus, ni code de site",
     "ligne_mal_formee": "ligne mal formée (nombre de champs)",
 }
 #: How a row was placed (the split's summary).
-HOW = ("code", "coordonnees", "batiment")
+HOW = ("code", "coordonnees", "adresse")
 
 
 def owner_order(perimeters: gpd.GeoDataFrame) -> np.ndarray:
@@ -72,8 +73,8 @@ def assign_rows(
     lat: np.ndarray,
     codes: pd.Series | None = None,
     site_codes: dict[str, str] | None = None,
-    building_lon: np.ndarray | None = None,
-    building_lat: np.ndarray | None = None,
+    matched_lon: np.ndarray | None = None,
+    matched_lat: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Place each row (see the module's rules).
 
@@ -87,8 +88,8 @@ def assign_rows(
         Each row's site code ("" when empty), when the source maps one.
     site_codes
         Code → site id.
-    building_lon, building_lat
-        The centroid of each row's building (NaN when it names none known).
+    matched_lon, matched_lat
+        The point each row's address or building code was matched to (NaN when none).
 
     Returns
     -------
@@ -117,14 +118,12 @@ def assign_rows(
     how[located & (by_point >= 0)] = "coordonnees"
     reason[located & (by_point < 0)] = "hors_perimetres"
     todo &= ~located
-    if building_lon is not None and building_lat is not None:
-        known = todo & np.isfinite(building_lon) & np.isfinite(building_lat)
-        by_building = owners_of_points(
-            np.where(known, building_lon, np.nan), building_lat, perimeters
-        )
-        site[known] = by_building[known]
-        how[known & (by_building >= 0)] = "batiment"
-        reason[known & (by_building < 0)] = "batiment_hors_perimetres"
+    if matched_lon is not None and matched_lat is not None:
+        known = todo & np.isfinite(matched_lon) & np.isfinite(matched_lat)
+        by_address = owners_of_points(np.where(known, matched_lon, np.nan), matched_lat, perimeters)
+        site[known] = by_address[known]
+        how[known & (by_address >= 0)] = "adresse"
+        reason[known & (by_address < 0)] = "adresse_hors_perimetres"
         todo &= ~known
     reason[todo] = "non_localise"
     return pd.DataFrame({"site": site, "how": how.astype(str), "reason": reason.astype(str)})

@@ -11,6 +11,7 @@ them up per source and per site, and the run stops if they do not add up.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from pyproj import Transformer
 
-from pipelines.config import Config, PortfolioConfig, PortfolioSource
+from pipelines.config import Config, PortfolioSource, SiteConfig
 from pipelines.crs import WGS84
 from pipelines.errors import InputError
-from pipelines.geocode import read_gazetteer
+from pipelines.geocode import match_site_addresses
 from pipelines.ingest import RawFile, parse_geo_points, parse_numbers, read_file, resolve_columns
 from pipelines.io import atomic_path, write_csv, write_geoparquet, write_json
 from pipelines.osm import read_osm_buildings
@@ -76,22 +77,29 @@ def row_coordinates(
     return lon, lat
 
 
-def building_centroids(portfolio: PortfolioConfig) -> pd.DataFrame | None:
-    """The gazetteer's keys (folded) with their building's centroid, or None without one."""
-    if portfolio.gazetteer is None:
-        return None
-    gazetteer = read_gazetteer(portfolio.gazetteer)
-    buildings = read_osm_buildings(portfolio.osm)
-    points = buildings.set_index("building_id").geometry.representative_point()
-    table = gazetteer.assign(key=gazetteer["key"].astype(str).str.strip().str.casefold())
-    found = table["building_id"].map(points)
-    return pd.DataFrame(
-        {
-            "key": table["key"],
-            "lon": [g.x if g is not None and not pd.isna(g) else np.nan for g in found],
-            "lat": [g.y if g is not None and not pd.isna(g) else np.nan for g in found],
-        }
-    ).drop_duplicates("key")
+def matched_points(
+    frame: pd.DataFrame,
+    roles: dict[str, str],
+    todo: np.ndarray,
+    buildings: gpd.GeoDataFrame,
+    matcher: SiteConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the address or building code of the rows ``todo`` was matched, as the
+    geocoding stage matches them (OSM and BAN addresses, gazetteer): lon, lat, NaN for
+    the rows not matched (or not in ``todo``)."""
+    n = len(frame)
+    lon, lat = np.full(n, np.nan), np.full(n, np.nan)
+    columns = {r: roles[r] for r in ("address", "building_ref") if r in roles}
+    if not columns or not todo.any():
+        return lon, lat
+    rows = frame.loc[todo, list(columns.values())].set_axis(list(columns), axis=1)
+    matches = match_site_addresses(rows, buildings, site=matcher)
+    if matches is None:
+        return lon, lat
+    at = frame.index.get_indexer(matches.index)
+    lon[at] = pd.to_numeric(matches["match_lon"], errors="coerce").to_numpy(float)
+    lat[at] = pd.to_numeric(matches["match_lat"], errors="coerce").to_numpy(float)
+    return lon, lat
 
 
 def _raw_frame(raw: RawFile) -> pd.DataFrame:
@@ -113,9 +121,14 @@ def _write_rows(table: pa.Table, dst: Path) -> None:
 def split_source(
     ps: PortfolioSource,
     perimeters: gpd.GeoDataFrame,
-    centroids: pd.DataFrame | None,
+    buildings: gpd.GeoDataFrame,
+    matcher: SiteConfig,
 ) -> tuple[dict[str, list[pa.Table]], pd.DataFrame, dict[str, Any]]:
     """Read every file of one shared export once and place each row.
+
+    ``buildings`` and ``matcher`` (a site whose extract is the portfolio's, with its BAN,
+    gazetteer and geocoding parameters) match the rows that have neither coordinates nor
+    a site code by their address or building code.
 
     Returns each site's rows (one table per file), the rows outside every site
     (:data:`OUTSIDE_COLUMNS`) and the source's counts.
@@ -128,7 +141,7 @@ def split_source(
         "by_site": dict.fromkeys(sites, 0),
         "outside_every_site": 0,
         "outside_by_reason": dict.fromkeys(OUTSIDE_REASONS, 0),
-        "placed_by": {"code": 0, "coordonnees": 0, "batiment": 0},
+        "placed_by": {"code": 0, "coordonnees": 0, "adresse": 0},
     }
     columns: list[str] | None = None
     for path in ps.source.files():
@@ -154,20 +167,20 @@ def split_source(
                     column=ps.site_column,
                 )
             codes = frame[ps.site_column]
-        b_lon = b_lat = None
-        if centroids is not None and "building_ref" in roles:
-            refs = frame[roles["building_ref"]].astype(str).str.strip().str.casefold()
-            at = refs.map(centroids.set_index("key")[["lon", "lat"]].to_dict("index"))
-            b_lon = np.array([d["lon"] if isinstance(d, dict) else np.nan for d in at], float)
-            b_lat = np.array([d["lat"] if isinstance(d, dict) else np.nan for d in at], float)
+        filled = (
+            codes.fillna("").astype(str).str.strip().ne("").to_numpy()
+            if codes is not None
+            else np.zeros(len(frame), bool)
+        )
+        m_lon, m_lat = matched_points(frame, roles, ~filled & ~np.isfinite(lon), buildings, matcher)
         placed = assign_rows(
             perimeters,
             lon=lon,
             lat=lat,
             codes=codes,
             site_codes=ps.site_codes,
-            building_lon=b_lon,
-            building_lat=b_lat,
+            matched_lon=m_lon,
+            matched_lat=m_lat,
         )
         site = placed["site"].to_numpy()
         for i, sid in enumerate(sites):
@@ -248,11 +261,14 @@ def run(config: Config) -> dict[str, Any]:
         [portfolio.site_osm(s) for s in portfolio.site_ids],
         margin_m=portfolio.osm_margin_m,
     )
-    centroids = building_centroids(portfolio)
+    buildings = read_osm_buildings(portfolio.osm)
+    # The addresses are matched over the whole extract, with the parameters, BAN and
+    # gazetteer of the portfolio's sites (the first one's: they share them).
+    matcher = replace(config.site(portfolio.site_ids[0]), osm=portfolio.osm)
     sources: dict[str, Any] = {}
     outside: list[pd.DataFrame] = []
     for ps in portfolio.sources:
-        parts, away, counts = split_source(ps, perimeters, centroids)
+        parts, away, counts = split_source(ps, perimeters, buildings, matcher)
         for sid, tables in parts.items():
             _write_rows(pa.concat_tables(tables), portfolio.site_source(ps.source.id, sid))
         outside.append(away)
