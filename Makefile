@@ -88,6 +88,17 @@ help:
 demo: $$(MAPS)/index.html $$(GPKGS)
 	@echo "Cartes prêtes :" $(call q,$(RAW_MAPS)/index.html)
 
+## portfolio: exemple de portefeuille (config/portfolio.toml) : trois secteurs de Bondy Nord, un seul export réparti, sites en parallèle (Dask)
+# The shared export is the simulated one of the demo's Bondy site (made with the default
+# configuration); `make CONFIG=config/portfolio.toml demo` builds the same sites through
+# make's per-site rules instead (make -j), `vigie run` through Dask.
+PORTFOLIO_CONFIG ?= config/portfolio.toml
+.PHONY: portfolio
+portfolio: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
+	$(MAKE) CONFIG=config/demo.toml simulate
+	$(MAKE) CONFIG=$(call q,$(PORTFOLIO_CONFIG)) secrets
+	$(VIGIE) run --config $(call q,$(PORTFOLIO_CONFIG))
+
 ## qgis: GeoPackage stylé de chaque site pour QGIS (data/processed/<site>/vigie_<site>.gpkg)
 .PHONY: qgis
 qgis: $$(GPKGS)

@@ -2,4 +2,7 @@
 
 from pipelines.cli import main
 
-raise SystemExit(main())
+# Guarded: the Dask workers of `vigie run` start by spawning, which imports this module
+# again under another name; it must not run the command a second time.
+if __name__ == "__main__":
+    raise SystemExit(main())

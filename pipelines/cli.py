@@ -19,8 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import __version__, stages
-from pipelines.config import Config, SiteConfig, check_inputs, load_config
-from pipelines.errors import VigieError, os_reason
+from pipelines.config import (
+    Config,
+    SiteConfig,
+    check_inputs,
+    check_portfolio_inputs,
+    load_config,
+)
+from pipelines.errors import ConfigError, VigieError, os_reason
 from pipelines.stages import STAGE_NAMES, SitePaths, stage_summaries
 
 log = logging.getLogger("pipelines")
@@ -378,21 +384,84 @@ def cmd_stage(args: argparse.Namespace) -> None:
     run_stage(config, site, stage.name, paths)
 
 
+def cmd_split(args: argparse.Namespace) -> None:
+    """A portfolio's extract and shared exports cut per site (pipelines/portfolio)."""
+    config = load_config(args.config)
+    if config.portfolio is None:
+        raise ConfigError(config.path, "pas de table [portfolio] : rien à répartir.")
+    check_portfolio_inputs(config)
+    from pipelines import portfolio
+
+    summary = portfolio.run(config)
+    log.info(
+        "%d lignes lues, %d hors de tout site (%s)",
+        summary["rows_read"],
+        summary["outside_every_site"],
+        config.portfolio.outside,
+    )
+
+
+def site_task(site_id: str, config: Config, through: str) -> str | None:
+    """One site's stages, as a task of a Dask worker (:mod:`pipelines.parallel`).
+
+    Returns ``None``, or the French message of a user error: a :class:`VigieError`
+    crosses processes as its text only.
+    """
+    if not logging.getLogger().handlers:  # a worker process: warnings only
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        run_site_stages(config, config.site(site_id), through=through)
+    except VigieError as err:
+        return str(err)
+    except OSError as err:
+        if err.filename is None:
+            raise
+        return f"{err.filename} : {os_reason(err)}."
+    return None
+
+
 def cmd_run(args: argparse.Namespace) -> None:
-    """Every stage for every site of the configuration (or the one given)."""
+    """Every stage for every site of the configuration (or the one given): a portfolio
+    split first, then the sites in parallel on Dask (or one after the other with
+    ``--sequential``, or when there is one site only)."""
     config = load_config(args.config)
     sites = [config.site(args.site)] if args.site else list(config.sites)
+    through = args.through
+    if args.workers is not None and args.workers < 1:
+        raise VigieError("--workers : attendu un nombre de processus au moins égal à 1.")
+    ids = [site.id for site in sites]
+    what = f"Vigie ({', '.join(ids)})"
+    split = config.portfolio is not None and bool(set(ids) & set(config.portfolio.site_ids))
     from pipelines.io import Progress
 
-    steps = len(sites) * (STAGE_NAMES.index("map") + 1)
-    what = f"Vigie ({', '.join(site.id for site in sites)})"
-    with Progress(what, steps, unit="étape") as progress:
-        for site in sites:
-            log.info("site %s", site.id)
-            run_site_stages(config, site, progress=progress)
-    from pipelines.maps import site as maps
+    if args.sequential or (len(sites) == 1 and args.scheduler is None):
+        if split:
+            cmd_split(args)
+        steps = len(sites) * (STAGE_NAMES.index(through) + 1)
+        with Progress(what, steps, unit="étape") as progress:
+            for site in sites:
+                log.info("site %s", site.id)
+                run_site_stages(config, site, through=through, progress=progress)
+    else:
+        from pipelines.portfolio import parallel
 
-    maps.run_index(config, dst=Path(config.maps_dir) / "index.html")
+        # The cluster first: a scheduler that does not answer stops the run at once.
+        with parallel.dask_client(args.scheduler, args.workers) as client:
+            if split:  # read once, here; each worker then reads its sites' part only
+                cmd_split(args)
+            with Progress(what, len(sites), unit="site") as progress:
+                parallel.run_tasks(
+                    client,
+                    site_task,
+                    ids,
+                    config,
+                    through,
+                    on_done=lambda sid: progress.update(step=sid),
+                )
+    if STAGE_NAMES.index(through) >= STAGE_NAMES.index("comite"):
+        from pipelines.maps import site as maps
+
+        maps.run_index(config, dst=Path(config.maps_dir) / "index.html")
 
 
 # --------------------------------------------------------------------------- parser
@@ -414,9 +483,40 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = add("run", cmd_run, "toutes les étapes pour tous les sites de la configuration")
+    p = add(
+        "run",
+        cmd_run,
+        "toutes les étapes pour tous les sites de la configuration, les sites en parallèle (Dask)",
+    )
     p.add_argument("--config", required=True)
     p.add_argument("--site", help="un seul site (par défaut : tous)")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADRESSE",
+        help="ordonnanceur Dask existant (tcp://hôte:8786) ; par défaut, une grappe locale",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processus de la grappe locale (par défaut : un par processeur)",
+    )
+    p.add_argument(
+        "--sequential", action="store_true", help="les sites l'un après l'autre, sans Dask"
+    )
+    p.add_argument(
+        "--through",
+        choices=STAGE_NAMES[: STAGE_NAMES.index("comite") + 1],
+        default="comite",
+        help="dernière étape à lancer (par défaut : comite, le dossier de comité)",
+    )
+
+    p = add(
+        "split",
+        cmd_split,
+        "portefeuille : découpe l'extrait OSM et répartit les exports partagés entre les sites",
+    )
+    p.add_argument("--config", required=True)
 
     p = add("simulate", cmd_simulate, "simule les signalements de Bondy Nord (données simulées)")
     p.add_argument("--osm", required=True)

@@ -134,7 +134,8 @@ class Stage:
         gazetteer, ``sources``, ``annotations`` = the planners' notes folder,
         ``simulated`` = the simulator's files, truth included, ``secret`` = the site's
         secret, ``<secrets_dir>/<site>.key``, made by ``vigie secret`` when missing,
-        ``actions`` = the files of the site's action register).
+        ``actions`` = the files of the site's action register, ``portfolio`` = the
+        split's summary for a site of ``[portfolio]``, nothing for the others).
     reads
         Files it reads: names in the site's processed folder, or ``{maps}/{site}…`` in the
         maps folder.
@@ -300,7 +301,9 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "summary",
         code=_PUBLISH_CODE,
-        settings=(),
+        # A portfolio's site: the split's summary, whose rows given to the site must be
+        # the rows its ingestion read.
+        settings=("portfolio",),
         reads=(
             "buildings_summary.json",
             "basemap_summary.json",
@@ -407,6 +410,7 @@ SETTING_VARS = {
     "simulated": "SIMULATED",
     "secret": "SECRET",
     "actions": "ACTIONS",
+    "portfolio": "PORTFOLIO",
 }
 
 

@@ -43,6 +43,8 @@ STAGES = (
     "publish",
     "maps",
     "simulate",
+    # Many sites: a portfolio split per site, sites run in parallel on Dask.
+    "portfolio",
     # Not a stage of the spine but a folder under the same rules: the analyst's tools.
     "workbench",
 )

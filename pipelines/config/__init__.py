@@ -36,9 +36,15 @@ Example
 """
 
 from pipelines.config.defaults import DEFAULT_PARAMS, PARAM_KINDS, PARAM_RANGES
-from pipelines.config.files import check_inputs, input_problem, site_inputs
+from pipelines.config.files import (
+    check_inputs,
+    check_portfolio_inputs,
+    input_problem,
+    site_inputs,
+)
 from pipelines.config.hotspots import HotspotParams
 from pipelines.config.load import load_config
+from pipelines.config.portfolio import Perimeter, PortfolioConfig, PortfolioSource
 from pipelines.config.settings import (
     ActionSettings,
     GeocodeSettings,
@@ -71,12 +77,16 @@ __all__ = [
     "HotspotParams",
     "IngestSettings",
     "MapSettings",
+    "Perimeter",
+    "PortfolioConfig",
+    "PortfolioSource",
     "SiteConfig",
     "SiteSettings",
     "SourceConfig",
     "TrendSettings",
     "ZoneSettings",
     "check_inputs",
+    "check_portfolio_inputs",
     "input_problem",
     "load_config",
     "site_inputs",

@@ -101,26 +101,65 @@ def check_inputs(
     made_here = (
         os.path.abspath(Path(site.osm).parent) if site.simulated and not simulated_exports else None
     )
+    # A portfolio's site reads what `vigie split` cuts for it: missing before the split.
+    split_dir = (
+        Path(os.path.abspath(config.portfolio.folder))
+        if config.portfolio is not None and not simulated_exports
+        else None
+    )
     for key, text, files in site_inputs(site, where):
         # The simulator writes the exports and the gazetteer, never the extract, the BAN
         # or the RPLS it reads: those must exist before it runs.
         written_by_simulator = key.endswith((".path", ".gazetteer"))
-        may_wait = (key.endswith(".osm") and not osm) or (
-            made_here is not None
-            and written_by_simulator
-            and os.path.abspath(Path(text).parent) == made_here
-        )
-        if not files:
-            if may_wait:
-                continue
-            raise ConfigError(
-                config.path,
-                f"aucun fichier ne correspond au motif « {text} » ; vérifiez le chemin "
-                "(relatif au dossier où l'on lance Vigie).",
-                key=key,
+        may_wait = (
+            (key.endswith(".osm") and not osm)
+            or (
+                made_here is not None
+                and written_by_simulator
+                and os.path.abspath(Path(text).parent) == made_here
             )
-        for file in files:
-            problem = input_problem(file)
-            if problem is None or (may_wait and problem == "fichier introuvable"):
-                continue
-            raise ConfigError(config.path, f"« {file} » : {problem}.", key=key)
+            or (split_dir is not None and Path(os.path.abspath(text)).is_relative_to(split_dir))
+        )
+        _check_files(config, key, text, files, may_wait=may_wait)
+
+
+def _check_files(config: Config, key: str, text: str, files: list[Path], *, may_wait: bool) -> None:
+    """The files of one key: at least one, each a readable regular file; ``may_wait``:
+    files that another step writes later may be missing yet."""
+    if not files:
+        if may_wait:
+            return
+        raise ConfigError(
+            config.path,
+            f"aucun fichier ne correspond au motif « {text} » ; vérifiez le chemin "
+            "(relatif au dossier où l'on lance Vigie).",
+            key=key,
+        )
+    for file in files:
+        problem = input_problem(file)
+        if problem is None or (may_wait and problem == "fichier introuvable"):
+            continue
+        raise ConfigError(config.path, f"« {file} » : {problem}.", key=key)
+
+
+def check_portfolio_inputs(config: Config, *, exports: bool = True) -> None:
+    """Check the inputs of ``[portfolio]``: its extract and each export it splits.
+
+    ``exports=False``: an export that matches no file yet is no error (the simulator
+    may write it later in the same ``make``); one that exists must be a readable file.
+
+    Raises
+    ------
+    ConfigError
+        Naming the configuration file, the key and the path at fault.
+    """
+    portfolio = config.portfolio
+    if portfolio is None:
+        return
+    inputs = [("portfolio.osm", portfolio.osm, [Path(portfolio.osm)], False)]
+    inputs += [
+        (f"portfolio.sources[{i}].path", ps.source.path, ps.source.files(), not exports)
+        for i, ps in enumerate(portfolio.sources)
+    ]
+    for key, text, files, may_wait in inputs:
+        _check_files(config, key, text, files, may_wait=may_wait)

@@ -11,9 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config.defaults import DEFAULT_PARAMS
-from pipelines.config.files import check_inputs, input_problem, output_dir_problem
+from pipelines.config.files import (
+    check_inputs,
+    check_portfolio_inputs,
+    input_problem,
+    output_dir_problem,
+)
 from pipelines.config.params import check_params, check_site_params
-from pipelines.config.publication import ineffective_settings, publication_settings
+from pipelines.config.portfolio import PORTFOLIO_DIR, PortfolioConfig, read_portfolio
+from pipelines.config.publication import (
+    PublicationSettings,
+    ineffective_settings,
+    publication_settings,
+)
 from pipelines.config.site import Config, SiteConfig
 from pipelines.config.sources import read_source
 from pipelines.config.values import (
@@ -21,6 +31,7 @@ from pipelines.config.values import (
     field_names,
     is_kind,
     merge_tables,
+    shared_site_keys,
     take,
     texts,
     toml_type,
@@ -32,8 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Keys allowed in each table, from the dataclasses they fill (sources: ``SOURCE_KEYS``).
 SITE_KEYS = field_names(SiteConfig)
-PROJECT_KEYS = tuple(k for k in field_names(Config) if k not in ("path", "sites"))
-TOP_KEYS = ("project", "params", "sites", "publication")
+PROJECT_KEYS = tuple(k for k in field_names(Config) if k not in ("path", "sites", "portfolio"))
+TOP_KEYS = ("project", "params", "sites", "portfolio", "publication")
 
 
 def _bbox(raw: dict[str, Any], path: str, where: str) -> tuple[float, float, float, float] | None:
@@ -98,16 +109,46 @@ def _site(raw: Any, path: str, where: str, params: dict[str, Any]) -> SiteConfig
         name=take(raw, "name", str, path, where, sid),
         osm=osm,
         sources=sources,
-        ban=take(raw, "ban", str, path, where, None),
-        rpls=take(raw, "rpls", str, path, where, None),
-        gazetteer=take(raw, "gazetteer", str, path, where, None),
-        simulated=take(raw, "simulated", bool, path, where, False),
         study_area_bbox=bbox,
-        attribution=texts(raw, "attribution", path, where),
+        **shared_site_keys(raw, path, where),
         params=merged,
         category_classes=check_category_classes(
             raw.get("category_classes", {}), path, f"{where}.category_classes"
         ),
+    )
+
+
+def portfolio_sites(
+    portfolio: PortfolioConfig, params: dict[str, Any], publication: PublicationSettings
+) -> tuple[SiteConfig, ...]:
+    """The sites of a portfolio's layer: each reads the extract and the sources' rows
+    that ``vigie split`` cuts for it, within its perimeter's bounds."""
+    return tuple(
+        SiteConfig(
+            id=p.id,
+            name=p.name,
+            osm=str(portfolio.site_osm(p.id)),
+            sources=tuple(
+                # The split writes each site's rows cell for cell as UTF-8 CSV.
+                replace(
+                    ps.source,
+                    path=str(portfolio.site_source(ps.source.id, p.id)),
+                    format="csv",
+                    encoding="utf-8",
+                    separator=",",
+                )
+                for ps in portfolio.sources
+            ),
+            ban=portfolio.ban,
+            rpls=portfolio.rpls,
+            gazetteer=portfolio.gazetteer,
+            simulated=portfolio.simulated,
+            study_area_bbox=p.bbox,
+            attribution=portfolio.attribution,
+            params=params,
+            publication=publication,
+        )
+        for p in portfolio.sites
     )
 
 
@@ -189,21 +230,37 @@ def load_config(path: str | Path, *, check_files: bool = True) -> Config:
     params = merge_tables(DEFAULT_PARAMS, raw_params)
     project = take(raw, "project", dict, spath, "", {})
     check_known(project, PROJECT_KEYS, spath, "project")
-    raw_sites = take(raw, "sites", list, spath, "")
-    if not raw_sites:
+    raw_sites = take(raw, "sites", list, spath, "", [])
+    if not raw_sites and "portfolio" not in raw:
         raise ConfigError(spath, "au moins un site est nécessaire.", key="sites")
     sites = tuple(_site(s, spath, f"sites[{i}]", params) for i, s in enumerate(raw_sites))
     ids = [s.id for s in sites]
     if len(set(ids)) != len(ids):
         raise ConfigError(spath, "identifiants de site en double.", key="sites")
+    if PORTFOLIO_DIR in ids:
+        raise ConfigError(spath, f"« {PORTFOLIO_DIR} » est un nom réservé.", key="sites")
     sites = tuple(  # [publication], then each site's [sites.publication] over it
         replace(s, publication=publication_settings(
             raw.get("publication"), r.get("publication"), spath, f"sites[{i}]"))
         for i, (s, r) in enumerate(zip(sites, raw_sites, strict=True))
     )  # fmt: skip
+    portfolio = None
+    if "portfolio" in raw:
+        processed = take(project, "processed_dir", str, spath, "project", "data/processed")
+        portfolio = read_portfolio(raw["portfolio"], spath, processed)
+        for p in portfolio.sites:
+            if p.id in ids:
+                raise ConfigError(
+                    spath,
+                    f"« {portfolio.perimeters} », entité n° {p.feature} : le site « {p.id} » "
+                    "est aussi déclaré dans [[sites]].",
+                    key="portfolio.id_field",
+                )
+        publication = publication_settings(raw.get("publication"), None, spath, "portfolio")
+        sites += portfolio_sites(portfolio, params, publication)
     ineffective = {
         pair: None
-        for i, (s, r) in enumerate(zip(sites, raw_sites, strict=True))
+        for i, (s, r) in enumerate(zip(sites[: len(raw_sites)], raw_sites, strict=True))
         for pair in ineffective_settings(
             s.publication, raw.get("publication"), r.get("publication"), f"sites[{i}]"
         )
@@ -225,9 +282,11 @@ def load_config(path: str | Path, *, check_files: bool = True) -> Config:
         if "annotation_tags" in project
         else defaults.annotation_tags
     )
-    config = Config(path=spath, sites=sites, annotation_tags=tags, **dirs)
+    config = Config(path=spath, sites=sites, annotation_tags=tags, portfolio=portfolio, **dirs)
     for site in sites if check_files else ():
         # The extract and a simulated site's exports are required by the commands that
         # read them (see :func:`check_inputs`); here they are checked when they exist.
         check_inputs(config, site.id, osm=False, simulated_exports=False)
+    if check_files:
+        check_portfolio_inputs(config, exports=False)
     return config

@@ -18,7 +18,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from pipelines.config import Config
+from pipelines.config import Config, PortfolioConfig
 from pipelines.errors import ConfigError
 from pipelines.io import write_text
 from pipelines.stages import make_rules
@@ -166,6 +166,35 @@ def _quote(path: str) -> str:
     return raw_value(shlex.quote(path))
 
 
+def _split_rule(config: Config, portfolio: PortfolioConfig) -> list[str]:
+    """The rule of ``vigie split``: every file it writes (each site's extract and rows,
+    the rows outside every site, the summary) from the layer, the extract, the
+    gazetteer and the shared exports."""
+    lines: list[str] = []
+    inputs = [make_name(_check(config, portfolio.perimeters, "portfolio.perimeters"))]
+    inputs.append(make_name(_check(config, portfolio.osm, "portfolio.osm", folder=True)))
+    if portfolio.gazetteer:
+        inputs.append(make_name(_check(config, portfolio.gazetteer, "portfolio.gazetteer")))
+    for i, ps in enumerate(portfolio.sources):
+        key = f"portfolio.sources[{i}].path"
+        _check(config, ps.source.path, key)
+        if any(ch in ps.source.path for ch in GLOB_CHARS):
+            definition, call = _glob(config, ps.source.path, key, f"GLOB_portfolio_{i}")
+            lines.append(definition)
+            inputs.append(call)
+        else:
+            inputs.append(make_name(ps.source.path))
+    outputs = " ".join(make_name(str(p)) for p in portfolio.outputs())
+    lines += [
+        f"SPLIT_OUTPUTS := {outputs}",
+        f"$(SPLIT_OUTPUTS) &: {' '.join(inputs)} $$(CONFIG_STAMP) "
+        "$(wildcard pipelines/portfolio/*.py) $(wildcard pipelines/osm/*.py) "
+        "$(wildcard pipelines/ingest/*.py) $(COMMON) | $(VENV_STAMP)",
+        "\t$(VIGIE) split --config $(CFG)",
+    ]
+    return lines
+
+
 def deps_fragment(config: Config) -> str:
     """The text of the make fragment for ``config``.
 
@@ -187,6 +216,12 @@ def deps_fragment(config: Config) -> str:
         lines += [f"{var} := {make_name(folder)}", f"RAW_{var} := {raw_value(folder)}"]
     _check_outputs_hold_no_input(config)
     lines.append(f"SITES := {' '.join(s.id for s in config.sites)}")
+    portfolio = config.portfolio
+    split_sites = set(portfolio.site_ids) if portfolio is not None else set()
+    split_summary = ""
+    if portfolio is not None:
+        lines += _split_rule(config, portfolio)
+        split_summary = make_name(str(portfolio.summary))
     secrets_dir = config.secrets_dir.rstrip("/") or "/"
     annotations_dir = config.annotations_dir.rstrip("/") or "/"
     actions_dir = config.actions_dir.rstrip("/") or "/"
@@ -208,7 +243,8 @@ def deps_fragment(config: Config) -> str:
             else:
                 inputs.append(make_name(src.path))
         sim: list[str] = []
-        if site.simulated:
+        # A portfolio's site reads what `vigie split` cuts: no simulator of its own.
+        if site.simulated and site.id not in split_sites:
             raw_dir = Path(site.osm).parent
             sim = [make_name(str(raw_dir / name)) for name in SIMULATED_FILES]
             inputs = [i for i in inputs if i not in sim] + sim[:3]
@@ -229,6 +265,7 @@ def deps_fragment(config: Config) -> str:
             f"REFS_{v} := {' '.join(make_name(p) for p in (site.ban, site.gazetteer) if p)}",
             f"SOURCES_{v} := {' '.join(inputs)}",
             f"SIMULATED_{v} := {' '.join(sim)}",
+            f"PORTFOLIO_{v} := {split_summary if v in split_sites else ''}",
             notes,
             f"ANNOTATIONS_{v} := {notes_call}",
             # The action register: touching it re-runs the actions stage and what reads
@@ -241,7 +278,7 @@ def deps_fragment(config: Config) -> str:
             f"{make_name(f'{secrets_dir}/{v}.key')}: | $(VENV_STAMP)",
             f"\t$(VIGIE) secret --config $(CFG) --site {v}",
         ]
-        if site.simulated:
+        if site.simulated and site.id not in split_sites:
             refs = " ".join(make_name(p) for p in (site.osm, site.ban, site.rpls) if p)
             # The simulated action register goes to the site's register folder
             # (project.actions_dir, which comes with the register's stage; until then the

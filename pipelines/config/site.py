@@ -6,11 +6,14 @@ from __future__ import annotations
 import glob
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.config.publication import PublicationSettings
 from pipelines.config.settings import SiteSettings, site_settings
 from pipelines.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pipelines.config.portfolio import PortfolioConfig
 
 SOURCE_KINDS = ("reports", "observations")
 SOURCE_FORMATS = ("auto", "csv", "xlsx", "geojson", "open311", "kobo", "odk")
@@ -110,6 +113,9 @@ class Config:
         "traité",
         "action",
     )
+    #: The sites declared by a perimeter layer (``[portfolio]``), if any: their sites
+    #: are in :attr:`sites` too, after the sites declared one by one.
+    portfolio: PortfolioConfig | None = None
 
     def site(self, site_id: str) -> SiteConfig:
         """Return the site with this id, or raise a :class:`ConfigError` listing them."""

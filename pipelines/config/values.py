@@ -143,3 +143,15 @@ def texts(table: dict[str, Any], key: str, path: str, where: str) -> tuple[str, 
                 key=f"{joined_key(where, key)}[{i}]",
             )
     return tuple(values)
+
+
+def shared_site_keys(table: dict[str, Any], path: str, where: str) -> dict[str, Any]:
+    """The keys a ``[[sites]]`` table and ``[portfolio]`` share: the reference files
+    (``ban``, ``rpls``, ``gazetteer``), ``simulated`` and ``attribution``."""
+    return {
+        "ban": take(table, "ban", str, path, where, None),
+        "rpls": take(table, "rpls", str, path, where, None),
+        "gazetteer": take(table, "gazetteer", str, path, where, None),
+        "simulated": take(table, "simulated", bool, path, where, False),
+        "attribution": texts(table, "attribution", path, where),
+    }

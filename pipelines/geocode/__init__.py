@@ -5,10 +5,11 @@ addresses (OSM addresses, BAN), placeholder points set aside, likely duplicates 
 from __future__ import annotations
 
 from pipelines.geocode.duplicates import link_likely_duplicates
-from pipelines.geocode.stage import geocode_site, run_site
+from pipelines.geocode.stage import geocode_site, match_site_addresses, run_site
 
 __all__ = [
     "geocode_site",
     "link_likely_duplicates",
+    "match_site_addresses",
     "run_site",
 ]

@@ -1,0 +1,329 @@
+"""A portfolio: sites declared by a layer of perimeters rather than one by one.
+
+::
+
+    [portfolio]
+    perimeters = "data/raw/portfolio/residences_bondy.geojson"   # or a GeoPackage
+    layer = "residences"          # the GeoPackage's layer (default: its first)
+    id_field = "code"             # each feature's site id
+    name_field = "nom"            # each feature's site name
+    osm = "data/raw/bondy/bondy_nord.osm"   # one extract (.osm, .osm.bz2, .osm.pbf), cut per site
+    ban = "data/raw/bondy/ban_adresses_bondy.csv"
+
+    [[portfolio.sources]]         # one export covering every site, split per site
+    id = "bailleur"
+    path = "data/raw/bondy/signalements_bailleur*.csv"
+    site_column = "Résidence"     # optional: the landlord's residence code of each row
+    [portfolio.sources.site_codes]
+    "R01" = "noue-caillet"        # code → site id (default: the code is the site id)
+
+Each feature becomes a site whose extract and sources are files that ``vigie split``
+(:mod:`pipelines.portfolio`) writes under ``processed_dir/_portfolio/``: the extract cut
+to the perimeter's bounding box (plus a margin), and each source's rows that fall in the
+perimeter. Reading the layer here takes its attributes and its features' bounds only
+(pyogrio), not its geometries: the geometries are checked (repaired, overlaps listed)
+by the split itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipelines.config.files import input_problem
+from pipelines.config.site import SourceConfig
+from pipelines.config.sources import read_source
+from pipelines.config.values import check_known, shared_site_keys, take, toml_type
+from pipelines.errors import ConfigError
+
+#: The portfolio's folder under ``processed_dir``: never a site's id.
+PORTFOLIO_DIR = "_portfolio"
+#: Keys of ``[portfolio]``.
+PORTFOLIO_KEYS = (
+    "perimeters",
+    "layer",
+    "id_field",
+    "name_field",
+    "osm",
+    "osm_margin_m",
+    "ban",
+    "rpls",
+    "gazetteer",
+    "simulated",
+    "attribution",
+    "sources",
+)
+#: Keys a portfolio source adds to a site's source.
+SPLIT_KEYS = ("site_column", "site_codes")
+#: The only format a portfolio source may have for now: its rows are written per site
+#: as CSV, cell for cell.
+SPLIT_FORMATS = ("csv", "auto")
+
+
+@dataclass(frozen=True)
+class PortfolioSource:
+    """One export covering several sites.
+
+    Attributes
+    ----------
+    source
+        The source as declared (its path: the whole export).
+    site_column
+        A column holding each row's residence or building code; a row with a code is
+        given to the code's site, whatever its coordinates.
+    site_codes
+        Code → site id; a code absent from it is taken as a site id itself.
+    """
+
+    source: SourceConfig
+    site_column: str | None = None
+    site_codes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Perimeter:
+    """One feature of the perimeter layer: a site."""
+
+    id: str
+    name: str
+    feature: int  # 1-based, in the layer's order
+    bbox: tuple[float, float, float, float]  # west, south, east, north, degrees
+
+
+@dataclass(frozen=True)
+class PortfolioConfig:
+    """The ``[portfolio]`` table, its layer's sites read."""
+
+    perimeters: str
+    id_field: str
+    name_field: str
+    osm: str
+    folder: str  # processed_dir/_portfolio
+    sites: tuple[Perimeter, ...]
+    sources: tuple[PortfolioSource, ...]
+    layer: str | None = None
+    osm_margin_m: float = 100.0
+    ban: str | None = None
+    rpls: str | None = None
+    gazetteer: str | None = None
+    simulated: bool = False
+    attribution: tuple[str, ...] = ()
+
+    @property
+    def site_ids(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self.sites)
+
+    def site_osm(self, site_id: str) -> Path:
+        """The extract cut for ``site_id``."""
+        return Path(self.folder) / "osm" / f"{site_id}.osm"
+
+    def site_source(self, source_id: str, site_id: str) -> Path:
+        """The rows of source ``source_id`` given to ``site_id``."""
+        return Path(self.folder) / "sources" / source_id / f"{site_id}.csv"
+
+    @property
+    def summary(self) -> Path:
+        """The split's summary: rows per source and site, overlaps, repairs."""
+        return Path(self.folder) / "split_summary.json"
+
+    @property
+    def outside(self) -> Path:
+        """The rows given to no site (``outside_every_site``), for the analyst."""
+        return Path(self.folder) / "outside_every_site.csv"
+
+    @property
+    def overlaps(self) -> Path:
+        """The pairs of overlapping perimeters."""
+        return Path(self.folder) / "overlaps.csv"
+
+    @property
+    def perimeter_table(self) -> Path:
+        """The perimeters as read and repaired (EPSG:4326)."""
+        return Path(self.folder) / "perimeters.parquet"
+
+    def outputs(self) -> list[Path]:
+        """Every file the split writes (the make rule's targets)."""
+        files = [self.summary, self.outside, self.overlaps, self.perimeter_table]
+        files += [self.site_osm(s) for s in self.site_ids]
+        files += [self.site_source(ps.source.id, s) for ps in self.sources for s in self.site_ids]
+        return files
+
+
+def _text_value(value: Any) -> str:
+    """A feature's id or name as text (an integer field without ``.0``)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def read_perimeter_sites(
+    path: str, layer: str | None, id_field: str, name_field: str, where: str, config_path: str
+) -> tuple[Perimeter, ...]:
+    """The sites of the perimeter layer: id, name, feature number and bounds (degrees).
+
+    Raises
+    ------
+    ConfigError
+        The layer cannot be read, a field is missing, an id is empty, malformed or
+        repeated (naming the features), or a feature has no geometry.
+    """
+    # Imported here, for start-up time (as pyproj in config.sources): only a portfolio
+    # needs them at load time, and pyogrio and pyproj only, never geopandas.
+    import numpy as np
+    import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError
+    from pyproj import CRS, Transformer
+
+    try:
+        info = pyogrio.read_info(path, layer=layer)
+        meta, _, _, values = pyogrio.raw.read(
+            path, layer=layer, columns=[id_field, name_field], read_geometry=False
+        )
+        _, bounds = pyogrio.read_bounds(path, layer=layer)
+    except (DataSourceError, DataLayerError) as err:
+        raise ConfigError(
+            config_path,
+            f"couche de périmètres « {path} »"
+            + (f" (couche « {layer} »)" if layer else "")
+            + " illisible : attendu un GeoJSON ou un GeoPackage.",
+            key=f"{where}.perimeters",
+        ) from err
+    fields = [str(f) for f in info["fields"]]
+    for key, wanted in (("id_field", id_field), ("name_field", name_field)):
+        if wanted not in fields:
+            raise ConfigError(
+                config_path,
+                f"champ « {wanted} » absent de « {path} » ; champs : {', '.join(fields)}.",
+                key=f"{where}.{key}",
+            )
+    got = {str(name): column for name, column in zip(meta["fields"], values, strict=True)}
+    ids = [_text_value(v) for v in got[id_field]]
+    names = [_text_value(v) for v in got[name_field]]
+    if not ids:
+        raise ConfigError(
+            config_path, f"« {path} » : aucune entité (périmètre).", key=f"{where}.perimeters"
+        )
+    for n, sid in enumerate(ids, start=1):
+        if not sid or not sid.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(
+                config_path,
+                f"« {path} », entité n° {n}, champ « {id_field} » : identifiant de site "
+                f"« {sid} » invalide (lettres, chiffres, - et _ seulement, non vide).",
+                key=f"{where}.id_field",
+            )
+        if sid == PORTFOLIO_DIR:
+            raise ConfigError(
+                config_path,
+                f"« {path} », entité n° {n} : « {PORTFOLIO_DIR} » est réservé.",
+                key=f"{where}.id_field",
+            )
+    repeated = [sid for sid, k in Counter(ids).items() if k > 1]
+    if repeated:
+        sid = repeated[0]
+        features = ", ".join(str(n) for n, s in enumerate(ids, start=1) if s == sid)
+        raise ConfigError(
+            config_path,
+            f"« {path} », champ « {id_field} » : identifiant de site « {sid} » en double "
+            f"(entités n° {features}) ; chaque périmètre doit avoir son propre identifiant.",
+            key=f"{where}.id_field",
+        )
+    b = np.asarray(bounds, dtype=float)  # (4, n): xmin, ymin, xmax, ymax
+    empty = ~np.isfinite(b).all(axis=0)
+    if empty.any():
+        n = int(np.flatnonzero(empty)[0]) + 1
+        raise ConfigError(
+            config_path,
+            f"« {path} », entité n° {n} (« {ids[n - 1]} ») : périmètre sans géométrie.",
+            key=f"{where}.perimeters",
+        )
+    crs = CRS.from_user_input(info["crs"]) if info.get("crs") else CRS.from_epsg(4326)
+    if not crs.equals(CRS.from_epsg(4326)):
+        tr = Transformer.from_crs(crs, 4326, always_xy=True)
+        boxes = [tr.transform_bounds(*b[:, i]) for i in range(b.shape[1])]
+    else:
+        boxes = [tuple(b[:, i]) for i in range(b.shape[1])]
+    return tuple(
+        Perimeter(sid, name or sid, n, tuple(float(v) for v in box))  # type: ignore[arg-type]
+        for n, (sid, name, box) in enumerate(zip(ids, names, boxes, strict=True), start=1)
+    )
+
+
+def _portfolio_source(raw: Any, path: str, where: str) -> PortfolioSource:
+    if not isinstance(raw, dict):
+        raise ConfigError(path, f"attendu une table, trouvé {toml_type(raw)}.", key=where)
+    declared = {k: v for k, v in raw.items() if k not in SPLIT_KEYS}
+    source = read_source(declared, path, where)
+    if source.format not in SPLIT_FORMATS:
+        raise ConfigError(
+            path,
+            f"format « {source.format} » : une source de portefeuille est partagée entre "
+            "les sites ligne à ligne, ce qui n'est possible que pour un fichier CSV.",
+            key=f"{where}.format",
+        )
+    codes = take(raw, "site_codes", dict, path, where, {})
+    for code, site in codes.items():
+        if not isinstance(site, str) or not site:
+            raise ConfigError(
+                path,
+                f"attendu l'identifiant d'un site, trouvé {toml_type(site)}.",
+                key=f"{where}.site_codes.{code}",
+            )
+    return PortfolioSource(
+        source=source,
+        site_column=take(raw, "site_column", str, path, where, None),
+        site_codes={str(k): str(v) for k, v in codes.items()},
+    )
+
+
+def read_portfolio(raw: Any, path: str, processed_dir: str) -> PortfolioConfig:
+    """The ``[portfolio]`` table checked, with its layer's sites."""
+    where = "portfolio"
+    if not isinstance(raw, dict):
+        raise ConfigError(path, f"attendu une table, trouvé {toml_type(raw)}.", key=where)
+    check_known(raw, PORTFOLIO_KEYS, path, where)
+    perimeters = take(raw, "perimeters", str, path, where)
+    problem = input_problem(perimeters)
+    if problem is not None:
+        raise ConfigError(path, f"« {perimeters} » : {problem}.", key=f"{where}.perimeters")
+    layer = take(raw, "layer", str, path, where, None)
+    id_field = take(raw, "id_field", str, path, where)
+    name_field = take(raw, "name_field", str, path, where)
+    margin = take(raw, "osm_margin_m", float, path, where, 100.0)
+    if not 0 <= margin <= 5000:
+        raise ConfigError(path, "attendu entre 0 et 5000 mètres.", key=f"{where}.osm_margin_m")
+    raw_sources = take(raw, "sources", list, path, where, [])
+    sources = tuple(
+        _portfolio_source(s, path, f"{where}.sources[{i}]") for i, s in enumerate(raw_sources)
+    )
+    if not sources:
+        raise ConfigError(path, "au moins une source est nécessaire.", key=f"{where}.sources")
+    ids = [s.source.id for s in sources]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(path, "identifiants de source en double.", key=f"{where}.sources")
+    sites = read_perimeter_sites(perimeters, layer, id_field, name_field, where, path)
+    known = {p.id for p in sites}
+    for i, s in enumerate(sources):
+        for code, site in s.site_codes.items():
+            if site not in known:
+                raise ConfigError(
+                    path,
+                    f"site « {site} » absent de la couche de périmètres « {perimeters} ».",
+                    key=f"{where}.sources[{i}].site_codes.{code}",
+                )
+    return PortfolioConfig(
+        perimeters=perimeters,
+        layer=layer,
+        id_field=id_field,
+        name_field=name_field,
+        osm=take(raw, "osm", str, path, where),
+        osm_margin_m=float(margin),
+        folder=str(Path(processed_dir) / PORTFOLIO_DIR),
+        sites=sites,
+        sources=sources,
+        **shared_site_keys(raw, path, where),
+    )

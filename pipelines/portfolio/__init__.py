@@ -1,0 +1,22 @@
+"""A portfolio of sites declared by a perimeter layer (``[portfolio]``): the layer
+checked (``perimeters``), the extract cut per site (``cut``), each shared export's rows
+given to one site at most (``assign``), ``vigie split`` (``stage``), which writes
+what each site's stages then read as their own inputs, and the sites run as parallel
+tasks on Dask (``parallel``).
+"""
+
+from __future__ import annotations
+
+from pipelines.portfolio.assign import OUTSIDE_REASONS, assign_rows, owners_of_points
+from pipelines.portfolio.perimeters import find_overlaps, read_perimeters, repair
+from pipelines.portfolio.stage import run
+
+__all__ = [
+    "OUTSIDE_REASONS",
+    "assign_rows",
+    "find_overlaps",
+    "owners_of_points",
+    "read_perimeters",
+    "repair",
+    "run",
+]

@@ -1,0 +1,129 @@
+"""Which site each row of a shared export goes to: one site at most, never two.
+
+A row is given, in this order of precedence:
+
+1. by its **site code** (``site_column``), when the source maps one and the row fills it:
+   the code's site (``site_codes``, or the code itself when it is a site id); a filled
+   code that names no site sends the row nowhere (``code_inconnu``);
+2. by its **coordinates**, to the perimeter that contains them (a point on an edge
+   counts as inside); where perimeters overlap, to the **smallest** of them (the most
+   specific: a residence inside a priority neighbourhood), and between perimeters of
+   equal area to the first in the layer's order;
+3. by its **address or building code**, matched as the geocoding stage matches them
+   (OSM and BAN addresses, the gazetteer), to the perimeter that contains the matched
+   point, by the same rule.
+
+A row none of these places is counted ``outside_every_site`` with its reason.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+#: Why a row went to no site, in the analyst's list (``outside_every_site.csv``).
+OUTSIDE_REASONS = {
+    "hors_perimetres": "coordonnées hors de tout périmètre",
+    "adresse_hors_perimetres": "adresse ou bâtiment hors de tout périmètre",
+    "code_inconnu": "code de site inconnu",
+    "non_localise": "ni coordonnées valides, ni adresse ou bâtiment reconnus, ni code de site",
+    "ligne_mal_formee": "ligne mal formée (nombre de champs)",
+}
+#: How a row was placed (the split's summary).
+HOW = ("code", "coordonnees", "adresse")
+
+
+def owner_order(perimeters: gpd.GeoDataFrame) -> np.ndarray:
+    """Each perimeter's rank in the overlap rule: smallest area first, then layer order."""
+    order = np.lexsort((perimeters["feature"].to_numpy(), perimeters["area_m2"].to_numpy()))
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
+def owners_of_points(lon: np.ndarray, lat: np.ndarray, perimeters: gpd.GeoDataFrame) -> np.ndarray:
+    """Per point, the position in ``perimeters`` of its site, or -1 (outside all of them,
+    or no valid coordinates). ``perimeters`` in EPSG:4326 with ``area_m2`` and ``feature``."""
+    n = len(lon)
+    owner = np.full(n, -1, np.int64)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any() or len(perimeters) == 0:
+        return owner
+    at = np.flatnonzero(ok)
+    points = shapely.points(lon[ok], lat[ok])
+    hit, poly = perimeters.sindex.query(points, predicate="intersects")
+    if len(hit) == 0:
+        return owner
+    rank = owner_order(perimeters)[poly]
+    # Per point, the candidate of lowest rank.
+    order = np.lexsort((rank, hit))
+    first = np.ones(len(order), bool)
+    first[1:] = hit[order][1:] != hit[order][:-1]
+    chosen = order[first]
+    owner[at[hit[chosen]]] = poly[chosen]
+    return owner
+
+
+def assign_rows(
+    perimeters: gpd.GeoDataFrame,
+    *,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    codes: pd.Series | None = None,
+    site_codes: dict[str, str] | None = None,
+    matched_lon: np.ndarray | None = None,
+    matched_lat: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Place each row (see the module's rules).
+
+    Parameters
+    ----------
+    perimeters
+        :func:`pipelines.portfolio.perimeters.read_perimeters`' frame.
+    lon, lat
+        Each row's coordinates in degrees (NaN when it has none or they are invalid).
+    codes
+        Each row's site code ("" when empty), when the source maps one.
+    site_codes
+        Code → site id.
+    matched_lon, matched_lat
+        The point each row's address or building code was matched to (NaN when none).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``site`` (the position in ``perimeters``, -1 for none), ``how`` (a :data:`HOW`
+        word, "" for none) and ``reason`` (an :data:`OUTSIDE_REASONS` key, "" when placed).
+    """
+    n = len(lon)
+    site = np.full(n, -1, np.int64)
+    how = np.full(n, "", dtype=object)
+    reason = np.full(n, "", dtype=object)
+    todo = np.ones(n, bool)
+    if codes is not None:
+        ids = {sid: i for i, sid in enumerate(perimeters["site_id"])}
+        mapping = {str(k).strip(): v for k, v in (site_codes or {}).items()}
+        text = codes.fillna("").astype(str).str.strip()
+        filled = (text != "").to_numpy()
+        target = text.map(lambda c: ids.get(mapping.get(c, c), -1)).to_numpy(np.int64)
+        site[filled] = target[filled]
+        how[filled & (target >= 0)] = "code"
+        reason[filled & (target < 0)] = "code_inconnu"
+        todo &= ~filled
+    located = todo & np.isfinite(lon) & np.isfinite(lat)
+    by_point = owners_of_points(np.where(located, lon, np.nan), lat, perimeters)
+    site[located] = by_point[located]
+    how[located & (by_point >= 0)] = "coordonnees"
+    reason[located & (by_point < 0)] = "hors_perimetres"
+    todo &= ~located
+    if matched_lon is not None and matched_lat is not None:
+        known = todo & np.isfinite(matched_lon) & np.isfinite(matched_lat)
+        by_address = owners_of_points(np.where(known, matched_lon, np.nan), matched_lat, perimeters)
+        site[known] = by_address[known]
+        how[known & (by_address >= 0)] = "adresse"
+        reason[known & (by_address < 0)] = "adresse_hors_perimetres"
+        todo &= ~known
+    reason[todo] = "non_localise"
+    return pd.DataFrame({"site": site, "how": how.astype(str), "reason": reason.astype(str)})

@@ -1,0 +1,117 @@
+"""Sites run as independent tasks on Dask (``dask.distributed``): a local cluster by
+default, one worker process per CPU, or an existing cluster at a scheduler's address.
+
+Each task runs one site's stages from its own inputs (for a portfolio: the files
+``vigie split`` wrote for it), so a worker holds one site at a time, never the whole
+export. A worker on another machine must see the same paths (a shared folder) and run
+the same version of Vigie (README, « Plusieurs machines »).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from pipelines.errors import VigieError
+
+log = logging.getLogger(__name__)
+
+#: How long a scheduler's address may take to answer.
+CONNECT_TIMEOUT_S = 5
+
+
+def default_workers() -> int:
+    """One worker per CPU this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def dask_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
+    """A ``distributed.Client``: on the scheduler at ``scheduler``, else on a local
+    cluster of ``workers`` single-threaded worker processes (default: one per CPU).
+
+    Raises
+    ------
+    VigieError
+        The scheduler does not answer (French message naming the address).
+    """
+    # Imported when a run starts: `vigie --help` and the stages never load distributed.
+    from distributed import Client, LocalCluster
+
+    # The cluster's own news (workers started, closed) is not the analyst's.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+        except (OSError, TimeoutError, ValueError) as err:
+            raise VigieError(
+                f"ordonnanceur Dask « {scheduler} » injoignable ({type(err).__name__}) : "
+                "vérifiez l'adresse (tcp://hôte:8786) et que « dask scheduler » y tourne, "
+                "ou lancez sans --scheduler pour un calcul local."
+            ) from err
+        with client:
+            yield client
+        return
+    n = workers or default_workers()
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def run_tasks(
+    client: Any,
+    task: Callable[..., str | None],
+    site_ids: Sequence[str],
+    *args: Any,
+    on_done: Callable[[str], None] | None = None,
+) -> None:
+    """Run ``task(site_id, *args)`` for every site on ``client``'s workers.
+
+    ``task`` returns ``None``, or the French message of a user error (a
+    :class:`VigieError` does not cross processes with its fields). A site's user error
+    does not stop the others: every site runs, then the errors are reported together.
+    A programming error stops the run at once, with its traceback.
+
+    Raises
+    ------
+    VigieError
+        One site's task or more reported a user error (each named).
+    """
+    from distributed import as_completed
+
+    futures = {
+        client.submit(task, sid, *args, key=f"vigie-site-{sid}", pure=False): sid
+        for sid in site_ids
+    }
+    problems: dict[str, str] = {}
+    for future in as_completed(list(futures)):
+        sid = futures[future]
+        problem = future.result()  # a programming error re-raises here
+        if problem is None:
+            log.info("site %s : terminé", sid)
+        else:
+            log.warning("site %s : %s", sid, problem)
+            problems[sid] = problem
+        if on_done is not None:
+            on_done(sid)
+    if problems:
+        listed = " ; ".join(
+            f"site « {sid} » : {problems[sid]}" for sid in site_ids if sid in problems
+        )
+        done = len(site_ids) - len(problems)
+        raise VigieError(
+            f"{len(problems)} site(s) en erreur sur {len(site_ids)} ({done} traité(s)) : {listed}"
+        )

@@ -1,0 +1,117 @@
+"""The perimeter layer: read, repaired where invalid, overlaps listed."""
+
+from __future__ import annotations
+
+import logging
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from pipelines.config import PortfolioConfig
+from pipelines.crs import WGS84, metric_crs_of
+from pipelines.errors import InputError
+
+log = logging.getLogger(__name__)
+
+#: Columns of :func:`read_perimeters`' frame.
+PERIMETER_COLUMNS = ["site_id", "site_name", "feature", "repaired", "area_m2", "geometry"]
+#: Columns of :func:`find_overlaps`' frame (``overlaps.csv``).
+OVERLAP_COLUMNS = ["site_a", "site_b", "feature_a", "feature_b", "overlap_m2", "rows_to"]
+
+
+def repair(geometries: gpd.GeoSeries) -> tuple[gpd.GeoSeries, np.ndarray]:
+    """Invalid geometries made valid (``shapely.make_valid``), their polygonal part kept.
+
+    Returns the geometries and, per feature, whether it was repaired.
+    """
+    valid = shapely.is_valid(geometries.to_numpy())
+    fixed = geometries.copy()
+    if (~valid).any():
+        made = shapely.make_valid(geometries.to_numpy()[~valid])
+        # A bow-tie becomes polygons, sometimes with stray lines: keep the polygons.
+        polygonal = [
+            shapely.union_all(
+                [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
+            )
+            for g in made
+        ]
+        fixed[~valid] = polygonal
+    return fixed, ~valid
+
+
+def read_perimeters(portfolio: PortfolioConfig) -> gpd.GeoDataFrame:
+    """The portfolio's perimeters in EPSG:4326, in the layer's order, repaired.
+
+    Raises
+    ------
+    InputError
+        A perimeter is no polygon (a point, a line), or has no area once repaired,
+        naming the file and the feature.
+    """
+    layer = gpd.read_file(portfolio.perimeters, layer=portfolio.layer)
+    if layer.crs is None:
+        layer = layer.set_crs(WGS84)  # GeoJSON (RFC 7946) is in degrees
+    layer = layer.to_crs(WGS84)
+    geometries, repaired = repair(layer.geometry)
+    frame = gpd.GeoDataFrame(
+        {
+            "site_id": list(portfolio.site_ids),
+            "site_name": [p.name for p in portfolio.sites],
+            "feature": [p.feature for p in portfolio.sites],
+            "repaired": repaired,
+        },
+        geometry=geometries.to_numpy(),
+        crs=WGS84,
+    )
+    kinds = frame.geometry.geom_type
+    metric = frame.to_crs(metric_crs_of(frame))
+    frame["area_m2"] = metric.geometry.area.to_numpy()
+    bad = ~kinds.isin(["Polygon", "MultiPolygon"]) | (frame["area_m2"] <= 0)
+    if bad.any():
+        row = frame[bad].iloc[0]
+        raise InputError(
+            portfolio.perimeters,
+            f"entité n° {row['feature']} (« {row['site_id']} ») : un périmètre doit être "
+            f"un polygone d'aire non nulle, trouvé {kinds[bad].iloc[0]}.",
+        )
+    for _, row in frame[frame["repaired"]].iterrows():
+        log.warning(
+            "%s, entité n° %d (« %s ») : géométrie invalide réparée (make_valid).",
+            portfolio.perimeters,
+            row["feature"],
+            row["site_id"],
+        )
+    return frame[PERIMETER_COLUMNS]
+
+
+def find_overlaps(perimeters: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Each pair of perimeters whose interiors overlap, with the overlap's area and the
+    site its rows go to (:func:`pipelines.portfolio.assign.owner_order`)."""
+    metric = perimeters.to_crs(metric_crs_of(perimeters))
+    geoms = metric.geometry.to_numpy()
+    left, right = metric.sindex.query(geoms, predicate="overlaps")
+    # contains / within: a perimeter nested in another overlaps it too.
+    inner_l, inner_r = metric.sindex.query(geoms, predicate="contains")
+    left = np.concatenate([left, inner_l])
+    right = np.concatenate([right, inner_r])
+    keep = left < right
+    pairs = sorted(set(zip(left[keep].tolist(), right[keep].tolist(), strict=True)))
+    rows = []
+    for a, b in pairs:
+        area = float(shapely.area(shapely.intersection(geoms[a], geoms[b])))
+        if area <= 0:
+            continue
+        first = a if (perimeters["area_m2"].iat[a], a) <= (perimeters["area_m2"].iat[b], b) else b
+        rows.append(
+            {
+                "site_a": perimeters["site_id"].iat[a],
+                "site_b": perimeters["site_id"].iat[b],
+                "feature_a": int(perimeters["feature"].iat[a]),
+                "feature_b": int(perimeters["feature"].iat[b]),
+                "overlap_m2": round(area, 1),
+                "rows_to": perimeters["site_id"].iat[first],
+            }
+        )
+    return pd.DataFrame(rows, columns=OVERLAP_COLUMNS)

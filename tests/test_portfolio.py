@@ -1,0 +1,487 @@
+"""A portfolio (issue 18): sites from a perimeter layer, one export split between them,
+the sites run in parallel on Dask.
+
+The export is the simulator's Bondy export (real buildings and addresses), split
+between the three sectors drawn in ``data/raw/portfolio/perimetres_bondy.geojson``;
+the expected counts are recounted here from the files themselves (the csv module and
+shapely), never copied from the split's own output.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import shape
+
+from pipelines.cli import main
+from pipelines.config import load_config
+from pipelines.config.make import deps_fragment
+from pipelines.errors import ConfigError, InputError
+from pipelines.portfolio import assign_rows, find_overlaps, read_perimeters, repair
+from pipelines.portfolio import run as split
+from pipelines.publish.summary import portfolio_part
+from tests.conftest import RAW, ROOT, make_secret
+
+LAYER = RAW / "portfolio" / "perimetres_bondy.geojson"
+SITES = ("bondy-ouest", "bondy-est", "bondy-centre")
+
+
+def write_config(
+    dst: Path,
+    export: str,
+    *,
+    layer: Path = LAYER,
+    extra_source: str = "",
+    sites: str = "",
+) -> Path:
+    """config/portfolio.toml with its outputs in ``dst`` and its export at ``export``."""
+    text = (ROOT / "config" / "portfolio.toml").read_text(encoding="utf-8")
+    for key, folder in (
+        ("processed_dir", "processed"),
+        ("maps_dir", "maps"),
+        ("annotations_dir", "annotations"),
+        ("actions_dir", "actions"),
+        ("secrets_dir", "secrets"),
+    ):
+        text = text.replace(
+            next(line for line in text.splitlines() if line.startswith(f"{key} =")),
+            f'{key} = "{dst / folder}"',
+        )
+    text = text.replace('"data/raw/portfolio/perimetres_bondy.geojson"', f'"{layer}"')
+    text = text.replace('"data/raw/bondy/signalements_bailleur*.csv"', f'"{export}"')
+    text = text.replace(
+        'gazetteer = "data/raw/bondy/gazetteer.csv"',
+        f'gazetteer = "{Path(export).parent / "gazetteer.csv"}"',
+    )
+    text = text.replace('id = "bailleur"\n', f'id = "bailleur"\n{extra_source}', 1)
+    cfg = dst / "portfolio.toml"
+    cfg.write_text(text + sites, encoding="utf-8")
+    for site in SITES:
+        make_secret(dst / "secrets", site)
+    return cfg
+
+
+def export_rows(path: Path) -> list[dict[str, str]]:
+    """The simulated export's rows, read with the csv module (cp1252, ";")."""
+    with path.open(encoding="cp1252", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter=";"))
+
+
+def layer_polygons() -> dict[str, shapely.Geometry]:
+    doc = json.loads(LAYER.read_text(encoding="utf-8"))
+    return {f["properties"]["code"]: shape(f["geometry"]) for f in doc["features"]}
+
+
+def degrees(text: str, limit: float) -> float:
+    """A coordinate cell in degrees (decimal comma or point), NaN when empty, not a
+    number or out of range (the export plants such cells)."""
+    try:
+        value = float(text.replace(",", "."))
+    except ValueError:
+        return float("nan")
+    return value if abs(value) <= limit else float("nan")
+
+
+def write_layer(path: Path, features: list[tuple[object, str, dict]]) -> Path:
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"code": c, "nom": n}, "geometry": g}
+            for c, n, g in features
+        ],
+    }
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def box(w: float, s: float, e: float, n: float) -> dict:
+    return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+
+
+# --------------------------------------------------------------------------- configuration
+def test_the_layer_declares_the_sites_with_their_bounds(tmp_path: Path, simulated_bondy) -> None:
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    config = load_config(cfg)
+    assert config.portfolio is not None
+    assert [s.id for s in config.sites] == list(SITES)
+    polygons = layer_polygons()
+    for site in config.sites:
+        assert site.study_area_bbox == pytest.approx(polygons[site.id].bounds)
+        assert site.osm == str(config.portfolio.site_osm(site.id))
+        (source,) = site.sources
+        assert source.path == str(config.portfolio.site_source("bailleur", site.id))
+        assert site.name.startswith("Bondy Nord – secteur")
+
+
+def test_sites_declared_one_by_one_and_by_the_layer_live_together(
+    tmp_path: Path, simulated_bondy
+) -> None:
+    paris = (
+        '\n[[sites]]\nid = "paris10"\nosm = "data/raw/paris10/paris10.osm"\n'
+        '[[sites.sources]]\nid = "dmr"\npath = "data/raw/paris10/'
+        'dansmarue_paris_2023-08_2024-09.csv"\n[sites.sources.columns]\n'
+        'date = "datedecl"\ngeo_point = "geo_point_2d"\n'
+    )
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), sites=paris)
+    config = load_config(cfg)
+    assert [s.id for s in config.sites] == ["paris10", *SITES]
+    assert config.site("paris10").sources[0].path.endswith(".csv")
+    # The hand-declared site has no split rule of its own; the layer's sites read the split.
+    fragment = deps_fragment(config)
+    assert "split --config" in fragment
+    assert "OSM_paris10 := data/raw/paris10/paris10.osm" in fragment
+    assert f"OSM_bondy-ouest := {config.portfolio.site_osm('bondy-ouest')}" in fragment
+    assert "simulate --osm" not in fragment  # the sectors' export is no simulator's output
+
+
+@pytest.mark.parametrize(
+    ("features", "words"),
+    [
+        (
+            [("a", "A", box(0, 0, 1, 1)), ("b", "B", box(1, 0, 2, 1)), ("a", "C", box(2, 0, 3, 1))],
+            ["« a » en double", "entités n° 1, 3"],
+        ),
+        ([("a", "A", box(0, 0, 1, 1)), ("b c", "B", box(1, 0, 2, 1))], ["entité n° 2", "b c"]),
+        ([("a", "A", box(0, 0, 1, 1)), ("", "B", box(1, 0, 2, 1))], ["entité n° 2"]),
+        ([("a", "A", box(0, 0, 1, 1)), ("b", "B", None)], ["entité n° 2", "sans géométrie"]),
+    ],
+)
+def test_a_bad_layer_is_one_french_error_naming_the_feature(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str], features, words
+) -> None:
+    layer = write_layer(tmp_path / "périmètres.geojson", features)
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), layer=layer)
+    assert main(["split", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert str(layer) in err
+    for word in words:
+        assert word in err
+
+
+def test_a_site_of_the_layer_also_declared_by_hand_is_refused(
+    tmp_path: Path, simulated_bondy
+) -> None:
+    twin = (
+        '\n[[sites]]\nid = "bondy-est"\nosm = "data/raw/bondy/bondy_nord.osm"\n'
+        '[[sites.sources]]\nid = "x"\npath = "data/raw/paris10/'
+        'dansmarue_paris_2023-08_2024-09.csv"\n'
+    )
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), sites=twin)
+    with pytest.raises(ConfigError, match=r"entité n° 2 : le site « bondy-est »"):
+        load_config(cfg)
+
+
+# --------------------------------------------------------------------------- perimeters
+def test_an_invalid_perimeter_is_repaired_and_flagged() -> None:
+    bowtie = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)])
+    square = shapely.box(2, 0, 3, 1)
+    fixed, repaired = repair(gpd.GeoSeries([bowtie, square], crs="EPSG:4326"))
+    assert repaired.tolist() == [True, False]
+    assert fixed.is_valid.all()
+    assert fixed.iloc[0].area == pytest.approx(0.5)  # the bow-tie's two triangles
+    assert fixed.iloc[1].equals(square)
+
+
+def test_a_perimeter_that_is_no_polygon_is_refused(tmp_path: Path, simulated_bondy) -> None:
+    point = {"type": "Point", "coordinates": [2.48, 48.91]}
+    layer = write_layer(tmp_path / "p.geojson", [("a", "A", box(2.47, 48.9, 2.49, 48.91)),
+                                                  ("b", "B", point)])  # fmt: skip
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), layer=layer)
+    config = load_config(cfg)
+    assert config.portfolio is not None
+    with pytest.raises(InputError, match=r"entité n° 2 \(« b »\).*polygone"):
+        read_perimeters(config.portfolio)
+
+
+def test_overlaps_are_listed_with_the_site_that_gets_their_rows(
+    tmp_path: Path, simulated_bondy
+) -> None:
+    config = load_config(write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv")))
+    assert config.portfolio is not None
+    overlaps = find_overlaps(read_perimeters(config.portfolio))
+    pairs = {(r.site_a, r.site_b): r for r in overlaps.itertuples()}
+    assert set(pairs) == {("bondy-ouest", "bondy-centre"), ("bondy-est", "bondy-centre")}
+    # Each overlap is 0.001° of longitude by 0.0015° of latitude at 48.91° N.
+    expected = 0.001 * 111_320 * np.cos(np.radians(48.90975)) * 0.0015 * 110_990
+    for row in pairs.values():
+        assert row.rows_to == "bondy-centre"
+        assert row.overlap_m2 == pytest.approx(expected, rel=0.02)
+
+
+def test_rows_go_to_one_site_by_the_documented_rules() -> None:
+    perimeters = gpd.GeoDataFrame(
+        {
+            "site_id": ["big", "small", "twin"],
+            "feature": [1, 2, 3],
+            "area_m2": [4.0, 1.0, 4.0],
+        },
+        geometry=[shapely.box(0, 0, 2, 2), shapely.box(1, 1, 2, 2), shapely.box(0, 0, 2, 2)],
+        crs="EPSG:4326",
+    )
+    nan = np.nan
+    placed = assign_rows(
+        perimeters,
+        lon=np.array([0.5, 1.5, 2.0, 5.0, 0.5, nan, nan, nan]),
+        lat=np.array([0.5, 1.5, 1.0, 5.0, 0.5, nan, nan, nan]),
+        codes=pd.Series(["", "", "", "", "T", "X", "", ""]),
+        site_codes={"T": "twin"},
+        matched_lon=np.array([nan, nan, nan, nan, nan, nan, 1.5, nan]),
+        matched_lat=np.array([nan, nan, nan, nan, nan, nan, 1.5, nan]),
+    )
+    sites = ["big", "small", "twin"]
+    got = [sites[i] if i >= 0 else None for i in placed["site"]]
+    # big and twin are equal: the first in the layer; small is inside both: small; an
+    # edge counts as inside; a code wins over coordinates; an unknown code goes nowhere.
+    assert got == ["big", "small", "small", None, "twin", None, "small", None]
+    assert placed["how"].tolist() == [
+        "coordonnees", "coordonnees", "coordonnees", "", "code", "", "adresse", "",
+    ]  # fmt: skip
+    assert placed["reason"].tolist() == [
+        "", "", "", "hors_perimetres", "", "code_inconnu", "", "non_localise",
+    ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------- the split
+@pytest.fixture(scope="module")
+def split_run(tmp_path_factory: pytest.TempPathFactory, simulated_bondy) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("portfolio")
+    cfg = write_config(root, str(simulated_bondy / "signalements_bailleur.csv"))
+    return cfg, split(load_config(cfg))
+
+
+def test_every_row_of_the_export_lands_once(split_run, simulated_bondy) -> None:
+    cfg, summary = split_run
+    config = load_config(cfg)
+    assert config.portfolio is not None
+    rows = export_rows(simulated_bondy / "signalements_bailleur.csv")
+    tickets = Counter(r["N° ticket"] for r in rows)
+    landed: Counter[str] = Counter()
+    for site in SITES:
+        part = pd.read_csv(config.portfolio.site_source("bailleur", site), dtype=str)
+        landed.update(part["N° ticket"])
+        assert summary["by_site"][site]["bailleur"] == len(part)
+    outside = pd.read_csv(config.portfolio.outside, dtype=str, encoding="utf-8-sig")
+    landed.update(outside["report_id"])
+    assert landed == tickets  # each row once: in one site or outside every site
+    counts = summary["sources"]["bailleur"]
+    assert counts["rows_read"] == len(rows)
+    assert counts["outside_every_site"] == len(outside)
+    assert sum(counts["by_site"].values()) + len(outside) == len(rows)
+    assert min(counts["by_site"].values()) > 0
+    assert len(outside) > 0
+
+
+def test_rows_with_coordinates_go_to_the_smallest_perimeter_holding_them(
+    split_run, simulated_bondy
+) -> None:
+    cfg, _ = split_run
+    config = load_config(cfg)
+    assert config.portfolio is not None
+    polygons = layer_polygons()
+    by_size = sorted(polygons, key=lambda s: polygons[s].area)
+    expected: dict[str, str | None] = {}
+    for r in export_rows(simulated_bondy / "signalements_bailleur.csv"):
+        lon, lat = degrees(r["Longitude"], 180), degrees(r["Latitude"], 90)
+        if np.isfinite(lon) and np.isfinite(lat):
+            point = shapely.Point(lon, lat)
+            expected[r["N° ticket"]] = next(
+                (s for s in by_size if polygons[s].intersects(point)), None
+            )
+    got: dict[str, str | None] = {}
+    for site in SITES:
+        part = pd.read_csv(config.portfolio.site_source("bailleur", site), dtype=str)
+        got.update(dict.fromkeys(part["N° ticket"], site))
+    outside = pd.read_csv(config.portfolio.outside, dtype=str, encoding="utf-8-sig")
+    got.update(dict.fromkeys(outside["report_id"]))
+    assert {t: got[t] for t in expected} == expected
+    assert "bondy-centre" in expected.values()
+    assert None in expected.values()
+
+
+def test_the_outside_list_holds_no_personal_cell(split_run) -> None:
+    cfg, _ = split_run
+    config = load_config(cfg)
+    assert config.portfolio is not None
+    outside = pd.read_csv(config.portfolio.outside, dtype=str, encoding="utf-8-sig")
+    assert list(outside.columns) == [
+        "source", "source_file", "source_line", "report_id", "reason", "lon", "lat",
+    ]  # fmt: skip
+    assert outside["reason"].str.len().gt(0).all()
+
+
+def test_a_site_code_column_places_rows_whatever_their_coordinates(
+    tmp_path: Path, simulated_bondy
+) -> None:
+    rows = export_rows(simulated_bondy / "signalements_bailleur.csv")[:400]
+    for i, r in enumerate(rows):
+        r["Résidence"] = "R-EST" if i % 4 == 0 else ("ZZZ" if i % 4 == 1 else "")
+    export = tmp_path / "raw" / "export.csv"
+    export.parent.mkdir()
+    shutil.copy(simulated_bondy / "gazetteer.csv", export.parent / "gazetteer.csv")
+    with export.open("w", encoding="cp1252", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows)
+    extra = 'site_column = "Résidence"\nsite_codes = { "R-EST" = "bondy-est" }\n'
+    config = load_config(write_config(tmp_path, str(export), extra_source=extra))
+    summary = split(config)
+    assert config.portfolio is not None
+    est = pd.read_csv(config.portfolio.site_source("bailleur", "bondy-est"), dtype=str)
+    coded = {r["N° ticket"] for r in rows if r["Résidence"] == "R-EST"}
+    assert coded <= set(est["N° ticket"])
+    unknown = {r["N° ticket"] for r in rows if r["Résidence"] == "ZZZ"}
+    outside = pd.read_csv(config.portfolio.outside, dtype=str, encoding="utf-8-sig")
+    assert set(outside.loc[outside["reason"] == "code de site inconnu", "report_id"]) == unknown
+    assert summary["sources"]["bailleur"]["placed_by"]["code"] == len(coded)
+
+
+# --------------------------------------------------------------------------- runs
+def test_a_site_summary_refuses_rows_its_ingestion_did_not_read() -> None:
+    split_summary = {
+        "by_site": {"a": {"s": 3}},
+        "sources": {"s": {"rows_read": 5, "outside_every_site": 2}},
+        "overlap_rule": "r",
+    }
+    part = portfolio_part("a", split_summary, {"s": {"rows_in": 3}})
+    assert part["rows_given_by_split"] == {"s": 3}
+    assert part["export_rows_outside_every_site"] == {"s": 2}
+    with pytest.raises(AssertionError, match="3 lignes données au site a, 2 lues"):
+        portfolio_part("a", split_summary, {"s": {"rows_in": 2}})
+
+
+def test_an_unanswering_scheduler_is_one_french_error(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    code = main(["-q", "run", "--config", str(cfg), "--scheduler", "tcp://127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "ordonnanceur Dask « tcp://127.0.0.1:9 » injoignable" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
+
+
+def _published(processed: Path, site: str) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for path in sorted((processed / site / "published").iterdir()):
+        if path.suffix == ".parquet":
+            out[path.name] = pd.read_parquet(path)
+        elif path.suffix == ".json":
+            out[path.name] = json.loads(path.read_text(encoding="utf-8"))
+        else:
+            out[path.name] = path.read_bytes()
+    return out
+
+
+@pytest.mark.slow
+def test_parallel_and_sequential_runs_publish_the_same_tables(
+    tmp_path: Path, simulated_bondy
+) -> None:
+    export = str(simulated_bondy / "signalements_bailleur.csv")
+    runs = {}
+    for mode in ("parallel", "sequential"):
+        root = tmp_path / mode
+        root.mkdir()
+        cfg = write_config(root, export)
+        # One secret for both runs: the households' keys must match.
+        for site in SITES:
+            key = tmp_path / "parallel" / "secrets" / f"{site}.key"
+            (root / "secrets" / f"{site}.key").write_bytes(key.read_bytes())
+        flags = ["--workers", "2"] if mode == "parallel" else ["--sequential"]
+        assert main(["-q", "run", "--config", str(cfg), "--through", "summary", *flags]) == 0
+        runs[mode] = root / "processed"
+    rows = export_rows(simulated_bondy / "signalements_bailleur.csv")
+    for mode, processed in runs.items():
+        outside = pd.read_csv(processed / "_portfolio" / "outside_every_site.csv", dtype=str)
+        rows_in = 0
+        for site in SITES:
+            summary = json.loads((processed / site / "run_summary.json").read_text("utf-8"))
+            n = summary["sources"]["bailleur"]["rows_in"]
+            assert summary["portfolio"]["rows_given_by_split"] == {"bailleur": n}
+            assert summary["portfolio"]["export_rows_read"] == {"bailleur": len(rows)}
+            rows_in += n
+        assert rows_in + len(outside) == len(rows), mode
+    for site in SITES:
+        par = _published(runs["parallel"], site)
+        seq = _published(runs["sequential"], site)
+        assert par.keys() == seq.keys()
+        for name, value in par.items():
+            if isinstance(value, pd.DataFrame):
+                pd.testing.assert_frame_equal(value, seq[name], obj=f"{site}/{name}")
+            else:
+                assert value == seq[name], f"{site}/{name}"
+
+
+@pytest.mark.slow
+def test_a_site_in_error_does_not_stop_the_others(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = json.loads(LAYER.read_text(encoding="utf-8"))
+    features = [
+        (f["properties"]["code"], f["properties"]["nom"], f["geometry"]) for f in doc["features"]
+    ]
+    # A perimeter beyond the extract: no building, which the buildings stage refuses.
+    features.append(("vide", "Sans bâtiment", box(2.50, 48.92, 2.501, 48.921)))
+    layer = write_layer(tmp_path / "layer.geojson", features)
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), layer=layer)
+    code = main(["-q", "run", "--config", str(cfg), "--through", "buildings", "--workers", "2"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "1 site(s) en erreur sur 4 (3 traité(s))" in err
+    assert "site « vide »" in err
+    assert "aucun bâtiment" in err
+    assert "Traceback" not in err
+    for site in SITES:
+        assert (tmp_path / "processed" / site / "buildings_osm.parquet").is_file()
+
+
+def _folded(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " ".join(plain.casefold().replace("-", " ").split())
+
+
+def test_rows_with_an_address_only_go_where_the_ban_puts_it(split_run, simulated_bondy) -> None:
+    """A row with neither coordinates nor building code, whose address is exactly a BAN
+    address (number and street), goes to the perimeter holding that BAN point."""
+    cfg, _ = split_run
+    config = load_config(cfg)
+    assert config.portfolio is not None
+    ban = pd.read_csv(RAW / "bondy" / "ban_adresses_bondy.csv", dtype=str, keep_default_na=False)
+    ban = ban[ban["rep"].isin(["", "NA"])]
+    points = {
+        f"{n} {_folded(v)}": (float(lo), float(la))
+        for n, v, lo, la in zip(ban["numero"], ban["nom_voie"], ban["lon"], ban["lat"], strict=True)
+    }
+    polygons = layer_polygons()
+    by_size = sorted(polygons, key=lambda s: polygons[s].area)
+    expected: dict[str, str | None] = {}
+    for r in export_rows(simulated_bondy / "signalements_bailleur.csv"):
+        if r["Latitude"].strip() or r["Longitude"].strip() or r["Bâtiment"].strip():
+            continue
+        at = points.get(_folded(r["Adresse"]))
+        if at is None:
+            continue
+        point = shapely.Point(at)
+        inside = [s for s in by_size if polygons[s].buffer(0.0003).intersects(point)]
+        near_edge = [s for s in by_size if polygons[s].buffer(-0.0003).intersects(point)]
+        if inside != near_edge:  # within ~30 m of an edge: the matched point may differ
+            continue
+        expected[r["N° ticket"]] = inside[0] if inside else None
+    got: dict[str, str | None] = {}
+    for site in SITES:
+        part = pd.read_csv(config.portfolio.site_source("bailleur", site), dtype=str)
+        got.update(dict.fromkeys(part["N° ticket"], site))
+    assert len(expected) >= 20
+    assert sum(v is not None for v in expected.values()) >= 10
+    assert {t: got.get(t) for t in expected} == expected
