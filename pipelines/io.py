@@ -5,8 +5,10 @@ it into place, so that an interrupted run never leaves half a file that ``make``
 take as up to date. A write that fails (full disk, read-only or forbidden folder) removes
 its temporary file and raises an :class:`~pipelines.errors.OutputError` naming the file.
 
-CSV files are meant for people, who open them in a spreadsheet: :func:`write_csv`
-neutralises text cells that a spreadsheet would run as a formula.
+CSV files are meant for people, who open them in a spreadsheet (Excel in French, most of
+the time): :func:`write_csv` writes them as Excel does there, ``;``-separated, UTF-8 with a
+BOM, decimal commas, and neutralises text cells that a spreadsheet would run as a formula;
+:func:`read_csv` reads them back (the few stages that read another's CSV, and the tests).
 
 Long steps (reading a large export, geocoding, Gi*, writing a map, ``vigie run`` over
 sites) show their progress with :class:`Progress`: a bar on a terminal, plain log lines
@@ -247,26 +249,46 @@ def _text_and_integers(frame: pd.DataFrame) -> pa.Table | None:
     return table
 
 
+#: The separator and decimal mark of the CSV files people open (Excel's, in French).
+CSV_SEP = ";"
+CSV_DECIMAL = ","
+
+
 def _to_csv(frame: pd.DataFrame, path: Path) -> None:
     """The CSV of :func:`write_csv`: the header by pandas; the rows by pyarrow's writer
     when they are text and integers (rejected.csv of 400,000 rows: 0.3 s instead of
     9 s, its long JSON cells being where Python's csv module is slow), else by pandas."""
     table = _text_and_integers(frame)
     head = frame if table is None else frame.iloc[:0]
-    head.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+    head.to_csv(
+        path,
+        index=False,
+        sep=CSV_SEP,
+        decimal=CSV_DECIMAL,
+        encoding="utf-8-sig",
+        lineterminator="\n",
+    )
     if table is not None and table.num_rows:
+        options = pacsv.WriteOptions(include_header=False, delimiter=CSV_SEP)
         with path.open("ab") as fh:
-            pacsv.write_csv(table, fh, write_options=pacsv.WriteOptions(include_header=False))
+            pacsv.write_csv(table, fh, write_options=options)
 
 
 def write_csv(frame: pd.DataFrame, dst: str | Path) -> Path:
-    """Write a UTF-8 CSV (with BOM, so that Excel opens accents correctly), atomically.
+    """Write a CSV for people, atomically: ``;``-separated, decimal commas, UTF-8 with a
+    BOM (so that Excel in French opens it in columns, with its accents and numbers).
 
     Text cells that a spreadsheet would take as a formula get a leading apostrophe
     (:func:`neutralise_formulas`).
     """
     safe = neutralise_formulas(frame)
     return _write(dst, lambda p: _to_csv(safe, p), f"{len(frame)} rows")
+
+
+def read_csv(src: str | Path, **options: Any) -> pd.DataFrame:
+    """Read back a CSV that :func:`write_csv` wrote (``options`` go to
+    :func:`pandas.read_csv`: ``dtype``, ``keep_default_na``…)."""
+    return pd.read_csv(src, sep=CSV_SEP, decimal=CSV_DECIMAL, encoding="utf-8-sig", **options)
 
 
 def write_json(data: Any, dst: str | Path) -> Path:

@@ -31,6 +31,7 @@ from pipelines.config.actions import ActionSettings
 from pipelines.crs import WGS84
 from pipelines.errors import ConfigError
 from pipelines.ingest import scrub_series
+from pipelines.io import read_csv
 from tests.conftest import bondy_config
 
 TODAY = "2025-09-01"
@@ -134,7 +135,7 @@ def _run(
         now=now,
     )
     actions = gpd.read_parquet(out / "actions.parquet")
-    rejected = pd.read_csv(out / "actions_rejected.csv", dtype=str, encoding="utf-8-sig")
+    rejected = read_csv(out / "actions_rejected.csv", dtype=str)
     summary = json.loads((out / "actions_summary.json").read_text(encoding="utf-8"))
     return actions, rejected, summary
 

@@ -14,6 +14,7 @@ from matplotlib.colors import to_hex
 from PIL import Image
 
 from pipelines.config import load_config
+from pipelines.io import read_csv
 from pipelines.maps import plots as charts
 from pipelines.maps.charts import run_charts
 from pipelines.published import read_published
@@ -80,7 +81,7 @@ def test_category_bars_groups_beyond_nine_and_keeps_totals(tmp_path: Path) -> No
     assert colours[charts.OTHERS_FR] == charts.GREY.lower()
     png, csv = charts.save_chart(chart, tmp_path / "categories.png")
     assert csv == tmp_path / "categories.csv"
-    back = pd.read_csv(csv, encoding="utf-8-sig")
+    back = read_csv(csv)
     assert list(back.columns) == list(data.columns)
     assert back["Total"].sum() == counts.to_numpy().sum()
     with Image.open(png) as img:
@@ -168,7 +169,7 @@ def test_empty_chart_says_why(tmp_path: Path) -> None:
     chart = charts.empty_chart("Délais", "Pas de date de clôture.")
     assert "Pas de date de clôture." in _texts(chart)
     _, csv = charts.save_chart(chart, tmp_path / "vide.png")
-    assert pd.read_csv(csv, encoding="utf-8-sig")["Message"].tolist() == ["Pas de date de clôture."]
+    assert read_csv(csv)["Message"].tolist() == ["Pas de date de clôture."]
 
 
 # ------------------------------------------------------------------ real Paris 10e data
@@ -185,7 +186,7 @@ def test_paris_monthly_chart_is_readable_and_matches_the_series(
     paris_charts: Path, demo_run: Any
 ) -> None:
     png = paris_charts / "reports_by_category.png"
-    data = pd.read_csv(png.with_suffix(".csv"), encoding="utf-8-sig")
+    data = read_csv(png.with_suffix(".csv"))
     # What publish passed on is what the chart shows: the committee profile's totals per
     # month, « s » where hidden, never a float nor a blank.
     published = read_published(demo_run.site("paris10") / "published")
@@ -231,8 +232,25 @@ def test_paris_charts_all_exist(paris_charts: Path) -> None:
         assert (paris_charts / f"{name}.png").stat().st_size > 10_000
         assert (paris_charts / f"{name}.csv").exists()
     # No closure date in DansMaRue: the delay chart says so.
-    message = pd.read_csv(paris_charts / "closing_delays.csv", encoding="utf-8-sig")
+    message = read_csv(paris_charts / "closing_delays.csv")
     assert "date de clôture" in message["Message"].iloc[0]
+
+
+def test_the_demo_csv_files_open_in_columns_in_a_french_excel(demo_run: Any) -> None:
+    """What a double-click in Excel (French settings) sees: a BOM, ``;`` between cells,
+    numbers with a decimal comma that parse as numbers, in the demo's own chart data."""
+    path = demo_run.site("bondy") / "charts" / "closing_delays.csv"
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    header, first = raw[3:].decode("utf-8").splitlines()[:2]
+    assert header.split(";")[:2] == ["Catégorie", "Signalements clos"]
+    median = first.split(";")[2]  # « Délai médian (h) »
+    assert "," in median and "." not in median, first
+    assert float(median.replace(",", ".")) > 0
+    # And the CSV an analyst opens first, with its long original rows, reads back whole.
+    rejected = demo_run.site("bondy") / "rejected.csv"
+    frame = read_csv(rejected, dtype=str)
+    assert len(frame) > 0 and list(frame.columns)[:3] == ["source", "source_file", "source_line"]
 
 
 def test_names_from_data_are_never_mathtext(tmp_path: Path) -> None:

@@ -219,7 +219,7 @@ def test_csv_cells_a_spreadsheet_would_run_get_an_apostrophe(tmp_path: Path) -> 
     write_csv(frame, tmp_path / "t.csv")
     pd.testing.assert_frame_equal(frame, before)  # the caller's frame is left alone
     with (tmp_path / "t.csv").open(encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.reader(fh))
+        rows = list(csv.reader(fh, delimiter=";"))  # Excel's separator in French
     header, body = rows[0], rows[1:]
     assert header == ["'=col", "categorie", "chaine", "entier", "decimal", "mixte"]
     assert [r[0] for r in body] == [
@@ -229,9 +229,10 @@ def test_csv_cells_a_spreadsheet_would_run_get_an_apostrophe(tmp_path: Path) -> 
     assert [r[2] for r in body] == ["'-1", "x"] * 4 + [""]
     # Numbers stay numbers: a spreadsheet reads -5 and -0.5, not text.
     assert [r[3] for r in body] == ["-5", "3", "0", "-1", "2", "7", "8", "9", "-10"]
-    assert body[0][4] == "-0.5"
-    assert body[8][4] == "-7.75"
-    # A column of texts and numbers: its texts only.
+    assert body[0][4] == "-0,5"  # a decimal comma, as Excel reads it in French
+    assert body[8][4] == "-7,75"
+    # A column of texts and numbers: its texts only (its numbers are written as Python
+    # writes them: only a column of numbers gets the decimal comma).
     assert [r[5] for r in body] == ["'=a", "3", "b", "-4.5", "'@x", "", "'+1", "7", "c"]
 
 

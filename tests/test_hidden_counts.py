@@ -21,7 +21,7 @@ import pytest
 
 from pipelines import publish
 from pipelines.config import load_config
-from pipelines.io import read_geoparquet, write_geoparquet
+from pipelines.io import read_csv, read_geoparquet, write_geoparquet
 from pipelines.maps import plots
 from pipelines.maps.charts import site_charts
 from pipelines.maps.data import map_data
@@ -144,7 +144,7 @@ def test_charts_show_hidden_bars_hatched_and_s_in_csv(
 
     cats = made["reports_by_category"]
     _, csv = plots.save_chart(cats, tmp_path / "reports_by_category.png")
-    back = pd.read_csv(csv, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    back = read_csv(csv, dtype=str, keep_default_na=False)
     cell = flagged["category_cell"]
     row = back[back["Début de période"] == pd.Timestamp(cell["period_start"]).strftime("%Y-%m-%d")]
     assert "s" in row.iloc[0].tolist()
@@ -162,7 +162,7 @@ def test_charts_show_hidden_bars_hatched_and_s_in_csv(
 
     top = made["top_buildings"]
     _, csv = plots.save_chart(top, tmp_path / "top_buildings.png")
-    back = pd.read_csv(csv, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    back = read_csv(csv, dtype=str, keep_default_na=False)
     t = flagged["top_cell"]
     hidden_row = back[
         (back["Bâtiment"] == t["building_id"])

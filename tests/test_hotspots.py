@@ -25,6 +25,7 @@ from pipelines.hotspots import gi as hotspot_gi
 from pipelines.hotspots import method_note
 from pipelines.hotspots import stage as hotspots
 from pipelines.hotspots.chronic import CHRONIC_COLUMNS, chronic_flags, chronic_pairs
+from pipelines.io import read_csv
 from pipelines.reports import counted
 from pipelines.stats import gistar as hs
 from pipelines.stats.band import configured_band
@@ -333,7 +334,7 @@ def test_outputs_contract(demo_run: DemoRun):
         assert hexes["n_reports"].sum() == summary["hex"]["reports_counted"]
         area = hexes.to_crs(L93).area
         np.testing.assert_allclose(area, hexes["hex_area_m2"], rtol=1e-6)
-        chronic = pd.read_csv(d / "chronic.csv", encoding="utf-8-sig")
+        chronic = read_csv(d / "chronic.csv")
         assert list(chronic.columns) == CHRONIC_COLUMNS
         assert set(chronic["building_id"]) == set(b.loc[b["is_chronic"], "building_id"])
 
@@ -375,7 +376,7 @@ def test_truth_file_name_is_the_simulators():
 @pytest.mark.slow
 def test_planted_chronic_pairs_are_listed(demo_run: DemoRun):
     truth = json.loads((demo_run.raw_bondy / "simulation_truth.json").read_text("utf-8"))
-    chronic = pd.read_csv(demo_run.site("bondy") / "chronic.csv", encoding="utf-8-sig")
+    chronic = read_csv(demo_run.site("bondy") / "chronic.csv")
     listed = set(zip(chronic["building_id"], chronic["category"], strict=True))
     planted = {(c["building_id"], c["category"]) for c in truth["chronic"]}
     assert planted

@@ -9,6 +9,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+from pipelines.io import read_csv
 from pipelines.osm.buildings import read_osm_bounds
 from pipelines.taxonomy import CODES
 from tests.conftest import RAW, DemoRun
@@ -30,9 +31,9 @@ def _n_rejected(value: object) -> int:
 def test_every_row_is_accounted_for(demo_run: DemoRun, site: str) -> None:
     summary = _summary(demo_run, site)
     reports = gpd.read_parquet(demo_run.site(site) / "reports.parquet")
-    rejected = pd.read_csv(demo_run.site(site) / "rejected.csv", encoding="utf-8-sig")
-    outside = pd.read_csv(demo_run.site(site) / "outside_study_area.csv", encoding="utf-8-sig")
-    history = pd.read_csv(demo_run.site(site) / "report_history.csv", encoding="utf-8-sig")
+    rejected = read_csv(demo_run.site(site) / "rejected.csv")
+    outside = read_csv(demo_run.site(site) / "outside_study_area.csv")
+    history = read_csv(demo_run.site(site) / "report_history.csv")
     assert summary["sources"], "no source in the summary"
     for sid, s in summary["sources"].items():
         n_rej = _n_rejected(s["rejected"])

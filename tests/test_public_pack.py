@@ -63,7 +63,7 @@ def _pack(published: Published, folder: Path) -> tuple[list[list[str]], gpd.GeoD
     }
     write_exports(published, **paths)
     with paths["csv_buildings"].open(encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.reader(fh))
+        rows = list(csv.reader(fh, delimiter=";"))
     return rows, gpd.read_file(paths["gpkg"], layer="batiments")
 
 
@@ -88,7 +88,7 @@ def test_the_pack_runs_no_formula_and_keeps_numbers(
     assert pd.api.types.is_integer_dtype(gpkg["n_reports_change"])
     assert (gpkg["n_reports_change"] == -12).all()
     with (tmp_path / "t_mensuel.csv").open(encoding="utf-8-sig", newline="") as fh:
-        monthly = list(csv.reader(fh))
+        monthly = list(csv.reader(fh, delimiter=";"))
     assert all(not c.startswith(FORMULA_STARTS) for r in monthly for c in r)
 
 

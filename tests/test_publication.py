@@ -24,6 +24,7 @@ from pipelines.cli import main
 from pipelines.config import load_config
 from pipelines.config.publication import READERS, ProfileRule
 from pipelines.errors import ConfigError
+from pipelines.io import read_csv
 from pipelines.publish.build import publish_site
 from pipelines.publish.cells import FLAG, NO_ZONE, households, microdata
 from pipelines.publish.ledger import freeze
@@ -494,7 +495,7 @@ def _truth(processed: Path, person: frozenset[str]) -> pd.DataFrame:
     profile = gpd.read_parquet(processed / "buildings.parquet")
     zone = {}
     if (processed / "building_zones.csv").exists():
-        z = pd.read_csv(processed / "building_zones.csv", dtype=str, encoding="utf-8-sig")
+        z = read_csv(processed / "building_zones.csv", dtype=str)
         zone = dict(zip(z["building_id"], z["zone_id"], strict=True))
     del profile
     return microdata(reports, zone_of=zone, person_related=person)
@@ -596,7 +597,7 @@ def test_no_published_file_shows_a_cell_from_too_few_households(
     assert not few, few[:5]
     # the CSV and JSON data inside the map pages
     if profile == "public":
-        csv = pd.read_csv(demo_run.maps / "public" / f"{site}_mensuel.csv")
+        csv = read_csv(demo_run.maps / "public" / f"{site}_mensuel.csv")
         shown = csv[csv["n_reports"].notna()]
         assert len(shown) == int(pub.monthly["n_reports"].notna().sum())
         assert (shown["n_reports"] % 5 == 0).all()
@@ -738,7 +739,7 @@ def test_the_public_pack_has_its_charts_and_an_index(
             assert f"{site}{suffix}" in links
         series = read_published(packs[(site, "public")]).category_series
         assert series is not None  # the chart's table
-        chart = pd.read_csv(folder / f"{site}_reports_by_category.csv", dtype=str)
+        chart = read_csv(folder / f"{site}_reports_by_category.csv", dtype=str)
         assert len(chart) == series["period_start"].nunique()
         values = chart.drop(columns=chart.columns[0]).stack()
         shown = pd.to_numeric(values[values != FLAG])

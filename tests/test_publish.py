@@ -13,8 +13,9 @@ import pytest
 
 from pipelines import publish
 from pipelines.config import load_config
+from pipelines.geocode.address_index import read_gazetteer
 from pipelines.ingest import scrub_series
-from pipelines.io import read_json
+from pipelines.io import read_csv, read_json
 from pipelines.publish.build import building_labels
 from pipelines.published import FILES, Published, read_published
 from pipelines.reports import counted as is_counted
@@ -97,7 +98,7 @@ def test_before_after_is_the_trends_stage_s(run: tuple[Path, Published]) -> None
 
 def test_zone_membership_is_the_zones_stage_s(run: tuple[Path, Published]) -> None:
     processed, pub = run
-    members = pd.read_csv(processed / "building_zones.csv", dtype=str, encoding="utf-8-sig")
+    members = read_csv(processed / "building_zones.csv", dtype=str)
     expected = dict(zip(members["building_id"], members["zone_id"], strict=True))
     shown = pub.profile.dropna(subset=["zone_id"])
     assert dict(zip(shown["building_id"], shown["zone_id"], strict=True)) == expected
@@ -211,7 +212,7 @@ def test_building_labels_never_come_from_residents_text(bondy_site: Any) -> None
         assert pd.isna(by_id[bid]), bid
     ban_building = geocoded["building_id"].iloc[-3]
     assert by_id[ban_building] == f"{known['housenumber_raw']} {known['street_raw']}"
-    gazetteer = pd.read_csv(bondy_site.gazetteer, dtype=str, encoding="utf-8-sig")
+    gazetteer = read_gazetteer(bondy_site.gazetteer)  # as geocoding reads it
     bl2 = gazetteer.set_index("key").at["BL-2", "building_id"]
     assert geocoded["building_id"].iloc[-1] == bl2
     assert by_id[bl2] == "Bâtiment BL-2"

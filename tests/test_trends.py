@@ -22,6 +22,7 @@ from shapely.geometry import box
 from pipelines.config import DEFAULT_PARAMS, HotspotParams, TrendSettings, load_config
 from pipelines.crs import LAMBERT93
 from pipelines.errors import ConfigError
+from pipelines.io import read_csv
 from pipelines.reports import counted as is_counted
 from pipelines.stats.band import auto_distance_band
 from pipelines.stats.gistar import feature_points
@@ -197,7 +198,7 @@ def test_emerging_counts_in_summary(bondy: SiteRun) -> None:
 
 
 def test_followup_against_an_independent_count(bondy: SiteRun) -> None:
-    followup = pd.read_csv(bondy.out / "followup.csv", encoding="utf-8-sig")
+    followup = read_csv(bondy.out / "followup.csv")
     lift = followup[(followup["level"] == "category") & (followup["key"] == "ascenseur")].iloc[0]
     r = _counted(bondy.reports)
     r = r[r["category"] == "ascenseur"]
@@ -212,7 +213,7 @@ def test_followup_against_an_independent_count(bondy: SiteRun) -> None:
         within / (len(r) - not_due.sum()), abs=1e-3
     )
     assert lift["label_fr"] == "Ascenseur en panne"
-    backlog = pd.read_csv(bondy.out / "backlog.csv", encoding="utf-8-sig")
+    backlog = read_csv(bondy.out / "backlog.csv")
     site = backlog[backlog["level"] == "site"].sort_values("period_start")
     end = pd.Timestamp(site["period_end"].iloc[-1])
     all_counted = _counted(bondy.reports)
@@ -268,7 +269,7 @@ def test_paris_monthly_series_match_the_raw_csv(paris: SiteRun) -> None:
 
 def test_paris_without_closure_dates_or_enough_reports(paris: SiteRun) -> None:
     assert not paris.summary["followup"]["computed"]
-    followup = pd.read_csv(paris.out / "followup.csv", encoding="utf-8-sig")
+    followup = read_csv(paris.out / "followup.csv")
     assert len(followup) == 0
     assert "median_delay_h" in followup.columns
     # 107 reports over 13 months: no month reaches 30, so no emerging analysis.

@@ -25,6 +25,7 @@ from pipelines.config import SiteConfig, SourceConfig, load_config
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest import stage as ingest
 from pipelines.ingest.schema import HISTORY_COLUMNS, UPDATE_REASONS
+from pipelines.io import read_csv
 from pipelines.osm.buildings import read_osm_bounds
 from pipelines.publish import summary
 from tests.conftest import RAW, ROOT
@@ -285,7 +286,7 @@ def test_history_holds_no_personal_data(months: Months, tmp_path: Path, bondy: S
         config, "bondy", tmp_path / "out", bounds=read_osm_bounds(config.site("bondy").osm)
     )
     text = (tmp_path / "out" / "report_history.csv").read_text(encoding="utf-8-sig")
-    written = pd.read_csv(tmp_path / "out" / "report_history.csv", encoding="utf-8-sig")
+    written = read_csv(tmp_path / "out" / "report_history.csv")
     assert len(written) == result.summary["sources"]["bailleur"]["updated"] > 0
     assert list(written.columns) == list(HISTORY_COLUMNS)
     assert set(written["reason"]) <= set(UPDATE_REASONS)

@@ -13,6 +13,7 @@ from scipy.sparse import coo_matrix
 
 from pipelines.annotations.stage import link_annotations
 from pipelines.crs import LAMBERT93, WGS84
+from pipelines.io import read_csv
 from pipelines.osm.buildings import read_osm_buildings
 from pipelines.zones.stage import (
     assign_zone_ids,
@@ -192,7 +193,7 @@ def test_run_keeps_ids_in_its_history_and_is_idempotent(two_refreshes, tmp_path:
     written = gpd.read_parquet(out / "zones.parquet")
     assert written.crs.to_epsg() == 4326
     assert [list(v) for v in written["parent_zone_ids"]] == [list(v) for v in z2["parent_zone_ids"]]
-    links = pd.read_csv(out / "building_zones.csv", encoding="utf-8-sig")
+    links = read_csv(out / "building_zones.csv")
     assert len(links) == int(written["n_buildings"].sum())
 
 

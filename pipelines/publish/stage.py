@@ -16,6 +16,7 @@ from pipelines.config import Config, SiteConfig
 from pipelines.hotspots import NoteContext, Section, method_note_html, method_note_markdown
 from pipelines.io import (
     atomic_path,
+    read_csv,
     read_geoparquet,
     read_json,
     write_geoparquet,
@@ -145,9 +146,7 @@ def run(
         buildings,
         reports,
         emerging=_optional_geo(processed / "emerging.parquet"),
-        followup=(
-            pd.read_csv(followup_path, dtype={"key": str}) if followup_path.exists() else None
-        ),
+        followup=(read_csv(followup_path, dtype={"key": str}) if followup_path.exists() else None),
         before_after=before_after,
         windows=windows,
         compare_months=settings.trends.compare_months,
@@ -155,7 +154,7 @@ def run(
         compare_after=settings.trends.compare_after,
         zones=_optional_geo(processed / "zones.parquet"),
         notes=_optional_geo(processed / "annotations.parquet"),
-        chronic=pd.read_csv(chronic_path, dtype=str) if chronic_path.exists() else None,
+        chronic=read_csv(chronic_path, dtype=str) if chronic_path.exists() else None,
         kde=_optional_geo(processed / "kde.parquet"),
         perimeter=site.study_area_bbox or bounds,
         kde_bandwidth_m=settings.hotspots.kde_bandwidth_m,
