@@ -27,6 +27,7 @@ from pipelines.cli import main
 from pipelines.config import load_config
 from pipelines.config.make import deps_fragment
 from pipelines.errors import ConfigError, InputError
+from pipelines.io import read_csv
 from pipelines.portfolio import assign_rows, find_overlaps, read_perimeters, repair
 from pipelines.portfolio import run as split
 from pipelines.publish.summary import portfolio_part
@@ -271,7 +272,7 @@ def test_every_row_of_the_export_lands_once(split_run, simulated_bondy) -> None:
         part = pd.read_csv(config.portfolio.site_source("bailleur", site), dtype=str)
         landed.update(part["N° ticket"])
         assert summary["by_site"][site]["bailleur"] == len(part)
-    outside = pd.read_csv(config.portfolio.outside, dtype=str, encoding="utf-8-sig")
+    outside = read_csv(config.portfolio.outside, dtype=str)
     landed.update(outside["report_id"])
     assert landed == tickets  # each row once: in one site or outside every site
     counts = summary["sources"]["bailleur"]
@@ -302,7 +303,7 @@ def test_rows_with_coordinates_go_to_the_smallest_perimeter_holding_them(
     for site in SITES:
         part = pd.read_csv(config.portfolio.site_source("bailleur", site), dtype=str)
         got.update(dict.fromkeys(part["N° ticket"], site))
-    outside = pd.read_csv(config.portfolio.outside, dtype=str, encoding="utf-8-sig")
+    outside = read_csv(config.portfolio.outside, dtype=str)
     got.update(dict.fromkeys(outside["report_id"]))
     assert {t: got[t] for t in expected} == expected
     assert "bondy-centre" in expected.values()
@@ -313,7 +314,7 @@ def test_the_outside_list_holds_no_personal_cell(split_run) -> None:
     cfg, _ = split_run
     config = load_config(cfg)
     assert config.portfolio is not None
-    outside = pd.read_csv(config.portfolio.outside, dtype=str, encoding="utf-8-sig")
+    outside = read_csv(config.portfolio.outside, dtype=str)
     assert list(outside.columns) == [
         "source", "source_file", "source_line", "report_id", "reason", "lon", "lat",
     ]  # fmt: skip
@@ -341,7 +342,7 @@ def test_a_site_code_column_places_rows_whatever_their_coordinates(
     coded = {r["N° ticket"] for r in rows if r["Résidence"] == "R-EST"}
     assert coded <= set(est["N° ticket"])
     unknown = {r["N° ticket"] for r in rows if r["Résidence"] == "ZZZ"}
-    outside = pd.read_csv(config.portfolio.outside, dtype=str, encoding="utf-8-sig")
+    outside = read_csv(config.portfolio.outside, dtype=str)
     assert set(outside.loc[outside["reason"] == "code de site inconnu", "report_id"]) == unknown
     assert summary["sources"]["bailleur"]["placed_by"]["code"] == len(coded)
 
@@ -403,7 +404,7 @@ def test_parallel_and_sequential_runs_publish_the_same_tables(
         runs[mode] = root / "processed"
     rows = export_rows(simulated_bondy / "signalements_bailleur.csv")
     for mode, processed in runs.items():
-        outside = pd.read_csv(processed / "_portfolio" / "outside_every_site.csv", dtype=str)
+        outside = read_csv(processed / "_portfolio" / "outside_every_site.csv", dtype=str)
         rows_in = 0
         for site in SITES:
             summary = json.loads((processed / site / "run_summary.json").read_text("utf-8"))
