@@ -138,20 +138,6 @@ def test_the_gpkg_output_is_published_under_the_comite_profile_by_default() -> N
     assert stricter.readers_profile == "public"
 
 
-def test_the_late_readers_follow_the_readers_an_older_configuration_chose() -> None:
-    # Written before the pack and the GeoPackage existed: the four readers it knew.
-    older = {"outputs": dict.fromkeys(("map", "png", "charts", "index"), "interne")}
-    settings = publication_settings(older, None, "x.toml")
-    assert settings.outputs["pack"] == settings.outputs["gpkg"] == "interne"
-    assert settings.readers_profile == "interne"
-    # Mixed choices: the late readers take the most protective; an explicit choice stays.
-    mixed = {"outputs": {"map": "interne", "png": "public", "gpkg": "comite"}}
-    settings = publication_settings(mixed, None, "x.toml")
-    assert (settings.outputs["pack"], settings.outputs["gpkg"]) == ("public", "comite")
-    # Nothing chosen: the defaults.
-    assert publication_settings(None, None, "x.toml").outputs["gpkg"] == "comite"
-
-
 def test_the_layers_are_the_published_tables_in_wgs84(demo: dict[str, Any]) -> None:
     for site, (gpkg, published) in demo.items():
         expected = {"batiments": published.profile}

@@ -26,7 +26,6 @@ Example
     [publication.outputs]
     map = "comite"                      # map, png, charts, index, pack, gpkg (comite by default)
     exports = "public"                  # the open-data pack of `make public`
-    # pack and gpkg, unset, follow the readers chosen here (map, png, charts, index)
     [publication.profiles.public]
     min_households = 11
 
@@ -59,9 +58,6 @@ PROFILES = ("interne", "comite", "public")
 OUTPUTS = ("map", "png", "charts", "index", "pack", "exports", "gpkg")
 #: The outputs that read ``published/``: its profile is the most protective of theirs.
 READERS = ("map", "png", "charts", "index", "pack", "gpkg")
-#: The readers added after the first configurations were written (issues 17 and 19): unset,
-#: they follow the other readers (:func:`publication_settings`).
-LATE_READERS = ("pack", "gpkg")
 #: The default profile of each output: ``comite`` for what committees read; ``public``
 #: for the open-data pack (``make public``: maps, CSV and GeoPackage).
 DEFAULT_OUTPUTS = {**dict.fromkeys(OUTPUTS, "comite"), "exports": "public"}
@@ -343,16 +339,9 @@ def publication_settings(
     """
     top = _check_block(project or {}, path, "publication")
     own = _check_block(site or {}, path, f"{where}.publication")
-    chosen = {**top.get("outputs", {}), **own.get("outputs", {})}
-    outputs = {**DEFAULT_OUTPUTS, **chosen}
-    # A configuration that chose the readers' profile before the committee pack and the
-    # GeoPackage existed (map, png, charts, index = "interne") meant it for every reader:
-    # the late readers follow the most protective of the chosen ones instead of making
-    # that choice ineffective (published/ takes the most protective profile of all).
-    set_readers = [chosen[k] for k in READERS if k in chosen and k not in LATE_READERS]
-    for late in LATE_READERS:
-        if late not in chosen and set_readers:
-            outputs[late] = max(set_readers, key=PROFILES.index)
+    outputs = dict(DEFAULT_OUTPUTS)
+    outputs.update(top.get("outputs", {}))
+    outputs.update(own.get("outputs", {}))
     rules = dict(DEFAULT_RULES)
     for block in (top, own):
         for name, values in block.get("profiles", {}).items():
