@@ -64,7 +64,9 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # Port 0: a free port, never the 8787 another cluster (another run, a
+            # notebook) may hold; the dashboard is not used, its HTTP server still starts.
+            dashboard_address=":0",
         ) as cluster,
         Client(cluster) as client,
     ):
