@@ -14,6 +14,7 @@ from pathlib import Path
 from pipelines.config import Config
 from pipelines.published import CHART_TABLES
 from pipelines.published import FILES as PUBLISHED_FILES
+from pipelines.published import INDICATOR_FILES
 
 #: The committee charts (:mod:`pipelines.maps.charts`): ``charts/<name>.png`` and ``.csv``.
 CHART_NAMES = ("reports_by_category", "top_buildings", "closing_delays")
@@ -291,12 +292,47 @@ STAGES: tuple[Stage, ...] = (
         reads=("buildings.parquet", "zones.parquet", "reports.parquet", "annotations.parquet"),
         writes=("actions.parquet", "actions_rejected.csv", "actions_summary.json"),
     ),
+    # Indicators per site and quarter (issue 18): an analysis stage, tables only.
+    Stage(
+        "indicators",
+        code=("indicators", "stats"),
+        settings=(),
+        reads=(
+            "reports.parquet",
+            "buildings.parquet",
+            "followup.csv",
+            "backlog.csv",
+            "emerging.parquet",
+            "actions.parquet",
+        ),
+        writes=(
+            "indicators_site.parquet",
+            "indicators_category.parquet",
+            "indicators_summary.json",
+            "indicators_method.md",
+        ),
+    ),
     Stage(
         "publish",
         code=_PUBLISH_CODE,
         settings=(),
         reads=_PUBLISH_READS,
         writes=tuple(f"published/{name}" for name in PUBLISHED_FILES.values()),
+    ),
+    # The indicators under the readers' profile (pipelines.publish.indicators): beside the
+    # published tables, read by the index's portfolio page.
+    Stage(
+        "publish_indicators",
+        code=_PUBLISH_CODE,
+        settings=(),
+        reads=(
+            "reports.parquet",
+            "buildings.parquet",
+            "indicators_site.parquet",
+            "indicators_category.parquet",
+            "indicators_method.md",
+        ),
+        writes=tuple(f"published/{name}" for name in INDICATOR_FILES.values()),
     ),
     Stage(
         "summary",
