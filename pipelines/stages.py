@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.config import Config
-from pipelines.published import CHART_TABLES
+from pipelines.published import CHART_TABLES, INDICATOR_FILES
 from pipelines.published import FILES as PUBLISHED_FILES
-from pipelines.published import INDICATOR_FILES
 
 #: The committee charts (:mod:`pipelines.maps.charts`): ``charts/<name>.png`` and ``.csv``.
 CHART_NAMES = ("reports_by_category", "top_buildings", "closing_delays")

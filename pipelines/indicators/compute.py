@@ -99,7 +99,9 @@ def _rate(n: pd.Series, d: float) -> pd.Series:
     return (n * 100.0 / d).round(3) if d > 0 else pd.Series(np.nan, index=n.index)
 
 
-def recurrence(reports: pd.DataFrame, end: pd.Period, *, months: int = RECURRENCE_MONTHS) -> pd.Series:
+def recurrence(
+    reports: pd.DataFrame, end: pd.Period, *, months: int = RECURRENCE_MONTHS
+) -> pd.Series:
     """Per building with reports, the months with at least one report among the
     ``months`` months ending with ``end`` (index ``building_id``)."""
     window = pd.period_range(end - (months - 1), end, freq="M")
@@ -185,17 +187,19 @@ def category_quarters(
 def _backlog_at_end(
     backlog: pd.DataFrame | None, level: str, quarters: pd.Series, keys: pd.Series | None
 ) -> np.ndarray:
-    """The backlog (``n_open``) at the last month of each quarter, null where the trends
-    stage wrote none."""
+    """The backlog (``n_open``) at the last month of each quarter, for the rows of
+    ``level`` (``keys``: the category of each row; the site's single key when None),
+    null where the trends stage wrote none."""
     if backlog is None or backlog.empty:
         return np.full(len(quarters), np.nan)
     rows = backlog[backlog["level"] == level]
-    month = pd.to_datetime(rows["period_start"]).dt.to_period("M").astype(str)
-    table = pd.Series(rows["n_open"].to_numpy(float), index=rows["key"].astype(str) + "|" + month)
-    last = quarters.map(lambda q: str(quarter_months(q)[-1]))
-    k = (keys.astype(str) if keys is not None else rows["key"].astype(str).iloc[:1].squeeze())
-    lookup = (k + "|" + last) if keys is not None else (str(k) + "|" + last)
-    return table.groupby(level=0).last().reindex(lookup).to_numpy()
+    months = pd.to_datetime(rows["period_start"]).dt.to_period("M").astype(str)
+    key = rows["key"].astype(str) if keys is not None else pd.Series("", index=rows.index)
+    table = pd.Series(rows["n_open"].to_numpy(float), index=(key + "|" + months).to_numpy())
+    table = table[~table.index.duplicated(keep="last")]
+    wanted = [str(k) for k in keys] if keys is not None else [""] * len(quarters)
+    lookup = [f"{k}|{quarter_months(str(q))[-1]}" for k, q in zip(wanted, quarters, strict=True)]
+    return table.reindex(lookup).to_numpy(float)
 
 
 def site_quarters(
@@ -253,7 +257,11 @@ def site_quarters(
         rec_watch = recurrence(watch, end)
         n_watch = int((rec_watch >= WATCH_MIN_MONTHS).sum())
         series = monthly[monthly.index <= end].iloc[-TREND_MONTHS:]
-        mk = mann_kendall(series.to_numpy(float), alpha=alpha) if len(series) >= TREND_MIN_MONTHS else None
+        mk = (
+            mann_kendall(series.to_numpy(float), alpha=alpha)
+            if len(series) >= TREND_MIN_MONTHS
+            else None
+        )
         lift_q = inq & (reports["category"] == LIFT)
         n_lift = int(lift_q.sum())
         last = i == len(quarters) - 1
@@ -300,7 +308,11 @@ def site_quarters(
     out["reports_per_100_dwellings"] = _rate(out["n_reports_rpls"].astype(float), n_dw)
     out["households_per_100_dwellings"] = _rate(out["n_households_rpls"].astype(float), n_dw)
     out["mk_trend_fr"] = out["mk_trend"].map(
-        {"hausse": "hausse significative", "baisse": "baisse significative", "aucune": "pas de tendance significative"}
+        {
+            "hausse": "hausse significative",
+            "baisse": "baisse significative",
+            "aucune": "pas de tendance significative",
+        }
     )
     out["backlog_open_end"] = _backlog_at_end(backlog, "site", out["quarter"], None)
     for c in ("n_hotspot_buildings", "n_emerging_categories"):

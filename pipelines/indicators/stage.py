@@ -83,7 +83,7 @@ def run(config: Config, site_id: str, *, processed: Path) -> dict[str, Any]:
     write_text(METHOD_NOTE_FR, processed / "indicators_method.md")
     summary = {
         "quarters": site["quarter"].tolist() if len(site) else [],
-        "reports_counted": int(len(reports)),
+        "reports_counted": len(reports),
         "dwellings_rpls": int(dwellings_of(buildings).sum()),
         "watch_level_last": site["watch_level"].iloc[-1] if len(site) else None,
     }

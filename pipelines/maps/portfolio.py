@@ -36,7 +36,8 @@ INDICATORS: tuple[tuple[str, str, int, str], ...] = (
     ("reports_per_100_dwellings", "Signalements pour 100 logements (RPLS)", 1, "rpls_flag"),
     ("households_per_100_dwellings", "Ménages distincts pour 100 logements (RPLS)", 1, "rpls_flag"),
     ("reports_per_building", "Signalements par bâtiment", 2, "cell_flag"),
-    ("lift_breakdowns_per_building_month", "Pannes d'ascenseur par bâtiment équipé et par mois", 2, "other_flag"),
+    ("lift_breakdowns_per_building_month",
+     "Pannes d'ascenseur par bâtiment équipé et par mois", 2, "other_flag"),
     ("lift_repeats_30d", "Pannes d'ascenseur répétées en moins de 30 jours", 0, "other_flag"),
     ("n_buildings_recurrent", "Bâtiments signalés au moins 3 des 6 derniers mois", 0, "other_flag"),
     ("backlog_open_end", "Signalements ouverts en fin de trimestre", 0, "other_flag"),
@@ -121,7 +122,9 @@ def perimeters_of(config: Config) -> dict[str, BaseGeometry]:
     return shapes
 
 
-def site_row(config: Config, site: SiteConfig, *, dst_dir: Path, path: str | None) -> dict[str, Any]:
+def site_row(
+    config: Config, site: SiteConfig, *, dst_dir: Path, path: str | None
+) -> dict[str, Any]:
     """The table row of one site (JSON-able)."""
     paths = SitePaths.of(config, site.id)
     table_path = paths.published / INDICATOR_FILES["site"]
@@ -142,7 +145,9 @@ def site_row(config: Config, site: SiteConfig, *, dst_dir: Path, path: str | Non
         "quarter": None if last is None else str(last["quarter"]),
         "quarters": table["quarter"].astype(str).tolist() if len(table) else [],
         "cells": indicator_cells(table),
-        "trend": None if last is None or pd.isna(last.get("mk_trend_fr")) else str(last["mk_trend_fr"]),
+        "trend": None
+        if last is None or pd.isna(last.get("mk_trend_fr"))
+        else str(last["mk_trend_fr"]),
         "watch": None if last is None else str(last["watch_level"]),
         "watch_reason": None if last is None else str(last["watch_reason_fr"]),
         "spark": spark,

@@ -102,9 +102,16 @@ def protect_indicators(
     """
     if rule.protect == "none" or micro.empty:
         no = pd.Series(False, index=categories.index)
-        cats = _hide(_hide(categories, CELL_COLUMNS, no, "cell_flag"), RPLS_COLUMNS, no, "rpls_flag")
+        cats = _hide(
+            _hide(categories, CELL_COLUMNS, no, "cell_flag"), RPLS_COLUMNS, no, "rpls_flag"
+        )
         none = pd.Series(False, index=site.index)
-        out = _hide(_hide(site, ("n_reports", "n_households"), none, "cell_flag"), RPLS_COLUMNS, none, "rpls_flag")
+        out = _hide(
+            _hide(site, ("n_reports", "n_households"), none, "cell_flag"),
+            RPLS_COLUMNS,
+            none,
+            "rpls_flag",
+        )
         return _hide(out, (), none, "other_flag"), cats, {"profile": rule.name, "tables": {}}
     tables, audit = protect_tables(micro, TABLES, rule)
     by_cat = _hidden_keys(tables[("quarter", "category")], ["quarter", "category"])
@@ -113,7 +120,12 @@ def protect_indicators(
     )
     by_q = _hidden_keys(tables[("quarter",)], ["quarter"])
     by_q_rpls = _hidden_keys(tables[("quarter", "rpls")].query("rpls == 'oui'"), ["quarter"])
-    key = pd.Series(list(zip(categories["quarter"].astype(str), categories["category"].astype(str), strict=True)), index=categories.index)
+    key = pd.Series(
+        list(
+            zip(categories["quarter"].astype(str), categories["category"].astype(str), strict=True)
+        ),
+        index=categories.index,
+    )
     cats = _hide(categories, CELL_COLUMNS, key.isin(by_cat), "cell_flag")
     # A hidden cell's RPLS part goes with it (it would give the cell's lower bound).
     cats = _hide(cats, RPLS_COLUMNS, key.isin(by_cat_rpls | by_cat), "rpls_flag")
@@ -135,7 +147,11 @@ def run_indicators(config: Config, site: SiteConfig, *, processed: Path, dst_dir
     micro = microdata(reports, zone_of={}, person_related=person_related_of(site))
     rpls_ids = set()
     if "dwellings_source" in buildings:
-        rpls_ids = set(buildings.loc[buildings["dwellings_source"].astype("string") == "rpls", "building_id"].astype(str))
+        rpls_ids = set(
+            buildings.loc[
+                buildings["dwellings_source"].astype("string") == "rpls", "building_id"
+            ].astype(str)
+        )
     micro["rpls"] = np.where(micro["building_id"].isin(rpls_ids), "oui", "non")
     site_table = pd.read_parquet(processed / "indicators_site.parquet")
     categories = pd.read_parquet(processed / "indicators_category.parquet")
@@ -143,6 +159,12 @@ def run_indicators(config: Config, site: SiteConfig, *, processed: Path, dst_dir
     dst_dir.mkdir(parents=True, exist_ok=True)
     out_site.to_parquet(dst_dir / INDICATOR_FILES["site"], index=False)
     out_cats.to_parquet(dst_dir / INDICATOR_FILES["category"], index=False)
-    write_json({"profile": rule.name, "threshold": rule.min_households, "audit": audit}, dst_dir / INDICATOR_FILES["audit"])
-    write_text((processed / "indicators_method.md").read_text(encoding="utf-8"), dst_dir / INDICATOR_FILES["note"])
+    write_json(
+        {"profile": rule.name, "threshold": rule.min_households, "audit": audit},
+        dst_dir / INDICATOR_FILES["audit"],
+    )
+    write_text(
+        (processed / "indicators_method.md").read_text(encoding="utf-8"),
+        dst_dir / INDICATOR_FILES["note"],
+    )
     return dst_dir / INDICATOR_FILES["site"]
