@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.reports import counted, household_of, naive_dates
-from pipelines.stats import closing_delays
-from pipelines.stats.trend import mann_kendall, sens_slope
+from pipelines.stats import closing_delays, mann_kendall, sens_slope
 from pipelines.taxonomy import BY_CODE, CODES
 
 #: The lift category.
