@@ -318,7 +318,7 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
             out_dir=p,
             folder=paths.actions,
         ),
-        "indicators": lambda: indicators.run(config, site.id, processed=p),
+        "indicators": lambda: indicators.run(config, site.id, processed=p, notes=paths.annotations),
         "publish": lambda: publish.run(config, site, processed=p, dst_dir=paths.published),
         "publish_indicators": lambda: publish.run_indicators(
             config, site, processed=p, dst_dir=paths.published

@@ -295,7 +295,8 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "indicators",
         code=("indicators", "stats"),
-        settings=(),
+        # annotations: the analyst's levels (niveaux_veille.csv) in the notes folder.
+        settings=("annotations",),
         reads=(
             "reports.parquet",
             "buildings.parquet",

@@ -11,6 +11,8 @@ import pytest
 
 from pipelines.config import load_config
 from pipelines.config.publication import DEFAULT_RULES
+from pipelines.errors import ConfigError, InputError
+from pipelines.indicators.analyst import read_analyst_levels, with_analyst_levels
 from pipelines.indicators.compute import (
     category_quarters,
     counted_reports,
@@ -196,3 +198,24 @@ def test_the_portfolio_page_passes_site_names_as_json_only(tmp_path) -> None:  #
     assert payload not in html  # the JSON block writes </ as <\/
     assert "<img src=x" not in html.replace("<\\/script><img src=x", "")
     assert html.count("<script") == 2  # the data block and the inlined script
+
+
+def test_the_analysts_levels_are_read_and_a_bad_one_names_row_and_column(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    good = tmp_path / "niveaux_veille.csv"
+    good.write_text("trimestre,niveau\n2024-T1,orange\n", encoding="utf-8")
+    site = _watch_site(["2024-01", "2024-02", "2024-03"])
+    out = with_analyst_levels(site, read_analyst_levels(good))
+    assert out[["watch_level", "analyst_level"]].values.tolist() == [["jaune", "orange"]]
+    assert read_analyst_levels(tmp_path / "absent.csv") is None
+    bad = tmp_path / "bad.csv"
+    bad.write_text("trimestre,niveau\n2024-T1,orange\n2024-T2,jaune\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"ligne 3, colonne « niveau »"):
+        read_analyst_levels(bad)
+
+
+def test_the_portfolio_page_setting_must_be_a_positive_count(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    text = (ROOT / "config" / "portfolio.toml").read_text(encoding="utf-8")
+    cfg = tmp_path / "p.toml"
+    cfg.write_text(text.replace("portfolio_page_from = 3", "portfolio_page_from = 0"), "utf-8")
+    with pytest.raises(ConfigError, match="portfolio_page_from"):
+        load_config(cfg, check_files=False)

@@ -44,7 +44,10 @@ Le niveau **jaune** est proposé quand au moins un bâtiment a eu des signalemen
 dégradations ou d'occupation des parties communes dans au moins {WATCH_MIN_MONTHS} des
 {RECURRENCE_MONTHS} derniers mois ; sinon **vert**. C'est une proposition de l'outil, pas
 une décision. Les niveaux **orange** et **rouge** ne sont jamais calculés : ils relèvent
-de l'analyste et du comité.
+de l'analyste et du comité, qui les inscrit par trimestre dans
+`veille/niveaux_veille.csv` du dossier des notes du site (colonnes `trimestre`, au
+format AAAA-Tn, et `niveau`, orange ou rouge) ; la page du portefeuille les montre
+comme niveaux de l'analyste.
 
 ## Publication
 

@@ -11,6 +11,7 @@ import geopandas as gpd
 import pandas as pd
 
 from pipelines.config import Config
+from pipelines.indicators.analyst import FILE_NAME, read_analyst_levels, with_analyst_levels
 from pipelines.indicators.compute import (
     actions_status_counts,
     category_quarters,
@@ -43,12 +44,15 @@ def _optional_table(path: Path) -> gpd.GeoDataFrame | None:
     return read_geoparquet(path) if path.exists() else None
 
 
-def run(config: Config, site_id: str, *, processed: Path) -> dict[str, Any]:
+def run(
+    config: Config, site_id: str, *, processed: Path, notes: Path | None = None
+) -> dict[str, Any]:
     """Compute the indicators of ``site_id`` from ``processed`` and write them there.
 
     Reads ``reports.parquet`` and ``buildings.parquet`` (required), ``followup.csv``,
     ``backlog.csv`` and ``emerging.parquet`` (trends) and ``actions.parquet`` when
-    present.
+    present, and the analyst's levels ``veille/niveaux_veille.csv`` in the site's notes folder
+    ``notes`` (:mod:`pipelines.indicators.analyst`) when it exists.
     """
     config.site(site_id)
     processed = Path(processed)
@@ -73,6 +77,10 @@ def run(config: Config, site_id: str, *, processed: Path) -> dict[str, Any]:
         n_emerging_categories=emerging_categories(_optional_table(processed / "emerging.parquet")),
         actions_by_status=actions_status_counts(_optional_table(processed / "actions.parquet")),
     )
+    if notes is not None:
+        site = with_analyst_levels(site, read_analyst_levels(Path(notes) / FILE_NAME))
+    else:
+        site = with_analyst_levels(site, None)
     if len(categories):
         categories["n_buildings"] = site["n_buildings"].iloc[0]
         categories["reports_per_building"] = (

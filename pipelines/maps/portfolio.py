@@ -96,7 +96,10 @@ def svg_paths(shapes: dict[str, BaseGeometry]) -> dict[str, str]:
         return 10 + (x - x0) * k * scale, 10 + (y1 - y) * scale
 
     out = {}
-    for key, geom in shapes.items():
+    for key, shape in shapes.items():
+        # Half an SVG unit of detail is all the page can show: 500 detailed perimeters
+        # (QPV outlines, parcels) stay a few hundred kilobytes.
+        geom = shape.simplify(0.5 / scale, preserve_topology=True)
         polygons = getattr(geom, "geoms", [geom])
         parts = [
             _ring(ring.coords, project)
@@ -120,6 +123,23 @@ def perimeters_of(config: Config) -> dict[str, BaseGeometry]:
         if site.id not in shapes and profile.exists():
             shapes[site.id] = read_geoparquet(profile).to_crs("EPSG:4326").union_all().convex_hull
     return shapes
+
+
+#: The watch levels, from the least to the most worrying (the table sorts by this).
+WATCH_LEVELS = ("vert", "jaune", "orange", "rouge")
+
+
+def watch_of(last: pd.Series | None) -> dict[str, Any]:
+    """The watch level shown for the last quarter: the analyst's (orange / rouge) when
+    set, else the tool's proposal (vert / jaune), with who set it."""
+    if last is None:
+        return {"watch": None, "watch_by": None, "watch_rank": None}
+    analyst = last.get("analyst_level")
+    if isinstance(analyst, str) and analyst in WATCH_LEVELS:
+        level, by = analyst, "analyste"
+    else:
+        level, by = str(last["watch_level"]), "proposition de l'outil"
+    return {"watch": level, "watch_by": by, "watch_rank": WATCH_LEVELS.index(level)}
 
 
 def site_row(
@@ -148,7 +168,7 @@ def site_row(
         "trend": None
         if last is None or pd.isna(last.get("mk_trend_fr"))
         else str(last["mk_trend_fr"]),
-        "watch": None if last is None else str(last["watch_level"]),
+        **watch_of(last),
         "watch_reason": None if last is None else str(last["watch_reason_fr"]),
         "spark": spark,
         "map": _rel(paths.map, dst_dir),

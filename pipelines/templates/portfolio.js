@@ -17,7 +17,10 @@
   }
 
   function value(site, key) {
-    if (key === "name" || key === "trend" || key === "watch") {
+    if (key === "watch") {
+      return site.watch_rank; // by severity, not by name
+    }
+    if (key === "name" || key === "trend") {
       return site[key];
     }
     var c = site.cells[key];
@@ -113,8 +116,11 @@
     data.indicators.forEach(function (ind) { tr.appendChild(cell(site, ind)); });
     tr.appendChild(el("td", site.trend || "non calculée"));
     var watch = el("td", site.watch || "—", site.watch ? "watch-" + site.watch : "");
+    if (site.watch) {
+      watch.appendChild(el("span", site.watch_by, "delta"));
+    }
     if (site.watch_reason) {
-      watch.title = "Proposition : " + site.watch_reason;
+      watch.title = "Proposition de l'outil : " + site.watch_reason;
     }
     tr.appendChild(watch);
     var spark = el("td");
