@@ -156,7 +156,8 @@ class Stage:
 
 #: publish/ reads every analysis stage's outputs with those stages' own readers.
 _PUBLISH_CODE = (
-    "publish", "hotspots", "trends", "zones", "annotations", "actions", "ingest", "stats",
+    "publish", "hotspots", "trends", "zones", "annotations", "actions", "indicators",
+    "ingest", "stats",
 )  # fmt: skip
 
 #: What publish/ reads (the comité pack and the open-data pack alike).

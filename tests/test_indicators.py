@@ -219,3 +219,37 @@ def test_the_portfolio_page_setting_must_be_a_positive_count(tmp_path) -> None: 
     cfg.write_text(text.replace("portfolio_page_from = 3", "portfolio_page_from = 0"), "utf-8")
     with pytest.raises(ConfigError, match="portfolio_page_from"):
         load_config(cfg, check_files=False)
+
+
+def test_the_site_lift_figures_are_hidden_with_the_quarters_lift_cell() -> None:
+    # Two lift reports naming a dwelling (person-related), from two households: the
+    # quarter's lift cell is hidden, so the site's lift breakdowns must be too.
+    r = reports_of(
+        [
+            ("A", "ascenseur", "2024-01-07", None, "h1"),
+            ("A", "ascenseur", "2024-01-20", None, "h2"),
+            *[("B", "proprete", f"2024-0{m}-09", None, f"h{m + 3}") for m in (1, 2, 3)],
+        ]
+    )
+    buildings = buildings_of({"A": None, "B": None})
+    site = site_quarters(
+        r, buildings, backlog=None, n_hotspot_buildings=None, n_emerging_categories=None,
+        actions_by_status=None,
+    )  # fmt: skip
+    assert site["lift_breakdowns"].tolist() == [2]  # computed before publication
+    cats = category_quarters(
+        r, dwellings_of(buildings), targets_h={}, backlog=None, as_of=pd.Timestamp("2024-04-01")
+    )
+    micro = pd.DataFrame(
+        {
+            "building_id": r["building_id"].to_numpy(),
+            "category": r["category"].to_numpy(),
+            "quarter": r["quarter"].to_numpy(),
+            "household": r["household"].to_numpy(),
+            "person_related": (r["category"] == "ascenseur").to_numpy(),
+            "rpls": "non",
+        }
+    )
+    out, _cats, _audit = protect_indicators(site, cats, micro, DEFAULT_RULES["comite"])
+    assert out["lift_flag"].tolist() == ["s"]
+    assert out[["lift_breakdowns", "lift_repeats_30d"]].isna().all().all()

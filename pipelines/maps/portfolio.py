@@ -30,15 +30,16 @@ from pipelines.published import HIDDEN_FLAG, INDICATOR_FILES
 from pipelines.stages import SitePaths
 
 #: The indicators of the table: column of ``indicators_site.parquet``, French label,
-#: decimals, and the flag column hiding it.
+#: decimals, and the flag columns hiding it (space-separated).
 INDICATORS: tuple[tuple[str, str, int, str], ...] = (
     ("n_reports", "Signalements du trimestre", 0, "cell_flag"),
     ("reports_per_100_dwellings", "Signalements pour 100 logements (RPLS)", 1, "rpls_flag"),
     ("households_per_100_dwellings", "Ménages distincts pour 100 logements (RPLS)", 1, "rpls_flag"),
     ("reports_per_building", "Signalements par bâtiment", 2, "cell_flag"),
     ("lift_breakdowns_per_building_month",
-     "Pannes d'ascenseur par bâtiment équipé et par mois", 2, "other_flag"),
-    ("lift_repeats_30d", "Pannes d'ascenseur répétées en moins de 30 jours", 0, "other_flag"),
+     "Pannes d'ascenseur par bâtiment équipé et par mois", 2, "lift_flag other_flag"),
+    ("lift_repeats_30d", "Pannes d'ascenseur répétées en moins de 30 jours", 0,
+     "lift_flag other_flag"),
     ("n_buildings_recurrent", "Bâtiments signalés au moins 3 des 6 derniers mois", 0, "other_flag"),
     ("backlog_open_end", "Signalements ouverts en fin de trimestre", 0, "other_flag"),
     ("n_hotspot_buildings", "Bâtiments en point chaud", 0, ""),
@@ -68,7 +69,7 @@ def indicator_cells(table: pd.DataFrame) -> dict[str, Any]:
     cells: dict[str, Any] = {}
     for col, _label, decimals, flag in INDICATORS:
         v = _number(last.get(col))
-        hidden = bool(flag) and str(last.get(flag, "")) == HIDDEN_FLAG
+        hidden = any(str(last.get(f, "")) == HIDDEN_FLAG for f in flag.split())
         p = _number(prev.get(col)) if prev is not None else None
         d = round(v - p, decimals) if v is not None and p is not None else None
         cells[col] = {"v": None if v is None else round(v, decimals), "s": hidden, "d": d}

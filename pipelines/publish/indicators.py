@@ -31,6 +31,7 @@ import pandas as pd
 
 from pipelines.config import Config, SiteConfig
 from pipelines.config.publication import ProfileRule
+from pipelines.indicators import LIFT
 from pipelines.io import read_geoparquet, write_json, write_text
 from pipelines.publish.cells import FLAG, microdata, protect_tables
 from pipelines.publish.stage import person_related_of
@@ -53,6 +54,10 @@ RPLS_COLUMNS = (
     "n_reports_rpls", "n_households_rpls", "reports_per_100_dwellings",
     "households_per_100_dwellings",
 )  # fmt: skip
+#: Figures of the site table drawn from the quarter's reports.
+SITE_CELL_COLUMNS = ("n_reports", "n_households", "reports_per_building")
+#: Figures of the site table drawn from the quarter's lift reports.
+LIFT_COLUMNS = ("lift_breakdowns", "lift_breakdowns_per_building_month", "lift_repeats_30d")
 #: Site-table counts the engine does not protect: hidden when every cell is sensitive.
 UNPROTECTED_COLUMNS = (
     "lift_breakdowns", "lift_breakdowns_per_building_month", "lift_repeats_30d",
@@ -98,7 +103,8 @@ def protect_indicators(
     -------
     tuple
         The two tables with ``cell_flag`` and ``rpls_flag`` (« s »: hidden, the values
-        null) and, on the site table, ``other_flag``; and the engine's audit.
+        null) and, on the site table, ``lift_flag`` and ``other_flag``; and the
+        engine's audit.
     """
     if rule.protect == "none" or micro.empty:
         no = pd.Series(False, index=categories.index)
@@ -106,12 +112,8 @@ def protect_indicators(
             _hide(categories, CELL_COLUMNS, no, "cell_flag"), RPLS_COLUMNS, no, "rpls_flag"
         )
         none = pd.Series(False, index=site.index)
-        out = _hide(
-            _hide(site, ("n_reports", "n_households"), none, "cell_flag"),
-            RPLS_COLUMNS,
-            none,
-            "rpls_flag",
-        )
+        out = _hide(site, SITE_CELL_COLUMNS, none, "cell_flag")
+        out = _hide(_hide(out, RPLS_COLUMNS, none, "rpls_flag"), LIFT_COLUMNS, none, "lift_flag")
         return _hide(out, (), none, "other_flag"), cats, {"profile": rule.name, "tables": {}}
     tables, audit = protect_tables(micro, TABLES, rule)
     by_cat = _hidden_keys(tables[("quarter", "category")], ["quarter", "category"])
@@ -130,7 +132,11 @@ def protect_indicators(
     # A hidden cell's RPLS part goes with it (it would give the cell's lower bound).
     cats = _hide(cats, RPLS_COLUMNS, key.isin(by_cat_rpls | by_cat), "rpls_flag")
     q = site["quarter"].astype(str).map(lambda v: (v,))
-    out = _hide(site, ("n_reports", "n_households"), q.isin(by_q), "cell_flag")
+    out = _hide(site, SITE_CELL_COLUMNS, q.isin(by_q), "cell_flag")
+    # The lift figures are the quarter's lift cell: hidden with it (were it hidden only
+    # to protect another cell, showing it here would undo that protection).
+    lift = site["quarter"].astype(str).map(lambda v: (v, LIFT))
+    out = _hide(out, LIFT_COLUMNS, lift.isin(by_cat), "lift_flag")
     out = _hide(out, RPLS_COLUMNS, q.isin(by_q_rpls | by_q), "rpls_flag")
     everything = pd.Series(rule.protect == "all", index=site.index)
     out = _hide(out, UNPROTECTED_COLUMNS if rule.protect == "all" else (), everything, "other_flag")
