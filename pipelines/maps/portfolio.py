@@ -43,6 +43,7 @@ INDICATORS: tuple[tuple[str, str, int, str], ...] = (
     ("n_buildings_recurrent", "Bâtiments signalés au moins 3 des 6 derniers mois", 0, "other_flag"),
     ("backlog_open_end", "Signalements ouverts en fin de trimestre", 0, "other_flag"),
     ("n_hotspot_buildings", "Bâtiments en point chaud", 0, ""),
+    ("n_emerging_categories", "Types de points chauds émergents", 0, ""),
 )  # fmt: skip
 #: The map's drawing box (SVG units).
 MAP_WIDTH, MAP_HEIGHT = 640.0, 420.0
