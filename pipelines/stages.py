@@ -332,6 +332,9 @@ STAGES: tuple[Stage, ...] = (
             "indicators_site.parquet",
             "indicators_category.parquet",
             "indicators_method.md",
+            # What is shown must be a sum of cells these already show.
+            f"published/{PUBLISHED_FILES['category_series']}",
+            f"published/{PUBLISHED_FILES['monthly']}",
         ),
         writes=tuple(f"published/{name}" for name in INDICATOR_FILES.values()),
     ),

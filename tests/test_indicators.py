@@ -23,7 +23,7 @@ from pipelines.indicators.compute import (
     site_quarters,
 )
 from pipelines.maps.portfolio import portfolio_page
-from pipelines.publish.indicators import protect_indicators
+from pipelines.publish.indicators import consistent_with_published, protect_indicators
 from tests.conftest import ROOT
 
 
@@ -253,3 +253,77 @@ def test_the_site_lift_figures_are_hidden_with_the_quarters_lift_cell() -> None:
     out, _cats, _audit = protect_indicators(site, cats, micro, DEFAULT_RULES["comite"])
     assert out["lift_flag"].tolist() == ["s"]
     assert out[["lift_breakdowns", "lift_repeats_30d"]].isna().all().all()
+
+
+def test_an_indicator_is_shown_only_as_a_sum_of_cells_the_site_already_shows() -> None:
+    # Q1 2024: proprete in every month from three households each (shown everywhere),
+    # ascenseur in January and March; the site's published series hides ascenseur in
+    # March (as its own protection decided), and its monthly table hides building A's
+    # March lift cell. Shown, the quarter's ascenseur count (Jan + hidden Mar) would give
+    # March by subtraction: it is hidden, with its RPLS part and the site's lift figures.
+    rows = [
+        *[("A", "ascenseur", d, None, h) for d, h in (("2024-01-05", "h1"), ("2024-01-06", "h2"))],
+        *[("A", "ascenseur", d, None, h) for d, h in (("2024-01-07", "h3"), ("2024-03-02", "h4"))],
+        *[
+            ("B", "proprete", f"2024-0{m}-1{k}", None, f"p{m}{k}")
+            for m in (1, 2, 3)
+            for k in (1, 2, 3)
+        ],
+    ]  # fmt: skip
+    r = reports_of(rows)
+    buildings = buildings_of({"A": 40.0, "B": 30.0})
+    site = site_quarters(
+        r, buildings, backlog=None, n_hotspot_buildings=None, n_emerging_categories=None,
+        actions_by_status=None,
+    )  # fmt: skip
+    cats = category_quarters(
+        r, dwellings_of(buildings), targets_h={}, backlog=None, as_of=pd.Timestamp("2024-04-01")
+    )
+    micro = pd.DataFrame(
+        {
+            "building_id": r["building_id"].to_numpy(),
+            "category": r["category"].to_numpy(),
+            "quarter": r["quarter"].to_numpy(),
+            "household": r["household"].to_numpy(),
+            "person_related": False,
+            "rpls": "oui",
+        }
+    )
+    site, cats, _audit = protect_indicators(site, cats, micro, DEFAULT_RULES["comite"])
+    assert (cats["cell_flag"] == "").all()  # nothing person-related: all shown so far
+    months = pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"])
+    series = pd.DataFrame(
+        {
+            "period_start": [months[0], months[2], *months],
+            "category": ["ascenseur", "ascenseur", "proprete", "proprete", "proprete"],
+            "n_reports_flag": ["", "s", "", "", ""],
+            "n_period_reports_flag": ["", "", "", "", ""],
+        }
+    )
+    monthly = pd.DataFrame(
+        {
+            "building_id": ["A", "A", "B", "B", "B"],
+            "month": ["2024-01", "2024-03", "2024-01", "2024-02", "2024-03"],
+            "category": ["ascenseur", "ascenseur", "proprete", "proprete", "proprete"],
+            "n_reports_flag": ["", "s", "", "", ""],
+        }
+    )
+    out, shown = consistent_with_published(
+        site, cats, series=series, monthly=monthly, rpls_ids={"A", "B"}
+    )
+    by_cat = shown.set_index("category")
+    assert by_cat.at["ascenseur", "cell_flag"] == "s"
+    assert pd.isna(by_cat.at["ascenseur", "n_reports"])
+    assert by_cat.at["ascenseur", "rpls_flag"] == "s"
+    assert by_cat.at["proprete", "n_reports"] == 9  # 3 shown months of 3
+    assert by_cat.at["proprete", "rpls_flag"] == ""
+    assert out["lift_flag"].tolist() == ["s"]
+    # The site's quarter total: its month totals are shown, so it is; its RPLS total
+    # holds the hidden lift part, so it is not.
+    assert out["cell_flag"].tolist() == [""]
+    assert out["n_reports"].tolist() == [13]
+    assert out["rpls_flag"].tolist() == ["s"]
+    # Nothing published to compare with: nothing is shown.
+    out, shown = consistent_with_published(site, cats, series=None, monthly=None, rpls_ids=set())
+    assert (shown["cell_flag"] == "s").all()
+    assert (out["cell_flag"] == "s").all()

@@ -10,12 +10,15 @@ publish: quarter × category, quarter, and the same two over the buildings with 
 dwellings (the numerators of the rates), so that no hidden cell is recomputed by
 difference between them.
 
-What is left (not done here): the secondary suppression is joint within these four
-tables only, not with the site's other published tables (building × month, category
-series…): a quarter × category total could still be compared with the sum of three
-months of ``category_series``. Protecting them jointly means passing these tables as
-``given`` to :func:`pipelines.publish.cells.protect_tables` inside the publish step's
-own call, which another change of :mod:`pipelines.publish.protect` has to take.
+The engine protects these four tables among themselves only. Against the site's other
+published tables, :func:`consistent_with_published` then shows a figure only when it is a
+sum of cells the site already publishes: a quarter × category count only when none of its
+three months is hidden in ``category_series``, a quarter total only when none of its
+month totals is, an RPLS part only when none of the building × month cells it sums
+(``monthly``) is hidden. So the indicators add no equation an attacker could use: what
+they show, ``category_series`` and ``monthly`` showed already. (A joint protection, the
+indicators passed as ``given`` to :func:`pipelines.publish.cells.protect_tables` inside
+the publish step's own call, would hide less; it is left for later.)
 Counts of buildings (recurrent, lift-equipped, hotspots) are not counts of reports and
 are shown as computed; under ``public`` (every cell protected) the lift, recurrence and
 backlog counts are hidden outright, since the engine does not protect them.
@@ -31,10 +34,11 @@ import pandas as pd
 
 from pipelines.config import Config, SiteConfig
 from pipelines.config.publication import ProfileRule
-from pipelines.indicators import LIFT
+from pipelines.indicators import LIFT, quarter_of
 from pipelines.io import read_geoparquet, write_json, write_text
 from pipelines.publish.cells import FLAG, microdata, protect_tables
 from pipelines.publish.stage import person_related_of
+from pipelines.published import FILES as PUBLISHED_FILES
 from pipelines.published import INDICATOR_FILES
 
 #: The tables the engine protects together.
@@ -63,6 +67,10 @@ UNPROTECTED_COLUMNS = (
     "lift_breakdowns", "lift_breakdowns_per_building_month", "lift_repeats_30d",
     "n_buildings_recurrent", "recurrence_median_months", "backlog_open_end",
 )  # fmt: skip
+
+
+def _optional_table(path: Path) -> pd.DataFrame | None:
+    return pd.read_parquet(path) if path.exists() else None
 
 
 def _hidden_keys(table: pd.DataFrame, keys: list[str]) -> set[tuple[str, ...]]:
@@ -143,6 +151,76 @@ def protect_indicators(
     return out, cats, audit
 
 
+def _quarter_cells(frame: pd.DataFrame, month: str, hidden: pd.Series) -> set[tuple[str, str]]:
+    """(quarter, category) of the ``hidden`` rows of a published monthly table."""
+    rows = frame[hidden.to_numpy()]
+    quarters = quarter_of(pd.to_datetime(rows[month].astype(str)))
+    return set(zip(quarters.astype(str), rows["category"].astype(str), strict=True))
+
+
+def consistent_with_published(
+    site: pd.DataFrame,
+    categories: pd.DataFrame,
+    *,
+    series: pd.DataFrame | None,
+    monthly: pd.DataFrame | None,
+    rpls_ids: set[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hide every indicator the site's published monthly tables would let one subtract
+    a hidden cell from (see the module's note): shown, it must be a sum of shown cells.
+
+    Parameters
+    ----------
+    site, categories
+        The tables of :func:`protect_indicators` (with their flags).
+    series
+        ``published/category_series``: site × month × category, ``n_reports_flag`` and
+        the month total's ``n_period_reports_flag``. None: nothing is shown.
+    monthly
+        ``published/monthly``: building × month × category, ``n_reports_flag``. None:
+        no RPLS part is shown.
+    rpls_ids
+        The buildings with RPLS dwellings.
+    """
+    cats, out = categories.copy(), site.copy()
+    key = pd.Series(
+        list(zip(cats["quarter"].astype(str), cats["category"].astype(str), strict=True)),
+        index=cats.index,
+    )
+    if series is None or series.empty:
+        bad_cells: set[tuple[str, str]] = set(key)
+        bad_quarters = set(out["quarter"].astype(str))
+    else:
+        bad_cells = _quarter_cells(series, "period_start", series["n_reports_flag"] == FLAG)
+        totals = series[(series["n_period_reports_flag"] == FLAG).to_numpy()]
+        bad_quarters = set(quarter_of(pd.to_datetime(totals["period_start"])).astype(str))
+    if monthly is None or monthly.empty:
+        bad_rpls: set[tuple[str, str]] = set(key)
+    else:
+        # A hidden row of an RPLS building, or one coarsened above the building (its
+        # buildings unknown here): the RPLS sums it enters are not shown.
+        building = monthly["building_id"].astype("string")
+        mine = building.isin(rpls_ids).fillna(False) | building.isna()
+        bad_rpls = _quarter_cells(monthly, "month", (monthly["n_reports_flag"] == FLAG) & mine)
+    cell = key.isin(bad_cells) | (cats["cell_flag"] == FLAG)
+    cats = _hide(cats, CELL_COLUMNS, cell, "cell_flag")
+    rpls = cell | key.isin(bad_rpls) | (cats["rpls_flag"] == FLAG)
+    cats = _hide(cats, RPLS_COLUMNS, rpls, "rpls_flag")
+    quarter = out["quarter"].astype(str)
+    out = _hide(
+        out, SITE_CELL_COLUMNS, quarter.isin(bad_quarters) | (out["cell_flag"] == FLAG), "cell_flag"
+    )
+    lift = quarter.map(lambda q: (q, LIFT)).isin(set(key[cell])) | (out["lift_flag"] == FLAG)
+    out = _hide(out, LIFT_COLUMNS, lift, "lift_flag")
+    # An RPLS quarter total is the sum of its categories' RPLS parts: shown only when
+    # every one of them is.
+    rpls_quarters = set(cats.loc[rpls.to_numpy(), "quarter"].astype(str))
+    out = _hide(
+        out, RPLS_COLUMNS, quarter.isin(rpls_quarters) | (out["rpls_flag"] == FLAG), "rpls_flag"
+    )
+    return out, cats
+
+
 def run_indicators(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> Path:
     """Publish the indicators of ``processed`` (stage ``indicators``) in ``dst_dir``
     under the readers' profile (the committee's by default)."""
@@ -162,6 +240,15 @@ def run_indicators(config: Config, site: SiteConfig, *, processed: Path, dst_dir
     site_table = pd.read_parquet(processed / "indicators_site.parquet")
     categories = pd.read_parquet(processed / "indicators_category.parquet")
     out_site, out_cats, audit = protect_indicators(site_table, categories, micro, rule)
+    if rule.protect != "none":
+        published = processed / "published"
+        out_site, out_cats = consistent_with_published(
+            out_site,
+            out_cats,
+            series=_optional_table(published / PUBLISHED_FILES["category_series"]),
+            monthly=_optional_table(published / PUBLISHED_FILES["monthly"]),
+            rpls_ids=rpls_ids,
+        )
     dst_dir.mkdir(parents=True, exist_ok=True)
     out_site.to_parquet(dst_dir / INDICATOR_FILES["site"], index=False)
     out_cats.to_parquet(dst_dir / INDICATOR_FILES["category"], index=False)
