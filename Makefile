@@ -241,6 +241,7 @@ CFG      = $(call q,$(CONFIG))
 $(MAPS)/index.html: $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html $$(MAPS)/$$(s)_comite.html \
     $$(PROCESSED)/$$(s)/run_summary.json \
     $$(PROCESSED)/$$(s)/published/site.json $$(PROCESSED)/$$(s)/published/notes.parquet \
+    $$(PROCESSED)/$$(s)/published/indicators_site.parquet \
     $$(PROCESSED)/$$(s)/charts/reports_by_category.png) \
     $$(MAPS_STAMP) $(wildcard pipelines/maps/*.py) $(wildcard pipelines/templates/*.*) $(COMMON) \
     | $(VENV_STAMP)

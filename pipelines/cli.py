@@ -258,7 +258,7 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
     ``vigie deps`` start without loading geopandas (the CLI is the one module allowed to
     import inside functions).
     """
-    from pipelines import actions, publish
+    from pipelines import actions, indicators, publish
     from pipelines.annotations import stage as annotations
     from pipelines.geocode import stage as geocode
     from pipelines.hotspots import stage as hotspots
@@ -318,7 +318,11 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
             out_dir=p,
             folder=paths.actions,
         ),
+        "indicators": lambda: indicators.run(config, site.id, processed=p, notes=paths.annotations),
         "publish": lambda: publish.run(config, site, processed=p, dst_dir=paths.published),
+        "publish_indicators": lambda: publish.run_indicators(
+            config, site, processed=p, dst_dir=paths.published
+        ),
         "summary": lambda: summary.run(config, site.id, stage_summaries(p), paths.run_summary),
         "charts": lambda: charts.run_charts(config, site, processed=p, dst_dir=paths.charts),
         "gpkg": lambda: gpkg.run_gpkg(config, site, processed=p, dst=paths.gpkg),

@@ -127,6 +127,17 @@ FILES: dict[str, str] = {
 #: Optional tables: written empty when the stage that makes them has not run, and read
 #: back as ``None`` then (``site.json`` says which exist under ``has``).
 OPTIONAL = ("zones", "notes", "chronic", "density", "actions")
+#: The indicators per site and quarter (issue 18), published by their own stage
+#: (:mod:`pipelines.publish.indicators`) beside :data:`FILES`: ``site`` (one row per
+#: quarter), ``category`` (per quarter and category), each with ``cell_flag`` and
+#: ``rpls_flag`` (« s »: the counts and rates of that cell hidden, null); the engine's
+#: ``audit`` and the method ``note`` (Markdown, French).
+INDICATOR_FILES: dict[str, str] = {
+    "site": "indicators_site.parquet",
+    "category": "indicators_category.parquet",
+    "audit": "indicators_audit.json",
+    "note": "indicators_method.md",
+}
 #: The tables the charts read (:mod:`pipelines.maps.charts`), with ``site.json``.
 CHART_TABLES = ("category_series", "top_buildings", "closing_delays")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.config import Config
-from pipelines.published import CHART_TABLES
+from pipelines.published import CHART_TABLES, INDICATOR_FILES
 from pipelines.published import FILES as PUBLISHED_FILES
 
 #: The committee charts (:mod:`pipelines.maps.charts`): ``charts/<name>.png`` and ``.csv``.
@@ -156,7 +156,8 @@ class Stage:
 
 #: publish/ reads every analysis stage's outputs with those stages' own readers.
 _PUBLISH_CODE = (
-    "publish", "hotspots", "trends", "zones", "annotations", "actions", "ingest", "stats",
+    "publish", "hotspots", "trends", "zones", "annotations", "actions", "indicators",
+    "ingest", "stats",
 )  # fmt: skip
 
 #: What publish/ reads (the comité pack and the open-data pack alike).
@@ -291,12 +292,51 @@ STAGES: tuple[Stage, ...] = (
         reads=("buildings.parquet", "zones.parquet", "reports.parquet", "annotations.parquet"),
         writes=("actions.parquet", "actions_rejected.csv", "actions_summary.json"),
     ),
+    # Indicators per site and quarter (issue 18): an analysis stage, tables only.
+    Stage(
+        "indicators",
+        code=("indicators", "stats"),
+        # annotations: the analyst's levels (niveaux_veille.csv) in the notes folder.
+        settings=("annotations",),
+        reads=(
+            "reports.parquet",
+            "buildings.parquet",
+            "followup.csv",
+            "backlog.csv",
+            "emerging.parquet",
+            "actions.parquet",
+        ),
+        writes=(
+            "indicators_site.parquet",
+            "indicators_category.parquet",
+            "indicators_summary.json",
+            "indicators_method.md",
+        ),
+    ),
     Stage(
         "publish",
         code=_PUBLISH_CODE,
         settings=(),
         reads=_PUBLISH_READS,
         writes=tuple(f"published/{name}" for name in PUBLISHED_FILES.values()),
+    ),
+    # The indicators under the readers' profile (pipelines.publish.indicators): beside the
+    # published tables, read by the index's portfolio page.
+    Stage(
+        "publish_indicators",
+        code=_PUBLISH_CODE,
+        settings=(),
+        reads=(
+            "reports.parquet",
+            "buildings.parquet",
+            "indicators_site.parquet",
+            "indicators_category.parquet",
+            "indicators_method.md",
+            # What is shown must be a sum of cells these already show.
+            f"published/{PUBLISHED_FILES['category_series']}",
+            f"published/{PUBLISHED_FILES['monthly']}",
+        ),
+        writes=tuple(f"published/{name}" for name in INDICATOR_FILES.values()),
     ),
     Stage(
         "summary",

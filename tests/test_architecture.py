@@ -40,6 +40,8 @@ STAGES = (
     "zones",
     "annotations",
     "actions",
+    # Indicators per site and quarter (issue 18).
+    "indicators",
     "publish",
     "maps",
     "simulate",

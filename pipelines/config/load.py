@@ -282,7 +282,23 @@ def load_config(path: str | Path, *, check_files: bool = True) -> Config:
         if "annotation_tags" in project
         else defaults.annotation_tags
     )
-    config = Config(path=spath, sites=sites, annotation_tags=tags, portfolio=portfolio, **dirs)
+    page_from = take(
+        project, "portfolio_page_from", int, spath, "project", defaults.portfolio_page_from
+    )
+    if page_from < 1:
+        raise ConfigError(
+            spath,
+            f"attendu un nombre de sites au moins égal à 1 (reçu {page_from}).",
+            key="project.portfolio_page_from",
+        )
+    config = Config(
+        path=spath,
+        sites=sites,
+        annotation_tags=tags,
+        portfolio=portfolio,
+        portfolio_page_from=page_from,
+        **dirs,
+    )
     for site in sites if check_files else ():
         # The extract and a simulated site's exports are required by the commands that
         # read them (see :func:`check_inputs`); here they are checked when they exist.

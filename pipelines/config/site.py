@@ -113,6 +113,9 @@ class Config:
         "traité",
         "action",
     )
+    #: From this many sites on, ``maps/index.html`` is the portfolio page (a sortable
+    #: table of the sites' indicators and a map of their perimeters, issue 18).
+    portfolio_page_from: int = 5
     #: The sites declared by a perimeter layer (``[portfolio]``), if any: their sites
     #: are in :attr:`sites` too, after the sites declared one by one.
     portfolio: PortfolioConfig | None = None

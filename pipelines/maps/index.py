@@ -22,6 +22,7 @@ from pipelines.io import read_json, write_text
 from pipelines.maps.actions import status_colour, status_order
 from pipelines.maps.html import ATTRIBUTIONS, TOO_FEW_FR, esc
 from pipelines.maps.notes import notes_table_html
+from pipelines.maps.portfolio import portfolio_page
 from pipelines.markup import render_template, template_text
 from pipelines.published import FILES
 from pipelines.stages import PUBLIC_PACK, SitePaths
@@ -325,8 +326,11 @@ def index_page(sites: list[dict[str, Any]]) -> str:
 
 
 def run_index(config: Config, *, dst: Path) -> Path:
-    """Write ``index.html`` linking the maps of every site, with their key figures."""
+    """Write ``index.html`` linking the maps of every site, with their key figures; from
+    ``portfolio_page_from`` sites on, the portfolio page (:mod:`pipelines.maps.portfolio`)."""
     dst = Path(dst)
+    if len(config.sites) >= config.portfolio_page_from:
+        return write_text(portfolio_page(config, dst_dir=dst.parent), dst)
     entries = [site_entry(config, site, dst_dir=dst.parent) for site in config.sites]
     return write_text(index_page(entries), dst)
 

@@ -9,6 +9,7 @@ the contract between this step and the renderers), and import nothing from here.
 """
 
 from pipelines.publish.build import publish_site
+from pipelines.publish.indicators import run_indicators
 from pipelines.publish.stage import run, write_published
 
-__all__ = ["publish_site", "run", "write_published"]
+__all__ = ["publish_site", "run", "run_indicators", "write_published"]

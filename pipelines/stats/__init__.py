@@ -21,11 +21,13 @@ from pipelines.stats.trend import (
     TREND_NONE,
     TREND_UP,
     closing_delays,
+    mann_kendall,
     mann_kendall_matrix,
     monthly_counts,
     naive_datetimes,
     open_backlog,
     period_freq,
+    sens_slope,
     sens_slope_matrix,
 )
 
@@ -45,10 +47,12 @@ __all__ = [
     "fdr_bins",
     "feature_points",
     "gi_star",
+    "mann_kendall",
     "mann_kendall_matrix",
     "monthly_counts",
     "naive_datetimes",
     "open_backlog",
     "period_freq",
+    "sens_slope",
     "sens_slope_matrix",
 ]

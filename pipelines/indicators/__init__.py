@@ -1,0 +1,13 @@
+"""Indicators per site and quarter (issue 18): counts and rates per 100 dwellings, lift
+breakdowns, recurrence, closing delays, backlog, trend, hotspots, actions and a proposed
+watch level. Pure functions in :mod:`~pipelines.indicators.compute`, I/O in
+:mod:`~pipelines.indicators.stage`.
+"""
+
+from __future__ import annotations
+
+from pipelines.indicators.compute import LIFT, WATCH_CATEGORIES, quarter_of
+from pipelines.indicators.note import METHOD_NOTE_FR
+from pipelines.indicators.stage import OUTPUTS, run
+
+__all__ = ["LIFT", "METHOD_NOTE_FR", "OUTPUTS", "WATCH_CATEGORIES", "quarter_of", "run"]

@@ -1,0 +1,380 @@
+"""Indicators per site and quarter (issue 18): pure functions, DataFrame in, DataFrame out.
+
+Every quarter of the site's reports gets one row of :func:`site_quarters` and, per
+category, one row of :func:`category_quarters`. What cannot be computed (no dwellings
+in the RPLS, no closing date, no register, a hotspot result that exists for the last
+quarter only) is left null, never 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from pipelines.reports import counted, household_of, naive_dates
+from pipelines.stats import closing_delays, mann_kendall, sens_slope
+from pipelines.taxonomy import BY_CODE, CODES
+
+#: The lift category.
+LIFT = "ascenseur"
+#: A lift breakdown is a repeat when the same building had one less than this many days
+#: before.
+REPEAT_DAYS = 30
+#: Recurrence: months with at least one report among the last this many months.
+RECURRENCE_MONTHS = 6
+#: A building is recurrent when it had reports in at least this many of those months.
+RECURRENT_MIN_MONTHS = 3
+#: The categories of the proposed watch level (degradation and occupation of the common
+#: areas), and the months among the last six a building must have had them in.
+WATCH_CATEGORIES = ("degradation", "occupation")
+WATCH_MIN_MONTHS = 3
+#: Months of the site's monthly series (ending with the quarter) the Mann-Kendall test
+#: reads; fewer than :data:`TREND_MIN_MONTHS` available: no test.
+TREND_MONTHS = 12
+TREND_MIN_MONTHS = 6
+
+
+def quarter_of(when: pd.Series) -> pd.Series:
+    """``YYYY-Tn`` of each datetime (the publication's label of a quarter)."""
+    return when.dt.year.astype(str) + "-T" + when.dt.quarter.astype(str)
+
+
+def counted_reports(reports: pd.DataFrame) -> pd.DataFrame:
+    """The reports that count and are placed on a building, with ``reported_at`` and
+    ``closed_at`` naive, ``category`` (unknown codes: « autre »), ``household``,
+    ``month`` (Period) and ``quarter``; undated reports left out."""
+    kept = reports[counted(reports, on_building=True)]
+    when = naive_dates(kept["reported_at"])
+    kept = kept[when.notna()]
+    when = when[when.notna()]
+    category = kept["category"].astype(str)
+    closed = (
+        naive_dates(kept["closed_at"])
+        if "closed_at" in kept
+        else pd.Series(pd.NaT, index=kept.index, dtype="datetime64[us]")
+    )
+    return pd.DataFrame(
+        {
+            "building_id": kept["building_id"].astype(str),
+            "category": category.where(category.isin(CODES), "autre"),
+            "household": household_of(kept),
+            "reported_at": when,
+            "closed_at": closed,
+            "month": when.dt.to_period("M"),
+            "quarter": quarter_of(when),
+        },
+        index=kept.index,
+    )
+
+
+def quarters_of(months: pd.PeriodIndex) -> list[str]:
+    """The quarters covered by ``months``, in order."""
+    return list(dict.fromkeys(f"{m.year}-T{m.quarter}" for m in months))
+
+
+def quarter_months(quarter: str) -> pd.PeriodIndex:
+    """The three months of a ``YYYY-Tn`` quarter."""
+    year, q = quarter.split("-T")
+    first = pd.Period(year=int(year), month=3 * int(q) - 2, freq="M")
+    return pd.period_range(first, periods=3, freq="M")
+
+
+def dwellings_of(buildings: pd.DataFrame) -> pd.Series:
+    """Dwellings per building where the RPLS gives them (``dwellings_source`` « rpls »);
+    other buildings are left out (never counted as 0)."""
+    if "dwellings" not in buildings:
+        return pd.Series(dtype=float)
+    known = pd.to_numeric(buildings["dwellings"], errors="coerce")
+    if "dwellings_source" in buildings:
+        known = known.where(buildings["dwellings_source"].astype("string") == "rpls")
+    known = known[known > 0]
+    return pd.Series(known.to_numpy(float), index=buildings.loc[known.index, "building_id"])
+
+
+def _rate(n: pd.Series, d: float) -> pd.Series:
+    """``n`` per 100 of ``d``, rounded; null (never 0) without a denominator."""
+    return (n * 100.0 / d).round(3) if d > 0 else pd.Series(np.nan, index=n.index)
+
+
+def recurrence(
+    reports: pd.DataFrame, end: pd.Period, *, months: int = RECURRENCE_MONTHS
+) -> pd.Series:
+    """Per building with reports, the months with at least one report among the
+    ``months`` months ending with ``end`` (index ``building_id``)."""
+    window = pd.period_range(end - (months - 1), end, freq="M")
+    inside = reports[reports["month"].isin(window)]
+    return inside.groupby("building_id")["month"].nunique().astype(int)
+
+
+def lift_repeats(reports: pd.DataFrame, *, days: int = REPEAT_DAYS) -> pd.Series:
+    """Boolean per lift report: the same building had another lift report in the
+    ``days`` days before it."""
+    lift = reports[reports["category"] == LIFT].sort_values(["building_id", "reported_at"])
+    gap = lift.groupby("building_id")["reported_at"].diff()
+    return (gap.notna() & (gap <= pd.Timedelta(days=days))).reindex(lift.index)
+
+
+def category_quarters(
+    reports: pd.DataFrame,
+    dwellings: pd.Series,
+    *,
+    targets_h: Mapping[str, float],
+    backlog: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+) -> pd.DataFrame:
+    """Per quarter and category with at least one report: counts, rates per 100
+    dwellings (RPLS buildings only), closing delays and the backlog at the quarter's end.
+
+    Parameters
+    ----------
+    reports
+        :func:`counted_reports`.
+    dwellings
+        :func:`dwellings_of`.
+    targets_h
+        Service level (hours) per category, as the trends stage used it.
+    backlog
+        The trends stage's ``backlog.csv`` (monthly, levels site and category), or None.
+    as_of
+        The export's date (an open report younger than its target is not due).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``quarter``, ``category``, ``category_label_fr``, ``n_reports``, ``n_households``,
+        ``n_reports_rpls``, ``n_households_rpls`` (on buildings with RPLS dwellings),
+        ``reports_per_100_dwellings``, ``households_per_100_dwellings`` (null without
+        RPLS dwellings), ``reports_per_building``, ``n_closed``, ``median_delay_h``,
+        ``p90_delay_h``, ``target_h``, ``share_past_target`` (null without target or
+        closing dates) and ``backlog_open_end`` (null without a backlog).
+    """
+    cols = ["quarter", "category"]
+    if reports.empty:
+        return pd.DataFrame(columns=[*cols, "n_reports"])
+    on_rpls = reports["building_id"].isin(dwellings.index)
+    n_dw = float(dwellings.sum())
+    g = reports.groupby(cols, sort=True)
+    out = pd.DataFrame({"n_reports": g.size(), "n_households": g["household"].nunique()})
+    gr = reports[on_rpls].groupby(cols)
+    out["n_reports_rpls"] = gr.size().reindex(out.index).fillna(0).astype(int)
+    out["n_households_rpls"] = gr["household"].nunique().reindex(out.index).fillna(0).astype(int)
+    out["reports_per_100_dwellings"] = _rate(out["n_reports_rpls"].astype(float), n_dw)
+    out["households_per_100_dwellings"] = _rate(out["n_households_rpls"].astype(float), n_dw)
+    out = out.reset_index()
+    out.insert(2, "category_label_fr", out["category"].map(lambda c: BY_CODE[c].label))
+    out["n_buildings"] = np.nan  # filled by the caller (all the site's buildings)
+    if reports["closed_at"].notna().any():
+        keyed = reports.assign(key=reports["quarter"] + "|" + reports["category"])
+        delays = closing_delays(keyed, targets_h=targets_h, by="key", as_of=as_of)
+        delays.index = delays.index.astype(str)
+        key = out["quarter"] + "|" + out["category"]
+        out["n_closed"] = delays["n_closed"].reindex(key).to_numpy()
+        out["median_delay_h"] = delays["median_delay_h"].reindex(key).to_numpy().round(1)
+        out["p90_delay_h"] = delays["p90_delay_h"].reindex(key).to_numpy().round(1)
+        out["target_h"] = delays["target_h"].reindex(key).to_numpy()
+        within = delays["share_closed_within_target"].reindex(key).to_numpy()
+        out["share_past_target"] = (1.0 - within).round(3)
+    else:
+        for c in ("n_closed", "median_delay_h", "p90_delay_h", "target_h", "share_past_target"):
+            out[c] = np.nan
+    out["backlog_open_end"] = _backlog_at_end(backlog, "category", out["quarter"], out["category"])
+    return out
+
+
+def _backlog_at_end(
+    backlog: pd.DataFrame | None, level: str, quarters: pd.Series, keys: pd.Series | None
+) -> np.ndarray:
+    """The backlog (``n_open``) at the last month of each quarter, for the rows of
+    ``level`` (``keys``: the category of each row; the site's single key when None),
+    null where the trends stage wrote none."""
+    if backlog is None or backlog.empty:
+        return np.full(len(quarters), np.nan)
+    rows = backlog[backlog["level"] == level]
+    months = pd.to_datetime(rows["period_start"]).dt.to_period("M").astype(str)
+    key = rows["key"].astype(str) if keys is not None else pd.Series("", index=rows.index)
+    table = pd.Series(rows["n_open"].to_numpy(float), index=(key + "|" + months).to_numpy())
+    table = table[~table.index.duplicated(keep="last")]
+    wanted = [str(k) for k in keys] if keys is not None else [""] * len(quarters)
+    lookup = [f"{k}|{quarter_months(str(q))[-1]}" for k, q in zip(wanted, quarters, strict=True)]
+    return table.reindex(lookup).to_numpy(float)
+
+
+def site_quarters(
+    reports: pd.DataFrame,
+    buildings: pd.DataFrame,
+    *,
+    backlog: pd.DataFrame | None,
+    n_hotspot_buildings: int | None,
+    n_emerging_categories: int | None,
+    actions_by_status: Mapping[str, int] | None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """One row per quarter from the first to the last report's.
+
+    The hotspot counts and the actions by status describe the run (the last quarter):
+    earlier quarters get null, not a copy. Lift-equipped buildings are those with at
+    least one lift report over the whole export (the sources name no lift inventory):
+    a lower bound, said in the method note.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``quarter``, ``n_months`` (months of the quarter within the export),
+        ``n_reports``, ``n_households``, ``dwellings_rpls``, ``n_buildings``,
+        ``n_buildings_rpls``, ``reports_per_100_dwellings``,
+        ``households_per_100_dwellings``, ``reports_per_building``,
+        ``n_lift_buildings``, ``lift_breakdowns``, ``lift_breakdowns_per_building_month``,
+        ``lift_repeats_30d``, ``recurrence_median_months``, ``n_buildings_recurrent``,
+        ``backlog_open_end``, ``mk_trend`` / ``mk_trend_fr`` / ``mk_p`` /
+        ``sens_slope_per_month`` (12 months ending with the quarter),
+        ``n_hotspot_buildings``, ``n_emerging_categories``, ``actions_by_status`` (JSON
+        text or null), ``watch_level`` (« vert » / « jaune », proposed),
+        ``watch_reason_fr``, ``n_buildings_watch``.
+    """
+    if reports.empty:
+        return pd.DataFrame(columns=["quarter", "n_reports"])
+    span = pd.period_range(reports["month"].min(), reports["month"].max(), freq="M")
+    monthly = reports.groupby("month").size().reindex(span, fill_value=0)
+    dwellings = dwellings_of(buildings)
+    n_dw = float(dwellings.sum())
+    n_buildings = int(buildings["building_id"].nunique())
+    on_rpls = reports["building_id"].isin(dwellings.index)
+    repeats = lift_repeats(reports)
+    lift = reports[reports["category"] == LIFT]
+    lift_buildings = int(lift["building_id"].nunique())
+    watch = reports[reports["category"].isin(WATCH_CATEGORIES)]
+    quarters = quarters_of(span)
+    rows = []
+    for i, q in enumerate(quarters):
+        months = quarter_months(q)
+        in_span = months[months.isin(span)]
+        end = in_span[-1]
+        inq = reports["quarter"] == q
+        rec = recurrence(reports, end)
+        rec_watch = recurrence(watch, end)
+        n_watch = int((rec_watch >= WATCH_MIN_MONTHS).sum())
+        series = monthly[monthly.index <= end].iloc[-TREND_MONTHS:]
+        mk = (
+            mann_kendall(series.to_numpy(float), alpha=alpha)
+            if len(series) >= TREND_MIN_MONTHS
+            else None
+        )
+        lift_q = inq & (reports["category"] == LIFT)
+        n_lift = int(lift_q.sum())
+        last = i == len(quarters) - 1
+        rows.append(
+            {
+                "quarter": q,
+                "n_months": len(in_span),
+                "n_reports": int(inq.sum()),
+                "n_households": int(reports.loc[inq, "household"].nunique()),
+                "dwellings_rpls": n_dw if n_dw > 0 else np.nan,
+                "n_buildings": n_buildings,
+                "n_buildings_rpls": len(dwellings),
+                "n_reports_rpls": int((inq & on_rpls).sum()),
+                "n_households_rpls": int(reports.loc[inq & on_rpls, "household"].nunique()),
+                "reports_per_building": round(int(inq.sum()) / n_buildings, 3)
+                if n_buildings
+                else np.nan,
+                "n_lift_buildings": lift_buildings,
+                "lift_breakdowns": n_lift if lift_buildings else np.nan,
+                "lift_breakdowns_per_building_month": round(
+                    n_lift / (lift_buildings * len(in_span)), 3
+                )
+                if lift_buildings
+                else np.nan,
+                "lift_repeats_30d": int(repeats.reindex(lift.index[lift_q[lift.index]]).sum())
+                if lift_buildings
+                else np.nan,
+                "recurrence_median_months": float(rec.median()) if len(rec) else np.nan,
+                "n_buildings_recurrent": int((rec >= RECURRENT_MIN_MONTHS).sum()),
+                "mk_trend": mk.trend if mk is not None else None,
+                "mk_p": round(mk.p, 4) if mk is not None and np.isfinite(mk.p) else np.nan,
+                "sens_slope_per_month": round(sens_slope(series.to_numpy(float)), 3)
+                if mk is not None
+                else np.nan,
+                "n_hotspot_buildings": n_hotspot_buildings if last else None,
+                "n_emerging_categories": n_emerging_categories if last else None,
+                "actions_by_status": _json(actions_by_status) if last else None,
+                "watch_level": "jaune" if n_watch else "vert",
+                "n_buildings_watch": n_watch,
+                "watch_reason_fr": watch_reason_fr(n_watch),
+            }
+        )
+    out = pd.DataFrame(rows)
+    out["reports_per_100_dwellings"] = _rate(out["n_reports_rpls"].astype(float), n_dw)
+    out["households_per_100_dwellings"] = _rate(out["n_households_rpls"].astype(float), n_dw)
+    out["mk_trend_fr"] = out["mk_trend"].map(
+        {
+            "hausse": "hausse significative",
+            "baisse": "baisse significative",
+            "aucune": "pas de tendance significative",
+        }
+    )
+    out["backlog_open_end"] = _backlog_at_end(backlog, "site", out["quarter"], None)
+    for c in ("n_hotspot_buildings", "n_emerging_categories"):
+        out[c] = out[c].astype("Int64")
+    return out
+
+
+def _json(counts: Mapping[str, int] | None) -> str | None:
+    if counts is None:
+        return None
+    return pd.Series(dict(counts), dtype="int64").to_json(force_ascii=False)
+
+
+def watch_reason_fr(n_watch: int) -> str:
+    """Why the proposed level is what it is, in French."""
+    what = "dégradations ou occupation des parties communes"
+    if n_watch:
+        s = "s" if n_watch > 1 else ""
+        return (
+            f"{n_watch} bâtiment{s} avec des signalements de {what} dans au moins "
+            f"{WATCH_MIN_MONTHS} des {RECURRENCE_MONTHS} derniers mois"
+        )
+    return (
+        f"aucun bâtiment avec des signalements de {what} dans {WATCH_MIN_MONTHS} des "
+        f"{RECURRENCE_MONTHS} derniers mois"
+    )
+
+
+def hotspot_buildings(buildings: pd.DataFrame) -> int | None:
+    """Buildings in a hotspot (Gi* bin > 0, i.e. 90 % or more), null when the hotspot
+    stage computed no bin."""
+    if "gi_bin" not in buildings or buildings["gi_bin"].isna().all():
+        return None
+    return int((pd.to_numeric(buildings["gi_bin"], errors="coerce") > 0).sum())
+
+
+def emerging_categories(emerging: pd.DataFrame | None) -> int | None:
+    """Distinct emerging hot-spot categories (new, intensifying…: cold ones and « no
+    pattern » left out) among the buildings, null when the trends stage computed none."""
+    if emerging is None or "emerging_category" not in emerging:
+        return None
+    if emerging.empty:  # the trends stage found too few steps or buildings
+        return None
+    cats = emerging["emerging_category"].dropna().astype(str)
+    hot = cats[(cats != "no_pattern") & ~cats.str.endswith("_cold")]
+    return int(hot.nunique())
+
+
+def actions_status_counts(actions: pd.DataFrame | None) -> dict[str, int] | None:
+    """Actions of the register by status (removed ones left out), null without one."""
+    if actions is None or "status" not in actions:
+        return None
+    kept = actions
+    if "is_removed" in kept:
+        kept = kept[~kept["is_removed"].fillna(False).astype(bool)]
+    counts = kept["status"].dropna().astype(str).value_counts().sort_index()
+    return {str(k): int(v) for k, v in counts.items()}
+
+
+def targets_of(followup: pd.DataFrame | None) -> dict[str, float]:
+    """The service level per category the trends stage used (``followup.csv``'s
+    ``target_h`` of its category rows)."""
+    if followup is None or followup.empty:
+        return {}
+    rows = followup[(followup["level"] == "category") & followup["target_h"].notna()]
+    return {str(k): float(v) for k, v in zip(rows["key"], rows["target_h"], strict=True)}

@@ -1,0 +1,59 @@
+"""The method note of the indicators (French, Markdown), written beside them."""
+
+from __future__ import annotations
+
+from pipelines.indicators.compute import (
+    RECURRENCE_MONTHS,
+    RECURRENT_MIN_MONTHS,
+    REPEAT_DAYS,
+    TREND_MIN_MONTHS,
+    TREND_MONTHS,
+    WATCH_MIN_MONTHS,
+)
+
+METHOD_NOTE_FR = f"""# Indicateurs par site et par trimestre : méthode
+
+Signalements comptés : ceux des habitants, placés sur un bâtiment, doublons probables
+exclus (comme la carte). Trimestre : celui de la date du signalement.
+
+- **Signalements et ménages distincts pour 100 logements**, par catégorie : sur les
+  seuls bâtiments dont le RPLS donne le nombre de logements (numérateur et
+  dénominateur). Sans logement RPLS sur le site, le taux est **absent** (jamais 0) et
+  le tableau donne le nombre de signalements **par bâtiment** du site.
+- **Ascenseurs** : les sources ne donnent pas d'inventaire des ascenseurs ; un bâtiment
+  est dit « équipé » s'il a eu au moins un signalement d'ascenseur sur toute la période
+  (minorant). Pannes par bâtiment équipé et par mois ; panne répétée : même bâtiment,
+  moins de {REPEAT_DAYS} jours après la précédente. Les jours d'arrêt ne sont pas calculés.
+- **Récurrence** : pour chaque bâtiment, nombre de mois avec au moins un signalement
+  parmi les {RECURRENCE_MONTHS} derniers mois (fin du trimestre) ; le site est résumé par
+  la médiane et le nombre de bâtiments récurrents (au moins {RECURRENT_MIN_MONTHS} mois).
+- **Délais de clôture** (médiane, 90e centile, part au-delà du délai cible) : même calcul
+  et mêmes délais cibles que le suivi du stade des tendances (`followup.csv`), par
+  trimestre de signalement ; absents sans date de clôture.
+- **Stock ouvert** : signalements ouverts à la fin du dernier mois du trimestre (stade des
+  tendances, `backlog.csv`).
+- **Tendance** : test de Mann-Kendall sur les {TREND_MONTHS} derniers mois de la série
+  mensuelle du site (au moins {TREND_MIN_MONTHS} mois, sinon absent), pente de Sen.
+- **Points chauds et tendances émergentes** : résultats de l'analyse complète (stades
+  points chauds et tendances) ; ils ne valent que pour le dernier trimestre, absents avant.
+- **Actions par statut** : registre des actions, quand il existe.
+
+## Niveau de veille proposé (proposition, à valider)
+
+Le niveau **jaune** est proposé quand au moins un bâtiment a eu des signalements de
+dégradations ou d'occupation des parties communes dans au moins {WATCH_MIN_MONTHS} des
+{RECURRENCE_MONTHS} derniers mois ; sinon **vert**. C'est une proposition de l'outil, pas
+une décision. Les niveaux **orange** et **rouge** ne sont jamais calculés : ils relèvent
+de l'analyste et du comité, qui les inscrit par trimestre dans
+`veille/niveaux_veille.csv` du dossier des notes du site (colonnes `trimestre`, au
+format AAAA-Tn, et `niveau`, orange ou rouge) ; la page du portefeuille les montre
+comme niveaux de l'analyste.
+
+## Publication
+
+Au profil « comité », une case (site × trimestre × catégorie) issue de signalements liés
+à des personnes et de moins de 3 ménages distincts est masquée et notée « s » ; les taux
+qui en dérivent aussi. Le masquage secondaire est fait entre les tableaux des
+indicateurs (trimestre × catégorie, trimestre, et leur part sur les bâtiments RPLS), pas
+encore conjointement avec les autres tableaux publiés du site.
+"""

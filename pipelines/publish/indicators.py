@@ -1,0 +1,263 @@
+"""Publication of the indicators per site and quarter (issue 18,
+:mod:`pipelines.indicators`): the profile's rule on their counts.
+
+Under ``comite`` a cell site × quarter × category holding a person-related report and
+built from fewer than 3 distinct households is hidden: its value null, its flag « s »
+(never 0 or blank), and so is every figure drawn from the same reports (rates per 100
+dwellings, closing delays, backlog of that cell). The engine of
+:mod:`pipelines.stats.disclosure` protects together the four tables the indicators
+publish: quarter × category, quarter, and the same two over the buildings with RPLS
+dwellings (the numerators of the rates), so that no hidden cell is recomputed by
+difference between them.
+
+The engine protects these four tables among themselves only. Against the site's other
+published tables, :func:`consistent_with_published` then shows a figure only when it is a
+sum of cells the site already publishes: a quarter × category count only when none of its
+three months is hidden in ``category_series``, a quarter total only when none of its
+month totals is, an RPLS part only when none of the building × month cells it sums
+(``monthly``) is hidden. So the indicators add no equation an attacker could use: what
+they show, ``category_series`` and ``monthly`` showed already. (A joint protection, the
+indicators passed as ``given`` to :func:`pipelines.publish.cells.protect_tables` inside
+the publish step's own call, would hide less; it is left for later.)
+Counts of buildings (recurrent, lift-equipped, hotspots) are not counts of reports and
+are shown as computed; under ``public`` (every cell protected) the lift, recurrence and
+backlog counts are hidden outright, since the engine does not protect them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config import Config, SiteConfig
+from pipelines.config.publication import ProfileRule
+from pipelines.indicators import LIFT, quarter_of
+from pipelines.io import read_geoparquet, write_json, write_text
+from pipelines.publish.cells import FLAG, microdata, protect_tables
+from pipelines.publish.stage import person_related_of
+from pipelines.published import FILES as PUBLISHED_FILES
+from pipelines.published import INDICATOR_FILES
+
+#: The tables the engine protects together.
+TABLES: tuple[tuple[str, ...], ...] = (
+    ("quarter", "category"),
+    ("quarter",),
+    ("quarter", "category", "rpls"),
+    ("quarter", "rpls"),
+)
+#: Figures drawn from a cell's reports, hidden with it (category table).
+CELL_COLUMNS = (
+    "n_reports", "n_households", "reports_per_building", "n_closed", "median_delay_h",
+    "p90_delay_h", "share_past_target", "backlog_open_end",
+)  # fmt: skip
+#: Figures drawn from the cell's reports on RPLS buildings.
+RPLS_COLUMNS = (
+    "n_reports_rpls", "n_households_rpls", "reports_per_100_dwellings",
+    "households_per_100_dwellings",
+)  # fmt: skip
+#: Figures of the site table drawn from the quarter's reports.
+SITE_CELL_COLUMNS = ("n_reports", "n_households", "reports_per_building")
+#: Figures of the site table drawn from the quarter's lift reports.
+LIFT_COLUMNS = ("lift_breakdowns", "lift_breakdowns_per_building_month", "lift_repeats_30d")
+#: Site-table counts the engine does not protect: hidden when every cell is sensitive.
+UNPROTECTED_COLUMNS = (
+    "lift_breakdowns", "lift_breakdowns_per_building_month", "lift_repeats_30d",
+    "n_buildings_recurrent", "recurrence_median_months", "backlog_open_end",
+)  # fmt: skip
+
+
+def _optional_table(path: Path) -> pd.DataFrame | None:
+    return pd.read_parquet(path) if path.exists() else None
+
+
+def _hidden_keys(table: pd.DataFrame, keys: list[str]) -> set[tuple[str, ...]]:
+    rows = table[table["flag"] == FLAG]
+    return {tuple(str(v) for v in r) for r in rows[keys].itertuples(index=False)}
+
+
+def _hide(
+    frame: pd.DataFrame, columns: tuple[str, ...], hidden: pd.Series, flag: str
+) -> pd.DataFrame:
+    out = frame.copy()
+    for c in columns:
+        if c in out:
+            out[c] = out[c].astype("Float64").mask(hidden.to_numpy())
+    out[flag] = np.where(hidden.to_numpy(), FLAG, "")
+    return out
+
+
+def protect_indicators(
+    site: pd.DataFrame,
+    categories: pd.DataFrame,
+    micro: pd.DataFrame,
+    rule: ProfileRule,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The indicator tables under ``rule``.
+
+    Parameters
+    ----------
+    site, categories
+        ``indicators_site.parquet`` and ``indicators_category.parquet``.
+    micro
+        :func:`pipelines.publish.cells.microdata` of the site's reports with a column
+        ``rpls`` (« oui » on a building with RPLS dwellings, else « non »).
+    rule
+        The profile's rule.
+
+    Returns
+    -------
+    tuple
+        The two tables with ``cell_flag`` and ``rpls_flag`` (« s »: hidden, the values
+        null) and, on the site table, ``lift_flag`` and ``other_flag``; and the
+        engine's audit.
+    """
+    if rule.protect == "none" or micro.empty:
+        no = pd.Series(False, index=categories.index)
+        cats = _hide(
+            _hide(categories, CELL_COLUMNS, no, "cell_flag"), RPLS_COLUMNS, no, "rpls_flag"
+        )
+        none = pd.Series(False, index=site.index)
+        out = _hide(site, SITE_CELL_COLUMNS, none, "cell_flag")
+        out = _hide(_hide(out, RPLS_COLUMNS, none, "rpls_flag"), LIFT_COLUMNS, none, "lift_flag")
+        return _hide(out, (), none, "other_flag"), cats, {"profile": rule.name, "tables": {}}
+    tables, audit = protect_tables(micro, TABLES, rule)
+    by_cat = _hidden_keys(tables[("quarter", "category")], ["quarter", "category"])
+    by_cat_rpls = _hidden_keys(
+        tables[("quarter", "category", "rpls")].query("rpls == 'oui'"), ["quarter", "category"]
+    )
+    by_q = _hidden_keys(tables[("quarter",)], ["quarter"])
+    by_q_rpls = _hidden_keys(tables[("quarter", "rpls")].query("rpls == 'oui'"), ["quarter"])
+    key = pd.Series(
+        list(
+            zip(categories["quarter"].astype(str), categories["category"].astype(str), strict=True)
+        ),
+        index=categories.index,
+    )
+    cats = _hide(categories, CELL_COLUMNS, key.isin(by_cat), "cell_flag")
+    # A hidden cell's RPLS part goes with it (it would give the cell's lower bound).
+    cats = _hide(cats, RPLS_COLUMNS, key.isin(by_cat_rpls | by_cat), "rpls_flag")
+    q = site["quarter"].astype(str).map(lambda v: (v,))
+    out = _hide(site, SITE_CELL_COLUMNS, q.isin(by_q), "cell_flag")
+    # The lift figures are the quarter's lift cell: hidden with it (were it hidden only
+    # to protect another cell, showing it here would undo that protection).
+    lift = site["quarter"].astype(str).map(lambda v: (v, LIFT))
+    out = _hide(out, LIFT_COLUMNS, lift.isin(by_cat), "lift_flag")
+    out = _hide(out, RPLS_COLUMNS, q.isin(by_q_rpls | by_q), "rpls_flag")
+    everything = pd.Series(rule.protect == "all", index=site.index)
+    out = _hide(out, UNPROTECTED_COLUMNS if rule.protect == "all" else (), everything, "other_flag")
+    return out, cats, audit
+
+
+def _quarter_cells(frame: pd.DataFrame, month: str, hidden: pd.Series) -> set[tuple[str, str]]:
+    """(quarter, category) of the ``hidden`` rows of a published monthly table."""
+    rows = frame[hidden.to_numpy()]
+    quarters = quarter_of(pd.to_datetime(rows[month].astype(str)))
+    return set(zip(quarters.astype(str), rows["category"].astype(str), strict=True))
+
+
+def consistent_with_published(
+    site: pd.DataFrame,
+    categories: pd.DataFrame,
+    *,
+    series: pd.DataFrame | None,
+    monthly: pd.DataFrame | None,
+    rpls_ids: set[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hide every indicator the site's published monthly tables would let one subtract
+    a hidden cell from (see the module's note): shown, it must be a sum of shown cells.
+
+    Parameters
+    ----------
+    site, categories
+        The tables of :func:`protect_indicators` (with their flags).
+    series
+        ``published/category_series``: site × month × category, ``n_reports_flag`` and
+        the month total's ``n_period_reports_flag``. None: nothing is shown.
+    monthly
+        ``published/monthly``: building × month × category, ``n_reports_flag``. None:
+        no RPLS part is shown.
+    rpls_ids
+        The buildings with RPLS dwellings.
+    """
+    cats, out = categories.copy(), site.copy()
+    key = pd.Series(
+        list(zip(cats["quarter"].astype(str), cats["category"].astype(str), strict=True)),
+        index=cats.index,
+    )
+    if series is None or series.empty:
+        bad_cells: set[tuple[str, str]] = set(key)
+        bad_quarters = set(out["quarter"].astype(str))
+    else:
+        bad_cells = _quarter_cells(series, "period_start", series["n_reports_flag"] == FLAG)
+        totals = series[(series["n_period_reports_flag"] == FLAG).to_numpy()]
+        bad_quarters = set(quarter_of(pd.to_datetime(totals["period_start"])).astype(str))
+    if monthly is None or monthly.empty:
+        bad_rpls: set[tuple[str, str]] = set(key)
+    else:
+        # A hidden row of an RPLS building, or one coarsened above the building (its
+        # buildings unknown here): the RPLS sums it enters are not shown.
+        building = monthly["building_id"].astype("string")
+        mine = building.isin(rpls_ids).fillna(False) | building.isna()
+        bad_rpls = _quarter_cells(monthly, "month", (monthly["n_reports_flag"] == FLAG) & mine)
+    cell = key.isin(bad_cells) | (cats["cell_flag"] == FLAG)
+    cats = _hide(cats, CELL_COLUMNS, cell, "cell_flag")
+    rpls = cell | key.isin(bad_rpls) | (cats["rpls_flag"] == FLAG)
+    cats = _hide(cats, RPLS_COLUMNS, rpls, "rpls_flag")
+    quarter = out["quarter"].astype(str)
+    out = _hide(
+        out, SITE_CELL_COLUMNS, quarter.isin(bad_quarters) | (out["cell_flag"] == FLAG), "cell_flag"
+    )
+    lift = quarter.map(lambda q: (q, LIFT)).isin(set(key[cell])) | (out["lift_flag"] == FLAG)
+    out = _hide(out, LIFT_COLUMNS, lift, "lift_flag")
+    # An RPLS quarter total is the sum of its categories' RPLS parts: shown only when
+    # every one of them is.
+    rpls_quarters = set(cats.loc[rpls.to_numpy(), "quarter"].astype(str))
+    out = _hide(
+        out, RPLS_COLUMNS, quarter.isin(rpls_quarters) | (out["rpls_flag"] == FLAG), "rpls_flag"
+    )
+    return out, cats
+
+
+def run_indicators(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> Path:
+    """Publish the indicators of ``processed`` (stage ``indicators``) in ``dst_dir``
+    under the readers' profile (the committee's by default)."""
+    processed, dst_dir = Path(processed), Path(dst_dir)
+    rule = site.publication.rule()
+    reports = read_geoparquet(processed / "reports.parquet")
+    buildings = read_geoparquet(processed / "buildings.parquet")
+    micro = microdata(reports, zone_of={}, person_related=person_related_of(site))
+    rpls_ids = set()
+    if "dwellings_source" in buildings:
+        rpls_ids = set(
+            buildings.loc[
+                buildings["dwellings_source"].astype("string") == "rpls", "building_id"
+            ].astype(str)
+        )
+    micro["rpls"] = np.where(micro["building_id"].isin(rpls_ids), "oui", "non")
+    site_table = pd.read_parquet(processed / "indicators_site.parquet")
+    categories = pd.read_parquet(processed / "indicators_category.parquet")
+    out_site, out_cats, audit = protect_indicators(site_table, categories, micro, rule)
+    if rule.protect != "none":
+        published = processed / "published"
+        out_site, out_cats = consistent_with_published(
+            out_site,
+            out_cats,
+            series=_optional_table(published / PUBLISHED_FILES["category_series"]),
+            monthly=_optional_table(published / PUBLISHED_FILES["monthly"]),
+            rpls_ids=rpls_ids,
+        )
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    out_site.to_parquet(dst_dir / INDICATOR_FILES["site"], index=False)
+    out_cats.to_parquet(dst_dir / INDICATOR_FILES["category"], index=False)
+    write_json(
+        {"profile": rule.name, "threshold": rule.min_households, "audit": audit},
+        dst_dir / INDICATOR_FILES["audit"],
+    )
+    write_text(
+        (processed / "indicators_method.md").read_text(encoding="utf-8"),
+        dst_dir / INDICATOR_FILES["note"],
+    )
+    return dst_dir / INDICATOR_FILES["site"]

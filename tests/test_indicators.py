@@ -1,0 +1,329 @@
+"""Indicators per site and quarter (issue 18) and their publication: hand-made reports
+whose expected figures are counted by hand in each test's comment."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.config import load_config
+from pipelines.config.publication import DEFAULT_RULES
+from pipelines.errors import ConfigError, InputError
+from pipelines.indicators.analyst import read_analyst_levels, with_analyst_levels
+from pipelines.indicators.compute import (
+    category_quarters,
+    counted_reports,
+    dwellings_of,
+    lift_repeats,
+    quarter_months,
+    recurrence,
+    site_quarters,
+)
+from pipelines.maps.portfolio import portfolio_page
+from pipelines.publish.indicators import consistent_with_published, protect_indicators
+from tests.conftest import ROOT
+
+
+def reports_of(rows: list[tuple[str, str, str, str | None, str]]) -> pd.DataFrame:
+    """Reports (building, category, reported_at, closed_at, household) as the geocoding
+    stage writes them, then :func:`counted_reports`."""
+    frame = pd.DataFrame(
+        rows, columns=["building_id", "category", "reported_at", "closed_at", "household_key"]
+    )
+    frame["reported_at"] = pd.to_datetime(frame["reported_at"])
+    frame["closed_at"] = pd.to_datetime(frame["closed_at"])
+    frame["report_id"] = [f"r{i}" for i in range(len(frame))]
+    frame["source_kind"] = "reports"
+    return counted_reports(frame)
+
+
+def buildings_of(dwellings: dict[str, float | None]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "building_id": list(dwellings),
+            "dwellings": list(dwellings.values()),
+            "dwellings_source": ["rpls" if v else None for v in dwellings.values()],
+        }
+    )
+
+
+def test_quarter_months() -> None:
+    assert [str(m) for m in quarter_months("2025-T3")] == ["2025-07", "2025-08", "2025-09"]
+
+
+def test_lift_repeat_is_the_same_building_within_30_days() -> None:
+    r = reports_of(
+        [
+            ("A", "ascenseur", "2024-01-01", None, "h1"),
+            ("A", "ascenseur", "2024-01-20", None, "h2"),  # 19 days after: repeat
+            ("A", "ascenseur", "2024-03-15", None, "h3"),  # 55 days after: not
+            ("B", "ascenseur", "2024-01-25", None, "h4"),  # another building: not
+            ("A", "chauffage", "2024-01-02", None, "h5"),  # not a lift
+        ]
+    )
+    repeats = lift_repeats(r)
+    assert repeats.to_dict() == {0: False, 1: True, 2: False, 3: False}
+
+
+def test_recurrence_counts_months_with_reports_among_the_last_six() -> None:
+    r = reports_of(
+        [
+            ("A", "proprete", "2024-01-10", None, "h1"),  # before the window
+            ("A", "proprete", "2024-05-03", None, "h1"),
+            ("A", "proprete", "2024-05-20", None, "h2"),  # same month: counted once
+            ("A", "proprete", "2024-08-01", None, "h3"),
+            ("B", "proprete", "2024-03-31", None, "h4"),  # window Mar-Aug: in
+        ]
+    )
+    assert recurrence(r, pd.Period("2024-08", freq="M")).to_dict() == {"A": 2, "B": 1}
+
+
+def test_rates_need_rpls_dwellings_and_are_absent_not_zero_without() -> None:
+    r = reports_of(
+        [
+            ("A", "proprete", "2024-01-10", None, "h1"),
+            ("A", "proprete", "2024-02-10", None, "h1"),
+            ("B", "proprete", "2024-02-11", None, "h2"),
+        ]
+    )
+    # 50 RPLS dwellings in A only: 2 reports and 1 household on A -> 4 and 2 per 100.
+    with_rpls = category_quarters(
+        r, dwellings_of(buildings_of({"A": 50, "B": None})), targets_h={}, backlog=None,
+        as_of=pd.Timestamp("2024-03-01"),
+    )  # fmt: skip
+    row = with_rpls.iloc[0]
+    assert (row["n_reports"], row["reports_per_100_dwellings"]) == (3, 4.0)
+    assert row["households_per_100_dwellings"] == 2.0
+    without = category_quarters(
+        r, dwellings_of(buildings_of({"A": None, "B": None})), targets_h={}, backlog=None,
+        as_of=pd.Timestamp("2024-03-01"),
+    )  # fmt: skip
+    assert without["reports_per_100_dwellings"].isna().all()
+    # No closing date at all: the delays are absent, not 0.
+    assert without[["median_delay_h", "share_past_target"]].isna().all().all()
+
+
+def test_closing_delays_per_quarter_against_the_target() -> None:
+    # Delays 10 h, 20 h and 60 h against 48 h: median 20 h, one report of three past it.
+    r = reports_of(
+        [
+            ("A", "ascenseur", "2024-04-01 08:00", "2024-04-01 18:00", "h1"),
+            ("A", "ascenseur", "2024-04-10 08:00", "2024-04-11 04:00", "h2"),
+            ("B", "ascenseur", "2024-05-01 00:00", "2024-05-03 12:00", "h3"),
+        ]
+    )
+    out = category_quarters(
+        r, dwellings_of(buildings_of({"A": None})), targets_h={"ascenseur": 48.0},
+        backlog=None, as_of=pd.Timestamp("2024-06-30"),
+    )  # fmt: skip
+    row = out.iloc[0]
+    assert (row["quarter"], row["median_delay_h"]) == ("2024-T2", 20.0)
+    assert row["share_past_target"] == pytest.approx(1 / 3, abs=1e-3)
+    assert row["p90_delay_h"] == pytest.approx(np.percentile([10, 20, 60], 90), abs=0.1)
+
+
+def _watch_site(months: list[str]) -> pd.DataFrame:
+    rows = [("A", "degradation", f"{m}-05", None, f"h{i}") for i, m in enumerate(months)]
+    return site_quarters(
+        reports_of(rows),
+        buildings_of({"A": None}),
+        backlog=None,
+        n_hotspot_buildings=None,
+        n_emerging_categories=None,
+        actions_by_status=None,
+    )
+
+
+def test_watch_level_is_yellow_from_three_months_of_degradation_in_six() -> None:
+    three = _watch_site(["2024-01", "2024-02", "2024-03"])
+    assert three["watch_level"].tolist() == ["jaune"]
+    two = _watch_site(["2024-01", "2024-03"])
+    assert two["watch_level"].tolist() == ["vert"]
+    # Nothing from the hotspot stage nor a register: absent, never 0.
+    assert two["n_hotspot_buildings"].isna().all()
+    assert two["actions_by_status"].isna().all()
+    assert two["reports_per_100_dwellings"].isna().all()
+
+
+def test_a_person_related_cell_of_two_households_is_s_under_comite() -> None:
+    rows = [
+        # occupation (person-related) in 2024-T1: two households -> hidden
+        ("A", "occupation", "2024-01-05", None, "h1"),
+        ("A", "occupation", "2024-02-05", None, "h2"),
+        # lift (technical) from one household: shown as it is
+        ("A", "ascenseur", "2024-01-07", None, "h3"),
+        # proprete from four households: shown
+        *[("B", "proprete", f"2024-0{m}-09", None, f"h{m + 3}") for m in (1, 2, 3)],
+        ("B", "proprete", "2024-03-19", None, "h9"),
+    ]
+    r = reports_of(rows)
+    cats = category_quarters(
+        r, dwellings_of(buildings_of({"A": None, "B": None})), targets_h={}, backlog=None,
+        as_of=pd.Timestamp("2024-03-31"),
+    )  # fmt: skip
+    site = site_quarters(
+        r, buildings_of({"A": None, "B": None}), backlog=None, n_hotspot_buildings=None,
+        n_emerging_categories=None, actions_by_status=None,
+    )  # fmt: skip
+    micro = pd.DataFrame(
+        {
+            "building_id": r["building_id"].to_numpy(),
+            "category": r["category"].to_numpy(),
+            "quarter": r["quarter"].to_numpy(),
+            "household": r["household"].to_numpy(),
+            "person_related": (r["category"] == "occupation").to_numpy(),
+            "rpls": "non",
+        }
+    )
+    _site, out, _audit = protect_indicators(site, cats, micro, DEFAULT_RULES["comite"])
+    by = out.set_index("category")
+    assert by.loc["occupation", "cell_flag"] == "s"
+    assert pd.isna(by.loc["occupation", "n_reports"])  # never 0
+    assert by.loc["proprete", "n_reports"] == 4
+    # Secondary suppression: with occupation hidden and the quarter's total (7) shown,
+    # 7 - 1 - 4 would give it back; so the engine hides another cell or the total.
+    total_shown = _site["cell_flag"].iloc[0] == ""
+    assert not total_shown or (out["cell_flag"] == "s").sum() >= 2
+
+
+def test_the_portfolio_page_passes_site_names_as_json_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config = load_config(ROOT / "config" / "portfolio.toml", check_files=False)
+    payload = "</script><img src=x onerror=alert(1)>"
+    sites = tuple(dataclasses.replace(s, name=payload + s.name) for s in config.sites)
+    config = dataclasses.replace(config, sites=sites, processed_dir=str(tmp_path))
+    html = portfolio_page(config, dst_dir=tmp_path)
+    assert payload not in html  # the JSON block writes </ as <\/
+    assert "<img src=x" not in html.replace("<\\/script><img src=x", "")
+    assert html.count("<script") == 2  # the data block and the inlined script
+
+
+def test_the_analysts_levels_are_read_and_a_bad_one_names_row_and_column(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    good = tmp_path / "niveaux_veille.csv"
+    good.write_text("trimestre,niveau\n2024-T1,orange\n", encoding="utf-8")
+    site = _watch_site(["2024-01", "2024-02", "2024-03"])
+    out = with_analyst_levels(site, read_analyst_levels(good))
+    assert out[["watch_level", "analyst_level"]].values.tolist() == [["jaune", "orange"]]
+    assert read_analyst_levels(tmp_path / "absent.csv") is None
+    bad = tmp_path / "bad.csv"
+    bad.write_text("trimestre,niveau\n2024-T1,orange\n2024-T2,jaune\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"ligne 3, colonne « niveau »"):
+        read_analyst_levels(bad)
+
+
+def test_the_portfolio_page_setting_must_be_a_positive_count(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    text = (ROOT / "config" / "portfolio.toml").read_text(encoding="utf-8")
+    cfg = tmp_path / "p.toml"
+    cfg.write_text(text.replace("portfolio_page_from = 3", "portfolio_page_from = 0"), "utf-8")
+    with pytest.raises(ConfigError, match="portfolio_page_from"):
+        load_config(cfg, check_files=False)
+
+
+def test_the_site_lift_figures_are_hidden_with_the_quarters_lift_cell() -> None:
+    # Two lift reports naming a dwelling (person-related), from two households: the
+    # quarter's lift cell is hidden, so the site's lift breakdowns must be too.
+    r = reports_of(
+        [
+            ("A", "ascenseur", "2024-01-07", None, "h1"),
+            ("A", "ascenseur", "2024-01-20", None, "h2"),
+            *[("B", "proprete", f"2024-0{m}-09", None, f"h{m + 3}") for m in (1, 2, 3)],
+        ]
+    )
+    buildings = buildings_of({"A": None, "B": None})
+    site = site_quarters(
+        r, buildings, backlog=None, n_hotspot_buildings=None, n_emerging_categories=None,
+        actions_by_status=None,
+    )  # fmt: skip
+    assert site["lift_breakdowns"].tolist() == [2]  # computed before publication
+    cats = category_quarters(
+        r, dwellings_of(buildings), targets_h={}, backlog=None, as_of=pd.Timestamp("2024-04-01")
+    )
+    micro = pd.DataFrame(
+        {
+            "building_id": r["building_id"].to_numpy(),
+            "category": r["category"].to_numpy(),
+            "quarter": r["quarter"].to_numpy(),
+            "household": r["household"].to_numpy(),
+            "person_related": (r["category"] == "ascenseur").to_numpy(),
+            "rpls": "non",
+        }
+    )
+    out, _cats, _audit = protect_indicators(site, cats, micro, DEFAULT_RULES["comite"])
+    assert out["lift_flag"].tolist() == ["s"]
+    assert out[["lift_breakdowns", "lift_repeats_30d"]].isna().all().all()
+
+
+def test_an_indicator_is_shown_only_as_a_sum_of_cells_the_site_already_shows() -> None:
+    # Q1 2024: proprete in every month from three households each (shown everywhere),
+    # ascenseur in January and March; the site's published series hides ascenseur in
+    # March (as its own protection decided), and its monthly table hides building A's
+    # March lift cell. Shown, the quarter's ascenseur count (Jan + hidden Mar) would give
+    # March by subtraction: it is hidden, with its RPLS part and the site's lift figures.
+    rows = [
+        *[("A", "ascenseur", d, None, h) for d, h in (("2024-01-05", "h1"), ("2024-01-06", "h2"))],
+        *[("A", "ascenseur", d, None, h) for d, h in (("2024-01-07", "h3"), ("2024-03-02", "h4"))],
+        *[
+            ("B", "proprete", f"2024-0{m}-1{k}", None, f"p{m}{k}")
+            for m in (1, 2, 3)
+            for k in (1, 2, 3)
+        ],
+    ]  # fmt: skip
+    r = reports_of(rows)
+    buildings = buildings_of({"A": 40.0, "B": 30.0})
+    site = site_quarters(
+        r, buildings, backlog=None, n_hotspot_buildings=None, n_emerging_categories=None,
+        actions_by_status=None,
+    )  # fmt: skip
+    cats = category_quarters(
+        r, dwellings_of(buildings), targets_h={}, backlog=None, as_of=pd.Timestamp("2024-04-01")
+    )
+    micro = pd.DataFrame(
+        {
+            "building_id": r["building_id"].to_numpy(),
+            "category": r["category"].to_numpy(),
+            "quarter": r["quarter"].to_numpy(),
+            "household": r["household"].to_numpy(),
+            "person_related": False,
+            "rpls": "oui",
+        }
+    )
+    site, cats, _audit = protect_indicators(site, cats, micro, DEFAULT_RULES["comite"])
+    assert (cats["cell_flag"] == "").all()  # nothing person-related: all shown so far
+    months = pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"])
+    series = pd.DataFrame(
+        {
+            "period_start": [months[0], months[2], *months],
+            "category": ["ascenseur", "ascenseur", "proprete", "proprete", "proprete"],
+            "n_reports_flag": ["", "s", "", "", ""],
+            "n_period_reports_flag": ["", "", "", "", ""],
+        }
+    )
+    monthly = pd.DataFrame(
+        {
+            "building_id": ["A", "A", "B", "B", "B"],
+            "month": ["2024-01", "2024-03", "2024-01", "2024-02", "2024-03"],
+            "category": ["ascenseur", "ascenseur", "proprete", "proprete", "proprete"],
+            "n_reports_flag": ["", "s", "", "", ""],
+        }
+    )
+    out, shown = consistent_with_published(
+        site, cats, series=series, monthly=monthly, rpls_ids={"A", "B"}
+    )
+    by_cat = shown.set_index("category")
+    assert by_cat.at["ascenseur", "cell_flag"] == "s"
+    assert pd.isna(by_cat.at["ascenseur", "n_reports"])
+    assert by_cat.at["ascenseur", "rpls_flag"] == "s"
+    assert by_cat.at["proprete", "n_reports"] == 9  # 3 shown months of 3
+    assert by_cat.at["proprete", "rpls_flag"] == ""
+    assert out["lift_flag"].tolist() == ["s"]
+    # The site's quarter total: its month totals are shown, so it is; its RPLS total
+    # holds the hidden lift part, so it is not.
+    assert out["cell_flag"].tolist() == [""]
+    assert out["n_reports"].tolist() == [13]
+    assert out["rpls_flag"].tolist() == ["s"]
+    # Nothing published to compare with: nothing is shown.
+    out, shown = consistent_with_published(site, cats, series=None, monthly=None, rpls_ids=set())
+    assert (shown["cell_flag"] == "s").all()
+    assert (out["cell_flag"] == "s").all()
