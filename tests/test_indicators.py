@@ -207,6 +207,11 @@ def test_the_analysts_levels_are_read_and_a_bad_one_names_row_and_column(tmp_pat
     out = with_analyst_levels(site, read_analyst_levels(good))
     assert out[["watch_level", "analyst_level"]].values.tolist() == [["jaune", "orange"]]
     assert read_analyst_levels(tmp_path / "absent.csv") is None
+    # As Excel saves it in French: a BOM and semicolons.
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes("\ufefftrimestre;niveau\r\n2024-T1;rouge\r\n".encode())
+    out = with_analyst_levels(site, read_analyst_levels(excel))
+    assert out["analyst_level"].tolist() == ["rouge"]
     bad = tmp_path / "bad.csv"
     bad.write_text("trimestre,niveau\n2024-T1,orange\n2024-T2,jaune\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"ligne 3, colonne « niveau »"):

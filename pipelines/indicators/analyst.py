@@ -31,7 +31,10 @@ def read_analyst_levels(path: Path) -> pd.DataFrame | None:
     if not path.exists():
         return None
     try:
-        table = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+        # `;` as Excel writes it in French, or `,`: the separator is sniffed.
+        table = pd.read_csv(
+            path, sep=None, engine="python", dtype=str, encoding="utf-8-sig", keep_default_na=False
+        )
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise InputError(path, f"fichier illisible en CSV UTF-8 ({err}).") from None
     table.columns = [str(c).strip().lower() for c in table.columns]

@@ -23,7 +23,7 @@ from pipelines.indicators.compute import (
     targets_of,
 )
 from pipelines.indicators.note import METHOD_NOTE_FR
-from pipelines.io import read_geoparquet, write_json, write_text
+from pipelines.io import read_csv, read_geoparquet, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ OUTPUTS = (
 
 
 def _optional_csv(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path, encoding="utf-8-sig") if path.exists() else None
+    """A CSV another stage wrote for people (``;``, decimal commas), or None."""
+    return read_csv(path) if path.exists() else None
 
 
 def _optional_table(path: Path) -> gpd.GeoDataFrame | None:
