@@ -84,7 +84,7 @@ def test_a_changed_register_re_runs_the_actions_stage_and_its_readers_only(
 ) -> None:
     """Issue 17: editing a site's action register re-runs the actions stage and what
     reads its outputs (publication, run summary, charts, map, committee pack, GeoPackage,
-    index),
+    index, and the indicators, which count actions by status),
     never the analysis stages, nor the other site."""
     built = _make(project_copy, "demo")  # up to date after the first test
     assert built.returncode == 0, built.stderr[-3000:]
@@ -92,7 +92,8 @@ def test_a_changed_register_re_runs_the_actions_stage_and_its_readers_only(
         dry = _stages(_make(project_copy, "-n", "demo").stdout)
     stages = {ln.split(" stage ")[1].split()[0] for ln in dry if " stage " in ln}
     assert "actions" in stages, dry
-    assert stages <= {"actions", "publish", "summary", "charts", "map", "comite", "gpkg"}, dry
+    readers = {"publish", "summary", "charts", "map", "comite", "gpkg"}
+    assert stages <= {"actions", "indicators", "publish_indicators", *readers}, dry
     assert "comite" in stages, dry  # the pack shows the register
     assert all("--site paris10" not in ln for ln in dry), dry
     assert any(" index " in ln for ln in dry), dry
