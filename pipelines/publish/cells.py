@@ -86,6 +86,18 @@ def microdata(
     )
 
 
+def unpublished_zone(micro: pd.DataFrame) -> pd.DataFrame:
+    """The zone table as given to the engine (``given`` of
+    :func:`pipelines.stats.disclosure.protect`): the buildings outside every zone
+    (:data:`NO_ZONE`) make a cell no file publishes, locked hidden, so that it links no
+    building to another; the real zones are left to the engine."""
+    zones = sorted(set(micro["zone"]))
+    outside = [z == NO_ZONE for z in zones]
+    return pd.DataFrame(
+        {"zone": zones, "flag": [FLAG if o else "" for o in outside], "locked": outside}
+    )
+
+
 def engine_rule(rule: ProfileRule) -> disclosure.DisclosureRule:
     """The engine's rule for a profile (:class:`pipelines.stats.disclosure.DisclosureRule`):
     its threshold, dominance share and rounding; every cell sensitive when the profile

@@ -60,7 +60,7 @@ from pipelines.publish.buildings import (
     protect_zones,
     without_building_detail,
 )
-from pipelines.publish.cells import FLAG, microdata, protect_tables
+from pipelines.publish.cells import FLAG, microdata, protect_tables, unpublished_zone
 from pipelines.publish.charts import chart_tables
 from pipelines.publish.ledger import freeze, joined, ledger_level, ledger_part
 from pipelines.publish.levels import (
@@ -180,7 +180,9 @@ def apply_profile(
     micro = microdata(reports, zone_of=zone_of, person_related=person_related)
     level = level_of(ledger_level(ledger)) or monthly_level(micro, rule)
     local, site_tables = joint_tables(level)
-    cells_b, audit_b = protect_tables(micro, local, rule)
+    cells_b, audit_b = protect_tables(
+        micro, local, rule, given={("zone",): unpublished_zone(micro)}
+    )
     note = _note_categories(micro, rule, person_related)
     given = {**cells_b, ("category",): note}
     cells, audit_s = protect_tables(micro, site_tables, rule, given=given)

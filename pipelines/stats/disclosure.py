@@ -408,7 +408,8 @@ def _reveal_determined(
     tells nothing new: the attacker's system keeps the same solutions, so every
     interval of the audit stands. The greedy steps leave some (a term hidden for one
     total, then its own terms all shown). ``keep``: cells left hidden whatever (primary
-    ones, whose recomputation the audit reports, and those of ``given`` tables)."""
+    ones, whose recomputation the audit reports, and the locked hidden cells of
+    ``given`` tables, published before as hidden)."""
     hidden = hidden.copy()
     changed = True
     while changed:
@@ -558,8 +559,8 @@ def protect(
             break
         hidden[list(picks)] = True
         hidden = _relation_pass(pairs, hidden, cost, free)
-    in_given = cells["table"].isin([i for i, t in enumerate(tables) if t in given]).to_numpy()
-    hidden = _reveal_determined(pairs, hidden, primary | in_given)
+    # A locked cell keeps its flag: hidden as given, even where the others now give it.
+    hidden = _reveal_determined(pairs, hidden, primary | (locked & was_hidden))
     reason = cells["reason"].to_numpy().astype(object)
     reason = np.where(hidden & locked & (given_reason != ""), given_reason, reason)
     reason[hidden & (reason == "")] = REASON_SECONDARY
