@@ -19,7 +19,8 @@ What the attacker knows, from the files alone:
   or hidden, never 0);
 - a hidden figure (« s ») holds at least one report (zeros are published as 0), except
   the category cells of a building the profile counts in its zone or the site (the
-  ``public`` profile blanks all of them, zeros too);
+  ``public`` profile blanks all of them, zeros too) and the categories' totals of the
+  method note (a person-related one is hidden whatever its count);
 - a figure absent from a table is 0.
 
 The sums derived from shown monthly cells only (the top buildings' series, the
@@ -262,7 +263,10 @@ def read_pack(directory: Path) -> Pack:
                 "category",
                 {"category": c},
                 members,
-                _known(None if text == "s" else int(text), "s" if text == "s" else "", base),
+                # the note hides a person-related category whatever its count, 0 too
+                _known(
+                    None if text == "s" else int(text), "s" if text == "s" else "", base, lower=0.0
+                ),
                 hidden=text == "s",
             )
     return pack

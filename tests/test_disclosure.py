@@ -267,6 +267,81 @@ def test_protected_random_tables_hold_against_enumeration(seed: int) -> None:
     assert w_hi - worst["lo"] >= 3
 
 
+def milp_interval(df: pd.DataFrame, published: dict, target: dict) -> tuple[float, float]:
+    """The least and greatest integer value of the target building × category cell over
+    every building × category table whose hidden cells hold at least one report (a zero
+    is published as 0) and which reproduces every shown cell of every table, by integer
+    programming (``scipy.optimize.milp``), with none of the engine's code."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    full = published[("building_id", "category")]
+    keys = list(zip(full["building_id"], full["category"], strict=True))
+    n = len(keys)
+    true = df.groupby(["building_id", "category"]).size()
+    lo = np.array([1.0 if f == "s" else float(true[k]) for k, f in zip(keys, full["flag"])])
+    hi = np.array([np.inf if f == "s" else float(true[k]) for k, f in zip(keys, full["flag"])])
+    rows, bounds_lo, bounds_hi = [], [], []
+    for t, table in published.items():
+        if t == ("building_id", "category"):
+            continue
+        for r in table.itertuples():
+            key = {d: getattr(r, d) for d in t}
+            inside = [float(all(dict(zip(("building_id", "category"), k))[d] == v
+                                for d, v in key.items())) for k in keys]  # fmt: skip
+            value = float(sum(true[k] for k, i in zip(keys, inside) if i))
+            rows.append(inside)
+            bounds_lo.append(1.0 if r.flag == "s" else value)
+            bounds_hi.append(np.inf if r.flag == "s" else value)
+    cons = LinearConstraint(np.array(rows), bounds_lo, bounds_hi)
+    obj = np.array([float(k == (target["building_id"], target["category"])) for k in keys])
+    out = []
+    for sign in (1.0, -1.0):
+        res = milp(sign * obj, integrality=np.ones(n), bounds=Bounds(lo, hi), constraints=cons)
+        out.append(sign * res.fun if res.status == 0 else np.inf)
+    return out[0], out[1]
+
+
+def test_a_hidden_cell_is_known_to_be_at_least_one() -> None:
+    """Building A: one pests report (one household: hidden), one lift and one lighting
+    report, both hidden beside it, and A's total shown: 3. Were hidden cells possibly
+    zeros, the pests cell could be anything from 0 to 3 (4 values: protected). But a
+    zero is published as 0, never « s »: each hidden cell holds at least one report,
+    three hidden cells add up to 3, so each is 1. The audit must see it and protect()
+    must hide more."""
+    spec = [("A", "nuisibles", 1), ("A", "ascenseur", 1), ("A", "eclairage", 1),
+            ("B", "nuisibles", 3), ("B", "ascenseur", 4), ("B", "eclairage", 2)]  # fmt: skip
+    df = reports(spec, person={"nuisibles"})
+    tables = [("building_id", "category"), ("building_id",)]
+    naive = sdc.primary_suppression(df, tables)
+    bc = naive[("building_id", "category")]
+    bc.loc[bc["building_id"] == "A", "flag"] = sdc.FLAG_HIDDEN
+    target = {"building_id": "A", "category": "nuisibles"}
+    assert milp_interval(df, naive, target) == (1, 1)  # an independent attacker
+    assert brute_force_values(df, naive, tables, target, top=6) == {1}
+    result = sdc.audit(df, naive)
+    assert result["passed"] is False
+    worst = result["tables"][0]["worst"]
+    assert (worst["cell"], worst["lo"], worst["hi"]) == (target, 1.0, 1.0)
+    protected = sdc.protect(df, tables)
+    assert protected.audit["passed"]
+    lo, hi = milp_interval(df, protected.tables, target)
+    assert hi - lo >= 3, (lo, hi)
+
+
+def test_a_locked_hidden_cell_stays_hidden_though_its_terms_are_shown() -> None:
+    """A building total published hidden before (given, locked) stays hidden when the
+    engine shows again the cells a reader adds up: it is already published as hidden."""
+    df = reports([("A", "ascenseur", 2), ("A", "eclairage", 3), ("B", "ascenseur", 4)],
+                 person=set())  # fmt: skip
+    given = {("building_id",): pd.DataFrame(
+        {"building_id": ["A", "B"], "flag": ["s", ""], "locked": [True, True]})}  # fmt: skip
+    out = sdc.protect(df, [("building_id", "category")], given=given)
+    a = cell(out.tables[("building_id",)], building_id="A")
+    assert a.flag == sdc.FLAG_HIDDEN
+    bc = out.tables[("building_id", "category")]
+    assert (bc["flag"] == sdc.FLAG_SHOWN).all()  # nothing sensitive: all shown
+
+
 def test_linked_tables_are_audited_together() -> None:
     """Protected alone, the building × category table needs no secondary cell (nothing
     adds it up); published beside its category totals, the same pattern is recomputable."""

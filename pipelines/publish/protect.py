@@ -62,7 +62,14 @@ from pipelines.publish.buildings import (
 )
 from pipelines.publish.cells import FLAG, microdata, protect_tables, unpublished_zone
 from pipelines.publish.charts import chart_tables
-from pipelines.publish.ledger import freeze, joined, ledger_level, ledger_part
+from pipelines.publish.ledger import (
+    counted_rows,
+    freeze,
+    joined,
+    late_reports,
+    ledger_level,
+    ledger_part,
+)
 from pipelines.publish.levels import (
     LEVEL_FR,
     LEVELS,
@@ -179,6 +186,9 @@ def apply_profile(
     }
     micro = microdata(reports, zone_of=zone_of, person_related=person_related)
     level = level_of(ledger_level(ledger)) or monthly_level(micro, rule)
+    # a report arriving after its period was published changes no protected figure
+    late = late_reports(micro, ledger, level[1])
+    micro = micro[~late.to_numpy()].reset_index(drop=True)
     local, site_tables = joint_tables(level)
     cells_b, audit_b = protect_tables(
         micro, local, rule, given={("zone",): unpublished_zone(micro)}
@@ -212,10 +222,14 @@ def apply_profile(
         frozen=frozen, frozen_series=frozen_series,
     )  # fmt: skip
     # the ledger keeps the rows as finally published
+    monthly_rows = freeze(monthly, monthly_ledger)[1]
     new_ledger = joined(
         {
-            "monthly": freeze(monthly, monthly_ledger)[1],
+            "monthly": monthly_rows,
             "category_series": freeze(series, series_ledger)[1],
+            "counted": counted_rows(
+                micro, ledger, set(monthly_rows["month"].astype(str)), level[1]
+            ),
         }
     )
     # public: no category of a coarsened building, not even a zero; the cells counted
@@ -296,6 +310,7 @@ def apply_profile(
             cells[("category",)].loc[cells[("category",)]["flag"] == FLAG, "category"]
         ),
         "frozen_problems": frozen_problems,
+        "late_reports_left_out": int(late.sum()),
         "chronic_left_out": n_chronic_out,
         "points_left_out": n_points_out,
         # the LP audit decides; a frozen technical cell hidden as secondary that the
