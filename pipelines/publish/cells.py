@@ -100,7 +100,12 @@ def unpublished_zone(micro: pd.DataFrame) -> pd.DataFrame:
     zones = sorted(set(micro["zone"]))
     outside = [z == NO_ZONE for z in zones]
     return pd.DataFrame(
-        {"zone": zones, "flag": [FLAG if o else "" for o in outside], "locked": outside}
+        {
+            "zone": zones,
+            "flag": [FLAG if o else "" for o in outside],
+            "locked": outside,
+            "reason": [disclosure.REASON_UNPUBLISHED if o else "" for o in outside],
+        }
     )
 
 

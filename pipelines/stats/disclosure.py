@@ -123,6 +123,10 @@ REASON_PRIMARY = "primary"
 REASON_DOMINANCE = "dominance"
 REASON_SECONDARY = "secondary"
 REASONS = (REASON_PRIMARY, REASON_DOMINANCE, REASON_SECONDARY)
+#: The reason of a ``given`` cell hidden because no file publishes it (a grouping the
+#: tables need, such as the buildings outside every zone): it protects no cell, so a
+#: total whose only hidden term it is needs nothing hidden for it (the LPs still judge).
+REASON_UNPUBLISHED = "unpublished"
 
 #: Column names the microdata must carry besides the dimensions.
 HOUSEHOLD = "household"
@@ -374,18 +378,21 @@ def _relation_pass(
     hidden: npt.NDArray[np.bool_],
     cost: npt.NDArray[np.float64],
     free: npt.NDArray[np.bool_],
+    unpublished: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.bool_]:
     """Quick combinatorial pass before the LPs: no shown total may have exactly one
     hidden non-zero term among the published cells it sums (else it is recomputed by
     subtraction). Hides the cheapest shown term, or the total when there is none; only
     ``free`` cells are hidden, a total left as it is when neither it nor any term is
-    free (the LPs judge it)."""
+    free (the LPs judge it). ``unpublished`` cells (:data:`REASON_UNPUBLISHED`) do not
+    count as hidden terms."""
     hidden = hidden.copy()
+    quiet = np.zeros(len(hidden), dtype=bool) if unpublished is None else unpublished
     changed = True
     while changed:
         changed = False
         for par, chi in pairs:
-            n_hidden = np.bincount(par, weights=hidden[chi], minlength=len(hidden))
+            n_hidden = np.bincount(par, weights=(hidden & ~quiet)[chi], minlength=len(hidden))
             lonely = np.flatnonzero((n_hidden == 1) & ~hidden)
             for q in lonely:
                 kids = chi[(par == q) & ~hidden[chi] & free[chi]]
@@ -523,7 +530,8 @@ def protect(
     free = ~locked
     start = np.where(locked, was_hidden, primary | was_hidden)
     pairs = _relation_pairs(cells, tables)
-    hidden = _relation_pass(pairs, start, cost, free)
+    unpublished = locked & was_hidden & (given_reason == REASON_UNPUBLISHED)
+    hidden = _relation_pass(pairs, start, cost, free, unpublished)
     targets = np.flatnonzero(primary & hidden & cells["sensitive"].to_numpy())
     width = rule.width
     pending = np.arange(len(targets))
@@ -558,7 +566,7 @@ def protect(
         if not picks:
             break
         hidden[list(picks)] = True
-        hidden = _relation_pass(pairs, hidden, cost, free)
+        hidden = _relation_pass(pairs, hidden, cost, free, unpublished)
     # A locked cell keeps its flag: hidden as given, even where the others now give it.
     hidden = _reveal_determined(pairs, hidden, primary | (locked & was_hidden))
     reason = cells["reason"].to_numpy().astype(object)
