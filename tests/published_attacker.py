@@ -403,17 +403,28 @@ def attack(pack: Pack, *, width: float) -> pd.DataFrame:
     records = []
     for k, i in enumerate(targets):
         s_lo, s_hi = span(k)
-        if s_hi - s_lo >= width:
+        certified = s_hi - s_lo >= width
+        bounds = {"lo": float(t_fixed[k]), "hi": float(t_fixed[k])}
+        # its maximum first (its minimum is often already seen), then its minimum; every
+        # solution is a point of the other targets too
+        for sign, side in ((-1.0, "hi"), (1.0, "lo")):
+            if certified:
+                break
+            for lab in labs_of[k]:
+                bl, var = block(int(lab))
+                obj = np.asarray(t_free[k][:, var].todense()).ravel()
+                got = _solve(bl, sign * obj)
+                if got is None:
+                    bounds[side] = math.inf
+                else:
+                    bounds[side] += sign * got[0]
+                    observe(int(lab), got[1])
+            s_lo, s_hi = span(k)
+            certified = s_hi - s_lo >= width
+        if certified:
             records.append({**_row(figs[i]), "lo": s_lo, "hi": s_hi, "certified": True})
-            continue
-        t_lo = t_hi = float(t_fixed[k])
-        for lab in labs_of[k]:
-            bl, var = block(int(lab))
-            obj = np.asarray(t_free[k][:, var].todense()).ravel()
-            low, high = _solve(bl, obj), _solve(bl, -obj)
-            t_lo += low[0] if low is not None else 0.0
-            t_hi += -high[0] if high is not None else math.inf
-        records.append({**_row(figs[i]), "lo": t_lo, "hi": t_hi, "certified": False})
+        else:
+            records.append({**_row(figs[i]), **bounds, "certified": False})
     out = pd.DataFrame(records)
     if len(out):
         out["width"] = out["hi"] - out["lo"]

@@ -27,6 +27,7 @@ from pipelines.publish.build import publish_site
 from pipelines.publish.cells import FLAG, NO_ZONE, households, microdata
 from pipelines.publish.ledger import freeze
 from pipelines.publish.margins import margin_problems
+from pipelines.publish.note import publication_section
 from pipelines.publish.points import protect_points
 from pipelines.publish.protect import apply_profile
 from pipelines.publish.stage import person_related_of
@@ -35,6 +36,7 @@ from pipelines.reports import naive_dates
 from pipelines.stages import PUBLIC_PACK
 from pipelines.taxonomy import CATEGORIES, CODES, PERSONNE
 from tests.conftest import ROOT
+from tests.published_attacker import attack, read_pack
 
 DEMO = ROOT / "config" / "demo.toml"
 COMITE = ProfileRule(
@@ -440,6 +442,23 @@ def test_past_periods_stay_frozen_between_two_refreshes(demo_run: Any, rule: Pro
     assert not any(pack2.audit["published_checks"].values()), pack2.audit["published_checks"]
     assert not pack2.audit["frozen_problems"]
     assert set(ledger2["month"]) > closed
+    # The late report changes no protected figure: pack 2 is the pack made without it
+    # (else pack 2 minus pack 1, less June's cells, gave it back: before the ledger kept
+    # the reports counted, its building's total and the site's went up by one).
+    assert pack2.audit["late_reports_left_out"] == 1
+    without, _ = apply_profile(
+        publish_site(buildings, second.iloc[:-1]), second.iloc[:-1], rule=rule,
+        person_related=PERSON, ledger=ledger,
+    )  # fmt: skip
+    assert without.audit["late_reports_left_out"] == 0
+    for name in ("profile", "monthly", "category_series"):
+        a, b = getattr(pack2.published, name), getattr(without.published, name)
+        counts = [c for c in a.columns if c.startswith("n_") and c in b.columns]
+        pd.testing.assert_frame_equal(a[counts], b[counts], obj=name)
+    assert pack2.published.site["totals"] == without.published.site["totals"]
+    note = " ".join(publication_section(pack2.audit, pack2.cells).paragraphs)
+    assert "Signalements tardifs" in note
+    assert re.search(r"datés dans une période figée\) : 1\.", note)
 
 
 def test_freeze_takes_the_ledger_s_rows_for_closed_periods() -> None:
@@ -582,6 +601,45 @@ def test_no_published_file_shows_a_cell_from_too_few_households(
             if applies(code) and isinstance(value, int | float) and value > 0:
                 assert hh.get((b, code), 0) >= minimum, (b, code, value)
     assert "household_key" not in html
+
+
+@pytest.mark.parametrize("site", ["bondy", "paris10"])
+@pytest.mark.parametrize("profile", ["comite", "public"])
+def test_an_attacker_reading_only_the_pack_recomputes_no_small_cell(
+    packs: dict[tuple[str, str], Path], demo_run: Any, site: str, profile: str
+) -> None:
+    """An attacker of its own (:mod:`tests.published_attacker`: integer programming over
+    the published files only, knowing that a hidden cell holds at least one report)
+    bounds every hidden figure of the pack. No figure drawn from fewer households than
+    the threshold (or dominated by one household) is pinned to an interval narrower
+    than the profile's protection width; before hidden cells were known to be at least
+    1, Bondy's comité pack gave 1,325 of its small monthly cells within fewer than 3
+    reports (770 exactly). Which figures are small comes from the microdata; the
+    attacker never reads them."""
+    config = load_config(demo_run.config)
+    rule = config.site(site).publication.rule(profile)
+    person = person_related_of(config.site(site))
+    micro = _truth(demo_run.site(site), person)
+    found = attack(read_pack(packs[(site, profile)]), width=rule.min_households)
+    assert len(found)  # hidden figures exist on both sites
+    small = []
+    for r in found[found["width"] < rule.min_households].itertuples():
+        key = json.loads(r.key)
+        m = micro
+        for dim, col in (("building_id", "building_id"), ("zone_id", "zone"),
+                         ("category", "category")):  # fmt: skip
+            if key.get(dim) is not None:
+                m = m[m[col].astype(str) == key[dim]]
+        if key.get("period") is not None:
+            period = str(key["period"])
+            col = "quarter" if "-T" in period else ("month" if len(period) == 7 else "year")
+            m = m[m[col].astype(str) == period]
+        sensitive = rule.protect == "all" or bool(m["person_related"].any())
+        top = m["household"].value_counts().max() if len(m) else 0
+        few = m["household"].nunique() < rule.min_households
+        if len(m) and sensitive and (few or top >= rule.dominance_share * len(m)):
+            small.append((r.table, key, r.lo, r.hi))
+    assert not small, small[:5]
 
 
 def test_the_public_pack_has_its_charts_and_an_index(
