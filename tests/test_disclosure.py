@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from pipelines.stats import attacker
 from pipelines.stats import disclosure as sdc
@@ -272,31 +273,31 @@ def milp_interval(df: pd.DataFrame, published: dict, target: dict) -> tuple[floa
     every building × category table whose hidden cells hold at least one report (a zero
     is published as 0) and which reproduces every shown cell of every table, by integer
     programming (``scipy.optimize.milp``), with none of the engine's code."""
-    from scipy.optimize import Bounds, LinearConstraint, milp
-
     full = published[("building_id", "category")]
     keys = list(zip(full["building_id"], full["category"], strict=True))
-    n = len(keys)
     true = df.groupby(["building_id", "category"]).size()
-    lo = np.array([1.0 if f == "s" else float(true[k]) for k, f in zip(keys, full["flag"])])
-    hi = np.array([np.inf if f == "s" else float(true[k]) for k, f in zip(keys, full["flag"])])
-    rows, bounds_lo, bounds_hi = [], [], []
+    hidden = (full["flag"] == "s").to_numpy()
+    exact = np.array([float(true[k]) for k in keys])
+    lo, hi = np.where(hidden, 1.0, exact), np.where(hidden, np.inf, exact)
+    rows, row_lo, row_hi = [], [], []
     for t, table in published.items():
         if t == ("building_id", "category"):
             continue
         for r in table.itertuples():
             key = {d: getattr(r, d) for d in t}
-            inside = [float(all(dict(zip(("building_id", "category"), k))[d] == v
-                                for d, v in key.items())) for k in keys]  # fmt: skip
-            value = float(sum(true[k] for k, i in zip(keys, inside) if i))
+            inside = np.array(
+                [all({"building_id": b, "category": c}[d] == v for d, v in key.items())
+                 for b, c in keys], dtype=float,
+            )  # fmt: skip
             rows.append(inside)
-            bounds_lo.append(1.0 if r.flag == "s" else value)
-            bounds_hi.append(np.inf if r.flag == "s" else value)
-    cons = LinearConstraint(np.array(rows), bounds_lo, bounds_hi)
+            row_lo.append(1.0 if r.flag == "s" else float(inside @ exact))
+            row_hi.append(np.inf if r.flag == "s" else float(inside @ exact))
+    cons = LinearConstraint(np.array(rows), row_lo, row_hi)
     obj = np.array([float(k == (target["building_id"], target["category"])) for k in keys])
     out = []
     for sign in (1.0, -1.0):
-        res = milp(sign * obj, integrality=np.ones(n), bounds=Bounds(lo, hi), constraints=cons)
+        res = milp(sign * obj, integrality=np.ones(len(keys)), bounds=Bounds(lo, hi),
+                   constraints=cons)  # fmt: skip
         out.append(sign * res.fun if res.status == 0 else np.inf)
     return out[0], out[1]
 
