@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse.csgraph import connected_components
 
 from pipelines.taxonomy import CATEGORIES
@@ -282,13 +282,31 @@ class _Block:
 
 
 def _solve(block: _Block, obj: np.ndarray) -> tuple[float, np.ndarray] | None:
-    """min obj·x over the block's integer points (None when unbounded below)."""
+    """min obj·x over the block's integer points (None when unbounded below).
+
+    The linear relaxation first (``linprog``, fast): when its optimum is an integer
+    point it is the integer optimum too (no integer point does better than the
+    relaxation); else ``milp``."""
     n = len(obj)
+    has_rows = block.a.shape[0] > 0
+    upper = np.isfinite(block.hi)
+    a_ub = sparse.vstack([block.a[upper], -block.a]).tocsr()
+    rel = linprog(
+        obj,
+        A_ub=a_ub if has_rows else None,
+        b_ub=np.concatenate([block.hi[upper], -block.lo]) if has_rows else None,
+        bounds=np.column_stack([block.vlo, block.vhi]),
+        method="highs",
+    )
+    if rel.status == 3:
+        return None
+    if rel.status == 0 and np.allclose(rel.x, np.round(rel.x), atol=1e-9):
+        return float(rel.fun), np.round(rel.x)
     res = milp(
         obj,
         integrality=np.ones(n),
         bounds=Bounds(block.vlo, block.vhi),
-        constraints=LinearConstraint(block.a, block.lo, block.hi) if block.a.shape[0] else (),
+        constraints=LinearConstraint(block.a, block.lo, block.hi) if has_rows else (),
     )
     if res.status == 0:
         return float(res.fun), np.round(res.x)
@@ -376,11 +394,13 @@ def attack(pack: Pack, *, width: float) -> pd.DataFrame:
         for lab in labs:
             by_block.setdefault(int(lab), []).append(k)
 
+    sub: dict[int, sparse.csr_matrix] = {}
+
     def observe(lab: int, x: np.ndarray) -> None:
-        _, var = block(lab)
-        ks = by_block[lab]
-        v = t_free[ks][:, var] @ x
-        for k, val in zip(ks, v, strict=True):
+        if lab not in sub:
+            sub[lab] = t_free[by_block[lab]][:, block(lab)[1]].tocsr()
+        v = sub[lab] @ x
+        for k, val in zip(by_block[lab], v, strict=True):
             old = partial.get((k, lab), (math.inf, -math.inf))
             partial[(k, lab)] = (min(old[0], val), max(old[1], val))
 
