@@ -15,12 +15,16 @@ chronic problem (``gi_bin_flag``, ``emerging_category_flag``; chronic rows dropp
 Choices (said in the method note):
 
 - The tables are protected in two groups (:func:`~pipelines.publish.levels.joint_tables`):
-  the buildings' (building within its zone, building × category, building × month ×
-  category), then the site's around them (site, zones, the site's series period ×
-  category, period and category, which the category chart and the method note show),
+  the buildings' and zones' (zone, building within its zone, building × category,
+  building × month × category; a zone is a sum of buildings, so they are protected
+  together), then the site's around them (site, the site's series period × category,
+  period and category, which the category chart and the method note show),
   so that no link between the groups gives a hidden cell back; the whole is audited
   at once. The before/after and the top buildings' series are sums of shown monthly
   cells only.
+- A report arriving after its period was published (the ledger does not list it among
+  the reports counted there) is counted in no protected figure
+  (:func:`~pipelines.publish.ledger.late_reports`; ``late_reports_left_out``).
 - ``public`` coarsens before hiding: the monthly table is published at the finest level
   of :data:`~pipelines.publish.levels.LEVELS` where at most half of the reports sit in
   cells below the threshold (global recoding: one level per table, so that no two

@@ -21,8 +21,9 @@ tables sharing a dimension) are protected and audited **together**.
   protection width, from what is shown. Greedy, documented in :func:`protect`.
 - **Audit** (:func:`audit`): for every hidden sensitive cell, the attacker's feasible
   interval ``[lo, hi]`` is computed by linear programming (``scipy.optimize.linprog``,
-  HiGHS) with every shown cell of every table as an equality over the unknowns (≥ 0),
-  in :mod:`pipelines.stats.attacker`. The result is a JSON-able dict meant for
+  HiGHS) with every shown cell of every table as an equality over the unknowns and
+  every hidden cell at least 1 (a zero is published as 0, so « s » says "one report or
+  more"), in :mod:`pipelines.stats.attacker`. The result is a JSON-able dict meant for
   ``publication_audit.json``.
 
 Usage::
@@ -66,7 +67,11 @@ Conventions (read before wiring it in)
 - **Absent cells are zeros.** Output tables list the cells that hold at least one
   report; a reader (and the attacker) infers that any other combination is 0. Zero
   cells are never hidden; a base cell inside a shown zero cell is fixed at 0 in the
-  audit (which keeps the linear programs small).
+  audit (which keeps the linear programs small). So a hidden cell is at least 1, and
+  the audit and the secondary suppression both hold that bound: with ``≥ 0`` a hidden
+  "1" beside two hidden "1" under a shown total of 3 looked protected (0…3) while the
+  attacker pins all three (on Bondy's comité pack, 1,325 small monthly cells were
+  within fewer than 3 reports, 770 exactly, before the bound).
 - **Protection** (default): every hidden sensitive cell must have an attacker interval
   at least ``protection_width`` reports wide (``hi − lo ≥ protection_width``, default
   ``min_households``), so the attacker cannot pin its count to fewer values than the
