@@ -414,9 +414,9 @@ def attack(pack: Pack, *, width: float) -> pd.DataFrame:
         for _ in range(_ROUNDS):
             obj = np.asarray(t_free[open_][:, var].sum(axis=0)).ravel()
             for sign in (1.0, -1.0):
-                out = _solve(bl, sign * obj)
-                if out is not None:
-                    observe(lab, out[1])
+                got = _solve(bl, sign * obj)
+                if got is not None:
+                    observe(lab, got[1])
             open_ = [k for k in open_ if (lambda s: s[1] - s[0])(span(k)) < width]
             if not open_:
                 break
