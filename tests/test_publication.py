@@ -294,25 +294,38 @@ def _chart_cell(protection: Any, month: str, category: str) -> pd.Series:
 
 
 def test_the_category_chart_is_a_table_of_its_own_and_hides_only_what_is_small() -> None:
-    """Each building's one squat report of January is hidden (one household each), but
-    January's squats at the site come from three households: the category chart shows
-    them. (It used to add up the hidden building cells and hide the sum: 91 % of Bondy's
-    values were « s ».) The audit holds the chart's table with the building ones."""
-    rows = [*LIFTS, *[(f"way/{b}", "occupation", f"2025-01-2{b}", f"s{b}") for b in (1, 2, 3)]]
-    buildings, reports = _site(rows)
+    """way/1's and way/2's one squat report of January are hidden (one household each),
+    and way/3's five (two households); January's squats at the site come from four
+    households: the category chart shows them, 7. (It used to add up the hidden building
+    cells and hide the sum: 91 % of Bondy's values were « s ».) The audit holds the
+    chart's table with the building ones. But three hidden one-report cells under a
+    shown 3 would each be 1 (a hidden cell holds at least one report): that chart cell
+    is hidden."""
+    squats = [("way/1", "occupation", "2025-01-21", "s1"),
+              ("way/2", "occupation", "2025-01-22", "s2")]  # fmt: skip
+    serial = [("way/3", "occupation", f"2025-01-1{d}", h)
+              for d, h in enumerate(["s3a"] * 3 + ["s3b"] * 2)]  # fmt: skip
+    buildings, reports = _site([*LIFTS, *squats, *serial])
     protection, _ = apply_profile(
         publish_site(buildings, reports), reports, rule=COMITE, person_related=PERSON
     )
     m = protection.published.monthly
-    squats = m[m["category"] == "occupation"]
-    assert len(squats) == 3
-    assert (squats["reason"] == "primary").all()
+    hidden = m[m["category"] == "occupation"]
+    assert len(hidden) == 3
+    assert (hidden["reason"] == "primary").all()
     jan = _chart_cell(protection, "2025-01", "occupation")
-    assert (jan["n_reports"], jan["n_reports_flag"]) == (3, "")
+    assert (jan["n_reports"], jan["n_reports_flag"]) == (7, "")
     assert protection.audit["passed"]
     dims = [t["dims"] for t in protection.audit["joint"]["tables"]]
     assert {("month", "category"), ("month",), ("category",)} <= set(map(tuple, dims))
     assert protection.cells["category_series"]["hidden"] == 0
+    ones = [(f"way/{b}", "occupation", f"2025-01-2{b}", f"s{b}") for b in (1, 2, 3)]
+    buildings, reports = _site([*LIFTS, *ones])
+    pinned, _ = apply_profile(
+        publish_site(buildings, reports), reports, rule=COMITE, person_related=PERSON
+    )
+    assert _chart_cell(pinned, "2025-01", "occupation")["n_reports_flag"] == FLAG
+    assert pinned.audit["passed"]
 
 
 def test_the_category_chart_cannot_give_a_hidden_building_cell_back() -> None:
