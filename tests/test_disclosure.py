@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from pipelines.stats import attacker
 from pipelines.stats import disclosure as sdc
@@ -42,8 +43,9 @@ def brute_force_values(
     df: pd.DataFrame, published: dict, tables, target: dict, *, top: int
 ) -> set[int]:
     """Every value the target (building, category) cell can take over all integer
-    building × category tables (0…top per hidden cell, shown cells exact) that reproduce
-    every shown cell of every table: the attacker's knowledge, enumerated."""
+    building × category tables (1…top per hidden cell: a zero is published as 0, never
+    hidden; shown cells exact) that reproduce every shown cell of every table: the
+    attacker's knowledge, enumerated."""
     counts = df.groupby(["building_id", "category"]).size()
     full = published[("building_id", "category")]
     hidden = [(r.building_id, r.category) for r in full.itertuples() if r.flag == sdc.FLAG_HIDDEN]
@@ -65,7 +67,7 @@ def brute_force_values(
             checks.append((key, true))
     seen: set[int] = set()
     base = {(b, c): int(counts.get((b, c), 0)) for b in buildings for c in cats}
-    for values in itertools.product(range(top + 1), repeat=len(hidden)):
+    for values in itertools.product(range(1, top + 1), repeat=len(hidden)):
         x = dict(base)
         x.update(dict(zip(hidden, values, strict=True)))
         ok = all(
@@ -182,7 +184,8 @@ def enumerated_ranges(df: pd.DataFrame, published: dict, *, top: int) -> dict:
     """For each hidden building × category cell, the least and greatest value it takes
     over every integer building × category table (hidden cells 0…top) that reproduces
     every shown cell of every published table: the attacker's knowledge, enumerated
-    without any LP (vectorised :func:`brute_force_values`)."""
+    without any LP (vectorised :func:`brute_force_values`; hidden cells from 1, since a
+    zero is never hidden)."""
     full = published[("building_id", "category")]
     hidden = [(r.building_id, r.category) for r in full.itertuples() if r.flag == "s"]
     sizes = df.groupby(["building_id", "category"]).size().reset_index(name="n")
@@ -199,17 +202,25 @@ def enumerated_ranges(df: pd.DataFrame, published: dict, *, top: int) -> dict:
             known = sum(n for (b, c), n in counts.items() if (b, c) not in hidden and within(b, c))
             true = sum(n for (b, c), n in counts.items() if within(b, c))
             checks.append((inside, true - known))
-    # Each hidden cell is at most the smallest shown total containing it.
-    tops = [min([rhs for ins, rhs in checks if ins[i]], default=top) for i in range(len(hidden))]
-    assert np.prod([t + 1 for t in tops]) <= 2_000_000
-    grid = np.stack(np.meshgrid(*[np.arange(t + 1) for t in tops], indexing="ij"), axis=-1).reshape(
-        -1, len(hidden)
-    )
+    # Each hidden cell is at most a shown total containing it minus its other hidden
+    # cells (each at least 1).
+    tops = [
+        min([rhs - int(ins.sum()) + 1 for ins, rhs in checks if ins[i]], default=top)
+        for i in range(len(hidden))
+    ]
+    assert np.prod(tops) <= 2_000_000
+    axes = [np.arange(1, t + 1) for t in tops]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(hidden))
     ok = np.ones(len(grid), dtype=bool)
     for inside, rhs in checks:
         ok &= np.asarray(grid @ inside == rhs)
     seen = grid[ok]
-    return {cell: (int(seen[:, i].min()), int(seen[:, i].max())) for i, cell in enumerate(hidden)}
+    # A cell no shown total holds has no maximum (the enumeration only stopped at top).
+    free = [not any(ins[i] for ins, _ in checks) for i in range(len(hidden))]
+    return {
+        cell: (int(seen[:, i].min()), float("inf") if free[i] else int(seen[:, i].max()))
+        for i, cell in enumerate(hidden)
+    }
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -252,8 +263,84 @@ def test_protected_random_tables_hold_against_enumeration(seed: int) -> None:
         assert ranges[key] == (exact.lo[k], exact.hi[k])
     worst = out.audit["tables"][0]["worst"]
     lo, hi = ranges[(worst["cell"]["building_id"], worst["cell"]["category"])]
-    assert lo <= worst["lo"] <= worst["hi"] <= hi  # proven inside the attacker's range
-    assert worst["width"] >= 3
+    w_hi = float("inf") if worst["hi"] is None else worst["hi"]  # None: no maximum
+    assert lo <= worst["lo"] <= w_hi <= hi  # proven inside the attacker's range
+    assert w_hi - worst["lo"] >= 3
+
+
+def milp_interval(df: pd.DataFrame, published: dict, target: dict) -> tuple[float, float]:
+    """The least and greatest integer value of the target building × category cell over
+    every building × category table whose hidden cells hold at least one report (a zero
+    is published as 0) and which reproduces every shown cell of every table, by integer
+    programming (``scipy.optimize.milp``), with none of the engine's code."""
+    full = published[("building_id", "category")]
+    keys = list(zip(full["building_id"], full["category"], strict=True))
+    true = df.groupby(["building_id", "category"]).size()
+    hidden = (full["flag"] == "s").to_numpy()
+    exact = np.array([float(true[k]) for k in keys])
+    lo, hi = np.where(hidden, 1.0, exact), np.where(hidden, np.inf, exact)
+    rows, row_lo, row_hi = [], [], []
+    for t, table in published.items():
+        if t == ("building_id", "category"):
+            continue
+        for r in table.itertuples():
+            key = {d: getattr(r, d) for d in t}
+            inside = np.array(
+                [all({"building_id": b, "category": c}[d] == v for d, v in key.items())
+                 for b, c in keys], dtype=float,
+            )  # fmt: skip
+            rows.append(inside)
+            row_lo.append(1.0 if r.flag == "s" else float(inside @ exact))
+            row_hi.append(np.inf if r.flag == "s" else float(inside @ exact))
+    cons = LinearConstraint(np.array(rows), row_lo, row_hi)
+    obj = np.array([float(k == (target["building_id"], target["category"])) for k in keys])
+    out = []
+    for sign in (1.0, -1.0):
+        res = milp(sign * obj, integrality=np.ones(len(keys)), bounds=Bounds(lo, hi),
+                   constraints=cons)  # fmt: skip
+        out.append(sign * res.fun if res.status == 0 else np.inf)
+    return out[0], out[1]
+
+
+def test_a_hidden_cell_is_known_to_be_at_least_one() -> None:
+    """Building A: one pests report (one household: hidden), one lift and one lighting
+    report, both hidden beside it, and A's total shown: 3. Were hidden cells possibly
+    zeros, the pests cell could be anything from 0 to 3 (4 values: protected). But a
+    zero is published as 0, never « s »: each hidden cell holds at least one report,
+    three hidden cells add up to 3, so each is 1. The audit must see it and protect()
+    must hide more."""
+    spec = [("A", "nuisibles", 1), ("A", "ascenseur", 1), ("A", "eclairage", 1),
+            ("B", "nuisibles", 3), ("B", "ascenseur", 4), ("B", "eclairage", 2)]  # fmt: skip
+    df = reports(spec, person={"nuisibles"})
+    tables = [("building_id", "category"), ("building_id",)]
+    naive = sdc.primary_suppression(df, tables)
+    bc = naive[("building_id", "category")]
+    bc.loc[bc["building_id"] == "A", "flag"] = sdc.FLAG_HIDDEN
+    target = {"building_id": "A", "category": "nuisibles"}
+    assert milp_interval(df, naive, target) == (1, 1)  # an independent attacker
+    assert brute_force_values(df, naive, tables, target, top=6) == {1}
+    result = sdc.audit(df, naive)
+    assert result["passed"] is False
+    worst = result["tables"][0]["worst"]
+    assert (worst["cell"], worst["lo"], worst["hi"]) == (target, 1.0, 1.0)
+    protected = sdc.protect(df, tables)
+    assert protected.audit["passed"]
+    lo, hi = milp_interval(df, protected.tables, target)
+    assert hi - lo >= 3, (lo, hi)
+
+
+def test_a_locked_hidden_cell_stays_hidden_though_its_terms_are_shown() -> None:
+    """A building total published hidden before (given, locked) stays hidden when the
+    engine shows again the cells a reader adds up: it is already published as hidden."""
+    df = reports([("A", "ascenseur", 2), ("A", "eclairage", 3), ("B", "ascenseur", 4)],
+                 person=set())  # fmt: skip
+    given = {("building_id",): pd.DataFrame(
+        {"building_id": ["A", "B"], "flag": ["s", ""], "locked": [True, True]})}  # fmt: skip
+    out = sdc.protect(df, [("building_id", "category")], given=given)
+    a = cell(out.tables[("building_id",)], building_id="A")
+    assert a.flag == sdc.FLAG_HIDDEN
+    bc = out.tables[("building_id", "category")]
+    assert (bc["flag"] == sdc.FLAG_SHOWN).all()  # nothing sensitive: all shown
 
 
 def test_linked_tables_are_audited_together() -> None:

@@ -29,6 +29,7 @@ from pipelines.publish.build import publish_site
 from pipelines.publish.cells import FLAG, NO_ZONE, households, microdata
 from pipelines.publish.ledger import freeze
 from pipelines.publish.margins import margin_problems
+from pipelines.publish.note import publication_section
 from pipelines.publish.points import protect_points
 from pipelines.publish.protect import apply_profile
 from pipelines.publish.stage import person_related_of
@@ -38,6 +39,7 @@ from pipelines.stages import PUBLIC_PACK
 from pipelines.taxonomy import CATEGORIES, CODES
 from tests.conftest import ROOT, reports_on
 from tests.profiles import COMITE, PERSON, PUBLIC
+from tests.published_attacker import attack, read_pack
 
 DEMO = ROOT / "config" / "demo.toml"
 
@@ -324,25 +326,38 @@ def _chart_cell(protection: Any, month: str, category: str) -> pd.Series:
 
 
 def test_the_category_chart_is_a_table_of_its_own_and_hides_only_what_is_small() -> None:
-    """Each building's one squat report of January is hidden (one household each), but
-    January's squats at the site come from three households: the category chart shows
-    them. (It used to add up the hidden building cells and hide the sum: 91 % of Bondy's
-    values were « s ».) The audit holds the chart's table with the building ones."""
-    rows = [*LIFTS, *[(f"way/{b}", "occupation", f"2025-01-2{b}", f"s{b}") for b in (1, 2, 3)]]
-    buildings, reports = _site(rows)
+    """way/1's and way/2's one squat report of January are hidden (one household each),
+    and way/3's five (two households); January's squats at the site come from four
+    households: the category chart shows them, 7. (It used to add up the hidden building
+    cells and hide the sum: 91 % of Bondy's values were « s ».) The audit holds the
+    chart's table with the building ones. But three hidden one-report cells under a
+    shown 3 would each be 1 (a hidden cell holds at least one report): that chart cell
+    is hidden."""
+    squats = [("way/1", "occupation", "2025-01-21", "s1"),
+              ("way/2", "occupation", "2025-01-22", "s2")]  # fmt: skip
+    serial = [("way/3", "occupation", f"2025-01-1{d}", h)
+              for d, h in enumerate(["s3a"] * 3 + ["s3b"] * 2)]  # fmt: skip
+    buildings, reports = _site([*LIFTS, *squats, *serial])
     protection, _ = apply_profile(
         publish_site(buildings, reports), reports, rule=COMITE, person_related=PERSON
     )
     m = protection.published.monthly
-    squats = m[m["category"] == "occupation"]
-    assert len(squats) == 3
-    assert (squats["reason"] == "primary").all()
+    hidden = m[m["category"] == "occupation"]
+    assert len(hidden) == 3
+    assert (hidden["reason"] == "primary").all()
     jan = _chart_cell(protection, "2025-01", "occupation")
-    assert (jan["n_reports"], jan["n_reports_flag"]) == (3, "")
+    assert (jan["n_reports"], jan["n_reports_flag"]) == (7, "")
     assert protection.audit["passed"]
     dims = [t["dims"] for t in protection.audit["joint"]["tables"]]
     assert {("month", "category"), ("month",), ("category",)} <= set(map(tuple, dims))
     assert protection.cells["category_series"]["hidden"] == 0
+    ones = [(f"way/{b}", "occupation", f"2025-01-2{b}", f"s{b}") for b in (1, 2, 3)]
+    buildings, reports = _site([*LIFTS, *ones])
+    pinned, _ = apply_profile(
+        publish_site(buildings, reports), reports, rule=COMITE, person_related=PERSON
+    )
+    assert _chart_cell(pinned, "2025-01", "occupation")["n_reports_flag"] == FLAG
+    assert pinned.audit["passed"]
 
 
 def test_the_category_chart_cannot_give_a_hidden_building_cell_back() -> None:
@@ -472,6 +487,28 @@ def test_past_periods_stay_frozen_between_two_refreshes(demo_run: Any, rule: Pro
     assert not any(pack2.audit["published_checks"].values()), pack2.audit["published_checks"]
     assert not pack2.audit["frozen_problems"]
     assert set(ledger2["month"]) > closed
+    # The late report changes no protected figure: pack 2 is the pack made without it
+    # (else pack 2 minus pack 1, less June's cells, gave it back: before the ledger kept
+    # the reports counted, its building's total and the site's went up by one).
+    assert pack2.audit["late_reports_left_out"] == 1
+    without, _ = apply_profile(
+        publish_site(buildings, second.iloc[:-1]), second.iloc[:-1], rule=rule,
+        person_related=PERSON, ledger=ledger,
+    )  # fmt: skip
+    assert without.audit["late_reports_left_out"] == 0
+    # (the engine's counts; called without windows, apply_profile leaves
+    # publish_site's before/after as they are)
+    engine = {"n_reports", "n_households", *(f"n_{code}" for code in CODES)}
+    engine |= {f"{c}_flag" for c in engine} | {"n_period_reports", "n_period_reports_flag"}
+    for name in ("profile", "monthly", "category_series"):
+        a, b = getattr(pack2.published, name), getattr(without.published, name)
+        counts = [c for c in a.columns if c in engine]
+        assert counts
+        pd.testing.assert_frame_equal(a[counts], b[counts], obj=name)
+    assert pack2.published.site["totals"] == without.published.site["totals"]
+    note = " ".join(publication_section(pack2.audit, pack2.cells).paragraphs)
+    assert "Signalements tardifs" in note
+    assert re.search(r"datés dans une période figée\) : 1\.", note)
 
 
 def test_freeze_takes_the_ledger_s_rows_for_closed_periods() -> None:
@@ -722,6 +759,45 @@ def test_the_demo_pack_shows_its_key_figures(
             assert shown.get((window, label), "0") == value, (window, label, text)
             numbers += 1
     assert numbers >= 4
+
+
+@pytest.mark.parametrize("site", ["bondy", "paris10"])
+@pytest.mark.parametrize("profile", ["comite", "public"])
+def test_an_attacker_reading_only_the_pack_recomputes_no_small_cell(
+    packs: dict[tuple[str, str], Path], demo_run: Any, site: str, profile: str
+) -> None:
+    """An attacker of its own (:mod:`tests.published_attacker`: integer programming over
+    the published files only, knowing that a hidden cell holds at least one report)
+    bounds every hidden figure of the pack. No figure drawn from fewer households than
+    the threshold (or dominated by one household) is pinned to an interval narrower
+    than the profile's protection width; before hidden cells were known to be at least
+    1, Bondy's comité pack gave 1,325 of its small monthly cells within fewer than 3
+    reports (770 exactly). Which figures are small comes from the microdata; the
+    attacker never reads them."""
+    config = load_config(demo_run.config)
+    rule = config.site(site).publication.rule(profile)
+    person = person_related_of(config.site(site))
+    micro = _truth(demo_run.site(site), person)
+    found = attack(read_pack(packs[(site, profile)]), width=rule.min_households)
+    assert len(found)  # hidden figures exist on both sites
+    small = []
+    for r in found[found["width"] < rule.min_households].itertuples():
+        key = json.loads(r.key)
+        m = micro
+        for dim, col in (("building_id", "building_id"), ("zone_id", "zone"),
+                         ("category", "category")):  # fmt: skip
+            if key.get(dim) is not None:
+                m = m[m[col].astype(str) == key[dim]]
+        if key.get("period") is not None:
+            period = str(key["period"])
+            col = "quarter" if "-T" in period else ("month" if len(period) == 7 else "year")
+            m = m[m[col].astype(str) == period]
+        sensitive = rule.protect == "all" or bool(m["person_related"].any())
+        top = m["household"].value_counts().max() if len(m) else 0
+        few = m["household"].nunique() < rule.min_households
+        if len(m) and sensitive and (few or top >= rule.dominance_share * len(m)):
+            small.append((r.table, key, r.lo, r.hi))
+    assert not small, small[:5]
 
 
 def test_the_public_pack_has_its_charts_and_an_index(

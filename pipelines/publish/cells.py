@@ -59,7 +59,8 @@ def microdata(
     """One row per counted report on a building (:func:`pipelines.reports.counted`):
     ``building_id``, ``zone`` (:data:`NO_ZONE` outside every zone), ``category``,
     ``month`` (``YYYY-MM``), ``quarter`` (``YYYY-Tn``), ``year``, ``household``,
-    ``person_related`` and ``reported_at`` (naive)."""
+    ``person_related``, ``reported_at`` (naive) and ``report_id`` (the row's position
+    where the column is missing), which the ledger keeps to tell late reports apart."""
     counted = reports[is_counted(reports, on_building=True)]
     when = naive_dates(counted["reported_at"])
     counted, when = counted[when.notna()], when[when.notna()]
@@ -82,6 +83,28 @@ def microdata(
             "household": households(counted).to_numpy(),
             "person_related": is_person.to_numpy(),
             "reported_at": when.to_numpy(),
+            "report_id": (
+                counted["report_id"].astype(str)
+                if "report_id" in counted
+                else pd.Series(counted.index.astype(str), index=counted.index)
+            ).to_numpy(),
+        }
+    )
+
+
+def unpublished_zone(micro: pd.DataFrame) -> pd.DataFrame:
+    """The zone table as given to the engine (``given`` of
+    :func:`pipelines.stats.disclosure.protect`): the buildings outside every zone
+    (:data:`NO_ZONE`) make a cell no file publishes, locked hidden, so that it links no
+    building to another; the real zones are left to the engine."""
+    zones = sorted(set(micro["zone"]))
+    outside = [z == NO_ZONE for z in zones]
+    return pd.DataFrame(
+        {
+            "zone": zones,
+            "flag": [FLAG if o else "" for o in outside],
+            "locked": outside,
+            "reason": [disclosure.REASON_UNPUBLISHED if o else "" for o in outside],
         }
     )
 

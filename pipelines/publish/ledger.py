@@ -11,6 +11,15 @@ before the series was its own table, holds the monthly table only). It lives out
 ``processed_dir`` (``[publication] ledger_dir``, default ``<annotations_dir>/.ledger/``,
 gitignored with the planners' notes): ``make clean`` must not make Vigie forget what it
 published.
+
+Freezing the rows is not enough: a *late* report (one that reaches the export after
+its period was published, dated inside it) would still change every figure that adds
+up the whole time (a building's total, its category totals, a zone, the site), and
+the difference between two packs, less the new period's shown cells, would give it
+back, building and category. So the ledger also keeps the reports counted in each
+closed period (``table`` « counted »: ``report_id`` and ``month``, the period), and a
+report of a closed period it does not list is counted in no protected figure
+(:func:`late_reports`): the pack says how many (``late_reports_left_out``).
 """
 
 from __future__ import annotations
@@ -24,8 +33,9 @@ from pipelines.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-#: The tables the ledger freezes, as its ``table`` column names them.
-TABLES = ("monthly", "category_series")
+#: The tables the ledger freezes, as its ``table`` column names them, and the reports
+#: counted in the closed periods (``counted``).
+TABLES = ("monthly", "category_series", "counted")
 
 
 def ledger_path(ledger_dir: str | Path, site_id: str, profile: str) -> Path:
@@ -110,3 +120,45 @@ def ledger_level(ledger: pd.DataFrame | None) -> str | None:
     if rows is None or "level" not in rows:
         return None
     return str(rows["level"].iloc[0])
+
+
+def closed_periods(ledger: pd.DataFrame | None) -> set[str]:
+    """The periods the ledger froze (monthly table and site's series)."""
+    out: set[str] = set()
+    for table in TABLES[:2]:
+        rows = ledger_part(ledger, table)
+        if rows is not None:
+            out |= set(rows["month"].astype(str))
+    return out
+
+
+def late_reports(micro: pd.DataFrame, ledger: pd.DataFrame | None, time: str) -> pd.Series:
+    """Which reports of ``micro`` are late: dated in a period the ledger froze (``time``
+    is the column of ``micro`` holding that period: ``month``, ``quarter`` or ``year``)
+    and not among the reports it counted there.
+
+    A ledger written before it kept the reports counted (no « counted » rows) tells no
+    late report apart: none is flagged, the next refresh will.
+    """
+    counted = ledger_part(ledger, TABLES[2])
+    closed = closed_periods(ledger)
+    if counted is None or not closed:
+        return pd.Series(False, index=micro.index)
+    in_closed = micro[time].astype(str).isin(closed)
+    known = micro["report_id"].astype(str).isin(set(counted["report_id"].astype(str)))
+    return in_closed & ~known
+
+
+def counted_rows(
+    micro: pd.DataFrame, ledger: pd.DataFrame | None, closed: set[str], time: str
+) -> pd.DataFrame:
+    """The ledger's « counted » rows: those it had, and the reports of ``micro`` (late
+    ones already left out) dated in the periods ``closed`` now."""
+    old = ledger_part(ledger, TABLES[2])
+    new = micro.loc[micro[time].astype(str).isin(closed), ["report_id", time]]
+    new = new.rename(columns={time: "month"}).astype({"report_id": str, "month": str})
+    if old is None:
+        return new.reset_index(drop=True)
+    old = old[["report_id", "month"]].astype(str)
+    both = pd.concat([old, new[~new["report_id"].isin(set(old["report_id"]))]])
+    return both.reset_index(drop=True)

@@ -69,17 +69,20 @@ def level_of(text: str | None) -> tuple[str, str] | None:
 def joint_tables(level: tuple[str, str]) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
     """The published tables, in two groups the engine protects one after the other.
 
-    The building group: buildings (within their zone), building × category (the
-    building profile) and the monthly table at ``level``; every cell there belongs to
-    one building, so the engine's linear programs split building by building. The
+    The building group: the zones, buildings (within their zone), building × category
+    (the building profile) and the monthly table when by building or by zone. A zone is
+    the sum of its buildings: protected apart, its total (or its zone × period ×
+    category cells) minus the shown building figures gave a hidden building cell back,
+    so zones and buildings are protected together; the engine's linear programs split
+    zone by zone (and building by building outside every zone). The
     building × period series (the charts' top buildings) and the before/after counts are
     sums of monthly cells: they are published only where every cell they add up is
     shown (:func:`derived_sums`), which tells a reader nothing the monthly table does
     not, and costs the engine nothing (with them, its programs on Bondy did not end in
     five minutes).
 
-    The site group: the site total, the zones, the monthly table when ``public``
-    coarsens it above the building, and the site's series (the charts' category series
+    The site group: the site total, the monthly table when ``public`` coarsens it to
+    the site, and the site's series (the charts' category series
     at the time of ``level``: period × category, the period's totals and the
     categories' totals, which the method note shows). It is protected *around* the
     building group, whose cells stay as they are (``given`` of
@@ -91,10 +94,14 @@ def joint_tables(level: tuple[str, str]) -> tuple[list[tuple[str, ...]], list[tu
     (:func:`~pipelines.publish.margins.audited`).
     """
     space, time = level
-    local: list[tuple[str, ...]] = [("zone", "building_id"), ("zone", "building_id", "category")]
-    site: list[tuple[str, ...]] = [(), ("zone",)]
-    if space == "building":
-        local.append(("zone", "building_id", time, "category"))
+    local: list[tuple[str, ...]] = [
+        ("zone",),
+        ("zone", "building_id"),
+        ("zone", "building_id", "category"),
+    ]
+    site: list[tuple[str, ...]] = [()]
+    if space in ("building", "zone"):
+        local.append((*SPACE_DIMS[space], time, "category"))
     else:
         site.append((*SPACE_DIMS[space], time, "category"))
     site += [(time, "category"), (time,), ("category",)]

@@ -117,6 +117,15 @@ def publication_section(
         if frozen
         else "Aucune période figée : première publication de ce profil."
     )
+    late = int(audit.get("late_reports_left_out", 0) or 0)
+    if frozen:
+        paragraphs.append(
+            "Signalements tardifs (arrivés après la publication de leur période, datés "
+            f"dans une période figée) : {fr_number(late)}. Ils ne sont comptés dans aucune "
+            "case protégée (bâtiment, catégorie, zone, site), sinon la différence entre "
+            "deux publications successives les ferait retrouver ; ils restent dans les "
+            "fichiers de travail (profil interne)."
+        )
     paragraphs.append(
         "Audit (publication_audit.json) : "
         + (

@@ -15,13 +15,17 @@ chronic problem (``gi_bin_flag``, ``emerging_category_flag``; chronic rows dropp
 Choices (said in the method note):
 
 - The tables are protected in two groups (:func:`~pipelines.publish.levels.joint_tables`):
-  the buildings' (building within its zone, building × category, building × month ×
-  category), then the site's around them (site, zones, the site's series period ×
-  category, period and category, which the category chart and the method note show,
-  and the committee pack's key figures, window × category group and window:
+  the buildings' and zones' (zone, building within its zone, building × category,
+  building × month × category; a zone is a sum of buildings, so they are protected
+  together), then the site's around them (site, the site's series period × category,
+  period and category, which the category chart and the method note show, and the
+  committee pack's key figures, window × category group and window:
   :mod:`~pipelines.publish.keyfigures`), so that no link between the groups gives a
   hidden cell back; the whole is audited at once. The before/after and the top
   buildings' series are sums of shown monthly cells only.
+- A report arriving after its period was published (the ledger does not list it among
+  the reports counted there) is counted in no protected figure
+  (:func:`~pipelines.publish.ledger.late_reports`; ``late_reports_left_out``).
 - ``public`` coarsens before hiding: the monthly table is published at the finest level
   of :data:`~pipelines.publish.levels.LEVELS` where at most half of the reports sit in
   cells below the threshold (global recoding: one level per table, so that no two
@@ -61,7 +65,7 @@ from pipelines.publish.buildings import (
     protect_zones,
     without_building_detail,
 )
-from pipelines.publish.cells import FLAG, microdata, protect_tables
+from pipelines.publish.cells import FLAG, microdata, protect_tables, unpublished_zone
 from pipelines.publish.charts import chart_tables
 from pipelines.publish.keyfigures import (
     KEY_TABLES,
@@ -71,7 +75,14 @@ from pipelines.publish.keyfigures import (
     last_committee_of,
     with_windows,
 )
-from pipelines.publish.ledger import freeze, joined, ledger_level, ledger_part
+from pipelines.publish.ledger import (
+    counted_rows,
+    freeze,
+    joined,
+    late_reports,
+    ledger_level,
+    ledger_part,
+)
 from pipelines.publish.levels import (
     LEVEL_FR,
     LEVELS,
@@ -196,10 +207,15 @@ def apply_profile(
         audit = {"profile": rule.name, "passed": True, "rule": rule.as_dict(), "tables": {}}
         return Protection(out, audit, counts), None
     level = level_of(ledger_level(ledger)) or monthly_level(micro, rule)
+    # a report arriving after its period was published changes no protected figure
+    late = late_reports(micro, ledger, level[1])
+    micro = micro[~late.to_numpy()].reset_index(drop=True)
     local, site_tables = joint_tables(level)
     if window is not None:
         site_tables = [*site_tables, *KEY_TABLES]
-    cells_b, audit_b = protect_tables(micro, local, rule)
+    cells_b, audit_b = protect_tables(
+        micro, local, rule, given={("zone",): unpublished_zone(micro)}
+    )
     note = _note_categories(micro, rule, person_related)
     given = {**cells_b, ("category",): note}
     cells, audit_s = protect_tables(micro, site_tables, rule, given=given)
@@ -229,10 +245,14 @@ def apply_profile(
         frozen=frozen, frozen_series=frozen_series,
     )  # fmt: skip
     # the ledger keeps the rows as finally published
+    monthly_rows = freeze(monthly, monthly_ledger)[1]
     new_ledger = joined(
         {
-            "monthly": freeze(monthly, monthly_ledger)[1],
+            "monthly": monthly_rows,
             "category_series": freeze(series, series_ledger)[1],
+            "counted": counted_rows(
+                micro, ledger, set(monthly_rows["month"].astype(str)), level[1]
+            ),
         }
     )
     # public: no category of a coarsened building, not even a zero; the cells counted
@@ -318,6 +338,7 @@ def apply_profile(
             cells[("category",)].loc[cells[("category",)]["flag"] == FLAG, "category"]
         ),
         "frozen_problems": frozen_problems,
+        "late_reports_left_out": int(late.sum()),
         "chronic_left_out": n_chronic_out,
         "points_left_out": n_points_out,
         # the LP audit decides; a frozen technical cell hidden as secondary that the

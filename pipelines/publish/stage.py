@@ -250,10 +250,19 @@ def _note_counts(hot: dict[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
     the categories' totals as the note shows them (the ``("category",)`` table of the
     site group, audited with the others)."""
     categories = {
-        code: {**info, "n_reports": None, "n_reports_shown": "s"} if code in hidden else info
+        code: _hidden_category(info) if code in hidden else info
         for code, info in hot.get("categories", {}).items()
     }
     return {**hot, "categories": categories}
+
+
+def _hidden_category(info: dict[str, Any]) -> dict[str, Any]:
+    """A hidden category of the hotspot summary: no count, not even in the reason it was
+    not analysed (« non analysée : 2 signalement(s)… » gave the hidden total back)."""
+    out = {**info, "n_reports": None, "n_reports_shown": "s"}
+    if "reason" in out and out.get("status") != "analysed":
+        out["reason"] = "trop peu de signalements"
+    return out
 
 
 def with_publication_facts(protection: Protection) -> Published:

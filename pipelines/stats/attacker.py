@@ -8,6 +8,13 @@ published table, with ``table`` (the table's position in ``tables``), ``cell`` (
 row's position), the table's dimension columns and ``n_reports`` (true counts), as
 :func:`pipelines.stats.disclosure.cell_table` builds it. Cells absent from it are zeros,
 which the attacker sees as such.
+
+A hidden cell is never a zero (a zero is published as 0, the marker « s » only stands
+for a count of at least one report), so the attacker knows every hidden cell is at
+least 1: the linear programs hold that bound (:attr:`LinearSystem.lower` on the
+unknowns, and an inequality per hidden cell where the unknowns' bounds do not imply
+it). Without it, a hidden cell can look protected over ``[0, 3]`` while the
+attacker, knowing its neighbours are at least 1, pins it exactly.
 """
 
 from __future__ import annotations
@@ -39,6 +46,13 @@ class LinearSystem:
     value: npt.NDArray[np.float64]  # true report count per unknown
     links: sparse.csr_matrix  # n_links × n_var, known to hold (right-hand side 0)
     method: str  # "junction-tree" or "base-cells"
+    # Least value of each unknown the attacker knows: 1 for a published non-zero cell
+    # (the junction tree's unknowns), 0 for a base cell (which may be a zero).
+    lower: npt.NDArray[np.float64] | None = None
+
+    def lower_bounds(self) -> npt.NDArray[np.float64]:
+        """:attr:`lower`, zeros when unset."""
+        return np.zeros(self.value.size) if self.lower is None else self.lower
 
 
 def _maximal(tables: Sequence[Table]) -> list[int]:
@@ -183,7 +197,9 @@ def _tree_system(
         shape=(n_links, len(units)),
     )
     value = units["n_reports"].to_numpy(dtype=np.float64)
-    return LinearSystem(inc, value, links, "junction-tree")
+    # Every unknown is a non-zero cell of a published table: shown, or hidden and then
+    # at least 1 (a zero is never hidden).
+    return LinearSystem(inc, value, links, "junction-tree", np.ones(len(units)))
 
 
 def base_cell_system(
@@ -212,7 +228,8 @@ def base_cell_system(
         value = pd.Series([float(len(reports))])
     inc = _sum_matrix(tables, cells, base, dict.fromkeys(range(len(tables))))
     links = sparse.csr_matrix((0, len(base)))
-    return LinearSystem(inc, value.to_numpy(dtype=np.float64), links, "base-cells")
+    lower = np.zeros(len(base))
+    return LinearSystem(inc, value.to_numpy(dtype=np.float64), links, "base-cells", lower)
 
 
 @dataclass
@@ -229,22 +246,25 @@ class Intervals:
 
 
 def _solve(
-    a: sparse.csr_matrix,
-    b: npt.NDArray[np.float64],
+    block: _Component,
     obj: npt.NDArray[np.float64],
     senses: tuple[float, ...] = (1.0, -1.0),
 ) -> list[tuple[float, npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None]]:
-    """min (sense 1) then max (sense −1) of ``obj·x`` subject to ``a x = b``, ``x ≥ 0``
-    (HiGHS), each with its equality duals and solution (None when unbounded, which only
-    the max can be)."""
+    """min (sense 1) then max (sense −1) of ``obj·x`` over the block (its equalities,
+    its hidden cells' ``≥`` rows and its unknowns' lower bounds; HiGHS), each with its
+    equality duals and solution (None when unbounded, which only the max can be)."""
     out: list[tuple[float, npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None]] = []
+    has_ub = block.a_ub.shape[0] > 0
+    has_eq = block.a.shape[0] > 0
     for sign in senses:
         # Presolve off: on these small 0/±1 systems it costs more than it saves.
         res = linprog(
             sign * obj,
-            A_eq=a,
-            b_eq=b,
-            bounds=(0, None),
+            A_ub=-block.a_ub if has_ub else None,
+            b_ub=-block.b_ub if has_ub else None,
+            A_eq=block.a if has_eq else None,
+            b_eq=block.b if has_eq else None,
+            bounds=np.column_stack([block.lower, np.full(block.lower.size, np.inf)]),
             method="highs",
             options={"presolve": False},
         )
@@ -253,7 +273,8 @@ def _solve(
             continue
         if res.status != 0:
             raise RuntimeError(f"Audit : programme linéaire non résolu ({res.message}).")
-        out.append((sign * float(res.fun), np.asarray(res.eqlin.marginals), np.asarray(res.x)))
+        duals = np.asarray(res.eqlin.marginals) if has_eq else np.zeros(0)
+        out.append((sign * float(res.fun), duals, np.asarray(res.x)))
     return out
 
 
@@ -262,9 +283,12 @@ class _Component:
     """One independent block of the attacker's system, and the range of values each
     target has taken over the feasible points seen so far (all LP solutions)."""
 
-    a: sparse.csr_matrix
+    a: sparse.csr_matrix  # equalities (shown cells, links)
     b: npt.NDArray[np.float64]
-    rows: npt.NDArray[np.int64]  # positions in the reduced system's rows
+    rows: npt.NDArray[np.int64]  # positions in the reduced system's equality rows
+    a_ub: sparse.csr_matrix  # hidden cells: a_ub x ≥ b_ub
+    b_ub: npt.NDArray[np.float64]
+    lower: npt.NDArray[np.float64]  # the unknowns' least values
     members: sparse.csr_matrix  # targets × this block's unknowns
     seen_lo: npt.NDArray[np.float64]
     seen_hi: npt.NDArray[np.float64]
@@ -285,11 +309,13 @@ def feasible_intervals(
 ) -> Intervals:
     """The attacker's interval on each target cell, and what binds it.
 
-    Shown cells (and the system's links) are equalities over the unknowns (≥ 0).
+    Shown cells (and the system's links) are equalities over the unknowns; every hidden
+    cell is at least 1 (a zero is published as 0, never hidden): an inequality where the
+    unknowns' own lower bounds (:attr:`LinearSystem.lower`) do not already imply it.
     Unknowns fixed by an equality holding a single unknown are substituted
     (repeatedly); the rest splits into independent components (unknowns linked by an
-    equality), and each target's exact interval is the sum of its per-component LP
-    bounds (its minimum and maximum, two LPs per component).
+    equality or an inequality), and each target's exact interval is the sum of its
+    per-component LP bounds (its minimum and maximum, two LPs per component).
 
     With ``width``, solving is skipped for targets already *certified*: every LP
     solution (and the true table) is a point the attacker cannot rule out, so the
@@ -301,6 +327,7 @@ def feasible_intervals(
     """
     inc = system.incidence
     n_base = inc.shape[1]
+    lower_all = system.lower_bounds()
     shown_cells = np.flatnonzero(~hidden)
     a_shown = sparse.vstack([inc[shown_cells], system.links], format="csr")
     shown_rows = np.concatenate([shown_cells, np.full(system.links.shape[0], -1)])
@@ -314,35 +341,51 @@ def feasible_intervals(
         fixed = pattern[single].multiply(unknown[None, :]).tocsr().indices
         unknown[fixed] = False
     free_idx = np.flatnonzero(unknown)
+    fixed_value = np.where(unknown, 0.0, system.value)
     a = a_shown[:, free_idx].tocsr()
     keep = np.flatnonzero(a.getnnz(axis=1) > 0)
     a = a[keep].tocsr()
     rows_cell = shown_rows[keep]
     true = system.value[free_idx]
+    lower = lower_all[free_idx]
     b = a @ true
+    # Hidden cells whose unknowns' lower bounds do not make them ≥ 1 already.
+    hid = inc[np.flatnonzero(hidden)].tocsr()
+    implied = (hid.multiply(lower_all[None, :]).tocsr().sum(axis=1).A1) >= 1 - EPS
+    hid = hid[~implied]
+    a_ub = hid[:, free_idx].tocsr()
+    b_ub = 1.0 - hid @ fixed_value
+    need = b_ub - a_ub.multiply(lower[None, :]).tocsr().sum(axis=1).A1 > EPS
+    a_ub, b_ub = a_ub[need].tocsr(), b_ub[need]
     n_rows, n_var = a.shape
-    if n_rows:
-        graph = sparse.bmat([[None, a.T], [a, None]], format="csr")
+    both = sparse.vstack([a, a_ub], format="csr")
+    if both.shape[0]:
+        graph = sparse.bmat([[None, both.T], [both, None]], format="csr")
         n_comp, label = connected_components(graph, directed=False)
         var_comp, row_comp = label[:n_var], label[n_var:]
     else:
         n_comp, var_comp, row_comp = n_var, np.arange(n_var), np.empty(0, np.int64)
-    rows_by_comp = _groups(row_comp)
+    rows_by_comp = _groups(row_comp[:n_rows])
+    ub_by_comp = _groups(row_comp[n_rows:])
     vars_by_comp = _groups(var_comp)
     # Targets over the free unknowns, and the part of each the substitution fixed.
     tin = inc[targets].tocsr()
-    fixed_part = tin @ np.where(unknown, 0.0, system.value)
+    fixed_part = tin @ fixed_value
     members = tin[:, free_idx].tocsr()
+    empty_rows = np.empty(0, np.int64)
     blocks: dict[int, _Component] = {}
 
     def block(comp: int) -> _Component:
         if comp not in blocks:
-            crows, cvars = rows_by_comp[comp], vars_by_comp[comp]
+            crows, cvars = rows_by_comp.get(comp, empty_rows), vars_by_comp[comp]
+            urows = ub_by_comp.get(comp, empty_rows)
             m = members[:, cvars].tocsr()
             start = m @ true[cvars]
             blocks[comp] = _Component(
-                a[crows][:, cvars].tocsr(), b[crows], crows, m, start, start.copy()
-            )
+                a[crows][:, cvars].tocsr(), b[crows], crows,
+                a_ub[urows][:, cvars].tocsr(), b_ub[urows], lower[cvars],
+                m, start, start.copy(),
+            )  # fmt: skip
             if width is not None and blocks[comp].members.getnnz(axis=1).astype(bool).sum() >= 8:
                 _push(blocks[comp], width, lp_count)  # worth it for many targets only
         return blocks[comp]
@@ -356,10 +399,13 @@ def feasible_intervals(
     for k, cell in enumerate(targets):
         cols = members[k].indices
         comps = [int(c) for c in np.unique(var_comp[cols])] if len(cols) else []
-        bounded = [c for c in comps if c in rows_by_comp]
+        bounded = [c for c in comps if c in rows_by_comp or c in ub_by_comp]
+        # an unknown nothing holds: its least value, no maximum
+        rowless = ~np.isin(var_comp[cols], bounded)
+        floor_free = float(lower[cols[rowless]].sum())
         if width is not None:
             if len(bounded) < len(comps):  # an unknown nothing holds: protected
-                lo[k], hi[k], exact[k] = fixed_part[k], math.inf, False
+                lo[k], hi[k], exact[k] = fixed_part[k] + floor_free, math.inf, False
                 binding[int(cell)] = set()
                 continue
             for attempt in range(2):
@@ -367,7 +413,7 @@ def feasible_intervals(
                     for c in bounded:
                         bl = block(c)
                         obj = np.asarray(bl.members[k].todense()).ravel()
-                        bl.observe(_solve(bl.a, bl.b, obj, senses=(-1.0,))[0][2])
+                        bl.observe(_solve(bl, obj, senses=(-1.0,))[0][2])
                         n_lp += 1
                 lo_s = fixed_part[k] + sum(block(c).seen_lo[k] for c in bounded)
                 hi_s = fixed_part[k] + sum(block(c).seen_hi[k] for c in bounded)
@@ -377,14 +423,14 @@ def feasible_intervals(
                     break
             if not exact[k]:
                 continue
-        lo_k = hi_k = float(fixed_part[k])
-        if len(bounded) < len(comps):  # its minimum there is 0, it has no maximum
+        lo_k = hi_k = float(fixed_part[k]) + floor_free
+        if len(bounded) < len(comps):  # no maximum there
             hi_k = math.inf
         binds: set[int] = set()
         for comp in bounded:
             bl = block(comp)
             obj = np.asarray(bl.members[k].todense()).ravel()
-            (c_lo, d_lo, x_lo), (c_hi, d_hi, x_hi) = _solve(bl.a, bl.b, obj)
+            (c_lo, d_lo, x_lo), (c_hi, d_hi, x_hi) = _solve(bl, obj)
             n_lp += 2
             bl.observe(x_lo)
             bl.observe(x_hi)
@@ -409,7 +455,7 @@ def _push(block: _Component, width: float, lp_count: list[int]) -> None:
     certifies at least a tenth of them."""
     in_block = np.asarray(block.members.getnnz(axis=1) > 0)
     obj = np.asarray(block.members[in_block].sum(axis=0)).ravel()
-    for _, _, x in _solve(block.a, block.b, obj):
+    for _, _, x in _solve(block, obj):
         block.observe(x)
     lp_count[0] += 2
     for _ in range(_PUSH_ROUNDS):
@@ -418,7 +464,7 @@ def _push(block: _Component, width: float, lp_count: list[int]) -> None:
         if not n_open:
             return
         obj = np.asarray(block.members[open_].sum(axis=0)).ravel()
-        block.observe(_solve(block.a, block.b, obj, senses=(-1.0,))[0][2])
+        block.observe(_solve(block, obj, senses=(-1.0,))[0][2])
         lp_count[0] += 1
         if int((in_block & (block.seen_hi - block.seen_lo < width - EPS)).sum()) > 0.9 * n_open:
             return

@@ -21,8 +21,9 @@ tables sharing a dimension) are protected and audited **together**.
   protection width, from what is shown. Greedy, documented in :func:`protect`.
 - **Audit** (:func:`audit`): for every hidden sensitive cell, the attacker's feasible
   interval ``[lo, hi]`` is computed by linear programming (``scipy.optimize.linprog``,
-  HiGHS) with every shown cell of every table as an equality over the unknowns (≥ 0),
-  in :mod:`pipelines.stats.attacker`. The result is a JSON-able dict meant for
+  HiGHS) with every shown cell of every table as an equality over the unknowns and
+  every hidden cell at least 1 (a zero is published as 0, so « s » says "one report or
+  more"), in :mod:`pipelines.stats.attacker`. The result is a JSON-able dict meant for
   ``publication_audit.json``.
 
 Usage::
@@ -66,7 +67,11 @@ Conventions (read before wiring it in)
 - **Absent cells are zeros.** Output tables list the cells that hold at least one
   report; a reader (and the attacker) infers that any other combination is 0. Zero
   cells are never hidden; a base cell inside a shown zero cell is fixed at 0 in the
-  audit (which keeps the linear programs small).
+  audit (which keeps the linear programs small). So a hidden cell is at least 1, and
+  the audit and the secondary suppression both hold that bound: with ``≥ 0`` a hidden
+  "1" beside two hidden "1" under a shown total of 3 looked protected (0…3) while the
+  attacker pins all three (on Bondy's comité pack, 1,325 small monthly cells were
+  within fewer than 3 reports, 770 exactly, before the bound).
 - **Protection** (default): every hidden sensitive cell must have an attacker interval
   at least ``protection_width`` reports wide (``hi − lo ≥ protection_width``, default
   ``min_households``), so the attacker cannot pin its count to fewer values than the
@@ -123,6 +128,10 @@ REASON_PRIMARY = "primary"
 REASON_DOMINANCE = "dominance"
 REASON_SECONDARY = "secondary"
 REASONS = (REASON_PRIMARY, REASON_DOMINANCE, REASON_SECONDARY)
+#: The reason of a ``given`` cell hidden because no file publishes it (a grouping the
+#: tables need, such as the buildings outside every zone): it protects no cell, so a
+#: total whose only hidden term it is needs nothing hidden for it (the LPs still judge).
+REASON_UNPUBLISHED = "unpublished"
 
 #: Column names the microdata must carry besides the dimensions.
 HOUSEHOLD = "household"
@@ -374,18 +383,21 @@ def _relation_pass(
     hidden: npt.NDArray[np.bool_],
     cost: npt.NDArray[np.float64],
     free: npt.NDArray[np.bool_],
+    unpublished: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.bool_]:
     """Quick combinatorial pass before the LPs: no shown total may have exactly one
     hidden non-zero term among the published cells it sums (else it is recomputed by
     subtraction). Hides the cheapest shown term, or the total when there is none; only
     ``free`` cells are hidden, a total left as it is when neither it nor any term is
-    free (the LPs judge it)."""
+    free (the LPs judge it). ``unpublished`` cells (:data:`REASON_UNPUBLISHED`) do not
+    count as hidden terms."""
     hidden = hidden.copy()
+    quiet = np.zeros(len(hidden), dtype=bool) if unpublished is None else unpublished
     changed = True
     while changed:
         changed = False
         for par, chi in pairs:
-            n_hidden = np.bincount(par, weights=hidden[chi], minlength=len(hidden))
+            n_hidden = np.bincount(par, weights=(hidden & ~quiet)[chi], minlength=len(hidden))
             lonely = np.flatnonzero((n_hidden == 1) & ~hidden)
             for q in lonely:
                 kids = chi[(par == q) & ~hidden[chi] & free[chi]]
@@ -408,7 +420,8 @@ def _reveal_determined(
     tells nothing new: the attacker's system keeps the same solutions, so every
     interval of the audit stands. The greedy steps leave some (a term hidden for one
     total, then its own terms all shown). ``keep``: cells left hidden whatever (primary
-    ones, whose recomputation the audit reports, and those of ``given`` tables)."""
+    ones, whose recomputation the audit reports, and the locked hidden cells of
+    ``given`` tables, published before as hidden)."""
     hidden = hidden.copy()
     changed = True
     while changed:
@@ -522,7 +535,8 @@ def protect(
     free = ~locked
     start = np.where(locked, was_hidden, primary | was_hidden)
     pairs = _relation_pairs(cells, tables)
-    hidden = _relation_pass(pairs, start, cost, free)
+    unpublished = locked & was_hidden & (given_reason == REASON_UNPUBLISHED)
+    hidden = _relation_pass(pairs, start, cost, free, unpublished)
     targets = np.flatnonzero(primary & hidden & cells["sensitive"].to_numpy())
     width = rule.width
     pending = np.arange(len(targets))
@@ -557,9 +571,9 @@ def protect(
         if not picks:
             break
         hidden[list(picks)] = True
-        hidden = _relation_pass(pairs, hidden, cost, free)
-    in_given = cells["table"].isin([i for i, t in enumerate(tables) if t in given]).to_numpy()
-    hidden = _reveal_determined(pairs, hidden, primary | in_given)
+        hidden = _relation_pass(pairs, hidden, cost, free, unpublished)
+    # A locked cell keeps its flag: hidden as given, even where the others now give it.
+    hidden = _reveal_determined(pairs, hidden, primary | (locked & was_hidden))
     reason = cells["reason"].to_numpy().astype(object)
     reason = np.where(hidden & locked & (given_reason != ""), given_reason, reason)
     reason[hidden & (reason == "")] = REASON_SECONDARY
