@@ -116,7 +116,12 @@ test: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP) $(SIMULATED_bondy) secrets
 ## test-fast: tests unitaires seulement (ni navigateur, ni passage de bout en bout)
 .PHONY: test-fast
 test-fast: $(VENV_STAMP) $(NODE_STAMP) $(SIMULATED_bondy) secrets
-	$(PY) -m pytest -m "not browser and not slow"
+	$(PY) -m pytest -m "not browser and not slow and not heavy"
+
+## attack: l'attaquant par programmation linéaire en nombres entiers sur les packs publiés, y compris le pack public de Bondy (plus de 10 min, hors de make test)
+.PHONY: attack
+attack: $(VENV_STAMP) $(NODE_STAMP) $(SIMULATED_bondy) secrets
+	$(PY) -m pytest -m "heavy or not heavy" tests/test_publication.py -k attacker
 
 ## secrets: crée le secret de chaque site qui n'en a pas (data/secrets/<site>.key, hors dépôt)
 # The secret keys the households of the reports (pipelines/ingest/household.py); `make demo`
