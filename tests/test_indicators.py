@@ -40,6 +40,24 @@ def reports_of(rows: list[tuple[str, str, str, str | None, str]]) -> pd.DataFram
     return counted_reports(frame)
 
 
+def micro_of(r: pd.DataFrame, *, person_related: object, rpls: str) -> pd.DataFrame:
+    """The microdata :func:`protect_indicators` reads, from :func:`reports_of`'s rows."""
+    return pd.DataFrame(
+        {
+            "building_id": r["building_id"].to_numpy(),
+            "category": r["category"].to_numpy(),
+            "quarter": r["quarter"].to_numpy(),
+            "household": r["household"].to_numpy(),
+            "person_related": (
+                person_related.to_numpy()  # by position, as the other columns
+                if isinstance(person_related, pd.Series)
+                else person_related
+            ),
+            "rpls": rpls,
+        }
+    )
+
+
 def buildings_of(dwellings: dict[str, float | None]) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -168,16 +186,7 @@ def test_a_person_related_cell_of_two_households_is_s_under_comite() -> None:
         r, buildings_of({"A": None, "B": None}), backlog=None, n_hotspot_buildings=None,
         n_emerging_categories=None, actions_by_status=None,
     )  # fmt: skip
-    micro = pd.DataFrame(
-        {
-            "building_id": r["building_id"].to_numpy(),
-            "category": r["category"].to_numpy(),
-            "quarter": r["quarter"].to_numpy(),
-            "household": r["household"].to_numpy(),
-            "person_related": (r["category"] == "occupation").to_numpy(),
-            "rpls": "non",
-        }
-    )
+    micro = micro_of(r, person_related=(r["category"] == "occupation"), rpls="non")
     _site, out, _audit = protect_indicators(site, cats, micro, DEFAULT_RULES["comite"])
     by = out.set_index("category")
     assert by.loc["occupation", "cell_flag"] == "s"
@@ -245,16 +254,7 @@ def test_the_site_lift_figures_are_hidden_with_the_quarters_lift_cell() -> None:
     cats = category_quarters(
         r, dwellings_of(buildings), targets_h={}, backlog=None, as_of=pd.Timestamp("2024-04-01")
     )
-    micro = pd.DataFrame(
-        {
-            "building_id": r["building_id"].to_numpy(),
-            "category": r["category"].to_numpy(),
-            "quarter": r["quarter"].to_numpy(),
-            "household": r["household"].to_numpy(),
-            "person_related": (r["category"] == "ascenseur").to_numpy(),
-            "rpls": "non",
-        }
-    )
+    micro = micro_of(r, person_related=(r["category"] == "ascenseur"), rpls="non")
     out, _cats, _audit = protect_indicators(site, cats, micro, DEFAULT_RULES["comite"])
     assert out["lift_flag"].tolist() == ["s"]
     assert out[["lift_breakdowns", "lift_repeats_30d"]].isna().all().all()
@@ -284,16 +284,7 @@ def test_an_indicator_is_shown_only_as_a_sum_of_cells_the_site_already_shows() -
     cats = category_quarters(
         r, dwellings_of(buildings), targets_h={}, backlog=None, as_of=pd.Timestamp("2024-04-01")
     )
-    micro = pd.DataFrame(
-        {
-            "building_id": r["building_id"].to_numpy(),
-            "category": r["category"].to_numpy(),
-            "quarter": r["quarter"].to_numpy(),
-            "household": r["household"].to_numpy(),
-            "person_related": False,
-            "rpls": "oui",
-        }
-    )
+    micro = micro_of(r, person_related=False, rpls="oui")
     site, cats, _audit = protect_indicators(site, cats, micro, DEFAULT_RULES["comite"])
     assert (cats["cell_flag"] == "").all()  # nothing person-related: all shown so far
     months = pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"])
