@@ -112,18 +112,15 @@ def assign_rows(
         how[filled & (target >= 0)] = "code"
         reason[filled & (target < 0)] = "code_inconnu"
         todo &= ~filled
-    located = todo & np.isfinite(lon) & np.isfinite(lat)
-    by_point = owners_of_points(np.where(located, lon, np.nan), lat, perimeters)
-    site[located] = by_point[located]
-    how[located & (by_point >= 0)] = "coordonnees"
-    reason[located & (by_point < 0)] = "hors_perimetres"
-    todo &= ~located
+    points = [(lon, lat, "coordonnees", "hors_perimetres")]
     if matched_lon is not None and matched_lat is not None:
-        known = todo & np.isfinite(matched_lon) & np.isfinite(matched_lat)
-        by_address = owners_of_points(np.where(known, matched_lon, np.nan), matched_lat, perimeters)
-        site[known] = by_address[known]
-        how[known & (by_address >= 0)] = "adresse"
-        reason[known & (by_address < 0)] = "adresse_hors_perimetres"
+        points.append((matched_lon, matched_lat, "adresse", "adresse_hors_perimetres"))
+    for x, y, word, outside in points:  # the rows' own points first, then the matched ones
+        known = todo & np.isfinite(x) & np.isfinite(y)
+        owner = owners_of_points(np.where(known, x, np.nan), y, perimeters)
+        site[known] = owner[known]
+        how[known & (owner >= 0)] = word
+        reason[known & (owner < 0)] = outside
         todo &= ~known
     reason[todo] = "non_localise"
     return pd.DataFrame({"site": site, "how": how.astype(str), "reason": reason.astype(str)})
