@@ -108,10 +108,22 @@ qgis: $$(GPKGS)
 .PHONY: setup
 setup: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 
-## test: installe puis lance toute la suite de tests (navigateur compris)
+## test: installe puis lance toute la suite de tests (navigateur compris), sur plusieurs processus
+# The suite runs on TEST_WORKERS processes (pytest-xdist): one per CPU this process may
+# use (nproc reads the affinity mask), at most 4. More gains nothing: the longest module
+# (tests/test_make.py, `make demo` in a copy, then what it checks on that build) is a
+# quarter of the suite's time, and every process holds its own Chromium and data.
+# --dist loadscope: the tests of a module run on one process, in their order, so that a
+# module-scoped fixture (a copy of the project, a run of the CLI) is made once, and a test
+# that starts from the build of the one before (tests/test_make.py) finds it. The demo
+# run shared by many modules is made once for all processes (tests/conftest.py,
+# built_once). --no-loadscope-reorder: the modules go out in the order tests/conftest.py
+# gives them (the longest first), not by their number of tests. `make test TEST_WORKERS=0`
+# runs the suite in one process, as `pytest` alone does.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
 .PHONY: test
 test: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP) $(SIMULATED_bondy) secrets
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 ## test-fast: tests unitaires seulement (ni navigateur, ni passage de bout en bout)
 .PHONY: test-fast

@@ -7,12 +7,13 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 from hypothesis import settings
 
 # Property tests draw their examples from a seed derived from each test, not from the
@@ -98,12 +99,43 @@ def secret(tmp_path: Path) -> bytes:
     return make_secret(tmp_path / "secrets", "test")
 
 
-@pytest.fixture(scope="session")
-def simulated_bondy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The simulator's exports for Bondy (seed 42), written into a temporary folder."""
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+) -> Path:
+    """A folder that ``build`` fills, made once per test session.
+
+    ``make test`` runs the suite on several processes (pytest-xdist, ``-n``), and a
+    session-scoped fixture is set up once per process: without this, each worker would
+    redo the demo run (minutes). So, under xdist, the folder lies beside the workers' own
+    temporary folders (their common parent is this session's), and a file lock lets the
+    first worker build it while the others wait, then read it (the pytest-xdist recipe,
+    "Making session-scoped fixtures execute only once"). A build that failed leaves a mark,
+    so the other workers fail at once instead of building it again. Without xdist, a
+    plain temporary folder.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        out = tmp_path_factory.mktemp(name)
+        build(out)
+        return out
+    shared = tmp_path_factory.getbasetemp().parent
+    out, done, failed = (shared / f"{name}{end}" for end in ("", ".done", ".failed"))
+    with FileLock(shared / f"{name}.lock"):
+        if failed.exists():
+            pytest.fail(f"{name}: its build failed in another test process (see its error)")
+        if not done.exists():
+            out.mkdir()
+            try:
+                build(out)
+            except BaseException:
+                failed.touch()
+                raise
+            done.touch()
+    return out
+
+
+def _simulate_bondy(out: Path) -> None:
     from pipelines.simulate import stage as simulate
 
-    out = tmp_path_factory.mktemp("raw_bondy")
     simulate.run(
         RAW / "bondy" / "bondy_nord.osm",
         RAW / "bondy" / "ban_adresses_bondy.csv",
@@ -111,30 +143,66 @@ def simulated_bondy(tmp_path_factory: pytest.TempPathFactory) -> Path:
         rpls_path=RAW / "bondy" / "rpls_bondy.gpkg",
         seed=42,
     )
-    return out
+
+
+@pytest.fixture(scope="session")
+def simulated_bondy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The simulator's exports for Bondy (seed 42), written into a temporary folder
+    (once per session, shared by the test processes: :func:`built_once`)."""
+    return built_once(tmp_path_factory, "raw_bondy", _simulate_bondy)
+
+
+#: The modules that take longest (minutes each: `make demo` in a copy of the project, the
+#: demo run, `vigie init` then `make demo`, the notes' round trip in Chromium, ...), in the
+#: order they go out to the test processes under pytest-xdist (`make test`): the longest
+#: first, so that none starts last while the other processes have nothing left to do;
+#: the second one builds the demo run that many modules share while the first, which
+#: needs it not, runs `make demo`. A name here only orders; a module not named follows,
+#: in the usual order.
+LONGEST_FIRST = (
+    "test_make.py",
+    "test_publication.py",
+    "test_workbench_init.py",
+    "test_roundtrip_browser.py",
+    "test_injection.py",
+    "test_notebooks.py",
+    "test_osm_reader.py",
+    "test_hotspots.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that uses the end-to-end run is end to end: marked ``slow``, so that
-    ``make test-fast`` (``-m "not browser and not slow"``) keeps to the unit tier."""
+    ``make test-fast`` (``-m "not browser and not slow"``) keeps to the unit tier.
+    Under pytest-xdist, the modules of :data:`LONGEST_FIRST` come first (each module's
+    tests keep their order; the Makefile's ``--dist loadscope`` sends a module whole)."""
     for item in items:
         if "demo_run" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+    if os.environ.get("PYTEST_XDIST_WORKER") is not None:
+        rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+        items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # a stable sort
 
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory, simulated_bondy: Path) -> DemoRun:
-    """Run ``vigie run --config`` end to end, once per test session."""
+    """Run ``vigie run --config`` end to end, once per test session (shared by the test
+    processes: :func:`built_once`). A test that adds files to its processed or maps
+    folders works on a copy: the processes read these folders concurrently."""
     from pipelines.cli import main
 
-    root = tmp_path_factory.mktemp("demo")
-    cfg = write_demo_config(root, simulated_bondy)
-    # The simulator's action register, in Bondy's register folder (as `make demo` has it).
-    register = root / "actions" / "bondy"
-    register.mkdir(parents=True)
-    shutil.copy2(simulated_bondy / "actions.csv", register / "actions.csv")
-    code = main(["-q", "run", "--config", str(cfg)])
-    assert code == 0, "vigie run failed"
+    def run(root: Path) -> None:
+        cfg = write_demo_config(root, simulated_bondy)
+        # The simulator's action register, in Bondy's register folder (as `make demo`
+        # has it).
+        register = root / "actions" / "bondy"
+        register.mkdir(parents=True)
+        shutil.copy2(simulated_bondy / "actions.csv", register / "actions.csv")
+        code = main(["-q", "run", "--config", str(cfg)])
+        assert code == 0, "vigie run failed"
+
+    root = built_once(tmp_path_factory, "demo", run)
+    cfg = root / "demo.toml"  # where write_demo_config wrote it
     return DemoRun(root, cfg, simulated_bondy, root / "processed", root / "maps")
 
 

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from pipelines.published import read_published
 from pipelines.reports import naive_dates
 from pipelines.stages import PUBLIC_PACK
 from pipelines.taxonomy import CATEGORIES, CODES
-from tests.conftest import ROOT, reports_on
+from tests.conftest import ROOT, DemoRun, reports_on
 from tests.profiles import COMITE, PERSON, PUBLIC
 from tests.published_attacker import attack, read_pack
 
@@ -564,27 +565,41 @@ def _map_counts(html: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def packs(demo_run: Any) -> dict[tuple[str, str], Path]:
-    """The comité pack of the demo run (published/) and the public pack made from it
-    (``vigie stage publish_public`` then ``vigie stage public``)."""
-    config = load_config(demo_run.config)
+def pack_run(demo_run: DemoRun, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The demo run's processed and maps folders, copied, with the public pack made in
+    them (``vigie stage publish_public`` then ``vigie stage public``, as ``make public``).
+    A copy: the demo run is shared by the test processes, which read its folders while
+    this module runs (tests/conftest.py, ``built_once``)."""
+    root = tmp_path_factory.mktemp("packs")
+    run = dataclasses.replace(
+        demo_run,
+        root=root,
+        processed=shutil.copytree(demo_run.processed, root / "processed"),
+        maps=shutil.copytree(demo_run.maps, root / "maps"),
+    )
+    for site in ("bondy", "paris10"):
+        for stage in ("publish_public", "public"):
+            code = main(["-q", "stage", stage, "--config", str(run.config), "--site", site,
+                         "--processed-dir", str(run.site(site)),
+                         "--maps-dir", str(run.maps)])  # fmt: skip
+            assert code == 0
+    return run
+
+
+@pytest.fixture(scope="module")
+def packs(pack_run: DemoRun) -> dict[tuple[str, str], Path]:
+    """The comité pack of the demo run (published/) and the public pack made from it."""
     out = {}
     for site in ("bondy", "paris10"):
-        out[(site, "comite")] = demo_run.site(site) / "published"
-        for stage in ("publish_public", "public"):
-            code = main(["-q", "stage", stage, "--config", str(demo_run.config), "--site", site,
-                         "--processed-dir", str(demo_run.site(site)),
-                         "--maps-dir", str(demo_run.maps)])  # fmt: skip
-            assert code == 0
-        out[(site, "public")] = demo_run.site(site) / "published_public"
-    del config
+        out[(site, "comite")] = pack_run.site(site) / "published"
+        out[(site, "public")] = pack_run.site(site) / "published_public"
     return out
 
 
 @pytest.mark.parametrize("site", ["bondy", "paris10"])
 @pytest.mark.parametrize("profile", ["comite", "public"])
 def test_no_published_file_shows_a_cell_from_too_few_households(
-    packs: dict[tuple[str, str], Path], demo_run: Any, site: str, profile: str
+    packs: dict[tuple[str, str], Path], pack_run: DemoRun, demo_run: Any, site: str, profile: str
 ) -> None:
     directory = packs[(site, profile)]
     audit = json.loads((directory / "publication_audit.json").read_text(encoding="utf-8"))
@@ -634,15 +649,15 @@ def test_no_published_file_shows_a_cell_from_too_few_households(
     assert not few, few[:5]
     # the CSV and JSON data inside the map pages
     if profile == "public":
-        csv = read_csv(demo_run.maps / "public" / f"{site}_mensuel.csv")
+        csv = read_csv(pack_run.maps / "public" / f"{site}_mensuel.csv")
         shown = csv[csv["n_reports"].notna()]
         assert len(shown) == int(pub.monthly["n_reports"].notna().sum())
         assert (shown["n_reports"] % 5 == 0).all()
         assert pub.points.empty
-        html = (demo_run.maps / "public" / f"{site}.html").read_text(encoding="utf-8")
+        html = (pack_run.maps / "public" / f"{site}.html").read_text(encoding="utf-8")
     else:
-        html = (demo_run.maps / f"{site}.html").read_text(encoding="utf-8")
-    for chart in sorted((demo_run.maps).glob(f"**/{site}*/*.csv")):
+        html = (pack_run.maps / f"{site}.html").read_text(encoding="utf-8")
+    for chart in sorted(pack_run.maps.glob(f"**/{site}*/*.csv")):
         assert "household" not in chart.read_text(encoding="utf-8")
     for record in _map_counts(html):
         b = str(record.get("building_id", record.get("id")))
@@ -812,12 +827,12 @@ def test_an_attacker_reading_only_the_pack_recomputes_no_small_cell(
 
 
 def test_the_public_pack_has_its_charts_and_an_index(
-    packs: dict[tuple[str, str], Path], demo_run: Any
+    packs: dict[tuple[str, str], Path], pack_run: DemoRun
 ) -> None:
     """``make public`` writes, beside each site's map and tables, its charts drawn from
     the public tables (counts rounded to 5, « s » where hidden, labelled at the level
     of the series), and one ``index.html`` linking every file of every site's pack."""
-    folder = demo_run.maps / "public"
+    folder = pack_run.maps / "public"
     index = (folder / "index.html").read_text(encoding="utf-8")
     links = re.findall(r"href='([^']+)'", index)
     for site in ("bondy", "paris10"):

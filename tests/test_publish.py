@@ -25,27 +25,33 @@ SITES = ("bondy", "paris10")
 
 
 @pytest.fixture(scope="module", params=SITES)
-def run(request: pytest.FixtureRequest, demo_run: Any) -> tuple[Path, Published]:
-    """The tables of the ``interne`` profile (exact counts; ``published/`` holds the
-    ``comite`` profile, checked in tests/test_publication.py), beside ``published/``."""
+def run(
+    request: pytest.FixtureRequest, demo_run: Any, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Published, Path]:
+    """The demo run's processed folder, and the tables of the ``interne`` profile (exact
+    counts; ``published/`` holds the ``comite`` profile, checked in
+    tests/test_publication.py) with their folder: in a folder of this module, not beside
+    ``published/``, since the demo run is shared by the test processes (tests/conftest.py,
+    ``built_once``), which read its folders meanwhile."""
     processed = demo_run.site(request.param)
+    interne = tmp_path_factory.mktemp(request.param) / "published_interne"
     config = load_config(demo_run.config)
     publish.run(
-        config, config.site(request.param), processed=processed,
-        dst_dir=processed / "published_interne", profile="interne",
+        config, config.site(request.param), processed=processed, dst_dir=interne,
+        profile="interne",
     )  # fmt: skip
-    return processed, read_published(processed / "published_interne")
+    return processed, read_published(interne), interne
 
 
-def test_every_published_file_is_written(run: tuple[Path, Published]) -> None:
-    processed, _ = run
+def test_every_published_file_is_written(run: tuple[Path, Published, Path]) -> None:
+    processed, _, interne = run
     for name in FILES.values():
         assert (processed / "published" / name).is_file(), name
-        assert (processed / "published_interne" / name).is_file(), name
+        assert (interne / name).is_file(), name
 
 
-def test_one_profile_row_per_building_in_order(run: tuple[Path, Published]) -> None:
-    processed, pub = run
+def test_one_profile_row_per_building_in_order(run: tuple[Path, Published, Path]) -> None:
+    processed, pub, _ = run
     buildings = gpd.read_parquet(processed / "buildings.parquet")
     assert len(pub.profile) == len(buildings)
     assert pub.profile["building_id"].tolist() == buildings["building_id"].astype(str).tolist()
@@ -64,8 +70,8 @@ def test_one_profile_row_per_building_in_order(run: tuple[Path, Published]) -> N
     assert pub.profile.loc[has_code, "emerging_label_fr"].notna().all()
 
 
-def test_counts_add_up_to_the_reports_counted(run: tuple[Path, Published]) -> None:
-    processed, pub = run
+def test_counts_add_up_to_the_reports_counted(run: tuple[Path, Published, Path]) -> None:
+    processed, pub, _ = run
     reports = gpd.read_parquet(processed / "reports.parquet")
     counted = int(is_counted(reports, on_building=True).sum())
     hotspots = read_json(processed / "hotspot_summary.json")
@@ -82,8 +88,8 @@ def test_counts_add_up_to_the_reports_counted(run: tuple[Path, Published]) -> No
     assert len(pub.points) == int((placed & ~duplicate).sum())
 
 
-def test_before_after_is_the_trends_stage_s(run: tuple[Path, Published]) -> None:
-    processed, pub = run
+def test_before_after_is_the_trends_stage_s(run: tuple[Path, Published, Path]) -> None:
+    processed, pub, _ = run
     ba = gpd.read_parquet(processed / "before_after.parquet").set_index("building_id")
     profile = pub.profile.set_index("building_id")
     for column in ("n_reports_before", "n_reports_after", "n_reports_change"):
@@ -96,8 +102,8 @@ def test_before_after_is_the_trends_stage_s(run: tuple[Path, Published]) -> None
     }
 
 
-def test_zone_membership_is_the_zones_stage_s(run: tuple[Path, Published]) -> None:
-    processed, pub = run
+def test_zone_membership_is_the_zones_stage_s(run: tuple[Path, Published, Path]) -> None:
+    processed, pub, _ = run
     members = read_csv(processed / "building_zones.csv", dtype=str)
     expected = dict(zip(members["building_id"], members["zone_id"], strict=True))
     shown = pub.profile.dropna(subset=["zone_id"])
@@ -113,8 +119,8 @@ def _personal_data(values: pd.Series, mode: str = "text") -> list[str]:
     return [v for v, s in zip(text, scrubbed, strict=True) if v != s]
 
 
-def test_no_personal_data_in_what_a_reader_sees(run: tuple[Path, Published]) -> None:
-    _, pub = run
+def test_no_personal_data_in_what_a_reader_sees(run: tuple[Path, Published, Path]) -> None:
+    _, pub, _ = run
     assert _personal_data(pub.points["description"]) == []
     assert _personal_data(pub.profile["building_label"], mode="address") == []
     assert _personal_data(pd.Series(pub.site["annotation_tags"], dtype=object)) == []
