@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.ingest.csvfile import _clean_names, _parse_csv, _sniff_separator
+from pipelines.ingest.csvfile import _clean_names, _parse_csv, first_line, header_separator
 from pipelines.ingest.encoding import _BOM8, _UNDEFINED_CP1252, _canonical_encoding
 from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.readers import (
@@ -219,13 +219,8 @@ def _utf8(part: bytes, enc: str, *, first: bool) -> bytes:
 def _header_line(buf: bytes) -> bytes:
     """The header line of a file's first part (its first non-blank line), line feed
     included."""
-    start = 0
-    while True:
-        end = buf.find(b"\n", start)
-        end = len(buf) if end < 0 else end
-        if buf[start:end].strip() or end == len(buf):
-            return buf[start:end] + b"\n"
-        start = end + 1
+    start, end, _ = first_line(buf)
+    return buf[start:end] + b"\n"
 
 
 def _header_needs_whole_file(path: Path, enc: str, separator: str | None, block: int) -> bool:
@@ -239,9 +234,7 @@ def _header_needs_whole_file(path: Path, enc: str, separator: str | None, block:
     if line.count(b'"') % 2:
         return True
     header_text = line[:-1].decode("utf-8")
-    sep = {"tab": "\t", "\\t": "\t"}.get(separator or "", separator) or _sniff_separator(
-        header_text
-    )
+    sep = header_separator(header_text, separator)
     names = next(csv.reader([header_text], delimiter=sep, strict=False), [])
     _, blank = _clean_names(names)
     if blank:
