@@ -131,7 +131,8 @@ class AddressPoints:
 
 
 def _frame(raw: RawFile, columns: list[str]) -> pd.DataFrame:
-    """The ``columns`` of the part as strings (the others are copied, not read)."""
+    """The ``columns`` of the part as strings (the others are written as they are,
+    never converted)."""
     return pd.DataFrame({c: raw.table.column(c).to_pandas() for c in dict.fromkeys(columns)})
 
 
@@ -181,9 +182,15 @@ def place_part(
 
 
 def _outside_frame(
-    ps: PortfolioSource, path: Path, lines: np.ndarray, ids: np.ndarray, reasons: list[str],
-    lon: np.ndarray, lat: np.ndarray,
-) -> pd.DataFrame:  # fmt: skip
+    ps: PortfolioSource,
+    path: Path,
+    lines: np.ndarray,
+    ids: np.ndarray,
+    reasons: list[str],
+    lon: np.ndarray,
+    lat: np.ndarray,
+) -> pd.DataFrame:
+    """Rows outside every site as ``outside_every_site.csv`` lists them."""
     return pd.DataFrame(
         {
             "source": ps.source.id,
@@ -245,8 +252,11 @@ def split_source(
             placed, lon, lat = place_part(frame, roles, ps, perimeters, addresses)
             site = placed["site"].to_numpy()
             table = raw.table.select(columns)
+            # Each site's rows in the export's order: the rows sorted by site (stable).
+            order = np.argsort(site, kind="stable")
+            bounds = np.searchsorted(site[order], np.arange(len(sites) + 1))
             for i, sid in enumerate(sites):
-                rows = np.flatnonzero(site == i)
+                rows = order[bounds[i] : bounds[i + 1]]
                 if len(rows):
                     sinks.add_rows(site_paths[sid], table.take(pa.array(rows)))
                 counts["by_site"][sid] += len(rows)
@@ -259,13 +269,10 @@ def split_source(
                 else np.full(len(away), "", dtype=object)
             )
             reasons = placed["reason"].to_numpy()[away]
+            why = [OUTSIDE_REASONS[r] for r in reasons]
             sinks.add_frame(
-                outside,
-                _outside_frame(
-                    ps, path, raw.lines[away], ids, [OUTSIDE_REASONS[r] for r in reasons],
-                    lon[away], lat[away],
-                ),
-            )  # fmt: skip
+                outside, _outside_frame(ps, path, raw.lines[away], ids, why, lon[away], lat[away])
+            )
             for r, k in placed.loc[site < 0, "reason"].value_counts().items():
                 counts["outside_by_reason"][str(r)] += int(k)
             malformed.append(np.asarray(raw.malformed.lines, np.int64))
@@ -273,11 +280,9 @@ def split_source(
         lines = np.concatenate(malformed) if malformed else np.zeros(0, np.int64)
         if len(lines):
             nan = np.full(len(lines), np.nan)
-            reason = OUTSIDE_REASONS["ligne_mal_formee"]
-            sinks.add_frame(
-                outside, _outside_frame(ps, path, lines, np.full(len(lines), "", dtype=object),
-                                        [reason] * len(lines), nan, nan),
-            )  # fmt: skip
+            no_id = np.full(len(lines), "", dtype=object)
+            why = [OUTSIDE_REASONS["ligne_mal_formee"]] * len(lines)
+            sinks.add_frame(outside, _outside_frame(ps, path, lines, no_id, why, nan, nan))
             counts["outside_by_reason"]["ligne_mal_formee"] += len(lines)
     counts["outside_every_site"] = sum(counts["outside_by_reason"].values())
     if counts["rows_read"] != sum(counts["by_site"].values()) + counts["outside_every_site"]:
