@@ -27,9 +27,11 @@ from pipelines.cli import main
 from pipelines.config import load_config
 from pipelines.config.make import deps_fragment
 from pipelines.errors import ConfigError, InputError
+from pipelines.ingest import read_file_chunks
 from pipelines.io import read_csv
 from pipelines.portfolio import assign_rows, find_overlaps, read_perimeters, repair
 from pipelines.portfolio import run as split
+from pipelines.portfolio.cut import cut_extract
 from pipelines.publish.summary import portfolio_part
 from tests.conftest import RAW, ROOT, make_secret
 
@@ -283,6 +285,47 @@ def test_every_row_of_the_export_lands_once(split_run, simulated_bondy) -> None:
     assert len(outside) > 0
 
 
+def test_the_export_read_in_parts_is_split_as_when_read_whole(
+    split_run, simulated_bondy, tmp_path: Path
+) -> None:
+    """The split reads an export part by part: with parts of 200 kB (the Bondy export,
+    1.5 MB, in several), it writes the same files, byte for byte, as in one part (the
+    default 64 MB holds it whole), and counts every row once."""
+    export = simulated_bondy / "signalements_bailleur.csv"
+    chunk = 200_000
+    parts = list(read_file_chunks(export, "csv", chunk_bytes=chunk))
+    assert len(parts) >= 5
+    assert len(list(read_file_chunks(export, "csv"))) == 1
+    whole_cfg, whole_summary = split_run
+    config = load_config(write_config(tmp_path, str(export)))
+    summary = split(config, chunk_bytes=chunk)
+    assert summary["sources"] == whole_summary["sources"]
+    whole = load_config(whole_cfg).portfolio
+    assert whole is not None
+    assert config.portfolio is not None
+    for name in ("outside", "overlaps"):
+        a, b = getattr(whole, name), getattr(config.portfolio, name)
+        assert Path(b).read_bytes() == Path(a).read_bytes(), name
+    for site in SITES:
+        a = whole.site_source("bailleur", site).read_bytes()
+        assert config.portfolio.site_source("bailleur", site).read_bytes() == a, site
+    # Every row once: its ticket in one site's file or in the outside list, and the
+    # outside list's lines are the export's own (each data row a line of its own).
+    tickets = Counter(r["N° ticket"] for r in export_rows(export))
+    landed: Counter[str] = Counter()
+    for site in SITES:
+        landed.update(
+            pd.read_csv(config.portfolio.site_source("bailleur", site), dtype=str)["N° ticket"]
+        )
+    outside = read_csv(config.portfolio.outside, dtype=str)
+    landed.update(outside["report_id"])
+    assert landed == tickets
+    lines = export.read_bytes().split(b"\r\n")
+    for _, row in outside.sample(50, random_state=0).iterrows():
+        line = lines[int(row["source_line"]) - 1].decode("cp1252")
+        assert line.startswith(row["report_id"] + ";")
+
+
 def test_rows_with_coordinates_go_to_the_smallest_perimeter_holding_them(
     split_run, simulated_bondy
 ) -> None:
@@ -486,3 +529,21 @@ def test_rows_with_an_address_only_go_where_the_ban_puts_it(split_run, simulated
     assert len(expected) >= 20
     assert sum(v is not None for v in expected.values()) >= 10
     assert {t: got.get(t) for t in expected} == expected
+
+
+def test_the_extract_cut_a_site_per_pass_is_the_extract_cut_at_once(tmp_path: Path) -> None:
+    """The sites are cut a few per pass over the extract (memory): one per pass gives
+    the same files, byte for byte, as all three in one pass."""
+    config = load_config(ROOT / "config" / "portfolio.toml")
+    portfolio = config.portfolio
+    assert portfolio is not None
+    files = {}
+    for k in (1, 3):
+        dsts = [tmp_path / str(k) / f"{site}.osm" for site in portfolio.site_ids]
+        ways = cut_extract(
+            portfolio.osm, portfolio.sites, dsts, margin_m=portfolio.osm_margin_m, sites_per_pass=k
+        )
+        assert list(ways) == list(portfolio.site_ids)
+        assert min(ways.values()) > 0
+        files[k] = (ways, [d.read_bytes() for d in dsts])
+    assert files[1] == files[3]

@@ -4,18 +4,21 @@ rejected with a reason, or set outside the study area (``ingested.parquet``,
 ``ingest_summary.json``).
 
 Modules: ``readers`` (CSV, XLSX, JSON, GeoJSON), ``csvfile``, ``encoding`` and
-``rawfile`` (exact physical lines), ``values`` (dates, numbers, missing values),
-``cells`` and ``schema`` (columns and their roles), ``personal`` (columns of people's
-data), ``partition``, ``gather``, ``rejects``, ``versions`` (updates), ``scrub`` and
-``scrub_rules`` (personal data in text), ``stage`` (the stage's ``run``).
+``rawfile`` (exact physical lines), ``chunks`` (a large CSV read part by part),
+``values`` (dates, numbers, missing values), ``cells`` and ``schema`` (columns and
+their roles), ``personal`` (columns of people's data), ``partition``, ``gather``,
+``rejects``, ``versions`` (updates), ``scrub`` and ``scrub_rules`` (personal data in
+text), ``stage`` (the stage's ``run``).
 
 Besides the stage, the names below serve ``vigie init`` (:mod:`pipelines.workbench`),
 which proposes a source's configuration with the readers and value parsers ingestion
-itself uses, and ``vigie doctor`` (the site's secret).
+itself uses, ``vigie doctor`` (the site's secret), and ``vigie split``
+(:mod:`pipelines.portfolio`), which reads a portfolio's shared exports part by part.
 """
 
 from __future__ import annotations
 
+from pipelines.ingest.chunks import CHUNK_BYTES, read_file_chunks
 from pipelines.ingest.household import create_secret, load_secret, secret_path
 from pipelines.ingest.personal import header_words, looks_personal
 from pipelines.ingest.rawfile import RawFile
@@ -41,6 +44,7 @@ from pipelines.ingest.values import (
 )
 
 __all__ = [
+    "CHUNK_BYTES",
     "FORMAT_DEFAULTS",
     "FORMAT_PERSONAL",
     "NA_TOKENS",
@@ -58,6 +62,7 @@ __all__ = [
     "parse_geo_points",
     "parse_numbers",
     "read_file",
+    "read_file_chunks",
     "resolve_columns",
     "run",
     "scrub_series",

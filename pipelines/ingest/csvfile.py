@@ -43,6 +43,24 @@ def _sniff_separator(header: str) -> str:
     return best if counts[best] else ","
 
 
+def first_line(buf: bytes) -> tuple[int, int, int]:
+    """Where the first non-blank line of ``buf`` starts and ends, and its 1-based
+    number (the end of ``buf`` when every line is blank)."""
+    start, line_no = 0, 1
+    while True:
+        end = buf.find(b"\n", start)
+        end = len(buf) if end < 0 else end
+        if buf[start:end].strip() or end == len(buf):
+            return start, end, line_no
+        start, line_no = end + 1, line_no + 1
+
+
+def header_separator(header: str, separator: str | None) -> str:
+    """The separator configured (``tab`` for a tabulation), else the one the header
+    uses most."""
+    return {"tab": "\t", "\\t": "\t"}.get(separator or "", separator) or _sniff_separator(header)
+
+
 def _clean_names(names: list[str]) -> tuple[list[str], list[int]]:
     """Strip header names, name blank ones, make them unique; return the positions of
     the blank ones (candidates for a trailing separator)."""
@@ -202,22 +220,14 @@ def _parse_csv(
 ) -> RawFile:
     """Parse UTF-8 CSV bytes with ``\\n`` line ends (see :func:`read_csv`)."""
     # The header is the first non-blank line (or record, when it opens a quote).
-    start, line_no = 0, 1
-    while True:
-        end = buf.find(b"\n", start)
-        end = len(buf) if end < 0 else end
-        if buf[start:end].strip() or end == len(buf):
-            break
-        start, line_no = end + 1, line_no + 1
+    start, end, line_no = first_line(buf)
     records: _Records | None = None
     if buf[start:end].count(b'"') % 2:
         records = _records(buf)
         h = int(np.flatnonzero(records.starts >= start)[0])
         end, line_no = int(records.ends[h]), int(records.first_line[h])
     header_text = buf[start:end].decode("utf-8")
-    sep = {"tab": "\t", "\\t": "\t"}.get(separator or "", separator) or _sniff_separator(
-        header_text
-    )
+    sep = header_separator(header_text, separator)
     header = next(csv.reader([header_text], delimiter=sep, strict=False), [])
     names, blank_names = _clean_names(header)
     body_start = end + 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
@@ -66,6 +66,15 @@ class MalformedRows(Sequence[Malformed]):
     def set_lines(self, lines: np.ndarray) -> None:
         """The line of each row (grouped rows only)."""
         self.lines = np.asarray(lines, np.int64)
+
+    def shifted(self, offset: int) -> MalformedRows:
+        """The same rows, ``offset`` lines further down (a part of a file read on its
+        own: :func:`pipelines.ingest.chunks.read_file_chunks`)."""
+        if not self._groups:
+            return MalformedRows([replace(m, line=m.line + offset) for m in self._rows])
+        out = MalformedRows(groups=self._groups)
+        out.set_lines(self.lines + offset)
+        return out
 
     def __len__(self) -> int:
         return len(self.lines)

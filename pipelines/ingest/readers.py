@@ -142,19 +142,9 @@ def read_file(
                 path, encoding=encoding, separator=separator, labels=labels, personal=personal
             )
         except csv.Error:  # a carriage return inside a field of a binary file's first line
-            raise InputError(
-                path,
-                "ce fichier ne ressemble pas à un fichier texte CSV (illisible comme tableau) : "
-                "vérifiez le chemin et le format de la source.",
-            ) from None
+            raise not_csv_error(path) from None
         _check_table_like(raw)
-        columns = set(raw.columns)
-        kobo_columns = {"_uuid", "_submission_time"} <= columns
-        odk_columns = "SubmissionDate" in columns and bool({"KEY", "meta-instanceID"} & columns)
-        if detected == "kobo" or (fmt == "auto" and kobo_columns):
-            raw.format = "kobo"
-        elif detected == "odk" or (fmt == "auto" and odk_columns):
-            raw.format = "odk"
+        raw.format = delimited_format(raw.columns, detected, fmt)
         return raw
     if detected == "xlsx":
         return read_xlsx(path, sheet=sheet)
@@ -166,6 +156,28 @@ def read_file(
     except RecursionError as err:  # a value nested deep inside a feature or a request
         raise _too_deep(path) from err
     raise InputError(path, f"format « {fmt} » inconnu.")
+
+
+def not_csv_error(path: Path) -> InputError:
+    """A file given as CSV that Python's ``csv`` module cannot read as a table."""
+    return InputError(
+        path,
+        "ce fichier ne ressemble pas à un fichier texte CSV (illisible comme tableau) : "
+        "vérifiez le chemin et le format de la source.",
+    )
+
+
+def delimited_format(columns: list[str], detected: str, fmt: str) -> str:
+    """A delimited file's format: KoboToolbox or ODK Central when declared so, or when
+    ``auto`` and its ``columns`` are theirs; else plain ``csv``."""
+    names = set(columns)
+    kobo_columns = {"_uuid", "_submission_time"} <= names
+    odk_columns = "SubmissionDate" in names and bool({"KEY", "meta-instanceID"} & names)
+    if detected == "kobo" or (fmt == "auto" and kobo_columns):
+        return "kobo"
+    if detected == "odk" or (fmt == "auto" and odk_columns):
+        return "odk"
+    return "csv"
 
 
 def _check_regular_file(path: Path) -> None:

@@ -1,8 +1,9 @@
 """A portfolio of sites declared by a perimeter layer (``[portfolio]``): the layer
 checked (``perimeters``), the extract cut per site (``cut``), each shared export's rows
-given to one site at most (``assign``), ``vigie split`` (``stage``), which writes
-what each site's stages then read as their own inputs, and the sites run as parallel
-tasks on Dask (``parallel``).
+given to one site at most (``assign``, points placed by dask-geopandas beyond a
+partition's worth), ``vigie split`` (``stage``, the exports read part by part and
+written by ``sinks``), which writes what each site's stages then read as their own
+inputs, and the sites run as parallel tasks on Dask (``parallel``).
 """
 
 from __future__ import annotations

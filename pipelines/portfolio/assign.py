@@ -18,6 +18,7 @@ A row none of these places is counted ``outside_every_site`` with its reason.
 
 from __future__ import annotations
 
+import dask_geopandas
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -43,9 +44,28 @@ def owner_order(perimeters: gpd.GeoDataFrame) -> np.ndarray:
     return rank
 
 
-def owners_of_points(lon: np.ndarray, lat: np.ndarray, perimeters: gpd.GeoDataFrame) -> np.ndarray:
+#: Points per partition of the dask-geopandas join (a part of an export, about 300,000
+#: rows, makes a few, joined on the process's threads); a part with no more points is
+#: placed by one geopandas query, the same join without the partitions' overhead.
+POINTS_PER_PARTITION = 50_000
+
+
+def owners_of_points(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    perimeters: gpd.GeoDataFrame,
+    *,
+    points_per_partition: int = POINTS_PER_PARTITION,
+) -> np.ndarray:
     """Per point, the position in ``perimeters`` of its site, or -1 (outside all of them,
-    or no valid coordinates). ``perimeters`` in EPSG:4326 with ``area_m2`` and ``feature``."""
+    or no valid coordinates). ``perimeters`` in EPSG:4326 with ``area_m2`` and ``feature``.
+
+    Beyond ``points_per_partition`` points, the points are cut in partitions of that
+    size, each with its extent (:meth:`dask_geopandas.GeoDataFrame.calculate_spatial_partitions`),
+    and joined to the perimeters by :func:`dask_geopandas.sjoin`, which joins only the
+    partitions whose extent meets the perimeters'; below, by the perimeters' spatial
+    index. Both find the same (point, perimeter) pairs, then the same owner.
+    """
     n = len(lon)
     owner = np.full(n, -1, np.int64)
     ok = np.isfinite(lon) & np.isfinite(lat)
@@ -53,7 +73,10 @@ def owners_of_points(lon: np.ndarray, lat: np.ndarray, perimeters: gpd.GeoDataFr
         return owner
     at = np.flatnonzero(ok)
     points = shapely.points(lon[ok], lat[ok])
-    hit, poly = perimeters.sindex.query(points, predicate="intersects")
+    if len(points) > points_per_partition:
+        hit, poly = _partitioned_pairs(points, perimeters, points_per_partition)
+    else:
+        hit, poly = perimeters.sindex.query(points, predicate="intersects")
     if len(hit) == 0:
         return owner
     rank = owner_order(perimeters)[poly]
@@ -66,6 +89,31 @@ def owners_of_points(lon: np.ndarray, lat: np.ndarray, perimeters: gpd.GeoDataFr
     return owner
 
 
+def _partitioned_pairs(
+    points: np.ndarray, perimeters: gpd.GeoDataFrame, points_per_partition: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (point, perimeter) positions of the points in a perimeter (edge included), by
+    dask-geopandas' spatially partitioned join. Computed on the threads of the process
+    that holds the points (the split's driver): sending them to a cluster's workers
+    would copy every chunk over the network for a join as fast here."""
+    left = gpd.GeoDataFrame({"point": np.arange(len(points))}, geometry=points, crs=perimeters.crs)
+    right = gpd.GeoDataFrame(
+        {"poly": np.arange(len(perimeters))},
+        geometry=perimeters.geometry.to_numpy(),
+        crs=perimeters.crs,
+    )
+    # Not sorted along a Hilbert curve first (spatial_shuffle): on the Bondy export
+    # tiled to 700,000 rows the sort cost seven times the join, which a layer of a few
+    # hundred perimeters, queried through its own index, does not need.
+    points_dask = dask_geopandas.from_geopandas(left, chunksize=points_per_partition)
+    points_dask.calculate_spatial_partitions()
+    layer = dask_geopandas.from_geopandas(right, npartitions=1)
+    layer.calculate_spatial_partitions()
+    pairs = dask_geopandas.sjoin(points_dask, layer, predicate="intersects")
+    found = pairs[["point", "poly"]].compute(scheduler="threads")
+    return found["point"].to_numpy(np.int64), found["poly"].to_numpy(np.int64)
+
+
 def assign_rows(
     perimeters: gpd.GeoDataFrame,
     *,
@@ -75,6 +123,7 @@ def assign_rows(
     site_codes: dict[str, str] | None = None,
     matched_lon: np.ndarray | None = None,
     matched_lat: np.ndarray | None = None,
+    points_per_partition: int = POINTS_PER_PARTITION,
 ) -> pd.DataFrame:
     """Place each row (see the module's rules).
 
@@ -90,6 +139,8 @@ def assign_rows(
         Code → site id.
     matched_lon, matched_lat
         The point each row's address or building code was matched to (NaN when none).
+    points_per_partition
+        Beyond it, points are placed by dask-geopandas (:func:`owners_of_points`).
 
     Returns
     -------
@@ -117,7 +168,9 @@ def assign_rows(
         points.append((matched_lon, matched_lat, "adresse", "adresse_hors_perimetres"))
     for x, y, word, outside in points:  # the rows' own points first, then the matched ones
         known = todo & np.isfinite(x) & np.isfinite(y)
-        owner = owners_of_points(np.where(known, x, np.nan), y, perimeters)
+        owner = owners_of_points(
+            np.where(known, x, np.nan), y, perimeters, points_per_partition=points_per_partition
+        )
         site[known] = owner[known]
         how[known & (owner >= 0)] = word
         reason[known & (owner < 0)] = outside

@@ -1,9 +1,15 @@
-"""The portfolio's extract cut per site, in one pass over it (pyosmium).
+"""The portfolio's extract cut per site, a few sites per pass over it (pyosmium).
 
 Each site's extract keeps the ways with a node in the perimeter's bounding box widened
 by a margin, the tagged nodes in that box and the relations with a kept member, and is
 completed with everything they reference (pyosmium's ``BackReferenceWriter``), so that
 each way of a site's file has all its nodes: a building on the box's edge stays whole.
+
+The sites are cut a few at a time (:data:`SITES_PER_PASS`), one pass over the extract
+each: a site's writer tracks the nodes its ways reference in dense id sets (pyosmium's
+``IdTracker``), whose size follows the spread of the extract's node ids, not the
+site's size (about 700 MB per site on the Bondy extract), so that cutting hundreds of
+sites at once would hold hundreds of them.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ import osmium
 
 from pipelines.config import Perimeter
 from pipelines.errors import InputError
+
+#: Sites cut in one pass over the extract (see the module).
+SITES_PER_PASS = 4
 
 #: Metres per degree of latitude.
 _M_PER_DEG = 111_320.0
@@ -30,9 +39,15 @@ def widened(bbox: tuple[float, float, float, float], margin_m: float) -> tuple[f
 
 
 def cut_extract(
-    src: str | Path, sites: Sequence[Perimeter], dsts: Sequence[Path], *, margin_m: float
+    src: str | Path,
+    sites: Sequence[Perimeter],
+    dsts: Sequence[Path],
+    *,
+    margin_m: float,
+    sites_per_pass: int = SITES_PER_PASS,
 ) -> dict[str, int]:
-    """Write each site's part of ``src`` to its path in ``dsts``.
+    """Write each site's part of ``src`` to its path in ``dsts``, ``sites_per_pass``
+    sites per pass over ``src``.
 
     Returns the number of ways kept per site.
 
@@ -41,6 +56,17 @@ def cut_extract(
     InputError
         ``src`` cannot be read by osmium.
     """
+    kept: dict[str, int] = {}
+    for start in range(0, len(sites), sites_per_pass):
+        end = start + sites_per_pass
+        kept |= _cut_pass(src, sites[start:end], dsts[start:end], margin_m=margin_m)
+    return kept
+
+
+def _cut_pass(
+    src: str | Path, sites: Sequence[Perimeter], dsts: Sequence[Path], *, margin_m: float
+) -> dict[str, int]:
+    """:func:`cut_extract` for ``sites``, in one pass over ``src``."""
     boxes = [widened(p.bbox, margin_m) for p in sites]
     for dst in dsts:
         dst.parent.mkdir(parents=True, exist_ok=True)

@@ -1,11 +1,13 @@
 """``vigie split``: a portfolio's shared exports and extract cut per site, once.
 
 Reads the perimeter layer (repairing invalid geometries, listing overlaps), cuts the
-extract per site (:mod:`pipelines.portfolio.cut`), then reads each shared export once
-and writes each site's rows, cell for cell, to the site's own CSV
-(:mod:`pipelines.portfolio.assign` says which site). Every row read lands in exactly
-one site or in ``outside_every_site.csv``; the summary (``split_summary.json``) adds
-them up per source and per site, and the run stops if they do not add up.
+extract per site (:mod:`pipelines.portfolio.cut`), then reads each shared export once,
+part by part (:func:`pipelines.ingest.read_file_chunks`, 64 MB at a time), and appends
+each part's rows, cell for cell, to the site's own CSV (:mod:`pipelines.portfolio.assign`
+says which site; :mod:`pipelines.portfolio.sinks` writes): the split holds one part of
+the export at a time, whatever its size. Every row read lands in exactly one site or
+in ``outside_every_site.csv``; the summary (``split_summary.json``) adds them up per
+source and per site, and the run stops if they do not add up.
 """
 
 from __future__ import annotations
@@ -19,19 +21,26 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 from pyproj import Transformer
 
 from pipelines.config import Config, PortfolioSource, SiteConfig
 from pipelines.crs import WGS84
 from pipelines.errors import InputError
 from pipelines.geocode import match_site_addresses
-from pipelines.ingest import RawFile, parse_geo_points, parse_numbers, read_file, resolve_columns
-from pipelines.io import atomic_path, write_csv, write_geoparquet, write_json
+from pipelines.ingest import (
+    CHUNK_BYTES,
+    RawFile,
+    parse_geo_points,
+    parse_numbers,
+    read_file_chunks,
+    resolve_columns,
+)
+from pipelines.io import write_csv, write_geoparquet, write_json
 from pipelines.osm import read_osm_buildings
 from pipelines.portfolio.assign import OUTSIDE_REASONS, assign_rows
 from pipelines.portfolio.cut import cut_extract
 from pipelines.portfolio.perimeters import find_overlaps, read_perimeters
+from pipelines.portfolio.sinks import Sinks
 
 log = logging.getLogger(__name__)
 
@@ -77,65 +86,145 @@ def row_coordinates(
     return lon, lat
 
 
-def matched_points(
+class AddressPoints:
+    """Where rows' addresses or building codes are matched, as the geocoding stage
+    matches them (OSM and BAN addresses, gazetteer), each distinct address and code
+    matched once for the whole export: the parts of an export repeat the same
+    residences' addresses, and a match depends on the row's own address and code only.
+
+    ``buildings`` and ``matcher`` (a site whose extract is the portfolio's, with its
+    BAN, gazetteer and geocoding parameters) are those of
+    :func:`pipelines.geocode.match_site_addresses`.
+    """
+
+    def __init__(self, buildings: gpd.GeoDataFrame, matcher: SiteConfig) -> None:
+        self.buildings = buildings
+        self.matcher = matcher
+        self.known: dict[tuple[str, ...], tuple[float, float]] = {}
+
+    def points(
+        self, frame: pd.DataFrame, roles: dict[str, str], todo: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Where the address or building code of the rows ``todo`` was matched: lon,
+        lat, NaN for the rows not matched (or not in ``todo``)."""
+        n = len(frame)
+        lon, lat = np.full(n, np.nan), np.full(n, np.nan)
+        columns = {r: roles[r] for r in ("address", "building_ref") if r in roles}
+        if not columns or not todo.any():
+            return lon, lat
+        rows = frame.loc[todo, list(columns.values())].set_axis(list(columns), axis=1)
+        keys = list(zip(*(rows[c].astype(str) for c in columns), strict=True))
+        new = list(dict.fromkeys(k for k in keys if k not in self.known))
+        if new:
+            distinct = pd.DataFrame(new, columns=list(columns))
+            found_lon, found_lat = np.full(len(new), np.nan), np.full(len(new), np.nan)
+            matches = match_site_addresses(distinct, self.buildings, site=self.matcher)
+            if matches is not None:
+                at = distinct.index.get_indexer(matches.index)
+                found_lon[at] = pd.to_numeric(matches["match_lon"], errors="coerce").to_numpy(float)
+                found_lat[at] = pd.to_numeric(matches["match_lat"], errors="coerce").to_numpy(float)
+            self.known.update(zip(new, zip(found_lon, found_lat, strict=True), strict=True))
+        where = np.flatnonzero(todo)
+        points = np.array([self.known[k] for k in keys], dtype=float).reshape(-1, 2)
+        lon[where], lat[where] = points[:, 0], points[:, 1]
+        return lon, lat
+
+
+def _frame(raw: RawFile, columns: list[str]) -> pd.DataFrame:
+    """The ``columns`` of the part as strings (the others are written as they are,
+    never converted)."""
+    return pd.DataFrame({c: raw.table.column(c).to_pandas() for c in dict.fromkeys(columns)})
+
+
+def _check_columns(ps: PortfolioSource, path: Path, raw: RawFile, first: list[str] | None) -> None:
+    if first is not None and raw.columns != first:
+        raise InputError(
+            path,
+            "colonnes différentes de celles du premier fichier de la source "
+            f"« {ps.source.id} » : tous les fichiers d'une source partagée doivent "
+            "avoir les mêmes colonnes.",
+        )
+    if ps.site_column is not None and ps.site_column not in raw.columns:
+        raise InputError(
+            path,
+            f"colonne de code de site introuvable ; colonnes : {', '.join(raw.columns)}.",
+            column=ps.site_column,
+        )
+
+
+def place_part(
     frame: pd.DataFrame,
     roles: dict[str, str],
-    todo: np.ndarray,
-    buildings: gpd.GeoDataFrame,
-    matcher: SiteConfig,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Where the address or building code of the rows ``todo`` was matched, as the
-    geocoding stage matches them (OSM and BAN addresses, gazetteer): lon, lat, NaN for
-    the rows not matched (or not in ``todo``)."""
-    n = len(frame)
-    lon, lat = np.full(n, np.nan), np.full(n, np.nan)
-    columns = {r: roles[r] for r in ("address", "building_ref") if r in roles}
-    if not columns or not todo.any():
-        return lon, lat
-    rows = frame.loc[todo, list(columns.values())].set_axis(list(columns), axis=1)
-    matches = match_site_addresses(rows, buildings, site=matcher)
-    if matches is None:
-        return lon, lat
-    at = frame.index.get_indexer(matches.index)
-    lon[at] = pd.to_numeric(matches["match_lon"], errors="coerce").to_numpy(float)
-    lat[at] = pd.to_numeric(matches["match_lat"], errors="coerce").to_numpy(float)
-    return lon, lat
+    ps: PortfolioSource,
+    perimeters: gpd.GeoDataFrame,
+    addresses: AddressPoints,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Place each row of a part of an export (:func:`assign_rows`); returns the
+    placement and each row's own lon, lat (NaN when it has none)."""
+    lon, lat = row_coordinates(frame, roles, ps)
+    codes = frame[ps.site_column] if ps.site_column is not None else None
+    filled = (
+        codes.fillna("").astype(str).str.strip().ne("").to_numpy()
+        if codes is not None
+        else np.zeros(len(frame), bool)
+    )
+    m_lon, m_lat = addresses.points(frame, roles, ~filled & ~np.isfinite(lon))
+    placed = assign_rows(
+        perimeters,
+        lon=lon,
+        lat=lat,
+        codes=codes,
+        site_codes=ps.site_codes,
+        matched_lon=m_lon,
+        matched_lat=m_lat,
+    )
+    return placed, lon, lat
 
 
-def _raw_frame(raw: RawFile) -> pd.DataFrame:
-    return pd.DataFrame({c: raw.table.column(c).to_pandas() for c in raw.columns})
-
-
-def _read(ps: PortfolioSource, path: Path) -> RawFile:
-    s = ps.source
-    return read_file(path, s.format, encoding=s.encoding, separator=s.separator)
-
-
-def _write_rows(table: pa.Table, dst: Path) -> None:
-    """The rows as UTF-8 CSV, cell for cell (no formula guard: the site's ingestion
-    reads them as the export had them)."""
-    with atomic_path(dst) as tmp:
-        pacsv.write_csv(table, tmp)
+def _outside_frame(
+    ps: PortfolioSource,
+    path: Path,
+    lines: np.ndarray,
+    ids: np.ndarray,
+    reasons: list[str],
+    lon: np.ndarray,
+    lat: np.ndarray,
+) -> pd.DataFrame:
+    """Rows outside every site as ``outside_every_site.csv`` lists them."""
+    return pd.DataFrame(
+        {
+            "source": ps.source.id,
+            "source_file": str(path),
+            "source_line": lines,
+            "report_id": ids,
+            "reason": reasons,
+            "lon": lon,
+            "lat": lat,
+        }
+    )[OUTSIDE_COLUMNS]
 
 
 def split_source(
     ps: PortfolioSource,
     perimeters: gpd.GeoDataFrame,
-    buildings: gpd.GeoDataFrame,
-    matcher: SiteConfig,
-) -> tuple[dict[str, list[pa.Table]], pd.DataFrame, dict[str, Any]]:
-    """Read every file of one shared export once and place each row.
+    addresses: AddressPoints,
+    *,
+    sinks: Sinks,
+    outside: Path,
+    site_paths: dict[str, Path],
+    chunk_bytes: int = CHUNK_BYTES,
+) -> dict[str, Any]:
+    """Read every file of one shared export once, part by part
+    (:func:`pipelines.ingest.read_file_chunks`), place each row, and append each site's
+    rows to its file (``site_paths``) and the rows outside every site
+    (:data:`OUTSIDE_COLUMNS`) to ``outside``, through ``sinks``.
 
-    ``buildings`` and ``matcher`` (a site whose extract is the portfolio's, with its BAN,
-    gazetteer and geocoding parameters) match the rows that have neither coordinates nor
-    a site code by their address or building code.
+    The rows keep the export's order in each file; a file's malformed rows follow its
+    other rows outside every site, as when the file was read whole.
 
-    Returns each site's rows (one table per file), the rows outside every site
-    (:data:`OUTSIDE_COLUMNS`) and the source's counts.
+    Returns the source's counts.
     """
     sites = list(perimeters["site_id"])
-    parts: dict[str, list[pa.Table]] = {sid: [] for sid in sites}
-    outside: list[pd.DataFrame] = []
     counts: dict[str, Any] = {
         "rows_read": 0,
         "by_site": dict.fromkeys(sites, 0),
@@ -144,102 +233,70 @@ def split_source(
         "placed_by": {"code": 0, "coordonnees": 0, "adresse": 0},
     }
     columns: list[str] | None = None
-    for path in ps.source.files():
-        raw = _read(ps, path)
-        if columns is None:
-            columns = raw.columns
-        elif raw.columns != columns:
-            raise InputError(
-                path,
-                "colonnes différentes de celles du premier fichier de la source "
-                f"« {ps.source.id} » : tous les fichiers d'une source partagée doivent "
-                "avoir les mêmes colonnes.",
+    s = ps.source
+    for path in s.files():
+        malformed: list[np.ndarray] = []
+        roles: dict[str, str] | None = None
+        for raw in read_file_chunks(
+            path, s.format, encoding=s.encoding, separator=s.separator, chunk_bytes=chunk_bytes
+        ):
+            _check_columns(ps, path, raw, columns)
+            if columns is None:
+                columns = raw.columns
+                for sid in sites:  # a site without rows still gets the export's header
+                    sinks.add_rows(site_paths[sid], raw.table.select(columns).slice(0, 0))
+            if roles is None:
+                roles = resolve_columns(raw, s)
+            used = [*roles.values(), *([ps.site_column] if ps.site_column else [])]
+            frame = _frame(raw, used)
+            placed, lon, lat = place_part(frame, roles, ps, perimeters, addresses)
+            site = placed["site"].to_numpy()
+            table = raw.table.select(columns)
+            # Each site's rows in the export's order: the rows sorted by site (stable).
+            order = np.argsort(site, kind="stable")
+            bounds = np.searchsorted(site[order], np.arange(len(sites) + 1))
+            for i, sid in enumerate(sites):
+                rows = order[bounds[i] : bounds[i + 1]]
+                if len(rows):
+                    sinks.add_rows(site_paths[sid], table.take(pa.array(rows)))
+                counts["by_site"][sid] += len(rows)
+            for how, k in placed.loc[site >= 0, "how"].value_counts().items():
+                counts["placed_by"][str(how)] += int(k)
+            away = np.flatnonzero(site < 0)
+            ids = (
+                raw.table.column(roles["id"]).to_numpy(zero_copy_only=False)[away]
+                if "id" in roles
+                else np.full(len(away), "", dtype=object)
             )
-        frame = _raw_frame(raw)
-        roles = resolve_columns(raw, ps.source)
-        lon, lat = row_coordinates(frame, roles, ps)
-        codes = None
-        if ps.site_column is not None:
-            if ps.site_column not in frame:
-                raise InputError(
-                    path,
-                    f"colonne de code de site introuvable ; colonnes : {', '.join(raw.columns)}.",
-                    column=ps.site_column,
-                )
-            codes = frame[ps.site_column]
-        filled = (
-            codes.fillna("").astype(str).str.strip().ne("").to_numpy()
-            if codes is not None
-            else np.zeros(len(frame), bool)
-        )
-        m_lon, m_lat = matched_points(frame, roles, ~filled & ~np.isfinite(lon), buildings, matcher)
-        placed = assign_rows(
-            perimeters,
-            lon=lon,
-            lat=lat,
-            codes=codes,
-            site_codes=ps.site_codes,
-            matched_lon=m_lon,
-            matched_lat=m_lat,
-        )
-        site = placed["site"].to_numpy()
-        for i, sid in enumerate(sites):
-            rows = np.flatnonzero(site == i)
-            parts[sid].append(raw.table.select(raw.columns).take(pa.array(rows)))
-            counts["by_site"][sid] += len(rows)
-        for how, k in placed.loc[site >= 0, "how"].value_counts().items():
-            counts["placed_by"][str(how)] += int(k)
-        away = np.flatnonzero(site < 0)
-        ids = frame[roles["id"]] if "id" in roles else pd.Series("", index=frame.index)
-        outside.append(
-            pd.DataFrame(
-                {
-                    "source": ps.source.id,
-                    "source_file": str(path),
-                    "source_line": raw.lines[away],
-                    "report_id": ids.to_numpy()[away],
-                    "reason": [OUTSIDE_REASONS[r] for r in placed["reason"].to_numpy()[away]],
-                    "lon": lon[away],
-                    "lat": lat[away],
-                }
+            reasons = placed["reason"].to_numpy()[away]
+            why = [OUTSIDE_REASONS[r] for r in reasons]
+            sinks.add_frame(
+                outside, _outside_frame(ps, path, raw.lines[away], ids, why, lon[away], lat[away])
             )
-        )
-        for r, k in placed.loc[site < 0, "reason"].value_counts().items():
-            counts["outside_by_reason"][str(r)] += int(k)
-        malformed = raw.malformed
-        if len(malformed):
-            outside.append(
-                pd.DataFrame(
-                    {
-                        "source": ps.source.id,
-                        "source_file": str(path),
-                        "source_line": np.asarray(malformed.lines),
-                        "report_id": "",
-                        "reason": OUTSIDE_REASONS["ligne_mal_formee"],
-                        "lon": np.nan,
-                        "lat": np.nan,
-                    }
-                )
-            )
-            counts["outside_by_reason"]["ligne_mal_formee"] += len(malformed)
-        counts["rows_read"] += raw.table.num_rows + len(malformed)
+            for r, k in placed.loc[site < 0, "reason"].value_counts().items():
+                counts["outside_by_reason"][str(r)] += int(k)
+            malformed.append(np.asarray(raw.malformed.lines, np.int64))
+            counts["rows_read"] += raw.table.num_rows + len(raw.malformed)
+        lines = np.concatenate(malformed) if malformed else np.zeros(0, np.int64)
+        if len(lines):
+            nan = np.full(len(lines), np.nan)
+            no_id = np.full(len(lines), "", dtype=object)
+            why = [OUTSIDE_REASONS["ligne_mal_formee"]] * len(lines)
+            sinks.add_frame(outside, _outside_frame(ps, path, lines, no_id, why, nan, nan))
+            counts["outside_by_reason"]["ligne_mal_formee"] += len(lines)
     counts["outside_every_site"] = sum(counts["outside_by_reason"].values())
     if counts["rows_read"] != sum(counts["by_site"].values()) + counts["outside_every_site"]:
         raise AssertionError(f"split of {ps.source.id}: the rows do not add up: {counts}")
-    frame_out = (
-        pd.concat(outside, ignore_index=True) if outside else pd.DataFrame(columns=OUTSIDE_COLUMNS)
-    )
-    if columns is not None:  # a site without rows still gets the export's header
-        empty = pa.table({c: pa.array([], pa.large_string()) for c in columns})
-        for sid in sites:
-            if not parts[sid]:
-                parts[sid].append(empty)
-    return parts, frame_out[OUTSIDE_COLUMNS], counts
+    return counts
 
 
-def run(config: Config) -> dict[str, Any]:
+def run(config: Config, *, chunk_bytes: int = CHUNK_BYTES) -> dict[str, Any]:
     """Split the portfolio of ``config``: write every file of
-    :meth:`pipelines.config.PortfolioConfig.outputs`; returns the summary."""
+    :meth:`pipelines.config.PortfolioConfig.outputs`; returns the summary.
+
+    The shared exports are read ``chunk_bytes`` at a time (a delimited file; see
+    :func:`pipelines.ingest.read_file_chunks`).
+    """
     portfolio = config.portfolio
     if portfolio is None:
         raise ValueError("the configuration has no [portfolio]")
@@ -264,15 +321,24 @@ def run(config: Config) -> dict[str, Any]:
     buildings = read_osm_buildings(portfolio.osm)
     # The addresses are matched over the whole extract, with the parameters, BAN and
     # gazetteer of the portfolio's sites (the first one's: they share them).
-    matcher = replace(config.site(portfolio.site_ids[0]), osm=portfolio.osm)
+    addresses = AddressPoints(
+        buildings, replace(config.site(portfolio.site_ids[0]), osm=portfolio.osm)
+    )
     sources: dict[str, Any] = {}
-    outside: list[pd.DataFrame] = []
-    for ps in portfolio.sources:
-        parts, away, counts = split_source(ps, perimeters, buildings, matcher)
-        for sid, tables in parts.items():
-            _write_rows(pa.concat_tables(tables), portfolio.site_source(ps.source.id, sid))
-        outside.append(away)
-        sources[ps.source.id] = counts
+    with Sinks() as sinks:
+        sinks.add_frame(portfolio.outside, pd.DataFrame(columns=OUTSIDE_COLUMNS))
+        for ps in portfolio.sources:
+            sources[ps.source.id] = split_source(
+                ps,
+                perimeters,
+                addresses,
+                sinks=sinks,
+                outside=portfolio.outside,
+                site_paths={
+                    sid: portfolio.site_source(ps.source.id, sid) for sid in portfolio.site_ids
+                },
+                chunk_bytes=chunk_bytes,
+            )
     by_site = {
         sid: {src: c["by_site"][sid] for src, c in sources.items()} for sid in portfolio.site_ids
     }
@@ -293,6 +359,5 @@ def run(config: Config) -> dict[str, Any]:
     }
     write_geoparquet(perimeters, portfolio.perimeter_table)
     write_csv(overlaps, portfolio.overlaps)
-    write_csv(pd.concat(outside, ignore_index=True), portfolio.outside)
     write_json(summary, portfolio.summary)
     return summary
