@@ -69,6 +69,19 @@ def counted_reports(reports: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def site_mark(reports: pd.DataFrame, buildings: pd.DataFrame) -> str | None:
+    """Why the site has no indicator (a key of :data:`pipelines.published.SITE_MARKS`):
+    ``"no_buildings"`` when its perimeter holds no OSM building (``buildings`` empty),
+    ``"no_reports"`` when no report is counted on its buildings (``reports``: the
+    counted reports, or any table with a row per report or per quarter of them, empty
+    when there is none); None when it has indicators."""
+    if buildings.empty:
+        return "no_buildings"
+    if reports.empty:
+        return "no_reports"
+    return None
+
+
 def quarters_of(months: pd.PeriodIndex) -> list[str]:
     """The quarters covered by ``months``, in order."""
     return list(dict.fromkeys(f"{m.year}-T{m.quarter}" for m in months))

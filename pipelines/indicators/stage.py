@@ -19,6 +19,7 @@ from pipelines.indicators.compute import (
     dwellings_of,
     emerging_categories,
     hotspot_buildings,
+    site_mark,
     site_quarters,
     targets_of,
 )
@@ -95,6 +96,7 @@ def run(
         "reports_counted": len(reports),
         "dwellings_rpls": int(dwellings_of(buildings).sum()),
         "watch_level_last": site["watch_level"].iloc[-1] if len(site) else None,
+        "mark": site_mark(reports, buildings),
     }
     write_json(summary, processed / "indicators_summary.json")
     log.info("%s : indicateurs de %d trimestre(s)", site_id, len(site))

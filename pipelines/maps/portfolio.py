@@ -24,7 +24,7 @@ from shapely.geometry.base import BaseGeometry
 
 from pipelines import __version__
 from pipelines.config import Config, SiteConfig
-from pipelines.io import read_geoparquet
+from pipelines.io import read_geoparquet, read_json
 from pipelines.markup import render_template, script_json, template_text
 from pipelines.published import HIDDEN_FLAG, INDICATOR_FILES
 from pipelines.stages import SitePaths
@@ -160,9 +160,13 @@ def site_row(
     def rel(target: Path) -> str | None:
         return _rel(target, dst_dir) if target.exists() else None
 
+    summary_path = paths.published / INDICATOR_FILES["summary"]
+    summary = read_json(summary_path) if summary_path.exists() else {}
     return {
         "id": site.id,
         "name": site.name,
+        # why the site has no indicator (no report, no building), in French, or null
+        "mark": summary.get("mark_fr"),
         "simulated": bool(site.simulated),
         "quarter": None if last is None else str(last["quarter"]),
         "quarters": table["quarter"].astype(str).tolist() if len(table) else [],
@@ -173,7 +177,7 @@ def site_row(
         **watch_of(last),
         "watch_reason": None if last is None else str(last["watch_reason_fr"]),
         "spark": spark,
-        "map": _rel(paths.map, dst_dir),
+        "map": rel(paths.map),
         "pack": rel(paths.pack),
         "note": rel(paths.published / INDICATOR_FILES["note"]),
         "path": path,

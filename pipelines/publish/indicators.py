@@ -34,12 +34,12 @@ import pandas as pd
 
 from pipelines.config import Config, SiteConfig
 from pipelines.config.publication import ProfileRule
-from pipelines.indicators import LIFT, quarter_of
-from pipelines.io import read_geoparquet, write_json, write_text
+from pipelines.indicators import LIFT, quarter_of, site_mark
+from pipelines.io import read_geoparquet, write_csv, write_json, write_text
 from pipelines.publish.cells import FLAG, microdata, protect_tables
 from pipelines.publish.stage import person_related_of
 from pipelines.published import FILES as PUBLISHED_FILES
-from pipelines.published import INDICATOR_FILES
+from pipelines.published import INDICATOR_FILES, SITE_MARKS
 
 #: The tables the engine protects together.
 TABLES: tuple[tuple[str, ...], ...] = (
@@ -260,4 +260,53 @@ def run_indicators(config: Config, site: SiteConfig, *, processed: Path, dst_dir
         (processed / "indicators_method.md").read_text(encoding="utf-8"),
         dst_dir / INDICATOR_FILES["note"],
     )
+    # The site table has a row per quarter of counted reports: empty, none counted.
+    mark = site_mark(site_table, buildings)
+    write_summary(dst_dir, rule, quarters=out_site["quarter"].astype(str).tolist(), mark=mark)
     return dst_dir / INDICATOR_FILES["site"]
+
+
+def write_summary(
+    dst_dir: Path, rule: ProfileRule, *, quarters: list[str], mark: str | None
+) -> Path:
+    """The published ``indicators_summary.json``: the profile, the quarters shown and
+    the site's ``mark`` (:data:`pipelines.published.SITE_MARKS`) with its French words.
+    A mark tells a count is zero, which every profile publishes as 0 already."""
+    return write_json(
+        {
+            "profile": rule.name,
+            "quarters": quarters,
+            "mark": mark,
+            "mark_fr": SITE_MARKS[mark] if mark else None,
+        },
+        Path(dst_dir) / INDICATOR_FILES["summary"],
+    )
+
+
+#: The columns of ``unplaced.csv`` (no personal cell: ids, source line, category,
+#: date and position), and the reason given to each row.
+UNPLACED_COLUMNS = (
+    "report_id", "source", "source_kind", "source_file", "source_line", "category",
+    "reported_at", "lon", "lat",
+)  # fmt: skip
+UNPLACED_REASON = SITE_MARKS["no_buildings"]
+
+
+def unplaced_rows(ingested: pd.DataFrame) -> pd.DataFrame:
+    """The rows ingestion kept for a site with no building, each with its ``reason``:
+    placed on no building, counted in no indicator."""
+    columns = [c for c in UNPLACED_COLUMNS if c in ingested]
+    return pd.DataFrame(ingested[columns]).assign(reason=UNPLACED_REASON)
+
+
+def publish_without_buildings(site: SiteConfig, *, processed: Path, dst_dir: Path) -> Path:
+    """A site whose perimeter holds no OSM building: the rows ingestion kept listed in
+    ``unplaced.csv`` with their reason (beside ``rejected.csv`` and
+    ``outside_study_area.csv``, so that every row read is in one list), no indicator
+    table, and a published summary marked ``"no_buildings"`` (the portfolio page keeps
+    the site in its table with that mark)."""
+    processed = Path(processed)
+    write_csv(
+        unplaced_rows(read_geoparquet(processed / "ingested.parquet")), processed / "unplaced.csv"
+    )
+    return write_summary(dst_dir, site.publication.rule(), quarters=[], mark="no_buildings")
