@@ -323,3 +323,57 @@ def test_an_indicator_is_shown_only_as_a_sum_of_cells_the_site_already_shows() -
     out, shown = consistent_with_published(site, cats, series=None, monthly=None, rpls_ids=set())
     assert (shown["cell_flag"] == "s").all()
     assert (out["cell_flag"] == "s").all()
+
+
+def _site(r: pd.DataFrame, buildings: pd.DataFrame) -> pd.DataFrame:
+    return site_quarters(
+        r, buildings, backlog=None, n_hotspot_buildings=None, n_emerging_categories=None,
+        actions_by_status=None,
+    )  # fmt: skip
+
+
+def test_days_out_of_service_merge_one_lifts_breakdowns_and_cut_at_the_quarter() -> None:
+    # A: 10 → 20 January and 15 → 25 January overlap: one breakdown of 15 days, not 20.
+    # B: 25 March → 5 April: 7 days in Q1 (25–31 March), 4 in Q2 (1–4 April); its open
+    # report has no end and counts for nothing. Q1 = 15 + 7 = 22, Q2 = 4.
+    r = reports_of(
+        [
+            ("A", "ascenseur", "2024-01-10", "2024-01-20", "h1"),
+            ("A", "ascenseur", "2024-01-15", "2024-01-25", "h2"),
+            ("B", "ascenseur", "2024-03-25", "2024-04-05", "h3"),
+            ("B", "ascenseur", "2024-05-02", None, "h4"),
+        ]
+    )
+    site = _site(r, buildings_of({"A": None, "B": None}))
+    assert site["quarter"].tolist() == ["2024-T1", "2024-T2"]
+    assert site["lift_days_out_of_service"].tolist() == [22.0, 4.0]
+    # Q2's figure draws on the March breakdown, a report of Q1.
+    assert site["lift_days_quarters"].tolist() == ["2024-T1", "2024-T1"]
+
+
+def test_no_closing_date_no_days_out_of_service() -> None:
+    r = reports_of([("A", "ascenseur", "2024-01-10", None, "h1")])
+    assert _site(r, buildings_of({"A": None}))["lift_days_out_of_service"].isna().all()
+
+
+def test_days_out_of_service_are_hidden_with_any_lift_cell_they_draw_on() -> None:
+    # Q1: two lift reports of one building naming a dwelling, two households: the Q1
+    # lift cell is hidden. Q2's days draw on the March breakdown (4 April) besides B's
+    # May one (Q2's own lift cell, three households, is shown): shown, with B's days
+    # known, they would tell the hidden breakdown's length.
+    rows = [
+        ("A", "ascenseur", "2024-01-07", "2024-01-09", "h1"),
+        ("A", "ascenseur", "2024-03-28", "2024-04-04", "h2"),
+        *[("B", "ascenseur", f"2024-05-0{d}", "2024-05-08", f"q{d}") for d in (1, 3, 5)],
+    ]
+    r = reports_of(rows)
+    buildings = buildings_of({"A": None, "B": None})
+    site = _site(r, buildings)
+    cats = category_quarters(
+        r, dwellings_of(buildings), targets_h={}, backlog=None, as_of=pd.Timestamp("2024-07-01")
+    )
+    micro = micro_of(r, person_related=True, rpls="non")
+    out, _cats, _audit = protect_indicators(site, cats, micro, DEFAULT_RULES["comite"])
+    assert out["lift_flag"].tolist() == ["s", ""]
+    assert out["lift_days_flag"].tolist() == ["s", "s"]
+    assert out["lift_days_out_of_service"].isna().all()

@@ -129,6 +129,62 @@ def lift_repeats(reports: pd.DataFrame, *, days: int = REPEAT_DAYS) -> pd.Series
     return (gap.notna() & (gap <= pd.Timedelta(days=days))).reindex(lift.index)
 
 
+def lift_days_out_of_service(
+    reports: pd.DataFrame, quarters: list[str]
+) -> tuple[pd.Series, pd.Series]:
+    """Days out of service of the lifts per quarter, where closing dates exist.
+
+    Each lift report with a closing date is a breakdown from ``reported_at`` to
+    ``closed_at``. Per building (the sources name no lift inventory: a building is one
+    lift), the breakdowns are merged as a union of intervals, so that two reports of one
+    breakdown (or overlapping ones) count its days once; the union is clipped to each
+    quarter and summed over the buildings, in days. Reports still open are left out
+    (their end is unknown), as are reports closed before they were made.
+
+    Returns
+    -------
+    tuple of pandas.Series
+        Indexed by ``quarters``: the days (float, one decimal; null when no lift report
+        of the site has a closing date) and the quarters of the reports each figure
+        draws on (``;``-joined, in order), which the publication step needs to hide it
+        with any of their lift cells.
+    """
+    lift = reports[
+        (reports["category"] == LIFT)
+        & reports["closed_at"].notna()
+        & (reports["closed_at"] >= reports["reported_at"])
+    ]
+    days = pd.Series(np.nan, index=quarters, dtype=float)
+    drawn = pd.Series("", index=quarters, dtype=object)
+    if lift.empty:
+        return days, drawn
+    # A sort-and-sweep union of intervals, a few lines: no interval library is worth a
+    # dependency for it (pandas' IntervalIndex tests overlaps but merges none).
+    merged: list[tuple[pd.Timestamp, pd.Timestamp, set[str]]] = []
+    for _, rows in lift.sort_values("reported_at").groupby("building_id"):
+        spans = list(zip(rows["reported_at"], rows["closed_at"], rows["quarter"], strict=True))
+        start, end, qs = spans[0][0], spans[0][1], {str(spans[0][2])}
+        for t0, t1, q in spans[1:]:
+            if t0 <= end:  # overlaps the current breakdown: one breakdown
+                end, qs = max(end, t1), qs | {str(q)}
+                continue
+            merged.append((start, end, qs))
+            start, end, qs = t0, t1, {str(q)}
+        merged.append((start, end, qs))
+    for q in quarters:
+        months = quarter_months(q)
+        lo, hi = months[0].start_time, months[-1].end_time
+        total, used = 0.0, set()
+        for t0, t1, qs in merged:
+            overlap = (min(t1, hi) - max(t0, lo)).total_seconds()
+            if overlap > 0:
+                total += overlap
+                used |= qs
+        days[q] = round(total / 86400.0, 1)
+        drawn[q] = ";".join(sorted(used))
+    return days, drawn
+
+
 def category_quarters(
     reports: pd.DataFrame,
     dwellings: pd.Series,
@@ -239,7 +295,9 @@ def site_quarters(
         ``n_buildings_rpls``, ``reports_per_100_dwellings``,
         ``households_per_100_dwellings``, ``reports_per_building``,
         ``n_lift_buildings``, ``lift_breakdowns``, ``lift_breakdowns_per_building_month``,
-        ``lift_repeats_30d``, ``recurrence_median_months``, ``n_buildings_recurrent``,
+        ``lift_repeats_30d``, ``lift_days_out_of_service`` and ``lift_days_quarters``
+        (:func:`lift_days_out_of_service`), ``recurrence_median_months``,
+        ``n_buildings_recurrent``,
         ``backlog_open_end``, ``mk_trend`` / ``mk_trend_fr`` / ``mk_p`` /
         ``sens_slope_per_month`` (12 months ending with the quarter),
         ``n_hotspot_buildings``, ``n_emerging_categories``, ``actions_by_status`` (JSON
@@ -259,6 +317,7 @@ def site_quarters(
     lift_buildings = int(lift["building_id"].nunique())
     watch = reports[reports["category"].isin(WATCH_CATEGORIES)]
     quarters = quarters_of(span)
+    lift_days, lift_days_quarters = lift_days_out_of_service(reports, quarters)
     rows = []
     for i, q in enumerate(quarters):
         months = quarter_months(q)
@@ -301,6 +360,8 @@ def site_quarters(
                 "lift_repeats_30d": int(repeats.reindex(lift.index[lift_q[lift.index]]).sum())
                 if lift_buildings
                 else np.nan,
+                "lift_days_out_of_service": lift_days[q],
+                "lift_days_quarters": lift_days_quarters[q],
                 "recurrence_median_months": float(rec.median()) if len(rec) else np.nan,
                 "n_buildings_recurrent": int((rec >= RECURRENT_MIN_MONTHS).sum()),
                 "mk_trend": mk.trend if mk is not None else None,

@@ -23,7 +23,17 @@ exclus (comme la carte). Trimestre : celui de la date du signalement.
 - **Ascenseurs** : les sources ne donnent pas d'inventaire des ascenseurs ; un bâtiment
   est dit « équipé » s'il a eu au moins un signalement d'ascenseur sur toute la période
   (minorant). Pannes par bâtiment équipé et par mois ; panne répétée : même bâtiment,
-  moins de {REPEAT_DAYS} jours après la précédente. Les jours d'arrêt ne sont pas calculés.
+  moins de {REPEAT_DAYS} jours après la précédente.
+- **Jours d'arrêt des ascenseurs**, là où les sources donnent des dates de clôture : chaque
+  signalement d'ascenseur clos est une panne, de sa date à sa date de clôture. Pour un
+  même bâtiment (faute d'inventaire, un bâtiment = un ascenseur), les pannes qui se
+  chevauchent sont fusionnées (union des intervalles : deux signalements d'une même
+  panne ne comptent ses jours qu'une fois) ; l'union est coupée aux bornes du trimestre
+  et sommée sur les bâtiments. Les signalements encore ouverts ne comptent pas (leur fin
+  est inconnue) : un minorant. Absent quand aucun signalement d'ascenseur n'a de date de
+  clôture. Une panne commencée au trimestre précédent compte pour ses jours dans
+  celui-ci : le chiffre est masqué dès que la case ascenseur de l'un des trimestres
+  dont il dépend l'est.
 - **Récurrence** : pour chaque bâtiment, nombre de mois avec au moins un signalement
   parmi les {RECURRENCE_MONTHS} derniers mois (fin du trimestre) ; le site est résumé par
   la médiane et le nombre de bâtiments récurrents (au moins {RECURRENT_MIN_MONTHS} mois).

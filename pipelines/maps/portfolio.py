@@ -40,6 +40,8 @@ INDICATORS: tuple[tuple[str, str, int, str], ...] = (
      "Pannes d'ascenseur par bâtiment équipé et par mois", 2, "lift_flag other_flag"),
     ("lift_repeats_30d", "Pannes d'ascenseur répétées en moins de 30 jours", 0,
      "lift_flag other_flag"),
+    ("lift_days_out_of_service", "Jours d'arrêt des ascenseurs (pannes closes)", 1,
+     "lift_days_flag other_flag"),
     ("n_buildings_recurrent", "Bâtiments signalés au moins 3 des 6 derniers mois", 0, "other_flag"),
     ("backlog_open_end", "Signalements ouverts en fin de trimestre", 0, "other_flag"),
     ("n_hotspot_buildings", "Bâtiments en point chaud", 0, ""),

@@ -62,9 +62,13 @@ RPLS_COLUMNS = (
 SITE_CELL_COLUMNS = ("n_reports", "n_households", "reports_per_building")
 #: Figures of the site table drawn from the quarter's lift reports.
 LIFT_COLUMNS = ("lift_breakdowns", "lift_breakdowns_per_building_month", "lift_repeats_30d")
+#: The lifts' days out of service: drawn from the lift reports of the quarters named in
+#: ``lift_days_quarters`` (a breakdown may start before the quarter), hidden with any of
+#: their lift cells (``lift_days_flag``).
+LIFT_DAYS = "lift_days_out_of_service"
 #: Site-table counts the engine does not protect: hidden when every cell is sensitive.
 UNPROTECTED_COLUMNS = (
-    "lift_breakdowns", "lift_breakdowns_per_building_month", "lift_repeats_30d",
+    "lift_breakdowns", "lift_breakdowns_per_building_month", "lift_repeats_30d", LIFT_DAYS,
     "n_buildings_recurrent", "recurrence_median_months", "backlog_open_end",
 )  # fmt: skip
 
@@ -87,6 +91,22 @@ def _hide(
             out[c] = out[c].astype("Float64").mask(hidden.to_numpy())
     out[flag] = np.where(hidden.to_numpy(), FLAG, "")
     return out
+
+
+def _hide_lift_days(site: pd.DataFrame, hidden_cells: set[tuple[str, ...]]) -> pd.DataFrame:
+    """``site`` with :data:`LIFT_DAYS` hidden (``lift_days_flag`` « s ») where the quarter's
+    lift figures are, or where any quarter it draws on has its lift cell in
+    ``hidden_cells`` (quarter, category): shown, the days of a hidden cell's
+    breakdowns would leak through the next quarter's figure."""
+    hidden_q = {cell[0] for cell in hidden_cells if cell[1] == LIFT}
+    if "lift_days_quarters" in site:
+        drawn = site["lift_days_quarters"].fillna("").astype(str).str.split(";")
+    else:
+        drawn = pd.Series([[] for _ in range(len(site))], index=site.index)
+    hidden = drawn.map(lambda qs: bool(hidden_q & set(qs))) | (site["lift_flag"] == FLAG)
+    if "lift_days_flag" in site:
+        hidden = hidden | (site["lift_days_flag"] == FLAG)
+    return _hide(site, (LIFT_DAYS,), hidden, "lift_days_flag")
 
 
 def protect_indicators(
@@ -122,6 +142,7 @@ def protect_indicators(
         none = pd.Series(False, index=site.index)
         out = _hide(site, SITE_CELL_COLUMNS, none, "cell_flag")
         out = _hide(_hide(out, RPLS_COLUMNS, none, "rpls_flag"), LIFT_COLUMNS, none, "lift_flag")
+        out = _hide(out, (LIFT_DAYS,), none, "lift_days_flag")
         return _hide(out, (), none, "other_flag"), cats, {"profile": rule.name, "tables": {}}
     tables, audit = protect_tables(micro, TABLES, rule)
     by_cat = _hidden_keys(tables[("quarter", "category")], ["quarter", "category"])
@@ -145,6 +166,7 @@ def protect_indicators(
     # to protect another cell, showing it here would undo that protection).
     lift = site["quarter"].astype(str).map(lambda v: (v, LIFT))
     out = _hide(out, LIFT_COLUMNS, lift.isin(by_cat), "lift_flag")
+    out = _hide_lift_days(out, by_cat)
     out = _hide(out, RPLS_COLUMNS, q.isin(by_q_rpls | by_q), "rpls_flag")
     everything = pd.Series(rule.protect == "all", index=site.index)
     out = _hide(out, UNPROTECTED_COLUMNS if rule.protect == "all" else (), everything, "other_flag")
@@ -212,6 +234,7 @@ def consistent_with_published(
     )
     lift = quarter.map(lambda q: (q, LIFT)).isin(set(key[cell])) | (out["lift_flag"] == FLAG)
     out = _hide(out, LIFT_COLUMNS, lift, "lift_flag")
+    out = _hide_lift_days(out, set(key[cell]))
     # An RPLS quarter total is the sum of its categories' RPLS parts: shown only when
     # every one of them is.
     rpls_quarters = set(cats.loc[rpls.to_numpy(), "quarter"].astype(str))
