@@ -334,12 +334,22 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
         "gpkg": lambda: gpkg.run_gpkg(config, site, processed=p, dst=paths.gpkg),
         "map": lambda: maps.run_site(config, site, processed=p, dst=paths.map),
         "comite": lambda: pack.run_pack(config, site, processed=p, dst=paths.pack),
-        "publish_public": lambda: publish.run(
-            config,
-            site,
-            processed=p,
-            dst_dir=p / stages.PUBLIC_DIR,
-            profile=site.publication.exports_profile,
+        "publish_public": lambda: (
+            publish.run(
+                config,
+                site,
+                processed=p,
+                dst_dir=p / stages.PUBLIC_DIR,
+                profile=site.publication.exports_profile,
+            ),
+            # the indicators under the same profile, beside the tables they must agree with
+            publish.run_indicators(
+                config,
+                site,
+                processed=p,
+                dst_dir=p / stages.PUBLIC_DIR,
+                profile=site.publication.exports_profile,
+            ),
         ),
         "public": lambda: maps.run_public(config, site, processed=p, dst_dir=paths.maps / "public"),
     }

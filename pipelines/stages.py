@@ -401,8 +401,17 @@ STAGES: tuple[Stage, ...] = (
         "publish_public",
         code=_PUBLISH_CODE,
         settings=(),
-        reads=_PUBLISH_READS,
-        writes=tuple(f"{PUBLIC_DIR}/{name}" for name in PUBLISHED_FILES.values()),
+        # and the indicators (issue 18), under the same profile
+        reads=(
+            *_PUBLISH_READS,
+            "indicators_site.parquet",
+            "indicators_category.parquet",
+            "indicators_method.md",
+        ),
+        writes=tuple(
+            f"{PUBLIC_DIR}/{name}"
+            for name in (*PUBLISHED_FILES.values(), *INDICATOR_FILES.values())
+        ),
     ),
     Stage(
         "public",

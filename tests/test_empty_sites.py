@@ -117,6 +117,15 @@ def test_a_site_with_buildings_and_no_report_runs_through_and_is_marked(
     assert (tmp_path / "maps" / "paris10_comite.pdf").is_file()
     summary = json.loads((processed / "published" / "indicators_summary.json").read_text("utf-8"))
     assert summary["mark"] == "no_reports"
+    # the open-data pack gets the indicators too, under its own profile
+    stage = ["-q", "stage", "--config", str(cfg), "--site", "paris10"]
+    folders = ["--processed-dir", str(processed), "--maps-dir", str(tmp_path / "maps")]
+    assert main([*stage, *folders, "publish_public"]) == 0
+    public = json.loads(
+        (processed / "published_public" / "indicators_summary.json").read_text("utf-8")
+    )
+    assert public["profile"] == "public"
+    assert public["mark"] == "no_reports"
     page = _portfolio_json(tmp_path / "maps" / "index.html")
     (row,) = page["sites"]
     assert row["mark"] == "aucun signalement sur la période"

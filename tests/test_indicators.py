@@ -23,7 +23,7 @@ from pipelines.indicators.compute import (
     site_quarters,
 )
 from pipelines.maps.portfolio import portfolio_page
-from pipelines.publish.indicators import consistent_with_published, protect_indicators
+from pipelines.publish.indicators import consistent_with_published, protect_indicators, rounded
 from tests.conftest import ROOT
 
 
@@ -377,3 +377,40 @@ def test_days_out_of_service_are_hidden_with_any_lift_cell_they_draw_on() -> Non
     assert out["lift_flag"].tolist() == ["s", ""]
     assert out["lift_days_flag"].tolist() == ["s", "s"]
     assert out["lift_days_out_of_service"].isna().all()
+
+
+def test_under_public_small_cells_are_hidden_and_shown_counts_rounded() -> None:
+    # Q1 2024, all RPLS (100 dwellings): proprete from 12 households, encombrants from 16,
+    # ascenseur from 4 (below the public threshold of 11: hidden, whatever its category;
+    # and one more cell, else the quarter's total gives it). Shown counts are rounded to
+    # 5 (12 → 10, 16 → 15, 32 → 30) and their rates with them. The lift, recurrence and
+    # backlog figures are hidden outright.
+    rows = [
+        *[("A", "proprete", f"2024-0{1 + k % 3}-1{k % 9}", None, f"p{k}") for k in range(12)],
+        *[("A", "encombrants", f"2024-0{1 + k % 3}-2{k % 8}", None, f"e{k}") for k in range(16)],
+        *[("A", "ascenseur", f"2024-02-0{k + 1}", None, f"l{k}") for k in range(4)],
+    ]
+    r = reports_of(rows)
+    buildings = buildings_of({"A": 100.0})
+    site = _site(r, buildings)
+    cats = category_quarters(
+        r, dwellings_of(buildings), targets_h={}, backlog=None, as_of=pd.Timestamp("2024-04-01")
+    )
+    rule = DEFAULT_RULES["public"]
+    micro = micro_of(r, person_related=False, rpls="oui")
+    out, shown, _audit = protect_indicators(site, cats, micro, rule)
+    out, shown = rounded(out, rule.round_base), rounded(shown, rule.round_base)
+    by_cat = shown.set_index("category")
+    assert by_cat.at["ascenseur", "cell_flag"] == "s"
+    assert pd.isna(by_cat.at["ascenseur", "n_reports"])
+    assert (shown["cell_flag"] == "s").sum() >= 2
+    expected = {"proprete": 10, "encombrants": 15}
+    for cat, n in expected.items():
+        if by_cat.at[cat, "cell_flag"] == "":
+            assert by_cat.at[cat, "n_reports"] == n
+            assert by_cat.at[cat, "reports_per_100_dwellings"] == pytest.approx(float(n))
+    if out["cell_flag"].iloc[0] == "":
+        assert out["n_reports"].iloc[0] == 30
+    assert out["other_flag"].tolist() == ["s"]
+    lifts = ["lift_breakdowns", "lift_days_out_of_service", "n_buildings_recurrent"]
+    assert out[lifts].isna().all().all()

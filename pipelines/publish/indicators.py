@@ -21,7 +21,10 @@ indicators passed as ``given`` to :func:`pipelines.publish.cells.protect_tables`
 the publish step's own call, would hide less; it is left for later.)
 Counts of buildings (recurrent, lift-equipped, hotspots) are not counts of reports and
 are shown as computed; under ``public`` (every cell protected) the lift, recurrence and
-backlog counts are hidden outright, since the engine does not protect them.
+backlog counts are hidden outright, since the engine does not protect them, and the
+counts shown are rounded as the profile's other tables (:func:`rounded`). The open-data
+pack's indicators are published by ``publish_public`` beside its tables, under its
+profile (:func:`run_indicators`).
 """
 
 from __future__ import annotations
@@ -173,6 +176,36 @@ def protect_indicators(
     return out, cats, audit
 
 
+#: Counts rounded under a profile that rounds (``public``), each with the rates drawn
+#: from it (scaled by the same factor: a rate left exact would give the exact count).
+ROUNDED = {
+    "n_reports": ("reports_per_building",),
+    "n_households": (),
+    "n_reports_rpls": ("reports_per_100_dwellings",),
+    "n_households_rpls": ("households_per_100_dwellings",),
+}
+
+
+def rounded(frame: pd.DataFrame, base: int) -> pd.DataFrame:
+    """``frame`` with its shown counts rounded half up to a multiple of ``base``, as the
+    engine rounds the profile's other tables, and the rates drawn from each count
+    scaled with it (a rate is its count × a constant)."""
+    if base <= 1:
+        return frame
+    out = frame.copy()
+    for count, rates in ROUNDED.items():
+        if count not in out:
+            continue
+        exact = pd.to_numeric(out[count], errors="coerce").astype("Float64")
+        near = (exact / base + 0.5).apply(np.floor) * base
+        for rate in rates:
+            if rate in out:
+                factor = (near / exact).where(exact > 0, 0.0)
+                out[rate] = (pd.to_numeric(out[rate], errors="coerce") * factor).round(3)
+        out[count] = near.astype("Int64")
+    return out
+
+
 def _quarter_cells(frame: pd.DataFrame, month: str, hidden: pd.Series) -> set[tuple[str, str]]:
     """(quarter, category) of the ``hidden`` rows of a published monthly table."""
     rows = frame[hidden.to_numpy()]
@@ -244,11 +277,20 @@ def consistent_with_published(
     return out, cats
 
 
-def run_indicators(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> Path:
+def run_indicators(
+    config: Config,
+    site: SiteConfig,
+    *,
+    processed: Path,
+    dst_dir: Path,
+    profile: str | None = None,
+) -> Path:
     """Publish the indicators of ``processed`` (stage ``indicators``) in ``dst_dir``
-    under the readers' profile (the committee's by default)."""
+    under ``profile`` (default: the readers' profile, the committee's by default; the
+    open-data pack passes ``public``), beside the tables the publication step wrote in
+    ``dst_dir`` under the same profile, which the consistency guard reads."""
     processed, dst_dir = Path(processed), Path(dst_dir)
-    rule = site.publication.rule()
+    rule = site.publication.rule(profile)
     reports = read_geoparquet(processed / "reports.parquet")
     buildings = read_geoparquet(processed / "buildings.parquet")
     micro = microdata(reports, zone_of={}, person_related=person_related_of(site))
@@ -264,7 +306,7 @@ def run_indicators(config: Config, site: SiteConfig, *, processed: Path, dst_dir
     categories = pd.read_parquet(processed / "indicators_category.parquet")
     out_site, out_cats, audit = protect_indicators(site_table, categories, micro, rule)
     if rule.protect != "none":
-        published = processed / "published"
+        published = dst_dir
         out_site, out_cats = consistent_with_published(
             out_site,
             out_cats,
@@ -272,6 +314,7 @@ def run_indicators(config: Config, site: SiteConfig, *, processed: Path, dst_dir
             monthly=_optional_table(published / PUBLISHED_FILES["monthly"]),
             rpls_ids=rpls_ids,
         )
+    out_site, out_cats = rounded(out_site, rule.round_base), rounded(out_cats, rule.round_base)
     dst_dir.mkdir(parents=True, exist_ok=True)
     out_site.to_parquet(dst_dir / INDICATOR_FILES["site"], index=False)
     out_cats.to_parquet(dst_dir / INDICATOR_FILES["category"], index=False)
