@@ -130,12 +130,15 @@ OPTIONAL = ("zones", "notes", "chronic", "density", "actions")
 #: The indicators per site and quarter (issue 18), published by their own stage
 #: (:mod:`pipelines.publish.indicators`) beside :data:`FILES`: ``site`` (one row per
 #: quarter), ``category`` (per quarter and category), each with ``cell_flag`` and
-#: ``rpls_flag`` (« s »: the counts and rates of that cell hidden, null); the engine's
+#: ``rpls_flag`` (« s »: the counts and rates of that cell hidden, null); ``entrance``
+#: (the entrances whose watch level may be shown: ``quarter``, ``building_id``,
+#: ``entrance_label_fr``, ``watch_level``, ``watch_by``, no count); the engine's
 #: ``audit``, the method ``note`` (Markdown, French) and a ``summary`` (the profile,
 #: the quarters and the site's ``mark``, :data:`SITE_MARKS`).
 INDICATOR_FILES: dict[str, str] = {
     "site": "indicators_site.parquet",
     "category": "indicators_category.parquet",
+    "entrance": "indicators_entrance.parquet",
     "audit": "indicators_audit.json",
     "note": "indicators_method.md",
     "summary": "indicators_summary.json",

@@ -309,6 +309,7 @@ STAGES: tuple[Stage, ...] = (
         writes=(
             "indicators_site.parquet",
             "indicators_category.parquet",
+            "indicators_entrance.parquet",
             "indicators_summary.json",
             "indicators_method.md",
         ),
@@ -331,6 +332,7 @@ STAGES: tuple[Stage, ...] = (
             "buildings.parquet",
             "indicators_site.parquet",
             "indicators_category.parquet",
+            "indicators_entrance.parquet",
             "indicators_method.md",
             # What is shown must be a sum of cells these already show.
             f"published/{PUBLISHED_FILES['category_series']}",
@@ -406,6 +408,7 @@ STAGES: tuple[Stage, ...] = (
             *_PUBLISH_READS,
             "indicators_site.parquet",
             "indicators_category.parquet",
+            "indicators_entrance.parquet",
             "indicators_method.md",
         ),
         writes=tuple(

@@ -12,18 +12,28 @@ import pytest
 from pipelines.config import load_config
 from pipelines.config.publication import DEFAULT_RULES
 from pipelines.errors import ConfigError, InputError
-from pipelines.indicators.analyst import read_analyst_levels, with_analyst_levels
+from pipelines.indicators.analyst import (
+    read_analyst_levels,
+    with_analyst_entrances,
+    with_analyst_levels,
+)
 from pipelines.indicators.compute import (
     category_quarters,
     counted_reports,
     dwellings_of,
+    entrance_quarters,
     lift_repeats,
     quarter_months,
     recurrence,
     site_quarters,
 )
 from pipelines.maps.portfolio import portfolio_page
-from pipelines.publish.indicators import consistent_with_published, protect_indicators, rounded
+from pipelines.publish.indicators import (
+    consistent_with_published,
+    protect_entrances,
+    protect_indicators,
+    rounded,
+)
 from tests.conftest import ROOT
 
 
@@ -414,3 +424,94 @@ def test_under_public_small_cells_are_hidden_and_shown_counts_rounded() -> None:
     assert out["other_flag"].tolist() == ["s"]
     lifts = ["lift_breakdowns", "lift_days_out_of_service", "n_buildings_recurrent"]
     assert out[lifts].isna().all().all()
+
+
+def entrance_reports(rows: list[tuple[str, str | None, str, str, str]]) -> pd.DataFrame:
+    """Reports (building, matched label, category, reported_at, household) as the
+    geocoding stage writes them, then :func:`counted_reports`."""
+    frame = pd.DataFrame(
+        rows, columns=["building_id", "match_label", "category", "reported_at", "household_key"]
+    )
+    frame["reported_at"] = pd.to_datetime(frame["reported_at"])
+    frame["closed_at"] = pd.NaT
+    frame["report_id"] = [f"r{i}" for i in range(len(frame))]
+    frame["source_kind"] = "reports"
+    return counted_reports(frame)
+
+
+def test_an_entrance_is_yellow_from_three_months_of_degradation_in_six() -> None:
+    # Building A, entrance « 7 Rue X »: degradation in January, February and March
+    # (3 of the 6 months ending in March: jaune); entrance « 9 Rue X »: degradation in
+    # January and March only, and proprete (not a watch category) in February: vert.
+    # Building B: occupation in three months on reports that matched no address: its
+    # « entrée non précisée » is jaune.
+    r = entrance_reports(
+        [
+            *[("A", "7 Rue X", "degradation", f"2024-0{m}-05", f"h{m}") for m in (1, 2, 3)],
+            *[("A", "9 Rue X", "degradation", f"2024-0{m}-05", f"k{m}") for m in (1, 3)],
+            ("A", "9 Rue X", "proprete", "2024-02-05", "k2"),
+            *[("B", None, "occupation", f"2024-0{m}-05", f"o{m}") for m in (1, 2, 3)],
+        ]
+    )
+    table = entrance_quarters(r, ["2024-T1"]).set_index(["building_id", "entrance_label_fr"])
+    assert table.at[("A", "7 Rue X"), "watch_level"] == "jaune"
+    assert table.at[("A", "9 Rue X"), "watch_level"] == "vert"
+    assert table.at[("A", "9 Rue X"), "watch_months"] == 2
+    assert table.at[("B", "entrée non précisée"), "watch_level"] == "jaune"
+    assert len(table) == 3
+
+
+def test_a_yellow_entrance_is_published_only_from_enough_households() -> None:
+    # Q1, three jaune entrances: « 1 Rue Y » from 3 households (shown under comité),
+    # « 3 Rue Y » from 2 (not listed: « s » would say jaune), « 5 Rue Y » from 4
+    # households but one of them makes 9 of its 12 reports (0.75 < 0.85: shown) and
+    # « 7 Rue Y » where one makes 10 of 11 (dominance: not listed); the analyst set
+    # « 3 Rue Y » orange: listed, as the analyst's.
+    rows = [
+        *[("A", "1 Rue Y", "degradation", f"2024-0{m}-05", f"a{m}") for m in (1, 2, 3)],
+        *[("A", "3 Rue Y", "degradation", f"2024-0{m}-05", f"b{m % 2}") for m in (1, 2, 3)],
+        *[("B", "5 Rue Y", "degradation", f"2024-0{1 + k % 3}-1{k}", "c0") for k in range(9)],
+        *[("B", "5 Rue Y", "degradation", f"2024-0{m}-20", f"c{m}") for m in (1, 2, 3)],
+        *[("B", "7 Rue Y", "occupation", f"2024-0{1 + k % 3}-1{k}", "d0") for k in range(10)],
+        ("B", "7 Rue Y", "occupation", "2024-02-25", "d1"),
+    ]
+    table = entrance_quarters(entrance_reports(rows), ["2024-T1"])
+    assert (table["watch_level"] == "jaune").all()
+    levels = pd.DataFrame(
+        {"quarter": ["2024-T1"], "analyst_level": ["orange"], "entrance": ["3 rue y"]}
+    )
+    table = with_analyst_entrances(table, levels)
+    out = protect_entrances(table, DEFAULT_RULES["comite"]).set_index("entrance_label_fr")
+    assert sorted(out.index) == ["1 Rue Y", "3 Rue Y", "5 Rue Y"]
+    assert out.at["1 Rue Y", "watch_by"] == "proposition de l'outil"
+    assert out.at["3 Rue Y", "watch_level"] == "orange"
+    assert out.at["3 Rue Y", "watch_by"] == "analyste"
+    assert not {"n_reports_watch", "n_households_watch", "watch_months"} & set(out.columns)
+    # public: 11 households needed, so only the analyst's level is left
+    public = protect_entrances(table, DEFAULT_RULES["public"])
+    assert public["entrance_label_fr"].tolist() == ["3 Rue Y"]
+
+
+def test_the_analysts_file_may_name_an_entrance(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "niveaux_veille.csv"
+    path.write_text(
+        "trimestre;niveau;entree\n2024-T1;orange;\n2024-T1;rouge;7 Rue X\n2024-T1;orange;way/9\n",
+        encoding="utf-8",
+    )
+    levels = read_analyst_levels(path)
+    site = with_analyst_levels(_watch_site(["2024-01", "2024-02", "2024-03"]), levels)
+    assert site["analyst_level"].tolist() == ["orange"]  # the row without entrance
+    r = entrance_reports(
+        [("A", "7 Rue X", "degradation", f"2024-0{m}-05", f"h{m}") for m in (1, 2, 3)]
+    )
+    out = with_analyst_entrances(entrance_quarters(r, ["2024-T1"]), levels)
+    assert out.set_index("entrance_label_fr")["analyst_level"].to_dict() == {
+        "7 Rue X": "rouge",
+        "way/9": "orange",  # an entrance the table lacks: a row of its own
+    }
+    twice = tmp_path / "twice.csv"
+    twice.write_text(
+        "trimestre,niveau,entree\n2024-T1,rouge,7 Rue X\n2024-T1,orange,7 rue x\n", "utf-8"
+    )
+    with pytest.raises(InputError, match=r"ligne 3, colonne « trimestre »"):
+        read_analyst_levels(twice)

@@ -44,7 +44,9 @@ def quarter_of(when: pd.Series) -> pd.Series:
 def counted_reports(reports: pd.DataFrame) -> pd.DataFrame:
     """The reports that count and are placed on a building, with ``reported_at`` and
     ``closed_at`` naive, ``category`` (unknown codes: « autre »), ``household``,
-    ``month`` (Period) and ``quarter``; undated reports left out."""
+    ``month`` (Period), ``quarter`` and ``entrance`` (:func:`entrance_quarters`: the
+    address or building code the report matched, as its vetted source spells it, ``""``
+    when it matched none); undated reports left out."""
     kept = reports[counted(reports, on_building=True)]
     when = naive_dates(kept["reported_at"])
     kept = kept[when.notna()]
@@ -55,9 +57,15 @@ def counted_reports(reports: pd.DataFrame) -> pd.DataFrame:
         if "closed_at" in kept
         else pd.Series(pd.NaT, index=kept.index, dtype="datetime64[us]")
     )
+    label = (
+        kept["match_label"].astype("string")
+        if "match_label" in kept
+        else pd.Series(pd.NA, index=kept.index, dtype="string")
+    )
     return pd.DataFrame(
         {
             "building_id": kept["building_id"].astype(str),
+            "entrance": label.fillna("").str.strip().to_numpy(),
             "category": category.where(category.isin(CODES), "autre"),
             "household": household_of(kept),
             "reported_at": when,
@@ -391,6 +399,70 @@ def site_quarters(
     for c in ("n_hotspot_buildings", "n_emerging_categories"):
         out[c] = out[c].astype("Int64")
     return out
+
+
+#: The label of a building's reports that name no entrance (no address or building
+#: code matched): one group, the building as a whole.
+ENTRANCE_UNKNOWN_FR = "entrée non précisée"
+
+
+def entrance_quarters(reports: pd.DataFrame, quarters: list[str]) -> pd.DataFrame:
+    """The proposed watch level per entrance and quarter, by the site's rule applied to
+    each entrance: « jaune » when its degradation or occupation reports fall in at
+    least :data:`WATCH_MIN_MONTHS` of the :data:`RECURRENCE_MONTHS` months ending with
+    the quarter, else « vert ».
+
+    An entrance (entrée, cage d'escalier) is a building and the address or building
+    code its reports matched (``entrance`` of :func:`counted_reports`: the BAN, OSM or
+    gazetteer spelling, never the resident's text); a building's reports that matched
+    none are one group, :data:`ENTRANCE_UNKNOWN_FR`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per quarter and entrance with at least one such report in the window
+        (the others are « vert »): ``quarter``, ``building_id``, ``entrance_label_fr``,
+        ``watch_months``, ``n_reports_watch``, ``n_households_watch``,
+        ``top_household_share`` (the share of its reports made by its most frequent
+        household, which the publication step's dominance rule reads) and
+        ``watch_level``.
+    """
+    columns = [
+        "quarter", "building_id", "entrance_label_fr", "watch_months", "n_reports_watch",
+        "n_households_watch", "top_household_share", "watch_level",
+    ]  # fmt: skip
+    watch = reports[reports["category"].isin(WATCH_CATEGORIES)]
+    if watch.empty:
+        return pd.DataFrame(columns=columns)
+    watch = watch.assign(
+        entrance_label_fr=watch["entrance"].where(watch["entrance"] != "", ENTRANCE_UNKNOWN_FR)
+    )
+    keys = ["building_id", "entrance_label_fr"]
+    frames = []
+    for q in quarters:
+        end = quarter_months(q)[-1]
+        window = pd.period_range(end - (RECURRENCE_MONTHS - 1), end, freq="M")
+        inside = watch[watch["month"].isin(window)]
+        if inside.empty:
+            continue
+        g = inside.groupby(keys, sort=True)
+        top = inside.groupby([*keys, "household"]).size().groupby(level=[0, 1]).max()
+        out = pd.DataFrame(
+            {
+                "watch_months": g["month"].nunique(),
+                "n_reports_watch": g.size(),
+                "n_households_watch": g["household"].nunique(),
+            }
+        )
+        out["top_household_share"] = (top.reindex(out.index) / out["n_reports_watch"]).round(3)
+        out = out.reset_index()
+        out.insert(0, "quarter", q)
+        frames.append(out)
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(frames, ignore_index=True)
+    table["watch_level"] = np.where(table["watch_months"] >= WATCH_MIN_MONTHS, "jaune", "vert")
+    return table[columns]
 
 
 def _json(counts: Mapping[str, int] | None) -> str | None:

@@ -59,6 +59,27 @@ de l'analyste et du comité, qui les inscrit par trimestre dans
 format AAAA-Tn, et `niveau`, orange ou rouge) ; la page du portefeuille les montre
 comme niveaux de l'analyste.
 
+**Par entrée** (proposition, à valider) : la même règle, appliquée à chaque entrée
+(cage d'escalier) plutôt qu'au bâtiment. Une entrée est un bâtiment et l'adresse ou le
+code de bâtiment auxquels ses signalements ont été rattachés, tels que les écrit la
+source de référence (BAN, OSM, gazetteer du bailleur), jamais le texte saisi par
+l'habitant ; les signalements d'un bâtiment rattachés à aucune adresse forment un
+groupe « entrée non précisée ». Une entrée est proposée **jaune** quand ses
+signalements de dégradations ou d'occupation tombent dans au moins {WATCH_MIN_MONTHS}
+des {RECURRENCE_MONTHS} derniers mois. L'analyste peut fixer orange ou rouge pour une
+entrée en remplissant la colonne facultative `entree` du même fichier (l'adresse ou le
+code tels que les indicateurs les écrivent, ou l'identifiant OSM du bâtiment, `way/…`).
+
+Publication des entrées : un niveau est une catégorie, mais « jaune » dit qu'il y a eu
+des signalements au moins {WATCH_MIN_MONTHS} mois sur {RECURRENCE_MONTHS} dans cette
+entrée, et qui les a faits se devine entre voisins quand c'est un seul ménage. Une
+entrée jaune n'est donc publiée que si ces signalements viennent d'au moins autant de
+ménages distincts que le seuil du profil (3 au comité, 11 en public) et qu'aucun ménage
+n'en fait l'essentiel (règle de dominance). Seules les entrées jaunes (et celles que
+l'analyste a classées) sont listées, sans aucun compte : une entrée absente de la liste
+est verte, ou jaune sur trop peu de ménages (la marquer « s » reviendrait à dire
+« jaune »).
+
 ## Publication
 
 Au profil « comité », une case (site × trimestre × catégorie) issue de signalements liés

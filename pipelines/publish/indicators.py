@@ -206,6 +206,39 @@ def rounded(frame: pd.DataFrame, base: int) -> pd.DataFrame:
     return out
 
 
+#: The columns of the published entrance table: a level, never a count.
+ENTRANCE_COLUMNS = ("quarter", "building_id", "entrance_label_fr", "watch_level", "watch_by")
+
+
+def protect_entrances(entrances: pd.DataFrame, rule: ProfileRule) -> pd.DataFrame:
+    """The entrances whose watch level may be shown under ``rule``.
+
+    A « jaune » entrance says its degradation or occupation reports fall in at least 3
+    of the last 6 months: a lower bound on a small count, and who reported it is plain
+    to the neighbours when one household did. So a proposed « jaune » is shown only
+    when its reports come from at least the profile's number of households and no
+    household makes the dominance share of them (as a cell of the engine); « vert » is
+    never listed (every entrance not listed is « vert », or « jaune » on too few
+    households: showing « s » for these would say « jaune »). The analyst's orange and
+    rouge are decisions, shown as such. No count is published.
+    """
+    if entrances.empty:
+        return pd.DataFrame(columns=list(ENTRANCE_COLUMNS))
+    analyst = entrances["analyst_level"].notna()
+    proposed = entrances["watch_level"] == "jaune"
+    if rule.protect != "none":
+        households = pd.to_numeric(entrances["n_households_watch"], errors="coerce")
+        proposed &= (households >= rule.min_households).fillna(False).astype(bool)
+        if rule.dominance_share is not None:
+            top = pd.to_numeric(entrances["top_household_share"], errors="coerce")
+            proposed &= (top < rule.dominance_share).fillna(False).astype(bool)
+    out = entrances[analyst | proposed].copy()
+    by_analyst = out["analyst_level"].notna()
+    out["watch_level"] = out["analyst_level"].where(by_analyst, out["watch_level"])
+    out["watch_by"] = np.where(by_analyst, "analyste", "proposition de l'outil")
+    return out[list(ENTRANCE_COLUMNS)].reset_index(drop=True)
+
+
 def _quarter_cells(frame: pd.DataFrame, month: str, hidden: pd.Series) -> set[tuple[str, str]]:
     """(quarter, category) of the ``hidden`` rows of a published monthly table."""
     rows = frame[hidden.to_numpy()]
@@ -316,6 +349,10 @@ def run_indicators(
         )
     out_site, out_cats = rounded(out_site, rule.round_base), rounded(out_cats, rule.round_base)
     dst_dir.mkdir(parents=True, exist_ok=True)
+    entrances = _optional_table(processed / "indicators_entrance.parquet")
+    protect_entrances(entrances if entrances is not None else pd.DataFrame(), rule).to_parquet(
+        dst_dir / INDICATOR_FILES["entrance"], index=False
+    )
     out_site.to_parquet(dst_dir / INDICATOR_FILES["site"], index=False)
     out_cats.to_parquet(dst_dir / INDICATOR_FILES["category"], index=False)
     write_json(
