@@ -162,6 +162,10 @@ def site_row(
     def rel(target: Path) -> str | None:
         return _rel(target, dst_dir) if target.exists() else None
 
+    entrance_path = paths.published / INDICATOR_FILES["entrance"]
+    entrances = pd.read_parquet(entrance_path) if entrance_path.exists() else pd.DataFrame()
+    if last is not None and len(entrances):
+        entrances = entrances[entrances["quarter"].astype(str) == str(last["quarter"])]
     summary_path = paths.published / INDICATOR_FILES["summary"]
     summary = read_json(summary_path) if summary_path.exists() else {}
     return {
@@ -178,6 +182,18 @@ def site_row(
         else str(last["mk_trend_fr"]),
         **watch_of(last),
         "watch_reason": None if last is None else str(last["watch_reason_fr"]),
+        # the entrances of the last quarter the publication lists (jaune on enough
+        # households, or set by the analyst): label, level, who set it
+        "entrances": [
+            {
+                "label": str(e["entrance_label_fr"]),
+                "level": str(e["watch_level"]),
+                "by": str(e["watch_by"]),
+            }
+            for _, e in entrances.iterrows()
+        ]
+        if last is not None
+        else [],
         "spark": spark,
         "map": rel(paths.map),
         "pack": rel(paths.pack),

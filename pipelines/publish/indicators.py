@@ -183,6 +183,8 @@ ROUNDED = {
     "n_households": (),
     "n_reports_rpls": ("reports_per_100_dwellings",),
     "n_households_rpls": ("households_per_100_dwellings",),
+    "n_closed": (),
+    "backlog_open_end": (),
 }
 
 

@@ -125,6 +125,13 @@
     if (site.watch_reason) {
       watch.title = "Proposition de l'outil : " + site.watch_reason;
     }
+    if (site.entrances && site.entrances.length) {
+      var n = site.entrances.length;
+      watch.appendChild(el("span", n + (n > 1 ? " entrées" : " entrée") + " en veille", "delta"));
+      watch.title += "\nEntrées : " + site.entrances.map(function (e) {
+        return e.label + " (" + e.level + ", " + e.by + ")";
+      }).join(" ; ");
+    }
     tr.appendChild(watch);
     var spark = el("td");
     spark.appendChild(sparkline(site.spark));
