@@ -168,26 +168,24 @@ def lift_days_out_of_service(
         return days, drawn
     # A sort-and-sweep union of intervals, a few lines: no interval library is worth a
     # dependency for it (pandas' IntervalIndex tests overlaps but merges none).
-    merged: list[tuple[pd.Timestamp, pd.Timestamp, set[str]]] = []
+    merged: list[tuple[pd.Timestamp, pd.Timestamp]] = []
     for _, rows in lift.sort_values("reported_at").groupby("building_id"):
-        spans = list(zip(rows["reported_at"], rows["closed_at"], rows["quarter"], strict=True))
-        start, end, qs = spans[0][0], spans[0][1], {str(spans[0][2])}
-        for t0, t1, q in spans[1:]:
+        spans = list(zip(rows["reported_at"], rows["closed_at"], strict=True))
+        start, end = spans[0]
+        for t0, t1 in spans[1:]:
             if t0 <= end:  # overlaps the current breakdown: one breakdown
-                end, qs = max(end, t1), qs | {str(q)}
+                end = max(end, t1)
                 continue
-            merged.append((start, end, qs))
-            start, end, qs = t0, t1, {str(q)}
-        merged.append((start, end, qs))
+            merged.append((start, end))
+            start, end = t0, t1
+        merged.append((start, end))
     for q in quarters:
         months = quarter_months(q)
         lo, hi = months[0].start_time, months[-1].end_time
-        total, used = 0.0, set()
-        for t0, t1, qs in merged:
-            overlap = (min(t1, hi) - max(t0, lo)).total_seconds()
-            if overlap > 0:
-                total += overlap
-                used |= qs
+        total = sum(max((min(t1, hi) - max(t0, lo)).total_seconds(), 0.0) for t0, t1 in merged)
+        # the union clipped to the quarter depends on the reports overlapping it only
+        inside = (lift["reported_at"] <= hi) & (lift["closed_at"] > lo)
+        used = set(lift.loc[inside, "quarter"].astype(str))
         days[q] = round(total / 86400.0, 1)
         drawn[q] = ";".join(sorted(used))
     return days, drawn
