@@ -272,6 +272,7 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
     from pipelines.zones import stage as zones
 
     p = paths.processed
+    public, public_profile = p / stages.PUBLIC_DIR, site.publication.exports_profile
     return {
         "buildings": lambda: buildings.run(
             site.osm,
@@ -334,23 +335,12 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
         "gpkg": lambda: gpkg.run_gpkg(config, site, processed=p, dst=paths.gpkg),
         "map": lambda: maps.run_site(config, site, processed=p, dst=paths.map),
         "comite": lambda: pack.run_pack(config, site, processed=p, dst=paths.pack),
-        "publish_public": lambda: (
-            publish.run(
-                config,
-                site,
-                processed=p,
-                dst_dir=p / stages.PUBLIC_DIR,
-                profile=site.publication.exports_profile,
-            ),
-            # the indicators under the same profile, beside the tables they must agree with
-            publish.run_indicators(
-                config,
-                site,
-                processed=p,
-                dst_dir=p / stages.PUBLIC_DIR,
-                profile=site.publication.exports_profile,
-            ),
-        ),
+        # the tables, then the indicators under the same profile beside them (the
+        # indicators must agree with the tables)
+        "publish_public": lambda: [
+            step(config, site, processed=p, dst_dir=public, profile=public_profile)
+            for step in (publish.run, publish.run_indicators)
+        ],
         "public": lambda: maps.run_public(config, site, processed=p, dst_dir=paths.maps / "public"),
     }
 
