@@ -487,9 +487,12 @@ def test_a_yellow_entrance_is_published_only_from_enough_households() -> None:
     assert out.at["3 Rue Y", "watch_level"] == "orange"
     assert out.at["3 Rue Y", "watch_by"] == "analyste"
     assert not {"n_reports_watch", "n_households_watch", "watch_months"} & set(out.columns)
-    # public: 11 households needed, so only the analyst's level is left
-    public = protect_entrances(table, DEFAULT_RULES["public"])
-    assert public["entrance_label_fr"].tolist() == ["3 Rue Y"]
+    # the open-data pack publishes nothing finer than the building: no entrance at all
+    assert protect_entrances(table, DEFAULT_RULES["public"]).empty
+    # with a threshold of 4 households, « 1 Rue Y » (3) goes too
+    four = dataclasses.replace(DEFAULT_RULES["comite"], min_households=4)
+    out = protect_entrances(table, four)
+    assert sorted(out["entrance_label_fr"]) == ["3 Rue Y", "5 Rue Y"]
 
 
 def test_the_analysts_file_may_name_an_entrance(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -74,8 +74,9 @@ Publication des entrées : un niveau est une catégorie, mais « jaune » dit qu
 des signalements au moins {WATCH_MIN_MONTHS} mois sur {RECURRENCE_MONTHS} dans cette
 entrée, et qui les a faits se devine entre voisins quand c'est un seul ménage. Une
 entrée jaune n'est donc publiée que si ces signalements viennent d'au moins autant de
-ménages distincts que le seuil du profil (3 au comité, 11 en public) et qu'aucun ménage
-n'en fait l'essentiel (règle de dominance). Seules les entrées jaunes (et celles que
+ménages distincts que le seuil du profil (3 au comité) et qu'aucun ménage n'en fait
+l'essentiel (règle de dominance). Le pack public (open data) ne publie rien de plus fin
+que le bâtiment : aucune entrée n'y figure. Seules les entrées jaunes (et celles que
 l'analyste a classées) sont listées, sans aucun compte : une entrée absente de la liste
 est verte, ou jaune sur trop peu de ménages (la marquer « s » reviendrait à dire
 « jaune »).
@@ -87,4 +88,9 @@ Au profil « comité », une case (site × trimestre × catégorie) issue de sig
 qui en dérivent aussi. Le masquage secondaire est fait entre les tableaux des
 indicateurs (trimestre × catégorie, trimestre, et leur part sur les bâtiments RPLS), pas
 encore conjointement avec les autres tableaux publiés du site.
+
+Au profil « public » (pack open data) : toute case est protégée (moins de 11 ménages
+distincts : masquée), les comptes montrés sont arrondis à 5 comme les autres tableaux
+du pack et les taux avec eux ; les chiffres d'ascenseur (pannes, répétitions, jours
+d'arrêt), de récurrence et de stock ouvert sont masqués, faute de protection propre.
 """

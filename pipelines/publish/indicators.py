@@ -223,8 +223,12 @@ def protect_entrances(entrances: pd.DataFrame, rule: ProfileRule) -> pd.DataFram
     never listed (every entrance not listed is « vert », or « jaune » on too few
     households: showing « s » for these would say « jaune »). The analyst's orange and
     rouge are decisions, shown as such. No count is published.
+
+    Under a profile that protects every cell (``public``, the open-data pack) no
+    entrance is listed, not even the analyst's: that profile publishes nothing finer
+    than the building, and an address with its watch level is finer.
     """
-    if entrances.empty:
+    if entrances.empty or rule.protect == "all":
         return pd.DataFrame(columns=list(ENTRANCE_COLUMNS))
     analyst = entrances["analyst_level"].notna()
     proposed = entrances["watch_level"] == "jaune"
