@@ -12,6 +12,7 @@ second rather than after the stage's heavy imports.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -271,8 +272,14 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
     from pipelines.zones import stage as zones
 
     p = paths.processed
+    public, public_profile = p / stages.PUBLIC_DIR, site.publication.exports_profile
     return {
-        "buildings": lambda: buildings.run(site.osm, site.rpls, paths.buildings_osm),
+        "buildings": lambda: buildings.run(
+            site.osm,
+            site.rpls,
+            paths.buildings_osm,
+            allow_empty=config.portfolio is not None and site.id in config.portfolio.site_ids,
+        ),
         "basemap": lambda: basemap.run(site.osm, p / "basemap.parquet"),
         "ingest": lambda: ingest.run(
             config, site.id, p, bounds=ingest.read_bounds(p / "buildings_summary.json")
@@ -328,13 +335,12 @@ def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Ca
         "gpkg": lambda: gpkg.run_gpkg(config, site, processed=p, dst=paths.gpkg),
         "map": lambda: maps.run_site(config, site, processed=p, dst=paths.map),
         "comite": lambda: pack.run_pack(config, site, processed=p, dst=paths.pack),
-        "publish_public": lambda: publish.run(
-            config,
-            site,
-            processed=p,
-            dst_dir=p / stages.PUBLIC_DIR,
-            profile=site.publication.exports_profile,
-        ),
+        # the tables, then the indicators under the same profile beside them (the
+        # indicators must agree with the tables)
+        "publish_public": lambda: [
+            step(config, site, processed=p, dst_dir=public, profile=public_profile)
+            for step in (publish.run, publish.run_indicators)
+        ],
         "public": lambda: maps.run_public(config, site, processed=p, dst_dir=paths.maps / "public"),
     }
 
@@ -362,13 +368,55 @@ def run_site_stages(
         check_inputs(config, site.id)  # every input, before the first stage runs
     paths = SitePaths.of(config, site.id)
     runners = _runners(config, site, paths)
-    for name in STAGE_NAMES[: STAGE_NAMES.index(through) + 1]:
+    names = STAGE_NAMES[: STAGE_NAMES.index(through) + 1]
+    for i, name in enumerate(names):
         if progress is not None:
             progress.update(0, step=f"{site.id} : {name}…")  # shown while it runs
         runners[name]()
         if progress is not None:
             progress.update(step=f"{site.id} : {name}")
+        if name == "ingest" and len(names) > i + 1 and _without_buildings(paths):
+            _stop_without_buildings(site, paths)
+            if progress is not None:
+                progress.update(len(names) - i - 1, step=f"{site.id} : sans bâtiment")
+            break
     return paths
+
+
+def _without_buildings(paths: SitePaths) -> bool:
+    """The buildings stage found no OSM building in the site's extract (only a
+    portfolio's site may have none: :func:`pipelines.osm.buildings.run`)."""
+    summary = paths.processed / "buildings_summary.json"
+    return summary.exists() and _json_of(summary).get("buildings") == 0
+
+
+def _json_of(path: Path) -> dict[str, Any]:
+    # the json module, not pipelines.io: the CLI loads no geopandas before a command runs
+    out: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return out
+
+
+def _stop_without_buildings(site: SiteConfig, paths: SitePaths) -> None:
+    """A portfolio's site whose perimeter holds no OSM building: nothing to place its
+    reports on, so no analysis, map or pack. Its rows were partitioned by ingestion
+    (``rejected.csv``, ``outside_study_area.csv``, the rest listed in ``unplaced.csv``
+    with their reason); the published summary marks it for the portfolio page."""
+    from pipelines import publish
+
+    publish.publish_without_buildings(site, processed=paths.processed, dst_dir=paths.published)
+    ingest = _json_of(paths.processed / "ingest_summary.json").get("totals", {})
+    log.warning(
+        "site « %s » : aucun bâtiment OSM dans le périmètre ; %s ligne(s) lue(s) (%s "
+        "placée(s) sur aucun bâtiment, unplaced.csv ; %s rejetée(s) ; %s hors zone ; dans %s) : "
+        "pas d'analyse, de carte ni de dossier, le site reste marqué dans le tableau du "
+        "portefeuille.",
+        site.id,
+        ingest.get("rows_in", "?"),
+        ingest.get("accepted", "?"),
+        ingest.get("rejected", "?"),
+        ingest.get("outside_study_area", "?"),
+        paths.processed,
+    )
 
 
 def cmd_stage(args: argparse.Namespace) -> None:

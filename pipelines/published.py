@@ -130,13 +130,25 @@ OPTIONAL = ("zones", "notes", "chronic", "density", "actions")
 #: The indicators per site and quarter (issue 18), published by their own stage
 #: (:mod:`pipelines.publish.indicators`) beside :data:`FILES`: ``site`` (one row per
 #: quarter), ``category`` (per quarter and category), each with ``cell_flag`` and
-#: ``rpls_flag`` (« s »: the counts and rates of that cell hidden, null); the engine's
-#: ``audit`` and the method ``note`` (Markdown, French).
+#: ``rpls_flag`` (« s »: the counts and rates of that cell hidden, null); ``entrance``
+#: (the entrances whose watch level may be shown: ``quarter``, ``building_id``,
+#: ``entrance_label_fr``, ``watch_level``, ``watch_by``, no count); the engine's
+#: ``audit``, the method ``note`` (Markdown, French) and a ``summary`` (the profile,
+#: the quarters and the site's ``mark``, :data:`SITE_MARKS`).
 INDICATOR_FILES: dict[str, str] = {
     "site": "indicators_site.parquet",
     "category": "indicators_category.parquet",
+    "entrance": "indicators_entrance.parquet",
     "audit": "indicators_audit.json",
     "note": "indicators_method.md",
+    "summary": "indicators_summary.json",
+}
+#: Why a site has no indicator to show (``mark`` of the published
+#: ``indicators_summary.json``, null when it has some), and the French words the
+#: portfolio page shows for it: the site stays in the table, marked.
+SITE_MARKS: dict[str, str] = {
+    "no_reports": "aucun signalement sur la période",
+    "no_buildings": "aucun bâtiment OSM dans le périmètre",
 }
 #: The tables the charts read (:mod:`pipelines.maps.charts`), with ``site.json``.
 CHART_TABLES = ("category_series", "top_buildings", "closing_delays")

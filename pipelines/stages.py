@@ -309,6 +309,7 @@ STAGES: tuple[Stage, ...] = (
         writes=(
             "indicators_site.parquet",
             "indicators_category.parquet",
+            "indicators_entrance.parquet",
             "indicators_summary.json",
             "indicators_method.md",
         ),
@@ -331,6 +332,7 @@ STAGES: tuple[Stage, ...] = (
             "buildings.parquet",
             "indicators_site.parquet",
             "indicators_category.parquet",
+            "indicators_entrance.parquet",
             "indicators_method.md",
             # What is shown must be a sum of cells these already show.
             f"published/{PUBLISHED_FILES['category_series']}",
@@ -401,8 +403,18 @@ STAGES: tuple[Stage, ...] = (
         "publish_public",
         code=_PUBLISH_CODE,
         settings=(),
-        reads=_PUBLISH_READS,
-        writes=tuple(f"{PUBLIC_DIR}/{name}" for name in PUBLISHED_FILES.values()),
+        # and the indicators (issue 18), under the same profile
+        reads=(
+            *_PUBLISH_READS,
+            "indicators_site.parquet",
+            "indicators_category.parquet",
+            "indicators_entrance.parquet",
+            "indicators_method.md",
+        ),
+        writes=tuple(
+            f"{PUBLIC_DIR}/{name}"
+            for name in (*PUBLISHED_FILES.values(), *INDICATOR_FILES.values())
+        ),
     ),
     Stage(
         "public",

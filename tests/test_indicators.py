@@ -12,18 +12,28 @@ import pytest
 from pipelines.config import load_config
 from pipelines.config.publication import DEFAULT_RULES
 from pipelines.errors import ConfigError, InputError
-from pipelines.indicators.analyst import read_analyst_levels, with_analyst_levels
+from pipelines.indicators.analyst import (
+    read_analyst_levels,
+    with_analyst_entrances,
+    with_analyst_levels,
+)
 from pipelines.indicators.compute import (
     category_quarters,
     counted_reports,
     dwellings_of,
+    entrance_quarters,
     lift_repeats,
     quarter_months,
     recurrence,
     site_quarters,
 )
 from pipelines.maps.portfolio import portfolio_page
-from pipelines.publish.indicators import consistent_with_published, protect_indicators
+from pipelines.publish.indicators import (
+    consistent_with_published,
+    protect_entrances,
+    protect_indicators,
+    rounded,
+)
 from tests.conftest import ROOT
 
 
@@ -323,3 +333,188 @@ def test_an_indicator_is_shown_only_as_a_sum_of_cells_the_site_already_shows() -
     out, shown = consistent_with_published(site, cats, series=None, monthly=None, rpls_ids=set())
     assert (shown["cell_flag"] == "s").all()
     assert (out["cell_flag"] == "s").all()
+
+
+def _site(r: pd.DataFrame, buildings: pd.DataFrame) -> pd.DataFrame:
+    return site_quarters(
+        r, buildings, backlog=None, n_hotspot_buildings=None, n_emerging_categories=None,
+        actions_by_status=None,
+    )  # fmt: skip
+
+
+def test_days_out_of_service_merge_one_lifts_breakdowns_and_cut_at_the_quarter() -> None:
+    # A: 10 → 20 January and 15 → 25 January overlap: one breakdown of 15 days, not 20.
+    # B: 25 March → 5 April: 7 days in Q1 (25–31 March), 4 in Q2 (1–4 April); its open
+    # report has no end and counts for nothing. Q1 = 15 + 7 = 22, Q2 = 4.
+    r = reports_of(
+        [
+            ("A", "ascenseur", "2024-01-10", "2024-01-20", "h1"),
+            ("A", "ascenseur", "2024-01-15", "2024-01-25", "h2"),
+            ("B", "ascenseur", "2024-03-25", "2024-04-05", "h3"),
+            ("B", "ascenseur", "2024-05-02", None, "h4"),
+        ]
+    )
+    site = _site(r, buildings_of({"A": None, "B": None}))
+    assert site["quarter"].tolist() == ["2024-T1", "2024-T2"]
+    assert site["lift_days_out_of_service"].tolist() == [22.0, 4.0]
+    # Q2's figure draws on the March breakdown, a report of Q1.
+    assert site["lift_days_quarters"].tolist() == ["2024-T1", "2024-T1"]
+
+
+def test_no_closing_date_no_days_out_of_service() -> None:
+    r = reports_of([("A", "ascenseur", "2024-01-10", None, "h1")])
+    assert _site(r, buildings_of({"A": None}))["lift_days_out_of_service"].isna().all()
+
+
+def test_days_out_of_service_are_hidden_with_any_lift_cell_they_draw_on() -> None:
+    # Q1: two lift reports of one building naming a dwelling, two households: the Q1
+    # lift cell is hidden. Q2's days draw on the March breakdown (4 April) besides B's
+    # May one (Q2's own lift cell, three households, is shown): shown, with B's days
+    # known, they would tell the hidden breakdown's length.
+    rows = [
+        ("A", "ascenseur", "2024-01-07", "2024-01-09", "h1"),
+        ("A", "ascenseur", "2024-03-28", "2024-04-04", "h2"),
+        *[("B", "ascenseur", f"2024-05-0{d}", "2024-05-08", f"q{d}") for d in (1, 3, 5)],
+    ]
+    r = reports_of(rows)
+    buildings = buildings_of({"A": None, "B": None})
+    site = _site(r, buildings)
+    cats = category_quarters(
+        r, dwellings_of(buildings), targets_h={}, backlog=None, as_of=pd.Timestamp("2024-07-01")
+    )
+    micro = micro_of(r, person_related=True, rpls="non")
+    out, _cats, _audit = protect_indicators(site, cats, micro, DEFAULT_RULES["comite"])
+    assert out["lift_flag"].tolist() == ["s", ""]
+    assert out["lift_days_flag"].tolist() == ["s", "s"]
+    assert out["lift_days_out_of_service"].isna().all()
+
+
+def test_under_public_small_cells_are_hidden_and_shown_counts_rounded() -> None:
+    # Q1 2024, all RPLS (100 dwellings): proprete from 12 households, encombrants from 16,
+    # ascenseur from 4 (below the public threshold of 11: hidden, whatever its category;
+    # and one more cell, else the quarter's total gives it). Shown counts are rounded to
+    # 5 (12 → 10, 16 → 15, 32 → 30) and their rates with them. The lift, recurrence and
+    # backlog figures are hidden outright.
+    rows = [
+        *[("A", "proprete", f"2024-0{1 + k % 3}-1{k % 9}", None, f"p{k}") for k in range(12)],
+        *[("A", "encombrants", f"2024-0{1 + k % 3}-2{k % 8}", None, f"e{k}") for k in range(16)],
+        *[("A", "ascenseur", f"2024-02-0{k + 1}", None, f"l{k}") for k in range(4)],
+    ]
+    r = reports_of(rows)
+    buildings = buildings_of({"A": 100.0})
+    site = _site(r, buildings)
+    cats = category_quarters(
+        r, dwellings_of(buildings), targets_h={}, backlog=None, as_of=pd.Timestamp("2024-04-01")
+    )
+    rule = DEFAULT_RULES["public"]
+    micro = micro_of(r, person_related=False, rpls="oui")
+    out, shown, _audit = protect_indicators(site, cats, micro, rule)
+    out, shown = rounded(out, rule.round_base), rounded(shown, rule.round_base)
+    by_cat = shown.set_index("category")
+    assert by_cat.at["ascenseur", "cell_flag"] == "s"
+    assert pd.isna(by_cat.at["ascenseur", "n_reports"])
+    assert (shown["cell_flag"] == "s").sum() >= 2
+    expected = {"proprete": 10, "encombrants": 15}
+    for cat, n in expected.items():
+        if by_cat.at[cat, "cell_flag"] == "":
+            assert by_cat.at[cat, "n_reports"] == n
+            assert by_cat.at[cat, "reports_per_100_dwellings"] == pytest.approx(float(n))
+    if out["cell_flag"].iloc[0] == "":
+        assert out["n_reports"].iloc[0] == 30
+    assert out["other_flag"].tolist() == ["s"]
+    lifts = ["lift_breakdowns", "lift_days_out_of_service", "n_buildings_recurrent"]
+    assert out[lifts].isna().all().all()
+
+
+def entrance_reports(rows: list[tuple[str, str | None, str, str, str]]) -> pd.DataFrame:
+    """Reports (building, matched label, category, reported_at, household) as the
+    geocoding stage writes them, then :func:`counted_reports`."""
+    frame = pd.DataFrame(
+        rows, columns=["building_id", "match_label", "category", "reported_at", "household_key"]
+    )
+    frame["reported_at"] = pd.to_datetime(frame["reported_at"])
+    frame["closed_at"] = pd.NaT
+    frame["report_id"] = [f"r{i}" for i in range(len(frame))]
+    frame["source_kind"] = "reports"
+    return counted_reports(frame)
+
+
+def test_an_entrance_is_yellow_from_three_months_of_degradation_in_six() -> None:
+    # Building A, entrance « 7 Rue X »: degradation in January, February and March
+    # (3 of the 6 months ending in March: jaune); entrance « 9 Rue X »: degradation in
+    # January and March only, and proprete (not a watch category) in February: vert.
+    # Building B: occupation in three months on reports that matched no address: its
+    # « entrée non précisée » is jaune.
+    r = entrance_reports(
+        [
+            *[("A", "7 Rue X", "degradation", f"2024-0{m}-05", f"h{m}") for m in (1, 2, 3)],
+            *[("A", "9 Rue X", "degradation", f"2024-0{m}-05", f"k{m}") for m in (1, 3)],
+            ("A", "9 Rue X", "proprete", "2024-02-05", "k2"),
+            *[("B", None, "occupation", f"2024-0{m}-05", f"o{m}") for m in (1, 2, 3)],
+        ]
+    )
+    table = entrance_quarters(r, ["2024-T1"]).set_index(["building_id", "entrance_label_fr"])
+    assert table.at[("A", "7 Rue X"), "watch_level"] == "jaune"
+    assert table.at[("A", "9 Rue X"), "watch_level"] == "vert"
+    assert table.at[("A", "9 Rue X"), "watch_months"] == 2
+    assert table.at[("B", "entrée non précisée"), "watch_level"] == "jaune"
+    assert len(table) == 3
+
+
+def test_a_yellow_entrance_is_published_only_from_enough_households() -> None:
+    # Q1, three jaune entrances: « 1 Rue Y » from 3 households (shown under comité),
+    # « 3 Rue Y » from 2 (not listed: « s » would say jaune), « 5 Rue Y » from 4
+    # households but one of them makes 9 of its 12 reports (0.75 < 0.85: shown) and
+    # « 7 Rue Y » where one makes 10 of 11 (dominance: not listed); the analyst set
+    # « 3 Rue Y » orange: listed, as the analyst's.
+    rows = [
+        *[("A", "1 Rue Y", "degradation", f"2024-0{m}-05", f"a{m}") for m in (1, 2, 3)],
+        *[("A", "3 Rue Y", "degradation", f"2024-0{m}-05", f"b{m % 2}") for m in (1, 2, 3)],
+        *[("B", "5 Rue Y", "degradation", f"2024-0{1 + k % 3}-1{k}", "c0") for k in range(9)],
+        *[("B", "5 Rue Y", "degradation", f"2024-0{m}-20", f"c{m}") for m in (1, 2, 3)],
+        *[("B", "7 Rue Y", "occupation", f"2024-0{1 + k % 3}-1{k}", "d0") for k in range(10)],
+        ("B", "7 Rue Y", "occupation", "2024-02-25", "d1"),
+    ]
+    table = entrance_quarters(entrance_reports(rows), ["2024-T1"])
+    assert (table["watch_level"] == "jaune").all()
+    levels = pd.DataFrame(
+        {"quarter": ["2024-T1"], "analyst_level": ["orange"], "entrance": ["3 rue y"]}
+    )
+    table = with_analyst_entrances(table, levels)
+    out = protect_entrances(table, DEFAULT_RULES["comite"]).set_index("entrance_label_fr")
+    assert sorted(out.index) == ["1 Rue Y", "3 Rue Y", "5 Rue Y"]
+    assert out.at["1 Rue Y", "watch_by"] == "proposition de l'outil"
+    assert out.at["3 Rue Y", "watch_level"] == "orange"
+    assert out.at["3 Rue Y", "watch_by"] == "analyste"
+    assert not {"n_reports_watch", "n_households_watch", "watch_months"} & set(out.columns)
+    # the open-data pack publishes nothing finer than the building: no entrance at all
+    assert protect_entrances(table, DEFAULT_RULES["public"]).empty
+    # with a threshold of 4 households, « 1 Rue Y » (3) goes too
+    four = dataclasses.replace(DEFAULT_RULES["comite"], min_households=4)
+    out = protect_entrances(table, four)
+    assert sorted(out["entrance_label_fr"]) == ["3 Rue Y", "5 Rue Y"]
+
+
+def test_the_analysts_file_may_name_an_entrance(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "niveaux_veille.csv"
+    path.write_text(
+        "trimestre;niveau;entree\n2024-T1;orange;\n2024-T1;rouge;7 Rue X\n2024-T1;orange;way/9\n",
+        encoding="utf-8",
+    )
+    levels = read_analyst_levels(path)
+    site = with_analyst_levels(_watch_site(["2024-01", "2024-02", "2024-03"]), levels)
+    assert site["analyst_level"].tolist() == ["orange"]  # the row without entrance
+    r = entrance_reports(
+        [("A", "7 Rue X", "degradation", f"2024-0{m}-05", f"h{m}") for m in (1, 2, 3)]
+    )
+    out = with_analyst_entrances(entrance_quarters(r, ["2024-T1"]), levels)
+    assert out.set_index("entrance_label_fr")["analyst_level"].to_dict() == {
+        "7 Rue X": "rouge",
+        "way/9": "orange",  # an entrance the table lacks: a row of its own
+    }
+    twice = tmp_path / "twice.csv"
+    twice.write_text(
+        "trimestre,niveau,entree\n2024-T1,rouge,7 Rue X\n2024-T1,orange,7 rue x\n", "utf-8"
+    )
+    with pytest.raises(InputError, match=r"ligne 3, colonne « trimestre »"):
+        read_analyst_levels(twice)

@@ -475,19 +475,20 @@ def test_a_site_in_error_does_not_stop_the_others(
     features = [
         (f["properties"]["code"], f["properties"]["nom"], f["geometry"]) for f in doc["features"]
     ]
-    # A perimeter beyond the extract: no building, which the buildings stage refuses.
-    features.append(("vide", "Sans bâtiment", box(2.50, 48.92, 2.501, 48.921)))
+    # A fourth site whose secret was never created: a user error of that site only (a
+    # site without building is no error: tests/test_empty_sites.py).
+    features.append(("sans-secret", "Sans secret", doc["features"][0]["geometry"]))
     layer = write_layer(tmp_path / "layer.geojson", features)
     cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), layer=layer)
-    code = main(["-q", "run", "--config", str(cfg), "--through", "buildings", "--workers", "2"])
+    code = main(["-q", "run", "--config", str(cfg), "--through", "ingest", "--workers", "2"])
     err = capsys.readouterr().err
     assert code == 2
     assert "1 site(s) en erreur sur 4 (3 traité(s))" in err
-    assert "site « vide »" in err
-    assert "aucun bâtiment" in err
+    assert "site « sans-secret »" in err
+    assert "secret du site « sans-secret » introuvable" in err
     assert "Traceback" not in err
     for site in SITES:
-        assert (tmp_path / "processed" / site / "buildings_osm.parquet").is_file()
+        assert (tmp_path / "processed" / site / "ingested.parquet").is_file()
 
 
 def _folded(text: str) -> str:

@@ -6,8 +6,16 @@ watch level. Pure functions in :mod:`~pipelines.indicators.compute`, I/O in
 
 from __future__ import annotations
 
-from pipelines.indicators.compute import LIFT, WATCH_CATEGORIES, quarter_of
+from pipelines.indicators.compute import LIFT, WATCH_CATEGORIES, quarter_of, site_mark
 from pipelines.indicators.note import METHOD_NOTE_FR
 from pipelines.indicators.stage import OUTPUTS, run
 
-__all__ = ["LIFT", "METHOD_NOTE_FR", "OUTPUTS", "WATCH_CATEGORIES", "quarter_of", "run"]
+__all__ = [
+    "LIFT",
+    "METHOD_NOTE_FR",
+    "OUTPUTS",
+    "WATCH_CATEGORIES",
+    "quarter_of",
+    "run",
+    "site_mark",
+]

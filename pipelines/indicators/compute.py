@@ -44,7 +44,9 @@ def quarter_of(when: pd.Series) -> pd.Series:
 def counted_reports(reports: pd.DataFrame) -> pd.DataFrame:
     """The reports that count and are placed on a building, with ``reported_at`` and
     ``closed_at`` naive, ``category`` (unknown codes: « autre »), ``household``,
-    ``month`` (Period) and ``quarter``; undated reports left out."""
+    ``month`` (Period), ``quarter`` and ``entrance`` (:func:`entrance_quarters`: the
+    address or building code the report matched, as its vetted source spells it, ``""``
+    when it matched none); undated reports left out."""
     kept = reports[counted(reports, on_building=True)]
     when = naive_dates(kept["reported_at"])
     kept = kept[when.notna()]
@@ -55,9 +57,15 @@ def counted_reports(reports: pd.DataFrame) -> pd.DataFrame:
         if "closed_at" in kept
         else pd.Series(pd.NaT, index=kept.index, dtype="datetime64[us]")
     )
+    label = (
+        kept["match_label"].astype("string")
+        if "match_label" in kept
+        else pd.Series(pd.NA, index=kept.index, dtype="string")
+    )
     return pd.DataFrame(
         {
             "building_id": kept["building_id"].astype(str),
+            "entrance": label.fillna("").str.strip().to_numpy(),
             "category": category.where(category.isin(CODES), "autre"),
             "household": household_of(kept),
             "reported_at": when,
@@ -67,6 +75,19 @@ def counted_reports(reports: pd.DataFrame) -> pd.DataFrame:
         },
         index=kept.index,
     )
+
+
+def site_mark(reports: pd.DataFrame, buildings: pd.DataFrame) -> str | None:
+    """Why the site has no indicator (a key of :data:`pipelines.published.SITE_MARKS`):
+    ``"no_buildings"`` when its perimeter holds no OSM building (``buildings`` empty),
+    ``"no_reports"`` when no report is counted on its buildings (``reports``: the
+    counted reports, or any table with a row per report or per quarter of them, empty
+    when there is none); None when it has indicators."""
+    if buildings.empty:
+        return "no_buildings"
+    if reports.empty:
+        return "no_reports"
+    return None
 
 
 def quarters_of(months: pd.PeriodIndex) -> list[str]:
@@ -114,6 +135,60 @@ def lift_repeats(reports: pd.DataFrame, *, days: int = REPEAT_DAYS) -> pd.Series
     lift = reports[reports["category"] == LIFT].sort_values(["building_id", "reported_at"])
     gap = lift.groupby("building_id")["reported_at"].diff()
     return (gap.notna() & (gap <= pd.Timedelta(days=days))).reindex(lift.index)
+
+
+def lift_days_out_of_service(
+    reports: pd.DataFrame, quarters: list[str]
+) -> tuple[pd.Series, pd.Series]:
+    """Days out of service of the lifts per quarter, where closing dates exist.
+
+    Each lift report with a closing date is a breakdown from ``reported_at`` to
+    ``closed_at``. Per building (the sources name no lift inventory: a building is one
+    lift), the breakdowns are merged as a union of intervals, so that two reports of one
+    breakdown (or overlapping ones) count its days once; the union is clipped to each
+    quarter and summed over the buildings, in days. Reports still open are left out
+    (their end is unknown), as are reports closed before they were made.
+
+    Returns
+    -------
+    tuple of pandas.Series
+        Indexed by ``quarters``: the days (float, one decimal; null when no lift report
+        of the site has a closing date) and the quarters of the reports each figure
+        draws on (``;``-joined, in order), which the publication step needs to hide it
+        with any of their lift cells.
+    """
+    lift = reports[
+        (reports["category"] == LIFT)
+        & reports["closed_at"].notna()
+        & (reports["closed_at"] >= reports["reported_at"])
+    ]
+    days = pd.Series(np.nan, index=quarters, dtype=float)
+    drawn = pd.Series("", index=quarters, dtype=object)
+    if lift.empty:
+        return days, drawn
+    # A sort-and-sweep union of intervals, a few lines: no interval library is worth a
+    # dependency for it (pandas' IntervalIndex tests overlaps but merges none).
+    merged: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    for _, rows in lift.sort_values("reported_at").groupby("building_id"):
+        spans = list(zip(rows["reported_at"], rows["closed_at"], strict=True))
+        start, end = spans[0]
+        for t0, t1 in spans[1:]:
+            if t0 <= end:  # overlaps the current breakdown: one breakdown
+                end = max(end, t1)
+                continue
+            merged.append((start, end))
+            start, end = t0, t1
+        merged.append((start, end))
+    for q in quarters:
+        months = quarter_months(q)
+        lo, hi = months[0].start_time, months[-1].end_time
+        total = sum(max((min(t1, hi) - max(t0, lo)).total_seconds(), 0.0) for t0, t1 in merged)
+        # the union clipped to the quarter depends on the reports overlapping it only
+        inside = (lift["reported_at"] <= hi) & (lift["closed_at"] > lo)
+        used = set(lift.loc[inside, "quarter"].astype(str))
+        days[q] = round(total / 86400.0, 1)
+        drawn[q] = ";".join(sorted(used))
+    return days, drawn
 
 
 def category_quarters(
@@ -226,7 +301,9 @@ def site_quarters(
         ``n_buildings_rpls``, ``reports_per_100_dwellings``,
         ``households_per_100_dwellings``, ``reports_per_building``,
         ``n_lift_buildings``, ``lift_breakdowns``, ``lift_breakdowns_per_building_month``,
-        ``lift_repeats_30d``, ``recurrence_median_months``, ``n_buildings_recurrent``,
+        ``lift_repeats_30d``, ``lift_days_out_of_service`` and ``lift_days_quarters``
+        (:func:`lift_days_out_of_service`), ``recurrence_median_months``,
+        ``n_buildings_recurrent``,
         ``backlog_open_end``, ``mk_trend`` / ``mk_trend_fr`` / ``mk_p`` /
         ``sens_slope_per_month`` (12 months ending with the quarter),
         ``n_hotspot_buildings``, ``n_emerging_categories``, ``actions_by_status`` (JSON
@@ -246,6 +323,7 @@ def site_quarters(
     lift_buildings = int(lift["building_id"].nunique())
     watch = reports[reports["category"].isin(WATCH_CATEGORIES)]
     quarters = quarters_of(span)
+    lift_days, lift_days_quarters = lift_days_out_of_service(reports, quarters)
     rows = []
     for i, q in enumerate(quarters):
         months = quarter_months(q)
@@ -288,6 +366,8 @@ def site_quarters(
                 "lift_repeats_30d": int(repeats.reindex(lift.index[lift_q[lift.index]]).sum())
                 if lift_buildings
                 else np.nan,
+                "lift_days_out_of_service": lift_days[q],
+                "lift_days_quarters": lift_days_quarters[q],
                 "recurrence_median_months": float(rec.median()) if len(rec) else np.nan,
                 "n_buildings_recurrent": int((rec >= RECURRENT_MIN_MONTHS).sum()),
                 "mk_trend": mk.trend if mk is not None else None,
@@ -317,6 +397,70 @@ def site_quarters(
     for c in ("n_hotspot_buildings", "n_emerging_categories"):
         out[c] = out[c].astype("Int64")
     return out
+
+
+#: The label of a building's reports that name no entrance (no address or building
+#: code matched): one group, the building as a whole.
+ENTRANCE_UNKNOWN_FR = "entrée non précisée"
+
+
+def entrance_quarters(reports: pd.DataFrame, quarters: list[str]) -> pd.DataFrame:
+    """The proposed watch level per entrance and quarter, by the site's rule applied to
+    each entrance: « jaune » when its degradation or occupation reports fall in at
+    least :data:`WATCH_MIN_MONTHS` of the :data:`RECURRENCE_MONTHS` months ending with
+    the quarter, else « vert ».
+
+    An entrance (entrée, cage d'escalier) is a building and the address or building
+    code its reports matched (``entrance`` of :func:`counted_reports`: the BAN, OSM or
+    gazetteer spelling, never the resident's text); a building's reports that matched
+    none are one group, :data:`ENTRANCE_UNKNOWN_FR`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per quarter and entrance with at least one such report in the window
+        (the others are « vert »): ``quarter``, ``building_id``, ``entrance_label_fr``,
+        ``watch_months``, ``n_reports_watch``, ``n_households_watch``,
+        ``top_household_share`` (the share of its reports made by its most frequent
+        household, which the publication step's dominance rule reads) and
+        ``watch_level``.
+    """
+    columns = [
+        "quarter", "building_id", "entrance_label_fr", "watch_months", "n_reports_watch",
+        "n_households_watch", "top_household_share", "watch_level",
+    ]  # fmt: skip
+    watch = reports[reports["category"].isin(WATCH_CATEGORIES)]
+    if watch.empty:
+        return pd.DataFrame(columns=columns)
+    watch = watch.assign(
+        entrance_label_fr=watch["entrance"].where(watch["entrance"] != "", ENTRANCE_UNKNOWN_FR)
+    )
+    keys = ["building_id", "entrance_label_fr"]
+    frames = []
+    for q in quarters:
+        end = quarter_months(q)[-1]
+        window = pd.period_range(end - (RECURRENCE_MONTHS - 1), end, freq="M")
+        inside = watch[watch["month"].isin(window)]
+        if inside.empty:
+            continue
+        g = inside.groupby(keys, sort=True)
+        top = inside.groupby([*keys, "household"]).size().groupby(level=[0, 1]).max()
+        out = pd.DataFrame(
+            {
+                "watch_months": g["month"].nunique(),
+                "n_reports_watch": g.size(),
+                "n_households_watch": g["household"].nunique(),
+            }
+        )
+        out["top_household_share"] = (top.reindex(out.index) / out["n_reports_watch"]).round(3)
+        out = out.reset_index()
+        out.insert(0, "quarter", q)
+        frames.append(out)
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(frames, ignore_index=True)
+    table["watch_level"] = np.where(table["watch_months"] >= WATCH_MIN_MONTHS, "jaune", "vert")
+    return table[columns]
 
 
 def _json(counts: Mapping[str, int] | None) -> str | None:

@@ -23,7 +23,17 @@ exclus (comme la carte). Trimestre : celui de la date du signalement.
 - **Ascenseurs** : les sources ne donnent pas d'inventaire des ascenseurs ; un bâtiment
   est dit « équipé » s'il a eu au moins un signalement d'ascenseur sur toute la période
   (minorant). Pannes par bâtiment équipé et par mois ; panne répétée : même bâtiment,
-  moins de {REPEAT_DAYS} jours après la précédente. Les jours d'arrêt ne sont pas calculés.
+  moins de {REPEAT_DAYS} jours après la précédente.
+- **Jours d'arrêt des ascenseurs**, là où les sources donnent des dates de clôture : chaque
+  signalement d'ascenseur clos est une panne, de sa date à sa date de clôture. Pour un
+  même bâtiment (faute d'inventaire, un bâtiment = un ascenseur), les pannes qui se
+  chevauchent sont fusionnées (union des intervalles : deux signalements d'une même
+  panne ne comptent ses jours qu'une fois) ; l'union est coupée aux bornes du trimestre
+  et sommée sur les bâtiments. Les signalements encore ouverts ne comptent pas (leur fin
+  est inconnue) : un minorant. Absent quand aucun signalement d'ascenseur n'a de date de
+  clôture. Une panne commencée au trimestre précédent compte pour ses jours dans
+  celui-ci : le chiffre est masqué dès que la case ascenseur de l'un des trimestres
+  dont il dépend l'est.
 - **Récurrence** : pour chaque bâtiment, nombre de mois avec au moins un signalement
   parmi les {RECURRENCE_MONTHS} derniers mois (fin du trimestre) ; le site est résumé par
   la médiane et le nombre de bâtiments récurrents (au moins {RECURRENT_MIN_MONTHS} mois).
@@ -49,6 +59,28 @@ de l'analyste et du comité, qui les inscrit par trimestre dans
 format AAAA-Tn, et `niveau`, orange ou rouge) ; la page du portefeuille les montre
 comme niveaux de l'analyste.
 
+**Par entrée** (proposition, à valider) : la même règle, appliquée à chaque entrée
+(cage d'escalier) plutôt qu'au bâtiment. Une entrée est un bâtiment et l'adresse ou le
+code de bâtiment auxquels ses signalements ont été rattachés, tels que les écrit la
+source de référence (BAN, OSM, gazetteer du bailleur), jamais le texte saisi par
+l'habitant ; les signalements d'un bâtiment rattachés à aucune adresse forment un
+groupe « entrée non précisée ». Une entrée est proposée **jaune** quand ses
+signalements de dégradations ou d'occupation tombent dans au moins {WATCH_MIN_MONTHS}
+des {RECURRENCE_MONTHS} derniers mois. L'analyste peut fixer orange ou rouge pour une
+entrée en remplissant la colonne facultative `entree` du même fichier (l'adresse ou le
+code tels que les indicateurs les écrivent, ou l'identifiant OSM du bâtiment, `way/…`).
+
+Publication des entrées : un niveau est une catégorie, mais « jaune » dit qu'il y a eu
+des signalements au moins {WATCH_MIN_MONTHS} mois sur {RECURRENCE_MONTHS} dans cette
+entrée, et qui les a faits se devine entre voisins quand c'est un seul ménage. Une
+entrée jaune n'est donc publiée que si ces signalements viennent d'au moins autant de
+ménages distincts que le seuil du profil (3 au comité) et qu'aucun ménage n'en fait
+l'essentiel (règle de dominance). Le pack public (open data) ne publie rien de plus fin
+que le bâtiment : aucune entrée n'y figure. Seules les entrées jaunes (et celles que
+l'analyste a classées) sont listées, sans aucun compte : une entrée absente de la liste
+est verte, ou jaune sur trop peu de ménages (la marquer « s » reviendrait à dire
+« jaune »).
+
 ## Publication
 
 Au profil « comité », une case (site × trimestre × catégorie) issue de signalements liés
@@ -56,4 +88,9 @@ Au profil « comité », une case (site × trimestre × catégorie) issue de sig
 qui en dérivent aussi. Le masquage secondaire est fait entre les tableaux des
 indicateurs (trimestre × catégorie, trimestre, et leur part sur les bâtiments RPLS), pas
 encore conjointement avec les autres tableaux publiés du site.
+
+Au profil « public » (pack open data) : toute case est protégée (moins de 11 ménages
+distincts : masquée), les comptes montrés sont arrondis à 5 comme les autres tableaux
+du pack et les taux avec eux ; les chiffres d'ascenseur (pannes, répétitions, jours
+d'arrêt), de récurrence et de stock ouvert sont masqués, faute de protection propre.
 """

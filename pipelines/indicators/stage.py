@@ -11,14 +11,21 @@ import geopandas as gpd
 import pandas as pd
 
 from pipelines.config import Config
-from pipelines.indicators.analyst import FILE_NAME, read_analyst_levels, with_analyst_levels
+from pipelines.indicators.analyst import (
+    FILE_NAME,
+    read_analyst_levels,
+    with_analyst_entrances,
+    with_analyst_levels,
+)
 from pipelines.indicators.compute import (
     actions_status_counts,
     category_quarters,
     counted_reports,
     dwellings_of,
     emerging_categories,
+    entrance_quarters,
     hotspot_buildings,
+    site_mark,
     site_quarters,
     targets_of,
 )
@@ -31,6 +38,7 @@ log = logging.getLogger(__name__)
 OUTPUTS = (
     "indicators_site.parquet",
     "indicators_category.parquet",
+    "indicators_entrance.parquet",
     "indicators_summary.json",
     "indicators_method.md",
 )
@@ -78,10 +86,13 @@ def run(
         n_emerging_categories=emerging_categories(_optional_table(processed / "emerging.parquet")),
         actions_by_status=actions_status_counts(_optional_table(processed / "actions.parquet")),
     )
-    if notes is not None:
-        site = with_analyst_levels(site, read_analyst_levels(Path(notes) / FILE_NAME))
-    else:
-        site = with_analyst_levels(site, None)
+    levels = read_analyst_levels(Path(notes) / FILE_NAME) if notes is not None else None
+    site = with_analyst_levels(site, levels)
+    entrances = with_analyst_entrances(
+        entrance_quarters(reports, site["quarter"].astype(str).tolist() if len(site) else []),
+        levels,
+    )
+    entrances.to_parquet(processed / "indicators_entrance.parquet", index=False)
     if len(categories):
         categories["n_buildings"] = site["n_buildings"].iloc[0]
         categories["reports_per_building"] = (
@@ -95,6 +106,7 @@ def run(
         "reports_counted": len(reports),
         "dwellings_rpls": int(dwellings_of(buildings).sum()),
         "watch_level_last": site["watch_level"].iloc[-1] if len(site) else None,
+        "mark": site_mark(reports, buildings),
     }
     write_json(summary, processed / "indicators_summary.json")
     log.info("%s : indicateurs de %d trimestre(s)", site_id, len(site))

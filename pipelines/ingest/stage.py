@@ -592,8 +592,14 @@ def study_area(
 
 
 def read_bounds(buildings_summary: Path) -> list[float] | None:
-    """The OSM extract's bounds from the OSM stage's ``buildings_summary.json``."""
-    bounds = read_json(buildings_summary).get("bounds")
+    """The OSM extract's bounds from the OSM stage's ``buildings_summary.json``; None
+    when the extract holds no building (a portfolio's perimeter with none: its bounds
+    are those of whatever else the cut kept, and the site's perimeter is the study
+    area)."""
+    summary = read_json(buildings_summary)
+    bounds = summary.get("bounds")
+    if summary.get("buildings") == 0:
+        return None
     return list(bounds) if bounds else None
 
 

@@ -24,7 +24,7 @@ from shapely.geometry.base import BaseGeometry
 
 from pipelines import __version__
 from pipelines.config import Config, SiteConfig
-from pipelines.io import read_geoparquet
+from pipelines.io import read_geoparquet, read_json
 from pipelines.markup import render_template, script_json, template_text
 from pipelines.published import HIDDEN_FLAG, INDICATOR_FILES
 from pipelines.stages import SitePaths
@@ -40,6 +40,8 @@ INDICATORS: tuple[tuple[str, str, int, str], ...] = (
      "Pannes d'ascenseur par bâtiment équipé et par mois", 2, "lift_flag other_flag"),
     ("lift_repeats_30d", "Pannes d'ascenseur répétées en moins de 30 jours", 0,
      "lift_flag other_flag"),
+    ("lift_days_out_of_service", "Jours d'arrêt des ascenseurs (pannes closes)", 1,
+     "lift_days_flag other_flag"),
     ("n_buildings_recurrent", "Bâtiments signalés au moins 3 des 6 derniers mois", 0, "other_flag"),
     ("backlog_open_end", "Signalements ouverts en fin de trimestre", 0, "other_flag"),
     ("n_hotspot_buildings", "Bâtiments en point chaud", 0, ""),
@@ -160,9 +162,17 @@ def site_row(
     def rel(target: Path) -> str | None:
         return _rel(target, dst_dir) if target.exists() else None
 
+    entrance_path = paths.published / INDICATOR_FILES["entrance"]
+    entrances = pd.read_parquet(entrance_path) if entrance_path.exists() else pd.DataFrame()
+    if last is not None and len(entrances):
+        entrances = entrances[entrances["quarter"].astype(str) == str(last["quarter"])]
+    summary_path = paths.published / INDICATOR_FILES["summary"]
+    summary = read_json(summary_path) if summary_path.exists() else {}
     return {
         "id": site.id,
         "name": site.name,
+        # why the site has no indicator (no report, no building), in French, or null
+        "mark": summary.get("mark_fr"),
         "simulated": bool(site.simulated),
         "quarter": None if last is None else str(last["quarter"]),
         "quarters": table["quarter"].astype(str).tolist() if len(table) else [],
@@ -172,8 +182,20 @@ def site_row(
         else str(last["mk_trend_fr"]),
         **watch_of(last),
         "watch_reason": None if last is None else str(last["watch_reason_fr"]),
+        # the entrances of the last quarter the publication lists (jaune on enough
+        # households, or set by the analyst): label, level, who set it
+        "entrances": [
+            {
+                "label": str(e["entrance_label_fr"]),
+                "level": str(e["watch_level"]),
+                "by": str(e["watch_by"]),
+            }
+            for _, e in entrances.iterrows()
+        ]
+        if last is not None
+        else [],
         "spark": spark,
-        "map": _rel(paths.map, dst_dir),
+        "map": rel(paths.map),
         "pack": rel(paths.pack),
         "note": rel(paths.published / INDICATOR_FILES["note"]),
         "path": path,

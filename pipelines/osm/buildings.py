@@ -159,7 +159,7 @@ def read_rpls(path: str | Path, *, layer: str = "rpls2022") -> gpd.GeoDataFrame:
 
 
 def build_buildings_report(
-    osm_path: str | Path, rpls_path: str | Path | None = None
+    osm_path: str | Path, rpls_path: str | Path | None = None, *, allow_empty: bool = False
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Footprints with dwellings, and the stage summary (``buildings_summary.json``).
 
@@ -173,7 +173,8 @@ def build_buildings_report(
     Raises
     ------
     ConfigError
-        The extract holds no building (key ``osm``).
+        The extract holds no building (key ``osm``), unless ``allow_empty`` (a
+        portfolio's site, whose perimeter may hold none: it is kept and marked).
     """
     summary: dict[str, Any] = {}
     if str(osm_path).startswith(OVERPASS_PREFIX):
@@ -186,7 +187,7 @@ def build_buildings_report(
         buildings, incomplete, bounds = read_osm_file_report(osm_path)
         summary["bounds"] = list(bounds)
         summary["osm_incomplete"] = incomplete.summary()
-    if len(buildings) == 0:
+    if len(buildings) == 0 and not allow_empty:
         # Every later stage works on buildings (hexagons over them, reports matched to
         # them): an extract without any is the wrong file or the wrong area.
         raise ConfigError(
@@ -213,10 +214,16 @@ def build_buildings(osm_path: str | Path, rpls_path: str | Path | None = None) -
     return build_buildings_report(osm_path, rpls_path)[0]
 
 
-def run(osm_path: str | Path, rpls_path: str | Path | None, dst: str | Path) -> Path:
+def run(
+    osm_path: str | Path,
+    rpls_path: str | Path | None,
+    dst: str | Path,
+    *,
+    allow_empty: bool = False,
+) -> Path:
     """Write ``buildings_osm.parquet`` to ``dst`` and ``buildings_summary.json`` beside it."""
 
-    out, summary = build_buildings_report(osm_path, rpls_path)
+    out, summary = build_buildings_report(osm_path, rpls_path, allow_empty=allow_empty)
     dst = Path(dst)
     write_json(summary, dst.parent / "buildings_summary.json")
     return write_geoparquet(out, dst)

@@ -9,7 +9,13 @@ the contract between this step and the renderers), and import nothing from here.
 """
 
 from pipelines.publish.build import publish_site
-from pipelines.publish.indicators import run_indicators
+from pipelines.publish.indicators import publish_without_buildings, run_indicators
 from pipelines.publish.stage import run, write_published
 
-__all__ = ["publish_site", "run", "run_indicators", "write_published"]
+__all__ = [
+    "publish_site",
+    "publish_without_buildings",
+    "run",
+    "run_indicators",
+    "write_published",
+]

@@ -41,7 +41,7 @@ def protect_profile(
         building_id=lambda t: t["building_id"].astype(str)
     )
     b = b.set_index("building_id")
-    hidden_b = ids.map(b["flag"] == FLAG).fillna(False).astype(bool)
+    hidden_b = ids.isin(b.index[(b["flag"] == FLAG).to_numpy()])
     shown_n = ids.map(b["n_reports"])
     zero = ~ids.isin(b.index)
     n = shown_n.astype("Float64").where(~zero, 0.0)
@@ -95,7 +95,7 @@ def protect_profile(
                 out["emerging_label_fr"] = out["emerging_label_fr"].where(~drop)
     zones = cells[BUILDING_TABLES["zone"]].set_index("zone")
     zone = ids.map(dict(zip(micro["building_id"], micro["zone"], strict=False)))
-    zone_shown = zone.map(zones["flag"] != FLAG).fillna(False).astype(bool) & (zone != NO_ZONE)
+    zone_shown = zone.isin(zones.index[(zones["flag"] != FLAG).to_numpy()]) & (zone != NO_ZONE)
     out["level"] = np.where(
         ~hidden_b, LEVEL_FR["building"], np.where(zone_shown, LEVEL_FR["zone"], LEVEL_FR["site"])
     )

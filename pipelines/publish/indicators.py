@@ -21,7 +21,10 @@ indicators passed as ``given`` to :func:`pipelines.publish.cells.protect_tables`
 the publish step's own call, would hide less; it is left for later.)
 Counts of buildings (recurrent, lift-equipped, hotspots) are not counts of reports and
 are shown as computed; under ``public`` (every cell protected) the lift, recurrence and
-backlog counts are hidden outright, since the engine does not protect them.
+backlog counts are hidden outright, since the engine does not protect them, and the
+counts shown are rounded as the profile's other tables (:func:`rounded`). The open-data
+pack's indicators are published by ``publish_public`` beside its tables, under its
+profile (:func:`run_indicators`).
 """
 
 from __future__ import annotations
@@ -34,12 +37,12 @@ import pandas as pd
 
 from pipelines.config import Config, SiteConfig
 from pipelines.config.publication import ProfileRule
-from pipelines.indicators import LIFT, quarter_of
-from pipelines.io import read_geoparquet, write_json, write_text
+from pipelines.indicators import LIFT, quarter_of, site_mark
+from pipelines.io import read_geoparquet, write_csv, write_json, write_text
 from pipelines.publish.cells import FLAG, microdata, protect_tables
 from pipelines.publish.stage import person_related_of
 from pipelines.published import FILES as PUBLISHED_FILES
-from pipelines.published import INDICATOR_FILES
+from pipelines.published import INDICATOR_FILES, SITE_MARKS
 
 #: The tables the engine protects together.
 TABLES: tuple[tuple[str, ...], ...] = (
@@ -62,9 +65,13 @@ RPLS_COLUMNS = (
 SITE_CELL_COLUMNS = ("n_reports", "n_households", "reports_per_building")
 #: Figures of the site table drawn from the quarter's lift reports.
 LIFT_COLUMNS = ("lift_breakdowns", "lift_breakdowns_per_building_month", "lift_repeats_30d")
+#: The lifts' days out of service: drawn from the lift reports of the quarters named in
+#: ``lift_days_quarters`` (a breakdown may start before the quarter), hidden with any of
+#: their lift cells (``lift_days_flag``).
+LIFT_DAYS = "lift_days_out_of_service"
 #: Site-table counts the engine does not protect: hidden when every cell is sensitive.
 UNPROTECTED_COLUMNS = (
-    "lift_breakdowns", "lift_breakdowns_per_building_month", "lift_repeats_30d",
+    "lift_breakdowns", "lift_breakdowns_per_building_month", "lift_repeats_30d", LIFT_DAYS,
     "n_buildings_recurrent", "recurrence_median_months", "backlog_open_end",
 )  # fmt: skip
 
@@ -87,6 +94,22 @@ def _hide(
             out[c] = out[c].astype("Float64").mask(hidden.to_numpy())
     out[flag] = np.where(hidden.to_numpy(), FLAG, "")
     return out
+
+
+def _hide_lift_days(site: pd.DataFrame, hidden_cells: set[tuple[str, ...]]) -> pd.DataFrame:
+    """``site`` with :data:`LIFT_DAYS` hidden (``lift_days_flag`` « s ») where the quarter's
+    lift figures are, or where any quarter it draws on has its lift cell in
+    ``hidden_cells`` (quarter, category): shown, the days of a hidden cell's
+    breakdowns would leak through the next quarter's figure."""
+    hidden_q = {cell[0] for cell in hidden_cells if cell[1] == LIFT}
+    if "lift_days_quarters" in site:
+        drawn = site["lift_days_quarters"].fillna("").astype(str).str.split(";")
+    else:
+        drawn = pd.Series([[] for _ in range(len(site))], index=site.index)
+    hidden = drawn.map(lambda qs: bool(hidden_q & set(qs))) | (site["lift_flag"] == FLAG)
+    if "lift_days_flag" in site:
+        hidden = hidden | (site["lift_days_flag"] == FLAG)
+    return _hide(site, (LIFT_DAYS,), hidden, "lift_days_flag")
 
 
 def protect_indicators(
@@ -122,6 +145,7 @@ def protect_indicators(
         none = pd.Series(False, index=site.index)
         out = _hide(site, SITE_CELL_COLUMNS, none, "cell_flag")
         out = _hide(_hide(out, RPLS_COLUMNS, none, "rpls_flag"), LIFT_COLUMNS, none, "lift_flag")
+        out = _hide(out, (LIFT_DAYS,), none, "lift_days_flag")
         return _hide(out, (), none, "other_flag"), cats, {"profile": rule.name, "tables": {}}
     tables, audit = protect_tables(micro, TABLES, rule)
     by_cat = _hidden_keys(tables[("quarter", "category")], ["quarter", "category"])
@@ -145,10 +169,80 @@ def protect_indicators(
     # to protect another cell, showing it here would undo that protection).
     lift = site["quarter"].astype(str).map(lambda v: (v, LIFT))
     out = _hide(out, LIFT_COLUMNS, lift.isin(by_cat), "lift_flag")
+    out = _hide_lift_days(out, by_cat)
     out = _hide(out, RPLS_COLUMNS, q.isin(by_q_rpls | by_q), "rpls_flag")
     everything = pd.Series(rule.protect == "all", index=site.index)
     out = _hide(out, UNPROTECTED_COLUMNS if rule.protect == "all" else (), everything, "other_flag")
     return out, cats, audit
+
+
+#: Counts rounded under a profile that rounds (``public``), each with the rates drawn
+#: from it (scaled by the same factor: a rate left exact would give the exact count).
+ROUNDED = {
+    "n_reports": ("reports_per_building",),
+    "n_households": (),
+    "n_reports_rpls": ("reports_per_100_dwellings",),
+    "n_households_rpls": ("households_per_100_dwellings",),
+    "n_closed": (),
+    "backlog_open_end": (),
+}
+
+
+def rounded(frame: pd.DataFrame, base: int) -> pd.DataFrame:
+    """``frame`` with its shown counts rounded half up to a multiple of ``base``, as the
+    engine rounds the profile's other tables, and the rates drawn from each count
+    scaled with it (a rate is its count × a constant)."""
+    if base <= 1:
+        return frame
+    out = frame.copy()
+    for count, rates in ROUNDED.items():
+        if count not in out:
+            continue
+        exact = pd.to_numeric(out[count], errors="coerce").astype("Float64")
+        near = (exact / base + 0.5).apply(np.floor) * base
+        for rate in rates:
+            if rate in out:
+                factor = (near / exact).where(exact > 0, 0.0)
+                out[rate] = (pd.to_numeric(out[rate], errors="coerce") * factor).round(3)
+        out[count] = near.astype("Int64")
+    return out
+
+
+#: The columns of the published entrance table: a level, never a count.
+ENTRANCE_COLUMNS = ("quarter", "building_id", "entrance_label_fr", "watch_level", "watch_by")
+
+
+def protect_entrances(entrances: pd.DataFrame, rule: ProfileRule) -> pd.DataFrame:
+    """The entrances whose watch level may be shown under ``rule``.
+
+    A « jaune » entrance says its degradation or occupation reports fall in at least 3
+    of the last 6 months: a lower bound on a small count, and who reported it is plain
+    to the neighbours when one household did. So a proposed « jaune » is shown only
+    when its reports come from at least the profile's number of households and no
+    household makes the dominance share of them (as a cell of the engine); « vert » is
+    never listed (every entrance not listed is « vert », or « jaune » on too few
+    households: showing « s » for these would say « jaune »). The analyst's orange and
+    rouge are decisions, shown as such. No count is published.
+
+    Under a profile that protects every cell (``public``, the open-data pack) no
+    entrance is listed, not even the analyst's: that profile publishes nothing finer
+    than the building, and an address with its watch level is finer.
+    """
+    if entrances.empty or rule.protect == "all":
+        return pd.DataFrame(columns=list(ENTRANCE_COLUMNS))
+    analyst = entrances["analyst_level"].notna()
+    proposed = entrances["watch_level"] == "jaune"
+    if rule.protect != "none":
+        households = pd.to_numeric(entrances["n_households_watch"], errors="coerce")
+        proposed &= (households >= rule.min_households).fillna(False).astype(bool)
+        if rule.dominance_share is not None:
+            top = pd.to_numeric(entrances["top_household_share"], errors="coerce")
+            proposed &= (top < rule.dominance_share).fillna(False).astype(bool)
+    out = entrances[analyst | proposed].copy()
+    by_analyst = out["analyst_level"].notna()
+    out["watch_level"] = out["analyst_level"].where(by_analyst, out["watch_level"])
+    out["watch_by"] = np.where(by_analyst, "analyste", "proposition de l'outil")
+    return out[list(ENTRANCE_COLUMNS)].reset_index(drop=True)
 
 
 def _quarter_cells(frame: pd.DataFrame, month: str, hidden: pd.Series) -> set[tuple[str, str]]:
@@ -212,6 +306,7 @@ def consistent_with_published(
     )
     lift = quarter.map(lambda q: (q, LIFT)).isin(set(key[cell])) | (out["lift_flag"] == FLAG)
     out = _hide(out, LIFT_COLUMNS, lift, "lift_flag")
+    out = _hide_lift_days(out, set(key[cell]))
     # An RPLS quarter total is the sum of its categories' RPLS parts: shown only when
     # every one of them is.
     rpls_quarters = set(cats.loc[rpls.to_numpy(), "quarter"].astype(str))
@@ -221,11 +316,20 @@ def consistent_with_published(
     return out, cats
 
 
-def run_indicators(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Path) -> Path:
+def run_indicators(
+    config: Config,
+    site: SiteConfig,
+    *,
+    processed: Path,
+    dst_dir: Path,
+    profile: str | None = None,
+) -> Path:
     """Publish the indicators of ``processed`` (stage ``indicators``) in ``dst_dir``
-    under the readers' profile (the committee's by default)."""
+    under ``profile`` (default: the readers' profile, the committee's by default; the
+    open-data pack passes ``public``), beside the tables the publication step wrote in
+    ``dst_dir`` under the same profile, which the consistency guard reads."""
     processed, dst_dir = Path(processed), Path(dst_dir)
-    rule = site.publication.rule()
+    rule = site.publication.rule(profile)
     reports = read_geoparquet(processed / "reports.parquet")
     buildings = read_geoparquet(processed / "buildings.parquet")
     micro = microdata(reports, zone_of={}, person_related=person_related_of(site))
@@ -241,7 +345,7 @@ def run_indicators(config: Config, site: SiteConfig, *, processed: Path, dst_dir
     categories = pd.read_parquet(processed / "indicators_category.parquet")
     out_site, out_cats, audit = protect_indicators(site_table, categories, micro, rule)
     if rule.protect != "none":
-        published = processed / "published"
+        published = dst_dir
         out_site, out_cats = consistent_with_published(
             out_site,
             out_cats,
@@ -249,7 +353,12 @@ def run_indicators(config: Config, site: SiteConfig, *, processed: Path, dst_dir
             monthly=_optional_table(published / PUBLISHED_FILES["monthly"]),
             rpls_ids=rpls_ids,
         )
+    out_site, out_cats = rounded(out_site, rule.round_base), rounded(out_cats, rule.round_base)
     dst_dir.mkdir(parents=True, exist_ok=True)
+    entrances = _optional_table(processed / "indicators_entrance.parquet")
+    protect_entrances(entrances if entrances is not None else pd.DataFrame(), rule).to_parquet(
+        dst_dir / INDICATOR_FILES["entrance"], index=False
+    )
     out_site.to_parquet(dst_dir / INDICATOR_FILES["site"], index=False)
     out_cats.to_parquet(dst_dir / INDICATOR_FILES["category"], index=False)
     write_json(
@@ -260,4 +369,53 @@ def run_indicators(config: Config, site: SiteConfig, *, processed: Path, dst_dir
         (processed / "indicators_method.md").read_text(encoding="utf-8"),
         dst_dir / INDICATOR_FILES["note"],
     )
+    # The site table has a row per quarter of counted reports: empty, none counted.
+    mark = site_mark(site_table, buildings)
+    write_summary(dst_dir, rule, quarters=out_site["quarter"].astype(str).tolist(), mark=mark)
     return dst_dir / INDICATOR_FILES["site"]
+
+
+def write_summary(
+    dst_dir: Path, rule: ProfileRule, *, quarters: list[str], mark: str | None
+) -> Path:
+    """The published ``indicators_summary.json``: the profile, the quarters shown and
+    the site's ``mark`` (:data:`pipelines.published.SITE_MARKS`) with its French words.
+    A mark tells a count is zero, which every profile publishes as 0 already."""
+    return write_json(
+        {
+            "profile": rule.name,
+            "quarters": quarters,
+            "mark": mark,
+            "mark_fr": SITE_MARKS[mark] if mark else None,
+        },
+        Path(dst_dir) / INDICATOR_FILES["summary"],
+    )
+
+
+#: The columns of ``unplaced.csv`` (no personal cell: ids, source line, category,
+#: date and position), and the reason given to each row.
+UNPLACED_COLUMNS = (
+    "report_id", "source", "source_kind", "source_file", "source_line", "category",
+    "reported_at", "lon", "lat",
+)  # fmt: skip
+UNPLACED_REASON = SITE_MARKS["no_buildings"]
+
+
+def unplaced_rows(ingested: pd.DataFrame) -> pd.DataFrame:
+    """The rows ingestion kept for a site with no building, each with its ``reason``:
+    placed on no building, counted in no indicator."""
+    columns = [c for c in UNPLACED_COLUMNS if c in ingested]
+    return pd.DataFrame(ingested[columns]).assign(reason=UNPLACED_REASON)
+
+
+def publish_without_buildings(site: SiteConfig, *, processed: Path, dst_dir: Path) -> Path:
+    """A site whose perimeter holds no OSM building: the rows ingestion kept listed in
+    ``unplaced.csv`` with their reason (beside ``rejected.csv`` and
+    ``outside_study_area.csv``, so that every row read is in one list), no indicator
+    table, and a published summary marked ``"no_buildings"`` (the portfolio page keeps
+    the site in its table with that mark)."""
+    processed = Path(processed)
+    write_csv(
+        unplaced_rows(read_geoparquet(processed / "ingested.parquet")), processed / "unplaced.csv"
+    )
+    return write_summary(dst_dir, site.publication.rule(), quarters=[], mark="no_buildings")

@@ -440,6 +440,25 @@ def _reveal_determined(
     return hidden
 
 
+def _on_cells(cells: pd.DataFrame, published: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``cells`` (``[*keys, "cell"]``) left-joined 1:1 with the ``published`` rows of the
+    same keys (the other columns of ``published`` beside them, null where unlisted).
+
+    A key column takes the other side's dtype when it is empty: a table with no row
+    (a site without reports) has no values to tell text from numbers, and pandas gives
+    an empty list the float dtype, which it then refuses to join with text."""
+    published = published.copy()
+    cells = cells.copy()
+    for key in keys:
+        if cells[key].dtype == published[key].dtype:
+            continue
+        if published.empty:
+            published[key] = published[key].astype(cells[key].dtype)
+        elif cells.empty:
+            cells[key] = cells[key].astype(published[key].dtype)
+    return cells.merge(published, on=keys, how="left", validate="1:1")
+
+
 def _given_flags(
     cells: pd.DataFrame, tables: Sequence[Table], given: Mapping[Table, pd.DataFrame]
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.object_]]:
@@ -458,9 +477,7 @@ def _given_flags(
         )
         sel = cells.loc[cells["table"] == i, [*t, "cell"]]
         if t:
-            rows = sel.merge(
-                pub[[*t, "flag", "locked", "reason"]], on=list(t), how="left", validate="1:1"
-            )
+            rows = _on_cells(sel, pub[[*t, "flag", "locked", "reason"]], list(t))
         else:
             rows = sel.assign(**{c: pub[c].iloc[0] if len(pub) else None
                                  for c in ("flag", "locked", "reason")})  # fmt: skip
@@ -625,9 +642,7 @@ def audit(
         pub = published[t]
         sel = cells["table"] == i
         if t:
-            flags = cells.loc[sel, [*t, "cell"]].merge(
-                pub[[*t, "flag"]], on=list(t), how="left", validate="1:1"
-            )
+            flags = _on_cells(cells.loc[sel, [*t, "cell"]], pub[[*t, "flag"]], list(t))
             hid = (flags["flag"] == FLAG_HIDDEN).to_numpy()
             hidden[flags["cell"].to_numpy()[hid]] = True
         elif sel.any() and len(pub) and (pub["flag"] == FLAG_HIDDEN).any():

@@ -107,9 +107,12 @@
     var tr = el("tr");
     tr.setAttribute("data-site", site.id);
     var name = el("td");
-    name.appendChild(link(site.name, site.map));
+    name.appendChild(site.map ? link(site.name, site.map) : el("span", site.name));
     if (site.simulated) {
       name.appendChild(el("span", " données simulées", "badge"));
+    }
+    if (site.mark) {
+      name.appendChild(el("span", site.mark, "mark")); // no report, or no building
     }
     tr.appendChild(name);
     tr.appendChild(el("td", site.quarter || "—"));
@@ -121,6 +124,13 @@
     }
     if (site.watch_reason) {
       watch.title = "Proposition de l'outil : " + site.watch_reason;
+    }
+    if (site.entrances && site.entrances.length) {
+      var n = site.entrances.length;
+      watch.appendChild(el("span", n + (n > 1 ? " entrées" : " entrée") + " en veille", "delta"));
+      watch.title += "\nEntrées : " + site.entrances.map(function (e) {
+        return e.label + " (" + e.level + ", " + e.by + ")";
+      }).join(" ; ");
     }
     tr.appendChild(watch);
     var spark = el("td");
@@ -190,7 +200,9 @@
       var c = site.cells[key];
       title.textContent = site.name + " : " + (c && c.s ? "s" : v === null || v === undefined ? "—" : fr(v, 2));
       p.appendChild(title);
-      p.addEventListener("click", function () { window.location.href = site.map; });
+      if (site.map) {
+        p.addEventListener("click", function () { window.location.href = site.map; });
+      }
       svg.appendChild(p);
     });
     holder.appendChild(svg);
