@@ -82,3 +82,18 @@ def test_a_layer_in_metres_without_its_crs_is_one_french_error(
     assert "Traceback" not in err
     assert str(path) in err
     assert "EPSG:2154" in err
+
+
+def test_a_layer_absent_from_the_geopackage_names_the_layers_it_has(tmp_path: Path) -> None:
+    # The shipped RPLS GeoPackage, asked for a layer it does not hold.
+    rpls = RAW / "bondy" / "rpls_bondy.gpkg"
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        'perimeters = "data/raw/portfolio/residences_bondy.geojson"',
+        f'perimeters = "{rpls}"\nlayer = "residences"',
+    )
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"portfolio\.layer.*pas de couche « residences »") as err:
+        load_config(cfg, check_files=False)
+    assert "rpls2022" in str(err.value)
+    assert "bailleurParcelle" in str(err.value)

@@ -185,12 +185,23 @@ def read_perimeter_sites(
             path, layer=layer, columns=[id_field, name_field], read_geometry=False
         )
         _, bounds = pyogrio.read_bounds(path, layer=layer)
-    except (DataSourceError, DataLayerError) as err:
+    except DataLayerError as err:
+        # The file opens but has no such layer: name the layers it has.
+        try:
+            names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+        except DataSourceError:
+            names = []
         raise ConfigError(
             config_path,
-            f"couche de périmètres « {path} »"
-            + (f" (couche « {layer} »)" if layer else "")
-            + " illisible : attendu un GeoJSON ou un GeoPackage.",
+            f"« {path} » : pas de couche « {layer} » ; couches : {', '.join(names) or 'aucune'}."
+            if layer
+            else f"« {path} » : aucune couche lisible.",
+            key=f"{where}.layer",
+        ) from err
+    except DataSourceError as err:
+        raise ConfigError(
+            config_path,
+            f"couche de périmètres « {path} » illisible : attendu un GeoJSON ou un GeoPackage.",
             key=f"{where}.perimeters",
         ) from err
     fields = [str(f) for f in info["fields"]]
