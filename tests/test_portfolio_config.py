@@ -97,3 +97,21 @@ def test_a_layer_absent_from_the_geopackage_names_the_layers_it_has(tmp_path: Pa
         load_config(cfg, check_files=False)
     assert "rpls2022" in str(err.value)
     assert "bailleurParcelle" in str(err.value)
+
+
+def test_site_ids_equal_but_for_case_are_refused(tmp_path: Path) -> None:
+    # maps/Merisiers.html and maps/merisiers.html are one file on Windows and macOS.
+    doc = _layer()
+    doc["features"][0]["properties"]["code"] = "Merisiers"
+    assert doc["features"][1]["properties"]["code"] == "merisiers"
+    path = tmp_path / "casse.geojson"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        '"data/raw/portfolio/residences_bondy.geojson"', f'"{path}"'
+    )
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text, encoding="utf-8")
+    with pytest.raises(
+        ConfigError, match=r"« Merisiers » et « merisiers » en double \(entités n° 1, 2, à la casse"
+    ):
+        load_config(cfg, check_files=False)

@@ -233,14 +233,20 @@ def read_perimeter_sites(
                 f"« {path} », entité n° {n} : « {PORTFOLIO_DIR} » est réservé.",
                 key=f"{where}.id_field",
             )
-    repeated = [sid for sid, k in Counter(ids).items() if k > 1]
+    # Ids equal but for case name the same files on Windows and macOS (maps/<id>.html).
+    folded = [sid.casefold() for sid in ids]
+    repeated = [sid for sid, k in Counter(folded).items() if k > 1]
     if repeated:
-        sid = repeated[0]
-        features = ", ".join(str(n) for n, s in enumerate(ids, start=1) if s == sid)
+        same = [n for n, s in enumerate(folded, start=1) if s == repeated[0]]
+        features = ", ".join(str(n) for n in same)
+        spellings = dict.fromkeys(f"« {ids[n - 1]} »" for n in same)
+        spelt = " et ".join(spellings)
+        case = ", à la casse près" if len(spellings) > 1 else ""
         raise ConfigError(
             config_path,
-            f"« {path} », champ « {id_field} » : identifiant de site « {sid} » en double "
-            f"(entités n° {features}) ; chaque périmètre doit avoir son propre identifiant.",
+            f"« {path} », champ « {id_field} » : identifiant de site {spelt} en double "
+            f"(entités n° {features}{case}) ; "
+            "chaque périmètre doit avoir son propre identifiant.",
             key=f"{where}.id_field",
         )
     b = np.asarray(bounds, dtype=float)  # (4, n): xmin, ymin, xmax, ymax
