@@ -6,6 +6,7 @@ and opens a real site and a residence, with no console error."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -28,15 +29,9 @@ def example_config(dst: Path, simulated_bondy: Path) -> Path:
     """config/demo_portfolio.toml with its outputs in ``dst`` and Bondy's export (and
     gazetteer) the simulator's in ``simulated_bondy``."""
     text = EXAMPLE.read_text(encoding="utf-8")
-    for key, folder in (
-        ("processed_dir", "processed"),
-        ("maps_dir", "maps"),
-        ("annotations_dir", "annotations"),
-        ("actions_dir", "actions"),
-        ("secrets_dir", "secrets"),
-    ):
-        line = next(li for li in text.splitlines() if li.startswith(f"{key} ="))
-        text = text.replace(line, f'{key} = "{dst / folder}"')
+    text = re.sub(
+        r'^(\w+_dir) = ".*"$', lambda m: f'{m[1]} = "{dst / m[1]}"', text, flags=re.MULTILINE
+    )
     for old, new in (
         ("data/raw/bondy/signalements_bailleur*.csv", "signalements_bailleur.csv"),
         ("data/raw/bondy/gazetteer.csv", "gazetteer.csv"),
@@ -46,7 +41,7 @@ def example_config(dst: Path, simulated_bondy: Path) -> Path:
     cfg = dst / "demo_portfolio.toml"
     cfg.write_text(text, encoding="utf-8")
     for site in load_config(cfg, check_files=False).sites:
-        make_secret(dst / "secrets", site.id)
+        make_secret(dst / "secrets_dir", site.id)
     return cfg
 
 
@@ -61,7 +56,7 @@ def portfolio_index(tmp_path_factory: pytest.TempPathFactory, simulated_bondy) -
     root = tmp_path_factory.mktemp("portfolio")
     cfg = example_config(root, simulated_bondy)
     assert main(["-q", "run", "--config", str(cfg), "--through", "map", "--sequential"]) == 0
-    index = root / "maps" / "index.html"
+    index = root / "maps_dir" / "index.html"
     assert main(["-q", "index", "--config", str(cfg), "--out", str(index)]) == 0
     return index
 
@@ -69,7 +64,7 @@ def portfolio_index(tmp_path_factory: pytest.TempPathFactory, simulated_bondy) -
 def _last_reports(index: Path, site: str) -> float | None:
     """The last quarter's published count of a site, None when hidden or absent (read
     here from the published table, not from the page)."""
-    path = index.parent.parent / "processed" / site / "published" / "indicators_site.parquet"
+    path = index.parent.parent / "processed_dir" / site / "published" / "indicators_site.parquet"
     table = pd.read_parquet(path)
     if table.empty:
         return None
