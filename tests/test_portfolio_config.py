@@ -24,6 +24,19 @@ def _layer() -> dict:
     return json.loads(RESIDENCES.read_text(encoding="utf-8"))
 
 
+def _example_with_layer(tmp_path: Path, doc: dict) -> tuple[Path, Path]:
+    """config/demo_portfolio.toml whose perimeter layer is ``doc``: the configuration
+    and the layer's paths."""
+    path = tmp_path / "perimetres.geojson"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        '"data/raw/portfolio/residences_bondy.geojson"', f'"{path}"'
+    )
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text, encoding="utf-8")
+    return cfg, path
+
+
 def test_the_example_holds_a_site_by_hand_and_the_residences_of_the_layer() -> None:
     config = load_config(EXAMPLE, check_files=False)
     assert config.portfolio is not None
@@ -68,13 +81,7 @@ def test_a_layer_in_metres_without_its_crs_is_one_french_error(
     layer = gpd.read_file(RESIDENCES).to_crs(2154)
     doc = json.loads(layer.to_json())
     doc.pop("crs", None)
-    path = tmp_path / "residences_l93.geojson"
-    path.write_text(json.dumps(doc), encoding="utf-8")
-    text = EXAMPLE.read_text(encoding="utf-8").replace(
-        '"data/raw/portfolio/residences_bondy.geojson"', f'"{path}"'
-    )
-    cfg = tmp_path / "c.toml"
-    cfg.write_text(text, encoding="utf-8")
+    cfg, path = _example_with_layer(tmp_path, doc)
     with pytest.raises(ConfigError, match=r"entité n° 1 \(« noue-caillet »\) : coordonnées hors"):
         load_config(cfg, check_files=False)
     assert main(["split", "--config", str(cfg)]) == 2
@@ -104,13 +111,7 @@ def test_site_ids_equal_but_for_case_are_refused(tmp_path: Path) -> None:
     doc = _layer()
     doc["features"][0]["properties"]["code"] = "Merisiers"
     assert doc["features"][1]["properties"]["code"] == "merisiers"
-    path = tmp_path / "casse.geojson"
-    path.write_text(json.dumps(doc), encoding="utf-8")
-    text = EXAMPLE.read_text(encoding="utf-8").replace(
-        '"data/raw/portfolio/residences_bondy.geojson"', f'"{path}"'
-    )
-    cfg = tmp_path / "c.toml"
-    cfg.write_text(text, encoding="utf-8")
+    cfg, _ = _example_with_layer(tmp_path, doc)
     with pytest.raises(
         ConfigError, match=r"« Merisiers » et « merisiers » en double \(entités n° 1, 2, à la casse"
     ):
