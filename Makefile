@@ -88,11 +88,12 @@ help:
 demo: $$(MAPS)/index.html $$(GPKGS)
 	@echo "Cartes prêtes :" $(call q,$(RAW_MAPS)/index.html)
 
-## portfolio: exemple de portefeuille (config/portfolio.toml) : trois secteurs de Bondy Nord, un seul export réparti, sites en parallèle (Dask)
+## portfolio: exemple de portefeuille (config/demo_portfolio.toml) : Paris 10e et Bondy Nord en résidences RPLS, un seul export réparti, sites en parallèle (Dask), index = page du portefeuille
 # The shared export is the simulated one of the demo's Bondy site (made with the default
-# configuration); `make CONFIG=config/portfolio.toml demo` builds the same sites through
-# make's per-site rules instead (make -j), `vigie run` through Dask.
-PORTFOLIO_CONFIG ?= config/portfolio.toml
+# configuration); `make CONFIG=config/demo_portfolio.toml demo` builds the same sites
+# through make's per-site rules instead (make -j), `vigie run` through Dask. The smallest
+# example, the tests' one: `make PORTFOLIO_CONFIG=config/portfolio.toml portfolio`.
+PORTFOLIO_CONFIG ?= config/demo_portfolio.toml
 .PHONY: portfolio
 portfolio: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 	$(MAKE) CONFIG=config/demo.toml simulate

@@ -1,9 +1,12 @@
-"""The portfolio page in headless Chromium (issue 18): the three Bondy sectors of
-config/portfolio.toml run through their maps, the index is the portfolio page; its
-table sorts and opens a site, with no console error."""
+"""The portfolio example in headless Chromium (issue 18): config/demo_portfolio.toml
+(Paris 10e declared site by site, Bondy Nord split into residences by the RPLS-derived
+perimeter layer) run through its maps; the index is the portfolio page, its table sorts
+and opens a real site and a residence, with no console error."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -11,66 +14,120 @@ import pytest
 from browser import offline_page
 
 from pipelines.cli import main
-from tests.test_portfolio import SITES, write_config
+from pipelines.config import load_config
+from tests.conftest import RAW, ROOT, make_secret
 
 pytestmark = pytest.mark.browser
+
+EXAMPLE = ROOT / "config" / "demo_portfolio.toml"
+LAYER = RAW / "portfolio" / "residences_bondy.geojson"
+#: The site declared one by one ([[sites]]), with real reports.
+REAL = "paris10"
+
+
+def example_config(dst: Path, simulated_bondy: Path) -> Path:
+    """config/demo_portfolio.toml with its outputs in ``dst`` and Bondy's export (and
+    gazetteer) the simulator's in ``simulated_bondy``."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = re.sub(
+        r'^(\w+_dir) = ".*"$', lambda m: f'{m[1]} = "{dst / m[1]}"', text, flags=re.MULTILINE
+    )
+    for old, new in (
+        ("data/raw/bondy/signalements_bailleur*.csv", "signalements_bailleur.csv"),
+        ("data/raw/bondy/gazetteer.csv", "gazetteer.csv"),
+    ):
+        assert f'"{old}"' in text
+        text = text.replace(f'"{old}"', f'"{simulated_bondy / new}"')
+    cfg = dst / "demo_portfolio.toml"
+    cfg.write_text(text, encoding="utf-8")
+    for site in load_config(cfg, check_files=False).sites:
+        make_secret(dst / "secrets_dir", site.id)
+    return cfg
+
+
+def residences() -> list[str]:
+    """The residences' ids, read from the layer itself."""
+    doc = json.loads(LAYER.read_text(encoding="utf-8"))
+    return [f["properties"]["code"] for f in doc["features"]]
 
 
 @pytest.fixture(scope="module")
 def portfolio_index(tmp_path_factory: pytest.TempPathFactory, simulated_bondy) -> Path:  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("portfolio")
-    cfg = write_config(root, str(simulated_bondy / "signalements_bailleur.csv"))
+    cfg = example_config(root, simulated_bondy)
     assert main(["-q", "run", "--config", str(cfg), "--through", "map", "--sequential"]) == 0
-    index = root / "maps" / "index.html"
+    index = root / "maps_dir" / "index.html"
     assert main(["-q", "index", "--config", str(cfg), "--out", str(index)]) == 0
     return index
 
 
 def _last_reports(index: Path, site: str) -> float | None:
-    """The last quarter's published count of a site, None when hidden (read here from
-    the published table, not from the page)."""
-    table = pd.read_parquet(
-        index.parent.parent / "processed" / site / "published" / "indicators_site.parquet"
-    )
+    """The last quarter's published count of a site, None when hidden or absent (read
+    here from the published table, not from the page)."""
+    path = index.parent.parent / "processed_dir" / site / "published" / "indicators_site.parquet"
+    table = pd.read_parquet(path)
+    if table.empty:
+        return None
     last = table.iloc[-1]
     return None if last["cell_flag"] == "s" else float(last["n_reports"])
 
 
-def test_the_table_sorts_and_opens_a_site(portfolio_index: Path, browser) -> None:  # type: ignore[no-untyped-def]
-    counts = {site: _last_reports(portfolio_index, site) for site in SITES}
+def _order(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return page.eval_on_selector_all(
+        "#sites tbody tr", "rows => rows.map(r => r.getAttribute('data-site'))"
+    )
+
+
+def _open(live, site: str) -> None:  # type: ignore[no-untyped-def]
+    """Follow the site's link in the table; its map opens offline."""
+    page = live.page
+    with page.expect_navigation():
+        page.locator(f"tr[data-site='{site}'] td a").first.click()
+    assert page.url.endswith(f"/{site}.html")
+    page.wait_for_selector(".leaflet-container")
+
+
+def test_the_table_sorts_and_opens_a_real_site_and_a_residence(
+    portfolio_index: Path,
+    browser,  # type: ignore[no-untyped-def]
+) -> None:
+    sites = [REAL, *residences()]
+    counts = {site: _last_reports(portfolio_index, site) for site in sites}
     shown = sorted((v, s) for s, v in counts.items() if v is not None)
     hidden = [s for s, v in counts.items() if v is None]
+    assert len(shown) >= 2  # else the sort shows nothing
     with offline_page(
         portfolio_index,
-        wait_js="() => document.querySelectorAll('#sites tbody tr').length === 3",
+        wait_js=f"() => document.querySelectorAll('#sites tbody tr').length === {len(sites)}",
         browser=browser,
         settle=False,
     ) as live:
         page = live.page
+        # Both kinds: the real site without the badge, each residence with it.
+        badge = "tr[data-site='{}'] .badge"
+        assert page.locator(badge.format(REAL)).count() == 0
+        for site in residences():
+            assert page.locator(badge.format(site)).inner_text().strip() == "données simulées"
         header = page.locator("th[data-key='n_reports']")
         header.click()
-        order = page.eval_on_selector_all(
-            "#sites tbody tr", "rows => rows.map(r => r.getAttribute('data-site'))"
-        )
+        order = _order(page)
         assert order[: len(shown)] == [s for _v, s in shown]
         assert sorted(order[len(shown) :]) == sorted(hidden)  # hidden values last
         assert header.get_attribute("aria-sort") == "ascending"
         header.click()
-        order = page.eval_on_selector_all(
-            "#sites tbody tr", "rows => rows.map(r => r.getAttribute('data-site'))"
+        assert _order(page)[: len(shown)] == [s for _v, s in reversed(shown)]
+        # By name: the sites' names in French alphabetical order (accents aside).
+        page.locator("th[data-key='name']").click()
+        names = page.eval_on_selector_all(
+            "#sites tbody tr td:first-child a", "links => links.map(a => a.textContent)"
         )
-        assert order[: len(shown)] == [s for _v, s in reversed(shown)]
-        # A hidden value reads « s », never 0 or blank.
-        for site in hidden:
-            text = page.locator(f"tr[data-site='{site}'] td").nth(2).inner_text()
-            assert text.strip() == "s"
-        # One perimeter per site on the map.
-        assert page.locator("#map path[data-site]").count() == 3
-        first = order[0]
-        with page.expect_navigation():
-            page.locator(f"tr[data-site='{first}'] td a").first.click()
-        assert page.url.endswith(f"/{first}.html")
-        page.wait_for_selector(".leaflet-container")
+        assert names == sorted(names, key=str.casefold)
+        # One perimeter per site on the map: the layer's and Paris's.
+        assert page.locator("#map path[data-site]").count() == len(sites)
+        _open(live, REAL)
+        page.go_back()
+        page.wait_for_selector("#sites tbody tr")
+        _open(live, residences()[0])
         assert live.console_errors == []
         assert live.page_errors == []
         assert live.external_requests == []

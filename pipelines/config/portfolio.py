@@ -185,12 +185,23 @@ def read_perimeter_sites(
             path, layer=layer, columns=[id_field, name_field], read_geometry=False
         )
         _, bounds = pyogrio.read_bounds(path, layer=layer)
-    except (DataSourceError, DataLayerError) as err:
+    except DataLayerError as err:
+        # The file opens but has no such layer: name the layers it has.
+        try:
+            names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+        except DataSourceError:
+            names = []
         raise ConfigError(
             config_path,
-            f"couche de périmètres « {path} »"
-            + (f" (couche « {layer} »)" if layer else "")
-            + " illisible : attendu un GeoJSON ou un GeoPackage.",
+            f"« {path} » : pas de couche « {layer} » ; couches : {', '.join(names) or 'aucune'}."
+            if layer
+            else f"« {path} » : aucune couche lisible.",
+            key=f"{where}.layer",
+        ) from err
+    except DataSourceError as err:
+        raise ConfigError(
+            config_path,
+            f"couche de périmètres « {path} » illisible : attendu un GeoJSON ou un GeoPackage.",
             key=f"{where}.perimeters",
         ) from err
     fields = [str(f) for f in info["fields"]]
@@ -222,14 +233,20 @@ def read_perimeter_sites(
                 f"« {path} », entité n° {n} : « {PORTFOLIO_DIR} » est réservé.",
                 key=f"{where}.id_field",
             )
-    repeated = [sid for sid, k in Counter(ids).items() if k > 1]
+    # Ids equal but for case name the same files on Windows and macOS (maps/<id>.html).
+    folded = [sid.casefold() for sid in ids]
+    repeated = [sid for sid, k in Counter(folded).items() if k > 1]
     if repeated:
-        sid = repeated[0]
-        features = ", ".join(str(n) for n, s in enumerate(ids, start=1) if s == sid)
+        same = [n for n, s in enumerate(folded, start=1) if s == repeated[0]]
+        features = ", ".join(str(n) for n in same)
+        spellings = dict.fromkeys(f"« {ids[n - 1]} »" for n in same)
+        spelt = " et ".join(spellings)
+        case = ", à la casse près" if len(spellings) > 1 else ""
         raise ConfigError(
             config_path,
-            f"« {path} », champ « {id_field} » : identifiant de site « {sid} » en double "
-            f"(entités n° {features}) ; chaque périmètre doit avoir son propre identifiant.",
+            f"« {path} », champ « {id_field} » : identifiant de site {spelt} en double "
+            f"(entités n° {features}{case}) ; "
+            "chaque périmètre doit avoir son propre identifiant.",
             key=f"{where}.id_field",
         )
     b = np.asarray(bounds, dtype=float)  # (4, n): xmin, ymin, xmax, ymax
@@ -242,6 +259,21 @@ def read_perimeter_sites(
             key=f"{where}.perimeters",
         )
     crs = CRS.from_user_input(info["crs"]) if info.get("crs") else CRS.from_epsg(4326)
+    if crs.is_geographic:
+        # A GeoJSON without a « crs » member is read as degrees (RFC 7946): metres there
+        # (Lambert-93 written without its CRS) would give meaningless perimeters.
+        outside = (np.abs(b[[0, 2]]) > 180).any(axis=0) | (np.abs(b[[1, 3]]) > 90).any(axis=0)
+        if outside.any():
+            n = int(np.flatnonzero(outside)[0]) + 1
+            raise ConfigError(
+                config_path,
+                f"« {path} », entité n° {n} (« {ids[n - 1]} ») : coordonnées hors des "
+                f"degrés (x de {b[0, n - 1]:.0f} à {b[2, n - 1]:.0f}, y de {b[1, n - 1]:.0f} "
+                f"à {b[3, n - 1]:.0f}) alors que la couche est lue en degrés "
+                f"({crs.name}) : une couche en mètres (Lambert-93, EPSG:2154) doit déclarer "
+                "son système de coordonnées (GeoPackage, ou GeoJSON reprojeté en WGS84).",
+                key=f"{where}.perimeters",
+            )
     if not crs.equals(CRS.from_epsg(4326)):
         tr = Transformer.from_crs(crs, 4326, always_xy=True)
         boxes = [tr.transform_bounds(*b[:, i]) for i in range(b.shape[1])]

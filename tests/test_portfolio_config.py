@@ -1,0 +1,118 @@
+"""The portfolio example's configuration (config/demo_portfolio.toml) and the checks
+of a perimeter layer made while the configuration loads (issue 18)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+from shapely.geometry import shape
+
+from pipelines.cli import main
+from pipelines.config import load_config
+from pipelines.errors import ConfigError
+from tests.conftest import RAW, ROOT
+
+EXAMPLE = ROOT / "config" / "demo_portfolio.toml"
+RESIDENCES = RAW / "portfolio" / "residences_bondy.geojson"
+
+
+def _layer() -> dict:
+    return json.loads(RESIDENCES.read_text(encoding="utf-8"))
+
+
+def _example_with_layer(tmp_path: Path, doc: dict) -> tuple[Path, Path]:
+    """config/demo_portfolio.toml whose perimeter layer is ``doc``: the configuration
+    and the layer's paths."""
+    path = tmp_path / "perimetres.geojson"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        '"data/raw/portfolio/residences_bondy.geojson"', f'"{path}"'
+    )
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text, encoding="utf-8")
+    return cfg, path
+
+
+def test_the_example_holds_a_site_by_hand_and_the_residences_of_the_layer() -> None:
+    config = load_config(EXAMPLE, check_files=False)
+    assert config.portfolio is not None
+    codes = [f["properties"]["code"] for f in _layer()["features"]]
+    assert [s.id for s in config.sites] == ["paris10", *codes]
+    assert len(config.sites) >= config.portfolio_page_from  # the index: the portfolio page
+    assert not config.site("paris10").simulated
+    assert all(config.site(c).simulated for c in codes)
+    # Paris is declared as in the demo: same extract and export.
+    demo = load_config(ROOT / "config" / "demo.toml", check_files=False).site("paris10")
+    assert config.site("paris10").osm == demo.osm
+    assert config.site("paris10").sources == demo.sources
+
+
+def test_the_residences_are_derived_from_rpls_and_share_nothing() -> None:
+    doc = _layer()
+    assert "NON OFFICIELS" in doc["description"]
+    feats = doc["features"]
+    polygons = [shape(f["geometry"]) for f in feats]
+    assert all(p.is_valid and p.area > 0 for p in polygons)
+    for i, a in enumerate(polygons):
+        for b in polygons[i + 1 :]:
+            assert a.intersection(b).area == pytest.approx(0, abs=1e-10)
+    # Each residence lies within 30 m (the README's matching distance) of an RPLS point
+    # of the programmes it names, read here from the GeoPackage, in Lambert-93.
+    rpls = gpd.read_file(RAW / "bondy" / "rpls_bondy.gpkg", layer="rpls2022")
+    metric = gpd.GeoSeries(polygons, crs=4326).to_crs(rpls.crs)
+    for f, poly in zip(feats[:-1], metric.iloc[:-1], strict=True):
+        names = f["properties"]["programmes_rpls"].split(" ; ")
+        pts = rpls[rpls["Nom.du.Programme"].isin(names)].geometry
+        assert pts.distance(poly).min() <= 30.0, f["properties"]["code"]
+    # The last site is the rest: residences and rest cover the extract's buildings.
+    whole = shapely.union_all(polygons)
+    assert feats[-1]["properties"]["code"] == "bondy-nord-reste"
+    assert whole.convex_hull.area == pytest.approx(whole.area, rel=1e-6)  # a box, no hole
+
+
+def test_a_layer_in_metres_without_its_crs_is_one_french_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Lambert-93 coordinates written as GeoJSON without the « crs » member: read as degrees.
+    layer = gpd.read_file(RESIDENCES).to_crs(2154)
+    doc = json.loads(layer.to_json())
+    doc.pop("crs", None)
+    cfg, path = _example_with_layer(tmp_path, doc)
+    with pytest.raises(ConfigError, match=r"entité n° 1 \(« noue-caillet »\) : coordonnées hors"):
+        load_config(cfg, check_files=False)
+    assert main(["split", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert str(path) in err
+    assert "EPSG:2154" in err
+
+
+def test_a_layer_absent_from_the_geopackage_names_the_layers_it_has(tmp_path: Path) -> None:
+    # The shipped RPLS GeoPackage, asked for a layer it does not hold.
+    rpls = RAW / "bondy" / "rpls_bondy.gpkg"
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        'perimeters = "data/raw/portfolio/residences_bondy.geojson"',
+        f'perimeters = "{rpls}"\nlayer = "residences"',
+    )
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"portfolio\.layer.*pas de couche « residences »") as err:
+        load_config(cfg, check_files=False)
+    assert "rpls2022" in str(err.value)
+    assert "bailleurParcelle" in str(err.value)
+
+
+def test_site_ids_equal_but_for_case_are_refused(tmp_path: Path) -> None:
+    # maps/Merisiers.html and maps/merisiers.html are one file on Windows and macOS.
+    doc = _layer()
+    doc["features"][0]["properties"]["code"] = "Merisiers"
+    assert doc["features"][1]["properties"]["code"] == "merisiers"
+    cfg, _ = _example_with_layer(tmp_path, doc)
+    with pytest.raises(
+        ConfigError, match=r"« Merisiers » et « merisiers » en double \(entités n° 1, 2, à la casse"
+    ):
+        load_config(cfg, check_files=False)
