@@ -3,21 +3,25 @@ tiling the real Bondy Nord extract, one export of ``--reports`` reports (5 milli
 once (``vigie split``), then run on Dask with 2 workers and, on a subset, with 1.
 
 The portfolio
-    Each tile is a copy of the whole real ``bondy_nord.osm`` (every node, way and relation,
-    so buildings, streets and addresses keep their real shapes and neighbours), moved in
-    Lambert-93 by a whole number of tile sizes with a 400 m gap (wider than twice the
-    split's 100 m margin: no site's cut extract reaches its neighbour), and written as one
-    ``.osm.pbf``. A tile is a site: its perimeter is the tile's box. The RPLS programmes
+    Each tile is a copy of the real ``bondy_nord.osm`` (its nodes, ways and relations
+    within 150 m of the extract's box: buildings, streets and addresses keep their real
+    shapes and neighbours; the far ends of the long ways that cross the box are left
+    out), moved in Lambert-93 by a whole number of tile sizes, 550 m between two tiles'
+    boxes (more than the split's 100 m margin: no site's cut reaches its neighbour), its
+    OSM ids renumbered (:class:`_Renumber` says why), all written as one ``.osm.pbf``.
+    A tile is a site: its perimeter is the extract's box moved. The RPLS programmes
     (dwellings) are tiled the same way into one GeoPackage.
 The export
-    Rows of the simulated Bondy export (``signalements_bailleur.csv``) that have
-    coordinates are drawn with a seeded RNG: category, sub-category, description, status,
-    channel, flat and closing delay come from the drawn row, the point is the row's own
-    point moved into its tile, the creation date is new (uniform over the export's two
-    years), so that no two rows are copies. The columns and the CSV dialect (``;``,
-    decimal comma) are the real export's, read with the same column mapping as
-    ``config/portfolio.toml``. Every tile gets reports; a few rows (0.5 %) fall in the gaps
-    between tiles and must come out as ``outside_every_site``.
+    Rows of the simulated Bondy export (``signalements_bailleur.csv``) whose coordinates
+    are in the extract's box are drawn with a seeded RNG: category, sub-category,
+    description, status, channel, flat (prefixed with the tile) and closing delay come
+    from the drawn row, the point is the row's own point moved into its tile, the
+    creation date is new (uniform over the export's two years), so that no two rows are
+    copies; no address, building code, name or phone (the points place every row). The
+    columns and the CSV dialect (``;``, decimal comma) are the real export's, read with
+    the same column mapping as ``config/portfolio.toml``. Every tile gets reports; a few
+    rows (0.5 %) fall in the gaps between tiles and must come out as
+    ``outside_every_site``.
 The run
     ``vigie split`` once (a child process: its peak memory is its own), then the sites'
     stages through ``--through`` (default ``indicators``: the tables the portfolio page is
@@ -326,7 +330,7 @@ def write_export(dst: Path, grid: Grid, n_reports: int, *, seed: int = 18) -> di
     with pacsv.CSVWriter(dst, schema, write_options=options) as writer:
         for start in range(0, n_reports, CHUNK):
             n = min(CHUNK, n_reports - start)
-            # Every tile gets its share, in turn; the rest of the rows at random.
+            # The tiles in turn: each gets its share of the rows.
             tile = (np.arange(start, start + n) % grid.tiles).astype(np.int64)
             row = rng.integers(0, len(real), n)
             away = rng.random(n) < OUTSIDE_SHARE
