@@ -17,6 +17,7 @@ BENCHES = [
     "maps",
     "annotations",
     "disclosure",
+    "portfolio",
 ]
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,0 +1,102 @@
+"""The portfolio benchmark (bench/portfolio.py, issue 18) on a tiny portfolio: its BENCH
+lines parse, and every row of the generated export is counted exactly once, checked here
+from the files themselves (the export read back and placed in the perimeters by a plain
+spatial join), not from the bench's own checks alone. Its timings are not tested."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SITES = 3
+REPORTS = 20_000
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict]]:
+    folder = tmp_path_factory.mktemp("bench_portfolio")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.portfolio",
+            "--sites",
+            str(SITES),
+            "--reports",
+            str(REPORTS),
+            "--subset",
+            "1",
+            "--dir",
+            str(folder),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(ln[6:]) for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")]
+    return folder, {line["bench"]: line for line in lines}
+
+
+@pytest.mark.slow
+def test_bench_lines_parse_and_say_what_ran(bench_run):
+    _, figures = bench_run
+    assert set(figures) == {
+        "portfolio_build",
+        "portfolio_split",
+        "portfolio_cut",
+        "portfolio_one_worker",
+        "portfolio_run",
+        "portfolio_scaling",
+        "portfolio_speedup",
+    }
+    run = figures["portfolio_run"]
+    assert run["sites"] == SITES
+    assert run["reports"] == REPORTS
+    assert run["stages_per_site"][0] == "buildings"
+    assert run["stages_per_site"][-1] == "indicators"
+    assert len(run["worker_peak_mb"]) == 2
+    assert figures["portfolio_speedup"]["sites_1_worker"] == 1
+    assert figures["portfolio_scaling"]["done_s"].keys() == {str(SITES)}
+
+
+@pytest.mark.slow
+def test_every_report_is_counted_exactly_once(bench_run):
+    folder, figures = bench_run
+    export = pd.read_csv(folder / "export.csv", sep=";", dtype=str, keep_default_na=False)
+    assert len(export) == REPORTS
+    assert export["N° ticket"].is_unique
+    points = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(
+            export["Longitude"].str.replace(",", ".").astype(float),
+            export["Latitude"].str.replace(",", ".").astype(float),
+        ),
+        crs=4326,
+    )
+    perimeters = gpd.read_file(folder / "perimetres.geojson")
+    joined = gpd.sjoin(points, perimeters[["code", "geometry"]], predicate="within")
+    assert joined.index.is_unique  # the tiles do not overlap
+    want = joined["code"].value_counts().to_dict()
+    outside = REPORTS - len(joined)
+    assert set(want) == set(perimeters["code"])  # every tile has reports
+    assert outside > 0  # and some rows are in no site
+
+    processed = folder / "processed"
+    split = json.loads((processed / "_portfolio" / "split_summary.json").read_text())
+    assert split["rows_read"] == REPORTS
+    assert split["outside_every_site"] == outside
+    assert {sid: v["bailleur"] for sid, v in split["by_site"].items()} == want
+    for sid, n in want.items():
+        ingest = json.loads((processed / sid / "ingest_summary.json").read_text())
+        assert ingest["sources"]["bailleur"]["rows_in"] == n, sid
+    run = figures["portfolio_run"]
+    assert run["split_matches_placement"]
+    assert run["ingest_matches_split"]
+    assert run["sites_checked"] == SITES
