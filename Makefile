@@ -111,9 +111,9 @@ setup: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 
 ## test: installe puis lance toute la suite de tests (navigateur compris), sur plusieurs processus
 # The suite runs on TEST_WORKERS processes (pytest-xdist): one per CPU this process may
-# use (nproc reads the affinity mask), at most 4. More gains nothing: the longest module
-# (tests/test_make.py, `make demo` in a copy, then what it checks on that build) is a
-# quarter of the suite's time, and every process holds its own Chromium and data.
+# use (nproc reads the affinity mask), at most 4. More gains little: a module runs on one
+# process, and the longest (tests/test_make.py: `make demo` in a copy, then what it checks
+# on that build) takes minutes by itself; and every process holds its own Chromium and data.
 # --dist loadscope: the tests of a module run on one process, in their order, so that a
 # module-scoped fixture (a copy of the project, a run of the CLI) is made once, and a test
 # that starts from the build of the one before (tests/test_make.py) finds it. The demo
