@@ -390,6 +390,39 @@ def test_a_site_code_column_places_rows_whatever_their_coordinates(
     assert summary["sources"]["bailleur"]["placed_by"]["code"] == len(coded)
 
 
+def test_a_row_with_only_a_building_code_goes_where_its_building_is(
+    tmp_path: Path, simulated_bondy, bondy
+) -> None:
+    """The gazetteer gives a building, not a point: a row that has nothing but its
+    landlord's building code is placed by that building's footprint (they were counted
+    « non localisé » when only the matched point was looked at)."""
+    gazetteer = read_csv(simulated_bondy / "gazetteer.csv", dtype=str)
+    known = dict(zip(gazetteer["key"], gazetteer["building_id"], strict=True))
+    rows = [r for r in export_rows(simulated_bondy / "signalements_bailleur.csv")
+            if r["Bâtiment"] in known][:300]  # fmt: skip
+    assert len(rows) == 300
+    for r in rows:
+        r["Latitude"] = r["Longitude"] = r["Adresse"] = ""
+    export = tmp_path / "raw" / "export.csv"
+    export.parent.mkdir()
+    shutil.copy(simulated_bondy / "gazetteer.csv", export.parent / "gazetteer.csv")
+    with export.open("w", encoding="cp1252", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows)
+    config = load_config(write_config(tmp_path, str(export)))
+    summary = split(config)["sources"]["bailleur"]
+    assert summary["outside_by_reason"]["non_localise"] == 0
+    assert summary["placed_by"]["adresse"] == sum(summary["by_site"].values()) > 0
+    footprints = bondy.set_index("building_id").geometry.to_crs("EPSG:4326")
+    polygons = layer_polygons()
+    assert config.portfolio is not None
+    for site in summary["by_site"]:
+        placed = pd.read_csv(config.portfolio.site_source("bailleur", site), dtype=str)
+        for code in placed["Bâtiment"]:
+            assert footprints[known[code]].intersects(polygons[site]), (site, code)
+
+
 # --------------------------------------------------------------------------- runs
 def test_a_site_summary_refuses_rows_its_ingestion_did_not_read() -> None:
     split_summary = {

@@ -101,6 +101,21 @@ class AddressPoints:
         self.buildings = buildings
         self.matcher = matcher
         self.known: dict[tuple[str, ...], tuple[float, float]] = {}
+        self._inside: pd.DataFrame | None = None
+
+    def building_points(self) -> pd.DataFrame:
+        """A point inside each footprint (lon, lat in degrees), by ``building_id``: where a
+        row matched by its building code (the gazetteer gives a building, no point) is."""
+        if self._inside is None:
+            inside = gpd.GeoSeries(
+                self.buildings.geometry.representative_point(), crs=self.buildings.crs
+            ).to_crs(WGS84)
+            self._inside = pd.DataFrame(
+                {"lon": inside.x.to_numpy(), "lat": inside.y.to_numpy()},
+                index=self.buildings["building_id"].astype(str).to_numpy(),
+            )
+            self._inside = self._inside[~self._inside.index.duplicated()]
+        return self._inside
 
     def points(
         self, frame: pd.DataFrame, roles: dict[str, str], todo: np.ndarray
@@ -121,8 +136,21 @@ class AddressPoints:
             matches = match_site_addresses(distinct, self.buildings, site=self.matcher)
             if matches is not None:
                 at = distinct.index.get_indexer(matches.index)
-                found_lon[at] = pd.to_numeric(matches["match_lon"], errors="coerce").to_numpy(float)
-                found_lat[at] = pd.to_numeric(matches["match_lat"], errors="coerce").to_numpy(float)
+                m_lon = pd.to_numeric(matches["match_lon"], errors="coerce").to_numpy(
+                    float, copy=True
+                )
+                m_lat = pd.to_numeric(matches["match_lat"], errors="coerce").to_numpy(
+                    float, copy=True
+                )
+                # A building code matched through the gazetteer gives the building, not a
+                # point: the row is where its building is.
+                ids = matches["building_id"].astype("string")
+                by_building = ~np.isfinite(m_lon) & ids.notna().to_numpy()
+                if by_building.any():
+                    inside = self.building_points().reindex(ids[by_building].astype(str))
+                    m_lon[by_building] = inside["lon"].to_numpy(float)
+                    m_lat[by_building] = inside["lat"].to_numpy(float)
+                found_lon[at], found_lat[at] = m_lon, m_lat
             self.known.update(zip(new, zip(found_lon, found_lat, strict=True), strict=True))
         where = np.flatnonzero(todo)
         points = np.array([self.known[k] for k in keys], dtype=float).reshape(-1, 2)
