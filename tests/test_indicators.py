@@ -32,6 +32,7 @@ from pipelines.publish.indicators import (
     consistent_with_published,
     protect_entrances,
     protect_indicators,
+    quarters_of_period,
     rounded,
 )
 from tests.conftest import ROOT
@@ -518,3 +519,17 @@ def test_the_analysts_file_may_name_an_entrance(tmp_path) -> None:  # type: igno
     )
     with pytest.raises(InputError, match=r"ligne 3, colonne « trimestre »"):
         read_analyst_levels(twice)
+
+
+def test_a_hidden_period_hides_every_quarter_it_covers() -> None:
+    """The public profile publishes by quarter (« 2024-T1 »), the comité by month: the
+    guard reads both, and a year, and refuses a label it cannot read (pandas' guess
+    parsed « 2024-T1 » as a date of its own)."""
+    assert quarters_of_period("2024-02") == ["2024-T1"]
+    assert quarters_of_period("2024-12") == ["2024-T4"]
+    assert quarters_of_period("2024-03-01") == ["2024-T1"]
+    assert quarters_of_period("2024-04-01 00:00:00") == ["2024-T2"]
+    assert quarters_of_period("2025-T3") == ["2025-T3"]
+    assert quarters_of_period("2024") == ["2024-T1", "2024-T2", "2024-T3", "2024-T4"]
+    with pytest.raises(ValueError, match="illisible"):
+        quarters_of_period("2024-S1")

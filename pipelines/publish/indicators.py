@@ -29,6 +29,7 @@ profile (:func:`run_indicators`).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -245,11 +246,31 @@ def protect_entrances(entrances: pd.DataFrame, rule: ProfileRule) -> pd.DataFram
     return out[list(ENTRANCE_COLUMNS)].reset_index(drop=True)
 
 
+def quarters_of_period(label: str) -> list[str]:
+    """The quarters (``YYYY-Tn``) a published period covers: its own for a month
+    (``YYYY-MM``, or its first day ``YYYY-MM-DD``), itself for a quarter (the public
+    profile's periods), the four for a year."""
+    if re.fullmatch(r"\d{4}-T[1-4]", label):
+        return [label]
+    month = re.fullmatch(r"(\d{4})-(\d{2})(?:-\d{2}(?:[ T][\d:]+)?)?", label)
+    if month:  # a month, or its first day as a date
+        return [f"{month[1]}-T{(int(month[2]) - 1) // 3 + 1}"]
+    if re.fullmatch(r"\d{4}", label):
+        return [f"{label}-T{q}" for q in range(1, 5)]
+    raise ValueError(f"période publiée illisible : « {label} »")
+
+
 def _quarter_cells(frame: pd.DataFrame, month: str, hidden: pd.Series) -> set[tuple[str, str]]:
-    """(quarter, category) of the ``hidden`` rows of a published monthly table."""
+    """(quarter, category) of the ``hidden`` rows of a published table by period (month,
+    quarter or year: a hidden period hides each quarter it covers)."""
     rows = frame[hidden.to_numpy()]
-    quarters = quarter_of(pd.to_datetime(rows[month].astype(str)))
-    return set(zip(quarters.astype(str), rows["category"].astype(str), strict=True))
+    return {
+        (quarter, category)
+        for period, category in zip(
+            rows[month].astype(str), rows["category"].astype(str), strict=True
+        )
+        for quarter in quarters_of_period(period)
+    }
 
 
 def consistent_with_published(
