@@ -80,6 +80,19 @@ def export_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh, delimiter=";"))
 
 
+def write_export(dst: Path, rows: list[dict[str, str]], simulated_bondy: Path) -> Path:
+    """``rows`` as the landlord's export (cp1252, ";") in ``dst/raw``, beside the
+    simulated gazetteer (the configuration reads it there: :func:`write_config`)."""
+    export = dst / "raw" / "export.csv"
+    export.parent.mkdir()
+    shutil.copy(simulated_bondy / "gazetteer.csv", export.parent / "gazetteer.csv")
+    with export.open("w", encoding="cp1252", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows)
+    return export
+
+
 def layer_polygons() -> dict[str, shapely.Geometry]:
     doc = json.loads(LAYER.read_text(encoding="utf-8"))
     return {f["properties"]["code"]: shape(f["geometry"]) for f in doc["features"]}
@@ -370,13 +383,7 @@ def test_a_site_code_column_places_rows_whatever_their_coordinates(
     rows = export_rows(simulated_bondy / "signalements_bailleur.csv")[:400]
     for i, r in enumerate(rows):
         r["Résidence"] = "R-EST" if i % 4 == 0 else ("ZZZ" if i % 4 == 1 else "")
-    export = tmp_path / "raw" / "export.csv"
-    export.parent.mkdir()
-    shutil.copy(simulated_bondy / "gazetteer.csv", export.parent / "gazetteer.csv")
-    with export.open("w", encoding="cp1252", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter=";")
-        writer.writeheader()
-        writer.writerows(rows)
+    export = write_export(tmp_path, rows, simulated_bondy)
     extra = 'site_column = "Résidence"\nsite_codes = { "R-EST" = "bondy-est" }\n'
     config = load_config(write_config(tmp_path, str(export), extra_source=extra))
     summary = split(config)
@@ -403,13 +410,7 @@ def test_a_row_with_only_a_building_code_goes_where_its_building_is(
     assert len(rows) == 300
     for r in rows:
         r["Latitude"] = r["Longitude"] = r["Adresse"] = ""
-    export = tmp_path / "raw" / "export.csv"
-    export.parent.mkdir()
-    shutil.copy(simulated_bondy / "gazetteer.csv", export.parent / "gazetteer.csv")
-    with export.open("w", encoding="cp1252", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter=";")
-        writer.writeheader()
-        writer.writerows(rows)
+    export = write_export(tmp_path, rows, simulated_bondy)
     config = load_config(write_config(tmp_path, str(export)))
     summary = split(config)["sources"]["bailleur"]
     assert summary["outside_by_reason"]["non_localise"] == 0
