@@ -345,6 +345,11 @@ def test_screenshots_of_maps_and_index(handmade, browser, tmp_path: Path) -> Non
         "</body></html>",
         encoding="utf-8",
     )
+    # A committee pack beside the map (`make demo` writes one per site) is no map to wait for.
+    (maps_dir / "essai_comite.html").write_text(
+        "<!DOCTYPE html><html lang='fr'><body><h1>Dossier de comité</h1></body></html>",
+        encoding="utf-8",
+    )
     written = run(maps_dir, tmp_path / "screenshots", viewport=(1200, 800), browser=browser)
     assert [p.name for p in written] == ["essai.png", "index.png"]
     assert matplotlib.image.imread(written[0]).shape[:2] == (800, 1200)

@@ -14,6 +14,7 @@ from typing import Any
 
 from pipelines.errors import VigieError
 from pipelines.markup import template_text
+from pipelines.stages import PACK_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ def run(
     browser: Any = None,
 ) -> list[Path]:
     """Capture ``maps_dir/<site>.html`` → ``out_dir/<site>.png`` and ``index.html`` →
-    ``out_dir/index.png`` (full page).
+    ``out_dir/index.png`` (full page); the committee packs (``<site>_comite.html``) are
+    not maps and are left out.
 
     Parameters
     ----------
@@ -74,7 +76,12 @@ def run(
     if not CHROMIUM_PATH.exists():
         raise ScreenshotError(f"{CHROMIUM_PATH} absent : apt-get install chromium (make setup)")
     maps_dir, out_dir = Path(maps_dir), Path(out_dir)
-    pages = sorted(p for p in maps_dir.glob("*.html") if p.name != "index.html")
+    # The site maps, not the committee packs beside them (a page of text, no map to wait for).
+    pages = sorted(
+        p
+        for p in maps_dir.glob("*.html")
+        if p.name != "index.html" and not p.stem.endswith(PACK_SUFFIX)
+    )
     if (maps_dir / "index.html").exists():
         pages.append(maps_dir / "index.html")
     if not pages:
