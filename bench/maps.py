@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from bench._util import emit, timed
+from pipelines.config import load_config
 from pipelines.config.publication import READERS
 from pipelines.crs import WGS84
 from pipelines.taxonomy import CODES
@@ -151,7 +152,9 @@ def demo_maps(workdir: Path, *, profile: str | None = None) -> dict[str, Path]:
             f.write(f"\n[publication.outputs]\n{outputs}")
     if main(["-q", "run", "--config", str(cfg)]) != 0:
         raise RuntimeError("vigie run failed")
-    return {p.stem: p for p in sorted((workdir / "maps").glob("*.html")) if p.stem != "index"}
+    # Each site's map, by the configuration's site ids: the maps folder also holds the
+    # committee packs (<site>_comite.html), pages with no map to wait for.
+    return {site.id: workdir / "maps" / f"{site.id}.html" for site in load_config(cfg).sites}
 
 
 def main() -> None:
