@@ -102,7 +102,7 @@ def cut_extract(
             _add_nodes_of_ways(str(src), extra, found.referenced["n"])
     except (RuntimeError, ValueError) as err:  # osmium's reader errors
         raise InputError(src, f"lecture OSM impossible ({err})") from err
-    # The extract read whole twice already: the last pass cannot fail on it.
+    # The extract was read whole once already: the last pass cannot fail on it.
     _write_sites(str(src), found, dsts)
     kept_ways = np.bincount(found.kept["w"].sites(), minlength=len(sites))
     return {p.id: int(n) for p, n in zip(sites, kept_ways, strict=True)}
@@ -313,7 +313,7 @@ def _write_sites(src: str, found: _Finder, dsts: Sequence[Path]) -> None:
     written beside its path, then moved there once all are done."""
     targets = {k: _Targets(found.kept[k], found.referenced[k]) for k in _KINDS}
     parts = [dst.with_name(f".part-{dst.name}") for dst in dsts]
-    pool = osmium.io.ThreadPool()
+    pool = osmium.io.ThreadPool()  # one for the writers, not one each
     writers: list[osmium.SimpleWriter] = []
     done = False
     try:
@@ -329,7 +329,7 @@ def _write_sites(src: str, found: _Finder, dsts: Sequence[Path]) -> None:
             "w": [w.add_way for w in writers],
             "r": [w.add_relation for w in writers],
         }
-        objects: Iterator[Any] = iter(osmium.FileProcessor(src, _NWR, thread_pool=pool))
+        objects: Iterator[Any] = iter(osmium.FileProcessor(src, _NWR))
         for obj in objects:
             kind = obj.type_str()
             for site, is_kept in targets[kind].of(obj.id):
