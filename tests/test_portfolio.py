@@ -31,7 +31,6 @@ from pipelines.ingest import read_file_chunks
 from pipelines.io import read_csv
 from pipelines.portfolio import assign_rows, find_overlaps, read_perimeters, repair
 from pipelines.portfolio import run as split
-from pipelines.portfolio.cut import cut_extract
 from pipelines.publish.summary import portfolio_part
 from tests.conftest import RAW, ROOT, make_secret
 
@@ -566,21 +565,3 @@ def test_rows_with_an_address_only_go_where_the_ban_puts_it(split_run, simulated
     assert len(expected) >= 20
     assert sum(v is not None for v in expected.values()) >= 10
     assert {t: got.get(t) for t in expected} == expected
-
-
-def test_the_extract_cut_a_site_per_pass_is_the_extract_cut_at_once(tmp_path: Path) -> None:
-    """The sites are cut a few per pass over the extract (memory): one per pass gives
-    the same files, byte for byte, as all three in one pass."""
-    config = load_config(ROOT / "config" / "portfolio.toml")
-    portfolio = config.portfolio
-    assert portfolio is not None
-    files = {}
-    for k in (1, 3):
-        dsts = [tmp_path / str(k) / f"{site}.osm" for site in portfolio.site_ids]
-        ways = cut_extract(
-            portfolio.osm, portfolio.sites, dsts, margin_m=portfolio.osm_margin_m, sites_per_pass=k
-        )
-        assert list(ways) == list(portfolio.site_ids)
-        assert min(ways.values()) > 0
-        files[k] = (ways, [d.read_bytes() for d in dsts])
-    assert files[1] == files[3]
