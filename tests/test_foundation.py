@@ -10,6 +10,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
+from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import Point, box
 
 from pipelines.cli import main
@@ -17,7 +19,13 @@ from pipelines.config import load_config
 from pipelines.crs import LAMBERT93, WGS84, metric_crs_for, require_metric, to_metric
 from pipelines.errors import ConfigError, CRSError
 from pipelines.geocode.stage import geocode_points
-from pipelines.osm.buildings import build_buildings, read_osm_bounds, read_osm_buildings
+from pipelines.osm.buildings import (
+    build_buildings,
+    dwellings_per_building,
+    read_osm_bounds,
+    read_osm_buildings,
+    read_rpls,
+)
 from tests.conftest import RAW
 
 
@@ -62,6 +70,52 @@ def test_dwellings_from_rpls_are_attached_and_never_invented() -> None:
     # The RPLS dwellings attached never exceed those of the programmes in the extract.
     rpls = gpd.read_file(RAW / "bondy" / "rpls_bondy.gpkg", layer="rpls2022")
     assert b.loc[b["dwellings_source"] == "rpls", "dwellings"].sum() <= rpls["appartement"].sum()
+
+
+def test_a_shared_rpls_file_is_read_near_the_site_only(tmp_path: Path) -> None:
+    # A portfolio's sites share one RPLS file of the whole stock: each site reads the
+    # programmes near its buildings only, and gets the dwellings the whole file gives.
+    osm = RAW / "bondy" / "bondy_nord.osm"
+    rpls = gpd.read_file(RAW / "bondy" / "rpls_bondy.gpkg", layer="rpls2022")
+    assert rpls.crs.to_string() == LAMBERT93
+    buildings = read_osm_buildings(osm)
+    # 14 m east of the buildings' easternmost vertex (joined: within 15 m), and a copy
+    # of every programme 5 km away (another site's).
+    xy = shapely.get_coordinates(buildings.to_crs(LAMBERT93).geometry.to_numpy())
+    x, y = xy[xy[:, 0].argmax()]
+    edge = gpd.GeoDataFrame({"appartement": [777]}, geometry=[Point(x + 14, y)], crs=LAMBERT93)
+    far = rpls.assign(geometry=rpls.geometry.translate(5000, 0))
+    shared = tmp_path / "rpls_portefeuille.gpkg"
+    gpd.GeoDataFrame(pd.concat([rpls, edge, far], ignore_index=True), crs=LAMBERT93).to_file(
+        shared, layer="rpls2022", engine="pyogrio"
+    )
+    near = read_rpls(shared, near=buildings)
+    assert len(near) <= len(rpls) + 1  # no copy of the far programmes
+    assert near["appartement"].iloc[-1] == 777  # the edge point, last as in the file
+    whole = dwellings_per_building(buildings, read_rpls(shared))
+    pd.testing.assert_frame_equal(dwellings_per_building(buildings, near), whole)
+    assert (whole["dwellings"] >= 777).any()  # the edge point was joined
+    local = tmp_path / "rpls_site.gpkg"
+    gpd.GeoDataFrame(pd.concat([rpls, edge], ignore_index=True), crs=LAMBERT93).to_file(
+        local, layer="rpls2022", engine="pyogrio"
+    )
+    assert_geodataframe_equal(build_buildings(osm, shared), build_buildings(osm, local))
+
+
+def test_geoparquet_reads_as_geopandas_reads_it(tmp_path: Path) -> None:
+    # read_geoparquet parses each CRS once per process: the frame must be geopandas' own.
+    from pipelines.io import read_geoparquet, write_geoparquet
+
+    b = build_buildings(RAW / "bondy" / "bondy_nord.osm", RAW / "bondy" / "rpls_bondy.gpkg")
+    for name, frame in (("wgs84", b), ("l93", b.iloc[::7].to_crs(LAMBERT93))):
+        path = tmp_path / f"{name}.parquet"
+        frame.to_parquet(path, index=False)
+        want, got = gpd.read_parquet(path), read_geoparquet(path)
+        assert_geodataframe_equal(got, want)
+        assert got.crs.to_json() == want.crs.to_json()
+    path = write_geoparquet(b, tmp_path / "written.parquet")
+    assert_geodataframe_equal(read_geoparquet(path), gpd.read_parquet(path))
+    assert read_geoparquet(path).crs.to_string() == WGS84
 
 
 def test_geocode_points_inside_nearest_and_unmatched() -> None:

@@ -16,6 +16,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
+from pyproj import Transformer
 
 from pipelines.crs import metric_crs_of
 from pipelines.errors import ConfigError, InputError
@@ -32,6 +34,9 @@ from pipelines.osm.sources import (
 )
 
 log = logging.getLogger(__name__)
+
+#: An RPLS programme point is joined to the nearest building within this distance (m).
+RPLS_MAX_DISTANCE_M = 15.0
 
 __all__ = [
     "BUILDING_COLUMNS",
@@ -102,7 +107,7 @@ def dwellings_per_building(
     rpls: gpd.GeoDataFrame | None = None,
     *,
     rpls_dwellings_column: str = "appartement",
-    max_distance_m: float = 15.0,
+    max_distance_m: float = RPLS_MAX_DISTANCE_M,
 ) -> pd.DataFrame:
     """Estimate the number of dwellings per building.
 
@@ -147,15 +152,57 @@ def dwellings_per_building(
     return out
 
 
-def read_rpls(path: str | Path, *, layer: str = "rpls2022") -> gpd.GeoDataFrame:
-    """Read the RPLS social-housing points (GeoPackage) with pyogrio."""
+def read_rpls(
+    path: str | Path,
+    *,
+    layer: str = "rpls2022",
+    near: gpd.GeoDataFrame | None = None,
+    within_m: float = RPLS_MAX_DISTANCE_M,
+) -> gpd.GeoDataFrame:
+    """Read the RPLS social-housing points (GeoPackage) with pyogrio.
+
+    Parameters
+    ----------
+    path, layer
+        The GeoPackage and its layer.
+    near
+        If given (any CRS), only the features that come within ``within_m`` metres of
+        the box around ``near`` are read (the box is widened in ``near``'s metric CRS,
+        :func:`~pipelines.crs.metric_crs_of`, then taken to the layer's CRS): the sites
+        of a portfolio share one RPLS file of the whole stock, and each needs only the
+        programmes near its own buildings, not the whole file read and joined again per
+        site. Every feature :func:`dwellings_per_building` could join within
+        ``within_m`` is kept, in the file's order.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(path, "fichier RPLS introuvable.")
     try:
-        return gpd.read_file(path, layer=layer, engine="pyogrio")
+        bbox = None if near is None else _layer_box_near(path, layer, near, within_m)
+        # In the file's order (a box is answered in its spatial index's order).
+        read = gpd.read_file(path, layer=layer, engine="pyogrio", bbox=bbox, fid_as_index=True)
+        return read.sort_index().reset_index(drop=True)
     except Exception as err:  # pyogrio raises DataSourceError / DataLayerError
         raise InputError(path, f"lecture impossible de la couche « {layer} » ({err})") from err
+
+
+def _layer_box_near(
+    path: Path, layer: str, near: gpd.GeoDataFrame, within_m: float
+) -> tuple[float, float, float, float] | None:
+    """The box around ``near`` widened by ``within_m`` metres, in the CRS of ``path``'s
+    ``layer``; None (read everything) when the layer has no CRS or ``near`` no feature."""
+    layer_crs = pyogrio.read_info(path, layer=layer)["crs"]
+    if layer_crs is None or not len(near):
+        return None
+    metric = metric_crs_of(near)
+    minx, miny, maxx, maxy = near.geometry.to_crs(metric).total_bounds
+    # One metre more than asked: the box's edges are densified when reprojected, and
+    # the metre covers what is left of their curvature.
+    m = within_m + 1.0
+    box: tuple[float, float, float, float] = Transformer.from_crs(
+        metric, layer_crs, always_xy=True
+    ).transform_bounds(minx - m, miny - m, maxx + m, maxy + m, densify_pts=21)
+    return box
 
 
 def build_buildings_report(
@@ -196,7 +243,7 @@ def build_buildings_report(
             "« building ») : vérifiez qu'il couvre bien le site et qu'il n'a pas été filtré.",
             key="osm",
         )
-    rpls = read_rpls(rpls_path) if rpls_path else None
+    rpls = read_rpls(rpls_path, near=buildings) if rpls_path else None
     dw = dwellings_per_building(buildings, rpls)
     out = buildings.join(dw)
     metric = metric_crs_of(out)
