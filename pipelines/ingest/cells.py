@@ -498,7 +498,7 @@ def _has_repeats(values: pd.Series) -> bool:
 
 def _all_distinct(ids: pd.Series) -> bool:
     """Whether every value is filled and no two are the same."""
-    return not (ids == "").any() and not _has_repeats(ids)
+    return bool(filled_cells(ids).all()) and not _has_repeats(ids)
 
 
 def _parse_source(
