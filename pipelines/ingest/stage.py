@@ -80,6 +80,7 @@ from pipelines.ingest.schema import (
     REJECTED_COLUMNS,
     ROW_REASONS,
 )
+from pipelines.ingest.values import filled_cells
 from pipelines.ingest.versions import (
     empty_history,
     parse_updated_at,
@@ -381,7 +382,7 @@ def _source_outputs(
             label = cats.labels[k]
             unknown_labels[label] = unknown_labels.get(label, 0) + int(count)
     f = p.frame
-    closed_given = (f["closed_at"] != "").to_numpy() if "closed_at" in f else np.zeros(n, bool)
+    closed_given = filled_cells(f["closed_at"]) if "closed_at" in f else np.zeros(n, bool)
     detected = personal_columns_detected(raws, roles_per_file, source.personal_columns)
     if detected:
         log.warning(
