@@ -20,7 +20,7 @@ from pyproj import CRS, Transformer
 from pipelines.config import SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.errors import InputError
-from pipelines.ingest.household import identity_tokens
+from pipelines.ingest.household import identity_codes
 from pipelines.ingest.personal import is_personal, personal_columns
 from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.readers import CATEGORY_FALLBACK, FORMAT_DEFAULTS
@@ -167,16 +167,17 @@ def resolve_columns(raw: RawFile, source: SourceConfig) -> dict[str, str]:
 
 def _identities(
     raw: RawFile, roles: dict[str, str], source: SourceConfig, row: np.ndarray
-) -> np.ndarray:
+) -> pd.Categorical:
     """Per row of a file's frame, the household identifiers read from its personal
     columns (declared or detected, mapped to no role), as
-    :func:`pipelines.ingest.household.identity_tokens` writes them; ``""`` for a
-    malformed row (``row`` < 0) and for every row of an observation source (whose
-    personal columns name surveyors, not households).
+    :func:`pipelines.ingest.household.identity_tokens` writes them, as a ``Categorical``
+    (a few distinct strings); ``""`` for a malformed row (``row`` < 0) and for every row
+    of an observation source (whose personal columns name surveyors, not households).
     """
     n = len(row)
+    none = pd.Categorical.from_codes(np.zeros(n, np.int8), categories=pd.Index([""], dtype="str"))
     if source.kind != "reports":
-        return np.full(n, "", dtype=object)
+        return none
     mapped = set(roles.values())
     personal = personal_columns(source, [raw], [roles])
     names = [
@@ -184,14 +185,20 @@ def _identities(
         for c in raw.columns
         if c not in mapped and c in raw.table.column_names and is_personal(c, personal)
     ]
-    cells = {c: raw.table.column(c).to_pandas() for c in names}
-    tokens = identity_tokens(cells, raw.table.num_rows)
-    if (row >= 0).all():
-        return tokens[row]
-    out = np.full(n, "", dtype=object)
-    good = row >= 0
-    out[good] = tokens[row[good]]
-    return out
+    codes, tokens = identity_codes({c: raw.table.column(c) for c in names}, raw.table.num_rows)
+    if not (row >= 0).all():  # malformed rows: no identifier
+        tokens = np.append(tokens, "")
+        codes = np.where(row >= 0, codes[np.maximum(row, 0)], len(tokens) - 1)
+        codes, tokens = _refactorized(codes, tokens)
+    else:
+        codes = codes[row]
+    return pd.Categorical.from_codes(codes, categories=pd.Index(tokens, dtype="str"))
+
+
+def _refactorized(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into ``values`` made codes into its distinct values."""
+    same, distinct = pd.factorize(values)
+    return same[codes], np.asarray(distinct, dtype=object)
 
 
 def _classify_degrees(
@@ -491,22 +498,28 @@ def _has_repeats(values: pd.Series) -> bool:
 
 def _all_distinct(ids: pd.Series) -> bool:
     """Whether every value is filled and no two are the same."""
-    return not (ids == "").any() and not _has_repeats(ids)
+    return bool(filled_cells(ids).all()) and not _has_repeats(ids)
 
 
 def _parse_source(
     source: SourceConfig,
     raws: list[RawFile],
     roles_per_file: list[dict[str, str]],
+    *,
+    households: bool = True,
 ) -> _Parsed:
-    """Clean and parse every file of a source (file by file: formats and CRS may differ)."""
+    """Clean and parse every file of a source (file by file: formats and CRS may differ).
+
+    ``households``: the frame carries each row's household identifiers (``_identity``,
+    :func:`_identities`); without them (no secret to key them) they are not computed."""
     roles = sorted({r for per_file in roles_per_file for r in per_file})
     frames, dates, closes, coords = [], [], [], []
     date_notes: list[dict[str, Any]] = []
     month_firsts: list[bool] = []
     for i, (raw, per_file) in enumerate(zip(raws, roles_per_file, strict=True)):
         fr = _file_frame(raw, per_file, i)
-        fr["_identity"] = _identities(raw, per_file, source, fr["_row"].to_numpy())
+        if households:
+            fr["_identity"] = _identities(raw, per_file, source, fr["_row"].to_numpy())
         for role in roles:
             if role not in fr:
                 fr[role] = (

@@ -60,6 +60,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -71,6 +73,7 @@ from pipelines.ingest.personal import (
     NAME_WORDS,
     PHONE_WORDS,
 )
+from pipelines.ingest.values import _dictionary_of
 from pipelines.taxonomy import normalise_label
 
 #: Name of the column that carries the key in ingestion's internal outputs.
@@ -281,7 +284,9 @@ def _combo_tokens(cells: tuple[str, ...], kinds: list[str]) -> str:
     return _SEP.join(sorted(tokens))
 
 
-def identity_tokens(columns: Mapping[str, Iterable[str]], n: int) -> np.ndarray:
+def identity_tokens(
+    columns: Mapping[str, Iterable[str] | pa.Array | pa.ChunkedArray], n: int
+) -> np.ndarray:
     """Each row's household identifiers as one string of tokens (``<rank><kind>:<value>``
     joined by U+001F; ``""`` for a row with none).
 
@@ -289,45 +294,64 @@ def identity_tokens(columns: Mapping[str, Iterable[str]], n: int) -> np.ndarray:
     ----------
     columns
         Personal columns of one file, header → cells (``n`` each, ``""`` or null when
-        empty). Columns of no kind (:func:`identity_kind` is None) are ignored; name
-        columns are joined in their order ("Nom" then "Prénom"); each other column gives
-        a token.
+        empty; a pyarrow string column is read as it is). Columns of no kind
+        (:func:`identity_kind` is None) are ignored; name columns are joined in their
+        order ("Nom" then "Prénom"); each other column gives a token.
     n
         Number of rows.
 
     Notes
     -----
+    :func:`identity_codes` then its strings spread to the rows.
+    """
+    codes, distinct = identity_codes(columns, n)
+    return distinct[codes]
+
+
+def _factorized(cells: Iterable[str] | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """A column's per-row codes and its distinct values (null and missing as ``""``)."""
+    if isinstance(cells, (pa.Array, pa.ChunkedArray)):
+        dictionary, codes = _dictionary_of(pc.fill_null(cells, ""))
+        return codes, [str(v) for v in dictionary.to_pylist()]
+    codes, distinct = pd.factorize(pd.Series(cells, dtype="string").fillna(""))
+    return codes, [str(v) for v in distinct]
+
+
+def identity_codes(
+    columns: Mapping[str, Iterable[str] | pa.Array | pa.ChunkedArray], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`identity_tokens` as codes: per row, the index of its tokens' string among
+    the distinct ones (object array, no two equal, ``""`` among them when a row has none).
+
     Each distinct combination of the identity cells is folded once, then spread back
     to its rows: an export repeats its tenants, and a row-by-row loop made ingestion of
     a million-row export with personal columns 6× slower (``bench.ingest``).
     """
     used = [(h, kind) for h in columns if (kind := identity_kind(h)) is not None]
     if not used:
-        return np.full(n, "", dtype=object)
+        return np.zeros(n, dtype=np.int64), np.array([""], dtype=object)
     # Factorised column by column, the codes combined pairwise (re-factorised each time,
     # so they stay below n): a row's combination is one integer, folded once.
-    uniques: list[np.ndarray] = []
+    uniques: list[list[str]] = []
     codes_per_column: list[np.ndarray] = []
     combined = np.zeros(n, dtype=np.int64)
     for header, _ in used:
-        codes, distinct = pd.factorize(pd.Series(columns[header], dtype="string").fillna(""))
-        uniques.append(np.asarray(distinct, dtype=object))
+        codes, distinct = _factorized(columns[header])
+        uniques.append(distinct)
         codes_per_column.append(codes)
         combined, _ = pd.factorize(combined * max(len(distinct), 1) + codes)
     # The first row of each combination, in the order of the combined codes (0, 1, …).
     first = np.unique(combined, return_index=True)[1]
     kinds = [kind for _, kind in used]
-    folded = np.array(
-        [
-            _combo_tokens(
-                tuple(str(u[c[row]]) for u, c in zip(uniques, codes_per_column, strict=True)),
-                kinds,
-            )
-            for row in first
-        ],
-        dtype=object,
-    )
-    return folded[combined]
+    folded = [
+        _combo_tokens(
+            tuple(u[c[row]] for u, c in zip(uniques, codes_per_column, strict=True)), kinds
+        )
+        for row in first
+    ]
+    # Two combinations may fold alike ("Apt 12" and "APT 12"): one string each.
+    same, distinct_tokens = pd.factorize(np.asarray(folded, dtype=object))
+    return same[combined], np.asarray(distinct_tokens, dtype=object)
 
 
 # --------------------------------------------------------------------------- keys
@@ -337,8 +361,27 @@ def _hmac(secret: bytes, texts: Iterable[str]) -> list[str]:
     ]
 
 
+def _length(values: Iterable[str]) -> int:
+    return (
+        len(values)
+        if isinstance(values, (pd.Series, np.ndarray, list, tuple))
+        else len(list(values))
+    )
+
+
+def _rows(values: Iterable[str], rows: np.ndarray) -> list[str]:
+    """``values`` at ``rows``, as Python strings."""
+    if isinstance(values, pd.Series):
+        return [str(v) for v in values.iloc[rows].tolist()]
+    listed = values if isinstance(values, (list, tuple, np.ndarray)) else list(values)
+    return [str(listed[i]) for i in rows.tolist()]
+
+
 def household_keys(
-    tokens: Iterable[str], sources: Iterable[str], report_ids: Iterable[str], secret: bytes
+    tokens: Iterable[str] | pd.Categorical,
+    sources: Iterable[str],
+    report_ids: Iterable[str],
+    secret: bytes,
 ) -> np.ndarray:
     """The household key of each report (see the module docstring).
 
@@ -358,19 +401,27 @@ def household_keys(
     """
     if not secret:
         raise ValueError("a household key needs the site's secret")
-    toks = pd.Series(list(tokens), dtype="object").fillna("").astype(str).to_numpy()
-    srcs, ids = list(sources), list(report_ids)
-    n = len(toks)
-    if not (len(srcs) == len(ids) == n):
+    # Through the distinct token strings (a Categorical from ingestion: its codes).
+    toks = (
+        tokens
+        if isinstance(tokens, (pd.Series, pd.Categorical))
+        else np.asarray(list(tokens), dtype=object)
+    )
+    row_codes, observed = pd.factorize(toks)  # missing: -1, read as ""
+    texts = np.array([*(str(v) for v in observed), ""], dtype=object)
+    n = len(row_codes)
+    if not (_length(sources) == _length(report_ids) == n):
         raise ValueError("tokens, sources and report_ids differ in length")
     keys = np.empty(n, dtype=object)
-    alone = np.flatnonzero(toks == "")
-    keys[alone] = _hmac(secret, (f"{_OWN}:{srcs[i]}:{ids[i]}" for i in alone))
-    known = np.flatnonzero(toks != "")
-    if not len(known):
-        return keys
+    alone = np.flatnonzero((texts == "")[row_codes])
+    # Only these rows' sources and ids become Python strings (not a million of each).
+    srcs, ids = _rows(sources, alone), _rows(report_ids, alone)
+    keys[alone] = _hmac(secret, (f"{_OWN}:{s}:{i}" for s, i in zip(srcs, ids, strict=True)))
     # Linked once per distinct set of identifiers, then spread back to the reports.
-    codes, distinct = pd.factorize(toks[known])
+    filled = np.flatnonzero(texts != "")
+    if not len(filled):
+        return keys
+    distinct = texts[filled]
     rows_tokens: list[list[str]] = []
     for t in distinct:
         parts = t.split(_SEP)
@@ -393,8 +444,10 @@ def household_keys(
     comps = labels[:k]
     chosen = sorted({int(c) for c in comps})
     keyed = dict(zip(chosen, _hmac(secret, (best[c] for c in chosen)), strict=True))
-    per_distinct = np.array([keyed[int(c)] for c in comps], dtype=object)
-    keys[known] = per_distinct[codes]
+    key_of_text = np.empty(len(texts), dtype=object)
+    key_of_text[filled] = [keyed[int(c)] for c in comps]
+    known = np.flatnonzero(texts[row_codes] != "")
+    keys[known] = key_of_text[row_codes[known]]
     return keys
 
 
@@ -515,6 +568,7 @@ __all__ = [
     "SecretExistsError",
     "create_secret",
     "household_keys",
+    "identity_codes",
     "identity_kind",
     "identity_tokens",
     "load_secret",

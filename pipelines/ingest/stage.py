@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from pipelines.config import Config, SiteConfig, SourceConfig
 from pipelines.errors import ConfigError
@@ -79,6 +80,7 @@ from pipelines.ingest.schema import (
     REJECTED_COLUMNS,
     ROW_REASONS,
 )
+from pipelines.ingest.values import filled_cells
 from pipelines.ingest.versions import (
     empty_history,
     parse_updated_at,
@@ -143,7 +145,7 @@ class _SourceOut:
     summary: dict[str, Any]
     history: pd.DataFrame
     # Per accepted row, its household identifiers (never written: see household.py).
-    identities: np.ndarray
+    identities: pd.Categorical
 
 
 def _file_issue(source: SourceConfig, path: str, reason: str, detail: str) -> dict[str, Any]:
@@ -165,10 +167,13 @@ def _label_columns(source: SourceConfig) -> Callable[[str], bool]:
     return lambda name: _matches_any(name, wanted)
 
 
-def _personal_columns(source: SourceConfig) -> Callable[[str], bool] | None:
+def _personal_columns(
+    source: SourceConfig, *, households: bool = True
+) -> Callable[[str], bool] | None:
     """Whether a file column is declared personal (and mapped to no role): the CSV fast
     path does not read it, unless it identifies the household of a report (a dwelling,
-    a phone, an e-mail, a name: :mod:`pipelines.ingest.household`)."""
+    a phone, an e-mail, a name: :mod:`pipelines.ingest.household`) and ``households``
+    are keyed."""
     if not source.personal_columns:
         return None
     mapped = list(source.columns.values())
@@ -176,7 +181,7 @@ def _personal_columns(source: SourceConfig) -> Callable[[str], bool] | None:
     return lambda name: (
         is_personal(name, source.personal_columns)
         and not _matches_any(name, mapped)
-        and not (reports and identity_kind(name) is not None)
+        and not (households and reports and identity_kind(name) is not None)
     )
 
 
@@ -190,13 +195,14 @@ def _file_size(path: Path) -> int:
 
 
 def _read_source(
-    source: SourceConfig, progress: Progress | None = None
+    source: SourceConfig, progress: Progress | None = None, *, households: bool = True
 ) -> tuple[list[RawFile], list[dict[str, str]], list[dict[str, Any]]]:
     """Read every file of a source; files that hold no row become file-level issues.
-    ``progress`` advances by each file's size once it is read."""
+    ``progress`` advances by each file's size once it is read; ``households``: the
+    columns that identify households are read (see :func:`_personal_columns`)."""
     files = source.files()
     labels = _label_columns(source)
-    personal = _personal_columns(source)
+    personal = _personal_columns(source, households=households)
     issues: list[dict[str, Any]] = []
     raws: list[RawFile] = []
     roles_per_file: list[dict[str, str]] = []
@@ -293,9 +299,10 @@ def _ingest_source(
     today: date,
     start: pd.Timestamp,
     progress: Progress | None = None,
+    households: bool = True,
 ) -> _SourceOut:
-    raws, roles_per_file, issues = _read_source(source, progress)
-    p = _parse_source(source, raws, roles_per_file)
+    raws, roles_per_file, issues = _read_source(source, progress, households=households)
+    p = _parse_source(source, raws, roles_per_file, households=households)
     # How the files' dates were read, when their values had to say it: noted, not rejected.
     issues = issues + [
         {
@@ -375,7 +382,7 @@ def _source_outputs(
             label = cats.labels[k]
             unknown_labels[label] = unknown_labels.get(label, 0) + int(count)
     f = p.frame
-    closed_given = (f["closed_at"] != "").to_numpy() if "closed_at" in f else np.zeros(n, bool)
+    closed_given = filled_cells(f["closed_at"]) if "closed_at" in f else np.zeros(n, bool)
     detected = personal_columns_detected(raws, roles_per_file, source.personal_columns)
     if detected:
         log.warning(
@@ -445,9 +452,11 @@ def _source_outputs(
         "updated_at_unparseable": unparseable_updated_at(p, updated_at, kept),
     }
     identities = (
-        p.frame["_identity"].to_numpy()[a]
+        p.frame["_identity"].iloc[a].array
         if "_identity" in p.frame
-        else np.full(len(a), "", dtype=object)
+        else pd.Categorical.from_codes(
+            np.zeros(len(a), np.int8), categories=pd.Index([""], dtype="str")
+        )
     )
     return _SourceOut(accepted, rejected, outside, summary, history, identities)
 
@@ -491,8 +500,14 @@ def ingest_site(
     size = sum(_file_size(f) for s in site.sources for f in s.files())
     with Progress(f"Lecture des exports ({site.id})", size, unit="o") as progress:
         outs = {
+            # Without the secret no key is made: the household columns are not read.
             s.id: _ingest_source(
-                s, bbox=study_area_bbox, today=today, start=start, progress=progress
+                s,
+                bbox=study_area_bbox,
+                today=today,
+                start=start,
+                progress=progress,
+                households=secret is not None,
             )
             for s in site.sources
         }
@@ -504,7 +519,7 @@ def ingest_site(
         ingested["category"], _scrub.names_dwelling(ingested["description"]), site.category_classes
     )
     if secret is not None:
-        identities = np.concatenate([outs[s].identities for s in order])
+        identities = union_categoricals([outs[s].identities for s in order])
         ingested[HOUSEHOLD_COLUMN] = pd.Series(
             household_keys(identities, ingested["source"], ingested["report_id"], secret),
             index=ingested.index,
