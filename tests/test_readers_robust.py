@@ -46,9 +46,9 @@ def _landlord_source(path: Path) -> SourceConfig:
     return dataclasses.replace(demo.site("bondy").sources[0], path=str(path))
 
 
-def _ingest(*sources: SourceConfig) -> ingest.IngestResult:
+def _ingest(*sources: SourceConfig, secret: bytes | None = None) -> ingest.IngestResult:
     site = SiteConfig(id="test", name="test", osm="", sources=sources, params=DEFAULT_PARAMS)
-    result = ingest.ingest_site(site, study_area_bbox=BONDY_BBOX, today=TODAY)
+    result = ingest.ingest_site(site, study_area_bbox=BONDY_BBOX, today=TODAY, secret=secret)
     for s in result.summary["sources"].values():
         assert s["rows_in"] == (
             s["accepted"] + s["duplicates"] + sum(s["rejected"].values()) + s["outside_study_area"]
@@ -574,6 +574,22 @@ def test_json_objects_match_json_dumps(values: list[str]) -> None:
     want = json.dumps(dict(zip(keys, values, strict=True)), ensure_ascii=False)
     assert got == [want, want]
     assert json.loads(got[0]) == dict(zip(keys, values, strict=True))
+
+
+def test_every_line_ragged_with_a_secret_is_rejected_not_a_crash(
+    simulated_bondy: Path, tmp_path: Path, secret: bytes
+) -> None:
+    """With the site's secret (as ``vigie ingest`` runs), a file whose every line is
+    malformed is read: each line rejected, no household key to make (an IndexError on the
+    empty table of well-formed rows, found by the ingestion bench)."""
+    lines = (simulated_bondy / LANDLORD).read_bytes().rstrip(b"\n").split(b"\n")[:300]
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\n".join([lines[0]] + [b"x;" + line for line in lines[1:]]) + b"\n")
+    result = _ingest(_landlord_source(path), secret=secret)
+    s = result.summary["sources"]["bailleur"]
+    assert s["accepted"] == 0
+    assert s["rejected"]["malformed_row"] == len(result.rejected) > 250
+    assert "household_key" not in result.rejected.columns
 
 
 @pytest.mark.slow  # the whole simulated export, every line ragged

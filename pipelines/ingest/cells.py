@@ -188,7 +188,8 @@ def _identities(
     codes, tokens = identity_codes({c: raw.table.column(c) for c in names}, raw.table.num_rows)
     if not (row >= 0).all():  # malformed rows: no identifier
         tokens = np.append(tokens, "")
-        codes = np.where(row >= 0, codes[np.maximum(row, 0)], len(tokens) - 1)
+        # one more code, the blank's, for the malformed rows (a file may have no other row)
+        codes = np.append(codes, len(tokens) - 1)[np.where(row >= 0, row, len(codes))]
         codes, tokens = _refactorized(codes, tokens)
     else:
         codes = codes[row]
