@@ -157,17 +157,21 @@ def simulated_bondy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 #: order they go out to the test processes under pytest-xdist (`make test`): the longest
 #: first, so that none starts last while the other processes have nothing left to do;
 #: the second one builds the demo run that many modules share while the first, which
-#: needs it not, runs `make demo`. A name here only orders; a module not named follows,
-#: in the usual order.
+#: needs it not, runs the portfolio's two runs (the order of a `--durations=0` run). A
+#: name here only orders; a module not named follows, in the usual order.
 LONGEST_FIRST = (
-    "test_make.py",
+    "test_portfolio.py",
     "test_publication.py",
-    "test_workbench_init.py",
+    "test_portfolio_browser.py",
+    "test_make.py",
     "test_roundtrip_browser.py",
+    "test_simulate.py",
+    "test_simulate_actions.py",
+    "test_readers_robust.py",
+    "test_workbench_init.py",
+    "test_sparse.py",
     "test_injection.py",
-    "test_notebooks.py",
-    "test_osm_reader.py",
-    "test_hotspots.py",
+    "test_progress.py",
 )
 
 
