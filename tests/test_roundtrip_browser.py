@@ -1,13 +1,14 @@
-"""Issue 8's "done when", through the real pipeline: ``vigie run`` makes the Bondy map, a
-planner annotates a building in headless Chromium and exports the note, the file is dropped
-in the annotations folder, ``vigie run`` folds it in, and the next map shows the note in the
-notes layer and in the building's fact sheet, as text. Running again with the same file
-does not duplicate it."""
+"""Issue 8's "done when", through the real pipeline: on the demo run's Bondy map, a planner
+annotates a building in headless Chromium and exports the note, the file is dropped in the
+annotations folder, the refresh (the stages that read the notes, as make runs them) folds
+it in, and the next map shows the note in the notes layer and in the building's fact
+sheet, as text. Refreshing again with the same file does not duplicate it."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import shapely
 import shapely.ops
 
 from pipelines.crs import LAMBERT93, WGS84
-from tests.conftest import write_demo_config
+from tests.conftest import DemoRun, write_demo_config
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -34,10 +35,38 @@ READY = (
 )
 
 
-def _run_bondy(config: Path) -> None:
+def _notes_readers() -> list[str]:
+    """The annotations stage and every stage that reads what it writes, directly or
+    not, in the table's order, up to the committee pack (what ``vigie run`` runs): what
+    make re-runs when a note file arrives (tests/test_make.py checks make does)."""
+    from pipelines.stages import STAGE_NAMES, STAGES, stage
+
+    last = STAGE_NAMES.index("comite")
+    changed = set(stage("annotations").writes)
+    names = ["annotations"]
+    for s in STAGES[STAGE_NAMES.index("annotations") + 1 : last + 1]:
+        if changed & set(s.reads):
+            names.append(s.name)
+            changed |= set(s.writes)
+    return names
+
+
+def _refresh_bondy(root: Path, config: Path) -> None:
+    """The analyst's refresh after a note file is dropped: Bondy's stages that read the
+    notes, then the index (what ``make demo`` runs then; the stages before the notes,
+    ingestion to zones, would give the same files again)."""
     from pipelines.cli import main
 
-    assert main(["-q", "run", "--config", str(config), "--site", "bondy"]) == 0
+    names = _notes_readers()
+    assert {"annotations", "publish", "map"} <= set(names), names
+    assert not {"ingest", "hotspots"} & set(names), names
+    for name in names:
+        code = main(["-q", "stage", name, "--config", str(config), "--site", "bondy",
+                     "--processed-dir", str(root / "processed" / "bondy"),
+                     "--maps-dir", str(root / "maps")])  # fmt: skip
+        assert code == 0, name
+    index = root / "maps" / "index.html"
+    assert main(["-q", "index", "--config", str(config), "--out", str(index)]) == 0
 
 
 def _click_at(page: Any, lon: float, lat: float, zoom: int = 18) -> None:
@@ -63,12 +92,14 @@ def _data_block(html_path: Path) -> dict[str, Any]:
 
 
 def test_note_from_the_map_comes_back_on_the_next_map(
-    simulated_bondy: Path, browser: Any, tmp_path: Path
+    demo_run: DemoRun, browser: Any, tmp_path: Path
 ) -> None:
     from browser import offline_page
 
-    config = write_demo_config(tmp_path, simulated_bondy)
-    _run_bondy(config)
+    # The demo run's folders (its secrets included), copied: the planner's notes go into
+    # the copy, never into the run the other test processes read.
+    shutil.copytree(demo_run.root, tmp_path, dirs_exist_ok=True)
+    config = write_demo_config(tmp_path, demo_run.raw_bondy)
     processed = tmp_path / "processed" / "bondy"
     map_path = tmp_path / "maps" / "bondy.html"
     # The largest building of a hotspot zone: the one the planner clicks, well inside.
@@ -142,7 +173,11 @@ def test_note_from_the_map_comes_back_on_the_next_map(
     note_id = feature["properties"]["note_id"]
 
     # 2. The analyst's refresh folds the file in.
-    _run_bondy(config)
+    assert (
+        not (processed / "annotations.parquet").exists()
+        or gpd.read_parquet(processed / "annotations.parquet").empty
+    )
+    _refresh_bondy(tmp_path, config)
     notes = gpd.read_parquet(processed / "annotations.parquet")
     assert notes["note_id"].tolist() == [note_id]
     assert list(notes["building_ids"].iloc[0]) == [target]
@@ -179,7 +214,7 @@ def test_note_from_the_map_comes_back_on_the_next_map(
         assert live.external_requests == []
 
     # 4. The same file read again: still one note, once on the map, once in the sheet.
-    _run_bondy(config)
+    _refresh_bondy(tmp_path, config)
     again = gpd.read_parquet(processed / "annotations.parquet")
     assert again["note_id"].tolist() == [note_id]
     assert map_path.stat().st_size <= 5_000_000  # the demo map's size budget, Leaflet.draw in
