@@ -188,12 +188,12 @@ class _Renumber:
     ids of its kind (those kept and those a relation names but the copy leaves out)
     is ``t * count + i + 1``.
 
-    Compact, not the real ids moved above each other: the split's cut
-    (``osmium.BackReferenceWriter``, one per site, all open at once) tracks each site's
-    ids in an ``IdTracker`` whose memory grows with how scattered they are; on the real
-    Bondy ids that is about 350 MB per site, 70 GB for 200 sites, which this machine
-    does not have. With compact ids the bench measures the rest of the split; the
-    ``portfolio_cut`` figure measures the cut on the real ids.
+    Compact, not the real ids moved above each other: the split's first cut
+    (``osmium.BackReferenceWriter`` per site) tracked each site's ids in an
+    ``IdTracker`` whose memory grew with how scattered they are (about 350 MB per site on
+    the real Bondy ids). The cut now keeps each site's ids in sorted arrays (memory per
+    object kept, :mod:`pipelines.portfolio.cut`), so compact ids only keep the tiles
+    apart; the ``portfolio_cut`` figure measures the cut on the real ids.
     """
 
     def __init__(self, ex: _Extract) -> None:
