@@ -14,6 +14,8 @@ measures, each in a fresh subprocess so that peak memory is that of the measured
   from 0.35-0.45 s to 0.8-1.1 s: measured with and without ``PR_SET_THP_DISABLE``);
 - ``ingest``: :func:`pipelines.ingest.stage.ingest_site` on it with a site secret, as
   ``vigie ingest`` runs it (the household keys included; everything but the writes);
+- ``ingest_no_secret``: the same without a secret (no personal column read, no
+  household key), for comparison only: what the household keys cost;
 - ``duplicates``: :func:`pipelines.geocode.link_likely_duplicates` on the ingested rows.
 
 Target: ingestion within 3x the bare read, peak memory under 2 GB.
@@ -219,7 +221,7 @@ def measure(step: str, path: Path) -> dict[str, float]:
         frame = pd.read_csv(path, sep=";", engine="pyarrow")
         out["seconds"] = time.perf_counter() - t0
         out["rows"] = len(frame)
-    elif step in ("ingest", "ingest_comma", "ingest_ragged"):
+    elif step in ("ingest", "ingest_no_secret", "ingest_comma", "ingest_ragged"):
         from pipelines.ingest import stage as ingest
         from pipelines.io import write_points_geoparquet
 
@@ -227,10 +229,13 @@ def measure(step: str, path: Path) -> dict[str, float]:
         t0 = time.perf_counter()
         # With a site secret, as `vigie ingest` always runs: the household keys are made.
         result = ingest.ingest_site(
-            site, study_area_bbox=BBOX, today=dt.date.fromisoformat(TODAY), secret=SECRET
+            site,
+            study_area_bbox=BBOX,
+            today=dt.date.fromisoformat(TODAY),
+            secret=None if step == "ingest_no_secret" else SECRET,
         )
         out["seconds"] = time.perf_counter() - t0
-        if step != "ingest":  # what `vigie ingest` writes, rejected.csv included
+        if step in ("ingest_comma", "ingest_ragged"):  # what `vigie ingest` writes
             with tempfile.TemporaryDirectory(dir=path.parent) as out_dir:
                 ingest.write_result(result, site.id, Path(out_dir))
             out["end_to_end_seconds"] = time.perf_counter() - t0
@@ -264,7 +269,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="runs of each step (best kept)")
     parser.add_argument(
         "--measure",
-        choices=("read", "read_jemalloc", "ingest", "duplicates", "ingest_comma", "ingest_ragged"),
+        choices=(
+            "read",
+            "read_jemalloc",
+            "ingest",
+            "ingest_no_secret",
+            "duplicates",
+            "ingest_comma",
+            "ingest_ragged",
+        ),
         help=argparse.SUPPRESS,
     )
     parser.add_argument("--file", help=argparse.SUPPRESS)
@@ -290,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         # Each step in a fresh process, alternating, best of --repeat: the machine may be
         # shared, and the ratio is what matters.
-        steps = ("read", "read_jemalloc", "ingest")
+        steps = ("read", "read_jemalloc", "ingest", "ingest_no_secret")
         runs: dict[str, list[dict[str, float]]] = {s: [] for s in (*steps, "duplicates")}
         for rep in range(args.repeat):
             for step in (*steps, "duplicates") if rep == 0 else steps:
@@ -317,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         read, ing, dup = results["read"], results["ingest"], results["duplicates"]
         ratio = ing["seconds"] / read["seconds"]
         jem = results["read_jemalloc"]
+        nosec = results["ingest_no_secret"]
 
         def spread(step: str) -> str:
             times = sorted(r["seconds"] for r in runs[step])
@@ -332,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
             f"({ing['rows'] / ing['seconds']:,.0f} lignes/s), "
             f"pic {ing['peak_mb']:.0f} Mo, {int(ing['accepted']):,} acceptées\n"
             f"ratio ingestion / lecture: {ratio:.2f} (cible ≤ 3)\n"
+            f"  sans secret (ni colonne personnelle lue, ni clé de foyer) : "
+            f"{nosec['seconds']:.2f} s ({spread('ingest_no_secret')}), "
+            f"ratio {nosec['seconds'] / read['seconds']:.2f}\n"
             f"doublons probables       : {dup['seconds']:.2f} s sur {int(dup['rows']):,} lignes, "
             f"{int(dup['linked']):,} liés, pic {dup['peak_mb']:.0f} Mo\n"
         )
@@ -349,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
                     "ingest_runs_s": sorted(round(r["seconds"], 3) for r in runs["ingest"]),
                     "bare_read_jemalloc_s": round(jem["seconds"], 3),
                     "ratio_to_bare_read_jemalloc": round(ing["seconds"] / jem["seconds"], 2),
+                    "ingest_no_secret_s": round(nosec["seconds"], 3),
+                    "ratio_no_secret_to_bare_read": round(nosec["seconds"] / read["seconds"], 2),
                     "target": "ratio <= 3, peak < 2 GB",
                     "ingest_peak_mb": round(ing["peak_mb"]),
                     "read_peak_mb": round(read["peak_mb"]),
