@@ -213,6 +213,39 @@ def test_file_mixing_utf8_and_cp1252_rows_is_reported(
     assert "utf-8" in issue["detail"]
 
 
+def test_cp1252_export_with_an_ascii_header_and_a_ragged_line_keeps_its_accents(
+    tmp_path: Path,
+) -> None:
+    # Real Paris rows (their header is plain ASCII) saved in cp1252, one line with a
+    # field too many: the file goes to the line-by-line reader, which decoded the
+    # bytes presumed UTF-8 with replacement characters (every accent lost, the
+    # categories unrecognised, the encoding said to be UTF-8).
+    src = RAW / "paris10" / "dansmarue_paris_2023-08_2024-09.csv"
+    lines = src.read_text(encoding="utf-8").splitlines()[:41]
+    header, rows = lines[0], lines[1:]
+    assert header.isascii()
+    assert any(not r.isascii() for r in rows)
+    rows[5] += ",un champ de trop"
+    path = tmp_path / "export_cp1252.csv"
+    path.write_bytes(("\r\n".join([header, *rows]) + "\r\n").encode("cp1252"))
+    raw = read_csv(path)
+    assert raw.encoding == "cp1252"
+    assert [m.line for m in raw.malformed] == [7]
+    cells = [
+        v
+        for name in raw.table.column_names
+        for v in raw.table.column(name).cast(pa.large_string()).to_pylist()
+    ]
+    accented = [v for v in cells if v and not v.isascii()]
+    assert accented
+    assert not any("\ufffd" in v for v in accented)
+    # The cells are those of the UTF-8 original, line for line.
+    expected = pd.read_csv(src, nrows=40, dtype=str, keep_default_na=False).drop(index=5)
+    got = raw.table.to_pandas()
+    for name in ("type", "soustype", "adresse"):
+        assert got[name].tolist() == expected[name].tolist()
+
+
 def test_single_encoding_files_have_no_issue(simulated_bondy: Path) -> None:
     raw = read_csv(simulated_bondy / LANDLORD)
     assert raw.encoding == "cp1252"

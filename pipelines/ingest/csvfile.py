@@ -271,7 +271,9 @@ def _parse_csv(
             table, lines, malformed = by_width
         else:
             log.info("%s : lecture ligne à ligne (lignes irrégulières ou guillemets)", path)
-            text = buf.decode("utf-8", errors="replace")
+            # Strict: bytes only presumed UTF-8 (cp1252 with an ASCII header) raise here,
+            # and read_csv decodes the file in its own encoding, as on the fast path.
+            text = buf.decode("utf-8")
             table, lines, rows = _read_exact(text, names, sep)
             malformed = MalformedRows(rows)
     table, lines, n_blank = _drop_blank_rows(table, lines)
