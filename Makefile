@@ -209,12 +209,20 @@ $(VENV_STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-## lock: recalcule requirements.lock (versions exactes) depuis les bornes de pyproject.toml
+## lock: recalcule requirements.lock (versions exactes) depuis les bornes de pyproject.toml, l'installe et lance tests/test_foundation.py
+# The new lock is installed and tests/test_foundation.py run on it: pipelines/io.py reads
+# GeoParquet through geopandas' private conversion (falling back on the public reader
+# when an upgrade removes it), and an upgrade that changes what either gives fails there.
+# A failure leaves the new lock in place and installed: `git checkout requirements.lock`
+# then `make setup` go back to the old one.
 .PHONY: lock
 lock: $(VENV_STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check pip-tools
 	$(VENV)/bin/pip-compile --quiet --upgrade --extra dev --strip-extras --no-emit-index-url \
 	  --no-emit-find-links --output-file requirements.lock pyproject.toml
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $(VENV_STAMP)
+	$(PY) -m pytest -q tests/test_foundation.py
 
 # Under .SECONDEXPANSION, a path with an escaped space (`\ `) must reach a prerequisite
 # list in the second expansion only, hence `$$(PROCESSED)` and `$$(MAPS)` in them: a name

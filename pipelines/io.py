@@ -37,9 +37,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-
-# geopandas' own GeoParquet conversion, without its CRS parsing (:func:`read_geoparquet`).
-from geopandas.io.arrow import _arrow_to_geopandas, _remove_id_from_member_of_ensembles
 from pyproj import CRS
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -47,6 +44,15 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from pipelines import __version__
 from pipelines.crs import WGS84
 from pipelines.errors import InputError, OutputError
+
+# geopandas' own GeoParquet conversion, without its CRS parsing (:func:`read_geoparquet`).
+try:
+    from geopandas.io.arrow import _arrow_to_geopandas, _remove_id_from_member_of_ensembles
+except (ImportError, AttributeError):
+    # Private names an upgrade may move: gpd.read_parquet then, slower but the same frame.
+    HAS_PRIVATE_GEOPARQUET = False
+else:
+    HAS_PRIVATE_GEOPARQUET = True
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -189,11 +195,15 @@ def read_geoparquet(src: str | Path) -> gpd.GeoDataFrame:
     """Read a GeoParquet file written by :func:`write_geoparquet`.
 
     The frame ``geopandas.read_parquet`` gives, made by geopandas' own conversion
-    (the one dask-geopandas calls), with each column's CRS from :func:`_crs_of_projjson`.
+    (the one dask-geopandas calls), with each column's CRS from :func:`_crs_of_projjson`;
+    ``geopandas.read_parquet`` itself when that conversion cannot be imported
+    (:data:`HAS_PRIVATE_GEOPARQUET`).
     """
     src = Path(src)
     if not src.exists():
         raise InputError(src, "fichier introuvable ; lancez d'abord l'étape qui le produit.")
+    if not HAS_PRIVATE_GEOPARQUET:
+        return gpd.read_parquet(src)
     table = pq.read_table(src)
     geo = json.loads((table.schema.metadata or {})[b"geo"])
     crs = {}

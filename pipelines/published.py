@@ -96,6 +96,7 @@ companion column: every value of that column is exact.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -199,6 +200,34 @@ ACTION_DATE_COLUMNS: tuple[str, ...] = (
     "status_date",
     "completed_date",
 )
+
+
+#: The labels of a published period (``month`` of ``monthly.parquet``, of the series):
+#: a month, coarsened by a profile to a quarter or a year (:func:`period_of`). A month
+#: may also come as a date of its own (a ``period_start`` read back as text).
+_QUARTER_LABEL = re.compile(r"(\d{4})-T([1-4])")
+_MONTH_LABEL = re.compile(r"(\d{4})-(0[1-9]|1[0-2])(?:-\d{2}(?:[ T][\d:]+)?)?")
+_YEAR_LABEL = re.compile(r"\d{4}")
+
+
+def period_of(label: str) -> pd.Period:
+    """The period a published label names: a month ``YYYY-MM`` (or a date in it,
+    ``YYYY-MM-DD`` with or without a time), a quarter ``YYYY-Tn`` (the public profile's
+    periods) or a year ``YYYY``. The one reader of these labels: pandas' own guess
+    reads « 2024-T1 » as a date of its own.
+
+    Raises
+    ------
+    ValueError
+        For any other label (« période publiée illisible »).
+    """
+    if quarter := _QUARTER_LABEL.fullmatch(label):
+        return pd.Period(year=int(quarter[1]), quarter=int(quarter[2]), freq="Q")
+    if month := _MONTH_LABEL.fullmatch(label):
+        return pd.Period(year=int(month[1]), month=int(month[2]), freq="M")
+    if _YEAR_LABEL.fullmatch(label):
+        return pd.Period(year=int(label), freq="Y")
+    raise ValueError(f"période publiée illisible : « {label} »")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from pipelines.config import load_config
 from pipelines.io import read_csv
 from pipelines.maps import plots as charts
 from pipelines.maps.charts import run_charts
+from pipelines.publish.charts import category_series_of
 from pipelines.published import read_published
 from pipelines.reports import counted, naive_dates
 from pipelines.taxonomy import BY_CODE, CODES
@@ -275,3 +276,38 @@ def test_names_from_data_are_never_mathtext(tmp_path: Path) -> None:
     with Image.open(png) as image:
         assert image.size == (1920, 1080)
     assert name in _texts(chart)
+
+
+@pytest.mark.parametrize(
+    ("labels", "first_days"),
+    [
+        (["2024-11", "2024-12"], ["2024-11-01", "2024-12-01"]),
+        # The public profile coarsens the series: a quarter starts on the first day of
+        # its first month (T3: July), a year on the 1st of January.
+        (["2024-T3", "2024-T4"], ["2024-07-01", "2024-10-01"]),
+        (["2024", "2025"], ["2024-01-01", "2025-01-01"]),
+    ],
+)
+def test_category_series_starts_each_period_on_its_first_day(
+    labels: list[str], first_days: list[str]
+) -> None:
+    rows = [(p, c, n) for p in labels for c, n in ((None, 5), ("ascenseur", 2))]
+    series = pd.DataFrame(rows, columns=["month", "category", "n_reports"]).assign(
+        n_reports_flag=""
+    )
+    out = category_series_of(series)
+    assert sorted(set(out["period_start"].dt.strftime("%Y-%m-%d"))) == first_days
+    lift = out[out["category"] == "ascenseur"]
+    assert lift["n_reports"].tolist() == [2, 2]
+    assert lift["n_period_reports"].tolist() == [5, 5]
+    assert out.loc[out["category"] != "ascenseur", "n_reports"].eq(0).all()
+
+
+def test_a_period_label_nobody_publishes_is_refused_in_french() -> None:
+    # « S1 » (a half-year) is no label of the published tables: refused, the label
+    # named (pandas' own guess reads « 2024-T3 » as the 1st of March).
+    series = pd.DataFrame(
+        {"month": ["2024-S1"], "category": [None], "n_reports": [1], "n_reports_flag": [""]}
+    )
+    with pytest.raises(ValueError, match="période publiée illisible : « 2024-S1 »"):
+        category_series_of(series)

@@ -118,6 +118,51 @@ def test_geoparquet_reads_as_geopandas_reads_it(tmp_path: Path) -> None:
     assert read_geoparquet(path).crs.to_string() == WGS84
 
 
+def test_geoparquet_reads_without_geopandas_private_conversion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A geopandas that no longer has the private conversion read_geoparquet imports:
+    # pipelines/io.py still imports (a copy of it is loaded here, without those names)
+    # and reads every file as geopandas.read_parquet does, the same frame as the fast
+    # path's. Real files, written as the stages write them: buildings (write_geoparquet,
+    # WGS 84 and Lambert 93) and the BAN's addresses as points (write_points_geoparquet).
+    import importlib.util
+    import sys
+    import types
+
+    import pipelines.io
+    from pipelines.io import read_geoparquet, write_geoparquet, write_points_geoparquet
+
+    spec = importlib.util.spec_from_file_location("io_without_private", pipelines.io.__file__)
+    assert spec is not None
+    assert spec.loader is not None
+    fallback = importlib.util.module_from_spec(spec)
+    with monkeypatch.context() as m:  # geopandas' own module stays whole for the rest
+        m.setitem(sys.modules, "geopandas.io.arrow", types.ModuleType("geopandas.io.arrow"))
+        spec.loader.exec_module(fallback)
+    assert not fallback.HAS_PRIVATE_GEOPARQUET
+    # This geopandas (the lock's) has them: failing here, an upgrade has moved them and
+    # every read takes the slower public path.
+    assert pipelines.io.HAS_PRIVATE_GEOPARQUET
+
+    b = build_buildings(RAW / "bondy" / "bondy_nord.osm", RAW / "bondy" / "rpls_bondy.gpkg")
+    ban = pd.read_csv(RAW / "bondy" / "ban_adresses_bondy.csv", dtype=str, na_values=["NA"])
+    ban = ban.assign(lon=ban["lon"].astype(float), lat=ban["lat"].astype(float))
+    paths = [
+        write_geoparquet(b, tmp_path / "buildings.parquet"),
+        tmp_path / "l93.parquet",
+        write_points_geoparquet(ban, tmp_path / "addresses.parquet"),
+    ]
+    b.iloc[::7].to_crs(LAMBERT93).to_parquet(paths[1], index=False)
+    for path in paths:
+        want = gpd.read_parquet(path)
+        got = fallback.read_geoparquet(path)
+        assert len(got) > 100
+        assert_geodataframe_equal(got, want)
+        assert got.crs.to_json() == want.crs.to_json()
+        assert_geodataframe_equal(read_geoparquet(path), got)
+
+
 def test_geocode_points_inside_nearest_and_unmatched() -> None:
     b = read_osm_buildings(RAW / "bondy" / "bondy_nord.osm").to_crs(LAMBERT93)
     target = b.iloc[100]

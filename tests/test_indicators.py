@@ -531,5 +531,6 @@ def test_a_hidden_period_hides_every_quarter_it_covers() -> None:
     assert quarters_of_period("2024-04-01 00:00:00") == ["2024-T2"]
     assert quarters_of_period("2025-T3") == ["2025-T3"]
     assert quarters_of_period("2024") == ["2024-T1", "2024-T2", "2024-T3", "2024-T4"]
-    with pytest.raises(ValueError, match="illisible"):
-        quarters_of_period("2024-S1")
+    for label in ("2024-S1", "2024-13", "2024-T5", "24-T1"):
+        with pytest.raises(ValueError, match=f"illisible : « {label} »"):
+            quarters_of_period(label)

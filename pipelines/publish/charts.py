@@ -15,20 +15,15 @@ import pandas as pd
 from pipelines.config.publication import ProfileRule
 from pipelines.publish.cells import FLAG, flagged, households
 from pipelines.publish.levels import derived_sums
-from pipelines.published import Published
+from pipelines.published import Published, period_of
 from pipelines.reports import counted as is_counted
 from pipelines.taxonomy import CODES
 
 
 def _period_start(period: pd.Series) -> pd.Series:
-    """``YYYY-MM``, ``YYYY-Tn`` or ``YYYY`` as the first day of the period."""
-
-    def first_day(text: str) -> str:
-        if "-T" in text:
-            year, q = text.split("-T")
-            return f"{year}-{3 * int(q) - 2:02d}-01"
-        return f"{text}-01" if len(text) == 7 else f"{text}-01-01"
-
+    """``YYYY-MM``, ``YYYY-Tn`` or ``YYYY`` (:func:`~pipelines.published.period_of`) as
+    the first day of the period."""
+    first_day = {text: f"{period_of(text).start_time:%Y-%m-%d}" for text in set(period.astype(str))}
     return pd.to_datetime(period.astype(str).map(first_day))
 
 

@@ -29,7 +29,6 @@ profile (:func:`run_indicators`).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,7 @@ from pipelines.io import read_geoparquet, write_csv, write_json, write_text
 from pipelines.publish.cells import FLAG, microdata, protect_tables
 from pipelines.publish.stage import person_related_of
 from pipelines.published import FILES as PUBLISHED_FILES
-from pipelines.published import INDICATOR_FILES, SITE_MARKS
+from pipelines.published import INDICATOR_FILES, SITE_MARKS, period_of
 
 #: The tables the engine protects together.
 TABLES: tuple[tuple[str, ...], ...] = (
@@ -247,17 +246,12 @@ def protect_entrances(entrances: pd.DataFrame, rule: ProfileRule) -> pd.DataFram
 
 
 def quarters_of_period(label: str) -> list[str]:
-    """The quarters (``YYYY-Tn``) a published period covers: its own for a month
-    (``YYYY-MM``, or its first day ``YYYY-MM-DD``), itself for a quarter (the public
-    profile's periods), the four for a year."""
-    if re.fullmatch(r"\d{4}-T[1-4]", label):
-        return [label]
-    month = re.fullmatch(r"(\d{4})-(\d{2})(?:-\d{2}(?:[ T][\d:]+)?)?", label)
-    if month:  # a month, or its first day as a date
-        return [f"{month[1]}-T{(int(month[2]) - 1) // 3 + 1}"]
-    if re.fullmatch(r"\d{4}", label):
-        return [f"{label}-T{q}" for q in range(1, 5)]
-    raise ValueError(f"période publiée illisible : « {label} »")
+    """The quarters (``YYYY-Tn``) a published period covers (:func:`period_of`): its own
+    for a month (``YYYY-MM``, or its first day ``YYYY-MM-DD``), itself for a quarter (the
+    public profile's periods), the four for a year."""
+    period = period_of(label)
+    quarters = pd.period_range(period.asfreq("Q", "start"), period.asfreq("Q", "end"), freq="Q")
+    return [f"{q.year}-T{q.quarter}" for q in quarters]
 
 
 def _quarter_cells(frame: pd.DataFrame, month: str, hidden: pd.Series) -> set[tuple[str, str]]:
