@@ -593,8 +593,14 @@ def build(folder: Path, sites: int, reports: int) -> tuple[Path, dict[str, Any],
     figures["export_mb"] = round(export.stat().st_size / 1e6, 1)
     config_path = write_config(folder, export, osm, perimeters, rpls)
     config = load_config(str(config_path))
+    # A re-run in the same --dir keeps the secrets already there, as `make secrets`
+    # does: everything else is rewritten the same (seeded), so the household keys too
+    # come out as in the last run; a secret is never replaced, and the bench deletes
+    # nothing in a folder it was given.
     for sid in config.portfolio.site_ids:  # type: ignore[union-attr]
-        create_secret(secret_path(config.secrets_dir, sid))
+        secret = secret_path(config.secrets_dir, sid)
+        if not secret.exists():
+            create_secret(secret)
     return config_path, placed, figures
 
 
