@@ -215,8 +215,35 @@ def test_a_perimeter_that_is_no_polygon_is_refused(tmp_path: Path, simulated_bon
     cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), layer=layer)
     config = load_config(cfg)
     assert config.portfolio is not None
-    with pytest.raises(InputError, match=r"entité n° 2 \(« b »\).*polygone"):
+    with pytest.raises(
+        InputError, match=r"entité n° 2 \(site « b », « B »\) : c'est un point, pas un"
+    ):
         read_perimeters(config.portfolio)
+
+
+def test_an_empty_or_flat_perimeter_is_named_with_its_problem(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real layer with its second feature emptied and its third flattened (its
+    first two vertices and back: no area): one French error naming the file, each
+    feature (number, id, name) and what is wrong with it, no geometry type in English."""
+    doc = json.loads(LAYER.read_text(encoding="utf-8"))
+    doc["features"][1]["geometry"] = {"type": "Polygon", "coordinates": []}
+    ring = doc["features"][2]["geometry"]["coordinates"][0]
+    doc["features"][2]["geometry"]["coordinates"] = [[ring[0], ring[1], ring[0]]]
+    layer = tmp_path / "périmètres.geojson"
+    layer.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), layer=layer)
+    assert main(["split", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert str(layer) in err
+    assert "entité n° 2 (site « bondy-est », « Bondy Nord – secteur est" in err
+    assert "géométrie vide" in err
+    assert "entité n° 3 (site « bondy-centre »" in err
+    assert "polygone d'aire nulle" in err
+    assert "entité n° 1" not in err
+    assert "Polygon" not in err
 
 
 def test_overlaps_are_listed_with_the_site_that_gets_their_rows(
