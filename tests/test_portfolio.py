@@ -197,6 +197,39 @@ def test_a_site_of_the_layer_also_declared_by_hand_is_refused(
         load_config(cfg)
 
 
+def test_doctor_on_a_portfolio_says_the_split_writes_the_sites_files(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the first run, the sites' cut extracts and export parts are not there:
+    that is no fault, and the advice is the split (vigie run / vigie split), never
+    `make simulate`; the shared export missing is a fault, named with its key."""
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    assert main(["-q", "doctor", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "  ✗" not in out
+    assert "✓ couche de périmètres" in out
+    for site in SITES:
+        part = out[out.index(f"Site « {site} »") :]
+        assert "pas encore découpés" in part.split("\n\n")[0]
+    assert out.count(f"vigie run --config {cfg} les découpe") == len(SITES)
+    assert "make simulate" not in out
+
+    assert main(["split", "--config", str(cfg)]) == 0
+    capsys.readouterr()
+    assert main(["-q", "doctor", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("✓ extrait OSM et signalements découpés par vigie split") == len(SITES)
+
+    (tmp_path / "sans").mkdir()
+    absent = simulated_bondy / "absent.csv"  # beside the gazetteer the config reads
+    cfg = write_config(tmp_path / "sans", str(absent))
+    assert main(["-q", "doctor", "--config", str(cfg)]) == 1
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if line.startswith("  ✗")] == [
+        f"  ✗ export partagé « bailleur » : « {absent} » : fichier introuvable"
+    ]
+
+
 # --------------------------------------------------------------------------- perimeters
 def test_an_invalid_perimeter_is_repaired_and_flagged() -> None:
     bowtie = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)])
