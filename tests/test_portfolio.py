@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import socket
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from distributed import LocalCluster
 from shapely.geometry import shape
 
 from pipelines.cli import main
@@ -29,7 +31,7 @@ from pipelines.config.make import deps_fragment
 from pipelines.errors import ConfigError, InputError
 from pipelines.ingest import read_file_chunks
 from pipelines.io import read_csv
-from pipelines.portfolio import assign_rows, find_overlaps, read_perimeters, repair
+from pipelines.portfolio import assign_rows, find_overlaps, parallel, read_perimeters, repair
 from pipelines.portfolio import run as split
 from pipelines.publish.summary import portfolio_part
 from tests.conftest import RAW, ROOT, make_secret
@@ -497,16 +499,37 @@ def test_a_site_summary_refuses_rows_its_ingestion_did_not_read() -> None:
         portfolio_part("a", split_summary, {"s": {"rows_in": 2}})
 
 
+@pytest.mark.parametrize("kind", ["refused", "silent"])
 def test_an_unanswering_scheduler_is_one_french_error(
-    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str], kind: str
 ) -> None:
+    """Nothing listening (port 9), or a service that takes the connection and says
+    nothing (a socket that listens and never answers: dask's Client waited for its
+    handshake until it hung up): one French error, exit 2, before any work."""
     cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
-    code = main(["-q", "run", "--config", str(cfg), "--scheduler", "tcp://127.0.0.1:9"])
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        address = (
+            "tcp://127.0.0.1:9"
+            if kind == "refused"
+            else f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        )
+        code = main(["-q", "run", "--config", str(cfg), "--scheduler", address])
     err = capsys.readouterr().err
     assert code == 2
-    assert "ordonnanceur Dask « tcp://127.0.0.1:9 » injoignable" in err
+    assert f"ordonnanceur Dask « {address} » injoignable ou muet" in err
     assert "Traceback" not in err
     assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
+
+
+def test_a_scheduler_that_answers_is_used() -> None:
+    """The handshake checked first does not stand in the way of a real scheduler (an
+    in-process cluster here)."""
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0")
+        as cluster,
+        parallel.dask_client(cluster.scheduler_address) as client,
+    ):  # fmt: skip
+        assert client.submit(len, "vigie").result() == 5
 
 
 def _published(processed: Path, site: str) -> dict[str, object]:
