@@ -421,6 +421,14 @@ personal_columns = [{personal}]
 
 # --------------------------------------------------------------------------- the runs
 def _peak_rss_mb() -> float:
+    """This process's own peak resident memory, MB: ``VmHWM`` (its address space's
+    high-water mark, new at ``exec``), not ``ru_maxrss``, which Linux carries across
+    ``exec`` from the forked parent: a child started by this 370 MB driver, or a worker
+    by its nanny, reported the parent's peak when its own was lower."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -517,7 +525,7 @@ def run_sites(
 
 
 _CUT_PROBE = """
-import resource, sys, tempfile
+import sys, tempfile
 from pathlib import Path
 from pipelines.config import load_config
 from pipelines.portfolio.cut import cut_extract
@@ -525,7 +533,9 @@ p = load_config(sys.argv[1]).portfolio
 sites = p.sites[: int(sys.argv[2])]
 with tempfile.TemporaryDirectory() as d:
     cut_extract(p.osm, sites, [Path(d, s.id + ".osm") for s in sites], margin_m=p.osm_margin_m)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
+# its own peak (VmHWM), not ru_maxrss, which carries the driver's across exec
+status = Path("/proc/self/status").read_text(encoding="ascii").splitlines()
+print(int(next(ln for ln in status if ln.startswith("VmHWM:")).split()[1]) / 1024.0)
 """
 
 
