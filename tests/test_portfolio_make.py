@@ -8,14 +8,13 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shutil
 from pathlib import Path
 
 from pipelines.cli import main
 from pipelines.io import read_csv
 from pipelines.stages import STAGE_NAMES
 from tests.conftest import make_secret
-from tests.test_portfolio import LAYER, box, write_config, write_layer
+from tests.test_portfolio import LAYER, box, write_config, write_export, write_layer
 
 #: Rows of the real export moved into the empty perimeter.
 MOVED = 12
@@ -32,20 +31,12 @@ def test_make_stages_keep_a_site_without_buildings_marked(
         {**r, "N° ticket": f"E-{i}", "Latitude": "48,9205", "Longitude": "2,5005", "Bâtiment": ""}
         for i, r in enumerate(rows[:MOVED])
     ]
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    shutil.copy(simulated_bondy / "gazetteer.csv", raw / "gazetteer.csv")
-    with (raw / "export.csv").open("w", encoding="cp1252", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter=";")
-        writer.writeheader()
-        writer.writerows(rows[::5] + moved)
+    export = write_export(tmp_path, rows[::5] + moved, simulated_bondy)
     doc = json.loads(LAYER.read_text(encoding="utf-8"))
     features = [(f["properties"]["code"], f["properties"]["nom"], f["geometry"])
                 for f in doc["features"]]  # fmt: skip
     features.append(("vide", "Sans bâtiment", box(2.50, 48.92, 2.501, 48.921)))
-    cfg = write_config(
-        tmp_path, str(raw / "export.csv"), layer=write_layer(tmp_path / "p.geojson", features)
-    )
+    cfg = write_config(tmp_path, str(export), layer=write_layer(tmp_path / "p.geojson", features))
     make_secret(tmp_path / "secrets", "vide")
     assert main(["-q", "split", "--config", str(cfg)]) == 0
 
