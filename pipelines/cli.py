@@ -433,7 +433,27 @@ def cmd_stage(args: argparse.Namespace) -> None:
         annotations=SitePaths.of(config, site.id).annotations,
         actions=SitePaths.of(config, site.id).actions,
     )
+    if _after_ingest_without_buildings(site, stage.name, paths):
+        return
     run_stage(config, site, stage.name, paths)
+
+
+def _after_ingest_without_buildings(site: SiteConfig, name: str, paths: SitePaths) -> bool:
+    """make's path for a portfolio site whose perimeter holds no OSM building, as
+    :func:`run_site_stages` stops after ingestion: each stage after it has nothing to
+    work on and writes nothing, but ``publish_indicators``, whose published summary it
+    is, writes the marked one and lists the rows (:func:`_stop_without_buildings`), so
+    that the portfolio page keeps the site, marked. Its targets missing, make runs
+    these recipes again at each call (a Python start each, about a second)."""
+    if STAGE_NAMES.index(name) <= STAGE_NAMES.index("ingest") or not _without_buildings(paths):
+        return False
+    if name == "publish_indicators":
+        _stop_without_buildings(site, paths)
+    else:
+        log.info(
+            "site %s : aucun bâtiment OSM dans le périmètre, étape %s sans objet", site.id, name
+        )
+    return True
 
 
 def cmd_split(args: argparse.Namespace) -> None:

@@ -14,6 +14,8 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+from bench.portfolio import build
+
 ROOT = Path(__file__).resolve().parents[1]
 SITES = 3
 REPORTS = 20_000
@@ -63,7 +65,11 @@ def test_bench_lines_parse_and_say_what_ran(bench_run):
     assert run["stages_per_site"][0] == "buildings"
     assert run["stages_per_site"][-1] == "indicators"
     assert len(run["worker_peak_mb"]) == 2
-    assert figures["portfolio_speedup"]["sites_1_worker"] == 1
+    speedup = figures["portfolio_speedup"]
+    assert speedup["sites"] == 1
+    assert speedup["workers"] == 2
+    assert speedup["one_worker_s"] > 0
+    assert speedup["n_workers_s"] > 0
     assert figures["portfolio_scaling"]["done_s"].keys() == {str(SITES)}
 
 
@@ -100,3 +106,14 @@ def test_every_report_is_counted_exactly_once(bench_run):
     assert run["split_matches_placement"]
     assert run["ingest_matches_split"]
     assert run["sites_checked"] == SITES
+
+
+def test_a_rebuild_in_the_same_folder_keeps_the_secrets(tmp_path: Path) -> None:
+    """The bench re-run with the same --dir: the sites' secrets already there are kept
+    (never replaced, as `make secrets` does), not a stop on the first one."""
+    build(tmp_path, 2, 1_000)
+    secrets = sorted((tmp_path / "secrets").glob("*.key"))
+    assert [p.stem for p in secrets] == ["t000", "t001"]
+    before = [p.read_text() for p in secrets]
+    build(tmp_path, 2, 1_000)
+    assert [p.read_text() for p in sorted((tmp_path / "secrets").glob("*.key"))] == before

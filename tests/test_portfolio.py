@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import socket
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from distributed import LocalCluster
 from shapely.geometry import shape
 
 from pipelines.cli import main
@@ -29,7 +31,7 @@ from pipelines.config.make import deps_fragment
 from pipelines.errors import ConfigError, InputError
 from pipelines.ingest import read_file_chunks
 from pipelines.io import read_csv
-from pipelines.portfolio import assign_rows, find_overlaps, read_perimeters, repair
+from pipelines.portfolio import assign_rows, find_overlaps, parallel, read_perimeters, repair
 from pipelines.portfolio import run as split
 from pipelines.publish.summary import portfolio_part
 from tests.conftest import RAW, ROOT, make_secret
@@ -197,6 +199,39 @@ def test_a_site_of_the_layer_also_declared_by_hand_is_refused(
         load_config(cfg)
 
 
+def test_doctor_on_a_portfolio_says_the_split_writes_the_sites_files(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the first run, the sites' cut extracts and export parts are not there:
+    that is no fault, and the advice is the split (vigie run / vigie split), never
+    `make simulate`; the shared export missing is a fault, named with its key."""
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    assert main(["-q", "doctor", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "  ✗" not in out
+    assert "✓ couche de périmètres" in out
+    for site in SITES:
+        part = out[out.index(f"Site « {site} »") :]
+        assert "pas encore découpés" in part.split("\n\n")[0]
+    assert out.count(f"vigie run --config {cfg} les découpe") == len(SITES)
+    assert "make simulate" not in out
+
+    assert main(["split", "--config", str(cfg)]) == 0
+    capsys.readouterr()
+    assert main(["-q", "doctor", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("✓ extrait OSM et signalements découpés par vigie split") == len(SITES)
+
+    (tmp_path / "sans").mkdir()
+    absent = simulated_bondy / "absent.csv"  # beside the gazetteer the config reads
+    cfg = write_config(tmp_path / "sans", str(absent))
+    assert main(["-q", "doctor", "--config", str(cfg)]) == 1
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if line.startswith("  ✗")] == [
+        f"  ✗ export partagé « bailleur » : « {absent} » : fichier introuvable"
+    ]
+
+
 # --------------------------------------------------------------------------- perimeters
 def test_an_invalid_perimeter_is_repaired_and_flagged() -> None:
     bowtie = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)])
@@ -215,8 +250,35 @@ def test_a_perimeter_that_is_no_polygon_is_refused(tmp_path: Path, simulated_bon
     cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), layer=layer)
     config = load_config(cfg)
     assert config.portfolio is not None
-    with pytest.raises(InputError, match=r"entité n° 2 \(« b »\).*polygone"):
+    with pytest.raises(
+        InputError, match=r"entité n° 2 \(site « b », « B »\) : c'est un point, pas un"
+    ):
         read_perimeters(config.portfolio)
+
+
+def test_an_empty_or_flat_perimeter_is_named_with_its_problem(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real layer with its second feature emptied and its third flattened (its
+    first two vertices and back: no area): one French error naming the file, each
+    feature (number, id, name) and what is wrong with it, no geometry type in English."""
+    doc = json.loads(LAYER.read_text(encoding="utf-8"))
+    doc["features"][1]["geometry"] = {"type": "Polygon", "coordinates": []}
+    ring = doc["features"][2]["geometry"]["coordinates"][0]
+    doc["features"][2]["geometry"]["coordinates"] = [[ring[0], ring[1], ring[0]]]
+    layer = tmp_path / "périmètres.geojson"
+    layer.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), layer=layer)
+    assert main(["split", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert str(layer) in err
+    assert "entité n° 2 (site « bondy-est », « Bondy Nord – secteur est" in err
+    assert "géométrie vide" in err
+    assert "entité n° 3 (site « bondy-centre »" in err
+    assert "polygone d'aire nulle" in err
+    assert "entité n° 1" not in err
+    assert "Polygon" not in err
 
 
 def test_overlaps_are_listed_with_the_site_that_gets_their_rows(
@@ -437,16 +499,37 @@ def test_a_site_summary_refuses_rows_its_ingestion_did_not_read() -> None:
         portfolio_part("a", split_summary, {"s": {"rows_in": 2}})
 
 
+@pytest.mark.parametrize("kind", ["refused", "silent"])
 def test_an_unanswering_scheduler_is_one_french_error(
-    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str], kind: str
 ) -> None:
+    """Nothing listening (port 9), or a service that takes the connection and says
+    nothing (a socket that listens and never answers: dask's Client waited for its
+    handshake until it hung up): one French error, exit 2, before any work."""
     cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
-    code = main(["-q", "run", "--config", str(cfg), "--scheduler", "tcp://127.0.0.1:9"])
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        address = (
+            "tcp://127.0.0.1:9"
+            if kind == "refused"
+            else f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        )
+        code = main(["-q", "run", "--config", str(cfg), "--scheduler", address])
     err = capsys.readouterr().err
     assert code == 2
-    assert "ordonnanceur Dask « tcp://127.0.0.1:9 » injoignable" in err
+    assert f"ordonnanceur Dask « {address} » injoignable ou muet" in err
     assert "Traceback" not in err
     assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
+
+
+def test_a_scheduler_that_answers_is_used() -> None:
+    """The handshake checked first does not stand in the way of a real scheduler (an
+    in-process cluster here)."""
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0")
+        as cluster,
+        parallel.dask_client(cluster.scheduler_address) as client,
+    ):  # fmt: skip
+        assert client.submit(len, "vigie").result() == 5
 
 
 def _published(processed: Path, site: str) -> dict[str, object]:

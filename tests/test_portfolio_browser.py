@@ -131,3 +131,55 @@ def test_the_table_sorts_and_opens_a_real_site_and_a_residence(
         assert live.console_errors == []
         assert live.page_errors == []
         assert live.external_requests == []
+
+
+#: A site name a landlord may well write, and markup that must stay text.
+MARKUP_NAME = "Les Lilas & Co <b>gras</b> « R&D »"
+
+
+def test_a_site_name_with_markup_reads_as_written(
+    tmp_path: Path,
+    simulated_bondy: Path,
+    browser,  # type: ignore[no-untyped-def]
+) -> None:
+    """The real three-sector layer, its first sector renamed with « & » and a tag: the
+    table, the filter and the map's tooltip show the name as written (never « &amp; »,
+    never a bold word), from the perimeters the split wrote; no stage needed."""
+    doc = json.loads((RAW / "portfolio" / "perimetres_bondy.geojson").read_text(encoding="utf-8"))
+    doc["features"][0]["properties"]["nom"] = MARKUP_NAME
+    site = doc["features"][0]["properties"]["code"]
+    layer = tmp_path / "périmètres.geojson"
+    layer.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    text = (ROOT / "config" / "portfolio.toml").read_text(encoding="utf-8")
+    text = re.sub(
+        r'^(\w+_dir) = ".*"$', lambda m: f'{m[1]} = "{tmp_path / m[1]}"', text, flags=re.MULTILINE
+    )
+    export = simulated_bondy / "signalements_bailleur.csv"
+    for old, new in (
+        ("data/raw/portfolio/perimetres_bondy.geojson", str(layer)),
+        ("data/raw/bondy/signalements_bailleur*.csv", str(export)),
+        ("data/raw/bondy/gazetteer.csv", str(simulated_bondy / "gazetteer.csv")),
+    ):
+        assert f'"{old}"' in text
+        text = text.replace(f'"{old}"', f'"{new}"')
+    cfg = tmp_path / "portfolio.toml"
+    cfg.write_text(text, encoding="utf-8")
+    assert main(["-q", "split", "--config", str(cfg)]) == 0
+    index = tmp_path / "index.html"
+    assert main(["-q", "index", "--config", str(cfg), "--out", str(index)]) == 0
+    with offline_page(
+        index,
+        wait_js="() => document.querySelectorAll('#sites tbody tr').length === 3",
+        browser=browser,
+        settle=False,
+    ) as live:
+        page = live.page
+        name = page.locator(f"tr[data-site='{site}'] td:first-child > :first-child")
+        assert name.text_content() == MARKUP_NAME
+        assert page.locator("#sites tbody b").count() == 0
+        tip = page.locator(f"#map path[data-site='{site}'] title").text_content()
+        assert tip.startswith(f"{MARKUP_NAME} : ")
+        page.fill("#filter-name", "& co <b>gras")
+        assert _order(page) == [site]
+        assert live.console_errors == []
+        assert live.page_errors == []

@@ -9,6 +9,7 @@ the same version of Vigie (README, « Plusieurs machines »).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -48,11 +49,13 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
     logging.getLogger("distributed").setLevel(logging.WARNING)
     if scheduler is not None:
         try:
+            asyncio.run(_handshake(scheduler))
             client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
-        except (OSError, TimeoutError, ValueError) as err:
+        except (OSError, TimeoutError, ValueError, MemoryError) as err:
             raise VigieError(
-                f"ordonnanceur Dask « {scheduler} » injoignable ({type(err).__name__}) : "
-                "vérifiez l'adresse (tcp://hôte:8786) et que « dask scheduler » y tourne, "
+                f"ordonnanceur Dask « {scheduler} » injoignable ou muet "
+                f"({type(err).__name__}, {CONNECT_TIMEOUT_S} s au plus) : vérifiez l'adresse "
+                "(tcp://hôte:8786) et que « dask scheduler » y tourne, "
                 "ou lancez sans --scheduler pour un calcul local."
             ) from err
         with client:
@@ -71,6 +74,26 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         Client(cluster) as client,
     ):
         yield client
+
+
+async def _handshake(scheduler: str) -> None:
+    """Connect to ``scheduler`` and read its handshake, all within
+    :data:`CONNECT_TIMEOUT_S`: ``Client(timeout=...)`` bounds the connection only, then
+    waits for the handshake without limit (a service that accepts the connection and
+    says nothing held the run until it hung up; one that answers something else made
+    dask read its bytes as a frame length, a ``MemoryError``).
+
+    Raises
+    ------
+    OSError, TimeoutError, ValueError, MemoryError
+        No Dask scheduler answered in time at ``scheduler``.
+    """
+    from distributed.comm import connect
+
+    comm = await asyncio.wait_for(
+        connect(scheduler, timeout=CONNECT_TIMEOUT_S), timeout=CONNECT_TIMEOUT_S
+    )
+    await comm.close()
 
 
 def run_tasks(

@@ -8,6 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely import GeometryType
 
 from pipelines.config import PortfolioConfig
 from pipelines.crs import WGS84, metric_crs_of
@@ -17,6 +18,17 @@ log = logging.getLogger(__name__)
 
 #: Columns of :func:`read_perimeters`' frame.
 PERIMETER_COLUMNS = ["site_id", "site_name", "feature", "repaired", "area_m2", "geometry"]
+#: Perimeter problems named one by one in the error; the rest are counted.
+MAX_LISTED = 5
+#: What a perimeter that is no polygon is, by its geometry type.
+KIND_FR = {
+    GeometryType.POINT: "un point",
+    GeometryType.LINESTRING: "une ligne",
+    GeometryType.LINEARRING: "une ligne fermée",
+    GeometryType.MULTIPOINT: "un ensemble de points",
+    GeometryType.MULTILINESTRING: "un ensemble de lignes",
+    GeometryType.GEOMETRYCOLLECTION: "une collection de géométries",
+}
 #: Columns of :func:`find_overlaps`' frame (``overlaps.csv``).
 OVERLAP_COLUMNS = ["site_a", "site_b", "feature_a", "feature_b", "overlap_m2", "rows_to"]
 
@@ -41,14 +53,50 @@ def repair(geometries: gpd.GeoSeries) -> tuple[gpd.GeoSeries, np.ndarray]:
     return fixed, ~valid
 
 
+def perimeter_problems(geometries: gpd.GeoSeries, area_m2: pd.Series) -> pd.Series:
+    """What makes each perimeter unusable, in French, or NA when it is a polygon with
+    an area.
+
+    Parameters
+    ----------
+    geometries
+        The layer's geometries as read (before :func:`repair`), any CRS.
+    area_m2
+        Each perimeter's area once repaired, square metres, aligned on ``geometries``.
+
+    Returns
+    -------
+    pandas.Series
+        Aligned on ``geometries``: « géométrie vide », « c'est un point, pas un
+        polygone »…, « polygone d'aire nulle… », or NA.
+    """
+    values = geometries.to_numpy()
+    empty = shapely.is_missing(values) | shapely.is_empty(values)
+    kinds = pd.Series(shapely.get_type_id(values), index=geometries.index)
+    polygonal = kinds.isin([GeometryType.POLYGON, GeometryType.MULTIPOLYGON])
+    out = pd.Series(pd.NA, index=geometries.index, dtype="string")
+    out[~empty & ~polygonal] = [
+        f"c'est {KIND_FR.get(k, 'une géométrie')}, pas un polygone"
+        for k in kinds[~empty & ~polygonal]
+    ]
+    flat = ~empty & polygonal & (area_m2.to_numpy() <= 0)
+    out[flat] = (
+        "polygone d'aire nulle (ses sommets sont alignés ou confondus : même réparé, "
+        "il n'entoure aucune surface)"
+    )
+    out[empty] = "géométrie vide (aucun sommet)"
+    return out
+
+
 def read_perimeters(portfolio: PortfolioConfig) -> gpd.GeoDataFrame:
     """The portfolio's perimeters in EPSG:4326, in the layer's order, repaired.
 
     Raises
     ------
     InputError
-        A perimeter is no polygon (a point, a line), or has no area once repaired,
-        naming the file and the feature.
+        A perimeter is empty, no polygon (a point, a line), or has no area once
+        repaired: every such feature named with its number, site id and name, and
+        what is wrong (:func:`perimeter_problems`).
     """
     layer = gpd.read_file(portfolio.perimeters, layer=portfolio.layer)
     if layer.crs is None:
@@ -65,16 +113,22 @@ def read_perimeters(portfolio: PortfolioConfig) -> gpd.GeoDataFrame:
         geometry=geometries.to_numpy(),
         crs=WGS84,
     )
-    kinds = frame.geometry.geom_type
     metric = frame.to_crs(metric_crs_of(frame))
     frame["area_m2"] = metric.geometry.area.to_numpy()
-    bad = ~kinds.isin(["Polygon", "MultiPolygon"]) | (frame["area_m2"] <= 0)
+    problems = perimeter_problems(layer.geometry, frame["area_m2"])
+    bad = problems.notna()
     if bad.any():
-        row = frame[bad].iloc[0]
+        listed = [
+            f"entité n° {row.feature} (site « {row.site_id} », « {row.site_name} ») : {problems[i]}"
+            for i, row in frame[bad].head(MAX_LISTED).iterrows()
+        ]
+        more = f" ; et {bad.sum() - MAX_LISTED} autre(s)" if bad.sum() > MAX_LISTED else ""
         raise InputError(
             portfolio.perimeters,
-            f"entité n° {row['feature']} (« {row['site_id']} ») : un périmètre doit être "
-            f"un polygone d'aire non nulle, trouvé {kinds[bad].iloc[0]}.",
+            " ; ".join(listed)
+            + more
+            + ". Un périmètre doit être un polygone qui entoure une surface : corrigez "
+            "sa géométrie dans la couche ou retirez l'entité.",
         )
     for _, row in frame[frame["repaired"]].iterrows():
         log.warning(

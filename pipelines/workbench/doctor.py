@@ -75,26 +75,83 @@ def _input_name(site: SiteConfig, key: str) -> str:
     return INPUT_NAMES.get(tail, tail)
 
 
+def _check_files(report: Report, what: str, text: str, files: list[Path], fix: str) -> None:
+    """One input's line: ✓ when its files are there and readable, else a ✗ per fault."""
+    if not files:
+        report.add(MISSING, f"{what} : aucun fichier ne correspond à « {text} »", fix)
+        return
+    problems = [(f, input_problem(f)) for f in files]
+    bad = [(f, p) for f, p in problems if p]
+    for f, problem in bad:
+        report.add(MISSING, f"{what} : « {f} » : {problem}", fix)
+    if not bad:
+        shown = text if len(files) == 1 else f"{len(files)} fichiers ({text})"
+        report.add(OK, f"{what} : {shown}")
+
+
+def _check_path_fix(config: Config, key: str) -> str:
+    return f"vérifiez le chemin ({config.path}, clé {key}) ; il part de la racine du projet"
+
+
+def _portfolio_files(report: Report, config: Config) -> None:
+    """The portfolio's own inputs: its perimeter layer, its one extract, its reference
+    files and each shared export (what ``vigie split`` cuts per site)."""
+    portfolio = config.portfolio
+    assert portfolio is not None
+    inputs = [
+        ("perimeters", "couche de périmètres", portfolio.perimeters),
+        ("osm", "extrait OSM du portefeuille", portfolio.osm),
+    ]
+    inputs += [
+        (key, INPUT_NAMES[key], getattr(portfolio, key))
+        for key in ("ban", "rpls", "gazetteer")
+        if getattr(portfolio, key) is not None
+    ]
+    for key, what, text in inputs:
+        fix = _check_path_fix(config, f"portfolio.{key}")
+        _check_files(report, what, text, [Path(text)], fix)
+    for i, ps in enumerate(portfolio.sources):
+        fix = (
+            "données simulées : make simulate (ou make portfolio) les écrit"
+            if portfolio.simulated
+            else _check_path_fix(config, f"portfolio.sources[{i}].path")
+        )
+        what = f"export partagé « {ps.source.id} »"
+        _check_files(report, what, ps.source.path, ps.source.files(), fix)
+
+
+def _split_files(report: Report, config: Config, site: SiteConfig) -> None:
+    """A portfolio site's inputs are its cut extract and its part of each shared export,
+    which ``vigie split`` writes (the shared files were checked with the portfolio): one
+    line for them. Not yet written is no fault: ``vigie run`` splits first."""
+    portfolio = config.portfolio
+    assert portfolio is not None
+    files = [portfolio.site_osm(site.id)]
+    files += [portfolio.site_source(ps.source.id, site.id) for ps in portfolio.sources]
+    if all(f.exists() for f in files):
+        report.add(OK, f"extrait OSM et signalements découpés par vigie split ({portfolio.folder})")
+    else:
+        report.add(
+            NOTE,
+            f"extrait OSM et signalements du site pas encore découpés ({portfolio.folder})",
+            f"vigie run --config {config.path} les découpe avant de traiter les sites "
+            f"(ou seul : vigie split --config {config.path})",
+        )
+
+
 def _site_files(report: Report, config: Config, index: int) -> None:
     site = config.sites[index]
+    if config.portfolio is not None and site.id in config.portfolio.site_ids:
+        _split_files(report, config, site)
+        return
     for key, text, files in site_inputs(site, f"sites[{index}]"):
-        what = _input_name(site, key)
         simulated = site.simulated and not key.endswith((".osm", ".ban", ".rpls"))
         fix = (
             "données simulées : make simulate (ou make demo) les écrit"
             if simulated
-            else f"vérifiez le chemin ({config.path}, clé {key}) ; il part de la racine du projet"
+            else _check_path_fix(config, key)
         )
-        if not files:
-            report.add(MISSING, f"{what} : aucun fichier ne correspond à « {text} »", fix)
-            continue
-        problems = [(f, input_problem(f)) for f in files]
-        bad = [(f, p) for f, p in problems if p]
-        for f, problem in bad:
-            report.add(MISSING, f"{what} : « {f} » : {problem}", fix)
-        if not bad:
-            shown = text if len(files) == 1 else f"{len(files)} fichiers ({text})"
-            report.add(OK, f"{what} : {shown}")
+        _check_files(report, _input_name(site, key), text, files, fix)
     if site.osm.startswith("overpass:"):
         report.add(
             NOTE,
@@ -131,6 +188,10 @@ def check_config(report: Report, path: str | Path) -> int | None:
     report.add(
         OK, f"lue sans erreur : {len(config.sites)} site{'s' if len(config.sites) > 1 else ''}"
     )
+    if config.portfolio is not None:
+        p = config.portfolio
+        report.section(f"Portefeuille : {len(p.sites)} sites de « {p.perimeters} »")
+        _portfolio_files(report, config)
     for i, site in enumerate(config.sites):
         report.section(f"Site « {site.id} » ({site.name})")
         _site_files(report, config, i)
