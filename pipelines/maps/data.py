@@ -440,6 +440,8 @@ def map_data(
     perimeter = facts.get("perimeter")
     west, south, east, north = perimeter if perimeter else b.total_bounds
     fit = [[float(south), float(west)], [float(north), float(east)]]
+    # The texts here are HTML already (esc): map.js writes the period and the months into
+    # innerHTML; the site's name, which it does not show, follows the same rule.
     return {
         "site": esc(site_name),
         "period": esc(period),
