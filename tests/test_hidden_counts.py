@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from pipelines import publish
 from pipelines.config import load_config
@@ -27,8 +28,10 @@ from pipelines.maps.charts import site_charts
 from pipelines.maps.data import map_data
 from pipelines.maps.png import site_figure
 from pipelines.maps.site import build_site_map, render_map
+from pipelines.osm.buildings import read_osm_buildings
 from pipelines.published import Publication, Published, read_published
 from pipelines.taxonomy import CODES
+from tests.conftest import ROOT
 
 REASON = "masqué : moins de 3 ménages (secret statistique)"
 
@@ -210,7 +213,7 @@ def test_png_hatches_hidden_buildings(flagged: dict[str, Any]) -> None:
         published.profile, site_name="Bondy Nord", period="2024", simulated=True,
         attributions=["osm"], publication=Publication.of(published.site),
     )  # fmt: skip
-    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    labels = [" ".join(t.get_text().split()) for t in fig.legends[0].get_texts()]
     assert f"< 3 : {REASON}" in labels
     plain = site_figure(
         flagged["plain"].profile, site_name="Bondy Nord", period="2024", simulated=True,
@@ -253,3 +256,33 @@ def test_map_in_chromium_shows_below_threshold_in_fact_sheet(
         assert f"< 3 : {REASON}" in legend
         assert live.console_errors == []
         assert live.page_errors == []
+
+
+def test_png_legend_and_texts_stay_inside_the_image() -> None:
+    """Hostile run of w9: on the slide PNG, the hatched buildings' legend line
+    « < 3 : masqué : moins de 3 ménages (secret statistique) » ran past the image's right
+    edge, cut at « (se ». On the real Bondy extract with a few counts hidden (and cold
+    spots, for the longest legend), every legend and text of the figure is drawn inside
+    the image."""
+    site = load_config(ROOT / "config" / "demo.toml").site("bondy")
+    buildings = read_osm_buildings(site.osm)
+    rng = np.random.default_rng(0)
+    buildings["n_reports"] = rng.integers(0, 40, len(buildings))
+    buildings["gi_bin"] = rng.choice([-3, -2, 0, 2, 3], len(buildings))
+    _flag(buildings, "n_reports", (buildings["n_reports"] < 3).to_numpy())
+    fig = site_figure(
+        buildings, site_name="Bondy Nord", period="du 01/01/2024 au 31/12/2025",
+        simulated=True, attributions=["osm", "ban", "rpls"], publication=Publication(),
+    )  # fmt: skip
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    width, height = canvas.get_width_height()
+    labels = [" ".join(t.get_text().split()) for t in fig.legends[0].get_texts()]
+    assert f"< 3 : {REASON}" in labels
+    for artist in [*fig.legends, *fig.texts]:
+        box = artist.get_window_extent(renderer)
+        assert box.x0 >= 0, (artist, box)
+        assert box.x1 <= width, (artist, box)
+        assert box.y0 >= 0, (artist, box)
+        assert box.y1 <= height, (artist, box)

@@ -39,6 +39,12 @@ HOT_EDGE = "#000000"
 COLD_EDGE = "#2166ac"
 
 
+#: Characters per line of the legend's labels: the legend has the right quarter of the
+#: image, and « < 3 : masqué : moins de 3 ménages (secret statistique) » on one line ran
+#: past the image's edge.
+LEGEND_WIDTH = 34
+
+
 def nice_scale_length(width_m: float) -> float:
     """A round scale-bar length near a fifth of the map width (10, 20, 25, 50, 100… m)."""
     target = max(width_m / 5.0, 1e-9)
@@ -146,7 +152,7 @@ def site_figure(
                        linewidth=0.25, zorder=3)  # fmt: skip
         handles.append(
             Patch(facecolor="white", edgecolor="#555555", hatch="////",
-                  label=f"{pub.marker_fr} : {pub.reason_fr}")
+                  label=textwrap.fill(f"{pub.marker_fr} : {pub.reason_fr}", LEGEND_WIDTH))
         )  # fmt: skip
     note = ""
     if hotspot_note:
