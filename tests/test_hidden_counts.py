@@ -286,3 +286,24 @@ def test_png_legend_and_texts_stay_inside_the_image() -> None:
         assert box.x1 <= width, (artist, box)
         assert box.y0 >= 0, (artist, box)
         assert box.y1 <= height, (artist, box)
+
+
+def test_png_long_site_name_stays_clear_of_the_simulated_badge() -> None:
+    """Hostile run of w9: a long site name ran under the « DONNÉES SIMULÉES » badge and
+    off the image. The title is drawn smaller until it ends before the badge."""
+    site = load_config(ROOT / "config" / "demo.toml").site("bondy")
+    buildings = read_osm_buildings(site.osm)
+    buildings["n_reports"] = 0
+    name = "Bondy Nord – Noue-Caillet, Blanqui, Les Merisiers et Benhamou-Varagnat (bailleur)"
+    fig = site_figure(
+        buildings, site_name=name, period="du 01/01/2024 au 31/12/2025", simulated=True,
+        attributions=["osm"],
+    )  # fmt: skip
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    title = next(t for t in fig.texts if t.get_text() == f"Vigie · {name}")
+    badge = next(t for t in fig.texts if t.get_text() == "DONNÉES SIMULÉES")
+    end = title.get_window_extent(renderer).x1
+    assert end < badge.get_bbox_patch().get_window_extent(renderer).x0
+    assert title.get_fontsize() >= 10  # still readable on a slide

@@ -18,9 +18,11 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.text import Text
 
 from pipelines.crs import metric_crs_of
 from pipelines.io import atomic_path
@@ -43,6 +45,8 @@ COLD_EDGE = "#2166ac"
 #: image, and « < 3 : masqué : moins de 3 ménages (secret statistique) » on one line ran
 #: past the image's edge.
 LEGEND_WIDTH = 34
+#: Smallest font size of the title (points) when a long site name is drawn smaller.
+MIN_TITLE_SIZE = 10
 
 
 def nice_scale_length(width_m: float) -> float:
@@ -184,15 +188,17 @@ def site_figure(
     _scale_bar(ax, xmin - pad, ymin - pad, xmax + pad, ymax + pad)
 
     # parse_math=False: a name from the configuration is text, never mathtext ($…$).
-    fig.text(0.01, 0.955, f"Vigie · {site_name}", fontsize=18, fontweight="bold", va="center",
-             parse_math=False)  # fmt: skip
+    title = fig.text(0.01, 0.955, f"Vigie · {site_name}", fontsize=18, fontweight="bold",
+                     va="center", parse_math=False)  # fmt: skip
     fig.text(0.01, 0.915, f"Signalements par bâtiment, {period}", fontsize=12, va="center")
+    badge = None
     if simulated:
-        fig.text(
+        badge = fig.text(
             0.99, 0.955, "DONNÉES SIMULÉES", fontsize=13, fontweight="bold", color="white",
             ha="right", va="center",
             bbox={"boxstyle": "round,pad=0.35", "facecolor": "#b00020", "edgecolor": "none"},
         )  # fmt: skip
+    _fit_title(fig, title, badge)
     legend = fig.legend(
         handles=handles,
         loc="upper left",
@@ -218,6 +224,21 @@ def site_figure(
     fig.text(0.01, 0.025, f"Sources : {sources}", fontsize=7.5, color="#444444", wrap=True,
              parse_math=False)  # fmt: skip
     return fig
+
+
+def _fit_title(fig: Figure, title: Text, badge: Text | None) -> None:
+    """Draw ``title`` smaller (down to :data:`MIN_TITLE_SIZE`) until it ends before
+    ``badge`` (the « DONNÉES SIMULÉES » mention) or the image's right margin: a long site
+    name ran under the badge and off the image."""
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    limit = fig.bbox.width * 0.99
+    if badge is not None:
+        badge.draw(renderer)  # lays out its box
+        patch = badge.get_bbox_patch()
+        limit = patch.get_window_extent(renderer).x0 if patch is not None else limit
+    limit -= 0.01 * fig.bbox.width  # a gap before the badge
+    while title.get_fontsize() > MIN_TITLE_SIZE and title.get_window_extent(renderer).x1 > limit:
+        title.set_fontsize(title.get_fontsize() - 1)
 
 
 def _scale_bar(ax: Axes, xmin: float, ymin: float, xmax: float, ymax: float) -> None:
