@@ -237,8 +237,10 @@ def _fit_title(fig: Figure, title: Text, badge: Text | None) -> None:
         patch = badge.get_bbox_patch()
         limit = patch.get_window_extent(renderer).x0 if patch is not None else limit
     limit -= 0.01 * fig.bbox.width  # a gap before the badge
-    while title.get_fontsize() > MIN_TITLE_SIZE and title.get_window_extent(renderer).x1 > limit:
-        title.set_fontsize(title.get_fontsize() - 1)
+    size = float(title.get_fontsize())  # set in points above, never a name like "large"
+    while size > MIN_TITLE_SIZE and title.get_window_extent(renderer).x1 > limit:
+        size -= 1
+        title.set_fontsize(size)
 
 
 def _scale_bar(ax: Axes, xmin: float, ymin: float, xmax: float, ymax: float) -> None:
