@@ -27,6 +27,7 @@ from matplotlib.text import Text
 from pipelines.crs import metric_crs_of
 from pipelines.io import atomic_path
 from pipelines.maps.html import ATTRIBUTIONS
+from pipelines.maps.plots import shrink_to_width
 from pipelines.maps.views import BASEMAP_STYLES, LAND_COLOUR, ZERO_COLOUR, count_classes
 from pipelines.published import Publication, hidden
 
@@ -45,8 +46,6 @@ COLD_EDGE = "#2166ac"
 #: image, and « < 3 : masqué : moins de 3 ménages (secret statistique) » on one line ran
 #: past the image's edge.
 LEGEND_WIDTH = 34
-#: Smallest font size of the title (points) when a long site name is drawn smaller.
-MIN_TITLE_SIZE = 10
 
 
 def nice_scale_length(width_m: float) -> float:
@@ -227,20 +226,16 @@ def site_figure(
 
 
 def _fit_title(fig: Figure, title: Text, badge: Text | None) -> None:
-    """Draw ``title`` smaller (down to :data:`MIN_TITLE_SIZE`) until it ends before
-    ``badge`` (the « DONNÉES SIMULÉES » mention) or the image's right margin: a long site
-    name ran under the badge and off the image."""
+    """Draw ``title`` smaller (:func:`pipelines.maps.plots.shrink_to_width`) until it ends
+    before ``badge`` (the « DONNÉES SIMULÉES » mention) or the image's right margin: a
+    long site name ran under the badge and off the image."""
     renderer = FigureCanvasAgg(fig).get_renderer()
     limit = fig.bbox.width * 0.99
     if badge is not None:
         badge.draw(renderer)  # lays out its box
         patch = badge.get_bbox_patch()
         limit = patch.get_window_extent(renderer).x0 if patch is not None else limit
-    limit -= 0.01 * fig.bbox.width  # a gap before the badge
-    size = float(title.get_fontsize())  # set in points above, never a name like "large"
-    while size > MIN_TITLE_SIZE and title.get_window_extent(renderer).x1 > limit:
-        size -= 1
-        title.set_fontsize(size)
+    shrink_to_width(fig, title, right_px=limit - 0.01 * fig.bbox.width)  # a gap before it
 
 
 def _scale_bar(ax: Axes, xmin: float, ymin: float, xmax: float, ymax: float) -> None:
