@@ -212,6 +212,19 @@ def test_actions_section_known_answer() -> None:
     assert actions_section_html([]) == ""
 
 
+def test_actions_section_of_a_proposed_action_without_decision() -> None:
+    """Hostile run of w9: an action drafted from a map note (« PROP-… ») has no decision
+    nor partner; read back from ``actions.parquet`` they are NaN, and the fact sheet
+    showed « nan » under the action."""
+    html = actions_section_html(
+        [{"action_id": "PROP-524EFA7A", "status": "proposée", "is_overdue": False,
+          "decision": float("nan"), "lead_partner": float("nan"), "due_date": None}]
+    )  # fmt: skip
+    assert "<b>PROP-524EFA7A</b>" in html
+    assert "nan" not in html.lower()
+    assert "<br>" not in html  # no empty decision line either
+
+
 # --------------------------------------------------------------------------- pack
 def test_key_window_since_the_committee_and_without() -> None:
     months = [f"2025-{m:02d}" for m in (1, 2, 5, 7, 9, 12)]  # months with no report between

@@ -311,3 +311,71 @@ def test_a_period_label_nobody_publishes_is_refused_in_french() -> None:
     )
     with pytest.raises(ValueError, match="période publiée illisible : « 2024-S1 »"):
         category_series_of(series)
+
+
+#: A long site name, as a configuration may give it (w9 hostile run: the charts' titles
+#: ran off the image, cut mid-word).
+LONG_NAME = "Bondy Nord – Noue-Caillet, Blanqui, Les Merisiers et Benhamou-Varagnat (bailleur)"
+
+
+def _title_inside(chart: charts.Chart, title: str) -> None:
+    fig = chart.figure
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    shown = [t for t in fig.findobj(lambda o: hasattr(o, "get_text")) if t.get_text() == title]
+    assert shown, title
+    box = shown[0].get_window_extent(renderer)
+    assert box.x0 >= 0
+    assert box.x1 <= fig.bbox.width
+    assert shown[0].get_fontsize() >= charts.MIN_TITLE_SIZE
+
+
+def test_long_site_names_keep_the_titles_inside_the_image() -> None:
+    counts = pd.DataFrame({"ascenseur": [3, 5], "proprete": [1, 2]}, index=_months(2))
+    title = f"{LONG_NAME} — signalements par mois et par catégorie"
+    _title_inside(charts.category_bars(counts, title=title), title)
+    title = f"{LONG_NAME} — délais de clôture par catégorie"
+    _title_inside(charts.empty_chart(title, "Aucun signalement clos."), title)
+    series = pd.DataFrame([[1, 2, 3]], index=["way/1"], columns=_months(3))
+    tests = pd.DataFrame(
+        {"sens_slope_per_period": [1.0], "trend": ["aucune"], "trend_fr": ["pas de tendance"],
+         "mk_p": [0.5]}, index=["way/1"],
+    )  # fmt: skip
+    title = f"{LONG_NAME} — les 1 bâtiments les plus signalés : tendance"
+    _title_inside(charts.building_trends(series, tests, labels={}, title=title), title)
+
+
+def test_hidden_categories_fill_the_bar_up_to_the_published_total() -> None:
+    """Hostile run of w9 (Bondy, profile « comite »): in January 269 reports were
+    published as the month's total, but 9 of its 13 category cells were hidden; the chart
+    stacked the 4 visible ones (76) and a hatched box 3 % tall: January read 76. The
+    hidden part (the published total minus the visible cells, as the chart's own CSV
+    gives them) is now one hatched block, so the bar reaches the total; a month whose
+    total is hidden keeps the small « < 3 » box."""
+    idx = _months(3)
+    counts = pd.DataFrame(
+        {"proprete": [24.0, 10.0, 5.0], "chauffage": [np.nan, 7.0, np.nan],
+         "nuisibles": [22.0, np.nan, 2.0]}, index=idx,
+    )  # fmt: skip
+    hidden = counts.isna()
+    totals = pd.Series([269.0, 20.0, np.nan], index=idx)
+    chart = charts.category_bars(
+        counts, title="Essai", totals=totals, hidden=hidden,
+        totals_hidden=pd.Series([False, False, True], index=idx),
+    )  # fmt: skip
+    ax = chart.figure.axes[0]
+    tops: dict[int, float] = {}
+    for p in ax.patches:
+        x = round(p.get_x() + p.get_width() / 2)
+        tops[x] = max(tops.get(x, 0.0), p.get_y() + p.get_height())
+    assert tops[0] == pytest.approx(269.0)
+    assert tops[1] == pytest.approx(20.0)
+    hatched = {round(p.get_x() + p.get_width() / 2): p for p in ax.patches if p.get_hatch()}
+    assert hatched[0].get_height() == pytest.approx(269.0 - 46.0)
+    assert hatched[2].get_height() == pytest.approx(0.03 * 269.0)  # the small box, as before
+    labels = [t.get_text() for t in ax.texts]
+    assert labels.count("< 3") == 1  # only above the month whose total is hidden
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert charts.HIDDEN_REST_FR in legend
+    assert any(t.startswith("« < 3 »") for t in legend)
+    assert chart.data["Total"].astype(str).tolist() == ["269", "20", "s"]

@@ -223,6 +223,34 @@ def test_config_errors_name_file_and_key(tmp_path: Path) -> None:
         load_config(tmp_path / "missing.toml")
 
 
+@pytest.mark.parametrize(
+    ("text", "where", "why"),
+    [
+        ("[project\n", "ligne 1, colonne 9", "« ] » manquant"),
+        ('[project]\nmaps_dir = "cartes\n', "ligne 2, colonne 19", "guillemet"),
+        ("[project]\nmaps_dir = cartes\n", "ligne 2, colonne 12", "guillemets"),
+        ('[project]\nmaps_dir = "a"\nmaps_dir = "b"\n', "ligne 3", "deux fois"),
+        ("[params.ingest]\nstart_date = 01/02/2024\n", "ligne 2", "AAAA-MM-JJ"),
+        ('[project]\nannotation_tags = ["a",\n', "fin du fichier", "valeur"),
+    ],
+)
+def test_toml_syntax_errors_in_french_with_line_and_column(
+    tmp_path: Path, text: str, where: str, why: str
+) -> None:
+    """Hostile run of w9: « TOML invalide : Expected ']' at the end of a table declaration
+    (at line 1, column 9) », the parser's English, was all a user got."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(bad)
+    message = str(caught.value)
+    assert "bad.toml" in message
+    assert where in message
+    assert why in message
+    assert "Expected" not in message
+    assert " at line " not in message
+
+
 def test_cli_user_error_exits_2_without_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

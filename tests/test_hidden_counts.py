@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from pipelines import publish
 from pipelines.config import load_config
@@ -25,10 +26,13 @@ from pipelines.io import read_csv, read_geoparquet, write_geoparquet
 from pipelines.maps import plots
 from pipelines.maps.charts import site_charts
 from pipelines.maps.data import map_data
+from pipelines.maps.plots import MIN_TITLE_SIZE
 from pipelines.maps.png import site_figure
 from pipelines.maps.site import build_site_map, render_map
+from pipelines.osm.buildings import read_osm_buildings
 from pipelines.published import Publication, Published, read_published
 from pipelines.taxonomy import CODES
+from tests.conftest import ROOT
 
 REASON = "masqué : moins de 3 ménages (secret statistique)"
 
@@ -154,11 +158,15 @@ def test_charts_show_hidden_bars_hatched_and_s_in_csv(
         back["Total"].astype(int).tolist()
         == plain["reports_by_category"].data["Total"].astype(int).tolist()
     )
-    texts = [t.get_text() for t in cats.figure.findobj(lambda o: hasattr(o, "get_text"))]
-    assert "< 3" in texts
-    assert any(REASON in t for t in texts)
+    # The period's total is published: the hidden cell (with the grouped categories it
+    # hides, when it is one of them) is the hatched block that fills its bar up to that
+    # total (total minus the visible cells, as the CSV gives them).
+    legend = [t.get_text() for t in cats.figure.axes[0].get_legend().get_texts()]
+    assert plots.HIDDEN_REST_FR in legend
     hatched = [p for p in cats.figure.axes[0].patches if p.get_hatch()]
     assert len(hatched) == 1
+    top = hatched[0].get_y() + hatched[0].get_height()
+    assert top == pytest.approx(float(cell["n_period_reports"]))
 
     top = made["top_buildings"]
     _, csv = plots.save_chart(top, tmp_path / "top_buildings.png")
@@ -210,7 +218,7 @@ def test_png_hatches_hidden_buildings(flagged: dict[str, Any]) -> None:
         published.profile, site_name="Bondy Nord", period="2024", simulated=True,
         attributions=["osm"], publication=Publication.of(published.site),
     )  # fmt: skip
-    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    labels = [" ".join(t.get_text().split()) for t in fig.legends[0].get_texts()]
     assert f"< 3 : {REASON}" in labels
     plain = site_figure(
         flagged["plain"].profile, site_name="Bondy Nord", period="2024", simulated=True,
@@ -253,3 +261,54 @@ def test_map_in_chromium_shows_below_threshold_in_fact_sheet(
         assert f"< 3 : {REASON}" in legend
         assert live.console_errors == []
         assert live.page_errors == []
+
+
+def test_png_legend_and_texts_stay_inside_the_image() -> None:
+    """Hostile run of w9: on the slide PNG, the hatched buildings' legend line
+    « < 3 : masqué : moins de 3 ménages (secret statistique) » ran past the image's right
+    edge, cut at « (se ». On the real Bondy extract with a few counts hidden (and cold
+    spots, for the longest legend), every legend and text of the figure is drawn inside
+    the image."""
+    site = load_config(ROOT / "config" / "demo.toml").site("bondy")
+    buildings = read_osm_buildings(site.osm)
+    rng = np.random.default_rng(0)
+    buildings["n_reports"] = rng.integers(0, 40, len(buildings))
+    buildings["gi_bin"] = rng.choice([-3, -2, 0, 2, 3], len(buildings))
+    _flag(buildings, "n_reports", (buildings["n_reports"] < 3).to_numpy())
+    fig = site_figure(
+        buildings, site_name="Bondy Nord", period="du 01/01/2024 au 31/12/2025",
+        simulated=True, attributions=["osm", "ban", "rpls"], publication=Publication(),
+    )  # fmt: skip
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    width, height = canvas.get_width_height()
+    labels = [" ".join(t.get_text().split()) for t in fig.legends[0].get_texts()]
+    assert f"< 3 : {REASON}" in labels
+    for artist in [*fig.legends, *fig.texts]:
+        box = artist.get_window_extent(renderer)
+        assert box.x0 >= 0, (artist, box)
+        assert box.x1 <= width, (artist, box)
+        assert box.y0 >= 0, (artist, box)
+        assert box.y1 <= height, (artist, box)
+
+
+def test_png_long_site_name_stays_clear_of_the_simulated_badge() -> None:
+    """Hostile run of w9: a long site name ran under the « DONNÉES SIMULÉES » badge and
+    off the image. The title is drawn smaller until it ends before the badge."""
+    site = load_config(ROOT / "config" / "demo.toml").site("bondy")
+    buildings = read_osm_buildings(site.osm)
+    buildings["n_reports"] = 0
+    name = "Bondy Nord – Noue-Caillet, Blanqui, Les Merisiers et Benhamou-Varagnat (bailleur)"
+    fig = site_figure(
+        buildings, site_name=name, period="du 01/01/2024 au 31/12/2025", simulated=True,
+        attributions=["osm"],
+    )  # fmt: skip
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    title = next(t for t in fig.texts if t.get_text() == f"Vigie · {name}")
+    badge = next(t for t in fig.texts if t.get_text() == "DONNÉES SIMULÉES")
+    end = title.get_window_extent(renderer).x1
+    assert end < badge.get_bbox_patch().get_window_extent(renderer).x0
+    assert title.get_fontsize() >= MIN_TITLE_SIZE  # still readable on a slide

@@ -238,6 +238,16 @@ def test_method_note_escapes_and_says_why():
     assert "Données simulées" not in md
 
 
+def test_method_note_says_the_chronic_rules_in_french():
+    """Hostile run of w9: the committee pack's parameters read « ascenseur : [3, 90] ;
+    default : [3, 90] » (a code, an English key, a bare pair)."""
+    page = method_note.to_html(_hand_summary(), method_note.NoteContext("Site", False))
+    assert "default" not in page
+    assert "[3, 90]" not in page
+    assert "Ascenseur en panne : 3 signalements en 90 jours" in page
+    assert "autres catégories : 3 signalements en 90 jours" in page
+
+
 def _hand_summary() -> dict:
     b = _buildings(12, spacing=20.0)
     r = _reports([("way/0", "proprete", "2024-01-01", "reports", None)] * 3)

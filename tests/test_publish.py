@@ -16,7 +16,8 @@ from pipelines.config import load_config
 from pipelines.geocode.address_index import read_gazetteer
 from pipelines.ingest import scrub_series
 from pipelines.io import read_csv, read_json
-from pipelines.publish.build import building_labels
+from pipelines.osm.buildings import read_osm_buildings
+from pipelines.publish.build import building_labels, building_profile
 from pipelines.published import FILES, Published, read_published
 from pipelines.reports import counted as is_counted
 from tests.conftest import ROOT
@@ -222,3 +223,43 @@ def test_building_labels_never_come_from_residents_text(bondy_site: Any) -> None
     bl2 = gazetteer.set_index("key").at["BL-2", "building_id"]
     assert geocoded["building_id"].iloc[-1] == bl2
     assert by_id[bl2] == "Bâtiment BL-2"
+
+
+#: OSM tags as anyone can type them into the map (``name``, ``addr:street``,
+#: ``operator``): a name and a phone, an e-mail, a flat number.
+HOSTILE_TAGS = {
+    "name": "M. Jean Dupont 06 12 34 56 78",
+    "addr_street": "Mme Durand 0033 6 12 34 56 78",
+    "operator": "gardien : jean.dupont@example.fr, appt 12",
+}
+STREETS = ("Avenue Henri Barbusse", "Porte de Pantin", "Rue du Docteur Roux")
+
+
+def test_osm_tags_in_the_profile_are_scrubbed(bondy_site: Any) -> None:
+    """Hostile run of w9: an OSM ``addr:street`` holding a name and a phone reached the
+    map's fact sheet (« Adresse ») and the GeoPackage's ``batiments`` layer raw, since
+    only ``building_label`` was scrubbed. On the real Bondy extract, three buildings get
+    the tags above; every other building keeps its OSM names and streets unchanged: the
+    extract's own (« Avenue Jean Moulin ») and three planted ones (:data:`STREETS`)."""
+    buildings = read_osm_buildings(bondy_site.osm)
+    buildings["n_reports"] = 0
+    targets = buildings.index[:3]
+    for column, text in HOSTILE_TAGS.items():
+        buildings[column] = buildings[column].astype(object)
+        buildings.loc[targets, column] = text
+    # Real street and place names with a first name, a title or « Porte »: kept.
+    streets = buildings.index[3:6]
+    buildings.loc[streets, "addr_street"] = list(STREETS)
+    reports = pd.DataFrame({"building_id": pd.Series(dtype=str), "match_label": []})
+    profile = building_profile(buildings, reports)
+
+    shown = " | ".join(
+        profile.loc[targets, list(HOSTILE_TAGS)].astype(str).to_numpy().ravel().tolist()
+    )
+    for word in ("Dupont", "Durand", "06 12", "example.fr", "appt 12"):
+        assert word not in shown, word
+    others = ~profile.index.isin(targets)
+    for column in ("name", "addr_housenumber", "addr_street", "addr_city", "operator"):
+        raw = buildings.loc[others, column].astype(object).fillna("")
+        assert (profile.loc[others, column].astype(object).fillna("") == raw).all(), column
+    assert buildings.loc[others, "name"].notna().sum() > 20  # real names were checked

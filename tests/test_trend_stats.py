@@ -424,6 +424,19 @@ def test_closing_delays_by_hand() -> None:
     assert as_of.loc["ascenseur", "share_closed_within_target"] == pytest.approx(2 / 3)
 
 
+def test_closing_before_reporting_is_logged_by_report_id(caplog: pytest.LogCaptureFixture) -> None:
+    """Hostile run of w9: a report closed before it was reported was logged by its row
+    position (« premiers index : [28] »), which the analyst cannot look up."""
+    frame = _followed()
+    frame["report_id"] = [f"bailleur:DI-{k}" for k in range(len(frame))]
+    frame.loc[2, "closed_at"] = frame.loc[2, "reported_at"] - pd.Timedelta(days=3)
+    with caplog.at_level("WARNING"):
+        out = closing_delays(frame, targets_h={})
+    assert out.loc["ascenseur", "n_invalid_delay"] == 1
+    assert "bailleur:DI-2" in caplog.text
+    assert "index" not in caplog.text
+
+
 def test_open_backlog_by_hand() -> None:
     frame = pd.DataFrame(
         {

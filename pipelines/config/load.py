@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -195,6 +196,35 @@ def _check_dirs_apart(dirs: dict[str, str], path: str) -> None:
             )
 
 
+#: The messages of Python's TOML parser (tomllib), in French; a message not listed keeps
+#: its English words, in parentheses after « erreur de syntaxe ».
+_TOML_MESSAGES_FR = (
+    ("Expected ']' at the end of a table", "crochet « ] » manquant à la fin de l'en-tête"),
+    ("Expected ']]' at the end of an array", "« ]] » manquant à la fin de l'en-tête [[…]]"),
+    ("Expected '=' after a key", "signe « = » manquant après la clé (espace dans une clé ?)"),
+    ("Illegal character '\\n'", "guillemet jamais fermé avant la fin de la ligne"),
+    ("Unterminated string", "guillemet jamais fermé"),
+    ("Cannot overwrite a value", "clé donnée deux fois"),
+    ("Cannot declare", "table déclarée deux fois"),
+    (
+        "Expected newline or end of document after a statement",
+        "texte en trop après la valeur (une date s'écrit AAAA-MM-JJ, un texte entre guillemets)",
+    ),
+    ("Invalid value", "valeur illisible (un texte s'écrit entre guillemets, une date AAAA-MM-JJ)"),
+)
+
+
+def toml_error_fr(err: tomllib.TOMLDecodeError) -> str:
+    """The message of a TOML syntax error, in French with its line and column:
+    « TOML invalide ligne 2, colonne 12 : valeur illisible (…) »."""
+    text = str(err)
+    where = re.search(r"\(at line (\d+), column (\d+)\)$", text)
+    place = f"ligne {where[1]}, colonne {where[2]}" if where else "fin du fichier"
+    detail = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)$", "", text)
+    why = next((fr for en, fr in _TOML_MESSAGES_FR if detail.startswith(en)), None)
+    return f"TOML invalide {place} : {why or f'erreur de syntaxe ({detail})'}."
+
+
 def load_config(path: str | Path, *, check_files: bool = True) -> Config:
     """Read and validate a configuration file, and check the files it names.
 
@@ -218,7 +248,7 @@ def load_config(path: str | Path, *, check_files: bool = True) -> Config:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad writes a BOM
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(path, f"TOML invalide : {err}") from err
+        raise ConfigError(path, toml_error_fr(err)) from err
     except UnicodeDecodeError as err:
         raise ConfigError(path, "le fichier doit être encodé en UTF-8.") from err
     except OSError as err:

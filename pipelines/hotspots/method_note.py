@@ -67,7 +67,7 @@ _PARAM_LABELS = {
     "seed": "Graine aléatoire",
     "category_min_reports": "Minimum de signalements pour analyser le site ou une catégorie",
     "blank_check_shuffles": "Tirages au hasard du contrôle à blanc",
-    "chronic": "Bâtiments chroniques : [N signalements, en D jours] par catégorie",
+    "chronic": "Bâtiments chroniques : seuil par catégorie",
 }
 
 
@@ -96,6 +96,21 @@ def _param_value(value: Any) -> str:
     if isinstance(value, float):
         return fr_number(value, 0 if value == int(value) else 2)
     return str(value)
+
+
+def _chronic_rules(rules: Mapping[str, Any]) -> str:
+    """The chronic rules in words: « Ascenseur en panne : 3 signalements en 90 jours ;
+    autres catégories : 3 signalements en 90 jours » (the key ``default`` is every other
+    category)."""
+    parts = []
+    for code, (n, days) in rules.items():
+        name = "autres catégories" if code == "default" else _category_fr(code)
+        parts.append(f"{name} : {_n(n)} signalements en {_n(days)} jours")
+    return " ; ".join(parts)
+
+
+def _category_fr(code: str) -> str:
+    return BY_CODE[code].label if code in BY_CODE else code
 
 
 def _bins_table(info: Mapping[str, Any]) -> Table:
@@ -177,7 +192,13 @@ def sections(summary: Mapping[str, Any], ctx: NoteContext) -> list[Section]:
             (f"Calculs métriques dans le système {summary['metric_crs']}.",),
             (
                 ["Paramètre", "Valeur"],
-                [[_PARAM_LABELS.get(k, k), _param_value(v)] for k, v in params.items()],
+                [
+                    [
+                        _PARAM_LABELS.get(k, k),
+                        _chronic_rules(v) if k == "chronic" else _param_value(v),
+                    ]
+                    for k, v in params.items()
+                ],
             ),
         )
     )
@@ -231,7 +252,7 @@ def sections(summary: Mapping[str, Any], ctx: NoteContext) -> list[Section]:
 
     rows = []
     for code, info in summary["categories"].items():
-        label = BY_CODE[code].label if code in BY_CODE else code
+        label = _category_fr(code)
         status = "analysée" if info["status"] == "analysed" else f"non analysée : {info['reason']}"
         hot = _n(info.get("n_hot_95")) if info["status"] == "analysed" else "—"
         # « s »: a count the publication step hides (pipelines.publish.stage).
@@ -321,17 +342,14 @@ def sections(summary: Mapping[str, Any], ctx: NoteContext) -> list[Section]:
             (
                 "Un couple (bâtiment, catégorie) est chronique quand il reçoit au moins N "
                 "signalements en D jours (premier et dernier au plus D jours d'écart) : "
-                f"{_param_value(chronic['rules'])}.",
+                f"{_chronic_rules(chronic['rules'])}.",
                 f"{_n(chronic['n_pairs'])} couple(s) chronique(s) sur "
                 f"{_n(chronic['n_buildings'])} bâtiment(s), listés avec leurs dates dans "
                 "chronic.csv pour le suivi de la veille technique et sociale.",
             ),
             (
                 ["Catégorie", "Couples chroniques"],
-                [
-                    [BY_CODE[c].label if c in BY_CODE else c, _n(v)]
-                    for c, v in chronic["by_category"].items()
-                ],
+                [[_category_fr(c), _n(v)] for c, v in chronic["by_category"].items()],
             )
             if chronic["by_category"]
             else None,

@@ -212,7 +212,9 @@ def actions_section_html(rows: Sequence[Mapping[str, Any] | pd.Series]) -> str:
         return ""
     items = []
     for row in rows:
-        decision = _cut(str(row.get("decision") or ""), MAX_SHEET_DECISION)
+        decision = (
+            _cut(str(row["decision"]), MAX_SHEET_DECISION) if present(row.get("decision")) else ""
+        )
         meta = [esc(row["lead_partner"])] if present(row.get("lead_partner")) else []
         due = date_fr(row.get("due_date"))
         if due:

@@ -14,6 +14,7 @@ grouped; every label is in French.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from pipelines.fr import fr_number
@@ -57,6 +59,8 @@ OTHERS_FR = "Autres catégories (regroupées)"
 SIZE_IN = (12.8, 7.2)  # 16:9
 DPI = 150
 FONT = {"title": 20, "label": 15, "tick": 13, "legend": 13, "note": 11}
+#: Smallest size (points) a title is drawn at when a long site name makes it too wide.
+MIN_TITLE_SIZE = 10
 
 MONTHS_FR = (
     "janv.", "févr.", "mars", "avr.", "mai", "juin",
@@ -83,6 +87,24 @@ def _hidden_marker(ax: Axes, x: float, bottom: float, height: float, text: str) 
     ax.bar([x], [height], bottom=[bottom], width=0.8, **HIDDEN_STYLE)  # type: ignore[arg-type]
     ax.text(x, bottom + height, text, ha="center", va="bottom", fontsize=FONT["note"],
             color="#333333")  # fmt: skip
+
+
+#: The legend of a hatched block that fills a bar up to its published total.
+HIDDEN_REST_FR = "Catégories masquées (secret statistique), jusqu'au total publié"
+
+
+def _hidden_rest(
+    totals: pd.Series, totals_hidden: pd.Series | None, index: pd.Index, shown: np.ndarray
+) -> np.ndarray:
+    """Per period, the published total minus the visible stacked cells (``shown``): what
+    the hidden cells hold together; 0 where the total is hidden or missing, or does not
+    exceed the visible cells (rounded counts)."""
+    total = pd.to_numeric(totals.reindex(index), errors="coerce").to_numpy(dtype=float)
+    if totals_hidden is not None:
+        off = totals_hidden.reindex(index).fillna(False).to_numpy(dtype=bool)
+        total = np.where(off, np.nan, total)
+    rest = np.nan_to_num(total - shown, nan=0.0)
+    return np.where(rest > 0, rest, 0.0)
 
 
 def _hidden_legend(publication: Publication) -> tuple[Any, str]:
@@ -152,6 +174,26 @@ def _figure() -> Figure:
     fig = Figure(figsize=SIZE_IN, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)  # the Agg canvas: rendering without any display
     return fig
+
+
+def shrink_to_width(
+    fig: Figure, text: Text, *, right_px: float | None = None, min_size: float = MIN_TITLE_SIZE
+) -> None:
+    """Draw ``text`` smaller, down to ``min_size`` points, so that it ends before
+    ``right_px`` (figure pixels; default: 1 % from the figure's right edge).
+
+    Titles carry the site's name, which comes from the configuration and can be long:
+    drawn at full size, it ran off the image, cut mid-word. The figure is laid out first
+    (constrained layout moves the axes, and with them an axes title's start).
+    """
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    fig.draw_without_rendering()
+    limit = 0.99 * fig.bbox.width if right_px is None else right_px
+    box = text.get_window_extent(canvas.get_renderer())
+    if box.x1 <= limit or box.width <= 0:
+        return
+    size = float(text.get_fontsize())  # set in points by the callers
+    text.set_fontsize(max(min_size, math.floor(size * (limit - box.x0) / box.width)))
 
 
 def _style(ax: Axes) -> None:
@@ -270,18 +312,32 @@ def category_bars(
     handles, labels = list(reversed(handles)), list(reversed(labels))
     if masked is not None:
         pub = publication or Publication()
-        height = max(float(bottom.max()), 1.0) * 0.03
+        assert totals is not None  # checked above
+        # Where the period's total is published, its hidden cells are one hatched block
+        # up to it: their sum is that total minus the visible cells (the CSV gives both),
+        # and a 3 % box made a month of 269 reports read 76.
+        rest = _hidden_rest(totals, totals_hidden, table.index, bottom)
+        height = max(float(np.nanmax(np.fmax(bottom, bottom + rest))), 1.0) * 0.03
+        small = False
         for xi in np.flatnonzero(masked.to_numpy().any(axis=1)):
-            _hidden_marker(ax, float(xi), float(bottom[xi]), height, pub.marker_fr)
+            if rest[xi] > 0:
+                ax.bar([xi], [rest[xi]], bottom=[bottom[xi]], width=0.8, **HIDDEN_STYLE)  # type: ignore[arg-type]
+            else:
+                _hidden_marker(ax, float(xi), float(bottom[xi]), height, pub.marker_fr)
+                small = True
         patch, why = _hidden_legend(pub)
-        handles.append(patch)
-        labels.append(why)
+        if small:
+            handles.append(patch)
+            labels.append(why)
+        if (rest[masked.to_numpy().any(axis=1)] > 0).any():
+            handles.append(Rectangle((0, 0), 1, 1, **HIDDEN_STYLE))  # type: ignore[arg-type]
+            labels.append(HIDDEN_REST_FR)
     _style(ax)
     ax.margins(y=0.06)
     _sparse_ticks(ax, period_labels(table.index, freq))
     unit = PERIOD_FR.get(period_freq(freq), "période")
     ax.set_ylabel(f"Signalements par {unit}", fontsize=FONT["label"])
-    ax.set_title(title, fontsize=FONT["title"], loc="left")
+    heading = ax.set_title(title, fontsize=FONT["title"], loc="left")
     ax.legend(
         handles,
         labels,
@@ -301,6 +357,7 @@ def category_bars(
         data["Total"] = _shown(total, None if totals_hidden is None
                                else totals_hidden.reindex(table.index).fillna(False))  # fmt: skip
     data.insert(0, "Début de période", pd.DatetimeIndex(table.index).strftime("%Y-%m-%d"))
+    shrink_to_width(fig, heading)  # once laid out, legends included
     return Chart(fig, data.reset_index(drop=True))
 
 
@@ -427,12 +484,13 @@ def building_trends(
                     "Tendance (Mann-Kendall)": test["trend_fr"],
                 }
             )
-    fig.suptitle(title, fontsize=FONT["title"], x=0.01, ha="left")
+    heading = fig.suptitle(title, fontsize=FONT["title"], x=0.01, ha="left")
     fig.supylabel(f"Signalements par {unit}", fontsize=FONT["label"])
     if hidden is not None and bool(hidden.to_numpy().any()):
         patch, why = _hidden_legend(publication or Publication())
         fig.legend([patch], [why], loc="outside lower right", fontsize=FONT["note"], frameon=False)
     _footnote(fig, note)
+    shrink_to_width(fig, heading)  # once laid out, legends included
     return Chart(fig, pd.DataFrame(rows))
 
 
@@ -495,7 +553,7 @@ def closing_delay_bars(
     ax.set_axisbelow(True)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fr_number(v)))
     ax.set_xlabel("Délai de clôture (jours)", fontsize=FONT["label"])
-    ax.set_title(title, fontsize=FONT["title"], loc="left")
+    heading = ax.set_title(title, fontsize=FONT["title"], loc="left")
     limits = d[["p90_delay_h", "target_h"]].to_numpy(dtype=float)
     right = (float(np.nanmax(limits)) if np.isfinite(limits).any() else days) / days
     if masked.any():
@@ -536,6 +594,7 @@ def closing_delay_bars(
             data[column] = (
                 data[column].astype(object).mask(rows & data[column].isna().to_numpy(), HIDDEN_FLAG)
             )
+    shrink_to_width(fig, heading)  # once laid out, legends included
     return Chart(fig, data)
 
 
@@ -545,8 +604,9 @@ def empty_chart(title: str, message: str, *, note: str | None = None) -> Chart:
     fig = _figure()
     ax = fig.add_subplot()
     ax.set_axis_off()
-    ax.set_title(title, fontsize=FONT["title"], loc="left")
+    heading = ax.set_title(title, fontsize=FONT["title"], loc="left")
     ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=FONT["label"],
             color="#555555", transform=ax.transAxes)  # fmt: skip
     _footnote(fig, note)
+    shrink_to_width(fig, heading)  # once laid out, legends included
     return Chart(fig, pd.DataFrame({"Message": [message.replace("\n", " ")]}))

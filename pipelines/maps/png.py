@@ -18,13 +18,16 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.text import Text
 
 from pipelines.crs import metric_crs_of
 from pipelines.io import atomic_path
 from pipelines.maps.html import ATTRIBUTIONS
+from pipelines.maps.plots import shrink_to_width
 from pipelines.maps.views import BASEMAP_STYLES, LAND_COLOUR, ZERO_COLOUR, count_classes
 from pipelines.published import Publication, hidden
 
@@ -37,6 +40,12 @@ matplotlib.rcParams["text.parse_math"] = False
 #: Outline of hotspots (bin ≥ 2, 95 % and 99 %) and cold spots (bin ≤ −2).
 HOT_EDGE = "#000000"
 COLD_EDGE = "#2166ac"
+
+
+#: Characters per line of the legend's labels: the legend has the right quarter of the
+#: image, and « < 3 : masqué : moins de 3 ménages (secret statistique) » on one line ran
+#: past the image's edge.
+LEGEND_WIDTH = 34
 
 
 def nice_scale_length(width_m: float) -> float:
@@ -146,7 +155,7 @@ def site_figure(
                        linewidth=0.25, zorder=3)  # fmt: skip
         handles.append(
             Patch(facecolor="white", edgecolor="#555555", hatch="////",
-                  label=f"{pub.marker_fr} : {pub.reason_fr}")
+                  label=textwrap.fill(f"{pub.marker_fr} : {pub.reason_fr}", LEGEND_WIDTH))
         )  # fmt: skip
     note = ""
     if hotspot_note:
@@ -178,15 +187,17 @@ def site_figure(
     _scale_bar(ax, xmin - pad, ymin - pad, xmax + pad, ymax + pad)
 
     # parse_math=False: a name from the configuration is text, never mathtext ($…$).
-    fig.text(0.01, 0.955, f"Vigie · {site_name}", fontsize=18, fontweight="bold", va="center",
-             parse_math=False)  # fmt: skip
+    title = fig.text(0.01, 0.955, f"Vigie · {site_name}", fontsize=18, fontweight="bold",
+                     va="center", parse_math=False)  # fmt: skip
     fig.text(0.01, 0.915, f"Signalements par bâtiment, {period}", fontsize=12, va="center")
+    badge = None
     if simulated:
-        fig.text(
+        badge = fig.text(
             0.99, 0.955, "DONNÉES SIMULÉES", fontsize=13, fontweight="bold", color="white",
             ha="right", va="center",
             bbox={"boxstyle": "round,pad=0.35", "facecolor": "#b00020", "edgecolor": "none"},
         )  # fmt: skip
+    _fit_title(fig, title, badge)
     legend = fig.legend(
         handles=handles,
         loc="upper left",
@@ -212,6 +223,19 @@ def site_figure(
     fig.text(0.01, 0.025, f"Sources : {sources}", fontsize=7.5, color="#444444", wrap=True,
              parse_math=False)  # fmt: skip
     return fig
+
+
+def _fit_title(fig: Figure, title: Text, badge: Text | None) -> None:
+    """Draw ``title`` smaller (:func:`pipelines.maps.plots.shrink_to_width`) until it ends
+    before ``badge`` (the « DONNÉES SIMULÉES » mention) or the image's right margin: a
+    long site name ran under the badge and off the image."""
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    limit = fig.bbox.width * 0.99
+    if badge is not None:
+        badge.draw(renderer)  # lays out its box
+        patch = badge.get_bbox_patch()
+        limit = patch.get_window_extent(renderer).x0 if patch is not None else limit
+    shrink_to_width(fig, title, right_px=limit - 0.01 * fig.bbox.width)  # a gap before it
 
 
 def _scale_bar(ax: Axes, xmin: float, ymin: float, xmax: float, ymax: float) -> None:

@@ -45,6 +45,9 @@ POINT_COLUMNS = [
 ]  # fmt: skip
 #: The before/after columns of ``before_after.parquet`` kept in the building profile.
 BEFORE_AFTER = ("n_reports_before", "n_reports_after", "n_reports_change")
+#: OSM tags the profile carries as free text (fact sheets, GeoPackage): anyone can type a
+#: name or a phone into ``name`` or ``addr:street``, so they are scrubbed as the labels are.
+OSM_TEXT_COLUMNS = ("name", "addr_housenumber", "addr_street", "addr_city", "operator")
 
 
 # ----------------------------------------------------------------------------- time
@@ -259,6 +262,9 @@ def building_profile(
     if "emerging_category" in b:
         b["emerging_label_fr"] = emerging_labels(b["emerging_category"], b.get("emerging_label_fr"))
     b["building_label"] = label_of_buildings(b, _residents(reports)).to_numpy()
+    for column in OSM_TEXT_COLUMNS:
+        if column in b:
+            b[column] = _scrubbed(b[column], mode="text").to_numpy()
     if zones is not None and len(zones):
         b["zone_id"] = zone_of_buildings(b, zones).to_numpy()
     else:

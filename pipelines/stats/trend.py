@@ -451,11 +451,13 @@ def closing_delays(
     delay_h = (closed - reported).dt.total_seconds() / 3600.0
     invalid = (delay_h < 0).to_numpy()
     if invalid.any():
+        # The report ids when given (what the analyst can look up), else the row labels.
+        names = reports["report_id"] if "report_id" in reports else reports.index.to_series()
         logger.warning(
             "Délais : %d signalement(s) clos avant d'être signalés, exclus des délais "
-            "(premiers index : %s)",
+            "(premiers : %s)",
             int(invalid.sum()),
-            list(reports.index[invalid][:5]),
+            ", ".join(str(v) for v in names[invalid][:5]),
         )
     delay_h = delay_h.mask(invalid)
     target = reports[category].map(lambda c: targets_h.get(c, np.nan)).astype(float)
