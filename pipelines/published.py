@@ -298,8 +298,14 @@ class Publication:
 
     @property
     def reason_fr(self) -> str:
-        """Why, for a legend: « masqué : moins de 3 ménages (secret statistique) »."""
-        return f"masqué : moins de {self.threshold} ménages (secret statistique)"
+        """Why, for a legend: « masqué (secret statistique) : moins de 3 ménages, ou pour
+        ne pas être déduit des totaux ». The marker is the same for both (issue 16: one
+        marker), so the reason names both: a cell hidden only to protect another (secondary
+        suppression) may hold many reports."""
+        return (
+            f"masqué (secret statistique) : moins de {self.threshold} ménages, "
+            "ou pour ne pas être déduit des totaux"
+        )
 
 
 def _table_or_none(path: Path) -> pd.DataFrame | None:

@@ -34,7 +34,7 @@ from pipelines.published import Publication, Published, read_published
 from pipelines.taxonomy import CODES
 from tests.conftest import ROOT
 
-REASON = "masqué : moins de 3 ménages (secret statistique)"
+REASON = "masqué (secret statistique) : moins de 3 ménages, ou pour ne pas être déduit des totaux"
 
 
 def _flag(frame: pd.DataFrame, column: str, mask: np.ndarray) -> None:

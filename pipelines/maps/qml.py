@@ -10,9 +10,10 @@ and the classes of counts and rates are the map's for the whole period
 (:func:`~pipelines.maps.views.count_classes`, :func:`~pipelines.maps.views.rate_classes`).
 
 A hidden value (its companion ``<column>_flag`` is « s », :mod:`pipelines.published`)
-gets a rule of its own, hatched grey and labelled « masqué : moins de 3 ménages (secret
-statistique) », before the classes: it is never drawn as a zero. The other rules exclude
-it, so that each feature matches one rule (QGIS draws every rule a feature matches).
+gets a rule of its own, hatched grey and labelled with the publication's marker and reason
+(:attr:`pipelines.published.Publication.reason_fr`), before the classes: it is never
+drawn as a zero. The other rules exclude it, so that each feature matches one rule
+(QGIS draws every rule a feature matches).
 
 Written with :mod:`xml.etree.ElementTree` rather than a QGIS library: QGIS's Python API
 (PyQGIS) comes only with a QGIS installation, and a style is a small, documented XML
