@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
 import shutil
 from datetime import date, datetime
@@ -310,8 +311,9 @@ def test_fast_and_exact_csv_readers_agree() -> None:
     np.testing.assert_array_equal(lines, raw.lines)
 
 
-def test_empty_header_only_and_missing_files() -> None:
+def test_empty_header_only_and_missing_files(caplog: pytest.LogCaptureFixture) -> None:
     cols = {"id": "N° ticket", "date": "Date de création", "address": "Adresse"}
+    caplog.set_level(logging.WARNING, logger="pipelines.ingest.stage")
     result = _ingest(
         _source(DATA / "empty.csv", id="vide", columns=cols),
         _source(DATA / "header_only.csv", id="entete", columns=cols),
@@ -331,6 +333,10 @@ def test_empty_header_only_and_missing_files() -> None:
         assert by_source.loc[sid, "source_line"] == 0
         assert by_source.loc[sid, "reason"] == reason
     assert "en-tête" in by_source.loc["entete", "reason_fr"]
+    # The run goes on without these files: the log says so, each named with its source.
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    for sid, path in (("vide", "empty.csv"), ("entete", "header_only.csv"), ("absent", "absent")):
+        assert any(f"source {sid}, " in m and path in m for m in warned), warned
     assert by_source.loc["glob", "source_file"] == str(DATA / "nothing_*.csv")
     assert len(result.ingested) == 0
     assert list(result.ingested.columns) == list(ingest.INGESTED_COLUMNS)

@@ -149,6 +149,10 @@ class _SourceOut:
 
 
 def _file_issue(source: SourceConfig, path: str, reason: str, detail: str) -> dict[str, Any]:
+    """A whole file's problem, for ``rejected.csv``; a file that gave no row at all
+    (:data:`FILE_REASONS`) is also said in the log, as the run goes on without it."""
+    if reason in FILE_REASONS:
+        log.warning("source %s, %s : %s", source.id, path, detail)
     return {
         "source": source.id,
         "source_file": path,
