@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import threading
@@ -322,6 +323,46 @@ def test_xlsx_streamed_within_limits(tmp_path: Path) -> None:
     assert raw.lines[0] == 2
     assert raw.lines[-1] == 25_001
     assert set(raw.table.column("adresse").to_pylist()) == {"3 rue Lucie Aubrac"}
+
+
+def test_xlsx_with_a_title_above_the_header(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Ticketing tools put a title and a blank row above the table. The header was taken
+    # from the title, and every mapped column said absent.
+    openpyxl = pytest.importorskip("openpyxl")
+    src = RAW / "bondy" / "signalements_bailleur.csv"
+    frame = pd.read_csv(src, sep=";", encoding="cp1252", dtype=str, keep_default_na=False)
+    frame = frame.head(30)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Export des demandes — Bondy Nord, extrait du 02/12/2026"])
+    sheet.append([None])
+    sheet.append(list(frame.columns))
+    for k, row in enumerate(frame.itertuples(index=False)):
+        sheet.append(list(row))
+        if k == 9:
+            sheet.append([None])  # a blank row among the data: counted
+    book.save(tmp_path / "titre.xlsx")
+    caplog.set_level(logging.WARNING, logger="pipelines.ingest.readers")
+    raw = read_xlsx(tmp_path / "titre.xlsx")
+    assert raw.columns == list(frame.columns)
+    got = raw.table.to_pandas()
+    for name in frame.columns:
+        assert got[name].tolist() == frame[name].tolist()
+    # Excel row numbers: the header on row 3, the data from row 4, the blank row 14.
+    assert raw.lines.tolist() == [*range(4, 14), *range(15, 35)]
+    assert raw.blank_rows == 1
+    assert any("en-tête lu ligne 3" in r.getMessage() for r in caplog.records)
+
+    # A sheet of one column keeps its first row as header.
+    book = openpyxl.Workbook()
+    for value in ("id", "A-1", "A-2"):
+        book.active.append([value])
+    book.save(tmp_path / "une_colonne.xlsx")
+    raw = read_xlsx(tmp_path / "une_colonne.xlsx")
+    assert raw.columns == ["id"]
+    assert raw.table.column("id").to_pylist() == ["A-1", "A-2"]
 
 
 def test_xlsx_over_the_limits_refused_with_a_french_message(tmp_path: Path) -> None:

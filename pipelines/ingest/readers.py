@@ -499,6 +499,8 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         ws.reset_dimensions()
         epoch = "1904-01-01" if book.epoch == CALENDAR_MAC_1904 else "1899-12-30"
         header: list[str] | None = None
+        header_line = 0
+        blank_after: list[int] = []  # numbers of the blank rows under the first row
         records: list[list[str]] = []
         lines: list[int] = []
         blank = 0
@@ -512,11 +514,13 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
                 )
             cells = [_cell_text(v) for v in row]
             if not any(c.strip() for c in cells):
-                blank += header is not None
+                if header is not None:
+                    blank += 1
+                    blank_after.append(row_number)
                 continue
             width = max(width, len(cells))
             if header is None:
-                header = cells
+                header, header_line = cells, row_number
                 continue
             records.append(cells)
             lines.append(row_number)
@@ -524,6 +528,20 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         book.close()
     if header is None:
         return RawFile(str(path), "xlsx", pa.table({}), np.zeros(0, np.int64), has_header=False)
+    k = _header_below_title(header, records)
+    if k is not None:
+        # A title over the table (« Export des demandes du … »): the header is the first
+        # row of several cells; the rows above it are no data, and said in the log.
+        log.warning(
+            "%s : en-tête lu ligne %d, sous %d ligne(s) de titre (ignorées, sans données)",
+            path,
+            lines[k],
+            k + 1,
+        )
+        header, header_line = records[k], lines[k]
+        records, lines = records[k + 1 :], lines[k + 1 :]
+        blank -= sum(1 for n in blank_after if n < header_line)
+        width = max([len(header), *(len(r) for r in records)])
     names, blank_names = _clean_names(header + [""] * (width - len(header)))
     padded = [cells + [""] * (width - len(cells)) for cells in records]
     columns = [[cells[i] for cells in padded] for i in range(width)]
@@ -539,6 +557,31 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         blank_rows=int(blank),
         excel_epoch=epoch,
     )
+
+
+#: How far below a title row the header of an XLSX export is looked for.
+TITLE_ROWS_MAX = 10
+
+
+def _header_below_title(header: list[str], records: list[list[str]]) -> int | None:
+    """Where the header is among ``records`` (the non-empty rows under the first one,
+    ``header``) when the sheet opens with a title: the first non-empty row holds a single
+    cell and one of the next few holds several; that one is the header, and the
+    single-cell rows before it are titles. None when the first row is the header (a
+    one-column sheet keeps it)."""
+
+    def filled(cells: list[str]) -> int:
+        return sum(1 for c in cells if c.strip())
+
+    if filled(header) != 1:
+        return None
+    for k, cells in enumerate(records[:TITLE_ROWS_MAX]):
+        n = filled(cells)
+        if n >= 2:
+            return k
+        if n != 1:
+            break
+    return None
 
 
 def _load_json(path: Path, encoding: str | None) -> Any:
