@@ -24,6 +24,10 @@ SCRUBBED = [
     ("0033 6 12 34 56 78", PHONE),
     ("fixe 01 99 00 96 02, mobile 07 12 34 56 78", f"fixe {PHONE}, mobile {PHONE}"),
     ("tél:0612345678", f"tél:{PHONE}"),
+    # Groupings nobody planned for (hostile review): any grouping, one separator.
+    ("Rappeler au 0 612 345 678 svp", f"Rappeler au {PHONE} svp"),
+    ("joindre 06 12 34 56 7 8 le soir", f"joindre {PHONE} le soir"),
+    ("au 0612 345 678.", f"au {PHONE}."),
     ("écrire à jean.dupont@gmail.com merci", f"écrire à {EMAIL} merci"),
     ("mail : a.dasilva+vts@exemple.fr.", f"mail : {EMAIL}."),
     ("contact jean.dupont(at)free.fr", f"contact {EMAIL}"),

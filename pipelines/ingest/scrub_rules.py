@@ -28,7 +28,6 @@ need models not shipped offline, and miss the VTS conventions (civilities, "logt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import product
 
 #: Placeholder written in place of each kind of personal data.
 PLACEHOLDERS: dict[str, str] = {
@@ -96,30 +95,18 @@ _P_LEFT = r"(^|[^" + _L + _N + r".,+]|[^" + _N + r"][.,])"
 _P_RIGHT = r"([^" + _L + _N + r"]|$)"
 
 
-def _groupings(total: int, parts: tuple[int, ...] = (2, 3, 4)) -> list[tuple[int, ...]]:
-    """Every way of writing ``total`` digits as groups of 2 to 4."""
-    out: list[tuple[int, ...]] = []
-
-    def walk(left: int, acc: tuple[int, ...]) -> None:
-        if left == 0:
-            out.append(acc)
-        for p in parts:
-            if p <= left:
-                walk(left - p, (*acc, p))
-
-    walk(total, ())
-    return out
-
-
 def _national() -> str:
-    """French national numbers: 0, a digit 1-9, then eight digits, bare or in groups of
-    2 to 4 written with one separator throughout (the one after the prefix may differ:
-    "06 16.17.18.19"). Mixed separators elsewhere are left alone: "06.12.23 14.30" is a
-    date and a time."""
-    grouped = []
-    for groups, sep in product(_groupings(8), _PSEPS):
-        grouped.append(f"[0-9]{{{groups[0]}}}" + "".join(f"{sep}[0-9]{{{g}}}" for g in groups[1:]))
-    return r"0[1-9](?:[0-9]{8}|" + _PSEP_FIRST + "?(?:" + "|".join(grouped) + "))"
+    """French national numbers: 0, a digit 1-9, then eight digits, bare or grouped in
+    any way with one separator throughout ("06 12 34 56 78", "0612 345 678",
+    "06 12 34 56 7 8"); the separator after the 0 or after the prefix may differ or be
+    there alone ("06 16.17.18.19", "0 612 345 678"). Mixed separators elsewhere are left
+    alone: "06.12.23 14.30" is a date and a time.
+
+    One alternative per separator, each optional between two digits (RE2 has no
+    back-reference to say "the same separator"), rather than every grouping spelt out.
+    """
+    rest = "|".join(f"[0-9](?:(?:{sep})?[0-9]){{7}}" for sep in _PSEPS)
+    return r"0" + _PSEP_FIRST + r"?[1-9]" + _PSEP_FIRST + "?(?:" + rest + ")"
 
 
 _COUNTRY_00 = "33|32|41|352|377|44|49|34|39|351|212|213|216|221|223|225|237|243|262|590|594|596"
