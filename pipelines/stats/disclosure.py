@@ -20,8 +20,8 @@ tables sharing a dimension) are protected and audited **together**.
   ``"secondary"``) until no hidden sensitive cell can be recomputed, to within the
   protection width, from what is shown. Greedy, documented in :func:`protect`.
 - **Audit** (:func:`audit`): for every hidden sensitive cell, the attacker's feasible
-  interval ``[lo, hi]`` is computed by linear programming (``scipy.optimize.linprog``,
-  HiGHS) with every shown cell of every table as an equality over the unknowns and
+  interval ``[lo, hi]`` is computed by linear programming (HiGHS, through ``highspy``)
+  with every shown cell of every table as an equality over the unknowns and
   every hidden cell at least 1 (a zero is published as 0, so « s » says "one report or
   more"), in :mod:`pipelines.stats.attacker`. The result is a JSON-able dict meant for
   ``publication_audit.json``.
@@ -58,7 +58,7 @@ Why this module rather than a library (the issue asks to evaluate two)
   would add a 5 MB native binary to the lock. Not adopted.
 - So this module and :mod:`~pipelines.stats.attacker` are our own (~1,000 lines over
   numpy, pandas and scipy), and deliberately keep the part that *proves* protection on a
-  well-kept solver (HiGHS through ``scipy.optimize.linprog``), not on home-made code:
+  well-kept solver (HiGHS, through ``highspy``), not on home-made code:
   the greedy suppression may hide more cells than τ-Argus' optimum, but it cannot pass a
   table the audit has not checked.
 
@@ -713,7 +713,7 @@ def _report(
             "protection_width": width,
             "round_base": rule.round_base,
         },
-        "method": f"scipy.optimize.linprog (HiGHS), {system.method}",
+        "method": f"HiGHS (highspy), {system.method}",
         "n_unknowns": int(system.value.size),
         "tables": per_table,
         "n_components": iv.n_components,

@@ -1,0 +1,203 @@
+"""The attacker's linear programs (:func:`pipelines.stats.attacker._solve`: one HiGHS
+model per component, built once through highspy and re-solved per objective) against
+``scipy.optimize.linprog`` on the same programs, which the engine used to call.
+
+The systems are built from DansMaRue's 10,000 real Paris reports (data/raw): the
+junction tree of the bench's linked tables, and the base cells of a cyclic set of
+tables (whose hidden cells are ``≥ 1`` rows), where some maxima are unbounded and
+some components hold no equality at all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pytest
+from scipy.optimize import linprog
+
+from pipelines.stats import attacker
+from pipelines.stats import disclosure as sdc
+from tests.test_disclosure import paris_microdata
+
+LINKED: list[sdc.Table] = [
+    ("building_id", "category"),
+    ("building_id",),
+    ("category",),
+    ("month", "category"),
+    ("month",),
+    (),
+]
+CYCLIC: list[sdc.Table] = [
+    ("building_id", "category"),
+    ("month", "category"),
+    ("building_id", "month"),
+]
+
+Solved = list[tuple[float, npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None]]
+
+
+def linprog_solve(block: Any, obj: npt.NDArray[np.float64], senses=(1.0, -1.0)) -> Solved:
+    """What ``_solve`` computed before highspy: one ``linprog`` call per sense."""
+    out: Solved = []
+    has_ub, has_eq = block.a_ub.shape[0] > 0, block.a.shape[0] > 0
+    for sign in senses:
+        res = linprog(
+            sign * obj,
+            A_ub=-block.a_ub if has_ub else None,
+            b_ub=-block.b_ub if has_ub else None,
+            A_eq=block.a if has_eq else None,
+            b_eq=block.b if has_eq else None,
+            bounds=np.column_stack([block.lower, np.full(block.lower.size, np.inf)]),
+            method="highs",
+            options={"presolve": False},
+        )
+        if res.status == 3:
+            out.append((math.inf, None, None))
+            continue
+        assert res.status == 0, res.message
+        duals = np.asarray(res.eqlin.marginals) if has_eq else np.zeros(0)
+        out.append((sign * float(res.fun), duals, np.asarray(res.x)))
+    return out
+
+
+class Checked:
+    """``_solve`` wrapped: every call is checked against :func:`linprog_solve` on the
+    same component and objective, and counted by kind."""
+
+    def __init__(self, solve: Callable[..., Solved]) -> None:
+        self.solve = solve
+        self.n = {"lp": 0, "unbounded": 0, "no_equality": 0, "with_ge_rows": 0, "certified": 0}
+
+    def __call__(self, block: Any, obj: npt.NDArray[np.float64], senses=(1.0, -1.0)) -> Solved:
+        got = self.solve(block, obj, senses)
+        want = linprog_solve(block, obj, senses)
+        assert len(got) == len(want) == len(senses)
+        for sign, (fun, duals, x), (fun0, duals0, _) in zip(senses, got, want, strict=True):
+            self.n["lp"] += 1
+            self.n["no_equality"] += block.a.shape[0] == 0
+            self.n["with_ge_rows"] += block.a_ub.shape[0] > 0
+            if math.isinf(fun0):
+                assert (fun, duals, x) == (math.inf, None, None)
+                assert sign == -1.0  # only a maximum can be unbounded
+                self.n["unbounded"] += 1
+                continue
+            assert fun == pytest.approx(fun0, rel=0, abs=1e-9)
+            assert x is not None
+            assert duals is not None
+            # x is a feasible point reaching the optimum.
+            np.testing.assert_allclose(block.a @ x, block.b, rtol=0, atol=1e-9)
+            assert (block.a_ub @ x >= block.b_ub - 1e-9).all()
+            assert (x >= block.lower - 1e-9).all()
+            assert float(obj @ x) == pytest.approx(fun, rel=0, abs=1e-9)
+            # The equality duals are linprog's (eqlin.marginals: d(min sign·obj·x)/d(b)),
+            # so the same shown cells bind the interval.
+            np.testing.assert_allclose(duals, duals0, rtol=0, atol=1e-9)
+            if block.a_ub.shape[0] == 0 and duals.size:
+                # Only equalities and lower bounds: the duals alone certify the bound.
+                # Reduced costs c − Aᵀy are ≥ 0 (dual feasible for the minimum) and
+                # y·b + (c − Aᵀy)·lower is the optimum (a sign error would break both).
+                reduced = sign * obj - block.a.T @ duals
+                assert (reduced >= -1e-9).all()
+                bound = float(duals @ block.b + reduced @ block.lower)
+                assert bound == pytest.approx(sign * fun, rel=0, abs=1e-9)
+                self.n["certified"] += 1
+        return got
+
+
+def intervals_both_ways(
+    monkeypatch: pytest.MonkeyPatch,
+    system: attacker.LinearSystem,
+    hidden: npt.NDArray[np.bool_],
+    width: float | None,
+) -> tuple[attacker.Intervals, attacker.Intervals, Checked]:
+    """The intervals of every hidden cell with highspy (each LP checked against
+    linprog), then with linprog alone."""
+    targets = np.flatnonzero(hidden)
+    checked = Checked(attacker._solve)
+    with monkeypatch.context() as m:
+        m.setattr(attacker, "_solve", checked)
+        new = attacker.feasible_intervals(system, hidden, targets, width=width)
+    with monkeypatch.context() as m:
+        m.setattr(attacker, "_solve", linprog_solve)
+        old = attacker.feasible_intervals(system, hidden, targets, width=width)
+    return new, old, checked
+
+
+def assert_same(new: attacker.Intervals, old: attacker.Intervals) -> None:
+    np.testing.assert_array_equal(new.lo, old.lo)
+    np.testing.assert_array_equal(new.hi, old.hi)
+    np.testing.assert_array_equal(new.exact, old.exact)
+    assert new.binding == old.binding
+    assert new.n_lp == old.n_lp
+
+
+@pytest.fixture(scope="module")
+def paris() -> pd.DataFrame:
+    return paris_microdata()
+
+
+@pytest.mark.parametrize("width", [None, sdc.COMITE.width, sdc.PUBLIC.width])
+def test_linked_tables_give_linprogs_intervals(
+    monkeypatch: pytest.MonkeyPatch, paris: pd.DataFrame, width: float | None
+) -> None:
+    """Junction tree over the linked tables; hidden: the primary cells, then a tenth of
+    all cells more (fixed seed), solved exactly and with the committee's and the public
+    widths (which stop at the first feasible points wide enough)."""
+    cells = sdc.cell_table(paris, LINKED, sdc.COMITE)
+    system = attacker.linear_system(paris, LINKED, cells)
+    assert system.method == "junction-tree"
+    primary = (cells["reason"] != "").to_numpy()
+    more = np.random.default_rng(7).random(len(cells)) < 0.1
+    for hidden in (primary, primary | more):
+        new, old, checked = intervals_both_ways(monkeypatch, system, hidden, width)
+        assert_same(new, old)
+        assert checked.n["lp"] > 10
+        # The junction tree's unknowns are at least 1: no "≥" rows, every LP certified.
+        assert checked.n["certified"] == checked.n["lp"] - checked.n["unbounded"]
+
+
+@pytest.mark.parametrize("share", [0.5, 1.0])
+def test_base_cells_give_linprogs_intervals(
+    monkeypatch: pytest.MonkeyPatch, paris: pd.DataFrame, share: float
+) -> None:
+    """Base cells of a cyclic set over three neighbourhood councils: hidden cells are
+    "≥ 1" rows; with half the cells hidden some maxima are unbounded, with all of them
+    hidden no equality is left."""
+    sub = paris[paris["building_id"].isin(sorted(paris["building_id"].unique())[:3])]
+    cells = sdc.cell_table(sub, CYCLIC, sdc.COMITE)
+    system = attacker.linear_system(sub, CYCLIC, cells)
+    assert system.method == "base-cells"
+    hidden = np.random.default_rng(3).random(len(cells)) < share
+    new, old, checked = intervals_both_ways(monkeypatch, system, hidden, None)
+    assert_same(new, old)
+    assert checked.n["with_ge_rows"] == checked.n["lp"] > 10
+    assert checked.n["unbounded"] > 0
+    if share == 1.0:
+        assert checked.n["no_equality"] == checked.n["lp"]
+        assert np.isinf(new.hi).all()
+    else:
+        assert checked.n["no_equality"] < checked.n["lp"]
+
+
+def test_a_failed_program_raises_the_french_error(paris: pd.DataFrame) -> None:
+    """A component whose equalities no point meets (its true values broken by hand):
+    HiGHS says infeasible, and the audit stops with its French message."""
+    cells = sdc.cell_table(paris, LINKED, sdc.COMITE)
+    system = attacker.linear_system(paris, LINKED, cells)
+    # Below the unknowns' least value (1): the shown cells' sums cannot be met.
+    broken = attacker.LinearSystem(
+        system.incidence,
+        np.full_like(system.value, 0.5),
+        system.links,
+        system.method,
+        system.lower,
+    )
+    hidden = (cells["reason"] != "").to_numpy()
+    targets = np.flatnonzero(hidden)
+    with pytest.raises(RuntimeError, match="Audit : programme linéaire non résolu"):
+        attacker.feasible_intervals(broken, hidden, targets)
