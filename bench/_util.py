@@ -16,6 +16,22 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def own_peak_rss_mb() -> float:
+    """This process's own peak resident memory, MB: ``VmHWM`` (its address space's
+    high-water mark, new at ``exec``), not ``ru_maxrss``, which Linux carries across
+    ``exec`` from the forked parent (a child started by a 370 MB driver, or a Dask worker
+    by its nanny, reported the parent's peak when its own was lower); ``ru_maxrss``
+    where ``/proc`` is absent."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return peak_rss_mb()
+
+
 @contextmanager
 def timed(results: dict[str, Any], key: str) -> Iterator[None]:
     """Store the wall time of the block, in seconds, under ``results[key]``."""

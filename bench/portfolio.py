@@ -65,7 +65,7 @@ import pyogrio
 from pyproj import Transformer
 from shapely.geometry import box
 
-from bench._util import emit
+from bench._util import emit, own_peak_rss_mb
 from pipelines.cli import site_task
 from pipelines.config import load_config
 from pipelines.crs import LAMBERT93, WGS84
@@ -420,18 +420,6 @@ personal_columns = [{personal}]
 
 
 # --------------------------------------------------------------------------- the runs
-def _peak_rss_mb() -> float:
-    """This process's own peak resident memory, MB: ``VmHWM`` (its address space's
-    high-water mark, new at ``exec``), not ``ru_maxrss``, which Linux carries across
-    ``exec`` from the forked parent: a child started by this 370 MB driver, or a worker
-    by its nanny, reported the parent's peak when its own was lower."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def run_split(config_path: Path) -> dict[str, Any]:
     """``vigie split`` in a child process: its wall time and peak memory."""
     t0 = time.perf_counter()
@@ -493,8 +481,8 @@ def run_sites(
     """The sites' stages on a fresh local cluster of ``workers`` single-threaded worker
     processes: wall time (cluster start included), the timed sites' own time (after the
     cluster started and, with ``warm``, after :func:`warm_workers` ran those sites), when
-    each site finished, and each worker's peak memory (its own ``ru_maxrss``, asked at
-    the end)."""
+    each site finished, and each worker's peak memory (its own, asked at the end:
+    :func:`bench._util.own_peak_rss_mb`)."""
     t0 = time.perf_counter()
     done: list[float] = []
     with parallel.dask_client(None, workers) as client:
@@ -511,7 +499,7 @@ def run_sites(
             on_done=lambda _sid: _done(done, started, len(ids)),
         )
         sites_s = time.perf_counter() - started
-        peaks = client.run(_peak_rss_mb)
+        peaks = client.run(own_peak_rss_mb)
     return {
         "workers": workers,
         "sites": len(ids),
@@ -529,13 +517,12 @@ import sys, tempfile
 from pathlib import Path
 from pipelines.config import load_config
 from pipelines.portfolio.cut import cut_extract
+from bench._util import own_peak_rss_mb
 p = load_config(sys.argv[1]).portfolio
 sites = p.sites[: int(sys.argv[2])]
 with tempfile.TemporaryDirectory() as d:
     cut_extract(p.osm, sites, [Path(d, s.id + ".osm") for s in sites], margin_m=p.osm_margin_m)
-# its own peak (VmHWM), not ru_maxrss, which carries the driver's across exec
-status = Path("/proc/self/status").read_text(encoding="ascii").splitlines()
-print(int(next(ln for ln in status if ln.startswith("VmHWM:")).split()[1]) / 1024.0)
+print(own_peak_rss_mb())  # its own peak, not the driver's carried across exec
 """
 
 
@@ -710,8 +697,10 @@ def _bench(folder: Path, args: argparse.Namespace) -> None:
             "target_total_s": TARGET_TOTAL_S,
             "per_site_s": round(full["total_s"] / len(ids), 2),
             "worker_peak_mb": full["worker_peak_mb"],
-            "driver_peak_mb": round(_peak_rss_mb(), 1),
-            "peak_mb_max": max([split["split_peak_mb"], _peak_rss_mb(), *full["worker_peak_mb"]]),
+            "driver_peak_mb": round(own_peak_rss_mb(), 1),
+            "peak_mb_max": max(
+                [split["split_peak_mb"], own_peak_rss_mb(), *full["worker_peak_mb"]]
+            ),
             "target_peak_mb": TARGET_PEAK_MB,
             **checks,
             "load_avg": _load(),
