@@ -317,7 +317,7 @@ def category_bars(
         # up to it: their sum is that total minus the visible cells (the CSV gives both),
         # and a 3 % box made a month of 269 reports read 76.
         rest = _hidden_rest(totals, totals_hidden, table.index, bottom)
-        height = max(float(np.nanmax(np.fmax(bottom, bottom + rest))), 1.0) * 0.03
+        height = max(float(np.nanmax(bottom + rest)), 1.0) * 0.03  # rest ≥ 0
         small = False
         for xi in np.flatnonzero(masked.to_numpy().any(axis=1)):
             if rest[xi] > 0:
