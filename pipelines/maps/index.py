@@ -109,6 +109,21 @@ def _rel(target: Path, start: Path) -> str:
     return Path(os.path.relpath(Path(target).resolve(), Path(start).resolve())).as_posix()
 
 
+def _published_total(totals: dict[str, Any], summary: dict[str, Any], key: str) -> int | str:
+    """A site total of ``site.json`` (« s » where it is hidden), else the run summary's."""
+    if totals.get(f"{key}_flag") == "s":
+        return "s"
+    value = totals.get(key, summary.get(key, 0))
+    return int(value) if isinstance(value, int | float) else 0
+
+
+def _count_text(value: object) -> str:
+    """A count of the index in French, or the « s » of a hidden one."""
+    if isinstance(value, str):
+        return value
+    return fr_number(int(value)) if isinstance(value, int | float) else "0"
+
+
 def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, Any]:
     """Key figures and document links of one site, for :func:`index_page`.
 
@@ -133,9 +148,11 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
     span = facts.get("period") or {}
     period = fr_period(pd.Timestamp(span["start"]), pd.Timestamp(span["end"])) if span else ""
     totals = facts.get("totals", {})
+    # the published totals (the key figures' and the pack's); the run summary's (the
+    # analysis', unprotected) only for a site published before they were there
     hot = summary.get("hotspots", {})
-    reports = hot.get("reports_counted", totals.get("reports_counted", 0))
-    with_reports = hot.get("buildings_with_reports", totals.get("buildings_with_reports", 0))
+    reports = _published_total(totals, hot, "reports_counted")
+    with_reports = _published_total(totals, hot, "buildings_with_reports")
     hotspots_95: int | str | None = totals.get("hotspots_95")
     sample = (facts.get("too_few_reports") or {}).get("site") or {}
     if sample.get("too_few_reports"):  # the hotspot stage concluded nothing
@@ -149,12 +166,12 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
     png = paths.map.with_suffix(".png")
     if png.exists():
         documents.append(("Carte fixe pour diaporama (PNG)", _rel(png, dst_dir)))
-    for name, label in (("quality.html", "Rapport qualité des données"),
-                        ("method_note.html", "Note de méthode")):  # fmt: skip
-        if (paths.processed / name).exists():
-            # the method note with its publication section (publish/) when written
-            path = paths.published / name if (paths.published / name).exists() else None
-            documents.append((label, _rel(path or paths.processed / name, dst_dir)))
+    # the method note as published (its counts from the published tables, with its
+    # publication section), never the analysis' own
+    for path, label in ((paths.processed / "quality.html", "Rapport qualité des données"),
+                        (paths.published / "method_note.html", "Note de méthode")):  # fmt: skip
+        if path.exists():
+            documents.append((label, _rel(path, dst_dir)))
     charts_dir = paths.processed / "charts"
     for chart in sorted(charts_dir.glob("*.png")) if charts_dir.is_dir() else []:
         title = CHART_TITLES_FR.get(chart.stem, chart.stem.replace("_", " "))
@@ -167,8 +184,8 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
         "map": _rel(paths.map, dst_dir),
         "png": _rel(png, dst_dir) if png.exists() else None,
         "period": period,
-        "reports": int(reports),
-        "buildings_with_reports": int(with_reports),
+        "reports": reports,
+        "buildings_with_reports": with_reports,
         "hotspots_95": hotspots_95,
         "trend": site_trend(summary),
         "trend_fr": trend_fr if isinstance(trend_fr, str) else None,
@@ -298,8 +315,8 @@ def index_page(sites: list[dict[str, Any]]) -> str:
                 "map": s["map"],
                 "simulated": bool(s.get("simulated")),
                 "period": s.get("period", ""),
-                "reports": fr_number(int(s.get("reports", 0))),
-                "buildings_with_reports": fr_number(int(s.get("buildings_with_reports", 0))),
+                "reports": _count_text(s.get("reports", 0)),
+                "buildings_with_reports": _count_text(s.get("buildings_with_reports", 0)),
                 "hotspots": hot_text,
                 "trend": arrow,
                 "trend_note": None if arrow else s.get("trend_fr"),
