@@ -264,9 +264,7 @@ def counted_rows(
     old = ledger_part(ledger, TABLES[2])
     if old is None:
         return new
-    old = old.reindex(columns=list(COUNTED_COLUMNS)).astype(
-        {"report_id": str, "month": str}
-    )
+    old = old.reindex(columns=list(COUNTED_COLUMNS)).astype({"report_id": str, "month": str})
     both = pd.concat([old, new[~new["report_id"].isin(set(old["report_id"]))]])
     return both.reset_index(drop=True)
 
