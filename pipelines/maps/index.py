@@ -127,16 +127,18 @@ def _count_text(value: object) -> str:
 def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, Any]:
     """Key figures and document links of one site, for :func:`index_page`.
 
-    Reads the run summary (``run_summary.json``) and the published ``site.json`` (its
-    ``actions`` follow-up too) and notes. Where ``site.json`` says the site has too few
-    reports for a hotspot analysis (``too_few_reports``), the hotspots column says so
-    instead of a count. Relative links are computed from ``dst_dir`` (the folder of
+    Reads the published ``site.json`` (its totals, trends and ``actions`` follow-up:
+    the figures the committee pack shows) and notes, and the run summary
+    (``run_summary.json``) for the rows rejected or outside the study area, and for a
+    total a site published before ``site.json`` had it. Where ``site.json`` says the
+    site has too few reports for a hotspot analysis (``too_few_reports``), the hotspots
+    column says so instead of a count. Relative links are computed from ``dst_dir`` (the folder of
     ``index.html``).
     """
     paths = SitePaths.of(config, site.id)
     summary = read_json(paths.run_summary) if paths.run_summary.exists() else {}
     facts = read_json(paths.published_site) if paths.published_site.exists() else {}
-    if "trends" not in summary and facts.get("trends"):
+    if facts.get("trends"):  # as published (site.json), the run summary's otherwise
         summary["trends"] = facts["trends"]
     headline = summary.get("trends", {}).get("headline", {})
     trend_fr = headline.get("trend_fr") if isinstance(headline, dict) else None
@@ -166,12 +168,15 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
     png = paths.map.with_suffix(".png")
     if png.exists():
         documents.append(("Carte fixe pour diaporama (PNG)", _rel(png, dst_dir)))
-    # the method note as published (its counts from the published tables, with its
-    # publication section), never the analysis' own
-    for path, label in ((paths.processed / "quality.html", "Rapport qualité des données"),
-                        (paths.published / "method_note.html", "Note de méthode")):  # fmt: skip
-        if path.exists():
-            documents.append((label, _rel(path, dst_dir)))
+    if (paths.processed / "quality.html").exists():
+        documents.append(
+            ("Rapport qualité des données", _rel(paths.processed / "quality.html", dst_dir))
+        )
+    # where the hotspot stage ran, the method note as published (its counts from the
+    # published tables, with its publication section), never the analysis' own
+    note = paths.published / "method_note.html"
+    if (paths.processed / "method_note.html").exists() and note.exists():
+        documents.append(("Note de méthode", _rel(note, dst_dir)))
     charts_dir = paths.processed / "charts"
     for chart in sorted(charts_dir.glob("*.png")) if charts_dir.is_dir() else []:
         title = CHART_TITLES_FR.get(chart.stem, chart.stem.replace("_", " "))
