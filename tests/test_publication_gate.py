@@ -173,8 +173,8 @@ def test_a_failed_audit_publishes_nothing(
     text = str(err.value)
     assert "« bondy »" in text
     assert "audit" in text
-    assert "bâtiments (2 case(s) masquée(s) recalculable(s)" in text
-    assert "zones (" not in text  # the table that passed
+    assert "zone × bâtiment (2 case(s) masquée(s) recalculable(s)" in text
+    assert "zone (" not in text  # the table that passed
     assert "Rien n'a été publié" in text
     assert "make ledger-reset SITE=bondy" in text
     assert not dst.exists() or not any(dst.iterdir())

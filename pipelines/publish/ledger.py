@@ -77,15 +77,16 @@ STAMP_KEY = b"vigie.ledger"
 #: Below it the stage goes on and the audit decides.
 STALE_SHARE = 0.1
 
-#: French names of the engine's tables (dimensions), for the error of a failed audit.
-DIMS_FR = {
-    (): "total du site",
-    ("zone",): "zones",
-    ("zone", "building_id"): "bâtiments",
-    ("zone", "building_id", "category"): "bâtiment × catégorie",
-    ("category",): "catégories (note de méthode)",
-    ("window", "group"): "chiffres clés (fenêtre × groupe)",
-    ("window",): "chiffres clés (fenêtre)",
+#: French names of the engine's tables' dimensions, for the error of a failed audit.
+DIM_FR = {
+    "zone": "zone",
+    "building_id": "bâtiment",
+    "category": "catégorie",
+    "month": "mois",
+    "quarter": "trimestre",
+    "year": "année",
+    "window": "fenêtre des chiffres clés",
+    "group": "groupe de catégories",
 }
 
 
@@ -402,8 +403,8 @@ def failed_tables(audit: Mapping[str, Any]) -> list[str]:
     out = []
     for t in joint.get("tables", []):
         if t.get("n_unprotected") or t.get("n_sensitive_shown"):
-            dims = tuple(t.get("dims", ()))
-            name = DIMS_FR.get(dims) or " × ".join(dims)
+            dims = [str(d) for d in t.get("dims", ())]
+            name = " × ".join(DIM_FR.get(d, d) for d in dims) or "total du site"
             out.append(
                 f"{name} ({int(t.get('n_unprotected') or 0)} case(s) masquée(s) "
                 f"recalculable(s), {int(t.get('n_sensitive_shown') or 0)} case(s) "
