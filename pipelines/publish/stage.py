@@ -119,7 +119,9 @@ def run(
     index). Besides the tables, writes ``publication_audit.json`` (the audit of every
     published table) and the method note with its publication section
     (``method_note.html``, ``method_note.md``), and keeps the ledger of the closed
-    periods published (:mod:`pipelines.publish.ledger`; not for ``interne``).
+    periods published (:mod:`pipelines.publish.ledger`; not for ``interne``). Writes
+    nothing when the ledger does not match the data (checked before the engine runs) or
+    when the audit fails: :class:`~pipelines.errors.PublicationError`, in French.
 
     Reads ``buildings.parquet`` and ``reports.parquet`` (required) and, when present,
     ``emerging.parquet``, ``followup.csv``, ``before_after.parquet`` and
