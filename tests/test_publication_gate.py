@@ -263,3 +263,27 @@ def test_the_published_note_counts_the_published_chronic_problems(demo_run: Any)
     assert found is not None
     assert int(re.sub(r"\D", "", found.group(1))) == len(pairs)
     assert int(re.sub(r"\D", "", found.group(2))) == pairs["building_id"].nunique()
+
+
+def test_ledger_reset_archives_the_ledger(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``vigie ledger-reset`` moves the ledger to its archive (never deletes it); a second
+    reset finds none."""
+    text = Path("config/demo.toml").read_text(encoding="utf-8")
+    line = 'annotations_dir = "data/annotations"'
+    assert line in text
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(text.replace(line, f'annotations_dir = "{tmp_path}"'), encoding="utf-8")
+    path = ledger_path(tmp_path / ".ledger", "bondy", "comite")
+    ledger = joined({"counted": pd.DataFrame({"report_id": ["a"], "month": ["2025-01"]})})
+    write_ledger(ledger, path)
+    args = ["ledger-reset", "--config", str(cfg), "--site", "bondy", "--profile", "comite"]
+    assert main(args) == 0
+    assert not path.exists()
+    archived = list((path.parent / "archive").glob("comite_monthly.*.parquet"))
+    assert len(archived) == 1
+    assert str(archived[0]) in capsys.readouterr().out
+    pd.testing.assert_frame_equal(pd.read_parquet(archived[0]), ledger)
+    assert main(args) == 0
+    assert "Aucun registre" in capsys.readouterr().out

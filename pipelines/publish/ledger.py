@@ -450,6 +450,6 @@ def check_audit(
         )
     raise PublicationError(
         f"site « {site_id} », profil « {profile} » : l'audit du secret statistique a "
-        f"échoué (des cases masquées peuvent être recalculées) sur : {'; '.join(tables)}. "
+        f"échoué (des cases masquées peuvent être recalculées) sur : {' ; '.join(tables)}. "
         "Rien n'a été publié pour les lecteurs." + cause
     )
