@@ -142,6 +142,14 @@ attack: $(VENV_STAMP) $(NODE_STAMP) $(SIMULATED_bondy) secrets
 .PHONY: secrets
 secrets: $(foreach s,$(SITES),$(SECRET_$(s)))
 
+## ledger-reset: archive le registre des périodes publiées d'un site (SITE=bondy, PROFILE=comite par défaut), seulement quand d'autres données ou une autre règle remplacent délibérément celles déjà publiées
+# The publish stage stops (French message) when the ledger does not match the data; the
+# ledger is moved to <ledger_dir>/<site>/archive/, never deleted (pipelines/publish/ledger.py).
+.PHONY: ledger-reset
+ledger-reset: $(VENV_STAMP)
+	@test -n "$(SITE)" || { echo "ledger-reset : donnez le site, par exemple SITE=bondy"; exit 2; }
+	$(VIGIE) ledger-reset --config $(CFG) --site $(call q,$(SITE)) $(if $(PROFILE),--profile $(call q,$(PROFILE)))
+
 ## simulate: (ré)écrit les signalements simulés de Bondy dans data/raw/bondy/
 .PHONY: simulate
 simulate: $(SIMULATED_bondy)

@@ -16,6 +16,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,26 @@ def cmd_publish(args: argparse.Namespace) -> None:
     processed = Path(args.processed_dir) if args.processed_dir else paths.processed
     out_dir = Path(args.out_dir) if args.out_dir else processed / paths.published.name
     publish.run(config, site, processed=processed, dst_dir=out_dir)
+
+
+def cmd_ledger_reset(args: argparse.Namespace) -> None:
+    """Archive the ledger of a site and a profile (a deliberate reset)."""
+    config = load_config(args.config)
+    from pipelines.publish import ledger
+
+    site = config.site(args.site)
+    rule = site.publication.rule(args.profile)
+    ledger_dir = site.publication.ledger_dir or Path(config.annotations_dir) / ".ledger"
+    path = ledger.ledger_path(ledger_dir, site.id, rule.name)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    archived = ledger.archive_ledger(path, stamp=stamp)
+    if archived is None:
+        print(f"Aucun registre pour le site « {site.id} », profil « {rule.name} » ({path}).")
+    else:
+        print(
+            f"Registre du site « {site.id} », profil « {rule.name} » archivé : {archived}. "
+            "La prochaine publication de ce profil ne fige aucune période."
+        )
 
 
 def cmd_charts(args: argparse.Namespace) -> None:
@@ -705,6 +726,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", required=True)
     p.add_argument("--processed-dir")
     p.add_argument("--out-dir")
+
+    p = add(
+        "ledger-reset",
+        cmd_ledger_reset,
+        "archive le registre des périodes publiées d'un site et d'un profil (remise à zéro "
+        "délibérée : la publication suivante ne fige rien)",
+    )
+    p.add_argument("--config", required=True)
+    p.add_argument("--site", required=True)
+    p.add_argument("--profile", help="profil (par défaut : celui des lecteurs, comite)")
 
     p = add("charts", cmd_charts, "graphiques d'un site pour le comité (PNG et CSV, charts/)")
     p.add_argument("--config", required=True)

@@ -102,6 +102,12 @@ class OutputError(VigieError):
         self.errno = err.errno
 
 
+class PublicationError(VigieError):
+    """A publication that must not reach its readers: its audit of the statistical
+    secret failed, or the ledger of the periods already published does not match the
+    data (:mod:`pipelines.publish.ledger`)."""
+
+
 class CRSError(VigieError, ValueError):
     """A metric computation was asked of data in a geographic (degree) CRS."""
 

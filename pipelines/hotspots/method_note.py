@@ -116,6 +116,8 @@ def _category_fr(code: str) -> str:
 def _bins_table(info: Mapping[str, Any]) -> Table:
     bins = info.get("bins", {})
     rows = [[_BIN_NAMES[k], _n(bins.get(k, 0))] for k in ("3", "2", "1", "0", "-1", "-2", "-3")]
+    if bins.get("s"):  # the published note: classes hidden for want of households
+        rows.append(["Non montrée (trop peu de ménages)", _n(bins["s"])])
     return (["Classe (après correction FDR)", "Objets"], rows)
 
 

@@ -109,19 +109,36 @@ def _rel(target: Path, start: Path) -> str:
     return Path(os.path.relpath(Path(target).resolve(), Path(start).resolve())).as_posix()
 
 
+def _published_total(totals: dict[str, Any], summary: dict[str, Any], key: str) -> int | str:
+    """A site total of ``site.json`` (« s » where it is hidden), else the run summary's."""
+    if totals.get(f"{key}_flag") == "s":
+        return "s"
+    value = totals.get(key, summary.get(key, 0))
+    return int(value) if isinstance(value, int | float) else 0
+
+
+def _count_text(value: object) -> str:
+    """A count of the index in French, or the « s » of a hidden one."""
+    if isinstance(value, str):
+        return value
+    return fr_number(int(value)) if isinstance(value, int | float) else "0"
+
+
 def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, Any]:
     """Key figures and document links of one site, for :func:`index_page`.
 
-    Reads the run summary (``run_summary.json``) and the published ``site.json`` (its
-    ``actions`` follow-up too) and notes. Where ``site.json`` says the site has too few
-    reports for a hotspot analysis (``too_few_reports``), the hotspots column says so
-    instead of a count. Relative links are computed from ``dst_dir`` (the folder of
+    Reads the published ``site.json`` (its totals, trends and ``actions`` follow-up:
+    the figures the committee pack shows) and notes, and the run summary
+    (``run_summary.json``) for the rows rejected or outside the study area, and for a
+    total a site published before ``site.json`` had it. Where ``site.json`` says the
+    site has too few reports for a hotspot analysis (``too_few_reports``), the hotspots
+    column says so instead of a count. Relative links are computed from ``dst_dir`` (the folder of
     ``index.html``).
     """
     paths = SitePaths.of(config, site.id)
     summary = read_json(paths.run_summary) if paths.run_summary.exists() else {}
     facts = read_json(paths.published_site) if paths.published_site.exists() else {}
-    if "trends" not in summary and facts.get("trends"):
+    if facts.get("trends"):  # as published (site.json), the run summary's otherwise
         summary["trends"] = facts["trends"]
     headline = summary.get("trends", {}).get("headline", {})
     trend_fr = headline.get("trend_fr") if isinstance(headline, dict) else None
@@ -133,9 +150,11 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
     span = facts.get("period") or {}
     period = fr_period(pd.Timestamp(span["start"]), pd.Timestamp(span["end"])) if span else ""
     totals = facts.get("totals", {})
+    # the published totals (the key figures' and the pack's); the run summary's (the
+    # analysis', unprotected) only for a site published before they were there
     hot = summary.get("hotspots", {})
-    reports = hot.get("reports_counted", totals.get("reports_counted", 0))
-    with_reports = hot.get("buildings_with_reports", totals.get("buildings_with_reports", 0))
+    reports = _published_total(totals, hot, "reports_counted")
+    with_reports = _published_total(totals, hot, "buildings_with_reports")
     hotspots_95: int | str | None = totals.get("hotspots_95")
     sample = (facts.get("too_few_reports") or {}).get("site") or {}
     if sample.get("too_few_reports"):  # the hotspot stage concluded nothing
@@ -149,12 +168,15 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
     png = paths.map.with_suffix(".png")
     if png.exists():
         documents.append(("Carte fixe pour diaporama (PNG)", _rel(png, dst_dir)))
-    for name, label in (("quality.html", "Rapport qualité des données"),
-                        ("method_note.html", "Note de méthode")):  # fmt: skip
-        if (paths.processed / name).exists():
-            # the method note with its publication section (publish/) when written
-            path = paths.published / name if (paths.published / name).exists() else None
-            documents.append((label, _rel(path or paths.processed / name, dst_dir)))
+    if (paths.processed / "quality.html").exists():
+        documents.append(
+            ("Rapport qualité des données", _rel(paths.processed / "quality.html", dst_dir))
+        )
+    # where the hotspot stage ran, the method note as published (its counts from the
+    # published tables, with its publication section), never the analysis' own
+    note = paths.published / "method_note.html"
+    if (paths.processed / "method_note.html").exists() and note.exists():
+        documents.append(("Note de méthode", _rel(note, dst_dir)))
     charts_dir = paths.processed / "charts"
     for chart in sorted(charts_dir.glob("*.png")) if charts_dir.is_dir() else []:
         title = CHART_TITLES_FR.get(chart.stem, chart.stem.replace("_", " "))
@@ -167,8 +189,8 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
         "map": _rel(paths.map, dst_dir),
         "png": _rel(png, dst_dir) if png.exists() else None,
         "period": period,
-        "reports": int(reports),
-        "buildings_with_reports": int(with_reports),
+        "reports": reports,
+        "buildings_with_reports": with_reports,
         "hotspots_95": hotspots_95,
         "trend": site_trend(summary),
         "trend_fr": trend_fr if isinstance(trend_fr, str) else None,
@@ -298,8 +320,8 @@ def index_page(sites: list[dict[str, Any]]) -> str:
                 "map": s["map"],
                 "simulated": bool(s.get("simulated")),
                 "period": s.get("period", ""),
-                "reports": fr_number(int(s.get("reports", 0))),
-                "buildings_with_reports": fr_number(int(s.get("buildings_with_reports", 0))),
+                "reports": _count_text(s.get("reports", 0)),
+                "buildings_with_reports": _count_text(s.get("buildings_with_reports", 0)),
                 "hotspots": hot_text,
                 "trend": arrow,
                 "trend_note": None if arrow else s.get("trend_fr"),

@@ -269,16 +269,28 @@ def drawn_zones(published: Published) -> gpd.GeoDataFrame | None:
     return zones if len(zones) else None
 
 
+def zone_hot_counts(profile: pd.DataFrame) -> dict[str, int]:
+    """The hotspot buildings of each zone as the profile shows them
+    (:func:`hot_buildings`: a building whose class is hidden is not counted), the
+    number the pack gives beside its list and its key figure; the zones table's
+    ``n_buildings`` counts every building of the zone."""
+    hot = hot_buildings(profile)
+    if "zone_id" not in hot or hot.empty:
+        return {}
+    return {str(k): int(v) for k, v in hot.groupby(hot["zone_id"].astype(str)).size().items()}
+
+
 def hotspot_tables(published: Published, cover: Coverage) -> dict[str, Any]:
     """The zones and hotspot buildings for the pack, with the actions targeting each."""
     zones = drawn_zones(published)
+    in_zone = zone_hot_counts(published.profile)
     zone_rows = []
     for _, z in zones.iterrows() if zones is not None else iter(()):
         zid = str(z["zone_id"])
         zone_rows.append(
             {
                 "id": zid,
-                "n_buildings": fr_number(int(z.get("n_buildings", 0) or 0)),
+                "n_buildings": fr_number(in_zone.get(zid, 0)),
                 "n_reports": _count_cell(z, "n_reports"),
                 "status": str(z["status"]) if present(z.get("status")) else "",
                 "actions": ", ".join(cover.zones.get(zid, [])) or "aucune",
@@ -322,13 +334,14 @@ def decisions_to_take(published: Published, cover: Coverage) -> list[dict[str, s
     """
     out = []
     zones = drawn_zones(published)
+    in_zone = zone_hot_counts(published.profile)
     in_zones: set[str] = set()
     for _, z in zones.iterrows() if zones is not None else iter(()):
         zid = str(z["zone_id"])
         in_zones.update(_ids(z.get("building_ids")) if "building_ids" in z else [])
         if cover.zones.get(zid):
             continue
-        hot = plural(int(z.get("n_buildings", 0) or 0), "bâtiment point chaud",
+        hot = plural(in_zone.get(zid, 0), "bâtiment point chaud",
                      "bâtiments points chauds")  # fmt: skip
         out.append(
             {

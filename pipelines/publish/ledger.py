@@ -20,22 +20,79 @@ back, building and category. So the ledger also keeps the reports counted in eac
 closed period (``table`` « counted »: ``report_id`` and ``month``, the period), and a
 report of a closed period it does not list is counted in no protected figure
 (:func:`late_reports`): the pack says how many (``late_reports_left_out``).
+
+A ledger only makes sense over the data it was written from. One left by another build
+(other simulated data, another site's secret, another profile rule) freezes cells that
+these reports do not add up to: the audit of the pack then fails, after minutes of
+linear programs. So the ledger keeps, beside each report counted, a digest of where it
+was counted (building, category) and of its household (:data:`COUNTED_COLUMNS`), and in
+the file's metadata the profile's rule it was published under (:func:`ledger_stamp`);
+:func:`check_ledger` compares both with the data before anything is computed and stops
+the stage with a French message when they disagree (:class:`LedgerMismatchError`), and
+:func:`check_audit` stops it when the audit fails anyway, before any file is written.
+Resetting a ledger is deliberate (``vigie ledger-reset``, :func:`archive_ledger`): it is
+moved to an archive, not deleted.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from pipelines.config.publication import ProfileRule
+from pipelines.errors import PublicationError
 from pipelines.io import atomic_path
+from pipelines.publish.cells import microdata
+from pipelines.publish.levels import LEVELS, level_of
 
 log = logging.getLogger(__name__)
 
 #: The tables the ledger freezes, as its ``table`` column names them, and the reports
 #: counted in the closed periods (``counted``).
 TABLES = ("monthly", "category_series", "counted")
+
+#: The columns of the « counted » rows: the report, its period, and a digest of where it
+#: was counted and of its household (:func:`report_digest`; absent from a ledger
+#: written before, which is then checked on the periods alone).
+COUNTED_COLUMNS = ("report_id", "month", "digest")
+
+#: The key of the ledger file's metadata (:func:`ledger_stamp`).
+STAMP_KEY = b"vigie.ledger"
+
+#: Above this share of the reports a ledger counted that are gone from the data, moved
+#: to another period, building or category, or filed under another household, the
+#: ledger was not written from an earlier state of these data: a refresh of the same
+#: export drops or reclassifies a few reports (duplicates found later, a corrected
+#: category), a different build nearly all of them once the ledger keeps their digests
+#: (Bondy's demo against other simulated data, seed 7 for 42: 6,663 of 6,663), and still
+#: one in seven for a ledger written before it kept them (the periods alone: 1,033).
+#: Below it the stage goes on and the audit decides.
+STALE_SHARE = 0.1
+
+#: French names of the engine's tables' dimensions, for the error of a failed audit.
+DIM_FR = {
+    "zone": "zone",
+    "building_id": "bâtiment",
+    "category": "catégorie",
+    "month": "mois",
+    "quarter": "trimestre",
+    "year": "année",
+    "window": "fenêtre des chiffres clés",
+    "group": "groupe de catégories",
+}
+
+
+class LedgerMismatchError(PublicationError):
+    """The ledger of a site and profile was written from other data or under another
+    rule than the run's (:func:`check_ledger`)."""
 
 
 def ledger_path(ledger_dir: str | Path, site_id: str, profile: str) -> Path:
@@ -48,12 +105,47 @@ def read_ledger(path: Path) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.exists() else None
 
 
-def write_ledger(ledger: pd.DataFrame, path: Path) -> None:
-    """Write the ledger (atomic)."""
+def ledger_stamp(rule: ProfileRule, person_related: frozenset[str]) -> dict[str, Any]:
+    """What the ledger's metadata keeps of the run that wrote it: the profile's rule
+    and the person-related categories (both decide which cells were hidden)."""
+    return {"rule": rule.as_dict(), "person_related": sorted(person_related)}
+
+
+def read_stamp(path: Path) -> dict[str, Any] | None:
+    """The metadata :func:`write_ledger` stored in the ledger at ``path`` (``None``
+    without a file, or for a ledger written before it kept them)."""
+    if not path.exists():
+        return None
+    meta = pq.read_schema(path).metadata or {}
+    raw = meta.get(STAMP_KEY)
+    return json.loads(raw) if raw else None
+
+
+def write_ledger(
+    ledger: pd.DataFrame, path: Path, *, stamp: Mapping[str, Any] | None = None
+) -> None:
+    """Write the ledger (atomic), with ``stamp`` (:func:`ledger_stamp`) in its metadata."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(ledger, preserve_index=False)
+    if stamp is not None:
+        meta = {**(table.schema.metadata or {}), STAMP_KEY: json.dumps(dict(stamp)).encode()}
+        table = table.replace_schema_metadata(meta)
     with atomic_path(path) as tmp:
-        ledger.to_parquet(tmp, index=False)
+        pq.write_table(table, tmp)
     log.info("wrote %s (%d rows)", path, len(ledger))
+
+
+def archive_ledger(path: Path, *, stamp: str) -> Path | None:
+    """Move the ledger at ``path`` to ``<its folder>/archive/<name>.<stamp>.parquet``
+    (a deliberate reset: the next publication of the profile freezes nothing); the
+    archived path, or ``None`` when there was no ledger."""
+    if not path.exists():
+        return None
+    dst = path.parent / "archive" / f"{path.stem}.{stamp}{path.suffix}"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    path.replace(dst)
+    log.info("archived %s to %s", path, dst)
+    return dst
 
 
 def freeze(
@@ -149,16 +241,215 @@ def late_reports(micro: pd.DataFrame, ledger: pd.DataFrame | None, time: str) ->
     return in_closed & ~known
 
 
+def report_digest(micro: pd.DataFrame) -> pd.Series:
+    """A short digest (16 hex digits of SHA-256) of each report's building, category and
+    household: the ledger tells a report counted elsewhere, or filed under another
+    household (another secret), without keeping the household key itself."""
+    parts = micro[["building_id", "category", "household"]].astype(str)
+    text = parts["building_id"] + "\x1f" + parts["category"] + "\x1f" + parts["household"]
+    return text.map(lambda t: hashlib.sha256(t.encode()).hexdigest()[:16])
+
+
 def counted_rows(
     micro: pd.DataFrame, ledger: pd.DataFrame | None, closed: set[str], time: str
 ) -> pd.DataFrame:
-    """The ledger's « counted » rows: those it had, and the reports of ``micro`` (late
-    ones already left out) dated in the periods ``closed`` now."""
+    """The ledger's « counted » rows (:data:`COUNTED_COLUMNS`): those it had, and the
+    reports of ``micro`` (late ones already left out) dated in the periods ``closed``
+    now. A row of a ledger written before it kept digests gets the digest of its report
+    in ``micro`` when it is dated in the same period there (the ledger was accepted:
+    :func:`check_ledger`), so that the next run checks it whole."""
+    everything = pd.DataFrame(
+        {
+            "report_id": micro["report_id"].astype(str).to_numpy(),
+            "month": micro[time].astype(str).to_numpy(),
+            "digest": report_digest(micro).to_numpy() if len(micro) else [],
+        }
+    )
+    new = everything[everything["month"].isin(closed)].reset_index(drop=True)
     old = ledger_part(ledger, TABLES[2])
-    new = micro.loc[micro[time].astype(str).isin(closed), ["report_id", time]]
-    new = new.rename(columns={time: "month"}).astype({"report_id": str, "month": str})
     if old is None:
-        return new.reset_index(drop=True)
-    old = old[["report_id", "month"]].astype(str)
+        return new
+    old = old.reindex(columns=list(COUNTED_COLUMNS))
+    old = old.astype({"report_id": str, "month": str, "digest": object})
+    now = everything.drop_duplicates("report_id").set_index("report_id")
+    fill = now.reindex(old["report_id"])
+    same = (fill["month"].to_numpy() == old["month"].to_numpy()) & old["digest"].isna().to_numpy()
+    old.loc[same, "digest"] = fill["digest"].to_numpy()[same]
     both = pd.concat([old, new[~new["report_id"].isin(set(old["report_id"]))]])
     return both.reset_index(drop=True)
+
+
+def ledger_drift(ledger: pd.DataFrame | None, micro: pd.DataFrame, time: str) -> dict[str, int]:
+    """How the reports the ledger counted stand in ``micro`` (:func:`microdata
+    <pipelines.publish.cells.microdata>`; ``time`` the column of the ledger's period):
+    ``counted`` (reports the ledger lists), ``missing`` (no longer counted), ``moved``
+    (dated in another period, or, where the ledger kept its digest, counted on another
+    building or category, or under another household); ``checked`` how many had a
+    digest."""
+    counted = ledger_part(ledger, TABLES[2])
+    if counted is None:
+        return {"counted": 0, "missing": 0, "moved": 0, "checked": 0}
+    counted = counted.reindex(columns=list(COUNTED_COLUMNS))
+    now = micro.assign(report_id=micro["report_id"].astype(str)).drop_duplicates("report_id")
+    now = now.set_index("report_id")
+    ids = counted["report_id"].astype(str)
+    present = ids.isin(now.index)
+    here = now.reindex(ids)
+    moved = present & (here[time].astype(str).to_numpy() != counted["month"].astype(str))
+    digest = counted["digest"]
+    has = digest.notna() & present
+    if has.any():
+        fresh = report_digest(here.loc[has.to_numpy()].reset_index())
+        moved.loc[has] |= fresh.to_numpy() != digest[has].astype(str).to_numpy()
+    return {
+        "counted": len(counted),
+        "missing": int((~present).sum()),
+        "moved": int(moved.sum()),
+        "checked": int(has.sum()),
+    }
+
+
+def _rule_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The keys of the rule and the person-related categories that differ, in words."""
+    out = [
+        f"{key} : {old_value} → {new['rule'].get(key)}"
+        for key, old_value in (old.get("rule") or {}).items()
+        if new["rule"].get(key) != old_value
+    ]
+    if sorted(old.get("person_related", [])) != sorted(new.get("person_related", [])):
+        out.append(
+            "catégories liées aux personnes : "
+            f"{', '.join(old.get('person_related', [])) or 'aucune'} → "
+            f"{', '.join(new.get('person_related', [])) or 'aucune'}"
+        )
+    return out
+
+
+def reset_advice(site_id: str, profile: str) -> str:
+    """What to do with a ledger that does not match the data, in French."""
+    return (
+        "Si ces données ou cette règle remplacent délibérément celles déjà publiées "
+        "(autres données simulées, nouveau secret, nouvelle règle), archivez le registre "
+        f"puis relancez : « make ledger-reset SITE={site_id} PROFILE={profile} » (ou "
+        f"« vigie ledger-reset --config … --site {site_id} --profile {profile} ») ; les "
+        "périodes déjà publiées seront alors recalculées, et deux dossiers successifs "
+        "pourront se soustraire : ne le faites pas pour une simple actualisation. Sinon, "
+        "relancez avec les données et la configuration de la dernière publication."
+    )
+
+
+def check_ledger(
+    ledger: pd.DataFrame | None,
+    reports: pd.DataFrame,
+    *,
+    rule: ProfileRule,
+    person_related: frozenset[str],
+    site_id: str,
+    path: Path,
+) -> dict[str, int]:
+    """Stop before any computation when the ledger at ``path`` does not belong to
+    ``reports`` (``reports.parquet``): written under another rule (its metadata against
+    :func:`ledger_stamp`), or more than :data:`STALE_SHARE` of the reports it counted
+    gone or changed (:func:`ledger_drift`). Returns the drift (all zeros without a
+    ledger).
+
+    Raises
+    ------
+    LedgerMismatchError
+        In French: the site, the profile, the ledger's path, what differs and how to
+        reset it deliberately (:func:`reset_advice`).
+    """
+    if ledger is None:
+        return ledger_drift(None, reports, "month")
+    micro = microdata(reports, zone_of={}, person_related=person_related)
+    time = (level_of(ledger_level(ledger)) or LEVELS[0])[1]
+    drift = ledger_drift(ledger, micro, time)
+    profile = rule.name
+    stamp = read_stamp(path)
+    changes = _rule_changes(stamp, ledger_stamp(rule, person_related)) if stamp else []
+    reasons = []
+    if changes:
+        reasons.append("la règle de publication a changé (" + " ; ".join(changes) + ")")
+    off = drift["missing"] + drift["moved"]
+    if drift["counted"] and off > STALE_SHARE * drift["counted"]:
+        reasons.append(
+            f"{off} des {drift['counted']} signalements qu'il a comptés dans les périodes "
+            f"figées ont disparu ({drift['missing']}) ou changé de période, de bâtiment, "
+            f"de catégorie ou de ménage ({drift['moved']})"
+        )
+    if reasons:
+        raise LedgerMismatchError(
+            f"site « {site_id} », profil « {profile} » : le registre des périodes publiées "
+            f"({path}) ne correspond pas à ces données : "
+            + " ; ".join(reasons)
+            + ". Rien n'a été publié. "
+            + reset_advice(site_id, profile)
+        )
+    if off:
+        log.warning(
+            "%s: %d of the %d reports the ledger counted are gone or changed",
+            path,
+            off,
+            drift["counted"],
+        )
+    return drift
+
+
+def failed_tables(audit: Mapping[str, Any]) -> list[str]:
+    """The published tables the audit (``publication_audit.json``) failed on, in
+    French: those where a hidden cell can be recalculated or a sensitive cell is shown,
+    and the frozen periods whose cells a person-related hidden cell depends on."""
+    joint = audit.get("joint") or {}
+    out = []
+    for t in joint.get("tables", []):
+        if t.get("n_unprotected") or t.get("n_sensitive_shown"):
+            dims = [str(d) for d in t.get("dims", ())]
+            name = " × ".join(DIM_FR.get(d, d) for d in dims) or "total du site"
+            out.append(
+                f"{name} ({int(t.get('n_unprotected') or 0)} case(s) masquée(s) "
+                f"recalculable(s), {int(t.get('n_sensitive_shown') or 0)} case(s) "
+                "sensible(s) montrée(s))"
+            )
+    person = set(audit.get("person_related", []))
+    frozen = [p for p in audit.get("frozen_problems", []) if p["keys"].get("category") in person]
+    if frozen:
+        out.append(f"tableau mensuel figé ({len(frozen)} case(s) liée(s) aux personnes)")
+    return out
+
+
+def check_audit(
+    audit: Mapping[str, Any],
+    *,
+    site_id: str,
+    ledger_file: Path,
+    drift: Mapping[str, int] | None = None,
+) -> None:
+    """Stop the publication when its audit failed: no pack whose hidden cells can be
+    recalculated is ever written for readers.
+
+    Raises
+    ------
+    PublicationError
+        In French: the site, the profile, the tables that fail, and what to do (a ledger
+        that no longer matches the data is the usual cause: :func:`reset_advice`).
+    """
+    if audit.get("passed"):
+        return
+    profile = str(audit.get("profile", ""))
+    tables = failed_tables(audit) or ["voir l'audit"]
+    frozen = audit.get("frozen_periods") or []
+    cause = ""
+    if frozen:
+        changed = (drift or {}).get("missing", 0) + (drift or {}).get("moved", 0)
+        cause = (
+            f" Cause probable : les {len(frozen)} période(s) figée(s) du registre "
+            f"({ledger_file}) ne s'accordent plus avec ces données"
+            + (f" ({changed} signalement(s) compté(s) disparu(s) ou changé(s))" if changed else "")
+            + ". "
+            + reset_advice(site_id, profile)
+        )
+    raise PublicationError(
+        f"site « {site_id} », profil « {profile} » : l'audit du secret statistique a "
+        f"échoué (des cases masquées peuvent être recalculées) sur : {' ; '.join(tables)}. "
+        "Rien n'a été publié pour les lecteurs." + cause
+    )

@@ -1,13 +1,20 @@
 """The publication part of the method note, in French: the profile, its thresholds, the
-cells hidden and coarsened per table, and the audit's result (issue 16)."""
+cells hidden and coarsened per table, and the audit's result (issue 16); and the hotspot
+counts the published note shows, taken from the published tables
+(:func:`published_counts`), so that the note, the key figures and the pack's lists
+give one number for one thing."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
+
 from pipelines.fr import fr_number
 from pipelines.hotspots import Section
+from pipelines.publish.cells import FLAG
+from pipelines.published import Published
 
 #: French names of the profiles and of the published tables.
 PROFILE_FR = {
@@ -148,3 +155,75 @@ def publication_section(
     ]
     header = ["Tableau", "Niveau", "Cases", "Masquées", "Part", "Regroupées", "Part"]
     return Section("Publication et secret statistique", tuple(paragraphs), (header, rows))
+
+
+def _shown_bins(profile: pd.DataFrame, column: str) -> pd.Series:
+    """The Gi* classes of ``column`` the profile shows (hidden ones, « s » in
+    ``gi_bin_flag`` for the total's, left out)."""
+    bins = pd.to_numeric(profile[column], errors="coerce")
+    if column == "gi_bin" and "gi_bin_flag" in profile:
+        bins = bins.mask(profile["gi_bin_flag"] == FLAG)
+    return bins.dropna()
+
+
+def published_counts(hot: Mapping[str, Any], published: Published) -> dict[str, Any]:
+    """The hotspot summary (``hotspot_summary.json``) as the published method note
+    shows it: every count a published table also gives is taken from that table, so
+    that the note says what the key figures and the pack's lists say.
+
+    - Gi* on the buildings: hot and cold buildings at 95 % and the classes from the
+      building profile's shown ``gi_bin`` (a class hidden for want of households is
+      counted as such, key ``"s"`` of ``bins``); per category, and on the rates, from
+      ``gi_bin_<category>`` and ``gi_bin_rate``;
+    - buildings with reports and reports counted: ``site.json``'s totals (``None``,
+      « — », where the total is hidden);
+    - chronic problems: the published ``chronic`` table (pairs, buildings, per category);
+    - the check on planted hotspots (simulated data) is left out: its precision is
+      computed on every building the analysis classed, which the published profile
+      does not all show; the analyst's own note (``method_note.html`` beside the
+      analysis files) keeps it.
+
+    What no published table gives (the hexagons, the band, the density) is kept.
+    """
+    out: dict[str, Any] = {**hot}
+    profile = published.profile
+    gi = dict(out.get("gi") or {})
+    if gi.get("status") == "computed" and "gi_bin" in profile:
+        shown = _shown_bins(profile, "gi_bin")
+        gi["n_hot_95"] = int((shown >= 2).sum())
+        gi["n_cold_95"] = int((shown <= -2).sum())
+        bins = {str(k): int((shown == k).sum()) for k in range(-3, 4)}
+        n_hidden = int((profile.get("gi_bin_flag", pd.Series(dtype=str)) == FLAG).sum())
+        gi["bins"] = {**bins, **({"s": n_hidden} if n_hidden else {})}
+        out["gi"] = gi
+    categories = {}
+    for code, info in (out.get("categories") or {}).items():
+        column = f"gi_bin_{code}"
+        if info.get("status") == "analysed" and column in profile:
+            info = {**info, "n_hot_95": int((_shown_bins(profile, column) >= 2).sum())}
+        categories[code] = info
+    out["categories"] = categories
+    rates = dict(out.get("rates") or {})
+    if rates.get("status") == "computed" and "gi_bin_rate" in profile:
+        rates["n_hot_95"] = int((_shown_bins(profile, "gi_bin_rate") >= 2).sum())
+        out["rates"] = rates
+    totals = published.site.get("totals") or {}
+    for key in ("buildings_with_reports", "reports_counted"):
+        if key in totals:
+            out[key] = None if totals.get(f"{key}_flag") == FLAG else totals[key]
+    chronic = published.chronic
+    if "chronic" in out and chronic is not None:
+        if not {"building_id", "category"} <= set(chronic.columns):
+            chronic = pd.DataFrame({"building_id": [], "category": []})
+        pairs = chronic.drop_duplicates(["building_id", "category"])
+        by_category = pairs["category"].astype(str).value_counts().sort_index()
+        out["chronic"] = {
+            **out["chronic"],
+            "n_pairs": len(pairs),
+            "n_buildings": int(pairs["building_id"].nunique()),
+            "by_category": {str(k): int(v) for k, v in by_category.items()},
+        }
+    checks = dict(out.get("checks") or {})
+    checks.pop("planted_hotspots", None)
+    out["checks"] = checks
+    return out

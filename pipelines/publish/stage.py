@@ -25,8 +25,15 @@ from pipelines.io import (
 )
 from pipelines.publish.actions import action_cells, protect_actions
 from pipelines.publish.build import publish_site
-from pipelines.publish.ledger import ledger_path, read_ledger, write_ledger
-from pipelines.publish.note import publication_section
+from pipelines.publish.ledger import (
+    check_audit,
+    check_ledger,
+    ledger_path,
+    ledger_stamp,
+    read_ledger,
+    write_ledger,
+)
+from pipelines.publish.note import publication_section, published_counts
 from pipelines.publish.protect import Protection, apply_profile
 from pipelines.published import CHART_TABLES, FILES, Published
 from pipelines.taxonomy import PERSONNE, category_classes
@@ -112,7 +119,9 @@ def run(
     index). Besides the tables, writes ``publication_audit.json`` (the audit of every
     published table) and the method note with its publication section
     (``method_note.html``, ``method_note.md``), and keeps the ledger of the closed
-    periods published (:mod:`pipelines.publish.ledger`; not for ``interne``).
+    periods published (:mod:`pipelines.publish.ledger`; not for ``interne``). Writes
+    nothing when the ledger does not match the data (checked before the engine runs) or
+    when the audit fails: :class:`~pipelines.errors.PublicationError`, in French.
 
     Reads ``buildings.parquet`` and ``reports.parquet`` (required) and, when present,
     ``emerging.parquet``, ``followup.csv``, ``before_after.parquet`` and
@@ -173,13 +182,18 @@ def run(
     rule = publication.rule(profile)
     ledger_dir = publication.ledger_dir or Path(config.annotations_dir) / ".ledger"
     ledger_file = ledger_path(ledger_dir, site.id, rule.name)
+    ledger = read_ledger(ledger_file)
+    drift = check_ledger(
+        ledger, reports, rule=rule, person_related=person_related_of(site),
+        site_id=site.id, path=ledger_file,
+    )  # fmt: skip
     protection, ledger = apply_profile(
         published,
         reports,
         rule=rule,
         person_related=person_related_of(site),
         windows=_compare_windows(published.site.get("compare")),
-        ledger=read_ledger(ledger_file),
+        ledger=ledger,
     )
     if published.actions is not None and actions is not None:
         table, actions_audit = protect_actions(
@@ -196,6 +210,7 @@ def run(
             cells={**protection.cells, "actions": action_cells(table, actions_audit)},
         )
     out = with_publication_facts(protection)
+    check_audit(protection.audit, site_id=site.id, ledger_file=ledger_file, drift=drift)
     write_published(out, Path(dst_dir))
     write_json(protection.audit, Path(dst_dir) / FILES["audit"])
     note = NoteContext(site_name=site.name, simulated=site.simulated)
@@ -210,13 +225,13 @@ def run(
         hot = {}
     elif not rule.is_exact:
         hidden = frozenset(protection.audit.get("hidden_categories", ()))
-        hot = _note_counts(hot, person_related_of(site) | hidden)
+        hot = published_counts(_note_counts(hot, person_related_of(site) | hidden), out)
     write_text(method_note_html(hot, note, extra=extra), Path(dst_dir) / FILES["method_note"])
     write_text(
         method_note_markdown(hot, note, extra=extra), Path(dst_dir) / FILES["method_note_md"]
     )
     if ledger is not None:
-        write_ledger(ledger, ledger_file)
+        write_ledger(ledger, ledger_file, stamp=ledger_stamp(rule, person_related_of(site)))
     return out
 
 
