@@ -88,6 +88,9 @@ ALIASES: dict[str, str] = {
     "n_reports_after": "Signalements après",
     "n_reports_change": "Évolution (après − avant)",
     "level": "Niveau de publication",
+    # the monthly table (the open-data pack's CSV, pipelines.maps.exports)
+    "month": "Période (mois, trimestre ou année)",
+    "reason": "Raison du masquage",
     # hotspots
     "gi_bin": "Point chaud ou froid (Gi*, classe)",
     "gi_label": "Point chaud ou froid (Gi*)",
