@@ -31,9 +31,10 @@ import geopandas as gpd
 import pandas as pd
 
 from pipelines.io import neutralise_formulas, write_csv
-from pipelines.maps.gpkg_fields import category_label, column_alias
+from pipelines.maps.gpkg_fields import column_alias
 from pipelines.maps.html import gi_label
 from pipelines.published import FLAG_SUFFIX, HIDDEN_FLAG, Published
+from pipelines.taxonomy import label_of
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def monthly_csv(monthly: pd.DataFrame) -> pd.DataFrame:
     code, the reason a cell is hidden in French (:data:`REASONS_FR`), French headers."""
     out = _whole_numbers_as_integers(monthly)
     if "category" in out:
-        labels = out["category"].map(lambda c: category_label(str(c)) or str(c))
+        labels = out["category"].map(label_of)
         at = list(out.columns).index("category") + 1
         out.insert(at, "category_label", labels.astype("str"))
     if "reason" in out:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from pipelines.io import list_cell
 from pipelines.published import FLAG_SUFFIX, Publication
-from pipelines.taxonomy import BY_CODE
+from pipelines.taxonomy import label_of
 
 
 def _cell_text(value: Any) -> Any:
@@ -181,10 +181,6 @@ LAYER_ALIASES: dict[str, dict[str, str]] = {
 }
 
 
-def category_label(code: str) -> str | None:
-    return BY_CODE[code].label if code in BY_CODE else None
-
-
 def column_alias(column: str, layer: str = "") -> str | None:
     """The French alias of a published column (``None``: none known).
 
@@ -205,7 +201,7 @@ def column_alias(column: str, layer: str = "") -> str | None:
         ("gi_z_", "Gi* {} : score z"),
         ("gi_p_", "Gi* {} : p-valeur"),
     ):
-        if column.startswith(prefix) and (label := category_label(column[len(prefix) :])):
+        if column.startswith(prefix) and (label := label_of(column[len(prefix) :], None)):
             return template.format(label)
     return None
 

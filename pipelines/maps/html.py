@@ -22,7 +22,7 @@ from pipelines import __version__
 from pipelines.fr import fr_date, fr_month, fr_number, plural
 from pipelines.markup import render_template
 from pipelines.published import FLAG_SUFFIX, HIDDEN_FLAG, Publication
-from pipelines.taxonomy import BY_CODE, CODES
+from pipelines.taxonomy import BY_CODE, CODES, label_of
 
 log = logging.getLogger(__name__)
 
@@ -384,7 +384,7 @@ def building_fact_sheet(
     if not problems and present(row.get("chronic_categories")):
         codes = [c.strip() for c in str(row["chronic_categories"]).split(",") if c.strip()]
         codes = [c for c in codes if not is_hidden(row, f"n_{c}")]  # never a hidden one
-        problems = [esc(BY_CODE[c].label if c in BY_CODE else c) for c in codes]
+        problems = [esc(label_of(c)) for c in codes]
     if problems:
         listed = problems[:4]
         if len(problems) > 4:
