@@ -289,7 +289,9 @@ def _text_and_integers(frame: pd.DataFrame) -> pa.Table | None:
     kinds = (pa.types.is_string, pa.types.is_large_string, pa.types.is_integer, pa.types.is_null)
     if not all(any(kind(t) for kind in kinds) for t in table.schema.types):
         return None
-    return table
+    # One chunk a column: behind an empty chunk (``pd.concat`` of an empty frame first),
+    # pyarrow's CSV writer writes stale bytes of its buffer (apache/arrow#36889).
+    return table.combine_chunks()
 
 
 #: The separator and decimal mark of the CSV files people open (Excel's, in French).

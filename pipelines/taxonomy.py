@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import numpy as np
 import pandas as pd
@@ -92,6 +92,46 @@ BY_CODE: dict[str, Category] = {c.code: c for c in CATEGORIES}
 CODES: tuple[str, ...] = tuple(c.code for c in CATEGORIES)
 BY_SERVICE_CODE: dict[str, Category] = {c.service_code: c for c in CATEGORIES}
 UNKNOWN = "autre"
+
+_T = TypeVar("_T")
+#: :func:`label_of`'s default: the code itself.
+_THE_CODE: Any = object()
+
+
+@overload
+def label_of(code: object) -> str: ...
+@overload
+def label_of(code: object, default: _T) -> str | _T: ...
+def label_of(code: object, default: Any = _THE_CODE) -> Any:
+    """The French label of a category code, or a fallback for a code outside the taxonomy.
+
+    Parameters
+    ----------
+    code
+        A category code (``"ascenseur"``); anything else (an unknown code, a missing
+        value) has no label.
+    default
+        What a code outside the taxonomy gives; by default the code itself, as text
+        (``None`` or ``""`` where the caller wants nothing).
+
+    Returns
+    -------
+    str or the type of ``default``
+        The category's label, else ``default``.
+
+    Examples
+    --------
+    >>> label_of("ascenseur")
+    'Ascenseur en panne'
+    >>> label_of("chaudiere")
+    'chaudiere'
+    >>> label_of("chaudiere", None) is None
+    True
+    """
+    category = BY_CODE.get(code) if isinstance(code, str) else None
+    if category is not None:
+        return category.label
+    return str(code) if default is _THE_CODE else default
 
 
 def normalise_label(label: object) -> str:

@@ -363,6 +363,24 @@ def test_csv_cells_a_spreadsheet_would_run_get_an_apostrophe(tmp_path: Path) -> 
     assert [r[5] for r in body] == ["'=a", "3", "b", "-4.5", "'@x", "", "'+1", "7", "c"]
 
 
+def test_a_csv_of_concatenated_text_columns_holds_their_rows_only(tmp_path: Path) -> None:
+    """pandas' ``str`` columns are Arrow arrays: ``pd.concat`` behind an empty piece (a
+    site, a month or a category without rows) gives an empty first chunk, after which
+    pyarrow's CSV writer writes stale bytes of its buffer (apache/arrow#36889): NULs,
+    earlier rows, bytes of other files."""
+    from pipelines.io import read_csv, write_csv
+
+    empty = pd.DataFrame({"level": pd.Series([], dtype="str"), "n": pd.Series([], dtype=int)})
+    rows = pd.DataFrame({"level": ["bâtiment × mois"] * 8, "n": range(8)})
+    frame = pd.concat([empty, rows], ignore_index=True)
+    write_csv(frame, tmp_path / "t.csv")
+    raw = (tmp_path / "t.csv").read_bytes()
+    assert b"\0" not in raw
+    back = read_csv(tmp_path / "t.csv")
+    assert back["level"].tolist() == ["bâtiment × mois"] * 8
+    assert back["n"].tolist() == list(range(8))
+
+
 def test_load_config_checks_files_and_lets_simulated_exports_wait(tmp_path: Path) -> None:
     # The demo configuration pointing at a Bondy folder holding only the real inputs:
     # loading works (make writes the simulated exports before a stage reads them), the

@@ -20,7 +20,7 @@ from pipelines.annotations.stage import link_annotations
 from pipelines.config import Config, SiteConfig, SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.maps import site as maps
-from pipelines.maps.html import building_fact_sheet, sparkline_svg
+from pipelines.maps.html import building_fact_sheet, footer_html, sparkline_svg
 from pipelines.maps.index import index_page, run_index, site_trend
 from pipelines.maps.png import nice_scale_length, write_site_png
 from pipelines.maps.views import (
@@ -618,6 +618,28 @@ def test_index_page_without_statistics_says_so() -> None:
     html = index_page([{"name": "X", "map": "x.html", "reports": 3, "hotspots_95": None}])
     assert "non calculés" in html
     assert "non calculée" in html
+
+
+def test_an_unknown_attribution_key_is_named_in_french_escaped_and_warned(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A key of a site's ``attribution`` the package does not know (a typo, or a source
+    added without its licence) is no bare key in the sources of a map, a pack or the
+    index: a French sentence names it, escaped, and the log says which keys are known."""
+    hostile = "<img src=x onerror=alert(1)>"
+    with caplog.at_level("WARNING", logger="pipelines.maps.html"):
+        footer = str(footer_html(["ban", "bailleur_x", hostile]))
+    assert "Adresses : Base Adresse Nationale" in footer
+    assert "Source « bailleur_x » (licence non précisée)" in footer
+    assert "<img" not in footer
+    assert "Source « &lt;img src=x onerror=alert(1)&gt; » (licence non précisée)" in footer
+    assert "bailleur_x" in caplog.text
+    assert "osm, ban, rpls, dansmarue" in caplog.text
+    row = {"name": "X", "map": "x.html", "reports": 3, "hotspots_95": None,
+           "attribution": ["osm", "bailleur_x"]}  # fmt: skip
+    index = index_page([row])
+    assert "Source « bailleur_x » (licence non précisée)" in index
+    assert not re.search(r"[>\s]bailleur_x<", index)
 
 
 def test_round_geometries_keep_shapes(site) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,8 @@ import csv
 import json
 import shutil
 import socket
+import subprocess
+import sys
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -605,6 +607,29 @@ def test_a_site_in_error_does_not_stop_the_others(
     assert "site « sans-secret »" in err
     assert "secret du site « sans-secret » introuvable" in err
     assert "Traceback" not in err
+    for site in SITES:
+        assert (tmp_path / "processed" / site / "ingested.parquet").is_file()
+
+
+@pytest.mark.slow
+def test_a_parallel_run_ends_without_the_clusters_shutdown_noise(
+    tmp_path: Path, simulated_bondy
+) -> None:
+    """The analyst's stderr after ``vigie -q run`` on two workers holds the run's own
+    warnings only: not the nannies' « Worker process still alive after 4.0 seconds,
+    killing » nor a worker's ``CommClosedError`` traceback (its last heartbeat meeting
+    the closed scheduler), both shutdown noise once every site is done. A process of its
+    own, as the analyst runs it: the workers write to its stderr."""
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines", "-q", "run", "--config", str(cfg),
+         "--through", "ingest", "--workers", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "CommClosedError" not in done.stderr
+    assert "distributed" not in done.stderr, done.stderr
     for site in SITES:
         assert (tmp_path / "processed" / site / "ingested.parquet").is_file()
 

@@ -14,13 +14,13 @@ import pytest
 
 from pipelines.config.publication import ProfileRule
 from pipelines.io import FORMULA_STARTS
-from pipelines.maps.exports import write_exports
+from pipelines.maps.exports import building_csv, write_exports
 from pipelines.osm.buildings import read_osm_buildings
 from pipelines.publish.build import publish_site
 from pipelines.publish.protect import apply_profile
 from pipelines.publish.stage import with_publication_facts
 from pipelines.published import Published
-from pipelines.taxonomy import CODES
+from pipelines.taxonomy import BY_CODE, CODES
 from tests.conftest import RAW, reports_on
 from tests.profiles import COMITE, PERSON, PUBLIC
 
@@ -77,9 +77,9 @@ def test_the_pack_runs_no_formula_and_keeps_numbers(
     )  # fmt: skip
     rows, gpkg = _pack(published.published, tmp_path)
     header, body = rows[0], rows[1:]
-    label = header.index("building_label")
+    label = header.index("Nom du bâtiment")
     assert sorted(r[label] for r in body) == sorted("'" + f for f in FORMULAS)
-    change = header.index("n_reports_change")
+    change = header.index("Évolution (après − avant)")
     assert sorted(r[change] for r in body) == ["-12"] * len(FORMULAS)  # a number, as is
     for row in body:
         for cell in row:
@@ -90,6 +90,58 @@ def test_the_pack_runs_no_formula_and_keeps_numbers(
     with (tmp_path / "t_mensuel.csv").open(encoding="utf-8-sig", newline="") as fh:
         monthly = list(csv.reader(fh, delimiter=";"))
     assert all(not c.startswith(FORMULA_STARTS) for r in monthly for c in r)
+
+
+def test_the_pack_csv_speaks_french_and_writes_classes_as_integers(
+    bondy: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    """What the public reads is French (STYLE.md): the headers of both CSV files, the
+    category, the reason a cell is hidden; a Gi* class and a number of dwellings are
+    whole numbers (« 3 », never « 3,0 », which a spreadsheet reads as a decimal)."""
+    buildings, reports = _hostile_site(bondy)
+    n = len(buildings)
+    buildings = buildings.assign(
+        gi_bin=[3.0, 2.0, 0.0, -1.0] + [0.0] * (n - 4),
+        dwellings=[12.0, float("nan")] * (n // 2) + [12.0] * (n % 2),
+    )
+    published, _ = apply_profile(
+        publish_site(buildings, reports), reports, rule=ProfileRule("interne"),
+        person_related=PERSON,
+    )  # fmt: skip
+    rows, _ = _pack(published.published, tmp_path)
+    table = pd.DataFrame(rows[1:], columns=rows[0]).set_index("Bâtiment (identifiant OSM)")
+    assert not [c for c in rows[0] if "_" in c]  # no column name of the code
+    for column in ("Nom du bâtiment", "Logements", "Signalements", "Ménages distincts",
+                   "Signalements : Ascenseur en panne", "Signalements : masqué (s)"):  # fmt: skip
+        assert column in table, column
+    ids = buildings["building_id"].astype(str).head(4).tolist()
+    assert table.loc[ids, "Point chaud ou froid (Gi*, classe)"].tolist() == ["3", "2", "0", "-1"]
+    assert table.loc[ids, "Point chaud ou froid (Gi*)"].tolist() == [
+        "Point chaud, confiance 99 %", "Point chaud, confiance 95 %", "Non significatif",
+        "Point froid, confiance 90 %",
+    ]  # fmt: skip
+    assert table.loc[ids, "Logements"].tolist() == ["12", "", "12", ""]
+    with (tmp_path / "t_mensuel.csv").open(encoding="utf-8-sig", newline="") as fh:
+        monthly = list(csv.reader(fh, delimiter=";"))
+    header = monthly[0]
+    for column in ("Bâtiment (identifiant OSM)", "Période (mois, trimestre ou année)",
+                   "Signalements", "Ménages distincts"):  # fmt: skip
+        assert column in header, column
+    code, label = header.index("Catégorie (code)"), header.index("Catégorie")
+    assert {(r[code], r[label]) for r in monthly[1:]} == {("ascenseur", "Ascenseur en panne")}
+    assert not [c for c in monthly[0] if "_" in c]
+
+
+def test_a_hidden_gi_class_has_no_label_in_the_csv() -> None:
+    """A Gi* class the publication hid (``gi_bin_flag`` « s ») stays empty, and so does
+    its label: the label would tell the class."""
+    frame = pd.DataFrame(
+        {"building_id": ["way/1", "way/2", "way/3"], "gi_bin": [3.0, None, None],
+         "gi_bin_flag": ["", "s", ""]}
+    )  # fmt: skip
+    out = building_csv(frame)
+    assert out["Point chaud ou froid (Gi*)"].tolist() == ["Point chaud, confiance 99 %", "", ""]
+    assert out["Point chaud ou froid (Gi*, classe) : masqué (s)"].tolist() == ["", "s", ""]
 
 
 # ----------------------------------------------------------------------------- chronic
@@ -185,13 +237,13 @@ def test_a_coarsened_building_shows_no_category_of_its_own(
     out = protection.published
     rows_csv, gpkg = _pack(out, tmp_path)
     header, body = rows_csv[0], rows_csv[1:]
-    table = pd.DataFrame(body, columns=header).set_index("building_id")
-    coarse = table[table["level"] != "bâtiment"]
+    table = pd.DataFrame(body, columns=header).set_index("Bâtiment (identifiant OSM)")
+    coarse = table[table["Niveau de publication"] != "bâtiment"]
     assert {ids[3], ids[4]} <= set(coarse.index)
-    assert (table["level"] == "bâtiment").any()
+    assert (table["Niveau de publication"] == "bâtiment").any()
     for code in CODES:
-        assert (coarse[f"n_{code}"] == "").all(), code
-        assert (coarse[f"n_{code}_flag"] == "s").all(), code
+        assert (coarse[f"Signalements : {BY_CODE[code].label}"] == "").all(), code
+        assert (coarse[f"Signalements : {BY_CODE[code].label} : masqué (s)"] == "s").all(), code
     geo = gpkg.set_index("building_id")
     for code in CODES:
         assert geo.loc[list(coarse.index), f"n_{code}"].isna().all(), code

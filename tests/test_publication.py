@@ -650,9 +650,9 @@ def test_no_published_file_shows_a_cell_from_too_few_households(
     # the CSV and JSON data inside the map pages
     if profile == "public":
         csv = read_csv(pack_run.maps / "public" / f"{site}_mensuel.csv")
-        shown = csv[csv["n_reports"].notna()]
+        shown = csv[csv["Signalements"].notna()]  # n_reports, under its French header
         assert len(shown) == int(pub.monthly["n_reports"].notna().sum())
-        assert (shown["n_reports"] % 5 == 0).all()
+        assert (shown["Signalements"] % 5 == 0).all()
         assert pub.points.empty
         html = (pack_run.maps / "public" / f"{site}.html").read_text(encoding="utf-8")
     else:

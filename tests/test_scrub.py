@@ -51,6 +51,16 @@ SCRUBBED = [
         "Mme Sow (06 11 22 33 44, sow@mail.fr) appt 9",
         f"{NAME} ({PHONE}, {EMAIL}) {FLAT}",
     ),
+    # A name without civility, announced: who reported, who to call.
+    (
+        "Encombrants signalés par Jean Dupont hier soir",
+        f"Encombrants signalés par {NAME} hier soir",
+    ),
+    ("de la part de Karima Benali : fuite", f"de la part de {NAME} : fuite"),
+    ("Contact : Fatou Diop, 2e étage", f"Contact : {NAME}, 2e étage"),
+    # A flat's door, even beside a floor or a hall number.
+    ("porte 12 du 3e étage", f"{FLAT} du 3e étage"),
+    ("Hall 3, porte 2", f"Hall 3, {FLAT}"),
 ]
 
 # What locates a problem at building scale, dates, times and numbers must survive.
@@ -74,6 +84,18 @@ KEPT = [
     "Résidence Les Lilas, tour 3",
     "Coordonnées 48.912345, 2.485123",
     "",
+    # A door of a common part is no flat's.
+    "porte 3 du hall cassée",
+    "portes 1 et 2 de la cave forcées",
+    "porte n°4 du local poubelles",
+    "parking porte 2 forcée",
+    # Without a cue, or after a cue, no person: streets, roles, organisations.
+    "fuite au 14 rue Jean Jaurès",
+    "Jean Jaurès : travaux de voirie",
+    "signalé par le gardien",
+    "signalé par Paris Habitat",
+    "de la part de la Mairie",
+    "contact : gardien de l'immeuble",
 ]
 
 

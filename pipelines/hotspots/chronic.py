@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from pipelines.taxonomy import BY_CODE
+from pipelines.taxonomy import label_of
 
 #: A rule: at least N reports within D days; None means never chronic.
 Rule = tuple[int, int] | None
@@ -125,7 +125,7 @@ def chronic_pairs(reports: pd.DataFrame, rules: Mapping[str, Rule]) -> pd.DataFr
         {
             "building_id": best["building_id"].to_numpy(),
             "category": best["category"].to_numpy(),
-            "category_label": [BY_CODE[c].label if c in BY_CODE else c for c in best["category"]],
+            "category_label": [label_of(c) for c in best["category"]],
             "n_reports_in_window": best["count"].to_numpy(np.int64),
             "window_days": best["window_days"].to_numpy(np.int64),
             "first_date": frame["date"].reindex(best["first_row"].to_numpy()).to_numpy(),

@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from pipelines.fr import fr_number
 from pipelines.markup import render_template, template_text
-from pipelines.taxonomy import BY_CODE
+from pipelines.taxonomy import label_of
 
 Table = tuple[Sequence[str], Sequence[Sequence[str]]]
 
@@ -104,13 +104,9 @@ def _chronic_rules(rules: Mapping[str, Any]) -> str:
     category)."""
     parts = []
     for code, (n, days) in rules.items():
-        name = "autres catégories" if code == "default" else _category_fr(code)
+        name = "autres catégories" if code == "default" else label_of(code)
         parts.append(f"{name} : {_n(n)} signalements en {_n(days)} jours")
     return " ; ".join(parts)
-
-
-def _category_fr(code: str) -> str:
-    return BY_CODE[code].label if code in BY_CODE else code
 
 
 def _bins_table(info: Mapping[str, Any]) -> Table:
@@ -254,7 +250,7 @@ def sections(summary: Mapping[str, Any], ctx: NoteContext) -> list[Section]:
 
     rows = []
     for code, info in summary["categories"].items():
-        label = _category_fr(code)
+        label = label_of(code)
         status = "analysée" if info["status"] == "analysed" else f"non analysée : {info['reason']}"
         hot = _n(info.get("n_hot_95")) if info["status"] == "analysed" else "—"
         # « s »: a count the publication step hides (pipelines.publish.stage).
@@ -351,7 +347,7 @@ def sections(summary: Mapping[str, Any], ctx: NoteContext) -> list[Section]:
             ),
             (
                 ["Catégorie", "Couples chroniques"],
-                [[_category_fr(c), _n(v)] for c, v in chronic["by_category"].items()],
+                [[label_of(c), _n(v)] for c, v in chronic["by_category"].items()],
             )
             if chronic["by_category"]
             else None,

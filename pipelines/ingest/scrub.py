@@ -95,7 +95,7 @@ def _apply(part: pa.Array, mode: str) -> pa.Array:
         sub = part.take(pa.array(idx)) if len(idx) < len(part) else part
         for rule in group.rules:
             sub = pc.replace_substring_regex(sub, rule.pattern, rule.replacement)
-        guarded = guarded or name in ("names", "names_in_id")
+        guarded = guarded or any(rule.kind == "guard" for rule in group.rules)
         if len(idx) == len(part):
             part = sub
         else:

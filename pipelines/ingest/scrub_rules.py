@@ -248,6 +248,31 @@ _FLATS_LIST = (
     + _FLAT_NUMBER + r"(?:" + _SP + r"*(?:,|&|/|(?i:et))" + _SP + r"*(?:" + _NUM_WORDS + _SP
     + r"*)?" + _FLAT_NUMBER + r")+" + _P_RIGHT
 )  # fmt: skip
+# "porte 3 du hall", "portes 1 et 2 de la cave", "parking porte 2": a door of a common part
+# where no one lives, not a flat's. "porte" alone is a flat's door in VTS notes ("sonner
+# porte 12", "4e étage, porte 42"), so these are guarded (the door word gets :data:`GUARD`)
+# before the flat rules run, rather than "porte" needing a flat word beside it.
+_COMMON_PARTS = _words(
+    "hall|halls|cave|caves|parking|parkings|local|locaux|sous-sol|garage|garages|cour"
+    "|chaufferie|vide-ordures|toit|toiture|terrasse|grenier|jardin|loge|ascenseur|machinerie"
+    "|box|local poubelles|local vélos|local velos|local à vélos|issue de secours"
+)
+_OF = (
+    r"(?:(?i:du|des|au|aux)" + _SP + r"+|(?i:de)" + _SP + r"+(?:(?i:la)" + _SP + r"+|(?i:l)"
+    + _APOS + _SP + r"?)?|(?i:d|l)" + _APOS + _SP + r"?)"
+)  # fmt: skip
+_DOOR_OF_COMMON_PART = (
+    r"(^|" + _NW + r")((?i:portes?)\.?)(" + _SP + r"*(?:" + _NUM_WORDS + _SP + r"*)?"
+    + _FLAT_NUMBER + r"(?:" + _SP + r"*(?:,|&|/|(?i:et))" + _SP + r"*(?:" + _NUM_WORDS + _SP
+    + r"*)?" + _FLAT_NUMBER + r")*" + _SP + r"+" + _OF + r"(?i:" + _COMMON_PARTS + r")"
+    + _P_RIGHT + r")"
+)  # fmt: skip
+_COMMON_PART_DOOR = (
+    r"(^|" + _NW + r")((?i:parking|parkings|cave|caves|local|sous-sol|garage|garages|cour"
+    r"|chaufferie|local poubelles|local vélos)(?:" + _SP + r"+[A-Za-z0-9]{1,3})?" + _SP
+    + r"*[,:\-]?" + _SP + r"*(?i:portes?)\.?)"
+)  # fmt: skip
+
 # "au 3e gauche", "2e étage porte droite", "1er à droite": the floor stays, the door goes.
 _FLOOR = r"[0-9]{1,2}" + _SP + r"?(?i:ème|eme|ère|ere|er|re|e|è)"
 _FLOOR_DOOR = (
@@ -343,6 +368,30 @@ _NAME_AFTER_WORD = (
     r"(^|" + _NW + r")((?i:chez|famille|fam\.)" + _SP + r"+)" + _PARTICLES + _CAP_WORD
     + _MORE_NAMES
 )  # fmt: skip
+# Without a civility, a name goes only after a phrase that announces the person who
+# reported or is to be called: "signalé par Jean Dupont", "de la part de Karim Benali",
+# "contact : Fatou Diop". Capitalised words only ("signalé par le gardien" stays, as do
+# the words marked as no name: "signalé par Bâtiment C"), so that a street that bears a
+# person's name, which a cue does not announce ("rue Jean Jaurès"), is left alone. The
+# cue's small words may carry the mark of the lower-case guard.
+_CUE = (
+    r"(?i:signal(?:é|e|ée|ee)s?)" + _SP + r"+" + _G + r"?(?i:par)"
+    + r"|" + _G + r"?(?i:de)" + _SP + r"+" + _G + r"?(?i:la)" + _SP + r"+" + _G + r"?(?i:part)"
+    + _SP + r"+" + _G + r"?(?i:de)"
+    + r"|(?i:contact|personne à contacter|à contacter)" + _SP + r"*:"
+)  # fmt: skip
+_NAME_AFTER_CUE = (
+    r"(^|" + _NW + r")((?:" + _CUE + r")" + _SP + r"*)" + _PARTICLES + _CAP_WORD + _MORE_NAMES
+)
+# Organisations a cue may announce ("signalé par Paris Habitat", "de la part de
+# Seine-Saint-Denis Habitat", "contact : Ville de Bondy"): marked as no name.
+_ORG_WORDS = _words(
+    "habitat|logement|logements|immobilière|immobiliere|hlm|oph|opac|foncière|fonciere"
+    "|ville|police|préfecture|prefecture|commissariat|département|departement|région|region"
+    "|conseil|association|amicale|collectif|agence|société|societe|service|services|régie"
+    "|regie|équipe|equipe|cabinet|sncf|ratp|caf|ccas|cpam|edf|engie|enedis|grdf|veolia"
+)
+
 # In an address, only a name after "chez" or "c/o" goes (no civility rule: street names).
 _NAME_IN_ADDRESS = (
     r"(^|" + _NW + r")((?i:chez|c/o|a/s|aux bons soins de)" + _SP + r"+)(?:" + _CIVILITY
@@ -458,6 +507,10 @@ _GUARD_ANY_CASE = (
     r"(^|" + _NOT_GUARDED + r")((?i:" + _NOT_NAMES_ANY_CASE + r"))([^" + _L + _N + r"_\-]|$)"
 )
 _GUARD_LOWER = r"(^|" + _NOT_GUARDED + r")(" + _NOT_NAMES_LOWER + r")([^" + _L + _N + r"_\-]|$)"
+_GUARD_ORGS = (
+    r"(^|" + _NOT_GUARDED + r")((?:[" + _UPPER + r"][" + _L + r"\-]*" + _SP + r"+){0,3}(?i:"
+    + _ORG_WORDS + r"))([^" + _L + _N + r"_\-]|$)"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -479,6 +532,9 @@ _PHONE_RULES = (
 )
 _EMAIL_RULES = (Rule("emails", _EMAIL, PLACEHOLDERS["emails"] + r"\1"),)
 _FLAT_RULES = (
+    # A door of a common part ("porte 3 du hall", "parking porte 2") is no flat's.
+    Rule("guard", _DOOR_OF_COMMON_PART, r"\1\2" + GUARD + r"\3"),
+    Rule("guard", _COMMON_PART_DOOR, r"\1\2" + GUARD),
     Rule("flats", _FLATS_LIST, r"\1" + PLACEHOLDERS["flats"] + r"\2"),
     Rule("flats", _FLAT, r"\1" + PLACEHOLDERS["flats"] + r"\2"),
     Rule("flats", _FLOOR_DOOR, r"\1\2 " + PLACEHOLDERS["flats"] + r"\3"),
@@ -495,6 +551,8 @@ _NAME_RULES = (
     Rule("names", _NAME_AFTER_CIVILITY, r"\1" + PLACEHOLDERS["names"]),
     Rule("names", _NAME_AFTER_WORD, r"\1\2" + PLACEHOLDERS["names"]),
     Rule("names", _NAME_AFTER_LABEL, r"\1\2" + PLACEHOLDERS["names"]),
+    Rule("guard", _GUARD_ORGS, r"\1" + GUARD + r"\2\3"),
+    Rule("names", _NAME_AFTER_CUE, r"\1\2" + PLACEHOLDERS["names"]),
 )
 
 # Each group of rules runs only on the values its cheap trigger flags (a superset of
@@ -517,7 +575,8 @@ _TRIGGER_NAMES = (
     r"M[.\s\x{00A0}\x{202F}]|MM|Me[.\s\x{00A0}\x{202F}]|(?i:ma[iî]tre)"
     r"|(?i:mr|mme|mlle|melle|mle|monsieur|madame|mademoiselle"
     r"|messieurs|mesdames|docteur|dr|chez|famille|fam\.|nom|pr[ée]nom|locataire|demandeu"
-    r"|d[ée]clarant|signalant|occupant|r[ée]sident|habitant)"
+    r"|d[ée]clarant|signalant|occupant|r[ée]sident|habitant|signal[ée]{1,2}s?[ \x{00A0}]+par"
+    r"|part d|contact)"
 )
 
 

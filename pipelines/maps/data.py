@@ -52,7 +52,7 @@ from pipelines.maps.views import (
     monthly_counts,
 )
 from pipelines.published import Publication, Published, has_hidden, hidden
-from pipelines.taxonomy import BY_CODE
+from pipelines.taxonomy import label_of
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def _chronic_by_building(chronic: pd.DataFrame | None) -> dict[str, list[str]]:
     for _, r in chronic.iterrows():
         code = str(r.get("category", ""))
         label = r.get("category_label")
-        text = str(label) if present(label) else (BY_CODE[code].label if code in BY_CODE else code)
+        text = str(label) if present(label) else label_of(code)
         n, days = as_number(r.get("n_reports_in_window")), as_number(r.get("window_days"))
         if n is not None and days is not None:
             text += f" : {plural(n, 'signalement')} en {fr_number(days)} jours"

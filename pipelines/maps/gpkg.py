@@ -60,7 +60,7 @@ import pyogrio
 from pipelines import __version__
 from pipelines.config import Config, SiteConfig
 from pipelines.io import read_geoparquet, write_text
-from pipelines.maps.gpkg_fields import category_label, field_aliases, field_description, gpkg_ready
+from pipelines.maps.gpkg_fields import field_aliases, field_description, gpkg_ready
 from pipelines.maps.gpkg_styles import (
     actions_style,
     building_styles,
@@ -73,6 +73,7 @@ from pipelines.maps.html import source_labels
 from pipelines.maps.qml import Style, qml
 from pipelines.published import FILES, Publication, Published, read_published
 from pipelines.stages import SitePaths
+from pipelines.taxonomy import label_of
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ def site_layers(published: Published, *, actions: gpd.GeoDataFrame | None = None
         frame.insert(
             list(frame.columns).index("category") + 1,
             "category_label",
-            frame["category"].map(lambda c: category_label(str(c))).astype("string"),
+            frame["category"].map(lambda c: label_of(c, None)).astype("string"),
         )
         layers.append(
             Layer(

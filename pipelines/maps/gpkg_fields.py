@@ -17,7 +17,7 @@ import pandas as pd
 
 from pipelines.io import list_cell
 from pipelines.published import FLAG_SUFFIX, Publication
-from pipelines.taxonomy import BY_CODE
+from pipelines.taxonomy import label_of
 
 
 def _cell_text(value: Any) -> Any:
@@ -88,6 +88,9 @@ ALIASES: dict[str, str] = {
     "n_reports_after": "Signalements après",
     "n_reports_change": "Évolution (après − avant)",
     "level": "Niveau de publication",
+    # the monthly table (the open-data pack's CSV, pipelines.maps.exports)
+    "month": "Période (mois, trimestre ou année)",
+    "reason": "Raison du masquage",
     # hotspots
     "gi_bin": "Point chaud ou froid (Gi*, classe)",
     "gi_label": "Point chaud ou froid (Gi*)",
@@ -178,10 +181,6 @@ LAYER_ALIASES: dict[str, dict[str, str]] = {
 }
 
 
-def category_label(code: str) -> str | None:
-    return BY_CODE[code].label if code in BY_CODE else None
-
-
 def column_alias(column: str, layer: str = "") -> str | None:
     """The French alias of a published column (``None``: none known).
 
@@ -202,7 +201,7 @@ def column_alias(column: str, layer: str = "") -> str | None:
         ("gi_z_", "Gi* {} : score z"),
         ("gi_p_", "Gi* {} : p-valeur"),
     ):
-        if column.startswith(prefix) and (label := category_label(column[len(prefix) :])):
+        if column.startswith(prefix) and (label := label_of(column[len(prefix) :], None)):
             return template.format(label)
     return None
 

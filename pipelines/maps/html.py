@@ -10,6 +10,7 @@ template (:func:`pipelines.markup.render_template`); Folium leaves that to its u
 from __future__ import annotations
 
 import html
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,7 +22,9 @@ from pipelines import __version__
 from pipelines.fr import fr_date, fr_month, fr_number, plural
 from pipelines.markup import render_template
 from pipelines.published import FLAG_SUFFIX, HIDDEN_FLAG, Publication
-from pipelines.taxonomy import BY_CODE, CODES
+from pipelines.taxonomy import BY_CODE, CODES, label_of
+
+log = logging.getLogger(__name__)
 
 #: Sources and licences, by the keys of a site's ``attribution`` list.
 ATTRIBUTIONS: dict[str, str] = {
@@ -381,7 +384,7 @@ def building_fact_sheet(
     if not problems and present(row.get("chronic_categories")):
         codes = [c.strip() for c in str(row["chronic_categories"]).split(",") if c.strip()]
         codes = [c for c in codes if not is_hidden(row, f"n_{c}")]  # never a hidden one
-        problems = [esc(BY_CODE[c].label if c in BY_CODE else c) for c in codes]
+        problems = [esc(label_of(c)) for c in codes]
     if problems:
         listed = problems[:4]
         if len(problems) > 4:
@@ -419,9 +422,18 @@ def header_html(
 
 
 def source_labels(attributions: Sequence[str]) -> list[str]:
-    """Sources and licences (unescaped), OpenStreetMap always first."""
+    """Sources and licences (unescaped: the templates escape them), OpenStreetMap always
+    first. A key not in :data:`ATTRIBUTIONS` (a typo in the configuration's
+    ``attribution``) is named in a French sentence saying its licence is unknown, with a
+    warning, rather than shown as a bare key beside the known sources."""
     keys = list(dict.fromkeys(["osm", *attributions]))
-    return [ATTRIBUTIONS.get(k, k) for k in keys]
+    unknown = [k for k in keys if k not in ATTRIBUTIONS]
+    if unknown:
+        log.warning(
+            "attribution inconnue : %s (connues : %s)",
+            ", ".join(unknown), ", ".join(ATTRIBUTIONS),
+        )  # fmt: skip
+    return [ATTRIBUTIONS.get(k, f"Source « {k} » (licence non précisée)") for k in keys]
 
 
 def footer_html(attributions: Sequence[str]) -> str:

@@ -20,7 +20,7 @@ from pipelines.config import Config, SiteConfig
 from pipelines.fr import fr_number, fr_period, plural
 from pipelines.io import read_json, write_text
 from pipelines.maps.actions import status_colour, status_order
-from pipelines.maps.html import ATTRIBUTIONS, TOO_FEW_FR, esc
+from pipelines.maps.html import ATTRIBUTIONS, TOO_FEW_FR, esc, source_labels
 from pipelines.maps.notes import notes_table_html
 from pipelines.maps.portfolio import portfolio_page
 from pipelines.markup import render_template, template_text
@@ -332,7 +332,7 @@ def index_page(sites: list[dict[str, Any]]) -> str:
                 "notes": Markup(notes_block(s)),  # escaped by notes_block
                 "actions": actions_summary(s.get("actions")),
                 "pack": s.get("pack"),
-                "sources": [ATTRIBUTIONS.get(k, k) for k in s.get("attribution", ["osm"])],
+                "sources": source_labels(s.get("attribution", ["osm"])),
             }
         )
     return str(

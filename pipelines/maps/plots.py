@@ -33,7 +33,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from pipelines.fr import fr_number
 from pipelines.io import atomic_path, write_csv
 from pipelines.published import HIDDEN_FLAG, Publication
-from pipelines.taxonomy import BY_CODE
+from pipelines.taxonomy import label_of
 
 log = logging.getLogger(__name__)
 
@@ -218,11 +218,6 @@ def _footnote(fig: Figure, note: str | None) -> None:
         fig.supxlabel(note, fontsize=FONT["note"], color="#555555", x=0.01, ha="left")
 
 
-def category_label(code: str) -> str:
-    """French label of a category code (the code itself when unknown)."""
-    return BY_CODE[code].label if code in BY_CODE else str(code)
-
-
 # --------------------------------------------------------------------------------------
 # Stacked bars by category
 # --------------------------------------------------------------------------------------
@@ -284,14 +279,14 @@ def category_bars(
         kept, grouped = order[: max_categories - 1], order[max_categories - 1 :]
     else:
         kept, grouped = order, []
-    table = pd.DataFrame({category_label(c): counts[c] for c in kept}, index=counts.index)
+    table = pd.DataFrame({label_of(c): counts[c] for c in kept}, index=counts.index)
     if grouped:
         table[OTHERS_FR] = counts[grouped].sum(axis=1)
     masked = None
     if any_hidden:
         assert hidden is not None
         h = hidden.reindex(index=counts.index, columns=counts.columns, fill_value=False)
-        masked = pd.DataFrame({category_label(c): h[c] for c in kept}, index=counts.index)
+        masked = pd.DataFrame({label_of(c): h[c] for c in kept}, index=counts.index)
         if grouped:
             masked[OTHERS_FR] = h[grouped].any(axis=1)  # a sum holding a hidden cell
         table = table.mask(masked)
@@ -546,7 +541,7 @@ def closing_delay_bars(
     if has_target.any():
         ax.scatter(d["target_h"][has_target] / days, y[has_target], marker="D", s=110,
                    color="#CC6677", zorder=3, label="Objectif")  # fmt: skip
-    ax.set_yticks(y, [category_label(c) for c in d.index])
+    ax.set_yticks(y, [label_of(c) for c in d.index])
     ax.tick_params(labelsize=FONT["tick"])
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="x", color="#DDDDDD", linewidth=0.8)
@@ -573,7 +568,7 @@ def closing_delay_bars(
     _footnote(fig, note)
     data = pd.DataFrame(
         {
-            "Catégorie": [category_label(c) for c in d.index],
+            "Catégorie": [label_of(c) for c in d.index],
             "Signalements clos": (
                 d["n_closed"].astype(int).to_numpy()
                 if not masked.any()

@@ -26,7 +26,7 @@ from matplotlib.text import Text
 
 from pipelines.crs import metric_crs_of
 from pipelines.io import atomic_path
-from pipelines.maps.html import ATTRIBUTIONS
+from pipelines.maps.html import source_labels
 from pipelines.maps.plots import shrink_to_width
 from pipelines.maps.views import BASEMAP_STYLES, LAND_COLOUR, ZERO_COLOUR, count_classes
 from pipelines.published import Publication, hidden
@@ -218,8 +218,7 @@ def site_figure(
         else "\n\n" + textwrap.fill(note, 34)
     )
     fig.text(0.725, 0.36, text, fontsize=9.5, va="top", color="#333333")
-    keys = list(dict.fromkeys(["osm", *attributions]))
-    sources = " · ".join(ATTRIBUTIONS.get(k, k) for k in keys)
+    sources = " · ".join(source_labels(attributions))
     fig.text(0.01, 0.025, f"Sources : {sources}", fontsize=7.5, color="#444444", wrap=True,
              parse_math=False)  # fmt: skip
     return fig

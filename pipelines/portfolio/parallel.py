@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from pipelines.errors import VigieError
@@ -22,6 +22,14 @@ log = logging.getLogger(__name__)
 
 #: How long a scheduler's address may take to answer.
 CONNECT_TIMEOUT_S = 5
+
+#: The loggers of a local cluster's shutdown, silenced once every task is done (their
+#: news is then no analyst's): a worker process slow to exit on a loaded machine is
+#: killed by its nanny (« Worker process still alive after 4.0 seconds, killing », in
+#: this process), and its last heartbeat may meet the scheduler already closed (a
+#: ``CommClosedError`` traceback, in the worker's process). The results are complete by
+#: then; an error of a task is raised before, with its traceback.
+SHUTDOWN_LOGGERS = ("distributed.nanny", "distributed.worker", "distributed.core")
 
 
 def default_workers() -> int:
@@ -62,18 +70,34 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
             yield client
         return
     n = workers or default_workers()
-    with (
-        LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            # Port 0: a free port, never the 8787 another cluster (another run, a
-            # notebook) may hold; the dashboard is not used, its HTTP server still starts.
-            dashboard_address=":0",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+    with ExitStack() as stack:
+        # Unwound last to first: the client closed, then the cluster, then the loggers'
+        # levels given back.
+        levels = {name: logging.getLogger(name).level for name in SHUTDOWN_LOGGERS}
+        stack.callback(_set_levels, levels)
+        cluster = stack.enter_context(
+            LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                # Port 0: a free port, never the 8787 another cluster (another run, a
+                # notebook) may hold; the dashboard is not used, its server still starts.
+                dashboard_address=":0",
+            )
+        )
+        client = stack.enter_context(Client(cluster))
+        try:
+            yield client
+        finally:
+            quiet = dict.fromkeys(SHUTDOWN_LOGGERS, logging.CRITICAL)
+            client.run(_set_levels, quiet, on_error="ignore")  # in the workers
+            _set_levels(quiet)  # the nannies and the scheduler, here
+
+
+def _set_levels(levels: dict[str, int]) -> None:
+    """Give each named logger its level (a task of :func:`dask_client`'s shutdown)."""
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 async def _handshake(scheduler: str) -> None:

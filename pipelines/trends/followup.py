@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from pipelines.stats import closing_delays, naive_datetimes, open_backlog
-from pipelines.taxonomy import BY_CODE
+from pipelines.taxonomy import label_of
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def followup_table(
         table.index = table.index.astype(str)
         table = table.rename_axis("key").reset_index()
         table.insert(0, "level", level)
-        labels = table["key"].map(lambda c: BY_CODE[c].label if c in BY_CODE else "")
+        labels = table["key"].map(lambda c: label_of(c, ""))
         table.insert(2, "label_fr", labels if level == "category" else "")
         parts.append(table)
     if not parts:
