@@ -627,6 +627,13 @@ def test_no_published_file_shows_a_cell_from_too_few_households(
         assert not few, (code, few[:5])
         hidden = p[f"n_{code}_flag"] == FLAG
         assert p.loc[hidden, f"n_{code}"].isna().all()  # never a zero, never a value
+        # the category's own Gi* class: not shown from a few households either
+        if f"gi_bin_{code}" in p:
+            classed = p[p[f"gi_bin_{code}"].notna()]
+            few = [b for b in classed["building_id"] if 0 < hh.get((str(b), code), 0) < minimum]
+            assert not few, (f"gi_bin_{code}", few[:5])
+    if "gi_label" in p:  # the class in words goes with the class
+        assert p.loc[p["gi_bin_flag"] == FLAG, "gi_label"].isna().all()
     if rule.protect == "all":
         total = _households(micro, ["building_id"])
         shown = p[p["n_reports"].notna() & (p["n_reports"] > 0)]

@@ -86,13 +86,38 @@ def protect_profile(
         few = few & (ids.map(p).fillna(0) > 0) | hidden_b
     elif rule.protect == "none":
         few = pd.Series(False, index=out.index)
-    for col in ("gi_bin", "emerging_category"):
+    for col in ("gi_bin", "gi_bin_rate", "emerging_category"):
         if col in out:
             drop = few & out[col].notna()
             out[col] = out[col].where(~drop)
             out[f"{col}_flag"] = np.where(drop, FLAG, "")
             if col == "emerging_category" and "emerging_label_fr" in out:
                 out["emerging_label_fr"] = out["emerging_label_fr"].where(~drop)
+            if col == "gi_bin" and "gi_label" in out:  # the class in words: hidden alike
+                out["gi_label"] = out["gi_label"].where(~drop)
+    # A category's own Gi* class, by the same rule on that category's reports in the
+    # building: hidden where they come from 1 to threshold - 1 households (in comite,
+    # only where some of them are person-related), or where the building × category
+    # count is hidden. A building with no report of the category keeps its class: its
+    # neighbours' reports make it, no household of its own.
+    if rule.protect != "none":
+        pairs = ["building_id", "category"]
+        counted = micro if rule.protect == "all" else micro[micro["person_related"]]
+        n_all = micro.groupby(pairs)["household"].nunique()
+        n_protected = counted.groupby(pairs)["household"].nunique()
+        for code in CODES:
+            col = f"gi_bin_{code}"
+            if col not in out:
+                continue
+            key = pd.MultiIndex.from_arrays([ids, pd.Series(code, index=ids.index)])
+            n_h = pd.Series(n_all.reindex(key).fillna(0).to_numpy(), index=out.index)
+            n_p = pd.Series(n_protected.reindex(key).fillna(0).to_numpy(), index=out.index)
+            drop = (n_h > 0) & (n_h < rule.min_households) & (n_p > 0)
+            if f"n_{code}_flag" in out:
+                drop = drop | (out[f"n_{code}_flag"] == FLAG)
+            drop = drop & out[col].notna()
+            out[col] = out[col].where(~drop)
+            out[f"{col}_flag"] = np.where(drop, FLAG, "")
     zones = cells[BUILDING_TABLES["zone"]].set_index("zone")
     zone = ids.map(dict(zip(micro["building_id"], micro["zone"], strict=False)))
     zone_shown = zone.isin(zones.index[(zones["flag"] != FLAG).to_numpy()]) & (zone != NO_ZONE)

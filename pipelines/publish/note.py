@@ -159,10 +159,10 @@ def publication_section(
 
 def _shown_bins(profile: pd.DataFrame, column: str) -> pd.Series:
     """The Gi* classes of ``column`` the profile shows (hidden ones, « s » in
-    ``gi_bin_flag`` for the total's, left out)."""
+    ``<column>_flag``, left out)."""
     bins = pd.to_numeric(profile[column], errors="coerce")
-    if column == "gi_bin" and "gi_bin_flag" in profile:
-        bins = bins.mask(profile["gi_bin_flag"] == FLAG)
+    if f"{column}_flag" in profile:
+        bins = bins.mask(profile[f"{column}_flag"] == FLAG)
     return bins.dropna()
 
 
