@@ -20,6 +20,16 @@ measures, each in a fresh subprocess so that peak memory is that of the measured
 
 Target: ingestion within 3x the bare read, peak memory under 2 GB.
 
+The steps run one after the other in fresh processes, interleaved (read, read_jemalloc,
+ingest, ingest_no_secret, then again), best of ``--repeat`` each, so that a change in
+the machine's load touches every step alike. Both the read and the ingestion run with
+pyarrow's default thread pool (as many threads as cores): the read parses on every
+core, the ingestion parses so too, then runs its column steps side by side on a few
+threads, but much of it is serial. On a shared machine the wall ratio therefore moves
+with the load (a competing process takes more from the read, which would use every
+core, than from the ingestion): the CPU seconds (user and system, every thread) and
+the load average are printed beside it.
+
 Then the same export, comma-separated and 1.4 million rows (``--ragged-rows``), is
 ingested as it is (``ingest_comma``) and with one comma too many on every line
 (``ingest_ragged``: "DI,1" for "DI-1", so that every row is malformed and rejected),
@@ -34,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -204,11 +215,19 @@ def _site(path: Path):  # type: ignore[no-untyped-def]
     return SiteConfig(id="bench", name="bench", osm="", sources=(source,), params=DEFAULT_PARAMS)
 
 
+def _cpu_seconds() -> float:
+    """User and system CPU time of this process so far, every thread included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(step: str, path: Path) -> dict[str, float]:
-    """Run one step in this process; return seconds and peak resident memory (MB).
+    """Run one step in this process; return its wall seconds, its CPU seconds (user and
+    system, every thread: ``cpu_seconds``) and peak resident memory (MB).
 
     The bare read imports nothing of Vigie: importing ``pipelines`` makes jemalloc
-    pyarrow's memory pool, and the yardstick is pandas as it comes.
+    pyarrow's memory pool, and the yardstick is pandas as it comes (pyarrow's CSV reader
+    on as many threads as the machine has cores, as a user runs it).
     """
     import datetime as dt
 
@@ -217,16 +236,17 @@ def measure(step: str, path: Path) -> dict[str, float]:
         assert "pipelines" not in sys.modules
         if step == "read_jemalloc":  # the allocator Vigie chooses, for comparison only
             pa.set_memory_pool(pa.jemalloc_memory_pool())
-        t0 = time.perf_counter()
+        c0, t0 = _cpu_seconds(), time.perf_counter()
         frame = pd.read_csv(path, sep=";", engine="pyarrow")
         out["seconds"] = time.perf_counter() - t0
+        out["cpu_seconds"] = _cpu_seconds() - c0
         out["rows"] = len(frame)
     elif step in ("ingest", "ingest_no_secret", "ingest_comma", "ingest_ragged"):
         from pipelines.ingest import stage as ingest
         from pipelines.io import write_points_geoparquet
 
         site = _site(path)
-        t0 = time.perf_counter()
+        c0, t0 = _cpu_seconds(), time.perf_counter()
         # With a site secret, as `vigie ingest` always runs: the household keys are made.
         result = ingest.ingest_site(
             site,
@@ -235,6 +255,7 @@ def measure(step: str, path: Path) -> dict[str, float]:
             secret=None if step == "ingest_no_secret" else SECRET,
         )
         out["seconds"] = time.perf_counter() - t0
+        out["cpu_seconds"] = _cpu_seconds() - c0
         if step in ("ingest_comma", "ingest_ragged"):  # what `vigie ingest` writes
             with tempfile.TemporaryDirectory(dir=path.parent) as out_dir:
                 ingest.write_result(result, site.id, Path(out_dir))
@@ -304,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         # Each step in a fresh process, alternating, best of --repeat: the machine may be
         # shared, and the ratio is what matters.
         steps = ("read", "read_jemalloc", "ingest", "ingest_no_secret")
+        load_before = os.getloadavg()[0]
         runs: dict[str, list[dict[str, float]]] = {s: [] for s in (*steps, "duplicates")}
         for rep in range(args.repeat):
             for step in (*steps, "duplicates") if rep == 0 else steps:
@@ -323,9 +345,15 @@ def main(argv: list[str] | None = None) -> int:
                     check=True,
                 )
                 runs[step].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        load_after = os.getloadavg()[0]
         results = {
             step: {**min(rs, key=lambda r: r["seconds"]), "peak_mb": max(r["peak_mb"] for r in rs)}
             for step, rs in runs.items()
+        }
+        # The least CPU of each step's runs (user and system time, every thread).
+        cpu = {
+            step: min(r["cpu_seconds"] for r in runs[step])
+            for step in ("read", "ingest", "ingest_no_secret")
         }
         read, ing, dup = results["read"], results["ingest"], results["duplicates"]
         ratio = ing["seconds"] / read["seconds"]
@@ -346,6 +374,9 @@ def main(argv: list[str] | None = None) -> int:
             f"({ing['rows'] / ing['seconds']:,.0f} lignes/s), "
             f"pic {ing['peak_mb']:.0f} Mo, {int(ing['accepted']):,} acceptées\n"
             f"ratio ingestion / lecture: {ratio:.2f} (cible ≤ 3)\n"
+            f"  temps CPU (utilisateur + système, tous fils) : lecture {cpu['read']:.2f} s, "
+            f"ingestion {cpu['ingest']:.2f} s, ratio {cpu['ingest'] / cpu['read']:.2f} ; "
+            f"charge de la machine {load_before:.1f} puis {load_after:.1f}\n"
             f"  sans secret (ni colonne personnelle lue, ni clé de foyer) : "
             f"{nosec['seconds']:.2f} s ({spread('ingest_no_secret')}), "
             f"ratio {nosec['seconds'] / read['seconds']:.2f}\n"
@@ -369,6 +400,11 @@ def main(argv: list[str] | None = None) -> int:
                     "ingest_no_secret_s": round(nosec["seconds"], 3),
                     "ratio_no_secret_to_bare_read": round(nosec["seconds"] / read["seconds"], 2),
                     "target": "ratio <= 3, peak < 2 GB",
+                    "bare_read_cpu_s": round(cpu["read"], 3),
+                    "ingest_cpu_s": round(cpu["ingest"], 3),
+                    "ingest_no_secret_cpu_s": round(cpu["ingest_no_secret"], 3),
+                    "ratio_cpu": round(cpu["ingest"] / cpu["read"], 2),
+                    "load_avg_1min": [round(load_before, 2), round(load_after, 2)],
                     "ingest_peak_mb": round(ing["peak_mb"]),
                     "read_peak_mb": round(read["peak_mb"]),
                     "likely_duplicates_s": round(dup["seconds"], 3),

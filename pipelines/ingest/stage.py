@@ -64,7 +64,7 @@ from pipelines.ingest.household import (
     secret_path,
 )
 from pipelines.ingest.partition import _categories, _partition
-from pipelines.ingest.personal import is_personal, personal_columns_detected
+from pipelines.ingest.personal import is_personal, looks_personal, personal_columns_detected
 from pipelines.ingest.personal import matches_any as _matches_any
 from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.readers import read_file
@@ -163,12 +163,26 @@ def _file_issue(source: SourceConfig, path: str, reason: str, detail: str) -> di
     }
 
 
-def _label_columns(source: SourceConfig) -> Callable[[str], bool]:
-    """Whether a file column is one the configuration maps to a label role (read
-    dictionary-encoded): the same name, or the same up to case, accents and
-    punctuation (as :func:`resolve_columns` matches them)."""
+def _label_columns(source: SourceConfig, *, households: bool = True) -> Callable[[str], bool]:
+    """Whether a file column is read dictionary-encoded: one the configuration maps to a
+    label role (the same name, or the same up to case, accents and punctuation, as
+    :func:`resolve_columns` matches them), or, when ``households`` are keyed, a personal
+    column (declared or detected, mapped to no role) that identifies them, which
+    :func:`pipelines.ingest.household.identity_codes` folds per distinct value."""
     wanted = [name for role, name in source.columns.items() if role in _LABEL_ROLES]
-    return lambda name: _matches_any(name, wanted)
+    mapped = list(source.columns.values())
+    # Identity columns dictionary-encoded: identity_codes on bench.ingest's million rows
+    # takes 0.085 s of CPU instead of 0.13 s.
+    identities = households and source.kind == "reports"
+    return lambda name: (
+        _matches_any(name, wanted)
+        or (
+            identities
+            and identity_kind(name) is not None
+            and (is_personal(name, source.personal_columns) or looks_personal(name))
+            and not _matches_any(name, mapped)
+        )
+    )
 
 
 def _personal_columns(
@@ -205,7 +219,7 @@ def _read_source(
     ``progress`` advances by each file's size once it is read; ``households``: the
     columns that identify households are read (see :func:`_personal_columns`)."""
     files = source.files()
-    labels = _label_columns(source)
+    labels = _label_columns(source, households=households)
     personal = _personal_columns(source, households=households)
     issues: list[dict[str, Any]] = []
     raws: list[RawFile] = []
