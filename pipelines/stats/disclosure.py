@@ -721,7 +721,9 @@ def audit(
         ``n_sensitive_shown`` (cells the primary rule hides but the table shows),
         ``n_unprotected`` (hidden sensitive cells whose attacker interval is narrower
         than the protection width) and ``worst`` (the narrowest proven interval, its
-        cell, bounds and ``exact``; never the true value). Plus ``n_components`` and ``n_lp``.
+        cell, bounds and ``exact``; never the true value), and with ``rule.technical``,
+        for a table of ``rule.category_dim``, ``n_hidden_technical`` (``total``, ``own``:
+        primary or dominance, ``secondary``). Plus ``n_components`` and ``n_lp``.
     """
     tables = [tuple(t) for t in published]
     _check_input(reports, tables)
@@ -755,6 +757,8 @@ def _report(
 ) -> dict[str, Any]:
     """The audit dict from the targets' intervals (exact or certified)."""
     primary = (cells["reason"] != "").to_numpy()
+    own = cells["reason"].isin([REASON_PRIMARY, REASON_DOMINANCE]).to_numpy()
+    technical = technical_cells(cells, tables, rule) & hidden
     width = rule.width
     n_lp = iv.n_lp
     per_table = []
@@ -793,6 +797,14 @@ def _report(
                 "worst": worst,
             }
         )
+        if rule.technical and rule.category_dim in t:
+            # hidden cells of the categories shown exactly: for themselves (a report
+            # naming a dwelling makes them person-related), or to protect another
+            per_table[-1]["n_hidden_technical"] = {
+                "total": int((technical & in_table).sum()),
+                "own": int((technical & in_table & own).sum()),
+                "secondary": int((technical & in_table & ~own).sum()),
+            }
     return {
         "passed": bool(passed),
         "rule": {
