@@ -6,11 +6,16 @@ listed in the run summary: it is never dropped.
 
 Each category has a **class** for disclosure control (issue 16): ``technique`` (the
 building's equipment and common parts: a count of them points at no one, and is shown
-exactly) or ``personne`` (what points at a household or at people: a squatted hall,
-pests, anything unknown), whose cells need enough distinct households to be published.
-A report whose text names a floor or a flat is person-related whatever its category
-(:func:`person_related`). A site may change a category's class in its configuration
-(``category_classes = {code = "personne"}``, checked by :func:`check_category_classes`).
+exactly: the secondary suppression hides one of their cells only where no margin nor
+person-related cell would do, :mod:`pipelines.stats.disclosure`) or ``personne`` (what
+points at a household or at people: a squatted hall, pests, anything unknown), whose
+cells need enough distinct households to be published. A report whose text names a
+floor or a flat is person-related whatever its category (:func:`person_related`): a cell
+of a technical category holding one is hidden like a person-related cell when it comes
+from too few households, and the cells that would give it back (its category's total for
+the building or the month) are technical too. A site may change a category's class in
+its configuration (``category_classes = {code = "personne"}``, checked by
+:func:`check_category_classes`).
 """
 
 from __future__ import annotations

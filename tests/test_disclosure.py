@@ -302,6 +302,57 @@ def milp_interval(df: pd.DataFrame, published: dict, target: dict) -> tuple[floa
     return out[0], out[1]
 
 
+def test_a_technical_cell_is_hidden_last_a_margin_first() -> None:
+    """Issue 16's ``comite``: technical categories are shown exactly. In ``SMALL``, the
+    hidden (A, nuisibles) would come back as A's total minus its two technical cells:
+    without a technical class, the cheapest way is a technical cell (A, eclairage: 2
+    reports); with it, margins go first (A's total, then the site total that would give
+    A's total back), and no technical cell is hidden nor listed."""
+    df = reports(SMALL, person={"nuisibles"})
+    tables = [("building_id", "category"), ("building_id",), ()]
+    plain = sdc.protect(df, tables, rule=sdc.COMITE).tables[("building_id", "category")]
+    assert (plain.loc[plain["category"] != "nuisibles", "flag"] == sdc.FLAG_HIDDEN).any()
+    rule = sdc.DisclosureRule(technical=frozenset({"ascenseur", "eclairage"}))
+    out = sdc.protect(df, tables, rule=rule)
+    bc = out.tables[("building_id", "category")]
+    assert cell(bc, building_id="A", category="nuisibles")["flag"] == sdc.FLAG_HIDDEN
+    assert (bc.loc[bc["category"] != "nuisibles", "flag"] == sdc.FLAG_SHOWN).all()
+    assert cell(out.tables[("building_id",)], building_id="A")["flag"] == sdc.FLAG_HIDDEN
+    assert out.audit["passed"]
+    assert out.audit["technical_hidden"] == []
+
+
+def test_a_technical_cell_hidden_for_want_of_another_is_listed_with_why() -> None:
+    """A lift report naming a flat (person-related) is A's only January lift report:
+    hidden for itself. A's lift total over the months is shown beside it, so one more
+    cell must go, and every choice is a lift cell: February's (4 reports) or the total
+    itself. The cheaper, February's, is hidden and listed with the total it protects."""
+    rows = [("A", "01", "h1", True)] + [("A", "02", f"a{i}", False) for i in range(4)]
+    rows += [("B", m, f"b{m}{i}", False) for m in ("01", "02") for i in range(3)]
+    df = pd.DataFrame(rows, columns=["building_id", "month", "household", "person_related"])
+    df["category"] = "ascenseur"
+    tables = [("building_id", "month", "category"), ("building_id", "category"),
+              ("building_id",), ()]  # fmt: skip
+    rule = sdc.DisclosureRule(technical=frozenset({"ascenseur"}))
+    out = sdc.protect(df, tables, rule=rule)
+    monthly = out.tables[("building_id", "month", "category")]
+    assert cell(monthly, building_id="A", month="01")["reason"] == sdc.REASON_PRIMARY
+    assert cell(monthly, building_id="A", month="02")["reason"] == sdc.REASON_SECONDARY
+    assert (monthly.loc[monthly["building_id"] == "B", "flag"] == sdc.FLAG_SHOWN).all()
+    assert out.audit["passed"]
+    assert out.audit["technical_hidden"] == [
+        {
+            "table": ["building_id", "month", "category"],
+            "cell": {"building_id": "A", "month": "02", "category": "ascenseur"},
+            "step": "relation",
+            "total": {
+                "table": ["building_id", "category"],
+                "cell": {"building_id": "A", "category": "ascenseur"},
+            },
+        }
+    ]
+
+
 def test_a_hidden_cell_is_known_to_be_at_least_one() -> None:
     """Building A: one pests report (one household: hidden), one lift and one lighting
     report, both hidden beside it, and A's total shown: 3. Were hidden cells possibly

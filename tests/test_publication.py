@@ -29,7 +29,7 @@ from pipelines.io import read_csv
 from pipelines.publish.build import publish_site
 from pipelines.publish.cells import FLAG, NO_ZONE, households, microdata
 from pipelines.publish.ledger import freeze
-from pipelines.publish.margins import margin_problems
+from pipelines.publish.margins import long_profile, margin_problems
 from pipelines.publish.note import publication_section
 from pipelines.publish.points import protect_points
 from pipelines.publish.protect import apply_profile
@@ -673,6 +673,76 @@ def test_no_published_file_shows_a_cell_from_too_few_households(
             if applies(code) and isinstance(value, int | float) and value > 0:
                 assert hh.get((b, code), 0) >= minimum, (b, code, value)
     assert "household_key" not in html
+
+
+def _cell_key(cell: dict[str, Any]) -> tuple[Any, ...]:
+    """A published cell's building, period and category (``None`` where it has none)."""
+    return tuple(None if cell.get(d) is None else str(cell[d])
+                 for d in ("building_id", "month", "category"))  # fmt: skip
+
+
+@pytest.mark.parametrize("site", ["bondy", "paris10"])
+def test_comite_hides_a_technical_cell_only_for_itself_or_where_nothing_else_would_do(
+    demo_run: DemoRun, site: str
+) -> None:
+    """Issue 16: in ``comite``, technical categories are shown exactly. A cell of a
+    technical category is hidden for itself only when one of its reports names a
+    dwelling (person-related whatever its category) and it comes from too few
+    households or one household (checked here on the microdata); hidden to protect
+    another cell only where every other choice was technical too, and then the audit
+    lists it with why. Such a "why" names a total that is itself of a technical
+    category, or one the other group of tables has already published (locked): a
+    shown margin or person-related cell would have been hidden instead. On main, 600
+    technical cells of Bondy's pack (187 of the 240 technical cells of the category
+    chart) were hidden as secondary with no reason given."""
+    directory = demo_run.site(site) / "published"
+    audit = json.loads((directory / "publication_audit.json").read_text(encoding="utf-8"))
+    assert audit["profile"] == "comite"
+    assert audit["passed"]
+    config = load_config(demo_run.config)
+    rule = config.site(site).publication.rule("comite")
+    person = person_related_of(config.site(site))
+    technical = [code for code in CODES if code not in person]
+    micro = _truth(demo_run.site(site), person)
+    building_tables = {("zone",), ("zone", "building_id"), ("zone", "building_id", "category"),
+                       ("zone", "building_id", "month", "category")}  # fmt: skip
+    listed: set[tuple[Any, ...]] = set()
+    for group in ("buildings", "site"):  # the engine's two groups of tables
+        for record in audit["engine"][group].get("technical_hidden", []):
+            assert record["cell"]["category"] in technical
+            listed.add((tuple(record["table"]), _cell_key(record["cell"])))
+            if record["step"] == "relation":
+                total = record["total"]
+                of_technical = total["cell"].get("category") in technical
+                locked = group == "site" and tuple(total["table"]) in building_tables
+                assert of_technical or locked, record
+    pub = read_published(directory)
+    hidden: list[tuple[tuple[str, ...], tuple[Any, ...]]] = []
+    long = long_profile(pub.profile, technical)
+    for r in long[long["n_reports_flag"] == FLAG].itertuples():
+        hidden.append((("zone", "building_id", "category"), (r.building_id, None, r.category)))
+    m = pub.monthly
+    for r in m[(m["n_reports_flag"] == FLAG) & m["category"].isin(technical)].itertuples():
+        hidden.append((("zone", "building_id", "month", "category"),
+                       (str(r.building_id), str(r.month), r.category)))  # fmt: skip
+    series = pub.category_series  # the chart's months, by their first day
+    series = series.assign(month=pd.to_datetime(series["period_start"]).dt.strftime("%Y-%m"))
+    at = (series["n_reports_flag"] == FLAG) & series["category"].isin(technical)
+    for r in series[at].itertuples():
+        hidden.append((("month", "category"), (None, r.month, r.category)))
+    unexplained = []
+    for table, key in hidden:
+        if (table, key) in listed:
+            continue
+        cell = micro
+        for col, value in zip(("building_id", "month", "category"), key, strict=True):
+            if value is not None:
+                cell = cell[cell[col].astype(str) == value]
+        few = cell["household"].nunique() < rule.min_households
+        serial = cell["household"].value_counts().max() >= rule.dominance_share * len(cell)
+        if not (cell["person_related"].any() and (few or serial)):
+            unexplained.append((table, key))
+    assert not unexplained, (len(unexplained), len(hidden), unexplained[:5])
 
 
 @pytest.mark.parametrize("site", ["bondy", "paris10"])

@@ -23,6 +23,12 @@ from pipelines.taxonomy import CODES
 #: The marker of a hidden value in a ``_flag`` column.
 FLAG = "s"
 
+#: The microdata column telling a report of a technical category (class « technique »,
+#: :mod:`pipelines.taxonomy`), even when its text names a dwelling: under ``comite``
+#: these categories are shown exactly, so the engine hides one of their cells only where
+#: no other cell would do (``technical`` of :class:`pipelines.stats.disclosure.DisclosureRule`).
+TECHNICAL = "technical_category"
+
 #: The zone of a building outside every zone (its reports count in the site only).
 NO_ZONE = "—"
 
@@ -59,8 +65,10 @@ def microdata(
     """One row per counted report on a building (:func:`pipelines.reports.counted`):
     ``building_id``, ``zone`` (:data:`NO_ZONE` outside every zone), ``category``,
     ``month`` (``YYYY-MM``), ``quarter`` (``YYYY-Tn``), ``year``, ``household``,
-    ``person_related``, ``reported_at`` (naive) and ``report_id`` (the row's position
-    where the column is missing), which the ledger keeps to tell late reports apart."""
+    ``person_related``, :data:`TECHNICAL` (the category's class is not person-related,
+    whatever the report's text), ``reported_at`` (naive) and ``report_id`` (the row's
+    position where the column is missing), which the ledger keeps to tell late reports
+    apart."""
     counted = reports[is_counted(reports, on_building=True)]
     when = naive_dates(counted["reported_at"])
     counted, when = counted[when.notna()], when[when.notna()]
@@ -82,6 +90,7 @@ def microdata(
             "year": when.dt.year.astype(str).to_numpy(),
             "household": households(counted).to_numpy(),
             "person_related": is_person.to_numpy(),
+            TECHNICAL: (~category.isin(person_related)).to_numpy(),
             "reported_at": when.to_numpy(),
             "report_id": (
                 counted["report_id"].astype(str)
@@ -109,16 +118,30 @@ def unpublished_zone(micro: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def engine_rule(rule: ProfileRule) -> disclosure.DisclosureRule:
+def engine_rule(
+    rule: ProfileRule, technical: frozenset[str] = frozenset()
+) -> disclosure.DisclosureRule:
     """The engine's rule for a profile (:class:`pipelines.stats.disclosure.DisclosureRule`):
     its threshold, dominance share and rounding; every cell sensitive when the profile
-    protects all cells (``public``), else only those holding a person-related report."""
+    protects all cells (``public``), else only those holding a person-related report,
+    and then the ``technical`` categories shown exactly (hidden only where no other cell
+    would do: the issue's « technical categories are shown exactly »). ``public`` prefers
+    no category: every cell there needs its households."""
     return disclosure.DisclosureRule(
         min_households=rule.min_households,
         dominance_share=rule.dominance_share,
         all_sensitive=rule.protect == "all",
         round_base=rule.round_base,
+        technical=frozenset() if rule.protect == "all" else technical,
     )
+
+
+def technical_categories(micro: pd.DataFrame) -> frozenset[str]:
+    """The technical categories among the microdata's (:data:`TECHNICAL`; none when
+    the column is missing)."""
+    if TECHNICAL not in micro:
+        return frozenset()
+    return frozenset(micro.loc[micro[TECHNICAL].astype(bool), "category"].astype(str))
 
 
 def protect_tables(
@@ -134,7 +157,8 @@ def protect_tables(
     with its dimensions, ``n_reports``, ``n_households`` (null when hidden), ``flag``
     and ``reason``; and the engine's audit (linear programming over every table at
     once)."""
-    result = disclosure.protect(micro, list(tables), rule=engine_rule(rule), given=given)
+    engine = engine_rule(rule, technical_categories(micro))
+    result = disclosure.protect(micro, list(tables), rule=engine, given=given)
     out = {tuple(d): t for d, t in result.tables.items()}
     return out, dict(result.audit)
 

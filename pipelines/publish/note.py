@@ -39,6 +39,24 @@ def _pct(share: float) -> str:
     return f"{fr_number(100 * share, 1)} %"
 
 
+def _technical_text(audit: Mapping[str, Any]) -> str:
+    """What the secondary suppression does with the technical categories (``comite``),
+    and how many of their cells it hid all the same (``technical_hidden`` of each group
+    of the engine's audit, :func:`pipelines.stats.disclosure.protect`)."""
+    engine = audit.get("engine", {})
+    groups = engine.values() if isinstance(engine, Mapping) else []
+    n = sum(len(g.get("technical_hidden", [])) for g in groups if isinstance(g, Mapping))
+    return (
+        " Ce masquage secondaire choisit d'abord un total ou une case liée aux personnes : "
+        "une case d'une catégorie technique n'est masquée que faute d'autre choix, quand "
+        "tous les recours sont eux-mêmes des cases techniques (un signalement technique "
+        "qui désigne un logement est lié aux personnes, et le total de sa catégorie, pour "
+        "son bâtiment ou pour le mois, est une case technique) : "
+        f"{fr_number(n)} case(s) technique(s) masquée(s) ainsi, chacune avec sa raison "
+        "dans publication_audit.json."
+    )
+
+
 def publication_section(
     audit: Mapping[str, Any], cells: Mapping[str, Mapping[str, Any]]
 ) -> Section:
@@ -64,7 +82,7 @@ def publication_section(
         f"{_pct(float(rule.get('dominance_share', 1.0)))} des signalements ou plus est "
         "masquée (signalements en série) ; un masquage secondaire empêche de retrouver une "
         "case masquée à partir des totaux publiés à côté (par bâtiment, mois, catégorie, "
-        "zone, site)."
+        "zone, site)." + ("" if rule.get("protect") == "all" else _technical_text(audit))
     )
     if rule.get("coarsen"):
         paragraphs.append(

@@ -18,7 +18,10 @@ tables sharing a dimension) are protected and audited **together**.
   reports (reason ``"dominance"``, the serial reporter). Zero cells are never sensitive.
 - **Secondary suppression** (:func:`protect`): more cells are hidden (reason
   ``"secondary"``) until no hidden sensitive cell can be recomputed, to within the
-  protection width, from what is shown. Greedy, documented in :func:`protect`.
+  protection width, from what is shown. Greedy, documented in :func:`protect`. Cells of
+  the rule's ``technical`` categories (``comite``: shown exactly, issue #16) come last:
+  a margin or a person-related cell is hidden instead wherever one would do, and each
+  technical cell hidden all the same is listed with why (``technical_hidden``).
 - **Audit** (:func:`audit`): for every hidden sensitive cell, the attacker's feasible
   interval ``[lo, hi]`` is computed by linear programming (HiGHS, through ``highspy``)
   with every shown cell of every table as an equality over the unknowns and
@@ -162,6 +165,13 @@ class DisclosureRule:
         reach; ``None`` means ``min_households``.
     round_base
         Shown counts are rounded to a multiple of this (half up); 1 leaves them exact.
+    technical
+        Values of ``category_dim`` shown exactly (``comite``'s technical categories): the
+        secondary suppression hides a cell of one of them (a cell of a table that has
+        ``category_dim``) only where no other cell would do (:func:`_cost`), and says why
+        (``technical_hidden`` of the result). Empty: no category is preferred.
+    category_dim
+        The dimension whose values ``technical`` names.
     """
 
     min_households: int = 3
@@ -170,6 +180,8 @@ class DisclosureRule:
     dominance_all_cells: bool = False
     protection_width: float | None = None
     round_base: int = 1
+    technical: frozenset[str] = frozenset()
+    category_dim: str = "category"
 
     def __post_init__(self) -> None:
         if self.min_households < 1:
@@ -346,12 +358,39 @@ def primary_suppression(
     return _frames(cell_table(reports, tables, rule), tables, rule)
 
 
-def _cost(cells: pd.DataFrame, tables: Sequence[Table]) -> npt.NDArray[np.float64]:
+def technical_cells(
+    cells: pd.DataFrame, tables: Sequence[Table], rule: DisclosureRule
+) -> npt.NDArray[np.bool_]:
+    """Per cell of :func:`cell_table`: a cell of a category the rule shows exactly (its
+    table has ``rule.category_dim`` and its value is in ``rule.technical``). Margins
+    (tables without the category) are never technical: a building or a month total is
+    the cheaper thing to hide."""
+    out = np.zeros(len(cells), dtype=bool)
+    if not rule.technical:
+        return out
+    for i, t in enumerate(tables):
+        if rule.category_dim in t:
+            sel = (cells["table"] == i).to_numpy()
+            out[sel] = cells.loc[sel, rule.category_dim].isin(rule.technical).to_numpy()
+    return out
+
+
+def _cost(
+    cells: pd.DataFrame, tables: Sequence[Table], technical: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
     """Information lost by hiding a cell: its reports + 1, doubled per dimension it
-    lacks relative to the most detailed table (prefer small cells, cells over margins)."""
+    lacks relative to the most detailed table (prefer small cells, cells over margins);
+    a ``technical`` cell (:func:`technical_cells`) costs more than every other cell
+    together, so that the greedy steps of :func:`protect` hide one only where every
+    other way (a margin, a person-related cell, a cell of another group) is locked or
+    already hidden: the order is lexicographic, technical cells last, and among them the
+    same size rule."""
     depth = max((len(t) for t in tables), default=0)
     missing = depth - np.array([len(tables[i]) for i in cells["table"]])
-    return (cells["n_reports"].to_numpy(dtype=float) + 1.0) * 2.0**missing
+    cost = (cells["n_reports"].to_numpy(dtype=float) + 1.0) * 2.0**missing
+    if technical.any():
+        cost = cost + np.where(technical, cost[~technical].sum() + 1.0, 0.0)
+    return cost
 
 
 #: Per relation between two published tables (a total and the finer table adding it
@@ -378,21 +417,31 @@ def _relation_pairs(cells: pd.DataFrame, tables: Sequence[Table]) -> Pairs:
     return pairs
 
 
+#: Why a technical cell was hidden as secondary (:func:`protect`), per cell: the step
+#: (``"relation"`` or ``"lp"``) and the cell it protects (``total``: the shown total
+#: that had one hidden term; ``target``: the hidden cell whose interval was too narrow).
+Why = dict[int, dict[str, Any]]
+
+
 def _relation_pass(
     pairs: Pairs,
     hidden: npt.NDArray[np.bool_],
     cost: npt.NDArray[np.float64],
     free: npt.NDArray[np.bool_],
     unpublished: npt.NDArray[np.bool_] | None = None,
-) -> npt.NDArray[np.bool_]:
+    technical: npt.NDArray[np.bool_] | None = None,
+) -> tuple[npt.NDArray[np.bool_], Why]:
     """Quick combinatorial pass before the LPs: no shown total may have exactly one
     hidden non-zero term among the published cells it sums (else it is recomputed by
-    subtraction). Hides the cheapest shown term, or the total when there is none; only
-    ``free`` cells are hidden, a total left as it is when neither it nor any term is
-    free (the LPs judge it). ``unpublished`` cells (:data:`REASON_UNPUBLISHED`) do not
-    count as hidden terms."""
+    subtraction). Hides the cheapest of the total and its shown terms (a term on equal
+    cost); only ``free`` cells are hidden, a total left as it is when neither it nor any
+    term is free (the LPs judge it). ``unpublished`` cells (:data:`REASON_UNPUBLISHED`)
+    do not count as hidden terms. Returns the cells hidden and, for each ``technical``
+    cell hidden, why (:data:`Why`): every other choice was technical too, or locked."""
     hidden = hidden.copy()
     quiet = np.zeros(len(hidden), dtype=bool) if unpublished is None else unpublished
+    technical = np.zeros(len(hidden), dtype=bool) if technical is None else technical
+    why: Why = {}
     changed = True
     while changed:
         changed = False
@@ -401,14 +450,15 @@ def _relation_pass(
             lonely = np.flatnonzero((n_hidden == 1) & ~hidden)
             for q in lonely:
                 kids = chi[(par == q) & ~hidden[chi] & free[chi]]
-                if len(kids):
-                    hidden[kids[np.argmin(cost[kids])]] = True
-                elif free[q]:
-                    hidden[q] = True
-                else:
+                options = np.append(kids, q) if free[q] else kids
+                if not len(options):
                     continue
+                pick = int(options[np.argmin(cost[options])])
+                hidden[pick] = True
+                if technical[pick]:
+                    why[pick] = {"step": "relation", "total": int(q)}
                 changed = True
-    return hidden
+    return hidden, why
 
 
 def _reveal_determined(
@@ -528,10 +578,11 @@ def protect(
     Notes
     -----
     Secondary suppression is greedy, in two steps, both choosing among shown non-zero
-    cells by the cost of :func:`_cost` (reports + 1, doubled per missing dimension):
+    cells by the cost of :func:`_cost` (reports + 1, doubled per missing dimension; a
+    cell of a ``rule.technical`` category after every other cell):
 
     1. a combinatorial pass: while a shown total has exactly one hidden term among the
-       published cells it adds up, hide its cheapest shown term (or the total itself);
+       published cells it adds up, hide the cheapest of its shown terms and itself;
     2. LP-guided rounds: audit; for each hidden sensitive cell whose interval is
        narrower than the protection width, hide the cheapest shown cell whose equality
        binds its interval (non-zero dual in HiGHS' solution), falling back to the
@@ -539,6 +590,9 @@ def protect(
        table; repeat until the audit passes.
 
     Hiding everything non-zero always passes (no equality left), so this terminates.
+    Each technical cell hidden as secondary is listed with why in the result's
+    ``technical_hidden`` (:func:`_technical_hidden`): in both steps it was the cheapest
+    choice only because every other one was technical too, locked or already hidden.
     """
     given = {tuple(t): frame for t, frame in (given or {}).items()}
     tables = [tuple(t) for t in tables]
@@ -546,14 +600,15 @@ def protect(
     _check_input(reports, tables)
     cells = cell_table(reports, tables, rule)
     system = linear_system(reports, tables, cells)
-    cost = _cost(cells, tables)
+    technical = technical_cells(cells, tables, rule)
+    cost = _cost(cells, tables, technical)
     primary = (cells["reason"] != "").to_numpy()
     was_hidden, locked, given_reason = _given_flags(cells, tables, given)
     free = ~locked
     start = np.where(locked, was_hidden, primary | was_hidden)
     pairs = _relation_pairs(cells, tables)
     unpublished = locked & was_hidden & (given_reason == REASON_UNPUBLISHED)
-    hidden = _relation_pass(pairs, start, cost, free, unpublished)
+    hidden, why = _relation_pass(pairs, start, cost, free, unpublished, technical)
     targets = np.flatnonzero(primary & hidden & cells["sensitive"].to_numpy())
     width = rule.width
     pending = np.arange(len(targets))
@@ -572,23 +627,30 @@ def protect(
         if not len(bad):
             break
         inc = system.incidence
-        picks: set[int] = set()
+        picks: dict[int, dict[str, Any]] = {}
         for cell in bad:
+            among = "binding"
             cands = [c for c in iv.binding.get(int(cell), ()) if not hidden[c] and free[c]]
             if not cands:
+                among = "sharing"
                 share = inc[:, inc[cell].indices].getnnz(axis=1) > 0
                 cands = list(np.flatnonzero(share & ~hidden & free))
             if not cands:
+                among = "table"
                 same = (cells["table"] == cells.at[cell, "table"]).to_numpy()
                 cands = list(np.flatnonzero(same & ~hidden & free))
             if not cands:
+                among = "any"
                 cands = list(np.flatnonzero(~hidden & free))
             if cands:
-                picks.add(int(min(cands, key=lambda c: (cost[c], c))))
+                pick = int(min(cands, key=lambda c: (cost[c], c)))
+                picks.setdefault(pick, {"step": "lp", "target": int(cell), "among": among})
         if not picks:
             break
         hidden[list(picks)] = True
-        hidden = _relation_pass(pairs, hidden, cost, free, unpublished)
+        why.update({c: w for c, w in picks.items() if technical[c]})
+        hidden, more = _relation_pass(pairs, hidden, cost, free, unpublished, technical)
+        why.update({c: w for c, w in more.items() if c not in why})
     # A locked cell keeps its flag: hidden as given, even where the others now give it.
     hidden = _reveal_determined(pairs, hidden, primary | (locked & was_hidden))
     reason = cells["reason"].to_numpy().astype(object)
@@ -600,9 +662,36 @@ def protect(
     # (intervals only widen as cells are hidden): no need to solve them all again.
     final = Intervals(lo, hi, np.zeros(len(targets), bool), {}, iv.n_components, n_lp)
     result = _report(tables, frames, cells, system, hidden, targets, final, rule)
+    result["technical_hidden"] = _technical_hidden(
+        cells, tables, hidden & free & technical & (reason == REASON_SECONDARY), why
+    )
     if not result["passed"] and not given:
         raise RuntimeError("La suppression secondaire n'a pas abouti (audit en échec).")
     return Protection(frames, result)
+
+
+def _technical_hidden(
+    cells: pd.DataFrame, tables: Sequence[Table], chosen: npt.NDArray[np.bool_], why: Why
+) -> list[dict[str, Any]]:
+    """The technical cells :func:`protect` hid as secondary (``chosen``), each with why
+    (JSON-able): ``step`` ``"relation"`` and the ``total`` it keeps from being
+    recomputed by subtraction (the total and its other shown terms were technical too,
+    or locked), ``"lp"`` and the ``target`` whose interval was too narrow, ``among`` the
+    cells binding it (``"binding"``) or the fallbacks, all technical or locked; or
+    ``"given"`` (hidden in a ``given`` table left free)."""
+
+    table = cells["table"].to_numpy()
+
+    def where(c: int) -> dict[str, Any]:
+        t = tables[int(table[c])]
+        return {"table": list(t), "cell": {d: _jsonable(cells.at[c, d]) for d in t}}
+
+    out = []
+    for c in np.flatnonzero(chosen):
+        w = why.get(int(c), {"step": "given"})
+        other = {k: where(v) if k in ("total", "target") else v for k, v in w.items()}
+        out.append({**where(int(c)), **other})
+    return out
 
 
 def audit(
@@ -632,7 +721,9 @@ def audit(
         ``n_sensitive_shown`` (cells the primary rule hides but the table shows),
         ``n_unprotected`` (hidden sensitive cells whose attacker interval is narrower
         than the protection width) and ``worst`` (the narrowest proven interval, its
-        cell, bounds and ``exact``; never the true value). Plus ``n_components`` and ``n_lp``.
+        cell, bounds and ``exact``; never the true value), and with ``rule.technical``,
+        for a table of ``rule.category_dim``, ``n_hidden_technical`` (``total``, ``own``:
+        primary or dominance, ``secondary``). Plus ``n_components`` and ``n_lp``.
     """
     tables = [tuple(t) for t in published]
     _check_input(reports, tables)
@@ -666,6 +757,8 @@ def _report(
 ) -> dict[str, Any]:
     """The audit dict from the targets' intervals (exact or certified)."""
     primary = (cells["reason"] != "").to_numpy()
+    own = cells["reason"].isin([REASON_PRIMARY, REASON_DOMINANCE]).to_numpy()
+    technical = technical_cells(cells, tables, rule) & hidden
     width = rule.width
     n_lp = iv.n_lp
     per_table = []
@@ -704,6 +797,14 @@ def _report(
                 "worst": worst,
             }
         )
+        if rule.technical and rule.category_dim in t:
+            # hidden cells of the categories shown exactly: for themselves (a report
+            # naming a dwelling makes them person-related), or to protect another
+            per_table[-1]["n_hidden_technical"] = {
+                "total": int((technical & in_table).sum()),
+                "own": int((technical & in_table & own).sum()),
+                "secondary": int((technical & in_table & ~own).sum()),
+            }
     return {
         "passed": bool(passed),
         "rule": {
