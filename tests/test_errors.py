@@ -520,3 +520,34 @@ def test_a_study_area_inside_the_osm_extract_is_accepted(tmp_path: Path) -> None
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "ingested.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        ([], ["vigie :", "COMMANDE", "manquant"]),
+        (["publier"], ["COMMANDE", "'publier'", "pas un choix possible"]),
+        (["run"], ["vigie run :", "--config", "manquant"]),
+        (["map", "--config", "config/demo.toml", "--site"], ["--site", "attend une valeur"]),
+        (["stage", "ingestion"], ["vigie stage :", "ÉTAPE", "'ingestion'"]),
+        (["index", "--config", "config/demo.toml", "--out", "i.html", "en-trop"], ["en-trop"]),
+        (["run", "--config", "config/demo.toml", "--workers", "deux"], ["--workers", "entier"]),
+    ],
+)
+def test_a_command_line_mistake_is_one_french_line_exit_2(
+    argv: list[str], words: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # argparse's own errors are English, after its usage text: a user error like any
+    # other must be one French line naming what is wrong, with exit code 2.
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert " : erreur : " in lines[0]
+    assert "--help" in lines[0]
+    assert "error" not in lines[0], lines[0]
+    assert "usage" not in lines[0], lines[0]
+    for word in words:
+        assert word in lines[0], (word, lines[0])
