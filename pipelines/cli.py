@@ -141,6 +141,7 @@ def cmd_annotations(args: argparse.Namespace) -> None:
 def cmd_actions_template(args: argparse.Namespace) -> None:
     """Write the action register's template into a site's folder (never over a file)."""
     config = load_config(args.config)
+    stages.check_site_files(config)
     sites = [config.site(args.site)] if args.site else list(config.sites)
     from pipelines.actions import template
 
@@ -225,6 +226,7 @@ def cmd_secret(args: argparse.Namespace) -> None:
 
 def cmd_deps(args: argparse.Namespace) -> None:
     config = load_config(args.config)
+    stages.check_site_files(config)
     from pipelines.config.make import write_deps
 
     for site in config.sites:
@@ -498,6 +500,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     split first, then the sites in parallel on Dask (or one after the other with
     ``--sequential``, or when there is one site only)."""
     config = load_config(args.config)
+    stages.check_site_files(config)
     sites = [config.site(args.site)] if args.site else list(config.sites)
     through = args.through
     if args.workers is not None and args.workers < 1:

@@ -551,3 +551,62 @@ def test_a_command_line_mistake_is_one_french_line_exit_2(
     assert "usage" not in lines[0], lines[0]
     for word in words:
         assert word in lines[0], (word, lines[0])
+
+
+def _demo_with_ids(tmp_path: Path, bondy: str, paris: str) -> Path:
+    """config/demo.toml (the two real sites) with their ids changed and its output
+    folders in ``tmp_path``."""
+    text = (ROOT / "config" / "demo.toml").read_text(encoding="utf-8")
+    text = text.replace('id = "bondy"', f'id = "{bondy}"', 1)
+    text = text.replace('id = "paris10"', f'id = "{paris}"', 1)
+    for folder in ("data/processed", "maps", "data/annotations", "data/actions"):
+        text = text.replace(f'= "{folder}"', f'= "{tmp_path / folder}"', 1)
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(text, encoding="utf-8")
+    return cfg
+
+
+@pytest.mark.parametrize(
+    ("bondy", "paris", "key", "words"),
+    [
+        # make gives the id to `vigie stage --site`: a leading « - » is read as an option.
+        ("-rf", "paris10", "sites[0].id", ["« -rf »", "commencer par une lettre"]),
+        ("_bondy", "paris10", "sites[0].id", ["« _bondy »", "commencer par une lettre"]),
+        # maps/index.html is the index page.
+        ("index", "paris10", "sites[0].id", ["maps/index.html", "page d'accueil"]),
+        # maps/bondy_comite.html is the committee pack of « bondy ».
+        ("bondy_comite", "bondy", "sites[1].id", ["maps/bondy_comite.html", "« bondy_comite »"]),
+        # maps/public/bondy_closing_delays.png is a chart of the open-data pack of « bondy ».
+        ("bondy", "bondy_closing_delays", "sites[1].id", ["bondy_closing_delays.png"]),
+        # One folder on Windows and macOS.
+        ("Bondy", "bondy", "sites[1].id", ["« bondy » et « Bondy »", "casse"]),
+    ],
+)
+def test_site_ids_whose_files_would_be_another_s_are_refused(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    bondy: str,
+    paris: str,
+    key: str,
+    words: list[str],
+) -> None:
+    # Each pair of ids is valid alone, but the two sites (or a site and the index page)
+    # would write one file, each overwriting the other's without a word.
+    cfg = _demo_with_ids(tmp_path, bondy, paris)
+    deps = tmp_path / "deps.mk"
+    assert main(["-q", "deps", "--config", str(cfg), "--out", str(deps)]) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert f"{cfg}, clé « {key} »" in lines[0]
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert not deps.exists()
+
+
+def test_the_demo_s_site_ids_share_no_file(tmp_path: Path) -> None:
+    # The check refuses what collides, not any two ids: the demo's pair, and ids that
+    # only begin alike, are accepted.
+    for bondy, paris in (("bondy", "paris10"), ("bondy", "bondy-comite"), ("bondy", "bondy_2")):
+        cfg = _demo_with_ids(tmp_path, bondy, paris)
+        assert main(["-q", "deps", "--config", str(cfg), "--out", str(tmp_path / "d.mk")]) == 0

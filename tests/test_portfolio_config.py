@@ -116,3 +116,38 @@ def test_site_ids_equal_but_for_case_are_refused(tmp_path: Path) -> None:
         ConfigError, match=r"« Merisiers » et « merisiers » en double \(entités n° 1, 2, à la casse"
     ):
         load_config(cfg, check_files=False)
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        # Path traversal, separators, spaces, nothing: never a folder name.
+        ("../../../tmp/x", ["invalide", "lettres, chiffres"]),
+        ("a/b", ["invalide"]),
+        ("..", ["invalide"]),
+        ("noue caillet", ["invalide"]),
+        ("", ["invalide"]),
+        # make gives the id to `vigie stage --site`: a leading « - » is read as an option.
+        ("-noue", ["commencer par une lettre"]),
+        # The index page, the committee pack of the site declared by hand, its folder.
+        ("index", ["maps/portefeuille/index.html", "page d'accueil"]),
+        ("paris10_comite", ["maps/portefeuille/paris10_comite.html", "« paris10 »"]),
+        ("Paris10", ["« Paris10 » et « paris10 »", "casse"]),
+    ],
+)
+def test_a_perimeter_id_that_is_no_safe_file_name_is_refused_naming_its_feature(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], code: str, words: list[str]
+) -> None:
+    doc = _layer()
+    doc["features"][2]["properties"]["code"] = code
+    cfg, path = _example_with_layer(tmp_path, doc)
+    deps = tmp_path / "deps.mk"
+    assert main(["-q", "deps", "--config", str(cfg), "--out", str(deps)]) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert f"{cfg}, clé « portfolio.id_field »" in lines[0]
+    assert f"« {path} », entité n° 3" in lines[0]
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert not deps.exists()

@@ -36,7 +36,13 @@ from typing import Any
 from pipelines.config.files import input_problem
 from pipelines.config.site import SourceConfig
 from pipelines.config.sources import read_source
-from pipelines.config.values import check_known, shared_site_keys, take, toml_type
+from pipelines.config.values import (
+    check_known,
+    shared_site_keys,
+    site_id_problem,
+    take,
+    toml_type,
+)
 from pipelines.errors import ConfigError
 
 #: The portfolio's folder under ``processed_dir``: never a site's id.
@@ -220,11 +226,12 @@ def read_perimeter_sites(
             config_path, f"« {path} » : aucune entité (périmètre).", key=f"{where}.perimeters"
         )
     for n, sid in enumerate(ids, start=1):
-        if not sid or not sid.replace("_", "").replace("-", "").isalnum():
+        problem = site_id_problem(sid)
+        if problem is not None and sid != PORTFOLIO_DIR:
             raise ConfigError(
                 config_path,
                 f"« {path} », entité n° {n}, champ « {id_field} » : identifiant de site "
-                f"« {sid} » invalide (lettres, chiffres, - et _ seulement, non vide).",
+                f"« {sid} » invalide ({problem}).",
                 key=f"{where}.id_field",
             )
         if sid == PORTFOLIO_DIR:
