@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import pytest
 
@@ -610,3 +611,38 @@ def test_the_demo_s_site_ids_share_no_file(tmp_path: Path) -> None:
     for bondy, paris in (("bondy", "paris10"), ("bondy", "bondy-comite"), ("bondy", "bondy_2")):
         cfg = _demo_with_ids(tmp_path, bondy, paris)
         assert main(["-q", "deps", "--config", str(cfg), "--out", str(tmp_path / "d.mk")]) == 0
+
+
+@pytest.mark.parametrize("wrong", ["folder", "gpkg", "parquet_without_geometry", "half_written"])
+def test_a_stage_input_that_is_no_geoparquet_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], wrong: str
+) -> None:
+    # `vigie hotspots --reports` given a folder, the real RPLS GeoPackage, a Parquet
+    # file without geometry, or a GeoParquet cut short (a copy interrupted): pyarrow's
+    # ArrowInvalid (or a KeyError on the missing « geo » metadata) was a traceback.
+    reports = tmp_path / "reports.parquet"
+    if wrong == "folder":
+        reports = tmp_path / "reports"
+        reports.mkdir()
+        (reports / "notes.txt").write_text("pas un Parquet", encoding="utf-8")
+    elif wrong == "gpkg":
+        reports = RAW / "bondy" / "rpls_bondy.gpkg"
+    elif wrong == "parquet_without_geometry":
+        pd.DataFrame({"report_id": ["r1"], "category": ["ascenseur"]}).to_parquet(reports)
+    else:
+        real = gpd.read_file(RAW / "bondy" / "rpls_bondy.gpkg", layer="rpls2022", rows=20)
+        real.to_parquet(tmp_path / "whole.parquet")
+        data = (tmp_path / "whole.parquet").read_bytes()
+        reports.write_bytes(data[: len(data) // 2])
+    code = main([
+        "-q", "hotspots", "--config", str(ROOT / "config" / "demo.toml"), "--site", "bondy",
+        "--reports", str(reports), "--buildings", str(reports),
+        "--out-dir", str(tmp_path / "out"),
+    ])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"vigie : erreur : {reports} : ")
+    assert "GeoParquet" in lines[0]
+    assert not (tmp_path / "out").exists()
