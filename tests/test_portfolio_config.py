@@ -151,3 +151,43 @@ def test_a_perimeter_id_that_is_no_safe_file_name_is_refused_naming_its_feature(
     for word in words:
         assert word in lines[0], (word, lines[0])
     assert not deps.exists()
+
+
+@pytest.mark.parametrize(
+    ("source_id", "words"),
+    [
+        # The id names processed_dir/_portfolio/sources/<id>/: « .. » would write the
+        # rows of every site outside the output folders.
+        ("../../../../../tmp/vigie-evasion", ["« ../../../../../tmp/vigie-evasion »", "dossier"]),
+        ("a/b", ["« a/b »"]),
+        ("..", ["« .. »"]),
+        ("bailleur principal", ["« bailleur principal »"]),
+        ("-bailleur", ["commencer par une lettre"]),
+    ],
+)
+def test_a_shared_source_id_that_is_no_safe_folder_name_is_refused(
+    tmp_path: Path, source_id: str, words: list[str]
+) -> None:
+    cfg, _ = _example_with_layer(tmp_path, _layer())
+    text = cfg.read_text(encoding="utf-8")
+    assert '\n[[portfolio.sources]]\nid = "bailleur"' in text
+    cfg.write_text(
+        text.replace(
+            '\n[[portfolio.sources]]\nid = "bailleur"',
+            f'\n[[portfolio.sources]]\nid = "{source_id}"',
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"portfolio\.sources\[0\]\.id") as err:
+        load_config(cfg, check_files=False)
+    for word in words:
+        assert word in str(err.value), (word, str(err.value))
+
+
+def test_shared_source_ids_equal_but_for_case_are_refused(tmp_path: Path) -> None:
+    cfg, _ = _example_with_layer(tmp_path, _layer())
+    text = cfg.read_text(encoding="utf-8")
+    block = text[text.index("\n[[portfolio.sources]]") :]
+    cfg.write_text(text + block.replace('id = "bailleur"', 'id = "Bailleur"', 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"portfolio\.sources.*en double \(à la casse près\)"):
+        load_config(cfg, check_files=False)

@@ -297,6 +297,14 @@ def _portfolio_source(raw: Any, path: str, where: str) -> PortfolioSource:
         raise ConfigError(path, f"attendu une table, trouvé {toml_type(raw)}.", key=where)
     declared = {k: v for k, v in raw.items() if k not in SPLIT_KEYS}
     source = read_source(declared, path, where)
+    # The id names the folder of the source's rows per site (site_source): a site's rule.
+    problem = site_id_problem(source.id)
+    if problem is not None:
+        raise ConfigError(
+            path,
+            f"identifiant de source « {source.id} » : {problem} (il nomme un dossier).",
+            key=f"{where}.id",
+        )
     if source.format not in SPLIT_FORMATS:
         raise ConfigError(
             path,
@@ -341,9 +349,11 @@ def read_portfolio(raw: Any, path: str, processed_dir: str) -> PortfolioConfig:
     )
     if not sources:
         raise ConfigError(path, "au moins une source est nécessaire.", key=f"{where}.sources")
-    ids = [s.source.id for s in sources]
+    ids = [s.source.id.casefold() for s in sources]  # one folder on Windows and macOS
     if len(set(ids)) != len(ids):
-        raise ConfigError(path, "identifiants de source en double.", key=f"{where}.sources")
+        raise ConfigError(
+            path, "identifiants de source en double (à la casse près).", key=f"{where}.sources"
+        )
     sites = read_perimeter_sites(perimeters, layer, id_field, name_field, where, path)
     known = {p.id for p in sites}
     for i, s in enumerate(sources):
