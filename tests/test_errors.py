@@ -646,3 +646,21 @@ def test_a_stage_input_that_is_no_geoparquet_exits_2_naming_it(
     assert lines[0].startswith(f"vigie : erreur : {reports} : ")
     assert "GeoParquet" in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_relative_paths_run_from_another_folder_say_where_they_were_looked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The demo's paths are relative to the project's root: run from elsewhere, its
+    # (existing) files are « introuvable », which reads as a wrong path unless the
+    # message says from which folder they were read.
+    monkeypatch.chdir(tmp_path)
+    cfg = ROOT / "config" / "demo.toml"
+    assert main(["-q", "deps", "--config", str(cfg), "--out", str(tmp_path / "d.mk")]) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert f"{cfg}, clé « sites[0]." in lines[0]
+    assert "fichier introuvable" in lines[0]
+    assert f"dossier courant « {tmp_path} »" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written here
