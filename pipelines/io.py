@@ -367,6 +367,10 @@ def read_json(src: str | Path) -> Any:
         return json.loads(src.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise InputError(src, f"JSON invalide ({err.msg})", row=err.lineno) from err
+    except RecursionError as err:  # arrays or objects nested thousands deep
+        raise InputError(src, "JSON invalide (imbriqué trop profondément).") from err
+    except UnicodeDecodeError as err:
+        raise InputError(src, "JSON invalide (le fichier doit être encodé en UTF-8).") from err
 
 
 def list_cell(value: object) -> list[str]:

@@ -664,3 +664,28 @@ def test_relative_paths_run_from_another_folder_say_where_they_were_looked_for(
     assert "fichier introuvable" in lines[0]
     assert f"dossier courant « {tmp_path} »" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written here
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"[" * 5000 + b"]" * 5000, "imbriqué trop profondément"),  # was a RecursionError
+        (b"\xff\xfe{}", "UTF-8"),  # was a UnicodeDecodeError
+    ],
+)
+def test_a_bounds_file_that_is_no_json_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, words: str
+) -> None:
+    bounds = tmp_path / "buildings_summary.json"
+    bounds.write_bytes(content)
+    code = main([
+        "-q", "ingest", "--config", str(ROOT / "config" / "demo.toml"), "--site", "bondy",
+        "--out-dir", str(tmp_path / "out"), "--bounds", str(bounds),
+    ])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"vigie : erreur : {bounds} : JSON invalide")
+    assert words in lines[0]
+    assert not (tmp_path / "out").exists()
