@@ -523,6 +523,14 @@ def test_a_study_area_inside_the_osm_extract_is_accepted(tmp_path: Path) -> None
     assert (tmp_path / "out" / "ingested.parquet").exists()
 
 
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    """The one non-blank line the command wrote on stderr (asserting it is one)."""
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
@@ -543,15 +551,13 @@ def test_a_command_line_mistake_is_one_french_line_exit_2(
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert " : erreur : " in lines[0]
-    assert "--help" in lines[0]
-    assert "error" not in lines[0], lines[0]
-    assert "usage" not in lines[0], lines[0]
+    line = one_error_line(capsys)
+    assert " : erreur : " in line
+    assert "--help" in line
+    assert "error" not in line, line
+    assert "usage" not in line, line
     for word in words:
-        assert word in lines[0], (word, lines[0])
+        assert word in line, (word, line)
 
 
 def _demo_with_ids(tmp_path: Path, bondy: str, paris: str) -> Path:
@@ -596,12 +602,10 @@ def test_site_ids_whose_files_would_be_another_s_are_refused(
     cfg = _demo_with_ids(tmp_path, bondy, paris)
     deps = tmp_path / "deps.mk"
     assert main(["-q", "deps", "--config", str(cfg), "--out", str(deps)]) == 2
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert f"{cfg}, clé « {key} »" in lines[0]
+    line = one_error_line(capsys)
+    assert f"{cfg}, clé « {key} »" in line
     for word in words:
-        assert word in lines[0], (word, lines[0])
+        assert word in line, (word, line)
     assert not deps.exists()
 
 
@@ -640,11 +644,9 @@ def test_a_stage_input_that_is_no_geoparquet_exits_2_naming_it(
         "--out-dir", str(tmp_path / "out"),
     ])  # fmt: skip
     assert code == 2
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith(f"vigie : erreur : {reports} : ")
-    assert "GeoParquet" in lines[0]
+    line = one_error_line(capsys)
+    assert line.startswith(f"vigie : erreur : {reports} : ")
+    assert "GeoParquet" in line
     assert not (tmp_path / "out").exists()
 
 
@@ -657,12 +659,10 @@ def test_relative_paths_run_from_another_folder_say_where_they_were_looked_for(
     monkeypatch.chdir(tmp_path)
     cfg = ROOT / "config" / "demo.toml"
     assert main(["-q", "deps", "--config", str(cfg), "--out", str(tmp_path / "d.mk")]) == 2
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert f"{cfg}, clé « sites[0]." in lines[0]
-    assert "fichier introuvable" in lines[0]
-    assert f"dossier courant « {tmp_path} »" in lines[0]
+    line = one_error_line(capsys)
+    assert f"{cfg}, clé « sites[0]." in line
+    assert "fichier introuvable" in line
+    assert f"dossier courant « {tmp_path} »" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written here
 
 
@@ -683,9 +683,7 @@ def test_a_bounds_file_that_is_no_json_exits_2_naming_it(
         "--out-dir", str(tmp_path / "out"), "--bounds", str(bounds),
     ])  # fmt: skip
     assert code == 2
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith(f"vigie : erreur : {bounds} : JSON invalide")
-    assert words in lines[0]
+    line = one_error_line(capsys)
+    assert line.startswith(f"vigie : erreur : {bounds} : JSON invalide")
+    assert words in line
     assert not (tmp_path / "out").exists()

@@ -15,6 +15,7 @@ from pipelines.cli import main
 from pipelines.config import load_config
 from pipelines.errors import ConfigError
 from tests.conftest import RAW, ROOT
+from tests.test_errors import one_error_line
 
 EXAMPLE = ROOT / "config" / "demo_portfolio.toml"
 RESIDENCES = RAW / "portfolio" / "residences_bondy.geojson"
@@ -143,13 +144,11 @@ def test_a_perimeter_id_that_is_no_safe_file_name_is_refused_naming_its_feature(
     cfg, path = _example_with_layer(tmp_path, doc)
     deps = tmp_path / "deps.mk"
     assert main(["-q", "deps", "--config", str(cfg), "--out", str(deps)]) == 2
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert f"{cfg}, clé « portfolio.id_field »" in lines[0]
-    assert f"« {path} », entité n° 3" in lines[0]
+    line = one_error_line(capsys)
+    assert f"{cfg}, clé « portfolio.id_field »" in line
+    assert f"« {path} », entité n° 3" in line
     for word in words:
-        assert word in lines[0], (word, lines[0])
+        assert word in line, (word, line)
     assert not deps.exists()
 
 
