@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pipelines import __version__, stages
 from pipelines.config import (
@@ -141,6 +142,7 @@ def cmd_annotations(args: argparse.Namespace) -> None:
 def cmd_actions_template(args: argparse.Namespace) -> None:
     """Write the action register's template into a site's folder (never over a file)."""
     config = load_config(args.config)
+    stages.check_site_files(config)
     sites = [config.site(args.site)] if args.site else list(config.sites)
     from pipelines.actions import template
 
@@ -245,6 +247,7 @@ def cmd_secret(args: argparse.Namespace) -> None:
 
 def cmd_deps(args: argparse.Namespace) -> None:
     config = load_config(args.config)
+    stages.check_site_files(config)
     from pipelines.config.make import write_deps
 
     for site in config.sites:
@@ -518,6 +521,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     split first, then the sites in parallel on Dask (or one after the other with
     ``--sequential``, or when there is one site only)."""
     config = load_config(args.config)
+    stages.check_site_files(config)
     sites = [config.site(args.site)] if args.site else list(config.sites)
     through = args.through
     if args.workers is not None and args.workers < 1:
@@ -558,16 +562,74 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------- parser
+#: argparse's error messages (Python 3.11 to 3.13), in French: pattern, French message
+#: (``{0}``, ``{1}``…: the pattern's groups). A message not listed keeps its English
+#: words, in parentheses after « arguments invalides ».
+_ARGPARSE_MESSAGES_FR = (
+    (r"the following arguments are required: (.+)", "argument(s) obligatoire(s) manquant(s) : {0}"),
+    (r"unrecognized arguments: (.+)", "argument(s) en trop ou inconnu(s) : {0}"),
+    (r"one of the arguments (.+) is required", "un des arguments {0} est obligatoire"),
+    (r"ambiguous option: (\S+) could match (.+)", "option {0} ambiguë : elle peut être {1}"),
+    (r"argument (\S+): expected one argument", "{0} attend une valeur"),
+    (r"argument (\S+): expected at least one argument", "{0} attend au moins une valeur"),
+    (r"argument (\S+): expected at most one argument", "{0} attend au plus une valeur"),
+    (r"argument (\S+): expected (\d+) arguments?", "{0} attend {1} valeur(s)"),
+    (r"argument (\S+): ignored explicit argument (.+)", "{0} ne prend pas de valeur ({1})"),
+    (r"argument (\S+): not allowed with argument (\S+)", "{0} et {1} s'excluent"),
+    (
+        r"argument (\S+): invalid choice: (.+?) \(choose from (.+)\)",
+        "{0} : {1} n'est pas un choix possible ; choix : {2}",
+    ),
+    (r"argument (\S+): invalid int value: (.+)", "{0} : {1} n'est pas un nombre entier"),
+    (r"argument (\S+): invalid float value: (.+)", "{0} : {1} n'est pas un nombre"),
+    (r"argument (\S+): invalid \S+ value: (.+)", "{0} : valeur {1} invalide"),
+)
+
+
+def argparse_error_fr(message: str) -> str:
+    """An argparse error message in French (:data:`_ARGPARSE_MESSAGES_FR`)."""
+    for pattern, french in _ARGPARSE_MESSAGES_FR:
+        found = re.fullmatch(pattern, message)
+        if found:
+            return french.format(*found.groups())
+    return f"arguments invalides ({message})"
+
+
+class FrenchArgumentParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one French line, exit code 2, like
+    every other user error (argparse's own are English, after its usage text); its
+    subcommands' parsers are of the same class (argparse makes them so), and their
+    ``-h`` says what it does in French."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("add_help", True)
+        add_help = kwargs["add_help"]
+        kwargs["add_help"] = False
+        super().__init__(**kwargs)
+        if add_help:
+            self.add_argument(
+                "-h", "--help", action="help", default=argparse.SUPPRESS, help="affiche cette aide"
+            )
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(
+            VigieError.exit_code,
+            f"{self.prog} : erreur : {argparse_error_fr(message)} (aide : {self.prog} --help).\n",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     # The analyst's tools register their own options (standard library only); imported
     # here, as the stages are, so that no shared module depends on a tool at import.
     from pipelines.workbench import options as workbench_options
 
-    parser = argparse.ArgumentParser(
+    parser = FrenchArgumentParser(
         prog="vigie",
         description="Vigie : des signalements de la veille technique et sociale aux cartes.",
     )
-    parser.add_argument("--version", action="version", version=f"vigie {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"vigie {__version__}", help="affiche la version"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="moins de messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
 
@@ -705,7 +767,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True)
 
     p = add("stage", cmd_stage, "une étape du tableau des étapes pour un site (ce que make lance)")
-    p.add_argument("name", choices=STAGE_NAMES)
+    p.add_argument("name", choices=STAGE_NAMES, metavar="ÉTAPE", help=", ".join(STAGE_NAMES))
     p.add_argument("--config", required=True)
     p.add_argument("--site", required=True)
     p.add_argument("--processed-dir", required=True)

@@ -55,7 +55,16 @@ def strip_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+#: Invisible characters that text pasted from a web page, Word or a PDF carries: soft
+#: hyphen, zero-width space and joiners, direction marks, embeddings and isolates, word
+#: joiner, byte-order mark. A value that only differs by them reads the same.
+_INVISIBLE = dict.fromkeys(
+    [0x00AD, *range(0x200B, 0x2010), *range(0x202A, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF]
+)
+
+
 def fold(text: str) -> str:
     """How names and vocabularies are compared: no accents, lower case (``casefold``),
-    single spaces (``" Rez-de-Chaussée  "`` → ``"rez-de-chaussee"``)."""
-    return " ".join(strip_accents(str(text)).casefold().split())
+    single spaces (``" Rez-de-Chaussée  "`` → ``"rez-de-chaussee"``), no invisible
+    character (:data:`_INVISIBLE`: ``"décidée\u200b"`` → ``"decidee"``)."""
+    return " ".join(strip_accents(str(text).translate(_INVISIBLE)).casefold().split())

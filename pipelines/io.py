@@ -202,10 +202,21 @@ def read_geoparquet(src: str | Path) -> gpd.GeoDataFrame:
     src = Path(src)
     if not src.exists():
         raise InputError(src, "fichier introuvable ; lancez d'abord l'étape qui le produit.")
-    if not HAS_PRIVATE_GEOPARQUET:
-        return gpd.read_parquet(src)
-    table = pq.read_table(src)
-    geo = json.loads((table.schema.metadata or {})[b"geo"])
+    if src.is_dir():  # pyarrow would read a folder as a dataset of every file in it
+        raise InputError(src, "c'est un dossier, pas un fichier GeoParquet.")
+    rerun = "relancez l'étape qui le produit."
+    try:
+        if not HAS_PRIVATE_GEOPARQUET:
+            return gpd.read_parquet(src)
+        table = pq.read_table(src)
+    except (pa.ArrowException, ValueError) as err:  # ValueError: geopandas' « no geo »
+        raise InputError(
+            src, f"pas un fichier GeoParquet lisible (ou écrit à moitié) ; {rerun}"
+        ) from err
+    metadata = (table.schema.metadata or {}).get(b"geo")
+    if metadata is None:
+        raise InputError(src, f"fichier Parquet sans géométrie (pas un GeoParquet) ; {rerun}")
+    geo = json.loads(metadata)
     crs = {}
     for name, column in geo["columns"].items():
         if isinstance(column.get("crs"), dict):
@@ -358,6 +369,10 @@ def read_json(src: str | Path) -> Any:
         return json.loads(src.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise InputError(src, f"JSON invalide ({err.msg})", row=err.lineno) from err
+    except RecursionError as err:  # arrays or objects nested thousands deep
+        raise InputError(src, "JSON invalide (imbriqué trop profondément).") from err
+    except UnicodeDecodeError as err:
+        raise InputError(src, "JSON invalide (le fichier doit être encodé en UTF-8).") from err
 
 
 def list_cell(value: object) -> list[str]:

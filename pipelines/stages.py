@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.config import Config
+from pipelines.errors import ConfigError
 from pipelines.published import CHART_TABLES, INDICATOR_FILES
 from pipelines.published import FILES as PUBLISHED_FILES
 
@@ -450,6 +451,70 @@ def stage_summaries(processed: Path) -> dict[str, Path]:
         "actions": processed / "actions_summary.json",
         "publication": processed / "published" / "publication_audit.json",
     }
+
+
+#: The files of the maps folder that belong to no site, and what they are.
+SHARED_MAPS_FILES = {
+    "index.html": "la page d'accueil des cartes",
+    "public/index.html": "la page d'accueil du paquet public",
+}
+
+
+def site_maps_files(site: str) -> tuple[str, ...]:
+    """The files ``site`` writes in the maps folder (relative to it), from :data:`STAGES`:
+    ``<site>.html``, ``<site>_comite.pdf``, ``public/<site>_mensuel.csv``…"""
+    return tuple(
+        w.format(maps="", site=site).lstrip("/")
+        for s in STAGES
+        for w in s.writes
+        if w.startswith("{maps}")
+    )
+
+
+def check_site_files(config: Config) -> None:
+    """Refuse a site whose files would be another's, or the index page's.
+
+    A site's files are named after its id, so that ids which differ may still name one
+    file: site « bondy_comite » writes ``maps/bondy_comite.html``, the committee pack of
+    site « bondy »; site « index » writes ``maps/index.html``, the index page; « Bondy »
+    and « bondy » name one folder on Windows and macOS. Each would overwrite the other
+    without a word. Names are compared case-folded.
+
+    Raises
+    ------
+    ConfigError
+        Naming the site's key (``sites[i].id``, or the perimeter layer's feature) and
+        the file both would write.
+    """
+    portfolio = {p.id: p for p in config.portfolio.sites} if config.portfolio else {}
+    owners: dict[str, str | None] = {name: None for name in SHARED_MAPS_FILES}
+    for i, site in enumerate(config.sites):
+        where, key = "", f"sites[{i}].id"
+        if site.id in portfolio and config.portfolio is not None:
+            perimeter = portfolio[site.id]
+            where = f"« {config.portfolio.perimeters} », entité n° {perimeter.feature}, "
+            key = "portfolio.id_field"
+        folder = f"{site.id}/"
+        for name in (folder, *site_maps_files(site.id)):
+            other = owners.setdefault(name.casefold(), site.id)
+            if other == site.id:
+                continue
+            if name == folder:
+                clash = (
+                    f"« {site.id} » et « {other} » ne diffèrent que par la casse : leurs "
+                    f"dossiers ({config.processed_dir}/{site.id}/) et fichiers seraient les "
+                    "mêmes sous Windows et macOS"
+                )
+            else:
+                whose = SHARED_MAPS_FILES.get(name) if other is None else None
+                clash = f"son fichier « {config.maps_dir}/{name} » serait aussi " + (
+                    whose or f"un fichier du site « {other} »"
+                )
+            raise ConfigError(
+                config.path,
+                f"{where}site « {site.id} » : {clash} ; donnez-lui un autre identifiant.",
+                key=key,
+            )
 
 
 #: The make variable (written by ``vigie deps`` per site) holding each setting's files.

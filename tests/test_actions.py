@@ -595,3 +595,48 @@ def test_published_table_under_each_profile(site: dict[str, Any], tmp_path: Path
     assert (public["n_reports_after_flag"] == "s").all()
     assert audit["free_text"] == "non publié"
     assert len(public) == len(comite) == 3
+
+
+def test_a_drawn_area_nested_too_deep_is_its_row_s_problem_not_a_crash(
+    site: dict[str, Any], tmp_path: Path
+) -> None:
+    # A cell of the « zone_dessinee » column holding arrays nested 5,000 deep (10 kB):
+    # json.loads raised RecursionError, which stopped the stage with a traceback.
+    ids = site["ids"]
+    deep = '{"type": "Point", "coordinates": ' + "[" * 5000 + "]" * 5000 + "}"
+    rows = [_good("A-1", ids[0]), {**_good("A-2", ""), "zone_dessinee": deep}]
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", rows)
+    actions, rejected, summary = _run(site, tmp_path)
+    assert sorted(actions["action_id"]) == ["A-1"]
+    bad = rejected[rejected["action_id"] == "A-2"]
+    assert bad["reason"].tolist() == ["bad_geometry"]
+    assert bad["column"].tolist() == ["zone_dessinee"]
+    assert bad["source_line"].tolist() == ["3"]  # the workbook's row (header: 1)
+    assert "zone dessinée illisible" in bad["reason_fr"].iloc[0]
+    counts = summary["counts"]
+    assert counts["rows_in"] == counts["kept"] + counts["rejected"] == 2
+
+
+def test_values_pasted_with_invisible_characters_read_as_written(
+    site: dict[str, Any], tmp_path: Path
+) -> None:
+    # Pasted from a web page, Word or a PDF: a zero-width space, a byte-order mark, a
+    # soft hyphen, a direction mark. The rejection read « statut « décidée » inconnu »,
+    # for a value that looks exactly like a known one.
+    ids = site["ids"]
+    rows = [
+        _good(
+            "Z-1", ids[0], statut="décidée\u200b", niveau="\ufeffopérationnelle",
+            type_action="tra\u00advaux", partenaire_pilote="bailleur\u200e",
+            responsabilite="\u2066bailleur\u2069",
+        ),
+    ]  # fmt: skip
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", rows)
+    actions, rejected, _ = _run(site, tmp_path)
+    assert rejected.empty, rejected.to_dict("records")
+    row = actions.set_index("action_id").loc["Z-1"]
+    assert row["status"] == "décidée"
+    assert row["level"] == "opérationnelle"
+    assert row["action_type"] == "travaux"
+    assert row["lead_partner"] == "bailleur"
+    assert row["responsibility"] == "bailleur"

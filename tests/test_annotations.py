@@ -466,3 +466,30 @@ def test_everything_shown_is_escaped(isolated: gpd.GeoDataFrame) -> None:
     )
     payload = ui.rsplit("<script>", 1)[1]
     assert payload.count("</script>") == 1  # only the element's own end tag
+
+
+def test_a_field_holding_a_json_array_or_object_rejects_its_note_naming_it(
+    isolated: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    # A GeoJSON property may be an array or an object: kept, the note's text read
+    # « ['Fuite', {'cave': 1}] » and its id « {'x': 1} », Python's spelling of them.
+    a, b = isolated.iloc[0], isolated.iloc[1]
+    folder = tmp_path / "bondy"
+    notes = [
+        _map_note("n-ok", "Fuite en cave", a),
+        _map_note("n-list", ["Fuite", {"cave": 1}], b),
+        {**_map_note("ignored", "Porte forcée", b), "properties": {
+            **_map_note("ignored", "Porte forcée", b)["properties"], "note_id": {"x": 1},
+            "author": ["Mme Durand"],
+        }},
+    ]  # fmt: skip
+    _write(folder / "export.geojson", _export(notes))
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+    assert read.notes["note_id"].tolist() == ["n-ok"]
+    assert len(read.rejected) == 2
+    listed, objected = read.rejected
+    assert listed.startswith("export.geojson, entité 2")
+    assert "champ « text » : attendu un texte, trouvé une liste" in listed
+    assert objected.startswith("export.geojson, entité 3")
+    assert "champ « note_id » : attendu un texte, trouvé un objet" in objected
+    assert "champ « author » : attendu un texte, trouvé une liste" in objected

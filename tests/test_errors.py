@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import pytest
 
@@ -520,3 +521,169 @@ def test_a_study_area_inside_the_osm_extract_is_accepted(tmp_path: Path) -> None
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "ingested.parquet").exists()
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    """The one non-blank line the command wrote on stderr (asserting it is one)."""
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        ([], ["vigie :", "COMMANDE", "manquant"]),
+        (["publier"], ["COMMANDE", "'publier'", "pas un choix possible"]),
+        (["run"], ["vigie run :", "--config", "manquant"]),
+        (["map", "--config", "config/demo.toml", "--site"], ["--site", "attend une valeur"]),
+        (["stage", "ingestion"], ["vigie stage :", "ÉTAPE", "'ingestion'"]),
+        (["index", "--config", "config/demo.toml", "--out", "i.html", "en-trop"], ["en-trop"]),
+        (["run", "--config", "config/demo.toml", "--workers", "deux"], ["--workers", "entier"]),
+    ],
+)
+def test_a_command_line_mistake_is_one_french_line_exit_2(
+    argv: list[str], words: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # argparse's own errors are English, after its usage text: a user error like any
+    # other must be one French line naming what is wrong, with exit code 2.
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    line = one_error_line(capsys)
+    assert " : erreur : " in line
+    assert "--help" in line
+    assert "error" not in line, line
+    assert "usage" not in line, line
+    for word in words:
+        assert word in line, (word, line)
+
+
+def _demo_with_ids(tmp_path: Path, bondy: str, paris: str) -> Path:
+    """config/demo.toml (the two real sites) with their ids changed and its output
+    folders in ``tmp_path``."""
+    text = (ROOT / "config" / "demo.toml").read_text(encoding="utf-8")
+    text = text.replace('id = "bondy"', f'id = "{bondy}"', 1)
+    text = text.replace('id = "paris10"', f'id = "{paris}"', 1)
+    for folder in ("data/processed", "maps", "data/annotations", "data/actions"):
+        text = text.replace(f'= "{folder}"', f'= "{tmp_path / folder}"', 1)
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(text, encoding="utf-8")
+    return cfg
+
+
+@pytest.mark.parametrize(
+    ("bondy", "paris", "key", "words"),
+    [
+        # make gives the id to `vigie stage --site`: a leading « - » is read as an option.
+        ("-rf", "paris10", "sites[0].id", ["« -rf »", "commencer par une lettre"]),
+        ("_bondy", "paris10", "sites[0].id", ["« _bondy »", "commencer par une lettre"]),
+        # maps/index.html is the index page.
+        ("index", "paris10", "sites[0].id", ["maps/index.html", "page d'accueil"]),
+        # maps/bondy_comite.html is the committee pack of « bondy ».
+        ("bondy_comite", "bondy", "sites[1].id", ["maps/bondy_comite.html", "« bondy_comite »"]),
+        # maps/public/bondy_closing_delays.png is a chart of the open-data pack of « bondy ».
+        ("bondy", "bondy_closing_delays", "sites[1].id", ["bondy_closing_delays.png"]),
+        # One folder on Windows and macOS.
+        ("Bondy", "bondy", "sites[1].id", ["« bondy » et « Bondy »", "casse"]),
+    ],
+)
+def test_site_ids_whose_files_would_be_another_s_are_refused(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    bondy: str,
+    paris: str,
+    key: str,
+    words: list[str],
+) -> None:
+    # Each pair of ids is valid alone, but the two sites (or a site and the index page)
+    # would write one file, each overwriting the other's without a word.
+    cfg = _demo_with_ids(tmp_path, bondy, paris)
+    deps = tmp_path / "deps.mk"
+    assert main(["-q", "deps", "--config", str(cfg), "--out", str(deps)]) == 2
+    line = one_error_line(capsys)
+    assert f"{cfg}, clé « {key} »" in line
+    for word in words:
+        assert word in line, (word, line)
+    assert not deps.exists()
+
+
+def test_the_demo_s_site_ids_share_no_file(tmp_path: Path) -> None:
+    # The check refuses what collides, not any two ids: the demo's pair, and ids that
+    # only begin alike, are accepted.
+    for bondy, paris in (("bondy", "paris10"), ("bondy", "bondy-comite"), ("bondy", "bondy_2")):
+        cfg = _demo_with_ids(tmp_path, bondy, paris)
+        assert main(["-q", "deps", "--config", str(cfg), "--out", str(tmp_path / "d.mk")]) == 0
+
+
+@pytest.mark.parametrize("wrong", ["folder", "gpkg", "parquet_without_geometry", "half_written"])
+def test_a_stage_input_that_is_no_geoparquet_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], wrong: str
+) -> None:
+    # `vigie hotspots --reports` given a folder, the real RPLS GeoPackage, a Parquet
+    # file without geometry, or a GeoParquet cut short (a copy interrupted): pyarrow's
+    # ArrowInvalid (or a KeyError on the missing « geo » metadata) was a traceback.
+    reports = tmp_path / "reports.parquet"
+    if wrong == "folder":
+        reports = tmp_path / "reports"
+        reports.mkdir()
+        (reports / "notes.txt").write_text("pas un Parquet", encoding="utf-8")
+    elif wrong == "gpkg":
+        reports = RAW / "bondy" / "rpls_bondy.gpkg"
+    elif wrong == "parquet_without_geometry":
+        pd.DataFrame({"report_id": ["r1"], "category": ["ascenseur"]}).to_parquet(reports)
+    else:
+        real = gpd.read_file(RAW / "bondy" / "rpls_bondy.gpkg", layer="rpls2022", rows=20)
+        real.to_parquet(tmp_path / "whole.parquet")
+        data = (tmp_path / "whole.parquet").read_bytes()
+        reports.write_bytes(data[: len(data) // 2])
+    code = main([
+        "-q", "hotspots", "--config", str(ROOT / "config" / "demo.toml"), "--site", "bondy",
+        "--reports", str(reports), "--buildings", str(reports),
+        "--out-dir", str(tmp_path / "out"),
+    ])  # fmt: skip
+    assert code == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"vigie : erreur : {reports} : ")
+    assert "GeoParquet" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_relative_paths_run_from_another_folder_say_where_they_were_looked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The demo's paths are relative to the project's root: run from elsewhere, its
+    # (existing) files are « introuvable », which reads as a wrong path unless the
+    # message says from which folder they were read.
+    monkeypatch.chdir(tmp_path)
+    cfg = ROOT / "config" / "demo.toml"
+    assert main(["-q", "deps", "--config", str(cfg), "--out", str(tmp_path / "d.mk")]) == 2
+    line = one_error_line(capsys)
+    assert f"{cfg}, clé « sites[0]." in line
+    assert "fichier introuvable" in line
+    assert f"dossier courant « {tmp_path} »" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written here
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"[" * 5000 + b"]" * 5000, "imbriqué trop profondément"),  # was a RecursionError
+        (b"\xff\xfe{}", "UTF-8"),  # was a UnicodeDecodeError
+    ],
+)
+def test_a_bounds_file_that_is_no_json_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, words: str
+) -> None:
+    bounds = tmp_path / "buildings_summary.json"
+    bounds.write_bytes(content)
+    code = main([
+        "-q", "ingest", "--config", str(ROOT / "config" / "demo.toml"), "--site", "bondy",
+        "--out-dir", str(tmp_path / "out"), "--bounds", str(bounds),
+    ])  # fmt: skip
+    assert code == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"vigie : erreur : {bounds} : JSON invalide")
+    assert words in line
+    assert not (tmp_path / "out").exists()

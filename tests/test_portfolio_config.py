@@ -15,6 +15,7 @@ from pipelines.cli import main
 from pipelines.config import load_config
 from pipelines.errors import ConfigError
 from tests.conftest import RAW, ROOT
+from tests.test_errors import one_error_line
 
 EXAMPLE = ROOT / "config" / "demo_portfolio.toml"
 RESIDENCES = RAW / "portfolio" / "residences_bondy.geojson"
@@ -115,4 +116,77 @@ def test_site_ids_equal_but_for_case_are_refused(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError, match=r"« Merisiers » et « merisiers » en double \(entités n° 1, 2, à la casse"
     ):
+        load_config(cfg, check_files=False)
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        # Path traversal, separators, spaces, nothing: never a folder name.
+        ("../../../tmp/x", ["invalide", "lettres, chiffres"]),
+        ("a/b", ["invalide"]),
+        ("..", ["invalide"]),
+        ("noue caillet", ["invalide"]),
+        ("", ["invalide"]),
+        # make gives the id to `vigie stage --site`: a leading « - » is read as an option.
+        ("-noue", ["commencer par une lettre"]),
+        # The index page, the committee pack of the site declared by hand, its folder.
+        ("index", ["maps/portefeuille/index.html", "page d'accueil"]),
+        ("paris10_comite", ["maps/portefeuille/paris10_comite.html", "« paris10 »"]),
+        ("Paris10", ["« Paris10 » et « paris10 »", "casse"]),
+    ],
+)
+def test_a_perimeter_id_that_is_no_safe_file_name_is_refused_naming_its_feature(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], code: str, words: list[str]
+) -> None:
+    doc = _layer()
+    doc["features"][2]["properties"]["code"] = code
+    cfg, path = _example_with_layer(tmp_path, doc)
+    deps = tmp_path / "deps.mk"
+    assert main(["-q", "deps", "--config", str(cfg), "--out", str(deps)]) == 2
+    line = one_error_line(capsys)
+    assert f"{cfg}, clé « portfolio.id_field »" in line
+    assert f"« {path} », entité n° 3" in line
+    for word in words:
+        assert word in line, (word, line)
+    assert not deps.exists()
+
+
+@pytest.mark.parametrize(
+    ("source_id", "words"),
+    [
+        # The id names processed_dir/_portfolio/sources/<id>/: « .. » would write the
+        # rows of every site outside the output folders.
+        ("../../../../../tmp/vigie-evasion", ["« ../../../../../tmp/vigie-evasion »", "dossier"]),
+        ("a/b", ["« a/b »"]),
+        ("..", ["« .. »"]),
+        ("bailleur principal", ["« bailleur principal »"]),
+        ("-bailleur", ["commencer par une lettre"]),
+    ],
+)
+def test_a_shared_source_id_that_is_no_safe_folder_name_is_refused(
+    tmp_path: Path, source_id: str, words: list[str]
+) -> None:
+    cfg, _ = _example_with_layer(tmp_path, _layer())
+    text = cfg.read_text(encoding="utf-8")
+    assert '\n[[portfolio.sources]]\nid = "bailleur"' in text
+    cfg.write_text(
+        text.replace(
+            '\n[[portfolio.sources]]\nid = "bailleur"',
+            f'\n[[portfolio.sources]]\nid = "{source_id}"',
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"portfolio\.sources\[0\]\.id") as err:
+        load_config(cfg, check_files=False)
+    for word in words:
+        assert word in str(err.value), (word, str(err.value))
+
+
+def test_shared_source_ids_equal_but_for_case_are_refused(tmp_path: Path) -> None:
+    cfg, _ = _example_with_layer(tmp_path, _layer())
+    text = cfg.read_text(encoding="utf-8")
+    block = text[text.index("\n[[portfolio.sources]]") :]
+    cfg.write_text(text + block.replace('id = "bailleur"', 'id = "Bailleur"', 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"portfolio\.sources.*en double \(à la casse près\)"):
         load_config(cfg, check_files=False)

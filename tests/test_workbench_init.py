@@ -349,6 +349,9 @@ def _csv(path: Path, text: str) -> Path:
         (["--export", "ok.csv", "--bbox", "2,48"], "--bbox « 2,48 »"),
         ([], "indiquez-en au moins un avec --export"),
         (["--export", "ok.csv", "--osm", "overpass:place=Bondy, France"], "avec --bbox"),
+        # make passes the id to --site, where a leading « - » reads as an option.
+        (["--export", "ok.csv", "--site=-s"], "--site « -s » : lettres sans accents"),
+        (["--export", "ok.csv", "--site=_s"], "une lettre ou un chiffre d'abord"),
     ],
 )
 def test_user_errors_exit_2_with_one_french_message(

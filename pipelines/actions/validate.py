@@ -97,7 +97,14 @@ def parse_geometry(text: str) -> tuple[BaseGeometry | None, str | None]:
                 geometry = shapely.geometry.shape(doc)
         else:
             geometry = shapely.from_wkt(text)
-    except (ValueError, TypeError, KeyError, AttributeError, shapely.errors.GEOSException):
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        RecursionError,  # arrays nested thousands deep: json.loads gives up
+        shapely.errors.GEOSException,
+    ):
         return None, (
             f"zone dessinée illisible « {_quoted(text, 40)} » : attendu un GeoJSON ou un WKT "
             "(POLYGON((lon lat, …))) en degrés (EPSG:4326)."

@@ -30,6 +30,7 @@ from pipelines.annotations.model import (
     FUTURE_TOLERANCE,
     MAX_FILE_BYTES,
     MAX_FILE_NOTES,
+    NOTE_FIELDS,
     NOTE_NAMESPACE,
     STATUSES,
     AnnotationRead,
@@ -123,6 +124,16 @@ def validate_note(
         ``None`` and the list of problems (French, without the file name).
     """
     props = {_field_name(k): _clean(v) for k, v in raw.props.items()}
+    # A GeoJSON property may be an array or an object: a field of the note holding one
+    # would be kept as its Python spelling (« ['a', {'b': 1}] »), never as the planner's.
+    nested = [
+        f"champ « {key} » : attendu un texte, trouvé "
+        + ("une liste" if isinstance(props[key], list) else "un objet")
+        for key in NOTE_FIELDS
+        if isinstance(props.get(key), list | dict)
+    ]
+    if nested:
+        return None, nested
     problems: list[str] = []
     note: dict[str, Any] = {}
     site = props.get("site")

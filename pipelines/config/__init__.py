@@ -63,6 +63,7 @@ from pipelines.config.site import (
     SourceConfig,
 )
 from pipelines.config.trends import TrendSettings
+from pipelines.config.values import site_id_problem
 
 __all__ = [
     "COLUMN_ROLES",
@@ -89,6 +90,7 @@ __all__ = [
     "check_portfolio_inputs",
     "input_problem",
     "load_config",
+    "site_id_problem",
     "site_inputs",
     "site_settings",
 ]

@@ -131,15 +131,28 @@ def _check_files(config: Config, key: str, text: str, files: list[Path], *, may_
             return
         raise ConfigError(
             config.path,
-            f"aucun fichier ne correspond au motif « {text} » ; vérifiez le chemin "
-            "(relatif au dossier où l'on lance Vigie).",
+            f"aucun fichier ne correspond au motif « {text} » ; vérifiez le chemin"
+            f"{_relative_to_cwd(text)}.",
             key=key,
         )
     for file in files:
         problem = input_problem(file)
         if problem is None or (may_wait and problem == "fichier introuvable"):
             continue
-        raise ConfigError(config.path, f"« {file} » : {problem}.", key=key)
+        where = _relative_to_cwd(file) if problem == "fichier introuvable" else ""
+        raise ConfigError(config.path, f"« {file} » : {problem}{where}.", key=key)
+
+
+def _relative_to_cwd(path: str | Path) -> str:
+    """`` (chemin relatif au dossier courant « … » …)`` for a relative path, else ``""``:
+    a relative path is read from where Vigie runs, not from the configuration's folder,
+    so a file of the project is « introuvable » when Vigie runs from elsewhere."""
+    if Path(path).is_absolute():
+        return ""
+    return (
+        f" (chemin relatif au dossier courant « {os.getcwd()} » : lancez Vigie depuis la "
+        "racine du projet, ou donnez un chemin absolu)"
+    )
 
 
 def check_portfolio_inputs(config: Config, *, exports: bool = True) -> None:

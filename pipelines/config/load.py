@@ -33,6 +33,7 @@ from pipelines.config.values import (
     is_kind,
     merge_tables,
     shared_site_keys,
+    site_id_problem,
     take,
     texts,
     toml_type,
@@ -84,10 +85,9 @@ def _site(raw: Any, path: str, where: str, params: dict[str, Any]) -> SiteConfig
         raise ConfigError(path, f"attendu une table [[sites]], trouvé {toml_type(raw)}.", key=where)
     check_known(raw, SITE_KEYS, path, where)
     sid = take(raw, "id", str, path, where)
-    if not sid or not sid.replace("_", "").replace("-", "").isalnum():
-        raise ConfigError(
-            path, "identifiant de site : lettres, chiffres, - et _ seulement.", key=f"{where}.id"
-        )
+    problem = site_id_problem(sid)
+    if problem is not None:
+        raise ConfigError(path, f"identifiant de site « {sid} » : {problem}.", key=f"{where}.id")
     raw_sources = take(raw, "sources", list, path, where)
     if not raw_sources:
         raise ConfigError(path, "au moins une source est nécessaire.", key=f"{where}.sources")

@@ -36,7 +36,13 @@ from typing import Any
 from pipelines.config.files import input_problem
 from pipelines.config.site import SourceConfig
 from pipelines.config.sources import read_source
-from pipelines.config.values import check_known, shared_site_keys, take, toml_type
+from pipelines.config.values import (
+    check_known,
+    shared_site_keys,
+    site_id_problem,
+    take,
+    toml_type,
+)
 from pipelines.errors import ConfigError
 
 #: The portfolio's folder under ``processed_dir``: never a site's id.
@@ -220,11 +226,12 @@ def read_perimeter_sites(
             config_path, f"« {path} » : aucune entité (périmètre).", key=f"{where}.perimeters"
         )
     for n, sid in enumerate(ids, start=1):
-        if not sid or not sid.replace("_", "").replace("-", "").isalnum():
+        problem = site_id_problem(sid)
+        if problem is not None and sid != PORTFOLIO_DIR:
             raise ConfigError(
                 config_path,
                 f"« {path} », entité n° {n}, champ « {id_field} » : identifiant de site "
-                f"« {sid} » invalide (lettres, chiffres, - et _ seulement, non vide).",
+                f"« {sid} » invalide ({problem}).",
                 key=f"{where}.id_field",
             )
         if sid == PORTFOLIO_DIR:
@@ -290,6 +297,14 @@ def _portfolio_source(raw: Any, path: str, where: str) -> PortfolioSource:
         raise ConfigError(path, f"attendu une table, trouvé {toml_type(raw)}.", key=where)
     declared = {k: v for k, v in raw.items() if k not in SPLIT_KEYS}
     source = read_source(declared, path, where)
+    # The id names the folder of the source's rows per site (site_source): a site's rule.
+    problem = site_id_problem(source.id)
+    if problem is not None:
+        raise ConfigError(
+            path,
+            f"identifiant de source « {source.id} » : {problem} (il nomme un dossier).",
+            key=f"{where}.id",
+        )
     if source.format not in SPLIT_FORMATS:
         raise ConfigError(
             path,
@@ -334,9 +349,11 @@ def read_portfolio(raw: Any, path: str, processed_dir: str) -> PortfolioConfig:
     )
     if not sources:
         raise ConfigError(path, "au moins une source est nécessaire.", key=f"{where}.sources")
-    ids = [s.source.id for s in sources]
+    ids = [s.source.id.casefold() for s in sources]  # one folder on Windows and macOS
     if len(set(ids)) != len(ids):
-        raise ConfigError(path, "identifiants de source en double.", key=f"{where}.sources")
+        raise ConfigError(
+            path, "identifiants de source en double (à la casse près).", key=f"{where}.sources"
+        )
     sites = read_perimeter_sites(perimeters, layer, id_field, name_field, where, path)
     known = {p.id for p in sites}
     for i, s in enumerate(sources):

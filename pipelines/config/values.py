@@ -145,6 +145,21 @@ def texts(table: dict[str, Any], key: str, path: str, where: str) -> tuple[str, 
     return tuple(values)
 
 
+def site_id_problem(sid: str) -> str | None:
+    """Why ``sid`` cannot be a site's id, in French, or ``None`` when it can.
+
+    The id names the site's folders and files (``maps/<id>.html``) and make gives it to
+    ``vigie stage --site``: letters, digits, ``-`` and ``_`` only, and a letter or a digit
+    first, since a leading ``-`` is read as an option and a leading ``_`` is Vigie's own
+    (``_portfolio``).
+    """
+    if not sid.replace("_", "").replace("-", "").isalnum():
+        return "lettres, chiffres, - et _ seulement, non vide"
+    if not sid[0].isalnum():
+        return "doit commencer par une lettre ou un chiffre"
+    return None
+
+
 def shared_site_keys(table: dict[str, Any], path: str, where: str) -> dict[str, Any]:
     """The keys a ``[[sites]]`` table and ``[portfolio]`` share: the reference files
     (``ban``, ``rpls``, ``gazetteer``), ``simulated`` and ``attribution``."""

@@ -8,7 +8,7 @@ import re
 import textwrap
 from collections.abc import Sequence
 
-from pipelines.config import COLUMN_ROLES, input_problem
+from pipelines.config import COLUMN_ROLES, input_problem, site_id_problem
 from pipelines.ingest import RawFile
 from pipelines.taxonomy import BY_CODE, CODES, normalise_label
 from pipelines.workbench.detect import Detected, DetectionError, detect_roles
@@ -53,11 +53,12 @@ def ask_site(d: Dialogue, site: str | None, name: str | None) -> tuple[str, str]
     """The site's identifier (checked) and name."""
     while True:
         site = site or d.ask("Identifiant du site (lettres, chiffres, - et _) :", needed="--site")
-        if _SITE_ID.match(site):
+        if _SITE_ID.match(site) and site_id_problem(site) is None:
             break
+        rule = "lettres sans accents, chiffres, - et _ seulement, une lettre ou un chiffre d'abord"
         if not d.interactive:
-            raise InitError(f"--site « {site} » : lettres, chiffres, - et _ seulement.")
-        d.say("Lettres (sans accents), chiffres, - et _ seulement.")
+            raise InitError(f"--site « {site} » : {rule}.")
+        d.say(rule[0].upper() + rule[1:] + ".")
         site = None
     name = name or d.ask("Nom du site (affiché sur les cartes) :", site)
     return site, name
