@@ -687,3 +687,21 @@ def test_a_bounds_file_that_is_no_json_exits_2_naming_it(
     assert line.startswith(f"vigie : erreur : {bounds} : JSON invalide")
     assert words in line
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_summary_of_a_folder_that_is_no_site_s_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A wrong --processed-dir used to give exit 0 and a run summary of nothing, which
+    # says the run added up: the ingestion's summary must be there.
+    out = tmp_path / "run_summary.json"
+    argv = [
+        "-q", "summary", "--config", str(ROOT / "config" / "demo.toml"), "--site", "bondy",
+        "--processed-dir", str(tmp_path), "--out", str(out),
+    ]  # fmt: skip
+    assert main(argv) == 2
+    line = one_error_line(capsys)
+    assert "ingest_summary.json" in line
+    assert "« bondy »" in line
+    assert "--processed-dir" in line
+    assert not out.exists()

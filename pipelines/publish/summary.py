@@ -7,6 +7,7 @@ from typing import Any
 
 from pipelines import __version__
 from pipelines.config import Config
+from pipelines.errors import InputError
 from pipelines.io import read_json, write_json
 from pipelines.reports import PARTITION_TEXT, check_partition
 
@@ -73,6 +74,17 @@ def portfolio_part(site_id: str, split: dict[str, Any], sources: dict[str, Any])
 def run(config: Config, site_id: str, stage_files: dict[str, Path], dst: Path) -> dict[str, Any]:
     """Read each stage's summary file (and, for a site of ``[portfolio]``, the split's)
     and write the site's ``run_summary.json``."""
+    # Every site's run starts with ingestion: without its summary the folder is not a
+    # site's processed folder (a wrong --processed-dir), and a run summary of nothing
+    # would say the run added up.
+    ingest = Path(stage_files["ingest"])
+    if not ingest.is_file():
+        raise InputError(
+            ingest,
+            f"résumé de l'ingestion introuvable pour le site « {site_id} » : ce dossier "
+            "n'est pas celui d'un site traité (vérifiez --processed-dir) ou l'ingestion "
+            "n'a pas encore été lancée (make ou vigie run)",
+        )
     portfolio = config.portfolio
     if portfolio is not None and site_id in portfolio.site_ids:
         stage_files = {**stage_files, "portfolio": portfolio.summary}
