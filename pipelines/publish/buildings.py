@@ -189,7 +189,7 @@ MIN_SHOWN_ZONE_BUILDINGS = 1
 
 
 def zones_of_shown_classes(
-    zones: gpd.GeoDataFrame, profile: gpd.GeoDataFrame, *, gap_m: float
+    zones: gpd.GeoDataFrame, profile: gpd.GeoDataFrame
 ) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
     """The zones as a profile publishes them: made of the buildings whose hotspot class
     the profile shows only.
@@ -200,7 +200,11 @@ def zones_of_shown_classes(
     few households (``gi_bin_flag`` « s », :func:`protect_profile`). So each zone keeps
     the buildings whose class is shown: ``building_ids``, ``n_buildings``, ``area_m2``
     and ``max_gi_bin`` are theirs and the outline is redrawn around their footprints
-    alone (:func:`pipelines.zones.zone_outline`); a zone left with fewer than
+    alone (:func:`pipelines.zones.zone_outline`), without bridging the gaps between
+    them as the zones stage does: a bridge would cover a building left out between two
+    shown ones (on the demo, one of Z4's). The outline may then be in several parts,
+    which tells that the zone links them through buildings not shown, not which ones.
+    A zone left with fewer than
     :data:`MIN_SHOWN_ZONE_BUILDINGS` such buildings is not published. The zone's
     ``n_reports`` (the engine's zone cell) counts the reports of every building of the
     zone: where a building of the zone is left out, it would tell, against the counts of
@@ -216,8 +220,6 @@ def zones_of_shown_classes(
     profile
         The protected building profile (``building_id``, ``geometry``, ``gi_bin_flag``
         when the profile hides classes).
-    gap_m
-        The zones stage's ``gap_m``, which the redrawn outlines bridge as it did.
 
     Returns
     -------
@@ -249,7 +251,7 @@ def zones_of_shown_classes(
             continue
         part = metric.loc[kept]
         out.at[out.index[i], "building_ids"] = kept
-        geoms[i] = zone_outline(part.geometry.to_numpy(), gap_m=gap_m)
+        geoms[i] = zone_outline(part.geometry.to_numpy(), gap_m=0.0)
         for col, v in (
             ("n_buildings", len(kept)),
             ("area_m2", round(float(part.area.sum()), 1)),

@@ -197,7 +197,7 @@ def run(
         windows=_compare_windows(published.site.get("compare")),
         ledger=ledger,
     )
-    protection = with_zones_of_shown_classes(protection, gap_m=settings.zones.gap_m)
+    protection = with_zones_of_shown_classes(protection)
     if published.actions is not None and actions is not None:
         table, actions_audit = protect_actions(
             published.actions,
@@ -283,7 +283,7 @@ def _hidden_category(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def with_zones_of_shown_classes(protection: Protection, *, gap_m: float) -> Protection:
+def with_zones_of_shown_classes(protection: Protection) -> Protection:
     """The protection with its zones made of the buildings whose class it shows
     (:func:`~pipelines.publish.buildings.zones_of_shown_classes`): the zones table, its
     cells in the audit's counts, and the audit's ``zones_shown_classes`` (buildings and
@@ -291,7 +291,7 @@ def with_zones_of_shown_classes(protection: Protection, *, gap_m: float) -> Prot
     p = protection.published
     if p.zones is None:
         return protection
-    zones, left_out = zones_of_shown_classes(p.zones, p.profile, gap_m=gap_m)
+    zones, left_out = zones_of_shown_classes(p.zones, p.profile)
     cells = dict(protection.cells)
     if "zones" in cells:
         n = len(zones)
