@@ -102,7 +102,12 @@ def protect_profile(
                 class_hidden = drop
     # A zone is made of hot buildings: a building whose class is hidden is in no zone,
     # neither by its ``zone_id`` nor by its ``level`` (its reports still count in the
-    # zone's, hidden then: :func:`zones_of_shown_classes`, and in the site's).
+    # zone's, hidden then: :func:`zones_of_shown_classes`, and in the site's). Not under
+    # a coarsening profile (public): there the engine counts a building's reports in
+    # its zone's rows of the monthly table, which ``zone_id`` locates; that coarsening
+    # has to stop at hidden-class buildings first (the engine's ``zone_of``).
+    if rule.coarsen:
+        class_hidden = pd.Series(False, index=out.index)
     if "zone_id" in out:
         out["zone_id"] = out["zone_id"].mask(class_hidden)
     zones = cells[BUILDING_TABLES["zone"]].set_index("zone")

@@ -197,7 +197,10 @@ def run(
         windows=_compare_windows(published.site.get("compare")),
         ledger=ledger,
     )
-    protection = with_zones_of_shown_classes(protection)
+    # A coarsening profile (public) counts buildings' reports in their zone's rows, which
+    # need the zones whole: left as they are (pipelines.publish.buildings.protect_profile).
+    if not rule.coarsen:
+        protection = with_zones_of_shown_classes(protection)
     if published.actions is not None and actions is not None:
         table, actions_audit = protect_actions(
             published.actions,
