@@ -287,3 +287,36 @@ def test_ledger_reset_archives_the_ledger(
     pd.testing.assert_frame_equal(pd.read_parquet(archived[0]), ledger)
     assert main(args) == 0
     assert "Aucun registre" in capsys.readouterr().out
+
+
+def test_indicators_whose_audit_fails_are_never_written(
+    demo_run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The indicators' engine run (``indicators_audit.json``) with a table that fails:
+    one French error naming the site, the profile and the table, exit code 2, and no
+    indicator file written (not even the audit)."""
+    from pipelines.publish import indicators as publish_indicators
+
+    real = publish_indicators.protect_tables
+
+    def failing(*args: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        tables, audit = real(*args, **kwargs)
+        assert audit["passed"]  # the demo's own audit passes: the failure is this test's
+        bad = {"dims": ["quarter", "category"], "n_unprotected": 3, "n_sensitive_shown": 0}
+        return tables, {**audit, "passed": False, "tables": [bad, *audit["tables"]]}
+
+    monkeypatch.setattr(publish_indicators, "protect_tables", failing)
+    config = load_config(demo_run.config)
+    dst = tmp_path / "published"
+    with pytest.raises(PublicationError) as err:
+        publish_indicators.run_indicators(
+            config, config.site("bondy"), processed=demo_run.site("bondy"), dst_dir=dst
+        )
+    text = str(err.value)
+    assert "« bondy »" in text
+    assert "« comite »" in text
+    assert "indicateurs" in text
+    assert "trimestre × catégorie (3 case(s) masquée(s) recalculable(s)" in text
+    assert "Rien n'a été publié" in text
+    assert err.value.exit_code == 2
+    assert not dst.exists() or not any(dst.iterdir())

@@ -403,7 +403,9 @@ def map_data(
     if shown is not None and "has_enough_reports" in shown:
         enough = shown["has_enough_reports"].astype("boolean").fillna(True).astype(bool)
         shown, n_hidden = shown[enough], int((~enough).sum())
-    block_zones = zones_block(shown, notes_by(planner_notes, "zone_ids"))
+    block_zones = zones_block(
+        shown, notes_by(planner_notes, "zone_ids"), hidden_marker=publication.marker_fr
+    )
     if too_few.site:
         pass  # said with the views
     elif zones is None:

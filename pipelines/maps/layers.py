@@ -19,7 +19,7 @@ import shapely
 from pipelines.crs import WGS84
 from pipelines.fr import fr_number, plural
 from pipelines.io import list_cell
-from pipelines.maps.html import esc, notes_section_html, present
+from pipelines.maps.html import esc, is_hidden, notes_section_html, present
 from pipelines.maps.notes import NOTE_COLOURS, ORPHAN_COLOUR, notes_layer_geojson
 from pipelines.maps.views import (
     BASEMAP_LEGEND,
@@ -279,10 +279,14 @@ def notes_by(notes: gpd.GeoDataFrame | None, column: str) -> dict[str, list[dict
 
 
 def zones_block(
-    zones: gpd.GeoDataFrame | None, notes_by_zone: Mapping[str, list[dict[str, Any]]]
+    zones: gpd.GeoDataFrame | None,
+    notes_by_zone: Mapping[str, list[dict[str, Any]]],
+    *,
+    hidden_marker: str = "s",
 ) -> dict[str, Any] | None:
     """The hotspot zones (``zones.parquet``) as GeoJSON whose features carry ``zone_id``
     (read by the annotation mode) and an escaped popup; ``None`` when there is no zone.
+    A hidden count of reports (``n_reports_flag`` « s ») reads ``hidden_marker``.
 
     ``zones`` is the published zones table, whose ``parent_zone_ids`` are in natural order.
     """
@@ -293,7 +297,9 @@ def zones_block(
     for _, row in z.iterrows():
         zone_id = str(row["zone_id"])
         facts = [("Bâtiments points chauds", fr_number(int(row.get("n_buildings", 0) or 0)))]
-        if present(row.get("n_reports")):
+        if is_hidden(row, "n_reports"):
+            facts.append(("Signalements", esc(hidden_marker)))
+        elif present(row.get("n_reports")):
             facts.append(("Signalements", fr_number(int(row["n_reports"]))))
         if present(row.get("status")):
             facts.append(("Depuis la dernière mise à jour", esc(row["status"])))

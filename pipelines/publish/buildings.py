@@ -12,14 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from pipelines.config.publication import ProfileRule
+from pipelines.crs import metric_crs_of
+from pipelines.io import list_cell
 from pipelines.publish.cells import BUILDING_TABLES, FLAG, NO_ZONE, flagged
 from pipelines.publish.levels import LEVEL_FR, derived_sums
 from pipelines.taxonomy import CODES
 from pipelines.trends import Window
+from pipelines.zones import zone_outline
 
 
 def protect_profile(
@@ -86,6 +90,7 @@ def protect_profile(
         few = few & (ids.map(p).fillna(0) > 0) | hidden_b
     elif rule.protect == "none":
         few = pd.Series(False, index=out.index)
+    class_hidden = pd.Series(False, index=out.index)
     for col in ("gi_bin", "gi_bin_rate", "emerging_category"):
         if col in out:
             drop = few & out[col].notna()
@@ -93,8 +98,10 @@ def protect_profile(
             out[f"{col}_flag"] = np.where(drop, FLAG, "")
             if col == "emerging_category" and "emerging_label_fr" in out:
                 out["emerging_label_fr"] = out["emerging_label_fr"].where(~drop)
-            if col == "gi_bin" and "gi_label" in out:  # the class in words: hidden alike
-                out["gi_label"] = out["gi_label"].where(~drop)
+            if col == "gi_bin":
+                class_hidden = drop
+                if "gi_label" in out:  # the class in words: hidden alike
+                    out["gi_label"] = out["gi_label"].where(~drop)
     # A category's own Gi* class, by the same rule on that category's reports in the
     # building: hidden where they come from 1 to threshold - 1 households (in comite,
     # only where some of them are person-related), or where the building × category
@@ -118,9 +125,23 @@ def protect_profile(
             drop = drop & out[col].notna()
             out[col] = out[col].where(~drop)
             out[f"{col}_flag"] = np.where(drop, FLAG, "")
+    # A zone is made of hot buildings: a building whose class is hidden is in no zone,
+    # neither by its ``zone_id`` nor by its ``level`` (its reports still count in the
+    # zone's, hidden then: :func:`zones_of_shown_classes`, and in the site's). Not under
+    # a coarsening profile (public): there the engine counts a building's reports in
+    # its zone's rows of the monthly table, which ``zone_id`` locates; that coarsening
+    # has to stop at hidden-class buildings first (the engine's ``zone_of``).
+    if rule.coarsen:
+        class_hidden = pd.Series(False, index=out.index)
+    if "zone_id" in out:
+        out["zone_id"] = out["zone_id"].mask(class_hidden)
     zones = cells[BUILDING_TABLES["zone"]].set_index("zone")
     zone = ids.map(dict(zip(micro["building_id"], micro["zone"], strict=False)))
-    zone_shown = zone.isin(zones.index[(zones["flag"] != FLAG).to_numpy()]) & (zone != NO_ZONE)
+    zone_shown = (
+        zone.isin(zones.index[(zones["flag"] != FLAG).to_numpy()])
+        & (zone != NO_ZONE)
+        & ~class_hidden
+    )
     out["level"] = np.where(
         ~hidden_b, LEVEL_FR["building"], np.where(zone_shown, LEVEL_FR["zone"], LEVEL_FR["site"])
     )
@@ -191,6 +212,91 @@ def protect_zones(
     value = ids.map(z["n_reports"]).astype("Float64").where(flag.notna(), 0.0)
     out["n_reports"], out["n_reports_flag"] = flagged(value, flag == FLAG)
     return out
+
+
+#: A zone is published when at least this many of its buildings show their class.
+MIN_SHOWN_ZONE_BUILDINGS = 1
+
+
+def zones_of_shown_classes(
+    zones: gpd.GeoDataFrame, profile: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+    """The zones as a profile publishes them: made of the buildings whose hotspot class
+    the profile shows only.
+
+    A zone is made of hot buildings, so listing a building in a zone, counting it in the
+    zone's ``n_buildings`` or drawing its footprint in the zone's outline says it is hot
+    as surely as its ``gi_bin``, which the profile hides for a building drawn from too
+    few households (``gi_bin_flag`` « s », :func:`protect_profile`). So each zone keeps
+    the buildings whose class is shown: ``building_ids``, ``n_buildings``, ``area_m2``
+    and ``max_gi_bin`` are theirs and the outline is redrawn around their footprints
+    alone (:func:`pipelines.zones.zone_outline`), without bridging the gaps between
+    them as the zones stage does: a bridge would cover a building left out between two
+    shown ones (on the demo, one of Z4's). The outline may then be in several parts,
+    which tells that the zone links them through buildings not shown, not which ones.
+    A zone left with fewer than
+    :data:`MIN_SHOWN_ZONE_BUILDINGS` such buildings is not published. The zone's
+    ``n_reports`` (the engine's zone cell) counts the reports of every building of the
+    zone: where a building of the zone is left out, it would tell, against the counts of
+    the buildings shown, that a building with hidden class belongs to the zone, so it is
+    hidden (``n_reports_flag`` « s »). Hiding a published count once the engine has run
+    takes no equation from an attacker.
+
+    Parameters
+    ----------
+    zones
+        The published zones (``zone_id``, ``building_ids``, ``geometry``; the columns
+        of :func:`pipelines.zones.stage.hot_zones` it has).
+    profile
+        The protected building profile (``building_id``, ``geometry``, ``gi_bin_flag``
+        when the profile hides classes).
+
+    Returns
+    -------
+    tuple
+        The zones (same columns and CRS) and the counts for the audit:
+        ``buildings_left_out``, ``zones_left_out``, ``zone_counts_hidden``.
+    """
+    counts = {"buildings_left_out": 0, "zones_left_out": 0, "zone_counts_hidden": 0}
+    if zones.empty or "building_ids" not in zones:
+        return zones, counts
+    p = profile.assign(building_id=profile["building_id"].astype(str))
+    hidden = (
+        p["gi_bin_flag"].fillna("").astype(str) == FLAG
+        if "gi_bin_flag" in p
+        else pd.Series(False, index=p.index)
+    )
+    shown = p[~hidden.to_numpy()]
+    metric = shown.to_crs(metric_crs_of(shown)).set_index("building_id")
+    bins = pd.to_numeric(metric["gi_bin"], errors="coerce") if "gi_bin" in metric else None
+    out = zones.copy()
+    keep: list[bool] = []
+    geoms = list(out.geometry.to_crs(metric.crs))
+    for i, value in enumerate(out["building_ids"]):
+        members = list_cell(value)
+        kept = [b for b in members if b in metric.index]
+        counts["buildings_left_out"] += len(members) - len(kept)
+        keep.append(len(kept) >= MIN_SHOWN_ZONE_BUILDINGS)
+        if len(kept) == len(members) or not keep[-1]:
+            continue
+        part = metric.loc[kept]
+        out.at[out.index[i], "building_ids"] = kept
+        geoms[i] = zone_outline(part.geometry.to_numpy(), gap_m=0.0)
+        for col, v in (
+            ("n_buildings", len(kept)),
+            ("area_m2", round(float(part.area.sum()), 1)),
+            ("max_gi_bin", int(bins.loc[kept].max()) if bins is not None else pd.NA),
+        ):
+            if col in out:
+                out.at[out.index[i], col] = v
+        if "n_reports" in out:
+            out.at[out.index[i], "n_reports"] = pd.NA
+            out.at[out.index[i], "n_reports_flag"] = FLAG
+            counts["zone_counts_hidden"] += 1
+    out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=metric.crs)).to_crs(zones.crs)
+    mask = np.asarray(keep, dtype=bool)
+    counts["zones_left_out"] = int((~mask).sum())
+    return out[mask].reset_index(drop=True), counts
 
 
 def protect_chronic(

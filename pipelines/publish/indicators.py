@@ -29,6 +29,7 @@ profile (:func:`run_indicators`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,11 @@ import pandas as pd
 
 from pipelines.config import Config, SiteConfig
 from pipelines.config.publication import ProfileRule
+from pipelines.errors import PublicationError
 from pipelines.indicators import LIFT, quarter_of, site_mark
 from pipelines.io import read_geoparquet, write_csv, write_json, write_text
 from pipelines.publish.cells import FLAG, microdata, protect_tables
+from pipelines.publish.ledger import unprotected_tables
 from pipelines.publish.stage import person_related_of
 from pipelines.published import FILES as PUBLISHED_FILES
 from pipelines.published import INDICATOR_FILES, SITE_MARKS, period_of
@@ -359,6 +362,7 @@ def run_indicators(
     site_table = pd.read_parquet(processed / "indicators_site.parquet")
     categories = pd.read_parquet(processed / "indicators_category.parquet")
     out_site, out_cats, audit = protect_indicators(site_table, categories, micro, rule)
+    check_indicators_audit(audit, site_id=site.id, profile=rule.name)
     if rule.protect != "none":
         published = dst_dir
         out_site, out_cats = consistent_with_published(
@@ -388,6 +392,27 @@ def run_indicators(
     mark = site_mark(site_table, buildings)
     write_summary(dst_dir, rule, quarters=out_site["quarter"].astype(str).tolist(), mark=mark)
     return dst_dir / INDICATOR_FILES["site"]
+
+
+def check_indicators_audit(audit: Mapping[str, Any], *, site_id: str, profile: str) -> None:
+    """Stop the indicators' publication when their audit failed, before anything is
+    written, as the publication step does (:func:`pipelines.publish.ledger.check_audit`).
+    An audit without ``passed`` is that of a profile that protects nothing (``interne``).
+
+    Raises
+    ------
+    PublicationError
+        In French: the site, the profile and the indicator tables that fail.
+    """
+    if audit.get("passed", True):
+        return
+    tables = unprotected_tables(audit.get("tables", [])) or ["voir l'audit"]
+    raise PublicationError(
+        f"site « {site_id} », profil « {profile} » : l'audit du secret statistique des "
+        "indicateurs a échoué (des cases masquées peuvent être recalculées) sur : "
+        f"{' ; '.join(tables)}. Rien n'a été publié pour les lecteurs ({INDICATOR_FILES['audit']} "
+        "non plus)."
+    )
 
 
 def write_summary(

@@ -39,7 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,7 @@ DIM_FR = {
     "year": "année",
     "window": "fenêtre des chiffres clés",
     "group": "groupe de catégories",
+    "rpls": "logements RPLS",
 }
 
 
@@ -400,8 +401,20 @@ def failed_tables(audit: Mapping[str, Any]) -> list[str]:
     French: those where a hidden cell can be recalculated or a sensitive cell is shown,
     and the frozen periods whose cells a person-related hidden cell depends on."""
     joint = audit.get("joint") or {}
+    out = unprotected_tables(joint.get("tables", []))
+    person = set(audit.get("person_related", []))
+    frozen = [p for p in audit.get("frozen_problems", []) if p["keys"].get("category") in person]
+    if frozen:
+        out.append(f"tableau mensuel figé ({len(frozen)} case(s) liée(s) aux personnes)")
+    return out
+
+
+def unprotected_tables(tables: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The tables of an engine's audit (its ``tables``) where a hidden cell can be
+    recalculated or a sensitive cell is shown, each named by its dimensions in French
+    with its counts."""
     out = []
-    for t in joint.get("tables", []):
+    for t in tables:
         if t.get("n_unprotected") or t.get("n_sensitive_shown"):
             dims = [str(d) for d in t.get("dims", ())]
             name = " × ".join(DIM_FR.get(d, d) for d in dims) or "total du site"
@@ -410,10 +423,6 @@ def failed_tables(audit: Mapping[str, Any]) -> list[str]:
                 f"recalculable(s), {int(t.get('n_sensitive_shown') or 0)} case(s) "
                 "sensible(s) montrée(s))"
             )
-    person = set(audit.get("person_related", []))
-    frozen = [p for p in audit.get("frozen_problems", []) if p["keys"].get("category") in person]
-    if frozen:
-        out.append(f"tableau mensuel figé ({len(frozen)} case(s) liée(s) aux personnes)")
     return out
 
 

@@ -110,6 +110,17 @@ def publication_section(
         f"{fr_number(audit.get('chronic_left_out', 0))}. Un bâtiment « chaud » ou une "
         "tendance émergente tirés de trop peu de ménages ne sont pas montrés comme tels."
     )
+    zones = audit.get("zones_shown_classes")
+    if isinstance(zones, Mapping):
+        paragraphs.append(
+            "Zones de points chauds : une zone ne regroupe que des bâtiments chauds, elle "
+            "ne montre donc que ceux dont la classe est montrée (liste, nombre et contour) ; "
+            f"{fr_number(zones.get('buildings_left_out', 0))} bâtiment(s) retiré(s) des "
+            f"zones, {fr_number(zones.get('zones_left_out', 0))} zone(s) sans aucun "
+            "bâtiment montré non publiée(s). Le nombre de signalements d'une zone dont un "
+            "bâtiment est retiré est masqué (« s »), car il compte aussi les siens "
+            f"({fr_number(zones.get('zone_counts_hidden', 0))} zone(s))."
+        )
     actions = audit.get("actions")
     if isinstance(actions, Mapping):
         text = (

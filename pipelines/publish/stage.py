@@ -25,6 +25,8 @@ from pipelines.io import (
 )
 from pipelines.publish.actions import action_cells, protect_actions
 from pipelines.publish.build import publish_site
+from pipelines.publish.buildings import zones_of_shown_classes
+from pipelines.publish.cells import FLAG
 from pipelines.publish.ledger import (
     check_audit,
     check_ledger,
@@ -195,6 +197,10 @@ def run(
         windows=_compare_windows(published.site.get("compare")),
         ledger=ledger,
     )
+    # A coarsening profile (public) counts buildings' reports in their zone's rows, which
+    # need the zones whole: left as they are (pipelines.publish.buildings.protect_profile).
+    if not rule.coarsen:
+        protection = with_zones_of_shown_classes(protection)
     if published.actions is not None and actions is not None:
         table, actions_audit = protect_actions(
             published.actions,
@@ -278,6 +284,33 @@ def _hidden_category(info: dict[str, Any]) -> dict[str, Any]:
     if "reason" in out and out.get("status") != "analysed":
         out["reason"] = "trop peu de signalements"
     return out
+
+
+def with_zones_of_shown_classes(protection: Protection) -> Protection:
+    """The protection with its zones made of the buildings whose class it shows
+    (:func:`~pipelines.publish.buildings.zones_of_shown_classes`): the zones table, its
+    cells in the audit's counts, and the audit's ``zones_shown_classes`` (buildings and
+    zones left out, zone counts hidden)."""
+    p = protection.published
+    if p.zones is None:
+        return protection
+    zones, left_out = zones_of_shown_classes(p.zones, p.profile)
+    cells = dict(protection.cells)
+    if "zones" in cells:
+        n = len(zones)
+        hidden = int((zones["n_reports_flag"] == FLAG).sum()) if "n_reports_flag" in zones else 0
+        cells["zones"] = {
+            **cells["zones"],
+            "cells": n,
+            "hidden": hidden,
+            "hidden_share": round(hidden / n, 4) if n else 0.0,
+        }
+    return replace(
+        protection,
+        published=replace(p, zones=zones),
+        audit={**protection.audit, "cells": cells, "zones_shown_classes": left_out},
+        cells=cells,
+    )
 
 
 def with_publication_facts(protection: Protection) -> Published:

@@ -6,6 +6,7 @@ from pipelines.zones.stage import (
     run,
     zone_descendants,
     zone_of_buildings,
+    zone_outline,
     zone_sort_key,
 )
 
@@ -13,5 +14,6 @@ __all__ = [
     "run",
     "zone_descendants",
     "zone_of_buildings",
+    "zone_outline",
     "zone_sort_key",
 ]

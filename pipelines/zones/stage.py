@@ -121,6 +121,14 @@ def component_labels(
     return labels.astype(np.int64)
 
 
+def zone_outline(footprints: np.ndarray, *, gap_m: float) -> shapely.Geometry:
+    """The outline of a zone: its footprints (metric CRS) merged and widened by
+    :data:`OUTLINE_MARGIN_M`, bridging the gaps of up to ``gap_m`` metres between
+    neighbours."""
+    widened = shapely.union_all(shapely.buffer(footprints, gap_m / 2, quad_segs=4))
+    return shapely.buffer(widened, OUTLINE_MARGIN_M - gap_m / 2, quad_segs=4)
+
+
 def hot_zones(
     buildings: gpd.GeoDataFrame,
     *,
@@ -175,10 +183,7 @@ def hot_zones(
     rows = []
     for label in np.unique(labels):
         part = metric[labels == label]
-        widened = shapely.union_all(
-            shapely.buffer(part.geometry.to_numpy(), gap_m / 2, quad_segs=4)
-        )
-        outline = shapely.buffer(widened, OUTLINE_MARGIN_M - gap_m / 2, quad_segs=4)
+        outline = zone_outline(part.geometry.to_numpy(), gap_m=gap_m)
         rows.append(
             {
                 "n_buildings": len(part),

@@ -1,0 +1,99 @@
+"""Hotspot zones under a publication profile (issue 16): a zone is made of hot buildings,
+so no published zone lists, counts or draws a building whose hotspot class the published
+building profile hides (``gi_bin_flag`` « s »), and no building says it is in a zone when
+its class is hidden — checked on the real Bondy demo run, committee profile."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from pipelines.crs import LAMBERT93
+from pipelines.io import list_cell, read_geoparquet
+from pipelines.publish.cells import FLAG
+from pipelines.published import FILES
+from tests.conftest import DemoRun
+
+
+@pytest.fixture(scope="module")
+def bondy_comite(demo_run: DemoRun) -> dict[str, gpd.GeoDataFrame]:
+    """Bondy's zones before publication (zones stage) and its published zones and
+    building profile (committee profile, the demo's)."""
+    site = demo_run.site("bondy")
+    return {
+        "analysis": read_geoparquet(site / "zones.parquet"),
+        "zones": read_geoparquet(site / "published" / FILES["zones"]),
+        "profile": read_geoparquet(site / "published" / FILES["profile"]),
+    }
+
+
+def _hidden_class(profile: pd.DataFrame) -> set[str]:
+    flag = profile["gi_bin_flag"].fillna("").astype(str)
+    return set(profile.loc[flag == FLAG, "building_id"].astype(str))
+
+
+def test_the_demo_has_zone_buildings_whose_class_is_hidden(
+    bondy_comite: dict[str, gpd.GeoDataFrame],
+) -> None:
+    """The case exists on the demo (else the tests below would prove nothing): some
+    buildings of the zones stage's zones have their class hidden in the published
+    profile."""
+    hidden = _hidden_class(bondy_comite["profile"])
+    members = {b for v in bondy_comite["analysis"]["building_ids"] for b in list_cell(v)}
+    assert members & hidden
+
+
+def test_no_published_zone_lists_or_counts_a_building_whose_class_is_hidden(
+    bondy_comite: dict[str, gpd.GeoDataFrame],
+) -> None:
+    zones, profile = bondy_comite["zones"], bondy_comite["profile"]
+    hidden = _hidden_class(profile)
+    shown = set(profile["building_id"].astype(str)) - hidden
+    assert len(zones), "the demo's committee pack has no zone left"
+    for _, z in zones.iterrows():
+        members = list_cell(z["building_ids"])
+        assert members, z["zone_id"]
+        assert not set(members) & hidden, z["zone_id"]
+        assert set(members) <= shown, z["zone_id"]
+        assert int(z["n_buildings"]) == len(members), z["zone_id"]
+
+
+def test_the_outline_of_a_zone_that_lost_buildings_is_drawn_from_its_shown_ones(
+    bondy_comite: dict[str, gpd.GeoDataFrame],
+) -> None:
+    """A zone that lost buildings (their class hidden) is outlined around the buildings
+    it lists alone: no part of it lies further than the outline's margin (3 m, and half
+    a metre for the polygons' approximation of round corners) from one of them, so it
+    neither covers a building left out away from them nor bridges to it."""
+    zones, analysis = bondy_comite["zones"], bondy_comite["analysis"].set_index("zone_id")
+    footprints = bondy_comite["profile"].to_crs(LAMBERT93)
+    footprints = footprints.set_index(footprints["building_id"].astype(str)).geometry
+    checked = 0
+    for _, z in zones.to_crs(LAMBERT93).iterrows():
+        members = list_cell(z["building_ids"])
+        if len(members) == len(list_cell(analysis.at[z["zone_id"], "building_ids"])):
+            continue
+        near = shapely.union_all(shapely.buffer(footprints[members].to_numpy(), 3.5))
+        assert z.geometry.difference(near).area < 1.0, z["zone_id"]
+        checked += 1
+    assert checked
+
+
+def test_a_hidden_class_building_is_in_no_zone_of_the_profile(
+    bondy_comite: dict[str, gpd.GeoDataFrame],
+) -> None:
+    """Neither its ``zone_id`` (the map's building → zone link) nor its ``level`` says
+    a hidden-class building is in a zone; a zone that lost buildings hides its count of
+    reports (which counts theirs too)."""
+    zones, profile = bondy_comite["zones"], bondy_comite["profile"]
+    flag = profile["gi_bin_flag"].fillna("").astype(str) == FLAG
+    assert profile.loc[flag, "zone_id"].isna().all()
+    assert not (profile.loc[flag, "level"] == "zone").any()
+    analysis = bondy_comite["analysis"].set_index("zone_id")
+    for _, z in zones.iterrows():
+        before = list_cell(analysis.at[z["zone_id"], "building_ids"])
+        if len(list_cell(z["building_ids"])) < len(before):
+            assert z["n_reports_flag"] == FLAG, z["zone_id"]
+            assert pd.isna(z["n_reports"]), z["zone_id"]
