@@ -632,7 +632,9 @@ def audit(
         ``n_sensitive_shown`` (cells the primary rule hides but the table shows),
         ``n_unprotected`` (hidden sensitive cells whose attacker interval is narrower
         than the protection width) and ``worst`` (the narrowest proven interval, its
-        cell, bounds and ``exact``; never the true value). Plus ``n_components`` and ``n_lp``.
+        cell, bounds and ``exact``; never the true value). Plus ``n_components`` and ``n_lp``
+        (the linear programs the proof poses; one posed again is answered as solved
+        before, :data:`pipelines.stats.attacker.ANSWERS`, so fewer reach HiGHS).
     """
     tables = [tuple(t) for t in published]
     _check_input(reports, tables)
