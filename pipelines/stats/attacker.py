@@ -20,6 +20,7 @@ attacker, knowing its neighbours are at least 1, pins it exactly.
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -274,19 +275,25 @@ class _Answers:
         self.size = 0
         self.entries: OrderedDict[tuple[bytes, float, bytes], Answer] = OrderedDict()
         self.programs: dict[bytes, int] = {}  # entries per program (charged once)
+        # A Dask worker of an external cluster may run several sites in threads.
+        self.lock = threading.Lock()
 
     def get(self, key: tuple[bytes, float, bytes]) -> Answer | None:
-        answer = self.entries.get(key)
-        if answer is not None:
-            self.entries.move_to_end(key)
-        return answer
+        with self.lock:
+            answer = self.entries.get(key)
+            if answer is not None:
+                self.entries.move_to_end(key)
+            return answer
 
     def put(self, key: tuple[bytes, float, bytes], answer: Answer) -> None:
-        self.entries[key] = answer
-        self.size += self._charge(key, answer, +1)
-        while self.size > self.budget and self.entries:
-            old, gone = self.entries.popitem(last=False)
-            self.size -= self._charge(old, gone, -1)
+        with self.lock:
+            if key in self.entries:  # another thread solved it meanwhile
+                return
+            self.entries[key] = answer
+            self.size += self._charge(key, answer, +1)
+            while self.size > self.budget and self.entries:
+                old, gone = self.entries.popitem(last=False)
+                self.size -= self._charge(old, gone, -1)
 
     def _charge(self, key: tuple[bytes, float, bytes], answer: Answer, step: int) -> int:
         """Bytes an entry adds (``step`` 1) or frees (−1): its objective and arrays, and
