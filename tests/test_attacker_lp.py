@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pytest
+from scipy import sparse
 from scipy.optimize import linprog
 
 from pipelines.stats import attacker
@@ -238,3 +239,23 @@ def test_programs_posed_again_are_answered_as_solved(
     again = attacker.feasible_intervals(system, hidden, targets, width=sdc.COMITE.width)
     assert_same(again, every)
     assert runs["n"] == n_kept  # the second audit solved nothing
+
+
+def test_dense_row_is_scipys_row() -> None:
+    """``_dense_row`` gives scipy's ``m[k].todense()`` bit for bit, on a random sparse
+    matrix (fixed seed) with entries stored twice (not summed), rows empty included."""
+    rng = np.random.default_rng(5)
+    rows = rng.integers(0, 40, 300)
+    cols = rng.integers(0, 25, 300)
+    m = sparse.csr_matrix((rng.random(300), (rows, cols)), shape=(45, 25))
+    dup = sparse.csr_matrix(  # the first 50 entries stored again at the end of row 44
+        (np.concatenate([m.data, m.data[:50]]),
+         np.concatenate([m.indices, m.indices[:50]]),
+         np.concatenate([m.indptr[:-1], [m.nnz + 50]])),
+        shape=m.shape,
+    )  # fmt: skip
+    assert not dup.has_canonical_format
+    for mat in (m, dup):
+        for k in range(mat.shape[0]):
+            want = np.asarray(mat[k].todense()).ravel()
+            assert attacker._dense_row(mat, k).tobytes() == want.tobytes()

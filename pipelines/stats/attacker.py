@@ -530,7 +530,7 @@ def feasible_intervals(
     lp_count = [0]
     n_lp = 0
     for k, cell in enumerate(targets):
-        cols = members[k].indices
+        cols = members.indices[members.indptr[k] : members.indptr[k + 1]]  # row k's
         comps = [int(c) for c in np.unique(var_comp[cols])] if len(cols) else []
         bounded = [c for c in comps if c in rows_by_comp or c in ub_by_comp]
         # an unknown nothing holds: its least value, no maximum
@@ -545,7 +545,7 @@ def feasible_intervals(
                 if attempt:  # push this target up (its minimum is often already seen)
                     for c in bounded:
                         bl = block(c)
-                        obj = np.asarray(bl.members[k].todense()).ravel()
+                        obj = _dense_row(bl.members, k)
                         bl.observe(_solve(bl, obj, senses=(-1.0,))[0][2])
                         n_lp += 1
                 lo_s = fixed_part[k] + sum(block(c).seen_lo[k] for c in bounded)
@@ -562,7 +562,7 @@ def feasible_intervals(
         binds: set[int] = set()
         for comp in bounded:
             bl = block(comp)
-            obj = np.asarray(bl.members[k].todense()).ravel()
+            obj = _dense_row(bl.members, k)
             (c_lo, d_lo, x_lo), (c_hi, d_hi, x_hi) = _solve(bl, obj)
             n_lp += 2
             bl.observe(x_lo)
@@ -601,6 +601,16 @@ def _push(block: _Component, width: float, lp_count: list[int]) -> None:
         lp_count[0] += 1
         if int((in_block & (block.seen_hi - block.seen_lo < width - EPS)).sum()) > 0.9 * n_open:
             return
+
+
+def _dense_row(m: sparse.csr_matrix, k: int) -> npt.NDArray[np.float64]:
+    """Row ``k`` of ``m`` as a dense vector: ``m[k].todense()`` (its entries added in
+    the order stored, duplicates summed) without building the one-row matrix, which
+    cost about as much as solving one of the buildings' small programs."""
+    start, end = m.indptr[k], m.indptr[k + 1]
+    out = np.zeros(m.shape[1])
+    np.add.at(out, m.indices[start:end], m.data[start:end])
+    return out
 
 
 def _groups(label: npt.NDArray[np.int64]) -> dict[int, npt.NDArray[np.int64]]:
