@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pytest
+from scipy import sparse
 from scipy.optimize import linprog
 
 from pipelines.stats import attacker
@@ -201,3 +202,60 @@ def test_a_failed_program_raises_the_french_error(paris: pd.DataFrame) -> None:
     targets = np.flatnonzero(hidden)
     with pytest.raises(RuntimeError, match="Audit : programme linéaire non résolu"):
         attacker.feasible_intervals(broken, hidden, targets)
+
+
+def test_programs_posed_again_are_answered_as_solved(
+    monkeypatch: pytest.MonkeyPatch, paris: pd.DataFrame
+) -> None:
+    """The answers kept (:data:`attacker.ANSWERS`) change nothing: the committee's
+    intervals, certificates, bindings and LP count over the linked tables are those of
+    solving every program (no answer kept), while fewer programs reach HiGHS; and a
+    second audit of the same tables is answered without solving any."""
+    cells = sdc.cell_table(paris, LINKED, sdc.COMITE)
+    system = attacker.linear_system(paris, LINKED, cells)
+    more = np.random.default_rng(11).random(len(cells)) < 0.1
+    hidden = (cells["reason"] != "").to_numpy() | more
+    targets = np.flatnonzero(hidden)
+    runs = {"n": 0}
+    run = attacker._run
+
+    def counted(*args: Any) -> Any:
+        runs["n"] += 1
+        return run(*args)
+
+    monkeypatch.setattr(attacker, "_run", counted)
+
+    def audit(budget: int) -> tuple[attacker.Intervals, int]:
+        runs["n"] = 0
+        monkeypatch.setattr(attacker, "ANSWERS", attacker._Answers(budget))
+        iv = attacker.feasible_intervals(system, hidden, targets, width=sdc.COMITE.width)
+        return iv, runs["n"]
+
+    every, n_every = audit(0)  # nothing kept: every program solved
+    kept, n_kept = audit(64 * 2**20)
+    assert_same(kept, every)
+    assert n_every == every.n_lp  # with nothing kept, one solve per program posed
+    assert n_kept < n_every
+    again = attacker.feasible_intervals(system, hidden, targets, width=sdc.COMITE.width)
+    assert_same(again, every)
+    assert runs["n"] == n_kept  # the second audit solved nothing
+
+
+def test_dense_row_is_scipys_row() -> None:
+    """``_dense_row`` gives scipy's ``m[k].todense()`` bit for bit, on a random sparse
+    matrix (fixed seed) with entries stored twice (not summed), rows empty included."""
+    rng = np.random.default_rng(5)
+    rows = rng.integers(0, 40, 300)
+    cols = rng.integers(0, 25, 300)
+    m = sparse.csr_matrix((rng.random(300), (rows, cols)), shape=(45, 25))
+    dup = sparse.csr_matrix(  # the first 50 entries stored again at the end of row 44
+        (np.concatenate([m.data, m.data[:50]]),
+         np.concatenate([m.indices, m.indices[:50]]),
+         np.concatenate([m.indptr[:-1], [m.nnz + 50]])),
+        shape=m.shape,
+    )  # fmt: skip
+    assert not dup.has_canonical_format
+    for mat in (m, dup):
+        for k in range(mat.shape[0]):
+            want = np.asarray(mat[k].todense()).ravel()
+            assert attacker._dense_row(mat, k).tobytes() == want.tobytes()

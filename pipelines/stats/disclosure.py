@@ -723,7 +723,9 @@ def audit(
         than the protection width) and ``worst`` (the narrowest proven interval, its
         cell, bounds and ``exact``; never the true value), and with ``rule.technical``,
         for a table of ``rule.category_dim``, ``n_hidden_technical`` (``total``, ``own``:
-        primary or dominance, ``secondary``). Plus ``n_components`` and ``n_lp``.
+        primary or dominance, ``secondary``). Plus ``n_components`` and ``n_lp`` (the
+        linear programs the proof poses; one posed again is answered as solved before,
+        :data:`pipelines.stats.attacker.ANSWERS`, so fewer reach HiGHS).
     """
     tables = [tuple(t) for t in published]
     _check_input(reports, tables)
