@@ -90,7 +90,6 @@ def protect_profile(
         few = few & (ids.map(p).fillna(0) > 0) | hidden_b
     elif rule.protect == "none":
         few = pd.Series(False, index=out.index)
-    class_hidden = pd.Series(False, index=out.index)
     for col in ("gi_bin", "gi_bin_rate", "emerging_category"):
         if col in out:
             drop = few & out[col].notna()
@@ -98,10 +97,8 @@ def protect_profile(
             out[f"{col}_flag"] = np.where(drop, FLAG, "")
             if col == "emerging_category" and "emerging_label_fr" in out:
                 out["emerging_label_fr"] = out["emerging_label_fr"].where(~drop)
-            if col == "gi_bin":
-                class_hidden = drop
-                if "gi_label" in out:  # the class in words: hidden alike
-                    out["gi_label"] = out["gi_label"].where(~drop)
+            if col == "gi_bin" and "gi_label" in out:  # the class in words: hidden alike
+                out["gi_label"] = out["gi_label"].where(~drop)
     # A category's own Gi* class, by the same rule on that category's reports in the
     # building: hidden where they come from 1 to threshold - 1 households (in comite,
     # only where some of them are person-related), or where the building × category
@@ -125,23 +122,9 @@ def protect_profile(
             drop = drop & out[col].notna()
             out[col] = out[col].where(~drop)
             out[f"{col}_flag"] = np.where(drop, FLAG, "")
-    # A zone is made of hot buildings: a building whose class is hidden is in no zone,
-    # neither by its ``zone_id`` nor by its ``level`` (its reports still count in the
-    # zone's, hidden then: :func:`zones_of_shown_classes`, and in the site's). Not under
-    # a coarsening profile (public): there the engine counts a building's reports in
-    # its zone's rows of the monthly table, which ``zone_id`` locates; that coarsening
-    # has to stop at hidden-class buildings first (the engine's ``zone_of``).
-    if rule.coarsen:
-        class_hidden = pd.Series(False, index=out.index)
-    if "zone_id" in out:
-        out["zone_id"] = out["zone_id"].mask(class_hidden)
     zones = cells[BUILDING_TABLES["zone"]].set_index("zone")
     zone = ids.map(dict(zip(micro["building_id"], micro["zone"], strict=False)))
-    zone_shown = (
-        zone.isin(zones.index[(zones["flag"] != FLAG).to_numpy()])
-        & (zone != NO_ZONE)
-        & ~class_hidden
-    )
+    zone_shown = zone.isin(zones.index[(zones["flag"] != FLAG).to_numpy()]) & (zone != NO_ZONE)
     out["level"] = np.where(
         ~hidden_b, LEVEL_FR["building"], np.where(zone_shown, LEVEL_FR["zone"], LEVEL_FR["site"])
     )
@@ -218,6 +201,30 @@ def protect_zones(
 MIN_SHOWN_ZONE_BUILDINGS = 1
 
 
+def class_hidden(profile: pd.DataFrame) -> pd.Series:
+    """Where the profile hides a building's hotspot class (``gi_bin_flag`` « s »,
+    :func:`protect_profile`)."""
+    if "gi_bin_flag" not in profile:
+        return pd.Series(False, index=profile.index)
+    return profile["gi_bin_flag"].fillna("").astype(str) == FLAG
+
+
+def profile_of_shown_classes(profile: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The profile beside :func:`zones_of_shown_classes`: a building whose class is
+    hidden is in no zone, neither by its ``zone_id`` nor by its ``level`` (« zone »
+    becomes « site »; its reports still count in its zone's, hidden then, and in the
+    site's). Applied after the engine and its checks, which work on the true zones."""
+    hidden = class_hidden(profile)
+    out = profile.copy()
+    if "zone_id" in out:
+        out["zone_id"] = out["zone_id"].mask(hidden)
+    if "level" in out:
+        out["level"] = out["level"].mask(
+            hidden & (out["level"] == LEVEL_FR["zone"]), LEVEL_FR["site"]
+        )
+    return out
+
+
 def zones_of_shown_classes(
     zones: gpd.GeoDataFrame, profile: gpd.GeoDataFrame
 ) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
@@ -261,12 +268,7 @@ def zones_of_shown_classes(
     if zones.empty or "building_ids" not in zones:
         return zones, counts
     p = profile.assign(building_id=profile["building_id"].astype(str))
-    hidden = (
-        p["gi_bin_flag"].fillna("").astype(str) == FLAG
-        if "gi_bin_flag" in p
-        else pd.Series(False, index=p.index)
-    )
-    shown = p[~hidden.to_numpy()]
+    shown = p[~class_hidden(p).to_numpy()]
     metric = shown.to_crs(metric_crs_of(shown)).set_index("building_id")
     bins = pd.to_numeric(metric["gi_bin"], errors="coerce") if "gi_bin" in metric else None
     out = zones.copy()

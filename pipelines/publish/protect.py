@@ -279,13 +279,7 @@ def apply_profile(
     )
     public = rule.points == "none"
     charts = chart_tables(published, series, monthly, level, reports, rule, person_related)
-    # The zones' margins are checked on the buildings' own zones: protect_profile lists a
-    # building whose hotspot class is hidden in no zone, yet its reports still count in
-    # its zone's; a reader knows less than this check, which is what the engine proved.
-    members = new
-    if "zone_id" in profile and "zone_id" in new:
-        members = new.assign(zone_id=profile["zone_id"].reindex(new.index))
-    problems = published_problems(monthly, members, zones, level)
+    problems = published_problems(monthly, new, zones, level)
     fine = micro.groupby(["building_id", "month", "category"]).ngroups
     coarse = level != LEVELS[0]
     counts = {

@@ -25,7 +25,7 @@ from pipelines.io import (
 )
 from pipelines.publish.actions import action_cells, protect_actions
 from pipelines.publish.build import publish_site
-from pipelines.publish.buildings import zones_of_shown_classes
+from pipelines.publish.buildings import profile_of_shown_classes, zones_of_shown_classes
 from pipelines.publish.cells import FLAG
 from pipelines.publish.ledger import (
     check_audit,
@@ -290,10 +290,12 @@ def with_zones_of_shown_classes(protection: Protection) -> Protection:
     """The protection with its zones made of the buildings whose class it shows
     (:func:`~pipelines.publish.buildings.zones_of_shown_classes`): the zones table, its
     cells in the audit's counts, and the audit's ``zones_shown_classes`` (buildings and
-    zones left out, zone counts hidden)."""
+    zones left out, zone counts hidden); and the profile's ``zone_id`` and ``level``
+    to match (:func:`~pipelines.publish.buildings.profile_of_shown_classes`)."""
     p = protection.published
+    profile = profile_of_shown_classes(p.profile)
     if p.zones is None:
-        return protection
+        return replace(protection, published=replace(p, profile=profile))
     zones, left_out = zones_of_shown_classes(p.zones, p.profile)
     cells = dict(protection.cells)
     if "zones" in cells:
@@ -307,7 +309,7 @@ def with_zones_of_shown_classes(protection: Protection) -> Protection:
         }
     return replace(
         protection,
-        published=replace(p, zones=zones),
+        published=replace(p, zones=zones, profile=profile),
         audit={**protection.audit, "cells": cells, "zones_shown_classes": left_out},
         cells=cells,
     )
