@@ -51,7 +51,7 @@ from pipelines.config.publication import ProfileRule
 from pipelines.errors import PublicationError
 from pipelines.io import atomic_path
 from pipelines.publish.cells import microdata
-from pipelines.publish.levels import LEVELS, level_of
+from pipelines.publish.levels import LEVEL_FR, LEVELS, level_of
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +77,12 @@ STAMP_KEY = b"vigie.ledger"
 #: Below it the stage goes on and the audit decides.
 STALE_SHARE = 0.1
 
-#: French names of the engine's tables' dimensions, for the error of a failed audit.
+#: French names of the engine's tables' dimensions, for the error of a failed audit
+#: (the levels' own words, :data:`~pipelines.publish.levels.LEVEL_FR`, where a level).
 DIM_FR = {
-    "zone": "zone",
-    "building_id": "bâtiment",
+    **{dim: LEVEL_FR[dim] for dim in ("zone", "month", "quarter", "year")},
+    "building_id": LEVEL_FR["building"],
     "category": "catégorie",
-    "month": "mois",
-    "quarter": "trimestre",
-    "year": "année",
     "window": "fenêtre des chiffres clés",
     "group": "groupe de catégories",
     "rpls": "logements RPLS",
