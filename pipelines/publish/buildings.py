@@ -21,6 +21,7 @@ from pipelines.crs import metric_crs_of
 from pipelines.io import list_cell
 from pipelines.publish.cells import BUILDING_TABLES, FLAG, NO_ZONE, flagged
 from pipelines.publish.levels import LEVEL_FR, derived_sums
+from pipelines.published import hidden
 from pipelines.taxonomy import CODES
 from pipelines.trends import Window
 from pipelines.zones import zone_outline
@@ -201,26 +202,18 @@ def protect_zones(
 MIN_SHOWN_ZONE_BUILDINGS = 1
 
 
-def class_hidden(profile: pd.DataFrame) -> pd.Series:
-    """Where the profile hides a building's hotspot class (``gi_bin_flag`` « s »,
-    :func:`protect_profile`)."""
-    if "gi_bin_flag" not in profile:
-        return pd.Series(False, index=profile.index)
-    return profile["gi_bin_flag"].fillna("").astype(str) == FLAG
-
-
 def profile_of_shown_classes(profile: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The profile beside :func:`zones_of_shown_classes`: a building whose class is
     hidden is in no zone, neither by its ``zone_id`` nor by its ``level`` (« zone »
     becomes « site »; its reports still count in its zone's, hidden then, and in the
     site's). Applied after the engine and its checks, which work on the true zones."""
-    hidden = class_hidden(profile)
+    class_hidden = hidden(profile, "gi_bin")
     out = profile.copy()
     if "zone_id" in out:
-        out["zone_id"] = out["zone_id"].mask(hidden)
+        out["zone_id"] = out["zone_id"].mask(class_hidden)
     if "level" in out:
         out["level"] = out["level"].mask(
-            hidden & (out["level"] == LEVEL_FR["zone"]), LEVEL_FR["site"]
+            class_hidden & (out["level"] == LEVEL_FR["zone"]), LEVEL_FR["site"]
         )
     return out
 
@@ -268,7 +261,7 @@ def zones_of_shown_classes(
     if zones.empty or "building_ids" not in zones:
         return zones, counts
     p = profile.assign(building_id=profile["building_id"].astype(str))
-    shown = p[~class_hidden(p).to_numpy()]
+    shown = p[~hidden(p, "gi_bin").to_numpy()]
     metric = shown.to_crs(metric_crs_of(shown)).set_index("building_id")
     bins = pd.to_numeric(metric["gi_bin"], errors="coerce") if "gi_bin" in metric else None
     out = zones.copy()

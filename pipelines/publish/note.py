@@ -14,7 +14,7 @@ import pandas as pd
 from pipelines.fr import fr_number
 from pipelines.hotspots import Section
 from pipelines.publish.cells import FLAG
-from pipelines.published import Published
+from pipelines.published import Published, hidden
 
 #: French names of the profiles and of the published tables.
 PROFILE_FR = {
@@ -189,10 +189,7 @@ def publication_section(
 def _shown_bins(profile: pd.DataFrame, column: str) -> pd.Series:
     """The Gi* classes of ``column`` the profile shows (hidden ones, « s » in
     ``<column>_flag``, left out)."""
-    bins = pd.to_numeric(profile[column], errors="coerce")
-    if f"{column}_flag" in profile:
-        bins = bins.mask(profile[f"{column}_flag"] == FLAG)
-    return bins.dropna()
+    return pd.to_numeric(profile[column], errors="coerce").mask(hidden(profile, column)).dropna()
 
 
 def published_counts(hot: Mapping[str, Any], published: Published) -> dict[str, Any]:
@@ -222,7 +219,7 @@ def published_counts(hot: Mapping[str, Any], published: Published) -> dict[str, 
         gi["n_hot_95"] = int((shown >= 2).sum())
         gi["n_cold_95"] = int((shown <= -2).sum())
         bins = {str(k): int((shown == k).sum()) for k in range(-3, 4)}
-        n_hidden = int((profile.get("gi_bin_flag", pd.Series(dtype=str)) == FLAG).sum())
+        n_hidden = int(hidden(profile, "gi_bin").sum())
         gi["bins"] = {**bins, **({"s": n_hidden} if n_hidden else {})}
         out["gi"] = gi
     categories = {}
