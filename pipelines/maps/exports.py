@@ -33,7 +33,7 @@ import pandas as pd
 from pipelines.io import neutralise_formulas, write_csv
 from pipelines.maps.gpkg_fields import column_alias
 from pipelines.maps.html import gi_label
-from pipelines.published import FLAG_SUFFIX, HIDDEN_FLAG, Published
+from pipelines.published import FLAG_SUFFIX, Published, hidden
 from pipelines.taxonomy import label_of
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,7 @@ def building_csv(buildings: pd.DataFrame) -> pd.DataFrame:
     empty where the class is hidden or missing), French headers (:func:`french_headers`)."""
     out = _whole_numbers_as_integers(buildings)
     if "gi_bin" in out:
-        shown = out["gi_bin"].notna()
-        if "gi_bin_flag" in out:
-            shown &= out["gi_bin_flag"] != HIDDEN_FLAG
+        shown = out["gi_bin"].notna() & ~hidden(out, "gi_bin")
         labels = out["gi_bin"].where(shown).map(lambda v: gi_label(v) if pd.notna(v) else "")
         out.insert(list(out.columns).index("gi_bin") + 1, "gi_label", labels.astype("str"))
     return french_headers(out)
