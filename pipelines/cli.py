@@ -190,8 +190,7 @@ def cmd_ledger_reset(args: argparse.Namespace) -> None:
 
     site = config.site(args.site)
     rule = site.publication.rule(args.profile)
-    ledger_dir = site.publication.ledger_dir or Path(config.annotations_dir) / ".ledger"
-    path = ledger.ledger_path(ledger_dir, site.id, rule.name)
+    path = ledger.site_ledger_path(config, site, rule.name)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     archived = ledger.archive_ledger(path, stamp=stamp)
     if archived is None:

@@ -47,6 +47,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.config import Config, SiteConfig
 from pipelines.config.publication import ProfileRule
 from pipelines.errors import PublicationError
 from pipelines.io import atomic_path
@@ -97,6 +98,13 @@ class LedgerMismatchError(PublicationError):
 def ledger_path(ledger_dir: str | Path, site_id: str, profile: str) -> Path:
     """The ledger file of a site and a profile."""
     return Path(ledger_dir) / site_id / f"{profile}_monthly.parquet"
+
+
+def site_ledger_path(config: Config, site: SiteConfig, profile: str) -> Path:
+    """The ledger file of ``site`` and ``profile`` where the configuration keeps it: the
+    site's ``publication.ledger_dir``, else ``<annotations_dir>/.ledger``."""
+    ledger_dir = site.publication.ledger_dir or Path(config.annotations_dir) / ".ledger"
+    return ledger_path(ledger_dir, site.id, profile)
 
 
 def read_ledger(path: Path) -> pd.DataFrame | None:

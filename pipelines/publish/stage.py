@@ -30,9 +30,9 @@ from pipelines.publish.cells import FLAG
 from pipelines.publish.ledger import (
     check_audit,
     check_ledger,
-    ledger_path,
     ledger_stamp,
     read_ledger,
+    site_ledger_path,
     write_ledger,
 )
 from pipelines.publish.note import publication_section, published_counts
@@ -182,8 +182,7 @@ def run(
     )
     publication = site.publication
     rule = publication.rule(profile)
-    ledger_dir = publication.ledger_dir or Path(config.annotations_dir) / ".ledger"
-    ledger_file = ledger_path(ledger_dir, site.id, rule.name)
+    ledger_file = site_ledger_path(config, site, rule.name)
     ledger = read_ledger(ledger_file)
     drift = check_ledger(
         ledger, reports, rule=rule, person_related=person_related_of(site),
