@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 from pipelines import __version__, stages
 from pipelines.config import (
+    INPUT_KINDS,
     Config,
     SiteConfig,
     check_inputs,
@@ -447,8 +448,11 @@ def cmd_stage(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     site = config.site(args.site)
     stage = stages.stage(args.name)
-    if {"sources", "refs", "rpls", "annotations"} & set(stage.settings):
-        check_inputs(config, site.id, osm="osm" in stage.settings)
+    # Only what the stage reads: make orders a stage after the steps that write its
+    # inputs, not after those that write another stage's (make -j).
+    kinds = set(INPUT_KINDS) & set(stage.settings)
+    if kinds - {"osm"}:
+        check_inputs(config, site.id, osm="osm" in kinds, kinds=kinds)
     paths = SitePaths(
         site=site.id,
         processed=Path(args.processed_dir),

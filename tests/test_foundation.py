@@ -409,6 +409,33 @@ def test_load_config_checks_files_and_lets_simulated_exports_wait(tmp_path: Path
         load_config(cfg)
 
 
+def test_a_stage_checks_only_the_inputs_it_reads(tmp_path: Path) -> None:
+    # Under `make -j`, the buildings stage runs beside `vigie simulate`, which writes the
+    # site's exports and gazetteer: the stage reads neither, and must not stop on them
+    # (a fresh clone's `make -j2 demo` did). The stages that read them still name them.
+    from pipelines.config import check_inputs
+    from pipelines.stages import stage
+
+    raw = tmp_path / "bondy"
+    raw.mkdir()
+    for name in ("bondy_nord.osm", "ban_adresses_bondy.csv", "rpls_bondy.gpkg"):
+        (raw / name).symlink_to(RAW / "bondy" / name)
+    text = (Path("config") / "demo.toml").read_text(encoding="utf-8")
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(text.replace('"data/raw/bondy/', f'"{raw}/'), encoding="utf-8")
+    config = load_config(cfg)
+    assert {"osm", "rpls"} <= set(stage("buildings").settings)
+    check_inputs(config, "bondy", kinds=("osm", "rpls"))
+    with pytest.raises(ConfigError, match=r"sites\[0\]\.gazetteer.*introuvable"):
+        check_inputs(config, "bondy", kinds=("osm", "refs"))
+    with pytest.raises(ConfigError, match=r"sites\[0\]\.sources\[0\]\.path"):
+        check_inputs(config, "bondy", kinds=("sources",))
+    # The files it reads are still checked.
+    (raw / "rpls_bondy.gpkg").unlink()
+    with pytest.raises(ConfigError, match=r"sites\[0\]\.rpls.*introuvable"):
+        check_inputs(config, "bondy", kinds=("osm", "rpls"))
+
+
 @pytest.mark.parametrize("name", ["bondy_nord.osm", "ban_adresses_bondy.csv", "rpls_bondy.gpkg"])
 def test_a_simulated_site_still_needs_the_files_the_simulator_reads(
     tmp_path: Path, name: str

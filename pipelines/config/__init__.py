@@ -37,6 +37,7 @@ Example
 
 from pipelines.config.defaults import DEFAULT_PARAMS, PARAM_KINDS, PARAM_RANGES
 from pipelines.config.files import (
+    INPUT_KINDS,
     check_inputs,
     check_portfolio_inputs,
     input_problem,
@@ -68,6 +69,7 @@ from pipelines.config.values import site_id_problem
 __all__ = [
     "COLUMN_ROLES",
     "DEFAULT_PARAMS",
+    "INPUT_KINDS",
     "PARAM_KINDS",
     "PARAM_RANGES",
     "SOURCE_FORMATS",

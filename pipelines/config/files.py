@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Collection
 from pathlib import Path
 
 from pipelines.config.site import Config, SiteConfig
@@ -72,8 +73,23 @@ def site_inputs(site: SiteConfig, where: str) -> list[tuple[str, str, list[Path]
     return out
 
 
+#: The kinds of input a stage may read (its settings in :mod:`pipelines.stages`), and
+#: the ends of the configuration keys that name them.
+INPUT_KINDS = {
+    "osm": (".osm",),
+    "rpls": (".rpls",),
+    "refs": (".ban", ".gazetteer"),
+    "sources": (".path",),
+}
+
+
 def check_inputs(
-    config: Config, site_id: str, *, osm: bool = True, simulated_exports: bool = True
+    config: Config,
+    site_id: str,
+    *,
+    osm: bool = True,
+    simulated_exports: bool = True,
+    kinds: Collection[str] | None = None,
 ) -> None:
     """Check the input files of one site: each exists, each glob matches at least one
     file, each is a regular file that can be read (a folder, a pipe or a device is
@@ -90,6 +106,11 @@ def check_inputs(
         Whether a simulated site's exports must exist; when ``False`` (before ``make``
         has run ``vigie simulate``), those missing from the folder of the site's OSM
         extract, where the simulator writes them, are no error yet.
+    kinds
+        Only the inputs of these kinds (keys of :data:`INPUT_KINDS`: what one stage
+        reads); ``None``: all of them. A stage must not stop on an input it does not
+        read and another step has not written yet: under ``make -j``, the buildings
+        stage runs beside the simulator, which writes the site's gazetteer.
 
     Raises
     ------
@@ -107,7 +128,10 @@ def check_inputs(
         if config.portfolio is not None and not simulated_exports
         else None
     )
+    ends = None if kinds is None else tuple(e for k in kinds for e in INPUT_KINDS[k])
     for key, text, files in site_inputs(site, where):
+        if ends is not None and not key.endswith(ends):
+            continue
         # The simulator writes the exports and the gazetteer, never the extract, the BAN
         # or the RPLS it reads: those must exist before it runs.
         written_by_simulator = key.endswith((".path", ".gazetteer"))
