@@ -276,105 +276,200 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor.main(args.config, report)
 
 
-def _runners(config: Config, site: SiteConfig, paths: SitePaths) -> dict[str, Callable[[], Any]]:
-    """How to run each stage of :data:`pipelines.stages.STAGES` for one site.
+# How to run each stage of :data:`pipelines.stages.STAGES` for one site: one function
+# per stage, each importing its own stage's code when it runs (the CLI is the one module
+# allowed to import inside functions). Importing every stage's code for each one cost
+# about 3 s per `vigie stage` (scipy.stats, matplotlib, folium…): 36 of them in a demo,
+# one per make rule; `vigie --help` and `vigie deps` load no geopandas.
+Runner = Callable[[Config, SiteConfig, SitePaths], Any]
 
-    The stages are imported here, when a command runs, so that ``vigie --help`` and
-    ``vigie deps`` start without loading geopandas (the CLI is the one module allowed to
-    import inside functions).
-    """
-    from pipelines import actions, indicators, publish
-    from pipelines.annotations import stage as annotations
-    from pipelines.geocode import stage as geocode
-    from pipelines.hotspots import stage as hotspots
+
+def _buildings(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines.osm import buildings
+
+    in_portfolio = config.portfolio is not None and site.id in config.portfolio.site_ids
+    buildings.run(site.osm, site.rpls, paths.buildings_osm, allow_empty=in_portfolio)
+
+
+def _basemap(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines.osm import basemap
+
+    basemap.run(site.osm, paths.processed / "basemap.parquet")
+
+
+def _ingest(config: Config, site: SiteConfig, paths: SitePaths) -> None:
     from pipelines.ingest import stage as ingest
-    from pipelines.maps import charts, gpkg, pack
-    from pipelines.maps import site as maps
-    from pipelines.osm import basemap, buildings
-    from pipelines.publish import summary
-    from pipelines.trends import stage as trends
-    from pipelines.zones import stage as zones
 
     p = paths.processed
-    public, public_profile = p / stages.PUBLIC_DIR, site.publication.exports_profile
-    return {
-        "buildings": lambda: buildings.run(
-            site.osm,
-            site.rpls,
-            paths.buildings_osm,
-            allow_empty=config.portfolio is not None and site.id in config.portfolio.site_ids,
-        ),
-        "basemap": lambda: basemap.run(site.osm, p / "basemap.parquet"),
-        "ingest": lambda: ingest.run(
-            config, site.id, p, bounds=ingest.read_bounds(p / "buildings_summary.json")
-        ),
-        "geocode": lambda: geocode.run_site(
-            config,
-            site,
-            reports_path=paths.ingested,
-            buildings_path=paths.buildings_osm,
-            dst=paths.reports,
-            summary_dst=paths.geocode_summary,
-        ),
-        "hotspots": lambda: hotspots.run(
-            config,
-            site.id,
-            reports_path=paths.reports,
-            buildings_path=paths.buildings_osm,
-            out_dir=p,
-        ),
-        "zones": lambda: zones.run(config, site.id, buildings_path=paths.buildings, out_dir=p),
-        "trends": lambda: trends.run(
-            config,
-            site.id,
-            reports_path=paths.reports,
-            buildings_path=paths.buildings_osm,
-            out_dir=p,
-        ),
-        "annotations": lambda: annotations.run(
-            config,
-            site.id,
-            buildings_path=paths.buildings,
-            zones_path=p / "zones.parquet",
-            previous_notes_path=p / "annotations.parquet",
-            out_dir=p,
-        ),
-        "actions": lambda: actions.run(
-            config,
-            site.id,
-            buildings_path=paths.buildings,
-            zones_path=p / "zones.parquet",
-            reports_path=paths.reports,
-            annotations_path=p / "annotations.parquet",
-            out_dir=p,
-            folder=paths.actions,
-        ),
-        "indicators": lambda: indicators.run(config, site.id, processed=p, notes=paths.annotations),
-        "publish": lambda: publish.run(config, site, processed=p, dst_dir=paths.published),
-        "publish_indicators": lambda: publish.run_indicators(
-            config, site, processed=p, dst_dir=paths.published
-        ),
-        "summary": lambda: summary.run(config, site.id, stage_summaries(p), paths.run_summary),
-        "charts": lambda: charts.run_charts(config, site, processed=p, dst_dir=paths.charts),
-        "gpkg": lambda: gpkg.run_gpkg(config, site, processed=p, dst=paths.gpkg),
-        "map": lambda: maps.run_site(config, site, processed=p, dst=paths.map),
-        "comite": lambda: pack.run_pack(config, site, processed=p, dst=paths.pack),
-        # the tables, then the indicators under the same profile beside them (the
-        # indicators must agree with the tables)
-        "publish_public": lambda: [
-            step(config, site, processed=p, dst_dir=public, profile=public_profile)
-            for step in (publish.run, publish.run_indicators)
-        ],
-        "public": lambda: maps.run_public(config, site, processed=p, dst_dir=paths.maps / "public"),
-    }
+    ingest.run(config, site.id, p, bounds=ingest.read_bounds(p / "buildings_summary.json"))
+
+
+def _geocode(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines.geocode import stage as geocode
+
+    geocode.run_site(
+        config,
+        site,
+        reports_path=paths.ingested,
+        buildings_path=paths.buildings_osm,
+        dst=paths.reports,
+        summary_dst=paths.geocode_summary,
+    )
+
+
+def _hotspots(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines.hotspots import stage as hotspots
+
+    hotspots.run(
+        config,
+        site.id,
+        reports_path=paths.reports,
+        buildings_path=paths.buildings_osm,
+        out_dir=paths.processed,
+    )
+
+
+def _zones(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines.zones import stage as zones
+
+    zones.run(config, site.id, buildings_path=paths.buildings, out_dir=paths.processed)
+
+
+def _trends(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines.trends import stage as trends
+
+    trends.run(
+        config,
+        site.id,
+        reports_path=paths.reports,
+        buildings_path=paths.buildings_osm,
+        out_dir=paths.processed,
+    )
+
+
+def _annotations(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines.annotations import stage as annotations
+
+    p = paths.processed
+    annotations.run(
+        config,
+        site.id,
+        buildings_path=paths.buildings,
+        zones_path=p / "zones.parquet",
+        previous_notes_path=p / "annotations.parquet",
+        out_dir=p,
+    )
+
+
+def _actions(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines import actions
+
+    p = paths.processed
+    actions.run(
+        config,
+        site.id,
+        buildings_path=paths.buildings,
+        zones_path=p / "zones.parquet",
+        reports_path=paths.reports,
+        annotations_path=p / "annotations.parquet",
+        out_dir=p,
+        folder=paths.actions,
+    )
+
+
+def _indicators(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines import indicators
+
+    indicators.run(config, site.id, processed=paths.processed, notes=paths.annotations)
+
+
+def _publish(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines import publish
+
+    publish.run(config, site, processed=paths.processed, dst_dir=paths.published)
+
+
+def _publish_indicators(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines import publish
+
+    publish.run_indicators(config, site, processed=paths.processed, dst_dir=paths.published)
+
+
+def _summary(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines.publish import summary
+
+    summary.run(config, site.id, stage_summaries(paths.processed), paths.run_summary)
+
+
+def _charts(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines.maps import charts
+
+    charts.run_charts(config, site, processed=paths.processed, dst_dir=paths.charts)
+
+
+def _gpkg(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines.maps import gpkg
+
+    gpkg.run_gpkg(config, site, processed=paths.processed, dst=paths.gpkg)
+
+
+def _map(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines.maps import site as maps
+
+    maps.run_site(config, site, processed=paths.processed, dst=paths.map)
+
+
+def _comite(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines.maps import pack
+
+    pack.run_pack(config, site, processed=paths.processed, dst=paths.pack)
+
+
+def _publish_public(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines import publish
+
+    # the tables, then the indicators under the same profile beside them (the
+    # indicators must agree with the tables)
+    p = paths.processed
+    public, profile = p / stages.PUBLIC_DIR, site.publication.exports_profile
+    for step in (publish.run, publish.run_indicators):
+        step(config, site, processed=p, dst_dir=public, profile=profile)
+
+
+def _public(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines.maps import site as maps
+
+    maps.run_public(config, site, processed=paths.processed, dst_dir=paths.maps / "public")
+
+
+RUNNERS: dict[str, Runner] = {
+    "buildings": _buildings,
+    "basemap": _basemap,
+    "ingest": _ingest,
+    "geocode": _geocode,
+    "hotspots": _hotspots,
+    "zones": _zones,
+    "trends": _trends,
+    "annotations": _annotations,
+    "actions": _actions,
+    "indicators": _indicators,
+    "publish": _publish,
+    "publish_indicators": _publish_indicators,
+    "summary": _summary,
+    "charts": _charts,
+    "gpkg": _gpkg,
+    "map": _map,
+    "comite": _comite,
+    "publish_public": _publish_public,
+    "public": _public,
+}
 
 
 def run_stage(config: Config, site: SiteConfig, name: str, paths: SitePaths) -> None:
     """Run one stage of :data:`pipelines.stages.STAGES` for ``site``."""
-    runners = _runners(config, site, paths)
-    if set(runners) != set(STAGE_NAMES):  # the table and the runners name the same stages
-        raise AssertionError(f"stages without a runner: {set(STAGE_NAMES) ^ set(runners)}")
-    runners[name]()
+    if set(RUNNERS) != set(STAGE_NAMES):  # the table and the runners name the same stages
+        raise AssertionError(f"stages without a runner: {set(STAGE_NAMES) ^ set(RUNNERS)}")
+    RUNNERS[name](config, site, paths)
 
 
 def run_site_stages(
@@ -391,12 +486,11 @@ def run_site_stages(
     if STAGE_NAMES.index(through) >= STAGE_NAMES.index("ingest"):
         check_inputs(config, site.id)  # every input, before the first stage runs
     paths = SitePaths.of(config, site.id)
-    runners = _runners(config, site, paths)
     names = STAGE_NAMES[: STAGE_NAMES.index(through) + 1]
     for i, name in enumerate(names):
         if progress is not None:
             progress.update(0, step=f"{site.id} : {name}…")  # shown while it runs
-        runners[name]()
+        RUNNERS[name](config, site, paths)
         if progress is not None:
             progress.update(step=f"{site.id} : {name}")
         if name == "ingest" and len(names) > i + 1 and _without_buildings(paths):

@@ -5,8 +5,12 @@ stages before, its code folders cover what each stage imports, and the make frag
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import networkx as nx
+import pytest
 
 from pipelines import cli, stages
 from pipelines.config import load_config
@@ -89,7 +93,34 @@ def test_the_make_fragment_has_one_rule_per_stage() -> None:
 
 
 def test_vigie_run_follows_the_table() -> None:
-    config = load_config(DEMO)
-    site = config.sites[0]
-    paths = stages.SitePaths.of(config, site.id)
-    assert list(cli._runners(config, site, paths)) == list(stages.STAGE_NAMES)
+    assert list(cli.RUNNERS) == list(stages.STAGE_NAMES)
+
+
+@pytest.mark.slow  # runs one stage in a child process, as make does
+def test_a_stage_loads_only_its_own_code(tmp_path: Path) -> None:
+    """`vigie stage` imports the code of the stage it runs, not every stage's: make runs
+    one process per stage (36 in a demo), and loading them all cost about 3 s each."""
+    proc = subprocess.run(
+        [
+            sys.executable, "-X", "importtime", "-m", "pipelines", "-q", "stage", "buildings",
+            "--config", str(DEMO), "--site", "paris10",
+            "--processed-dir", str(tmp_path / "paris10"), "--maps-dir", str(tmp_path / "maps"),
+        ],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "paris10" / "buildings_osm.parquet").is_file()
+    loaded = {
+        m.group(1)
+        for m in re.finditer(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", proc.stderr, re.M)
+    }
+    assert "pipelines.osm.buildings" in loaded  # the parse is right
+    # the parser's options of the analyst's tools (standard library only) are the CLI's
+    own = (["pipelines", "osm"], ["pipelines", "workbench"])
+    others = {
+        m
+        for m in loaded
+        if m.startswith("pipelines.") and m.split(".")[:2] not in own and stage_of(m) is not None
+    }
+    assert not others, sorted(others)
+    assert not {"folium", "matplotlib", "scipy.stats"} & loaded
