@@ -317,16 +317,23 @@ def _geocode(config: Config, site: SiteConfig, paths: SitePaths) -> None:
     )
 
 
-def _hotspots(config: Config, site: SiteConfig, paths: SitePaths) -> None:
-    from pipelines.hotspots import stage as hotspots
-
-    hotspots.run(
+def _on_reports(
+    run: Callable[..., Any], config: Config, site: SiteConfig, paths: SitePaths
+) -> None:
+    """An analysis stage reading the placed reports and the OSM buildings."""
+    run(
         config,
         site.id,
         reports_path=paths.reports,
         buildings_path=paths.buildings_osm,
         out_dir=paths.processed,
     )
+
+
+def _hotspots(config: Config, site: SiteConfig, paths: SitePaths) -> None:
+    from pipelines.hotspots import stage as hotspots
+
+    _on_reports(hotspots.run, config, site, paths)
 
 
 def _zones(config: Config, site: SiteConfig, paths: SitePaths) -> None:
@@ -338,13 +345,7 @@ def _zones(config: Config, site: SiteConfig, paths: SitePaths) -> None:
 def _trends(config: Config, site: SiteConfig, paths: SitePaths) -> None:
     from pipelines.trends import stage as trends
 
-    trends.run(
-        config,
-        site.id,
-        reports_path=paths.reports,
-        buildings_path=paths.buildings_osm,
-        out_dir=paths.processed,
-    )
+    _on_reports(trends.run, config, site, paths)
 
 
 def _annotations(config: Config, site: SiteConfig, paths: SitePaths) -> None:

@@ -381,12 +381,9 @@ def test_a_csv_of_concatenated_text_columns_holds_their_rows_only(tmp_path: Path
     assert back["n"].tolist() == list(range(8))
 
 
-def test_load_config_checks_files_and_lets_simulated_exports_wait(tmp_path: Path) -> None:
-    # The demo configuration pointing at a Bondy folder holding only the real inputs:
-    # loading works (make writes the simulated exports before a stage reads them), the
-    # check made before ingestion names the missing export.
-    from pipelines.config import check_inputs
-
+def _bondy_before_simulation(tmp_path: Path) -> tuple[Path, Path, str]:
+    """The demo configuration pointing at a Bondy folder holding only the real inputs
+    (the simulator's are not written yet): that folder, the configuration, its text."""
     raw = tmp_path / "bondy"
     raw.mkdir()
     for name in ("bondy_nord.osm", "ban_adresses_bondy.csv", "rpls_bondy.gpkg"):
@@ -394,6 +391,16 @@ def test_load_config_checks_files_and_lets_simulated_exports_wait(tmp_path: Path
     text = (Path("config") / "demo.toml").read_text(encoding="utf-8")
     cfg = tmp_path / "demo.toml"
     cfg.write_text(text.replace('"data/raw/bondy/', f'"{raw}/'), encoding="utf-8")
+    return raw, cfg, text
+
+
+def test_load_config_checks_files_and_lets_simulated_exports_wait(tmp_path: Path) -> None:
+    # The demo configuration pointing at a Bondy folder holding only the real inputs:
+    # loading works (make writes the simulated exports before a stage reads them), the
+    # check made before ingestion names the missing export.
+    from pipelines.config import check_inputs
+
+    raw, cfg, text = _bondy_before_simulation(tmp_path)
     config = load_config(cfg)
     check_inputs(config, "paris10")
     with pytest.raises(ConfigError, match=r"sites\[0\]\.gazetteer.*gazetteer\.csv.*introuvable"):
@@ -416,13 +423,7 @@ def test_a_stage_checks_only_the_inputs_it_reads(tmp_path: Path) -> None:
     from pipelines.config import check_inputs
     from pipelines.stages import stage
 
-    raw = tmp_path / "bondy"
-    raw.mkdir()
-    for name in ("bondy_nord.osm", "ban_adresses_bondy.csv", "rpls_bondy.gpkg"):
-        (raw / name).symlink_to(RAW / "bondy" / name)
-    text = (Path("config") / "demo.toml").read_text(encoding="utf-8")
-    cfg = tmp_path / "demo.toml"
-    cfg.write_text(text.replace('"data/raw/bondy/', f'"{raw}/'), encoding="utf-8")
+    raw, cfg, _ = _bondy_before_simulation(tmp_path)
     config = load_config(cfg)
     assert {"osm", "rpls"} <= set(stage("buildings").settings)
     check_inputs(config, "bondy", kinds=("osm", "rpls"))
