@@ -63,6 +63,21 @@ def test_a_configuration_that_does_not_load_exits_2(
     assert "la configuration est à corriger" in out
 
 
+def test_two_sites_writing_one_file_exit_2(
+    tmp_path: Path, simulated_bondy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # « paris10_comite » would write maps/paris10_comite.html, the committee pack of
+    # site « paris10 »: `vigie run` and make refuse it, the doctor must not say « ready ».
+    config = write_demo_config(tmp_path, simulated_bondy)
+    text = config.read_text(encoding="utf-8")
+    assert 'id = "bondy"' in text
+    config.write_text(text.replace('id = "bondy"', 'id = "paris10_comite"', 1), encoding="utf-8")
+    code, out = doctor(config, capsys)
+    assert code == 2, out
+    assert "paris10_comite.html » serait aussi un fichier du site « paris10_comite »" in out
+    assert "Bilan : tout ce qu'il faut est là." not in out
+
+
 def test_a_missing_package_is_reported_not_raised(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

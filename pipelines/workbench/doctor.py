@@ -5,8 +5,8 @@ site's secret, each missing one with what to do.
 
 Exit codes (``vigie doctor --help``): 0, everything needed is there (an optional tool
 may be missing: Chromium only takes screenshots, Node and ESLint only lint); 1,
-something needed is missing; 2, the configuration cannot be read (as every command of
-Vigie exits on a user error).
+something needed is missing; 2, the configuration cannot be read, or two of its sites
+would write the same file (as every command of Vigie exits on a user error).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pipelines.config import Config, SiteConfig, input_problem, load_config, sit
 from pipelines.errors import ConfigError
 from pipelines.ingest import load_secret, secret_path
 from pipelines.maps import CHROMIUM_PATH, NODE_MODULES, MissingAssetsError, check_node_modules
+from pipelines.stages import check_site_files
 from pipelines.workbench.installation import MISSING, NOTE, OK, OPTIONAL, Report
 
 PROJECT_ROOT = NODE_MODULES.parent
@@ -182,6 +183,9 @@ def check_config(report: Report, path: str | Path) -> int | None:
     report.section(f"Configuration {path}")
     try:
         config = load_config(path, check_files=False)
+        # Two sites writing one file (« bondy » and « bondy_comite », « Bondy » and
+        # « bondy »): every command that runs the sites refuses it, so does the doctor.
+        check_site_files(config)
     except ConfigError as err:
         report.add(MISSING, str(err))
         return 2
