@@ -151,10 +151,12 @@ def site_id_problem(sid: str) -> str | None:
     The id names the site's folders and files (``maps/<id>.html``) and make gives it to
     ``vigie stage --site``: letters, digits, ``-`` and ``_`` only, and a letter or a digit
     first, since a leading ``-`` is read as an option and a leading ``_`` is Vigie's own
-    (``_portfolio``).
+    (``_portfolio``). ASCII letters only, as ``vigie init`` asks: an accented id has two
+    spellings (« é » composed or not, NFC and NFD) that look alike and name two folders
+    on Linux but one on macOS, and the id is never shown (the site's name is).
     """
-    if not sid.replace("_", "").replace("-", "").isalnum():
-        return "lettres, chiffres, - et _ seulement, non vide"
+    if not (sid.isascii() and sid.replace("_", "").replace("-", "").isalnum()):
+        return "lettres, chiffres, - et _ seulement (lettres sans accents), non vide"
     if not sid[0].isalnum():
         return "doit commencer par une lettre ou un chiffre"
     return None

@@ -4,7 +4,6 @@ extract, and the changes the analyst makes to the proposed roles and label codes
 from __future__ import annotations
 
 import glob
-import re
 import textwrap
 from collections.abc import Sequence
 
@@ -16,8 +15,6 @@ from pipelines.workbench.dialogue import Dialogue, InitError
 from pipelines.workbench.headers import find_column
 from pipelines.workbench.labels import LabelChoice, propose_all
 from pipelines.workbench.show import show_labels, show_roles
-
-_SITE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def parse_bbox(text: str) -> tuple[float, float, float, float]:
@@ -53,7 +50,7 @@ def ask_site(d: Dialogue, site: str | None, name: str | None) -> tuple[str, str]
     """The site's identifier (checked) and name."""
     while True:
         site = site or d.ask("Identifiant du site (lettres, chiffres, - et _) :", needed="--site")
-        if _SITE_ID.match(site) and site_id_problem(site) is None:
+        if site_id_problem(site) is None:  # the configuration's one rule
             break
         rule = "lettres sans accents, chiffres, - et _ seulement, une lettre ou un chiffre d'abord"
         if not d.interactive:
