@@ -524,6 +524,20 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
                 continue
             records.append(cells)
             lines.append(row_number)
+        if sheet is None and len(book.sheetnames) > 1 and not _has_data(header, records):
+            # The first sheet of several holds no row (a « Lisez-moi » before the data):
+            # reading it would count the source as empty, the other sheets never read.
+            others = [ws.title for ws in book.worksheets[1:] if _sheet_has_data(ws)]
+            if others:
+                raise InputError(
+                    path,
+                    f"la première feuille du classeur, « {ws.title} », n'a aucune ligne de "
+                    "données ; "
+                    + ("la feuille " if len(others) == 1 else "les feuilles ")
+                    + ", ".join(f"« {t} »" for t in others)
+                    + (" en a" if len(others) == 1 else " en ont")
+                    + f' : indiquez celle à lire dans la source (sheet = "{others[0]}").',
+                )
     finally:
         book.close()
     if header is None:
@@ -557,6 +571,33 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         blank_rows=int(blank),
         excel_epoch=epoch,
     )
+
+
+def _has_data(header: list[str] | None, records: list[list[str]]) -> bool:
+    """Whether a sheet read as ``header`` and ``records`` (its non-empty rows under the
+    first one) has a row of data under its header, a title above it set aside."""
+    if header is None:
+        return False
+    k = _header_below_title(header, records)
+    return len(records) > (0 if k is None else k + 1)
+
+
+def _sheet_has_data(ws: Any) -> bool:
+    """Whether a worksheet has a row of data under its header (streamed; stops at the
+    first one, or after :data:`TITLE_ROWS_MAX` rows past the header's candidates)."""
+    header: list[str] | None = None
+    records: list[list[str]] = []
+    for row in ws.iter_rows(values_only=True):
+        cells = [_cell_text(v) for v in row]
+        if not any(c.strip() for c in cells):
+            continue
+        if header is None:
+            header = cells
+            continue
+        records.append(cells)
+        if _has_data(header, records) or len(records) > TITLE_ROWS_MAX + 1:
+            return _has_data(header, records)
+    return _has_data(header, records)
 
 
 #: How far below a title row the header of an XLSX export is looked for.
