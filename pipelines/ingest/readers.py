@@ -487,6 +487,7 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
                 path, f"feuille « {sheet} » absente ; feuilles : {', '.join(book.sheetnames)}."
             )
         ws = book[sheet] if sheet is not None else book.worksheets[0]
+        sheets = (ws.title, *(t for t in book.sheetnames if t != ws.title))
         declared = ws.max_row
         if declared is not None and declared > max_rows:
             raise _too_large(
@@ -524,24 +525,25 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
                 continue
             records.append(cells)
             lines.append(row_number)
-        if sheet is None and len(book.sheetnames) > 1 and not _has_data(header, records):
-            # The first sheet of several holds no row (a « Lisez-moi » before the data):
-            # reading it would count the source as empty, the other sheets never read.
-            others = [ws.title for ws in book.worksheets[1:] if _sheet_has_data(ws)]
-            if others:
-                raise InputError(
-                    path,
-                    f"la première feuille du classeur, « {ws.title} », n'a aucune ligne de "
-                    "données ; "
-                    + ("la feuille " if len(others) == 1 else "les feuilles ")
-                    + ", ".join(f"« {t} »" for t in others)
-                    + (" en a" if len(others) == 1 else " en ont")
-                    + f' : indiquez celle à lire dans la source (sheet = "{others[0]}").',
-                )
+        # The first sheet of several without a row of data (a « Lisez-moi » before the
+        # export): the sheets that have rows, for ingestion to name.
+        with_rows = (
+            tuple(w.title for w in book.worksheets[1:] if _sheet_has_data(w))
+            if sheet is None and len(book.sheetnames) > 1 and not _has_data(header, records)
+            else ()
+        )
     finally:
         book.close()
     if header is None:
-        return RawFile(str(path), "xlsx", pa.table({}), np.zeros(0, np.int64), has_header=False)
+        return RawFile(
+            str(path),
+            "xlsx",
+            pa.table({}),
+            np.zeros(0, np.int64),
+            has_header=False,
+            sheets=sheets,
+            sheets_with_rows=with_rows,
+        )
     k = _header_below_title(header, records)
     if k is not None:
         # A title over the table (« Export des demandes du … »): the header is the first
@@ -570,6 +572,8 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         np.asarray(lines, np.int64),
         blank_rows=int(blank),
         excel_epoch=epoch,
+        sheets=sheets,
+        sheets_with_rows=with_rows,
     )
 
 

@@ -48,7 +48,7 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from pipelines.config import Config, SiteConfig, SourceConfig
-from pipelines.errors import ConfigError
+from pipelines.errors import ConfigError, InputError
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.cells import (
     _parse_source,
@@ -271,6 +271,8 @@ def _read_source(
         finally:
             if progress is not None:
                 progress.update(_file_size(Path(path)), step=Path(path).name)
+        if raw.sheets_with_rows:
+            _check_other_sheets(raw, source)
         if not raw.has_header:
             issues.append(
                 _file_issue(source, str(path), "empty_file", "Fichier vide : aucune ligne.")
@@ -308,6 +310,31 @@ def _read_source(
                 }
             )
     return raws, roles_per_file, issues
+
+
+def _check_other_sheets(raw: RawFile, source: SourceConfig) -> None:
+    """A workbook read on its first sheet, which has no row of data while other sheets
+    have some: an empty export when that sheet has the configured columns, else the
+    sheet to read is not the first (a « Lisez-moi » before the data).
+
+    Raises
+    ------
+    InputError
+        The first sheet has no header, or not the configured columns (the message names
+        the sheets and the ``sheet`` key).
+    """
+    if raw.has_header:
+        resolve_columns(raw, source)  # names the other sheets when columns are missing
+        return
+    others = raw.sheets_with_rows
+    raise InputError(
+        raw.path,
+        f"la première feuille du classeur, « {raw.sheets[0]} », est vide ; "
+        + ("la feuille " if len(others) == 1 else "les feuilles ")
+        + ", ".join(f"« {t} »" for t in others)
+        + (" a des lignes" if len(others) == 1 else " ont des lignes")
+        + f' : indiquez celle à lire dans la source (sheet = "{others[0]}").',
+    )
 
 
 def _ingest_source(
