@@ -421,6 +421,43 @@ def test_a_workbook_whose_export_is_not_on_its_first_sheet_is_one_error(
     assert issue["reason"] == "empty_file"
 
 
+def test_a_mapped_column_named_twice_is_noted_and_a_personal_one_stays_personal(
+    tmp_path: Path,
+) -> None:
+    # Two « Description » columns (the ticket's and the closing comment's, an export
+    # merged by hand), two « Réf. foyer » columns declared personal: the second of each
+    # was renamed « ….1 » silently, its text left out without a word, and the second
+    # personal one copied into rejected.csv as any other column.
+    header = (
+        "N° ticket;Date de création;Description;Description;Réf. foyer;Réf. foyer;"
+        "Latitude;Longitude"
+    )
+    rows = [
+        "T-1;01/03/2024;fuite;réparée;F-12;F-13;48,9100;2,4840",
+        "T-2;31/02/2024;panne;relancée;F-14;F-15;48,9100;2,4840",  # no such date: rejected
+    ]
+    path = tmp_path / "export.csv"
+    path.write_text("\r\n".join([header, *rows]) + "\r\n", encoding="utf-8")
+    columns = {
+        "id": "N° ticket",
+        "date": "Date de création",
+        "description": "Description",
+        "lat": "Latitude",
+        "lon": "Longitude",
+    }
+    result = _ingest(_source(path, columns=columns, personal_columns=["Réf. foyer"]))
+    s = result.summary["sources"]["src"]
+    (issue,) = [i for i in s["file_issues"] if i["reason"] == "duplicate_column"]
+    assert "« Description »" in issue["detail"]
+    assert "2 fois" in issue["detail"]
+    assert result.ingested["description"].tolist() == ["fuite"]
+    assert s["accepted"] == 1
+    original = result.rejected["original_row"].iloc[0]
+    assert "F-14" not in original
+    assert "F-15" not in original
+    assert "relancée" in original
+
+
 def test_excel_serial_and_iso_dates() -> None:
     src = _source(
         DATA / "excel_serial_dates.csv",

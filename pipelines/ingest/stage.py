@@ -290,8 +290,10 @@ def _read_source(
                 )
             )
             continue
-        roles_per_file.append(resolve_columns(raw, source))
+        roles = resolve_columns(raw, source)
+        roles_per_file.append(roles)
         raws.append(raw)
+        issues.extend(_named_twice(raw, roles, source))
         if len(raw.encoding_mismatch_lines):  # read all the same: noted, not rejected
             bad = raw.encoding_mismatch_lines
             shown = ", ".join(str(n) for n in bad[:20]) + (" …" if len(bad) > 20 else "")
@@ -310,6 +312,34 @@ def _read_source(
                 }
             )
     return raws, roles_per_file, issues
+
+
+def _named_twice(raw: RawFile, roles: dict[str, str], source: SourceConfig) -> list[dict[str, Any]]:
+    """A note per mapped column whose header the file holds more than once: the readers
+    name the copies « <nom>.1 », « <nom>.2 »… (:func:`pipelines.ingest.csvfile._clean_names`);
+    the first is read, the others are not. Noted, not rejected."""
+    names = set(raw.columns)
+    out = []
+    for column in dict.fromkeys(roles.values()):
+        copies = 0
+        while f"{column}.{copies + 1}" in names:
+            copies += 1
+        if copies:
+            out.append(
+                {
+                    **_file_issue(
+                        source,
+                        raw.path,
+                        "duplicate_column",
+                        f"la colonne « {column} » figure {copies + 1} fois dans l'en-tête : "
+                        f"seule la première est lue, pas « {column}.1 »"
+                        + (" ni les suivantes" if copies > 1 else "")
+                        + ". Renommez-les, ou déclarez celle à lire.",
+                    ),
+                    "note_only": True,
+                }
+            )
+    return out
 
 
 def _check_other_sheets(raw: RawFile, source: SourceConfig) -> None:
@@ -454,6 +484,7 @@ def _source_outputs(
         "file_issues": [
             {"file": x["source_file"], "reason": x["reason"]}
             | ({"lines": x["lines"], "detail": x["reason_fr"]} if "lines" in x else {})
+            | ({"detail": x["reason_fr"]} if x.get("note_only") and "lines" not in x else {})
             for x in issues
         ],
         "rows_in": n,
