@@ -640,3 +640,34 @@ def test_values_pasted_with_invisible_characters_read_as_written(
     assert row["action_type"] == "travaux"
     assert row["lead_partner"] == "bailleur"
     assert row["responsibility"] == "bailleur"
+
+
+def test_a_drawn_area_far_from_the_site_is_its_row_s_problem(
+    site: dict[str, Any], tmp_path: Path
+) -> None:
+    # WKT wants « longitude latitude »: an area typed « latitude longitude » (48.9 2.48)
+    # lies in degrees, off the Somali coast, and was kept as an action on no building,
+    # that no map showed. An area on the site without a building (a square) is kept.
+    ids = site["ids"]
+    b = gpd.read_parquet(site["processed"] / "buildings.parquet").to_crs("EPSG:4326")
+    west, south, east, north = b.total_bounds
+    swapped = (
+        f"POLYGON(({south} {west}, {north} {west}, {north} {east}, {south} {east}, {south} {west}))"
+    )
+    lon, lat = west + (east - west) / 2, south + (north - south) / 2
+    d = 0.00005  # a few metres across, in the middle of the site
+    small = shapely.box(lon - d, lat - d, lon + d, lat + d).wkt
+    rows = [
+        _good("A-1", ids[0]),
+        {**_good("A-2", ""), "zone_dessinee": swapped},
+        {**_good("A-3", ""), "zone_dessinee": small},
+    ]
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", rows)
+    actions, rejected, summary = _run(site, tmp_path)
+    assert sorted(actions["action_id"]) == ["A-1", "A-3"]
+    bad = rejected[rejected["action_id"] == "A-2"]
+    assert bad["reason"].tolist() == ["drawn_outside_site"]
+    assert bad["column"].tolist() == ["zone_dessinee"]
+    assert "longitude" in bad["reason_fr"].iloc[0]
+    counts = summary["counts"]
+    assert counts["rows_in"] == counts["kept"] + counts["rejected"] == 3

@@ -152,6 +152,29 @@ def test_csv_keyed_by_building_id_with_french_headers(
         assert linked.loc[bid, "geometry_source"] == "bâtiment"
 
 
+def test_csv_in_utf16_is_read(isolated: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    # LibreOffice's « Unicode (UTF-16) » CSV, tab-separated as Excel's « Texte Unicode »:
+    # read as cp1252, its header became « ÿþB\x00â\x00t… », every column said missing
+    # and the file's notes lost, the message quoting the garbled bytes.
+    a = isolated.iloc[0]["building_id"]
+    folder = tmp_path / "bondy"
+    folder.mkdir()
+    files = (("unicode.csv", "\t", "utf-16", "Hall dégradé"), ("be.csv", ";", "utf-16-be", "Fuite"))
+    for name, sep, encoding, note in files:
+        text = (
+            f"Bâtiment{sep}Texte{sep}Étiquette{sep}Date\r\n"
+            f"{a}{sep}{note}{sep}à surveiller{sep}2024-06-04\r\n"
+        )
+        data = text.encode(encoding)
+        if encoding == "utf-16-be":
+            data = b"\xfe\xff" + data
+        (folder / name).write_bytes(data)
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+    assert read.rejected == []
+    assert sorted(read.notes["text"]) == ["Fuite", "Hall dégradé"]
+    assert set(read.notes["building_id"]) == {a}
+
+
 def test_spreadsheet_keyed_by_zone_id(tmp_path: Path) -> None:
     folder = tmp_path / "bondy"
     folder.mkdir()

@@ -361,6 +361,103 @@ def test_missing_mapped_columns_are_named() -> None:
     assert "Colonnes disponibles : « ticket », « date », « categorie », « adresse »" in message
 
 
+def test_missing_columns_of_a_workbook_name_its_other_sheets(tmp_path: Path) -> None:
+    # The first sheet holds a table, not the export: the message listed its columns only,
+    # and nothing said that the workbook had the export on another sheet.
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.title = "Synthèse"
+    book.active.append(["catégorie", "nombre"])
+    book.active.append(["ascenseur", 12])
+    data = book.create_sheet("Export")
+    data.append(["N° ticket", "Date de création", "adresse"])
+    data.append(["T-1", "01/03/2024", "3 rue Lucie Aubrac"])
+    book.save(tmp_path / "classeur.xlsx")
+    columns = {"id": "N° ticket", "date": "Date de création", "address": "adresse"}
+    with pytest.raises(InputError) as err:
+        _ingest(_source(tmp_path / "classeur.xlsx", format="xlsx", columns=columns))
+    message = str(err.value)
+    assert "feuille lue : « Synthèse » ; le classeur a aussi « Export »" in message
+    assert "clé sheet" in message
+    result = _ingest(
+        _source(tmp_path / "classeur.xlsx", format="xlsx", columns=columns, sheet="Export")
+    )
+    assert result.summary["totals"]["rows_in"] == 1
+
+
+def test_a_workbook_whose_export_is_not_on_its_first_sheet_is_one_error(
+    tmp_path: Path,
+) -> None:
+    # A « Lisez-moi » sheet before the export: its one line was taken for a header
+    # without data, the source counted as an empty file (« seulement la ligne
+    # d'en-tête »), exit 0 and an empty map; the export's sheet never read.
+    openpyxl = pytest.importorskip("openpyxl")
+    columns = {"id": "N° ticket", "date": "Date de création", "address": "adresse"}
+    for first in (["Export du 02/12/2026 : voir la feuille suivante."], None):
+        book = openpyxl.Workbook()
+        book.active.title = "Lisez-moi"
+        if first:
+            book.active.append(first)
+        data = book.create_sheet("Signalements")
+        data.append(list(columns.values()))
+        data.append(["T-1", "01/03/2024", "3 rue Lucie Aubrac"])
+        book.save(tmp_path / "classeur.xlsx")
+        with pytest.raises(InputError) as err:
+            _ingest(_source(tmp_path / "classeur.xlsx", format="xlsx", columns=columns))
+        message = str(err.value)
+        assert "« Lisez-moi »" in message
+        assert "« Signalements »" in message
+        assert "sheet" in message
+    # The first sheet has the export's columns and no row: an empty export, as before.
+    book = openpyxl.Workbook()
+    book.active.append(list(columns.values()))
+    chart = book.create_sheet("Graphique")
+    chart.append(["catégorie", "nombre"])
+    chart.append(["ascenseur", 12])
+    book.save(tmp_path / "vide.xlsx")
+    result = _ingest(_source(tmp_path / "vide.xlsx", format="xlsx", columns=columns))
+    assert result.summary["totals"]["rows_in"] == 0
+    (issue,) = result.summary["sources"]["src"]["file_issues"]
+    assert issue["reason"] == "empty_file"
+
+
+def test_a_mapped_column_named_twice_is_noted_and_a_personal_one_stays_personal(
+    tmp_path: Path,
+) -> None:
+    # Two « Description » columns (the ticket's and the closing comment's, an export
+    # merged by hand), two « Réf. foyer » columns declared personal: the second of each
+    # was renamed « ….1 » silently, its text left out without a word, and the second
+    # personal one copied into rejected.csv as any other column.
+    header = (
+        "N° ticket;Date de création;Description;Description;Réf. foyer;Réf. foyer;"
+        "Latitude;Longitude"
+    )
+    rows = [
+        "T-1;01/03/2024;fuite;réparée;F-12;F-13;48,9100;2,4840",
+        "T-2;31/02/2024;panne;relancée;F-14;F-15;48,9100;2,4840",  # no such date: rejected
+    ]
+    path = tmp_path / "export.csv"
+    path.write_text("\r\n".join([header, *rows]) + "\r\n", encoding="utf-8")
+    columns = {
+        "id": "N° ticket",
+        "date": "Date de création",
+        "description": "Description",
+        "lat": "Latitude",
+        "lon": "Longitude",
+    }
+    result = _ingest(_source(path, columns=columns, personal_columns=["Réf. foyer"]))
+    s = result.summary["sources"]["src"]
+    (issue,) = [i for i in s["file_issues"] if i["reason"] == "duplicate_column"]
+    assert "« Description »" in issue["detail"]
+    assert "2 fois" in issue["detail"]
+    assert result.ingested["description"].tolist() == ["fuite"]
+    assert s["accepted"] == 1
+    original = result.rejected["original_row"].iloc[0]
+    assert "F-14" not in original
+    assert "F-15" not in original
+    assert "relancée" in original
+
+
 def test_excel_serial_and_iso_dates() -> None:
     src = _source(
         DATA / "excel_serial_dates.csv",

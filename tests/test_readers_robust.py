@@ -365,6 +365,36 @@ def test_xlsx_with_a_title_above_the_header(
     assert raw.table.column("id").to_pylist() == ["A-1", "A-2"]
 
 
+def test_xlsx_whose_first_sheet_has_no_row_names_the_sheets_with_rows(tmp_path: Path) -> None:
+    # A workbook opening on a « Lisez-moi » sheet: the sheets that hold rows are named,
+    # for ingestion to say which to read (tests/test_ingest.py).
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.title = "Lisez-moi"
+    book.active.append(["Export du 02/12/2026 : voir la feuille suivante."])
+    data = book.create_sheet("Signalements")
+    data.append(["id", "date"])
+    data.append(["A-1", "01/03/2024"])
+    book.create_sheet("Feuil3")
+    book.save(tmp_path / "classeur.xlsx")
+    raw = read_xlsx(tmp_path / "classeur.xlsx")
+    assert raw.n_rows == 0
+    assert raw.sheets == ("Lisez-moi", "Signalements", "Feuil3")
+    assert raw.sheets_with_rows == ("Signalements",)
+    raw = read_xlsx(tmp_path / "classeur.xlsx", sheet="Signalements")
+    assert raw.table.column("id").to_pylist() == ["A-1"]
+    assert raw.sheets_with_rows == ()
+
+    # Several sheets, none with rows (Excel's Feuil1-3 of an empty export).
+    book = openpyxl.Workbook()
+    book.active.append(["id", "date"])
+    book.create_sheet("Feuil2")
+    book.save(tmp_path / "vide.xlsx")
+    raw = read_xlsx(tmp_path / "vide.xlsx")
+    assert raw.n_rows == 0
+    assert raw.sheets_with_rows == ()
+
+
 def test_xlsx_over_the_limits_refused_with_a_french_message(tmp_path: Path) -> None:
     path = _workbook(tmp_path / "gros.xlsx", 25_000)
     size = 25_000 * len(_ROW)

@@ -302,3 +302,44 @@ AROUND_STREETS = [
 @pytest.mark.parametrize(("text", "expected"), AROUND_STREETS)
 def test_streets_and_building_parts(text: str, expected: str) -> None:
     assert scrub_text(text) == expected
+
+
+# Text pasted from a web page, Word or a PDF: characters a reader does not see (or that
+# turn the text around) between the digits, the letters or the words hid the data from
+# the rules, and the map showed « 06 12 34 56 78 ».
+DISGUISED = [
+    ("appelez 06\u200b12 34 56 78", f"appelez {PHONE}"),  # zero-width space
+    (
+        "appelez 0\u200b6\u200b1\u200b2\u200b3\u200b4\u200b5\u200b6\u200b7\u200b8",
+        f"appelez {PHONE}",
+    ),
+    ("appelez 06\u00ad12\u00ad34\u00ad56\u00ad78", f"appelez {PHONE}"),  # soft hyphens
+    ("appelez 06\u200912\u200934\u200956\u200978", f"appelez {PHONE}"),  # thin spaces
+    ("appelez 06\u201112\u201134\u201156\u201178", f"appelez {PHONE}"),  # non-breaking hyphens
+    (
+        "appelez \uff10\uff16 \uff11\uff12 \uff13\uff14 \uff15\uff16 \uff17\uff18",
+        f"appelez {PHONE}",
+    ),
+    ("mail jean\u200b@free.fr", f"mail {EMAIL}"),
+    ("fuite appt\u200b 12", f"fuite {FLAT}"),
+    ("fuite chez Mme\u200b Dupont", f"fuite chez {NAME}"),
+    # A right-to-left override shows « 06 12 34 56 78 » from reversed digits: taken out,
+    # the digits read as they are stored, no number.
+    ("appelez \u202e87 65 43 21 60\u202c", "appelez 87 65 43 21 60"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), DISGUISED)
+def test_invisible_and_look_alike_characters_do_not_hide_personal_data(
+    text: str, expected: str
+) -> None:
+    assert scrub_text(text) == expected
+    if NAME not in expected:  # the address mode keeps names (streets), not the rest
+        assert scrub_text(text, mode="address") == expected
+
+
+def test_disguised_ids_are_scrubbed_and_kept_distinct() -> None:
+    ids, counts = _scrub.scrub_ids(pd.Series(["T-1", "06\u200b12 34 56 78", "0612\u200b345678"]))
+    assert ids.iloc[0] == "T-1"
+    assert sorted(ids.iloc[1:]) == [f"{PHONE}#1", f"{PHONE}#2"]  # ranked in sorted order
+    assert counts["phones"] == 2

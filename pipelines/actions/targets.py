@@ -9,7 +9,9 @@ resolved against this run's buildings and zones.
   action is on the zones it became, and on their buildings.
 - **Drawn area** (``zone_dessinee``): the buildings whose representative point lies in
   it (a line or point: the buildings it touches). An area over no building stays a
-  valid target (a car park, a square): its effect cannot be measured, it says so.
+  valid target (a car park, a square): its effect cannot be measured, it says so. An
+  area farther than :data:`DRAWN_MARGIN_M` from the site's buildings sets the row aside:
+  most often its coordinates were written « latitude longitude ».
 
 The published geometry is the union of the targets: the buildings' footprints, the
 zones' outlines and the drawn area, in EPSG:4326.
@@ -26,13 +28,38 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from pipelines.actions.readers import problem
-from pipelines.crs import WGS84
+from pipelines.crs import WGS84, to_metric
 from pipelines.fr import plural
 from pipelines.io import list_cell
 from pipelines.zones import zone_descendants, zone_sort_key
 
 #: Columns :func:`resolve_targets` adds.
 TARGET_RESOLUTION = ("building_ids", "zone_id", "zone_ids", "target_label", "zone_note")
+#: A drawn area farther than this from the extent of the site's buildings (metres) is no
+#: target on the site.
+DRAWN_MARGIN_M = 1000.0
+
+
+def site_extent(buildings: gpd.GeoDataFrame) -> BaseGeometry | None:
+    """The rectangle around ``buildings`` (any CRS) widened by :data:`DRAWN_MARGIN_M`,
+    measured in the site's metric CRS, returned in EPSG:4326; ``None`` without buildings."""
+    if buildings.empty:
+        return None
+    metric = to_metric(buildings)
+    area = shapely.box(*metric.total_bounds).buffer(DRAWN_MARGIN_M)
+    return gpd.GeoSeries([area], crs=metric.crs).to_crs(WGS84).iloc[0]
+
+
+def _far_from_site(extent: BaseGeometry) -> str:
+    """Why a drawn area is set aside: it lies off the site (``extent``, EPSG:4326)."""
+    centre = extent.centroid
+    x, y = f"{centre.x:.4f}", f"{centre.y:.4f}"
+    return (
+        f"zone dessinée à plus de {DRAWN_MARGIN_M / 1000:g} km des bâtiments du site : ses "
+        "coordonnées sont-elles dans l'ordre longitude, latitude ? Un WKT s'écrit "
+        f"« POLYGON(({x} {y}, …)) », un GeoJSON [{x}, {y}] (longitude puis latitude, en "
+        "degrés)."
+    )
 
 
 def target_label(n_buildings: int, zone: str | None, drawn: bool) -> str:
@@ -94,6 +121,7 @@ def resolve_targets(
     lineage = _lineage(zones)
     z = zones.to_crs(WGS84) if zones is not None and len(zones) else None
     zone_at = {str(zid): i for i, zid in enumerate(z["zone_id"])} if z is not None else {}
+    extent = site_extent(b)
     problems: list[dict[str, Any]] = []
     keep: list[int] = []
     resolved: dict[str, list[Any]] = {c: [] for c in (*TARGET_RESOLUTION, "geometry")}
@@ -145,6 +173,18 @@ def resolve_targets(
                 )
             elif current != [zone]:
                 note = f"zone {zone} devenue {' et '.join(current)}"
+        drawn = row["target_geometry"] if isinstance(row["target_geometry"], BaseGeometry) else None
+        if drawn is not None and extent is not None and not drawn.intersects(extent):
+            found.append(
+                problem(
+                    file,
+                    line,
+                    "target_geometry",
+                    "drawn_outside_site",
+                    _far_from_site(extent),
+                    action_id=action_id,
+                )
+            )
         if found:
             problems.extend(found)
             continue
@@ -154,7 +194,6 @@ def resolve_targets(
             assert z is not None  # current is empty without zones
             in_zone += list_cell(z["building_ids"].iloc[zone_at[zid]])
             shapes.append(z.geometry.iloc[zone_at[zid]])
-        drawn = row["target_geometry"] if isinstance(row["target_geometry"], BaseGeometry) else None
         in_drawn: list[str] = []
         if drawn is not None:
             shapes.append(drawn)

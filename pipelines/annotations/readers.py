@@ -46,7 +46,7 @@ from pipelines.annotations.model import (
 )
 from pipelines.annotations.versions import _notes_frame, deduplicate_notes
 from pipelines.crs import WGS84
-from pipelines.ingest import scrub_series
+from pipelines.ingest import decode, scrub_series
 
 # The logger of pipelines.annotations.stage, as before the split, so that log
 # filters and configurations keep matching these messages.
@@ -376,11 +376,9 @@ def _read_table(path: Path) -> list[RawNote]:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")  # Excel's "CSV (séparateur : point-virgule)"
+    # As the ingestion decodes an export: UTF-8 (BOM or not), UTF-16 with its BOM
+    # (LibreOffice's « Unicode »), else cp1252 (Excel's « CSV (séparateur : point-virgule) »).
+    text, _ = decode(path.read_bytes())
     first = text.splitlines()[0] if text.strip() else ""
     if not first:
         raise FileProblemError("fichier CSV vide")

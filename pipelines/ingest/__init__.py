@@ -19,6 +19,7 @@ itself uses, ``vigie doctor`` (the site's secret), and ``vigie split``
 from __future__ import annotations
 
 from pipelines.ingest.chunks import CHUNK_BYTES, read_file_chunks
+from pipelines.ingest.encoding import decode
 from pipelines.ingest.household import create_secret, load_secret, secret_path
 from pipelines.ingest.personal import header_words, looks_personal
 from pipelines.ingest.rawfile import RawFile
@@ -54,6 +55,7 @@ __all__ = [
     "clean_cells",
     "create_secret",
     "date_order",
+    "decode",
     "header_words",
     "ingest_site",
     "load_secret",

@@ -20,8 +20,11 @@ def matches_any(column: str, wanted: Iterable[str]) -> bool:
 
 
 def is_personal(column: str, personal: tuple[str, ...]) -> bool:
-    """Whether a file column is one of the ``personal`` ones (matched as roles are)."""
-    return matches_any(column, personal)
+    """Whether a file column is one of the ``personal`` ones (matched as roles are), or
+    a copy of one: a header written twice is read as « <nom>.1 »
+    (:func:`pipelines.ingest.csvfile._clean_names`)."""
+    base = re.sub(r"\.\d+$", "", column)
+    return matches_any(column, personal) or (base != column and matches_any(base, personal))
 
 
 # Header words of each kind of personal column (folded: lower case, no accents); the

@@ -153,6 +153,11 @@ class RawFile:
     encoding_mismatch_lines
         int64, the lines whose bytes do not fit ``encoding`` (a file mixing UTF-8 and
         cp1252 rows): read all the same, and reported.
+    sheets
+        A workbook's sheets, the one read first (empty for other formats).
+    sheets_with_rows
+        When the first of a workbook's sheets was read (none named) and has no row of
+        data: the other sheets that have some.
     """
 
     path: str
@@ -168,6 +173,8 @@ class RawFile:
     virtual: tuple[str, ...] = ()
     excel_epoch: str = "1899-12-30"
     encoding_mismatch_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    sheets: tuple[str, ...] = ()
+    sheets_with_rows: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.malformed, MalformedRows):

@@ -487,6 +487,7 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
                 path, f"feuille « {sheet} » absente ; feuilles : {', '.join(book.sheetnames)}."
             )
         ws = book[sheet] if sheet is not None else book.worksheets[0]
+        sheets = (ws.title, *(t for t in book.sheetnames if t != ws.title))
         declared = ws.max_row
         if declared is not None and declared > max_rows:
             raise _too_large(
@@ -524,10 +525,25 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
                 continue
             records.append(cells)
             lines.append(row_number)
+        # The first sheet of several without a row of data (a « Lisez-moi » before the
+        # export): the sheets that have rows, for ingestion to name.
+        with_rows = (
+            tuple(w.title for w in book.worksheets[1:] if _sheet_has_data(w))
+            if sheet is None and len(book.sheetnames) > 1 and not _has_data(header, records)
+            else ()
+        )
     finally:
         book.close()
     if header is None:
-        return RawFile(str(path), "xlsx", pa.table({}), np.zeros(0, np.int64), has_header=False)
+        return RawFile(
+            str(path),
+            "xlsx",
+            pa.table({}),
+            np.zeros(0, np.int64),
+            has_header=False,
+            sheets=sheets,
+            sheets_with_rows=with_rows,
+        )
     k = _header_below_title(header, records)
     if k is not None:
         # A title over the table (« Export des demandes du … »): the header is the first
@@ -556,7 +572,36 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         np.asarray(lines, np.int64),
         blank_rows=int(blank),
         excel_epoch=epoch,
+        sheets=sheets,
+        sheets_with_rows=with_rows,
     )
+
+
+def _has_data(header: list[str] | None, records: list[list[str]]) -> bool:
+    """Whether a sheet read as ``header`` and ``records`` (its non-empty rows under the
+    first one) has a row of data under its header, a title above it set aside."""
+    if header is None:
+        return False
+    k = _header_below_title(header, records)
+    return len(records) > (0 if k is None else k + 1)
+
+
+def _sheet_has_data(ws: Any) -> bool:
+    """Whether a worksheet has a row of data under its header (streamed; stops at the
+    first one, or after :data:`TITLE_ROWS_MAX` rows past the header's candidates)."""
+    header: list[str] | None = None
+    records: list[list[str]] = []
+    for row in ws.iter_rows(values_only=True):
+        cells = [_cell_text(v) for v in row]
+        if not any(c.strip() for c in cells):
+            continue
+        if header is None:
+            header = cells
+            continue
+        records.append(cells)
+        if _has_data(header, records) or len(records) > TITLE_ROWS_MAX + 1:
+            return _has_data(header, records)
+    return _has_data(header, records)
 
 
 #: How far below a title row the header of an XLSX export is looked for.

@@ -36,10 +36,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.ingest.scrub_rules import (
+    DISGUISED,
     FLOOR_NAMED,
     GROUPS,
     GROUPS_BY_MODE,
     GUARD,
+    HYPHENS,
+    INVISIBLE,
     MODES,
     PLACEHOLDERS,
     RULES_BY_MODE,
@@ -105,6 +108,20 @@ def _apply(part: pa.Array, mode: str) -> pa.Array:
     return pc.replace_substring(part, GUARD, "") if guarded else part
 
 
+def _undisguised(part: pa.Array) -> pa.Array:
+    """``part`` with what hides text from the rules taken out or made plain: invisible
+    characters removed, other spaces, hyphens and full-width forms written as their
+    plain forms (Unicode NFKC, then ``-``), in the values that hold any of them."""
+    idx = _flagged(part, DISGUISED)
+    if len(idx) == 0:
+        return part
+    sub = pc.replace_substring_regex(part.take(pa.array(idx)), INVISIBLE, "")
+    sub = pc.replace_substring_regex(pc.utf8_normalize(sub, form="NFKC"), HYPHENS, "-")
+    mask = np.zeros(len(part), dtype=bool)
+    mask[idx] = True
+    return pc.replace_with_mask(part, pa.array(mask), sub.cast(part.type))
+
+
 def _scrub_arrow(arr: pa.Array, mode: str = "text") -> tuple[pa.Array, np.ndarray]:
     """Scrub distinct values; return them and the replacements made in each, by kind."""
     counts = np.zeros((len(arr), len(PLACEHOLDERS)), dtype=np.int64)
@@ -113,7 +130,7 @@ def _scrub_arrow(arr: pa.Array, mode: str = "text") -> tuple[pa.Array, np.ndarra
     idx = _flagged(arr, TRIGGERS[mode])
     if len(idx) == 0:
         return arr, counts
-    part = arr.take(pa.array(idx))
+    part = _undisguised(arr.take(pa.array(idx)))
     before = _placeholders(part)
     part = _apply(part, mode)
     # Each replacement writes exactly one placeholder: count them rather than run every

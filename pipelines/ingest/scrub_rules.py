@@ -580,6 +580,24 @@ _TRIGGER_NAMES = (
 )
 
 
+# Characters that hide personal data from the rules while a reader sees none of them, or
+# sees the text turned around: soft hyphen, zero-width spaces and joiners, direction
+# marks, embeddings, overrides and isolates, word joiner and invisible operators,
+# byte-order mark (``INVISIBLE``, taken out); spaces and hyphens of other widths and
+# full-width forms (``DISGUISED``, written as their plain forms). Text pasted from a web
+# page, Word or a PDF carries them: « 06\u200b12 34 56 78 » shows a phone number.
+INVISIBLE = (
+    r"[\x{00AD}\x{200B}-\x{200F}\x{202A}-\x{202E}\x{2060}-\x{2064}\x{2066}-\x{2069}"
+    r"\x{FEFF}]"
+)
+DISGUISED = (
+    r"[\x{00AD}\x{2000}-\x{2012}\x{202A}-\x{202E}\x{205F}-\x{2064}\x{2066}-\x{2069}"
+    r"\x{2212}\x{3000}\x{FEFF}\x{FF01}-\x{FF5E}]"
+)
+#: Hyphens written as ``-`` once disguised text is normalised (NFKC keeps them).
+HYPHENS = r"[\x{2010}-\x{2012}\x{2212}]"
+
+
 @dataclass(frozen=True)
 class Group:
     """Rules that run together, on the values that ``trigger`` flags."""
@@ -622,6 +640,7 @@ RULES_BY_MODE: dict[str, tuple[Rule, ...]] = {
 #: Every rule of the free-text mode.
 RULES: tuple[Rule, ...] = RULES_BY_MODE["text"]
 TRIGGERS = {
-    mode: "|".join(GROUPS[g].trigger for g in groups) for mode, groups in GROUPS_BY_MODE.items()
+    mode: "|".join([*(GROUPS[g].trigger for g in groups), DISGUISED])
+    for mode, groups in GROUPS_BY_MODE.items()
 }
 TRIGGER_ID = TRIGGERS["id"]

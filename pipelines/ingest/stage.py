@@ -48,7 +48,7 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from pipelines.config import Config, SiteConfig, SourceConfig
-from pipelines.errors import ConfigError
+from pipelines.errors import ConfigError, InputError
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.cells import (
     _parse_source,
@@ -271,6 +271,8 @@ def _read_source(
         finally:
             if progress is not None:
                 progress.update(_file_size(Path(path)), step=Path(path).name)
+        if raw.sheets_with_rows:
+            _check_other_sheets(raw, source)
         if not raw.has_header:
             issues.append(
                 _file_issue(source, str(path), "empty_file", "Fichier vide : aucune ligne.")
@@ -288,8 +290,10 @@ def _read_source(
                 )
             )
             continue
-        roles_per_file.append(resolve_columns(raw, source))
+        roles = resolve_columns(raw, source)
+        roles_per_file.append(roles)
         raws.append(raw)
+        issues.extend(_named_twice(raw, roles, source))
         if len(raw.encoding_mismatch_lines):  # read all the same: noted, not rejected
             bad = raw.encoding_mismatch_lines
             shown = ", ".join(str(n) for n in bad[:20]) + (" …" if len(bad) > 20 else "")
@@ -308,6 +312,59 @@ def _read_source(
                 }
             )
     return raws, roles_per_file, issues
+
+
+def _named_twice(raw: RawFile, roles: dict[str, str], source: SourceConfig) -> list[dict[str, Any]]:
+    """A note per mapped column whose header the file holds more than once: the readers
+    name the copies « <nom>.1 », « <nom>.2 »… (:func:`pipelines.ingest.csvfile._clean_names`);
+    the first is read, the others are not. Noted, not rejected."""
+    names = set(raw.columns)
+    out = []
+    for column in dict.fromkeys(roles.values()):
+        copies = 0
+        while f"{column}.{copies + 1}" in names:
+            copies += 1
+        if copies:
+            out.append(
+                {
+                    **_file_issue(
+                        source,
+                        raw.path,
+                        "duplicate_column",
+                        f"la colonne « {column} » figure {copies + 1} fois dans l'en-tête : "
+                        f"seule la première est lue, pas « {column}.1 »"
+                        + (" ni les suivantes" if copies > 1 else "")
+                        + ". Renommez-les, ou déclarez celle à lire.",
+                    ),
+                    "note_only": True,
+                }
+            )
+    return out
+
+
+def _check_other_sheets(raw: RawFile, source: SourceConfig) -> None:
+    """A workbook read on its first sheet, which has no row of data while other sheets
+    have some: an empty export when that sheet has the configured columns, else the
+    sheet to read is not the first (a « Lisez-moi » before the data).
+
+    Raises
+    ------
+    InputError
+        The first sheet has no header, or not the configured columns (the message names
+        the sheets and the ``sheet`` key).
+    """
+    if raw.has_header:
+        resolve_columns(raw, source)  # names the other sheets when columns are missing
+        return
+    others = raw.sheets_with_rows
+    raise InputError(
+        raw.path,
+        f"la première feuille du classeur, « {raw.sheets[0]} », est vide ; "
+        + ("la feuille " if len(others) == 1 else "les feuilles ")
+        + ", ".join(f"« {t} »" for t in others)
+        + (" a des lignes" if len(others) == 1 else " ont des lignes")
+        + f' : indiquez celle à lire dans la source (sheet = "{others[0]}").',
+    )
 
 
 def _ingest_source(
@@ -427,6 +484,7 @@ def _source_outputs(
         "file_issues": [
             {"file": x["source_file"], "reason": x["reason"]}
             | ({"lines": x["lines"], "detail": x["reason_fr"]} if "lines" in x else {})
+            | ({"detail": x["reason_fr"]} if x.get("note_only") and "lines" not in x else {})
             for x in issues
         ],
         "rows_in": n,
