@@ -223,17 +223,16 @@ def test_a_maximum_solved_by_the_push_up_is_not_solved_again(
         runs["n"] += 1
         return run(*args)
 
-    last_max: dict[int, tuple[bytes, Any]] = {}
+    maxima: dict[tuple[int, bytes], Any] = {}
     reused = {"n": 0}
     solve = attacker._solve
 
     def watched(block: Any, obj: npt.NDArray[np.float64], senses=(1.0, -1.0)) -> Any:
         got = solve(block, obj, senses)
         if senses == (-1.0,):
-            last_max[id(block)] = (obj.tobytes(), got[0])
+            maxima[id(block), obj.tobytes()] = got[0]
         elif senses == (1.0,):  # the maximum is the push up's: the same program
-            key, answer = last_max[id(block)]
-            assert key == obj.tobytes()
+            answer = maxima[id(block), obj.tobytes()]
             again = run(block, np.ascontiguousarray(obj), -1.0)
             assert again[0] == answer[0]
             for a, b in zip(again[1:], answer[1:], strict=True):
@@ -248,6 +247,27 @@ def test_a_maximum_solved_by_the_push_up_is_not_solved_again(
     assert runs["n"] == iv.n_lp  # one solve per program counted (the checks' aside)
     assert (~iv.exact).any()
     assert iv.exact.any()
+
+
+def test_a_target_posed_twice_costs_no_program(paris: pd.DataFrame) -> None:
+    """Targets adding up the same unknowns (here every target twice) pose the same
+    programs: each is solved once, the later target taking the earlier one's answers,
+    so the exact intervals cost the LPs of the targets once, and are the same."""
+    cells = sdc.cell_table(paris, LINKED, sdc.COMITE)
+    system = attacker.linear_system(paris, LINKED, cells)
+    hidden = (cells["reason"] != "").to_numpy() | (
+        np.random.default_rng(11).random(len(cells)) < 0.1
+    )
+    targets = np.flatnonzero(hidden)
+    once = attacker.feasible_intervals(system, hidden, targets)
+    twice = attacker.feasible_intervals(system, hidden, np.concatenate([targets] * 2))
+    n = len(targets)
+    assert once.n_lp > 0
+    assert twice.n_lp == once.n_lp
+    for half in (slice(0, n), slice(n, 2 * n)):
+        np.testing.assert_array_equal(twice.lo[half], once.lo)
+        np.testing.assert_array_equal(twice.hi[half], once.hi)
+    assert twice.binding == once.binding
 
 
 def test_dense_row_is_scipys_row() -> None:

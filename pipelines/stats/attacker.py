@@ -20,6 +20,7 @@ attacker, knowing its neighbours are at least 1, pins it exactly.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -242,8 +243,9 @@ class Intervals:
     # For each cell solved exactly, shown cells whose equality binds its interval.
     binding: dict[int, set[int]]
     n_components: int
-    # Linear programs solved (by HiGHS); a target's maximum solved to certify it is
-    # not solved again beside its minimum when that fails.
+    # Linear programs solved (by HiGHS): a program is solved once per call, its answer
+    # kept for the target's exact interval after its push up and for a later target
+    # adding up the same unknowns.
     n_lp: int
 
 
@@ -436,7 +438,30 @@ def feasible_intervals(
     binding: dict[int, set[int]] = {}
     lp_count = [0]
     n_lp = 0
+    # Targets adding up the same unknowns (a zone of one building and that building)
+    # pose the same programs: a target's answers are kept while a later one shares its
+    # row, so each program is solved once (a cold start answers it the same anyway).
+    row_key = [
+        members.indices[s:e].tobytes() + members.data[s:e].tobytes()
+        for s, e in zip(members.indptr[:-1], members.indptr[1:], strict=True)
+    ]
+    later = Counter(row_key)
+    kept: dict[tuple[bytes, int, float], Answer] = {}
+
+    def answer(k: int, comp: int, sign: float) -> Answer:
+        nonlocal n_lp
+        key = (row_key[k], comp, sign)
+        if key in kept:  # let go with the row's last target (the call's end at most)
+            return kept[key] if later[row_key[k]] else kept.pop(key)
+        bl = block(comp)
+        got = _solve(bl, _dense_row(bl.members, k), (sign,))[0]
+        n_lp += 1
+        if later[row_key[k]]:
+            kept[key] = got
+        return got
+
     for k, cell in enumerate(targets):
+        later[row_key[k]] -= 1
         cols = members.indices[members.indptr[k] : members.indptr[k + 1]]  # row k's
         comps = [int(c) for c in np.unique(var_comp[cols])] if len(cols) else []
         bounded = [c for c in comps if c in rows_by_comp or c in ub_by_comp]
@@ -452,11 +477,8 @@ def feasible_intervals(
             for attempt in range(2):
                 if attempt:  # push this target up (its minimum is often already seen)
                     for c in bounded:
-                        bl = block(c)
-                        obj = _dense_row(bl.members, k)
-                        up[c] = _solve(bl, obj, senses=(-1.0,))[0]
-                        bl.observe(up[c][2])
-                        n_lp += 1
+                        up[c] = answer(k, c, -1.0)
+                        block(c).observe(up[c][2])
                 lo_s = fixed_part[k] + sum(block(c).seen_lo[k] for c in bounded)
                 hi_s = fixed_part[k] + sum(block(c).seen_hi[k] for c in bounded)
                 lo_s, hi_s = math.ceil(lo_s - EPS), math.floor(hi_s + EPS)
@@ -471,13 +493,9 @@ def feasible_intervals(
         binds: set[int] = set()
         for comp in bounded:
             bl = block(comp)
-            obj = _dense_row(bl.members, k)
-            if comp in up:  # its maximum, solved by the push up above: only the minimum left
-                ((c_lo, d_lo, x_lo),), (c_hi, d_hi, x_hi) = _solve(bl, obj, (1.0,)), up[comp]
-                n_lp += 1
-            else:
-                (c_lo, d_lo, x_lo), (c_hi, d_hi, x_hi) = _solve(bl, obj)
-                n_lp += 2
+            c_lo, d_lo, x_lo = answer(k, comp, 1.0)
+            # its maximum: solved by the push up above, when there was one
+            c_hi, d_hi, x_hi = up[comp] if comp in up else answer(k, comp, -1.0)
             bl.observe(x_lo)
             bl.observe(x_hi)
             lo_k, hi_k = lo_k + c_lo, hi_k + c_hi
