@@ -204,13 +204,13 @@ def test_a_failed_program_raises_the_french_error(paris: pd.DataFrame) -> None:
         attacker.feasible_intervals(broken, hidden, targets)
 
 
-def test_programs_posed_again_are_answered_as_solved(
+def test_a_maximum_solved_by_the_push_up_is_not_solved_again(
     monkeypatch: pytest.MonkeyPatch, paris: pd.DataFrame
 ) -> None:
-    """The answers kept (:data:`attacker.ANSWERS`) change nothing: the committee's
-    intervals, certificates, bindings and LP count over the linked tables are those of
-    solving every program (no answer kept), while fewer programs reach HiGHS; and a
-    second audit of the same tables is answered without solving any."""
+    """A target whose push up (its maximum) does not certify it is then solved exactly
+    with that maximum's answer and its minimum only: solving the maximum again gives the
+    same answer bit for bit (each solve is a cold start), and ``n_lp`` counts the
+    programs HiGHS solved, one fewer per such target than when both were solved."""
     cells = sdc.cell_table(paris, LINKED, sdc.COMITE)
     system = attacker.linear_system(paris, LINKED, cells)
     more = np.random.default_rng(11).random(len(cells)) < 0.1
@@ -223,22 +223,51 @@ def test_programs_posed_again_are_answered_as_solved(
         runs["n"] += 1
         return run(*args)
 
+    maxima: dict[tuple[int, bytes], Any] = {}
+    reused = {"n": 0}
+    solve = attacker._solve
+
+    def watched(block: Any, obj: npt.NDArray[np.float64], senses=(1.0, -1.0)) -> Any:
+        got = solve(block, obj, senses)
+        if senses == (-1.0,):
+            maxima[id(block), obj.tobytes()] = got[0]
+        elif senses == (1.0,):  # the maximum is the push up's: the same program
+            answer = maxima[id(block), obj.tobytes()]
+            again = run(block, np.ascontiguousarray(obj), -1.0)
+            assert again[0] == answer[0]
+            for a, b in zip(again[1:], answer[1:], strict=True):
+                np.testing.assert_array_equal(a, b)
+            reused["n"] += 1
+        return got
+
     monkeypatch.setattr(attacker, "_run", counted)
+    monkeypatch.setattr(attacker, "_solve", watched)
+    iv = attacker.feasible_intervals(system, hidden, targets, width=sdc.COMITE.width)
+    assert reused["n"] > 0
+    assert runs["n"] == iv.n_lp  # one solve per program counted (the checks' aside)
+    assert (~iv.exact).any()
+    assert iv.exact.any()
 
-    def audit(budget: int) -> tuple[attacker.Intervals, int]:
-        runs["n"] = 0
-        monkeypatch.setattr(attacker, "ANSWERS", attacker._Answers(budget))
-        iv = attacker.feasible_intervals(system, hidden, targets, width=sdc.COMITE.width)
-        return iv, runs["n"]
 
-    every, n_every = audit(0)  # nothing kept: every program solved
-    kept, n_kept = audit(64 * 2**20)
-    assert_same(kept, every)
-    assert n_every == every.n_lp  # with nothing kept, one solve per program posed
-    assert n_kept < n_every
-    again = attacker.feasible_intervals(system, hidden, targets, width=sdc.COMITE.width)
-    assert_same(again, every)
-    assert runs["n"] == n_kept  # the second audit solved nothing
+def test_a_target_posed_twice_costs_no_program(paris: pd.DataFrame) -> None:
+    """Targets adding up the same unknowns (here every target twice) pose the same
+    programs: each is solved once, the later target taking the earlier one's answers,
+    so the exact intervals cost the LPs of the targets once, and are the same."""
+    cells = sdc.cell_table(paris, LINKED, sdc.COMITE)
+    system = attacker.linear_system(paris, LINKED, cells)
+    hidden = (cells["reason"] != "").to_numpy() | (
+        np.random.default_rng(11).random(len(cells)) < 0.1
+    )
+    targets = np.flatnonzero(hidden)
+    once = attacker.feasible_intervals(system, hidden, targets)
+    twice = attacker.feasible_intervals(system, hidden, np.concatenate([targets] * 2))
+    n = len(targets)
+    assert once.n_lp > 0
+    assert twice.n_lp == once.n_lp
+    for half in (slice(0, n), slice(n, 2 * n)):
+        np.testing.assert_array_equal(twice.lo[half], once.lo)
+        np.testing.assert_array_equal(twice.hi[half], once.hi)
+    assert twice.binding == once.binding
 
 
 def test_dense_row_is_scipys_row() -> None:

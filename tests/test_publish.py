@@ -263,3 +263,43 @@ def test_osm_tags_in_the_profile_are_scrubbed(bondy_site: Any) -> None:
         raw = buildings.loc[others, column].astype(object).fillna("")
         assert (profile.loc[others, column].astype(object).fillna("") == raw).all(), column
     assert buildings.loc[others, "name"].notna().sum() > 20  # real names were checked
+
+
+def test_chronic_problems_kept_by_their_own_window_and_households() -> None:
+    """``protect_chronic`` judges each row on its own building × category reports in
+    its window (hand-made microdata, answers worked by hand): enough households passes,
+    too few or one dominant household is left out, a report of the same building in
+    another category or outside the window does not count, a row without reports is
+    kept (none is person-related: the rule does not apply), and unreadable dates take
+    the whole cell."""
+    from pipelines.config.publication import ProfileRule
+    from pipelines.publish.buildings import protect_chronic
+
+    def reports(building: str, category: str, days: list[str], households: list[str]) -> list:
+        return [
+            {"building_id": building, "category": category, "reported_at": pd.Timestamp(d),
+             "household": h, "person_related": True}
+            for d, h in zip(days, households, strict=True)
+        ]  # fmt: skip
+
+    micro = pd.DataFrame(
+        reports("way/1", "humidite", ["2025-01-02", "2025-01-05", "2025-01-09"], ["a", "b", "c"])
+        + reports("way/1", "chauffage", ["2025-01-03", "2025-01-04"], ["d", "e"])
+        + reports("way/2", "humidite", ["2025-01-02", "2025-02-20", "2025-01-04"], ["a", "b", "c"])
+        + reports("way/3", "humidite", ["2025-01-02"] * 6 + ["2025-01-03"], ["a"] * 6 + ["b"])
+        + reports("way/4", "humidite", ["2025-03-01", "2025-03-02", "2025-03-03"], ["a", "b", "c"])
+    )
+    chronic = pd.DataFrame(
+        {
+            "building_id": ["way/1", "way/2", "way/3", "way/5", "way/4"],
+            "category": ["humidite"] * 5,
+            "first_date": ["2025-01-01", "2025-01-01", "2025-01-01", "2025-01-01", "?"],
+            "last_date": ["2025-01-09", "2025-01-31", "2025-01-31", "2025-01-31", "?"],
+        }
+    )
+    rule = ProfileRule("comite", min_households=3, dominance_share=0.85, protect="person_related")
+    kept, n_out = protect_chronic(chronic, micro, rule)
+    # way/1: a, b, c (the 9th counted: the window ends with its last day); way/2: b is
+    # after the window; way/3: « a » makes 6 of 7 reports; way/5: no report.
+    assert kept["building_id"].tolist() == ["way/1", "way/5", "way/4"]
+    assert n_out == 2

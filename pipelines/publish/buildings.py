@@ -11,6 +11,7 @@ building-level figure for a building counted at a coarser level
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -301,23 +302,37 @@ def protect_chronic(
     ``first_date`` to ``last_date``); the number left out."""
     if chronic.empty or rule.protect == "none":
         return chronic, 0
+    # Each row's reports by their building × category group, not by comparing the whole
+    # microdata per row: a bench tile's 729 rows, 5.5 s of CPU -> 1.2 s (comité profile).
+    groups: Mapping[Any, Any] = micro.groupby(["building_id", "category"], sort=False).indices
+    when_all = pd.to_datetime(micro["reported_at"])
+    person_all = micro["person_related"].to_numpy()
+    household_all = micro["household"].to_numpy()
+    none = np.empty(0, dtype=np.intp)
+    dates: dict[str, Any] = {}  # each distinct date text parsed once (a Timestamp, NaT)
+
+    def date(value: object) -> Any:
+        text = str(value)
+        if text not in dates:
+            dates[text] = pd.to_datetime(text, errors="coerce")
+        return dates[text]
+
     keep = []
     for _, row in chronic.iterrows():
-        m = micro[
-            (micro["building_id"] == str(row["building_id"]))
-            & (micro["category"] == str(row["category"]))
-        ]
-        first = pd.to_datetime(str(row.get("first_date")), errors="coerce")
-        last = pd.to_datetime(str(row.get("last_date")), errors="coerce")
+        at = np.asarray(groups.get((str(row["building_id"]), str(row["category"])), none))
+        first = date(row.get("first_date"))
+        last = date(row.get("last_date"))
         if pd.notna(first) and pd.notna(last):
-            when = pd.to_datetime(m["reported_at"])
-            m = m[(when >= first.normalize()) & (when < last.normalize() + pd.Timedelta(days=1))]
-        person = bool(m["person_related"].any())
+            when = when_all.iloc[at]
+            inside = (when >= first.normalize()) & (when < last.normalize() + pd.Timedelta(days=1))
+            at = at[inside.to_numpy()]
+        person = bool(person_all[at].any())
         applies = rule.protect == "all" or person
-        n = len(m)
-        top = m.groupby("household").size().max() if n else 0
+        n = len(at)
+        _, per_household = np.unique(household_all[at], return_counts=True)
+        top = per_household.max() if n else 0
         ok = not applies or (
-            m["household"].nunique() >= rule.min_households
+            len(per_household) >= rule.min_households
             and not (n > 1 and top >= rule.dominance_share * n)
         )
         keep.append(ok)

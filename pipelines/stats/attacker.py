@@ -20,8 +20,7 @@ attacker, knowing its neighbours are at least 1, pins it exactly.
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -244,74 +243,15 @@ class Intervals:
     # For each cell solved exactly, shown cells whose equality binds its interval.
     binding: dict[int, set[int]]
     n_components: int
+    # Linear programs solved (by HiGHS): a program is solved once per call, its answer
+    # kept for the target's exact interval after its push up and for a later target
+    # adding up the same unknowns.
     n_lp: int
 
 
 #: One program's answer: its optimum, its equality duals and its solution (None, None
 #: with an infinite optimum when unbounded).
 Answer = tuple[float, npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None]
-
-
-class _Answers:
-    """The answers of the programs this process solved lately (least recently used out
-    first past ``budget`` bytes), so that a program posed again is answered without
-    solving it.
-
-    Why it is exact: each solve is a cold start (:func:`_run`), so HiGHS' answer (the
-    optimum, the vertex and its duals) depends on the program alone: the block's matrix,
-    right-hand sides and lower bounds, the objective and its sense. The key holds all of
-    them byte for byte (a dict compares its keys in full, not only their hash), so an
-    answer found here is the one solving the program again would give, and the audit's
-    intervals, certificates, bindings and LP count (programs posed) stay those of
-    solving every program. Programs recur: a target's maximum is solved to certify it,
-    then again beside its minimum when that fails; two cells adding up the same unknowns
-    (a zone of one building and that building) pose the same programs; a component no
-    newly hidden cell touches is posed again in the next round of
-    :func:`pipelines.stats.disclosure.protect`.
-    """
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.size = 0
-        self.entries: OrderedDict[tuple[bytes, float, bytes], Answer] = OrderedDict()
-        self.programs: dict[bytes, int] = {}  # entries per program (charged once)
-        # A Dask worker of an external cluster may run several sites in threads.
-        self.lock = threading.Lock()
-
-    def get(self, key: tuple[bytes, float, bytes]) -> Answer | None:
-        with self.lock:
-            answer = self.entries.get(key)
-            if answer is not None:
-                self.entries.move_to_end(key)
-            return answer
-
-    def put(self, key: tuple[bytes, float, bytes], answer: Answer) -> None:
-        with self.lock:
-            if key in self.entries:  # another thread solved it meanwhile
-                return
-            self.entries[key] = answer
-            self.size += self._charge(key, answer, +1)
-            while self.size > self.budget and self.entries:
-                old, gone = self.entries.popitem(last=False)
-                self.size -= self._charge(old, gone, -1)
-
-    def _charge(self, key: tuple[bytes, float, bytes], answer: Answer, step: int) -> int:
-        """Bytes an entry adds (``step`` 1) or frees (−1): its objective and arrays, and
-        its program's bytes with the program's first entry or last one."""
-        program = key[0]
-        n = self.programs.get(program, 0) + step
-        if n:
-            self.programs[program] = n
-        else:
-            del self.programs[program]
-        first_or_last = (step > 0 and n == 1) or (step < 0 and n == 0)
-        arrays = sum(a.nbytes for a in answer[1:] if a is not None)
-        return len(key[2]) + arrays + (len(program) if first_or_last else 0)
-
-
-#: The answers kept in this process (their arrays, objectives and programs: 64 MB at
-#: most, which holds a bench tile's largest component's recent programs).
-ANSWERS = _Answers(budget=64 * 2**20)
 
 
 def _solve(
@@ -324,23 +264,9 @@ def _solve(
     equality duals and solution (None when unbounded, which only the max can be).
 
     The duals are ``d(min)/d(b)`` of the minimised ``sign·obj·x``, as
-    ``scipy.optimize.linprog``'s ``eqlin.marginals``. A program solved lately in this
-    process is answered from :data:`ANSWERS` (the same answer, see :class:`_Answers`);
-    the answers' arrays are read-only, shared by every caller."""
-    out: list[Answer] = []
+    ``scipy.optimize.linprog``'s ``eqlin.marginals``."""
     cost = np.ascontiguousarray(obj, dtype=np.float64)
-    # The objective byte for byte, in short: the positions of its entries whose bits
-    # are not all zero (a −0.0 kept), then those entries (the program fixes the length).
-    nz = np.flatnonzero(cost.view(np.int64))
-    objective = np.int64(nz.size).tobytes() + nz.astype(np.int64).tobytes() + cost[nz].tobytes()
-    for sign in senses:
-        key = (block.program(), sign, objective)
-        answer = ANSWERS.get(key)
-        if answer is None:
-            answer = _run(block, cost, sign)
-            ANSWERS.put(key, answer)
-        out.append(answer)
-    return out
+    return [_run(block, cost, sign) for sign in senses]
 
 
 def _run(block: _Component, obj: npt.NDArray[np.float64], sign: float) -> Answer:
@@ -362,8 +288,6 @@ def _run(block: _Component, obj: npt.NDArray[np.float64], sign: float) -> Answer
     sol = h.getSolution()
     duals = np.asarray(sol.row_dual)[n_ub:]
     x = np.asarray(sol.col_value)
-    duals.flags.writeable = False  # shared by every later answer of the same program
-    x.flags.writeable = False
     return (sign * float(h.getInfo().objective_function_value), duals, x)
 
 
@@ -382,21 +306,6 @@ class _Component:
     seen_lo: npt.NDArray[np.float64]
     seen_hi: npt.NDArray[np.float64]
     highs: highspy.Highs | None = None
-    key: bytes | None = None
-
-    def program(self) -> bytes:
-        """The block's program, byte for byte (sizes, then the arrays HiGHS is given):
-        the key of its answers in :data:`ANSWERS`."""
-        if self.key is None:
-            a, a_ub = self.a, self.a_ub
-            head = np.array([*a.shape, a.nnz, a_ub.shape[0], a_ub.nnz], dtype=np.int64)
-            parts = [head, a.indptr, a.indices, a_ub.indptr, a_ub.indices]
-            floats = [a.data, self.b, a_ub.data, self.b_ub, self.lower]
-            self.key = b"".join(
-                [np.asarray(p, dtype=np.int64).tobytes() for p in parts]
-                + [np.asarray(f, dtype=np.float64).tobytes() for f in floats]
-            )
-        return self.key
 
     def model(self) -> highspy.Highs:
         """The block's HiGHS model (built once, re-solved per objective): the ``≥`` rows
@@ -529,13 +438,37 @@ def feasible_intervals(
     binding: dict[int, set[int]] = {}
     lp_count = [0]
     n_lp = 0
+    # Targets adding up the same unknowns (a zone of one building and that building)
+    # pose the same programs: a target's answers are kept while a later one shares its
+    # row, so each program is solved once (a cold start answers it the same anyway).
+    row_key = [
+        members.indices[s:e].tobytes() + members.data[s:e].tobytes()
+        for s, e in zip(members.indptr[:-1], members.indptr[1:], strict=True)
+    ]
+    later = Counter(row_key)
+    kept: dict[tuple[bytes, int, float], Answer] = {}
+
+    def answer(k: int, comp: int, sign: float) -> Answer:
+        nonlocal n_lp
+        key = (row_key[k], comp, sign)
+        if key in kept:  # let go with the row's last target (the call's end at most)
+            return kept[key] if later[row_key[k]] else kept.pop(key)
+        bl = block(comp)
+        got = _solve(bl, _dense_row(bl.members, k), (sign,))[0]
+        n_lp += 1
+        if later[row_key[k]]:
+            kept[key] = got
+        return got
+
     for k, cell in enumerate(targets):
+        later[row_key[k]] -= 1
         cols = members.indices[members.indptr[k] : members.indptr[k + 1]]  # row k's
         comps = [int(c) for c in np.unique(var_comp[cols])] if len(cols) else []
         bounded = [c for c in comps if c in rows_by_comp or c in ub_by_comp]
         # an unknown nothing holds: its least value, no maximum
         rowless = ~np.isin(var_comp[cols], bounded)
         floor_free = float(lower[cols[rowless]].sum())
+        up: dict[int, Answer] = {}  # this target's maximum per component, once solved
         if width is not None:
             if len(bounded) < len(comps):  # an unknown nothing holds: protected
                 lo[k], hi[k], exact[k] = fixed_part[k] + floor_free, math.inf, False
@@ -544,10 +477,8 @@ def feasible_intervals(
             for attempt in range(2):
                 if attempt:  # push this target up (its minimum is often already seen)
                     for c in bounded:
-                        bl = block(c)
-                        obj = _dense_row(bl.members, k)
-                        bl.observe(_solve(bl, obj, senses=(-1.0,))[0][2])
-                        n_lp += 1
+                        up[c] = answer(k, c, -1.0)
+                        block(c).observe(up[c][2])
                 lo_s = fixed_part[k] + sum(block(c).seen_lo[k] for c in bounded)
                 hi_s = fixed_part[k] + sum(block(c).seen_hi[k] for c in bounded)
                 lo_s, hi_s = math.ceil(lo_s - EPS), math.floor(hi_s + EPS)
@@ -562,9 +493,9 @@ def feasible_intervals(
         binds: set[int] = set()
         for comp in bounded:
             bl = block(comp)
-            obj = _dense_row(bl.members, k)
-            (c_lo, d_lo, x_lo), (c_hi, d_hi, x_hi) = _solve(bl, obj)
-            n_lp += 2
+            c_lo, d_lo, x_lo = answer(k, comp, 1.0)
+            # its maximum: solved by the push up above, when there was one
+            c_hi, d_hi, x_hi = up[comp] if comp in up else answer(k, comp, -1.0)
             bl.observe(x_lo)
             bl.observe(x_hi)
             lo_k, hi_k = lo_k + c_lo, hi_k + c_hi

@@ -724,8 +724,8 @@ def audit(
         cell, bounds and ``exact``; never the true value), and with ``rule.technical``,
         for a table of ``rule.category_dim``, ``n_hidden_technical`` (``total``, ``own``:
         primary or dominance, ``secondary``). Plus ``n_components`` and ``n_lp`` (the
-        linear programs the proof poses; one posed again is answered as solved before,
-        :data:`pipelines.stats.attacker.ANSWERS`, so fewer reach HiGHS).
+        linear programs HiGHS solved for the proof: ``Intervals.n_lp`` of
+        :mod:`pipelines.stats.attacker`).
     """
     tables = [tuple(t) for t in published]
     _check_input(reports, tables)
