@@ -126,6 +126,18 @@ def test_reports_sharing_an_identifier_are_one_household(secret: bytes) -> None:
     assert all(len(k) == household.KEY_HEX and int(k, 16) >= 0 for k in keys)
 
 
+def test_key_codes_spread_the_distinct_keys_to_the_reports(secret: bytes) -> None:
+    # Two reports of one household, two alone, one with no identifier at all (missing).
+    tokens = pd.Categorical(["0flat:a12", "", "0flat:a12", "", None])
+    sources, ids = ["s"] * 5, [str(i) for i in range(5)]
+    codes, keys = household.household_key_codes(tokens, sources, ids, secret)
+    assert codes.shape == (5,)
+    assert list(keys[codes]) == list(household.household_keys(tokens, sources, ids, secret))
+    assert codes[0] == codes[2]
+    assert len({int(c) for c in codes[[1, 3, 4]]} | {int(codes[0])}) == 4
+    assert all(isinstance(k, str) and len(k) == household.KEY_HEX for k in keys[codes])
+
+
 def test_keys_depend_on_the_secret_and_are_no_plain_hash(tmp_path: Path) -> None:
     rows = [{"Logement": "A-12"}, {"Téléphone": "06 39 98 00 01"}, {"Nom": "Jean Dupont"}, {}]
     one = make_secret(tmp_path / "one", "x")

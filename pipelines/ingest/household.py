@@ -402,6 +402,21 @@ def household_keys(
     numpy.ndarray
         ``KEY_HEX`` hex characters per report (object dtype).
     """
+    codes, keys = household_key_codes(tokens, sources, report_ids, secret)
+    return keys[codes]
+
+
+def household_key_codes(
+    tokens: Iterable[str] | pd.Categorical,
+    sources: Iterable[str],
+    report_ids: Iterable[str],
+    secret: bytes,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`household_keys` as codes: per report, the index of its key among ``keys``
+    (object dtype; a report alone in its household has its own, after the others'), so
+    that a column of keys is built from the few distinct ones (no Python string per
+    report: the key column of bench.ingest's million rows in 0.1 s instead of 0.25 s).
+    """
     if not secret:
         raise ValueError("a household key needs the site's secret")
     # Through the distinct token strings (a Categorical from ingestion: its codes).
@@ -415,15 +430,18 @@ def household_keys(
     n = len(row_codes)
     if not (_length(sources) == _length(report_ids) == n):
         raise ValueError("tokens, sources and report_ids differ in length")
-    keys = np.empty(n, dtype=object)
-    alone = np.flatnonzero((texts == "")[row_codes])
+    # Per report, its text's index in texts (a missing one, -1: the last, "").
+    codes = np.where(row_codes < 0, len(texts) - 1, row_codes).astype(np.int64)
+    alone = np.flatnonzero(texts[codes] == "")
     # Only these rows' sources and ids become Python strings (not a million of each).
     srcs, ids = _rows(sources, alone), _rows(report_ids, alone)
-    keys[alone] = _hmac(secret, (f"{_OWN}:{s}:{i}" for s, i in zip(srcs, ids, strict=True)))
+    own = _hmac(secret, (f"{_OWN}:{s}:{i}" for s, i in zip(srcs, ids, strict=True)))
+    codes[alone] = len(texts) + np.arange(len(alone))
+    key_of_text = np.empty(len(texts), dtype=object)
     # Linked once per distinct set of identifiers, then spread back to the reports.
     filled = np.flatnonzero(texts != "")
     if not len(filled):
-        return keys
+        return codes, np.concatenate([key_of_text, np.asarray(own, dtype=object)])
     distinct = texts[filled]
     rows_tokens: list[list[str]] = []
     for t in distinct:
@@ -447,11 +465,8 @@ def household_keys(
     comps = labels[:k]
     chosen = sorted({int(c) for c in comps})
     keyed = dict(zip(chosen, _hmac(secret, (best[c] for c in chosen)), strict=True))
-    key_of_text = np.empty(len(texts), dtype=object)
     key_of_text[filled] = [keyed[int(c)] for c in comps]
-    known = np.flatnonzero(texts[row_codes] != "")
-    keys[known] = key_of_text[row_codes[known]]
-    return keys
+    return codes, np.concatenate([key_of_text, np.asarray(own, dtype=object)])
 
 
 # --------------------------------------------------------------------------- secret
@@ -570,6 +585,7 @@ __all__ = [
     "KINDS",
     "SecretExistsError",
     "create_secret",
+    "household_key_codes",
     "household_keys",
     "identity_codes",
     "identity_kind",

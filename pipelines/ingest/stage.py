@@ -55,10 +55,16 @@ from pipelines.ingest.cells import (
     _Parsed,
     resolve_columns,
 )
-from pipelines.ingest.gather import _accepted_frame, _order, _outside_frame, _typed
+from pipelines.ingest.gather import (
+    _accepted_frame,
+    _order,
+    _outside_frame,
+    _take_strings,
+    _typed,
+)
 from pipelines.ingest.household import (
     HOUSEHOLD_COLUMN,
-    household_keys,
+    household_key_codes,
     identity_kind,
     load_secret,
     secret_path,
@@ -596,11 +602,10 @@ def ingest_site(
     )
     if secret is not None:
         identities = union_categoricals([outs[s].identities for s in order])
-        ingested[HOUSEHOLD_COLUMN] = pd.Series(
-            household_keys(identities, ingested["source"], ingested["report_id"], secret),
-            index=ingested.index,
-            dtype="str",
+        codes, keys = household_key_codes(
+            identities, ingested["source"], ingested["report_id"], secret
         )
+        ingested[HOUSEHOLD_COLUMN] = _take_strings(keys, codes).array
     rejected = pd.concat([outs[s].rejected for s in order], ignore_index=True)
     rejected = (
         rejected.astype({"source_line": "int64"})
