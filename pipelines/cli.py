@@ -547,7 +547,7 @@ def cmd_stage(args: argparse.Namespace) -> None:
     # inputs, not after those that write another stage's (make -j).
     kinds = set(INPUT_KINDS) & set(stage.settings)
     if kinds - {"osm"}:
-        check_inputs(config, site.id, osm="osm" in kinds, kinds=kinds)
+        check_inputs(config, site.id, kinds=kinds)
     paths = SitePaths(
         site=site.id,
         processed=Path(args.processed_dir),
