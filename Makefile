@@ -124,6 +124,7 @@ setup: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
 .PHONY: test
 test: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP) $(SIMULATED_bondy) secrets
+	$(call BYTECODE,pipelines tests bench)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 ## test-fast: tests unitaires seulement (ni navigateur, ni passage de bout en bout)
@@ -210,11 +211,22 @@ distclean: clean
 # ---------------------------------------------------------------- installation
 # Exact versions from requirements.lock (the set CI tests), then Vigie itself without
 # resolving anything again. `make lock` refreshes the lock from pyproject.toml's ranges.
+# Bytecode: pip installs without compiling (--no-compile), then BYTECODE compiles the
+# environment and Vigie's code on every CPU. Python would compile a module when it first
+# imports it and keep the result, but not where PYTHONDONTWRITEBYTECODE is set (as on
+# this project's machines): every process then compiled pandas & co again, and each
+# `vigie stage` paid it (import of pandas 2.7 s -> 0.85 s, of the CLI 3.6 s -> 1.2 s,
+# `make test` about 20 min -> see the closing note of session 15). compileall writes
+# whatever that variable says, and only what is missing or stale. SITE_PACKAGES is shell
+# text, run when the recipe runs: make expands a recipe before the venv exists.
+BYTECODE = $(PY) -m compileall -q -j 0 $(1) > /dev/null
+SITE_PACKAGES = "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
 $(VENV_STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 introuvable"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(call BYTECODE,$(SITE_PACKAGES) pipelines)
 	touch $@
 
 ## lock: recalcule requirements.lock (versions exactes) depuis les bornes de pyproject.toml, l'installe et lance tests/test_foundation.py
@@ -229,6 +241,7 @@ lock: $(VENV_STAMP)
 	$(VENV)/bin/pip-compile --quiet --upgrade --extra dev --strip-extras --no-emit-index-url \
 	  --no-emit-find-links --output-file requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.lock
+	$(call BYTECODE,$(SITE_PACKAGES))
 	touch $(VENV_STAMP)
 	$(PY) -m pytest -q tests/test_foundation.py
 

@@ -552,3 +552,21 @@ def test_site_settings_are_frozen_typed_and_match_the_defaults(tmp_path: Path) -
     # Built once, when the site is made: every access returns the same object.
     site = load_config(cfg).site("paris10")
     assert site.settings is site.settings
+
+
+def test_the_installed_environment_holds_its_bytecode() -> None:
+    """`make setup` compiles what it installs (the Makefile's BYTECODE): where
+    PYTHONDONTWRITEBYTECODE is set, Python never keeps what it compiles, and every
+    process of the pipeline compiled pandas, pyarrow and geopandas again (3 s a stage on
+    this project's machines). A module imported here has its bytecode beside it."""
+    import importlib.util
+
+    import geopandas.geodataframe
+    import pandas.core.frame
+    import pyarrow.parquet
+
+    for module in (pandas.core.frame, pyarrow.parquet, geopandas.geodataframe):
+        source = str(module.__file__)
+        cached = Path(importlib.util.cache_from_source(source))
+        assert cached.exists(), f"{source}: no bytecode ({cached}); run `make setup`"
+        assert cached.stat().st_mtime >= Path(source).stat().st_mtime, cached
