@@ -701,6 +701,39 @@ def test_every_rejection_reason_on_its_line(tmp_path: Path) -> None:
     assert _by_id(result).loc["src:R2", "source_line"] == 2  # the first copy is kept
 
 
+def test_a_header_line_repeated_in_the_file_is_said_to_be_one(tmp_path: Path) -> None:
+    header = "N° ticket;Date de création;Catégorie;Adresse;Téléphone"
+    lines = [
+        header,
+        "R1;01/02/2024 10:00;Fuite;3 rue Lucie Aubrac;",
+        header,  # two exports pasted together
+        "R2;02/02/2024 10:00;Fuite;4 rue Lucie Aubrac;",
+        " n° TICKET ;DATE DE CRÉATION;catégorie;;",  # the same, other case and spaces
+        # Only its date cell says « Date de création »: a bad date, not a header.
+        "R3;Date de création;Fuite;5 rue Lucie Aubrac;",
+    ]
+    path = tmp_path / "pasted.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    columns = {
+        "id": "N° ticket",
+        "date": "Date de création",
+        "category": "Catégorie",
+        "address": "Adresse",
+    }
+    result = _ingest(_source(path, personal_columns=("Téléphone",), columns=columns))
+    reasons = result.rejected.set_index("source_line")
+    assert reasons["reason"].to_dict() == {
+        3: "repeated_header",
+        5: "repeated_header",
+        6: "unparseable_date",
+    }
+    assert "Ligne d'en-tête répétée" in reasons.loc[3, "reason_fr"]
+    assert "« Date de création »" in reasons.loc[3, "reason_fr"]
+    s = result.summary["sources"]["src"]
+    assert s["rejected"] == {"repeated_header": 2, "unparseable_date": 1}
+    assert set(result.ingested["report_id"]) == {"src:R1", "src:R2"}
+
+
 # --------------------------------------------------------------------------- runs
 def _config(tmp_path: Path, path: str, *, id_column: bool = True) -> Path:
     columns = [

@@ -414,7 +414,7 @@ def _source_outputs(
     closed_in_future = ~np.isnat(closed) & (closed >= tomorrow)
     if closed_in_future.any():
         p.closed_at = p.closed_at.mask(closed_in_future)
-    part = _partition(p, source, bbox=bbox, today=today, start=start)
+    part = _partition(p, source, bbox=bbox, today=today, start=start, roles_per_file=roles_per_file)
     cats = _categories(p, source)
     files = [raw.path for raw in raws]
     updated_at = parse_updated_at(p, raws, roles_per_file, source)
