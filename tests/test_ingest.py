@@ -734,6 +734,33 @@ def test_a_header_line_repeated_in_the_file_is_said_to_be_one(tmp_path: Path) ->
     assert set(result.ingested["report_id"]) == {"src:R1", "src:R2"}
 
 
+def test_control_characters_leave_the_text_cells(tmp_path: Path) -> None:
+    lines = [
+        "N° ticket;Date de création;Catégorie;Description;Adresse",
+        "R1;01/02/2024 10:00;Fuite;Fuite\x00 cave\x1b[31m rouge\x07;3 rue Lucie\x00 Aubrac",
+        "R2;02/02/2024 10:00;Fuite\x7f;\x00;4 rue Lucie Aubrac",
+        'R3;03/02/2024 10:00;Fuite;"Fuite\tsous\névier";5 rue Lucie Aubrac',
+    ]
+    path = tmp_path / "controle.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("cp1252"))
+    columns = {
+        "id": "N° ticket",
+        "date": "Date de création",
+        "category": "Catégorie",
+        "description": "Description",
+        "address": "Adresse",
+    }
+    result = _ingest(_source(path, columns=columns))
+    rows = _by_id(result)
+    assert rows.loc["src:R1", "description"] == "Fuite cave[31m rouge"
+    assert rows.loc["src:R1", "address"] == "3 rue Lucie Aubrac"
+    assert rows.loc["src:R2", "category"] == rows.loc["src:R1", "category"] == "eau_fuite"
+    assert pd.isna(rows.loc["src:R2", "description"])  # empty, as a blank cell
+    assert rows.loc["src:R3", "description"] == "Fuite\tsous\névier"  # tab and line feed stay
+    text = result.ingested.astype(str).to_csv()
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text)
+
+
 # --------------------------------------------------------------------------- runs
 def _config(tmp_path: Path, path: str, *, id_column: bool = True) -> Path:
     columns = [
