@@ -35,6 +35,7 @@ from pipelines.ingest.stage import (
     run,
 )
 from pipelines.ingest.values import (
+    CONTROL_CHARS,
     NA_TOKENS,
     arrow_strings,
     clean_cells,
@@ -46,6 +47,7 @@ from pipelines.ingest.values import (
 
 __all__ = [
     "CHUNK_BYTES",
+    "CONTROL_CHARS",
     "FORMAT_DEFAULTS",
     "FORMAT_PERSONAL",
     "NA_TOKENS",
