@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import shutil
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -580,6 +581,42 @@ def test_xlsx_1904_date_system(tmp_path: Path) -> None:
     rows = _by_id(_ingest(src))
     assert rows.loc["src:A", "reported_at"] == pd.Timestamp("2024-04-01 18:00")
     assert rows.loc["src:B", "reported_at"] == pd.Timestamp("2024-03-05 14:30")
+
+
+def test_xlsx_formulas_never_computed_are_reported(tmp_path: Path) -> None:
+    # A workbook written by a program and never opened in a spreadsheet: its formulas
+    # have no computed value, and read as empty cells. The rows were judged on those
+    # empty cells (« Date absente », an id made of a hash) without a word about why.
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["id", "date", "adresse"])
+    sheet.append(["A", "01/03/2024", "1 rue A"])
+    sheet.append(["B", "=DATE(2024,3,5)", "2 rue B"])  # never computed: empty
+    sheet.append(['="C"&"-1"', "02/03/2024", "3 rue C"])  # never computed: empty
+    sheet.append(["D", "=DATE(2024,3,6)", "4 rue D"])  # computed below: read
+    path = tmp_path / "genere.xlsx"
+    book.save(path)
+    # As Excel would have saved row 5: the formula with its value.
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    xml = parts["xl/worksheets/sheet1.xml"]
+    computed = xml.replace(b"<f>DATE(2024,3,6)</f><v />", b"<f>DATE(2024,3,6)</f><v>45357</v>")
+    assert computed != xml
+    parts["xl/worksheets/sheet1.xml"] = computed
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    src = _source(path, columns={"id": "id", "date": "date", "address": "adresse"})
+    result = _ingest(src)
+    s = result.summary["sources"]["src"]
+    (issue,) = [i for i in s["file_issues"] if i["reason"] == "uncomputed_formulas"]
+    assert issue["reason"] == "uncomputed_formulas"
+    assert issue["lines"] == [3, 4]
+    assert "formule dont la valeur n'a jamais été calculée (lignes 3, 4)" in issue["detail"]
+    assert result.rejected["source_line"].tolist() == [3]  # the date read as empty
+    rows = _by_id(result)
+    assert rows.loc["src:D", "reported_at"] == pd.Timestamp("2024-03-06")
 
 
 def test_open311_service_requests() -> None:

@@ -158,6 +158,10 @@ class RawFile:
     sheets_with_rows
         When the first of a workbook's sheets was read (none named) and has no row of
         data: the other sheets that have some.
+    formula_lines
+        int64, the rows of a workbook's sheet holding a formula whose value was never
+        computed (a workbook written by a program, never opened in a spreadsheet): such
+        a cell reads as empty, and is reported.
     """
 
     path: str
@@ -175,6 +179,7 @@ class RawFile:
     encoding_mismatch_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     sheets: tuple[str, ...] = ()
     sheets_with_rows: tuple[str, ...] = ()
+    formula_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __post_init__(self) -> None:
         if not isinstance(self.malformed, MalformedRows):

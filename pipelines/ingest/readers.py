@@ -459,6 +459,35 @@ def read_xlsx(
         ) from None
 
 
+# A cell holding a formula and no computed value: ``<c r="B11"><f>…</f></c>``, or with
+# an empty ``<v/>`` (openpyxl's own writing), or a shared formula ``<f … />``.
+_UNCOMPUTED_FORMULA = re.compile(
+    rb'<c\b[^>]*\br="[A-Z]+([0-9]+)"[^>]*>\s*<f\b(?:[^>]*/>|[^>]*>[^<]*</f>)'
+    rb"\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>"
+)
+
+
+def _uncomputed_formula_rows(fh: BinaryIO, part: str | None) -> np.ndarray:
+    """The rows of the sheet ``part`` of the workbook ``fh`` that hold a formula without
+    its computed value, in order (none when ``part`` is unknown). The part is scanned in
+    pieces that overlap, never held whole."""
+    if not part:
+        return np.zeros(0, np.int64)
+    rows: set[int] = set()
+    fh.seek(0)
+    with zipfile.ZipFile(fh) as archive, archive.open(part.lstrip("/")) as xml:
+        tail = b""
+        while True:
+            piece = xml.read(8 * 2**20)
+            data = tail + piece
+            if b"<f" in data:
+                rows.update(int(m.group(1)) for m in _UNCOMPUTED_FORMULA.finditer(data))
+            if not piece:
+                break
+            tail = data[-65536:]
+    return np.asarray(sorted(rows), np.int64)
+
+
 def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -> RawFile:
     """:func:`read_xlsx` once the parts are checked, from ``fh``, ``path`` opened."""
     import openpyxl
@@ -532,8 +561,10 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
             if sheet is None and len(book.sheetnames) > 1 and not _has_data(header, records)
             else ()
         )
+        part = getattr(ws, "_worksheet_path", None)  # openpyxl's path of the sheet's XML
     finally:
         book.close()
+    formula_lines = _uncomputed_formula_rows(fh, part)
     if header is None:
         return RawFile(
             str(path),
@@ -574,6 +605,7 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         excel_epoch=epoch,
         sheets=sheets,
         sheets_with_rows=with_rows,
+        formula_lines=formula_lines[formula_lines > header_line],
     )
 
 

@@ -317,6 +317,24 @@ def _read_source(
                     "note_only": True,
                 }
             )
+        if len(raw.formula_lines):  # read as empty: noted, each row then judged as read
+            lines = raw.formula_lines
+            shown = ", ".join(str(n) for n in lines[:20]) + (" …" if len(lines) > 20 else "")
+            issues.append(
+                {
+                    **_file_issue(
+                        source,
+                        str(path),
+                        "uncomputed_formulas",
+                        f"{len(lines)} ligne(s) ont une formule dont la valeur n'a jamais été "
+                        f"calculée (lignes {shown}) : ces cellules sont lues vides. Ouvrez le "
+                        "classeur dans Excel ou LibreOffice et enregistrez-le pour que leurs "
+                        "valeurs soient calculées.",
+                    ),
+                    "lines": [int(n) for n in lines[:1000]],
+                    "note_only": True,
+                }
+            )
     return raws, roles_per_file, issues
 
 
