@@ -619,6 +619,29 @@ def test_xlsx_formulas_never_computed_are_reported(tmp_path: Path) -> None:
     assert rows.loc["src:D", "reported_at"] == pd.Timestamp("2024-03-06")
 
 
+def test_xlsx_merged_cells_are_reported(tmp_path: Path) -> None:
+    # One category typed once for three rows, merged over them: only the first row
+    # has it, the two others were read without a category (« autre »), without a word.
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Export des signalements"])  # a title over the table, merged: no data
+    sheet.merge_cells("A1:D1")
+    sheet.append(["id", "date", "catégorie", "adresse"])
+    sheet.append(["A", "01/03/2024", "Fuite", "1 rue A"])
+    sheet.append(["B", "02/03/2024", None, "2 rue B"])
+    sheet.append(["C", "03/03/2024", None, "3 rue C"])
+    sheet.merge_cells("C3:C5")
+    book.save(tmp_path / "fusion.xlsx")
+    columns = {"id": "id", "date": "date", "category": "catégorie", "address": "adresse"}
+    result = _ingest(_source(tmp_path / "fusion.xlsx", columns=columns))
+    (issue,) = [
+        i for i in result.summary["sources"]["src"]["file_issues"] if i["reason"] == "merged_cells"
+    ]
+    assert "1 plage(s) de cellules fusionnées (C3:C5) : seule la première" in issue["detail"]
+    assert result.summary["sources"]["src"]["accepted"] == 3
+
+
 def test_open311_service_requests() -> None:
     result = _ingest(_source(DATA / "open311.json", format="open311"))
     rows = _by_id(result)

@@ -467,13 +467,18 @@ _UNCOMPUTED_FORMULA = re.compile(
 )
 
 
-def _uncomputed_formula_rows(fh: BinaryIO, part: str | None) -> np.ndarray:
-    """The rows of the sheet ``part`` of the workbook ``fh`` that hold a formula without
-    its computed value, in order (none when ``part`` is unknown). The part is scanned in
-    pieces that overlap, never held whole."""
+_MERGED = re.compile(rb'<mergeCell\b[^>]*\bref="([A-Z]+[0-9]+):([A-Z]+[0-9]+)"')
+
+
+def _sheet_xml_facts(fh: BinaryIO, part: str | None) -> tuple[np.ndarray, list[tuple[str, int]]]:
+    """What openpyxl's reading hides in the sheet ``part`` of the workbook ``fh``: the
+    rows holding a formula without its computed value, in order, and the merged ranges
+    (``"C3:C5"`` and their last row). None when ``part`` is unknown. The part is scanned
+    in pieces that overlap, never held whole."""
     if not part:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), []
     rows: set[int] = set()
+    merged: dict[str, int] = {}
     fh.seek(0)
     with zipfile.ZipFile(fh) as archive, archive.open(part.lstrip("/")) as xml:
         tail = b""
@@ -482,10 +487,14 @@ def _uncomputed_formula_rows(fh: BinaryIO, part: str | None) -> np.ndarray:
             data = tail + piece
             if b"<f" in data:
                 rows.update(int(m.group(1)) for m in _UNCOMPUTED_FORMULA.finditer(data))
+            if b"<mergeCell" in data:
+                for m in _MERGED.finditer(data):
+                    first, last = m.group(1).decode(), m.group(2).decode()
+                    merged[f"{first}:{last}"] = int(re.sub(r"^[A-Z]+", "", last))
             if not piece:
                 break
             tail = data[-65536:]
-    return np.asarray(sorted(rows), np.int64)
+    return np.asarray(sorted(rows), np.int64), list(merged.items())
 
 
 def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -> RawFile:
@@ -564,7 +573,7 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         part = getattr(ws, "_worksheet_path", None)  # openpyxl's path of the sheet's XML
     finally:
         book.close()
-    formula_lines = _uncomputed_formula_rows(fh, part)
+    formula_lines, merged = _sheet_xml_facts(fh, part)
     if header is None:
         return RawFile(
             str(path),
@@ -606,6 +615,7 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         sheets=sheets,
         sheets_with_rows=with_rows,
         formula_lines=formula_lines[formula_lines > header_line],
+        merged_ranges=tuple(ref for ref, last in merged if last > header_line),
     )
 
 

@@ -335,6 +335,23 @@ def _read_source(
                     "note_only": True,
                 }
             )
+        if raw.merged_ranges:  # read as they are: noted
+            ranges = raw.merged_ranges
+            shown = ", ".join(ranges[:20]) + (" …" if len(ranges) > 20 else "")
+            issues.append(
+                {
+                    **_file_issue(
+                        source,
+                        str(path),
+                        "merged_cells",
+                        f"{len(ranges)} plage(s) de cellules fusionnées ({shown}) : seule la "
+                        "première cellule de chaque plage a une valeur, les autres sont lues "
+                        "vides. Défusionnez-les en recopiant la valeur dans chaque ligne si "
+                        "elle vaut pour toutes.",
+                    ),
+                    "note_only": True,
+                }
+            )
     return raws, roles_per_file, issues
 
 
