@@ -49,6 +49,20 @@ def _repeated_header(
     return out
 
 
+def repeated_header_rows(frame: pd.DataFrame, roles: dict[str, str]) -> np.ndarray:
+    """Per row of one file's ``frame`` (its columns named as in the file, text), whether
+    it is the file's header line again (:func:`_repeated_header`); ``roles``: the column
+    of each role."""
+    present = {r: c for r, c in roles.items() if c in frame}
+    if "date" not in present:
+        return np.zeros(len(frame), dtype=bool)
+    f = pd.DataFrame({r: frame[c] for r, c in present.items()})
+    f["_file"] = 0
+    dates = f["date"].astype("str").str.strip().str.casefold()
+    candidates = dates.eq(_header_key(present["date"])).to_numpy(dtype=bool)
+    return _repeated_header(f, candidates, [present])
+
+
 def _reason_codes(
     f: pd.DataFrame,
     reported_at: pd.Series,
