@@ -390,6 +390,8 @@ def _csv(path: Path, text: str) -> Path:
         # make passes the id to --site, where a leading « - » reads as an option.
         (["--export", "ok.csv", "--site=-s"], "--site « -s » : lettres sans accents"),
         (["--export", "ok.csv", "--site=_s"], "une lettre ou un chiffre d'abord"),
+        # The same export given twice: two sources, each report counted twice.
+        (["--export", "ok.csv", "--export", "./ok.csv"], "« ok.csv » est déjà lu par la source"),
     ],
 )
 def test_user_errors_exit_2_with_one_french_message(
