@@ -642,6 +642,25 @@ def test_values_pasted_with_invisible_characters_read_as_written(
     assert row["responsibility"] == "bailleur"
 
 
+def test_control_characters_leave_the_register_s_cells(
+    site: dict[str, Any], tmp_path: Path
+) -> None:
+    # A NUL byte or an escape in a CSV register's text was kept as it was, into the
+    # published table, the map and the committee pack.
+    ids = site["ids"]
+    row = _good(
+        "C-1", ids[0], probleme="Panne\x00 répétée", decision="Réparer\x1b[0m vite",
+        statut="décidée\x00",
+    )  # fmt: skip
+    _write_csv(tmp_path / "register" / "actions.csv", [";".join(row.get(h) or "" for h in HEADERS)])
+    actions, rejected, _ = _run(site, tmp_path)
+    assert rejected.empty, rejected.to_dict("records")
+    kept = actions.set_index("action_id").loc["C-1"]
+    assert kept["problem"] == "Panne répétée"
+    assert kept["decision"] == "Réparer[0m vite"
+    assert kept["status"] == "décidée"
+
+
 def test_a_drawn_area_far_from_the_site_is_its_row_s_problem(
     site: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from pipelines.annotations import readers as _annotation_readers
+from pipelines.annotations.model import MAX_AUTHOR_CHARS, MAX_TEXT_CHARS
 from pipelines.annotations.stage import (
     MAX_FILE_BYTES,
     MAX_FILE_NOTES,
@@ -217,6 +218,50 @@ def test_a_note_dated_in_the_future_is_refused_with_its_reason(
     assert "02/07/2024 14:00" in first  # the limit, Paris time
     assert second.startswith("a.geojson, entité 3 (note_id n3)")
     assert "date de création 02/07/2024 15:00" in second
+
+
+# --------------------------------------------------------------------------- control, length
+def test_control_characters_leave_a_note_and_a_text_too_long_is_refused(
+    bondy: gpd.GeoDataFrame, isolated: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    a, b, c = isolated.iloc[0], isolated.iloc[1], isolated.iloc[2]
+    folder = tmp_path / "annotations" / "bondy"
+    _write(
+        folder / "a.geojson",
+        [
+            _note("n1", "Hall\x00 sale\r\nvoir\x1b[31m gardien\x7f", a, author="Ser\x00vice"),
+            _note("n2", "x" * (MAX_TEXT_CHARS + 1), b),
+            _note("n3", "Toit", c, author="y" * (MAX_AUTHOR_CHARS + 1)),
+            _note("n4", "\x00\x00", c),  # nothing but control characters: empty
+            _note("n5", "x" * MAX_TEXT_CHARS, c),  # at the limit: kept
+        ],
+    )
+
+    read = read_annotations(folder, site_id="bondy", tags=TAGS, now=NOW)
+
+    kept = read.notes.set_index("note_id")
+    assert sorted(kept.index) == ["n1", "n5"]
+    assert kept.loc["n1", "text"] == "Hall sale\nvoir[31m gardien"
+    assert kept.loc["n1", "author"] == "Service"
+    assert read.n_read == 5 == len(read.notes) + read.n_rejected + read.n_duplicates
+    n2, n3, n4 = read.rejected
+    assert n2.startswith("a.geojson, entité 2 (note_id n2) : note rejetée : texte de 10\u202f001")
+    assert "limite de 10\u202f000" in n2
+    assert "auteur de 201 caractères" in n3
+    assert "texte vide" in n4
+
+    # An archive written before control characters were taken out loses them too.
+    _write(folder / "a.geojson", [_note("n1", "Hall", a)])
+    _refresh(tmp_path, bondy)
+    archive = _archive_dir(tmp_path) / "annotations_archive.parquet"
+    for path in (archive, tmp_path / "processed" / "bondy" / "annotations.parquet"):
+        old = gpd.read_parquet(path)
+        old["text"] = "Hall\x00 sale"
+        old.to_parquet(path)
+    versions_path_of(archive).unlink()
+    (folder / "a.geojson").unlink()
+    notes, _ = _refresh(tmp_path, bondy)
+    assert notes["text"].tolist() == ["Hall sale"]
 
 
 def test_a_future_version_in_the_archive_no_longer_hides_later_edits(

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import shutil
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -582,6 +583,65 @@ def test_xlsx_1904_date_system(tmp_path: Path) -> None:
     assert rows.loc["src:B", "reported_at"] == pd.Timestamp("2024-03-05 14:30")
 
 
+def test_xlsx_formulas_never_computed_are_reported(tmp_path: Path) -> None:
+    # A workbook written by a program and never opened in a spreadsheet: its formulas
+    # have no computed value, and read as empty cells. The rows were judged on those
+    # empty cells (« Date absente », an id made of a hash) without a word about why.
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["id", "date", "adresse"])
+    sheet.append(["A", "01/03/2024", "1 rue A"])
+    sheet.append(["B", "=DATE(2024,3,5)", "2 rue B"])  # never computed: empty
+    sheet.append(['="C"&"-1"', "02/03/2024", "3 rue C"])  # never computed: empty
+    sheet.append(["D", "=DATE(2024,3,6)", "4 rue D"])  # computed below: read
+    path = tmp_path / "genere.xlsx"
+    book.save(path)
+    # As Excel would have saved row 5: the formula with its value.
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    xml = parts["xl/worksheets/sheet1.xml"]
+    computed = xml.replace(b"<f>DATE(2024,3,6)</f><v />", b"<f>DATE(2024,3,6)</f><v>45357</v>")
+    assert computed != xml
+    parts["xl/worksheets/sheet1.xml"] = computed
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    src = _source(path, columns={"id": "id", "date": "date", "address": "adresse"})
+    result = _ingest(src)
+    s = result.summary["sources"]["src"]
+    (issue,) = [i for i in s["file_issues"] if i["reason"] == "uncomputed_formulas"]
+    assert issue["reason"] == "uncomputed_formulas"
+    assert issue["lines"] == [3, 4]
+    assert "formule dont la valeur n'a jamais été calculée (lignes 3, 4)" in issue["detail"]
+    assert result.rejected["source_line"].tolist() == [3]  # the date read as empty
+    rows = _by_id(result)
+    assert rows.loc["src:D", "reported_at"] == pd.Timestamp("2024-03-06")
+
+
+def test_xlsx_merged_cells_are_reported(tmp_path: Path) -> None:
+    # One category typed once for three rows, merged over them: only the first row
+    # has it, the two others were read without a category (« autre »), without a word.
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Export des signalements"])  # a title over the table, merged: no data
+    sheet.merge_cells("A1:D1")
+    sheet.append(["id", "date", "catégorie", "adresse"])
+    sheet.append(["A", "01/03/2024", "Fuite", "1 rue A"])
+    sheet.append(["B", "02/03/2024", None, "2 rue B"])
+    sheet.append(["C", "03/03/2024", None, "3 rue C"])
+    sheet.merge_cells("C3:C5")
+    book.save(tmp_path / "fusion.xlsx")
+    columns = {"id": "id", "date": "date", "category": "catégorie", "address": "adresse"}
+    result = _ingest(_source(tmp_path / "fusion.xlsx", columns=columns))
+    (issue,) = [
+        i for i in result.summary["sources"]["src"]["file_issues"] if i["reason"] == "merged_cells"
+    ]
+    assert "1 plage(s) de cellules fusionnées (C3:C5) : seule la première" in issue["detail"]
+    assert result.summary["sources"]["src"]["accepted"] == 3
+
+
 def test_open311_service_requests() -> None:
     result = _ingest(_source(DATA / "open311.json", format="open311"))
     rows = _by_id(result)
@@ -699,6 +759,66 @@ def test_every_rejection_reason_on_its_line(tmp_path: Path) -> None:
     assert (s["rows_in"], s["accepted"], s["duplicates"]) == (10, 2, 1)
     assert set(result.ingested["report_id"]) == {"src:R2", "src:R10"}
     assert _by_id(result).loc["src:R2", "source_line"] == 2  # the first copy is kept
+
+
+def test_a_header_line_repeated_in_the_file_is_said_to_be_one(tmp_path: Path) -> None:
+    header = "N° ticket;Date de création;Catégorie;Adresse;Téléphone"
+    lines = [
+        header,
+        "R1;01/02/2024 10:00;Fuite;3 rue Lucie Aubrac;",
+        header,  # two exports pasted together
+        "R2;02/02/2024 10:00;Fuite;4 rue Lucie Aubrac;",
+        " n° TICKET ;DATE DE CRÉATION;catégorie;;",  # the same, other case and spaces
+        # Only its date cell says « Date de création »: a bad date, not a header.
+        "R3;Date de création;Fuite;5 rue Lucie Aubrac;",
+    ]
+    path = tmp_path / "pasted.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    columns = {
+        "id": "N° ticket",
+        "date": "Date de création",
+        "category": "Catégorie",
+        "address": "Adresse",
+    }
+    result = _ingest(_source(path, personal_columns=("Téléphone",), columns=columns))
+    reasons = result.rejected.set_index("source_line")
+    assert reasons["reason"].to_dict() == {
+        3: "repeated_header",
+        5: "repeated_header",
+        6: "unparseable_date",
+    }
+    assert "Ligne d'en-tête répétée" in reasons.loc[3, "reason_fr"]
+    assert "« Date de création »" in reasons.loc[3, "reason_fr"]
+    s = result.summary["sources"]["src"]
+    assert s["rejected"] == {"repeated_header": 2, "unparseable_date": 1}
+    assert set(result.ingested["report_id"]) == {"src:R1", "src:R2"}
+
+
+def test_control_characters_leave_the_text_cells(tmp_path: Path) -> None:
+    lines = [
+        "N° ticket;Date de création;Catégorie;Description;Adresse",
+        "R1;01/02/2024 10:00;Fuite;Fuite\x00 cave\x1b[31m rouge\x07;3 rue Lucie\x00 Aubrac",
+        "R2;02/02/2024 10:00;Fuite\x7f;\x00;4 rue Lucie Aubrac",
+        'R3;03/02/2024 10:00;Fuite;"Fuite\tsous\névier";5 rue Lucie Aubrac',
+    ]
+    path = tmp_path / "controle.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("cp1252"))
+    columns = {
+        "id": "N° ticket",
+        "date": "Date de création",
+        "category": "Catégorie",
+        "description": "Description",
+        "address": "Adresse",
+    }
+    result = _ingest(_source(path, columns=columns))
+    rows = _by_id(result)
+    assert rows.loc["src:R1", "description"] == "Fuite cave[31m rouge"
+    assert rows.loc["src:R1", "address"] == "3 rue Lucie Aubrac"
+    assert rows.loc["src:R2", "category"] == rows.loc["src:R1", "category"] == "eau_fuite"
+    assert pd.isna(rows.loc["src:R2", "description"])  # empty, as a blank cell
+    assert rows.loc["src:R3", "description"] == "Fuite\tsous\névier"  # tab and line feed stay
+    text = result.ingested.astype(str).to_csv()
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text)
 
 
 # --------------------------------------------------------------------------- runs

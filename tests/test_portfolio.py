@@ -460,6 +460,27 @@ def test_a_site_code_column_places_rows_whatever_their_coordinates(
     assert summary["sources"]["bailleur"]["placed_by"]["code"] == len(coded)
 
 
+def test_a_header_line_repeated_in_the_export_is_said_to_be_one(
+    tmp_path: Path, simulated_bondy
+) -> None:
+    # Two exports pasted together: the second header went outside every site as « ni
+    # coordonnées valides, ni adresse… » (non_localise), not as what it is.
+    rows = export_rows(simulated_bondy / "signalements_bailleur.csv")[:200]
+    header = {k: k for k in rows[0]}
+    export = write_export(tmp_path, [*rows[:100], header, *rows[100:]], simulated_bondy)
+    config = load_config(write_config(tmp_path, str(export)))
+    summary = split(config)
+    counts = summary["sources"]["bailleur"]
+    assert counts["rows_read"] == 201
+    assert counts["outside_by_reason"]["en_tete_repete"] == 1
+    assert config.portfolio is not None
+    outside = read_csv(config.portfolio.outside, dtype=str)
+    (line,) = outside.loc[
+        outside["reason"].str.startswith("ligne d'en-tête répétée"), "source_line"
+    ]
+    assert line == "102"
+
+
 def test_a_row_with_only_a_building_code_goes_where_its_building_is(
     tmp_path: Path, simulated_bondy, bondy
 ) -> None:

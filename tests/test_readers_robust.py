@@ -214,6 +214,25 @@ def test_file_mixing_utf8_and_cp1252_rows_is_reported(
     assert "utf-8" in issue["detail"]
 
 
+def test_a_short_utf8_export_with_one_cp1252_row_keeps_its_header(tmp_path: Path) -> None:
+    # Twenty lines, one of them pasted from a cp1252 export: its bytes were more than a
+    # fiftieth of the accented ones, so the whole file was read as cp1252, its UTF-8
+    # header garbled (« Date de crÃ©ation ») and the run stopped: columns not found.
+    lines = ["N° ticket;Date de création;Catégorie;Adresse"]
+    lines += [f"T-{k};0{k % 9 + 1}/02/2024;Dégât des eaux;{k} rue de l'Église" for k in range(19)]
+    cp_line = 6
+    data = b"\n".join(
+        line.encode("cp1252" if k == cp_line else "utf-8") for k, line in enumerate(lines, 1)
+    )
+    path = tmp_path / "court.csv"
+    path.write_bytes(data + b"\n")
+    raw = read_csv(path)
+    assert raw.encoding == "utf-8"
+    assert raw.columns == ["N° ticket", "Date de création", "Catégorie", "Adresse"]
+    assert raw.encoding_mismatch_lines.tolist() == [cp_line]
+    assert raw.table.column("Catégorie").cast(pa.large_string()).to_pylist()[0] == "Dégât des eaux"
+
+
 def test_cp1252_export_with_an_ascii_header_and_a_ragged_line_keeps_its_accents(
     tmp_path: Path,
 ) -> None:

@@ -61,6 +61,14 @@ SCRUBBED = [
     # A flat's door, even beside a floor or a hall number.
     ("porte 12 du 3e étage", f"{FLAT} du 3e étage"),
     ("Hall 3, porte 2", f"Hall 3, {FLAT}"),
+    # North American numbers (a resident from abroad, a US landlord's contractor).
+    ("Appeler (212) 555-0147 svp", f"Appeler {PHONE} svp"),
+    ("joindre au (212)555-0147.", f"joindre au {PHONE}."),
+    ("212-555-0147 ou 212.555.0147", f"{PHONE} ou {PHONE}"),
+    ("+1 212 555 0147 le soir", f"{PHONE} le soir"),
+    ("+1 (212) 555-0147", PHONE),
+    ("+1-212-555-0147, 1-212-555-0147", f"{PHONE}, {PHONE}"),
+    ("rappeler le 212 555 0147", f"rappeler le {PHONE}"),
 ]
 
 # What locates a problem at building scale, dates, times and numbers must survive.
@@ -96,6 +104,12 @@ KEPT = [
     "signalé par Paris Habitat",
     "de la part de la Mairie",
     "contact : gardien de l'immeuble",
+    # Near a North American number, but none: dates, ids, amounts, street numbers.
+    "le 2024-01-15 à 10:30, puis le 10-12-2024",
+    "Ticket DI-212-555-0147",
+    "SIRET 223 456 789 00012",
+    "1 234 567 habitants, 212 555 logements",
+    "212 rue de Paris, code 1234-5678",
 ]
 
 

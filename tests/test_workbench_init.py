@@ -250,6 +250,44 @@ def test_the_written_block_says_what_it_found(workdir: Path) -> None:
     assert config.maps_dir == "maps/fr"
 
 
+def test_a_workbook_whose_export_is_on_another_sheet_is_read_with_sheet(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A « Lisez-moi » sheet before the export: without --sheet, one message naming the
+    sheet that has rows and the option; with it, the sheet written in the source and
+    every row ingested."""
+    import openpyxl
+
+    expected = workbook_addresses(workdir)
+    export = pd.read_excel(expected.path, dtype=object)
+    book = openpyxl.Workbook()
+    book.active.title = "Lisez-moi"
+    book.active.append(["Export du 02/12/2026 : voir la feuille « Export GUSP »."])
+    sheet = book.create_sheet("Export GUSP")
+    sheet.append(list(export.columns))
+    for row in export.itertuples(index=False):
+        sheet.append(list(row))
+    path = workdir / "classeur.xlsx"
+    book.save(path)
+    args = ("--site", "essai", "--export", str(path), "--osm", str(OSM), "--yes")
+
+    assert init(*args, "--out", "a.toml") == 2
+    err = capsys.readouterr().err
+    assert "« Lisez-moi » n'a aucune ligne de données" in err
+    assert "« Export GUSP »" in err
+    assert '--sheet "Export GUSP"' in err
+    assert "Traceback" not in err
+    assert not (workdir / "a.toml").exists()
+
+    assert init(*args, "--out", "b.toml", "--sheet", "Export GUSP") == 0
+    assert 'sheet = "Export GUSP"' in (workdir / "b.toml").read_text(encoding="utf-8")
+    (s,) = ingest(workdir / "b.toml").summary["sources"].values()
+    assert s["rows_in"] == s["accepted"] == expected.rows_in
+
+    assert init(*args, "--out", "c.toml", "--sheet", "Absente") == 2
+    assert "feuille « Absente » absente" in capsys.readouterr().err
+
+
 def test_an_overpass_place_gets_its_study_area_from_bbox(workdir: Path) -> None:
     """A place's outline is unknown offline: --bbox gives the study area, which the
     written configuration holds (ingestion needs one), and the buildings come online."""
@@ -352,6 +390,8 @@ def _csv(path: Path, text: str) -> Path:
         # make passes the id to --site, where a leading « - » reads as an option.
         (["--export", "ok.csv", "--site=-s"], "--site « -s » : lettres sans accents"),
         (["--export", "ok.csv", "--site=_s"], "une lettre ou un chiffre d'abord"),
+        # The same export given twice: two sources, each report counted twice.
+        (["--export", "ok.csv", "--export", "./ok.csv"], "« ok.csv » est déjà lu par la source"),
     ],
 )
 def test_user_errors_exit_2_with_one_french_message(

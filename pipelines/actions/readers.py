@@ -24,10 +24,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.actions.model import HEADER_OF, TARGET_COLUMNS, column_of
 from pipelines.errors import InputError
-from pipelines.ingest import read_file, scrub_text
+from pipelines.ingest import CONTROL_CHARS, read_file, scrub_text
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +158,13 @@ def _workbook_author(path: Path) -> str | None:
     return scrub_text(str(who)) if who else None
 
 
+def _without_controls(column: pa.ChunkedArray) -> list[Any]:
+    """A column's cells as Python values, text without :data:`CONTROL_CHARS`."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        column = pc.replace_substring_regex(column, CONTROL_CHARS, "")
+    return column.to_pylist()
+
+
 def _file_rows(path: Path, fmt: str) -> tuple[pd.DataFrame, list[dict[str, Any]], int, list[str]]:
     """The rows of one file as internal columns, its malformed rows as problems, its
     blank rows, and its columns that are not the register's.
@@ -186,8 +195,9 @@ def _file_rows(path: Path, fmt: str) -> tuple[pd.DataFrame, list[dict[str, Any]]
             f"colonnes manquantes : {', '.join(missing)} ; colonnes trouvées : {shown}. "
             "Partez du modèle (make actions-template).",
         )
+    # Control characters (a NUL byte…) leave every cell, as they leave an export's.
     frame = pd.DataFrame(
-        {internal: raw.table.column(name).to_pylist() for name, internal in mapping.items()}
+        {internal: _without_controls(raw.table.column(name)) for name, internal in mapping.items()}
     )
     for c in HEADER_OF:
         if c not in frame:

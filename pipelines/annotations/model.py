@@ -39,6 +39,15 @@ MAX_FILE_NOTES = 200_000
 #: A note dated later than the run's time plus this is refused: a clock set to 2099 would
 #: otherwise make that version win over every later real edit.
 FUTURE_TOLERANCE = pd.Timedelta(days=1)
+#: The longest text and author a note may have, in characters: a longer one is refused
+#: with its reason (the map's form stops at 2,000 and 80; a note file from QGIS or a
+#: spreadsheet may hold more, a whole page at most).
+MAX_TEXT_CHARS = 10_000
+MAX_AUTHOR_CHARS = 200
+#: Control characters a note's text, author or tag loses (NUL, escape, form feed… all of
+#: C0 but tab and line feed, and DEL): invisible, they would only break the files and
+#: the pages that show the note. A carriage return becomes a line feed first.
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 #: Free-text fields of a note scrubbed of personal data before anything is written.
 SCRUBBED_FIELDS: tuple[str, ...] = ("text", "author", "tag")
 
@@ -197,6 +206,12 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def plain_text(value: str) -> str:
+    """``value`` without control characters (:data:`CONTROL_CHARS`), its carriage
+    returns made line feeds, stripped."""
+    return CONTROL_CHARS.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
 def empty_notes() -> gpd.GeoDataFrame:
     """A notes frame with no row and the columns of :data:`NOTE_COLUMNS`."""
     frame = pd.DataFrame({c: pd.Series(dtype="object") for c in NOTE_COLUMNS if c != "geometry"})
@@ -258,7 +273,8 @@ def _fr_time(stamp: Any) -> str:
 def scrub_note_fields(
     notes: pd.DataFrame, fields: tuple[str, ...] = SCRUBBED_FIELDS
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Replace phones, e-mails, flat numbers and names in the notes' free text.
+    """Replace phones, e-mails, flat numbers and names in the notes' free text (which
+    loses its control characters, :func:`plain_text`, uncounted).
 
     All the ``fields`` of all the notes go through :func:`pipelines.ingest.scrub.scrub_series`
     in one call (its rules are compiled once per call and distinct values scrubbed
@@ -283,8 +299,11 @@ def scrub_note_fields(
     out = notes.copy()
     present = [c for c in fields if c in out]
     n = len(out)
+    # Without control characters first (an archive written before they were taken out
+    # of the notes read loses them here), not counted as scrubbed.
     stacked = pd.Series(
-        [None if _clean(v) is None else str(v) for c in present for v in out[c]], dtype=object
+        [None if _clean(v) is None else plain_text(str(v)) for c in present for v in out[c]],
+        dtype=object,
     )
     clean, kinds = scrub_series(stacked)
     values = np.asarray(clean.astype(object).where(clean.notna(), None), dtype=object)

@@ -28,8 +28,10 @@ from pipelines.annotations.model import (
     DEFAULT_STATUS,
     DELETED_STATUS,
     FUTURE_TOLERANCE,
+    MAX_AUTHOR_CHARS,
     MAX_FILE_BYTES,
     MAX_FILE_NOTES,
+    MAX_TEXT_CHARS,
     NOTE_FIELDS,
     NOTE_NAMESPACE,
     STATUSES,
@@ -42,10 +44,12 @@ from pipelines.annotations.model import (
     _fr_time,
     empty_notes,
     parse_note_time,
+    plain_text,
     scrub_note_fields,
 )
 from pipelines.annotations.versions import _notes_frame, deduplicate_notes
 from pipelines.crs import WGS84
+from pipelines.fr import fr_number
 from pipelines.ingest import decode, scrub_series
 
 # The logger of pipelines.annotations.stage, as before the split, so that log
@@ -124,6 +128,10 @@ def validate_note(
         ``None`` and the list of problems (French, without the file name).
     """
     props = {_field_name(k): _clean(v) for k, v in raw.props.items()}
+    # Control characters (a NUL byte…) go from the free text before anything is checked.
+    for key in ("text", "author", "tag"):
+        if isinstance(props.get(key), str):
+            props[key] = plain_text(props[key]) or None
     # A GeoJSON property may be an array or an object: a field of the note holding one
     # would be kept as its Python spelling (« ['a', {'b': 1}] »), never as the planner's.
     nested = [
@@ -145,6 +153,15 @@ def validate_note(
         problems.append("texte vide")
     note["text"] = None if text is None else str(text)
     note["author"] = None if props.get("author") is None else str(props["author"])
+    for key, label, limit in (
+        ("text", "texte", MAX_TEXT_CHARS),
+        ("author", "auteur", MAX_AUTHOR_CHARS),
+    ):
+        if note[key] is not None and len(note[key]) > limit:
+            problems.append(
+                f"{label} de {fr_number(len(note[key]))} caractères, plus que la limite "
+                f"de {fr_number(limit)} : raccourcissez-le ou coupez la note en plusieurs"
+            )
     tag = props.get("tag")
     if tag is None:
         problems.append(f"étiquette manquante (étiquettes : {', '.join(tags)})")

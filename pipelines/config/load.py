@@ -97,6 +97,18 @@ def _site(raw: Any, path: str, where: str, params: dict[str, Any]) -> SiteConfig
     ids = [s.id for s in sources]
     if len(set(ids)) != len(ids):
         raise ConfigError(path, "identifiants de source en double.", key=f"{where}.sources")
+    # One file read by two sources: each of its reports would be counted twice.
+    readers: dict[Path, str] = {}
+    for i, source in enumerate(sources):
+        for f in source.files():
+            other = readers.setdefault(f.resolve(), source.id)
+            if other != source.id:
+                raise ConfigError(
+                    path,
+                    f"« {f} » est déjà lu par la source « {other} » : chacun de ses "
+                    "signalements serait compté deux fois ; retirez-le de l'une des deux.",
+                    key=f"{where}.sources[{i}].path",
+                )
     bbox = _bbox(raw, path, where)
     site_params = take(raw, "params", dict, path, where, {})
     check_params(site_params, path, f"{where}.params")

@@ -21,6 +21,7 @@ from __future__ import annotations
 from pipelines.ingest.chunks import CHUNK_BYTES, read_file_chunks
 from pipelines.ingest.encoding import decode
 from pipelines.ingest.household import create_secret, load_secret, secret_path
+from pipelines.ingest.partition import repeated_header_rows
 from pipelines.ingest.personal import header_words, looks_personal
 from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.readers import FORMAT_DEFAULTS, FORMAT_PERSONAL, read_file
@@ -35,6 +36,7 @@ from pipelines.ingest.stage import (
     run,
 )
 from pipelines.ingest.values import (
+    CONTROL_CHARS,
     NA_TOKENS,
     arrow_strings,
     clean_cells,
@@ -46,6 +48,7 @@ from pipelines.ingest.values import (
 
 __all__ = [
     "CHUNK_BYTES",
+    "CONTROL_CHARS",
     "FORMAT_DEFAULTS",
     "FORMAT_PERSONAL",
     "NA_TOKENS",
@@ -65,6 +68,7 @@ __all__ = [
     "parse_numbers",
     "read_file",
     "read_file_chunks",
+    "repeated_header_rows",
     "resolve_columns",
     "run",
     "scrub_series",

@@ -27,8 +27,9 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     """Decode bytes, detecting the encoding unless given.
 
     Detection: a BOM (UTF-8, UTF-16) wins; then strict UTF-8; then UTF-8 when the invalid
-    bytes are a tiny minority (a few stray characters in a UTF-8 export: they become
-    U+FFFD); then cp1252, or latin-1 when bytes undefined in cp1252 occur.
+    bytes are a tiny minority, or fewer than the valid UTF-8 characters (a few stray
+    characters or rows in a UTF-8 export: they become U+FFFD); then cp1252, or latin-1
+    when bytes undefined in cp1252 occur.
 
     Returns
     -------
@@ -49,7 +50,13 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
         pass
     text = data.decode("utf-8", errors="replace")
     high = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) >= 0x80))
-    if text.count("\ufffd") * 50 <= high:
+    bad = text.count("\ufffd")
+    # Accented letters written in UTF-8 (several bytes each, valid), against the bytes
+    # that are not: a one-byte encoding almost never makes a valid UTF-8 sequence, so a
+    # file where they outnumber the invalid bytes is UTF-8 with a few foreign rows,
+    # however short (its header, often accented, read right).
+    valid = len(text) - len(text.encode("ascii", "ignore")) - bad
+    if bad * 50 <= high or valid > bad:
         return text, "utf-8"
     if any(b in data for b in _UNDEFINED_CP1252):
         return data.decode("latin-1"), "latin-1"

@@ -20,10 +20,62 @@ from pipelines.ingest.values import arrow_view, filled_cells, to_str_series
 from pipelines.taxonomy import BY_CODE, CODES, UNKNOWN, map_labels, normalise_label
 
 
-def _reason_codes(
-    f: pd.DataFrame, reported_at: pd.Series, state: np.ndarray, *, today: date, start: pd.Timestamp
+def _header_key(text: object) -> str:
+    """A cell or a column name as compared with the other: stripped, case folded."""
+    return str(text).strip().casefold()
+
+
+def _repeated_header(
+    f: pd.DataFrame, candidates: np.ndarray, roles_per_file: list[dict[str, str]]
 ) -> np.ndarray:
-    """Per row, 1 + the index in :data:`ROW_REASONS` of the first reason that applies, or 0."""
+    """Per row, whether it is its file's header line again (exports pasted together, an
+    export tool writing its header on every page): its date cell is the name of its date
+    column, and at least half of its other filled cells (one at least, when the file maps
+    other columns) are the names of theirs. Only the ``candidates`` (the rows whose date
+    is unreadable) are looked at."""
+    out = np.zeros(len(f), dtype=bool)
+    if "_file" not in f:
+        return out
+    files = f["_file"].to_numpy()
+    for k in np.flatnonzero(candidates).tolist():
+        roles = roles_per_file[int(files[k])] if int(files[k]) < len(roles_per_file) else {}
+        if "date" not in roles or _header_key(f["date"].iat[k]) != _header_key(roles["date"]):
+            continue
+        others = [r for r in roles if r != "date" and r in f and not roles[r].startswith("__")]
+        filled = [(_header_key(f[r].iat[k]), _header_key(roles[r])) for r in others]
+        same = sum(cell == name for cell, name in filled if cell)
+        n_filled = sum(1 for cell, _ in filled if cell)
+        out[k] = not others or (same >= 1 and 2 * same >= n_filled)
+    return out
+
+
+def repeated_header_rows(frame: pd.DataFrame, roles: dict[str, str]) -> np.ndarray:
+    """Per row of one file's ``frame`` (its columns named as in the file, text), whether
+    it is the file's header line again (:func:`_repeated_header`); ``roles``: the column
+    of each role."""
+    present = {r: c for r, c in roles.items() if c in frame}
+    if "date" not in present:
+        return np.zeros(len(frame), dtype=bool)
+    f = pd.DataFrame({r: frame[c] for r, c in present.items()})
+    f["_file"] = 0
+    dates = f["date"].astype("str").str.strip().str.casefold()
+    candidates = dates.eq(_header_key(present["date"])).to_numpy(dtype=bool)
+    return _repeated_header(f, candidates, [present])
+
+
+def _reason_codes(
+    f: pd.DataFrame,
+    reported_at: pd.Series,
+    state: np.ndarray,
+    *,
+    today: date,
+    start: pd.Timestamp,
+    roles_per_file: list[dict[str, str]] | None = None,
+) -> np.ndarray:
+    """Per row, 1 + the index in :data:`ROW_REASONS` of the first reason that applies, or 0.
+
+    ``roles_per_file``: each file's column of each role, to tell a repeated header line
+    (none told without it)."""
     if len(f) == 0:
         return np.zeros(0, np.int8)
     date_present = filled_cells(f["date"])
@@ -36,6 +88,7 @@ def _reason_codes(
             located = located | filled_cells(f[role])
     conditions = [
         f["_malformed"].to_numpy(dtype=bool),
+        _repeated_header(f, date_present & ~parsed, roles_per_file or []),
         ~date_present,
         date_present & ~parsed,
         parsed & (t >= tomorrow),
@@ -110,6 +163,7 @@ def _partition(
     bbox: tuple[float, float, float, float],
     today: date,
     start: pd.Timestamp,
+    roles_per_file: list[dict[str, str]] | None = None,
 ) -> _Partition:
     """Rejected rows first, then duplicates, then rows outside the study area.
 
@@ -123,7 +177,9 @@ def _partition(
     n = len(f)
     native = f["id"] if "id" in f else pd.Series("", index=f.index, dtype="str")
     no_id = ~filled_cells(native)
-    reason = _reason_codes(f, p.reported_at, p.state, today=today, start=start)
+    reason = _reason_codes(
+        f, p.reported_at, p.state, today=today, start=start, roles_per_file=roles_per_file
+    )
     valid = reason == 0
     cols = [r for r in p.roles if r in f] + (["_raw_text"] if "_raw_text" in f else [])
     # A valid row without an id gets one from its cells (rejected rows need none).

@@ -158,6 +158,13 @@ class RawFile:
     sheets_with_rows
         When the first of a workbook's sheets was read (none named) and has no row of
         data: the other sheets that have some.
+    formula_lines
+        int64, the rows of a workbook's sheet holding a formula whose value was never
+        computed (a workbook written by a program, never opened in a spreadsheet): such
+        a cell reads as empty, and is reported.
+    merged_ranges
+        A workbook's merged ranges that reach the data rows (``"C3:C5"``): only their
+        first cell has a value, the others read as empty, and are reported.
     """
 
     path: str
@@ -175,6 +182,8 @@ class RawFile:
     encoding_mismatch_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     sheets: tuple[str, ...] = ()
     sheets_with_rows: tuple[str, ...] = ()
+    formula_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    merged_ranges: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.malformed, MalformedRows):

@@ -459,6 +459,44 @@ def read_xlsx(
         ) from None
 
 
+# A cell holding a formula and no computed value: ``<c r="B11"><f>…</f></c>``, or with
+# an empty ``<v/>`` (openpyxl's own writing), or a shared formula ``<f … />``.
+_UNCOMPUTED_FORMULA = re.compile(
+    rb'<c\b[^>]*\br="[A-Z]+([0-9]+)"[^>]*>\s*<f\b(?:[^>]*/>|[^>]*>[^<]*</f>)'
+    rb"\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>"
+)
+
+
+_MERGED = re.compile(rb'<mergeCell\b[^>]*\bref="([A-Z]+[0-9]+):([A-Z]+[0-9]+)"')
+
+
+def _sheet_xml_facts(fh: BinaryIO, part: str | None) -> tuple[np.ndarray, list[tuple[str, int]]]:
+    """What openpyxl's reading hides in the sheet ``part`` of the workbook ``fh``: the
+    rows holding a formula without its computed value, in order, and the merged ranges
+    (``"C3:C5"`` and their last row). None when ``part`` is unknown. The part is scanned
+    in pieces that overlap, never held whole."""
+    if not part:
+        return np.zeros(0, np.int64), []
+    rows: set[int] = set()
+    merged: dict[str, int] = {}
+    fh.seek(0)
+    with zipfile.ZipFile(fh) as archive, archive.open(part.lstrip("/")) as xml:
+        tail = b""
+        while True:
+            piece = xml.read(8 * 2**20)
+            data = tail + piece
+            if b"<f" in data:
+                rows.update(int(m.group(1)) for m in _UNCOMPUTED_FORMULA.finditer(data))
+            if b"<mergeCell" in data:
+                for m in _MERGED.finditer(data):
+                    first, last = m.group(1).decode(), m.group(2).decode()
+                    merged[f"{first}:{last}"] = int(re.sub(r"^[A-Z]+", "", last))
+            if not piece:
+                break
+            tail = data[-65536:]
+    return np.asarray(sorted(rows), np.int64), list(merged.items())
+
+
 def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -> RawFile:
     """:func:`read_xlsx` once the parts are checked, from ``fh``, ``path`` opened."""
     import openpyxl
@@ -532,8 +570,10 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
             if sheet is None and len(book.sheetnames) > 1 and not _has_data(header, records)
             else ()
         )
+        part = getattr(ws, "_worksheet_path", None)  # openpyxl's path of the sheet's XML
     finally:
         book.close()
+    formula_lines, merged = _sheet_xml_facts(fh, part)
     if header is None:
         return RawFile(
             str(path),
@@ -574,6 +614,8 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         excel_epoch=epoch,
         sheets=sheets,
         sheets_with_rows=with_rows,
+        formula_lines=formula_lines[formula_lines > header_line],
+        merged_ranges=tuple(ref for ref, last in merged if last > header_line),
     )
 
 

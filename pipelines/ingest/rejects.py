@@ -210,6 +210,12 @@ def _reason_fr(
             f"{row.get('_ncol', '?')} "
             "(séparateur ou guillemet en trop ou en moins ?)."
         )
+    if code == "repeated_header":
+        return (
+            "Ligne d'en-tête répétée : les noms des colonnes (dont "
+            f"{col('date')}) au lieu de valeurs, comme dans un export fait de plusieurs "
+            "morceaux mis bout à bout ; ligne écartée, les suivantes sont lues."
+        )
     if code == "missing_date":
         return f"Date absente dans la colonne {col('date')}."
     if code == "unparseable_date":

@@ -152,6 +152,25 @@ _PHONE = (
     + _P_RIGHT
 )
 
+# North American numbers (NANP: area code and exchange 2-9, then 3 + 3 + 4 digits), with
+# or without +1 or 1: "(212) 555-0147", "212-555-0147", "212.555.0147", "+1 212 555 0147",
+# "1-212-555-0147". Groups of 3, 3 and 4 are neither a date nor a French number written
+# in thousands ("1 234 567"); the left boundary also refuses a hyphen or a slash, so that
+# an id ("DI-212-555-0147") keeps its digits.
+_NANP_LEFT = r"(^|[^" + _L + _N + r".,+\-/_])"
+_NANP = (
+    _NANP_LEFT
+    + r"((?:\+"
+    + _SP
+    + r"?1[ .\-\x{00A0}]?|1[ .\-])?(?:\([2-9][0-9]{2}\)"
+    + _SP
+    + r"?|[2-9][0-9]{2}[ .\-\x{00A0}])[2-9][0-9]{2}[ .\-\x{00A0}][0-9]{4}"
+    + r"|\+"
+    + _SP
+    + r"?1[ .\-\x{00A0}]?[2-9][0-9]{2}[ .\-]?[2-9][0-9]{2}[ .\-]?[0-9]{4})"
+    + _P_RIGHT
+)
+
 _PHONE_WORDS = _words(
     "tel|tél|tel.|tél.|telephone|téléphone|tph|phone|portable|mobile|gsm|fixe|fax|whatsapp"
     "|numéro de téléphone|numero de telephone|n° de tel|n° de tél|n° tel|n° tél|num tel"
@@ -529,6 +548,7 @@ class Rule:
 _PHONE_RULES = (
     Rule("phones", _PHONE, r"\1" + PLACEHOLDERS["phones"] + r"\2"),
     Rule("phones", _PHONE_AFTER_WORD, r"\1\2" + PLACEHOLDERS["phones"] + r"\3"),
+    Rule("phones", _NANP, r"\1" + PLACEHOLDERS["phones"] + r"\3"),
 )
 _EMAIL_RULES = (Rule("emails", _EMAIL, PLACEHOLDERS["emails"] + r"\1"),)
 _FLAT_RULES = (
@@ -567,6 +587,7 @@ _TRIGGER_PHONES = (
     r"(?:^|[^0-9])(?:\+|\(|0|33|[67][ .\-/,\x{00A0}\x{202F}])[ ()+]*"
     r"(?:[ .\-/,()\x{00A0}\x{202F}]{0,2}[0-9]){8}"
     r"|(?i:t[eé]l|phone|portable|mobile|gsm|fixe|fax|whatsapp|tph)"
+    r"|[0-9]{3}[ .\-\x{00A0}][0-9]{3}[ .\-\x{00A0}][0-9]{4}"
 )
 _TRIGGER_FLATS = (
     r"(?i:ap|lo|lg|porte|chambre|chbre|studio|bal|bo[iî]te|gauche|droite|face|milieu|fond)"

@@ -317,6 +317,41 @@ def _read_source(
                     "note_only": True,
                 }
             )
+        if len(raw.formula_lines):  # read as empty: noted, each row then judged as read
+            lines = raw.formula_lines
+            shown = ", ".join(str(n) for n in lines[:20]) + (" …" if len(lines) > 20 else "")
+            issues.append(
+                {
+                    **_file_issue(
+                        source,
+                        str(path),
+                        "uncomputed_formulas",
+                        f"{len(lines)} ligne(s) ont une formule dont la valeur n'a jamais été "
+                        f"calculée (lignes {shown}) : ces cellules sont lues vides. Ouvrez le "
+                        "classeur dans Excel ou LibreOffice et enregistrez-le pour que leurs "
+                        "valeurs soient calculées.",
+                    ),
+                    "lines": [int(n) for n in lines[:1000]],
+                    "note_only": True,
+                }
+            )
+        if raw.merged_ranges:  # read as they are: noted
+            ranges = raw.merged_ranges
+            shown = ", ".join(ranges[:20]) + (" …" if len(ranges) > 20 else "")
+            issues.append(
+                {
+                    **_file_issue(
+                        source,
+                        str(path),
+                        "merged_cells",
+                        f"{len(ranges)} plage(s) de cellules fusionnées ({shown}) : seule la "
+                        "première cellule de chaque plage a une valeur, les autres sont lues "
+                        "vides. Défusionnez-les en recopiant la valeur dans chaque ligne si "
+                        "elle vaut pour toutes.",
+                    ),
+                    "note_only": True,
+                }
+            )
     return raws, roles_per_file, issues
 
 
@@ -414,7 +449,7 @@ def _source_outputs(
     closed_in_future = ~np.isnat(closed) & (closed >= tomorrow)
     if closed_in_future.any():
         p.closed_at = p.closed_at.mask(closed_in_future)
-    part = _partition(p, source, bbox=bbox, today=today, start=start)
+    part = _partition(p, source, bbox=bbox, today=today, start=start, roles_per_file=roles_per_file)
     cats = _categories(p, source)
     files = [raw.path for raw in raws]
     updated_at = parse_updated_at(p, raws, roles_per_file, source)

@@ -109,11 +109,18 @@ def _dictionary_of(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.nda
     return chunks[0].dictionary, np.concatenate(indices)
 
 
+#: Control characters a text cell loses (NUL, escape, bell… all of C0 but tab, line feed
+#: and carriage return, and DEL): invisible in the export, they would only break the
+#: files and pages that show the text.
+CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
 def clean_labels(
     column: pa.ChunkedArray | pa.Array, index: pd.Index | None = None, *, na_tokens: bool = True
 ) -> pd.Series:
     """:func:`clean_cells` for columns of labels and text, as a pandas ``category``
-    Series whose categories are the cleaned distinct values.
+    Series whose categories are the cleaned distinct values, without control
+    characters (:data:`CONTROL_CHARS`).
 
     Labels repeat (categories, statuses, streets, building codes, stock phrases), so
     they are cleaned once per distinct value, and later steps (blank tests, category
@@ -127,6 +134,8 @@ def clean_labels(
         or "NA" may be what was written).
     """
     dictionary, codes = _dictionary_of(pc.fill_null(column, "") if column.null_count else column)
+    if len(dictionary) and pc.any(pc.match_substring_regex(dictionary, CONTROL_CHARS)).as_py():
+        dictionary = pc.replace_substring_regex(dictionary, CONTROL_CHARS, "")
     cleaned = pc.utf8_trim_whitespace(dictionary)
     if na_tokens:
         cleaned = pc.if_else(pc.is_in(cleaned, value_set=_NA_SET), "", cleaned)

@@ -31,6 +31,7 @@ OUTSIDE_REASONS = {
     "code_inconnu": "code de site inconnu",
     "non_localise": "ni coordonnées valides, ni adresse ou bâtiment reconnus, ni code de site",
     "ligne_mal_formee": "ligne mal formée (nombre de champs)",
+    "en_tete_repete": "ligne d'en-tête répétée (les noms des colonnes au lieu de valeurs)",
 }
 #: How a row was placed (the split's summary).
 HOW = ("code", "coordonnees", "adresse")

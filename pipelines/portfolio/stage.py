@@ -33,6 +33,7 @@ from pipelines.ingest import (
     parse_geo_points,
     parse_numbers,
     read_file_chunks,
+    repeated_header_rows,
     resolve_columns,
 )
 from pipelines.io import write_csv, write_geoparquet, write_json
@@ -279,6 +280,10 @@ def split_source(
             frame = _frame(raw, used)
             placed, lon, lat = place_part(frame, roles, ps, perimeters, addresses)
             site = placed["site"].to_numpy()
+            # A header line pasted again inside the export: said so, not « non localisé ».
+            header = repeated_header_rows(frame, roles) & (site < 0)
+            if header.any():
+                placed.loc[header, "reason"] = "en_tete_repete"
             table = raw.table.select(columns)
             # Each site's rows in the export's order: the rows sorted by site (stable).
             order = np.argsort(site, kind="stable")

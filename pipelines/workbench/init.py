@@ -67,6 +67,7 @@ class InitOptions:
     columns: tuple[str, ...] = ()  # "ROLE=NAME" (NAME empty: no column for ROLE)
     categories: tuple[str, ...] = ()  # "LABEL=code"
     crs: str | None = None
+    sheet: str | None = None  # the sheet of the XLSX exports, when not their first
     yes: bool = False
     force: bool = False
     secret: bool = True
@@ -125,12 +126,27 @@ def export_files(path: str) -> list[Path]:
     return files
 
 
-def read_export(path: str) -> list[RawFile]:
-    """Every file of an export, read as ingestion reads them (format detected)."""
+def read_export(path: str, *, sheet: str | None = None) -> list[RawFile]:
+    """Every file of an export, read as ingestion reads them (format detected; a
+    workbook's ``sheet``, else its first).
+
+    Raises
+    ------
+    InitError
+        A file without data: for a workbook whose first sheet has none, naming the sheets
+        that have rows and ``--sheet``.
+    """
     raws = []
     for f in export_files(path):
-        raw = read_file(f, "auto")
+        raw = read_file(f, "auto", sheet=sheet)
         if not raw.has_header or raw.n_rows == 0:
+            if raw.sheets_with_rows:
+                names = ", ".join(f"« {name} »" for name in raw.sheets_with_rows)
+                raise InitError(
+                    f"{f} : la feuille « {raw.sheets[0]} » n'a aucune ligne de données ; le "
+                    f"classeur en a sur {names} : relancez avec --sheet "
+                    f'"{raw.sheets_with_rows[0]}".'
+                )
             raise InitError(f"{f} : fichier sans données (aucune ligne sous l'en-tête).")
         raws.append(raw)
     return raws
@@ -183,7 +199,7 @@ def draft_source(
     """One export read, shown, discussed; its source as proposed."""
     d.say("")
     d.say(f"Export « {path} » ({'signalements' if kind == 'reports' else 'observations'}) :")
-    raws = read_export(path)
+    raws = read_export(path, sheet=opts.sheet)
     show_file(d, raws)
     raw = raws[0]
     crs = opts.crs
@@ -233,6 +249,7 @@ def draft_source(
         detected=detected,
         labels=tuple(choices),
         unused=tuple(c for c in raw.columns if c not in used),
+        sheet=opts.sheet if raw.format == "xlsx" else None,
     )
 
 
@@ -337,6 +354,7 @@ def options_of(args: object) -> InitOptions:
         columns=tuple(get("column") or ()),
         categories=tuple(get("category") or ()),
         crs=get("crs"),
+        sheet=get("sheet"),
         yes=bool(get("yes")),
         force=bool(get("force")),
         secret=not get("no_secret", False),

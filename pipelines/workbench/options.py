@@ -17,6 +17,7 @@ INIT_EPILOG = """exemples :
   vigie init --site monsite --export exports/tickets.csv --osm data/raw/bondy/bondy_nord.osm \\
       --out config/monsite.toml --yes
   vigie init ... --column date="Date de saisie" --category "Tapage nocturne=autre" --crs EPSG:3949
+  vigie init ... --export exports/gusp.xlsx --sheet "Signalements"
 """
 
 DOCTOR_HELP = (
@@ -70,6 +71,11 @@ def init_arguments(p: argparse.ArgumentParser) -> None:
         help='impose le code d\'une étiquette de catégorie ("Tapage nocturne=autre") ; répétable',
     )
     p.add_argument("--crs", help="système des colonnes X/Y quand ce n'est pas Lambert-93")
+    p.add_argument(
+        "--sheet",
+        metavar="FEUILLE",
+        help="feuille des exports XLSX à lire quand ce n'est pas la première (« Signalements »)",
+    )
     p.add_argument("--yes", action="store_true", help="aucune question : accepte les propositions")
     p.add_argument("--force", action="store_true", help="remplace le fichier --out s'il existe")
     p.add_argument(

@@ -46,6 +46,7 @@ class SourceDraft:
     detected: Detected
     labels: tuple[LabelChoice, ...] = ()
     unused: tuple[str, ...] = ()
+    sheet: str | None = None  # the workbook's sheet read, when not its first
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,8 @@ def source_lines(s: SourceDraft) -> list[str]:
         _value("path", s.path),
         _value("format", s.format),
     ]
+    if s.sheet is not None:
+        out.append(_value("sheet", s.sheet, "feuille du classeur à lire (pas la première)"))
     if s.separator and s.format in ("csv", "kobo", "odk"):
         out.append(_value("separator", "tab" if s.separator == "\t" else s.separator))
     if d.dates.date_format:
