@@ -146,15 +146,19 @@ def technical_categories(micro: pd.DataFrame) -> frozenset[str]:
 
 #: Dimensions that are a function of another (derived, source): a building's RPLS
 #: part (``rpls``, « oui » or « non ») is its building's, a month's quarter its month's,
-#: a quarter's year its quarter's. The engine knows none of this: to its linear
-#: programs, ``("quarter", "category")`` and ``("month", "category")`` only share the
-#: category, so a shown quarter minus its shown months would not give a hidden month
-#: back there, where a reader does it by hand. :func:`refined` writes the link into
-#: the tables themselves.
+#: a quarter's year its quarter's, a month's key-figure window its month's (the
+#: months of each window are in ``site.json``'s ``key_window``) and a category's group
+#: its category's (:mod:`pipelines.publish.keyfigures`). The engine knows none of
+#: this: to its linear programs, ``("quarter", "category")`` and
+#: ``("month", "category")`` only share the category, so a shown quarter minus its
+#: shown months would not give a hidden month back there, where a reader does it by
+#: hand. :func:`refined` writes the link into the tables themselves.
 DERIVED: tuple[tuple[str, str], ...] = (
     ("rpls", "building_id"),
     ("quarter", "month"),
     ("year", "quarter"),
+    ("window", "month"),
+    ("group", "category"),
 )
 
 
