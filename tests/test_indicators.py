@@ -28,13 +28,16 @@ from pipelines.indicators.compute import (
     site_quarters,
 )
 from pipelines.maps.portfolio import portfolio_page
+from pipelines.publish.cells import engine_audit, protect_tables, refined
 from pipelines.publish.indicators import (
+    TABLES,
     consistent_with_published,
     protect_entrances,
     protect_indicators,
     quarters_of_period,
     rounded,
 )
+from pipelines.stats import disclosure
 from tests.conftest import ROOT
 
 
@@ -334,6 +337,82 @@ def test_an_indicator_is_shown_only_as_a_sum_of_cells_the_site_already_shows() -
     out, shown = consistent_with_published(site, cats, series=None, monthly=None, rpls_ids=set())
     assert (shown["cell_flag"] == "s").all()
     assert (out["cell_flag"] == "s").all()
+
+
+def lift_quarter_micro() -> pd.DataFrame:
+    """Q1 2024 microdata: lifts of building A (RPLS) in January from five households,
+    one lift report in March naming a dwelling (person-related, one household: its
+    cells are hidden); proprete on building B (no RPLS), three households a month."""
+    rows = [
+        *[("A", "ascenseur", "2024-01", f"h{k}", False) for k in (1, 2, 3, 5, 6)],
+        ("A", "ascenseur", "2024-03", "h4", True),
+        *[("B", "proprete", f"2024-0{m}", f"p{m}{k}", False) for m in (1, 2, 3) for k in (1, 2, 3)],
+    ]  # fmt: skip
+    micro = pd.DataFrame(
+        rows, columns=["building_id", "category", "month", "household", "person_related"]
+    )
+    return micro.assign(quarter="2024-T1", rpls=np.where(micro["building_id"] == "A", "oui", "non"))
+
+
+#: The monthly tables of the publication step, as the engine sees them (by building).
+MONTHLY_TABLES = [("building_id", "month", "category"), ("month", "category"), ("month",)]
+
+
+def test_a_quarter_is_the_sum_of_its_months_in_the_engine_s_programs() -> None:
+    # The engine knows no link between a month and its quarter: to its programs
+    # (month, category) and (quarter, category) only share the category. Lifts hidden in
+    # February and May (and proprete beside them, so that the month totals give nothing):
+    # with the quarters shown, February's lifts are Q1's minus January's and March's, as a
+    # reader adds them up; the engine alone passes it, refined it fails.
+    counts = {"ascenseur": (5, 1, 4, 5, 6, 4), "proprete": (4, 4, 4, 4, 4, 4)}
+    rows = [
+        (f"2024-0{m}", f"2024-T{(m - 1) // 3 + 1}", cat, f"{cat}{m}-{k}",
+         cat == "ascenseur" and m == 2)
+        for cat, by_month in counts.items()
+        for m, n in enumerate(by_month, start=1)
+        for k in range(n)
+    ]  # fmt: skip
+    columns = ["month", "quarter", "category", "household", "person_related"]
+    micro = pd.DataFrame(rows, columns=columns)
+    by_month = micro.groupby(["month", "category"]).size().rename("n_reports").reset_index()
+    hide = by_month["month"].isin(["2024-02", "2024-05"])
+    by_month["flag"] = np.where(hide, "s", "")
+    totals = micro.groupby("month").size().rename("n_reports").reset_index()
+    totals["flag"] = np.where(totals["month"].isin(["2024-02", "2024-05"]), "s", "")
+    quarters = micro.groupby(["quarter", "category"]).size().rename("n_reports").reset_index()
+    published = {
+        ("month", "category"): by_month,
+        ("month",): totals,
+        ("quarter", "category"): quarters.assign(flag=""),
+    }
+    assert refined(list(published))[("month", "category")] == ("month", "quarter", "category")
+    assert refined(list(published))[("quarter", "category")] == ("quarter", "category")
+    assert disclosure.audit(micro, published, rule=disclosure.COMITE)["passed"]  # blind
+    audit = engine_audit(micro, published, disclosure.COMITE)
+    assert not audit["passed"]
+    by_dims = {tuple(t["dims"]): t for t in audit["tables"]}  # named as published
+    assert by_dims[("month", "category")]["n_unprotected"] == 1
+
+
+def test_a_hidden_month_under_too_small_a_shown_quarter_cannot_be_protected() -> None:
+    # Why the indicators are not published first, their cells then locked for the
+    # publication step (issue 18's « lever 2 »): their engine run sees no month. Q1's
+    # lifts are 4 reports from 4 households (shown: no rule hides them), March's one of
+    # them (hidden in the monthly tables). Whatever those hide, March is then 1 to 3,
+    # not the 3 values wide the rule asks (on Bondy, 19 of the 104 shown quarter ×
+    # category cells are such: as many reports as building × month cells, or 1 or 2
+    # more). The guard that shows an indicator only as a sum of shown cells
+    # (consistent_with_published) is what keeps it safe.
+    micro = lift_quarter_micro()
+    micro = micro[~micro["household"].isin(["h5", "h6"])].reset_index(drop=True)
+    rule = DEFAULT_RULES["comite"]
+    indicators, _ = protect_tables(micro, TABLES, rule)
+    q1 = indicators[("quarter", "category")].set_index("category")
+    assert (q1.at["ascenseur", "flag"], q1.at["ascenseur", "n_reports"]) == ("", 4)
+    _, joint = protect_tables(micro, MONTHLY_TABLES, rule, given=indicators)
+    assert not joint["passed"]
+    by_dims = {tuple(t["dims"]): t for t in joint["tables"]}
+    assert by_dims[("building_id", "month", "category")]["n_unprotected"] == 1
 
 
 def _site(r: pd.DataFrame, buildings: pd.DataFrame) -> pd.DataFrame:

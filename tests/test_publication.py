@@ -28,6 +28,7 @@ from pipelines.errors import ConfigError
 from pipelines.io import read_csv
 from pipelines.publish.build import publish_site
 from pipelines.publish.cells import FLAG, NO_ZONE, households, microdata
+from pipelines.publish.keyfigures import KEY_TABLES
 from pipelines.publish.ledger import freeze
 from pipelines.publish.margins import long_profile, margin_problems
 from pipelines.publish.note import publication_section
@@ -285,6 +286,46 @@ def test_key_figures_are_a_table_of_their_own_protected_and_audited() -> None:
     shown = both["n_reports_flag"] == ""
     assert (both.loc[shown, "n_reports"] == both.loc[shown, "n_reports_exact"]).all()
     assert both.loc[~shown, "n_reports"].isna().all()
+
+
+def test_a_key_figure_is_the_sum_of_its_window_s_months_and_group_s_categories() -> None:
+    """The key figures' window is a set of months (``site.json``'s ``key_window``) and
+    their group a set of categories: a reader adds the monthly series up into them.
+    The engine alone did not (window × group and month × category only shared the
+    total): March's one parking report (one household, naming a dwelling) was hidden in
+    the series, « depuis » × « Cadre de vie » shown, and the latter minus March's
+    outdoor spaces gave it back. Refined (pipelines.publish.cells.DERIVED), the engine
+    links them and protects it."""
+    from pipelines.publish.cells import engine_audit, engine_rule, protect_tables
+    from pipelines.stats import disclosure
+
+    rows = [("2025-03", "stationnement", "p1", True)]
+    rows += [("2025-03", "espaces_exterieurs", f"e{k}", False) for k in range(5)]
+    rows += [("2025-03", "ascenseur", f"a{k}", False) for k in range(4)]
+    rows += [
+        ("2025-02", c, f"{c}{k}", False) for c in ("stationnement", "ascenseur") for k in range(4)
+    ]
+    micro = pd.DataFrame(rows, columns=["month", "category", "household", "person_related"])
+    micro["window"] = micro["month"].map({"2025-03": "depuis", "2025-02": "avant"})
+    micro["group"] = np.where(micro["category"] == "ascenseur", "Équipements", "Cadre de vie")
+    tables = [("month", "category"), ("month",), ("category",), (), *KEY_TABLES]
+    blind = disclosure.protect(micro, tables, rule=engine_rule(COMITE)).tables
+    assert (
+        blind[("window", "group")]
+        .set_index(["window", "group"])
+        .at[("depuis", "Cadre de vie"), "flag"]
+        == ""
+    )
+    leak = engine_audit(micro, blind, engine_rule(COMITE))
+    assert not leak["passed"]
+    assert {tuple(t["dims"]) for t in leak["tables"] if t["n_unprotected"]} == {
+        ("month", "category")
+    }
+    cells, audit = protect_tables(micro, tables, COMITE)
+    assert audit["passed"]
+    assert engine_audit(micro, cells, engine_rule(COMITE))["passed"]
+    series = cells[("month", "category")].set_index(["month", "category"])
+    assert series.at[("2025-03", "stationnement"), "flag"] == FLAG
 
 
 def test_a_naive_primary_only_suppression_is_caught_by_the_audit() -> None:

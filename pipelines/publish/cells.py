@@ -144,6 +144,129 @@ def technical_categories(micro: pd.DataFrame) -> frozenset[str]:
     return frozenset(micro.loc[micro[TECHNICAL].astype(bool), "category"].astype(str))
 
 
+#: Dimensions that are a function of another (derived, source): a building's RPLS
+#: part (``rpls``, « oui » or « non ») is its building's, a month's quarter its month's,
+#: a quarter's year its quarter's, a month's key-figure window its month's (the
+#: months of each window are in ``site.json``'s ``key_window``) and a category's group
+#: its category's (:mod:`pipelines.publish.keyfigures`). The engine knows none of
+#: this: to its linear programs, ``("quarter", "category")`` and
+#: ``("month", "category")`` only share the category, so a shown quarter minus its
+#: shown months would not give a hidden month back there, where a reader does it by
+#: hand. :func:`refined` writes the link into the tables themselves.
+DERIVED: tuple[tuple[str, str], ...] = (
+    ("rpls", "building_id"),
+    ("quarter", "month"),
+    ("year", "quarter"),
+    ("window", "month"),
+    ("group", "category"),
+)
+
+
+def refined(
+    tables: Sequence[tuple[str, ...]],
+) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """Each table with the :data:`DERIVED` dimensions of its own that another table of
+    ``tables`` has (after its source): the same cells, keyed by one more column.
+
+    With the indicators' ``("quarter", "category")`` beside the monthly table
+    ``("zone", "building_id", "month", "category")``, the latter becomes
+    ``("zone", "building_id", "rpls", "month", "quarter", "category")``: the indicators'
+    tables are then its margins, which the engine's programs hold exactly (one maximal
+    table), and a quarter's cell is the sum of its months' as a reader adds it up.
+    A set of tables where no derived dimension meets its source is left as it is.
+    """
+    wanted = {d for t in tables for d in t}
+    out = {}
+    for t in tables:
+        dims = list(t)
+        changed = True
+        while changed:
+            changed = False
+            for derived, source in DERIVED:
+                if source in dims and derived in wanted and derived not in dims:
+                    dims.insert(dims.index(source) + 1, derived)
+                    changed = True
+        out[tuple(t)] = tuple(dims)
+    return out
+
+
+def _with_derived(frame: pd.DataFrame, dims: tuple[str, ...], micro: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (a table's cells) with the derived columns of ``dims`` it lacks, each
+    looked up from its source in ``micro`` (null where the source is not there)."""
+    out = frame
+    for derived, source in DERIVED:
+        if derived in dims and derived not in out.columns:
+            pairs = micro[[source, derived]].drop_duplicates(source)
+            lookup = dict(zip(pairs[source].astype(str), pairs[derived], strict=True))
+            out = out.assign(**{derived: out[source].astype(str).map(lookup)})
+    return out
+
+
+def _restored_audit(
+    audit: Mapping[str, Any], back: Mapping[tuple[str, ...], tuple[str, ...]]
+) -> dict[str, Any]:
+    """The engine's audit with each table named by its dimensions as published."""
+
+    def named(dims: Sequence[str]) -> list[str]:
+        return list(back.get(tuple(dims), tuple(dims)))
+
+    out = dict(audit)
+    out["tables"] = [{**t, "dims": named(t["dims"])} for t in audit.get("tables", [])]
+    if "technical_hidden" in audit:
+        out["technical_hidden"] = [
+            {
+                **h,
+                "table": named(h["table"]),
+                **{
+                    k: {**h[k], "table": named(h[k]["table"])}
+                    for k in ("total", "target")
+                    if isinstance(h.get(k), dict) and "table" in h[k]
+                },
+            }
+            for h in audit["technical_hidden"]
+        ]
+    return out
+
+
+def engine_protect(
+    micro: pd.DataFrame,
+    tables: Sequence[tuple[str, ...]],
+    engine: disclosure.DisclosureRule,
+    *,
+    given: Mapping[tuple[str, ...], pd.DataFrame] | None = None,
+) -> tuple[dict[tuple[str, ...], pd.DataFrame], dict[str, Any]]:
+    """:func:`pipelines.stats.disclosure.protect` on :func:`refined` tables, the tables
+    (keyed by their own dimensions, the derived columns dropped) and the audit given
+    back as the caller named them."""
+    given = dict(given or {})
+    names = refined([*tables, *(t for t in given if t not in tables)])
+    back = {r: t for t, r in names.items()}
+    result = disclosure.protect(
+        micro,
+        [names[tuple(t)] for t in tables],
+        rule=engine,
+        given={names[t]: _with_derived(f, names[t], micro) for t, f in given.items()},
+    )
+    out = {
+        back[tuple(r)]: f.drop(columns=[d for d in r if d not in back[tuple(r)]])
+        for r, f in result.tables.items()
+    }
+    return out, _restored_audit(result.audit, back)
+
+
+def engine_audit(
+    micro: pd.DataFrame,
+    published: Mapping[tuple[str, ...], pd.DataFrame],
+    engine: disclosure.DisclosureRule,
+) -> dict[str, Any]:
+    """:func:`pipelines.stats.disclosure.audit` on :func:`refined` tables, the audit's
+    tables named as the caller named them."""
+    names = refined(list(published))
+    back = {r: t for t, r in names.items()}
+    frames = {names[t]: _with_derived(f, names[t], micro) for t, f in published.items()}
+    return _restored_audit(disclosure.audit(micro, frames, rule=engine), back)
+
+
 def protect_tables(
     micro: pd.DataFrame,
     tables: Sequence[tuple[str, ...]],
@@ -156,11 +279,11 @@ def protect_tables(
     :func:`pipelines.stats.disclosure.protect`): each table, ``given`` ones included,
     with its dimensions, ``n_reports``, ``n_households`` (null when hidden), ``flag``
     and ``reason``; and the engine's audit (linear programming over every table at
-    once)."""
+    once). Tables whose dimensions derive from one another (a quarter from its month,
+    the RPLS part from its building: :data:`DERIVED`) are linked in the engine's
+    programs (:func:`refined`)."""
     engine = engine_rule(rule, technical_categories(micro))
-    result = disclosure.protect(micro, list(tables), rule=engine, given=given)
-    out = {tuple(d): t for d, t in result.tables.items()}
-    return out, dict(result.audit)
+    return engine_protect(micro, tables, engine, given=given)
 
 
 def flagged(values: pd.Series, hidden: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config.publication import ProfileRule
-from pipelines.publish.cells import FLAG, NO_ZONE, engine_rule
+from pipelines.publish.cells import FLAG, NO_ZONE, engine_audit, engine_protect, engine_rule
 from pipelines.publish.levels import SPACE_DIMS
-from pipelines.stats import disclosure
 from pipelines.taxonomy import CODES
 
 
@@ -331,14 +330,14 @@ def audited(
     frames = published_frames(
         cells, profile, monthly, series, level, frozen=frozen, frozen_series=frozen_series
     )
-    result = disclosure.audit(micro, frames, rule=engine_rule(rule))
+    result = engine_audit(micro, frames, engine_rule(rule))
     if result.get("passed"):
         return dict(cells), monthly, series, {**result, "reprotected": False}
-    again = disclosure.protect(micro, [], rule=engine_rule(rule), given=frames)
+    again_tables, again_audit = engine_protect(micro, [], engine_rule(rule), given=frames)
     space, time = level
     out = dict(cells)
     hidden_keys: dict[tuple[str, ...], set[str]] = {}
-    for dims, t in again.tables.items():
+    for dims, t in again_tables.items():
         k = [d for d in dims if d != "zone"] if "building_id" in dims else list(dims)
         hidden_keys[dims] = set(np.asarray(_tuples(t, k), dtype=object)[t["flag"] == FLAG])
         if not frames[dims]["locked"].all():
@@ -353,4 +352,4 @@ def audited(
     hide = series["category"].notna() & by_category.isin(hidden_keys[(time, "category")])
     hide |= series["category"].isna() & by_period.isin(hidden_keys[(time,)])
     series = _hide_rows(series, hide)
-    return out, monthly, series, {**again.audit, "reprotected": True}
+    return out, monthly, series, {**again_audit, "reprotected": True}
