@@ -169,6 +169,22 @@ def _file_issue(source: SourceConfig, path: str, reason: str, detail: str) -> di
     }
 
 
+def _first_20(items: Sequence[Any] | np.ndarray) -> str:
+    """The first 20 ``items``, comma-separated, with « … » when there are more."""
+    return ", ".join(str(v) for v in items[:20]) + (" …" if len(items) > 20 else "")
+
+
+def _file_note(
+    source: SourceConfig, path: str, reason: str, detail: str, *, lines: np.ndarray | None = None
+) -> dict[str, Any]:
+    """A file's note (the file read all the same, nothing rejected for it):
+    :func:`_file_issue` with its first 1,000 ``lines`` when given, ``note_only``."""
+    note = _file_issue(source, path, reason, detail)
+    if lines is not None:
+        note["lines"] = [int(n) for n in lines[:1000]]
+    return {**note, "note_only": True}
+
+
 def _label_columns(source: SourceConfig, *, households: bool = True) -> Callable[[str], bool]:
     """Whether a file column is read dictionary-encoded: one the configuration maps to a
     label role (the same name, or the same up to case, accents and punctuation, as
@@ -302,56 +318,30 @@ def _read_source(
         issues.extend(_named_twice(raw, roles, source))
         if len(raw.encoding_mismatch_lines):  # read all the same: noted, not rejected
             bad = raw.encoding_mismatch_lines
-            shown = ", ".join(str(n) for n in bad[:20]) + (" …" if len(bad) > 20 else "")
-            issues.append(
-                {
-                    **_file_issue(
-                        source,
-                        str(path),
-                        "mixed_encoding",
-                        f"{len(bad)} ligne(s) ne sont pas en {raw.encoding}, l'encodage du reste "
-                        f"du fichier (lignes {shown}) : leurs accents sont peut-être déformés. "
-                        "Réenregistrez le fichier dans un seul encodage.",
-                    ),
-                    "lines": [int(n) for n in bad[:1000]],
-                    "note_only": True,
-                }
+            detail = (
+                f"{len(bad)} ligne(s) ne sont pas en {raw.encoding}, l'encodage du reste "
+                f"du fichier (lignes {_first_20(bad)}) : leurs accents sont peut-être "
+                "déformés. Réenregistrez le fichier dans un seul encodage."
             )
+            issues.append(_file_note(source, str(path), "mixed_encoding", detail, lines=bad))
         if len(raw.formula_lines):  # read as empty: noted, each row then judged as read
             lines = raw.formula_lines
-            shown = ", ".join(str(n) for n in lines[:20]) + (" …" if len(lines) > 20 else "")
-            issues.append(
-                {
-                    **_file_issue(
-                        source,
-                        str(path),
-                        "uncomputed_formulas",
-                        f"{len(lines)} ligne(s) ont une formule dont la valeur n'a jamais été "
-                        f"calculée (lignes {shown}) : ces cellules sont lues vides. Ouvrez le "
-                        "classeur dans Excel ou LibreOffice et enregistrez-le pour que leurs "
-                        "valeurs soient calculées.",
-                    ),
-                    "lines": [int(n) for n in lines[:1000]],
-                    "note_only": True,
-                }
+            detail = (
+                f"{len(lines)} ligne(s) ont une formule dont la valeur n'a jamais été "
+                f"calculée (lignes {_first_20(lines)}) : ces cellules sont lues vides. "
+                "Ouvrez le classeur dans Excel ou LibreOffice et enregistrez-le pour que "
+                "leurs valeurs soient calculées."
             )
+            issues.append(_file_note(source, str(path), "uncomputed_formulas", detail, lines=lines))
         if raw.merged_ranges:  # read as they are: noted
             ranges = raw.merged_ranges
-            shown = ", ".join(ranges[:20]) + (" …" if len(ranges) > 20 else "")
-            issues.append(
-                {
-                    **_file_issue(
-                        source,
-                        str(path),
-                        "merged_cells",
-                        f"{len(ranges)} plage(s) de cellules fusionnées ({shown}) : seule la "
-                        "première cellule de chaque plage a une valeur, les autres sont lues "
-                        "vides. Défusionnez-les en recopiant la valeur dans chaque ligne si "
-                        "elle vaut pour toutes.",
-                    ),
-                    "note_only": True,
-                }
+            detail = (
+                f"{len(ranges)} plage(s) de cellules fusionnées ({_first_20(ranges)}) : "
+                "seule la première cellule de chaque plage a une valeur, les autres sont "
+                "lues vides. Défusionnez-les en recopiant la valeur dans chaque ligne si "
+                "elle vaut pour toutes."
             )
+            issues.append(_file_note(source, str(path), "merged_cells", detail))
     return raws, roles_per_file, issues
 
 
