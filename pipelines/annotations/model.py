@@ -17,6 +17,7 @@ from shapely.geometry.base import BaseGeometry
 
 from pipelines.crs import WGS84
 from pipelines.fr import fold
+from pipelines.ingest import CONTROL_CHARS as INGEST_CONTROL_CHARS
 from pipelines.ingest import scrub_series
 
 #: Statuses a planner can give a note (the map's form offers them in this order).
@@ -44,10 +45,10 @@ FUTURE_TOLERANCE = pd.Timedelta(days=1)
 #: spreadsheet may hold more, a whole page at most).
 MAX_TEXT_CHARS = 10_000
 MAX_AUTHOR_CHARS = 200
-#: Control characters a note's text, author or tag loses (NUL, escape, form feed… all of
-#: C0 but tab and line feed, and DEL): invisible, they would only break the files and
-#: the pages that show the note. A carriage return becomes a line feed first.
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: Control characters a note's text, author or tag loses: those an export's text cells
+#: lose (:data:`pipelines.ingest.CONTROL_CHARS`, all of C0 but tab, line feed and
+#: carriage return, and DEL), a carriage return having become a line feed first.
+CONTROL_CHARS = re.compile(INGEST_CONTROL_CHARS)
 #: Free-text fields of a note scrubbed of personal data before anything is written.
 SCRUBBED_FIELDS: tuple[str, ...] = ("text", "author", "tag")
 
