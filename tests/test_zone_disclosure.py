@@ -97,3 +97,55 @@ def test_a_hidden_class_building_is_in_no_zone_of_the_profile(
         if len(list_cell(z["building_ids"])) < len(before):
             assert z["n_reports_flag"] == FLAG, z["zone_id"]
             assert pd.isna(z["n_reports"]), z["zone_id"]
+
+
+def test_an_action_aimed_at_a_zone_lists_and_draws_only_its_shown_buildings(
+    demo_run: DemoRun, bondy_comite: dict[str, gpd.GeoDataFrame]
+) -> None:
+    """An action aimed at a hotspot zone (« Z1 » in the register) was published with
+    every building of the zone (the actions stage's resolution) and the zone's whole
+    outline: a building whose class is hidden was told hot by the action. On the demo's
+    real actions, one is aimed at the zone that lost the most buildings: it keeps the
+    shown ones, its outline is the published zone's, and its counts and effect are
+    hidden (they count the buildings left out). The other actions, aimed at buildings by
+    name, are untouched, hidden class or not."""
+    from pipelines.publish.actions import ZONE_EFFECT_FR, actions_of_shown_classes
+
+    site = demo_run.site("bondy")
+    actions = read_geoparquet(site / "actions.parquet")
+    table = read_geoparquet(site / "published" / FILES["actions"])
+    analysis, zones, profile = (bondy_comite[k] for k in ("analysis", "zones", "profile"))
+    hidden = _hidden_class(profile)
+    lost = {
+        str(z): [b for b in list_cell(ids) if b in hidden]
+        for z, ids in zip(analysis["zone_id"], analysis["building_ids"], strict=True)
+    }
+    zone = max(lost, key=lambda z: len(lost[z]))
+    assert lost[zone], "no zone of the demo lost a building"
+    members = list_cell(analysis.set_index("zone_id").at[zone, "building_ids"])
+    measured = int(table["n_reports_before"].first_valid_index())
+    # Row `measured` aimed at the zone, as the actions stage resolves it.
+    actions.at[measured, "zone_ids"] = [zone]
+    actions.at[measured, "zone_id"] = zone
+    actions.at[measured, "target_buildings"] = []
+    actions.at[measured, "building_ids"] = members
+    table.at[measured, "zone_id"] = zone
+    table.at[measured, "building_ids"] = ";".join(members)
+    table.loc[measured, "geometry"] = analysis.set_index("zone_id").at[zone, "geometry"]
+
+    out, counts = actions_of_shown_classes(table, actions, analysis, zones, profile)
+
+    row = out.iloc[measured]
+    listed = row["building_ids"].split(";")
+    assert not set(listed) & hidden
+    assert set(listed) == set(members) - hidden
+    assert counts["action_buildings_left_out"] == len(lost[zone])
+    published_outline = zones.set_index("zone_id").at[zone, "geometry"]
+    assert row.geometry.symmetric_difference(published_outline).area < 1e-12
+    assert pd.isna(row["n_reports_before"])
+    assert row["n_reports_before_flag"] == FLAG
+    assert pd.isna(row["verdict"])
+    assert row["effect_fr"] == ZONE_EFFECT_FR
+    # The other actions are as they were published.
+    others = [k for k in range(len(table)) if k != measured]
+    assert out.iloc[others]["building_ids"].tolist() == table.iloc[others]["building_ids"].tolist()

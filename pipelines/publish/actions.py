@@ -20,7 +20,9 @@ The publication rules (decided here, said in the method note):
   and categories): the target's total less the published cells would give the hidden
   ones back. What remains public: sums of cells that are all published, over whole or
   partial months (a partial month splits a published cell in two, by date; residual,
-  said in the method note).
+  said in the method note). An action aimed at a hotspot zone lists and outlines only
+  the zone's buildings whose class is shown, as the published zones do, and its counts
+  and effect are hidden when a building was left out (:func:`actions_of_shown_classes`).
 - **public**: no free text at all (the committee's working notes are not open data,
   even scrubbed); no target count (a target is often one building, which the public
   profile never shows alone); the verdict only where both windows have at least the
@@ -35,6 +37,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
 
 from pipelines.config.publication import ProfileRule
 from pipelines.crs import WGS84
@@ -46,6 +50,7 @@ from pipelines.published import (
     ACTION_TEXT_COLUMNS,
     FLAG_SUFFIX,
     HIDDEN_FLAG,
+    hidden,
 )
 
 #: Columns of ``published/actions.parquet``, in order (geometry last).
@@ -92,6 +97,11 @@ HIDDEN_EFFECT_FR = (
 COVERING_EFFECT_FR = (
     "effet non publié : il redonnerait des cases masquées du tableau mensuel de la cible "
     "(secret statistique)"
+)
+#: … and when the target is a hotspot zone some of whose buildings are not shown.
+ZONE_EFFECT_FR = (
+    "effet non publié : la zone visée compte des bâtiments dont la classe de point chaud "
+    "n'est pas publiée (secret statistique)"
 )
 
 
@@ -300,3 +310,116 @@ def actions_facts(summary: Mapping[str, Any]) -> dict[str, Any]:
     actions not removed; ``None`` before any committee), ``last_committee_date`` (ISO),
     ``n_removed``, ``n_drafts`` (actions proposed from the map's notes)."""
     return {k: summary.get(k) for k in FOLLOW_UP_KEYS}
+
+
+def _in_drawn(drawn: BaseGeometry, footprint: BaseGeometry | None) -> bool:
+    """Whether the actions stage counts a building in a drawn area
+    (:func:`pipelines.actions.targets.resolve_targets`): a polygon covering a point on
+    the footprint's surface, or a line or point touching the footprint."""
+    if footprint is None:
+        return False
+    if drawn.geom_type in ("Polygon", "MultiPolygon"):
+        return bool(drawn.covers(shapely.point_on_surface(footprint)))
+    return bool(drawn.intersects(footprint))
+
+
+def actions_of_shown_classes(
+    table: gpd.GeoDataFrame,
+    actions: pd.DataFrame,
+    zones: gpd.GeoDataFrame | None,
+    published_zones: gpd.GeoDataFrame | None,
+    profile: gpd.GeoDataFrame,
+) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+    """The action table with its zone targets made of the buildings whose hotspot class
+    the profile shows, as the published zones are
+    (:func:`pipelines.publish.buildings.zones_of_shown_classes`).
+
+    An action aimed at a hotspot zone (« Z3 ») is resolved by the actions stage to the
+    zone's buildings and outline, all of them: listed in the action's ``building_ids``
+    or drawn in its outline, a building whose class the profile hides (``gi_bin_flag``
+    « s ») would be told hot as surely as by its class. So such a building leaves the
+    action's ``building_ids`` unless the committee also aimed at it otherwise (named
+    or inside a drawn area), and the action's outline is redrawn from its named
+    buildings' footprints, the zones as published and the drawn area. Its counts and
+    effect are hidden (« s », :data:`ZONE_EFFECT_FR`): they count the reports of the
+    buildings left out, which the published monthly cells of the buildings listed
+    would tell apart, as a zone's own count (hidden likewise).
+
+    Parameters
+    ----------
+    table
+        The action table (:func:`actions_table`, its profile applied).
+    actions
+        ``actions.parquet``, aligned with ``table``: ``zone_ids``, ``target_buildings``,
+        ``target_geometry``, ``building_ids``.
+    zones, published_zones
+        ``zones.parquet`` of the zones stage (every member) and the zones as published
+        (``None`` without zones).
+    profile
+        The protected building profile (``building_id``, ``geometry``,
+        ``gi_bin_flag``).
+
+    Returns
+    -------
+    tuple
+        The table and ``{"action_buildings_left_out": …, "action_zone_effects_hidden":
+        …}`` for the audit.
+    """
+    counts = {"action_buildings_left_out": 0, "action_zone_effects_hidden": 0}
+    if zones is None or zones.empty or table.empty or "zone_ids" not in actions:
+        return table, counts
+    class_hidden = set(profile["building_id"].astype(str)[hidden(profile, "gi_bin").to_numpy()])
+    if not class_hidden:
+        return table, counts
+    members = {
+        str(z): set(list_cell(b))
+        for z, b in zip(zones["zone_id"], zones["building_ids"], strict=True)
+    }
+    outline = (
+        {}
+        if published_zones is None
+        else dict(
+            zip(
+                published_zones["zone_id"].astype(str),
+                published_zones.to_crs(WGS84).geometry,
+                strict=True,
+            )
+        )
+    )
+    footprint = dict(
+        zip(profile["building_id"].astype(str), profile.to_crs(WGS84).geometry, strict=True)
+    )
+    out = table.copy()
+    geoms = list(out.geometry)
+    for k in range(len(out)):
+        zone_ids = [str(z) for z in list_cell(actions["zone_ids"].iloc[k])]
+        in_zones = set().union(*(members.get(z, set()) for z in zone_ids)) if zone_ids else set()
+        named = {str(b) for b in list_cell(actions["target_buildings"].iloc[k])}
+        drawn = actions["target_geometry"].iloc[k] if "target_geometry" in actions else None
+        drawn = drawn if isinstance(drawn, BaseGeometry) else None
+        ids = [b for b in str(out["building_ids"].iloc[k] or "").split(";") if b]
+        in_drawn = {b for b in ids if drawn is not None and _in_drawn(drawn, footprint.get(b))}
+        left = [b for b in ids if b in in_zones & class_hidden and b not in named | in_drawn]
+        if not left:
+            continue
+        kept = [b for b in ids if b not in left]
+        out.iat[k, out.columns.get_loc("building_ids")] = ";".join(kept)
+        shapes = [footprint[b] for b in named if b in footprint]
+        shapes += [outline[z] for z in zone_ids if z in outline]
+        shapes += [drawn] if drawn is not None else []
+        geoms[k] = shapely.union_all(shapes) if shapes else None
+        measured = any(
+            pd.notna(out[c].iloc[k]) or out[c + FLAG_SUFFIX].iloc[k] == HIDDEN_FLAG
+            for c in ("n_reports_before", "n_reports_after")
+        )
+        if measured:
+            for c in ("n_reports_before", "n_reports_after"):
+                out.iat[k, out.columns.get_loc(c)] = pd.NA
+                out.iat[k, out.columns.get_loc(c + FLAG_SUFFIX)] = HIDDEN_FLAG
+            out.iat[k, out.columns.get_loc("verdict")] = None
+            out.iat[k, out.columns.get_loc("effect_fr")] = ZONE_EFFECT_FR
+            out.iat[k, out.columns.get_loc("effect" + FLAG_SUFFIX)] = HIDDEN_FLAG
+            counts["action_zone_effects_hidden"] += 1
+        counts["action_buildings_left_out"] += len(left)
+    out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=WGS84))
+    return out, counts

@@ -23,7 +23,7 @@ from pipelines.io import (
     write_json,
     write_text,
 )
-from pipelines.publish.actions import action_cells, protect_actions
+from pipelines.publish.actions import action_cells, actions_of_shown_classes, protect_actions
 from pipelines.publish.build import publish_site
 from pipelines.publish.buildings import profile_of_shown_classes, zones_of_shown_classes
 from pipelines.publish.cells import FLAG
@@ -208,6 +208,15 @@ def run(
             person_related=person_related_of(site),
             monthly=protection.published.monthly,
         )
+        if not rule.coarsen:
+            table, left_out = actions_of_shown_classes(
+                table,
+                actions,
+                published.zones,
+                protection.published.zones,
+                protection.published.profile,
+            )
+            actions_audit = {**actions_audit, **left_out}
         protection = replace(
             protection,
             published=replace(protection.published, actions=table),
