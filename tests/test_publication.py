@@ -716,6 +716,44 @@ def test_no_published_file_shows_a_cell_from_too_few_households(
     assert "household_key" not in html
 
 
+@pytest.mark.parametrize("site", ["bondy", "paris10"])
+def test_the_public_pack_puts_no_building_of_hidden_class_in_a_hotspot_zone(
+    packs: dict[tuple[str, str], Path], pack_run: DemoRun, demo_run: Any, site: str
+) -> None:
+    """A hotspot zone is made of hot buildings: in the open-data pack, which hides the
+    class of every building from fewer than 11 households, no zone lists one, no
+    building row names its zone or says it is counted there, and the public CSV's zone
+    column is empty for it. Its reports count in the site's rows; a zone's count is that
+    of the buildings it lists (rounded to 5). On main, Bondy's public zones listed 51
+    buildings whose class was hidden."""
+    pub = read_published(packs[(site, "public")])
+    profile, zones = pub.profile, pub.zones
+    hidden_class = set(profile.loc[profile["gi_bin_flag"] == FLAG, "building_id"].astype(str))
+    assert hidden_class
+    config = load_config(demo_run.config)
+    person = person_related_of(config.site(site))
+    micro = _truth(demo_run.site(site), person)
+    truth_members = {
+        b for b, z in zip(micro["building_id"], micro["zone"], strict=True) if z != NO_ZONE
+    }
+    if site == "bondy":  # the case exists: hot buildings of few households
+        assert truth_members & hidden_class
+    listed = {b for ids in zones["building_ids"] for b in ids} if zones is not None else set()
+    assert not listed & hidden_class
+    in_hidden = profile["building_id"].astype(str).isin(hidden_class)
+    assert profile.loc[in_hidden, "zone_id"].isna().all()
+    assert (profile.loc[in_hidden, "level"] != "zone").all()
+    csv = read_csv(pack_run.maps / "public" / f"{site}_batiments.csv", dtype=str)
+    ids = csv["Bâtiment (identifiant OSM)"]
+    assert csv.loc[ids.isin(hidden_class), "Zone de points chauds"].isna().all()
+    counts = micro.groupby("building_id").size()
+    for _, z in (zones if zones is not None else pd.DataFrame()).iterrows():
+        if pd.isna(z["n_reports"]):
+            continue
+        exact = int(counts.reindex(list(z["building_ids"])).fillna(0).sum())
+        assert abs(float(z["n_reports"]) - exact) <= 2.5, (z["zone_id"], z["n_reports"], exact)
+
+
 def _cell_key(cell: dict[str, Any]) -> tuple[Any, ...]:
     """A published cell's building, period and category (``None`` where it has none)."""
     return tuple(None if cell.get(d) is None else str(cell[d])

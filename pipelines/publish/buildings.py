@@ -220,7 +220,7 @@ def profile_of_shown_classes(profile: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def zones_of_shown_classes(
-    zones: gpd.GeoDataFrame, profile: gpd.GeoDataFrame
+    zones: gpd.GeoDataFrame, profile: gpd.GeoDataFrame, *, counts_exact: bool = False
 ) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
     """The zones as a profile publishes them: made of the buildings whose hotspot class
     the profile shows only.
@@ -241,7 +241,10 @@ def zones_of_shown_classes(
     zone: where a building of the zone is left out, it would tell, against the counts of
     the buildings shown, that a building with hidden class belongs to the zone, so it is
     hidden (``n_reports_flag`` « s »). Hiding a published count once the engine has run
-    takes no equation from an attacker.
+    takes no equation from an attacker. With ``counts_exact`` (``public``, where those
+    buildings were counted outside every zone before the engine:
+    :func:`pipelines.publish.protect.outside_zones_if_class_hidden`), the zone's count
+    is its listed buildings' and stays as the engine left it.
 
     Parameters
     ----------
@@ -285,7 +288,7 @@ def zones_of_shown_classes(
         ):
             if col in out:
                 out.at[out.index[i], col] = v
-        if "n_reports" in out:
+        if "n_reports" in out and not counts_exact:
             out.at[out.index[i], "n_reports"] = pd.NA
             out.at[out.index[i], "n_reports_flag"] = FLAG
             counts["zone_counts_hidden"] += 1

@@ -53,6 +53,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipelines.config.publication import ProfileRule
@@ -65,7 +66,7 @@ from pipelines.publish.buildings import (
     protect_zones,
     without_building_detail,
 )
-from pipelines.publish.cells import FLAG, microdata, protect_tables, unpublished_zone
+from pipelines.publish.cells import FLAG, NO_ZONE, microdata, protect_tables, unpublished_zone
 from pipelines.publish.charts import chart_tables
 from pipelines.publish.keyfigures import (
     KEY_TABLES,
@@ -152,6 +153,26 @@ def _with_empty_flags(published: Published) -> Published:
     )
 
 
+def outside_zones_if_class_hidden(micro: pd.DataFrame, rule: ProfileRule) -> pd.DataFrame:
+    """Under a profile that coarsens (``public``), the microdata with every building
+    whose hotspot class the profile hides put outside every zone (:data:`NO_ZONE`).
+
+    A hotspot zone is made of hot buildings, so counting a building in its zone's rows
+    (``level`` « zone ») says it is hot; the profile hides the class of a building whose
+    reports come from fewer households than its threshold (every building's, under
+    ``protect = "all"``: :func:`~pipelines.publish.buildings.protect_profile`), which
+    is known before the engine runs. Such a building is then counted in the site's rows,
+    and the zones hold, list and outline their other buildings only
+    (:func:`pipelines.publish.stage.with_zones_of_shown_classes`), their counts theirs
+    exactly. Other profiles keep the zones whole (``comite`` publishes no zone rows: a
+    zone's own count is hidden where it lost buildings)."""
+    if not rule.coarsen or rule.protect != "all" or micro.empty:
+        return micro
+    households = micro.groupby("building_id")["household"].transform("nunique")
+    few = (households < rule.min_households).to_numpy()
+    return micro.assign(zone=np.where(few, NO_ZONE, micro["zone"].to_numpy()))
+
+
 def apply_profile(
     published: Published,
     reports: pd.DataFrame,
@@ -209,7 +230,7 @@ def apply_profile(
     level = level_of(ledger_level(ledger)) or monthly_level(micro, rule)
     # a report arriving after its period was published changes no protected figure
     late = late_reports(micro, ledger, level[1])
-    micro = micro[~late.to_numpy()].reset_index(drop=True)
+    micro = outside_zones_if_class_hidden(micro[~late.to_numpy()].reset_index(drop=True), rule)
     local, site_tables = joint_tables(level)
     if window is not None:
         site_tables = [*site_tables, *KEY_TABLES]
@@ -225,6 +246,10 @@ def apply_profile(
         "site": audit_s,
     }
     new = protect_profile(profile, cells, rule=rule, micro=micro)
+    if "zone_id" in new:  # the zones the engine counted each building in
+        counted_in = dict(zip(micro["building_id"], micro["zone"], strict=False))
+        outside = new["building_id"].map(counted_in).eq(NO_ZONE).fillna(False).astype(bool)
+        new["zone_id"] = new["zone_id"].mask(outside)
     new = new.drop(columns=[c for c in new.columns if c.startswith(("gi_z", "gi_p"))])
     monthly_ledger = ledger_part(ledger, "monthly")
     series_ledger = ledger_part(ledger, "category_series")

@@ -196,10 +196,10 @@ def run(
         windows=_compare_windows(published.site.get("compare")),
         ledger=ledger,
     )
-    # A coarsening profile (public) counts buildings' reports in their zone's rows, which
-    # need the zones whole: left as they are (pipelines.publish.buildings.protect_profile).
-    if not rule.coarsen:
-        protection = with_zones_of_shown_classes(protection)
+    # Under a coarsening profile (public), the buildings whose class is hidden were
+    # counted outside every zone (pipelines.publish.protect.outside_zones_if_class_hidden):
+    # the zones' counts are those of the buildings they list, and stay shown.
+    protection = with_zones_of_shown_classes(protection, counts_exact=rule.coarsen)
     if published.actions is not None and actions is not None:
         table, actions_audit = protect_actions(
             published.actions,
@@ -208,15 +208,14 @@ def run(
             person_related=person_related_of(site),
             monthly=protection.published.monthly,
         )
-        if not rule.coarsen:
-            table, left_out = actions_of_shown_classes(
-                table,
-                actions,
-                published.zones,
-                protection.published.zones,
-                protection.published.profile,
-            )
-            actions_audit = {**actions_audit, **left_out}
+        table, left_out = actions_of_shown_classes(
+            table,
+            actions,
+            published.zones,
+            protection.published.zones,
+            protection.published.profile,
+        )
+        actions_audit = {**actions_audit, **left_out}
         protection = replace(
             protection,
             published=replace(protection.published, actions=table),
@@ -294,9 +293,12 @@ def _hidden_category(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def with_zones_of_shown_classes(protection: Protection) -> Protection:
+def with_zones_of_shown_classes(
+    protection: Protection, *, counts_exact: bool = False
+) -> Protection:
     """The protection with its zones made of the buildings whose class it shows
-    (:func:`~pipelines.publish.buildings.zones_of_shown_classes`): the zones table, its
+    (:func:`~pipelines.publish.buildings.zones_of_shown_classes`; ``counts_exact``: the
+    zones' counts are already theirs alone, as under ``public``): the zones table, its
     cells in the audit's counts, and the audit's ``zones_shown_classes`` (buildings and
     zones left out, zone counts hidden); and the profile's ``zone_id`` and ``level``
     to match (:func:`~pipelines.publish.buildings.profile_of_shown_classes`)."""
@@ -304,7 +306,7 @@ def with_zones_of_shown_classes(protection: Protection) -> Protection:
     profile = profile_of_shown_classes(p.profile)
     if p.zones is None:
         return replace(protection, published=replace(p, profile=profile))
-    zones, left_out = zones_of_shown_classes(p.zones, p.profile)
+    zones, left_out = zones_of_shown_classes(p.zones, p.profile, counts_exact=counts_exact)
     cells = dict(protection.cells)
     if "zones" in cells:
         n = len(zones)
