@@ -90,7 +90,10 @@ def publication_section(
             "bâtiment → zone → site) : le tableau mensuel est publié au niveau « "
             f"{audit.get('level_monthly', '')} », la colonne « level » le dit. Un "
             "bâtiment compté dans sa zone ou dans le site ne publie aucun chiffre par "
-            "catégorie, pas même un zéro, qui dirait quelles catégories il a."
+            "catégorie, pas même un zéro, qui dirait quelles catégories il a. Un bâtiment "
+            "dont la classe de point chaud est masquée (moins de "
+            f"{rule.get('threshold')} ménages) est compté dans le site, jamais dans sa "
+            "zone de points chauds : l'y compter dirait qu'il est chaud."
         )
     if int(rule.get("round_base", 1)) > 1:
         paragraphs.append(f"Les effectifs publiés sont arrondis à {rule.get('round_base')}.")
@@ -117,9 +120,14 @@ def publication_section(
             "ne montre donc que ceux dont la classe est montrée (liste, nombre et contour) ; "
             f"{fr_number(zones.get('buildings_left_out', 0))} bâtiment(s) retiré(s) des "
             f"zones, {fr_number(zones.get('zones_left_out', 0))} zone(s) sans aucun "
-            "bâtiment montré non publiée(s). Le nombre de signalements d'une zone dont un "
-            "bâtiment est retiré est masqué (« s »), car il compte aussi les siens "
-            f"({fr_number(zones.get('zone_counts_hidden', 0))} zone(s))."
+            "bâtiment montré non publiée(s). "
+            + (
+                "Le nombre de signalements d'une zone est celui des bâtiments qu'elle montre."
+                if rule.get("coarsen")
+                else "Le nombre de signalements d'une zone dont un bâtiment est retiré est "
+                "masqué (« s »), car il compte aussi les siens "
+                f"({fr_number(zones.get('zone_counts_hidden', 0))} zone(s))."
+            )
         )
     actions = audit.get("actions")
     if isinstance(actions, Mapping):
@@ -146,6 +154,10 @@ def publication_section(
                 if rule.get("protect") == "all"
                 else ""
             )
+            + " Une action visant une zone de points chauds n'en liste et n'en dessine que "
+            "les bâtiments montrés par la zone publiée "
+            f"({fr_number(actions.get('action_buildings_left_out', 0))} bâtiment(s) "
+            "retiré(s) des cibles) ; son effet est alors masqué."
         )
     frozen = audit.get("frozen_periods", [])
     paragraphs.append(
