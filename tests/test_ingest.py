@@ -856,6 +856,37 @@ def test_control_characters_leave_the_text_cells(tmp_path: Path) -> None:
     assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text)
 
 
+def test_control_characters_leave_id_and_date_cells(tmp_path: Path) -> None:
+    # An id kept its NUL into every output; a date with one was rejected « date
+    # illisible » quoting a value that looked right.
+    lines = [
+        "N° ticket;Date de création;Catégorie;Adresse;Clos le",
+        "R\x001;01/02/2024 10:00\x00;Fuite;3 rue Lucie Aubrac;\x0705/02/2024",
+        "\x1bR2;\x0102/02/2024 10:00;Fuite;4 rue Lucie Aubrac;",
+        "R3\x7f;03/02/2024\x1f 10:00;Fuite;5 rue Lucie Aubrac;",
+        "R4;04/02/2024 10:00;Fuite;6 rue Lucie Aubrac;",
+    ]
+    path = tmp_path / "controle.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    columns = {
+        "id": "N° ticket",
+        "date": "Date de création",
+        "category": "Catégorie",
+        "address": "Adresse",
+        "closed_at": "Clos le",
+    }
+    result = _ingest(_source(path, columns=columns))
+    assert result.rejected.empty, result.rejected["reason_fr"].tolist()
+    rows = _by_id(result)
+    assert sorted(rows.index) == ["src:R1", "src:R2", "src:R3", "src:R4"]
+    assert rows.loc["src:R1", "reported_at"] == pd.Timestamp("2024-02-01 10:00")
+    assert rows.loc["src:R1", "closed_at"] == pd.Timestamp("2024-02-05")
+    assert rows.loc["src:R2", "reported_at"] == pd.Timestamp("2024-02-02 10:00")
+    assert rows.loc["src:R3", "reported_at"] == pd.Timestamp("2024-02-03 10:00")
+    text = result.ingested.astype(str).to_csv()
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text)
+
+
 # --------------------------------------------------------------------------- runs
 def _config(tmp_path: Path, path: str, *, id_column: bool = True) -> Path:
     columns = [
