@@ -184,6 +184,14 @@ def test_sites_declared_one_by_one_and_by_the_layer_live_together(
             [("a", "A", box(0, 0, 1, 1)), ("b", "B", box(1, 0, 2, float("nan")))],
             ["entité n° 2", "« b »", "coordonnée non numérique (NaN)", "sommet n° 3"],
         ),
+        # A number written as text (decimal comma): GDAL drops the geometry.
+        (
+            [
+                ("a", "A", box(0, 0, 1, 1)),
+                ("b", "B", {"type": "Polygon", "coordinates": [[[1, 0], [2, "0,5"], [1, 0]]]}),
+            ],
+            ["entité n° 2 (« b »)", "coordonnée non numérique (« 0,5 »)", "sommet n° 2"],
+        ),
     ],
 )
 def test_a_bad_layer_is_one_french_error_naming_the_feature(

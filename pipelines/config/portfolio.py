@@ -235,6 +235,14 @@ def wkb_vertices(data: bytes) -> list[tuple[float, ...]]:
     return vertices
 
 
+def _nonnumeric_fr(shown: str, k: int) -> str:
+    """A perimeter's coordinate ``shown`` that is no number, at its vertex ``k``."""
+    return (
+        f"géométrie à coordonnée non numérique ({shown}) au sommet n° {k} : donnez à ce "
+        "sommet une longitude et une latitude (des nombres) dans la couche, ou retirez-le"
+    )
+
+
 def nonnumeric_coordinate(wkb: bytes) -> str | None:
     """What is wrong with a perimeter (its WKB, as pyogrio reads it) that has a
     coordinate that is no number (NaN, infinite), in French, naming its first such
@@ -248,11 +256,39 @@ def nonnumeric_coordinate(wkb: bytes) -> str | None:
         wrong = [v for v in vertex[:2] if not math.isfinite(v)]
         if wrong:
             value = "NaN" if math.isnan(wrong[0]) else str(wrong[0])
-            return (
-                f"géométrie à coordonnée non numérique ({value}) au sommet n° {k} : donnez "
-                "à ce sommet une longitude et une latitude (des nombres) dans la couche, "
-                "ou retirez-le"
-            )
+            return _nonnumeric_fr(value, k)
+    return None
+
+
+def _geojson_text_coordinate(path: str, n: int) -> str | None:
+    """Why GDAL read feature ``n`` (1-based) of a GeoJSON without a geometry when the
+    file gives it one: its first coordinate that is no number (« 48,9 » written as text,
+    ``null``), in French; ``None`` when the feature has no geometry (or is not found)."""
+    import json
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        geometry = doc["features"][n - 1]["geometry"]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    if not isinstance(geometry, dict) or "coordinates" not in geometry:
+        return None
+    vertices: list[Any] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, list) and value and isinstance(value[0], list):
+            for item in value:
+                walk(item)
+        else:
+            vertices.append(value)
+
+    walk(geometry["coordinates"])
+    for k, vertex in enumerate(vertices, start=1):
+        items = vertex if isinstance(vertex, list) else [vertex]
+        for v in items[:2] or [None]:
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                shown = "null" if v is None else f"« {v} »" if isinstance(v, str) else str(v)
+                return _nonnumeric_fr(shown, k)
     return None
 
 
@@ -355,12 +391,15 @@ def read_perimeter_sites(
         # written in the layer, which GDAL reads); only then are the geometries read.
         with quiet_open_rings():
             _, _, wkb, _ = pyogrio.raw.read(path, layer=layer, columns=[], read_geometry=True)
-        what = (wkb[n - 1] is not None and nonnumeric_coordinate(wkb[n - 1])) or (
-            "périmètre sans géométrie"
-        )
+        if wkb[n - 1] is not None:
+            what = nonnumeric_coordinate(wkb[n - 1])
+        elif info.get("driver") == "GeoJSON":  # GDAL drops a geometry with text in it
+            what = _geojson_text_coordinate(path, n)
+        else:
+            what = None
         raise ConfigError(
             config_path,
-            f"« {path} », entité n° {n} (« {ids[n - 1]} ») : {what}.",
+            f"« {path} », entité n° {n} (« {ids[n - 1]} ») : {what or 'périmètre sans géométrie'}.",
             key=f"{where}.perimeters",
         )
     crs = CRS.from_user_input(info["crs"]) if info.get("crs") else CRS.from_epsg(4326)
