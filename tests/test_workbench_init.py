@@ -338,6 +338,14 @@ def test_the_interactive_path_asks_which_sheet_when_several_have_rows(
     assert init(*args[:-1], "u.toml", "--yes") == 2
     assert '--sheet "Export 2024"' in capsys.readouterr().err
 
+    # One sheet with rows, not the first: proposed too, where --yes names --sheet.
+    del book["Export 2024"]
+    book.save(path)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(["", "", "", "", "", "n"]) + "\n"))
+    assert main(["-q", "init", *args[:-1], "v.toml"]) == 0
+    assert "n'a de lignes que sur une feuille, pas la première" in capsys.readouterr().out
+    assert 'sheet = "Export 2025"' in (workdir / "v.toml").read_text(encoding="utf-8")
+
 
 def test_an_overpass_place_gets_its_study_area_from_bbox(workdir: Path) -> None:
     """A place's outline is unknown offline: --bbox gives the study area, which the

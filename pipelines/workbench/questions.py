@@ -90,16 +90,20 @@ def ask_exports(
 
 def ask_sheet(d: Dialogue, first: Path) -> str | None:
     """The sheet to read when the export's (first) file is a workbook with several
-    sheets that have rows: asked, listing them, the first of them proposed; ``None``
-    (the first sheet, as without ``--sheet``) when there is nothing to choose, or
-    without dialogue."""
+    sheets that have rows, or one that is not its first: asked, listing them, the first
+    of them proposed; ``None`` (the first sheet, as without ``--sheet``) when there is
+    nothing to choose, or without dialogue."""
     if not d.interactive or detect_format(first, "auto") != "xlsx":
         return None
     sheets = workbook_sheets(first)
     with_rows = [name for name, has_rows in sheets if has_rows]
-    if len(with_rows) < 2:
+    if not with_rows or with_rows == [sheets[0][0]]:
         return None
-    d.say(f"  Le classeur {first.name} a des lignes sur {len(with_rows)} feuilles :")
+    d.say(
+        f"  Le classeur {first.name} a des lignes sur {len(with_rows)} feuilles :"
+        if len(with_rows) > 1
+        else f"  Le classeur {first.name} n'a de lignes que sur une feuille, pas la première :"
+    )
     for k, name in enumerate(with_rows, start=1):
         d.say(f"    {k}. {name}")
     while True:
