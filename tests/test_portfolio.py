@@ -184,6 +184,14 @@ def test_sites_declared_one_by_one_and_by_the_layer_live_together(
             [("a", "A", box(0, 0, 1, 1)), ("b", "B", box(1, 0, 2, float("nan")))],
             ["entité n° 2", "« b »", "coordonnée non numérique (NaN)", "sommet n° 3"],
         ),
+        # A ring left open (GEOS refuses it): said, not a crash nor « géométrie vide ».
+        (
+            [
+                ("a", "A", box(0, 0, 1, 1)),
+                ("b", "B", {"type": "Polygon", "coordinates": [[[1, 0], [2, 0], [2, 1], [1, 1]]]}),
+            ],
+            ["entité n° 2", "« b »", "anneau"],
+        ),
         # A number written as text (decimal comma): GDAL drops the geometry.
         (
             [

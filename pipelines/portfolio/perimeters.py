@@ -30,6 +30,11 @@ KIND_FR = {
     GeometryType.MULTILINESTRING: "un ensemble de lignes",
     GeometryType.GEOMETRYCOLLECTION: "une collection de géométries",
 }
+#: A geometry GEOS refuses to read, its coordinates all numbers.
+REFUSED_FR = (
+    "géométrie illisible : un de ses anneaux n'est pas fermé (son dernier sommet doit "
+    "répéter le premier) ou a moins de 4 sommets"
+)
 #: Columns of :func:`find_overlaps`' frame (``overlaps.csv``).
 OVERLAP_COLUMNS = ["site_a", "site_b", "feature_a", "feature_b", "overlap_m2", "rows_to"]
 
@@ -109,16 +114,19 @@ def read_perimeters(portfolio: PortfolioConfig) -> gpd.GeoDataFrame:
     with np.errstate(invalid="ignore"):  # shapely warns of the NaN it is asked to read
         shapes = shapely.from_wkb(wkb, on_invalid="ignore")
         coords, at = shapely.get_coordinates(shapes, return_index=True)
+    refused = shapely.is_missing(shapes) & np.array([g is not None for g in wkb], bool)
     # Read vertex by vertex (in Python) only where GEOS refused or a coordinate is no number.
-    suspect = np.zeros(len(wkb), bool)
+    suspect = refused.copy()
     suspect[at[~np.isfinite(coords).all(axis=1)]] = True
-    suspect |= shapely.is_missing(shapes) & np.array([g is not None for g in wkb], bool)
-    nonnumeric = pd.Series(
-        [nonnumeric_coordinate(g) if s else None for g, s in zip(wkb, suspect, strict=True)],
+    unreadable = pd.Series(
+        [
+            (nonnumeric_coordinate(g) or (REFUSED_FR if r else None)) if s else None
+            for g, s, r in zip(wkb, suspect, refused, strict=True)
+        ],
         dtype="string",
     )
-    if nonnumeric.notna().any():
-        _raise_problems(portfolio, nonnumeric)
+    if unreadable.notna().any():
+        _raise_problems(portfolio, unreadable)
     layer = gpd.GeoDataFrame(geometry=shapes, crs=meta.get("crs"))
     if layer.crs is None:
         layer = layer.set_crs(WGS84)  # GeoJSON (RFC 7946) is in degrees
