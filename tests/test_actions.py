@@ -690,3 +690,35 @@ def test_a_drawn_area_far_from_the_site_is_its_row_s_problem(
     assert "longitude" in bad["reason_fr"].iloc[0]
     counts = summary["counts"]
     assert counts["rows_in"] == counts["kept"] + counts["rejected"] == 3
+
+
+def test_a_row_with_several_problems_lists_every_one_of_them(
+    site: dict[str, Any], tmp_path: Path
+) -> None:
+    # An unknown status, an impossible date and a building absent from OpenStreetMap in
+    # one row: the rejection named the status and the date, not the building (targets
+    # were only resolved for rows that passed), so the analyst fixed two problems, re-ran,
+    # and only then discovered the third.
+    ids = site["ids"]
+    rows = [
+        _good("A-1", ids[0]),
+        _good("A-2", "way/1", statut="terminé à moitié", date_comite="31/02/2025"),
+        {**_good("A-3", ""), "zone": "Z9", "niveau": "stratégique"},
+    ]
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", rows)
+    actions, rejected, summary = _run(site, tmp_path)
+    assert sorted(actions["action_id"]) == ["A-1"]
+    a2 = rejected[rejected["action_id"] == "A-2"]
+    assert a2["reason"].tolist() == ["unknown_status", "unparseable_date", "unknown_building"]
+    assert a2["column"].tolist() == ["statut", "date_comite", "batiments"]
+    assert (a2["source_line"] == "3").all()
+    assert "« terminé à moitié »" in a2["reason_fr"].iloc[0]
+    assert "31/02/2025" in a2["reason_fr"].iloc[1]
+    assert "way/1" in a2["reason_fr"].iloc[2]
+    a3 = rejected[rejected["action_id"] == "A-3"]
+    assert a3["reason"].tolist() == ["unknown_level", "unknown_zone"]
+    assert a3["column"].tolist() == ["niveau", "zone"]
+    counts = summary["counts"]
+    assert counts["rejected"] == 2  # rows, not problems
+    assert counts["rows_in"] == counts["kept"] + counts["rejected"] == 3
+    assert summary["problems_by_reason"]["unknown_building"] == 1

@@ -515,6 +515,41 @@ def test_swapped_and_lambert93_coordinates() -> None:
     assert s["coordinates"]["lambert93"] == 2
 
 
+def test_coordinates_0_0_are_read_as_none_and_noted(tmp_path: Path) -> None:
+    # 0;0 is how a ticketing tool writes « no position »: the rows were read without
+    # coordinates without a word, so the analyst saw some placed by their address and
+    # others rejected « aucune localisation » with coordinates in the file.
+    path = tmp_path / "zero.csv"
+    path.write_text(
+        "id;date;adresse;lat;lon\n"
+        "A;01/03/2024;1 rue A;48,9100;2,4850\n"
+        "B;02/03/2024;2 rue B;0;0\n"
+        "C;03/03/2024;;0,000;0,000\n"
+        "D;04/03/2024;4 rue D;;\n"
+        "E;05/03/2024;5 rue E;0.0;0.0\n",
+        encoding="utf-8",
+    )
+    columns = {"id": "id", "date": "date", "address": "adresse", "lat": "lat", "lon": "lon"}
+    result = _ingest(_source(path, columns=columns, decimal=","))
+    s = result.summary["sources"]["src"]
+    (issue,) = [i for i in s["file_issues"] if i["reason"] == "zero_coordinates"]
+    assert issue["file"] == str(path)
+    assert issue["lines"] == [3, 4, 6]
+    assert issue["detail"].startswith("3 ligne(s) ont pour coordonnées 0 ; 0")
+    assert "(lignes 3, 4, 6)" in issue["detail"]
+    assert "localisées par leur adresse" in issue["detail"]
+    # Read as no coordinates: by the address when there is one, else rejected; never
+    # rejected for the 0;0 alone, and the note is no rejection of its own.
+    rows = _by_id(result)
+    assert sorted(rows.index) == ["src:A", "src:B", "src:D", "src:E"]
+    assert rows.loc[["src:B", "src:E"], "lat"].isna().all()
+    assert (rows.loc[["src:B", "src:E"], "coord_note"] == "").all()
+    assert result.rejected["source_line"].tolist() == [4]
+    assert result.rejected["reason"].tolist() == ["missing_location"]
+    assert s["coordinates"]["with_coordinates"] == 1
+    assert s["coordinates"]["address_only"] == 3
+
+
 def test_xy_columns_declared_in_lambert93() -> None:
     src = _source(
         DATA / "lambert_xy.csv",
@@ -817,6 +852,37 @@ def test_control_characters_leave_the_text_cells(tmp_path: Path) -> None:
     assert rows.loc["src:R2", "category"] == rows.loc["src:R1", "category"] == "eau_fuite"
     assert pd.isna(rows.loc["src:R2", "description"])  # empty, as a blank cell
     assert rows.loc["src:R3", "description"] == "Fuite\tsous\névier"  # tab and line feed stay
+    text = result.ingested.astype(str).to_csv()
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text)
+
+
+def test_control_characters_leave_id_and_date_cells(tmp_path: Path) -> None:
+    # An id kept its NUL into every output; a date with one was rejected « date
+    # illisible » quoting a value that looked right.
+    lines = [
+        "N° ticket;Date de création;Catégorie;Adresse;Clos le",
+        "R\x001;01/02/2024 10:00\x00;Fuite;3 rue Lucie Aubrac;\x0705/02/2024",
+        "\x1bR2;\x0102/02/2024 10:00;Fuite;4 rue Lucie Aubrac;",
+        "R3\x7f;03/02/2024\x1f 10:00;Fuite;5 rue Lucie Aubrac;",
+        "R4;04/02/2024 10:00;Fuite;6 rue Lucie Aubrac;",
+    ]
+    path = tmp_path / "controle.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    columns = {
+        "id": "N° ticket",
+        "date": "Date de création",
+        "category": "Catégorie",
+        "address": "Adresse",
+        "closed_at": "Clos le",
+    }
+    result = _ingest(_source(path, columns=columns))
+    assert result.rejected.empty, result.rejected["reason_fr"].tolist()
+    rows = _by_id(result)
+    assert sorted(rows.index) == ["src:R1", "src:R2", "src:R3", "src:R4"]
+    assert rows.loc["src:R1", "reported_at"] == pd.Timestamp("2024-02-01 10:00")
+    assert rows.loc["src:R1", "closed_at"] == pd.Timestamp("2024-02-05")
+    assert rows.loc["src:R2", "reported_at"] == pd.Timestamp("2024-02-02 10:00")
+    assert rows.loc["src:R3", "reported_at"] == pd.Timestamp("2024-02-03 10:00")
     text = result.ingested.astype(str).to_csv()
     assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text)
 

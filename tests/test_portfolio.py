@@ -173,6 +173,33 @@ def test_sites_declared_one_by_one_and_by_the_layer_live_together(
         ([("a", "A", box(0, 0, 1, 1)), ("b c", "B", box(1, 0, 2, 1))], ["entité n° 2", "b c"]),
         ([("a", "A", box(0, 0, 1, 1)), ("", "B", box(1, 0, 2, 1))], ["entité n° 2"]),
         ([("a", "A", box(0, 0, 1, 1)), ("b", "B", None)], ["entité n° 2", "sans géométrie"]),
+        # A NaN written in the layer (GDAL reads it): the geometry is there, with a
+        # coordinate that is no number, first (the feature's bounds are NaN: it was
+        # reported « sans géométrie ») or further on (the bounds skip it).
+        (
+            [("a", "A", box(0, 0, 1, 1)), ("b", "B", box(float("nan"), 0, 2, 1))],
+            ["entité n° 2 (« b »)", "coordonnée non numérique (NaN)", "sommet n° 1"],
+        ),
+        (
+            [("a", "A", box(0, 0, 1, 1)), ("b", "B", box(1, 0, 2, float("nan")))],
+            ["entité n° 2", "« b »", "coordonnée non numérique (NaN)", "sommet n° 3"],
+        ),
+        # A ring left open (GEOS refuses it): said, not a crash nor « géométrie vide ».
+        (
+            [
+                ("a", "A", box(0, 0, 1, 1)),
+                ("b", "B", {"type": "Polygon", "coordinates": [[[1, 0], [2, 0], [2, 1], [1, 1]]]}),
+            ],
+            ["entité n° 2", "« b »", "anneau"],
+        ),
+        # A number written as text (decimal comma): GDAL drops the geometry.
+        (
+            [
+                ("a", "A", box(0, 0, 1, 1)),
+                ("b", "B", {"type": "Polygon", "coordinates": [[[1, 0], [2, "0,5"], [1, 0]]]}),
+            ],
+            ["entité n° 2 (« b »)", "coordonnée non numérique (« 0,5 »)", "sommet n° 2"],
+        ),
     ],
 )
 def test_a_bad_layer_is_one_french_error_naming_the_feature(

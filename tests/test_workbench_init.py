@@ -288,6 +288,65 @@ def test_a_workbook_whose_export_is_on_another_sheet_is_read_with_sheet(
     assert "feuille « Absente » absente" in capsys.readouterr().err
 
 
+def test_the_interactive_path_asks_which_sheet_when_several_have_rows(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A workbook with a « Lisez-moi » and two exports (one per year): asked, the
+    sheets with rows are listed, the first of them proposed, and the one chosen (here by
+    its number) is written in the source and read. --sheet was the only way, and the
+    dialogue never said the workbook had another export."""
+    import openpyxl
+
+    expected = workbook_addresses(workdir)
+    export = pd.read_excel(expected.path, dtype=object)
+    book = openpyxl.Workbook()
+    book.active.title = "Lisez-moi"
+    book.active.append(["Deux exports : 2024 et 2025."])
+    halves = {"Export 2024": export.iloc[:10], "Export 2025": export.iloc[10:]}
+    for title, part in halves.items():
+        sheet = book.create_sheet(title)
+        sheet.append(list(export.columns))
+        for row in part.itertuples(index=False):
+            sheet.append(list(row))
+    path = workdir / "classeur.xlsx"
+    book.save(path)
+    answers = [
+        "",  # nom du site : essai
+        "2",  # feuille à lire : Export 2025
+        "",  # ces colonnes conviennent-elles ? oui
+        "",  # cette correspondance convient-elle ? oui
+        "",  # écrire ? oui
+        "n",  # créer le secret ? non
+    ]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(answers) + "\n"))
+    args = ("--site", "essai", "--export", str(path), "--osm", str(OSM), "--out", "s.toml")
+    assert main(["-q", "init", *args]) == 0
+    shown = capsys.readouterr().out
+    assert "a des lignes sur 2 feuilles" in shown
+    assert "1. Export 2024" in shown
+    assert "2. Export 2025" in shown
+    assert "Lisez-moi" not in shown
+    assert "Feuille à lire (nom ou numéro) [Export 2024]" in shown
+    assert 'sheet = "Export 2025"' in (workdir / "s.toml").read_text(encoding="utf-8")
+    (s,) = ingest(workdir / "s.toml").summary["sources"].values()
+    assert s["rows_in"] == s["accepted"] == len(halves["Export 2025"])
+
+    # The default: the first sheet with rows (Entrée); without dialogue, as before.
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(["", "", "", "", "", "n"]) + "\n"))
+    assert main(["-q", "init", *args[:-1], "t.toml"]) == 0
+    assert 'sheet = "Export 2024"' in (workdir / "t.toml").read_text(encoding="utf-8")
+    assert init(*args[:-1], "u.toml", "--yes") == 2
+    assert '--sheet "Export 2024"' in capsys.readouterr().err
+
+    # One sheet with rows, not the first: proposed too, where --yes names --sheet.
+    del book["Export 2024"]
+    book.save(path)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(["", "", "", "", "", "n"]) + "\n"))
+    assert main(["-q", "init", *args[:-1], "v.toml"]) == 0
+    assert "n'a de lignes que sur une feuille, pas la première" in capsys.readouterr().out
+    assert 'sheet = "Export 2025"' in (workdir / "v.toml").read_text(encoding="utf-8")
+
+
 def test_an_overpass_place_gets_its_study_area_from_bbox(workdir: Path) -> None:
     """A place's outline is unknown offline: --bbox gives the study area, which the
     written configuration holds (ingestion needs one), and the buildings come online."""

@@ -259,13 +259,23 @@ def run(
     zones = read_geoparquet(zones_path) if zones_path and Path(zones_path).exists() else None
 
     read = read_register(folder)
-    valid, problems = validate_rows(read.rows, partners=settings.actions.partners, today=today)
+    valid, problems, set_aside = validate_rows(
+        read.rows, partners=settings.actions.partners, today=today
+    )
     placed, target_problems = resolve_targets(valid, buildings, zones)
+    # The targets of the rows set aside are checked too: every problem of a row is listed.
+    _, set_aside_problems = resolve_targets(set_aside, buildings, zones)
     kept, n_merged, duplicate_problems = merge_duplicates(placed)
     kept = gpd.GeoDataFrame(kept, geometry="geometry", crs=WGS84)
     kept, scrubbed = scrub_texts(kept)
     seen_ids = {i for i in read.rows["action_id"].astype(str).str.strip() if i}
-    row_problems = [*read.problems, *problems, *target_problems, *duplicate_problems]
+    row_problems = [
+        *read.problems,
+        *problems,
+        *set_aside_problems,
+        *target_problems,
+        *duplicate_problems,
+    ]
     rejected_rows = {
         (p["source_file"], p["source_line"]) for p in row_problems if p["scope"] == SCOPE_ROW
     }

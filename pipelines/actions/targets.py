@@ -94,7 +94,8 @@ def resolve_targets(
     Parameters
     ----------
     actions
-        Read actions (:func:`pipelines.actions.validate.validate_rows`): ``action_id``,
+        Read actions (:func:`pipelines.actions.validate.validate_rows`, kept or set
+        aside): ``action_id`` (``None`` for a row without one),
         ``target_buildings`` (tuple), ``target_zone`` (or ``None``), ``target_geometry``
         (shapely, EPSG:4326, or ``None``), ``source_file``, ``source_line``.
     buildings
@@ -127,11 +128,9 @@ def resolve_targets(
     resolved: dict[str, list[Any]] = {c: [] for c in (*TARGET_RESOLUTION, "geometry")}
     for k, record in enumerate(actions.to_dict("records")):
         row = {str(c): v for c, v in record.items()}
-        file, line, action_id = (
-            str(row["source_file"]),
-            int(row["source_line"]),
-            str(row["action_id"]),
-        )
+        file, line = str(row["source_file"]), int(row["source_line"])
+        # A row set aside for its missing id has its targets checked too (validate_rows).
+        action_id = row["action_id"] if isinstance(row["action_id"], str) else None
         named = [str(b) for b in row["target_buildings"] or ()]
         missing = [bid for bid in named if bid not in index]
         found: list[dict[str, Any]] = []

@@ -164,7 +164,8 @@ def write_template_xlsx(path: Path, partners: Sequence[str]) -> None:
             "",
             "Une ligne par action, sur la feuille « actions ». Majuscules et accents sont "
             "acceptés (« En cours », « realisee »). Une ligne mal remplie est écartée et "
-            "listée, avec sa raison, dans actions_rejected.csv ; les autres sont lues. Un "
+            "listée, avec chacun de ses problèmes, dans actions_rejected.csv ; les autres "
+            "sont lues. Un "
             "statut ne revient jamais en arrière sans date postérieure (date_statut).",
         ]
     )

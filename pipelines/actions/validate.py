@@ -3,7 +3,10 @@ categories in their French spellings, dates as the ingestion reads them, targets
 their forms; each problem named by file, line and column, in French.
 
 A row with a problem is set aside whole (its other values are not used), listed in
-``actions_rejected.csv`` with each of its problems; the run goes on with the other rows.
+``actions_rejected.csv`` with each of its problems, its targets' included (the rows set
+aside are returned typed, for :func:`pipelines.actions.targets.resolve_targets` to check
+their targets too: fixing one problem never uncovers the next); the run goes on with the
+other rows.
 Two rows with the same ``identifiant``: identical content (after reading: « En cours »
 and « en cours » are the same status) is one action read twice, merged and counted as
 such; different content is a conflict, and every row of that id is set aside (which
@@ -157,7 +160,7 @@ def validate_rows(
     *,
     partners: Sequence[str],
     today: date,
-) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+) -> tuple[pd.DataFrame, list[dict[str, Any]], pd.DataFrame]:
     """Read every value of the register's rows.
 
     Parameters
@@ -175,11 +178,14 @@ def validate_rows(
         The rows without a problem, typed (:data:`ACTION_FIELDS`, ``source_file``,
         ``source_line``; dates as naive timestamps, ``target_buildings`` and
         ``categories`` as tuples, ``target_geometry`` a shapely geometry or ``None``),
-        and the problems of the others (one per problem; a row may have several).
+        the problems of the others (one per problem; a row may have several), and
+        those others, typed as far as their values could be read (a target written in a
+        wrong form left out), for their targets to be checked as well.
     """
     problems: list[dict[str, Any]] = []
     dates = {c: _dates(rows, c) for c in DATE_COLUMNS}
     records: list[dict[str, Any]] = []
+    set_aside: list[dict[str, Any]] = []
     limit = pd.Timestamp(today) + pd.Timedelta(days=1)
     for k, record in enumerate(rows.to_dict("records")):
         values = {str(c): v for c, v in record.items()}
@@ -187,9 +193,11 @@ def validate_rows(
         out, found = _read_row(values, parsed, partners=partners, today=today, limit=limit)
         if found:
             problems.extend(found)
+            set_aside.append(out)
         else:
             records.append(out)
-    return records_frame(records, [*ACTION_FIELDS, "source_file", "source_line"]), problems
+    columns = [*ACTION_FIELDS, "source_file", "source_line"]
+    return records_frame(records, columns), problems, records_frame(set_aside, columns)
 
 
 def records_frame(records: Sequence[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
@@ -293,11 +301,11 @@ def _read_row(
             f"identifiant(s) de bâtiment « {', '.join(_quoted(b, 30) for b in wrong)} » : "
             "attendu la forme OSM « way/123 », séparés par « ; ».",
         )
-    out["target_buildings"] = tuple(dict.fromkeys(buildings))
+    out["target_buildings"] = tuple(dict.fromkeys(b for b in buildings if is_building_id(b)))
     zone = str(r["target_zone"]).strip()
     if zone and not is_zone_id(zone.upper()):
         bad("target_zone", "bad_zone_id", f"zone « {_quoted(zone)} » : attendu la forme « Z12 ».")
-    out["target_zone"] = zone.upper() or None
+    out["target_zone"] = zone.upper() if is_zone_id(zone.upper()) else None
     drawn = str(r["target_geometry"]).strip()
     out["target_geometry"] = None
     if drawn:

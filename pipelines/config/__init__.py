@@ -45,7 +45,13 @@ from pipelines.config.files import (
 )
 from pipelines.config.hotspots import HotspotParams
 from pipelines.config.load import load_config
-from pipelines.config.portfolio import Perimeter, PortfolioConfig, PortfolioSource
+from pipelines.config.portfolio import (
+    Perimeter,
+    PortfolioConfig,
+    PortfolioSource,
+    nonnumeric_coordinate,
+    quiet_open_rings,
+)
 from pipelines.config.settings import (
     ActionSettings,
     GeocodeSettings,
@@ -92,6 +98,8 @@ __all__ = [
     "check_portfolio_inputs",
     "input_problem",
     "load_config",
+    "nonnumeric_coordinate",
+    "quiet_open_rings",
     "site_id_problem",
     "site_inputs",
     "site_settings",

@@ -24,7 +24,13 @@ from pipelines.ingest.household import create_secret, load_secret, secret_path
 from pipelines.ingest.partition import repeated_header_rows
 from pipelines.ingest.personal import header_words, looks_personal
 from pipelines.ingest.rawfile import RawFile
-from pipelines.ingest.readers import FORMAT_DEFAULTS, FORMAT_PERSONAL, read_file
+from pipelines.ingest.readers import (
+    FORMAT_DEFAULTS,
+    FORMAT_PERSONAL,
+    detect_format,
+    read_file,
+    workbook_sheets,
+)
 from pipelines.ingest.scrub import (
     scrub_series,
     scrub_text,
@@ -59,6 +65,7 @@ __all__ = [
     "create_secret",
     "date_order",
     "decode",
+    "detect_format",
     "header_words",
     "ingest_site",
     "load_secret",
@@ -74,4 +81,5 @@ __all__ = [
     "scrub_series",
     "scrub_text",
     "secret_path",
+    "workbook_sheets",
 ]

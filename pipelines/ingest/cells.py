@@ -35,6 +35,7 @@ from pipelines.ingest.schema import (
     _STATE_NONE,
     _STATE_OK,
     _TEXT_ROLES,
+    _ZERO_PAIR,
 )
 from pipelines.ingest.scrub import empty_counts, scrub_ids
 from pipelines.ingest.values import (
@@ -213,7 +214,8 @@ def _classify_degrees(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Validate (lat, lon) pairs; fix swapped pairs and Lambert-93 values in them.
 
-    Returns lat, lon (degrees, NaN where invalid), state, flags.
+    Returns lat, lon (degrees, NaN where invalid), state, flags (a 0;0 pair: no
+    coordinates, :data:`_ZERO_PAIR` in its flags).
     """
     finite = np.isfinite(lat) & np.isfinite(lon)
     ordinary = (
@@ -234,6 +236,7 @@ def _classify_degrees(
     state = np.where(finite, _STATE_OK, _STATE_BAD).astype(np.int8)
     zero = finite & (lat == 0) & (lon == 0)  # "0;0" is how many tools write "unknown"
     state[zero] = _STATE_NONE
+    flags = flags | np.where(zero, _ZERO_PAIR, 0)
     ok = finite & ~zero
     swapped = (
         ok
@@ -443,6 +446,9 @@ class _Parsed:
     # Per file (in the order of the source's files): its a/b/yyyy dates are month first,
     # as its values show (:func:`_date_order_of`); every date column of the file is read so.
     month_first: list[bool] = field(default_factory=list)
+    # Per file (in the order of the source's files): the lines whose coordinates were 0;0,
+    # read as none (:data:`_ZERO_PAIR`; the file's note).
+    zero_pair_lines: list[np.ndarray] = field(default_factory=list)
 
 
 def _date_order_of(
@@ -557,6 +563,7 @@ def _parse_source(
     frames, dates, closes, coords = [], [], [], []
     date_notes: list[dict[str, Any]] = []
     month_firsts: list[bool] = []
+    zero_pair_lines: list[np.ndarray] = []
     one = len(raws) == 1
     scrubbed: tuple[pd.Series, dict[str, int]] | None = None
     for i, (raw, per_file) in enumerate(zip(raws, roles_per_file, strict=True)):
@@ -605,7 +612,10 @@ def _parse_source(
         month_firsts.append(month_first)
         dates.append(reported_at)
         closes.append(closed_at)
-        coords.append(done["coords"])
+        lon, lat, state, flags = done["coords"]
+        zero = (flags & _ZERO_PAIR) != 0
+        zero_pair_lines.append(fr["source_line"].to_numpy()[zero])
+        coords.append((lon, lat, state, flags & ~_ZERO_PAIR if zero.any() else flags))
         frames.append(fr)
     if not frames:
         empty = pd.DataFrame(
@@ -652,4 +662,5 @@ def _parse_source(
         id_scrubbed=id_scrubbed,
         date_notes=date_notes,
         month_first=month_firsts,
+        zero_pair_lines=zero_pair_lines,
     )

@@ -12,6 +12,7 @@ GeoJSON, Open311 GeoReport v2 service requests (JSON). The values are parsed lat
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import errno
@@ -23,7 +24,7 @@ import re
 import stat
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -45,6 +46,7 @@ __all__ = [
     "RawFile",
     "detect_format",
     "read_file",
+    "workbook_sheets",
 ]
 
 
@@ -441,14 +443,40 @@ def read_xlsx(
     InputError
         The workbook is corrupt, the sheet absent, or the sheet over the limits.
     """
+    _check_xlsx_parts(path, max_xml_bytes=max_xml_bytes)
+    # Opened here, so that it is closed whatever openpyxl fails on (it leaves its
+    # archive open when a part does not parse).
+    with _xml_errors(path), path.open("rb") as fh:
+        return _read_sheet(path, fh, sheet=sheet, max_rows=max_rows)
+
+
+def workbook_sheets(
+    path: Path, *, max_xml_bytes: int = MAX_XLSX_XML_BYTES
+) -> list[tuple[str, bool]]:
+    """The sheets of a workbook, in its order, each with whether it has a row of data
+    under its header (a title above it set aside): what ``vigie init`` offers to read.
+
+    Raises
+    ------
+    InputError
+        The workbook is corrupt (as :func:`read_xlsx` says it).
+    """
+    _check_xlsx_parts(path, max_xml_bytes=max_xml_bytes)
+    with _xml_errors(path), path.open("rb") as fh:
+        book = _load_book(path, fh)
+        try:
+            return [(ws.title, _sheet_has_data(ws)) for ws in book.worksheets]
+        finally:
+            book.close()
+
+
+@contextlib.contextmanager
+def _xml_errors(path: Path) -> Iterator[None]:
+    """A part of the workbook that is not XML, as the :class:`InputError` naming it."""
     from xml.etree.ElementTree import ParseError
 
-    _check_xlsx_parts(path, max_xml_bytes=max_xml_bytes)
     try:
-        # Opened here, so that it is closed whatever openpyxl fails on (it leaves its
-        # archive open when a part does not parse).
-        with path.open("rb") as fh:
-            return _read_sheet(path, fh, sheet=sheet, max_rows=max_rows)
+        yield
     except ParseError:
         broken = _broken_part(path)
         if broken is None:
@@ -457,6 +485,35 @@ def read_xlsx(
         raise _unreadable_part(
             path, name, "n'est pas du XML valide" + (f" ({where})" if where else "")
         ) from None
+
+
+def _load_book(path: Path, fh: BinaryIO) -> Any:
+    """The workbook ``fh`` (``path``) opened by openpyxl, read-only, computed values.
+
+    Raises
+    ------
+    InputError
+        The workbook is corrupt.
+    """
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about styles and data validation it does not keep: noise here.
+            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+            return openpyxl.load_workbook(fh, read_only=True, data_only=True)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except (
+        InvalidFileException,
+        zipfile.BadZipFile,
+        KeyError,
+        ValueError,
+        OSError,
+        EOFError,
+    ) as err:
+        raise InputError(path, f"classeur Excel illisible ({err}).") from err
 
 
 # A cell holding a formula and no computed value: ``<c r="B11"><f>…</f></c>``, or with
@@ -499,26 +556,9 @@ def _sheet_xml_facts(fh: BinaryIO, part: str | None) -> tuple[np.ndarray, list[t
 
 def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -> RawFile:
     """:func:`read_xlsx` once the parts are checked, from ``fh``, ``path`` opened."""
-    import openpyxl
     from openpyxl.utils.datetime import CALENDAR_MAC_1904
-    from openpyxl.utils.exceptions import InvalidFileException
 
-    try:
-        with warnings.catch_warnings():
-            # openpyxl warns about styles and data validation it does not keep: noise here.
-            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-            book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except (
-        InvalidFileException,
-        zipfile.BadZipFile,
-        KeyError,
-        ValueError,
-        OSError,
-        EOFError,
-    ) as err:
-        raise InputError(path, f"classeur Excel illisible ({err}).") from err
+    book = _load_book(path, fh)
     try:
         if sheet is not None and sheet not in book.sheetnames:
             raise InputError(

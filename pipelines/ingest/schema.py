@@ -113,6 +113,10 @@ _NOTES = (
     (16, "geo_point"),
     (32, "representative_point"),
 )
+#: A pair written exactly 0;0, how many ticketing tools write « no position »: read as no
+#: coordinates (the row then located by its address, or rejected without one) and noted
+#: per file; a bit of the flags while parsing only, never a ``coord_note``.
+_ZERO_PAIR = 64
 
 _FRANCE_LAT = (41.0, 52.0)
 

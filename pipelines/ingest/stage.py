@@ -418,6 +418,16 @@ def _ingest_source(
         }
         for n in p.date_notes
     ]
+    # Coordinates 0;0 (a tool's « no position »): read as none, noted, not rejected.
+    for raw, lines in zip(raws, p.zero_pair_lines, strict=True):
+        if len(lines):
+            detail = (
+                f"{len(lines)} ligne(s) ont pour coordonnées 0 ; 0, la façon dont certains "
+                f"outils écrivent « position inconnue » (lignes {_first_20(lines)}) : elles "
+                "sont lues sans coordonnées, localisées par leur adresse quand elles en ont "
+                "une, rejetées sinon (missing_location)."
+            )
+            issues.append(_file_note(source, raw.path, "zero_coordinates", detail, lines=lines))
     return _source_outputs(source, raws, roles_per_file, issues, p, bbox, today, start)
 
 

@@ -76,9 +76,37 @@ _NA_SET = pa.array(
 _NA_LONGEST = max(len(v.encode()) for v in _NA_SET.to_pylist())  # bytes
 
 
+#: Control characters a text cell loses (NUL, escape, bell… all of C0 but tab, line feed
+#: and carriage return, and DEL): invisible in the export, they would only break the
+#: files and pages that show the text.
+CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
+def _may_hold_control_chars(column: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether a string column may hold a :data:`CONTROL_CHARS` character: a byte below
+    0x20 or DEL in its data (tab and line breaks too: then the regex tells)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    for chunk in chunks:
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            return True  # not plain strings: the regex alone can say
+        data = chunk.buffers()[2]
+        if data is None or not data.size:
+            continue
+        # The bytes, not the regex: about 10 ms instead of 160 ms per million dates.
+        b = np.frombuffer(data, np.uint8)
+        if b.min() < 0x20 or (b == 0x7F).any():
+            return True
+    return False
+
+
 def clean_cells(column: pa.ChunkedArray | pa.Array, index: pd.Index | None = None) -> pd.Series:
-    """Strip cells and turn missing-value spellings (``NA``, ``null``, ``-``…) into ``""``."""
-    arr = pc.utf8_trim_whitespace(pc.fill_null(column, "") if column.null_count else column)
+    """Strip cells, remove their control characters (:data:`CONTROL_CHARS`: an id keeps
+    none, a date or a coordinate is read without them) and turn missing-value spellings
+    (``NA``, ``null``, ``-``…) into ``""``."""
+    arr = pc.fill_null(column, "") if column.null_count else column
+    if _may_hold_control_chars(arr):
+        arr = pc.replace_substring_regex(arr, CONTROL_CHARS, "")
+    arr = pc.utf8_trim_whitespace(arr)
     # Only a short value can be one (ids, dates and coordinates are longer).
     length = pc.binary_length(arr)
     if pc.any(pc.and_(pc.greater(length, 0), pc.less_equal(length, _NA_LONGEST))).as_py():
@@ -107,12 +135,6 @@ def _dictionary_of(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.nda
         for chunk in chunks
     ]
     return chunks[0].dictionary, np.concatenate(indices)
-
-
-#: Control characters a text cell loses (NUL, escape, bell… all of C0 but tab, line feed
-#: and carriage return, and DEL): invisible in the export, they would only break the
-#: files and pages that show the text.
-CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
 def clean_labels(

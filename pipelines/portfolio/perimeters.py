@@ -7,10 +7,11 @@ import logging
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
 from shapely import GeometryType
 
-from pipelines.config import PortfolioConfig
+from pipelines.config import PortfolioConfig, nonnumeric_coordinate, quiet_open_rings
 from pipelines.crs import WGS84, metric_crs_of
 from pipelines.errors import InputError
 
@@ -29,6 +30,11 @@ KIND_FR = {
     GeometryType.MULTILINESTRING: "un ensemble de lignes",
     GeometryType.GEOMETRYCOLLECTION: "une collection de géométries",
 }
+#: A geometry GEOS refuses to read, its coordinates all numbers.
+REFUSED_FR = (
+    "géométrie illisible : un de ses anneaux n'est pas fermé (son dernier sommet doit "
+    "répéter le premier) ou a moins de 4 sommets"
+)
 #: Columns of :func:`find_overlaps`' frame (``overlaps.csv``).
 OVERLAP_COLUMNS = ["site_a", "site_b", "feature_a", "feature_b", "overlap_m2", "rows_to"]
 
@@ -94,11 +100,34 @@ def read_perimeters(portfolio: PortfolioConfig) -> gpd.GeoDataFrame:
     Raises
     ------
     InputError
-        A perimeter is empty, no polygon (a point, a line), or has no area once
-        repaired: every such feature named with its number, site id and name, and
-        what is wrong (:func:`perimeter_problems`).
+        A perimeter has a coordinate that is no number (NaN), is empty, no polygon (a
+        point, a line), or has no area once repaired: every such feature named with
+        its number, site id and name, and what is wrong
+        (:func:`pipelines.config.nonnumeric_coordinate`, :func:`perimeter_problems`).
     """
-    layer = gpd.read_file(portfolio.perimeters, layer=portfolio.layer)
+    # A coordinate that is no number first, from the bytes (GEOS refuses a ring a NaN
+    # leaves open), before any reprojection or repair would carry it into the areas.
+    with quiet_open_rings():
+        meta, _, wkb, _ = pyogrio.raw.read(
+            portfolio.perimeters, layer=portfolio.layer, columns=[], read_geometry=True
+        )
+    with np.errstate(invalid="ignore"):  # shapely warns of the NaN it is asked to read
+        shapes = shapely.from_wkb(wkb, on_invalid="ignore")
+        coords, at = shapely.get_coordinates(shapes, return_index=True)
+    refused = shapely.is_missing(shapes) & np.array([g is not None for g in wkb], bool)
+    # Read vertex by vertex (in Python) only where GEOS refused or a coordinate is no number.
+    suspect = refused.copy()
+    suspect[at[~np.isfinite(coords).all(axis=1)]] = True
+    unreadable = pd.Series(
+        [
+            (nonnumeric_coordinate(g) or (REFUSED_FR if r else None)) if s else None
+            for g, s, r in zip(wkb, suspect, refused, strict=True)
+        ],
+        dtype="string",
+    )
+    if unreadable.notna().any():
+        _raise_problems(portfolio, unreadable)
+    layer = gpd.GeoDataFrame(geometry=shapes, crs=meta.get("crs"))
     if layer.crs is None:
         layer = layer.set_crs(WGS84)  # GeoJSON (RFC 7946) is in degrees
     layer = layer.to_crs(WGS84)
@@ -116,20 +145,8 @@ def read_perimeters(portfolio: PortfolioConfig) -> gpd.GeoDataFrame:
     metric = frame.to_crs(metric_crs_of(frame))
     frame["area_m2"] = metric.geometry.area.to_numpy()
     problems = perimeter_problems(layer.geometry, frame["area_m2"])
-    bad = problems.notna()
-    if bad.any():
-        listed = [
-            f"entité n° {row.feature} (site « {row.site_id} », « {row.site_name} ») : {problems[i]}"
-            for i, row in frame[bad].head(MAX_LISTED).iterrows()
-        ]
-        more = f" ; et {bad.sum() - MAX_LISTED} autre(s)" if bad.sum() > MAX_LISTED else ""
-        raise InputError(
-            portfolio.perimeters,
-            " ; ".join(listed)
-            + more
-            + ". Un périmètre doit être un polygone qui entoure une surface : corrigez "
-            "sa géométrie dans la couche ou retirez l'entité.",
-        )
+    if problems.notna().any():
+        _raise_problems(portfolio, problems)
     for _, row in frame[frame["repaired"]].iterrows():
         log.warning(
             "%s, entité n° %d (« %s ») : géométrie invalide réparée (make_valid).",
@@ -138,6 +155,30 @@ def read_perimeters(portfolio: PortfolioConfig) -> gpd.GeoDataFrame:
             row["site_id"],
         )
     return frame[PERIMETER_COLUMNS]
+
+
+def _raise_problems(portfolio: PortfolioConfig, problems: pd.Series) -> None:
+    """The perimeters' problems (French, NA where none; aligned on the layer's features)
+    as one error naming the layer file and the first :data:`MAX_LISTED` features.
+
+    Raises
+    ------
+    InputError
+        Always.
+    """
+    bad = np.flatnonzero(problems.notna().to_numpy())
+    listed = [
+        f"entité n° {p.feature} (site « {p.id} », « {p.name} ») : {problems.iloc[i]}"
+        for i, p in ((int(i), portfolio.sites[int(i)]) for i in bad[:MAX_LISTED])
+    ]
+    more = f" ; et {len(bad) - MAX_LISTED} autre(s)" if len(bad) > MAX_LISTED else ""
+    raise InputError(
+        portfolio.perimeters,
+        " ; ".join(listed)
+        + more
+        + ". Un périmètre doit être un polygone qui entoure une surface : corrigez "
+        "sa géométrie dans la couche ou retirez l'entité.",
+    )
 
 
 def find_overlaps(perimeters: gpd.GeoDataFrame) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """``vigie init``: a new site's configuration from its export files and an OSM extract.
 
-For each export: its format, encoding and separator (ingestion's readers), the column of
+For each export: its format, encoding and separator (ingestion's readers; for a
+workbook with rows on several sheets, the sheet to read is asked), the column of
 each role and the order of its dates (:mod:`pipelines.workbench.detect`), its category
 labels onto the taxonomy (:mod:`pipelines.workbench.labels`). Then a preview: the
 configuration is loaded by the configuration loader and the exports ingested with it
@@ -44,6 +45,7 @@ from pipelines.workbench.labels import LabelChoice, propose_all
 from pipelines.workbench.questions import (
     ask_exports,
     ask_osm,
+    ask_sheet,
     ask_site,
     edit_labels,
     edit_roles,
@@ -199,7 +201,9 @@ def draft_source(
     """One export read, shown, discussed; its source as proposed."""
     d.say("")
     d.say(f"Export « {path} » ({'signalements' if kind == 'reports' else 'observations'}) :")
-    raws = read_export(path, sheet=opts.sheet)
+    # Interactive, a workbook with rows on several sheets: which one is asked.
+    sheet = opts.sheet or ask_sheet(d, export_files(path)[0])
+    raws = read_export(path, sheet=sheet)
     show_file(d, raws)
     raw = raws[0]
     crs = opts.crs
@@ -249,7 +253,7 @@ def draft_source(
         detected=detected,
         labels=tuple(choices),
         unused=tuple(c for c in raw.columns if c not in used),
-        sheet=opts.sheet if raw.format == "xlsx" else None,
+        sheet=sheet if raw.format == "xlsx" else None,
     )
 
 

@@ -74,7 +74,8 @@ def init_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sheet",
         metavar="FEUILLE",
-        help="feuille des exports XLSX à lire quand ce n'est pas la première (« Signalements »)",
+        help="feuille des exports XLSX à lire quand ce n'est pas la première (« Signalements ») ; "
+        "sans --yes ni --sheet, demandée quand plusieurs feuilles ont des lignes",
     )
     p.add_argument("--yes", action="store_true", help="aucune question : accepte les propositions")
     p.add_argument("--force", action="store_true", help="remplace le fichier --out s'il existe")

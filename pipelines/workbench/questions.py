@@ -6,9 +6,10 @@ from __future__ import annotations
 import glob
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 
 from pipelines.config import COLUMN_ROLES, input_problem, site_id_problem
-from pipelines.ingest import RawFile
+from pipelines.ingest import RawFile, detect_format, workbook_sheets
 from pipelines.taxonomy import BY_CODE, CODES, normalise_label
 from pipelines.workbench.detect import Detected, DetectionError, detect_roles
 from pipelines.workbench.dialogue import Dialogue, InitError
@@ -85,6 +86,33 @@ def ask_exports(
             else "reports"
         )
         exports.append((path, kind))
+
+
+def ask_sheet(d: Dialogue, first: Path) -> str | None:
+    """The sheet to read when the export's (first) file is a workbook with several
+    sheets that have rows, or one that is not its first: asked, listing them, the first
+    of them proposed; ``None`` (the first sheet, as without ``--sheet``) when there is
+    nothing to choose, or without dialogue."""
+    if not d.interactive or detect_format(first, "auto") != "xlsx":
+        return None
+    sheets = workbook_sheets(first)
+    with_rows = [name for name, has_rows in sheets if has_rows]
+    if not with_rows or with_rows == [sheets[0][0]]:
+        return None
+    d.say(
+        f"  Le classeur {first.name} a des lignes sur {len(with_rows)} feuilles :"
+        if len(with_rows) > 1
+        else f"  Le classeur {first.name} n'a de lignes que sur une feuille, pas la première :"
+    )
+    for k, name in enumerate(with_rows, start=1):
+        d.say(f"    {k}. {name}")
+    while True:
+        answer = d.ask("  Feuille à lire (nom ou numéro) :", with_rows[0])
+        if answer.isdigit() and 1 <= int(answer) <= len(with_rows):
+            answer = with_rows[int(answer) - 1]
+        if answer in with_rows:
+            return None if answer == sheets[0][0] else answer
+        d.say(f"  Feuille « {answer} » absente ou sans lignes : {', '.join(with_rows)}.")
 
 
 def osm_hints() -> list[str]:
