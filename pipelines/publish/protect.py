@@ -227,6 +227,9 @@ def apply_profile(
         }
         audit = {"profile": rule.name, "passed": True, "rule": rule.as_dict(), "tables": {}}
         return Protection(out, audit, counts), None
+    # the coarsening level chosen on the zones the engine will count in (again below,
+    # once late reports are out)
+    micro = outside_zones_if_class_hidden(micro, rule)
     level = level_of(ledger_level(ledger)) or monthly_level(micro, rule)
     # a report arriving after its period was published changes no protected figure
     late = late_reports(micro, ledger, level[1])
