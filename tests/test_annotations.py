@@ -491,6 +491,29 @@ def test_everything_shown_is_escaped(isolated: gpd.GeoDataFrame) -> None:
     assert payload.count("</script>") == 1  # only the element's own end tag
 
 
+def test_a_surface_with_a_spike_is_repaired_into_a_polygon_not_a_collection(
+    isolated: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    # make_valid turns a ring with a spike (out and back along one edge) into a polygon
+    # plus a line, a GeometryCollection: refused on input, it was kept once repaired, and
+    # written to the GeoPackage's point layer.
+    a = isolated.iloc[0]
+    x, y = a.geometry.representative_point().coords[0]
+    d = 0.0002
+    ring = [[x, y], [x + d, y], [x + d, y + d], [x + 2 * d, y + 3 * d], [x + d, y + d],
+            [x, y + d], [x, y]]  # fmt: skip
+    note = _map_note("n-spike", "Zone à reprendre", a)
+    note["geometry"] = {"type": "Polygon", "coordinates": [ring]}
+    folder = tmp_path / "bondy"
+    _write(folder / "export.geojson", _export([note]))
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+    assert read.rejected == []
+    (geometry,) = read.notes.geometry
+    assert geometry.geom_type == "Polygon"
+    assert geometry.is_valid
+    assert geometry.area == pytest.approx(d * d)
+
+
 def test_a_field_holding_a_json_array_or_object_rejects_its_note_naming_it(
     isolated: gpd.GeoDataFrame, tmp_path: Path
 ) -> None:

@@ -102,8 +102,21 @@ def _check_geometry(geometry: BaseGeometry) -> tuple[BaseGeometry | None, str | 
             "(EPSG:2154) sans l'indiquer ? Exportez-le en WGS84 (EPSG:4326)"
         )
     if not geometry.is_valid:
-        geometry = shapely.make_valid(geometry)
+        geometry = _repaired(geometry)
     return geometry, None
+
+
+def _repaired(geometry: BaseGeometry) -> BaseGeometry:
+    """An invalid geometry made valid, of one kind: where ``make_valid`` gives a collection
+    (a drawn surface with a spike becomes a polygon and a line), its parts of the highest
+    dimension, merged. A collection is refused on input; a note kept as one went into
+    the GeoPackage's point layer, against its declared type."""
+    made = shapely.make_valid(geometry)
+    if made.geom_type != "GeometryCollection" or made.is_empty:
+        return made
+    parts = shapely.get_parts(made)
+    dims = shapely.get_dimensions(parts)
+    return shapely.union_all(parts[dims == dims.max()])
 
 
 def validate_note(
