@@ -661,6 +661,29 @@ def test_control_characters_leave_the_register_s_cells(
     assert kept["status"] == "décidée"
 
 
+def test_a_drawn_area_with_a_spike_is_repaired_into_a_polygon(
+    site: dict[str, Any], tmp_path: Path
+) -> None:
+    # A ring drawn out and back along one edge (a spike) is invalid; make_valid made it a
+    # polygon plus a line, a GeometryCollection that chose the zone's buildings by
+    # « intersects » and went into the GeoPackage's polygon layer as a collection.
+    b = site["buildings"].to_crs("EPSG:4326")
+    x, y = b.geometry.iloc[0].representative_point().coords[0]
+    d = 0.0001
+    ring = [(x - d, y - d), (x + d, y - d), (x + d, y + d), (x + 3 * d, y + 3 * d),
+            (x + d, y + d), (x - d, y + d), (x - d, y - d)]  # fmt: skip
+    spike = shapely.Polygon(ring)
+    assert not spike.is_valid
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", [_good("A-1", "", zone_dessinee=spike.wkt)])
+    actions, rejected, _ = _run(site, tmp_path)
+    assert rejected.empty, rejected.to_dict("records")
+    (geometry,) = actions.geometry
+    assert geometry.geom_type in ("Polygon", "MultiPolygon")
+    (drawn,) = actions["target_geometry"]
+    assert shapely.from_wkt(drawn).geom_type == "Polygon"
+    assert site["ids"][0] in list(actions["building_ids"].iloc[0])
+
+
 def test_a_drawn_area_far_from_the_site_is_its_row_s_problem(
     site: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -120,8 +120,21 @@ def parse_geometry(text: str) -> tuple[BaseGeometry | None, str | None]:
             "Donnez-la en longitude/latitude (EPSG:4326)."
         )
     if not geometry.is_valid:
-        geometry = shapely.make_valid(geometry)
+        geometry = _repaired(geometry)
     return geometry, None
+
+
+def _repaired(geometry: BaseGeometry) -> BaseGeometry:
+    """An invalid drawn area made valid, of one kind: where ``make_valid`` gives a
+    collection (a surface with a spike becomes a polygon and a line), its parts of the
+    highest dimension, merged. A collection chose the zone's buildings by « touches »
+    rather than by their point inside it, and went into the GeoPackage's polygon layer."""
+    made = shapely.make_valid(geometry)
+    if made.geom_type != "GeometryCollection" or made.is_empty:
+        return made
+    parts = shapely.get_parts(made)
+    dims = shapely.get_dimensions(parts)
+    return shapely.union_all(parts[dims == dims.max()])
 
 
 def _categories(value: str) -> tuple[tuple[str, ...], list[str]]:
