@@ -282,6 +282,32 @@ def _remove_row(path: Path, action_id: str) -> None:
     book.save(path)
 
 
+def test_a_register_file_that_cannot_be_read_removes_none_of_its_actions(
+    site: dict[str, Any], tmp_path: Path
+) -> None:
+    # The analyst renames the « statut » header: the file is set aside whole. Its actions
+    # were all flagged « retirée », and a « retrait » written for each in the history,
+    # which is never rewritten, though the file said nothing about them.
+    ids = site["ids"]
+    register = _write_xlsx(
+        tmp_path / "register" / "actions.xlsx", [_good("F-1", ids[0]), _good("F-2", ids[1])]
+    )
+    _run(site, tmp_path, now=T1)
+    book = openpyxl.load_workbook(register)
+    sheet = book.active
+    assert sheet is not None
+    sheet.cell(row=1, column=list(HEADERS).index("statut") + 1).value = "état d'avancement"
+    book.save(register)
+    actions, rejected, second = _run(site, tmp_path, now=T1 + pd.Timedelta(days=7))
+    assert rejected["scope"].tolist() == ["fichier"]
+    assert second["files_failed"] == ["actions.xlsx"]
+    assert not actions["is_removed"].astype(bool).any()
+    assert second["n_removed"] == 0
+    history = read_history(tmp_path / "archive" / "actions_history.csv")
+    assert "retrait" not in set(history["event"])
+    assert any("n'a pu être lu" in m for m in second["messages"]["history"])
+
+
 def test_round_trip_through_the_spreadsheet(site: dict[str, Any], tmp_path: Path) -> None:
     ids = site["ids"]
     register = _write_xlsx(
