@@ -308,6 +308,37 @@ def test_a_register_file_that_cannot_be_read_removes_none_of_its_actions(
     assert any("n'a pu être lu" in m for m in second["messages"]["history"])
 
 
+def test_a_workbook_whose_register_is_not_its_first_sheet_is_read(
+    site: dict[str, Any], tmp_path: Path
+) -> None:
+    # The template's « mode d'emploi » moved before « actions », or a hidden sheet of
+    # lists first: the first sheet was read, and the whole file set aside.
+    ids = site["ids"]
+    register = _write_xlsx(
+        tmp_path / "register" / "actions.xlsx", [_good("S-1", ids[0]), _good("S-2", ids[1])]
+    )
+    book = openpyxl.load_workbook(register)
+    lists = book.create_sheet("listes", 0)
+    lists.append(["statut", "niveau"])
+    lists.append(["décidée", "opérationnelle"])
+    lists.sheet_state = "hidden"
+    book.save(register)
+    actions, rejected, _ = _run(site, tmp_path)
+    assert rejected.empty, rejected.to_dict("records")
+    assert sorted(actions["action_id"]) == ["S-1", "S-2"]
+    # No sheet with the register's columns: one problem that names the sheets.
+    del book["Sheet"]
+    lists.sheet_state = "visible"
+    book.create_sheet("notes").append(["remarque", "auteur"])
+    again = tmp_path / "again"
+    (again / "register").mkdir(parents=True)
+    book.save(again / "register" / "actions.xlsx")
+    _, rejected, _ = _run(site, again)
+    (reason,) = rejected["reason_fr"]
+    assert "feuille « listes »" in reason
+    assert "« notes »" in reason
+
+
 def test_round_trip_through_the_spreadsheet(site: dict[str, Any], tmp_path: Path) -> None:
     ids = site["ids"]
     register = _write_xlsx(
