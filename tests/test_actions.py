@@ -741,6 +741,40 @@ def test_a_drawn_area_with_a_spike_is_repaired_into_a_polygon(
     assert site["ids"][0] in list(actions["building_ids"].iloc[0])
 
 
+def test_a_drawn_line_or_a_surface_with_a_marker_gives_a_polygonal_action(
+    site: dict[str, Any], tmp_path: Path
+) -> None:
+    # A line drawn across a building, added to the footprints, and a FeatureCollection of
+    # a surface and a marker, made the action's geometry a GeometryCollection.
+    b = site["buildings"].to_crs("EPSG:4326")
+    foot = b.geometry.iloc[0]
+    west, south, east, north = foot.bounds
+    mid = (south + north) / 2
+    line = shapely.LineString([(west - 0.0001, mid), (east + 0.0001, mid)])
+    x, y = foot.representative_point().coords[0]
+    d = 0.0001
+    square = shapely.box(x - d, y - d, x + d, y + d)
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(square)},
+            {"type": "Feature", "properties": {}, "geometry": {"type": "Point",
+             "coordinates": [x + 5 * d, y]}},
+        ],
+    }  # fmt: skip
+    rows = [
+        _good("L-1", site["ids"][1], zone_dessinee=line.wkt),
+        _good("L-2", "", zone_dessinee=json.dumps(collection)),
+    ]
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", rows)
+    actions, rejected, _ = _run(site, tmp_path)
+    assert rejected.empty, rejected.to_dict("records")
+    by_id = actions.set_index("action_id")
+    assert set(by_id.geometry.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert site["ids"][0] in list(by_id.loc["L-1", "building_ids"])
+    assert shapely.from_wkt(by_id.loc["L-2", "target_geometry"]).geom_type == "Polygon"
+
+
 def test_a_drawn_area_far_from_the_site_is_its_row_s_problem(
     site: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -120,19 +120,19 @@ def parse_geometry(text: str) -> tuple[BaseGeometry | None, str | None]:
             "Donnez-la en longitude/latitude (EPSG:4326)."
         )
     if not geometry.is_valid:
-        geometry = _repaired(geometry)
-    return geometry, None
+        geometry = shapely.make_valid(geometry)
+    return _one_kind(geometry), None
 
 
-def _repaired(geometry: BaseGeometry) -> BaseGeometry:
-    """An invalid drawn area made valid, of one kind: where ``make_valid`` gives a
-    collection (a surface with a spike becomes a polygon and a line), its parts of the
-    highest dimension, merged. A collection chose the zone's buildings by « touches »
-    rather than by their point inside it, and went into the GeoPackage's polygon layer."""
-    made = shapely.make_valid(geometry)
-    if made.geom_type != "GeometryCollection" or made.is_empty:
-        return made
-    parts = shapely.get_parts(made)
+def _one_kind(geometry: BaseGeometry) -> BaseGeometry:
+    """A drawn area of one kind: of a collection (a surface with a spike made valid
+    becomes a polygon and a line; a FeatureCollection of a surface and a marker), its
+    parts of the highest dimension, merged. A collection chose the zone's buildings by
+    « touches » rather than by their point inside it, and went into the GeoPackage's
+    polygon layer."""
+    if geometry.geom_type != "GeometryCollection" or geometry.is_empty:
+        return geometry
+    parts = shapely.get_parts(geometry)
     dims = shapely.get_dimensions(parts)
     return shapely.union_all(parts[dims == dims.max()])
 
