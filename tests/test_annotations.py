@@ -152,6 +152,40 @@ def test_csv_keyed_by_building_id_with_french_headers(
         assert linked.loc[bid, "geometry_source"] == "bâtiment"
 
 
+def test_a_table_s_rows_are_named_by_their_line_and_blank_rows_are_no_notes(
+    isolated: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    # Read by pandas, a CSV's blank lines and a text on two lines shifted the line of every
+    # later row (« ligne 3 » for line 6), and a sheet's blank rows became rejected notes.
+    import openpyxl
+
+    a = isolated.iloc[0]["building_id"]
+    folder = tmp_path / "bondy"
+    folder.mkdir()
+    csv = (
+        "building_id;texte;étiquette;date\r\n"
+        f"{a};Porte forcée;à surveiller;2024-06-03\r\n"
+        "\r\n"
+        f'{a};"Fuite en cave,\r\nsous l\'escalier";à surveiller;2024-06-04\r\n'
+        f"{a};Rats;inconnue;2024-06-05\r\n"
+    )
+    (folder / "tour.csv").write_bytes(csv.encode("utf-8"))
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["building_id", "texte", "étiquette", "date"])
+    sheet.append([a, "Tags", "à surveiller", "2024-06-06"])
+    sheet.append([])
+    sheet.append([a, "Vitre", "inconnue", "2024-06-07"])
+    book.save(folder / "visite.xlsx")
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+    assert sorted(read.notes["text"]) == ["Fuite en cave,\nsous l'escalier", "Porte forcée", "Tags"]
+    assert sorted(m.split(" : ")[0] for m in read.rejected) == [
+        "tour.csv, ligne 6",
+        "visite.xlsx, ligne 4",
+    ]
+
+
 def test_csv_in_utf16_is_read(isolated: gpd.GeoDataFrame, tmp_path: Path) -> None:
     # LibreOffice's « Unicode (UTF-16) » CSV, tab-separated as Excel's « Texte Unicode »:
     # read as cp1252, its header became « ÿþB\x00â\x00t… », every column said missing
