@@ -548,6 +548,27 @@ def test_a_surface_with_a_spike_is_repaired_into_a_polygon_not_a_collection(
     assert geometry.area == pytest.approx(d * d)
 
 
+def test_a_building_saved_by_josm_before_its_upload_keeps_its_notes(tmp_path: Path) -> None:
+    # JOSM saves a building drawn and not yet uploaded with a negative id: the buildings
+    # stage kept it as « way/-102 », the map exported its notes so, and their import
+    # rejected them (« attendu la forme OSM way/123 »).
+    from pipelines.actions.model import is_building_id
+
+    note = {
+        "type": "Feature",
+        "properties": {"note_id": "n-josm", "text": "Porte forcée", "tag": "à surveiller",
+                       "created_at": "2024-06-03T09:15:00Z", "building_id": "way/-102"},
+        "geometry": None,
+    }  # fmt: skip
+    folder = tmp_path / "bondy"
+    _write(folder / "export.geojson", _export([note]))
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+    assert read.rejected == []
+    assert read.notes["building_id"].tolist() == ["way/-102"]
+    assert is_building_id("way/-102")  # the action register's rule too
+    assert not is_building_id("way/--1")
+
+
 def test_a_field_holding_a_json_array_or_object_rejects_its_note_naming_it(
     isolated: gpd.GeoDataFrame, tmp_path: Path
 ) -> None:
