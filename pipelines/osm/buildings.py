@@ -137,6 +137,9 @@ def dwellings_per_building(
         b = buildings[["geometry"]].to_crs(metric)
         pts = rpls[[rpls_dwellings_column, "geometry"]].to_crs(metric)
         pts = pts[pts.geometry.notna() & ~pts.geometry.is_empty]
+        # A text column (a CSV made GeoPackage without its types) summed as text: the
+        # programmes « 12 » and « 30 » of one building gave 1230 dwellings.
+        pts[rpls_dwellings_column] = _to_number(pts[rpls_dwellings_column])
         joined = gpd.sjoin_nearest(pts, b, how="inner", max_distance=max_distance_m)
         joined = joined[~joined.index.duplicated(keep="first")]
         sums = joined.groupby("index_right")[rpls_dwellings_column].sum(min_count=1)
