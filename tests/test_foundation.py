@@ -87,6 +87,21 @@ def test_dwellings_of_a_text_rpls_column_are_added_as_numbers(tmp_path: Path) ->
         assert dwellings_per_building(buildings, rpls)["dwellings"].tolist() == [42.0]
 
 
+def test_an_rpls_layer_without_its_crs_is_an_input_error(tmp_path: Path) -> None:
+    # Its points could not be taken to the buildings' CRS: a Python traceback.
+    import warnings
+
+    from pipelines.errors import InputError
+
+    path = tmp_path / "rpls_sans_crs.gpkg"
+    naive = gpd.GeoDataFrame({"appartement": [12]}, geometry=[Point(660_000, 6_866_000)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pyogrio: « 'crs' was not provided »
+        naive.to_file(path, layer="rpls2022", engine="pyogrio")
+    with pytest.raises(InputError, match=r"rpls_sans_crs\.gpkg.*rpls2022.*système de coordonnées"):
+        read_rpls(path)
+
+
 def test_a_shared_rpls_file_is_read_near_the_site_only(tmp_path: Path) -> None:
     # A portfolio's sites share one RPLS file of the whole stock: each site reads the
     # programmes near its buildings only, and gets the dwellings the whole file gives.

@@ -184,9 +184,17 @@ def read_rpls(
         bbox = None if near is None else _layer_box_near(path, layer, near, within_m)
         # In the file's order (a box is answered in its spatial index's order).
         read = gpd.read_file(path, layer=layer, engine="pyogrio", bbox=bbox, fid_as_index=True)
-        return read.sort_index().reset_index(drop=True)
     except Exception as err:  # pyogrio raises DataSourceError / DataLayerError
         raise InputError(path, f"lecture impossible de la couche « {layer} » ({err})") from err
+    if read.crs is None and len(read):
+        # Its points could not be taken to the buildings' CRS (a traceback before).
+        raise InputError(
+            path,
+            f"la couche « {layer} » ne déclare pas son système de coordonnées : "
+            "déclarez-le (Lambert-93, EPSG:2154, pour le RPLS ; dans QGIS : « Définir la "
+            "projection de la couche », puis enregistrer sous un nouveau GeoPackage).",
+        )
+    return read.sort_index().reset_index(drop=True)
 
 
 def _layer_box_near(
