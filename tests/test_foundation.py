@@ -102,6 +102,20 @@ def test_an_rpls_layer_without_its_crs_is_an_input_error(tmp_path: Path) -> None
         read_rpls(path)
 
 
+def test_an_rpls_layer_without_its_dwellings_column_is_an_input_error(tmp_path: Path) -> None:
+    # « nb_logements » instead of « appartement »: no building had its RPLS dwellings,
+    # and no rate, without a word.
+    from pipelines.errors import InputError
+
+    rpls = gpd.read_file(RAW / "bondy" / "rpls_bondy.gpkg", layer="rpls2022")
+    path = tmp_path / "rpls_renomme.gpkg"
+    rpls.rename(columns={"appartement": "nb_logements"}).to_file(
+        path, layer="rpls2022", engine="pyogrio"
+    )
+    with pytest.raises(InputError, match=r"rpls_renomme\.gpkg.*« appartement ».*nb_logements"):
+        build_buildings(RAW / "bondy" / "bondy_nord.osm", path)
+
+
 def test_a_shared_rpls_file_is_read_near_the_site_only(tmp_path: Path) -> None:
     # A portfolio's sites share one RPLS file of the whole stock: each site reads the
     # programmes near its buildings only, and gets the dwellings the whole file gives.

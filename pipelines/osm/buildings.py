@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: An RPLS programme point is joined to the nearest building within this distance (m).
 RPLS_MAX_DISTANCE_M = 15.0
+#: The RPLS column of each programme's number of dwellings.
+RPLS_DWELLINGS = "appartement"
 
 __all__ = [
     "BUILDING_COLUMNS",
@@ -106,7 +108,7 @@ def dwellings_per_building(
     buildings: gpd.GeoDataFrame,
     rpls: gpd.GeoDataFrame | None = None,
     *,
-    rpls_dwellings_column: str = "appartement",
+    rpls_dwellings_column: str = RPLS_DWELLINGS,
     max_distance_m: float = RPLS_MAX_DISTANCE_M,
 ) -> pd.DataFrame:
     """Estimate the number of dwellings per building.
@@ -255,6 +257,15 @@ def build_buildings_report(
             key="osm",
         )
     rpls = read_rpls(rpls_path, near=buildings) if rpls_path else None
+    if rpls is not None and RPLS_DWELLINGS not in rpls.columns:
+        # Without it no building had its RPLS dwellings, and no rate, without a word.
+        shown = ", ".join(str(c) for c in rpls.columns if c != rpls.geometry.name)
+        raise InputError(
+            str(rpls_path),
+            f"la couche RPLS n'a pas de colonne « {RPLS_DWELLINGS} » (nombre de logements "
+            f"de chaque programme) ; colonnes : {shown or 'aucune'}. Renommez ainsi la "
+            "colonne du nombre de logements, ou retirez « rpls » de la configuration.",
+        )
     dw = dwellings_per_building(buildings, rpls)
     out = buildings.join(dw)
     metric = metric_crs_of(out)
