@@ -212,6 +212,21 @@ def test_read_ban_missing_column(tmp_path: Path) -> None:
         read_ban(bad)
 
 
+@pytest.mark.parametrize("gzipped", [False, True], ids=["csv", "csv.gz"])
+def test_read_ban_as_adresse_data_gouv_publishes_it(tmp_path: Path, gzipped: bool) -> None:
+    # The official file (adresses-93010.csv, adresses-93.csv.gz) is « ; »-separated,
+    # empty for none: read with « , », it was one column and refused.
+    import gzip
+
+    raw = pd.read_csv(BAN, dtype=str, keep_default_na=False)
+    official = raw.drop(columns=[raw.columns[0]]).replace("NA", "")
+    text = official.to_csv(sep=";", index=False)
+    path = tmp_path / ("adresses-93.csv.gz" if gzipped else "adresses-93010.csv")
+    path.write_bytes(gzip.compress(text.encode()) if gzipped else text.encode())
+    assert text.startswith("id;id_fantoir;numero;rep;nom_voie;")
+    pd.testing.assert_frame_equal(pd.DataFrame(read_ban(path)), pd.DataFrame(read_ban(BAN)))
+
+
 # --------------------------------------------------------------------------------------
 # Linking to buildings (hand-made frames in Lambert-93)
 # --------------------------------------------------------------------------------------
