@@ -227,6 +227,22 @@ def test_read_ban_as_adresse_data_gouv_publishes_it(tmp_path: Path, gzipped: boo
     pd.testing.assert_frame_equal(pd.DataFrame(read_ban(path)), pd.DataFrame(read_ban(BAN)))
 
 
+def test_a_gazetteer_saved_by_excel_is_read_and_an_empty_one_is_named(tmp_path: Path) -> None:
+    # Excel's « CSV (séparateur : point-virgule) » is cp1252: refused with Python's codec
+    # message. An empty file was a traceback (csv.Error « Could not determine delimiter »).
+    from pipelines.geocode.address_index import read_gazetteer
+
+    excel = tmp_path / "gazetteer.csv"
+    excel.write_bytes('key;building_id\r\n"Bât. A";way/84166075\r\n'.encode("cp1252"))
+    assert read_gazetteer(excel).to_dict("records") == [
+        {"key": "Bât. A", "building_id": "way/84166075"}
+    ]
+    empty = tmp_path / "vide.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match=r"vide\.csv : gazetteer vide"):
+        read_gazetteer(empty)
+
+
 # --------------------------------------------------------------------------------------
 # Linking to buildings (hand-made frames in Lambert-93)
 # --------------------------------------------------------------------------------------
