@@ -205,6 +205,13 @@ def test_read_ban_real_extract() -> None:
     assert (ban["street_key"] == "route aulnay").sum() > 20
 
 
+def test_read_ban_empty_file(tmp_path: Path) -> None:
+    empty = tmp_path / "ban.csv"
+    empty.write_bytes(b"")  # pandas' EmptyDataError was a traceback
+    with pytest.raises(InputError, match=r"ban\.csv : fichier BAN vide"):
+        read_ban(empty)
+
+
 def test_read_ban_missing_column(tmp_path: Path) -> None:
     bad = tmp_path / "ban.csv"
     bad.write_text('"numero","nom_voie","lon","lat"\n1,"Rue X",2.3,48.8\n', encoding="utf-8")

@@ -76,6 +76,8 @@ def read_ban(path: str | Path) -> gpd.GeoDataFrame:
             encoding="utf-8",
             sep=_ban_separator(path),
         )
+    except pd.errors.EmptyDataError as err:  # a 0-byte file: a traceback before
+        raise InputError(path, "fichier BAN vide : attendu un extrait BAN (CSV).") from err
     except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as err:
         raise InputError(path, f"CSV BAN illisible ({err})") from err
     for column in _BAN_REQUIRED:
