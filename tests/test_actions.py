@@ -775,6 +775,21 @@ def test_a_drawn_line_or_a_surface_with_a_marker_gives_a_polygonal_action(
     assert shapely.from_wkt(by_id.loc["L-2", "target_geometry"]).geom_type == "Polygon"
 
 
+def test_a_drawn_area_with_heights_is_kept_in_two_dimensions(
+    site: dict[str, Any], tmp_path: Path
+) -> None:
+    b = site["buildings"].to_crs("EPSG:4326")
+    x, y = b.geometry.iloc[0].representative_point().coords[0]
+    d = 0.0001
+    square = shapely.force_3d(shapely.box(x - d, y - d, x + d, y + d), 35.0)
+    row = _good("H-1", "", zone_dessinee=square.wkt)
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", [row])
+    actions, rejected, _ = _run(site, tmp_path)
+    assert rejected.empty, rejected.to_dict("records")
+    assert not actions.geometry.has_z.any()
+    assert not shapely.from_wkt(actions["target_geometry"].iloc[0]).has_z
+
+
 def test_a_drawn_area_far_from_the_site_is_its_row_s_problem(
     site: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -569,6 +569,21 @@ def test_a_building_saved_by_josm_before_its_upload_keeps_its_notes(tmp_path: Pa
     assert not is_building_id("way/--1")
 
 
+def test_a_note_with_heights_is_kept_in_two_dimensions(
+    isolated: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    # A phone's GPS or a QGIS « PointZ » layer writes [lon, lat, height]: kept with its
+    # height, the note made the GeoPackage's notes layer hold a Z it does not declare.
+    a = isolated.iloc[0]
+    note = _map_note("n-z", "Fuite en cave", a)
+    note["geometry"]["coordinates"] = [*note["geometry"]["coordinates"], 42.0]
+    folder = tmp_path / "bondy"
+    _write(folder / "export.geojson", _export([note]))
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+    assert read.rejected == []
+    assert not read.notes.geometry.has_z.any()
+
+
 def test_a_field_holding_a_json_array_or_object_rejects_its_note_naming_it(
     isolated: gpd.GeoDataFrame, tmp_path: Path
 ) -> None:

@@ -119,6 +119,9 @@ def parse_geometry(text: str) -> tuple[BaseGeometry | None, str | None]:
             "zone dessinée hors des limites en degrés : est-elle en Lambert-93 (EPSG:2154) ? "
             "Donnez-la en longitude/latitude (EPSG:4326)."
         )
+    # A GPS or QGIS « PointZ » export carries heights: the maps and the GeoPackage's
+    # layers are 2D (a height made the GeoPackage's layer declare a Z it does not have).
+    geometry = shapely.force_2d(geometry)
     if not geometry.is_valid:
         geometry = shapely.make_valid(geometry)
     return _one_kind(geometry), None

@@ -102,6 +102,9 @@ def _check_geometry(geometry: BaseGeometry) -> tuple[BaseGeometry | None, str | 
             "coordonnées hors des limites en degrés : le fichier est-il en Lambert-93 "
             "(EPSG:2154) sans l'indiquer ? Exportez-le en WGS84 (EPSG:4326)"
         )
+    # A GPS or QGIS « PointZ » export carries heights: the maps and the GeoPackage's
+    # layers are 2D (a height made the GeoPackage's layer declare a Z it does not have).
+    geometry = shapely.force_2d(geometry)
     if not geometry.is_valid:
         geometry = _repaired(geometry)
     return geometry, None
