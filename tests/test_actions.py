@@ -282,6 +282,63 @@ def _remove_row(path: Path, action_id: str) -> None:
     book.save(path)
 
 
+def test_a_register_file_that_cannot_be_read_removes_none_of_its_actions(
+    site: dict[str, Any], tmp_path: Path
+) -> None:
+    # The analyst renames the « statut » header: the file is set aside whole. Its actions
+    # were all flagged « retirée », and a « retrait » written for each in the history,
+    # which is never rewritten, though the file said nothing about them.
+    ids = site["ids"]
+    register = _write_xlsx(
+        tmp_path / "register" / "actions.xlsx", [_good("F-1", ids[0]), _good("F-2", ids[1])]
+    )
+    _run(site, tmp_path, now=T1)
+    book = openpyxl.load_workbook(register)
+    sheet = book.active
+    assert sheet is not None
+    sheet.cell(row=1, column=list(HEADERS).index("statut") + 1).value = "état d'avancement"
+    book.save(register)
+    actions, rejected, second = _run(site, tmp_path, now=T1 + pd.Timedelta(days=7))
+    assert rejected["scope"].tolist() == ["fichier"]
+    assert second["files_failed"] == ["actions.xlsx"]
+    assert not actions["is_removed"].astype(bool).any()
+    assert second["n_removed"] == 0
+    history = read_history(tmp_path / "archive" / "actions_history.csv")
+    assert "retrait" not in set(history["event"])
+    assert any("n'a pu être lu" in m for m in second["messages"]["history"])
+
+
+def test_a_workbook_whose_register_is_not_its_first_sheet_is_read(
+    site: dict[str, Any], tmp_path: Path
+) -> None:
+    # The template's « mode d'emploi » moved before « actions », or a hidden sheet of
+    # lists first: the first sheet was read, and the whole file set aside.
+    ids = site["ids"]
+    register = _write_xlsx(
+        tmp_path / "register" / "actions.xlsx", [_good("S-1", ids[0]), _good("S-2", ids[1])]
+    )
+    book = openpyxl.load_workbook(register)
+    lists = book.create_sheet("listes", 0)
+    lists.append(["statut", "niveau"])
+    lists.append(["décidée", "opérationnelle"])
+    lists.sheet_state = "hidden"
+    book.save(register)
+    actions, rejected, _ = _run(site, tmp_path)
+    assert rejected.empty, rejected.to_dict("records")
+    assert sorted(actions["action_id"]) == ["S-1", "S-2"]
+    # No sheet with the register's columns: one problem that names the sheets.
+    del book["Sheet"]
+    lists.sheet_state = "visible"
+    book.create_sheet("notes").append(["remarque", "auteur"])
+    again = tmp_path / "again"
+    (again / "register").mkdir(parents=True)
+    book.save(again / "register" / "actions.xlsx")
+    _, rejected, _ = _run(site, again)
+    (reason,) = rejected["reason_fr"]
+    assert "feuille « listes »" in reason
+    assert "« notes »" in reason
+
+
 def test_round_trip_through_the_spreadsheet(site: dict[str, Any], tmp_path: Path) -> None:
     ids = site["ids"]
     register = _write_xlsx(
@@ -659,6 +716,78 @@ def test_control_characters_leave_the_register_s_cells(
     assert kept["problem"] == "Panne répétée"
     assert kept["decision"] == "Réparer[0m vite"
     assert kept["status"] == "décidée"
+
+
+def test_a_drawn_area_with_a_spike_is_repaired_into_a_polygon(
+    site: dict[str, Any], tmp_path: Path
+) -> None:
+    # A ring drawn out and back along one edge (a spike) is invalid; make_valid made it a
+    # polygon plus a line, a GeometryCollection that chose the zone's buildings by
+    # « intersects » and went into the GeoPackage's polygon layer as a collection.
+    b = site["buildings"].to_crs("EPSG:4326")
+    x, y = b.geometry.iloc[0].representative_point().coords[0]
+    d = 0.0001
+    ring = [(x - d, y - d), (x + d, y - d), (x + d, y + d), (x + 3 * d, y + 3 * d),
+            (x + d, y + d), (x - d, y + d), (x - d, y - d)]  # fmt: skip
+    spike = shapely.Polygon(ring)
+    assert not spike.is_valid
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", [_good("A-1", "", zone_dessinee=spike.wkt)])
+    actions, rejected, _ = _run(site, tmp_path)
+    assert rejected.empty, rejected.to_dict("records")
+    (geometry,) = actions.geometry
+    assert geometry.geom_type in ("Polygon", "MultiPolygon")
+    (drawn,) = actions["target_geometry"]
+    assert shapely.from_wkt(drawn).geom_type == "Polygon"
+    assert site["ids"][0] in list(actions["building_ids"].iloc[0])
+
+
+def test_a_drawn_line_or_a_surface_with_a_marker_gives_a_polygonal_action(
+    site: dict[str, Any], tmp_path: Path
+) -> None:
+    # A line drawn across a building, added to the footprints, and a FeatureCollection of
+    # a surface and a marker, made the action's geometry a GeometryCollection.
+    b = site["buildings"].to_crs("EPSG:4326")
+    foot = b.geometry.iloc[0]
+    west, south, east, north = foot.bounds
+    mid = (south + north) / 2
+    line = shapely.LineString([(west - 0.0001, mid), (east + 0.0001, mid)])
+    x, y = foot.representative_point().coords[0]
+    d = 0.0001
+    square = shapely.box(x - d, y - d, x + d, y + d)
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(square)},
+            {"type": "Feature", "properties": {}, "geometry": {"type": "Point",
+             "coordinates": [x + 5 * d, y]}},
+        ],
+    }  # fmt: skip
+    rows = [
+        _good("L-1", site["ids"][1], zone_dessinee=line.wkt),
+        _good("L-2", "", zone_dessinee=json.dumps(collection)),
+    ]
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", rows)
+    actions, rejected, _ = _run(site, tmp_path)
+    assert rejected.empty, rejected.to_dict("records")
+    by_id = actions.set_index("action_id")
+    assert set(by_id.geometry.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert site["ids"][0] in list(by_id.loc["L-1", "building_ids"])
+    assert shapely.from_wkt(by_id.loc["L-2", "target_geometry"]).geom_type == "Polygon"
+
+
+def test_a_drawn_area_with_heights_is_kept_in_two_dimensions(
+    site: dict[str, Any], tmp_path: Path
+) -> None:
+    b = site["buildings"].to_crs("EPSG:4326")
+    x, y = b.geometry.iloc[0].representative_point().coords[0]
+    d = 0.0001
+    square = shapely.force_3d(shapely.box(x - d, y - d, x + d, y + d), 35.0)
+    row = _good("H-1", "", zone_dessinee=square.wkt)
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", [row])
+    actions, rejected, _ = _run(site, tmp_path)
+    assert rejected.empty, rejected.to_dict("records")
+    assert not actions.geometry.has_z.any()
+    assert not shapely.from_wkt(actions["target_geometry"].iloc[0]).has_z
 
 
 def test_a_drawn_area_far_from_the_site_is_its_row_s_problem(

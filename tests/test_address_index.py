@@ -205,11 +205,49 @@ def test_read_ban_real_extract() -> None:
     assert (ban["street_key"] == "route aulnay").sum() > 20
 
 
+def test_read_ban_empty_file(tmp_path: Path) -> None:
+    empty = tmp_path / "ban.csv"
+    empty.write_bytes(b"")  # pandas' EmptyDataError was a traceback
+    with pytest.raises(InputError, match=r"ban\.csv : fichier BAN vide"):
+        read_ban(empty)
+
+
 def test_read_ban_missing_column(tmp_path: Path) -> None:
     bad = tmp_path / "ban.csv"
     bad.write_text('"numero","nom_voie","lon","lat"\n1,"Rue X",2.3,48.8\n', encoding="utf-8")
     with pytest.raises(InputError, match="rep"):
         read_ban(bad)
+
+
+@pytest.mark.parametrize("gzipped", [False, True], ids=["csv", "csv.gz"])
+def test_read_ban_as_adresse_data_gouv_publishes_it(tmp_path: Path, gzipped: bool) -> None:
+    # The official file (adresses-93010.csv, adresses-93.csv.gz) is « ; »-separated,
+    # empty for none: read with « , », it was one column and refused.
+    import gzip
+
+    raw = pd.read_csv(BAN, dtype=str, keep_default_na=False)
+    official = raw.drop(columns=[raw.columns[0]]).replace("NA", "")
+    text = official.to_csv(sep=";", index=False)
+    path = tmp_path / ("adresses-93.csv.gz" if gzipped else "adresses-93010.csv")
+    path.write_bytes(gzip.compress(text.encode()) if gzipped else text.encode())
+    assert text.startswith("id;id_fantoir;numero;rep;nom_voie;")
+    pd.testing.assert_frame_equal(pd.DataFrame(read_ban(path)), pd.DataFrame(read_ban(BAN)))
+
+
+def test_a_gazetteer_saved_by_excel_is_read_and_an_empty_one_is_named(tmp_path: Path) -> None:
+    # Excel's « CSV (séparateur : point-virgule) » is cp1252: refused with Python's codec
+    # message. An empty file was a traceback (csv.Error « Could not determine delimiter »).
+    from pipelines.geocode.address_index import read_gazetteer
+
+    excel = tmp_path / "gazetteer.csv"
+    excel.write_bytes('key;building_id\r\n"Bât. A";way/84166075\r\n'.encode("cp1252"))
+    assert read_gazetteer(excel).to_dict("records") == [
+        {"key": "Bât. A", "building_id": "way/84166075"}
+    ]
+    empty = tmp_path / "vide.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match=r"vide\.csv : gazetteer vide"):
+        read_gazetteer(empty)
 
 
 # --------------------------------------------------------------------------------------

@@ -152,6 +152,40 @@ def test_csv_keyed_by_building_id_with_french_headers(
         assert linked.loc[bid, "geometry_source"] == "bâtiment"
 
 
+def test_a_table_s_rows_are_named_by_their_line_and_blank_rows_are_no_notes(
+    isolated: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    # Read by pandas, a CSV's blank lines and a text on two lines shifted the line of every
+    # later row (« ligne 3 » for line 6), and a sheet's blank rows became rejected notes.
+    import openpyxl
+
+    a = isolated.iloc[0]["building_id"]
+    folder = tmp_path / "bondy"
+    folder.mkdir()
+    csv = (
+        "building_id;texte;étiquette;date\r\n"
+        f"{a};Porte forcée;à surveiller;2024-06-03\r\n"
+        "\r\n"
+        f'{a};"Fuite en cave,\r\nsous l\'escalier";à surveiller;2024-06-04\r\n'
+        f"{a};Rats;inconnue;2024-06-05\r\n"
+    )
+    (folder / "tour.csv").write_bytes(csv.encode("utf-8"))
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["building_id", "texte", "étiquette", "date"])
+    sheet.append([a, "Tags", "à surveiller", "2024-06-06"])
+    sheet.append([])
+    sheet.append([a, "Vitre", "inconnue", "2024-06-07"])
+    book.save(folder / "visite.xlsx")
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+    assert sorted(read.notes["text"]) == ["Fuite en cave,\nsous l'escalier", "Porte forcée", "Tags"]
+    assert sorted(m.split(" : ")[0] for m in read.rejected) == [
+        "tour.csv, ligne 6",
+        "visite.xlsx, ligne 4",
+    ]
+
+
 def test_csv_in_utf16_is_read(isolated: gpd.GeoDataFrame, tmp_path: Path) -> None:
     # LibreOffice's « Unicode (UTF-16) » CSV, tab-separated as Excel's « Texte Unicode »:
     # read as cp1252, its header became « ÿþB\x00â\x00t… », every column said missing
@@ -489,6 +523,65 @@ def test_everything_shown_is_escaped(isolated: gpd.GeoDataFrame) -> None:
     )
     payload = ui.rsplit("<script>", 1)[1]
     assert payload.count("</script>") == 1  # only the element's own end tag
+
+
+def test_a_surface_with_a_spike_is_repaired_into_a_polygon_not_a_collection(
+    isolated: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    # make_valid turns a ring with a spike (out and back along one edge) into a polygon
+    # plus a line, a GeometryCollection: refused on input, it was kept once repaired, and
+    # written to the GeoPackage's point layer.
+    a = isolated.iloc[0]
+    x, y = a.geometry.representative_point().coords[0]
+    d = 0.0002
+    ring = [[x, y], [x + d, y], [x + d, y + d], [x + 2 * d, y + 3 * d], [x + d, y + d],
+            [x, y + d], [x, y]]  # fmt: skip
+    note = _map_note("n-spike", "Zone à reprendre", a)
+    note["geometry"] = {"type": "Polygon", "coordinates": [ring]}
+    folder = tmp_path / "bondy"
+    _write(folder / "export.geojson", _export([note]))
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+    assert read.rejected == []
+    (geometry,) = read.notes.geometry
+    assert geometry.geom_type == "Polygon"
+    assert geometry.is_valid
+    assert geometry.area == pytest.approx(d * d)
+
+
+def test_a_building_saved_by_josm_before_its_upload_keeps_its_notes(tmp_path: Path) -> None:
+    # JOSM saves a building drawn and not yet uploaded with a negative id: the buildings
+    # stage kept it as « way/-102 », the map exported its notes so, and their import
+    # rejected them (« attendu la forme OSM way/123 »).
+    from pipelines.actions.model import is_building_id
+
+    note = {
+        "type": "Feature",
+        "properties": {"note_id": "n-josm", "text": "Porte forcée", "tag": "à surveiller",
+                       "created_at": "2024-06-03T09:15:00Z", "building_id": "way/-102"},
+        "geometry": None,
+    }  # fmt: skip
+    folder = tmp_path / "bondy"
+    _write(folder / "export.geojson", _export([note]))
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+    assert read.rejected == []
+    assert read.notes["building_id"].tolist() == ["way/-102"]
+    assert is_building_id("way/-102")  # the action register's rule too
+    assert not is_building_id("way/--1")
+
+
+def test_a_note_with_heights_is_kept_in_two_dimensions(
+    isolated: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    # A phone's GPS or a QGIS « PointZ » layer writes [lon, lat, height]: kept with its
+    # height, the note made the GeoPackage's notes layer hold a Z it does not declare.
+    a = isolated.iloc[0]
+    note = _map_note("n-z", "Fuite en cave", a)
+    note["geometry"]["coordinates"] = [*note["geometry"]["coordinates"], 42.0]
+    folder = tmp_path / "bondy"
+    _write(folder / "export.geojson", _export([note]))
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+    assert read.rejected == []
+    assert not read.notes.geometry.has_z.any()
 
 
 def test_a_field_holding_a_json_array_or_object_rejects_its_note_naming_it(

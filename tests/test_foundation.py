@@ -72,6 +72,50 @@ def test_dwellings_from_rpls_are_attached_and_never_invented() -> None:
     assert b.loc[b["dwellings_source"] == "rpls", "dwellings"].sum() <= rpls["appartement"].sum()
 
 
+def test_dwellings_of_a_text_rpls_column_are_added_as_numbers(tmp_path: Path) -> None:
+    # A CSV made GeoPackage without its field types holds « 12 » and « 30 » as text:
+    # summed as text, the two programmes of one building gave it 1230 dwellings.
+    footprint = box(2.480, 48.908, 2.481, 48.909)
+    buildings = gpd.GeoDataFrame({"building_id": ["way/1"]}, geometry=[footprint], crs=WGS84)
+    points = [Point(2.4803, 48.9085), Point(2.4806, 48.9086)]
+    typed = gpd.GeoDataFrame({"appartement": [12, 30]}, geometry=points, crs=WGS84)
+    text = gpd.GeoDataFrame({"appartement": ["12", "30"]}, geometry=points, crs=WGS84)
+    path = tmp_path / "rpls_texte.gpkg"
+    text.to_file(path, layer="rpls2022", engine="pyogrio")
+    assert read_rpls(path)["appartement"].tolist() == ["12", "30"]
+    for rpls in (typed, read_rpls(path)):
+        assert dwellings_per_building(buildings, rpls)["dwellings"].tolist() == [42.0]
+
+
+def test_an_rpls_layer_without_its_crs_is_an_input_error(tmp_path: Path) -> None:
+    # Its points could not be taken to the buildings' CRS: a Python traceback.
+    import warnings
+
+    from pipelines.errors import InputError
+
+    path = tmp_path / "rpls_sans_crs.gpkg"
+    naive = gpd.GeoDataFrame({"appartement": [12]}, geometry=[Point(660_000, 6_866_000)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pyogrio: « 'crs' was not provided »
+        naive.to_file(path, layer="rpls2022", engine="pyogrio")
+    with pytest.raises(InputError, match=r"rpls_sans_crs\.gpkg.*rpls2022.*système de coordonnées"):
+        read_rpls(path)
+
+
+def test_an_rpls_layer_without_its_dwellings_column_is_an_input_error(tmp_path: Path) -> None:
+    # « nb_logements » instead of « appartement »: no building had its RPLS dwellings,
+    # and no rate, without a word.
+    from pipelines.errors import InputError
+
+    rpls = gpd.read_file(RAW / "bondy" / "rpls_bondy.gpkg", layer="rpls2022")
+    path = tmp_path / "rpls_renomme.gpkg"
+    rpls.rename(columns={"appartement": "nb_logements"}).to_file(
+        path, layer="rpls2022", engine="pyogrio"
+    )
+    with pytest.raises(InputError, match=r"rpls_renomme\.gpkg.*« appartement ».*nb_logements"):
+        build_buildings(RAW / "bondy" / "bondy_nord.osm", path)
+
+
 def test_a_shared_rpls_file_is_read_near_the_site_only(tmp_path: Path) -> None:
     # A portfolio's sites share one RPLS file of the whole stock: each site reads the
     # programmes near its buildings only, and gets the dwellings the whole file gives.

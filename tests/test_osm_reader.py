@@ -384,6 +384,39 @@ def test_an_unclosed_building_way_is_counted_not_silently_dropped() -> None:
     assert summary["examples"] == {"ways_degenerate_dropped": ["way/105"]}
 
 
+def test_a_building_ring_without_surface_is_dropped_and_counted(tmp_path) -> None:
+    """A closed building way A-B-A (or of aligned nodes) is a line once made valid: it is
+    no footprint (it got its neighbours' Gi* with no report, and went into the
+    GeoPackage's polygon layer); a bow-tie keeps its two triangles."""
+    osm = tmp_path / "degenerate.osm"
+    osm.write_text(
+        """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="test">
+<bounds minlat="48.907" minlon="2.478" maxlat="48.912" maxlon="2.490"/>
+<node id="1" lat="48.908" lon="2.480" version="1"/>
+<node id="2" lat="48.908" lon="2.481" version="1"/>
+<node id="3" lat="48.909" lon="2.480" version="1"/>
+<node id="4" lat="48.909" lon="2.481" version="1"/>
+<node id="5" lat="48.910" lon="2.485" version="1"/>
+<node id="6" lat="48.910" lon="2.486" version="1"/>
+<node id="7" lat="48.910" lon="2.487" version="1"/>
+<way id="100" version="1"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/>
+<tag k="building" v="yes"/></way>
+<way id="101" version="1"><nd ref="5"/><nd ref="6"/><nd ref="5"/><tag k="building" v="yes"/></way>
+<way id="102" version="1"><nd ref="5"/><nd ref="6"/><nd ref="7"/><nd ref="5"/>
+<tag k="building" v="yes"/></way>
+</osm>
+""",
+        encoding="utf-8",
+    )
+    buildings, incomplete, _ = read_osm_file_report(osm)
+    assert list(buildings["building_id"]) == ["way/100"]
+    assert set(buildings.geom_type) == {"MultiPolygon"}  # the bow-tie's two triangles
+    summary = incomplete.summary()
+    assert summary["ways_degenerate_dropped"] == 2
+    assert summary["examples"]["ways_degenerate_dropped"] == ["way/101", "way/102"]
+
+
 def test_incomplete_address_relations_reach_the_geocoding_summary(demo_run: Any) -> None:
     """The associatedStreet relations of the Bondy extract whose members are missing from
     the file (counted here from the XML itself) are counted in the geocoding summary."""

@@ -176,3 +176,26 @@ def test_an_unreadable_extract_is_an_input_error_naming_it(tmp_path, text):
     with pytest.raises(InputError, match=r"extrait\.osm.*lecture OSM impossible"):
         cut_extract(src, SITES[:2], dsts, margin_m=MARGIN_M)
     assert not any(d.exists() for d in dsts)
+
+
+def test_an_unsorted_extract_is_cut_as_the_sorted_one(tmp_path, cuts):
+    """Overpass's ``out body; >; out skel qt;`` writes the ways, then their nodes: pass 1
+    met every node after the ways, and each site got an empty extract, without a word."""
+    import xml.etree.ElementTree as ET
+
+    tree = ET.parse(SRC)
+    root = tree.getroot()
+    elements = list(root)
+    order = {"way": 1, "node": 2, "relation": 3}
+    for element in elements:
+        root.remove(element)
+    root.extend(sorted(elements, key=lambda e: order.get(e.tag, 0)))
+    unsorted = tmp_path / "overpass.osm"
+    tree.write(unsorted, encoding="utf-8", xml_declaration=True)
+    assert next(e.tag for e in root if e.tag in order) == "way"
+    dsts = [tmp_path / "out" / f"{p.id}.osm" for p in SITES[:3]]
+    ways = cut_extract(unsorted, SITES[:3], dsts, margin_m=MARGIN_M)
+    assert ways == {p.id: cuts["ways"][p.id] for p in SITES[:3]}
+    assert all(n > 0 for n in ways.values())
+    for dst, together in zip(dsts, cuts["new"][:3], strict=True):
+        assert contents(dst) == contents(together)

@@ -24,7 +24,8 @@ Rules, decided here:
 * **An action removed from the file is kept**, flagged ``is_removed`` (« retrait » in
   the history), as the notes are kept; written again, it comes back (« réapparition »).
   A row set aside this time (a problem) does not remove its action: it keeps its last
-  accepted state.
+  accepted state; nor does a file that cannot be read this time (a header renamed, a
+  workbook saved half-way) remove the actions last read from it.
 * **Completion date**: ``date_realisation`` when given, else the ``date_statut`` of the
   first « réalisée » (or « vérifiée ») applied.
 """
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,7 @@ def fold_register(
     seen_ids: set[str],
     now: pd.Timestamp,
     files: Mapping[str, Mapping[str, Any]] | None = None,
+    failed_files: Collection[str] = (),
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, list[dict[str, Any]], list[str]]:
     """Fold this run's register into every action read before.
 
@@ -175,6 +177,9 @@ def fold_register(
         The run's time (UTC), recorded on the history's rows.
     files
         Per file name, :func:`pipelines.actions.readers.file_facts`.
+    failed_files
+        The register files that could not be read this time: an action last read from
+        one of them keeps its last state and is not removed (its file said nothing).
 
     Returns
     -------
@@ -286,7 +291,13 @@ def fold_register(
     for action_id, prev in before.items():
         state = {c: prev[c] for c in ARCHIVE_COLUMNS}
         state["geometry"] = prev.geometry
-        if action_id not in seen_ids and not bool(prev["is_removed"]):
+        unread = str(prev["source_file"]) in failed_files
+        if unread and action_id not in seen_ids and not bool(prev["is_removed"]):
+            messages.append(
+                f"action {action_id} : son fichier {prev['source_file']} n'a pu être lu ; "
+                "dernier état gardé, non signalée retirée."
+            )
+        elif action_id not in seen_ids and not bool(prev["is_removed"]):
             state["is_removed"] = True
             state["last_change_at"] = now
             note = f"absente du registre (dernière lecture : {prev['source_file']})"

@@ -169,7 +169,8 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
     "responsibility": RESPONSIBILITIES,
 }
 
-_BUILDING_ID = re.compile(r"^(way|relation|node)/\d+$")
+# An object JOSM saved before its upload has a negative id (way/-12).
+_BUILDING_ID = re.compile(r"^(way|relation|node)/-?\d+$")
 _ZONE_ID = re.compile(r"^Z\d+$")
 
 

@@ -165,17 +165,9 @@ def _without_controls(column: pa.ChunkedArray) -> list[Any]:
     return column.to_pylist()
 
 
-def _file_rows(path: Path, fmt: str) -> tuple[pd.DataFrame, list[dict[str, Any]], int, list[str]]:
-    """The rows of one file as internal columns, its malformed rows as problems, its
-    blank rows, and its columns that are not the register's.
-
-    Raises
-    ------
-    InputError
-        The file cannot be read, or lacks the required columns.
-    """
-    raw = read_file(path, fmt)
-    names = raw.columns
+def _columns(names: list[str]) -> tuple[dict[str, str], list[str], list[str]]:
+    """A file's columns as the register's: header → internal column, the headers that
+    are not the register's (or repeat one), and the required columns missing (French)."""
     mapping: dict[str, str] = {}
     ignored: list[str] = []
     for name in names:
@@ -188,12 +180,44 @@ def _file_rows(path: Path, fmt: str) -> tuple[pd.DataFrame, list[dict[str, Any]]
     missing = [HEADER_OF[c] for c in ("action_id", "status") if c not in found]
     if not found & set(TARGET_COLUMNS):
         missing.append(" ou ".join(HEADER_OF[c] for c in TARGET_COLUMNS) + " (la cible)")
+    return mapping, ignored, missing
+
+
+def _file_rows(path: Path, fmt: str) -> tuple[pd.DataFrame, list[dict[str, Any]], int, list[str]]:
+    """The rows of one file as internal columns, its malformed rows as problems, its
+    blank rows, and its columns that are not the register's.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, or lacks the required columns.
+    """
+    raw = read_file(path, fmt)
+    mapping, ignored, missing = _columns(raw.columns)
+    if missing and raw.has_header and len(raw.sheets) > 1:
+        # A workbook whose register is not its first sheet (the template's « mode
+        # d'emploi » moved first, a hidden sheet of lists): the first sheet that has
+        # the register's columns. The whole file was set aside.
+        for name in raw.sheets[1:]:
+            other = read_file(path, fmt, sheet=name)
+            found = _columns(other.columns)
+            if not found[2]:
+                log.info("%s : registre lu dans la feuille « %s »", path.name, name)
+                raw, (mapping, ignored, missing) = other, found
+                break
+    names = raw.columns
     if missing and raw.has_header:
         shown = ", ".join(names) or "aucune"
+        sheets = (
+            f" (feuille « {raw.sheets[0]} » ; aucune des autres feuilles, "
+            f"{', '.join(f'« {n} »' for n in raw.sheets[1:])}, ne les a toutes)"
+            if len(raw.sheets) > 1
+            else ""
+        )
         raise InputError(
             path.name,
-            f"colonnes manquantes : {', '.join(missing)} ; colonnes trouvées : {shown}. "
-            "Partez du modèle (make actions-template).",
+            f"colonnes manquantes : {', '.join(missing)} ; colonnes trouvées : {shown}"
+            f"{sheets}. Partez du modèle (make actions-template).",
         )
     # Control characters (a NUL byte…) leave every cell, as they leave an export's.
     frame = pd.DataFrame(

@@ -287,7 +287,12 @@ def run(
 
     files = {f["file"]: f for f in read.files}
     archive, history, value_problems, messages = fold_register(
-        kept, read_archive(archive_file), seen_ids=seen_ids, now=now, files=files
+        kept,
+        read_archive(archive_file),
+        seen_ids=seen_ids,
+        now=now,
+        files=files,
+        failed_files=set(read.failed_files),
     )
     register = archive.assign(origin=ORIGIN_REGISTER, note_id=None)
     register["is_row_rejected"] = register["action_id"].isin(seen_ids - set(kept["action_id"]))

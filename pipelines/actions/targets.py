@@ -195,12 +195,17 @@ def resolve_targets(
             shapes.append(z.geometry.iloc[zone_at[zid]])
         in_drawn: list[str] = []
         if drawn is not None:
-            shapes.append(drawn)
             polygonal = drawn.geom_type in ("Polygon", "MultiPolygon")
             hits = tree.query(drawn, predicate="intersects")
             if polygonal:
                 hits = [int(i) for i in hits if drawn.covers(points[int(i)])]
             in_drawn = [str(ids[int(i)]) for i in sorted(hits)]
+            # A drawn line or point stands for the footprints it crosses: added to
+            # polygons, it made the action's geometry a GeometryCollection.
+            if polygonal or not in_drawn:
+                shapes.append(drawn)
+            else:
+                shapes += [footprints[index[bid]] for bid in in_drawn]
         all_ids = tuple(dict.fromkeys([*named, *in_zone, *in_drawn]))
         keep.append(k)
         resolved["building_ids"].append(all_ids)

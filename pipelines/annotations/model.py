@@ -105,7 +105,8 @@ ALIASES: dict[str, str] = {
     "wkt": "geometry_wkt",
     "geometrie": "geometry_wkt",
 }
-_BUILDING_ID = re.compile(r"^(way|relation|node)/\d+$")
+# An object JOSM saved before its upload has a negative id (way/-12).
+_BUILDING_ID = re.compile(r"^(way|relation|node)/-?\d+$")
 _ZONE_ID = re.compile(r"^Z\d+$")
 _FR_DATE = re.compile(
     r"^(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4})"

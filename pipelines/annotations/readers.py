@@ -49,8 +49,9 @@ from pipelines.annotations.model import (
 )
 from pipelines.annotations.versions import _notes_frame, deduplicate_notes
 from pipelines.crs import WGS84
+from pipelines.errors import InputError
 from pipelines.fr import fr_number
-from pipelines.ingest import decode, scrub_series
+from pipelines.ingest import read_file, scrub_series
 
 # The logger of pipelines.annotations.stage, as before the split, so that log
 # filters and configurations keep matching these messages.
@@ -101,9 +102,25 @@ def _check_geometry(geometry: BaseGeometry) -> tuple[BaseGeometry | None, str | 
             "coordonnées hors des limites en degrés : le fichier est-il en Lambert-93 "
             "(EPSG:2154) sans l'indiquer ? Exportez-le en WGS84 (EPSG:4326)"
         )
+    # A GPS or QGIS « PointZ » export carries heights: the maps and the GeoPackage's
+    # layers are 2D (a height made the GeoPackage's layer declare a Z it does not have).
+    geometry = shapely.force_2d(geometry)
     if not geometry.is_valid:
-        geometry = shapely.make_valid(geometry)
+        geometry = _repaired(geometry)
     return geometry, None
+
+
+def _repaired(geometry: BaseGeometry) -> BaseGeometry:
+    """An invalid geometry made valid, of one kind: where ``make_valid`` gives a collection
+    (a drawn surface with a spike becomes a polygon and a line), its parts of the highest
+    dimension, merged. A collection is refused on input; a note kept as one went into
+    the GeoPackage's point layer, against its declared type."""
+    made = shapely.make_valid(geometry)
+    if made.geom_type != "GeometryCollection" or made.is_empty:
+        return made
+    parts = shapely.get_parts(made)
+    dims = shapely.get_dimensions(parts)
+    return shapely.union_all(parts[dims == dims.max()])
 
 
 def validate_note(
@@ -360,16 +377,28 @@ def _legacy_crs_transform(crs: Any) -> Callable[[BaseGeometry], BaseGeometry] | 
 
 
 def _read_table(path: Path) -> list[RawNote]:
-    if path.suffix.lower() == ".xlsx":
+    """The rows of a CSV or XLSX of notes, read by the ingestion's reader
+    (:func:`pipelines.ingest.read_file`): each row named by its line in the file or the
+    sheet (the header is line 1), blank rows skipped, a malformed CSV row a note of its
+    own that is rejected. Read by pandas before, a CSV's blank lines and multi-line
+    texts shifted every later row's line, and a sheet's blank rows became rejected
+    notes."""
+    xlsx = path.suffix.lower() == ".xlsx"
+    if xlsx:
         _check_xlsx_size(path)
-        try:
-            frame = pd.read_excel(path, dtype=str, keep_default_na=False)
-        except (ValueError, OSError, KeyError) as err:
-            raise FileProblemError(f"classeur illisible ({type(err).__name__})") from err
-    else:
-        frame = _read_csv(path)
-    _check_count(len(frame))
-    columns = {_field_name(str(c)): c for c in frame.columns}
+    try:
+        raw = read_file(path, "xlsx" if xlsx else "csv")
+    except InputError as err:
+        what = "classeur illisible" if xlsx else "CSV illisible"
+        message = str(err).split(" : ", 1)[-1].rstrip(".")
+        raise FileProblemError(
+            message if message.startswith(what) else f"{what} ({message})"
+        ) from err
+    if not raw.has_header:
+        raise FileProblemError("classeur vide" if xlsx else "fichier CSV vide")
+    names = [str(c) for c in raw.columns]
+    _check_count(raw.table.num_rows + len(raw.malformed))
+    columns = {_field_name(c): c for c in names}
     missing = [
         f"{fr} ({en})"
         for en, fr in (("text", "texte"), ("tag", "étiquette"), ("created_at", "date"))
@@ -381,31 +410,29 @@ def _read_table(path: Path) -> list[RawNote]:
     if not keys:
         missing.append("building_id, zone_id, geometry_wkt ou lon/lat (où placer la note)")
     if missing:
-        found = ", ".join(str(c) for c in frame.columns) or "aucune"
+        found = ", ".join(names) or "aucune"
         raise FileProblemError(
             f"colonnes manquantes : {', '.join(missing)} ; colonnes trouvées : {found}"
         )
-    records = frame.to_dict(orient="records")
-    # Line numbers as in a spreadsheet: the header is line 1.
-    return [
-        RawNote(f"ligne {i + 2}", {str(k): v for k, v in r.items()}) for i, r in enumerate(records)
+    rows = raw.table.select(names).to_pylist()
+    notes = [
+        (int(line), RawNote(f"ligne {int(line)}", {k: v or "" for k, v in r.items()}))
+        for line, r in zip(raw.lines, rows, strict=True)
     ]
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    # As the ingestion decodes an export: UTF-8 (BOM or not), UTF-16 with its BOM
-    # (LibreOffice's « Unicode »), else cp1252 (Excel's « CSV (séparateur : point-virgule) »).
-    text, _ = decode(path.read_bytes())
-    first = text.splitlines()[0] if text.strip() else ""
-    if not first:
-        raise FileProblemError("fichier CSV vide")
-    separator = max((";", ",", "\t"), key=first.count)
-    import io
-
-    try:
-        return pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise FileProblemError(f"CSV illisible ({str(err).strip()})") from err
+    notes += [
+        (
+            int(line),
+            RawNote(
+                f"ligne {int(line)}",
+                {},
+                None,
+                f"ligne mal formée ({int(width)} champs au lieu de {len(names)} : "
+                "séparateur ou guillemet en trop ou en moins ?)",
+            ),
+        )
+        for line, width in zip(raw.malformed.lines, raw.malformed.n_fields, strict=True)
+    ]
+    return [note for _, note in sorted(notes, key=lambda pair: pair[0])]
 
 
 def _read_ogr(path: Path) -> list[RawNote]:

@@ -145,6 +145,12 @@ def texts(table: dict[str, Any], key: str, path: str, where: str) -> tuple[str, 
     return tuple(values)
 
 
+#: Longest site id: it names files (``vigie_<id>_batiments_taux.qml``, ``.part-<id>.osm``)
+#: whose name a file system limits to 255 bytes. A 300-character id from a perimeter
+#: layer failed only at the end of the split's cut, on a hidden temporary file.
+MAX_SITE_ID_CHARS = 64
+
+
 def site_id_problem(sid: str) -> str | None:
     """Why ``sid`` cannot be a site's id, in French, or ``None`` when it can.
 
@@ -159,6 +165,11 @@ def site_id_problem(sid: str) -> str | None:
         return "lettres, chiffres, - et _ seulement (lettres sans accents), non vide"
     if not sid[0].isalnum():
         return "doit commencer par une lettre ou un chiffre"
+    if len(sid) > MAX_SITE_ID_CHARS:
+        return (
+            f"{len(sid)} caractères, au plus {MAX_SITE_ID_CHARS} : il nomme des fichiers, "
+            "dont le nom est limité à 255 octets"
+        )
     return None
 
 

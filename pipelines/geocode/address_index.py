@@ -29,6 +29,7 @@ unique.
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ from pipelines.geocode.matching import (
     link_points_to_buildings,
 )
 from pipelines.geocode.osm_addresses import ADDRESS_COLUMNS, SOURCE_RANK, read_osm_addresses
+from pipelines.ingest import decode
 from pipelines.io import write_geoparquet
 from pipelines.osm import read_osm_buildings
 
@@ -374,9 +376,16 @@ def read_gazetteer(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise InputError(path, "gazetteer introuvable (colonnes attendues : key, building_id).")
+    # Decoded as an export is (UTF-8, UTF-16, else cp1252: Excel's « CSV (séparateur :
+    # point-virgule) »), which was refused; an empty file was a traceback (csv.Error).
+    text, _ = decode(path.read_bytes())
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    if not header.strip():
+        raise InputError(path, "gazetteer vide (colonnes attendues : key, building_id).")
+    separator = max((";", ",", "\t", "|"), key=header.count)
     try:
-        table = pd.read_csv(path, sep=None, engine="python", dtype=str, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        table = pd.read_csv(io.StringIO(text.lstrip("\ufeff")), sep=separator, dtype=str)
+    except pd.errors.ParserError as err:
         raise InputError(path, f"CSV illisible ({err})") from err
     for column in ("key", "building_id"):
         if column not in table.columns:

@@ -34,8 +34,22 @@ log = logging.getLogger(__name__)
 _BAN_REQUIRED = ("numero", "rep", "nom_voie", "code_postal", "lon", "lat")
 
 
+def _ban_separator(path: Path) -> str:
+    """``;`` for the BAN as adresse.data.gouv.fr publishes it (``adresses-93.csv.gz``,
+    ``adresses-93010.csv``), ``,`` for an extract such as the shipped one: whichever its
+    header holds more of. Read with ``,`` only, the official file was one column and
+    refused (« colonne manquante »)."""
+    import gzip
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+        header = fh.readline()
+    return ";" if header.count(";") > header.count(",") else ","
+
+
 def read_ban(path: str | Path) -> gpd.GeoDataFrame:
-    """Read a Base Adresse Nationale CSV extract (comma-separated, quoted, ``NA``).
+    """Read a Base Adresse Nationale CSV: the official file (``;``, optionally gzipped) or
+    an extract (comma-separated, quoted, ``NA``).
 
     Parameters
     ----------
@@ -55,9 +69,16 @@ def read_ban(path: str | Path) -> gpd.GeoDataFrame:
         raise InputError(path, "fichier BAN introuvable.")
     try:
         raw = pd.read_csv(
-            path, dtype=str, na_values=["NA", ""], keep_default_na=False, encoding="utf-8"
+            path,
+            dtype=str,
+            na_values=["NA", ""],
+            keep_default_na=False,
+            encoding="utf-8",
+            sep=_ban_separator(path),
         )
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+    except pd.errors.EmptyDataError as err:  # a 0-byte file: a traceback before
+        raise InputError(path, "fichier BAN vide : attendu un extrait BAN (CSV).") from err
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as err:
         raise InputError(path, f"CSV BAN illisible ({err})") from err
     for column in _BAN_REQUIRED:
         if column not in raw.columns:

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: An RPLS programme point is joined to the nearest building within this distance (m).
 RPLS_MAX_DISTANCE_M = 15.0
+#: The RPLS column of each programme's number of dwellings.
+RPLS_DWELLINGS = "appartement"
 
 __all__ = [
     "BUILDING_COLUMNS",
@@ -106,7 +108,7 @@ def dwellings_per_building(
     buildings: gpd.GeoDataFrame,
     rpls: gpd.GeoDataFrame | None = None,
     *,
-    rpls_dwellings_column: str = "appartement",
+    rpls_dwellings_column: str = RPLS_DWELLINGS,
     max_distance_m: float = RPLS_MAX_DISTANCE_M,
 ) -> pd.DataFrame:
     """Estimate the number of dwellings per building.
@@ -137,6 +139,9 @@ def dwellings_per_building(
         b = buildings[["geometry"]].to_crs(metric)
         pts = rpls[[rpls_dwellings_column, "geometry"]].to_crs(metric)
         pts = pts[pts.geometry.notna() & ~pts.geometry.is_empty]
+        # A text column (a CSV made GeoPackage without its types) summed as text: the
+        # programmes « 12 » and « 30 » of one building gave 1230 dwellings.
+        pts[rpls_dwellings_column] = _to_number(pts[rpls_dwellings_column])
         joined = gpd.sjoin_nearest(pts, b, how="inner", max_distance=max_distance_m)
         joined = joined[~joined.index.duplicated(keep="first")]
         sums = joined.groupby("index_right")[rpls_dwellings_column].sum(min_count=1)
@@ -181,9 +186,17 @@ def read_rpls(
         bbox = None if near is None else _layer_box_near(path, layer, near, within_m)
         # In the file's order (a box is answered in its spatial index's order).
         read = gpd.read_file(path, layer=layer, engine="pyogrio", bbox=bbox, fid_as_index=True)
-        return read.sort_index().reset_index(drop=True)
     except Exception as err:  # pyogrio raises DataSourceError / DataLayerError
         raise InputError(path, f"lecture impossible de la couche « {layer} » ({err})") from err
+    if read.crs is None and len(read):
+        # Its points could not be taken to the buildings' CRS (a traceback before).
+        raise InputError(
+            path,
+            f"la couche « {layer} » ne déclare pas son système de coordonnées : "
+            "déclarez-le (Lambert-93, EPSG:2154, pour le RPLS ; dans QGIS : « Définir la "
+            "projection de la couche », puis enregistrer sous un nouveau GeoPackage).",
+        )
+    return read.sort_index().reset_index(drop=True)
 
 
 def _layer_box_near(
@@ -244,6 +257,15 @@ def build_buildings_report(
             key="osm",
         )
     rpls = read_rpls(rpls_path, near=buildings) if rpls_path else None
+    if rpls is not None and RPLS_DWELLINGS not in rpls.columns:
+        # Without it no building had its RPLS dwellings, and no rate, without a word.
+        shown = ", ".join(str(c) for c in rpls.columns if c != rpls.geometry.name)
+        raise InputError(
+            str(rpls_path),
+            f"la couche RPLS n'a pas de colonne « {RPLS_DWELLINGS} » (nombre de logements "
+            f"de chaque programme) ; colonnes : {shown or 'aucune'}. Renommez ainsi la "
+            "colonne du nombre de logements, ou retirez « rpls » de la configuration.",
+        )
     dw = dwellings_per_building(buildings, rpls)
     out = buildings.join(dw)
     metric = metric_crs_of(out)

@@ -19,8 +19,9 @@ header box. Geometries are then built by :func:`way_geometry` and
 
 Two more kinds are counted: ``ways_degenerate_dropped``
 (a ring of fewer than four nodes, a line of one; for buildings also a way that is not a
-closed ring) and ``relations_missing_members`` (an ``associatedStreet`` relation some of
-whose members are outside the extract: the members present keep their street).
+closed ring, or a ring with no surface, such as A-B-A) and ``relations_missing_members``
+(an ``associatedStreet`` relation some of whose members are outside the extract: the
+members present keep their street).
 
 The geometry rules are those of ``osmnx.features`` (which the project used before), so
 complete extracts give the same features: a closed way is a polygon when one of its tags

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -55,7 +56,11 @@ _BUILDING_TAGS: dict[str, bool | str | list[str]] = {"building": True}
 
 
 def _normalise_buildings(
-    features: pd.DataFrame, *, element: str = "element", osm_id: str = "id"
+    features: pd.DataFrame,
+    *,
+    element: str = "element",
+    osm_id: str = "id",
+    incomplete: Incomplete | None = None,
 ) -> gpd.GeoDataFrame:
     """Turn raw OSM features (tags as columns, EPSG:4326) into the buildings frame.
 
@@ -63,6 +68,12 @@ def _normalise_buildings(
     ``building_id`` from the ``element`` (``way``/``relation``) and ``id`` columns, keeps
     :data:`KEPT_TAGS` as string columns, drops duplicate ids (a relation's outer way
     returned twice), repairs invalid geometries and sorts by ``building_id``.
+
+    A repaired footprint keeps its polygonal part only: a ring with no surface (nodes
+    A-B-A, or all aligned) becomes a line once made valid, and a line is no building (it
+    would be drawn, written to the GeoPackage's polygon layer and given the Gi* of its
+    neighbours with no report of its own). Such a building is dropped and counted in
+    ``incomplete`` as ``ways_degenerate_dropped``.
     """
     raw = features[features.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
     raw = raw[raw["building"].notna()] if "building" in raw else raw.iloc[0:0]
@@ -79,7 +90,23 @@ def _normalise_buildings(
     frame["geometry"] = raw.geometry.to_numpy()
     out = gpd.GeoDataFrame(frame[BUILDING_COLUMNS], geometry="geometry", crs=WGS84)
     out = out.drop_duplicates("building_id").sort_values("building_id").reset_index(drop=True)
-    out["geometry"] = out.geometry.make_valid()
+    out["geometry"] = polygonal_part(out.geometry.make_valid().to_numpy())
+    empty = out.geometry.is_empty.to_numpy()
+    if incomplete is not None:
+        for building_id in out.loc[empty, "building_id"]:
+            incomplete.add("ways_degenerate_dropped", building_id)
+    return out[~empty].reset_index(drop=True)
+
+
+def polygonal_part(geometries: Any) -> Any:
+    """Per geometry, its polygons (a Polygon or MultiPolygon), or an empty polygon when it
+    has none (a line, a point, a collection of them)."""
+    out = np.asarray(geometries, dtype=object).copy()
+    kinds = shapely.get_type_id(out)
+    polygon_kinds = [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON]
+    for i in np.flatnonzero(~np.isin(kinds, polygon_kinds)):
+        parts = [p for p in shapely.get_parts(out[i]) if shapely.get_type_id(p) in polygon_kinds]
+        out[i] = shapely.union_all(parts) if parts else shapely.Polygon()
     return out
 
 
@@ -104,7 +131,7 @@ def buildings_of(elements: OsmElements, incomplete: Incomplete | None = None) ->
             incomplete.add("ways_degenerate_dropped", f"{row['element']}/{row['id']}")
     frame = pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns)
     raw = gpd.GeoDataFrame(frame, geometry="geometry", crs=WGS84)
-    return _normalise_buildings(raw)
+    return _normalise_buildings(raw, incomplete=incomplete)
 
 
 def read_osm_file_report(

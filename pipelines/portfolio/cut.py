@@ -31,14 +31,17 @@ The ids are held as sorted numpy arrays of (id, site) keys, 8 bytes per object p
 memory follows what the sites hold, not the extract's id range. No node location cache
 either: a way is in a box when one of its node ids is.
 
-The extract must be sorted as OSM files are (nodes, then ways, then relations), as
-osmium's readers, and the former cut, expect.
+An extract is normally sorted (nodes, then ways, then relations). One that is not, such
+as Overpass's ``out body; >; out skel qt;`` (the ways, then their nodes), is read again
+one kind at a time (three filtered passes instead of pass 1, and in pass 3): its
+unsorted order wrote every site an empty extract, without a word.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,8 @@ import osmium
 
 from pipelines.config import Perimeter
 from pipelines.errors import InputError
+
+log = logging.getLogger(__name__)
 
 #: Metres per degree of latitude.
 _M_PER_DEG = 111_320.0
@@ -92,18 +97,27 @@ def cut_extract(
     """
     if not sites:
         return {}
-    found = _Finder(np.array([widened(p.bbox, margin_m) for p in sites], dtype=float))
+    boxes = np.array([widened(p.bbox, margin_m) for p in sites], dtype=float)
+    in_order = True
     try:
-        for obj in osmium.FileProcessor(str(src)):
-            found.add(obj)
-        found.finish()
+        try:
+            found = _find(osmium.FileProcessor(str(src)), boxes)
+        except _UnsortedError:
+            in_order = False
+            log.warning(
+                "%s : extrait non trié (des nœuds après les chemins, ou des chemins après "
+                "les relations, comme l'écrit Overpass avec « out body; >; out skel qt; ») : "
+                "relu un type d'objet à la fois (plus lent ; « osmium sort » le trie).",
+                src,
+            )
+            found = _find(_by_kind(str(src)), boxes)
         extra = _Keys.difference(found.referenced["w"], found.kept["w"])
         if len(extra.keys):
             _add_nodes_of_ways(str(src), extra, found.referenced["n"])
     except (RuntimeError, ValueError) as err:  # osmium's reader errors
         raise InputError(src, f"lecture OSM impossible ({err})") from err
     # The extract was read whole once already: the last pass cannot fail on it.
-    _write_sites(str(src), found, dsts)
+    _write_sites(str(src), found, dsts, in_order=in_order)
     kept_ways = np.bincount(found.kept["w"].sites(), minlength=len(sites))
     return {p.id: int(n) for p, n in zip(sites, kept_ways, strict=True)}
 
@@ -189,6 +203,26 @@ def _nodes_of(chosen: _Array, refs: _Array, counts: _Array) -> _Array:
     return refs[_ranges(starts[chosen], counts[chosen])]
 
 
+class _UnsortedError(Exception):
+    """The extract has a node after a way, or a way after a relation."""
+
+
+def _by_kind(src: str) -> Iterator[Any]:
+    """The objects of ``src`` in the sorted order: its nodes, then its ways, then its
+    relations (one filtered pass each)."""
+    for kind in (osmium.osm.NODE, osmium.osm.WAY, osmium.osm.RELATION):
+        yield from osmium.FileProcessor(src, kind)
+
+
+def _find(objects: Iterable[Any], boxes: _Array) -> _Finder:
+    """Pass 1 over ``objects``, in the sorted order (:class:`_UnsortedError` otherwise)."""
+    found = _Finder(boxes)
+    for obj in objects:
+        found.add(obj)
+    found.finish()
+    return found
+
+
 class _Finder:
     """Pass 1: what each site keeps (:attr:`kept`) and what its kept objects reference
     (:attr:`referenced`), per kind of object, for the ``boxes`` (sites, 4: west, south,
@@ -207,12 +241,16 @@ class _Finder:
     def add(self, obj: Any) -> None:
         """Take the next object of the extract."""
         if isinstance(obj, osmium.osm.Node):
+            if self._stage != "n":
+                raise _UnsortedError
             loc = obj.location
             if loc.valid():
                 self._nodes.append((obj.id, loc.lon, loc.lat, len(obj.tags) > 0))
                 if len(self._nodes) >= _CHUNK:
                     self._nodes_in_boxes()
         elif isinstance(obj, osmium.osm.Way):
+            if self._stage == "r":
+                raise _UnsortedError
             self._to("w")
             self._ways.add(obj)
         elif isinstance(obj, osmium.osm.Relation):
@@ -308,9 +346,10 @@ class _Targets:
         return out
 
 
-def _write_sites(src: str, found: _Finder, dsts: Sequence[Path]) -> None:
-    """Pass 3: each site's objects to its file, in the extract's order. Each file is
-    written beside its path, then moved there once all are done."""
+def _write_sites(src: str, found: _Finder, dsts: Sequence[Path], *, in_order: bool) -> None:
+    """Pass 3: each site's objects to its file, in the extract's order (sorted by kind
+    when the extract is not, ``in_order`` false). Each file is written beside its path,
+    then moved there once all are done."""
     targets = {k: _Targets(found.kept[k], found.referenced[k]) for k in _KINDS}
     parts = [dst.with_name(f".part-{dst.name}") for dst in dsts]
     pool = osmium.io.ThreadPool()  # one for the writers, not one each
@@ -329,7 +368,9 @@ def _write_sites(src: str, found: _Finder, dsts: Sequence[Path]) -> None:
             "w": [w.add_way for w in writers],
             "r": [w.add_relation for w in writers],
         }
-        objects: Iterator[Any] = iter(osmium.FileProcessor(src, _NWR))
+        objects: Iterator[Any] = (
+            iter(osmium.FileProcessor(src, _NWR)) if in_order else _by_kind(src)
+        )
         for obj in objects:
             kind = obj.type_str()
             for site, is_kept in targets[kind].of(obj.id):
