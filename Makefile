@@ -120,12 +120,13 @@ setup: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 # run shared by many modules is made once for all processes (tests/conftest.py,
 # built_once). --no-loadscope-reorder: the modules go out in the order tests/conftest.py
 # gives them (the longest first), not by their number of tests. `make test TEST_WORKERS=0`
-# runs the suite in one process, as `pytest` alone does.
+# runs the suite in one process, as `pytest` alone does. --durations=25: the slowest tests
+# are named at the end of every run (CI's log included), the suite's budget being 15 min.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
 .PHONY: test
 test: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP) $(SIMULATED_bondy) secrets
 	$(call BYTECODE,pipelines tests bench)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=25
 
 ## test-fast: tests unitaires seulement (ni navigateur, ni passage de bout en bout)
 .PHONY: test-fast
