@@ -1187,6 +1187,17 @@ def test_files_that_cannot_be_parsed_raise_input_error(tmp_path: Path) -> None:
         ("2024-04-03T06:15:00Z", "2024-04-03 08:15"),  # UTC → Paris (summer)
         ("2024-01-03T08:15:00+01:00", "2024-01-03 08:15"),
         ("2024-01-03T08:15:00.250-05:00", "2024-01-03 14:15:00.250"),
+        # A zone written after a space (BigQuery, PostgreSQL, Python's str of an aware
+        # datetime): « 14:02:00 UTC » was read « 14:02:00TUTC », unparseable.
+        ("2024-03-05 14:02:00 UTC", "2024-03-05 15:02"),
+        ("2024-07-05 14:02 UTC", "2024-07-05 16:02"),  # summer
+        ("2024-03-05 14:02:00 GMT", "2024-03-05 15:02"),
+        ("2024-03-05 14:02:00 Z", "2024-03-05 15:02"),
+        ("2024-03-05 14:02:00Z", "2024-03-05 15:02"),
+        ("2024-03-05 14:02:00+00:00", "2024-03-05 15:02"),
+        ("2024-03-05 14:02:00 +00:00", "2024-03-05 15:02"),
+        ("2024-03-05 14:02:00 +0100", "2024-03-05 14:02"),
+        ("2024/03/05 14:02:00 UTC", "2024-03-05 15:02"),
         ("45385.34375", "2024-04-03 08:15"),  # Excel serial
         ("31/02/2024 10:00", None),  # no 31 February
         ("29/02/2023", None),
@@ -1204,6 +1215,30 @@ def test_parse_dates_forms(text: str, expected: str | None) -> None:
         assert pd.isna(got.iloc[0])
     else:
         assert got.iloc[0] == pd.Timestamp(expected)
+
+
+def test_dates_with_a_utc_suffix_are_read_not_rejected(tmp_path: Path) -> None:
+    # An export of a database writes « 2024-03-05 14:02:00 UTC »: every row was rejected
+    # « date illisible », while « +01:00 » was read.
+    path = tmp_path / "utc.csv"
+    path.write_text(
+        "id;date;adresse\n"
+        "A;2024-03-05 14:02:00 UTC;1 rue A\n"
+        "B;2024-03-05 14:02:00+01:00;2 rue B\n"
+        "C;2024-07-05 14:02:00 UTC;3 rue C\n"
+        "D;2024-03-05 14:02:00 +00:00;4 rue D\n"
+        "E;2024-03-05 14:02:00 UTC+;5 rue E\n",
+        encoding="utf-8",
+    )
+    result = _ingest(_source(path, columns={"id": "id", "date": "date", "address": "adresse"}))
+    s = result.summary["sources"]["src"]
+    assert (s["rows_in"], s["accepted"], s["rejected"]) == (5, 4, {"unparseable_date": 1})
+    got = result.ingested.set_index("report_id")["reported_at"]
+    assert got["src:A"] == pd.Timestamp("2024-03-05 15:02")  # Paris, winter
+    assert got["src:B"] == pd.Timestamp("2024-03-05 14:02")
+    assert got["src:C"] == pd.Timestamp("2024-07-05 16:02")  # Paris, summer
+    assert got["src:D"] == pd.Timestamp("2024-03-05 15:02")
+    assert result.rejected["source_line"].tolist() == [6]
 
 
 def test_stray_quotes_utf16_and_legacy_geojson_crs(tmp_path: Path) -> None:

@@ -404,12 +404,15 @@ def parse_dates(
                 s = v[iso].str.replace("/", "-", regex=False).str.replace(r"[T ]+", "T", regex=True)
                 put(iso, _to_local(pd.to_datetime(s, format="ISO8601", errors="coerce"), naive_tz))
             if iso_tz.any():
+                # The zone first: « 14:02:00 UTC » became « 14:02:00TUTC » once every
+                # space was a « T », unreadable (so was « 14:02:00 +01:00 »).
                 s = (
                     v[iso_tz]
                     .str.replace("/", "-", regex=False)
+                    .str.replace(r" ?(?:UTC|GMT)$", "Z", regex=True)
+                    .str.replace(r" +([+\-][0-9]{2}(?::?[0-9]{2})?|Z)$", r"\1", regex=True)
                     .str.replace(r"[T ]+", "T", regex=True)
                 )
-                s = s.str.replace(r" ?(UTC|GMT)$", "Z", regex=True)
                 put(
                     iso_tz,
                     _to_local(pd.to_datetime(s, format="ISO8601", utc=True, errors="coerce"), None),
