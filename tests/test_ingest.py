@@ -386,6 +386,68 @@ def test_missing_columns_of_a_workbook_name_its_other_sheets(tmp_path: Path) -> 
     assert result.summary["totals"]["rows_in"] == 1
 
 
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_a_workbook_whose_first_sheet_is_hidden_is_read_from_its_first_visible_one(
+    tmp_path: Path, state: str
+) -> None:
+    # A macro's scratch sheet, or last month's export kept hidden, moved first: read
+    # without a word instead of the export the analyst sees in the workbook.
+    openpyxl = pytest.importorskip("openpyxl")
+    export = pd.read_csv(
+        RAW / "bondy" / "signalements_bailleur.csv",
+        sep=";",
+        encoding="cp1252",
+        dtype=str,
+        keep_default_na=False,
+        nrows=12,
+    )
+    table = export[
+        ["N° ticket", "Date de création", "Catégorie", "Adresse", "Latitude", "Longitude"]
+    ]
+    book = openpyxl.Workbook()
+    scratch = book.active
+    scratch.title = "Ancien export"
+    scratch.sheet_state = state
+    scratch.append(list(table.columns))
+    for row in table.iloc[:4].itertuples(index=False):
+        scratch.append(list(row))
+    visible = book.create_sheet("Signalements")
+    visible.append(list(table.columns))
+    for row in table.iloc[4:].itertuples(index=False):
+        visible.append(list(row))
+    path = tmp_path / "classeur.xlsx"
+    book.save(path)
+    names = list(table.columns)
+    columns = {
+        "id": names[0],
+        "date": names[1],
+        "category": names[2],
+        "address": names[3],
+        "lat": names[4],
+        "lon": names[5],
+    }
+    result = _ingest(_source(path, format="xlsx", columns=columns, decimal=","))
+    s = result.summary["sources"]["src"]
+    assert s["rows_in"] == 8
+    got = set(result.ingested["report_id"]) | set(result.outside["report_id"])
+    got |= {f"src:{json.loads(r)[names[0]]}" for r in result.rejected["original_row"] if r}
+    assert got == {f"src:{t}" for t in table.iloc[4:, 0]}
+    (note,) = [i for i in s["file_issues"] if i["reason"] == "hidden_sheets"]
+    assert note["file"] == str(path)
+    assert note["detail"] == (
+        "la feuille « Ancien export », masquée, précède la première feuille visible du "
+        "classeur, « Signalements », qui est celle lue. Si l'export est dans une feuille "
+        'masquée, indiquez-la dans la source (sheet = "Ancien export").'
+    )
+    # Named, the hidden sheet is read, without a note.
+    named = _ingest(
+        _source(path, format="xlsx", columns=columns, decimal=",", sheet="Ancien export")
+    )
+    s = named.summary["sources"]["src"]
+    assert s["rows_in"] == 4
+    assert not [i for i in s["file_issues"] if i["reason"] == "hidden_sheets"]
+
+
 def test_a_workbook_whose_export_is_not_on_its_first_sheet_is_one_error(
     tmp_path: Path,
 ) -> None:

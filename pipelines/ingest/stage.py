@@ -316,6 +316,18 @@ def _read_source(
         roles_per_file.append(roles)
         raws.append(raw)
         issues.extend(_named_twice(raw, roles, source))
+        if raw.hidden_sheets:  # read from the first visible sheet: noted
+            hidden = raw.hidden_sheets
+            named = ", ".join(f"« {t} »" for t in hidden)
+            detail = (
+                ("la feuille " if len(hidden) == 1 else "les feuilles ")
+                + named
+                + (", masquée, précède " if len(hidden) == 1 else ", masquées, précèdent ")
+                + f"la première feuille visible du classeur, « {raw.sheets[0]} », qui est "
+                "celle lue. Si l'export est dans une feuille masquée, indiquez-la dans la "
+                f'source (sheet = "{hidden[0]}").'
+            )
+            issues.append(_file_note(source, str(path), "hidden_sheets", detail))
         if len(raw.encoding_mismatch_lines):  # read all the same: noted, not rejected
             bad = raw.encoding_mismatch_lines
             detail = (
