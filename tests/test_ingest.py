@@ -1260,6 +1260,13 @@ def test_files_that_cannot_be_parsed_raise_input_error(tmp_path: Path) -> None:
         ("2024-03-05 14:02:00 +00:00", "2024-03-05 15:02"),
         ("2024-03-05 14:02:00 +0100", "2024-03-05 14:02"),
         ("2024/03/05 14:02:00 UTC", "2024-03-05 15:02"),
+        # The same zones after a French date.
+        ("05/03/2024 14:02 UTC", "2024-03-05 15:02"),
+        ("05/07/2024 14:02:30 UTC", "2024-07-05 16:02:30"),
+        ("05/03/2024 14h02 Z", "2024-03-05 15:02"),
+        ("05/03/2024 14:02 +01:00", "2024-03-05 14:02"),
+        ("05/03/2024 14:02 -05:00", "2024-03-05 20:02"),
+        ("31/02/2024 14:02 UTC", None),
         ("45385.34375", "2024-04-03 08:15"),  # Excel serial
         ("31/02/2024 10:00", None),  # no 31 February
         ("29/02/2023", None),
@@ -1289,17 +1296,19 @@ def test_dates_with_a_utc_suffix_are_read_not_rejected(tmp_path: Path) -> None:
         "B;2024-03-05 14:02:00+01:00;2 rue B\n"
         "C;2024-07-05 14:02:00 UTC;3 rue C\n"
         "D;2024-03-05 14:02:00 +00:00;4 rue D\n"
-        "E;2024-03-05 14:02:00 UTC+;5 rue E\n",
+        "E;2024-03-05 14:02:00 UTC+;5 rue E\n"
+        "F;05/03/2024 14:02 UTC;6 rue F\n",
         encoding="utf-8",
     )
     result = _ingest(_source(path, columns={"id": "id", "date": "date", "address": "adresse"}))
     s = result.summary["sources"]["src"]
-    assert (s["rows_in"], s["accepted"], s["rejected"]) == (5, 4, {"unparseable_date": 1})
+    assert (s["rows_in"], s["accepted"], s["rejected"]) == (6, 5, {"unparseable_date": 1})
     got = result.ingested.set_index("report_id")["reported_at"]
     assert got["src:A"] == pd.Timestamp("2024-03-05 15:02")  # Paris, winter
     assert got["src:B"] == pd.Timestamp("2024-03-05 14:02")
     assert got["src:C"] == pd.Timestamp("2024-07-05 16:02")  # Paris, summer
     assert got["src:D"] == pd.Timestamp("2024-03-05 15:02")
+    assert got["src:F"] == pd.Timestamp("2024-03-05 15:02")
     assert result.rejected["source_line"].tolist() == [6]
 
 
