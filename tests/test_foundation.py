@@ -87,6 +87,76 @@ def test_dwellings_of_a_text_rpls_column_are_added_as_numbers(tmp_path: Path) ->
         assert dwellings_per_building(buildings, rpls)["dwellings"].tolist() == [42.0]
 
 
+def test_dwellings_written_with_a_thousands_space_are_read_whole(tmp_path: Path) -> None:
+    # « 1 200 » (a space, a no-break space, a narrow no-break space: what LibreOffice and
+    # French typography write) was read as its first digits: 1 dwelling, a rate 1,200
+    # times too large.
+    footprint = box(2.480, 48.908, 2.481, 48.909)
+    buildings = gpd.GeoDataFrame({"building_id": ["way/1"]}, geometry=[footprint], crs=WGS84)
+    for spelt in ("1 200", "1\u00a0200", "1\u202f200", "1200", "1200.0"):
+        rpls = gpd.GeoDataFrame({"appartement": [spelt]}, geometry=[Point(2.4803, 48.9085)])
+        rpls = rpls.set_crs(WGS84)
+        assert dwellings_per_building(buildings, rpls)["dwellings"].tolist() == [1200.0], spelt
+        flats = buildings.assign(flats=[spelt])
+        assert dwellings_per_building(flats)["dwellings"].tolist() == [1200.0], spelt
+    # Written in a GeoPackage as text, read back the same.
+    points = [Point(2.4803, 48.9085), Point(2.4806, 48.9086)]
+    text = gpd.GeoDataFrame({"appartement": ["1\u202f200", "30"]}, geometry=points, crs=WGS84)
+    path = tmp_path / "rpls_milliers.gpkg"
+    text.to_file(path, layer="rpls2022", engine="pyogrio")
+    assert dwellings_per_building(buildings, read_rpls(path))["dwellings"].tolist() == [1230.0]
+
+
+def test_an_ambiguous_rpls_dwellings_count_is_an_input_error(tmp_path: Path) -> None:
+    # « 12-14 », « 1.200 » (a thousand two hundred, or 1.2?): the first digits made 12
+    # and 1 dwellings, figures nobody wrote. The features are named, with their value.
+    from pipelines.errors import InputError
+
+    points = [Point(2.4803, 48.9085), Point(2.4806, 48.9086), Point(2.4809, 48.9087)]
+    text = gpd.GeoDataFrame({"appartement": ["12", "12-14", "1.200"]}, geometry=points)
+    path = tmp_path / "rpls_ambigu.gpkg"
+    text.set_crs(WGS84).to_file(path, layer="rpls2022", engine="pyogrio")
+    with pytest.raises(InputError) as caught:
+        read_rpls(path)
+    message = str(caught.value)
+    assert "rpls_ambigu.gpkg" in message
+    assert "colonne « appartement » : 2 valeur(s)" in message
+    assert "entité n° 2 (« 12-14 »), entité n° 3 (« 1.200 »)" in message
+    assert "« 1 200 »" in message  # how to write it
+
+
+def test_unreadable_osm_flats_give_no_count_and_are_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # building:flats « 1 200 » was 1 dwelling, « 3;5 » 3: both invented figures. The
+    # first is read whole; the second, a tag the analyst cannot correct in the file,
+    # gives no count (no rate) and the summary and the log name its building.
+    from pipelines.osm.buildings import build_buildings_report
+
+    osm = (RAW / "bondy" / "bondy_nord.osm").read_text(encoding="utf-8")
+    flats = {"84163054": "1\u202f200", "84163074": "3;5", "84163090": "48"}
+    for way, value in flats.items():
+        head = f'<way id="{way}" '
+        at = osm.index('<tag k="building"', osm.index(head))
+        osm = osm[:at] + f'<tag k="building:flats" v="{value}"/>\n  ' + osm[at:]
+    path = tmp_path / "bondy_flats.osm"
+    path.write_text(osm, encoding="utf-8")
+    with caplog.at_level("WARNING", logger="pipelines.osm.buildings"):
+        out, summary = build_buildings_report(path)
+    got = out.set_index("building_id")
+    assert got.loc["way/84163054", "dwellings"] == 1200.0
+    assert got.loc["way/84163090", "dwellings"] == 48.0
+    assert got.loc[["way/84163054", "way/84163090"], "dwellings_source"].tolist() == [
+        "osm_flats",
+        "osm_flats",
+    ]
+    assert pd.isna(got.loc["way/84163074", "dwellings"])
+    assert pd.isna(got.loc["way/84163074", "dwellings_source"])
+    assert summary["flats_unreadable"] == [{"building_id": "way/84163074", "value": "3;5"}]
+    assert "way/84163074 (« 3;5 »)" in caplog.text
+    assert "« building:flats »" in caplog.text
+
+
 def test_an_rpls_layer_without_its_crs_is_an_input_error(tmp_path: Path) -> None:
     # Its points could not be taken to the buildings' CRS: a Python traceback.
     import warnings

@@ -386,6 +386,68 @@ def test_missing_columns_of_a_workbook_name_its_other_sheets(tmp_path: Path) -> 
     assert result.summary["totals"]["rows_in"] == 1
 
 
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_a_workbook_whose_first_sheet_is_hidden_is_read_from_its_first_visible_one(
+    tmp_path: Path, state: str
+) -> None:
+    # A macro's scratch sheet, or last month's export kept hidden, moved first: read
+    # without a word instead of the export the analyst sees in the workbook.
+    openpyxl = pytest.importorskip("openpyxl")
+    export = pd.read_csv(
+        RAW / "bondy" / "signalements_bailleur.csv",
+        sep=";",
+        encoding="cp1252",
+        dtype=str,
+        keep_default_na=False,
+        nrows=12,
+    )
+    table = export[
+        ["N° ticket", "Date de création", "Catégorie", "Adresse", "Latitude", "Longitude"]
+    ]
+    book = openpyxl.Workbook()
+    scratch = book.active
+    scratch.title = "Ancien export"
+    scratch.sheet_state = state
+    scratch.append(list(table.columns))
+    for row in table.iloc[:4].itertuples(index=False):
+        scratch.append(list(row))
+    visible = book.create_sheet("Signalements")
+    visible.append(list(table.columns))
+    for row in table.iloc[4:].itertuples(index=False):
+        visible.append(list(row))
+    path = tmp_path / "classeur.xlsx"
+    book.save(path)
+    names = list(table.columns)
+    columns = {
+        "id": names[0],
+        "date": names[1],
+        "category": names[2],
+        "address": names[3],
+        "lat": names[4],
+        "lon": names[5],
+    }
+    result = _ingest(_source(path, format="xlsx", columns=columns, decimal=","))
+    s = result.summary["sources"]["src"]
+    assert s["rows_in"] == 8
+    got = set(result.ingested["report_id"]) | set(result.outside["report_id"])
+    got |= {f"src:{json.loads(r)[names[0]]}" for r in result.rejected["original_row"] if r}
+    assert got == {f"src:{t}" for t in table.iloc[4:, 0]}
+    (note,) = [i for i in s["file_issues"] if i["reason"] == "hidden_sheets"]
+    assert note["file"] == str(path)
+    assert note["detail"] == (
+        "la feuille « Ancien export », masquée, précède la première feuille visible du "
+        "classeur, « Signalements », qui est celle lue. Si l'export est dans une feuille "
+        'masquée, indiquez-la dans la source (sheet = "Ancien export").'
+    )
+    # Named, the hidden sheet is read, without a note.
+    named = _ingest(
+        _source(path, format="xlsx", columns=columns, decimal=",", sheet="Ancien export")
+    )
+    s = named.summary["sources"]["src"]
+    assert s["rows_in"] == 4
+    assert not [i for i in s["file_issues"] if i["reason"] == "hidden_sheets"]
+
+
 def test_a_workbook_whose_export_is_not_on_its_first_sheet_is_one_error(
     tmp_path: Path,
 ) -> None:
@@ -1187,6 +1249,24 @@ def test_files_that_cannot_be_parsed_raise_input_error(tmp_path: Path) -> None:
         ("2024-04-03T06:15:00Z", "2024-04-03 08:15"),  # UTC → Paris (summer)
         ("2024-01-03T08:15:00+01:00", "2024-01-03 08:15"),
         ("2024-01-03T08:15:00.250-05:00", "2024-01-03 14:15:00.250"),
+        # A zone written after a space (BigQuery, PostgreSQL, Python's str of an aware
+        # datetime): « 14:02:00 UTC » was read « 14:02:00TUTC », unparseable.
+        ("2024-03-05 14:02:00 UTC", "2024-03-05 15:02"),
+        ("2024-07-05 14:02 UTC", "2024-07-05 16:02"),  # summer
+        ("2024-03-05 14:02:00 GMT", "2024-03-05 15:02"),
+        ("2024-03-05 14:02:00 Z", "2024-03-05 15:02"),
+        ("2024-03-05 14:02:00Z", "2024-03-05 15:02"),
+        ("2024-03-05 14:02:00+00:00", "2024-03-05 15:02"),
+        ("2024-03-05 14:02:00 +00:00", "2024-03-05 15:02"),
+        ("2024-03-05 14:02:00 +0100", "2024-03-05 14:02"),
+        ("2024/03/05 14:02:00 UTC", "2024-03-05 15:02"),
+        # The same zones after a French date.
+        ("05/03/2024 14:02 UTC", "2024-03-05 15:02"),
+        ("05/07/2024 14:02:30 UTC", "2024-07-05 16:02:30"),
+        ("05/03/2024 14h02 Z", "2024-03-05 15:02"),
+        ("05/03/2024 14:02 +01:00", "2024-03-05 14:02"),
+        ("05/03/2024 14:02 -05:00", "2024-03-05 20:02"),
+        ("31/02/2024 14:02 UTC", None),
         ("45385.34375", "2024-04-03 08:15"),  # Excel serial
         ("31/02/2024 10:00", None),  # no 31 February
         ("29/02/2023", None),
@@ -1204,6 +1284,32 @@ def test_parse_dates_forms(text: str, expected: str | None) -> None:
         assert pd.isna(got.iloc[0])
     else:
         assert got.iloc[0] == pd.Timestamp(expected)
+
+
+def test_dates_with_a_utc_suffix_are_read_not_rejected(tmp_path: Path) -> None:
+    # An export of a database writes « 2024-03-05 14:02:00 UTC »: every row was rejected
+    # « date illisible », while « +01:00 » was read.
+    path = tmp_path / "utc.csv"
+    path.write_text(
+        "id;date;adresse\n"
+        "A;2024-03-05 14:02:00 UTC;1 rue A\n"
+        "B;2024-03-05 14:02:00+01:00;2 rue B\n"
+        "C;2024-07-05 14:02:00 UTC;3 rue C\n"
+        "D;2024-03-05 14:02:00 +00:00;4 rue D\n"
+        "E;2024-03-05 14:02:00 UTC+;5 rue E\n"
+        "F;05/03/2024 14:02 UTC;6 rue F\n",
+        encoding="utf-8",
+    )
+    result = _ingest(_source(path, columns={"id": "id", "date": "date", "address": "adresse"}))
+    s = result.summary["sources"]["src"]
+    assert (s["rows_in"], s["accepted"], s["rejected"]) == (6, 5, {"unparseable_date": 1})
+    got = result.ingested.set_index("report_id")["reported_at"]
+    assert got["src:A"] == pd.Timestamp("2024-03-05 15:02")  # Paris, winter
+    assert got["src:B"] == pd.Timestamp("2024-03-05 14:02")
+    assert got["src:C"] == pd.Timestamp("2024-07-05 16:02")  # Paris, summer
+    assert got["src:D"] == pd.Timestamp("2024-03-05 15:02")
+    assert got["src:F"] == pd.Timestamp("2024-03-05 15:02")
+    assert result.rejected["source_line"].tolist() == [6]
 
 
 def test_stray_quotes_utf16_and_legacy_geojson_crs(tmp_path: Path) -> None:

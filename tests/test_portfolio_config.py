@@ -195,3 +195,48 @@ def test_shared_source_ids_equal_but_for_case_are_refused(tmp_path: Path) -> Non
     cfg.write_text(text + block.replace('id = "bailleur"', 'id = "Bailleur"', 1), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"portfolio\.sources.*en double \(à la casse près\)"):
         load_config(cfg, check_files=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("Noue\x1b[31m-Caillet", "« Noue<U+001B>[31m-Caillet »"),
+        ("Noue-Caillet\x07", "« Noue-Caillet<U+0007> »"),
+        ("Noue-Caillet\nBâtiment A", "« Noue-Caillet<U+000A>Bâtiment A »"),
+        ("Noue\x85Caillet", "« Noue<U+0085>Caillet »"),
+    ],
+)
+def test_a_perimeter_name_with_a_control_character_is_refused_naming_its_site(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, shown: str
+) -> None:
+    # An escape or a bell in a layer's « nom » went unseen into every map title, the
+    # committee pack, the PDF's metadata and the charts. (GDAL reads a NUL byte as the
+    # end of the text: the name is cut there before Vigie sees it.)
+    doc = _layer()
+    doc["features"][2]["properties"]["nom"] = name
+    code = doc["features"][2]["properties"]["code"]
+    cfg, path = _example_with_layer(tmp_path, doc)
+    deps = tmp_path / "deps.mk"
+    assert main(["-q", "deps", "--config", str(cfg), "--out", str(deps)]) == 2
+    line = one_error_line(capsys)
+    assert f"{cfg}, clé « portfolio.name_field »" in line
+    assert f"« {path} », entité n° 3, champ « nom » : nom du site « {code} », {shown}" in line
+    assert "caractère(s) de contrôle U+" in line
+    assert "retirez-les" in line
+    assert not deps.exists()
+
+
+def test_a_site_name_with_a_control_character_is_refused_naming_its_site(
+    tmp_path: Path,
+) -> None:
+    # A TOML escape (« \u001b ») in a site's name: the same unseen character in its titles.
+    text = (ROOT / "config" / "demo.toml").read_text(encoding="utf-8")
+    assert 'name = "Bondy Nord"' in text
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text.replace('name = "Bondy Nord"', 'name = "Bondy\\u001b Nord\\u0000"'))
+    with pytest.raises(ConfigError) as caught:
+        load_config(cfg, check_files=False)
+    message = str(caught.value)
+    assert "sites[0].name" in message
+    assert "nom du site « bondy », « Bondy<U+001B> Nord<U+0000> »" in message
+    assert "caractère(s) de contrôle U+001B, U+0000" in message

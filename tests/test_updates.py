@@ -389,3 +389,45 @@ def test_check_partition_counts_updates() -> None:
     assert reports.check_partition({"s": {**good, "updated": 3}}) == ["s"]
     old_format = {k: v for k, v in good.items() if k != "updated"}
     assert reports.check_partition({"s": {**old_format, "rows_in": 8}}) == []
+
+
+def test_placeholder_ids_are_no_ids_and_never_versions(
+    bondy: SiteConfig, bbox: tuple, whole: ingest.IngestResult, tmp_path: Path
+) -> None:
+    # An export writes « 0 », « sans objet »… where a ticket has no number: read as an
+    # id, the distinct reports sharing it were taken for versions of the first and
+    # collapsed into one, the others listed in report_history.csv only.
+    raw = _read(EXPORT)
+    accepted = set(whole.ingested["report_id"].str.removeprefix("bailleur:"))
+    counts = raw["N° ticket"].value_counts()
+    ok = raw[raw["N° ticket"].isin(accepted) & raw["N° ticket"].map(counts).eq(1)]
+    placeholders = ["0", "0", "0", "00000", "00000", "sans objet", "Sans objet", "N.C.", "?"]
+    rows = ok.index[: len(placeholders)]
+    edited = raw.copy()
+    edited.loc[rows, "N° ticket"] = placeholders
+    # A real id's legitimate update still is one: the same ticket again, closed later.
+    real = ok.iloc[len(placeholders)]
+    later = real.copy()
+    later["Statut"] = "Clôturé"
+    later["Date de clôture"] = "28/12/2025 09:00"
+    # And the very same row twice, placeholder and all: a duplicate, as without an id.
+    twice = edited.loc[[rows[0]]]
+    edited = pd.concat([edited, later.to_frame().T, twice], ignore_index=True)
+    path = tmp_path / "signalements_bailleur.csv"
+    _write(edited, path)
+    result = _ingest(bondy, bbox, _landlord(bondy, path))
+    s, w = result.summary["sources"]["bailleur"], whole.summary["sources"]["bailleur"]
+    assert s["rows_in"] == w["rows_in"] + 2
+    assert s["updated"] == 1
+    assert result.history["report_id"].tolist() == [f"bailleur:{real['N° ticket']}"]
+    assert s["duplicates"] == w["duplicates"] + 1
+    assert s["accepted"] == w["accepted"]  # each placeholder row a report of its own
+    ids = result.ingested["report_id"].str.removeprefix("bailleur:")
+    assert not ids.isin(placeholders).any()
+    lines = (rows + 2).tolist()  # header = line 1
+    (note,) = [i for i in s["file_issues"] if i["reason"] == "placeholder_ids"]
+    # « ? » is a missing-value spelling already: read as no id, not noted.
+    assert note["lines"] == [*lines[:-1], len(edited) + 1]
+    assert note["detail"].startswith("9 ligne(s) ont pour identifiant une valeur de remplissage")
+    assert "« 0 », « 00000 », « sans objet », « Sans objet », « N.C. »" in note["detail"]
+    assert "non comme une mise à jour" in note["detail"]

@@ -33,7 +33,9 @@ from pipelines.config.values import (
     is_kind,
     merge_tables,
     shared_site_keys,
+    shown_name,
     site_id_problem,
+    site_name_problem,
     take,
     texts,
     toml_type,
@@ -117,9 +119,15 @@ def _site(raw: Any, path: str, where: str, params: dict[str, Any]) -> SiteConfig
     osm = take(raw, "osm", str, path, where)
     if not osm.strip():
         raise ConfigError(path, "chemin vide.", key=f"{where}.osm")
+    name = take(raw, "name", str, path, where, sid)
+    problem = site_name_problem(name)
+    if problem is not None:
+        raise ConfigError(
+            path, f"nom du site « {sid} », « {shown_name(name)} » : {problem}.", key=f"{where}.name"
+        )
     return SiteConfig(
         id=sid,
-        name=take(raw, "name", str, path, where, sid),
+        name=name,
         osm=osm,
         sources=sources,
         study_area_bbox=bbox,

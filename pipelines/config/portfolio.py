@@ -44,7 +44,9 @@ from pipelines.config.sources import read_source
 from pipelines.config.values import (
     check_known,
     shared_site_keys,
+    shown_name,
     site_id_problem,
+    site_name_problem,
     take,
     toml_type,
 )
@@ -366,6 +368,15 @@ def read_perimeter_sites(
                 config_path,
                 f"« {path} », entité n° {n} : « {PORTFOLIO_DIR} » est réservé.",
                 key=f"{where}.id_field",
+            )
+    for n, (sid, name) in enumerate(zip(ids, names, strict=True), start=1):
+        problem = site_name_problem(name)
+        if problem is not None:
+            raise ConfigError(
+                config_path,
+                f"« {path} », entité n° {n}, champ « {name_field} » : nom du site « {sid} », "
+                f"« {shown_name(name)} » : {problem}.",
+                key=f"{where}.name_field",
             )
     # Ids equal but for case name the same files on Windows and macOS (maps/<id>.html).
     folded = [sid.casefold() for sid in ids]

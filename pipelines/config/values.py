@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import fields
 from datetime import date, datetime
@@ -171,6 +172,29 @@ def site_id_problem(sid: str) -> str | None:
             "dont le nom est limité à 255 octets"
         )
     return None
+
+
+def site_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a site's name, in French, or ``None`` when it can.
+
+    The name is shown: map and committee pack titles, the PDF's and the GeoPackage's
+    metadata, the charts, the configuration ``vigie init`` writes. A control character
+    (NUL, escape, a line break… any of Unicode's « Cc »: C0, DEL, C1) is invisible in a
+    layer's attribute table or a TOML escape, and breaks or hides what follows it there.
+    """
+    codes = list(dict.fromkeys(f"U+{ord(c):04X}" for c in name if unicodedata.category(c) == "Cc"))
+    if not codes:
+        return None
+    return (
+        f"caractère(s) de contrôle {', '.join(codes)} : invisibles dans un tableur ou un "
+        "SIG, ils cassent les titres des cartes et des dossiers ; retirez-les"
+    )
+
+
+def shown_name(name: str) -> str:
+    """``name`` with each control character written as its code (« <U+001B> »), for a
+    message that names it."""
+    return "".join(f"<U+{ord(c):04X}>" if unicodedata.category(c) == "Cc" else c for c in name)
 
 
 def shared_site_keys(table: dict[str, Any], path: str, where: str) -> dict[str, Any]:

@@ -119,7 +119,10 @@ def resolve_columns(raw: RawFile, source: SourceConfig) -> dict[str, str]:
             sep = {"\t": "tabulation"}.get(raw.separator, raw.separator)
             detail = f" (séparateur détecté « {sep} », encodage {raw.encoding})"
         elif len(raw.sheets) > 1:
-            others = ", ".join(f"« {t} »" for t in raw.sheets[1:])
+            others = ", ".join(
+                f"« {t} »" + (" (masquée)" if t in raw.hidden_sheets else "")
+                for t in raw.sheets[1:]
+            )
             detail = (
                 f" (feuille lue : « {raw.sheets[0]} » ; le classeur a aussi {others} : "
                 "la clé sheet de la source choisit la feuille)"

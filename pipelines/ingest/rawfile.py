@@ -165,6 +165,10 @@ class RawFile:
     merged_ranges
         A workbook's merged ranges that reach the data rows (``"C3:C5"``): only their
         first cell has a value, the others read as empty, and are reported.
+    hidden_sheets
+        When no sheet was named: the hidden sheets before the one read, the first
+        visible (a sheet of lists or a macro's scratch sheet moved first and hidden
+        was read instead of the export the analyst sees), reported.
     """
 
     path: str
@@ -184,6 +188,7 @@ class RawFile:
     sheets_with_rows: tuple[str, ...] = ()
     formula_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     merged_ranges: tuple[str, ...] = ()
+    hidden_sheets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.malformed, MalformedRows):

@@ -429,10 +429,11 @@ def read_xlsx(
     max_xml_bytes: int = MAX_XLSX_XML_BYTES,
     max_rows: int = MAX_XLSX_ROWS,
 ) -> RawFile:
-    """Read the first sheet (or ``sheet``) of a workbook; the first non-empty row is the
-    header and ``lines`` are Excel row numbers. Cells formatted as dates come as ISO
-    strings; dates stored as plain numbers stay Excel serial numbers (parsed later, from
-    the workbook's own day 0: 1900 or 1904 date system).
+    """Read the first visible sheet (or ``sheet``) of a workbook (the hidden ones before
+    it are named in ``hidden_sheets``); the first non-empty row is the header and
+    ``lines`` are Excel row numbers. Cells formatted as dates come as ISO strings;
+    dates stored as plain numbers stay Excel serial numbers (parsed later, from the
+    workbook's own day 0: 1900 or 1904 date system).
 
     The sheet is streamed (openpyxl's read-only mode), after checking the size of its
     XML once decompressed (``max_xml_bytes``) and its declared number of rows
@@ -564,7 +565,15 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
             raise InputError(
                 path, f"feuille « {sheet} » absente ; feuilles : {', '.join(book.sheetnames)}."
             )
-        ws = book[sheet] if sheet is not None else book.worksheets[0]
+        # Not named: the first visible sheet (a hidden one is not the export the analyst
+        # sees in the workbook), the first of all when every one is hidden.
+        visible = [w for w in book.worksheets if w.sheet_state == "visible"]
+        ws = book[sheet] if sheet is not None else (visible or book.worksheets)[0]
+        hidden = (
+            tuple(w.title for w in book.worksheets[: book.worksheets.index(ws)])
+            if sheet is None
+            else ()
+        )
         sheets = (ws.title, *(t for t in book.sheetnames if t != ws.title))
         declared = ws.max_row
         if declared is not None and declared > max_rows:
@@ -604,9 +613,11 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
             records.append(cells)
             lines.append(row_number)
         # The first sheet of several without a row of data (a « Lisez-moi » before the
-        # export): the sheets that have rows, for ingestion to name.
+        # export): the sheets that have rows, for ingestion to name (visible ones first).
+        hidden_ones = [w for w in book.worksheets if w not in visible and w is not ws]
+        others = [w for w in visible if w is not ws] + hidden_ones
         with_rows = (
-            tuple(w.title for w in book.worksheets[1:] if _sheet_has_data(w))
+            tuple(w.title for w in others if _sheet_has_data(w))
             if sheet is None and len(book.sheetnames) > 1 and not _has_data(header, records)
             else ()
         )
@@ -623,6 +634,7 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
             has_header=False,
             sheets=sheets,
             sheets_with_rows=with_rows,
+            hidden_sheets=hidden,
         )
     k = _header_below_title(header, records)
     if k is not None:
@@ -656,6 +668,7 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         sheets_with_rows=with_rows,
         formula_lines=formula_lines[formula_lines > header_line],
         merged_ranges=tuple(ref for ref, last in merged if last > header_line),
+        hidden_sheets=hidden,
     )
 
 

@@ -316,6 +316,18 @@ def _read_source(
         roles_per_file.append(roles)
         raws.append(raw)
         issues.extend(_named_twice(raw, roles, source))
+        if raw.hidden_sheets:  # read from the first visible sheet: noted
+            hidden = raw.hidden_sheets
+            named = ", ".join(f"« {t} »" for t in hidden)
+            detail = (
+                ("la feuille " if len(hidden) == 1 else "les feuilles ")
+                + named
+                + (", masquée, précède " if len(hidden) == 1 else ", masquées, précèdent ")
+                + f"la première feuille visible du classeur, « {raw.sheets[0]} », qui est "
+                "celle lue. Si l'export est dans une feuille masquée, indiquez-la dans la "
+                f'source (sheet = "{hidden[0]}").'
+            )
+            issues.append(_file_note(source, str(path), "hidden_sheets", detail))
         if len(raw.encoding_mismatch_lines):  # read all the same: noted, not rejected
             bad = raw.encoding_mismatch_lines
             detail = (
@@ -431,6 +443,35 @@ def _ingest_source(
     return _source_outputs(source, raws, roles_per_file, issues, p, bbox, today, start)
 
 
+def _placeholder_notes(
+    source: SourceConfig, raws: list[RawFile], p: _Parsed, placeholder: np.ndarray | None
+) -> list[dict[str, Any]]:
+    """A note per file whose ids are placeholders (« 0 », « sans objet »…): their rows
+    are read as rows without an id (:func:`pipelines.ingest.partition.placeholder_ids`),
+    each a report of its own, not versions of the first."""
+    if placeholder is None or not placeholder.any():
+        return []
+    f = p.frame
+    notes = []
+    for i, raw in enumerate(raws):
+        rows = placeholder & (f["_file"].to_numpy() == i)
+        if not rows.any():
+            continue
+        lines = f["source_line"].to_numpy()[rows]
+        values = list(dict.fromkeys(f["id"].astype("str").to_numpy()[rows].tolist()))
+        shown = ", ".join(f"« {v} »" for v in values[:5]) + (" …" if len(values) > 5 else "")
+        detail = (
+            f"{len(lines)} ligne(s) ont pour identifiant une valeur de remplissage ({shown}), "
+            f"pas un numéro de signalement (lignes {_first_20(lines)}) : chacune est lue "
+            "comme un signalement sans identifiant, le sien, et non comme une mise à jour "
+            "d'une autre ligne au même identifiant ; seules des lignes identiques en tout "
+            "point sont fusionnées comme doublons. Donnez-leur leur numéro de ticket si "
+            "l'outil d'export le connaît."
+        )
+        notes.append(_file_note(source, raw.path, "placeholder_ids", detail, lines=lines))
+    return notes
+
+
 def _source_outputs(
     source: SourceConfig,
     raws: list[RawFile],
@@ -450,6 +491,7 @@ def _source_outputs(
     if closed_in_future.any():
         p.closed_at = p.closed_at.mask(closed_in_future)
     part = _partition(p, source, bbox=bbox, today=today, start=start, roles_per_file=roles_per_file)
+    issues = issues + _placeholder_notes(source, raws, p, part.placeholder)
     cats = _categories(p, source)
     files = [raw.path for raw in raws]
     updated_at = parse_updated_at(p, raws, roles_per_file, source)

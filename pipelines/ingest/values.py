@@ -395,21 +395,29 @@ def parse_dates(
             fr = v.str.fullmatch(_FR_DATE + r"(?:[ T]+" + _TIME + r"(?: ?[AaPp][Mm])?)?").to_numpy(
                 dtype=bool
             )
+            fr_tz = v.str.fullmatch(
+                _FR_DATE + r"[ T]+" + _TIME + r"(?: ?[AaPp][Mm])? ?" + _TZ
+            ).to_numpy(dtype=bool)
             iso = v.str.fullmatch(_ISO).to_numpy(dtype=bool)
             iso_tz = v.str.fullmatch(_ISO + r" ?" + _TZ).to_numpy(dtype=bool)
             serial = v.str.fullmatch(_SERIAL).to_numpy(dtype=bool)
             if fr.any():
                 put(fr, _fr_dates(v[fr]))
+            if fr_tz.any():
+                put(fr_tz, _fr_dates_with_zone(v[fr_tz]))
             if iso.any():
                 s = v[iso].str.replace("/", "-", regex=False).str.replace(r"[T ]+", "T", regex=True)
                 put(iso, _to_local(pd.to_datetime(s, format="ISO8601", errors="coerce"), naive_tz))
             if iso_tz.any():
+                # The zone first: « 14:02:00 UTC » became « 14:02:00TUTC » once every
+                # space was a « T », unreadable (so was « 14:02:00 +01:00 »).
                 s = (
                     v[iso_tz]
                     .str.replace("/", "-", regex=False)
+                    .str.replace(r" ?(?:UTC|GMT)$", "Z", regex=True)
+                    .str.replace(r" +([+\-][0-9]{2}(?::?[0-9]{2})?|Z)$", r"\1", regex=True)
                     .str.replace(r"[T ]+", "T", regex=True)
                 )
-                s = s.str.replace(r" ?(UTC|GMT)$", "Z", regex=True)
                 put(
                     iso_tz,
                     _to_local(pd.to_datetime(s, format="ISO8601", utc=True, errors="coerce"), None),
@@ -417,6 +425,21 @@ def parse_dates(
             if serial.any():
                 put(serial, _serial_dates(v[serial], excel_epoch))
     return pd.Series(out, index=values.index, copy=False)
+
+
+def _fr_dates_with_zone(values: pd.Series) -> pd.Series:
+    """``dd/mm/yyyy HH:MM[:SS]`` followed by its zone (« 05/03/2024 14:02 UTC »,
+    « … +01:00 »), as naive local time: read by :func:`_fr_dates` without the zone,
+    then moved by the zone's offset to UTC and on to Paris time."""
+    zone = values.str.extract(r"(Z|[+\-][0-9]{2}(?::?[0-9]{2})?|UTC|GMT)$")[0].fillna("Z")
+    naive = _fr_dates(
+        values.str.replace(r" ?(?:Z|[+\-][0-9]{2}(?::?[0-9]{2})?|UTC|GMT)$", "", regex=True)
+    )
+    parts = zone.str.extract(r"^(?P<sign>[+\-])(?P<h>[0-9]{2}):?(?P<m>[0-9]{2})?$")
+    minutes = pd.to_numeric(parts["h"]).fillna(0) * 60 + pd.to_numeric(parts["m"]).fillna(0)
+    minutes = minutes.where(parts["sign"] != "-", -minutes)
+    utc = naive - pd.to_timedelta(minutes, unit="min")
+    return _to_local(utc.dt.tz_localize("UTC"), None)
 
 
 def _to_local(parsed: pd.Series, naive_tz: str | None) -> pd.Series:

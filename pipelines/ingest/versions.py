@@ -31,7 +31,10 @@ February's has it closed on 20 January. The rules:
   counts as updated (``moved_out``): the export's latest coordinates are its correction,
   and mapping the withdrawn position would show a place the landlord no longer gives.
 - Rows without an id are named by a hash of their cells: they can be copies of one
-  another, never versions.
+  another, never versions. An id that is a placeholder (« 0 », « 00000 », « sans objet »,
+  « N.C. »…, :func:`pipelines.ingest.partition.placeholder_ids`) is no id: distinct
+  reports an export numbered so are never versions of one another (the file's note
+  ``placeholder_ids`` lists their lines).
 - Rejected rows are not versions: a later version that cannot be read (no date, bad
   coordinates…) is rejected with its reason and leaves the earlier valid version in place.
 

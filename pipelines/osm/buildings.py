@@ -44,6 +44,7 @@ __all__ = [
     "BUILDING_COLUMNS",
     "KEPT_TAGS",
     "build_buildings",
+    "dwelling_counts",
     "dwellings_per_building",
     "read_osm_bounds",
     "read_osm_buildings",
@@ -100,8 +101,44 @@ def read_osm_buildings(path: str | Path) -> gpd.GeoDataFrame:
     return read_osm_file(path)
 
 
-def _to_number(values: pd.Series) -> pd.Series:
-    return pd.to_numeric(values.astype("string").str.extract(r"(\d+)")[0], errors="coerce")
+#: A count written as text, whole: digits (« 1200 »), digits grouped by threes with a
+#: space, a no-break space (U+00A0), a narrow one (U+202F, what French typography and
+#: LibreOffice write) or a thin one (« 1 200 »), or a whole number a program wrote as a
+#: decimal (« 12.0 », « 12,0 » ; « 1.000 » could be a thousand: unreadable).
+_COUNT_TEXT = r"^(?:[0-9]+|[0-9]{1,3}(?:[ \u00a0\u202f\u2009][0-9]{3})+|[0-9]+[.,]0{1,2})$"
+#: Missing-value spellings of a count cell (compared stripped, case folded).
+_NO_COUNT = ("", "na", "n/a", "nan", "none", "null", "<na>", "-")
+
+
+def dwelling_counts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Read a column of dwelling counts (RPLS ``appartement``, OSM ``building:flats``).
+
+    A numeric column is taken as it is. Text is read whole (:data:`_COUNT_TEXT`): the
+    first digits alone made « 1 200 » one dwelling (a rate 1,200 times too large), and
+    « 12-14 », « 3;5 » or « 1.200 » a figure nobody wrote; those are unreadable, never
+    guessed.
+
+    Returns
+    -------
+    tuple of Series
+        Aligned on ``values``: the counts (float, NaN where missing or unreadable), and
+        whether each value is unreadable (filled, but not a count).
+    """
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype(float), pd.Series(False, index=values.index)
+    text = values.astype("string").str.strip()
+    missing = text.isna() | text.str.casefold().isin(_NO_COUNT)
+    whole = text.str.fullmatch(_COUNT_TEXT).fillna(False).astype(bool)
+    digits = text.where(whole).str.replace(r"[.,]0{1,2}$", "", regex=True)
+    digits = digits.str.replace(r"[ \u00a0\u202f\u2009]", "", regex=True)
+    counts = pd.to_numeric(digits, errors="coerce").astype(float)
+    return counts, (~missing & ~whole).astype(bool)
+
+
+def _shown_values(values: pd.Series, names: pd.Series, limit: int = 10) -> str:
+    """« name (« value ») » for the first ``limit`` rows, with « … » when there are more."""
+    pairs = [f"{n} (« {v} »)" for n, v in zip(names[:limit], values[:limit], strict=True)]
+    return ", ".join(pairs) + (" …" if len(values) > limit else "")
 
 
 def dwellings_per_building(
@@ -141,7 +178,7 @@ def dwellings_per_building(
         pts = pts[pts.geometry.notna() & ~pts.geometry.is_empty]
         # A text column (a CSV made GeoPackage without its types) summed as text: the
         # programmes « 12 » and « 30 » of one building gave 1230 dwellings.
-        pts[rpls_dwellings_column] = _to_number(pts[rpls_dwellings_column])
+        pts[rpls_dwellings_column] = dwelling_counts(pts[rpls_dwellings_column])[0]
         joined = gpd.sjoin_nearest(pts, b, how="inner", max_distance=max_distance_m)
         joined = joined[~joined.index.duplicated(keep="first")]
         sums = joined.groupby("index_right")[rpls_dwellings_column].sum(min_count=1)
@@ -150,7 +187,7 @@ def dwellings_per_building(
         out.loc[sums.index, "dwellings"] = sums.astype(float)
         out.loc[sums.index, "dwellings_source"] = "rpls"
     if "flats" in buildings:
-        flats = _to_number(buildings["flats"])
+        flats = dwelling_counts(buildings["flats"])[0]
         fill = out["dwellings"].isna() & flats.notna() & (flats > 0)
         out.loc[fill, "dwellings"] = flats[fill].astype(float)
         out.loc[fill, "dwellings_source"] = "osm_flats"
@@ -196,6 +233,19 @@ def read_rpls(
             "déclarez-le (Lambert-93, EPSG:2154, pour le RPLS ; dans QGIS : « Définir la "
             "projection de la couche », puis enregistrer sous un nouveau GeoPackage).",
         )
+    if RPLS_DWELLINGS in read.columns:
+        unreadable = dwelling_counts(read[RPLS_DWELLINGS])[1]
+        if unreadable.any():
+            bad = read.loc[unreadable, RPLS_DWELLINGS]
+            shown = _shown_values(
+                bad.astype(str), pd.Series([f"entité n° {fid}" for fid in bad.index])
+            )
+            raise InputError(
+                path,
+                f"couche « {layer} », colonne « {RPLS_DWELLINGS} » : {len(bad)} valeur(s) ne "
+                f"sont pas un nombre de logements lisible : {shown}. Écrivez un nombre "
+                "entier (« 1200 » ou « 1 200 ») ; laissez vide un nombre inconnu.",
+            )
     return read.sort_index().reset_index(drop=True)
 
 
@@ -266,6 +316,23 @@ def build_buildings_report(
             f"de chaque programme) ; colonnes : {shown or 'aucune'}. Renommez ainsi la "
             "colonne du nombre de logements, ou retirez « rpls » de la configuration.",
         )
+    if "flats" in buildings:
+        unreadable = dwelling_counts(buildings["flats"])[1]
+        if unreadable.any():
+            # An OSM tag the analyst cannot correct in the file: the building gets no
+            # count from it (no rate), and the summary and the log name it.
+            bad = buildings.loc[unreadable, ["building_id", "flats"]]
+            log.warning(
+                "%s : %d bâtiment(s) ont un « building:flats » qui n'est pas un nombre de "
+                "logements lisible, ignoré (aucun taux sans autre source) : %s",
+                osm_path,
+                len(bad),
+                _shown_values(bad["flats"].astype(str), bad["building_id"]),
+            )
+            summary["flats_unreadable"] = [
+                {"building_id": str(b), "value": str(v)}
+                for b, v in zip(bad["building_id"], bad["flats"], strict=True)
+            ]
     dw = dwellings_per_building(buildings, rpls)
     out = buildings.join(dw)
     metric = metric_crs_of(out)
