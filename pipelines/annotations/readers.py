@@ -51,7 +51,7 @@ from pipelines.annotations.versions import _notes_frame, deduplicate_notes
 from pipelines.crs import WGS84
 from pipelines.errors import InputError
 from pipelines.fr import fr_number
-from pipelines.ingest import read_file, scrub_series
+from pipelines.ingest import parse_dates, parse_numbers, read_file, scrub_series
 
 # The logger of pipelines.annotations.stage, as before the split, so that log
 # filters and configurations keep matching these messages.
@@ -191,11 +191,13 @@ def validate_note(
     note["status"] = DEFAULT_STATUS if status is None else _match_vocabulary(str(status), allowed)
     if note["status"] is None:
         problems.append(f"statut « {status} » inconnu (statuts : {', '.join(allowed)})")
+    names = {_field_name(k): str(k) for k in raw.props}
     for key in ("created_at", "updated_at"):
         try:
             note[key] = parse_note_time(props.get(key))
         except ValueError as err:
-            problems.append(str(err))
+            where = "colonne" if raw.is_row else "champ"
+            problems.append(f"{where} « {names.get(key, key)} » : {err}")
             note[key] = None
     if props.get("created_at") is None:
         problems.append("date de création manquante (colonne created_at ou date)")
@@ -415,8 +417,13 @@ def _read_table(path: Path) -> list[RawNote]:
             f"colonnes manquantes : {', '.join(missing)} ; colonnes trouvées : {found}"
         )
     rows = raw.table.select(names).to_pylist()
+    for name in {columns[key] for key in ("created_at", "updated_at") if key in columns}:
+        stamps = _serial_dates(raw.table.column(name).to_pylist(), raw.excel_epoch)
+        for row, stamp in zip(rows, stamps, strict=True):
+            if stamp is not None:
+                row[name] = stamp
     notes = [
-        (int(line), RawNote(f"ligne {int(line)}", {k: v or "" for k, v in r.items()}))
+        (int(line), RawNote(f"ligne {int(line)}", {k: v or "" for k, v in r.items()}, is_row=True))
         for line, r in zip(raw.lines, rows, strict=True)
     ]
     notes += [
@@ -428,11 +435,26 @@ def _read_table(path: Path) -> list[RawNote]:
                 None,
                 f"ligne mal formée ({int(width)} champs au lieu de {len(names)} : "
                 "séparateur ou guillemet en trop ou en moins ?)",
+                is_row=True,
             ),
         )
         for line, width in zip(raw.malformed.lines, raw.malformed.n_fields, strict=True)
     ]
     return [note for _, note in sorted(notes, key=lambda pair: pair[0])]
+
+
+def _serial_dates(cells: list[str | None], epoch: str) -> list[pd.Timestamp | None]:
+    """Per cell of a date column, the date its Excel serial number stands for (a date cell
+    typed as a number: 45352 is 1 March 2024, 45352.5 its noon), read as the ingestion
+    reads it (:func:`pipelines.ingest.parse_dates`, from the workbook's own day 0
+    ``epoch``), naive Paris time; ``None`` for every other value, left to
+    :func:`parse_note_time` (which names what it cannot read)."""
+    values = pd.Series(cells, dtype=object).fillna("").astype(str).str.strip()
+    is_number = parse_numbers(values)[0].notna()
+    if not is_number.any():
+        return [None] * len(values)
+    parsed = parse_dates(values.where(is_number, ""), excel_epoch=epoch)
+    return [None if pd.isna(stamp) else pd.Timestamp(stamp) for stamp in parsed]
 
 
 def _read_ogr(path: Path) -> list[RawNote]:
