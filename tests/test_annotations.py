@@ -237,6 +237,45 @@ def test_dates_stored_as_excel_serial_numbers_are_read_as_ingestion_reads_them(
     ]
 
 
+def test_a_csv_that_cannot_be_read_is_told_its_real_cause_not_the_separator(
+    tmp_path: Path,
+) -> None:
+    # Every CSV that could not be split was told « séparateur (separator) »: a setting of
+    # the reports' sources a note file has not, and not the cause when a quote was left
+    # open (in the header, or in a row: « 4 champs au lieu de 4 : séparateur ? ») or
+    # the file was in UTF-16 without its mark.
+    folder = tmp_path / "bondy"
+    folder.mkdir()
+    header = "building_id;texte;étiquette;date\n"
+    files = {
+        "a_guillemet.csv": (header + 'way/1;"Porte forcée;traité;2024-06-03\n'
+                            "way/1;Vitre;traité;2024-06-04\n").encode(),
+        "b_entete.csv": ('"building_id;texte;étiquette;date\n'
+                         "way/1;Porte;traité;2024-06-03\n").encode(),
+        "c_utf16.csv": (header + "way/1;Porte;traité;2024-06-03\n").encode("utf-16-le"),
+        "d_espaces.csv": b"building_id texte etiquette date\nway/1 Porte traite 2024-06-03\n",
+    }  # fmt: skip
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    read = read_annotations(folder, site_id="bondy", tags=["traité"])
+    assert read.notes["text"].tolist() == ["Vitre"]  # the row after the open quote
+    by_file = {m.split(" : ", 1)[0]: m.split(" : ", 1)[1] for m in read.rejected}
+    assert by_file == {
+        "a_guillemet.csv, ligne 2": "note rejetée : guillemet ouvert et jamais fermé dans la "
+        "colonne « texte » : fermez-le ou retirez-le (la ligne est écartée, les suivantes "
+        "sont lues).",
+        "b_entete.csv": "CSV illisible : guillemet ouvert et jamais fermé dans la ligne "
+        "d'en-tête : la suite du fichier y est lue comme un seul nom de colonne ; fermez ou "
+        "retirez ce guillemet — aucune note lue dans ce fichier.",
+        "c_utf16.csv": "CSV illisible : texte illisible, un caractère nul entre chaque "
+        "lettre : le fichier est en UTF-16 ou UTF-32 sans marque d'ordre des octets (BOM) ; "
+        "enregistrez-le en « CSV UTF-8 » — aucune note lue dans ce fichier.",
+        "d_espaces.csv": "CSV illisible : une seule colonne lue (séparateur « , ») : ce "
+        "fichier ne ressemble pas à un tableau CSV (séparateurs reconnus : « ; », « , », "
+        "tabulation, « | ») — aucune note lue dans ce fichier.",
+    }
+
+
 def test_csv_in_utf16_is_read(isolated: gpd.GeoDataFrame, tmp_path: Path) -> None:
     # LibreOffice's « Unicode (UTF-16) » CSV, tab-separated as Excel's « Texte Unicode »:
     # read as cp1252, its header became « ÿþB\x00â\x00t… », every column said missing

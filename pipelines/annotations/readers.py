@@ -51,7 +51,14 @@ from pipelines.annotations.versions import _notes_frame, deduplicate_notes
 from pipelines.crs import WGS84
 from pipelines.errors import InputError
 from pipelines.fr import fr_number
-from pipelines.ingest import parse_dates, parse_numbers, read_file, scrub_series
+from pipelines.ingest import (
+    NotATableError,
+    RawFile,
+    parse_dates,
+    parse_numbers,
+    read_file,
+    scrub_series,
+)
 
 # The logger of pipelines.annotations.stage, as before the split, so that log
 # filters and configurations keep matching these messages.
@@ -144,6 +151,10 @@ def validate_note(
         The note (a dict of :data:`NOTE_FIELDS` and ``geometry``) and no problem, or
         ``None`` and the list of problems (French, without the file name).
     """
+    if raw.is_row and not raw.props and raw.geometry_error:
+        # A row that could not be split into the columns: its own problem, not the
+        # fields it seems to lack.
+        return None, [raw.geometry_error]
     props = {_field_name(k): _clean(v) for k, v in raw.props.items()}
     # Control characters (a NUL byte…) go from the free text before anything is checked.
     for key in ("text", "author", "tag"):
@@ -390,6 +401,10 @@ def _read_table(path: Path) -> list[RawNote]:
         _check_xlsx_size(path)
     try:
         raw = read_file(path, "xlsx" if xlsx else "csv")
+    except NotATableError as err:
+        # Its cause, without the advice about a source's configuration (« separator »):
+        # a note file has none.
+        raise FileProblemError(f"CSV illisible : {err.reason}") from err
     except InputError as err:
         what = "classeur illisible" if xlsx else "CSV illisible"
         message = str(err).split(" : ", 1)[-1].rstrip(".")
@@ -427,20 +442,39 @@ def _read_table(path: Path) -> list[RawNote]:
         for line, r in zip(raw.lines, rows, strict=True)
     ]
     notes += [
-        (
-            int(line),
-            RawNote(
-                f"ligne {int(line)}",
-                {},
-                None,
-                f"ligne mal formée ({int(width)} champs au lieu de {len(names)} : "
-                "séparateur ou guillemet en trop ou en moins ?)",
-                is_row=True,
-            ),
-        )
-        for line, width in zip(raw.malformed.lines, raw.malformed.n_fields, strict=True)
+        (int(line), RawNote(f"ligne {int(line)}", {}, None, problem, is_row=True))
+        for line, problem in zip(raw.malformed.lines, _malformed_problems(raw), strict=True)
     ]
     return [note for _, note in sorted(notes, key=lambda pair: pair[0])]
+
+
+def _malformed_problems(raw: RawFile) -> list[str]:
+    """What is wrong with each malformed row of a CSV, in French: a quote opened and never
+    closed, named with its column (the row is read alone, the next ones as usual: its
+    fields may be as many as the columns, a separator is not the cause), or too many or
+    too few fields."""
+    out = []
+    names = raw.columns
+    for k, (width, unclosed) in enumerate(
+        zip(raw.malformed.n_fields, raw.malformed.unclosed_quote, strict=True)
+    ):
+        if not unclosed:
+            out.append(
+                f"ligne mal formée ({int(width)} champs au lieu de {len(names)} : "
+                "séparateur ou guillemet en trop ou en moins ?)"
+            )
+            continue
+        fields = raw.malformed[k].fields
+        # Split at every separator, the quote stays in its value; else the open quote
+        # ran to the line's end, through the last field.
+        quoted = [name for name, value in fields.items() if '"' in value]
+        column = quoted[0] if quoted else list(fields)[-1] if fields else None
+        out.append(
+            "guillemet ouvert et jamais fermé"
+            + (f" dans la colonne « {column} »" if column else "")
+            + " : fermez-le ou retirez-le (la ligne est écartée, les suivantes sont lues)"
+        )
+    return out
 
 
 def _serial_dates(cells: list[str | None], epoch: str) -> list[pd.Timestamp | None]:
