@@ -48,7 +48,7 @@ from pipelines.annotations.model import (
     scrub_note_fields,
 )
 from pipelines.annotations.versions import _notes_frame, deduplicate_notes
-from pipelines.crs import WGS84
+from pipelines.crs import WGS84, repaired_geometry
 from pipelines.errors import InputError
 from pipelines.fr import fr_number
 from pipelines.ingest import (
@@ -109,25 +109,12 @@ def _check_geometry(geometry: BaseGeometry) -> tuple[BaseGeometry | None, str | 
             "coordonnées hors des limites en degrés : le fichier est-il en Lambert-93 "
             "(EPSG:2154) sans l'indiquer ? Exportez-le en WGS84 (EPSG:4326)"
         )
-    # A GPS or QGIS « PointZ » export carries heights: the maps and the GeoPackage's
-    # layers are 2D (a height made the GeoPackage's layer declare a Z it does not have).
-    geometry = shapely.force_2d(geometry)
-    if not geometry.is_valid:
-        geometry = _repaired(geometry)
-    return geometry, None
-
-
-def _repaired(geometry: BaseGeometry) -> BaseGeometry:
-    """An invalid geometry made valid, of one kind: where ``make_valid`` gives a collection
-    (a drawn surface with a spike becomes a polygon and a line), its parts of the highest
-    dimension, merged. A collection is refused on input; a note kept as one went into
-    the GeoPackage's point layer, against its declared type."""
-    made = shapely.make_valid(geometry)
-    if made.geom_type != "GeometryCollection" or made.is_empty:
-        return made
-    parts = shapely.get_parts(made)
-    dims = shapely.get_dimensions(parts)
-    return shapely.union_all(parts[dims == dims.max()])
+    # Made valid, 2D (a GPS or QGIS « PointZ » export carries heights: a height made the
+    # GeoPackage's layer declare a Z it does not have) and of one kind: where
+    # ``make_valid`` gives a collection (a drawn surface with a spike becomes a polygon
+    # and a line), its parts of the highest dimension. A collection is refused on input;
+    # a note kept as one went into the GeoPackage's point layer, against its type.
+    return repaired_geometry(geometry), None
 
 
 def validate_note(
