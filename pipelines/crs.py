@@ -12,6 +12,15 @@ by 3 km out to sea (a coastal site whose centre is on a quay or a beach stays in
 and cut back along every neighbour's border, simplified to 150 m. Borders are exact to
 a few hundred metres, which is enough to choose a projection: near a border both
 Lambert-93 and the local UTM zone measure metres to well under 0.1 %.
+
+Geometries, whatever their CRS, are made valid here too, by the one repair of every
+shape drawn or downloaded (:func:`repaired_geometry`): the portfolio's perimeters, OSM's
+buildings, the planners' notes and the register's drawn areas. ``shapely.make_valid``
+turns an invalid shape into a valid one, but not always of its kind: a bow-tie becomes
+two polygons and sometimes a stray line, a ring with a spike a polygon and a line, a
+ring with no surface a line. A ``GeometryCollection`` mixing them goes into no layer of
+a GeoPackage (each declares one kind), so only the parts of one kind are kept, merged.
+Heights (a GPS or QGIS « PointZ » export) are dropped: the maps and layers are 2D.
 """
 
 from __future__ import annotations
@@ -19,12 +28,13 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import TypeVar
+from typing import Any, Literal, TypeVar
 
 import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
+from shapely.geometry.base import BaseGeometry
 
 from pipelines.errors import CRSError
 
@@ -111,3 +121,57 @@ def require_metric(crs: object) -> None:
     unit = parsed.axis_info[0].unit_name if parsed.axis_info else "metre"
     if unit not in ("metre", "meter"):
         raise CRSError(f"CRS {parsed.to_string()} en {unit} : attendu un CRS en mètres.")
+
+
+#: The kinds of geometry, by their dimension.
+Kind = Literal["point", "line", "polygon"]
+_DIMENSION: dict[str, int] = {"point": 0, "line": 1, "polygon": 2}
+_EMPTY = (shapely.Point, shapely.LineString, shapely.Polygon)
+
+
+def repaired_geometry(geometries: Any, *, kind: Kind | None = None) -> Any:
+    """Geometries valid, without heights, each of one kind and never a collection.
+
+    Parameters
+    ----------
+    geometries
+        A shapely geometry, or an array-like of them (``None`` allowed); any CRS.
+    kind
+        The kind to keep: ``"polygon"`` (the polygons of each, an empty polygon where
+        there are none: a ring with no surface, a line, a point), ``"line"`` or
+        ``"point"``; ``None``: each geometry's own highest dimension (a polygon with a
+        spike stays a polygon, a ring with no surface becomes the line it is).
+
+    Returns
+    -------
+    shapely geometry or numpy.ndarray
+        As given: one geometry, or an object array aligned on the input. An invalid
+        geometry goes through ``shapely.make_valid``; a valid one of the kind comes back
+        unchanged but for its heights; of a collection or a geometry of another kind,
+        the parts of the kind are merged (``shapely.union_all``). ``None`` stays
+        ``None``.
+
+    Examples
+    --------
+    >>> bowtie = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)])
+    >>> repaired_geometry(bowtie, kind="polygon").area
+    0.5
+    """
+    if isinstance(geometries, BaseGeometry):
+        return repaired_geometry(np.array([geometries], dtype=object), kind=kind)[0]
+    out = np.array(geometries, dtype=object, copy=True).reshape(-1)
+    has_z = shapely.has_z(out)
+    out[has_z] = shapely.force_2d(out[has_z])
+    invalid = ~shapely.is_valid(out) & ~shapely.is_missing(out)
+    out[invalid] = shapely.make_valid(out[invalid])
+    mixed = shapely.get_type_id(out) == shapely.GeometryType.GEOMETRYCOLLECTION
+    if kind is not None:
+        other = shapely.get_dimensions(out) != _DIMENSION[kind]
+        mixed |= other & ~shapely.is_missing(out)
+    for i in np.flatnonzero(mixed):
+        parts = shapely.get_parts(out[i])
+        part_dims = shapely.get_dimensions(parts)
+        wanted = _DIMENSION[kind] if kind else (part_dims.max() if len(parts) else 2)
+        kept = parts[part_dims == wanted]
+        out[i] = shapely.union_all(kept) if len(kept) else _EMPTY[wanted]()
+    return out

@@ -186,6 +186,96 @@ def test_a_table_s_rows_are_named_by_their_line_and_blank_rows_are_no_notes(
     ]
 
 
+def test_dates_stored_as_excel_serial_numbers_are_read_as_ingestion_reads_them(
+    tmp_path: Path,
+) -> None:
+    # A date cell typed as a number (« Standard » in Excel, or a date pasted as a value)
+    # holds its serial number: the notes' reader refused « 45352 » and « 45352.5 » that
+    # the ingestion of reports reads, from the workbook's own day 0.
+    import datetime as dt
+
+    import openpyxl
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    folder = tmp_path / "bondy"
+    folder.mkdir()
+    header = ["building_id", "texte", "étiquette", "date", "modifié le"]
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(header)
+    sheet.append(["way/1", "Serial", "traité", 45352, 45352.75])
+    sheet.append(["way/1", "Midi", "traité", 45352.5, None])
+    sheet.append(["way/1", "Cellule date", "traité", dt.datetime(2024, 3, 1, 12, 30), None])
+    sheet.append(["way/1", "Trop petit", "traité", 123, None])
+    book.save(folder / "a_visite.xlsx")
+    mac = openpyxl.Workbook()
+    mac.epoch = CALENDAR_MAC_1904  # old Mac Excel: day 0 is 1 January 1904
+    sheet = mac.active
+    assert sheet is not None
+    sheet.append(header)
+    sheet.append(["way/1", "Mac", "traité", 45352 - 1462, None])
+    mac.save(folder / "b_mac.xlsx")
+    (folder / "c_export.csv").write_text(
+        "building_id;texte;étiquette;date\nway/1;Virgule;traité;45352,5\n", encoding="utf-8"
+    )
+    read = read_annotations(folder, site_id="bondy", tags=["traité"])
+    created = read.notes.set_index("text")["created_at"].dt.tz_convert("Europe/Paris")
+    assert created.to_dict() == {
+        "Serial": pd.Timestamp("2024-03-01 00:00", tz="Europe/Paris"),
+        "Midi": pd.Timestamp("2024-03-01 12:00", tz="Europe/Paris"),
+        "Cellule date": pd.Timestamp("2024-03-01 12:30", tz="Europe/Paris"),
+        "Mac": pd.Timestamp("2024-03-01 00:00", tz="Europe/Paris"),
+        "Virgule": pd.Timestamp("2024-03-01 12:00", tz="Europe/Paris"),
+    }
+    updated = read.notes.set_index("text")["updated_at"]
+    assert updated["Serial"] == pd.Timestamp("2024-03-01 18:00", tz="Europe/Paris")
+    # A number that is no date of these years is named with its file, line and column.
+    assert read.rejected == [
+        "a_visite.xlsx, ligne 5 : note rejetée : colonne « date » : date « 123 » illisible "
+        "(attendu AAAA-MM-JJ, ISO 8601 ou JJ/MM/AAAA)."
+    ]
+
+
+def test_a_csv_that_cannot_be_read_is_told_its_real_cause_not_the_separator(
+    tmp_path: Path,
+) -> None:
+    # Every CSV that could not be split was told « séparateur (separator) »: a setting of
+    # the reports' sources a note file has not, and not the cause when a quote was left
+    # open (in the header, or in a row: « 4 champs au lieu de 4 : séparateur ? ») or
+    # the file was in UTF-16 without its mark.
+    folder = tmp_path / "bondy"
+    folder.mkdir()
+    header = "building_id;texte;étiquette;date\n"
+    files = {
+        "a_guillemet.csv": (header + 'way/1;"Porte forcée;traité;2024-06-03\n'
+                            "way/1;Vitre;traité;2024-06-04\n").encode(),
+        "b_entete.csv": ('"building_id;texte;étiquette;date\n'
+                         "way/1;Porte;traité;2024-06-03\n").encode(),
+        "c_utf16.csv": (header + "way/1;Porte;traité;2024-06-03\n").encode("utf-16-le"),
+        "d_espaces.csv": b"building_id texte etiquette date\nway/1 Porte traite 2024-06-03\n",
+    }  # fmt: skip
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    read = read_annotations(folder, site_id="bondy", tags=["traité"])
+    assert read.notes["text"].tolist() == ["Vitre"]  # the row after the open quote
+    by_file = {m.split(" : ", 1)[0]: m.split(" : ", 1)[1] for m in read.rejected}
+    assert by_file == {
+        "a_guillemet.csv, ligne 2": "note rejetée : guillemet ouvert et jamais fermé dans la "
+        "colonne « texte » : fermez-le ou retirez-le (la ligne est écartée, les suivantes "
+        "sont lues).",
+        "b_entete.csv": "CSV illisible : guillemet ouvert et jamais fermé dans la ligne "
+        "d'en-tête : la suite du fichier y est lue comme un seul nom de colonne ; fermez ou "
+        "retirez ce guillemet — aucune note lue dans ce fichier.",
+        "c_utf16.csv": "CSV illisible : texte illisible, un caractère nul entre chaque "
+        "lettre : le fichier est en UTF-16 ou UTF-32 sans marque d'ordre des octets (BOM) ; "
+        "enregistrez-le en « CSV UTF-8 » — aucune note lue dans ce fichier.",
+        "d_espaces.csv": "CSV illisible : une seule colonne lue (séparateur « , ») : ce "
+        "fichier ne ressemble pas à un tableau CSV (séparateurs reconnus : « ; », « , », "
+        "tabulation, « | ») — aucune note lue dans ce fichier.",
+    }
+
+
 def test_csv_in_utf16_is_read(isolated: gpd.GeoDataFrame, tmp_path: Path) -> None:
     # LibreOffice's « Unicode (UTF-16) » CSV, tab-separated as Excel's « Texte Unicode »:
     # read as cp1252, its header became « ÿþB\x00â\x00t… », every column said missing

@@ -1,13 +1,24 @@
-"""The metric CRS follows metropolitan France's real outline, not a rectangle."""
+"""The metric CRS follows metropolitan France's real outline, not a rectangle; the one
+repair of drawn and downloaded shapes gives them valid, of one kind, 2D, never a
+collection."""
 
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from shapely.geometry import Point
 
-from pipelines.crs import LAMBERT93, WGS84, in_metropolitan_france, metric_crs_for, metric_crs_of
+from pipelines.crs import (
+    LAMBERT93,
+    WGS84,
+    in_metropolitan_france,
+    metric_crs_for,
+    metric_crs_of,
+    repaired_geometry,
+)
 from pipelines.geocode.duplicates import link_likely_duplicates
 
 # (lon, lat) of places, and the CRS each must get.
@@ -76,3 +87,63 @@ def test_likely_duplicates_measure_metres_where_the_site_is(where: tuple[float, 
     parallels: in the tropics and the southern hemisphere 28 m no longer measure 28 m)."""
     assert link_likely_duplicates(_pair(*where, 28.0), distance_m=30.0).tolist()[1] == "a"
     assert link_likely_duplicates(_pair(*where, 32.0), distance_m=30.0).isna().all()
+
+
+# --------------------------------------------------------------------------- repair
+BOWTIE = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)])
+SQUARE = shapely.box(2, 0, 3, 1)
+# A ring drawn out and back along one edge: make_valid gives a polygon and a line.
+SPIKE = shapely.Polygon([(0, 0), (1, 0), (1, 1), (2, 3), (1, 1), (0, 1), (0, 0)])
+FLAT = shapely.Polygon([(0, 0), (1, 0), (2, 0), (0, 0)])  # no surface: a line once valid
+
+
+def test_a_bowtie_keeps_its_two_triangles() -> None:
+    fixed = repaired_geometry(BOWTIE, kind="polygon")
+    assert fixed.is_valid
+    assert fixed.geom_type == "MultiPolygon"
+    assert fixed.area == pytest.approx(0.5)
+
+
+def test_a_spike_leaves_a_polygon_not_a_collection() -> None:
+    assert shapely.make_valid(SPIKE).geom_type == "GeometryCollection"
+    for kind in (None, "polygon"):
+        fixed = repaired_geometry(SPIKE, kind=kind)  # type: ignore[arg-type]
+        assert fixed.geom_type == "Polygon"
+        assert fixed.area == pytest.approx(1.0)
+    assert repaired_geometry(SPIKE, kind="line").geom_type in ("LineString", "MultiLineString")
+
+
+def test_a_ring_with_no_surface_is_its_line_or_an_empty_polygon() -> None:
+    assert repaired_geometry(FLAT).geom_type in ("LineString", "MultiLineString")
+    empty = repaired_geometry(FLAT, kind="polygon")
+    assert empty.geom_type == "Polygon"
+    assert empty.is_empty
+
+
+def test_heights_are_dropped_and_valid_shapes_kept() -> None:
+    z = shapely.Point(2.48, 48.91, 57.0)
+    assert not repaired_geometry(z).has_z
+    assert repaired_geometry(z).equals(shapely.Point(2.48, 48.91))
+    assert repaired_geometry(SQUARE, kind="polygon") is SQUARE  # nothing to do: the same
+
+
+def test_a_collection_keeps_its_parts_of_the_kind_asked_or_its_highest() -> None:
+    mixed = shapely.GeometryCollection(
+        [shapely.Point(5, 5), SQUARE, shapely.LineString([(0, 0), (9, 9)])]
+    )
+    assert repaired_geometry(mixed).equals(SQUARE)
+    assert repaired_geometry(mixed, kind="point").equals(shapely.Point(5, 5))
+    assert repaired_geometry(shapely.GeometryCollection()).geom_type != "GeometryCollection"
+
+
+def test_an_array_is_repaired_aligned_with_its_missing_values() -> None:
+    series = gpd.GeoSeries([BOWTIE, None, SQUARE, shapely.Point(1, 1)], crs="EPSG:4326")
+    fixed = repaired_geometry(series, kind="polygon")
+    assert isinstance(fixed, np.ndarray)
+    assert len(fixed) == 4
+    assert fixed[1] is None
+    assert fixed[0].area == pytest.approx(0.5)
+    assert fixed[2].equals(SQUARE)
+    assert fixed[3].geom_type == "Polygon"
+    assert fixed[3].is_empty
+    assert all(g.geom_type != "GeometryCollection" for g in fixed[[0, 2, 3]])

@@ -537,6 +537,28 @@ def test_a_csv_parser_error_is_an_input_error(
         read_file(path, "csv")
 
 
+def test_a_quote_left_open_in_the_header_is_named_not_the_separator(tmp_path: Path) -> None:
+    # A quote opened in the header and never closed read the rest of the file into one
+    # column name: refused as « une seule colonne lue… son séparateur (separator) », or
+    # read, every column then said missing.
+    for name, text in (
+        ("debut.csv", '"id;date;categorie\n1;2024-03-01;ascenseur\n'),
+        ("milieu.csv", 'id;"date;categorie\n1;2024-03-01;ascenseur\n'),
+    ):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(
+            InputError, match=r"guillemet ouvert et jamais fermé dans la ligne d'en-tête"
+        ):
+            read_file(path, "csv")
+    # A name written on two lines, quoted, is a name.
+    path = tmp_path / "deux_lignes.csv"
+    path.write_text(
+        'id;"Adresse (n°, rue)\ncomplète";date\n1;2 rue X;2024-03-01\n', encoding="utf-8"
+    )
+    assert read_file(path, "csv").columns == ["id", "Adresse (n°, rue)\ncomplète", "date"]
+
+
 # --------------------------------------------------------------------------- JSON
 def test_json_nested_too_deep_is_an_input_error(tmp_path: Path) -> None:
     deep = tmp_path / "profond.json"

@@ -38,6 +38,7 @@ from pipelines.actions.model import (
     match_value,
 )
 from pipelines.actions.readers import problem
+from pipelines.crs import repaired_geometry
 from pipelines.ingest import parse_dates
 from pipelines.published import ACTION_DETAILS
 from pipelines.taxonomy import BY_CODE, DEFAULT_SYNONYMS, normalise_label
@@ -122,25 +123,12 @@ def parse_geometry(text: str) -> tuple[BaseGeometry | None, str | None]:
             "zone dessinée hors des limites en degrés : est-elle en Lambert-93 (EPSG:2154) ? "
             "Donnez-la en longitude/latitude (EPSG:4326)."
         )
-    # A GPS or QGIS « PointZ » export carries heights: the maps and the GeoPackage's
-    # layers are 2D (a height made the GeoPackage's layer declare a Z it does not have).
-    geometry = shapely.force_2d(geometry)
-    if not geometry.is_valid:
-        geometry = shapely.make_valid(geometry)
-    return _one_kind(geometry), None
-
-
-def _one_kind(geometry: BaseGeometry) -> BaseGeometry:
-    """A drawn area of one kind: of a collection (a surface with a spike made valid
-    becomes a polygon and a line; a FeatureCollection of a surface and a marker), its
-    parts of the highest dimension, merged. A collection chose the zone's buildings by
-    « touches » rather than by their point inside it, and went into the GeoPackage's
-    polygon layer."""
-    if geometry.geom_type != "GeometryCollection" or geometry.is_empty:
-        return geometry
-    parts = shapely.get_parts(geometry)
-    dims = shapely.get_dimensions(parts)
-    return shapely.union_all(parts[dims == dims.max()])
+    # Made valid, 2D (a GPS or QGIS « PointZ » export carries heights) and of one kind:
+    # of a collection (a surface with a spike made valid becomes a polygon and a line; a
+    # FeatureCollection of a surface and a marker), its parts of the highest dimension,
+    # merged. A collection chose the zone's buildings by « touches » rather than by their
+    # point inside it, and went into the GeoPackage's polygon layer.
+    return repaired_geometry(geometry), None
 
 
 def _categories(value: str) -> tuple[tuple[str, ...], list[str]]:

@@ -132,6 +132,8 @@ class RawNote:
     props: dict[str, Any]
     geometry: BaseGeometry | None = None
     geometry_error: str | None = None
+    #: A row of a CSV or a sheet: its fields are named « colonne » in the messages.
+    is_row: bool = False
 
 
 @dataclass

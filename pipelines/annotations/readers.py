@@ -48,10 +48,17 @@ from pipelines.annotations.model import (
     scrub_note_fields,
 )
 from pipelines.annotations.versions import _notes_frame, deduplicate_notes
-from pipelines.crs import WGS84
+from pipelines.crs import WGS84, repaired_geometry
 from pipelines.errors import InputError
 from pipelines.fr import fr_number
-from pipelines.ingest import read_file, scrub_series
+from pipelines.ingest import (
+    NotATableError,
+    RawFile,
+    parse_dates,
+    parse_numbers,
+    read_file,
+    scrub_series,
+)
 
 # The logger of pipelines.annotations.stage, as before the split, so that log
 # filters and configurations keep matching these messages.
@@ -102,25 +109,12 @@ def _check_geometry(geometry: BaseGeometry) -> tuple[BaseGeometry | None, str | 
             "coordonnées hors des limites en degrés : le fichier est-il en Lambert-93 "
             "(EPSG:2154) sans l'indiquer ? Exportez-le en WGS84 (EPSG:4326)"
         )
-    # A GPS or QGIS « PointZ » export carries heights: the maps and the GeoPackage's
-    # layers are 2D (a height made the GeoPackage's layer declare a Z it does not have).
-    geometry = shapely.force_2d(geometry)
-    if not geometry.is_valid:
-        geometry = _repaired(geometry)
-    return geometry, None
-
-
-def _repaired(geometry: BaseGeometry) -> BaseGeometry:
-    """An invalid geometry made valid, of one kind: where ``make_valid`` gives a collection
-    (a drawn surface with a spike becomes a polygon and a line), its parts of the highest
-    dimension, merged. A collection is refused on input; a note kept as one went into
-    the GeoPackage's point layer, against its declared type."""
-    made = shapely.make_valid(geometry)
-    if made.geom_type != "GeometryCollection" or made.is_empty:
-        return made
-    parts = shapely.get_parts(made)
-    dims = shapely.get_dimensions(parts)
-    return shapely.union_all(parts[dims == dims.max()])
+    # Made valid, 2D (a GPS or QGIS « PointZ » export carries heights: a height made the
+    # GeoPackage's layer declare a Z it does not have) and of one kind: where
+    # ``make_valid`` gives a collection (a drawn surface with a spike becomes a polygon
+    # and a line), its parts of the highest dimension. A collection is refused on input;
+    # a note kept as one went into the GeoPackage's point layer, against its type.
+    return repaired_geometry(geometry), None
 
 
 def validate_note(
@@ -144,6 +138,10 @@ def validate_note(
         The note (a dict of :data:`NOTE_FIELDS` and ``geometry``) and no problem, or
         ``None`` and the list of problems (French, without the file name).
     """
+    if raw.is_row and not raw.props and raw.geometry_error:
+        # A row that could not be split into the columns: its own problem, not the
+        # fields it seems to lack.
+        return None, [raw.geometry_error]
     props = {_field_name(k): _clean(v) for k, v in raw.props.items()}
     # Control characters (a NUL byte…) go from the free text before anything is checked.
     for key in ("text", "author", "tag"):
@@ -191,11 +189,13 @@ def validate_note(
     note["status"] = DEFAULT_STATUS if status is None else _match_vocabulary(str(status), allowed)
     if note["status"] is None:
         problems.append(f"statut « {status} » inconnu (statuts : {', '.join(allowed)})")
+    names = {_field_name(k): str(k) for k in raw.props}
     for key in ("created_at", "updated_at"):
         try:
             note[key] = parse_note_time(props.get(key))
         except ValueError as err:
-            problems.append(str(err))
+            where = "colonne" if raw.is_row else "champ"
+            problems.append(f"{where} « {names.get(key, key)} » : {err}")
             note[key] = None
     if props.get("created_at") is None:
         problems.append("date de création manquante (colonne created_at ou date)")
@@ -388,6 +388,10 @@ def _read_table(path: Path) -> list[RawNote]:
         _check_xlsx_size(path)
     try:
         raw = read_file(path, "xlsx" if xlsx else "csv")
+    except NotATableError as err:
+        # Its cause, without the advice about a source's configuration (« separator »):
+        # a note file has none.
+        raise FileProblemError(f"CSV illisible : {err.reason}") from err
     except InputError as err:
         what = "classeur illisible" if xlsx else "CSV illisible"
         message = str(err).split(" : ", 1)[-1].rstrip(".")
@@ -415,24 +419,63 @@ def _read_table(path: Path) -> list[RawNote]:
             f"colonnes manquantes : {', '.join(missing)} ; colonnes trouvées : {found}"
         )
     rows = raw.table.select(names).to_pylist()
+    for name in {columns[key] for key in ("created_at", "updated_at") if key in columns}:
+        stamps = _serial_dates(raw.table.column(name).to_pylist(), raw.excel_epoch)
+        for row, stamp in zip(rows, stamps, strict=True):
+            if stamp is not None:
+                row[name] = stamp
     notes = [
-        (int(line), RawNote(f"ligne {int(line)}", {k: v or "" for k, v in r.items()}))
+        (int(line), RawNote(f"ligne {int(line)}", {k: v or "" for k, v in r.items()}, is_row=True))
         for line, r in zip(raw.lines, rows, strict=True)
     ]
     notes += [
-        (
-            int(line),
-            RawNote(
-                f"ligne {int(line)}",
-                {},
-                None,
-                f"ligne mal formée ({int(width)} champs au lieu de {len(names)} : "
-                "séparateur ou guillemet en trop ou en moins ?)",
-            ),
-        )
-        for line, width in zip(raw.malformed.lines, raw.malformed.n_fields, strict=True)
+        (int(line), RawNote(f"ligne {int(line)}", {}, None, problem, is_row=True))
+        for line, problem in zip(raw.malformed.lines, _malformed_problems(raw), strict=True)
     ]
     return [note for _, note in sorted(notes, key=lambda pair: pair[0])]
+
+
+def _malformed_problems(raw: RawFile) -> list[str]:
+    """What is wrong with each malformed row of a CSV, in French: a quote opened and never
+    closed, named with its column (the row is read alone, the next ones as usual: its
+    fields may be as many as the columns, a separator is not the cause), or too many or
+    too few fields."""
+    out = []
+    names = raw.columns
+    for k, (width, unclosed) in enumerate(
+        zip(raw.malformed.n_fields, raw.malformed.unclosed_quote, strict=True)
+    ):
+        if not unclosed:
+            out.append(
+                f"ligne mal formée ({int(width)} champs au lieu de {len(names)} : "
+                "séparateur ou guillemet en trop ou en moins ?)"
+            )
+            continue
+        fields = raw.malformed[k].fields
+        # Split at every separator, the quote stays in its value; else the open quote
+        # ran to the line's end, through the last field.
+        quoted = [name for name, value in fields.items() if '"' in value]
+        column = quoted[0] if quoted else list(fields)[-1] if fields else None
+        out.append(
+            "guillemet ouvert et jamais fermé"
+            + (f" dans la colonne « {column} »" if column else "")
+            + " : fermez-le ou retirez-le (la ligne est écartée, les suivantes sont lues)"
+        )
+    return out
+
+
+def _serial_dates(cells: list[str | None], epoch: str) -> list[pd.Timestamp | None]:
+    """Per cell of a date column, the date its Excel serial number stands for (a date cell
+    typed as a number: 45352 is 1 March 2024, 45352.5 its noon), read as the ingestion
+    reads it (:func:`pipelines.ingest.parse_dates`, from the workbook's own day 0
+    ``epoch``), naive Paris time; ``None`` for every other value, left to
+    :func:`parse_note_time` (which names what it cannot read)."""
+    values = pd.Series(cells, dtype=object).fillna("").astype(str).str.strip()
+    is_number = parse_numbers(values)[0].notna()
+    if not is_number.any():
+        return [None] * len(values)
+    parsed = parse_dates(values.where(is_number, ""), excel_epoch=epoch)
+    return [None if pd.isna(stamp) else pd.Timestamp(stamp) for stamp in parsed]
 
 
 def _read_ogr(path: Path) -> list[RawNote]:

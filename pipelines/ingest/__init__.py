@@ -27,6 +27,7 @@ from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.readers import (
     FORMAT_DEFAULTS,
     FORMAT_PERSONAL,
+    NotATableError,
     detect_format,
     read_file,
     workbook_sheets,
@@ -59,6 +60,7 @@ __all__ = [
     "FORMAT_PERSONAL",
     "NA_TOKENS",
     "IngestResult",
+    "NotATableError",
     "RawFile",
     "arrow_strings",
     "clean_cells",

@@ -43,6 +43,7 @@ __all__ = [
     "FORMAT_DEFAULTS",
     "FORMAT_PERSONAL",
     "Malformed",
+    "NotATableError",
     "RawFile",
     "detect_format",
     "read_file",
@@ -256,35 +257,85 @@ def _check_not_binary(path: Path) -> None:
 
 #: C0 control characters other than tab: a header holding them is not text.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: What a header is written with: letters of any script, digits, spaces, punctuation.
+_HEADER_CHARACTER = re.compile(r"[\w\s.,;:|'\"()/\[\]#%&*+\-°«»’]")
+
+
+class NotATableError(InputError):
+    """A file given as delimited text that is no table (:func:`_check_table_like`).
+
+    ``reason`` is the message without the advice about the source's configuration (the
+    path, the format and ``separator`` in ``sites.toml``), for the readers of files
+    that have none: the planners' notes.
+    """
+
+    def __init__(self, path: str | Path, reason: str, advice: str) -> None:
+        super().__init__(path, f"{reason} : {advice}")
+        self.reason = reason
 
 
 def _check_table_like(raw: RawFile) -> None:
-    """Refuse a delimited file that is not a table: no separator in its first line (one
-    column), or control characters there (a binary file). Such a file is most likely not
-    the export meant (a wrong path: a system file, an archive…), so the message says
-    what is wrong without quoting its content, which may be anything.
+    """Refuse a delimited file that is not a table, saying why when its first line shows
+    it: a quote opened there and never closed (the rest of the file read as one name),
+    text in an encoding not recognised (UTF-16 or UTF-32 without their mark, EBCDIC…),
+    control characters (a binary file), no separator (one column). Such a file may be
+    none of the exports meant (a wrong path: a system file, an archive…), so the message
+    never quotes its content, which may be anything.
 
     Raises
     ------
-    InputError
+    NotATableError
         The file is not a table.
     """
     if not raw.has_header:
         return
     names = raw.columns
+    header = "".join(names)
+    check = "vérifiez le chemin et le format de la source."
+    if "\x00" in header and header.count("\x00") * 5 >= len(header) * 2:
+        # UTF-16 text without its byte order mark: a NUL beside every ASCII letter.
+        raise NotATableError(
+            raw.path,
+            "texte illisible, un caractère nul entre chaque lettre : le fichier est en "
+            "UTF-16 ou UTF-32 sans marque d'ordre des octets (BOM) ; enregistrez-le en "
+            "« CSV UTF-8 »",
+            check,
+        )
     if any(_CONTROL.search(name) for name in names):
-        raise InputError(
+        raise NotATableError(
             raw.path,
             "ce fichier ne ressemble pas à un fichier texte (caractères de contrôle dans sa "
-            "première ligne) : vérifiez le chemin et le format de la source.",
+            "première ligne)",
+            check,
+        )
+    sep = raw.separator or ""
+    if any("\n" in name and ((sep and sep in name) or not raw.table.num_rows) for name in names):
+        # A column name over several lines that holds the separator or left no row
+        # under it: the header's quote was never closed, and the lines after it were
+        # read into that name (a name written on two lines, quoted, is neither).
+        raise NotATableError(
+            raw.path,
+            "guillemet ouvert et jamais fermé dans la ligne d'en-tête : la suite "
+            "du fichier y est lue comme un seul nom de colonne ; fermez ou retirez ce "
+            "guillemet",
+            check,
         )
     if len(names) < 2:
-        sep = {"\t": "tabulation"}.get(raw.separator or "", raw.separator or "")
-        raise InputError(
+        if len(_HEADER_CHARACTER.findall(header)) * 2 < len(header):
+            raise NotATableError(
+                raw.path,
+                f"texte illisible dans l'encodage lu ({raw.encoding}) : le fichier n'est ni "
+                "en UTF-8, ni en UTF-16 avec marque (BOM), ni en Windows-1252 ou Latin-1 ; "
+                "enregistrez-le en « CSV UTF-8 »",
+                check,
+            )
+        shown = {"\t": "tabulation"}.get(sep, sep)
+        raise NotATableError(
             raw.path,
-            f"une seule colonne lue (séparateur « {sep} ») : ce fichier ne ressemble pas à un "
-            "tableau CSV (séparateurs reconnus : « ; », « , », tabulation, « | »). Vérifiez le "
-            "chemin de la source, son format et, s'il y a lieu, son séparateur (separator).",
+            f"une seule colonne lue (séparateur « {shown} ») : ce fichier ne ressemble pas à un "
+            "tableau CSV (séparateurs reconnus : « ; », « , », tabulation, « | »)",
+            "vérifiez le chemin de la source, son format et, s'il y a lieu, son séparateur "
+            "(separator).",
         )
 
 

@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from pipelines.crs import WGS84
+from pipelines.crs import WGS84, repaired_geometry
 from pipelines.errors import ConfigError
 from pipelines.osm.reader import Incomplete, OsmElements, read_osm_elements, tagged_features
 
@@ -90,24 +89,12 @@ def _normalise_buildings(
     frame["geometry"] = raw.geometry.to_numpy()
     out = gpd.GeoDataFrame(frame[BUILDING_COLUMNS], geometry="geometry", crs=WGS84)
     out = out.drop_duplicates("building_id").sort_values("building_id").reset_index(drop=True)
-    out["geometry"] = polygonal_part(out.geometry.make_valid().to_numpy())
+    out["geometry"] = repaired_geometry(out.geometry.to_numpy(), kind="polygon")
     empty = out.geometry.is_empty.to_numpy()
     if incomplete is not None:
         for building_id in out.loc[empty, "building_id"]:
             incomplete.add("ways_degenerate_dropped", building_id)
     return out[~empty].reset_index(drop=True)
-
-
-def polygonal_part(geometries: Any) -> Any:
-    """Per geometry, its polygons (a Polygon or MultiPolygon), or an empty polygon when it
-    has none (a line, a point, a collection of them)."""
-    out = np.asarray(geometries, dtype=object).copy()
-    kinds = shapely.get_type_id(out)
-    polygon_kinds = [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON]
-    for i in np.flatnonzero(~np.isin(kinds, polygon_kinds)):
-        parts = [p for p in shapely.get_parts(out[i]) if shapely.get_type_id(p) in polygon_kinds]
-        out[i] = shapely.union_all(parts) if parts else shapely.Polygon()
-    return out
 
 
 def _from_osmnx(raw: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -12,7 +12,7 @@ import shapely
 from shapely import GeometryType
 
 from pipelines.config import PortfolioConfig, nonnumeric_coordinate, quiet_open_rings
-from pipelines.crs import WGS84, metric_crs_of
+from pipelines.crs import WGS84, metric_crs_of, repaired_geometry
 from pipelines.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -40,22 +40,16 @@ OVERLAP_COLUMNS = ["site_a", "site_b", "feature_a", "feature_b", "overlap_m2", "
 
 
 def repair(geometries: gpd.GeoSeries) -> tuple[gpd.GeoSeries, np.ndarray]:
-    """Invalid geometries made valid (``shapely.make_valid``), their polygonal part kept.
+    """Invalid geometries made valid, their polygonal part kept
+    (:func:`pipelines.crs.repaired_geometry`: a bow-tie becomes polygons, sometimes
+    with stray lines, and keeps the polygons).
 
     Returns the geometries and, per feature, whether it was repaired.
     """
     valid = shapely.is_valid(geometries.to_numpy())
     fixed = geometries.copy()
     if (~valid).any():
-        made = shapely.make_valid(geometries.to_numpy()[~valid])
-        # A bow-tie becomes polygons, sometimes with stray lines: keep the polygons.
-        polygonal = [
-            shapely.union_all(
-                [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
-            )
-            for g in made
-        ]
-        fixed[~valid] = polygonal
+        fixed[~valid] = repaired_geometry(geometries.to_numpy()[~valid], kind="polygon")
     return fixed, ~valid
 
 
