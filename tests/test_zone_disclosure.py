@@ -149,3 +149,70 @@ def test_an_action_aimed_at_a_zone_lists_and_draws_only_its_shown_buildings(
     # The other actions are as they were published.
     others = [k for k in range(len(table)) if k != measured]
     assert out.iloc[others]["building_ids"].tolist() == table.iloc[others]["building_ids"].tolist()
+
+
+def _squares_l93(xs: list[float]) -> list[shapely.Polygon]:
+    """10 m × 10 m footprints in EPSG:2154, ``x`` metres east of a point of Bondy."""
+    return [shapely.box(660_000.0 + x, 6_870_000.0, 660_010.0 + x, 6_870_010.0) for x in xs]
+
+
+def test_an_action_at_a_zone_and_along_a_drawn_line_keeps_a_polygonal_outline() -> None:
+    """An action aimed at a zone that lost a building (class hidden) and along a drawn
+    line: its outline is redrawn, and the line stands for the footprints it crosses, as
+    the actions stage draws it (:func:`pipelines.actions.targets.resolve_targets`). The
+    line itself was added to the polygons, so the action's geometry became a
+    GeometryCollection, which the actions stage never writes (GeoPackage « actions »
+    layer of polygons, the map's outlines)."""
+    from pipelines.publish.actions import actions_of_shown_classes
+
+    ids = ["way/1", "way/2", "way/3"]
+    feet = gpd.GeoSeries(_squares_l93([0.0, 14.0, 40.0]), crs=LAMBERT93).to_crs("EPSG:4326")
+    profile = gpd.GeoDataFrame(
+        {"building_id": ids, "gi_bin": [2.0, None, 0.0], "gi_bin_flag": ["", FLAG, ""]},
+        geometry=feet.to_numpy(),
+        crs="EPSG:4326",
+    )
+    analysis = gpd.GeoDataFrame(
+        {"zone_id": ["Z1"], "building_ids": [ids[:2]]},
+        geometry=[shapely.union_all(feet.to_numpy()[:2]).buffer(0.00003)],
+        crs="EPSG:4326",
+    )
+    published_zones = gpd.GeoDataFrame(
+        {"zone_id": ["Z1"], "building_ids": [ids[:1]]},
+        geometry=[feet.iloc[0].buffer(0.00003)],
+        crs="EPSG:4326",
+    )
+    west, south, east, north = feet.iloc[2].bounds
+    mid = (south + north) / 2
+    line = shapely.LineString([(west - 1e-5, mid), (east + 1e-5, mid)])
+    actions = pd.DataFrame(
+        {
+            "zone_ids": [["Z1"]],
+            "target_buildings": [[]],
+            "target_geometry": [line],
+            "building_ids": [[*ids[:2], ids[2]]],
+        }
+    )
+    table = gpd.GeoDataFrame(
+        {
+            "building_ids": [";".join(ids)],
+            "n_reports_before": pd.array([None], dtype="Float64"),
+            "n_reports_before_flag": [""],
+            "n_reports_after": pd.array([None], dtype="Float64"),
+            "n_reports_after_flag": [""],
+            "verdict": [None],
+            "effect_fr": [None],
+            "effect_flag": [""],
+        },
+        geometry=[shapely.union_all([analysis.geometry.iloc[0], feet.iloc[2]])],
+        crs="EPSG:4326",
+    )
+
+    out, counts = actions_of_shown_classes(table, actions, analysis, published_zones, profile)
+
+    assert counts["action_buildings_left_out"] == 1
+    assert out["building_ids"].iloc[0] == "way/1;way/3"
+    geometry = out.geometry.iloc[0]
+    assert geometry.geom_type in ("Polygon", "MultiPolygon"), geometry.geom_type
+    assert geometry.covers(feet.iloc[2])
+    assert not geometry.intersects(feet.iloc[1])
