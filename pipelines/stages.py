@@ -335,9 +335,11 @@ STAGES: tuple[Stage, ...] = (
             "indicators_category.parquet",
             "indicators_entrance.parquet",
             "indicators_method.md",
-            # What is shown must be a sum of cells these already show.
+            # What is shown must be a sum of cells these already show; the hotspots,
+            # those the profile shows.
             f"published/{PUBLISHED_FILES['category_series']}",
             f"published/{PUBLISHED_FILES['monthly']}",
+            f"published/{PUBLISHED_FILES['profile']}",
         ),
         writes=tuple(f"published/{name}" for name in INDICATOR_FILES.values()),
     ),

@@ -36,6 +36,7 @@ from pipelines.publish.indicators import (
     protect_indicators,
     quarters_of_period,
     rounded,
+    with_shown_hotspots,
 )
 from pipelines.stats import disclosure
 from tests.conftest import ROOT
@@ -613,3 +614,36 @@ def test_a_hidden_period_hides_every_quarter_it_covers() -> None:
     for label in ("2024-S1", "2024-13", "2024-T5", "24-T1"):
         with pytest.raises(ValueError, match=f"illisible : « {label} »"):
             quarters_of_period(label)
+
+
+def test_the_hotspot_counts_are_those_the_published_profile_shows() -> None:
+    """``n_hotspot_buildings`` and ``n_emerging_categories`` were counted over every
+    building and published as such: beside a profile that hides a building's class, the
+    count less the buildings shown hot told how many hidden ones are hot (Bondy's
+    committee pack: 84 against 64 shown; Paris 10's open-data pack, every class hidden:
+    0, so none of them). They are now counted over the profile as published."""
+    site = pd.DataFrame(
+        {
+            "quarter": ["2025-T3", "2025-T4"],
+            "n_hotspot_buildings": pd.array([None, 3], dtype="Int64"),
+            "n_emerging_categories": pd.array([None, 2], dtype="Int64"),
+        }
+    )
+    profile = pd.DataFrame(
+        {
+            "building_id": ["way/1", "way/2", "way/3", "way/4"],
+            "gi_bin": [2.0, None, 1.0, None],
+            "gi_bin_flag": ["", "s", "", "s"],
+            "emerging_category": ["new", None, "no_pattern", None],
+            "emerging_category_flag": ["", "s", "", "s"],
+        }
+    )
+    out = with_shown_hotspots(site, profile)
+    assert out["n_hotspot_buildings"].tolist() == [pd.NA, 2]
+    assert out["n_emerging_categories"].tolist() == [pd.NA, 1]
+    every_class_hidden = profile.assign(
+        gi_bin=None, gi_bin_flag="s", emerging_category=None, emerging_category_flag="s"
+    )
+    out = with_shown_hotspots(site, every_class_hidden)
+    assert out["n_hotspot_buildings"].isna().all()
+    assert out["n_emerging_categories"].isna().all()

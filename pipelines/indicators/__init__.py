@@ -6,7 +6,14 @@ watch level. Pure functions in :mod:`~pipelines.indicators.compute`, I/O in
 
 from __future__ import annotations
 
-from pipelines.indicators.compute import LIFT, WATCH_CATEGORIES, quarter_of, site_mark
+from pipelines.indicators.compute import (
+    LIFT,
+    WATCH_CATEGORIES,
+    emerging_categories,
+    hotspot_buildings,
+    quarter_of,
+    site_mark,
+)
 from pipelines.indicators.note import METHOD_NOTE_FR
 from pipelines.indicators.stage import OUTPUTS, run
 
@@ -15,6 +22,8 @@ __all__ = [
     "METHOD_NOTE_FR",
     "OUTPUTS",
     "WATCH_CATEGORIES",
+    "emerging_categories",
+    "hotspot_buildings",
     "quarter_of",
     "run",
     "site_mark",

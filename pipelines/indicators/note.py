@@ -46,6 +46,8 @@ exclus (comme la carte). Trimestre : celui de la date du signalement.
   mensuelle du site (au moins {TREND_MIN_MONTHS} mois, sinon absent), pente de Sen.
 - **Points chauds et tendances émergentes** : résultats de l'analyse complète (stades
   points chauds et tendances) ; ils ne valent que pour le dernier trimestre, absents avant.
+  Publiés, ils ne comptent que les bâtiments dont la classe est publiée (celle d'un
+  bâtiment signalé par trop peu de ménages est masquée) : absents quand aucune ne l'est.
 - **Actions par statut** : registre des actions, quand il existe.
 
 ## Niveau de veille proposé (proposition, à valider)

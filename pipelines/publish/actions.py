@@ -406,7 +406,12 @@ def actions_of_shown_classes(
         out.iat[k, out.columns.get_loc("building_ids")] = ";".join(kept)
         shapes = [footprint[b] for b in named if b in footprint]
         shapes += [outline[z] for z in zone_ids if z in outline]
-        shapes += [drawn] if drawn is not None else []
+        if drawn is not None and drawn.geom_type not in ("Polygon", "MultiPolygon") and in_drawn:
+            # a drawn line or point stands for the footprints it crosses, as the actions
+            # stage draws it: added to polygons, it made a GeometryCollection
+            shapes += [footprint[b] for b in ids if b in in_drawn]
+        elif drawn is not None:
+            shapes.append(drawn)
         geoms[k] = shapely.union_all(shapes) if shapes else None
         measured = any(
             pd.notna(out[c].iloc[k]) or out[c + FLAG_SUFFIX].iloc[k] == HIDDEN_FLAG

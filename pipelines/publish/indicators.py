@@ -19,12 +19,15 @@ month totals is, an RPLS part only when none of the building × month cells it s
 they show, ``category_series`` and ``monthly`` showed already. (A joint protection, the
 indicators passed as ``given`` to :func:`pipelines.publish.cells.protect_tables` inside
 the publish step's own call, would hide less; it is left for later.)
-Counts of buildings (recurrent, lift-equipped, hotspots) are not counts of reports and
-are shown as computed; under ``public`` (every cell protected) the lift, recurrence and
-backlog counts are hidden outright, since the engine does not protect them, and the
-counts shown are rounded as the profile's other tables (:func:`rounded`). The open-data
-pack's indicators are published by ``publish_public`` beside its tables, under its
-profile (:func:`run_indicators`).
+Counts of buildings (recurrent, lift-equipped) are not counts of reports and are shown
+as computed. The hotspot buildings and the kinds of emerging hotspots are those the
+published building profile shows (:func:`with_shown_hotspots`): counted over every
+building, they told how many buildings whose class the profile hides are hot. Under
+``public`` (every cell protected) the lift, recurrence and backlog counts are hidden
+outright, since the engine does not protect them, and the counts shown are rounded as
+the profile's other tables (:func:`rounded`). The open-data pack's indicators are
+published by ``publish_public`` beside its tables, under its profile
+(:func:`run_indicators`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,13 @@ import pandas as pd
 from pipelines.config import Config, SiteConfig
 from pipelines.config.publication import ProfileRule
 from pipelines.errors import PublicationError
-from pipelines.indicators import LIFT, quarter_of, site_mark
+from pipelines.indicators import (
+    LIFT,
+    emerging_categories,
+    hotspot_buildings,
+    quarter_of,
+    site_mark,
+)
 from pipelines.io import read_geoparquet, write_csv, write_json, write_text
 from pipelines.publish.cells import FLAG, microdata, protect_tables
 from pipelines.publish.ledger import unprotected_tables
@@ -334,6 +343,32 @@ def consistent_with_published(
     return out, cats
 
 
+def with_shown_hotspots(site: pd.DataFrame, profile: pd.DataFrame) -> pd.DataFrame:
+    """The site table with its ``n_hotspot_buildings`` and ``n_emerging_categories``
+    counted over the published building profile (``building_profile.parquet`` under the
+    same profile), where the indicators stage gave them (the last quarter): a class the
+    profile hides (``gi_bin`` and ``emerging_category`` null, flag « s ») is not counted.
+
+    Counted over every building, as the indicators stage does, the figure less the
+    buildings shown hot told how many buildings of hidden class are hot (Bondy's committee
+    pack: 84 against 64 shown, 20 of its 156 hidden classes; Paris 10's open-data pack,
+    which hides every class: 0, so none of them). Null when the profile shows no class.
+    """
+    out = site.copy()
+    emerging = profile.get("emerging_category")
+    shown = {
+        "n_hotspot_buildings": hotspot_buildings(profile),
+        "n_emerging_categories": None
+        if emerging is not None and emerging.isna().all()
+        else emerging_categories(profile),
+    }
+    for col, value in shown.items():
+        if col in out:
+            given = out[col].notna()
+            out[col] = out[col].astype("Int64").mask(given, pd.NA if value is None else value)
+    return out
+
+
 def run_indicators(
     config: Config,
     site: SiteConfig,
@@ -372,6 +407,9 @@ def run_indicators(
             monthly=_optional_table(published / PUBLISHED_FILES["monthly"]),
             rpls_ids=rpls_ids,
         )
+        profile_path = published / PUBLISHED_FILES["profile"]
+        if profile_path.exists():
+            out_site = with_shown_hotspots(out_site, read_geoparquet(profile_path))
     out_site, out_cats = rounded(out_site, rule.round_base), rounded(out_cats, rule.round_base)
     dst_dir.mkdir(parents=True, exist_ok=True)
     entrances = _optional_table(processed / "indicators_entrance.parquet")

@@ -111,7 +111,8 @@ def publication_section(
         f"Points : {points} ({fr_number(audit.get('points_left_out', 0))} retiré(s)). "
         f"Problèmes chroniques non montrés faute de ménages : "
         f"{fr_number(audit.get('chronic_left_out', 0))}. Un bâtiment « chaud » ou une "
-        "tendance émergente tirés de trop peu de ménages ne sont pas montrés comme tels."
+        "tendance émergente tirés de trop peu de ménages ne sont pas montrés comme tels, "
+        "ni la classe de chacune de ses catégories, qui dirait la sienne."
     )
     zones = audit.get("zones_shown_classes")
     if isinstance(zones, Mapping):
