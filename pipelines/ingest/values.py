@@ -431,10 +431,8 @@ def _fr_dates_with_zone(values: pd.Series) -> pd.Series:
     """``dd/mm/yyyy HH:MM[:SS]`` followed by its zone (« 05/03/2024 14:02 UTC »,
     « … +01:00 »), as naive local time: read by :func:`_fr_dates` without the zone,
     then moved by the zone's offset to UTC and on to Paris time."""
-    zone = values.str.extract(r"(Z|[+\-][0-9]{2}(?::?[0-9]{2})?|UTC|GMT)$")[0].fillna("Z")
-    naive = _fr_dates(
-        values.str.replace(r" ?(?:Z|[+\-][0-9]{2}(?::?[0-9]{2})?|UTC|GMT)$", "", regex=True)
-    )
+    zone = values.str.extract(f"({_TZ})$")[0].str.strip().fillna("Z")
+    naive = _fr_dates(values.str.replace(f" ?{_TZ}$", "", regex=True))
     parts = zone.str.extract(r"^(?P<sign>[+\-])(?P<h>[0-9]{2}):?(?P<m>[0-9]{2})?$")
     minutes = pd.to_numeric(parts["h"]).fillna(0) * 60 + pd.to_numeric(parts["m"]).fillna(0)
     minutes = minutes.where(parts["sign"] != "-", -minutes)
