@@ -21,6 +21,7 @@ from pipelines.actions.model import (
     STATUSES,
 )
 from pipelines.actions.stage import OUTPUT_FILES, archive_dir_of, run
+from pipelines.actions.targets import drawn_outline_parts, in_drawn_area
 from pipelines.published import CLOSED_STATUSES
 
 __all__ = [
@@ -37,5 +38,7 @@ __all__ = [
     "STATUSES",
     "archive_dir_of",
     "draft_id",
+    "drawn_outline_parts",
+    "in_drawn_area",
     "run",
 ]

@@ -62,6 +62,29 @@ def _far_from_site(extent: BaseGeometry) -> str:
     )
 
 
+def in_drawn_area(
+    drawn: BaseGeometry, footprint: BaseGeometry, point: BaseGeometry | None = None
+) -> bool:
+    """Whether a building counts in an action's drawn area: a drawn surface covering a
+    point on the footprint's surface (``point``, computed when not given), a drawn line
+    or point touching the footprint. The actions stage resolves targets so, and the
+    publication (:func:`pipelines.publish.actions.actions_of_shown_classes`) tells by
+    it which buildings a drawn area, not a zone, brought in."""
+    if drawn.geom_type in ("Polygon", "MultiPolygon"):
+        return bool(drawn.covers(shapely.point_on_surface(footprint) if point is None else point))
+    return bool(drawn.intersects(footprint))
+
+
+def drawn_outline_parts(drawn: BaseGeometry, crossed: list[BaseGeometry]) -> list[BaseGeometry]:
+    """What a drawn area adds to an action's outline: the drawn surface itself, or for a
+    drawn line or point the footprints it crosses (``crossed``): added to polygons, the
+    line made the action's geometry a GeometryCollection. A line that crosses none is
+    kept as drawn."""
+    if drawn.geom_type in ("Polygon", "MultiPolygon") or not crossed:
+        return [drawn]
+    return list(crossed)
+
+
 def target_label(n_buildings: int, zone: str | None, drawn: bool) -> str:
     """The target in French: « 3 bâtiments », « zone Z2 », « zone dessinée », or their
     combination (« zone Z2 + 1 bâtiment »)."""
@@ -195,17 +218,9 @@ def resolve_targets(
             shapes.append(z.geometry.iloc[zone_at[zid]])
         in_drawn: list[str] = []
         if drawn is not None:
-            polygonal = drawn.geom_type in ("Polygon", "MultiPolygon")
-            hits = tree.query(drawn, predicate="intersects")
-            if polygonal:
-                hits = [int(i) for i in hits if drawn.covers(points[int(i)])]
-            in_drawn = [str(ids[int(i)]) for i in sorted(hits)]
-            # A drawn line or point stands for the footprints it crosses: added to
-            # polygons, it made the action's geometry a GeometryCollection.
-            if polygonal or not in_drawn:
-                shapes.append(drawn)
-            else:
-                shapes += [footprints[index[bid]] for bid in in_drawn]
+            hits = sorted(int(i) for i in tree.query(drawn, predicate="intersects"))
+            in_drawn = [str(ids[i]) for i in hits if in_drawn_area(drawn, footprints[i], points[i])]
+            shapes += drawn_outline_parts(drawn, [footprints[index[bid]] for bid in in_drawn])
         all_ids = tuple(dict.fromkeys([*named, *in_zone, *in_drawn]))
         keep.append(k)
         resolved["building_ids"].append(all_ids)

@@ -40,6 +40,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from pipelines.actions import drawn_outline_parts, in_drawn_area
 from pipelines.config.publication import ProfileRule
 from pipelines.crs import WGS84
 from pipelines.ingest import scrub_series
@@ -312,17 +313,6 @@ def actions_facts(summary: Mapping[str, Any]) -> dict[str, Any]:
     return {k: summary.get(k) for k in FOLLOW_UP_KEYS}
 
 
-def _in_drawn(drawn: BaseGeometry, footprint: BaseGeometry | None) -> bool:
-    """Whether the actions stage counts a building in a drawn area
-    (:func:`pipelines.actions.targets.resolve_targets`): a polygon covering a point on
-    the footprint's surface, or a line or point touching the footprint."""
-    if footprint is None:
-        return False
-    if drawn.geom_type in ("Polygon", "MultiPolygon"):
-        return bool(drawn.covers(shapely.point_on_surface(footprint)))
-    return bool(drawn.intersects(footprint))
-
-
 def actions_of_shown_classes(
     table: gpd.GeoDataFrame,
     actions: pd.DataFrame,
@@ -398,7 +388,11 @@ def actions_of_shown_classes(
         drawn = actions["target_geometry"].iloc[k] if "target_geometry" in actions else None
         drawn = drawn if isinstance(drawn, BaseGeometry) else None
         ids = [b for b in str(out["building_ids"].iloc[k] or "").split(";") if b]
-        in_drawn = {b for b in ids if drawn is not None and _in_drawn(drawn, footprint.get(b))}
+        in_drawn = {
+            b
+            for b in ids
+            if drawn is not None and b in footprint and in_drawn_area(drawn, footprint[b])
+        }
         left = [b for b in ids if b in in_zones & class_hidden and b not in named | in_drawn]
         if not left:
             continue
@@ -406,12 +400,8 @@ def actions_of_shown_classes(
         out.iat[k, out.columns.get_loc("building_ids")] = ";".join(kept)
         shapes = [footprint[b] for b in named if b in footprint]
         shapes += [outline[z] for z in zone_ids if z in outline]
-        if drawn is not None and drawn.geom_type not in ("Polygon", "MultiPolygon") and in_drawn:
-            # a drawn line or point stands for the footprints it crosses, as the actions
-            # stage draws it: added to polygons, it made a GeometryCollection
-            shapes += [footprint[b] for b in ids if b in in_drawn]
-        elif drawn is not None:
-            shapes.append(drawn)
+        if drawn is not None:  # as the actions stage draws it
+            shapes += drawn_outline_parts(drawn, [footprint[b] for b in ids if b in in_drawn])
         geoms[k] = shapely.union_all(shapes) if shapes else None
         measured = any(
             pd.notna(out[c].iloc[k]) or out[c + FLAG_SUFFIX].iloc[k] == HIDDEN_FLAG
