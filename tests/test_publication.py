@@ -42,6 +42,7 @@ from pipelines.taxonomy import CATEGORIES, CODES
 from tests.conftest import ROOT, DemoRun, reports_on
 from tests.profiles import COMITE, PERSON, PUBLIC
 from tests.published_attacker import attack, read_pack
+from tests.zone_links_attacker import surely_hot
 
 DEMO = ROOT / "config" / "demo.toml"
 
@@ -746,6 +747,9 @@ def test_the_public_pack_puts_no_building_of_hidden_class_in_a_hotspot_zone(
     csv = read_csv(pack_run.maps / "public" / f"{site}_batiments.csv", dtype=str)
     ids = csv["Bâtiment (identifiant OSM)"]
     assert csv.loc[ids.isin(hidden_class), "Zone de points chauds"].isna().all()
+    # nor do the zones' lists, by what links them (Bondy's Z1 named way/84185602 so)
+    if zones is not None:
+        assert not surely_hot(zones, profile, gap_m=15.0)
     counts = micro.groupby("building_id").size()
     for _, z in (zones if zones is not None else pd.DataFrame()).iterrows():
         if pd.isna(z["n_reports"]):

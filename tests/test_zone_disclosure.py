@@ -15,6 +15,7 @@ from pipelines.io import list_cell, read_geoparquet
 from pipelines.publish.cells import FLAG
 from pipelines.published import FILES
 from tests.conftest import DemoRun
+from tests.zone_links_attacker import surely_hot
 
 
 @pytest.fixture(scope="module")
@@ -218,83 +219,64 @@ def test_an_action_at_a_zone_and_along_a_drawn_line_keeps_a_polygonal_outline() 
     assert not geometry.intersects(feet.iloc[1])
 
 
-def _linked(members: list[str], nodes: list[str], near: dict[str, set[str]]) -> bool:
-    """Whether ``members`` are linked to one another through ``nodes`` (footprints
-    within the zones' gap: ``near``)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    if not set(members) <= set(nodes):
-        return False
-    at = {b: k for k, b in enumerate(nodes)}
-    pairs = [(at[a], at[b]) for a in nodes for b in near.get(a, ()) if b in at]
-    rows, cols = zip(*pairs, strict=True) if pairs else ((), ())
-    graph = coo_matrix(([1] * len(pairs), (rows, cols)), shape=(len(nodes), len(nodes)))
-    labels = connected_components(graph, directed=False)[1]
-    return len({labels[at[b]] for b in members}) == 1
-
-
-def _surely_hot(
-    zones: gpd.GeoDataFrame, profile: gpd.GeoDataFrame, *, gap_m: float
-) -> dict[str, list[str]]:
-    """A reader's attack on the published zones: the buildings of hidden class that must
-    be in a zone, per zone.
-
-    A zone is a group of hot buildings linked footprint to footprint within ``gap_m``
-    (the method note says so). Where the buildings a zone lists are not linked among
-    themselves, buildings it does not list link them, and those are hot; a building of
-    hidden class that every such link must go through (the listed buildings no longer
-    linked without it, through the other buildings of hidden class not touching another
-    zone) is then surely hot.
-    """
-    p = profile.to_crs(LAMBERT93).assign(building_id=lambda t: t["building_id"].astype(str))
-    ids = p["building_id"].to_numpy()
-    hidden = set(p.loc[p["gi_bin_flag"].fillna("").astype(str) == FLAG, "building_id"])
-    tree = shapely.STRtree(p.geometry.to_numpy())
-    left, right = tree.query(p.geometry.to_numpy(), predicate="dwithin", distance=gap_m)
-    near: dict[str, set[str]] = {}
-    for i, j in zip(left, right, strict=True):
-        if i != j:
-            near.setdefault(ids[i], set()).add(ids[j])
-    listed = {
-        str(z): list_cell(b) for z, b in zip(zones["zone_id"], zones["building_ids"], strict=True)
-    }
-    zone_of = {b: z for z, members in listed.items() for b in members}
-    out: dict[str, list[str]] = {}
-    for zone, members in listed.items():
-        if _linked(members, members, near):
-            continue
-        nodes, frontier = set(members), list(members)
-        while frontier:
-            for n in near.get(frontier.pop(), ()):
-                free = n in hidden and all(zone_of.get(m, zone) == zone for m in near.get(n, ()))
-                if n not in nodes and free:
-                    nodes.add(n)
-                    frontier.append(n)
-        order = sorted(nodes)
-        surely = [
-            b
-            for b in order
-            if b not in members and not _linked(members, [c for c in order if c != b], near)
-        ]
-        if surely:
-            out[zone] = surely
-    return out
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a zone listed in parts linked only through buildings of hidden class "
-    "names the building every link goes through (Bondy, committee pack: 6 buildings; "
-    "open-data pack: 1)",
-)
 def test_no_building_of_hidden_class_is_surely_in_a_zone_by_its_links(
     bondy_comite: dict[str, gpd.GeoDataFrame],
 ) -> None:
     """No reader of the published zones can tell that a building whose class is hidden
-    is hot: the zones a building of hidden class must belong to (:func:`_surely_hot`).
-    On the demo, the committee pack's Z1, Z4, Z5 and Z6 list buildings in parts that
-    only one building of hidden class links (way/84185602 and way/84180131 in Z1, …),
-    each truly in its zone; the open-data pack's Z1 gives way/84185602 likewise."""
-    surely = _surely_hot(bondy_comite["zones"], bondy_comite["profile"], gap_m=15.0)
+    is hot: the zones a building of hidden class must belong to
+    (:func:`tests.zone_links_attacker.surely_hot`).
+    Before the zones listed only linked buildings (pipelines.publish.detached), the
+    committee pack's Z1, Z4, Z5 and Z6 listed buildings in parts that only one building
+    of hidden class linked (way/84185602 and way/84180131 in Z1, …), each truly in its
+    zone; the open-data pack's Z1 gave way/84185602 likewise."""
+    surely = surely_hot(bondy_comite["zones"], bondy_comite["profile"], gap_m=15.0)
     assert not surely, surely
+
+
+def _row_of_squares(flags: list[str]) -> gpd.GeoDataFrame:
+    """Squares of 10 m in a row, 5 m apart (each linked to the next within 15 m), with
+    their hotspot class (hot) and its flag; ids way/1, way/2, …, in Bondy (Lambert-93)."""
+    x, y = 660_000.0, 6_866_000.0
+    squares = [shapely.box(x + 15 * i, y, x + 15 * i + 10, y + 10) for i in range(len(flags))]
+    return gpd.GeoDataFrame(
+        {
+            "building_id": [f"way/{i + 1}" for i in range(len(flags))],
+            "gi_bin": [pd.NA if f == FLAG else 3 for f in flags],
+            "gi_bin_flag": flags,
+            "gi_label": [None if f == FLAG else "point chaud (99 %)" for f in flags],
+            "gi_bin_ascenseur": [pd.NA if f == FLAG else 2 for f in flags],
+        },
+        geometry=squares,
+        crs=LAMBERT93,
+    ).to_crs("EPSG:4326")
+
+
+def test_a_zone_lists_only_its_largest_linked_group_of_shown_buildings() -> None:
+    """way/1…way/6 in a row make one zone; way/3 and way/5 have their class hidden, so
+    the shown ones fall in three groups: {1, 2}, {4}, {6}. The largest, {1, 2}, stays;
+    way/4 and way/6 have their class hidden (their category's class too), and the zone
+    lists way/1 and way/2 only, linked. A zone that lost no building is left whole, even
+    where its shown buildings would not be linked by the footprints given; on equal
+    sizes the group holding the smallest id stays."""
+    from pipelines.publish.detached import detached_members, with_classes_hidden
+
+    profile = _row_of_squares(["", "", FLAG, "", FLAG, ""])
+    ids = [f"way/{i}" for i in range(1, 7)]
+    zones = pd.DataFrame({"zone_id": ["Z1"], "building_ids": [ids]})
+    detached = detached_members(zones, profile, gap_m=15.0)
+    assert detached == {"Z1": ["way/4", "way/6"]}
+    assert detached_members(zones, profile, gap_m=25.0) == {}  # 20 m apart: linked
+    hidden = with_classes_hidden(profile, set(detached["Z1"])).set_index("building_id")
+    for b in ("way/4", "way/6"):
+        assert pd.isna(hidden.at[b, "gi_bin"])
+        assert hidden.at[b, "gi_bin_flag"] == FLAG
+        assert pd.isna(hidden.at[b, "gi_bin_ascenseur"])
+        assert hidden.at[b, "gi_bin_ascenseur_flag"] == FLAG
+        assert pd.isna(hidden.at[b, "gi_label"])
+    assert hidden.at["way/1", "gi_bin"] == 3
+    assert hidden.at["way/2", "gi_bin_flag"] == ""
+    whole = pd.DataFrame({"zone_id": ["Z2"], "building_ids": [["way/1", "way/4"]]})
+    assert detached_members(whole, profile, gap_m=15.0) == {}
+    tie = _row_of_squares(["", FLAG, ""])
+    three = pd.DataFrame({"zone_id": ["Z3"], "building_ids": [["way/1", "way/2", "way/3"]]})
+    assert detached_members(three, tie, gap_m=15.0) == {"Z3": ["way/3"]}

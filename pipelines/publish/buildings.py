@@ -236,10 +236,11 @@ def zones_of_shown_classes(
     and ``max_gi_bin`` are theirs and the outline is redrawn around their footprints
     alone (:func:`pipelines.zones.zone_outline`), without bridging the gaps between
     them as the zones stage does: a bridge would cover a building left out between two
-    shown ones (on the demo, one of Z4's). The outline may then be in several parts,
-    which tells that the zone links them through buildings not shown; and which ones
-    where a single building of hidden class can link them (open: Bondy's committee pack
-    names 6 so, its open-data pack 1; ``tests/test_zone_disclosure.py``, strict xfail).
+    shown ones (on the demo, one of Z4's). The buildings listed are linked among
+    themselves (within the zones' ``gap_m``): those a zone would list apart from its
+    largest linked group had their class hidden before
+    (:mod:`pipelines.publish.detached`), since a list in parts tells that buildings not
+    shown link them, and which ones where a single building of hidden class can.
     A zone left with fewer than
     :data:`MIN_SHOWN_ZONE_BUILDINGS` such buildings is not published. The zone's
     ``n_reports`` (the engine's zone cell) counts the reports of every building of the

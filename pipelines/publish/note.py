@@ -118,12 +118,18 @@ def publication_section(
     if isinstance(zones, Mapping):
         paragraphs.append(
             "Zones de points chauds : une zone ne regroupe que des bâtiments chauds, elle "
-            "ne montre donc que ceux dont la classe est montrée (liste, nombre et contour) ; "
-            f"{fr_number(zones.get('buildings_left_out', 0))} bâtiment(s) retiré(s) des "
-            f"zones, {fr_number(zones.get('zones_left_out', 0))} zone(s) sans aucun "
-            "bâtiment montré non publiée(s). "
+            "ne montre donc que ceux dont la classe est montrée (liste, nombre et contour), "
+            "et une zone sans aucun bâtiment montré n'est pas publiée. Les bâtiments "
+            "montrés d'une zone sont reliés entre eux (à la distance qui fait les zones) : "
+            "une zone dont ils formeraient plusieurs groupes dirait que des bâtiments non "
+            "montrés les relient, et lesquels ; seul son plus grand groupe y est donc "
+            "montré, la classe des autres est masquée. Combien de bâtiments ont été "
+            "retirés ainsi n'est pas dit : ce serait dire combien de bâtiments de classe "
+            "masquée sont chauds. "
             + (
-                "Le nombre de signalements d'une zone est celui des bâtiments qu'elle montre."
+                "Le nombre de signalements d'une zone est celui des bâtiments qu'elle "
+                "montre, ou masqué (« s ») là où des bâtiments ont perdu leur classe pour "
+                "la garder reliée."
                 if rule.get("coarsen")
                 else "Le nombre de signalements d'une zone dont un bâtiment est retiré est "
                 "masqué (« s »), car il compte aussi les siens "
@@ -156,9 +162,8 @@ def publication_section(
                 else ""
             )
             + " Une action visant une zone de points chauds n'en liste et n'en dessine que "
-            "les bâtiments montrés par la zone publiée "
-            f"({fr_number(actions.get('action_buildings_left_out', 0))} bâtiment(s) "
-            "retiré(s) des cibles) ; son effet est alors masqué."
+            "les bâtiments montrés par la zone publiée ; si elle en perd, son effet est "
+            "masqué."
         )
     frozen = audit.get("frozen_periods", [])
     paragraphs.append(

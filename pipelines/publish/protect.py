@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.config import DEFAULT_PARAMS
 from pipelines.config.publication import ProfileRule
 from pipelines.publish.buildings import (
     before_after_of_monthly,
@@ -68,6 +69,7 @@ from pipelines.publish.buildings import (
 )
 from pipelines.publish.cells import FLAG, NO_ZONE, microdata, protect_tables, unpublished_zone
 from pipelines.publish.charts import chart_tables
+from pipelines.publish.detached import detached_members, with_classes_hidden
 from pipelines.publish.keyfigures import (
     KEY_TABLES,
     exact_key_table,
@@ -181,6 +183,7 @@ def apply_profile(
     person_related: frozenset[str],
     windows: tuple[Window, Window] | None = None,
     ledger: pd.DataFrame | None = None,
+    gap_m: float = DEFAULT_PARAMS["zones"]["gap_m"],
 ) -> tuple[Protection, pd.DataFrame | None]:
     """The published tables under a profile's rule, and the new ledger of frozen periods.
 
@@ -198,6 +201,10 @@ def apply_profile(
         The before/after windows (``None``: no before/after).
     ledger
         The rows published before for closed periods (:mod:`pipelines.publish.ledger`).
+    gap_m
+        The zones' link distance (``[params.zones] gap_m``): a zone's buildings shown
+        apart from its largest linked group have their class hidden
+        (:mod:`pipelines.publish.detached`; the audit's ``zones_detached``).
 
     Returns
     -------
@@ -249,6 +256,8 @@ def apply_profile(
         "site": audit_s,
     }
     new = protect_profile(profile, cells, rule=rule, micro=micro)
+    detached = detached_members(published.zones, new, gap_m=gap_m)
+    new = with_classes_hidden(new, set().union(*detached.values()))
     if "zone_id" in new:  # the zones the engine counted each building in
         counted_in = dict(zip(micro["building_id"], micro["zone"], strict=False))
         outside = new["building_id"].map(counted_in).eq(NO_ZONE).fillna(False).astype(bool)
@@ -369,6 +378,8 @@ def apply_profile(
         "late_reports_left_out": int(late.sum()),
         "chronic_left_out": n_chronic_out,
         "points_left_out": n_points_out,
+        # per zone, its buildings whose class was hidden to keep its list linked
+        "zones_detached": detached,
         # the LP audit decides; a frozen technical cell hidden as secondary that the
         # frozen months give back is listed, not failed (it protects nothing then)
         "passed": bool(joint.get("passed"))

@@ -195,6 +195,7 @@ def run(
         person_related=person_related_of(site),
         windows=_compare_windows(published.site.get("compare")),
         ledger=ledger,
+        gap_m=site.settings.zones.gap_m,
     )
     # Under a coarsening profile (public), the buildings whose class is hidden were
     # counted outside every zone (pipelines.publish.protect.outside_zones_if_class_hidden):
@@ -300,13 +301,26 @@ def with_zones_of_shown_classes(
     (:func:`~pipelines.publish.buildings.zones_of_shown_classes`; ``counts_exact``: the
     zones' counts are already theirs alone, as under ``public``): the zones table, its
     cells in the audit's counts, and the audit's ``zones_shown_classes`` (buildings and
-    zones left out, zone counts hidden); and the profile's ``zone_id`` and ``level``
-    to match (:func:`~pipelines.publish.buildings.profile_of_shown_classes`)."""
+    zones left out, zone counts hidden, ``buildings_detached``); and the profile's
+    ``zone_id`` and ``level`` to match
+    (:func:`~pipelines.publish.buildings.profile_of_shown_classes`).
+
+    A zone some of whose buildings had their class hidden to keep its list linked
+    (the audit's ``zones_detached``, :mod:`pipelines.publish.detached`) has its count
+    hidden, whatever ``counts_exact``: it counts their reports."""
     p = protection.published
+    detached = protection.audit.get("zones_detached") or {}
     profile = profile_of_shown_classes(p.profile)
     if p.zones is None:
         return replace(protection, published=replace(p, profile=profile))
     zones, left_out = zones_of_shown_classes(p.zones, p.profile, counts_exact=counts_exact)
+    if detached and "n_reports" in zones:
+        lost = zones["zone_id"].astype(str).isin(detached).to_numpy()
+        newly = lost & (zones["n_reports_flag"] != FLAG).to_numpy()
+        zones.loc[lost, "n_reports"] = pd.NA
+        zones.loc[lost, "n_reports_flag"] = FLAG
+        left_out["zone_counts_hidden"] += int(newly.sum())
+    left_out["buildings_detached"] = sum(len(v) for v in detached.values())
     cells = dict(protection.cells)
     if "zones" in cells:
         n = len(zones)

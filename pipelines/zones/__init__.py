@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipelines.zones.stage import (
+    component_labels,
     run,
     zone_descendants,
     zone_of_buildings,
@@ -11,6 +12,7 @@ from pipelines.zones.stage import (
 )
 
 __all__ = [
+    "component_labels",
     "run",
     "zone_descendants",
     "zone_of_buildings",
