@@ -48,7 +48,7 @@ BROWSER_STAMP := $(STAMPS)/browser
 
 # Code every stage depends on: the shared modules; each stage adds its folders
 # (pipelines/stages.py).
-COMMON := $(wildcard pipelines/*.py) $(wildcard pipelines/config/*.py)
+COMMON := $(wildcard pipelines/*.py) $(wildcard pipelines/config/*.py) $(wildcard pipelines/cli/*.py)
 
 ifneq ($(words $(CONFIG)),1)
 $(error CONFIG : donnez un seul fichier de configuration, sans espace dans son chemin (« $(CONFIG) »))
