@@ -1267,6 +1267,18 @@ def test_files_that_cannot_be_parsed_raise_input_error(tmp_path: Path) -> None:
         ("05/03/2024 14:02 +01:00", "2024-03-05 14:02"),
         ("05/03/2024 14:02 -05:00", "2024-03-05 20:02"),
         ("31/02/2024 14:02 UTC", None),
+        # A zone without a time: the day written (a zone moves a time, a day has none;
+        # moved as midnight, +02:00 would make it 4 March at 23:00 in Paris). Refused
+        # « date illisible » while « 2024-03-05 14:02 UTC » was read.
+        ("2024-03-05 UTC", "2024-03-05 00:00"),
+        ("2024-03-05Z", "2024-03-05 00:00"),
+        ("2024-03-05+02:00", "2024-03-05 00:00"),
+        ("2024-03-05 -05:00", "2024-03-05 00:00"),
+        ("05/03/2024 Z", "2024-03-05 00:00"),
+        ("5/3/2024 GMT", "2024-03-05 00:00"),
+        ("05/03/2024+01:00", "2024-03-05 00:00"),
+        ("31/02/2024 UTC", None),
+        ("2024-13-01 Z", None),
         ("45385.34375", "2024-04-03 08:15"),  # Excel serial
         ("31/02/2024 10:00", None),  # no 31 February
         ("29/02/2023", None),
@@ -1297,19 +1309,23 @@ def test_dates_with_a_utc_suffix_are_read_not_rejected(tmp_path: Path) -> None:
         "C;2024-07-05 14:02:00 UTC;3 rue C\n"
         "D;2024-03-05 14:02:00 +00:00;4 rue D\n"
         "E;2024-03-05 14:02:00 UTC+;5 rue E\n"
-        "F;05/03/2024 14:02 UTC;6 rue F\n",
+        "F;05/03/2024 14:02 UTC;6 rue F\n"
+        "G;2024-03-05 UTC;7 rue G\n"  # a day with a zone: the day
+        "H;05/03/2024 Z;8 rue H\n",
         encoding="utf-8",
     )
     result = _ingest(_source(path, columns={"id": "id", "date": "date", "address": "adresse"}))
     s = result.summary["sources"]["src"]
-    assert (s["rows_in"], s["accepted"], s["rejected"]) == (6, 5, {"unparseable_date": 1})
+    assert (s["rows_in"], s["accepted"], s["rejected"]) == (8, 7, {"unparseable_date": 1})
     got = result.ingested.set_index("report_id")["reported_at"]
     assert got["src:A"] == pd.Timestamp("2024-03-05 15:02")  # Paris, winter
     assert got["src:B"] == pd.Timestamp("2024-03-05 14:02")
     assert got["src:C"] == pd.Timestamp("2024-07-05 16:02")  # Paris, summer
     assert got["src:D"] == pd.Timestamp("2024-03-05 15:02")
     assert got["src:F"] == pd.Timestamp("2024-03-05 15:02")
+    assert got["src:G"] == got["src:H"] == pd.Timestamp("2024-03-05")
     assert result.rejected["source_line"].tolist() == [6]
+    assert "fuseau facultatif : Z, UTC, GMT ou +hh:mm" in result.rejected["reason_fr"].iloc[0]
 
 
 def test_stray_quotes_utf16_and_legacy_geojson_crs(tmp_path: Path) -> None:

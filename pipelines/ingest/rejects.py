@@ -221,7 +221,8 @@ def _reason_fr(
     if code == "unparseable_date":
         return (
             f"Date illisible dans la colonne {col('date')} : « {value} » "
-            "(attendu jj/mm/aaaa [hh:mm], ISO 8601 ou numéro de série Excel)."
+            "(attendu jj/mm/aaaa [hh:mm], ISO 8601 ou numéro de série Excel ; fuseau "
+            "facultatif : Z, UTC, GMT ou +hh:mm)."
         )
     if code == "date_in_future":
         return (

@@ -186,10 +186,8 @@ def extract(values: pd.Series, pattern: str) -> dict[str, pd.Series]:
 
 _FR_DATE = r"[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-](?:[0-9]{4}|[0-9]{2})"
 _TIME = r"[0-9]{1,2}[:hH][0-9]{2}(?::[0-9]{2})?"
-_ISO = (
-    r"[0-9]{4}[\-/][0-9]{2}[\-/][0-9]{2}"
-    r"(?:[T ]+[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)?"
-)
+_ISO_DAY = r"[0-9]{4}[\-/][0-9]{2}[\-/][0-9]{2}"
+_ISO = _ISO_DAY + r"(?:[T ]+[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)?"
 _TZ = r"(?:Z|[+\-][0-9]{2}(?::?[0-9]{2})?| ?UTC| ?GMT)"
 _SERIAL = r"[0-9]{5}(?:[.,][0-9]+)?"
 _FR_FORMATS = (
@@ -399,7 +397,9 @@ def parse_dates(
                 _FR_DATE + r"[ T]+" + _TIME + r"(?: ?[AaPp][Mm])? ?" + _TZ
             ).to_numpy(dtype=bool)
             iso = v.str.fullmatch(_ISO).to_numpy(dtype=bool)
-            iso_tz = v.str.fullmatch(_ISO + r" ?" + _TZ).to_numpy(dtype=bool)
+            # A day and a zone, no time (« 2024-03-05 UTC », « 05/03/2024 Z »): the day.
+            day_tz = v.str.fullmatch(f"(?:{_FR_DATE}|{_ISO_DAY}) ?{_TZ}").to_numpy(dtype=bool)
+            iso_tz = v.str.fullmatch(_ISO + r" ?" + _TZ).to_numpy(dtype=bool) & ~day_tz
             serial = v.str.fullmatch(_SERIAL).to_numpy(dtype=bool)
             if fr.any():
                 put(fr, _fr_dates(v[fr]))
@@ -424,6 +424,11 @@ def parse_dates(
                 )
             if serial.any():
                 put(serial, _serial_dates(v[serial], excel_epoch))
+            if day_tz.any():
+                # A zone moves a time; a day has none: read as the day written, as
+                # without the zone (moved as midnight, « 2024-03-05+02:00 » would be
+                # 4 March at 23:00 in Paris, and « 2024-03-05 UTC » 01:00).
+                put(day_tz, parse_dates(v[day_tz].str.replace(f" ?{_TZ}$", "", regex=True)))
     return pd.Series(out, index=values.index, copy=False)
 
 
