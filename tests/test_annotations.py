@@ -233,7 +233,8 @@ def test_dates_stored_as_excel_serial_numbers_are_read_as_ingestion_reads_them(
     # A number that is no date of these years is named with its file, line and column.
     assert read.rejected == [
         "a_visite.xlsx, ligne 5 : note rejetée : colonne « date » : date « 123 » illisible "
-        "(attendu AAAA-MM-JJ, ISO 8601 ou JJ/MM/AAAA)."
+        "(attendu AAAA-MM-JJ [hh:mm], ISO 8601, JJ/MM/AAAA [hh:mm], ou numéro de série "
+        "Excel de 20 000 à 80 000 (date enregistrée comme nombre))."
     ]
 
 
@@ -421,6 +422,8 @@ def test_malformed_files_give_one_message_each_and_the_rest_is_read(
     for ref, words in expected.items():
         message = by_where[f"mélange.geojson, {ref}"]
         assert words in message, message
+    # A GeoJSON field's number is never read as an Excel serial: not offered as a form.
+    assert "série Excel" not in by_where["mélange.geojson, entité 3 (note_id date-1)"]
     assert set(read.failed_files) == {"coupé.geojson", "colonnes.csv", "compte-rendu.docx"}
     assert read.ignored_files == [".DS_Store"]
     assert read.n_rejected == 7

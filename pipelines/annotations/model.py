@@ -224,10 +224,14 @@ def empty_notes() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
 
 
-def parse_note_time(value: Any) -> pd.Timestamp | None:
+def parse_note_time(value: Any, *, serials_read: bool = False) -> pd.Timestamp | None:
     """Read a note's date: ISO 8601 (with or without offset), ``JJ/MM/AAAA [HH:MM]``,
     or a date/datetime object. Naive values are Paris time. Returns a UTC timestamp, or
     ``None`` when the value is empty.
+
+    ``serials_read``: the value comes from a row of a table (CSV, workbook) whose Excel
+    serial numbers were read before (:func:`pipelines.annotations.readers._read_table`);
+    the message of a value still unread names them among the forms read.
 
     Raises
     ------
@@ -257,9 +261,13 @@ def parse_note_time(value: Any) -> pd.Timestamp | None:
             else:
                 raise ValueError(text)
         except (ValueError, OverflowError) as err:
-            raise ValueError(
-                f"date « {text} » illisible (attendu AAAA-MM-JJ, ISO 8601 ou JJ/MM/AAAA)"
-            ) from err
+            forms = "AAAA-MM-JJ [hh:mm], ISO 8601, JJ/MM/AAAA [hh:mm]"
+            forms += (
+                ", ou numéro de série Excel de 20 000 à 80 000 (date enregistrée comme nombre)"
+                if serials_read
+                else ""
+            )
+            raise ValueError(f"date « {text} » illisible (attendu {forms})") from err
     if pd.isna(stamp):
         return None
     if stamp.tzinfo is None:
