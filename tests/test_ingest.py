@@ -1328,6 +1328,31 @@ def test_dates_with_a_utc_suffix_are_read_not_rejected(tmp_path: Path) -> None:
     assert "fuseau facultatif : Z, UTC, GMT ou +hh:mm" in result.rejected["reason_fr"].iloc[0]
 
 
+def test_a_quote_left_open_has_its_own_reason(tmp_path: Path) -> None:
+    # Rejected « malformed_row » like a line with a separator too many: the analyst could
+    # not count, nor filter in rejected.csv, the lines whose fix is to close a quote.
+    path = tmp_path / "guillemet.csv"
+    path.write_text(
+        "id;date;adresse;texte\n"
+        "A;05/03/2024;1 rue A;ok\n"
+        'B;05/03/2024;2 rue B;"fuite\n'  # a quote opened, never closed
+        "C;05/03/2024;3 rue C;ok\n"
+        "D;05/03/2024;4 rue D;trop;de;champs\n",
+        encoding="utf-8",
+    )
+    columns = {"id": "id", "date": "date", "address": "adresse", "description": "texte"}
+    result = _ingest(_source(path, columns=columns))  # the partition adds up (_ingest)
+    s = result.summary["sources"]["src"]
+    assert (s["rows_in"], s["accepted"]) == (4, 2)
+    assert s["rejected"] == {"unclosed_quote": 1, "malformed_row": 1}
+    reasons = result.rejected.set_index("source_line")
+    assert reasons["reason"].to_dict() == {3: "unclosed_quote", 5: "malformed_row"}
+    assert reasons.loc[3, "reason_fr"].startswith(
+        "Guillemet ouvert et jamais fermé ligne 3 de « guillemet.csv »"
+    )
+    assert "6 champs au lieu de 4" in reasons.loc[5, "reason_fr"]
+
+
 def test_stray_quotes_utf16_and_legacy_geojson_crs(tmp_path: Path) -> None:
     stray = tmp_path / "stray.csv"
     stray.write_text(

@@ -101,15 +101,15 @@ def test_unclosed_quote_costs_its_own_line_only(
     base = landlord_baseline.summary["sources"]["bailleur"]
     assert base["rows_in"] == n_lines - 1 == written_rows(simulated_bondy) > 6000
     assert s["rows_in"] == base["rows_in"]
-    assert s["rejected"]["malformed_row"] == 1
+    assert s["rejected"]["unclosed_quote"] == 1  # its own reason, not malformed_row
     # Every other row is read as before: the same rows kept, the same other rejections.
     assert f"bailleur:{ticket}" in _kept_ids(landlord_baseline)
     assert _kept_ids(result) == _kept_ids(landlord_baseline) - {f"bailleur:{ticket}"}
-    assert {k: v for k, v in s["rejected"].items() if k != "malformed_row"} == base["rejected"]
+    assert {k: v for k, v in s["rejected"].items() if k != "unclosed_quote"} == base["rejected"]
     assert s["accepted"] + s["duplicates"] + s["outside_study_area"] == (
         base["accepted"] + base["duplicates"] + base["outside_study_area"] - 1
     )
-    bad = result.rejected[result.rejected["reason"] == "malformed_row"].iloc[0]
+    bad = result.rejected[result.rejected["reason"] == "unclosed_quote"].iloc[0]
     assert bad["source_line"] == at
     assert bad["source_file"] == str(dst)
     assert f"ligne {at}" in bad["reason_fr"]

@@ -375,6 +375,7 @@ def _file_frame(raw: RawFile, roles: dict[str, str], file_index: int) -> pd.Data
     frame["_row"] = np.arange(n, dtype=np.int64)
     frame["source_line"] = raw.lines
     frame["_malformed"] = False
+    frame["_unclosed_quote"] = False
     if raw.malformed:
         m = len(raw.malformed)
         blank = to_str_series(pa.repeat(pa.scalar("", pa.large_string()), m))
@@ -385,6 +386,7 @@ def _file_frame(raw: RawFile, roles: dict[str, str], file_index: int) -> pd.Data
                 "_row": -1 - np.arange(m, dtype=np.int64),
                 "source_line": raw.malformed.lines,
                 "_malformed": True,
+                "_unclosed_quote": raw.malformed.unclosed_quote,
                 "_raw_text": _joined_text(raw.malformed.joined("\x1f")),
             }
         )
@@ -430,7 +432,7 @@ def _concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
 class _Parsed:
     """A source's rows, all files together: cleaned cells and parsed values."""
 
-    frame: pd.DataFrame  # role columns, _file, _row, source_line, _malformed
+    frame: pd.DataFrame  # role columns, _file, _row, source_line, _malformed, _unclosed_quote
     reported_at: pd.Series
     closed_at: pd.Series
     lon: np.ndarray
@@ -628,6 +630,7 @@ def _parse_source(
                 "_row": np.zeros(0, np.int64),
                 "source_line": np.zeros(0, np.int64),
                 "_malformed": np.zeros(0, bool),
+                "_unclosed_quote": np.zeros(0, bool),
             }
         )
         none = pd.Series([], dtype="datetime64[us]")
