@@ -21,6 +21,7 @@ from pipelines.errors import ConfigError, CRSError
 from pipelines.geocode.stage import geocode_points
 from pipelines.osm.buildings import (
     build_buildings,
+    dwelling_counts,
     dwellings_per_building,
     read_osm_bounds,
     read_osm_buildings,
@@ -155,6 +156,29 @@ def test_unreadable_osm_flats_give_no_count_and_are_named(
     assert summary["flats_unreadable"] == [{"building_id": "way/84163074", "value": "3;5"}]
     assert "way/84163074 (« 3;5 »)" in caplog.text
     assert "« building:flats »" in caplog.text
+
+
+def test_no_value_spellings_are_one_list_for_report_cells_and_osm_flats() -> None:
+    """building:flats « ? », « nr » or « #N/A » was an unreadable count (named, logged)
+    where a report's cell so written is empty: the dwelling counts had their own list of
+    « no value » spellings, a twin of the ingestion's that differed. Both read one list
+    now (pipelines.reports.NA_TOKENS): every spelling is no count, and no value."""
+    import pyarrow as pa
+
+    from pipelines.ingest import clean_cells
+
+    for written in ("?", "nr", "NR", "#N/A", "--", "<NA>", " n/a "):
+        counts, unreadable = dwelling_counts(pd.Series([written, "12"], dtype=object))
+        assert not unreadable.any(), written
+        assert pd.isna(counts.iloc[0]), written
+        assert counts.iloc[1] == 12.0, written
+    from pipelines.reports import NA_TOKENS  # the one list
+
+    spellings = [v for t in NA_TOKENS for v in (t, t.upper(), t.title())]
+    assert not dwelling_counts(pd.Series(spellings, dtype=object))[1].any()
+    assert (clean_cells(pa.array(spellings)) == "").all()
+    # What is no count and no missing value stays unreadable.
+    assert dwelling_counts(pd.Series(["3;5", "n.c.", "12-14"], dtype=object))[1].all()
 
 
 def test_unreadable_osm_flats_are_listed_in_a_csv_the_analyst_opens(tmp_path: Path) -> None:

@@ -12,13 +12,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.reports import NA_SPELLINGS
+
 log = logging.getLogger(__name__)
 
 #: Time zone of the sites: naive timestamps are local times there.
 LOCAL_TZ = "Europe/Paris"
-
-#: Missing-value spellings (compared after stripping and lower-casing).
-NA_TOKENS = ("", "na", "n/a", "nan", "null", "none", "nr", "-", "--", "#n/a", "?")
 
 
 # --------------------------------------------------------------------------- values
@@ -70,9 +69,7 @@ def arrow_strings(values: pd.Series) -> pa.Array:
 
 
 # "" is left out: replacing it by "" would copy a column for nothing.
-_NA_SET = pa.array(
-    sorted({v for t in NA_TOKENS for v in (t, t.upper(), t.title())} - {""}), pa.large_string()
-)
+_NA_SET = pa.array(sorted(NA_SPELLINGS - {""}), pa.large_string())
 _NA_LONGEST = max(len(v.encode()) for v in _NA_SET.to_pylist())  # bytes
 
 

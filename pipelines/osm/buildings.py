@@ -33,6 +33,7 @@ from pipelines.osm.sources import (
     read_osm_file,
     read_osm_file_report,
 )
+from pipelines.reports import NA_SPELLINGS
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +109,6 @@ def read_osm_buildings(path: str | Path) -> gpd.GeoDataFrame:
 #: LibreOffice write) or a thin one (« 1 200 »), or a whole number a program wrote as a
 #: decimal (« 12.0 », « 12,0 » ; « 1.000 » could be a thousand: unreadable).
 _COUNT_TEXT = r"^(?:[0-9]+|[0-9]{1,3}(?:[ \u00a0\u202f\u2009][0-9]{3})+|[0-9]+[.,]0{1,2})$"
-#: Missing-value spellings of a count cell (compared stripped, case folded).
-_NO_COUNT = ("", "na", "n/a", "nan", "none", "null", "<na>", "-")
 
 
 def dwelling_counts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -129,7 +128,9 @@ def dwelling_counts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return values.astype(float), pd.Series(False, index=values.index)
     text = values.astype("string").str.strip()
-    missing = text.isna() | text.str.casefold().isin(_NO_COUNT)
+    # « no value » as the reports' cells spell it (« NR », « ? », « #N/A »…): no count,
+    # not an unreadable one.
+    missing = text.isna() | text.isin(NA_SPELLINGS)
     whole = text.str.fullmatch(_COUNT_TEXT).fillna(False).astype(bool)
     digits = text.where(whole).str.replace(r"[.,]0{1,2}$", "", regex=True)
     digits = digits.str.replace(r"[ \u00a0\u202f\u2009]", "", regex=True)
