@@ -1353,6 +1353,27 @@ def test_a_quote_left_open_has_its_own_reason(tmp_path: Path) -> None:
     assert "6 champs au lieu de 4" in reasons.loc[5, "reason_fr"]
 
 
+@pytest.mark.parametrize("sep", [";", ",", "\t"])
+def test_excels_sep_line_before_the_header_is_read_as_the_separator(
+    tmp_path: Path, sep: str
+) -> None:
+    # Excel writes « sep=; » on the first line of a CSV meant for it (and reads it): it
+    # was taken for the header, a table of one column, and the whole file refused.
+    from pipelines.ingest.chunks import read_file_chunks
+
+    rows = [["id", "date", "adresse"], ["A", "05/03/2024", "1 rue A"], ["B", "hier", "2 rue B"]]
+    path = tmp_path / "excel.csv"
+    text = f"sep={sep}\r\n" + "".join(sep.join(r) + "\r\n" for r in rows)
+    path.write_bytes(text.encode("utf-8-sig"))
+    result = _ingest(_source(path, columns={"id": "id", "date": "date", "address": "adresse"}))
+    s = result.summary["sources"]["src"]
+    assert (s["rows_in"], s["accepted"], s["rejected"]) == (2, 1, {"unparseable_date": 1})
+    assert result.rejected["source_line"].tolist() == [4]  # the file's own line numbers
+    (part,) = read_file_chunks(path, "auto", chunk_bytes=16)
+    assert part.columns == ["id", "date", "adresse"]
+    assert part.lines.tolist() == [3, 4]
+
+
 def test_stray_quotes_utf16_and_legacy_geojson_crs(tmp_path: Path) -> None:
     stray = tmp_path / "stray.csv"
     stray.write_text(

@@ -43,6 +43,22 @@ def _sniff_separator(header: str) -> str:
     return best if counts[best] else ","
 
 
+#: Excel's separator line: « sep=; » alone on a file's first line, which Excel writes
+#: (and reads) before the header of a CSV whose separator is not the locale's.
+_SEP_LINE = re.compile(rb"sep=([\t!-~])[ \t]*(?=\n|$)", re.IGNORECASE)
+
+
+def without_sep_line(buf: bytes) -> tuple[bytes, str | None]:
+    """``buf`` (UTF-8, ``\n`` line ends, no BOM) with Excel's « sep=X » first line made
+    blank, and X; ``buf`` and ``None`` without one. The line was read as the header (a
+    table of one column « sep=; », the file refused); blank, it keeps the lines'
+    numbers, and every reader skips it as it skips a blank line before the header."""
+    found = _SEP_LINE.match(buf)
+    if found is None:
+        return buf, None
+    return buf[found.end() :], found.group(1).decode("ascii")
+
+
 def first_line(buf: bytes) -> tuple[int, int, int]:
     """Where the first non-blank line of ``buf`` starts and ends, and its 1-based
     number (the end of ``buf`` when every line is blank)."""
@@ -169,6 +185,8 @@ def read_csv(
     del data
     if b"\r" in buf:
         buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    buf, named = without_sep_line(buf)
+    separator = separator or named
     if not buf or buf.isspace():
         return RawFile(
             str(path), "csv", pa.table({}), np.zeros(0, np.int64), encoding=enc, has_header=False
