@@ -182,7 +182,7 @@ def extract(values: pd.Series, pattern: str) -> dict[str, pd.Series]:
 
 
 _FR_DATE = r"[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-](?:[0-9]{4}|[0-9]{2})"
-_TIME = r"[0-9]{1,2}[:hH][0-9]{2}(?::[0-9]{2})?"
+_TIME = r"[0-9]{1,2}[:hH][0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,9})?)?"
 _ISO_DAY = r"[0-9]{4}[\-/][0-9]{2}[\-/][0-9]{2}"
 _ISO = _ISO_DAY + r"(?:[T ]+[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)?"
 _TZ = r"(?:Z|[+\-][0-9]{2}(?::?[0-9]{2})?| ?UTC| ?GMT)"
@@ -194,6 +194,9 @@ _FR_FORMATS = (
     "%d/%m/%y %H:%M",
     "%d/%m/%y %H:%M:%S",
     "%d/%m/%y",
+    # Fractions of a second (« 14:02:00.123 », « 14:02:00,5 »), as ISO dates have them.
+    "%d/%m/%Y %H:%M:%S.%f",
+    "%d/%m/%y %H:%M:%S.%f",
     # 12-hour clocks (US exports write "12/31/2017 11:59:00 PM"; read month first, they
     # reach this list with the day first, see :func:`parse_dates`).
     "%d/%m/%Y %I:%M:%S %p",
@@ -314,6 +317,7 @@ def _fr_dates(values: pd.Series) -> pd.Series:
     if not other.empty:
         v = other.str.replace(r"^([0-9]{1,2})[.\-]([0-9]{1,2})[.\-]", r"\1/\2/", regex=True)
         v = v.str.replace(r"([0-9])[hH]([0-9])", r"\1:\2", regex=True)
+        v = v.str.replace(r"(:[0-9]{2}),([0-9]+)$", r"\1.\2", regex=True)
         v = v.str.replace(r"^([0-9/]+)[ T]+", r"\1 ", regex=True)
         pos = np.flatnonzero(~canonical)
         for fmt in _FR_FORMATS:
