@@ -384,6 +384,44 @@ def test_xlsx_with_a_title_above_the_header(
     assert raw.table.column("id").to_pylist() == ["A-1", "A-2"]
 
 
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_a_row_of_groups_above_the_header_is_named_with_the_header_s_line(
+    tmp_path: Path, kind: str
+) -> None:
+    # « Signalement » over id and date, « Lieu » over the address (merged cells, or
+    # their CSV copy): the groups were read as the header, and the message said « aucune
+    # des 4 colonnes n'est attendue : est-ce bien l'export ? … corrigez les colonnes »,
+    # of a file whose header has every configured name, one line down.
+    rows = [
+        ["Signalement", None, "Lieu", None],
+        ["id", "date", "adresse", "texte"],
+        ["A", "05/03/2024", "1 rue A", "ok"],
+    ]
+    path = tmp_path / f"groupes.{kind}"
+    if kind == "xlsx":
+        openpyxl = pytest.importorskip("openpyxl")
+        book = openpyxl.Workbook()
+        for row in rows:
+            book.active.append(row)
+        book.active.merge_cells("A1:B1")
+        book.active.merge_cells("C1:D1")
+        book.save(path)
+    else:
+        path.write_text("".join(";".join(c or "" for c in r) + "\n" for r in rows), "utf-8")
+    source = SourceConfig(
+        id="src", kind="reports", path=str(path),
+        columns={"id": "id", "date": "Date", "address": "adresse"},
+    )  # fmt: skip
+    with pytest.raises(InputError) as caught:
+        _ingest(source)
+    message = str(caught.value)
+    assert "groupes" in message
+    assert "absentes de l'en-tête lu : « id », « Date », « adresse »" in message
+    assert "Ces noms sont ceux de la ligne 2 du fichier" in message
+    assert "supprimez les lignes au-dessus de l'en-tête" in message
+    assert "Corrigez [sites.sources.columns]" not in message
+
+
 def test_xlsx_whose_first_sheet_has_no_row_names_the_sheets_with_rows(tmp_path: Path) -> None:
     # A workbook opening on a « Lisez-moi » sheet: the sheets that hold rows are named,
     # for ingestion to say which to read (tests/test_ingest.py).
