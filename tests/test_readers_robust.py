@@ -214,6 +214,34 @@ def test_file_mixing_utf8_and_cp1252_rows_is_reported(
     assert "utf-8" in issue["detail"]
 
 
+def test_a_mac_roman_export_read_as_latin1_is_reported(tmp_path: Path) -> None:
+    # « CSV Macintosh » of an old Excel for Mac: « é » is 0x8E, « ç » 0x8D, a byte
+    # cp1252 leaves undefined, so the file was read as latin-1, its accents turned into
+    # invisible control characters (« 1 rue \x83mile Zola »), without a word.
+    text = (
+        "id;date;adresse;texte\r\n"
+        "A;05/03/2024;1 rue Émile Zola;cœur été\r\n"
+        "B;06/03/2024;2 rue B;ok\r\n"
+        "C;07/03/2024;3 rue C;ça\r\n"
+    )
+    path = tmp_path / "mac.csv"
+    path.write_bytes(text.encode("mac_roman"))
+    columns = {"id": "id", "date": "date", "address": "adresse", "description": "texte"}
+    source = SourceConfig(id="src", kind="reports", path=str(path), columns=columns)
+    s = _ingest(source).summary["sources"]["src"]
+    assert s["accepted"] == 3  # read all the same, noted
+    (note,) = [i for i in s["file_issues"] if i["reason"] == "unknown_encoding"]
+    assert note["lines"] == [2, 4]
+    assert "ni en latin-1 ni en cp1252 (lignes 2, 4)" in note["detail"]
+    assert 'encoding = "mac_roman"' in note["detail"]
+    # Its encoding given, it is read right, without the note.
+    given = dataclasses.replace(source, encoding="mac_roman")
+    result = _ingest(given)
+    s = result.summary["sources"]["src"]
+    assert not [i for i in s["file_issues"] if i["reason"] == "unknown_encoding"]
+    assert result.ingested["address"].tolist()[0] == "1 rue Émile Zola"
+
+
 def test_a_short_utf8_export_with_one_cp1252_row_keeps_its_header(tmp_path: Path) -> None:
     # Twenty lines, one of them pasted from a cp1252 export: its bytes were more than a
     # fiftieth of the accented ones, so the whole file was read as cp1252, its UTF-8

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from pipelines.ingest.encoding import decode, encoding_mismatches, utf8_bytes
+from pipelines.ingest.encoding import control_lines, decode, encoding_mismatches, utf8_bytes
 from pipelines.ingest.rawfile import Malformed, MalformedRows, RawFile
 from pipelines.ingest.values import flags
 
@@ -182,6 +182,8 @@ def read_csv(
     garbled = np.zeros(0, np.int64)
     if not presumed and enc in ("cp1252", "latin-1"):
         garbled = encoding_mismatches(data, enc)
+    # Detected latin-1 (bytes cp1252 leaves undefined): the lines it cannot read as text.
+    foreign = control_lines(data) if enc == "latin-1" and not encoding else garbled[:0]
     del data
     if b"\r" in buf:
         buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -199,6 +201,8 @@ def read_csv(
         # Presumed UTF-8, but it was not (cp1252 or latin-1): decode, then parse again.
         text, enc = decode(buf, encoding)
         garbled = encoding_mismatches(buf, enc)
+        if enc == "latin-1":
+            foreign = control_lines(buf)
         buf = text.encode("utf-8")
         del text
         raw = _parse_csv(path, buf, enc, separator, labels=labels, personal=personal)
@@ -207,6 +211,7 @@ def read_csv(
             "%s : %d ligne(s) ne sont pas en %s (ligne %s…)", path, len(garbled), enc, garbled[0]
         )
     raw.encoding_mismatch_lines = garbled
+    raw.foreign_encoding_lines = foreign
     return raw
 
 
