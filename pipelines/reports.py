@@ -7,7 +7,9 @@
 - :func:`naive_dates` and :func:`site_months`: report times in local French time and
   the calendar months they cover, as every table per month counts them;
 - the partition of the rows read: every row of a source ends up in exactly one of
-  :data:`PARTITION`, and the run summary checks that they add up.
+  :data:`PARTITION`, and the run summary checks that they add up;
+- :data:`NA_TOKENS` and :data:`NA_SPELLINGS`: how an export (or an OSM tag) writes
+  « no value », read as empty by every reader (the reports' cells, the dwelling counts).
 """
 
 from __future__ import annotations
@@ -71,6 +73,15 @@ def site_months(dates: pd.Series) -> pd.PeriodIndex:
         return pd.PeriodIndex([], freq="M")
     return pd.period_range(d.min().to_period("M"), d.max().to_period("M"), freq="M")
 
+
+#: Missing-value spellings of a cell, lower case: what exports and tags write for « no
+#: value » (pandas writes « <NA> », Excel « #N/A », a form « NR » or « ? »).
+NA_TOKENS = ("", "na", "n/a", "nan", "null", "none", "nr", "-", "--", "#n/a", "?", "<na>")
+
+#: :data:`NA_TOKENS` as they are compared, stripped: lower case, upper case and title
+#: case (« na », « NA », « Na »), matched exactly (a vectorised set lookup, no case
+#: folding of every cell).
+NA_SPELLINGS = frozenset(v for t in NA_TOKENS for v in (t, t.upper(), t.title()))
 
 #: Where every row read goes: ``rows_in`` is their sum, per source (``rejected`` is a
 #: count per reason).

@@ -203,7 +203,11 @@ STAGES: tuple[Stage, ...] = (
         code=("osm",),
         settings=("osm", "rpls"),
         reads=(),
-        writes=("buildings_osm.parquet", "buildings_summary.json"),
+        writes=(
+            "buildings_osm.parquet",
+            "buildings_summary.json",
+            "buildings_flats_unreadable.csv",
+        ),
     ),
     Stage(
         "basemap",

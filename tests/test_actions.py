@@ -171,9 +171,12 @@ def test_each_bad_row_is_set_aside_with_its_reason_and_the_rows_add_up(
         _good("", ids[9]),  # 15: no id
     ]
     _write_xlsx(tmp_path / "register" / "actions.xlsx", rows)
-    # A second file, CSV: one good row, one ragged line.
+    # A second file, CSV: one good row, one ragged line, a quote left open (told as
+    # such, not as « 15 champs au lieu de 15 : séparateur ? »), one good row after it.
     good = ";".join(str(_good("C-1", ids[30]).get(h, "")) for h in HEADERS)
-    _write_csv(tmp_path / "register" / "complement.csv", [good, "C-2;trop;peu"])
+    quoted = ";".join(str(_good("C-3", ids[31], probleme='"Fuite').get(h, "")) for h in HEADERS)
+    after = ";".join(str(_good("C-4", ids[32]).get(h, "")) for h in HEADERS)
+    _write_csv(tmp_path / "register" / "complement.csv", [good, "C-2;trop;peu", quoted, after])
     actions, rejected, summary = _run(site, tmp_path)
 
     expected = {
@@ -189,6 +192,7 @@ def test_each_bad_row_is_set_aside_with_its_reason_and_the_rows_add_up(
         ("actions.xlsx", 14): ("unknown_zone", "zone"),
         ("actions.xlsx", 15): ("missing_id", "identifiant"),
         ("complement.csv", 3): ("malformed_row", None),
+        ("complement.csv", 4): ("unclosed_quote", None),
     }
     got = {
         (r.source_file, int(r.source_line)): (r.reason, None if pd.isna(r.column) else r.column)
@@ -205,14 +209,16 @@ def test_each_bad_row_is_set_aside_with_its_reason_and_the_rows_add_up(
     assert "31/02/2025" in reason["unparseable_date"]
     assert "aucune cible" in reason["no_target"]
     assert "zone Z9" in reason["unknown_zone"]
+    assert "guillemet ouvert et jamais fermé" in reason["unclosed_quote"]
+    assert "champs au lieu de" in reason["malformed_row"]
 
     counts = summary["counts"]
-    assert counts["rows_in"] == 16  # 14 rows of the workbook, 2 of the CSV
+    assert counts["rows_in"] == 18  # 14 rows of the workbook, 4 of the CSV
     assert counts["duplicates_merged"] == 1
     assert counts["rejected"] == len(expected)
-    assert counts["kept"] == 3
+    assert counts["kept"] == 4
     assert counts["rows_in"] == counts["kept"] + counts["duplicates_merged"] + counts["rejected"]
-    assert sorted(actions["action_id"]) == ["A-1", "A-5", "C-1"]
+    assert sorted(actions["action_id"]) == ["A-1", "A-5", "C-1", "C-4"]
 
 
 def test_french_spellings_and_case_are_read(site: dict[str, Any], tmp_path: Path) -> None:

@@ -233,7 +233,9 @@ def test_dates_stored_as_excel_serial_numbers_are_read_as_ingestion_reads_them(
     # A number that is no date of these years is named with its file, line and column.
     assert read.rejected == [
         "a_visite.xlsx, ligne 5 : note rejetée : colonne « date » : date « 123 » illisible "
-        "(attendu AAAA-MM-JJ, ISO 8601 ou JJ/MM/AAAA)."
+        "(attendu AAAA-MM-JJ [hh:mm], ISO 8601, JJ/MM/AAAA [hh:mm] (ou 05-03-24, "
+        "05.03.2024), ou numéro de série Excel de 20 000 à 80 000 (date enregistrée comme "
+        "nombre))."
     ]
 
 
@@ -421,6 +423,8 @@ def test_malformed_files_give_one_message_each_and_the_rest_is_read(
     for ref, words in expected.items():
         message = by_where[f"mélange.geojson, {ref}"]
         assert words in message, message
+    # A GeoJSON field's number is never read as an Excel serial: not offered as a form.
+    assert "série Excel" not in by_where["mélange.geojson, entité 3 (note_id date-1)"]
     assert set(read.failed_files) == {"coupé.geojson", "colonnes.csv", "compte-rendu.docx"}
     assert read.ignored_files == [".DS_Store"]
     assert read.n_rejected == 7
@@ -432,8 +436,23 @@ def test_dates_in_the_forms_planners_write() -> None:
         "2024-01-15 09:00", tz="UTC"
     )  # winter
     assert parse_note_time("3/6/2024 8h05") == pd.Timestamp("2024-06-03 06:05", tz="UTC")
+    # The other forms a report's date is read in (the notes' reader refused them):
+    # Paris time, as the reports read them.
+    paris = {
+        "05-03-2024": "2024-03-05 00:00",
+        "05/03/24": "2024-03-05 00:00",
+        "05.03.2024 14h30": "2024-03-05 14:30",
+        "2024-03-05 UTC": "2024-03-05 00:00",  # a day: its zone moves no time
+        "05/03/2024 14:02:00.5": "2024-03-05 14:02:00.5",
+    }
+    for text, expected in paris.items():
+        got = parse_note_time(text)
+        assert got == pd.Timestamp(expected, tz="Europe/Paris"), text
+    # Never an Excel serial number outside a table (a GeoJSON field's number).
+    with pytest.raises(ValueError, match="illisible"):
+        parse_note_time("45352")
     assert parse_note_time("") is None
-    for bad in ("hier", "2024-13-01", "32/01/2024"):
+    for bad in ("hier", "2024-13-01", "32/01/2024", "31/02/24", "12/31/2024"):
         with pytest.raises(ValueError, match="illisible"):
             parse_note_time(bad)
 

@@ -21,6 +21,7 @@ from pipelines.errors import ConfigError, CRSError
 from pipelines.geocode.stage import geocode_points
 from pipelines.osm.buildings import (
     build_buildings,
+    dwelling_counts,
     dwellings_per_building,
     read_osm_bounds,
     read_osm_buildings,
@@ -155,6 +156,71 @@ def test_unreadable_osm_flats_give_no_count_and_are_named(
     assert summary["flats_unreadable"] == [{"building_id": "way/84163074", "value": "3;5"}]
     assert "way/84163074 (« 3;5 »)" in caplog.text
     assert "« building:flats »" in caplog.text
+
+
+def test_no_value_spellings_are_one_list_for_report_cells_and_osm_flats() -> None:
+    """building:flats « ? », « nr » or « #N/A » was an unreadable count (named, logged)
+    where a report's cell so written is empty: the dwelling counts had their own list of
+    « no value » spellings, a twin of the ingestion's that differed. Both read one list
+    now (pipelines.reports.NA_TOKENS): every spelling is no count, and no value."""
+    import pyarrow as pa
+
+    from pipelines.ingest import clean_cells
+
+    for written in ("?", "nr", "NR", "#N/A", "--", "<NA>", " n/a "):
+        counts, unreadable = dwelling_counts(pd.Series([written, "12"], dtype=object))
+        assert not unreadable.any(), written
+        assert pd.isna(counts.iloc[0]), written
+        assert counts.iloc[1] == 12.0, written
+    from pipelines.reports import NA_TOKENS  # the one list
+
+    spellings = [v for t in NA_TOKENS for v in (t, t.upper(), t.title())]
+    assert not dwelling_counts(pd.Series(spellings, dtype=object))[1].any()
+    assert (clean_cells(pa.array(spellings)) == "").all()
+    # What is no count and no missing value stays unreadable.
+    assert dwelling_counts(pd.Series(["3;5", "n.c.", "12-14"], dtype=object))[1].all()
+
+
+def test_unreadable_osm_flats_are_listed_in_a_csv_the_analyst_opens(tmp_path: Path) -> None:
+    """The buildings whose building:flats is no count were named only in the log and
+    buildings_summary.json; the buildings stage now writes them, with the value as OSM
+    has it and what to do, in buildings_flats_unreadable.csv (declared in the stage
+    table, header only when every value is read)."""
+    from pipelines import stages
+    from pipelines.io import read_csv
+    from pipelines.osm import buildings
+
+    osm = (RAW / "bondy" / "bondy_nord.osm").read_text(encoding="utf-8")
+    for way, value in {"84163074": "3;5", "84163090": "12-14", "84163054": "48"}.items():
+        at = osm.index('<tag k="building"', osm.index(f'<way id="{way}" '))
+        osm = osm[:at] + f'<tag k="building:flats" v="{value}"/>\n  ' + osm[at:]
+    path = tmp_path / "bondy_flats.osm"
+    path.write_text(osm, encoding="utf-8")
+    buildings.run(path, None, tmp_path / "buildings_osm.parquet")
+    listed = read_csv(tmp_path / "buildings_flats_unreadable.csv", dtype=str)
+    assert listed.columns.tolist() == ["building_id", "flats", "reason_fr"]
+    assert listed["building_id"].tolist() == ["way/84163074", "way/84163090"]
+    assert listed["flats"].tolist() == ["3;5", "12-14"]
+    assert (
+        listed["reason_fr"]
+        .iloc[0]
+        .startswith(
+            "« building:flats » vaut « 3;5 », qui n'est pas un nombre de logements : aucun "
+            "logement compté pour ce bâtiment, donc aucun taux."
+        )
+    )
+    assert "buildings_flats_unreadable.csv" in stages.stage("buildings").writes
+    # A building counted by the RPLS is said to be so.
+    frame = pd.DataFrame(
+        {
+            "building_id": ["way/1", "way/2"],
+            "flats": ["3;5", "7"],
+            "dwellings": [1200.0, 7.0],
+            "dwellings_source": ["rpls", "osm_flats"],
+        }
+    )
+    (reason,) = buildings.unreadable_flats(frame)["reason_fr"]
+    assert reason.endswith("ignoré, le bâtiment a ses logements du RPLS (1\u202f200).")
 
 
 def test_an_rpls_layer_without_its_crs_is_an_input_error(tmp_path: Path) -> None:

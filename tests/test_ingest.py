@@ -1267,6 +1267,23 @@ def test_files_that_cannot_be_parsed_raise_input_error(tmp_path: Path) -> None:
         ("05/03/2024 14:02 +01:00", "2024-03-05 14:02"),
         ("05/03/2024 14:02 -05:00", "2024-03-05 20:02"),
         ("31/02/2024 14:02 UTC", None),
+        # A zone without a time: the day written (a zone moves a time, a day has none;
+        # moved as midnight, +02:00 would make it 4 March at 23:00 in Paris). Refused
+        # « date illisible » while « 2024-03-05 14:02 UTC » was read.
+        ("2024-03-05 UTC", "2024-03-05 00:00"),
+        ("2024-03-05Z", "2024-03-05 00:00"),
+        ("2024-03-05+02:00", "2024-03-05 00:00"),
+        ("2024-03-05 -05:00", "2024-03-05 00:00"),
+        ("05/03/2024 Z", "2024-03-05 00:00"),
+        ("5/3/2024 GMT", "2024-03-05 00:00"),
+        ("05/03/2024+01:00", "2024-03-05 00:00"),
+        ("31/02/2024 UTC", None),
+        ("2024-13-01 Z", None),
+        # Fractions of a second after a French date, as after an ISO one: refused.
+        ("05/03/2024 14:02:00.123", "2024-03-05 14:02:00.123"),
+        ("05/03/2024 14:02:00,5", "2024-03-05 14:02:00.500"),
+        ("05/03/24 14:02:00.000", "2024-03-05 14:02"),
+        ("05/03/2024 14:02:00.250 UTC", "2024-03-05 15:02:00.250"),
         ("45385.34375", "2024-04-03 08:15"),  # Excel serial
         ("31/02/2024 10:00", None),  # no 31 February
         ("29/02/2023", None),
@@ -1297,19 +1314,69 @@ def test_dates_with_a_utc_suffix_are_read_not_rejected(tmp_path: Path) -> None:
         "C;2024-07-05 14:02:00 UTC;3 rue C\n"
         "D;2024-03-05 14:02:00 +00:00;4 rue D\n"
         "E;2024-03-05 14:02:00 UTC+;5 rue E\n"
-        "F;05/03/2024 14:02 UTC;6 rue F\n",
+        "F;05/03/2024 14:02 UTC;6 rue F\n"
+        "G;2024-03-05 UTC;7 rue G\n"  # a day with a zone: the day
+        "H;05/03/2024 Z;8 rue H\n",
         encoding="utf-8",
     )
     result = _ingest(_source(path, columns={"id": "id", "date": "date", "address": "adresse"}))
     s = result.summary["sources"]["src"]
-    assert (s["rows_in"], s["accepted"], s["rejected"]) == (6, 5, {"unparseable_date": 1})
+    assert (s["rows_in"], s["accepted"], s["rejected"]) == (8, 7, {"unparseable_date": 1})
     got = result.ingested.set_index("report_id")["reported_at"]
     assert got["src:A"] == pd.Timestamp("2024-03-05 15:02")  # Paris, winter
     assert got["src:B"] == pd.Timestamp("2024-03-05 14:02")
     assert got["src:C"] == pd.Timestamp("2024-07-05 16:02")  # Paris, summer
     assert got["src:D"] == pd.Timestamp("2024-03-05 15:02")
     assert got["src:F"] == pd.Timestamp("2024-03-05 15:02")
+    assert got["src:G"] == got["src:H"] == pd.Timestamp("2024-03-05")
     assert result.rejected["source_line"].tolist() == [6]
+    assert "fuseau facultatif : Z, UTC, GMT ou +hh:mm" in result.rejected["reason_fr"].iloc[0]
+
+
+def test_a_quote_left_open_has_its_own_reason(tmp_path: Path) -> None:
+    # Rejected « malformed_row » like a line with a separator too many: the analyst could
+    # not count, nor filter in rejected.csv, the lines whose fix is to close a quote.
+    path = tmp_path / "guillemet.csv"
+    path.write_text(
+        "id;date;adresse;texte\n"
+        "A;05/03/2024;1 rue A;ok\n"
+        'B;05/03/2024;2 rue B;"fuite\n'  # a quote opened, never closed
+        "C;05/03/2024;3 rue C;ok\n"
+        "D;05/03/2024;4 rue D;trop;de;champs\n",
+        encoding="utf-8",
+    )
+    columns = {"id": "id", "date": "date", "address": "adresse", "description": "texte"}
+    result = _ingest(_source(path, columns=columns))  # the partition adds up (_ingest)
+    s = result.summary["sources"]["src"]
+    assert (s["rows_in"], s["accepted"]) == (4, 2)
+    assert s["rejected"] == {"unclosed_quote": 1, "malformed_row": 1}
+    reasons = result.rejected.set_index("source_line")
+    assert reasons["reason"].to_dict() == {3: "unclosed_quote", 5: "malformed_row"}
+    assert reasons.loc[3, "reason_fr"].startswith(
+        "Guillemet ouvert et jamais fermé ligne 3 de « guillemet.csv »"
+    )
+    assert "6 champs au lieu de 4" in reasons.loc[5, "reason_fr"]
+
+
+@pytest.mark.parametrize("sep", [";", ",", "\t"])
+def test_excels_sep_line_before_the_header_is_read_as_the_separator(
+    tmp_path: Path, sep: str
+) -> None:
+    # Excel writes « sep=; » on the first line of a CSV meant for it (and reads it): it
+    # was taken for the header, a table of one column, and the whole file refused.
+    from pipelines.ingest.chunks import read_file_chunks
+
+    rows = [["id", "date", "adresse"], ["A", "05/03/2024", "1 rue A"], ["B", "hier", "2 rue B"]]
+    path = tmp_path / "excel.csv"
+    text = f"sep={sep}\r\n" + "".join(sep.join(r) + "\r\n" for r in rows)
+    path.write_bytes(text.encode("utf-8-sig"))
+    result = _ingest(_source(path, columns={"id": "id", "date": "date", "address": "adresse"}))
+    s = result.summary["sources"]["src"]
+    assert (s["rows_in"], s["accepted"], s["rejected"]) == (2, 1, {"unparseable_date": 1})
+    assert result.rejected["source_line"].tolist() == [4]  # the file's own line numbers
+    (part,) = read_file_chunks(path, "auto", chunk_bytes=16)
+    assert part.columns == ["id", "date", "adresse"]
+    assert part.lines.tolist() == [3, 4]
 
 
 def test_stray_quotes_utf16_and_legacy_geojson_crs(tmp_path: Path) -> None:

@@ -101,15 +101,15 @@ def test_unclosed_quote_costs_its_own_line_only(
     base = landlord_baseline.summary["sources"]["bailleur"]
     assert base["rows_in"] == n_lines - 1 == written_rows(simulated_bondy) > 6000
     assert s["rows_in"] == base["rows_in"]
-    assert s["rejected"]["malformed_row"] == 1
+    assert s["rejected"]["unclosed_quote"] == 1  # its own reason, not malformed_row
     # Every other row is read as before: the same rows kept, the same other rejections.
     assert f"bailleur:{ticket}" in _kept_ids(landlord_baseline)
     assert _kept_ids(result) == _kept_ids(landlord_baseline) - {f"bailleur:{ticket}"}
-    assert {k: v for k, v in s["rejected"].items() if k != "malformed_row"} == base["rejected"]
+    assert {k: v for k, v in s["rejected"].items() if k != "unclosed_quote"} == base["rejected"]
     assert s["accepted"] + s["duplicates"] + s["outside_study_area"] == (
         base["accepted"] + base["duplicates"] + base["outside_study_area"] - 1
     )
-    bad = result.rejected[result.rejected["reason"] == "malformed_row"].iloc[0]
+    bad = result.rejected[result.rejected["reason"] == "unclosed_quote"].iloc[0]
     assert bad["source_line"] == at
     assert bad["source_file"] == str(dst)
     assert f"ligne {at}" in bad["reason_fr"]
@@ -212,6 +212,34 @@ def test_file_mixing_utf8_and_cp1252_rows_is_reported(
     assert issue["reason"] == "mixed_encoding"
     assert issue["lines"] == cp_lines
     assert "utf-8" in issue["detail"]
+
+
+def test_a_mac_roman_export_read_as_latin1_is_reported(tmp_path: Path) -> None:
+    # « CSV Macintosh » of an old Excel for Mac: « é » is 0x8E, « ç » 0x8D, a byte
+    # cp1252 leaves undefined, so the file was read as latin-1, its accents turned into
+    # invisible control characters (« 1 rue \x83mile Zola »), without a word.
+    text = (
+        "id;date;adresse;texte\r\n"
+        "A;05/03/2024;1 rue Émile Zola;cœur été\r\n"
+        "B;06/03/2024;2 rue B;ok\r\n"
+        "C;07/03/2024;3 rue C;ça\r\n"
+    )
+    path = tmp_path / "mac.csv"
+    path.write_bytes(text.encode("mac_roman"))
+    columns = {"id": "id", "date": "date", "address": "adresse", "description": "texte"}
+    source = SourceConfig(id="src", kind="reports", path=str(path), columns=columns)
+    s = _ingest(source).summary["sources"]["src"]
+    assert s["accepted"] == 3  # read all the same, noted
+    (note,) = [i for i in s["file_issues"] if i["reason"] == "unknown_encoding"]
+    assert note["lines"] == [2, 4]
+    assert "ni en latin-1 ni en cp1252 (lignes 2, 4)" in note["detail"]
+    assert 'encoding = "mac_roman"' in note["detail"]
+    # Its encoding given, it is read right, without the note.
+    given = dataclasses.replace(source, encoding="mac_roman")
+    result = _ingest(given)
+    s = result.summary["sources"]["src"]
+    assert not [i for i in s["file_issues"] if i["reason"] == "unknown_encoding"]
+    assert result.ingested["address"].tolist()[0] == "1 rue Émile Zola"
 
 
 def test_a_short_utf8_export_with_one_cp1252_row_keeps_its_header(tmp_path: Path) -> None:
@@ -382,6 +410,44 @@ def test_xlsx_with_a_title_above_the_header(
     raw = read_xlsx(tmp_path / "une_colonne.xlsx")
     assert raw.columns == ["id"]
     assert raw.table.column("id").to_pylist() == ["A-1", "A-2"]
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_a_row_of_groups_above_the_header_is_named_with_the_header_s_line(
+    tmp_path: Path, kind: str
+) -> None:
+    # « Signalement » over id and date, « Lieu » over the address (merged cells, or
+    # their CSV copy): the groups were read as the header, and the message said « aucune
+    # des 4 colonnes n'est attendue : est-ce bien l'export ? … corrigez les colonnes »,
+    # of a file whose header has every configured name, one line down.
+    rows = [
+        ["Signalement", None, "Lieu", None],
+        ["id", "date", "adresse", "texte"],
+        ["A", "05/03/2024", "1 rue A", "ok"],
+    ]
+    path = tmp_path / f"groupes.{kind}"
+    if kind == "xlsx":
+        openpyxl = pytest.importorskip("openpyxl")
+        book = openpyxl.Workbook()
+        for row in rows:
+            book.active.append(row)
+        book.active.merge_cells("A1:B1")
+        book.active.merge_cells("C1:D1")
+        book.save(path)
+    else:
+        path.write_text("".join(";".join(c or "" for c in r) + "\n" for r in rows), "utf-8")
+    source = SourceConfig(
+        id="src", kind="reports", path=str(path),
+        columns={"id": "id", "date": "Date", "address": "adresse"},
+    )  # fmt: skip
+    with pytest.raises(InputError) as caught:
+        _ingest(source)
+    message = str(caught.value)
+    assert "groupes" in message
+    assert "absentes de l'en-tête lu : « id », « Date », « adresse »" in message
+    assert "Ces noms sont ceux de la ligne 2 du fichier" in message
+    assert "supprimez les lignes au-dessus de l'en-tête" in message
+    assert "Corrigez [sites.sources.columns]" not in message
 
 
 def test_xlsx_whose_first_sheet_has_no_row_names_the_sheets_with_rows(tmp_path: Path) -> None:

@@ -347,6 +347,51 @@ def test_the_interactive_path_asks_which_sheet_when_several_have_rows(
     assert 'sheet = "Export 2025"' in (workdir / "v.toml").read_text(encoding="utf-8")
 
 
+def test_the_sheet_proposed_is_the_one_ingestion_reads_not_a_hidden_first_one(
+    tmp_path: Path,
+) -> None:
+    """Ingestion reads a workbook whose first sheet is hidden from its first visible
+    sheet; vigie init proposed the hidden one (« Ancien export ») as its default, and
+    choosing it wrote no « sheet = », so the visible one was read after all. Now the
+    visible sheet is proposed, the hidden one listed after it, marked, and choosing it
+    names it; a hidden first sheet without rows asks nothing."""
+    import openpyxl
+
+    from pipelines.workbench.dialogue import Dialogue
+    from pipelines.workbench.questions import ask_sheet
+
+    book = openpyxl.Workbook()
+    book.active.title = "Ancien export"
+    for row in (["date", "adresse"], ["2024-01-01", "1 rue A"], ["2024-01-02", "3 rue C"]):
+        book.active.append(row)
+    book.active.sheet_state = "hidden"
+    sheet = book.create_sheet("Export")
+    for row in (["date", "adresse"], ["2024-02-01", "2 rue B"]):
+        sheet.append(row)
+    book.active = 1
+    path = tmp_path / "classeur.xlsx"
+    book.save(path)
+
+    def asked(*answers: str) -> tuple[str | None, str]:
+        out, given = io.StringIO(), iter(answers)
+        return ask_sheet(Dialogue(out=out, read=lambda: next(given)), path), out.getvalue()
+
+    chosen, shown = asked("")  # the default
+    assert "1. Export\n" in shown
+    assert "2. Ancien export (masquée)" in shown
+    assert "Feuille à lire (nom ou numéro) [Export]" in shown
+    assert chosen is None
+    assert read_file(path, "auto", sheet=chosen).n_rows == 1  # Export's row
+    chosen, _ = asked("2")
+    assert chosen == "Ancien export"
+    assert read_file(path, "auto", sheet=chosen).n_rows == 2
+
+    # The hidden first sheet without rows: the visible one is read, nothing to ask.
+    book["Ancien export"].delete_rows(1, 3)
+    book.save(path)
+    assert asked() == (None, "")
+
+
 def test_an_overpass_place_gets_its_study_area_from_bbox(workdir: Path) -> None:
     """A place's outline is unknown offline: --bbox gives the study area, which the
     written configuration holds (ingestion needs one), and the buildings come online."""

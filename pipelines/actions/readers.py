@@ -234,11 +234,22 @@ def _file_rows(path: Path, fmt: str) -> tuple[pd.DataFrame, list[dict[str, Any]]
             path.name,
             int(line),
             None,
+            "unclosed_quote",
+            "guillemet ouvert et jamais fermé : cette ligne est écartée seule, les suivantes "
+            "sont lues normalement (fermez ou retirez le guillemet).",
+        )
+        if quote
+        else problem(
+            path.name,
+            int(line),
+            None,
             "malformed_row",
             f"ligne mal formée : {int(width)} champs au lieu de {len(names)} (séparateur ou "
             "guillemet en trop ou en moins ?).",
         )
-        for line, width in zip(raw.malformed.lines, raw.malformed.n_fields, strict=True)
+        for line, width, quote in zip(
+            raw.malformed.lines, raw.malformed.n_fields, raw.malformed.unclosed_quote, strict=True
+        )
     ]
     return frame, malformed, int(raw.blank_rows), ignored
 

@@ -18,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from pipelines.crs import WGS84
 from pipelines.fr import fold
 from pipelines.ingest import CONTROL_CHARS as INGEST_CONTROL_CHARS
-from pipelines.ingest import scrub_series
+from pipelines.ingest import parse_dates, scrub_series
 
 #: Statuses a planner can give a note (the map's form offers them in this order).
 STATUSES: tuple[str, ...] = ("ouvert", "en cours", "clos")
@@ -224,10 +224,16 @@ def empty_notes() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
 
 
-def parse_note_time(value: Any) -> pd.Timestamp | None:
+def parse_note_time(value: Any, *, serials_read: bool = False) -> pd.Timestamp | None:
     """Read a note's date: ISO 8601 (with or without offset), ``JJ/MM/AAAA [HH:MM]``,
+    the other forms a report's date is read in (:func:`pipelines.ingest.parse_dates`:
+    ``JJ-MM-AA``, ``JJ.MM.AAAA``, a zone after a day…, but not an Excel serial number),
     or a date/datetime object. Naive values are Paris time. Returns a UTC timestamp, or
     ``None`` when the value is empty.
+
+    ``serials_read``: the value comes from a row of a table (CSV, workbook) whose Excel
+    serial numbers were read before (:func:`pipelines.annotations.readers._read_table`);
+    the message of a value still unread names them among the forms read.
 
     Raises
     ------
@@ -257,9 +263,23 @@ def parse_note_time(value: Any) -> pd.Timestamp | None:
             else:
                 raise ValueError(text)
         except (ValueError, OverflowError) as err:
-            raise ValueError(
-                f"date « {text} » illisible (attendu AAAA-MM-JJ, ISO 8601 ou JJ/MM/AAAA)"
-            ) from err
+            # The other forms a report's date is read in (« 05-03-2024 », « 05/03/24 »,
+            # « 2024-03-05 UTC », a fraction of a second), never an Excel serial number
+            # here (a table's are read before: :func:`_serial_dates` of the readers).
+            read = (
+                pd.NaT
+                if re.fullmatch(r"\d+(?:[.,]\d+)?", text)
+                else parse_dates(pd.Series([text], dtype="str")).iloc[0]
+            )
+            if pd.isna(read):
+                forms = "AAAA-MM-JJ [hh:mm], ISO 8601, JJ/MM/AAAA [hh:mm] (ou 05-03-24, 05.03.2024)"
+                forms += (
+                    ", ou numéro de série Excel de 20 000 à 80 000 (date enregistrée comme nombre)"
+                    if serials_read
+                    else ""
+                )
+                raise ValueError(f"date « {text} » illisible (attendu {forms})") from err
+            stamp = pd.Timestamp(read)  # Paris time
     if pd.isna(stamp):
         return None
     if stamp.tzinfo is None:

@@ -192,7 +192,7 @@ def validate_note(
     names = {_field_name(k): str(k) for k in raw.props}
     for key in ("created_at", "updated_at"):
         try:
-            note[key] = parse_note_time(props.get(key))
+            note[key] = parse_note_time(props.get(key), serials_read=raw.is_row)
         except ValueError as err:
             where = "colonne" if raw.is_row else "champ"
             problems.append(f"{where} « {names.get(key, key)} » : {err}")

@@ -44,7 +44,6 @@ from pipelines.ingest.stage import (
 )
 from pipelines.ingest.values import (
     CONTROL_CHARS,
-    NA_TOKENS,
     arrow_strings,
     clean_cells,
     date_order,
@@ -58,7 +57,6 @@ __all__ = [
     "CONTROL_CHARS",
     "FORMAT_DEFAULTS",
     "FORMAT_PERSONAL",
-    "NA_TOKENS",
     "IngestResult",
     "NotATableError",
     "RawFile",

@@ -23,7 +23,7 @@ from pipelines.errors import InputError
 from pipelines.ingest.household import identity_codes
 from pipelines.ingest.personal import is_personal, personal_columns
 from pipelines.ingest.rawfile import RawFile
-from pipelines.ingest.readers import CATEGORY_FALLBACK, FORMAT_DEFAULTS
+from pipelines.ingest.readers import CATEGORY_FALLBACK, FORMAT_DEFAULTS, TITLE_ROWS_MAX
 from pipelines.ingest.schema import (
     _FRANCE_LAT,
     _FRANCE_LON,
@@ -94,6 +94,17 @@ def _columns_for_message(
     return text[:1].upper() + text[1:] if capital else text
 
 
+def _header_further_down(raw: RawFile, wanted: list[str]) -> int | None:
+    """The file's line of the first of its first rows (:data:`TITLE_ROWS_MAX`) whose
+    cells hold every name of ``wanted`` (up to case and accents): the true header, under
+    a row read as the header (a row of groups over it, a title of several cells)."""
+    folded = {normalise_label(w) for w in wanted}
+    for i, row in enumerate(raw.table.slice(0, TITLE_ROWS_MAX).to_pylist()):
+        if folded <= {normalise_label(str(v)) for v in row.values() if v}:
+            return int(raw.lines[i])
+    return None
+
+
 def resolve_columns(raw: RawFile, source: SourceConfig) -> dict[str, str]:
     """Map each role to the file's column: the configured ones (exact name, else the
     same name up to case, accents and punctuation), then the format's defaults.
@@ -127,11 +138,19 @@ def resolve_columns(raw: RawFile, source: SourceConfig) -> dict[str, str]:
                 f" (feuille lue : « {raw.sheets[0]} » ; le classeur a aussi {others} : "
                 "la clé sheet de la source choisit la feuille)"
             )
+        below = _header_further_down(raw, missing)
+        names = ", ".join(f"« {m} »" for m in missing)
+        if below is not None:
+            raise InputError(
+                raw.path,
+                f"colonnes configurées absentes de l'en-tête lu : {names}. Ces noms sont "
+                f"ceux de la ligne {below} du fichier : la ligne lue comme en-tête est un "
+                "titre ou une ligne de regroupement au-dessus de l'en-tête ; supprimez les "
+                "lignes au-dessus de l'en-tête.",
+            )
         raise InputError(
             raw.path,
-            "colonnes configurées absentes : "
-            + ", ".join(f"« {m} »" for m in missing)
-            + ". "
+            f"colonnes configurées absentes : {names}. "
             + _columns_for_message(available, bool(roles), capital=True)
             + f"{detail}. Corrigez [sites.sources.columns] de la source « {source.id} ».",
         )
@@ -375,6 +394,7 @@ def _file_frame(raw: RawFile, roles: dict[str, str], file_index: int) -> pd.Data
     frame["_row"] = np.arange(n, dtype=np.int64)
     frame["source_line"] = raw.lines
     frame["_malformed"] = False
+    frame["_unclosed_quote"] = False
     if raw.malformed:
         m = len(raw.malformed)
         blank = to_str_series(pa.repeat(pa.scalar("", pa.large_string()), m))
@@ -385,6 +405,7 @@ def _file_frame(raw: RawFile, roles: dict[str, str], file_index: int) -> pd.Data
                 "_row": -1 - np.arange(m, dtype=np.int64),
                 "source_line": raw.malformed.lines,
                 "_malformed": True,
+                "_unclosed_quote": raw.malformed.unclosed_quote,
                 "_raw_text": _joined_text(raw.malformed.joined("\x1f")),
             }
         )
@@ -430,7 +451,7 @@ def _concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
 class _Parsed:
     """A source's rows, all files together: cleaned cells and parsed values."""
 
-    frame: pd.DataFrame  # role columns, _file, _row, source_line, _malformed
+    frame: pd.DataFrame  # role columns, _file, _row, source_line, _malformed, _unclosed_quote
     reported_at: pd.Series
     closed_at: pd.Series
     lon: np.ndarray
@@ -628,6 +649,7 @@ def _parse_source(
                 "_row": np.zeros(0, np.int64),
                 "source_line": np.zeros(0, np.int64),
                 "_malformed": np.zeros(0, bool),
+                "_unclosed_quote": np.zeros(0, bool),
             }
         )
         none = pd.Series([], dtype="datetime64[us]")

@@ -27,7 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.ingest.csvfile import _clean_names, _parse_csv, first_line, header_separator
+from pipelines.ingest.csvfile import (
+    _clean_names,
+    _parse_csv,
+    first_line,
+    header_separator,
+    without_sep_line,
+)
 from pipelines.ingest.encoding import _BOM8, _UNDEFINED_CP1252, _canonical_encoding
 from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.readers import (
@@ -225,11 +231,15 @@ def _header_line(buf: bytes) -> bytes:
 
 def _header_needs_whole_file(path: Path, enc: str, separator: str | None, block: int) -> bool:
     """Whether the file must be read whole: its header opens a quote (it spans lines),
-    or has an unnamed column (dropped only when empty in the whole file)."""
+    or has an unnamed column (dropped only when empty in the whole file), or Excel's
+    « sep=; » line comes before it (a file Excel wrote or reads: a million rows at most,
+    :func:`pipelines.ingest.csvfile.without_sep_line`)."""
     with path.open("rb") as fh:
         head = fh.read(block)
     cut = head.rfind(b"\n") + 1 or len(head)
     text = _utf8(head[:cut], enc, first=True)
+    if without_sep_line(text)[1] is not None:
+        return True
     line = _header_line(text)
     if line.count(b'"') % 2:
         return True

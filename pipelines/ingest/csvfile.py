@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from pipelines.ingest.encoding import decode, encoding_mismatches, utf8_bytes
+from pipelines.ingest.encoding import control_lines, decode, encoding_mismatches, utf8_bytes
 from pipelines.ingest.rawfile import Malformed, MalformedRows, RawFile
 from pipelines.ingest.values import flags
 
@@ -41,6 +41,22 @@ def _sniff_separator(header: str) -> str:
     counts = {sep: text.count(sep) for sep in _SEPARATORS}
     best = max(_SEPARATORS, key=lambda s: (counts[s], -_SEPARATORS.index(s)))
     return best if counts[best] else ","
+
+
+#: Excel's separator line: « sep=; » alone on a file's first line, which Excel writes
+#: (and reads) before the header of a CSV whose separator is not the locale's.
+_SEP_LINE = re.compile(rb"sep=([\t!-~])[ \t]*(?=\n|$)", re.IGNORECASE)
+
+
+def without_sep_line(buf: bytes) -> tuple[bytes, str | None]:
+    """``buf`` (UTF-8, ``\n`` line ends, no BOM) with Excel's « sep=X » first line made
+    blank, and X; ``buf`` and ``None`` without one. The line was read as the header (a
+    table of one column « sep=; », the file refused); blank, it keeps the lines'
+    numbers, and every reader skips it as it skips a blank line before the header."""
+    found = _SEP_LINE.match(buf)
+    if found is None:
+        return buf, None
+    return buf[found.end() :], found.group(1).decode("ascii")
 
 
 def first_line(buf: bytes) -> tuple[int, int, int]:
@@ -166,9 +182,13 @@ def read_csv(
     garbled = np.zeros(0, np.int64)
     if not presumed and enc in ("cp1252", "latin-1"):
         garbled = encoding_mismatches(data, enc)
+    # Detected latin-1 (bytes cp1252 leaves undefined): the lines it cannot read as text.
+    foreign = control_lines(data) if enc == "latin-1" and not encoding else garbled[:0]
     del data
     if b"\r" in buf:
         buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    buf, named = without_sep_line(buf)
+    separator = separator or named
     if not buf or buf.isspace():
         return RawFile(
             str(path), "csv", pa.table({}), np.zeros(0, np.int64), encoding=enc, has_header=False
@@ -181,6 +201,8 @@ def read_csv(
         # Presumed UTF-8, but it was not (cp1252 or latin-1): decode, then parse again.
         text, enc = decode(buf, encoding)
         garbled = encoding_mismatches(buf, enc)
+        if enc == "latin-1":
+            foreign = control_lines(buf)
         buf = text.encode("utf-8")
         del text
         raw = _parse_csv(path, buf, enc, separator, labels=labels, personal=personal)
@@ -189,6 +211,7 @@ def read_csv(
             "%s : %d ligne(s) ne sont pas en %s (ligne %s…)", path, len(garbled), enc, garbled[0]
         )
     raw.encoding_mismatch_lines = garbled
+    raw.foreign_encoding_lines = foreign
     return raw
 
 

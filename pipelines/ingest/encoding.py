@@ -95,6 +95,19 @@ def encoding_mismatches(data: bytes, encoding: str) -> np.ndarray:
     return np.asarray(bad, dtype=np.int64)
 
 
+def control_lines(data: bytes) -> np.ndarray:
+    """The 1-based lines of ``data`` holding a byte from 0x80 to 0x9F. Read as latin-1
+    they are C1 control characters, invisible and never text (a French export really in
+    latin-1 has none): the file is in another encoding, whose accented letters those
+    lines lose (Mac Roman of an old Excel for Mac writes « é » 0x8E, « ç » 0x8D)."""
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    a = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(a == 10)
+    where = np.flatnonzero((a >= 0x80) & (a <= 0x9F))
+    return (np.unique(np.searchsorted(newlines, where)) + 1).astype(np.int64)
+
+
 def utf8_bytes(data: bytes, encoding: str | None) -> tuple[bytes, str, bool]:
     """The file's bytes as UTF-8 without a BOM, the encoding, and whether the bytes are
     only *presumed* UTF-8 (not yet validated: pyarrow validates them while parsing,

@@ -86,8 +86,12 @@ def _reason_codes(
     for role in _LOCATION_ROLES:
         if role in f:
             located = located | filled_cells(f[role])
+    malformed = f["_malformed"].to_numpy(dtype=bool)
+    # A quote left open: the line read alone, malformed for its own reason.
+    unclosed = malformed & f["_unclosed_quote"].to_numpy(dtype=bool)
     conditions = [
-        f["_malformed"].to_numpy(dtype=bool),
+        malformed & ~unclosed,
+        unclosed,
         _repeated_header(f, date_present & ~parsed, roles_per_file or []),
         ~date_present,
         date_present & ~parsed,

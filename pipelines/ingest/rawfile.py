@@ -153,6 +153,10 @@ class RawFile:
     encoding_mismatch_lines
         int64, the lines whose bytes do not fit ``encoding`` (a file mixing UTF-8 and
         cp1252 rows): read all the same, and reported.
+    foreign_encoding_lines
+        int64, for a file detected as latin-1, the lines holding bytes that are no text
+        in latin-1 nor cp1252 (a file in Mac Roman or cp850): read all the same, and
+        reported.
     sheets
         A workbook's sheets, the one read first (empty for other formats).
     sheets_with_rows
@@ -184,6 +188,7 @@ class RawFile:
     virtual: tuple[str, ...] = ()
     excel_epoch: str = "1899-12-30"
     encoding_mismatch_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    foreign_encoding_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     sheets: tuple[str, ...] = ()
     sheets_with_rows: tuple[str, ...] = ()
     formula_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))

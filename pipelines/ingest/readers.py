@@ -504,9 +504,11 @@ def read_xlsx(
 
 def workbook_sheets(
     path: Path, *, max_xml_bytes: int = MAX_XLSX_XML_BYTES
-) -> list[tuple[str, bool]]:
+) -> list[tuple[str, bool, bool]]:
     """The sheets of a workbook, in its order, each with whether it has a row of data
-    under its header (a title above it set aside): what ``vigie init`` offers to read.
+    under its header (a title above it set aside) and whether it is hidden (« hidden »,
+    « veryHidden »: without a named sheet, ingestion reads the first visible one): what
+    ``vigie init`` offers to read.
 
     Raises
     ------
@@ -517,7 +519,10 @@ def workbook_sheets(
     with _xml_errors(path), path.open("rb") as fh:
         book = _load_book(path, fh)
         try:
-            return [(ws.title, _sheet_has_data(ws)) for ws in book.worksheets]
+            return [
+                (ws.title, _sheet_has_data(ws), ws.sheet_state != "visible")
+                for ws in book.worksheets
+            ]
         finally:
             book.close()
 

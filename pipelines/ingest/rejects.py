@@ -198,13 +198,13 @@ def _reason_fr(
 
     value = row.get("date", "")
     located = [r for r in ("lat", "lon", "x", "y", "geo_point") if r in columns]
+    if code == "unclosed_quote":
+        return (
+            f"Guillemet ouvert et jamais fermé ligne {row.get('_line', '?')} de "
+            f"« {row.get('_file', '?')} » : cette ligne est écartée seule, les "
+            "suivantes sont lues normalement (fermez ou retirez le guillemet)."
+        )
     if code == "malformed_row":
-        if row.get("_quote"):
-            return (
-                f"Guillemet ouvert et jamais fermé ligne {row.get('_line', '?')} de "
-                f"« {row.get('_file', '?')} » : cette ligne est écartée seule, les "
-                "suivantes sont lues normalement (fermez ou retirez le guillemet)."
-            )
         return (
             f"Ligne mal formée : {row.get('_champs', '?')} champs au lieu de "
             f"{row.get('_ncol', '?')} "
@@ -221,7 +221,8 @@ def _reason_fr(
     if code == "unparseable_date":
         return (
             f"Date illisible dans la colonne {col('date')} : « {value} » "
-            "(attendu jj/mm/aaaa [hh:mm], ISO 8601 ou numéro de série Excel)."
+            "(attendu jj/mm/aaaa [hh:mm], ISO 8601 ou numéro de série Excel ; fuseau "
+            "facultatif : Z, UTC, GMT ou +hh:mm)."
         )
     if code == "date_in_future":
         return (
@@ -318,16 +319,15 @@ def _rejected_frame(
                 index[k] = len(sentences)
                 sentences.append(_reason_fr(code, {"shown": value}, columns, today, start))
         elif code == "malformed_row":
-            m = -1 - rows[members]
-            widths = raws[fi].malformed.n_fields[m]
-            quote = raws[fi].malformed.unclosed_quote[m]
-            for width in np.unique(widths[~quote]).tolist():
-                index[members[~quote & (widths == width)]] = len(sentences)
+            widths = raws[fi].malformed.n_fields[-1 - rows[members]]
+            for width in np.unique(widths).tolist():
+                index[members[widths == width]] = len(sentences)
                 record = {"_champs": width, "_ncol": ncols[fi]}
                 sentences.append(_reason_fr(code, record, columns, today, start))
-            for k in members[quote].tolist():
+        elif code == "unclosed_quote":
+            for k in members:
                 index[k] = len(sentences)
-                record = {"_quote": True, "_line": int(lines[k]), "_file": names[fi]}
+                record = {"_line": int(lines[k]), "_file": names[fi]}
                 sentences.append(_reason_fr(code, record, columns, today, start))
         else:
             index[members] = len(sentences)

@@ -92,6 +92,7 @@ HISTORY_COLUMNS = (
 #: Row-level rejection reasons, by priority (the first that applies is reported).
 ROW_REASONS = (
     "malformed_row",
+    "unclosed_quote",
     "repeated_header",
     "missing_date",
     "unparseable_date",

@@ -336,6 +336,16 @@ def _read_source(
                 "déformés. Réenregistrez le fichier dans un seul encodage."
             )
             issues.append(_file_note(source, str(path), "mixed_encoding", detail, lines=bad))
+        if len(raw.foreign_encoding_lines):  # read all the same: noted
+            bad = raw.foreign_encoding_lines
+            detail = (
+                f"{len(bad)} ligne(s) ont des octets qui ne sont des lettres ni en latin-1 ni "
+                f"en cp1252 (lignes {_first_20(bad)}) : le fichier est sans doute dans un "
+                "autre encodage (Mac Roman d'un ancien Excel pour Mac, cp850 de DOS…), et "
+                "leurs accents sont perdus. Réenregistrez-le en « CSV UTF-8 », ou indiquez "
+                'son encodage dans la source (encoding = "mac_roman").'
+            )
+            issues.append(_file_note(source, str(path), "unknown_encoding", detail, lines=bad))
         if len(raw.formula_lines):  # read as empty: noted, each row then judged as read
             lines = raw.formula_lines
             detail = (

@@ -12,13 +12,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.reports import NA_SPELLINGS
+
 log = logging.getLogger(__name__)
 
 #: Time zone of the sites: naive timestamps are local times there.
 LOCAL_TZ = "Europe/Paris"
-
-#: Missing-value spellings (compared after stripping and lower-casing).
-NA_TOKENS = ("", "na", "n/a", "nan", "null", "none", "nr", "-", "--", "#n/a", "?")
 
 
 # --------------------------------------------------------------------------- values
@@ -70,9 +69,7 @@ def arrow_strings(values: pd.Series) -> pa.Array:
 
 
 # "" is left out: replacing it by "" would copy a column for nothing.
-_NA_SET = pa.array(
-    sorted({v for t in NA_TOKENS for v in (t, t.upper(), t.title())} - {""}), pa.large_string()
-)
+_NA_SET = pa.array(sorted(NA_SPELLINGS - {""}), pa.large_string())
 _NA_LONGEST = max(len(v.encode()) for v in _NA_SET.to_pylist())  # bytes
 
 
@@ -185,11 +182,9 @@ def extract(values: pd.Series, pattern: str) -> dict[str, pd.Series]:
 
 
 _FR_DATE = r"[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-](?:[0-9]{4}|[0-9]{2})"
-_TIME = r"[0-9]{1,2}[:hH][0-9]{2}(?::[0-9]{2})?"
-_ISO = (
-    r"[0-9]{4}[\-/][0-9]{2}[\-/][0-9]{2}"
-    r"(?:[T ]+[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)?"
-)
+_TIME = r"[0-9]{1,2}[:hH][0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,9})?)?"
+_ISO_DAY = r"[0-9]{4}[\-/][0-9]{2}[\-/][0-9]{2}"
+_ISO = _ISO_DAY + r"(?:[T ]+[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)?"
 _TZ = r"(?:Z|[+\-][0-9]{2}(?::?[0-9]{2})?| ?UTC| ?GMT)"
 _SERIAL = r"[0-9]{5}(?:[.,][0-9]+)?"
 _FR_FORMATS = (
@@ -199,6 +194,9 @@ _FR_FORMATS = (
     "%d/%m/%y %H:%M",
     "%d/%m/%y %H:%M:%S",
     "%d/%m/%y",
+    # Fractions of a second (« 14:02:00.123 », « 14:02:00,5 »), as ISO dates have them.
+    "%d/%m/%Y %H:%M:%S.%f",
+    "%d/%m/%y %H:%M:%S.%f",
     # 12-hour clocks (US exports write "12/31/2017 11:59:00 PM"; read month first, they
     # reach this list with the day first, see :func:`parse_dates`).
     "%d/%m/%Y %I:%M:%S %p",
@@ -319,6 +317,7 @@ def _fr_dates(values: pd.Series) -> pd.Series:
     if not other.empty:
         v = other.str.replace(r"^([0-9]{1,2})[.\-]([0-9]{1,2})[.\-]", r"\1/\2/", regex=True)
         v = v.str.replace(r"([0-9])[hH]([0-9])", r"\1:\2", regex=True)
+        v = v.str.replace(r"(:[0-9]{2}),([0-9]+)$", r"\1.\2", regex=True)
         v = v.str.replace(r"^([0-9/]+)[ T]+", r"\1 ", regex=True)
         pos = np.flatnonzero(~canonical)
         for fmt in _FR_FORMATS:
@@ -399,7 +398,9 @@ def parse_dates(
                 _FR_DATE + r"[ T]+" + _TIME + r"(?: ?[AaPp][Mm])? ?" + _TZ
             ).to_numpy(dtype=bool)
             iso = v.str.fullmatch(_ISO).to_numpy(dtype=bool)
-            iso_tz = v.str.fullmatch(_ISO + r" ?" + _TZ).to_numpy(dtype=bool)
+            # A day and a zone, no time (« 2024-03-05 UTC », « 05/03/2024 Z »): the day.
+            day_tz = v.str.fullmatch(f"(?:{_FR_DATE}|{_ISO_DAY}) ?{_TZ}").to_numpy(dtype=bool)
+            iso_tz = v.str.fullmatch(_ISO + r" ?" + _TZ).to_numpy(dtype=bool) & ~day_tz
             serial = v.str.fullmatch(_SERIAL).to_numpy(dtype=bool)
             if fr.any():
                 put(fr, _fr_dates(v[fr]))
@@ -424,6 +425,11 @@ def parse_dates(
                 )
             if serial.any():
                 put(serial, _serial_dates(v[serial], excel_epoch))
+            if day_tz.any():
+                # A zone moves a time; a day has none: read as the day written, as
+                # without the zone (moved as midnight, « 2024-03-05+02:00 » would be
+                # 4 March at 23:00 in Paris, and « 2024-03-05 UTC » 01:00).
+                put(day_tz, parse_dates(v[day_tz].str.replace(f" ?{_TZ}$", "", regex=True)))
     return pd.Series(out, index=values.index, copy=False)
 
 

@@ -21,7 +21,8 @@ from pyproj import Transformer
 
 from pipelines.crs import metric_crs_of
 from pipelines.errors import ConfigError, InputError
-from pipelines.io import write_geoparquet, write_json
+from pipelines.fr import fr_number
+from pipelines.io import write_csv, write_geoparquet, write_json
 from pipelines.osm.reader import read_header_box, read_osm_elements
 from pipelines.osm.sources import (
     BUILDING_COLUMNS,
@@ -32,6 +33,7 @@ from pipelines.osm.sources import (
     read_osm_file,
     read_osm_file_report,
 )
+from pipelines.reports import NA_SPELLINGS
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ __all__ = [
     "read_osm_bounds",
     "read_osm_buildings",
     "read_rpls",
+    "unreadable_flats",
 ]
 
 
@@ -106,8 +109,6 @@ def read_osm_buildings(path: str | Path) -> gpd.GeoDataFrame:
 #: LibreOffice write) or a thin one (« 1 200 »), or a whole number a program wrote as a
 #: decimal (« 12.0 », « 12,0 » ; « 1.000 » could be a thousand: unreadable).
 _COUNT_TEXT = r"^(?:[0-9]+|[0-9]{1,3}(?:[ \u00a0\u202f\u2009][0-9]{3})+|[0-9]+[.,]0{1,2})$"
-#: Missing-value spellings of a count cell (compared stripped, case folded).
-_NO_COUNT = ("", "na", "n/a", "nan", "none", "null", "<na>", "-")
 
 
 def dwelling_counts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -127,7 +128,9 @@ def dwelling_counts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return values.astype(float), pd.Series(False, index=values.index)
     text = values.astype("string").str.strip()
-    missing = text.isna() | text.str.casefold().isin(_NO_COUNT)
+    # « no value » as the reports' cells spell it (« NR », « ? », « #N/A »…): no count,
+    # not an unreadable one.
+    missing = text.isna() | text.isin(NA_SPELLINGS)
     whole = text.str.fullmatch(_COUNT_TEXT).fillna(False).astype(bool)
     digits = text.where(whole).str.replace(r"[.,]0{1,2}$", "", regex=True)
     digits = digits.str.replace(r"[ \u00a0\u202f\u2009]", "", regex=True)
@@ -316,29 +319,77 @@ def build_buildings_report(
             f"de chaque programme) ; colonnes : {shown or 'aucune'}. Renommez ainsi la "
             "colonne du nombre de logements, ou retirez « rpls » de la configuration.",
         )
-    if "flats" in buildings:
-        unreadable = dwelling_counts(buildings["flats"])[1]
-        if unreadable.any():
-            # An OSM tag the analyst cannot correct in the file: the building gets no
-            # count from it (no rate), and the summary and the log name it.
-            bad = buildings.loc[unreadable, ["building_id", "flats"]]
-            log.warning(
-                "%s : %d bâtiment(s) ont un « building:flats » qui n'est pas un nombre de "
-                "logements lisible, ignoré (aucun taux sans autre source) : %s",
-                osm_path,
-                len(bad),
-                _shown_values(bad["flats"].astype(str), bad["building_id"]),
-            )
-            summary["flats_unreadable"] = [
-                {"building_id": str(b), "value": str(v)}
-                for b, v in zip(bad["building_id"], bad["flats"], strict=True)
-            ]
     dw = dwellings_per_building(buildings, rpls)
     out = buildings.join(dw)
+    bad = unreadable_flats(out)
+    if len(bad):
+        # An OSM tag the analyst cannot correct in the file: the building gets no
+        # count from it (no rate without the RPLS); the summary, the log and
+        # buildings_flats_unreadable.csv name it.
+        log.warning(
+            "%s : %d bâtiment(s) ont un « building:flats » qui n'est pas un nombre de "
+            "logements lisible, ignoré (aucun taux sans autre source) : %s",
+            osm_path,
+            len(bad),
+            _shown_values(bad["flats"], bad["building_id"]),
+        )
+        summary["flats_unreadable"] = [
+            {"building_id": b, "value": v}
+            for b, v in zip(bad["building_id"], bad["flats"], strict=True)
+        ]
     metric = metric_crs_of(out)
     out["area_m2"] = out.geometry.to_crs(metric).area.round(1)
     summary = {"buildings": len(out), **summary}
     return out, summary
+
+
+#: Columns of ``buildings_flats_unreadable.csv``.
+FLATS_UNREADABLE_COLUMNS = ("building_id", "flats", "reason_fr")
+
+
+def unreadable_flats(buildings: pd.DataFrame) -> pd.DataFrame:
+    """The buildings whose OSM ``building:flats`` is written but is no dwelling count
+    (« 3;5 », « 12-14 »: :func:`dwelling_counts`), as ``buildings_flats_unreadable.csv``
+    lists them: ``building_id``, ``flats`` (the value as OSM has it) and ``reason_fr``
+    (what it means for the building, and how to correct it).
+
+    ``buildings`` has ``building_id``, ``flats`` and, when the dwellings are joined
+    (:func:`dwellings_per_building`), ``dwellings`` and ``dwellings_source``: a building
+    counted by the RPLS is said to be so.
+    """
+    if "flats" not in buildings or not len(buildings):
+        return pd.DataFrame(columns=list(FLATS_UNREADABLE_COLUMNS))
+    bad = buildings.loc[dwelling_counts(buildings["flats"])[1]]
+    rpls = (
+        bad["dwellings_source"].eq("rpls").fillna(False).to_numpy(dtype=bool)
+        if "dwellings_source" in bad
+        else np.zeros(len(bad), bool)
+    )
+    values = bad["flats"].astype(str).tolist()
+    reasons = [
+        f"« building:flats » vaut « {v} », qui n'est pas un nombre de logements : "
+        + (
+            f"ignoré, le bâtiment a ses logements du RPLS ({fr_number(n)})."
+            if by_rpls
+            else "aucun logement compté pour ce bâtiment, donc aucun taux. Corrigez la "
+            "valeur dans OpenStreetMap (un nombre entier : « 12 ») ou donnez ses "
+            "logements par le RPLS."
+        )
+        for v, by_rpls, n in zip(
+            values,
+            rpls,
+            bad["dwellings"] if "dwellings" in bad else [np.nan] * len(bad),
+            strict=True,
+        )
+    ]
+    return pd.DataFrame(
+        {
+            "building_id": bad["building_id"].astype(str).tolist(),
+            "flats": values,
+            "reason_fr": reasons,
+        },
+        columns=list(FLATS_UNREADABLE_COLUMNS),
+    )
 
 
 def build_buildings(osm_path: str | Path, rpls_path: str | Path | None = None) -> gpd.GeoDataFrame:
@@ -357,9 +408,12 @@ def run(
     *,
     allow_empty: bool = False,
 ) -> Path:
-    """Write ``buildings_osm.parquet`` to ``dst`` and ``buildings_summary.json`` beside it."""
+    """Write ``buildings_osm.parquet`` to ``dst``, and beside it ``buildings_summary.json``
+    and ``buildings_flats_unreadable.csv`` (:func:`unreadable_flats`, header only when
+    every ``building:flats`` is read)."""
 
     out, summary = build_buildings_report(osm_path, rpls_path, allow_empty=allow_empty)
     dst = Path(dst)
     write_json(summary, dst.parent / "buildings_summary.json")
+    write_csv(unreadable_flats(out), dst.parent / "buildings_flats_unreadable.csv")
     return write_geoparquet(out, dst)

@@ -74,7 +74,8 @@ def init_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sheet",
         metavar="FEUILLE",
-        help="feuille des exports XLSX à lire quand ce n'est pas la première (« Signalements ») ; "
+        help="feuille des exports XLSX à lire quand ce n'est pas la première visible "
+        "(« Signalements ») ; "
         "sans --yes ni --sheet, demandée quand plusieurs feuilles ont des lignes",
     )
     p.add_argument("--yes", action="store_true", help="aucune question : accepte les propositions")

@@ -90,28 +90,35 @@ def ask_exports(
 
 def ask_sheet(d: Dialogue, first: Path) -> str | None:
     """The sheet to read when the export's (first) file is a workbook with several
-    sheets that have rows, or one that is not its first: asked, listing them, the first
-    of them proposed; ``None`` (the first sheet, as without ``--sheet``) when there is
-    nothing to choose, or without dialogue."""
+    sheets that have rows, or one that is not the sheet ingestion reads unnamed (its
+    first visible one): asked, listing them (visible ones first, hidden ones marked),
+    the first of them proposed; ``None`` (the sheet read without ``--sheet``) when there
+    is nothing to choose, or without dialogue."""
     if not d.interactive or detect_format(first, "auto") != "xlsx":
         return None
     sheets = workbook_sheets(first)
-    with_rows = [name for name, has_rows in sheets if has_rows]
-    if not with_rows or with_rows == [sheets[0][0]]:
+    # Unnamed, ingestion reads the first visible sheet (the first of all when every one
+    # is hidden): the sheet that needs no « sheet = ».
+    unnamed = next((name for name, _, hidden in sheets if not hidden), sheets[0][0])
+    hidden = {name for name, _, is_hidden in sheets if is_hidden}
+    with_rows = [name for name, rows, _ in sheets if rows and name not in hidden]
+    with_rows += [name for name, rows, _ in sheets if rows and name in hidden]
+    if not with_rows or with_rows == [unnamed]:
         return None
+    first_one = "la première" + (" visible" if unnamed != sheets[0][0] else "")
     d.say(
         f"  Le classeur {first.name} a des lignes sur {len(with_rows)} feuilles :"
         if len(with_rows) > 1
-        else f"  Le classeur {first.name} n'a de lignes que sur une feuille, pas la première :"
+        else f"  Le classeur {first.name} n'a de lignes que sur une feuille, pas {first_one} :"
     )
     for k, name in enumerate(with_rows, start=1):
-        d.say(f"    {k}. {name}")
+        d.say(f"    {k}. {name}" + (" (masquée)" if name in hidden else ""))
     while True:
         answer = d.ask("  Feuille à lire (nom ou numéro) :", with_rows[0])
         if answer.isdigit() and 1 <= int(answer) <= len(with_rows):
             answer = with_rows[int(answer) - 1]
         if answer in with_rows:
-            return None if answer == sheets[0][0] else answer
+            return None if answer == unnamed else answer
         d.say(f"  Feuille « {answer} » absente ou sans lignes : {', '.join(with_rows)}.")
 
 

@@ -120,7 +120,7 @@ def source_lines(s: SourceDraft) -> list[str]:
         _value("format", s.format),
     ]
     if s.sheet is not None:
-        out.append(_value("sheet", s.sheet, "feuille du classeur à lire (pas la première)"))
+        out.append(_value("sheet", s.sheet, "feuille du classeur à lire (pas la première visible)"))
     if s.separator and s.format in ("csv", "kobo", "odk"):
         out.append(_value("separator", "tab" if s.separator == "\t" else s.separator))
     if d.dates.date_format:
