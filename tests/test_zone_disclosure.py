@@ -218,6 +218,59 @@ def test_an_action_at_a_zone_and_along_a_drawn_line_keeps_a_polygonal_outline() 
     assert not geometry.intersects(feet.iloc[1])
 
 
+def test_site_json_names_no_zone_it_leaves_out() -> None:
+    """A zone built from too few reports is named in ``site.json``'s
+    ``too_few_reports.zones`` (ids and the legend's sentence). When none of its buildings
+    has a shown class, the zone is left out of the published zones, and was still named
+    there: Bondy's open-data pack said « 2 zone(s) de moins de 10 signalements (Z8, Z9) »,
+    two zones published nowhere else. The zone kept in the table stays named."""
+    from pipelines.publish.protect import Protection
+    from pipelines.publish.stage import with_zones_of_shown_classes
+    from pipelines.published import Published
+
+    ids = ["way/1", "way/2", "way/3"]
+    feet = gpd.GeoSeries(_squares_l93([0.0, 40.0, 80.0]), crs=LAMBERT93).to_crs("EPSG:4326")
+    profile = gpd.GeoDataFrame(
+        {"building_id": ids, "gi_bin": [3.0, None, 3.0], "gi_bin_flag": ["", FLAG, ""]},
+        geometry=feet.to_numpy(),
+        crs="EPSG:4326",
+    )
+    zones = gpd.GeoDataFrame(
+        {
+            "zone_id": ["Z1", "Z2", "Z3"],
+            "building_ids": [[i] for i in ids],
+            "n_reports": [40, 5, 5],
+            "n_reports_flag": ["", "", ""],
+            "has_enough_reports": [True, False, False],
+        },
+        geometry=[f.buffer(0.00003) for f in feet],
+        crs="EPSG:4326",
+    )
+    named = {
+        "min_reports": 10,
+        "zone_ids": ["Z2", "Z3"],
+        "note_fr": "2 zone(s) de moins de 10 signalements (Z2, Z3) non dessinée(s) : trop "
+        "peu de signalements pour conclure.",
+    }
+    site = {"too_few_reports": {"site": None, "zones": named}}
+    published = Published(
+        profile=profile, monthly=pd.DataFrame(), points=profile.iloc[:0], site=site,
+        zones=zones,
+    )  # fmt: skip
+
+    out = with_zones_of_shown_classes(Protection(published, {}, {}), counts_exact=True)
+
+    assert out.published.zones is not None
+    assert out.published.zones["zone_id"].tolist() == ["Z1", "Z3"]
+    block = out.published.site["too_few_reports"]["zones"]
+    assert block["zone_ids"] == ["Z3"]
+    assert block["note_fr"] == (
+        "1 zone(s) de moins de 10 signalements (Z3) non dessinée(s) : trop peu de "
+        "signalements pour conclure."
+    )
+    assert block["min_reports"] == 10
+
+
 def _linked(members: list[str], nodes: list[str], near: dict[str, set[str]]) -> bool:
     """Whether ``members`` are linked to one another through ``nodes`` (footprints
     within the zones' gap: ``near``)."""

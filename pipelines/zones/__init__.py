@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pipelines.zones.stage import (
     run,
+    too_few_reports_block,
     zone_descendants,
     zone_of_buildings,
     zone_outline,
@@ -12,6 +13,7 @@ from pipelines.zones.stage import (
 
 __all__ = [
     "run",
+    "too_few_reports_block",
     "zone_descendants",
     "zone_of_buildings",
     "zone_outline",
