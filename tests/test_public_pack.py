@@ -6,6 +6,7 @@ no chronic problem is listed on a hidden cell (A3)."""
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -363,3 +364,23 @@ def test_site_json_counts_the_site_as_its_published_total(
         assert "23" not in sentence
         assert "24" not in sentence
         assert "30" in sentence
+
+
+@pytest.mark.parametrize("rule", [PUBLIC, COMITE], ids=["public", "comite"])
+def test_the_method_note_does_not_count_the_points_withheld(rule: ProfileRule) -> None:
+    """The publication section said how many points were withheld: an exact count of
+    the site's positioned reports (Bondy's open-data note: « 6 403 retiré(s) », not
+    rounded to 5; Paris's committee note: 107 beside its site total hidden, 106, which
+    it bounds). It still says which points are not drawn; the count stays in
+    ``publication_audit.json``, for the analyst."""
+    from pipelines.publish.note import publication_section
+
+    audit = {
+        "profile": rule.name,
+        "rule": rule.as_dict(),
+        "person_related": sorted(PERSON),
+        "points_left_out": 6403,
+    }
+    note = " ".join(publication_section(audit, {}).paragraphs)
+    assert "Points : " in note
+    assert re.search(r"6\W?403", note) is None  # « 6 403 », a narrow no-break space
