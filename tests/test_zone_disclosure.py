@@ -156,6 +156,21 @@ def _squares_l93(xs: list[float]) -> list[shapely.Polygon]:
     return [shapely.box(660_000.0 + x, 6_870_000.0, 660_010.0 + x, 6_870_010.0) for x in xs]
 
 
+def _three_buildings(
+    xs: list[float], bins: list[float | None]
+) -> tuple[list[str], gpd.GeoSeries, gpd.GeoDataFrame]:
+    """Three footprints ``way/1``…``way/3`` (:func:`_squares_l93`, EPSG:4326) and their
+    published profile: Gi* classes ``bins``, the second one's hidden (« s »)."""
+    ids = ["way/1", "way/2", "way/3"]
+    feet = gpd.GeoSeries(_squares_l93(xs), crs=LAMBERT93).to_crs("EPSG:4326")
+    profile = gpd.GeoDataFrame(
+        {"building_id": ids, "gi_bin": bins, "gi_bin_flag": ["", FLAG, ""]},
+        geometry=feet.to_numpy(),
+        crs="EPSG:4326",
+    )
+    return ids, feet, profile
+
+
 def test_an_action_at_a_zone_and_along_a_drawn_line_keeps_a_polygonal_outline() -> None:
     """An action aimed at a zone that lost a building (class hidden) and along a drawn
     line: its outline is redrawn, and the line stands for the footprints it crosses, as
@@ -165,13 +180,7 @@ def test_an_action_at_a_zone_and_along_a_drawn_line_keeps_a_polygonal_outline() 
     layer of polygons, the map's outlines)."""
     from pipelines.publish.actions import actions_of_shown_classes
 
-    ids = ["way/1", "way/2", "way/3"]
-    feet = gpd.GeoSeries(_squares_l93([0.0, 14.0, 40.0]), crs=LAMBERT93).to_crs("EPSG:4326")
-    profile = gpd.GeoDataFrame(
-        {"building_id": ids, "gi_bin": [2.0, None, 0.0], "gi_bin_flag": ["", FLAG, ""]},
-        geometry=feet.to_numpy(),
-        crs="EPSG:4326",
-    )
+    ids, feet, profile = _three_buildings([0.0, 14.0, 40.0], [2.0, None, 0.0])
     analysis = gpd.GeoDataFrame(
         {"zone_id": ["Z1"], "building_ids": [ids[:2]]},
         geometry=[shapely.union_all(feet.to_numpy()[:2]).buffer(0.00003)],
@@ -228,13 +237,7 @@ def test_site_json_names_no_zone_it_leaves_out() -> None:
     from pipelines.publish.stage import with_zones_of_shown_classes
     from pipelines.published import Published
 
-    ids = ["way/1", "way/2", "way/3"]
-    feet = gpd.GeoSeries(_squares_l93([0.0, 40.0, 80.0]), crs=LAMBERT93).to_crs("EPSG:4326")
-    profile = gpd.GeoDataFrame(
-        {"building_id": ids, "gi_bin": [3.0, None, 3.0], "gi_bin_flag": ["", FLAG, ""]},
-        geometry=feet.to_numpy(),
-        crs="EPSG:4326",
-    )
+    ids, feet, profile = _three_buildings([0.0, 40.0, 80.0], [3.0, None, 3.0])
     zones = gpd.GeoDataFrame(
         {
             "zone_id": ["Z1", "Z2", "Z3"],
