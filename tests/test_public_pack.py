@@ -6,6 +6,7 @@ no chronic problem is listed on a hidden cell (A3)."""
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -311,3 +312,75 @@ def test_comite_draws_a_person_related_observation_only_on_a_shown_cell(
     with_facts = with_publication_facts(protection)  # site.json as the stage writes it
     legend = " ".join(map_data(with_facts, site_name="Bondy")["notes"])
     assert "Observations de terrain liées aux personnes" in legend
+
+
+@pytest.mark.parametrize("rule", [PUBLIC, COMITE], ids=["public", "comite"])
+def test_site_json_counts_the_site_as_its_published_total(
+    bondy: gpd.GeoDataFrame, rule: ProfileRule
+) -> None:
+    """``site.json`` copied two counts of the site exact from the analysis: the hotspot
+    stage's sample (``too_few_reports.site``, reports on the buildings) and the trends
+    headline (``trends.headline``, with the reports placed on no building), each in its
+    sentence when too few to conclude. Bondy's open-data pack said 7 045 and 7 025 beside
+    its total rounded to 5; Paris's committee pack 107 and 106 beside its hidden total.
+    Here 23 reports on the buildings (24 with one placed on none): both counts are the
+    published total (25 rounded to 5, 23 exact under « comite »), and neither sentence
+    says 23 or 24."""
+    ids = bondy["building_id"].astype(str).head(3).tolist()
+    rows = [(ids[k % 3], "ascenseur", f"2025-0{1 + k % 6}-1{k % 9}", f"h{k}") for k in range(23)]
+    reports = reports_on(bondy.head(20), rows)
+    few = "trop peu de signalements pour conclure"
+    sample = {
+        "reports_counted": 23,
+        "min_reports": 30,
+        "too_few_reports": True,
+        "note_fr": f"{few} (23 signalements sur les bâtiments, il en faut au moins 30 pour "
+        "une analyse des points chauds)",
+    }
+    head = {
+        "trend": None,
+        "direction": None,
+        "trend_fr": f"{few} (24 signalements, il en faut au moins 30 pour un test de tendance)",
+        "n_reports": 24,
+        "min_reports": 30,
+        "too_few_reports": True,
+    }
+    published = publish_site(
+        bondy.head(20), reports, hotspot_summary={"sample": sample},
+        extra={"trends": {"headline": head}},
+    )  # fmt: skip
+    protection, _ = apply_profile(published, reports, rule=rule, person_related=PERSON)
+    site = protection.published.site
+
+    total = site["totals"]["reports_counted"]
+    assert total == (25 if rule is PUBLIC else 23)
+    shown_sample, shown_head = site["too_few_reports"]["site"], site["trends"]["headline"]
+    assert shown_sample["reports_counted"] == total
+    assert shown_head["n_reports"] == total
+    assert shown_sample["too_few_reports"]
+    assert shown_head["too_few_reports"]
+    for sentence in (shown_sample["note_fr"], shown_head["trend_fr"]):
+        assert sentence.startswith(few)
+        assert "23" not in sentence
+        assert "24" not in sentence
+        assert "30" in sentence
+
+
+@pytest.mark.parametrize("rule", [PUBLIC, COMITE], ids=["public", "comite"])
+def test_the_method_note_does_not_count_the_points_withheld(rule: ProfileRule) -> None:
+    """The publication section said how many points were withheld: an exact count of
+    the site's positioned reports (Bondy's open-data note: « 6 403 retiré(s) », not
+    rounded to 5; Paris's committee note: 107 beside its site total hidden, 106, which
+    it bounds). It still says which points are not drawn; the count stays in
+    ``publication_audit.json``, for the analyst."""
+    from pipelines.publish.note import publication_section
+
+    audit = {
+        "profile": rule.name,
+        "rule": rule.as_dict(),
+        "person_related": sorted(PERSON),
+        "points_left_out": 6403,
+    }
+    note = " ".join(publication_section(audit, {}).paragraphs)
+    assert "Points : " in note
+    assert re.search(r"6\W?403", note) is None  # « 6 403 », a narrow no-break space

@@ -149,8 +149,13 @@ def test_the_map_reads_the_decision_and_does_not_make_it(sparse_run: SparseRun) 
 
     published = read_published(sparse_run.processed / "published")
     sample = _json(sparse_run.processed / "hotspot_summary.json")["sample"]
-    assert published.site["too_few_reports"]["site"] == sample  # publish carried it
-    assert TooFewReports.from_site(published.site).site == sample["note_fr"]
+    carried = published.site["too_few_reports"]["site"]  # publish carried the decision,
+    for key in ("too_few_reports", "min_reports"):  # with the published total, not the
+        assert carried[key] == sample[key]  # exact one, in the count and the sentence
+    assert carried["reports_counted"] == published.site["totals"]["reports_counted"]
+    assert carried["note_fr"].startswith(TOO_FEW)
+    assert str(sample["reports_counted"]) not in carried["note_fr"]
+    assert TooFewReports.from_site(published.site).site == carried["note_fr"]
     said = map_data(published, site_name="x")
     site = {k: v for k, v in published.site.items() if k != "too_few_reports"}
     unsaid = map_data(replace(published, site=site), site_name="x")

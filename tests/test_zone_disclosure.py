@@ -157,6 +157,21 @@ def _squares_l93(xs: list[float]) -> list[shapely.Polygon]:
     return [shapely.box(660_000.0 + x, 6_870_000.0, 660_010.0 + x, 6_870_010.0) for x in xs]
 
 
+def _three_buildings(
+    xs: list[float], bins: list[float | None]
+) -> tuple[list[str], gpd.GeoSeries, gpd.GeoDataFrame]:
+    """Three footprints ``way/1``…``way/3`` (:func:`_squares_l93`, EPSG:4326) and their
+    published profile: Gi* classes ``bins``, the second one's hidden (« s »)."""
+    ids = ["way/1", "way/2", "way/3"]
+    feet = gpd.GeoSeries(_squares_l93(xs), crs=LAMBERT93).to_crs("EPSG:4326")
+    profile = gpd.GeoDataFrame(
+        {"building_id": ids, "gi_bin": bins, "gi_bin_flag": ["", FLAG, ""]},
+        geometry=feet.to_numpy(),
+        crs="EPSG:4326",
+    )
+    return ids, feet, profile
+
+
 def test_an_action_at_a_zone_and_along_a_drawn_line_keeps_a_polygonal_outline() -> None:
     """An action aimed at a zone that lost a building (class hidden) and along a drawn
     line: its outline is redrawn, and the line stands for the footprints it crosses, as
@@ -166,13 +181,7 @@ def test_an_action_at_a_zone_and_along_a_drawn_line_keeps_a_polygonal_outline() 
     layer of polygons, the map's outlines)."""
     from pipelines.publish.actions import actions_of_shown_classes
 
-    ids = ["way/1", "way/2", "way/3"]
-    feet = gpd.GeoSeries(_squares_l93([0.0, 14.0, 40.0]), crs=LAMBERT93).to_crs("EPSG:4326")
-    profile = gpd.GeoDataFrame(
-        {"building_id": ids, "gi_bin": [2.0, None, 0.0], "gi_bin_flag": ["", FLAG, ""]},
-        geometry=feet.to_numpy(),
-        crs="EPSG:4326",
-    )
+    ids, feet, profile = _three_buildings([0.0, 14.0, 40.0], [2.0, None, 0.0])
     analysis = gpd.GeoDataFrame(
         {"zone_id": ["Z1"], "building_ids": [ids[:2]]},
         geometry=[shapely.union_all(feet.to_numpy()[:2]).buffer(0.00003)],
@@ -217,6 +226,53 @@ def test_an_action_at_a_zone_and_along_a_drawn_line_keeps_a_polygonal_outline() 
     assert geometry.geom_type in ("Polygon", "MultiPolygon"), geometry.geom_type
     assert geometry.covers(feet.iloc[2])
     assert not geometry.intersects(feet.iloc[1])
+
+
+def test_site_json_names_no_zone_it_leaves_out() -> None:
+    """A zone built from too few reports is named in ``site.json``'s
+    ``too_few_reports.zones`` (ids and the legend's sentence). When none of its buildings
+    has a shown class, the zone is left out of the published zones, and was still named
+    there: Bondy's open-data pack said « 2 zone(s) de moins de 10 signalements (Z8, Z9) »,
+    two zones published nowhere else. The zone kept in the table stays named."""
+    from pipelines.publish.protect import Protection
+    from pipelines.publish.stage import with_zones_of_shown_classes
+    from pipelines.published import Published
+
+    ids, feet, profile = _three_buildings([0.0, 40.0, 80.0], [3.0, None, 3.0])
+    zones = gpd.GeoDataFrame(
+        {
+            "zone_id": ["Z1", "Z2", "Z3"],
+            "building_ids": [[i] for i in ids],
+            "n_reports": [40, 5, 5],
+            "n_reports_flag": ["", "", ""],
+            "has_enough_reports": [True, False, False],
+        },
+        geometry=[f.buffer(0.00003) for f in feet],
+        crs="EPSG:4326",
+    )
+    named = {
+        "min_reports": 10,
+        "zone_ids": ["Z2", "Z3"],
+        "note_fr": "2 zone(s) de moins de 10 signalements (Z2, Z3) non dessinée(s) : trop "
+        "peu de signalements pour conclure.",
+    }
+    site = {"too_few_reports": {"site": None, "zones": named}}
+    published = Published(
+        profile=profile, monthly=pd.DataFrame(), points=profile.iloc[:0], site=site,
+        zones=zones,
+    )  # fmt: skip
+
+    out = with_zones_of_shown_classes(Protection(published, {}, {}), counts_exact=True)
+
+    assert out.published.zones is not None
+    assert out.published.zones["zone_id"].tolist() == ["Z1", "Z3"]
+    block = out.published.site["too_few_reports"]["zones"]
+    assert block["zone_ids"] == ["Z3"]
+    assert block["note_fr"] == (
+        "1 zone(s) de moins de 10 signalements (Z3) non dessinée(s) : trop peu de "
+        "signalements pour conclure."
+    )
+    assert block["min_reports"] == 10
 
 
 def test_no_building_of_hidden_class_is_surely_in_a_zone_by_its_links(

@@ -5,7 +5,7 @@ chronic buildings, checks and the method note (statistics from :mod:`pipelines.s
 from __future__ import annotations
 
 from pipelines.hotspots.counts import reports_per_building
-from pipelines.hotspots.gi import choose_band
+from pipelines.hotspots.gi import choose_band, too_few_note_fr
 from pipelines.hotspots.method_note import NoteContext, Section
 from pipelines.hotspots.method_note import to_html as method_note_html
 from pipelines.hotspots.method_note import to_markdown as method_note_markdown
@@ -19,4 +19,5 @@ __all__ = [
     "method_note_markdown",
     "reports_per_building",
     "run",
+    "too_few_note_fr",
 ]

@@ -95,18 +95,29 @@ def sample_size(n_reports: int, *, min_reports: int) -> dict[str, Any]:
         « trop peu de signalements pour conclure », which the map shows as it is).
     """
     too_few = n_reports < min_reports
-    counted = f"{n_reports} signalement{'s' if n_reports > 1 else ''}"
     return {
         "reports_counted": int(n_reports),
         "min_reports": int(min_reports),
         "too_few_reports": too_few,
-        "note_fr": (
-            f"trop peu de signalements pour conclure ({counted} sur les bâtiments, il en "
-            f"faut au moins {min_reports} pour une analyse des points chauds)"
-            if too_few
-            else None
-        ),
+        "note_fr": too_few_note_fr(min_reports, n_reports) if too_few else None,
     }
+
+
+def too_few_note_fr(min_reports: int, n_reports: int | None = None) -> str:
+    """The reason no hotspot is concluded, « trop peu de signalements pour conclure
+    (…) »: with the count of reports on the buildings, or without it (``None``: the
+    words a publication profile that protects counts publishes, its site total being
+    rounded or hidden)."""
+    if n_reports is None:
+        return (
+            f"trop peu de signalements pour conclure (moins de {min_reports} sur les "
+            "bâtiments, le minimum d'une analyse des points chauds)"
+        )
+    counted = f"{n_reports} signalement{'s' if n_reports > 1 else ''}"
+    return (
+        f"trop peu de signalements pour conclure ({counted} sur les bâtiments, il en "
+        f"faut au moins {min_reports} pour une analyse des points chauds)"
+    )
 
 
 def gi_info(gi: pd.DataFrame) -> dict[str, Any]:

@@ -107,8 +107,11 @@ def publication_section(
         "comptées dans leur bâtiment, sans point, ni date, ni texte",
         "all": "tous les points sont dessinés",
     }.get(str(rule.get("points")), "")
+    # Not how many points were withheld: an exact count of the positioned reports
+    # (Paris's committee note said 107 beside its site total hidden, 106; the open-data
+    # note 6 403 on Bondy, not rounded); publication_audit.json keeps it.
     paragraphs.append(
-        f"Points : {points} ({fr_number(audit.get('points_left_out', 0))} retiré(s)). "
+        f"Points : {points}. "
         f"Problèmes chroniques non montrés faute de ménages : "
         f"{fr_number(audit.get('chronic_left_out', 0))}. Un bâtiment « chaud » ou une "
         "tendance émergente tirés de trop peu de ménages ne sont pas montrés comme tels, "

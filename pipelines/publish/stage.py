@@ -40,6 +40,7 @@ from pipelines.publish.protect import Protection, apply_profile
 from pipelines.published import CHART_TABLES, FILES, Published
 from pipelines.taxonomy import PERSONNE, category_classes
 from pipelines.trends import Window
+from pipelines.zones import too_few_reports_block
 
 log = logging.getLogger(__name__)
 
@@ -333,10 +334,26 @@ def with_zones_of_shown_classes(
         }
     return replace(
         protection,
-        published=replace(p, zones=zones, profile=profile),
+        published=replace(p, zones=zones, profile=profile, site=_site_of_zones(p.site, zones)),
         audit={**protection.audit, "cells": cells, "zones_shown_classes": left_out},
         cells=cells,
     )
+
+
+def _site_of_zones(site: dict[str, Any], zones: pd.DataFrame) -> dict[str, Any]:
+    """``site.json`` naming only the zones published in ``zones``: its
+    ``too_few_reports.zones`` (the zones built from too few reports, and the legend's
+    sentence naming them) keeps those of them left in the table. A zone left out because
+    none of its buildings has a shown class was still named there (Bondy's open-data
+    pack: « Z8, Z9 », absent from every other file of the pack), telling that it exists
+    and has fewer than ``min_reports`` reports."""
+    block = (site.get("too_few_reports") or {}).get("zones")
+    if not block or not block.get("zone_ids"):
+        return site
+    published = set(zones["zone_id"].astype(str)) if "zone_id" in zones else set()
+    kept = [z for z in block["zone_ids"] if str(z) in published]
+    zones_block = {**block, **too_few_reports_block(kept, min_reports=block["min_reports"])}
+    return {**site, "too_few_reports": {**site["too_few_reports"], "zones": zones_block}}
 
 
 def with_publication_facts(protection: Protection) -> Published:

@@ -10,6 +10,7 @@ from pipelines.trends.emerging_hotspots import (
     comparison_windows,
     window_counts,
 )
+from pipelines.trends.series import too_few_trend_fr
 from pipelines.trends.stage import (
     run,
 )
@@ -18,5 +19,6 @@ __all__ = [
     "Window",
     "comparison_windows",
     "run",
+    "too_few_trend_fr",
     "window_counts",
 ]

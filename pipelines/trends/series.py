@@ -269,6 +269,22 @@ def json_number(value: Any) -> float | None:
     return float(value) if pd.notna(value) and np.isfinite(value) else None
 
 
+def too_few_trend_fr(min_reports: int, n_reports: int | None = None) -> str:
+    """The reason no trend is concluded, « trop peu de signalements pour conclure (…) »:
+    with the count of reports, or without it (``None``: the words a publication profile
+    that protects counts publishes)."""
+    if n_reports is None:
+        return (
+            f"trop peu de signalements pour conclure (moins de {min_reports}, le minimum "
+            "d'un test de tendance)"
+        )
+    counted = f"{n_reports} signalement{'s' if n_reports > 1 else ''}"
+    return (
+        f"trop peu de signalements pour conclure ({counted}, il en faut au moins "
+        f"{min_reports} pour un test de tendance)"
+    )
+
+
 def headline(tests: pd.DataFrame, *, freq: str = "M", min_reports: int = 0) -> dict[str, Any]:
     """The site's trend for the index page: Mann-Kendall on the site series.
 
@@ -298,12 +314,8 @@ def headline(tests: pd.DataFrame, *, freq: str = "M", min_reports: int = 0) -> d
     if row is None or n_reports == 0:
         trend, direction, trend_fr = TREND_NONE, "flat", "aucun signalement"
     elif too_few:
-        counted = f"{n_reports} signalement{'s' if n_reports > 1 else ''}"
         trend, direction = None, None
-        trend_fr = (
-            f"trop peu de signalements pour conclure ({counted}, il en faut au moins "
-            f"{min_reports} pour un test de tendance)"
-        )
+        trend_fr = too_few_trend_fr(min_reports, n_reports)
     else:
         trend, direction = str(row["trend"]), _DIRECTIONS[str(row["trend"])]
         trend_fr = trend_sentence_fr(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pipelines.zones.stage import (
     component_labels,
     run,
+    too_few_reports_block,
     zone_descendants,
     zone_of_buildings,
     zone_outline,
@@ -14,6 +15,7 @@ from pipelines.zones.stage import (
 __all__ = [
     "component_labels",
     "run",
+    "too_few_reports_block",
     "zone_descendants",
     "zone_of_buildings",
     "zone_outline",

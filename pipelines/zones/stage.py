@@ -92,6 +92,20 @@ def zone_sort_key(zone_id: str) -> tuple[int, str]:
     return (number if number is not None else 10**9, str(zone_id))
 
 
+def too_few_reports_block(zone_ids: Iterable[str], *, min_reports: int) -> dict[str, Any]:
+    """What ``zone_summary.json`` (and ``site.json``, through publish) says of the zones
+    built from fewer than ``min_reports`` reports, which no reader draws: ``min_reports``,
+    ``zone_ids`` (natural order) and ``note_fr``, the legend's sentence naming them
+    (``None`` when there is none). Publish calls it again with the ids of such zones it
+    publishes, so that no published file names a zone it leaves out."""
+    ids = sorted(zone_ids, key=zone_sort_key)
+    note = (
+        f"{len(ids)} zone(s) de moins de {min_reports} signalements ({', '.join(ids)}) non "
+        "dessinée(s) : trop peu de signalements pour conclure."
+    )
+    return {"min_reports": min_reports, "zone_ids": ids, "note_fr": note if ids else None}
+
+
 def component_labels(
     geometries_m: gpd.GeoSeries, *, gap_m: float = _DEFAULTS["gap_m"]
 ) -> np.ndarray:
@@ -442,17 +456,7 @@ def run(
         "zones": len(zones),
         "hot_buildings": int(zones["n_buildings"].sum()) if len(zones) else 0,
         "by_status": {s: int(counts.get(s, 0)) for s in ZONE_STATUSES},
-        "too_few_reports": {
-            "min_reports": settings.min_reports,
-            "zone_ids": sorted(too_few, key=zone_sort_key),
-            "note_fr": (
-                f"{len(too_few)} zone(s) de moins de {params['min_reports']} signalements "
-                f"({', '.join(sorted(too_few, key=zone_sort_key))}) non dessinée(s) : trop peu "
-                "de signalements pour conclure."
-                if too_few
-                else None
-            ),
-        },
+        "too_few_reports": too_few_reports_block(too_few, min_reports=settings.min_reports),
         "disappeared_zone_ids": gone,
         "parameters": params,
         "history": str(history_file),
