@@ -747,6 +747,14 @@ def test_the_public_pack_puts_no_building_of_hidden_class_in_a_hotspot_zone(
     csv = read_csv(pack_run.maps / "public" / f"{site}_batiments.csv", dtype=str)
     ids = csv["Bâtiment (identifiant OSM)"]
     assert csv.loc[ids.isin(hidden_class), "Zone de points chauds"].isna().all()
+    # nor the days of a chronic problem's first and last reports (« du 21/12/2024 au
+    # 17/03/2025 » on Bondy's map), though the problem is shown
+    if pub.chronic is not None and len(pub.chronic):
+        assert not {"first_date", "last_date", "dates"} & set(pub.chronic.columns)
+    page = (pack_run.maps / "public" / f"{site}.html").read_text(encoding="utf-8")
+    assert not re.search(r"jours \(du \d\d/\d\d/\d{4}", page)
+    if site == "bondy":
+        assert "signalements en 90 jours" in page
     # nor do the zones' lists, by what links them (Bondy's Z1 named way/84185602 so)
     if zones is not None:
         assert not surely_hot(zones, profile, gap_m=15.0)

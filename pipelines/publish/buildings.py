@@ -353,7 +353,7 @@ def chronic_counts(chronic: pd.DataFrame, profile: pd.DataFrame, rule: ProfileRu
     """The chronic rows' counts as the profile publishes them: ``n_reports_total`` is the
     building × category cell (null, flagged, when hidden); ``n_reports_in_window``
     rounded like every count; the report dates, and the rows on a hidden cell, left out
-    outside ``interne``."""
+    outside ``interne``; the window's first and last dates too under ``public``."""
     out = chronic.copy()
     p = profile.assign(building_id=profile["building_id"].astype(str)).set_index("building_id")
     total: list[float] = []
@@ -376,6 +376,12 @@ def chronic_counts(chronic: pd.DataFrame, profile: pd.DataFrame, rule: ProfileRu
         # chronic count beside a hidden cell (« < 3 ») would bound it: neither is shown.
         out = out.drop(columns=[c for c in ("dates",) if c in out])
         out = out[out["n_reports_total_flag"] != FLAG].reset_index(drop=True)
+    if rule.protect == "all":
+        # Nor the window's first and last report dates where every cell needs its
+        # households (public): two reports' days at a named building, in a pack that
+        # publishes no date finer than its periods (the map said « du 21/12/2024 au
+        # 17/03/2025 » on Bondy's open-data pack).
+        out = out.drop(columns=[c for c in ("first_date", "last_date") if c in out])
     out["n_reports_in_window_flag"] = ""
     return out
 
