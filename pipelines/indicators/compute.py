@@ -469,18 +469,35 @@ def _json(counts: Mapping[str, int] | None) -> str | None:
     return pd.Series(dict(counts), dtype="int64").to_json(force_ascii=False)
 
 
-def watch_reason_fr(n_watch: int) -> str:
-    """Why the proposed level is what it is, in French."""
+def watch_reason_fr(
+    n_watch: int, *, min_households: int | None = None, dominance: bool = False
+) -> str:
+    """Why the proposed level is what it is, in French.
+
+    ``min_households`` given, ``n_watch`` counts the buildings with an entrance whose
+    reports come from at least that many households (and, ``dominance``, none making
+    the most of them): the sentence says so, and that the others are not counted,
+    whatever ``n_watch`` (:func:`pipelines.publish.watch.with_shown_watch`).
+    """
     what = "dégradations ou occupation des parties communes"
-    if n_watch:
-        s = "s" if n_watch > 1 else ""
+    if min_households is None:
+        if n_watch:
+            s = "s" if n_watch > 1 else ""
+            return (
+                f"{n_watch} bâtiment{s} avec des signalements de {what} dans au moins "
+                f"{WATCH_MIN_MONTHS} des {RECURRENCE_MONTHS} derniers mois"
+            )
         return (
-            f"{n_watch} bâtiment{s} avec des signalements de {what} dans au moins "
-            f"{WATCH_MIN_MONTHS} des {RECURRENCE_MONTHS} derniers mois"
+            f"aucun bâtiment avec des signalements de {what} dans {WATCH_MIN_MONTHS} des "
+            f"{RECURRENCE_MONTHS} derniers mois"
         )
+    count = f"{n_watch} bâtiment{'s' if n_watch > 1 else ''}" if n_watch else "aucun bâtiment"
+    alone = ", sans qu'un seul en fasse l'essentiel" if dominance else ""
     return (
-        f"aucun bâtiment avec des signalements de {what} dans {WATCH_MIN_MONTHS} des "
-        f"{RECURRENCE_MONTHS} derniers mois"
+        f"{count} dont une entrée a des signalements de {what} dans au moins "
+        f"{WATCH_MIN_MONTHS} des {RECURRENCE_MONTHS} derniers mois venant d'au moins "
+        f"{min_households} ménages distincts{alone} (une entrée signalée par moins de "
+        "ménages n'est pas comptée)"
     )
 
 
