@@ -106,3 +106,32 @@ def test_the_portfolio_shows_a_hidden_proposal_as_s_and_the_analysts_level() -> 
     assert (shown["watch"], shown["watch_by"]) == ("jaune", "proposition de l'outil")
     assert shown["watch_hidden"] is False
     assert shown["watch_reason"].startswith("2 bâtiments")
+
+
+def test_an_export_ending_inside_a_quarter_ends_the_entrances_window_with_it() -> None:
+    """The site's window of 6 months ends with the export's last month in a quarter the
+    export ends in; the entrances' ended with the quarter, on a month without data: an
+    export ending in July saw April to September, 4 months of data, and an entrance
+    reported in February, March and July was « vert » where its building made the site
+    « jaune »; the published count, counted over the entrances, then said 0."""
+    frame = pd.DataFrame(
+        {"building_id": "A", "match_label": "1 Rue A", "household_key": list("xyz")}
+    )
+    frame["reported_at"] = pd.to_datetime(["2024-02-05", "2024-03-05", "2024-07-05"])
+    frame["closed_at"] = pd.NaT
+    frame["category"] = "occupation"
+    frame["report_id"] = ["r0", "r1", "r2"]
+    frame["source_kind"] = "reports"
+    reports = counted_reports(frame)
+    site = site_quarters(
+        reports, pd.DataFrame({"building_id": ["A"], "dwellings": None}), backlog=None,
+        n_hotspot_buildings=None, n_emerging_categories=None, actions_by_status=None,
+    )  # fmt: skip
+    last = site.iloc[-1]
+    assert (last["quarter"], last["n_months"], last["watch_level"]) == ("2024-T3", 1, "jaune")
+    entrances = entrance_quarters(reports, site["quarter"].tolist()).set_index("quarter")
+    assert entrances.at["2024-T3", "watch_level"] == "jaune"
+    assert entrances.at["2024-T3", "watch_months"] == 3
+    levels = with_analyst_entrances(entrances.reset_index(), None)
+    out = with_shown_watch(site, levels, DEFAULT_RULES["comite"])
+    assert out["n_buildings_watch"].iloc[-1] == 1

@@ -408,7 +408,8 @@ def entrance_quarters(reports: pd.DataFrame, quarters: list[str]) -> pd.DataFram
     """The proposed watch level per entrance and quarter, by the site's rule applied to
     each entrance: « jaune » when its degradation or occupation reports fall in at
     least :data:`WATCH_MIN_MONTHS` of the :data:`RECURRENCE_MONTHS` months ending with
-    the quarter, else « vert ».
+    the quarter (or with the last month of ``reports``, the export's, in a quarter the
+    export ends in, as :func:`site_quarters`), else « vert ».
 
     An entrance (entrée, cage d'escalier) is a building and the address or building
     code its reports matched (``entrance`` of :func:`counted_reports`: the BAN, OSM or
@@ -436,9 +437,11 @@ def entrance_quarters(reports: pd.DataFrame, quarters: list[str]) -> pd.DataFram
         entrance_label_fr=watch["entrance"].where(watch["entrance"] != "", ENTRANCE_UNKNOWN_FR)
     )
     keys = ["building_id", "entrance_label_fr"]
+    last_month = reports["month"].max()
     frames = []
     for q in quarters:
-        end = quarter_months(q)[-1]
+        # The site's window (site_quarters): a quarter the export ends in ends with it.
+        end = min(quarter_months(q)[-1], last_month)
         window = pd.period_range(end - (RECURRENCE_MONTHS - 1), end, freq="M")
         inside = watch[watch["month"].isin(window)]
         if inside.empty:
