@@ -131,7 +131,9 @@ OPTIONAL = ("zones", "notes", "chronic", "density", "actions")
 #: The indicators per site and quarter (issue 18), published by their own stage
 #: (:mod:`pipelines.publish.indicators`) beside :data:`FILES`: ``site`` (one row per
 #: quarter), ``category`` (per quarter and category), each with ``cell_flag`` and
-#: ``rpls_flag`` (« s »: the counts and rates of that cell hidden, null); ``entrance``
+#: ``rpls_flag`` (« s »: the counts and rates of that cell hidden, null), the site's
+#: with ``watch_flag`` (« s »: its proposed watch level, count and sentence hidden,
+#: :mod:`pipelines.publish.watch`); ``entrance``
 #: (the entrances whose watch level may be shown: ``quarter``, ``building_id``,
 #: ``entrance_label_fr``, ``watch_level``, ``watch_by``, no count); the engine's
 #: ``audit``, the method ``note`` (Markdown, French) and a ``summary`` (the profile,

@@ -408,7 +408,8 @@ def entrance_quarters(reports: pd.DataFrame, quarters: list[str]) -> pd.DataFram
     """The proposed watch level per entrance and quarter, by the site's rule applied to
     each entrance: « jaune » when its degradation or occupation reports fall in at
     least :data:`WATCH_MIN_MONTHS` of the :data:`RECURRENCE_MONTHS` months ending with
-    the quarter, else « vert ».
+    the quarter (or with the last month of ``reports``, the export's, in a quarter the
+    export ends in, as :func:`site_quarters`), else « vert ».
 
     An entrance (entrée, cage d'escalier) is a building and the address or building
     code its reports matched (``entrance`` of :func:`counted_reports`: the BAN, OSM or
@@ -436,9 +437,11 @@ def entrance_quarters(reports: pd.DataFrame, quarters: list[str]) -> pd.DataFram
         entrance_label_fr=watch["entrance"].where(watch["entrance"] != "", ENTRANCE_UNKNOWN_FR)
     )
     keys = ["building_id", "entrance_label_fr"]
+    last_month = reports["month"].max()
     frames = []
     for q in quarters:
-        end = quarter_months(q)[-1]
+        # The site's window (site_quarters): a quarter the export ends in ends with it.
+        end = min(quarter_months(q)[-1], last_month)
         window = pd.period_range(end - (RECURRENCE_MONTHS - 1), end, freq="M")
         inside = watch[watch["month"].isin(window)]
         if inside.empty:
@@ -469,18 +472,35 @@ def _json(counts: Mapping[str, int] | None) -> str | None:
     return pd.Series(dict(counts), dtype="int64").to_json(force_ascii=False)
 
 
-def watch_reason_fr(n_watch: int) -> str:
-    """Why the proposed level is what it is, in French."""
+def watch_reason_fr(
+    n_watch: int, *, min_households: int | None = None, dominance: bool = False
+) -> str:
+    """Why the proposed level is what it is, in French.
+
+    ``min_households`` given, ``n_watch`` counts the buildings with an entrance whose
+    reports come from at least that many households (and, ``dominance``, none making
+    the most of them): the sentence says so, and that the others are not counted,
+    whatever ``n_watch`` (:func:`pipelines.publish.watch.with_shown_watch`).
+    """
     what = "dégradations ou occupation des parties communes"
-    if n_watch:
-        s = "s" if n_watch > 1 else ""
+    if min_households is None:
+        if n_watch:
+            s = "s" if n_watch > 1 else ""
+            return (
+                f"{n_watch} bâtiment{s} avec des signalements de {what} dans au moins "
+                f"{WATCH_MIN_MONTHS} des {RECURRENCE_MONTHS} derniers mois"
+            )
         return (
-            f"{n_watch} bâtiment{s} avec des signalements de {what} dans au moins "
-            f"{WATCH_MIN_MONTHS} des {RECURRENCE_MONTHS} derniers mois"
+            f"aucun bâtiment avec des signalements de {what} dans {WATCH_MIN_MONTHS} des "
+            f"{RECURRENCE_MONTHS} derniers mois"
         )
+    count = f"{n_watch} bâtiment{'s' if n_watch > 1 else ''}" if n_watch else "aucun bâtiment"
+    alone = ", sans qu'un seul en fasse l'essentiel" if dominance else ""
     return (
-        f"aucun bâtiment avec des signalements de {what} dans {WATCH_MIN_MONTHS} des "
-        f"{RECURRENCE_MONTHS} derniers mois"
+        f"{count} dont une entrée a des signalements de {what} dans au moins "
+        f"{WATCH_MIN_MONTHS} des {RECURRENCE_MONTHS} derniers mois venant d'au moins "
+        f"{min_households} ménages distincts{alone} (une entrée signalée par moins de "
+        "ménages n'est pas comptée)"
     )
 
 

@@ -83,6 +83,14 @@ l'analyste a classées) sont listées, sans aucun compte : une entrée absente d
 est verte, ou jaune sur trop peu de ménages (la marquer « s » reviendrait à dire
 « jaune »).
 
+Le niveau proposé du site, publié, suit les entrées publiées : au comité, il compte
+les bâtiments dont une entrée est publiée jaune (par l'outil, que l'analyste l'ait
+classée plus haut ou non) et n'est jaune que s'il y en a au moins un ; un bâtiment
+jaune sur trop peu de ménages n'y est pas compté (le compter dirait combien il y en a).
+Dans le pack public, qui ne liste aucune entrée, le niveau proposé, son nombre de
+bâtiments et sa phrase sont masqués (« s ») à chaque trimestre ; les niveaux de
+l'analyste restent publiés.
+
 ## Publication
 
 Au profil « comité », une case (site × trimestre × catégorie) issue de signalements liés

@@ -135,15 +135,21 @@ WATCH_LEVELS = ("vert", "jaune", "orange", "rouge")
 
 def watch_of(last: pd.Series | None) -> dict[str, Any]:
     """The watch level shown for the last quarter: the analyst's (orange / rouge) when
-    set, else the tool's proposal (vert / jaune), with who set it."""
-    if last is None:
-        return {"watch": None, "watch_by": None, "watch_rank": None}
-    analyst = last.get("analyst_level")
+    set, else the tool's proposal (vert / jaune), with who set it, and the tool's reason;
+    ``watch_hidden`` when the profile hides the proposal (``watch_flag`` « s », the open
+    data profile: no level, no reason, « s » on the page)."""
+    hidden = last is not None and str(last.get("watch_flag", "")) == HIDDEN_FLAG
+    reason = None if last is None or hidden else last.get("watch_reason_fr")
+    out = {"watch_reason": reason if isinstance(reason, str) else None, "watch_hidden": hidden}
+    analyst = None if last is None else last.get("analyst_level")
+    proposed = None if last is None or hidden else last.get("watch_level")
     if isinstance(analyst, str) and analyst in WATCH_LEVELS:
         level, by = analyst, "analyste"
+    elif isinstance(proposed, str) and proposed in WATCH_LEVELS:
+        level, by = proposed, "proposition de l'outil"
     else:
-        level, by = str(last["watch_level"]), "proposition de l'outil"
-    return {"watch": level, "watch_by": by, "watch_rank": WATCH_LEVELS.index(level)}
+        return {**out, "watch": None, "watch_by": None, "watch_rank": None}
+    return {**out, "watch": level, "watch_by": by, "watch_rank": WATCH_LEVELS.index(level)}
 
 
 def site_row(
@@ -181,7 +187,6 @@ def site_row(
         if last is None or pd.isna(last.get("mk_trend_fr"))
         else str(last["mk_trend_fr"]),
         **watch_of(last),
-        "watch_reason": None if last is None else str(last["watch_reason_fr"]),
         # the entrances of the last quarter the publication lists (jaune on enough
         # households, or set by the analyst): label, level, who set it
         "entrances": [

@@ -22,7 +22,9 @@ the publish step's own call, would hide less; it is left for later.)
 Counts of buildings (recurrent, lift-equipped) are not counts of reports and are shown
 as computed. The hotspot buildings and the kinds of emerging hotspots are those the
 published building profile shows (:func:`with_shown_hotspots`): counted over every
-building, they told how many buildings whose class the profile hides are hot. Under
+building, they told how many buildings whose class the profile hides are hot. The
+proposed watch level and its count of buildings are those of the entrances the profile
+lists, hidden under ``public`` (:mod:`pipelines.publish.watch`). Under
 ``public`` (every cell protected) the lift, recurrence and backlog counts are hidden
 outright, since the engine does not protect them, and the counts shown are rounded as
 the profile's other tables (:func:`rounded`). The open-data pack's indicators are
@@ -53,6 +55,7 @@ from pipelines.io import read_geoparquet, write_csv, write_json, write_text
 from pipelines.publish.cells import FLAG, microdata, protect_tables
 from pipelines.publish.ledger import unprotected_tables
 from pipelines.publish.stage import person_related_of
+from pipelines.publish.watch import protect_entrances, with_shown_watch
 from pipelines.published import FILES as PUBLISHED_FILES
 from pipelines.published import INDICATOR_FILES, SITE_MARKS, period_of
 
@@ -220,43 +223,6 @@ def rounded(frame: pd.DataFrame, base: int) -> pd.DataFrame:
     return out
 
 
-#: The columns of the published entrance table: a level, never a count.
-ENTRANCE_COLUMNS = ("quarter", "building_id", "entrance_label_fr", "watch_level", "watch_by")
-
-
-def protect_entrances(entrances: pd.DataFrame, rule: ProfileRule) -> pd.DataFrame:
-    """The entrances whose watch level may be shown under ``rule``.
-
-    A « jaune » entrance says its degradation or occupation reports fall in at least 3
-    of the last 6 months: a lower bound on a small count, and who reported it is plain
-    to the neighbours when one household did. So a proposed « jaune » is shown only
-    when its reports come from at least the profile's number of households and no
-    household makes the dominance share of them (as a cell of the engine); « vert » is
-    never listed (every entrance not listed is « vert », or « jaune » on too few
-    households: showing « s » for these would say « jaune »). The analyst's orange and
-    rouge are decisions, shown as such. No count is published.
-
-    Under a profile that protects every cell (``public``, the open-data pack) no
-    entrance is listed, not even the analyst's: that profile publishes nothing finer
-    than the building, and an address with its watch level is finer.
-    """
-    if entrances.empty or rule.protect == "all":
-        return pd.DataFrame(columns=list(ENTRANCE_COLUMNS))
-    analyst = entrances["analyst_level"].notna()
-    proposed = entrances["watch_level"] == "jaune"
-    if rule.protect != "none":
-        households = pd.to_numeric(entrances["n_households_watch"], errors="coerce")
-        proposed &= (households >= rule.min_households).fillna(False).astype(bool)
-        if rule.dominance_share is not None:
-            top = pd.to_numeric(entrances["top_household_share"], errors="coerce")
-            proposed &= (top < rule.dominance_share).fillna(False).astype(bool)
-    out = entrances[analyst | proposed].copy()
-    by_analyst = out["analyst_level"].notna()
-    out["watch_level"] = out["analyst_level"].where(by_analyst, out["watch_level"])
-    out["watch_by"] = np.where(by_analyst, "analyste", "proposition de l'outil")
-    return out[list(ENTRANCE_COLUMNS)].reset_index(drop=True)
-
-
 def quarters_of_period(label: str) -> list[str]:
     """The quarters (``YYYY-Tn``) a published period covers (:func:`period_of`): its own
     for a month (``YYYY-MM``, or its first day ``YYYY-MM-DD``), itself for a quarter (the
@@ -411,8 +377,9 @@ def run_indicators(
         if profile_path.exists():
             out_site = with_shown_hotspots(out_site, read_geoparquet(profile_path))
     out_site, out_cats = rounded(out_site, rule.round_base), rounded(out_cats, rule.round_base)
-    dst_dir.mkdir(parents=True, exist_ok=True)
     entrances = _optional_table(processed / "indicators_entrance.parquet")
+    out_site = with_shown_watch(out_site, entrances, rule)
+    dst_dir.mkdir(parents=True, exist_ok=True)
     protect_entrances(entrances if entrances is not None else pd.DataFrame(), rule).to_parquet(
         dst_dir / INDICATOR_FILES["entrance"], index=False
     )

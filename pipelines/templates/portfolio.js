@@ -118,9 +118,14 @@
     tr.appendChild(el("td", site.quarter || "—"));
     data.indicators.forEach(function (ind) { tr.appendChild(cell(site, ind)); });
     tr.appendChild(el("td", site.trend || "non calculée"));
-    var watch = el("td", site.watch || "—", site.watch ? "watch-" + site.watch : "");
+    var watch = el("td", site.watch, site.watch ? "watch-" + site.watch : "");
     if (site.watch) {
       watch.appendChild(el("span", site.watch_by, "delta"));
+    } else if (site.watch_hidden) {
+      watch.appendChild(el("span", "s", "hidden-value"));
+      watch.title = "niveau proposé masqué (secret statistique)";
+    } else {
+      watch.appendChild(el("span", "—", "absent"));
     }
     if (site.watch_reason) {
       watch.title = "Proposition de l'outil : " + site.watch_reason;
