@@ -104,8 +104,9 @@ def test_note_from_the_map_comes_back_on_the_next_map(
     map_path = tmp_path / "maps" / "bondy.html"
     # The largest building of a hotspot zone: the one the planner clicks, well inside.
     buildings = gpd.read_parquet(processed / "buildings.parquet")
-    # The zones the map draws: those built from enough reports (zones.min_reports).
-    zones = gpd.read_parquet(processed / "zones.parquet")
+    # The zones the map draws: the published ones (made of the buildings whose class the
+    # committee profile shows) built from enough reports (zones.min_reports).
+    zones = gpd.read_parquet(processed / "published" / "zones.parquet")
     zones = zones[zones["has_enough_reports"]]
     assert len(zones) > 0
     in_zone = {b for ids in zones["building_ids"] for b in ids}
