@@ -173,6 +173,10 @@ class RawFile:
         When no sheet was named: the hidden sheets before the one read, the first
         visible (a sheet of lists or a macro's scratch sheet moved first and hidden
         was read instead of the export the analyst sees), reported.
+    merged_header
+        A workbook's header with a cell merged over several columns: a sentence per such
+        cell when the header was read on two rows (the row under it names the merged
+        columns), or per column under it past the first, nameless, that holds values.
     """
 
     path: str
@@ -194,6 +198,7 @@ class RawFile:
     formula_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     merged_ranges: tuple[str, ...] = ()
     hidden_sheets: tuple[str, ...] = ()
+    merged_header: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.malformed, MalformedRows):

@@ -364,6 +364,8 @@ def _read_source(
                 "elle vaut pour toutes."
             )
             issues.append(_file_note(source, str(path), "merged_cells", detail))
+        for detail in raw.merged_header:  # a header cell merged over several columns
+            issues.append(_file_note(source, str(path), "merged_header", detail))
     return raws, roles_per_file, issues
 
 
