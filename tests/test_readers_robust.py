@@ -214,32 +214,78 @@ def test_file_mixing_utf8_and_cp1252_rows_is_reported(
     assert "utf-8" in issue["detail"]
 
 
-def test_a_mac_roman_export_read_as_latin1_is_reported(tmp_path: Path) -> None:
-    # « CSV Macintosh » of an old Excel for Mac: « é » is 0x8E, « ç » 0x8D, a byte
-    # cp1252 leaves undefined, so the file was read as latin-1, its accents turned into
-    # invisible control characters (« 1 rue \x83mile Zola »), without a word.
+@pytest.mark.parametrize(
+    ("encoding", "cells", "told"),
+    [
+        # « CSV Macintosh » of an old Excel for Mac: « é » is 0x8E, « ç » 0x8D, a byte
+        # cp1252 leaves undefined, so the file was read as latin-1, its accents turned
+        # into invisible control characters (« 1 rue \x83mile Zola »), without a word.
+        (
+            "mac_roman",
+            ("1 rue Émile Zola;cœur été", "3 rue C;ça"),
+            ["ni en latin-1 ni en cp1252 (lignes 2, 4)"],
+        ),
+        # cp850 (DOS) writes « é » 0x82, « ç » 0x87, « è » 0x8A: bytes cp1252 defines (as
+        # « ‚ », « ‡ », « Š »), so the file was read as cp1252, « été » became « ‚t‚ »,
+        # without a word.
+        (
+            "cp850",
+            ("1 rue A;fuite depuis l'été", "3 rue C;ça coule, problème au 2e"),
+            ["ne se lisent qu'en cp850", "(lignes 2, 4 ; « ‚t‚ » y est « été »)"],
+        ),
+    ],
+)
+def test_an_export_in_another_one_byte_encoding_is_reported(
+    tmp_path: Path, encoding: str, cells: tuple[str, str], told: list[str]
+) -> None:
     text = (
         "id;date;adresse;texte\r\n"
-        "A;05/03/2024;1 rue Émile Zola;cœur été\r\n"
+        f"A;05/03/2024;{cells[0]}\r\n"
         "B;06/03/2024;2 rue B;ok\r\n"
-        "C;07/03/2024;3 rue C;ça\r\n"
+        f"C;07/03/2024;{cells[1]}\r\n"
     )
-    path = tmp_path / "mac.csv"
-    path.write_bytes(text.encode("mac_roman"))
+    path = tmp_path / f"{encoding}.csv"
+    path.write_bytes(text.encode(encoding))
     columns = {"id": "id", "date": "date", "address": "adresse", "description": "texte"}
     source = SourceConfig(id="src", kind="reports", path=str(path), columns=columns)
     s = _ingest(source).summary["sources"]["src"]
     assert s["accepted"] == 3  # read all the same, noted
     (note,) = [i for i in s["file_issues"] if i["reason"] == "unknown_encoding"]
     assert note["lines"] == [2, 4]
-    assert "ni en latin-1 ni en cp1252 (lignes 2, 4)" in note["detail"]
-    assert 'encoding = "mac_roman"' in note["detail"]
+    for words in [*told, f'encoding = "{encoding}"']:
+        assert words in note["detail"]
     # Its encoding given, it is read right, without the note.
-    given = dataclasses.replace(source, encoding="mac_roman")
-    result = _ingest(given)
+    result = _ingest(dataclasses.replace(source, encoding=encoding))
     s = result.summary["sources"]["src"]
     assert not [i for i in s["file_issues"] if i["reason"] == "unknown_encoding"]
-    assert result.ingested["address"].tolist()[0] == "1 rue Émile Zola"
+    first = result.ingested.iloc[0]
+    assert f"{first['address']};{first['description']}" == cells[0]
+
+
+def test_cp1252_exports_are_not_taken_for_cp850(tmp_path: Path) -> None:
+    # The shipped cp1252 export (curly apostrophes, « œ »), the real Paris export in
+    # cp1252, and hand-made text full of cp1252's quotes, dashes and ellipsis: no note.
+    # The Paris export in cp850 is told apart (its « É » and « ü », 0x90 and 0x81 in
+    # cp850, taken out: bytes cp1252 leaves undefined, read as latin-1, already noted).
+    bailleur = read_csv(RAW / "bondy" / "signalements_bailleur.csv")
+    assert bailleur.encoding == "cp1252"
+    assert (bailleur.cp850_example, len(bailleur.foreign_encoding_lines)) == (None, 0)
+    paris = (RAW / "paris10" / "dansmarue_paris_2023-08_2024-09.csv").read_text("utf-8")
+    quotes = "id;texte\n1;“Fuite” à l’étage – voir etc… cœur Noël\n2;…\n3;« ça » — là\n"
+    for name, text, enc, dos in [
+        ("paris_cp1252.csv", paris, "cp1252", None),
+        ("guillemets.csv", quotes, "cp1252", None),
+        (
+            "paris_cp850.csv",
+            paris.replace("É", "E").replace("ü", "u"),
+            "cp850",
+            ("fa‡ade", "façade"),
+        ),
+    ]:
+        (tmp_path / name).write_bytes(text.encode(enc, "replace"))
+        raw = read_csv(tmp_path / name)
+        assert (raw.encoding, raw.cp850_example) == ("cp1252", dos), name
+        assert bool(len(raw.foreign_encoding_lines)) == bool(dos), name
 
 
 def test_a_short_utf8_export_with_one_cp1252_row_keeps_its_header(tmp_path: Path) -> None:

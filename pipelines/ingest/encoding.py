@@ -4,6 +4,9 @@ lines a chosen encoding garbles."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 import numpy as np
 
 _BOM8 = b"\xef\xbb\xbf"
@@ -106,6 +109,48 @@ def control_lines(data: bytes) -> np.ndarray:
     newlines = np.flatnonzero(a == 10)
     where = np.flatnonzero((a >= 0x80) & (a <= 0x9F))
     return (np.unique(np.searchsorted(newlines, where)) + 1).astype(np.int64)
+
+
+#: A word holding a byte above 127 (ASCII letters and such bytes), in a file's bytes.
+_HIGH_WORD = re.compile(rb"[A-Za-z\x80-\xff]*[\x80-\xff][A-Za-z\x80-\xff]*")
+#: cp1252's quotes, dashes and ellipsis (« “mot” », « etc… », « l’eau » 0x92): a word's
+#: punctuation, no letter, set aside at a word's ends.
+_CP1252_PUNCTUATION = b"\x85\x91\x92\x93\x94\x96\x97"
+#: How much of a file tells whether it is cp850 (words' counts, not bytes', decide).
+_SAMPLE_BYTES = 4 * 2**20
+
+
+def _a_word(word: str) -> bool:
+    """Whether text reads as one word: letters, in lower case, upper case or capitalised
+    (« été », « ÉTÉ », « Émile »; not « ‚t‚ », « problŠme » nor « riviÞre »)."""
+    return word.isalpha() and (word.islower() or word.isupper() or word[1:].islower())
+
+
+def cp850_example(data: bytes) -> tuple[str, str] | None:
+    """For bytes read as cp1252: a word as read and as cp850 (DOS) reads it (« ‚t‚ »,
+    « été ») when the file's words are words in cp850 and not in cp1252, far more often
+    than the other way round; None otherwise.
+
+    French accented letters are bytes 0x80-0x9F in cp850 (« é » 0x82, « è » 0x8A, « ç »
+    0x87), quotes and signs in cp1252, whose letters are 0xC0-0xFF: each encoding makes
+    the other's words unreadable (« cr‡ce », « ÚtÚ »). cp1252's punctuation at a word's
+    ends (« “mot” », « etc… », « l’eau ») is set aside. The first :data:`_SAMPLE_BYTES`
+    bytes are looked at, each distinct word once.
+    """
+    words = Counter(_HIGH_WORD.findall(data[:_SAMPLE_BYTES]))
+    cp850 = cp1252 = 0
+    example = None
+    for raw, n in words.items():
+        word = raw.strip(_CP1252_PUNCTUATION)
+        if word.isascii():
+            continue
+        as_read, as_dos = word.decode("cp1252", "replace"), word.decode("cp850")
+        if _a_word(as_dos) and not _a_word(as_read):
+            cp850 += n
+            example = example or (as_read, as_dos)
+        elif _a_word(as_read) and not _a_word(as_dos):
+            cp1252 += n
+    return example if cp850 >= 2 and cp850 > 4 * cp1252 else None
 
 
 def utf8_bytes(data: bytes, encoding: str | None) -> tuple[bytes, str, bool]:

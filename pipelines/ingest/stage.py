@@ -338,8 +338,15 @@ def _read_source(
             issues.append(_file_note(source, str(path), "mixed_encoding", detail, lines=bad))
         if len(raw.foreign_encoding_lines):  # read all the same: noted
             bad = raw.foreign_encoding_lines
+            dos = raw.cp850_example
             detail = (
-                f"{len(bad)} ligne(s) ont des octets qui ne sont des lettres ni en latin-1 ni "
+                f"{len(bad)} ligne(s) ont des mots qui ne se lisent qu'en cp850, l'encodage "
+                f"des fichiers DOS (lignes {_first_20(bad)} ; « {dos[0]} » y est « {dos[1]} ») : "
+                "le fichier, lu en cp1252, est sans doute en cp850, et leurs accents sont "
+                "déformés. Réenregistrez-le en « CSV UTF-8 », ou indiquez son encodage dans "
+                'la source (encoding = "cp850").'
+                if dos
+                else f"{len(bad)} ligne(s) ont des octets qui ne sont des lettres ni en latin-1 ni "
                 f"en cp1252 (lignes {_first_20(bad)}) : le fichier est sans doute dans un "
                 "autre encodage (Mac Roman d'un ancien Excel pour Mac, cp850 de DOS…), et "
                 "leurs accents sont perdus. Réenregistrez-le en « CSV UTF-8 », ou indiquez "
