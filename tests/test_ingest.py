@@ -1308,6 +1308,12 @@ def test_files_that_cannot_be_parsed_raise_input_error(tmp_path: Path) -> None:
         ("5 déc. 2024, 14:02:30", "2024-12-05 14:02:30"),
         ("5 mars 2024 14:02 UTC", "2024-03-05 15:02"),
         ("31 févr. 2024", None),
+        # Excel's « jj-mmm-aa » saved as CSV.
+        ("12-mars-25", "2025-03-12 00:00"),
+        ("05-févr.-2024", "2024-02-05 00:00"),
+        ("5 mars 24", "2024-03-05 00:00"),
+        ("12-mars", None),
+        ("mars-25", None),
         ("5 brumaire 2024", None),
         # A 12-hour clock with a fraction of a second.
         ("05/03/2024 2:02:00.5 PM", "2024-03-05 14:02:00.500"),

@@ -1,5 +1,5 @@
 """Dates written with a French month name (« 5 mars 2024 », « 1er févr. 2024 14h02 »,
-« mardi 5 mars 2024 », Excel's long date format and hand-made sheets), rewritten
+« mardi 5 mars 2024 », « 12-mars-25 », Excel's date formats and hand-made sheets), rewritten
 ``d/mm/yyyy[ time]`` for :func:`pipelines.ingest.values.parse_dates`' numeric reader."""
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ MONTHS: dict[str, int] = {
 _WEEKDAY = (
     r"(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|(?:lun|mar|mer|jeu|ven|sam|dim)\.)"
 )
-#: Day (« 1er » too), month name, four-digit year, then what follows (a time, a zone),
-#: after a space, « à », a comma or a « T ». RE2 (pyarrow), any case.
+#: Day (« 1er » too), month name, year, then what follows (a time, a zone), after a
+#: space, « à », a comma or a « T »; dashes between the three too, and a two-digit year
+#: (« 12-mars-25 », Excel's « jj-mmm-aa » saved as CSV). RE2 (pyarrow), any case.
 _NAMED = (
-    rf"(?i)^(?:{_WEEKDAY},? +)?(?:le +)?(?P<d>[0-9]{{1,2}})(?:er)? +(?P<m>\p{{L}}{{3,9}})\.? +"
-    r"(?P<y>[0-9]{4})(?P<rest>(?:,? +(?:à +)?|T)[0-9].*)?$"
+    rf"(?i)^(?:{_WEEKDAY},? +)?(?:le +)?(?P<d>[0-9]{{1,2}})(?:er)?(?: +|-)"
+    r"(?P<m>\p{L}{3,9})\.?(?: +|-)(?P<y>[0-9]{4}|[0-9]{2})(?P<rest>(?:,? +(?:à +)?|T)[0-9].*)?$"
 )
 
 
@@ -49,8 +50,8 @@ def with_month_numbers(values: pd.Series) -> pd.Series:
     (« 5 févr. 2024 14h02 » → « 5/02/2024 14h02 »); the others, and a name that is no
     month (« 5 foo 2024 »), unchanged."""
     arr = pc.fill_null(pa.array(values.array), "")  # pandas' pyarrow storage: no copy
-    # A digit, a space, a letter: not in ISO dates (« 2024-03-05T14:02 »), quick to tell.
-    if not pc.any(pc.match_substring_regex(arr, r"[0-9](?:er)? +\p{L}")).as_py():
+    # A digit, a space or a dash, a letter: not in ISO dates (« 2024-03-05T14:02 »).
+    if not pc.any(pc.match_substring_regex(arr, r"[0-9](?:er)?(?: +|-)\p{L}")).as_py():
         return values
     found = pc.extract_regex(arr, _NAMED)
     rows = np.flatnonzero(np.asarray(found.is_valid().to_numpy(zero_copy_only=False), dtype=bool))
