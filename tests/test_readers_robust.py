@@ -231,7 +231,14 @@ def test_file_mixing_utf8_and_cp1252_rows_is_reported(
         (
             "cp850",
             ("1 rue A;fuite depuis l'été", "3 rue C;ça coule, problème au 2e"),
-            ["ne se lisent qu'en cp850", "(lignes 2, 4 ; « ‚t‚ » y est « été »)"],
+            ["ne se lisent qu'en cp850, l'encodage des fichiers DOS", "« ‚t‚ » y est « été »"],
+        ),
+        # Mac Roman again, with no byte cp1252 leaves undefined (« é » 0x8E, cp1252's
+        # « Ž »): read as cp1252, « dŽcidŽs », without a word.
+        (
+            "mac_roman",
+            ("1 rue A;travaux décidés", "3 rue C;réparé à moitié"),
+            ["ne se lisent qu'en Mac Roman", "(lignes 2, 4 ; « dŽcidŽs » y est « décidés »)"],
         ),
     ],
 )
@@ -262,30 +269,26 @@ def test_an_export_in_another_one_byte_encoding_is_reported(
     assert f"{first['address']};{first['description']}" == cells[0]
 
 
-def test_cp1252_exports_are_not_taken_for_cp850(tmp_path: Path) -> None:
+def test_cp1252_exports_are_not_taken_for_cp850_nor_mac_roman(tmp_path: Path) -> None:
     # The shipped cp1252 export (curly apostrophes, « œ »), the real Paris export in
     # cp1252, and hand-made text full of cp1252's quotes, dashes and ellipsis: no note.
     # The Paris export in cp850 is told apart (its « É » and « ü », 0x90 and 0x81 in
     # cp850, taken out: bytes cp1252 leaves undefined, read as latin-1, already noted).
     bailleur = read_csv(RAW / "bondy" / "signalements_bailleur.csv")
     assert bailleur.encoding == "cp1252"
-    assert (bailleur.cp850_example, len(bailleur.foreign_encoding_lines)) == (None, 0)
+    assert (bailleur.other_encoding, len(bailleur.foreign_encoding_lines)) == (None, 0)
     paris = (RAW / "paris10" / "dansmarue_paris_2023-08_2024-09.csv").read_text("utf-8")
     quotes = "id;texte\n1;“Fuite” à l’étage – voir etc… cœur Noël\n2;…\n3;« ça » — là\n"
-    for name, text, enc, dos in [
+    dos = paris.replace("É", "E").replace("ü", "u")
+    for name, text, enc, told in [
         ("paris_cp1252.csv", paris, "cp1252", None),
         ("guillemets.csv", quotes, "cp1252", None),
-        (
-            "paris_cp850.csv",
-            paris.replace("É", "E").replace("ü", "u"),
-            "cp850",
-            ("fa‡ade", "façade"),
-        ),
+        ("paris_cp850.csv", dos, "cp850", ("cp850", "fa‡ade", "façade")),
     ]:
         (tmp_path / name).write_bytes(text.encode(enc, "replace"))
         raw = read_csv(tmp_path / name)
-        assert (raw.encoding, raw.cp850_example) == ("cp1252", dos), name
-        assert bool(len(raw.foreign_encoding_lines)) == bool(dos), name
+        assert (raw.encoding, raw.other_encoding) == ("cp1252", told), name
+        assert bool(len(raw.foreign_encoding_lines)) == bool(told), name
 
 
 def test_a_short_utf8_export_with_one_cp1252_row_keeps_its_header(tmp_path: Path) -> None:

@@ -126,31 +126,45 @@ def _a_word(word: str) -> bool:
     return word.isalpha() and (word.islower() or word.isupper() or word[1:].islower())
 
 
-def cp850_example(data: bytes) -> tuple[str, str] | None:
-    """For bytes read as cp1252: a word as read and as cp850 (DOS) reads it (« ‚t‚ »,
-    « été ») when the file's words are words in cp850 and not in cp1252, far more often
-    than the other way round; None otherwise.
+#: One-byte encodings whose French letters cp1252 reads as signs, quotes or letters out of
+#: place, with how a note names them.
+OTHER_ENCODINGS = {
+    "cp850": "cp850, l'encodage des fichiers DOS",
+    "mac_roman": "Mac Roman, celui d'un ancien Excel pour Mac",
+}
+
+
+def other_encoding(data: bytes) -> tuple[str, str, str] | None:
+    """For bytes read as cp1252: the encoding of :data:`OTHER_ENCODINGS` they are in, and
+    a word as read and as that encoding reads it (« cp850 », « ‚t‚ », « été »), when the
+    file's words are words in it and not in cp1252, far more often than the other way
+    round; None otherwise.
 
     French accented letters are bytes 0x80-0x9F in cp850 (« é » 0x82, « è » 0x8A, « ç »
-    0x87), quotes and signs in cp1252, whose letters are 0xC0-0xFF: each encoding makes
-    the other's words unreadable (« cr‡ce », « ÚtÚ »). cp1252's punctuation at a word's
-    ends (« “mot” », « etc… », « l’eau ») is set aside. The first :data:`_SAMPLE_BYTES`
-    bytes are looked at, each distinct word once.
+    0x87) and in Mac Roman (« é » 0x8E), quotes, signs or capitals in cp1252, whose
+    letters are 0xC0-0xFF: each encoding makes the other's words unreadable (« cr‡ce »,
+    « dŽcidŽe », « ÚtÚ »). cp1252's punctuation at a word's ends (« “mot” », « etc… »,
+    « l’eau ») is set aside. The first :data:`_SAMPLE_BYTES` bytes are looked at, each
+    distinct word once.
     """
     words = Counter(_HIGH_WORD.findall(data[:_SAMPLE_BYTES]))
-    cp850 = cp1252 = 0
-    example = None
-    for raw, n in words.items():
-        word = raw.strip(_CP1252_PUNCTUATION)
-        if word.isascii():
-            continue
-        as_read, as_dos = word.decode("cp1252", "replace"), word.decode("cp850")
-        if _a_word(as_dos) and not _a_word(as_read):
-            cp850 += n
-            example = example or (as_read, as_dos)
-        elif _a_word(as_read) and not _a_word(as_dos):
-            cp1252 += n
-    return example if cp850 >= 2 and cp850 > 4 * cp1252 else None
+    found = None
+    for encoding in OTHER_ENCODINGS:
+        other = cp1252 = 0
+        example = None
+        for raw, n in words.items():
+            word = raw.strip(_CP1252_PUNCTUATION)
+            if word.isascii():
+                continue
+            as_read, as_meant = word.decode("cp1252", "replace"), word.decode(encoding)
+            if _a_word(as_meant) and not _a_word(as_read):
+                other += n
+                example = example or (as_read, as_meant)
+            elif _a_word(as_read) and not _a_word(as_meant):
+                cp1252 += n
+        if example and other >= 2 and other > 4 * cp1252 and (not found or other > found[0]):
+            found = (other, (encoding, *example))
+    return found[1] if found else None
 
 
 def utf8_bytes(data: bytes, encoding: str | None) -> tuple[bytes, str, bool]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from pipelines.ingest.encoding import OTHER_ENCODINGS
 from pipelines.ingest.rawfile import RawFile
 
 
@@ -56,14 +57,14 @@ def reading_notes(
         notes.append(("mixed_encoding", detail, bad))
     if len(raw.foreign_encoding_lines):  # read all the same: noted
         bad = raw.foreign_encoding_lines
-        dos = raw.cp850_example
+        other = raw.other_encoding
         detail = (
-            f"{len(bad)} ligne(s) ont des mots qui ne se lisent qu'en cp850, l'encodage "
-            f"des fichiers DOS (lignes {first_20(bad)} ; « {dos[0]} » y est « {dos[1]} ») : "
-            "le fichier, lu en cp1252, est sans doute en cp850, et leurs accents sont "
-            "déformés. Réenregistrez-le en « CSV UTF-8 »"
-            + (f'{or_key} (encoding = "cp850").' if or_key else ".")
-            if dos
+            f"{len(bad)} ligne(s) ont des mots qui ne se lisent qu'en "
+            f"{OTHER_ENCODINGS[other[0]]} (lignes {first_20(bad)} ; « {other[1]} » y est "
+            f"« {other[2]} ») : le fichier, lu en cp1252, est sans doute en {other[0]}, et "
+            "leurs accents sont déformés. Réenregistrez-le en « CSV UTF-8 »"
+            + (f'{or_key} (encoding = "{other[0]}").' if or_key else ".")
+            if other
             else f"{len(bad)} ligne(s) ont des octets qui ne sont des lettres ni en latin-1 ni "
             f"en cp1252 (lignes {first_20(bad)}) : le fichier est sans doute dans un "
             "autre encodage (Mac Roman d'un ancien Excel pour Mac, cp850 de DOS…), et "

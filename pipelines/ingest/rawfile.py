@@ -174,8 +174,9 @@ class RawFile:
         When no sheet was named: the hidden sheets before the one read, the first
         visible (a sheet of lists or a macro's scratch sheet moved first and hidden
         was read instead of the export the analyst sees), reported.
-    cp850_example
-        For such a file, a word as read and as cp850 reads it (« ‚t‚ », « été »).
+    other_encoding
+        For such a file, its encoding, and a word as read and as that encoding reads it
+        (« cp850 », « ‚t‚ », « été »).
     merged_header
         A workbook's header with a cell merged over several columns: a sentence per such
         cell when the header was read on two rows (the row under it names the merged
@@ -202,7 +203,7 @@ class RawFile:
     merged_ranges: tuple[str, ...] = ()
     hidden_sheets: tuple[str, ...] = ()
     merged_header: tuple[str, ...] = ()
-    cp850_example: tuple[str, str] | None = None
+    other_encoding: tuple[str, str, str] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.malformed, MalformedRows):
