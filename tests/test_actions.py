@@ -857,3 +857,28 @@ def test_a_row_with_several_problems_lists_every_one_of_them(
     assert counts["rejected"] == 2  # rows, not problems
     assert counts["rows_in"] == counts["kept"] + counts["rejected"] == 3
     assert summary["problems_by_reason"]["unknown_building"] == 1
+
+
+def test_a_register_s_reading_notes_are_told(site: dict[str, Any], tmp_path: Path) -> None:
+    # A register saved by a DOS tool (cp850) was read as cp1252: its rows were refused
+    # « statut « d‚cid‚e » inconnu(e) », the encoding never named; a status merged over
+    # two rows of a workbook left the second empty, without the word the reports' files
+    # get (the ingestion's reading notes, pipelines.ingest.filenotes).
+    ids = site["ids"]
+    lines = [";".join(_good(f"E-{k}", ids[0]).get(h) or "" for h in HEADERS) for k in (1, 2)]
+    folder = tmp_path / "register"
+    folder.mkdir()
+    (folder / "dos.csv").write_bytes("\r\n".join([";".join(HEADERS), *lines]).encode("cp850"))
+    book = _write_xlsx(folder / "fusion.xlsx", [_good("F-1", ids[0]), _good("F-2", ids[1])])
+    workbook = openpyxl.load_workbook(book)
+    column = list(HEADERS).index("statut") + 1
+    workbook.active.merge_cells(start_row=2, start_column=column, end_row=3, end_column=column)
+    workbook.save(book)
+    notes = {(n["file"], n["reason"]): n for n in read_register(folder).file_notes}
+    assert set(notes) == {("dos.csv", "unknown_encoding"), ("fusion.xlsx", "merged_cells")}
+    dos = notes["dos.csv", "unknown_encoding"]
+    assert dos["lines"] == [2, 3]
+    assert "« comit‚ » y est « comité »" in dos["reason_fr"]
+    assert dos["reason_fr"].endswith("Réenregistrez-le en « CSV UTF-8 ».")  # no source key
+    _, _, summary = _run(site, tmp_path)
+    assert [n["reason"] for n in summary["file_notes"]] == ["unknown_encoding", "merged_cells"]

@@ -1284,6 +1284,40 @@ def test_files_that_cannot_be_parsed_raise_input_error(tmp_path: Path) -> None:
         ("05/03/2024 14:02:00,5", "2024-03-05 14:02:00.500"),
         ("05/03/24 14:02:00.000", "2024-03-05 14:02"),
         ("05/03/2024 14:02:00.250 UTC", "2024-03-05 15:02:00.250"),
+        # Central European (Summer) Time by name, as a French ticketing export writes it.
+        ("2024-03-05 14:02 CET", "2024-03-05 14:02"),
+        ("2024-07-05 14:02:00 CEST", "2024-07-05 14:02"),
+        ("2024-03-05 14:02 CEST", "2024-03-05 13:02"),  # summer time in March: moved
+        ("05/03/2024 14h02 CET", "2024-03-05 14:02"),
+        ("2024-03-05 CET", "2024-03-05 00:00"),
+        # ISO without leading zeros (a hand-made sheet).
+        ("2024-3-5", "2024-03-05 00:00"),
+        ("2024-3-5 9:05", "2024-03-05 09:05"),
+        ("2024/3/15 9:05:30", "2024-03-15 09:05:30"),
+        ("2024-12-5T9:05:00Z", "2024-12-05 10:05"),
+        ("2024-2-30", None),
+        # French month names, any case, accents or not, abbreviated with a dot.
+        ("5 mars 2024", "2024-03-05 00:00"),
+        ("05 mars 2024 14h02", "2024-03-05 14:02"),
+        ("1er mars 2024", "2024-03-01 00:00"),
+        ("5 MARS 2024", "2024-03-05 00:00"),
+        ("5 févr. 2024", "2024-02-05 00:00"),
+        ("5 fevrier 2024", "2024-02-05 00:00"),
+        ("5 AOÛT 2024", "2024-08-05 00:00"),
+        ("mardi 5 mars 2024 à 14:02", "2024-03-05 14:02"),
+        ("5 déc. 2024, 14:02:30", "2024-12-05 14:02:30"),
+        ("5 mars 2024 14:02 UTC", "2024-03-05 15:02"),
+        ("31 févr. 2024", None),
+        # Excel's « jj-mmm-aa » saved as CSV.
+        ("12-mars-25", "2025-03-12 00:00"),
+        ("05-févr.-2024", "2024-02-05 00:00"),
+        ("5 mars 24", "2024-03-05 00:00"),
+        ("12-mars", None),
+        ("mars-25", None),
+        ("5 brumaire 2024", None),
+        # A 12-hour clock with a fraction of a second.
+        ("05/03/2024 2:02:00.5 PM", "2024-03-05 14:02:00.500"),
+        ("05/03/2024 2:02:00,5 pm", "2024-03-05 14:02:00.500"),
         ("45385.34375", "2024-04-03 08:15"),  # Excel serial
         ("31/02/2024 10:00", None),  # no 31 February
         ("29/02/2023", None),
@@ -1301,6 +1335,30 @@ def test_parse_dates_forms(text: str, expected: str | None) -> None:
         assert pd.isna(got.iloc[0])
     else:
         assert got.iloc[0] == pd.Timestamp(expected)
+
+
+def test_us_dates_with_a_fraction_read_month_first_named_months_as_written(
+    tmp_path: Path,
+) -> None:
+    # « 05/03/2024 2:02:00.5 PM » was rejected « date illisible » (a 12-hour clock and a
+    # fraction of a second). The file's evidence (03/13) makes its a/b dates month first;
+    # a date written with its month's name is no a/b date and keeps its day.
+    path = tmp_path / "us.csv"
+    path.write_text(
+        "id;date;adresse\n"
+        "A;03/13/2024 2:02:00.5 PM;1 rue A\n"
+        "B;03/05/2024 2:02:00.5 PM;2 rue B\n"
+        "C;5 mars 2024;3 rue C\n"
+        "D;2024-3-5 9:05 CET;4 rue D\n",
+        encoding="utf-8",
+    )
+    result = _ingest(_source(path, columns={"id": "id", "date": "date", "address": "adresse"}))
+    assert result.summary["sources"]["src"]["accepted"] == 4
+    got = result.ingested.set_index("report_id")["reported_at"]
+    assert got["src:A"] == pd.Timestamp("2024-03-13 14:02:00.500")
+    assert got["src:B"] == pd.Timestamp("2024-03-05 14:02:00.500")
+    assert got["src:C"] == pd.Timestamp("2024-03-05")
+    assert got["src:D"] == pd.Timestamp("2024-03-05 09:05")
 
 
 def test_dates_with_a_utc_suffix_are_read_not_rejected(tmp_path: Path) -> None:
@@ -1330,7 +1388,10 @@ def test_dates_with_a_utc_suffix_are_read_not_rejected(tmp_path: Path) -> None:
     assert got["src:F"] == pd.Timestamp("2024-03-05 15:02")
     assert got["src:G"] == got["src:H"] == pd.Timestamp("2024-03-05")
     assert result.rejected["source_line"].tolist() == [6]
-    assert "fuseau facultatif : Z, UTC, GMT ou +hh:mm" in result.rejected["reason_fr"].iloc[0]
+    assert (
+        "fuseau facultatif : Z, UTC, GMT, CET, CEST ou +hh:mm"
+        in result.rejected["reason_fr"].iloc[0]
+    )
 
 
 def test_a_quote_left_open_has_its_own_reason(tmp_path: Path) -> None:

@@ -214,32 +214,81 @@ def test_file_mixing_utf8_and_cp1252_rows_is_reported(
     assert "utf-8" in issue["detail"]
 
 
-def test_a_mac_roman_export_read_as_latin1_is_reported(tmp_path: Path) -> None:
-    # « CSV Macintosh » of an old Excel for Mac: « é » is 0x8E, « ç » 0x8D, a byte
-    # cp1252 leaves undefined, so the file was read as latin-1, its accents turned into
-    # invisible control characters (« 1 rue \x83mile Zola »), without a word.
+@pytest.mark.parametrize(
+    ("encoding", "cells", "told"),
+    [
+        # « CSV Macintosh » of an old Excel for Mac: « é » is 0x8E, « ç » 0x8D, a byte
+        # cp1252 leaves undefined, so the file was read as latin-1, its accents turned
+        # into invisible control characters (« 1 rue \x83mile Zola »), without a word.
+        (
+            "mac_roman",
+            ("1 rue Émile Zola;cœur été", "3 rue C;ça"),
+            ["ni en latin-1 ni en cp1252 (lignes 2, 4)"],
+        ),
+        # cp850 (DOS) writes « é » 0x82, « ç » 0x87, « è » 0x8A: bytes cp1252 defines (as
+        # « ‚ », « ‡ », « Š »), so the file was read as cp1252, « été » became « ‚t‚ »,
+        # without a word.
+        (
+            "cp850",
+            ("1 rue A;fuite depuis l'été", "3 rue C;ça coule, problème au 2e"),
+            ["ne se lisent qu'en cp850, l'encodage des fichiers DOS", "« ‚t‚ » y est « été »"],
+        ),
+        # Mac Roman again, with no byte cp1252 leaves undefined (« é » 0x8E, cp1252's
+        # « Ž »): read as cp1252, « dŽcidŽs », without a word.
+        (
+            "mac_roman",
+            ("1 rue A;travaux décidés", "3 rue C;réparé à moitié"),
+            ["ne se lisent qu'en Mac Roman", "(lignes 2, 4 ; « dŽcidŽs » y est « décidés »)"],
+        ),
+    ],
+)
+def test_an_export_in_another_one_byte_encoding_is_reported(
+    tmp_path: Path, encoding: str, cells: tuple[str, str], told: list[str]
+) -> None:
     text = (
         "id;date;adresse;texte\r\n"
-        "A;05/03/2024;1 rue Émile Zola;cœur été\r\n"
+        f"A;05/03/2024;{cells[0]}\r\n"
         "B;06/03/2024;2 rue B;ok\r\n"
-        "C;07/03/2024;3 rue C;ça\r\n"
+        f"C;07/03/2024;{cells[1]}\r\n"
     )
-    path = tmp_path / "mac.csv"
-    path.write_bytes(text.encode("mac_roman"))
+    path = tmp_path / f"{encoding}.csv"
+    path.write_bytes(text.encode(encoding))
     columns = {"id": "id", "date": "date", "address": "adresse", "description": "texte"}
     source = SourceConfig(id="src", kind="reports", path=str(path), columns=columns)
     s = _ingest(source).summary["sources"]["src"]
     assert s["accepted"] == 3  # read all the same, noted
     (note,) = [i for i in s["file_issues"] if i["reason"] == "unknown_encoding"]
     assert note["lines"] == [2, 4]
-    assert "ni en latin-1 ni en cp1252 (lignes 2, 4)" in note["detail"]
-    assert 'encoding = "mac_roman"' in note["detail"]
+    for words in [*told, f'encoding = "{encoding}"']:
+        assert words in note["detail"]
     # Its encoding given, it is read right, without the note.
-    given = dataclasses.replace(source, encoding="mac_roman")
-    result = _ingest(given)
+    result = _ingest(dataclasses.replace(source, encoding=encoding))
     s = result.summary["sources"]["src"]
     assert not [i for i in s["file_issues"] if i["reason"] == "unknown_encoding"]
-    assert result.ingested["address"].tolist()[0] == "1 rue Émile Zola"
+    first = result.ingested.iloc[0]
+    assert f"{first['address']};{first['description']}" == cells[0]
+
+
+def test_cp1252_exports_are_not_taken_for_cp850_nor_mac_roman(tmp_path: Path) -> None:
+    # The shipped cp1252 export (curly apostrophes, « œ »), the real Paris export in
+    # cp1252, and hand-made text full of cp1252's quotes, dashes and ellipsis: no note.
+    # The Paris export in cp850 is told apart (its « É » and « ü », 0x90 and 0x81 in
+    # cp850, taken out: bytes cp1252 leaves undefined, read as latin-1, already noted).
+    bailleur = read_csv(RAW / "bondy" / "signalements_bailleur.csv")
+    assert bailleur.encoding == "cp1252"
+    assert (bailleur.other_encoding, len(bailleur.foreign_encoding_lines)) == (None, 0)
+    paris = (RAW / "paris10" / "dansmarue_paris_2023-08_2024-09.csv").read_text("utf-8")
+    quotes = "id;texte\n1;“Fuite” à l’étage – voir etc… cœur Noël\n2;…\n3;« ça » — là\n"
+    dos = paris.replace("É", "E").replace("ü", "u")
+    for name, text, enc, told in [
+        ("paris_cp1252.csv", paris, "cp1252", None),
+        ("guillemets.csv", quotes, "cp1252", None),
+        ("paris_cp850.csv", dos, "cp850", ("cp850", "fa‡ade", "façade")),
+    ]:
+        (tmp_path / name).write_bytes(text.encode(enc, "replace"))
+        raw = read_csv(tmp_path / name)
+        assert (raw.encoding, raw.other_encoding) == ("cp1252", told), name
+        assert bool(len(raw.foreign_encoding_lines)) == bool(told), name
 
 
 def test_a_short_utf8_export_with_one_cp1252_row_keeps_its_header(tmp_path: Path) -> None:
@@ -412,14 +461,15 @@ def test_xlsx_with_a_title_above_the_header(
     assert raw.table.column("id").to_pylist() == ["A-1", "A-2"]
 
 
-@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+@pytest.mark.parametrize("kind", ["csv"])
 def test_a_row_of_groups_above_the_header_is_named_with_the_header_s_line(
     tmp_path: Path, kind: str
 ) -> None:
     # « Signalement » over id and date, « Lieu » over the address (merged cells, or
     # their CSV copy): the groups were read as the header, and the message said « aucune
     # des 4 colonnes n'est attendue : est-ce bien l'export ? … corrigez les colonnes »,
-    # of a file whose header has every configured name, one line down.
+    # of a file whose header has every configured name, one line down. (A workbook whose
+    # groups are merged cells is read on two rows: test_a_header_merged_over_two_columns…)
     rows = [
         ["Signalement", None, "Lieu", None],
         ["id", "date", "adresse", "texte"],
@@ -448,6 +498,88 @@ def test_a_row_of_groups_above_the_header_is_named_with_the_header_s_line(
     assert "Ces noms sont ceux de la ligne 2 du fichier" in message
     assert "supprimez les lignes au-dessus de l'en-tête" in message
     assert "Corrigez [sites.sources.columns]" not in message
+
+
+def _merged_book(path: Path, rows: list[list[str | None]], merges: list[str]) -> Path:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    for ref in merges:
+        book.active.merge_cells(ref)
+    book.save(path)
+    return path
+
+
+def _merged_header_notes(result: ingest.IngestResult) -> list[str]:
+    issues = result.summary["sources"]["src"]["file_issues"]
+    return [i["detail"] for i in issues if i["reason"] == "merged_header"]
+
+
+def test_a_header_merged_over_two_columns_with_names_under_it_is_read_on_two_rows(
+    tmp_path: Path,
+) -> None:
+    # « Localisation » merged over C1:D1, « Adresse » and « Code postal » under it, the
+    # other names merged down (A1:A2…): row 2 was read as data and column D left
+    # « colonne_4 »; the configured « adresse » was missing from the header.
+    path = _merged_book(
+        tmp_path / "deux_lignes.xlsx",
+        [
+            ["id", "date", "Localisation", None, "texte"],
+            [None, None, "Adresse", "Code postal", None],
+            ["A", "05/03/2024", "1 rue A", "93140", "fuite"],
+            ["B", "06/03/2024", "2 rue B", "93140", "bruit"],
+        ],
+        ["A1:A2", "B1:B2", "C1:D1", "E1:E2"],
+    )
+    raw = read_xlsx(path)
+    assert raw.columns == ["id", "date", "Adresse", "Code postal", "texte"]
+    assert raw.lines.tolist() == [3, 4]
+    assert raw.merged_ranges == ()  # A1:A2… are the header's, not merged data cells
+    source = SourceConfig(
+        id="src", kind="reports", path=str(path),
+        columns={"id": "id", "date": "date", "address": "Adresse", "description": "texte"},
+    )  # fmt: skip
+    result = _ingest(source)
+    assert result.summary["sources"]["src"]["rows_in"] == 2
+    (note,) = _merged_header_notes(result)
+    assert note.startswith(
+        "En-tête lu sur deux lignes : sous la cellule fusionnée « Localisation »"
+    )
+    assert "(C1:D1), les colonnes C à D" in note
+    assert "« Adresse », « Code postal »" in note
+    # A row of groups merged over the whole header (« Signalement » over id and date):
+    # the header, one line down, was refused with « supprimez les lignes au-dessus ».
+    groups = _merged_book(
+        tmp_path / "groupes.xlsx",
+        [["Signalement", None, "Lieu", None], ["id", "date", "adresse", "texte"], ["A"] * 4],
+        ["A1:B1", "C1:D1"],
+    )
+    assert read_xlsx(groups).columns == ["id", "date", "adresse", "texte"]
+
+
+def test_a_header_merged_over_two_data_columns_names_the_nameless_one(tmp_path: Path) -> None:
+    # « Localisation » merged over C1:D1 above the street (C) and the postcode (D): D's
+    # values were read under « colonne_4 » and never mapped, without a word.
+    rows: list[list[str | None]] = [
+        ["id", "date", "Localisation", None],
+        ["A", "05/03/2024", "1 rue A", "93140"],
+    ]
+    path = _merged_book(tmp_path / "titre.xlsx", rows, ["C1:D1"])
+    source = SourceConfig(
+        id="src", kind="reports", path=str(path),
+        columns={"id": "id", "date": "date", "address": "Localisation"},
+    )  # fmt: skip
+    (note,) = _merged_header_notes(_ingest(source))
+    assert note.startswith(
+        "Colonne D sans nom : elle est sous la cellule fusionnée « Localisation » (C1:D1)"
+    )
+    assert "ne va qu'à la colonne C" in note
+    assert "« colonne_4 »" in note
+    # Merged over an empty column (a wide title cell): nothing to tell.
+    rows[1][3] = None
+    path = _merged_book(tmp_path / "large.xlsx", rows, ["C1:D1"])
+    assert _merged_header_notes(_ingest(dataclasses.replace(source, path=str(path)))) == []
 
 
 def test_xlsx_whose_first_sheet_has_no_row_names_the_sheets_with_rows(tmp_path: Path) -> None:

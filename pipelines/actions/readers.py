@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from pipelines.actions.model import HEADER_OF, TARGET_COLUMNS, column_of
 from pipelines.errors import InputError
-from pipelines.ingest import CONTROL_CHARS, read_file, scrub_text
+from pipelines.ingest import CONTROL_CHARS, read_file, reading_notes, scrub_text
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,11 @@ class RegisterRead:
     files
         Per file read: name, ``sha256``, ``modified_at`` (ISO, UTC) and, for a workbook,
         ``modified_by`` (its « modifié par », scrubbed like any text).
+    file_notes
+        Per file read all the same with something to tell (lines in another encoding,
+        an encoding not detected, formulas never computed, merged cells: the reading
+        notes of the reports' files, :func:`pipelines.ingest.filenotes.reading_notes`):
+        ``file``, ``reason``, ``reason_fr`` and ``lines``.
     """
 
     rows: pd.DataFrame
@@ -101,6 +106,7 @@ class RegisterRead:
     failed_files: list[str] = field(default_factory=list)
     ignored_files: list[str] = field(default_factory=list)
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    file_notes: list[dict[str, Any]] = field(default_factory=list)
 
     def file_failed(self, name: str, reason: str, reason_fr: str) -> None:
         """Record a file not read: listed in ``failed_files`` and as a problem of the
@@ -183,9 +189,11 @@ def _columns(names: list[str]) -> tuple[dict[str, str], list[str], list[str]]:
     return mapping, ignored, missing
 
 
-def _file_rows(path: Path, fmt: str) -> tuple[pd.DataFrame, list[dict[str, Any]], int, list[str]]:
+def _file_rows(
+    path: Path, fmt: str
+) -> tuple[pd.DataFrame, list[dict[str, Any]], int, list[str], list[dict[str, Any]]]:
     """The rows of one file as internal columns, its malformed rows as problems, its
-    blank rows, and its columns that are not the register's.
+    blank rows, its columns that are not the register's, and its reading notes.
 
     Raises
     ------
@@ -251,7 +259,18 @@ def _file_rows(path: Path, fmt: str) -> tuple[pd.DataFrame, list[dict[str, Any]]
             raw.malformed.lines, raw.malformed.n_fields, raw.malformed.unclosed_quote, strict=True
         )
     ]
-    return frame, malformed, int(raw.blank_rows), ignored
+    notes = [
+        {
+            "file": path.name,
+            "reason": reason,
+            "reason_fr": detail,
+            "lines": [] if lines is None else [int(n) for n in lines[:1000]],
+        }
+        for reason, detail, lines in reading_notes(raw, source_keys=False)
+    ]
+    for note in notes:
+        log.warning("%s : %s", path.name, note["reason_fr"])
+    return frame, malformed, int(raw.blank_rows), ignored, notes
 
 
 def read_register(folder: str | Path) -> RegisterRead:
@@ -287,7 +306,7 @@ def read_register(folder: str | Path) -> RegisterRead:
             )
             continue
         try:
-            frame, malformed, blank, ignored = _file_rows(path, fmt)
+            frame, malformed, blank, ignored, notes = _file_rows(path, fmt)
             facts = file_facts(path)
         except InputError as err:
             message = str(err).split(" : ", 1)[-1]
@@ -310,6 +329,7 @@ def read_register(folder: str | Path) -> RegisterRead:
         out.problems.extend(malformed)
         out.rows_in += int((~comment).sum()) + len(malformed)
         out.files.append(facts)
+        out.file_notes.extend(notes)
         if ignored:
             out.ignored_columns[path.name] = ignored
     if frames:

@@ -384,6 +384,7 @@ def run(
         "files_failed": read.failed_files,
         "files_ignored": read.ignored_files,
         "columns_ignored": read.ignored_columns,
+        "file_notes": read.file_notes,
         "scrubbed": scrubbed,
         "effect": {
             "window_months": settings.actions.effect_window_months,

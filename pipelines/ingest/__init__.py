@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pipelines.ingest.chunks import CHUNK_BYTES, read_file_chunks
 from pipelines.ingest.encoding import decode
+from pipelines.ingest.filenotes import reading_notes
 from pipelines.ingest.household import create_secret, load_secret, secret_path
 from pipelines.ingest.partition import repeated_header_rows
 from pipelines.ingest.personal import header_words, looks_personal
@@ -75,6 +76,7 @@ __all__ = [
     "parse_numbers",
     "read_file",
     "read_file_chunks",
+    "reading_notes",
     "repeated_header_rows",
     "resolve_columns",
     "run",

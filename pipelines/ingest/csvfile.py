@@ -16,7 +16,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from pipelines.ingest.encoding import control_lines, decode, encoding_mismatches, utf8_bytes
+from pipelines.ingest.encoding import (
+    control_lines,
+    decode,
+    encoding_mismatches,
+    other_encoding,
+    utf8_bytes,
+)
 from pipelines.ingest.rawfile import Malformed, MalformedRows, RawFile
 from pipelines.ingest.values import flags
 
@@ -184,6 +190,7 @@ def read_csv(
         garbled = encoding_mismatches(data, enc)
     # Detected latin-1 (bytes cp1252 leaves undefined): the lines it cannot read as text.
     foreign = control_lines(data) if enc == "latin-1" and not encoding else garbled[:0]
+    other: tuple[str, str, str] | None = None
     del data
     if b"\r" in buf:
         buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -201,7 +208,10 @@ def read_csv(
         # Presumed UTF-8, but it was not (cp1252 or latin-1): decode, then parse again.
         text, enc = decode(buf, encoding)
         garbled = encoding_mismatches(buf, enc)
-        if enc == "latin-1":
+        # Detected cp1252 whose words are words in cp850 or Mac Roman only: the lines it
+        # garbles.
+        other = other_encoding(buf) if enc == "cp1252" else None
+        if enc == "latin-1" or other is not None:
             foreign = control_lines(buf)
         buf = text.encode("utf-8")
         del text
@@ -212,6 +222,7 @@ def read_csv(
         )
     raw.encoding_mismatch_lines = garbled
     raw.foreign_encoding_lines = foreign
+    raw.other_encoding = other
     return raw
 
 

@@ -4,6 +4,9 @@ lines a chosen encoding garbles."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 import numpy as np
 
 _BOM8 = b"\xef\xbb\xbf"
@@ -106,6 +109,62 @@ def control_lines(data: bytes) -> np.ndarray:
     newlines = np.flatnonzero(a == 10)
     where = np.flatnonzero((a >= 0x80) & (a <= 0x9F))
     return (np.unique(np.searchsorted(newlines, where)) + 1).astype(np.int64)
+
+
+#: A word holding a byte above 127 (ASCII letters and such bytes), in a file's bytes.
+_HIGH_WORD = re.compile(rb"[A-Za-z\x80-\xff]*[\x80-\xff][A-Za-z\x80-\xff]*")
+#: cp1252's quotes, dashes and ellipsis (« “mot” », « etc… », « l’eau » 0x92): a word's
+#: punctuation, no letter, set aside at a word's ends.
+_CP1252_PUNCTUATION = b"\x85\x91\x92\x93\x94\x96\x97"
+#: How much of a file tells whether it is cp850 (words' counts, not bytes', decide).
+_SAMPLE_BYTES = 4 * 2**20
+
+
+def _a_word(word: str) -> bool:
+    """Whether text reads as one word: letters, in lower case, upper case or capitalised
+    (« été », « ÉTÉ », « Émile »; not « ‚t‚ », « problŠme » nor « riviÞre »)."""
+    return word.isalpha() and (word.islower() or word.isupper() or word[1:].islower())
+
+
+#: One-byte encodings whose French letters cp1252 reads as signs, quotes or letters out of
+#: place, with how a note names them.
+OTHER_ENCODINGS = {
+    "cp850": "cp850, l'encodage des fichiers DOS",
+    "mac_roman": "Mac Roman, celui d'un ancien Excel pour Mac",
+}
+
+
+def other_encoding(data: bytes) -> tuple[str, str, str] | None:
+    """For bytes read as cp1252: the encoding of :data:`OTHER_ENCODINGS` they are in, and
+    a word as read and as that encoding reads it (« cp850 », « ‚t‚ », « été »), when the
+    file's words are words in it and not in cp1252, far more often than the other way
+    round; None otherwise.
+
+    French accented letters are bytes 0x80-0x9F in cp850 (« é » 0x82, « è » 0x8A, « ç »
+    0x87) and in Mac Roman (« é » 0x8E), quotes, signs or capitals in cp1252, whose
+    letters are 0xC0-0xFF: each encoding makes the other's words unreadable (« cr‡ce »,
+    « dŽcidŽe », « ÚtÚ »). cp1252's punctuation at a word's ends (« “mot” », « etc… »,
+    « l’eau ») is set aside. The first :data:`_SAMPLE_BYTES` bytes are looked at, each
+    distinct word once.
+    """
+    words = Counter(_HIGH_WORD.findall(data[:_SAMPLE_BYTES]))
+    found = None
+    for encoding in OTHER_ENCODINGS:
+        other = cp1252 = 0
+        example = None
+        for raw, n in words.items():
+            word = raw.strip(_CP1252_PUNCTUATION)
+            if word.isascii():
+                continue
+            as_read, as_meant = word.decode("cp1252", "replace"), word.decode(encoding)
+            if _a_word(as_meant) and not _a_word(as_read):
+                other += n
+                example = example or (as_read, as_meant)
+            elif _a_word(as_read) and not _a_word(as_meant):
+                cp1252 += n
+        if example and other >= 2 and other > 4 * cp1252 and (not found or other > found[0]):
+            found = (other, (encoding, *example))
+    return found[1] if found else None
 
 
 def utf8_bytes(data: bytes, encoding: str | None) -> tuple[bytes, str, bool]:

@@ -156,7 +156,8 @@ class RawFile:
     foreign_encoding_lines
         int64, for a file detected as latin-1, the lines holding bytes that are no text
         in latin-1 nor cp1252 (a file in Mac Roman or cp850): read all the same, and
-        reported.
+        reported. A file detected as cp1252 whose words are words in cp850 only: its
+        lines holding bytes 0x80-0x9F.
     sheets
         A workbook's sheets, the one read first (empty for other formats).
     sheets_with_rows
@@ -173,6 +174,13 @@ class RawFile:
         When no sheet was named: the hidden sheets before the one read, the first
         visible (a sheet of lists or a macro's scratch sheet moved first and hidden
         was read instead of the export the analyst sees), reported.
+    other_encoding
+        For such a file, its encoding, and a word as read and as that encoding reads it
+        (« cp850 », « ‚t‚ », « été »).
+    merged_header
+        A workbook's header with a cell merged over several columns: a sentence per such
+        cell when the header was read on two rows (the row under it names the merged
+        columns), or per column under it past the first, nameless, that holds values.
     """
 
     path: str
@@ -194,6 +202,8 @@ class RawFile:
     formula_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     merged_ranges: tuple[str, ...] = ()
     hidden_sheets: tuple[str, ...] = ()
+    merged_header: tuple[str, ...] = ()
+    other_encoding: tuple[str, str, str] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.malformed, MalformedRows):

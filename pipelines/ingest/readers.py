@@ -35,6 +35,7 @@ from pipelines.errors import InputError
 from pipelines.ingest.csvfile import _clean_names, _drop_blank_columns, read_csv
 from pipelines.ingest.encoding import decode
 from pipelines.ingest.rawfile import Malformed, RawFile
+from pipelines.ingest.xlsxheader import header_merges, nameless_columns, two_row_header
 
 log = logging.getLogger(__name__)
 
@@ -706,6 +707,18 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         records, lines = records[k + 1 :], lines[k + 1 :]
         blank -= sum(1 for n in blank_after if n < header_line)
         width = max([len(header), *(len(r) for r in records)])
+    # A cell merged over several columns of the header (« Localisation » over C1:D1).
+    merges = header_merges((ref for ref, _ in merged), header, header_line)
+    two_rows = (
+        two_row_header(merges, header, records[0])
+        if merges and records and lines[0] == header_line + 1
+        else None
+    )
+    header_notes: list[str] = []
+    if two_rows is not None:  # the row under it names the merged columns: header too
+        header, header_notes = two_rows
+        header_line, records, lines = lines[0], records[1:], lines[1:]
+        merges = []
     names, blank_names = _clean_names(header + [""] * (width - len(header)))
     padded = [cells + [""] * (width - len(cells)) for cells in records]
     columns = [[cells[i] for cells in padded] for i in range(width)]
@@ -713,6 +726,9 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         {n: pa.array(c, pa.large_string()) for n, c in zip(names, columns, strict=True)}
     )
     table = _drop_blank_columns(table, [names[i] for i in blank_names])
+    # Its other columns, nameless, told when they hold values (empty ones are dropped).
+    nameless = nameless_columns(merges, names)
+    header_notes += [note for name, note in nameless.items() if name in table.column_names]
     return RawFile(
         str(path),
         "xlsx",
@@ -725,6 +741,7 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         formula_lines=formula_lines[formula_lines > header_line],
         merged_ranges=tuple(ref for ref, last in merged if last > header_line),
         hidden_sheets=hidden,
+        merged_header=tuple(header_notes),
     )
 
 

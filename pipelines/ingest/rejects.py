@@ -221,8 +221,8 @@ def _reason_fr(
     if code == "unparseable_date":
         return (
             f"Date illisible dans la colonne {col('date')} : « {value} » "
-            "(attendu jj/mm/aaaa [hh:mm], ISO 8601 ou numéro de série Excel ; fuseau "
-            "facultatif : Z, UTC, GMT ou +hh:mm)."
+            "(attendu jj/mm/aaaa [hh:mm], 5 mars 2024 [14h02], ISO 8601 ou numéro de série "
+            "Excel ; fuseau facultatif : Z, UTC, GMT, CET, CEST ou +hh:mm)."
         )
     if code == "date_in_future":
         return (

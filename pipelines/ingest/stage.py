@@ -55,6 +55,7 @@ from pipelines.ingest.cells import (
     _Parsed,
     resolve_columns,
 )
+from pipelines.ingest.filenotes import first_20, reading_notes
 from pipelines.ingest.gather import (
     _accepted_frame,
     _order,
@@ -167,11 +168,6 @@ def _file_issue(source: SourceConfig, path: str, reason: str, detail: str) -> di
         "reason_fr": detail,
         "original_row": "",
     }
-
-
-def _first_20(items: Sequence[Any] | np.ndarray) -> str:
-    """The first 20 ``items``, comma-separated, with « … » when there are more."""
-    return ", ".join(str(v) for v in items[:20]) + (" …" if len(items) > 20 else "")
 
 
 def _file_note(
@@ -316,54 +312,8 @@ def _read_source(
         roles_per_file.append(roles)
         raws.append(raw)
         issues.extend(_named_twice(raw, roles, source))
-        if raw.hidden_sheets:  # read from the first visible sheet: noted
-            hidden = raw.hidden_sheets
-            named = ", ".join(f"« {t} »" for t in hidden)
-            detail = (
-                ("la feuille " if len(hidden) == 1 else "les feuilles ")
-                + named
-                + (", masquée, précède " if len(hidden) == 1 else ", masquées, précèdent ")
-                + f"la première feuille visible du classeur, « {raw.sheets[0]} », qui est "
-                "celle lue. Si l'export est dans une feuille masquée, indiquez-la dans la "
-                f'source (sheet = "{hidden[0]}").'
-            )
-            issues.append(_file_note(source, str(path), "hidden_sheets", detail))
-        if len(raw.encoding_mismatch_lines):  # read all the same: noted, not rejected
-            bad = raw.encoding_mismatch_lines
-            detail = (
-                f"{len(bad)} ligne(s) ne sont pas en {raw.encoding}, l'encodage du reste "
-                f"du fichier (lignes {_first_20(bad)}) : leurs accents sont peut-être "
-                "déformés. Réenregistrez le fichier dans un seul encodage."
-            )
-            issues.append(_file_note(source, str(path), "mixed_encoding", detail, lines=bad))
-        if len(raw.foreign_encoding_lines):  # read all the same: noted
-            bad = raw.foreign_encoding_lines
-            detail = (
-                f"{len(bad)} ligne(s) ont des octets qui ne sont des lettres ni en latin-1 ni "
-                f"en cp1252 (lignes {_first_20(bad)}) : le fichier est sans doute dans un "
-                "autre encodage (Mac Roman d'un ancien Excel pour Mac, cp850 de DOS…), et "
-                "leurs accents sont perdus. Réenregistrez-le en « CSV UTF-8 », ou indiquez "
-                'son encodage dans la source (encoding = "mac_roman").'
-            )
-            issues.append(_file_note(source, str(path), "unknown_encoding", detail, lines=bad))
-        if len(raw.formula_lines):  # read as empty: noted, each row then judged as read
-            lines = raw.formula_lines
-            detail = (
-                f"{len(lines)} ligne(s) ont une formule dont la valeur n'a jamais été "
-                f"calculée (lignes {_first_20(lines)}) : ces cellules sont lues vides. "
-                "Ouvrez le classeur dans Excel ou LibreOffice et enregistrez-le pour que "
-                "leurs valeurs soient calculées."
-            )
-            issues.append(_file_note(source, str(path), "uncomputed_formulas", detail, lines=lines))
-        if raw.merged_ranges:  # read as they are: noted
-            ranges = raw.merged_ranges
-            detail = (
-                f"{len(ranges)} plage(s) de cellules fusionnées ({_first_20(ranges)}) : "
-                "seule la première cellule de chaque plage a une valeur, les autres sont "
-                "lues vides. Défusionnez-les en recopiant la valeur dans chaque ligne si "
-                "elle vaut pour toutes."
-            )
-            issues.append(_file_note(source, str(path), "merged_cells", detail))
+        for reason, detail, lines in reading_notes(raw):  # read all the same: noted
+            issues.append(_file_note(source, str(path), reason, detail, lines=lines))
     return raws, roles_per_file, issues
 
 
@@ -445,7 +395,7 @@ def _ingest_source(
         if len(lines):
             detail = (
                 f"{len(lines)} ligne(s) ont pour coordonnées 0 ; 0, la façon dont certains "
-                f"outils écrivent « position inconnue » (lignes {_first_20(lines)}) : elles "
+                f"outils écrivent « position inconnue » (lignes {first_20(lines)}) : elles "
                 "sont lues sans coordonnées, localisées par leur adresse quand elles en ont "
                 "une, rejetées sinon (missing_location)."
             )
@@ -472,7 +422,7 @@ def _placeholder_notes(
         shown = ", ".join(f"« {v} »" for v in values[:5]) + (" …" if len(values) > 5 else "")
         detail = (
             f"{len(lines)} ligne(s) ont pour identifiant une valeur de remplissage ({shown}), "
-            f"pas un numéro de signalement (lignes {_first_20(lines)}) : chacune est lue "
+            f"pas un numéro de signalement (lignes {first_20(lines)}) : chacune est lue "
             "comme un signalement sans identifiant, le sien, et non comme une mise à jour "
             "d'une autre ligne au même identifiant ; seules des lignes identiques en tout "
             "point sont fusionnées comme doublons. Donnez-leur leur numéro de ticket si "

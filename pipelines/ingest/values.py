@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.ingest.frmonths import with_month_numbers
 from pipelines.reports import NA_SPELLINGS
 
 log = logging.getLogger(__name__)
@@ -183,9 +184,12 @@ def extract(values: pd.Series, pattern: str) -> dict[str, pd.Series]:
 
 _FR_DATE = r"[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-](?:[0-9]{4}|[0-9]{2})"
 _TIME = r"[0-9]{1,2}[:hH][0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,9})?)?"
-_ISO_DAY = r"[0-9]{4}[\-/][0-9]{2}[\-/][0-9]{2}"
-_ISO = _ISO_DAY + r"(?:[T ]+[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)?"
-_TZ = r"(?:Z|[+\-][0-9]{2}(?::?[0-9]{2})?| ?UTC| ?GMT)"
+# Month, day and hour may lack their leading zero (« 2024-3-5 9:05 », a hand-made sheet).
+_ISO_DAY = r"[0-9]{4}[\-/][0-9]{1,2}[\-/][0-9]{1,2}"
+_ISO = _ISO_DAY + r"(?:[T ]+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)?"
+#: Zones written by name, as offsets (CET and CEST: Central European (Summer) Time).
+_NAMED_ZONES = {"UTC": "Z", "GMT": "Z", "CEST": "+02:00", "CET": "+01:00"}
+_TZ = r"(?:Z|[+\-][0-9]{2}(?::?[0-9]{2})?| ?UTC| ?GMT| ?CEST| ?CET)"
 _SERIAL = r"[0-9]{5}(?:[.,][0-9]+)?"
 _FR_FORMATS = (
     "%d/%m/%Y %H:%M",
@@ -203,6 +207,8 @@ _FR_FORMATS = (
     "%d/%m/%Y %I:%M %p",
     "%d/%m/%y %I:%M:%S %p",
     "%d/%m/%y %I:%M %p",
+    "%d/%m/%Y %I:%M:%S.%f %p",
+    "%d/%m/%y %I:%M:%S.%f %p",
 )
 
 #: A date written with its first two fields numeric (day and month, in some order).
@@ -317,7 +323,7 @@ def _fr_dates(values: pd.Series) -> pd.Series:
     if not other.empty:
         v = other.str.replace(r"^([0-9]{1,2})[.\-]([0-9]{1,2})[.\-]", r"\1/\2/", regex=True)
         v = v.str.replace(r"([0-9])[hH]([0-9])", r"\1:\2", regex=True)
-        v = v.str.replace(r"(:[0-9]{2}),([0-9]+)$", r"\1.\2", regex=True)
+        v = v.str.replace(r"(:[0-9]{2}),([0-9]+)( ?[AaPp][Mm])?$", r"\1.\2\3", regex=True)
         v = v.str.replace(r"^([0-9/]+)[ T]+", r"\1 ", regex=True)
         pos = np.flatnonzero(~canonical)
         for fmt in _FR_FORMATS:
@@ -391,6 +397,7 @@ def parse_dates(
         out[pos[done]] = first[done]
         pos, v = pos[~done], v[~done]
         if len(pos):
+            v = with_month_numbers(v)  # « 5 mars 2024 » as « 5/03/2024 »
             fr = v.str.fullmatch(_FR_DATE + r"(?:[ T]+" + _TIME + r"(?: ?[AaPp][Mm])?)?").to_numpy(
                 dtype=bool
             )
@@ -407,15 +414,13 @@ def parse_dates(
             if fr_tz.any():
                 put(fr_tz, _fr_dates_with_zone(v[fr_tz]))
             if iso.any():
-                s = v[iso].str.replace("/", "-", regex=False).str.replace(r"[T ]+", "T", regex=True)
+                s = _iso_padded(v[iso].str.replace(r"[T ]+", "T", regex=True))
                 put(iso, _to_local(pd.to_datetime(s, format="ISO8601", errors="coerce"), naive_tz))
             if iso_tz.any():
                 # The zone first: « 14:02:00 UTC » became « 14:02:00TUTC » once every
                 # space was a « T », unreadable (so was « 14:02:00 +01:00 »).
-                s = (
-                    v[iso_tz]
-                    .str.replace("/", "-", regex=False)
-                    .str.replace(r" ?(?:UTC|GMT)$", "Z", regex=True)
+                s = _iso_padded(
+                    _zone_as_offset(v[iso_tz])
                     .str.replace(r" +([+\-][0-9]{2}(?::?[0-9]{2})?|Z)$", r"\1", regex=True)
                     .str.replace(r"[T ]+", "T", regex=True)
                 )
@@ -433,11 +438,29 @@ def parse_dates(
     return pd.Series(out, index=values.index, copy=False)
 
 
+def _zone_as_offset(values: pd.Series) -> pd.Series:
+    """A zone written by name at the end (« UTC », « CET »…) as its offset
+    (:data:`_NAMED_ZONES`): « 14:02 CEST » → « 14:02+02:00 »."""
+    for name, offset in _NAMED_ZONES.items():
+        values = values.str.replace(f" ?{name}$", offset, regex=True)
+    return values
+
+
+def _iso_padded(values: pd.Series) -> pd.Series:
+    """``yyyy-m-d[Th:mm…]`` (slashes too) with the leading zeros ISO 8601 wants."""
+    v = values.str.replace("/", "-", regex=False)
+    if not v.str.contains(r"^[0-9]{4}-(?:[0-9]-|[0-9]{2}-[0-9](?:[^0-9]|$))|T[0-9]:").any():
+        return v  # padded already: the usual export
+    v = v.str.replace(r"^([0-9]{4})-([0-9])-", r"\1-0\2-", regex=True)
+    v = v.str.replace(r"^([0-9]{4}-[0-9]{2})-([0-9])($|[^0-9])", r"\1-0\2\3", regex=True)
+    return v.str.replace(r"T([0-9]):", r"T0\1:", regex=True)
+
+
 def _fr_dates_with_zone(values: pd.Series) -> pd.Series:
     """``dd/mm/yyyy HH:MM[:SS]`` followed by its zone (« 05/03/2024 14:02 UTC »,
-    « … +01:00 »), as naive local time: read by :func:`_fr_dates` without the zone,
-    then moved by the zone's offset to UTC and on to Paris time."""
-    zone = values.str.extract(f"({_TZ})$")[0].str.strip().fillna("Z")
+    « … +01:00 », « … CET »), as naive local time: read by :func:`_fr_dates` without
+    the zone, then moved by the zone's offset to UTC and on to Paris time."""
+    zone = _zone_as_offset(values.str.extract(f"({_TZ})$")[0].str.strip().fillna("Z"))
     naive = _fr_dates(values.str.replace(f" ?{_TZ}$", "", regex=True))
     parts = zone.str.extract(r"^(?P<sign>[+\-])(?P<h>[0-9]{2}):?(?P<m>[0-9]{2})?$")
     minutes = pd.to_numeric(parts["h"]).fillna(0) * 60 + pd.to_numeric(parts["m"]).fillna(0)

@@ -1,0 +1,95 @@
+"""The notes a file's reading leaves (:class:`pipelines.ingest.rawfile.RawFile`): the
+file read all the same, something in it the analyst must be told of: hidden sheets
+before the one read, lines in another encoding, an encoding not detected, formulas never
+computed, merged cells. In French, for the reports' ingestion and the actions register."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pipelines.ingest.encoding import OTHER_ENCODINGS
+from pipelines.ingest.rawfile import RawFile
+
+
+def first_20(items: Sequence[Any] | np.ndarray) -> str:
+    """The first 20 ``items``, comma-separated, with « … » when there are more."""
+    return ", ".join(str(v) for v in items[:20]) + (" …" if len(items) > 20 else "")
+
+
+def reading_notes(
+    raw: RawFile, *, source_keys: bool = True
+) -> list[tuple[str, str, np.ndarray | None]]:
+    """The notes of a file read: per note, its reason (``hidden_sheets``,
+    ``mixed_encoding``, ``unknown_encoding``, ``uncomputed_formulas``, ``merged_cells``,
+    ``merged_header``), its French detail and the lines it concerns (or None).
+
+    Parameters
+    ----------
+    source_keys
+        Whether the file is a source of the configuration, whose ``sheet`` and
+        ``encoding`` keys the notes may advise (not the actions register, whose sheet is
+        found by its columns: no note of hidden sheets).
+    """
+    notes: list[tuple[str, str, np.ndarray | None]] = []
+    or_key = ", ou indiquez son encodage dans la source" if source_keys else ""
+    if raw.hidden_sheets and source_keys:  # read from the first visible sheet: noted
+        hidden = raw.hidden_sheets
+        named = ", ".join(f"« {t} »" for t in hidden)
+        detail = (
+            ("la feuille " if len(hidden) == 1 else "les feuilles ")
+            + named
+            + (", masquée, précède " if len(hidden) == 1 else ", masquées, précèdent ")
+            + f"la première feuille visible du classeur, « {raw.sheets[0]} », qui est "
+            "celle lue. Si l'export est dans une feuille masquée, indiquez-la dans la "
+            f'source (sheet = "{hidden[0]}").'
+        )
+        notes.append(("hidden_sheets", detail, None))
+    if len(raw.encoding_mismatch_lines):  # read all the same: noted, not rejected
+        bad = raw.encoding_mismatch_lines
+        detail = (
+            f"{len(bad)} ligne(s) ne sont pas en {raw.encoding}, l'encodage du reste "
+            f"du fichier (lignes {first_20(bad)}) : leurs accents sont peut-être "
+            "déformés. Réenregistrez le fichier dans un seul encodage."
+        )
+        notes.append(("mixed_encoding", detail, bad))
+    if len(raw.foreign_encoding_lines):  # read all the same: noted
+        bad = raw.foreign_encoding_lines
+        other = raw.other_encoding
+        detail = (
+            f"{len(bad)} ligne(s) ont des mots qui ne se lisent qu'en "
+            f"{OTHER_ENCODINGS[other[0]]} (lignes {first_20(bad)} ; « {other[1]} » y est "
+            f"« {other[2]} ») : le fichier, lu en cp1252, est sans doute en {other[0]}, et "
+            "leurs accents sont déformés. Réenregistrez-le en « CSV UTF-8 »"
+            + (f'{or_key} (encoding = "{other[0]}").' if or_key else ".")
+            if other
+            else f"{len(bad)} ligne(s) ont des octets qui ne sont des lettres ni en latin-1 ni "
+            f"en cp1252 (lignes {first_20(bad)}) : le fichier est sans doute dans un "
+            "autre encodage (Mac Roman d'un ancien Excel pour Mac, cp850 de DOS…), et "
+            "leurs accents sont perdus. Réenregistrez-le en « CSV UTF-8 »"
+            + (f'{or_key} (encoding = "mac_roman").' if or_key else ".")
+        )
+        notes.append(("unknown_encoding", detail, bad))
+    if len(raw.formula_lines):  # read as empty: noted, each row then judged as read
+        lines = raw.formula_lines
+        detail = (
+            f"{len(lines)} ligne(s) ont une formule dont la valeur n'a jamais été "
+            f"calculée (lignes {first_20(lines)}) : ces cellules sont lues vides. "
+            "Ouvrez le classeur dans Excel ou LibreOffice et enregistrez-le pour que "
+            "leurs valeurs soient calculées."
+        )
+        notes.append(("uncomputed_formulas", detail, lines))
+    if raw.merged_ranges:  # read as they are: noted
+        ranges = raw.merged_ranges
+        detail = (
+            f"{len(ranges)} plage(s) de cellules fusionnées ({first_20(ranges)}) : "
+            "seule la première cellule de chaque plage a une valeur, les autres sont "
+            "lues vides. Défusionnez-les en recopiant la valeur dans chaque ligne si "
+            "elle vaut pour toutes."
+        )
+        notes.append(("merged_cells", detail, None))
+    for detail in raw.merged_header:  # a header cell merged over several columns
+        notes.append(("merged_header", detail, None))
+    return notes

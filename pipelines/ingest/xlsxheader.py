@@ -1,0 +1,93 @@
+"""A workbook's header with a cell merged over several columns (« Localisation » over
+C1:D1): read on two rows when the row under it names the merged columns (« Adresse »,
+« Code postal »), else the columns it covers past the first, nameless, are told."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_REF = re.compile(r"^([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)$")
+
+
+def _column_index(letters: str) -> int:
+    """0-based index of a column's letters (``"A"`` 0, ``"AA"`` 26)."""
+    from openpyxl.utils import column_index_from_string
+
+    return int(column_index_from_string(letters)) - 1
+
+
+def column_letter(index: int) -> str:
+    """A 0-based column index's letters (0 ``"A"``, 26 ``"AA"``)."""
+    from openpyxl.utils import get_column_letter
+
+    return str(get_column_letter(index + 1))
+
+
+@dataclass(frozen=True)
+class HeaderMerge:
+    """A range merged over several columns of the header row: its reference
+    (``"C1:D1"``), its text, and its first and last columns (0-based)."""
+
+    ref: str
+    name: str
+    first: int
+    last: int
+
+
+def header_merges(refs: Iterable[str], header: list[str], line: int) -> list[HeaderMerge]:
+    """The merged ranges (``refs``) that span several columns of the header, on ``line``."""
+    out = []
+    for ref in refs:
+        m = _REF.match(ref)
+        if not m:
+            continue
+        first, last = _column_index(m.group(1)), _column_index(m.group(3))
+        if int(m.group(2)) <= line <= int(m.group(4)) and last > first:
+            name = header[first].strip() if first < len(header) else ""
+            out.append(HeaderMerge(ref, name, first, last))
+    return out
+
+
+def two_row_header(
+    merges: list[HeaderMerge], header: list[str], below: list[str]
+) -> tuple[list[str], list[str]] | None:
+    """The header read on two rows, and its notes, when the row ``below`` it names every
+    column under its merged cells and nothing else (the other cells merged down or
+    empty): the names under a merged cell are those of the row below. None otherwise
+    (that row is data)."""
+    covered = {i for m in merges for i in range(m.first, m.last + 1)}
+    filled = {i for i, cell in enumerate(below) if cell.strip()}
+    if not merges or filled != covered:
+        return None
+    width = max(len(header), len(below))
+    names = [
+        below[i].strip() if i in covered else (header[i] if i < len(header) else "")
+        for i in range(width)
+    ]
+    notes = [
+        f"En-tête lu sur deux lignes : sous la cellule fusionnée « {m.name} » ({m.ref}), "
+        f"les colonnes {column_letter(m.first)} à {column_letter(m.last)} portent les noms "
+        "de la ligne du dessous ("
+        + ", ".join(f"« {names[i]} »" for i in range(m.first, m.last + 1))
+        + ")."
+        for m in merges
+    ]
+    return names, notes
+
+
+def nameless_columns(merges: list[HeaderMerge], names: list[str]) -> dict[str, str]:
+    """Per column a merged header cell covers past its first, as read (« colonne_4 »),
+    the note telling that it has no name of its own."""
+    out = {}
+    for m in merges:
+        for i in range(m.first + 1, min(m.last + 1, len(names))):
+            out[names[i]] = (
+                f"Colonne {column_letter(i)} sans nom : elle est sous la cellule fusionnée "
+                f"« {m.name} » ({m.ref}) de l'en-tête, dont le nom ne va qu'à la colonne "
+                f"{column_letter(m.first)}. Ses valeurs sont lues sous le nom « {names[i]} » "
+                "et ne servent que si la configuration le déclare ; défusionnez l'en-tête "
+                "et nommez chaque colonne."
+            )
+    return out
