@@ -13,6 +13,7 @@ from pipelines.indicators.compute import (
     hotspot_buildings,
     quarter_of,
     site_mark,
+    watch_reason_fr,
 )
 from pipelines.indicators.note import METHOD_NOTE_FR
 from pipelines.indicators.stage import OUTPUTS, run
@@ -27,4 +28,5 @@ __all__ = [
     "quarter_of",
     "run",
     "site_mark",
+    "watch_reason_fr",
 ]

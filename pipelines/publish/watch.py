@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config.publication import ProfileRule
-from pipelines.indicators.compute import watch_reason_fr
+from pipelines.indicators import watch_reason_fr
 from pipelines.publish.cells import FLAG
 
 #: The columns of the published entrance table: a level, never a count.
