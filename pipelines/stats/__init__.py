@@ -1,8 +1,9 @@
 """Pure statistics, importing no stage: Getis-Ord Gi*, FDR bins and the distance band
 (``gistar``), kernel density (``density``), Mann-Kendall and Sen's slope (``trend``),
 emerging-hotspot categories (``emerging``), statistical disclosure control of count
-tables (``disclosure``, with its LP audit in ``attacker``). The stages import these
-modules or the names below; this package is a library, so its modules are public.
+tables (``disclosure``, its greedy steps in ``relations`` and its LP audit in
+``attacker``). The stages import these modules or the names below; this package is a
+library, so its modules are public.
 """
 
 from __future__ import annotations

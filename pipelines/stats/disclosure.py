@@ -115,6 +115,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from pipelines.stats import relations
 from pipelines.stats.attacker import (
     EPS,
     Intervals,
@@ -168,7 +169,7 @@ class DisclosureRule:
     technical
         Values of ``category_dim`` shown exactly (``comite``'s technical categories): the
         secondary suppression hides a cell of one of them (a cell of a table that has
-        ``category_dim``) only where no other cell would do (:func:`_cost`), and says why
+        ``category_dim``) only where no other cell would do (:func:`cost`), and says why
         (``technical_hidden`` of the result). Empty: no category is preferred.
     category_dim
         The dimension whose values ``technical`` names.
@@ -375,121 +376,6 @@ def technical_cells(
     return out
 
 
-def _cost(
-    cells: pd.DataFrame, tables: Sequence[Table], technical: npt.NDArray[np.bool_]
-) -> npt.NDArray[np.float64]:
-    """Information lost by hiding a cell: its reports + 1, doubled per dimension it
-    lacks relative to the most detailed table (prefer small cells, cells over margins);
-    a ``technical`` cell (:func:`technical_cells`) costs more than every other cell
-    together, so that the greedy steps of :func:`protect` hide one only where every
-    other way (a margin, a person-related cell, a cell of another group) is locked or
-    already hidden: the order is lexicographic, technical cells last, and among them the
-    same size rule."""
-    depth = max((len(t) for t in tables), default=0)
-    missing = depth - np.array([len(tables[i]) for i in cells["table"]])
-    cost = (cells["n_reports"].to_numpy(dtype=float) + 1.0) * 2.0**missing
-    if technical.any():
-        cost = cost + np.where(technical, cost[~technical].sum() + 1.0, 0.0)
-    return cost
-
-
-#: Per relation between two published tables (a total and the finer table adding it
-#: up), the total's cell and the term's cell, one pair of arrays per relation.
-Pairs = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]
-
-
-def _relation_pairs(cells: pd.DataFrame, tables: Sequence[Table]) -> Pairs:
-    """Every relation between the published tables: for each table and each finer one
-    (its dimensions and more), the cell of each term and the cell of its total."""
-    pairs = []
-    for p, tp in enumerate(tables):
-        for c, tc in enumerate(tables):
-            if p != c and set(tp) < set(tc):
-                parent = cells.loc[cells["table"] == p, [*tp, "cell"]]
-                child = cells.loc[cells["table"] == c, [*tp, "cell"]]
-                if tp:
-                    m = child.merge(parent, on=list(tp), suffixes=("", "_p"), validate="m:1")
-                    pairs.append((m["cell_p"].to_numpy(), m["cell"].to_numpy()))
-                elif len(parent):
-                    pairs.append(
-                        (np.full(len(child), parent["cell"].iloc[0]), child["cell"].to_numpy())
-                    )
-    return pairs
-
-
-#: Why a technical cell was hidden as secondary (:func:`protect`), per cell: the step
-#: (``"relation"`` or ``"lp"``) and the cell it protects (``total``: the shown total
-#: that had one hidden term; ``target``: the hidden cell whose interval was too narrow).
-Why = dict[int, dict[str, Any]]
-
-
-def _relation_pass(
-    pairs: Pairs,
-    hidden: npt.NDArray[np.bool_],
-    cost: npt.NDArray[np.float64],
-    free: npt.NDArray[np.bool_],
-    unpublished: npt.NDArray[np.bool_] | None = None,
-    technical: npt.NDArray[np.bool_] | None = None,
-) -> tuple[npt.NDArray[np.bool_], Why]:
-    """Quick combinatorial pass before the LPs: no shown total may have exactly one
-    hidden non-zero term among the published cells it sums (else it is recomputed by
-    subtraction). Hides the cheapest of the total and its shown terms (a term on equal
-    cost); only ``free`` cells are hidden, a total left as it is when neither it nor any
-    term is free (the LPs judge it). ``unpublished`` cells (:data:`REASON_UNPUBLISHED`)
-    do not count as hidden terms. Returns the cells hidden and, for each ``technical``
-    cell hidden, why (:data:`Why`): every other choice was technical too, or locked."""
-    hidden = hidden.copy()
-    quiet = np.zeros(len(hidden), dtype=bool) if unpublished is None else unpublished
-    technical = np.zeros(len(hidden), dtype=bool) if technical is None else technical
-    why: Why = {}
-    changed = True
-    while changed:
-        changed = False
-        for par, chi in pairs:
-            n_hidden = np.bincount(par, weights=(hidden & ~quiet)[chi], minlength=len(hidden))
-            lonely = np.flatnonzero((n_hidden == 1) & ~hidden)
-            for q in lonely:
-                kids = chi[(par == q) & ~hidden[chi] & free[chi]]
-                options = np.append(kids, q) if free[q] else kids
-                if not len(options):
-                    continue
-                pick = int(options[np.argmin(cost[options])])
-                hidden[pick] = True
-                if technical[pick]:
-                    why[pick] = {"step": "relation", "total": int(q)}
-                changed = True
-    return hidden, why
-
-
-def _reveal_determined(
-    pairs: Pairs, hidden: npt.NDArray[np.bool_], keep: npt.NDArray[np.bool_]
-) -> npt.NDArray[np.bool_]:
-    """Show again the hidden cells that the shown ones give exactly: a total whose terms
-    are all shown (their sum), the one hidden term of a shown total (the total minus
-    the others). Such a cell protects nothing (a reader recomputes it) and showing it
-    tells nothing new: the attacker's system keeps the same solutions, so every
-    interval of the audit stands. The greedy steps leave some (a term hidden for one
-    total, then its own terms all shown). ``keep``: cells left hidden whatever (primary
-    ones, whose recomputation the audit reports, and the locked hidden cells of
-    ``given`` tables, published before as hidden)."""
-    hidden = hidden.copy()
-    changed = True
-    while changed:
-        changed = False
-        for par, chi in pairs:
-            is_total = np.zeros(len(hidden), dtype=bool)
-            is_total[par] = True
-            n_hidden = np.bincount(par, weights=hidden[chi], minlength=len(hidden))
-            whole = is_total & hidden & (n_hidden == 0) & ~keep
-            lonely = is_total & ~hidden & (n_hidden == 1)
-            last = chi[lonely[par] & hidden[chi] & ~keep[chi]]
-            if whole.any() or len(last):
-                hidden[whole] = False
-                hidden[last] = False
-                changed = True
-    return hidden
-
-
 def _on_cells(cells: pd.DataFrame, published: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """``cells`` (``[*keys, "cell"]``) left-joined 1:1 with the ``published`` rows of the
     same keys (the other columns of ``published`` beside them, null where unlisted).
@@ -578,7 +464,7 @@ def protect(
     Notes
     -----
     Secondary suppression is greedy, in two steps, both choosing among shown non-zero
-    cells by the cost of :func:`_cost` (reports + 1, doubled per missing dimension; a
+    cells by the cost of :func:`cost` (reports + 1, doubled per missing dimension; a
     cell of a ``rule.technical`` category after every other cell):
 
     1. a combinatorial pass: while a shown total has exactly one hidden term among the
@@ -601,14 +487,14 @@ def protect(
     cells = cell_table(reports, tables, rule)
     system = linear_system(reports, tables, cells)
     technical = technical_cells(cells, tables, rule)
-    cost = _cost(cells, tables, technical)
+    cost = relations.cost(cells, tables, technical)
     primary = (cells["reason"] != "").to_numpy()
     was_hidden, locked, given_reason = _given_flags(cells, tables, given)
     free = ~locked
     start = np.where(locked, was_hidden, primary | was_hidden)
-    pairs = _relation_pairs(cells, tables)
+    pairs = relations.relation_pairs(cells, tables)
     unpublished = locked & was_hidden & (given_reason == REASON_UNPUBLISHED)
-    hidden, why = _relation_pass(pairs, start, cost, free, unpublished, technical)
+    hidden, why = relations.relation_pass(pairs, start, cost, free, unpublished, technical)
     targets = np.flatnonzero(primary & hidden & cells["sensitive"].to_numpy())
     width = rule.width
     pending = np.arange(len(targets))
@@ -649,10 +535,10 @@ def protect(
             break
         hidden[list(picks)] = True
         why.update({c: w for c, w in picks.items() if technical[c]})
-        hidden, more = _relation_pass(pairs, hidden, cost, free, unpublished, technical)
+        hidden, more = relations.relation_pass(pairs, hidden, cost, free, unpublished, technical)
         why.update({c: w for c, w in more.items() if c not in why})
     # A locked cell keeps its flag: hidden as given, even where the others now give it.
-    hidden = _reveal_determined(pairs, hidden, primary | (locked & was_hidden))
+    hidden = relations.reveal_determined(pairs, hidden, primary | (locked & was_hidden))
     reason = cells["reason"].to_numpy().astype(object)
     reason = np.where(hidden & locked & (given_reason != ""), given_reason, reason)
     reason[hidden & (reason == "")] = REASON_SECONDARY
@@ -671,7 +557,7 @@ def protect(
 
 
 def _technical_hidden(
-    cells: pd.DataFrame, tables: Sequence[Table], chosen: npt.NDArray[np.bool_], why: Why
+    cells: pd.DataFrame, tables: Sequence[Table], chosen: npt.NDArray[np.bool_], why: relations.Why
 ) -> list[dict[str, Any]]:
     """The technical cells :func:`protect` hid as secondary (``chosen``), each with why
     (JSON-able): ``step`` ``"relation"`` and the ``total`` it keeps from being
