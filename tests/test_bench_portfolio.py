@@ -58,6 +58,7 @@ def test_bench_lines_parse_and_say_what_ran(bench_run):
         "portfolio_run",
         "portfolio_scaling",
         "portfolio_speedup",
+        "portfolio_stages",
     }
     run = figures["portfolio_run"]
     assert run["sites"] == SITES
@@ -71,6 +72,9 @@ def test_bench_lines_parse_and_say_what_ran(bench_run):
     assert speedup["one_worker_s"] > 0
     assert speedup["n_workers_s"] > 0
     assert figures["portfolio_scaling"]["done_s"].keys() == {str(SITES)}
+    stages = figures["portfolio_stages"]["stage_s"]
+    assert list(stages) == run["stages_per_site"]
+    assert all(seconds > 0 for seconds in stages.values())
 
 
 @pytest.mark.slow
