@@ -454,6 +454,7 @@ def test_a_dos_export_split_in_parts_is_noted(tmp_path: Path, simulated_bondy) -
     counts = split(load_config(cfg), chunk_bytes=20_000)["sources"]["bailleur"]
     (note,) = counts["file_notes"]
     assert (note["file"], note["reason"]) == (str(export), "unknown_encoding")
+    assert 'encoding = "cp850"' in note["detail"]
     assert note["lines"] == list(range(2, 302))  # each row has an accent
     # Every row still lands once.
     assert counts["rows_read"] == 300

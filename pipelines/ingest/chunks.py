@@ -100,10 +100,10 @@ def read_file_chunks(
     ):
         yield read_file(path, fmt, encoding=encoding, separator=separator)
         return
-    # A file detected as cp1252 whose words are cp850's or Mac Roman's: judged on its
-    # first bytes, as the reader of whole files judges it.
+    # A file detected as cp1252 or latin-1 whose words are cp850's or Mac Roman's:
+    # judged on its first bytes, as the reader of whole files judges it.
     other = None
-    if not encoding and enc == "cp1252":
+    if not encoding and enc in ("cp1252", "latin-1"):
         with path.open("rb") as fh:
             other = other_encoding(fh.read(_SAMPLE_BYTES))
     header: bytes | None = None

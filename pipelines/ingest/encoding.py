@@ -135,10 +135,11 @@ OTHER_ENCODINGS = {
 
 
 def other_encoding(data: bytes) -> tuple[str, str, str] | None:
-    """For bytes read as cp1252: the encoding of :data:`OTHER_ENCODINGS` they are in, and
-    a word as read and as that encoding reads it (« cp850 », « ‚t‚ », « été »), when the
-    file's words are words in it and not in cp1252, far more often than the other way
-    round; None otherwise.
+    """For bytes read as cp1252 or latin-1 (whose letters are cp1252's): the encoding of
+    :data:`OTHER_ENCODINGS` they are in, and a word as read and as that encoding reads it
+    (« cp850 », « ‚t‚ », « été »), when the file's words are words in it and not in
+    cp1252, far more often than the other way round; None otherwise. A byte cp1252
+    leaves undefined (read as latin-1) is read « � » in the word as read.
 
     French accented letters are bytes 0x80-0x9F in cp850 (« é » 0x82, « è » 0x8A, « ç »
     0x87) and in Mac Roman (« é » 0x8E), quotes, signs or capitals in cp1252, whose
