@@ -167,6 +167,27 @@ def test_a_file_read_in_parts_gets_the_notes_of_its_encoding(
     assert_parts_read_as_whole(path, 2_000)
 
 
+@pytest.mark.parametrize("chunk_bytes", [300, 100_000])
+def test_a_short_utf8_export_with_one_cp1252_row_read_in_parts_keeps_its_header(
+    tmp_path: Path, chunk_bytes: int
+) -> None:
+    """Twenty lines in UTF-8, one pasted from a cp1252 export: read whole, UTF-8 (its
+    accented letters outnumber the bad bytes), the line noted; read in parts (the
+    split), the encoding was detected by a rule without that count, cp1252, its header
+    garbled (« Date de crÃ©ation »), and the split stopped: columns not found."""
+    lines = ["N° ticket;Date de création;Catégorie;Adresse"]
+    lines += [f"T-{k};0{k % 9 + 1}/02/2024;Dégât des eaux;{k} rue de l'Église" for k in range(19)]
+    data = b"\n".join(
+        line.encode("cp1252" if k == 6 else "utf-8") for k, line in enumerate(lines, 1)
+    )
+    path = tmp_path / "court.csv"
+    path.write_bytes(data + b"\n")
+    assert_parts_read_as_whole(path, chunk_bytes)
+    (part, *_) = read_file_chunks(path, "csv", chunk_bytes=chunk_bytes)
+    assert (part.encoding, part.columns[1]) == ("utf-8", "Date de création")
+    assert [(r, n) for r, _, n in notes_read(part)] == [("mixed_encoding", [6])]
+
+
 def test_a_header_with_an_unnamed_column_is_read_whole(tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
     path.write_text("id;adresse;\n" + "".join(f"{i};rue {i};\n" for i in range(500)))

@@ -47,6 +47,7 @@ from pipelines.ingest.encoding import (
     _canonical_encoding,
     control_lines,
     encoding_mismatches,
+    not_utf8_encoding,
     other_encoding,
 )
 from pipelines.ingest.rawfile import MalformedRows, RawFile
@@ -216,19 +217,21 @@ def _file_encoding(path: Path, encoding: str | None, block: int) -> str:
         return "utf-8-sig"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
-    valid, replaced, high, undefined = True, 0, 0, False
+    valid, replaced, high, letters, undefined = True, 0, 0, 0, False
     for part in _line_blocks(path, block):
         try:
             text = part.decode("utf-8")
         except UnicodeDecodeError:
             valid = False
             text = part.decode("utf-8", errors="replace")
-        replaced += text.count("\ufffd")
+        bad = text.count("\ufffd")
+        replaced += bad
+        letters += len(text) - len(text.encode("ascii", "ignore")) - bad
         high += int(np.count_nonzero(np.frombuffer(part, dtype=np.uint8) >= 0x80))
         undefined = undefined or any(b in part for b in _UNDEFINED_CP1252)
-    if valid or replaced * 50 <= high:
+    if valid:
         return "utf-8"
-    return "latin-1" if undefined else "cp1252"
+    return not_utf8_encoding(high, replaced, letters, lambda: undefined)
 
 
 def _line_blocks(path: Path, block: int) -> Iterator[bytes]:
