@@ -1337,6 +1337,29 @@ def test_parse_dates_forms(text: str, expected: str | None) -> None:
         assert got.iloc[0] == pd.Timestamp(expected)
 
 
+def test_a_day_without_a_time_is_never_moved_by_the_naive_zone() -> None:
+    """A Kobo export's times without an offset are UTC (naive_tz), but a day alone is
+    the day written, as « 2024-03-05 UTC » is: « 2024-03-05 » was read 01:00 in Paris,
+    and 02:00 in summer."""
+    values = pd.Series(
+        ["2024-03-05", "2024-7-5", "2024-03-05 UTC", "2024-03-05 10:00", "2024-07-05T10:00:00"],
+        dtype="str",
+    )
+    got = parse_dates(values, naive_tz="UTC")
+    assert list(got) == [
+        pd.Timestamp("2024-03-05 00:00"),
+        pd.Timestamp("2024-07-05 00:00"),
+        pd.Timestamp("2024-03-05 00:00"),
+        pd.Timestamp("2024-03-05 11:00"),  # a time: UTC moved to Paris time
+        pd.Timestamp("2024-07-05 12:00"),
+    ]
+    days = pd.Series(["2024-03-05", "2024-07-05"], dtype="str")
+    forced = parse_dates(days, date_format="%Y-%m-%d", naive_tz="UTC")
+    assert list(forced) == [pd.Timestamp("2024-03-05"), pd.Timestamp("2024-07-05")]
+    timed = parse_dates(days + " 10:00", date_format="%Y-%m-%d %H:%M", naive_tz="UTC")
+    assert list(timed) == [pd.Timestamp("2024-03-05 11:00"), pd.Timestamp("2024-07-05 12:00")]
+
+
 def test_us_dates_with_a_fraction_read_month_first_named_months_as_written(
     tmp_path: Path,
 ) -> None:

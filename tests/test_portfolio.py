@@ -83,13 +83,15 @@ def export_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh, delimiter=";"))
 
 
-def write_export(dst: Path, rows: list[dict[str, str]], simulated_bondy: Path) -> Path:
-    """``rows`` as the landlord's export (cp1252, ";") in ``dst/raw``, beside the
-    simulated gazetteer (the configuration reads it there: :func:`write_config`)."""
+def write_export(
+    dst: Path, rows: list[dict[str, str]], simulated_bondy: Path, *, encoding: str = "cp1252"
+) -> Path:
+    """``rows`` as the landlord's export (cp1252 unless told, ";") in ``dst/raw``, beside
+    the simulated gazetteer (the configuration reads it there: :func:`write_config`)."""
     export = dst / "raw" / "export.csv"
     export.parent.mkdir()
     shutil.copy(simulated_bondy / "gazetteer.csv", export.parent / "gazetteer.csv")
-    with export.open("w", encoding="cp1252", newline="") as fh:
+    with export.open("w", encoding=encoding, errors="replace", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter=";")
         writer.writeheader()
         writer.writerows(rows)
@@ -427,6 +429,36 @@ def test_the_export_read_in_parts_is_split_as_when_read_whole(
     for _, row in outside.sample(50, random_state=0).iterrows():
         line = lines[int(row["source_line"]) - 1].decode("cp1252")
         assert line.startswith(row["report_id"] + ";")
+
+
+def test_a_dos_export_split_in_parts_is_noted(tmp_path: Path, simulated_bondy) -> None:
+    """A cp850 export read in parts by the split is noted in split_summary.json as the
+    ingestion notes a file read whole (file_issues): it was read as cp1252, its accents
+    garbled in every site's file (« ‚ » for « é »), without a word."""
+    # Its header without accents (« Date de creation »), as the configuration names it:
+    # an accented header read garbled is refused, its columns not found.
+    ascii_name = {
+        k: unicodedata.normalize("NFKD", k).encode("ascii", "ignore").decode()
+        for k in export_rows(simulated_bondy / "signalements_bailleur.csv")[0]
+    }
+    rows = [
+        {ascii_name[k]: v for k, v in r.items()}
+        for r in export_rows(simulated_bondy / "signalements_bailleur.csv")[:300]
+    ]
+    export = write_export(tmp_path, rows, simulated_bondy, encoding="cp850")
+    cfg = write_config(tmp_path, str(export))
+    text = cfg.read_text(encoding="utf-8")
+    for k, name in ascii_name.items():
+        text = text.replace(f'"{k}"', f'"{name}"')
+    cfg.write_text(text, encoding="utf-8")
+    counts = split(load_config(cfg), chunk_bytes=20_000)["sources"]["bailleur"]
+    (note,) = counts["file_notes"]
+    assert (note["file"], note["reason"]) == (str(export), "unknown_encoding")
+    assert 'encoding = "cp850"' in note["detail"]
+    assert note["lines"] == list(range(2, 302))  # each row has an accent
+    # Every row still lands once.
+    assert counts["rows_read"] == 300
+    assert sum(counts["by_site"].values()) + counts["outside_every_site"] == 300
 
 
 def test_rows_with_coordinates_go_to_the_smallest_perimeter_holding_them(

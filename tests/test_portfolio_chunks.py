@@ -8,6 +8,7 @@ left open).
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
 
@@ -17,7 +18,13 @@ import pyarrow as pa
 import pytest
 
 from pipelines.config import load_config
-from pipelines.ingest import read_file, read_file_chunks
+from pipelines.ingest import (
+    RawFile,
+    notes_of_parts,
+    read_file,
+    read_file_chunks,
+    reading_notes,
+)
 from pipelines.portfolio import owners_of_points, read_perimeters
 from tests.conftest import ROOT
 from tests.test_portfolio import degrees, export_rows
@@ -25,9 +32,11 @@ from tests.test_portfolio import degrees, export_rows
 
 def assert_parts_read_as_whole(path: Path, chunk_bytes: int, fmt: str = "csv") -> int:
     """The parts put together are the file read whole (rows, lines, malformed rows,
-    blank rows, columns, encoding); returns the number of parts."""
+    blank rows, columns, encoding, the notes of its reading); returns the number of
+    parts."""
     whole = read_file(path, fmt)
     parts = list(read_file_chunks(path, fmt, chunk_bytes=chunk_bytes))
+    assert notes_read(functools.reduce(notes_of_parts, parts, None)) == notes_read(whole)
     assert pa.concat_tables([p.table for p in parts]).equals(whole.table)
     np.testing.assert_array_equal(np.concatenate([p.lines for p in parts]), whole.lines)
     np.testing.assert_array_equal(
@@ -43,6 +52,15 @@ def assert_parts_read_as_whole(path: Path, chunk_bytes: int, fmt: str = "csv") -
             whole.format,
         )
     return len(parts)
+
+
+def notes_read(raw: RawFile) -> list[tuple[str, str, list[int] | None]]:
+    """The notes of a file's reading (:func:`pipelines.ingest.reading_notes`), its
+    lines as a list."""
+    return [
+        (reason, detail, None if lines is None else [int(n) for n in lines])
+        for reason, detail, lines in reading_notes(raw)
+    ]
 
 
 @pytest.mark.parametrize("chunk_bytes", [4_000, 100_000])
@@ -97,6 +115,77 @@ def test_a_file_cut_anywhere_keeps_its_records_and_lines(
     n = assert_parts_read_as_whole(path, chunk_bytes)
     # A quote left open (line 136): the rest of the file is read in its part.
     assert n > 1 if not open_quote else n <= 1 + 5_000 // chunk_bytes
+
+
+def encoded_export(path: Path, kind: str) -> Path:
+    """An export of 400 rows with French accents, in ``kind``: « cp850 » (DOS),
+    « mac_roman », « latin-1 » (cp1252 with a byte it leaves undefined, 0x81, and lines
+    holding bytes 0x80-0x9F), « utf-8 » with two rows in cp1252, « cp1252 » with two
+    rows in UTF-8."""
+    rows = ["id;description;adresse"] + [
+        f"{i};Fuite d'eau à l'étage, façade abîmée, problème {i};{i} rue de la Gaîté"
+        for i in range(400)
+    ]
+    if kind in ("cp850", "mac_roman"):
+        data = "\n".join(rows).encode(kind) + b"\n"
+    elif kind == "latin-1":
+        rows[57] += " \x81"  # a C1 control character: no letter in latin-1 nor cp1252
+        rows[300] += " \x8d"
+        data = "\n".join(rows).encode("latin-1") + b"\n"
+    else:
+        other = "cp1252" if kind == "utf-8" else "utf-8"
+        lines = [r.encode(other if k in (120, 333) else kind) for k, r in enumerate(rows)]
+        data = b"\n".join(lines) + b"\n"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason", "lines"),
+    [
+        ("cp850", "unknown_encoding", 400),
+        ("mac_roman", "unknown_encoding", 400),
+        ("latin-1", "unknown_encoding", 2),
+        ("utf-8", "mixed_encoding", 2),
+        ("cp1252", "mixed_encoding", 2),
+    ],
+)
+def test_a_file_read_in_parts_gets_the_notes_of_its_encoding(
+    tmp_path: Path, kind: str, reason: str, lines: int
+) -> None:
+    """A file read in parts (``vigie split``, and any export over CHUNK_BYTES) is noted as
+    when read whole: a DOS or Mac Roman export, a file whose bytes no encoding reads as
+    letters, a file mixing UTF-8 and cp1252 rows. The parts were read with the
+    encoding detected over the file and none of its checks: a cp850 export was read
+    « Fuite d'eau … l'‚tage » without a word."""
+    path = encoded_export(tmp_path / "export.csv", kind)
+    whole = notes_read(read_file(path, "csv"))
+    assert [(r, len(n or [])) for r, _, n in whole] == [(reason, lines)]
+    parts = list(read_file_chunks(path, "csv", chunk_bytes=2_000))
+    assert len(parts) > 5
+    assert notes_read(functools.reduce(notes_of_parts, parts, None)) == whole
+    assert_parts_read_as_whole(path, 2_000)
+
+
+@pytest.mark.parametrize("chunk_bytes", [300, 100_000])
+def test_a_short_utf8_export_with_one_cp1252_row_read_in_parts_keeps_its_header(
+    tmp_path: Path, chunk_bytes: int
+) -> None:
+    """Twenty lines in UTF-8, one pasted from a cp1252 export: read whole, UTF-8 (its
+    accented letters outnumber the bad bytes), the line noted; read in parts (the
+    split), the encoding was detected by a rule without that count, cp1252, its header
+    garbled (« Date de crÃ©ation »), and the split stopped: columns not found."""
+    lines = ["N° ticket;Date de création;Catégorie;Adresse"]
+    lines += [f"T-{k};0{k % 9 + 1}/02/2024;Dégât des eaux;{k} rue de l'Église" for k in range(19)]
+    data = b"\n".join(
+        line.encode("cp1252" if k == 6 else "utf-8") for k, line in enumerate(lines, 1)
+    )
+    path = tmp_path / "court.csv"
+    path.write_bytes(data + b"\n")
+    assert_parts_read_as_whole(path, chunk_bytes)
+    (part, *_) = read_file_chunks(path, "csv", chunk_bytes=chunk_bytes)
+    assert (part.encoding, part.columns[1]) == ("utf-8", "Date de création")
+    assert [(r, n) for r, _, n in notes_read(part)] == [("mixed_encoding", [6])]
 
 
 def test_a_header_with_an_unnamed_column_is_read_whole(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ being quoted."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ import pytest
 from pipelines.cli import main
 from pipelines.config import DEFAULT_PARAMS, SiteConfig, SourceConfig, load_config
 from pipelines.errors import InputError
+from pipelines.ingest import notes_of_parts, read_file_chunks, reading_notes
 from pipelines.ingest import stage as ingest
 from pipelines.ingest.csvfile import read_csv
 from pipelines.ingest.readers import MAX_XLSX_ROWS, MAX_XLSX_XML_BYTES, read_file, read_xlsx
@@ -220,10 +222,11 @@ def test_file_mixing_utf8_and_cp1252_rows_is_reported(
         # « CSV Macintosh » of an old Excel for Mac: « é » is 0x8E, « ç » 0x8D, a byte
         # cp1252 leaves undefined, so the file was read as latin-1, its accents turned
         # into invisible control characters (« 1 rue \x83mile Zola »), without a word.
+        # Now named by its words, as when no byte is undefined.
         (
             "mac_roman",
             ("1 rue Émile Zola;cœur été", "3 rue C;ça"),
-            ["ni en latin-1 ni en cp1252 (lignes 2, 4)"],
+            ["ne se lisent qu'en Mac Roman", "(lignes 2, 4 ;", "lu en latin-1, est sans doute"],
         ),
         # cp850 (DOS) writes « é » 0x82, « ç » 0x87, « è » 0x8A: bytes cp1252 defines (as
         # « ‚ », « ‡ », « Š »), so the file was read as cp1252, « été » became « ‚t‚ »,
@@ -289,6 +292,32 @@ def test_cp1252_exports_are_not_taken_for_cp850_nor_mac_roman(tmp_path: Path) ->
         raw = read_csv(tmp_path / name)
         assert (raw.encoding, raw.other_encoding) == ("cp1252", told), name
         assert bool(len(raw.foreign_encoding_lines)) == bool(told), name
+
+
+def test_a_dos_export_with_a_byte_cp1252_leaves_undefined_is_told_as_dos(
+    tmp_path: Path,
+) -> None:
+    # The real Paris export in cp850 with its « É » (0x90) and « ü » (0x81): bytes cp1252
+    # leaves undefined, so it was read as latin-1 and noted « ni en latin-1 ni en
+    # cp1252 », advising encoding = "mac_roman", which reads it garbled too (« ‚ » is
+    # « é » in cp850, « Ç » in Mac Roman). Its words now name cp850, as when read in
+    # cp1252, and so do its parts (vigie split).
+    paris = (RAW / "paris10" / "dansmarue_paris_2023-08_2024-09.csv").read_text("utf-8")
+    assert "É" in paris
+    path = tmp_path / "paris_cp850.csv"
+    path.write_bytes(paris.encode("cp850", "replace"))
+    raw = read_csv(path)
+    assert (raw.encoding, raw.other_encoding) == ("latin-1", ("cp850", "fa‡ade", "façade"))
+    ((reason, detail, lines),) = reading_notes(raw)
+    assert reason == "unknown_encoding"
+    assert 'encoding = "cp850"' in detail
+    assert "lu en latin-1" in detail
+    assert len(lines) == len(raw.foreign_encoding_lines) > 0
+    parts = list(read_file_chunks(path, "csv", chunk_bytes=50_000))
+    assert len(parts) > 1
+    assert [
+        (r, d, list(n)) for r, d, n in reading_notes(functools.reduce(notes_of_parts, parts, None))
+    ] == [(reason, detail, list(lines))]
 
 
 def test_a_short_utf8_export_with_one_cp1252_row_keeps_its_header(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ itself uses, ``vigie doctor`` (the site's secret), and ``vigie split``
 
 from __future__ import annotations
 
-from pipelines.ingest.chunks import CHUNK_BYTES, read_file_chunks
+from pipelines.ingest.chunks import CHUNK_BYTES, notes_of_parts, read_file_chunks
 from pipelines.ingest.encoding import decode
 from pipelines.ingest.filenotes import reading_notes
 from pipelines.ingest.household import create_secret, load_secret, secret_path
@@ -71,6 +71,7 @@ __all__ = [
     "ingest_site",
     "load_secret",
     "looks_personal",
+    "notes_of_parts",
     "parse_dates",
     "parse_geo_points",
     "parse_numbers",

@@ -8,7 +8,11 @@ cut. Each part is parsed by the reader of whole files
 (:func:`pipelines.ingest.csvfile._parse_csv`) below the file's header, and its line
 numbers are moved down by the lines before it. The encoding is detected once for the
 whole file, by the rule of :func:`pipelines.ingest.encoding.decode`, in a first pass
-that holds one block at a time.
+that holds one block at a time. Each part carries the lines the reader of whole files
+notes in it (lines in another encoding; a cp850 or Mac Roman file, told by the file's
+first bytes, :func:`pipelines.ingest.encoding.other_encoding`): :func:`notes_of_parts`
+puts them together for the file's notes
+(:func:`pipelines.ingest.filenotes.reading_notes`).
 
 What the reader of whole files decides over the whole file is kept whole where it
 matters: a file in UTF-16, or whose header spans several lines or has an unnamed
@@ -23,9 +27,11 @@ from __future__ import annotations
 import csv
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from pipelines.ingest.csvfile import (
     _clean_names,
@@ -34,8 +40,17 @@ from pipelines.ingest.csvfile import (
     header_separator,
     without_sep_line,
 )
-from pipelines.ingest.encoding import _BOM8, _UNDEFINED_CP1252, _canonical_encoding
-from pipelines.ingest.rawfile import RawFile
+from pipelines.ingest.encoding import (
+    _BOM8,
+    _SAMPLE_BYTES,
+    _UNDEFINED_CP1252,
+    _canonical_encoding,
+    control_lines,
+    encoding_mismatches,
+    not_utf8_encoding,
+    other_encoding,
+)
+from pipelines.ingest.rawfile import MalformedRows, RawFile
 from pipelines.ingest.readers import (
     _check_not_binary,
     _check_regular_file,
@@ -65,7 +80,9 @@ def read_file_chunks(
 
     Every part has the columns, format, encoding and separator of the first; their
     rows, malformed rows and blank rows add up to the file's, with the same line
-    numbers as :func:`pipelines.ingest.readers.read_file` gives them.
+    numbers as :func:`pipelines.ingest.readers.read_file` gives them; so do the lines
+    its encoding notes (``encoding_mismatch_lines``, ``foreign_encoding_lines``, with
+    ``other_encoding``: :func:`notes_of_parts`).
 
     Raises
     ------
@@ -84,6 +101,12 @@ def read_file_chunks(
     ):
         yield read_file(path, fmt, encoding=encoding, separator=separator)
         return
+    # A file detected as cp1252 or latin-1 whose words are cp850's or Mac Roman's:
+    # judged on its first bytes, as the reader of whole files judges it.
+    other = None
+    if not encoding and enc in ("cp1252", "latin-1"):
+        with path.open("rb") as fh:
+            other = other_encoding(fh.read(_SAMPLE_BYTES))
     header: bytes | None = None
     sep = separator
     lines_before = 0  # lines of the file before the part (header included)
@@ -93,6 +116,7 @@ def read_file_chunks(
         if header is None and (blank + buf).isspace():
             blank += buf
             continue
+        before = lines_before + blank.count(b"\n")  # lines of the file before ``part``
         buf, blank = blank + buf, b""
         raw = _parse_part(path, buf if header is None else header + buf, enc, sep)
         if raw.malformed.unclosed_quote.any() and start + len(part) < path.stat().st_size:
@@ -101,8 +125,10 @@ def read_file_chunks(
             log.info("%s : guillemet jamais fermé, la suite du fichier est lue d'un bloc", path)
             with path.open("rb") as fh:
                 fh.seek(start)
-                buf = _utf8(fh.read(), enc, first=k == 0)
+                part = fh.read()
+            buf = _utf8(part, enc, first=k == 0)
             raw = _parse_part(path, buf if header is None else header + buf, enc, sep)
+        _note_encoding(raw, part, before, enc, detected=not encoding, other=other)
         if header is None:
             _check_table_like(raw)
             sep = raw.separator
@@ -118,6 +144,56 @@ def read_file_chunks(
             return
     if header is None:  # an empty file, or blank lines only
         yield read_file(path, fmt, encoding=encoding, separator=separator)
+
+
+def _note_encoding(
+    raw: RawFile,
+    part: bytes,
+    before: int,
+    enc: str,
+    *,
+    detected: bool,
+    other: tuple[str, str, str] | None,
+) -> None:
+    """Set on a part read the lines of the file that the reader of whole files
+    (:func:`pipelines.ingest.csvfile.read_csv`) notes in it, by the same functions:
+    lines its encoding garbles (``encoding_mismatch_lines``) and, in a file detected as
+    latin-1 or in another encoding (``other``), lines holding bytes 0x80-0x9F
+    (``foreign_encoding_lines``). ``part`` is its bytes as in the file, ``before`` the
+    file's lines before it."""
+    garbled = np.zeros(0, np.int64)
+    if enc in ("cp1252", "latin-1"):
+        garbled = encoding_mismatches(part, enc)
+    elif enc in ("utf-8", "utf-8-sig") and not part.isascii():
+        try:
+            part.decode("utf-8")  # valid: no line to note (and no line decoded alone)
+        except UnicodeDecodeError:
+            garbled = encoding_mismatches(part, enc)
+    raw.encoding_mismatch_lines = garbled + before
+    if detected and (enc == "latin-1" or other is not None):
+        raw.foreign_encoding_lines = control_lines(part) + before
+    raw.other_encoding = other
+
+
+def notes_of_parts(notes: RawFile | None, part: RawFile) -> RawFile:
+    """What the parts of a file read so far leave to note
+    (:func:`pipelines.ingest.filenotes.reading_notes`), ``part`` added: a file without
+    rows holding every part's noted lines, for one note per file, as when it is read
+    whole."""
+    if notes is None:
+        return replace(
+            part,
+            table=pa.table({}),
+            lines=np.zeros(0, np.int64),
+            malformed=MalformedRows(),
+        )
+    notes.encoding_mismatch_lines = np.concatenate(
+        (notes.encoding_mismatch_lines, part.encoding_mismatch_lines)
+    )
+    notes.foreign_encoding_lines = np.concatenate(
+        (notes.foreign_encoding_lines, part.foreign_encoding_lines)
+    )
+    return notes
 
 
 def _parse_part(path: Path, buf: bytes, enc: str, sep: str | None) -> RawFile:
@@ -141,19 +217,21 @@ def _file_encoding(path: Path, encoding: str | None, block: int) -> str:
         return "utf-8-sig"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
-    valid, replaced, high, undefined = True, 0, 0, False
+    valid, replaced, high, letters, undefined = True, 0, 0, 0, False
     for part in _line_blocks(path, block):
         try:
             text = part.decode("utf-8")
         except UnicodeDecodeError:
             valid = False
             text = part.decode("utf-8", errors="replace")
-        replaced += text.count("\ufffd")
+        bad = text.count("\ufffd")
+        replaced += bad
+        letters += len(text) - len(text.encode("ascii", "ignore")) - bad
         high += int(np.count_nonzero(np.frombuffer(part, dtype=np.uint8) >= 0x80))
         undefined = undefined or any(b in part for b in _UNDEFINED_CP1252)
-    if valid or replaced * 50 <= high:
+    if valid:
         return "utf-8"
-    return "latin-1" if undefined else "cp1252"
+    return not_utf8_encoding(high, replaced, letters, lambda: undefined)
 
 
 def _line_blocks(path: Path, block: int) -> Iterator[bytes]:

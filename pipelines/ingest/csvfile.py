@@ -208,9 +208,10 @@ def read_csv(
         # Presumed UTF-8, but it was not (cp1252 or latin-1): decode, then parse again.
         text, enc = decode(buf, encoding)
         garbled = encoding_mismatches(buf, enc)
-        # Detected cp1252 whose words are words in cp850 or Mac Roman only: the lines it
-        # garbles.
-        other = other_encoding(buf) if enc == "cp1252" else None
+        # Detected cp1252 (or latin-1: a byte cp1252 leaves undefined, as cp850's « É »
+        # 0x90 or Mac Roman's « ç » 0x8D) whose words are words in cp850 or Mac Roman
+        # only: the lines it garbles.
+        other = other_encoding(buf) if enc in ("cp1252", "latin-1") else None
         if enc == "latin-1" or other is not None:
             foreign = control_lines(buf)
         buf = text.encode("utf-8")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 
@@ -54,16 +55,27 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     text = data.decode("utf-8", errors="replace")
     high = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) >= 0x80))
     bad = text.count("\ufffd")
-    # Accented letters written in UTF-8 (several bytes each, valid), against the bytes
-    # that are not: a one-byte encoding almost never makes a valid UTF-8 sequence, so a
-    # file where they outnumber the invalid bytes is UTF-8 with a few foreign rows,
-    # however short (its header, often accented, read right).
     valid = len(text) - len(text.encode("ascii", "ignore")) - bad
+    enc = not_utf8_encoding(high, bad, valid, lambda: any(b in data for b in _UNDEFINED_CP1252))
+    return (text, enc) if enc == "utf-8" else (data.decode(enc), enc)
+
+
+def not_utf8_encoding(high: int, bad: int, valid: int, undefined: Callable[[], bool]) -> str:
+    """The encoding of bytes that are not all valid UTF-8 (no BOM), from their ``high``
+    bytes above 127, the ``bad`` ones UTF-8 cannot read and the ``valid`` UTF-8
+    characters above 127: UTF-8 when the bad bytes are a tiny minority or fewer than
+    the valid characters, else latin-1 when ``undefined()`` (bytes cp1252 leaves
+    undefined occur), cp1252 otherwise (the rule of :func:`decode`, also that of a file
+    read in parts, :mod:`pipelines.ingest.chunks`).
+
+    Accented letters written in UTF-8 (several bytes each, valid), against the bytes that
+    are not: a one-byte encoding almost never makes a valid UTF-8 sequence, so a file
+    where they outnumber the invalid bytes is UTF-8 with a few foreign rows, however
+    short (its header, often accented, read right).
+    """
     if bad * 50 <= high or valid > bad:
-        return text, "utf-8"
-    if any(b in data for b in _UNDEFINED_CP1252):
-        return data.decode("latin-1"), "latin-1"
-    return data.decode("cp1252"), "cp1252"
+        return "utf-8"
+    return "latin-1" if undefined() else "cp1252"
 
 
 def encoding_mismatches(data: bytes, encoding: str) -> np.ndarray:
@@ -135,10 +147,11 @@ OTHER_ENCODINGS = {
 
 
 def other_encoding(data: bytes) -> tuple[str, str, str] | None:
-    """For bytes read as cp1252: the encoding of :data:`OTHER_ENCODINGS` they are in, and
-    a word as read and as that encoding reads it (« cp850 », « ‚t‚ », « été »), when the
-    file's words are words in it and not in cp1252, far more often than the other way
-    round; None otherwise.
+    """For bytes read as cp1252 or latin-1 (whose letters are cp1252's): the encoding of
+    :data:`OTHER_ENCODINGS` they are in, and a word as read and as that encoding reads it
+    (« cp850 », « ‚t‚ », « été »), when the file's words are words in it and not in
+    cp1252, far more often than the other way round; None otherwise. A byte cp1252
+    leaves undefined (read as latin-1) is read « � » in the word as read.
 
     French accented letters are bytes 0x80-0x9F in cp850 (« é » 0x82, « è » 0x8A, « ç »
     0x87) and in Mac Roman (« é » 0x8E), quotes, signs or capitals in cp1252, whose

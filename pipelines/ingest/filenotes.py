@@ -61,8 +61,8 @@ def reading_notes(
         detail = (
             f"{len(bad)} ligne(s) ont des mots qui ne se lisent qu'en "
             f"{OTHER_ENCODINGS[other[0]]} (lignes {first_20(bad)} ; « {other[1]} » y est "
-            f"« {other[2]} ») : le fichier, lu en cp1252, est sans doute en {other[0]}, et "
-            "leurs accents sont déformés. Réenregistrez-le en « CSV UTF-8 »"
+            f"« {other[2]} ») : le fichier, lu en {raw.encoding}, est sans doute en "
+            f"{other[0]}, et leurs accents sont déformés. Réenregistrez-le en « CSV UTF-8 »"
             + (f'{or_key} (encoding = "{other[0]}").' if or_key else ".")
             if other
             else f"{len(bad)} ligne(s) ont des octets qui ne sont des lettres ni en latin-1 ni "

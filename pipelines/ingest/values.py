@@ -5,6 +5,7 @@ string columns: no Python loop over rows."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -356,7 +357,9 @@ def parse_dates(
         8601 with or without offset (converted to Europe/Paris), Excel serial numbers.
     naive_tz
         Time zone of timestamps written without offset (KoboToolbox writes
-        ``_submission_time`` in UTC); ``None``: they are local time already.
+        ``_submission_time`` in UTC); ``None``: they are local time already. A day
+        without a time (« 2024-03-05 », or a ``date_format`` without one) is the day
+        written, never moved.
     excel_epoch
         Day 0 of Excel serial numbers (``RawFile.excel_epoch``).
     month_first
@@ -387,9 +390,14 @@ def parse_dates(
     if date_format == "excel":
         put(np.ones(len(pos), bool), _serial_dates(v, excel_epoch))
     elif date_format:
+        # A format without a time reads days: a day is never moved by naive_tz.
+        timed = re.search(r"%[HIMSXTRcfp]", date_format) is not None
         put(
             np.ones(len(pos), bool),
-            _to_local(pd.to_datetime(v, format=date_format, errors="coerce"), naive_tz),
+            _to_local(
+                pd.to_datetime(v, format=date_format, errors="coerce"),
+                naive_tz if timed else None,
+            ),
         )
     else:
         first = _strptime_checked(v, "%d/%m/%Y %H:%M").to_numpy()
@@ -413,9 +421,13 @@ def parse_dates(
                 put(fr, _fr_dates(v[fr]))
             if fr_tz.any():
                 put(fr_tz, _fr_dates_with_zone(v[fr_tz]))
-            if iso.any():
-                s = _iso_padded(v[iso].str.replace(r"[T ]+", "T", regex=True))
-                put(iso, _to_local(pd.to_datetime(s, format="ISO8601", errors="coerce"), naive_tz))
+            # A day alone (« 2024-03-05 ») is the day written, as with a zone: never
+            # moved by naive_tz (midnight UTC would be 01:00 in Paris).
+            iso_day = iso & v.str.fullmatch(_ISO_DAY).to_numpy(dtype=bool)
+            for where, tz in ((iso & ~iso_day, naive_tz), (iso_day, None)):
+                if where.any():
+                    s = _iso_padded(v[where].str.replace(r"[T ]+", "T", regex=True))
+                    put(where, _to_local(pd.to_datetime(s, format="ISO8601", errors="coerce"), tz))
             if iso_tz.any():
                 # The zone first: « 14:02:00 UTC » became « 14:02:00TUTC » once every
                 # space was a « T », unreadable (so was « 14:02:00 +01:00 »).

@@ -30,9 +30,11 @@ from pipelines.geocode import match_site_addresses
 from pipelines.ingest import (
     CHUNK_BYTES,
     RawFile,
+    notes_of_parts,
     parse_geo_points,
     parse_numbers,
     read_file_chunks,
+    reading_notes,
     repeated_header_rows,
     resolve_columns,
 )
@@ -233,6 +235,21 @@ def _outside_frame(
     )[OUTSIDE_COLUMNS]
 
 
+def _file_notes(path: Path, notes: RawFile) -> list[dict[str, Any]]:
+    """The notes of an export read all the same (lines in another encoding, a cp850 or
+    Mac Roman file…: :func:`pipelines.ingest.reading_notes`), as the ingestion's
+    ``file_issues`` gives them, each logged: the sites' files, written in UTF-8, no
+    longer show it."""
+    out = []
+    for reason, detail, lines in reading_notes(notes):
+        log.warning("%s : %s", path, detail)
+        out.append(
+            {"file": str(path), "reason": reason, "detail": detail}
+            | ({} if lines is None else {"lines": [int(n) for n in lines[:1000]]})
+        )
+    return out
+
+
 def split_source(
     ps: PortfolioSource,
     perimeters: gpd.GeoDataFrame,
@@ -260,15 +277,18 @@ def split_source(
         "outside_every_site": 0,
         "outside_by_reason": dict.fromkeys(OUTSIDE_REASONS, 0),
         "placed_by": {"code": 0, "coordonnees": 0, "adresse": 0},
+        "file_notes": [],
     }
     columns: list[str] | None = None
     s = ps.source
     for path in s.files():
         malformed: list[np.ndarray] = []
         roles: dict[str, str] | None = None
+        notes: RawFile | None = None
         for raw in read_file_chunks(
             path, s.format, encoding=s.encoding, separator=s.separator, chunk_bytes=chunk_bytes
         ):
+            notes = notes_of_parts(notes, raw)
             _check_columns(ps, path, raw, columns)
             if columns is None:
                 columns = raw.columns
@@ -317,6 +337,8 @@ def split_source(
             why = [OUTSIDE_REASONS["ligne_mal_formee"]] * len(lines)
             sinks.add_frame(outside, _outside_frame(ps, path, lines, no_id, why, nan, nan))
             counts["outside_by_reason"]["ligne_mal_formee"] += len(lines)
+        if notes is not None:
+            counts["file_notes"].extend(_file_notes(path, notes))
     counts["outside_every_site"] = sum(counts["outside_by_reason"].values())
     if counts["rows_read"] != sum(counts["by_site"].values()) + counts["outside_every_site"]:
         raise AssertionError(f"split of {ps.source.id}: the rows do not add up: {counts}")
