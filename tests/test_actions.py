@@ -874,11 +874,15 @@ def test_a_register_s_reading_notes_are_told(site: dict[str, Any], tmp_path: Pat
     column = list(HEADERS).index("statut") + 1
     workbook.active.merge_cells(start_row=2, start_column=column, end_row=3, end_column=column)
     workbook.save(book)
-    notes = {(n["file"], n["reason"]): n for n in read_register(folder).file_notes}
-    assert set(notes) == {("dos.csv", "unknown_encoding"), ("fusion.xlsx", "merged_cells")}
-    dos = notes["dos.csv", "unknown_encoding"]
-    assert dos["lines"] == [2, 3]
+    # Since: the register, which has no encoding key, is read again in the encoding its
+    # words give, and says so; its rows are then read as written.
+    read = read_register(folder)
+    notes = {(n["file"], n["reason"]): n for n in read.file_notes}
+    assert set(notes) == {("dos.csv", "detected_encoding"), ("fusion.xlsx", "merged_cells")}
+    dos = notes["dos.csv", "detected_encoding"]
+    assert dos["reason_fr"].startswith("fichier lu en cp850")
     assert "« comit‚ » y est « comité »" in dos["reason_fr"]
-    assert dos["reason_fr"].endswith("Réenregistrez-le en « CSV UTF-8 ».")  # no source key
+    statuses = set(read.rows.loc[read.rows["source_file"] == "dos.csv", "status"])
+    assert statuses == {_good("E-1", ids[0])["statut"]}
     _, _, summary = _run(site, tmp_path)
-    assert [n["reason"] for n in summary["file_notes"]] == ["unknown_encoding", "merged_cells"]
+    assert [n["reason"] for n in summary["file_notes"]] == ["detected_encoding", "merged_cells"]

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from pipelines.actions.model import HEADER_OF, TARGET_COLUMNS, column_of
 from pipelines.errors import InputError
-from pipelines.ingest import CONTROL_CHARS, read_file, reading_notes, scrub_text
+from pipelines.ingest import CONTROL_CHARS, RawFile, read_file, reading_notes, scrub_text
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +189,16 @@ def _columns(names: list[str]) -> tuple[dict[str, str], list[str], list[str]]:
     return mapping, ignored, missing
 
 
+def _detected_encoding(raw: RawFile) -> tuple[str, str, str] | None:
+    """The encoding a CSV read in another one is in, as its words tell
+    (``other_encoding`` of the reading: the encoding, a word as read, the word as
+    meant), when some of its lines hold such words; else None."""
+    other = raw.other_encoding
+    if other is None or not len(raw.foreign_encoding_lines):
+        return None
+    return (str(other[0]), str(other[1]), str(other[2]))
+
+
 def _file_rows(
     path: Path, fmt: str
 ) -> tuple[pd.DataFrame, list[dict[str, Any]], int, list[str], list[dict[str, Any]]]:
@@ -201,6 +211,12 @@ def _file_rows(
         The file cannot be read, or lacks the required columns.
     """
     raw = read_file(path, fmt)
+    detected = _detected_encoding(raw)
+    if detected is not None:
+        # A register has no encoding key, as a source has: read again in the encoding
+        # its words give (a DOS or old Mac export), and say so. Read as it came, every
+        # row of a register saved in cp850 was refused, « décidée » garbled.
+        raw = read_file(path, fmt, encoding=detected[0])
     mapping, ignored, missing = _columns(raw.columns)
     if missing and raw.has_header and len(raw.sheets) > 1:
         # A workbook whose register is not its first sheet (the template's « mode
@@ -268,6 +284,19 @@ def _file_rows(
         }
         for reason, detail, lines in reading_notes(raw, source_keys=False)
     ]
+    if detected is not None:
+        encoding, seen, meant = detected
+        notes.insert(
+            0,
+            {
+                "file": path.name,
+                "reason": "detected_encoding",
+                "reason_fr": f"fichier lu en {encoding}, l'encodage que ses mots indiquent "
+                f"(« {seen} » y est « {meant} ») : vérifiez ses accents, ou "
+                "réenregistrez-le en « CSV UTF-8 ».",
+                "lines": [],
+            },
+        )
     for note in notes:
         log.warning("%s : %s", path.name, note["reason_fr"])
     return frame, malformed, int(raw.blank_rows), ignored, notes
