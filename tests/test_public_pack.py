@@ -256,6 +256,72 @@ def test_a_coarsened_building_shows_no_category_of_its_own(
         assert "Fuite" not in fiches[bid]
 
 
+# ----------------------------------------------------------------------------- delays
+def test_the_public_share_closed_within_target_comes_from_rounded_counts() -> None:
+    """Bondy's open-data chart of closing delays gave « Part close dans l'objectif (%) »
+    computed on exact counts (41,3 % for lifts) beside « Signalements clos » rounded to
+    5: with a small denominator, an exact share pins the exact counts. Under a rounding
+    profile the share is now reports closed within the target over reports due, each
+    rounded to 5; a category closed by too few households shows no delay nor share;
+    ``n_due`` is not published. The committee profile, which rounds nothing, keeps the
+    exact share."""
+    from pipelines.publish.charts import chart_tables
+
+    delays = pd.DataFrame(
+        {
+            "category": ["ascenseur", "eau_fuite"],
+            "n_closed": [12, 4],
+            "median_delay_h": [30.0, 50.0],
+            "p90_delay_h": [100.0, 120.0],
+            "target_h": [48.0, 72.0],
+            "share_closed_within_target": [round(7 / 13, 3), 0.5],  # 7 of 13 due, 2 of 4
+            "n_due": [13.0, 4.0],
+        }
+    )
+    closed = [("ascenseur", f"h{k}") for k in range(12)] + [("eau_fuite", "p1")] * 2
+    closed += [("eau_fuite", "p2")] * 2
+    reports = pd.DataFrame(
+        {
+            "report_id": [f"r{i}" for i in range(len(closed))],
+            "source_kind": "reports",
+            "duplicate_of": None,
+            "building_id": "way/1",
+            "category": [c for c, _ in closed],
+            "household_key": [h for _, h in closed],
+            "reported_at": pd.Timestamp("2025-01-02"),
+            "closed_at": pd.Timestamp("2025-01-03"),
+        }
+    )
+    published = Published(
+        profile=gpd.GeoDataFrame(), monthly=pd.DataFrame(), points=gpd.GeoDataFrame(),
+        site={}, closing_delays=delays,
+    )  # fmt: skip
+    series = pd.DataFrame(
+        {"month": ["2025-01"], "category": [None], "n_reports": [16], "n_reports_flag": [""]}
+    )
+
+    def delays_of(rule: ProfileRule) -> pd.DataFrame:
+        tables = chart_tables(
+            published, series, pd.DataFrame(), ("zone", "quarter"), reports, rule, PERSON
+        )
+        return tables["closing_delays"].set_index("category")
+
+    public = delays_of(PUBLIC)
+    assert public.loc["ascenseur", "n_closed"] == 10
+    # 7 within → 5, 13 due → 15: 33,3 %, no longer 53,8 % (7/13, which only 13 gives)
+    assert public.loc["ascenseur", "share_closed_within_target"] == pytest.approx(0.333)
+    assert "n_due" not in public
+    assert public.loc["ascenseur", "median_delay_h"] == 30.0
+    # two households closed the leaks: no count, delay nor share (« s »)
+    assert public.loc["eau_fuite", "n_closed_flag"] == "s"
+    for col in ("n_closed", "median_delay_h", "p90_delay_h", "share_closed_within_target"):
+        assert pd.isna(public.loc["eau_fuite", col]), col
+    committee = delays_of(COMITE)
+    assert "n_due" not in committee
+    assert committee.loc["ascenseur", "n_closed"] == 12
+    assert committee.loc["ascenseur", "share_closed_within_target"] == round(7 / 13, 3)
+
+
 # ----------------------------------------------------------------------------- observations
 def test_comite_draws_a_person_related_observation_only_on_a_shown_cell(
     bondy: gpd.GeoDataFrame,
