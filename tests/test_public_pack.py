@@ -256,6 +256,55 @@ def test_a_coarsened_building_shows_no_category_of_its_own(
         assert "Fuite" not in fiches[bid]
 
 
+def test_the_public_cell_counts_are_those_of_the_published_tables(
+    bondy: gpd.GeoDataFrame,
+) -> None:
+    """``site.json``'s ``publication.tables`` (and the method note's table) counted the
+    building profile's cells before coarsening and the monthly table's fine cells: on
+    Bondy's open-data pack, 1 522 cells and 1 272 hidden (the (building, category) pairs
+    of the coarsened buildings with reports among them: 461, which the pack never shows)
+    and 5 065 « regroupées », the exact number of non-zero building × month × category
+    cells. Now both count what is published: a coarsened building is its hidden total
+    alone, and the monthly table's cells are coarsened when its level is. Three real
+    buildings with lifts from many households; two with a few reports in two
+    categories each."""
+    buildings = bondy.head(40).copy()
+    ids = buildings["building_id"].astype(str).head(5).tolist()
+    rows = [(ids[k], "ascenseur", f"2025-0{1 + d % 6}-{1 + d % 28:02d}", f"h{k}-{d}")
+            for k in range(3) for d in range(30)]  # fmt: skip
+    for k in (3, 4):
+        rows += [
+            (ids[k], "nuisibles", "2025-02-03", f"p{k}"),
+            (ids[k], "eau_fuite", "2025-03-04", f"q{k}"),
+        ]
+    reports = reports_on(buildings, rows)
+    protection, _ = apply_profile(
+        publish_site(buildings, reports), reports, rule=PUBLIC, person_related=PERSON
+    )
+    profile, monthly = protection.published.profile, protection.published.monthly
+    coarse = profile["level"] != "bâtiment"
+    assert set(profile.loc[coarse, "building_id"].astype(str)) == {ids[3], ids[4]}
+    # what a reader counts in the published profile: the totals shown (non-zero) or
+    # hidden, and the categories of the buildings published at their own level
+    fine = profile[~coarse]
+    shown = [(fine[f"n_{c}"].fillna(0) > 0) | (fine[f"n_{c}_flag"] == "s") for c in CODES]
+    totals = (profile["n_reports"].fillna(0) > 0) | (profile["n_reports_flag"] == "s")
+    hidden = sum(int((fine[f"n_{c}_flag"] == "s").sum()) for c in CODES)
+    table = protection.cells["building_profile"]
+    assert table["cells"] == int(totals.sum()) + sum(int(s.sum()) for s in shown) == 8
+    assert table["hidden"] == int((profile["n_reports_flag"] == "s").sum()) + hidden
+    assert table["coarsened"] == 2
+    level = monthly["level"].iloc[0]
+    assert level != "bâtiment × mois"  # five households a month: coarsened in time
+    m = protection.cells["monthly"]
+    assert m["cells"] == len(monthly)
+    assert m["coarsened"] == len(monthly)  # every published cell, not the 22 fine ones
+    assert m["coarsened_share"] == 1.0
+    block = with_publication_facts(protection).site["publication"]["tables"]
+    assert block["building_profile"]["cells"] == 8
+    assert block["monthly"]["coarsened"] == len(monthly)
+
+
 # ----------------------------------------------------------------------------- delays
 def test_the_public_share_closed_within_target_comes_from_rounded_counts() -> None:
     """Bondy's open-data chart of closing delays gave « Part close dans l'objectif (%) »
