@@ -499,3 +499,36 @@ def test_the_method_note_does_not_count_the_points_withheld(rule: ProfileRule) -
     note = " ".join(publication_section(audit, {}).paragraphs)
     assert "Points : " in note
     assert re.search(r"6\W?403", note) is None  # « 6 403 », a narrow no-break space
+
+
+def test_the_public_method_note_counts_nothing_it_withholds() -> None:
+    """Bondy's open-data note still counted what it withholds, exactly: « Problèmes
+    chroniques non montrés faute de ménages : 376 », « 9 effet(s) masqué(s) », late
+    reports left out (« : 3. »). Under ``public`` it says what is withheld, not how many
+    (rounded to 5, one or two would read « 0 »); the committee note keeps its counts
+    (tests/test_publication.py asserts its late reports)."""
+    from pipelines.publish.note import publication_section
+
+    withheld = "leur nombre n'est pas donné ici"
+
+    def note(rule: ProfileRule) -> str:
+        audit = {
+            "profile": rule.name, "rule": rule.as_dict(), "person_related": sorted(PERSON),
+            "chronic_left_out": 376, "late_reports_left_out": 3, "frozen_periods": ["2025-01"],
+            "actions": {"effects_hidden": 9, "free_text": "non publié"},
+        }  # fmt: skip
+        return " ".join(publication_section(audit, {}).paragraphs)
+
+    public = note(PUBLIC)
+    assert "376" not in public
+    assert re.search(r"\b9 effet", public) is None
+    assert re.search(r"période figée\) : 3\.", public) is None
+    assert public.count(withheld) == 2  # chronic problems, late reports
+    assert "Signalements tardifs" in public
+    assert "problèmes chroniques tirés de moins de 11 ménages ne sont pas montrés" in public
+    assert "marqués « s » dans le tableau des actions" in public
+    committee = note(COMITE)
+    assert "Problèmes chroniques non montrés faute de ménages : 376." in committee
+    assert "9 effet(s) masqué(s)" in committee
+    assert re.search(r"datés dans une période figée\) : 3\.", committee)
+    assert withheld not in committee
