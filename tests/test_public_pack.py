@@ -18,7 +18,7 @@ from pipelines.io import FORMULA_STARTS
 from pipelines.maps.exports import building_csv, write_exports
 from pipelines.osm.buildings import read_osm_buildings
 from pipelines.publish.build import publish_site
-from pipelines.publish.protect import apply_profile
+from pipelines.publish.protect import Protection, apply_profile
 from pipelines.publish.stage import with_publication_facts
 from pipelines.published import Published
 from pipelines.taxonomy import BY_CODE, CODES
@@ -213,15 +213,10 @@ def test_no_chronic_problem_is_listed_on_a_hidden_cell(
 
 
 # ----------------------------------------------------------------------------- coarsened
-def test_a_coarsened_building_shows_no_category_of_its_own(
-    bondy: gpd.GeoDataFrame, tmp_path: Path
-) -> None:
-    """Hostile run A4: in the public pack a building counted in the site (too few
-    households) showed exact zeros beside its hidden categories, telling which ones it
-    had. Three real buildings with lifts from many households; two with a few reports
-    in two categories."""
-    from pipelines.maps.data import map_data
-
+def _coarsened_site(bondy: gpd.GeoDataFrame) -> tuple[list[str], Protection]:
+    """Three real buildings with lifts from many households; two with a few reports in
+    two categories (counted in the site under ``public``): their ids and the public
+    protection."""
     buildings = bondy.head(40).copy()
     ids = buildings["building_id"].astype(str).head(5).tolist()
     rows = [(ids[k], "ascenseur", f"2025-0{1 + d % 6}-{1 + d % 28:02d}", f"h{k}-{d}")
@@ -235,6 +230,19 @@ def test_a_coarsened_building_shows_no_category_of_its_own(
     protection, _ = apply_profile(
         publish_site(buildings, reports), reports, rule=PUBLIC, person_related=PERSON
     )
+    return ids, protection
+
+
+def test_a_coarsened_building_shows_no_category_of_its_own(
+    bondy: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    """Hostile run A4: in the public pack a building counted in the site (too few
+    households) showed exact zeros beside its hidden categories, telling which ones it
+    had. Three real buildings with lifts from many households; two with a few reports
+    in two categories."""
+    from pipelines.maps.data import map_data
+
+    ids, protection = _coarsened_site(bondy)
     out = protection.published
     rows_csv, gpkg = _pack(out, tmp_path)
     header, body = rows_csv[0], rows_csv[1:]
@@ -268,19 +276,7 @@ def test_the_public_cell_counts_are_those_of_the_published_tables(
     alone, and the monthly table's cells are coarsened when its level is. Three real
     buildings with lifts from many households; two with a few reports in two
     categories each."""
-    buildings = bondy.head(40).copy()
-    ids = buildings["building_id"].astype(str).head(5).tolist()
-    rows = [(ids[k], "ascenseur", f"2025-0{1 + d % 6}-{1 + d % 28:02d}", f"h{k}-{d}")
-            for k in range(3) for d in range(30)]  # fmt: skip
-    for k in (3, 4):
-        rows += [
-            (ids[k], "nuisibles", "2025-02-03", f"p{k}"),
-            (ids[k], "eau_fuite", "2025-03-04", f"q{k}"),
-        ]
-    reports = reports_on(buildings, rows)
-    protection, _ = apply_profile(
-        publish_site(buildings, reports), reports, rule=PUBLIC, person_related=PERSON
-    )
+    ids, protection = _coarsened_site(bondy)
     profile, monthly = protection.published.profile, protection.published.monthly
     coarse = profile["level"] != "bâtiment"
     assert set(profile.loc[coarse, "building_id"].astype(str)) == {ids[3], ids[4]}
