@@ -56,6 +56,9 @@ Files (see :data:`FILES`):
     Closing delays per category of the trends stage's follow-up:
     ``category``, ``n_closed``, ``median_delay_h``, ``p90_delay_h``, ``target_h``,
     ``share_closed_within_target`` (0–1); no row when the sources give no closing date.
+    ``interne`` keeps ``n_due`` (the reports due, the share's denominator); under a
+    rounding profile the share is drawn from rounded counts
+    (:func:`pipelines.publish.charts.closing_delays_of`).
 ``key_figures.parquet``
     The committee pack's key figures (:mod:`pipelines.publish.keyfigures`): counted
     reports per ``window`` (« depuis »: from the month of the last committee to the end

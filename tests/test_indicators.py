@@ -507,6 +507,35 @@ def test_under_public_small_cells_are_hidden_and_shown_counts_rounded() -> None:
     assert out[lifts].isna().all().all()
 
 
+def test_under_public_the_share_past_target_comes_from_rounded_counts() -> None:
+    # Q3 2024: heating reports from 18 households, all closed, 13 past the 48 h target.
+    # Bondy's open-data pack showed 0,722 (13 of 18, exact) beside « 20 » closed: the
+    # share pinned the counts. Now: 13 → 15 past it, 18 → 20 due: 0,75; the counts it is
+    # drawn from are not published (NOT_PUBLISHED). The committee keeps 0,722.
+    from pipelines.publish.indicators import NOT_PUBLISHED
+
+    rows = [
+        ("A", "chauffage", f"2024-07-{1 + k:02d} 08:00",
+         f"2024-07-{(4 if k < 13 else 2) + k:02d} 08:00", f"h{k}")
+        for k in range(18)
+    ]  # fmt: skip
+    r = reports_of(rows)
+    buildings = buildings_of({"A": 100.0})
+    cats = category_quarters(
+        r, dwellings_of(buildings), targets_h={"chauffage": 48.0}, backlog=None,
+        as_of=pd.Timestamp("2024-10-01"),
+    )  # fmt: skip
+    assert cats["share_past_target"].iloc[0] == pytest.approx(0.722)
+    micro = micro_of(r, person_related=False, rpls="oui")
+    for name, expected in (("public", 0.75), ("comite", 0.722)):
+        rule = DEFAULT_RULES[name]
+        _out, shown, _audit = protect_indicators(_site(r, buildings), cats, micro, rule)
+        shown = rounded(shown, rule.round_base)
+        assert shown["cell_flag"].iloc[0] == ""
+        assert shown["share_past_target"].iloc[0] == pytest.approx(expected), name
+    assert set(NOT_PUBLISHED) <= set(cats.columns)
+
+
 def entrance_reports(rows: list[tuple[str, str | None, str, str, str]]) -> pd.DataFrame:
     """Reports (building, matched label, category, reported_at, household) as the
     geocoding stage writes them, then :func:`counted_reports`."""

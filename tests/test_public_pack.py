@@ -18,7 +18,7 @@ from pipelines.io import FORMULA_STARTS
 from pipelines.maps.exports import building_csv, write_exports
 from pipelines.osm.buildings import read_osm_buildings
 from pipelines.publish.build import publish_site
-from pipelines.publish.protect import apply_profile
+from pipelines.publish.protect import Protection, apply_profile
 from pipelines.publish.stage import with_publication_facts
 from pipelines.published import Published
 from pipelines.taxonomy import BY_CODE, CODES
@@ -213,15 +213,10 @@ def test_no_chronic_problem_is_listed_on_a_hidden_cell(
 
 
 # ----------------------------------------------------------------------------- coarsened
-def test_a_coarsened_building_shows_no_category_of_its_own(
-    bondy: gpd.GeoDataFrame, tmp_path: Path
-) -> None:
-    """Hostile run A4: in the public pack a building counted in the site (too few
-    households) showed exact zeros beside its hidden categories, telling which ones it
-    had. Three real buildings with lifts from many households; two with a few reports
-    in two categories."""
-    from pipelines.maps.data import map_data
-
+def _coarsened_site(bondy: gpd.GeoDataFrame) -> tuple[list[str], Protection]:
+    """Three real buildings with lifts from many households; two with a few reports in
+    two categories (counted in the site under ``public``): their ids and the public
+    protection."""
     buildings = bondy.head(40).copy()
     ids = buildings["building_id"].astype(str).head(5).tolist()
     rows = [(ids[k], "ascenseur", f"2025-0{1 + d % 6}-{1 + d % 28:02d}", f"h{k}-{d}")
@@ -235,6 +230,19 @@ def test_a_coarsened_building_shows_no_category_of_its_own(
     protection, _ = apply_profile(
         publish_site(buildings, reports), reports, rule=PUBLIC, person_related=PERSON
     )
+    return ids, protection
+
+
+def test_a_coarsened_building_shows_no_category_of_its_own(
+    bondy: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    """Hostile run A4: in the public pack a building counted in the site (too few
+    households) showed exact zeros beside its hidden categories, telling which ones it
+    had. Three real buildings with lifts from many households; two with a few reports
+    in two categories."""
+    from pipelines.maps.data import map_data
+
+    ids, protection = _coarsened_site(bondy)
     out = protection.published
     rows_csv, gpkg = _pack(out, tmp_path)
     header, body = rows_csv[0], rows_csv[1:]
@@ -254,6 +262,109 @@ def test_a_coarsened_building_shows_no_category_of_its_own(
         assert "Détail par catégorie masqué" in fiches[bid]
         assert "Nuisibles" not in fiches[bid]
         assert "Fuite" not in fiches[bid]
+
+
+def test_the_public_cell_counts_are_those_of_the_published_tables(
+    bondy: gpd.GeoDataFrame,
+) -> None:
+    """``site.json``'s ``publication.tables`` (and the method note's table) counted the
+    building profile's cells before coarsening and the monthly table's fine cells: on
+    Bondy's open-data pack, 1 522 cells and 1 272 hidden (the (building, category) pairs
+    of the coarsened buildings with reports among them: 461, which the pack never shows)
+    and 5 065 « regroupées », the exact number of non-zero building × month × category
+    cells. Now both count what is published: a coarsened building is its hidden total
+    alone, and the monthly table's cells are coarsened when its level is. Three real
+    buildings with lifts from many households; two with a few reports in two
+    categories each."""
+    ids, protection = _coarsened_site(bondy)
+    profile, monthly = protection.published.profile, protection.published.monthly
+    coarse = profile["level"] != "bâtiment"
+    assert set(profile.loc[coarse, "building_id"].astype(str)) == {ids[3], ids[4]}
+    # what a reader counts in the published profile: the totals shown (non-zero) or
+    # hidden, and the categories of the buildings published at their own level
+    fine = profile[~coarse]
+    shown = [(fine[f"n_{c}"].fillna(0) > 0) | (fine[f"n_{c}_flag"] == "s") for c in CODES]
+    totals = (profile["n_reports"].fillna(0) > 0) | (profile["n_reports_flag"] == "s")
+    hidden = sum(int((fine[f"n_{c}_flag"] == "s").sum()) for c in CODES)
+    table = protection.cells["building_profile"]
+    assert table["cells"] == int(totals.sum()) + sum(int(s.sum()) for s in shown) == 8
+    assert table["hidden"] == int((profile["n_reports_flag"] == "s").sum()) + hidden
+    assert table["coarsened"] == 2
+    level = monthly["level"].iloc[0]
+    assert level != "bâtiment × mois"  # five households a month: coarsened in time
+    m = protection.cells["monthly"]
+    assert m["cells"] == len(monthly)
+    assert m["coarsened"] == len(monthly)  # every published cell, not the 22 fine ones
+    assert m["coarsened_share"] == 1.0
+    block = with_publication_facts(protection).site["publication"]["tables"]
+    assert block["building_profile"]["cells"] == 8
+    assert block["monthly"]["coarsened"] == len(monthly)
+
+
+# ----------------------------------------------------------------------------- delays
+def test_the_public_share_closed_within_target_comes_from_rounded_counts() -> None:
+    """Bondy's open-data chart of closing delays gave « Part close dans l'objectif (%) »
+    computed on exact counts (41,3 % for lifts) beside « Signalements clos » rounded to
+    5: with a small denominator, an exact share pins the exact counts. Under a rounding
+    profile the share is now reports closed within the target over reports due, each
+    rounded to 5; a category closed by too few households shows no delay nor share;
+    ``n_due`` is not published. The committee profile, which rounds nothing, keeps the
+    exact share."""
+    from pipelines.publish.charts import chart_tables
+
+    delays = pd.DataFrame(
+        {
+            "category": ["ascenseur", "eau_fuite"],
+            "n_closed": [12, 4],
+            "median_delay_h": [30.0, 50.0],
+            "p90_delay_h": [100.0, 120.0],
+            "target_h": [48.0, 72.0],
+            "share_closed_within_target": [round(7 / 13, 3), 0.5],  # 7 of 13 due, 2 of 4
+            "n_due": [13.0, 4.0],
+        }
+    )
+    closed = [("ascenseur", f"h{k}") for k in range(12)] + [("eau_fuite", "p1")] * 2
+    closed += [("eau_fuite", "p2")] * 2
+    reports = pd.DataFrame(
+        {
+            "report_id": [f"r{i}" for i in range(len(closed))],
+            "source_kind": "reports",
+            "duplicate_of": None,
+            "building_id": "way/1",
+            "category": [c for c, _ in closed],
+            "household_key": [h for _, h in closed],
+            "reported_at": pd.Timestamp("2025-01-02"),
+            "closed_at": pd.Timestamp("2025-01-03"),
+        }
+    )
+    published = Published(
+        profile=gpd.GeoDataFrame(), monthly=pd.DataFrame(), points=gpd.GeoDataFrame(),
+        site={}, closing_delays=delays,
+    )  # fmt: skip
+    series = pd.DataFrame(
+        {"month": ["2025-01"], "category": [None], "n_reports": [16], "n_reports_flag": [""]}
+    )
+
+    def delays_of(rule: ProfileRule) -> pd.DataFrame:
+        tables = chart_tables(
+            published, series, pd.DataFrame(), ("zone", "quarter"), reports, rule, PERSON
+        )
+        return tables["closing_delays"].set_index("category")
+
+    public = delays_of(PUBLIC)
+    assert public.loc["ascenseur", "n_closed"] == 10
+    # 7 within → 5, 13 due → 15: 33,3 %, no longer 53,8 % (7/13, which only 13 gives)
+    assert public.loc["ascenseur", "share_closed_within_target"] == pytest.approx(0.333)
+    assert "n_due" not in public
+    assert public.loc["ascenseur", "median_delay_h"] == 30.0
+    # two households closed the leaks: no count, delay nor share (« s »)
+    assert public.loc["eau_fuite", "n_closed_flag"] == "s"
+    for col in ("n_closed", "median_delay_h", "p90_delay_h", "share_closed_within_target"):
+        assert pd.isna(public.loc["eau_fuite", col]), col
+    committee = delays_of(COMITE)
+    assert "n_due" not in committee
+    assert committee.loc["ascenseur", "n_closed"] == 12
+    assert committee.loc["ascenseur", "share_closed_within_target"] == round(7 / 13, 3)
 
 
 # ----------------------------------------------------------------------------- observations
@@ -384,3 +495,36 @@ def test_the_method_note_does_not_count_the_points_withheld(rule: ProfileRule) -
     note = " ".join(publication_section(audit, {}).paragraphs)
     assert "Points : " in note
     assert re.search(r"6\W?403", note) is None  # « 6 403 », a narrow no-break space
+
+
+def test_the_public_method_note_counts_nothing_it_withholds() -> None:
+    """Bondy's open-data note still counted what it withholds, exactly: « Problèmes
+    chroniques non montrés faute de ménages : 376 », « 9 effet(s) masqué(s) », late
+    reports left out (« : 3. »). Under ``public`` it says what is withheld, not how many
+    (rounded to 5, one or two would read « 0 »); the committee note keeps its counts
+    (tests/test_publication.py asserts its late reports)."""
+    from pipelines.publish.note import publication_section
+
+    withheld = "leur nombre n'est pas donné ici"
+
+    def note(rule: ProfileRule) -> str:
+        audit = {
+            "profile": rule.name, "rule": rule.as_dict(), "person_related": sorted(PERSON),
+            "chronic_left_out": 376, "late_reports_left_out": 3, "frozen_periods": ["2025-01"],
+            "actions": {"effects_hidden": 9, "free_text": "non publié"},
+        }  # fmt: skip
+        return " ".join(publication_section(audit, {}).paragraphs)
+
+    public = note(PUBLIC)
+    assert "376" not in public
+    assert re.search(r"\b9 effet", public) is None
+    assert re.search(r"période figée\) : 3\.", public) is None
+    assert public.count(withheld) == 2  # chronic problems, late reports
+    assert "Signalements tardifs" in public
+    assert "problèmes chroniques tirés de moins de 11 ménages ne sont pas montrés" in public
+    assert "marqués « s » dans le tableau des actions" in public
+    committee = note(COMITE)
+    assert "Problèmes chroniques non montrés faute de ménages : 376." in committee
+    assert "9 effet(s) masqué(s)" in committee
+    assert re.search(r"datés dans une période figée\) : 3\.", committee)
+    assert withheld not in committee

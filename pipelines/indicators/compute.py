@@ -223,7 +223,9 @@ def category_quarters(
         ``reports_per_100_dwellings``, ``households_per_100_dwellings`` (null without
         RPLS dwellings), ``reports_per_building``, ``n_closed``, ``median_delay_h``,
         ``p90_delay_h``, ``target_h``, ``share_past_target`` (null without target or
-        closing dates) and ``backlog_open_end`` (null without a backlog).
+        closing dates) and ``backlog_open_end`` (null without a backlog); ``n_due`` and
+        ``n_past_target``, the share's denominator and numerator, for a publication
+        that rounds (:func:`pipelines.publish.indicators.rounded`; not published).
     """
     cols = ["quarter", "category"]
     if reports.empty:
@@ -251,8 +253,13 @@ def category_quarters(
         out["target_h"] = delays["target_h"].reindex(key).to_numpy()
         within = delays["share_closed_within_target"].reindex(key).to_numpy()
         out["share_past_target"] = (1.0 - within).round(3)
+        # the share's counts, for a publication that rounds (never published themselves)
+        n_due = delays["n_due"].reindex(key).to_numpy(dtype=float)
+        out["n_due"] = n_due
+        out["n_past_target"] = np.round((1.0 - within) * n_due)
     else:
-        for c in ("n_closed", "median_delay_h", "p90_delay_h", "target_h", "share_past_target"):
+        for c in ("n_closed", "median_delay_h", "p90_delay_h", "target_h", "share_past_target",
+                  "n_due", "n_past_target"):  # fmt: skip
             out[c] = np.nan
     out["backlog_open_end"] = _backlog_at_end(backlog, "category", out["quarter"], out["category"])
     return out

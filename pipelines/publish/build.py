@@ -344,10 +344,12 @@ def points_table(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 # ----------------------------------------------------------------------------- charts
-#: Columns of ``closing_delays.parquet`` (``followup.csv``'s, ``key`` as ``category``).
+#: Columns of ``closing_delays.parquet`` (``followup.csv``'s, ``key`` as ``category``);
+#: ``n_due`` (the share's denominator) only for a profile's rounding: the published
+#: tables of a profile drop it (:func:`pipelines.publish.charts.closing_delays_of`).
 DELAY_COLUMNS = [
     "category", "n_closed", "median_delay_h", "p90_delay_h", "target_h",
-    "share_closed_within_target",
+    "share_closed_within_target", "n_due",
 ]  # fmt: skip
 #: The trend test columns of ``top_buildings.parquet`` (``trend_tests.parquet``'s).
 TEST_COLUMNS = ["sens_slope_per_period", "trend", "trend_fr", "mk_p"]

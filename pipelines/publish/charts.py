@@ -17,6 +17,7 @@ from pipelines.publish.cells import FLAG, flagged, households
 from pipelines.publish.levels import derived_sums
 from pipelines.published import Published, period_of
 from pipelines.reports import counted as is_counted
+from pipelines.stats.disclosure import round_half_up
 from pipelines.taxonomy import CODES
 
 
@@ -99,23 +100,51 @@ def chart_tables(
         out["top_buildings"] = top.iloc[0:0].assign(n_reports_flag=pd.Series(dtype=object))
     delays = published.closing_delays
     if delays is not None and len(delays):
-        d = delays.copy()
-        closed = reports[is_counted(reports, on_building=False)]
-        if "closed_at" in closed:
-            closed = closed[closed["closed_at"].notna()]
-        hh = closed.assign(h=households(closed)).groupby("category")["h"].nunique()
-        applies = (
-            d["category"].isin(person_related)
-            if rule.protect == "person_related"
-            else pd.Series(rule.protect == "all", index=d.index)
-        )
-        hide = applies & (d["category"].map(hh).fillna(0) < rule.min_households)
-        n_closed = pd.to_numeric(d["n_closed"], errors="coerce").astype("Float64")
-        if rule.round_base > 1:
-            n_closed = (n_closed / rule.round_base).round() * rule.round_base
-        d["n_closed"], d["n_closed_flag"] = flagged(n_closed, hide)
-        for col in d.columns:
-            if col.endswith("_h") or col.startswith("share_"):
-                d[col] = pd.to_numeric(d[col], errors="coerce").where(~hide)
-        out["closing_delays"] = d
+        out["closing_delays"] = closing_delays_of(delays, reports, rule, person_related)
     return out
+
+
+def closing_delays_of(
+    delays: pd.DataFrame,
+    reports: pd.DataFrame,
+    rule: ProfileRule,
+    person_related: frozenset[str],
+) -> pd.DataFrame:
+    """The closing delays per category under the profile (``closing_delays.parquet``).
+
+    A category whose closed reports come from fewer households than the threshold (a
+    person-related one under ``comite``, any under ``public``) keeps its row with
+    ``n_closed`` hidden (« s ») and no delay, target or share. Under a rounding profile,
+    ``n_closed`` is rounded like the engine's counts, and the share closed within the
+    target is drawn from rounded counts: reports closed within it over reports due
+    (``n_due``), each rounded. The exact share, beside a count rounded to 5, pinned the
+    counts (Bondy's open-data chart: « 41,3 % » of a small category). The reports closed
+    within the target are ``share × n_due`` (the share is kept to 3 decimals: exact up
+    to 999 reports due, within one report beyond, which the rounding covers). ``n_due``
+    is not published (dropped here)."""
+    d = delays.copy()
+    closed = reports[is_counted(reports, on_building=False)]
+    if "closed_at" in closed:
+        closed = closed[closed["closed_at"].notna()]
+    hh = closed.assign(h=households(closed)).groupby("category")["h"].nunique()
+    applies = (
+        d["category"].isin(person_related)
+        if rule.protect == "person_related"
+        else pd.Series(rule.protect == "all", index=d.index)
+    )
+    hide = applies & (d["category"].map(hh).fillna(0) < rule.min_households)
+    n_closed = pd.to_numeric(d["n_closed"], errors="coerce").astype("Float64")
+    if rule.round_base > 1:
+        n_closed = round_half_up(n_closed, rule.round_base).astype("Float64")
+        # without n_due (a table from before it was kept), no share: never an exact one
+        due = pd.to_numeric(d.get("n_due", pd.Series(np.nan, index=d.index)), errors="coerce")
+        due = due.astype("Float64")
+        share = pd.to_numeric(d["share_closed_within_target"], errors="coerce")
+        within = round_half_up((share * due).round(), rule.round_base).astype("Float64")
+        due = round_half_up(due, rule.round_base).astype("Float64")
+        d["share_closed_within_target"] = (within / due.where(due > 0)).astype(float).round(3)
+    d["n_closed"], d["n_closed_flag"] = flagged(n_closed, hide)
+    for col in d.columns:
+        if col.endswith("_h") or col.startswith("share_"):
+            d[col] = pd.to_numeric(d[col], errors="coerce").where(~hide)
+    return d.drop(columns="n_due", errors="ignore")

@@ -35,6 +35,14 @@ TABLE_FR = {
 }
 
 
+#: What the note of a profile protecting every cell (``public``) says instead of the
+#: count of what it withholds (chronic problems, late reports): an exact count of things
+#: the pack does not show, one of them drawn from a single household, tells what the
+#: pack hides; rounded to 5 it would say « 0 » of one or two, and the analyst has it in
+#: ``publication_audit.json``.
+WITHHELD_NOT_COUNTED = "leur nombre n'est pas donné ici"
+
+
 def _pct(share: float) -> str:
     return f"{fr_number(100 * share, 1)} %"
 
@@ -109,11 +117,19 @@ def publication_section(
     }.get(str(rule.get("points")), "")
     # Not how many points were withheld: an exact count of the positioned reports
     # (Paris's committee note said 107 beside its site total hidden, 106; the open-data
-    # note 6 403 on Bondy, not rounded); publication_audit.json keeps it.
+    # note 6 403 on Bondy, not rounded); publication_audit.json keeps it. Under a
+    # profile protecting every cell (public), no count of what is withheld at all
+    # (:data:`WITHHELD_NOT_COUNTED`).
+    every_cell = rule.get("protect") == "all"
+    chronic = (
+        "Les problèmes chroniques tirés de moins de "
+        f"{rule.get('threshold')} ménages ne sont pas montrés ({WITHHELD_NOT_COUNTED})."
+        if every_cell
+        else "Problèmes chroniques non montrés faute de ménages : "
+        f"{fr_number(audit.get('chronic_left_out', 0))}."
+    )
     paragraphs.append(
-        f"Points : {points}. "
-        f"Problèmes chroniques non montrés faute de ménages : "
-        f"{fr_number(audit.get('chronic_left_out', 0))}. Un bâtiment « chaud » ou une "
+        f"Points : {points}. {chronic} Un bâtiment « chaud » ou une "
         "tendance émergente tirés de trop peu de ménages ne sont pas montrés comme tels, "
         "ni la classe de chacune de ses catégories, qui dirait la sienne."
     )
@@ -156,7 +172,13 @@ def publication_section(
             f"{text} L'effet {which} dont la cible compte moins de {rule.get('threshold')} "
             "ménages signalants dans l'une des périodes comparées, ou dont les périodes "
             "couvrent une case masquée du tableau mensuel, n'est pas publié, ni ses "
-            f"effectifs ({fr_number(actions.get('effects_hidden', 0))} effet(s) masqué(s)). "
+            "effectifs ("
+            + (
+                "marqués « s » dans le tableau des actions"
+                if every_cell
+                else f"{fr_number(actions.get('effects_hidden', 0))} effet(s) masqué(s)"
+            )
+            + "). "
             "Limite : les effectifs publiés d'une cible découpent à la date de l'action des "
             "cases mensuelles publiées."
             + (
@@ -178,7 +200,9 @@ def publication_section(
     if frozen:
         paragraphs.append(
             "Signalements tardifs (arrivés après la publication de leur période, datés "
-            f"dans une période figée) : {fr_number(late)}. Ils ne sont comptés dans aucune "
+            "dans une période figée"
+            + (f") : {fr_number(late)}." if not every_cell else f" ; {WITHHELD_NOT_COUNTED}).")
+            + " Ils ne sont comptés dans aucune "
             "case protégée (bâtiment, catégorie, zone, site), sinon la différence entre "
             "deux publications successives les ferait retrouver ; ils restent dans les "
             "fichiers de travail (profil interne)."

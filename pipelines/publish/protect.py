@@ -293,9 +293,9 @@ def apply_profile(
             ),
         }
     )
-    # public: no category of a coarsened building, not even a zero; the cells counted
-    # below stay those with reports (a zero left blank is no cell of the statistics).
-    detailed, new = new, without_building_detail(new, rule)
+    # public: no category of a coarsened building, not even a zero (the cells counted
+    # below are those published: such a building's total alone, :func:`_profile_cells`)
+    new = without_building_detail(new, rule)
     zones = protect_zones(published.zones, cells) if published.zones is not None else None
     chronic, n_chronic_out = (
         protect_chronic(published.chronic, micro, rule)
@@ -318,18 +318,21 @@ def apply_profile(
     public = rule.points == "none"
     charts = chart_tables(published, series, monthly, level, reports, rule, person_related)
     problems = published_problems(monthly, new, zones, level)
-    fine = micro.groupby(["building_id", "month", "category"]).ngroups
+    # The cells as published: a coarsened building is its total alone, and the monthly
+    # table's cells are coarsened when its level is (counted before coarsening, the
+    # building profile's cells gave back how many (building, category) pairs of the
+    # coarsened buildings had reports, and the monthly table's how many fine cells).
     coarse = level != LEVELS[0]
     counts = {
         "building_profile": {
-            **_count_cells("building_profile", _profile_cells(detailed), level="bâtiment"),
+            **_count_cells("building_profile", _profile_cells(new), level="bâtiment"),
             "coarsened": int((new["level"] != LEVEL_FR["building"]).sum()),
         },
         "monthly": _count_cells(
             "monthly",
             monthly.rename(columns={"n_reports_flag": "flag"}),
             level=monthly["level"].iloc[0] if len(monthly) else "",
-            coarsened=fine if coarse else 0,
+            coarsened=len(monthly) if coarse else 0,
         ),
         "site": _count_cells("site", cells[()], level="site"),
         "category_series": _count_cells(
@@ -468,9 +471,14 @@ def _note_categories(
 
 
 def _profile_cells(profile: pd.DataFrame) -> pd.DataFrame:
-    """The count cells of the profile (building totals and building × category, zeros
-    left out) with their ``flag``."""
+    """The count cells of the profile as published (building totals and building ×
+    category, zeros left out) with their ``flag``: a building counted in its zone or
+    the site (``level``, under ``public``) is its total alone, hidden; its categories
+    are not published (:func:`~pipelines.publish.buildings.without_building_detail`)."""
     flat = pd.DataFrame({"n_reports": profile["n_reports"], "flag": profile["n_reports_flag"]})
-    long = long_profile(profile, CODES).rename(columns={"n_reports_flag": "flag"})
+    detail = profile
+    if "level" in profile:
+        detail = profile[(profile["level"] == LEVEL_FR["building"]).to_numpy()]
+    long = long_profile(detail, CODES).rename(columns={"n_reports_flag": "flag"})
     both = pd.concat([flat, long[["n_reports", "flag"]]], ignore_index=True)
     return both[(both["flag"] == FLAG) | (both["n_reports"].fillna(0) > 0)]

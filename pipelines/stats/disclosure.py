@@ -317,7 +317,9 @@ def cell_table(
 # ---------------------------------------------------------------------------------------
 
 
-def _round_half_up(x: pd.Series, base: int) -> pd.Series:
+def round_half_up(x: pd.Series, base: int) -> pd.Series:
+    """``x`` rounded half up to a multiple of ``base`` (``Int64``, missing kept), as the
+    engine rounds the counts it shows; ``x`` as it is when ``base`` ≤ 1."""
     if base <= 1:
         return x
     return (np.floor(x / base + 0.5) * base).astype("Int64")
@@ -339,7 +341,7 @@ def _frames(
         df = cells.loc[sel, list(t)].reset_index(drop=True)
         h = hidden[sel]
         for col in ("n_reports", "n_households"):
-            v = _round_half_up(cells.loc[sel, col].astype("Int64"), rule.round_base)
+            v = round_half_up(cells.loc[sel, col].astype("Int64"), rule.round_base)
             df[col] = v.reset_index(drop=True).astype("Int64").mask(h)
         df["flag"] = np.where(h, FLAG_HIDDEN, FLAG_SHOWN)
         df["reason"] = cells.loc[sel, "reason"].to_numpy()
