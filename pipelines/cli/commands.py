@@ -13,6 +13,12 @@ from pipelines.config import check_inputs, load_config
 from pipelines.stages import SitePaths, stage_summaries
 
 
+def _processed(args: argparse.Namespace, paths: SitePaths) -> Path:
+    """The site's processed folder: ``--processed-dir`` when given, else the
+    configuration's."""
+    return Path(args.processed_dir) if args.processed_dir else paths.processed
+
+
 def cmd_simulate(args: argparse.Namespace) -> None:
     from pipelines.simulate import stage as simulate
 
@@ -145,7 +151,7 @@ def cmd_summary(args: argparse.Namespace) -> None:
     from pipelines.publish import summary
 
     paths = SitePaths.of(config, args.site)
-    processed = Path(args.processed_dir) if args.processed_dir else paths.processed
+    processed = _processed(args, paths)
     summary.run(config, args.site, stage_summaries(processed), Path(args.out))
 
 
@@ -155,7 +161,7 @@ def cmd_publish(args: argparse.Namespace) -> None:
 
     site = config.site(args.site)
     paths = SitePaths.of(config, site.id)
-    processed = Path(args.processed_dir) if args.processed_dir else paths.processed
+    processed = _processed(args, paths)
     out_dir = Path(args.out_dir) if args.out_dir else processed / paths.published.name
     publish.run(config, site, processed=processed, dst_dir=out_dir)
 
@@ -185,7 +191,7 @@ def cmd_charts(args: argparse.Namespace) -> None:
 
     site = config.site(args.site)
     paths = SitePaths.of(config, site.id)
-    processed = Path(args.processed_dir) if args.processed_dir else paths.processed
+    processed = _processed(args, paths)
     out_dir = Path(args.out_dir) if args.out_dir else processed / paths.charts.name
     charts.run_charts(config, site, processed=processed, dst_dir=out_dir)
 
@@ -195,9 +201,7 @@ def cmd_map(args: argparse.Namespace) -> None:
     from pipelines.maps import site as maps
 
     site = config.site(args.site)
-    processed = (
-        Path(args.processed_dir) if args.processed_dir else SitePaths.of(config, site.id).processed
-    )
+    processed = _processed(args, SitePaths.of(config, site.id))
     maps.run_site(config, site, processed=processed, dst=Path(args.out))
 
 

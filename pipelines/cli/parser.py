@@ -90,6 +90,12 @@ class FrenchArgumentParser(argparse.ArgumentParser):
         )
 
 
+def required(parser: argparse.ArgumentParser, *options: str) -> None:
+    """Add ``options`` (``--config``, ``--site``…), each one a value the command needs."""
+    for option in options:
+        parser.add_argument(option, required=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     # The analyst's tools register their own options (standard library only); imported
     # here, as the stages are, so that no shared module depends on a tool at import.
@@ -146,8 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True)
 
     p = add("simulate", cmd_simulate, "simule les signalements de Bondy Nord (données simulées)")
-    p.add_argument("--osm", required=True)
-    p.add_argument("--ban", required=True)
+    required(p, "--osm", "--ban")
     p.add_argument("--rpls")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--seed", type=int, default=42)
@@ -170,9 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     ):
         p = add(name, func, help_)
-        p.add_argument("--config", required=True)
-        p.add_argument("--site", required=True)
-        p.add_argument("--out-dir", required=True)
+        required(p, "--config", "--site", "--out-dir")
         p.add_argument(
             "--bounds",
             help="buildings_summary.json de l'étape OSM : son emprise sert de zone d'étude "
@@ -180,49 +183,28 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     p = add("geocode", cmd_geocode, "rattache chaque signalement à un bâtiment")
-    p.add_argument("--config", required=True)
-    p.add_argument("--site", required=True)
-    p.add_argument("--reports", required=True)
-    p.add_argument("--buildings", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--summary", required=True)
+    required(p, "--config", "--site", "--reports", "--buildings", "--out", "--summary")
 
     p = add("hotspots", cmd_hotspots, "comptages, taux, points chauds (Gi*), densité")
-    p.add_argument("--config", required=True)
-    p.add_argument("--site", required=True)
-    p.add_argument("--reports", required=True)
-    p.add_argument("--buildings", required=True)
-    p.add_argument("--out-dir", required=True)
+    required(p, "--config", "--site", "--reports", "--buildings", "--out-dir")
 
     p = add("trends", cmd_trends, "séries mensuelles, Mann-Kendall, points chauds émergents")
-    p.add_argument("--config", required=True)
-    p.add_argument("--site", required=True)
-    p.add_argument("--reports", required=True)
-    p.add_argument("--buildings", required=True)
-    p.add_argument("--out-dir", required=True)
+    required(p, "--config", "--site", "--reports", "--buildings", "--out-dir")
 
     p = add("basemap", cmd_basemap, "fond de plan hors ligne tiré du fichier OSM")
-    p.add_argument("--osm", required=True)
-    p.add_argument("--out", required=True)
+    required(p, "--osm", "--out")
 
     p = add(
         "zones", cmd_zones, "zones de points chauds, identifiants stables d'un passage à l'autre"
     )
-    p.add_argument("--config", required=True)
-    p.add_argument("--site", required=True)
-    p.add_argument("--buildings", required=True)
-    p.add_argument("--out-dir", required=True)
+    required(p, "--config", "--site", "--buildings", "--out-dir")
 
     p = add(
         "annotations",
         cmd_annotations,
         "intègre les notes des urbanistes (data/annotations/<site>/)",
     )
-    p.add_argument("--config", required=True)
-    p.add_argument("--site", required=True)
-    p.add_argument("--buildings", required=True)
-    p.add_argument("--zones", required=True)
-    p.add_argument("--out-dir", required=True)
+    required(p, "--config", "--site", "--buildings", "--zones", "--out-dir")
 
     p = add(
         "actions-template",
@@ -235,19 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", help="dossier du registre (par défaut : celui du site)")
 
     p = add("screenshots", cmd_screenshots, "captures PNG des cartes et de l'index (Chromium)")
-    p.add_argument("--maps-dir", required=True)
-    p.add_argument("--out-dir", required=True)
+    required(p, "--maps-dir", "--out-dir")
 
     p = add("stage", cmd_stage, "une étape du tableau des étapes pour un site (ce que make lance)")
     p.add_argument("name", choices=STAGE_NAMES, metavar="ÉTAPE", help=", ".join(STAGE_NAMES))
-    p.add_argument("--config", required=True)
-    p.add_argument("--site", required=True)
-    p.add_argument("--processed-dir", required=True)
-    p.add_argument("--maps-dir", required=True)
+    required(p, "--config", "--site", "--processed-dir", "--maps-dir")
 
     p = add("summary", cmd_summary, "rassemble le bilan du site (run_summary.json)")
-    p.add_argument("--config", required=True)
-    p.add_argument("--site", required=True)
+    required(p, "--config", "--site")
     p.add_argument("--processed-dir")
     p.add_argument("--out", required=True)
 
@@ -256,8 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_publish,
         "tables publiées d'un site (published/) : ce que lisent la carte, le PNG et l'index",
     )
-    p.add_argument("--config", required=True)
-    p.add_argument("--site", required=True)
+    required(p, "--config", "--site")
     p.add_argument("--processed-dir")
     p.add_argument("--out-dir")
 
@@ -267,33 +243,28 @@ def build_parser() -> argparse.ArgumentParser:
         "archive le registre des périodes publiées d'un site et d'un profil (remise à zéro "
         "délibérée : la publication suivante ne fige rien)",
     )
-    p.add_argument("--config", required=True)
-    p.add_argument("--site", required=True)
+    required(p, "--config", "--site")
     p.add_argument("--profile", help="profil (par défaut : celui des lecteurs, comite)")
 
     p = add("charts", cmd_charts, "graphiques d'un site pour le comité (PNG et CSV, charts/)")
-    p.add_argument("--config", required=True)
-    p.add_argument("--site", required=True)
+    required(p, "--config", "--site")
     p.add_argument("--processed-dir")
     p.add_argument("--out-dir")
 
     p = add("map", cmd_map, "carte HTML autonome (hors ligne) d'un site")
-    p.add_argument("--config", required=True)
-    p.add_argument("--site", required=True)
+    required(p, "--config", "--site")
     p.add_argument("--processed-dir")
     p.add_argument("--out", required=True)
 
     p = add("index", cmd_index, "page d'accueil maps/index.html")
-    p.add_argument("--config", required=True)
-    p.add_argument("--out", required=True)
+    required(p, "--config", "--out")
 
     p = add(
         "secret",
         cmd_secret,
         "crée le secret d'un site (clés de foyer des signalements) ; ne remplace jamais un secret",
     )
-    p.add_argument("--config", required=True)
-    p.add_argument("--site", required=True)
+    required(p, "--config", "--site")
 
     p = add("init", cmd_init, workbench_options.INIT_HELP)
     workbench_options.init_arguments(p)
@@ -302,6 +273,5 @@ def build_parser() -> argparse.ArgumentParser:
     workbench_options.doctor_arguments(p)
 
     p = add("deps", cmd_deps, "écrit les dépendances make de la configuration")
-    p.add_argument("--config", required=True)
-    p.add_argument("--out", required=True)
+    required(p, "--config", "--out")
     return parser
