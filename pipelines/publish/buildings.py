@@ -10,7 +10,7 @@ building-level figure for a building counted at a coarser level
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import geopandas as gpd
@@ -223,7 +223,11 @@ def profile_of_shown_classes(profile: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def zones_of_shown_classes(
-    zones: gpd.GeoDataFrame, profile: gpd.GeoDataFrame, *, counts_exact: bool = False
+    zones: gpd.GeoDataFrame,
+    profile: gpd.GeoDataFrame,
+    *,
+    counts_exact: bool = False,
+    recounted: Collection[str] = (),
 ) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
     """The zones as a profile publishes them: made of the buildings whose hotspot class
     the profile shows only.
@@ -250,7 +254,9 @@ def zones_of_shown_classes(
     takes no equation from an attacker. With ``counts_exact`` (``public``, where those
     buildings were counted outside every zone before the engine:
     :func:`pipelines.publish.protect.outside_zones_if_class_hidden`), the zone's count
-    is its listed buildings' and stays as the engine left it.
+    is its listed buildings' and stays as the engine left it, except in the
+    ``recounted`` zones, which lost buildings the engine counted in them (their class
+    hidden after it: :mod:`pipelines.publish.detached`).
 
     Parameters
     ----------
@@ -294,7 +300,9 @@ def zones_of_shown_classes(
         ):
             if col in out:
                 out.at[out.index[i], col] = v
-        if "n_reports" in out and not counts_exact:
+        if "n_reports" in out and (
+            not counts_exact or str(out.at[out.index[i], "zone_id"]) in recounted
+        ):
             out.at[out.index[i], "n_reports"] = pd.NA
             out.at[out.index[i], "n_reports_flag"] = FLAG
             counts["zone_counts_hidden"] += 1

@@ -314,13 +314,9 @@ def with_zones_of_shown_classes(
     profile = profile_of_shown_classes(p.profile)
     if p.zones is None:
         return replace(protection, published=replace(p, profile=profile))
-    zones, left_out = zones_of_shown_classes(p.zones, p.profile, counts_exact=counts_exact)
-    if detached and "n_reports" in zones:
-        lost = zones["zone_id"].astype(str).isin(detached).to_numpy()
-        newly = lost & (zones["n_reports_flag"] != FLAG).to_numpy()
-        zones.loc[lost, "n_reports"] = pd.NA
-        zones.loc[lost, "n_reports_flag"] = FLAG
-        left_out["zone_counts_hidden"] += int(newly.sum())
+    zones, left_out = zones_of_shown_classes(
+        p.zones, p.profile, counts_exact=counts_exact, recounted=set(detached)
+    )
     left_out["buildings_detached"] = sum(len(v) for v in detached.values())
     cells = dict(protection.cells)
     if "zones" in cells:
