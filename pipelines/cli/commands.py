@@ -5,11 +5,13 @@ stage's code (:mod:`pipelines.cli`)."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pipelines import stages
-from pipelines.config import check_inputs, load_config
+from pipelines.config import Config, SiteConfig, check_inputs, load_config
 from pipelines.stages import SitePaths, stage_summaries
 
 
@@ -17,6 +19,17 @@ def _processed(args: argparse.Namespace, paths: SitePaths) -> Path:
     """The site's processed folder: ``--processed-dir`` when given, else the
     configuration's."""
     return Path(args.processed_dir) if args.processed_dir else paths.processed
+
+
+def _folders(args: argparse.Namespace, config: Config, out: str) -> tuple[SiteConfig, Path, Path]:
+    """The command's site, its processed folder (:func:`_processed`) and its output
+    folder: ``--out-dir`` when given, else the folder ``out`` of :class:`SitePaths`
+    (``published``, ``charts``) inside the processed one."""
+    site = config.site(args.site)
+    paths = SitePaths.of(config, site.id)
+    processed = _processed(args, paths)
+    default = processed / getattr(paths, out).name
+    return site, processed, Path(args.out_dir) if args.out_dir else default
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
@@ -68,30 +81,30 @@ def cmd_geocode(args: argparse.Namespace) -> None:
     )
 
 
-def cmd_hotspots(args: argparse.Namespace) -> None:
-    config = load_config(args.config)
-    from pipelines.hotspots import stage as hotspots
-
-    hotspots.run(
+def _on_reports(run: Callable[..., Any], config: Config, args: argparse.Namespace) -> None:
+    """An analysis stage reading the placed reports and the OSM buildings, on the
+    command's paths (as :func:`pipelines.cli.sites._on_reports` on the site's)."""
+    run(
         config,
         args.site,
         reports_path=args.reports,
         buildings_path=args.buildings,
         out_dir=Path(args.out_dir),
     )
+
+
+def cmd_hotspots(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
+    from pipelines.hotspots import stage as hotspots
+
+    _on_reports(hotspots.run, config, args)
 
 
 def cmd_trends(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     from pipelines.trends import stage as trends
 
-    trends.run(
-        config,
-        args.site,
-        reports_path=args.reports,
-        buildings_path=args.buildings,
-        out_dir=Path(args.out_dir),
-    )
+    _on_reports(trends.run, config, args)
 
 
 def cmd_basemap(args: argparse.Namespace) -> None:
@@ -159,10 +172,7 @@ def cmd_publish(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     from pipelines import publish
 
-    site = config.site(args.site)
-    paths = SitePaths.of(config, site.id)
-    processed = _processed(args, paths)
-    out_dir = Path(args.out_dir) if args.out_dir else processed / paths.published.name
+    site, processed, out_dir = _folders(args, config, "published")
     publish.run(config, site, processed=processed, dst_dir=out_dir)
 
 
@@ -189,10 +199,7 @@ def cmd_charts(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     from pipelines.maps import charts
 
-    site = config.site(args.site)
-    paths = SitePaths.of(config, site.id)
-    processed = _processed(args, paths)
-    out_dir = Path(args.out_dir) if args.out_dir else processed / paths.charts.name
+    site, processed, out_dir = _folders(args, config, "charts")
     charts.run_charts(config, site, processed=processed, dst_dir=out_dir)
 
 
