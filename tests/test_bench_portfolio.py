@@ -59,6 +59,7 @@ def test_bench_lines_parse_and_say_what_ran(bench_run):
         "portfolio_scaling",
         "portfolio_speedup",
         "portfolio_stages",
+        "portfolio_publication",
     }
     run = figures["portfolio_run"]
     assert run["sites"] == SITES
@@ -72,9 +73,18 @@ def test_bench_lines_parse_and_say_what_ran(bench_run):
     assert speedup["one_worker_s"] > 0
     assert speedup["n_workers_s"] > 0
     assert figures["portfolio_scaling"]["done_s"].keys() == {str(SITES)}
+    # The first site is timed through its publication, which the run left out.
     stages = figures["portfolio_stages"]["stage_s"]
-    assert list(stages) == run["stages_per_site"]
+    assert list(stages) == [*run["stages_per_site"], "publish", "publish_indicators"]
     assert all(seconds > 0 for seconds in stages.values())
+    publication = figures["portfolio_publication"]
+    assert publication["stages_not_run"] == ["publish", "publish_indicators"]
+    assert not publication["measured"]
+    pub = stages["publish"] + stages["publish_indicators"]
+    assert publication["publication_s_per_site"] == pytest.approx(pub, abs=0.01)
+    assert publication["estimated_total_s"] == pytest.approx(
+        run["total_s"] + SITES * pub / run["workers"], abs=0.2
+    )
 
 
 @pytest.mark.slow
