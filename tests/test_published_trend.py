@@ -1,0 +1,105 @@
+"""The site's trend headline as a pack publishes it (``site.json``'s ``trends.headline``):
+the test of the site's series as the pack shows it, never of the exact monthly series
+beside it, and withheld where a period of that series is hidden."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from pipelines.osm.buildings import read_osm_buildings
+from pipelines.publish.build import publish_site
+from pipelines.publish.protect import apply_profile
+from pipelines.stats import mann_kendall, sens_slope
+from pipelines.trends.series import headline, series_tests
+from tests.conftest import RAW, reports_on
+from tests.profiles import COMITE, PERSON, PUBLIC
+
+
+@pytest.fixture(scope="module")
+def bondy() -> gpd.GeoDataFrame:
+    return read_osm_buildings(RAW / "bondy" / "bondy_nord.osm").head(20)
+
+
+def _exact_headline(reports: pd.DataFrame) -> dict:
+    """The trends stage's headline: the exact monthly series of the site."""
+    months = reports["reported_at"].dt.to_period("M")
+    counts = months.value_counts().sort_index()
+    counts = counts.reindex(pd.period_range(counts.index[0], counts.index[-1]), fill_value=0)
+    series = pd.DataFrame(
+        {
+            "level": "site",
+            "key": "site",
+            "period_start": counts.index.start_time,
+            "n_reports": counts.to_numpy(),
+        }
+    )
+    return headline(series_tests(series), min_reports=30)
+
+
+def _published(bondy: gpd.GeoDataFrame, rows: list[tuple[str, str, str, str]], rule) -> dict:
+    reports = reports_on(bondy, rows)
+    published = publish_site(
+        bondy, reports, extra={"trends": {"headline": _exact_headline(reports)}}
+    )
+    protection, _ = apply_profile(published, reports, rule=rule, person_related=PERSON)
+    return protection.published
+
+
+def test_the_committee_headline_is_withheld_where_a_month_is_hidden(
+    bondy: gpd.GeoDataFrame,
+) -> None:
+    """12 months of lift reports, and in June one pest report alone (person-related,
+    one household): June's total is that hidden cell, « s ». The trends stage's S and
+    Sen's slope of the exact series (June: 1) were published beside it, and with the
+    other months shown they bound June's total (on Paris's committee pack they gave
+    both hidden months back exactly). Now no figure, no direction, and a sentence."""
+    ids = bondy["building_id"].astype(str).tolist()
+    rows = [
+        (ids[k % 5], "ascenseur", f"2025-{m:02d}-{1 + k:02d}", f"h{m}-{k}")
+        for m in range(1, 13)
+        if m != 6
+        for k in range(3 + m)
+    ]
+    rows.append((ids[0], "nuisibles", "2025-06-10", "seul"))
+    pub = _published(bondy, rows, COMITE)
+    periods = pub.category_series.drop_duplicates("period_start")
+    june = periods[periods["period_start"] == pd.Timestamp("2025-06-01")]
+    assert june["n_period_reports_flag"].tolist() == ["s"]
+
+    head = pub.site["trends"]["headline"]
+    for key in ("mk_s", "mk_z", "mk_p", "sens_slope_per_period", "trend", "direction"):
+        assert head[key] is None, key
+    assert head.get("withheld") is True
+    assert head["trend_fr"].startswith("tendance non publiée")
+    assert "masquée" in head["trend_fr"]
+
+
+def test_the_open_data_headline_is_the_test_of_the_rounded_series(
+    bondy: gpd.GeoDataFrame,
+) -> None:
+    """Many households every month, so that no period is hidden under ``public``: the
+    headline's S, z and Sen's slope are those of the series the pack publishes (its
+    period totals, rounded to 5: 60, 60, 65…), not the exact ones (S 66, every pair of
+    months rising, and z 4,5 on the exact series; 56 and 3,9 on the rounded one)."""
+    ids = bondy["building_id"].astype(str).tolist()
+    per_month = [61, 62, 64, 66, 67, 69, 71, 72, 74, 76, 77, 79]
+    rows = [
+        (ids[k % 4], "ascenseur", f"2025-{m:02d}-{1 + k % 28:02d}", f"h{m}-{k}")
+        for m, n in enumerate(per_month, start=1)
+        for k in range(n)
+    ]
+    pub = _published(bondy, rows, PUBLIC)
+    periods = pub.category_series.drop_duplicates("period_start").sort_values("period_start")
+    assert (periods["n_period_reports_flag"] == "").all()
+    shown = periods["n_period_reports"].astype(float).to_numpy()
+    assert (shown % 5 == 0).all()
+
+    head = pub.site["trends"]["headline"]
+    exact = _exact_headline(reports_on(bondy, rows))
+    assert head["mk_s"] == mann_kendall(shown).s != exact["mk_s"]
+    assert head["mk_z"] == pytest.approx(mann_kendall(shown).z) != exact["mk_z"]
+    assert head["sens_slope_per_period"] == pytest.approx(sens_slope(shown))
+    assert head["n_periods"] == len(shown)
+    assert head["withheld"] is False
