@@ -1,15 +1,21 @@
-"""The site's trend headline as a pack publishes it (``site.json``'s ``trends.headline``):
-the test of the site's series as the pack shows it, never of the exact monthly series
-beside it, and withheld where a period of that series is hidden."""
+"""What a pack says beside its tables, and what an attacker infers from it with them:
+the site's trend headline (``site.json``'s ``trends.headline``) is the test of the site's
+series as the pack shows it, never of the exact monthly series beside it, and withheld
+where a period of that series is hidden; the method note does not count the chronic
+problems it leaves out."""
 
 from __future__ import annotations
+
+import re
 
 import geopandas as gpd
 import pandas as pd
 import pytest
 
+from pipelines.hotspots.chronic import chronic_pairs
 from pipelines.osm.buildings import read_osm_buildings
 from pipelines.publish.build import publish_site
+from pipelines.publish.note import publication_section
 from pipelines.publish.protect import apply_profile
 from pipelines.stats import mann_kendall, sens_slope
 from pipelines.trends.series import headline, series_tests
@@ -103,3 +109,42 @@ def test_the_open_data_headline_is_the_test_of_the_rounded_series(
     assert head["sens_slope_per_period"] == pytest.approx(sens_slope(shown))
     assert head["n_periods"] == len(shown)
     assert head["withheld"] is False
+
+
+def test_the_committee_note_does_not_count_the_chronic_problems_left_out(
+    bondy: gpd.GeoDataFrame,
+) -> None:
+    """One building has lift reports (shown), 4 pest reports in February from one
+    household and one « occupation » report: both person-related cells hidden, their sum
+    5 (building total 17, lifts 12), each within [1, 4], which the audit passes (width
+    3). With the site's rules (pests: 4 reports in 90 days; « occupation »: no rule),
+    the pests are a chronic problem, left out for want of households, and the committee
+    note said « Problèmes chroniques non montrés faute de ménages : 1 »: the only hidden
+    cell that can hold a chronic problem has at least 4 reports, so exactly 4, and
+    « occupation » 1. The note now says they are left out, not how many."""
+    ids = bondy["building_id"].astype(str).tolist()
+    rows = [
+        (ids[k % 6], "ascenseur", f"2025-{m:02d}-{1 + k:02d}", f"t{m}-{k}")
+        for m in range(1, 7)
+        for k in range(12)
+    ]
+    rows += [(ids[0], "nuisibles", f"2025-02-{d:02d}", "x") for d in (3, 10, 17, 24)]
+    rows.append((ids[0], "occupation", "2025-02-12", "y"))
+    reports = reports_on(bondy, rows)
+    rules = {"default": (3, 90), "nuisibles": (4, 90), "occupation": None}
+    chronic = chronic_pairs(reports, rules).astype(str)
+    protection, _ = apply_profile(
+        publish_site(bondy, reports, chronic=chronic), reports, rule=COMITE,
+        person_related=PERSON,
+    )  # fmt: skip
+    profile = protection.published.profile
+    row = profile[profile["building_id"].astype(str) == ids[0]].iloc[0]
+    assert protection.audit["passed"]
+    assert protection.audit["chronic_left_out"] == 1
+    assert (row["n_nuisibles_flag"], row["n_occupation_flag"]) == ("s", "s")
+    assert row["n_reports"] - row["n_ascenseur"] == 5  # two hidden cells, each 1 to 4
+
+    note = " ".join(publication_section(protection.audit, protection.cells).paragraphs)
+    assert "chroniques" in note
+    assert re.search(r"chroniques[^.]*: \d", note) is None
+    assert "leur nombre n'est pas donné ici" in note
