@@ -218,8 +218,10 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "ingest",
-        code=("ingest",),
-        settings=("sources", "secret"),
+        # a portfolio's site: the split's notes of its exports' reading added to the
+        # ingestion's summary (pipelines.portfolio.notes)
+        code=("ingest", "portfolio"),
+        settings=("sources", "secret", "portfolio"),
         reads=("buildings_summary.json",),
         writes=(
             "ingested.parquet",
