@@ -1,8 +1,8 @@
 """What a pack says beside its tables, and what an attacker infers from it with them:
 the site's trend headline (``site.json``'s ``trends.headline``) is the test of the site's
 series as the pack shows it, never of the exact monthly series beside it, and withheld
-where a period of that series is hidden; the method note does not count the chronic
-problems it leaves out."""
+where a period of that series is hidden, and so is the indicators' trend of each
+quarter; the method note does not count the chronic problems it leaves out."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 
 from pipelines.hotspots.chronic import chronic_pairs
+from pipelines.indicators.compute import counted_reports, site_quarters
 from pipelines.osm.buildings import read_osm_buildings
 from pipelines.publish.build import publish_site
+from pipelines.publish.headline import published_quarter_trends
 from pipelines.publish.note import publication_section
 from pipelines.publish.protect import apply_profile
 from pipelines.stats import mann_kendall, sens_slope
@@ -148,3 +150,45 @@ def test_the_committee_note_does_not_count_the_chronic_problems_left_out(
     assert "chroniques" in note
     assert re.search(r"chroniques[^.]*: \d", note) is None
     assert "leur nombre n'est pas donné ici" in note
+
+
+def test_the_indicators_trend_of_a_quarter_is_that_of_the_published_months(
+    bondy: gpd.GeoDataFrame,
+) -> None:
+    """24 months of lift reports, and in June 2024 one pest report alone: that month's
+    total is hidden (« s ») in the committee's series. The indicators' trend of each
+    quarter (Mann-Kendall and Sen's slope over the 12 months ending with it) was that
+    of the exact series, published beside it: now a quarter whose months hold June 2024
+    has none (``trend_flag`` « s »), the others that of the months as published; by
+    quarter (the open-data pack's series), none at all."""
+    ids = bondy["building_id"].astype(str).tolist()
+    months = [f"{y}-{m:02d}" for y in (2024, 2025) for m in range(1, 13)]
+    rows = [
+        (ids[k % 5], "ascenseur", f"{month}-{1 + k:02d}", f"h{month}-{k}")
+        for i, month in enumerate(months)
+        if month != "2024-06"
+        for k in range(3 + i % 7)
+    ]
+    rows.append((ids[0], "nuisibles", "2024-06-10", "seul"))
+    pub = _published(bondy, rows, COMITE)
+    reports = reports_on(bondy, rows)
+    site = site_quarters(
+        counted_reports(reports), bondy, backlog=None, n_hotspot_buildings=None,
+        n_emerging_categories=None, actions_by_status=None,
+    )  # fmt: skip
+    assert site["mk_p"].notna().sum() == 7  # every quarter of 6 months or more
+
+    out = published_quarter_trends(site, pub.category_series, freq="M").set_index("quarter")
+    holding_june = ["2024-T2", "2024-T3", "2024-T4", "2025-T1"]
+    assert (out.loc[holding_june, "trend_flag"] == "s").all()
+    assert out.loc[holding_june, ["mk_trend", "mk_p", "sens_slope_per_month"]].isna().all().all()
+    totals = pub.category_series.drop_duplicates("period_start").set_index("period_start")
+    last12 = totals.loc["2024-07-01":"2025-06-01", "n_period_reports"].astype(float)
+    assert len(last12) == 12
+    assert out.at["2025-T2", "trend_flag"] == ""
+    assert out.at["2025-T2", "mk_p"] == round(mann_kendall(last12.to_numpy()).p, 4)
+    assert out.at["2025-T2", "sens_slope_per_month"] == round(sens_slope(last12.to_numpy()), 3)
+
+    by_quarter = published_quarter_trends(site, pub.category_series, freq="Q")
+    assert by_quarter["mk_p"].isna().all()
+    assert (by_quarter["trend_flag"] == "s").sum() == 7

@@ -1,6 +1,7 @@
-"""The site's trend headline under a publication profile (``site.json``'s
-``trends.headline``, the index's arrow, the committee pack's « Tendance du site »):
-drawn from the site's series as the pack publishes it, or withheld.
+"""The site's trends under a publication profile, drawn from the site's series as the
+pack publishes it, or withheld: the headline (``site.json``'s ``trends.headline``, the
+index's arrow, the committee pack's « Tendance du site », :func:`published_headline`)
+and the indicators' trend of each quarter (:func:`published_quarter_trends`).
 
 The trends stage tests the exact monthly series of every counted report. Beside a
 series the pack publishes coarsened, rounded or with periods hidden, its figures give
@@ -25,10 +26,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from pipelines.indicators import TREND_MIN_MONTHS, TREND_MONTHS
 from pipelines.publish.cells import FLAG
-from pipelines.trends import FREQ_FR, headline, series_tests
+from pipelines.stats import mann_kendall, sens_slope
+from pipelines.trends import FREQ_FR, TREND_WORDS_FR, headline, series_tests
 
 #: The test's figures, none published when the headline is withheld.
 FIGURES = ("mk_s", "mk_z", "mk_p", "sens_slope_per_period")
@@ -44,6 +48,13 @@ def withheld_trend_fr(n_hidden: int, n_periods: int) -> str:
         "test sur la série entière les redonnerait, et un test sur les seules périodes "
         "montrées serait faussé"
     )
+
+
+def _period_totals(category_series: pd.DataFrame) -> pd.DataFrame:
+    """One row per period of the published ``category_series``: ``period_start``, the
+    total ``n_period_reports`` and its flag."""
+    periods = category_series.drop_duplicates("period_start").sort_values("period_start")
+    return periods[["period_start", "n_period_reports", "n_period_reports_flag"]]
 
 
 def published_headline(
@@ -73,7 +84,7 @@ def published_headline(
         with_published_site_total` words it).
     """
     min_reports = int(head.get("min_reports") or 0)
-    periods = category_series.drop_duplicates("period_start").sort_values("period_start")
+    periods = _period_totals(category_series)
     hidden = int((periods["n_period_reports_flag"] == FLAG).sum())
     if hidden:
         out = {**head, **dict.fromkeys(FIGURES), "trend": None, "direction": None}
@@ -94,3 +105,65 @@ def published_headline(
         }
     )
     return {**headline(series_tests(series), freq=freq, min_reports=min_reports), "withheld": False}
+
+
+#: The indicators' trend columns (:mod:`pipelines.indicators.compute`).
+QUARTER_TREND_COLUMNS = ("mk_trend", "mk_p", "sens_slope_per_month", "mk_trend_fr")
+
+
+def published_quarter_trends(
+    site: pd.DataFrame, category_series: pd.DataFrame | None, *, freq: str
+) -> pd.DataFrame:
+    """The indicators' site table whose trend of each quarter (Mann-Kendall and Sen's
+    slope over the :data:`~pipelines.indicators.TREND_MONTHS` months ending with the
+    quarter, none under :data:`~pipelines.indicators.TREND_MIN_MONTHS`) is that of the
+    site's monthly series as published (``category_series``' month totals), or
+    withheld (null, ``trend_flag`` « s ») where one of its months is hidden or the
+    series is not published by month (``freq``: ``Q`` or ``Y`` under ``public``).
+
+    The indicators stage tests the exact series: its p-values (of S and the ties) and
+    slopes, one per quarter over overlapping windows, beside months the pack hides or
+    rounds, give them back as the headline did (:func:`published_headline`)."""
+    out = site.copy()
+    for col in QUARTER_TREND_COLUMNS:
+        if col in out:
+            out[col] = out[col].astype(object)
+    out["trend_flag"] = ""
+    if not {"quarter", *QUARTER_TREND_COLUMNS} <= set(out.columns):
+        return out
+    periods = _period_totals(category_series) if category_series is not None else None
+    if periods is None or periods.empty or freq != "M":
+        has_test = out["mk_trend"].notna()
+        for col in QUARTER_TREND_COLUMNS:
+            out[col] = out[col].where(~has_test, None)
+        out["trend_flag"] = np.where(has_test, FLAG, "")
+        return out
+    months = pd.PeriodIndex(pd.to_datetime(periods["period_start"]), freq="M")
+    span = pd.period_range(months.min(), months.max())
+    values = pd.Series(pd.to_numeric(periods["n_period_reports"]).to_numpy(float), index=months)
+    hidden = pd.Series((periods["n_period_reports_flag"] == FLAG).to_numpy(), index=months)
+    values = values.reindex(span, fill_value=0.0)
+    hidden = hidden.reindex(span, fill_value=False)
+    for i, quarter in out["quarter"].astype(str).items():
+        year, q = quarter.split("-T")
+        end = min(pd.Period(f"{year}Q{q}", freq="Q").asfreq("M", "end"), span[-1])
+        window = span[span <= end][-TREND_MONTHS:]
+        row: dict[str, Any] = dict.fromkeys(QUARTER_TREND_COLUMNS)
+        flag = ""
+        if len(window) < TREND_MIN_MONTHS:
+            pass
+        elif hidden[window].any():
+            flag = FLAG
+        else:
+            x = values[window].to_numpy(float)
+            mk = mann_kendall(x)
+            row = {
+                "mk_trend": mk.trend,
+                "mk_p": round(mk.p, 4) if np.isfinite(mk.p) else None,
+                "sens_slope_per_month": round(sens_slope(x), 3),
+                "mk_trend_fr": TREND_WORDS_FR.get(mk.trend),
+            }
+        for col, value in row.items():
+            out.at[i, col] = value
+        out.at[i, "trend_flag"] = flag
+    return out
