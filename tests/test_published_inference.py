@@ -192,3 +192,44 @@ def test_the_indicators_trend_of_a_quarter_is_that_of_the_published_months(
     by_quarter = published_quarter_trends(site, pub.category_series, freq="Q")
     assert by_quarter["mk_p"].isna().all()
     assert (by_quarter["trend_flag"] == "s").sum() == 7
+
+
+def test_a_top_building_trend_is_that_of_its_published_series(
+    bondy: gpd.GeoDataFrame,
+) -> None:
+    """Three buildings reported by 12 to 20 households every month: the open-data pack
+    keeps the monthly table by building and month, rounded to 5, and charts the three as
+    its top buildings. Their trend test was the trends stage's, of the exact series
+    (each month one more report: S 66, Sen's slope 1,0), beside the rounded months; it
+    is now that of the series as published."""
+    ids = bondy["building_id"].astype(str).tolist()[:3]
+    rows = [
+        (bid, "ascenseur", f"2025-{m:02d}-{1 + k % 28:02d}", f"{bid}-{m}-{k}")
+        for bid in ids
+        for m in range(1, 13)
+        for k in range(11 + m)
+    ]
+    reports = reports_on(bondy, rows)
+    exact = pd.DataFrame(
+        {
+            "level": "building",
+            "key": [r[0] for r in rows],
+            "period_start": pd.to_datetime([r[2][:7] + "-01" for r in rows]),
+        }
+    )
+    series = exact.groupby(["level", "key", "period_start"]).size().rename("n_reports")
+    series = series.reset_index()
+    tests = series_tests(series)
+    assert (tests["mk_s"] == 66).all()
+    published = publish_site(bondy, reports, series=series, tests=tests, freq="M", top_buildings=3)
+    protection, _ = apply_profile(published, reports, rule=PUBLIC, person_related=PERSON)
+    top = protection.published.top_buildings
+    assert protection.audit["level_monthly"] == "bâtiment × mois"
+    assert top["building_id"].nunique() == 3
+    assert (top["trend_flag"] == "").all()
+    for bid, rows_of in top.groupby("building_id"):
+        shown = rows_of.sort_values("period_start")["n_reports"].astype(float).to_numpy()
+        assert (shown % 5 == 0).all()
+        assert rows_of["mk_p"].iloc[0] == pytest.approx(mann_kendall(shown).p), bid
+        assert rows_of["sens_slope_per_period"].iloc[0] == pytest.approx(sens_slope(shown))
+        assert rows_of["mk_p"].iloc[0] != pytest.approx(tests["mk_p"].iloc[0])
