@@ -218,8 +218,10 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "ingest",
-        code=("ingest",),
-        settings=("sources", "secret"),
+        # a portfolio's site: the split's notes of its exports' reading added to the
+        # ingestion's summary (pipelines.portfolio.notes)
+        code=("ingest", "portfolio"),
+        settings=("sources", "secret", "portfolio"),
         reads=("buildings_summary.json",),
         writes=(
             "ingested.parquet",
@@ -340,10 +342,12 @@ STAGES: tuple[Stage, ...] = (
             "indicators_entrance.parquet",
             "indicators_method.md",
             # What is shown must be a sum of cells these already show; the hotspots,
-            # those the profile shows.
+            # those the profile shows; the trends, of the months shown (site.json: by
+            # month or not).
             f"published/{PUBLISHED_FILES['category_series']}",
             f"published/{PUBLISHED_FILES['monthly']}",
             f"published/{PUBLISHED_FILES['profile']}",
+            f"published/{PUBLISHED_FILES['site']}",
         ),
         writes=tuple(f"published/{name}" for name in INDICATOR_FILES.values()),
     ),

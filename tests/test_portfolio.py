@@ -28,6 +28,7 @@ from distributed import LocalCluster
 from shapely.geometry import shape
 
 from pipelines.cli import main
+from pipelines.cli.sites import run_stage
 from pipelines.config import load_config
 from pipelines.config.make import deps_fragment
 from pipelines.errors import ConfigError, InputError
@@ -36,7 +37,8 @@ from pipelines.io import read_csv
 from pipelines.portfolio import assign_rows, find_overlaps, parallel, read_perimeters, repair
 from pipelines.portfolio import run as split
 from pipelines.publish.summary import portfolio_part
-from tests.conftest import RAW, ROOT, make_secret
+from pipelines.stages import SitePaths
+from tests.conftest import RAW, ROOT, make_secret, osm_bounds_file
 
 LAYER = RAW / "portfolio" / "perimetres_bondy.geojson"
 SITES = ("bondy-ouest", "bondy-est", "bondy-centre")
@@ -431,10 +433,9 @@ def test_the_export_read_in_parts_is_split_as_when_read_whole(
         assert line.startswith(row["report_id"] + ";")
 
 
-def test_a_dos_export_split_in_parts_is_noted(tmp_path: Path, simulated_bondy) -> None:
-    """A cp850 export read in parts by the split is noted in split_summary.json as the
-    ingestion notes a file read whole (file_issues): it was read as cp1252, its accents
-    garbled in every site's file (« ‚ » for « é »), without a word."""
+def _dos_export(tmp_path: Path, simulated_bondy: Path) -> tuple[Path, Path]:
+    """300 rows of the simulated export saved in cp850 (DOS), and the portfolio's
+    configuration reading it (its columns named without accents)."""
     # Its header without accents (« Date de creation »), as the configuration names it:
     # an accented header read garbled is refused, its columns not found.
     ascii_name = {
@@ -451,7 +452,22 @@ def test_a_dos_export_split_in_parts_is_noted(tmp_path: Path, simulated_bondy) -
     for k, name in ascii_name.items():
         text = text.replace(f'"{k}"', f'"{name}"')
     cfg.write_text(text, encoding="utf-8")
-    counts = split(load_config(cfg), chunk_bytes=20_000)["sources"]["bailleur"]
+    return export, cfg
+
+
+def test_a_dos_export_split_in_parts_is_noted(tmp_path: Path, simulated_bondy) -> None:
+    """A cp850 export read in parts by the split is noted in split_summary.json as the
+    ingestion notes a file read whole (file_issues): it was read as cp1252, its accents
+    garbled in every site's file (« ‚ » for « é »), without a word.
+
+    The split writes each site's rows in UTF-8, so the site's ingestion then read a clean
+    file and its ingest_summary.json (and run summary) said nothing of the export its
+    rows came from: the note was in split_summary.json only. The site's ingestion
+    summary now carries it too, with the export's lines whose rows it got."""
+    export, cfg = _dos_export(tmp_path, simulated_bondy)
+    config = load_config(cfg)
+    assert config.portfolio is not None
+    counts = split(config, chunk_bytes=20_000)["sources"]["bailleur"]
     (note,) = counts["file_notes"]
     assert (note["file"], note["reason"]) == (str(export), "unknown_encoding")
     assert 'encoding = "cp850"' in note["detail"]
@@ -459,6 +475,23 @@ def test_a_dos_export_split_in_parts_is_noted(tmp_path: Path, simulated_bondy) -
     # Every row still lands once.
     assert counts["rows_read"] == 300
     assert sum(counts["by_site"].values()) + counts["outside_every_site"] == 300
+
+    by_site = counts["by_site"]
+    site = max(by_site, key=lambda s: by_site[s])
+    paths = SitePaths.of(config, site)
+    paths.processed.mkdir(parents=True)
+    osm_bounds_file(paths.processed, config.portfolio.site_osm(site))
+    run_stage(config, config.site(site), "ingest", paths)
+    source = json.loads((paths.processed / "ingest_summary.json").read_text(encoding="utf-8"))
+    source = source["sources"]["bailleur"]
+    assert source["rows_in"] == by_site[site]
+    (mine,) = [n for n in source["file_issues"] if n["reason"] == "unknown_encoding"]
+    assert mine["file"] == str(export)
+    assert mine["site_file"] == str(config.portfolio.site_source("bailleur", site))
+    assert 'encoding = "cp850"' in mine["detail"]
+    # the export's lines of the site's rows (each has an accent): as many as its rows
+    assert len(mine["lines"]) == by_site[site] == len(set(mine["lines"]))
+    assert set(mine["lines"]) <= set(note["lines"])
 
 
 def test_rows_with_coordinates_go_to_the_smallest_perimeter_holding_them(

@@ -217,7 +217,17 @@ def test_demo_sites_have_enough_reports_and_draw_their_hotspots(
     assert "gi" in [v["id"] for v in data["views"]]
     assert not [n for n in data["notes"] if n.startswith("Points chauds, zones et tendances")]
     index = (demo_run.maps / "index.html").read_text(encoding="utf-8")
-    assert index.count("class='trend ") == 2  # an arrow for each demo site
+    # an arrow for each demo site whose published headline is not withheld (a period of
+    # its published series hidden: Paris's committee pack), its reason where it is
+    heads = [
+        _json(demo_run.site(s) / "published" / "site.json")["trends"]["headline"]
+        for s in ("bondy", "paris10")
+    ]
+    assert index.count("class='trend ") == sum(not h["withheld"] for h in heads) >= 1
+    for head in heads:
+        if head["withheld"]:
+            assert head["trend_fr"].startswith("tendance non publiée")
+            assert head["trend_fr"] in index
 
 
 def test_bondy_draws_its_zones_but_those_built_from_too_few_reports(demo_run: DemoRun) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pipelines.indicators.compute import (
     LIFT,
+    TREND_MIN_MONTHS,
+    TREND_MONTHS,
     WATCH_CATEGORIES,
     emerging_categories,
     hotspot_buildings,
@@ -22,6 +24,8 @@ __all__ = [
     "LIFT",
     "METHOD_NOTE_FR",
     "OUTPUTS",
+    "TREND_MIN_MONTHS",
+    "TREND_MONTHS",
     "WATCH_CATEGORIES",
     "emerging_categories",
     "hotspot_buildings",

@@ -591,7 +591,7 @@ def committee_pack_html(
         ),
     ]
     if isinstance(headline.get("trend_fr"), str):
-        overall.append(("Tendance mensuelle du site", headline["trend_fr"]))
+        overall.append(("Tendance du site", headline["trend_fr"]))
     too_few = ((facts.get("too_few_reports") or {}).get("site") or {}).get("note_fr")
     return str(
         render_template(

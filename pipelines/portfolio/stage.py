@@ -42,6 +42,7 @@ from pipelines.io import write_csv, write_geoparquet, write_json
 from pipelines.osm import read_osm_buildings
 from pipelines.portfolio.assign import OUTSIDE_REASONS, assign_rows
 from pipelines.portfolio.cut import cut_extract
+from pipelines.portfolio.notes import SiteNotes
 from pipelines.portfolio.perimeters import find_overlaps, read_perimeters
 from pipelines.portfolio.sinks import Sinks
 
@@ -278,6 +279,8 @@ def split_source(
         "outside_by_reason": dict.fromkeys(OUTSIDE_REASONS, 0),
         "placed_by": {"code": 0, "coordonnees": 0, "adresse": 0},
         "file_notes": [],
+        # per site, the notes of the files that gave it rows (pipelines.portfolio.notes)
+        "site_notes": {sid: [] for sid in sites},
     }
     columns: list[str] | None = None
     s = ps.source
@@ -285,6 +288,7 @@ def split_source(
         malformed: list[np.ndarray] = []
         roles: dict[str, str] | None = None
         notes: RawFile | None = None
+        per_site = SiteNotes(sites)
         for raw in read_file_chunks(
             path, s.format, encoding=s.encoding, separator=s.separator, chunk_bytes=chunk_bytes
         ):
@@ -300,6 +304,7 @@ def split_source(
             frame = _frame(raw, used)
             placed, lon, lat = place_part(frame, roles, ps, perimeters, addresses)
             site = placed["site"].to_numpy()
+            per_site.add_part(raw, site)
             # A header line pasted again inside the export: said so, not « non localisé ».
             header = repeated_header_rows(frame, roles) & (site < 0)
             if header.any():
@@ -339,6 +344,8 @@ def split_source(
             counts["outside_by_reason"]["ligne_mal_formee"] += len(lines)
         if notes is not None:
             counts["file_notes"].extend(_file_notes(path, notes))
+            for sid, noted in per_site.notes(path, notes, site_paths).items():
+                counts["site_notes"][sid].extend(noted)
     counts["outside_every_site"] = sum(counts["outside_by_reason"].values())
     if counts["rows_read"] != sum(counts["by_site"].values()) + counts["outside_every_site"]:
         raise AssertionError(f"split of {ps.source.id}: the rows do not add up: {counts}")

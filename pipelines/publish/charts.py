@@ -19,6 +19,7 @@ from pipelines.published import Published, period_of
 from pipelines.reports import counted as is_counted
 from pipelines.stats.disclosure import round_half_up
 from pipelines.taxonomy import CODES
+from pipelines.trends import series_tests
 
 
 def _period_start(period: pd.Series) -> pd.Series:
@@ -68,9 +69,9 @@ def chart_tables(
     """The charts' tables under the profile: the category series from the site's series
     (:func:`category_series_of`), the top buildings' series as sums of the monthly table
     (building × period; counted over the reports placed on a building like every other
-    table), a top building's trend test left out (null) when one of its periods is
-    hidden; the closing delays of a category left out when its closed reports come from
-    too few households."""
+    table), a top building's trend test that of its series as published, left out (null)
+    when one of its periods is hidden; the closing delays of a category left out when its
+    closed reports come from too few households."""
     out: dict[str, pd.DataFrame] = {"category_series": category_series_of(series)}
     space, time = level
     freq = str((published.site.get("series") or {}).get("freq", "M"))
@@ -91,9 +92,10 @@ def chart_tables(
         t2 = top.copy()
         t2["n_reports"], t2["n_reports_flag"] = flagged(val, fl == FLAG)
         any_hidden = (t2["n_reports_flag"] == FLAG).groupby(t2["building_id"]).transform("any")
+        tests = _tests_of_shown(t2[~any_hidden.to_numpy()])
         for col in ("sens_slope_per_period", "trend", "trend_fr", "mk_p"):
-            if col in t2:
-                t2[col] = t2[col].astype(object).where(~any_hidden, None)
+            redone = t2["building_id"].astype(str).map(tests[col]).astype(object)
+            t2[col] = redone.where(~any_hidden, None)
         t2["trend_flag"] = np.where(any_hidden, FLAG, "")
         out["top_buildings"] = t2
     elif top is not None:
@@ -102,6 +104,23 @@ def chart_tables(
     if delays is not None and len(delays):
         out["closing_delays"] = closing_delays_of(delays, reports, rule, person_related)
     return out
+
+
+def _tests_of_shown(top: pd.DataFrame) -> pd.DataFrame:
+    """The trend test of each top building's series as published (``n_reports``, every
+    period shown), by building id: the trends stage's, of its exact series, beside counts
+    the profile rounds (or from which it left late reports out), gave them back."""
+    if top.empty:
+        return pd.DataFrame(columns=["sens_slope_per_period", "trend", "trend_fr", "mk_p"])
+    long = pd.DataFrame(
+        {
+            "level": "building",
+            "key": top["building_id"].astype(str).to_numpy(),
+            "period_start": pd.to_datetime(top["period_start"]).to_numpy(),
+            "n_reports": pd.to_numeric(top["n_reports"]).astype(float).to_numpy(),
+        }
+    )
+    return series_tests(long).set_index("key")
 
 
 def closing_delays_of(

@@ -19,9 +19,13 @@ month totals is, an RPLS part only when none of the building × month cells it s
 they show, ``category_series`` and ``monthly`` showed already. (A joint protection, the
 indicators passed as ``given`` to :func:`pipelines.publish.cells.protect_tables` inside
 the publish step's own call, would hide less; it is left for later.)
-Counts of buildings (recurrent, lift-equipped) are not counts of reports and are shown
-as computed. The hotspot buildings and the kinds of emerging hotspots are those the
-published building profile shows (:func:`with_shown_hotspots`): counted over every
+The trend of each quarter (Mann-Kendall and Sen's slope over 12 months) is that of the
+site's monthly series as ``category_series`` publishes it, withheld where one of its
+months is hidden or the series is not by month
+(:func:`pipelines.publish.headline.published_quarter_trends`). Counts of buildings
+(recurrent, lift-equipped) are not counts of reports and are shown as computed. The
+hotspot buildings and the kinds of emerging hotspots are those the published building
+profile shows (:func:`with_shown_hotspots`): counted over every
 building, they told how many buildings whose class the profile hides are hot. The
 proposed watch level and its count of buildings are those of the entrances the profile
 lists, hidden under ``public`` (:mod:`pipelines.publish.watch`). Under
@@ -51,8 +55,9 @@ from pipelines.indicators import (
     quarter_of,
     site_mark,
 )
-from pipelines.io import read_geoparquet, write_csv, write_json, write_text
+from pipelines.io import read_geoparquet, read_json, write_csv, write_json, write_text
 from pipelines.publish.cells import FLAG, microdata, protect_tables
+from pipelines.publish.headline import published_quarter_trends
 from pipelines.publish.ledger import unprotected_tables
 from pipelines.publish.stage import person_related_of
 from pipelines.publish.watch import protect_entrances, with_shown_watch
@@ -388,6 +393,13 @@ def run_indicators(
             series=_optional_table(published / PUBLISHED_FILES["category_series"]),
             monthly=_optional_table(published / PUBLISHED_FILES["monthly"]),
             rpls_ids=rpls_ids,
+        )
+        facts = published / PUBLISHED_FILES["site"]
+        freq = (read_json(facts).get("series") or {}).get("freq") if facts.exists() else None
+        out_site = published_quarter_trends(
+            out_site,
+            _optional_table(published / PUBLISHED_FILES["category_series"]),
+            freq=str(freq),
         )
         profile_path = published / PUBLISHED_FILES["profile"]
         if profile_path.exists():

@@ -119,14 +119,18 @@ def publication_section(
     # (Paris's committee note said 107 beside its site total hidden, 106; the open-data
     # note 6 403 on Bondy, not rounded); publication_audit.json keeps it. Under a
     # profile protecting every cell (public), no count of what is withheld at all
-    # (:data:`WITHHELD_NOT_COUNTED`).
+    # (:data:`WITHHELD_NOT_COUNTED`). Nor, under any profile, how many chronic problems
+    # were left out (the committee's note said « … faute de ménages : 1 »): a chronic
+    # pair has at least its rule's N reports in its window, so where the hidden cells
+    # that could hold one are as many as the count, each is at least N, and the audit's
+    # width (hi − lo ≥ 3 from lo ≥ 1) does not stop that from pinning one when N ≥ 4: a
+    # building's pests hidden in [1, 4] beside its hidden « occupation » (no chronic
+    # rule), under nuisibles = [4, 90], are then 4 exactly, and « occupation » 1.
     every_cell = rule.get("protect") == "all"
+    whose = "" if every_cell else "liés aux personnes "
     chronic = (
-        "Les problèmes chroniques tirés de moins de "
-        f"{rule.get('threshold')} ménages ne sont pas montrés ({WITHHELD_NOT_COUNTED})."
-        if every_cell
-        else "Problèmes chroniques non montrés faute de ménages : "
-        f"{fr_number(audit.get('chronic_left_out', 0))}."
+        f"Les problèmes chroniques {whose}tirés de moins de {rule.get('threshold')} "
+        f"ménages ne sont pas montrés ({WITHHELD_NOT_COUNTED})."
     )
     paragraphs.append(
         f"Points : {points}. {chronic} Un bâtiment « chaud » ou une "

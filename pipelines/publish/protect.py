@@ -71,6 +71,7 @@ from pipelines.publish.buildings import (
 from pipelines.publish.cells import FLAG, NO_ZONE, microdata, protect_tables, unpublished_zone
 from pipelines.publish.charts import chart_tables
 from pipelines.publish.detached import detached_members, with_classes_hidden
+from pipelines.publish.headline import published_headline
 from pipelines.publish.keyfigures import (
     KEY_TABLES,
     exact_key_table,
@@ -417,8 +418,24 @@ def apply_profile(
             "series": {**published.site.get("series", {}), "freq": TIME_FREQ[level[1]]},
         },
     )
-    out = replace(out, site=with_published_site_total(out.site))
+    site = with_published_trend(out.site, charts["category_series"], freq=TIME_FREQ[level[1]])
+    out = replace(out, site=with_published_site_total(site))
     return Protection(out, audit, counts), new_ledger
+
+
+def with_published_trend(
+    site: dict[str, Any], category_series: pd.DataFrame, *, freq: str
+) -> dict[str, Any]:
+    """``site.json`` whose trends headline is the test of the site's series as the pack
+    publishes it, or withheld where a period of it is hidden
+    (:func:`~pipelines.publish.headline.published_headline`): the trends stage's, of the
+    exact monthly series, gave hidden months back."""
+    trends = site.get("trends") or {}
+    head = trends.get("headline")
+    if not isinstance(head, dict):
+        return site
+    head = published_headline(head, category_series, freq=freq)
+    return {**site, "trends": {**trends, "headline": head}}
 
 
 def with_published_site_total(site: dict[str, Any]) -> dict[str, Any]:

@@ -10,15 +10,25 @@ from pipelines.trends.emerging_hotspots import (
     comparison_windows,
     window_counts,
 )
-from pipelines.trends.series import too_few_trend_fr
+from pipelines.trends.series import (
+    FREQ_FR,
+    TREND_WORDS_FR,
+    headline,
+    series_tests,
+    too_few_trend_fr,
+)
 from pipelines.trends.stage import (
     run,
 )
 
 __all__ = [
+    "FREQ_FR",
+    "TREND_WORDS_FR",
     "Window",
     "comparison_windows",
+    "headline",
     "run",
+    "series_tests",
     "too_few_trend_fr",
     "window_counts",
 ]
