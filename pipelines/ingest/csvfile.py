@@ -4,6 +4,7 @@ Python's ``csv`` module for ragged files (the encoding: :mod:`pipelines.ingest.e
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import re
 import sys
@@ -25,6 +26,7 @@ from pipelines.ingest.encoding import (
 )
 from pipelines.ingest.rawfile import Malformed, MalformedRows, RawFile
 from pipelines.ingest.values import flags
+from pipelines.ingest.xlsxheader import blank_runs, two_row_header
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +266,16 @@ def _parse_csv(
     header_text = buf[start:end].decode("utf-8")
     sep = header_separator(header_text, separator)
     header = next(csv.reader([header_text], delimiter=sep, strict=False), [])
+    two_rows = (
+        None if records is not None else _two_row_header(buf, start, end, header, sep, line_no)
+    )
+    if two_rows is not None:
+        # A row of groups over the header (a merged header copied to CSV): read again
+        # with the two rows made one, at the second's line; the first left blank.
+        merged_buf, notes = two_rows
+        raw = _parse_csv(path, merged_buf, enc, separator, labels=labels, personal=personal)
+        raw.merged_header = tuple(notes)
+        return raw
     names, blank_names = _clean_names(header)
     body_start = end + 1
     if _NOT_SPACE.search(buf, body_start) is None:
@@ -319,6 +331,39 @@ def _parse_csv(
     return RawFile(
         str(path), "csv", table, lines, malformed, encoding=enc, separator=sep, blank_rows=n_blank
     )
+
+
+def _two_row_header(
+    buf: bytes, start: int, end: int, header: list[str], sep: str, line_no: int
+) -> tuple[bytes, list[str]] | None:
+    """A header on two rows, as a CSV copy of a workbook's merged header gives it: the
+    first row names a group in the first of its columns, the others empty (« Localisation
+    ;; »), the row under it names the columns under the groups and nothing else
+    (:func:`pipelines.ingest.xlsxheader.two_row_header`). Then ``buf`` with the first row
+    blank and the second holding the header's names, which keeps every line's number,
+    and the notes telling it; None otherwise (the second row is data)."""
+    below_end = buf.find(b"\n", end + 1)
+    below_end = len(buf) if below_end < 0 else below_end
+    below_text = buf[end + 1 : below_end].decode("utf-8")
+    if not below_text.strip() or below_text.count('"') % 2:
+        return None
+    below = next(csv.reader([below_text], delimiter=sep, strict=False), [])
+    merges = blank_runs(header, line_no, max(len(header), len(below)))
+    found = two_row_header(merges, header, below, cell="le regroupement")
+    if found is None:
+        return None
+    names, notes = found
+    covered = [names[i] for m in merges for i in range(m.first, m.last + 1)]
+    if not all(any(ch.isalpha() for ch in name) for name in covered):
+        return None  # numbers or dates under the groups: a row of data
+    if len(merges) == 1 and merges[0].first == 0 and merges[0].last == len(names) - 1:
+        notes = [
+            f"En-tête lu ligne {line_no + 1} : la ligne {line_no} (« {merges[0].name} ») "
+            "est un titre au-dessus de l'en-tête, sans données."
+        ]
+    line = io.StringIO()
+    csv.writer(line, delimiter=sep, lineterminator="").writerow(names)
+    return buf[:start] + b"\n" + line.getvalue().encode("utf-8") + buf[below_end:], notes
 
 
 def _multiline_records_well_quoted(
