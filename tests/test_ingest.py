@@ -482,6 +482,14 @@ def test_a_workbook_whose_export_is_not_on_its_first_sheet_is_one_error(
     assert result.summary["totals"]["rows_in"] == 0
     (issue,) = result.summary["sources"]["src"]["file_issues"]
     assert issue["reason"] == "empty_file"
+    # The export's rows on the second sheet, the first holding its header alone: the
+    # message said « seulement la ligne d'en-tête », not a word of the sheet with rows.
+    (detail,) = result.rejected.loc[result.rejected["reason"] == "empty_file", "reason_fr"]
+    assert detail == (
+        "Fichier sans données : seulement la ligne d'en-tête. Feuille lue : « Sheet » ; "
+        "la feuille « Graphique » a des lignes : si l'export y est, indiquez-la dans la "
+        'source (sheet = "Graphique").'
+    )
 
 
 def test_a_mapped_column_named_twice_is_noted_and_a_personal_one_stays_personal(
