@@ -826,6 +826,27 @@ def test_kobo_defaults_need_little_configuration(fmt: str) -> None:
     assert result.summary["sources"]["src"]["file_details"][0]["format"] == "kobo"
 
 
+@pytest.mark.parametrize("empty", ["[]", "[None, None]", "[null, null]"])
+def test_a_kobo_geopoint_written_empty_is_no_point(tmp_path: Path, empty: str) -> None:
+    # A geopoint left empty, as KoboToolbox writes it in _geolocation: the row was
+    # refused as unparseable coordinates (« Coordonnées illisibles … : [None, None] »),
+    # though like an empty cell it says only that the observer gave no point.
+    text = (DATA / "kobo.csv").read_text("utf-8")
+    path = tmp_path / "kobo.csv"
+    path.write_text(text.replace("Hall sale,,", f'Hall sale,"{empty}",'), "utf-8")
+    src = _source(path, kind="observations", format="kobo", columns={"category": "probleme"})
+    result = _ingest(src)
+    assert result.summary["sources"]["src"]["rejected"] == {"missing_location": 1}
+    located = _source(
+        path,
+        kind="observations",
+        format="kobo",
+        columns={"category": "probleme", "building_ref": "batiment"},
+    )
+    assert result.summary["sources"]["src"]["accepted"] == 2
+    assert _ingest(located).summary["sources"]["src"]["accepted"] == 3
+
+
 def test_every_rejection_reason_on_its_line(tmp_path: Path) -> None:
     src = _source(
         DATA / "reasons_cp1252.csv",

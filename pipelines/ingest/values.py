@@ -578,6 +578,24 @@ _Q = r"['\"]?"
 _SP = r"[ \t]*"
 
 
+#: What a point that holds no coordinate is made of: punctuation, and the words of its
+#: format (« [] », « [None, None] », « {'lon': null, 'lat': null} »).
+_NO_POINT = (
+    r"(?i)\b(?:none|null|nan|lat|lng|lon|long|latitude|longitude|coordinates|type|point)\b"
+    r"|[\[\]{}()'\":,; \t]"
+)
+
+
+def filled_geo_points(values: pd.Series) -> np.ndarray:
+    """Per cell of a cleaned point column, whether it holds more than an empty point:
+    KoboToolbox writes a geopoint left empty « [] », « [None, None] » or « [null, null] »
+    (such a row is located by its building or its address, as with an empty cell)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    rest = pc.replace_substring_regex(arrow_view(values), _NO_POINT, "")
+    return flags(pc.not_equal(rest, ""))
+
+
 def parse_geo_points(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse point strings into (lat, lon) in degrees.
 
