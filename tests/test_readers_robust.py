@@ -627,6 +627,27 @@ def test_a_csv_copy_of_a_merged_header_is_read_on_two_rows(tmp_path: Path) -> No
     assert read_csv(path).lines.tolist() == [2, 3]
 
 
+def test_a_csv_header_under_title_lines_is_read_below_them(tmp_path: Path) -> None:
+    # An export opening with lines of one cell and no separator (« Export des demandes »,
+    # « Période : … »): the first was read as the header, of one column, and the file
+    # refused as « une seule colonne lue … ne ressemble pas à un tableau CSV ».
+    path = tmp_path / "titre.csv"
+    rows = "".join(f"T-{i};0{1 + i % 9}/03/2024;{i} rue A\n" for i in range(40))
+    path.write_text(f"Export des demandes\nPériode : mars 2024\n\nid;date;adresse\n{rows}")
+    raw = read_csv(path)
+    assert raw.columns == ["id", "date", "adresse"]
+    assert raw.lines.tolist() == list(range(5, 45))
+    assert raw.merged_header == (
+        "En-tête lu ligne 4 : les lignes 1 à 3 (« Export des demandes ») sont des titres "
+        "au-dessus de l'en-tête, sans données.",
+    )
+    # Read part by part, the same rows (the file is read whole: its first line is no
+    # header to put above each part).
+    parts = list(read_file_chunks(path, "csv", chunk_bytes=256))
+    assert [n for p in parts for n in p.lines.tolist()] == list(range(5, 45))
+    assert parts[0].columns == ["id", "date", "adresse"]
+
+
 def test_a_header_merged_over_two_data_columns_names_the_nameless_one(tmp_path: Path) -> None:
     # « Localisation » merged over C1:D1 above the street (C) and the postcode (D): D's
     # values were read under « colonne_4 » and never mapped, without a word.

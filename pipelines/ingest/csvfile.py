@@ -266,9 +266,11 @@ def _parse_csv(
     header_text = buf[start:end].decode("utf-8")
     sep = header_separator(header_text, separator)
     header = next(csv.reader([header_text], delimiter=sep, strict=False), [])
-    two_rows = (
-        None if records is not None else _two_row_header(buf, start, end, header, sep, line_no)
-    )
+    two_rows = None
+    if records is None and len(header) == 1 and separator is None:
+        two_rows = _below_titles(buf, start, line_no)
+    elif records is None:
+        two_rows = _two_row_header(buf, start, end, header, sep, line_no)
     if two_rows is not None:
         # A row of groups over the header (a merged header copied to CSV): read again
         # with the two rows made one, at the second's line; the first left blank.
@@ -357,13 +359,56 @@ def _two_row_header(
     if not all(any(ch.isalpha() for ch in name) for name in covered):
         return None  # numbers or dates under the groups: a row of data
     if len(merges) == 1 and merges[0].first == 0 and merges[0].last == len(names) - 1:
-        notes = [
-            f"En-tête lu ligne {line_no + 1} : la ligne {line_no} (« {merges[0].name} ») "
-            "est un titre au-dessus de l'en-tête, sans données."
-        ]
+        notes = [_title_note(line_no, line_no + 1, merges[0].name)]
     line = io.StringIO()
     csv.writer(line, delimiter=sep, lineterminator="").writerow(names)
     return buf[:start] + b"\n" + line.getvalue().encode("utf-8") + buf[below_end:], notes
+
+
+def _title_note(first: int, header_line: int, title: str) -> str:
+    """The file note of a header read under titles, lines ``first`` to above it."""
+    lines = f"la ligne {first}" if header_line == first + 1 else f"les lignes {first} à"
+    lines += f" {header_line - 1}" if header_line > first + 1 else ""
+    verb = "est un titre" if header_line == first + 1 else "sont des titres"
+    return (
+        f"En-tête lu ligne {header_line} : {lines} (« {title} ») {verb} au-dessus de "
+        "l'en-tête, sans données."
+    )
+
+
+#: How many lines of one cell (titles) may stand above a CSV's header (as in a workbook,
+#: :data:`pipelines.ingest.readers.TITLE_ROWS_MAX`).
+_TITLE_LINES_MAX = 10
+
+
+def _below_titles(buf: bytes, start: int, line_no: int) -> tuple[bytes, list[str]] | None:
+    """A header under lines of one cell and no separator (« Export du 12/03/2024 »): then
+    ``buf`` with those lines blank, which keeps every line's number, and the note telling
+    it; None when no line of several cells follows them, or the line under that one has
+    another number of cells (a file of one column, refused as not a table)."""
+    lines = buf[start:].split(b"\n", 2 * _TITLE_LINES_MAX + 2)
+    titles = 0  # lines of one cell, blank ones between them
+    for k, line in enumerate(lines[: 2 * _TITLE_LINES_MAX + 1]):
+        text = line.decode("utf-8")
+        if not text.strip():
+            continue
+        if text.count('"') % 2:
+            return None
+        sep = _sniff_separator(text)
+        cells = next(csv.reader([text], delimiter=sep, strict=False), [])
+        if len(cells) == 1:
+            titles += 1
+            if titles > _TITLE_LINES_MAX:
+                return None
+            continue
+        below = lines[k + 1].decode("utf-8") if k + 1 < len(lines) else ""
+        if below.strip() and len(next(csv.reader([below], delimiter=sep), [])) != len(cells):
+            return None
+        title = lines[0].decode("utf-8").strip()
+        note = _title_note(line_no, line_no + k, title)
+        skipped = sum(len(x) + 1 for x in lines[:k])
+        return buf[:start] + b"\n" * k + buf[start + skipped :], [note]
+    return None
 
 
 def _multiline_records_well_quoted(
