@@ -546,6 +546,19 @@ def _merged_header_notes(result: ingest.IngestResult) -> list[str]:
     return [i["detail"] for i in issues if i["reason"] == "merged_header"]
 
 
+def _two_row_header_note(path: Path) -> str:
+    """The one note of ingesting ``path``'s two rows of data under « id », « date »,
+    « Adresse » and « texte »."""
+    source = SourceConfig(
+        id="src", kind="reports", path=str(path),
+        columns={"id": "id", "date": "date", "address": "Adresse", "description": "texte"},
+    )  # fmt: skip
+    result = _ingest(source)
+    assert result.summary["sources"]["src"]["rows_in"] == 2
+    (note,) = _merged_header_notes(result)
+    return note
+
+
 def test_a_header_merged_over_two_columns_with_names_under_it_is_read_on_two_rows(
     tmp_path: Path,
 ) -> None:
@@ -566,13 +579,7 @@ def test_a_header_merged_over_two_columns_with_names_under_it_is_read_on_two_row
     assert raw.columns == ["id", "date", "Adresse", "Code postal", "texte"]
     assert raw.lines.tolist() == [3, 4]
     assert raw.merged_ranges == ()  # A1:A2… are the header's, not merged data cells
-    source = SourceConfig(
-        id="src", kind="reports", path=str(path),
-        columns={"id": "id", "date": "date", "address": "Adresse", "description": "texte"},
-    )  # fmt: skip
-    result = _ingest(source)
-    assert result.summary["sources"]["src"]["rows_in"] == 2
-    (note,) = _merged_header_notes(result)
+    note = _two_row_header_note(path)
     assert note.startswith(
         "En-tête lu sur deux lignes : sous la cellule fusionnée « Localisation »"
     )
@@ -601,13 +608,7 @@ def test_a_csv_copy_of_a_merged_header_is_read_on_two_rows(tmp_path: Path) -> No
     raw = read_csv(path)
     assert raw.columns == ["id", "date", "Adresse", "Code postal", "texte"]
     assert raw.lines.tolist() == [3, 4]
-    source = SourceConfig(
-        id="src", kind="reports", path=str(path),
-        columns={"id": "id", "date": "date", "address": "Adresse", "description": "texte"},
-    )  # fmt: skip
-    result = _ingest(source)
-    assert result.summary["sources"]["src"]["rows_in"] == 2
-    (note,) = _merged_header_notes(result)
+    note = _two_row_header_note(path)
     assert note.startswith("En-tête lu sur deux lignes : sous le regroupement « Localisation »")
     assert "(C1:D1), les colonnes C à D" in note
     # Groups over every column, the header under them; a title over the whole header.
