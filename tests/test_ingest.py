@@ -847,6 +847,23 @@ def test_a_kobo_geopoint_written_empty_is_no_point(tmp_path: Path, empty: str) -
     assert _ingest(located).summary["sources"]["src"]["accepted"] == 3
 
 
+def test_coordinates_pasted_with_invisible_characters_are_read(tmp_path: Path) -> None:
+    # A latitude pasted from a web page or Word, a zero-width space inside (« 48,\u200b91 »,
+    # shown « 48,91 »): refused as « Coordonnées illisibles … : « 48,​910006 » », a value
+    # the analyst sees as a good one.
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "id;date;lat;lon\n"
+        "T-1;01/03/2024;48,\u200b910006;2,484266\n"
+        "T-2;01/03/2024;\u2060 48,910006;\ufeff2,484266\u200e\n",
+        "utf-8",
+    )
+    src = _source(path, columns={"id": "id", "date": "date", "lat": "lat", "lon": "lon"})
+    rows = _by_id(_ingest(src))
+    assert rows["lat"].tolist() == [48.910006, 48.910006]
+    assert rows["lon"].tolist() == [2.484266, 2.484266]
+
+
 def test_every_rejection_reason_on_its_line(tmp_path: Path) -> None:
     src = _source(
         DATA / "reasons_cp1252.csv",

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.ingest.frmonths import with_month_numbers
+from pipelines.ingest.scrub_rules import INVISIBLE
 from pipelines.reports import NA_SPELLINGS
 
 log = logging.getLogger(__name__)
@@ -503,7 +504,9 @@ def _serial_dates(values: pd.Series, epoch: str = "1899-12-30") -> pd.Series:
 
 
 _NUMBER = r"[+\-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+\-]?[0-9]{1,3})?"
-_SPACES = r"[ \x{00A0}\x{202F}']"
+#: Spaces and apostrophes between a number's digits (« 652 345,2 », « 652'345.2 »), and
+#: the invisible characters a value pasted from a web page or Word carries (« 48,\u200b9 »).
+_SPACES = r"[ \x{00A0}\x{202F}']|" + INVISIBLE
 
 
 def parse_numbers(values: pd.Series, *, decimal: str | None = None) -> tuple[pd.Series, pd.Series]:
