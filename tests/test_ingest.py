@@ -847,21 +847,26 @@ def test_a_kobo_geopoint_written_empty_is_no_point(tmp_path: Path, empty: str) -
     assert _ingest(located).summary["sources"]["src"]["accepted"] == 3
 
 
-def test_coordinates_pasted_with_invisible_characters_are_read(tmp_path: Path) -> None:
-    # A latitude pasted from a web page or Word, a zero-width space inside (« 48,\u200b91 »,
-    # shown « 48,91 »): refused as « Coordonnées illisibles … : « 48,​910006 » », a value
-    # the analyst sees as a good one.
+def test_values_pasted_with_invisible_characters_are_read(tmp_path: Path) -> None:
+    # Values pasted from a web page or Word, a zero-width space inside (« 48,\u200b91 »,
+    # shown « 48,91 »): a latitude or a date refused as unreadable, values the analyst
+    # sees as good ones, and an id another report's (T-2 read twice, accepted twice).
     path = tmp_path / "export.csv"
     path.write_text(
         "id;date;lat;lon\n"
         "T-1;01/03/2024;48,\u200b910006;2,484266\n"
-        "T-2;01/03/2024;\u2060 48,910006;\ufeff2,484266\u200e\n",
+        "T-2;\u200b01/03/2024;\u2060 48,910006;\ufeff2,484266\u200e\n"
+        "T-2\u200b;01/03/2024;48,910006;2,484266\n",
         "utf-8",
     )
     src = _source(path, columns={"id": "id", "date": "date", "lat": "lat", "lon": "lon"})
-    rows = _by_id(_ingest(src))
+    result = _ingest(src)
+    rows = _by_id(result)
+    assert rows.index.tolist() == ["src:T-1", "src:T-2"]
     assert rows["lat"].tolist() == [48.910006, 48.910006]
     assert rows["lon"].tolist() == [2.484266, 2.484266]
+    assert rows["reported_at"].tolist() == [pd.Timestamp("2024-03-01")] * 2
+    assert result.summary["sources"]["src"]["duplicates"] == 1
 
 
 def test_every_rejection_reason_on_its_line(tmp_path: Path) -> None:

@@ -82,6 +82,23 @@ _NA_LONGEST = max(len(v.encode()) for v in _NA_SET.to_pylist())  # bytes
 CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
+#: The first bytes of the UTF-8 encodings of :data:`INVISIBLE`'s characters.
+_INVISIBLE_LEADS = (0xC2, 0xE2, 0xEF)
+
+
+def _may_hold_bytes(column: pa.ChunkedArray | pa.Array, leads: tuple[int, ...]) -> bool:
+    """Whether a string column's data holds one of the bytes ``leads`` (True when it is
+    not plain strings: a regex alone can say)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    for chunk in chunks:
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            return True
+        data = chunk.buffers()[2]
+        if data is not None and data.size and np.isin(np.frombuffer(data, np.uint8), leads).any():
+            return True
+    return False
+
+
 def _may_hold_control_chars(column: pa.ChunkedArray | pa.Array) -> bool:
     """Whether a string column may hold a :data:`CONTROL_CHARS` character: a byte below
     0x20 or DEL in its data (tab and line breaks too: then the regex tells)."""
@@ -106,6 +123,10 @@ def clean_cells(column: pa.ChunkedArray | pa.Array, index: pd.Index | None = Non
     arr = pc.fill_null(column, "") if column.null_count else column
     if _may_hold_control_chars(arr):
         arr = pc.replace_substring_regex(arr, CONTROL_CHARS, "")
+    if _may_hold_bytes(arr, _INVISIBLE_LEADS):
+        # « \u200b01/03/2024 », « T-1\u200b » pasted from a web page: a date refused, an
+        # id not the same report's.
+        arr = pc.replace_substring_regex(arr, INVISIBLE, "")
     arr = pc.utf8_trim_whitespace(arr)
     # Only a short value can be one (ids, dates and coordinates are longer).
     length = pc.binary_length(arr)
