@@ -642,6 +642,7 @@ def test_a_csv_header_under_title_lines_is_read_below_them(tmp_path: Path) -> No
         "En-tête lu ligne 4 : les lignes 1 à 3 (« Export des demandes ») sont des titres "
         "au-dessus de l'en-tête, sans données.",
     )
+    assert read_csv(path, separator=";").lines.tolist() == list(range(5, 45))  # vigie init's
     # Read part by part, the same rows (the file is read whole: its first line is no
     # header to put above each part).
     parts = list(read_file_chunks(path, "csv", chunk_bytes=256))

@@ -267,8 +267,8 @@ def _parse_csv(
     sep = header_separator(header_text, separator)
     header = next(csv.reader([header_text], delimiter=sep, strict=False), [])
     two_rows = None
-    if records is None and len(header) == 1 and separator is None:
-        two_rows = _below_titles(buf, start, line_no)
+    if records is None and len(header) == 1:
+        two_rows = _below_titles(buf, start, line_no, separator)
     elif records is None:
         two_rows = _two_row_header(buf, start, end, header, sep, line_no)
     if two_rows is not None:
@@ -381,11 +381,14 @@ def _title_note(first: int, header_line: int, title: str) -> str:
 _TITLE_LINES_MAX = 10
 
 
-def _below_titles(buf: bytes, start: int, line_no: int) -> tuple[bytes, list[str]] | None:
-    """A header under lines of one cell and no separator (« Export du 12/03/2024 »): then
-    ``buf`` with those lines blank, which keeps every line's number, and the note telling
-    it; None when no line of several cells follows them, or the line under that one has
-    another number of cells (a file of one column, refused as not a table)."""
+def _below_titles(
+    buf: bytes, start: int, line_no: int, separator: str | None
+) -> tuple[bytes, list[str]] | None:
+    """A header under lines of one cell (« Export du 12/03/2024 »: no ``separator``, or
+    no separator at all when none is configured): then ``buf`` with those lines blank,
+    which keeps every line's number, and the note telling it; None when no line of
+    several cells follows them, or the line under that one has another number of cells
+    (a file of one column, refused as not a table)."""
     lines = buf[start:].split(b"\n", 2 * _TITLE_LINES_MAX + 2)
     titles = 0  # lines of one cell, blank ones between them
     for k, line in enumerate(lines[: 2 * _TITLE_LINES_MAX + 1]):
@@ -394,7 +397,7 @@ def _below_titles(buf: bytes, start: int, line_no: int) -> tuple[bytes, list[str
             continue
         if text.count('"') % 2:
             return None
-        sep = _sniff_separator(text)
+        sep = header_separator(text, separator)
         cells = next(csv.reader([text], delimiter=sep, strict=False), [])
         if len(cells) == 1:
             titles += 1
