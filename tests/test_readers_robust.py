@@ -623,9 +623,15 @@ def test_a_csv_copy_of_a_merged_header_is_read_on_two_rows(tmp_path: Path) -> No
         "En-tête lu ligne 2 : la ligne 1 (« Export du 12/03/2024 ») est un titre au-dessus "
         "de l'en-tête, sans données.",
     )
-    # A row of data under a header with an empty cell is data (numbers under it).
+    # A row of data under a header with an empty cell is data (numbers, or a sentence,
+    # under it).
     path.write_text("id;date;montant;\n;;12;5\nA;05/03/2024;3;4\n")
     assert read_csv(path).lines.tolist() == [2, 3]
+    path.write_text(
+        "id;date;texte;\n"
+        ";;Fuite d'eau au plafond de la salle de bains depuis lundi, voisin prévenu;oui\n"
+    )
+    assert read_csv(path).columns == ["id", "date", "texte", "colonne_4"]
 
 
 def test_a_csv_header_under_title_lines_is_read_below_them(tmp_path: Path) -> None:

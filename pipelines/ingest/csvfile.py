@@ -356,8 +356,8 @@ def _two_row_header(
         return None
     names, notes = found
     covered = [names[i] for m in merges for i in range(m.first, m.last + 1)]
-    if not all(any(ch.isalpha() for ch in name) for name in covered):
-        return None  # numbers or dates under the groups: a row of data
+    if not all(any(ch.isalpha() for ch in name) and len(name) <= 60 for name in covered):
+        return None  # numbers, dates or sentences under the groups: a row of data
     if len(merges) == 1 and merges[0].first == 0 and merges[0].last == len(names) - 1:
         notes = [_title_note(line_no, line_no + 1, merges[0].name)]
     line = io.StringIO()
