@@ -851,14 +851,13 @@ def test_values_pasted_with_invisible_characters_are_read(tmp_path: Path) -> Non
     # Values pasted from a web page or Word, a zero-width space inside (« 48,\u200b91 »,
     # shown « 48,91 »): a latitude or a date refused as unreadable, values the analyst
     # sees as good ones, and an id another report's (T-2 read twice, accepted twice).
+    rows = [
+        ("T-1", "01/03/2024", "48,\u200b910006", "2,484266"),
+        ("T-2", "\u200b01/03/2024", "\u2060 48,910006", "\ufeff2,484266\u200e"),
+        ("T-2\u200b", "01/03/2024", "48,910006", "2,484266"),
+    ]
     path = tmp_path / "export.csv"
-    path.write_text(
-        "id;date;lat;lon\n"
-        "T-1;01/03/2024;48,\u200b910006;2,484266\n"
-        "T-2;\u200b01/03/2024;\u2060 48,910006;\ufeff2,484266\u200e\n"
-        "T-2\u200b;01/03/2024;48,910006;2,484266\n",
-        "utf-8",
-    )
+    path.write_text("".join(";".join(r) + "\n" for r in [("id", "date", "lat", "lon"), *rows]))
     src = _source(path, columns={"id": "id", "date": "date", "lat": "lat", "lon": "lon"})
     result = _ingest(src)
     rows = _by_id(result)

@@ -611,6 +611,11 @@ def test_a_csv_copy_of_a_merged_header_is_read_on_two_rows(tmp_path: Path) -> No
     note = _two_row_header_note(path)
     assert note.startswith("En-tête lu sur deux lignes : sous le regroupement « Localisation »")
     assert "(C1:D1), les colonnes C à D" in note
+    # That CSV opened and saved as a workbook, its groups unmerged: read the same; it
+    # was refused, telling to delete line 1.
+    rows = [[c or None for c in line.split(";")] for line in path.read_text().splitlines()]
+    book = _merged_book(tmp_path / "deux_lignes.xlsx", rows, [])
+    assert _two_row_header_note(book) == note
     # Groups over every column, the header under them; a title over the whole header.
     path.write_text("Signalement;;Lieu;\nid;date;adresse;texte\nA;05/03/2024;1 rue A;x\n")
     raw = read_csv(path)

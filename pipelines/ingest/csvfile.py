@@ -26,7 +26,7 @@ from pipelines.ingest.encoding import (
 )
 from pipelines.ingest.rawfile import Malformed, MalformedRows, RawFile
 from pipelines.ingest.values import flags
-from pipelines.ingest.xlsxheader import blank_runs, two_row_header
+from pipelines.ingest.xlsxheader import header_under_groups, title_note
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +341,7 @@ def _two_row_header(
     """A header on two rows, as a CSV copy of a workbook's merged header gives it: the
     first row names a group in the first of its columns, the others empty (« Localisation
     ;; »), the row under it names the columns under the groups and nothing else
-    (:func:`pipelines.ingest.xlsxheader.two_row_header`). Then ``buf`` with the first row
+    (:func:`pipelines.ingest.xlsxheader.header_under_groups`). Then ``buf`` with the first row
     blank and the second holding the header's names, which keeps every line's number,
     and the notes telling it; None otherwise (the second row is data)."""
     below_end = buf.find(b"\n", end + 1)
@@ -350,30 +350,13 @@ def _two_row_header(
     if not below_text.strip() or below_text.count('"') % 2:
         return None
     below = next(csv.reader([below_text], delimiter=sep, strict=False), [])
-    merges = blank_runs(header, line_no, max(len(header), len(below)))
-    found = two_row_header(merges, header, below, cell="le regroupement")
+    found = header_under_groups(header, below, line_no)
     if found is None:
         return None
     names, notes = found
-    covered = [names[i] for m in merges for i in range(m.first, m.last + 1)]
-    if not all(any(ch.isalpha() for ch in name) and len(name) <= 60 for name in covered):
-        return None  # numbers, dates or sentences under the groups: a row of data
-    if len(merges) == 1 and merges[0].first == 0 and merges[0].last == len(names) - 1:
-        notes = [_title_note(line_no, line_no + 1, merges[0].name)]
     line = io.StringIO()
     csv.writer(line, delimiter=sep, lineterminator="").writerow(names)
     return buf[:start] + b"\n" + line.getvalue().encode("utf-8") + buf[below_end:], notes
-
-
-def _title_note(first: int, header_line: int, title: str) -> str:
-    """The file note of a header read under titles, lines ``first`` to above it."""
-    lines = f"la ligne {first}" if header_line == first + 1 else f"les lignes {first} à"
-    lines += f" {header_line - 1}" if header_line > first + 1 else ""
-    verb = "est un titre" if header_line == first + 1 else "sont des titres"
-    return (
-        f"En-tête lu ligne {header_line} : {lines} (« {title} ») {verb} au-dessus de "
-        "l'en-tête, sans données."
-    )
 
 
 #: How many lines of one cell (titles) may stand above a CSV's header (as in a workbook,
@@ -408,7 +391,7 @@ def _below_titles(
         if below.strip() and len(next(csv.reader([below], delimiter=sep), [])) != len(cells):
             return None
         title = lines[0].decode("utf-8").strip()
-        note = _title_note(line_no, line_no + k, title)
+        note = title_note(line_no, line_no + k, title)
         skipped = sum(len(x) + 1 for x in lines[:k])
         return buf[:start] + b"\n" * k + buf[start + skipped :], [note]
     return None

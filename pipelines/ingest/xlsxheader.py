@@ -97,6 +97,38 @@ def two_row_header(
     return names, notes
 
 
+def title_note(first: int, header_line: int, title: str) -> str:
+    """The file note of a header read under titles, lines ``first`` to above it."""
+    lines = f"la ligne {first}" if header_line == first + 1 else f"les lignes {first} à"
+    lines += f" {header_line - 1}" if header_line > first + 1 else ""
+    verb = "est un titre" if header_line == first + 1 else "sont des titres"
+    return (
+        f"En-tête lu ligne {header_line} : {lines} (« {title} ») {verb} au-dessus de "
+        "l'en-tête, sans données."
+    )
+
+
+def header_under_groups(
+    header: list[str], below: list[str], line: int
+) -> tuple[list[str], list[str]] | None:
+    """:func:`two_row_header` without merged cells, as a CSV copy of a merged header, or
+    a workbook whose groups were unmerged, gives it: each group's name in its first
+    column, the others empty (:func:`blank_runs`), on ``line``. None also when a value
+    under a group is a number, a date or a sentence (a row of data). A single group over
+    every column is a title."""
+    merges = blank_runs(header, line, max(len(header), len(below)))
+    found = two_row_header(merges, header, below, cell="le regroupement")
+    if found is None:
+        return None
+    names, notes = found
+    covered = [names[i] for m in merges for i in range(m.first, m.last + 1)]
+    if not all(any(ch.isalpha() for ch in name) and len(name) <= 60 for name in covered):
+        return None
+    if len(merges) == 1 and merges[0].first == 0 and merges[0].last == len(names) - 1:
+        notes = [title_note(line, line + 1, merges[0].name)]
+    return names, notes
+
+
 def nameless_columns(merges: list[HeaderMerge], names: list[str]) -> dict[str, str]:
     """Per column a merged header cell covers past its first, as read (« colonne_4 »),
     the note telling that it has no name of its own."""
