@@ -327,5 +327,5 @@ def _header_needs_whole_file(path: Path, enc: str, separator: str | None, block:
     _, blank = _clean_names(names)
     if blank:
         log.info("%s : colonne sans nom dans l'en-tête, fichier lu en entier", path)
-    # One cell: a title above the header (csvfile._below_titles), found in the whole file.
+    # One cell: a title above the header (csvheader.below_titles), found in the whole file.
     return bool(blank) or len(names) == 1
