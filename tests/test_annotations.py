@@ -515,6 +515,29 @@ def test_point_near_a_building_is_linked_within_ten_metres(isolated: gpd.GeoData
     assert [list(v) for v in linked["building_ids"]] == [[a["building_id"]], []]
 
 
+def test_a_note_drawn_away_from_the_site_is_an_orphan_saying_why(
+    isolated: gpd.GeoDataFrame,
+) -> None:
+    # A CSV of notes whose latitude and longitude were swapped (« 2,4862 ; 48,9101 »):
+    # the note was kept as placed, at 48.9° E 2.5° N, off the map, without a word.
+    p = isolated.iloc[0].geometry.representative_point()
+    notes = gpd.GeoDataFrame(
+        {"note_id": ["ici", "inversee", "ailleurs"], "building_id": [None] * 3},
+        geometry=[p, shapely.Point(p.y, p.x), shapely.Point(-1.55, 47.22)],
+        crs=WGS84,
+    ).assign(zone_id=None)
+    linked = link_annotations(notes, isolated).set_index("note_id")
+    assert linked["is_orphaned"].tolist() == [False, True, True]
+    assert pd.isna(linked.loc["ici", "orphan_reason"])
+    assert linked.loc["inversee", "orphan_reason"] == (
+        "note dessinée hors du site, loin de ses bâtiments : latitude et longitude "
+        "inversées ? Corrigez ses coordonnées"
+    )
+    assert "vérifiez ses coordonnées" in linked.loc["ailleurs", "orphan_reason"]
+    # Kept where it was drawn, for the analyst to find and correct.
+    assert linked.loc["inversee"].geometry.equals(shapely.Point(p.y, p.x))
+
+
 # --------------------------------------------------------------------------- memory
 def test_notes_are_never_lost_only_deleted_on_purpose(
     isolated: gpd.GeoDataFrame, bondy: gpd.GeoDataFrame, tmp_path: Path

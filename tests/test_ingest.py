@@ -482,6 +482,14 @@ def test_a_workbook_whose_export_is_not_on_its_first_sheet_is_one_error(
     assert result.summary["totals"]["rows_in"] == 0
     (issue,) = result.summary["sources"]["src"]["file_issues"]
     assert issue["reason"] == "empty_file"
+    # The export's rows on the second sheet, the first holding its header alone: the
+    # message said « seulement la ligne d'en-tête », not a word of the sheet with rows.
+    (detail,) = result.rejected.loc[result.rejected["reason"] == "empty_file", "reason_fr"]
+    assert detail == (
+        "Fichier sans données : seulement la ligne d'en-tête. Feuille lue : « Sheet » ; "
+        "la feuille « Graphique » a des lignes : si l'export y est, indiquez-la dans la "
+        'source (sheet = "Graphique").'
+    )
 
 
 def test_a_mapped_column_named_twice_is_noted_and_a_personal_one_stays_personal(
@@ -816,6 +824,48 @@ def test_kobo_defaults_need_little_configuration(fmt: str) -> None:
     assert rows.loc[second, "coord_note"] == "geo_point"
     assert result.summary["sources"]["src"]["rejected"] == {"missing_location": 1}
     assert result.summary["sources"]["src"]["file_details"][0]["format"] == "kobo"
+
+
+@pytest.mark.parametrize("empty", ["[]", "[None, None]", "[null, null]"])
+def test_a_kobo_geopoint_written_empty_is_no_point(tmp_path: Path, empty: str) -> None:
+    # A geopoint left empty, as KoboToolbox writes it in _geolocation: the row was
+    # refused as unparseable coordinates (« Coordonnées illisibles … : [None, None] »),
+    # though like an empty cell it says only that the observer gave no point.
+    text = (DATA / "kobo.csv").read_text("utf-8")
+    path = tmp_path / "kobo.csv"
+    path.write_text(text.replace("Hall sale,,", f'Hall sale,"{empty}",'), "utf-8")
+    src = _source(path, kind="observations", format="kobo", columns={"category": "probleme"})
+    result = _ingest(src)
+    assert result.summary["sources"]["src"]["rejected"] == {"missing_location": 1}
+    located = _source(
+        path,
+        kind="observations",
+        format="kobo",
+        columns={"category": "probleme", "building_ref": "batiment"},
+    )
+    assert result.summary["sources"]["src"]["accepted"] == 2
+    assert _ingest(located).summary["sources"]["src"]["accepted"] == 3
+
+
+def test_values_pasted_with_invisible_characters_are_read(tmp_path: Path) -> None:
+    # Values pasted from a web page or Word, a zero-width space inside (« 48,\u200b91 »,
+    # shown « 48,91 »): a latitude or a date refused as unreadable, values the analyst
+    # sees as good ones, and an id another report's (T-2 read twice, accepted twice).
+    rows = [
+        ("T-1", "01/03/2024", "48,\u200b910006", "2,484266"),
+        ("T-2", "\u200b01/03/2024", "\u2060 48,910006", "\ufeff2,484266\u200e"),
+        ("T-2\u200b", "01/03/2024", "48,910006", "2,484266"),
+    ]
+    path = tmp_path / "export.csv"
+    path.write_text("".join(";".join(r) + "\n" for r in [("id", "date", "lat", "lon"), *rows]))
+    src = _source(path, columns={"id": "id", "date": "date", "lat": "lat", "lon": "lon"})
+    result = _ingest(src)
+    rows = _by_id(result)
+    assert rows.index.tolist() == ["src:T-1", "src:T-2"]
+    assert rows["lat"].tolist() == [48.910006, 48.910006]
+    assert rows["lon"].tolist() == [2.484266, 2.484266]
+    assert rows["reported_at"].tolist() == [pd.Timestamp("2024-03-01")] * 2
+    assert result.summary["sources"]["src"]["duplicates"] == 1
 
 
 def test_every_rejection_reason_on_its_line(tmp_path: Path) -> None:

@@ -214,6 +214,29 @@ def test_unreadable_files_are_input_errors(tmp_path) -> None:
         read_osm_basemap(tmp_path / "absent.osm.pbf")
 
 
+def test_an_osm_file_is_read_by_its_content_whatever_its_name(tmp_path) -> None:
+    # Overpass saves its answer as « interpreter » (no suffix): « format OSM inconnu ».
+    # An XML extract renamed « .osm.pbf »: « lecture OSM impossible (PBF error: invalid
+    # BlobHeader size …) ». A PBF named « .osm »: an XML parsing error.
+    src = Path(__file__).parent / "data" / "osm" / "buildings_cases.osm"
+    expected = read_osm_elements(src)
+    xml_text = src.read_bytes()
+    pbf = to_pbf(src, tmp_path / "cas.osm.pbf")
+    for name, data in (
+        ("interpreter", xml_text),
+        ("renomme.osm.pbf", xml_text),
+        ("renomme.osm", pbf.read_bytes()),
+        ("compresse", bz2.compress(xml_text)),
+    ):
+        (tmp_path / name).write_bytes(data)
+        read = read_osm_elements(tmp_path / name)
+        assert (read.nodes, read.ways, read.relations) == (
+            expected.nodes,
+            expected.ways,
+            expected.relations,
+        ), name
+
+
 # --- a clipped extract ----------------------------------------------------------------
 
 

@@ -494,13 +494,14 @@ def test_xlsx_with_a_title_above_the_header(
 def test_a_row_of_groups_above_the_header_is_named_with_the_header_s_line(
     tmp_path: Path, kind: str
 ) -> None:
-    # « Signalement » over id and date, « Lieu » over the address (merged cells, or
-    # their CSV copy): the groups were read as the header, and the message said « aucune
-    # des 4 colonnes n'est attendue : est-ce bien l'export ? … corrigez les colonnes »,
-    # of a file whose header has every configured name, one line down. (A workbook whose
-    # groups are merged cells is read on two rows: test_a_header_merged_over_two_columns…)
+    # « Signalement » over id and date, « Lieu » over the address, each group's name
+    # written over each of its columns (pandas' two-level header): the groups were read
+    # as the header, and the message said « aucune des 4 colonnes n'est attendue : est-ce
+    # bien l'export ? … corrigez les colonnes », of a file whose header has every
+    # configured name, one line down. (Groups in merged cells, or in their CSV copy, are
+    # read on two rows: test_a_header_merged_over_two_columns…, test_a_csv_copy_of…)
     rows = [
-        ["Signalement", None, "Lieu", None],
+        ["Signalement", "Signalement", "Lieu", "Lieu"],
         ["id", "date", "adresse", "texte"],
         ["A", "05/03/2024", "1 rue A", "ok"],
     ]
@@ -545,6 +546,19 @@ def _merged_header_notes(result: ingest.IngestResult) -> list[str]:
     return [i["detail"] for i in issues if i["reason"] == "merged_header"]
 
 
+def _two_row_header_note(path: Path) -> str:
+    """The one note of ingesting ``path``'s two rows of data under « id », « date »,
+    « Adresse » and « texte »."""
+    source = SourceConfig(
+        id="src", kind="reports", path=str(path),
+        columns={"id": "id", "date": "date", "address": "Adresse", "description": "texte"},
+    )  # fmt: skip
+    result = _ingest(source)
+    assert result.summary["sources"]["src"]["rows_in"] == 2
+    (note,) = _merged_header_notes(result)
+    return note
+
+
 def test_a_header_merged_over_two_columns_with_names_under_it_is_read_on_two_rows(
     tmp_path: Path,
 ) -> None:
@@ -565,13 +579,7 @@ def test_a_header_merged_over_two_columns_with_names_under_it_is_read_on_two_row
     assert raw.columns == ["id", "date", "Adresse", "Code postal", "texte"]
     assert raw.lines.tolist() == [3, 4]
     assert raw.merged_ranges == ()  # A1:A2… are the header's, not merged data cells
-    source = SourceConfig(
-        id="src", kind="reports", path=str(path),
-        columns={"id": "id", "date": "date", "address": "Adresse", "description": "texte"},
-    )  # fmt: skip
-    result = _ingest(source)
-    assert result.summary["sources"]["src"]["rows_in"] == 2
-    (note,) = _merged_header_notes(result)
+    note = _two_row_header_note(path)
     assert note.startswith(
         "En-tête lu sur deux lignes : sous la cellule fusionnée « Localisation »"
     )
@@ -585,6 +593,72 @@ def test_a_header_merged_over_two_columns_with_names_under_it_is_read_on_two_row
         ["A1:B1", "C1:D1"],
     )
     assert read_xlsx(groups).columns == ["id", "date", "adresse", "texte"]
+
+
+def test_a_csv_copy_of_a_merged_header_is_read_on_two_rows(tmp_path: Path) -> None:
+    # A workbook's header with « Localisation » merged over C1:D1, saved as CSV: the
+    # group's name in C only, D empty, the names under it on line 2. Line 2 was read as
+    # a row of data and D as « colonne_4 », and the error told to delete line 1, which
+    # holds « id » and « date ».
+    path = tmp_path / "deux_lignes.csv"
+    path.write_bytes(
+        b"id;date;Localisation;;texte\r\n;;Adresse;Code postal;\r\n"
+        b"A;05/03/2024;1 rue A;93140;fuite\r\nB;06/03/2024;2 rue B;93140;bruit\r\n"
+    )
+    raw = read_csv(path)
+    assert raw.columns == ["id", "date", "Adresse", "Code postal", "texte"]
+    assert raw.lines.tolist() == [3, 4]
+    note = _two_row_header_note(path)
+    assert note.startswith("En-tête lu sur deux lignes : sous le regroupement « Localisation »")
+    assert "(C1:D1), les colonnes C à D" in note
+    # That CSV opened and saved as a workbook, its groups unmerged: read the same; it
+    # was refused, telling to delete line 1.
+    rows = [[c or None for c in line.split(";")] for line in path.read_text().splitlines()]
+    book = _merged_book(tmp_path / "deux_lignes.xlsx", rows, [])
+    assert _two_row_header_note(book) == note
+    # Groups over every column, the header under them; a title over the whole header.
+    path.write_text("Signalement;;Lieu;\nid;date;adresse;texte\nA;05/03/2024;1 rue A;x\n")
+    raw = read_csv(path)
+    assert raw.columns == ["id", "date", "adresse", "texte"]
+    assert raw.lines.tolist() == [3]
+    path.write_text("Export du 12/03/2024;;;\nid;date;adresse;texte\nA;05/03/2024;1 rue A;x\n")
+    raw = read_csv(path)
+    assert raw.columns == ["id", "date", "adresse", "texte"]
+    assert raw.merged_header == (
+        "En-tête lu ligne 2 : la ligne 1 (« Export du 12/03/2024 ») est un titre au-dessus "
+        "de l'en-tête, sans données.",
+    )
+    # A row of data under a header with an empty cell is data (numbers, or a sentence,
+    # under it).
+    path.write_text("id;date;montant;\n;;12;5\nA;05/03/2024;3;4\n")
+    assert read_csv(path).lines.tolist() == [2, 3]
+    path.write_text(
+        "id;date;texte;\n"
+        ";;Fuite d'eau au plafond de la salle de bains depuis lundi, voisin prévenu;oui\n"
+    )
+    assert read_csv(path).columns == ["id", "date", "texte", "colonne_4"]
+
+
+def test_a_csv_header_under_title_lines_is_read_below_them(tmp_path: Path) -> None:
+    # An export opening with lines of one cell and no separator (« Export des demandes »,
+    # « Période : … »): the first was read as the header, of one column, and the file
+    # refused as « une seule colonne lue … ne ressemble pas à un tableau CSV ».
+    path = tmp_path / "titre.csv"
+    rows = "".join(f"T-{i};0{1 + i % 9}/03/2024;{i} rue A\n" for i in range(40))
+    path.write_text(f"Export des demandes\nPériode : mars 2024\n\nid;date;adresse\n{rows}")
+    raw = read_csv(path)
+    assert raw.columns == ["id", "date", "adresse"]
+    assert raw.lines.tolist() == list(range(5, 45))
+    assert raw.merged_header == (
+        "En-tête lu ligne 4 : les lignes 1 à 3 (« Export des demandes ») sont des titres "
+        "au-dessus de l'en-tête, sans données.",
+    )
+    assert read_csv(path, separator=";").lines.tolist() == list(range(5, 45))  # vigie init's
+    # Read part by part, the same rows (the file is read whole: its first line is no
+    # header to put above each part).
+    parts = list(read_file_chunks(path, "csv", chunk_bytes=256))
+    assert [n for p in parts for n in p.lines.tolist()] == list(range(5, 45))
+    assert parts[0].columns == ["id", "date", "adresse"]
 
 
 def test_a_header_merged_over_two_data_columns_names_the_nameless_one(tmp_path: Path) -> None:

@@ -321,10 +321,15 @@ def link_annotations(
         zone_ids.append(sorted(dict.fromkeys(found), key=_zone_key))
         zone_notes.append(note_text)
 
+    away = _away_from_site(out.geometry.to_numpy(), drawn, buildings)
     orphaned, reasons = [], []
-    for placed_ok, bid, zid in zip(has_place.tolist(), note_bids, note_zids, strict=True):
+    for k, (placed_ok, bid, zid) in enumerate(
+        zip(has_place.tolist(), note_bids, note_zids, strict=True)
+    ):
         reason = None
-        if isinstance(bid, str) and bid not in b_index:
+        if away[k]:
+            reason = away[k]
+        elif isinstance(bid, str) and bid not in b_index:
             reason = f"bâtiment {bid} absent des bâtiments OSM actuels"
             if not placed_ok:
                 reason += " ; note sans position"
@@ -349,6 +354,34 @@ def link_annotations(
     out["orphan_reason"] = pd.array(reasons, dtype="string")
     out["geometry_source"] = pd.array(list(sources), dtype="string")
     return gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
+
+
+#: How far past its buildings' extent (degrees, about 10 km) a note is still on the site.
+SITE_MARGIN_DEG = 0.1
+
+
+def _away_from_site(
+    geoms: np.ndarray, drawn: np.ndarray, buildings: gpd.GeoDataFrame
+) -> list[str | None]:
+    """Per note (WGS84 ``geoms``), why a drawn one lies away from the site (past its
+    buildings' extent by :data:`SITE_MARGIN_DEG`), else None: a table's latitude and
+    longitude swapped (48,91 ; 2,49 read as 2,49 ; 48,91) put a note off the map."""
+    out: list[str | None] = [None] * len(geoms)
+    bounds = buildings.to_crs(WGS84).total_bounds if len(buildings) else None
+    if bounds is None or not np.isfinite(bounds).all() or not drawn.any():
+        return out
+    site = shapely.box(*bounds).buffer(SITE_MARGIN_DEG)
+    idx = np.flatnonzero(drawn)
+    on_site = shapely.intersects(geoms[idx], site)
+    swapped = shapely.intersects(shapely.transform(geoms[idx], lambda c: c[:, ::-1]), site)
+    for k, on, sw in zip(idx.tolist(), on_site.tolist(), swapped.tolist(), strict=True):
+        if not on:
+            out[k] = "note dessinée hors du site, loin de ses bâtiments" + (
+                " : latitude et longitude inversées ? Corrigez ses coordonnées"
+                if sw
+                else " : vérifiez ses coordonnées (degrés WGS84, latitude puis longitude)"
+            )
+    return out
 
 
 def _zone_key(zone_id: str) -> tuple[int, str]:

@@ -44,6 +44,7 @@ from pipelines.ingest.values import (
     clean_labels,
     date_order,
     filled_cells,
+    filled_geo_points,
     parse_dates,
     parse_geo_points,
     parse_numbers,
@@ -360,7 +361,7 @@ def _coordinates(
         take(given, la, lo, st, fl)
         todo &= ~given
     if "geo_point" in f:
-        given = todo & (f["geo_point"] != "").to_numpy()
+        given = todo & filled_geo_points(f["geo_point"])
         if given.any():
             gla, glo = parse_geo_points(f["geo_point"])
             la, lo, st, fl = _classify_degrees(

@@ -309,9 +309,9 @@ def _header_line(buf: bytes) -> bytes:
 
 def _header_needs_whole_file(path: Path, enc: str, separator: str | None, block: int) -> bool:
     """Whether the file must be read whole: its header opens a quote (it spans lines),
-    or has an unnamed column (dropped only when empty in the whole file), or Excel's
-    « sep=; » line comes before it (a file Excel wrote or reads: a million rows at most,
-    :func:`pipelines.ingest.csvfile.without_sep_line`)."""
+    or has an unnamed column (dropped only when empty in the whole file) or one cell only
+    (a title above the header), or Excel's « sep=; » line comes before it (a file Excel
+    wrote or reads: a million rows at most, :func:`pipelines.ingest.csvfile.without_sep_line`)."""
     with path.open("rb") as fh:
         head = fh.read(block)
     cut = head.rfind(b"\n") + 1 or len(head)
@@ -327,4 +327,5 @@ def _header_needs_whole_file(path: Path, enc: str, separator: str | None, block:
     _, blank = _clean_names(names)
     if blank:
         log.info("%s : colonne sans nom dans l'en-tête, fichier lu en entier", path)
-    return bool(blank)
+    # One cell: a title above the header (csvheader.below_titles), found in the whole file.
+    return bool(blank) or len(names) == 1

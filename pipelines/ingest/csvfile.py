@@ -1,5 +1,6 @@
-"""Delimited text files: separator detection, pyarrow's parser with exact line numbers,
-Python's ``csv`` module for ragged files (the encoding: :mod:`pipelines.ingest.encoding`)."""
+"""Delimited text files: pyarrow's parser with exact line numbers, Python's ``csv`` module
+for ragged files (the encoding: :mod:`pipelines.ingest.encoding`; the header's separator
+and the rows above it: :mod:`pipelines.ingest.csvheader`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from pipelines.ingest.csvheader import below_titles, header_separator, two_row_header
 from pipelines.ingest.encoding import (
     control_lines,
     decode,
@@ -29,24 +31,7 @@ from pipelines.ingest.values import flags
 log = logging.getLogger(__name__)
 
 
-_SEPARATORS = (";", ",", "\t", "|")
-
-
 _NOT_SPACE = re.compile(rb"[^ \t\n\v\f\r]")
-
-
-def _sniff_separator(header: str) -> str:
-    outside = []
-    in_quotes = False
-    for ch in header:
-        if ch == '"':
-            in_quotes = not in_quotes
-        elif not in_quotes:
-            outside.append(ch)
-    text = "".join(outside)
-    counts = {sep: text.count(sep) for sep in _SEPARATORS}
-    best = max(_SEPARATORS, key=lambda s: (counts[s], -_SEPARATORS.index(s)))
-    return best if counts[best] else ","
 
 
 #: Excel's separator line: « sep=; » alone on a file's first line, which Excel writes
@@ -75,12 +60,6 @@ def first_line(buf: bytes) -> tuple[int, int, int]:
         if buf[start:end].strip() or end == len(buf):
             return start, end, line_no
         start, line_no = end + 1, line_no + 1
-
-
-def header_separator(header: str, separator: str | None) -> str:
-    """The separator configured (``tab`` for a tabulation), else the one the header
-    uses most."""
-    return {"tab": "\t", "\\t": "\t"}.get(separator or "", separator) or _sniff_separator(header)
 
 
 def _clean_names(names: list[str]) -> tuple[list[str], list[int]]:
@@ -264,6 +243,18 @@ def _parse_csv(
     header_text = buf[start:end].decode("utf-8")
     sep = header_separator(header_text, separator)
     header = next(csv.reader([header_text], delimiter=sep, strict=False), [])
+    two_rows = None
+    if records is None and len(header) == 1:
+        two_rows = below_titles(buf, start, line_no, separator)
+    elif records is None:
+        two_rows = two_row_header(buf, start, end, header, sep, line_no)
+    if two_rows is not None:
+        # A row of groups over the header (a merged header copied to CSV): read again
+        # with the two rows made one, at the second's line; the first left blank.
+        merged_buf, notes = two_rows
+        raw = _parse_csv(path, merged_buf, enc, separator, labels=labels, personal=personal)
+        raw.merged_header = tuple(notes)
+        return raw
     names, blank_names = _clean_names(header)
     body_start = end + 1
     if _NOT_SPACE.search(buf, body_start) is None:

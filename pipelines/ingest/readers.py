@@ -35,7 +35,12 @@ from pipelines.errors import InputError
 from pipelines.ingest.csvfile import _clean_names, _drop_blank_columns, read_csv
 from pipelines.ingest.encoding import decode
 from pipelines.ingest.rawfile import Malformed, RawFile
-from pipelines.ingest.xlsxheader import header_merges, nameless_columns, two_row_header
+from pipelines.ingest.xlsxheader import (
+    header_merges,
+    header_under_groups,
+    nameless_columns,
+    two_row_header,
+)
 
 log = logging.getLogger(__name__)
 
@@ -709,11 +714,14 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         width = max([len(header), *(len(r) for r in records)])
     # A cell merged over several columns of the header (« Localisation » over C1:D1).
     merges = header_merges((ref for ref, _ in merged), header, header_line)
-    two_rows = (
-        two_row_header(merges, header, records[0])
-        if merges and records and lines[0] == header_line + 1
-        else None
-    )
+    two_rows = None
+    if records and lines[0] == header_line + 1:
+        # Groups merged, or unmerged (their names in their first column, as in a CSV).
+        two_rows = (
+            two_row_header(merges, header, records[0])
+            if merges
+            else header_under_groups(header, records[0], header_line)
+        )
     header_notes: list[str] = []
     if two_rows is not None:  # the row under it names the merged columns: header too
         header, header_notes = two_rows

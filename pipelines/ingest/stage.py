@@ -303,6 +303,7 @@ def _read_source(
                     str(path),
                     "empty_file",
                     "Fichier sans données : seulement la ligne d'en-tête."
+                    + _other_sheets_with_rows(raw)
                     if raw.format not in ("geojson", "open311")
                     else "Fichier sans données : aucune entité.",
                 )
@@ -343,6 +344,21 @@ def _named_twice(raw: RawFile, roles: dict[str, str], source: SourceConfig) -> l
                 }
             )
     return out
+
+
+def _other_sheets_with_rows(raw: RawFile) -> str:
+    """For a workbook whose sheet read has a header and no row: the other sheets that
+    have rows, for the analyst to name the one to read (the export may be there)."""
+    others = raw.sheets_with_rows
+    if not others:
+        return ""
+    return (
+        f" Feuille lue : « {raw.sheets[0]} » ; "
+        + ("la feuille " if len(others) == 1 else "les feuilles ")
+        + ", ".join(f"« {t} »" for t in others)
+        + (" a des lignes" if len(others) == 1 else " ont des lignes")
+        + f' : si l\'export y est, indiquez-la dans la source (sheet = "{others[0]}").'
+    )
 
 
 def _check_other_sheets(raw: RawFile, source: SourceConfig) -> None:

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.ingest.frmonths import with_month_numbers
+from pipelines.ingest.scrub_rules import INVISIBLE
 from pipelines.reports import NA_SPELLINGS
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,23 @@ _NA_LONGEST = max(len(v.encode()) for v in _NA_SET.to_pylist())  # bytes
 CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
+#: The first bytes of the UTF-8 encodings of :data:`INVISIBLE`'s characters.
+_INVISIBLE_LEADS = (0xC2, 0xE2, 0xEF)
+
+
+def _may_hold_bytes(column: pa.ChunkedArray | pa.Array, leads: tuple[int, ...]) -> bool:
+    """Whether a string column's data holds one of the bytes ``leads`` (True when it is
+    not plain strings: a regex alone can say)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    for chunk in chunks:
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            return True
+        data = chunk.buffers()[2]
+        if data is not None and data.size and np.isin(np.frombuffer(data, np.uint8), leads).any():
+            return True
+    return False
+
+
 def _may_hold_control_chars(column: pa.ChunkedArray | pa.Array) -> bool:
     """Whether a string column may hold a :data:`CONTROL_CHARS` character: a byte below
     0x20 or DEL in its data (tab and line breaks too: then the regex tells)."""
@@ -105,6 +123,10 @@ def clean_cells(column: pa.ChunkedArray | pa.Array, index: pd.Index | None = Non
     arr = pc.fill_null(column, "") if column.null_count else column
     if _may_hold_control_chars(arr):
         arr = pc.replace_substring_regex(arr, CONTROL_CHARS, "")
+    if _may_hold_bytes(arr, _INVISIBLE_LEADS):
+        # « \u200b01/03/2024 », « T-1\u200b » pasted from a web page: a date refused, an
+        # id not the same report's.
+        arr = pc.replace_substring_regex(arr, INVISIBLE, "")
     arr = pc.utf8_trim_whitespace(arr)
     # Only a short value can be one (ids, dates and coordinates are longer).
     length = pc.binary_length(arr)
@@ -503,7 +525,9 @@ def _serial_dates(values: pd.Series, epoch: str = "1899-12-30") -> pd.Series:
 
 
 _NUMBER = r"[+\-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+\-]?[0-9]{1,3})?"
-_SPACES = r"[ \x{00A0}\x{202F}']"
+#: Spaces and apostrophes between a number's digits (« 652 345,2 », « 652'345.2 »), and
+#: the invisible characters a value pasted from a web page or Word carries (« 48,\u200b9 »).
+_SPACES = r"[ \x{00A0}\x{202F}']|" + INVISIBLE
 
 
 def parse_numbers(values: pd.Series, *, decimal: str | None = None) -> tuple[pd.Series, pd.Series]:
@@ -576,6 +600,24 @@ def _parse_numbers_slowly(arr: pa.Array, decimal: str | None) -> tuple[pa.Array,
 _PT = r"[+\-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+\-]?[0-9]+)?"
 _Q = r"['\"]?"
 _SP = r"[ \t]*"
+
+
+#: What a point that holds no coordinate is made of: punctuation, and the words of its
+#: format (« [] », « [None, None] », « {'lon': null, 'lat': null} »).
+_NO_POINT = (
+    r"(?i)\b(?:none|null|nan|lat|lng|lon|long|latitude|longitude|coordinates|type|point)\b"
+    r"|[\[\]{}()'\":,; \t]"
+)
+
+
+def filled_geo_points(values: pd.Series) -> np.ndarray:
+    """Per cell of a cleaned point column, whether it holds more than an empty point:
+    KoboToolbox writes a geopoint left empty « [] », « [None, None] » or « [null, null] »
+    (such a row is located by its building or its address, as with an empty cell)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    rest = pc.replace_substring_regex(arrow_view(values), _NO_POINT, "")
+    return flags(pc.not_equal(rest, ""))
 
 
 def parse_geo_points(values: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -164,8 +164,33 @@ class OsmElements:
         return min(lons), min(lats), max(lons), max(lats)
 
 
+def _format_of_content(path: Path) -> str | None:
+    """pyosmium's format string of an OSM file from its first bytes (None when unknown
+    or unreadable): XML, PBF (« OSMHeader » in its first block's header), bzip2, gzip."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return None
+    if head.startswith(b"BZh"):
+        return "osm.bz2"
+    if head.startswith(b"\x1f\x8b"):
+        return "osm.gz"
+    if b"OSMHeader" in head[:24]:
+        return "pbf"
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return "osm"
+    return None
+
+
 def osm_file_format(path: Path) -> str:
-    """pyosmium's format string of an OSM file, from its suffix (French error otherwise)."""
+    """pyosmium's format string of an OSM file, from its content, else its suffix (French
+    error otherwise): Overpass saves its answer as « interpreter », without a suffix, and
+    an XML extract renamed « .osm.pbf » was refused in osmium's words (« PBF error:
+    invalid BlobHeader size »)."""
+    found = _format_of_content(path)
+    if found is not None:
+        return found
     name = path.name.lower()
     if name.endswith(".pbf"):
         return "pbf"

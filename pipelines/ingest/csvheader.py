@@ -1,0 +1,94 @@
+"""A CSV's header: its separator, and where it starts when rows stand above it: a row
+of groups over it (a merged header copied to CSV, :func:`two_row_header`) or lines of
+one cell (titles, :func:`below_titles`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from pipelines.ingest.xlsxheader import header_under_groups, title_note
+
+_SEPARATORS = (";", ",", "\t", "|")
+
+
+def _sniff_separator(header: str) -> str:
+    outside = []
+    in_quotes = False
+    for ch in header:
+        if ch == '"':
+            in_quotes = not in_quotes
+        elif not in_quotes:
+            outside.append(ch)
+    text = "".join(outside)
+    counts = {sep: text.count(sep) for sep in _SEPARATORS}
+    best = max(_SEPARATORS, key=lambda s: (counts[s], -_SEPARATORS.index(s)))
+    return best if counts[best] else ","
+
+
+def header_separator(header: str, separator: str | None) -> str:
+    """The separator configured (``tab`` for a tabulation), else the one the header
+    uses most."""
+    return {"tab": "\t", "\\t": "\t"}.get(separator or "", separator) or _sniff_separator(header)
+
+
+def two_row_header(
+    buf: bytes, start: int, end: int, header: list[str], sep: str, line_no: int
+) -> tuple[bytes, list[str]] | None:
+    """A header on two rows, as a CSV copy of a workbook's merged header gives it: the
+    first row names a group in the first of its columns, the others empty (« Localisation
+    ;; »), the row under it names the columns under the groups and nothing else
+    (:func:`pipelines.ingest.xlsxheader.header_under_groups`). Then ``buf`` with the first row
+    blank and the second holding the header's names, which keeps every line's number,
+    and the notes telling it; None otherwise (the second row is data)."""
+    below_end = buf.find(b"\n", end + 1)
+    below_end = len(buf) if below_end < 0 else below_end
+    below_text = buf[end + 1 : below_end].decode("utf-8")
+    if not below_text.strip() or below_text.count('"') % 2:
+        return None
+    below = next(csv.reader([below_text], delimiter=sep, strict=False), [])
+    found = header_under_groups(header, below, line_no)
+    if found is None:
+        return None
+    names, notes = found
+    line = io.StringIO()
+    csv.writer(line, delimiter=sep, lineterminator="").writerow(names)
+    return buf[:start] + b"\n" + line.getvalue().encode("utf-8") + buf[below_end:], notes
+
+
+#: How many lines of one cell (titles) may stand above a CSV's header (as in a workbook,
+#: :data:`pipelines.ingest.readers.TITLE_ROWS_MAX`).
+_TITLE_LINES_MAX = 10
+
+
+def below_titles(
+    buf: bytes, start: int, line_no: int, separator: str | None
+) -> tuple[bytes, list[str]] | None:
+    """A header under lines of one cell (« Export du 12/03/2024 »: no ``separator``, or
+    no separator at all when none is configured): then ``buf`` with those lines blank,
+    which keeps every line's number, and the note telling it; None when no line of
+    several cells follows them, or the line under that one has another number of cells
+    (a file of one column, refused as not a table)."""
+    lines = buf[start:].split(b"\n", 2 * _TITLE_LINES_MAX + 2)
+    titles = 0  # lines of one cell, blank ones between them
+    for k, line in enumerate(lines[: 2 * _TITLE_LINES_MAX + 1]):
+        text = line.decode("utf-8")
+        if not text.strip():
+            continue
+        if text.count('"') % 2:
+            return None
+        sep = header_separator(text, separator)
+        cells = next(csv.reader([text], delimiter=sep, strict=False), [])
+        if len(cells) == 1:
+            titles += 1
+            if titles > _TITLE_LINES_MAX:
+                return None
+            continue
+        below = lines[k + 1].decode("utf-8") if k + 1 < len(lines) else ""
+        if below.strip() and len(next(csv.reader([below], delimiter=sep), [])) != len(cells):
+            return None
+        title = lines[0].decode("utf-8").strip()
+        note = title_note(line_no, line_no + k, title)
+        skipped = sum(len(x) + 1 for x in lines[:k])
+        return buf[:start] + b"\n" * k + buf[start + skipped :], [note]
+    return None
