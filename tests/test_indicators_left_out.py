@@ -23,7 +23,10 @@ from pipelines.config import load_config
 from pipelines.indicators import run as run_indicators_stage
 from pipelines.publish import run as run_publish
 from pipelines.publish import run_indicators
-from pipelines.publish.left_out import unequal_cells
+from pipelines.publish.cells import microdata
+from pipelines.publish.ledger import read_ledger, site_ledger_path
+from pipelines.publish.left_out import left_out_cells, unequal_cells
+from pipelines.publish.stage import person_related_of
 from pipelines.reports import naive_dates
 
 CELL = ("2024-T1", "degradation")
@@ -96,12 +99,14 @@ def test_a_late_report_is_in_no_indicator_the_portfolio_shows(
         assert n == sums.get(key, 0), key
 
 
-def test_a_late_report_is_in_no_open_data_indicator(demo_run: Any, tmp_path: Path) -> None:
-    """Under ``public`` the pack publishes Paris 10 by year, rounded to 5, and its
-    indicators by quarter, rounded: a late report dated in 2023 (frozen) was in the
-    indicators' 2023-T4 total (« 20 », of 19 reports, then 20), never in the pack's 2023;
-    two roundings of nearby counts narrow both. The quarters holding a late report are
-    hidden, and the audit says why without saying how many."""
+def test_the_open_data_indicators_leave_late_reports_and_hidden_years_out(
+    demo_run: Any, tmp_path: Path
+) -> None:
+    """Under ``public`` the pack publishes Paris 10 by year, rounded to 5, and hides the
+    site's totals of 2023 and 2024; its indicators are by quarter, rounded. A quarter of
+    a hidden year was shown all the same (2023-T4: « 20 »): the year's first day was
+    read as its January, hiding the first quarter alone. And a late report dated in 2023
+    (frozen, year level) is told apart on the open-data ledger: its cell is not shown."""
     config = load_config(demo_run.config)
     site = config.site("paris10")
     site = replace(site, publication=replace(site.publication, ledger_dir=str(tmp_path / "ledger")))
@@ -109,9 +114,11 @@ def test_a_late_report_is_in_no_open_data_indicator(demo_run: Any, tmp_path: Pat
     published = tmp_path / "public"
     run_publish(config, site, processed=processed, dst_dir=published, profile="public")
     run_indicators(config, site, processed=processed, dst_dir=published, profile="public")
+    series = pd.read_parquet(published / "category_series.parquet")
+    assert (series["n_period_reports_flag"] == "s").all()
     quarters = pd.read_parquet(published / "indicators_site.parquet").set_index("quarter")
-    assert quarters.loc["2023-T4", "cell_flag"] == ""
-    assert quarters.loc["2023-T4", "n_reports"] == 20
+    assert quarters.loc["2023-T4", "cell_flag"] == "s"
+    assert pd.isna(quarters.loc["2023-T4", "n_reports"])
 
     reports = gpd.read_parquet(processed / "reports.parquet")
     when = naive_dates(reports["reported_at"]).dt.strftime("%Y-%m")
@@ -120,11 +127,17 @@ def test_a_late_report_is_in_no_open_data_indicator(demo_run: Any, tmp_path: Pat
     run_indicators_stage(config, site.id, processed=processed)
     run_publish(config, site, processed=processed, dst_dir=published, profile="public")
     run_indicators(config, site, processed=processed, dst_dir=published, profile="public")
-    quarters = pd.read_parquet(published / "indicators_site.parquet").set_index("quarter")
-    assert quarters.loc["2023-T4", "cell_flag"] == "s"
-    assert pd.isna(quarters.loc["2023-T4", "n_reports"])
+    micro = microdata(
+        gpd.read_parquet(processed / "reports.parquet"),
+        zone_of={},
+        person_related=person_related_of(site),
+    )
+    ledger = read_ledger(site_ledger_path(config, site, "public"))
+    assert left_out_cells(micro, ledger) == {("2023-T4", str(late["category"].iloc[0]))}
+    cats = _shown(published)
+    assert cats.loc[("2023-T4", str(late["category"].iloc[0])), "cell_flag"] == "s"
     ind_audit = pd.read_json(published / "indicators_audit.json", typ="series")
-    assert ind_audit["audit"]["left_out"]["cells_hidden"] is None
+    assert ind_audit["audit"]["left_out"]["cells_hidden"] is None  # not how many
 
 
 def test_a_count_beside_other_months_is_not_shown() -> None:

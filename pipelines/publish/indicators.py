@@ -56,7 +56,6 @@ from pipelines.indicators import (
     LIFT,
     emerging_categories,
     hotspot_buildings,
-    quarter_of,
     site_mark,
 )
 from pipelines.io import read_geoparquet, read_json, write_csv, write_json, write_text
@@ -271,6 +270,16 @@ def _quarter_cells(frame: pd.DataFrame, month: str, hidden: pd.Series) -> set[tu
     }
 
 
+def _period_labels(period_start: pd.Series, freq: str) -> pd.Series:
+    """The label (:func:`~pipelines.published.period_of`) of each period a series'
+    ``period_start`` opens: ``YYYY`` by year, ``YYYY-MM`` otherwise (a quarter's first
+    month lies in it)."""
+    when = pd.to_datetime(period_start)
+    if freq == "Y":
+        return when.dt.year.astype(str)
+    return when.dt.strftime("%Y-%m")
+
+
 def consistent_with_published(
     site: pd.DataFrame,
     categories: pd.DataFrame,
@@ -279,6 +288,7 @@ def consistent_with_published(
     monthly: pd.DataFrame | None,
     rpls_ids: set[str],
     left_out: set[tuple[str, str]] = frozenset(),  # type: ignore[assignment]
+    freq: str = "M",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hide every indicator the site's published monthly tables would let one subtract
     a hidden cell from (see the module's note): shown, it must be a sum of shown cells.
@@ -299,6 +309,10 @@ def consistent_with_published(
         (quarter, category) of the cells holding a report the site's pack leaves out
         (:mod:`pipelines.publish.left_out`): hidden with their quarter, whose counts
         are not those of the pack.
+    freq
+        The series' period (``site.json``'s ``series.freq``: ``M``, ``Q`` or ``Y``):
+        its ``period_start`` is the first day of a month, a quarter or a year, and a
+        hidden year hides its four quarters.
     """
     cats, out = categories.copy(), site.copy()
     key = pd.Series(
@@ -309,9 +323,12 @@ def consistent_with_published(
         bad_cells: set[tuple[str, str]] = set(key)
         bad_quarters = set(out["quarter"].astype(str))
     else:
-        bad_cells = _quarter_cells(series, "period_start", series["n_reports_flag"] == FLAG)
-        totals = series[(series["n_period_reports_flag"] == FLAG).to_numpy()]
-        bad_quarters = set(quarter_of(pd.to_datetime(totals["period_start"])).astype(str))
+        # the first day of a year read as its January hid the first quarter alone:
+        # Paris 10's open-data pack (by year) showed 2023-T4's total, 2023's hidden
+        labelled = series.assign(period=_period_labels(series["period_start"], freq))
+        bad_cells = _quarter_cells(labelled, "period", series["n_reports_flag"] == FLAG)
+        totals = labelled.loc[(series["n_period_reports_flag"] == FLAG).to_numpy(), "period"]
+        bad_quarters = {q for label in set(totals) for q in quarters_of_period(label)}
     # a count that is not the pack's sum, and its quarter's total, are not shown
     bad_cells |= set(left_out)
     bad_quarters |= {quarter for quarter, _ in left_out}
@@ -416,6 +433,7 @@ def run_indicators(
             monthly=_optional_table(published / PUBLISHED_FILES["monthly"]),
             rpls_ids=rpls_ids,
             left_out=left_out,
+            freq=str(freq),
         )
         out_site = published_quarter_trends(out_site, series, freq=str(freq))
         profile_path = published / PUBLISHED_FILES["profile"]
