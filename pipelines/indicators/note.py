@@ -16,6 +16,17 @@ METHOD_NOTE_FR = f"""# Indicateurs par site et par trimestre : méthode
 Signalements comptés : ceux des habitants, placés sur un bâtiment, doublons probables
 exclus (comme la carte). Trimestre : celui de la date du signalement.
 
+Publiés, les indicateurs comptent les mêmes signalements que les tableaux du site sous
+le même profil. Un signalement arrivé après la publication d'une période (daté d'une
+période déjà figée) est laissé de côté par ces tableaux, pour qu'ils ne changent pas
+d'une publication à l'autre ; aucun indicateur montré ne le compte non plus : une case
+trimestre × catégorie qui le compterait est masquée (« s »), avec le total du
+trimestre, ses taux, ses délais et son stock, plutôt que montrée à côté de mois qui ne
+le comptent pas (la différence donnerait le nombre de ces signalements ; dans le pack
+open data, arrondi à 5, deux arrondis de nombres voisins le resserreraient). Au
+comité, dont les mois sont exacts, toute case dont le nombre n'est pas la somme des
+mois publiés est masquée de même.
+
 - **Signalements et ménages distincts pour 100 logements**, par catégorie : sur les
   seuls bâtiments dont le RPLS donne le nombre de logements (numérateur et
   dénominateur). Sans logement RPLS sur le site, le taux est **absent** (jamais 0) et

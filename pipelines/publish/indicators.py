@@ -16,7 +16,11 @@ sum of cells the site already publishes: a quarter × category count only when n
 three months is hidden in ``category_series``, a quarter total only when none of its
 month totals is, an RPLS part only when none of the building × month cells it sums
 (``monthly``) is hidden. So the indicators add no equation an attacker could use: what
-they show, ``category_series`` and ``monthly`` showed already. (A joint protection, the
+they show, ``category_series`` and ``monthly`` showed already. The indicators count every
+report, the pack leaves its late ones out (:mod:`pipelines.publish.left_out`, the
+ledger's own test): a cell holding one, and its quarter, are hidden, and under an exact
+profile any count that is not the sum of its shown months, since the difference was the
+number of reports left out of that cell. (A joint protection, the
 indicators passed as ``given`` to :func:`pipelines.publish.cells.protect_tables` inside
 the publish step's own call, would hide less; it is left for later.)
 The trend of each quarter (Mann-Kendall and Sen's slope over 12 months) is that of the
@@ -52,13 +56,13 @@ from pipelines.indicators import (
     LIFT,
     emerging_categories,
     hotspot_buildings,
-    quarter_of,
     site_mark,
 )
 from pipelines.io import read_geoparquet, read_json, write_csv, write_json, write_text
 from pipelines.publish.cells import FLAG, microdata, protect_tables
 from pipelines.publish.headline import published_quarter_trends
-from pipelines.publish.ledger import unprotected_tables
+from pipelines.publish.ledger import read_ledger, site_ledger_path, unprotected_tables
+from pipelines.publish.left_out import left_out_audit, left_out_cells, unequal_cells
 from pipelines.publish.stage import person_related_of
 from pipelines.publish.watch import protect_entrances, with_shown_watch
 from pipelines.published import FILES as PUBLISHED_FILES
@@ -266,6 +270,16 @@ def _quarter_cells(frame: pd.DataFrame, month: str, hidden: pd.Series) -> set[tu
     }
 
 
+def _period_labels(period_start: pd.Series, freq: str) -> pd.Series:
+    """The label (:func:`~pipelines.published.period_of`) of each period a series'
+    ``period_start`` opens: ``YYYY`` by year, ``YYYY-MM`` otherwise (a quarter's first
+    month lies in it)."""
+    when = pd.to_datetime(period_start)
+    if freq == "Y":
+        return when.dt.year.astype(str)
+    return when.dt.strftime("%Y-%m")
+
+
 def consistent_with_published(
     site: pd.DataFrame,
     categories: pd.DataFrame,
@@ -273,6 +287,8 @@ def consistent_with_published(
     series: pd.DataFrame | None,
     monthly: pd.DataFrame | None,
     rpls_ids: set[str],
+    left_out: set[tuple[str, str]] = frozenset(),  # type: ignore[assignment]
+    freq: str = "M",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hide every indicator the site's published monthly tables would let one subtract
     a hidden cell from (see the module's note): shown, it must be a sum of shown cells.
@@ -289,6 +305,14 @@ def consistent_with_published(
         no RPLS part is shown.
     rpls_ids
         The buildings with RPLS dwellings.
+    left_out
+        (quarter, category) of the cells holding a report the site's pack leaves out
+        (:mod:`pipelines.publish.left_out`): hidden with their quarter, whose counts
+        are not those of the pack.
+    freq
+        The series' period (``site.json``'s ``series.freq``: ``M``, ``Q`` or ``Y``):
+        its ``period_start`` is the first day of a month, a quarter or a year, and a
+        hidden year hides its four quarters.
     """
     cats, out = categories.copy(), site.copy()
     key = pd.Series(
@@ -299,9 +323,15 @@ def consistent_with_published(
         bad_cells: set[tuple[str, str]] = set(key)
         bad_quarters = set(out["quarter"].astype(str))
     else:
-        bad_cells = _quarter_cells(series, "period_start", series["n_reports_flag"] == FLAG)
-        totals = series[(series["n_period_reports_flag"] == FLAG).to_numpy()]
-        bad_quarters = set(quarter_of(pd.to_datetime(totals["period_start"])).astype(str))
+        # the first day of a year read as its January hid the first quarter alone:
+        # Paris 10's open-data pack (by year) showed 2023-T4's total, 2023's hidden
+        labelled = series.assign(period=_period_labels(series["period_start"], freq))
+        bad_cells = _quarter_cells(labelled, "period", series["n_reports_flag"] == FLAG)
+        totals = labelled.loc[(series["n_period_reports_flag"] == FLAG).to_numpy(), "period"]
+        bad_quarters = {q for label in set(totals) for q in quarters_of_period(label)}
+    # a count that is not the pack's sum, and its quarter's total, are not shown
+    bad_cells |= set(left_out)
+    bad_quarters |= {quarter for quarter, _ in left_out}
     if monthly is None or monthly.empty:
         bad_rpls: set[tuple[str, str]] = set(key)
     else:
@@ -387,20 +417,25 @@ def run_indicators(
     check_indicators_audit(audit, site_id=site.id, profile=rule.name)
     if rule.protect != "none":
         published = dst_dir
+        series = _optional_table(published / PUBLISHED_FILES["category_series"])
+        facts = published / PUBLISHED_FILES["site"]
+        freq = (read_json(facts).get("series") or {}).get("freq") if facts.exists() else None
+        # the cells counting a report the pack left out (late), or whose count is not
+        # the sum of the pack's exact periods: not shown
+        left_out = left_out_cells(micro, read_ledger(site_ledger_path(config, site, rule.name)))
+        if rule.round_base <= 1:
+            left_out |= unequal_cells(out_cats, series, freq=str(freq))
+        audit["left_out"] = left_out_audit(left_out, rule)
         out_site, out_cats = consistent_with_published(
             out_site,
             out_cats,
-            series=_optional_table(published / PUBLISHED_FILES["category_series"]),
+            series=series,
             monthly=_optional_table(published / PUBLISHED_FILES["monthly"]),
             rpls_ids=rpls_ids,
-        )
-        facts = published / PUBLISHED_FILES["site"]
-        freq = (read_json(facts).get("series") or {}).get("freq") if facts.exists() else None
-        out_site = published_quarter_trends(
-            out_site,
-            _optional_table(published / PUBLISHED_FILES["category_series"]),
+            left_out=left_out,
             freq=str(freq),
         )
+        out_site = published_quarter_trends(out_site, series, freq=str(freq))
         profile_path = published / PUBLISHED_FILES["profile"]
         if profile_path.exists():
             out_site = with_shown_hotspots(out_site, read_geoparquet(profile_path))
