@@ -847,6 +847,40 @@ def test_a_kobo_geopoint_written_empty_is_no_point(tmp_path: Path, empty: str) -
     assert _ingest(located).summary["sources"]["src"]["accepted"] == 3
 
 
+def test_a_kobo_export_with_its_groups_in_the_headers_is_read_as_without(
+    tmp_path: Path,
+) -> None:
+    # KoboToolbox's « include groups in headers » writes « groupe_obs/probleme » for the
+    # question « probleme »: the demo's configuration of Bondy's real Kobo export
+    # (« probleme », « batiment », personal « nom_enqueteur ») stopped on « colonnes
+    # configurées absentes ». Now each configured name finds the one column ending with
+    # it, and the enumerator's column stays personal (out of rejected.csv).
+    source = next(
+        s
+        for s in load_config(ROOT / "config" / "demo.toml").site("bondy").sources
+        if s.id == "kobo"
+    )
+    raw = pd.read_csv(RAW / "bondy" / "observations_kobo.csv", dtype=str, keep_default_na=False)
+    raw.loc[0, "_submission_time"] = "pas une date"  # one row rejected, its row kept
+    questions = ["batiment", "probleme", "commentaire", "nom_enqueteur"]
+    flat, grouped = tmp_path / "flat.csv", tmp_path / "grouped.csv"
+    raw.to_csv(flat, index=False)
+    raw.rename(columns={q: f"groupe_obs/{q}" for q in questions}).to_csv(grouped, index=False)
+    results = [_ingest(dataclasses.replace(source, id="src", path=str(p))) for p in (flat, grouped)]
+    want, got = (r.summary["sources"]["src"] for r in results)
+    assert got["rows_in"] == want["rows_in"] == len(raw)
+    for key in ("accepted", "duplicates", "rejected"):
+        assert got[key] == want[key], key
+    assert want["rejected"]["unparseable_date"] == 1
+    columns = ["report_id", "category", "building_ref", "description", "lat", "lon"]
+    pd.testing.assert_frame_equal(results[1].ingested[columns], results[0].ingested[columns])
+    assert results[0].ingested["category"].notna().all()
+    rows = [json.loads(r) for r in results[1].rejected["original_row"] if r]
+    assert rows
+    assert all(not any(k.endswith("nom_enqueteur") for k in row) for row in rows)
+    assert raw.loc[0, "nom_enqueteur"] not in results[1].rejected.to_csv()
+
+
 def test_values_pasted_with_invisible_characters_are_read(tmp_path: Path) -> None:
     # Values pasted from a web page or Word, a zero-width space inside (« 48,\u200b91 »,
     # shown « 48,91 »): a latitude or a date refused as unreadable, values the analyst

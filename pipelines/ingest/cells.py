@@ -21,7 +21,7 @@ from pipelines.config import SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.errors import InputError
 from pipelines.ingest.household import identity_codes
-from pipelines.ingest.personal import is_personal, personal_columns
+from pipelines.ingest.personal import group_leaf, is_personal, personal_columns
 from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.readers import CATEGORY_FALLBACK, FORMAT_DEFAULTS, TITLE_ROWS_MAX
 from pipelines.ingest.schema import (
@@ -69,13 +69,23 @@ def _concurrently(tasks: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
 
 
 def _find_column(columns: list[str], wanted: str) -> str | None:
+    """The file's column for the configured name ``wanted``: the same name, else the same
+    up to case, accents and punctuation, else the one column whose last part of a group
+    path is it (Kobo's « include groups in headers »: « groupe_obs/probleme » for
+    « probleme », or the other way round; two such columns match none)."""
     if wanted in columns:
         return wanted
     folded = normalise_label(wanted)
     for col in columns:
         if normalise_label(col) == folded and folded:
             return col
-    return None
+    leaf = normalise_label(group_leaf(wanted))
+    paths = [
+        c
+        for c in columns
+        if ("/" in c or "/" in wanted) and leaf and normalise_label(group_leaf(c)) == leaf
+    ]
+    return paths[0] if len(paths) == 1 else None
 
 
 def _columns_for_message(

@@ -12,11 +12,24 @@ from pipelines.ingest.rawfile import RawFile
 from pipelines.taxonomy import normalise_label
 
 
+def group_leaf(column: str) -> str:
+    """The last part of a KoboToolbox group path: « groupe_obs/probleme » → « probleme »
+    (Kobo's « include groups in headers » export); the column itself without one."""
+    return column.rsplit("/", 1)[-1]
+
+
 def matches_any(column: str, wanted: Iterable[str]) -> bool:
     """Whether a file column is one of ``wanted``: the same name, or the same up to case,
-    accents and punctuation (the rule by which roles find their columns)."""
+    accents and punctuation (the rule by which roles find their columns), or a group
+    path ending with one of them (:func:`group_leaf`)."""
     folded = normalise_label(column)
-    return any(w == column or (folded and normalise_label(w) == folded) for w in wanted)
+    leaf = normalise_label(group_leaf(column)) if "/" in column else ""
+    return any(
+        w == column
+        or (folded and normalise_label(w) == folded)
+        or (leaf and normalise_label(w) == leaf)
+        for w in wanted
+    )
 
 
 def is_personal(column: str, personal: tuple[str, ...]) -> bool:
@@ -208,6 +221,8 @@ def looks_personal(header: str) -> bool:
     >>> [looks_personal(h) for h in ("Nom", "Téléphone", "N° appt", "Nom de la rue")]
     [True, True, True, False]
     """
+    if "/" in header and looks_personal(group_leaf(header)):
+        return True  # « groupe_id/nom_enqueteur », « Nom/Prénom »
     words = header_words(header)
     if "name" in words and {"first", "last", "full", "given", "family", "user"} & set(words):
         return True
