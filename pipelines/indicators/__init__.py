@@ -16,6 +16,7 @@ from pipelines.indicators.compute import (
     quarter_of,
     site_mark,
     watch_reason_fr,
+    window_trend,
 )
 from pipelines.indicators.note import METHOD_NOTE_FR
 from pipelines.indicators.stage import OUTPUTS, run
@@ -33,4 +34,5 @@ __all__ = [
     "run",
     "site_mark",
     "watch_reason_fr",
+    "window_trend",
 ]

@@ -41,6 +41,22 @@ def quarter_of(when: pd.Series) -> pd.Series:
     return when.dt.year.astype(str) + "-T" + when.dt.quarter.astype(str)
 
 
+def window_trend(window: np.ndarray, *, alpha: float = 0.05) -> dict[str, object] | None:
+    """The trend of a quarter from the monthly counts of its window (the
+    :data:`TREND_MONTHS` months ending with it): ``mk_trend``, ``mk_p`` (None when not
+    finite) and ``sens_slope_per_month``; None under :data:`TREND_MIN_MONTHS` months.
+    The indicators stage's, of the exact series, and the publication's, of the series
+    as published (:func:`pipelines.publish.headline.published_quarter_trends`)."""
+    if len(window) < TREND_MIN_MONTHS:
+        return None
+    mk = mann_kendall(window, alpha=alpha)
+    return {
+        "mk_trend": mk.trend,
+        "mk_p": round(mk.p, 4) if np.isfinite(mk.p) else None,
+        "sens_slope_per_month": round(sens_slope(window), 3),
+    }
+
+
 def counted_reports(reports: pd.DataFrame) -> pd.DataFrame:
     """The reports that count and are placed on a building, with ``reported_at`` and
     ``closed_at`` naive, ``category`` (unknown codes: « autre »), ``household``,
@@ -340,11 +356,8 @@ def site_quarters(
         rec = recurrence(reports, end)
         rec_watch = recurrence(watch, end)
         n_watch = int((rec_watch >= WATCH_MIN_MONTHS).sum())
-        series = monthly[monthly.index <= end].iloc[-TREND_MONTHS:]
-        mk = (
-            mann_kendall(series.to_numpy(float), alpha=alpha)
-            if len(series) >= TREND_MIN_MONTHS
-            else None
+        trend = window_trend(
+            monthly[monthly.index <= end].iloc[-TREND_MONTHS:].to_numpy(float), alpha=alpha
         )
         lift_q = inq & (reports["category"] == LIFT)
         n_lift = int(lift_q.sum())
@@ -377,11 +390,9 @@ def site_quarters(
                 "lift_days_quarters": lift_days_quarters[q],
                 "recurrence_median_months": float(rec.median()) if len(rec) else np.nan,
                 "n_buildings_recurrent": int((rec >= RECURRENT_MIN_MONTHS).sum()),
-                "mk_trend": mk.trend if mk is not None else None,
-                "mk_p": round(mk.p, 4) if mk is not None and np.isfinite(mk.p) else np.nan,
-                "sens_slope_per_month": round(sens_slope(series.to_numpy(float)), 3)
-                if mk is not None
-                else np.nan,
+                "mk_trend": trend["mk_trend"] if trend else None,
+                "mk_p": trend["mk_p"] if trend and trend["mk_p"] is not None else np.nan,
+                "sens_slope_per_month": trend["sens_slope_per_month"] if trend else np.nan,
                 "n_hotspot_buildings": n_hotspot_buildings if last else None,
                 "n_emerging_categories": n_emerging_categories if last else None,
                 "actions_by_status": _json(actions_by_status) if last else None,

@@ -29,9 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.indicators import TREND_MIN_MONTHS, TREND_MONTHS
+from pipelines.indicators import TREND_MIN_MONTHS, TREND_MONTHS, window_trend
 from pipelines.publish.cells import FLAG
-from pipelines.stats import mann_kendall, sens_slope
 from pipelines.trends import FREQ_FR, TREND_WORDS_FR, headline, series_tests
 
 #: The test's figures, none published when the headline is withheld.
@@ -154,15 +153,8 @@ def published_quarter_trends(
             pass
         elif hidden[window].any():
             flag = FLAG
-        else:
-            x = values[window].to_numpy(float)
-            mk = mann_kendall(x)
-            row = {
-                "mk_trend": mk.trend,
-                "mk_p": round(mk.p, 4) if np.isfinite(mk.p) else None,
-                "sens_slope_per_month": round(sens_slope(x), 3),
-                "mk_trend_fr": TREND_WORDS_FR.get(mk.trend),
-            }
+        elif trend := window_trend(values[window].to_numpy(float)):
+            row = {**trend, "mk_trend_fr": TREND_WORDS_FR.get(str(trend["mk_trend"]))}
         for col, value in row.items():
             out.at[i, col] = value
         out.at[i, "trend_flag"] = flag

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config.publication import ProfileRule
+from pipelines.indicators import quarter_of
 from pipelines.publish.cells import FLAG
 from pipelines.publish.ledger import late_reports, ledger_level
 from pipelines.publish.levels import level_of
@@ -35,12 +36,9 @@ def unequal_cells(
     shown count beside the sum of its months gave their number exactly."""
     if series is None or series.empty or freq not in ("M", "Q"):
         return set()
-    periods = pd.PeriodIndex(pd.to_datetime(series["period_start"]), freq=freq).asfreq("Q")
-    key = (
-        pd.Series([f"{p.year}-T{p.quarter}" for p in periods], index=series.index, dtype=str)
-        + "|"
-        + series["category"].astype(str)
-    )
+    # a month's or a quarter's first day lies in its quarter
+    quarter = quarter_of(pd.to_datetime(series["period_start"]))
+    key = quarter.astype(str) + "|" + series["category"].astype(str)
     hidden = set(key[(series["n_reports_flag"] == FLAG).to_numpy()])
     sums = pd.to_numeric(series["n_reports"], errors="coerce").groupby(key.to_numpy()).sum()
     shown = categories[(categories["cell_flag"] != FLAG).to_numpy()]
