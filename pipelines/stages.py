@@ -218,9 +218,9 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "ingest",
-        # a portfolio's site: the split's notes of its exports' reading added to the
-        # ingestion's summary (pipelines.portfolio.notes)
-        code=("ingest", "portfolio"),
+        # a portfolio's site: the split's notes of its exports' reading (its summary)
+        # added to the ingestion's summary (pipelines.ingest.filenotes.with_split_notes)
+        code=("ingest",),
         settings=("sources", "secret", "portfolio"),
         reads=("buildings_summary.json",),
         writes=(

@@ -53,13 +53,6 @@ def _ingest(config: Config, site: SiteConfig, paths: SitePaths) -> None:
 
     p = paths.processed
     ingest.run(config, site.id, p, bounds=ingest.read_bounds(p / "buildings_summary.json"))
-    portfolio = config.portfolio
-    if portfolio is not None and site.id in portfolio.site_ids:
-        # the site read the split's UTF-8 files: the notes of the exports' reading
-        # (a DOS file, lines in another encoding) are the split's
-        from pipelines.portfolio import add_split_notes
-
-        add_split_notes(p / "ingest_summary.json", portfolio.summary, site.id)
 
 
 def _geocode(config: Config, site: SiteConfig, paths: SitePaths) -> None:

@@ -1,7 +1,9 @@
 """The notes a file's reading leaves (:class:`pipelines.ingest.rawfile.RawFile`): the
 file read all the same, something in it the analyst must be told of: hidden sheets
 before the one read, lines in another encoding, an encoding not detected, formulas never
-computed, merged cells. In French, for the reports' ingestion and the actions register."""
+computed, merged cells. In French, for the reports' ingestion and the actions register;
+and, for a site of a portfolio, the notes ``vigie split`` took of the shared exports its
+rows came from (:func:`with_split_notes`)."""
 
 from __future__ import annotations
 
@@ -93,3 +95,21 @@ def reading_notes(
     for detail in raw.merged_header:  # a header cell merged over several columns
         notes.append(("merged_header", detail, None))
     return notes
+
+
+def with_split_notes(
+    ingest_summary: dict[str, Any], split_summary: dict[str, Any], site_id: str
+) -> dict[str, Any]:
+    """The site's ingestion summary with the split's notes of the exports its sources'
+    rows came from (``split_summary.json``'s ``sources.<id>.site_notes.<site>``) added
+    to each source's ``file_issues``."""
+    sources = dict(ingest_summary.get("sources") or {})
+    for source_id, split in (split_summary.get("sources") or {}).items():
+        notes = (split.get("site_notes") or {}).get(site_id) or []
+        if source_id not in sources or not notes:
+            continue
+        source = dict(sources[source_id])
+        known = list(source.get("file_issues") or [])
+        source["file_issues"] = known + [n for n in notes if n not in known]
+        sources[source_id] = source
+    return {**ingest_summary, "sources": sources}

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ from pipelines.ingest.cells import (
     _Parsed,
     resolve_columns,
 )
-from pipelines.ingest.filenotes import first_20, reading_notes
+from pipelines.ingest.filenotes import first_20, reading_notes, with_split_notes
 from pipelines.ingest.gather import (
     _accepted_frame,
     _order,
@@ -779,6 +779,12 @@ def run(
         secret_path(config.secrets_dir, site_id), config_path=config.path, site_id=site_id
     )
     result = ingest_site(site, study_area_bbox=bbox, today=today, secret=secret)
+    portfolio = config.portfolio
+    if portfolio is not None and site_id in portfolio.site_ids and portfolio.summary.is_file():
+        # the site read the split's UTF-8 files: the notes of the exports' reading (a
+        # DOS file, lines in another encoding) are the split's
+        noted = with_split_notes(result.summary, read_json(portfolio.summary), site_id)
+        result = replace(result, summary=noted)
     write_result(result, site_id, out_dir)
     return result
 

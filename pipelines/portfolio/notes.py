@@ -3,8 +3,9 @@
 UTF-8, so the site's own ingestion reads clean files and notes nothing. The split keeps,
 per site, the notes of the export files that gave it rows, each noted line kept where
 its row went (:class:`SiteNotes`, ``split_summary.json``'s ``sources.<id>.site_notes``),
-and :func:`with_split_notes` adds them to the site's ``ingest_summary.json``
-(``sources.<id>.file_issues``), the file the analyst opens for the site.
+and the site's ingestion adds them to its ``ingest_summary.json``
+(``sources.<id>.file_issues``, :func:`pipelines.ingest.filenotes.with_split_notes`), the
+file the analyst opens for the site.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from pipelines.ingest import RawFile, reading_notes
-from pipelines.io import read_json, write_json
 
 #: The most lines a note lists, as the split's own notes.
 MAX_LINES = 1000
@@ -69,32 +69,3 @@ class SiteNotes:
                     note["lines"] = [int(n) for n in kept[:MAX_LINES]]
                 out.setdefault(sid, []).append(note)
         return out
-
-
-def with_split_notes(
-    ingest_summary: dict[str, Any], split_summary: dict[str, Any], site_id: str
-) -> dict[str, Any]:
-    """The site's ingestion summary with the split's notes of the exports its sources'
-    rows came from (``split_summary.json``'s ``sources.<id>.site_notes.<site>``) added
-    to each source's ``file_issues``."""
-    sources = dict(ingest_summary.get("sources") or {})
-    for source_id, split in (split_summary.get("sources") or {}).items():
-        notes = (split.get("site_notes") or {}).get(site_id) or []
-        if source_id not in sources or not notes:
-            continue
-        source = dict(sources[source_id])
-        known = list(source.get("file_issues") or [])
-        source["file_issues"] = known + [n for n in notes if n not in known]
-        sources[source_id] = source
-    return {**ingest_summary, "sources": sources}
-
-
-def add_split_notes(ingest_summary: Path, split_summary: Path, site_id: str) -> None:
-    """Rewrite the site's ``ingest_summary.json`` with the split's notes
-    (:func:`with_split_notes`), when the split wrote its summary and has any."""
-    if not Path(split_summary).is_file() or not Path(ingest_summary).is_file():
-        return
-    summary = read_json(ingest_summary)
-    noted = with_split_notes(summary, read_json(split_summary), site_id)
-    if noted != summary:
-        write_json(noted, ingest_summary)
