@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,15 +87,16 @@ CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _INVISIBLE_LEADS = (0xC2, 0xE2, 0xEF)
 
 
-def _may_hold_bytes(column: pa.ChunkedArray | pa.Array, leads: tuple[int, ...]) -> bool:
-    """Whether a string column's data holds one of the bytes ``leads`` (True when it is
-    not plain strings: a regex alone can say)."""
+def _data_bytes_may(column: pa.ChunkedArray | pa.Array, test: Callable[[np.ndarray], bool]) -> bool:
+    """Whether ``test`` holds for the data bytes of a chunk of a string column, or a
+    chunk is not plain strings (then a regex alone can say). The bytes, not the regex:
+    about 10 ms instead of 160 ms per million dates."""
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     for chunk in chunks:
         if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
             return True
         data = chunk.buffers()[2]
-        if data is not None and data.size and np.isin(np.frombuffer(data, np.uint8), leads).any():
+        if data is not None and data.size and test(np.frombuffer(data, np.uint8)):
             return True
     return False
 
@@ -102,18 +104,7 @@ def _may_hold_bytes(column: pa.ChunkedArray | pa.Array, leads: tuple[int, ...]) 
 def _may_hold_control_chars(column: pa.ChunkedArray | pa.Array) -> bool:
     """Whether a string column may hold a :data:`CONTROL_CHARS` character: a byte below
     0x20 or DEL in its data (tab and line breaks too: then the regex tells)."""
-    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    for chunk in chunks:
-        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
-            return True  # not plain strings: the regex alone can say
-        data = chunk.buffers()[2]
-        if data is None or not data.size:
-            continue
-        # The bytes, not the regex: about 10 ms instead of 160 ms per million dates.
-        b = np.frombuffer(data, np.uint8)
-        if b.min() < 0x20 or (b == 0x7F).any():
-            return True
-    return False
+    return _data_bytes_may(column, lambda b: bool(b.min() < 0x20 or (b == 0x7F).any()))
 
 
 def clean_cells(column: pa.ChunkedArray | pa.Array, index: pd.Index | None = None) -> pd.Series:
@@ -123,7 +114,7 @@ def clean_cells(column: pa.ChunkedArray | pa.Array, index: pd.Index | None = Non
     arr = pc.fill_null(column, "") if column.null_count else column
     if _may_hold_control_chars(arr):
         arr = pc.replace_substring_regex(arr, CONTROL_CHARS, "")
-    if _may_hold_bytes(arr, _INVISIBLE_LEADS):
+    if _data_bytes_may(arr, lambda b: bool(np.isin(b, _INVISIBLE_LEADS).any())):
         # « \u200b01/03/2024 », « T-1\u200b » pasted from a web page: a date refused, an
         # id not the same report's.
         arr = pc.replace_substring_regex(arr, INVISIBLE, "")
