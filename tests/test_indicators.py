@@ -407,10 +407,10 @@ def test_a_hidden_month_under_too_small_a_shown_quarter_cannot_be_protected() ->
     micro = lift_quarter_micro()
     micro = micro[~micro["household"].isin(["h5", "h6"])].reset_index(drop=True)
     rule = DEFAULT_RULES["comite"]
-    indicators, _ = protect_tables(micro, TABLES, rule)
+    indicators = protect_tables(micro, TABLES, rule).tables
     q1 = indicators[("quarter", "category")].set_index("category")
     assert (q1.at["ascenseur", "flag"], q1.at["ascenseur", "n_reports"]) == ("", 4)
-    _, joint = protect_tables(micro, MONTHLY_TABLES, rule, given=indicators)
+    joint = protect_tables(micro, MONTHLY_TABLES, rule, given=indicators).audit
     assert not joint["passed"]
     by_dims = {tuple(t["dims"]): t for t in joint["tables"]}
     assert by_dims[("building_id", "month", "category")]["n_unprotected"] == 1

@@ -322,7 +322,8 @@ def test_a_key_figure_is_the_sum_of_its_window_s_months_and_group_s_categories()
     assert {tuple(t["dims"]) for t in leak["tables"] if t["n_unprotected"]} == {
         ("month", "category")
     }
-    cells, audit = protect_tables(micro, tables, COMITE)
+    protected = protect_tables(micro, tables, COMITE)
+    cells, audit = protected.tables, protected.audit
     assert audit["passed"]
     assert engine_audit(micro, cells, engine_rule(COMITE))["passed"]
     series = cells[("month", "category")].set_index(["month", "category"])
@@ -636,6 +637,22 @@ def packs(pack_run: DemoRun) -> dict[tuple[str, str], Path]:
         out[(site, "comite")] = pack_run.site(site) / "published"
         out[(site, "public")] = pack_run.site(site) / "published_public"
     return out
+
+
+@pytest.mark.parametrize("site", ["bondy", "paris10"])
+@pytest.mark.parametrize("profile", ["comite", "public"])
+def test_the_audit_as_published_takes_what_the_engine_proved(
+    packs: dict[tuple[str, str], Path], site: str, profile: str
+) -> None:
+    """The audit of every table as published reads each cell's flag from the tables as
+    published; they hide at least what the engine hid, so it takes the intervals the
+    engine proved and solves no program again."""
+    audit = json.loads((packs[(site, profile)] / "publication_audit.json").read_text("utf-8"))
+    joint = audit["joint"]
+    assert joint["passed"]
+    assert not joint["reprotected"]
+    assert joint["n_proven"] > 0
+    assert joint["n_lp"] == 0
 
 
 @pytest.mark.parametrize("site", ["bondy", "paris10"])

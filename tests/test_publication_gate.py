@@ -36,6 +36,7 @@ from pipelines.publish.ledger import (
 )
 from pipelines.publish.protect import Protection
 from pipelines.published import FILES, read_published
+from pipelines.stats import disclosure
 
 PERSON = frozenset({"occupation", "nuisibles", "autre"})
 
@@ -299,11 +300,13 @@ def test_indicators_whose_audit_fails_are_never_written(
 
     real = publish_indicators.protect_tables
 
-    def failing(*args: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        tables, audit = real(*args, **kwargs)
+    def failing(*args: Any, **kwargs: Any) -> disclosure.Protection:
+        protected = real(*args, **kwargs)
+        audit = protected.audit
         assert audit["passed"]  # the demo's own audit passes: the failure is this test's
         bad = {"dims": ["quarter", "category"], "n_unprotected": 3, "n_sensitive_shown": 0}
-        return tables, {**audit, "passed": False, "tables": [bad, *audit["tables"]]}
+        failed = {**audit, "passed": False, "tables": [bad, *audit["tables"]]}
+        return replace(protected, audit=failed)
 
     monkeypatch.setattr(publish_indicators, "protect_tables", failing)
     config = load_config(demo_run.config)

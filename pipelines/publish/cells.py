@@ -18,6 +18,7 @@ from pipelines.config.publication import ProfileRule
 from pipelines.reports import counted as is_counted
 from pipelines.reports import naive_dates
 from pipelines.stats import disclosure
+from pipelines.stats.proof import Proof
 from pipelines.taxonomy import CODES
 
 #: The marker of a hidden value in a ``_flag`` column.
@@ -234,10 +235,11 @@ def engine_protect(
     engine: disclosure.DisclosureRule,
     *,
     given: Mapping[tuple[str, ...], pd.DataFrame] | None = None,
-) -> tuple[dict[tuple[str, ...], pd.DataFrame], dict[str, Any]]:
-    """:func:`pipelines.stats.disclosure.protect` on :func:`refined` tables, the tables
-    (keyed by their own dimensions, the derived columns dropped) and the audit given
-    back as the caller named them."""
+) -> disclosure.Protection:
+    """:func:`pipelines.stats.disclosure.protect` on :func:`refined` tables: its tables
+    (keyed by their own dimensions, the derived columns dropped) and audit given back as
+    the caller named them, and its proof (over the refined tables, as
+    :func:`engine_audit` poses them)."""
     given = dict(given or {})
     names = refined([*tables, *(t for t in given if t not in tables)])
     back = {r: t for t, r in names.items()}
@@ -251,20 +253,23 @@ def engine_protect(
         back[tuple(r)]: f.drop(columns=[d for d in r if d not in back[tuple(r)]])
         for r, f in result.tables.items()
     }
-    return out, _restored_audit(result.audit, back)
+    return disclosure.Protection(out, _restored_audit(result.audit, back), result.proof)
 
 
 def engine_audit(
     micro: pd.DataFrame,
     published: Mapping[tuple[str, ...], pd.DataFrame],
     engine: disclosure.DisclosureRule,
+    *,
+    proof: Proof | None = None,
 ) -> dict[str, Any]:
     """:func:`pipelines.stats.disclosure.audit` on :func:`refined` tables, the audit's
-    tables named as the caller named them."""
+    tables named as the caller named them; ``proof``: what :func:`engine_protect`
+    proved of them, not solved again where it stands."""
     names = refined(list(published))
     back = {r: t for t, r in names.items()}
     frames = {names[t]: _with_derived(f, names[t], micro) for t, f in published.items()}
-    return _restored_audit(disclosure.audit(micro, frames, rule=engine), back)
+    return _restored_audit(disclosure.audit(micro, frames, rule=engine, proof=proof), back)
 
 
 def protect_tables(
@@ -273,15 +278,15 @@ def protect_tables(
     rule: ProfileRule,
     *,
     given: Mapping[tuple[str, ...], pd.DataFrame] | None = None,
-) -> tuple[dict[tuple[str, ...], pd.DataFrame], dict[str, Any]]:
+) -> disclosure.Protection:
     """The engine on ``tables`` (tuples of columns of ``micro``), around the ``given``
     tables already protected (kept as they are, see
-    :func:`pipelines.stats.disclosure.protect`): each table, ``given`` ones included,
-    with its dimensions, ``n_reports``, ``n_households`` (null when hidden), ``flag``
-    and ``reason``; and the engine's audit (linear programming over every table at
-    once). Tables whose dimensions derive from one another (a quarter from its month,
-    the RPLS part from its building: :data:`DERIVED`) are linked in the engine's
-    programs (:func:`refined`)."""
+    :func:`pipelines.stats.disclosure.protect`): its ``tables``, each one (``given``
+    ones included) with its dimensions, ``n_reports``, ``n_households`` (null when
+    hidden), ``flag`` and ``reason``; its ``audit`` (linear programming over every table
+    at once) and ``proof`` (for :func:`engine_audit`). Tables whose dimensions derive
+    from one another (a quarter from its month, the RPLS part from its building:
+    :data:`DERIVED`) are linked in the engine's programs (:func:`refined`)."""
     engine = engine_rule(rule, technical_categories(micro))
     return engine_protect(micro, tables, engine, given=given)
 

@@ -175,7 +175,8 @@ def protect_indicators(
         out = _hide(_hide(out, RPLS_COLUMNS, none, "rpls_flag"), LIFT_COLUMNS, none, "lift_flag")
         out = _hide(out, (LIFT_DAYS,), none, "lift_days_flag")
         return _hide(out, (), none, "other_flag"), cats, {"profile": rule.name, "tables": {}}
-    tables, audit = protect_tables(micro, TABLES, rule)
+    protected = protect_tables(micro, TABLES, rule)
+    tables, audit = protected.tables, protected.audit
     by_cat = _hidden_keys(tables[("quarter", "category")], ["quarter", "category"])
     by_cat_rpls = _hidden_keys(
         tables[("quarter", "category", "rpls")].query("rpls == 'oui'"), ["quarter", "category"]

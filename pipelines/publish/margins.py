@@ -18,6 +18,7 @@ import pandas as pd
 from pipelines.config.publication import ProfileRule
 from pipelines.publish.cells import FLAG, NO_ZONE, engine_audit, engine_protect, engine_rule
 from pipelines.publish.levels import SPACE_DIMS
+from pipelines.stats.proof import Proof
 from pipelines.taxonomy import CODES
 
 
@@ -318,6 +319,7 @@ def audited(
     *,
     frozen: Collection[str] = (),
     frozen_series: Collection[str] = (),
+    proof: Proof | None = None,
 ) -> tuple[dict[tuple[str, ...], pd.DataFrame], pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """The engine's audit of every table as published (:func:`published_frames`), and
     while it fails (past periods frozen from the ledger, or hidden more by
@@ -326,14 +328,20 @@ def audited(
     ``given``): only the zones, the site, the categories' totals, the site's series
     (and the monthly table when by zone or site) outside the frozen periods may be
     hidden more. Returns the engine's tables, the monthly table and the site's series
-    as finally published, and the audit (``reprotected``: whether it had to)."""
+    as finally published, and the audit (``reprotected``: whether it had to).
+
+    ``proof``: what the engine proved of the site's tables
+    (:attr:`pipelines.stats.disclosure.Protection.proof`); where every table as published
+    hides at least the cells it hid, its intervals stand and the audit solves only the
+    cells it does not cover (``n_proven`` in the audit)."""
     frames = published_frames(
         cells, profile, monthly, series, level, frozen=frozen, frozen_series=frozen_series
     )
-    result = engine_audit(micro, frames, engine_rule(rule))
+    result = engine_audit(micro, frames, engine_rule(rule), proof=proof)
     if result.get("passed"):
         return dict(cells), monthly, series, {**result, "reprotected": False}
-    again_tables, again_audit = engine_protect(micro, [], engine_rule(rule), given=frames)
+    again = engine_protect(micro, [], engine_rule(rule), given=frames)
+    again_tables, again_audit = again.tables, again.audit
     space, time = level
     out = dict(cells)
     hidden_keys: dict[tuple[str, ...], set[str]] = {}

@@ -246,12 +246,11 @@ def apply_profile(
     local, site_tables = joint_tables(level)
     if window is not None:
         site_tables = [*site_tables, *KEY_TABLES]
-    cells_b, audit_b = protect_tables(
-        micro, local, rule, given={("zone",): unpublished_zone(micro)}
-    )
+    buildings = protect_tables(micro, local, rule, given={("zone",): unpublished_zone(micro)})
+    cells_b, audit_b = buildings.tables, buildings.audit
     note = _note_categories(micro, rule, person_related)
-    given = {**cells_b, ("category",): note}
-    cells, audit_s = protect_tables(micro, site_tables, rule, given=given)
+    site_group = protect_tables(micro, site_tables, rule, given={**cells_b, ("category",): note})
+    cells, audit_s = site_group.tables, site_group.audit
     engine_audit = {
         "passed": bool(audit_b.get("passed")) and bool(audit_s.get("passed")),
         "buildings": audit_b,
@@ -281,7 +280,7 @@ def apply_profile(
             new[col] = ba[col].to_numpy()
     cells, monthly, series, joint = audited(
         micro, cells, new, monthly, series, level, rule,
-        frozen=frozen, frozen_series=frozen_series,
+        frozen=frozen, frozen_series=frozen_series, proof=site_group.proof,
     )  # fmt: skip
     # the ledger keeps the rows as finally published
     monthly_rows = freeze(monthly, monthly_ledger)[1]

@@ -124,6 +124,7 @@ from pipelines.stats.attacker import (
     feasible_intervals,
     linear_system,
 )
+from pipelines.stats.proof import Proof, proof_of, proven, with_proven
 
 #: Flags and reasons written in the output tables.
 FLAG_SHOWN = ""
@@ -223,10 +224,14 @@ class Protection:
         ``"secondary"``). Cells with no report are absent (they are zeros).
     audit
         The :func:`audit` result of these tables (JSON-able).
+    proof
+        The intervals it proved (:mod:`pipelines.stats.proof`), for :func:`audit`'s
+        ``proof`` (None unless :func:`protect` made these tables).
     """
 
     tables: dict[Table, pd.DataFrame]
     audit: dict[str, Any] = field(repr=False)
+    proof: Proof | None = field(default=None, repr=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -555,7 +560,7 @@ def protect(
     )
     if not result["passed"] and not given:
         raise RuntimeError("La suppression secondaire n'a pas abouti (audit en échec).")
-    return Protection(frames, result)
+    return Protection(frames, result, proof_of(cells, tables, hidden, targets, final))
 
 
 def _technical_hidden(
@@ -587,6 +592,7 @@ def audit(
     published: Mapping[Table, pd.DataFrame],
     *,
     rule: DisclosureRule = COMITE,
+    proof: Proof | None = None,
 ) -> dict[str, Any]:
     """Check published tables against the rule, by linear programming.
 
@@ -600,6 +606,10 @@ def audit(
         columns and ``flag`` (``"s"`` = hidden); cells absent are zeros.
     rule
         The rule they must satisfy.
+    proof
+        What :func:`protect` proved of these tables (:attr:`Protection.proof`): the
+        intervals it proved stand where the tables hide at least the cells it hid
+        (:func:`pipelines.stats.proof.proven`) and are not solved again.
 
     Returns
     -------
@@ -613,7 +623,8 @@ def audit(
         for a table of ``rule.category_dim``, ``n_hidden_technical`` (``total``, ``own``:
         primary or dominance, ``secondary``). Plus ``n_components`` and ``n_lp`` (the
         linear programs HiGHS solved for the proof: ``Intervals.n_lp`` of
-        :mod:`pipelines.stats.attacker`).
+        :mod:`pipelines.stats.attacker`), and with ``proof``, ``n_proven`` (the cells
+        whose interval came from it).
     """
     tables = [tuple(t) for t in published]
     _check_input(reports, tables)
@@ -631,8 +642,14 @@ def audit(
     system = linear_system(reports, tables, cells)
     primary = (cells["reason"] != "").to_numpy()
     targets = np.flatnonzero(primary & hidden & cells["sensitive"].to_numpy())
-    iv = feasible_intervals(system, hidden, targets, width=rule.width)
-    return _report(tables, published, cells, system, hidden, targets, iv, rule)
+    if proof is None:
+        iv = feasible_intervals(system, hidden, targets, width=rule.width)
+        return _report(tables, published, cells, system, hidden, targets, iv, rule)
+    covered, lo, hi = proven(proof, cells, tables, hidden, targets, rule.width)
+    solved = feasible_intervals(system, hidden, targets[~covered], width=rule.width)
+    iv = with_proven(solved, covered, lo, hi)
+    result = _report(tables, published, cells, system, hidden, targets, iv, rule)
+    return {**result, "n_proven": int(covered.sum())}
 
 
 def _report(
