@@ -62,8 +62,8 @@ def cell_keys(cells: pd.DataFrame, tables: Sequence[Table]) -> pd.Index:
         if not t:
             keys[at] = head
             continue
-        values = cells.iloc[at][list(t)].astype(str)
-        keys[at] = (head + "\x1e" + values.agg("\x1f".join, axis=1)).to_numpy()
+        columns = [cells[d].to_numpy()[at].astype(str) for d in t]
+        keys[at] = [head + "\x1e" + "\x1f".join(v) for v in zip(*columns, strict=True)]
     return pd.Index(keys)
 
 
