@@ -1,8 +1,9 @@
 """Pure statistics, importing no stage: Getis-Ord Gi*, FDR bins and the distance band
 (``gistar``), kernel density (``density``), Mann-Kendall and Sen's slope (``trend``),
 emerging-hotspot categories (``emerging``), statistical disclosure control of count
-tables (``disclosure``, its greedy steps in ``relations`` and its LP audit in
-``attacker``). The stages import these modules or the names below; this package is a
+tables (``disclosure``; its cells and primary suppression in ``primary``, its greedy
+steps in ``relations``, its LP audit in ``attacker`` and what a protection proved in
+``proof``). The stages import these modules or the names below; this package is a
 library, so its modules are public.
 """
 
