@@ -5,10 +5,13 @@ flag, and other reports."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.stats import attacker
 from pipelines.stats import disclosure as sdc
 from tests.test_disclosure import paris_microdata
 
@@ -86,3 +89,29 @@ def test_a_proof_of_other_reports_is_not_taken(paris) -> None:
     audit = sdc.audit(fewer, out.tables, proof=out.proof)
     assert audit["n_proven"] == 0
     assert audit["n_lp"] > 0
+
+
+def test_the_push_saves_programs_and_changes_no_hidden_cell(
+    paris, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feasible points a block's push gathers only spare programs: which targets
+    fail, and the duals that choose the cells hidden for them, come from their own
+    programs, so the tables are the same without the push, for more programs (with the
+    council × month × type table, whose blocks hold enough targets to be pushed)."""
+    df, _ = paris
+    tables = [("building_id", "month", "category"), *TABLES]
+    pushes = {"n": 0}
+    push = attacker._push
+
+    def counted(*args: Any, **kwargs: Any) -> None:
+        pushes["n"] += 1
+        push(*args, **kwargs)
+
+    monkeypatch.setattr(attacker, "_push", counted)
+    pushed = sdc.protect(df, tables)
+    assert pushes["n"] > 0
+    monkeypatch.setattr(attacker, "_push", lambda *args, **kwargs: None)
+    without = sdc.protect(df, tables)
+    assert without.audit["n_lp"] > pushed.audit["n_lp"]
+    for t, frame in pushed.tables.items():
+        pd.testing.assert_frame_equal(without.tables[t], frame)
