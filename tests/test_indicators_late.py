@@ -59,6 +59,7 @@ class Packs:
     exact: dict[str, pd.DataFrame]
     late: pd.DataFrame
     audit: dict[str, Any]
+    note: str
 
 
 def _tables(folder: Path, prefix: str = "indicators_") -> dict[str, pd.DataFrame]:
@@ -160,7 +161,8 @@ def packs(demo_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Packs:
     run_publish(config, site, processed=processed, dst_dir=published)
     run_indicators(config, site, processed=processed, dst_dir=published)
     audit = pd.read_json(published / "publication_audit.json", typ="series").to_dict()
-    return Packs(first, _tables(published), before, _tables(processed), late, audit)
+    note = (published / "indicators_method.md").read_text(encoding="utf-8")
+    return Packs(first, _tables(published), before, _tables(processed), late, audit, note)
 
 
 def _same_or_hidden(packs: Packs, table: str, column: str, flag: str) -> pd.DataFrame:
@@ -190,6 +192,9 @@ def _same_or_hidden(packs: Packs, table: str, column: str, flag: str) -> pd.Data
 
 def test_the_late_reports_are_left_out_of_the_pack(packs: Packs) -> None:
     assert packs.audit["late_reports_left_out"] == len(packs.late) == 5
+    # the method note says which figures are computed without them
+    note = " ".join(packs.note.split())
+    assert "sont calculés sans ces signalements tardifs : le stock ouvert" in note
 
 
 def test_the_backlog_shown_leaves_late_reports_out(packs: Packs) -> None:
