@@ -308,8 +308,10 @@ def site_quarters(
     n_emerging_categories: int | None,
     actions_by_status: Mapping[str, int] | None,
     alpha: float = 0.05,
+    span: pd.PeriodIndex | None = None,
 ) -> pd.DataFrame:
-    """One row per quarter from the first to the last report's.
+    """One row per quarter from the first to the last report's (or of the months
+    ``span``: those of the whole export, for a part of its reports).
 
     The hotspot counts and the actions by status describe the run (the last quarter):
     earlier quarters get null, not a copy. Lift-equipped buildings are those with at
@@ -335,7 +337,8 @@ def site_quarters(
     """
     if reports.empty:
         return pd.DataFrame(columns=["quarter", "n_reports"])
-    span = pd.period_range(reports["month"].min(), reports["month"].max(), freq="M")
+    if span is None:
+        span = pd.period_range(reports["month"].min(), reports["month"].max(), freq="M")
     monthly = reports.groupby("month").size().reindex(span, fill_value=0)
     dwellings = dwellings_of(buildings)
     n_dw = float(dwellings.sum())

@@ -25,7 +25,14 @@ trimestre, ses taux, ses délais et son stock, plutôt que montrée à côté de
 le comptent pas (la différence donnerait le nombre de ces signalements ; dans le pack
 open data, arrondi à 5, deux arrondis de nombres voisins le resserreraient). Au
 comité, dont les mois sont exacts, toute case dont le nombre n'est pas la somme des
-mois publiés est masquée de même.
+mois publiés est masquée de même. Les indicateurs qui portent au-delà des signalements
+de leur trimestre sont calculés sans ces signalements tardifs : le stock ouvert (un
+signalement tardif resté ouvert compterait dans celui de chaque trimestre suivant), la
+récurrence (sur {RECURRENCE_MONTHS} mois), les ascenseurs (bâtiments équipés, pannes
+par bâtiment et par mois, pannes répétées, jours d'arrêt) et le niveau de veille
+proposé avec ses entrées. Publiés, ils peuvent donc différer des chiffres internes ; ils
+ne changent pas d'une publication à l'autre quand seuls des signalements tardifs sont
+arrivés.
 
 - **Signalements et ménages distincts pour 100 logements**, par catégorie : sur les
   seuls bâtiments dont le RPLS donne le nombre de logements (numérateur et

@@ -26,10 +26,13 @@ the publish step's own call, would hide less; it is left for later.)
 The trend of each quarter (Mann-Kendall and Sen's slope over 12 months) is that of the
 site's monthly series as ``category_series`` publishes it, withheld where one of its
 months is hidden or the series is not by month
-(:func:`pipelines.publish.headline.published_quarter_trends`). Counts of buildings
-(recurrent, lift-equipped) are not counts of reports and are shown as computed. The
-hotspot buildings and the kinds of emerging hotspots are those the published building
-profile shows (:func:`with_shown_hotspots`): counted over every
+(:func:`pipelines.publish.headline.published_quarter_trends`). The figures drawn from
+more than a quarter's own reports (backlog, recurrence, lifts, watch level and
+entrances: the recurrent and lift-equipped buildings are shown, not protected) are
+counted over the pack's reports, its late ones out
+(:func:`pipelines.publish.left_out.pack_figures`). The hotspot buildings and the kinds
+of emerging hotspots are those the published building profile shows
+(:func:`with_shown_hotspots`): counted over every
 building, they told how many buildings whose class the profile hides are hot. The
 proposed watch level and its count of buildings are those of the entrances the profile
 lists, hidden under ``public`` (:mod:`pipelines.publish.watch`). Under
@@ -62,7 +65,13 @@ from pipelines.io import read_geoparquet, read_json, write_csv, write_json, writ
 from pipelines.publish.cells import FLAG, microdata, protect_tables
 from pipelines.publish.headline import published_quarter_trends
 from pipelines.publish.ledger import read_ledger, site_ledger_path, unprotected_tables
-from pipelines.publish.left_out import left_out_audit, left_out_cells, unequal_cells
+from pipelines.publish.left_out import (
+    late_of,
+    left_out_audit,
+    left_out_cells,
+    pack_figures,
+    unequal_cells,
+)
 from pipelines.publish.stage import person_related_of
 from pipelines.publish.watch import protect_entrances, with_shown_watch
 from pipelines.published import FILES as PUBLISHED_FILES
@@ -414,6 +423,15 @@ def run_indicators(
     micro["rpls"] = np.where(micro["building_id"].isin(rpls_ids), "oui", "non")
     site_table = pd.read_parquet(processed / "indicators_site.parquet")
     categories = pd.read_parquet(processed / "indicators_category.parquet")
+    entrances = _optional_table(processed / "indicators_entrance.parquet")
+    entrances = entrances if entrances is not None else pd.DataFrame()
+    # the reports the pack left out as late (a profile that protects nothing keeps no
+    # ledger): the cells holding one hidden below, the figures beyond a cell without it
+    ledger = read_ledger(site_ledger_path(config, site, rule.name))
+    late = late_of(micro, ledger if rule.protect != "none" else None)
+    site_table, categories, entrances = pack_figures(
+        site_table, categories, entrances, reports=reports, buildings=buildings, late=late
+    )
     out_site, out_cats, audit = protect_indicators(site_table, categories, micro, rule)
     check_indicators_audit(audit, site_id=site.id, profile=rule.name)
     if rule.protect != "none":
@@ -423,7 +441,7 @@ def run_indicators(
         freq = (read_json(facts).get("series") or {}).get("freq") if facts.exists() else None
         # the cells counting a report the pack left out (late), or whose count is not
         # the sum of the pack's exact periods: not shown
-        left_out = left_out_cells(micro, read_ledger(site_ledger_path(config, site, rule.name)))
+        left_out = left_out_cells(micro, late)
         if rule.round_base <= 1:
             left_out |= unequal_cells(out_cats, series, freq=str(freq))
         audit["left_out"] = left_out_audit(left_out, rule)
@@ -441,10 +459,9 @@ def run_indicators(
         if profile_path.exists():
             out_site = with_shown_hotspots(out_site, read_geoparquet(profile_path))
     out_site, out_cats = rounded(out_site, rule.round_base), rounded(out_cats, rule.round_base)
-    entrances = _optional_table(processed / "indicators_entrance.parquet")
     out_site = with_shown_watch(out_site, entrances, rule)
     dst_dir.mkdir(parents=True, exist_ok=True)
-    protect_entrances(entrances if entrances is not None else pd.DataFrame(), rule).to_parquet(
+    protect_entrances(entrances, rule).to_parquet(
         dst_dir / INDICATOR_FILES["entrance"], index=False
     )
     out_site.to_parquet(dst_dir / INDICATOR_FILES["site"], index=False)

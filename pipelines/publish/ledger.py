@@ -32,6 +32,11 @@ the stage with a French message when they disagree (:class:`LedgerMismatchError`
 :func:`check_audit` stops it when the audit fails anyway, before any file is written.
 Resetting a ledger is deliberate (``vigie ledger-reset``, :func:`archive_ledger`): it is
 moved to an archive, not deleted.
+
+A ledger written before ingestion read ids without the invisible characters of a value
+pasted from a web page (« T-2\u200b », :func:`pipelines.ingest.clean_cells`) lists such a
+report under the id it had then: its ids are read again as ingestion reads them now
+(:func:`counted_part`), so that the same report is not taken for a late one.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -50,6 +56,7 @@ import pyarrow.parquet as pq
 from pipelines.config import Config, SiteConfig
 from pipelines.config.publication import ProfileRule
 from pipelines.errors import PublicationError
+from pipelines.ingest import clean_cells
 from pipelines.io import atomic_path
 from pipelines.publish.cells import microdata
 from pipelines.publish.levels import LEVEL_FR, LEVELS, level_of
@@ -231,6 +238,48 @@ def closed_periods(ledger: pd.DataFrame | None) -> set[str]:
     return out
 
 
+def ids_read_again(ids: pd.Series) -> pd.Series:
+    """Report ids (``<source>:<id>``) as ingestion reads them now: the id without the
+    invisible characters (zero-width space, word joiner, direction marks, BOM) it kept
+    before ingestion took them out (:func:`pipelines.ingest.clean_cells`, trimmed
+    again). Unchanged where there are none.
+
+    Examples
+    --------
+    >>> ids_read_again(pd.Series(["bailleur:T-2\u200b", "bailleur:\u200b T-3", "k:7"])).tolist()
+    ['bailleur:T-2', 'bailleur:T-3', 'k:7']
+    """
+    text = ids.astype(str).reset_index(drop=True)
+    # the whole id cleaned tells which ones held any (a source id holds none)
+    whole = clean_cells(pa.array(text.tolist(), pa.large_string())).astype(str)
+    changed = (whole != text).to_numpy()
+    if not changed.any():
+        return ids.astype(str)
+    parts = text[changed].str.split(":", n=1, expand=True).reindex(columns=[0, 1])
+    has_id = parts[1].notna().to_numpy()
+    own = clean_cells(pa.array(parts[1].fillna("").tolist(), pa.large_string())).astype(str)
+    again = np.where(has_id, parts[0].to_numpy(dtype=object) + ":" + own.to_numpy(), whole[changed])
+    out = text.to_numpy(dtype=object)
+    out[changed] = again
+    return pd.Series(out, index=ids.index, dtype=object)
+
+
+def counted_part(ledger: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The ledger's « counted » rows (:data:`COUNTED_COLUMNS`), their ids as ingestion
+    reads them now (:func:`ids_read_again`), and ``read_again`` (bool): the id changed.
+
+    Before, the same report read again after ingestion took the invisible characters out
+    of its id (« T-2\u200b » now « T-2 ») was not among the reports the ledger counted: a
+    report of a frozen period the pack had counted was left out of its tables as late,
+    beside frozen months that count it."""
+    counted = ledger_part(ledger, TABLES[2])
+    if counted is None:
+        return None
+    ids = counted["report_id"].astype(str)
+    again = ids_read_again(ids)
+    return counted.assign(report_id=again, read_again=(again != ids).to_numpy())
+
+
 def late_reports(micro: pd.DataFrame, ledger: pd.DataFrame | None, time: str) -> pd.Series:
     """Which reports of ``micro`` are late: dated in a period the ledger froze (``time``
     is the column of ``micro`` holding that period: ``month``, ``quarter`` or ``year``)
@@ -239,7 +288,7 @@ def late_reports(micro: pd.DataFrame, ledger: pd.DataFrame | None, time: str) ->
     A ledger written before it kept the reports counted (no « counted » rows) tells no
     late report apart: none is flagged, the next refresh will.
     """
-    counted = ledger_part(ledger, TABLES[2])
+    counted = counted_part(ledger)
     closed = closed_periods(ledger)
     if counted is None or not closed:
         return pd.Series(False, index=micro.index)
@@ -264,7 +313,10 @@ def counted_rows(
     reports of ``micro`` (late ones already left out) dated in the periods ``closed``
     now. A row of a ledger written before it kept digests gets the digest of its report
     in ``micro`` when it is dated in the same period there (the ledger was accepted:
-    :func:`check_ledger`), so that the next run checks it whole."""
+    :func:`check_ledger`), so that the next run checks it whole; so does a row whose id
+    is read again (:func:`counted_part`), kept under its id of now: a report known by
+    no other identifier is its own household, keyed by its id
+    (:mod:`pipelines.ingest.household`), which changed with it."""
     everything = pd.DataFrame(
         {
             "report_id": micro["report_id"].astype(str).to_numpy(),
@@ -273,14 +325,16 @@ def counted_rows(
         }
     )
     new = everything[everything["month"].isin(closed)].reset_index(drop=True)
-    old = ledger_part(ledger, TABLES[2])
+    old = counted_part(ledger)
     if old is None:
         return new
+    read_again = old["read_again"].to_numpy(dtype=bool)
     old = old.reindex(columns=list(COUNTED_COLUMNS))
     old = old.astype({"report_id": str, "month": str, "digest": object})
+    stale = old["digest"].isna().to_numpy() | read_again
     now = everything.drop_duplicates("report_id").set_index("report_id")
     fill = now.reindex(old["report_id"])
-    same = (fill["month"].to_numpy() == old["month"].to_numpy()) & old["digest"].isna().to_numpy()
+    same = (fill["month"].to_numpy() == old["month"].to_numpy()) & stale
     old.loc[same, "digest"] = fill["digest"].to_numpy()[same]
     both = pd.concat([old, new[~new["report_id"].isin(set(old["report_id"]))]])
     return both.reset_index(drop=True)
@@ -293,7 +347,7 @@ def ledger_drift(ledger: pd.DataFrame | None, micro: pd.DataFrame, time: str) ->
     (dated in another period, or, where the ledger kept its digest, counted on another
     building or category, or under another household); ``checked`` how many had a
     digest."""
-    counted = ledger_part(ledger, TABLES[2])
+    counted = counted_part(ledger)
     if counted is None:
         return {"counted": 0, "missing": 0, "moved": 0, "checked": 0}
     counted = counted.reindex(columns=list(COUNTED_COLUMNS))
