@@ -13,16 +13,10 @@ import pytest
 
 from pipelines.stats import attacker
 from pipelines.stats import disclosure as sdc
-from tests.test_disclosure import paris_microdata
+from tests.test_disclosure import BC, paris_microdata
 
-TABLES: list[sdc.Table] = [
-    ("building_id", "category"),
-    ("building_id",),
-    ("category",),
-    ("month", "category"),
-    ("month",),
-    (),
-]
+#: Building × category and month × category, with their margins.
+TABLES: list[sdc.Table] = [*BC, ("month", "category"), ("month",)]
 
 
 @pytest.fixture(scope="module")
