@@ -18,8 +18,8 @@ What the reader of whole files decides over the whole file is kept whole where i
 matters: a file in UTF-16, or whose header spans several lines or has an unnamed
 column (dropped when empty in every row), is read whole, in one part. A ragged row
 (more or fewer fields than the header) is judged within its part: a row with trailing
-empty fields is a row with a trailing separator unless rows as wide *in its part* hold
-something there.
+empty fields is a row with a trailing separator when most lines *of its part* are as
+wide and no row as wide holds something there.
 """
 
 from __future__ import annotations

@@ -474,6 +474,7 @@ def _read_by_width(
             width -= np.bincount(line_of_pair, weights=inside, minlength=n).astype(np.int64)
     if ((width == 1) & ~empty_line).any() and ncol > 1:
         return None  # blank or one-field lines: the exact path judges them
+    usual = _usual_width(np.bincount(width[~empty_line]))
     first_line = buf[:body_start].count(b"\n") + 1
     good_tables: list[pa.Table] = []
     good_lines: list[np.ndarray] = []
@@ -490,12 +491,24 @@ def _read_by_width(
                 return None
             table = found
         lines = first_line + sel.astype(np.int64)
+        if w != ncol:
+            # A row blank but for its separators (« ;;;; ») is a blank row whatever
+            # its width, not a malformed one.
+            blank = np.zeros(table.num_rows, bool)
+            blank[_blank_rows(table)] = True
+            if blank.any():
+                good_tables.append(_blank_table(names, int(blank.sum())))
+                good_lines.append(lines[blank])
+                table, lines = table.filter(pa.array(~blank)), lines[~blank]
         if w > ncol:
             extra = [pc.utf8_trim_whitespace(table.column(i)) for i in range(ncol, w)]
             filled = any(
                 bool(pc.any(pc.not_equal(pc.utf8_length(col), 0)).as_py()) for col in extra
             )
-            if not filled:  # trailing separators
+            # Empty trailing fields are a trailing separator on every line; on some
+            # lines only, as likely a separator inside an unquoted value of a row whose
+            # last value is empty: malformed, which value holds it is not guessed.
+            if not filled and w == usual:
                 table = table.select(list(range(ncol)))
                 w = ncol
         if w == ncol:
@@ -586,6 +599,7 @@ def _read_exact(
     reader = csv.reader(feed, delimiter=sep, strict=False)
     seen_header = False
     trimmed: list[tuple[int, int, list[str]]] = []  # rows read without trailing separators
+    widths: dict[int, int] = {}  # how many lines have each number of fields
     while True:
         first = feed.pos
         try:
@@ -618,6 +632,10 @@ def _read_exact(
             seen_header = True
             continue
         n = len(fields)
+        if n != ncol and not unclosed and not any(f.strip() for f in fields):
+            fields, n = [""] * ncol, ncol  # blank but for its separators: a blank row
+        else:
+            widths[n] = widths.get(n, 0) + 1
         if n > ncol and all(not f.strip() for f in fields[ncol:]):
             trimmed.append((len(lines), line, fields))
             fields, n = fields[:ncol], ncol  # trailing separators
@@ -635,11 +653,19 @@ def _read_exact(
         {name: pa.array(col, pa.large_string()) for name, col in zip(names, columns, strict=True)}
     )
     line_numbers = np.asarray(lines, dtype=np.int64)
-    # Empty trailing fields are a trailing separator, unless rows as wide hold something
-    # there: then a separator too many inside the row shifted its values (an unquoted
-    # "12, rue …"), and the row whose last value happens to be empty is shifted too.
+    # Empty trailing fields are a trailing separator when most lines end so, unless rows
+    # as wide hold something there: then a separator too many inside the row shifted its
+    # values (an unquoted "12, rue …"), and the row whose last value happens to be empty
+    # is shifted too. A row wider than most by empty fields is as likely such a row (a
+    # "Fuite; urgent" over an empty last value): malformed, which value holds the
+    # separator is not guessed.
     ragged = {m.n_fields for m in malformed if not m.unclosed_quote}
-    shifted = [(pos, line, fields) for pos, line, fields in trimmed if len(fields) in ragged]
+    usual = _usual_width(np.bincount(list(widths), weights=list(widths.values())))
+    shifted = [
+        (pos, line, fields)
+        for pos, line, fields in trimmed
+        if len(fields) in ragged or len(fields) != usual
+    ]
     if shifted:
         keep = np.ones(len(line_numbers), dtype=bool)
         keep[[pos for pos, _, _ in shifted]] = False
@@ -651,14 +677,29 @@ def _read_exact(
     return table, line_numbers, malformed
 
 
-def _drop_blank_rows(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray, int]:
-    """Rows whose cells are all blank (``;;;;`` at the end of Excel exports) are not data.
+def _blank_table(names: list[str], n: int) -> pa.Table:
+    """``n`` rows of empty strings under ``names``."""
+    empty = pa.repeat(pa.scalar("", pa.large_string()), n)
+    return pa.table(dict.fromkeys(names, empty))
+
+
+def _usual_width(counts: np.ndarray) -> int:
+    """The number of fields more lines have than any other (``counts[w]`` lines have
+    ``w``), or -1 when two numbers are as frequent."""
+    if not len(counts):
+        return -1
+    top = int(np.argmax(counts))
+    return top if int((counts == counts[top]).sum()) == 1 else -1
+
+
+def _blank_rows(table: pa.Table) -> np.ndarray:
+    """The positions of the rows whose cells are all blank.
 
     Column by column on the remaining candidates only: usually the first column already
     rules every row out.
     """
     if table.num_columns == 0 or table.num_rows == 0:
-        return table, lines, 0
+        return np.zeros(0, np.int64)
     candidates: np.ndarray | None = None
     for col in table.columns:
         sub = col if candidates is None else col.take(pa.array(candidates))
@@ -667,8 +708,16 @@ def _drop_blank_rows(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.n
         hits = np.flatnonzero(flags(pc.equal(pc.utf8_trim_whitespace(sub), "")))
         candidates = hits if candidates is None else candidates[hits]
         if len(candidates) == 0:
-            return table, lines, 0
+            break
     assert candidates is not None
+    return candidates
+
+
+def _drop_blank_rows(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray, int]:
+    """Rows whose cells are all blank (``;;;;`` at the end of Excel exports) are not data."""
+    candidates = _blank_rows(table)
+    if len(candidates) == 0:
+        return table, lines, 0
     keep = np.setdiff1d(np.arange(table.num_rows), candidates)
     return table.take(pa.array(keep)), lines[keep], len(candidates)
 

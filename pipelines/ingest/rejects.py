@@ -205,11 +205,18 @@ def _reason_fr(
             "suivantes sont lues normalement (fermez ou retirez le guillemet)."
         )
     if code == "malformed_row":
-        return (
-            f"Ligne mal formée : {row.get('_champs', '?')} champs au lieu de "
-            f"{row.get('_ncol', '?')} "
-            "(séparateur ou guillemet en trop ou en moins ?)."
-        )
+        # Preceded by « Ligne N » (see _rejected_frame).
+        n, ncol, sep = int(row["_champs"]), int(row["_ncol"]), row.get("_sep") or ";"
+        shown = "tabulation" if sep == "\t" else f"« {sep} »"
+        if n > ncol:
+            why = (
+                f"{n - ncol} de trop : sans doute un séparateur {shown} dans une valeur "
+                "sans guillemets ; la ligne est écartée plutôt que de deviner quelle "
+                "valeur le contient (mettez cette valeur entre guillemets)"
+            )
+        else:
+            why = f"{ncol - n} de moins (séparateur manquant, ou ligne coupée en deux ?)"
+        return f" de « {row.get('_file', '?')} » mal formée : {n} champs au lieu de {ncol}, {why}."
     if code == "repeated_header":
         return (
             "Ligne d'en-tête répétée : les noms des colonnes (dont "
@@ -322,7 +329,12 @@ def _rejected_frame(
             widths = raws[fi].malformed.n_fields[-1 - rows[members]]
             for width in np.unique(widths).tolist():
                 index[members[widths == width]] = len(sentences)
-                record = {"_champs": width, "_ncol": ncols[fi]}
+                record = {
+                    "_champs": width,
+                    "_ncol": ncols[fi],
+                    "_file": names[fi],
+                    "_sep": raws[fi].separator,
+                }
                 sentences.append(_reason_fr(code, record, columns, today, start))
         elif code == "unclosed_quote":
             for k in members:
@@ -335,6 +347,13 @@ def _rejected_frame(
     reasons = pa.DictionaryArray.from_arrays(
         pa.array(index), pa.array(sentences, pa.large_string())
     ).cast(pa.large_string())
+    malformed = codes == "malformed_row"
+    if malformed.any():  # « Ligne N » before each one's sentence, vectorised
+        numbers = pa.array(lines[malformed]).cast(pa.large_string())
+        told = pc.binary_join_element_wise(
+            _text("Ligne "), numbers, reasons.filter(pa.array(malformed)), _text("")
+        )
+        reasons = pc.replace_with_mask(reasons, pa.array(malformed), told)
     paths = np.asarray([raw.path for raw in raws], dtype=object)
     frame = pd.DataFrame(
         {

@@ -1,0 +1,71 @@
+"""The landlord's real export made hostile (a separator inside an unquoted value, a
+header cell over two lines, doubled carriage returns…): every row still accounted for,
+at the line the analyst sees, with a French reason naming file and line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipelines.ingest.csvfile import read_csv
+from tests.test_readers_robust import LANDLORD, _ingest, _landlord_source
+
+TICKET = "DI-2024-00001"  # line 2 of the export, its last value (« Logement ») empty
+
+
+def _export_lines(simulated_bondy: Path) -> list[bytes]:
+    """The landlord export's lines (cp1252, CRLF), without their line ends."""
+    lines = (simulated_bondy / LANDLORD).read_bytes().split(b"\r\n")
+    assert lines[1].startswith(TICKET.encode())
+    assert lines[1].endswith(b";")
+    return lines
+
+
+@pytest.mark.parametrize("quote_elsewhere", [False, True], ids=["by-width", "line-by-line"])
+def test_a_separator_in_an_unquoted_value_over_an_empty_last_value_is_rejected(
+    simulated_bondy: Path, tmp_path: Path, quote_elsewhere: bool
+) -> None:
+    # « Fuite; urgent » unquoted: 16 fields, the 16th empty. Before, the row was read as
+    # one with a trailing separator, every value after the description shifted by one,
+    # and rejected for its coordinates (« BL-2 ; »): a reason that misleads the analyst.
+    lines = _export_lines(simulated_bondy)
+    fields = lines[1].split(b";")
+    fields[4] = b"Fuite; urgent"
+    lines[1] = b";".join(fields)
+    if quote_elsewhere:  # an unclosed quote further down: the file read line by line
+        lines[10] = lines[10].replace(b";", b';"', 1)
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(lines))
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rows_in"] == len(lines) - 2  # the header, and the empty after the last CRLF
+    assert s["rejected"]["malformed_row"] == 1
+    bad = result.rejected[result.rejected["reason"] == "malformed_row"].iloc[0]
+    assert bad["source_line"] == 2
+    assert json.loads(bad["original_row"])["N° ticket"] == TICKET
+    assert bad["reason_fr"].startswith(f"Ligne 2 de « {LANDLORD} » mal formée : ")
+    assert "16 champs au lieu de 15, 1 de trop" in bad["reason_fr"]
+    assert "séparateur « ; » dans une valeur sans guillemets" in bad["reason_fr"]
+    assert f"bailleur:{TICKET}" not in set(result.ingested["report_id"])
+
+
+@pytest.mark.parametrize("tail", ["", '5;"05/02/2024;Tags;\n'], ids=["by-width", "line-by-line"])
+def test_a_trailing_separator_on_every_line_is_still_ignored(tmp_path: Path, tail: str) -> None:
+    # The usual case of the rule above: every data line one separator longer than the
+    # header, its last field empty; a row blank but for its separators stays a blank
+    # row, whatever its width (before, « ;;;; » was rejected as malformed beside a row
+    # as wide); the row one field wider than the others is malformed.
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "id;date;texte\n1;01/02/2024;Fuite;\n2;02/02/2024;;\n;;;;\n3;03/02/2024;Tags;\n"
+        "4;04/02/2024;Panne; urgent;\n" + tail,
+        encoding="utf-8",
+    )
+    raw = read_csv(path)
+    assert raw.table.column("id").to_pylist() == ["1", "2", "3"]
+    assert raw.lines.tolist() == [2, 3, 5]
+    assert raw.blank_rows == 1
+    assert [(m.line, m.n_fields) for m in raw.malformed][:1] == [(6, 5)]
+    assert len(raw.malformed) == (2 if tail else 1)
