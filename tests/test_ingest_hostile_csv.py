@@ -4,12 +4,15 @@ at the line the analyst sees, with a French reason naming file and line."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
+from pipelines.errors import InputError
 from pipelines.ingest.csvfile import read_csv
+from pipelines.ingest.readers import read_file
 from tests.test_readers_robust import LANDLORD, _ingest, _landlord_source
 
 TICKET = "DI-2024-00001"  # line 2 of the export, its last value (« Logement ») empty
@@ -69,3 +72,40 @@ def test_a_trailing_separator_on_every_line_is_still_ignored(tmp_path: Path, tai
     assert raw.blank_rows == 1
     assert [(m.line, m.n_fields) for m in raw.malformed][:1] == [(6, 5)]
     assert len(raw.malformed) == (2 if tail else 1)
+
+
+def test_a_header_name_over_two_lines_is_named_on_one_with_the_right_line_numbers(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # « Date de création » quoted over two lines (Alt+Entrée in Excel, then CSV). Before,
+    # every message printed the name with its line break (« Date de⏎création » over two
+    # lines of rejected.csv), and each row was numbered one line too high (the header
+    # taken for one line): DI-2024-00081, on line 83, was told on line 82.
+    data = (simulated_bondy / LANDLORD).read_bytes()
+    path = tmp_path / LANDLORD
+    path.write_bytes(data.replace(b"Date de cr\xe9ation", b'"Date de \r\ncr\xe9ation"', 1))
+    result = _ingest(_landlord_source(path))
+    rejected = result.rejected.set_index("source_line")
+    assert rejected.loc[83, "reason"] == "missing_date"
+    assert json.loads(rejected.loc[83, "original_row"])["N° ticket"] == "DI-2024-00081"
+    assert rejected.loc[83, "reason_fr"] == "Date absente dans la colonne « Date de création »."
+    rows = result.ingested.set_index("report_id")
+    assert rows.loc["bailleur:DI-2024-00002", "source_line"] == 4
+    # A configured column absent: the file's columns listed on one line.
+    source = _landlord_source(path)
+    source = dataclasses.replace(source, columns={**source.columns, "date": "Date de dépôt"})
+    with pytest.raises(InputError) as err:
+        _ingest(source)
+    assert "« Date de création »" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_workbook_header_cell_with_a_line_break_is_named_on_one_line(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.append(["N° ticket", "Date de\ncréation", "Adresse"])
+    book.active.append(["T1", "01/02/2024", "3 rue A"])
+    path = tmp_path / "export.xlsx"
+    book.save(path)
+    raw = read_file(path, "auto")
+    assert raw.table.column_names == ["N° ticket", "Date de création", "Adresse"]

@@ -852,12 +852,12 @@ def test_a_quote_left_open_in_the_header_is_named_not_the_separator(tmp_path: Pa
             InputError, match=r"guillemet ouvert et jamais fermé dans la ligne d'en-tête"
         ):
             read_file(path, "csv")
-    # A name written on two lines, quoted, is a name.
+    # A name written on two lines, quoted, is a name (named on one line).
     path = tmp_path / "deux_lignes.csv"
     path.write_text(
         'id;"Adresse (n°, rue)\ncomplète";date\n1;2 rue X;2024-03-01\n', encoding="utf-8"
     )
-    assert read_file(path, "csv").columns == ["id", "Adresse (n°, rue)\ncomplète", "date"]
+    assert read_file(path, "csv").columns == ["id", "Adresse (n°, rue) complète", "date"]
 
 
 # --------------------------------------------------------------------------- JSON

@@ -62,14 +62,22 @@ def first_line(buf: bytes) -> tuple[int, int, int]:
         start, line_no = end + 1, line_no + 1
 
 
+def _one_line(name: str) -> str:
+    """A header name over several lines (« Date de⏎création », a quoted CSV cell or a
+    workbook's cell with a line break) on one, each break and the spaces around it one
+    space: as every message names it, and as a configured name matches it."""
+    parts = name.splitlines()
+    return " ".join(p.strip() for p in parts if p.strip()) if len(parts) > 1 else name
+
+
 def _clean_names(names: list[str]) -> tuple[list[str], list[int]]:
-    """Strip header names, name blank ones, make them unique; return the positions of
-    the blank ones (candidates for a trailing separator)."""
+    """Strip header names, put them on one line, name blank ones, make them unique;
+    return the positions of the blank ones (candidates for a trailing separator)."""
     out: list[str] = []
     blank: list[int] = []
     seen: set[str] = set()
     for i, raw_name in enumerate(names):
-        name = raw_name.replace("\ufeff", "").strip()
+        name = _one_line(raw_name.replace("\ufeff", "")).strip()
         if not name:
             blank.append(i)
             name = f"colonne_{i + 1}"
@@ -256,10 +264,19 @@ def _parse_csv(
         raw.merged_header = tuple(notes)
         return raw
     names, blank_names = _clean_names(header)
+    over_lines = tuple(n for h, n in zip(header, names, strict=True) if "\n" in h)
     body_start = end + 1
     if _NOT_SPACE.search(buf, body_start) is None:
         table = pa.table({n: pa.array([], pa.large_string()) for n in names})
-        return RawFile(str(path), "csv", table, np.zeros(0, np.int64), encoding=enc, separator=sep)
+        return RawFile(
+            str(path),
+            "csv",
+            table,
+            np.zeros(0, np.int64),
+            encoding=enc,
+            separator=sep,
+            names_over_lines=over_lines,
+        )
     has_quotes = buf.find(b'"', body_start) >= 0
     # pyarrow skips empty lines, and a quoted value may hold line breaks: each makes the
     # rows fewer than the lines. As many rows as lines, every line is one row.
@@ -269,7 +286,9 @@ def _parse_csv(
     n_lines = buf.count(b"\n", body_start) + (0 if buf.endswith(b"\n") else 1)
     lines: np.ndarray | None = None
     if table is not None and table.num_rows == n_lines:
-        lines = np.arange(line_no + 1, line_no + 1 + n_lines, dtype=np.int64)
+        # The first line under the header, which may span lines (a quoted name over two).
+        below = line_no + buf.count(b"\n", start, end) + 1
+        lines = np.arange(below, below + n_lines, dtype=np.int64)
     elif table is not None:
         records = records or _records(buf)
         body = np.flatnonzero((records.ends > records.starts) & (records.starts >= body_start))
@@ -308,7 +327,15 @@ def _parse_csv(
         return _parse_csv(path, buf, enc, separator, labels=labels)
     table = _drop_blank_columns(table, [names[i] for i in blank_names])
     return RawFile(
-        str(path), "csv", table, lines, malformed, encoding=enc, separator=sep, blank_rows=n_blank
+        str(path),
+        "csv",
+        table,
+        lines,
+        malformed,
+        encoding=enc,
+        separator=sep,
+        blank_rows=n_blank,
+        names_over_lines=over_lines,
     )
 
 

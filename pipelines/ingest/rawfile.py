@@ -177,6 +177,9 @@ class RawFile:
     other_encoding
         For such a file, its encoding, and a word as read and as that encoding reads it
         (« cp850 », « ‚t‚ », « été »).
+    names_over_lines
+        A CSV's column names that spanned several lines in its header (a quoted
+        « Date de⏎création », or a quote never closed), as read: on one line.
     merged_header
         A workbook's header with a cell merged over several columns: a sentence per such
         cell when the header was read on two rows (the row under it names the merged
@@ -204,6 +207,7 @@ class RawFile:
     hidden_sheets: tuple[str, ...] = ()
     merged_header: tuple[str, ...] = ()
     other_encoding: tuple[str, str, str] | None = None
+    names_over_lines: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.malformed, MalformedRows):
