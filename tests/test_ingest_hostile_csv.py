@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.errors import InputError
+from pipelines.ingest import read_file_chunks
 from pipelines.ingest.csvfile import read_csv
 from pipelines.ingest.readers import read_file
 from tests.test_readers_robust import LANDLORD, _ingest, _landlord_source
@@ -109,3 +110,47 @@ def test_a_workbook_header_cell_with_a_line_break_is_named_on_one_line(tmp_path:
     book.save(path)
     raw = read_file(path, "auto")
     assert raw.table.column_names == ["N° ticket", "Date de création", "Adresse"]
+
+
+def test_doubled_carriage_returns_number_rows_as_a_spreadsheet_shows_them(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # CR CR LF (an export converted twice to Windows line ends): a spreadsheet, Python's
+    # universal newlines and Windows' editors see a blank line under every row; each row
+    # is told at the line they show, and the blank lines are no rows.
+    data = (simulated_bondy / LANDLORD).read_bytes()
+    path = tmp_path / LANDLORD
+    path.write_bytes(data.replace(b"\r\n", b"\r\r\n"))
+    shown = path.read_text(encoding="cp1252").splitlines()
+    line = next(k for k, text in enumerate(shown, 1) if text.startswith("DI-2024-00081;"))
+    assert line == 163
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rows_in"] == data.count(b"\r\n") - 1
+    rejected = result.rejected.set_index("source_line")
+    assert json.loads(rejected.loc[line, "original_row"])["N° ticket"] == "DI-2024-00081"
+    parts = list(read_file_chunks(path, "csv", chunk_bytes=200_000))
+    assert len(parts) > 1
+    assert [int(n) for p in parts for n in p.lines] == read_file(path, "csv").lines.tolist()
+
+
+@pytest.mark.parametrize("tail", [b"\r\n\x1a", b"\x1a"], ids=["own-line", "after-last-row"])
+def test_a_dos_end_of_file_mark_is_no_row(
+    simulated_bondy: Path, tmp_path: Path, tail: bytes
+) -> None:
+    # Ctrl-Z (0x1A), which DOS programs write at the end of a text file. Before, alone on
+    # its line it was one more row, rejected as « mal formée : 1 champs au lieu de 15 ».
+    data = (simulated_bondy / LANDLORD).read_bytes()
+    path = tmp_path / LANDLORD
+    path.write_bytes(data.removesuffix(b"\r\n") + tail)
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rows_in"] == data.count(b"\r\n") - 1
+    assert "malformed_row" not in s["rejected"]
+    parts = list(read_file_chunks(path, "csv", chunk_bytes=200_000))
+    assert sum(p.n_rows for p in parts) == s["rows_in"]
+    # A line of one field is still malformed, told in the singular.
+    path.write_bytes(data + b"Fuite\r\n")
+    bad = _ingest(_landlord_source(path)).rejected
+    reason = bad.loc[bad["reason"] == "malformed_row", "reason_fr"].iloc[0]
+    assert "mal formée : 1 champ au lieu de 15, 14 de moins" in reason

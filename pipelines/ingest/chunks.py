@@ -38,6 +38,7 @@ from pipelines.ingest.csvfile import (
     _parse_csv,
     first_line,
     header_separator,
+    without_eof_mark,
     without_sep_line,
 )
 from pipelines.ingest.encoding import (
@@ -297,7 +298,7 @@ def _utf8(part: bytes, enc: str, *, first: bool) -> bytes:
         part = part.decode(enc, errors="replace").encode("utf-8")
     if b"\r" in part:
         part = part.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    return part
+    return without_eof_mark(part)  # the last part's only: the others end with "\n"
 
 
 def _header_line(buf: bytes) -> bytes:

@@ -50,6 +50,14 @@ def without_sep_line(buf: bytes) -> tuple[bytes, str | None]:
     return buf[found.end() :], found.group(1).decode("ascii")
 
 
+def without_eof_mark(buf: bytes) -> bytes:
+    """``buf`` (``\\n`` line ends) without the Ctrl-Z (0x1A) that DOS programs write at
+    the end of a text file, alone after its last line: else it was read as one more
+    row, of one field, and rejected as malformed."""
+    end = buf.rstrip(b"\n")
+    return end[:-1] if end.endswith(b"\x1a") else buf
+
+
 def first_line(buf: bytes) -> tuple[int, int, int]:
     """Where the first non-blank line of ``buf`` starts and ends, and its 1-based
     number (the end of ``buf`` when every line is blank)."""
@@ -181,7 +189,7 @@ def read_csv(
     del data
     if b"\r" in buf:
         buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    buf, named = without_sep_line(buf)
+    buf, named = without_sep_line(without_eof_mark(buf))
     separator = separator or named
     if not buf or buf.isspace():
         return RawFile(

@@ -216,7 +216,8 @@ def _reason_fr(
             )
         else:
             why = f"{ncol - n} de moins (séparateur manquant, ou ligne coupée en deux ?)"
-        return f" de « {row.get('_file', '?')} » mal formée : {n} champs au lieu de {ncol}, {why}."
+        fields = f"{n} champ{'s' if n > 1 else ''} au lieu de {ncol}"
+        return f" de « {row.get('_file', '?')} » mal formée : {fields}, {why}."
     if code == "repeated_header":
         return (
             "Ligne d'en-tête répétée : les noms des colonnes (dont "
