@@ -154,3 +154,33 @@ def test_a_dos_end_of_file_mark_is_no_row(
     bad = _ingest(_landlord_source(path)).rejected
     reason = bad.loc[bad["reason"] == "malformed_row", "reason_fr"].iloc[0]
     assert "mal formée : 1 champ au lieu de 15, 14 de moins" in reason
+
+
+def test_rows_under_a_header_repeated_in_another_order_are_read_under_its_names(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # Two exports pasted together, the second with « Description » and « Téléphone »,
+    # « Catégorie » and « Statut » swapped, its header line between them. Before, its
+    # rows were read under the first header's names: the phone number as description,
+    # the status as category (« autre »), and the category as status.
+    lines = _export_lines(simulated_bondy)[:-1]
+
+    def swapped(line: bytes) -> bytes:
+        f = line.split(b";")
+        f[4], f[13], f[2], f[9] = f[13], f[4], f[9], f[2]
+        return b";".join(f)
+
+    second = [swapped(line.replace(b"DI-2024-", b"DX-2024-")) for line in lines[:40]]
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(lines + second) + b"\r\n")
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rows_in"] == len(lines) - 1 + 40
+    assert s["rejected"]["repeated_header"] == 1
+    rows = result.ingested.set_index("report_id")
+    first, again = rows.loc["bailleur:DI-2024-00002"], rows.loc["bailleur:DX-2024-00002"]
+    assert again["source_line"] == len(lines) + 3  # its header on the line above the first
+    columns = ["description", "category", "status", "subcategory", "address", "lat"]
+    assert again[columns].fillna("").tolist() == first[columns].fillna("").tolist()
+    assert again["description"] == "Vide-ordures bouché."
+    assert not any("+33 4 65 71 80 41" in str(v) for v in again.to_numpy())

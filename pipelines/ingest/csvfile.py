@@ -17,7 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from pipelines.ingest.csvheader import below_titles, header_separator, two_row_header
+from pipelines.ingest.csvheader import (
+    below_titles,
+    header_separator,
+    moves_a_column,
+    reordered_headers,
+    two_row_header,
+    under_their_headers,
+)
 from pipelines.ingest.encoding import (
     control_lines,
     decode,
@@ -329,6 +336,14 @@ def _parse_csv(
             text = buf.decode("utf-8")
             table, lines, rows = _read_exact(text, names, sep)
             malformed = MalformedRows(rows)
+    if any(skip) and moves_a_column(table, header, [i for i, s in enumerate(skip) if not s]):
+        # A header again with its columns moved: every column read to put them back.
+        return _parse_csv(path, buf, enc, separator, labels=labels)
+    moves = reordered_headers(table, header)
+    if moves:
+        where = ", ".join(str(lines[k]) for k, _ in moves)
+        log.warning("%s : en-tête répété, colonnes dans un autre ordre, ligne(s) %s", path, where)
+        table = under_their_headers(table, moves)
     table, lines, n_blank = _drop_blank_rows(table, lines)
     if n_blank and any(skip):
         # A row blank but for its personal columns is a row: read them this time.
