@@ -184,3 +184,19 @@ def test_rows_under_a_header_repeated_in_another_order_are_read_under_its_names(
     assert again[columns].fillna("").tolist() == first[columns].fillna("").tolist()
     assert again["description"] == "Vide-ordures bouché."
     assert not any("+33 4 65 71 80 41" in str(v) for v in again.to_numpy())
+
+
+def test_a_quote_left_open_is_logged_at_its_line_in_the_file_when_read_in_parts(
+    simulated_bondy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The reader of parts logged the line counted in the part (« ligne(s) 2 ») where
+    # rejected.csv tells the file's (3 000).
+    lines = _export_lines(simulated_bondy)
+    lines[2999] = lines[2999].replace(b";", b';"', 1)
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(lines))
+    with caplog.at_level("WARNING", logger="pipelines.ingest.csvfile"):
+        parts = list(read_file_chunks(path, "csv", chunk_bytes=200_000))
+    assert [int(n) for p in parts for n in p.malformed.lines] == [3000]
+    told = [r.getMessage() for r in caplog.records if "jamais fermé" in r.getMessage()]
+    assert told == [f"{path} : guillemet ouvert et jamais fermé, ligne(s) 3000 : lue(s) seule(s)"]

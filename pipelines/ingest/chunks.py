@@ -38,6 +38,7 @@ from pipelines.ingest.csvfile import (
     _parse_csv,
     first_line,
     header_separator,
+    log_unclosed_quotes,
     without_eof_mark,
     without_sep_line,
 )
@@ -140,6 +141,7 @@ def read_file_chunks(
             raw.malformed = raw.malformed.shifted(offset)
         raw.format = delimited_format(raw.columns, detected, fmt)
         lines_before += buf.count(b"\n")
+        log_unclosed_quotes(raw)
         yield raw
         if raw.malformed.unclosed_quote.any():
             return

@@ -226,7 +226,20 @@ def read_csv(
     raw.encoding_mismatch_lines = garbled
     raw.foreign_encoding_lines = foreign
     raw.other_encoding = other
+    log_unclosed_quotes(raw)
     return raw
+
+
+def log_unclosed_quotes(raw: RawFile) -> None:
+    """Tell the lines of ``raw`` (numbered as in its file) that open a quote never
+    closed, each read alone."""
+    where = raw.malformed.lines[raw.malformed.unclosed_quote]
+    if len(where):
+        log.warning(
+            "%s : guillemet ouvert et jamais fermé, ligne(s) %s : lue(s) seule(s)",
+            raw.path,
+            ", ".join(str(n) for n in where[:10]),
+        )
 
 
 #: The type of label columns read by pyarrow (see :func:`read_csv`).
@@ -341,8 +354,8 @@ def _parse_csv(
         return _parse_csv(path, buf, enc, separator, labels=labels)
     moves = reordered_headers(table, header)
     if moves:
-        where = ", ".join(str(lines[k]) for k, _ in moves)
-        log.warning("%s : en-tête répété, colonnes dans un autre ordre, ligne(s) %s", path, where)
+        # Its line is told in rejected.csv (a header repeated), numbered as in the file.
+        log.warning("%s : en-tête répété avec ses colonnes dans un autre ordre", path)
         table = under_their_headers(table, moves)
     table, lines, n_blank = _drop_blank_rows(table, lines)
     if n_blank and any(skip):
@@ -696,9 +709,6 @@ def _read_exact(
         for i in range(ncol):
             columns[i].append(fields[i])
         lines.append(line)
-    if malformed and any(m.unclosed_quote for m in malformed):
-        where = ", ".join([str(m.line) for m in malformed if m.unclosed_quote][:10])
-        log.warning("guillemet ouvert et jamais fermé, ligne(s) %s : lue(s) seule(s)", where)
     table = pa.table(
         {name: pa.array(col, pa.large_string()) for name, col in zip(names, columns, strict=True)}
     )
