@@ -200,3 +200,29 @@ def test_a_quote_left_open_is_logged_at_its_line_in_the_file_when_read_in_parts(
     assert [int(n) for p in parts for n in p.malformed.lines] == [3000]
     told = [r.getMessage() for r in caplog.records if "jamais fermé" in r.getMessage()]
     assert told == [f"{path} : guillemet ouvert et jamais fermé, ligne(s) 3000 : lue(s) seule(s)"]
+
+
+def test_rows_whose_empty_last_value_was_left_out_are_told_so(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # An export tool that leaves out a row's empty last value (« …;0353010966 » for
+    # « …;0353010966; »): which value is missing is not guessed, the row is rejected,
+    # and its reason names that cause beside a missing separator.
+    lines = _export_lines(simulated_bondy)[:-1]
+    short = [line.endswith(b";") for line in lines[1:]]
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join([lines[0]] + [x.removesuffix(b";") for x in lines[1:]]))
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rows_in"] == len(lines) - 1
+    # Every short row rejected, but for exact copies of an earlier one (duplicates).
+    shorts = {k + 2 for k, was in enumerate(short) if was}
+    bad = result.rejected.loc[result.rejected["reason"] == "malformed_row", "source_line"]
+    assert set(bad) <= shorts
+    assert len(bad) == s["rejected"]["malformed_row"] >= len(shorts) - s["duplicates"] > 2000
+    reason = result.rejected.set_index("source_line").loc[2, "reason_fr"]
+    assert reason == (
+        f"Ligne 2 de « {LANDLORD} » mal formée : 14 champs au lieu de 15, 1 de moins "
+        "(séparateur manquant, ligne coupée en deux, ou dernières valeurs vides omises par "
+        "l'outil d'export ?)."
+    )

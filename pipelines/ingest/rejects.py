@@ -215,7 +215,10 @@ def _reason_fr(
                 "valeur le contient (mettez cette valeur entre guillemets)"
             )
         else:
-            why = f"{ncol - n} de moins (séparateur manquant, ou ligne coupée en deux ?)"
+            why = (
+                f"{ncol - n} de moins (séparateur manquant, ligne coupée en deux, ou "
+                "dernières valeurs vides omises par l'outil d'export ?)"
+            )
         fields = f"{n} champ{'s' if n > 1 else ''} au lieu de {ncol}"
         return f" de « {row.get('_file', '?')} » mal formée : {fields}, {why}."
     if code == "repeated_header":
