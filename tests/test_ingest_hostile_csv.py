@@ -226,3 +226,33 @@ def test_rows_whose_empty_last_value_was_left_out_are_told_so(
         "(séparateur manquant, ligne coupée en deux, ou dernières valeurs vides omises par "
         "l'outil d'export ?)."
     )
+
+
+def test_rows_under_the_header_of_an_export_with_another_column_are_told_so(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # A second export, with one more column (« Priorité »), pasted under the first. Its
+    # rows are rejected (which column is which is not guessed); before, each was said
+    # « sans doute un séparateur dans une valeur », and its header line too.
+    lines = _export_lines(simulated_bondy)[:-1]
+    second = [lines[0] + b";Priorit\xe9"] + [x + b";haute" for x in lines[1:40]]
+    lines[1] = lines[1].replace(b"Digicode cass\xe9.", b"Fuite; urgent")
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(lines + second) + b"\r\n")
+    result = _ingest(_landlord_source(path))
+    assert result.summary["sources"]["bailleur"]["rejected"]["malformed_row"] == 41
+    reasons = result.rejected.set_index("source_line")["reason_fr"]
+    head = len(lines) + 1
+    assert reasons[head] == (
+        f"Ligne {head} de « {LANDLORD} » : l'en-tête d'un autre export, de 16 colonnes au "
+        "lieu de 15 (deux exports mis bout à bout ?) ; ses lignes aussi larges sont "
+        "écartées : enregistrez cet export dans un fichier à part."
+    )
+    assert reasons[head + 2] == (
+        f"Ligne {head + 2} de « {LANDLORD} » mal formée : 16 champs au lieu de 15, sous "
+        f"l'en-tête d'un autre export (ligne {head}, de 16 colonnes) ; écartée : "
+        "enregistrez cet export dans un fichier à part."
+    )
+    # A separator too many above that header, in a row as wide, is still told as such.
+    assert "16 champs au lieu de 15, 1 de trop : sans doute un séparateur" in reasons[2]
+    assert "1 de trop" not in "".join(reasons[reasons.index > head])

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.xlsxheader import header_under_groups, title_note
 
 _SEPARATORS = (";", ",", "\t", "|")
@@ -120,6 +121,28 @@ def _header_again(table: pa.Table, keys: list[str]) -> list[tuple[int, list[str]
         if set(cells) <= set(keys):
             out.append((k, cells))
     return out
+
+
+def other_headers(raw: RawFile) -> dict[int, np.ndarray]:
+    """The malformed rows of ``raw`` that are the header of another export, as wide as
+    the rows under them (two exports pasted together, the second with other columns):
+    their lines by width. Such a row holds the header's first name and half its names
+    at least."""
+    malformed = raw.malformed
+    keys = [_key(c) for c in raw.columns]
+    if not len(malformed) or not keys:
+        return {}
+    hits = []
+    for pos, first in malformed.first_fields():
+        folded = pc.utf8_lower(pc.utf8_trim_whitespace(pc.replace_substring(first, "\ufeff", "")))
+        same = pc.fill_null(pc.equal(folded, keys[0].lower()), False)
+        hits.append(pos[np.asarray(same, dtype=bool)])
+    found: dict[int, list[int]] = {}
+    for k in np.concatenate(hits).tolist():
+        row = malformed[k]
+        if 2 * len(set(keys) & {_key(v) for v in row.fields.values()}) >= len(keys):
+            found.setdefault(row.n_fields, []).append(row.line)
+    return {w: np.asarray(sorted(lines), np.int64) for w, lines in found.items()}
 
 
 def reordered_headers(table: pa.Table, header: list[str]) -> list[tuple[int, list[int]]]:

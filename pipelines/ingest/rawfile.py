@@ -106,6 +106,15 @@ class MalformedRows(Sequence[Malformed]):
         order[where] = np.arange(len(where))
         return pa.chunked_array(parts).take(pa.array(order))
 
+    def first_fields(self) -> list[tuple[np.ndarray, pa.Array | pa.ChunkedArray]]:
+        """The rows' first fields (``large_string``), by group: each with the rows'
+        indices in line order (a group's column as it is: combining its chunks copies
+        it, a quarter of a second on 300,000 rows)."""
+        if not self._groups:
+            first = [next(iter(m.fields.values()), "") for m in self._rows]
+            return [(np.arange(len(first)), pa.array(first, pa.large_string()))]
+        return [(pos, table.column(0).cast(pa.large_string())) for pos, _, table in self._groups]
+
     def by_width(self, rows: np.ndarray) -> list[tuple[np.ndarray, list[str], list[pa.Array]]]:
         """The rows ``rows`` (indices in line order) by number of fields: for each
         width, which of ``rows`` have it, the field names, and their fields as columns."""
