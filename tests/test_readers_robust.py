@@ -852,12 +852,12 @@ def test_a_quote_left_open_in_the_header_is_named_not_the_separator(tmp_path: Pa
             InputError, match=r"guillemet ouvert et jamais fermé dans la ligne d'en-tête"
         ):
             read_file(path, "csv")
-    # A name written on two lines, quoted, is a name.
+    # A name written on two lines, quoted, is a name (named on one line).
     path = tmp_path / "deux_lignes.csv"
     path.write_text(
         'id;"Adresse (n°, rue)\ncomplète";date\n1;2 rue X;2024-03-01\n', encoding="utf-8"
     )
-    assert read_file(path, "csv").columns == ["id", "Adresse (n°, rue)\ncomplète", "date"]
+    assert read_file(path, "csv").columns == ["id", "Adresse (n°, rue) complète", "date"]
 
 
 # --------------------------------------------------------------------------- JSON
@@ -1056,8 +1056,11 @@ def test_every_line_ragged_is_rejected_line_by_line(simulated_bondy: Path, tmp_p
     assert len(rejected) == len(lines) - 1 - s["duplicates"]
     assert rejected["source_line"].is_monotonic_increasing
     assert rejected["source_line"].iloc[0] == 2
-    assert (rejected["reason_fr"] == rejected["reason_fr"].iloc[0]).all()
-    assert "16 champs au lieu de 15" in rejected["reason_fr"].iloc[0]
+    # One sentence, but for the line it names.
+    told = "Ligne " + rejected["source_line"].astype(str) + " de « " + LANDLORD + " » mal formée"
+    assert all(r.startswith(t) for r, t in zip(rejected["reason_fr"], told, strict=True))
+    assert rejected["reason_fr"].str.split(" : ", n=1).str[1].nunique() == 1
+    assert "16 champs au lieu de 15, 1 de trop" in rejected["reason_fr"].iloc[0]
     first = json.loads(rejected["original_row"].iloc[0])
     raw = pd.read_csv(simulated_bondy / LANDLORD, sep=";", encoding="cp1252", dtype=str)
     assert first["N° ticket"] == "x"

@@ -18,8 +18,8 @@ What the reader of whole files decides over the whole file is kept whole where i
 matters: a file in UTF-16, or whose header spans several lines or has an unnamed
 column (dropped when empty in every row), is read whole, in one part. A ragged row
 (more or fewer fields than the header) is judged within its part: a row with trailing
-empty fields is a row with a trailing separator unless rows as wide *in its part* hold
-something there.
+empty fields is a row with a trailing separator when most lines *of its part* are as
+wide and no row as wide holds something there.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from pipelines.ingest.csvfile import (
     _parse_csv,
     first_line,
     header_separator,
+    log_unclosed_quotes,
+    without_eof_mark,
     without_sep_line,
 )
 from pipelines.ingest.encoding import (
@@ -139,6 +141,7 @@ def read_file_chunks(
             raw.malformed = raw.malformed.shifted(offset)
         raw.format = delimited_format(raw.columns, detected, fmt)
         lines_before += buf.count(b"\n")
+        log_unclosed_quotes(raw)
         yield raw
         if raw.malformed.unclosed_quote.any():
             return
@@ -297,7 +300,7 @@ def _utf8(part: bytes, enc: str, *, first: bool) -> bytes:
         part = part.decode(enc, errors="replace").encode("utf-8")
     if b"\r" in part:
         part = part.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    return part
+    return without_eof_mark(part)  # the last part's only: the others end with "\n"
 
 
 def _header_line(buf: bytes) -> bytes:

@@ -17,7 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from pipelines.ingest.csvheader import below_titles, header_separator, two_row_header
+from pipelines.ingest.csvheader import (
+    below_titles,
+    header_separator,
+    moves_a_column,
+    reordered_headers,
+    two_row_header,
+    under_their_headers,
+)
 from pipelines.ingest.encoding import (
     control_lines,
     decode,
@@ -50,6 +57,14 @@ def without_sep_line(buf: bytes) -> tuple[bytes, str | None]:
     return buf[found.end() :], found.group(1).decode("ascii")
 
 
+def without_eof_mark(buf: bytes) -> bytes:
+    """``buf`` (``\\n`` line ends) without the Ctrl-Z (0x1A) that DOS programs write at
+    the end of a text file, alone after its last line: else it was read as one more
+    row, of one field, and rejected as malformed."""
+    end = buf.rstrip(b"\n")
+    return end[:-1] if end.endswith(b"\x1a") else buf
+
+
 def first_line(buf: bytes) -> tuple[int, int, int]:
     """Where the first non-blank line of ``buf`` starts and ends, and its 1-based
     number (the end of ``buf`` when every line is blank)."""
@@ -62,14 +77,22 @@ def first_line(buf: bytes) -> tuple[int, int, int]:
         start, line_no = end + 1, line_no + 1
 
 
+def _one_line(name: str) -> str:
+    """A header name over several lines (« Date de⏎création », a quoted CSV cell or a
+    workbook's cell with a line break) on one, each break and the spaces around it one
+    space: as every message names it, and as a configured name matches it."""
+    parts = name.splitlines()
+    return " ".join(p.strip() for p in parts if p.strip()) if len(parts) > 1 else name
+
+
 def _clean_names(names: list[str]) -> tuple[list[str], list[int]]:
-    """Strip header names, name blank ones, make them unique; return the positions of
-    the blank ones (candidates for a trailing separator)."""
+    """Strip header names, put them on one line, name blank ones, make them unique;
+    return the positions of the blank ones (candidates for a trailing separator)."""
     out: list[str] = []
     blank: list[int] = []
     seen: set[str] = set()
     for i, raw_name in enumerate(names):
-        name = raw_name.replace("\ufeff", "").strip()
+        name = _one_line(raw_name.replace("\ufeff", "")).strip()
         if not name:
             blank.append(i)
             name = f"colonne_{i + 1}"
@@ -173,7 +196,7 @@ def read_csv(
     del data
     if b"\r" in buf:
         buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    buf, named = without_sep_line(buf)
+    buf, named = without_sep_line(without_eof_mark(buf))
     separator = separator or named
     if not buf or buf.isspace():
         return RawFile(
@@ -203,7 +226,20 @@ def read_csv(
     raw.encoding_mismatch_lines = garbled
     raw.foreign_encoding_lines = foreign
     raw.other_encoding = other
+    log_unclosed_quotes(raw)
     return raw
+
+
+def log_unclosed_quotes(raw: RawFile) -> None:
+    """Tell the lines of ``raw`` (numbered as in its file) that open a quote never
+    closed, each read alone."""
+    where = raw.malformed.lines[raw.malformed.unclosed_quote]
+    if len(where):
+        log.warning(
+            "%s : guillemet ouvert et jamais fermé, ligne(s) %s : lue(s) seule(s)",
+            raw.path,
+            ", ".join(str(n) for n in where[:10]),
+        )
 
 
 #: The type of label columns read by pyarrow (see :func:`read_csv`).
@@ -256,10 +292,19 @@ def _parse_csv(
         raw.merged_header = tuple(notes)
         return raw
     names, blank_names = _clean_names(header)
+    over_lines = tuple(n for h, n in zip(header, names, strict=True) if "\n" in h)
     body_start = end + 1
     if _NOT_SPACE.search(buf, body_start) is None:
         table = pa.table({n: pa.array([], pa.large_string()) for n in names})
-        return RawFile(str(path), "csv", table, np.zeros(0, np.int64), encoding=enc, separator=sep)
+        return RawFile(
+            str(path),
+            "csv",
+            table,
+            np.zeros(0, np.int64),
+            encoding=enc,
+            separator=sep,
+            names_over_lines=over_lines,
+        )
     has_quotes = buf.find(b'"', body_start) >= 0
     # pyarrow skips empty lines, and a quoted value may hold line breaks: each makes the
     # rows fewer than the lines. As many rows as lines, every line is one row.
@@ -269,7 +314,9 @@ def _parse_csv(
     n_lines = buf.count(b"\n", body_start) + (0 if buf.endswith(b"\n") else 1)
     lines: np.ndarray | None = None
     if table is not None and table.num_rows == n_lines:
-        lines = np.arange(line_no + 1, line_no + 1 + n_lines, dtype=np.int64)
+        # The first line under the header, which may span lines (a quoted name over two).
+        below = line_no + buf.count(b"\n", start, end) + 1
+        lines = np.arange(below, below + n_lines, dtype=np.int64)
     elif table is not None:
         records = records or _records(buf)
         body = np.flatnonzero((records.ends > records.starts) & (records.starts >= body_start))
@@ -302,13 +349,29 @@ def _parse_csv(
             text = buf.decode("utf-8")
             table, lines, rows = _read_exact(text, names, sep)
             malformed = MalformedRows(rows)
+    if any(skip) and moves_a_column(table, header, [i for i, s in enumerate(skip) if not s]):
+        # A header again with its columns moved: every column read to put them back.
+        return _parse_csv(path, buf, enc, separator, labels=labels)
+    moves = reordered_headers(table, header)
+    if moves:
+        # Its line is told in rejected.csv (a header repeated), numbered as in the file.
+        log.warning("%s : en-tête répété avec ses colonnes dans un autre ordre", path)
+        table = under_their_headers(table, moves)
     table, lines, n_blank = _drop_blank_rows(table, lines)
     if n_blank and any(skip):
         # A row blank but for its personal columns is a row: read them this time.
         return _parse_csv(path, buf, enc, separator, labels=labels)
     table = _drop_blank_columns(table, [names[i] for i in blank_names])
     return RawFile(
-        str(path), "csv", table, lines, malformed, encoding=enc, separator=sep, blank_rows=n_blank
+        str(path),
+        "csv",
+        table,
+        lines,
+        malformed,
+        encoding=enc,
+        separator=sep,
+        blank_rows=n_blank,
+        names_over_lines=over_lines,
     )
 
 
@@ -474,6 +537,7 @@ def _read_by_width(
             width -= np.bincount(line_of_pair, weights=inside, minlength=n).astype(np.int64)
     if ((width == 1) & ~empty_line).any() and ncol > 1:
         return None  # blank or one-field lines: the exact path judges them
+    usual = _usual_width(np.bincount(width[~empty_line]))
     first_line = buf[:body_start].count(b"\n") + 1
     good_tables: list[pa.Table] = []
     good_lines: list[np.ndarray] = []
@@ -490,12 +554,24 @@ def _read_by_width(
                 return None
             table = found
         lines = first_line + sel.astype(np.int64)
+        if w != ncol:
+            # A row blank but for its separators (« ;;;; ») is a blank row whatever
+            # its width, not a malformed one.
+            blank = np.zeros(table.num_rows, bool)
+            blank[_blank_rows(table)] = True
+            if blank.any():
+                good_tables.append(_blank_table(names, int(blank.sum())))
+                good_lines.append(lines[blank])
+                table, lines = table.filter(pa.array(~blank)), lines[~blank]
         if w > ncol:
             extra = [pc.utf8_trim_whitespace(table.column(i)) for i in range(ncol, w)]
             filled = any(
                 bool(pc.any(pc.not_equal(pc.utf8_length(col), 0)).as_py()) for col in extra
             )
-            if not filled:  # trailing separators
+            # Empty trailing fields are a trailing separator on every line; on some
+            # lines only, as likely a separator inside an unquoted value of a row whose
+            # last value is empty: malformed, which value holds it is not guessed.
+            if not filled and w == usual:
                 table = table.select(list(range(ncol)))
                 w = ncol
         if w == ncol:
@@ -586,6 +662,7 @@ def _read_exact(
     reader = csv.reader(feed, delimiter=sep, strict=False)
     seen_header = False
     trimmed: list[tuple[int, int, list[str]]] = []  # rows read without trailing separators
+    widths: dict[int, int] = {}  # how many lines have each number of fields
     while True:
         first = feed.pos
         try:
@@ -618,6 +695,10 @@ def _read_exact(
             seen_header = True
             continue
         n = len(fields)
+        if n != ncol and not unclosed and not any(f.strip() for f in fields):
+            fields, n = [""] * ncol, ncol  # blank but for its separators: a blank row
+        else:
+            widths[n] = widths.get(n, 0) + 1
         if n > ncol and all(not f.strip() for f in fields[ncol:]):
             trimmed.append((len(lines), line, fields))
             fields, n = fields[:ncol], ncol  # trailing separators
@@ -628,18 +709,23 @@ def _read_exact(
         for i in range(ncol):
             columns[i].append(fields[i])
         lines.append(line)
-    if malformed and any(m.unclosed_quote for m in malformed):
-        where = ", ".join([str(m.line) for m in malformed if m.unclosed_quote][:10])
-        log.warning("guillemet ouvert et jamais fermé, ligne(s) %s : lue(s) seule(s)", where)
     table = pa.table(
         {name: pa.array(col, pa.large_string()) for name, col in zip(names, columns, strict=True)}
     )
     line_numbers = np.asarray(lines, dtype=np.int64)
-    # Empty trailing fields are a trailing separator, unless rows as wide hold something
-    # there: then a separator too many inside the row shifted its values (an unquoted
-    # "12, rue …"), and the row whose last value happens to be empty is shifted too.
+    # Empty trailing fields are a trailing separator when most lines end so, unless rows
+    # as wide hold something there: then a separator too many inside the row shifted its
+    # values (an unquoted "12, rue …"), and the row whose last value happens to be empty
+    # is shifted too. A row wider than most by empty fields is as likely such a row (a
+    # "Fuite; urgent" over an empty last value): malformed, which value holds the
+    # separator is not guessed.
     ragged = {m.n_fields for m in malformed if not m.unclosed_quote}
-    shifted = [(pos, line, fields) for pos, line, fields in trimmed if len(fields) in ragged]
+    usual = _usual_width(np.bincount(list(widths), weights=list(widths.values())))
+    shifted = [
+        (pos, line, fields)
+        for pos, line, fields in trimmed
+        if len(fields) in ragged or len(fields) != usual
+    ]
     if shifted:
         keep = np.ones(len(line_numbers), dtype=bool)
         keep[[pos for pos, _, _ in shifted]] = False
@@ -651,14 +737,29 @@ def _read_exact(
     return table, line_numbers, malformed
 
 
-def _drop_blank_rows(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray, int]:
-    """Rows whose cells are all blank (``;;;;`` at the end of Excel exports) are not data.
+def _blank_table(names: list[str], n: int) -> pa.Table:
+    """``n`` rows of empty strings under ``names``."""
+    empty = pa.repeat(pa.scalar("", pa.large_string()), n)
+    return pa.table(dict.fromkeys(names, empty))
+
+
+def _usual_width(counts: np.ndarray) -> int:
+    """The number of fields more lines have than any other (``counts[w]`` lines have
+    ``w``), or -1 when two numbers are as frequent."""
+    if not len(counts):
+        return -1
+    top = int(np.argmax(counts))
+    return top if int((counts == counts[top]).sum()) == 1 else -1
+
+
+def _blank_rows(table: pa.Table) -> np.ndarray:
+    """The positions of the rows whose cells are all blank.
 
     Column by column on the remaining candidates only: usually the first column already
     rules every row out.
     """
     if table.num_columns == 0 or table.num_rows == 0:
-        return table, lines, 0
+        return np.zeros(0, np.int64)
     candidates: np.ndarray | None = None
     for col in table.columns:
         sub = col if candidates is None else col.take(pa.array(candidates))
@@ -667,8 +768,16 @@ def _drop_blank_rows(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.n
         hits = np.flatnonzero(flags(pc.equal(pc.utf8_trim_whitespace(sub), "")))
         candidates = hits if candidates is None else candidates[hits]
         if len(candidates) == 0:
-            return table, lines, 0
+            break
     assert candidates is not None
+    return candidates
+
+
+def _drop_blank_rows(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray, int]:
+    """Rows whose cells are all blank (``;;;;`` at the end of Excel exports) are not data."""
+    candidates = _blank_rows(table)
+    if len(candidates) == 0:
+        return table, lines, 0
     keep = np.setdiff1d(np.arange(table.num_rows), candidates)
     return table.take(pa.array(keep)), lines[keep], len(candidates)
 

@@ -7,6 +7,11 @@ from __future__ import annotations
 import csv
 import io
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.xlsxheader import header_under_groups, title_note
 
 _SEPARATORS = (";", ",", "\t", "|")
@@ -92,3 +97,94 @@ def below_titles(
         skipped = sum(len(x) + 1 for x in lines[:k])
         return buf[:start] + b"\n" * k + buf[start + skipped :], [note]
     return None
+
+
+def _key(text: str) -> str:
+    """A header cell as compared with another: its words, case folded."""
+    return " ".join(text.replace("\ufeff", "").split()).casefold()
+
+
+def _header_again(table: pa.Table, keys: list[str]) -> list[tuple[int, list[str]]]:
+    """The rows of ``table`` whose every cell is one of the header's ``keys``
+    (:func:`_key`), with their cells' keys; looked at only where the first column holds
+    one (few rows: vectorised)."""
+    if not table.num_rows or not table.num_columns:
+        return []
+    first = table.column(0)
+    if pa.types.is_dictionary(first.type):
+        first = first.cast(pa.large_string())
+    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(pc.replace_substring(first, "\ufeff", "")))
+    hits = pc.is_in(lowered, value_set=pa.array([k.lower() for k in keys], pa.large_string()))
+    out = []
+    for k in np.flatnonzero(np.asarray(pc.fill_null(hits, False), dtype=bool)).tolist():
+        cells = [_key(str(v)) for v in table.slice(k, 1).to_pylist()[0].values()]
+        if set(cells) <= set(keys):
+            out.append((k, cells))
+    return out
+
+
+def other_headers(raw: RawFile) -> dict[int, np.ndarray]:
+    """The malformed rows of ``raw`` that are the header of another export, as wide as
+    the rows under them (two exports pasted together, the second with other columns):
+    their lines by width. Such a row holds the header's first name and half its names
+    at least."""
+    malformed = raw.malformed
+    keys = [_key(c) for c in raw.columns]
+    if not len(malformed) or not keys:
+        return {}
+    hits = []
+    for pos, first in malformed.first_fields():
+        folded = pc.utf8_lower(pc.utf8_trim_whitespace(pc.replace_substring(first, "\ufeff", "")))
+        same = pc.fill_null(pc.equal(folded, keys[0].lower()), False)
+        hits.append(pos[np.asarray(same, dtype=bool)])
+    found: dict[int, list[int]] = {}
+    for k in np.concatenate(hits).tolist():
+        row = malformed[k]
+        if 2 * len(set(keys) & {_key(v) for v in row.fields.values()}) >= len(keys):
+            found.setdefault(row.n_fields, []).append(row.line)
+    return {w: np.asarray(sorted(lines), np.int64) for w, lines in found.items()}
+
+
+def reordered_headers(table: pa.Table, header: list[str]) -> list[tuple[int, list[int]]]:
+    """The rows of ``table`` (every column of the file, in the header's order) that are
+    the header again with its columns in another order: two exports pasted together,
+    the second with its columns moved. Each as its position and, per column of the
+    header, the position of the field that holds it in that row and the rows under it
+    (until the next such row). The rows under it would otherwise be read with each
+    value under another column's name. A header again in its own order, or a row of
+    header names that are not all of them once each, is none."""
+    keys = [_key(h) for h in header]
+    if len(set(keys)) != len(keys) or table.num_columns != len(keys):
+        return []
+    return [
+        (k, [cells.index(key) for key in keys])
+        for k, cells in _header_again(table, keys)
+        if cells != keys and sorted(cells) == sorted(keys)
+    ]
+
+
+def moves_a_column(table: pa.Table, header: list[str], kept: list[int]) -> bool:
+    """Whether ``table``, the columns ``kept`` of the header only, has a row of the
+    header's names where one of them is not in its column (:func:`reordered_headers`
+    needs every column to tell)."""
+    keys = [_key(h) for h in header]
+    return any(cells != [keys[i] for i in kept] for _, cells in _header_again(table, keys))
+
+
+def under_their_headers(table: pa.Table, moves: list[tuple[int, list[int]]]) -> pa.Table:
+    """``table`` with the rows from each of ``moves`` (:func:`reordered_headers`) to
+    the next, that row included (then the header in its order, rejected as a header
+    repeated), put back under their columns' names."""
+    if not moves:
+        return table
+    columns = [c.cast(pa.large_string()) for c in table.columns]
+    segment = np.full(table.num_rows, -1)
+    for i, (start, _) in enumerate(moves):
+        segment[start:] = i
+    out = []
+    for j, column in enumerate(columns):
+        for i, (_, where) in enumerate(moves):
+            if where[j] != j:
+                column = pc.if_else(pa.array(segment == i), columns[where[j]], column)
+        out.append(column)
+    return pa.table(out, names=table.column_names)

@@ -315,7 +315,7 @@ def _check_table_like(raw: RawFile) -> None:
             check,
         )
     sep = raw.separator or ""
-    if any("\n" in name and ((sep and sep in name) or not raw.table.num_rows) for name in names):
+    if any((sep and sep in name) or not raw.table.num_rows for name in raw.names_over_lines):
         # A column name over several lines that holds the separator or left no row
         # under it: the header's quote was never closed, and the lines after it were
         # read into that name (a name written on two lines, quoted, is neither).

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from pipelines.config import SourceConfig
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.cells import _Parsed
+from pipelines.ingest.csvheader import other_headers
 from pipelines.ingest.partition import _Partition
 from pipelines.ingest.personal import is_personal, personal_columns
 from pipelines.ingest.rawfile import RawFile
@@ -205,11 +206,33 @@ def _reason_fr(
             "suivantes sont lues normalement (fermez ou retirez le guillemet)."
         )
     if code == "malformed_row":
-        return (
-            f"Ligne mal formée : {row.get('_champs', '?')} champs au lieu de "
-            f"{row.get('_ncol', '?')} "
-            "(séparateur ou guillemet en trop ou en moins ?)."
-        )
+        # Preceded by « Ligne N » (see _rejected_frame).
+        n, ncol, sep = int(row["_champs"]), int(row["_ncol"]), row.get("_sep") or ";"
+        shown = "tabulation" if sep == "\t" else f"« {sep} »"
+        if n > ncol:
+            why = (
+                f"{n - ncol} de trop : sans doute un séparateur {shown} dans une valeur "
+                "sans guillemets ; la ligne est écartée plutôt que de deviner quelle "
+                "valeur le contient (mettez cette valeur entre guillemets)"
+            )
+        else:
+            why = (
+                f"{ncol - n} de moins (séparateur manquant, ligne coupée en deux, ou "
+                "dernières valeurs vides omises par l'outil d'export ?)"
+            )
+        fields = f"{n} champ{'s' if n > 1 else ''} au lieu de {ncol}"
+        if row.get("_head"):
+            return (
+                f" de « {row.get('_file', '?')} » : l'en-tête d'un autre export, de {n} "
+                f"colonnes au lieu de {ncol} (deux exports mis bout à bout ?) ; ses lignes "
+                "aussi larges sont écartées : enregistrez cet export dans un fichier à part."
+            )
+        if row.get("_under") is not None:
+            why = (
+                f"sous l'en-tête d'un autre export (ligne {row['_under']}, de {n} colonnes) ; "
+                "écartée : enregistrez cet export dans un fichier à part"
+            )
+        return f" de « {row.get('_file', '?')} » mal formée : {fields}, {why}."
     if code == "repeated_header":
         return (
             "Ligne d'en-tête répétée : les noms des colonnes (dont "
@@ -320,10 +343,27 @@ def _rejected_frame(
                 sentences.append(_reason_fr(code, {"shown": value}, columns, today, start))
         elif code == "malformed_row":
             widths = raws[fi].malformed.n_fields[-1 - rows[members]]
+            heads = other_headers(raws[fi])
             for width in np.unique(widths).tolist():
-                index[members[widths == width]] = len(sentences)
-                record = {"_champs": width, "_ncol": ncols[fi]}
-                sentences.append(_reason_fr(code, record, columns, today, start))
+                here = members[widths == width]
+                # Rows under a header of another export as wide: which one (-1: none),
+                # numbered from 1 past it, 0 for the header itself (its own sentence).
+                at = heads.get(width, np.zeros(0, np.int64))
+                under = np.searchsorted(at, lines[here], side="right") - 1
+                group = np.where(under < 0, -1, 2 * np.maximum(under, 0))
+                if len(at):
+                    group += (under >= 0) & (at[np.maximum(under, 0)] != lines[here])
+                for g in np.unique(group).tolist():
+                    index[here[group == g]] = len(sentences)
+                    record = {
+                        "_champs": width,
+                        "_ncol": ncols[fi],
+                        "_file": names[fi],
+                        "_sep": raws[fi].separator,
+                        "_under": int(at[g // 2]) if g >= 0 else None,
+                        "_head": g >= 0 and g % 2 == 0,
+                    }
+                    sentences.append(_reason_fr(code, record, columns, today, start))
         elif code == "unclosed_quote":
             for k in members:
                 index[k] = len(sentences)
@@ -335,6 +375,13 @@ def _rejected_frame(
     reasons = pa.DictionaryArray.from_arrays(
         pa.array(index), pa.array(sentences, pa.large_string())
     ).cast(pa.large_string())
+    malformed = codes == "malformed_row"
+    if malformed.any():  # « Ligne N » before each one's sentence, vectorised
+        numbers = pa.array(lines[malformed]).cast(pa.large_string())
+        told = pc.binary_join_element_wise(
+            _text("Ligne "), numbers, reasons.filter(pa.array(malformed)), _text("")
+        )
+        reasons = pc.replace_with_mask(reasons, pa.array(malformed), told)
     paths = np.asarray([raw.path for raw in raws], dtype=object)
     frame = pd.DataFrame(
         {

@@ -1,0 +1,258 @@
+"""The landlord's real export made hostile (a separator inside an unquoted value, a
+header cell over two lines, doubled carriage returns…): every row still accounted for,
+at the line the analyst sees, with a French reason naming file and line."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from pipelines.errors import InputError
+from pipelines.ingest import read_file_chunks
+from pipelines.ingest.csvfile import read_csv
+from pipelines.ingest.readers import read_file
+from tests.test_readers_robust import LANDLORD, _ingest, _landlord_source
+
+TICKET = "DI-2024-00001"  # line 2 of the export, its last value (« Logement ») empty
+
+
+def _export_lines(simulated_bondy: Path) -> list[bytes]:
+    """The landlord export's lines (cp1252, CRLF), without their line ends."""
+    lines = (simulated_bondy / LANDLORD).read_bytes().split(b"\r\n")
+    assert lines[1].startswith(TICKET.encode())
+    assert lines[1].endswith(b";")
+    return lines
+
+
+@pytest.mark.parametrize("quote_elsewhere", [False, True], ids=["by-width", "line-by-line"])
+def test_a_separator_in_an_unquoted_value_over_an_empty_last_value_is_rejected(
+    simulated_bondy: Path, tmp_path: Path, quote_elsewhere: bool
+) -> None:
+    # « Fuite; urgent » unquoted: 16 fields, the 16th empty. Before, the row was read as
+    # one with a trailing separator, every value after the description shifted by one,
+    # and rejected for its coordinates (« BL-2 ; »): a reason that misleads the analyst.
+    lines = _export_lines(simulated_bondy)
+    fields = lines[1].split(b";")
+    fields[4] = b"Fuite; urgent"
+    lines[1] = b";".join(fields)
+    if quote_elsewhere:  # an unclosed quote further down: the file read line by line
+        lines[10] = lines[10].replace(b";", b';"', 1)
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(lines))
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rows_in"] == len(lines) - 2  # the header, and the empty after the last CRLF
+    assert s["rejected"]["malformed_row"] == 1
+    bad = result.rejected[result.rejected["reason"] == "malformed_row"].iloc[0]
+    assert bad["source_line"] == 2
+    assert json.loads(bad["original_row"])["N° ticket"] == TICKET
+    assert bad["reason_fr"].startswith(f"Ligne 2 de « {LANDLORD} » mal formée : ")
+    assert "16 champs au lieu de 15, 1 de trop" in bad["reason_fr"]
+    assert "séparateur « ; » dans une valeur sans guillemets" in bad["reason_fr"]
+    assert f"bailleur:{TICKET}" not in set(result.ingested["report_id"])
+
+
+@pytest.mark.parametrize("tail", ["", '5;"05/02/2024;Tags;\n'], ids=["by-width", "line-by-line"])
+def test_a_trailing_separator_on_every_line_is_still_ignored(tmp_path: Path, tail: str) -> None:
+    # The usual case of the rule above: every data line one separator longer than the
+    # header, its last field empty; a row blank but for its separators stays a blank
+    # row, whatever its width (before, « ;;;; » was rejected as malformed beside a row
+    # as wide); the row one field wider than the others is malformed.
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "id;date;texte\n1;01/02/2024;Fuite;\n2;02/02/2024;;\n;;;;\n3;03/02/2024;Tags;\n"
+        "4;04/02/2024;Panne; urgent;\n" + tail,
+        encoding="utf-8",
+    )
+    raw = read_csv(path)
+    assert raw.table.column("id").to_pylist() == ["1", "2", "3"]
+    assert raw.lines.tolist() == [2, 3, 5]
+    assert raw.blank_rows == 1
+    assert [(m.line, m.n_fields) for m in raw.malformed][:1] == [(6, 5)]
+    assert len(raw.malformed) == (2 if tail else 1)
+
+
+def test_a_header_name_over_two_lines_is_named_on_one_with_the_right_line_numbers(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # « Date de création » quoted over two lines (Alt+Entrée in Excel, then CSV). Before,
+    # every message printed the name with its line break (« Date de⏎création » over two
+    # lines of rejected.csv), and each row was numbered one line too high (the header
+    # taken for one line): DI-2024-00081, on line 83, was told on line 82.
+    data = (simulated_bondy / LANDLORD).read_bytes()
+    path = tmp_path / LANDLORD
+    path.write_bytes(data.replace(b"Date de cr\xe9ation", b'"Date de \r\ncr\xe9ation"', 1))
+    result = _ingest(_landlord_source(path))
+    rejected = result.rejected.set_index("source_line")
+    assert rejected.loc[83, "reason"] == "missing_date"
+    assert json.loads(rejected.loc[83, "original_row"])["N° ticket"] == "DI-2024-00081"
+    assert rejected.loc[83, "reason_fr"] == "Date absente dans la colonne « Date de création »."
+    rows = result.ingested.set_index("report_id")
+    assert rows.loc["bailleur:DI-2024-00002", "source_line"] == 4
+    # A configured column absent: the file's columns listed on one line.
+    source = _landlord_source(path)
+    source = dataclasses.replace(source, columns={**source.columns, "date": "Date de dépôt"})
+    with pytest.raises(InputError) as err:
+        _ingest(source)
+    assert "« Date de création »" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_workbook_header_cell_with_a_line_break_is_named_on_one_line(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.append(["N° ticket", "Date de\ncréation", "Adresse"])
+    book.active.append(["T1", "01/02/2024", "3 rue A"])
+    path = tmp_path / "export.xlsx"
+    book.save(path)
+    raw = read_file(path, "auto")
+    assert raw.table.column_names == ["N° ticket", "Date de création", "Adresse"]
+
+
+def test_doubled_carriage_returns_number_rows_as_a_spreadsheet_shows_them(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # CR CR LF (an export converted twice to Windows line ends): a spreadsheet, Python's
+    # universal newlines and Windows' editors see a blank line under every row; each row
+    # is told at the line they show, and the blank lines are no rows.
+    data = (simulated_bondy / LANDLORD).read_bytes()
+    path = tmp_path / LANDLORD
+    path.write_bytes(data.replace(b"\r\n", b"\r\r\n"))
+    shown = path.read_text(encoding="cp1252").splitlines()
+    line = next(k for k, text in enumerate(shown, 1) if text.startswith("DI-2024-00081;"))
+    assert line == 163
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rows_in"] == data.count(b"\r\n") - 1
+    rejected = result.rejected.set_index("source_line")
+    assert json.loads(rejected.loc[line, "original_row"])["N° ticket"] == "DI-2024-00081"
+    parts = list(read_file_chunks(path, "csv", chunk_bytes=200_000))
+    assert len(parts) > 1
+    assert [int(n) for p in parts for n in p.lines] == read_file(path, "csv").lines.tolist()
+
+
+@pytest.mark.parametrize("tail", [b"\r\n\x1a", b"\x1a"], ids=["own-line", "after-last-row"])
+def test_a_dos_end_of_file_mark_is_no_row(
+    simulated_bondy: Path, tmp_path: Path, tail: bytes
+) -> None:
+    # Ctrl-Z (0x1A), which DOS programs write at the end of a text file. Before, alone on
+    # its line it was one more row, rejected as « mal formée : 1 champs au lieu de 15 ».
+    data = (simulated_bondy / LANDLORD).read_bytes()
+    path = tmp_path / LANDLORD
+    path.write_bytes(data.removesuffix(b"\r\n") + tail)
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rows_in"] == data.count(b"\r\n") - 1
+    assert "malformed_row" not in s["rejected"]
+    parts = list(read_file_chunks(path, "csv", chunk_bytes=200_000))
+    assert sum(p.n_rows for p in parts) == s["rows_in"]
+    # A line of one field is still malformed, told in the singular.
+    path.write_bytes(data + b"Fuite\r\n")
+    bad = _ingest(_landlord_source(path)).rejected
+    reason = bad.loc[bad["reason"] == "malformed_row", "reason_fr"].iloc[0]
+    assert "mal formée : 1 champ au lieu de 15, 14 de moins" in reason
+
+
+def test_rows_under_a_header_repeated_in_another_order_are_read_under_its_names(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # Two exports pasted together, the second with « Description » and « Téléphone »,
+    # « Catégorie » and « Statut » swapped, its header line between them. Before, its
+    # rows were read under the first header's names: the phone number as description,
+    # the status as category (« autre »), and the category as status.
+    lines = _export_lines(simulated_bondy)[:-1]
+
+    def swapped(line: bytes) -> bytes:
+        f = line.split(b";")
+        f[4], f[13], f[2], f[9] = f[13], f[4], f[9], f[2]
+        return b";".join(f)
+
+    second = [swapped(line.replace(b"DI-2024-", b"DX-2024-")) for line in lines[:40]]
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(lines + second) + b"\r\n")
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rows_in"] == len(lines) - 1 + 40
+    assert s["rejected"]["repeated_header"] == 1
+    rows = result.ingested.set_index("report_id")
+    first, again = rows.loc["bailleur:DI-2024-00002"], rows.loc["bailleur:DX-2024-00002"]
+    assert again["source_line"] == len(lines) + 3  # its header on the line above the first
+    columns = ["description", "category", "status", "subcategory", "address", "lat"]
+    assert again[columns].fillna("").tolist() == first[columns].fillna("").tolist()
+    assert again["description"] == "Vide-ordures bouché."
+    assert not any("+33 4 65 71 80 41" in str(v) for v in again.to_numpy())
+
+
+def test_a_quote_left_open_is_logged_at_its_line_in_the_file_when_read_in_parts(
+    simulated_bondy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The reader of parts logged the line counted in the part (« ligne(s) 2 ») where
+    # rejected.csv tells the file's (3 000).
+    lines = _export_lines(simulated_bondy)
+    lines[2999] = lines[2999].replace(b";", b';"', 1)
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(lines))
+    with caplog.at_level("WARNING", logger="pipelines.ingest.csvfile"):
+        parts = list(read_file_chunks(path, "csv", chunk_bytes=200_000))
+    assert [int(n) for p in parts for n in p.malformed.lines] == [3000]
+    told = [r.getMessage() for r in caplog.records if "jamais fermé" in r.getMessage()]
+    assert told == [f"{path} : guillemet ouvert et jamais fermé, ligne(s) 3000 : lue(s) seule(s)"]
+
+
+def test_rows_whose_empty_last_value_was_left_out_are_told_so(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # An export tool that leaves out a row's empty last value (« …;0353010966 » for
+    # « …;0353010966; »): which value is missing is not guessed, the row is rejected,
+    # and its reason names that cause beside a missing separator.
+    lines = _export_lines(simulated_bondy)[:-1]
+    short = [line.endswith(b";") for line in lines[1:]]
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join([lines[0]] + [x.removesuffix(b";") for x in lines[1:]]))
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rows_in"] == len(lines) - 1
+    # Every short row rejected, but for exact copies of an earlier one (duplicates).
+    shorts = {k + 2 for k, was in enumerate(short) if was}
+    bad = result.rejected.loc[result.rejected["reason"] == "malformed_row", "source_line"]
+    assert set(bad) <= shorts
+    assert len(bad) == s["rejected"]["malformed_row"] >= len(shorts) - s["duplicates"] > 2000
+    reason = result.rejected.set_index("source_line").loc[2, "reason_fr"]
+    assert reason == (
+        f"Ligne 2 de « {LANDLORD} » mal formée : 14 champs au lieu de 15, 1 de moins "
+        "(séparateur manquant, ligne coupée en deux, ou dernières valeurs vides omises par "
+        "l'outil d'export ?)."
+    )
+
+
+def test_rows_under_the_header_of_an_export_with_another_column_are_told_so(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # A second export, with one more column (« Priorité »), pasted under the first. Its
+    # rows are rejected (which column is which is not guessed); before, each was said
+    # « sans doute un séparateur dans une valeur », and its header line too.
+    lines = _export_lines(simulated_bondy)[:-1]
+    second = [lines[0] + b";Priorit\xe9"] + [x + b";haute" for x in lines[1:40]]
+    lines[1] = lines[1].replace(b"Digicode cass\xe9.", b"Fuite; urgent")
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(lines + second) + b"\r\n")
+    result = _ingest(_landlord_source(path))
+    assert result.summary["sources"]["bailleur"]["rejected"]["malformed_row"] == 41
+    reasons = result.rejected.set_index("source_line")["reason_fr"]
+    head = len(lines) + 1
+    assert reasons[head] == (
+        f"Ligne {head} de « {LANDLORD} » : l'en-tête d'un autre export, de 16 colonnes au "
+        "lieu de 15 (deux exports mis bout à bout ?) ; ses lignes aussi larges sont "
+        "écartées : enregistrez cet export dans un fichier à part."
+    )
+    assert reasons[head + 2] == (
+        f"Ligne {head + 2} de « {LANDLORD} » mal formée : 16 champs au lieu de 15, sous "
+        f"l'en-tête d'un autre export (ligne {head}, de 16 colonnes) ; écartée : "
+        "enregistrez cet export dans un fichier à part."
+    )
+    # A separator too many above that header, in a row as wide, is still told as such.
+    assert "16 champs au lieu de 15, 1 de trop : sans doute un séparateur" in reasons[2]
+    assert "1 de trop" not in "".join(reasons[reasons.index > head])
