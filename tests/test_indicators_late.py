@@ -32,6 +32,7 @@ from pipelines.config import load_config
 from pipelines.indicators import run as run_indicators_stage
 from pipelines.indicators.compute import counted_reports, lift_repeats, site_quarters
 from pipelines.ingest.household import household_keys
+from pipelines.io import read_csv
 from pipelines.publish import run as run_publish
 from pipelines.publish import run_indicators
 from pipelines.publish.ledger import (
@@ -42,7 +43,8 @@ from pipelines.publish.ledger import (
     ledger_part,
     report_digest,
 )
-from pipelines.publish.left_out import pack_figures
+from pipelines.publish.left_out import pack_figures, pack_reports
+from pipelines.published import FILES
 from pipelines.trends import run as run_trends
 
 SITE = "bondy"
@@ -60,6 +62,11 @@ class Packs:
     late: pd.DataFrame
     audit: dict[str, Any]
     note: str
+    #: the building profile and the closing delays' chart of the two packs, and the
+    #: trends stage's follow-up after the late reports (``followup.csv``, every report)
+    profiles: tuple[pd.DataFrame, pd.DataFrame]
+    delays: tuple[pd.DataFrame, pd.DataFrame]
+    followup: pd.DataFrame
 
 
 def _tables(folder: Path, prefix: str = "indicators_") -> dict[str, pd.DataFrame]:
@@ -67,6 +74,12 @@ def _tables(folder: Path, prefix: str = "indicators_") -> dict[str, pd.DataFrame
         name: pd.read_parquet(folder / f"{prefix}{name}.parquet")
         for name in ("site", "category", "entrance")
     }
+
+
+def _followup_tables(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The published building profile (without its geometry) and closing delays."""
+    profile = pd.DataFrame(gpd.read_parquet(folder / FILES["profile"]).drop(columns="geometry"))
+    return profile, pd.read_parquet(folder / FILES["closing_delays"])
 
 
 def _late_reports(processed: Path) -> gpd.GeoDataFrame:
@@ -145,6 +158,7 @@ def packs(demo_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Packs:
     run_publish(config, site, processed=processed, dst_dir=published)
     run_indicators(config, site, processed=processed, dst_dir=published)
     first = _tables(published)
+    profile, delays = _followup_tables(published)
     before = pd.read_parquet(processed / "indicators_site.parquet")
 
     late = _late_reports(processed)
@@ -162,7 +176,12 @@ def packs(demo_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Packs:
     run_indicators(config, site, processed=processed, dst_dir=published)
     audit = pd.read_json(published / "publication_audit.json", typ="series").to_dict()
     note = (published / "indicators_method.md").read_text(encoding="utf-8")
-    return Packs(first, _tables(published), before, _tables(processed), late, audit, note)
+    profile_2, delays_2 = _followup_tables(published)
+    followup = read_csv(processed / "followup.csv", dtype={"key": str})
+    return Packs(
+        first, _tables(published), before, _tables(processed), late, audit, note,
+        (profile, profile_2), (delays, delays_2), followup,
+    )  # fmt: skip
 
 
 def _same_or_hidden(packs: Packs, table: str, column: str, flag: str) -> pd.DataFrame:
@@ -239,6 +258,30 @@ def test_the_watch_level_shown_leaves_late_reports_out(packs: Packs) -> None:
     listed = {tuple(r) for r in packs.second["entrance"][keys].astype(str).itertuples(index=False)}
     before = {tuple(r) for r in packs.first["entrance"][keys].astype(str).itertuples(index=False)}
     assert listed == before
+
+
+def test_the_buildings_backlog_and_closing_delays_shown_leave_late_reports_out(
+    packs: Packs,
+) -> None:
+    """The building profile's open reports and median closing delay, and the closing
+    delays' chart, came from the trends stage's follow-up, which counts every report:
+    the second pack showed way/84185369's open reports at 3 beside the first pack's 2
+    (its 97 reports, late ones out, the same in both), four buildings' median delays
+    moved and the lifts' chart row said 610 reports closed beside 608. Now the first
+    pack's figures."""
+    first, second = packs.profiles
+    exact = packs.followup[packs.followup["level"] == "building"].set_index("key")
+    ids = first["building_id"].astype(str)
+    for column, source in (("open_backlog", "n_open"), ("median_delay_h", "median_delay_h")):
+        # the late reports move the trends stage's figure of some shown buildings
+        shown = first[column].notna().to_numpy()
+        moved = ids[shown].map(exact[source]).to_numpy() != first.loc[shown, column].to_numpy()
+        assert moved.any(), column
+        pd.testing.assert_series_equal(second[column], first[column])
+    lifts = packs.followup.set_index(["level", "key"]).loc[("category", "ascenseur")]
+    delays = [d.set_index("category") for d in packs.delays]
+    assert lifts["n_closed"] == delays[0].loc["ascenseur", "n_closed"] + 2
+    pd.testing.assert_frame_equal(packs.delays[1], packs.delays[0])
 
 
 def _lifts() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -331,3 +374,22 @@ def test_an_id_read_without_its_invisible_character_is_the_report_the_ledger_cou
     assert rows["report_id"].tolist() == [now]
     renewed = joined({"monthly": ledger_part(ledger, "monthly"), "counted": rows})
     assert ledger_drift(renewed, micro, "month")["moved"] == 0
+
+
+def test_the_pack_reports_leave_out_the_late_rows_of_the_microdata() -> None:
+    """The late flags are per row of the microdata (counted reports on a building,
+    dated): the report left out is the late one, whatever rows it skips before it."""
+    reports = pd.DataFrame(
+        {
+            "report_id": ["unplaced", "duplicate", "undated", "kept", "late"],
+            "building_id": [None, "A", "A", "A", "A"],
+            "duplicate_of": [None, "kept", None, None, None],
+            "reported_at": pd.to_datetime(
+                ["2024-01-02", "2024-01-03", None, "2024-01-04", "2024-01-05"]
+            ),
+            "category": "chauffage",
+        }
+    )
+    out = pack_reports(reports, np.array([False, True]))
+    assert out["report_id"].tolist() == ["unplaced", "duplicate", "undated", "kept"]
+    assert pack_reports(reports, np.zeros(2, dtype=bool)) is reports

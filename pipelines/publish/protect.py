@@ -50,6 +50,7 @@ problems), :mod:`~pipelines.publish.points` (report points) and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -88,6 +89,7 @@ from pipelines.publish.ledger import (
     ledger_level,
     ledger_part,
 )
+from pipelines.publish.left_out import pack_followup, pack_reports
 from pipelines.publish.levels import (
     LEVEL_FR,
     LEVELS,
@@ -186,6 +188,8 @@ def apply_profile(
     windows: tuple[Window, Window] | None = None,
     ledger: pd.DataFrame | None = None,
     gap_m: float = DEFAULT_PARAMS["zones"]["gap_m"],
+    targets_h: Mapping[str, float] | None = None,
+    as_of: pd.Timestamp | None = None,
 ) -> tuple[Protection, pd.DataFrame | None]:
     """The published tables under a profile's rule, and the new ledger of frozen periods.
 
@@ -207,6 +211,10 @@ def apply_profile(
         The zones' link distance (``[params.zones] gap_m``): a zone's buildings shown
         apart from its largest linked group have their class hidden
         (:mod:`pipelines.publish.detached`; the audit's ``zones_detached``).
+    targets_h, as_of
+        The target delays and the date of the export of the trends stage's follow-up
+        (``trend_summary.json``), which is counted again without the late reports
+        (:func:`pipelines.publish.left_out.pack_followup`); ``None``: no follow-up.
 
     Returns
     -------
@@ -243,6 +251,11 @@ def apply_profile(
     # a report arriving after its period was published changes no protected figure
     late = late_reports(micro, ledger, level[1])
     micro = outside_zones_if_class_hidden(micro[~late.to_numpy()].reset_index(drop=True), rule)
+    # nor a figure of the follow-up (a building's open reports, the closing delays)
+    reports = pack_reports(reports, late.to_numpy(dtype=bool))
+    if late.any():
+        published = pack_followup(published, reports, targets_h=targets_h, as_of=as_of)
+        profile = published.profile
     local, site_tables = joint_tables(level)
     if window is not None:
         site_tables = [*site_tables, *KEY_TABLES]

@@ -10,6 +10,7 @@ from pipelines.trends.emerging_hotspots import (
     comparison_windows,
     window_counts,
 )
+from pipelines.trends.followup import followup_table
 from pipelines.trends.series import (
     FREQ_FR,
     TREND_WORDS_FR,
@@ -26,6 +27,7 @@ __all__ = [
     "TREND_WORDS_FR",
     "Window",
     "comparison_windows",
+    "followup_table",
     "headline",
     "run",
     "series_tests",
