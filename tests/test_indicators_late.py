@@ -67,6 +67,8 @@ class Packs:
     profiles: tuple[pd.DataFrame, pd.DataFrame]
     delays: tuple[pd.DataFrame, pd.DataFrame]
     followup: pd.DataFrame
+    #: the second pack's method note (publication step)
+    method: str
 
 
 def _tables(folder: Path, prefix: str = "indicators_") -> dict[str, pd.DataFrame]:
@@ -178,9 +180,10 @@ def packs(demo_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Packs:
     note = (published / "indicators_method.md").read_text(encoding="utf-8")
     profile_2, delays_2 = _followup_tables(published)
     followup = read_csv(processed / "followup.csv", dtype={"key": str})
+    method = (published / FILES["method_note_md"]).read_text(encoding="utf-8")
     return Packs(
         first, _tables(published), before, _tables(processed), late, audit, note,
-        (profile, profile_2), (delays, delays_2), followup,
+        (profile, profile_2), (delays, delays_2), followup, method,
     )  # fmt: skip
 
 
@@ -282,6 +285,8 @@ def test_the_buildings_backlog_and_closing_delays_shown_leave_late_reports_out(
     delays = [d.set_index("category") for d in packs.delays]
     assert lifts["n_closed"] == delays[0].loc["ascenseur", "n_closed"] + 2
     pd.testing.assert_frame_equal(packs.delays[1], packs.delays[0])
+    method = " ".join(packs.method.split())
+    assert "ni dans les signalements ouverts et les délais de clôture publiés" in method
 
 
 def _lifts() -> tuple[pd.DataFrame, pd.DataFrame]:
