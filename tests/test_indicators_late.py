@@ -35,6 +35,7 @@ from pipelines.ingest.household import household_keys
 from pipelines.io import read_csv
 from pipelines.publish import run as run_publish
 from pipelines.publish import run_indicators
+from pipelines.publish.build import closing_delays_table
 from pipelines.publish.ledger import (
     counted_rows,
     joined,
@@ -43,8 +44,9 @@ from pipelines.publish.ledger import (
     ledger_part,
     report_digest,
 )
-from pipelines.publish.left_out import pack_figures, pack_reports
-from pipelines.published import FILES
+from pipelines.publish.left_out import pack_figures, pack_followup, pack_reports
+from pipelines.published import FILES, Published
+from pipelines.trends import followup_table
 from pipelines.trends import run as run_trends
 
 SITE = "bondy"
@@ -398,3 +400,39 @@ def test_the_pack_reports_leave_out_the_late_rows_of_the_microdata() -> None:
     out = pack_reports(reports, np.array([False, True]))
     assert out["report_id"].tolist() == ["unplaced", "duplicate", "undated", "kept"]
     assert pack_reports(reports, np.zeros(2, dtype=bool)) is reports
+
+
+def test_a_late_closure_moves_no_date_of_the_export_of_the_pack() -> None:
+    """Without a date set (``[params.trends] as_of``), the trends stage dates the export
+    at the latest report or closure time: a late report closed after every other one
+    moved it (5 March beside 2 March at noon), and a heating report still open, opened
+    26 hours before, became due: the share closed within the 48-hour target went from
+    100 % to 50 % over the pack's reports. Over these, the date is theirs: the first
+    pack's."""
+    reports = pd.DataFrame(
+        {
+            "report_id": ["open", "closed", "late"],
+            "building_id": "A",
+            "category": "chauffage",
+            "reported_at": pd.to_datetime(
+                ["2024-03-01 10:00", "2024-03-02 00:00", "2024-01-10 00:00"]
+            ),
+            "closed_at": pd.to_datetime([None, "2024-03-02 12:00", "2024-03-05 00:00"]),
+        }
+    )
+    every = followup_table(reports, targets_h={"chauffage": 48.0}, as_of=pd.Timestamp("2024-03-05"))
+    profile = gpd.GeoDataFrame(
+        {"building_id": ["A", "B"], "open_backlog": [1.0, np.nan], "median_delay_h": 1.0},
+        geometry=gpd.points_from_xy([0, 1], [0, 1]), crs="EPSG:4326",
+    )  # fmt: skip
+    published = Published(
+        profile, pd.DataFrame(), profile.iloc[0:0], {}, closing_delays=closing_delays_table(every)
+    )
+    kept = pack_reports(reports, np.array([False, False, True]))
+    out = pack_followup(published, kept, targets_h={"chauffage": 48.0}, as_of=None)
+    delays = out.closing_delays.set_index("category").loc["chauffage"]
+    due = (delays["n_closed"], delays["n_due"], delays["share_closed_within_target"])
+    assert due == (1, 1, 1.0)
+    assert out.profile["open_backlog"].tolist()[0] == 1.0
+    assert out.profile["median_delay_h"].tolist()[0] == 12.0
+    assert np.isnan(out.profile["open_backlog"].tolist()[1])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ from pipelines.publish.levels import level_of
 from pipelines.published import Published
 from pipelines.reports import counted as is_counted
 from pipelines.stats import open_backlog
-from pipelines.trends import followup_table
+from pipelines.trends import extraction_date, followup_table, has_closure_dates
 
 
 def unequal_cells(
@@ -194,18 +195,19 @@ def pack_followup(
     published: Published,
     reports: pd.DataFrame,
     *,
-    targets_h: Mapping[str, float] | None,
-    as_of: pd.Timestamp | None,
+    targets_h: Mapping[str, float],
+    as_of: date | None,
 ) -> Published:
     """``published`` with the follow-up's figures counted over the pack's ``reports``
     (:func:`pack_reports`, late ones out): the building profile's ``open_backlog`` and
-    ``median_delay_h`` and the closing delays per category (``closing_delays``), by the
-    trends stage's :func:`pipelines.trends.followup_table` with its settings.
+    ``median_delay_h`` and the closing delays per category (``closing_delays``), as the
+    trends stage counts them (:func:`pipelines.trends.followup_table`, its settings, the
+    date of the export by default the latest report or closure time of these reports).
 
     The trends stage counts every report: a late one was in its building's open reports
-    or median delay and in its category's closed reports, and two packs of the same
-    frozen periods told of it. Without a follow-up (no closing date: ``as_of`` null),
-    ``published`` as it is.
+    or median delay and in its category's closed reports (and a late closure, the
+    latest, moved the date of the export), and two packs of the same frozen periods told
+    of it. Without these figures (no follow-up), ``published`` as it is.
 
     Parameters
     ----------
@@ -214,19 +216,22 @@ def pack_followup(
     reports
         The reports the pack counts.
     targets_h, as_of
-        The target delays per category and the date of the export the trends stage
-        used (``trend_summary.json``'s ``parameters``).
+        The site's ``trends`` settings: the target delays per category and the date of
+        the export (``None``: the latest report or closure time).
     """
-    if as_of is None or targets_h is None:
-        return published
-    followup = followup_table(reports[is_counted(reports)], targets_h=targets_h, as_of=as_of)
-    profile = published.profile
+    profile, delays = published.profile, published.closing_delays
     columns = [c for c in ("open_backlog", "median_delay_h") if c in profile]
+    if not columns and (delays is None or delays.empty):
+        return published
+    counted = reports[is_counted(reports)]
+    followup = pd.DataFrame()
+    if has_closure_dates(counted):
+        when = pd.Timestamp(as_of) if as_of else extraction_date(counted)
+        followup = followup_table(counted, targets_h=targets_h, as_of=when)
     redone = with_trend_results(profile.drop(columns=columns), followup=followup)
     profile = profile.copy()
     for column in columns:
         profile[column] = redone[column].to_numpy() if column in redone else np.nan
-    delays = published.closing_delays
     if delays is not None and len(delays):
         delays = closing_delays_table(followup)
     return replace(published, profile=profile, closing_delays=delays)

@@ -50,14 +50,13 @@ problems), :mod:`~pipelines.publish.points` (report points) and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipelines.config import DEFAULT_PARAMS
+from pipelines.config import DEFAULT_PARAMS, TrendSettings
 from pipelines.config.publication import ProfileRule
 from pipelines.hotspots import too_few_note_fr
 from pipelines.publish.buildings import (
@@ -188,8 +187,7 @@ def apply_profile(
     windows: tuple[Window, Window] | None = None,
     ledger: pd.DataFrame | None = None,
     gap_m: float = DEFAULT_PARAMS["zones"]["gap_m"],
-    targets_h: Mapping[str, float] | None = None,
-    as_of: pd.Timestamp | None = None,
+    trends: TrendSettings | None = None,
 ) -> tuple[Protection, pd.DataFrame | None]:
     """The published tables under a profile's rule, and the new ledger of frozen periods.
 
@@ -211,10 +209,10 @@ def apply_profile(
         The zones' link distance (``[params.zones] gap_m``): a zone's buildings shown
         apart from its largest linked group have their class hidden
         (:mod:`pipelines.publish.detached`; the audit's ``zones_detached``).
-    targets_h, as_of
-        The target delays and the date of the export of the trends stage's follow-up
-        (``trend_summary.json``), which is counted again without the late reports
-        (:func:`pipelines.publish.left_out.pack_followup`); ``None``: no follow-up.
+    trends
+        The site's ``trends`` settings (its target delays and date of the export), with
+        which the trends stage's follow-up is counted again without the late reports
+        (:func:`pipelines.publish.left_out.pack_followup`); default: the defaults.
 
     Returns
     -------
@@ -254,7 +252,8 @@ def apply_profile(
     # nor a figure of the follow-up (a building's open reports, the closing delays)
     reports = pack_reports(reports, late.to_numpy(dtype=bool))
     if late.any():
-        published = pack_followup(published, reports, targets_h=targets_h, as_of=as_of)
+        p = trends or TrendSettings.from_dict({})
+        published = pack_followup(published, reports, targets_h=p.targets_h, as_of=p.as_of)
         profile = published.profile
     local, site_tables = joint_tables(level)
     if window is not None:
