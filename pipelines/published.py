@@ -56,6 +56,8 @@ Files (see :data:`FILES`):
     Closing delays per category of the trends stage's follow-up:
     ``category``, ``n_closed``, ``median_delay_h``, ``p90_delay_h``, ``target_h``,
     ``share_closed_within_target`` (0–1); no row when the sources give no closing date.
+    Like the profile's ``open_backlog`` and ``median_delay_h``, counted without the late
+    reports a profile leaves out (:func:`pipelines.publish.left_out.pack_followup`).
     ``interne`` keeps ``n_due`` (the reports due, the share's denominator); under a
     rounding profile the share is drawn from rounded counts
     (:func:`pipelines.publish.charts.closing_delays_of`).

@@ -32,8 +32,10 @@ from pipelines.config import load_config
 from pipelines.indicators import run as run_indicators_stage
 from pipelines.indicators.compute import counted_reports, lift_repeats, site_quarters
 from pipelines.ingest.household import household_keys
+from pipelines.io import read_csv
 from pipelines.publish import run as run_publish
 from pipelines.publish import run_indicators
+from pipelines.publish.build import closing_delays_table
 from pipelines.publish.ledger import (
     counted_rows,
     joined,
@@ -42,7 +44,9 @@ from pipelines.publish.ledger import (
     ledger_part,
     report_digest,
 )
-from pipelines.publish.left_out import pack_figures
+from pipelines.publish.left_out import pack_figures, pack_followup, pack_reports
+from pipelines.published import FILES, Published
+from pipelines.trends import followup_table
 from pipelines.trends import run as run_trends
 
 SITE = "bondy"
@@ -60,6 +64,13 @@ class Packs:
     late: pd.DataFrame
     audit: dict[str, Any]
     note: str
+    #: the building profile and the closing delays' chart of the two packs, and the
+    #: trends stage's follow-up after the late reports (``followup.csv``, every report)
+    profiles: tuple[pd.DataFrame, pd.DataFrame]
+    delays: tuple[pd.DataFrame, pd.DataFrame]
+    followup: pd.DataFrame
+    #: the second pack's method note (publication step)
+    method: str
 
 
 def _tables(folder: Path, prefix: str = "indicators_") -> dict[str, pd.DataFrame]:
@@ -67,6 +78,12 @@ def _tables(folder: Path, prefix: str = "indicators_") -> dict[str, pd.DataFrame
         name: pd.read_parquet(folder / f"{prefix}{name}.parquet")
         for name in ("site", "category", "entrance")
     }
+
+
+def _followup_tables(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The published building profile (without its geometry) and closing delays."""
+    profile = pd.DataFrame(gpd.read_parquet(folder / FILES["profile"]).drop(columns="geometry"))
+    return profile, pd.read_parquet(folder / FILES["closing_delays"])
 
 
 def _late_reports(processed: Path) -> gpd.GeoDataFrame:
@@ -145,6 +162,7 @@ def packs(demo_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Packs:
     run_publish(config, site, processed=processed, dst_dir=published)
     run_indicators(config, site, processed=processed, dst_dir=published)
     first = _tables(published)
+    profile, delays = _followup_tables(published)
     before = pd.read_parquet(processed / "indicators_site.parquet")
 
     late = _late_reports(processed)
@@ -162,7 +180,13 @@ def packs(demo_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Packs:
     run_indicators(config, site, processed=processed, dst_dir=published)
     audit = pd.read_json(published / "publication_audit.json", typ="series").to_dict()
     note = (published / "indicators_method.md").read_text(encoding="utf-8")
-    return Packs(first, _tables(published), before, _tables(processed), late, audit, note)
+    profile_2, delays_2 = _followup_tables(published)
+    followup = read_csv(processed / "followup.csv", dtype={"key": str})
+    method = (published / FILES["method_note_md"]).read_text(encoding="utf-8")
+    return Packs(
+        first, _tables(published), before, _tables(processed), late, audit, note,
+        (profile, profile_2), (delays, delays_2), followup, method,
+    )  # fmt: skip
 
 
 def _same_or_hidden(packs: Packs, table: str, column: str, flag: str) -> pd.DataFrame:
@@ -239,6 +263,32 @@ def test_the_watch_level_shown_leaves_late_reports_out(packs: Packs) -> None:
     listed = {tuple(r) for r in packs.second["entrance"][keys].astype(str).itertuples(index=False)}
     before = {tuple(r) for r in packs.first["entrance"][keys].astype(str).itertuples(index=False)}
     assert listed == before
+
+
+def test_the_buildings_backlog_and_closing_delays_shown_leave_late_reports_out(
+    packs: Packs,
+) -> None:
+    """The building profile's open reports and median closing delay, and the closing
+    delays' chart, came from the trends stage's follow-up, which counts every report:
+    the second pack showed way/84185369's open reports at 3 beside the first pack's 2
+    (its 97 reports, late ones out, the same in both), four buildings' median delays
+    moved and the lifts' chart row said 610 reports closed beside 608. Now the first
+    pack's figures."""
+    first, second = packs.profiles
+    exact = packs.followup[packs.followup["level"] == "building"].set_index("key")
+    ids = first["building_id"].astype(str)
+    for column, source in (("open_backlog", "n_open"), ("median_delay_h", "median_delay_h")):
+        # the late reports move the trends stage's figure of some shown buildings
+        shown = first[column].notna().to_numpy()
+        moved = ids[shown].map(exact[source]).to_numpy() != first.loc[shown, column].to_numpy()
+        assert moved.any(), column
+        pd.testing.assert_series_equal(second[column], first[column])
+    lifts = packs.followup.set_index(["level", "key"]).loc[("category", "ascenseur")]
+    delays = [d.set_index("category") for d in packs.delays]
+    assert lifts["n_closed"] == delays[0].loc["ascenseur", "n_closed"] + 2
+    pd.testing.assert_frame_equal(packs.delays[1], packs.delays[0])
+    method = " ".join(packs.method.split())
+    assert "ni dans les signalements ouverts et les délais de clôture publiés" in method
 
 
 def _lifts() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -331,3 +381,58 @@ def test_an_id_read_without_its_invisible_character_is_the_report_the_ledger_cou
     assert rows["report_id"].tolist() == [now]
     renewed = joined({"monthly": ledger_part(ledger, "monthly"), "counted": rows})
     assert ledger_drift(renewed, micro, "month")["moved"] == 0
+
+
+def test_the_pack_reports_leave_out_the_late_rows_of_the_microdata() -> None:
+    """The late flags are per row of the microdata (counted reports on a building,
+    dated): the report left out is the late one, whatever rows it skips before it."""
+    reports = pd.DataFrame(
+        {
+            "report_id": ["unplaced", "duplicate", "undated", "kept", "late"],
+            "building_id": [None, "A", "A", "A", "A"],
+            "duplicate_of": [None, "kept", None, None, None],
+            "reported_at": pd.to_datetime(
+                ["2024-01-02", "2024-01-03", None, "2024-01-04", "2024-01-05"]
+            ),
+            "category": "chauffage",
+        }
+    )
+    out = pack_reports(reports, np.array([False, True]))
+    assert out["report_id"].tolist() == ["unplaced", "duplicate", "undated", "kept"]
+    assert pack_reports(reports, np.zeros(2, dtype=bool)) is reports
+
+
+def test_a_late_closure_moves_no_date_of_the_export_of_the_pack() -> None:
+    """Without a date set (``[params.trends] as_of``), the trends stage dates the export
+    at the latest report or closure time: a late report closed after every other one
+    moved it (5 March beside 2 March at noon), and a heating report still open, opened
+    26 hours before, became due: the share closed within the 48-hour target went from
+    100 % to 50 % over the pack's reports. Over these, the date is theirs: the first
+    pack's."""
+    reports = pd.DataFrame(
+        {
+            "report_id": ["open", "closed", "late"],
+            "building_id": "A",
+            "category": "chauffage",
+            "reported_at": pd.to_datetime(
+                ["2024-03-01 10:00", "2024-03-02 00:00", "2024-01-10 00:00"]
+            ),
+            "closed_at": pd.to_datetime([None, "2024-03-02 12:00", "2024-03-05 00:00"]),
+        }
+    )
+    every = followup_table(reports, targets_h={"chauffage": 48.0}, as_of=pd.Timestamp("2024-03-05"))
+    profile = gpd.GeoDataFrame(
+        {"building_id": ["A", "B"], "open_backlog": [1.0, np.nan], "median_delay_h": 1.0},
+        geometry=gpd.points_from_xy([0, 1], [0, 1]), crs="EPSG:4326",
+    )  # fmt: skip
+    published = Published(
+        profile, pd.DataFrame(), profile.iloc[0:0], {}, closing_delays=closing_delays_table(every)
+    )
+    kept = pack_reports(reports, np.array([False, False, True]))
+    out = pack_followup(published, kept, targets_h={"chauffage": 48.0}, as_of=None)
+    delays = out.closing_delays.set_index("category").loc["chauffage"]
+    due = (delays["n_closed"], delays["n_due"], delays["share_closed_within_target"])
+    assert due == (1, 1, 1.0)
+    assert out.profile["open_backlog"].tolist()[0] == 1.0
+    assert out.profile["median_delay_h"].tolist()[0] == 12.0
+    assert np.isnan(out.profile["open_backlog"].tolist()[1])

@@ -70,9 +70,8 @@ def microdata(
     whatever the report's text), ``reported_at`` (naive) and ``report_id`` (the row's
     position where the column is missing), which the ledger keeps to tell late reports
     apart."""
-    counted = reports[is_counted(reports, on_building=True)]
+    counted = reports[micro_rows(reports)]
     when = naive_dates(counted["reported_at"])
-    counted, when = counted[when.notna()], when[when.notna()]
     category = counted["category"].astype(str)
     category = category.where(category.isin(CODES), "autre")
     ids = counted["building_id"].astype(str)
@@ -100,6 +99,13 @@ def microdata(
             ).to_numpy(),
         }
     )
+
+
+def micro_rows(reports: pd.DataFrame) -> np.ndarray:
+    """Per row of ``reports``, whether it is one of :func:`microdata`'s rows (which keeps
+    them in order): a counted report on a building, dated."""
+    mask = is_counted(reports, on_building=True) & naive_dates(reports["reported_at"]).notna()
+    return mask.to_numpy(dtype=bool)
 
 
 def unpublished_zone(micro: pd.DataFrame) -> pd.DataFrame:

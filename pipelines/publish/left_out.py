@@ -9,11 +9,16 @@ two roundings of nearby counts narrowed it): such a cell is not shown
 (:func:`left_out_cells`). The figures drawn from more than their quarter's own reports
 (the backlog at a later quarter's end, the recurrence over 6 months, the lifts, the
 proposed watch level and its entrances) are computed over the reports the pack counts
-(:func:`pack_figures`): hiding them would hide every quarter after a late report.
+(:func:`pack_figures`): hiding them would hide every quarter after a late report. So
+are the follow-up's figures the publication step shows (a building's open reports and
+median closing delay, the closing delays per category: :func:`pack_followup`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -27,10 +32,14 @@ from pipelines.indicators import (
     quarter_of,
     site_quarters,
 )
-from pipelines.publish.cells import FLAG
+from pipelines.publish.build import closing_delays_table, with_trend_results
+from pipelines.publish.cells import FLAG, micro_rows
 from pipelines.publish.ledger import late_reports, ledger_level
 from pipelines.publish.levels import level_of
+from pipelines.published import Published
+from pipelines.reports import counted as is_counted
 from pipelines.stats import open_backlog
+from pipelines.trends import extraction_date, followup_table, has_closure_dates
 
 
 def unequal_cells(
@@ -170,6 +179,62 @@ def pack_figures(
         by_cell = open_late.reindex(key).fillna(0.0).to_numpy()
         categories["backlog_open_end"] = categories["backlog_open_end"] - by_cell
     return site, categories, _pack_entrances(entrances, kept, quarters)
+
+
+def pack_reports(reports: pd.DataFrame, late: np.ndarray) -> pd.DataFrame:
+    """``reports`` without the ``late`` ones (:func:`late_of`, per row of
+    :func:`pipelines.publish.cells.microdata`); ``reports`` itself without a late one."""
+    if not late.any():
+        return reports
+    keep = np.ones(len(reports), dtype=bool)
+    keep[np.flatnonzero(micro_rows(reports))[late]] = False
+    return reports[keep]
+
+
+def pack_followup(
+    published: Published,
+    reports: pd.DataFrame,
+    *,
+    targets_h: Mapping[str, float],
+    as_of: date | None,
+) -> Published:
+    """``published`` with the follow-up's figures counted over the pack's ``reports``
+    (:func:`pack_reports`, late ones out): the building profile's ``open_backlog`` and
+    ``median_delay_h`` and the closing delays per category (``closing_delays``), as the
+    trends stage counts them (:func:`pipelines.trends.followup_table`, its settings, the
+    date of the export by default the latest report or closure time of these reports).
+
+    The trends stage counts every report: a late one was in its building's open reports
+    or median delay and in its category's closed reports (and a late closure, the
+    latest, moved the date of the export), and two packs of the same frozen periods told
+    of it. Without these figures (no follow-up), ``published`` as it is.
+
+    Parameters
+    ----------
+    published
+        What :func:`pipelines.publish.build.publish_site` assembled from ``followup.csv``.
+    reports
+        The reports the pack counts.
+    targets_h, as_of
+        The site's ``trends`` settings: the target delays per category and the date of
+        the export (``None``: the latest report or closure time).
+    """
+    profile, delays = published.profile, published.closing_delays
+    columns = [c for c in ("open_backlog", "median_delay_h") if c in profile]
+    if not columns and (delays is None or delays.empty):
+        return published
+    counted = reports[is_counted(reports)]
+    followup = pd.DataFrame()
+    if has_closure_dates(counted):
+        when = pd.Timestamp(as_of) if as_of else extraction_date(counted)
+        followup = followup_table(counted, targets_h=targets_h, as_of=when)
+    redone = with_trend_results(profile.drop(columns=columns), followup=followup)
+    profile = profile.copy()
+    for column in columns:
+        profile[column] = redone[column].to_numpy() if column in redone else np.nan
+    if delays is not None and len(delays):
+        delays = closing_delays_table(followup)
+    return replace(published, profile=profile, closing_delays=delays)
 
 
 def _pack_entrances(

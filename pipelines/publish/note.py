@@ -207,7 +207,8 @@ def publication_section(
             "dans une période figée"
             + (f") : {fr_number(late)}." if not every_cell else f" ; {WITHHELD_NOT_COUNTED}).")
             + " Ils ne sont comptés dans aucune "
-            "case protégée (bâtiment, catégorie, zone, site), sinon la différence entre "
+            "case protégée (bâtiment, catégorie, zone, site), ni dans les signalements "
+            "ouverts et les délais de clôture publiés, sinon la différence entre "
             "deux publications successives les ferait retrouver ; ils restent dans les "
             "fichiers de travail (profil interne)."
         )

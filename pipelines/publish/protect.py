@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.config import DEFAULT_PARAMS
+from pipelines.config import DEFAULT_PARAMS, TrendSettings
 from pipelines.config.publication import ProfileRule
 from pipelines.hotspots import too_few_note_fr
 from pipelines.publish.buildings import (
@@ -88,6 +88,7 @@ from pipelines.publish.ledger import (
     ledger_level,
     ledger_part,
 )
+from pipelines.publish.left_out import pack_followup, pack_reports
 from pipelines.publish.levels import (
     LEVEL_FR,
     LEVELS,
@@ -186,6 +187,7 @@ def apply_profile(
     windows: tuple[Window, Window] | None = None,
     ledger: pd.DataFrame | None = None,
     gap_m: float = DEFAULT_PARAMS["zones"]["gap_m"],
+    trends: TrendSettings | None = None,
 ) -> tuple[Protection, pd.DataFrame | None]:
     """The published tables under a profile's rule, and the new ledger of frozen periods.
 
@@ -207,6 +209,10 @@ def apply_profile(
         The zones' link distance (``[params.zones] gap_m``): a zone's buildings shown
         apart from its largest linked group have their class hidden
         (:mod:`pipelines.publish.detached`; the audit's ``zones_detached``).
+    trends
+        The site's ``trends`` settings (its target delays and date of the export), with
+        which the trends stage's follow-up is counted again without the late reports
+        (:func:`pipelines.publish.left_out.pack_followup`); default: the defaults.
 
     Returns
     -------
@@ -243,6 +249,12 @@ def apply_profile(
     # a report arriving after its period was published changes no protected figure
     late = late_reports(micro, ledger, level[1])
     micro = outside_zones_if_class_hidden(micro[~late.to_numpy()].reset_index(drop=True), rule)
+    # nor a figure of the follow-up (a building's open reports, the closing delays)
+    reports = pack_reports(reports, late.to_numpy(dtype=bool))
+    if late.any():
+        p = trends or TrendSettings.from_dict({})
+        published = pack_followup(published, reports, targets_h=p.targets_h, as_of=p.as_of)
+        profile = published.profile
     local, site_tables = joint_tables(level)
     if window is not None:
         site_tables = [*site_tables, *KEY_TABLES]

@@ -197,6 +197,7 @@ def run(
         windows=_compare_windows(published.site.get("compare")),
         ledger=ledger,
         gap_m=site.settings.zones.gap_m,
+        trends=settings.trends,
     )
     # Under a coarsening profile (public), the buildings whose class is hidden were
     # counted outside every zone (pipelines.publish.protect.outside_zones_if_class_hidden):
