@@ -27,7 +27,8 @@ from pipelines.errors import InputError
 from pipelines.geocode import link_likely_duplicates
 from pipelines.ingest import stage as ingest
 from pipelines.ingest.cells import _parse_source
-from pipelines.ingest.csvfile import _read_exact, read_csv
+from pipelines.ingest.csvfile import read_csv
+from pipelines.ingest.ragged import read_exact
 from pipelines.ingest.readers import read_file
 from pipelines.ingest.values import parse_dates
 from pipelines.io import read_geoparquet, write_points_geoparquet
@@ -306,7 +307,7 @@ def test_fast_and_exact_csv_readers_agree() -> None:
     text = (DATA / "bom_mixed_endings.csv").read_bytes()[3:].decode("utf-8")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     names = [*raw.columns, "colonne_9"]
-    table, lines, malformed = _read_exact(text, names, ";")
+    table, lines, malformed = read_exact(text, names, ";")
     assert not malformed
     assert table.drop_columns(["colonne_9"]).equals(raw.table)
     np.testing.assert_array_equal(lines, raw.lines)

@@ -32,8 +32,9 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.errors import InputError
-from pipelines.ingest.csvfile import _clean_names, _drop_blank_columns, read_csv
+from pipelines.ingest.csvfile import _clean_names, read_csv
 from pipelines.ingest.encoding import decode
+from pipelines.ingest.ragged import drop_blank_columns
 from pipelines.ingest.rawfile import Malformed, RawFile
 from pipelines.ingest.xlsxheader import (
     header_merges,
@@ -733,7 +734,7 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
     table = pa.table(
         {n: pa.array(c, pa.large_string()) for n, c in zip(names, columns, strict=True)}
     )
-    table = _drop_blank_columns(table, [names[i] for i in blank_names])
+    table = drop_blank_columns(table, [names[i] for i in blank_names])
     # Its other columns, nameless, told when they hold values (empty ones are dropped).
     nameless = nameless_columns(merges, names)
     header_notes += [note for name, note in nameless.items() if name in table.column_names]
