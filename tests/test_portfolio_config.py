@@ -240,3 +240,54 @@ def test_a_site_name_with_a_control_character_is_refused_naming_its_site(
     assert "sites[0].name" in message
     assert "nom du site « bondy », « Bondy<U+001B> Nord<U+0000> »" in message
     assert "caractère(s) de contrôle U+001B, U+0000" in message
+
+
+def test_a_layer_not_in_utf8_is_one_french_error_naming_its_feature(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A GeoJSON saved in Latin-1 (an old tool): GDAL reads its text as UTF-8 and
+    # raised a UnicodeDecodeError, a traceback with exit code 1.
+    doc = _layer()
+    for n, feature in enumerate(doc["features"], start=1):
+        feature["properties"]["nom"] = f"Residence {n}"
+    doc["features"][1]["properties"]["nom"] = "Résidence des Érables"
+    cfg, path = _example_with_layer(tmp_path, doc)
+    path.write_bytes(json.dumps(doc, ensure_ascii=False).encode("latin-1"))
+    code = main(["-q", "split", "--config", str(cfg)])
+    line = one_error_line(capsys)
+    assert code == 2
+    assert f"« {path} », entité n° 2, champ « nom » : texte qui n'est pas en UTF-8" in line
+
+
+def test_a_layer_without_features_says_so(tmp_path: Path) -> None:
+    # An empty GeoJSON has no fields either: the error named a missing « code » field.
+    cfg, _ = _example_with_layer(tmp_path, {"type": "FeatureCollection", "features": []})
+    with pytest.raises(ConfigError, match=r"aucune entité \(périmètre\)"):
+        load_config(cfg, check_files=False)
+
+
+def test_a_geopackage_of_several_layers_must_name_its_layer(tmp_path: Path) -> None:
+    # The first layer was taken: here the wrong one, its site alone, the residences
+    # silently left out.
+    doc = _layer()
+    layers = tmp_path / "couches.gpkg"
+    other = gpd.GeoDataFrame(
+        {"code": ["autre"], "nom": ["Autre"]},
+        geometry=[shape(doc["features"][0]["geometry"])],
+        crs="EPSG:4326",
+    )
+    other.to_file(layers, layer="brouillon", driver="GPKG")
+    gpd.read_file(RESIDENCES).to_file(layers, layer="residences", driver="GPKG")
+    cfg, _ = _example_with_layer(tmp_path, doc)
+    text = cfg.read_text(encoding="utf-8").replace(
+        str(tmp_path / "perimetres.geojson"), str(layers)
+    )
+    cfg.write_text(text, encoding="utf-8")
+    with pytest.raises(
+        ConfigError,
+        match=r"portfolio\.layer.* a 2 couches \(brouillon, residences\) : dites laquelle",
+    ):
+        load_config(cfg, check_files=False)
+    cfg.write_text(text.replace("[portfolio]\n", '[portfolio]\nlayer = "residences"\n'), "utf-8")
+    sites = load_config(cfg, check_files=False).portfolio.site_ids
+    assert sites == tuple(f["properties"]["code"] for f in doc["features"])

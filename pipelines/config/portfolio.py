@@ -4,7 +4,7 @@
 
     [portfolio]
     perimeters = "data/raw/portfolio/residences_bondy.geojson"   # or a GeoPackage
-    layer = "residences"          # the GeoPackage's layer (default: its first)
+    layer = "residences"          # the GeoPackage's layer (required when it has several)
     id_field = "code"             # each feature's site id
     name_field = "nom"            # each feature's site name
     osm = "data/raw/bondy/bondy_nord.osm"   # one extract (.osm, .osm.bz2, .osm.pbf), cut per site
@@ -294,6 +294,35 @@ def _geojson_text_coordinate(path: str, n: int) -> str | None:
     return None
 
 
+def _not_utf8(
+    path: str, layer: str | None, fields: tuple[str, str], where: str, config_path: str
+) -> ConfigError:
+    """The error of a layer whose text is not UTF-8, naming its first such feature and
+    field (read again as Latin-1, where every byte is a character, to find them)."""
+    import pyogrio
+
+    _, _, _, values = pyogrio.raw.read(
+        path, layer=layer, columns=list(fields), read_geometry=False, encoding="latin-1"
+    )
+    for n, cells in enumerate(zip(*values, strict=True), start=1):
+        for name, cell in zip(fields, cells, strict=True):
+            try:
+                str(cell).encode("latin-1").decode("utf-8")
+            except UnicodeError:
+                return ConfigError(
+                    config_path,
+                    f"« {path} », entité n° {n}, champ « {name} » : texte qui n'est pas en "
+                    f"UTF-8 (« {shown_name(str(cell))} » lu en Latin-1) : réenregistrez la "
+                    "couche en UTF-8 (un GeoJSON l'est toujours).",
+                    key=f"{where}.perimeters",
+                )
+    return ConfigError(
+        config_path,
+        f"« {path} » : texte qui n'est pas en UTF-8 ; réenregistrez la couche en UTF-8.",
+        key=f"{where}.perimeters",
+    )
+
+
 def read_perimeter_sites(
     path: str, layer: str | None, id_field: str, name_field: str, where: str, config_path: str
 ) -> tuple[Perimeter, ...]:
@@ -302,7 +331,9 @@ def read_perimeter_sites(
     Raises
     ------
     ConfigError
-        The layer cannot be read, a field is missing, an id is empty, malformed or
+        The layer cannot be read, has several layers and none is named, has no
+        feature, has text that is not UTF-8 (naming the feature and field,
+        :func:`_not_utf8`), a field is missing, an id is empty, malformed or
         repeated (naming the features), or a feature has no geometry or no bounds (a
         coordinate that is no number, :func:`nonnumeric_coordinate`).
     """
@@ -315,11 +346,27 @@ def read_perimeter_sites(
 
     try:
         with quiet_open_rings():  # the GeoJSON driver reads every geometry on opening
+            layers = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+            if layer is None and len(layers) > 1:  # the first one would be a guess
+                raise ConfigError(
+                    config_path,
+                    f"« {path} » a {len(layers)} couches ({', '.join(layers)}) : "
+                    "dites laquelle porte les périmètres (layer = « … »).",
+                    key=f"{where}.layer",
+                )
             info = pyogrio.read_info(path, layer=layer)
+            if not info["features"]:  # before the fields: an empty GeoJSON has none
+                raise ConfigError(
+                    config_path,
+                    f"« {path} » : aucune entité (périmètre).",
+                    key=f"{where}.perimeters",
+                )
             meta, _, _, values = pyogrio.raw.read(
                 path, layer=layer, columns=[id_field, name_field], read_geometry=False
             )
             _, bounds = pyogrio.read_bounds(path, layer=layer)
+    except UnicodeDecodeError as err:  # GDAL reads a GeoJSON's text as UTF-8 (RFC 7946)
+        raise _not_utf8(path, layer, (id_field, name_field), where, config_path) from err
     except DataLayerError as err:
         # The file opens but has no such layer: name the layers it has.
         try:
@@ -350,10 +397,6 @@ def read_perimeter_sites(
     got = {str(name): column for name, column in zip(meta["fields"], values, strict=True)}
     ids = [_text_value(v) for v in got[id_field]]
     names = [_text_value(v) for v in got[name_field]]
-    if not ids:
-        raise ConfigError(
-            config_path, f"« {path} » : aucune entité (périmètre).", key=f"{where}.perimeters"
-        )
     for n, sid in enumerate(ids, start=1):
         problem = site_id_problem(sid)
         if problem is not None and sid != PORTFOLIO_DIR:
