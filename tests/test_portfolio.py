@@ -636,6 +636,21 @@ def test_an_unanswering_scheduler_is_one_french_error(
     assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
 
 
+@pytest.mark.parametrize("address", ["tls://127.0.0.1:9", "ucx://127.0.0.1:9"])
+def test_a_scheduler_protocol_unusable_here_is_one_french_error(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str], address: str
+) -> None:
+    """tls:// without the Dask configuration's certificates, ucx:// without ucx-py:
+    distributed raised a TypeError, a traceback with exit code 1."""
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    code = main(["-q", "run", "--config", str(cfg), "--scheduler", address])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"ordonnanceur Dask « {address} » : protocole inutilisable ici" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
+
+
 def test_a_scheduler_that_answers_is_used() -> None:
     """The handshake checked first does not stand in the way of a real scheduler (an
     in-process cluster here)."""
