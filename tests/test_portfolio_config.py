@@ -135,6 +135,9 @@ def test_site_ids_equal_but_for_case_are_refused(tmp_path: Path) -> None:
         ("-noue", ["commencer par une lettre"]),
         # It names files: a 300-character id failed at the end of the split's cut.
         ("a" * 300, ["invalide", "300 caractères, au plus 64"]),
+        # Windows' device names: no maps/con.html, no processed/COM1/ there.
+        ("con", ["« con » invalide", "réservé par Windows"]),
+        ("COM1", ["« COM1 » invalide", "réservé par Windows"]),
         # The index page, the committee pack of the site declared by hand, its folder.
         ("index", ["maps/portefeuille/index.html", "page d'accueil"]),
         ("paris10_comite", ["maps/portefeuille/paris10_comite.html", "« paris10 »"]),
