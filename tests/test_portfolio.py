@@ -329,6 +329,39 @@ def test_overlaps_are_listed_with_the_site_that_gets_their_rows(
         assert row.overlap_m2 == pytest.approx(expected, rel=0.02)
 
 
+def test_an_overlap_names_the_sites_its_rows_really_go_to() -> None:
+    """Where a third perimeter, smaller still, covers a pair's overlap, its rows go to
+    that one: overlaps.csv named the smaller of the pair (« twin », which gets no row:
+    « tiny », its equal, comes first in the layer)."""
+    perimeters = gpd.GeoDataFrame(
+        {
+            "site_id": ["big", "mid", "tiny", "twin"],
+            "feature": [1, 2, 3, 4],
+            "area_m2": [3.0, 2.0, 1.0, 1.0],
+        },
+        geometry=[
+            shapely.box(2.48, 48.90, 2.50, 48.92),
+            shapely.box(2.49, 48.90, 2.51, 48.92),
+            shapely.box(2.492, 48.905, 2.494, 48.907),
+            shapely.box(2.492, 48.905, 2.494, 48.907),
+        ],
+        crs="EPSG:4326",
+    )
+    overlaps = find_overlaps(perimeters)
+    rows_to = {(r.site_a, r.site_b): r.rows_to for r in overlaps.itertuples()}
+    assert rows_to == {
+        ("big", "mid"): "tiny, mid",  # tiny takes its part, mid the rest
+        ("big", "tiny"): "tiny",
+        ("big", "twin"): "tiny",
+        ("mid", "tiny"): "tiny",
+        ("mid", "twin"): "tiny",
+        ("tiny", "twin"): "tiny",
+    }
+    # What the rows' rule does with a point in each part.
+    placed = assign_rows(perimeters, lon=np.array([2.495, 2.493]), lat=np.array([48.91, 48.906]))
+    assert [perimeters["site_id"].iat[i] for i in placed["site"]] == ["mid", "tiny"]
+
+
 def test_rows_go_to_one_site_by_the_documented_rules() -> None:
     perimeters = gpd.GeoDataFrame(
         {

@@ -367,7 +367,7 @@ def run(config: Config, *, chunk_bytes: int = CHUNK_BYTES) -> dict[str, Any]:
     for _, o in overlaps.iterrows():
         log.warning(
             "%s : les périmètres « %s » et « %s » se chevauchent (%.0f m²) ; leurs "
-            "signalements communs vont à « %s » (le plus petit).",
+            "signalements communs vont à « %s » (le plus petit périmètre qui les contient).",
             portfolio.perimeters,
             o["site_a"],
             o["site_b"],
