@@ -314,6 +314,33 @@ def test_an_empty_or_flat_perimeter_is_named_with_its_problem(
     assert "Polygon" not in err
 
 
+def test_perimeter_areas_hold_for_a_portfolio_from_bondy_to_overseas(
+    tmp_path: Path, simulated_bondy
+) -> None:
+    """One projection for the whole layer (the UTM zone of its bounds' centre) made the
+    Bondy sector 40 % too large and the Cayenne one nine times, once the layer also held
+    overseas sites; the overlap rule (smallest first) and overlaps.csv read these areas."""
+    features = [("bondy", "Bondy", box(2.4785, 48.9075, 2.484, 48.912)),
+                ("reunion", "Saint-Denis", box(55.45, -20.89, 55.46, -20.88)),
+                ("guyane", "Cayenne", box(-52.33, 4.93, -52.32, 4.94))]  # fmt: skip
+    layer = write_layer(tmp_path / "p.geojson", features)
+    config = load_config(
+        write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), layer=layer)
+    )
+    assert config.portfolio is not None
+    areas = read_perimeters(config.portfolio).set_index("site_id")["area_m2"]
+    for sid, (w, s, e, n) in (
+        ("bondy", (2.4785, 48.9075, 2.484, 48.912)),
+        ("reunion", (55.45, -20.89, 55.46, -20.88)),
+        ("guyane", (-52.33, 4.93, -52.32, 4.94)),
+    ):
+        # Degrees to metres at the box's latitude (a metre of latitude: 110.6 to 111.7 km).
+        lat = (s + n) / 2
+        width = (e - w) * 111_320 * np.cos(np.radians(lat))
+        height = (n - s) * (110_574 + 1_120 * np.sin(np.radians(lat)) ** 2)
+        assert areas[sid] == pytest.approx(width * height, rel=0.005), sid
+
+
 def test_overlaps_are_listed_with_the_site_that_gets_their_rows(
     tmp_path: Path, simulated_bondy
 ) -> None:

@@ -13,7 +13,7 @@ import shapely
 from shapely import GeometryType
 
 from pipelines.config import PortfolioConfig, nonnumeric_coordinate, quiet_open_rings
-from pipelines.crs import WGS84, metric_crs_of, repaired_geometry
+from pipelines.crs import WGS84, geodesic_area_m2, repaired_geometry
 from pipelines.errors import InputError
 from pipelines.portfolio.assign import owner_order
 
@@ -138,8 +138,7 @@ def read_perimeters(portfolio: PortfolioConfig) -> gpd.GeoDataFrame:
         geometry=geometries.to_numpy(),
         crs=WGS84,
     )
-    metric = frame.to_crs(metric_crs_of(frame))
-    frame["area_m2"] = metric.geometry.area.to_numpy()
+    frame["area_m2"] = geodesic_area_m2(frame.geometry.to_numpy())
     problems = perimeter_problems(layer.geometry, frame["area_m2"])
     if problems.notna().any():
         _raise_problems(portfolio, problems)
@@ -182,12 +181,11 @@ def find_overlaps(perimeters: gpd.GeoDataFrame) -> pd.DataFrame:
     site(s) its rows go to (:func:`pipelines.portfolio.assign.owner_order`): the smaller
     of the two, unless a third perimeter, smaller still, covers the overlap or part of
     it (then that one first, ``, ``-separated)."""
-    metric = perimeters.to_crs(metric_crs_of(perimeters))
-    geoms = metric.geometry.to_numpy()
+    geoms = perimeters.geometry.to_numpy()  # degrees; areas on the ellipsoid
     rank = owner_order(perimeters)
-    left, right = metric.sindex.query(geoms, predicate="overlaps")
+    left, right = perimeters.sindex.query(geoms, predicate="overlaps")
     # contains / within: a perimeter nested in another overlaps it too.
-    inner_l, inner_r = metric.sindex.query(geoms, predicate="contains")
+    inner_l, inner_r = perimeters.sindex.query(geoms, predicate="contains")
     left = np.concatenate([left, inner_l])
     right = np.concatenate([right, inner_r])
     keep = left < right
@@ -195,7 +193,7 @@ def find_overlaps(perimeters: gpd.GeoDataFrame) -> pd.DataFrame:
     rows = []
     for a, b in pairs:
         overlap = shapely.intersection(geoms[a], geoms[b])
-        area = float(shapely.area(overlap))
+        area = float(geodesic_area_m2([overlap])[0])
         if area <= 0:
             continue
         first = a if rank[a] < rank[b] else b
@@ -208,7 +206,7 @@ def find_overlaps(perimeters: gpd.GeoDataFrame) -> pd.DataFrame:
                 "overlap_m2": round(area, 1),
                 "rows_to": ", ".join(
                     perimeters["site_id"].iat[k]
-                    for k in _takers(overlap, first, geoms, rank, metric.sindex)
+                    for k in _takers(overlap, first, geoms, rank, perimeters.sindex)
                 ),
             }
         )
