@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+import pyogrio
 import pytest
 import shapely
 from shapely.geometry import shape
@@ -294,3 +296,27 @@ def test_a_geopackage_of_several_layers_must_name_its_layer(tmp_path: Path) -> N
     cfg.write_text(text.replace("[portfolio]\n", '[portfolio]\nlayer = "residences"\n'), "utf-8")
     sites = load_config(cfg, check_files=False).portfolio.site_ids
     assert sites == tuple(f["properties"]["code"] for f in doc["features"])
+
+
+def test_a_layer_without_geometry_is_one_french_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A GeoPackage's attribute table (the landlord's list of residences, no outline):
+    # its features had no bounds, and naming the first one read geometries it has not,
+    # a TypeError traceback with exit code 1.
+    table = tmp_path / "residences.gpkg"
+    pyogrio.raw.write(
+        str(table),
+        geometry=None,
+        field_data=[np.array(["a", "b"], dtype=object), np.array(["A", "B"], dtype=object)],
+        fields=["code", "nom"],
+        geometry_type=None,
+        driver="GPKG",
+        layer="liste",
+    )
+    cfg, _ = _example_with_layer(tmp_path, _layer())
+    text = cfg.read_text(encoding="utf-8").replace(str(tmp_path / "perimetres.geojson"), str(table))
+    cfg.write_text(text, encoding="utf-8")
+    assert main(["-q", "split", "--config", str(cfg)]) == 2
+    line = one_error_line(capsys)
+    assert f"« {table} », couche « liste » : aucune géométrie" in line

@@ -361,6 +361,13 @@ def read_perimeter_sites(
                     f"« {path} » : aucune entité (périmètre).",
                     key=f"{where}.perimeters",
                 )
+            if info["geometry_type"] is None:  # a GeoPackage's attribute table, a CSV
+                raise ConfigError(
+                    config_path,
+                    f"« {path} », couche « {info['layer_name']} » : aucune géométrie (une "
+                    "table sans périmètres) ; donnez la couche des périmètres (layer = « … »).",
+                    key=f"{where}.layer",
+                )
             meta, _, _, values = pyogrio.raw.read(
                 path, layer=layer, columns=[id_field, name_field], read_geometry=False
             )
