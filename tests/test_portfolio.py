@@ -711,6 +711,21 @@ def test_a_scheduler_protocol_unusable_here_is_one_french_error(
     assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
 
 
+def test_workers_beyond_the_machine_are_one_french_error(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--workers 100000 started worker processes until the machine stalled (a run
+    killed after minutes, nothing said)."""
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    code = main(["-q", "run", "--config", str(cfg), "--workers", "100000"])
+    err = capsys.readouterr().err
+    assert code == 2
+    cpus = parallel.default_workers()
+    assert f"--workers 100000 : au plus {4 * cpus} processus (4 par processeur" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
+
+
 def test_a_scheduler_that_answers_is_used() -> None:
     """The handshake checked first does not stand in the way of a real scheduler (an
     in-process cluster here)."""

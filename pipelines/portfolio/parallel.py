@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 #: How long a scheduler's address may take to answer.
 CONNECT_TIMEOUT_S = 5
+#: Most worker processes of a local cluster per CPU (``--workers``): each holds a site;
+#: `--workers 100000` started processes until the machine stalled.
+MAX_WORKERS_PER_CPU = 4
 
 #: The loggers of a local cluster's shutdown, silenced once every task is done (their
 #: news is then no analyst's): a worker process slow to exit on a loaded machine is
