@@ -341,6 +341,28 @@ def test_perimeter_areas_hold_for_a_portfolio_from_bondy_to_overseas(
         assert areas[sid] == pytest.approx(width * height, rel=0.005), sid
 
 
+def test_a_perimeter_out_of_the_extract_is_said_to_be(
+    tmp_path: Path, simulated_bondy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A perimeter with longitude and latitude swapped (valid degrees, off Somalia): its
+    site is kept and marked, and the split says where it is and what may be wrong."""
+    rows = export_rows(simulated_bondy / "signalements_bailleur.csv")[:20]
+    export = write_export(tmp_path, rows, simulated_bondy)
+    ouest = box(2.4785, 48.9075, 2.484, 48.912)
+    swapped = {"type": "Polygon", "coordinates": [[[y, x] for x, y in ouest["coordinates"][0]]]}
+    layer = write_layer(
+        tmp_path / "p.geojson", [("ouest", "Ouest", ouest), ("inverse", "Inversé", swapped)]
+    )
+    cfg = write_config(tmp_path, str(export), layer=layer)
+    with caplog.at_level("WARNING", logger="pipelines.portfolio.stage"):
+        assert main(["-q", "split", "--config", str(cfg)]) == 0
+    said = [r.getMessage() for r in caplog.records if "aucun chemin" in r.getMessage()]
+    assert len(said) == 1
+    assert f"{layer}, entité n° 2 (« inverse ») : aucun chemin de l'extrait" in said[0]
+    assert "longitude 48.9075 à 48.9120, latitude 2.4785 à 2.4840" in said[0]
+    assert "Longitude et latitude inversées" in said[0]
+
+
 def test_overlaps_are_listed_with_the_site_that_gets_their_rows(
     tmp_path: Path, simulated_bondy
 ) -> None:
