@@ -748,6 +748,21 @@ def test_workers_beyond_the_machine_are_one_french_error(
     assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
 
 
+@pytest.mark.parametrize("flag", [["--scheduler", "tcp://127.0.0.1:9"], ["--workers", "2"]])
+def test_sequential_with_a_cluster_option_is_one_french_error(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str], flag: list[str]
+) -> None:
+    """--sequential ran the sites here and dropped --scheduler or --workers unsaid."""
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    code = main(
+        ["-q", "run", "--config", str(cfg), "--sequential", *flag, "--through", "buildings"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--sequential traite les sites ici" in err
+    assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
+
+
 def test_a_scheduler_that_answers_is_used() -> None:
     """The handshake checked first does not stand in the way of a real scheduler (an
     in-process cluster here)."""

@@ -375,6 +375,11 @@ def cmd_run(args: argparse.Namespace) -> None:
     through = args.through
     if args.workers is not None and args.workers < 1:
         raise VigieError("--workers : attendu un nombre de processus au moins égal à 1.")
+    if args.sequential and (args.scheduler or args.workers):  # one of them would be ignored
+        raise VigieError(
+            "--sequential traite les sites ici, l'un après l'autre, sans Dask : il ne va "
+            "ni avec --scheduler ni avec --workers ; retirez l'un ou l'autre."
+        )
     workers = args.workers
     if workers is not None:
         from pipelines.portfolio.parallel import MAX_WORKERS_PER_CPU, default_workers
