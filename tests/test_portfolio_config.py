@@ -290,12 +290,37 @@ def test_a_geopackage_of_several_layers_must_name_its_layer(tmp_path: Path) -> N
     cfg.write_text(text, encoding="utf-8")
     with pytest.raises(
         ConfigError,
-        match=r"portfolio\.layer.* a 2 couches \(brouillon, residences\) : dites laquelle",
+        match=r"portfolio\.layer.* a 2 couches de géométries \(brouillon, residences\) : dites",
     ):
         load_config(cfg, check_files=False)
     cfg.write_text(text.replace("[portfolio]\n", '[portfolio]\nlayer = "residences"\n'), "utf-8")
     sites = load_config(cfg, check_files=False).portfolio.site_ids
     assert sites == tuple(f["properties"]["code"] for f in doc["features"])
+
+
+def test_a_geopackage_of_one_layer_and_a_table_reads_the_layer(tmp_path: Path) -> None:
+    # QGIS saves a layer's style in its GeoPackage as a « layer_styles » table: one
+    # layer of perimeters still, no need to name it.
+    layers = tmp_path / "couches.gpkg"
+    pyogrio.raw.write(
+        str(layers),
+        geometry=None,
+        field_data=[np.array(["style"], dtype=object)],
+        fields=["f_table_name"],
+        geometry_type=None,
+        driver="GPKG",
+        layer="layer_styles",
+    )
+    gpd.read_file(RESIDENCES).to_file(layers, layer="residences", driver="GPKG")
+    cfg, _ = _example_with_layer(tmp_path, _layer())
+    text = cfg.read_text(encoding="utf-8").replace(
+        str(tmp_path / "perimetres.geojson"), str(layers)
+    )
+    cfg.write_text(text, encoding="utf-8")
+    portfolio = load_config(cfg, check_files=False).portfolio
+    assert portfolio is not None
+    assert portfolio.layer == "residences"
+    assert portfolio.site_ids == tuple(f["properties"]["code"] for f in _layer()["features"])
 
 
 def test_a_layer_without_geometry_is_one_french_error(

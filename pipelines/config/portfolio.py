@@ -4,7 +4,7 @@
 
     [portfolio]
     perimeters = "data/raw/portfolio/residences_bondy.geojson"   # or a GeoPackage
-    layer = "residences"          # the GeoPackage's layer (required when it has several)
+    layer = "residences"          # the GeoPackage's layer (when it has several with geometries)
     id_field = "code"             # each feature's site id
     name_field = "nom"            # each feature's site name
     osm = "data/raw/bondy/bondy_nord.osm"   # one extract (.osm, .osm.bz2, .osm.pbf), cut per site
@@ -323,6 +323,39 @@ def _not_utf8(
     )
 
 
+def perimeter_layer(path: str, layer: str | None, where: str, config_path: str) -> str | None:
+    """The layer of ``path`` that holds the perimeters: ``layer`` when given, else the
+    file's only layer with geometries (a GeoPackage QGIS saved styles in also holds a
+    ``layer_styles`` table); ``None`` for a file whose layers are unreadable (then
+    :func:`read_perimeter_sites` says why).
+
+    Raises
+    ------
+    ConfigError
+        No layer is given and the file has several with geometries: taking the first
+        was a guess (the wrong one gave its sites, the perimeters left out unsaid).
+    """
+    import pyogrio
+    from pyogrio.errors import DataSourceError
+
+    if layer is not None:
+        return layer
+    try:
+        with quiet_open_rings():
+            found = pyogrio.list_layers(path)
+    except DataSourceError:
+        return None
+    spatial = [str(name) for name, kind in found if kind is not None]
+    if len(spatial) > 1:
+        raise ConfigError(
+            config_path,
+            f"« {path} » a {len(spatial)} couches de géométries ({', '.join(spatial)}) : "
+            "dites laquelle porte les périmètres (layer = « … »).",
+            key=f"{where}.layer",
+        )
+    return spatial[0] if spatial and len(found) > 1 else None
+
+
 def read_perimeter_sites(
     path: str, layer: str | None, id_field: str, name_field: str, where: str, config_path: str
 ) -> tuple[Perimeter, ...]:
@@ -346,14 +379,6 @@ def read_perimeter_sites(
 
     try:
         with quiet_open_rings():  # the GeoJSON driver reads every geometry on opening
-            layers = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
-            if layer is None and len(layers) > 1:  # the first one would be a guess
-                raise ConfigError(
-                    config_path,
-                    f"« {path} » a {len(layers)} couches ({', '.join(layers)}) : "
-                    "dites laquelle porte les périmètres (layer = « … »).",
-                    key=f"{where}.layer",
-                )
             info = pyogrio.read_info(path, layer=layer)
             if not info["features"]:  # before the fields: an empty GeoJSON has none
                 raise ConfigError(
@@ -535,7 +560,7 @@ def read_portfolio(raw: Any, path: str, processed_dir: str) -> PortfolioConfig:
     problem = input_problem(perimeters)
     if problem is not None:
         raise ConfigError(path, f"« {perimeters} » : {problem}.", key=f"{where}.perimeters")
-    layer = take(raw, "layer", str, path, where, None)
+    layer = perimeter_layer(perimeters, take(raw, "layer", str, path, where, None), where, path)
     id_field = take(raw, "id_field", str, path, where)
     name_field = take(raw, "name_field", str, path, where)
     margin = take(raw, "osm_margin_m", float, path, where, 100.0)
