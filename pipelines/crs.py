@@ -33,7 +33,7 @@ from typing import Any, Literal, TypeVar
 import geopandas as gpd
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS, Geod, Transformer
 from shapely.geometry.base import BaseGeometry
 
 from pipelines.errors import CRSError
@@ -95,6 +95,23 @@ def metric_crs_of(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> str:
         # reports).
         bounds = Transformer.from_crs(frame.crs, WGS84, always_xy=True).transform_bounds(*bounds)
     return metric_crs_for((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
+
+
+def geodesic_area_m2(geometries: Any) -> np.ndarray:
+    """Each geometry's area on the WGS84 ellipsoid, square metres (geometries in
+    degrees, EPSG:4326; 0 for none or an empty one).
+
+    One projection measures right near its centre only: the projection of a portfolio
+    from Paris to La Réunion and Cayenne (:func:`metric_crs_of` of the whole) made a
+    Bondy perimeter 40 % too large and a Cayenne one nine times.
+    """
+    geod = Geod(ellps="WGS84")
+    # Exteriors counter-clockwise, holes clockwise: pyproj's signs then subtract holes.
+    shapes = shapely.orient_polygons(np.asarray(geometries, dtype=object), exterior_cw=False)
+    return np.array(
+        [0.0 if g is None else abs(geod.geometry_area_perimeter(g)[0]) for g in shapes],
+        dtype=float,
+    )
 
 
 def to_metric(frame: G, crs: str | None = None) -> G:

@@ -314,6 +314,55 @@ def test_an_empty_or_flat_perimeter_is_named_with_its_problem(
     assert "Polygon" not in err
 
 
+def test_perimeter_areas_hold_for_a_portfolio_from_bondy_to_overseas(
+    tmp_path: Path, simulated_bondy
+) -> None:
+    """One projection for the whole layer (the UTM zone of its bounds' centre) made the
+    Bondy sector 40 % too large and the Cayenne one nine times, once the layer also held
+    overseas sites; the overlap rule (smallest first) and overlaps.csv read these areas."""
+    features = [("bondy", "Bondy", box(2.4785, 48.9075, 2.484, 48.912)),
+                ("reunion", "Saint-Denis", box(55.45, -20.89, 55.46, -20.88)),
+                ("guyane", "Cayenne", box(-52.33, 4.93, -52.32, 4.94))]  # fmt: skip
+    layer = write_layer(tmp_path / "p.geojson", features)
+    config = load_config(
+        write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), layer=layer)
+    )
+    assert config.portfolio is not None
+    areas = read_perimeters(config.portfolio).set_index("site_id")["area_m2"]
+    for sid, (w, s, e, n) in (
+        ("bondy", (2.4785, 48.9075, 2.484, 48.912)),
+        ("reunion", (55.45, -20.89, 55.46, -20.88)),
+        ("guyane", (-52.33, 4.93, -52.32, 4.94)),
+    ):
+        # Degrees to metres at the box's latitude (a metre of latitude: 110.6 to 111.7 km).
+        lat = (s + n) / 2
+        width = (e - w) * 111_320 * np.cos(np.radians(lat))
+        height = (n - s) * (110_574 + 1_120 * np.sin(np.radians(lat)) ** 2)
+        assert areas[sid] == pytest.approx(width * height, rel=0.005), sid
+
+
+def test_a_perimeter_out_of_the_extract_is_said_to_be(
+    tmp_path: Path, simulated_bondy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A perimeter with longitude and latitude swapped (valid degrees, off Somalia): its
+    site is kept and marked, and the split says where it is and what may be wrong."""
+    rows = export_rows(simulated_bondy / "signalements_bailleur.csv")[:20]
+    export = write_export(tmp_path, rows, simulated_bondy)
+    ouest = box(2.4785, 48.9075, 2.484, 48.912)
+    swapped = {"type": "Polygon", "coordinates": [[[y, x] for x, y in ouest["coordinates"][0]]]}
+    layer = write_layer(
+        tmp_path / "p.geojson", [("ouest", "Ouest", ouest), ("inverse", "Inversé", swapped)]
+    )
+    cfg = write_config(tmp_path, str(export), layer=layer)
+    with caplog.at_level("WARNING", logger="pipelines.portfolio.stage"):
+        assert main(["-q", "split", "--config", str(cfg)]) == 0
+    said = [r.getMessage() for r in caplog.records if "aucun chemin" in r.getMessage()]
+    assert len(said) == 1
+    assert f"{layer}, entité n° 2 (« inverse ») : aucun chemin de l'extrait" in said[0]
+    assert "longitude 48.9075 à 48.9120, latitude 2.4785 à 2.4840" in said[0]
+    assert "Longitude et latitude inversées" in said[0]
+
+
 def test_overlaps_are_listed_with_the_site_that_gets_their_rows(
     tmp_path: Path, simulated_bondy
 ) -> None:
@@ -327,6 +376,39 @@ def test_overlaps_are_listed_with_the_site_that_gets_their_rows(
     for row in pairs.values():
         assert row.rows_to == "bondy-centre"
         assert row.overlap_m2 == pytest.approx(expected, rel=0.02)
+
+
+def test_an_overlap_names_the_sites_its_rows_really_go_to() -> None:
+    """Where a third perimeter, smaller still, covers a pair's overlap, its rows go to
+    that one: overlaps.csv named the smaller of the pair (« twin », which gets no row:
+    « tiny », its equal, comes first in the layer)."""
+    perimeters = gpd.GeoDataFrame(
+        {
+            "site_id": ["big", "mid", "tiny", "twin"],
+            "feature": [1, 2, 3, 4],
+            "area_m2": [3.0, 2.0, 1.0, 1.0],
+        },
+        geometry=[
+            shapely.box(2.48, 48.90, 2.50, 48.92),
+            shapely.box(2.49, 48.90, 2.51, 48.92),
+            shapely.box(2.492, 48.905, 2.494, 48.907),
+            shapely.box(2.492, 48.905, 2.494, 48.907),
+        ],
+        crs="EPSG:4326",
+    )
+    overlaps = find_overlaps(perimeters)
+    rows_to = {(r.site_a, r.site_b): r.rows_to for r in overlaps.itertuples()}
+    assert rows_to == {
+        ("big", "mid"): "tiny, mid",  # tiny takes its part, mid the rest
+        ("big", "tiny"): "tiny",
+        ("big", "twin"): "tiny",
+        ("mid", "tiny"): "tiny",
+        ("mid", "twin"): "tiny",
+        ("tiny", "twin"): "tiny",
+    }
+    # What the rows' rule does with a point in each part.
+    placed = assign_rows(perimeters, lon=np.array([2.495, 2.493]), lat=np.array([48.91, 48.906]))
+    assert [perimeters["site_id"].iat[i] for i in placed["site"]] == ["mid", "tiny"]
 
 
 def test_rows_go_to_one_site_by_the_documented_rules() -> None:
@@ -633,6 +715,51 @@ def test_an_unanswering_scheduler_is_one_french_error(
     assert code == 2
     assert f"ordonnanceur Dask « {address} » injoignable ou muet" in err
     assert "Traceback" not in err
+    assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
+
+
+@pytest.mark.parametrize("address", ["tls://127.0.0.1:9", "ucx://127.0.0.1:9"])
+def test_a_scheduler_protocol_unusable_here_is_one_french_error(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str], address: str
+) -> None:
+    """tls:// without the Dask configuration's certificates, ucx:// without ucx-py:
+    distributed raised a TypeError, a traceback with exit code 1."""
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    code = main(["-q", "run", "--config", str(cfg), "--scheduler", address])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"ordonnanceur Dask « {address} » : protocole inutilisable ici" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
+
+
+def test_workers_beyond_the_machine_are_one_french_error(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--workers 100000 started worker processes until the machine stalled (a run
+    killed after minutes, nothing said)."""
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    code = main(["-q", "run", "--config", str(cfg), "--workers", "100000"])
+    err = capsys.readouterr().err
+    assert code == 2
+    cpus = parallel.default_workers()
+    assert f"--workers 100000 : au plus {4 * cpus} processus (4 par processeur" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
+
+
+@pytest.mark.parametrize("flag", [["--scheduler", "tcp://127.0.0.1:9"], ["--workers", "2"]])
+def test_sequential_with_a_cluster_option_is_one_french_error(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str], flag: list[str]
+) -> None:
+    """--sequential ran the sites here and dropped --scheduler or --workers unsaid."""
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    code = main(
+        ["-q", "run", "--config", str(cfg), "--sequential", *flag, "--through", "buildings"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--sequential traite les sites ici" in err
     assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
 
 

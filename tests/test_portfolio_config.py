@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+import pyogrio
 import pytest
 import shapely
 from shapely.geometry import shape
@@ -135,6 +137,9 @@ def test_site_ids_equal_but_for_case_are_refused(tmp_path: Path) -> None:
         ("-noue", ["commencer par une lettre"]),
         # It names files: a 300-character id failed at the end of the split's cut.
         ("a" * 300, ["invalide", "300 caractères, au plus 64"]),
+        # Windows' device names: no maps/con.html, no processed/COM1/ there.
+        ("con", ["« con » invalide", "réservé par Windows"]),
+        ("COM1", ["« COM1 » invalide", "réservé par Windows"]),
         # The index page, the committee pack of the site declared by hand, its folder.
         ("index", ["maps/portefeuille/index.html", "page d'accueil"]),
         ("paris10_comite", ["maps/portefeuille/paris10_comite.html", "« paris10 »"]),
@@ -240,3 +245,103 @@ def test_a_site_name_with_a_control_character_is_refused_naming_its_site(
     assert "sites[0].name" in message
     assert "nom du site « bondy », « Bondy<U+001B> Nord<U+0000> »" in message
     assert "caractère(s) de contrôle U+001B, U+0000" in message
+
+
+def test_a_layer_not_in_utf8_is_one_french_error_naming_its_feature(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A GeoJSON saved in Latin-1 (an old tool): GDAL reads its text as UTF-8 and
+    # raised a UnicodeDecodeError, a traceback with exit code 1.
+    doc = _layer()
+    for n, feature in enumerate(doc["features"], start=1):
+        feature["properties"]["nom"] = f"Residence {n}"
+    doc["features"][1]["properties"]["nom"] = "Résidence des Érables"
+    cfg, path = _example_with_layer(tmp_path, doc)
+    path.write_bytes(json.dumps(doc, ensure_ascii=False).encode("latin-1"))
+    code = main(["-q", "split", "--config", str(cfg)])
+    line = one_error_line(capsys)
+    assert code == 2
+    assert f"« {path} », entité n° 2, champ « nom » : texte qui n'est pas en UTF-8" in line
+
+
+def test_a_layer_without_features_says_so(tmp_path: Path) -> None:
+    # An empty GeoJSON has no fields either: the error named a missing « code » field.
+    cfg, _ = _example_with_layer(tmp_path, {"type": "FeatureCollection", "features": []})
+    with pytest.raises(ConfigError, match=r"aucune entité \(périmètre\)"):
+        load_config(cfg, check_files=False)
+
+
+def test_a_geopackage_of_several_layers_must_name_its_layer(tmp_path: Path) -> None:
+    # The first layer was taken: here the wrong one, its site alone, the residences
+    # silently left out.
+    doc = _layer()
+    layers = tmp_path / "couches.gpkg"
+    other = gpd.GeoDataFrame(
+        {"code": ["autre"], "nom": ["Autre"]},
+        geometry=[shape(doc["features"][0]["geometry"])],
+        crs="EPSG:4326",
+    )
+    other.to_file(layers, layer="brouillon", driver="GPKG")
+    gpd.read_file(RESIDENCES).to_file(layers, layer="residences", driver="GPKG")
+    cfg, _ = _example_with_layer(tmp_path, doc)
+    text = cfg.read_text(encoding="utf-8").replace(
+        str(tmp_path / "perimetres.geojson"), str(layers)
+    )
+    cfg.write_text(text, encoding="utf-8")
+    with pytest.raises(
+        ConfigError,
+        match=r"portfolio\.layer.* a 2 couches de géométries \(brouillon, residences\) : dites",
+    ):
+        load_config(cfg, check_files=False)
+    cfg.write_text(text.replace("[portfolio]\n", '[portfolio]\nlayer = "residences"\n'), "utf-8")
+    sites = load_config(cfg, check_files=False).portfolio.site_ids
+    assert sites == tuple(f["properties"]["code"] for f in doc["features"])
+
+
+def test_a_geopackage_of_one_layer_and_a_table_reads_the_layer(tmp_path: Path) -> None:
+    # QGIS saves a layer's style in its GeoPackage as a « layer_styles » table: one
+    # layer of perimeters still, no need to name it.
+    layers = tmp_path / "couches.gpkg"
+    pyogrio.raw.write(
+        str(layers),
+        geometry=None,
+        field_data=[np.array(["style"], dtype=object)],
+        fields=["f_table_name"],
+        geometry_type=None,
+        driver="GPKG",
+        layer="layer_styles",
+    )
+    gpd.read_file(RESIDENCES).to_file(layers, layer="residences", driver="GPKG")
+    cfg, _ = _example_with_layer(tmp_path, _layer())
+    text = cfg.read_text(encoding="utf-8").replace(
+        str(tmp_path / "perimetres.geojson"), str(layers)
+    )
+    cfg.write_text(text, encoding="utf-8")
+    portfolio = load_config(cfg, check_files=False).portfolio
+    assert portfolio is not None
+    assert portfolio.layer == "residences"
+    assert portfolio.site_ids == tuple(f["properties"]["code"] for f in _layer()["features"])
+
+
+def test_a_layer_without_geometry_is_one_french_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A GeoPackage's attribute table (the landlord's list of residences, no outline):
+    # its features had no bounds, and naming the first one read geometries it has not,
+    # a TypeError traceback with exit code 1.
+    table = tmp_path / "residences.gpkg"
+    pyogrio.raw.write(
+        str(table),
+        geometry=None,
+        field_data=[np.array(["a", "b"], dtype=object), np.array(["A", "B"], dtype=object)],
+        fields=["code", "nom"],
+        geometry_type=None,
+        driver="GPKG",
+        layer="liste",
+    )
+    cfg, _ = _example_with_layer(tmp_path, _layer())
+    text = cfg.read_text(encoding="utf-8").replace(str(tmp_path / "perimetres.geojson"), str(table))
+    cfg.write_text(text, encoding="utf-8")
+    assert main(["-q", "split", "--config", str(cfg)]) == 2
+    line = one_error_line(capsys)
+    assert f"« {table} », couche « liste » : aucune géométrie" in line

@@ -35,6 +35,7 @@ Example
     date = "Date de création"
 """
 
+from pipelines.config.coordinates import nonnumeric_coordinate, quiet_open_rings
 from pipelines.config.defaults import DEFAULT_PARAMS, PARAM_KINDS, PARAM_RANGES
 from pipelines.config.files import (
     INPUT_KINDS,
@@ -45,13 +46,7 @@ from pipelines.config.files import (
 )
 from pipelines.config.hotspots import HotspotParams
 from pipelines.config.load import load_config
-from pipelines.config.portfolio import (
-    Perimeter,
-    PortfolioConfig,
-    PortfolioSource,
-    nonnumeric_coordinate,
-    quiet_open_rings,
-)
+from pipelines.config.portfolio import Perimeter, PortfolioConfig, PortfolioSource
 from pipelines.config.settings import (
     ActionSettings,
     GeocodeSettings,

@@ -4,7 +4,7 @@
 
     [portfolio]
     perimeters = "data/raw/portfolio/residences_bondy.geojson"   # or a GeoPackage
-    layer = "residences"          # the GeoPackage's layer (default: its first)
+    layer = "residences"          # the GeoPackage's layer (when it has several with geometries)
     id_field = "code"             # each feature's site id
     name_field = "nom"            # each feature's site name
     osm = "data/raw/bondy/bondy_nord.osm"   # one extract (.osm, .osm.bz2, .osm.pbf), cut per site
@@ -28,16 +28,17 @@ by the split itself.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import struct
-import warnings
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.config.coordinates import (
+    geojson_text_coordinate,
+    nonnumeric_coordinate,
+    quiet_open_rings,
+)
 from pipelines.config.files import input_problem
 from pipelines.config.site import SourceConfig
 from pipelines.config.sources import read_source
@@ -174,124 +175,66 @@ def _text_value(value: Any) -> str:
     return str(value).strip()
 
 
-@contextlib.contextmanager
-def quiet_open_rings() -> Iterator[None]:
-    """GDAL's warning of a ring a NaN leaves open (NaN differs from itself), silenced:
-    the coordinate is named by :func:`nonnumeric_coordinate`."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Non closed ring", RuntimeWarning)
-        yield
+def _not_utf8(
+    path: str, layer: str | None, fields: tuple[str, str], where: str, config_path: str
+) -> ConfigError:
+    """The error of a layer whose text is not UTF-8, naming its first such feature and
+    field (read again as Latin-1, where every byte is a character, to find them)."""
+    import pyogrio
 
-
-def wkb_vertices(data: bytes) -> list[tuple[float, ...]]:
-    """Every vertex of a WKB geometry (ISO or extended: Z and M kept), in order, read
-    from the bytes themselves: a geometry GEOS refuses (a ring left open by a NaN, as
-    NaN differs from itself) still has its vertices.
-
-    Raises
-    ------
-    ValueError
-        Not a WKB of points, lines, polygons or their collections.
-    """
-
-    def geometry(at: int) -> int:
-        order = "<" if data[at] == 1 else ">"
-        (code,) = struct.unpack_from(order + "I", data, at + 1)
-        at += 5
-        dims = 2 + bool(code & 0x80000000) + bool(code & 0x40000000)
-        if code & 0x20000000:  # an SRID (extended WKB)
-            at += 4
-        code &= 0x0FFFFFFF
-        dims += {1: 1, 2: 1, 3: 2}.get(code // 1000, 0)
-        kind = code % 1000
-
-        def points(at: int, n: int) -> int:
-            for _ in range(n):
-                vertices.append(struct.unpack_from(order + "d" * dims, data, at))
-                at += 8 * dims
-            return at
-
-        def count(at: int) -> tuple[int, int]:
-            return struct.unpack_from(order + "I", data, at)[0], at + 4
-
-        if kind == 1:
-            return points(at, 1)
-        if kind == 2:
-            n, at = count(at)
-            return points(at, n)
-        if kind == 3:
-            rings, at = count(at)
-            for _ in range(rings):
-                n, at = count(at)
-                at = points(at, n)
-            return at
-        if kind in (4, 5, 6, 7):
-            parts, at = count(at)
-            for _ in range(parts):
-                at = geometry(at)
-            return at
-        raise ValueError(f"type WKB {code} non lu")
-
-    vertices: list[tuple[float, ...]] = []
-    geometry(0)
-    return vertices
-
-
-def _nonnumeric_fr(shown: str, k: int) -> str:
-    """A perimeter's coordinate ``shown`` that is no number, at its vertex ``k``."""
-    return (
-        f"géométrie à coordonnée non numérique ({shown}) au sommet n° {k} : donnez à ce "
-        "sommet une longitude et une latitude (des nombres) dans la couche, ou retirez-le"
+    _, _, _, values = pyogrio.raw.read(
+        path, layer=layer, columns=list(fields), read_geometry=False, encoding="latin-1"
+    )
+    for n, cells in enumerate(zip(*values, strict=True), start=1):
+        for name, cell in zip(fields, cells, strict=True):
+            try:
+                str(cell).encode("latin-1").decode("utf-8")
+            except UnicodeError:
+                return ConfigError(
+                    config_path,
+                    f"« {path} », entité n° {n}, champ « {name} » : texte qui n'est pas en "
+                    f"UTF-8 (« {shown_name(str(cell))} » lu en Latin-1) : réenregistrez la "
+                    "couche en UTF-8 (un GeoJSON l'est toujours).",
+                    key=f"{where}.perimeters",
+                )
+    return ConfigError(
+        config_path,
+        f"« {path} » : texte qui n'est pas en UTF-8 ; réenregistrez la couche en UTF-8.",
+        key=f"{where}.perimeters",
     )
 
 
-def nonnumeric_coordinate(wkb: bytes) -> str | None:
-    """What is wrong with a perimeter (its WKB, as pyogrio reads it) that has a
-    coordinate that is no number (NaN, infinite), in French, naming its first such
-    vertex; ``None`` when every coordinate is a number (or the geometry is of a type
-    :func:`wkb_vertices` does not read)."""
+def perimeter_layer(path: str, layer: str | None, where: str, config_path: str) -> str | None:
+    """The layer of ``path`` that holds the perimeters: ``layer`` when given, else the
+    file's only layer with geometries (a GeoPackage QGIS saved styles in also holds a
+    ``layer_styles`` table); ``None`` for a file whose layers are unreadable (then
+    :func:`read_perimeter_sites` says why).
+
+    Raises
+    ------
+    ConfigError
+        No layer is given and the file has several with geometries: taking the first
+        was a guess (the wrong one gave its sites, the perimeters left out unsaid).
+    """
+    import pyogrio
+    from pyogrio.errors import DataSourceError
+
+    if layer is not None:
+        return layer
     try:
-        vertices = wkb_vertices(wkb)
-    except (ValueError, IndexError, struct.error):  # a type not read, a WKB cut short
+        with quiet_open_rings():
+            found = pyogrio.list_layers(path)
+    except DataSourceError:
         return None
-    for k, vertex in enumerate(vertices, start=1):
-        wrong = [v for v in vertex[:2] if not math.isfinite(v)]
-        if wrong:
-            value = "NaN" if math.isnan(wrong[0]) else str(wrong[0])
-            return _nonnumeric_fr(value, k)
-    return None
-
-
-def _geojson_text_coordinate(path: str, n: int) -> str | None:
-    """Why GDAL read feature ``n`` (1-based) of a GeoJSON without a geometry when the
-    file gives it one: its first coordinate that is no number (« 48,9 » written as text,
-    ``null``), in French; ``None`` when the feature has no geometry (or is not found)."""
-    import json
-
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        geometry = doc["features"][n - 1]["geometry"]
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
-        return None
-    if not isinstance(geometry, dict) or "coordinates" not in geometry:
-        return None
-    vertices: list[Any] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, list) and value and isinstance(value[0], list):
-            for item in value:
-                walk(item)
-        else:
-            vertices.append(value)
-
-    walk(geometry["coordinates"])
-    for k, vertex in enumerate(vertices, start=1):
-        items = vertex if isinstance(vertex, list) else [vertex]
-        for v in items[:2] or [None]:
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                shown = "null" if v is None else f"« {v} »" if isinstance(v, str) else str(v)
-                return _nonnumeric_fr(shown, k)
-    return None
+    spatial = [str(name) for name, kind in found if kind is not None]
+    if len(spatial) > 1:
+        raise ConfigError(
+            config_path,
+            f"« {path} » a {len(spatial)} couches de géométries ({', '.join(spatial)}) : "
+            "dites laquelle porte les périmètres (layer = « … »).",
+            key=f"{where}.layer",
+        )
+    return spatial[0] if spatial and len(found) > 1 else None
 
 
 def read_perimeter_sites(
@@ -302,7 +245,9 @@ def read_perimeter_sites(
     Raises
     ------
     ConfigError
-        The layer cannot be read, a field is missing, an id is empty, malformed or
+        The layer cannot be read, has several layers and none is named, has no
+        feature, has text that is not UTF-8 (naming the feature and field,
+        :func:`_not_utf8`), a field is missing, an id is empty, malformed or
         repeated (naming the features), or a feature has no geometry or no bounds (a
         coordinate that is no number, :func:`nonnumeric_coordinate`).
     """
@@ -316,10 +261,25 @@ def read_perimeter_sites(
     try:
         with quiet_open_rings():  # the GeoJSON driver reads every geometry on opening
             info = pyogrio.read_info(path, layer=layer)
+            if not info["features"]:  # before the fields: an empty GeoJSON has none
+                raise ConfigError(
+                    config_path,
+                    f"« {path} » : aucune entité (périmètre).",
+                    key=f"{where}.perimeters",
+                )
+            if info["geometry_type"] is None:  # a GeoPackage's attribute table, a CSV
+                raise ConfigError(
+                    config_path,
+                    f"« {path} », couche « {info['layer_name']} » : aucune géométrie (une "
+                    "table sans périmètres) ; donnez la couche des périmètres (layer = « … »).",
+                    key=f"{where}.layer",
+                )
             meta, _, _, values = pyogrio.raw.read(
                 path, layer=layer, columns=[id_field, name_field], read_geometry=False
             )
             _, bounds = pyogrio.read_bounds(path, layer=layer)
+    except UnicodeDecodeError as err:  # GDAL reads a GeoJSON's text as UTF-8 (RFC 7946)
+        raise _not_utf8(path, layer, (id_field, name_field), where, config_path) from err
     except DataLayerError as err:
         # The file opens but has no such layer: name the layers it has.
         try:
@@ -350,10 +310,6 @@ def read_perimeter_sites(
     got = {str(name): column for name, column in zip(meta["fields"], values, strict=True)}
     ids = [_text_value(v) for v in got[id_field]]
     names = [_text_value(v) for v in got[name_field]]
-    if not ids:
-        raise ConfigError(
-            config_path, f"« {path} » : aucune entité (périmètre).", key=f"{where}.perimeters"
-        )
     for n, sid in enumerate(ids, start=1):
         problem = site_id_problem(sid)
         if problem is not None and sid != PORTFOLIO_DIR:
@@ -405,7 +361,7 @@ def read_perimeter_sites(
         if wkb[n - 1] is not None:
             what = nonnumeric_coordinate(wkb[n - 1])
         elif info.get("driver") == "GeoJSON":  # GDAL drops a geometry with text in it
-            what = _geojson_text_coordinate(path, n)
+            what = geojson_text_coordinate(path, n)
         else:
             what = None
         raise ConfigError(
@@ -485,7 +441,7 @@ def read_portfolio(raw: Any, path: str, processed_dir: str) -> PortfolioConfig:
     problem = input_problem(perimeters)
     if problem is not None:
         raise ConfigError(path, f"« {perimeters} » : {problem}.", key=f"{where}.perimeters")
-    layer = take(raw, "layer", str, path, where, None)
+    layer = perimeter_layer(perimeters, take(raw, "layer", str, path, where, None), where, path)
     id_field = take(raw, "id_field", str, path, where)
     name_field = take(raw, "name_field", str, path, where)
     margin = take(raw, "osm_margin_m", float, path, where, 100.0)

@@ -150,6 +150,11 @@ def texts(table: dict[str, Any], key: str, path: str, where: str) -> tuple[str, 
 #: whose name a file system limits to 255 bytes. A 300-character id from a perimeter
 #: layer failed only at the end of the split's cut, on a hidden temporary file.
 MAX_SITE_ID_CHARS = 64
+#: Names Windows keeps for its devices, whatever the case and the extension: a site
+#: « con » has no ``maps/con.html`` there (a folder shared with Windows, a copy).
+WINDOWS_DEVICES = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)]
+)
 
 
 def site_id_problem(sid: str) -> str | None:
@@ -166,6 +171,8 @@ def site_id_problem(sid: str) -> str | None:
         return "lettres, chiffres, - et _ seulement (lettres sans accents), non vide"
     if not sid[0].isalnum():
         return "doit commencer par une lettre ou un chiffre"
+    if sid.casefold() in WINDOWS_DEVICES:
+        return "nom réservé par Windows à un périphérique : ses fichiers n'y existeraient pas"
     if len(sid) > MAX_SITE_ID_CHARS:
         return (
             f"{len(sid)} caractères, au plus {MAX_SITE_ID_CHARS} : il nomme des fichiers, "

@@ -117,7 +117,7 @@ def cut_extract(
     except (RuntimeError, ValueError) as err:  # osmium's reader errors
         raise InputError(src, f"lecture OSM impossible ({err})") from err
     # The extract was read whole once already: the last pass cannot fail on it.
-    _write_sites(str(src), found, dsts, in_order=in_order)
+    _write_sites(str(src), found, dsts, in_order=in_order, boxes=boxes)
     kept_ways = np.bincount(found.kept["w"].sites(), minlength=len(sites))
     return {p.id: int(n) for p, n in zip(sites, kept_ways, strict=True)}
 
@@ -346,21 +346,32 @@ class _Targets:
         return out
 
 
-def _write_sites(src: str, found: _Finder, dsts: Sequence[Path], *, in_order: bool) -> None:
+def _write_sites(
+    src: str, found: _Finder, dsts: Sequence[Path], *, in_order: bool, boxes: _Array
+) -> None:
     """Pass 3: each site's objects to its file, in the extract's order (sorted by kind
     when the extract is not, ``in_order`` false). Each file is written beside its path,
-    then moved there once all are done."""
+    then moved there once all are done. The file of a site whose box holds no node
+    gives that box (``boxes``) in its header: without a node, nothing else tells its
+    extent, and the site's stages stopped on it (« aucun nœud »)."""
     targets = {k: _Targets(found.kept[k], found.referenced[k]) for k in _KINDS}
+    nodes = np.bincount(found.kept["n"].sites(), minlength=len(dsts)) + np.bincount(
+        found.referenced["n"].sites(), minlength=len(dsts)
+    )
     parts = [dst.with_name(f".part-{dst.name}") for dst in dsts]
     pool = osmium.io.ThreadPool()  # one for the writers, not one each
     writers: list[osmium.SimpleWriter] = []
     done = False
     try:
-        for part in parts:
+        for part, box, n in zip(parts, boxes.tolist(), nodes, strict=True):
             part.parent.mkdir(parents=True, exist_ok=True)
+            header = osmium.io.Header()
+            if n == 0:
+                west, south, east, north = box
+                header.add_box(osmium.osm.Box(west, south, east, north))
             writers.append(
                 osmium.SimpleWriter(
-                    str(part), bufsz=_WRITE_BUFFER, overwrite=True, thread_pool=pool
+                    str(part), bufsz=_WRITE_BUFFER, header=header, overwrite=True, thread_pool=pool
                 )
             )
         adds: dict[str, list[Callable[[Any], None]]] = {

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 #: How long a scheduler's address may take to answer.
 CONNECT_TIMEOUT_S = 5
+#: Most worker processes of a local cluster per CPU (``--workers``): each holds a site;
+#: `--workers 100000` started processes until the machine stalled.
+MAX_WORKERS_PER_CPU = 4
 
 #: The loggers of a local cluster's shutdown, silenced once every task is done (their
 #: news is then no analyst's): a worker process slow to exit on a loaded machine is
@@ -59,6 +62,13 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         try:
             asyncio.run(_handshake(scheduler))
             client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+        except TypeError as err:  # tls:// without its certificates, ucx:// without ucx-py
+            raise VigieError(
+                f"ordonnanceur Dask « {scheduler} » : protocole inutilisable ici : "
+                "tls:// demande les certificats de la configuration Dask "
+                "(distributed.comm.tls), ucx:// le paquet ucx-py ; sinon donnez une "
+                "adresse tcp://hôte:8786, ou lancez sans --scheduler pour un calcul local."
+            ) from err
         except (OSError, TimeoutError, ValueError, MemoryError) as err:
             raise VigieError(
                 f"ordonnanceur Dask « {scheduler} » injoignable ou muet "
@@ -111,11 +121,18 @@ async def _handshake(scheduler: str) -> None:
     ------
     OSError, TimeoutError, ValueError, MemoryError
         No Dask scheduler answered in time at ``scheduler``.
+    TypeError
+        Its protocol cannot be used here (``tls://`` without certificates, ``ucx://``
+        without ucx-py).
     """
+    from distributed import Security
     from distributed.comm import connect
 
+    # The client's connection arguments, as Client gives them (a TLS scheduler's
+    # certificates, from the Dask configuration).
+    args = Security().get_connection_args("client")
     comm = await asyncio.wait_for(
-        connect(scheduler, timeout=CONNECT_TIMEOUT_S), timeout=CONNECT_TIMEOUT_S
+        connect(scheduler, timeout=CONNECT_TIMEOUT_S, **args), timeout=CONNECT_TIMEOUT_S
     )
     await comm.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -12,8 +13,9 @@ import shapely
 from shapely import GeometryType
 
 from pipelines.config import PortfolioConfig, nonnumeric_coordinate, quiet_open_rings
-from pipelines.crs import WGS84, metric_crs_of, repaired_geometry
+from pipelines.crs import WGS84, geodesic_area_m2, repaired_geometry
 from pipelines.errors import InputError
+from pipelines.portfolio.assign import owner_order
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +138,7 @@ def read_perimeters(portfolio: PortfolioConfig) -> gpd.GeoDataFrame:
         geometry=geometries.to_numpy(),
         crs=WGS84,
     )
-    metric = frame.to_crs(metric_crs_of(frame))
-    frame["area_m2"] = metric.geometry.area.to_numpy()
+    frame["area_m2"] = geodesic_area_m2(frame.geometry.to_numpy())
     problems = perimeter_problems(layer.geometry, frame["area_m2"])
     if problems.notna().any():
         _raise_problems(portfolio, problems)
@@ -177,22 +178,25 @@ def _raise_problems(portfolio: PortfolioConfig, problems: pd.Series) -> None:
 
 def find_overlaps(perimeters: gpd.GeoDataFrame) -> pd.DataFrame:
     """Each pair of perimeters whose interiors overlap, with the overlap's area and the
-    site its rows go to (:func:`pipelines.portfolio.assign.owner_order`)."""
-    metric = perimeters.to_crs(metric_crs_of(perimeters))
-    geoms = metric.geometry.to_numpy()
-    left, right = metric.sindex.query(geoms, predicate="overlaps")
+    site(s) its rows go to (:func:`pipelines.portfolio.assign.owner_order`): the smaller
+    of the two, unless a third perimeter, smaller still, covers the overlap or part of
+    it (then that one first, ``, ``-separated)."""
+    geoms = perimeters.geometry.to_numpy()  # degrees; areas on the ellipsoid
+    rank = owner_order(perimeters)
+    left, right = perimeters.sindex.query(geoms, predicate="overlaps")
     # contains / within: a perimeter nested in another overlaps it too.
-    inner_l, inner_r = metric.sindex.query(geoms, predicate="contains")
+    inner_l, inner_r = perimeters.sindex.query(geoms, predicate="contains")
     left = np.concatenate([left, inner_l])
     right = np.concatenate([right, inner_r])
     keep = left < right
     pairs = sorted(set(zip(left[keep].tolist(), right[keep].tolist(), strict=True)))
     rows = []
     for a, b in pairs:
-        area = float(shapely.area(shapely.intersection(geoms[a], geoms[b])))
+        overlap = shapely.intersection(geoms[a], geoms[b])
+        area = float(geodesic_area_m2([overlap])[0])
         if area <= 0:
             continue
-        first = a if (perimeters["area_m2"].iat[a], a) <= (perimeters["area_m2"].iat[b], b) else b
+        first = a if rank[a] < rank[b] else b
         rows.append(
             {
                 "site_a": perimeters["site_id"].iat[a],
@@ -200,7 +204,28 @@ def find_overlaps(perimeters: gpd.GeoDataFrame) -> pd.DataFrame:
                 "feature_a": int(perimeters["feature"].iat[a]),
                 "feature_b": int(perimeters["feature"].iat[b]),
                 "overlap_m2": round(area, 1),
-                "rows_to": perimeters["site_id"].iat[first],
+                "rows_to": ", ".join(
+                    perimeters["site_id"].iat[k]
+                    for k in _takers(overlap, first, geoms, rank, perimeters.sindex)
+                ),
             }
         )
     return pd.DataFrame(rows, columns=OVERLAP_COLUMNS)
+
+
+def _takers(
+    overlap: shapely.Geometry, first: int, geoms: np.ndarray, rank: np.ndarray, sindex: Any
+) -> list[int]:
+    """The perimeters that take the rows of ``overlap``, by the overlap rule: those
+    ranked before ``first`` (the smaller of the pair) that cover part of it, then
+    ``first`` if any of it is left. An area below a millionth of the overlap's is
+    rounding, not a part."""
+    rest, takers = overlap, []
+    tiny = shapely.area(overlap) * 1e-6
+    for k in sorted(sindex.query(overlap, predicate="intersects").tolist(), key=rank.__getitem__):
+        if rank[k] > rank[first] or shapely.area(rest) <= tiny:
+            break
+        if k == first or shapely.area(shapely.intersection(rest, geoms[k])) > tiny:
+            takers.append(k)
+            rest = shapely.difference(rest, geoms[k])
+    return takers

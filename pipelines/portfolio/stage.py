@@ -367,7 +367,7 @@ def run(config: Config, *, chunk_bytes: int = CHUNK_BYTES) -> dict[str, Any]:
     for _, o in overlaps.iterrows():
         log.warning(
             "%s : les périmètres « %s » et « %s » se chevauchent (%.0f m²) ; leurs "
-            "signalements communs vont à « %s » (le plus petit).",
+            "signalements communs vont à « %s » (le plus petit périmètre qui les contient).",
             portfolio.perimeters,
             o["site_a"],
             o["site_b"],
@@ -380,6 +380,20 @@ def run(config: Config, *, chunk_bytes: int = CHUNK_BYTES) -> dict[str, Any]:
         [portfolio.site_osm(s) for s in portfolio.site_ids],
         margin_m=portfolio.osm_margin_m,
     )
+    for site in portfolio.sites:
+        if ways[site.id] == 0:  # kept and marked, but perhaps a perimeter out of place
+            log.warning(
+                "%s, entité n° %d (« %s ») : aucun chemin de l'extrait « %s » dans son "
+                "emprise (longitude %.4f à %.4f, latitude %.4f à %.4f) ; le site restera "
+                "marqué sans bâtiment. Longitude et latitude inversées, ou un périmètre "
+                "d'une autre commune que l'extrait ?",
+                portfolio.perimeters,
+                site.feature,
+                site.id,
+                portfolio.osm,
+                *site.bbox[::2],
+                *site.bbox[1::2],
+            )
     buildings = read_osm_buildings(portfolio.osm)
     # The addresses are matched over the whole extract, with the parameters, BAN and
     # gazetteer of the portfolio's sites (the first one's: they share them).
