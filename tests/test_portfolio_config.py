@@ -209,6 +209,9 @@ def test_shared_source_ids_equal_but_for_case_are_refused(tmp_path: Path) -> Non
         ("Noue-Caillet\x07", "« Noue-Caillet<U+0007> »"),
         ("Noue-Caillet\nBâtiment A", "« Noue-Caillet<U+000A>Bâtiment A »"),
         ("Noue\x85Caillet", "« Noue<U+0085>Caillet »"),
+        # a right-to-left override showed « Noue-Caillet » as « telliaC-euoN »
+        ("\u202eNoue-Caillet", "« <U+202E>Noue-Caillet »"),
+        ("Noue\u2067Caillet\u2069", "« Noue<U+2067>Caillet<U+2069> »"),
     ],
 )
 def test_a_perimeter_name_with_a_control_character_is_refused_naming_its_site(

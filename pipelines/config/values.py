@@ -181,27 +181,40 @@ def site_id_problem(sid: str) -> str | None:
     return None
 
 
+#: The characters that reorder the text after them (Unicode's embeddings, overrides and
+#: isolates, U+202A–U+202E and U+2066–U+2069): invisible, they make « ydnoB » of
+#: « Bondy » in every title and table that shows the name.
+_REORDERING = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+
+
+def _unseen(c: str) -> bool:
+    """Whether ``c`` is a control character (Unicode's « Cc ») or reorders the text."""
+    return unicodedata.category(c) == "Cc" or c in _REORDERING
+
+
 def site_name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a site's name, in French, or ``None`` when it can.
 
     The name is shown: map and committee pack titles, the PDF's and the GeoPackage's
-    metadata, the charts, the configuration ``vigie init`` writes. A control character
-    (NUL, escape, a line break… any of Unicode's « Cc »: C0, DEL, C1) is invisible in a
-    layer's attribute table or a TOML escape, and breaks or hides what follows it there.
+    metadata, the charts, the portfolio's table, the configuration ``vigie init``
+    writes. A control character (NUL, escape, a line break… any of Unicode's « Cc »:
+    C0, DEL, C1) is invisible in a layer's attribute table or a TOML escape, and breaks
+    or hides what follows it there; a character that reorders the text (a right-to-left
+    override…) is invisible too, and shows the name, or what follows it, reversed.
     """
-    codes = list(dict.fromkeys(f"U+{ord(c):04X}" for c in name if unicodedata.category(c) == "Cc"))
+    codes = list(dict.fromkeys(f"U+{ord(c):04X}" for c in name if _unseen(c)))
     if not codes:
         return None
     return (
         f"caractère(s) de contrôle {', '.join(codes)} : invisibles dans un tableur ou un "
-        "SIG, ils cassent les titres des cartes et des dossiers ; retirez-les"
+        "SIG, ils cassent ou retournent les titres des cartes et des dossiers ; retirez-les"
     )
 
 
 def shown_name(name: str) -> str:
-    """``name`` with each control character written as its code (« <U+001B> »), for a
-    message that names it."""
-    return "".join(f"<U+{ord(c):04X}>" if unicodedata.category(c) == "Cc" else c for c in name)
+    """``name`` with each control or reordering character written as its code
+    (« <U+001B> »), for a message that names it."""
+    return "".join(f"<U+{ord(c):04X}>" if _unseen(c) else c for c in name)
 
 
 def shared_site_keys(table: dict[str, Any], path: str, where: str) -> dict[str, Any]:
