@@ -519,7 +519,8 @@ def feasible_intervals(
         binds: set[int] = set()
         for comp in bounded:
             bl = block(comp)
-            least = float(bl.members[k].dot(bl.lower)[0])
+            row = slice(bl.members.indptr[k], bl.members.indptr[k + 1])
+            least = float(bl.members.data[row] @ bl.lower[bl.members.indices[row]])
             if bl.seen_lo[k] <= least + EPS:
                 # a point seen gives the target its least value, so that is its
                 # minimum, which no shown cell binds: no program (the programs' duals

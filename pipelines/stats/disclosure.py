@@ -437,14 +437,11 @@ def audit(
     system = linear_system(reports, tables, cells)
     primary = (cells["reason"] != "").to_numpy()
     targets = np.flatnonzero(primary & hidden & cells["sensitive"].to_numpy())
-    if proof is None:
-        iv = feasible_intervals(system, hidden, targets, width=rule.width)
-        return _report(tables, published, cells, system, hidden, targets, iv, rule)
     covered, lo, hi = proven(proof, cells, tables, hidden, targets, rule.width)
     solved = feasible_intervals(system, hidden, targets[~covered], width=rule.width)
     iv = with_proven(solved, covered, lo, hi)
     result = _report(tables, published, cells, system, hidden, targets, iv, rule)
-    return {**result, "n_proven": int(covered.sum())}
+    return result if proof is None else {**result, "n_proven": int(covered.sum())}
 
 
 def _report(

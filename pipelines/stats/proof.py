@@ -32,18 +32,18 @@ class Proof:
 
     Attributes
     ----------
-    keys
-        One key per cell of the engine's cell table: its table's dimensions and values.
-    n_reports
-        The cells' true counts (the same reports give the same counts).
+    cells, tables
+        The engine's cell table (:func:`pipelines.stats.disclosure.cell_table`: each
+        cell's table, dimensions and true count) and its tables; the cells are named
+        (:func:`cell_keys`) only when an audit takes the proof.
     hidden
         The cells hidden in the protected tables.
     targets, lo, hi
-        The protected cells (positions in ``keys``) and their certified intervals.
+        The protected cells (positions in ``cells``) and their certified intervals.
     """
 
-    keys: pd.Index
-    n_reports: npt.NDArray[np.float64]
+    cells: pd.DataFrame
+    tables: tuple[Table, ...]
     hidden: npt.NDArray[np.bool_]
     targets: npt.NDArray[np.int64]
     lo: npt.NDArray[np.float64]
@@ -77,8 +77,8 @@ def proof_of(
     """The proof of a protection: its final hidden cells and its targets' intervals
     (``iv``, certificates of that state)."""
     return Proof(
-        cell_keys(cells, tables),
-        cells["n_reports"].to_numpy(dtype=np.float64),
+        cells,
+        tuple(tables),
         hidden.copy(),
         np.asarray(targets, dtype=np.int64),
         iv.lo.copy(),
@@ -87,7 +87,7 @@ def proof_of(
 
 
 def proven(
-    proof: Proof,
+    proof: Proof | None,
     cells: pd.DataFrame,
     tables: Sequence[Table],
     hidden: npt.NDArray[np.bool_],
@@ -97,23 +97,25 @@ def proven(
     """Which ``targets`` the proof covers, and their intervals (``lo``, ``hi``; zeros
     where not covered).
 
-    It covers none unless the cells are the proof's (same keys, same counts: the same
-    reports and tables) and ``hidden`` hides at least the proof's hidden cells; then it
-    covers each target it proved at least ``width`` wide."""
+    It covers none without a proof, or unless the cells are the proof's (same keys, same
+    counts: the same reports and tables) and ``hidden`` hides at least the proof's
+    hidden cells; then it covers each target it proved at least ``width`` wide."""
     covered = np.zeros(len(targets), dtype=bool)
     lo, hi = np.zeros(len(targets)), np.zeros(len(targets))
-    keys = cell_keys(cells, tables)
-    if len(keys) != len(proof.keys) or not proof.keys.is_unique:
+    if proof is None or len(cells) != len(proof.cells):
         return covered, lo, hi
-    at = proof.keys.get_indexer(keys)  # each cell's position in the proof
+    proved = cell_keys(proof.cells, proof.tables)
+    if not proved.is_unique:
+        return covered, lo, hi
+    at = proved.get_indexer(cell_keys(cells, tables))  # each cell's position in the proof
     if (at < 0).any():
         return covered, lo, hi
     counts = cells["n_reports"].to_numpy(dtype=np.float64)
-    if not np.array_equal(proof.n_reports[at], counts):
+    if not np.array_equal(proof.cells["n_reports"].to_numpy(dtype=np.float64)[at], counts):
         return covered, lo, hi
     if (proof.hidden[at] & ~hidden).any():  # a cell the proof hid is shown here
         return covered, lo, hi
-    slot = np.full(len(proof.keys), -1)
+    slot = np.full(len(proof.cells), -1)
     slot[proof.targets] = np.arange(len(proof.targets))
     k = slot[at[targets]]
     ok = k >= 0
