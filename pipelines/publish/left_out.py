@@ -39,7 +39,7 @@ from pipelines.publish.levels import level_of
 from pipelines.published import Published
 from pipelines.reports import counted as is_counted
 from pipelines.stats import open_backlog
-from pipelines.trends import extraction_date, followup_table, has_closure_dates
+from pipelines.trends import dated_followup
 
 
 def unequal_cells(
@@ -201,7 +201,7 @@ def pack_followup(
     """``published`` with the follow-up's figures counted over the pack's ``reports``
     (:func:`pack_reports`, late ones out): the building profile's ``open_backlog`` and
     ``median_delay_h`` and the closing delays per category (``closing_delays``), as the
-    trends stage counts them (:func:`pipelines.trends.followup_table`, its settings, the
+    trends stage counts them (:func:`pipelines.trends.dated_followup`, its settings, the
     date of the export by default the latest report or closure time of these reports).
 
     The trends stage counts every report: a late one was in its building's open reports
@@ -223,11 +223,9 @@ def pack_followup(
     columns = [c for c in ("open_backlog", "median_delay_h") if c in profile]
     if not columns and (delays is None or delays.empty):
         return published
-    counted = reports[is_counted(reports)]
-    followup = pd.DataFrame()
-    if has_closure_dates(counted):
-        when = pd.Timestamp(as_of) if as_of else extraction_date(counted)
-        followup = followup_table(counted, targets_h=targets_h, as_of=when)
+    followup, _ = dated_followup(reports[is_counted(reports)], targets_h=targets_h, as_of=as_of)
+    if followup is None:
+        followup = pd.DataFrame()
     redone = with_trend_results(profile.drop(columns=columns), followup=followup)
     profile = profile.copy()
     for column in columns:

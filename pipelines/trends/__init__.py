@@ -10,7 +10,7 @@ from pipelines.trends.emerging_hotspots import (
     comparison_windows,
     window_counts,
 )
-from pipelines.trends.followup import extraction_date, followup_table, has_closure_dates
+from pipelines.trends.followup import dated_followup, followup_table
 from pipelines.trends.series import (
     FREQ_FR,
     TREND_WORDS_FR,
@@ -27,9 +27,8 @@ __all__ = [
     "TREND_WORDS_FR",
     "Window",
     "comparison_windows",
-    "extraction_date",
+    "dated_followup",
     "followup_table",
-    "has_closure_dates",
     "headline",
     "run",
     "series_tests",

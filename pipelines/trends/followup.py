@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import date
 
 import pandas as pd
 
@@ -29,6 +30,18 @@ def extraction_date(reports: pd.DataFrame) -> pd.Timestamp:
     if "closed_at" in reports:
         times.append(naive_datetimes(reports["closed_at"], "closed_at").max())
     return max(t for t in times if pd.notna(t))
+
+
+def dated_followup(
+    reports: pd.DataFrame, *, targets_h: Mapping[str, float], as_of: date | None
+) -> tuple[pd.DataFrame | None, pd.Timestamp | None]:
+    """The follow-up of ``reports`` (:func:`followup_table`) and the date it is counted
+    at: ``as_of`` (the configured date of the export), else their latest report or
+    closure time (:func:`extraction_date`); ``(None, None)`` without closure dates."""
+    if not has_closure_dates(reports):
+        return None, None
+    when = pd.Timestamp(as_of) if as_of else extraction_date(reports)
+    return followup_table(reports, targets_h=targets_h, as_of=when), when
 
 
 def followup_table(

@@ -58,6 +58,7 @@ from pipelines.trends.emerging_hotspots import (
 )
 from pipelines.trends.followup import (
     backlog_table,
+    dated_followup,
     extraction_date,
     followup_table,
     has_closure_dates,
@@ -262,12 +263,8 @@ def analyse_trends(
             counted, ids, coords, windows, band_m=band.band_m if band else None
         )
 
-    followup = backlog = None
-    as_of = None
-    if has_closure_dates(counted):
-        as_of = pd.Timestamp(p.as_of) if p.as_of else extraction_date(counted)
-        followup = followup_table(counted, targets_h=p.targets_h, as_of=as_of)
-        backlog = backlog_table(counted, periods, site_key=site_key)
+    followup, as_of = dated_followup(counted, targets_h=p.targets_h, as_of=p.as_of)
+    backlog = None if followup is None else backlog_table(counted, periods, site_key=site_key)
 
     kinds = reports["source_kind"] if "source_kind" in reports else pd.Series(dtype=object)
     summary: dict[str, Any] = {
