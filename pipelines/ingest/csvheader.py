@@ -104,6 +104,12 @@ def _key(text: str) -> str:
     return " ".join(text.replace("\ufeff", "").split()).casefold()
 
 
+def _folded(cells: pa.Array) -> pa.Array:
+    """Text cells as :func:`_key` first compares them, column-wise: without a BOM,
+    trimmed, lower case."""
+    return pc.utf8_lower(pc.utf8_trim_whitespace(pc.replace_substring(cells, "\ufeff", "")))
+
+
 def _header_again(table: pa.Table, keys: list[str]) -> list[tuple[int, list[str]]]:
     """The rows of ``table`` whose every cell is one of the header's ``keys``
     (:func:`_key`), with their cells' keys; looked at only where the first column holds
@@ -113,8 +119,9 @@ def _header_again(table: pa.Table, keys: list[str]) -> list[tuple[int, list[str]
     first = table.column(0)
     if pa.types.is_dictionary(first.type):
         first = first.cast(pa.large_string())
-    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(pc.replace_substring(first, "\ufeff", "")))
-    hits = pc.is_in(lowered, value_set=pa.array([k.lower() for k in keys], pa.large_string()))
+    hits = pc.is_in(
+        _folded(first), value_set=pa.array([k.lower() for k in keys], pa.large_string())
+    )
     out = []
     for k in np.flatnonzero(np.asarray(pc.fill_null(hits, False), dtype=bool)).tolist():
         cells = [_key(str(v)) for v in table.slice(k, 1).to_pylist()[0].values()]
@@ -134,8 +141,7 @@ def other_headers(raw: RawFile) -> dict[int, np.ndarray]:
         return {}
     hits = []
     for pos, first in malformed.first_fields():
-        folded = pc.utf8_lower(pc.utf8_trim_whitespace(pc.replace_substring(first, "\ufeff", "")))
-        same = pc.fill_null(pc.equal(folded, keys[0].lower()), False)
+        same = pc.fill_null(pc.equal(_folded(first), keys[0].lower()), False)
         hits.append(pos[np.asarray(same, dtype=bool)])
     found: dict[int, list[int]] = {}
     for k in np.concatenate(hits).tolist():
