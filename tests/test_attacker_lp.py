@@ -24,6 +24,7 @@ from scipy.optimize import linprog
 
 from pipelines.stats import attacker
 from pipelines.stats import disclosure as sdc
+from pipelines.stats.system import LinearSystem, linear_system
 from tests.test_disclosure import paris_microdata
 
 LINKED: list[sdc.Table] = [
@@ -115,7 +116,7 @@ class Checked:
 
 def intervals_both_ways(
     monkeypatch: pytest.MonkeyPatch,
-    system: attacker.LinearSystem,
+    system: LinearSystem,
     hidden: npt.NDArray[np.bool_],
     width: float | None,
 ) -> tuple[attacker.Intervals, attacker.Intervals, Checked]:
@@ -165,7 +166,7 @@ def test_linked_tables_give_linprogs_intervals(
     all cells more (fixed seed), solved exactly and with the committee's and the public
     widths (which stop at the first feasible points wide enough)."""
     cells = sdc.cell_table(paris, LINKED, sdc.COMITE)
-    system = attacker.linear_system(paris, LINKED, cells)
+    system = linear_system(paris, LINKED, cells)
     assert system.method == "junction-tree"
     primary = (cells["reason"] != "").to_numpy()
     more = np.random.default_rng(7).random(len(cells)) < 0.1
@@ -186,7 +187,7 @@ def test_base_cells_give_linprogs_intervals(
     hidden no equality is left."""
     sub = paris[paris["building_id"].isin(sorted(paris["building_id"].unique())[:3])]
     cells = sdc.cell_table(sub, CYCLIC, sdc.COMITE)
-    system = attacker.linear_system(sub, CYCLIC, cells)
+    system = linear_system(sub, CYCLIC, cells)
     assert system.method == "base-cells"
     hidden = np.random.default_rng(3).random(len(cells)) < share
     new, old, checked = intervals_both_ways(monkeypatch, system, hidden, None)
@@ -204,9 +205,9 @@ def test_a_failed_program_raises_the_french_error(paris: pd.DataFrame) -> None:
     """A component whose equalities no point meets (its true values broken by hand):
     HiGHS says infeasible, and the audit stops with its French message."""
     cells = sdc.cell_table(paris, LINKED, sdc.COMITE)
-    system = attacker.linear_system(paris, LINKED, cells)
+    system = linear_system(paris, LINKED, cells)
     # Below the unknowns' least value (1): the shown cells' sums cannot be met.
-    broken = attacker.LinearSystem(
+    broken = LinearSystem(
         system.incidence,
         np.full_like(system.value, 0.5),
         system.links,
@@ -228,7 +229,7 @@ def test_a_maximum_solved_by_the_push_up_is_not_solved_again(
     ``n_lp`` counts the programs HiGHS solved, one fewer per such target than when both
     were solved."""
     cells = sdc.cell_table(paris, LINKED, sdc.COMITE)
-    system = attacker.linear_system(paris, LINKED, cells)
+    system = linear_system(paris, LINKED, cells)
     more = np.random.default_rng(11).random(len(cells)) < 0.1
     hidden = (cells["reason"] != "").to_numpy() | more
     targets = np.flatnonzero(hidden)
@@ -275,7 +276,7 @@ def test_a_programs_answer_does_not_depend_on_the_programs_solved_before(
     parallel run on anything a sequential one does not). Set the basis without clearing
     the solver first and HiGHS carries its state over: some answers get other duals."""
     cells = sdc.cell_table(paris, LINKED, sdc.COMITE)
-    system = attacker.linear_system(paris, LINKED, cells)
+    system = linear_system(paris, LINKED, cells)
     hidden = (cells["reason"] != "").to_numpy() | (
         np.random.default_rng(11).random(len(cells)) < 0.1
     )
@@ -316,7 +317,7 @@ def test_a_target_posed_twice_costs_no_program(paris: pd.DataFrame) -> None:
     programs: each is solved once, the later target taking the earlier one's answers,
     so the exact intervals cost the LPs of the targets once, and are the same."""
     cells = sdc.cell_table(paris, LINKED, sdc.COMITE)
-    system = attacker.linear_system(paris, LINKED, cells)
+    system = linear_system(paris, LINKED, cells)
     hidden = (cells["reason"] != "").to_numpy() | (
         np.random.default_rng(11).random(len(cells)) < 0.1
     )

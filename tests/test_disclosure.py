@@ -15,6 +15,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from pipelines.stats import attacker
 from pipelines.stats import disclosure as sdc
+from pipelines.stats.system import base_cell_system, linear_system
 
 RAW = Path("data/raw")
 BC: tuple[sdc.Table, ...] = (("building_id", "category"), ("building_id",), ("category",), ())
@@ -257,7 +258,7 @@ def test_protected_random_tables_hold_against_enumeration(seed: int) -> None:
             mine = mine.assign(flag=out.tables[t]["flag"].to_numpy())
         hidden[mine.loc[mine["flag"] == "s", "cell"].to_numpy()] = True
     targets = np.flatnonzero(hidden & (cells["table"] == 0).to_numpy())
-    exact = attacker.feasible_intervals(attacker.linear_system(df, BC, cells), hidden, targets)
+    exact = attacker.feasible_intervals(linear_system(df, BC, cells), hidden, targets)
     for k, cell in enumerate(targets):
         key = (cells.at[cell, "building_id"], cells.at[cell, "category"])
         assert ranges[key] == (exact.lo[k], exact.hi[k])
@@ -498,8 +499,8 @@ def test_junction_tree_gives_the_base_cell_intervals(tables) -> None:
     df = month_microdata()
     tables = [tuple(t) for t in tables]
     cells = sdc.cell_table(df, tables, sdc.COMITE)
-    tree = attacker.linear_system(df, tables, cells)
-    base = attacker.base_cell_system(df, tables, cells)
+    tree = linear_system(df, tables, cells)
+    base = base_cell_system(df, tables, cells)
     assert tree.method == "junction-tree"
     assert tree.value.size < base.value.size
     rng = np.random.default_rng(16)

@@ -2,9 +2,9 @@
 (``gistar``), kernel density (``density``), Mann-Kendall and Sen's slope (``trend``),
 emerging-hotspot categories (``emerging``), statistical disclosure control of count
 tables (``disclosure``; its cells and primary suppression in ``primary``, its greedy
-steps in ``relations``, its LP audit in ``attacker`` and what a protection proved in
-``proof``). The stages import these modules or the names below; this package is a
-library, so its modules are public.
+steps in ``relations``, its LP audit in ``attacker`` over the linear system of
+``system``, and what a protection proved in ``proof``). The stages import these
+modules or the names below; this package is a library, so its modules are public.
 """
 
 from __future__ import annotations

@@ -116,14 +116,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from pipelines.stats import relations
-from pipelines.stats.attacker import (
-    EPS,
-    Intervals,
-    LinearSystem,
-    Table,
-    feasible_intervals,
-    linear_system,
-)
+from pipelines.stats.attacker import Intervals, feasible_intervals
 from pipelines.stats.primary import (
     COMITE,
     FLAG_HIDDEN,
@@ -146,6 +139,7 @@ from pipelines.stats.primary import (
     technical_cells,
 )
 from pipelines.stats.proof import Proof, proof_of, proven, with_proven
+from pipelines.stats.system import EPS, LinearSystem, Table, linear_system
 
 # The cells and primary suppression live in pipelines.stats.primary; the callers of this
 # module (``sdc.COMITE``, ``sdc.cell_table``…) name them from here.

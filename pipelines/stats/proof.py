@@ -21,7 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from pipelines.stats.attacker import EPS, Intervals
+from pipelines.stats.attacker import Intervals
+from pipelines.stats.system import EPS
 
 Table = tuple[str, ...]
 

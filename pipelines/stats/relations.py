@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from pipelines.stats.attacker import Table
+from pipelines.stats.system import Table
 
 
 def cost(
