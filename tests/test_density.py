@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from pipelines.errors import CRSError
-from pipelines.stats import density
+from pipelines.stats import density, hexgrid
 
 # --------------------------------------------------------------------------------------
 # Kernel density
@@ -111,8 +111,8 @@ def test_kde_contours_default_levels_and_empty_grid():
 
 def test_hex_grid_geometry_and_stable_ids():
     a = 100.0
-    g1 = density.hex_grid((652_000.0, 6_862_000.0, 653_000.0, 6_863_000.0), a, "EPSG:2154")
-    g2 = density.hex_grid((652_500.0, 6_862_500.0, 653_800.0, 6_863_400.0), a, "EPSG:2154")
+    g1 = hexgrid.hex_grid((652_000.0, 6_862_000.0, 653_000.0, 6_863_000.0), a, "EPSG:2154")
+    g2 = hexgrid.hex_grid((652_500.0, 6_862_500.0, 653_800.0, 6_863_400.0), a, "EPSG:2154")
     assert g1["hex_id"].is_unique
     common = sorted(set(g1["hex_id"]) & set(g2["hex_id"]))
     assert len(common) > 10
@@ -121,7 +121,7 @@ def test_hex_grid_geometry_and_stable_ids():
     assert all(shapely.equals_exact(a1.to_numpy(), a2.to_numpy(), tolerance=1e-6))
     assert (
         g1["hex_id"].tolist()
-        == density.hex_grid((652_000.0, 6_862_000.0, 653_000.0, 6_863_000.0), a, "EPSG:2154")[
+        == hexgrid.hex_grid((652_000.0, 6_862_000.0, 653_000.0, 6_863_000.0), a, "EPSG:2154")[
             "hex_id"
         ].tolist()
     )
@@ -139,11 +139,11 @@ def test_hex_grid_geometry_and_stable_ids():
 def test_hex_cells_is_the_hexagon_that_contains_the_point():
     a = 37.5
     bounds = (652_000.0, 6_862_000.0, 653_000.0, 6_862_700.0)
-    grid = density.hex_grid(bounds, a, "EPSG:2154")
+    grid = hexgrid.hex_grid(bounds, a, "EPSG:2154")
     rng = np.random.default_rng(8)
     x = rng.uniform(bounds[0], bounds[2], 5000)
     y = rng.uniform(bounds[1], bounds[3], 5000)
-    col, row = density.hex_cells(x, y, a)
+    col, row = hexgrid.hex_cells(x, y, a)
     points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs="EPSG:2154")
     joined = gpd.sjoin(points, grid, predicate="within", how="left")
     assert joined.index.is_unique  # no point on an edge in this draw
@@ -162,12 +162,12 @@ def test_count_points_in_polygons_once_each_and_by_category():
         geometry=shapely.points([[0.5, 0.5], [1.0, 0.5], [1.5, 0.5], [5.0, 5.0]]),
         crs="EPSG:2154",
     )  # the 2nd sits on the shared edge, the 4th outside
-    counts = density.count_points_in_polygons(points, polygons)
+    counts = hexgrid.count_points_in_polygons(points, polygons)
     assert counts.to_dict() == {"west": 2, "east": 1}
-    table = density.count_points_in_polygons(points, polygons, by="category")
+    table = hexgrid.count_points_in_polygons(points, polygons, by="category")
     assert table.to_dict() == {"a": {"west": 1, "east": 1}, "b": {"west": 1, "east": 0}}
     with pytest.raises(CRSError):
-        density.count_points_in_polygons(points.to_crs("EPSG:4326"), polygons)
+        hexgrid.count_points_in_polygons(points.to_crs("EPSG:4326"), polygons)
 
 
 def test_kde_cells_are_the_positive_cells_with_their_mass():
@@ -188,7 +188,7 @@ def test_kde_cells_are_the_positive_cells_with_their_mass():
 
 def test_hex_aggregate_counts_buildings_reports_and_complete_rates():
     a = 100.0
-    hexes = density.hex_grid((0.0, 0.0, 600.0, 600.0), a, "EPSG:2154")
+    hexes = hexgrid.hex_grid((0.0, 0.0, 600.0, 600.0), a, "EPSG:2154")
     h1, h2 = hexes.geometry.iloc[10], hexes.geometry.iloc[20]
     c1, c2 = h1.centroid, h2.centroid
     sq = lambda c, dx: shapely.box(c.x + dx - 5, c.y - 5, c.x + dx + 5, c.y + 5)  # noqa: E731
@@ -202,7 +202,7 @@ def test_hex_aggregate_counts_buildings_reports_and_complete_rates():
         geometry=[c1, c1, c1, c2, shapely.Point(5000.0, 5000.0)],  # the last far away
         crs="EPSG:2154",
     )
-    out = density.hex_aggregate(
+    out = hexgrid.hex_aggregate(
         points, buildings, size_m=a, categories=["ascenseur", "proprete", "autre"]
     ).set_index("hex_id")
     first, second = hexes["hex_id"].iloc[10], hexes["hex_id"].iloc[20]

@@ -3,10 +3,10 @@ chronic buildings, and the method note of the run.
 
 The pure functions of :mod:`pipelines.hotspots.counts` (reports per building, report
 points) and :mod:`pipelines.hotspots.gi` (distance band, Gi* layers) compose the
-statistics of :mod:`pipelines.stats.gistar` (Gi*, FDR bins, distance band) and
-:mod:`pipelines.stats.density` (kernel density, hexagons) on the stage's inputs;
-:func:`analyse`, here, is the whole stage without I/O (the benchmark calls it), :func:`run`
-reads, calls it and writes.
+statistics of :mod:`pipelines.stats.gistar` (Gi*, FDR bins, distance band),
+:mod:`pipelines.stats.density` (kernel density) and :mod:`pipelines.stats.hexgrid`
+(hexagons) on the stage's inputs; :func:`analyse`, here, is the whole stage without I/O
+(the benchmark calls it), :func:`run` reads, calls it and writes.
 
 Choices (each is explained to the committee in ``method_note.html``):
 
@@ -63,7 +63,7 @@ from pipelines.io import (
     write_text,
 )
 from pipelines.reports import counted as is_counted
-from pipelines.stats import density
+from pipelines.stats import density, hexgrid
 from pipelines.stats import gistar as hs
 from pipelines.stats.fdr import FDR_ALPHAS
 from pipelines.taxonomy import CODES
@@ -155,7 +155,7 @@ def analyse(
         ``gi_z_<code>``, ``gi_bin_<code>``; on the rates ``gi_z_rate``, ``gi_p_rate``,
         ``gi_bin_rate``; ``is_chronic``, ``chronic_categories``. With too few reports
         (``summary["sample"]``, :func:`sample_size`) no Gi* column holds a result.
-        ``hexes``: the columns of :func:`~pipelines.stats.density.hex_aggregate` and Gi* on
+        ``hexes``: the columns of :func:`~pipelines.stats.hexgrid.hex_aggregate` and Gi* on
         ``n_reports``. ``kde``: :func:`~pipelines.stats.density.kde_contours`. ``kde_grid``:
         :func:`~pipelines.stats.density.kde_cells`. ``chronic``:
         :func:`~pipelines.hotspots.chronic.chronic_pairs`. ``summary``: ``hotspot_summary.json``.
@@ -208,7 +208,7 @@ def analyse(
     lap("checks_s")
 
     points = report_points(reports, table_m)
-    hexes = density.hex_aggregate(points, table_m, size_m=params.hex_size_m, categories=list(CODES))
+    hexes = hexgrid.hex_aggregate(points, table_m, size_m=params.hex_size_m, categories=list(CODES))
     lap("hex_counts_s")
     hex_gi, hex_band, hex_info = hotspot_layer(
         hexes, "n_reports", params, what="hexagones", too_few_reports=too_few

@@ -14,7 +14,8 @@ Methods (DOMAIN.md, the maintainers' guidance; to be cited in each run's method 
 - **Automatic distance band**: incremental global Moran's I (first significant peak, else
   the highest significant z, else the mean distance to the k-th nearest neighbour).
 
-Kernel density, contours and hexagons live in :mod:`pipelines.stats.density`.
+Kernel density and contours live in :mod:`pipelines.stats.density`, hexagons in
+:mod:`pipelines.stats.hexgrid`.
 
 Scale: the neighbour sums are computed from a KD-tree in chunks, so memory stays bounded
 and no dense n × n matrix is ever built (100,000 features with a 150 m band make about
