@@ -18,15 +18,8 @@ from pipelines.stats.emerging import (
     emerging_hotspots,
     space_time_gi,
 )
-from pipelines.stats.trend import (
-    closing_delays,
-    mann_kendall,
-    mann_kendall_matrix,
-    monthly_counts,
-    open_backlog,
-    sens_slope,
-    sens_slope_matrix,
-)
+from pipelines.stats.series import closing_delays, monthly_counts, open_backlog
+from pipelines.stats.trend import mann_kendall, mann_kendall_matrix, sens_slope, sens_slope_matrix
 
 DMR_CSV = (
     Path(__file__).resolve().parents[1] / "data/raw/paris10/dansmarue_paris_2023-08_2024-09.csv"

@@ -19,17 +19,19 @@ from pipelines.stats.emerging import (
 )
 from pipelines.stats.fdr import fdr_bins
 from pipelines.stats.gistar import MIN_FEATURES, feature_points, gi_star
-from pipelines.stats.trend import (
-    TREND_DOWN,
-    TREND_NONE,
-    TREND_UP,
+from pipelines.stats.series import (
     closing_delays,
-    mann_kendall,
-    mann_kendall_matrix,
     monthly_counts,
     naive_datetimes,
     open_backlog,
     period_freq,
+)
+from pipelines.stats.trend import (
+    TREND_DOWN,
+    TREND_NONE,
+    TREND_UP,
+    mann_kendall,
+    mann_kendall_matrix,
     sens_slope,
     sens_slope_matrix,
 )
