@@ -1,11 +1,11 @@
 """Pure statistics, importing no stage: Getis-Ord Gi*, FDR bins and the distance band
 (``gistar``), kernel density (``density``), hexagon grids (``hexgrid``), Mann-Kendall
 and Sen's slope (``trend``), emerging-hotspot categories (``emerging``), statistical
-disclosure control of count tables (``disclosure``; its cells and primary suppression
-in ``primary``, its greedy steps in ``relations``, its LP audit in ``attacker`` over the
-linear system of ``system``, and what a protection proved in ``proof``). The stages
-import these modules or the names below; this package is a library, so its modules
-are public.
+disclosure control of count tables (``disclosure``; its cells and primary suppression in
+``primary``, its greedy steps in ``relations``, its audit in ``audit`` and ``attacker``
+over the linear system of ``system``, and what a protection proved in ``proof``). The
+stages import these modules or the names below; this package is a library, so its
+modules are public.
 """
 
 from __future__ import annotations

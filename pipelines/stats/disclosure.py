@@ -22,12 +22,12 @@ tables sharing a dimension) are protected and audited **together**.
   the rule's ``technical`` categories (``comite``: shown exactly, issue #16) come last:
   a margin or a person-related cell is hidden instead wherever one would do, and each
   technical cell hidden all the same is listed with why (``technical_hidden``).
-- **Audit** (:func:`audit`): for every hidden sensitive cell, the attacker's feasible
-  interval ``[lo, hi]`` is computed by linear programming (HiGHS, through ``highspy``)
-  with every shown cell of every table as an equality over the unknowns and
-  every hidden cell at least 1 (a zero is published as 0, so « s » says "one report or
-  more"), in :mod:`pipelines.stats.attacker`. The result is a JSON-able dict meant for
-  ``publication_audit.json``.
+- **Audit** (:func:`audit`, in :mod:`pipelines.stats.audit`): for every hidden sensitive
+  cell, the attacker's feasible interval ``[lo, hi]`` is computed by linear programming
+  (HiGHS, through ``highspy``) with every shown cell of every table as an equality over
+  the unknowns and every hidden cell at least 1 (a zero is published as 0, so « s » says
+  "one report or more"), in :mod:`pipelines.stats.attacker`. The result is a JSON-able
+  dict meant for ``publication_audit.json``.
 
 Usage::
 
@@ -59,11 +59,13 @@ Why this module rather than a library (the issue asks to evaluate two)
   files; its ``protect()`` does not expose linked tables; it is a 0.x beta
   (trygu/pytauargus) whose README says replays are not guaranteed identical; and it
   would add a 5 MB native binary to the lock. Not adopted.
-- So this module and :mod:`~pipelines.stats.attacker` are our own (~1,000 lines over
+- So this module and the ones it stands on (:mod:`~pipelines.stats.primary`,
+  :mod:`~pipelines.stats.relations`, :mod:`~pipelines.stats.system`,
+  :mod:`~pipelines.stats.attacker`, :mod:`~pipelines.stats.audit`) are our own (over
   numpy, pandas and scipy), and deliberately keep the part that *proves* protection on a
-  well-kept solver (HiGHS, through ``highspy``), not on home-made code:
-  the greedy suppression may hide more cells than τ-Argus' optimum, but it cannot pass a
-  table the audit has not checked.
+  well-kept solver (HiGHS, through ``highspy``), not on home-made code: the greedy
+  suppression may hide more cells than τ-Argus' optimum, but it cannot pass a table the
+  audit has not checked.
 
 Conventions (read before wiring it in)
 --------------------------------------
@@ -106,7 +108,6 @@ Conventions (read before wiring it in)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,6 +118,7 @@ import pandas as pd
 
 from pipelines.stats import relations
 from pipelines.stats.attacker import Intervals, feasible_intervals
+from pipelines.stats.audit import audit, audit_report, jsonable
 from pipelines.stats.primary import (
     COMITE,
     FLAG_HIDDEN,
@@ -138,8 +140,8 @@ from pipelines.stats.primary import (
     table_frames,
     technical_cells,
 )
-from pipelines.stats.proof import Proof, proof_of, proven, with_proven
-from pipelines.stats.system import EPS, LinearSystem, Table, linear_system
+from pipelines.stats.proof import Proof, proof_of
+from pipelines.stats.system import EPS, Table, linear_system
 
 # The cells and primary suppression live in pipelines.stats.primary; the callers of this
 # module (``sdc.COMITE``, ``sdc.cell_table``…) name them from here.
@@ -343,7 +345,7 @@ def protect(
     # The intervals last computed for each cell are certificates of the final state
     # (intervals only widen as cells are hidden): no need to solve them all again.
     final = Intervals(lo, hi, np.zeros(len(targets), bool), {}, iv.n_components, n_lp)
-    result = _report(tables, frames, cells, system, hidden, targets, final, rule)
+    result = audit_report(tables, frames, cells, system, hidden, targets, final, rule)
     result["technical_hidden"] = _technical_hidden(
         cells, tables, hidden & free & technical & (reason == REASON_SECONDARY), why
     )
@@ -366,7 +368,7 @@ def _technical_hidden(
 
     def where(c: int) -> dict[str, Any]:
         t = tables[int(table[c])]
-        return {"table": list(t), "cell": {d: _jsonable(cells.at[c, d]) for d in t}}
+        return {"table": list(t), "cell": {d: jsonable(cells.at[c, d]) for d in t}}
 
     out = []
     for c in np.flatnonzero(chosen):
@@ -374,150 +376,3 @@ def _technical_hidden(
         other = {k: where(v) if k in ("total", "target") else v for k, v in w.items()}
         out.append({**where(int(c)), **other})
     return out
-
-
-def audit(
-    reports: pd.DataFrame,
-    published: Mapping[Table, pd.DataFrame],
-    *,
-    rule: DisclosureRule = COMITE,
-    proof: Proof | None = None,
-) -> dict[str, Any]:
-    """Check published tables against the rule, by linear programming.
-
-    Parameters
-    ----------
-    reports
-        The microdata the tables were built from (true values come from here, not from
-        the published, possibly rounded, numbers).
-    published
-        Per table (dimension tuple), the published cells with at least the dimension
-        columns and ``flag`` (``"s"`` = hidden); cells absent are zeros.
-    rule
-        The rule they must satisfy.
-    proof
-        What :func:`protect` proved of these tables (:attr:`Protection.proof`): the
-        intervals it proved stand where the tables hide at least the cells it hid
-        (:func:`pipelines.stats.proof.proven`) and are not solved again.
-
-    Returns
-    -------
-    dict
-        JSON-able: ``passed``, the rule, and per table ``dims``, ``n_cells``,
-        ``n_hidden`` (by reason, when a ``reason`` column is given, and ``total``),
-        ``n_sensitive_shown`` (cells the primary rule hides but the table shows),
-        ``n_unprotected`` (hidden sensitive cells whose attacker interval is narrower
-        than the protection width) and ``worst`` (the narrowest proven interval, its
-        cell, bounds and ``exact``; never the true value), and with ``rule.technical``,
-        for a table of ``rule.category_dim``, ``n_hidden_technical`` (``total``, ``own``:
-        primary or dominance, ``secondary``). Plus ``n_components`` and ``n_lp`` (the
-        linear programs HiGHS solved for the proof: ``Intervals.n_lp`` of
-        :mod:`pipelines.stats.attacker`), and with ``proof``, ``n_proven`` (the cells
-        whose interval came from it).
-    """
-    tables = [tuple(t) for t in published]
-    check_input(reports, tables)
-    cells = cell_table(reports, tables, rule)
-    hidden = np.zeros(len(cells), dtype=bool)
-    for i, t in enumerate(tables):
-        pub = published[t]
-        sel = cells["table"] == i
-        if t:
-            flags = on_cells(cells.loc[sel, [*t, "cell"]], pub[[*t, "flag"]], list(t))
-            hid = (flags["flag"] == FLAG_HIDDEN).to_numpy()
-            hidden[flags["cell"].to_numpy()[hid]] = True
-        elif sel.any() and len(pub) and (pub["flag"] == FLAG_HIDDEN).any():
-            hidden[cells.loc[sel, "cell"].to_numpy()] = True
-    system = linear_system(reports, tables, cells)
-    primary = (cells["reason"] != "").to_numpy()
-    targets = np.flatnonzero(primary & hidden & cells["sensitive"].to_numpy())
-    covered, lo, hi = proven(proof, cells, tables, hidden, targets, rule.width)
-    solved = feasible_intervals(system, hidden, targets[~covered], width=rule.width)
-    iv = with_proven(solved, covered, lo, hi)
-    result = _report(tables, published, cells, system, hidden, targets, iv, rule)
-    return result if proof is None else {**result, "n_proven": int(covered.sum())}
-
-
-def _report(
-    tables: Sequence[Table],
-    published: Mapping[Table, pd.DataFrame],
-    cells: pd.DataFrame,
-    system: LinearSystem,
-    hidden: npt.NDArray[np.bool_],
-    targets: npt.NDArray[np.int64],
-    iv: Intervals,
-    rule: DisclosureRule,
-) -> dict[str, Any]:
-    """The audit dict from the targets' intervals (exact or certified)."""
-    primary = (cells["reason"] != "").to_numpy()
-    own = cells["reason"].isin([REASON_PRIMARY, REASON_DOMINANCE]).to_numpy()
-    technical = technical_cells(cells, tables, rule) & hidden
-    width = rule.width
-    n_lp = iv.n_lp
-    per_table = []
-    passed = True
-    for i, t in enumerate(tables):
-        in_table = (cells["table"] == i).to_numpy()
-        in_t = np.flatnonzero(in_table[targets])
-        w = (iv.hi - iv.lo)[in_t]
-        unprotected = int((w < width - EPS).sum())
-        shown_bad = int((primary & ~hidden & in_table).sum())
-        n_hidden: dict[str, int] = {"total": int((hidden & in_table).sum())}
-        pub = published[t]
-        if "reason" in pub.columns:
-            for r in REASONS:
-                n_hidden[r] = int(((pub["flag"] == FLAG_HIDDEN) & (pub["reason"] == r)).sum())
-        worst = None
-        if len(in_t):
-            # The narrowest proven interval: exact, or inside the exact one (certified).
-            j = int(in_t[np.argmin(w)])
-            lo_j, hi_j = float(iv.lo[j]), float(iv.hi[j])
-            worst = {
-                "cell": {d: _jsonable(cells.at[int(targets[j]), d]) for d in t},
-                "lo": lo_j,
-                "hi": None if math.isinf(hi_j) else hi_j,
-                "width": None if math.isinf(hi_j) else hi_j - lo_j,
-                "exact": bool(iv.exact[j]),
-            }
-        passed = passed and unprotected == 0 and shown_bad == 0
-        per_table.append(
-            {
-                "dims": list(t),
-                "n_cells": int(in_table.sum()),
-                "n_hidden": n_hidden,
-                "n_sensitive_shown": shown_bad,
-                "n_unprotected": unprotected,
-                "worst": worst,
-            }
-        )
-        if rule.technical and rule.category_dim in t:
-            # hidden cells of the categories shown exactly: for themselves (a report
-            # naming a dwelling makes them person-related), or to protect another
-            per_table[-1]["n_hidden_technical"] = {
-                "total": int((technical & in_table).sum()),
-                "own": int((technical & in_table & own).sum()),
-                "secondary": int((technical & in_table & ~own).sum()),
-            }
-    return {
-        "passed": bool(passed),
-        "rule": {
-            "min_households": rule.min_households,
-            "dominance_share": rule.dominance_share,
-            "all_sensitive": rule.all_sensitive,
-            "protection_width": width,
-            "round_base": rule.round_base,
-        },
-        "method": f"HiGHS (highspy), {system.method}",
-        "n_unknowns": int(system.value.size),
-        "tables": per_table,
-        "n_components": iv.n_components,
-        "n_lp": n_lp,
-    }
-
-
-def _jsonable(v: object) -> object:
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, str | int | float | bool) or v is None:
-        return v
-    return str(v)
