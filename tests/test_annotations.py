@@ -22,7 +22,7 @@ from pipelines.annotations.stage import (
 from pipelines.annotations.stage import run as run_annotations
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.maps.notes import annotation_ui_html, notes_layer_geojson, notes_table_html
-from pipelines.publish.build import notes_table
+from pipelines.publish.tables import notes_table
 from tests.conftest import bondy_config
 
 ROOT = Path(__file__).resolve().parents[1]

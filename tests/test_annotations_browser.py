@@ -27,7 +27,7 @@ from pipelines.maps.assets import inline_assets, make_map
 from pipelines.maps.layers import annotations_block
 from pipelines.maps.notes import ORPHAN_COLOUR, add_annotation_ui, notes_layer_geojson
 from pipelines.osm.buildings import read_osm_buildings
-from pipelines.publish.build import notes_table
+from pipelines.publish.tables import notes_table
 from pipelines.zones.stage import assign_zone_ids, hot_zones
 
 pytestmark = [pytest.mark.browser]

@@ -25,7 +25,7 @@ from pipelines.annotations.stage import (
 from pipelines.annotations.stage import run as run_annotations
 from pipelines.maps.notes import notes_layer_geojson as map_notes_layer
 from pipelines.maps.notes import notes_table_html
-from pipelines.publish.build import notes_table
+from pipelines.publish.tables import notes_table
 from tests.conftest import bondy_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -35,7 +35,6 @@ from pipelines.ingest.household import household_keys
 from pipelines.io import read_csv
 from pipelines.publish import run as run_publish
 from pipelines.publish import run_indicators
-from pipelines.publish.build import closing_delays_table
 from pipelines.publish.ledger import (
     counted_rows,
     joined,
@@ -45,6 +44,7 @@ from pipelines.publish.ledger import (
     report_digest,
 )
 from pipelines.publish.left_out import pack_figures, pack_followup, pack_reports
+from pipelines.publish.tables import closing_delays_table
 from pipelines.published import FILES, Published
 from pipelines.trends import followup_table
 from pipelines.trends import run as run_trends

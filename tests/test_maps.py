@@ -34,7 +34,8 @@ from pipelines.maps.views import (
 )
 from pipelines.osm.basemap import KINDS, basemap_features, classify_features, read_osm_basemap
 from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings
-from pipelines.publish.build import before_after_of, monthly_table, with_trend_results
+from pipelines.publish.build import before_after_of, with_trend_results
+from pipelines.publish.tables import monthly_table
 from pipelines.taxonomy import CODES
 from pipelines.zones.stage import assign_zone_ids, hot_zones
 from tests.conftest import RAW, map_data_of, published_for, site_map_of

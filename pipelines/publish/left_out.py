@@ -32,10 +32,11 @@ from pipelines.indicators import (
     quarter_of,
     site_quarters,
 )
-from pipelines.publish.build import closing_delays_table, with_trend_results
+from pipelines.publish.build import with_trend_results
 from pipelines.publish.cells import FLAG, micro_rows
 from pipelines.publish.ledger import late_reports, ledger_level
 from pipelines.publish.levels import level_of
+from pipelines.publish.tables import closing_delays_table
 from pipelines.published import Published
 from pipelines.reports import counted as is_counted
 from pipelines.stats import open_backlog
