@@ -35,14 +35,8 @@ from pipelines.ingest.household import household_keys
 from pipelines.io import read_csv
 from pipelines.publish import run as run_publish
 from pipelines.publish import run_indicators
-from pipelines.publish.ledger import (
-    counted_rows,
-    joined,
-    late_reports,
-    ledger_drift,
-    ledger_part,
-    report_digest,
-)
+from pipelines.publish.ledger import counted_rows, joined, late_reports, ledger_part, report_digest
+from pipelines.publish.ledger_check import ledger_drift
 from pipelines.publish.left_out import pack_figures, pack_followup, pack_reports
 from pipelines.publish.tables import closing_delays_table
 from pipelines.published import FILES, Published

@@ -25,15 +25,8 @@ from pipelines.errors import PublicationError, VigieError
 from pipelines.maps.pack import committee_pack_html, coverage, drawn_zones, hotspot_tables
 from pipelines.publish import stage as publish_stage
 from pipelines.publish.cells import microdata
-from pipelines.publish.ledger import (
-    LedgerMismatchError,
-    check_ledger,
-    counted_rows,
-    joined,
-    ledger_drift,
-    ledger_path,
-    write_ledger,
-)
+from pipelines.publish.ledger import counted_rows, joined, ledger_path, write_ledger
+from pipelines.publish.ledger_check import LedgerMismatchError, check_ledger, ledger_drift
 from pipelines.publish.protect import Protection
 from pipelines.published import FILES, read_published
 from pipelines.stats import disclosure

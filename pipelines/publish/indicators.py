@@ -64,7 +64,8 @@ from pipelines.indicators import (
 from pipelines.io import read_geoparquet, read_json, write_csv, write_json, write_text
 from pipelines.publish.cells import FLAG, microdata, protect_tables
 from pipelines.publish.headline import published_quarter_trends
-from pipelines.publish.ledger import read_ledger, site_ledger_path, unprotected_tables
+from pipelines.publish.ledger import read_ledger, site_ledger_path
+from pipelines.publish.ledger_check import unprotected_tables
 from pipelines.publish.left_out import (
     late_of,
     left_out_audit,
@@ -483,7 +484,7 @@ def run_indicators(
 
 def check_indicators_audit(audit: Mapping[str, Any], *, site_id: str, profile: str) -> None:
     """Stop the indicators' publication when their audit failed, before anything is
-    written, as the publication step does (:func:`pipelines.publish.ledger.check_audit`).
+    written, as the publication step does (:func:`pipelines.publish.ledger_check.check_audit`).
     An audit without ``passed`` is that of a profile that protects nothing (``interne``).
 
     Raises

@@ -27,14 +27,8 @@ from pipelines.publish.actions import action_cells, actions_of_shown_classes, pr
 from pipelines.publish.build import publish_site
 from pipelines.publish.buildings import profile_of_shown_classes, zones_of_shown_classes
 from pipelines.publish.cells import FLAG
-from pipelines.publish.ledger import (
-    check_audit,
-    check_ledger,
-    ledger_stamp,
-    read_ledger,
-    site_ledger_path,
-    write_ledger,
-)
+from pipelines.publish.ledger import ledger_stamp, read_ledger, site_ledger_path, write_ledger
+from pipelines.publish.ledger_check import check_audit, check_ledger
 from pipelines.publish.note import publication_section, published_counts
 from pipelines.publish.protect import Protection, apply_profile
 from pipelines.published import CHART_TABLES, FILES, Published
