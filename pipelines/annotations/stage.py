@@ -101,7 +101,8 @@ from pipelines.annotations.model import (
     parse_note_time,
     scrub_note_fields,
 )
-from pipelines.annotations.readers import derived_note_id, read_annotations, validate_note
+from pipelines.annotations.readers import read_annotations
+from pipelines.annotations.validate import derived_note_id, validate_note
 from pipelines.annotations.versions import (
     _as_notes,
     add_to_version_store,
