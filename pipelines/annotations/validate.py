@@ -103,8 +103,9 @@ def validate_note(
 
     ``latest`` (UTC) is the latest date a note may carry (the run's time plus
     :data:`FUTURE_TOLERANCE`); ``None`` checks nothing. A later creation or modification
-    date is a problem: used, it would win over every real edit until that date.
-    The free text is kept as read: :func:`read_annotations` scrubs all notes at once.
+    date is a problem: used, it would win over every real edit until that date. The free
+    text is kept as read: :func:`pipelines.annotations.readers.read_annotations` scrubs
+    all notes at once.
 
     Returns
     -------
