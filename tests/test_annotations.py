@@ -13,12 +13,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from pipelines.annotations.stage import (
-    DELETED_STATUS,
-    link_annotations,
-    parse_note_time,
-    read_annotations,
-)
+from pipelines.annotations.link import link_annotations
+from pipelines.annotations.stage import DELETED_STATUS, parse_note_time, read_annotations
 from pipelines.annotations.stage import run as run_annotations
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.maps.notes import annotation_ui_html, notes_layer_geojson, notes_table_html

@@ -17,11 +17,8 @@ import shapely
 import shapely.ops
 
 from pipelines.annotations import GONE_BUILDING_FLAG
-from pipelines.annotations.stage import (
-    STATUSES,
-    link_annotations,
-    read_annotations,
-)
+from pipelines.annotations.link import link_annotations
+from pipelines.annotations.stage import STATUSES, read_annotations
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.maps.assets import inline_assets, make_map
 from pipelines.maps.layers import annotations_block

@@ -16,7 +16,7 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon
 
 from pipelines import publish
-from pipelines.annotations.stage import link_annotations
+from pipelines.annotations.link import link_annotations
 from pipelines.config import Config, SiteConfig, SourceConfig
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.maps import site as maps

@@ -11,7 +11,7 @@ import pytest
 import shapely
 from scipy.sparse import coo_matrix
 
-from pipelines.annotations.stage import link_annotations
+from pipelines.annotations.link import link_annotations
 from pipelines.crs import LAMBERT93, WGS84
 from pipelines.io import read_csv
 from pipelines.osm.buildings import read_osm_buildings
