@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.io import PROGRESS_LINES, Progress, progress_mode, track
+from pipelines.progress import PROGRESS_LINES, Progress, progress_mode, track
 from tests.conftest import ROOT
 
 

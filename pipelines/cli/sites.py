@@ -230,7 +230,7 @@ def run_site_stages(
     """Run the stages of one site in the table's order, up to and including ``through``.
 
     The same graph ``make`` runs file by file (both come from :mod:`pipelines.stages`);
-    ``vigie run`` and the tests call it. ``progress``: a :class:`pipelines.io.Progress`
+    ``vigie run`` and the tests call it. ``progress``: a :class:`pipelines.progress.Progress`
     advanced by one step per stage run.
     """
     if through not in STAGE_NAMES:
@@ -395,7 +395,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     ids = [site.id for site in sites]
     what = f"Vigie ({', '.join(ids)})"
     split = config.portfolio is not None and bool(set(ids) & set(config.portfolio.site_ids))
-    from pipelines.io import Progress
+    from pipelines.progress import Progress
 
     if args.sequential or (len(sites) == 1 and args.scheduler is None):
         if split:

@@ -27,7 +27,8 @@ from pipelines.crs import metric_crs_of, require_metric
 from pipelines.geocode import address_index
 from pipelines.geocode.addresses import normalise_key
 from pipelines.geocode.duplicates import link_likely_duplicates
-from pipelines.io import Progress, read_geoparquet, write_geoparquet, write_json
+from pipelines.io import read_geoparquet, write_geoparquet, write_json
+from pipelines.progress import Progress
 
 log = logging.getLogger(__name__)
 

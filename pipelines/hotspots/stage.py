@@ -54,14 +54,8 @@ from pipelines.hotspots.gi import (
     rate_hotspots,
     sample_size,
 )
-from pipelines.io import (
-    Progress,
-    read_geoparquet,
-    write_csv,
-    write_geoparquet,
-    write_json,
-    write_text,
-)
+from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json, write_text
+from pipelines.progress import Progress
 from pipelines.reports import counted as is_counted
 from pipelines.stats import density, hexgrid
 from pipelines.stats import gistar as hs

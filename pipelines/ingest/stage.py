@@ -94,7 +94,8 @@ from pipelines.ingest.versions import (
     resolve_versions,
     unparseable_updated_at,
 )
-from pipelines.io import Progress, read_json, write_csv, write_json, write_points_geoparquet
+from pipelines.io import read_json, write_csv, write_json, write_points_geoparquet
+from pipelines.progress import Progress
 from pipelines.reports import PARTITION, PARTITION_TEXT, check_partition
 from pipelines.taxonomy import CODES, person_related_flags
 

@@ -42,7 +42,7 @@ from folium.template import Template
 
 from pipelines.config import Config, SiteConfig
 from pipelines.fr import fr_period
-from pipelines.io import Progress, read_geoparquet, write_text
+from pipelines.io import read_geoparquet, write_text
 from pipelines.maps import plots
 from pipelines.maps.assets import inline_assets, make_map
 from pipelines.maps.charts import chart_note, site_charts
@@ -71,6 +71,7 @@ from pipelines.maps.views import (
     rate_classes,
 )
 from pipelines.markup import SafeMacroElement, add_html, script_json, stable_ids, template_text
+from pipelines.progress import Progress
 from pipelines.published import Publication, Published, read_published
 from pipelines.reports import naive_dates
 from pipelines.stages import PUBLIC_CHART_NAMES, PUBLIC_DIR, SitePaths
