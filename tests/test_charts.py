@@ -16,6 +16,7 @@ from PIL import Image
 from pipelines.config import load_config
 from pipelines.io import read_csv
 from pipelines.maps import plots as charts
+from pipelines.maps import trendchart
 from pipelines.maps.charts import run_charts
 from pipelines.publish.charts import category_series_of
 from pipelines.published import read_published
@@ -101,7 +102,7 @@ def test_category_bars_few_categories_no_grouping() -> None:
 
 def test_sen_line_through_the_median_intercept() -> None:
     values = np.array([1.0, 3.0, 2.0, 6.0, 5.0])
-    line = charts.sen_line(1.0, values)
+    line = trendchart.sen_line(1.0, values)
     # intercept = median(x_t − t) = median([1, 2, 0, 3, 1]) = 1
     assert line.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
 
@@ -123,7 +124,7 @@ def test_building_trends_small_multiples() -> None:
         },
         index=series.index,
     )  # fmt: skip
-    chart = charts.building_trends(
+    chart = trendchart.building_trends(
         series,
         tests,
         labels={"way/1": "12 rue Lucie Aubrac"},
@@ -271,7 +272,7 @@ def test_names_from_data_are_never_mathtext(tmp_path: Path) -> None:
         index=series.index,
     )
     name = r"Résidence $\x$ {{7*7}}"
-    chart = charts.building_trends(series, tests, labels={"way/1": name}, title=r"Site $\y$")
+    chart = trendchart.building_trends(series, tests, labels={"way/1": name}, title=r"Site $\y$")
     png, _ = charts.save_chart(chart, tmp_path / "trends.png")
     with Image.open(png) as image:
         assert image.size == (1920, 1080)
@@ -342,7 +343,7 @@ def test_long_site_names_keep_the_titles_inside_the_image() -> None:
          "mk_p": [0.5]}, index=["way/1"],
     )  # fmt: skip
     title = f"{LONG_NAME} — les 1 bâtiments les plus signalés : tendance"
-    _title_inside(charts.building_trends(series, tests, labels={}, title=title), title)
+    _title_inside(trendchart.building_trends(series, tests, labels={}, title=title), title)
 
 
 def test_hidden_categories_fill_the_bar_up_to_the_published_total() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import Config, SiteConfig
-from pipelines.maps import plots
+from pipelines.maps import plots, trendchart
 from pipelines.published import Publication, Published, hidden, read_published
 from pipelines.stages import CHART_NAMES, SitePaths
 
@@ -68,7 +68,7 @@ def site_charts(
             if "emerging_label_fr" in first
             else None
         )
-        out["top_buildings"] = plots.building_trends(
+        out["top_buildings"] = trendchart.building_trends(
             series,
             first,
             labels={str(k): str(v) for k, v in first["building_label"].items()},
