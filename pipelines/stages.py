@@ -1,13 +1,12 @@
 """The pipeline's graph, declared once: where each stage reads and writes, per site.
 
-:data:`STAGES` gives each stage's inputs, outputs and code folders; the Makefile's per-site
-rules (:func:`make_rules`, written by ``vigie deps``) and ``vigie run`` both come from it.
-:class:`SitePaths` names a site's files.
+:data:`STAGES` gives each stage's inputs, outputs and code folders; the Makefile's
+per-site rules (:func:`pipelines.config.make.make_rules`, written by ``vigie deps``) and
+``vigie run`` both come from it. :class:`SitePaths` names a site's files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -525,87 +524,3 @@ def check_site_files(config: Config) -> None:
                 f"{where}site « {site.id} » : {clash} ; donnez-lui un autre identifiant.",
                 key=key,
             )
-
-
-#: The make variable (written by ``vigie deps`` per site) holding each setting's files.
-SETTING_VARS = {
-    "osm": "OSM",
-    "rpls": "RPLS",
-    "refs": "REFS",
-    "sources": "SOURCES",
-    "annotations": "ANNOTATIONS",
-    "simulated": "SIMULATED",
-    "secret": "SECRET",
-    "actions": "ACTIONS",
-    "portfolio": "PORTFOLIO",
-}
-
-
-def _code_prerequisites(code: tuple[str, ...]) -> str:
-    # *.py, not *: a __pycache__ folder would date the stage by its last import.
-    return " ".join(
-        f"$(wildcard pipelines/{folder}/*.{'*' if folder == 'templates' else 'py'})"
-        for folder in code
-    )
-
-
-def make_rules(sites: Sequence[str] = ()) -> str:
-    """The per-site make rules of :data:`STAGES` (pattern rules on the site id ``%``).
-
-    Each rule's targets are the stage's outputs; its prerequisites are the files it
-    reads, the files its settings name (per-site variables written beside these rules),
-    the configuration stamp of its output folder, its code folders and the shared
-    modules (``$(COMMON)``). Its recipe is ``vigie stage <name>`` with explicit folders.
-    A stage whose processed output names its site (``vigie_{site}.gpkg``) gets one
-    explicit rule per site of ``sites`` instead (:func:`site_rules`).
-    """
-    lines = ["# ---- per-site stages, from pipelines/stages.py"]
-    for s in STAGES:
-        in_maps = any(w.startswith("{maps}") for w in s.writes)
-        if not in_maps and any("{site}" in w for w in s.writes):
-            lines += [line for site in sites for line in site_rules(s, site)]
-            continue
-        targets = [
-            w.format(maps="$(MAPS)", site="%") if w.startswith("{maps}") else f"$(PROCESSED)/%/{w}"
-            for w in s.writes
-        ]
-        prereqs = [
-            r.format(maps="$$(MAPS)", site="%")
-            if r.startswith("{maps}")
-            else f"$$(PROCESSED)/%/{r}"
-            for r in s.reads
-        ]
-        prereqs += [f"$$({SETTING_VARS[k]}_$$*)" for k in s.settings]
-        prereqs.append("$$(MAPS_STAMP)" if in_maps else "$$(CONFIG_STAMP)")
-        prereqs += [_code_prerequisites(s.code), "$(COMMON)"]
-        order_only = "$(VENV_STAMP) $(NODE_STAMP)" if in_maps else "$(VENV_STAMP)"
-        if s.browser:
-            order_only += " $(BROWSER_STAMP)"
-        lines.append(f"{' '.join(targets)}: {' '.join(prereqs)} | {order_only}")
-        lines.append(
-            f"\t$(VIGIE) stage {s.name} --config $(CFG) --site $* "
-            "--processed-dir $(SITE_DIR) --maps-dir $(call q,$(RAW_MAPS))"
-        )
-    files = [w for s in STAGES for w in s.writes if not w.startswith("{maps}") and "{" not in w]
-    lines.append(f"PROCESSED_FILES := {' '.join(files)}")
-    return "\n".join(lines) + "\n"
-
-
-def site_rules(s: Stage, site: str) -> list[str]:
-    """The make rule of stage ``s`` for one site, for a stage whose processed output names
-    its site (``vigie_{site}.gpkg``: a make pattern holds one ``%`` only)."""
-    targets = [f"$(PROCESSED)/{site}/{w.format(site=site)}" for w in s.writes]
-    prereqs = [
-        r.format(maps="$$(MAPS)", site=site)
-        if r.startswith("{maps}")
-        else f"$$(PROCESSED)/{site}/{r}"
-        for r in s.reads
-    ]
-    prereqs += [f"$$({SETTING_VARS[k]}_{site})" for k in s.settings]
-    prereqs += ["$$(CONFIG_STAMP)", _code_prerequisites(s.code), "$(COMMON)"]
-    order_only = "$(VENV_STAMP) $(BROWSER_STAMP)" if s.browser else "$(VENV_STAMP)"
-    return [
-        f"{' '.join(targets)}: {' '.join(prereqs)} | {order_only}",
-        f"\t$(VIGIE) stage {s.name} --config $(CFG) --site {site} "
-        f"--processed-dir $(call q,$(RAW_PROCESSED)/{site}) --maps-dir $(call q,$(RAW_MAPS))",
-    ]
