@@ -14,18 +14,12 @@ import numpy as np
 import pandas as pd
 
 from pipelines.crs import WGS84
-from pipelines.simulate.actions import (
-    PlannedAction,
-    action_ids,
-    action_truth,
-    plan_actions,
-    plant_reports,
-    register_rows,
-)
+from pipelines.simulate.actions import PlannedAction, plan_actions, plant_reports
 from pipelines.simulate.buildings import address_candidates, building_profile, landlord_codes
 from pipelines.simulate.households import Household, Households
 from pipelines.simulate.observations import _kobo, _walk
 from pipelines.simulate.patterns import HEATING_SEASON, _Calendar, _Event, _plan, _separate
+from pipelines.simulate.register import action_ids, action_truth, register_rows
 from pipelines.simulate.rows import (
     BAD_COUNTS,
     CHANNEL_P,
@@ -145,7 +139,7 @@ def simulate(
         ``unknown_label_rows``, ``unknown_labels``, ``pii_in_description`` (ticket →
         kinds), ``building_codes`` (code → building_id), ``kobo_buildings``
         (``_uuid`` → building_id), ``walk_dates`` and ``actions`` (the register's truth:
-        :func:`pipelines.simulate.actions.action_truth`).
+        :func:`pipelines.simulate.register.action_truth`).
     """
     if months < 6:
         raise ValueError("months must be at least 6 (rising patterns need monthly steps)")
