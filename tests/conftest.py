@@ -85,12 +85,12 @@ def write_demo_config(dst_dir: Path, raw_bondy: Path) -> Path:
 def make_secret(secrets_dir: Path, site: str) -> bytes:
     """A site's secret in ``secrets_dir`` (created when missing, as ``vigie secret``
     does), returned as the bytes that key its households."""
-    from pipelines.ingest import household
+    from pipelines.ingest import secret
 
-    path = household.secret_path(secrets_dir, site)
+    path = secret.secret_path(secrets_dir, site)
     if not path.exists():
-        household.create_secret(path)
-    return household.load_secret(path, config_path="test.toml", site_id=site)
+        secret.create_secret(path)
+    return secret.load_secret(path, config_path="test.toml", site_id=site)
 
 
 @pytest.fixture

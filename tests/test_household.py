@@ -23,7 +23,7 @@ from conftest import make_secret, osm_bounds_file, write_demo_config
 from pipelines.cli import main
 from pipelines.config import load_config
 from pipelines.errors import ConfigError
-from pipelines.ingest import household, scrub
+from pipelines.ingest import household, scrub, secret
 from pipelines.ingest import stage as ingest
 from pipelines.reports import household_of
 from pipelines.taxonomy import (
@@ -205,14 +205,14 @@ def test_ingestion_reads_declared_and_detected_personal_columns(
 
 # --------------------------------------------------------------------------- secret
 def test_secret_is_private_and_never_overwritten(tmp_path: Path) -> None:
-    path = household.create_secret(tmp_path / "secrets" / "bondy.key")
+    path = secret.create_secret(tmp_path / "secrets" / "bondy.key")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
     before = path.read_bytes()
-    with pytest.raises(household.SecretExistsError):
-        household.create_secret(path)
+    with pytest.raises(secret.SecretExistsError):
+        secret.create_secret(path)
     assert path.read_bytes() == before
-    assert len(household.load_secret(path, config_path="c.toml", site_id="bondy")) == 32
+    assert len(secret.load_secret(path, config_path="c.toml", site_id="bondy")) == 32
 
 
 def test_secret_is_gitignored() -> None:
@@ -317,7 +317,7 @@ def test_a_file_that_holds_no_secret_is_refused(tmp_path: Path, content: str) ->
     path = tmp_path / "s.key"
     path.write_text(content, encoding="ascii")
     with pytest.raises(ConfigError, match="secret valide"):
-        household.load_secret(path, config_path="c.toml", site_id="s")
+        secret.load_secret(path, config_path="c.toml", site_id="s")
 
 
 def test_make_creates_the_secret_before_ingestion() -> None:

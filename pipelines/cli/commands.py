@@ -223,9 +223,9 @@ def cmd_secret(args: argparse.Namespace) -> None:
     """Create a site's secret (never overwrites one)."""
     config = load_config(args.config)
     config.site(args.site)
-    from pipelines.ingest import household
+    from pipelines.ingest import create_secret, secret_path
 
-    path = household.create_secret(household.secret_path(config.secrets_dir, args.site))
+    path = create_secret(secret_path(config.secrets_dir, args.site))
     print(
         f"Secret du site « {args.site} » créé : {path} (lisible par vous seul ; à garder hors "
         "du dépôt, à sauvegarder, à ne jamais diffuser)."

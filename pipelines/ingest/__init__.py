@@ -21,7 +21,6 @@ from __future__ import annotations
 from pipelines.ingest.chunks import CHUNK_BYTES, notes_of_parts, read_file_chunks
 from pipelines.ingest.encoding import decode
 from pipelines.ingest.filenotes import reading_notes
-from pipelines.ingest.household import create_secret, load_secret, secret_path
 from pipelines.ingest.partition import repeated_header_rows
 from pipelines.ingest.personal import header_words, looks_personal
 from pipelines.ingest.rawfile import RawFile
@@ -37,6 +36,7 @@ from pipelines.ingest.scrub import (
     scrub_series,
     scrub_text,
 )
+from pipelines.ingest.secret import create_secret, load_secret, secret_path
 from pipelines.ingest.stage import (
     IngestResult,
     ingest_site,

@@ -1,4 +1,5 @@
-"""Who reported: a pseudonymous household key per report, and the site's secret.
+"""Who reported: a pseudonymous household key per report, keyed by the site's secret
+(:mod:`pipelines.ingest.secret`).
 
 A committee table that shows "2 reports of pests" in a building must also know whether
 they came from two households or from one (issue 16): ingestion derives, before the
@@ -49,14 +50,10 @@ needs.
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import hmac
-import os
 import re
-import secrets as _random
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -65,7 +62,6 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from pipelines.errors import ConfigError, VigieError, os_reason
 from pipelines.ingest.personal import (
     CONTACT_WORDS,
     EMAIL_WORDS,
@@ -469,110 +465,6 @@ def household_key_codes(
     return codes, np.concatenate([key_of_text, np.asarray(own, dtype=object)])
 
 
-# --------------------------------------------------------------------------- secret
-def secret_path(secrets_dir: str | Path, site_id: str) -> Path:
-    """Where the secret of ``site_id`` is kept."""
-    return Path(secrets_dir) / f"{site_id}.key"
-
-
-def _how_to_create(config_path: str, site_id: str) -> str:
-    return (
-        f"créez-le avec « make secrets » ou « vigie secret --config {config_path} --site "
-        f"{site_id} » (une seule fois : il doit rester le même d'un passage à l'autre, hors "
-        "du dépôt, et ne jamais être diffusé)"
-    )
-
-
-def load_secret(path: str | Path, *, config_path: str, site_id: str) -> bytes:
-    """The site's secret read from ``path``.
-
-    Raises
-    ------
-    ConfigError
-        The file is missing, is a folder, is unreadable, begins with a byte-order mark
-        (an editor saved it) or holds no secret (fewer than 32 hex digits): one French
-        message naming the file and what to do. Never a key without the secret.
-    """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(
-            path,
-            f"secret du site « {site_id} » introuvable : les clés de foyer des signalements "
-            "(HMAC-SHA256) ne se calculent jamais sans lui ; "
-            + _how_to_create(config_path, site_id)
-            + ".",
-        ) from None
-    except IsADirectoryError:
-        raise ConfigError(
-            path,
-            f"ce chemin est un dossier, pas le fichier du secret du site « {site_id} » ; "
-            "déplacez ou supprimez ce dossier, puis " + _how_to_create(config_path, site_id) + ".",
-        ) from None
-    except OSError as err:
-        raise ConfigError(
-            path, f"secret du site « {site_id} » illisible : {os_reason(err)}."
-        ) from None
-    if raw.startswith(codecs.BOM_UTF8):
-        raise ConfigError(
-            path,
-            f"le secret du site « {site_id} » commence par une marque d'ordre des octets "
-            "(BOM UTF-8) qu'un éditeur de texte a ajoutée ; retirez-la sans rien changer "
-            "d'autre (enregistrez le fichier en « UTF-8 sans BOM » ou en ASCII) : le secret "
-            "doit rester le même, sinon toutes les clés de foyer changent.",
-        )
-    text = raw.decode("ascii", errors="replace").strip()
-    if not re.fullmatch(r"[0-9a-f]{64,}", text):
-        raise ConfigError(
-            path,
-            f"ce fichier ne contient pas un secret valide (au moins 64 chiffres hexadécimaux) "
-            f"pour le site « {site_id} » ; supprimez-le puis "
-            + _how_to_create(config_path, site_id)
-            + ".",
-        )
-    return bytes.fromhex(text[: len(text) // 2 * 2])
-
-
-class SecretExistsError(VigieError):
-    """``vigie secret`` met a secret already there: never overwritten."""
-
-
-def create_secret(path: str | Path) -> Path:
-    """Write a new random secret (32 bytes, hex) to ``path``, readable by its owner only
-    (folder 700, file 600).
-
-    Raises
-    ------
-    SecretExistsError
-        A file is there already: replacing the secret would change every household key.
-    ConfigError
-        A folder is there (what to do is said).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    try:
-        # O_EXCL: an existing secret is never overwritten, even by a concurrent run.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        if path.is_dir():
-            raise ConfigError(
-                path,
-                "ce chemin est un dossier, pas le fichier du secret ; déplacez ou supprimez "
-                "ce dossier, puis relancez « vigie secret » (ou « make secrets »).",
-            ) from None
-        raise SecretExistsError(
-            f"{path} : un secret existe déjà pour ce site ; il n'est jamais remplacé "
-            "(toutes les clés de foyer changeraient). Supprimez-le vous-même si vous "
-            "voulez vraiment en changer."
-        ) from None
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(_random.token_hex(32) + "\n")
-    os.chmod(path, 0o600)
-    return path
-
-
 def unkeyed_digest(text: str) -> str:
     """SHA-256 of ``text`` without a key, cut like a key: what a key must never equal
     (tests check it)."""
@@ -583,17 +475,13 @@ __all__ = [
     "HOUSEHOLD_COLUMN",
     "KEY_HEX",
     "KINDS",
-    "SecretExistsError",
-    "create_secret",
     "household_key_codes",
     "household_keys",
     "identity_codes",
     "identity_kind",
     "identity_tokens",
-    "load_secret",
     "normalise_email",
     "normalise_flat",
     "normalise_name",
     "normalise_phone",
-    "secret_path",
 ]

@@ -63,13 +63,7 @@ from pipelines.ingest.gather import (
     _take_strings,
     _typed,
 )
-from pipelines.ingest.household import (
-    HOUSEHOLD_COLUMN,
-    household_key_codes,
-    identity_kind,
-    load_secret,
-    secret_path,
-)
+from pipelines.ingest.household import HOUSEHOLD_COLUMN, household_key_codes, identity_kind
 from pipelines.ingest.partition import _categories, _partition
 from pipelines.ingest.personal import is_personal, looks_personal, personal_columns_detected
 from pipelines.ingest.personal import matches_any as _matches_any
@@ -87,6 +81,7 @@ from pipelines.ingest.schema import (
     REJECTED_COLUMNS,
     ROW_REASONS,
 )
+from pipelines.ingest.secret import load_secret, secret_path
 from pipelines.ingest.values import filled_cells
 from pipelines.ingest.versions import (
     empty_history,
@@ -617,7 +612,7 @@ def ingest_site(
     today
         Dates after this day are rejected as ``date_in_future``.
     secret
-        The site's secret (:func:`pipelines.ingest.household.load_secret`): the accepted
+        The site's secret (:func:`pipelines.ingest.secret.load_secret`): the accepted
         rows then carry their ``household_key``. Without it (unit tests of the reading)
         they carry no key at all, never one computed without the secret.
 
