@@ -9,7 +9,13 @@ executes Python when the map is built, and ``{#`` or ``{{ la nuit`` stop the bui
 ``TemplateSyntaxError``. :func:`html.escape` does not help: it leaves braces alone.
 
 So every page goes through this module (pieces of HTML that Python builds, such as the
-fact sheets, escape each value with :func:`html.escape` first):
+fact sheets, escape each value with :func:`escape_text` first):
+
+- :func:`escape_text` escapes a text from the data for HTML (text or attribute) and
+  takes out the invisible characters that set the direction of the text after them
+  (:data:`BIDI_CONTROLS`); the templates' variables lose them too (:func:`plain_text`,
+  the environment's ``finalize``). A resident's « fuite\u202e au 3e » displayed « fuite
+  e3 ua » and, in a fact sheet, reversed the label text after it on the same line.
 
 - :func:`render_template` renders a **trusted** template, a file shipped in
   ``pipelines/templates/``, with autoescaping; data goes in only as variables.
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import html
 import json
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -39,15 +46,54 @@ from branca.element import Element, Figure, MacroElement
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from pipelines.config.values import REORDERING
+
 __all__ = [
+    "BIDI_CONTROLS",
     "RawHtml",
     "SafeMacroElement",
     "add_html",
+    "escape_text",
+    "plain_text",
     "render_template",
     "script_json",
     "stable_ids",
     "template_text",
 ]
+
+#: Unicode's explicit directional formatting characters: the embeddings, overrides and
+#: isolates that reorder the text after them (:data:`pipelines.config.values.REORDERING`,
+#: refused in a site's name) and the left-to-right and right-to-left marks (U+200E,
+#: U+200F). Invisible, and not closed by the end of an HTML element: an override in a
+#: value reversed the rest of its line in a popup or a table.
+BIDI_CONTROLS = REORDERING | {"\u200e", "\u200f"}
+_WITHOUT_BIDI = dict.fromkeys(map(ord, BIDI_CONTROLS))
+
+
+def plain_text(text: str) -> str:
+    """``text`` without :data:`BIDI_CONTROLS`.
+
+    Taken out rather than isolated (``<bdi>``): the same text goes into attributes
+    (tooltips, titles), where no element can, and a letter of Arabic or Hebrew keeps its
+    own direction without them, so that such text still reads as written.
+    """
+    return text.translate(_WITHOUT_BIDI)
+
+
+def escape_text(text: str) -> str:
+    """A text from the data (a resident's description, an OSM name, a planner's note) as
+    HTML text or attribute: without :data:`BIDI_CONTROLS`, then :func:`html.escape`."""
+    return html.escape(plain_text(text), quote=True)
+
+
+def _plain_variable(value: Any) -> Any:
+    """A template variable's value before autoescaping: a text without
+    :data:`BIDI_CONTROLS`; HTML built in Python (:class:`Markup`, escaped with
+    :func:`escape_text`) and other values as they are."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return plain_text(value)
+    return value
+
 
 #: Trusted templates only: files of ``pipelines/templates``, autoescaped, with an error on
 #: any undefined variable (a typo must not print an empty string in a committee's page).
@@ -56,6 +102,7 @@ _ENV = Environment(
     autoescape=True,
     undefined=StrictUndefined,
     keep_trailing_newline=False,
+    finalize=_plain_variable,
 )
 
 

@@ -734,6 +734,48 @@ def test_no_published_file_shows_a_cell_from_too_few_households(
     assert "household_key" not in html
 
 
+#: Counts of the indicator tables published exact under every profile: those of the
+#: buildings (OSM, RPLS), not of the reports, and those counted over the building
+#: profile as published (``with_shown_hotspots``: what a reader counts there).
+NOT_ROUNDED = {
+    "n_months", "n_buildings", "n_buildings_rpls", "n_hotspot_buildings",
+    "n_emerging_categories",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("site", ["bondy", "paris10"])
+def test_the_public_indicators_show_no_count_the_engine_leaves_unprotected(
+    packs: dict[tuple[str, str], Path], site: str
+) -> None:
+    """Bondy's open-data indicators showed 29 lift-equipped buildings (buildings with a
+    lift report, exact) and 73 backlogs by category, rounded but counted from open
+    reports of earlier quarters, 45 of them from fewer than 11 households (2024-T1
+    heating: « 0 », 2 open reports of 2 households). Now both hidden outright, « s » in
+    ``other_flag``, as the site's backlog was; every other count shown is rounded to 5.
+    The committee's pack keeps them (its lift-equipped count: 29, ``other_flag`` empty)."""
+    public = packs[(site, "public")]
+    tables = {
+        name: pd.read_parquet(public / f"indicators_{name}.parquet")
+        for name in ("site", "category")
+    }
+    assert tables["site"]["n_lift_buildings"].isna().all()
+    assert tables["category"]["backlog_open_end"].isna().all()
+    for table in tables.values():
+        assert (table["other_flag"] == FLAG).all()
+        for column in table.columns:
+            if not column.startswith("n_") and column != "backlog_open_end":
+                continue
+            if column in NOT_ROUNDED or column.endswith("_flag"):
+                continue
+            shown = pd.to_numeric(table[column], errors="coerce").dropna()
+            assert (shown % 5 == 0).all(), (column, shown.tolist())
+    comite = pd.read_parquet(packs[(site, "comite")] / "indicators_site.parquet")
+    assert comite["n_lift_buildings"].notna().all()
+    assert (comite["other_flag"] == "").all()
+    if site == "bondy":
+        assert (comite["n_lift_buildings"] == 29).all()
+
+
 @pytest.mark.parametrize("site", ["bondy", "paris10"])
 def test_the_public_pack_puts_no_building_of_hidden_class_in_a_hotspot_zone(
     packs: dict[tuple[str, str], Path], pack_run: DemoRun, demo_run: Any, site: str

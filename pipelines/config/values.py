@@ -184,12 +184,12 @@ def site_id_problem(sid: str) -> str | None:
 #: The characters that reorder the text after them (Unicode's embeddings, overrides and
 #: isolates, U+202A–U+202E and U+2066–U+2069): invisible, they make « ydnoB » of
 #: « Bondy » in every title and table that shows the name.
-_REORDERING = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+REORDERING = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
 
 
 def _unseen(c: str) -> bool:
     """Whether ``c`` is a control character (Unicode's « Cc ») or reorders the text."""
-    return unicodedata.category(c) == "Cc" or c in _REORDERING
+    return unicodedata.category(c) == "Cc" or c in REORDERING
 
 
 def site_name_problem(name: str) -> str | None:

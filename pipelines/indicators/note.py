@@ -119,6 +119,7 @@ encore conjointement avec les autres tableaux publiés du site.
 
 Au profil « public » (pack open data) : toute case est protégée (moins de 11 ménages
 distincts : masquée), les comptes montrés sont arrondis à 5 comme les autres tableaux
-du pack et les taux avec eux ; les chiffres d'ascenseur (pannes, répétitions, jours
-d'arrêt), de récurrence et de stock ouvert sont masqués, faute de protection propre.
+du pack et les taux avec eux ; les chiffres d'ascenseur (bâtiments équipés, pannes,
+répétitions, jours d'arrêt), de récurrence et de stock ouvert (du site comme de chaque
+catégorie) sont masqués (« s », colonne `other_flag`), faute de protection propre.
 """

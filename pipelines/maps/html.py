@@ -3,13 +3,13 @@ the planners' notes), the sparkline, the page header and footer (styles in
 ``pipelines/templates/map.css``).
 
 Every text that came from a resident or a file goes through :func:`esc`
-(:func:`html.escape`) before it becomes HTML, or is a variable of a trusted, autoescaped
-template (:func:`pipelines.markup.render_template`); Folium leaves that to its users.
+(:func:`pipelines.markup.escape_text`) before it becomes HTML, or is a variable of a
+trusted, autoescaped template (:func:`pipelines.markup.render_template`); Folium leaves
+that to its users.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -20,7 +20,7 @@ import pandas as pd
 
 from pipelines import __version__
 from pipelines.fr import fr_date, fr_month, fr_number, plural
-from pipelines.markup import render_template
+from pipelines.markup import escape_text, render_template
 from pipelines.published import FLAG_SUFFIX, HIDDEN_FLAG, Publication
 from pipelines.taxonomy import BY_CODE, CODES, label_of
 
@@ -52,10 +52,11 @@ GI_LABELS_FR: dict[int, str] = {
 
 
 def esc(value: object) -> str:
-    """Escape any value for HTML text or attribute; missing values become ''."""
+    """Escape any value for HTML text or attribute (:func:`~pipelines.markup.escape_text`:
+    without the characters that reorder the text); missing values become ''."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return html.escape(str(value), quote=True)
+    return escape_text(str(value))
 
 
 def present(value: object) -> bool:

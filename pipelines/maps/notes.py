@@ -8,7 +8,6 @@ one row per live note, its fields as the annotation mode reads them (dates ISO, 
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +17,7 @@ import pandas as pd
 import shapely
 
 from pipelines.io import list_cell
-from pipelines.markup import add_html, template_text
+from pipelines.markup import add_html, escape_text, template_text
 
 #: Colours of the notes by status (Okabe-Ito, colour-blind safe); grey for orphans.
 NOTE_COLOURS = {"ouvert": "#D55E00", "en cours": "#E69F00", "clos": "#009E73"}
@@ -42,7 +41,7 @@ def _text(value: Any) -> str | None:
 
 def _esc(value: Any) -> str:
     text = _text(value)
-    return "" if text is None else html.escape(text, quote=True)
+    return "" if text is None else escape_text(text)
 
 
 def _fr_time(stamp: Any) -> str:

@@ -28,17 +28,21 @@ site's monthly series as ``category_series`` publishes it, withheld where one of
 months is hidden or the series is not by month
 (:func:`pipelines.publish.headline.published_quarter_trends`). The figures drawn from
 more than a quarter's own reports (backlog, recurrence, lifts, watch level and
-entrances: the recurrent and lift-equipped buildings are shown, not protected) are
+entrances: the recurrent and lift-equipped buildings are shown, not protected, where
+the profile does not protect every cell) are
 counted over the pack's reports, its late ones out
 (:func:`pipelines.publish.left_out.pack_figures`). The hotspot buildings and the kinds
 of emerging hotspots are those the published building profile shows
 (:func:`with_shown_hotspots`): counted over every
 building, they told how many buildings whose class the profile hides are hot. The
 proposed watch level and its count of buildings are those of the entrances the profile
-lists, hidden under ``public`` (:mod:`pipelines.publish.watch`). Under
-``public`` (every cell protected) the lift, recurrence and backlog counts are hidden
-outright, since the engine does not protect them, and the counts shown are rounded as
-the profile's other tables (:func:`rounded`). The open-data pack's indicators are
+lists, hidden under ``public`` (:mod:`pipelines.publish.watch`). Under ``public``
+(every cell protected) the lift counts (the lift-equipped buildings too), recurrence and
+backlog (the site's and each category's: hidden with its cell and rounded, it still
+counted reports of earlier quarters, from fewer households than the threshold) are
+hidden outright (:data:`UNPROTECTED_COLUMNS`, ``other_flag``), since the engine does not
+protect them, and the counts shown are rounded as the profile's other tables
+(:func:`rounded`). The open-data pack's indicators are
 published by ``publish_public`` beside its tables, under its profile
 (:func:`run_indicators`).
 """
@@ -107,10 +111,14 @@ LIFT_COLUMNS = ("lift_breakdowns", "lift_breakdowns_per_building_month", "lift_r
 #: ``lift_days_quarters`` (a breakdown may start before the quarter), hidden with any of
 #: their lift cells (``lift_days_flag``).
 LIFT_DAYS = "lift_days_out_of_service"
-#: Site-table counts the engine does not protect: hidden when every cell is sensitive.
+#: Counts the engine does not protect (the site table's; the category table has its
+#: ``backlog_open_end``, reports of earlier quarters still open): hidden in both tables,
+#: ``other_flag`` « s », when every cell is sensitive. The lift-equipped buildings are
+#: those with a lift report over the whole export: a count of reports' buildings too.
 UNPROTECTED_COLUMNS = (
-    "lift_breakdowns", "lift_breakdowns_per_building_month", "lift_repeats_30d", LIFT_DAYS,
-    "n_buildings_recurrent", "recurrence_median_months", "backlog_open_end",
+    "n_lift_buildings", "lift_breakdowns", "lift_breakdowns_per_building_month",
+    "lift_repeats_30d", LIFT_DAYS, "n_buildings_recurrent", "recurrence_median_months",
+    "backlog_open_end",
 )  # fmt: skip
 
 
@@ -171,8 +179,8 @@ def protect_indicators(
     Returns
     -------
     tuple
-        The two tables with ``cell_flag`` and ``rpls_flag`` (« s »: hidden, the values
-        null) and, on the site table, ``lift_flag`` and ``other_flag``; and the
+        The two tables with ``cell_flag``, ``rpls_flag`` and ``other_flag`` (« s »:
+        hidden, the values null) and, on the site table, ``lift_flag``; and the
         engine's audit.
     """
     if rule.protect == "none" or micro.empty:
@@ -180,6 +188,7 @@ def protect_indicators(
         cats = _hide(
             _hide(categories, CELL_COLUMNS, no, "cell_flag"), RPLS_COLUMNS, no, "rpls_flag"
         )
+        cats = _hide(cats, (), no, "other_flag")
         none = pd.Series(False, index=site.index)
         out = _hide(site, SITE_CELL_COLUMNS, none, "cell_flag")
         out = _hide(_hide(out, RPLS_COLUMNS, none, "rpls_flag"), LIFT_COLUMNS, none, "lift_flag")
@@ -210,9 +219,11 @@ def protect_indicators(
     out = _hide(out, LIFT_COLUMNS, lift.isin(by_cat), "lift_flag")
     out = _hide_lift_days(out, by_cat)
     out = _hide(out, RPLS_COLUMNS, q.isin(by_q_rpls | by_q), "rpls_flag")
+    unprotected = UNPROTECTED_COLUMNS if rule.protect == "all" else ()
     everything = pd.Series(rule.protect == "all", index=site.index)
-    out = _hide(out, UNPROTECTED_COLUMNS if rule.protect == "all" else (), everything, "other_flag")
-    return out, cats, audit
+    out = _hide(out, unprotected, everything, "other_flag")
+    every_cell = pd.Series(rule.protect == "all", index=cats.index)
+    return out, _hide(cats, unprotected, every_cell, "other_flag"), audit
 
 
 #: Counts rounded under a profile that rounds (``public``), each with the rates drawn

@@ -7,7 +7,10 @@
  * renvoyer à l'analyste. Les notes de la séance sont gardées dans le navigateur
  * (localStorage) tant qu'elles ne sont pas intégrées à la carte.
  *
- * Sécurité : tout texte saisi est affiché avec textContent, jamais innerHTML.
+ * Sécurité : tout texte saisi est affiché avec textContent, jamais innerHTML, et sans les
+ * caractères invisibles qui changent le sens de lecture (U+200E, U+200F, U+202A–U+202E,
+ * U+2066–U+2069 : ceux que pipelines/markup.py retire aussi), qui retourneraient la
+ * suite de la ligne.
  * Entrée : vigieAnnotate({site, tags, statuses, mapVar}).
  */
 (function () {
@@ -15,6 +18,8 @@
 
   var STORE_PREFIX = "vigie-annotations:";
   var AUTHOR_KEY = "vigie-annotations-author";
+
+  var BIDI_CONTROLS = /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -24,7 +29,9 @@
         else node.setAttribute(k, attrs[k]);
       });
     }
-    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (text !== undefined && text !== null) {
+      node.textContent = String(text).replace(BIDI_CONTROLS, "");
+    }
     return node;
   }
 
