@@ -7,16 +7,18 @@ the committee charts (``charts/*.png``) and the map's slide PNG:
 
 1. key figures since the last committee, beside the months of the same length before it,
    by category group: the published table ``key_figures`` (a table of its own, protected
-   and audited by the publication step) and its months (``site.json``'s ``key_window``);
+   and audited by the publication step) and its months (``site.json``'s ``key_window``),
+   in :mod:`pipelines.maps.pack_figures`;
 2. the hotspots and trends: hotspot zones and buildings, the charts;
-3. the actions, grouped: late, new, under way, done, verified, others (with the effect);
+3. the actions, grouped: late, new, under way, done, verified, others (with the effect),
+   in :mod:`pipelines.maps.pack_actions`;
 4. the decisions to take: hotspot zones and buildings that no action targets;
 5. the method note with its publication section, as the publication step wrote it.
 
 Nothing is added up here: every figure is a published cell, « s » where it is hidden.
-Every text is
-a variable of the trusted template ``templates/comite.html`` (autoescaped) or HTML built
-and escaped here; the styles are ``templates/comite.css`` (A4, page breaks, page numbers).
+Every text is a variable of the trusted template ``templates/comite.html`` (autoescaped)
+or HTML built and escaped here; the styles are ``templates/comite.css`` (A4, page
+breaks, page numbers).
 """
 
 from __future__ import annotations
@@ -35,29 +37,25 @@ from markupsafe import Markup
 
 from pipelines import __version__
 from pipelines.config import Config, SiteConfig
-from pipelines.fr import fr_date, fr_month, fr_number, fr_period, plural
+from pipelines.fr import fr_date, fr_number, fr_period, plural
 from pipelines.io import write_text
 from pipelines.maps.actions import (
     LATE_FR,
-    action_facts,
     as_date,
-    date_fr,
     is_true,
     live,
-    status_colour,
-    status_order,
     targeted_buildings,
 )
 from pipelines.maps.data import building_titles
-from pipelines.maps.html import GI_LABELS_FR, as_number, esc, is_hidden, present, source_labels
+from pipelines.maps.html import GI_LABELS_FR, as_number, is_hidden, present, source_labels
+from pipelines.maps.pack_actions import action_counts, action_table
+from pipelines.maps.pack_figures import SECRET, key_figures, key_window
 from pipelines.maps.pdf import print_pdf
 from pipelines.markup import render_template, template_text
 from pipelines.published import (
     DONE_STATUSES,
     DROPPED_STATUSES,
     FILES,
-    KEY_AFTER,
-    KEY_BEFORE,
     Publication,
     Published,
     hidden,
@@ -69,125 +67,12 @@ log = logging.getLogger(__name__)
 
 #: Hotspot buildings listed by name (the others are counted).
 MAX_HOT_BUILDINGS = 20
-#: How the pack writes a hidden count (the tables' « s », secret statistique).
-SECRET = "s"
 #: French titles of the charts in the pack.
 CHART_TITLES = {
     "reports_by_category": "Signalements par mois et par catégorie",
     "top_buildings": "Tendance des bâtiments les plus signalés",
     "closing_delays": "Délais de clôture par catégorie",
 }
-
-
-# ----------------------------------------------------------------------------- window
-@dataclass(frozen=True)
-class Window:
-    """The months the key figures cover, and the same number just before them.
-
-    Attributes
-    ----------
-    after, before
-        Month starts (naive timestamps), oldest first.
-    label
-        The window in words (« depuis le comité du 14/10/2025 : d'oct. 2025 à déc. 2025 »).
-    committee
-        The last committee's date, or ``None`` (the last months instead).
-    """
-
-    after: list[pd.Timestamp]
-    before: list[pd.Timestamp]
-    label: str
-    committee: pd.Timestamp | None = None
-
-
-def _span(starts: Sequence[pd.Timestamp]) -> str:
-    first, last = pd.Period(starts[0], "M"), pd.Period(starts[-1], "M")
-    return fr_month(first) if first == last else f"de {fr_month(first)} à {fr_month(last)}"
-
-
-def key_window(block: object) -> Window | None:
-    """The key figures' window as the publication step chose it (``site.json``'s
-    ``key_window``: months ``YYYY-MM`` ``after`` and ``before``, the ``committee`` date,
-    ``fallback_months``); ``None`` without it."""
-    if not isinstance(block, Mapping):
-        return None
-    after = [pd.Timestamp(str(m)) for m in block.get("after") or []]
-    before = [pd.Timestamp(str(m)) for m in block.get("before") or []]
-    committee = as_date(block.get("committee"))
-    if committee is not None:
-        lead = f"depuis le comité du {fr_date(committee)}"
-    else:
-        n = int(block.get("fallback_months") or len(after))
-        lead = f"sur les {n} derniers mois (pas de comité enregistré)"
-    if not after:
-        return Window([], [], f"{lead} : aucune donnée depuis", committee)
-    return Window(after, before, f"{lead} : {_span(after)}", committee)
-
-
-def _cell(table: pd.DataFrame, window: str, group: object) -> int | None:
-    """A published cell of the key figures; ``None`` when hidden, 0 when absent (the
-    tables list the cells holding at least one report)."""
-    rows = table[table["window"] == window]
-    rows = rows[rows["group"].isna()] if group is None else rows[rows["group"] == group]
-    if rows.empty:
-        return 0
-    if bool(hidden(rows, "n_reports").iloc[0]):
-        return None
-    value = as_number(rows["n_reports"].iloc[0])
-    return None if value is None else int(value)
-
-
-def _count_text(value: int | None) -> str:
-    return SECRET if value is None else fr_number(value)
-
-
-def _change_text(before: int | None, after: int | None) -> str:
-    if before is None or after is None:
-        return SECRET
-    if before == 0:
-        return "—" if after == 0 else "nouveau"
-    return f"{fr_number(100 * (after - before) / before, sign=True)} %"
-
-
-def key_figures(table: pd.DataFrame | None, window: Window | None) -> dict[str, Any]:
-    """Reports per category group since the last committee and over the months before it,
-    and the site's total, as the published table ``key_figures`` gives them (« s »
-    where a cell is hidden; nothing is added up here)."""
-    if table is None or window is None or not window.after:
-        return {"rows": [], "total": None, "label": window.label if window else ""}
-    keyed: list[tuple[tuple[bool, int, str], dict[str, str]]] = []
-    groups = sorted({str(g) for g in table["group"].dropna()})
-    for group in groups:
-        after = _cell(table, KEY_AFTER, group)
-        before = _cell(table, KEY_BEFORE, group) if window.before else None
-        if after == 0 and before in (0, None) and window.before:
-            continue  # no report in either window
-        row = {
-            "label": group,
-            "before": _count_text(before) if window.before else "—",
-            "after": _count_text(after),
-            "change": _change_text(before, after) if window.before else "—",
-        }
-        keyed.append(((after is None, -(after or 0), group), row))
-    rows = [row for _, row in sorted(keyed, key=_first)]
-    after = _cell(table, KEY_AFTER, None)
-    before = _cell(table, KEY_BEFORE, None) if window.before else None
-    return {
-        "rows": rows,
-        "total": {
-            "before": _count_text(before) if window.before else "—",
-            "after": _count_text(after),
-            "change": _change_text(before, after) if window.before else "—",
-        },
-        "label": window.label,
-        "n_periods": len(window.after),
-        "before_words": (
-            "au mois précédent"
-            if len(window.after) == 1
-            else f"aux {len(window.after)} mois précédents"
-        ),
-        "before_label": _span(window.before) if window.before else "aucune période avant",
-    }
 
 
 # ----------------------------------------------------------------------------- hotspots
@@ -364,115 +249,6 @@ def decisions_to_take(published: Published, cover: Coverage) -> list[dict[str, s
             }
         )
     return out
-
-
-# ----------------------------------------------------------------------------- actions
-#: The groups of the action table, in the pack's order: (key, French title). Each action
-#: is in the first group it belongs to.
-GROUPS = (
-    ("late", "En retard"),
-    ("new", "Nouvelles : décidées au dernier comité"),
-    ("open", "En cours ou à venir"),
-    ("done", "Réalisées"),
-    ("verified", "Vérifiées"),
-    ("other", "Refusées, abandonnées ou retirées du registre"),
-)
-
-
-def action_group(row: Mapping[str, Any] | pd.Series, *, last_committee: object) -> str:
-    """The key of the group of :data:`GROUPS` an action belongs to."""
-    status = str(row.get("status")) if present(row.get("status")) else ""
-    if is_true(row.get("is_removed")) or status in DROPPED_STATUSES:
-        return "other"
-    if is_true(row.get("is_overdue")):
-        return "late"
-    committee, last = as_date(row.get("committee_date")), as_date(last_committee)
-    if committee is not None and last is not None and committee == last:
-        return "new"
-    if status == "réalisée":
-        return "done"
-    if status == "vérifiée":
-        return "verified"
-    return "open"
-
-
-def action_table(
-    actions: gpd.GeoDataFrame | None, *, last_committee: object
-) -> list[dict[str, Any]]:
-    """The pack's action table: one block per non-empty group of :data:`GROUPS`, its
-    actions by due date; each action's cells are escaped HTML (:class:`Markup`)."""
-    if actions is None or actions.empty:
-        return []
-    groups: dict[str, list[tuple[Any, dict[str, Any]]]] = {key: [] for key, _ in GROUPS}
-    for _, row in actions.iterrows():
-        facts = dict(action_facts(row))
-        decision = esc(row.get("decision")) if present(row.get("decision")) else ""
-        problem = esc(row.get("problem")) if present(row.get("problem")) else ""
-        due = as_date(row.get("due_date"))
-        groups[action_group(row, last_committee=last_committee)].append(
-            (
-                due if due is not None else pd.Timestamp.max,
-                {
-                    "id": str(row.get("action_id") or ""),
-                    "target": str(row.get("target_label") or ""),
-                    "decision": Markup(decision),
-                    "problem": Markup(problem),
-                    "partner": Markup(facts.get("Partenaire pilote", "")),
-                    "committee": Markup(facts.get("Décidée en", "")),
-                    "due": date_fr(row.get("due_date")) or "non fixée",
-                    "status": Markup(facts.get("Statut", "")),
-                    "kind": Markup(facts.get("Niveau, type", "")),
-                    "effect": str(row.get("effect_fr")) if present(row.get("effect_fr")) else "",
-                    "removed": is_true(row.get("is_removed")),
-                },
-            )
-        )
-    return [
-        {"key": key, "title": title, "rows": [r for _, r in sorted(groups[key], key=_first)]}
-        for key, title in GROUPS
-        if groups[key]
-    ]
-
-
-def _first(item: tuple[Any, Any]) -> Any:
-    return item[0]
-
-
-def action_counts(
-    facts: Mapping[str, Any], actions: gpd.GeoDataFrame | None
-) -> dict[str, Any] | None:
-    """The site's action figures (``site.json``'s ``actions``; counted from the table when
-    the object is absent): total, by status (with colours), late, share updated."""
-    block = facts.get("actions")
-    if not isinstance(block, Mapping):
-        if actions is None or actions.empty:
-            return None
-        rows = live(actions)
-        statuses: dict[str, int] = (
-            {str(k): int(v) for k, v in rows["status"].astype("string").value_counts().items()}
-            if "status" in rows
-            else {}
-        )
-        block = {
-            "n_actions": len(rows),
-            "by_status": statuses,
-            "n_overdue": int(sum(is_true(v) for v in rows.get("is_overdue", []))),
-        }
-    by_status = dict(block.get("by_status") or {})
-    order = status_order(by_status)
-    share = block.get("share_updated_since_last_committee")
-    return {
-        "n": fr_number(int(block.get("n_actions", 0) or 0)),
-        "by_status": [
-            {"status": s, "n": fr_number(int(by_status[s])), "colour": status_colour(s)}
-            for s in order
-        ],
-        "late": fr_number(int(block.get("n_overdue", 0) or 0)),
-        "share_updated": (
-            f"{fr_number(100 * float(share))} %" if isinstance(share, int | float) else None
-        ),
-        "last_committee": date_fr(block.get("last_committee_date")),
-    }
 
 
 # ----------------------------------------------------------------------------- method note
