@@ -22,11 +22,11 @@ from pipelines.indicators.compute import (
     counted_reports,
     dwellings_of,
     entrance_quarters,
-    lift_repeats,
-    quarter_months,
     recurrence,
     site_quarters,
 )
+from pipelines.indicators.lifts import lift_repeats
+from pipelines.indicators.quarters import quarter_months
 from pipelines.maps.portfolio import portfolio_page
 from pipelines.publish.cells import engine_audit, protect_tables, refined
 from pipelines.publish.indicators import (

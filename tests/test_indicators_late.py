@@ -30,7 +30,8 @@ import pytest
 
 from pipelines.config import load_config
 from pipelines.indicators import run as run_indicators_stage
-from pipelines.indicators.compute import counted_reports, lift_repeats, site_quarters
+from pipelines.indicators.compute import counted_reports, site_quarters
+from pipelines.indicators.lifts import lift_repeats
 from pipelines.ingest.household import household_keys
 from pipelines.io import read_csv
 from pipelines.publish import run as run_publish

@@ -7,7 +7,6 @@ watch level. Pure functions in :mod:`~pipelines.indicators.compute`, I/O in
 from __future__ import annotations
 
 from pipelines.indicators.compute import (
-    LIFT,
     TREND_MIN_MONTHS,
     TREND_MONTHS,
     WATCH_CATEGORIES,
@@ -15,14 +14,14 @@ from pipelines.indicators.compute import (
     emerging_categories,
     entrance_quarters,
     hotspot_buildings,
-    quarter_months,
-    quarter_of,
     site_mark,
     site_quarters,
     watch_reason_fr,
     window_trend,
 )
+from pipelines.indicators.lifts import LIFT
 from pipelines.indicators.note import METHOD_NOTE_FR
+from pipelines.indicators.quarters import quarter_months, quarter_of
 from pipelines.indicators.stage import OUTPUTS, run
 
 __all__ = [

@@ -3,7 +3,9 @@
 Every quarter of the site's reports gets one row of :func:`site_quarters` and, per
 category, one row of :func:`category_quarters`. What cannot be computed (no dwellings
 in the RPLS, no closing date, no register, a hotspot result that exists for the last
-quarter only) is left null, never 0.
+quarter only) is left null, never 0. The lift figures come from
+:mod:`pipelines.indicators.lifts`, the quarters' labels from
+:mod:`pipelines.indicators.quarters`.
 """
 
 from __future__ import annotations
@@ -13,15 +15,12 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from pipelines.indicators.lifts import LIFT, lift_days_out_of_service, lift_repeats
+from pipelines.indicators.quarters import quarter_months, quarter_of, quarters_of
 from pipelines.reports import counted, household_of, naive_dates
 from pipelines.stats import closing_delays, mann_kendall, sens_slope
 from pipelines.taxonomy import BY_CODE, CODES
 
-#: The lift category.
-LIFT = "ascenseur"
-#: A lift breakdown is a repeat when the same building had one less than this many days
-#: before.
-REPEAT_DAYS = 30
 #: Recurrence: months with at least one report among the last this many months.
 RECURRENCE_MONTHS = 6
 #: A building is recurrent when it had reports in at least this many of those months.
@@ -34,11 +33,6 @@ WATCH_MIN_MONTHS = 3
 #: reads; fewer than :data:`TREND_MIN_MONTHS` available: no test.
 TREND_MONTHS = 12
 TREND_MIN_MONTHS = 6
-
-
-def quarter_of(when: pd.Series) -> pd.Series:
-    """``YYYY-Tn`` of each datetime (the publication's label of a quarter)."""
-    return when.dt.year.astype(str) + "-T" + when.dt.quarter.astype(str)
 
 
 def window_trend(window: np.ndarray, *, alpha: float = 0.05) -> dict[str, object] | None:
@@ -106,18 +100,6 @@ def site_mark(reports: pd.DataFrame, buildings: pd.DataFrame) -> str | None:
     return None
 
 
-def quarters_of(months: pd.PeriodIndex) -> list[str]:
-    """The quarters covered by ``months``, in order."""
-    return list(dict.fromkeys(f"{m.year}-T{m.quarter}" for m in months))
-
-
-def quarter_months(quarter: str) -> pd.PeriodIndex:
-    """The three months of a ``YYYY-Tn`` quarter."""
-    year, q = quarter.split("-T")
-    first = pd.Period(year=int(year), month=3 * int(q) - 2, freq="M")
-    return pd.period_range(first, periods=3, freq="M")
-
-
 def dwellings_of(buildings: pd.DataFrame) -> pd.Series:
     """Dwellings per building where the RPLS gives them (``dwellings_source`` « rpls »);
     other buildings are left out (never counted as 0)."""
@@ -143,68 +125,6 @@ def recurrence(
     window = pd.period_range(end - (months - 1), end, freq="M")
     inside = reports[reports["month"].isin(window)]
     return inside.groupby("building_id")["month"].nunique().astype(int)
-
-
-def lift_repeats(reports: pd.DataFrame, *, days: int = REPEAT_DAYS) -> pd.Series:
-    """Boolean per lift report: the same building had another lift report in the
-    ``days`` days before it."""
-    lift = reports[reports["category"] == LIFT].sort_values(["building_id", "reported_at"])
-    gap = lift.groupby("building_id")["reported_at"].diff()
-    return (gap.notna() & (gap <= pd.Timedelta(days=days))).reindex(lift.index)
-
-
-def lift_days_out_of_service(
-    reports: pd.DataFrame, quarters: list[str]
-) -> tuple[pd.Series, pd.Series]:
-    """Days out of service of the lifts per quarter, where closing dates exist.
-
-    Each lift report with a closing date is a breakdown from ``reported_at`` to
-    ``closed_at``. Per building (the sources name no lift inventory: a building is one
-    lift), the breakdowns are merged as a union of intervals, so that two reports of one
-    breakdown (or overlapping ones) count its days once; the union is clipped to each
-    quarter and summed over the buildings, in days. Reports still open are left out
-    (their end is unknown), as are reports closed before they were made.
-
-    Returns
-    -------
-    tuple of pandas.Series
-        Indexed by ``quarters``: the days (float, one decimal; null when no lift report
-        of the site has a closing date) and the quarters of the reports each figure
-        draws on (``;``-joined, in order), which the publication step needs to hide it
-        with any of their lift cells.
-    """
-    lift = reports[
-        (reports["category"] == LIFT)
-        & reports["closed_at"].notna()
-        & (reports["closed_at"] >= reports["reported_at"])
-    ]
-    days = pd.Series(np.nan, index=quarters, dtype=float)
-    drawn = pd.Series("", index=quarters, dtype=object)
-    if lift.empty:
-        return days, drawn
-    # A sort-and-sweep union of intervals, a few lines: no interval library is worth a
-    # dependency for it (pandas' IntervalIndex tests overlaps but merges none).
-    merged: list[tuple[pd.Timestamp, pd.Timestamp]] = []
-    for _, rows in lift.sort_values("reported_at").groupby("building_id"):
-        spans = list(zip(rows["reported_at"], rows["closed_at"], strict=True))
-        start, end = spans[0]
-        for t0, t1 in spans[1:]:
-            if t0 <= end:  # overlaps the current breakdown: one breakdown
-                end = max(end, t1)
-                continue
-            merged.append((start, end))
-            start, end = t0, t1
-        merged.append((start, end))
-    for q in quarters:
-        months = quarter_months(q)
-        lo, hi = months[0].start_time, months[-1].end_time
-        total = sum(max((min(t1, hi) - max(t0, lo)).total_seconds(), 0.0) for t0, t1 in merged)
-        # the union clipped to the quarter depends on the reports overlapping it only
-        inside = (lift["reported_at"] <= hi) & (lift["closed_at"] > lo)
-        used = set(lift.loc[inside, "quarter"].astype(str))
-        days[q] = round(total / 86400.0, 1)
-        drawn[q] = ";".join(sorted(used))
-    return days, drawn
 
 
 def category_quarters(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pipelines.indicators.compute import (
     RECURRENCE_MONTHS,
     RECURRENT_MIN_MONTHS,
-    REPEAT_DAYS,
     TREND_MIN_MONTHS,
     TREND_MONTHS,
     WATCH_MIN_MONTHS,
 )
+from pipelines.indicators.lifts import REPEAT_DAYS
 
 METHOD_NOTE_FR = f"""# Indicateurs par site et par trimestre : méthode
 
