@@ -256,3 +256,23 @@ def test_rows_under_the_header_of_an_export_with_another_column_are_told_so(
     # A separator too many above that header, in a row as wide, is still told as such.
     assert "16 champs au lieu de 15, 1 de trop : sans doute un séparateur" in reasons[2]
     assert "1 de trop" not in "".join(reasons[reasons.index > head])
+
+
+def _with_description(simulated_bondy: Path, tmp_path: Path, value: bytes) -> Path:
+    """The landlord export with DI-2024-00001's description (« Digicode cassé. »)
+    written as ``value``, bytes as in the file."""
+    lines = _export_lines(simulated_bondy)
+    fields = lines[1].split(b";")
+    fields[4] = value
+    lines[1] = b";".join(fields)
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(lines))
+    return path
+
+
+def test_a_nul_between_two_words_reads_as_a_space(simulated_bondy: Path, tmp_path: Path) -> None:
+    # A NUL where the export wrote a space (or a line break): the cleaning removed it
+    # and glued the words, « Fuiteurgente ». An id keeps none (another test).
+    path = _with_description(simulated_bondy, tmp_path, b"Fuite\x00urgente\x00\x00cage B\x00")
+    rows = _ingest(_landlord_source(path)).ingested.set_index("report_id")
+    assert rows.loc[f"bailleur:{TICKET}", "description"] == "Fuite urgente cage B"
