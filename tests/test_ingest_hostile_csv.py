@@ -276,3 +276,30 @@ def test_a_nul_between_two_words_reads_as_a_space(simulated_bondy: Path, tmp_pat
     path = _with_description(simulated_bondy, tmp_path, b"Fuite\x00urgente\x00\x00cage B\x00")
     rows = _ingest(_landlord_source(path)).ingested.set_index("report_id")
     assert rows.loc[f"bailleur:{TICKET}", "description"] == "Fuite urgente cage B"
+
+
+@pytest.mark.parametrize("quote_elsewhere", [False, True], ids=["by-width", "line-by-line"])
+def test_a_block_of_rows_with_a_trailing_separator_is_read(
+    simulated_bondy: Path, tmp_path: Path, quote_elsewhere: bool
+) -> None:
+    # The last 20 rows exported by another tool, which ends every line with a
+    # separator, pasted under the export. Before, the 20 were rejected as « 16 champs au
+    # lieu de 15 », most lines being 15 wide; a row alone so wide still is (the test of
+    # a separator in an unquoted value above), and so are two such rows only.
+    lines = _export_lines(simulated_bondy)[:-1]
+    n = len(lines)
+    for k in [*range(n - 20, n), 100, 101]:
+        lines[k] += b";"
+    lines[3] = lines[3].replace(b"Rats vus", b"Rats; vus")  # DI-2024-00003, Logement empty
+    if quote_elsewhere:  # an unclosed quote further up: the file read line by line
+        lines[10] = lines[10].replace(b";", b';"', 1)
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(lines) + b"\r\n")
+    result = _ingest(_landlord_source(path))
+    bad = result.rejected.loc[result.rejected["reason"] == "malformed_row", "source_line"]
+    assert sorted(bad) == [4, 101, 102]
+    rows = result.ingested.set_index("source_line")
+    last = lines[-1].decode("cp1252").split(";")
+    assert rows.loc[n, "report_id"] == f"bailleur:{last[0]}"
+    assert rows.loc[n, "status"] == last[9]
+    assert set(range(n - 19, n + 1)) <= set(rows.index) | set(result.outside["source_line"])

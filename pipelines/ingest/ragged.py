@@ -78,8 +78,9 @@ def read_by_width(
     pairs). pyarrow then parses each group of lines as wide as one another,
     and checks the count: a group it cannot parse sends the file to the slower path.
     As in :func:`read_exact`, the rows as wide as the header are rows, rows wider by
-    empty fields only are rows with trailing separators (unless rows as wide hold
-    something there: then all are shifted, malformed), and the others are malformed.
+    empty fields only are rows with trailing separators where most lines are as wide or
+    in a block of such rows (:func:`in_blocks`; unless rows as wide hold something
+    there: then all are shifted, malformed), and the others are malformed.
     This spares Python's ``csv`` module, and one Python object per row, on a file whose
     every line is ragged (a comma too many in every address: a million malformed rows).
     """
@@ -146,21 +147,31 @@ def read_by_width(
                 good_tables.append(_blank_table(names, int(blank.sum())))
                 good_lines.append(lines[blank])
                 table, lines = table.filter(pa.array(~blank)), lines[~blank]
+                sel = sel[~blank]
         if w > ncol:
             extra = [pc.utf8_trim_whitespace(table.column(i)) for i in range(ncol, w)]
             filled = any(
                 bool(pc.any(pc.not_equal(pc.utf8_length(col), 0)).as_py()) for col in extra
             )
-            # Empty trailing fields are a trailing separator on every line; on some
-            # lines only, as likely a separator inside an unquoted value of a row whose
-            # last value is empty: malformed, which value holds it is not guessed.
-            if not filled and w == usual:
-                table = table.select(list(range(ncol)))
-                w = ncol
+            # Empty trailing fields are a trailing separator on every line, or in a block
+            # of lines (in_blocks); on a line here and there, as likely a separator inside
+            # an unquoted value of a row whose last value is empty: malformed, which value
+            # holds it is not guessed.
+            if not filled:
+                trim = (
+                    np.ones(len(sel), bool)
+                    if w == usual
+                    else in_blocks(np.searchsorted(nonempty, sel), np.full(len(sel), w))
+                )
+                if trim.any():
+                    kept = table.filter(pa.array(trim)).select(list(range(ncol)))
+                    good_tables.append(kept.rename_columns(names))
+                    good_lines.append(lines[trim])
+                    table, lines = table.filter(pa.array(~trim)), lines[~trim]
         if w == ncol:
             good_tables.append(table.rename_columns(names))
             good_lines.append(lines)
-        else:
+        elif table.num_rows:
             wide = [names[i] if i < ncol else f"champ_{i + 1}" for i in range(w)]
             bad.append((lines, wide, table))
     if good_tables:
@@ -244,7 +255,10 @@ def read_exact(
     feed = _Lines(text)
     reader = csv.reader(feed, delimiter=sep, strict=False)
     seen_header = False
-    trimmed: list[tuple[int, int, list[str]]] = []  # rows read without trailing separators
+    # Rows read without trailing separators, and their place among the non-blank lines.
+    trimmed: list[tuple[int, int, list[str]]] = []
+    places: list[int] = []
+    place = -1
     widths: dict[int, int] = {}  # how many lines have each number of fields
     while True:
         first = feed.pos
@@ -277,6 +291,7 @@ def read_exact(
         if not seen_header:
             seen_header = True
             continue
+        place += 1
         n = len(fields)
         if n != ncol and not unclosed and not any(f.strip() for f in fields):
             fields, n = [""] * ncol, ncol  # blank but for its separators: a blank row
@@ -284,6 +299,7 @@ def read_exact(
             widths[n] = widths.get(n, 0) + 1
         if n > ncol and all(not f.strip() for f in fields[ncol:]):
             trimmed.append((len(lines), line, fields))
+            places.append(place)
             fields, n = fields[:ncol], ncol  # trailing separators
         if n != ncol or unclosed:
             mapped = {names[i] if i < ncol else f"champ_{i + 1}": v for i, v in enumerate(fields)}
@@ -301,13 +317,15 @@ def read_exact(
     # values (an unquoted "12, rue …"), and the row whose last value happens to be empty
     # is shifted too. A row wider than most by empty fields is as likely such a row (a
     # "Fuite; urgent" over an empty last value): malformed, which value holds the
-    # separator is not guessed.
+    # separator is not guessed. Within a block of such rows, one after the other (an
+    # export by another tool pasted under the first), they are a trailing separator too.
     ragged = {m.n_fields for m in malformed if not m.unclosed_quote}
     usual = _usual_width(np.bincount(list(widths), weights=list(widths.values())))
+    block = in_blocks(np.asarray(places, np.int64), [len(f) for _, _, f in trimmed])
     shifted = [
         (pos, line, fields)
-        for pos, line, fields in trimmed
-        if len(fields) in ragged or len(fields) != usual
+        for (pos, line, fields), in_block in zip(trimmed, block, strict=True)
+        if len(fields) in ragged or (len(fields) != usual and not in_block)
     ]
     if shifted:
         keep = np.ones(len(line_numbers), dtype=bool)
@@ -318,6 +336,26 @@ def read_exact(
             malformed.append(Malformed(line, mapped, len(fields)))
         malformed.sort(key=lambda m: m.line)
     return table, line_numbers, malformed
+
+
+#: How many rows, one after the other, each wider than the header by empty fields only,
+#: make a block read with trailing separators (:func:`in_blocks`).
+BLOCK_ROWS = 3
+
+
+def in_blocks(places: np.ndarray, widths: np.ndarray | list[int]) -> np.ndarray:
+    """Per row wider than the header by empty fields only (``places``: its rank among
+    the file's non-blank lines, increasing; ``widths``: its number of fields), whether
+    it is in a block of :data:`BLOCK_ROWS` such rows at least, as wide, one after the
+    other: rows another tool exported with a trailing separator, pasted into the file.
+    A row alone so wide, among rows as wide as the header, more likely holds a
+    separator in an unquoted value over an empty last value."""
+    widths = np.asarray(widths, np.int64)
+    if not len(places):
+        return np.zeros(0, bool)
+    breaks = np.flatnonzero((np.diff(places) != 1) | (np.diff(widths) != 0)) + 1
+    runs = np.diff(np.concatenate(([0], breaks, [len(places)])))
+    return np.repeat(runs >= BLOCK_ROWS, runs)
 
 
 def _blank_table(names: list[str], n: int) -> pa.Table:
