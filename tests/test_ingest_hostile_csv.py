@@ -303,3 +303,42 @@ def test_a_block_of_rows_with_a_trailing_separator_is_read(
     assert rows.loc[n, "report_id"] == f"bailleur:{last[0]}"
     assert rows.loc[n, "status"] == last[9]
     assert set(range(n - 19, n + 1)) <= set(rows.index) | set(result.outside["source_line"])
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        (b'"Fuite \\"urgente\\" cage B"', 'Fuite "urgente" cage B'),
+        (b'"Fuite \\"urgente\\"; cage B"', 'Fuite "urgente"; cage B'),
+        (b'"Fuite" urgente', '"Fuite" urgente'),
+    ],
+    ids=["backslash", "backslash-separator", "quote-then-text"],
+)
+def test_a_quote_closing_a_value_before_its_end_is_read_as_written(
+    simulated_bondy: Path, tmp_path: Path, written: bytes, read: str
+) -> None:
+    # Quotes escaped by a backslash (MySQL, PHP) and a quoted word followed by text.
+    # Before, pyarrow ended the value at its second quote and added the rest without a
+    # word: « Fuite \urgente\" cage B" », « Fuite urgente »; with a separator after
+    # « urgente\" » the row was rejected, « sans doute un séparateur « ; » dans une
+    # valeur sans guillemets », the value being quoted.
+    path = _with_description(simulated_bondy, tmp_path, written)
+    result = _ingest(_landlord_source(path))
+    assert "malformed_row" not in result.summary["sources"]["bailleur"]["rejected"]
+    row = result.ingested.set_index("report_id").loc[f"bailleur:{TICKET}"]
+    assert row["description"] == read
+    assert row["address"] == "2 avenue maurice benhamou"
+    assert row["status"] == "Clôturé"
+
+
+def test_a_quote_closed_before_a_separator_and_text_is_rejected_with_its_width(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # « "Fuite; cage B" urgente »: which separator ends the value cannot be told; split
+    # at every separator, the row is one field too wide, rejected as such.
+    path = _with_description(simulated_bondy, tmp_path, b'"Fuite; cage B" urgente')
+    result = _ingest(_landlord_source(path))
+    bad = result.rejected.set_index("source_line").loc[2]
+    assert bad["reason"] == "malformed_row"
+    assert "16 champs au lieu de 15" in bad["reason_fr"]
+    assert json.loads(bad["original_row"])["Description"] == '"Fuite'

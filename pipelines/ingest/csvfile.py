@@ -38,6 +38,7 @@ from pipelines.ingest.ragged import (
     parse_options,
     read_by_width,
     read_exact,
+    stray_quotes,
     well_quoted,
 )
 from pipelines.ingest.rawfile import MalformedRows, RawFile
@@ -300,11 +301,17 @@ def _parse_csv(
             names_over_lines=over_lines,
         )
     has_quotes = buf.find(b'"', body_start) >= 0
+    # A quote closing a value before its end: pyarrow would garble the value.
+    stray = has_quotes and stray_quotes(buf, body_start, sep)
     # pyarrow skips empty lines, and a quoted value may hold line breaks: each makes the
     # rows fewer than the lines. As many rows as lines, every line is one row.
     dictionary = [bool(labels and labels(name)) for name in names]
     skip = [bool(personal and personal(name)) for name in names]
-    table = _read_fast(buf, body_start, names, sep, dictionary, skip, newlines_in_values=has_quotes)
+    table = None
+    if not stray:
+        table = _read_fast(
+            buf, body_start, names, sep, dictionary, skip, newlines_in_values=has_quotes
+        )
     n_lines = buf.count(b"\n", body_start) + (0 if buf.endswith(b"\n") else 1)
     lines: np.ndarray | None = None
     if table is not None and table.num_rows == n_lines:
@@ -332,7 +339,7 @@ def _parse_csv(
     malformed = MalformedRows()
     if table is None or lines is None:
         skip = [False] * len(names)  # every column read
-        by_width = read_by_width(buf, body_start, names, sep)
+        by_width = None if stray else read_by_width(buf, body_start, names, sep)
         if by_width is not None:
             log.info("%s : lignes irrégulières, lues par nombre de champs", path)
             table, lines, malformed = by_width

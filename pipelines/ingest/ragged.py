@@ -66,6 +66,58 @@ def well_quoted(lines: list[str], sep: str) -> bool:
         return False
 
 
+def stray_quotes(buf: bytes, start: int, sep: str) -> bool:
+    """Whether a line of ``buf`` after ``start`` holds a quote that closes a quoted value
+    before its end: ``"Fuite \\"urgente\\" cage B"`` (a quote escaped by a backslash,
+    as MySQL and PHP write it) or ``"Fuite" urgente``. pyarrow, as Python's ``csv``
+    module when not strict, reads such a value garbled without a word
+    (``Fuite \\urgente\\" cage B"``, ``Fuite urgente``): :func:`read_exact` reads it as
+    written.
+
+    Such a quote stands between two characters that are neither a quote, a separator
+    nor a line end (found with numpy); a line holding one is then parsed strictly (a
+    quote inside a value without quotes, ``Fuite "urgente" cage``, is read as written
+    by every parser: no stray quote)."""
+    code = sep.encode()
+    a = np.frombuffer(buf, dtype=np.uint8)[start:]
+    quotes = _positions(a, 34)
+    if len(code) != 1 or not len(quotes):
+        return False
+    inner = quotes[(quotes > 0) & (quotes < len(a) - 1)]
+    special = np.array([34, 10, code[0]], np.uint8)
+    odd = inner[~np.isin(a[inner - 1], special) & ~np.isin(a[inner + 1], special)]
+    seen = -1
+    for q in odd.tolist():
+        begin = buf.rfind(b"\n", start, start + q) + 1 or start
+        if begin <= seen:
+            continue
+        seen = begin
+        end = buf.find(b"\n", start + q)
+        line = buf[begin : end if end >= 0 else len(buf)].decode("utf-8", "replace")
+        try:
+            list(csv.reader([line], delimiter=sep, strict=True))
+        except csv.Error as err:
+            if "unexpected end of data" not in str(err):  # else a value over lines
+                return True
+    return False
+
+
+def _as_written(line: str, sep: str, *, unclosed: bool) -> list[str] | None:
+    """The fields of a line whose quotes are not RFC 4180's (:func:`stray_quotes`), as
+    written: its quotes escaped by a backslash read as quotes where that makes it one
+    well-quoted record (``"Fuite \\"urgente\\" cage B"``: « Fuite "urgente" cage B »),
+    else split at every separator, the quotes kept as characters (``"Fuite" urgente``);
+    None for a quote left open (``unclosed``) that backslashes do not explain."""
+    if '\\"' in line:
+        try:
+            rows = list(csv.reader([line.replace('\\"', '""')], delimiter=sep, strict=True))
+        except csv.Error:
+            rows = []
+        if len(rows) == 1:
+            return rows[0]
+    return None if unclosed else line.split(sep)
+
+
 def read_by_width(
     buf: bytes, body_start: int, names: list[str], sep: str
 ) -> tuple[pa.Table, np.ndarray, MalformedRows] | None:
@@ -277,6 +329,12 @@ def read_exact(
             unclosed = True
             feed.pos = first + 1  # read again from the next line
             reader = csv.reader(feed, delimiter=sep, strict=False)
+        if '"' in feed.lines[first] and (
+            unclosed or not well_quoted(feed.lines[first : feed.pos], sep)
+        ):
+            # A quote closed before its value's end: the fields as written.
+            written = _as_written(feed.lines[first].rstrip("\n"), sep, unclosed=unclosed)
+            fields, unclosed = (fields, unclosed) if written is None else (written, False)
         if unclosed:
             # The first line alone. Split at every separator, the quote kept as a
             # character, it usually gives the header's columns (then each value is under
