@@ -342,3 +342,87 @@ def test_a_quote_closed_before_a_separator_and_text_is_rejected_with_its_width(
     assert bad["reason"] == "malformed_row"
     assert "16 champs au lieu de 15" in bad["reason_fr"]
     assert json.loads(bad["original_row"])["Description"] == '"Fuite'
+
+
+def _second_export(
+    simulated_bondy: Path, tmp_path: Path, header: bytes, swap: tuple[int, int] | None
+) -> Path:
+    """The landlord export with 39 of its rows pasted under it again (tickets DX-…)
+    under ``header``, the fields at ``swap`` swapped."""
+    lines = _export_lines(simulated_bondy)[:-1]
+
+    def swapped(line: bytes) -> bytes:
+        f = line.split(b";")
+        if swap:
+            i, j = swap
+            f[i], f[j] = f[j], f[i]
+        return b";".join(f)
+
+    second = [header] + [swapped(x.replace(b"DI-2024-", b"DX-2024-")) for x in lines[1:40]]
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(lines + second) + b"\r\n")
+    return path
+
+
+def test_rows_under_a_header_repeated_with_a_column_renamed_and_moved_are_read_under_its_names(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # An export of another version, « Statut » renamed « État », « Description » and
+    # « Téléphone » swapped. Before, a header again was one whose every cell is a name
+    # of the header: its rows were read by position, DX-2024-00002's description its
+    # phone number (« [téléphone] », scrubbed).
+    lines = _export_lines(simulated_bondy)[:-1]
+    f = lines[0].split(b";")
+    f[4], f[13], f[9] = f[13], f[4], b"\xc9tat"
+    path = _second_export(simulated_bondy, tmp_path, b";".join(f), (4, 13))
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rows_in"] == len(lines) - 1 + 40
+    assert s["rejected"]["repeated_header"] == 1
+    assert result.rejected.set_index("source_line").loc[len(lines) + 1, "reason"] == (
+        "repeated_header"
+    )
+    rows = result.ingested.set_index("report_id")
+    again = rows.loc["bailleur:DX-2024-00002"]
+    assert again["description"] == "Vide-ordures bouché."
+    assert again["status"] == rows.loc["bailleur:DI-2024-00002", "status"]
+    (note,) = [i["detail"] for i in s["file_issues"] if i["reason"] == "renamed_header"]
+    assert note == (
+        f"Ligne {len(lines) + 1} : l'en-tête est répété avec « État » au lieu de « Statut », "
+        "et des colonnes dans un autre ordre (deux exports mis bout à bout ?) ; la ligne est "
+        "écartée, les suivantes sont lues sous les noms du premier en-tête, chacune à sa place."
+    )
+
+
+def test_a_header_repeated_with_its_date_column_renamed_is_told_as_a_header(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # « N° ticket » and « Date de création » renamed « Ticket » and « Créé le », in
+    # place. Before, the line was rejected « Date illisible … : « Créé le » ».
+    lines = _export_lines(simulated_bondy)[:-1]
+    header = lines[0].replace(b"Date de cr\xe9ation", b"Cr\xe9\xe9 le")
+    path = _second_export(simulated_bondy, tmp_path, header.replace(b"N\xb0 ", b""), None)
+    result = _ingest(_landlord_source(path))
+    bad = result.rejected.set_index("source_line").loc[len(lines) + 1]
+    assert bad["reason"] == "repeated_header"
+    assert bad["reason_fr"].startswith("Ligne d'en-tête répétée")
+    rows = result.ingested.set_index("report_id")
+    assert rows.loc["bailleur:DX-2024-00002", "description"] == "Vide-ordures bouché."
+
+
+def test_a_header_repeated_with_columns_renamed_and_moved_beyond_telling_is_refused(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # « Description » and « Catégorie » swapped, « Description » and « Téléphone »
+    # renamed: which renamed column is which cannot be told. Before, the rows were read
+    # by position, the category as description and the description as category.
+    # (Columns renamed where they were are read there.)
+    lines = _export_lines(simulated_bondy)[:-1]
+    f = lines[0].split(b";")
+    f[2], f[4], f[13] = b"Libell\xe9", f[2], b"Tel."
+    path = _second_export(simulated_bondy, tmp_path, b";".join(f), (2, 4))
+    with pytest.raises(InputError) as err:
+        _ingest(_landlord_source(path))
+    message = str(err.value)
+    assert message.startswith(f"{path}, ligne {len(lines) + 1} : l'en-tête est répété avec")
+    assert "« Description », « Téléphone » n'y sont plus" in message

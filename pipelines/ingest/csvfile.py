@@ -20,8 +20,9 @@ import pyarrow.csv as pacsv
 from pipelines.ingest.csvheader import (
     below_titles,
     header_separator,
+    headers_again,
     moves_a_column,
-    reordered_headers,
+    renamed_notes,
     two_row_header,
     under_their_headers,
 )
@@ -353,11 +354,12 @@ def _parse_csv(
     if any(skip) and moves_a_column(table, header, [i for i, s in enumerate(skip) if not s]):
         # A header again with its columns moved: every column read to put them back.
         return _parse_csv(path, buf, enc, separator, labels=labels)
-    moves = reordered_headers(table, header)
-    if moves:
+    again = headers_again(table, header)
+    renamed = renamed_notes(str(path), again, lines)
+    if again:
         # Its line is told in rejected.csv (a header repeated), numbered as in the file.
-        log.warning("%s : en-tête répété avec ses colonnes dans un autre ordre", path)
-        table = under_their_headers(table, moves)
+        log.warning("%s : en-tête répété, colonnes déplacées ou renommées", path)
+        table = under_their_headers(table, again)
     table, lines, n_blank = drop_blank_rows(table, lines)
     if n_blank and any(skip):
         # A row blank but for its personal columns is a row: read them this time.
@@ -373,6 +375,7 @@ def _parse_csv(
         separator=sep,
         blank_rows=n_blank,
         names_over_lines=over_lines,
+        renamed_header=tuple(renamed),
     )
 
 
