@@ -426,3 +426,6 @@ def test_a_header_repeated_with_columns_renamed_and_moved_beyond_telling_is_refu
     message = str(err.value)
     assert message.startswith(f"{path}, ligne {len(lines) + 1} : l'en-tête est répété avec")
     assert "« Description », « Téléphone » n'y sont plus" in message
+    with pytest.raises(InputError) as err:  # in parts: at its line in the file too
+        list(read_file_chunks(path, "csv", chunk_bytes=200_000))
+    assert str(err.value) == message

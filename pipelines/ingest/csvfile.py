@@ -263,8 +263,11 @@ def _parse_csv(
     *,
     labels: Callable[[str], bool] | None = None,
     personal: Callable[[str], bool] | None = None,
+    offset: int = 0,
 ) -> RawFile:
-    """Parse UTF-8 CSV bytes with ``\\n`` line ends (see :func:`read_csv`)."""
+    """Parse UTF-8 CSV bytes with ``\\n`` line ends (see :func:`read_csv`); ``offset``:
+    the lines of the file between the header and ``buf``'s rows (a part of the file,
+    :mod:`pipelines.ingest.chunks`), for a header found again to be told at its line."""
     # The header is the first non-blank line (or record, when it opens a quote).
     start, end, line_no = first_line(buf)
     records: _Records | None = None
@@ -353,9 +356,9 @@ def _parse_csv(
             malformed = MalformedRows(rows)
     if any(skip) and moves_a_column(table, header, [i for i, s in enumerate(skip) if not s]):
         # A header again with its columns moved: every column read to put them back.
-        return _parse_csv(path, buf, enc, separator, labels=labels)
+        return _parse_csv(path, buf, enc, separator, labels=labels, offset=offset)
     again = headers_again(table, header)
-    renamed = renamed_notes(str(path), again, lines)
+    renamed = renamed_notes(str(path), again, lines + offset)
     if again:
         # Its line is told in rejected.csv (a header repeated), numbered as in the file.
         log.warning("%s : en-tête répété, colonnes déplacées ou renommées", path)
@@ -363,7 +366,7 @@ def _parse_csv(
     table, lines, n_blank = drop_blank_rows(table, lines)
     if n_blank and any(skip):
         # A row blank but for its personal columns is a row: read them this time.
-        return _parse_csv(path, buf, enc, separator, labels=labels)
+        return _parse_csv(path, buf, enc, separator, labels=labels, offset=offset)
     table = drop_blank_columns(table, [names[i] for i in blank_names])
     return RawFile(
         str(path),
