@@ -84,8 +84,11 @@ def stray_quotes(buf: bytes, start: int, sep: str) -> bool:
     if len(code) != 1 or not len(quotes):
         return False
     inner = quotes[(quotes > 0) & (quotes < len(a) - 1)]
-    special = np.array([34, 10, code[0]], np.uint8)
-    odd = inner[~np.isin(a[inner - 1], special) & ~np.isin(a[inner + 1], special)]
+
+    def plain(x: np.ndarray) -> np.ndarray:  # neither a quote, a line end nor sep
+        return (x != 34) & (x != 10) & (x != code[0])
+
+    odd = inner[plain(a[inner - 1]) & plain(a[inner + 1])]
     seen = -1
     for q in odd.tolist():
         begin = buf.rfind(b"\n", start, start + q) + 1 or start
