@@ -256,8 +256,8 @@ def renamed_notes(path: str, again: list[HeaderAgain], lines: np.ndarray) -> lis
     Raises
     ------
     InputError
-        For a header again whose columns were both renamed and moved, which cannot be
-        told apart: the rows under it are read under no name rather than guessed.
+        For a header again whose columns were both renamed and moved beyond telling
+        which is which: the file is refused rather than its rows read by a guess.
     """
     notes = []
     for head in again:
