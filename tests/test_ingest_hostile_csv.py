@@ -258,12 +258,17 @@ def test_rows_under_the_header_of_an_export_with_another_column_are_told_so(
     assert "1 de trop" not in "".join(reasons[reasons.index > head])
 
 
-def _with_description(simulated_bondy: Path, tmp_path: Path, value: bytes) -> Path:
+def _with_description(
+    simulated_bondy: Path, tmp_path: Path, value: bytes, *, quoted_address: bool = False
+) -> Path:
     """The landlord export with DI-2024-00001's description (« Digicode cassé. »)
-    written as ``value``, bytes as in the file."""
+    written as ``value``, bytes as in the file, and its address between quotes where
+    ``quoted_address``."""
     lines = _export_lines(simulated_bondy)
     fields = lines[1].split(b";")
     fields[4] = value
+    if quoted_address:
+        fields[5] = b'"' + fields[5] + b'"'
     lines[1] = b";".join(fields)
     path = tmp_path / LANDLORD
     path.write_bytes(b"\r\n".join(lines))
@@ -321,8 +326,9 @@ def test_a_quote_closing_a_value_before_its_end_is_read_as_written(
     # Before, pyarrow ended the value at its second quote and added the rest without a
     # word: « Fuite \urgente\" cage B" », « Fuite urgente »; with a separator after
     # « urgente\" » the row was rejected, « sans doute un séparateur « ; » dans une
-    # valeur sans guillemets », the value being quoted.
-    path = _with_description(simulated_bondy, tmp_path, written)
+    # valeur sans guillemets », the value being quoted. The address beside it is
+    # between quotes (read without them).
+    path = _with_description(simulated_bondy, tmp_path, written, quoted_address=True)
     result = _ingest(_landlord_source(path))
     assert "malformed_row" not in result.summary["sources"]["bailleur"]["rejected"]
     row = result.ingested.set_index("report_id").loc[f"bailleur:{TICKET}"]

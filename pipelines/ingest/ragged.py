@@ -109,8 +109,9 @@ def _as_written(line: str, sep: str, *, unclosed: bool) -> list[str] | None:
     """The fields of a line whose quotes are not RFC 4180's (:func:`stray_quotes`), as
     written: its quotes escaped by a backslash read as quotes where that makes it one
     well-quoted record (``"Fuite \\"urgente\\" cage B"``: « Fuite "urgente" cage B »),
-    else split at every separator, the quotes kept as characters (``"Fuite" urgente``);
-    None for a quote left open (``unclosed``) that backslashes do not explain."""
+    else split at every separator, the quotes kept as characters (``"Fuite" urgente``)
+    but those around a well-quoted value (``"3, rue A"``: « 3, rue A »); None for a
+    quote left open (``unclosed``) that backslashes do not explain."""
     if '\\"' in line:
         try:
             rows = list(csv.reader([line.replace('\\"', '""')], delimiter=sep, strict=True))
@@ -118,7 +119,14 @@ def _as_written(line: str, sep: str, *, unclosed: bool) -> list[str] | None:
             rows = []
         if len(rows) == 1:
             return rows[0]
-    return None if unclosed else line.split(sep)
+    if unclosed:
+        return None
+    return [
+        f[1:-1].replace('""', '"')
+        if len(f) > 1 and f[0] == f[-1] == '"' and '"' not in f[1:-1].replace('""', "")
+        else f
+        for f in line.split(sep)
+    ]
 
 
 def read_by_width(
