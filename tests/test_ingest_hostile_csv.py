@@ -256,3 +256,182 @@ def test_rows_under_the_header_of_an_export_with_another_column_are_told_so(
     # A separator too many above that header, in a row as wide, is still told as such.
     assert "16 champs au lieu de 15, 1 de trop : sans doute un séparateur" in reasons[2]
     assert "1 de trop" not in "".join(reasons[reasons.index > head])
+
+
+def _with_description(
+    simulated_bondy: Path, tmp_path: Path, value: bytes, *, quoted_address: bool = False
+) -> Path:
+    """The landlord export with DI-2024-00001's description (« Digicode cassé. »)
+    written as ``value``, bytes as in the file, and its address between quotes where
+    ``quoted_address``."""
+    lines = _export_lines(simulated_bondy)
+    fields = lines[1].split(b";")
+    fields[4] = value
+    if quoted_address:
+        fields[5] = b'"' + fields[5] + b'"'
+    lines[1] = b";".join(fields)
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(lines))
+    return path
+
+
+def test_a_nul_between_two_words_reads_as_a_space(simulated_bondy: Path, tmp_path: Path) -> None:
+    # A NUL where the export wrote a space (or a line break): the cleaning removed it
+    # and glued the words, « Fuiteurgente ». An id keeps none (another test).
+    path = _with_description(simulated_bondy, tmp_path, b"Fuite\x00urgente\x00\x00cage B\x00")
+    rows = _ingest(_landlord_source(path)).ingested.set_index("report_id")
+    assert rows.loc[f"bailleur:{TICKET}", "description"] == "Fuite urgente cage B"
+
+
+@pytest.mark.parametrize("quote_elsewhere", [False, True], ids=["by-width", "line-by-line"])
+def test_a_block_of_rows_with_a_trailing_separator_is_read(
+    simulated_bondy: Path, tmp_path: Path, quote_elsewhere: bool
+) -> None:
+    # The last 20 rows exported by another tool, which ends every line with a
+    # separator, pasted under the export. Before, the 20 were rejected as « 16 champs au
+    # lieu de 15 », most lines being 15 wide; a row alone so wide still is (the test of
+    # a separator in an unquoted value above), and so are two such rows only.
+    lines = _export_lines(simulated_bondy)[:-1]
+    n = len(lines)
+    for k in [*range(n - 20, n), 100, 101]:
+        lines[k] += b";"
+    lines[3] = lines[3].replace(b"Rats vus", b"Rats; vus")  # DI-2024-00003, Logement empty
+    if quote_elsewhere:  # an unclosed quote further up: the file read line by line
+        lines[10] = lines[10].replace(b";", b';"', 1)
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(lines) + b"\r\n")
+    result = _ingest(_landlord_source(path))
+    bad = result.rejected.loc[result.rejected["reason"] == "malformed_row", "source_line"]
+    assert sorted(bad) == [4, 101, 102]
+    rows = result.ingested.set_index("source_line")
+    last = lines[-1].decode("cp1252").split(";")
+    assert rows.loc[n, "report_id"] == f"bailleur:{last[0]}"
+    assert rows.loc[n, "status"] == last[9]
+    assert set(range(n - 19, n + 1)) <= set(rows.index) | set(result.outside["source_line"])
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        (b'"Fuite \\"urgente\\" cage B"', 'Fuite "urgente" cage B'),
+        (b'"Fuite \\"urgente\\"; cage B"', 'Fuite "urgente"; cage B'),
+        (b'"Fuite" urgente', '"Fuite" urgente'),
+    ],
+    ids=["backslash", "backslash-separator", "quote-then-text"],
+)
+def test_a_quote_closing_a_value_before_its_end_is_read_as_written(
+    simulated_bondy: Path, tmp_path: Path, written: bytes, read: str
+) -> None:
+    # Quotes escaped by a backslash (MySQL, PHP) and a quoted word followed by text.
+    # Before, pyarrow ended the value at its second quote and added the rest without a
+    # word: « Fuite \urgente\" cage B" », « Fuite urgente »; with a separator after
+    # « urgente\" » the row was rejected, « sans doute un séparateur « ; » dans une
+    # valeur sans guillemets », the value being quoted. The address beside it is
+    # between quotes (read without them).
+    path = _with_description(simulated_bondy, tmp_path, written, quoted_address=True)
+    result = _ingest(_landlord_source(path))
+    assert "malformed_row" not in result.summary["sources"]["bailleur"]["rejected"]
+    row = result.ingested.set_index("report_id").loc[f"bailleur:{TICKET}"]
+    assert row["description"] == read
+    assert row["address"] == "2 avenue maurice benhamou"
+    assert row["status"] == "Clôturé"
+
+
+def test_a_quote_closed_before_a_separator_and_text_is_rejected_with_its_width(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # « "Fuite; cage B" urgente »: which separator ends the value cannot be told; split
+    # at every separator, the row is one field too wide, rejected as such.
+    path = _with_description(simulated_bondy, tmp_path, b'"Fuite; cage B" urgente')
+    result = _ingest(_landlord_source(path))
+    bad = result.rejected.set_index("source_line").loc[2]
+    assert bad["reason"] == "malformed_row"
+    assert "16 champs au lieu de 15" in bad["reason_fr"]
+    assert json.loads(bad["original_row"])["Description"] == '"Fuite'
+
+
+def _second_export(
+    simulated_bondy: Path, tmp_path: Path, header: bytes, swap: tuple[int, int] | None
+) -> Path:
+    """The landlord export with 39 of its rows pasted under it again (tickets DX-…)
+    under ``header``, the fields at ``swap`` swapped."""
+    lines = _export_lines(simulated_bondy)[:-1]
+
+    def swapped(line: bytes) -> bytes:
+        f = line.split(b";")
+        if swap:
+            i, j = swap
+            f[i], f[j] = f[j], f[i]
+        return b";".join(f)
+
+    second = [header] + [swapped(x.replace(b"DI-2024-", b"DX-2024-")) for x in lines[1:40]]
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(lines + second) + b"\r\n")
+    return path
+
+
+def test_rows_under_a_header_repeated_with_a_column_renamed_and_moved_are_read_under_its_names(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # An export of another version, « Statut » renamed « État », « Description » and
+    # « Téléphone » swapped. Before, a header again was one whose every cell is a name
+    # of the header: its rows were read by position, DX-2024-00002's description its
+    # phone number (« [téléphone] », scrubbed).
+    lines = _export_lines(simulated_bondy)[:-1]
+    f = lines[0].split(b";")
+    f[4], f[13], f[9] = f[13], f[4], b"\xc9tat"
+    path = _second_export(simulated_bondy, tmp_path, b";".join(f), (4, 13))
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rows_in"] == len(lines) - 1 + 40
+    assert s["rejected"]["repeated_header"] == 1
+    assert result.rejected.set_index("source_line").loc[len(lines) + 1, "reason"] == (
+        "repeated_header"
+    )
+    rows = result.ingested.set_index("report_id")
+    again = rows.loc["bailleur:DX-2024-00002"]
+    assert again["description"] == "Vide-ordures bouché."
+    assert again["status"] == rows.loc["bailleur:DI-2024-00002", "status"]
+    (note,) = [i["detail"] for i in s["file_issues"] if i["reason"] == "renamed_header"]
+    assert note == (
+        f"Ligne {len(lines) + 1} : l'en-tête est répété avec « État » au lieu de « Statut », "
+        "et des colonnes dans un autre ordre (deux exports mis bout à bout ?) ; la ligne est "
+        "écartée, les suivantes sont lues sous les noms du premier en-tête, chacune à sa place."
+    )
+
+
+def test_a_header_repeated_with_its_date_column_renamed_is_told_as_a_header(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # « N° ticket » and « Date de création » renamed « Ticket » and « Créé le », in
+    # place. Before, the line was rejected « Date illisible … : « Créé le » ».
+    lines = _export_lines(simulated_bondy)[:-1]
+    header = lines[0].replace(b"Date de cr\xe9ation", b"Cr\xe9\xe9 le")
+    path = _second_export(simulated_bondy, tmp_path, header.replace(b"N\xb0 ", b""), None)
+    result = _ingest(_landlord_source(path))
+    bad = result.rejected.set_index("source_line").loc[len(lines) + 1]
+    assert bad["reason"] == "repeated_header"
+    assert bad["reason_fr"].startswith("Ligne d'en-tête répétée")
+    rows = result.ingested.set_index("report_id")
+    assert rows.loc["bailleur:DX-2024-00002", "description"] == "Vide-ordures bouché."
+
+
+def test_a_header_repeated_with_columns_renamed_and_moved_beyond_telling_is_refused(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # « Description » and « Catégorie » swapped, « Description » and « Téléphone »
+    # renamed: which renamed column is which cannot be told. Before, the rows were read
+    # by position, the category as description and the description as category.
+    # (Columns renamed where they were are read there.)
+    lines = _export_lines(simulated_bondy)[:-1]
+    f = lines[0].split(b";")
+    f[2], f[4], f[13] = b"Libell\xe9", f[2], b"Tel."
+    path = _second_export(simulated_bondy, tmp_path, b";".join(f), (2, 4))
+    with pytest.raises(InputError) as err:
+        _ingest(_landlord_source(path))
+    message = str(err.value)
+    assert message.startswith(f"{path}, ligne {len(lines) + 1} : l'en-tête est répété avec")
+    assert "« Description », « Téléphone » n'y sont plus" in message
+    with pytest.raises(InputError) as err:  # in parts: at its line in the file too
+        list(read_file_chunks(path, "csv", chunk_bytes=200_000))
+    assert str(err.value) == message

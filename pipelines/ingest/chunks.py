@@ -120,7 +120,9 @@ def read_file_chunks(
             continue
         before = lines_before + blank.count(b"\n")  # lines of the file before ``part``
         buf, blank = blank + buf, b""
-        raw = _parse_part(path, buf if header is None else header + buf, enc, sep)
+        # The part's line 2 is the file's line lines_before + 1.
+        offset = 0 if header is None else lines_before - 1
+        raw = _parse_part(path, buf if header is None else header + buf, enc, sep, offset)
         if raw.malformed.unclosed_quote.any() and start + len(part) < path.stat().st_size:
             # A quote left open: the quotes' parity no longer says where records end
             # after it, the rest of the file is read with this part, line by line.
@@ -129,14 +131,13 @@ def read_file_chunks(
                 fh.seek(start)
                 part = fh.read()
             buf = _utf8(part, enc, first=k == 0)
-            raw = _parse_part(path, buf if header is None else header + buf, enc, sep)
+            raw = _parse_part(path, buf if header is None else header + buf, enc, sep, offset)
         _note_encoding(raw, part, before, enc, detected=not encoding, other=other)
         if header is None:
             _check_table_like(raw)
             sep = raw.separator
             header = _header_line(buf)
         else:
-            offset = lines_before - 1  # the part's line 2 is the file's line lines_before + 1
             raw.lines = raw.lines + offset
             raw.malformed = raw.malformed.shifted(offset)
         raw.format = delimited_format(raw.columns, detected, fmt)
@@ -196,12 +197,13 @@ def notes_of_parts(notes: RawFile | None, part: RawFile) -> RawFile:
     notes.foreign_encoding_lines = np.concatenate(
         (notes.foreign_encoding_lines, part.foreign_encoding_lines)
     )
+    notes.renamed_header += part.renamed_header
     return notes
 
 
-def _parse_part(path: Path, buf: bytes, enc: str, sep: str | None) -> RawFile:
+def _parse_part(path: Path, buf: bytes, enc: str, sep: str | None, offset: int) -> RawFile:
     try:
-        return _parse_csv(path, buf, enc, sep)
+        return _parse_csv(path, buf, enc, sep, offset=offset)
     except csv.Error:  # a carriage return inside a field of a binary file's header
         raise not_csv_error(path) from None
 

@@ -20,8 +20,9 @@ import pyarrow.csv as pacsv
 from pipelines.ingest.csvheader import (
     below_titles,
     header_separator,
+    headers_again,
     moves_a_column,
-    reordered_headers,
+    renamed_notes,
     two_row_header,
     under_their_headers,
 )
@@ -38,6 +39,7 @@ from pipelines.ingest.ragged import (
     parse_options,
     read_by_width,
     read_exact,
+    stray_quotes,
     well_quoted,
 )
 from pipelines.ingest.rawfile import MalformedRows, RawFile
@@ -261,8 +263,11 @@ def _parse_csv(
     *,
     labels: Callable[[str], bool] | None = None,
     personal: Callable[[str], bool] | None = None,
+    offset: int = 0,
 ) -> RawFile:
-    """Parse UTF-8 CSV bytes with ``\\n`` line ends (see :func:`read_csv`)."""
+    """Parse UTF-8 CSV bytes with ``\\n`` line ends (see :func:`read_csv`); ``offset``:
+    the lines of the file between the header and ``buf``'s rows (a part of the file,
+    :mod:`pipelines.ingest.chunks`), for a header found again to be told at its line."""
     # The header is the first non-blank line (or record, when it opens a quote).
     start, end, line_no = first_line(buf)
     records: _Records | None = None
@@ -300,11 +305,17 @@ def _parse_csv(
             names_over_lines=over_lines,
         )
     has_quotes = buf.find(b'"', body_start) >= 0
+    # A quote closing a value before its end: pyarrow would garble the value.
+    stray = has_quotes and stray_quotes(buf, body_start, sep)
     # pyarrow skips empty lines, and a quoted value may hold line breaks: each makes the
     # rows fewer than the lines. As many rows as lines, every line is one row.
     dictionary = [bool(labels and labels(name)) for name in names]
     skip = [bool(personal and personal(name)) for name in names]
-    table = _read_fast(buf, body_start, names, sep, dictionary, skip, newlines_in_values=has_quotes)
+    table = None
+    if not stray:
+        table = _read_fast(
+            buf, body_start, names, sep, dictionary, skip, newlines_in_values=has_quotes
+        )
     n_lines = buf.count(b"\n", body_start) + (0 if buf.endswith(b"\n") else 1)
     lines: np.ndarray | None = None
     if table is not None and table.num_rows == n_lines:
@@ -332,7 +343,7 @@ def _parse_csv(
     malformed = MalformedRows()
     if table is None or lines is None:
         skip = [False] * len(names)  # every column read
-        by_width = read_by_width(buf, body_start, names, sep)
+        by_width = None if stray else read_by_width(buf, body_start, names, sep)
         if by_width is not None:
             log.info("%s : lignes irrégulières, lues par nombre de champs", path)
             table, lines, malformed = by_width
@@ -345,16 +356,17 @@ def _parse_csv(
             malformed = MalformedRows(rows)
     if any(skip) and moves_a_column(table, header, [i for i, s in enumerate(skip) if not s]):
         # A header again with its columns moved: every column read to put them back.
-        return _parse_csv(path, buf, enc, separator, labels=labels)
-    moves = reordered_headers(table, header)
-    if moves:
+        return _parse_csv(path, buf, enc, separator, labels=labels, offset=offset)
+    again = headers_again(table, header)
+    renamed = renamed_notes(str(path), again, lines + offset)
+    if again:
         # Its line is told in rejected.csv (a header repeated), numbered as in the file.
-        log.warning("%s : en-tête répété avec ses colonnes dans un autre ordre", path)
-        table = under_their_headers(table, moves)
+        log.warning("%s : en-tête répété, colonnes déplacées ou renommées", path)
+        table = under_their_headers(table, again)
     table, lines, n_blank = drop_blank_rows(table, lines)
     if n_blank and any(skip):
         # A row blank but for its personal columns is a row: read them this time.
-        return _parse_csv(path, buf, enc, separator, labels=labels)
+        return _parse_csv(path, buf, enc, separator, labels=labels, offset=offset)
     table = drop_blank_columns(table, [names[i] for i in blank_names])
     return RawFile(
         str(path),
@@ -366,6 +378,7 @@ def _parse_csv(
         separator=sep,
         blank_rows=n_blank,
         names_over_lines=over_lines,
+        renamed_header=tuple(renamed),
     )
 
 

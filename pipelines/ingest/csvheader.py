@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.errors import InputError
 from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.xlsxheader import header_under_groups, title_note
 
@@ -111,9 +113,9 @@ def _folded(cells: pa.Array) -> pa.Array:
 
 
 def _header_again(table: pa.Table, keys: list[str]) -> list[tuple[int, list[str]]]:
-    """The rows of ``table`` whose every cell is one of the header's ``keys``
-    (:func:`_key`), with their cells' keys; looked at only where the first column holds
-    one (few rows: vectorised)."""
+    """The rows of ``table`` that are the header again (:func:`_named`), with their
+    cells' keys (:func:`_key`); looked at only where the first column holds one of the
+    header's ``keys`` (few rows: vectorised)."""
     if not table.num_rows or not table.num_columns:
         return []
     first = table.column(0)
@@ -125,7 +127,7 @@ def _header_again(table: pa.Table, keys: list[str]) -> list[tuple[int, list[str]
     out = []
     for k in np.flatnonzero(np.asarray(pc.fill_null(hits, False), dtype=bool)).tolist():
         cells = [_key(str(v)) for v in table.slice(k, 1).to_pylist()[0].values()]
-        if set(cells) <= set(keys):
+        if _named(cells, keys):
             out.append((k, cells))
     return out
 
@@ -151,46 +153,134 @@ def other_headers(raw: RawFile) -> dict[int, np.ndarray]:
     return {w: np.asarray(sorted(lines), np.int64) for w, lines in found.items()}
 
 
-def reordered_headers(table: pa.Table, header: list[str]) -> list[tuple[int, list[int]]]:
+def _named(cells: list[str], keys: list[str]) -> bool:
+    """Whether a row's ``cells`` are a header's ``keys`` again: half of them at least
+    are names of the header, each once; the others, none blank, may have been renamed
+    (an export of another version, « Libellé » for « Description »)."""
+    named = [c for c in cells if c in keys]
+    renamed = [c for c in cells if c not in keys]
+    return len(set(named)) == len(named) and 2 * len(named) >= len(keys) and all(renamed)
+
+
+def _places(cells: list[str], keys: list[str]) -> list[int] | None:
+    """Per column of the header (``keys``), the position of the field that holds it in
+    a header again (``cells``, :func:`_named`): a column renamed is where it was, or
+    where the one name not found is; None when columns both renamed and moved cannot be
+    told apart (two names not found, not where they were)."""
+    where = [cells.index(key) if key in cells else -1 for key in keys]
+    lost = [j for j, w in enumerate(where) if w < 0]
+    renamed = [i for i, c in enumerate(cells) if c not in keys]
+    if lost != renamed and len(lost) > 1:
+        return None
+    for j, i in zip(lost, renamed, strict=True):
+        where[j] = i
+    return where
+
+
+@dataclass(frozen=True)
+class HeaderAgain:
+    """A row of a CSV that is its header again (:func:`headers_again`)."""
+
+    row: int
+    #: Per column of the header, the position of the field that holds it in that row
+    #: and the rows under it; None when it cannot be told.
+    where: list[int] | None
+    #: The header's names not found in that row, and the names found in their place.
+    renamed: list[tuple[str, str]]
+
+
+def headers_again(table: pa.Table, header: list[str]) -> list[HeaderAgain]:
     """The rows of ``table`` (every column of the file, in the header's order) that are
-    the header again with its columns in another order: two exports pasted together,
-    the second with its columns moved. Each as its position and, per column of the
-    header, the position of the field that holds it in that row and the rows under it
-    (until the next such row). The rows under it would otherwise be read with each
-    value under another column's name. A header again in its own order, or a row of
-    header names that are not all of them once each, is none."""
+    the header again with some of its columns moved or renamed: two exports pasted
+    together, the second with its columns in another order, or of another version.
+    The rows under such a row (until the next one) would otherwise be read with a
+    value under another column's name. A header again in its own order, and a row of
+    header names that are not each once, are none."""
     keys = [_key(h) for h in header]
     if len(set(keys)) != len(keys) or table.num_columns != len(keys):
         return []
-    return [
-        (k, [cells.index(key) for key in keys])
-        for k, cells in _header_again(table, keys)
-        if cells != keys and sorted(cells) == sorted(keys)
-    ]
+    out = []
+    for k, cells in _header_again(table, keys):
+        if cells == keys:
+            continue
+        where = _places(cells, keys)
+        shown = [str(v).strip() for v in table.slice(k, 1).to_pylist()[0].values()]
+        renamed = [
+            (_one(header[j]), shown[where[j]] if where else "")
+            for j, key in enumerate(keys)
+            if key not in cells
+        ]
+        out.append(HeaderAgain(k, where, renamed))
+    return out
+
+
+def _one(name: str) -> str:
+    """A header name on one line, trimmed."""
+    return " ".join(name.split())
 
 
 def moves_a_column(table: pa.Table, header: list[str], kept: list[int]) -> bool:
     """Whether ``table``, the columns ``kept`` of the header only, has a row of the
-    header's names where one of them is not in its column (:func:`reordered_headers`
-    needs every column to tell)."""
+    header's names where one of them is not in its column or was renamed
+    (:func:`headers_again` needs every column to tell)."""
     keys = [_key(h) for h in header]
     return any(cells != [keys[i] for i in kept] for _, cells in _header_again(table, keys))
 
 
-def under_their_headers(table: pa.Table, moves: list[tuple[int, list[int]]]) -> pa.Table:
-    """``table`` with the rows from each of ``moves`` (:func:`reordered_headers`) to
-    the next, that row included (then the header in its order, rejected as a header
-    repeated), put back under their columns' names."""
-    if not moves:
+def under_their_headers(table: pa.Table, again: list[HeaderAgain]) -> pa.Table:
+    """``table`` with the rows from each of ``again`` (:func:`headers_again`, each
+    ``where`` known) to the next put back under their columns' names, and that row
+    made the header's names, in its order (then rejected as a header repeated)."""
+    if not again:
         return table
     columns = [c.cast(pa.large_string()) for c in table.columns]
     segment = np.full(table.num_rows, -1)
-    for i, (start, _) in enumerate(moves):
-        segment[start:] = i
+    for i, head in enumerate(again):
+        segment[head.row :] = i
+    heads = np.zeros(table.num_rows, bool)
+    heads[[head.row for head in again]] = True
     out = []
-    for j, column in enumerate(columns):
-        for i, (_, where) in enumerate(moves):
-            if where[j] != j:
-                column = pc.if_else(pa.array(segment == i), columns[where[j]], column)
-        out.append(column)
+    for j, (name, column) in enumerate(zip(table.column_names, columns, strict=True)):
+        for i, head in enumerate(again):
+            assert head.where is not None
+            if head.where[j] != j:
+                column = pc.if_else(pa.array(segment == i), columns[head.where[j]], column)
+        out.append(pc.if_else(pa.array(heads), pa.scalar(name, pa.large_string()), column))
     return pa.table(out, names=table.column_names)
+
+
+def renamed_notes(path: str, again: list[HeaderAgain], lines: np.ndarray) -> list[str]:
+    """The notes telling each header found again with columns renamed (``lines``: each
+    row's line in the file), in French.
+
+    Raises
+    ------
+    InputError
+        For a header again whose columns were both renamed and moved beyond telling
+        which is which: the file is refused rather than its rows read by a guess.
+    """
+    notes = []
+    for head in again:
+        line = int(lines[head.row])
+        if head.where is None:
+            lost = ", ".join(f"« {old} »" for old, _ in head.renamed)
+            raise InputError(
+                path,
+                "l'en-tête est répété avec des colonnes à la fois renommées et déplacées "
+                f"({lost} n'y sont plus) : sous quelle colonne lire leurs valeurs ne se "
+                "devine pas (deux exports mis bout à bout ?). Enregistrez cet export dans "
+                "un fichier à part, ou redonnez à ses colonnes les noms du premier en-tête.",
+                row=line,
+            )
+        if not head.renamed:
+            continue
+        moved = any(w != j for j, w in enumerate(head.where))
+        named = ", ".join(f"« {new} » au lieu de « {old} »" for old, new in head.renamed)
+        notes.append(
+            f"Ligne {line} : l'en-tête est répété avec {named}"
+            + (", et des colonnes dans un autre ordre" if moved else "")
+            + " (deux exports mis bout à bout ?) ; la ligne est écartée, les suivantes "
+            "sont lues sous les noms du premier en-tête"
+            + (", chacune à sa place." if moved else ", dans le même ordre.")
+        )
+    return notes

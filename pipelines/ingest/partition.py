@@ -31,21 +31,25 @@ def _repeated_header(
     """Per row, whether it is its file's header line again (exports pasted together, an
     export tool writing its header on every page): its date cell is the name of its date
     column, and at least half of its other filled cells (one at least, when the file maps
-    other columns) are the names of theirs. Only the ``candidates`` (the rows whose date
-    is unreadable) are looked at."""
+    other columns) are the names of theirs; or, the date column renamed (« Créé le »,
+    an export of another version), more than half of its filled cells, two at least.
+    Only the ``candidates`` (the rows whose date is unreadable) are looked at."""
     out = np.zeros(len(f), dtype=bool)
     if "_file" not in f:
         return out
     files = f["_file"].to_numpy()
     for k in np.flatnonzero(candidates).tolist():
         roles = roles_per_file[int(files[k])] if int(files[k]) < len(roles_per_file) else {}
-        if "date" not in roles or _header_key(f["date"].iat[k]) != _header_key(roles["date"]):
+        if "date" not in roles:
             continue
         others = [r for r in roles if r != "date" and r in f and not roles[r].startswith("__")]
         filled = [(_header_key(f[r].iat[k]), _header_key(roles[r])) for r in others]
         same = sum(cell == name for cell, name in filled if cell)
         n_filled = sum(1 for cell, _ in filled if cell)
-        out[k] = not others or (same >= 1 and 2 * same >= n_filled)
+        if _header_key(f["date"].iat[k]) == _header_key(roles["date"]):
+            out[k] = not others or (same >= 1 and 2 * same >= n_filled)
+        else:
+            out[k] = same >= 2 and 2 * same > n_filled
     return out
 
 

@@ -66,6 +66,69 @@ def well_quoted(lines: list[str], sep: str) -> bool:
         return False
 
 
+def stray_quotes(buf: bytes, start: int, sep: str) -> bool:
+    """Whether a line of ``buf`` after ``start`` holds a quote that closes a quoted value
+    before its end: ``"Fuite \\"urgente\\" cage B"`` (a quote escaped by a backslash,
+    as MySQL and PHP write it) or ``"Fuite" urgente``. pyarrow, as Python's ``csv``
+    module when not strict, reads such a value garbled without a word
+    (``Fuite \\urgente\\" cage B"``, ``Fuite urgente``): :func:`read_exact` reads it as
+    written.
+
+    Such a quote stands between two characters that are neither a quote, a separator
+    nor a line end (found with numpy); a line holding one is then parsed strictly (a
+    quote inside a value without quotes, ``Fuite "urgente" cage``, is read as written
+    by every parser: no stray quote)."""
+    code = sep.encode()
+    a = np.frombuffer(buf, dtype=np.uint8)[start:]
+    quotes = _positions(a, 34)
+    if len(code) != 1 or not len(quotes):
+        return False
+    inner = quotes[(quotes > 0) & (quotes < len(a) - 1)]
+
+    def plain(x: np.ndarray) -> np.ndarray:  # neither a quote, a line end nor sep
+        return (x != 34) & (x != 10) & (x != code[0])
+
+    odd = inner[plain(a[inner - 1]) & plain(a[inner + 1])]
+    seen = -1
+    for q in odd.tolist():
+        begin = buf.rfind(b"\n", start, start + q) + 1 or start
+        if begin <= seen:
+            continue
+        seen = begin
+        end = buf.find(b"\n", start + q)
+        line = buf[begin : end if end >= 0 else len(buf)].decode("utf-8", "replace")
+        try:
+            list(csv.reader([line], delimiter=sep, strict=True))
+        except csv.Error as err:
+            if "unexpected end of data" not in str(err):  # else a value over lines
+                return True
+    return False
+
+
+def _as_written(line: str, sep: str, *, unclosed: bool) -> list[str] | None:
+    """The fields of a line whose quotes are not RFC 4180's (:func:`stray_quotes`), as
+    written: its quotes escaped by a backslash read as quotes where that makes it one
+    well-quoted record (``"Fuite \\"urgente\\" cage B"``: « Fuite "urgente" cage B »),
+    else split at every separator, the quotes kept as characters (``"Fuite" urgente``)
+    but those around a well-quoted value (``"3, rue A"``: « 3, rue A »); None for a
+    quote left open (``unclosed``) that backslashes do not explain."""
+    if '\\"' in line:
+        try:
+            rows = list(csv.reader([line.replace('\\"', '""')], delimiter=sep, strict=True))
+        except csv.Error:
+            rows = []
+        if len(rows) == 1:
+            return rows[0]
+    if unclosed:
+        return None
+    return [
+        f[1:-1].replace('""', '"')
+        if len(f) > 1 and f[0] == f[-1] == '"' and '"' not in f[1:-1].replace('""', "")
+        else f
+        for f in line.split(sep)
+    ]
+
+
 def read_by_width(
     buf: bytes, body_start: int, names: list[str], sep: str
 ) -> tuple[pa.Table, np.ndarray, MalformedRows] | None:
@@ -78,8 +141,9 @@ def read_by_width(
     pairs). pyarrow then parses each group of lines as wide as one another,
     and checks the count: a group it cannot parse sends the file to the slower path.
     As in :func:`read_exact`, the rows as wide as the header are rows, rows wider by
-    empty fields only are rows with trailing separators (unless rows as wide hold
-    something there: then all are shifted, malformed), and the others are malformed.
+    empty fields only are rows with trailing separators where most lines are as wide or
+    in a block of such rows (:func:`in_blocks`; unless rows as wide hold something
+    there: then all are shifted, malformed), and the others are malformed.
     This spares Python's ``csv`` module, and one Python object per row, on a file whose
     every line is ragged (a comma too many in every address: a million malformed rows).
     """
@@ -146,21 +210,31 @@ def read_by_width(
                 good_tables.append(_blank_table(names, int(blank.sum())))
                 good_lines.append(lines[blank])
                 table, lines = table.filter(pa.array(~blank)), lines[~blank]
+                sel = sel[~blank]
         if w > ncol:
             extra = [pc.utf8_trim_whitespace(table.column(i)) for i in range(ncol, w)]
             filled = any(
                 bool(pc.any(pc.not_equal(pc.utf8_length(col), 0)).as_py()) for col in extra
             )
-            # Empty trailing fields are a trailing separator on every line; on some
-            # lines only, as likely a separator inside an unquoted value of a row whose
-            # last value is empty: malformed, which value holds it is not guessed.
-            if not filled and w == usual:
-                table = table.select(list(range(ncol)))
-                w = ncol
+            # Empty trailing fields are a trailing separator on every line, or in a block
+            # of lines (in_blocks); on a line here and there, as likely a separator inside
+            # an unquoted value of a row whose last value is empty: malformed, which value
+            # holds it is not guessed.
+            if not filled:
+                trim = (
+                    np.ones(len(sel), bool)
+                    if w == usual
+                    else in_blocks(np.searchsorted(nonempty, sel), np.full(len(sel), w))
+                )
+                if trim.any():
+                    kept = table.filter(pa.array(trim)).select(list(range(ncol)))
+                    good_tables.append(kept.rename_columns(names))
+                    good_lines.append(lines[trim])
+                    table, lines = table.filter(pa.array(~trim)), lines[~trim]
         if w == ncol:
             good_tables.append(table.rename_columns(names))
             good_lines.append(lines)
-        else:
+        elif table.num_rows:
             wide = [names[i] if i < ncol else f"champ_{i + 1}" for i in range(w)]
             bad.append((lines, wide, table))
     if good_tables:
@@ -244,7 +318,10 @@ def read_exact(
     feed = _Lines(text)
     reader = csv.reader(feed, delimiter=sep, strict=False)
     seen_header = False
-    trimmed: list[tuple[int, int, list[str]]] = []  # rows read without trailing separators
+    # Rows read without trailing separators, and their place among the non-blank lines.
+    trimmed: list[tuple[int, int, list[str]]] = []
+    places: list[int] = []
+    place = -1
     widths: dict[int, int] = {}  # how many lines have each number of fields
     while True:
         first = feed.pos
@@ -263,6 +340,12 @@ def read_exact(
             unclosed = True
             feed.pos = first + 1  # read again from the next line
             reader = csv.reader(feed, delimiter=sep, strict=False)
+        if '"' in feed.lines[first] and (
+            unclosed or not well_quoted(feed.lines[first : feed.pos], sep)
+        ):
+            # A quote closed before its value's end: the fields as written.
+            written = _as_written(feed.lines[first].rstrip("\n"), sep, unclosed=unclosed)
+            fields, unclosed = (fields, unclosed) if written is None else (written, False)
         if unclosed:
             # The first line alone. Split at every separator, the quote kept as a
             # character, it usually gives the header's columns (then each value is under
@@ -277,6 +360,7 @@ def read_exact(
         if not seen_header:
             seen_header = True
             continue
+        place += 1
         n = len(fields)
         if n != ncol and not unclosed and not any(f.strip() for f in fields):
             fields, n = [""] * ncol, ncol  # blank but for its separators: a blank row
@@ -284,6 +368,7 @@ def read_exact(
             widths[n] = widths.get(n, 0) + 1
         if n > ncol and all(not f.strip() for f in fields[ncol:]):
             trimmed.append((len(lines), line, fields))
+            places.append(place)
             fields, n = fields[:ncol], ncol  # trailing separators
         if n != ncol or unclosed:
             mapped = {names[i] if i < ncol else f"champ_{i + 1}": v for i, v in enumerate(fields)}
@@ -301,13 +386,15 @@ def read_exact(
     # values (an unquoted "12, rue …"), and the row whose last value happens to be empty
     # is shifted too. A row wider than most by empty fields is as likely such a row (a
     # "Fuite; urgent" over an empty last value): malformed, which value holds the
-    # separator is not guessed.
+    # separator is not guessed. Within a block of such rows, one after the other (an
+    # export by another tool pasted under the first), they are a trailing separator too.
     ragged = {m.n_fields for m in malformed if not m.unclosed_quote}
     usual = _usual_width(np.bincount(list(widths), weights=list(widths.values())))
+    block = in_blocks(np.asarray(places, np.int64), [len(f) for _, _, f in trimmed])
     shifted = [
         (pos, line, fields)
-        for pos, line, fields in trimmed
-        if len(fields) in ragged or len(fields) != usual
+        for (pos, line, fields), in_block in zip(trimmed, block, strict=True)
+        if len(fields) in ragged or (len(fields) != usual and not in_block)
     ]
     if shifted:
         keep = np.ones(len(line_numbers), dtype=bool)
@@ -318,6 +405,26 @@ def read_exact(
             malformed.append(Malformed(line, mapped, len(fields)))
         malformed.sort(key=lambda m: m.line)
     return table, line_numbers, malformed
+
+
+#: How many rows, one after the other, each wider than the header by empty fields only,
+#: make a block read with trailing separators (:func:`in_blocks`).
+BLOCK_ROWS = 3
+
+
+def in_blocks(places: np.ndarray, widths: np.ndarray | list[int]) -> np.ndarray:
+    """Per row wider than the header by empty fields only (``places``: its rank among
+    the file's non-blank lines, increasing; ``widths``: its number of fields), whether
+    it is in a block of :data:`BLOCK_ROWS` such rows at least, as wide, one after the
+    other: rows another tool exported with a trailing separator, pasted into the file.
+    A row alone so wide, among rows as wide as the header, more likely holds a
+    separator in an unquoted value over an empty last value."""
+    widths = np.asarray(widths, np.int64)
+    if not len(places):
+        return np.zeros(0, bool)
+    breaks = np.flatnonzero((np.diff(places) != 1) | (np.diff(widths) != 0)) + 1
+    runs = np.diff(np.concatenate(([0], breaks, [len(places)])))
+    return np.repeat(runs >= BLOCK_ROWS, runs)
 
 
 def _blank_table(names: list[str], n: int) -> pa.Table:

@@ -83,6 +83,12 @@ _NA_LONGEST = max(len(v.encode()) for v in _NA_SET.to_pylist())  # bytes
 CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
+#: Control characters between two letters or digits (« Fuite\x00urgente », a NUL where an
+#: export wrote a space or a line break): a text cell reads them as one space, where
+#: removing them glued the words (« Fuiteurgente »). An id or a date loses them.
+_BETWEEN_WORDS = rf"([\pL\pN]){CONTROL_CHARS}+([\pL\pN])"
+
+
 #: The first bytes of the UTF-8 encodings of :data:`INVISIBLE`'s characters.
 _INVISIBLE_LEADS = (0xC2, 0xE2, 0xEF)
 
@@ -154,7 +160,7 @@ def clean_labels(
 ) -> pd.Series:
     """:func:`clean_cells` for columns of labels and text, as a pandas ``category``
     Series whose categories are the cleaned distinct values, without control
-    characters (:data:`CONTROL_CHARS`).
+    characters (:data:`CONTROL_CHARS`; one between two words is a space).
 
     Labels repeat (categories, statuses, streets, building codes, stock phrases), so
     they are cleaned once per distinct value, and later steps (blank tests, category
@@ -169,6 +175,8 @@ def clean_labels(
     """
     dictionary, codes = _dictionary_of(pc.fill_null(column, "") if column.null_count else column)
     if len(dictionary) and pc.any(pc.match_substring_regex(dictionary, CONTROL_CHARS)).as_py():
+        for _ in range(2):  # a match takes the letter after it: « a\x00b\x00c » in two
+            dictionary = pc.replace_substring_regex(dictionary, _BETWEEN_WORDS, r"\1 \2")
         dictionary = pc.replace_substring_regex(dictionary, CONTROL_CHARS, "")
     cleaned = pc.utf8_trim_whitespace(dictionary)
     if na_tokens:
