@@ -133,6 +133,23 @@ def test_bounds_of_every_source(tmp_path):
         read_osm_bounds("overpass:place=Bondy, France")
 
 
+def test_an_outline_tagged_building_no_is_not_a_building(tmp_path):
+    # OSM's « building=no » says the outline is not a building; it was read as one (its
+    # type « no »), placed reports, counted dwellings and Gi* like any other.
+    text = BONDY.read_text(encoding="utf-8")
+    way = '<way id="84163054" '
+    start = text.index(way)
+    end = text.index("</way>", start)
+    tag = '<tag k="building" v="yes"/>'
+    assert tag in text[start:end]
+    edited = text[:start] + text[start:end].replace(tag, '<tag k="building" v="no"/>') + text[end:]
+    path = tmp_path / "bondy_building_no.osm"
+    path.write_text(edited, encoding="utf-8")
+    got, whole = read_osm_file(path), read_osm_file(BONDY)
+    assert "way/84163054" in set(whole["building_id"])
+    assert list(got["building_id"]) == [b for b in whole["building_id"] if b != "way/84163054"]
+
+
 def test_unknown_suffix_and_missing_file_are_input_errors(tmp_path):
     other = tmp_path / "buildings.geojson"
     other.write_text("{}")
