@@ -389,3 +389,48 @@ def test_parse_overpass_spec_reads_each_kind():
     }
     polygon = _osm_sources.parse_overpass_spec("overpass:polygon=POLYGON ((0 0, 1 0, 1 1, 0 0))")
     assert polygon["polygon"].area == pytest.approx(0.5)
+
+
+def _bondy_moved(dst: Path, lon: float, lat: float, *, drop_astride: bool = False) -> Path:
+    """Bondy's extract moved whole to (``lon``, ``lat``), longitudes wrapped into
+    [-180, 180]; with ``drop_astride``, without the ways whose nodes fall on both sides
+    of the 180th meridian."""
+    import re
+    import xml.etree.ElementTree as ET
+
+    west, south, east, north = read_osm_bounds(BONDY)
+    dlon, dlat = lon - (west + east) / 2, lat - (south + north) / 2
+
+    def moved(match: re.Match[str]) -> str:
+        x = float(match.group(2)) + dlon
+        x = x - 360 if x > 180 else x + 360 if x < -180 else x
+        return f'{match.group(1)}="{x:.7f}"'
+
+    text = re.sub(r'(lon|minlon|maxlon)="([-0-9.]+)"', moved, BONDY.read_text("utf-8"))
+    text = re.sub(
+        r'(lat|minlat|maxlat)="([-0-9.]+)"',
+        lambda m: f'{m.group(1)}="{float(m.group(2)) + dlat:.7f}"',
+        text,
+    )
+    if drop_astride:
+        root = ET.fromstring(text)
+        sign = {n.get("id"): float(n.get("lon", 0)) > 0 for n in root.iter("node")}
+        for way in root.findall("way"):
+            sides = {sign[nd.get("ref")] for nd in way.iter("nd") if nd.get("ref") in sign}
+            if len(sides) > 1:
+                root.remove(way)
+        text = ET.tostring(root, encoding="unicode")
+    dst.write_text(text, encoding="utf-8")
+    return dst
+
+
+@pytest.mark.parametrize("astride", [True, False], ids=["astride", "both-sides"])
+def test_an_extract_across_the_180th_meridian_is_refused(tmp_path, astride):
+    # Its buildings went from -180° to 180°: a site « round the world », whose grids
+    # filled the machine's memory at the hotspots stage (the process was killed).
+    from pipelines.osm.buildings import build_buildings_report
+
+    path = _bondy_moved(tmp_path / "fidji.osm", 180.0, -17.0, drop_astride=not astride)
+    with pytest.raises(InputError, match="traverse le 180e méridien") as caught:
+        build_buildings_report(path)
+    assert ("à cheval" in str(caught.value)) is astride
