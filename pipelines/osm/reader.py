@@ -39,6 +39,7 @@ nodes, reads in under a second), not meant for a whole country's PBF.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,6 +235,40 @@ def read_header_box(path: str | Path) -> tuple[float, float, float, float] | Non
         raise InputError(path, f"lecture OSM impossible ({err})") from err
 
 
+#: Bytes read at the end of an XML extract for the remark of an interrupted Overpass
+#: query (written after the elements output until then, before ``</osm>``).
+_REMARK_TAIL_BYTES = 64 * 1024
+
+_REMARK = re.compile(rb"<remark>\s*(.{0,300}?)\s*</remark>", re.DOTALL)
+
+
+def _refuse_overpass_error(path: Path) -> None:
+    """Refuse an XML extract that is Overpass' answer to a query it stopped (time out,
+    memory): its elements are those output until then, the others are missing, and only
+    a ``<remark> runtime error: … </remark>`` at its end says so (osmium reads past it).
+
+    Raises
+    ------
+    InputError
+        The remark of an error, quoted (Overpass' own words).
+    """
+    if osm_file_format(path) != "osm":
+        return
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - _REMARK_TAIL_BYTES))
+        tail = fh.read()
+    found = _REMARK.search(tail)
+    if found is None or b"error" not in found.group(1).lower():
+        return
+    remark = found.group(1).decode("utf-8", "replace")
+    raise InputError(
+        path,
+        f"cet extrait est la réponse d'Overpass à une requête interrompue (« {remark} ») : "
+        "il n'en a que les premiers objets, les autres manquent. Relancez la requête avec "
+        "un délai plus long ([timeout:…]) ou sur une emprise plus petite.",
+    )
+
+
 def read_osm_elements(path: str | Path) -> OsmElements:
     """Read an ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` file in one pyosmium pass.
 
@@ -276,6 +311,7 @@ def read_osm_elements(path: str | Path) -> OsmElements:
                 relations[obj.id] = (members, {t.k: t.v for t in obj.tags})
     except (RuntimeError, ValueError, UnicodeDecodeError) as err:  # osmium's reader errors
         raise InputError(path, f"lecture OSM impossible ({err})") from err
+    _refuse_overpass_error(path)
     # osmium names member types n/w/r; the stages use OSM's words.
     words = {"n": "node", "w": "way", "r": "relation"}
     relations = {
