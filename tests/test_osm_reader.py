@@ -208,7 +208,7 @@ def test_unreadable_files_are_input_errors(tmp_path) -> None:
         read_osm_addresses(bad_xml)
     other = tmp_path / "x.geojson"
     other.write_text("{}", encoding="utf-8")
-    with pytest.raises(InputError, match="format OSM inconnu"):
+    with pytest.raises(InputError, match="du JSON"):
         read_osm_elements(other)
     with pytest.raises(InputError, match="introuvable"):
         read_osm_basemap(tmp_path / "absent.osm.pbf")

@@ -151,8 +151,8 @@ def test_an_outline_tagged_building_no_is_not_a_building(tmp_path):
 
 
 def test_unknown_suffix_and_missing_file_are_input_errors(tmp_path):
-    other = tmp_path / "buildings.geojson"
-    other.write_text("{}")
+    other = tmp_path / "buildings.txt"
+    other.write_text("id;building\n1;yes\n")
     with pytest.raises(InputError, match="format OSM inconnu"):
         read_osm_file(other)
     with pytest.raises(InputError, match="introuvable"):
@@ -161,6 +161,31 @@ def test_unknown_suffix_and_missing_file_are_input_errors(tmp_path):
     broken.write_bytes(b"not a pbf at all")
     with pytest.raises(InputError, match="PBF"):
         read_osm_file(broken)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("bondy.geojson", "du JSON (un GeoJSON des bâtiments ?)"),
+        ("bondy.osm", "du JSON (un GeoJSON des bâtiments ?)"),
+        ("bondy.gpkg", "une base SQLite (un GeoPackage ?)"),
+        ("bondy_html.osm", "une page web (HTML)"),
+    ],
+)
+def test_buildings_in_another_format_are_named_so(tmp_path, name, kind):
+    # Bondy's buildings as GeoJSON or GeoPackage, or a web page saved as the extract:
+    # « format OSM inconnu », or osmium's words when named .osm (« XML parsing error at
+    # line 1, column 0: not well-formed (invalid token) », « Unknown top-level element:
+    # html »).
+    path = tmp_path / name
+    if "html" in name:
+        path.write_text("<!DOCTYPE html>\n<html><body>Trop de requêtes</body></html>\n")
+    else:
+        driver = "GPKG" if name.endswith(".gpkg") else "GeoJSON"
+        read_osm_file(BONDY).head(20).to_file(path, driver=driver)
+    with pytest.raises(InputError, match="pas un extrait OpenStreetMap") as caught:
+        read_osm_file(path)
+    assert f"ce fichier est {kind}" in str(caught.value)
 
 
 # --- Overpass, with a recorded answer ------------------------------------------------

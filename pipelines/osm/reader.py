@@ -184,6 +184,42 @@ def _format_of_content(path: Path) -> str | None:
     return None
 
 
+#: The first bytes of files given as an OSM extract that are none, and what they are:
+#: refused by name, where osmium's words said « XML parsing error at line 1, column 0:
+#: not well-formed (invalid token) » or « Unknown top-level element: html ».
+_NOT_OSM: tuple[tuple[bytes, str], ...] = (
+    (b"{", "du JSON (un GeoJSON des bâtiments ?)"),
+    (b"[", "du JSON"),
+    (b"<!doctype html", "une page web (HTML)"),
+    (b"<html", "une page web (HTML)"),
+    (b"sqlite format 3\x00", "une base SQLite (un GeoPackage ?)"),
+    (b"pk\x03\x04", "une archive zip"),
+)
+
+
+def _refuse_not_osm(path: Path) -> None:
+    """Refuse a file whose first bytes are those of another kind (:data:`_NOT_OSM`).
+
+    Raises
+    ------
+    InputError
+        What the file looks like, and what Vigie reads.
+    """
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64).lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    except OSError:
+        return
+    for magic, kind in _NOT_OSM:
+        if head.startswith(magic):
+            raise InputError(
+                path,
+                f"ce fichier est {kind}, pas un extrait OpenStreetMap : Vigie lit les "
+                "bâtiments d'un extrait .osm, .osm.bz2 ou .osm.pbf (export du site "
+                "d'OpenStreetMap, d'Overpass ou de Geofabrik).",
+            )
+
+
 def osm_file_format(path: Path) -> str:
     """pyosmium's format string of an OSM file, from its content, else its suffix (French
     error otherwise): Overpass saves its answer as « interpreter », without a suffix, and
@@ -191,7 +227,9 @@ def osm_file_format(path: Path) -> str:
     invalid BlobHeader size »)."""
     found = _format_of_content(path)
     if found is not None:
+        _refuse_not_osm(path)
         return found
+    _refuse_not_osm(path)
     name = path.name.lower()
     if name.endswith(".pbf"):
         return "pbf"
