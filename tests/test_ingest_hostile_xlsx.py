@@ -1,14 +1,17 @@
 """Workbooks that are no workbook: a password-protected one, an Excel 97-2003 one, a
-truncated copy, a CSV renamed .xlsx. Each is refused by one French message saying what
-it looks like and what to do (exit 2), where they all said « classeur Excel illisible
-(File is not a zip file) », the analyst left to guess. Written in ``tmp_path`` from the
-real DansMaRue export."""
+truncated copy, a CSV renamed .xlsx, a LibreOffice .ods. Each is refused by one French
+message saying what it looks like and what to do (exit 2), where they said « classeur
+Excel illisible (File is not a zip file) » or « (There is no item named
+'[Content_Types].xml' in the archive) », the analyst left to guess. Written in
+``tmp_path`` from the real DansMaRue export."""
 
 from __future__ import annotations
 
 import csv
 import struct
+import zipfile
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import openpyxl
 import pytest
@@ -124,3 +127,53 @@ def test_a_csv_renamed_xlsx_is_named_so(tmp_path: Path) -> None:
     path = tmp_path / "export.xlsx"
     path.write_bytes(b"".join(DANSMARUE.read_bytes().splitlines(keepends=True)[:20]))
     assert "pas un classeur .xlsx (pas une archive zip" in _refusal(path)
+
+
+def _ods(path: Path) -> Path:
+    """A LibreOffice spreadsheet (OpenDocument: its ``mimetype`` stored first, a manifest,
+    the table in ``content.xml``) holding the first rows of the real export."""
+    ns = (
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+    )
+    rows = "".join(
+        "<table:table-row>"
+        + "".join(
+            f'<table:table-cell office:value-type="string"><text:p>{escape(v)}</text:p>'
+            "</table:table-cell>"
+            for v in row
+        )
+        + "</table:table-row>"
+        for row in _real_rows()
+    )
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns} '
+        'office:version="1.3"><office:body><office:spreadsheet>'
+        f'<table:table table:name="Export">{rows}</table:table>'
+        "</office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+        'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+        'manifest:version="1.3"><manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "mimetype", "application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED
+        )
+        archive.writestr("content.xml", content)
+        archive.writestr("META-INF/manifest.xml", manifest)
+    return path
+
+
+@pytest.mark.parametrize("name", ["export.ods", "export.xlsx"])
+def test_a_libreoffice_spreadsheet_is_named_so(tmp_path: Path, name: str) -> None:
+    # As an .ods with the format « auto », it was read as a CSV and refused as « une
+    # archive zip ou un classeur Excel (.zip, .xlsx) »; named .xlsx, in openpyxl's words.
+    message = _refusal(_ods(tmp_path / name))
+    assert "classeur LibreOffice ou OpenDocument (.ods)" in message
+    assert "Content_Types" not in message

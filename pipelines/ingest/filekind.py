@@ -1,12 +1,14 @@
 """What a file is, from its first bytes, for the messages of the readers.
 
-A file given as CSV that is an archive or a binary document, and a file given as a
+A file given as CSV that is an archive or a binary document, a file given as a
 workbook that is no zip archive (a password-protected workbook, an Excel 97-2003 one,
-a truncated copy), are refused by name of what they look like, never quoting them.
+a truncated copy) or another zip archive (a LibreOffice .ods spreadsheet), are refused
+by name of what they look like, never quoting them.
 """
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 #: The first bytes of files that are not text (archives, compressed files, binary
@@ -82,3 +84,32 @@ def not_a_workbook(path: Path) -> str:
         if kind
         else "ce n'est pas un classeur .xlsx (pas une archive zip ; un fichier texte, un CSV ?)"
     ) + " : vérifiez le chemin et le format de la source."
+
+
+def zip_not_xlsx(archive: zipfile.ZipFile) -> str | None:
+    """Why a zip archive given as an XLSX workbook is none (it has no
+    ``[Content_Types].xml``), in French; None for a workbook. A LibreOffice or
+    OpenDocument file is named by its ``mimetype``, where openpyxl said « There is no
+    item named '[Content_Types].xml' in the archive »."""
+    names = set(archive.namelist())
+    if "[Content_Types].xml" in names:
+        return None
+    mime = ""
+    if "mimetype" in names:
+        with archive.open("mimetype") as fh:
+            mime = fh.read(100).decode("ascii", "replace").strip()
+    if mime == "application/vnd.oasis.opendocument.spreadsheet":
+        return (
+            "classeur LibreOffice ou OpenDocument (.ods), pas un classeur Excel .xlsx : "
+            "enregistrez-le au format .xlsx (Fichier > Enregistrer sous, « Excel "
+            "2007-365 »), ou exportez la feuille en CSV."
+        )
+    what = (
+        "un document OpenDocument"
+        if mime.startswith("application/vnd.oasis")
+        else "une archive zip"
+    )
+    return (
+        f"ce n'est pas un classeur .xlsx mais {what} : vérifiez le chemin et le format de "
+        "la source, ou exportez la feuille en CSV."
+    )

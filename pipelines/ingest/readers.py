@@ -34,7 +34,7 @@ import pyarrow as pa
 from pipelines.errors import InputError
 from pipelines.ingest.csvfile import _clean_names, read_csv
 from pipelines.ingest.encoding import decode
-from pipelines.ingest.filekind import binary_kind, not_a_workbook
+from pipelines.ingest.filekind import binary_kind, not_a_workbook, zip_not_xlsx
 from pipelines.ingest.ragged import drop_blank_columns
 from pipelines.ingest.rawfile import Malformed, RawFile
 from pipelines.ingest.xlsxheader import (
@@ -110,7 +110,7 @@ def detect_format(path: Path, declared: str) -> str:
     if declared != "auto":
         return declared
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
+    if suffix in (".xlsx", ".xlsm", ".ods"):  # an .ods is named as such by read_xlsx
         return "xlsx"
     if suffix == ".geojson":
         return "geojson"
@@ -438,6 +438,9 @@ def _check_xlsx_parts(path: Path, *, max_xml_bytes: int) -> None:
     DTD (entities) before any is parsed."""
     try:
         with zipfile.ZipFile(path) as archive:
+            problem = zip_not_xlsx(archive)
+            if problem is not None:
+                raise InputError(path, problem)
             sizes = {info.filename: info.file_size for info in archive.infolist()}
             for name in _xml_parts(archive):
                 with archive.open(name) as fh:
