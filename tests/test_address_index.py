@@ -537,6 +537,27 @@ def test_bondy_osm_area_does_not_override_the_ban(bondy_buildings: gpd.GeoDataFr
     assert out.loc[0, "geocode_distance_m"] == pytest.approx(8.0, abs=0.5)
 
 
+def test_an_address_on_an_outline_tagged_building_no_ranks_as_an_area(tmp_path: Path) -> None:
+    # way/84174457 (« 32 avenue Jean Moulin ») tagged building=no: no building (the
+    # buildings leave it out), so its address ranks as another area's, below the BAN,
+    # where it ranked as a building's own address.
+    text = BONDY_OSM.read_text(encoding="utf-8")
+    start = text.index('<way id="84174457" ')
+    end = text.index("</way>", start)
+    way = text[start:end]
+    tag = '<tag k="building" v="yes"/>'
+    assert tag in way
+    edited = tmp_path / "bondy.osm"
+    edited.write_text(
+        text[:start] + way.replace(tag, '<tag k="building" v="no"/>') + text[end:], "utf-8"
+    )
+    sources = read_osm_addresses(edited).set_index("address_id")["source"]
+    assert sources["way/84174457"] == "osm_area"
+    assert read_osm_addresses(BONDY_OSM).set_index("address_id")["source"]["way/84174457"] == (
+        "osm_building"
+    )
+
+
 def test_source_precedence_on_one_address() -> None:
     """Footprints way/0, way/1, way/2 at x = 0, 20, 40 m (12 m squares, 8 m apart)."""
     buildings = _squares([0.0, 20.0, 40.0], size=12.0)
