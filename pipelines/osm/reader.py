@@ -39,7 +39,6 @@ nodes, reads in under a second), not meant for a whole country's PBF.
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +48,7 @@ import shapely
 from shapely.ops import linemerge, polygonize, unary_union
 
 from pipelines.errors import InputError
+from pipelines.osm.checks import refuse_not_osm, refuse_overpass_error
 
 log = logging.getLogger(__name__)
 
@@ -184,42 +184,6 @@ def _format_of_content(path: Path) -> str | None:
     return None
 
 
-#: The first bytes of files given as an OSM extract that are none, and what they are:
-#: refused by name, where osmium's words said « XML parsing error at line 1, column 0:
-#: not well-formed (invalid token) » or « Unknown top-level element: html ».
-_NOT_OSM: tuple[tuple[bytes, str], ...] = (
-    (b"{", "du JSON (un GeoJSON des bâtiments ?)"),
-    (b"[", "du JSON"),
-    (b"<!doctype html", "une page web (HTML)"),
-    (b"<html", "une page web (HTML)"),
-    (b"sqlite format 3\x00", "une base SQLite (un GeoPackage ?)"),
-    (b"pk\x03\x04", "une archive zip"),
-)
-
-
-def _refuse_not_osm(path: Path) -> None:
-    """Refuse a file whose first bytes are those of another kind (:data:`_NOT_OSM`).
-
-    Raises
-    ------
-    InputError
-        What the file looks like, and what Vigie reads.
-    """
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(64).lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    except OSError:
-        return
-    for magic, kind in _NOT_OSM:
-        if head.startswith(magic):
-            raise InputError(
-                path,
-                f"ce fichier est {kind}, pas un extrait OpenStreetMap : Vigie lit les "
-                "bâtiments d'un extrait .osm, .osm.bz2 ou .osm.pbf (export du site "
-                "d'OpenStreetMap, d'Overpass ou de Geofabrik).",
-            )
-
-
 def osm_file_format(path: Path) -> str:
     """pyosmium's format string of an OSM file, from its content, else its suffix (French
     error otherwise): Overpass saves its answer as « interpreter », without a suffix, and
@@ -227,9 +191,9 @@ def osm_file_format(path: Path) -> str:
     invalid BlobHeader size »)."""
     found = _format_of_content(path)
     if found is not None:
-        _refuse_not_osm(path)
+        refuse_not_osm(path)
         return found
-    _refuse_not_osm(path)
+    refuse_not_osm(path)
     name = path.name.lower()
     if name.endswith(".pbf"):
         return "pbf"
@@ -271,40 +235,6 @@ def read_header_box(path: str | Path) -> tuple[float, float, float, float] | Non
             reader.close()
     except (RuntimeError, ValueError) as err:  # osmium's reader errors
         raise InputError(path, f"lecture OSM impossible ({err})") from err
-
-
-#: Bytes read at the end of an XML extract for the remark of an interrupted Overpass
-#: query (written after the elements output until then, before ``</osm>``).
-_REMARK_TAIL_BYTES = 64 * 1024
-
-_REMARK = re.compile(rb"<remark>\s*(.{0,300}?)\s*</remark>", re.DOTALL)
-
-
-def _refuse_overpass_error(path: Path) -> None:
-    """Refuse an XML extract that is Overpass' answer to a query it stopped (time out,
-    memory): its elements are those output until then, the others are missing, and only
-    a ``<remark> runtime error: … </remark>`` at its end says so (osmium reads past it).
-
-    Raises
-    ------
-    InputError
-        The remark of an error, quoted (Overpass' own words).
-    """
-    if osm_file_format(path) != "osm":
-        return
-    with path.open("rb") as fh:
-        fh.seek(max(0, path.stat().st_size - _REMARK_TAIL_BYTES))
-        tail = fh.read()
-    found = _REMARK.search(tail)
-    if found is None or b"error" not in found.group(1).lower():
-        return
-    remark = found.group(1).decode("utf-8", "replace")
-    raise InputError(
-        path,
-        f"cet extrait est la réponse d'Overpass à une requête interrompue (« {remark} ») : "
-        "il n'en a que les premiers objets, les autres manquent. Relancez la requête avec "
-        "un délai plus long ([timeout:…]) ou sur une emprise plus petite.",
-    )
 
 
 def read_osm_elements(path: str | Path) -> OsmElements:
@@ -349,7 +279,7 @@ def read_osm_elements(path: str | Path) -> OsmElements:
                 relations[obj.id] = (members, {t.k: t.v for t in obj.tags})
     except (RuntimeError, ValueError, UnicodeDecodeError) as err:  # osmium's reader errors
         raise InputError(path, f"lecture OSM impossible ({err})") from err
-    _refuse_overpass_error(path)
+    refuse_overpass_error(path, osm_file_format(path))
     # osmium names member types n/w/r; the stages use OSM's words.
     words = {"n": "node", "w": "way", "r": "relation"}
     relations = {
