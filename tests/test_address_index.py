@@ -412,6 +412,26 @@ def test_old_street_name_matches(
     assert pd.notna(out.loc[0, "building_id"])
 
 
+@pytest.mark.parametrize(
+    "written",
+    ["132 Rue du Faubourg Poissonnière Paris 10e", "132 rue du fg Poissonnière PARIS"],
+)
+def test_the_city_after_the_street_is_no_part_of_it(
+    paris_index: gpd.GeoDataFrame, paris_buildings: gpd.GeoDataFrame, written: str
+) -> None:
+    # Without comma nor postcode, « paris 10e » was read as the end of the street's name:
+    # at best a fuzzy match scored below 1, at worst none.
+    exact = match_addresses(
+        parse_addresses(pd.Series(["132 Rue du Faubourg Poissonnière, 75010 PARIS"])),
+        paris_index,
+        paris_buildings,
+    )
+    out = match_addresses(parse_addresses(pd.Series([written])), paris_index, paris_buildings)
+    assert out.loc[0, "geocode_method"] == "address_exact"
+    assert out.loc[0, "geocode_score"] == 1.0
+    assert out.loc[0, "building_id"] == exact.loc[0, "building_id"]
+
+
 def test_fuzzy_street_on_real_extract(
     paris_index: gpd.GeoDataFrame, paris_buildings: gpd.GeoDataFrame
 ) -> None:
@@ -456,6 +476,10 @@ def test_fuzzy_street_on_real_extract(
         ("rue germaine tillion", 1, "b", "1 B rue Germaine Tillion"),
         ("rue lucie aubrac", 16, None, "N°16 rue Lucie-Aubrac, escalier 2"),
         ("allee roses", 11, None, "11 all. des Roses"),
+        # The city after the street, without comma nor postcode: was unmatched, the
+        # street « avenue henri varagnat bondy » being no known one, nor near enough.
+        ("avenue henri varagnat", 2, "ter", "2 ter av. Henri Varagnat Bondy"),
+        ("avenue gallieni", 165, None, "165 AV GALLIENI BONDY CEDEX"),
     ],
 )
 def test_bondy_ban_addresses_in_varied_forms(
@@ -482,6 +506,18 @@ def test_bondy_ban_addresses_in_varied_forms(
     assert out.loc[0, "geocode_distance_m"] == pytest.approx(expected["link_distance_m"])
 
 
+@pytest.mark.parametrize("written", ["135 rue de Bondy", "135 rue de Bondy Bondy"])
+def test_a_street_named_after_the_city_keeps_its_name(
+    bondy_index: gpd.GeoDataFrame, bondy_buildings: gpd.GeoDataFrame, written: str
+) -> None:
+    # « Rue de Bondy » is a street of Bondy: the city is taken off a street's name only
+    # when the name is no known street.
+    ban = bondy_index[(bondy_index["street_key"] == "rue bondy") & (bondy_index["number"] == 135)]
+    out = match_addresses(parse_addresses(pd.Series([written])), bondy_index, bondy_buildings)
+    assert out.loc[0, "match_street"] == "rue de bondy"
+    assert out.loc[0, "match_address_id"] == ban.iloc[0]["address_id"]
+
+
 def test_bondy_osm_area_does_not_override_the_ban(bondy_buildings: gpd.GeoDataFrame) -> None:
     # bondy_nord.osm tags the grounds of a crèche (way/911134286, amenity=kindergarten,
     # not a building) "22 Rue Lucie Aubrac"; reduced to the middle of the site, it sat
@@ -499,6 +535,27 @@ def test_bondy_osm_area_does_not_override_the_ban(bondy_buildings: gpd.GeoDataFr
     assert out.loc[0, "match_address_id"] == "93010_5500_00022"
     assert out.loc[0, "building_id"] == "way/84191823"
     assert out.loc[0, "geocode_distance_m"] == pytest.approx(8.0, abs=0.5)
+
+
+def test_an_address_on_an_outline_tagged_building_no_ranks_as_an_area(tmp_path: Path) -> None:
+    # way/84174457 (« 32 avenue Jean Moulin ») tagged building=no: no building (the
+    # buildings leave it out), so its address ranks as another area's, below the BAN,
+    # where it ranked as a building's own address.
+    text = BONDY_OSM.read_text(encoding="utf-8")
+    start = text.index('<way id="84174457" ')
+    end = text.index("</way>", start)
+    way = text[start:end]
+    tag = '<tag k="building" v="yes"/>'
+    assert tag in way
+    edited = tmp_path / "bondy.osm"
+    edited.write_text(
+        text[:start] + way.replace(tag, '<tag k="building" v="no"/>') + text[end:], "utf-8"
+    )
+    sources = read_osm_addresses(edited).set_index("address_id")["source"]
+    assert sources["way/84174457"] == "osm_area"
+    assert read_osm_addresses(BONDY_OSM).set_index("address_id")["source"]["way/84174457"] == (
+        "osm_building"
+    )
 
 
 def test_source_precedence_on_one_address() -> None:

@@ -164,3 +164,21 @@ def test_update_dates_of_a_month_first_export_read_month_first(
     assert summary["updated"] == 1
     assert summary["updated_at_unparseable"] == 0
     assert [x["reason"] for x in summary["file_issues"]].count("dates_month_first") == 1
+
+
+def test_a_day_of_the_week_before_dates_in_figures_is_read(tmp_path: Path, original: tuple) -> None:
+    # « lundi 16/10/2023 » (or « lun., … »): every row was rejected « date illisible »,
+    # where the same dates with a month name (« lundi 16 octobre 2023 ») were read.
+    raw = pd.read_csv(CSV, dtype=str, keep_default_na=False)
+    iso = pd.to_datetime(raw["datedecl"])
+    days = ["lundi", "mar.", "Mercredi", "jeudi", "ven.", "samedi", "DIMANCHE"]
+    written = iso.dt.day_of_week.map(dict(enumerate(days))) + " " + iso.dt.strftime("%d/%m/%Y")
+    ingested, summary = _ingest(_site_with(tmp_path, written))
+    before, before_summary = original
+    for key in ("rows_in", "accepted", "outside_study_area", "duplicates", "rejected"):
+        assert summary[key] == before_summary[key], key
+    pd.testing.assert_series_equal(
+        ingested.set_index("report_id")["reported_at"].sort_index(),
+        before.set_index("report_id")["reported_at"].sort_index(),
+        check_dtype=False,
+    )

@@ -403,6 +403,26 @@ def test_config_errors_name_file_and_key(tmp_path: Path) -> None:
         load_config(tmp_path / "missing.toml")
 
 
+@pytest.mark.parametrize(("key", "value"), [("format", "excel"), ("kind", "signalements")])
+def test_a_source_s_unknown_format_or_kind_lists_the_values_in_french(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    # The message showed Python's tuple: « attendu ('auto', 'csv', 'xlsx', …) ».
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        f'[[sites]]\nid = "x"\nosm = "a.osm"\n[[sites.sources]]\nid = "s"\npath = "s.csv"\n'
+        f'{key} = "{value}"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(bad)
+    message = str(caught.value)
+    assert f"sites[0].sources[0].{key} » : « {value} » : valeur inconnue" in message
+    assert "valeurs possibles : " in message
+    assert "(" not in message
+    assert "'" not in message
+
+
 @pytest.mark.parametrize(
     ("text", "where", "why"),
     [

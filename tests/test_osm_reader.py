@@ -208,7 +208,7 @@ def test_unreadable_files_are_input_errors(tmp_path) -> None:
         read_osm_addresses(bad_xml)
     other = tmp_path / "x.geojson"
     other.write_text("{}", encoding="utf-8")
-    with pytest.raises(InputError, match="format OSM inconnu"):
+    with pytest.raises(InputError, match="du JSON"):
         read_osm_elements(other)
     with pytest.raises(InputError, match="introuvable"):
         read_osm_basemap(tmp_path / "absent.osm.pbf")
@@ -235,6 +235,33 @@ def test_an_osm_file_is_read_by_its_content_whatever_its_name(tmp_path) -> None:
             expected.ways,
             expected.relations,
         ), name
+
+
+def _overpass_answer(dst: Path, remark: str) -> Path:
+    """Bondy's extract as Overpass answers a query it stopped: the elements output
+    until then (its nodes and its first ways), its remark, then ``</osm>``; saved as
+    « interpreter », as the browser names it."""
+    lines = (RAW / "bondy" / "bondy_nord.osm").read_text(encoding="utf-8").split("\n")
+    ways = [i for i, line in enumerate(lines) if line.startswith(" <way")]
+    cut = ways[len(ways) * 4 // 5]
+    text = "\n".join(lines[:cut]) + f"\n<remark> {remark} </remark>\n</osm>\n"
+    dst.write_text(text, encoding="utf-8")
+    return dst
+
+
+def test_the_answer_of_an_interrupted_overpass_query_is_refused(tmp_path) -> None:
+    # Its buildings were read as the site's, a fifth of its ways and all its relations
+    # missing, without a word: osmium reads past the remark.
+    error = 'runtime error: Query timed out in "recurse" at line 4 after 182 seconds.'
+    path = _overpass_answer(tmp_path / "interpreter", error)
+    with pytest.raises(InputError, match="requête interrompue") as caught:
+        read_osm_file_report(path)
+    assert error in str(caught.value)
+    # A remark that says no error leaves the extract as it is.
+    note = _overpass_answer(
+        tmp_path / "note", "runtime remark: Timeout is 180 and maxsize is 536870912."
+    )
+    assert len(read_osm_elements(note).ways) == note.read_text("utf-8").count("\n <way ")
 
 
 # --- a clipped extract ----------------------------------------------------------------

@@ -133,9 +133,26 @@ def test_bounds_of_every_source(tmp_path):
         read_osm_bounds("overpass:place=Bondy, France")
 
 
+def test_an_outline_tagged_building_no_is_not_a_building(tmp_path):
+    # OSM's « building=no » says the outline is not a building; it was read as one (its
+    # type « no »), placed reports, counted dwellings and Gi* like any other.
+    text = BONDY.read_text(encoding="utf-8")
+    way = '<way id="84163054" '
+    start = text.index(way)
+    end = text.index("</way>", start)
+    tag = '<tag k="building" v="yes"/>'
+    assert tag in text[start:end]
+    edited = text[:start] + text[start:end].replace(tag, '<tag k="building" v="no"/>') + text[end:]
+    path = tmp_path / "bondy_building_no.osm"
+    path.write_text(edited, encoding="utf-8")
+    got, whole = read_osm_file(path), read_osm_file(BONDY)
+    assert "way/84163054" in set(whole["building_id"])
+    assert list(got["building_id"]) == [b for b in whole["building_id"] if b != "way/84163054"]
+
+
 def test_unknown_suffix_and_missing_file_are_input_errors(tmp_path):
-    other = tmp_path / "buildings.geojson"
-    other.write_text("{}")
+    other = tmp_path / "buildings.txt"
+    other.write_text("id;building\n1;yes\n")
     with pytest.raises(InputError, match="format OSM inconnu"):
         read_osm_file(other)
     with pytest.raises(InputError, match="introuvable"):
@@ -144,6 +161,31 @@ def test_unknown_suffix_and_missing_file_are_input_errors(tmp_path):
     broken.write_bytes(b"not a pbf at all")
     with pytest.raises(InputError, match="PBF"):
         read_osm_file(broken)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("bondy.geojson", "du JSON (un GeoJSON des bâtiments ?)"),
+        ("bondy.osm", "du JSON (un GeoJSON des bâtiments ?)"),
+        ("bondy.gpkg", "une base SQLite (un GeoPackage ?)"),
+        ("bondy_html.osm", "une page web (HTML)"),
+    ],
+)
+def test_buildings_in_another_format_are_named_so(tmp_path, name, kind):
+    # Bondy's buildings as GeoJSON or GeoPackage, or a web page saved as the extract:
+    # « format OSM inconnu », or osmium's words when named .osm (« XML parsing error at
+    # line 1, column 0: not well-formed (invalid token) », « Unknown top-level element:
+    # html »).
+    path = tmp_path / name
+    if "html" in name:
+        path.write_text("<!DOCTYPE html>\n<html><body>Trop de requêtes</body></html>\n")
+    else:
+        driver = "GPKG" if name.endswith(".gpkg") else "GeoJSON"
+        read_osm_file(BONDY).head(20).to_file(path, driver=driver)
+    with pytest.raises(InputError, match="pas un extrait OpenStreetMap") as caught:
+        read_osm_file(path)
+    assert f"ce fichier est {kind}" in str(caught.value)
 
 
 # --- Overpass, with a recorded answer ------------------------------------------------
@@ -372,3 +414,48 @@ def test_parse_overpass_spec_reads_each_kind():
     }
     polygon = _osm_sources.parse_overpass_spec("overpass:polygon=POLYGON ((0 0, 1 0, 1 1, 0 0))")
     assert polygon["polygon"].area == pytest.approx(0.5)
+
+
+def _bondy_moved(dst: Path, lon: float, lat: float, *, drop_astride: bool = False) -> Path:
+    """Bondy's extract moved whole to (``lon``, ``lat``), longitudes wrapped into
+    [-180, 180]; with ``drop_astride``, without the ways whose nodes fall on both sides
+    of the 180th meridian."""
+    import re
+    import xml.etree.ElementTree as ET
+
+    west, south, east, north = read_osm_bounds(BONDY)
+    dlon, dlat = lon - (west + east) / 2, lat - (south + north) / 2
+
+    def moved(match: re.Match[str]) -> str:
+        x = float(match.group(2)) + dlon
+        x = x - 360 if x > 180 else x + 360 if x < -180 else x
+        return f'{match.group(1)}="{x:.7f}"'
+
+    text = re.sub(r'(lon|minlon|maxlon)="([-0-9.]+)"', moved, BONDY.read_text("utf-8"))
+    text = re.sub(
+        r'(lat|minlat|maxlat)="([-0-9.]+)"',
+        lambda m: f'{m.group(1)}="{float(m.group(2)) + dlat:.7f}"',
+        text,
+    )
+    if drop_astride:
+        root = ET.fromstring(text)
+        sign = {n.get("id"): float(n.get("lon", 0)) > 0 for n in root.iter("node")}
+        for way in root.findall("way"):
+            sides = {sign[nd.get("ref")] for nd in way.iter("nd") if nd.get("ref") in sign}
+            if len(sides) > 1:
+                root.remove(way)
+        text = ET.tostring(root, encoding="unicode")
+    dst.write_text(text, encoding="utf-8")
+    return dst
+
+
+@pytest.mark.parametrize("astride", [True, False], ids=["astride", "both-sides"])
+def test_an_extract_across_the_180th_meridian_is_refused(tmp_path, astride):
+    # Its buildings went from -180° to 180°: a site « round the world », whose grids
+    # filled the machine's memory at the hotspots stage (the process was killed).
+    from pipelines.osm.buildings import build_buildings_report
+
+    path = _bondy_moved(tmp_path / "fidji.osm", 180.0, -17.0, drop_astride=not astride)
+    with pytest.raises(InputError, match="traverse le 180e méridien") as caught:
+        build_buildings_report(path)
+    assert ("à cheval" in str(caught.value)) is astride

@@ -76,6 +76,12 @@ def _check_crs(value: str, path: str, key: str) -> None:
         ) from err
 
 
+def _not_one_of(value: str, allowed: tuple[str, ...]) -> str:
+    """« « excel » : valeur inconnue ; valeurs possibles : auto, csv, … », where the
+    message showed Python's tuple (« attendu ('auto', 'csv', …) »)."""
+    return f"« {value} » : valeur inconnue ; valeurs possibles : {', '.join(allowed)}."
+
+
 def read_source(raw: Any, path: str, where: str) -> SourceConfig:
     if not isinstance(raw, dict):
         raise ConfigError(path, f"attendu une table, trouvé {toml_type(raw)}.", key=where)
@@ -83,10 +89,10 @@ def read_source(raw: Any, path: str, where: str) -> SourceConfig:
     sid = take(raw, "id", str, path, where)
     kind = take(raw, "kind", str, path, where, "reports")
     if kind not in SOURCE_KINDS:
-        raise ConfigError(path, f"« {kind} » : attendu {SOURCE_KINDS}.", key=f"{where}.kind")
+        raise ConfigError(path, _not_one_of(kind, SOURCE_KINDS), key=f"{where}.kind")
     fmt = take(raw, "format", str, path, where, "auto")
     if fmt not in SOURCE_FORMATS:
-        raise ConfigError(path, f"« {fmt} » : attendu {SOURCE_FORMATS}.", key=f"{where}.format")
+        raise ConfigError(path, _not_one_of(fmt, SOURCE_FORMATS), key=f"{where}.format")
     src_path = take(raw, "path", str, path, where)
     if not src_path.strip():
         raise ConfigError(path, "chemin vide.", key=f"{where}.path")

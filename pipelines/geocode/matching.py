@@ -17,7 +17,7 @@ import pandas as pd
 
 from pipelines.crs import WGS84, metric_crs_of, to_metric
 from pipelines.errors import InputError
-from pipelines.geocode.addresses import normalise_key
+from pipelines.geocode.addresses import _ARRONDISSEMENT_RE, fold, normalise_key, street_key
 from pipelines.geocode.osm_addresses import SOURCE_RANK
 
 log = logging.getLogger(__name__)
@@ -180,13 +180,34 @@ class _Streets:
         # An alias shared by two streets is ambiguous: dropped.
         self.alias = {a: next(iter(ks)) for a, ks in aliases.items() if len(ks) == 1}
         self.choices = sorted(self.keys) + sorted(self.alias)
+        #: The cities of the index (« bondy », « paris »), as the end of a street key.
+        cities = index["city"].dropna().unique() if "city" in index else ()
+        self.city_tails = sorted(
+            {" " + k for c in cities if (k := street_key(_without_arrondissement(fold(str(c)))))},
+            key=len,
+            reverse=True,
+        )
 
     def resolve(self, key: object) -> str | None:
+        """The known street ``key`` names (itself, or the street it is an alias of);
+        else, when it ends with a city of the index written without comma nor postcode
+        (« 12 avenue Clara Grandet Bondy », « 8 rue de Paradis Paris 10e »), the street
+        named before the city. None when unknown."""
         if not isinstance(key, str):
             return None
-        if key in self.keys:
-            return key
-        return self.alias.get(key)
+        found = key if key in self.keys else self.alias.get(key)
+        if found is None:
+            stem = _without_arrondissement(key)
+            for tail in self.city_tails:
+                if stem.endswith(tail) and (found := self.resolve(stem[: -len(tail)])):
+                    break
+        return found
+
+
+def _without_arrondissement(text: str) -> str:
+    """``text`` without a trailing arrondissement (« paris 10e », « paris 9eme
+    arrondissement » → « paris »)."""
+    return _ARRONDISSEMENT_RE.sub("", text.removesuffix(" arrondissement")).strip()
 
 
 def _match_on_streets(

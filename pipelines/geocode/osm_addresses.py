@@ -181,7 +181,9 @@ def read_osm_addresses(osm_path: str | Path) -> gpd.GeoDataFrame:
             else:
                 base = "osm_node"
         else:
-            base = "osm_building" if "building" in tags else "osm_area"
+            # « building=no »: an outline that is no building (not one of the buildings).
+            building = tags.get("building", "no").strip().lower() != "no"
+            base = "osm_building" if building else "osm_area"
         numbers, suffix = parse_housenumber(tags["addr:housenumber"])
         if not numbers:
             dropped += 1

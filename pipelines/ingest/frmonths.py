@@ -45,11 +45,22 @@ def _month_number(name: str) -> int:
     return MONTHS.get(plain, 0)
 
 
+#: A day of the week before a date written in figures (« lundi 05/03/2024 »,
+#: « mar., 05/03/2024 14h02 »): RE2, any case; the date's first figure kept in ``\1``.
+_WEEKDAY_FIGURES = rf"(?i)^{_WEEKDAY},? +([0-9])"
+
+
 def with_month_numbers(values: pd.Series) -> pd.Series:
     """The values written with a French month name as ``d/mm/yyyy[ rest]``
-    (« 5 févr. 2024 14h02 » → « 5/02/2024 14h02 »); the others, and a name that is no
-    month (« 5 foo 2024 »), unchanged."""
+    (« 5 févr. 2024 14h02 » → « 5/02/2024 14h02 »), and those written in figures after
+    a day of the week without it (« lundi 05/03/2024 » → « 05/03/2024 »); the others,
+    and a name that is no month (« 5 foo 2024 »), unchanged."""
     arr = pc.fill_null(pa.array(values.array), "")  # pandas' pyarrow storage: no copy
+    if pc.any(pc.match_substring_regex(arr, r"^\p{L}")).as_py():
+        named = pc.replace_substring_regex(arr, _WEEKDAY_FIGURES, r"\1")
+        if not pc.all(pc.equal(named, arr)).as_py():
+            arr = named
+            values = pd.Series(arr.to_pylist(), index=values.index, dtype=values.dtype)
     # A digit, a space or a dash, a letter: not in ISO dates (« 2024-03-05T14:02 »).
     if not pc.any(pc.match_substring_regex(arr, r"[0-9](?:er)?(?: +|-)\p{L}")).as_py():
         return values

@@ -34,6 +34,7 @@ import pyarrow as pa
 from pipelines.errors import InputError
 from pipelines.ingest.csvfile import _clean_names, read_csv
 from pipelines.ingest.encoding import decode
+from pipelines.ingest.filekind import binary_kind, not_a_workbook, zip_not_xlsx
 from pipelines.ingest.ragged import drop_blank_columns
 from pipelines.ingest.rawfile import Malformed, RawFile
 from pipelines.ingest.xlsxheader import (
@@ -109,7 +110,7 @@ def detect_format(path: Path, declared: str) -> str:
     if declared != "auto":
         return declared
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
+    if suffix in (".xlsx", ".xlsm", ".ods"):  # an .ods is named as such by read_xlsx
         return "xlsx"
     if suffix == ".geojson":
         return "geojson"
@@ -221,29 +222,11 @@ def _check_regular_file(path: Path) -> None:
         )
 
 
-#: The first bytes of files that are not text (archives, compressed files, binary
-#: documents), and what they are: such a file given as CSV is refused before it is
-#: parsed, its bytes would be read as text with line ends anywhere.
-_BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x1f\x8b", "un fichier compressé gzip (.gz)"),
-    (b"PK\x03\x04", "une archive zip ou un classeur Excel (.zip, .xlsx)"),
-    (b"PK\x05\x06", "une archive zip vide"),
-    (b"BZh", "un fichier compressé bzip2 (.bz2)"),
-    (b"\xfd7zXZ\x00", "un fichier compressé xz (.xz)"),
-    (b"(\xb5/\xfd", "un fichier compressé zstd (.zst)"),
-    (b"7z\xbc\xaf'\x1c", "une archive 7-Zip (.7z)"),
-    (b"Rar!\x1a\x07", "une archive RAR (.rar)"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "un ancien classeur Excel (.xls)"),
-    (b"%PDF", "un document PDF"),
-    (b"PAR1", "un fichier Parquet"),
-    (b"SQLite format 3\x00", "une base SQLite"),
-)
-
-
 def _check_not_binary(path: Path) -> None:
     """Refuse a file given as delimited text whose first bytes are those of a
-    compressed file, an archive or a binary document (:data:`_BINARY_MAGIC`); the
-    message says what it looks like, never quoting its content.
+    compressed file, an archive or a binary document
+    (:func:`~pipelines.ingest.filekind.binary_kind`); the message says what it looks
+    like, never quoting its content.
 
     Raises
     ------
@@ -252,14 +235,14 @@ def _check_not_binary(path: Path) -> None:
     """
     with path.open("rb") as fh:
         head = fh.read(16)
-    for magic, kind in _BINARY_MAGIC:
-        if head.startswith(magic):
-            raise InputError(
-                path,
-                f"fichier binaire ou compressé ({kind}), pas un fichier texte CSV : "
-                "décompressez-le ou exportez-le en CSV, et vérifiez le chemin et le format "
-                "de la source.",
-            )
+    kind = binary_kind(head)
+    if kind is not None:
+        raise InputError(
+            path,
+            f"fichier binaire ou compressé ({kind}), pas un fichier texte CSV : "
+            "décompressez-le ou exportez-le en CSV, et vérifiez le chemin et le format "
+            "de la source.",
+        )
 
 
 #: C0 control characters other than tab: a header holding them is not text.
@@ -455,6 +438,9 @@ def _check_xlsx_parts(path: Path, *, max_xml_bytes: int) -> None:
     DTD (entities) before any is parsed."""
     try:
         with zipfile.ZipFile(path) as archive:
+            problem = zip_not_xlsx(archive)
+            if problem is not None:
+                raise InputError(path, problem)
             sizes = {info.filename: info.file_size for info in archive.infolist()}
             for name in _xml_parts(archive):
                 with archive.open(name) as fh:
@@ -466,7 +452,9 @@ def _check_xlsx_parts(path: Path, *, max_xml_bytes: int) -> None:
                         "déclare une DTD (des entités XML), ce qu'un classeur Excel ne fait "
                         "jamais : elle n'est pas lue",
                     )
-    except (zipfile.BadZipFile, OSError, EOFError) as err:
+    except zipfile.BadZipFile as err:
+        raise InputError(path, not_a_workbook(path)) from err
+    except (OSError, EOFError) as err:
         if isinstance(err, (FileNotFoundError, IsADirectoryError, PermissionError)):
             raise
         raise InputError(path, f"classeur Excel illisible ({err}).") from err

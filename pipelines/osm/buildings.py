@@ -309,6 +309,7 @@ def build_buildings_report(
             "« building ») : vérifiez qu'il couvre bien le site et qu'il n'a pas été filtré.",
             key="osm",
         )
+    _refuse_antimeridian(buildings, osm_path)
     rpls = read_rpls(rpls_path, near=buildings) if rpls_path else None
     if rpls is not None and RPLS_DWELLINGS not in rpls.columns:
         # Without it no building had its RPLS dwellings, and no rate, without a word.
@@ -341,6 +342,42 @@ def build_buildings_report(
     out["area_m2"] = out.geometry.to_crs(metric).area.round(1)
     summary = {"buildings": len(out), **summary}
     return out, summary
+
+
+def _refuse_antimeridian(buildings: gpd.GeoDataFrame, osm_path: str | Path) -> None:
+    """Refuse an extract crossing the 180th meridian: drawn in longitudes from -180 to
+    180, its buildings spread over more than half the globe (a footprint astride it goes
+    round the world), and so do the metric projection chosen for the site and the grids
+    over its buildings (a run on such a copy of Bondy's extract filled the machine's
+    24 GB and was killed).
+
+    Raises
+    ------
+    InputError
+        The buildings span more than 180° of longitude; the westernmost and the
+        easternmost are named.
+    """
+    if not len(buildings):
+        return
+    bounds = buildings.geometry.bounds
+    west, east = bounds["minx"].to_numpy(), bounds["maxx"].to_numpy()
+    if east.max() - west.min() <= 180.0:
+        return
+    ids = buildings["building_id"]
+    astride = ids[(east - west) > 180.0]
+    where = (
+        f"des bâtiments à cheval sur lui y feraient le tour du globe ({len(astride)}, "
+        f"par exemple {astride.iloc[0]})"
+        if len(astride)
+        else f"ses bâtiments vont de la longitude {fr_number(west.min(), 4)}° "
+        f"({ids.iloc[int(np.argmin(west))]}) à {fr_number(east.max(), 4)}° "
+        f"({ids.iloc[int(np.argmax(east))]})"
+    )
+    raise InputError(
+        str(osm_path),
+        f"l'extrait traverse le 180e méridien : {where}. Vigie ne traite pas un tel "
+        "extrait : découpez-le de part et d'autre du méridien, en deux sites.",
+    )
 
 
 #: Columns of ``buildings_flats_unreadable.csv``.

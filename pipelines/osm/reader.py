@@ -48,6 +48,7 @@ import shapely
 from shapely.ops import linemerge, polygonize, unary_union
 
 from pipelines.errors import InputError
+from pipelines.osm.checks import refuse_not_osm, refuse_overpass_error
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,9 @@ def osm_file_format(path: Path) -> str:
     invalid BlobHeader size »)."""
     found = _format_of_content(path)
     if found is not None:
+        refuse_not_osm(path)
         return found
+    refuse_not_osm(path)
     name = path.name.lower()
     if name.endswith(".pbf"):
         return "pbf"
@@ -276,6 +279,7 @@ def read_osm_elements(path: str | Path) -> OsmElements:
                 relations[obj.id] = (members, {t.k: t.v for t in obj.tags})
     except (RuntimeError, ValueError, UnicodeDecodeError) as err:  # osmium's reader errors
         raise InputError(path, f"lecture OSM impossible ({err})") from err
+    refuse_overpass_error(path, osm_file_format(path))
     # osmium names member types n/w/r; the stages use OSM's words.
     words = {"n": "node", "w": "way", "r": "relation"}
     relations = {

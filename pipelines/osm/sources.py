@@ -63,8 +63,9 @@ def _normalise_buildings(
 ) -> gpd.GeoDataFrame:
     """Turn raw OSM features (tags as columns, EPSG:4326) into the buildings frame.
 
-    Keeps polygons and multipolygons carrying a ``building`` tag, builds
-    ``building_id`` from the ``element`` (``way``/``relation``) and ``id`` columns, keeps
+    Keeps polygons and multipolygons carrying a ``building`` tag other than ``no`` (OSM's
+    way of saying that an outline is not a building), builds ``building_id`` from the
+    ``element`` (``way``/``relation``) and ``id`` columns, keeps
     :data:`KEPT_TAGS` as string columns, drops duplicate ids (a relation's outer way
     returned twice), repairs invalid geometries and sorts by ``building_id``.
 
@@ -75,7 +76,11 @@ def _normalise_buildings(
     ``incomplete`` as ``ways_degenerate_dropped``.
     """
     raw = features[features.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
-    raw = raw[raw["building"].notna()] if "building" in raw else raw.iloc[0:0]
+    if "building" not in raw:
+        raw = raw.iloc[0:0]
+    else:
+        tag = raw["building"].astype("string").str.strip().str.lower()
+        raw = raw[tag.notna() & (tag != "no")]
     frame = pd.DataFrame(
         {"building_id": raw[element].astype(str) + "/" + raw[osm_id].astype(str)},
         index=raw.index,
