@@ -72,6 +72,10 @@ class SitePaths:
     def geocode_summary(self) -> Path:
         return self.processed / "geocode_summary.json"
 
+    @property
+    def unplaced(self) -> Path:
+        return self.processed / "unplaced.csv"
+
     # statistics
     @property
     def buildings(self) -> Path:
@@ -235,7 +239,7 @@ STAGES: tuple[Stage, ...] = (
         code=("geocode", "osm", "ingest"),
         settings=("osm", "refs"),
         reads=("ingested.parquet", "buildings_osm.parquet"),
-        writes=("reports.parquet", "geocode_summary.json"),
+        writes=("reports.parquet", "geocode_summary.json", "unplaced.csv"),
     ),
     Stage(
         "hotspots",

@@ -78,6 +78,7 @@ def cmd_geocode(args: argparse.Namespace) -> None:
         buildings_path=args.buildings,
         dst=args.out,
         summary_dst=args.summary,
+        unplaced_dst=args.unplaced or Path(args.summary).with_name("unplaced.csv"),
     )
 
 

@@ -184,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("geocode", cmd_geocode, "rattache chaque signalement à un bâtiment")
     required(p, "--config", "--site", "--reports", "--buildings", "--out", "--summary")
+    p.add_argument(
+        "--unplaced",
+        help="liste des signalements placés sur aucun bâtiment (par défaut : unplaced.csv "
+        "à côté du résumé)",
+    )
 
     p = add("hotspots", cmd_hotspots, "comptages, taux, points chauds (Gi*), densité")
     required(p, "--config", "--site", "--reports", "--buildings", "--out-dir")

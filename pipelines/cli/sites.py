@@ -65,6 +65,7 @@ def _geocode(config: Config, site: SiteConfig, paths: SitePaths) -> None:
         buildings_path=paths.buildings_osm,
         dst=paths.reports,
         summary_dst=paths.geocode_summary,
+        unplaced_dst=paths.unplaced,
     )
 
 

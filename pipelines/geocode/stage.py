@@ -27,7 +27,8 @@ from pipelines.crs import metric_crs_of, require_metric
 from pipelines.geocode import address_index
 from pipelines.geocode.addresses import normalise_key
 from pipelines.geocode.duplicates import link_likely_duplicates
-from pipelines.io import read_geoparquet, write_geoparquet, write_json
+from pipelines.geocode.unplaced import unplaced_reports
+from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json
 from pipelines.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -539,10 +540,13 @@ def run_site(
     buildings_path: str | Path,
     dst: str | Path,
     summary_dst: str | Path,
+    unplaced_dst: str | Path,
 ) -> gpd.GeoDataFrame:
     """Geocode one site: coordinates, then addresses and building codes when the site
     has an address index (OSM ``addr:*``, associatedStreet relations, BAN, gazetteer).
-    Reads each input once, writes ``reports.parquet`` and ``geocode_summary.json``."""
+    Reads each input once, writes ``reports.parquet``, ``geocode_summary.json`` and
+    the reports placed on no building with their reason (``unplaced.csv``,
+    :func:`pipelines.geocode.unplaced.unplaced_reports`)."""
 
     with Progress(f"Géocodage ({site.id})", 4, unit="étape") as progress:
         reports = read_geoparquet(reports_path)
@@ -561,8 +565,17 @@ def run_site(
         )
         progress.update(step="bâtiments et doublons")
         write_geoparquet(out, dst)
-        write_json(summary, summary_dst)
+        unplaced = unplaced_reports(out)
+        write_csv(unplaced, unplaced_dst)
+        write_json({**summary, "unplaced_file": Path(unplaced_dst).name}, summary_dst)
         progress.update(step="écriture")
+    if len(unplaced):
+        log.warning(
+            "%s signalement(s) placé(s) sur aucun bâtiment (comptés, absents de la carte) : "
+            "la liste et leur raison sont dans %s",
+            len(unplaced),
+            unplaced_dst,
+        )
     return out
 
 

@@ -59,6 +59,7 @@ import pandas as pd
 from pipelines.config import Config, SiteConfig
 from pipelines.config.publication import ProfileRule
 from pipelines.errors import PublicationError
+from pipelines.geocode import UNPLACED_COLUMNS
 from pipelines.indicators import (
     LIFT,
     emerging_categories,
@@ -531,12 +532,8 @@ def write_summary(
     )
 
 
-#: The columns of ``unplaced.csv`` (no personal cell: ids, source line, category,
-#: date and position), and the reason given to each row.
-UNPLACED_COLUMNS = (
-    "report_id", "source", "source_kind", "source_file", "source_line", "category",
-    "reported_at", "lon", "lat",
-)  # fmt: skip
+#: The reason given to each row of ``unplaced.csv`` of a site without buildings (its
+#: columns are those of the geocoding stage's list: :data:`UNPLACED_COLUMNS`).
 UNPLACED_REASON = SITE_MARKS["no_buildings"]
 
 
