@@ -31,7 +31,7 @@ from pipelines.cli import main
 from pipelines.cli.sites import run_stage
 from pipelines.config import load_config
 from pipelines.config.make import deps_fragment
-from pipelines.errors import ConfigError, InputError
+from pipelines.errors import ConfigError, InputError, VigieError
 from pipelines.ingest import read_file_chunks
 from pipelines.io import read_csv
 from pipelines.portfolio import assign_rows, find_overlaps, parallel, read_perimeters, repair
@@ -716,6 +716,58 @@ def test_an_unanswering_scheduler_is_one_french_error(
     assert f"ordonnanceur Dask « {address} » injoignable ou muet" in err
     assert "Traceback" not in err
     assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
+
+
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("garbage", "attendu un hôte et un port (hôte:port)"),
+        ("tcp://", "attendu un hôte et un port (hôte:port)"),
+        ("http://x:notaport", "protocole « http:// » inconnu de Dask"),
+        ("tcp://x:notaport", "attendu un hôte et un port (hôte:port)"),
+        ("tcp://127.0.0.1:99999", "port 99999 hors de 1 à 65535"),
+        ("tcp://:8786", "aucun hôte avant le port"),
+        (" ", "adresse vide"),
+    ],
+)
+def test_a_scheduler_option_that_is_no_address_is_one_french_error(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str], address: str, why: str
+) -> None:
+    """« garbage », « tcp:// », « http://x:notaport »: no address at all, which the run
+    called a scheduler that does not answer (« injoignable ou muet », after trying)."""
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    code = main(["-q", "run", "--config", str(cfg), "--scheduler", address])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"--scheduler « {address} » : ce n'est pas une adresse d'ordonnanceur Dask" in err
+    assert why in err
+    assert "injoignable" not in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
+
+
+def test_a_local_cluster_has_no_more_workers_than_sites(
+    tmp_path: Path, simulated_bondy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --workers, a local cluster had one worker per CPU whatever the sites (8
+    processes started for 3 sites on 8 CPUs, 5 of them idle): the cap to the sites was
+    the CLI's, for --workers only. The cluster is stopped as it starts (no process)."""
+    import distributed
+
+    started: list[int] = []
+
+    def cluster(*, n_workers: int, **_: object) -> None:
+        started.append(n_workers)
+        raise VigieError("arrêt du test")
+
+    monkeypatch.setattr(parallel, "default_workers", lambda: 8)
+    monkeypatch.setattr(distributed, "LocalCluster", cluster)
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    assert main(["-q", "run", "--config", str(cfg)]) == 2
+    assert main(["-q", "run", "--config", str(cfg), "--workers", "6"]) == 2
+    assert started == [len(SITES), len(SITES)]
+    assert parallel.local_workers(None, None) == 8  # no tasks known: one per CPU
+    assert parallel.local_workers(2, 5) == 2
 
 
 @pytest.mark.parametrize("address", ["tls://127.0.0.1:9", "ucx://127.0.0.1:9"])
