@@ -348,3 +348,58 @@ def test_a_layer_without_geometry_is_one_french_error(
     assert main(["-q", "split", "--config", str(cfg)]) == 2
     line = one_error_line(capsys)
     assert f"« {table} », couche « liste » : aucune géométrie" in line
+
+
+def _example_with_file(tmp_path: Path, layer: gpd.GeoDataFrame, name: str) -> tuple[Path, Path]:
+    """config/demo_portfolio.toml whose perimeter layer is ``layer`` written to ``name``
+    (its format from the suffix), with the CRS ``layer`` declares."""
+    path = tmp_path / name
+    layer.to_file(path)
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        '"data/raw/portfolio/residences_bondy.geojson"', f'"{path}"'
+    )
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text, encoding="utf-8")
+    return cfg, path
+
+
+@pytest.mark.parametrize("name", ["p.gpkg", "p.geojson"])
+@pytest.mark.parametrize(
+    ("epsg", "where"),
+    [
+        # Lambert-93: its (2.48 m, 48.9 m) is off Gabon, outside its area of use.
+        (2154, "hors de son domaine (France - onshore and offshore"),
+        # Web Mercator's area is the world: its (0, 0), in the Gulf of Guinea.
+        (3857, "à moins de 200 m du point (0, 0) de ce système"),
+    ],
+)
+def test_degrees_declared_as_metres_are_one_french_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, epsg: int, where: str
+) -> None:
+    """A layer in degrees declaring a projected system (a GeoPackage's CRS, a GeoJSON's
+    « crs » member): its perimeters were read as a few metres off Gabon, and the split
+    said only « aucun chemin de l'extrait » for each site, exit 0."""
+    layer = gpd.read_file(RESIDENCES).set_crs(epsg, allow_override=True)
+    cfg, path = _example_with_file(tmp_path, layer, name)
+    assert main(["-q", "split", "--config", str(cfg)]) == 2
+    line = one_error_line(capsys)
+    assert f"« {path} », entité n° 1 (« noue-caillet ») : coordonnées (x de 2.4" in line
+    assert "qui ressemblent à des degrés (longitude, latitude)" in line
+    assert f"alors que la couche déclare {layer.crs.name} (EPSG:{epsg})" in line
+    assert where in line
+    assert "EPSG:4326 pour des degrés" in line
+
+
+def test_lambert93_declared_as_degrees_is_said_to_look_like_lambert93(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reverse: Lambert-93 metres in a GeoPackage declaring WGS 84. The error said
+    « hors des degrés » and « lue en degrés », never that the layer declares WGS 84 nor
+    that its coordinates are Lambert-93's."""
+    layer = gpd.read_file(RESIDENCES).to_crs(2154).set_crs(4326, allow_override=True)
+    cfg, path = _example_with_file(tmp_path, layer, "p.gpkg")
+    assert main(["-q", "split", "--config", str(cfg)]) == 2
+    line = one_error_line(capsys)
+    assert f"« {path} », entité n° 1 (« noue-caillet ») : coordonnées hors des degrés" in line
+    assert "elles ressemblent à des mètres en Lambert-93 (EPSG:2154)" in line
+    assert "alors que la couche déclare WGS 84 (EPSG:4326), en degrés" in line

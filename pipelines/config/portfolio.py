@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config.coordinates import (
+    crs_mismatch,
     geojson_text_coordinate,
     nonnumeric_coordinate,
     quiet_open_rings,
@@ -370,21 +371,14 @@ def read_perimeter_sites(
             key=f"{where}.perimeters",
         )
     crs = CRS.from_user_input(info["crs"]) if info.get("crs") else CRS.from_epsg(4326)
-    if crs.is_geographic:
-        # A GeoJSON without a « crs » member is read as degrees (RFC 7946): metres there
-        # (Lambert-93 written without its CRS) would give meaningless perimeters.
-        outside = (np.abs(b[[0, 2]]) > 180).any(axis=0) | (np.abs(b[[1, 3]]) > 90).any(axis=0)
-        if outside.any():
-            n = int(np.flatnonzero(outside)[0]) + 1
-            raise ConfigError(
-                config_path,
-                f"« {path} », entité n° {n} (« {ids[n - 1]} ») : coordonnées hors des "
-                f"degrés (x de {b[0, n - 1]:.0f} à {b[2, n - 1]:.0f}, y de {b[1, n - 1]:.0f} "
-                f"à {b[3, n - 1]:.0f}) alors que la couche est lue en degrés "
-                f"({crs.name}) : une couche en mètres (Lambert-93, EPSG:2154) doit déclarer "
-                "son système de coordonnées (GeoPackage, ou GeoJSON reprojeté en WGS84).",
-                key=f"{where}.perimeters",
-            )
+    mismatch = crs_mismatch(crs, bool(info.get("crs")), b)
+    if mismatch is not None:
+        i, why = mismatch
+        raise ConfigError(
+            config_path,
+            f"« {path} », entité n° {i + 1} (« {ids[i]} ») : {why}",
+            key=f"{where}.perimeters",
+        )
     if not crs.equals(CRS.from_epsg(4326)):
         tr = Transformer.from_crs(crs, 4326, always_xy=True)
         boxes = [tr.transform_bounds(*b[:, i]) for i in range(b.shape[1])]
