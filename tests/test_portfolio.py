@@ -219,6 +219,61 @@ def test_a_bad_layer_is_one_french_error_naming_the_feature(
         assert word in err
 
 
+def test_site_ids_given_as_numbers_are_read_alike_whatever_their_neighbours(
+    tmp_path: Path,
+) -> None:
+    """A GeoJSON's ids 12.0 beside a text id: GDAL reads the field as text and 12.0 as
+    « 12.0 », refused (« invalide »), where the same 12.0 among numbers only was « 12 ».
+    An id is read alike whatever its neighbours' types: a whole number as its digits,
+    in the layer, in site_codes (a TOML integer) and in an export's site column."""
+    east, centre = box(2.485, 48.908, 2.4905, 48.9122), box(2.483, 48.909, 2.486, 48.9105)
+    west = box(2.4785, 48.9075, 2.484, 48.912)
+    layer = write_layer(
+        tmp_path / "p.geojson", [(12.0, "Douze", west), ("13", "Treize", east), (14, "Q", centre)]
+    )
+    cfg = write_config(
+        tmp_path, "x.csv", layer=layer, extra_source='site_codes = { R12 = 12, R13 = "13" }\n'
+    )
+    config = load_config(cfg, check_files=False)
+    assert config.portfolio is not None
+    assert config.portfolio.site_ids == ("12", "13", "14")
+    assert config.portfolio.sources[0].site_codes == {"R12": "12", "R13": "13"}
+    perimeters = gpd.GeoDataFrame(
+        {"site_id": ["12", "13"], "feature": [1, 2], "area_m2": [1.0, 1.0]},
+        geometry=[shapely.box(0, 0, 1, 1), shapely.box(2, 0, 3, 1)],
+        crs="EPSG:4326",
+    )
+    nan = np.full(4, np.nan)
+    placed = assign_rows(
+        perimeters, lon=nan, lat=nan, codes=pd.Series(["12.0", "13", "12.00", "12.5"])
+    )
+    assert placed["site"].tolist() == [0, 1, 0, -1]
+
+
+@pytest.mark.parametrize(
+    ("ids", "words"),
+    [
+        ((12.5, "13"), ["« 12.5 » invalide", "un nombre à décimales n'est pas un identifiant"]),
+        ((12, "12.0"), ["identifiant de site « 12 » en double (entités n° 1, 2)"]),
+    ],
+)
+def test_a_decimal_site_id_or_a_number_given_twice_is_one_french_error(
+    tmp_path: Path, ids: tuple[object, object], words: list[str]
+) -> None:
+    layer = write_layer(
+        tmp_path / "p.geojson",
+        [
+            (ids[0], "A", box(2.4785, 48.9075, 2.484, 48.912)),
+            (ids[1], "B", box(2.485, 48.908, 2.4905, 48.9122)),
+        ],
+    )
+    cfg = write_config(tmp_path, "x.csv", layer=layer)
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg, check_files=False)
+    for word in words:
+        assert word in str(err.value)
+
+
 def test_a_site_of_the_layer_also_declared_by_hand_is_refused(
     tmp_path: Path, simulated_bondy
 ) -> None:

@@ -45,9 +45,11 @@ from pipelines.config.site import SourceConfig
 from pipelines.config.sources import read_source
 from pipelines.config.values import (
     check_known,
+    decimal_hint,
     shared_site_keys,
     shown_name,
     site_id_problem,
+    site_id_text,
     site_name_problem,
     take,
     toml_type,
@@ -309,7 +311,7 @@ def read_perimeter_sites(
                 key=f"{where}.{key}",
             )
     got = {str(name): column for name, column in zip(meta["fields"], values, strict=True)}
-    ids = [_text_value(v) for v in got[id_field]]
+    ids = [site_id_text(v) for v in got[id_field]]
     names = [_text_value(v) for v in got[name_field]]
     for n, sid in enumerate(ids, start=1):
         problem = site_id_problem(sid)
@@ -317,7 +319,7 @@ def read_perimeter_sites(
             raise ConfigError(
                 config_path,
                 f"« {path} », entité n° {n}, champ « {id_field} » : identifiant de site "
-                f"« {sid} » invalide ({problem}).",
+                f"« {sid} » invalide ({problem}{decimal_hint(sid)}).",
                 key=f"{where}.id_field",
             )
         if sid == PORTFOLIO_DIR:
@@ -412,7 +414,9 @@ def _portfolio_source(raw: Any, path: str, where: str) -> PortfolioSource:
         )
     codes = take(raw, "site_codes", dict, path, where, {})
     for code, site in codes.items():
-        if not isinstance(site, str) or not site:
+        # An integer is the id of a layer's feature of that number (site_id_text).
+        whole = isinstance(site, int | float) and not isinstance(site, bool)
+        if not (isinstance(site, str) or whole) or not site_id_text(site):
             raise ConfigError(
                 path,
                 f"attendu l'identifiant d'un site, trouvé {toml_type(site)}.",
@@ -421,7 +425,7 @@ def _portfolio_source(raw: Any, path: str, where: str) -> PortfolioSource:
     return PortfolioSource(
         source=source,
         site_column=take(raw, "site_column", str, path, where, None),
-        site_codes={str(k): str(v) for k, v in codes.items()},
+        site_codes={str(k): site_id_text(v) for k, v in codes.items()},
     )
 
 

@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from pipelines.config.values import WHOLE_NUMBER
+
 #: Why a row went to no site, in the analyst's list (``outside_every_site.csv``).
 OUTSIDE_REASONS = {
     "hors_perimetres": "coordonnées hors de tout périmètre",
@@ -159,6 +161,9 @@ def assign_rows(
         mapping = {str(k).strip(): v for k, v in (site_codes or {}).items()}
         text = codes.fillna("").astype(str).str.strip()
         filled = (text != "").to_numpy()
+        # « 12.0 » is the code 12 where no code nor site is « 12.0 » (site_id_text).
+        known = text.isin(mapping.keys()) | text.isin(ids.keys())
+        text = text.where(known, text.str.replace(WHOLE_NUMBER.pattern + "$", r"\1", regex=True))
         target = text.map(lambda c: ids.get(mapping.get(c, c), -1)).to_numpy(np.int64)
         site[filled] = target[filled]
         how[filled & (target >= 0)] = "code"
