@@ -354,7 +354,8 @@ def _example_with_file(tmp_path: Path, layer: gpd.GeoDataFrame, name: str) -> tu
     """config/demo_portfolio.toml whose perimeter layer is ``layer`` written to ``name``
     (its format from the suffix), with the CRS ``layer`` declares."""
     path = tmp_path / name
-    layer.to_file(path)
+    driver = "KML" if name.endswith(".kml") else None  # LIBKML, guessed, writes a folder
+    layer[["code", "nom", "geometry"]].to_file(path, driver=driver)  # Shapefile: 10 chars
     text = EXAMPLE.read_text(encoding="utf-8").replace(
         '"data/raw/portfolio/residences_bondy.geojson"', f'"{path}"'
     )
@@ -403,3 +404,72 @@ def test_lambert93_declared_as_degrees_is_said_to_look_like_lambert93(
     assert f"« {path} », entité n° 1 (« noue-caillet ») : coordonnées hors des degrés" in line
     assert "elles ressemblent à des mètres en Lambert-93 (EPSG:2154)" in line
     assert "alors que la couche déclare WGS 84 (EPSG:4326), en degrés" in line
+
+
+@pytest.mark.parametrize("name", ["p.shp", "p.kml"])
+def test_a_shapefile_or_a_kml_layer_declares_the_sites(tmp_path: Path, name: str) -> None:
+    """A Shapefile (QGIS's, in Lambert-93 with its .prj, its text in UTF-8 without .cpg)
+    and a KML (Google Earth's) are read as the GeoJSON is: same sites, names and boxes.
+    The Shapefile's names were read as Latin-1 (« Cité » became « CitÃ© »), and make
+    did not know its .dbf (the sites' names) as an input of the split."""
+    from pipelines.config.make import deps_fragment
+
+    layer = gpd.read_file(RESIDENCES)
+    layer["nom"] = [f"Cité n° {i} « Éole »" for i in range(len(layer))]
+    if name.endswith(".shp"):
+        layer = layer.to_crs(2154)
+    cfg, path = _example_with_file(tmp_path, layer, name)
+    path.with_suffix(".cpg").unlink(missing_ok=True)  # as many tools write it
+    config = load_config(cfg, check_files=False)
+    assert config.portfolio is not None
+    sites = config.portfolio.sites
+    expected = gpd.read_file(RESIDENCES)
+    assert [s.id for s in sites] == expected["code"].tolist()
+    assert [s.name for s in sites] == [f"Cité n° {i} « Éole »" for i in range(len(layer))]
+    for site, bounds in zip(sites, expected.bounds.to_numpy(), strict=True):
+        assert site.bbox == pytest.approx(tuple(bounds), abs=1e-4)  # a box reprojected
+    if name.endswith(".shp"):
+        rule = next(
+            line for line in deps_fragment(config).splitlines() if "$(SPLIT_OUTPUTS) &:" in line
+        )
+        for suffix in (".shp", ".dbf", ".shx", ".prj"):
+            assert str(path.with_suffix(suffix)) in rule
+
+
+def test_a_latin1_shapefile_without_cpg_keeps_its_names(tmp_path: Path) -> None:
+    layer = gpd.read_file(RESIDENCES)[["code", "nom", "geometry"]]
+    layer["nom"] = "Cité « Éole »"
+    path = tmp_path / "p.shp"
+    layer.to_file(path, encoding="ISO-8859-1")
+    path.with_suffix(".cpg").unlink()
+    assert b"Cit\xe9" in path.with_suffix(".dbf").read_bytes()
+    cfg, _ = _example_with_file(tmp_path, layer, "q.gpkg")
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(str(tmp_path / "q.gpkg"), str(path)))
+    config = load_config(cfg, check_files=False)
+    assert config.portfolio is not None
+    assert {s.name for s in config.portfolio.sites} == {"Cité « Éole »"}
+
+
+@pytest.mark.parametrize(
+    ("remove", "words"),
+    [
+        (".shx", ["illisible : Shapefile incomplet : son .shx (l'index des géométries) manque"]),
+        (".dbf", ["champ « code » absent", "champs : aucun (son .dbf (les champs) manque)"]),
+        ("text", ["illisible : formats lus : GeoPackage (.gpkg), GeoJSON", "KML (.kml)"]),
+    ],
+)
+def test_a_layer_in_no_format_read_or_an_incomplete_shapefile_says_what_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], remove: str, words: list[str]
+) -> None:
+    """A Shapefile without its .shx was « illisible : attendu un GeoJSON ou un
+    GeoPackage », which it is neither and needs not be; without its .dbf, « champs : . »."""
+    cfg, path = _example_with_file(tmp_path, gpd.read_file(RESIDENCES), "p.shp")
+    if remove == "text":
+        path.write_text("ceci n'est pas une couche", encoding="utf-8")
+    else:
+        path.with_suffix(remove).unlink()
+    assert main(["-q", "split", "--config", str(cfg)]) == 2
+    line = one_error_line(capsys)
+    assert f"« {path} »" in line
+    for word in words:
+        assert word in line, (word, line)

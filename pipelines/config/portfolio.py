@@ -41,6 +41,7 @@ from pipelines.config.coordinates import (
     quiet_open_rings,
 )
 from pipelines.config.files import input_problem
+from pipelines.config.layerfiles import missing_parts, unreadable_fr, utf8_text_of_shapefile
 from pipelines.config.site import SourceConfig
 from pipelines.config.sources import read_source
 from pipelines.config.values import (
@@ -299,17 +300,20 @@ def read_perimeter_sites(
     except DataSourceError as err:
         raise ConfigError(
             config_path,
-            f"couche de périmètres « {path} » illisible : attendu un GeoJSON ou un GeoPackage.",
+            f"couche de périmètres « {path} » illisible : {unreadable_fr(path)}.",
             key=f"{where}.perimeters",
         ) from err
     fields = [str(f) for f in info["fields"]]
+    gone = missing_parts(path, (".dbf",))
     for key, wanted in (("id_field", id_field), ("name_field", name_field)):
         if wanted not in fields:
             raise ConfigError(
                 config_path,
-                f"champ « {wanted} » absent de « {path} » ; champs : {', '.join(fields)}.",
+                f"champ « {wanted} » absent de « {path} » ; champs : "
+                f"{', '.join(fields) or 'aucun'}" + (f" ({gone} manque)." if gone else "."),
                 key=f"{where}.{key}",
             )
+    values = utf8_text_of_shapefile(path, values)
     got = {str(name): column for name, column in zip(meta["fields"], values, strict=True)}
     ids = [site_id_text(v) for v in got[id_field]]
     names = [_text_value(v) for v in got[name_field]]
