@@ -29,13 +29,15 @@ from shapely.geometry import shape
 
 from pipelines.cli import main
 from pipelines.cli.sites import run_stage
-from pipelines.config import load_config
+from pipelines.config import Perimeter, load_config
 from pipelines.config.make import deps_fragment
+from pipelines.crs import geodesic_area_m2
 from pipelines.errors import ConfigError, InputError, VigieError
 from pipelines.ingest import read_file_chunks
 from pipelines.io import read_csv
 from pipelines.portfolio import assign_rows, find_overlaps, parallel, read_perimeters, repair
 from pipelines.portfolio import run as split
+from pipelines.portfolio.perimeters import beyond_extract
 from pipelines.publish.summary import portfolio_part
 from pipelines.stages import SitePaths
 from tests.conftest import RAW, ROOT, make_secret, osm_bounds_file
@@ -396,26 +398,72 @@ def test_perimeter_areas_hold_for_a_portfolio_from_bondy_to_overseas(
         assert areas[sid] == pytest.approx(width * height, rel=0.005), sid
 
 
-def test_a_perimeter_out_of_the_extract_is_said_to_be(
-    tmp_path: Path, simulated_bondy, caplog: pytest.LogCaptureFixture
+OUEST = box(2.4785, 48.9075, 2.484, 48.912)
+
+
+@pytest.mark.parametrize(
+    ("geometry", "words"),
+    [
+        # Longitude and latitude swapped (valid degrees, off Somalia): kept, « aucun
+        # chemin », exit 0.
+        (
+            {"type": "Polygon", "coordinates": [[[y, x] for x, y in OUEST["coordinates"][0]]]},
+            [
+                "(site « autre », « Autre », longitude 48.9075 à 48.9120, latitude 2.4785 à "
+                "2.4840) : entièrement hors de l'extrait, s'étend au-delà de l'extrait de "
+                "5 168 km au sud, 3 396 km à l'est",
+            ],
+        ),
+        # Far more than the extract: its site took every row of the export that no other
+        # perimeter held, and the whole extract as its buildings, exit 0.
+        (box(-170, -80, 170, 80), ["s'étend au-delà de l'extrait de 12 619 km à l'ouest"]),
+        # A stray vertex at (0, 0) (a coordinate left empty in a spreadsheet).
+        (
+            {
+                "type": "Polygon",
+                "coordinates": [[*OUEST["coordinates"][0][:-1], [0, 0], [2.4785, 48.9075]]],
+            },
+            ["s'étend au-delà de l'extrait de 181 km à l'ouest, 5 444 km au sud"],
+        ),
+        # The whole world: « polygone d'aire nulle (ses sommets sont alignés…) ».
+        (box(-180, -90, 180, 90), ["polygone qui fait le tour de la Terre"]),
+    ],
+)
+def test_a_perimeter_beyond_the_extract_is_one_french_error_saying_how_far(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str], geometry, words
 ) -> None:
-    """A perimeter with longitude and latitude swapped (valid degrees, off Somalia): its
-    site is kept and marked, and the split says where it is and what may be wrong."""
-    rows = export_rows(simulated_bondy / "signalements_bailleur.csv")[:20]
-    export = write_export(tmp_path, rows, simulated_bondy)
-    ouest = box(2.4785, 48.9075, 2.484, 48.912)
-    swapped = {"type": "Polygon", "coordinates": [[[y, x] for x, y in ouest["coordinates"][0]]]}
+    """A perimeter reaching far beyond the OSM extract: its buildings beyond would be
+    missing from its site. The distances, worked by hand from the extract's header box
+    (2.4779, 48.90676, 2.49111, 48.91278): 111.32 km a degree of latitude, times the
+    cosine of the extract's middle latitude for a degree of longitude. The split stops
+    before cutting the extract, naming the feature, its box, how far beyond it reaches
+    on which side, and the extract's box."""
+    export = write_export(
+        tmp_path, export_rows(simulated_bondy / "signalements_bailleur.csv")[:20], simulated_bondy
+    )
     layer = write_layer(
-        tmp_path / "p.geojson", [("ouest", "Ouest", ouest), ("inverse", "Inversé", swapped)]
+        tmp_path / "p.geojson", [("ouest", "Ouest", OUEST), ("autre", "Autre", geometry)]
     )
     cfg = write_config(tmp_path, str(export), layer=layer)
-    with caplog.at_level("WARNING", logger="pipelines.portfolio.stage"):
-        assert main(["-q", "split", "--config", str(cfg)]) == 0
-    said = [r.getMessage() for r in caplog.records if "aucun chemin" in r.getMessage()]
-    assert len(said) == 1
-    assert f"{layer}, entité n° 2 (« inverse ») : aucun chemin de l'extrait" in said[0]
-    assert "longitude 48.9075 à 48.9120, latitude 2.4785 à 2.4840" in said[0]
-    assert "Longitude et latitude inversées" in said[0]
+    assert main(["-q", "split", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert f"{layer} : entité n° 2 (site « autre », « Autre »" in err
+    for word in words:
+        assert word in err, (word, err)
+    assert "entité n° 1" not in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "processed" / "_portfolio" / "osm").exists()  # nothing cut
+
+
+def test_a_perimeter_a_little_beyond_the_extract_is_taken() -> None:
+    """A perimeter drawn around the buildings on the extract's edge reaches beyond its
+    box (the demo's residences by up to 134 m): no error below a kilometre."""
+    extract = (2.4779, 48.90676, 2.49111, 48.91278)
+    near = Perimeter("bord", "Bord", 1, (2.4775, 48.9062, 2.4920, 48.9139))  # 120 m north
+    far = Perimeter("loin", "Loin", 2, (2.4785, 48.9075, 2.484, 48.9230))  # 1.1 km north
+    assert [(p.id, why) for p, why in beyond_extract([near, far], extract)] == [
+        ("loin", "s'étend au-delà de l'extrait de 1,1 km au nord")
+    ]
 
 
 def test_overlaps_are_listed_with_the_site_that_gets_their_rows(
@@ -464,6 +512,25 @@ def test_an_overlap_names_the_sites_its_rows_really_go_to() -> None:
     # What the rows' rule does with a point in each part.
     placed = assign_rows(perimeters, lon=np.array([2.495, 2.493]), lat=np.array([48.91, 48.906]))
     assert [perimeters["site_id"].iat[i] for i in placed["site"]] == ["mid", "tiny"]
+
+
+def test_a_perimeter_inside_one_later_in_the_layer_is_listed_as_overlapping() -> None:
+    """A residence (feature 1) inside a neighbourhood given after it (feature 2): its
+    rows went to the residence, but overlaps.csv was empty and nothing said the two
+    overlapped (the spatial index gives the pair as (outer, inner), and the pairs were
+    kept in the layer's order only)."""
+    perimeters = gpd.GeoDataFrame(
+        {"site_id": ["residence", "quartier"], "feature": [1, 2], "area_m2": [1.0, 9.0]},
+        geometry=[shapely.box(2.49, 48.90, 2.50, 48.91), shapely.box(2.48, 48.89, 2.51, 48.92)],
+        crs="EPSG:4326",
+    )
+    overlaps = find_overlaps(perimeters)
+    assert overlaps[["site_a", "site_b", "rows_to"]].values.tolist() == [
+        ["residence", "quartier", "residence"]
+    ]
+    assert overlaps["overlap_m2"].iat[0] == pytest.approx(
+        float(geodesic_area_m2([perimeters.geometry.iat[0]])[0]), abs=1
+    )
 
 
 def test_rows_go_to_one_site_by_the_documented_rules() -> None:

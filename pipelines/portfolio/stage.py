@@ -39,11 +39,15 @@ from pipelines.ingest import (
     resolve_columns,
 )
 from pipelines.io import write_csv, write_geoparquet, write_json
-from pipelines.osm import read_osm_buildings
+from pipelines.osm import read_osm_bounds, read_osm_buildings
 from pipelines.portfolio.assign import OUTSIDE_REASONS, assign_rows
 from pipelines.portfolio.cut import cut_extract
 from pipelines.portfolio.notes import SiteNotes
-from pipelines.portfolio.perimeters import find_overlaps, read_perimeters
+from pipelines.portfolio.perimeters import (
+    check_within_extract,
+    find_overlaps,
+    read_perimeters,
+)
 from pipelines.portfolio.sinks import Sinks
 
 log = logging.getLogger(__name__)
@@ -363,6 +367,7 @@ def run(config: Config, *, chunk_bytes: int = CHUNK_BYTES) -> dict[str, Any]:
     if portfolio is None:
         raise ValueError("the configuration has no [portfolio]")
     perimeters = read_perimeters(portfolio)
+    check_within_extract(portfolio, read_osm_bounds(portfolio.osm))
     overlaps = find_overlaps(perimeters)
     for _, o in overlaps.iterrows():
         log.warning(
