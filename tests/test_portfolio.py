@@ -725,6 +725,25 @@ def test_rows_with_coordinates_go_to_the_smallest_perimeter_holding_them(
     assert None in expected.values()
 
 
+def test_a_source_that_gives_no_row_to_any_site_is_said_to_be(
+    tmp_path: Path, simulated_bondy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An export none of whose rows falls in a site (another town's, coordinates
+    swapped): every row was listed outside, and nothing said the source fed no site."""
+    rows = export_rows(simulated_bondy / "signalements_bailleur.csv")[:30]
+    away = [
+        {**r, "Latitude": "2,48", "Longitude": "48,91", "Bâtiment": "", "Adresse": ""} for r in rows
+    ]
+    export = write_export(tmp_path, away, simulated_bondy)
+    cfg = write_config(tmp_path, str(export))
+    with caplog.at_level("WARNING", logger="pipelines.portfolio.stage"):
+        assert main(["-q", "split", "--config", str(cfg)]) == 0
+    said = [r.getMessage() for r in caplog.records if "ne va à un site" in r.getMessage()]
+    assert len(said) == 1
+    assert "source « bailleur » : aucune de ses 30 lignes ne va à un site" in said[0]
+    assert "coordonnées hors de tout périmètre : 30" in said[0]
+
+
 def test_the_outside_list_holds_no_personal_cell(split_run) -> None:
     cfg, _ = split_run
     config = load_config(cfg)

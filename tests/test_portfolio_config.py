@@ -473,3 +473,46 @@ def test_a_layer_in_no_format_read_or_an_incomplete_shapefile_says_what_is_missi
     assert f"« {path} »" in line
     for word in words:
         assert word in line, (word, line)
+
+
+def test_a_kml_multigeometry_keeps_its_polygons(tmp_path: Path) -> None:
+    """Google Earth's MultiGeometry of an outline and its label's point, read by GDAL as
+    a collection: refused (« c'est une collection de géométries, pas un polygone »); its
+    polygons are now the perimeter, said in a warning."""
+    from pipelines.portfolio import read_perimeters
+
+    ring = "2.4785,48.9075,0 2.484,48.9075,0 2.484,48.912,0 2.4785,48.912,0 2.4785,48.9075,0"
+    path = tmp_path / "p.kml"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2">'
+        "<Document><Placemark><name>ouest</name><description>Ouest</description>"
+        f"<MultiGeometry><Polygon><outerBoundaryIs><LinearRing><coordinates>{ring}"
+        "</coordinates></LinearRing></outerBoundaryIs></Polygon><Point><coordinates>"
+        "2.48,48.91,0</coordinates></Point></MultiGeometry></Placemark></Document></kml>",
+        encoding="utf-8",
+    )
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        '"data/raw/portfolio/residences_bondy.geojson"', f'"{path}"'
+    )
+    text = text.replace('id_field = "code"', 'id_field = "Name"')
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text.replace('name_field = "nom"', 'name_field = "description"'), "utf-8")
+    config = load_config(cfg, check_files=False)
+    assert config.portfolio is not None
+    perimeters = read_perimeters(config.portfolio)
+    assert perimeters["geometry"].iat[0].geom_type == "Polygon"
+    assert perimeters["geometry"].iat[0].equals(shapely.box(2.4785, 48.9075, 2.484, 48.912))
+    assert bool(perimeters["repaired"].iat[0])
+
+
+def test_a_site_name_that_shows_nothing_is_the_site_id(tmp_path: Path) -> None:
+    """A name of a zero-width space (or a no-break space) only: the site was titled
+    with nothing visible, where an empty name gives the site its id."""
+    doc = _layer()
+    doc["features"][0]["properties"]["nom"] = "\u200b"
+    doc["features"][1]["properties"]["nom"] = "\u00a0\u200b "
+    cfg, _ = _example_with_layer(tmp_path, doc)
+    config = load_config(cfg, check_files=False)
+    assert config.portfolio is not None
+    first, second = config.portfolio.sites[:2]
+    assert (first.name, second.name) == (first.id, second.id)

@@ -29,6 +29,7 @@ by the split itself.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,12 +172,15 @@ class PortfolioConfig:
 
 
 def _text_value(value: Any) -> str:
-    """A feature's id or name as text (an integer field without ``.0``)."""
+    """A feature's name as text (an integer field without ``.0``); "" when it shows
+    nothing (spaces, a zero-width space: the site is then named by its id)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    text = str(value).strip()
+    shown = any(unicodedata.category(c)[0] not in "ZC" for c in text)
+    return text if shown else ""
 
 
 def _not_utf8(

@@ -46,15 +46,28 @@ OVERLAP_COLUMNS = ["site_a", "site_b", "feature_a", "feature_b", "overlap_m2", "
 def repair(geometries: gpd.GeoSeries) -> tuple[gpd.GeoSeries, np.ndarray]:
     """Invalid geometries made valid, their polygonal part kept
     (:func:`pipelines.crs.repaired_geometry`: a bow-tie becomes polygons, sometimes
-    with stray lines, and keeps the polygons).
+    with stray lines, and keeps the polygons), and the polygons of a collection kept.
 
     Returns the geometries and, per feature, whether it was repaired.
     """
-    valid = shapely.is_valid(geometries.to_numpy())
+    values = geometries.to_numpy()
+    # A collection holding polygons (a KML MultiGeometry: the outline and its label's
+    # point) is repaired too: its polygons kept.
+    fix = ~shapely.is_valid(values) | polygonal_collection(values)
     fixed = geometries.copy()
-    if (~valid).any():
-        fixed[~valid] = repaired_geometry(geometries.to_numpy()[~valid], kind="polygon")
-    return fixed, ~valid
+    if fix.any():
+        fixed[fix] = repaired_geometry(values[fix], kind="polygon")
+    return fixed, fix
+
+
+def polygonal_collection(values: np.ndarray) -> np.ndarray:
+    """Per geometry, whether it is a collection holding a polygon."""
+    out = np.zeros(len(values), bool)
+    kinds = shapely.get_type_id(values)
+    for i in np.flatnonzero(kinds == GeometryType.GEOMETRYCOLLECTION):
+        parts = shapely.get_type_id(shapely.get_parts(values[i]))
+        out[i] = bool(np.isin(parts, [GeometryType.POLYGON, GeometryType.MULTIPOLYGON]).any())
+    return out
 
 
 def perimeter_problems(geometries: gpd.GeoSeries, area_m2: pd.Series) -> pd.Series:
@@ -78,6 +91,7 @@ def perimeter_problems(geometries: gpd.GeoSeries, area_m2: pd.Series) -> pd.Seri
     empty = shapely.is_missing(values) | shapely.is_empty(values)
     kinds = pd.Series(shapely.get_type_id(values), index=geometries.index)
     polygonal = kinds.isin([GeometryType.POLYGON, GeometryType.MULTIPOLYGON])
+    polygonal |= polygonal_collection(values)  # its polygons kept (repair)
     out = pd.Series(pd.NA, index=geometries.index, dtype="string")
     out[~empty & ~polygonal] = [
         f"c'est {KIND_FR.get(k, 'une géométrie')}, pas un polygone"
@@ -152,12 +166,16 @@ def read_perimeters(portfolio: PortfolioConfig) -> gpd.GeoDataFrame:
     problems = perimeter_problems(layer.geometry, frame["area_m2"])
     if problems.notna().any():
         _raise_problems(portfolio, problems)
-    for _, row in frame[frame["repaired"]].iterrows():
+    collections = polygonal_collection(layer.geometry.to_numpy())
+    for i in np.flatnonzero(repaired):
         log.warning(
-            "%s, entité n° %d (« %s ») : géométrie invalide réparée (make_valid).",
+            "%s, entité n° %d (« %s ») : %s",
             portfolio.perimeters,
-            row["feature"],
-            row["site_id"],
+            frame["feature"].iat[i],
+            frame["site_id"].iat[i],
+            "collection de géométries (MultiGeometry d'un KML) : ses polygones seuls gardés."
+            if collections[i]
+            else "géométrie invalide réparée (make_valid).",
         )
     return frame[PERIMETER_COLUMNS]
 

@@ -420,6 +420,20 @@ def run(config: Config, *, chunk_bytes: int = CHUNK_BYTES) -> dict[str, Any]:
                 },
                 chunk_bytes=chunk_bytes,
             )
+    for sid, c in sources.items():
+        if c["rows_read"] and not any(c["by_site"].values()):  # listed, but never in a site
+            reasons = ", ".join(
+                f"{OUTSIDE_REASONS[r]} : {k}" for r, k in c["outside_by_reason"].items() if k
+            )
+            log.warning(
+                "source « %s » : aucune de ses %d lignes ne va à un site (%s), toutes listées "
+                "dans %s. Un export d'un autre territoire que les périmètres, des "
+                "coordonnées inversées, une colonne de code de site mal choisie ?",
+                sid,
+                c["rows_read"],
+                reasons,
+                portfolio.outside,
+            )
     by_site = {
         sid: {src: c["by_site"][sid] for src, c in sources.items()} for sid in portfolio.site_ids
     }
