@@ -276,6 +276,34 @@ def test_a_decimal_site_id_or_a_number_given_twice_is_one_french_error(
         assert word in str(err.value)
 
 
+def test_site_codes_are_read_without_case_nor_spaces_around(tmp_path: Path) -> None:
+    """« BONDY-OUEST », « Bondy-Centre », « r01 » in a site column: code_inconnu, the
+    rows outside every site, though ids are unique but for case; codes equal but for
+    case that map to two sites are refused (the rows could not say which)."""
+    perimeters = gpd.GeoDataFrame(
+        {"site_id": ["bondy-ouest", "bondy-est"], "feature": [1, 2], "area_m2": [1.0, 1.0]},
+        geometry=[shapely.box(0, 0, 1, 1), shapely.box(2, 0, 3, 1)],
+        crs="EPSG:4326",
+    )
+    nan = np.full(4, np.nan)
+    placed = assign_rows(
+        perimeters,
+        lon=nan,
+        lat=nan,
+        codes=pd.Series(["BONDY-OUEST", " bondy-est ", "r01", "Bondy-Nord"]),
+        site_codes={"R01": "bondy-est"},
+    )
+    assert placed["site"].tolist() == [0, 1, 1, -1]
+    assert placed["reason"].tolist() == ["", "", "", "code_inconnu"]
+    cfg = write_config(
+        tmp_path,
+        "x.csv",
+        extra_source='site_codes = { R1 = "bondy-ouest", r1 = "bondy-est", A = "bondy-est" }\n',
+    )
+    with pytest.raises(ConfigError, match=r"codes « R1 » et « r1 », égaux à la casse près"):
+        load_config(cfg, check_files=False)
+
+
 def test_a_site_of_the_layer_also_declared_by_hand_is_refused(
     tmp_path: Path, simulated_bondy
 ) -> None:

@@ -430,10 +430,22 @@ def _portfolio_source(raw: Any, path: str, where: str) -> PortfolioSource:
                 f"attendu l'identifiant d'un site, trouvé {toml_type(site)}.",
                 key=f"{where}.site_codes.{code}",
             )
+    mapping = {str(k): site_id_text(v) for k, v in codes.items()}
+    folded: dict[str, str] = {}  # the rows' codes are compared so (portfolio.assign)
+    for code, site in mapping.items():
+        other = folded.setdefault(code.strip().casefold(), code)
+        if other != code and mapping[other].casefold() != site.casefold():
+            raise ConfigError(
+                path,
+                f"codes « {other} » et « {code} », égaux à la casse près, vers deux sites "
+                f"(« {mapping[other]} », « {site} ») : les codes des lignes sont lus sans "
+                "la casse ; gardez-en un.",
+                key=f"{where}.site_codes",
+            )
     return PortfolioSource(
         source=source,
         site_column=take(raw, "site_column", str, path, where, None),
-        site_codes={str(k): site_id_text(v) for k, v in codes.items()},
+        site_codes=mapping,
     )
 
 
