@@ -177,7 +177,15 @@ def test_sites_declared_one_by_one_and_by_the_layer_live_together(
             ["« a » en double", "entités n° 1, 3"],
         ),
         ([("a", "A", box(0, 0, 1, 1)), ("b c", "B", box(1, 0, 2, 1))], ["entité n° 2", "b c"]),
-        ([("a", "A", box(0, 0, 1, 1)), ("", "B", box(1, 0, 2, 1))], ["entité n° 2"]),
+        # An empty or missing id: « identifiant de site «  » invalide (…, non vide) ».
+        (
+            [("a", "A", box(0, 0, 1, 1)), ("", "B", box(1, 0, 2, 1))],
+            ["entité n° 2, champ « code » : identifiant de site vide"],
+        ),
+        (
+            [("a", "A", box(0, 0, 1, 1)), (None, "B", box(1, 0, 2, 1))],
+            ["entité n° 2, champ « code » : identifiant de site vide"],
+        ),
         ([("a", "A", box(0, 0, 1, 1)), ("b", "B", None)], ["entité n° 2", "sans géométrie"]),
         # A NaN written in the layer (GDAL reads it): the geometry is there, with a
         # coordinate that is no number, first (the feature's bounds are NaN: it was

@@ -326,8 +326,12 @@ def read_perimeter_sites(
         if problem is not None and sid != PORTFOLIO_DIR:
             raise ConfigError(
                 config_path,
-                f"« {path} », entité n° {n}, champ « {id_field} » : identifiant de site "
-                f"« {sid} » invalide ({problem}{decimal_hint(sid)}).",
+                f"« {path} », entité n° {n}, champ « {id_field} » : "
+                + (
+                    f"identifiant de site « {sid} » invalide ({problem}{decimal_hint(sid)})."
+                    if sid
+                    else "identifiant de site vide : donnez à chaque périmètre le sien."
+                ),
                 key=f"{where}.id_field",
             )
         if sid == PORTFOLIO_DIR:
