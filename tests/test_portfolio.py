@@ -977,6 +977,20 @@ def test_workers_beyond_the_machine_are_one_french_error(
     assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
 
 
+def test_workers_with_a_scheduler_is_one_french_error(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--workers with --scheduler was dropped unsaid: the existing cluster's workers ran
+    the sites, whatever their number."""
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    argv = ["-q", "run", "--config", str(cfg), "--scheduler", "tcp://127.0.0.1:9"]
+    assert main([*argv, "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers fixe les processus d'une grappe locale" in err
+    assert "injoignable" not in err  # said before trying the scheduler
+    assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
+
+
 @pytest.mark.parametrize("flag", [["--scheduler", "tcp://127.0.0.1:9"], ["--workers", "2"]])
 def test_sequential_with_a_cluster_option_is_one_french_error(
     tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str], flag: list[str]

@@ -378,6 +378,11 @@ def cmd_run(args: argparse.Namespace) -> None:
             "--sequential traite les sites ici, l'un après l'autre, sans Dask : il ne va "
             "ni avec --scheduler ni avec --workers ; retirez l'un ou l'autre."
         )
+    if args.scheduler is not None and args.workers is not None:  # --workers was ignored
+        raise VigieError(
+            "--workers fixe les processus d'une grappe locale ; avec --scheduler, ce sont "
+            "les workers lancés sur la grappe existante (dask worker) : retirez --workers."
+        )
     if args.workers is not None:  # out of bounds: said before any work, whatever the path
         from pipelines.portfolio.parallel import local_workers
 
