@@ -229,6 +229,20 @@ def test_a_bad_layer_is_one_french_error_naming_the_feature(
         assert word in err
 
 
+def placed_by_code(
+    site_ids: list[str], codes: list[str], site_codes: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Where :func:`assign_rows` sends rows with these site codes and no point, among
+    two sites of these ids (unit boxes side by side)."""
+    perimeters = gpd.GeoDataFrame(
+        {"site_id": site_ids, "feature": [1, 2], "area_m2": [1.0, 1.0]},
+        geometry=[shapely.box(0, 0, 1, 1), shapely.box(2, 0, 3, 1)],
+        crs="EPSG:4326",
+    )
+    nan = np.full(len(codes), np.nan)
+    return assign_rows(perimeters, lon=nan, lat=nan, codes=pd.Series(codes), site_codes=site_codes)
+
+
 def test_site_ids_given_as_numbers_are_read_alike_whatever_their_neighbours(
     tmp_path: Path,
 ) -> None:
@@ -248,15 +262,7 @@ def test_site_ids_given_as_numbers_are_read_alike_whatever_their_neighbours(
     assert config.portfolio is not None
     assert config.portfolio.site_ids == ("12", "13", "14")
     assert config.portfolio.sources[0].site_codes == {"R12": "12", "R13": "13"}
-    perimeters = gpd.GeoDataFrame(
-        {"site_id": ["12", "13"], "feature": [1, 2], "area_m2": [1.0, 1.0]},
-        geometry=[shapely.box(0, 0, 1, 1), shapely.box(2, 0, 3, 1)],
-        crs="EPSG:4326",
-    )
-    nan = np.full(4, np.nan)
-    placed = assign_rows(
-        perimeters, lon=nan, lat=nan, codes=pd.Series(["12.0", "13", "12.00", "12.5"])
-    )
+    placed = placed_by_code(["12", "13"], ["12.0", "13", "12.00", "12.5"])
     assert placed["site"].tolist() == [0, 1, 0, -1]
 
 
@@ -288,18 +294,10 @@ def test_site_codes_are_read_without_case_nor_spaces_around(tmp_path: Path) -> N
     """« BONDY-OUEST », « Bondy-Centre », « r01 » in a site column: code_inconnu, the
     rows outside every site, though ids are unique but for case; codes equal but for
     case that map to two sites are refused (the rows could not say which)."""
-    perimeters = gpd.GeoDataFrame(
-        {"site_id": ["bondy-ouest", "bondy-est"], "feature": [1, 2], "area_m2": [1.0, 1.0]},
-        geometry=[shapely.box(0, 0, 1, 1), shapely.box(2, 0, 3, 1)],
-        crs="EPSG:4326",
-    )
-    nan = np.full(4, np.nan)
-    placed = assign_rows(
-        perimeters,
-        lon=nan,
-        lat=nan,
-        codes=pd.Series(["BONDY-OUEST", " bondy-est ", "r01", "Bondy-Nord"]),
-        site_codes={"R01": "bondy-est"},
+    placed = placed_by_code(
+        ["bondy-ouest", "bondy-est"],
+        ["BONDY-OUEST", " bondy-est ", "r01", "Bondy-Nord"],
+        {"R01": "bondy-est"},
     )
     assert placed["site"].tolist() == [0, 1, 1, -1]
     assert placed["reason"].tolist() == ["", "", "", "code_inconnu"]
