@@ -1013,6 +1013,9 @@ def test_a_scheduler_that_answers_is_used() -> None:
         parallel.dask_client(cluster.scheduler_address) as client,
     ):  # fmt: skip
         assert client.submit(len, "vigie").result() == 5
+        # An address pasted with spaces around it (it was « injoignable »).
+        with parallel.dask_client(f" {cluster.scheduler_address}\t") as spaced:
+            assert spaced.submit(len, "vigie").result() == 5
 
 
 def _published(processed: Path, site: str) -> dict[str, object]:

@@ -132,7 +132,7 @@ def test_site_ids_equal_but_for_case_are_refused(tmp_path: Path) -> None:
         # « é » composed or not: two folders on Linux, one on macOS (and `vigie init`
         # refuses it: one rule).
         ("résidence", ["invalide", "sans accents"]),
-        ("", ["invalide"]),
+        ("", ["identifiant de site vide"]),
         # make gives the id to `vigie stage --site`: a leading « - » is read as an option.
         ("-noue", ["commencer par une lettre"]),
         # It names files: a 300-character id failed at the end of the split's cut.

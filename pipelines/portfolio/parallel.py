@@ -126,6 +126,7 @@ def dask_client(
                 f"({problem}) ; attendu tcp://hôte:8786, ou lancez sans --scheduler pour "
                 "un calcul local."
             )
+        scheduler = scheduler.strip()  # « tcp://a:8786 » pasted with a space
         try:
             asyncio.run(_handshake(scheduler))
             client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
