@@ -386,12 +386,12 @@ def run(config: Config, *, chunk_bytes: int = CHUNK_BYTES) -> dict[str, Any]:
         margin_m=portfolio.osm_margin_m,
     )
     for site in portfolio.sites:
-        if ways[site.id] == 0:  # kept and marked, but perhaps a perimeter out of place
+        if ways[site.id] == 0:  # kept and marked (within a kilometre of the extract)
             log.warning(
                 "%s, entité n° %d (« %s ») : aucun chemin de l'extrait « %s » dans son "
                 "emprise (longitude %.4f à %.4f, latitude %.4f à %.4f) ; le site restera "
-                "marqué sans bâtiment. Longitude et latitude inversées, ou un périmètre "
-                "d'une autre commune que l'extrait ?",
+                "marqué sans bâtiment. Un périmètre juste au bord de l'extrait, ou sur un "
+                "terrain sans bâtiment ni voie ?",
                 portfolio.perimeters,
                 site.feature,
                 site.id,
