@@ -438,7 +438,7 @@ def test_a_shapefile_or_a_kml_layer_declares_the_sites(tmp_path: Path, name: str
 
 def test_a_latin1_shapefile_without_cpg_keeps_its_names(tmp_path: Path) -> None:
     layer = gpd.read_file(RESIDENCES)[["code", "nom", "geometry"]]
-    layer["nom"] = "Cité « Éole »"
+    layer["nom"] = [f"Cité « Éole » {i}" for i in range(len(layer))]
     path = tmp_path / "p.shp"
     layer.to_file(path, encoding="ISO-8859-1")
     path.with_suffix(".cpg").unlink()
@@ -447,7 +447,7 @@ def test_a_latin1_shapefile_without_cpg_keeps_its_names(tmp_path: Path) -> None:
     cfg.write_text(cfg.read_text(encoding="utf-8").replace(str(tmp_path / "q.gpkg"), str(path)))
     config = load_config(cfg, check_files=False)
     assert config.portfolio is not None
-    assert {s.name for s in config.portfolio.sites} == {"Cité « Éole »"}
+    assert [s.name for s in config.portfolio.sites] == layer["nom"].tolist()
 
 
 @pytest.mark.parametrize(
@@ -516,3 +516,24 @@ def test_a_site_name_that_shows_nothing_is_the_site_id(tmp_path: Path) -> None:
     assert config.portfolio is not None
     first, second = config.portfolio.sites[:2]
     assert (first.name, second.name) == (first.id, second.id)
+
+
+def test_sites_of_one_name_are_told_apart_by_their_ids(tmp_path: Path) -> None:
+    """Two residences « Les Tilleuls » (and « Cité » written with é composed and not):
+    two rows of the portfolio's table, two map titles alike. Each such name is followed
+    by its site's id; a name of its own is kept."""
+    doc = _layer()
+    names = ["Les Tilleuls", "les tilleuls", "Cit\u00e9", "Cite\u0301", "Autre"]
+    for feature, name in zip(doc["features"], names, strict=True):
+        feature["properties"]["nom"] = name
+    cfg, _ = _example_with_layer(tmp_path, doc)
+    config = load_config(cfg, check_files=False)
+    assert config.portfolio is not None
+    ids = [s.id for s in config.portfolio.sites]
+    assert [s.name for s in config.portfolio.sites] == [
+        f"Les Tilleuls ({ids[0]})",
+        f"les tilleuls ({ids[1]})",
+        f"Cit\u00e9 ({ids[2]})",
+        f"Cite\u0301 ({ids[3]})",
+        "Autre",
+    ]

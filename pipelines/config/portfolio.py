@@ -399,9 +399,25 @@ def read_perimeter_sites(
     else:
         boxes = [tuple(b[:, i]) for i in range(b.shape[1])]
     return tuple(
-        Perimeter(sid, name or sid, n, tuple(float(v) for v in box))  # type: ignore[arg-type]
-        for n, (sid, name, box) in enumerate(zip(ids, names, boxes, strict=True), start=1)
+        Perimeter(sid, name, n, tuple(float(v) for v in box))  # type: ignore[arg-type]
+        for n, (sid, name, box) in enumerate(
+            zip(ids, _told_apart(ids, names), boxes, strict=True), start=1
+        )
     )
+
+
+def _told_apart(ids: list[str], names: list[str]) -> list[str]:
+    """Each site's shown name: its name, its id when it has none, and the name followed
+    by the id when another site of the layer has the same (case and Unicode's two
+    spellings of an accent aside): two rows « Les Tilleuls » of the portfolio's table,
+    two maps of one title, could not be told apart."""
+    shown = [name or sid for sid, name in zip(ids, names, strict=True)]
+    key = [unicodedata.normalize("NFC", name).casefold() for name in shown]
+    twice = {k for k, n in Counter(key).items() if n > 1}
+    return [
+        f"{name} ({sid})" if k in twice else name
+        for sid, name, k in zip(ids, shown, key, strict=True)
+    ]
 
 
 def _portfolio_source(raw: Any, path: str, where: str) -> PortfolioSource:
