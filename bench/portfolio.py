@@ -491,7 +491,7 @@ def run_sites(
     :func:`bench._util.own_peak_rss_mb`)."""
     t0 = time.perf_counter()
     done: list[float] = []
-    with parallel.dask_client(None, workers) as client:
+    with parallel.dask_client(None, workers, tasks=len(ids) + len(warm)) as client:
         up = time.perf_counter()
         if warm:
             warm_workers(client, warm, config, through)

@@ -29,13 +29,15 @@ from shapely.geometry import shape
 
 from pipelines.cli import main
 from pipelines.cli.sites import run_stage
-from pipelines.config import load_config
+from pipelines.config import Perimeter, load_config
 from pipelines.config.make import deps_fragment
-from pipelines.errors import ConfigError, InputError
+from pipelines.crs import geodesic_area_m2
+from pipelines.errors import ConfigError, InputError, VigieError
 from pipelines.ingest import read_file_chunks
 from pipelines.io import read_csv
 from pipelines.portfolio import assign_rows, find_overlaps, parallel, read_perimeters, repair
 from pipelines.portfolio import run as split
+from pipelines.portfolio.perimeters import beyond_extract
 from pipelines.publish.summary import portfolio_part
 from pipelines.stages import SitePaths
 from tests.conftest import RAW, ROOT, make_secret, osm_bounds_file
@@ -175,7 +177,15 @@ def test_sites_declared_one_by_one_and_by_the_layer_live_together(
             ["« a » en double", "entités n° 1, 3"],
         ),
         ([("a", "A", box(0, 0, 1, 1)), ("b c", "B", box(1, 0, 2, 1))], ["entité n° 2", "b c"]),
-        ([("a", "A", box(0, 0, 1, 1)), ("", "B", box(1, 0, 2, 1))], ["entité n° 2"]),
+        # An empty or missing id: « identifiant de site «  » invalide (…, non vide) ».
+        (
+            [("a", "A", box(0, 0, 1, 1)), ("", "B", box(1, 0, 2, 1))],
+            ["entité n° 2, champ « code » : identifiant de site vide"],
+        ),
+        (
+            [("a", "A", box(0, 0, 1, 1)), (None, "B", box(1, 0, 2, 1))],
+            ["entité n° 2, champ « code » : identifiant de site vide"],
+        ),
         ([("a", "A", box(0, 0, 1, 1)), ("b", "B", None)], ["entité n° 2", "sans géométrie"]),
         # A NaN written in the layer (GDAL reads it): the geometry is there, with a
         # coordinate that is no number, first (the feature's bounds are NaN: it was
@@ -217,6 +227,87 @@ def test_a_bad_layer_is_one_french_error_naming_the_feature(
     assert str(layer) in err
     for word in words:
         assert word in err
+
+
+def placed_by_code(
+    site_ids: list[str], codes: list[str], site_codes: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Where :func:`assign_rows` sends rows with these site codes and no point, among
+    two sites of these ids (unit boxes side by side)."""
+    perimeters = gpd.GeoDataFrame(
+        {"site_id": site_ids, "feature": [1, 2], "area_m2": [1.0, 1.0]},
+        geometry=[shapely.box(0, 0, 1, 1), shapely.box(2, 0, 3, 1)],
+        crs="EPSG:4326",
+    )
+    nan = np.full(len(codes), np.nan)
+    return assign_rows(perimeters, lon=nan, lat=nan, codes=pd.Series(codes), site_codes=site_codes)
+
+
+def test_site_ids_given_as_numbers_are_read_alike_whatever_their_neighbours(
+    tmp_path: Path,
+) -> None:
+    """A GeoJSON's ids 12.0 beside a text id: GDAL reads the field as text and 12.0 as
+    « 12.0 », refused (« invalide »), where the same 12.0 among numbers only was « 12 ».
+    An id is read alike whatever its neighbours' types: a whole number as its digits,
+    in the layer, in site_codes (a TOML integer) and in an export's site column."""
+    east, centre = box(2.485, 48.908, 2.4905, 48.9122), box(2.483, 48.909, 2.486, 48.9105)
+    west = box(2.4785, 48.9075, 2.484, 48.912)
+    layer = write_layer(
+        tmp_path / "p.geojson", [(12.0, "Douze", west), ("13", "Treize", east), (14, "Q", centre)]
+    )
+    cfg = write_config(
+        tmp_path, "x.csv", layer=layer, extra_source='site_codes = { R12 = 12, R13 = "13" }\n'
+    )
+    config = load_config(cfg, check_files=False)
+    assert config.portfolio is not None
+    assert config.portfolio.site_ids == ("12", "13", "14")
+    assert config.portfolio.sources[0].site_codes == {"R12": "12", "R13": "13"}
+    placed = placed_by_code(["12", "13"], ["12.0", "13", "12.00", "12.5"])
+    assert placed["site"].tolist() == [0, 1, 0, -1]
+
+
+@pytest.mark.parametrize(
+    ("ids", "words"),
+    [
+        ((12.5, "13"), ["« 12.5 » invalide", "un nombre à décimales n'est pas un identifiant"]),
+        ((12, "12.0"), ["identifiant de site « 12 » en double (entités n° 1, 2)"]),
+    ],
+)
+def test_a_decimal_site_id_or_a_number_given_twice_is_one_french_error(
+    tmp_path: Path, ids: tuple[object, object], words: list[str]
+) -> None:
+    layer = write_layer(
+        tmp_path / "p.geojson",
+        [
+            (ids[0], "A", box(2.4785, 48.9075, 2.484, 48.912)),
+            (ids[1], "B", box(2.485, 48.908, 2.4905, 48.9122)),
+        ],
+    )
+    cfg = write_config(tmp_path, "x.csv", layer=layer)
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg, check_files=False)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_site_codes_are_read_without_case_nor_spaces_around(tmp_path: Path) -> None:
+    """« BONDY-OUEST », « Bondy-Centre », « r01 » in a site column: code_inconnu, the
+    rows outside every site, though ids are unique but for case; codes equal but for
+    case that map to two sites are refused (the rows could not say which)."""
+    placed = placed_by_code(
+        ["bondy-ouest", "bondy-est"],
+        ["BONDY-OUEST", " bondy-est ", "r01", "Bondy-Nord"],
+        {"R01": "bondy-est"},
+    )
+    assert placed["site"].tolist() == [0, 1, 1, -1]
+    assert placed["reason"].tolist() == ["", "", "", "code_inconnu"]
+    cfg = write_config(
+        tmp_path,
+        "x.csv",
+        extra_source='site_codes = { R1 = "bondy-ouest", r1 = "bondy-est", A = "bondy-est" }\n',
+    )
+    with pytest.raises(ConfigError, match=r"codes « R1 » et « r1 », égaux à la casse près"):
+        load_config(cfg, check_files=False)
 
 
 def test_a_site_of_the_layer_also_declared_by_hand_is_refused(
@@ -341,26 +432,72 @@ def test_perimeter_areas_hold_for_a_portfolio_from_bondy_to_overseas(
         assert areas[sid] == pytest.approx(width * height, rel=0.005), sid
 
 
-def test_a_perimeter_out_of_the_extract_is_said_to_be(
-    tmp_path: Path, simulated_bondy, caplog: pytest.LogCaptureFixture
+OUEST = box(2.4785, 48.9075, 2.484, 48.912)
+
+
+@pytest.mark.parametrize(
+    ("geometry", "words"),
+    [
+        # Longitude and latitude swapped (valid degrees, off Somalia): kept, « aucun
+        # chemin », exit 0.
+        (
+            {"type": "Polygon", "coordinates": [[[y, x] for x, y in OUEST["coordinates"][0]]]},
+            [
+                "(site « autre », « Autre », longitude 48.9075 à 48.9120, latitude 2.4785 à "
+                "2.4840) : entièrement hors de l'extrait, s'étend au-delà de l'extrait de "
+                "5 168 km au sud, 3 396 km à l'est",
+            ],
+        ),
+        # Far more than the extract: its site took every row of the export that no other
+        # perimeter held, and the whole extract as its buildings, exit 0.
+        (box(-170, -80, 170, 80), ["s'étend au-delà de l'extrait de 12 619 km à l'ouest"]),
+        # A stray vertex at (0, 0) (a coordinate left empty in a spreadsheet).
+        (
+            {
+                "type": "Polygon",
+                "coordinates": [[*OUEST["coordinates"][0][:-1], [0, 0], [2.4785, 48.9075]]],
+            },
+            ["s'étend au-delà de l'extrait de 181 km à l'ouest, 5 444 km au sud"],
+        ),
+        # The whole world: « polygone d'aire nulle (ses sommets sont alignés…) ».
+        (box(-180, -90, 180, 90), ["polygone qui fait le tour de la Terre"]),
+    ],
+)
+def test_a_perimeter_beyond_the_extract_is_one_french_error_saying_how_far(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str], geometry, words
 ) -> None:
-    """A perimeter with longitude and latitude swapped (valid degrees, off Somalia): its
-    site is kept and marked, and the split says where it is and what may be wrong."""
-    rows = export_rows(simulated_bondy / "signalements_bailleur.csv")[:20]
-    export = write_export(tmp_path, rows, simulated_bondy)
-    ouest = box(2.4785, 48.9075, 2.484, 48.912)
-    swapped = {"type": "Polygon", "coordinates": [[[y, x] for x, y in ouest["coordinates"][0]]]}
+    """A perimeter reaching far beyond the OSM extract: its buildings beyond would be
+    missing from its site. The distances, worked by hand from the extract's header box
+    (2.4779, 48.90676, 2.49111, 48.91278): 111.32 km a degree of latitude, times the
+    cosine of the extract's middle latitude for a degree of longitude. The split stops
+    before cutting the extract, naming the feature, its box, how far beyond it reaches
+    on which side, and the extract's box."""
+    export = write_export(
+        tmp_path, export_rows(simulated_bondy / "signalements_bailleur.csv")[:20], simulated_bondy
+    )
     layer = write_layer(
-        tmp_path / "p.geojson", [("ouest", "Ouest", ouest), ("inverse", "Inversé", swapped)]
+        tmp_path / "p.geojson", [("ouest", "Ouest", OUEST), ("autre", "Autre", geometry)]
     )
     cfg = write_config(tmp_path, str(export), layer=layer)
-    with caplog.at_level("WARNING", logger="pipelines.portfolio.stage"):
-        assert main(["-q", "split", "--config", str(cfg)]) == 0
-    said = [r.getMessage() for r in caplog.records if "aucun chemin" in r.getMessage()]
-    assert len(said) == 1
-    assert f"{layer}, entité n° 2 (« inverse ») : aucun chemin de l'extrait" in said[0]
-    assert "longitude 48.9075 à 48.9120, latitude 2.4785 à 2.4840" in said[0]
-    assert "Longitude et latitude inversées" in said[0]
+    assert main(["-q", "split", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert f"{layer} : entité n° 2 (site « autre », « Autre »" in err
+    for word in words:
+        assert word in err, (word, err)
+    assert "entité n° 1" not in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "processed" / "_portfolio" / "osm").exists()  # nothing cut
+
+
+def test_a_perimeter_a_little_beyond_the_extract_is_taken() -> None:
+    """A perimeter drawn around the buildings on the extract's edge reaches beyond its
+    box (the demo's residences by up to 134 m): no error below a kilometre."""
+    extract = (2.4779, 48.90676, 2.49111, 48.91278)
+    near = Perimeter("bord", "Bord", 1, (2.4775, 48.9062, 2.4920, 48.9139))  # 120 m north
+    far = Perimeter("loin", "Loin", 2, (2.4785, 48.9075, 2.484, 48.9230))  # 1.1 km north
+    assert [(p.id, why) for p, why in beyond_extract([near, far], extract)] == [
+        ("loin", "s'étend au-delà de l'extrait de 1,1 km au nord")
+    ]
 
 
 def test_overlaps_are_listed_with_the_site_that_gets_their_rows(
@@ -409,6 +546,25 @@ def test_an_overlap_names_the_sites_its_rows_really_go_to() -> None:
     # What the rows' rule does with a point in each part.
     placed = assign_rows(perimeters, lon=np.array([2.495, 2.493]), lat=np.array([48.91, 48.906]))
     assert [perimeters["site_id"].iat[i] for i in placed["site"]] == ["mid", "tiny"]
+
+
+def test_a_perimeter_inside_one_later_in_the_layer_is_listed_as_overlapping() -> None:
+    """A residence (feature 1) inside a neighbourhood given after it (feature 2): its
+    rows went to the residence, but overlaps.csv was empty and nothing said the two
+    overlapped (the spatial index gives the pair as (outer, inner), and the pairs were
+    kept in the layer's order only)."""
+    perimeters = gpd.GeoDataFrame(
+        {"site_id": ["residence", "quartier"], "feature": [1, 2], "area_m2": [1.0, 9.0]},
+        geometry=[shapely.box(2.49, 48.90, 2.50, 48.91), shapely.box(2.48, 48.89, 2.51, 48.92)],
+        crs="EPSG:4326",
+    )
+    overlaps = find_overlaps(perimeters)
+    assert overlaps[["site_a", "site_b", "rows_to"]].values.tolist() == [
+        ["residence", "quartier", "residence"]
+    ]
+    assert overlaps["overlap_m2"].iat[0] == pytest.approx(
+        float(geodesic_area_m2([perimeters.geometry.iat[0]])[0]), abs=1
+    )
 
 
 def test_rows_go_to_one_site_by_the_documented_rules() -> None:
@@ -603,6 +759,25 @@ def test_rows_with_coordinates_go_to_the_smallest_perimeter_holding_them(
     assert None in expected.values()
 
 
+def test_a_source_that_gives_no_row_to_any_site_is_said_to_be(
+    tmp_path: Path, simulated_bondy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An export none of whose rows falls in a site (another town's, coordinates
+    swapped): every row was listed outside, and nothing said the source fed no site."""
+    rows = export_rows(simulated_bondy / "signalements_bailleur.csv")[:30]
+    away = [
+        {**r, "Latitude": "2,48", "Longitude": "48,91", "Bâtiment": "", "Adresse": ""} for r in rows
+    ]
+    export = write_export(tmp_path, away, simulated_bondy)
+    cfg = write_config(tmp_path, str(export))
+    with caplog.at_level("WARNING", logger="pipelines.portfolio.stage"):
+        assert main(["-q", "split", "--config", str(cfg)]) == 0
+    said = [r.getMessage() for r in caplog.records if "ne va à un site" in r.getMessage()]
+    assert len(said) == 1
+    assert "source « bailleur » : aucune de ses 30 lignes ne va à un site" in said[0]
+    assert "coordonnées hors de tout périmètre : 30" in said[0]
+
+
 def test_the_outside_list_holds_no_personal_cell(split_run) -> None:
     cfg, _ = split_run
     config = load_config(cfg)
@@ -718,6 +893,58 @@ def test_an_unanswering_scheduler_is_one_french_error(
     assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
 
 
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("garbage", "attendu un hôte et un port (hôte:port)"),
+        ("tcp://", "attendu un hôte et un port (hôte:port)"),
+        ("http://x:notaport", "protocole « http:// » inconnu de Dask"),
+        ("tcp://x:notaport", "attendu un hôte et un port (hôte:port)"),
+        ("tcp://127.0.0.1:99999", "port 99999 hors de 1 à 65535"),
+        ("tcp://:8786", "aucun hôte avant le port"),
+        (" ", "adresse vide"),
+    ],
+)
+def test_a_scheduler_option_that_is_no_address_is_one_french_error(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str], address: str, why: str
+) -> None:
+    """« garbage », « tcp:// », « http://x:notaport »: no address at all, which the run
+    called a scheduler that does not answer (« injoignable ou muet », after trying)."""
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    code = main(["-q", "run", "--config", str(cfg), "--scheduler", address])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"--scheduler « {address} » : ce n'est pas une adresse d'ordonnanceur Dask" in err
+    assert why in err
+    assert "injoignable" not in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
+
+
+def test_a_local_cluster_has_no_more_workers_than_sites(
+    tmp_path: Path, simulated_bondy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --workers, a local cluster had one worker per CPU whatever the sites (8
+    processes started for 3 sites on 8 CPUs, 5 of them idle): the cap to the sites was
+    the CLI's, for --workers only. The cluster is stopped as it starts (no process)."""
+    import distributed
+
+    started: list[int] = []
+
+    def cluster(*, n_workers: int, **_: object) -> None:
+        started.append(n_workers)
+        raise VigieError("arrêt du test")
+
+    monkeypatch.setattr(parallel, "default_workers", lambda: 8)
+    monkeypatch.setattr(distributed, "LocalCluster", cluster)
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    assert main(["-q", "run", "--config", str(cfg)]) == 2
+    assert main(["-q", "run", "--config", str(cfg), "--workers", "6"]) == 2
+    assert started == [len(SITES), len(SITES)]
+    assert parallel.local_workers(None, None) == 8  # no tasks known: one per CPU
+    assert parallel.local_workers(2, 5) == 2
+
+
 @pytest.mark.parametrize("address", ["tls://127.0.0.1:9", "ucx://127.0.0.1:9"])
 def test_a_scheduler_protocol_unusable_here_is_one_french_error(
     tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str], address: str
@@ -748,6 +975,20 @@ def test_workers_beyond_the_machine_are_one_french_error(
     assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
 
 
+def test_workers_with_a_scheduler_is_one_french_error(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--workers with --scheduler was dropped unsaid: the existing cluster's workers ran
+    the sites, whatever their number."""
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    argv = ["-q", "run", "--config", str(cfg), "--scheduler", "tcp://127.0.0.1:9"]
+    assert main([*argv, "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers fixe les processus d'une grappe locale" in err
+    assert "injoignable" not in err  # said before trying the scheduler
+    assert not (tmp_path / "processed" / "_portfolio").exists()  # stopped before any work
+
+
 @pytest.mark.parametrize("flag", [["--scheduler", "tcp://127.0.0.1:9"], ["--workers", "2"]])
 def test_sequential_with_a_cluster_option_is_one_french_error(
     tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str], flag: list[str]
@@ -772,6 +1013,9 @@ def test_a_scheduler_that_answers_is_used() -> None:
         parallel.dask_client(cluster.scheduler_address) as client,
     ):  # fmt: skip
         assert client.submit(len, "vigie").result() == 5
+        # An address pasted with spaces around it (it was « injoignable »).
+        with parallel.dask_client(f" {cluster.scheduler_address}\t") as spaced:
+            assert spaced.submit(len, "vigie").result() == 5
 
 
 def _published(processed: Path, site: str) -> dict[str, object]:

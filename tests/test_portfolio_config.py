@@ -132,7 +132,7 @@ def test_site_ids_equal_but_for_case_are_refused(tmp_path: Path) -> None:
         # « é » composed or not: two folders on Linux, one on macOS (and `vigie init`
         # refuses it: one rule).
         ("résidence", ["invalide", "sans accents"]),
-        ("", ["invalide"]),
+        ("", ["identifiant de site vide"]),
         # make gives the id to `vigie stage --site`: a leading « - » is read as an option.
         ("-noue", ["commencer par une lettre"]),
         # It names files: a 300-character id failed at the end of the split's cut.
@@ -348,3 +348,192 @@ def test_a_layer_without_geometry_is_one_french_error(
     assert main(["-q", "split", "--config", str(cfg)]) == 2
     line = one_error_line(capsys)
     assert f"« {table} », couche « liste » : aucune géométrie" in line
+
+
+def _example_with_file(tmp_path: Path, layer: gpd.GeoDataFrame, name: str) -> tuple[Path, Path]:
+    """config/demo_portfolio.toml whose perimeter layer is ``layer`` written to ``name``
+    (its format from the suffix), with the CRS ``layer`` declares."""
+    path = tmp_path / name
+    driver = "KML" if name.endswith(".kml") else None  # LIBKML, guessed, writes a folder
+    layer[["code", "nom", "geometry"]].to_file(path, driver=driver)  # Shapefile: 10 chars
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        '"data/raw/portfolio/residences_bondy.geojson"', f'"{path}"'
+    )
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text, encoding="utf-8")
+    return cfg, path
+
+
+@pytest.mark.parametrize("name", ["p.gpkg", "p.geojson"])
+@pytest.mark.parametrize(
+    ("epsg", "where"),
+    [
+        # Lambert-93: its (2.48 m, 48.9 m) is off Gabon, outside its area of use.
+        (2154, "hors de son domaine (France - onshore and offshore"),
+        # Web Mercator's area is the world: its (0, 0), in the Gulf of Guinea.
+        (3857, "à moins de 200 m du point (0, 0) de ce système"),
+    ],
+)
+def test_degrees_declared_as_metres_are_one_french_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, epsg: int, where: str
+) -> None:
+    """A layer in degrees declaring a projected system (a GeoPackage's CRS, a GeoJSON's
+    « crs » member): its perimeters were read as a few metres off Gabon, and the split
+    said only « aucun chemin de l'extrait » for each site, exit 0."""
+    layer = gpd.read_file(RESIDENCES).set_crs(epsg, allow_override=True)
+    cfg, path = _example_with_file(tmp_path, layer, name)
+    assert main(["-q", "split", "--config", str(cfg)]) == 2
+    line = one_error_line(capsys)
+    assert f"« {path} », entité n° 1 (« noue-caillet ») : coordonnées (x de 2.4" in line
+    assert "qui ressemblent à des degrés (longitude, latitude)" in line
+    assert f"alors que la couche déclare {layer.crs.name} (EPSG:{epsg})" in line
+    assert where in line
+    assert "EPSG:4326 pour des degrés" in line
+
+
+def test_lambert93_declared_as_degrees_is_said_to_look_like_lambert93(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reverse: Lambert-93 metres in a GeoPackage declaring WGS 84. The error said
+    « hors des degrés » and « lue en degrés », never that the layer declares WGS 84 nor
+    that its coordinates are Lambert-93's."""
+    layer = gpd.read_file(RESIDENCES).to_crs(2154).set_crs(4326, allow_override=True)
+    cfg, path = _example_with_file(tmp_path, layer, "p.gpkg")
+    assert main(["-q", "split", "--config", str(cfg)]) == 2
+    line = one_error_line(capsys)
+    assert f"« {path} », entité n° 1 (« noue-caillet ») : coordonnées hors des degrés" in line
+    assert "elles ressemblent à des mètres en Lambert-93 (EPSG:2154)" in line
+    assert "alors que la couche déclare WGS 84 (EPSG:4326), en degrés" in line
+
+
+@pytest.mark.parametrize("name", ["p.shp", "p.kml"])
+def test_a_shapefile_or_a_kml_layer_declares_the_sites(tmp_path: Path, name: str) -> None:
+    """A Shapefile (QGIS's, in Lambert-93 with its .prj, its text in UTF-8 without .cpg)
+    and a KML (Google Earth's) are read as the GeoJSON is: same sites, names and boxes.
+    The Shapefile's names were read as Latin-1 (« Cité » became « CitÃ© »), and make
+    did not know its .dbf (the sites' names) as an input of the split."""
+    from pipelines.config.make import deps_fragment
+
+    layer = gpd.read_file(RESIDENCES)
+    layer["nom"] = [f"Cité n° {i} « Éole »" for i in range(len(layer))]
+    if name.endswith(".shp"):
+        layer = layer.to_crs(2154)
+    cfg, path = _example_with_file(tmp_path, layer, name)
+    path.with_suffix(".cpg").unlink(missing_ok=True)  # as many tools write it
+    config = load_config(cfg, check_files=False)
+    assert config.portfolio is not None
+    sites = config.portfolio.sites
+    expected = gpd.read_file(RESIDENCES)
+    assert [s.id for s in sites] == expected["code"].tolist()
+    assert [s.name for s in sites] == [f"Cité n° {i} « Éole »" for i in range(len(layer))]
+    for site, bounds in zip(sites, expected.bounds.to_numpy(), strict=True):
+        assert site.bbox == pytest.approx(tuple(bounds), abs=1e-4)  # a box reprojected
+    if name.endswith(".shp"):
+        rule = next(
+            line for line in deps_fragment(config).splitlines() if "$(SPLIT_OUTPUTS) &:" in line
+        )
+        for suffix in (".shp", ".dbf", ".shx", ".prj"):
+            assert str(path.with_suffix(suffix)) in rule
+
+
+def test_a_latin1_shapefile_without_cpg_keeps_its_names(tmp_path: Path) -> None:
+    layer = gpd.read_file(RESIDENCES)[["code", "nom", "geometry"]]
+    layer["nom"] = [f"Cité « Éole » {i}" for i in range(len(layer))]
+    path = tmp_path / "p.shp"
+    layer.to_file(path, encoding="ISO-8859-1")
+    path.with_suffix(".cpg").unlink()
+    assert b"Cit\xe9" in path.with_suffix(".dbf").read_bytes()
+    cfg, _ = _example_with_file(tmp_path, layer, "q.gpkg")
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(str(tmp_path / "q.gpkg"), str(path)))
+    config = load_config(cfg, check_files=False)
+    assert config.portfolio is not None
+    assert [s.name for s in config.portfolio.sites] == layer["nom"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("remove", "words"),
+    [
+        (".shx", ["illisible : Shapefile incomplet : son .shx (l'index des géométries) manque"]),
+        (".dbf", ["champ « code » absent", "champs : aucun (son .dbf (les champs) manque)"]),
+        ("text", ["illisible : formats lus : GeoPackage (.gpkg), GeoJSON", "KML (.kml)"]),
+    ],
+)
+def test_a_layer_in_no_format_read_or_an_incomplete_shapefile_says_what_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], remove: str, words: list[str]
+) -> None:
+    """A Shapefile without its .shx was « illisible : attendu un GeoJSON ou un
+    GeoPackage », which it is neither and needs not be; without its .dbf, « champs : . »."""
+    cfg, path = _example_with_file(tmp_path, gpd.read_file(RESIDENCES), "p.shp")
+    if remove == "text":
+        path.write_text("ceci n'est pas une couche", encoding="utf-8")
+    else:
+        path.with_suffix(remove).unlink()
+    assert main(["-q", "split", "--config", str(cfg)]) == 2
+    line = one_error_line(capsys)
+    assert f"« {path} »" in line
+    for word in words:
+        assert word in line, (word, line)
+
+
+def test_a_kml_multigeometry_keeps_its_polygons(tmp_path: Path) -> None:
+    """Google Earth's MultiGeometry of an outline and its label's point, read by GDAL as
+    a collection: refused (« c'est une collection de géométries, pas un polygone »); its
+    polygons are now the perimeter, said in a warning."""
+    from pipelines.portfolio import read_perimeters
+
+    ring = "2.4785,48.9075,0 2.484,48.9075,0 2.484,48.912,0 2.4785,48.912,0 2.4785,48.9075,0"
+    path = tmp_path / "p.kml"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2">'
+        "<Document><Placemark><name>ouest</name><description>Ouest</description>"
+        f"<MultiGeometry><Polygon><outerBoundaryIs><LinearRing><coordinates>{ring}"
+        "</coordinates></LinearRing></outerBoundaryIs></Polygon><Point><coordinates>"
+        "2.48,48.91,0</coordinates></Point></MultiGeometry></Placemark></Document></kml>",
+        encoding="utf-8",
+    )
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        '"data/raw/portfolio/residences_bondy.geojson"', f'"{path}"'
+    )
+    text = text.replace('id_field = "code"', 'id_field = "Name"')
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text.replace('name_field = "nom"', 'name_field = "description"'), "utf-8")
+    config = load_config(cfg, check_files=False)
+    assert config.portfolio is not None
+    perimeters = read_perimeters(config.portfolio)
+    assert perimeters["geometry"].iat[0].geom_type == "Polygon"
+    assert perimeters["geometry"].iat[0].equals(shapely.box(2.4785, 48.9075, 2.484, 48.912))
+    assert bool(perimeters["repaired"].iat[0])
+
+
+def test_a_site_name_that_shows_nothing_is_the_site_id(tmp_path: Path) -> None:
+    """A name of a zero-width space (or a no-break space) only: the site was titled
+    with nothing visible, where an empty name gives the site its id."""
+    doc = _layer()
+    doc["features"][0]["properties"]["nom"] = "\u200b"
+    doc["features"][1]["properties"]["nom"] = "\u00a0\u200b "
+    cfg, _ = _example_with_layer(tmp_path, doc)
+    config = load_config(cfg, check_files=False)
+    assert config.portfolio is not None
+    first, second = config.portfolio.sites[:2]
+    assert (first.name, second.name) == (first.id, second.id)
+
+
+def test_sites_of_one_name_are_told_apart_by_their_ids(tmp_path: Path) -> None:
+    """Two residences « Les Tilleuls » (and « Cité » written with é composed and not):
+    two rows of the portfolio's table, two map titles alike. Each such name is followed
+    by its site's id; a name of its own is kept."""
+    doc = _layer()
+    names = ["Les Tilleuls", "les tilleuls", "Cit\u00e9", "Cite\u0301", "Autre"]
+    for feature, name in zip(doc["features"], names, strict=True):
+        feature["properties"]["nom"] = name
+    cfg, _ = _example_with_layer(tmp_path, doc)
+    config = load_config(cfg, check_files=False)
+    assert config.portfolio is not None
+    ids = [s.id for s in config.portfolio.sites]
+    assert [s.name for s in config.portfolio.sites] == [
+        f"Les Tilleuls ({ids[0]})",
+        f"les tilleuls ({ids[1]})",
+        f"Cit\u00e9 ({ids[2]})",
+        f"Cite\u0301 ({ids[3]})",
+        "Autre",
+    ]

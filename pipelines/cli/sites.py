@@ -374,25 +374,20 @@ def cmd_run(args: argparse.Namespace) -> None:
     stages.check_site_files(config)
     sites = [config.site(args.site)] if args.site else list(config.sites)
     through = args.through
-    if args.workers is not None and args.workers < 1:
-        raise VigieError("--workers : attendu un nombre de processus au moins égal à 1.")
-    if args.sequential and (args.scheduler or args.workers):  # one of them would be ignored
-        raise VigieError(
+    if args.sequential and (args.scheduler is not None or args.workers is not None):
+        raise VigieError(  # one of them would be ignored
             "--sequential traite les sites ici, l'un après l'autre, sans Dask : il ne va "
             "ni avec --scheduler ni avec --workers ; retirez l'un ou l'autre."
         )
-    workers = args.workers
-    if workers is not None:
-        from pipelines.portfolio.parallel import MAX_WORKERS_PER_CPU, default_workers
+    if args.scheduler is not None and args.workers is not None:  # --workers was ignored
+        raise VigieError(
+            "--workers fixe les processus d'une grappe locale ; avec --scheduler, ce sont "
+            "les workers lancés sur la grappe existante (dask worker) : retirez --workers."
+        )
+    if args.workers is not None:  # out of bounds: said before any work, whatever the path
+        from pipelines.portfolio.parallel import local_workers
 
-        cpus = default_workers()
-        if workers > MAX_WORKERS_PER_CPU * cpus:
-            raise VigieError(
-                f"--workers {workers} : au plus {MAX_WORKERS_PER_CPU * cpus} processus "
-                f"({MAX_WORKERS_PER_CPU} par processeur, {cpus} ici) ; chaque processus tient "
-                "un site en mémoire, et les sites ne vont pas plus vite au-delà."
-            )
-        workers = min(workers, len(sites))  # one task per site: more would wait idle
+        local_workers(args.workers, len(sites))
     ids = [site.id for site in sites]
     what = f"Vigie ({', '.join(ids)})"
     split = config.portfolio is not None and bool(set(ids) & set(config.portfolio.site_ids))
@@ -410,7 +405,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         from pipelines.portfolio import parallel
 
         # The cluster first: a scheduler that does not answer stops the run at once.
-        with parallel.dask_client(args.scheduler, workers) as client:
+        with parallel.dask_client(args.scheduler, args.workers, tasks=len(sites)) as client:
             if split:  # read once, here; each worker then reads its sites' part only
                 cmd_split(args)
             with Progress(what, len(sites), unit="site") as progress:

@@ -132,3 +132,103 @@ def geojson_text_coordinate(path: str, n: int) -> str | None:
                 shown = "null" if v is None else f"« {v} »" if isinstance(v, str) else str(v)
                 return _nonnumeric_fr(shown, k)
     return None
+
+
+#: Lambert-93's (EPSG:2154) extent in its own metres, roughly (its area of use, France
+#: and Corsica, projected): coordinates in it are taken to be Lambert-93's.
+_L93_EXTENT = (-400_000.0, 6_000_000.0, 1_350_000.0, 7_250_000.0)
+#: Degrees a projected layer may reach beyond its system's area of use (a UTM zone is
+#: often used a little beyond its 6 degrees).
+AREA_OF_USE_MARGIN_DEG = 2.0
+
+
+def coordinates_look(box: tuple[float, ...]) -> str:
+    """What a box of coordinates (xmin, ymin, xmax, ymax) looks like, in French:
+    degrees, Lambert-93's metres, or metres of another system."""
+    if _in_degrees(box):
+        return "des degrés (longitude, latitude)"
+    xmin, ymin, xmax, ymax = box
+    w, s, e, n = _L93_EXTENT
+    if w <= xmin <= xmax <= e and s <= ymin <= ymax <= n:
+        return "des mètres en Lambert-93 (EPSG:2154)"
+    return "des mètres d'un autre système (ni des degrés ni du Lambert-93)"
+
+
+def _in_degrees(box: tuple[float, ...]) -> bool:
+    xmin, ymin, xmax, ymax = box
+    return -180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90
+
+
+def crs_mismatch(crs: Any, declared: bool, bounds: Any) -> tuple[int, str] | None:
+    """The first feature (0-based) whose coordinates cannot be in the layer's system,
+    and why in French, or ``None``: coordinates beyond ±180/±90 in a geographic system
+    (Lambert-93 read as degrees), or, in a projected one, coordinates that look like
+    degrees (a perimeter within 180 m of the projection's origin is none: degrees
+    declared as Web Mercator) or fall outside the system's area of use by more than
+    :data:`AREA_OF_USE_MARGIN_DEG` once read in it (degrees declared as Lambert-93 fell
+    off Gabon, with no word but « aucun chemin »).
+
+    Parameters
+    ----------
+    crs
+        The layer's ``pyproj.CRS`` (declared, or WGS 84 when the layer declares none).
+    declared
+        Whether the layer declares it.
+    bounds
+        (4, n) array of each feature's xmin, ymin, xmax, ymax in ``crs``, finite.
+    """
+    import numpy as np
+    from pyproj import Transformer
+
+    b = np.asarray(bounds, dtype=float)
+    code = crs.to_epsg()
+    named = f"{crs.name} (EPSG:{code})" if code else crs.name
+    said = f"déclare {named}" if declared else f"ne déclare aucun système : lue en {named}"
+    if crs.is_geographic:
+        bad = (np.abs(b[[0, 2]]) > 180).any(axis=0) | (np.abs(b[[1, 3]]) > 90).any(axis=0)
+        if not bad.any():
+            return None
+        i = int(np.flatnonzero(bad)[0])
+        box = tuple(float(v) for v in b[:, i])
+        return i, (
+            f"coordonnées hors des degrés ({_shown(box)}) : elles ressemblent à "
+            f"{coordinates_look(box)} alors que la couche {said}, en degrés ; déclarez son "
+            "système (EPSG:2154 pour du Lambert-93 : fichier .prj d'un Shapefile, "
+            "GeoPackage) ou reprojetez-la en WGS 84 (un GeoJSON sans « crs » est en degrés)."
+        )
+    area = crs.area_of_use
+    m = AREA_OF_USE_MARGIN_DEG
+    tr = Transformer.from_crs(crs, 4326, always_xy=True)
+    for i in range(b.shape[1]):
+        box = tuple(float(v) for v in b[:, i])
+        with np.errstate(all="ignore"):
+            west, south, east, north = tr.transform_bounds(box[0], box[1], box[2], box[3])
+        if not all(map(math.isfinite, (west, south, east, north))):
+            fall = "nulle part sur la Terre"
+        else:
+            fall = f"longitude {west:.4f} à {east:.4f}, latitude {south:.4f} à {north:.4f}"
+        if area is not None and not (  # NaN compares False: outside too
+            area.west - m <= west
+            and east <= area.east + m
+            and area.south - m <= south
+            and north <= area.north + m
+        ):
+            why = f"à {fall}, hors de son domaine ({area.name.rstrip('.')})"
+        elif _in_degrees(box):  # no perimeter lies within 180 m of a system's (0, 0)
+            why = f"à moins de 200 m du point (0, 0) de ce système ({fall})"
+        else:
+            continue
+        return i, (
+            f"coordonnées ({_shown(box)}) qui ressemblent à {coordinates_look(box)} "
+            f"alors que la couche {said} : lues dans ce système, elles tombent {why} ; "
+            "déclarez le système des coordonnées de la couche (EPSG:4326 pour des degrés) "
+            "ou reprojetez-la."
+        )
+    return None
+
+
+def _shown(box: tuple[float, ...]) -> str:
+    """A box of coordinates as the message shows it: degrees to 4 decimals, metres whole."""
+    digits = 4 if max(abs(v) for v in box) <= 180 else 0
+    x0, y0, x1, y1 = (f"{v:.{digits}f}" for v in box)
+    return f"x de {x0} à {x1}, y de {y0} à {y1}"

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipelines.config import Config, PortfolioConfig
+from pipelines.config.layerfiles import layer_files
 from pipelines.errors import ConfigError
 from pipelines.io import write_text
 from pipelines.stages import STAGES, Stage
@@ -172,7 +173,8 @@ def _split_rule(config: Config, portfolio: PortfolioConfig) -> list[str]:
     the rows outside every site, the summary) from the layer, the extract, the
     gazetteer and the shared exports."""
     lines: list[str] = []
-    inputs = [make_name(_check(config, portfolio.perimeters, "portfolio.perimeters"))]
+    _check(config, portfolio.perimeters, "portfolio.perimeters")
+    inputs = [make_name(f) for f in layer_files(portfolio.perimeters)]  # a Shapefile's parts
     inputs.append(make_name(_check(config, portfolio.osm, "portfolio.osm", folder=True)))
     if portfolio.gazetteer:
         inputs.append(make_name(_check(config, portfolio.gazetteer, "portfolio.gazetteer")))

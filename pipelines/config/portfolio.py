@@ -29,24 +29,29 @@ by the split itself.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipelines.config.coordinates import (
+    crs_mismatch,
     geojson_text_coordinate,
     nonnumeric_coordinate,
     quiet_open_rings,
 )
 from pipelines.config.files import input_problem
+from pipelines.config.layerfiles import missing_parts, unreadable_fr, utf8_text_of_shapefile
 from pipelines.config.site import SourceConfig
 from pipelines.config.sources import read_source
 from pipelines.config.values import (
     check_known,
+    decimal_hint,
     shared_site_keys,
     shown_name,
     site_id_problem,
+    site_id_text,
     site_name_problem,
     take,
     toml_type,
@@ -167,12 +172,15 @@ class PortfolioConfig:
 
 
 def _text_value(value: Any) -> str:
-    """A feature's id or name as text (an integer field without ``.0``)."""
+    """A feature's name as text (an integer field without ``.0``); "" when it shows
+    nothing (spaces, a zero-width space: the site is then named by its id)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    text = str(value).strip()
+    shown = any(unicodedata.category(c)[0] not in "ZC" for c in text)
+    return text if shown else ""
 
 
 def _not_utf8(
@@ -296,27 +304,34 @@ def read_perimeter_sites(
     except DataSourceError as err:
         raise ConfigError(
             config_path,
-            f"couche de périmètres « {path} » illisible : attendu un GeoJSON ou un GeoPackage.",
+            f"couche de périmètres « {path} » illisible : {unreadable_fr(path)}.",
             key=f"{where}.perimeters",
         ) from err
     fields = [str(f) for f in info["fields"]]
+    gone = missing_parts(path, (".dbf",))
     for key, wanted in (("id_field", id_field), ("name_field", name_field)):
         if wanted not in fields:
             raise ConfigError(
                 config_path,
-                f"champ « {wanted} » absent de « {path} » ; champs : {', '.join(fields)}.",
+                f"champ « {wanted} » absent de « {path} » ; champs : "
+                f"{', '.join(fields) or 'aucun'}" + (f" ({gone} manque)." if gone else "."),
                 key=f"{where}.{key}",
             )
+    values = utf8_text_of_shapefile(path, values)
     got = {str(name): column for name, column in zip(meta["fields"], values, strict=True)}
-    ids = [_text_value(v) for v in got[id_field]]
+    ids = [site_id_text(v) for v in got[id_field]]
     names = [_text_value(v) for v in got[name_field]]
     for n, sid in enumerate(ids, start=1):
         problem = site_id_problem(sid)
         if problem is not None and sid != PORTFOLIO_DIR:
             raise ConfigError(
                 config_path,
-                f"« {path} », entité n° {n}, champ « {id_field} » : identifiant de site "
-                f"« {sid} » invalide ({problem}).",
+                f"« {path} », entité n° {n}, champ « {id_field} » : "
+                + (
+                    f"identifiant de site « {sid} » invalide ({problem}{decimal_hint(sid)})."
+                    if sid
+                    else "identifiant de site vide : donnez à chaque périmètre le sien."
+                ),
                 key=f"{where}.id_field",
             )
         if sid == PORTFOLIO_DIR:
@@ -370,30 +385,39 @@ def read_perimeter_sites(
             key=f"{where}.perimeters",
         )
     crs = CRS.from_user_input(info["crs"]) if info.get("crs") else CRS.from_epsg(4326)
-    if crs.is_geographic:
-        # A GeoJSON without a « crs » member is read as degrees (RFC 7946): metres there
-        # (Lambert-93 written without its CRS) would give meaningless perimeters.
-        outside = (np.abs(b[[0, 2]]) > 180).any(axis=0) | (np.abs(b[[1, 3]]) > 90).any(axis=0)
-        if outside.any():
-            n = int(np.flatnonzero(outside)[0]) + 1
-            raise ConfigError(
-                config_path,
-                f"« {path} », entité n° {n} (« {ids[n - 1]} ») : coordonnées hors des "
-                f"degrés (x de {b[0, n - 1]:.0f} à {b[2, n - 1]:.0f}, y de {b[1, n - 1]:.0f} "
-                f"à {b[3, n - 1]:.0f}) alors que la couche est lue en degrés "
-                f"({crs.name}) : une couche en mètres (Lambert-93, EPSG:2154) doit déclarer "
-                "son système de coordonnées (GeoPackage, ou GeoJSON reprojeté en WGS84).",
-                key=f"{where}.perimeters",
-            )
+    mismatch = crs_mismatch(crs, bool(info.get("crs")), b)
+    if mismatch is not None:
+        i, why = mismatch
+        raise ConfigError(
+            config_path,
+            f"« {path} », entité n° {i + 1} (« {ids[i]} ») : {why}",
+            key=f"{where}.perimeters",
+        )
     if not crs.equals(CRS.from_epsg(4326)):
         tr = Transformer.from_crs(crs, 4326, always_xy=True)
         boxes = [tr.transform_bounds(*b[:, i]) for i in range(b.shape[1])]
     else:
         boxes = [tuple(b[:, i]) for i in range(b.shape[1])]
     return tuple(
-        Perimeter(sid, name or sid, n, tuple(float(v) for v in box))  # type: ignore[arg-type]
-        for n, (sid, name, box) in enumerate(zip(ids, names, boxes, strict=True), start=1)
+        Perimeter(sid, name, n, tuple(float(v) for v in box))  # type: ignore[arg-type]
+        for n, (sid, name, box) in enumerate(
+            zip(ids, _told_apart(ids, names), boxes, strict=True), start=1
+        )
     )
+
+
+def _told_apart(ids: list[str], names: list[str]) -> list[str]:
+    """Each site's shown name: its name, its id when it has none, and the name followed
+    by the id when another site of the layer has the same (case and Unicode's two
+    spellings of an accent aside): two rows « Les Tilleuls » of the portfolio's table,
+    two maps of one title, could not be told apart."""
+    shown = [name or sid for sid, name in zip(ids, names, strict=True)]
+    key = [unicodedata.normalize("NFC", name).casefold() for name in shown]
+    twice = {k for k, n in Counter(key).items() if n > 1}
+    return [
+        f"{name} ({sid})" if k in twice else name
+        for sid, name, k in zip(ids, shown, key, strict=True)
+    ]
 
 
 def _portfolio_source(raw: Any, path: str, where: str) -> PortfolioSource:
@@ -418,16 +442,30 @@ def _portfolio_source(raw: Any, path: str, where: str) -> PortfolioSource:
         )
     codes = take(raw, "site_codes", dict, path, where, {})
     for code, site in codes.items():
-        if not isinstance(site, str) or not site:
+        # An integer is the id of a layer's feature of that number (site_id_text).
+        whole = isinstance(site, int | float) and not isinstance(site, bool)
+        if not (isinstance(site, str) or whole) or not site_id_text(site):
             raise ConfigError(
                 path,
                 f"attendu l'identifiant d'un site, trouvé {toml_type(site)}.",
                 key=f"{where}.site_codes.{code}",
             )
+    mapping = {str(k): site_id_text(v) for k, v in codes.items()}
+    folded: dict[str, str] = {}  # the rows' codes are compared so (portfolio.assign)
+    for code, site in mapping.items():
+        other = folded.setdefault(code.strip().casefold(), code)
+        if other != code and mapping[other].casefold() != site.casefold():
+            raise ConfigError(
+                path,
+                f"codes « {other} » et « {code} », égaux à la casse près, vers deux sites "
+                f"(« {mapping[other]} », « {site} ») : les codes des lignes sont lus sans "
+                "la casse ; gardez-en un.",
+                key=f"{where}.site_codes",
+            )
     return PortfolioSource(
         source=source,
         site_column=take(raw, "site_column", str, path, where, None),
-        site_codes={str(k): str(v) for k, v in codes.items()},
+        site_codes=mapping,
     )
 
 

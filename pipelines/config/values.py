@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import fields
@@ -155,6 +156,34 @@ MAX_SITE_ID_CHARS = 64
 WINDOWS_DEVICES = frozenset(
     ["con", "prn", "aux", "nul"] + [f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)]
 )
+
+
+#: A whole number written with a decimal point (« 12.0 »): how GDAL gives a GeoJSON's
+#: number 12.0 in a field of text (a column where other features have text ids), and a
+#: spreadsheet an integer of a column of reals.
+WHOLE_NUMBER = re.compile(r"([0-9]+)\.0*")
+
+
+def site_id_text(value: Any) -> str:
+    """A site id as a layer's field or a TOML value gives it, as text: an integer as its
+    digits, a whole number written as a real (12.0, or the text « 12.0 ») as the same
+    digits, so that a feature's id does not depend on its neighbours' types (GDAL reads a
+    GeoJSON field of numbers and texts as text, 12.0 as « 12.0 »); text trimmed; "" for
+    nothing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    whole = WHOLE_NUMBER.fullmatch(text)
+    return whole.group(1) if whole else text
+
+
+def decimal_hint(sid: str) -> str:
+    """A hint for an id that is a number with decimals (« 12.5 »), or ""."""
+    if re.fullmatch(r"[+-]?[0-9]*[.,][0-9]+", sid):
+        return " ; un nombre à décimales n'est pas un identifiant : donnez des entiers ou du texte"
+    return ""
 
 
 def site_id_problem(sid: str) -> str | None:

@@ -3,8 +3,9 @@
 A row is given, in this order of precedence:
 
 1. by its **site code** (``site_column``), when the source maps one and the row fills it:
-   the code's site (``site_codes``, or the code itself when it is a site id); a filled
-   code that names no site sends the row nowhere (``code_inconnu``);
+   the code's site (``site_codes``, or the code itself when it is a site id), codes and
+   ids compared without case nor surrounding spaces (« BONDY-OUEST » is bondy-ouest); a
+   filled code that names no site sends the row nowhere (``code_inconnu``);
 2. by its **coordinates**, to the perimeter that contains them (a point on an edge
    counts as inside); where perimeters overlap, to the **smallest** of them (the most
    specific: a residence inside a priority neighbourhood), and between perimeters of
@@ -23,6 +24,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+
+from pipelines.config.values import WHOLE_NUMBER
 
 #: Why a row went to no site, in the analyst's list (``outside_every_site.csv``).
 OUTSIDE_REASONS = {
@@ -155,11 +158,18 @@ def assign_rows(
     reason = np.full(n, "", dtype=object)
     todo = np.ones(n, bool)
     if codes is not None:
-        ids = {sid: i for i, sid in enumerate(perimeters["site_id"])}
-        mapping = {str(k).strip(): v for k, v in (site_codes or {}).items()}
-        text = codes.fillna("").astype(str).str.strip()
+        # Codes and site ids compared folded (case, spaces around): ids are unique so
+        # (config), and codes equal so map to one site (config.portfolio).
+        ids = {str(sid).casefold(): i for i, sid in enumerate(perimeters["site_id"])}
+        mapping: dict[str, str] = {
+            str(k).strip().casefold(): v.casefold() for k, v in (site_codes or {}).items()
+        }
+        text = codes.fillna("").astype(str).str.strip().str.casefold()
         filled = (text != "").to_numpy()
-        target = text.map(lambda c: ids.get(mapping.get(c, c), -1)).to_numpy(np.int64)
+        # « 12.0 » is the code 12 where no code nor site is « 12.0 » (site_id_text).
+        known = text.isin(mapping.keys()) | text.isin(ids.keys())
+        text = text.where(known, text.str.replace(WHOLE_NUMBER.pattern + "$", r"\1", regex=True))
+        target = np.array([ids.get(mapping.get(c, c), -1) for c in text], np.int64)
         site[filled] = target[filled]
         how[filled & (target >= 0)] = "code"
         reason[filled & (target < 0)] = "code_inconnu"

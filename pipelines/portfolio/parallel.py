@@ -43,15 +43,75 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-@contextmanager
-def dask_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
-    """A ``distributed.Client``: on the scheduler at ``scheduler``, else on a local
-    cluster of ``workers`` single-threaded worker processes (default: one per CPU).
+#: The protocols of a scheduler's address on a network, as ``distributed`` names its
+#: backends (each address ``hôte:port``); ``inproc://`` (a cluster in this process, the
+#: tests') is left to the handshake.
+SCHEDULER_PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def scheduler_address_problem(address: str) -> str | None:
+    """What makes ``address`` no scheduler address at all, in French, or ``None``: a
+    protocol Dask does not know, no host, no port or a port that is no number from 1 to
+    65535. Read as Dask reads it (``hôte:port`` without a protocol is ``tcp://``)."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    text = address.strip()
+    if not text:
+        return "adresse vide"
+    scheme, location = parse_address(text, strict=False)
+    if scheme == "inproc":
+        return None
+    if scheme not in SCHEDULER_PROTOCOLS:
+        known = ", ".join(f"{p}://" for p in SCHEDULER_PROTOCOLS)
+        return f"protocole « {scheme}:// » inconnu de Dask (connus : {known})"
+    try:
+        host, port = parse_host_port(location)
+    except ValueError:
+        return "attendu un hôte et un port (hôte:port)"
+    if not host:
+        return "aucun hôte avant le port"
+    if not 1 <= port <= 65535:
+        return f"port {port} hors de 1 à 65535"
+    return None
+
+
+def local_workers(workers: int | None, tasks: int | None) -> int:
+    """The worker processes of a local cluster: ``workers`` (default: one per CPU,
+    :func:`default_workers`), no more than ``tasks`` (each task is a site: a worker
+    beyond them would start, hold its memory and wait idle).
 
     Raises
     ------
     VigieError
-        The scheduler does not answer (French message naming the address).
+        ``workers`` is below 1, or beyond :data:`MAX_WORKERS_PER_CPU` per CPU.
+    """
+    cpus = default_workers()
+    if workers is not None and workers < 1:
+        raise VigieError("--workers : attendu un nombre de processus au moins égal à 1.")
+    if workers is not None and workers > MAX_WORKERS_PER_CPU * cpus:
+        raise VigieError(
+            f"--workers {workers} : au plus {MAX_WORKERS_PER_CPU * cpus} processus "
+            f"({MAX_WORKERS_PER_CPU} par processeur, {cpus} ici) ; chaque processus tient "
+            "un site en mémoire, et les sites ne vont pas plus vite au-delà."
+        )
+    n = workers or cpus
+    return max(1, min(n, tasks)) if tasks is not None else n
+
+
+@contextmanager
+def dask_client(
+    scheduler: str | None = None, workers: int | None = None, *, tasks: int | None = None
+) -> Iterator[Any]:
+    """A ``distributed.Client``: on the scheduler at ``scheduler``, else on a local
+    cluster of ``workers`` single-threaded worker processes (default: one per CPU), no
+    more than ``tasks`` (the sites to run; :func:`local_workers`).
+
+    Raises
+    ------
+    VigieError
+        ``scheduler`` is no address (:func:`scheduler_address_problem`), or the
+        scheduler does not answer (French message naming the address); ``workers`` out
+        of bounds (:func:`local_workers`).
     """
     # Imported when a run starts: `vigie --help` and the stages never load distributed.
     from distributed import Client, LocalCluster
@@ -59,6 +119,14 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
     # The cluster's own news (workers started, closed) is not the analyst's.
     logging.getLogger("distributed").setLevel(logging.WARNING)
     if scheduler is not None:
+        problem = scheduler_address_problem(scheduler)
+        if problem is not None:
+            raise VigieError(
+                f"--scheduler « {scheduler} » : ce n'est pas une adresse d'ordonnanceur Dask "
+                f"({problem}) ; attendu tcp://hôte:8786, ou lancez sans --scheduler pour "
+                "un calcul local."
+            )
+        scheduler = scheduler.strip()  # « tcp://a:8786 » pasted with a space
         try:
             asyncio.run(_handshake(scheduler))
             client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
@@ -79,7 +147,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         with client:
             yield client
         return
-    n = workers or default_workers()
+    n = local_workers(workers, tasks)
     with ExitStack() as stack:
         # Unwound last to first: the client closed, then the cluster, then the loggers'
         # levels given back.

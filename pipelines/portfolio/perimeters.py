@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -12,7 +14,7 @@ import pyogrio
 import shapely
 from shapely import GeometryType
 
-from pipelines.config import PortfolioConfig, nonnumeric_coordinate, quiet_open_rings
+from pipelines.config import Perimeter, PortfolioConfig, nonnumeric_coordinate, quiet_open_rings
 from pipelines.crs import WGS84, geodesic_area_m2, repaired_geometry
 from pipelines.errors import InputError
 from pipelines.portfolio.assign import owner_order
@@ -44,15 +46,28 @@ OVERLAP_COLUMNS = ["site_a", "site_b", "feature_a", "feature_b", "overlap_m2", "
 def repair(geometries: gpd.GeoSeries) -> tuple[gpd.GeoSeries, np.ndarray]:
     """Invalid geometries made valid, their polygonal part kept
     (:func:`pipelines.crs.repaired_geometry`: a bow-tie becomes polygons, sometimes
-    with stray lines, and keeps the polygons).
+    with stray lines, and keeps the polygons), and the polygons of a collection kept.
 
     Returns the geometries and, per feature, whether it was repaired.
     """
-    valid = shapely.is_valid(geometries.to_numpy())
+    values = geometries.to_numpy()
+    # A collection holding polygons (a KML MultiGeometry: the outline and its label's
+    # point) is repaired too: its polygons kept.
+    fix = ~shapely.is_valid(values) | polygonal_collection(values)
     fixed = geometries.copy()
-    if (~valid).any():
-        fixed[~valid] = repaired_geometry(geometries.to_numpy()[~valid], kind="polygon")
-    return fixed, ~valid
+    if fix.any():
+        fixed[fix] = repaired_geometry(values[fix], kind="polygon")
+    return fixed, fix
+
+
+def polygonal_collection(values: np.ndarray) -> np.ndarray:
+    """Per geometry, whether it is a collection holding a polygon."""
+    out = np.zeros(len(values), bool)
+    kinds = shapely.get_type_id(values)
+    for i in np.flatnonzero(kinds == GeometryType.GEOMETRYCOLLECTION):
+        parts = shapely.get_type_id(shapely.get_parts(values[i]))
+        out[i] = bool(np.isin(parts, [GeometryType.POLYGON, GeometryType.MULTIPOLYGON]).any())
+    return out
 
 
 def perimeter_problems(geometries: gpd.GeoSeries, area_m2: pd.Series) -> pd.Series:
@@ -76,6 +91,7 @@ def perimeter_problems(geometries: gpd.GeoSeries, area_m2: pd.Series) -> pd.Seri
     empty = shapely.is_missing(values) | shapely.is_empty(values)
     kinds = pd.Series(shapely.get_type_id(values), index=geometries.index)
     polygonal = kinds.isin([GeometryType.POLYGON, GeometryType.MULTIPOLYGON])
+    polygonal |= polygonal_collection(values)  # its polygons kept (repair)
     out = pd.Series(pd.NA, index=geometries.index, dtype="string")
     out[~empty & ~polygonal] = [
         f"c'est {KIND_FR.get(k, 'une géométrie')}, pas un polygone"
@@ -85,6 +101,14 @@ def perimeter_problems(geometries: gpd.GeoSeries, area_m2: pd.Series) -> pd.Seri
     out[flat] = (
         "polygone d'aire nulle (ses sommets sont alignés ou confondus : même réparé, "
         "il n'entoure aucune surface)"
+    )
+    # An area in degrees but none on the ellipsoid: edges along the poles and the
+    # antimeridian (a box of the whole world, -180 -90 180 90), where « alignés » misled.
+    world = flat & (shapely.area(values) > 0)
+    out[world] = (
+        "polygone qui fait le tour de la Terre (ses bords suivent les pôles ou "
+        "l'antiméridien, comme une emprise du monde entier) : il n'entoure aucune surface "
+        "mesurable, et aucun site n'est si grand"
     )
     out[empty] = "géométrie vide (aucun sommet)"
     return out
@@ -142,12 +166,16 @@ def read_perimeters(portfolio: PortfolioConfig) -> gpd.GeoDataFrame:
     problems = perimeter_problems(layer.geometry, frame["area_m2"])
     if problems.notna().any():
         _raise_problems(portfolio, problems)
-    for _, row in frame[frame["repaired"]].iterrows():
+    collections = polygonal_collection(layer.geometry.to_numpy())
+    for i in np.flatnonzero(repaired):
         log.warning(
-            "%s, entité n° %d (« %s ») : géométrie invalide réparée (make_valid).",
+            "%s, entité n° %d (« %s ») : %s",
             portfolio.perimeters,
-            row["feature"],
-            row["site_id"],
+            frame["feature"].iat[i],
+            frame["site_id"].iat[i],
+            "collection de géométries (MultiGeometry d'un KML) : ses polygones seuls gardés."
+            if collections[i]
+            else "géométrie invalide réparée (make_valid).",
         )
     return frame[PERIMETER_COLUMNS]
 
@@ -176,6 +204,82 @@ def _raise_problems(portfolio: PortfolioConfig, problems: pd.Series) -> None:
     )
 
 
+#: Metres a perimeter may reach beyond its extract's box: a building on the box's edge
+#: comes whole in the extract, and a perimeter drawn around it reaches beyond the box
+#: (the demo's residences by up to 134 m); beyond this, its buildings would be missing.
+BEYOND_EXTRACT_M = 1000.0
+#: Metres per degree of latitude.
+_M_PER_DEG = 111_320.0
+
+
+def _km(metres: float) -> str:
+    """A distance as the messages give it: « 1,4 km », « 4 512 km »."""
+    km = metres / 1000
+    return (f"{km:,.1f}" if km < 100 else f"{km:,.0f}").replace(",", " ").replace(".", ",") + " km"
+
+
+def beyond_extract(
+    sites: Sequence[Perimeter], extract: tuple[float, float, float, float]
+) -> list[tuple[Perimeter, str]]:
+    """The perimeters whose box reaches beyond the extract's ``extract`` (west, south,
+    east, north, degrees) by more than :data:`BEYOND_EXTRACT_M` on a side, each with how
+    far, in French (« s'étend au-delà de l'extrait de 4 512 km à l'ouest, 3,2 km au
+    nord », after « entièrement hors de l'extrait » when it does not meet it)."""
+    west, south, east, north = extract
+    per_lon = _M_PER_DEG * max(math.cos(math.radians((south + north) / 2)), 0.01)
+    found = []
+    for site in sites:
+        w, s, e, n = site.bbox
+        sides = {
+            "à l'ouest": (west - w) * per_lon,
+            "au sud": (south - s) * _M_PER_DEG,
+            "à l'est": (e - east) * per_lon,
+            "au nord": (n - north) * _M_PER_DEG,
+        }
+        if max(sides.values()) <= BEYOND_EXTRACT_M:
+            continue
+        far = ", ".join(f"{_km(m)} {side}" for side, m in sides.items() if m > 0)
+        apart = w > east or e < west or s > north or n < south
+        whole = "entièrement hors de l'extrait, " if apart else ""
+        found.append((site, f"{whole}s'étend au-delà de l'extrait de {far}"))
+    return found
+
+
+def check_within_extract(
+    portfolio: PortfolioConfig, extract: tuple[float, float, float, float]
+) -> None:
+    """Refuse the perimeters that reach beyond the extract's box ``extract`` (degrees)
+    by more than :data:`BEYOND_EXTRACT_M`: their buildings beyond would be missing from
+    their site, or all of them (a box of the whole world, a stray vertex at (0, 0),
+    longitude and latitude swapped, a site of another town).
+
+    Raises
+    ------
+    InputError
+        Naming the layer, the first :data:`MAX_LISTED` such features (number, site,
+        box, how far beyond on which side) and the extract's box.
+    """
+    found = beyond_extract(portfolio.sites, extract)
+    if not found:
+        return
+    listed = [
+        f"entité n° {p.feature} (site « {p.id} », « {p.name} », longitude "
+        f"{p.bbox[0]:.4f} à {p.bbox[2]:.4f}, latitude {p.bbox[1]:.4f} à {p.bbox[3]:.4f}) : {far}"
+        for p, far in found[:MAX_LISTED]
+    ]
+    more = f" ; et {len(found) - MAX_LISTED} autre(s)" if len(found) > MAX_LISTED else ""
+    w, s, e, n = extract
+    raise InputError(
+        portfolio.perimeters,
+        " ; ".join(listed)
+        + more
+        + f". L'extrait OSM « {portfolio.osm} » couvre longitude {w:.4f} à {e:.4f}, latitude "
+        f"{s:.4f} à {n:.4f} : les bâtiments d'un site au-delà manqueraient. Un sommet "
+        "égaré (0, 0 ?), une emprise du monde entier, longitude et latitude inversées, un "
+        "site d'une autre commune ? Corrigez le périmètre, ou donnez un extrait qui le couvre.",
+    )
+
+
 def find_overlaps(perimeters: gpd.GeoDataFrame) -> pd.DataFrame:
     """Each pair of perimeters whose interiors overlap, with the overlap's area and the
     site(s) its rows go to (:func:`pipelines.portfolio.assign.owner_order`): the smaller
@@ -186,10 +290,12 @@ def find_overlaps(perimeters: gpd.GeoDataFrame) -> pd.DataFrame:
     left, right = perimeters.sindex.query(geoms, predicate="overlaps")
     # contains / within: a perimeter nested in another overlaps it too.
     inner_l, inner_r = perimeters.sindex.query(geoms, predicate="contains")
-    left = np.concatenate([left, inner_l])
-    right = np.concatenate([right, inner_r])
-    keep = left < right
-    pairs = sorted(set(zip(left[keep].tolist(), right[keep].tolist(), strict=True)))
+    # Each pair in the layer's order: « contains » gives (outer, inner), and an outer
+    # perimeter after its inner one in the layer was dropped as (later, earlier).
+    left, right = np.concatenate([left, inner_l]), np.concatenate([right, inner_r])
+    first, second = np.minimum(left, right), np.maximum(left, right)
+    keep = first < second
+    pairs = sorted(set(zip(first[keep].tolist(), second[keep].tolist(), strict=True)))
     rows = []
     for a, b in pairs:
         overlap = shapely.intersection(geoms[a], geoms[b])

@@ -39,11 +39,15 @@ from pipelines.ingest import (
     resolve_columns,
 )
 from pipelines.io import write_csv, write_geoparquet, write_json
-from pipelines.osm import read_osm_buildings
+from pipelines.osm import read_osm_bounds, read_osm_buildings
 from pipelines.portfolio.assign import OUTSIDE_REASONS, assign_rows
 from pipelines.portfolio.cut import cut_extract
 from pipelines.portfolio.notes import SiteNotes
-from pipelines.portfolio.perimeters import find_overlaps, read_perimeters
+from pipelines.portfolio.perimeters import (
+    check_within_extract,
+    find_overlaps,
+    read_perimeters,
+)
 from pipelines.portfolio.sinks import Sinks
 
 log = logging.getLogger(__name__)
@@ -363,6 +367,7 @@ def run(config: Config, *, chunk_bytes: int = CHUNK_BYTES) -> dict[str, Any]:
     if portfolio is None:
         raise ValueError("the configuration has no [portfolio]")
     perimeters = read_perimeters(portfolio)
+    check_within_extract(portfolio, read_osm_bounds(portfolio.osm))
     overlaps = find_overlaps(perimeters)
     for _, o in overlaps.iterrows():
         log.warning(
@@ -381,12 +386,12 @@ def run(config: Config, *, chunk_bytes: int = CHUNK_BYTES) -> dict[str, Any]:
         margin_m=portfolio.osm_margin_m,
     )
     for site in portfolio.sites:
-        if ways[site.id] == 0:  # kept and marked, but perhaps a perimeter out of place
+        if ways[site.id] == 0:  # kept and marked (within a kilometre of the extract)
             log.warning(
                 "%s, entité n° %d (« %s ») : aucun chemin de l'extrait « %s » dans son "
                 "emprise (longitude %.4f à %.4f, latitude %.4f à %.4f) ; le site restera "
-                "marqué sans bâtiment. Longitude et latitude inversées, ou un périmètre "
-                "d'une autre commune que l'extrait ?",
+                "marqué sans bâtiment. Un périmètre juste au bord de l'extrait, ou sur un "
+                "terrain sans bâtiment ni voie ?",
                 portfolio.perimeters,
                 site.feature,
                 site.id,
@@ -414,6 +419,20 @@ def run(config: Config, *, chunk_bytes: int = CHUNK_BYTES) -> dict[str, Any]:
                     sid: portfolio.site_source(ps.source.id, sid) for sid in portfolio.site_ids
                 },
                 chunk_bytes=chunk_bytes,
+            )
+    for sid, c in sources.items():
+        if c["rows_read"] and not any(c["by_site"].values()):  # listed, but never in a site
+            reasons = ", ".join(
+                f"{OUTSIDE_REASONS[r]} : {k}" for r, k in c["outside_by_reason"].items() if k
+            )
+            log.warning(
+                "source « %s » : aucune de ses %d lignes ne va à un site (%s), toutes listées "
+                "dans %s. Un export d'un autre territoire que les périmètres, des "
+                "coordonnées inversées, une colonne de code de site mal choisie ?",
+                sid,
+                c["rows_read"],
+                reasons,
+                portfolio.outside,
             )
     by_site = {
         sid: {src: c["by_site"][sid] for src, c in sources.items()} for sid in portfolio.site_ids
