@@ -8,6 +8,8 @@
   the calendar months they cover, as every table per month counts them;
 - the partition of the rows read: every row of a source ends up in exactly one of
   :data:`PARTITION`, and the run summary checks that they add up;
+- :data:`UNPLACED_COLUMNS`: the columns of ``unplaced.csv``, the accepted reports placed
+  on no building, listed for the analyst;
 - :data:`NA_TOKENS` and :data:`NA_SPELLINGS`: how an export (or an OSM tag) writes
   « no value », read as empty by every reader (the reports' cells, the dwelling counts).
 """
@@ -85,6 +87,15 @@ NA_SPELLINGS = frozenset(v for t in NA_TOKENS for v in (t, t.upper(), t.title())
 
 #: Where every row read goes: ``rows_in`` is their sum, per source (``rejected`` is a
 #: count per reason).
+#: The columns of ``unplaced.csv`` (no personal cell: ingestion dropped those; ids,
+#: source line, category, date and position), written by the geocoding stage
+#: (:mod:`pipelines.geocode.unplaced`) and, for a portfolio's site without buildings, by
+#: the publication (:func:`pipelines.publish.publish_without_buildings`).
+UNPLACED_COLUMNS = (
+    "report_id", "source", "source_kind", "source_file", "source_line", "category",
+    "reported_at", "lon", "lat",
+)  # fmt: skip
+
 PARTITION = ("accepted", "updated", "duplicates", "rejected", "outside_study_area")
 
 PARTITION_TEXT = "rows_in = " + " + ".join(PARTITION)

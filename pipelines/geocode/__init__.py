@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from pipelines.geocode.duplicates import link_likely_duplicates
 from pipelines.geocode.stage import geocode_site, match_site_addresses, run_site
-from pipelines.geocode.unplaced import UNPLACED_COLUMNS, unplaced_reports
+from pipelines.geocode.unplaced import unplaced_reports
 
 __all__ = [
-    "UNPLACED_COLUMNS",
     "geocode_site",
     "link_likely_duplicates",
     "match_site_addresses",

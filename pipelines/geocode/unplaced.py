@@ -19,13 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-#: The columns of ``unplaced.csv`` (no personal cell: ingestion dropped those; ids, source
-#: line, category, date and position), before the report's address, building code and
-#: method where it has them, and its ``reason``.
-UNPLACED_COLUMNS = (
-    "report_id", "source", "source_kind", "source_file", "source_line", "category",
-    "reported_at", "lon", "lat",
-)  # fmt: skip
+from pipelines.reports import UNPLACED_COLUMNS
 
 #: Why a report is on no building, by its geocoding method.
 REASONS_FR = {
@@ -58,8 +52,9 @@ def unplaced_reports(reports: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        :data:`UNPLACED_COLUMNS`, ``address``, ``building_ref`` and ``geocode_method``
-        where ``reports`` has them, and ``reason``; in the order of ``reports``.
+        :data:`pipelines.reports.UNPLACED_COLUMNS`, ``address``, ``building_ref`` and
+        ``geocode_method`` where ``reports`` has them, and ``reason``; in the order of
+        ``reports``.
     """
     out = reports[reports["building_id"].isna()] if "building_id" in reports else reports
     columns = [

@@ -59,7 +59,6 @@ import pandas as pd
 from pipelines.config import Config, SiteConfig
 from pipelines.config.publication import ProfileRule
 from pipelines.errors import PublicationError
-from pipelines.geocode import UNPLACED_COLUMNS
 from pipelines.indicators import (
     LIFT,
     emerging_categories,
@@ -82,6 +81,7 @@ from pipelines.publish.stage import person_related_of
 from pipelines.publish.watch import protect_entrances, with_shown_watch
 from pipelines.published import FILES as PUBLISHED_FILES
 from pipelines.published import INDICATOR_FILES, SITE_MARKS, period_of
+from pipelines.reports import UNPLACED_COLUMNS
 from pipelines.stats.disclosure import round_half_up
 
 #: The tables the engine protects together.
@@ -533,7 +533,7 @@ def write_summary(
 
 
 #: The reason given to each row of ``unplaced.csv`` of a site without buildings (its
-#: columns are those of the geocoding stage's list: :data:`UNPLACED_COLUMNS`).
+#: columns are :data:`pipelines.reports.UNPLACED_COLUMNS`, as the geocoding stage's list).
 UNPLACED_REASON = SITE_MARKS["no_buildings"]
 
 
