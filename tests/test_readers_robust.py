@@ -28,8 +28,9 @@ from pipelines.errors import InputError
 from pipelines.ingest import notes_of_parts, read_file_chunks, reading_notes
 from pipelines.ingest import stage as ingest
 from pipelines.ingest.csvfile import read_csv
-from pipelines.ingest.readers import MAX_XLSX_ROWS, MAX_XLSX_XML_BYTES, read_file, read_xlsx
+from pipelines.ingest.readers import read_file
 from pipelines.ingest.rejects import _json_objects
+from pipelines.ingest.xlsx import MAX_XLSX_ROWS, MAX_XLSX_XML_BYTES, read_xlsx
 from tests.conftest import RAW, osm_bounds_file, write_demo_config
 
 BONDY_BBOX = (2.4779, 48.90676, 2.49111, 48.91278)

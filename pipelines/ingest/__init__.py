@@ -30,7 +30,6 @@ from pipelines.ingest.readers import (
     NotATableError,
     detect_format,
     read_file,
-    workbook_sheets,
 )
 from pipelines.ingest.scrub import (
     scrub_series,
@@ -52,6 +51,7 @@ from pipelines.ingest.values import (
     parse_geo_points,
     parse_numbers,
 )
+from pipelines.ingest.xlsx import workbook_sheets
 
 __all__ = [
     "CHUNK_BYTES",

@@ -23,7 +23,7 @@ from pipelines.errors import InputError
 from pipelines.ingest.household import identity_codes
 from pipelines.ingest.personal import group_leaf, is_personal, personal_columns
 from pipelines.ingest.rawfile import RawFile
-from pipelines.ingest.readers import CATEGORY_FALLBACK, FORMAT_DEFAULTS, TITLE_ROWS_MAX
+from pipelines.ingest.readers import CATEGORY_FALLBACK, FORMAT_DEFAULTS
 from pipelines.ingest.schema import (
     _FRANCE_LAT,
     _FRANCE_LON,
@@ -50,6 +50,7 @@ from pipelines.ingest.values import (
     parse_numbers,
     to_str_series,
 )
+from pipelines.ingest.xlsx import TITLE_ROWS_MAX
 from pipelines.taxonomy import normalise_label
 
 

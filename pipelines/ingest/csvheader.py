@@ -64,7 +64,7 @@ def two_row_header(
 
 
 #: How many lines of one cell (titles) may stand above a CSV's header (as in a workbook,
-#: :data:`pipelines.ingest.readers.TITLE_ROWS_MAX`).
+#: :data:`pipelines.ingest.xlsx.TITLE_ROWS_MAX`).
 _TITLE_LINES_MAX = 10
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -235,3 +239,32 @@ class RawFile:
     def n_rows(self) -> int:
         """Data rows read, malformed ones included (blank rows excluded)."""
         return self.table.num_rows + len(self.malformed)
+
+
+def cell_text(value: Any) -> str:
+    """One spreadsheet or JSON value as the string a CSV export would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return ""
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def table_from_records(records: list[dict[str, str]], names: list[str]) -> pa.Table:
+    """Records read from a workbook or a JSON file as a table of string columns
+    ``names`` (an absent key is an empty cell)."""
+    return pa.table(
+        {n: pa.array([r.get(n, "") for r in records], pa.large_string()) for n in names}
+    )
