@@ -19,10 +19,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.ingest import cells as _ingest_cells
+from pipelines.ingest import coords as _coords
 from pipelines.ingest import csvfile as _csv
 from pipelines.ingest import gather as _ingest_gather
 from pipelines.ingest import partition as _ingest_partition
 from pipelines.ingest import scrub as _scrub
+from pipelines.ingest import source as _source
 from pipelines.ingest import values as _values
 
 
@@ -360,7 +362,6 @@ def test_personal_columns_left_unread_read_the_same(
 
 def test_a_personal_column_mapped_to_a_role_is_read(tmp_path: Path) -> None:
     from pipelines.config import SourceConfig
-    from pipelines.ingest import stage as ingest
 
     source = SourceConfig(
         id="s",
@@ -370,7 +371,7 @@ def test_a_personal_column_mapped_to_a_role_is_read(tmp_path: Path) -> None:
         columns={"id": "id", "date": "date", "address": "Adresse"},
         personal_columns=("nom", "adresse", "nom de l'agent"),
     )
-    personal = ingest._personal_columns(source)
+    personal = _source._personal_columns(source)
     assert personal is not None
     assert personal("Nom de l'agent")  # personal, keys no household: not read
     assert not personal("Adresse")  # mapped: the role needs it
@@ -378,7 +379,7 @@ def test_a_personal_column_mapped_to_a_role_is_read(tmp_path: Path) -> None:
     # A report's name keys its household (pipelines.ingest.household): read, never
     # written; an observation's names a surveyor: not read.
     assert not personal("Nom")
-    observations = ingest._personal_columns(dataclasses.replace(source, kind="observations"))
+    observations = _source._personal_columns(dataclasses.replace(source, kind="observations"))
     assert observations is not None
     assert observations("Nom")
 
@@ -393,8 +394,8 @@ def test_ordinary_degrees_classified_as_by_the_full_checks() -> None:
     lat[rng.random(n) < 0.2] = np.nan
     lon[7] = np.nan
     flags = rng.integers(0, 2, n).astype(np.int64)
-    quick = _ingest_cells._classify_degrees(lat, lon, flags)
-    full = _ingest_cells._classify_degrees(
+    quick = _coords._classify_degrees(lat, lon, flags)
+    full = _coords._classify_degrees(
         np.append(lat, 2.35), np.append(lon, 48.85), np.append(flags, 0)
     )
     for got, want in zip(quick, full, strict=True):

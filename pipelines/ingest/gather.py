@@ -14,10 +14,11 @@ import pyarrow.compute as pc
 
 from pipelines.config import SourceConfig
 from pipelines.ingest import scrub as _scrub
-from pipelines.ingest.cells import _concurrently, _Parsed, _str_column
+from pipelines.ingest.cells import _Parsed, _str_column
 from pipelines.ingest.partition import _Categories
 from pipelines.ingest.schema import _NOTES, _STR_COLUMNS, GATHERED_COLUMNS, OUTSIDE_COLUMNS
 from pipelines.ingest.scrub_rules import ROLE_MODES
+from pipelines.ingest.threads import concurrently
 from pipelines.ingest.values import _dictionary_of, arrow_strings, arrow_view, flags, to_str_series
 from pipelines.taxonomy import BY_CODE, CODES
 
@@ -193,7 +194,7 @@ def _accepted_frame(
     # Every column in one batch of tasks (no wait between the text columns and the
     # others): each string column builds its strings once, from a few distinct values
     # and codes.
-    done = _concurrently(
+    done = concurrently(
         {
             **_row_columns(p, ids, a, code, source, files),
             **{
