@@ -28,9 +28,9 @@ from pipelines.geocode import link_likely_duplicates
 from pipelines.ingest import stage as ingest
 from pipelines.ingest.cells import _parse_source
 from pipelines.ingest.csvfile import read_csv
+from pipelines.ingest.dates import parse_dates
 from pipelines.ingest.ragged import read_exact
 from pipelines.ingest.readers import read_file
-from pipelines.ingest.values import parse_dates
 from pipelines.io import read_geoparquet, write_points_geoparquet
 from pipelines.osm.buildings import read_osm_bounds
 from pipelines.taxonomy import BY_SERVICE_CODE, CODES, map_labels

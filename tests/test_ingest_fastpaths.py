@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from pipelines.ingest import cells as _ingest_cells
 from pipelines.ingest import coords as _coords
 from pipelines.ingest import csvfile as _csv
+from pipelines.ingest import dates as _dates
 from pipelines.ingest import gather as _ingest_gather
 from pipelines.ingest import partition as _ingest_partition
 from pipelines.ingest import scrub as _scrub
@@ -144,10 +145,10 @@ def test_leading_days_equal_the_regular_expression() -> None:
     )
     found = pc.extract_regex(column, r"^(?P<d>[0-9]{1,2})/")
     expected = [-1 if d is None else int(d["d"]) for d in found.to_pylist()]
-    assert _values._leading_days(column).tolist() == expected
+    assert _dates._leading_days(column).tolist() == expected
     # A sliced chunk (non-zero offset) reads its own values.
     sliced = pa.array(values, pa.large_string()).slice(1, 3)
-    assert _values._leading_days(sliced).tolist() == expected[1:4]
+    assert _dates._leading_days(sliced).tolist() == expected[1:4]
 
 
 @pytest.mark.parametrize("na_tokens", [True, False])
@@ -237,7 +238,7 @@ def test_checked_strptime_refuses_impossible_dates() -> None:
     ]
     values += ["29/02/2024 10:00", "01-02-2024 10:00", "01/02/2024T10:00"]
     values += ["01/02/2024 10:0x", "", "0a/02/2024 10:00"]
-    checked = _values._strptime_checked(pd.Series(values, dtype="str"), "%d/%m/%Y %H:%M").to_numpy()
+    checked = _dates._strptime_checked(pd.Series(values, dtype="str"), "%d/%m/%Y %H:%M").to_numpy()
     want = []
     for v in values:
         try:

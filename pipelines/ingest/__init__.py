@@ -19,6 +19,7 @@ itself uses, ``vigie doctor`` (the site's secret), and ``vigie split``
 from __future__ import annotations
 
 from pipelines.ingest.chunks import CHUNK_BYTES, notes_of_parts, read_file_chunks
+from pipelines.ingest.dates import date_order, parse_dates
 from pipelines.ingest.encoding import decode
 from pipelines.ingest.filenotes import reading_notes
 from pipelines.ingest.partition import repeated_header_rows
@@ -46,8 +47,6 @@ from pipelines.ingest.values import (
     CONTROL_CHARS,
     arrow_strings,
     clean_cells,
-    date_order,
-    parse_dates,
     parse_geo_points,
     parse_numbers,
 )

@@ -17,6 +17,7 @@ from pandas.api.types import union_categoricals
 from pipelines.config import SourceConfig
 from pipelines.errors import InputError
 from pipelines.ingest.coords import coordinates, refactorized
+from pipelines.ingest.dates import date_order, parse_dates
 from pipelines.ingest.household import identity_codes
 from pipelines.ingest.personal import group_leaf, is_personal, personal_columns
 from pipelines.ingest.rawfile import RawFile
@@ -33,9 +34,7 @@ from pipelines.ingest.values import (
     arrow_view,
     clean_cells,
     clean_labels,
-    date_order,
     filled_cells,
-    parse_dates,
     to_str_series,
 )
 from pipelines.ingest.xlsx import TITLE_ROWS_MAX

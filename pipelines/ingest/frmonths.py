@@ -1,6 +1,6 @@
 """Dates written with a French month name (« 5 mars 2024 », « 1er févr. 2024 14h02 »,
 « mardi 5 mars 2024 », « 12-mars-25 », Excel's date formats and hand-made sheets), rewritten
-``d/mm/yyyy[ time]`` for :func:`pipelines.ingest.values.parse_dates`' numeric reader."""
+``d/mm/yyyy[ time]`` for :func:`pipelines.ingest.dates.parse_dates`' numeric reader."""
 
 from __future__ import annotations
 

@@ -51,11 +51,12 @@ import pandas as pd
 
 from pipelines.config import SourceConfig
 from pipelines.ingest.cells import _Parsed
+from pipelines.ingest.dates import parse_dates
 from pipelines.ingest.gather import _accepted_frame
 from pipelines.ingest.partition import _Categories, _hash_hex, _Partition
 from pipelines.ingest.rawfile import RawFile
 from pipelines.ingest.schema import HISTORY_COLUMNS, UPDATE_REASONS, VERSION_FIELDS
-from pipelines.ingest.values import filled_cells, parse_dates
+from pipelines.ingest.values import filled_cells
 
 #: The fields' names in ``reason_fr``.
 FIELD_LABELS_FR = {
