@@ -15,7 +15,7 @@ from pipelines.geocode.address_index import build_address_index, match_addresses
 from pipelines.geocode.addresses import parse_addresses
 from pipelines.geocode.ban import read_ban
 from pipelines.geocode.osm_addresses import read_osm_addresses
-from pipelines.geocode.stage import address_quality
+from pipelines.geocode.summary import address_quality
 from pipelines.osm.buildings import read_osm_buildings
 
 # Geocodes the whole simulated export twice (OSM only, then OSM + BAN): end to end.
