@@ -777,6 +777,24 @@ def test_the_public_indicators_show_no_count_the_engine_leaves_unprotected(
 
 
 @pytest.mark.parametrize("site", ["bondy", "paris10"])
+@pytest.mark.parametrize("profile", ["comite", "public"])
+def test_the_quarters_of_the_lift_days_are_hidden_with_them(
+    packs: dict[tuple[str, str], Path], site: str, profile: str
+) -> None:
+    """The quarters the lifts' days out of service draw on name those holding a closed
+    lift report: Bondy's open-data indicators read « 2024-T1;2024-T2 » for 2024-T2 beside
+    its lift figures hidden. Now hidden with the days they belong to (every quarter
+    under ``public``), and shown where the days are."""
+    table = pd.read_parquet(packs[(site, profile)] / "indicators_site.parquet")
+    hidden = (table["lift_days_flag"] == FLAG) | (table["other_flag"] == FLAG)
+    assert table.loc[hidden, "lift_days_out_of_service"].isna().all()
+    assert table.loc[hidden, "lift_days_quarters"].isna().all()
+    assert table.loc[~hidden, "lift_days_quarters"].notna().all()
+    if profile == "public":
+        assert hidden.all()
+
+
+@pytest.mark.parametrize("site", ["bondy", "paris10"])
 def test_the_public_pack_puts_no_building_of_hidden_class_in_a_hotspot_zone(
     packs: dict[tuple[str, str], Path], pack_run: DemoRun, demo_run: Any, site: str
 ) -> None:
