@@ -32,14 +32,15 @@ def _micro(rows: list[tuple[str, str, str, int, int]]) -> pd.DataFrame:
 
 def test_the_cells_of_most_reports_under_a_pinning_total_are_hidden_first() -> None:
     """January's pests: A's single report is hidden (one household); shown, the month's
-    total (8) less B's 4 and C's 3 gave it back. B (4 reports, 3 more than its least
-    value 1) is hidden first: the total then allows A 1 to 4. February's A (5 reports of
-    2 households, hidden) has slack enough: nothing more; the lifts hold no sensitive
-    cell: nothing."""
+    total (10) less B's 4 and C's 5 gave it back. B (4 reports, 3 more than its least
+    value 1) is hidden first: the total then allows A 1 to 4. C has more reports but no
+    other month hidden: hidden, its building × category total would give it back.
+    February's A (5 reports of 2 households, hidden) has slack enough: nothing more;
+    the lifts hold no sensitive cell: nothing."""
     micro = _micro(
         [("A", "2024-01", "nuisibles", 1, 1), ("B", "2024-01", "nuisibles", 4, 4),
-         ("C", "2024-01", "nuisibles", 3, 3), ("A", "2024-02", "nuisibles", 5, 2),
-         ("B", "2024-02", "nuisibles", 4, 4), ("A", "2024-01", "ascenseur", 1, 1),
+         ("C", "2024-01", "nuisibles", 5, 5), ("A", "2024-02", "nuisibles", 5, 2),
+         ("B", "2024-02", "nuisibles", 1, 1), ("A", "2024-01", "ascenseur", 1, 1),
          ("B", "2024-01", "ascenseur", 4, 4)]
     )  # fmt: skip
     table = ("zone", "building_id", "month", "category")
