@@ -776,6 +776,45 @@ def test_the_public_indicators_show_no_count_the_engine_leaves_unprotected(
         assert (comite["n_lift_buildings"] == 29).all()
 
 
+def test_the_category_series_is_not_hidden_for_the_building_cells_it_adds_up(
+    packs: dict[tuple[str, str], Path],
+) -> None:
+    """Bondy's committee pack hid 243 of the 336 cells of its category series (233 of
+    them because, shown, a month × category total pinned the hidden building cells
+    under it), and its indicators 101 of their 104 category cells by consistency. The
+    building cells of most reports under such a total are hidden first now
+    (:func:`pipelines.publish.levels.series_slack`): 129 and 61, the building profile
+    hiding fewer cells too (349 of 944, 413 before), for 135 more of the 5 065 monthly
+    building cells. The open-data pack's series: 21 of 112 hidden (31 before)."""
+    comite = json.loads((packs[("bondy", "comite")] / "publication_audit.json").read_text("utf-8"))
+    cells = comite["cells"]
+    assert comite["passed"]
+    assert cells["category_series"]["hidden"] <= 150, cells["category_series"]
+    assert cells["building_profile"]["hidden"] <= 380, cells["building_profile"]
+    indicators = pd.read_parquet(packs[("bondy", "comite")] / "indicators_category.parquet")
+    assert (indicators["cell_flag"] == FLAG).sum() <= 75
+    public = json.loads((packs[("bondy", "public")] / "publication_audit.json").read_text("utf-8"))
+    assert public["cells"]["category_series"]["hidden"] <= 25, public["cells"]
+
+
+@pytest.mark.parametrize("site", ["bondy", "paris10"])
+@pytest.mark.parametrize("profile", ["comite", "public"])
+def test_the_quarters_of_the_lift_days_are_hidden_with_them(
+    packs: dict[tuple[str, str], Path], site: str, profile: str
+) -> None:
+    """The quarters the lifts' days out of service draw on name those holding a closed
+    lift report: Bondy's open-data indicators read « 2024-T1;2024-T2 » for 2024-T2 beside
+    its lift figures hidden. Now hidden with the days they belong to (every quarter
+    under ``public``), and shown where the days are."""
+    table = pd.read_parquet(packs[(site, profile)] / "indicators_site.parquet")
+    hidden = (table["lift_days_flag"] == FLAG) | (table["other_flag"] == FLAG)
+    assert table.loc[hidden, "lift_days_out_of_service"].isna().all()
+    assert table.loc[hidden, "lift_days_quarters"].isna().all()
+    assert table.loc[~hidden, "lift_days_quarters"].notna().all()
+    if profile == "public":
+        assert hidden.all()
+
+
 @pytest.mark.parametrize("site", ["bondy", "paris10"])
 def test_the_public_pack_puts_no_building_of_hidden_class_in_a_hotspot_zone(
     packs: dict[tuple[str, str], Path], pack_run: DemoRun, demo_run: Any, site: str

@@ -112,14 +112,18 @@ LIFT_COLUMNS = ("lift_breakdowns", "lift_breakdowns_per_building_month", "lift_r
 #: ``lift_days_quarters`` (a breakdown may start before the quarter), hidden with any of
 #: their lift cells (``lift_days_flag``).
 LIFT_DAYS = "lift_days_out_of_service"
+#: The quarters :data:`LIFT_DAYS` draws on, hidden with it: a quarter named there holds
+#: a closed lift report, which the quarter's hidden lift figures do not say (Bondy's
+#: open-data pack, 2024-T2: « 2024-T1;2024-T2 » beside its lift counts hidden).
+LIFT_DAYS_QUARTERS = "lift_days_quarters"
 #: Counts the engine does not protect (the site table's; the category table has its
 #: ``backlog_open_end``, reports of earlier quarters still open): hidden in both tables,
 #: ``other_flag`` « s », when every cell is sensitive. The lift-equipped buildings are
 #: those with a lift report over the whole export: a count of reports' buildings too.
 UNPROTECTED_COLUMNS = (
     "n_lift_buildings", "lift_breakdowns", "lift_breakdowns_per_building_month",
-    "lift_repeats_30d", LIFT_DAYS, "n_buildings_recurrent", "recurrence_median_months",
-    "backlog_open_end",
+    "lift_repeats_30d", LIFT_DAYS, LIFT_DAYS_QUARTERS, "n_buildings_recurrent",
+    "recurrence_median_months", "backlog_open_end",
 )  # fmt: skip
 
 
@@ -138,25 +142,28 @@ def _hide(
     out = frame.copy()
     for c in columns:
         if c in out:
-            out[c] = out[c].astype("Float64").mask(hidden.to_numpy())
+            # a text column (the quarters the lift days draw on) is hidden as text
+            column = out[c] if c == LIFT_DAYS_QUARTERS else out[c].astype("Float64")
+            out[c] = column.mask(hidden.to_numpy())
     out[flag] = np.where(hidden.to_numpy(), FLAG, "")
     return out
 
 
 def _hide_lift_days(site: pd.DataFrame, hidden_cells: set[tuple[str, ...]]) -> pd.DataFrame:
-    """``site`` with :data:`LIFT_DAYS` hidden (``lift_days_flag`` « s ») where the quarter's
+    """``site`` with :data:`LIFT_DAYS` and the quarters it draws on
+    (:data:`LIFT_DAYS_QUARTERS`) hidden (``lift_days_flag`` « s ») where the quarter's
     lift figures are, or where any quarter it draws on has its lift cell in
     ``hidden_cells`` (quarter, category): shown, the days of a hidden cell's
     breakdowns would leak through the next quarter's figure."""
     hidden_q = {cell[0] for cell in hidden_cells if cell[1] == LIFT}
-    if "lift_days_quarters" in site:
-        drawn = site["lift_days_quarters"].fillna("").astype(str).str.split(";")
+    if LIFT_DAYS_QUARTERS in site:
+        drawn = site[LIFT_DAYS_QUARTERS].fillna("").astype(str).str.split(";")
     else:
         drawn = pd.Series([[] for _ in range(len(site))], index=site.index)
     hidden = drawn.map(lambda qs: bool(hidden_q & set(qs))) | (site["lift_flag"] == FLAG)
     if "lift_days_flag" in site:
         hidden = hidden | (site["lift_days_flag"] == FLAG)
-    return _hide(site, (LIFT_DAYS,), hidden, "lift_days_flag")
+    return _hide(site, (LIFT_DAYS, LIFT_DAYS_QUARTERS), hidden, "lift_days_flag")
 
 
 def protect_indicators(

@@ -1,8 +1,9 @@
 """The monthly table of the publication profiles (:mod:`pipelines.publish.protect`): the
 coarsening levels ``public`` chooses from (:data:`LEVELS`, :func:`monthly_level`), the
 tables the engine protects jointly at that level (:func:`joint_tables`), the published
-monthly table (:func:`monthly_of`), the site's series (:func:`series_of`) and the sums
-of monthly cells other tables are derived from (:func:`derived_sums`).
+monthly table (:func:`monthly_of`), the site's series (:func:`series_of`), the fine
+cells hidden first so that the series need not hide its own (:func:`series_slack`) and
+the sums of monthly cells other tables are derived from (:func:`derived_sums`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config.publication import ProfileRule
-from pipelines.publish.cells import FLAG, NO_ZONE, flagged
+from pipelines.publish.cells import FLAG, NO_ZONE, engine_rule, flagged, technical_categories
+from pipelines.stats.primary import cell_table
 
 #: Coarsening levels of the public monthly table, finest first: (space, time).
 LEVELS: tuple[tuple[str, str], ...] = (
@@ -176,3 +178,50 @@ def derived_sums(
     out["n_reports"] = out["n_reports"].where(~hidden).round().astype("Int64")
     out["n_reports_flag"] = np.where(hidden, FLAG, "")
     return out.reset_index()
+
+
+def series_slack(
+    micro: pd.DataFrame, table: tuple[str, ...], rule: ProfileRule, time: str
+) -> pd.DataFrame:
+    """The building group's fine table (``table``: space × ``time`` × category) as a
+    ``given`` frame of :func:`pipelines.stats.disclosure.protect`, with the cells to hide
+    beside its primary ones (flag « s », left free: ``locked`` false) so that the site's
+    series, published after it, need not hide its own cells.
+
+    The site's period × category cell is the sum of the fine cells under it: shown, it
+    gives the sum of those hidden, each at least 1, so a hidden sensitive one is pinned
+    within the sum less the others' count. Where that slack is under the protection
+    width, the site group had to hide the period × category cell (the fine group is
+    locked by then): on Bondy's committee pack, 233 of the 243 hidden cells of the
+    category series. So, per period × category holding a hidden sensitive cell with too
+    little slack, the fine cells of most reports (two or more, a 1 adds no slack) are
+    hidden first, the fewest that give the width, when there are enough; only cells
+    whose building × category (the table less its period) already has a hidden period,
+    since the profile's cell would otherwise give the new one back and be hidden in turn
+    (a building's only month of squats, shown from four households, stays shown). On
+    Bondy's committee pack: 129 series cells hidden, the building profile 349 (413), for
+    135 more of the 5 065 monthly cells."""
+    engine = engine_rule(rule, technical_categories(micro))
+    cells = cell_table(micro, [table], engine)
+    hidden = (cells["reason"] != "").to_numpy()
+    target = hidden & cells["sensitive"].to_numpy(dtype=bool)
+    slack = cells["n_reports"].to_numpy(dtype=float) - 1.0
+    # a cell whose other periods are all shown is left: hidden, its building ×
+    # category total (the profile's cell) would give it back, and be hidden in turn
+    row = [d for d in table if d != time]
+    accompanied = pd.Series(hidden).groupby([cells[d] for d in row]).transform("any").to_numpy()
+    extra = np.zeros(len(cells), dtype=bool)
+    for at in cells.groupby([time, "category"], sort=True).indices.values():
+        rows = np.asarray(at, dtype=np.int64)
+        deficit = engine.width - slack[rows][hidden[rows]].sum()
+        if not target[rows].any() or deficit <= 0:
+            continue
+        free = rows[~hidden[rows] & (slack[rows] > 0) & accompanied[rows]]
+        free = free[np.argsort(-slack[free], kind="stable")]
+        enough = np.cumsum(slack[free]) >= deficit
+        if enough.any():
+            extra[free[: int(np.argmax(enough)) + 1]] = True
+    out = cells[list(table)].copy()
+    out["flag"] = np.where(extra, FLAG, "")
+    out["locked"] = False
+    return out.reset_index(drop=True)

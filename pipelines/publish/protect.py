@@ -21,7 +21,10 @@ Choices (said in the method note):
   period and category, which the category chart and the method note show, and the
   committee pack's key figures, window × category group and window:
   :mod:`~pipelines.publish.keyfigures`), so that no link between the groups gives a
-  hidden cell back; the whole is audited at once. The before/after and the top
+  hidden cell back; the whole is audited at once. Before the buildings' group, the
+  building cells of most reports under a period × category total that would pin a
+  hidden sensitive cell are hidden first (:func:`~pipelines.publish.levels.series_slack`),
+  so that the site's series need not hide its own cells. The before/after and the top
   buildings' series are sums of shown monthly cells only.
 - A report arriving after its period was published (the ledger does not list it among
   the reports counted there) is counted in no protected figure
@@ -97,6 +100,7 @@ from pipelines.publish.levels import (
     monthly_level,
     monthly_of,
     series_of,
+    series_slack,
 )
 from pipelines.publish.margins import (
     audited,
@@ -258,7 +262,11 @@ def apply_profile(
     local, site_tables = joint_tables(level)
     if window is not None:
         site_tables = [*site_tables, *KEY_TABLES]
-    buildings = protect_tables(micro, local, rule, given={("zone",): unpublished_zone(micro)})
+    given: dict[tuple[str, ...], pd.DataFrame] = {("zone",): unpublished_zone(micro)}
+    fine = local[-1]
+    if level[1] in fine:  # the series' period × category cells add up the fine ones
+        given[fine] = series_slack(micro, fine, rule, level[1])
+    buildings = protect_tables(micro, local, rule, given=given)
     cells_b, audit_b = buildings.tables, buildings.audit
     note = _note_categories(micro, rule, person_related)
     site_group = protect_tables(micro, site_tables, rule, given={**cells_b, ("category",): note})
