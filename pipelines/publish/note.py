@@ -61,10 +61,10 @@ def _technical_text(audit: Mapping[str, Any]) -> str:
         "qui désigne un logement est lié aux personnes, et le total de sa catégorie, pour "
         "son bâtiment ou pour le mois, est une case technique) : "
         f"{fr_number(n)} case(s) technique(s) masquée(s) ainsi, chacune avec sa raison "
-        "dans publication_audit.json. Les cases par bâtiment et mois comptent celles "
-        "masquées d'avance (raison « given ») : sous un total du site par mois et "
-        "catégorie qui aurait redonné une case masquée, les cases de bâtiment les plus "
-        "fournies le sont d'abord, pour que la série du site reste affichée."
+        "dans publication_audit.json. Les cases par bâtiment et mois comptent aussi "
+        "celles masquées d'avance : sous un total du site par mois et catégorie qui "
+        "aurait redonné une case masquée, les cases de bâtiment les plus fournies le "
+        "sont d'abord, pour que la série du site reste affichée."
     )
 
 
