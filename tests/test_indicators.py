@@ -29,12 +29,11 @@ from pipelines.indicators.lifts import lift_repeats
 from pipelines.indicators.quarters import quarter_months
 from pipelines.maps.portfolio import portfolio_page
 from pipelines.publish.cells import engine_audit, protect_tables, refined
+from pipelines.publish.consistency import consistent_with_published, quarters_of_period
 from pipelines.publish.indicators import (
     TABLES,
-    consistent_with_published,
     protect_entrances,
     protect_indicators,
-    quarters_of_period,
     rounded,
     with_shown_hotspots,
 )
@@ -512,7 +511,7 @@ def test_under_public_the_share_past_target_comes_from_rounded_counts() -> None:
     # Bondy's open-data pack showed 0,722 (13 of 18, exact) beside « 20 » closed: the
     # share pinned the counts. Now: 13 → 15 past it, 18 → 20 due: 0,75; the counts it is
     # drawn from are not published (NOT_PUBLISHED). The committee keeps 0,722.
-    from pipelines.publish.indicators import NOT_PUBLISHED
+    from pipelines.publish.indicator_cells import NOT_PUBLISHED
 
     rows = [
         ("A", "chauffage", f"2024-07-{1 + k:02d} 08:00",

@@ -66,8 +66,21 @@ from pipelines.indicators import (
     site_mark,
 )
 from pipelines.io import read_geoparquet, read_json, write_csv, write_json, write_text
-from pipelines.publish.cells import FLAG, microdata, protect_tables
+from pipelines.publish.cells import microdata, protect_tables
+from pipelines.publish.consistency import consistent_with_published
 from pipelines.publish.headline import published_quarter_trends
+from pipelines.publish.indicator_cells import (
+    CELL_COLUMNS,
+    LIFT_COLUMNS,
+    LIFT_DAYS,
+    NOT_PUBLISHED,
+    RPLS_COLUMNS,
+    SITE_CELL_COLUMNS,
+    UNPROTECTED_COLUMNS,
+    hidden_keys,
+    hide,
+    hide_lift_days,
+)
 from pipelines.publish.ledger import read_ledger, site_ledger_path
 from pipelines.publish.ledger_check import unprotected_tables
 from pipelines.publish.left_out import (
@@ -80,7 +93,7 @@ from pipelines.publish.left_out import (
 from pipelines.publish.stage import person_related_of
 from pipelines.publish.watch import protect_entrances, with_shown_watch
 from pipelines.published import FILES as PUBLISHED_FILES
-from pipelines.published import INDICATOR_FILES, SITE_MARKS, period_of
+from pipelines.published import INDICATOR_FILES, SITE_MARKS
 from pipelines.reports import UNPLACED_COLUMNS
 from pipelines.stats.disclosure import round_half_up
 
@@ -91,79 +104,10 @@ TABLES: tuple[tuple[str, ...], ...] = (
     ("quarter", "category", "rpls"),
     ("quarter", "rpls"),
 )
-#: Figures drawn from a cell's reports, hidden with it (category table).
-CELL_COLUMNS = (
-    "n_reports", "n_households", "reports_per_building", "n_closed", "median_delay_h",
-    "p90_delay_h", "share_past_target", "backlog_open_end",
-)  # fmt: skip
-#: The counts of the share past the target (:func:`rounded`), never published: the
-#: engine does not protect them.
-NOT_PUBLISHED = ("n_due", "n_past_target")
-#: Figures drawn from the cell's reports on RPLS buildings.
-RPLS_COLUMNS = (
-    "n_reports_rpls", "n_households_rpls", "reports_per_100_dwellings",
-    "households_per_100_dwellings",
-)  # fmt: skip
-#: Figures of the site table drawn from the quarter's reports.
-SITE_CELL_COLUMNS = ("n_reports", "n_households", "reports_per_building")
-#: Figures of the site table drawn from the quarter's lift reports.
-LIFT_COLUMNS = ("lift_breakdowns", "lift_breakdowns_per_building_month", "lift_repeats_30d")
-#: The lifts' days out of service: drawn from the lift reports of the quarters named in
-#: ``lift_days_quarters`` (a breakdown may start before the quarter), hidden with any of
-#: their lift cells (``lift_days_flag``).
-LIFT_DAYS = "lift_days_out_of_service"
-#: The quarters :data:`LIFT_DAYS` draws on, hidden with it: a quarter named there holds
-#: a closed lift report, which the quarter's hidden lift figures do not say (Bondy's
-#: open-data pack, 2024-T2: « 2024-T1;2024-T2 » beside its lift counts hidden).
-LIFT_DAYS_QUARTERS = "lift_days_quarters"
-#: Counts the engine does not protect (the site table's; the category table has its
-#: ``backlog_open_end``, reports of earlier quarters still open): hidden in both tables,
-#: ``other_flag`` « s », when every cell is sensitive. The lift-equipped buildings are
-#: those with a lift report over the whole export: a count of reports' buildings too.
-UNPROTECTED_COLUMNS = (
-    "n_lift_buildings", "lift_breakdowns", "lift_breakdowns_per_building_month",
-    "lift_repeats_30d", LIFT_DAYS, LIFT_DAYS_QUARTERS, "n_buildings_recurrent",
-    "recurrence_median_months", "backlog_open_end",
-)  # fmt: skip
 
 
 def _optional_table(path: Path) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.exists() else None
-
-
-def _hidden_keys(table: pd.DataFrame, keys: list[str]) -> set[tuple[str, ...]]:
-    rows = table[table["flag"] == FLAG]
-    return {tuple(str(v) for v in r) for r in rows[keys].itertuples(index=False)}
-
-
-def _hide(
-    frame: pd.DataFrame, columns: tuple[str, ...], hidden: pd.Series, flag: str
-) -> pd.DataFrame:
-    out = frame.copy()
-    for c in columns:
-        if c in out:
-            # a text column (the quarters the lift days draw on) is hidden as text
-            column = out[c] if c == LIFT_DAYS_QUARTERS else out[c].astype("Float64")
-            out[c] = column.mask(hidden.to_numpy())
-    out[flag] = np.where(hidden.to_numpy(), FLAG, "")
-    return out
-
-
-def _hide_lift_days(site: pd.DataFrame, hidden_cells: set[tuple[str, ...]]) -> pd.DataFrame:
-    """``site`` with :data:`LIFT_DAYS` and the quarters it draws on
-    (:data:`LIFT_DAYS_QUARTERS`) hidden (``lift_days_flag`` « s ») where the quarter's
-    lift figures are, or where any quarter it draws on has its lift cell in
-    ``hidden_cells`` (quarter, category): shown, the days of a hidden cell's
-    breakdowns would leak through the next quarter's figure."""
-    hidden_q = {cell[0] for cell in hidden_cells if cell[1] == LIFT}
-    if LIFT_DAYS_QUARTERS in site:
-        drawn = site[LIFT_DAYS_QUARTERS].fillna("").astype(str).str.split(";")
-    else:
-        drawn = pd.Series([[] for _ in range(len(site))], index=site.index)
-    hidden = drawn.map(lambda qs: bool(hidden_q & set(qs))) | (site["lift_flag"] == FLAG)
-    if "lift_days_flag" in site:
-        hidden = hidden | (site["lift_days_flag"] == FLAG)
-    return _hide(site, (LIFT_DAYS, LIFT_DAYS_QUARTERS), hidden, "lift_days_flag")
 
 
 def protect_indicators(
@@ -193,45 +137,43 @@ def protect_indicators(
     """
     if rule.protect == "none" or micro.empty:
         no = pd.Series(False, index=categories.index)
-        cats = _hide(
-            _hide(categories, CELL_COLUMNS, no, "cell_flag"), RPLS_COLUMNS, no, "rpls_flag"
-        )
-        cats = _hide(cats, (), no, "other_flag")
+        cats = hide(hide(categories, CELL_COLUMNS, no, "cell_flag"), RPLS_COLUMNS, no, "rpls_flag")
+        cats = hide(cats, (), no, "other_flag")
         none = pd.Series(False, index=site.index)
-        out = _hide(site, SITE_CELL_COLUMNS, none, "cell_flag")
-        out = _hide(_hide(out, RPLS_COLUMNS, none, "rpls_flag"), LIFT_COLUMNS, none, "lift_flag")
-        out = _hide(out, (LIFT_DAYS,), none, "lift_days_flag")
-        return _hide(out, (), none, "other_flag"), cats, {"profile": rule.name, "tables": {}}
+        out = hide(site, SITE_CELL_COLUMNS, none, "cell_flag")
+        out = hide(hide(out, RPLS_COLUMNS, none, "rpls_flag"), LIFT_COLUMNS, none, "lift_flag")
+        out = hide(out, (LIFT_DAYS,), none, "lift_days_flag")
+        return hide(out, (), none, "other_flag"), cats, {"profile": rule.name, "tables": {}}
     protected = protect_tables(micro, TABLES, rule)
     tables, audit = protected.tables, protected.audit
-    by_cat = _hidden_keys(tables[("quarter", "category")], ["quarter", "category"])
-    by_cat_rpls = _hidden_keys(
+    by_cat = hidden_keys(tables[("quarter", "category")], ["quarter", "category"])
+    by_cat_rpls = hidden_keys(
         tables[("quarter", "category", "rpls")].query("rpls == 'oui'"), ["quarter", "category"]
     )
-    by_q = _hidden_keys(tables[("quarter",)], ["quarter"])
-    by_q_rpls = _hidden_keys(tables[("quarter", "rpls")].query("rpls == 'oui'"), ["quarter"])
+    by_q = hidden_keys(tables[("quarter",)], ["quarter"])
+    by_q_rpls = hidden_keys(tables[("quarter", "rpls")].query("rpls == 'oui'"), ["quarter"])
     key = pd.Series(
         list(
             zip(categories["quarter"].astype(str), categories["category"].astype(str), strict=True)
         ),
         index=categories.index,
     )
-    cats = _hide(categories, CELL_COLUMNS, key.isin(by_cat), "cell_flag")
+    cats = hide(categories, CELL_COLUMNS, key.isin(by_cat), "cell_flag")
     # A hidden cell's RPLS part goes with it (it would give the cell's lower bound).
-    cats = _hide(cats, RPLS_COLUMNS, key.isin(by_cat_rpls | by_cat), "rpls_flag")
+    cats = hide(cats, RPLS_COLUMNS, key.isin(by_cat_rpls | by_cat), "rpls_flag")
     q = site["quarter"].astype(str).map(lambda v: (v,))
-    out = _hide(site, SITE_CELL_COLUMNS, q.isin(by_q), "cell_flag")
+    out = hide(site, SITE_CELL_COLUMNS, q.isin(by_q), "cell_flag")
     # The lift figures are the quarter's lift cell: hidden with it (were it hidden only
     # to protect another cell, showing it here would undo that protection).
     lift = site["quarter"].astype(str).map(lambda v: (v, LIFT))
-    out = _hide(out, LIFT_COLUMNS, lift.isin(by_cat), "lift_flag")
-    out = _hide_lift_days(out, by_cat)
-    out = _hide(out, RPLS_COLUMNS, q.isin(by_q_rpls | by_q), "rpls_flag")
+    out = hide(out, LIFT_COLUMNS, lift.isin(by_cat), "lift_flag")
+    out = hide_lift_days(out, by_cat)
+    out = hide(out, RPLS_COLUMNS, q.isin(by_q_rpls | by_q), "rpls_flag")
     unprotected = UNPROTECTED_COLUMNS if rule.protect == "all" else ()
     everything = pd.Series(rule.protect == "all", index=site.index)
-    out = _hide(out, unprotected, everything, "other_flag")
+    out = hide(out, unprotected, everything, "other_flag")
     every_cell = pd.Series(rule.protect == "all", index=cats.index)
-    return out, _hide(cats, unprotected, every_cell, "other_flag"), audit
+    return out, hide(cats, unprotected, every_cell, "other_flag"), audit
 
 
 #: Counts rounded under a profile that rounds (``public``), each with the rates drawn
@@ -276,118 +218,6 @@ def rounded(frame: pd.DataFrame, base: int) -> pd.DataFrame:
         shown = pd.to_numeric(out["share_past_target"], errors="coerce").notna()
         out["share_past_target"] = share.astype(float).where(shown)
     return out
-
-
-def quarters_of_period(label: str) -> list[str]:
-    """The quarters (``YYYY-Tn``) a published period covers (:func:`period_of`): its own
-    for a month (``YYYY-MM``, or its first day ``YYYY-MM-DD``), itself for a quarter (the
-    public profile's periods), the four for a year."""
-    period = period_of(label)
-    quarters = pd.period_range(period.asfreq("Q", "start"), period.asfreq("Q", "end"), freq="Q")
-    return [f"{q.year}-T{q.quarter}" for q in quarters]
-
-
-def _quarter_cells(frame: pd.DataFrame, month: str, hidden: pd.Series) -> set[tuple[str, str]]:
-    """(quarter, category) of the ``hidden`` rows of a published table by period (month,
-    quarter or year: a hidden period hides each quarter it covers)."""
-    rows = frame[hidden.to_numpy()]
-    return {
-        (quarter, category)
-        for period, category in zip(
-            rows[month].astype(str), rows["category"].astype(str), strict=True
-        )
-        for quarter in quarters_of_period(period)
-    }
-
-
-def _period_labels(period_start: pd.Series, freq: str) -> pd.Series:
-    """The label (:func:`~pipelines.published.period_of`) of each period a series'
-    ``period_start`` opens: ``YYYY`` by year, ``YYYY-MM`` otherwise (a quarter's first
-    month lies in it)."""
-    when = pd.to_datetime(period_start)
-    if freq == "Y":
-        return when.dt.year.astype(str)
-    return when.dt.strftime("%Y-%m")
-
-
-def consistent_with_published(
-    site: pd.DataFrame,
-    categories: pd.DataFrame,
-    *,
-    series: pd.DataFrame | None,
-    monthly: pd.DataFrame | None,
-    rpls_ids: set[str],
-    left_out: set[tuple[str, str]] = frozenset(),  # type: ignore[assignment]
-    freq: str = "M",
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hide every indicator the site's published monthly tables would let one subtract
-    a hidden cell from (see the module's note): shown, it must be a sum of shown cells.
-
-    Parameters
-    ----------
-    site, categories
-        The tables of :func:`protect_indicators` (with their flags).
-    series
-        ``published/category_series``: site × month × category, ``n_reports_flag`` and
-        the month total's ``n_period_reports_flag``. None: nothing is shown.
-    monthly
-        ``published/monthly``: building × month × category, ``n_reports_flag``. None:
-        no RPLS part is shown.
-    rpls_ids
-        The buildings with RPLS dwellings.
-    left_out
-        (quarter, category) of the cells holding a report the site's pack leaves out
-        (:mod:`pipelines.publish.left_out`): hidden with their quarter, whose counts
-        are not those of the pack.
-    freq
-        The series' period (``site.json``'s ``series.freq``: ``M``, ``Q`` or ``Y``):
-        its ``period_start`` is the first day of a month, a quarter or a year, and a
-        hidden year hides its four quarters.
-    """
-    cats, out = categories.copy(), site.copy()
-    key = pd.Series(
-        list(zip(cats["quarter"].astype(str), cats["category"].astype(str), strict=True)),
-        index=cats.index,
-    )
-    if series is None or series.empty:
-        bad_cells: set[tuple[str, str]] = set(key)
-        bad_quarters = set(out["quarter"].astype(str))
-    else:
-        # the first day of a year read as its January hid the first quarter alone:
-        # Paris 10's open-data pack (by year) showed 2023-T4's total, 2023's hidden
-        labelled = series.assign(period=_period_labels(series["period_start"], freq))
-        bad_cells = _quarter_cells(labelled, "period", series["n_reports_flag"] == FLAG)
-        totals = labelled.loc[(series["n_period_reports_flag"] == FLAG).to_numpy(), "period"]
-        bad_quarters = {q for label in set(totals) for q in quarters_of_period(label)}
-    # a count that is not the pack's sum, and its quarter's total, are not shown
-    bad_cells |= set(left_out)
-    bad_quarters |= {quarter for quarter, _ in left_out}
-    if monthly is None or monthly.empty:
-        bad_rpls: set[tuple[str, str]] = set(key)
-    else:
-        # A hidden row of an RPLS building, or one coarsened above the building (its
-        # buildings unknown here): the RPLS sums it enters are not shown.
-        building = monthly["building_id"].astype("string")
-        mine = building.isin(rpls_ids).fillna(False) | building.isna()
-        bad_rpls = _quarter_cells(monthly, "month", (monthly["n_reports_flag"] == FLAG) & mine)
-    cell = key.isin(bad_cells) | (cats["cell_flag"] == FLAG)
-    cats = _hide(cats, CELL_COLUMNS, cell, "cell_flag")
-    rpls = cell | key.isin(bad_rpls) | (cats["rpls_flag"] == FLAG)
-    cats = _hide(cats, RPLS_COLUMNS, rpls, "rpls_flag")
-    quarter = out["quarter"].astype(str)
-    out = _hide(
-        out, SITE_CELL_COLUMNS, quarter.isin(bad_quarters) | (out["cell_flag"] == FLAG), "cell_flag"
-    )
-    lift = quarter.map(lambda q: (q, LIFT)).isin(set(key[cell])) | (out["lift_flag"] == FLAG)
-    out = _hide(out, LIFT_COLUMNS, lift, "lift_flag")
-    out = _hide_lift_days(out, set(key[cell]))
-    # An RPLS quarter total is the sum of its categories' RPLS parts: shown only when
-    # every one of them is.
-    rpls_quarters = set(cats.loc[rpls.to_numpy(), "quarter"].astype(str))
-    out = _hide(
-        out, RPLS_COLUMNS, quarter.isin(rpls_quarters) | (out["rpls_flag"] == FLAG), "rpls_flag"
-    )
-    return out, cats
 
 
 def with_shown_hotspots(site: pd.DataFrame, profile: pd.DataFrame) -> pd.DataFrame:

@@ -50,7 +50,7 @@ def unequal_cells(
     that differ from the sum of the periods ``category_series`` shows for them, when the
     series is by month or quarter (``freq``, ``M`` or ``Q``) and exact (a series by
     year, or rounded: nothing compared). A cell one of whose months is hidden is hidden
-    already (:func:`pipelines.publish.indicators.consistent_with_published`) and not
+    already (:func:`pipelines.publish.consistency.consistent_with_published`) and not
     compared.
 
     The pack leaves reports out of its tables (late ones, :func:`left_out_cells`): a
