@@ -46,7 +46,8 @@ from pipelines.config.files import (
 )
 from pipelines.config.hotspots import HotspotParams
 from pipelines.config.load import load_config
-from pipelines.config.portfolio import Perimeter, PortfolioConfig, PortfolioSource
+from pipelines.config.perimeter_layer import Perimeter
+from pipelines.config.portfolio import PortfolioConfig, PortfolioSource
 from pipelines.config.settings import (
     ActionSettings,
     GeocodeSettings,

@@ -19,7 +19,8 @@ from pipelines.config.files import (
     output_dir_problem,
 )
 from pipelines.config.params import check_params, check_site_params
-from pipelines.config.portfolio import PORTFOLIO_DIR, PortfolioConfig, read_portfolio
+from pipelines.config.perimeter_layer import PORTFOLIO_DIR
+from pipelines.config.portfolio import PortfolioConfig, read_portfolio
 from pipelines.config.publication import (
     PublicationSettings,
     ineffective_settings,

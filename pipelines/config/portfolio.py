@@ -28,38 +28,29 @@ by the split itself.
 
 from __future__ import annotations
 
-import math
-import unicodedata
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.config.coordinates import (
-    crs_mismatch,
-    geojson_text_coordinate,
-    nonnumeric_coordinate,
-    quiet_open_rings,
-)
 from pipelines.config.files import input_problem
-from pipelines.config.layerfiles import missing_parts, unreadable_fr, utf8_text_of_shapefile
+from pipelines.config.perimeter_layer import (
+    PORTFOLIO_DIR,
+    Perimeter,
+    perimeter_layer,
+    read_perimeter_sites,
+)
 from pipelines.config.site import SourceConfig
 from pipelines.config.sources import read_source
 from pipelines.config.values import (
     check_known,
-    decimal_hint,
     shared_site_keys,
-    shown_name,
     site_id_problem,
     site_id_text,
-    site_name_problem,
     take,
     toml_type,
 )
 from pipelines.errors import ConfigError
 
-#: The portfolio's folder under ``processed_dir``: never a site's id.
-PORTFOLIO_DIR = "_portfolio"
 #: Keys of ``[portfolio]``.
 PORTFOLIO_KEYS = (
     "perimeters",
@@ -100,16 +91,6 @@ class PortfolioSource:
     source: SourceConfig
     site_column: str | None = None
     site_codes: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Perimeter:
-    """One feature of the perimeter layer: a site."""
-
-    id: str
-    name: str
-    feature: int  # 1-based, in the layer's order
-    bbox: tuple[float, float, float, float]  # west, south, east, north, degrees
 
 
 @dataclass(frozen=True)
@@ -169,255 +150,6 @@ class PortfolioConfig:
         files += [self.site_osm(s) for s in self.site_ids]
         files += [self.site_source(ps.source.id, s) for ps in self.sources for s in self.site_ids]
         return files
-
-
-def _text_value(value: Any) -> str:
-    """A feature's name as text (an integer field without ``.0``); "" when it shows
-    nothing (spaces, a zero-width space: the site is then named by its id)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    text = str(value).strip()
-    shown = any(unicodedata.category(c)[0] not in "ZC" for c in text)
-    return text if shown else ""
-
-
-def _not_utf8(
-    path: str, layer: str | None, fields: tuple[str, str], where: str, config_path: str
-) -> ConfigError:
-    """The error of a layer whose text is not UTF-8, naming its first such feature and
-    field (read again as Latin-1, where every byte is a character, to find them)."""
-    import pyogrio
-
-    _, _, _, values = pyogrio.raw.read(
-        path, layer=layer, columns=list(fields), read_geometry=False, encoding="latin-1"
-    )
-    for n, cells in enumerate(zip(*values, strict=True), start=1):
-        for name, cell in zip(fields, cells, strict=True):
-            try:
-                str(cell).encode("latin-1").decode("utf-8")
-            except UnicodeError:
-                return ConfigError(
-                    config_path,
-                    f"« {path} », entité n° {n}, champ « {name} » : texte qui n'est pas en "
-                    f"UTF-8 (« {shown_name(str(cell))} » lu en Latin-1) : réenregistrez la "
-                    "couche en UTF-8 (un GeoJSON l'est toujours).",
-                    key=f"{where}.perimeters",
-                )
-    return ConfigError(
-        config_path,
-        f"« {path} » : texte qui n'est pas en UTF-8 ; réenregistrez la couche en UTF-8.",
-        key=f"{where}.perimeters",
-    )
-
-
-def perimeter_layer(path: str, layer: str | None, where: str, config_path: str) -> str | None:
-    """The layer of ``path`` that holds the perimeters: ``layer`` when given, else the
-    file's only layer with geometries (a GeoPackage QGIS saved styles in also holds a
-    ``layer_styles`` table); ``None`` for a file whose layers are unreadable (then
-    :func:`read_perimeter_sites` says why).
-
-    Raises
-    ------
-    ConfigError
-        No layer is given and the file has several with geometries: taking the first
-        was a guess (the wrong one gave its sites, the perimeters left out unsaid).
-    """
-    import pyogrio
-    from pyogrio.errors import DataSourceError
-
-    if layer is not None:
-        return layer
-    try:
-        with quiet_open_rings():
-            found = pyogrio.list_layers(path)
-    except DataSourceError:
-        return None
-    spatial = [str(name) for name, kind in found if kind is not None]
-    if len(spatial) > 1:
-        raise ConfigError(
-            config_path,
-            f"« {path} » a {len(spatial)} couches de géométries ({', '.join(spatial)}) : "
-            "dites laquelle porte les périmètres (layer = « … »).",
-            key=f"{where}.layer",
-        )
-    return spatial[0] if spatial and len(found) > 1 else None
-
-
-def read_perimeter_sites(
-    path: str, layer: str | None, id_field: str, name_field: str, where: str, config_path: str
-) -> tuple[Perimeter, ...]:
-    """The sites of the perimeter layer: id, name, feature number and bounds (degrees).
-
-    Raises
-    ------
-    ConfigError
-        The layer cannot be read, has several layers and none is named, has no
-        feature, has text that is not UTF-8 (naming the feature and field,
-        :func:`_not_utf8`), a field is missing, an id is empty, malformed or
-        repeated (naming the features), or a feature has no geometry or no bounds (a
-        coordinate that is no number, :func:`nonnumeric_coordinate`).
-    """
-    # Imported here, for start-up time (as pyproj in config.sources): only a portfolio
-    # needs them at load time, and pyogrio and pyproj only, never geopandas.
-    import numpy as np
-    import pyogrio
-    from pyogrio.errors import DataLayerError, DataSourceError
-    from pyproj import CRS, Transformer
-
-    try:
-        with quiet_open_rings():  # the GeoJSON driver reads every geometry on opening
-            info = pyogrio.read_info(path, layer=layer)
-            if not info["features"]:  # before the fields: an empty GeoJSON has none
-                raise ConfigError(
-                    config_path,
-                    f"« {path} » : aucune entité (périmètre).",
-                    key=f"{where}.perimeters",
-                )
-            if info["geometry_type"] is None:  # a GeoPackage's attribute table, a CSV
-                raise ConfigError(
-                    config_path,
-                    f"« {path} », couche « {info['layer_name']} » : aucune géométrie (une "
-                    "table sans périmètres) ; donnez la couche des périmètres (layer = « … »).",
-                    key=f"{where}.layer",
-                )
-            meta, _, _, values = pyogrio.raw.read(
-                path, layer=layer, columns=[id_field, name_field], read_geometry=False
-            )
-            _, bounds = pyogrio.read_bounds(path, layer=layer)
-    except UnicodeDecodeError as err:  # GDAL reads a GeoJSON's text as UTF-8 (RFC 7946)
-        raise _not_utf8(path, layer, (id_field, name_field), where, config_path) from err
-    except DataLayerError as err:
-        # The file opens but has no such layer: name the layers it has.
-        try:
-            names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
-        except DataSourceError:
-            names = []
-        raise ConfigError(
-            config_path,
-            f"« {path} » : pas de couche « {layer} » ; couches : {', '.join(names) or 'aucune'}."
-            if layer
-            else f"« {path} » : aucune couche lisible.",
-            key=f"{where}.layer",
-        ) from err
-    except DataSourceError as err:
-        raise ConfigError(
-            config_path,
-            f"couche de périmètres « {path} » illisible : {unreadable_fr(path)}.",
-            key=f"{where}.perimeters",
-        ) from err
-    fields = [str(f) for f in info["fields"]]
-    gone = missing_parts(path, (".dbf",))
-    for key, wanted in (("id_field", id_field), ("name_field", name_field)):
-        if wanted not in fields:
-            raise ConfigError(
-                config_path,
-                f"champ « {wanted} » absent de « {path} » ; champs : "
-                f"{', '.join(fields) or 'aucun'}" + (f" ({gone} manque)." if gone else "."),
-                key=f"{where}.{key}",
-            )
-    values = utf8_text_of_shapefile(path, values)
-    got = {str(name): column for name, column in zip(meta["fields"], values, strict=True)}
-    ids = [site_id_text(v) for v in got[id_field]]
-    names = [_text_value(v) for v in got[name_field]]
-    for n, sid in enumerate(ids, start=1):
-        problem = site_id_problem(sid)
-        if problem is not None and sid != PORTFOLIO_DIR:
-            raise ConfigError(
-                config_path,
-                f"« {path} », entité n° {n}, champ « {id_field} » : "
-                + (
-                    f"identifiant de site « {sid} » invalide ({problem}{decimal_hint(sid)})."
-                    if sid
-                    else "identifiant de site vide : donnez à chaque périmètre le sien."
-                ),
-                key=f"{where}.id_field",
-            )
-        if sid == PORTFOLIO_DIR:
-            raise ConfigError(
-                config_path,
-                f"« {path} », entité n° {n} : « {PORTFOLIO_DIR} » est réservé.",
-                key=f"{where}.id_field",
-            )
-    for n, (sid, name) in enumerate(zip(ids, names, strict=True), start=1):
-        problem = site_name_problem(name)
-        if problem is not None:
-            raise ConfigError(
-                config_path,
-                f"« {path} », entité n° {n}, champ « {name_field} » : nom du site « {sid} », "
-                f"« {shown_name(name)} » : {problem}.",
-                key=f"{where}.name_field",
-            )
-    # Ids equal but for case name the same files on Windows and macOS (maps/<id>.html).
-    folded = [sid.casefold() for sid in ids]
-    repeated = [sid for sid, k in Counter(folded).items() if k > 1]
-    if repeated:
-        same = [n for n, s in enumerate(folded, start=1) if s == repeated[0]]
-        features = ", ".join(str(n) for n in same)
-        spellings = dict.fromkeys(f"« {ids[n - 1]} »" for n in same)
-        spelt = " et ".join(spellings)
-        case = ", à la casse près" if len(spellings) > 1 else ""
-        raise ConfigError(
-            config_path,
-            f"« {path} », champ « {id_field} » : identifiant de site {spelt} en double "
-            f"(entités n° {features}{case}) ; "
-            "chaque périmètre doit avoir son propre identifiant.",
-            key=f"{where}.id_field",
-        )
-    b = np.asarray(bounds, dtype=float)  # (4, n): xmin, ymin, xmax, ymax
-    empty = ~np.isfinite(b).all(axis=0)
-    if empty.any():
-        n = int(np.flatnonzero(empty)[0]) + 1
-        # No bounds: no geometry, or one whose coordinates are not all numbers (a NaN
-        # written in the layer, which GDAL reads); only then are the geometries read.
-        with quiet_open_rings():
-            _, _, wkb, _ = pyogrio.raw.read(path, layer=layer, columns=[], read_geometry=True)
-        if wkb[n - 1] is not None:
-            what = nonnumeric_coordinate(wkb[n - 1])
-        elif info.get("driver") == "GeoJSON":  # GDAL drops a geometry with text in it
-            what = geojson_text_coordinate(path, n)
-        else:
-            what = None
-        raise ConfigError(
-            config_path,
-            f"« {path} », entité n° {n} (« {ids[n - 1]} ») : {what or 'périmètre sans géométrie'}.",
-            key=f"{where}.perimeters",
-        )
-    crs = CRS.from_user_input(info["crs"]) if info.get("crs") else CRS.from_epsg(4326)
-    mismatch = crs_mismatch(crs, bool(info.get("crs")), b)
-    if mismatch is not None:
-        i, why = mismatch
-        raise ConfigError(
-            config_path,
-            f"« {path} », entité n° {i + 1} (« {ids[i]} ») : {why}",
-            key=f"{where}.perimeters",
-        )
-    if not crs.equals(CRS.from_epsg(4326)):
-        tr = Transformer.from_crs(crs, 4326, always_xy=True)
-        boxes = [tr.transform_bounds(*b[:, i]) for i in range(b.shape[1])]
-    else:
-        boxes = [tuple(b[:, i]) for i in range(b.shape[1])]
-    return tuple(
-        Perimeter(sid, name, n, tuple(float(v) for v in box))  # type: ignore[arg-type]
-        for n, (sid, name, box) in enumerate(
-            zip(ids, _told_apart(ids, names), boxes, strict=True), start=1
-        )
-    )
-
-
-def _told_apart(ids: list[str], names: list[str]) -> list[str]:
-    """Each site's shown name: its name, its id when it has none, and the name followed
-    by the id when another site of the layer has the same (case and Unicode's two
-    spellings of an accent aside): two rows « Les Tilleuls » of the portfolio's table,
-    two maps of one title, could not be told apart."""
-    shown = [name or sid for sid, name in zip(ids, names, strict=True)]
-    key = [unicodedata.normalize("NFC", name).casefold() for name in shown]
-    twice = {k for k, n in Counter(key).items() if n > 1}
-    return [
-        f"{name} ({sid})" if k in twice else name
-        for sid, name, k in zip(ids, shown, key, strict=True)
-    ]
 
 
 def _portfolio_source(raw: Any, path: str, where: str) -> PortfolioSource:
