@@ -39,6 +39,7 @@ from pipelines.actions.model import (
 )
 from pipelines.actions.readers import problem
 from pipelines.crs import repaired_geometry
+from pipelines.fr import plain_text
 from pipelines.ingest import parse_dates
 from pipelines.published import ACTION_DETAILS
 from pipelines.taxonomy import BY_CODE, DEFAULT_SYNONYMS, normalise_label
@@ -220,7 +221,9 @@ def _read_row(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One row's values (``parsed``: its dates, already read) and its problems."""
     file, line = str(r["source_file"]), int(r["source_line"])
-    action_id = str(r["action_id"]).strip() or None
+    # Pasted from a web page or a PDF, an id carries a zero-width space, a non-breaking
+    # hyphen or full-width letters: read as it looks (« A‑2024‑005 » is A-2024-005).
+    action_id = plain_text(r["action_id"]) or None
     found: list[dict[str, Any]] = []
 
     def bad(column: str | None, reason: str, text: str) -> None:
@@ -361,18 +364,23 @@ def merge_duplicates(valid: pd.DataFrame) -> tuple[pd.DataFrame, int, list[dict[
     if valid.empty:
         return valid.copy(), 0, []
     keys = valid.apply(content_key, axis=1)
-    ids = valid["action_id"].astype(str)
+    # Ids are compared without case: « a-2024-001 » is A-2024-001 typed again, not a
+    # second action on the same buildings (the first spelling read is kept).
+    ids = valid["action_id"].astype(str).str.casefold()
     problems: list[dict[str, Any]] = []
     conflicting: set[str] = set()
-    for action_id, group in keys.groupby(ids, sort=False):
+    for key, group in keys.groupby(ids, sort=False):
         if group.nunique() > 1:
-            conflicting.add(str(action_id))
+            conflicting.add(str(key))
             where = valid.loc[group.index]
+            action_id = " » ou « ".join(dict.fromkeys(where["action_id"].astype(str)))
             places = ", ".join(
                 f"{f} ligne {int(n)}"
                 for f, n in zip(where["source_file"], where["source_line"], strict=True)
             )
-            for f, n in zip(where["source_file"], where["source_line"], strict=True):
+            for f, n, own in zip(
+                where["source_file"], where["source_line"], where["action_id"], strict=True
+            ):
                 problems.append(
                     problem(
                         str(f),
@@ -382,7 +390,7 @@ def merge_duplicates(valid: pd.DataFrame) -> tuple[pd.DataFrame, int, list[dict[
                         f"identifiant « {action_id} » répété avec un contenu différent "
                         f"({places}) : aucune de ces lignes n'est prise ; gardez une seule "
                         "ligne par action.",
-                        action_id=str(action_id),
+                        action_id=str(own),
                     )
                 )
     keep = ~ids.isin(conflicting)

@@ -1,0 +1,41 @@
+"""The action register as a careless or hostile analyst keeps it, on the real Bondy
+buildings (the site of :mod:`tests.test_actions`): an id typed again in another case or
+pasted with invisible or look-alike characters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.test_actions import _good, _run, _write_xlsx, site  # noqa: F401 (fixture)
+
+
+def test_an_id_typed_again_in_another_case_or_pasted_is_the_same_action(
+    site: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # « a-1 » typed in lower case, « A‑1 » with a non-breaking hyphen (Word), « A-\u200b1 »
+    # with a zero-width space, « Ａ-1 » in full width (a PDF): each was a second action
+    # on the same building, counted twice in the follow-up and the committee's table.
+    ids = site["ids"]
+    rows = [
+        _good("A-1", ids[0]),
+        _good("a-1", ids[0]),
+        _good("A\u20111", ids[0]),
+        _good("A-\u200b1", ids[0]),
+        _good("\uff21-1", ids[0]),
+        _good("B-2", ids[1]),
+        _good("b-2", ids[1], probleme="Autre problème"),
+    ]
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", rows)
+    actions, rejected, summary = _run(site, tmp_path)
+
+    assert sorted(actions["action_id"]) == ["A-1"]
+    counts = summary["counts"]
+    assert counts["duplicates_merged"] == 4
+    assert counts["rejected"] == 2
+    assert counts["rows_in"] == counts["kept"] + counts["duplicates_merged"] + counts["rejected"]
+    assert sorted(rejected["source_line"].astype(int)) == [7, 8]
+    assert set(rejected["reason"]) == {"conflicting_duplicate"}
+    assert sorted(rejected["action_id"]) == ["B-2", "b-2"]
+    assert "« B-2 » ou « b-2 »" in rejected["reason_fr"].iloc[0]
