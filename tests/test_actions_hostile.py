@@ -1,11 +1,14 @@
 """The action register as a careless or hostile analyst keeps it, on the real Bondy
 buildings (the site of :mod:`tests.test_actions`): an id typed again in another case or
-pasted with invisible or look-alike characters."""
+pasted with invisible or look-alike characters, a completion date before the committee
+that decided the action or after the day of the run."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from tests.test_actions import _good, _run, _write_xlsx, site  # noqa: F401 (fixture)
 
@@ -39,3 +42,32 @@ def test_an_id_typed_again_in_another_case_or_pasted_is_the_same_action(
     assert set(rejected["reason"]) == {"conflicting_duplicate"}
     assert sorted(rejected["action_id"]) == ["B-2", "b-2"]
     assert "« B-2 » ou « b-2 »" in rejected["reason_fr"].iloc[0]
+
+
+def test_a_completion_date_before_the_committee_or_after_the_run_is_refused(
+    site: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # The committee of 12/03/2025 decided them; the run is on 01/09/2025. A completion
+    # dated before the decision, or in the future, was kept: the effect was measured
+    # around a date when nothing had been done.
+    ids = site["ids"]
+    done = {"statut": "réalisée", "date_statut": "01/06/2025"}
+    rows = [
+        _good("D-1", ids[0], **done, date_realisation="01/02/2025"),
+        _good("D-2", ids[1], **done, date_realisation="01/12/2025"),
+        _good("D-3", ids[2], **done, date_realisation="12/03/2025"),
+    ]
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", rows)
+    actions, rejected, summary = _run(site, tmp_path)
+
+    assert sorted(actions["action_id"]) == ["D-3"]
+    assert actions["completed_date"].iloc[0] == pd.Timestamp("2025-03-12")
+    got = {int(r.source_line): (r.reason, r.column, r.reason_fr) for r in rejected.itertuples()}
+    assert set(got) == {2, 3}
+    assert got[2][:2] == ("completed_before_committee", "date_realisation")
+    assert "antérieure à la date du comité (2025-03-12)" in got[2][2]
+    assert got[3][:2] == ("completed_in_future", "date_realisation")
+    assert "postérieure au jour du traitement (2025-09-01)" in got[3][2]
+    counts = summary["counts"]
+    assert counts["rows_in"] == 3 == counts["kept"] + counts["rejected"]

@@ -289,6 +289,23 @@ def _read_row(
             f"du traitement ({today.isoformat()}) : un statut se date du jour où il est "
             "constaté.",
         )
+    done = out["completed_date"]
+    if done is not None and done >= limit:
+        bad(
+            "completed_date",
+            "completed_in_future",
+            f"date de réalisation ({done.date().isoformat()}) postérieure au jour du "
+            f"traitement ({today.isoformat()}) : une action se dit réalisée une fois faite "
+            "(l'échéance prévue va dans la colonne « echeance »).",
+        )
+    elif done is not None and committee is not None and done < committee:
+        bad(
+            "completed_date",
+            "completed_before_committee",
+            f"date de réalisation ({done.date().isoformat()}) antérieure à la date du comité "
+            f"({committee.date().isoformat()}) qui a décidé l'action : l'effet se mesure "
+            "autour de la réalisation ; vérifiez l'une des deux dates.",
+        )
     codes, unknown = _categories(str(r["categories"]))
     out["categories"] = codes
     if unknown:
