@@ -1,7 +1,8 @@
 """The action register as a careless or hostile analyst keeps it, on the real Bondy
 buildings (the site of :mod:`tests.test_actions`): an id typed again in another case or
 pasted with invisible or look-alike characters, a completion date before the committee
-that decided the action or after the day of the run."""
+that decided the action or after the day of the run, a register saved from a
+spreadsheet in English (dates month first)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from tests.test_actions import _good, _run, _write_xlsx, site  # noqa: F401 (fixture)
+from pipelines.actions import HEADERS
+from tests.test_actions import _good, _run, _write_csv, _write_xlsx, site  # noqa: F401 (fixture)
 
 
 def test_an_id_typed_again_in_another_case_or_pasted_is_the_same_action(
@@ -71,3 +73,30 @@ def test_a_completion_date_before_the_committee_or_after_the_run_is_refused(
     assert "postérieure au jour du traitement (2025-09-01)" in got[3][2]
     counts = summary["counts"]
     assert counts["rows_in"] == 3 == counts["kept"] + counts["rejected"]
+
+
+def test_a_register_with_month_first_dates_is_read_month_first_and_told(
+    site: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # Saved from Excel in English: « 06/30/2025 » was refused, and « 03/04/2025 » of the
+    # same file became 3 April instead of 4 March (silently: its row was kept).
+    ids = site["ids"]
+    us = {"date_comite": "03/12/2025", "echeance": "06/30/2025", "date_statut": "03/12/2025"}
+    rows = [
+        _good("U-1", ids[0], **us),
+        _good("U-2", ids[1], date_comite="03/04/2025", echeance="06/04/2025", date_statut=""),
+    ]
+    lines = [";".join(str(r.get(h, "")) for h in HEADERS) for r in rows]
+    _write_csv(tmp_path / "register" / "actions.csv", lines)
+    actions, rejected, summary = _run(site, tmp_path)
+
+    assert rejected.empty, rejected.to_dict("records")
+    got = actions.set_index("action_id")
+    assert got.at["U-1", "due_date"] == pd.Timestamp("2025-06-30")
+    assert got.at["U-2", "committee_date"] == pd.Timestamp("2025-03-04")
+    assert got.at["U-2", "due_date"] == pd.Timestamp("2025-06-04")
+    (note,) = summary["file_notes"]
+    assert note["reason"] == "dates_month_first"
+    assert note["lines"] == [2]
+    assert "mois en premier" in note["reason_fr"]
