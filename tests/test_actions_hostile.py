@@ -2,7 +2,8 @@
 buildings (the site of :mod:`tests.test_actions`): an id typed again in another case or
 pasted with invisible or look-alike characters, a completion date before the committee
 that decided the action or after the day of the run, a register saved from a
-spreadsheet in English (dates month first)."""
+spreadsheet in English (dates month first); a stage given another site's processed
+folder."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from pipelines.actions import HEADERS
+from pipelines.cli import main
+from tests.conftest import ROOT
 from tests.test_actions import _good, _run, _write_csv, _write_xlsx, site  # noqa: F401 (fixture)
 
 
@@ -100,3 +104,23 @@ def test_a_register_with_month_first_dates_is_read_month_first_and_told(
     assert note["reason"] == "dates_month_first"
     assert note["lines"] == [2]
     assert "mois en premier" in note["reason_fr"]
+
+
+def test_a_stage_given_another_site_s_processed_folder_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Paris 10e's folder given for Bondy: the actions stage refused every action of
+    # Bondy as « bâtiment absent des bâtiments actuels : démoli ? » (exit 0), and the
+    # stages before it wrote Bondy's files over Paris's.
+    paris = tmp_path / "processed" / "paris10"
+    paris.mkdir(parents=True)
+    (paris / "ingest_summary.json").write_text('{"site": "paris10"}', encoding="utf-8")
+    before = sorted(p.name for p in paris.iterdir())
+    argv = ["-q", "stage", "actions", "--config", str(ROOT / "config" / "demo.toml")]
+    argv += ["--site", "bondy", "--processed-dir", str(paris), "--maps-dir", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"{paris} : ce dossier est celui du site « paris10 »" in err
+    assert "pas de « bondy »" in err
+    assert sorted(p.name for p in paris.iterdir()) == before
