@@ -39,7 +39,7 @@ from pipelines.actions.model import (
 )
 from pipelines.actions.readers import problem
 from pipelines.crs import repaired_geometry
-from pipelines.fr import plain_text
+from pipelines.fr import plain_id
 from pipelines.ingest import parse_dates
 from pipelines.published import ACTION_DETAILS
 from pipelines.taxonomy import BY_CODE, DEFAULT_SYNONYMS, normalise_label
@@ -225,7 +225,7 @@ def _read_row(
     file, line = str(r["source_file"]), int(r["source_line"])
     # Pasted from a web page or a PDF, an id carries a zero-width space, a non-breaking
     # hyphen or full-width letters: read as it looks (« A‑2024‑005 » is A-2024-005).
-    action_id = plain_text(r["action_id"]) or None
+    action_id = plain_id(r["action_id"]) or None
     found: list[dict[str, Any]] = []
 
     def bad(column: str | None, reason: str, text: str) -> None:
