@@ -222,19 +222,18 @@ def _month_first(frame: pd.DataFrame) -> tuple[bool, dict[str, Any] | None]:
     def shown(rows: np.ndarray) -> str:
         return ", ".join(str(int(n)) for n in lines[rows[:5]]) + (" …" if len(rows) > 5 else "")
 
-    if found.order == "month_first":
-        return True, {
-            "reason": "dates_month_first",
-            "reason_fr": "dates lues mois en premier (12/31/2025 : 31 décembre), comme le "
-            f"montrent les lignes {shown(found.month_rows)} : vérifiez-les, ou écrivez "
-            "les dates jj/mm/aaaa.",
-            "lines": [int(n) for n in lines[found.month_rows[:1000]]],
-        }
-    return False, {
-        "reason": "dates_contradictory",
-        "reason_fr": "dates écrites dans deux ordres : jour en premier (ex. lignes "
+    month_first = found.order == "month_first"
+    text = (
+        "dates lues mois en premier (12/31/2025 : 31 décembre), comme le montrent les "
+        f"lignes {shown(found.month_rows)} : vérifiez-les, ou écrivez les dates jj/mm/aaaa."
+        if month_first
+        else "dates écrites dans deux ordres : jour en premier (ex. lignes "
         f"{shown(found.day_rows)}) et mois en premier (ex. lignes {shown(found.month_rows)}) ; "
-        "lues jour en premier : vérifiez les dates dont jour et mois sont ≤ 12.",
+        "lues jour en premier : vérifiez les dates dont jour et mois sont ≤ 12."
+    )
+    return month_first, {
+        "reason": "dates_month_first" if month_first else "dates_contradictory",
+        "reason_fr": text,
         "lines": [int(n) for n in lines[found.month_rows[:1000]]],
     }
 
