@@ -2,8 +2,8 @@
 buildings (the site of :mod:`tests.test_actions`): an id typed again in another case or
 pasted with invisible or look-alike characters, a completion date before the committee
 that decided the action or after the day of the run, a register saved from a
-spreadsheet in English (dates month first); a stage given another site's processed
-folder."""
+spreadsheet in English (dates month first); a register folder gone; a stage given
+another site's processed folder."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 
 from pipelines.actions import HEADERS
 from pipelines.cli import main
+from pipelines.errors import InputError
 from tests.conftest import ROOT
 from tests.test_actions import _good, _run, _write_csv, _write_xlsx, site  # noqa: F401 (fixture)
 
@@ -124,3 +125,29 @@ def test_a_stage_given_another_site_s_processed_folder_exits_2_naming_it(
     assert f"{paris} : ce dossier est celui du site « paris10 »" in err
     assert "pas de « bondy »" in err
     assert sorted(p.name for p in paris.iterdir()) == before
+
+
+def test_a_register_folder_gone_removes_no_action_and_says_so(
+    site: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # A share not mounted, a folder renamed: read as an empty register, every action was
+    # flagged « retirée » and as many removals written for good in the history (exit 0).
+    ids = site["ids"]
+    _write_xlsx(
+        tmp_path / "register" / "actions.xlsx", [_good("A-1", ids[0]), _good("A-2", ids[1])]
+    )
+    _run(site, tmp_path)
+    history = (tmp_path / "archive" / "actions_history.csv").read_bytes()
+    (tmp_path / "register").rename(tmp_path / "register_renamed")
+    with pytest.raises(InputError, match="est introuvable, alors que l'archive suit 2 actions"):
+        _run(site, tmp_path)
+    (tmp_path / "register").mkdir()
+    with pytest.raises(InputError, match="ne contient aucun registre"):
+        _run(site, tmp_path)
+    assert (tmp_path / "archive" / "actions_history.csv").read_bytes() == history
+    # Emptied on purpose (the header kept), the register removes them.
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", [])
+    actions, _, summary = _run(site, tmp_path)
+    assert actions["is_removed"].all()
+    assert summary["n_removed"] == 2
