@@ -63,6 +63,20 @@ _INVISIBLE = dict.fromkeys(
 )
 
 
+#: Hyphens and minus signs that look like ``-`` (non-breaking hyphen, figure dash, en
+#: dash, minus…), as :func:`plain_id` writes them.
+_HYPHENS = dict.fromkeys([*range(0x2010, 0x2014), 0x2212, 0xFE63, 0xFF0D], "-")
+
+
+def plain_id(text: str) -> str:
+    """An identifier typed or pasted (``text``) as it reads: compatibility forms made
+    plain (Unicode NFKC: full-width ``Ａ`` is ``A``), hyphens and minus signs as ``-``, no
+    invisible character (:data:`_INVISIBLE`), single spaces; case and accents kept
+    (``"A\u20112024\u200b-001 "`` → ``"A-2024-001"``)."""
+    text = unicodedata.normalize("NFKC", str(text).translate(_INVISIBLE)).translate(_HYPHENS)
+    return " ".join(text.split())
+
+
 def fold(text: str) -> str:
     """How names and vocabularies are compared: no accents, lower case (``casefold``),
     single spaces (``" Rez-de-Chaussée  "`` → ``"rez-de-chaussee"``), no invisible

@@ -27,9 +27,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.actions.model import HEADER_OF, TARGET_COLUMNS, column_of
+from pipelines.actions.model import DATE_COLUMNS, HEADER_OF, TARGET_COLUMNS, column_of
 from pipelines.errors import InputError
-from pipelines.ingest import CONTROL_CHARS, RawFile, read_file, reading_notes, scrub_text
+from pipelines.ingest import (
+    CONTROL_CHARS,
+    RawFile,
+    date_order,
+    read_file,
+    reading_notes,
+    scrub_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +88,9 @@ class RegisterRead:
     rows
         One row per data row of the files, every internal column of
         :data:`pipelines.actions.model.HEADERS` present (``""`` when the file has no such
-        column), with ``source_file``, ``source_line`` and ``excel_epoch``.
+        column), with ``source_file``, ``source_line``, ``excel_epoch`` and
+        ``month_first`` (the file's ``a/b/yyyy`` dates are month first, as its values
+        show: :func:`_month_first`).
     problems
         File problems and malformed rows (:func:`problem`).
     rows_in
@@ -117,7 +126,7 @@ class RegisterRead:
 
 def empty_rows() -> pd.DataFrame:
     """A frame of register rows with no row."""
-    columns = [*HEADER_OF, "source_file", "source_line", "excel_epoch"]
+    columns = [*HEADER_OF, "source_file", "source_line", "excel_epoch", "month_first"]
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 
@@ -199,6 +208,36 @@ def _detected_encoding(raw: RawFile) -> tuple[str, str, str] | None:
     return (str(other[0]), str(other[1]), str(other[2]))
 
 
+def _month_first(frame: pd.DataFrame) -> tuple[bool, dict[str, Any] | None]:
+    """Whether a file's ``a/b/yyyy`` dates are month first, and its note, from the values
+    (:func:`pipelines.ingest.date_order` over its four date columns: a register saved
+    from a spreadsheet in English writes them all one way), as the ingestion reads an
+    export's. Read day first, « 04/22/2025 » was refused but « 03/04/2025 » of the same
+    file silently became 3 April."""
+    found = date_order(*(frame[c].astype(str) for c in DATE_COLUMNS))
+    if found.order not in ("month_first", "contradictory"):
+        return False, None
+    lines = frame["source_line"].to_numpy()
+
+    def shown(rows: np.ndarray) -> str:
+        return ", ".join(str(int(n)) for n in lines[rows[:5]]) + (" …" if len(rows) > 5 else "")
+
+    month_first = found.order == "month_first"
+    text = (
+        "dates lues mois en premier (12/31/2025 : 31 décembre), comme le montrent les "
+        f"lignes {shown(found.month_rows)} : vérifiez-les, ou écrivez les dates jj/mm/aaaa."
+        if month_first
+        else "dates écrites dans deux ordres : jour en premier (ex. lignes "
+        f"{shown(found.day_rows)}) et mois en premier (ex. lignes {shown(found.month_rows)}) ; "
+        "lues jour en premier : vérifiez les dates dont jour et mois sont ≤ 12."
+    )
+    return month_first, {
+        "reason": "dates_month_first" if month_first else "dates_contradictory",
+        "reason_fr": text,
+        "lines": [int(n) for n in lines[found.month_rows[:1000]]],
+    }
+
+
 def _file_rows(
     path: Path, fmt: str
 ) -> tuple[pd.DataFrame, list[dict[str, Any]], int, list[str], list[dict[str, Any]]]:
@@ -253,6 +292,8 @@ def _file_rows(
     frame["source_file"] = path.name
     frame["source_line"] = raw.lines.astype("int64")
     frame["excel_epoch"] = raw.excel_epoch
+    month_first, date_note = _month_first(frame)
+    frame["month_first"] = month_first
     malformed = [
         problem(
             path.name,
@@ -284,6 +325,8 @@ def _file_rows(
         }
         for reason, detail, lines in reading_notes(raw, source_keys=False)
     ]
+    if date_note is not None:
+        notes.append({"file": path.name, **date_note})
     if detected is not None:
         encoding, seen, meant = detected
         notes.insert(

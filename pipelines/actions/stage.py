@@ -48,11 +48,13 @@ from pipelines.actions.history import (
     read_archive,
 )
 from pipelines.actions.model import STATUSES, TEXT_COLUMNS
-from pipelines.actions.readers import SCOPE_ROW, problems_frame, read_register
+from pipelines.actions.readers import SCOPE_ROW, RegisterRead, problems_frame, read_register
 from pipelines.actions.targets import resolve_targets
 from pipelines.actions.validate import merge_duplicates, validate_rows
 from pipelines.config import Config
 from pipelines.crs import WGS84
+from pipelines.errors import InputError
+from pipelines.fr import plural
 from pipelines.ingest import scrub_series
 from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json
 from pipelines.published import CLOSED_STATUSES
@@ -148,6 +150,39 @@ def follow_up(actions: pd.DataFrame, today: date) -> tuple[pd.DataFrame, dict[st
         "n_drafts": int((active & (out["origin"] == ORIGIN_NOTE)).sum()),
     }
     return out, facts
+
+
+def check_register_found(
+    folder: Path, read: RegisterRead, archive: gpd.GeoDataFrame | None
+) -> None:
+    """Refuse a register folder missing, not a folder, or holding no register file, when
+    the archive follows actions still in the register: a share not mounted or a folder
+    renamed is no decision to remove them. Read as an empty register, the demo's 20
+    actions were each flagged « retirée », and 20 removals written for good in the
+    history (exit 0). An empty register (the template) still removes them on purpose.
+
+    Raises
+    ------
+    InputError
+        Naming the folder and the number of actions followed.
+    """
+    live = 0 if archive is None else int((~archive["is_removed"].astype(bool)).sum())
+    if not live or read.files or read.failed_files:
+        return
+    where = (
+        "est introuvable"
+        if not folder.exists()
+        else "n'est pas un dossier"
+        if not folder.is_dir()
+        else "ne contient aucun registre (XLSX ou CSV)"
+    )
+    raise InputError(
+        folder,
+        f"le dossier du registre des actions {where}, alors que l'archive suit "
+        f"{plural(live, 'action')} du registre : rien n'est retiré ni écrit. Rétablissez "
+        "le dossier (disque réseau monté ? dossier renommé ?) ; pour retirer toutes les "
+        "actions, laissez-y un registre vide (make actions-template).",
+    )
 
 
 def _effect_inputs(
@@ -259,6 +294,8 @@ def run(
     zones = read_geoparquet(zones_path) if zones_path and Path(zones_path).exists() else None
 
     read = read_register(folder)
+    previous = read_archive(archive_file)
+    check_register_found(folder, read, previous)
     valid, problems, set_aside = validate_rows(
         read.rows, partners=settings.actions.partners, today=today
     )
@@ -288,7 +325,7 @@ def run(
     files = {f["file"]: f for f in read.files}
     archive, history, value_problems, messages = fold_register(
         kept,
-        read_archive(archive_file),
+        previous,
         seen_ids=seen_ids,
         now=now,
         files=files,

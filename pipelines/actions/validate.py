@@ -39,6 +39,7 @@ from pipelines.actions.model import (
 )
 from pipelines.actions.readers import problem
 from pipelines.crs import repaired_geometry
+from pipelines.fr import plain_id
 from pipelines.ingest import parse_dates
 from pipelines.published import ACTION_DETAILS
 from pipelines.taxonomy import BY_CODE, DEFAULT_SYNONYMS, normalise_label
@@ -150,11 +151,13 @@ def _categories(value: str) -> tuple[tuple[str, ...], list[str]]:
 
 def _dates(rows: pd.DataFrame, column: str) -> pd.Series:
     """The column's dates (naive, at midnight), NaT where empty or unreadable; read as
-    the ingestion reads dates, with each workbook's own day 0 for serial numbers."""
+    the ingestion reads dates, with each workbook's own day 0 for serial numbers and
+    each file's order of day and month."""
     out = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[us]")
-    for epoch, part in rows.groupby("excel_epoch", sort=False):
+    swaps = rows.get("month_first", pd.Series(False, index=rows.index)).astype(bool)
+    for (epoch, swap), part in rows.groupby([rows["excel_epoch"], swaps], sort=False):
         values = part[column].astype(str).str.strip()
-        parsed = parse_dates(values, excel_epoch=str(epoch))
+        parsed = parse_dates(values, excel_epoch=str(epoch), month_first=bool(swap))
         out.loc[part.index] = parsed.dt.normalize().to_numpy()
     return out
 
@@ -220,7 +223,9 @@ def _read_row(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One row's values (``parsed``: its dates, already read) and its problems."""
     file, line = str(r["source_file"]), int(r["source_line"])
-    action_id = str(r["action_id"]).strip() or None
+    # Pasted from a web page or a PDF, an id carries a zero-width space, a non-breaking
+    # hyphen or full-width letters: read as it looks (« A‑2024‑005 » is A-2024-005).
+    action_id = plain_id(r["action_id"]) or None
     found: list[dict[str, Any]] = []
 
     def bad(column: str | None, reason: str, text: str) -> None:
@@ -285,6 +290,23 @@ def _read_row(
             f"date de statut ({out['status_date'].date().isoformat()}) postérieure au jour "
             f"du traitement ({today.isoformat()}) : un statut se date du jour où il est "
             "constaté.",
+        )
+    done = out["completed_date"]
+    if done is not None and done >= limit:
+        bad(
+            "completed_date",
+            "completed_in_future",
+            f"date de réalisation ({done.date().isoformat()}) postérieure au jour du "
+            f"traitement ({today.isoformat()}) : une action se dit réalisée une fois faite "
+            "(l'échéance prévue va dans la colonne « echeance »).",
+        )
+    elif done is not None and committee is not None and done < committee:
+        bad(
+            "completed_date",
+            "completed_before_committee",
+            f"date de réalisation ({done.date().isoformat()}) antérieure à la date du comité "
+            f"({committee.date().isoformat()}) qui a décidé l'action : l'effet se mesure "
+            "autour de la réalisation ; vérifiez l'une des deux dates.",
         )
     codes, unknown = _categories(str(r["categories"]))
     out["categories"] = codes
@@ -361,18 +383,23 @@ def merge_duplicates(valid: pd.DataFrame) -> tuple[pd.DataFrame, int, list[dict[
     if valid.empty:
         return valid.copy(), 0, []
     keys = valid.apply(content_key, axis=1)
-    ids = valid["action_id"].astype(str)
+    # Ids are compared without case: « a-2024-001 » is A-2024-001 typed again, not a
+    # second action on the same buildings (the first spelling read is kept).
+    ids = valid["action_id"].astype(str).str.casefold()
     problems: list[dict[str, Any]] = []
     conflicting: set[str] = set()
-    for action_id, group in keys.groupby(ids, sort=False):
+    for key, group in keys.groupby(ids, sort=False):
         if group.nunique() > 1:
-            conflicting.add(str(action_id))
+            conflicting.add(str(key))
             where = valid.loc[group.index]
+            action_id = " » ou « ".join(dict.fromkeys(where["action_id"].astype(str)))
             places = ", ".join(
                 f"{f} ligne {int(n)}"
                 for f, n in zip(where["source_file"], where["source_line"], strict=True)
             )
-            for f, n in zip(where["source_file"], where["source_line"], strict=True):
+            for f, n, own in zip(
+                where["source_file"], where["source_line"], where["action_id"], strict=True
+            ):
                 problems.append(
                     problem(
                         str(f),
@@ -382,7 +409,7 @@ def merge_duplicates(valid: pd.DataFrame) -> tuple[pd.DataFrame, int, list[dict[
                         f"identifiant « {action_id} » répété avec un contenu différent "
                         f"({places}) : aucune de ces lignes n'est prise ; gardez une seule "
                         "ligne par action.",
-                        action_id=str(action_id),
+                        action_id=str(own),
                     )
                 )
     keep = ~ids.isin(conflicting)

@@ -179,13 +179,15 @@ class AnnotationRead:
     n_rejected: int = 0
     n_duplicates: int = 0
     n_future: int = 0
+    told: list[str] = field(default_factory=list)
     versions: gpd.GeoDataFrame | None = None
     scrubbed: dict[str, Any] = field(default_factory=dict)
 
     @property
     def messages(self) -> list[str]:
-        """Rejections first, then duplicates."""
-        return [*self.rejected, *self.duplicates]
+        """Rejections first, then duplicates, then what the reading of a file tells
+        (``told``: dates read month first)."""
+        return [*self.rejected, *self.duplicates, *self.told]
 
 
 # --------------------------------------------------------------------------- values

@@ -40,6 +40,7 @@ from pipelines.errors import InputError
 from pipelines.ingest import (
     NotATableError,
     RawFile,
+    date_order,
     parse_dates,
     parse_numbers,
     read_file,
@@ -101,7 +102,7 @@ def _check_xlsx_size(path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- readers
-def _read_geojson(path: Path) -> list[RawNote]:
+def _read_geojson(path: Path, told: list[str]) -> list[RawNote]:
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except RecursionError as err:
@@ -171,11 +172,12 @@ def _legacy_crs_transform(crs: Any) -> Callable[[BaseGeometry], BaseGeometry] | 
     )
 
 
-def _read_table(path: Path) -> list[RawNote]:
+def _read_table(path: Path, told: list[str]) -> list[RawNote]:
     """The rows of a CSV or XLSX of notes, read by the ingestion's reader
     (:func:`pipelines.ingest.read_file`): each row named by its line in the file or the
     sheet (the header is line 1), blank rows skipped, a malformed CSV row a note of its
-    own that is rejected. Read by pandas before, a CSV's blank lines and multi-line
+    own that is rejected; dates month first read so, and said in ``told``
+    (:func:`_month_first_dates`). Read by pandas before, a CSV's blank lines and multi-line
     texts shifted every later row's line, and a sheet's blank rows became rejected
     notes."""
     xlsx = path.suffix.lower() == ".xlsx"
@@ -219,6 +221,8 @@ def _read_table(path: Path) -> list[RawNote]:
         for row, stamp in zip(rows, stamps, strict=True):
             if stamp is not None:
                 row[name] = stamp
+    dates = [columns[k] for k in ("created_at", "updated_at") if k in columns]
+    _month_first_dates(path, raw, dates, rows, told)
     notes = [
         (int(line), RawNote(f"ligne {int(line)}", {k: v or "" for k, v in r.items()}, is_row=True))
         for line, r in zip(raw.lines, rows, strict=True)
@@ -259,6 +263,32 @@ def _malformed_problems(raw: RawFile) -> list[str]:
     return out
 
 
+def _month_first_dates(
+    path: Path, raw: RawFile, names: list[str], rows: list[dict[str, Any]], told: list[str]
+) -> None:
+    """Read a table's ``a/b/yyyy`` dates month first when its values show it
+    (:func:`pipelines.ingest.date_order`, as the ingestion reads an export's), in place
+    in ``rows``, and say so in ``told``. Read one by one, day first, « 06/30/2024 » was
+    refused but « 03/04/2024 » of the same file silently became 3 April."""
+    if not names:
+        return
+    cells = {n: pd.Series(raw.table.column(n).to_pylist(), dtype=object) for n in names}
+    found = date_order(*(c.fillna("").astype(str) for c in cells.values()))
+    if found.order != "month_first":
+        return
+    for name, values in cells.items():
+        parsed = parse_dates(values.fillna("").astype(str).str.strip(), month_first=True)
+        for row, stamp in zip(rows, parsed, strict=True):
+            if isinstance(row[name], str) and not pd.isna(stamp):
+                row[name] = pd.Timestamp(stamp)
+    lines = ", ".join(str(int(raw.lines[k])) for k in found.month_rows[:5])
+    told.append(
+        f"{path.name} : dates lues mois en premier (12/31/2024 : 31 décembre), comme le "
+        f"montrent les lignes {lines}{' …' if len(found.month_rows) > 5 else ''} : "
+        "vérifiez-les, ou écrivez les dates JJ/MM/AAAA."
+    )
+
+
 def _serial_dates(cells: list[str | None], epoch: str) -> list[pd.Timestamp | None]:
     """Per cell of a date column, the date its Excel serial number stands for (a date cell
     typed as a number: 45352 is 1 March 2024, 45352.5 its noon), read as the ingestion
@@ -273,7 +303,7 @@ def _serial_dates(cells: list[str | None], epoch: str) -> list[pd.Timestamp | No
     return [None if pd.isna(stamp) else pd.Timestamp(stamp) for stamp in parsed]
 
 
-def _read_ogr(path: Path) -> list[RawNote]:
+def _read_ogr(path: Path, told: list[str]) -> list[RawNote]:
     import pyogrio
 
     try:
@@ -305,7 +335,7 @@ def _read_ogr(path: Path) -> list[RawNote]:
     return out
 
 
-def _reader_of(path: Path) -> Callable[[Path], list[RawNote]] | None:
+def _reader_of(path: Path) -> Callable[[Path, list[str]], list[RawNote]] | None:
     suffix = path.suffix.lower()
     if suffix in _GEOJSON_SUFFIXES:
         return _read_geojson
@@ -388,7 +418,7 @@ def read_annotations(
             continue
         try:
             _check_size(path)
-            raws = reader(path)
+            raws = reader(path, result.told)
         except FileProblemError as err:
             result.failed_files.append(path.name)
             result.rejected.append(f"{path.name} : {err} — aucune note lue dans ce fichier.")

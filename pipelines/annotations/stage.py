@@ -335,6 +335,7 @@ def run(
         "messages": {
             "rejected": read.rejected,
             "duplicates": read.duplicates,
+            "files": read.told,
             "archive": future_messages + archive_messages,
             "orphaned": orphan_messages,
         },

@@ -21,7 +21,7 @@ from pipelines.config import (
     check_portfolio_inputs,
     load_config,
 )
-from pipelines.errors import ConfigError, VigieError, os_reason
+from pipelines.errors import ConfigError, InputError, VigieError, os_reason
 from pipelines.stages import STAGE_NAMES, SitePaths, stage_summaries
 
 log = logging.getLogger("pipelines")
@@ -295,6 +295,7 @@ def cmd_stage(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     site = config.site(args.site)
     stage = stages.stage(args.name)
+    _check_processed_site(site.id, Path(args.processed_dir), SitePaths.of(config, site.id))
     # Only what the stage reads: make orders a stage after the steps that write its
     # inputs, not after those that write another stage's (make -j).
     kinds = set(INPUT_KINDS) & set(stage.settings)
@@ -310,6 +311,25 @@ def cmd_stage(args: argparse.Namespace) -> None:
     if _after_ingest_without_buildings(site, stage.name, paths):
         return
     run_stage(config, site, stage.name, paths)
+
+
+def _check_processed_site(site_id: str, processed: Path, usual: SitePaths) -> None:
+    """Refuse a processed folder that another site's ingestion wrote (its
+    ``ingest_summary.json`` names that site): ``--processed-dir`` of Paris 10e given for
+    Bondy, the actions stage refused each of Bondy's actions as « bâtiment absent des
+    bâtiments actuels : démoli ? », and the stages before it overwrote Paris's files."""
+    summary = processed / "ingest_summary.json"
+    try:
+        found = _json_of(summary).get("site") if summary.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        return  # not this check's to judge: the stage that reads it says what is wrong
+    if isinstance(found, str) and found != site_id:
+        raise InputError(
+            processed,
+            f"ce dossier est celui du site « {found} » (son ingest_summary.json), pas de "
+            f"« {site_id} » : rien n'y est écrit. Donnez le dossier de « {site_id} » "
+            f"(--processed-dir {usual.processed}).",
+        )
 
 
 def _after_ingest_without_buildings(site: SiteConfig, name: str, paths: SitePaths) -> bool:

@@ -1,0 +1,153 @@
+"""The action register as a careless or hostile analyst keeps it, on the real Bondy
+buildings (the site of :mod:`tests.test_actions`): an id typed again in another case or
+pasted with invisible or look-alike characters, a completion date before the committee
+that decided the action or after the day of the run, a register saved from a
+spreadsheet in English (dates month first); a register folder gone; a stage given
+another site's processed folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from pipelines.actions import HEADERS
+from pipelines.cli import main
+from pipelines.errors import InputError
+from tests.conftest import ROOT
+from tests.test_actions import _good, _run, _write_csv, _write_xlsx, site  # noqa: F401 (fixture)
+
+
+def test_an_id_typed_again_in_another_case_or_pasted_is_the_same_action(
+    site: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # « a-1 » typed in lower case, « A‑1 » with a non-breaking hyphen (Word), « A-\u200b1 »
+    # with a zero-width space, « Ａ-1 » in full width (a PDF): each was a second action
+    # on the same building, counted twice in the follow-up and the committee's table.
+    ids = site["ids"]
+    rows = [
+        _good("A-1", ids[0]),
+        _good("a-1", ids[0]),
+        _good("A\u20111", ids[0]),
+        _good("A-\u200b1", ids[0]),
+        _good("\uff21-1", ids[0]),
+        _good("B-2", ids[1]),
+        _good("b-2", ids[1], probleme="Autre problème"),
+    ]
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", rows)
+    actions, rejected, summary = _run(site, tmp_path)
+
+    assert sorted(actions["action_id"]) == ["A-1"]
+    counts = summary["counts"]
+    assert counts["duplicates_merged"] == 4
+    assert counts["rejected"] == 2
+    assert counts["rows_in"] == counts["kept"] + counts["duplicates_merged"] + counts["rejected"]
+    assert sorted(rejected["source_line"].astype(int)) == [7, 8]
+    assert set(rejected["reason"]) == {"conflicting_duplicate"}
+    assert sorted(rejected["action_id"]) == ["B-2", "b-2"]
+    assert "« B-2 » ou « b-2 »" in rejected["reason_fr"].iloc[0]
+
+
+def test_a_completion_date_before_the_committee_or_after_the_run_is_refused(
+    site: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # The committee of 12/03/2025 decided them; the run is on 01/09/2025. A completion
+    # dated before the decision, or in the future, was kept: the effect was measured
+    # around a date when nothing had been done.
+    ids = site["ids"]
+    done = {"statut": "réalisée", "date_statut": "01/06/2025"}
+    rows = [
+        _good("D-1", ids[0], **done, date_realisation="01/02/2025"),
+        _good("D-2", ids[1], **done, date_realisation="01/12/2025"),
+        _good("D-3", ids[2], **done, date_realisation="12/03/2025"),
+    ]
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", rows)
+    actions, rejected, summary = _run(site, tmp_path)
+
+    assert sorted(actions["action_id"]) == ["D-3"]
+    assert actions["completed_date"].iloc[0] == pd.Timestamp("2025-03-12")
+    got = {int(r.source_line): (r.reason, r.column, r.reason_fr) for r in rejected.itertuples()}
+    assert set(got) == {2, 3}
+    assert got[2][:2] == ("completed_before_committee", "date_realisation")
+    assert "antérieure à la date du comité (2025-03-12)" in got[2][2]
+    assert got[3][:2] == ("completed_in_future", "date_realisation")
+    assert "postérieure au jour du traitement (2025-09-01)" in got[3][2]
+    counts = summary["counts"]
+    assert counts["rows_in"] == 3 == counts["kept"] + counts["rejected"]
+
+
+def test_a_register_with_month_first_dates_is_read_month_first_and_told(
+    site: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # Saved from Excel in English: « 06/30/2025 » was refused, and « 03/04/2025 » of the
+    # same file became 3 April instead of 4 March (silently: its row was kept).
+    ids = site["ids"]
+    us = {"date_comite": "03/12/2025", "echeance": "06/30/2025", "date_statut": "03/12/2025"}
+    rows = [
+        _good("U-1", ids[0], **us),
+        _good("U-2", ids[1], date_comite="03/04/2025", echeance="06/04/2025", date_statut=""),
+    ]
+    lines = [";".join(str(r.get(h, "")) for h in HEADERS) for r in rows]
+    _write_csv(tmp_path / "register" / "actions.csv", lines)
+    actions, rejected, summary = _run(site, tmp_path)
+
+    assert rejected.empty, rejected.to_dict("records")
+    got = actions.set_index("action_id")
+    assert got.at["U-1", "due_date"] == pd.Timestamp("2025-06-30")
+    assert got.at["U-2", "committee_date"] == pd.Timestamp("2025-03-04")
+    assert got.at["U-2", "due_date"] == pd.Timestamp("2025-06-04")
+    (note,) = summary["file_notes"]
+    assert note["reason"] == "dates_month_first"
+    assert note["lines"] == [2]
+    assert "mois en premier" in note["reason_fr"]
+
+
+def test_a_stage_given_another_site_s_processed_folder_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Paris 10e's folder given for Bondy: the actions stage refused every action of
+    # Bondy as « bâtiment absent des bâtiments actuels : démoli ? » (exit 0), and the
+    # stages before it wrote Bondy's files over Paris's.
+    paris = tmp_path / "processed" / "paris10"
+    paris.mkdir(parents=True)
+    (paris / "ingest_summary.json").write_text('{"site": "paris10"}', encoding="utf-8")
+    before = sorted(p.name for p in paris.iterdir())
+    argv = ["-q", "stage", "actions", "--config", str(ROOT / "config" / "demo.toml")]
+    argv += ["--site", "bondy", "--processed-dir", str(paris), "--maps-dir", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"{paris} : ce dossier est celui du site « paris10 »" in err
+    assert "pas de « bondy »" in err
+    assert sorted(p.name for p in paris.iterdir()) == before
+
+
+def test_a_register_folder_gone_removes_no_action_and_says_so(
+    site: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # A share not mounted, a folder renamed: read as an empty register, every action was
+    # flagged « retirée » and as many removals written for good in the history (exit 0).
+    ids = site["ids"]
+    _write_xlsx(
+        tmp_path / "register" / "actions.xlsx", [_good("A-1", ids[0]), _good("A-2", ids[1])]
+    )
+    _run(site, tmp_path)
+    history = (tmp_path / "archive" / "actions_history.csv").read_bytes()
+    (tmp_path / "register").rename(tmp_path / "register_renamed")
+    with pytest.raises(InputError, match="est introuvable, alors que l'archive suit 2 actions"):
+        _run(site, tmp_path)
+    (tmp_path / "register").mkdir()
+    with pytest.raises(InputError, match="ne contient aucun registre"):
+        _run(site, tmp_path)
+    assert (tmp_path / "archive" / "actions_history.csv").read_bytes() == history
+    # Emptied on purpose (the header kept), the register removes them.
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", [])
+    actions, _, summary = _run(site, tmp_path)
+    assert actions["is_removed"].all()
+    assert summary["n_removed"] == 2
