@@ -79,7 +79,7 @@ def published_headline(
         The headline as :func:`pipelines.trends.headline` gives it, of the published
         series; with a period hidden, no trend, no direction, no figures, ``withheld``
         true and ``trend_fr`` saying why (or, where the trends stage found too few
-        reports to conclude, that sentence's case: :func:`~pipelines.publish.protect.
+        reports to conclude, that sentence's case: :func:`~pipelines.publish.site_json.
         with_published_site_total` words it).
     """
     min_reports = int(head.get("min_reports") or 0)
