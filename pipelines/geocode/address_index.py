@@ -47,13 +47,12 @@ from pipelines.geocode.matching import (
     MATCH_COLUMNS,
     _gazetteer_lookup,
     _map_unique,
-    _match_on_streets,
     _objects,
     _Result,
-    _Streets,
     link_points_to_buildings,
 )
 from pipelines.geocode.osm_addresses import ADDRESS_COLUMNS, SOURCE_RANK, read_osm_addresses
+from pipelines.geocode.streets import _match_on_streets, _Streets
 from pipelines.ingest import decode
 from pipelines.io import write_geoparquet
 from pipelines.osm import read_osm_buildings
