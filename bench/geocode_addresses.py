@@ -15,7 +15,7 @@ import pandas as pd
 
 from bench.city import ROOT, City
 from pipelines.geocode.address_index import build_address_index, match_addresses, read_ban
-from pipelines.geocode.addresses import parse_addresses
+from pipelines.geocode.address_parse import parse_addresses
 from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings
 
 N_ADDRESSES = 100_000

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from pipelines.geocode.address_index import build_address_index, match_addresses
-from pipelines.geocode.addresses import parse_addresses
+from pipelines.geocode.address_parse import parse_addresses
 from pipelines.geocode.ban import read_ban
 from pipelines.geocode.osm_addresses import read_osm_addresses
 from pipelines.geocode.summary import address_quality

@@ -25,7 +25,8 @@ from pipelines.geocode.address_index import (
     read_ban,
     read_osm_addresses,
 )
-from pipelines.geocode.addresses import parse_addresses, suffix_key
+from pipelines.geocode.address_parse import parse_addresses
+from pipelines.geocode.addresses import suffix_key
 from pipelines.osm.buildings import read_osm_bounds, read_osm_buildings
 
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw"

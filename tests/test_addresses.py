@@ -5,11 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from pipelines.geocode.address_parse import parse_address, parse_addresses
 from pipelines.geocode.addresses import (
     normalise_key,
     normalise_street,
-    parse_address,
-    parse_addresses,
     parse_housenumber,
     repair_mojibake,
     street_key,

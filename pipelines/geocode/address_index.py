@@ -41,7 +41,8 @@ from rapidfuzz import fuzz, process
 
 from pipelines.crs import WGS84, metric_crs_of
 from pipelines.errors import InputError
-from pipelines.geocode.addresses import parse_addresses, suffix_key
+from pipelines.geocode.address_parse import parse_addresses
+from pipelines.geocode.addresses import suffix_key
 from pipelines.geocode.ban import BanClient, BanServiceError, read_ban
 from pipelines.geocode.matching import (
     MATCH_COLUMNS,
@@ -136,7 +137,7 @@ def match_addresses(
     Parameters
     ----------
     parsed
-        Output of :func:`pipelines.geocode.addresses.parse_addresses`, optionally with a
+        Output of :func:`pipelines.geocode.address_parse.parse_addresses`, optionally with a
         ``building_ref`` column (a landlord building code looked up in the gazetteer).
     index
         Output of :func:`build_address_index` (points in any CRS).
