@@ -33,6 +33,7 @@ def _site_with(
     export itself is ``frame`` when given, and ``extra_columns`` maps more roles)."""
     raw = pd.read_csv(CSV, dtype=str, keep_default_na=False) if frame is None else frame
     raw["datedecl"] = dates.to_numpy()
+    tmp_path.mkdir(parents=True, exist_ok=True)
     src = tmp_path / "dansmarue_us.csv"
     raw.to_csv(src, index=False)
     demo = (ROOT / "config" / "demo.toml").read_text("utf-8")
@@ -182,3 +183,46 @@ def test_a_day_of_the_week_before_dates_in_figures_is_read(tmp_path: Path, origi
         before.set_index("report_id")["reported_at"].sort_index(),
         check_dtype=False,
     )
+
+
+def _slice(n: int = 300) -> pd.DataFrame:
+    """The first ``n`` rows of the Paris export (a fast run)."""
+    return pd.read_csv(CSV, dtype=str, keep_default_na=False, nrows=n)
+
+
+def _partition(summary: dict) -> tuple:
+    return tuple(
+        summary[k] for k in ("rows_in", "accepted", "outside_study_area", "duplicates", "rejected")
+    )
+
+
+def test_closing_before_the_report_is_set_aside_with_a_note(tmp_path: Path) -> None:
+    # A closing date before the creation date was kept, only counted by the statistics
+    # (n_invalid_delay); now the report is kept, its closing date set aside, and a note
+    # names its line and both columns.
+    raw = _slice()
+    iso = pd.to_datetime(raw["datedecl"])
+    before, _ = _ingest(_site_with(tmp_path / "iso", raw["datedecl"], frame=raw))
+    ids = "dansmarue:" + raw["id_dmr"]
+    a, b, c = np.flatnonzero(ids.isin(before["report_id"]).to_numpy())[:3]  # in the area
+    closed = (iso + pd.Timedelta(days=2)).dt.strftime("%d/%m/%Y %H:%M")
+    closed.iloc[[a, b]] = (iso.iloc[[a, b]] - pd.Timedelta(days=1)).dt.strftime("%d/%m/%Y")
+    closed.iloc[c] = iso.iloc[c].strftime("%d/%m/%Y")  # the same day, no time: not before
+    raw["cloture"] = closed.to_numpy()
+    cfg = _site_with(
+        tmp_path / "closed", raw["datedecl"], frame=raw, extra_columns={"closed_at": "cloture"}
+    )
+    ingested, summary = _ingest(cfg)
+    counted = summary["accepted"] + summary["outside_study_area"] + summary["duplicates"]
+    assert counted + summary["updated"] + sum(summary["rejected"].values()) == len(raw)
+    assert summary["closed_at_before_report"] == 2
+    notes = [x for x in summary["file_issues"] if x["reason"] == "closed_before_report"]
+    assert len(notes) == 1
+    assert notes[0]["lines"] == [a + 2, b + 2]
+    assert "« cloture »" in notes[0]["detail"]
+    assert "« datedecl »" in notes[0]["detail"]
+    assert f"ligne {a + 2}" in notes[0]["detail"]
+    kept = ingested.set_index("report_id")
+    assert kept.loc[ids.iloc[[a, b]], "closed_at"].isna().all()
+    assert kept.loc[ids.iloc[c], "closed_at"] == pd.Timestamp(iso.iloc[c])
+    assert kept["closed_at"].notna().sum() == len(kept) - 2
