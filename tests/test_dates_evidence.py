@@ -196,6 +196,70 @@ def _partition(summary: dict) -> tuple:
     )
 
 
+@pytest.mark.parametrize("written", ["%y-%m-%d 09:25", "%y/%m/%d"])
+def test_year_first_two_digit_years_read_year_first(tmp_path: Path, written: str) -> None:
+    # « 23-11-16 09:25 » (16 November 2023) was read day first, 23 November 2016: some
+    # rows accepted on a wrong date (those with a day from 15 to 25, in the study years),
+    # the others rejected as before the study or in the future, nothing said.
+    raw = _slice()
+    iso = pd.to_datetime(raw["datedecl"])
+    before, before_summary = _ingest(_site_with(tmp_path / "iso", raw["datedecl"], frame=raw))
+    ingested, summary = _ingest(
+        _site_with(tmp_path / "yf", iso.dt.strftime(written), frame=raw.copy())
+    )
+    assert _partition(summary) == _partition(before_summary)
+    got = ingested.set_index("report_id")["reported_at"].dt.normalize().sort_index()
+    expected = before.set_index("report_id")["reported_at"].sort_index()
+    pd.testing.assert_series_equal(got, expected, check_dtype=False)
+    notes = [x for x in summary["file_issues"] if x["reason"] == "dates_year_first"]
+    assert len(notes) == 1
+    assert "« datedecl »" in notes[0]["detail"]
+    assert "année en premier" in notes[0]["detail"]
+    # The lines named are those read day first outside the study's years.
+    for line in notes[0]["lines"]:
+        day_first = pd.to_datetime(iso.dt.strftime("%y/%m/%d").iloc[line - 2], format="%d/%m/%y")
+        assert not pd.Timestamp("2015-01-01") <= day_first <= pd.Timestamp("2025-01-01")
+
+
+def test_day_first_two_digit_years_stay_day_first(tmp_path: Path) -> None:
+    # « 16/11/23 » read year first would be 23 November 2016, inside the study too:
+    # nothing tells the year first, the French reading stands, without a note.
+    raw = _slice()
+    iso = pd.to_datetime(raw["datedecl"])
+    ingested, summary = _ingest(_site_with(tmp_path, iso.dt.strftime("%d/%m/%y"), frame=raw))
+    assert summary["accepted"] + summary["outside_study_area"] == len(raw)
+    got = ingested.set_index("report_id")["reported_at"]
+    assert (got.dt.year >= 2023).all()
+    assert not [x for x in summary["file_issues"] if x["reason"].startswith("dates_")]
+
+
+def test_english_weekday_before_us_dates_is_read_month_first(tmp_path: Path) -> None:
+    # « Mon 11/20/2023 », « Tue, 11/21/2023 3:05 PM »: every row was rejected « date
+    # illisible » (only French days of the week were dropped), and the order of the
+    # figures after the day was never seen.
+    raw = _slice()
+    iso = pd.to_datetime(raw["datedecl"])
+    written = iso.dt.strftime("%a %m/%d/%Y")
+    written[1::2] = iso.dt.strftime("%a, %m/%d/%Y 3:05 PM")[1::2]
+    before, before_summary = _ingest(_site_with(tmp_path / "iso", raw["datedecl"], frame=raw))
+    ingested, summary = _ingest(_site_with(tmp_path / "us", written, frame=raw.copy()))
+    assert _partition(summary) == _partition(before_summary)
+    got = ingested.set_index("report_id")["reported_at"].dt.normalize().sort_index()
+    expected = before.set_index("report_id")["reported_at"].sort_index()
+    pd.testing.assert_series_equal(got, expected, check_dtype=False)
+    assert [x["reason"] for x in summary["file_issues"]].count("dates_month_first") == 1
+
+
+def test_date_order_sees_the_figures_after_a_weekday() -> None:
+    from pipelines.ingest.dates import date_order, parse_dates
+
+    values = pd.Series(["Mon 01/15/2024", "Tue, 01/16/2024 3:05 PM", "lundi 15/01/2024"])
+    assert date_order(values.iloc[:2]).order == "month_first"
+    assert date_order(values.iloc[2:]).order == "day_first"
+    got = parse_dates(values.iloc[:2], month_first=True)
+    assert got.tolist() == [pd.Timestamp("2024-01-15"), pd.Timestamp("2024-01-16 15:05")]
+
+
 def test_closing_before_the_report_is_set_aside_with_a_note(tmp_path: Path) -> None:
     # A closing date before the creation date was kept, only counted by the statistics
     # (n_invalid_delay); now the report is kept, its closing date set aside, and a note

@@ -311,7 +311,9 @@ def ingest_source(
     households: bool = True,
 ) -> _SourceOut:
     raws, roles_per_file, issues = _read_source(source, progress, households=households)
-    p = _parse_source(source, raws, roles_per_file, households=households)
+    tomorrow = pd.Timestamp(today) + pd.Timedelta(days=1)
+    window = (np.datetime64(start, "us"), np.datetime64(tomorrow, "us"))
+    p = _parse_source(source, raws, roles_per_file, households=households, window=window)
     # How the files' dates were read, when their values had to say it: noted, not rejected.
     issues = issues + [
         {
