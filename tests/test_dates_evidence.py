@@ -33,6 +33,7 @@ def _site_with(
     export itself is ``frame`` when given, and ``extra_columns`` maps more roles)."""
     raw = pd.read_csv(CSV, dtype=str, keep_default_na=False) if frame is None else frame
     raw["datedecl"] = dates.to_numpy()
+    tmp_path.mkdir(parents=True, exist_ok=True)
     src = tmp_path / "dansmarue_us.csv"
     raw.to_csv(src, index=False)
     demo = (ROOT / "config" / "demo.toml").read_text("utf-8")
@@ -182,3 +183,110 @@ def test_a_day_of_the_week_before_dates_in_figures_is_read(tmp_path: Path, origi
         before.set_index("report_id")["reported_at"].sort_index(),
         check_dtype=False,
     )
+
+
+def _slice(n: int = 300) -> pd.DataFrame:
+    """The first ``n`` rows of the Paris export (a fast run)."""
+    return pd.read_csv(CSV, dtype=str, keep_default_na=False, nrows=n)
+
+
+def _partition(summary: dict) -> tuple:
+    return tuple(
+        summary[k] for k in ("rows_in", "accepted", "outside_study_area", "duplicates", "rejected")
+    )
+
+
+@pytest.mark.parametrize("written", ["%y-%m-%d 09:25", "%y/%m/%d"])
+def test_year_first_two_digit_years_read_year_first(tmp_path: Path, written: str) -> None:
+    # « 23-11-16 09:25 » (16 November 2023) was read day first, 23 November 2016: some
+    # rows accepted on a wrong date (those with a day from 15 to 25, in the study years),
+    # the others rejected as before the study or in the future, nothing said.
+    raw = _slice()
+    iso = pd.to_datetime(raw["datedecl"])
+    before, before_summary = _ingest(_site_with(tmp_path / "iso", raw["datedecl"], frame=raw))
+    ingested, summary = _ingest(
+        _site_with(tmp_path / "yf", iso.dt.strftime(written), frame=raw.copy())
+    )
+    assert _partition(summary) == _partition(before_summary)
+    got = ingested.set_index("report_id")["reported_at"].dt.normalize().sort_index()
+    expected = before.set_index("report_id")["reported_at"].sort_index()
+    pd.testing.assert_series_equal(got, expected, check_dtype=False)
+    notes = [x for x in summary["file_issues"] if x["reason"] == "dates_year_first"]
+    assert len(notes) == 1
+    assert "« datedecl »" in notes[0]["detail"]
+    assert "année en premier" in notes[0]["detail"]
+    # The lines named are those read day first outside the study's years.
+    for line in notes[0]["lines"]:
+        day_first = pd.to_datetime(iso.dt.strftime("%y/%m/%d").iloc[line - 2], format="%d/%m/%y")
+        assert not pd.Timestamp("2015-01-01") <= day_first <= pd.Timestamp("2025-01-01")
+
+
+def test_day_first_two_digit_years_stay_day_first(tmp_path: Path) -> None:
+    # « 16/11/23 » read year first would be 23 November 2016, inside the study too:
+    # nothing tells the year first, the French reading stands, without a note.
+    raw = _slice()
+    iso = pd.to_datetime(raw["datedecl"])
+    ingested, summary = _ingest(_site_with(tmp_path, iso.dt.strftime("%d/%m/%y"), frame=raw))
+    assert summary["accepted"] + summary["outside_study_area"] == len(raw)
+    got = ingested.set_index("report_id")["reported_at"]
+    assert (got.dt.year >= 2023).all()
+    assert not [x for x in summary["file_issues"] if x["reason"].startswith("dates_")]
+
+
+def test_english_weekday_before_us_dates_is_read_month_first(tmp_path: Path) -> None:
+    # « Mon 11/20/2023 », « Tue, 11/21/2023 3:05 PM »: every row was rejected « date
+    # illisible » (only French days of the week were dropped), and the order of the
+    # figures after the day was never seen.
+    raw = _slice()
+    iso = pd.to_datetime(raw["datedecl"])
+    written = iso.dt.strftime("%a %m/%d/%Y")
+    written[1::2] = iso.dt.strftime("%a, %m/%d/%Y 3:05 PM")[1::2]
+    before, before_summary = _ingest(_site_with(tmp_path / "iso", raw["datedecl"], frame=raw))
+    ingested, summary = _ingest(_site_with(tmp_path / "us", written, frame=raw.copy()))
+    assert _partition(summary) == _partition(before_summary)
+    got = ingested.set_index("report_id")["reported_at"].dt.normalize().sort_index()
+    expected = before.set_index("report_id")["reported_at"].sort_index()
+    pd.testing.assert_series_equal(got, expected, check_dtype=False)
+    assert [x["reason"] for x in summary["file_issues"]].count("dates_month_first") == 1
+
+
+def test_date_order_sees_the_figures_after_a_weekday() -> None:
+    from pipelines.ingest.dates import date_order, parse_dates
+
+    values = pd.Series(["Mon 01/15/2024", "Tue, 01/16/2024 3:05 PM", "lundi 15/01/2024"])
+    assert date_order(values.iloc[:2]).order == "month_first"
+    assert date_order(values.iloc[2:]).order == "day_first"
+    got = parse_dates(values.iloc[:2], month_first=True)
+    assert got.tolist() == [pd.Timestamp("2024-01-15"), pd.Timestamp("2024-01-16 15:05")]
+
+
+def test_closing_before_the_report_is_set_aside_with_a_note(tmp_path: Path) -> None:
+    # A closing date before the creation date was kept, only counted by the statistics
+    # (n_invalid_delay); now the report is kept, its closing date set aside, and a note
+    # names its line and both columns.
+    raw = _slice()
+    iso = pd.to_datetime(raw["datedecl"])
+    before, _ = _ingest(_site_with(tmp_path / "iso", raw["datedecl"], frame=raw))
+    ids = "dansmarue:" + raw["id_dmr"]
+    a, b, c = np.flatnonzero(ids.isin(before["report_id"]).to_numpy())[:3]  # in the area
+    closed = (iso + pd.Timedelta(days=2)).dt.strftime("%d/%m/%Y %H:%M")
+    closed.iloc[[a, b]] = (iso.iloc[[a, b]] - pd.Timedelta(days=1)).dt.strftime("%d/%m/%Y")
+    closed.iloc[c] = iso.iloc[c].strftime("%d/%m/%Y")  # the same day, no time: not before
+    raw["cloture"] = closed.to_numpy()
+    cfg = _site_with(
+        tmp_path / "closed", raw["datedecl"], frame=raw, extra_columns={"closed_at": "cloture"}
+    )
+    ingested, summary = _ingest(cfg)
+    counted = summary["accepted"] + summary["outside_study_area"] + summary["duplicates"]
+    assert counted + summary["updated"] + sum(summary["rejected"].values()) == len(raw)
+    assert summary["closed_at_before_report"] == 2
+    notes = [x for x in summary["file_issues"] if x["reason"] == "closed_before_report"]
+    assert len(notes) == 1
+    assert notes[0]["lines"] == [a + 2, b + 2]
+    assert "« cloture »" in notes[0]["detail"]
+    assert "« datedecl »" in notes[0]["detail"]
+    assert f"ligne {a + 2}" in notes[0]["detail"]
+    kept = ingested.set_index("report_id")
+    assert kept.loc[ids.iloc[[a, b]], "closed_at"].isna().all()
+    assert kept.loc[ids.iloc[c], "closed_at"] == pd.Timestamp(iso.iloc[c])
+    assert kept["closed_at"].notna().sum() == len(kept) - 2

@@ -17,7 +17,7 @@ from pandas.api.types import union_categoricals
 from pipelines.config import SourceConfig
 from pipelines.errors import InputError
 from pipelines.ingest.coords import coordinates, refactorized
-from pipelines.ingest.dates import date_order, parse_dates
+from pipelines.ingest.dates import date_order, parse_dates, year_first_note, year_first_rows
 from pipelines.ingest.household import identity_codes
 from pipelines.ingest.personal import group_leaf, is_personal, personal_columns
 from pipelines.ingest.rawfile import RawFile
@@ -387,26 +387,36 @@ def _file_dates(
     notes: list[dict[str, Any]],
     *,
     naive_tz: bool,
+    window: tuple[np.datetime64, np.datetime64] | None = None,
 ) -> tuple[bool, pd.Series, pd.Series]:
     """A file's creation and closing dates, and whether they are month first (from the
     values, :func:`_date_order_of`, unless the source forces a ``date_format``);
-    ``naive_tz``: timestamps without an offset are UTC (KoboToolbox)."""
+    ``naive_tz``: timestamps without an offset are UTC (KoboToolbox). A column whose
+    ``nn-nn-nn`` dates only make sense year first in ``window`` (the study's first day,
+    the day after the processing) is read so, with a note (:func:`year_first_rows`)."""
     month_first = False
     if not source.date_format:
         month_first = _date_order_of(raw, fr, per_file, notes)
-    dates_of = functools.partial(
-        parse_dates,
-        date_format=source.date_format,
-        naive_tz="UTC" if naive_tz else None,
-        excel_epoch=raw.excel_epoch,
-        month_first=month_first,
-    )
-    closed_at = (
-        dates_of(fr["closed_at"])
-        if "closed_at" in fr
-        else pd.Series(pd.NaT, index=fr.index, dtype="datetime64[us]")
-    )
-    return month_first, dates_of(fr["date"]), closed_at
+    options: dict[str, Any] = {
+        "naive_tz": "UTC" if naive_tz else None,
+        "excel_epoch": raw.excel_epoch,
+    }
+    parsed = {
+        role: parse_dates(
+            fr[role], date_format=source.date_format, month_first=month_first, **options
+        )
+        for role in ("date", "closed_at")
+        if role in fr
+    }
+    if window is not None and not source.date_format and not month_first:
+        for role, day_first in parsed.items():
+            found = year_first_rows(_str_column(fr[role]), day_first, window, **options)
+            if found is not None:
+                parsed[role] = found[0]
+                lines = fr["source_line"].to_numpy()[found[1]]
+                notes.append(year_first_note(raw.path, per_file.get(role, role), lines))
+    closed_at = parsed.get("closed_at", pd.Series(pd.NaT, index=fr.index, dtype="datetime64[us]"))
+    return month_first, parsed["date"], closed_at
 
 
 def _parse_source(
@@ -415,11 +425,14 @@ def _parse_source(
     roles_per_file: list[dict[str, str]],
     *,
     households: bool = True,
+    window: tuple[np.datetime64, np.datetime64] | None = None,
 ) -> _Parsed:
     """Clean and parse every file of a source (file by file: formats and CRS may differ).
 
     ``households``: the frame carries each row's household identifiers (``_identity``,
-    :func:`_identities`); without them (no secret to key them) they are not computed."""
+    :func:`_identities`); without them (no secret to key them) they are not computed.
+    ``window``: the study's first day and the day after the processing, where the dates
+    of a year-first column fall (:func:`_file_dates`)."""
     roles = sorted({r for per_file in roles_per_file for r in per_file})
     frames, dates, closes, coords = [], [], [], []
     date_notes: list[dict[str, Any]] = []
@@ -447,7 +460,14 @@ def _parse_source(
             {
                 "coords": functools.partial(coordinates, fr, source, raw.crs, fr.get("_geom_note")),
                 "dates": functools.partial(
-                    _file_dates, raw, fr, per_file, source, date_notes, naive_tz=kobo_utc
+                    _file_dates,
+                    raw,
+                    fr,
+                    per_file,
+                    source,
+                    date_notes,
+                    naive_tz=kobo_utc,
+                    window=window,
                 ),
                 "ids_distinct": functools.partial(_all_distinct, fr["id"])
                 if "id" in fr and one

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.ingest.frmonths import with_month_numbers
+from pipelines.ingest.frmonths import with_month_numbers, without_weekday
 from pipelines.ingest.values import (
     LOCAL_TZ,
     _dictionary_of,
-    arrow_strings,
     arrow_view,
     filled_cells,
     flags,
@@ -78,6 +78,16 @@ _TWO_FIELDS = r"^\s*(?P<a>[0-9]{1,2})[/.\-](?P<b>[0-9]{1,2})[/.\-](?:[0-9]{4}|[0
 _SWAP = r"^(\s*)([0-9]{1,2})([/.\-])([0-9]{1,2})([/.\-])"
 
 
+#: A date that may be written year first with a two-digit year (« 24-01-15 09:25 »,
+#: « 25/11/02 »): swapping its first and third fields (:data:`_YEAR_SWAP`) writes it day
+#: first. Day-first dates with a two-digit year (« 15/01/24 ») are written so too: only
+#: the dates' place in time tells them apart (:func:`year_first_rows`).
+_YEAR_FIRST = r"^(\s*)([0-9]{2})([/.\-])([0-9]{1,2})([/.\-])([0-9]{1,2})([^0-9]|$)"
+
+
+_YEAR_SWAP = r"\1\6\3\4\5\2\7"
+
+
 @dataclass(frozen=True)
 class DateOrder:
     """Which field of ``a/b/yyyy`` dates is the day, as the values themselves show.
@@ -109,6 +119,10 @@ def date_order(*columns: pd.Series) -> DateOrder:
         # prefix, a few thousand in a million dates.
         arr = pc.fill_null(arrow_view(values), "")
         prefixes, codes = _dictionary_of(pc.utf8_slice_codeunits(arr, 0, 11))
+        if pc.any(pc.match_substring_regex(prefixes, r"^\p{L}")).as_py():
+            # The figures after a day of the week (« Mon 01/15/2024 ») tell it too.
+            arr = without_weekday(arr)
+            prefixes, codes = _dictionary_of(pc.utf8_slice_codeunits(arr, 0, 11))
         found = pc.extract_regex(prefixes, _TWO_FIELDS)
         a = pc.cast(pc.fill_null(pc.struct_field(found, [0]), "0"), pa.int32()).to_numpy()
         b = pc.cast(pc.fill_null(pc.struct_field(found, [1]), "0"), pa.int32()).to_numpy()
@@ -205,6 +219,7 @@ def parse_dates(
     naive_tz: str | None = None,
     excel_epoch: str = "1899-12-30",
     month_first: bool = False,
+    year_first: bool = False,
 ) -> pd.Series:
     """Parse dates written in any of the forms exports use, as naive local time.
 
@@ -226,6 +241,9 @@ def parse_dates(
     month_first
         ``a/b/yyyy`` dates are month first (as :func:`date_order` found them): their two
         first fields are swapped before they are read day first.
+    year_first
+        ``yy-mm-dd`` dates are year first (as :func:`year_first_rows` found them): their
+        first and third fields are swapped before they are read day first.
 
     Returns
     -------
@@ -234,11 +252,8 @@ def parse_dates(
         unparseable. Day first: 03/04/2024 is 3 April.
     """
     filled = filled_cells(values)
-    if month_first and not date_format:
-        values = to_str_series(
-            pc.replace_substring_regex(arrow_strings(values), _SWAP, r"\1\4\3\2\5"),
-            values.index,
-        )
+    if not date_format:
+        values = _in_day_first_order(values, month_first=month_first, year_first=year_first)
     out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
     pos = np.flatnonzero(filled)
     if len(pos) == 0:
@@ -309,6 +324,75 @@ def parse_dates(
                 # 4 March at 23:00 in Paris, and « 2024-03-05 UTC » 01:00).
                 put(day_tz, parse_dates(v[day_tz].str.replace(f" ?{_TZ}$", "", regex=True)))
     return pd.Series(out, index=values.index, copy=False)
+
+
+def _in_day_first_order(values: pd.Series, *, month_first: bool, year_first: bool) -> pd.Series:
+    """The values with their fields swapped into day-first order when the column is
+    month first or year first, a day of the week before them dropped first (« Mon
+    01/15/2024 »; read day first, :func:`with_month_numbers` drops it)."""
+    if not (month_first or year_first):
+        return values
+    out = without_weekday(arrow_view(values))
+    if month_first:
+        out = pc.replace_substring_regex(out, _SWAP, r"\1\4\3\2\5")
+    else:
+        out = pc.replace_substring_regex(out, _YEAR_FIRST, _YEAR_SWAP)
+    return to_str_series(out, values.index)
+
+
+def year_first_rows(
+    values: pd.Series, day_first: pd.Series, window: tuple[np.datetime64, np.datetime64], **kw: Any
+) -> tuple[pd.Series, np.ndarray] | None:
+    """A column's dates read year first (« 24-01-15 » : 15 January 2024), when their place
+    in time shows it, and the rows that show it; ``None`` when nothing does.
+
+    The values written ``nn-nn-nn`` (:data:`_YEAR_FIRST`) are read both ways: day first
+    (``day_first``, as :func:`parse_dates` read them) and year first. When day first
+    puts most of them outside ``window`` (the study's first day, the day after the
+    processing: rejected as before the study or in the future) and year first puts at
+    least 95 % of them inside, the column is year first; otherwise the French reading
+    stands (a column of ``15/01/24`` stays 15 January 2024). ``kw`` goes to
+    :func:`parse_dates` (the file's Excel epoch, naive zone).
+    """
+    start, end = window
+    read = day_first.to_numpy()
+    if not ((read < start) | (read >= end)).any():  # NaT compares False
+        return None  # no date outside the window (the usual export): nothing to tell
+    # « yy-mm-dd » and the character after: 9 characters, matched once per distinct prefix.
+    arr = without_weekday(pc.fill_null(arrow_view(values), ""))
+    prefixes, codes = _dictionary_of(pc.utf8_slice_codeunits(arr, 0, 9))
+    written = flags(pc.match_substring_regex(prefixes, _YEAR_FIRST))[codes]
+    n = int(np.count_nonzero(written))
+    if not n:
+        return None
+    other = parse_dates(values[written], year_first=True, **kw).to_numpy()
+    first = read[written]
+    inside_day = (first >= start) & (first < end)  # NaT compares False: outside
+    inside_year = (other >= start) & (other < end)
+    if 2 * np.count_nonzero(inside_day) >= n or np.count_nonzero(inside_year) < 0.95 * n:
+        return None
+    out = read.copy()
+    out[written] = other
+    proof = np.flatnonzero(written)[inside_year & ~inside_day]
+    return pd.Series(out, index=day_first.index, copy=False), proof
+
+
+def year_first_note(path: str, column: str, lines: np.ndarray) -> dict[str, Any]:
+    """The note of a file's ``column`` read year first, naming the ``lines`` that show it
+    (:func:`year_first_rows`), as the ingestion's date notes are written."""
+    shown = ", ".join(str(int(n)) for n in lines[:5]) + (" …" if len(lines) > 5 else "")
+    return {
+        "source_file": path,
+        "reason": "dates_year_first",
+        "reason_fr": (
+            f"Dates de « {column} » lues année en premier (24-01-15 : 15 janvier 2024) : lues "
+            "jour en premier, la plupart tombaient avant le début de l'étude ou après le jour "
+            f"du traitement, comme le montrent les lignes {shown} ; imposez « date_format » "
+            "si ce n'est pas le cas."
+        ),
+        "lines": [int(n) for n in lines[:1000]],
+        "note_only": True,
+    }
 
 
 def _zone_as_offset(values: pd.Series) -> pd.Series:

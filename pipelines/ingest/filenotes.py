@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from pipelines.ingest.encoding import OTHER_ENCODINGS
 from pipelines.ingest.rawfile import RawFile
@@ -19,6 +20,40 @@ from pipelines.ingest.rawfile import RawFile
 def first_20(items: Sequence[Any] | np.ndarray) -> str:
     """The first 20 ``items``, comma-separated, with « … » when there are more."""
     return ", ".join(str(v) for v in items[:20]) + (" …" if len(items) > 20 else "")
+
+
+def closed_before_notes(
+    raws: list[RawFile], roles_per_file: list[dict[str, str]], frame: pd.DataFrame, rows: np.ndarray
+) -> list[tuple[str, str, np.ndarray]]:
+    """Per file whose ``rows`` (of the source's ``frame``) have a closing date before their
+    creation date: its path, the French detail naming both columns, the lines and the
+    dates of the first ones, and the lines. The reports are kept, their closing date set
+    aside (read as not given)."""
+    notes = []
+    for i, raw in enumerate(raws):
+        here = np.flatnonzero(rows & (frame["_file"].to_numpy() == i))
+        if not len(here):
+            continue
+        lines = frame["source_line"].to_numpy()[here]
+        shown = " ; ".join(
+            f"ligne {int(n)} : clôture « {c} », création « {d} »"
+            for n, c, d in zip(
+                lines[:3],
+                frame["closed_at"].iloc[here[:3]],
+                frame["date"].iloc[here[:3]],
+                strict=True,
+            )
+        )
+        detail = (
+            f"{len(lines)} ligne(s) ont une date de clôture (colonne "
+            f"« {roles_per_file[i].get('closed_at', 'closed_at')} ») antérieure à leur date de "
+            f"création (colonne « {roles_per_file[i].get('date', 'date')} ») : lignes "
+            f"{first_20(lines)} ({shown}). Ces signalements sont gardés, mais leur date de "
+            "clôture est écartée (lue comme absente) : ils n'entrent pas dans les délais de "
+            "traitement. Corrigez les dates dans l'export."
+        )
+        notes.append((raw.path, detail, lines))
+    return notes
 
 
 def reading_notes(

@@ -27,8 +27,12 @@ MONTHS: dict[str, int] = {
     **dict.fromkeys(("decembre", "dec"), 12),
 }
 
+#: A day of the week, French (« lundi », « mar. ») or English (« Monday », « Tue »: US
+#: exports write « Mon 01/15/2024 »).
 _WEEKDAY = (
-    r"(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|(?:lun|mar|mer|jeu|ven|sam|dim)\.)"
+    r"(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|(?:lun|mar|mer|jeu|ven|sam|dim)\."
+    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+    r"|(?:mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)\.?)"
 )
 #: Day (« 1er » too), month name, year, then what follows (a time, a zone), after a
 #: space, « à », a comma or a « T »; dashes between the three too, and a two-digit year
@@ -48,6 +52,16 @@ def _month_number(name: str) -> int:
 #: A day of the week before a date written in figures (« lundi 05/03/2024 »,
 #: « mar., 05/03/2024 14h02 »): RE2, any case; the date's first figure kept in ``\1``.
 _WEEKDAY_FIGURES = rf"(?i)^{_WEEKDAY},? +([0-9])"
+
+
+def without_weekday(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """The values written in figures after a day of the week without it (« lundi
+    05/03/2024 », « Tue, 01/16/2024 3:05 PM » → « 01/16/2024 3:05 PM »), for the day and
+    month order to be read from their figures; ``arr`` itself when no value starts with a
+    letter."""
+    if not pc.any(pc.match_substring_regex(arr, r"^\p{L}")).as_py():
+        return arr
+    return pc.replace_substring_regex(arr, _WEEKDAY_FIGURES, r"\1")
 
 
 def with_month_numbers(values: pd.Series) -> pd.Series:

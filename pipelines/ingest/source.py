@@ -24,7 +24,7 @@ from pipelines.ingest.cells import (
     _Parsed,
     resolve_columns,
 )
-from pipelines.ingest.filenotes import first_20, reading_notes
+from pipelines.ingest.filenotes import closed_before_notes, first_20, reading_notes
 from pipelines.ingest.gather import (
     _accepted_frame,
     _order,
@@ -311,7 +311,9 @@ def ingest_source(
     households: bool = True,
 ) -> _SourceOut:
     raws, roles_per_file, issues = _read_source(source, progress, households=households)
-    p = _parse_source(source, raws, roles_per_file, households=households)
+    tomorrow = pd.Timestamp(today) + pd.Timedelta(days=1)
+    window = (np.datetime64(start, "us"), np.datetime64(tomorrow, "us"))
+    p = _parse_source(source, raws, roles_per_file, households=households, window=window)
     # How the files' dates were read, when their values had to say it: noted, not rejected.
     issues = issues + [
         {
@@ -379,8 +381,12 @@ def _source_outputs(
     closed = p.closed_at.to_numpy()
     tomorrow = np.datetime64(pd.Timestamp(today) + pd.Timedelta(days=1), "us")
     closed_in_future = ~np.isnat(closed) & (closed >= tomorrow)
-    if closed_in_future.any():
-        p.closed_at = p.closed_at.mask(closed_in_future)
+    # A closing date before the report's is set aside too (a day written without a time,
+    # on the report's day, is not before it); the rows kept are noted one by one.
+    reported = p.reported_at.to_numpy()
+    closed_before = (closed < reported) & (closed != reported.astype("datetime64[D]"))
+    if (closed_in_future | closed_before).any():
+        p.closed_at = p.closed_at.mask(closed_in_future | closed_before)
     part = _partition(p, source, bbox=bbox, today=today, start=start, roles_per_file=roles_per_file)
     issues = issues + _placeholder_notes(source, raws, p, part.placeholder)
     cats = _categories(p, source)
@@ -422,6 +428,12 @@ def _source_outputs(
         raise AssertionError(f"partition des lignes incohérente pour la source {source.id}")
     kept = part.accepted | part.outside
     n_kept = int(np.count_nonzero(kept))
+    issues = issues + [
+        _file_note(source, path, "closed_before_report", detail, lines=lines)
+        for path, detail, lines in closed_before_notes(
+            raws, roles_per_file, p.frame, kept & closed_before
+        )
+    ]
     with_coordinates = int(np.count_nonzero(kept & (p.state == _STATE_OK)))
     kept_flags = p.flags[kept] if n_kept < n else p.flags
     unknown_rows = kept & cats.unknown[cats.pair] if n else kept
@@ -495,10 +507,15 @@ def _source_outputs(
         "personal_columns_detected": detected,
         "closed_at_unparseable": int(
             np.count_nonzero(
-                kept & closed_given & np.isnat(p.closed_at.to_numpy()) & ~closed_in_future
+                kept
+                & closed_given
+                & np.isnat(p.closed_at.to_numpy())
+                & ~closed_in_future
+                & ~closed_before
             )
         ),
         "closed_at_in_future": int(np.count_nonzero(kept & closed_in_future)),
+        "closed_at_before_report": int(np.count_nonzero(kept & closed_before)),
         "updated_at_unparseable": unparseable_updated_at(p, updated_at, kept),
     }
     identities = (
