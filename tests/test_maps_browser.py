@@ -359,3 +359,40 @@ def test_screenshots_of_maps_and_index(handmade, browser, tmp_path: Path) -> Non
     )
     with pytest.raises(ScreenshotError, match="réseau"):
         run(maps_dir, tmp_path / "again", viewport=(1200, 800), browser=browser)
+
+
+def _focused(page) -> str:  # type: ignore[no-untyped-def]
+    return page.evaluate(
+        "() => { const e = document.activeElement;"
+        " return e.tagName + ' ' + (e.getAttribute('class') || ''); }"
+    )
+
+
+def test_the_map_is_usable_from_the_keyboard(handmade, browser) -> None:  # type: ignore[no-untyped-def]
+    """Without a mouse: the zoom buttons come right after the map in the Tab order (before:
+    after every building and zone outline), in French; Enter on a focused building opens
+    its fact sheet, Escape closes it and gives the focus back to the building (before:
+    Enter did nothing and Escape left the popup open)."""
+    with offline_page(handmade["pages"]["full"], browser=browser, wait_js=READY) as live:
+        page = live.page
+        page.keyboard.press("Tab")  # the header's link
+        page.keyboard.press("Tab")  # the map itself
+        assert _focused(page).startswith("DIV folium-map")
+        page.keyboard.press("Tab")
+        assert "leaflet-control-zoom-in" in _focused(page)
+        assert page.get_attribute(".leaflet-control-zoom-in", "title") == "Zoom avant"
+        building = page.locator("path.vigie-building").first
+        building.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".leaflet-popup-content .fiche", timeout=5000)
+        assert "leaflet-popup-content" in _focused(page)
+        page.keyboard.press("Escape")
+        page.wait_for_selector(".leaflet-popup", state="detached", timeout=2000)  # faded out
+        assert _focused(page).startswith("path vigie-building")
+        # A popup opened with the mouse closes with Escape too.
+        _click_at(page, handmade["latlng"]["A"])
+        page.wait_for_selector(".leaflet-popup-content .fiche", timeout=5000)
+        page.keyboard.press("Escape")
+        page.wait_for_selector(".leaflet-popup", state="detached", timeout=2000)  # faded out
+        assert live.console_errors == []
+        assert live.page_errors == []
