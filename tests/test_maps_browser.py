@@ -50,6 +50,41 @@ def test_index_page_links_open(demo_run: DemoRun, browser) -> None:  # type: ign
         assert live.external_requests == []
 
 
+#: The printable width of an A4 page with the packs' margins (210 - 2 x 12 mm), in CSS px.
+A4_WIDTH_PX = round((210 - 24) / 25.4 * 96)
+
+
+@pytest.mark.parametrize(
+    ("page", "media", "width"),
+    [
+        ("index.html", "screen", 768),  # a tablet in portrait
+        ("index.html", "print", A4_WIDTH_PX),
+        ("bondy_comite.html", "print", A4_WIDTH_PX),
+    ],
+)
+def test_pages_fit_a_tablet_and_an_a4_page(  # type: ignore[no-untyped-def]
+    demo_run: DemoRun, browser, page: str, media: str, width: int
+) -> None:
+    """Nothing sticks out on the right (before: the index's table was 823 px wide on a
+    768 px tablet and 812 px on A4, its last column cut off the printed page; the pack's
+    charts 2 px wider than the page, by their border)."""
+    with offline_page(
+        demo_run.maps / page,
+        wait_js="() => document.readyState === 'complete'",
+        browser=browser,
+        settle=False,
+        viewport=(width, 1000),
+    ) as live:
+        live.page.emulate_media(media=media)
+        wide = live.page.evaluate(
+            """() => { const w = document.documentElement.clientWidth;
+                 return [...document.querySelectorAll('body *')]
+                   .filter(e => e.getBoundingClientRect().right > w + 0.5)
+                   .map(e => e.tagName + ' ' + Math.round(e.getBoundingClientRect().right)); }"""
+        )
+        assert wide == []
+
+
 def test_building_popup_opens_with_counts(demo_run: DemoRun, browser) -> None:  # type: ignore[no-untyped-def]
     with offline_page(demo_run.maps / "paris10.html", browser=browser) as live:
         page = live.page
