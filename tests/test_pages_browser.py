@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from browser import offline_page
 
-from pipelines.maps.portfolio import render_portfolio
+from pipelines.maps.portfolio import INDICATORS, render_portfolio
 
 pytestmark = pytest.mark.browser
 
@@ -109,3 +109,42 @@ def test_the_table_sorts_from_the_keyboard_alone(portfolio: Path, browser: Any) 
         assert _order(page) == ["oeuvre", "eclair", "ecluse"]
         assert live.console_errors == []
         assert live.page_errors == []
+
+
+def full_site(i: int) -> dict[str, Any]:
+    """A site with every cell of the table filled, as wide as the real ones get: a long
+    name, every indicator with its change, a watch level with entrances, 24 quarters."""
+    row = site(f"s{i}", f"Résidence de l'Écluse Saint-Martin-des-Champs bâtiment {i}", 1234)
+    row["cells"] = {key: {"v": 1234.56, "s": False, "d": -12.3} for key, *_ in INDICATORS}
+    row["spark"] = [float(q) for q in range(24)]
+    row["trend"] = "hausse significative"
+    row.update(watch="jaune", watch_by="proposition de l'outil", watch_rank=1)
+    row["entrances"] = [{"label": "Entrée 2 rue de la République", "level": "jaune", "by": "outil"}]
+    row.update(map="s.html", pack="s_comite.html", note="s/note.html")
+    return row
+
+
+#: Printable width of an A4 page in landscape with the page's 10 mm margins, in CSS px.
+A4_LANDSCAPE_PX = round((297 - 20) / 25.4 * 96)
+
+
+@pytest.mark.parametrize(("media", "width"), [("screen", 768), ("print", A4_LANDSCAPE_PX)])
+def test_the_portfolio_fits_a_tablet_and_a_landscape_a4(
+    tmp_path: Path, browser: Any, media: str, width: int
+) -> None:
+    """On a tablet the table scrolls in its own box, the page does not (before: the whole
+    page was 1 800 px wide, filters and title scrolled away); printed, the table fits an A4
+    page in landscape (before: portrait, 17 columns of which half were cut off)."""
+    page_path = tmp_path / "index.html"
+    page_path.write_text(render_portfolio([full_site(i) for i in range(3)]), encoding="utf-8")
+    with offline_page(
+        page_path, wait_js=WAIT, browser=browser, settle=False, viewport=(width, 800)
+    ) as live:
+        live.page.emulate_media(media=media)
+        sizes = live.page.evaluate(
+            """() => [document.documentElement.scrollWidth, document.documentElement.clientWidth,
+                      document.querySelector('#sites').getBoundingClientRect().right]"""
+        )
+        assert sizes[0] <= sizes[1], sizes
+        if media == "print":
+            assert sizes[2] <= width, sizes
