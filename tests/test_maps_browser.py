@@ -431,3 +431,36 @@ def test_the_map_is_usable_from_the_keyboard(handmade, browser) -> None:  # type
         page.wait_for_selector(".leaflet-popup", state="detached", timeout=2000)  # faded out
         assert live.console_errors == []
         assert live.page_errors == []
+
+
+def test_a_long_resident_text_stays_inside_its_popup(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    """A resident pastes a link, 200 characters without a space: the report's popup wraps
+    it (before: the text ran out of the popup, over the map)."""
+    from pipelines.maps.site import render_map
+    from tests.conftest import site_map_of
+    from tests.test_maps import handmade_site
+
+    site = handmade_site()
+    reports = site["reports"]
+    link = "https://signalement.example/?photo=" + "0123456789abcdef" * 8  # no hyphen
+    reports.loc[reports["description"] == "Loin de tout", "description"] = link
+    m = site_map_of(
+        site["buildings"], reports, site_name="Essai", simulated=True, attributions=["osm"]
+    )
+    page_path = tmp_path / "long.html"
+    page_path.write_text(render_map(m), encoding="utf-8")
+    with offline_page(page_path, browser=browser, wait_js=READY) as live:
+        page = live.page
+        page.locator(".vigie-cats summary").click()
+        _layer(page, "Autre")
+        page.locator("path.vigie-report").first.dispatch_event("click")
+        page.wait_for_selector(".vigie-popup-report", timeout=5000)
+        assert link[:60] in page.inner_text(".vigie-popup-report")  # shortened, not dropped
+        out = page.evaluate(
+            """() => { const box = document.querySelector('.leaflet-popup-content-wrapper')
+                         .getBoundingClientRect();
+                 return [...document.querySelectorAll('.vigie-popup-report *')]
+                   .filter(e => e.getBoundingClientRect().right > box.right + 0.5).length; }"""
+        )
+        assert out == 0
+        assert live.page_errors == []
