@@ -50,6 +50,41 @@ def test_index_page_links_open(demo_run: DemoRun, browser) -> None:  # type: ign
         assert live.external_requests == []
 
 
+#: The printable width of an A4 page with the packs' margins (210 - 2 x 12 mm), in CSS px.
+A4_WIDTH_PX = round((210 - 24) / 25.4 * 96)
+
+
+@pytest.mark.parametrize(
+    ("page", "media", "width"),
+    [
+        ("index.html", "screen", 768),  # a tablet in portrait
+        ("index.html", "print", A4_WIDTH_PX),
+        ("bondy_comite.html", "print", A4_WIDTH_PX),
+    ],
+)
+def test_pages_fit_a_tablet_and_an_a4_page(  # type: ignore[no-untyped-def]
+    demo_run: DemoRun, browser, page: str, media: str, width: int
+) -> None:
+    """Nothing sticks out on the right (before: the index's table was 823 px wide on a
+    768 px tablet and 812 px on A4, its last column cut off the printed page; the pack's
+    charts 2 px wider than the page, by their border)."""
+    with offline_page(
+        demo_run.maps / page,
+        wait_js="() => document.readyState === 'complete'",
+        browser=browser,
+        settle=False,
+        viewport=(width, 1000),
+    ) as live:
+        live.page.emulate_media(media=media)
+        wide = live.page.evaluate(
+            """() => { const w = document.documentElement.clientWidth;
+                 return [...document.querySelectorAll('body *')]
+                   .filter(e => e.getBoundingClientRect().right > w + 0.5)
+                   .map(e => e.tagName + ' ' + Math.round(e.getBoundingClientRect().right)); }"""
+        )
+        assert wide == []
+
+
 def test_building_popup_opens_with_counts(demo_run: DemoRun, browser) -> None:  # type: ignore[no-untyped-def]
     with offline_page(demo_run.maps / "paris10.html", browser=browser) as live:
         page = live.page
@@ -359,3 +394,73 @@ def test_screenshots_of_maps_and_index(handmade, browser, tmp_path: Path) -> Non
     )
     with pytest.raises(ScreenshotError, match="réseau"):
         run(maps_dir, tmp_path / "again", viewport=(1200, 800), browser=browser)
+
+
+def _focused(page) -> str:  # type: ignore[no-untyped-def]
+    return page.evaluate(
+        "() => { const e = document.activeElement;"
+        " return e.tagName + ' ' + (e.getAttribute('class') || ''); }"
+    )
+
+
+def test_the_map_is_usable_from_the_keyboard(handmade, browser) -> None:  # type: ignore[no-untyped-def]
+    """Without a mouse: the zoom buttons come right after the map in the Tab order (before:
+    after every building and zone outline), in French; Enter on a focused building opens
+    its fact sheet, Escape closes it and gives the focus back to the building (before:
+    Enter did nothing and Escape left the popup open)."""
+    with offline_page(handmade["pages"]["full"], browser=browser, wait_js=READY) as live:
+        page = live.page
+        page.keyboard.press("Tab")  # the header's link
+        page.keyboard.press("Tab")  # the map itself
+        assert _focused(page).startswith("DIV folium-map")
+        page.keyboard.press("Tab")
+        assert "leaflet-control-zoom-in" in _focused(page)
+        assert page.get_attribute(".leaflet-control-zoom-in", "title") == "Zoom avant"
+        building = page.locator("path.vigie-building").first
+        building.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".leaflet-popup-content .fiche", timeout=5000)
+        assert "leaflet-popup-content" in _focused(page)
+        page.keyboard.press("Escape")
+        page.wait_for_selector(".leaflet-popup", state="detached", timeout=2000)  # faded out
+        assert _focused(page).startswith("path vigie-building")
+        # A popup opened with the mouse closes with Escape too.
+        _click_at(page, handmade["latlng"]["A"])
+        page.wait_for_selector(".leaflet-popup-content .fiche", timeout=5000)
+        page.keyboard.press("Escape")
+        page.wait_for_selector(".leaflet-popup", state="detached", timeout=2000)  # faded out
+        assert live.console_errors == []
+        assert live.page_errors == []
+
+
+def test_a_long_resident_text_stays_inside_its_popup(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    """A resident pastes a link, 200 characters without a space: the report's popup wraps
+    it (before: the text ran out of the popup, over the map)."""
+    from pipelines.maps.site import render_map
+    from tests.conftest import site_map_of
+    from tests.test_maps import handmade_site
+
+    site = handmade_site()
+    reports = site["reports"]
+    link = "https://signalement.example/?photo=" + "0123456789abcdef" * 8  # no hyphen
+    reports.loc[reports["description"] == "Loin de tout", "description"] = link
+    m = site_map_of(
+        site["buildings"], reports, site_name="Essai", simulated=True, attributions=["osm"]
+    )
+    page_path = tmp_path / "long.html"
+    page_path.write_text(render_map(m), encoding="utf-8")
+    with offline_page(page_path, browser=browser, wait_js=READY) as live:
+        page = live.page
+        page.locator(".vigie-cats summary").click()
+        _layer(page, "Autre")
+        page.locator("path.vigie-report").first.dispatch_event("click")
+        page.wait_for_selector(".vigie-popup-report", timeout=5000)
+        assert link[:60] in page.inner_text(".vigie-popup-report")  # shortened, not dropped
+        out = page.evaluate(
+            """() => { const box = document.querySelector('.leaflet-popup-content-wrapper')
+                         .getBoundingClientRect();
+                 return [...document.querySelectorAll('.vigie-popup-report *')]
+                   .filter(e => e.getBoundingClientRect().right > box.right + 0.5).length; }"""
+        )
+        assert out == 0
+        assert live.page_errors == []

@@ -215,6 +215,11 @@ def portfolio_page(config: Config, *, dst_dir: Path) -> str:
     """The portfolio page's HTML."""
     paths = svg_paths(perimeters_of(config))
     rows = [site_row(config, s, dst_dir=dst_dir, path=paths.get(s.id)) for s in config.sites]
+    return render_portfolio(rows)
+
+
+def render_portfolio(rows: list[dict[str, Any]]) -> str:
+    """The portfolio page's HTML for the sites' rows (:func:`site_row`), as they are."""
     data = {
         "indicators": [{"key": k, "label": label, "decimals": d} for k, label, d, _ in INDICATORS],
         "sites": rows,

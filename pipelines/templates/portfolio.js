@@ -153,10 +153,17 @@
     return tr;
   }
 
+  // Lower case without accents or ligatures: « ecluse » finds « Écluse », « oeuvre »
+  // finds « Œuvre ».
+  function folded(text) {
+    return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+      .replace(/œ/g, "oe").replace(/æ/g, "ae");
+  }
+
   function visible(site) {
-    var q = document.getElementById("filter-name").value.toLowerCase();
+    var q = folded(document.getElementById("filter-name").value.trim());
     var w = document.getElementById("filter-watch").value;
-    return site.name.toLowerCase().indexOf(q) >= 0 && (!w || site.watch === w);
+    return folded(site.name).indexOf(q) >= 0 && (!w || site.watch === w);
   }
 
   function compare(a, b) {
@@ -217,6 +224,14 @@
   }
 
   Array.prototype.forEach.call(document.querySelectorAll("th.sortable"), function (th) {
+    // Reachable and usable from the keyboard: Tab to the header, Enter or Space sorts.
+    th.tabIndex = 0;
+    th.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" || e.key === " ") {
+        e.preventDefault();
+        th.click();
+      }
+    });
     th.addEventListener("click", function () {
       var key = th.getAttribute("data-key");
       sortDir = sortKey === key ? -sortDir : 1;
