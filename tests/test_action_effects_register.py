@@ -15,25 +15,28 @@ from pipelines.config import load_config
 from tests.conftest import DemoRun
 
 
-def _long_register(actions: pd.DataFrame, n: int) -> pd.DataFrame:
-    """``n`` actions copied from the demo's (seeded): a third as they are (the same
-    counts again), the others moved by up to two months, plus copies moved by exactly one
-    window before and after (the bounds of another action's windows)."""
+def _long_register(actions: pd.DataFrame, reports: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The demo's actions, then ``n`` copied from them (seeded): a third as they are
+    (the same counts again), the others moved by up to two months; plus, for a few
+    actions carried out, one carried out exactly one window before and one exactly one
+    window after (on the bounds of the first one's windows: the one before is during
+    them, the one after is not), each on five buildings of its own that no other action
+    targets and that have many reports (so that each changes the rest of the site)."""
     rng = np.random.default_rng(17)
     rows = actions.iloc[rng.integers(0, len(actions), n)].reset_index(drop=True)
     shift = pd.to_timedelta(rng.integers(-60, 61, n), unit="D").to_numpy().copy()
     shift[: n // 3] = np.timedelta64(0, "D")
-    done = pd.to_datetime(rows["completed_date"])
-    rows["completed_date"] = done + shift
+    rows["completed_date"] = pd.to_datetime(rows["completed_date"]) + shift
+    targeted = {b for ids in actions["building_ids"] for b in ids}
+    busiest = [b for b in reports["building_id"].value_counts().index if b not in targeted]
     edges = []
-    for months in (-6, 6):
-        edge = actions[actions["completed_date"].notna()].copy()
-        edge["completed_date"] = pd.to_datetime(edge["completed_date"]) + pd.DateOffset(
-            months=months
-        )
-        edge["building_ids"] = list(reversed(edge["building_ids"].tolist()))
-        edges.append(edge)
-    out = pd.concat([rows, *edges], ignore_index=True)
+    for _, action in actions[actions["completed_date"].notna()].head(4).iterrows():
+        for months in (-6, 6):
+            edge = action.copy()
+            edge["completed_date"] = action["completed_date"] + pd.DateOffset(months=months)
+            edge["building_ids"] = tuple(busiest[5 * len(edges) : 5 * len(edges) + 5])
+            edges.append(edge)
+    out = pd.concat([actions, rows, pd.DataFrame(edges)], ignore_index=True)
     out["action_id"] = [f"X-{i}" for i in range(len(out))]
     return out
 
@@ -48,7 +51,7 @@ def test_a_long_register_gives_each_action_the_effect_of_the_definition(
         gpd.read_parquet(site / "reports.parquet"),
         gpd.read_parquet(site / "buildings.parquet"),
     )
-    register = _long_register(frame, 200)
+    register = _long_register(frame, reports, 200)
     window = settings.effect_window_months
     got = action_effects(
         register,
