@@ -9,9 +9,7 @@ import geopandas as gpd
 import pandas as pd
 
 from pipelines.annotations.stage import read_annotations
-from pipelines.annotations.stage import run as run_annotations
-from tests.conftest import bondy_config
-from tests.test_annotations import _export, _map_note, _write
+from tests.test_annotations_safety import _archive_dir, _note, _refresh, _write
 
 TAGS = ["priorité avant travaux", "à surveiller", "traité"]
 
@@ -46,41 +44,27 @@ def test_a_note_id_typed_in_another_case_or_pasted_is_one_note_with_its_versions
     # the same building, each a draft action; retyped « n-1 » at the next run, the note
     # of the archive got a second, versionless twin. Read as the register's ids are.
     a = isolated.iloc[0]
-    config = bondy_config(tmp_path, annotation_tags=("priorité avant travaux",))
     folder = tmp_path / "annotations" / "bondy"
-    out = tmp_path / "processed" / "bondy"
-    bondy.to_parquet(tmp_path / "b.parquet")
-
-    def refresh() -> gpd.GeoDataFrame:
-        return run_annotations(
-            config,
-            "bondy",
-            buildings_path=tmp_path / "b.parquet",
-            zones_path=None,
-            previous_notes_path=out / "annotations.parquet",
-            out_dir=out,
-        )
-
     first = [
-        _map_note("N-1", "Cave inondée", a),
-        _map_note("n-1", "Cave inondée", a, updated_at="2024-06-04T08:00:00Z"),
-        _map_note("N-\u200b1", "Cave inondée, pompe", a, updated_at="2024-06-05T08:00:00Z"),
+        _note("N-1", "Cave inondée", a),
+        _note("n-1", "Cave inondée", a, updated_at="2024-06-04T08:00:00Z"),
+        _note("N-\u200b1", "Cave inondée, pompe", a, updated_at="2024-06-05T08:00:00Z"),
     ]
-    _write(folder / "juin.geojson", _export(first))
-    notes = refresh()
+    _write(folder / "juin.geojson", first)
+    notes, _ = _refresh(tmp_path, bondy)
     assert notes["note_id"].tolist() == ["N-1"]
     assert notes["text"].tolist() == ["Cave inondée, pompe"]
 
     # The next run, the same note retyped in lower case and updated: still one note,
     # under the archive's id, with its versions.
     (folder / "juin.geojson").unlink()
-    later = _map_note("n-1", "Cave sèche", a, status="clos", updated_at="2024-07-01T08:00:00Z")
-    _write(folder / "juillet.geojson", _export([later]))
-    notes = refresh()
+    later = _note("n-1", "Cave sèche", a, status="clos", updated_at="2024-07-01T08:00:00Z")
+    _write(folder / "juillet.geojson", [later])
+    notes, _ = _refresh(tmp_path, bondy)
     assert notes["note_id"].tolist() == ["N-1"]
     assert notes["status"].tolist() == ["clos"]
-    archive = tmp_path / "annotations" / ".archive" / "bondy"
-    assert gpd.read_parquet(archive / "annotations_archive.parquet")["note_id"].tolist() == ["N-1"]
-    versions = gpd.read_parquet(archive / "annotations_versions.parquet")
+    archive = gpd.read_parquet(_archive_dir(tmp_path) / "annotations_archive.parquet")
+    assert archive["note_id"].tolist() == ["N-1"]
+    versions = gpd.read_parquet(_archive_dir(tmp_path) / "annotations_versions.parquet")
     assert set(versions["note_id"]) == {"N-1"}
     assert {"Cave inondée, pompe", "Cave sèche"} <= set(versions["text"])
