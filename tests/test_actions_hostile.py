@@ -7,6 +7,7 @@ another site's processed folder."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from pipelines.actions import HEADERS
 from pipelines.cli import main
 from pipelines.errors import InputError
 from tests.conftest import ROOT
-from tests.test_actions import _good, _run, _write_csv, _write_xlsx, site  # noqa: F401 (fixture)
+from tests.test_actions import _config, _good, _run, _write_csv, _write_xlsx, site  # noqa: F401 (fixture)
 
 
 def test_an_id_typed_again_in_another_case_or_pasted_is_the_same_action(
@@ -151,3 +152,53 @@ def test_a_register_folder_gone_removes_no_action_and_says_so(
     actions, _, summary = _run(site, tmp_path)
     assert actions["is_removed"].all()
     assert summary["n_removed"] == 2
+
+
+def test_a_status_that_contradicts_the_dates_measures_no_effect_and_is_told(
+    site: dict[str, Any],  # noqa: F811
+    simulated_bondy: Path,
+    tmp_path: Path,
+) -> None:
+    # The demo's register, made hostile: an action « décidée » given a completion date
+    # had its effect measured and published for an action not carried out; a status
+    # dated before the committee that decided the action, or « réalisée » dated before
+    # the completion, was taken as it came.
+    register = pd.read_csv(
+        simulated_bondy / "actions.csv", sep=";", dtype=str, keep_default_na=False
+    )
+    line = {a: int(i) + 2 for i, a in register["identifiant"].items()}
+    edits = {
+        "A-2025-006": {"date_realisation": "01/07/2025"},  # décidée, committee 10/06/2025
+        "A-2025-004": {"date_statut": "01/02/2025"},  # en cours, committee 11/02/2025
+        "A-2025-001": {"date_statut": "01/04/2025"},  # réalisée on 24/04/2025
+        "A-2025-010": {"date_statut": "01/12/2025"},  # proposée, committee 09/12/2025
+    }
+    for action_id, values in edits.items():
+        for column, value in values.items():
+            register.loc[register["identifiant"] == action_id, column] = value
+    folder = tmp_path / "register"
+    folder.mkdir()
+    register.to_csv(folder / "actions.csv", sep=";", index=False, encoding="utf-8-sig")
+    config = _config(tmp_path)
+    later = {"ingest": {"today": "2026-01-15"}}  # after the register's last status
+    config = replace(config, sites=(replace(config.sites[0], params=later),))
+    actions, rejected, summary = _run(site, tmp_path, config=config)
+
+    got = {r.action_id: (int(r.source_line), r.reason, r.column) for r in rejected.itertuples()}
+    assert got == {
+        "A-2025-006": (line["A-2025-006"], "completed_without_done_status", "date_realisation"),
+        "A-2025-004": (line["A-2025-004"], "status_before_committee", "date_statut"),
+        "A-2025-001": (line["A-2025-001"], "status_before_completion", "date_statut"),
+    }
+    reasons = dict(zip(rejected["action_id"], rejected["reason_fr"], strict=True))
+    assert "statut « décidée »" in reasons["A-2025-006"]
+    assert "antérieure à la date du comité (2025-02-11)" in reasons["A-2025-004"]
+    assert "antérieure à la date de réalisation (2025-04-24)" in reasons["A-2025-001"]
+    # Nothing measured for an action not carried out; a proposal may precede its
+    # committee; the other rows as they were.
+    assert set(actions["action_id"]) == set(register["identifiant"]) - set(got)
+    done = actions[actions["completed_date"].notna()]
+    assert set(done["status"]) <= {"réalisée", "vérifiée"}
+    assert "A-2025-010" in set(actions["action_id"])
+    counts = summary["counts"]
+    assert counts["rows_in"] == len(register) == counts["kept"] + counts["rejected"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 
 from pipelines.annotations.stage import read_annotations
+from tests.test_annotations_safety import _archive_dir, _note, _refresh, _write
 
 TAGS = ["priorité avant travaux", "à surveiller", "traité"]
 
@@ -33,3 +35,36 @@ def test_a_table_with_month_first_dates_is_read_month_first_and_told(tmp_path: P
     assert told.startswith("tour_de_quartier.csv : dates lues mois en premier")
     assert "lignes 2 :" in told
     assert told in read.messages
+
+
+def test_a_note_id_typed_in_another_case_or_pasted_is_one_note_with_its_versions(
+    isolated: gpd.GeoDataFrame, bondy: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    # « N-1 », « n-1 » and « N-\u200b1 » (a zero-width space, pasted) were three notes on
+    # the same building, each a draft action; retyped « n-1 » at the next run, the note
+    # of the archive got a second, versionless twin. Read as the register's ids are.
+    a = isolated.iloc[0]
+    folder = tmp_path / "annotations" / "bondy"
+    first = [
+        _note("N-1", "Cave inondée", a),
+        _note("n-1", "Cave inondée", a, updated_at="2024-06-04T08:00:00Z"),
+        _note("N-\u200b1", "Cave inondée, pompe", a, updated_at="2024-06-05T08:00:00Z"),
+    ]
+    _write(folder / "juin.geojson", first)
+    notes, _ = _refresh(tmp_path, bondy)
+    assert notes["note_id"].tolist() == ["N-1"]
+    assert notes["text"].tolist() == ["Cave inondée, pompe"]
+
+    # The next run, the same note retyped in lower case and updated: still one note,
+    # under the archive's id, with its versions.
+    (folder / "juin.geojson").unlink()
+    later = _note("n-1", "Cave sèche", a, status="clos", updated_at="2024-07-01T08:00:00Z")
+    _write(folder / "juillet.geojson", [later])
+    notes, _ = _refresh(tmp_path, bondy)
+    assert notes["note_id"].tolist() == ["N-1"]
+    assert notes["status"].tolist() == ["clos"]
+    archive = gpd.read_parquet(_archive_dir(tmp_path) / "annotations_archive.parquet")
+    assert archive["note_id"].tolist() == ["N-1"]
+    versions = gpd.read_parquet(_archive_dir(tmp_path) / "annotations_versions.parquet")
+    assert set(versions["note_id"]) == {"N-1"}
+    assert {"Cave inondée, pompe", "Cave sèche"} <= set(versions["text"])

@@ -52,9 +52,10 @@ and the publication rules decide which counts may be shown.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -258,6 +259,57 @@ def _empty_row(action_id: Any, window_months: int) -> dict[str, Any]:
     return row
 
 
+def _treated_during(
+    days: Sequence[pd.Timestamp | None], targets: Sequence[tuple[str, ...]]
+) -> Callable[[pd.Timestamp, pd.Timestamp], list[str]]:
+    """The buildings targeted by an action carried out in [start, stop), as a function.
+
+    Each action's rest of the site leaves out the buildings of the actions carried out
+    during its windows. Looking through the whole register for each action grows with
+    the square of its length (hours for 100,000 rows); here the completion days of each
+    building are sorted once, and a building is treated during [start, stop) when one of
+    them falls there: one binary search over every building at once
+    (:func:`numpy.searchsorted` on the days keyed by building), so a call costs the
+    number of buildings, not of actions. The action's own buildings may be among them:
+    the caller leaves its target out of the rest anyway.
+    """
+    pairs = sorted(
+        {(b, _day_number(day)) for day, ids in zip(days, targets, strict=True) if day for b in ids}
+    )
+    names = sorted({b for b, _ in pairs})
+    code = {b: k for k, b in enumerate(names)}
+    when = np.array([v for _, v in pairs], dtype=np.int64)
+    low = int(when.min()) if len(when) else 0
+    # (building, day) as one sortable integer: the building's rank, then the day.
+    span = (int(when.max()) - low + 1) if len(when) else 1
+    keys = np.array([code[b] for b, _ in pairs], dtype=np.int64) * span + (when - low)
+    base = np.arange(len(names), dtype=np.int64) * span
+    labels = np.array(names, dtype=object)
+
+    def treated(start: pd.Timestamp, stop: pd.Timestamp) -> list[str]:
+        first = base + np.clip(_day_number(start) - low, 0, span)
+        last = base + np.clip(_day_number(stop) - low, 0, span)
+        found = np.searchsorted(keys, last) > np.searchsorted(keys, first)
+        return list(labels[found])
+
+    return treated
+
+
+def _among(codes: np.ndarray, labels: pd.Index, wanted: Iterable[str]) -> np.ndarray:
+    """Whether each code (from :func:`pandas.factorize`: -1 for a missing value) is the
+    code of one of ``wanted``: a lookup table indexed by the codes."""
+    found = labels.get_indexer(pd.Index(list(wanted)))
+    table = np.zeros(len(labels) + 1, dtype=bool)  # the last one for the code -1
+    table[found[found >= 0]] = True
+    return table[codes]
+
+
+def _day_number(day: pd.Timestamp) -> int:
+    """A day as a whole number of days since 1970 (days, not nanoseconds: the keys of
+    :func:`_treated_during` multiply it by the number of buildings)."""
+    return int(day.value // 86_400_000_000_000)
+
+
 def action_effects(
     actions: pd.DataFrame,
     reports: pd.DataFrame,
@@ -312,23 +364,24 @@ def action_effects(
     dwellings = _dwellings(buildings)
     months = pd.DateOffset(months=window_months)
     at = table["at"].to_numpy()
-    building = table["building_id"].to_numpy(dtype=object)
-    category = table["category"].to_numpy(dtype=object)
+    # Buildings and categories as integer codes: an action's reports are then a lookup,
+    # not a comparison of texts (numpy.isin on texts costs milliseconds per action).
+    building, buildings_seen = pd.factorize(table["building_id"])
+    category, categories_seen = pd.factorize(table["category"])
     household = table["household"].to_numpy(dtype=object)
 
     records = actions.to_dict("records")
-    # Every action carried out, for the rest of the site of each other one.
-    done = [
-        (i, _day(a.get("completed_date")), _texts(a.get("building_ids")))
-        for i, a in enumerate(records)
-    ]
+    days = [_day(a.get("completed_date")) for a in records]
+    treated_during = _treated_during(days, [_texts(a.get("building_ids")) for a in records])
+    # A register of thousands of actions shares few distinct counts and windows: each
+    # exact interval (milliseconds of root finding in scipy) is computed once per run.
+    rr_ci, did_ci = functools.cache(rate_ratio_ci), functools.cache(did_ratio_ci)
     rows: list[dict[str, Any]] = []
-    for index, action in enumerate(records):
+    for action, completed in zip(records, days, strict=True):
         row = _empty_row(action["action_id"], window_months)
         rows.append(row)
         targets = _texts(action.get("building_ids"))
         categories = _texts(action.get("categories"))
-        completed = _day(action.get("completed_date"))
         if completed is None:
             row.update(_unmeasurable("action non réalisée (pas de date de réalisation)"))
             continue
@@ -356,17 +409,13 @@ def action_effects(
             )
             continue
 
-        relevant = np.isin(category, categories) if categories else np.ones(len(at), bool)
-        on_target = np.isin(building, targets)
-        # The rest of the site: the buildings no action carried out during the windows
-        # targets (another action's effect is no comparison).
-        treated = {
-            b
-            for i, day, ids in done
-            if i != index and day is not None and before_start <= day < after_stop
-            for b in ids
-        }
-        rest = ~on_target & ~np.isin(building, sorted(treated - set(targets)))
+        relevant = _among(category, categories_seen, categories) if categories else True
+        on_target = _among(building, buildings_seen, targets)
+        # The rest of the site: the buildings no other action carried out during the
+        # windows targets (another action's effect is no comparison).
+        rest = ~on_target & ~_among(
+            building, buildings_seen, treated_during(before_start, after_stop)
+        )
         before = relevant & (at >= before_start.to_datetime64()) & (at < completed.to_datetime64())
         after = relevant & (at >= completed.to_datetime64()) & (at < after_stop.to_datetime64())
         n_b, n_a = int((before & on_target).sum()), int((after & on_target).sum())
@@ -380,8 +429,8 @@ def action_effects(
             unit, per = RATE_UNITS[0], window_months * 100.0 / dwell
         else:
             unit, per = RATE_UNITS[1], 1.0
-        rr_low, rr_high = rate_ratio_ci(n_a, n_b, exposure_after=t_a, exposure_before=t_b)
-        did_low, did_high = did_ratio_ci(n_a, n_b, r_a, r_b)
+        rr_low, rr_high = rr_ci(n_a, n_b, exposure_after=t_a, exposure_before=t_b)
+        did_low, did_high = did_ci(n_a, n_b, r_a, r_b)
         rate_ratio = _ratio(n_a * t_b, n_b * t_a)
         rest_ratio = _ratio(r_a * t_b, r_b * t_a)
         row.update(

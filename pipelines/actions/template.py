@@ -79,9 +79,14 @@ HELP: dict[str, tuple[str, str, str]] = {
     "partenaire_pilote": ("L'organisation qui pilote l'action.", "non", "bailleur"),
     "echeance": ("Date d'échéance (pas avant la date du comité).", "non", "30/04/2025"),
     "statut": ("Où en est l'action.", "oui", "décidée"),
-    "date_statut": ("Date à laquelle ce statut a été constaté.", "non", "14/03/2025"),
+    "date_statut": (
+        "Date à laquelle ce statut a été constaté (pas avant la date du comité).",
+        "non",
+        "14/03/2025",
+    ),
     "date_realisation": (
-        "Date de réalisation (sinon, la date du premier statut « réalisée »).",
+        "Date de réalisation, pour une action « réalisée » ou « vérifiée » seulement "
+        "(sinon, la date du premier statut « réalisée »).",
         "non",
         "",
     ),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -28,6 +28,7 @@ from shapely.geometry.base import BaseGeometry
 
 from pipelines.actions.model import (
     DATE_COLUMNS,
+    DRAFT_STATUS,
     HEADER_OF,
     SYNONYMS,
     TARGET_COLUMNS,
@@ -41,7 +42,7 @@ from pipelines.actions.readers import problem
 from pipelines.crs import repaired_geometry
 from pipelines.fr import plain_id
 from pipelines.ingest import parse_dates
-from pipelines.published import ACTION_DETAILS
+from pipelines.published import ACTION_DETAILS, DONE_STATUSES
 from pipelines.taxonomy import BY_CODE, DEFAULT_SYNONYMS, normalise_label
 
 #: Columns of a read action (one row of the register), besides the target's resolution:
@@ -207,6 +208,53 @@ def validate_rows(
     return records_frame(records, columns), problems, records_frame(set_aside, columns)
 
 
+def _check_status_dates(out: dict[str, Any], bad: Callable[[str | None, str, str], None]) -> None:
+    """The status against the dates: an effect is measured only around a completion
+    that the status says took place, and a status is noted at or after the committee.
+
+    A completion date beside a status that is not « réalisée » or « vérifiée » (an
+    action « décidée » with a date of completion) would have its effect measured and
+    published for an action the register says was not carried out; a status « réalisée »
+    dated before its completion, or any status but « proposée » (a proposal may precede
+    the committee that examines it) dated before the committee that decided the action,
+    cannot both be true. The row is set aside with its reason, as for the other dates
+    that contradict each other: the committee's table keeps the version of the previous
+    run, if any, until the register is corrected.
+    """
+    status, done = out.get("status"), out["completed_date"]
+    dated, committee = out["status_date"], out["committee_date"]
+    if done is not None and status is not None and status not in DONE_STATUSES:
+        bad(
+            "completed_date",
+            "completed_without_done_status",
+            f"date de réalisation ({done.date().isoformat()}) donnée pour une action au "
+            f"statut « {status} » : seule une action « réalisée » ou « vérifiée » a une "
+            "date de réalisation (son effet se mesure autour de cette date). Passez le "
+            "statut à « réalisée » si l'action a été faite, sinon videz la date.",
+        )
+    elif done is not None and dated is not None and dated < done:
+        bad(
+            "status_date",
+            "status_before_completion",
+            f"date de statut ({dated.date().isoformat()}) antérieure à la date de "
+            f"réalisation ({done.date().isoformat()}) : le statut « {status} » se constate "
+            "une fois l'action faite ; vérifiez l'une des deux dates.",
+        )
+    elif (
+        dated is not None
+        and committee is not None
+        and dated < committee
+        and status not in (None, DRAFT_STATUS)
+    ):
+        bad(
+            "status_date",
+            "status_before_committee",
+            f"date de statut ({dated.date().isoformat()}) antérieure à la date du comité "
+            f"({committee.date().isoformat()}) qui a décidé l'action : un statut « "
+            f"{status} » se constate au comité ou après ; vérifiez l'une des deux dates.",
+        )
+
+
 def records_frame(records: Sequence[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
     """Rows as a frame of object columns, ``None`` kept as ``None`` (``from_records``
     turns it into NaN beside text)."""
@@ -308,6 +356,8 @@ def _read_row(
             f"({committee.date().isoformat()}) qui a décidé l'action : l'effet se mesure "
             "autour de la réalisation ; vérifiez l'une des deux dates.",
         )
+    else:
+        _check_status_dates(out, bad)
     codes, unknown = _categories(str(r["categories"]))
     out["categories"] = codes
     if unknown:

@@ -34,7 +34,7 @@ from pipelines.annotations.model import (
     scrub_note_fields,
 )
 from pipelines.annotations.validate import FUTURE_PROBLEM, validate_note
-from pipelines.annotations.versions import _notes_frame, deduplicate_notes
+from pipelines.annotations.versions import _notes_frame, deduplicate_notes, one_spelling
 from pipelines.crs import WGS84
 from pipelines.errors import InputError
 from pipelines.ingest import (
@@ -447,6 +447,7 @@ def read_annotations(
             notes.append(note)
     frame, result.scrubbed = scrub_note_fields(_notes_frame(notes))
     frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=WGS84)
+    frame["note_id"] = one_spelling(frame["note_id"])
     kept, messages = deduplicate_notes(frame)
     result.versions = frame.drop(columns=["_rank", "_origin"])
     result.notes = kept.drop(columns=["_rank", "_origin"])

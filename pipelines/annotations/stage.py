@@ -109,6 +109,7 @@ from pipelines.annotations.versions import (
     add_to_version_store,
     deduplicate_notes,
     merge_with_archive,
+    one_spelling,
     version_hashes,
 )
 from pipelines.config import Config
@@ -283,6 +284,11 @@ def run(
     previous, previous_rows, archive_scrubbed, future_messages = _read_previous(
         previous_paths, latest=latest
     )
+    # A note of the archive typed again in another case is the same note.
+    known = [] if previous is None else previous["note_id"].astype(str).tolist()
+    read.notes["note_id"] = one_spelling(read.notes["note_id"], known)
+    if read.versions is not None:
+        read.versions["note_id"] = one_spelling(read.versions["note_id"], known)
     merged, archive_messages = merge_with_archive(read.notes, previous)
     linked = link_annotations(merged, buildings, zones)
     deleted = linked["status"].astype("string") == DELETED_STATUS

@@ -36,7 +36,7 @@ from pipelines.annotations.model import (
     plain_text,
 )
 from pipelines.crs import repaired_geometry
-from pipelines.fr import fr_number
+from pipelines.fr import fr_number, plain_id
 
 #: How a future-dated note's problem starts (counted apart in the summary).
 FUTURE_PROBLEM = "date dans le futur"
@@ -208,7 +208,8 @@ def validate_note(
     if problems:
         return None, problems
     given = props.get("note_id")
-    note["note_id"] = str(given) if given is not None else derived_note_id(note)
+    # An id pasted with an invisible character or another hyphen reads as it looks.
+    note["note_id"] = plain_id(given) if given is not None else derived_note_id(note)
     return note, []
 
 

@@ -21,6 +21,7 @@ from pipelines.annotations.model import (
     empty_notes,
 )
 from pipelines.crs import WGS84
+from pipelines.fr import plain_id
 
 
 def _notes_frame(records: list[dict[str, Any]]) -> gpd.GeoDataFrame:
@@ -81,6 +82,20 @@ def version_hashes(notes: pd.DataFrame) -> pd.Series:
         index=notes.index,
         dtype=object,
     )
+
+
+def one_spelling(ids: pd.Series, known: Sequence[str] = ()) -> pd.Series:
+    """Each note id spelled as the note is already known: ``N-1`` typed again as ``n-1``
+    is the same note, as the register's action ids are (:func:`pipelines.fr.plain_id`
+    makes ids plain as they are read; case is compared here). The spelling kept is the
+    archive's (``known``, first first) if the note is in it, else the first one read: a
+    note keeps its id, its versions and the draft action made from it from run to run.
+    """
+    first: dict[str, str] = {}
+    for spelling in [*known, *ids.astype(str)]:
+        # An archive written before ids were made plain is compared plain too.
+        first.setdefault(plain_id(spelling).casefold(), spelling)
+    return ids.astype(str).map(lambda i: first[plain_id(i).casefold()])
 
 
 def deduplicate_notes(notes: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
