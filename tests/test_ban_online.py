@@ -162,3 +162,23 @@ def test_a_failing_service_stops_nothing(
     again = _match(BanClient(stub.url, cache_dir=cache, timeout=5), street)
     assert again["ban_status"].tolist() == ["answered"] * 3
     assert stub.asked[-1] == ["9 rue ailleurs, 93140 bondy", "zzz"]
+
+
+def test_a_row_the_failing_service_could_not_ask_says_so_in_unplaced() -> None:
+    from pipelines.geocode.unplaced import unplaced_reports
+
+    reports = pd.DataFrame(
+        {
+            "report_id": ["a", "b"],
+            "building_id": pd.array([pd.NA, pd.NA], dtype="string"),
+            "geocode_method": ["unmatched", "unmatched"],
+            "address": ["9 rue Ailleurs", "10 rue Ailleurs"],
+            "ban_status": pd.array(["failed", "answered"], dtype="string"),
+        }
+    )
+    reasons = unplaced_reports(reports)["reason"].tolist()
+    assert reasons[0].endswith(
+        "géocodeur BAN en ligne en échec : adresse non demandée "
+        "(relancer le géocodage quand le service répond)"
+    )
+    assert "BAN en ligne" not in reasons[1]
