@@ -182,3 +182,17 @@ def test_a_row_the_failing_service_could_not_ask_says_so_in_unplaced() -> None:
         "(relancer le géocodage quand le service répond)"
     )
     assert "BAN en ligne" not in reasons[1]
+
+
+def test_ban_status_reaches_the_geocoded_reports(
+    stub: Any,
+    street: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame],  # noqa: F811
+) -> None:
+    from pipelines.geocode.stage import geocode_reports
+
+    stub.mode = "500"
+    out = _match(BanClient(stub.url, timeout=5), street)
+    reports = gpd.GeoDataFrame({"address": TEXTS}, geometry=[None] * 3, crs=WGS84)
+    geocoded = geocode_reports(reports, street[1], address_matches=out)
+    assert geocoded["ban_status"].tolist() == ["failed"] * 3
+    assert geocoded["geocode_method"].tolist() == ["unmatched"] * 3
