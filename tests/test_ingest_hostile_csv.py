@@ -469,3 +469,22 @@ def test_a_5_mb_text_in_one_cell_of_the_first_row_is_read(tmp_path: Path, quoted
     assert raw.lines[0] == 2
     column = "type" if quoted else "prefixe"
     assert text in raw.table.column(column)[0].as_py()
+
+
+def test_a_5_mb_text_in_a_cell_of_the_landlord_export_is_ingested(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # The landlord export (cp1252) with a pasted mail of 5 MB in a description: the
+    # search for cp850 words (pipelines.ingest.encoding.other_encoding) tried its run of
+    # letters again from each letter, in time quadratic in its length (100 kB: 44 s;
+    # 5 MB: the ingestion never ended). Now read in about a second, every row counted.
+    lines = _export_lines(simulated_bondy)
+    fields = lines[1].split(b";")
+    fields[4] = b"Fuite au plafond " + b"x" * (5 * 2**20)
+    lines[1] = b";".join(fields)
+    path = tmp_path / "export_cellule_longue.csv"
+    path.write_bytes(b"\r\n".join(lines))
+    result = _ingest(_landlord_source(path))
+    assert f"bailleur:{TICKET}" in set(result.ingested["report_id"])
+    source = next(iter(result.summary["sources"].values()))
+    assert source["rows_in"] == sum(1 for line in lines[1:] if line.strip())
