@@ -435,3 +435,56 @@ def test_a_header_repeated_with_columns_renamed_and_moved_beyond_telling_is_refu
     with pytest.raises(InputError) as err:  # in parts: at its line in the file too
         list(read_file_chunks(path, "csv", chunk_bytes=200_000))
     assert str(err.value) == message
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["unquoted", "quoted"])
+def test_a_5_mb_text_in_one_cell_of_the_first_row_is_read(tmp_path: Path, quoted: bool) -> None:
+    # A pasted mail of 5 MB in a cell of the first row of the shipped DansMaRue export.
+    # Python's csv refuses a field over 128 kB: the whole export was refused as « ne
+    # ressemble pas à un fichier texte CSV (illisible comme tableau) », unless another
+    # file read before in the same process had raised the limit. It is now raised on
+    # importing the package: as in a fresh process, the default limit is set back and
+    # the package imported again.
+    import csv
+    import importlib
+
+    import pipelines.ingest
+
+    src = Path(__file__).resolve().parents[1] / "data/raw/paris10"
+    src = src / "dansmarue_paris_2023-08_2024-09.csv"
+    lines = src.read_text(encoding="utf-8").split("\n")[:51]
+    text = "x" * (5 * 2**20)
+    old, new = (',"Graffitis', ',"Graffitis ' + text) if quoted else (",Android,", f",{text},")
+    lines[1] = lines[1].replace(old, new, 1)
+    assert text in lines[1]
+    path = tmp_path / "dansmarue_cellule_longue.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    before = csv.field_size_limit(131072)  # Python's default
+    try:
+        importlib.reload(pipelines.ingest)
+        raw = read_file(path, "auto")
+    finally:
+        csv.field_size_limit(max(before, csv.field_size_limit()))
+    assert raw.table.num_rows + len(raw.malformed) == 50
+    assert raw.lines[0] == 2
+    column = "type" if quoted else "prefixe"
+    assert text in raw.table.column(column)[0].as_py()
+
+
+def test_a_5_mb_text_in_a_cell_of_the_landlord_export_is_ingested(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # The landlord export (cp1252) with a pasted mail of 5 MB in a description: the
+    # search for cp850 words (pipelines.ingest.encoding.other_encoding) tried its run of
+    # letters again from each letter, in time quadratic in its length (100 kB: 44 s;
+    # 5 MB: the ingestion never ended). Now read in about a second, every row counted.
+    lines = _export_lines(simulated_bondy)
+    fields = lines[1].split(b";")
+    fields[4] = b"Fuite au plafond " + b"x" * (5 * 2**20)
+    lines[1] = b";".join(fields)
+    path = tmp_path / "export_cellule_longue.csv"
+    path.write_bytes(b"\r\n".join(lines))
+    result = _ingest(_landlord_source(path))
+    assert f"bailleur:{TICKET}" in set(result.ingested["report_id"])
+    source = next(iter(result.summary["sources"].values()))
+    assert source["rows_in"] == sum(1 for line in lines[1:] if line.strip())

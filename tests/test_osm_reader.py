@@ -264,6 +264,25 @@ def test_the_answer_of_an_interrupted_overpass_query_is_refused(tmp_path) -> Non
     assert len(read_osm_elements(note).ways) == note.read_text("utf-8").count("\n <way ")
 
 
+@pytest.mark.parametrize("compress", ["bz2", "gz"])
+def test_a_compressed_answer_of_an_interrupted_overpass_query_is_refused(
+    tmp_path, compress
+) -> None:
+    # Saved compressed (« interpreter.osm.bz2 », « .osm.gz »), the same answer was read
+    # as whole: only plain XML was searched for the remark.
+    import bz2
+    import gzip
+
+    error = "runtime error: Query run out of memory using about 2048 MB of RAM."
+    plain = _overpass_answer(tmp_path / "interpreter", error).read_bytes()
+    path = tmp_path / f"interpreter.osm.{compress}"
+    path.write_bytes(bz2.compress(plain) if compress == "bz2" else gzip.compress(plain))
+    with pytest.raises(InputError, match="requête interrompue") as caught:
+        read_osm_elements(path)
+    assert error in str(caught.value)
+    assert path.name in str(caught.value)
+
+
 # --- a clipped extract ----------------------------------------------------------------
 
 

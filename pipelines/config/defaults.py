@@ -19,6 +19,7 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
         "disagreement_m": 50.0,
         "fuzzy_threshold": 88.0,
         "ban_online": False,
+        "ban_timeout_s": 30.0,  # seconds per request to the online BAN geocoder
         # A point shared by this many reports with this many distinct addresses is a
         # placeholder (a city's "no location" point): its coordinates are ignored.
         "placeholder_min_reports": 5,
@@ -100,6 +101,7 @@ PARAM_RANGES: dict[str, tuple[float, float | None]] = {
     "geocode.tolerance_m": (0, None),
     "geocode.disagreement_m": (0, None),
     "geocode.fuzzy_threshold": (0, 100),
+    "geocode.ban_timeout_s": (0.1, None),
     "geocode.placeholder_min_reports": (2, None),
     "geocode.placeholder_min_addresses": (2, None),
     "trends.alpha": (0, 1),

@@ -34,6 +34,7 @@ class GeocodeSettings:
     disagreement_m: float
     fuzzy_threshold: float
     ban_online: bool
+    ban_timeout_s: float
     placeholder_min_reports: int
     placeholder_min_addresses: int
 

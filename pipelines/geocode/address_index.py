@@ -171,6 +171,10 @@ def match_addresses(
         ``building_not_in_extract`` (a gazetteer code naming a building absent from
         ``buildings``, the address placing nothing), ``address_street`` or
         ``unmatched``),
+        ``ban_status`` when ``ban_client`` is given (``answered``, ``failed``: the online
+        lookup failed and the row kept its offline result; NA: not asked), with
+        ``attrs["ban_online"]`` (service, addresses asked, from the cache, failed,
+        error),
         ``geocode_score`` in [0, 1], ``geocode_distance_m`` (address point to footprint,
         metres; NaN for the gazetteer and when unlinked), ``match_lon``/``match_lat``
         (the address point, WGS84 degrees), ``match_address_id``, ``match_street``,
@@ -279,7 +283,9 @@ def match_addresses(
             result.set(fres, "address_fuzzy", factor)
         log.info("fuzzy street names: %d of %d unknown names resolved", len(resolved), len(unknown))
 
-    # (e) the online BAN geocoder, only when asked for
+    # (e) the online BAN geocoder, only when asked for; the rows it could not ask keep
+    # what (a)-(d) gave them, with ``ban_status`` « failed ».
+    ban_status = pd.array([pd.NA] * n, dtype="string")
     if ban_client is not None:
         has_text = (
             parsed["address_normalised"].notna().to_numpy()
@@ -290,6 +296,7 @@ def match_addresses(
         if len(rest):
             q = parsed["address_normalised"].iloc[rest].astype("string").reset_index(drop=True)
             found = ban_client.geocode(q)
+            ban_status[rest] = found["ban_status"].to_numpy()
             ok = (
                 found["ban_type"].eq("housenumber")
                 & (found["ban_score"] >= ban_min_score)
@@ -341,6 +348,15 @@ def match_addresses(
     result.set(street[~result.done[street["_row"].to_numpy(dtype="int64")]], "address_street")
 
     out = result.frame(parsed)
+    if ban_client is not None:
+        out["ban_status"] = pd.Series(ban_status, index=out.index)
+        out.attrs["ban_online"] = {
+            "service": ban_client.url,
+            "asked": ban_client.sent,
+            "from_cache": ban_client.cached,
+            "failed": ban_client.failed,
+            "error": ban_client.failure,
+        }
     log.info("address matching: %s", out["geocode_method"].value_counts().to_dict())
     return out
 
@@ -444,7 +460,11 @@ def match_site(
     parsed = parse_addresses(text.astype("string"))
     if "building_ref" in reports:
         parsed["building_ref"] = reports["building_ref"].astype("string")
-    client = BanClient(cache_dir=ban_cache_dir) if params.get("ban_online") else None
+    client = (
+        BanClient(cache_dir=ban_cache_dir, timeout=float(params.get("ban_timeout_s", 60.0)))
+        if params.get("ban_online")
+        else None
+    )
     matches = match_addresses(
         parsed,
         index,

@@ -148,12 +148,34 @@ class BanServiceError(VigieError, RuntimeError):
     """The BAN geocoding service failed or answered something unreadable."""
 
 
+#: ``ban_status`` of a query the service answered (found or not, now or in the cache),
+#: and of one it could not be asked or answered nothing readable.
+BAN_ANSWERED = "answered"
+BAN_FAILED = "failed"
+
+#: The answer columns kept in the cache and read by :meth:`BanClient.geocode`.
+_ANSWER_COLUMNS = (
+    "longitude",
+    "latitude",
+    "result_score",
+    "result_type",
+    "result_label",
+    "result_id",
+)
+
+
 class BanClient:
     """Client of the BAN CSV geocoder (``POST /search/csv/``), with an on-disk cache.
 
-    Each request (URL, form fields and CSV body) is hashed (SHA-256); its answer is kept
-    in ``cache_dir/<hash>.csv`` and reused, so a re-run never calls the service again.
-    Nothing here runs unless a client is created and passed to :func:`match_addresses`.
+    Each address's answer (found or not) is kept in ``cache_dir/<hash>.json``, the hash
+    (SHA-256) of the service URL and the address, and reused: a re-run asks the service
+    only the addresses it never answered, where the cache was one file per request and
+    a report added anywhere made the whole request, and every address in it, asked
+    again. A service that fails (unreachable, an HTTP error, a connection closed, a
+    time-out, an unreadable answer) stops nothing: the addresses it did not answer get
+    ``ban_status`` ``failed``, the others keep their answers, no further request is
+    sent, and :attr:`failure` says why, in French. Nothing here runs unless a client is
+    created and passed to :func:`match_addresses`.
 
     Parameters
     ----------
@@ -165,6 +187,14 @@ class BanClient:
         Seconds per request.
     chunk_size
         Addresses per request.
+
+    Attributes
+    ----------
+    failure
+        None, or the service's failure of the last :meth:`geocode` (French).
+    sent, cached, failed
+        Addresses of the last :meth:`geocode` asked to the service, read from the
+        cache, and not answered.
     """
 
     def __init__(
@@ -179,6 +209,8 @@ class BanClient:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.timeout = timeout
         self.chunk_size = chunk_size
+        self.failure: str | None = None
+        self.sent = self.cached = self.failed = 0
 
     @property
     def url(self) -> str:
@@ -197,71 +229,138 @@ class BanClient:
         DataFrame
             Aligned on ``queries.index``: ``ban_lon``, ``ban_lat`` (WGS84 degrees),
             ``ban_score`` (0–1), ``ban_type`` (``housenumber``, ``street``…),
-            ``ban_label``, ``ban_id``; NaN/NA where the service found nothing.
+            ``ban_label``, ``ban_id``; NaN/NA where the service found nothing or was
+            not asked; ``ban_status``: :data:`BAN_ANSWERED`, :data:`BAN_FAILED`, NA for
+            a blank address (never asked).
         """
-        values = queries.astype("string").fillna("").to_numpy()
-        answers = []
-        for start in range(0, len(values), self.chunk_size):
-            chunk = values[start : start + self.chunk_size]
-            body = pd.DataFrame({"row_id": np.arange(start, start + len(chunk)), "q": chunk})
-            answers.append(self._post(body.to_csv(index=False).encode("utf-8")))
-        found = (
-            pd.concat(answers, ignore_index=True)
-            if answers
-            else pd.DataFrame({"row_id": pd.Series(dtype=str)})
-        )
-        found.index = pd.Index(pd.to_numeric(found["row_id"], errors="coerce"))
-        found = found[found.index.notna() & ~found.index.duplicated()]
-        found = found.reindex(pd.RangeIndex(len(values)))
+        values = queries.astype("string").fillna("").str.strip().to_numpy(dtype=object)
+        wanted = list(dict.fromkeys(v for v in values if v))
+        answers: dict[str, dict[str, str]] = {}
+        for q in wanted:
+            found = self._cached(q)
+            if found is not None:
+                answers[q] = found
+        self.cached = len(answers)
+        missing = [q for q in wanted if q not in answers]
+        self.failure, self.sent = None, 0
+        for start in range(0, len(missing), self.chunk_size):
+            chunk = missing[start : start + self.chunk_size]
+            try:
+                answered = self._post(chunk)
+            except BanServiceError as err:
+                self.failure = str(err)
+                # Said once, in French, by the stage's summary and log.
+                log.info("BAN geocoder %s failed: %s", self.url, err)
+                break
+            self.sent += len(chunk)
+            for q, answer in zip(chunk, answered, strict=True):
+                answers[q] = answer
+                self._keep(q, answer)
+        self.failed = len(wanted) - len(answers)
         out = pd.DataFrame(index=queries.index)
+        rows = [answers.get(v, {}) for v in values]
         for src, dst in (
             ("longitude", "ban_lon"),
             ("latitude", "ban_lat"),
             ("result_score", "ban_score"),
         ):
-            column = found[src] if src in found else pd.Series(np.nan, index=found.index)
+            column = pd.Series([r.get(src) for r in rows], dtype=object)
             out[dst] = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
         for src, dst in (
             ("result_type", "ban_type"),
             ("result_label", "ban_label"),
             ("result_id", "ban_id"),
         ):
-            column = found[src] if src in found else pd.Series(pd.NA, index=found.index)
-            out[dst] = column.astype("string").to_numpy()
+            out[dst] = pd.array([r.get(src) or None for r in rows], dtype="string")
+        status = [BAN_ANSWERED if v in answers else BAN_FAILED if v else None for v in values]
+        out["ban_status"] = pd.array(status, dtype="string")
         return out
 
-    def _post(self, body: bytes) -> pd.DataFrame:
-        form = {"columns": ["q"]}
-        key = hashlib.sha256(
-            (self.url + "\n" + json.dumps(form, sort_keys=True) + "\n").encode() + body
-        ).hexdigest()
-        cached = self.cache_dir / f"{key}.csv" if self.cache_dir is not None else None
-        if cached is not None and cached.exists():
-            text = cached.read_text(encoding="utf-8")
-        else:
-            log.info("BAN geocoder: POST %s (%d bytes)", self.url, len(body))
-            try:
-                response = requests.post(
-                    self.url,
-                    files={"data": ("adresses.csv", body, "text/csv")},
-                    data=form,
-                    timeout=self.timeout,
-                )
-                response.raise_for_status()
-            except requests.RequestException as err:
-                raise BanServiceError(f"géocodeur BAN injoignable ou en erreur ({err})") from err
+    def _cache_file(self, query: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        key = hashlib.sha256(f"{self.url}\n{query}".encode()).hexdigest()
+        return self.cache_dir / f"{key}.json"
+
+    def _cached(self, query: str) -> dict[str, str] | None:
+        """The cached answer to ``query``; None when absent or unreadable (asked again)."""
+        path = self._cache_file(query)
+        if path is None or not path.exists():
+            return None
+        try:
+            kept = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(kept, dict) or kept.get("q") != query:
+            return None
+        answer = kept.get("answer")
+        return answer if isinstance(answer, dict) else None
+
+    def _keep(self, query: str, answer: dict[str, str]) -> None:
+        path = self._cache_file(query)
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"q": query, "answer": answer}), encoding="utf-8")
+        tmp.replace(path)
+
+    def _post(self, chunk: list[str]) -> list[dict[str, str]]:
+        """Ask the service ``chunk``; its answers in the same order.
+
+        Raises
+        ------
+        BanServiceError
+            The service is unreachable, failed or answered something unreadable.
+        """
+        body = pd.DataFrame({"row_id": np.arange(len(chunk)), "q": chunk})
+        log.info("BAN geocoder: POST %s (%d addresses)", self.url, len(chunk))
+        try:
+            response = requests.post(
+                self.url,
+                files={"data": ("adresses.csv", body.to_csv(index=False).encode(), "text/csv")},
+                data={"columns": ["q"]},
+                timeout=self.timeout,
+            )
+            response.raise_for_status()
             text = response.content.decode("utf-8")
-            if cached is not None:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cached.with_suffix(".tmp")
-                tmp.write_text(text, encoding="utf-8")
-                tmp.replace(cached)
+        except requests.RequestException as err:
+            raise BanServiceError(_cause(err, self.timeout)) from err
+        except UnicodeDecodeError as err:
+            raise BanServiceError(f"réponse illisible ({err})") from err
         try:
             answer = pd.read_csv(
                 io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""]
             )
-        except pd.errors.ParserError as err:
-            raise BanServiceError(f"réponse du géocodeur BAN illisible ({err})") from err
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+            raise BanServiceError(f"réponse illisible ({err})") from err
         if "row_id" not in answer:
-            raise BanServiceError("réponse du géocodeur BAN sans la colonne row_id envoyée.")
-        return answer
+            raise BanServiceError("réponse sans la colonne row_id envoyée")
+        by_row: dict[int, dict[str, str]] = {}
+        row_ids = pd.to_numeric(answer["row_id"], errors="coerce")
+        for row, record in zip(row_ids, answer.to_dict("records"), strict=True):
+            if pd.notna(row) and int(row) not in by_row:
+                by_row[int(row)] = {
+                    c: str(record[c]) for c in _ANSWER_COLUMNS if pd.notna(record.get(c))
+                }
+        if len(by_row) < len(chunk) or set(by_row) != set(range(len(chunk))):
+            raise BanServiceError(
+                f"réponse incomplète ({len(by_row)} adresse(s) sur {len(chunk)} envoyées)"
+            )
+        return [by_row[i] for i in range(len(chunk))]
+
+
+def _cause(err: requests.RequestException, timeout: float) -> str:
+    """A requests error in French, its cause first: the HTTP status, a time-out, a
+    refused or closed connection (requests' own words after it, shortened)."""
+    response = getattr(err, "response", None)
+    if isinstance(err, requests.HTTPError) and response is not None:
+        return f"erreur HTTP {response.status_code}"
+    if isinstance(err, requests.Timeout):
+        return f"pas de réponse en {timeout:g} s"
+    text = str(err)
+    if "refused" in text.lower():
+        return "connexion refusée"
+    if isinstance(err, requests.ConnectionError):
+        return f"connexion impossible ou fermée par le serveur ({text[:160]})"
+    return text[:200]

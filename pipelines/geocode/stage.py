@@ -272,6 +272,10 @@ def geocode_reports(
     out["geocode_score"] = out["geocode_score"].astype(float)
     out["geocode_distance_m"] = out["geocode_distance_m"].astype(float)
     out["match_label"] = match_labels(out["building_id"], address_matches)
+    if address_matches is not None and "ban_status" in address_matches:
+        # Per row: whether the online BAN answered (``answered``), could not be asked
+        # (``failed``: the row kept its offline result), or was not asked (NA).
+        out["ban_status"] = address_matches["ban_status"].reindex(out.index).astype("string")
     return out
 
 
@@ -422,12 +426,30 @@ def geocode_site(
         summary["osm_addresses_incomplete"] = address_matches.attrs["osm_incomplete"]
     if summary["address_quality"]["warning"]:
         log.warning("%s", summary["address_quality"]["warning"])
+    if address_matches is not None and "ban_online" in address_matches.attrs:
+        summary["ban_online"] = ban_online_summary(address_matches.attrs["ban_online"])
+        if summary["ban_online"]["warning"]:
+            log.warning("%s", summary["ban_online"]["warning"])
     summary["parameters"] = {
         **asdict(settings),
         "duplicate_distance_m": duplicates.duplicate_distance_m,
         "duplicate_window_h": duplicates.duplicate_window_h,
     }
     return out, summary
+
+
+def ban_online_summary(online: dict[str, Any]) -> dict[str, Any]:
+    """The online BAN geocoder's part of the summary: ``online`` (service, asked,
+    from_cache, failed, error) and a French ``warning`` (None when it answered all)."""
+    warning = None
+    if online.get("error"):
+        warning = (
+            f"géocodeur BAN en ligne ({online['service']}) en échec : {online['error']} ; "
+            f"{online['failed']} adresse(s) non demandée(s) restent sur les adresses hors "
+            "ligne (OSM, fichier BAN), colonne ban_status « failed » ; les réponses déjà "
+            "en cache sont gardées, relancez le géocodage quand le service répond"
+        )
+    return {**online, "warning": warning}
 
 
 def run_site(

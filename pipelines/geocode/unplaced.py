@@ -31,6 +31,10 @@ AWAY_FR = "coordonnées loin de tout bâtiment de l'extrait"
 BOTH_FR = f"{NO_ADDRESS_MATCH_FR}, et {AWAY_FR}"
 PLACEHOLDER_FR = "coordonnées d'un point par défaut, mises de côté, et aucune adresse"
 NOTHING_FR = "ni coordonnées ni adresse utilisables"
+BAN_FAILED_FR = (
+    " ; géocodeur BAN en ligne en échec : adresse non demandée (relancer le géocodage "
+    "quand le service répond)"
+)
 
 
 def _given(reports: pd.DataFrame, column: str) -> pd.Series:
@@ -81,5 +85,10 @@ def unplaced_reports(reports: pd.DataFrame) -> pd.DataFrame:
         [named.to_numpy(), BOTH_FR, NO_ADDRESS_MATCH_FR, AWAY_FR, PLACEHOLDER_FR],
         default=NOTHING_FR,
     )
+    if "ban_status" in kept:
+        # The online BAN could not be asked: the reason says so, the row may be placed
+        # once the service answers (geocode_summary.json names the error).
+        failed = kept["ban_status"].astype("string").eq("failed").fillna(False).to_numpy()
+        reason = np.where(failed, np.char.add(reason.astype(str), BAN_FAILED_FR), reason)
     table["reason"] = reason
     return table

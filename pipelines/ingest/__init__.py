@@ -18,6 +18,8 @@ itself uses, ``vigie doctor`` (the site's secret), and ``vigie split``
 
 from __future__ import annotations
 
+import csv
+
 from pipelines.ingest.chunks import CHUNK_BYTES, notes_of_parts, read_file_chunks
 from pipelines.ingest.dates import date_order, parse_dates
 from pipelines.ingest.encoding import decode
@@ -51,6 +53,13 @@ from pipelines.ingest.values import (
     parse_numbers,
 )
 from pipelines.ingest.xlsx import workbook_sheets
+
+# Python's ``csv`` refuses a field over 128 kB (« field larger than field limit »): a
+# long text in one cell of the first row under the header (a pasted mail, a log) made
+# the whole file « illisible comme tableau », and a row's reading depended on whether
+# another file had raised the limit before. Raised once for every reader of the
+# package (2**31 - 1: a C long on every platform).
+csv.field_size_limit(2**31 - 1)
 
 __all__ = [
     "CHUNK_BYTES",

@@ -8,7 +8,6 @@ reading, its header and its encoding are :mod:`pipelines.ingest.csvfile`'s.
 from __future__ import annotations
 
 import csv
-import sys
 
 import numpy as np
 import pyarrow as pa
@@ -312,9 +311,8 @@ def read_exact(
     columns: list[list[str]] = [[] for _ in range(ncol)]
     lines: list[int] = []
     malformed: list[Malformed] = []
-    # Python's csv refuses fields over 128 kB by default; an unterminated quote may make
-    # the rest of the file one field before it is split again line by line.
-    csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, sys.maxsize // 2)))
+    # An unterminated quote may make the rest of the file one field before it is split
+    # again line by line: Python's csv field limit is raised by :mod:`pipelines.ingest`.
     feed = _Lines(text)
     reader = csv.reader(feed, delimiter=sep, strict=False)
     seen_header = False

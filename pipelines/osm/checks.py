@@ -4,6 +4,8 @@ nothing or said it in English."""
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import re
 from pathlib import Path
 
@@ -56,19 +58,16 @@ def refuse_overpass_error(path: Path, fmt: str) -> None:
     """Refuse an XML extract that is Overpass' answer to a query it stopped (time out,
     memory): its elements are those output until then, the others are missing, and only
     a ``<remark> runtime error: … </remark>`` at its end says so (osmium reads past it).
-    ``fmt`` is the file's format (:func:`pipelines.osm.reader.osm_file_format`): only
-    plain XML is searched.
+    ``fmt`` is the file's format (:func:`pipelines.osm.reader.osm_file_format`): XML,
+    plain or compressed (``osm.bz2``, ``osm.gz``: decompressed again to its end, where
+    only plain XML was searched and a compressed answer read as whole); PBF is not XML.
 
     Raises
     ------
     InputError
         The remark of an error, quoted (Overpass' own words).
     """
-    if fmt != "osm":
-        return
-    with path.open("rb") as fh:
-        fh.seek(max(0, path.stat().st_size - _REMARK_TAIL_BYTES))
-        tail = fh.read()
+    tail = _xml_tail(path, fmt)
     found = _REMARK.search(tail)
     if found is None or b"error" not in found.group(1).lower():
         return
@@ -79,3 +78,26 @@ def refuse_overpass_error(path: Path, fmt: str) -> None:
         "il n'en a que les premiers objets, les autres manquent. Relancez la requête avec "
         "un délai plus long ([timeout:…]) ou sur une emprise plus petite.",
     )
+
+
+def _xml_tail(path: Path, fmt: str) -> bytes:
+    """The last :data:`_REMARK_TAIL_BYTES` bytes of an XML extract, decompressed when
+    ``fmt`` is ``osm.bz2`` or ``osm.gz`` (read through to the end: a compressed stream
+    cannot be entered at its end); empty for another format or an unreadable stream."""
+    if fmt == "osm":
+        with path.open("rb") as fh:
+            fh.seek(max(0, path.stat().st_size - _REMARK_TAIL_BYTES))
+            return fh.read()
+    if fmt not in ("osm.bz2", "osm.gz"):
+        return b""
+    tail = b""
+    try:
+        stream: bz2.BZ2File | gzip.GzipFile = (
+            bz2.BZ2File(path) if fmt == "osm.bz2" else gzip.GzipFile(path)
+        )
+        with stream:
+            while block := stream.read(1 << 20):
+                tail = (tail + block)[-_REMARK_TAIL_BYTES:]
+    except (OSError, EOFError):  # osmium read it; a damaged end is its business
+        return tail
+    return tail
