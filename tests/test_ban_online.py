@@ -22,7 +22,7 @@ from shapely.geometry import Point
 
 from pipelines.crs import WGS84
 from pipelines.geocode.address_index import BanClient, match_addresses
-from pipelines.geocode.addresses import parse_addresses
+from pipelines.geocode.address_parse import parse_addresses
 from pipelines.geocode.stage import ban_online_summary
 from tests.test_address_index import LAMBERT93, X0, Y0, street  # noqa: F401
 
