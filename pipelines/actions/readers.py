@@ -33,6 +33,7 @@ from pipelines.ingest import (
     CONTROL_CHARS,
     RawFile,
     date_order,
+    listed,
     read_file,
     reading_notes,
     scrub_text,
@@ -220,7 +221,7 @@ def _month_first(frame: pd.DataFrame) -> tuple[bool, dict[str, Any] | None]:
     lines = frame["source_line"].to_numpy()
 
     def shown(rows: np.ndarray) -> str:
-        return ", ".join(str(int(n)) for n in lines[rows[:5]]) + (" …" if len(rows) > 5 else "")
+        return listed(lines[rows], 5)
 
     month_first = found.order == "month_first"
     text = (

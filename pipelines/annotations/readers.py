@@ -41,6 +41,7 @@ from pipelines.ingest import (
     NotATableError,
     RawFile,
     date_order,
+    listed,
     parse_dates,
     parse_numbers,
     read_file,
@@ -281,10 +282,9 @@ def _month_first_dates(
         for row, stamp in zip(rows, parsed, strict=True):
             if isinstance(row[name], str) and not pd.isna(stamp):
                 row[name] = pd.Timestamp(stamp)
-    lines = ", ".join(str(int(raw.lines[k])) for k in found.month_rows[:5])
     told.append(
         f"{path.name} : dates lues mois en premier (12/31/2024 : 31 décembre), comme le "
-        f"montrent les lignes {lines}{' …' if len(found.month_rows) > 5 else ''} : "
+        f"montrent les lignes {listed(raw.lines[found.month_rows], 5)} : "
         "vérifiez-les, ou écrivez les dates JJ/MM/AAAA."
     )
 

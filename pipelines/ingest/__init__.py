@@ -23,7 +23,7 @@ import csv
 from pipelines.ingest.chunks import CHUNK_BYTES, notes_of_parts, read_file_chunks
 from pipelines.ingest.dates import date_order, parse_dates
 from pipelines.ingest.encoding import decode
-from pipelines.ingest.filenotes import reading_notes
+from pipelines.ingest.filenotes import listed, reading_notes
 from pipelines.ingest.partition import repeated_header_rows
 from pipelines.ingest.personal import header_words, looks_personal
 from pipelines.ingest.rawfile import RawFile
@@ -77,6 +77,7 @@ __all__ = [
     "detect_format",
     "header_words",
     "ingest_site",
+    "listed",
     "load_secret",
     "looks_personal",
     "notes_of_parts",

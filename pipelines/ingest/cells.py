@@ -18,6 +18,7 @@ from pipelines.config import SourceConfig
 from pipelines.errors import InputError
 from pipelines.ingest.coords import coordinates, refactorized
 from pipelines.ingest.dates import date_order, parse_dates, year_first_note, year_first_rows
+from pipelines.ingest.filenotes import listed
 from pipelines.ingest.household import identity_codes
 from pipelines.ingest.personal import group_leaf, is_personal, personal_columns
 from pipelines.ingest.rawfile import RawFile
@@ -331,7 +332,7 @@ def _date_order_of(
     names = " / ".join(f"« {per_file.get(c, c)} »" for c in cols)
 
     def shown(rows: np.ndarray) -> str:
-        return ", ".join(str(int(n)) for n in lines[rows[:5]]) + (" …" if len(rows) > 5 else "")
+        return listed(lines[rows], 5)
 
     if found.order == "contradictory":
         raise InputError(

@@ -17,9 +17,10 @@ from pipelines.ingest.encoding import OTHER_ENCODINGS
 from pipelines.ingest.rawfile import RawFile
 
 
-def first_20(items: Sequence[Any] | np.ndarray) -> str:
-    """The first 20 ``items``, comma-separated, with « … » when there are more."""
-    return ", ".join(str(v) for v in items[:20]) + (" …" if len(items) > 20 else "")
+def listed(items: Sequence[Any] | np.ndarray, most: int = 20) -> str:
+    """The first ``most`` ``items``, comma-separated, with « … » when there are more: how a
+    message lists the lines it is about."""
+    return ", ".join(str(v) for v in items[:most]) + (" …" if len(items) > most else "")
 
 
 def closed_before_notes(
@@ -48,7 +49,7 @@ def closed_before_notes(
             f"{len(lines)} ligne(s) ont une date de clôture (colonne "
             f"« {roles_per_file[i].get('closed_at', 'closed_at')} ») antérieure à leur date de "
             f"création (colonne « {roles_per_file[i].get('date', 'date')} ») : lignes "
-            f"{first_20(lines)} ({shown}). Ces signalements sont gardés, mais leur date de "
+            f"{listed(lines)} ({shown}). Ces signalements sont gardés, mais leur date de "
             "clôture est écartée (lue comme absente) : ils n'entrent pas dans les délais de "
             "traitement. Corrigez les dates dans l'export."
         )
@@ -88,7 +89,7 @@ def reading_notes(
         bad = raw.encoding_mismatch_lines
         detail = (
             f"{len(bad)} ligne(s) ne sont pas en {raw.encoding}, l'encodage du reste "
-            f"du fichier (lignes {first_20(bad)}) : leurs accents sont peut-être "
+            f"du fichier (lignes {listed(bad)}) : leurs accents sont peut-être "
             "déformés. Réenregistrez le fichier dans un seul encodage."
         )
         notes.append(("mixed_encoding", detail, bad))
@@ -97,13 +98,13 @@ def reading_notes(
         other = raw.other_encoding
         detail = (
             f"{len(bad)} ligne(s) ont des mots qui ne se lisent qu'en "
-            f"{OTHER_ENCODINGS[other[0]]} (lignes {first_20(bad)} ; « {other[1]} » y est "
+            f"{OTHER_ENCODINGS[other[0]]} (lignes {listed(bad)} ; « {other[1]} » y est "
             f"« {other[2]} ») : le fichier, lu en {raw.encoding}, est sans doute en "
             f"{other[0]}, et leurs accents sont déformés. Réenregistrez-le en « CSV UTF-8 »"
             + (f'{or_key} (encoding = "{other[0]}").' if or_key else ".")
             if other
             else f"{len(bad)} ligne(s) ont des octets qui ne sont des lettres ni en latin-1 ni "
-            f"en cp1252 (lignes {first_20(bad)}) : le fichier est sans doute dans un "
+            f"en cp1252 (lignes {listed(bad)}) : le fichier est sans doute dans un "
             "autre encodage (Mac Roman d'un ancien Excel pour Mac, cp850 de DOS…), et "
             "leurs accents sont perdus. Réenregistrez-le en « CSV UTF-8 »"
             + (f'{or_key} (encoding = "mac_roman").' if or_key else ".")
@@ -113,7 +114,7 @@ def reading_notes(
         lines = raw.formula_lines
         detail = (
             f"{len(lines)} ligne(s) ont une formule dont la valeur n'a jamais été "
-            f"calculée (lignes {first_20(lines)}) : ces cellules sont lues vides. "
+            f"calculée (lignes {listed(lines)}) : ces cellules sont lues vides. "
             "Ouvrez le classeur dans Excel ou LibreOffice et enregistrez-le pour que "
             "leurs valeurs soient calculées."
         )
@@ -121,7 +122,7 @@ def reading_notes(
     if raw.merged_ranges:  # read as they are: noted
         ranges = raw.merged_ranges
         detail = (
-            f"{len(ranges)} plage(s) de cellules fusionnées ({first_20(ranges)}) : "
+            f"{len(ranges)} plage(s) de cellules fusionnées ({listed(ranges)}) : "
             "seule la première cellule de chaque plage a une valeur, les autres sont "
             "lues vides. Défusionnez-les en recopiant la valeur dans chaque ligne si "
             "elle vaut pour toutes."

@@ -24,7 +24,7 @@ from pipelines.ingest.cells import (
     _Parsed,
     resolve_columns,
 )
-from pipelines.ingest.filenotes import closed_before_notes, first_20, reading_notes
+from pipelines.ingest.filenotes import closed_before_notes, listed, reading_notes
 from pipelines.ingest.gather import (
     _accepted_frame,
     _order,
@@ -328,7 +328,7 @@ def ingest_source(
         if len(lines):
             detail = (
                 f"{len(lines)} ligne(s) ont pour coordonnées 0 ; 0, la façon dont certains "
-                f"outils écrivent « position inconnue » (lignes {first_20(lines)}) : elles "
+                f"outils écrivent « position inconnue » (lignes {listed(lines)}) : elles "
                 "sont lues sans coordonnées, localisées par leur adresse quand elles en ont "
                 "une, rejetées sinon (missing_location)."
             )
@@ -355,7 +355,7 @@ def _placeholder_notes(
         shown = ", ".join(f"« {v} »" for v in values[:5]) + (" …" if len(values) > 5 else "")
         detail = (
             f"{len(lines)} ligne(s) ont pour identifiant une valeur de remplissage ({shown}), "
-            f"pas un numéro de signalement (lignes {first_20(lines)}) : chacune est lue "
+            f"pas un numéro de signalement (lignes {listed(lines)}) : chacune est lue "
             "comme un signalement sans identifiant, le sien, et non comme une mise à jour "
             "d'une autre ligne au même identifiant ; seules des lignes identiques en tout "
             "point sont fusionnées comme doublons. Donnez-leur leur numéro de ticket si "
