@@ -2,6 +2,8 @@
 
 - :func:`counted`: the reports that every statistic counts (residents' reports, not
   walkthrough observations, not likely duplicates; placed on a building when asked);
+- :func:`has_text`: the reports with a value in a text column (an address, a building
+  code);
 - :func:`household_of`: who filed each report, for counts of distinct households
   beside counts of reports;
 - :func:`naive_dates` and :func:`site_months`: report times in local French time and
@@ -37,6 +39,17 @@ def counted(reports: pd.DataFrame, *, on_building: bool = False) -> pd.Series:
     if "duplicate_of" in reports:
         mask &= reports["duplicate_of"].isna()
     return mask.fillna(False).astype(bool)
+
+
+def has_text(reports: pd.DataFrame, *columns: str) -> pd.Series:
+    """Boolean mask, aligned on ``reports.index``, of the reports with a non-blank value
+    in any of ``columns`` (an absent column holds none): those an address or a building
+    code can locate."""
+    mask = pd.Series(False, index=reports.index)
+    for column in columns:
+        if column in reports:
+            mask |= reports[column].fillna("").astype(str).str.strip() != ""
+    return mask
 
 
 def household_of(reports: pd.DataFrame) -> pd.Series:

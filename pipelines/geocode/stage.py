@@ -36,6 +36,7 @@ from pipelines.geocode.summary import (
 from pipelines.geocode.unplaced import unplaced_reports
 from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json
 from pipelines.progress import Progress
+from pipelines.reports import has_text
 
 log = logging.getLogger(__name__)
 
@@ -503,10 +504,7 @@ def match_site_addresses(
     reports: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, *, site: SiteConfig
 ) -> pd.DataFrame | None:
     """Match the rows that carry an address or a building code; None if none do."""
-    has_address = pd.Series(False, index=reports.index)
-    for column in ("address", "building_ref"):
-        if column in reports:
-            has_address |= reports[column].fillna("").astype(str).str.strip() != ""
+    has_address = has_text(reports, "address", "building_ref")
     if not has_address.any():
         return None
     return address_index.match_site(reports[has_address], buildings, site=site)

@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.reports import has_text
+
 GEOCODE_METHODS = (
     "gazetteer",
     "address_exact",
@@ -70,10 +72,7 @@ def address_quality(reports: pd.DataFrame, *, has_ban: bool) -> dict[str, Any]:
         ``addressed`` (reports with an address), ``unplaced`` (of those, placed on no
         building), ``share_unplaced`` and ``warning`` (French text, or None).
     """
-    if "address" in reports:
-        addressed = reports["address"].fillna("").astype(str).str.strip() != ""
-    else:
-        addressed = pd.Series(False, index=reports.index)
+    addressed = has_text(reports, "address")
     n = int(addressed.sum())
     unplaced = int((addressed & reports["geocode_method"].isin(UNPLACED_METHODS)).sum())
     share = unplaced / n if n else 0.0

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipelines.reports import UNPLACED_COLUMNS
+from pipelines.reports import UNPLACED_COLUMNS, has_text
 
 #: Why a report is on no building, by its geocoding method.
 REASONS_FR = {
@@ -35,13 +35,6 @@ BAN_FAILED_FR = (
     " ; géocodeur BAN en ligne en échec : adresse non demandée (relancer le géocodage "
     "quand le service répond)"
 )
-
-
-def _given(reports: pd.DataFrame, column: str) -> pd.Series:
-    """Whether each report has a non-blank ``column``."""
-    if column not in reports:
-        return pd.Series(False, index=reports.index)
-    return reports[column].fillna("").astype(str).str.strip().ne("")
 
 
 def unplaced_reports(reports: pd.DataFrame) -> pd.DataFrame:
@@ -66,7 +59,7 @@ def unplaced_reports(reports: pd.DataFrame) -> pd.DataFrame:
     ]
     kept = out.reset_index(drop=True)
     table = pd.DataFrame(kept[columns])
-    addressed = (_given(kept, "address") | _given(kept, "building_ref")).to_numpy()
+    addressed = has_text(kept, "address", "building_ref").to_numpy()
     has_point = (
         (kept["lon"].notna() & kept["lat"].notna()).to_numpy()
         if {"lon", "lat"} <= set(kept.columns)
