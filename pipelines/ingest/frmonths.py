@@ -70,11 +70,10 @@ def with_month_numbers(values: pd.Series) -> pd.Series:
     a day of the week without it (« lundi 05/03/2024 » → « 05/03/2024 »); the others,
     and a name that is no month (« 5 foo 2024 »), unchanged."""
     arr = pc.fill_null(pa.array(values.array), "")  # pandas' pyarrow storage: no copy
-    if pc.any(pc.match_substring_regex(arr, r"^\p{L}")).as_py():
-        named = pc.replace_substring_regex(arr, _WEEKDAY_FIGURES, r"\1")
-        if not pc.all(pc.equal(named, arr)).as_py():
-            arr = named
-            values = pd.Series(arr.to_pylist(), index=values.index, dtype=values.dtype)
+    named = without_weekday(arr)
+    if named is not arr and not pc.all(pc.equal(named, arr)).as_py():
+        arr = named
+        values = pd.Series(arr.to_pylist(), index=values.index, dtype=values.dtype)
     # A digit, a space or a dash, a letter: not in ISO dates (« 2024-03-05T14:02 »).
     if not pc.any(pc.match_substring_regex(arr, r"[0-9](?:er)?(?: +|-)\p{L}")).as_py():
         return values
