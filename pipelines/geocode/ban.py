@@ -23,6 +23,7 @@ from pipelines.crs import WGS84
 from pipelines.errors import InputError, VigieError
 from pipelines.geocode.addresses import normalise_key, normalise_street, repair_mojibake
 from pipelines.geocode.osm_addresses import _finish_address_frame
+from pipelines.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -300,10 +301,8 @@ class BanClient:
         path = self._cache_file(query)
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"q": query, "answer": answer}), encoding="utf-8")
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps({"q": query, "answer": answer}), encoding="utf-8")
 
     def _post(self, chunk: list[str]) -> list[dict[str, str]]:
         """Ask the service ``chunk``; its answers in the same order.
