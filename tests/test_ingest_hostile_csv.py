@@ -488,3 +488,34 @@ def test_a_5_mb_text_in_a_cell_of_the_landlord_export_is_ingested(
     assert f"bailleur:{TICKET}" in set(result.ingested["report_id"])
     source = next(iter(result.summary["sources"].values()))
     assert source["rows_in"] == sum(1 for line in lines[1:] if line.strip())
+
+
+@pytest.mark.parametrize(
+    ("first", "at"),
+    [(b"Libell\xe9", 4), (b"Cr\xe9\xe9 le", 1)],
+    ids=["description_renamed_first", "date_renamed_first"],
+)
+def test_a_header_repeated_with_a_renamed_column_moved_to_the_front_is_read_under_its_names(
+    simulated_bondy: Path, tmp_path: Path, first: bytes, at: int
+) -> None:
+    # « Description » (or « Date de création ») renamed and moved to the front, « N° ticket »
+    # in its place. Before, a header again was looked for only where the first field is a
+    # name of the header: the rows under it were read by position, the description as
+    # the ticket number (or every date unreadable: « DX-2024-00002 »).
+    lines = _export_lines(simulated_bondy)[:-1]
+    f = lines[0].split(b";")
+    f[0], f[at] = first, f[0]
+    path = _second_export(simulated_bondy, tmp_path, b";".join(f), (0, at))
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rejected"]["repeated_header"] == 1
+    assert "unparseable_date" not in s["rejected"]
+    (note,) = [i["detail"] for i in s["file_issues"] if i["reason"] == "renamed_header"]
+    assert f"avec « {first.decode('cp1252')} » au lieu de" in note
+    rows = result.ingested.set_index("report_id")
+    again = rows.loc["bailleur:DX-2024-00002"]
+    assert again["description"] == "Vide-ordures bouché."
+    assert again["reported_at"] == rows.loc["bailleur:DI-2024-00002", "reported_at"]
+    parts = list(read_file_chunks(path, "csv", chunk_bytes=200_000))
+    ids = [v for p in parts for v in p.table.column("N° ticket").to_pylist()]
+    assert "DX-2024-00002" in ids
