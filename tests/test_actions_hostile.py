@@ -202,3 +202,30 @@ def test_a_status_that_contradicts_the_dates_measures_no_effect_and_is_told(
     assert "A-2025-010" in set(actions["action_id"])
     counts = summary["counts"]
     assert counts["rows_in"] == len(register) == counts["kept"] + counts["rejected"]
+
+
+def test_an_action_abandoned_after_it_was_done_has_no_effect_measured(
+    site: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # « réalisée » on 10/05/2025, then a later copy of the register says « abandonnée »
+    # on 01/07/2025. Before, the completion of the first run stayed: the abandoned
+    # action kept its completion date and had an effect measured and published.
+    ids = site["ids"]
+    done = _good("B-1", ids[0], statut="réalisée", date_statut="10/05/2025")
+    register = tmp_path / "register" / "actions.xlsx"
+    _write_xlsx(register, [done, _good("B-2", ids[1])])
+    first, _, _ = _run(site, tmp_path)
+    assert pd.Timestamp(first.set_index("action_id").loc["B-1", "completed_date"]) == (
+        pd.Timestamp("2025-05-10")
+    )
+    _write_xlsx(register, [{**done, "statut": "abandonnée", "date_statut": "01/07/2025"}])
+    actions, rejected, summary = _run(site, tmp_path, now=pd.Timestamp("2025-09-02", tz="UTC"))
+    b1 = actions.set_index("action_id").loc["B-1"]
+    assert b1["status"] == "abandonnée"
+    assert pd.isna(b1["completed_date"])
+    assert b1["verdict"] == "non mesurable"
+    assert rejected.empty
+    (message,) = [m for m in summary["messages"]["history"] if "B-1" in m]
+    assert "« réalisée » → « abandonnée »" in message
+    assert "l'effet de l'action n'est plus mesuré" in message
