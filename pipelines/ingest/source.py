@@ -391,7 +391,17 @@ def _source_outputs(
     issues = issues + _placeholder_notes(source, raws, p, part.placeholder)
     cats = _categories(p, source)
     files = [raw.path for raw in raws]
-    updated_at = parse_updated_at(p, raws, roles_per_file, source)
+    window = (np.datetime64(start, "us"), tomorrow)
+    update_notes: list[dict[str, Any]] = []
+    updated_at = parse_updated_at(
+        p, raws, roles_per_file, source, window=window, notes=update_notes
+    )
+    issues = issues + [
+        _file_note(
+            source, n["source_file"], n["reason"], n["reason_fr"], lines=np.array(n["lines"])
+        )
+        for n in update_notes
+    ]
     part, history = resolve_versions(p, part, cats, source, files, updated_at=updated_at)
     # Every row sorted by date and id; then a stable sort on where the rows go gives both
     # outputs' order: accepted rows, then outside ones.
