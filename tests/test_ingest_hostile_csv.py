@@ -519,3 +519,33 @@ def test_a_header_repeated_with_a_renamed_column_moved_to_the_front_is_read_unde
     parts = list(read_file_chunks(path, "csv", chunk_bytes=200_000))
     ids = [v for p in parts for v in p.table.column("N° ticket").to_pylist()]
     assert "DX-2024-00002" in ids
+
+
+def test_a_cell_over_the_length_limit_is_cut_with_a_note_and_its_row_read(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # A mail thread of 80 000 characters pasted into a description. Before, it was
+    # carried whole into the reports, the map's popups and rejected.csv (5 MB as well),
+    # nothing said; now cut at a space before 10 000 characters, the row read, noted.
+    from pipelines.ingest.longcells import CUT_MARK, MAX_CELL_CHARS
+
+    lines = _export_lines(simulated_bondy)
+    fields = lines[1].split(b";")
+    fields[4] = b"Fuite au plafond, " + b"voir le courriel " * 5000
+    lines[1] = b";".join(fields)
+    path = tmp_path / "export_cellule_longue.csv"
+    path.write_bytes(b"\r\n".join(lines))
+    result = _ingest(_landlord_source(path))
+    row = result.ingested.set_index("report_id").loc[f"bailleur:{TICKET}"]
+    assert row["description"].startswith("Fuite au plafond, voir le courriel")
+    assert row["description"].endswith("courriel" + CUT_MARK)
+    assert len(row["description"]) <= MAX_CELL_CHARS + len(CUT_MARK)
+    s = result.summary["sources"]["bailleur"]
+    (note,) = [i for i in s["file_issues"] if i["reason"] == "long_cells"]
+    assert note["file"] == str(path)
+    assert note["detail"].startswith(
+        "1 cellule(s) de la colonne « Description » dépassent 10\u202f000 caractères "
+        "(jusqu'à 85\u202f018) : lignes 2."
+    )
+    assert note["lines"] == [2]
+    assert s["rows_in"] == sum(1 for line in lines[1:] if line.strip())

@@ -31,6 +31,7 @@ from pipelines.ingest.gather import (
     _outside_frame,
 )
 from pipelines.ingest.household import identity_kind
+from pipelines.ingest.longcells import cut_long_cells
 from pipelines.ingest.partition import _categories, _partition
 from pipelines.ingest.personal import is_personal, looks_personal, personal_columns_detected
 from pipelines.ingest.personal import matches_any as _matches_any
@@ -228,7 +229,7 @@ def _read_source(
         roles_per_file.append(roles)
         raws.append(raw)
         issues.extend(_named_twice(raw, roles, source))
-        for reason, detail, lines in reading_notes(raw):  # read all the same: noted
+        for reason, detail, lines in [*cut_long_cells(raw), *reading_notes(raw)]:  # noted
             issues.append(_file_note(source, str(path), reason, detail, lines=lines))
     return raws, roles_per_file, issues
 
