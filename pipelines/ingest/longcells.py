@@ -39,15 +39,13 @@ def _long_rows(column: pa.ChunkedArray) -> np.ndarray:
     """The rows of a text ``column`` longer than :data:`MAX_CELL_CHARS` characters."""
     if pa.types.is_dictionary(column.type):
         if not any(
-            len(c.dictionary) and pc.max(pc.utf8_length(c.dictionary)).as_py() > MAX_CELL_CHARS
+            (pc.max(pc.utf8_length(c.dictionary)).as_py() or 0) > MAX_CELL_CHARS
             for c in column.chunks
         ):
             return np.zeros(0, np.int64)
         column = column.cast(pa.large_string())
-    if column.num_chunks == 0:
-        return np.zeros(0, np.int64)
     # Bytes first (cheap, no decoding): a cell of fewer bytes has fewer characters.
-    if pc.max(pc.binary_length(column)).as_py() <= MAX_CELL_CHARS:
+    if (pc.max(pc.binary_length(column)).as_py() or 0) <= MAX_CELL_CHARS:
         return np.zeros(0, np.int64)
     lengths = pc.fill_null(pc.utf8_length(column), 0)
     return np.flatnonzero(np.asarray(lengths) > MAX_CELL_CHARS)
