@@ -549,3 +549,35 @@ def test_a_cell_over_the_length_limit_is_cut_with_a_note_and_its_row_read(
     )
     assert note["lines"] == [2]
     assert s["rows_in"] == sum(1 for line in lines[1:] if line.strip())
+
+
+def test_a_utf8_export_pasted_under_a_cp1252_one_is_read_with_its_accents(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # « cat janvier.csv fevrier.csv »: the landlord's cp1252 export, then 39 rows of an
+    # export saved as « CSV UTF-8 » (its BOM and header first). Before, the UTF-8 rows
+    # were noted but read in cp1252: « Digicode cassÃ© », « ClÃ´turÃ© », and their
+    # categories, unknown so garbled, counted as « autre ».
+    lines = _export_lines(simulated_bondy)[:-1]
+    utf8 = [line.decode("cp1252").encode("utf-8") for line in lines[:40]]
+    second = [b"\xef\xbb\xbf" + utf8[0]] + [x.replace(b"DI-2024-", b"DX-2024-") for x in utf8[1:]]
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(lines + second) + b"\r\n")
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rejected"]["repeated_header"] == 1
+    (note,) = s["file_issues"]  # the header again is no renamed one (« ï»¿N° ticket »)
+    assert note["reason"] == "mixed_encoding"
+    assert "Elles sont lues en UTF-8" in note["detail"]
+    rows = result.ingested.set_index("report_id")
+    columns = ["description", "category", "status"]
+    for k in range(1, 40):
+        first, again = f"bailleur:DI-2024-{k:05d}", f"bailleur:DX-2024-{k:05d}"
+        if first in rows.index:
+            assert rows.loc[again, columns].tolist() == rows.loc[first, columns].tolist()
+    assert rows.loc["bailleur:DX-2024-00001", "description"] == "Digicode cassé."
+    whole = read_file(path, "csv")
+    parts = list(read_file_chunks(path, "csv", chunk_bytes=100_000))
+    assert [v for p in parts for v in p.table.column("Statut").to_pylist()] == (
+        whole.table.column("Statut").to_pylist()
+    )

@@ -29,6 +29,7 @@ from pipelines.ingest.csvheader import (
 from pipelines.ingest.encoding import (
     control_lines,
     decode,
+    each_line_in_its_encoding,
     encoding_mismatches,
     other_encoding,
     utf8_bytes,
@@ -199,6 +200,9 @@ def read_csv(
     garbled = np.zeros(0, np.int64)
     if not presumed and enc in ("cp1252", "latin-1"):
         garbled = encoding_mismatches(data, enc)
+        if len(garbled):  # rows of a UTF-8 export among them: each in its encoding
+            lf = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in data else data
+            buf = each_line_in_its_encoding(lf, enc, garbled)
     # Detected latin-1 (bytes cp1252 leaves undefined): the lines it cannot read as text.
     foreign = control_lines(data) if enc == "latin-1" and not encoding else garbled[:0]
     other: tuple[str, str, str] | None = None
@@ -219,6 +223,8 @@ def read_csv(
         # Presumed UTF-8, but it was not (cp1252 or latin-1): decode, then parse again.
         text, enc = decode(buf, encoding)
         garbled = encoding_mismatches(buf, enc)
+        if len(garbled):  # rows of another export among them: each in its encoding
+            text = each_line_in_its_encoding(buf, enc, garbled).decode("utf-8")
         # Detected cp1252 (or latin-1: a byte cp1252 leaves undefined, as cp850's « É »
         # 0x90 or Mac Roman's « ç » 0x8D) whose words are words in cp850 or Mac Roman
         # only: the lines it garbles.

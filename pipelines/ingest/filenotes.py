@@ -57,6 +57,12 @@ def closed_before_notes(
     return notes
 
 
+def _other_of(encoding: str | None) -> str:
+    """The encoding the lines of a file not in its ``encoding`` are read in
+    (:func:`pipelines.ingest.encoding.each_line_in_its_encoding`)."""
+    return "cp1252" if (encoding or "").startswith("utf-8") else "UTF-8"
+
+
 def reading_notes(
     raw: RawFile, *, source_keys: bool = True
 ) -> list[tuple[str, str, np.ndarray | None]]:
@@ -89,8 +95,9 @@ def reading_notes(
         bad = raw.encoding_mismatch_lines
         detail = (
             f"{len(bad)} ligne(s) ne sont pas en {raw.encoding}, l'encodage du reste "
-            f"du fichier (lignes {listed(bad)}) : leurs accents sont peut-être "
-            "déformés. Réenregistrez le fichier dans un seul encodage."
+            f"du fichier (lignes {listed(bad)}) : deux exports mis bout à bout ? Elles "
+            f"sont lues en {_other_of(raw.encoding)}. Vérifiez leurs accents, et "
+            "réenregistrez le fichier dans un seul encodage."
         )
         notes.append(("mixed_encoding", detail, bad))
     if len(raw.foreign_encoding_lines):  # read all the same: noted
