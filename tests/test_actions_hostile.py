@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 from pipelines.actions import HEADERS
+from pipelines.actions import run as run_actions
 from pipelines.cli import main
-from pipelines.errors import InputError
+from pipelines.errors import InputError, OutputError
 from tests.conftest import ROOT
 from tests.test_actions import _config, _good, _run, _write_csv, _write_xlsx, site  # noqa: F401 (fixture)
 
@@ -229,3 +230,34 @@ def test_an_action_abandoned_after_it_was_done_has_no_effect_measured(
     (message,) = [m for m in summary["messages"]["history"] if "B-1" in m]
     assert "« réalisée » → « abandonnée »" in message
     assert "l'effet de l'action n'est plus mesuré" in message
+
+
+@pytest.mark.parametrize("blocked", ["out", "archive"])
+def test_an_output_folder_that_cannot_be_written_is_one_french_error(
+    site: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+    blocked: str,
+) -> None:
+    # The processed folder (or the register's archive) where a file already is: every
+    # write fails as in a read-only folder (root ignores chmod). One OutputError naming
+    # the file (the command's « vigie : erreur : … », exit 2), no traceback.
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", [_good("C-1", site["ids"][0])])
+    blocker = tmp_path / "pas_un_dossier"
+    blocker.write_text("x\n", encoding="utf-8")
+    folders = {"out": tmp_path / "out", "archive": tmp_path / "archive"}
+    folders[blocked] = blocker / blocked
+    processed = site["processed"]
+    with pytest.raises(OutputError) as err:
+        run_actions(
+            _config(tmp_path),
+            "bondy",
+            buildings_path=processed / "buildings.parquet",
+            zones_path=processed / "zones.parquet",
+            reports_path=processed / "reports.parquet",
+            annotations_path=None,
+            out_dir=folders["out"],
+            folder=tmp_path / "register",
+            archive_dir=folders["archive"],
+        )
+    assert str(blocker / blocked) in str(err.value)
+    assert "écriture impossible" in str(err.value)

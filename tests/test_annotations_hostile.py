@@ -7,8 +7,10 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pytest
 
 from pipelines.annotations.stage import read_annotations
+from pipelines.errors import OutputError
 from tests.test_annotations_safety import _archive_dir, _note, _refresh, _write
 
 TAGS = ["priorité avant travaux", "à surveiller", "traité"]
@@ -93,3 +95,20 @@ def test_an_old_archive_holding_one_note_in_two_cases_is_one_note(
     assert notes["text"].tolist() == ["Cave sèche"]
     assert "notes N-1, n-1 de l'archive : une même note" in " ".join(summary["messages"]["archive"])
     assert gpd.read_parquet(path)["note_id"].tolist() == ["N-1"]
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_french_error(
+    isolated: gpd.GeoDataFrame, bondy: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    # The processed folder where a file already is: every write fails as in a read-only
+    # folder (root ignores chmod). One OutputError naming the file (« vigie : erreur :
+    # … », exit 2), no traceback.
+    _write(
+        tmp_path / "annotations" / "bondy" / "juin.geojson",
+        [_note("N-1", "Cave", isolated.iloc[0])],
+    )
+    (tmp_path / "processed").write_text("x\n", encoding="utf-8")
+    with pytest.raises(OutputError) as err:
+        _refresh(tmp_path, bondy)
+    assert str(tmp_path / "processed" / "bondy") in str(err.value)
+    assert "écriture impossible" in str(err.value)
