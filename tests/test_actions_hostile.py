@@ -261,3 +261,28 @@ def test_an_output_folder_that_cannot_be_written_is_one_french_error(
         )
     assert str(blocker / blocked) in str(err.value)
     assert "écriture impossible" in str(err.value)
+
+
+def test_a_problem_of_megabytes_is_cut_with_a_note_and_its_action_kept(
+    site: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # A mail thread pasted into « probleme » (80 000 characters). Before, it was carried
+    # whole into actions.parquet and the committee's pack; now cut, the action kept.
+    from pipelines.ingest import MAX_CELL_CHARS
+
+    long = "Fuite en cave, " + "voir le courriel " * 5000
+    register = tmp_path / "register" / "actions.xlsx"
+    _write_xlsx(
+        register, [_good("D-1", site["ids"][0], probleme=long), _good("D-2", site["ids"][1])]
+    )
+    actions, rejected, summary = _run(site, tmp_path)
+    assert rejected.empty
+    problem = actions.set_index("action_id").loc["D-1", "problem"]
+    assert problem.startswith("Fuite en cave, voir le courriel")
+    assert problem.endswith(" […]")
+    assert len(problem) <= MAX_CELL_CHARS + 4
+    (note,) = [n for n in summary["file_notes"] if n["reason"] == "long_cells"]
+    assert note["file"] == "actions.xlsx"
+    assert note["lines"] == [2]
+    assert "« probleme »" in note["reason_fr"]
