@@ -581,3 +581,25 @@ def test_a_utf8_export_pasted_under_a_cp1252_one_is_read_with_its_accents(
     assert [v for p in parts for v in p.table.column("Statut").to_pylist()] == (
         whole.table.column("Statut").to_pylist()
     )
+
+
+def test_a_separator_at_the_end_of_the_header_only_is_ignored(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # « …;Téléphone;Logement; » over rows without a trailing separator (the header
+    # edited by hand, or an export tool that ends its header so). Before, the header
+    # had a sixteenth, nameless column and every row was rejected « mal formée : 15
+    # champs au lieu de 16 »: not one report of the export was read.
+    lines = _export_lines(simulated_bondy)
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join([lines[0] + b";", *lines[1:]]))
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert "malformed_row" not in s["rejected"]
+    original = _ingest(_landlord_source(simulated_bondy / LANDLORD))
+    o = original.summary["sources"]["bailleur"]
+    for key in ("rows_in", "accepted", "duplicates", "outside_study_area", "rejected"):
+        assert s[key] == o[key], key
+    assert f"bailleur:{TICKET}" in set(result.ingested["report_id"])
+    parts = list(read_file_chunks(path, "csv", chunk_bytes=200_000))
+    assert sum(p.table.num_rows for p in parts) == sum(p.n_rows for p in parts)

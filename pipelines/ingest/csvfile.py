@@ -115,6 +115,32 @@ def _clean_names(names: list[str]) -> tuple[list[str], list[int]]:
     return out, blank
 
 
+def _trailing_blanks(blank: list[int], n: int) -> int:
+    """How many of a header's ``n`` names, at its end, are blank (``blank``: their
+    positions, :func:`_clean_names`)."""
+    k = 0
+    while k < len(blank) and blank[len(blank) - 1 - k] == n - 1 - k:
+        k += 1
+    return k
+
+
+def _read_ragged(
+    path: Path, buf: bytes, body_start: int, names: list[str], sep: str, *, stray: bool
+) -> tuple[pa.Table, np.ndarray, MalformedRows]:
+    """The rows of a CSV whose lines are not all as wide as its header (or whose quotes
+    pyarrow would garble: ``stray``), by width (:func:`read_by_width`), else line by
+    line (:func:`read_exact`): the table, each row's line, the malformed rows."""
+    by_width = None if stray else read_by_width(buf, body_start, names, sep)
+    if by_width is not None:
+        log.info("%s : lignes irrégulières, lues par nombre de champs", path)
+        return by_width
+    log.info("%s : lecture ligne à ligne (lignes irrégulières ou guillemets)", path)
+    # Strict: bytes only presumed UTF-8 (cp1252 with an ASCII header) raise here, and
+    # read_csv decodes the file in its own encoding, as on the fast path.
+    table, lines, rows = read_exact(buf.decode("utf-8"), names, sep)
+    return table, lines, MalformedRows(rows)
+
+
 @dataclass(frozen=True)
 class _Records:
     """Where the records (rows) of a CSV buffer start and end."""
@@ -349,17 +375,15 @@ def _parse_csv(
     malformed = MalformedRows()
     if table is None or lines is None:
         skip = [False] * len(names)  # every column read
-        by_width = None if stray else read_by_width(buf, body_start, names, sep)
-        if by_width is not None:
-            log.info("%s : lignes irrégulières, lues par nombre de champs", path)
-            table, lines, malformed = by_width
-        else:
-            log.info("%s : lecture ligne à ligne (lignes irrégulières ou guillemets)", path)
-            # Strict: bytes only presumed UTF-8 (cp1252 with an ASCII header) raise here,
-            # and read_csv decodes the file in its own encoding, as on the fast path.
-            text = buf.decode("utf-8")
-            table, lines, rows = read_exact(text, names, sep)
-            malformed = MalformedRows(rows)
+        table, lines, malformed = _read_ragged(path, buf, body_start, names, sep, stray=stray)
+        # A separator at the end of the header only (« …;Logement; »): its last names
+        # blank, most rows as wide as the names before them. Read without them; before,
+        # every row was rejected one field short.
+        k = _trailing_blanks(blank_names, len(names))
+        short = np.count_nonzero(malformed.n_fields == len(names) - k)
+        if k and 2 * short > len(lines) + len(malformed):
+            names, header, blank_names = names[:-k], header[:-k], blank_names[:-k]
+            table, lines, malformed = _read_ragged(path, buf, body_start, names, sep, stray=stray)
     if any(skip) and moves_a_column(table, header, [i for i, s in enumerate(skip) if not s]):
         # A header again with its columns moved: every column read to put them back.
         return _parse_csv(path, buf, enc, separator, labels=labels, offset=offset)
