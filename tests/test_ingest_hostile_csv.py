@@ -603,3 +603,12 @@ def test_a_separator_at_the_end_of_the_header_only_is_ignored(
     assert f"bailleur:{TICKET}" in set(result.ingested["report_id"])
     parts = list(read_file_chunks(path, "csv", chunk_bytes=200_000))
     assert sum(p.table.num_rows for p in parts) == sum(p.n_rows for p in parts)
+
+
+def test_a_text_cut_at_the_length_limit_keeps_no_part_of_a_phone_number() -> None:
+    # Cut at the last space before the limit, a phone number written with spaces left
+    # its first digits (« 06 12 34 »), which the scrubbing no longer knows as a number.
+    from pipelines.ingest.longcells import CUT_MARK, MAX_CELL_CHARS, _cut
+
+    text = "x" * (MAX_CELL_CHARS - 12) + " appelez 06 12 34 56 78 merci"
+    assert _cut(text) == "x" * (MAX_CELL_CHARS - 12) + " appelez" + CUT_MARK

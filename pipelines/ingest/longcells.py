@@ -4,9 +4,10 @@ cell of an export (megabytes) is cut, the row still read, and the cut is noted.
 Beyond :data:`MAX_CELL_CHARS` characters a cell holds nothing a committee reads (a
 report's description is a few sentences; ten thousand characters are about four pages),
 and carried whole it would be copied into every output: the reports' table, the map's
-popups, ``rejected.csv``. The text is cut at the last space before the limit (a phone
-number or an e-mail address is never cut in half, where scrubbing would no longer know
-it), followed by :data:`CUT_MARK`; a note names the file, its lines and the column.
+popups, ``rejected.csv``. The text is cut at the last space before the limit, digits
+before it dropped (a phone number or an e-mail address is never cut in half, where
+scrubbing would no longer know it), followed by :data:`CUT_MARK`; a note names the
+file, its lines and the column.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pipelines.ingest.rawfile import RawFile
 MAX_CELL_CHARS = 10_000
 #: What follows a cut text.
 CUT_MARK = " […]"
+#: Digits and what separates them, dropped at the end of a text cut.
+_NUMBER_CHARS = "0123456789 \t\n.+-()/"
 
 
 def _cut(text: str) -> str:
@@ -32,6 +35,11 @@ def _cut(text: str) -> str:
     space = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
     if space >= MAX_CELL_CHARS - 100:
         head = head[:space]
+    # Nor the first digits of a phone number cut at one of its spaces (« 06 12 34 »),
+    # which the scrubbing would no longer know as one.
+    kept = head.rstrip(_NUMBER_CHARS)
+    if any(c.isdigit() for c in head[len(kept) :]):
+        head = kept
     return head.rstrip() + CUT_MARK
 
 
