@@ -612,3 +612,16 @@ def test_a_text_cut_at_the_length_limit_keeps_no_part_of_a_phone_number() -> Non
 
     text = "x" * (MAX_CELL_CHARS - 12) + " appelez 06 12 34 56 78 merci"
     assert _cut(text) == "x" * (MAX_CELL_CHARS - 12) + " appelez" + CUT_MARK
+
+
+def test_a_header_written_with_the_masculine_ordinal_is_found(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # « Nº ticket » (U+00BA, as a Mac or Word writes « N° »). Before, the run stopped:
+    # « colonnes configurées absentes : « N° ticket ». Colonnes disponibles : « Nº
+    # ticket », … », two names the analyst cannot tell apart.
+    lines = _export_lines(simulated_bondy)
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join([lines[0].replace(b"N\xb0 ", b"N\xba "), *lines[1:]]))
+    result = _ingest(_landlord_source(path))
+    assert f"bailleur:{TICKET}" in set(result.ingested["report_id"])
