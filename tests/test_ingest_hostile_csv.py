@@ -625,3 +625,22 @@ def test_a_header_written_with_the_masculine_ordinal_is_found(
     path.write_bytes(b"\r\n".join([lines[0].replace(b"N\xb0 ", b"N\xba "), *lines[1:]]))
     result = _ingest(_landlord_source(path))
     assert f"bailleur:{TICKET}" in set(result.ingested["report_id"])
+
+
+def test_ticket_numbers_excel_wrote_in_scientific_notation_are_no_ids(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # Numeric ticket numbers (202400000001…) opened in Excel, shown « 2,024E+11 », and
+    # the file saved so: every ticket shares that id. Before, the export's 7 000 reports
+    # were read as versions of one ticket: 1 accepted, the others « mises à jour ».
+    lines = _export_lines(simulated_bondy)
+    mangled = [lines[0]] + [b"2,024E+11" + x[x.index(b";") :] if x else x for x in lines[1:]]
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(mangled))
+    s = _ingest(_landlord_source(path)).summary["sources"]["bailleur"]
+    o = _ingest(_landlord_source(simulated_bondy / LANDLORD)).summary["sources"]["bailleur"]
+    assert s["updated"] == 0
+    for key in ("rows_in", "accepted", "duplicates", "outside_study_area", "rejected"):
+        assert s[key] == o[key], key
+    (note,) = [i for i in s["file_issues"] if i["reason"] == "excel_number_ids"]
+    assert "notation scientifique (« 2,024E+11 »)" in note["detail"]

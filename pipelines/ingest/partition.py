@@ -119,18 +119,24 @@ _PLACEHOLDER_ID = (
     r"|non[^\pL\pN]*(?:renseign[eé]e?|communiqu[eé]e?|attribu[eé]e?|applicable)"
     r"|vide|null|none|nan|nil|tbd|tba|[àa][^\pL\pN]*d[eé]finir)[^\pL\pN]*)$"
 )
+#: An id that Excel turned into a number in scientific notation (« 2,024E+11 »: a long
+#: numeric ticket number shown so, then the file saved): its digits are lost, distinct
+#: tickets share it; read as an id, an export's every report was taken for a version of
+#: the first (7 094 « mises à jour » of one ticket). No id, as a placeholder is.
+EXCEL_NUMBER_ID = r"^[+\-]?[0-9](?:[.,][0-9]+)?[eE]\+[0-9]{1,3}$"
 
 
 def placeholder_ids(ids: pd.Series) -> np.ndarray:
     """Per cleaned id, whether it is filled with a placeholder (:data:`_PLACEHOLDER_ID`)
-    rather than a report's number: such a row has no id (:func:`_partition`).
+    or a number Excel wrote in scientific notation (:data:`EXCEL_NUMBER_ID`) rather
+    than a report's number: such a row has no id (:func:`_partition`).
 
     About 70 ms per million ids (one RE2 pass), the cost of never collapsing reports.
     """
     if len(ids) == 0:
         return np.zeros(0, dtype=bool)
     values = arrow_view(ids.astype("str") if isinstance(ids.dtype, pd.CategoricalDtype) else ids)
-    found = flags(pc.match_substring_regex(values, _PLACEHOLDER_ID))
+    found = flags(pc.match_substring_regex(values, f"{_PLACEHOLDER_ID}|{EXCEL_NUMBER_ID}"))
     return found & filled_cells(ids)
 
 

@@ -7,6 +7,7 @@ reports, and the outputs of the source (accepted rows, rejects, notes) that
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -32,7 +33,7 @@ from pipelines.ingest.gather import (
 )
 from pipelines.ingest.household import identity_kind
 from pipelines.ingest.longcells import cut_long_cells
-from pipelines.ingest.partition import _categories, _partition
+from pipelines.ingest.partition import EXCEL_NUMBER_ID, _categories, _partition
 from pipelines.ingest.personal import is_personal, looks_personal, personal_columns_detected
 from pipelines.ingest.personal import matches_any as _matches_any
 from pipelines.ingest.rawfile import RawFile
@@ -337,6 +338,9 @@ def ingest_source(
     return _source_outputs(source, raws, roles_per_file, issues, p, bbox, today, start)
 
 
+_EXCEL_ID = re.compile(EXCEL_NUMBER_ID)
+
+
 def _placeholder_notes(
     source: SourceConfig, raws: list[RawFile], p: _Parsed, placeholder: np.ndarray | None
 ) -> list[dict[str, Any]]:
@@ -351,18 +355,33 @@ def _placeholder_notes(
         rows = placeholder & (f["_file"].to_numpy() == i)
         if not rows.any():
             continue
-        lines = f["source_line"].to_numpy()[rows]
-        values = list(dict.fromkeys(f["id"].astype("str").to_numpy()[rows].tolist()))
-        shown = ", ".join(f"« {v} »" for v in values[:5]) + (" …" if len(values) > 5 else "")
-        detail = (
-            f"{len(lines)} ligne(s) ont pour identifiant une valeur de remplissage ({shown}), "
-            f"pas un numéro de signalement (lignes {listed(lines)}) : chacune est lue "
-            "comme un signalement sans identifiant, le sien, et non comme une mise à jour "
-            "d'une autre ligne au même identifiant ; seules des lignes identiques en tout "
-            "point sont fusionnées comme doublons. Donnez-leur leur numéro de ticket si "
-            "l'outil d'export le connaît."
-        )
-        notes.append(_file_note(source, raw.path, "placeholder_ids", detail, lines=lines))
+        ids = f["id"].astype("str").to_numpy()
+        excel = np.array([_EXCEL_ID.match(v) is not None for v in ids[rows].tolist()], bool)
+        for kind, these in (("placeholder_ids", ~excel), ("excel_number_ids", excel)):
+            if not these.any():
+                continue
+            lines = f["source_line"].to_numpy()[rows][these]
+            values = list(dict.fromkeys(ids[rows][these].tolist()))
+            shown = ", ".join(f"« {v} »" for v in values[:5]) + (" …" if len(values) > 5 else "")
+            what = (
+                f"une valeur de remplissage ({shown}), pas un numéro de signalement"
+                if kind == "placeholder_ids"
+                else f"un nombre qu'Excel a écrit en notation scientifique ({shown}) : "
+                "ses chiffres sont perdus, des tickets différents le partagent"
+            )
+            detail = (
+                f"{len(lines)} ligne(s) ont pour identifiant {what} (lignes {listed(lines)}) : "
+                "chacune est lue comme un signalement sans identifiant, le sien, et non "
+                "comme une mise à jour d'une autre ligne au même identifiant ; seules des "
+                "lignes identiques en tout point sont fusionnées comme doublons. "
+                + (
+                    "Donnez-leur leur numéro de ticket si l'outil d'export le connaît."
+                    if kind == "placeholder_ids"
+                    else "Reprenez l'export d'origine sans l'ouvrir dans Excel, ou importez-le "
+                    "en déclarant la colonne des identifiants comme texte."
+                )
+            )
+            notes.append(_file_note(source, raw.path, kind, detail, lines=lines))
     return notes
 
 
