@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from pipelines.config import SourceConfig
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.cells import _has_repeats, _Parsed, _str_column
-from pipelines.ingest.schema import _LOCATION_ROLES, _STATE_BAD, _STATE_OK
+from pipelines.ingest.schema import _LOCATION_ROLES, _STATE_BAD, _STATE_OK, EXCEL_NUMBER_ID
 from pipelines.ingest.values import arrow_view, filled_cells, flags, to_str_series
 from pipelines.taxonomy import BY_CODE, CODES, UNKNOWN, map_labels, normalise_label
 
@@ -119,11 +119,6 @@ _PLACEHOLDER_ID = (
     r"|non[^\pL\pN]*(?:renseign[eé]e?|communiqu[eé]e?|attribu[eé]e?|applicable)"
     r"|vide|null|none|nan|nil|tbd|tba|[àa][^\pL\pN]*d[eé]finir)[^\pL\pN]*)$"
 )
-#: An id that Excel turned into a number in scientific notation (« 2,024E+11 »: a long
-#: numeric ticket number shown so, then the file saved): its digits are lost, distinct
-#: tickets share it; read as an id, an export's every report was taken for a version of
-#: the first (7 094 « mises à jour » of one ticket). No id, as a placeholder is.
-EXCEL_NUMBER_ID = r"^[+\-]?[0-9](?:[.,][0-9]+)?[eE]\+[0-9]{1,3}$"
 
 
 def placeholder_ids(ids: pd.Series) -> np.ndarray:

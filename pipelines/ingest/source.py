@@ -7,7 +7,6 @@ reports, and the outputs of the source (accepted rows, rejects, notes) that
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -25,7 +24,12 @@ from pipelines.ingest.cells import (
     _Parsed,
     resolve_columns,
 )
-from pipelines.ingest.filenotes import closed_before_notes, listed, reading_notes
+from pipelines.ingest.filenotes import (
+    closed_before_notes,
+    listed,
+    placeholder_notes,
+    reading_notes,
+)
 from pipelines.ingest.gather import (
     _accepted_frame,
     _order,
@@ -33,7 +37,7 @@ from pipelines.ingest.gather import (
 )
 from pipelines.ingest.household import identity_kind
 from pipelines.ingest.longcells import cut_long_cells
-from pipelines.ingest.partition import EXCEL_NUMBER_ID, _categories, _partition
+from pipelines.ingest.partition import _categories, _partition
 from pipelines.ingest.personal import is_personal, looks_personal, personal_columns_detected
 from pipelines.ingest.personal import matches_any as _matches_any
 from pipelines.ingest.rawfile import RawFile
@@ -338,53 +342,6 @@ def ingest_source(
     return _source_outputs(source, raws, roles_per_file, issues, p, bbox, today, start)
 
 
-_EXCEL_ID = re.compile(EXCEL_NUMBER_ID)
-
-
-def _placeholder_notes(
-    source: SourceConfig, raws: list[RawFile], p: _Parsed, placeholder: np.ndarray | None
-) -> list[dict[str, Any]]:
-    """A note per file whose ids are placeholders (« 0 », « sans objet »…): their rows
-    are read as rows without an id (:func:`pipelines.ingest.partition.placeholder_ids`),
-    each a report of its own, not versions of the first."""
-    if placeholder is None or not placeholder.any():
-        return []
-    f = p.frame
-    notes = []
-    for i, raw in enumerate(raws):
-        rows = placeholder & (f["_file"].to_numpy() == i)
-        if not rows.any():
-            continue
-        ids = f["id"].astype("str").to_numpy()
-        excel = np.array([_EXCEL_ID.match(v) is not None for v in ids[rows].tolist()], bool)
-        for kind, these in (("placeholder_ids", ~excel), ("excel_number_ids", excel)):
-            if not these.any():
-                continue
-            lines = f["source_line"].to_numpy()[rows][these]
-            values = list(dict.fromkeys(ids[rows][these].tolist()))
-            shown = ", ".join(f"« {v} »" for v in values[:5]) + (" …" if len(values) > 5 else "")
-            what = (
-                f"une valeur de remplissage ({shown}), pas un numéro de signalement"
-                if kind == "placeholder_ids"
-                else f"un nombre qu'Excel a écrit en notation scientifique ({shown}) : "
-                "ses chiffres sont perdus, des tickets différents le partagent"
-            )
-            detail = (
-                f"{len(lines)} ligne(s) ont pour identifiant {what} (lignes {listed(lines)}) : "
-                "chacune est lue comme un signalement sans identifiant, le sien, et non "
-                "comme une mise à jour d'une autre ligne au même identifiant ; seules des "
-                "lignes identiques en tout point sont fusionnées comme doublons. "
-                + (
-                    "Donnez-leur leur numéro de ticket si l'outil d'export le connaît."
-                    if kind == "placeholder_ids"
-                    else "Reprenez l'export d'origine sans l'ouvrir dans Excel, ou importez-le "
-                    "en déclarant la colonne des identifiants comme texte."
-                )
-            )
-            notes.append(_file_note(source, raw.path, kind, detail, lines=lines))
-    return notes
-
-
 def _source_outputs(
     source: SourceConfig,
     raws: list[RawFile],
@@ -408,7 +365,10 @@ def _source_outputs(
     if (closed_in_future | closed_before).any():
         p.closed_at = p.closed_at.mask(closed_in_future | closed_before)
     part = _partition(p, source, bbox=bbox, today=today, start=start, roles_per_file=roles_per_file)
-    issues = issues + _placeholder_notes(source, raws, p, part.placeholder)
+    issues = issues + [
+        _file_note(source, path, reason, detail, lines=lines)
+        for path, reason, detail, lines in placeholder_notes(raws, p.frame, part.placeholder)
+    ]
     cats = _categories(p, source)
     files = [raw.path for raw in raws]
     window = (np.datetime64(start, "us"), tomorrow)
