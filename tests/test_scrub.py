@@ -351,6 +351,9 @@ DISGUISED = [
     ("appelez ०६ १२ ३४ ५६ ७८", f"appelez {PHONE}"),  # Devanagari
     ("mail 𝚓𝚎𝚊𝚗@𝚐𝚖𝚊𝚒𝚕.𝚌𝚘𝚖", f"mail {EMAIL}"),
     ("fuite appt 𝟒𝟐", f"fuite {FLAT}"),
+    # An address's look-alike number, plain again for the geocoder.
+    ("𝟐 avenue maurice benhamou", "2 avenue maurice benhamou"),
+    ("٢ avenue maurice benhamou", "2 avenue maurice benhamou"),
 ]
 
 
