@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 from pipelines.actions import HEADERS
+from pipelines.actions import run as run_actions
 from pipelines.cli import main
-from pipelines.errors import InputError
+from pipelines.errors import InputError, OutputError
 from tests.conftest import ROOT
 from tests.test_actions import _config, _good, _run, _write_csv, _write_xlsx, site  # noqa: F401 (fixture)
 
@@ -202,3 +203,86 @@ def test_a_status_that_contradicts_the_dates_measures_no_effect_and_is_told(
     assert "A-2025-010" in set(actions["action_id"])
     counts = summary["counts"]
     assert counts["rows_in"] == len(register) == counts["kept"] + counts["rejected"]
+
+
+def test_an_action_abandoned_after_it_was_done_has_no_effect_measured(
+    site: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # « réalisée » on 10/05/2025, then a later copy of the register says « abandonnée »
+    # on 01/07/2025. Before, the completion of the first run stayed: the abandoned
+    # action kept its completion date and had an effect measured and published.
+    ids = site["ids"]
+    done = _good("B-1", ids[0], statut="réalisée", date_statut="10/05/2025")
+    register = tmp_path / "register" / "actions.xlsx"
+    _write_xlsx(register, [done, _good("B-2", ids[1])])
+    first, _, _ = _run(site, tmp_path)
+    assert pd.Timestamp(first.set_index("action_id").loc["B-1", "completed_date"]) == (
+        pd.Timestamp("2025-05-10")
+    )
+    _write_xlsx(register, [{**done, "statut": "abandonnée", "date_statut": "01/07/2025"}])
+    actions, rejected, summary = _run(site, tmp_path, now=pd.Timestamp("2025-09-02", tz="UTC"))
+    b1 = actions.set_index("action_id").loc["B-1"]
+    assert b1["status"] == "abandonnée"
+    assert pd.isna(b1["completed_date"])
+    assert b1["verdict"] == "non mesurable"
+    assert rejected.empty
+    (message,) = [m for m in summary["messages"]["history"] if "B-1" in m]
+    assert "« réalisée » → « abandonnée »" in message
+    assert "l'effet de l'action n'est plus mesuré" in message
+
+
+@pytest.mark.parametrize("blocked", ["out", "archive"])
+def test_an_output_folder_that_cannot_be_written_is_one_french_error(
+    site: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+    blocked: str,
+) -> None:
+    # The processed folder (or the register's archive) where a file already is: every
+    # write fails as in a read-only folder (root ignores chmod). One OutputError naming
+    # the file (the command's « vigie : erreur : … », exit 2), no traceback.
+    _write_xlsx(tmp_path / "register" / "actions.xlsx", [_good("C-1", site["ids"][0])])
+    blocker = tmp_path / "pas_un_dossier"
+    blocker.write_text("x\n", encoding="utf-8")
+    folders = {"out": tmp_path / "out", "archive": tmp_path / "archive"}
+    folders[blocked] = blocker / blocked
+    processed = site["processed"]
+    with pytest.raises(OutputError) as err:
+        run_actions(
+            _config(tmp_path),
+            "bondy",
+            buildings_path=processed / "buildings.parquet",
+            zones_path=processed / "zones.parquet",
+            reports_path=processed / "reports.parquet",
+            annotations_path=None,
+            out_dir=folders["out"],
+            folder=tmp_path / "register",
+            archive_dir=folders["archive"],
+        )
+    assert str(blocker / blocked) in str(err.value)
+    assert "écriture impossible" in str(err.value)
+
+
+def test_a_problem_of_megabytes_is_cut_with_a_note_and_its_action_kept(
+    site: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # A mail thread pasted into « probleme » (80 000 characters). Before, it was carried
+    # whole into actions.parquet and the committee's pack; now cut, the action kept.
+    from pipelines.ingest import MAX_CELL_CHARS
+
+    long = "Fuite en cave, " + "voir le courriel " * 5000
+    register = tmp_path / "register" / "actions.xlsx"
+    _write_xlsx(
+        register, [_good("D-1", site["ids"][0], probleme=long), _good("D-2", site["ids"][1])]
+    )
+    actions, rejected, summary = _run(site, tmp_path)
+    assert rejected.empty
+    problem = actions.set_index("action_id").loc["D-1", "problem"]
+    assert problem.startswith("Fuite en cave, voir le courriel")
+    assert problem.endswith(" […]")
+    assert len(problem) <= MAX_CELL_CHARS + 4
+    (note,) = [n for n in summary["file_notes"] if n["reason"] == "long_cells"]
+    assert note["file"] == "actions.xlsx"
+    assert note["lines"] == [2]
+    assert "« probleme »" in note["reason_fr"]

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pytest
 
 from pipelines.annotations.stage import read_annotations
+from pipelines.errors import OutputError
 from tests.test_annotations_safety import _archive_dir, _note, _refresh, _write
 
 TAGS = ["priorité avant travaux", "à surveiller", "traité"]
@@ -68,3 +70,45 @@ def test_a_note_id_typed_in_another_case_or_pasted_is_one_note_with_its_versions
     versions = gpd.read_parquet(_archive_dir(tmp_path) / "annotations_versions.parquet")
     assert set(versions["note_id"]) == {"N-1"}
     assert {"Cave inondée, pompe", "Cave sèche"} <= set(versions["text"])
+
+
+def test_an_old_archive_holding_one_note_in_two_cases_is_one_note(
+    isolated: gpd.GeoDataFrame, bondy: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    # An archive written before ids were compared regardless of case holds « N-1 » and
+    # « n-1 », two versions of one note. Before, the current run folded the folder's
+    # ids but not the archive's: the note stayed two notes on the map, each a draft.
+    a = isolated.iloc[0]
+    folder = tmp_path / "annotations" / "bondy"
+    _write(folder / "juin.geojson", [_note("N-1", "Cave inondée", a)])
+    _refresh(tmp_path, bondy)
+    path = _archive_dir(tmp_path) / "annotations_archive.parquet"
+    archive = gpd.read_parquet(path)
+    twin = archive.assign(
+        note_id="n-1", text="Cave sèche", updated_at=pd.Timestamp("2024-06-10", tz="UTC")
+    )
+    pd.concat([archive, twin], ignore_index=True).to_parquet(path)
+    (folder / "juin.geojson").unlink()
+    (tmp_path / "processed" / "bondy" / "annotations.parquet").unlink()
+    notes, summary = _refresh(tmp_path, bondy)
+    assert notes["note_id"].tolist() == ["N-1"]
+    assert notes["text"].tolist() == ["Cave sèche"]
+    assert "notes N-1, n-1 de l'archive : une même note" in " ".join(summary["messages"]["archive"])
+    assert gpd.read_parquet(path)["note_id"].tolist() == ["N-1"]
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_french_error(
+    isolated: gpd.GeoDataFrame, bondy: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    # The processed folder where a file already is: every write fails as in a read-only
+    # folder (root ignores chmod). One OutputError naming the file (« vigie : erreur :
+    # … », exit 2), no traceback.
+    _write(
+        tmp_path / "annotations" / "bondy" / "juin.geojson",
+        [_note("N-1", "Cave", isolated.iloc[0])],
+    )
+    (tmp_path / "processed").write_text("x\n", encoding="utf-8")
+    with pytest.raises(OutputError) as err:
+        _refresh(tmp_path, bondy)
+    assert str(tmp_path / "processed" / "bondy") in str(err.value)
+    assert "écriture impossible" in str(err.value)

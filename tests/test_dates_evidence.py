@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -129,6 +130,31 @@ def test_contradictory_dates_stop_with_the_lines(
     assert "deux ordres" in capsys.readouterr().err
 
 
+def _two_versions(
+    tmp_path: Path,
+    raw: pd.DataFrame,
+    row: int,
+    old: tuple[str, str],
+    new: tuple[str, str],
+) -> tuple[Any, dict]:
+    """Ingest the export ``raw`` (an ``updated`` column mapped as the update date) with
+    its ``row`` written twice, ``new`` then ``old`` (subcategory, update date): the
+    latest version first in the file, so that only its update date can make it win."""
+    versions = []
+    for soustype, updated in (new, old):
+        version = raw.iloc[[row]].copy()
+        version["soustype"], version["updated"] = soustype, updated
+        versions.append(version)
+    raw = pd.concat([raw.drop(index=row), *versions], ignore_index=True)
+    cfg = _site_with(tmp_path, raw["datedecl"], frame=raw, extra_columns={"updated_at": "updated"})
+    result = ingest_site(
+        load_config(cfg).sites[0],
+        study_area_bbox=read_osm_bounds(CSV.parent / "paris10.osm"),
+        today=date(2025, 1, 1),
+    )
+    return result, result.summary["sources"]["dansmarue"]
+
+
 def test_update_dates_of_a_month_first_export_read_month_first(
     tmp_path: Path, original: tuple
 ) -> None:
@@ -143,19 +169,13 @@ def test_update_dates_of_a_month_first_export_read_month_first(
     raw["updated"] = raw["datedecl"]
     ticket = str(before["report_id"].iloc[0])  # "dansmarue:<id_dmr>", in the study area
     row = int(np.flatnonzero(raw["id_dmr"].to_numpy() == ticket.split(":", 1)[1])[0])
-    old, new = raw.iloc[[row]].copy(), raw.iloc[[row]].copy()
-    old["soustype"], old["updated"] = "version du 3 janvier", "01/03/2024 10:00 AM"
-    new["soustype"], new["updated"] = "version du 1er février", "02/01/2024 09:00 AM"
-    # The latest version first in the file: only its update date can make it win.
-    raw = pd.concat([raw.drop(index=row), new, old], ignore_index=True)
-    cfg = _site_with(tmp_path, raw["datedecl"], frame=raw, extra_columns={"updated_at": "updated"})
-    config = load_config(cfg)
-    result = ingest_site(
-        config.sites[0],
-        study_area_bbox=read_osm_bounds(CSV.parent / "paris10.osm"),
-        today=date(2025, 1, 1),
+    result, summary = _two_versions(
+        tmp_path,
+        raw,
+        row,
+        ("version du 3 janvier", "01/03/2024 10:00 AM"),
+        ("version du 1er février", "02/01/2024 09:00 AM"),
     )
-    summary = result.summary["sources"]["dansmarue"]
     kept = result.ingested.set_index("report_id").loc[ticket]
     assert kept["subcategory"] == "version du 1er février"
     history = result.history.set_index("report_id").loc[ticket]
@@ -290,3 +310,31 @@ def test_closing_before_the_report_is_set_aside_with_a_note(tmp_path: Path) -> N
     assert kept.loc[ids.iloc[[a, b]], "closed_at"].isna().all()
     assert kept.loc[ids.iloc[c], "closed_at"] == pd.Timestamp(iso.iloc[c])
     assert kept["closed_at"].notna().sum() == len(kept) - 2
+
+
+def test_update_dates_with_two_digit_years_first_are_read_year_first(tmp_path: Path) -> None:
+    # The export's update date written « 23-11-20 10:00 » (20 November 2023), as its
+    # creation date can be. Before, only the creation date was looked at year first:
+    # the update date was read day first (23 November 2020), so a ticket's version
+    # updated « 23-11-20 » won over the one updated « 24-01-05 » (24 January 2005),
+    # silently, and nothing said how the column was read.
+    raw = _slice()
+    before, _ = _ingest(_site_with(tmp_path / "iso", raw["datedecl"], frame=raw.copy()))
+    raw["updated"] = pd.to_datetime(raw["datedecl"]).dt.strftime("%y-%m-%d 09:25")
+    ticket = str(before["report_id"].iloc[0])
+    row = int(np.flatnonzero(raw["id_dmr"].to_numpy() == ticket.split(":", 1)[1])[0])
+    result, summary = _two_versions(
+        tmp_path / "yf",
+        raw,
+        row,
+        ("version de novembre", "23-11-20 10:00"),
+        ("version de janvier", "24-01-05 10:00"),
+    )
+    assert result.ingested.set_index("report_id").loc[ticket, "subcategory"] == (
+        "version de janvier"
+    )
+    history = result.history.set_index("report_id").loc[ticket]
+    assert history["reason"] == "newer_update_date"
+    assert pd.Timestamp(history["old_updated_at"]) == pd.Timestamp("2023-11-20 10:00")
+    (note,) = [x for x in summary["file_issues"] if x["reason"] == "dates_year_first"]
+    assert "« updated » lues année en premier" in note["detail"]

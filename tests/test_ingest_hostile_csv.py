@@ -488,3 +488,159 @@ def test_a_5_mb_text_in_a_cell_of_the_landlord_export_is_ingested(
     assert f"bailleur:{TICKET}" in set(result.ingested["report_id"])
     source = next(iter(result.summary["sources"].values()))
     assert source["rows_in"] == sum(1 for line in lines[1:] if line.strip())
+
+
+@pytest.mark.parametrize(
+    ("first", "at"),
+    [(b"Libell\xe9", 4), (b"Cr\xe9\xe9 le", 1)],
+    ids=["description_renamed_first", "date_renamed_first"],
+)
+def test_a_header_repeated_with_a_renamed_column_moved_to_the_front_is_read_under_its_names(
+    simulated_bondy: Path, tmp_path: Path, first: bytes, at: int
+) -> None:
+    # « Description » (or « Date de création ») renamed and moved to the front, « N° ticket »
+    # in its place. Before, a header again was looked for only where the first field is a
+    # name of the header: the rows under it were read by position, the description as
+    # the ticket number (or every date unreadable: « DX-2024-00002 »).
+    lines = _export_lines(simulated_bondy)[:-1]
+    f = lines[0].split(b";")
+    f[0], f[at] = first, f[0]
+    path = _second_export(simulated_bondy, tmp_path, b";".join(f), (0, at))
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rejected"]["repeated_header"] == 1
+    assert "unparseable_date" not in s["rejected"]
+    (note,) = [i["detail"] for i in s["file_issues"] if i["reason"] == "renamed_header"]
+    assert f"avec « {first.decode('cp1252')} » au lieu de" in note
+    rows = result.ingested.set_index("report_id")
+    again = rows.loc["bailleur:DX-2024-00002"]
+    assert again["description"] == "Vide-ordures bouché."
+    assert again["reported_at"] == rows.loc["bailleur:DI-2024-00002", "reported_at"]
+    parts = list(read_file_chunks(path, "csv", chunk_bytes=200_000))
+    ids = [v for p in parts for v in p.table.column("N° ticket").to_pylist()]
+    assert "DX-2024-00002" in ids
+
+
+def test_a_cell_over_the_length_limit_is_cut_with_a_note_and_its_row_read(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # A mail thread of 80 000 characters pasted into a description. Before, it was
+    # carried whole into the reports, the map's popups and rejected.csv (5 MB as well),
+    # nothing said; now cut at a space before 10 000 characters, the row read, noted.
+    from pipelines.ingest.longcells import CUT_MARK, MAX_CELL_CHARS
+
+    lines = _export_lines(simulated_bondy)
+    fields = lines[1].split(b";")
+    fields[4] = b"Fuite au plafond, " + b"voir le courriel " * 5000
+    lines[1] = b";".join(fields)
+    path = tmp_path / "export_cellule_longue.csv"
+    path.write_bytes(b"\r\n".join(lines))
+    result = _ingest(_landlord_source(path))
+    row = result.ingested.set_index("report_id").loc[f"bailleur:{TICKET}"]
+    assert row["description"].startswith("Fuite au plafond, voir le courriel")
+    assert row["description"].endswith("courriel" + CUT_MARK)
+    assert len(row["description"]) <= MAX_CELL_CHARS + len(CUT_MARK)
+    s = result.summary["sources"]["bailleur"]
+    (note,) = [i for i in s["file_issues"] if i["reason"] == "long_cells"]
+    assert note["file"] == str(path)
+    assert note["detail"].startswith(
+        "1 cellule(s) de la colonne « Description » dépassent 10\u202f000 caractères "
+        "(jusqu'à 85\u202f018) : lignes 2."
+    )
+    assert note["lines"] == [2]
+    assert s["rows_in"] == sum(1 for line in lines[1:] if line.strip())
+
+
+def test_a_utf8_export_pasted_under_a_cp1252_one_is_read_with_its_accents(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # « cat janvier.csv fevrier.csv »: the landlord's cp1252 export, then 39 rows of an
+    # export saved as « CSV UTF-8 » (its BOM and header first). Before, the UTF-8 rows
+    # were noted but read in cp1252: « Digicode cassÃ© », « ClÃ´turÃ© », and their
+    # categories, unknown so garbled, counted as « autre ».
+    lines = _export_lines(simulated_bondy)[:-1]
+    utf8 = [line.decode("cp1252").encode("utf-8") for line in lines[:40]]
+    second = [b"\xef\xbb\xbf" + utf8[0]] + [x.replace(b"DI-2024-", b"DX-2024-") for x in utf8[1:]]
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(lines + second) + b"\r\n")
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert s["rejected"]["repeated_header"] == 1
+    (note,) = s["file_issues"]  # the header again is no renamed one (« ï»¿N° ticket »)
+    assert note["reason"] == "mixed_encoding"
+    assert "Elles sont lues en UTF-8" in note["detail"]
+    rows = result.ingested.set_index("report_id")
+    columns = ["description", "category", "status"]
+    for k in range(1, 40):
+        first, again = f"bailleur:DI-2024-{k:05d}", f"bailleur:DX-2024-{k:05d}"
+        if first in rows.index:
+            assert rows.loc[again, columns].tolist() == rows.loc[first, columns].tolist()
+    assert rows.loc["bailleur:DX-2024-00001", "description"] == "Digicode cassé."
+    whole = read_file(path, "csv")
+    parts = list(read_file_chunks(path, "csv", chunk_bytes=100_000))
+    assert [v for p in parts for v in p.table.column("Statut").to_pylist()] == (
+        whole.table.column("Statut").to_pylist()
+    )
+
+
+def test_a_separator_at_the_end_of_the_header_only_is_ignored(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # « …;Téléphone;Logement; » over rows without a trailing separator (the header
+    # edited by hand, or an export tool that ends its header so). Before, the header
+    # had a sixteenth, nameless column and every row was rejected « mal formée : 15
+    # champs au lieu de 16 »: not one report of the export was read.
+    lines = _export_lines(simulated_bondy)
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join([lines[0] + b";", *lines[1:]]))
+    result = _ingest(_landlord_source(path))
+    s = result.summary["sources"]["bailleur"]
+    assert "malformed_row" not in s["rejected"]
+    original = _ingest(_landlord_source(simulated_bondy / LANDLORD))
+    o = original.summary["sources"]["bailleur"]
+    for key in ("rows_in", "accepted", "duplicates", "outside_study_area", "rejected"):
+        assert s[key] == o[key], key
+    assert f"bailleur:{TICKET}" in set(result.ingested["report_id"])
+    parts = list(read_file_chunks(path, "csv", chunk_bytes=200_000))
+    assert sum(p.table.num_rows for p in parts) == sum(p.n_rows for p in parts)
+
+
+def test_a_text_cut_at_the_length_limit_keeps_no_part_of_a_phone_number() -> None:
+    # Cut at the last space before the limit, a phone number written with spaces left
+    # its first digits (« 06 12 34 »), which the scrubbing no longer knows as a number.
+    from pipelines.ingest.longcells import CUT_MARK, MAX_CELL_CHARS, _cut
+
+    text = "x" * (MAX_CELL_CHARS - 12) + " appelez 06 12 34 56 78 merci"
+    assert _cut(text) == "x" * (MAX_CELL_CHARS - 12) + " appelez" + CUT_MARK
+
+
+def test_a_header_written_with_the_masculine_ordinal_is_found(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # « Nº ticket » (U+00BA, as a Mac or Word writes « N° »). Before, the run stopped:
+    # « colonnes configurées absentes : « N° ticket ». Colonnes disponibles : « Nº
+    # ticket », … », two names the analyst cannot tell apart.
+    lines = _export_lines(simulated_bondy)
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join([lines[0].replace(b"N\xb0 ", b"N\xba "), *lines[1:]]))
+    result = _ingest(_landlord_source(path))
+    assert f"bailleur:{TICKET}" in set(result.ingested["report_id"])
+
+
+def test_ticket_numbers_excel_wrote_in_scientific_notation_are_no_ids(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # Numeric ticket numbers (202400000001…) opened in Excel, shown « 2,024E+11 », and
+    # the file saved so: every ticket shares that id. Before, the export's 7 000 reports
+    # were read as versions of one ticket: 1 accepted, the others « mises à jour ».
+    lines = _export_lines(simulated_bondy)
+    mangled = [lines[0]] + [b"2,024E+11" + x[x.index(b";") :] if x else x for x in lines[1:]]
+    path = tmp_path / LANDLORD
+    path.write_bytes(b"\r\n".join(mangled))
+    s = _ingest(_landlord_source(path)).summary["sources"]["bailleur"]
+    o = _ingest(_landlord_source(simulated_bondy / LANDLORD)).summary["sources"]["bailleur"]
+    assert s["updated"] == 0
+    for key in ("rows_in", "accepted", "duplicates", "outside_study_area", "rejected"):
+        assert s[key] == o[key], key
+    (note,) = [i for i in s["file_issues"] if i["reason"] == "excel_number_ids"]
+    assert "notation scientifique (« 2,024E+11 »)" in note["detail"]

@@ -177,3 +177,34 @@ def test_a_libreoffice_spreadsheet_is_named_so(tmp_path: Path, name: str) -> Non
     message = _refusal(_ods(tmp_path / name))
     assert "classeur LibreOffice ou OpenDocument (.ods)" in message
     assert "Content_Types" not in message
+
+
+def test_a_sheet_of_two_exports_whose_second_header_moved_columns_is_read_under_its_names(
+    tmp_path: Path,
+) -> None:
+    # The real DansMaRue rows, then a second export pasted under them in the same sheet,
+    # its « type » and « soustype » swapped and « adresse » renamed « lieu ». Before, the
+    # workbook's rows were read by position (as a CSV's were before it learnt so): the
+    # second export's subcategories as categories and the other way round, silently.
+    rows = _real_rows(20)
+    header, data = rows[0], rows[1:]
+
+    def moved(row: list[str]) -> list[str]:
+        row = list(row)
+        row[1], row[2] = row[2], row[1]
+        return row
+
+    second = moved(header)
+    second[3] = "lieu"
+    book = openpyxl.Workbook()
+    for row in [header, *data, second, *(moved(r) for r in data[:10])]:
+        book.active.append(row)
+    path = tmp_path / "deux_exports.xlsx"
+    book.save(path)
+    raw = read_file(path, "auto")
+    types = raw.table.column("type").to_pylist()
+    assert types[21:] == [r[1] for r in data[:10]]
+    assert raw.table.column("adresse").to_pylist()[21:] == [r[3] for r in data[:10]]
+    assert types[20] == "type"  # the header again, then rejected as such
+    (note,) = raw.renamed_header
+    assert note.startswith("Ligne 22 : l'en-tête est répété avec « lieu » au lieu de « adresse »")

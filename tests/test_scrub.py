@@ -340,6 +340,20 @@ DISGUISED = [
     # A right-to-left override shows « 06 12 34 56 78 » from reversed digits: taken out,
     # the digits read as they are stored, no number.
     ("appelez \u202e87 65 43 21 60\u202c", "appelez 87 65 43 21 60"),
+    # The « fancy text » of social networks and the digits of other scripts: all went
+    # through untouched (the map showed « 𝟎𝟔 𝟏𝟐 𝟑𝟒 𝟓𝟔 𝟕𝟖 », « jean@𝐠𝐦𝐚𝐢𝐥.com »).
+    ("appelez 𝟎𝟔 𝟏𝟐 𝟑𝟒 𝟓𝟔 𝟕𝟖", f"appelez {PHONE}"),  # mathematical bold
+    ("appelez 𝟶𝟼 𝟷𝟸 𝟹𝟺 𝟻𝟼 𝟽𝟾", f"appelez {PHONE}"),  # monospace
+    ("appelez ⓪⑥ ①② ③④ ⑤⑥ ⑦⑧", f"appelez {PHONE}"),  # circled
+    ("appelez ⁰⁶ ¹² ³⁴ ⁵⁶ ⁷⁸", f"appelez {PHONE}"),  # superscript
+    ("appelez ٠٦ ١٢ ٣٤ ٥٦ ٧٨", f"appelez {PHONE}"),  # Arabic-Indic
+    ("appelez ۰۶ ۱۲ ۳۴ ۵۶ ۷۸", f"appelez {PHONE}"),  # Persian
+    ("appelez ०६ १२ ३४ ५६ ७८", f"appelez {PHONE}"),  # Devanagari
+    ("mail 𝚓𝚎𝚊𝚗@𝚐𝚖𝚊𝚒𝚕.𝚌𝚘𝚖", f"mail {EMAIL}"),
+    ("fuite appt 𝟒𝟐", f"fuite {FLAT}"),
+    # An address's look-alike number, plain again for the geocoder.
+    ("𝟐 avenue maurice benhamou", "2 avenue maurice benhamou"),
+    ("٢ avenue maurice benhamou", "2 avenue maurice benhamou"),
 ]
 
 

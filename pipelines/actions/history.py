@@ -27,7 +27,8 @@ Rules, decided here:
   accepted state; nor does a file that cannot be read this time (a header renamed, a
   workbook saved half-way) remove the actions last read from it.
 * **Completion date**: ``date_realisation`` when given, else the ``date_statut`` of the
-  first « réalisée » (or « vérifiée ») applied.
+  first « réalisée » (or « vérifiée ») applied; an action « abandonnée » after it was
+  « réalisée » has none (its effect is not measured), with a message in the summary.
 """
 
 from __future__ import annotations
@@ -237,6 +238,14 @@ def fold_register(
                 log("statut", field="status", old=was, new=status)
                 if status in DONE_STATUSES and pd.isna(prev["done_date"]):
                     state["done_date"] = row["status_date"]
+                elif status not in DONE_STATUSES and not pd.isna(prev["done_date"]):
+                    # « réalisée » then « abandonnée »: the completion no longer holds.
+                    state["done_date"] = None
+                    messages.append(
+                        f"action {action_id} : « {was} » → « {status} » ; la réalisation "
+                        f"du {comparable(prev['done_date'])} ne compte plus, l'effet de "
+                        "l'action n'est plus mesuré."
+                    )
             elif _later(row["status_date"], prev["status_date"]):
                 note = (
                     f"réouverture : « {was} » → « {status} » daté du "

@@ -32,6 +32,7 @@ from pipelines.errors import InputError
 from pipelines.ingest import (
     CONTROL_CHARS,
     RawFile,
+    cut_long_cells,
     date_order,
     listed,
     read_file,
@@ -283,6 +284,8 @@ def _file_rows(
             f"colonnes manquantes : {', '.join(missing)} ; colonnes trouvées : {shown}"
             f"{sheets}. Partez du modèle (make actions-template).",
         )
+    # A cell of megabytes (a mail pasted into « probleme ») is cut, as an export's is.
+    cut = cut_long_cells(raw)
     # Control characters (a NUL byte…) leave every cell, as they leave an export's.
     frame = pd.DataFrame(
         {internal: _without_controls(raw.table.column(name)) for name, internal in mapping.items()}
@@ -324,7 +327,7 @@ def _file_rows(
             "reason_fr": detail,
             "lines": [] if lines is None else [int(n) for n in lines[:1000]],
         }
-        for reason, detail, lines in reading_notes(raw, source_keys=False)
+        for reason, detail, lines in [*cut, *reading_notes(raw, source_keys=False)]
     ]
     if date_note is not None:
         notes.append({"file": path.name, **date_note})

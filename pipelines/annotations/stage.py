@@ -193,8 +193,9 @@ def _read_previous(
     -------
     tuple
         The notes to fold in (newest version of each, scrubbed again with today's rules:
-        an archive written before notes were scrubbed is cleaned at its next run), every
-        row read (for the version store), the scrubbing counts, and messages about
+        an archive written before notes were scrubbed is cleaned at its next run; one
+        note under ids differing in case only is one note), every row read (for the
+        version store), the scrubbing counts, and messages about the ids so joined and
         archived versions dated after ``latest``, set aside (kept in the version store).
     """
 
@@ -207,11 +208,21 @@ def _read_previous(
     if not frames:
         return None, None, scrub_note_fields(empty_notes())[1], []
     combined = pd.concat(frames, ignore_index=True)
+    # An archive written before ids were compared regardless of case may hold one note
+    # as « N-1 » and « n-1 »: one note, spelled as first read.
+    spelled = one_spelling(combined["note_id"])
+    twins = combined["note_id"].astype(str) != spelled
+    folded = [
+        f"notes {', '.join(sorted(set(combined.loc[spelled == i, 'note_id'].astype(str))))} "
+        f"de l'archive : une même note (identifiants écrits autrement), réunie sous « {i} »."
+        for i in spelled[twins].drop_duplicates()
+    ]
+    combined["note_id"] = spelled
     combined, counts = scrub_note_fields(combined)
     combined = gpd.GeoDataFrame(combined, geometry="geometry", crs=WGS84)
     times = combined["updated_at"].where(combined["updated_at"].notna(), combined["created_at"])
     future = (times > latest).to_numpy()
-    messages = [
+    messages = folded + [
         f"note {note_id} : version archivée datée du {_fr_time(t)}, après la date du passage "
         "plus un jour ; elle est écartée (gardée dans l'archive des versions)."
         for note_id, t in zip(
@@ -281,7 +292,7 @@ def run(
     zones = read_geoparquet(zones_path) if zones_path and Path(zones_path).exists() else None
     read = read_annotations(folder, site_id=site_id, tags=list(config.annotation_tags), now=now)
     previous_paths = [archive_file] + ([Path(previous_notes_path)] if previous_notes_path else [])
-    previous, previous_rows, archive_scrubbed, future_messages = _read_previous(
+    previous, previous_rows, archive_scrubbed, archive_read = _read_previous(
         previous_paths, latest=latest
     )
     # A note of the archive typed again in another case is the same note.
@@ -342,7 +353,7 @@ def run(
             "rejected": read.rejected,
             "duplicates": read.duplicates,
             "files": read.told,
-            "archive": future_messages + archive_messages,
+            "archive": archive_read + archive_messages,
             "orphaned": orphan_messages,
         },
         "rules": (

@@ -24,6 +24,7 @@ from pipelines.ingest.chunks import CHUNK_BYTES, notes_of_parts, read_file_chunk
 from pipelines.ingest.dates import date_order, parse_dates
 from pipelines.ingest.encoding import decode
 from pipelines.ingest.filenotes import listed, reading_notes
+from pipelines.ingest.longcells import MAX_CELL_CHARS, cut_long_cells
 from pipelines.ingest.partition import repeated_header_rows
 from pipelines.ingest.personal import header_words, looks_personal
 from pipelines.ingest.rawfile import RawFile
@@ -66,12 +67,14 @@ __all__ = [
     "CONTROL_CHARS",
     "FORMAT_DEFAULTS",
     "FORMAT_PERSONAL",
+    "MAX_CELL_CHARS",
     "IngestResult",
     "NotATableError",
     "RawFile",
     "arrow_strings",
     "clean_cells",
     "create_secret",
+    "cut_long_cells",
     "date_order",
     "decode",
     "detect_format",

@@ -42,6 +42,15 @@ from pipelines.ingest.xlsx import TITLE_ROWS_MAX
 from pipelines.taxonomy import normalise_label
 
 
+def _column_key(name: str) -> str:
+    """A column name as compared with a configured one: up to case, accents and
+    punctuation (:func:`pipelines.taxonomy.normalise_label`), the masculine ordinal
+    « º » (« Nº », as a Mac or Word writes it) read as the degree sign « ° » of « N° »
+    (folded, « Nº » was « no » and « N° » « n »: the column was not found, the message
+    naming two columns that look the same)."""
+    return normalise_label(name.replace("\u00ba", "\u00b0"))
+
+
 def _find_column(columns: list[str], wanted: str) -> str | None:
     """The file's column for the configured name ``wanted``: the same name, else the same
     up to case, accents and punctuation, else the one column whose last part of a group
@@ -49,9 +58,9 @@ def _find_column(columns: list[str], wanted: str) -> str | None:
     « probleme », or the other way round; two such columns match none)."""
     if wanted in columns:
         return wanted
-    folded = normalise_label(wanted)
+    folded = _column_key(wanted)
     for col in columns:
-        if normalise_label(col) == folded and folded:
+        if _column_key(col) == folded and folded:
             return col
     leaf = normalise_label(group_leaf(wanted))
     paths = [

@@ -48,6 +48,7 @@ from pipelines.ingest.encoding import (
     _UNDEFINED_CP1252,
     _canonical_encoding,
     control_lines,
+    each_line_in_its_encoding,
     encoding_mismatches,
     not_utf8_encoding,
     other_encoding,
@@ -114,7 +115,7 @@ def read_file_chunks(
     lines_before = 0  # lines of the file before the part (header included)
     blank = b""  # blank lines before the header, kept for the first part
     for k, (start, part) in enumerate(_record_parts(path, chunk_bytes)):
-        buf = _utf8(part, enc, first=k == 0)
+        buf, garbled = _utf8(part, enc, first=k == 0)
         if header is None and (blank + buf).isspace():
             blank += buf
             continue
@@ -130,9 +131,9 @@ def read_file_chunks(
             with path.open("rb") as fh:
                 fh.seek(start)
                 part = fh.read()
-            buf = _utf8(part, enc, first=k == 0)
+            buf, garbled = _utf8(part, enc, first=k == 0)
             raw = _parse_part(path, buf if header is None else header + buf, enc, sep, offset)
-        _note_encoding(raw, part, before, enc, detected=not encoding, other=other)
+        _note_encoding(raw, part, before, enc, garbled, detected=not encoding, other=other)
         if header is None:
             _check_table_like(raw)
             sep = raw.separator
@@ -155,6 +156,7 @@ def _note_encoding(
     part: bytes,
     before: int,
     enc: str,
+    garbled: np.ndarray,
     *,
     detected: bool,
     other: tuple[str, str, str] | None,
@@ -164,15 +166,8 @@ def _note_encoding(
     lines its encoding garbles (``encoding_mismatch_lines``) and, in a file detected as
     latin-1 or in another encoding (``other``), lines holding bytes 0x80-0x9F
     (``foreign_encoding_lines``). ``part`` is its bytes as in the file, ``before`` the
-    file's lines before it."""
-    garbled = np.zeros(0, np.int64)
-    if enc in ("cp1252", "latin-1"):
-        garbled = encoding_mismatches(part, enc)
-    elif enc in ("utf-8", "utf-8-sig") and not part.isascii():
-        try:
-            part.decode("utf-8")  # valid: no line to note (and no line decoded alone)
-        except UnicodeDecodeError:
-            garbled = encoding_mismatches(part, enc)
+    file's lines before it, ``garbled`` its lines not in ``enc`` (:func:`_utf8`, which
+    read each in its encoding)."""
     raw.encoding_mismatch_lines = garbled + before
     if detected and (enc == "latin-1" or other is not None):
         raw.foreign_encoding_lines = control_lines(part) + before
@@ -288,21 +283,30 @@ def _last_record_end(data: bytes) -> int:
     return int(even[-1]) + 1 if len(even) else 0
 
 
-def _utf8(part: bytes, enc: str, *, first: bool) -> bytes:
+def _utf8(part: bytes, enc: str, *, first: bool) -> tuple[bytes, np.ndarray]:
     """A part's bytes as UTF-8 with ``\\n`` line ends (as
-    :func:`pipelines.ingest.csvfile.read_csv` makes the file's)."""
-    if enc in ("utf-8", "utf-8-sig"):
-        if first and part.startswith(_BOM8):
-            part = part[3:]
-        try:
-            part.decode("utf-8")
-        except UnicodeDecodeError:
-            part = part.decode("utf-8", errors="replace").encode("utf-8")
-    else:
-        part = part.decode(enc, errors="replace").encode("utf-8")
+    :func:`pipelines.ingest.csvfile.read_csv` makes the file's), each line in its
+    encoding, and the part's lines not in ``enc`` (:func:`encoding_mismatches`)."""
     if b"\r" in part:
         part = part.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    return without_eof_mark(part)  # the last part's only: the others end with "\n"
+    garbled = np.zeros(0, np.int64)
+    if enc in ("utf-8", "utf-8-sig"):
+        bom = first and part.startswith(_BOM8)
+        try:
+            part.decode("utf-8")
+        except UnicodeDecodeError:  # rows of a cp1252 export among them: in cp1252
+            garbled = encoding_mismatches(part, enc)
+            part = each_line_in_its_encoding(part, enc, garbled)
+        if bom:
+            part = part.removeprefix(_BOM8)
+    else:
+        garbled = encoding_mismatches(part, enc)  # rows of a UTF-8 export: in UTF-8
+        if len(garbled):
+            part = each_line_in_its_encoding(part, enc, garbled)
+        else:
+            part = part.decode(enc, errors="replace").encode("utf-8")
+    # The last part's only: the others end with "\n".
+    return without_eof_mark(part), garbled
 
 
 def _header_line(buf: bytes) -> bytes:
@@ -320,7 +324,7 @@ def _header_needs_whole_file(path: Path, enc: str, separator: str | None, block:
     with path.open("rb") as fh:
         head = fh.read(block)
     cut = head.rfind(b"\n") + 1 or len(head)
-    text = _utf8(head[:cut], enc, first=True)
+    text, _ = _utf8(head[:cut], enc, first=True)
     if without_sep_line(text)[1] is not None:
         return True
     line = _header_line(text)

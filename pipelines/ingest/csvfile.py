@@ -29,6 +29,7 @@ from pipelines.ingest.csvheader import (
 from pipelines.ingest.encoding import (
     control_lines,
     decode,
+    each_line_in_its_encoding,
     encoding_mismatches,
     other_encoding,
     utf8_bytes,
@@ -112,6 +113,32 @@ def _clean_names(names: list[str]) -> tuple[list[str], list[int]]:
         seen.add(name)
         out.append(name)
     return out, blank
+
+
+def _trailing_blanks(blank: list[int], n: int) -> int:
+    """How many of a header's ``n`` names, at its end, are blank (``blank``: their
+    positions, :func:`_clean_names`)."""
+    k = 0
+    while k < len(blank) and blank[len(blank) - 1 - k] == n - 1 - k:
+        k += 1
+    return k
+
+
+def _read_ragged(
+    path: Path, buf: bytes, body_start: int, names: list[str], sep: str, *, stray: bool
+) -> tuple[pa.Table, np.ndarray, MalformedRows]:
+    """The rows of a CSV whose lines are not all as wide as its header (or whose quotes
+    pyarrow would garble: ``stray``), by width (:func:`read_by_width`), else line by
+    line (:func:`read_exact`): the table, each row's line, the malformed rows."""
+    by_width = None if stray else read_by_width(buf, body_start, names, sep)
+    if by_width is not None:
+        log.info("%s : lignes irrégulières, lues par nombre de champs", path)
+        return by_width
+    log.info("%s : lecture ligne à ligne (lignes irrégulières ou guillemets)", path)
+    # Strict: bytes only presumed UTF-8 (cp1252 with an ASCII header) raise here, and
+    # read_csv decodes the file in its own encoding, as on the fast path.
+    table, lines, rows = read_exact(buf.decode("utf-8"), names, sep)
+    return table, lines, MalformedRows(rows)
 
 
 @dataclass(frozen=True)
@@ -199,6 +226,9 @@ def read_csv(
     garbled = np.zeros(0, np.int64)
     if not presumed and enc in ("cp1252", "latin-1"):
         garbled = encoding_mismatches(data, enc)
+        if len(garbled):  # rows of a UTF-8 export among them: each in its encoding
+            lf = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in data else data
+            buf = each_line_in_its_encoding(lf, enc, garbled)
     # Detected latin-1 (bytes cp1252 leaves undefined): the lines it cannot read as text.
     foreign = control_lines(data) if enc == "latin-1" and not encoding else garbled[:0]
     other: tuple[str, str, str] | None = None
@@ -219,6 +249,8 @@ def read_csv(
         # Presumed UTF-8, but it was not (cp1252 or latin-1): decode, then parse again.
         text, enc = decode(buf, encoding)
         garbled = encoding_mismatches(buf, enc)
+        if len(garbled):  # rows of another export among them: each in its encoding
+            text = each_line_in_its_encoding(buf, enc, garbled).decode("utf-8")
         # Detected cp1252 (or latin-1: a byte cp1252 leaves undefined, as cp850's « É »
         # 0x90 or Mac Roman's « ç » 0x8D) whose words are words in cp850 or Mac Roman
         # only: the lines it garbles.
@@ -343,17 +375,15 @@ def _parse_csv(
     malformed = MalformedRows()
     if table is None or lines is None:
         skip = [False] * len(names)  # every column read
-        by_width = None if stray else read_by_width(buf, body_start, names, sep)
-        if by_width is not None:
-            log.info("%s : lignes irrégulières, lues par nombre de champs", path)
-            table, lines, malformed = by_width
-        else:
-            log.info("%s : lecture ligne à ligne (lignes irrégulières ou guillemets)", path)
-            # Strict: bytes only presumed UTF-8 (cp1252 with an ASCII header) raise here,
-            # and read_csv decodes the file in its own encoding, as on the fast path.
-            text = buf.decode("utf-8")
-            table, lines, rows = read_exact(text, names, sep)
-            malformed = MalformedRows(rows)
+        table, lines, malformed = _read_ragged(path, buf, body_start, names, sep, stray=stray)
+        # A separator at the end of the header only (« …;Logement; »): its last names
+        # blank, most rows as wide as the names before them. Read without them; before,
+        # every row was rejected one field short.
+        k = _trailing_blanks(blank_names, len(names))
+        short = np.count_nonzero(malformed.n_fields == len(names) - k)
+        if k and 2 * short > len(lines) + len(malformed):
+            names, header, blank_names = names[:-k], header[:-k], blank_names[:-k]
+            table, lines, malformed = _read_ragged(path, buf, body_start, names, sep, stray=stray)
     if any(skip) and moves_a_column(table, header, [i for i, s in enumerate(skip) if not s]):
         # A header again with its columns moved: every column read to put them back.
         return _parse_csv(path, buf, enc, separator, labels=labels, offset=offset)

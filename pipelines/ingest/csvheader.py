@@ -112,20 +112,26 @@ def _folded(cells: pa.Array) -> pa.Array:
     return pc.utf8_lower(pc.utf8_trim_whitespace(pc.replace_substring(cells, "\ufeff", "")))
 
 
+#: How many of a table's first columns are looked at for a name of its header
+#: (:func:`_header_again`): a header again whose first name was renamed (« Ticket »
+#: for « N° ticket ») and moved holds another name of the header in the next ones.
+_LOOKED_AT = 3
+
+
 def _header_again(table: pa.Table, keys: list[str]) -> list[tuple[int, list[str]]]:
     """The rows of ``table`` that are the header again (:func:`_named`), with their
-    cells' keys (:func:`_key`); looked at only where the first column holds one of the
-    header's ``keys`` (few rows: vectorised)."""
+    cells' keys (:func:`_key`); looked at only where one of the first columns
+    (:data:`_LOOKED_AT`) holds one of the header's ``keys`` (few rows: vectorised)."""
     if not table.num_rows or not table.num_columns:
         return []
-    first = table.column(0)
-    if pa.types.is_dictionary(first.type):
-        first = first.cast(pa.large_string())
-    hits = pc.is_in(
-        _folded(first), value_set=pa.array([k.lower() for k in keys], pa.large_string())
-    )
+    names = pa.array([k.lower() for k in keys], pa.large_string())
+    hits = np.zeros(table.num_rows, dtype=bool)
+    for column in table.columns[:_LOOKED_AT]:
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(pa.large_string())
+        hits |= np.asarray(pc.fill_null(pc.is_in(_folded(column), value_set=names), False))
     out = []
-    for k in np.flatnonzero(np.asarray(pc.fill_null(hits, False), dtype=bool)).tolist():
+    for k in np.flatnonzero(hits).tolist():
         cells = [_key(str(v)) for v in table.slice(k, 1).to_pylist()[0].values()]
         if _named(cells, keys):
             out.append((k, cells))

@@ -110,6 +110,30 @@ def encoding_mismatches(data: bytes, encoding: str) -> np.ndarray:
     return np.asarray(bad, dtype=np.int64)
 
 
+def each_line_in_its_encoding(data: bytes, encoding: str, lines: np.ndarray) -> bytes:
+    """``data`` (``\\n`` line ends) as UTF-8, read in ``encoding`` but for its
+    ``lines`` (1-based, :func:`encoding_mismatches`), each read in the other encoding: a
+    file of two exports pasted together, one in cp1252 and the other in UTF-8, has its
+    accents right on every line (« cassÃ© » in a cp1252 file is « cassé » in UTF-8; a
+    cp1252 « cass\\xe9 » in a UTF-8 file was « cass\\ufffd »). A line of a UTF-8 file
+    that is not UTF-8 is read in cp1252, or latin-1 when it holds bytes cp1252 leaves
+    undefined. The line numbers and the line ends are kept."""
+    utf8 = encoding.startswith("utf-8")
+    mismatched = set((np.asarray(lines, dtype=np.int64) - 1).tolist())
+    out = []
+    for k, line in enumerate(data.split(b"\n")):
+        if k in mismatched:
+            if utf8:
+                one_byte = any(b in line for b in _UNDEFINED_CP1252)
+                text = line.decode("latin-1" if one_byte else "cp1252", errors="replace")
+            else:
+                text = line.decode("utf-8", errors="replace")
+        else:
+            text = line.decode(encoding, errors="replace")
+        out.append(text.encode("utf-8"))
+    return b"\n".join(out)
+
+
 def control_lines(data: bytes) -> np.ndarray:
     """The 1-based lines of ``data`` holding a byte from 0x80 to 0x9F. Read as latin-1
     they are C1 control characters, invisible and never text (a French export really in

@@ -7,6 +7,7 @@ rows came from (:func:`with_split_notes`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ import pandas as pd
 
 from pipelines.ingest.encoding import OTHER_ENCODINGS
 from pipelines.ingest.rawfile import RawFile
+from pipelines.ingest.schema import EXCEL_NUMBER_ID
 
 
 def listed(items: Sequence[Any] | np.ndarray, most: int = 20) -> str:
@@ -57,6 +59,12 @@ def closed_before_notes(
     return notes
 
 
+def _other_of(encoding: str | None) -> str:
+    """The encoding the lines of a file not in its ``encoding`` are read in
+    (:func:`pipelines.ingest.encoding.each_line_in_its_encoding`)."""
+    return "cp1252" if (encoding or "").startswith("utf-8") else "UTF-8"
+
+
 def reading_notes(
     raw: RawFile, *, source_keys: bool = True
 ) -> list[tuple[str, str, np.ndarray | None]]:
@@ -89,8 +97,9 @@ def reading_notes(
         bad = raw.encoding_mismatch_lines
         detail = (
             f"{len(bad)} ligne(s) ne sont pas en {raw.encoding}, l'encodage du reste "
-            f"du fichier (lignes {listed(bad)}) : leurs accents sont peut-être "
-            "déformés. Réenregistrez le fichier dans un seul encodage."
+            f"du fichier (lignes {listed(bad)}) : deux exports mis bout à bout ? Elles "
+            f"sont lues en {_other_of(raw.encoding)}. Vérifiez leurs accents, et "
+            "réenregistrez le fichier dans un seul encodage."
         )
         notes.append(("mixed_encoding", detail, bad))
     if len(raw.foreign_encoding_lines):  # read all the same: noted
@@ -151,3 +160,49 @@ def with_split_notes(
         source["file_issues"] = known + [n for n in notes if n not in known]
         sources[source_id] = source
     return {**ingest_summary, "sources": sources}
+
+
+_EXCEL_ID = re.compile(EXCEL_NUMBER_ID)
+
+
+def placeholder_notes(
+    raws: list[RawFile], frame: pd.DataFrame, placeholder: np.ndarray | None
+) -> list[tuple[str, str, str, np.ndarray]]:
+    """Per file whose ids are placeholders (« 0 », « sans objet »…, ``placeholder_ids``)
+    or numbers Excel wrote in scientific notation (« 2,024E+11 », ``excel_number_ids``):
+    its path, that reason, the French detail and the lines. Their rows are read as rows
+    without an id (:func:`pipelines.ingest.partition.placeholder_ids`), each a report of
+    its own, not versions of the first."""
+    if placeholder is None or not placeholder.any():
+        return []
+    notes = []
+    ids = frame["id"].astype("str").to_numpy()
+    for i, raw in enumerate(raws):
+        rows = np.flatnonzero(placeholder & (frame["_file"].to_numpy() == i))
+        excel = np.array([_EXCEL_ID.match(v) is not None for v in ids[rows].tolist()], bool)
+        for kind, these in (("placeholder_ids", rows[~excel]), ("excel_number_ids", rows[excel])):
+            if not len(these):
+                continue
+            lines = frame["source_line"].to_numpy()[these]
+            values = list(dict.fromkeys(ids[these].tolist()))
+            shown = ", ".join(f"« {v} »" for v in values[:5]) + (" …" if len(values) > 5 else "")
+            what = (
+                f"une valeur de remplissage ({shown}), pas un numéro de signalement"
+                if kind == "placeholder_ids"
+                else f"un nombre qu'Excel a écrit en notation scientifique ({shown}) : "
+                "ses chiffres sont perdus, des tickets différents le partagent"
+            )
+            detail = (
+                f"{len(lines)} ligne(s) ont pour identifiant {what} (lignes {listed(lines)}) : "
+                "chacune est lue comme un signalement sans identifiant, le sien, et non "
+                "comme une mise à jour d'une autre ligne au même identifiant ; seules des "
+                "lignes identiques en tout point sont fusionnées comme doublons. "
+                + (
+                    "Donnez-leur leur numéro de ticket si l'outil d'export le connaît."
+                    if kind == "placeholder_ids"
+                    else "Reprenez l'export d'origine sans l'ouvrir dans Excel, ou importez-le "
+                    "en déclarant la colonne des identifiants comme texte."
+                )
+            )
+            notes.append((raw.path, kind, detail, lines))
+    return notes

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from pipelines.config import SourceConfig
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.cells import _has_repeats, _Parsed, _str_column
-from pipelines.ingest.schema import _LOCATION_ROLES, _STATE_BAD, _STATE_OK
+from pipelines.ingest.schema import _LOCATION_ROLES, _STATE_BAD, _STATE_OK, EXCEL_NUMBER_ID
 from pipelines.ingest.values import arrow_view, filled_cells, flags, to_str_series
 from pipelines.taxonomy import BY_CODE, CODES, UNKNOWN, map_labels, normalise_label
 
@@ -123,14 +123,15 @@ _PLACEHOLDER_ID = (
 
 def placeholder_ids(ids: pd.Series) -> np.ndarray:
     """Per cleaned id, whether it is filled with a placeholder (:data:`_PLACEHOLDER_ID`)
-    rather than a report's number: such a row has no id (:func:`_partition`).
+    or a number Excel wrote in scientific notation (:data:`EXCEL_NUMBER_ID`) rather
+    than a report's number: such a row has no id (:func:`_partition`).
 
     About 70 ms per million ids (one RE2 pass), the cost of never collapsing reports.
     """
     if len(ids) == 0:
         return np.zeros(0, dtype=bool)
     values = arrow_view(ids.astype("str") if isinstance(ids.dtype, pd.CategoricalDtype) else ids)
-    found = flags(pc.match_substring_regex(values, _PLACEHOLDER_ID))
+    found = flags(pc.match_substring_regex(values, f"{_PLACEHOLDER_ID}|{EXCEL_NUMBER_ID}"))
     return found & filled_cells(ids)
 
 

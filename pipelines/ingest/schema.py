@@ -154,3 +154,9 @@ _STR_COLUMNS = tuple(
     for c in GATHERED_COLUMNS
     if c not in ("source_line", "reported_at", "closed_at", "lon", "lat", "geometry")
 )
+
+#: An id that Excel turned into a number in scientific notation (« 2,024E+11 »: a long
+#: numeric ticket number shown so, then the file saved): its digits are lost, distinct
+#: tickets share it; read as an id, an export's every report was taken for a version of
+#: the first (7 094 « mises à jour » of one ticket). No id, as a placeholder is.
+EXCEL_NUMBER_ID = r"^[+\-]?[0-9](?:[.,][0-9]+)?[eE]\+[0-9]{1,3}$"

@@ -28,6 +28,7 @@ are counted by the placeholders they write.
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
@@ -44,6 +45,8 @@ from pipelines.ingest.scrub_rules import (
     HYPHENS,
     INVISIBLE,
     MODES,
+    OTHER_DIGIT_CODES,
+    OTHER_DIGITS,
     PLACEHOLDERS,
     RULES_BY_MODE,
     TRIGGER_ID,
@@ -108,15 +111,38 @@ def _apply(part: pa.Array, mode: str) -> pa.Array:
     return pc.replace_substring(part, GUARD, "") if guarded else part
 
 
+#: Each digit of another script, or in a circle NFKC leaves as it is (« ❶ »), as its
+#: ASCII digits.
+_PLAIN_DIGITS = {
+    c: str(int(unicodedata.numeric(chr(c)))) for c in (*OTHER_DIGIT_CODES, *range(0x2776, 0x2794))
+}
+
+
+def plain_digits(part: pa.Array) -> pa.Array:
+    """``part`` with the digits of other scripts (:data:`OTHER_DIGITS`: « ٠٦ », « ०६ »)
+    written as ASCII digits, in the values that hold any."""
+    idx = _flagged(part, OTHER_DIGITS + r"|[\x{2776}-\x{2793}]")
+    if len(idx) == 0:
+        return part
+    sub = pa.array(
+        [v.translate(_PLAIN_DIGITS) for v in part.take(pa.array(idx)).to_pylist()], part.type
+    )
+    mask = np.zeros(len(part), dtype=bool)
+    mask[idx] = True
+    return pc.replace_with_mask(part, pa.array(mask), sub)
+
+
 def _undisguised(part: pa.Array) -> pa.Array:
     """``part`` with what hides text from the rules taken out or made plain: invisible
-    characters removed, other spaces, hyphens and full-width forms written as their
-    plain forms (Unicode NFKC, then ``-``), in the values that hold any of them."""
+    characters removed, other spaces, hyphens, full-width forms and digits or letters
+    in another style written as their plain forms (Unicode NFKC, then ``-``), digits of
+    other scripts as ASCII digits (:func:`plain_digits`), in the values that hold any."""
     idx = _flagged(part, DISGUISED)
     if len(idx) == 0:
         return part
     sub = pc.replace_substring_regex(part.take(pa.array(idx)), INVISIBLE, "")
     sub = pc.replace_substring_regex(pc.utf8_normalize(sub, form="NFKC"), HYPHENS, "-")
+    sub = plain_digits(sub)
     mask = np.zeros(len(part), dtype=bool)
     mask[idx] = True
     return pc.replace_with_mask(part, pa.array(mask), sub.cast(part.type))

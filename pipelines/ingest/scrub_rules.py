@@ -27,6 +27,7 @@ need models not shipped offline, and miss the VTS conventions (civilities, "logt
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 #: Placeholder written in place of each kind of personal data.
@@ -604,16 +605,44 @@ _TRIGGER_NAMES = (
 # Characters that hide personal data from the rules while a reader sees none of them, or
 # sees the text turned around: soft hyphen, zero-width spaces and joiners, direction
 # marks, embeddings, overrides and isolates, word joiner and invisible operators,
-# byte-order mark (``INVISIBLE``, taken out); spaces and hyphens of other widths and
-# full-width forms (``DISGUISED``, written as their plain forms). Text pasted from a web
-# page, Word or a PDF carries them: « 06\u200b12 34 56 78 » shows a phone number.
+# byte-order mark (``INVISIBLE``, taken out); spaces and hyphens of other widths,
+# full-width forms, digits and letters in another style (mathematical bold or
+# monospace « 𝟎𝟔 », circled « ⓪⑥ », superscript « ⁰⁶ », the « fancy text » of social
+# networks) and digits of other scripts (Arabic-Indic « ٠٦ », Devanagari « ०६ »…)
+# (``DISGUISED``, written as their plain forms). Text pasted from a web page, Word or a
+# PDF carries them: « 06\u200b12 34 56 78 » shows a phone number.
 INVISIBLE = (
     r"[\x{00AD}\x{200B}-\x{200F}\x{202A}-\x{202E}\x{2060}-\x{2064}\x{2066}-\x{2069}"
     r"\x{FEFF}]"
 )
+
+
+#: The decimal digits of scripts other than ASCII, code points (all in Unicode's first
+#: two planes).
+OTHER_DIGIT_CODES = tuple(
+    c for c in range(0x80, 0x20000) if unicodedata.decimal(chr(c), None) is not None
+)
+
+
+def _ranges(codes: tuple[int, ...]) -> str:
+    """Code points as RE2 class ranges (RE2 cannot subtract ``[0-9]`` from
+    ``\\p{Nd}``): « \\x{660}-\\x{669}\\x{6F0}-\\x{6F9}… »."""
+    ranges: list[list[int]] = []
+    for c in codes:
+        if ranges and ranges[-1][1] == c - 1:
+            ranges[-1][1] = c
+        else:
+            ranges.append([c, c])
+    return "".join(f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in ranges)
+
+
+#: Digits of other scripts (each read as its value by
+#: :func:`pipelines.ingest.scrub.plain_digits`).
+OTHER_DIGITS = f"[{_ranges(OTHER_DIGIT_CODES)}]"
 DISGUISED = (
     r"[\x{00AD}\x{2000}-\x{2012}\x{202A}-\x{202E}\x{205F}-\x{2064}\x{2066}-\x{2069}"
-    r"\x{2212}\x{3000}\x{FEFF}\x{FF01}-\x{FF5E}]"
+    r"\x{2070}-\x{209F}\x{2212}\x{2460}-\x{24FF}\x{2776}-\x{2793}\x{3000}\x{FEFF}"
+    r"\x{FF01}-\x{FF5E}\x{1D400}-\x{1D7FF}\x{1F100}-\x{1F10C}]|" + OTHER_DIGITS
 )
 #: Hyphens written as ``-`` once disguised text is normalised (NFKC keeps them).
 HYPHENS = r"[\x{2010}-\x{2012}\x{2212}]"

@@ -24,13 +24,19 @@ from pipelines.ingest.cells import (
     _Parsed,
     resolve_columns,
 )
-from pipelines.ingest.filenotes import closed_before_notes, listed, reading_notes
+from pipelines.ingest.filenotes import (
+    closed_before_notes,
+    listed,
+    placeholder_notes,
+    reading_notes,
+)
 from pipelines.ingest.gather import (
     _accepted_frame,
     _order,
     _outside_frame,
 )
 from pipelines.ingest.household import identity_kind
+from pipelines.ingest.longcells import cut_long_cells
 from pipelines.ingest.partition import _categories, _partition
 from pipelines.ingest.personal import is_personal, looks_personal, personal_columns_detected
 from pipelines.ingest.personal import matches_any as _matches_any
@@ -228,7 +234,7 @@ def _read_source(
         roles_per_file.append(roles)
         raws.append(raw)
         issues.extend(_named_twice(raw, roles, source))
-        for reason, detail, lines in reading_notes(raw):  # read all the same: noted
+        for reason, detail, lines in [*cut_long_cells(raw), *reading_notes(raw)]:  # noted
             issues.append(_file_note(source, str(path), reason, detail, lines=lines))
     return raws, roles_per_file, issues
 
@@ -336,35 +342,6 @@ def ingest_source(
     return _source_outputs(source, raws, roles_per_file, issues, p, bbox, today, start)
 
 
-def _placeholder_notes(
-    source: SourceConfig, raws: list[RawFile], p: _Parsed, placeholder: np.ndarray | None
-) -> list[dict[str, Any]]:
-    """A note per file whose ids are placeholders (« 0 », « sans objet »…): their rows
-    are read as rows without an id (:func:`pipelines.ingest.partition.placeholder_ids`),
-    each a report of its own, not versions of the first."""
-    if placeholder is None or not placeholder.any():
-        return []
-    f = p.frame
-    notes = []
-    for i, raw in enumerate(raws):
-        rows = placeholder & (f["_file"].to_numpy() == i)
-        if not rows.any():
-            continue
-        lines = f["source_line"].to_numpy()[rows]
-        values = list(dict.fromkeys(f["id"].astype("str").to_numpy()[rows].tolist()))
-        shown = ", ".join(f"« {v} »" for v in values[:5]) + (" …" if len(values) > 5 else "")
-        detail = (
-            f"{len(lines)} ligne(s) ont pour identifiant une valeur de remplissage ({shown}), "
-            f"pas un numéro de signalement (lignes {listed(lines)}) : chacune est lue "
-            "comme un signalement sans identifiant, le sien, et non comme une mise à jour "
-            "d'une autre ligne au même identifiant ; seules des lignes identiques en tout "
-            "point sont fusionnées comme doublons. Donnez-leur leur numéro de ticket si "
-            "l'outil d'export le connaît."
-        )
-        notes.append(_file_note(source, raw.path, "placeholder_ids", detail, lines=lines))
-    return notes
-
-
 def _source_outputs(
     source: SourceConfig,
     raws: list[RawFile],
@@ -388,10 +365,23 @@ def _source_outputs(
     if (closed_in_future | closed_before).any():
         p.closed_at = p.closed_at.mask(closed_in_future | closed_before)
     part = _partition(p, source, bbox=bbox, today=today, start=start, roles_per_file=roles_per_file)
-    issues = issues + _placeholder_notes(source, raws, p, part.placeholder)
+    issues = issues + [
+        _file_note(source, path, reason, detail, lines=lines)
+        for path, reason, detail, lines in placeholder_notes(raws, p.frame, part.placeholder)
+    ]
     cats = _categories(p, source)
     files = [raw.path for raw in raws]
-    updated_at = parse_updated_at(p, raws, roles_per_file, source)
+    window = (np.datetime64(start, "us"), tomorrow)
+    update_notes: list[dict[str, Any]] = []
+    updated_at = parse_updated_at(
+        p, raws, roles_per_file, source, window=window, notes=update_notes
+    )
+    issues = issues + [
+        _file_note(
+            source, n["source_file"], n["reason"], n["reason_fr"], lines=np.array(n["lines"])
+        )
+        for n in update_notes
+    ]
     part, history = resolve_versions(p, part, cats, source, files, updated_at=updated_at)
     # Every row sorted by date and id; then a stable sort on where the rows go gives both
     # outputs' order: accepted rows, then outside ones.

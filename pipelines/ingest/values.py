@@ -277,6 +277,10 @@ def _parse_numbers_slowly(arr: pa.Array, decimal: str | None) -> tuple[pa.Array,
 _PT = r"[+\-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+\-]?[0-9]+)?"
 _Q = r"['\"]?"
 _SP = r"[ \t]*"
+#: A coordinate with a decimal comma (« 48,88 »).
+_FR_PT = r"[+\-]?[0-9]+,[0-9]+"
+#: A WKT point's coordinates, longitude first.
+_WKT_XY = f"(?P<x>{_PT})[ \\t]+(?P<y>{_PT})"
 
 
 #: What a point that holds no coordinate is made of: punctuation, and the words of its
@@ -303,7 +307,9 @@ def parse_geo_points(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     Recognised, value by value: DansMaRue/OpenDataSoft ``{'lon': 2.33, 'lat': 48.88}``
     (keys in any order, either quote), GeoJSON-like ``"coordinates": [lon, lat]``, and
     the latitude-first pairs of KoboToolbox (``[48.88, 2.33]``), ODK (``48.88 2.33 35
-    5``) and OpenDataSoft (``48.88, 2.33``). Regular expressions, never ``eval``.
+    5``) and OpenDataSoft (``48.88, 2.33``), the same written with decimal commas
+    (``48,88 ; 2,33``, ``48,88, 2,33``, ``48,88 2,33``: a French spreadsheet's), and WKT
+    (``POINT (2.33 48.88)``, longitude first). Regular expressions, never ``eval``.
 
     Returns
     -------
@@ -349,8 +355,29 @@ def parse_geo_points(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         + _SP
         + r"\]?$",
     )
-    lon_s = keyed_lon.where(keyed_lon != "", coords["x"].where(coords["x"] != "", pair["b"]))
-    lat_s = keyed_lat.where(keyed_lat != "", coords["y"].where(coords["y"] != "", pair["a"]))
+    # A pair written the French way, decimal commas (« 48,88 ; 2,33 », « 48,88, 2,33 »,
+    # « (48,88 2,33) »), separated by a semicolon, a comma and a space, or spaces; and
+    # a WKT point, longitude first (« POINT (2.33 48.88) »).
+    french = extract(
+        v,
+        r"^[\[(]?"
+        + _SP
+        + f"(?P<a>{_FR_PT})"
+        + r"(?:[ \t]*;|,[ \t]+|[ \t]+)"
+        + _SP
+        + f"(?P<b>{_FR_PT})"
+        + _SP
+        + r"[\])]?$",
+    )
+    wkt = extract(v, r"(?i)^POINT" + _SP + r"(?:Z" + _SP + r")?\(" + _SP + _WKT_XY)
+    lat_b = pair["a"].where(
+        pair["a"] != "", french["a"].str.replace(",", ".").where(french["a"] != "", wkt["y"])
+    )
+    lon_b = pair["b"].where(
+        pair["b"] != "", french["b"].str.replace(",", ".").where(french["b"] != "", wkt["x"])
+    )
+    lon_s = keyed_lon.where(keyed_lon != "", coords["x"].where(coords["x"] != "", lon_b))
+    lat_s = keyed_lat.where(keyed_lat != "", coords["y"].where(coords["y"] != "", lat_b))
     lat[present] = parse_numbers(lat_s, decimal=".")[0].to_numpy()
     lon[present] = parse_numbers(lon_s, decimal=".")[0].to_numpy()
     return lat, lon

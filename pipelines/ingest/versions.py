@@ -45,13 +45,14 @@ key but neither tells copies from versions nor says what changed.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pipelines.config import SourceConfig
-from pipelines.ingest.cells import _Parsed
-from pipelines.ingest.dates import parse_dates
+from pipelines.ingest.cells import _Parsed, _str_column
+from pipelines.ingest.dates import parse_dates, year_first_note, year_first_rows
 from pipelines.ingest.gather import _accepted_frame
 from pipelines.ingest.partition import _Categories, _hash_hex, _Partition
 from pipelines.ingest.rawfile import RawFile
@@ -96,7 +97,13 @@ def empty_history() -> pd.DataFrame:
 
 
 def parse_updated_at(
-    p: _Parsed, raws: list[RawFile], roles_per_file: list[dict[str, str]], source: SourceConfig
+    p: _Parsed,
+    raws: list[RawFile],
+    roles_per_file: list[dict[str, str]],
+    source: SourceConfig,
+    *,
+    window: tuple[np.datetime64, np.datetime64] | None = None,
+    notes: list[dict[str, Any]] | None = None,
 ) -> pd.Series | None:
     """The export's update date of each row (role ``updated_at``), naive local time, NaT
     where missing or unparseable; None when no file of the source maps the role.
@@ -104,6 +111,9 @@ def parse_updated_at(
     Parsed file by file, as the creation and closing dates are: Excel epoch of the file,
     and its day or month first order as its own values show (``p.month_first``, decided
     over its creation, closing and update dates; ``date_format`` still forces a format).
+    A column of ``nn-nn-nn`` dates that only make sense year first in ``window`` (the
+    study's first day, the day after the processing) is read so, as the creation date
+    is (:func:`pipelines.ingest.dates.year_first_rows`), its note added to ``notes``.
     """
     if not any("updated_at" in roles for roles in roles_per_file):
         return None
@@ -114,12 +124,23 @@ def parse_updated_at(
         rows = which == i
         if "updated_at" not in roles_per_file[i] or not rows.any():
             continue
+        values = f.loc[rows, "updated_at"]
         parsed = parse_dates(
-            f.loc[rows, "updated_at"],
+            values,
             date_format=source.date_format,
             excel_epoch=raw.excel_epoch,
             month_first=p.month_first[i],
         )
+        if window is not None and not source.date_format and not p.month_first[i]:
+            found = year_first_rows(
+                _str_column(values), parsed, window, excel_epoch=raw.excel_epoch
+            )
+            if found is not None:
+                parsed = found[0]
+                lines = f.loc[rows, "source_line"].to_numpy()[found[1]]
+                column = roles_per_file[i]["updated_at"]
+                if notes is not None:
+                    notes.append(year_first_note(raw.path, column, lines))
         out[rows] = parsed.to_numpy()
     return out
 

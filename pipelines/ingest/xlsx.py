@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from pipelines.errors import InputError
 from pipelines.ingest.csvfile import _clean_names
+from pipelines.ingest.csvheader import headers_again, renamed_notes, under_their_headers
 from pipelines.ingest.filekind import not_a_workbook, zip_not_xlsx
 from pipelines.ingest.ragged import drop_blank_columns
 from pipelines.ingest.rawfile import RawFile, cell_text
@@ -406,6 +407,11 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
     table = pa.table(
         {n: pa.array(c, pa.large_string()) for n, c in zip(names, columns, strict=True)}
     )
+    # Two exports pasted into one sheet, the second's header in another order or with
+    # columns renamed: its rows put back under their names, as a CSV's are.
+    again = headers_again(table, names)
+    renamed = renamed_notes(str(path), again, np.asarray(lines, np.int64))
+    table = under_their_headers(table, again)
     table = drop_blank_columns(table, [names[i] for i in blank_names])
     # Its other columns, nameless, told when they hold values (empty ones are dropped).
     nameless = nameless_columns(merges, names)
@@ -423,6 +429,7 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         merged_ranges=tuple(ref for ref, last in merged if last > header_line),
         hidden_sheets=hidden,
         merged_header=tuple(header_notes),
+        renamed_header=tuple(renamed),
     )
 
 
