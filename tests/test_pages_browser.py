@@ -148,3 +148,32 @@ def test_the_portfolio_fits_a_tablet_and_a_landscape_a4(
         assert sizes[0] <= sizes[1], sizes
         if media == "print":
             assert sizes[2] <= width, sizes
+
+
+def test_the_map_opens_a_site_from_the_keyboard(tmp_path: Path, browser: Any) -> None:
+    """Tab goes from the map's colour list to each site's shape, visibly focused and named,
+    and Enter opens the site's map, as the table's links do (before: the shapes opened a
+    site on a mouse click only; Tab went past the map)."""
+    rows = [dict(s, path=f"M{10 + 100 * i},10L{90 + 100 * i},10L{50 + 100 * i},90Z") for i, s in
+            enumerate(SITES)]  # fmt: skip
+    rows[1]["map"] = "ecluse.html"
+    (tmp_path / "ecluse.html").write_text("<!DOCTYPE html><title>Écluse</title>", encoding="utf-8")
+    page_path = tmp_path / "index.html"
+    page_path.write_text(render_portfolio(rows), encoding="utf-8")
+    with offline_page(page_path, wait_js=WAIT, browser=browser, settle=False) as live:
+        page = live.page
+        page.focus("#map-indicator")
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            """() => { const e = document.activeElement, p = e.querySelector('path');
+                 return [e.tagName, p && p.getAttribute('data-site'), e.getAttribute('aria-label'),
+                         p && getComputedStyle(p).stroke]; }"""
+        )
+        assert focused[:3] == ["a", "ecluse", "Résidence Écluse : 9,00 (ouvrir la carte du site)"]
+        assert focused[3] != page.evaluate(  # the focused shape stands out from the others
+            "() => getComputedStyle(document.querySelector('#map path')).stroke"
+        )
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/ecluse.html", timeout=5000)
+        assert live.console_errors == []
+        assert live.page_errors == []
