@@ -242,8 +242,7 @@ if (D.basemap) {
   var common = {pane: "vigie-basemap", interactive: false, className: "vigie-basemap"};
   var casing = L.geoJSON(D.basemap.geojson, L.extend({style: casingStyle,
       filter: function (f) { return !!D.basemap.styles[f.properties.k].casing; }}, common));
-  var inner = L.geoJSON(D.basemap.geojson, L.extend({style: bmStyle,
-      attribution: "Fond de plan © contributeurs OpenStreetMap"}, common));
+  var inner = L.geoJSON(D.basemap.geojson, L.extend({style: bmStyle}, common));
   var basemap = L.layerGroup([casing, inner]).addTo(map);
   map.on("zoomend", function () { casing.setStyle(casingStyle); inner.setStyle(bmStyle); });
   overlays[D.basemap.name] = basemap;
@@ -377,6 +376,12 @@ var GroupedLayers = L.Control.Layers.extend({
 });
 new GroupedLayers(bases, overlays, {collapsed: false, position: "topright"}).addTo(map);
 L.control.scale({imperial: false, position: "bottomright"}).addTo(map);
+// Where the drawing comes from, in French and without a link: Leaflet's own line is in
+// English and links to its web site, dead in a meeting room without internet.
+if (map.attributionControl) {
+  map.attributionControl.setPrefix(false);
+  map.attributionControl.addAttribution(D.credit);
+}
 
 var legendDiv;
 var legend = L.control({position: "bottomleft"});
@@ -466,8 +471,13 @@ if (M > 1) {
     var div = L.DomUtil.create("div", "vigie-period");
     L.DomEvent.disableClickPropagation(div);
     var opts = D.months.map(function (m, k) { return "<option value='" + k + "'>" + m + "</option>"; }).join("");
-    div.innerHTML = "<label>Période affichée</label>de <select id='vigie-m0'>" + opts +
-      "</select> à <select id='vigie-m1'>" + opts + "</select><br>" +
+    // Each list has its own name (a screen reader announced « liste déroulante » alone).
+    div.setAttribute("role", "group");
+    div.setAttribute("aria-labelledby", "vigie-period-title");
+    div.innerHTML = "<span class='title' id='vigie-period-title'>Période affichée</span>" +
+      "<label for='vigie-m0'>de</label> <select id='vigie-m0' aria-label='Premier mois de la période affichée'>" +
+      opts + "</select> <label for='vigie-m1'>à</label> <select id='vigie-m1' " +
+      "aria-label='Dernier mois de la période affichée'>" + opts + "</select><br>" +
       "<button type='button' id='vigie-all'>Toute la période</button>";
     return div;
   };

@@ -1,0 +1,95 @@
+"""A site map as a steering committee uses it in a meeting room, in headless Chromium
+offline: with a screen reader (every control named, in French), without internet (no
+link to a web site), from the keyboard. The hand-made site of tests/test_maps.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser import offline_page
+
+pytestmark = pytest.mark.browser
+
+#: The map's script has run to its end (it sets the attribute last).
+READY = "() => document.documentElement.getAttribute('data-vigie-ready') === '1'"
+#: Leaflet's own English texts (its tooltips and its screen reader labels).
+LEAFLET_ENGLISH = (
+    "Close popup",
+    "Zoom in",
+    "Zoom out",
+    "Layers",
+    "A JavaScript library for interactive maps",
+)
+
+
+@pytest.fixture(scope="module")
+def essai(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hand-made site's map with its basemap, as `make demo` draws a site."""
+    from pipelines.maps.site import render_map
+    from pipelines.osm.basemap import read_osm_basemap
+    from tests.conftest import site_map_of
+    from tests.test_maps import BONDY_OSM, handmade_site
+
+    site = handmade_site()
+    m = site_map_of(
+        site["buildings"], site["reports"], site_name="Essai", simulated=True,
+        attributions=["osm", "rpls"], basemap=read_osm_basemap(BONDY_OSM), kde=site["kde"],
+        chronic=site["chronic"], perimeter=site["perimeter"],
+    )  # fmt: skip
+    path = tmp_path_factory.mktemp("meeting") / "essai.html"
+    path.write_text(render_map(m), encoding="utf-8")
+    return path
+
+
+def _open_first_building(page: Any) -> None:
+    page.evaluate(
+        "() => { let done = false; window.vigie.buildings.eachLayer(l => {"
+        " if (!done) { l.openPopup(); done = true; } }); }"
+    )
+    page.wait_for_selector(".leaflet-popup-content .fiche", timeout=5000)
+
+
+def test_the_period_lists_have_a_name(essai: Path, browser: Any) -> None:
+    """A screen reader names each month list of the period (before: no label tied to
+    either, announced « liste déroulante » and nothing else)."""
+    with offline_page(essai, browser=browser, wait_js=READY) as live:
+        page = live.page
+        for name, value in (
+            ("Premier mois de la période affichée", "janv. 2024"),
+            ("Dernier mois de la période affichée", "mars 2024"),
+        ):
+            select = page.get_by_role("combobox", name=name, exact=True)
+            assert select.count() == 1, name
+            assert select.locator("option:checked").inner_text() == value
+        assert page.get_by_role("group", name="Période affichée").count() == 1
+        unnamed = page.evaluate(
+            "() => [...document.querySelectorAll('select')]"
+            ".filter(s => !s.labels.length && !s.getAttribute('aria-label')).map(s => s.id)"
+        )
+        assert unnamed == []
+
+
+def test_the_sources_line_is_french_and_needs_no_network(essai: Path, browser: Any) -> None:
+    """The line in the map's corner says where the buildings and the basemap come from, in
+    French, without a link (before: « Leaflet », a link to leafletjs.com, dead offline,
+    titled « A JavaScript library for interactive maps »); no Leaflet text in English is
+    left, the popups' close button included (before: « Close popup »)."""
+    with offline_page(essai, browser=browser, wait_js=READY) as live:
+        page = live.page
+        corner = page.locator(".leaflet-control-attribution")
+        assert corner.inner_text() == (
+            "Bâtiments et fond de plan © les contributeurs d'OpenStreetMap (ODbL 1.0)"
+        )
+        assert corner.locator("a").count() == 0
+        _open_first_building(page)
+        assert page.get_attribute(".leaflet-popup-close-button", "aria-label") == "Fermer"
+        texts = page.evaluate(
+            "() => [...document.querySelectorAll('[title], [aria-label]')]"
+            ".flatMap(e => [e.getAttribute('title'), e.getAttribute('aria-label')])"
+            ".filter(t => t)"
+        )
+        assert [t for t in texts if t in LEAFLET_ENGLISH] == []
+        assert live.console_errors == []
+        assert live.external_requests == []
