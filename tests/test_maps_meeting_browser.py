@@ -93,3 +93,39 @@ def test_the_sources_line_is_french_and_needs_no_network(essai: Path, browser: A
         assert [t for t in texts if t in LEAFLET_ENGLISH] == []
         assert live.console_errors == []
         assert live.external_requests == []
+
+
+#: While the page prints, what the map is drawn at, the studied perimeter's box in it, and
+#: whether the sources line shows whole; recorded by a listener after the map's own.
+RECORD_PRINT = """() => { window.printed = [];
+  matchMedia('print').addEventListener('change', e => { if (!e.matches) return;
+    const m = window.vigie.map, box = m.getContainer().getBoundingClientRect(),
+          p = document.querySelector('path.vigie-perimeter').getBoundingClientRect(),
+          foot = document.querySelector('.vigie-footer');
+    window.printed.push({size: [m.getSize().x, m.getSize().y],
+      box: [Math.round(box.width), Math.round(box.height)],
+      perimeter: [p.left - box.left, p.top - box.top, p.right - box.left, p.bottom - box.top],
+      sourcesCut: foot.scrollWidth > foot.clientWidth || foot.scrollHeight > foot.clientHeight});
+  }); }"""
+
+
+def test_a_printed_map_is_drawn_for_its_page(essai: Path, browser: Any) -> None:
+    """Printed on A4, portrait and landscape, the map is drawn for the paper: the studied
+    perimeter whole on the page and the sources line whole (before: the drawing kept the
+    screen's 1 280 px, its right part cut off a portrait page, and the sources line ended
+    in « Licence Ou… »); the legend prints."""
+    with offline_page(essai, browser=browser, wait_js=READY) as live:
+        page = live.page
+        page.evaluate(RECORD_PRINT)
+        for landscape in (False, True):
+            page.pdf(format="A4", landscape=landscape)
+        printed = page.evaluate("() => window.printed")
+        assert live.page_errors == []
+    assert len(printed) == 2
+    for shot in printed:
+        assert shot["size"] == shot["box"], shot  # Leaflet drew for the page's size
+        left, top, right, bottom = shot["perimeter"]
+        width, height = shot["box"]
+        assert 0 <= left < right <= width, shot
+        assert 0 <= top < bottom <= height, shot
+        assert not shot["sourcesCut"], shot

@@ -502,6 +502,19 @@ if (M > 1) {
   });
 }
 refreshLegend();
+// Printed (A4 portrait or landscape), the page is laid out at the paper's size: Leaflet
+// draws the map again for it around the same centre, and again for the screen after
+// (before: the drawing kept the screen's size, cut on the right of a portrait page).
+if (window.matchMedia) {
+  var keepView = function () {
+    var c = map.getCenter(), z = map.getZoom();
+    map.invalidateSize({pan: false});
+    map.setView(c, z, {animate: false});
+  };
+  var printing = window.matchMedia("print");
+  if (printing.addEventListener) printing.addEventListener("change", keepView);
+  else printing.addListener(keepView);
+}
 window.vigie = {data: D, map: map, buildings: buildings, overlays: overlays, state: state,
                 zones: zonesLayer, notes: notesLayer, actions: actionsLayer,
                 classes: CLS, setPeriod: function (a, b) {
