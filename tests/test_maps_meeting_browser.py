@@ -79,9 +79,7 @@ def test_the_sources_line_is_french_and_needs_no_network(essai: Path, browser: A
     with offline_page(essai, browser=browser, wait_js=READY) as live:
         page = live.page
         corner = page.locator(".leaflet-control-attribution")
-        assert corner.inner_text() == (
-            "Bâtiments et fond de plan © les contributeurs d'OpenStreetMap (ODbL 1.0)"
-        )
+        assert corner.inner_text() == "© les contributeurs d'OpenStreetMap"
         assert corner.locator("a").count() == 0
         _open_first_building(page)
         assert page.get_attribute(".leaflet-popup-close-button", "aria-label") == "Fermer"
@@ -129,3 +127,35 @@ def test_a_printed_map_is_drawn_for_its_page(essai: Path, browser: Any) -> None:
         assert 0 <= left < right <= width, shot
         assert 0 <= top < bottom <= height, shot
         assert not shot["sourcesCut"], shot
+
+
+#: The boxes of the map's controls, in page pixels.
+CONTROL_BOXES = """() => Object.fromEntries(
+  ['.vigie-period', '.leaflet-control-layers', '.vigie-legend', '.leaflet-control-zoom']
+    .map(s => { const r = document.querySelector(s).getBoundingClientRect();
+                return [s, [r.left, r.top + scrollY, r.right, r.bottom + scrollY]]; }))"""
+
+
+@pytest.mark.parametrize("viewport", [(640, 400), (320, 256)], ids=["200%", "400%"])
+def test_zoomed_to_400_percent_no_control_covers_another(
+    essai: Path, browser: Any, viewport: tuple[int, int]
+) -> None:
+    """A laptop's 1 280 px zoomed to 200 % and 400 % (WCAG reflow): the period, the layer
+    control, the legend and the zoom buttons each stay whole and uncovered, nothing scrolls
+    sideways, and the period's lists can be used (before: at 200 % the legend covered the
+    period's lists; at 400 % the layer control and the legend covered the whole map)."""
+    with offline_page(essai, browser=browser, wait_js=READY, viewport=viewport) as live:
+        page = live.page
+        boxes = page.evaluate(CONTROL_BOXES)
+        names = list(boxes)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                (l1, t1, r1, b1), (l2, t2, r2, b2) = boxes[a], boxes[b]
+                assert r1 <= l2 or r2 <= l1 or b1 <= t2 or b2 <= t1, (a, b, boxes)
+        width = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+        assert width[0] <= width[1]
+        page.locator("#vigie-m1").scroll_into_view_if_needed()
+        page.locator("#vigie-m1").click(trial=True, timeout=2000)  # nothing on top of it
+        page.select_option("#vigie-m1", "1")
+        assert "févr. 2024" in page.inner_text(".vigie-legend")
+        assert live.page_errors == []

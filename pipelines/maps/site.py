@@ -187,6 +187,7 @@ def build_site_map(
     add_html(root.html, footer_html(attributions))
     _App(template_text("map.js")).add_to(m)
     _App(template_text("map_keys.js")).add_to(m)  # keyboard use, after the map is drawn
+    _App(template_text("map_reflow.js")).add_to(m)  # zoomed to 200 % or 400 %
     facts = published.site
     tags = list(facts.get("annotation_tags", []))
     if site_id and tags:
