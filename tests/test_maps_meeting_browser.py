@@ -159,3 +159,66 @@ def test_zoomed_to_400_percent_no_control_covers_another(
         page.select_option("#vigie-m1", "1")
         assert "févr. 2024" in page.inner_text(".vigie-legend")
         assert live.page_errors == []
+
+
+#: A site's name as long as an intercommunal landlord writes it.
+LONG_NAME = (
+    "Résidence intercommunale des Quatre-Chemins – Bondy Nord, Noisy-le-Sec et Romainville,"
+    " bâtiments A à Z, ensemble rénové 2019-2024"
+)
+
+
+@pytest.fixture(scope="module")
+def odd_sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The hand-made site under a very long name, and its buildings without any report."""
+    from pipelines.maps.site import render_map
+    from tests.conftest import site_map_of
+    from tests.test_maps import handmade_site
+
+    site = handmade_site()
+    buildings, reports = site["buildings"], site["reports"]
+    quiet = buildings.copy()
+    quiet[[c for c in quiet.columns if c.startswith("n_")]] = 0
+    out = tmp_path_factory.mktemp("odd")
+    pages = {}
+    for name, b, r, title in (
+        ("long", buildings, reports, LONG_NAME),
+        ("quiet", quiet, reports.iloc[0:0], "Sans signalement"),
+    ):
+        m = site_map_of(b, r, site_name=title, simulated=True, attributions=["osm"])
+        pages[name] = out / f"{name}.html"
+        pages[name].write_text(render_map(m), encoding="utf-8")
+    return pages
+
+
+def test_a_long_site_name_leaves_the_period_and_the_badge_in_view(
+    odd_sites: dict[str, Path], browser: Any
+) -> None:
+    """A name of 120 characters on a 1 280 px screen: the name ends in « … » (whole in its
+    tooltip) and the period, « données simulées » and the link to the other sites stay in
+    the header (before: the header cut them all off at its right edge)."""
+    with offline_page(odd_sites["long"], browser=browser, wait_js=READY) as live:
+        page = live.page
+        right = page.evaluate(
+            """() => { const h = document.querySelector('.vigie-header').getBoundingClientRect();
+                 return ['#vigie-period', '.vigie-badge', '.vigie-header a'].map(s =>
+                   document.querySelector(s).getBoundingClientRect().right - h.right); }"""
+        )
+        assert max(right) <= 0, right
+        assert page.get_attribute(".vigie-header h1", "title") == f"Vigie · {LONG_NAME}"
+        assert live.page_errors == []
+
+
+def test_a_site_without_reports_has_a_legend_in_french(
+    odd_sites: dict[str, Path], browser: Any
+) -> None:
+    """No report at all: the legend says « aucun signalement » and nothing else about
+    counts (before: « de undefined à undefined (période choisie) » and a class « 1 et plus »
+    that no building had)."""
+    with offline_page(odd_sites["quiet"], browser=browser, wait_js=READY) as live:
+        legend = live.page.inner_text(".vigie-legend")
+        assert "aucun signalement" in legend
+        assert "undefined" not in legend
+        assert "et plus" not in legend
+        assert live.console_errors == []
+        assert live.page_errors == []

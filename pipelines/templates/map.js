@@ -27,7 +27,8 @@ function plural(n, w) { return fr(n) + " " + w + (Math.abs(n) >= 2 ? "s" : ""); 
 // ------------------------------------------------------------------ monthly counts
 var MONTHLY = {};
 D.monthly.i.forEach(function (i, k) { MONTHLY[i] = D.monthly.c[k]; });
-function fullPeriod() { return state.m0 === 0 && state.m1 === M - 1; }
+// No month at all (a site without any report) is the whole period too.
+function fullPeriod() { return M === 0 || (state.m0 === 0 && state.m1 === M - 1); }
 // A null count is hidden (secret statistique): never a zero, never summed.
 function countOf(i) {
   if (fullPeriod()) return B.n[i];
@@ -404,8 +405,9 @@ function viewLegend() {
   var v = VIEWS[state.view], h = "<h3>" + v.title + "</h3>";
   if (v.dynamic) {
     var cls = CLS[v.dynamic];
-    h += "<p>" + periodText() + "</p>";
-    cls.labels.forEach(function (l, k) { h += row("background:" + cls.colours[k], l); });
+    if (periodText()) h += "<p>" + periodText() + "</p>";
+    var any = state[v.dynamic === "count" ? "counts" : "rates"].some(function (x) { return x > 0; });
+    if (any) cls.labels.forEach(function (l, k) { h += row("background:" + cls.colours[k], l); });
     h += row("background:" + D.zero, "aucun signalement");
     if (v.dynamic === "rate") h += row("", "taux inconnu (logements non connus)", "hatch");
     if (D.hidden) h += row("", D.hidden.marker + " : " + D.hidden.reason, "hatch");
