@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import offline_page
+from browser import LOW_CONTRAST_JS, offline_page
 
 pytestmark = pytest.mark.browser
 
@@ -89,6 +89,10 @@ def test_the_sources_line_is_french_and_needs_no_network(essai: Path, browser: A
             ".filter(t => t)"
         )
         assert [t for t in texts if t in LEAFLET_ENGLISH] == []
+        # The legend, the controls, the header and the sources read at 4.5:1 (they did).
+        assert (
+            page.evaluate(LOW_CONTRAST_JS, ".leaflet-control, .vigie-header, .vigie-footer") == []
+        )
         assert live.console_errors == []
         assert live.external_requests == []
 

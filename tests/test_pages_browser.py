@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import offline_page
+from browser import LOW_CONTRAST_JS, offline_page
 
 from pipelines.maps.portfolio import INDICATORS, render_portfolio
 
@@ -177,3 +177,14 @@ def test_the_map_opens_a_site_from_the_keyboard(tmp_path: Path, browser: Any) ->
         page.wait_for_url("**/ecluse.html", timeout=5000)
         assert live.console_errors == []
         assert live.page_errors == []
+
+
+def test_every_text_of_the_portfolio_is_readable(tmp_path: Path, browser: Any) -> None:
+    """Every text stands out from its background by WCAG's 4.5:1 (before: the « — » of a
+    value that cannot be computed was #999 on white, 2.8:1, hard to tell from an empty cell
+    on a meeting room's projector)."""
+    page_path = tmp_path / "index.html"
+    page_path.write_text(render_portfolio([full_site(0), *SITES]), encoding="utf-8")
+    wait = "() => document.querySelectorAll('#sites tbody tr').length === 4"
+    with offline_page(page_path, wait_js=wait, browser=browser, settle=False) as live:
+        assert live.page.evaluate(LOW_CONTRAST_JS, "body") == []
