@@ -172,9 +172,22 @@ LONG_NAME = (
 )
 
 
+#: A planner's note of 800 characters, as a site visit's report gets written.
+LONG_NOTE = (
+    "Visite du 3 juin avec le gardien : la cave du bâtiment est encombrée, la porte ne ferme"
+    " plus, des traces d'humidité au plafond du local vélos ; prévoir un passage de"
+    " l'entreprise avant l'été. " * 5
+)[:800]
+
+
 @pytest.fixture(scope="module")
 def odd_sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The hand-made site under a very long name, and its buildings without any report."""
+    """The hand-made site under a very long name, with a planner's note of 800 characters
+    on building A; and its buildings without any report."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from pipelines.annotations.link import link_annotations
     from pipelines.maps.site import render_map
     from tests.conftest import site_map_of
     from tests.test_maps import handmade_site
@@ -183,13 +196,25 @@ def odd_sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     buildings, reports = site["buildings"], site["reports"]
     quiet = buildings.copy()
     quiet[[c for c in quiet.columns if c.startswith("n_")]] = 0
+    note = gpd.GeoDataFrame(
+        {
+            "note_id": ["n1"], "site": ["essai"], "author": ["M. Martin"],
+            "text": [LONG_NOTE], "tag": ["à surveiller"], "status": ["ouvert"],
+            "created_at": pd.to_datetime(["2024-06-03 09:00"], utc=True),
+            "updated_at": pd.to_datetime([None], utc=True),
+            "building_id": [site["ids"]["A"]], "zone_id": [None],
+        },
+        geometry=[None], crs="EPSG:4326",
+    )  # fmt: skip
     out = tmp_path_factory.mktemp("odd")
     pages = {}
-    for name, b, r, title in (
-        ("long", buildings, reports, LONG_NAME),
-        ("quiet", quiet, reports.iloc[0:0], "Sans signalement"),
+    for name, b, r, title, notes in (
+        ("long", buildings, reports, LONG_NAME, link_annotations(note, buildings)),
+        ("quiet", quiet, reports.iloc[0:0], "Sans signalement", None),
     ):
-        m = site_map_of(b, r, site_name=title, simulated=True, attributions=["osm"])
+        m = site_map_of(
+            b, r, site_name=title, simulated=True, attributions=["osm"], annotations=notes
+        )
         pages[name] = out / f"{name}.html"
         pages[name].write_text(render_map(m), encoding="utf-8")
     return pages
@@ -225,4 +250,30 @@ def test_a_site_without_reports_has_a_legend_in_french(
         assert "undefined" not in legend
         assert "et plus" not in legend
         assert live.console_errors == []
+        assert live.page_errors == []
+
+
+def test_a_note_of_800_characters_fits_a_projector(
+    odd_sites: dict[str, Path], browser: Any
+) -> None:
+    """On a 1 024 × 600 projector, the popup of an 800-character note stays inside the map
+    and scrolls, its author and date in reach (before: 668 px of popup in a 534 px map,
+    its end under the sources line, out of reach)."""
+    with offline_page(
+        odd_sites["long"], browser=browser, wait_js=READY, viewport=(1024, 600)
+    ) as live:
+        page = live.page
+        page.evaluate("() => window.vigie.notes.eachLayer(l => l.openPopup())")
+        page.wait_for_selector(".leaflet-popup-content", timeout=5000)
+        page.wait_for_timeout(300)  # the popup fades in and the map pans to it
+        box = page.evaluate(
+            """() => { const p = document.querySelector('.leaflet-popup-content-wrapper')
+                   .getBoundingClientRect(), m = window.vigie.map.getContainer()
+                   .getBoundingClientRect(), c = document.querySelector('.leaflet-popup-content');
+                 return [p.top - m.top, m.bottom - p.bottom, c.scrollHeight > c.clientHeight]; }"""
+        )
+        assert box[0] >= 0, box
+        assert box[1] >= 0, box
+        assert box[2], "the note scrolls inside its popup"
+        assert LONG_NOTE[-40:].strip() in page.inner_text(".leaflet-popup-content")
         assert live.page_errors == []

@@ -155,14 +155,20 @@ var buildings = L.geoJSON(D.buildings, {
   style: buildingStyle, className: "vigie-building",
   onEachFeature: function (f, layer) {
     var i = f.properties.i;
-    layer.bindPopup(function () { return B.fiche[i]; },
-                    {maxWidth: 380, maxHeight: Math.max(220, map.getSize().y - 90)});
+    layer.bindPopup(function () { return B.fiche[i]; }, {maxWidth: 380});
     layer.bindTooltip(function () { return tooltipOf(i); }, {sticky: true});
     layer.on("mouseover", function () { layer.setStyle({weight: 2.5, color: "#000"}); });
     layer.on("mouseout", function () { buildings.resetStyle(layer); });
   }
 });
 buildings.addTo(map);
+
+// Every popup (fact sheet, note, zone, action, report) fits in the map as it is now, and
+// scrolls inside when longer: an 800-character note ran off a 1 024 × 600 projector's map.
+map.on("popupopen", function (e) {
+  var fit = Math.max(120, map.getSize().y - 90);
+  if (e.popup.options.maxHeight !== fit) { e.popup.options.maxHeight = fit; e.popup.update(); }
+});
 
 // ------------------------------------------------------------------ planners' notes
 // Above the buildings. Popups and tooltips are escaped in Python; the raw fields of each
