@@ -51,9 +51,10 @@ def _open_first_building(page: Any) -> None:
     page.wait_for_selector(".leaflet-popup-content .fiche", timeout=5000)
 
 
-def test_the_period_lists_have_a_name(essai: Path, browser: Any) -> None:
+def test_the_period_lists_and_the_layer_choices_have_a_name(essai: Path, browser: Any) -> None:
     """A screen reader names each month list of the period (before: no label tied to
-    either, announced « liste déroulante » and nothing else)."""
+    either, announced « liste déroulante » and nothing else), and the groups of the layer
+    control (before: five radio buttons and a list of boxes without a group)."""
     with offline_page(essai, browser=browser, wait_js=READY) as live:
         page = live.page
         for name, value in (
@@ -69,6 +70,10 @@ def test_the_period_lists_have_a_name(essai: Path, browser: Any) -> None:
             ".filter(s => !s.labels.length && !s.getAttribute('aria-label')).map(s => s.id)"
         )
         assert unnamed == []
+        views = page.get_by_role("radiogroup", name="Colorer les bâtiments selon")
+        assert views.get_by_role("radio").count() == 5
+        layers = page.get_by_role("group", name="Couches", exact=True)
+        assert layers.get_by_role("checkbox", name="Périmètre étudié").count() == 1
 
 
 def test_the_sources_line_is_french_and_needs_no_network(essai: Path, browser: Any) -> None:

@@ -381,7 +381,13 @@ var GroupedLayers = L.Control.Layers.extend({
     return this;
   }
 });
-new GroupedLayers(bases, overlays, {collapsed: false, position: "topright"}).addTo(map);
+var layersControl = new GroupedLayers(bases, overlays, {collapsed: false, position: "topright"});
+layersControl.addTo(map);
+// Named groups for a screen reader (their visible titles are drawn by map.css).
+layersControl._baseLayersList.setAttribute("role", "radiogroup");
+layersControl._baseLayersList.setAttribute("aria-label", "Colorer les bâtiments selon");
+layersControl._overlaysList.setAttribute("role", "group");
+layersControl._overlaysList.setAttribute("aria-label", "Couches");
 L.control.scale({imperial: false, position: "bottomright"}).addTo(map);
 // Where the drawing comes from, in French and without a link: Leaflet's own line is in
 // English and links to its web site, dead in a meeting room without internet.
