@@ -128,13 +128,16 @@ def full_site(i: int) -> dict[str, Any]:
 A4_LANDSCAPE_PX = round((297 - 20) / 25.4 * 96)
 
 
-@pytest.mark.parametrize(("media", "width"), [("screen", 768), ("print", A4_LANDSCAPE_PX)])
+@pytest.mark.parametrize(
+    ("media", "width"), [("screen", 768), ("print", A4_LANDSCAPE_PX), ("screen", 320)]
+)
 def test_the_portfolio_fits_a_tablet_and_a_landscape_a4(
     tmp_path: Path, browser: Any, media: str, width: int
 ) -> None:
     """On a tablet the table scrolls in its own box, the page does not (before: the whole
     page was 1 800 px wide, filters and title scrolled away); printed, the table fits an A4
-    page in landscape (before: portrait, 17 columns of which half were cut off)."""
+    page in landscape (before: portrait, 17 columns of which half were cut off); zoomed to
+    400 % (320 px), the map's list of indicators fits too (before: 407 px wide)."""
     page_path = tmp_path / "index.html"
     page_path.write_text(render_portfolio([full_site(i) for i in range(3)]), encoding="utf-8")
     with offline_page(
