@@ -80,9 +80,11 @@ def test_the_sources_line_is_french_and_needs_no_network(essai: Path, browser: A
     """The line in the map's corner says where the buildings and the basemap come from, in
     French, without a link (before: « Leaflet », a link to leafletjs.com, dead offline,
     titled « A JavaScript library for interactive maps »); no Leaflet text in English is
-    left, the popups' close button included (before: « Close popup »)."""
+    left, the popups' close button included (before: « Close popup »); the page says it
+    is in French (before: no language, read in the screen reader's own)."""
     with offline_page(essai, browser=browser, wait_js=READY) as live:
         page = live.page
+        assert page.evaluate("() => document.documentElement.lang") == "fr"  # was ''
         corner = page.locator(".leaflet-control-attribution")
         assert corner.inner_text() == "© les contributeurs d'OpenStreetMap"
         assert corner.locator("a").count() == 0

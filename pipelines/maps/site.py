@@ -209,8 +209,10 @@ def period_text(published: Published) -> str:
 
 
 def render_map(m: folium.Map) -> str:
-    """Render a map to a self-contained HTML string (assets inlined, no network)."""
-    return inline_assets(m.get_root().render())
+    """Render a map to a self-contained HTML string (assets inlined, no network), in
+    French for a screen reader (Folium writes ``<html>`` without a language)."""
+    page = m.get_root().render().replace("<html>", '<html lang="fr">', 1)
+    return inline_assets(page)
 
 
 # ----------------------------------------------------------------------------- I/O
