@@ -92,6 +92,37 @@ def test_pages_fit_a_tablet_and_an_a4_page(  # type: ignore[no-untyped-def]
         assert wide == []
 
 
+#: The words of the column titles that a line break cuts in two.
+CUT_WORDS = r"""() => { const cut = [];
+  for (const th of document.querySelectorAll('th')) {
+    const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      for (const m of t.data.matchAll(/\S+/g)) {
+        const r = document.createRange();
+        r.setStart(t, m.index);
+        r.setEnd(t, m.index + m[0].length);
+        if (new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1) cut.push(m[0]);
+      } } }
+  return cut; }"""
+
+
+@pytest.mark.parametrize("page", ["bondy_comite.html", "paris10_comite.html"])
+def test_printed_column_titles_break_between_words(  # type: ignore[no-untyped-def]
+    demo_run: DemoRun, browser, page: str
+) -> None:
+    """Printed on A4, the pack's column titles break between words (before: « Zon e »,
+    « Chroniq ue », « Masqué es », « Signalemen ts »)."""
+    with offline_page(
+        demo_run.maps / page,
+        wait_js="() => document.readyState === 'complete'",
+        browser=browser,
+        settle=False,
+        viewport=(A4_WIDTH_PX, 1000),
+    ) as live:
+        live.page.emulate_media(media="print")
+        assert live.page.evaluate(CUT_WORDS) == []
+
+
 def test_building_popup_opens_with_counts(demo_run: DemoRun, browser) -> None:  # type: ignore[no-untyped-def]
     with offline_page(demo_run.maps / "paris10.html", browser=browser) as live:
         page = live.page
