@@ -270,7 +270,7 @@ def test_a_note_of_800_characters_fits_a_projector(
         odd_sites["long"], browser=browser, wait_js=READY, viewport=(1024, 600)
     ) as live:
         page = live.page
-        page.evaluate("() => window.vigie.notes.eachLayer(l => l.openPopup())")
+        page.evaluate("() => { window.vigie.notes.eachLayer(l => l.openPopup()); }")
         page.wait_for_selector(".leaflet-popup-content", timeout=5000)
         page.wait_for_timeout(300)  # the popup fades in and the map pans to it
         box = page.evaluate(
