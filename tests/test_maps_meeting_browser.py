@@ -53,8 +53,9 @@ def _open_first_building(page: Any) -> None:
 
 def test_the_period_lists_and_the_layer_choices_have_a_name(essai: Path, browser: Any) -> None:
     """A screen reader names each month list of the period (before: no label tied to
-    either, announced « liste déroulante » and nothing else), and the groups of the layer
-    control (before: five radio buttons and a list of boxes without a group)."""
+    either, announced « liste déroulante » and nothing else), the groups of the layer
+    control (before: five radio buttons and a list of boxes without a group) and the legend
+    (before: a box without a name, where Tab stops when it scrolls)."""
     with offline_page(essai, browser=browser, wait_js=READY) as live:
         page = live.page
         for name, value in (
@@ -74,6 +75,9 @@ def test_the_period_lists_and_the_layer_choices_have_a_name(essai: Path, browser
         assert views.get_by_role("radio").count() == 5
         layers = page.get_by_role("group", name="Couches", exact=True)
         assert layers.get_by_role("checkbox", name="Périmètre étudié").count() == 1
+        legend = page.get_by_role("region", name="Légende de la carte")
+        assert legend.count() == 1
+        assert "aucun signalement" in legend.inner_text()
 
 
 def test_the_sources_line_is_french_and_needs_no_network(essai: Path, browser: Any) -> None:

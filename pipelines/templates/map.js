@@ -400,6 +400,9 @@ var legendDiv;
 var legend = L.control({position: "bottomleft"});
 legend.onAdd = function () {
   legendDiv = L.DomUtil.create("div", "vigie-legend");
+  // Named: Tab stops on it when it scrolls, and a screen reader lists it among the regions.
+  legendDiv.setAttribute("role", "region");
+  legendDiv.setAttribute("aria-label", "Légende de la carte");
   L.DomEvent.disableClickPropagation(legendDiv);
   L.DomEvent.disableScrollPropagation(legendDiv);
   return legendDiv;
