@@ -54,6 +54,38 @@ DEFAULT_WAIT_JS = (
     " && document.querySelectorAll('path.leaflet-interactive').length > 0"
 )
 _LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
+#: A function of a CSS selector: the texts shown under it whose colour stands out from
+#: their background by less than WCAG's 4.5:1 (3:1 from 24 px, or bold from 18.66 px),
+#: as ``"text colour on background ratio"``. The background is the first opaque one
+#: among the element and its ancestors (white at the top); a text over an image or a
+#: gradient is skipped.
+LOW_CONTRAST_JS = r"""(selector) => {
+  const rgb = s => { const m = s.match(/rgba?\(([^)]+)\)/); if (!m) return null;
+    const p = m[1].split(',').map(Number); return {c: p.slice(0, 3), a: p.length > 3 ? p[3] : 1}; };
+  const lum = c => { const f = v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const back = e => { for (; e; e = e.parentElement) { const s = getComputedStyle(e);
+      if (s.backgroundImage !== 'none') return null;
+      const c = rgb(s.backgroundColor); if (c && c.a > 0.5) return c.c; }
+    return [255, 255, 255]; };
+  const out = [], seen = new Set();
+  for (const root of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      const e = t.parentElement;
+      if (!t.data.trim() || seen.has(e) || !e.getClientRects().length) continue;
+      seen.add(e);
+      const s = getComputedStyle(e), fg = rgb(s.color), bg = back(e);
+      if (!fg || !bg || s.visibility === 'hidden') continue;
+      const hi = Math.max(lum(fg.c), lum(bg)), lo = Math.min(lum(fg.c), lum(bg));
+      const ratio = (hi + 0.05) / (lo + 0.05), px = parseFloat(s.fontSize);
+      const need = px >= 24 || (parseInt(s.fontWeight) >= 700 && px >= 18.66) ? 3 : 4.5;
+      if (ratio < need)
+        out.push(`${t.data.trim().slice(0, 30)} ${s.color} on rgb(${bg}) ${ratio.toFixed(2)}`);
+    }
+  }
+  return out; }"""
 #: The browser opened by :func:`launch_browser`, while it is open.
 _ACTIVE: list[Any] = []
 

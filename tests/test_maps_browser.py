@@ -60,14 +60,18 @@ A4_WIDTH_PX = round((210 - 24) / 25.4 * 96)
         ("index.html", "screen", 768),  # a tablet in portrait
         ("index.html", "print", A4_WIDTH_PX),
         ("bondy_comite.html", "print", A4_WIDTH_PX),
+        ("index.html", "screen", 320),  # a 1 280 px laptop zoomed to 400 %
+        ("bondy_comite.html", "screen", 320),
     ],
 )
 def test_pages_fit_a_tablet_and_an_a4_page(  # type: ignore[no-untyped-def]
     demo_run: DemoRun, browser, page: str, media: str, width: int
 ) -> None:
-    """Nothing sticks out on the right (before: the index's table was 823 px wide on a
-    768 px tablet and 812 px on A4, its last column cut off the printed page; the pack's
-    charts 2 px wider than the page, by their border)."""
+    """Nothing sticks out on the right but inside a table that scrolls in its own box
+    (before: the index's table was 823 px wide on a 768 px tablet and 812 px on A4, its
+    last column cut off the printed page; the pack's charts 2 px wider than the page, by
+    their border; at 400 % zoom the index's and the pack's tables, 698 and 384 px wide,
+    made the whole page scroll sideways)."""
     with offline_page(
         demo_run.maps / page,
         wait_js="() => document.readyState === 'complete'",
@@ -78,11 +82,45 @@ def test_pages_fit_a_tablet_and_an_a4_page(  # type: ignore[no-untyped-def]
         live.page.emulate_media(media=media)
         wide = live.page.evaluate(
             """() => { const w = document.documentElement.clientWidth;
+                 const scrolled = e => { const t = e.closest('table');
+                   return t && t !== e && getComputedStyle(t).overflowX === 'auto'
+                     && t.getBoundingClientRect().right <= w + 0.5; };
                  return [...document.querySelectorAll('body *')]
-                   .filter(e => e.getBoundingClientRect().right > w + 0.5)
+                   .filter(e => e.getBoundingClientRect().right > w + 0.5 && !scrolled(e))
                    .map(e => e.tagName + ' ' + Math.round(e.getBoundingClientRect().right)); }"""
         )
         assert wide == []
+
+
+#: The words of the column titles that a line break cuts in two.
+CUT_WORDS = r"""() => { const cut = [];
+  for (const th of document.querySelectorAll('th')) {
+    const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      for (const m of t.data.matchAll(/\S+/g)) {
+        const r = document.createRange();
+        r.setStart(t, m.index);
+        r.setEnd(t, m.index + m[0].length);
+        if (new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1) cut.push(m[0]);
+      } } }
+  return cut; }"""
+
+
+@pytest.mark.parametrize("page", ["bondy_comite.html", "paris10_comite.html"])
+def test_printed_column_titles_break_between_words(  # type: ignore[no-untyped-def]
+    demo_run: DemoRun, browser, page: str
+) -> None:
+    """Printed on A4, the pack's column titles break between words (before: « Zon e »,
+    « Chroniq ue », « Masqué es », « Signalemen ts »)."""
+    with offline_page(
+        demo_run.maps / page,
+        wait_js="() => document.readyState === 'complete'",
+        browser=browser,
+        settle=False,
+        viewport=(A4_WIDTH_PX, 1000),
+    ) as live:
+        live.page.emulate_media(media="print")
+        assert live.page.evaluate(CUT_WORDS) == []
 
 
 def test_building_popup_opens_with_counts(demo_run: DemoRun, browser) -> None:  # type: ignore[no-untyped-def]

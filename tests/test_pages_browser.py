@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import offline_page
+from browser import LOW_CONTRAST_JS, offline_page
 
 from pipelines.maps.portfolio import INDICATORS, render_portfolio
 
@@ -128,13 +128,16 @@ def full_site(i: int) -> dict[str, Any]:
 A4_LANDSCAPE_PX = round((297 - 20) / 25.4 * 96)
 
 
-@pytest.mark.parametrize(("media", "width"), [("screen", 768), ("print", A4_LANDSCAPE_PX)])
+@pytest.mark.parametrize(
+    ("media", "width"), [("screen", 768), ("print", A4_LANDSCAPE_PX), ("screen", 320)]
+)
 def test_the_portfolio_fits_a_tablet_and_a_landscape_a4(
     tmp_path: Path, browser: Any, media: str, width: int
 ) -> None:
     """On a tablet the table scrolls in its own box, the page does not (before: the whole
     page was 1 800 px wide, filters and title scrolled away); printed, the table fits an A4
-    page in landscape (before: portrait, 17 columns of which half were cut off)."""
+    page in landscape (before: portrait, 17 columns of which half were cut off); zoomed to
+    400 % (320 px), the map's list of indicators fits too (before: 407 px wide)."""
     page_path = tmp_path / "index.html"
     page_path.write_text(render_portfolio([full_site(i) for i in range(3)]), encoding="utf-8")
     with offline_page(
@@ -148,3 +151,43 @@ def test_the_portfolio_fits_a_tablet_and_a_landscape_a4(
         assert sizes[0] <= sizes[1], sizes
         if media == "print":
             assert sizes[2] <= width, sizes
+
+
+def test_the_map_opens_a_site_from_the_keyboard(tmp_path: Path, browser: Any) -> None:
+    """Tab goes from the map's colour list to each site's shape, visibly focused and named,
+    and Enter opens the site's map, as the table's links do (before: the shapes opened a
+    site on a mouse click only; Tab went past the map)."""
+    rows = [dict(s, path=f"M{10 + 100 * i},10L{90 + 100 * i},10L{50 + 100 * i},90Z") for i, s in
+            enumerate(SITES)]  # fmt: skip
+    rows[1]["map"] = "ecluse.html"
+    (tmp_path / "ecluse.html").write_text("<!DOCTYPE html><title>Écluse</title>", encoding="utf-8")
+    page_path = tmp_path / "index.html"
+    page_path.write_text(render_portfolio(rows), encoding="utf-8")
+    with offline_page(page_path, wait_js=WAIT, browser=browser, settle=False) as live:
+        page = live.page
+        page.focus("#map-indicator")
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            """() => { const e = document.activeElement, p = e.querySelector('path');
+                 return [e.tagName, p && p.getAttribute('data-site'), e.getAttribute('aria-label'),
+                         p && getComputedStyle(p).stroke]; }"""
+        )
+        assert focused[:3] == ["a", "ecluse", "Résidence Écluse : 9,00 (ouvrir la carte du site)"]
+        assert focused[3] != page.evaluate(  # the focused shape stands out from the others
+            "() => getComputedStyle(document.querySelector('#map path')).stroke"
+        )
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/ecluse.html", timeout=5000)
+        assert live.console_errors == []
+        assert live.page_errors == []
+
+
+def test_every_text_of_the_portfolio_is_readable(tmp_path: Path, browser: Any) -> None:
+    """Every text stands out from its background by WCAG's 4.5:1 (before: the « — » of a
+    value that cannot be computed was #999 on white, 2.8:1, hard to tell from an empty cell
+    on a meeting room's projector)."""
+    page_path = tmp_path / "index.html"
+    page_path.write_text(render_portfolio([full_site(0), *SITES]), encoding="utf-8")
+    wait = "() => document.querySelectorAll('#sites tbody tr').length === 4"
+    with offline_page(page_path, wait_js=wait, browser=browser, settle=False) as live:
+        assert live.page.evaluate(LOW_CONTRAST_JS, "body") == []

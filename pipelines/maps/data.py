@@ -22,6 +22,7 @@ from pipelines.crs import WGS84
 from pipelines.fr import fr_month, fr_number, fr_period, plural
 from pipelines.maps.actions import actions_block, actions_by_building, actions_section_html
 from pipelines.maps.html import (
+    OSM_CREDIT,
     TOO_FEW_FR,
     as_number,
     building_fact_sheet,
@@ -446,6 +447,7 @@ def map_data(
     # innerHTML; the site's name, which it does not show, follows the same rule.
     return {
         "site": esc(site_name),
+        "credit": esc(OSM_CREDIT),  # the buildings and the basemap
         "period": esc(period),
         "months": [esc(fr_month(m)) for m in months],
         "day0": f"{day0:%Y-%m-%d}",

@@ -26,9 +26,12 @@ from pipelines.taxonomy import BY_CODE, CODES, label_of
 
 log = logging.getLogger(__name__)
 
+#: The credit OpenStreetMap asks for, in French (the maps' corner line; the footer says
+#: what it covers and under which licence).
+OSM_CREDIT = "© les contributeurs d'OpenStreetMap"
 #: Sources and licences, by the keys of a site's ``attribution`` list.
 ATTRIBUTIONS: dict[str, str] = {
-    "osm": "Bâtiments et fond de plan © les contributeurs d'OpenStreetMap (ODbL 1.0)",
+    "osm": f"Bâtiments et fond de plan {OSM_CREDIT} (ODbL 1.0)",
     "ban": "Adresses : Base Adresse Nationale (Licence Ouverte 2.0, Etalab)",
     "rpls": "Logements sociaux : RPLS (Licence Ouverte 2.0)",
     "dansmarue": "Signalements : « Dans ma rue », Ville de Paris (ODbL 1.0)",

@@ -187,6 +187,7 @@ def build_site_map(
     add_html(root.html, footer_html(attributions))
     _App(template_text("map.js")).add_to(m)
     _App(template_text("map_keys.js")).add_to(m)  # keyboard use, after the map is drawn
+    _App(template_text("map_reflow.js")).add_to(m)  # zoomed to 200 % or 400 %
     facts = published.site
     tags = list(facts.get("annotation_tags", []))
     if site_id and tags:
@@ -208,8 +209,10 @@ def period_text(published: Published) -> str:
 
 
 def render_map(m: folium.Map) -> str:
-    """Render a map to a self-contained HTML string (assets inlined, no network)."""
-    return inline_assets(m.get_root().render())
+    """Render a map to a self-contained HTML string (assets inlined, no network), in
+    French for a screen reader (Folium writes ``<html>`` without a language)."""
+    page = m.get_root().render().replace("<html>", '<html lang="fr">', 1)
+    return inline_assets(page)
 
 
 # ----------------------------------------------------------------------------- I/O

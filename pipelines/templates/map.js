@@ -27,7 +27,8 @@ function plural(n, w) { return fr(n) + " " + w + (Math.abs(n) >= 2 ? "s" : ""); 
 // ------------------------------------------------------------------ monthly counts
 var MONTHLY = {};
 D.monthly.i.forEach(function (i, k) { MONTHLY[i] = D.monthly.c[k]; });
-function fullPeriod() { return state.m0 === 0 && state.m1 === M - 1; }
+// No month at all (a site without any report) is the whole period too.
+function fullPeriod() { return M === 0 || (state.m0 === 0 && state.m1 === M - 1); }
 // A null count is hidden (secret statistique): never a zero, never summed.
 function countOf(i) {
   if (fullPeriod()) return B.n[i];
@@ -154,14 +155,20 @@ var buildings = L.geoJSON(D.buildings, {
   style: buildingStyle, className: "vigie-building",
   onEachFeature: function (f, layer) {
     var i = f.properties.i;
-    layer.bindPopup(function () { return B.fiche[i]; },
-                    {maxWidth: 380, maxHeight: Math.max(220, map.getSize().y - 90)});
+    layer.bindPopup(function () { return B.fiche[i]; }, {maxWidth: 380});
     layer.bindTooltip(function () { return tooltipOf(i); }, {sticky: true});
     layer.on("mouseover", function () { layer.setStyle({weight: 2.5, color: "#000"}); });
     layer.on("mouseout", function () { buildings.resetStyle(layer); });
   }
 });
 buildings.addTo(map);
+
+// Every popup (fact sheet, note, zone, action, report) fits in the map as it is now, and
+// scrolls inside when longer: an 800-character note ran off a 1 024 × 600 projector's map.
+map.on("popupopen", function (e) {
+  var fit = Math.max(120, map.getSize().y - 90);
+  if (e.popup.options.maxHeight !== fit) { e.popup.options.maxHeight = fit; e.popup.update(); }
+});
 
 // ------------------------------------------------------------------ planners' notes
 // Above the buildings. Popups and tooltips are escaped in Python; the raw fields of each
@@ -242,8 +249,7 @@ if (D.basemap) {
   var common = {pane: "vigie-basemap", interactive: false, className: "vigie-basemap"};
   var casing = L.geoJSON(D.basemap.geojson, L.extend({style: casingStyle,
       filter: function (f) { return !!D.basemap.styles[f.properties.k].casing; }}, common));
-  var inner = L.geoJSON(D.basemap.geojson, L.extend({style: bmStyle,
-      attribution: "Fond de plan © contributeurs OpenStreetMap"}, common));
+  var inner = L.geoJSON(D.basemap.geojson, L.extend({style: bmStyle}, common));
   var basemap = L.layerGroup([casing, inner]).addTo(map);
   map.on("zoomend", function () { casing.setStyle(casingStyle); inner.setStyle(bmStyle); });
   overlays[D.basemap.name] = basemap;
@@ -375,13 +381,28 @@ var GroupedLayers = L.Control.Layers.extend({
     return this;
   }
 });
-new GroupedLayers(bases, overlays, {collapsed: false, position: "topright"}).addTo(map);
+var layersControl = new GroupedLayers(bases, overlays, {collapsed: false, position: "topright"});
+layersControl.addTo(map);
+// Named groups for a screen reader (their visible titles are drawn by map.css).
+layersControl._baseLayersList.setAttribute("role", "radiogroup");
+layersControl._baseLayersList.setAttribute("aria-label", "Colorer les bâtiments selon");
+layersControl._overlaysList.setAttribute("role", "group");
+layersControl._overlaysList.setAttribute("aria-label", "Couches");
 L.control.scale({imperial: false, position: "bottomright"}).addTo(map);
+// Where the drawing comes from, in French and without a link: Leaflet's own line is in
+// English and links to its web site, dead in a meeting room without internet.
+if (map.attributionControl) {
+  map.attributionControl.setPrefix(false);
+  map.attributionControl.addAttribution(D.credit);
+}
 
 var legendDiv;
 var legend = L.control({position: "bottomleft"});
 legend.onAdd = function () {
   legendDiv = L.DomUtil.create("div", "vigie-legend");
+  // Named: Tab stops on it when it scrolls, and a screen reader lists it among the regions.
+  legendDiv.setAttribute("role", "region");
+  legendDiv.setAttribute("aria-label", "Légende de la carte");
   L.DomEvent.disableClickPropagation(legendDiv);
   L.DomEvent.disableScrollPropagation(legendDiv);
   return legendDiv;
@@ -399,8 +420,9 @@ function viewLegend() {
   var v = VIEWS[state.view], h = "<h3>" + v.title + "</h3>";
   if (v.dynamic) {
     var cls = CLS[v.dynamic];
-    h += "<p>" + periodText() + "</p>";
-    cls.labels.forEach(function (l, k) { h += row("background:" + cls.colours[k], l); });
+    if (periodText()) h += "<p>" + periodText() + "</p>";
+    var any = state[v.dynamic === "count" ? "counts" : "rates"].some(function (x) { return x > 0; });
+    if (any) cls.labels.forEach(function (l, k) { h += row("background:" + cls.colours[k], l); });
     h += row("background:" + D.zero, "aucun signalement");
     if (v.dynamic === "rate") h += row("", "taux inconnu (logements non connus)", "hatch");
     if (D.hidden) h += row("", D.hidden.marker + " : " + D.hidden.reason, "hatch");
@@ -466,8 +488,13 @@ if (M > 1) {
     var div = L.DomUtil.create("div", "vigie-period");
     L.DomEvent.disableClickPropagation(div);
     var opts = D.months.map(function (m, k) { return "<option value='" + k + "'>" + m + "</option>"; }).join("");
-    div.innerHTML = "<label>Période affichée</label>de <select id='vigie-m0'>" + opts +
-      "</select> à <select id='vigie-m1'>" + opts + "</select><br>" +
+    // Each list has its own name (a screen reader announced « liste déroulante » alone).
+    div.setAttribute("role", "group");
+    div.setAttribute("aria-labelledby", "vigie-period-title");
+    div.innerHTML = "<span class='title' id='vigie-period-title'>Période affichée</span>" +
+      "<label for='vigie-m0'>de</label> <select id='vigie-m0' aria-label='Premier mois de la période affichée'>" +
+      opts + "</select> <label for='vigie-m1'>à</label> <select id='vigie-m1' " +
+      "aria-label='Dernier mois de la période affichée'>" + opts + "</select><br>" +
       "<button type='button' id='vigie-all'>Toute la période</button>";
     return div;
   };
@@ -492,6 +519,19 @@ if (M > 1) {
   });
 }
 refreshLegend();
+// Printed (A4 portrait or landscape), the page is laid out at the paper's size: Leaflet
+// draws the map again for it around the same centre, and again for the screen after
+// (before: the drawing kept the screen's size, cut on the right of a portrait page).
+if (window.matchMedia) {
+  var keepView = function () {
+    var c = map.getCenter(), z = map.getZoom();
+    map.invalidateSize({pan: false});
+    map.setView(c, z, {animate: false});
+  };
+  var printing = window.matchMedia("print");
+  if (printing.addEventListener) printing.addEventListener("change", keepView);
+  else printing.addListener(keepView);
+}
 window.vigie = {data: D, map: map, buildings: buildings, overlays: overlays, state: state,
                 zones: zonesLayer, notes: notesLayer, actions: actionsLayer,
                 classes: CLS, setPeriod: function (a, b) {

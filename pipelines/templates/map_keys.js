@@ -16,7 +16,11 @@
     if (button) { button.title = c[1]; button.setAttribute("aria-label", c[1]); }
   });
   var open = null, opener = null;
-  map.on("popupopen", function (e) { open = e.popup; });
+  map.on("popupopen", function (e) {
+    open = e.popup;
+    var close = e.popup.getElement() && e.popup.getElement().querySelector(".leaflet-popup-close-button");
+    if (close) { close.title = "Fermer"; close.setAttribute("aria-label", "Fermer"); }
+  });
   map.on("popupclose", function (e) { if (open === e.popup) { open = null; } });
   function layerOf(element) {
     var found = null;

@@ -213,9 +213,16 @@
       title.textContent = site.name + " : " + (c && c.s ? "s" : v === null || v === undefined ? "—" : fr(v, 2));
       p.appendChild(title);
       if (site.map) {
-        p.addEventListener("click", function () { window.location.href = site.map; });
+        // A link, not a click handler: Tab reaches the shape and Enter opens the site's
+        // map, as the table's links do (before: the mouse only).
+        var a = document.createElementNS(SVG, "a");
+        a.setAttribute("href", site.map);
+        a.setAttribute("aria-label", title.textContent + " (ouvrir la carte du site)");
+        a.appendChild(p);
+        svg.appendChild(a);
+      } else {
+        svg.appendChild(p);
       }
-      svg.appendChild(p);
     });
     holder.appendChild(svg);
     document.getElementById("map-legend").textContent = values.length
