@@ -8,7 +8,7 @@ one convention of every published count: a hidden value is null and its companio
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,14 @@ BUILDING_TABLES: dict[str, tuple[str, ...]] = {
     "building": ("zone", "building_id"),
     "building_category": ("zone", "building_id", "category"),
 }
+
+
+def among(values: pd.Series, pool: Iterable[object]) -> pd.Series:
+    """``values.isin(pool)``, the values compared as Python objects (bool, ``values``'
+    index). Speed only: on a text column pandas' ``isin`` makes one arrow scalar per
+    value of ``pool`` (80 ms for the 20,000 report ids of a bench site's ledger, 4 ms
+    this way)."""
+    return values.astype(object).isin(pool)
 
 
 def households(reports: pd.DataFrame) -> pd.Series:

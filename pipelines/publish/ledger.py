@@ -59,6 +59,7 @@ from pipelines.config import Config, SiteConfig
 from pipelines.config.publication import ProfileRule
 from pipelines.ingest import clean_cells
 from pipelines.io import atomic_path
+from pipelines.publish.cells import among
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +267,7 @@ def late_reports(micro: pd.DataFrame, ledger: pd.DataFrame | None, time: str) ->
     if counted is None or not closed:
         return pd.Series(False, index=micro.index)
     in_closed = micro[time].astype(str).isin(closed)
-    known = micro["report_id"].astype(str).isin(set(counted["report_id"].astype(str)))
+    known = among(micro["report_id"].astype(str), counted["report_id"].astype(str))
     return in_closed & ~known
 
 
@@ -309,5 +310,5 @@ def counted_rows(
     fill = now.reindex(old["report_id"])
     same = (fill["month"].to_numpy() == old["month"].to_numpy()) & stale
     old.loc[same, "digest"] = fill["digest"].to_numpy()[same]
-    both = pd.concat([old, new[~new["report_id"].isin(set(old["report_id"]))]])
+    both = pd.concat([old, new[~among(new["report_id"], old["report_id"])]])
     return both.reset_index(drop=True)
