@@ -20,7 +20,7 @@ import pandas as pd
 from pipelines.config.publication import ProfileRule
 from pipelines.crs import metric_crs_of
 from pipelines.io import list_cell
-from pipelines.publish.cells import BUILDING_TABLES, FLAG, NO_ZONE, flagged
+from pipelines.publish.cells import BUILDING_TABLES, FLAG, NO_ZONE, flagged, zone_of_building
 from pipelines.publish.levels import LEVEL_FR, derived_sums
 from pipelines.published import hidden
 from pipelines.taxonomy import CODES
@@ -128,7 +128,7 @@ def protect_profile(
             out[col] = out[col].where(~drop)
             out[f"{col}_flag"] = np.where(drop, FLAG, "")
     zones = cells[BUILDING_TABLES["zone"]].set_index("zone")
-    zone = ids.map(dict(zip(micro["building_id"], micro["zone"], strict=False)))
+    zone = ids.map(zone_of_building(micro))
     zone_shown = zone.isin(zones.index[(zones["flag"] != FLAG).to_numpy()]) & (zone != NO_ZONE)
     out["level"] = np.where(
         ~hidden_b, LEVEL_FR["building"], np.where(zone_shown, LEVEL_FR["zone"], LEVEL_FR["site"])

@@ -109,6 +109,13 @@ def microdata(
     )
 
 
+def zone_of_building(micro: pd.DataFrame) -> dict[str, str]:
+    """The zone :func:`microdata` counts each of its buildings in (the same on every row
+    of a building)."""
+    last = micro.drop_duplicates("building_id", keep="last")
+    return dict(zip(last["building_id"], last["zone"], strict=True))
+
+
 def micro_rows(reports: pd.DataFrame) -> np.ndarray:
     """Per row of ``reports``, whether it is one of :func:`microdata`'s rows (which keeps
     them in order): a counted report on a building, dated."""
@@ -121,7 +128,7 @@ def unpublished_zone(micro: pd.DataFrame) -> pd.DataFrame:
     :func:`pipelines.stats.disclosure.protect`): the buildings outside every zone
     (:data:`NO_ZONE`) make a cell no file publishes, locked hidden, so that it links no
     building to another; the real zones are left to the engine."""
-    zones = sorted(set(micro["zone"]))
+    zones = sorted(set(micro["zone"].unique()))
     outside = [z == NO_ZONE for z in zones]
     return pd.DataFrame(
         {
@@ -156,7 +163,7 @@ def technical_categories(micro: pd.DataFrame) -> frozenset[str]:
     the column is missing)."""
     if TECHNICAL not in micro:
         return frozenset()
-    return frozenset(micro.loc[micro[TECHNICAL].astype(bool), "category"].astype(str))
+    return frozenset(micro.loc[micro[TECHNICAL].astype(bool), "category"].astype(str).unique())
 
 
 #: Dimensions that are a function of another (derived, source): a building's RPLS

@@ -157,7 +157,7 @@ def freeze(
     """
     frozen_periods: set[str] = set()
     if ledger is not None and not ledger.empty:
-        frozen_periods = set(ledger["month"].astype(str))
+        frozen_periods = set(ledger["month"].astype(str).unique())
     fresh = monthly[~monthly["month"].astype(str).isin(frozen_periods)].assign(frozen=False)
     old = (
         ledger.assign(frozen=True)
@@ -168,7 +168,7 @@ def freeze(
     keys = [c for c in ("month", "building_id", "category") if c in out]
     out = out.sort_values(keys, na_position="first", kind="stable")
     out = out.reset_index(drop=True)
-    periods = sorted(set(out["month"].astype(str)))
+    periods = sorted(set(out["month"].astype(str).unique()))
     closed = set(periods[:-1])
     new_rows = fresh[fresh["month"].astype(str).isin(closed)].drop(columns="frozen")
     base = ledger if ledger is not None else new_rows.iloc[0:0]
@@ -208,7 +208,7 @@ def closed_periods(ledger: pd.DataFrame | None) -> set[str]:
     for table in TABLES[:2]:
         rows = ledger_part(ledger, table)
         if rows is not None:
-            out |= set(rows["month"].astype(str))
+            out |= set(rows["month"].astype(str).unique())
     return out
 
 
