@@ -8,7 +8,7 @@ one convention of every published count: a hidden value is null and its companio
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,14 @@ BUILDING_TABLES: dict[str, tuple[str, ...]] = {
     "building": ("zone", "building_id"),
     "building_category": ("zone", "building_id", "category"),
 }
+
+
+def among(values: pd.Series, pool: Iterable[object]) -> pd.Series:
+    """``values.isin(pool)``, the values compared as Python objects (bool, ``values``'
+    index). Speed only: on a text column pandas' ``isin`` makes one arrow scalar per
+    value of ``pool`` (80 ms for the 20,000 report ids of a bench site's ledger, 4 ms
+    this way)."""
+    return values.astype(object).isin(pool)
 
 
 def households(reports: pd.DataFrame) -> pd.Series:
@@ -101,6 +109,13 @@ def microdata(
     )
 
 
+def zone_of_building(micro: pd.DataFrame) -> dict[str, str]:
+    """The zone :func:`microdata` counts each of its buildings in (the same on every row
+    of a building)."""
+    last = micro.drop_duplicates("building_id", keep="last")
+    return dict(zip(last["building_id"], last["zone"], strict=True))
+
+
 def micro_rows(reports: pd.DataFrame) -> np.ndarray:
     """Per row of ``reports``, whether it is one of :func:`microdata`'s rows (which keeps
     them in order): a counted report on a building, dated."""
@@ -113,7 +128,7 @@ def unpublished_zone(micro: pd.DataFrame) -> pd.DataFrame:
     :func:`pipelines.stats.disclosure.protect`): the buildings outside every zone
     (:data:`NO_ZONE`) make a cell no file publishes, locked hidden, so that it links no
     building to another; the real zones are left to the engine."""
-    zones = sorted(set(micro["zone"]))
+    zones = sorted(set(micro["zone"].unique()))
     outside = [z == NO_ZONE for z in zones]
     return pd.DataFrame(
         {
@@ -148,7 +163,7 @@ def technical_categories(micro: pd.DataFrame) -> frozenset[str]:
     the column is missing)."""
     if TECHNICAL not in micro:
         return frozenset()
-    return frozenset(micro.loc[micro[TECHNICAL].astype(bool), "category"].astype(str))
+    return frozenset(micro.loc[micro[TECHNICAL].astype(bool), "category"].astype(str).unique())
 
 
 #: Dimensions that are a function of another (derived, source): a building's RPLS
@@ -197,15 +212,31 @@ def refined(
     return out
 
 
-def _with_derived(frame: pd.DataFrame, dims: tuple[str, ...], micro: pd.DataFrame) -> pd.DataFrame:
+def _derived_lookups(
+    micro: pd.DataFrame, tables: Iterable[tuple[str, ...]]
+) -> dict[str, dict[str, Any]]:
+    """Per :data:`DERIVED` dimension of ``tables``, its value for each value of its
+    source in ``micro`` (made once for every table of a call: 0.03 s less on a bench
+    site than once per table)."""
+    wanted = {d for t in tables for d in t}
+    out = {}
+    for derived, source in DERIVED:
+        if derived in wanted and derived in micro and source in micro:
+            pairs = micro[[source, derived]].drop_duplicates(source)
+            out[derived] = dict(zip(pairs[source].astype(str), pairs[derived], strict=True))
+    return out
+
+
+def _with_derived(
+    frame: pd.DataFrame, dims: tuple[str, ...], lookups: Mapping[str, Mapping[str, Any]]
+) -> pd.DataFrame:
     """``frame`` (a table's cells) with the derived columns of ``dims`` it lacks, each
-    looked up from its source in ``micro`` (null where the source is not there)."""
+    looked up from its source (``lookups``: :func:`_derived_lookups`; null where the
+    source is not there)."""
     out = frame
     for derived, source in DERIVED:
         if derived in dims and derived not in out.columns:
-            pairs = micro[[source, derived]].drop_duplicates(source)
-            lookup = dict(zip(pairs[source].astype(str), pairs[derived], strict=True))
-            out = out.assign(**{derived: out[source].astype(str).map(lookup)})
+            out = out.assign(**{derived: out[source].astype(str).map(lookups[derived])})
     return out
 
 
@@ -249,11 +280,12 @@ def engine_protect(
     given = dict(given or {})
     names = refined([*tables, *(t for t in given if t not in tables)])
     back = {r: t for t, r in names.items()}
+    lookups = _derived_lookups(micro, [names[t] for t in given])
     result = disclosure.protect(
         micro,
         [names[tuple(t)] for t in tables],
         rule=engine,
-        given={names[t]: _with_derived(f, names[t], micro) for t, f in given.items()},
+        given={names[t]: _with_derived(f, names[t], lookups) for t, f in given.items()},
     )
     out = {
         back[tuple(r)]: f.drop(columns=[d for d in r if d not in back[tuple(r)]])
@@ -274,7 +306,8 @@ def engine_audit(
     proved of them, not solved again where it stands."""
     names = refined(list(published))
     back = {r: t for t, r in names.items()}
-    frames = {names[t]: _with_derived(f, names[t], micro) for t, f in published.items()}
+    lookups = _derived_lookups(micro, names.values())
+    frames = {names[t]: _with_derived(f, names[t], lookups) for t, f in published.items()}
     return _restored_audit(disclosure.audit(micro, frames, rule=engine, proof=proof), back)
 
 

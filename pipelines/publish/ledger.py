@@ -59,6 +59,7 @@ from pipelines.config import Config, SiteConfig
 from pipelines.config.publication import ProfileRule
 from pipelines.ingest import clean_cells
 from pipelines.io import atomic_path
+from pipelines.publish.cells import among
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ def freeze(
     """
     frozen_periods: set[str] = set()
     if ledger is not None and not ledger.empty:
-        frozen_periods = set(ledger["month"].astype(str))
+        frozen_periods = set(ledger["month"].astype(str).unique())
     fresh = monthly[~monthly["month"].astype(str).isin(frozen_periods)].assign(frozen=False)
     old = (
         ledger.assign(frozen=True)
@@ -167,7 +168,7 @@ def freeze(
     keys = [c for c in ("month", "building_id", "category") if c in out]
     out = out.sort_values(keys, na_position="first", kind="stable")
     out = out.reset_index(drop=True)
-    periods = sorted(set(out["month"].astype(str)))
+    periods = sorted(set(out["month"].astype(str).unique()))
     closed = set(periods[:-1])
     new_rows = fresh[fresh["month"].astype(str).isin(closed)].drop(columns="frozen")
     base = ledger if ledger is not None else new_rows.iloc[0:0]
@@ -207,7 +208,7 @@ def closed_periods(ledger: pd.DataFrame | None) -> set[str]:
     for table in TABLES[:2]:
         rows = ledger_part(ledger, table)
         if rows is not None:
-            out |= set(rows["month"].astype(str))
+            out |= set(rows["month"].astype(str).unique())
     return out
 
 
@@ -266,7 +267,7 @@ def late_reports(micro: pd.DataFrame, ledger: pd.DataFrame | None, time: str) ->
     if counted is None or not closed:
         return pd.Series(False, index=micro.index)
     in_closed = micro[time].astype(str).isin(closed)
-    known = micro["report_id"].astype(str).isin(set(counted["report_id"].astype(str)))
+    known = among(micro["report_id"].astype(str), counted["report_id"].astype(str))
     return in_closed & ~known
 
 
@@ -309,5 +310,5 @@ def counted_rows(
     fill = now.reindex(old["report_id"])
     same = (fill["month"].to_numpy() == old["month"].to_numpy()) & stale
     old.loc[same, "digest"] = fill["digest"].to_numpy()[same]
-    both = pd.concat([old, new[~new["report_id"].isin(set(old["report_id"]))]])
+    both = pd.concat([old, new[~among(new["report_id"], old["report_id"])]])
     return both.reset_index(drop=True)

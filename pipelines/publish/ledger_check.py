@@ -18,7 +18,7 @@ import pandas as pd
 
 from pipelines.config.publication import ProfileRule
 from pipelines.errors import PublicationError
-from pipelines.publish.cells import microdata
+from pipelines.publish.cells import among, microdata
 from pipelines.publish.ledger import (
     COUNTED_COLUMNS,
     counted_part,
@@ -74,7 +74,7 @@ def ledger_drift(ledger: pd.DataFrame | None, micro: pd.DataFrame, time: str) ->
     now = micro.assign(report_id=micro["report_id"].astype(str)).drop_duplicates("report_id")
     now = now.set_index("report_id")
     ids = counted["report_id"].astype(str)
-    present = ids.isin(now.index)
+    present = among(ids, now.index)
     here = now.reindex(ids)
     moved = present & (here[time].astype(str).to_numpy() != counted["month"].astype(str))
     digest = counted["digest"]

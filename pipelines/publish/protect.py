@@ -70,7 +70,15 @@ from pipelines.publish.buildings import (
     protect_zones,
     without_building_detail,
 )
-from pipelines.publish.cells import FLAG, NO_ZONE, microdata, protect_tables, unpublished_zone
+from pipelines.publish.cells import (
+    FLAG,
+    NO_ZONE,
+    among,
+    microdata,
+    protect_tables,
+    unpublished_zone,
+    zone_of_building,
+)
 from pipelines.publish.charts import chart_tables
 from pipelines.publish.detached import detached_members, with_classes_hidden
 from pipelines.publish.keyfigures import (
@@ -279,7 +287,7 @@ def apply_profile(
     detached = detached_members(published.zones, new, gap_m=gap_m)
     new = with_classes_hidden(new, set().union(*detached.values()))
     if "zone_id" in new:  # the zones the engine counted each building in
-        counted_in = dict(zip(micro["building_id"], micro["zone"], strict=False))
+        counted_in = zone_of_building(micro)
         outside = new["building_id"].map(counted_in).eq(NO_ZONE).fillna(False).astype(bool)
         new["zone_id"] = new["zone_id"].mask(outside)
     new = new.drop(columns=[c for c in new.columns if c.startswith(("gi_z", "gi_p"))])
@@ -376,7 +384,8 @@ def apply_profile(
                 "flag": pd.concat([new["n_reports_before_flag"], new["n_reports_after_flag"]]),
             }
         )
-        reported = pd.concat([new["building_id"].astype(str)] * 2).isin(set(micro["building_id"]))
+        ids = pd.concat([new["building_id"].astype(str)] * 2)
+        reported = among(ids, micro["building_id"].unique())
         ba_cells = ba_cells[
             reported.to_numpy()
             & ((ba_cells["flag"] == FLAG) | (ba_cells["n_reports"].fillna(0) > 0))
@@ -447,7 +456,7 @@ def _note_categories(
     """The categories' totals as the method note publishes them: hidden (and kept so,
     ``locked``) for a person-related category under ``comite``, for every category
     under ``public`` (whose note shows none); the others left to the engine."""
-    codes = sorted(set(micro["category"]))
+    codes = sorted(set(micro["category"].unique()))
     hide = [rule.protect == "all" or code in person_related for code in codes]
     return pd.DataFrame(
         {"category": codes, "flag": [FLAG if h else "" for h in hide], "locked": hide}
