@@ -95,6 +95,15 @@ def _write(dst: str | Path, writer: Callable[[Path], object], what: str) -> Path
     return Path(dst)
 
 
+def write_parquet(frame: pd.DataFrame, dst: str | Path) -> Path:
+    """Write a table (no geometry) as Parquet (zstd), atomically: a folder it cannot
+    write is one :class:`OutputError` naming the file, not pyarrow's message without
+    one."""
+    return _write(
+        dst, lambda p: frame.to_parquet(p, index=False, compression="zstd"), f"{len(frame)} rows"
+    )
+
+
 def write_geoparquet(frame: gpd.GeoDataFrame, dst: str | Path) -> Path:
     """Write a GeoDataFrame as GeoParquet in EPSG:4326, atomically.
 

@@ -30,7 +30,7 @@ from pipelines.indicators.compute import (
     targets_of,
 )
 from pipelines.indicators.note import METHOD_NOTE_FR
-from pipelines.io import read_csv, read_geoparquet, write_json, write_text
+from pipelines.io import read_csv, read_geoparquet, write_json, write_parquet, write_text
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +92,14 @@ def run(
         entrance_quarters(reports, site["quarter"].astype(str).tolist() if len(site) else []),
         levels,
     )
-    entrances.to_parquet(processed / "indicators_entrance.parquet", index=False)
+    write_parquet(entrances, processed / "indicators_entrance.parquet")
     if len(categories):
         categories["n_buildings"] = site["n_buildings"].iloc[0]
         categories["reports_per_building"] = (
             categories["n_reports"] / categories["n_buildings"]
         ).round(3)
-    categories.to_parquet(processed / "indicators_category.parquet", index=False)
-    site.to_parquet(processed / "indicators_site.parquet", index=False)
+    write_parquet(categories, processed / "indicators_category.parquet")
+    write_parquet(site, processed / "indicators_site.parquet")
     write_text(METHOD_NOTE_FR, processed / "indicators_method.md")
     summary = {
         "quarters": site["quarter"].tolist() if len(site) else [],

@@ -65,7 +65,14 @@ from pipelines.indicators import (
     hotspot_buildings,
     site_mark,
 )
-from pipelines.io import read_geoparquet, read_json, write_csv, write_json, write_text
+from pipelines.io import (
+    read_geoparquet,
+    read_json,
+    write_csv,
+    write_json,
+    write_parquet,
+    write_text,
+)
 from pipelines.publish.cells import microdata, protect_tables
 from pipelines.publish.consistency import consistent_with_published
 from pipelines.publish.headline import published_quarter_trends
@@ -311,12 +318,10 @@ def run_indicators(
     out_site, out_cats = rounded(out_site, rule.round_base), rounded(out_cats, rule.round_base)
     out_site = with_shown_watch(out_site, entrances, rule)
     dst_dir.mkdir(parents=True, exist_ok=True)
-    protect_entrances(entrances, rule).to_parquet(
-        dst_dir / INDICATOR_FILES["entrance"], index=False
-    )
-    out_site.to_parquet(dst_dir / INDICATOR_FILES["site"], index=False)
+    write_parquet(protect_entrances(entrances, rule), dst_dir / INDICATOR_FILES["entrance"])
+    write_parquet(out_site, dst_dir / INDICATOR_FILES["site"])
     out_cats = out_cats.drop(columns=list(NOT_PUBLISHED), errors="ignore")
-    out_cats.to_parquet(dst_dir / INDICATOR_FILES["category"], index=False)
+    write_parquet(out_cats, dst_dir / INDICATOR_FILES["category"])
     write_json(
         {"profile": rule.name, "threshold": rule.min_households, "audit": audit},
         dst_dir / INDICATOR_FILES["audit"],

@@ -15,12 +15,12 @@ from pipelines.actions import EFFECT_METHOD_FR
 from pipelines.config import Config, SiteConfig
 from pipelines.hotspots import NoteContext, Section, method_note_html, method_note_markdown
 from pipelines.io import (
-    atomic_path,
     read_csv,
     read_geoparquet,
     read_json,
     write_geoparquet,
     write_json,
+    write_parquet,
     write_text,
 )
 from pipelines.publish.actions import action_cells, actions_of_shown_classes, protect_actions
@@ -74,28 +74,22 @@ def _compare_windows(compare: dict[str, Any] | None) -> tuple[Window, Window] | 
     return before, after
 
 
-def _write_parquet(frame: pd.DataFrame, dst: Path) -> None:
-    with atomic_path(dst) as tmp:
-        frame.to_parquet(tmp, index=False, compression="zstd")
-    log.info("wrote %s (%d rows)", dst, len(frame))
-
-
 def write_published(published: Published, dst_dir: Path) -> Path:
     """Write every file of :data:`pipelines.published.FILES` in ``dst_dir`` (the
     optional ones empty when absent, ``site.json`` saying so)."""
     dst_dir.mkdir(parents=True, exist_ok=True)
     write_geoparquet(published.profile, dst_dir / FILES["profile"])
-    _write_parquet(published.monthly, dst_dir / FILES["monthly"])
+    write_parquet(published.monthly, dst_dir / FILES["monthly"])
     write_geoparquet(published.points, dst_dir / FILES["points"])
     empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs="EPSG:4326"))
     for name in ("zones", "notes", "density", "actions"):
         frame = getattr(published, name)
         write_geoparquet(frame if frame is not None else empty, dst_dir / FILES[name])
     chronic = published.chronic if published.chronic is not None else pd.DataFrame()
-    _write_parquet(chronic, dst_dir / FILES["chronic"])
+    write_parquet(chronic, dst_dir / FILES["chronic"])
     for name in (*CHART_TABLES, "key_figures"):
         frame = getattr(published, name)
-        _write_parquet(frame if frame is not None else pd.DataFrame(), dst_dir / FILES[name])
+        write_parquet(frame if frame is not None else pd.DataFrame(), dst_dir / FILES[name])
     write_json(published.site, dst_dir / FILES["site"])
     return dst_dir
 

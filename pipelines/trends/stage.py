@@ -41,7 +41,7 @@ import pandas as pd
 from pipelines.config import Config, HotspotParams, TrendSettings
 from pipelines.crs import to_metric
 from pipelines.errors import NotEnoughFeaturesError
-from pipelines.io import atomic_path, read_geoparquet, write_csv, write_geoparquet, write_json
+from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json, write_parquet
 from pipelines.reports import counted as is_counted
 from pipelines.stats import EMERGING_LABELS_FR, feature_points, naive_datetimes
 from pipelines.trends.emerging_hotspots import (
@@ -361,13 +361,6 @@ FOLLOWUP_COLUMNS = [
 BACKLOG_COLUMNS = ["level", "key", "period_start", "period_end", "n_open"]
 
 
-def _write_parquet(frame: pd.DataFrame, dst: Path) -> None:
-
-    with atomic_path(dst) as tmp:
-        frame.to_parquet(tmp, index=False, compression="zstd")
-    log.info("wrote %s (%d rows)", dst, len(frame))
-
-
 def _with_geometry(
     buildings: gpd.GeoDataFrame, table: pd.DataFrame | None, columns: list[str]
 ) -> gpd.GeoDataFrame:
@@ -409,8 +402,8 @@ def run(
         site_key=site_id,
     )
     out_dir = Path(out_dir)
-    _write_parquet(result.series, out_dir / "trends.parquet")
-    _write_parquet(result.tests, out_dir / "trend_tests.parquet")
+    write_parquet(result.series, out_dir / "trends.parquet")
+    write_parquet(result.tests, out_dir / "trend_tests.parquet")
     emerging = _with_geometry(buildings, result.emerging.table, EMERGING_COLUMNS)
     write_geoparquet(emerging, out_dir / "emerging.parquet")
     ba = _with_geometry(buildings, result.before_after, BEFORE_AFTER_COLUMNS)
