@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import shutil
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import sys
 import unicodedata
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import geopandas as gpd
 import numpy as np
@@ -37,7 +39,7 @@ from pipelines.ingest import read_file_chunks
 from pipelines.io import read_csv
 from pipelines.portfolio import assign_rows, find_overlaps, parallel, read_perimeters, repair
 from pipelines.portfolio import run as split
-from pipelines.portfolio.perimeters import beyond_extract
+from pipelines.portfolio.perimeters import beyond_extract, check_within_extract
 from pipelines.publish.summary import portfolio_part
 from pipelines.stages import SitePaths
 from tests.conftest import RAW, ROOT, make_secret, osm_bounds_file
@@ -498,6 +500,24 @@ def test_a_perimeter_a_little_beyond_the_extract_is_taken() -> None:
     assert [(p.id, why) for p, why in beyond_extract([near, far], extract)] == [
         ("loin", "s'étend au-delà de l'extrait de 1,1 km au nord")
     ]
+
+
+def test_a_perimeter_half_a_kilometre_beyond_the_extract_is_taken_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Between what a building on the edge explains and a kilometre, the site is kept
+    but its buildings beyond the extract may be missing: one French warning names the
+    feature and how far (it was silent)."""
+    extract = (2.4779, 48.90676, 2.49111, 48.91278)
+    near = Perimeter("bord", "Bord", 1, (2.4775, 48.9062, 2.4920, 48.9139))  # 120 m north
+    half = Perimeter("demi", "Demi", 2, (2.4785, 48.9075, 2.484, 48.9173))  # 0.5 km north
+    portfolio = SimpleNamespace(sites=[near, half], perimeters="p.geojson", osm="bondy.osm.pbf")
+    with caplog.at_level(logging.WARNING, logger="pipelines.portfolio.perimeters"):
+        check_within_extract(portfolio, extract)  # type: ignore[arg-type]
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith("p.geojson : entité n° 2 (site « demi », « Demi ») : ")
+    assert "s'étend au-delà de l'extrait de 0,5 km au nord" in message
+    assert "« bondy.osm.pbf » manquent, s'il y en a" in message
 
 
 def test_overlaps_are_listed_with_the_site_that_gets_their_rows(

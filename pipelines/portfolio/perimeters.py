@@ -208,6 +208,11 @@ def _raise_problems(portfolio: PortfolioConfig, problems: pd.Series) -> None:
 #: comes whole in the extract, and a perimeter drawn around it reaches beyond the box
 #: (the demo's residences by up to 134 m); beyond this, its buildings would be missing.
 BEYOND_EXTRACT_M = 1000.0
+#: Metres beyond which a perimeter reaching out of its extract's box is told in a
+#: warning (up to :data:`BEYOND_EXTRACT_M`, where it is refused): more than a building on
+#: the box's edge explains (the demo's residences reach 134 m beyond), so buildings of
+#: the site may be missing from the extract.
+WARN_BEYOND_EXTRACT_M = 250.0
 #: Metres per degree of latitude.
 _M_PER_DEG = 111_320.0
 
@@ -219,10 +224,12 @@ def _km(metres: float) -> str:
 
 
 def beyond_extract(
-    sites: Sequence[Perimeter], extract: tuple[float, float, float, float]
+    sites: Sequence[Perimeter],
+    extract: tuple[float, float, float, float],
+    limit_m: float = BEYOND_EXTRACT_M,
 ) -> list[tuple[Perimeter, str]]:
     """The perimeters whose box reaches beyond the extract's ``extract`` (west, south,
-    east, north, degrees) by more than :data:`BEYOND_EXTRACT_M` on a side, each with how
+    east, north, degrees) by more than ``limit_m`` on a side, each with how
     far, in French (« s'étend au-delà de l'extrait de 4 512 km à l'ouest, 3,2 km au
     nord », after « entièrement hors de l'extrait » when it does not meet it)."""
     west, south, east, north = extract
@@ -236,7 +243,7 @@ def beyond_extract(
             "à l'est": (e - east) * per_lon,
             "au nord": (n - north) * _M_PER_DEG,
         }
-        if max(sides.values()) <= BEYOND_EXTRACT_M:
+        if max(sides.values()) <= limit_m:
             continue
         far = ", ".join(f"{_km(m)} {side}" for side, m in sides.items() if m > 0)
         apart = w > east or e < west or s > north or n < south
@@ -251,7 +258,9 @@ def check_within_extract(
     """Refuse the perimeters that reach beyond the extract's box ``extract`` (degrees)
     by more than :data:`BEYOND_EXTRACT_M`: their buildings beyond would be missing from
     their site, or all of them (a box of the whole world, a stray vertex at (0, 0),
-    longitude and latitude swapped, a site of another town).
+    longitude and latitude swapped, a site of another town). Those reaching beyond by
+    more than :data:`WARN_BEYOND_EXTRACT_M` only are kept, with a French warning naming
+    each one and how far.
 
     Raises
     ------
@@ -261,6 +270,13 @@ def check_within_extract(
     """
     found = beyond_extract(portfolio.sites, extract)
     if not found:
+        near = beyond_extract(portfolio.sites, extract, WARN_BEYOND_EXTRACT_M)
+        for p, far in near:
+            log.warning(
+                "%s : entité n° %s (site « %s », « %s ») : %s ; les bâtiments du site "
+                "au-delà de l'extrait OSM « %s » manquent, s'il y en a.",
+                portfolio.perimeters, p.feature, p.id, p.name, far, portfolio.osm,
+            )  # fmt: skip
         return
     listed = [
         f"entité n° {p.feature} (site « {p.id} », « {p.name} », longitude "
