@@ -328,11 +328,17 @@ def split_source(
             # Each site's rows in the export's order: the rows sorted by site (stable).
             order = np.argsort(site, kind="stable")
             bounds = np.searchsorted(site[order], np.arange(len(sites) + 1))
+            # One take of the placed rows, then a slice per site (no copy): pyarrow's take
+            # on the part's many chunks goes through all of them, so a take per site cost
+            # sites x the part (benchmark, 200 sites, 5 million rows: half the split).
+            placed_rows = table.take(pa.array(order[bounds[0] :]))
             for i, sid in enumerate(sites):
-                rows = order[bounds[i] : bounds[i + 1]]
-                if len(rows):
-                    sinks.add_rows(site_paths[sid], table.take(pa.array(rows)))
-                counts["by_site"][sid] += len(rows)
+                n_rows = int(bounds[i + 1] - bounds[i])
+                if n_rows:
+                    sinks.add_rows(
+                        site_paths[sid], placed_rows.slice(bounds[i] - bounds[0], n_rows)
+                    )
+                counts["by_site"][sid] += n_rows
             for how, k in placed.loc[site >= 0, "how"].value_counts().items():
                 counts["placed_by"][str(how)] += int(k)
             away = np.flatnonzero(site < 0)
