@@ -123,6 +123,16 @@ def cut_extract(
     return {p.id: int(n) for p, n in zip(sites, kept_ways, strict=True)}
 
 
+def _unique(values: _Array) -> _Array:
+    """The distinct values, sorted: ``np.unique``'s answer, by a sort. numpy 2.4's
+    ``np.unique`` hashes integers, 1.8 s for the 1.7 million node keys of the
+    benchmark's 200 sites where the sort takes 0.02 s (a fifth of the cut's time)."""
+    out = np.sort(values)
+    if len(out):
+        out = out[np.concatenate(([True], out[1:] != out[:-1]))]
+    return out
+
+
 class _Keys:
     """A set of (object id, site) pairs of one kind, as sorted ``id * sites + site``
     keys (int64: ids up to 2**63 / sites, far above OSM's)."""
@@ -139,7 +149,7 @@ class _Keys:
 
     def freeze(self) -> _Keys:
         """Sort the pairs added so far into :attr:`keys` (duplicates dropped)."""
-        self.keys = np.unique(np.concatenate([self.keys, *self._parts]))
+        self.keys = _unique(np.concatenate([self.keys, *self._parts]))
         self._parts = []
         return self
 
@@ -293,7 +303,7 @@ class _Finder:
         ref_at, site = self._in_box.match(refs)
         way_at = np.repeat(np.arange(len(ids)), counts)[ref_at]
         n = len(self.boxes)
-        pairs = np.unique(way_at * n + site)
+        pairs = _unique(way_at * n + site)
         way_at, site = pairs // n, pairs % n
         self.kept["w"].add(ids[way_at], site)
         self.referenced["n"].add(_nodes_of(way_at, refs, counts), np.repeat(site, counts[way_at]))
@@ -304,7 +314,7 @@ class _Finder:
             if m.type in members:
                 members[m.type].append(m.ref)
         _, site = self.kept["w"].match(np.array(members["w"], np.int64))
-        sites = np.unique(site)
+        sites = _unique(site)
         if not len(sites):
             return
         self.kept["r"].add(np.full(len(sites), rel.id), sites)
@@ -339,7 +349,7 @@ class _Targets:
 
     def __init__(self, kept: _Keys, referenced: _Keys) -> None:
         self.all = _Keys(kept.n_sites)
-        self.all.keys = np.union1d(kept.keys, referenced.keys)
+        self.all.keys = _unique(np.concatenate([kept.keys, referenced.keys]))
         self.is_kept = np.isin(self.all.keys, kept.keys, assume_unique=True)
         self._keys = self.all.keys.data  # a memoryview
         self._kept = self.is_kept.data
