@@ -877,6 +877,31 @@ def test_a_row_with_only_a_building_code_goes_where_its_building_is(
             assert footprints[known[code]].intersects(polygons[site]), (site, code)
 
 
+def test_the_extract_s_buildings_are_read_only_for_rows_to_match_by_address(
+    tmp_path: Path, simulated_bondy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows with coordinates need no address match: the split read every building of
+    the extract all the same (a third of its time on the benchmark's portfolio), now
+    only when a row has to be matched by its address or building code, and once."""
+    from pipelines.portfolio import stage as split_stage
+
+    reads: list[object] = []
+    read = split_stage.read_osm_buildings
+    monkeypatch.setattr(split_stage, "read_osm_buildings", lambda p: reads.append(p) or read(p))
+    rows = [r for r in export_rows(simulated_bondy / "signalements_bailleur.csv")
+            if np.isfinite(degrees(r["Longitude"], 180))][:60]  # fmt: skip
+    (tmp_path / "a").mkdir()
+    export = write_export(tmp_path / "a", rows, simulated_bondy)
+    summary = split(load_config(write_config(tmp_path / "a", str(export))))
+    assert summary["sources"]["bailleur"]["placed_by"]["coordonnees"] > 0
+    assert reads == []
+    by_code = [{**r, "Latitude": "", "Longitude": ""} for r in rows[:2]]
+    (tmp_path / "b").mkdir()
+    export = write_export(tmp_path / "b", [*rows, *by_code], simulated_bondy)
+    split(load_config(write_config(tmp_path / "b", str(export))))
+    assert len(reads) == 1
+
+
 # --------------------------------------------------------------------------- runs
 def test_a_site_summary_refuses_rows_its_ingestion_did_not_read() -> None:
     split_summary = {

@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import osmium
 import pytest
 
 from pipelines.config import Perimeter, load_config
 from pipelines.errors import InputError
 from pipelines.osm.buildings import read_osm_bounds
-from pipelines.portfolio.cut import cut_extract, widened
+from pipelines.portfolio.cut import _Keys, _Targets, cut_extract, widened
 from tests.conftest import ROOT
 
 DEMO = load_config(ROOT / "config" / "demo_portfolio.toml").portfolio
@@ -207,3 +208,22 @@ def test_an_unsorted_extract_is_cut_as_the_sorted_one(tmp_path, cuts):
     assert all(n > 0 for n in ways.values())
     for dst, together in zip(dsts, cuts["new"][:3], strict=True):
         assert contents(dst) == contents(together)
+
+
+def test_an_object_out_of_the_id_order_still_gets_its_sites() -> None:
+    """The last pass reads each object's sites on from the previous object's (ids ascend
+    in a sorted extract); an object out of that order (an extract sorted by kind only)
+    gets the same sites as in order."""
+    kept, referenced = _Keys(4), _Keys(4)
+    kept.add(np.array([3, 3, 8, 20]), np.array([0, 2, 1, 3]))
+    referenced.add(np.array([3, 5, 8, 21]), np.array([1, 0, 1, 2]))
+    expected = {
+        3: [(0, True), (1, False), (2, True)],
+        5: [(0, False)],
+        8: [(1, True)],
+        20: [(3, True)],
+        21: [(2, False)],
+    }
+    targets = _Targets(kept.freeze(), referenced.freeze())
+    asked = [1, 3, 5, 8, 20, 21, 30, 8, 3, 21, 0, 5, 20, 5, 3]
+    assert [targets.of(i) for i in asked] == [expected.get(i, []) for i in asked]

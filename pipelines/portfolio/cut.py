@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import math
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,16 @@ def cut_extract(
     return {p.id: int(n) for p, n in zip(sites, kept_ways, strict=True)}
 
 
+def _unique(values: _Array) -> _Array:
+    """The distinct values, sorted: ``np.unique``'s answer, by a sort. numpy 2.4's
+    ``np.unique`` hashes integers, 1.8 s for the 1.7 million node keys of the
+    benchmark's 200 sites where the sort takes 0.02 s (a fifth of the cut's time)."""
+    out = np.sort(values)
+    if len(out):
+        out = out[np.concatenate(([True], out[1:] != out[:-1]))]
+    return out
+
+
 class _Keys:
     """A set of (object id, site) pairs of one kind, as sorted ``id * sites + site``
     keys (int64: ids up to 2**63 / sites, far above OSM's)."""
@@ -138,7 +149,7 @@ class _Keys:
 
     def freeze(self) -> _Keys:
         """Sort the pairs added so far into :attr:`keys` (duplicates dropped)."""
-        self.keys = np.unique(np.concatenate([self.keys, *self._parts]))
+        self.keys = _unique(np.concatenate([self.keys, *self._parts]))
         self._parts = []
         return self
 
@@ -292,7 +303,7 @@ class _Finder:
         ref_at, site = self._in_box.match(refs)
         way_at = np.repeat(np.arange(len(ids)), counts)[ref_at]
         n = len(self.boxes)
-        pairs = np.unique(way_at * n + site)
+        pairs = _unique(way_at * n + site)
         way_at, site = pairs // n, pairs % n
         self.kept["w"].add(ids[way_at], site)
         self.referenced["n"].add(_nodes_of(way_at, refs, counts), np.repeat(site, counts[way_at]))
@@ -303,7 +314,7 @@ class _Finder:
             if m.type in members:
                 members[m.type].append(m.ref)
         _, site = self.kept["w"].match(np.array(members["w"], np.int64))
-        sites = np.unique(site)
+        sites = _unique(site)
         if not len(sites):
             return
         self.kept["r"].add(np.full(len(sites), rel.id), sites)
@@ -327,22 +338,34 @@ def _add_nodes_of_ways(src: str, ways: _Keys, nodes: _Keys) -> None:
 
 class _Targets:
     """Which sites get an object of one kind, and whether they keep it (as it is) or
-    only reference it (without its tags)."""
+    only reference it (without its tags).
+
+    :meth:`of` is asked for every object of the extract, in the file's order: ids
+    ascending in a sorted extract. It reads on from where the last object's sites
+    ended, searching only for an object out of that order, and reads the keys through
+    a ``memoryview`` (Python ints, not numpy scalars): 2.7 µs an object was 1.5 µs
+    (200 sites: 2 million objects).
+    """
 
     def __init__(self, kept: _Keys, referenced: _Keys) -> None:
         self.all = _Keys(kept.n_sites)
-        self.all.keys = np.union1d(kept.keys, referenced.keys)
+        self.all.keys = _unique(np.concatenate([kept.keys, referenced.keys]))
         self.is_kept = np.isin(self.all.keys, kept.keys, assume_unique=True)
+        self._keys = self.all.keys.data  # a memoryview
+        self._kept = self.is_kept.data
+        self._at = 0  # where the last object's sites ended
 
     def of(self, obj_id: int) -> list[tuple[int, bool]]:
         """The sites of object ``obj_id``, each with whether it keeps it."""
-        n = self.all.n_sites
-        keys = self.all.keys
-        at = int(np.searchsorted(keys, obj_id * n))
+        keys, at = self._keys, self._at
+        first = obj_id * self.all.n_sites
+        if (at > 0 and keys[at - 1] >= first) or (at < len(keys) and keys[at] < first):
+            at = bisect_left(keys, first)  # not right after the last object
         out = []
-        while at < len(keys) and keys[at] < (obj_id + 1) * n:
-            out.append((int(keys[at]) - obj_id * n, bool(self.is_kept[at])))
+        while at < len(keys) and keys[at] < first + self.all.n_sites:
+            out.append((keys[at] - first, bool(self._kept[at])))
             at += 1
+        self._at = at
         return out
 
 
