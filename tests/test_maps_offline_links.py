@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from browser import offline_page
 
+from pipelines.maps.html import header_html
 from pipelines.maps.method_pages import markdown_html
 from tests.conftest import DemoRun
 
@@ -92,3 +93,17 @@ def test_the_notes_markdown_is_escaped_then_marked_up() -> None:
         "<ul>\n<li>point <code>a&lt;b</code> suite</li>\n<li>second</li>\n</ul>\n"
         "<h2>Partie</h2>"
     )
+
+
+@pytest.mark.browser
+def test_the_map_header_reads_period_then_badge(tmp_path: Path, browser: Any) -> None:
+    """Read aloud or copied, the map's header says « 31/12/2025 données simulées tous
+    les sites » (before: « 31/12/2025données simuléestous les sites »)."""
+    header = header_html("Bondy", "01/01/2025 – 31/12/2025", simulated=True)
+    page = tmp_path / "header.html"
+    page.write_text(f"<!DOCTYPE html><html lang='fr'><body>{header}</body></html>", "utf-8")
+    with offline_page(page, wait_js="() => true", browser=browser, settle=False) as live:
+        text = live.page.text_content(".vigie-header") or ""
+    assert "31/12/2025 données simulées tous les sites" in " ".join(text.split())
+    assert "2025données" not in text
+    assert "simuléestous" not in text
