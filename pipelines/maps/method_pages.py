@@ -88,11 +88,12 @@ def note_page(title: str, body: str, *, simulated: bool) -> str:
     text, escaped) and ``body`` (HTML built by :func:`markdown_html`)."""
     return str(
         render_template(
-            "method_page.html",
+            "method_note.html",  # the hotspot note's page, with a body of HTML
             title=title,
             body=Markup(body),  # built from escaped text only
             css=Markup(template_text("method_note.css")),
             simulated=simulated,
+            sections=[],
         )
     )
 
