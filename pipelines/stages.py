@@ -394,8 +394,21 @@ STAGES: tuple[Stage, ...] = (
         "map",
         code=("maps", "templates"),
         settings=(),
-        reads=(*(f"published/{name}" for name in PUBLISHED_FILES.values()), "basemap.parquet"),
-        writes=("{maps}/{site}.html", "{maps}/{site}.png"),
+        # and the pages the index links to, under maps/ so that the folder copied alone
+        # opens them (pipelines.maps.method_pages): the notes, the charts
+        reads=(
+            *(f"published/{name}" for name in PUBLISHED_FILES.values()),
+            "basemap.parquet",
+            f"published/{INDICATOR_FILES['note']}",
+            *(f"charts/{name}.png" for name in CHART_NAMES),
+        ),
+        writes=(
+            "{maps}/{site}.html",
+            "{maps}/{site}.png",
+            "{maps}/{site}/methode.html",
+            "{maps}/{site}/indicateurs.html",
+            *(f"{{maps}}/{{site}}/{name}.png" for name in CHART_NAMES),
+        ),
     ),
     # The committee pack and its PDF (printed by headless Chromium), from the published
     # tables, the charts and the map's PNG (:mod:`pipelines.maps.pack`).

@@ -588,6 +588,8 @@ def test_index_page_links_documents_relative_to_maps(tmp_path: Path, site) -> No
         json.dumps({"trends": {"monthly": {"trend": "baisse"}}}), encoding="utf-8"
     )
     (maps_dir / "essai.png").write_bytes(b"png")
+    (maps_dir / "essai").mkdir()  # the map stage's copy of the charts, under maps/
+    (maps_dir / "essai" / "top_buildings.png").write_bytes(b"png")
     site_cfg = SiteConfig(
         id="essai", name="Essai <i>", osm=str(BONDY_OSM), simulated=True,
         sources=(SourceConfig(id="x", kind="reports", path="x.csv"),),
@@ -602,7 +604,9 @@ def test_index_page_links_documents_relative_to_maps(tmp_path: Path, site) -> No
     assert "essai.html" in hrefs
     assert "essai.png" in hrefs
     assert "../data/processed/essai/quality.html" in hrefs
-    assert "../data/processed/essai/charts/monthly_reports.png" in hrefs
+    # the charts from under maps/, never from the processed folder a copy of maps/ loses
+    assert "essai/top_buildings.png" in hrefs
+    assert not any("charts/" in h for h in hrefs)
     assert not any("method_note" in h for h in hrefs)  # absent, so not linked
     assert "Essai &lt;i&gt;" in html
     assert "Essai <i>" not in html

@@ -191,3 +191,19 @@ def test_every_text_of_the_portfolio_is_readable(tmp_path: Path, browser: Any) -
     wait = "() => document.querySelectorAll('#sites tbody tr').length === 4"
     with offline_page(page_path, wait_js=wait, browser=browser, settle=False) as live:
         assert live.page.evaluate(LOW_CONTRAST_JS, "body") == []
+
+
+def test_quarters_read_the_french_way(tmp_path: Path, browser: Any) -> None:
+    """The table and the sparkline's title write « T4 2024 », as French usage does; the
+    table's value stays in ``data-quarter`` (before: « 2024-T4 » everywhere)."""
+    row = dict(SITES[0], quarter="2024-T4", quarters=["2024-T3", "2024-T4"], spark=[3.0, 4.0])
+    page_path = tmp_path / "index.html"
+    page_path.write_text(render_portfolio([row]), encoding="utf-8")
+    wait = "() => document.querySelectorAll('#sites tbody tr').length === 1"
+    with offline_page(page_path, wait_js=wait, browser=browser, settle=False) as live:
+        page = live.page
+        cell = page.locator("#sites tbody td:nth-child(2)")  # Trimestre
+        assert (cell.inner_text(), cell.get_attribute("data-quarter")) == ("T4 2024", "2024-T4")
+        title = page.text_content("#sites svg.sparkline title")
+        assert title == "Signalements par trimestre : T3 2024 : 3 ; T4 2024 : 4"
+        assert "2024-T" not in page.inner_text("body")

@@ -133,6 +133,35 @@ def test_the_table_sorts_and_opens_a_real_site_and_a_residence(
         assert live.external_requests == []
 
 
+def test_the_indicators_note_opens_as_a_page_inside_maps(
+    portfolio_index: Path,
+    browser,  # type: ignore[no-untyped-def]
+) -> None:
+    """« Méthode des indicateurs » opens a French HTML page beside the maps; every link of
+    the portfolio page stays in its folder and exists (before: a link to
+    ``../processed_dir/<site>/published/indicators_method.md``, raw Markdown, lost with a
+    copy of the maps folder alone)."""
+    maps = portfolio_index.parent.resolve()
+    with offline_page(
+        portfolio_index,
+        wait_js="() => document.querySelectorAll('#sites tbody tr').length > 1",
+        browser=browser,
+        settle=False,
+    ) as live:
+        page = live.page
+        links = page.eval_on_selector_all("[href]", "els => els.map(e => e.getAttribute('href'))")
+        for href in links:
+            assert (maps / href).resolve().is_relative_to(maps), href
+            assert (maps / href).exists(), href
+        note = page.locator(f"tr[data-site='{REAL}'] a", has_text="Méthode des indicateurs")
+        assert note.get_attribute("href") == f"{REAL}/indicateurs.html"
+        with page.expect_navigation():
+            note.click()
+        assert page.inner_text("h1") == "Indicateurs par site et par trimestre : méthode"
+        assert live.console_errors == []
+        assert live.external_requests == []
+
+
 #: A site name a landlord may well write, and markup that must stay text.
 MARKUP_NAME = "Les Lilas & Co <b>gras</b> « R&D »"
 

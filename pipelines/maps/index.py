@@ -21,11 +21,12 @@ from pipelines.fr import fr_number, fr_period, plural
 from pipelines.io import read_json, write_text
 from pipelines.maps.actions import status_colour, status_order
 from pipelines.maps.html import ATTRIBUTIONS, TOO_FEW_FR, esc, source_labels
+from pipelines.maps.method_pages import INDICATORS_PAGE, METHOD_PAGE
 from pipelines.maps.notes import notes_table_html
 from pipelines.maps.portfolio import portfolio_page
 from pipelines.markup import render_template, template_text
 from pipelines.published import FILES
-from pipelines.stages import PUBLIC_PACK, SitePaths
+from pipelines.stages import CHART_NAMES, PUBLIC_PACK, SitePaths
 
 #: Trend arrows: (symbol, CSS class, French words).
 ARROWS: dict[str, tuple[str, str, str]] = {
@@ -172,15 +173,21 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
         documents.append(
             ("Rapport qualité des données", _rel(paths.processed / "quality.html", dst_dir))
         )
-    # where the hotspot stage ran, the method note as published (its counts from the
-    # published tables, with its publication section), never the analysis' own
-    note = paths.published / "method_note.html"
+    # the pages under maps/<site>/ (pipelines.maps.method_pages, the map stage's): a
+    # maps folder copied alone still opens them. Where the hotspot stage ran, the
+    # method note as published (its counts from the published tables, with its
+    # publication section), never the analysis' own.
+    pages = paths.map.parent / site.id
+    note = pages / METHOD_PAGE
     if (paths.processed / "method_note.html").exists() and note.exists():
         documents.append(("Note de méthode", _rel(note, dst_dir)))
-    charts_dir = paths.processed / "charts"
-    for chart in sorted(charts_dir.glob("*.png")) if charts_dir.is_dir() else []:
-        title = CHART_TITLES_FR.get(chart.stem, chart.stem.replace("_", " "))
-        documents.append((f"Graphique : {title}", _rel(chart, dst_dir)))
+    if (pages / INDICATORS_PAGE).exists():
+        documents.append(("Méthode des indicateurs", _rel(pages / INDICATORS_PAGE, dst_dir)))
+    for name in CHART_NAMES:
+        chart = pages / f"{name}.png"
+        if chart.exists():
+            title = CHART_TITLES_FR.get(name, name.replace("_", " "))
+            documents.append((f"Graphique : {title}", _rel(chart, dst_dir)))
     return {
         **notes_entry(paths.processed, dst_dir=dst_dir),
         "id": site.id,

@@ -25,6 +25,7 @@ from shapely.geometry.base import BaseGeometry
 from pipelines import __version__
 from pipelines.config import Config, SiteConfig
 from pipelines.io import read_geoparquet, read_json
+from pipelines.maps.method_pages import INDICATORS_PAGE
 from pipelines.markup import render_template, script_json, template_text
 from pipelines.published import HIDDEN_FLAG, INDICATOR_FILES
 from pipelines.stages import SitePaths
@@ -202,7 +203,8 @@ def site_row(
         "spark": spark,
         "map": rel(paths.map),
         "pack": rel(paths.pack),
-        "note": rel(paths.published / INDICATOR_FILES["note"]),
+        # the indicators' note as a page under maps/ (the map stage's), not its Markdown
+        "note": rel(paths.map.parent / site.id / INDICATORS_PAGE),
         "path": path,
     }
 

@@ -58,6 +58,7 @@ from pipelines.maps.html import (
     title_html,
 )
 from pipelines.maps.index import run_index, run_public_index
+from pipelines.maps.method_pages import write_method_pages
 from pipelines.maps.notes import add_annotation_ui
 from pipelines.maps.png import write_site_png
 from pipelines.maps.views import (
@@ -257,6 +258,11 @@ def run_site(
             publication=Publication.of(published.site),
         )  # fmt: skip
         progress.update(step="image PNG")
+    if published_dir is None:  # the notes and charts the index links to, beside the map
+        write_method_pages(
+            Path(processed) / name, Path(processed) / "charts", Path(dst).parent / site.id,
+            simulated=site.simulated,
+        )  # fmt: skip
     return out
 
 

@@ -16,6 +16,13 @@
     });
   }
 
+  // « 2024-T1 » (the tables' value, kept in data-quarter) as French usage writes it:
+  // « T1 2024 »; any other text as it is.
+  function frQuarter(quarter) {
+    var m = /^(\d{4})-?T([1-4])$/.exec(quarter || "");
+    return m ? "T" + m[2] + " " + m[1] : quarter;
+  }
+
   function value(site, key) {
     if (key === "watch") {
       return site.watch_rank; // by severity, not by name
@@ -38,7 +45,7 @@
     return e;
   }
 
-  function sparkline(values) {
+  function sparkline(values, quarters) {
     var svg = document.createElementNS(SVG, "svg");
     var w = 90;
     var h = 24;
@@ -71,9 +78,10 @@
     path.setAttribute("stroke", "#555");
     svg.appendChild(path);
     var title = document.createElementNS(SVG, "title");
-    title.textContent = "Signalements par trimestre : " + values.map(function (v) {
-      return v === null ? "s" : fr(v, 0);
-    }).join(", ");
+    title.textContent = "Signalements par trimestre : " + values.map(function (v, i) {
+      var n = v === null ? "s" : fr(v, 0);
+      return quarters && quarters[i] ? frQuarter(quarters[i]) + " : " + n : n;
+    }).join(" ; ");
     svg.appendChild(title);
     return svg;
   }
@@ -115,7 +123,11 @@
       name.appendChild(el("span", site.mark, "mark")); // no report, or no building
     }
     tr.appendChild(name);
-    tr.appendChild(el("td", site.quarter || "—"));
+    var quarter = el("td", site.quarter ? frQuarter(site.quarter) : "—");
+    if (site.quarter) {
+      quarter.setAttribute("data-quarter", site.quarter);
+    }
+    tr.appendChild(quarter);
     data.indicators.forEach(function (ind) { tr.appendChild(cell(site, ind)); });
     tr.appendChild(el("td", site.trend || "non calculée"));
     var watch = el("td", site.watch, site.watch ? "watch-" + site.watch : "");
@@ -139,7 +151,7 @@
     }
     tr.appendChild(watch);
     var spark = el("td");
-    spark.appendChild(sparkline(site.spark));
+    spark.appendChild(sparkline(site.spark, site.quarters));
     tr.appendChild(spark);
     var docs = el("td");
     if (site.pack) {
