@@ -287,6 +287,7 @@ SITE_DIR = $(call q,$(RAW_PROCESSED)/$*)
 CFG      = $(call q,$(CONFIG))
 
 $(MAPS)/index.html: $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html $$(MAPS)/$$(s)_comite.html \
+    $$(MAPS)/$$(s)/methode.html $$(MAPS)/$$(s)/indicateurs.html \
     $$(PROCESSED)/$$(s)/run_summary.json \
     $$(PROCESSED)/$$(s)/published/site.json $$(PROCESSED)/$$(s)/published/notes.parquet \
     $$(PROCESSED)/$$(s)/published/indicators_site.parquet \

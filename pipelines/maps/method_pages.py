@@ -9,6 +9,11 @@ meeting room without network) still opens every page a committee reads.
 - the charts' PNG (``charts/<name>.png``), copied.
 
 Written by the map stage (:data:`pipelines.stages.STAGES`), which lists these files.
+
+:func:`markdown_html` is ours rather than a Markdown library's on purpose: it reads
+only the pipeline's own note (four constructs, no link, no raw HTML), and escaping
+every text before adding its few tags is simpler to check than configuring a general
+converter to refuse raw HTML; none is among the project's dependencies.
 """
 
 from __future__ import annotations
