@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from pipelines.stats.system import Table
+from pipelines.stats.system import Table, find_rows, row_keys
 
 
 def cost(
@@ -45,20 +45,30 @@ Pairs = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]
 
 def relation_pairs(cells: pd.DataFrame, tables: Sequence[Table]) -> Pairs:
     """Every relation between the published tables: for each table and each finer one
-    (its dimensions and more), the cell of each term and the cell of its total."""
+    (its dimensions and more), the cell of each term and the cell of its total.
+
+    The terms in the finer table's order, those without a total left out: an inner
+    merge of the two tables on the total's dimensions, done on integer codes of the
+    values (:func:`~pipelines.stats.system.row_keys`). Speed only: on the bench site
+    t000 (committee profile, 33 relations), pandas' merges on the text columns took
+    0.198 s of CPU, the codes 0.045 s, the same pairs."""
+    table, cell = cells["table"].to_numpy(), cells["cell"].to_numpy()
+    # each dimension's values as integers once, the relations' keys made of those
+    dims = dict.fromkeys(d for t in tables for d in t)
+    coded = pd.DataFrame({d: row_keys([cells], [d])[0] for d in dims}, index=cells.index)
+    rows = [np.flatnonzero(table == i) for i in range(len(tables))]
     pairs = []
     for p, tp in enumerate(tables):
         for c, tc in enumerate(tables):
             if p != c and set(tp) < set(tc):
-                parent = cells.loc[cells["table"] == p, [*tp, "cell"]]
-                child = cells.loc[cells["table"] == c, [*tp, "cell"]]
+                parent, child = rows[p], rows[c]
                 if tp:
-                    m = child.merge(parent, on=list(tp), suffixes=("", "_p"), validate="m:1")
-                    pairs.append((m["cell_p"].to_numpy(), m["cell"].to_numpy()))
+                    k_par, k_chi = row_keys([coded.iloc[parent], coded.iloc[child]], tp)
+                    at = find_rows(k_par, k_chi)
+                    hit = at >= 0
+                    pairs.append((cell[parent[at[hit]]], cell[child[hit]]))
                 elif len(parent):
-                    pairs.append(
-                        (np.full(len(child), parent["cell"].iloc[0]), child["cell"].to_numpy())
-                    )
+                    pairs.append((np.full(len(child), cell[parent[0]]), cell[child]))
     return pairs
 
 

@@ -9,6 +9,7 @@ which the attacker sees as such. :mod:`pipelines.stats.attacker` solves it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -118,6 +119,36 @@ def linear_system(
     return base_cell_system(reports, tables, cells)
 
 
+def row_keys(frames: Sequence[pd.DataFrame], keys: Sequence[str]) -> list[npt.NDArray[np.int64]]:
+    """One integer per row of each frame, equal where the rows' values of ``keys`` are
+    (a missing value equal to a missing one, as :meth:`pandas.DataFrame.merge` has it):
+    merges and duplicates on integers instead of text columns. Speed only: on the bench
+    site t000 (committee profile), :func:`linear_system` 0.192 -> 0.115 s of CPU, the
+    same matrices."""
+    sizes = np.cumsum([0, *(len(f) for f in frames)])
+    key = np.zeros(int(sizes[-1]), dtype=np.int64)
+    for d in keys:
+        values = pd.concat([f[d] for f in frames], ignore_index=True)
+        code = pd.factorize(values, use_na_sentinel=False)[0].astype(np.int64)
+        key = key * (int(code.max(initial=0)) + 1) + code
+        key = np.unique(key, return_inverse=True)[1].astype(np.int64).ravel()
+    return [key[a:b] for a, b in itertools.pairwise(sizes)]
+
+
+def find_rows(right: npt.NDArray[np.int64], left: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """For each ``left`` key (:func:`row_keys`), the position of the ``right`` row with
+    that key, −1 where none has it: a many-to-one merge (``right``'s keys distinct,
+    else :class:`pandas.errors.MergeError`, as ``validate="m:1"``)."""
+    order = np.argsort(right, kind="stable")
+    ordered = right[order]
+    if (ordered[1:] == ordered[:-1]).any():
+        raise pd.errors.MergeError("Merge keys are not unique in right dataset.")
+    if not len(right):
+        return np.full(len(left), -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(ordered, left), len(right) - 1)
+    return np.where(ordered[at] == left, order[at], -1).astype(np.int64)
+
+
 def _sum_matrix(
     tables: Sequence[Table],
     cells: pd.DataFrame,
@@ -134,9 +165,10 @@ def _sum_matrix(
         pos = np.arange(len(units))
         sel = pos if source is None else pos[units["table"].to_numpy() == source]
         if keys:
-            ids = units.iloc[sel][keys].merge(ct, on=keys, how="left", validate="m:1")["cell"]
-            ok = ids.notna().to_numpy()
-            rows.append(ids.to_numpy()[ok].astype(np.int64))
+            k_unit, k_cell = row_keys([units.iloc[sel], ct], keys)
+            at = find_rows(k_cell, k_unit)
+            ok = at >= 0
+            rows.append(ct["cell"].to_numpy()[at[ok]].astype(np.int64))
             cols.append(sel[ok])
         elif len(ct):
             rows.append(np.full(len(sel), int(ct["cell"].iloc[0])))
@@ -166,11 +198,14 @@ def _tree_system(
         ua = units.index[units["table"] == a].to_numpy()
         ub = units.index[units["table"] == b].to_numpy()
         if sep:
-            key = pd.concat([units.loc[ua, sep], units.loc[ub, sep]]).drop_duplicates()
-            key = key.reset_index(drop=True).assign(_link=lambda f: np.arange(len(f)))
-            la = units.loc[ua, sep].merge(key, on=sep, how="left", validate="m:1")["_link"]
-            lb = units.loc[ub, sep].merge(key, on=sep, how="left", validate="m:1")["_link"]
-            la_arr, lb_arr, n = la.to_numpy(), lb.to_numpy(), len(key)
+            # one link per value of ``sep``, numbered in the order first met (a's
+            # units, then b's), as drop_duplicates() numbered them
+            k_a, k_b = row_keys([units.loc[ua], units.loc[ub]], sep)
+            _, first, inverse = np.unique(
+                np.concatenate([k_a, k_b]), return_index=True, return_inverse=True
+            )
+            link = np.argsort(np.argsort(first, kind="stable"), kind="stable")[inverse.ravel()]
+            la_arr, lb_arr, n = link[: len(ua)], link[len(ua) :], len(first)
         else:
             la_arr, lb_arr, n = np.zeros(len(ua), int), np.zeros(len(ub), int), 1
         rows += [la_arr + n_links, lb_arr + n_links]
