@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from browser import offline_page, open_offline, require_chromium
@@ -72,6 +73,28 @@ def test_pages_fit_a_tablet_and_an_a4_page(  # type: ignore[no-untyped-def]
     last column cut off the printed page; the pack's charts 2 px wider than the page, by
     their border; at 400 % zoom the index's and the pack's tables, 698 and 384 px wide,
     made the whole page scroll sideways)."""
+    wide = _evaluated(
+        demo_run,
+        browser,
+        page,
+        width,
+        media,
+        """() => { const w = document.documentElement.clientWidth;
+             const scrolled = e => { const t = e.closest('table');
+               return t && t !== e && getComputedStyle(t).overflowX === 'auto'
+                 && t.getBoundingClientRect().right <= w + 0.5; };
+             return [...document.querySelectorAll('body *')]
+               .filter(e => e.getBoundingClientRect().right > w + 0.5 && !scrolled(e))
+               .map(e => e.tagName + ' ' + Math.round(e.getBoundingClientRect().right)); }""",
+    )
+    assert wide == []
+
+
+def _evaluated(  # type: ignore[no-untyped-def]
+    demo_run: DemoRun, browser, page: str, width: int, media: str, js: str
+) -> Any:
+    """``js``'s answer on the demo's ``page`` loaded offline, ``width`` px wide, for the
+    ``media`` (« screen » or « print »)."""
     with offline_page(
         demo_run.maps / page,
         wait_js="() => document.readyState === 'complete'",
@@ -80,16 +103,7 @@ def test_pages_fit_a_tablet_and_an_a4_page(  # type: ignore[no-untyped-def]
         viewport=(width, 1000),
     ) as live:
         live.page.emulate_media(media=media)
-        wide = live.page.evaluate(
-            """() => { const w = document.documentElement.clientWidth;
-                 const scrolled = e => { const t = e.closest('table');
-                   return t && t !== e && getComputedStyle(t).overflowX === 'auto'
-                     && t.getBoundingClientRect().right <= w + 0.5; };
-                 return [...document.querySelectorAll('body *')]
-                   .filter(e => e.getBoundingClientRect().right > w + 0.5 && !scrolled(e))
-                   .map(e => e.tagName + ' ' + Math.round(e.getBoundingClientRect().right)); }"""
-        )
-        assert wide == []
+        return live.page.evaluate(js)
 
 
 #: The words of the column titles that a line break cuts in two.
@@ -112,15 +126,7 @@ def test_printed_column_titles_break_between_words(  # type: ignore[no-untyped-d
 ) -> None:
     """Printed on A4, the pack's column titles break between words (before: « Zon e »,
     « Chroniq ue », « Masqué es », « Signalemen ts »)."""
-    with offline_page(
-        demo_run.maps / page,
-        wait_js="() => document.readyState === 'complete'",
-        browser=browser,
-        settle=False,
-        viewport=(A4_WIDTH_PX, 1000),
-    ) as live:
-        live.page.emulate_media(media="print")
-        assert live.page.evaluate(CUT_WORDS) == []
+    assert _evaluated(demo_run, browser, page, A4_WIDTH_PX, "print", CUT_WORDS) == []
 
 
 def test_building_popup_opens_with_counts(demo_run: DemoRun, browser) -> None:  # type: ignore[no-untyped-def]
