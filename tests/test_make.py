@@ -7,6 +7,7 @@ import contextlib
 import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import urllib.parse
@@ -227,8 +228,12 @@ def test_configured_folders_and_odd_paths(project_copy: Path, odd_config: str) -
         f"{ODD_SOURCE_DIR}/dans ma rue (2023-2024).csv"
     ]
     index = html.unescape(urllib.parse.unquote((maps / "index.html").read_text("utf-8")))
-    assert "../données traitées/paris10/published/method_note.html" in index
-    assert (maps / "../données traitées/paris10/published/method_note.html").is_file()
+    # The method note under the maps folder (a maps folder copied alone keeps it), as
+    # this run published it.
+    assert re.search(r"href=['\"]paris10/methode\.html['\"]", index)
+    assert "données traitées" not in index
+    published_note = processed / "published" / "method_note.html"
+    assert (maps / "paris10" / "methode.html").read_bytes() == published_note.read_bytes()
 
     # The paths with spaces are real prerequisites: nothing to redo, then the source
     # (found by a glob in a folder with spaces), the OSM file or a new note re-runs.
