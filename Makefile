@@ -182,8 +182,11 @@ format: $(VENV_STAMP)
 	$(VENV)/bin/ruff check --fix pipelines tests bench
 
 ## bench: mesures de vitesse et de mémoire sur une ville synthétique
+# The portfolio bench tiles the simulated Bondy export (data/raw/bondy/, made by the demo
+# configuration's `simulate`): made first, so that `make bench` works from a fresh clone.
 .PHONY: bench
 bench: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
+	$(MAKE) CONFIG=config/demo.toml simulate
 	$(PY) -m bench
 
 ## clean: efface tout ce qui a été produit (données traitées, cartes, données simulées)

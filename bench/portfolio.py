@@ -302,6 +302,11 @@ def _real_rows(box_l93: tuple[float, float, float, float]) -> tuple[pd.DataFrame
     """The simulated Bondy export's rows whose coordinates are in the extract's box
     (Lambert-93 ``x``, ``y`` added; its rows with an address only or with coordinates
     elsewhere are not drawn), and its columns, in order."""
+    if not BONDY_EXPORT.exists():
+        raise SystemExit(
+            f"{BONDY_EXPORT} : export simulé introuvable ; faites d'abord "
+            "`make CONFIG=config/demo.toml simulate` (`make bench` le fait)."
+        )
     real = pd.read_csv(BONDY_EXPORT, sep=";", encoding="cp1252", dtype=str, keep_default_na=False)
     columns = list(real.columns)
     lat = pd.to_numeric(real["Latitude"].str.replace(",", "."), errors="coerce")
