@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 
 from pipelines.ingest.chunks import CHUNK_BYTES, notes_of_parts, read_file_chunks
-from pipelines.ingest.dates import date_order, parse_dates
+from pipelines.ingest.dates import date_order, parse_dates, year_first_rows
 from pipelines.ingest.encoding import decode
 from pipelines.ingest.filenotes import listed, reading_notes
 from pipelines.ingest.longcells import MAX_CELL_CHARS, cut_long_cells
@@ -97,4 +97,5 @@ __all__ = [
     "scrub_text",
     "secret_path",
     "workbook_sheets",
+    "year_first_rows",
 ]
