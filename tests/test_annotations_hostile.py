@@ -12,6 +12,7 @@ import pytest
 
 from pipelines.annotations.stage import read_annotations
 from pipelines.errors import OutputError
+from pipelines.fr import fr_number
 from tests.test_annotations_safety import _archive_dir, _note, _refresh, _write
 
 TAGS = ["priorité avant travaux", "à surveiller", "traité"]
@@ -73,6 +74,32 @@ def test_a_table_with_year_first_dates_is_read_year_first_and_told(tmp_path: Pat
     assert told.startswith("tour_iso.csv : dates lues année en premier")
     assert "lignes 3, 4 :" in told  # line 2 read day first was in the study too
     assert told in read.messages
+
+
+def test_a_note_with_a_mail_pasted_in_its_text_is_cut_and_imported(tmp_path: Path) -> None:
+    # A mail thread pasted under the planner's words in a spreadsheet's cell: over the
+    # 10,000 characters a report's cell keeps, the whole note was refused, the planner's
+    # words lost with it. Cut as a report's cell is: at a space, never through the phone
+    # number the limit falls in (its first digits would escape the scrubbing). A real
+    # building of Bondy Nord.
+    folder = tmp_path / "bondy"
+    folder.mkdir()
+    words = "Pompe de relevage en panne, eau dans les caves du bâtiment B. "
+    head = ("Courriel du syndic collé : " + words * 200)[:9_985]
+    text = head + " appelez 06 12 34 56 78 merci " + words * 40  # the limit falls in « 34 »
+    assert len(text) > 12_000
+    table = "Bâtiment;Texte;Étiquette;Date\r\n" + f"way/84181230;{text};à surveiller;03/06/2024\r\n"
+    (folder / "visite.csv").write_bytes(table.encode("utf-8"))
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+
+    assert read.rejected == []
+    (kept,) = read.notes["text"]
+    assert kept.startswith("Courriel du syndic collé : Pompe de relevage")
+    assert kept == head + " appelez […]"
+    (told,) = read.told
+    assert told.startswith(
+        f"visite.csv, ligne 2 : texte de {fr_number(len(text.strip()))} caractères"
+    )
 
 
 def test_a_note_id_typed_in_another_case_or_pasted_is_one_note_with_its_versions(

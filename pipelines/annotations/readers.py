@@ -27,6 +27,7 @@ from pipelines.annotations.model import (
     LOCAL_TZ,
     MAX_FILE_BYTES,
     MAX_FILE_NOTES,
+    MAX_TEXT_CHARS,
     STATUSES,
     AnnotationRead,
     FileProblemError,
@@ -35,11 +36,13 @@ from pipelines.annotations.model import (
     empty_notes,
     scrub_note_fields,
 )
-from pipelines.annotations.validate import FUTURE_PROBLEM, validate_note
+from pipelines.annotations.validate import CUT_FROM, FUTURE_PROBLEM, validate_note
 from pipelines.annotations.versions import _notes_frame, deduplicate_notes, one_spelling
 from pipelines.crs import WGS84
 from pipelines.errors import InputError
+from pipelines.fr import fr_number
 from pipelines.ingest import (
+    CUT_MARK,
     NotATableError,
     RawFile,
     date_order,
@@ -512,6 +515,14 @@ def read_annotations(
                 result.n_rejected += 1
                 result.n_future += any(p.startswith(FUTURE_PROBLEM) for p in problems)
                 continue
+            read_chars = note.pop(CUT_FROM, None)
+            if read_chars is not None:
+                result.told.append(
+                    f"{path.name}, {raw.ref} : texte de {fr_number(read_chars)} caractères "
+                    f"coupé à {fr_number(MAX_TEXT_CHARS)}, suivi de « {CUT_MARK.strip()} » ; "
+                    "la note est importée, son texte entier reste dans le fichier. Un "
+                    "courriel ou un document collé dans la note ?"
+                )
             note.update(source_file=path.name, source_ref=raw.ref, source_format=fmt)
             note["_rank"] = len(notes)
             note["_origin"] = "dossier"
