@@ -2,8 +2,8 @@
 buildings (the site of :mod:`tests.test_actions`): an id typed again in another case or
 pasted with invisible or look-alike characters, a completion date before the committee
 that decided the action or after the day of the run, a register saved from a
-spreadsheet in English (dates month first); a register folder gone; a stage given
-another site's processed folder."""
+spreadsheet in English (dates month first) or in short ISO dates (year first); a
+register folder gone; a stage given another site's processed folder."""
 
 from __future__ import annotations
 
@@ -107,6 +107,53 @@ def test_a_register_with_month_first_dates_is_read_month_first_and_told(
     assert note["reason"] == "dates_month_first"
     assert note["lines"] == [2]
     assert "mois en premier" in note["reason_fr"]
+
+
+def test_a_register_with_year_first_dates_is_read_year_first_and_told(
+    site: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # A spreadsheet set to short ISO dates writes « 25-03-12 » for 12 March 2025. Read
+    # day first it was 25 March 2012: Y-1's committee of 2012 was kept without a word
+    # (before the study, 2015), and Y-3's rows refused for a completion « before the
+    # committee » that nobody wrote. The French « 12/03/25 » of another file stays day
+    # first: its dates fall in the study read so.
+    ids = site["ids"]
+    rows = [
+        _good("Y-1", ids[0], date_comite="25-03-12", echeance="25-06-30", date_statut="25-03-12"),
+        _good("Y-2", ids[1], date_comite="25-02-11", echeance="25-12-31", date_statut="25-04-02"),
+        _good(
+            "Y-3",
+            ids[2],
+            date_comite="24-11-19",
+            statut="réalisée",
+            date_statut="25-08-05",
+            date_realisation="25-07-21",
+            echeance="25-09-01",
+        ),
+    ]
+    lines = [";".join(str(r.get(h, "")) for h in HEADERS) for r in rows]
+    _write_csv(tmp_path / "register" / "actions.csv", lines)
+    french = [_good("F-1", ids[3], date_comite="12/03/25", echeance="30/06/25", date_statut="")]
+    lines = [";".join(str(r.get(h, "")) for h in HEADERS) for r in french]
+    _write_csv(tmp_path / "register" / "actions_fr.csv", lines)
+    actions, rejected, summary = _run(site, tmp_path)
+
+    assert rejected.empty, rejected.to_dict("records")
+    got = actions.set_index("action_id")
+    assert got.at["Y-1", "committee_date"] == pd.Timestamp("2025-03-12")
+    assert got.at["Y-1", "due_date"] == pd.Timestamp("2025-06-30")
+    assert got.at["Y-2", "due_date"] == pd.Timestamp("2025-12-31")
+    assert got.at["Y-3", "committee_date"] == pd.Timestamp("2024-11-19")
+    assert got.at["Y-3", "completed_date"] == pd.Timestamp("2025-07-21")
+    assert got.at["F-1", "committee_date"] == pd.Timestamp("2025-03-12")
+    assert got.at["F-1", "due_date"] == pd.Timestamp("2025-06-30")
+    (note,) = summary["file_notes"]
+    assert (note["file"], note["reason"]) == ("actions.csv", "dates_year_first")
+    assert note["lines"] == [2, 3, 4]
+    assert "année en premier" in note["reason_fr"]
+    counts = summary["counts"]
+    assert counts["rows_in"] == 4 == counts["kept"]
 
 
 def test_a_stage_given_another_site_s_processed_folder_exits_2_naming_it(

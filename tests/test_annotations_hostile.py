@@ -1,8 +1,9 @@
 """The planners' note tables as a careless analyst saves them: a CSV saved from a
-spreadsheet in English, its dates month first."""
+spreadsheet in English, its dates month first, or set to short ISO dates, year first."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
@@ -11,6 +12,7 @@ import pytest
 
 from pipelines.annotations.stage import read_annotations
 from pipelines.errors import OutputError
+from pipelines.fr import fr_number
 from tests.test_annotations_safety import _archive_dir, _note, _refresh, _write
 
 TAGS = ["priorité avant travaux", "à surveiller", "traité"]
@@ -37,6 +39,67 @@ def test_a_table_with_month_first_dates_is_read_month_first_and_told(tmp_path: P
     assert told.startswith("tour_de_quartier.csv : dates lues mois en premier")
     assert "lignes 2 :" in told
     assert told in read.messages
+
+
+def test_a_table_with_year_first_dates_is_read_year_first_and_told(tmp_path: Path) -> None:
+    # A spreadsheet set to short ISO dates writes « 24-11-19 » for 19 November 2024.
+    # Read day first, it was 24 November 2019 and « 24-12-03 » 24 December 2003, kept
+    # without a word (a note has no lower bound), each losing to any older version of
+    # the note. The French « 19/11/24 » of another file stays day first. Real buildings
+    # of Bondy Nord.
+    folder = tmp_path / "bondy"
+    folder.mkdir()
+    iso = (
+        "Bâtiment;Texte;Étiquette;Date\r\n"
+        "way/84181230;Fuite en cave;à surveiller;24-11-19\r\n"
+        "way/84190486;Porte du hall forcée;à surveiller;24-12-03 14:30\r\n"
+        "way/84181230;Cave asséchée;traité;25-01-08\r\n"
+    )
+    (folder / "tour_iso.csv").write_bytes(iso.encode("utf-8"))
+    french = (
+        "Bâtiment;Texte;Étiquette;Date\r\nway/84190486;Tags dans le hall;à surveiller;19/11/24\r\n"
+    )
+    (folder / "tour_fr.csv").write_bytes(french.encode("utf-8"))
+    now = pd.Timestamp("2025-01-15 10:00", tz="UTC")
+    read = read_annotations(folder, site_id="bondy", tags=TAGS, now=now, start=date(2015, 1, 1))
+
+    assert read.rejected == []
+    got = read.notes.set_index("text")["created_at"]
+    paris = "Europe/Paris"
+    assert got["Fuite en cave"] == pd.Timestamp("2024-11-19", tz=paris)
+    assert got["Porte du hall forcée"] == pd.Timestamp("2024-12-03 14:30", tz=paris)
+    assert got["Cave asséchée"] == pd.Timestamp("2025-01-08", tz=paris)
+    assert got["Tags dans le hall"] == pd.Timestamp("2024-11-19", tz=paris)
+    (told,) = read.told
+    assert told.startswith("tour_iso.csv : dates lues année en premier")
+    assert "lignes 3, 4 :" in told  # line 2 read day first was in the study too
+    assert told in read.messages
+
+
+def test_a_note_with_a_mail_pasted_in_its_text_is_cut_and_imported(tmp_path: Path) -> None:
+    # A mail thread pasted under the planner's words in a spreadsheet's cell: over the
+    # 10,000 characters a report's cell keeps, the whole note was refused, the planner's
+    # words lost with it. Cut as a report's cell is: at a space, never through the phone
+    # number the limit falls in (its first digits would escape the scrubbing). A real
+    # building of Bondy Nord.
+    folder = tmp_path / "bondy"
+    folder.mkdir()
+    words = "Pompe de relevage en panne, eau dans les caves du bâtiment B. "
+    head = ("Courriel du syndic collé : " + words * 200)[:9_985]
+    text = head + " appelez 06 12 34 56 78 merci " + words * 40  # the limit falls in « 34 »
+    assert len(text) > 12_000
+    table = "Bâtiment;Texte;Étiquette;Date\r\n" + f"way/84181230;{text};à surveiller;03/06/2024\r\n"
+    (folder / "visite.csv").write_bytes(table.encode("utf-8"))
+    read = read_annotations(folder, site_id="bondy", tags=TAGS)
+
+    assert read.rejected == []
+    (kept,) = read.notes["text"]
+    assert kept.startswith("Courriel du syndic collé : Pompe de relevage")
+    assert kept == head + " appelez […]"
+    (told,) = read.told
+    assert told.startswith(
+        f"visite.csv, ligne 2 : texte de {fr_number(len(text.strip()))} caractères"
+    )
 
 
 def test_a_note_id_typed_in_another_case_or_pasted_is_one_note_with_its_versions(

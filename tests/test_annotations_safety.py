@@ -221,7 +221,7 @@ def test_a_note_dated_in_the_future_is_refused_with_its_reason(
 
 
 # --------------------------------------------------------------------------- control, length
-def test_control_characters_leave_a_note_and_a_text_too_long_is_refused(
+def test_control_characters_leave_a_note_and_a_text_too_long_is_cut(
     bondy: gpd.GeoDataFrame, isolated: gpd.GeoDataFrame, tmp_path: Path
 ) -> None:
     a, b, c = isolated.iloc[0], isolated.iloc[1], isolated.iloc[2]
@@ -240,15 +240,20 @@ def test_control_characters_leave_a_note_and_a_text_too_long_is_refused(
     read = read_annotations(folder, site_id="bondy", tags=TAGS, now=NOW)
 
     kept = read.notes.set_index("note_id")
-    assert sorted(kept.index) == ["n1", "n5"]
+    assert sorted(kept.index) == ["n1", "n2", "n5"]
     assert kept.loc["n1", "text"] == "Hall sale\nvoir[31m gardien"
     assert kept.loc["n1", "author"] == "Service"
+    # Over the limit, cut as a report's cell is (no space to cut at: at the limit).
+    assert kept.loc["n2", "text"] == "x" * MAX_TEXT_CHARS + " […]"
+    assert kept.loc["n5", "text"] == "x" * MAX_TEXT_CHARS
     assert read.n_read == 5 == len(read.notes) + read.n_rejected + read.n_duplicates
-    n2, n3, n4 = read.rejected
-    assert n2.startswith("a.geojson, entité 2 (note_id n2) : note rejetée : texte de 10\u202f001")
-    assert "limite de 10\u202f000" in n2
-    assert "auteur de 201 caractères" in n3
+    n3, n4 = read.rejected
+    assert n3.startswith("a.geojson, entité 3 (note_id n3) : note rejetée : auteur de 201")
+    assert "limite de 200" in n3
     assert "texte vide" in n4
+    (told,) = read.told
+    assert told.startswith("a.geojson, entité 2 (note_id n2) : texte de 10\u202f001 caractères")
+    assert "coupé à 10\u202f000" in told
 
     # An archive written before control characters were taken out loses them too.
     _write(folder / "a.geojson", [_note("n1", "Hall", a)])

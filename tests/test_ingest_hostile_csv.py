@@ -608,10 +608,10 @@ def test_a_separator_at_the_end_of_the_header_only_is_ignored(
 def test_a_text_cut_at_the_length_limit_keeps_no_part_of_a_phone_number() -> None:
     # Cut at the last space before the limit, a phone number written with spaces left
     # its first digits (« 06 12 34 »), which the scrubbing no longer knows as a number.
-    from pipelines.ingest.longcells import CUT_MARK, MAX_CELL_CHARS, _cut
+    from pipelines.ingest.longcells import CUT_MARK, MAX_CELL_CHARS, cut_text
 
     text = "x" * (MAX_CELL_CHARS - 12) + " appelez 06 12 34 56 78 merci"
-    assert _cut(text) == "x" * (MAX_CELL_CHARS - 12) + " appelez" + CUT_MARK
+    assert cut_text(text) == "x" * (MAX_CELL_CHARS - 12) + " appelez" + CUT_MARK
 
 
 def test_a_header_written_with_the_masculine_ordinal_is_found(

@@ -19,6 +19,7 @@ import logging
 import warnings
 import zipfile
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,11 @@ from pipelines.ingest import (
     cut_long_cells,
     date_order,
     listed,
+    parse_dates,
     read_file,
     reading_notes,
     scrub_text,
+    year_first_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -92,7 +95,8 @@ class RegisterRead:
         :data:`pipelines.actions.model.HEADERS` present (``""`` when the file has no such
         column), with ``source_file``, ``source_line``, ``excel_epoch`` and
         ``month_first`` (the file's ``a/b/yyyy`` dates are month first, as its values
-        show: :func:`_month_first`).
+        show: :func:`_month_first`) and ``year_first`` (its ``yy-mm-dd`` dates are year
+        first, as their place in time shows: :func:`_year_first`).
     problems
         File problems and malformed rows (:func:`problem`).
     rows_in
@@ -128,7 +132,14 @@ class RegisterRead:
 
 def empty_rows() -> pd.DataFrame:
     """A frame of register rows with no row."""
-    columns = [*HEADER_OF, "source_file", "source_line", "excel_epoch", "month_first"]
+    columns = [
+        *HEADER_OF,
+        "source_file",
+        "source_line",
+        "excel_epoch",
+        "month_first",
+        "year_first",
+    ]
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 
@@ -240,11 +251,43 @@ def _month_first(frame: pd.DataFrame) -> tuple[bool, dict[str, Any] | None]:
     }
 
 
+def _year_first(
+    frame: pd.DataFrame, epoch: str, window: tuple[np.datetime64, np.datetime64]
+) -> tuple[bool, dict[str, Any] | None]:
+    """Whether a file's ``nn-nn-nn`` dates are year first (« 24-04-09 » : 9 April 2024,
+    a spreadsheet set to a short ISO date), and its note, from their place in time
+    (:func:`pipelines.ingest.year_first_rows`, as the ingestion reads an export's), told
+    by the committee, status and completion dates together and applied to all four (one
+    register writes all its dates one way): ``window`` is the study's first day and the
+    day after the processing, where those three fall; a due date may be later. Read day
+    first, « 24-04-09 » was 24 April 2009: a committee of 2009 was kept without a word,
+    and the rows whose dates then disagreed were refused for reasons that named dates
+    nobody wrote."""
+    past = [c for c in DATE_COLUMNS if c != "due_date"]
+    values = pd.concat([frame[c].astype(str).str.strip() for c in past], ignore_index=True)
+    day_first = parse_dates(values, excel_epoch=epoch)
+    found = year_first_rows(values, day_first, window, excel_epoch=epoch)
+    if found is None:
+        return False, None
+    rows = np.unique(found[1] % len(frame))
+    lines = frame["source_line"].to_numpy()[rows]
+    return True, {
+        "reason": "dates_year_first",
+        "reason_fr": "dates lues année en premier (24-04-09 : 9 avril 2024) : lues jour en "
+        "premier, la plupart tombaient avant le début de l'étude ou après le jour du "
+        f"traitement, comme le montrent les lignes {listed(lines, 5)} ; vérifiez-les, ou "
+        "écrivez les dates jj/mm/aaaa.",
+        "lines": [int(n) for n in lines[:1000]],
+    }
+
+
 def _file_rows(
-    path: Path, fmt: str
+    path: Path, fmt: str, window: tuple[np.datetime64, np.datetime64] | None = None
 ) -> tuple[pd.DataFrame, list[dict[str, Any]], int, list[str], list[dict[str, Any]]]:
     """The rows of one file as internal columns, its malformed rows as problems, its
-    blank rows, its columns that are not the register's, and its reading notes.
+    blank rows, its columns that are not the register's, and its reading notes;
+    ``window`` (the study's first day, the day after the processing) tells year-first
+    dates (:func:`_year_first`), ``None`` reads them day first.
 
     Raises
     ------
@@ -298,6 +341,11 @@ def _file_rows(
     frame["excel_epoch"] = raw.excel_epoch
     month_first, date_note = _month_first(frame)
     frame["month_first"] = month_first
+    year_first = False
+    if window is not None and not month_first and len(frame):
+        year_first, year_note = _year_first(frame, raw.excel_epoch, window)
+        date_note = year_note if year_first else date_note
+    frame["year_first"] = year_first
     malformed = [
         problem(
             path.name,
@@ -349,13 +397,17 @@ def _file_rows(
     return frame, malformed, int(raw.blank_rows), ignored, notes
 
 
-def read_register(folder: str | Path) -> RegisterRead:
+def read_register(folder: str | Path, *, window: tuple[date, date] | None = None) -> RegisterRead:
     """Read every register file of a site's folder (in the order of their names).
 
     Parameters
     ----------
     folder
         ``<actions_dir>/<site>/``; a missing folder means no register (no action).
+    window
+        The study's first day and the day after the processing, where the dates of a
+        register written ``yy-mm-dd`` fall (:func:`_year_first`); ``None``: every
+        ``nn-nn-nn`` date is read day first.
 
     Returns
     -------
@@ -368,6 +420,9 @@ def read_register(folder: str | Path) -> RegisterRead:
         log.info("%s: no action register", folder)
         return out
     frames = []
+    span = (
+        None if window is None else (np.datetime64(window[0], "us"), np.datetime64(window[1], "us"))
+    )
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
         if _is_ignored(path):
             out.ignored_files.append(path.name + ("/" if path.is_dir() else ""))
@@ -382,7 +437,7 @@ def read_register(folder: str | Path) -> RegisterRead:
             )
             continue
         try:
-            frame, malformed, blank, ignored, notes = _file_rows(path, fmt)
+            frame, malformed, blank, ignored, notes = _file_rows(path, fmt, span)
             facts = file_facts(path)
         except InputError as err:
             message = str(err).split(" : ", 1)[-1]

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -293,7 +293,10 @@ def run(
     buildings = read_geoparquet(buildings_path)
     zones = read_geoparquet(zones_path) if zones_path and Path(zones_path).exists() else None
 
-    read = read_register(folder)
+    # The days a register's dates fall in: those of the study (its first day, the day
+    # after the processing), which tell « 24-04-09 » year first (:func:`read_register`).
+    window = (settings.ingest.start_date, today + timedelta(days=1))
+    read = read_register(folder, window=window)
     previous = read_archive(archive_file)
     check_register_found(folder, read, previous)
     valid, problems, set_aside = validate_rows(

@@ -153,12 +153,15 @@ def _categories(value: str) -> tuple[tuple[str, ...], list[str]]:
 def _dates(rows: pd.DataFrame, column: str) -> pd.Series:
     """The column's dates (naive, at midnight), NaT where empty or unreadable; read as
     the ingestion reads dates, with each workbook's own day 0 for serial numbers and
-    each file's order of day and month."""
+    each file's order of day and month, or of year, month and day."""
     out = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[us]")
     swaps = rows.get("month_first", pd.Series(False, index=rows.index)).astype(bool)
-    for (epoch, swap), part in rows.groupby([rows["excel_epoch"], swaps], sort=False):
+    years = rows.get("year_first", pd.Series(False, index=rows.index)).fillna(False).astype(bool)
+    for (epoch, swap, year), part in rows.groupby([rows["excel_epoch"], swaps, years], sort=False):
         values = part[column].astype(str).str.strip()
-        parsed = parse_dates(values, excel_epoch=str(epoch), month_first=bool(swap))
+        parsed = parse_dates(
+            values, excel_epoch=str(epoch), month_first=bool(swap), year_first=bool(year)
+        )
         out.loc[part.index] = parsed.dt.normalize().to_numpy()
     return out
 

@@ -18,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from pipelines.crs import WGS84
 from pipelines.fr import fold
 from pipelines.ingest import CONTROL_CHARS as INGEST_CONTROL_CHARS
-from pipelines.ingest import parse_dates, scrub_series
+from pipelines.ingest import MAX_CELL_CHARS, parse_dates, scrub_series
 
 #: Statuses a planner can give a note (the map's form offers them in this order).
 STATUSES: tuple[str, ...] = ("ouvert", "en cours", "clos")
@@ -40,10 +40,12 @@ MAX_FILE_NOTES = 200_000
 #: A note dated later than the run's time plus this is refused: a clock set to 2099 would
 #: otherwise make that version win over every later real edit.
 FUTURE_TOLERANCE = pd.Timedelta(days=1)
-#: The longest text and author a note may have, in characters: a longer one is refused
-#: with its reason (the map's form stops at 2,000 and 80; a note file from QGIS or a
-#: spreadsheet may hold more, a whole page at most).
-MAX_TEXT_CHARS = 10_000
+#: The longest text a note keeps, in characters: a longer one (a mail pasted into a
+#: spreadsheet's cell) is cut as a report's cell is (:func:`pipelines.ingest.cut_text`,
+#: the same limit), the note imported and the cut told; the map's form stops at 2,000.
+MAX_TEXT_CHARS = MAX_CELL_CHARS
+#: The longest author a note may have: a longer one is refused with its reason (the map's
+#: form stops at 80; two hundred characters are no name, a column taken for another).
 MAX_AUTHOR_CHARS = 200
 #: Control characters a note's text, author or tag loses: those an export's text cells
 #: lose (:data:`pipelines.ingest.CONTROL_CHARS`, all of C0 but tab, line feed and

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,10 @@ from pipelines.annotations.model import (
     _SHAPEFILE_SIDECARS,
     _TABLE_SUFFIXES,
     FUTURE_TOLERANCE,
+    LOCAL_TZ,
     MAX_FILE_BYTES,
     MAX_FILE_NOTES,
+    MAX_TEXT_CHARS,
     STATUSES,
     AnnotationRead,
     FileProblemError,
@@ -33,11 +36,13 @@ from pipelines.annotations.model import (
     empty_notes,
     scrub_note_fields,
 )
-from pipelines.annotations.validate import FUTURE_PROBLEM, validate_note
+from pipelines.annotations.validate import CUT_FROM, FUTURE_PROBLEM, validate_note
 from pipelines.annotations.versions import _notes_frame, deduplicate_notes, one_spelling
 from pipelines.crs import WGS84
 from pipelines.errors import InputError
+from pipelines.fr import fr_number
 from pipelines.ingest import (
+    CUT_MARK,
     NotATableError,
     RawFile,
     date_order,
@@ -46,6 +51,7 @@ from pipelines.ingest import (
     parse_numbers,
     read_file,
     scrub_series,
+    year_first_rows,
 )
 
 # The logger of pipelines.annotations.stage, as before the split, so that log
@@ -173,12 +179,16 @@ def _legacy_crs_transform(crs: Any) -> Callable[[BaseGeometry], BaseGeometry] | 
     )
 
 
-def _read_table(path: Path, told: list[str]) -> list[RawNote]:
+def _read_table(
+    path: Path, told: list[str], window: tuple[np.datetime64, np.datetime64] | None = None
+) -> list[RawNote]:
     """The rows of a CSV or XLSX of notes, read by the ingestion's reader
     (:func:`pipelines.ingest.read_file`): each row named by its line in the file or the
     sheet (the header is line 1), blank rows skipped, a malformed CSV row a note of its
     own that is rejected; dates month first read so, and said in ``told``
-    (:func:`_month_first_dates`). Read by pandas before, a CSV's blank lines and multi-line
+    (:func:`_month_first_dates`), and so are dates year first when ``window`` (the
+    study's first day, the run's latest date, naive Paris time) shows them
+    (:func:`_year_first_dates`). Read by pandas before, a CSV's blank lines and multi-line
     texts shifted every later row's line, and a sheet's blank rows became rejected
     notes."""
     xlsx = path.suffix.lower() == ".xlsx"
@@ -223,7 +233,8 @@ def _read_table(path: Path, told: list[str]) -> list[RawNote]:
             if stamp is not None:
                 row[name] = stamp
     dates = [columns[k] for k in ("created_at", "updated_at") if k in columns]
-    _month_first_dates(path, raw, dates, rows, told)
+    if not _month_first_dates(path, raw, dates, rows, told) and window is not None:
+        _year_first_dates(path, raw, dates, rows, told, window)
     notes = [
         (int(line), RawNote(f"ligne {int(line)}", {k: v or "" for k, v in r.items()}, is_row=True))
         for line, r in zip(raw.lines, rows, strict=True)
@@ -266,17 +277,18 @@ def _malformed_problems(raw: RawFile) -> list[str]:
 
 def _month_first_dates(
     path: Path, raw: RawFile, names: list[str], rows: list[dict[str, Any]], told: list[str]
-) -> None:
+) -> bool:
     """Read a table's ``a/b/yyyy`` dates month first when its values show it
     (:func:`pipelines.ingest.date_order`, as the ingestion reads an export's), in place
-    in ``rows``, and say so in ``told``. Read one by one, day first, « 06/30/2024 » was
-    refused but « 03/04/2024 » of the same file silently became 3 April."""
+    in ``rows``, and say so in ``told``; whether they were. Read one by one, day first,
+    « 06/30/2024 » was refused but « 03/04/2024 » of the same file silently became
+    3 April."""
     if not names:
-        return
+        return False
     cells = {n: pd.Series(raw.table.column(n).to_pylist(), dtype=object) for n in names}
     found = date_order(*(c.fillna("").astype(str) for c in cells.values()))
     if found.order != "month_first":
-        return
+        return False
     for name, values in cells.items():
         parsed = parse_dates(values.fillna("").astype(str).str.strip(), month_first=True)
         for row, stamp in zip(rows, parsed, strict=True):
@@ -286,6 +298,51 @@ def _month_first_dates(
         f"{path.name} : dates lues mois en premier (12/31/2024 : 31 décembre), comme le "
         f"montrent les lignes {listed(raw.lines[found.month_rows], 5)} : "
         "vérifiez-les, ou écrivez les dates JJ/MM/AAAA."
+    )
+    return True
+
+
+def _year_first_dates(
+    path: Path,
+    raw: RawFile,
+    names: list[str],
+    rows: list[dict[str, Any]],
+    told: list[str],
+    window: tuple[np.datetime64, np.datetime64],
+) -> None:
+    """Read a table's ``nn-nn-nn`` dates year first (« 24-11-19 » : 19 November 2024, a
+    spreadsheet set to short ISO dates) when their place in time shows it
+    (:func:`pipelines.ingest.year_first_rows` over its date columns together, as the
+    ingestion reads an export's), in place in ``rows``, and say so in ``told``. Read day
+    first, « 24-11-19 » became 24 November 2019 without a word, and the note lost to
+    any older version of it."""
+    if not names:
+        return
+    cells = [
+        pd.Series(raw.table.column(n).to_pylist(), dtype=object).fillna("").astype(str).str.strip()
+        for n in names
+    ]
+    values = pd.concat(cells, ignore_index=True)
+    found = year_first_rows(
+        values,
+        parse_dates(values, excel_epoch=raw.excel_epoch),
+        window,
+        excel_epoch=raw.excel_epoch,
+    )
+    if found is None:
+        return
+    n = len(rows)
+    for k, name in enumerate(names):
+        parsed = found[0].iloc[k * n : (k + 1) * n]
+        for row, stamp in zip(rows, parsed, strict=True):
+            if isinstance(row[name], str) and not pd.isna(stamp):
+                row[name] = pd.Timestamp(stamp)
+    lines = raw.lines[np.unique(found[1] % n)]
+    told.append(
+        f"{path.name} : dates lues année en premier (24-11-19 : 19 novembre 2024) : lues "
+        "jour en premier, la plupart tombaient avant le début de l'étude ou après la date "
+        f"du passage, comme le montrent les lignes {listed(lines, 5)} : vérifiez-les, ou "
+        "écrivez les dates JJ/MM/AAAA."
     )
 
 
@@ -363,6 +420,7 @@ def read_annotations(
     tags: Sequence[str],
     statuses: Sequence[str] = STATUSES,
     now: pd.Timestamp | None = None,
+    start: date | None = None,
 ) -> AnnotationRead:
     """Read and validate every note file of a site's annotation folder.
 
@@ -384,6 +442,10 @@ def read_annotations(
     now
         The run's time (UTC; default: the clock). A note dated after ``now`` plus
         :data:`FUTURE_TOLERANCE` is rejected.
+    start
+        The study's first day (``params.ingest.start_date``): a table's ``nn-nn-nn``
+        dates that fall between it and the run's latest date only when read year first
+        are read so (:func:`_year_first_dates`); ``None``: read day first.
 
     Returns
     -------
@@ -402,6 +464,14 @@ def read_annotations(
     latest = (now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")) + (
         FUTURE_TOLERANCE
     )
+    window = (
+        None
+        if start is None
+        else (
+            np.datetime64(pd.Timestamp(start), "us"),
+            np.datetime64(latest.tz_convert(LOCAL_TZ).tz_localize(None), "us"),
+        )
+    )
     paths = sorted(folder.iterdir(), key=lambda p: p.name)
     notes: list[dict[str, Any]] = []
     for path in paths:
@@ -418,7 +488,11 @@ def read_annotations(
             continue
         try:
             _check_size(path)
-            raws = reader(path, result.told)
+            raws = (
+                _read_table(path, result.told, window)
+                if reader is _read_table
+                else reader(path, result.told)
+            )
         except FileProblemError as err:
             result.failed_files.append(path.name)
             result.rejected.append(f"{path.name} : {err} — aucune note lue dans ce fichier.")
@@ -441,6 +515,14 @@ def read_annotations(
                 result.n_rejected += 1
                 result.n_future += any(p.startswith(FUTURE_PROBLEM) for p in problems)
                 continue
+            read_chars = note.pop(CUT_FROM, None)
+            if read_chars is not None:
+                result.told.append(
+                    f"{path.name}, {raw.ref} : texte de {fr_number(read_chars)} caractères "
+                    f"coupé à {fr_number(MAX_TEXT_CHARS)}, suivi de « {CUT_MARK.strip()} » ; "
+                    "la note est importée, son texte entier reste dans le fichier. Un "
+                    "courriel ou un document collé dans la note ?"
+                )
             note.update(source_file=path.name, source_ref=raw.ref, source_format=fmt)
             note["_rank"] = len(notes)
             note["_origin"] = "dossier"

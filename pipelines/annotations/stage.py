@@ -290,7 +290,13 @@ def run(
     latest = now + FUTURE_TOLERANCE
     buildings = read_geoparquet(buildings_path)
     zones = read_geoparquet(zones_path) if zones_path and Path(zones_path).exists() else None
-    read = read_annotations(folder, site_id=site_id, tags=list(config.annotation_tags), now=now)
+    read = read_annotations(
+        folder,
+        site_id=site_id,
+        tags=list(config.annotation_tags),
+        now=now,
+        start=config.site(site_id).settings.ingest.start_date,
+    )
     previous_paths = [archive_file] + ([Path(previous_notes_path)] if previous_notes_path else [])
     previous, previous_rows, archive_scrubbed, archive_read = _read_previous(
         previous_paths, latest=latest

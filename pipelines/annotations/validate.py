@@ -37,9 +37,12 @@ from pipelines.annotations.model import (
 )
 from pipelines.crs import repaired_geometry
 from pipelines.fr import fr_number, plain_id
+from pipelines.ingest import cut_text
 
 #: How a future-dated note's problem starts (counted apart in the summary).
 FUTURE_PROBLEM = "date dans le futur"
+#: The key of a note whose text was cut (:data:`MAX_TEXT_CHARS`): its length as read.
+CUT_FROM = "_text_chars_read"
 
 
 def _match_vocabulary(value: str, allowed: Sequence[str]) -> str | None:
@@ -104,8 +107,9 @@ def validate_note(
     ``latest`` (UTC) is the latest date a note may carry (the run's time plus
     :data:`FUTURE_TOLERANCE`); ``None`` checks nothing. A later creation or modification
     date is a problem: used, it would win over every real edit until that date. The free
-    text is kept as read: :func:`pipelines.annotations.readers.read_annotations` scrubs
-    all notes at once.
+    text is kept as read (:func:`pipelines.annotations.readers.read_annotations` scrubs
+    all notes at once), cut when longer than :data:`MAX_TEXT_CHARS`, its length as read
+    then under :data:`CUT_FROM`.
 
     Returns
     -------
@@ -143,15 +147,16 @@ def validate_note(
         problems.append("texte vide")
     note["text"] = None if text is None else str(text)
     note["author"] = None if props.get("author") is None else str(props["author"])
-    for key, label, limit in (
-        ("text", "texte", MAX_TEXT_CHARS),
-        ("author", "auteur", MAX_AUTHOR_CHARS),
-    ):
-        if note[key] is not None and len(note[key]) > limit:
-            problems.append(
-                f"{label} de {fr_number(len(note[key]))} caractères, plus que la limite "
-                f"de {fr_number(limit)} : raccourcissez-le ou coupez la note en plusieurs"
-            )
+    if note["text"] is not None and len(note["text"]) > MAX_TEXT_CHARS:
+        # Cut as a report's cell is, the length read kept for the reader to tell: refused
+        # whole, the planner's note was lost for a mail pasted below it.
+        note[CUT_FROM] = len(note["text"])
+        note["text"] = cut_text(note["text"])
+    if note["author"] is not None and len(note["author"]) > MAX_AUTHOR_CHARS:
+        problems.append(
+            f"auteur de {fr_number(len(note['author']))} caractères, plus que la limite "
+            f"de {fr_number(MAX_AUTHOR_CHARS)} : raccourcissez-le"
+        )
     tag = props.get("tag")
     if tag is None:
         problems.append(f"étiquette manquante (étiquettes : {', '.join(tags)})")

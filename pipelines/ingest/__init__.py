@@ -21,10 +21,10 @@ from __future__ import annotations
 import csv
 
 from pipelines.ingest.chunks import CHUNK_BYTES, notes_of_parts, read_file_chunks
-from pipelines.ingest.dates import date_order, parse_dates
+from pipelines.ingest.dates import date_order, parse_dates, year_first_rows
 from pipelines.ingest.encoding import decode
 from pipelines.ingest.filenotes import listed, reading_notes
-from pipelines.ingest.longcells import MAX_CELL_CHARS, cut_long_cells
+from pipelines.ingest.longcells import CUT_MARK, MAX_CELL_CHARS, cut_long_cells, cut_text
 from pipelines.ingest.partition import repeated_header_rows
 from pipelines.ingest.personal import header_words, looks_personal
 from pipelines.ingest.rawfile import RawFile
@@ -65,6 +65,7 @@ csv.field_size_limit(2**31 - 1)
 __all__ = [
     "CHUNK_BYTES",
     "CONTROL_CHARS",
+    "CUT_MARK",
     "FORMAT_DEFAULTS",
     "FORMAT_PERSONAL",
     "MAX_CELL_CHARS",
@@ -75,6 +76,7 @@ __all__ = [
     "clean_cells",
     "create_secret",
     "cut_long_cells",
+    "cut_text",
     "date_order",
     "decode",
     "detect_format",
@@ -97,4 +99,5 @@ __all__ = [
     "scrub_text",
     "secret_path",
     "workbook_sheets",
+    "year_first_rows",
 ]

@@ -206,3 +206,46 @@ def placeholder_notes(
             )
             notes.append((raw.path, kind, detail, lines))
     return notes
+
+
+def unpadded_notes(
+    raws: list[RawFile],
+    frame: pd.DataFrame,
+    ids: pd.Series,
+    rows: np.ndarray | None,
+    written: pd.Series | None,
+) -> list[tuple[str, str, str, np.ndarray]]:
+    """Per file with ids read as another spelling of a number read before (« 00012345 »
+    after « 12345 », ``unpadded_ids``): its path, that reason, the French detail and the
+    lines. ``ids``: the ids as compared; ``rows``: the rows rewritten; ``written``: their
+    ids as written."""
+    if rows is None or written is None or not len(rows):
+        return []
+    notes = []
+    files = frame["_file"].to_numpy()[rows]
+    for i, raw in enumerate(raws):
+        these = files == i
+        if not these.any():
+            continue
+        lines = frame["source_line"].to_numpy()[rows[these]]
+        pairs = list(
+            dict.fromkeys(
+                zip(
+                    written.to_numpy()[these].tolist(),
+                    ids.to_numpy()[rows[these]].tolist(),
+                    strict=True,
+                )
+            )
+        )
+        shown = ", ".join(f"« {a} » lu « {b} »" for a, b in pairs[:5]) + (
+            " …" if len(pairs) > 5 else ""
+        )
+        detail = (
+            f"{len(lines)} ligne(s) ont pour identifiant un numéro déjà lu écrit avec ou "
+            f"sans zéros en tête ({shown} ; lignes {listed(lines)}) : c'est le même "
+            "signalement, compté une fois (doublon ou mise à jour), sous l'écriture lue en "
+            "premier. Un export complète ses numéros de zéros, un autre non (ou Excel les a "
+            "retirés en réenregistrant le CSV)."
+        )
+        notes.append((raw.path, "ids_zero_padded", detail, lines))
+    return notes

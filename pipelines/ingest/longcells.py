@@ -28,7 +28,7 @@ CUT_MARK = " […]"
 _NUMBER_CHARS = "0123456789 \t\n.+-()/"
 
 
-def _cut(text: str) -> str:
+def cut_text(text: str) -> str:
     """``text`` cut before :data:`MAX_CELL_CHARS` at its last space (at the limit when
     it has none in its last hundred characters), :data:`CUT_MARK` after it."""
     head = text[:MAX_CELL_CHARS]
@@ -76,7 +76,7 @@ def cut_long_cells(raw: RawFile) -> list[tuple[str, str, np.ndarray]]:
         longest = max(len(column[int(k)].as_py()) for k in rows[:1000])
         mask = np.zeros(len(column), bool)
         mask[rows] = True
-        cut = pa.array([_cut(column[int(k)].as_py()) for k in rows], column.type)
+        cut = pa.array([cut_text(column[int(k)].as_py()) for k in rows], column.type)
         table = table.set_column(j, name, pc.replace_with_mask(column, pa.array(mask), cut))
         lines = raw.lines[rows]
         most = fr_number(MAX_CELL_CHARS)

@@ -29,6 +29,7 @@ from pipelines.ingest.filenotes import (
     listed,
     placeholder_notes,
     reading_notes,
+    unpadded_notes,
 )
 from pipelines.ingest.gather import (
     _accepted_frame,
@@ -367,7 +368,10 @@ def _source_outputs(
     part = _partition(p, source, bbox=bbox, today=today, start=start, roles_per_file=roles_per_file)
     issues = issues + [
         _file_note(source, path, reason, detail, lines=lines)
-        for path, reason, detail, lines in placeholder_notes(raws, p.frame, part.placeholder)
+        for path, reason, detail, lines in [
+            *placeholder_notes(raws, p.frame, part.placeholder),
+            *unpadded_notes(raws, p.frame, part.ids, part.unpadded, part.unpadded_from),
+        ]
     ]
     cats = _categories(p, source)
     files = [raw.path for raw in raws]
