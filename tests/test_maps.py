@@ -625,6 +625,31 @@ def test_index_page_without_statistics_says_so() -> None:
     assert "non calculée" in html
 
 
+def test_a_hidden_figure_of_the_index_says_why_under_the_table() -> None:
+    """A total the publication rule hides reads « s » in the index's table, and the note
+    under the table says what « s » is, with the site's threshold (before: Paris's
+    reports read « s » and nothing on the page explained it); said per site where their
+    thresholds differ, and not at all when nothing is hidden."""
+    from pipelines.published import Publication
+
+    paris = {"name": "Paris 10e", "map": "p.html", "reports": "s", "hotspots_95": 0,
+             "buildings_with_reports": 80, "secret_fr": Publication("comite", 11).reason_fr}
+    bondy = {"name": "Bondy", "map": "b.html", "reports": 7025, "hotspots_95": 50,
+             "buildings_with_reports": 355, "secret_fr": Publication("comite", 3).reason_fr}
+    html = index_page([bondy, paris])
+    cells = re.findall(r"<td class='n'>(.*?)</td>", html)
+    assert "<abbr title='valeur masquée (secret statistique), voir sous le tableau'>s</abbr>" in cells
+    assert (
+        "« s » : masqué (secret statistique) : moins de 11 ménages, ou pour ne pas être "
+        "déduit des totaux ; une valeur masquée n'est jamais ajoutée dans un total." in html
+    )
+    assert "moins de 3 ménages" not in html  # Bondy hides nothing in the table
+    assert "secret statistique" not in index_page([bondy])
+    both = index_page([{**bondy, "buildings_with_reports": "s"}, paris])
+    assert "« s » (Bondy) : masqué (secret statistique) : moins de 3 ménages" in both
+    assert "« s » (Paris 10e) : masqué (secret statistique) : moins de 11 ménages" in both
+
+
 def test_an_unknown_attribution_key_is_named_in_french_escaped_and_warned(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
