@@ -589,7 +589,7 @@ def test_index_page_links_documents_relative_to_maps(tmp_path: Path, site) -> No
     )
     (maps_dir / "essai.png").write_bytes(b"png")
     (maps_dir / "essai").mkdir()  # the map stage's copy of the charts, under maps/
-    (maps_dir / "essai" / "top_buildings.png").write_bytes(b"png")
+    (maps_dir / "essai" / "batiments_les_plus_signales.png").write_bytes(b"png")
     site_cfg = SiteConfig(
         id="essai", name="Essai <i>", osm=str(BONDY_OSM), simulated=True,
         sources=(SourceConfig(id="x", kind="reports", path="x.csv"),),
@@ -605,7 +605,7 @@ def test_index_page_links_documents_relative_to_maps(tmp_path: Path, site) -> No
     assert "essai.png" in hrefs
     assert "../data/processed/essai/quality.html" in hrefs
     # the charts from under maps/, never from the processed folder a copy of maps/ loses
-    assert "essai/top_buildings.png" in hrefs
+    assert "essai/batiments_les_plus_signales.png" in hrefs
     assert not any("charts/" in h for h in hrefs)
     assert not any("method_note" in h for h in hrefs)  # absent, so not linked
     assert "Essai &lt;i&gt;" in html
@@ -632,13 +632,26 @@ def test_a_hidden_figure_of_the_index_says_why_under_the_table() -> None:
     thresholds differ, and not at all when nothing is hidden."""
     from pipelines.published import Publication
 
-    paris = {"name": "Paris 10e", "map": "p.html", "reports": "s", "hotspots_95": 0,
-             "buildings_with_reports": 80, "secret_fr": Publication("comite", 11).reason_fr}
-    bondy = {"name": "Bondy", "map": "b.html", "reports": 7025, "hotspots_95": 50,
-             "buildings_with_reports": 355, "secret_fr": Publication("comite", 3).reason_fr}
+    paris = {
+        "name": "Paris 10e",
+        "map": "p.html",
+        "reports": "s",
+        "hotspots_95": 0,
+        "buildings_with_reports": 80,
+        "secret_fr": Publication("comite", 11).reason_fr,
+    }
+    bondy = {
+        "name": "Bondy",
+        "map": "b.html",
+        "reports": 7025,
+        "hotspots_95": 50,
+        "buildings_with_reports": 355,
+        "secret_fr": Publication("comite", 3).reason_fr,
+    }
     html = index_page([bondy, paris])
     cells = re.findall(r"<td class='n'>(.*?)</td>", html)
-    assert "<abbr title='valeur masquée (secret statistique), voir sous le tableau'>s</abbr>" in cells
+    abbr = "<abbr title='valeur masquée (secret statistique), voir sous le tableau'>s</abbr>"
+    assert abbr in cells
     assert (
         "« s » : masqué (secret statistique) : moins de 11 ménages, ou pour ne pas être "
         "déduit des totaux ; une valeur masquée n'est jamais ajoutée dans un total." in html

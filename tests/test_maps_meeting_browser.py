@@ -340,7 +340,8 @@ def test_the_annotation_panel_covers_no_control(
         for name, (l2, t2, r2, b2) in boxes.items():
             l1, t1, r1, b1 = panel
             assert r1 <= l2 or r2 <= l1 or b1 <= t2 or b2 <= t1, (name, panel, boxes[name])
-        assert 0 <= panel[0] and panel[2] <= viewport[0], panel
+        assert panel[0] >= 0, panel
+        assert panel[2] <= viewport[0], panel
         width = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
         assert width[0] <= width[1]
         page.locator("#vigie-m1").scroll_into_view_if_needed()
@@ -354,7 +355,8 @@ def test_the_annotation_panel_covers_no_control(
         page.evaluate("() => window.vigie.map.getContainer().scrollIntoView()")
         x, y = page.evaluate(
             """(ll) => { const m = window.vigie.map; m.setView(ll, 18, {animate: false});
-                 const p = m.latLngToContainerPoint(ll), r = m.getContainer().getBoundingClientRect();
+                 const p = m.latLngToContainerPoint(ll);
+                 const r = m.getContainer().getBoundingClientRect();
                  return [r.left + p.x, r.top + p.y]; }""",
             building_a,
         )
@@ -376,12 +378,14 @@ def test_every_building_outline_has_a_name(
         names = page.eval_on_selector_all(
             "path.vigie-building", "els => els.map(e => e.getAttribute('aria-label'))"
         )
-        assert names and all(n and n.startswith("Bâtiment") for n in names), names
+        assert names
+        assert all(n and n.startswith("Bâtiment") for n in names), names
         assert all("signalement" in n for n in names), names
         # Plain text: the hand-made building named « <img src=x onerror=…> » reads as
         # those characters, neither as entities nor as markup (nothing ran, no image).
         assert any("<img src=x onerror=" in n for n in names), names
-        assert "&lt;" not in "".join(names) and "&amp;" not in "".join(names), names
+        assert "&lt;" not in "".join(names), names
+        assert "&amp;" not in "".join(names), names
         assert page.locator("img[src=x]").count() == 0
         first = page.locator("path.vigie-building").first
         before = first.get_attribute("aria-label")

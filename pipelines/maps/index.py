@@ -26,7 +26,7 @@ from pipelines.maps.notes import notes_table_html
 from pipelines.maps.portfolio import portfolio_page
 from pipelines.markup import render_template, template_text
 from pipelines.published import FILES, HIDDEN_FLAG, Publication
-from pipelines.stages import CHART_NAMES, PUBLIC_PACK, SitePaths
+from pipelines.stages import CHART_FILES_FR, CHART_NAMES, PUBLIC_PACK, SitePaths
 
 #: Trend arrows: (symbol, CSS class, French words).
 ARROWS: dict[str, tuple[str, str, str]] = {
@@ -49,7 +49,7 @@ PUBLIC_FILES_FR: dict[str, str] = {
     "de la colonne « level » (CSV)",
     ".gpkg": "bâtiments et zones (GeoPackage)",
     **{
-        f"_{name}.{ext}": f"graphique « {title} » ({what})"
+        f"_{CHART_FILES_FR[name]}.{ext}": f"graphique « {title} » ({what})"
         for name, title in {
             "reports_by_category": "signalements par période et par catégorie",
             "closing_delays": "délais de clôture par catégorie",
@@ -184,7 +184,7 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
     if (pages / INDICATORS_PAGE).exists():
         documents.append(("Méthode des indicateurs", _rel(pages / INDICATORS_PAGE, dst_dir)))
     for name in CHART_NAMES:
-        chart = pages / f"{name}.png"
+        chart = pages / f"{CHART_FILES_FR[name]}.png"
         if chart.exists():
             title = CHART_TITLES_FR.get(name, name.replace("_", " "))
             documents.append((f"Graphique : {title}", _rel(chart, dst_dir)))
