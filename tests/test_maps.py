@@ -901,3 +901,29 @@ def test_index_lists_the_notes_with_their_exports(tmp_path: Path, site) -> None:
     publish.run(cfg, site_cfg, processed=s, dst_dir=s / "published")
     html = run_index(cfg, dst=maps_dir / "index.html").read_text(encoding="utf-8")
     assert "Notes des urbanistes" not in html
+
+
+def test_the_charts_under_maps_take_their_french_names(tmp_path: Path) -> None:
+    """The map stage copies each chart under ``maps/<site>/`` by its French name, and
+    removes the copy a former run left under its English one (a maps folder copied for a
+    committee carried both)."""
+    from pipelines.maps.method_pages import write_method_pages
+    from pipelines.stages import CHART_NAMES
+
+    charts, published = tmp_path / "charts", tmp_path / "published"
+    charts.mkdir()
+    published.mkdir()
+    for name in CHART_NAMES:
+        (charts / f"{name}.png").write_bytes(name.encode())
+    dst = tmp_path / "maps" / "essai"
+    dst.mkdir(parents=True)
+    (dst / "top_buildings.png").write_bytes(b"former run")
+    write_method_pages(published, charts, dst, simulated=False)
+    assert sorted(p.name for p in dst.iterdir()) == [
+        "batiments_les_plus_signales.png",
+        "delais_de_cloture.png",
+        "indicateurs.html",
+        "methode.html",
+        "signalements_par_categorie.png",
+    ]
+    assert (dst / "delais_de_cloture.png").read_bytes() == b"closing_delays"

@@ -126,3 +126,6 @@ def write_method_pages(published: Path, charts: Path, dst_dir: Path, *, simulate
         png = charts / f"{name}.png"
         if png.exists():
             shutil.copyfile(png, dst_dir / f"{CHART_FILES_FR[name]}.png")
+        # the copy under its former English name (until session 23), linked no more: a
+        # maps folder copied for a committee would carry both
+        (dst_dir / f"{name}.png").unlink(missing_ok=True)
