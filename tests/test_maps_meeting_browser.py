@@ -322,24 +322,30 @@ ANNOTATION_BOXES = """() => Object.fromEntries(
                 return [s, [r.left, r.top + scrollY, r.right, r.bottom + scrollY]]; }))"""
 
 
-@pytest.mark.parametrize("viewport", [(1280, 720), (390, 844)], ids=["laptop", "phone"])
+@pytest.mark.parametrize(
+    "viewport", [(1280, 720), (1024, 600), (390, 844)], ids=["laptop", "projector", "phone"]
+)
 def test_the_annotation_panel_covers_no_control(
     annotated: tuple[Path, list[float]], browser: Any, viewport: tuple[int, int]
 ) -> None:
     """Open, the « Annoter » panel covers none of the map's controls, the « Période
     affichée » first (before: fixed 56 px from the left, it hid the period's lists on a
     laptop, and on a phone it stuck out of the screen over the page), nor sticks out;
-    on a phone it sits under the map, and a click on a building opens its form there."""
+    no control covers another, the drawing tools and the legend included (before: on a
+    1 024 × 600 projector the legend hid « Placer un point »); on a phone the panel sits
+    under the map, and a click on a building opens its form there."""
     page_path, building_a = annotated
     with offline_page(page_path, browser=browser, wait_js=READY, viewport=viewport) as live:
         page = live.page
         page.click(".vigie-annot-toggle button")
         assert page.is_visible(".vigie-annot-panel")
         boxes = page.evaluate(ANNOTATION_BOXES)
-        panel = boxes.pop(".vigie-annot-panel")
-        for name, (l2, t2, r2, b2) in boxes.items():
-            l1, t1, r1, b1 = panel
-            assert r1 <= l2 or r2 <= l1 or b1 <= t2 or b2 <= t1, (name, panel, boxes[name])
+        names = list(boxes)
+        for i, a in enumerate(names):  # the drawing tools and the legend included
+            for b in names[i + 1 :]:
+                (l1, t1, r1, b1), (l2, t2, r2, b2) = boxes[a], boxes[b]
+                assert r1 <= l2 or r2 <= l1 or b1 <= t2 or b2 <= t1, (a, b, boxes)
+        panel = boxes[".vigie-annot-panel"]
         assert panel[0] >= 0, panel
         assert panel[2] <= viewport[0], panel
         width = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")

@@ -267,9 +267,22 @@
    * page's flow places it (annotate.css), so nothing is set here. */
   Annotator.prototype._place = function () {
     var panel = this.panel, style = panel.style;
-    style.left = style.right = style.top = style.width = style.maxHeight = "";
-    if (!this.active || document.body.classList.contains("vigie-narrow")) return;
     var container = this.map.getContainer(), box = container.getBoundingClientRect();
+    var legend = container.querySelector(".leaflet-bottom.leaflet-left .vigie-legend");
+    style.left = style.right = style.top = style.width = style.maxHeight = "";
+    if (legend) legend.style.maxHeight = "";
+    if (!this.active || document.body.classList.contains("vigie-narrow")) return;
+    // The drawing tools lengthen the top left column: the legend below it, in the bottom
+    // left corner, scrolls within what is left (before: it hid « Placer un point » on a
+    // 1 280 × 720 screen).
+    var column = container.querySelectorAll(".leaflet-top.leaflet-left .leaflet-control");
+    if (legend && column.length) {
+      var under = column[column.length - 1].getBoundingClientRect().bottom + 10;
+      var over = legend.getBoundingClientRect(), frame = over.height - legend.clientHeight;
+      if (over.top < under) {
+        legend.style.maxHeight = Math.max(60, over.bottom - under - frame - 14) + "px";
+      }
+    }
     function edges(selector) {
       return Array.prototype.map.call(container.querySelectorAll(selector), function (e) {
         return e.getBoundingClientRect();
