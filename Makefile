@@ -289,13 +289,10 @@ GPKGS = $(foreach s,$(SITES),$(PROCESSED)/$(s)/vigie_$(s).gpkg)
 SITE_DIR = $(call q,$(RAW_PROCESSED)/$*)
 CFG      = $(call q,$(CONFIG))
 
-$(MAPS)/index.html: $$(foreach s,$$(SITES),$$(MAPS)/$$(s).html $$(MAPS)/$$(s)_comite.html \
-    $$(MAPS)/$$(s)/methode.html $$(MAPS)/$$(s)/indicateurs.html \
-    $$(PROCESSED)/$$(s)/run_summary.json \
-    $$(PROCESSED)/$$(s)/published/site.json $$(PROCESSED)/$$(s)/published/notes.parquet \
-    $$(PROCESSED)/$$(s)/published/indicators_site.parquet \
-    $$(PROCESSED)/$$(s)/charts/reports_by_category.png) \
-    $$(MAPS_STAMP) $(wildcard pipelines/maps/*.py) $(wildcard pipelines/templates/*.*) $(COMMON) \
+# INDEX_INPUTS (from pipelines/stages.py's INDEX_READS, through $(DEPS)): every file the
+# index reads or links, each site's map, pack, pages and charts under $(MAPS)/<site>/
+# included, so that a deleted one is made again.
+$(MAPS)/index.html: $$(INDEX_INPUTS) $$(MAPS_STAMP) $(wildcard pipelines/maps/*.py) $(wildcard pipelines/templates/*.*) $(COMMON) \
     | $(VENV_STAMP)
 	$(VIGIE) index --config $(CFG) --out $(call q,$@)
 

@@ -17,6 +17,15 @@ from pipelines.published import FILES as PUBLISHED_FILES
 
 #: The committee charts (:mod:`pipelines.maps.charts`): ``charts/<name>.png`` and ``.csv``.
 CHART_NAMES = ("reports_by_category", "top_buildings", "closing_delays")
+#: The French names of the charts' files where a committee or the public opens them: the
+#: copies under ``maps_dir/<site>/`` (the map stage's) and the open-data pack's
+#: (``maps_dir/public/<site>_<name>``). The processed folder's ``charts/`` keeps the
+#: code's names (:data:`CHART_NAMES`), as every table of the pipeline does.
+CHART_FILES_FR = {
+    "reports_by_category": "signalements_par_categorie",
+    "top_buildings": "batiments_les_plus_signales",
+    "closing_delays": "delais_de_cloture",
+}
 #: The committee pack of a site, ``maps_dir/<site>_comite.html`` and ``.pdf``.
 PACK_SUFFIX = "_comite"
 
@@ -195,7 +204,7 @@ PUBLIC_CHART_NAMES = ("reports_by_category", "closing_delays")
 #: (rewritten by each site's run: one file for all sites, so no per-site target).
 PUBLIC_PACK = (
     ".html", ".png", "_batiments.csv", "_mensuel.csv", ".gpkg",
-    *(f"_{name}.{ext}" for name in PUBLIC_CHART_NAMES for ext in ("png", "csv")),
+    *(f"_{CHART_FILES_FR[name]}.{ext}" for name in PUBLIC_CHART_NAMES for ext in ("png", "csv")),
 )  # fmt: skip
 
 #: The pipeline of a site, in the order ``vigie run`` runs it. The Makefile's per-site
@@ -407,7 +416,7 @@ STAGES: tuple[Stage, ...] = (
             "{maps}/{site}.png",
             "{maps}/{site}/methode.html",
             "{maps}/{site}/indicateurs.html",
-            *(f"{{maps}}/{{site}}/{name}.png" for name in CHART_NAMES),
+            *(f"{{maps}}/{{site}}/{CHART_FILES_FR[name]}.png" for name in CHART_NAMES),
         ),
     ),
     # The committee pack and its PDF (printed by headless Chromium), from the published
@@ -453,6 +462,20 @@ STAGES: tuple[Stage, ...] = (
 )
 
 STAGE_NAMES = tuple(s.name for s in STAGES)
+
+#: What the index page (``maps_dir/index.html``, ``vigie index``) reads or links, per
+#: site, as :attr:`Stage.reads` names them: every file the map and committee stages write
+#: in the maps folder (the map, its PNG, the pack and its PDF, and the pages and charts
+#: under ``maps_dir/<site>/``), the run summary, and the published tables the index or
+#: the portfolio page read. They are the index's prerequisites in the Makefile (variable
+#: ``INDEX_INPUTS``, written by ``vigie deps``): a missing or stale one is made again
+#: before the index.
+INDEX_READS: tuple[str, ...] = (
+    *(w for s in STAGES if s.name in ("map", "comite") for w in s.writes),
+    "run_summary.json",
+    *(f"published/{PUBLISHED_FILES[k]}" for k in ("site", "notes", "profile")),
+    *(f"published/{INDICATOR_FILES[k]}" for k in ("site", "entrance", "summary")),
+)
 
 
 def stage(name: str) -> Stage:

@@ -623,8 +623,8 @@ def _demo_with_ids(tmp_path: Path, bondy: str, paris: str) -> Path:
         ("index", "paris10", "sites[0].id", ["maps/index.html", "page d'accueil"]),
         # maps/bondy_comite.html is the committee pack of « bondy ».
         ("bondy_comite", "bondy", "sites[1].id", ["maps/bondy_comite.html", "« bondy_comite »"]),
-        # maps/public/bondy_closing_delays.png is a chart of the open-data pack of « bondy ».
-        ("bondy", "bondy_closing_delays", "sites[1].id", ["bondy_closing_delays.png"]),
+        # maps/public/bondy_delais_de_cloture.png is a chart of the open-data pack of « bondy ».
+        ("bondy", "bondy_delais_de_cloture", "sites[1].id", ["bondy_delais_de_cloture.png"]),
         # One folder on Windows and macOS.
         ("Bondy", "bondy", "sites[1].id", ["« bondy » et « Bondy »", "casse"]),
     ],

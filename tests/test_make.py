@@ -107,6 +107,39 @@ def test_a_changed_register_re_runs_the_actions_stage_and_its_readers_only(
     assert _stages(_make(project_copy, "-n", "demo").stdout) == []
 
 
+def test_a_deleted_page_or_chart_of_the_index_is_made_again(project_copy: Path) -> None:
+    """Each file the index links under maps/<site>/ (the charts, the method pages) and the
+    map's PNG and the pack's PDF are prerequisites of maps/index.html: deleted, `make demo`
+    runs the stage that writes it again, for that site only (before: a deleted chart of
+    maps/bondy/ stayed missing, the index no longer linking it)."""
+    from pipelines.stages import STAGES, site_maps_files
+
+    built = _make(project_copy, "demo")  # up to date after the tests above
+    assert built.returncode == 0, built.stderr[-3000:]
+    for name in site_maps_files("bondy"):
+        if name.startswith("public/"):
+            continue  # the open-data pack: `make public`, not `make demo`
+        path = project_copy / "maps" / name
+        writer = next(
+            s.name
+            for s in STAGES
+            if any(w.format(maps="", site="bondy").lstrip("/") == name for w in s.writes)
+        )
+        saved, times = path.read_bytes(), path.stat()
+        path.unlink()
+        try:
+            dry = _stages(_make(project_copy, "-n", "demo").stdout)
+        finally:  # back as it was, its time included: the build stays up to date
+            path.write_bytes(saved)
+            os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))
+        assert any(f" stage {writer} " in ln and "--site bondy" in ln for ln in dry), (name, dry)
+        assert all("--site paris10" not in ln for ln in dry), (name, dry)
+    chart = project_copy / "maps/bondy/delais_de_cloture.png"
+    chart.unlink()
+    assert _make(project_copy, "demo").returncode == 0
+    assert chart.is_file()
+
+
 def test_bad_config_exits_2_with_one_message(project_copy: Path, tmp_path: Path) -> None:
     bad = tmp_path / "broken.toml"
     bad.write_text("[[sites]]\nid = 'x'\n", encoding="utf-8")

@@ -589,7 +589,7 @@ def test_index_page_links_documents_relative_to_maps(tmp_path: Path, site) -> No
     )
     (maps_dir / "essai.png").write_bytes(b"png")
     (maps_dir / "essai").mkdir()  # the map stage's copy of the charts, under maps/
-    (maps_dir / "essai" / "top_buildings.png").write_bytes(b"png")
+    (maps_dir / "essai" / "batiments_les_plus_signales.png").write_bytes(b"png")
     site_cfg = SiteConfig(
         id="essai", name="Essai <i>", osm=str(BONDY_OSM), simulated=True,
         sources=(SourceConfig(id="x", kind="reports", path="x.csv"),),
@@ -605,7 +605,7 @@ def test_index_page_links_documents_relative_to_maps(tmp_path: Path, site) -> No
     assert "essai.png" in hrefs
     assert "../data/processed/essai/quality.html" in hrefs
     # the charts from under maps/, never from the processed folder a copy of maps/ loses
-    assert "essai/top_buildings.png" in hrefs
+    assert "essai/batiments_les_plus_signales.png" in hrefs
     assert not any("charts/" in h for h in hrefs)
     assert not any("method_note" in h for h in hrefs)  # absent, so not linked
     assert "Essai &lt;i&gt;" in html
@@ -623,6 +623,44 @@ def test_index_page_without_statistics_says_so() -> None:
     html = index_page([{"name": "X", "map": "x.html", "reports": 3, "hotspots_95": None}])
     assert "non calculés" in html
     assert "non calculée" in html
+
+
+def test_a_hidden_figure_of_the_index_says_why_under_the_table() -> None:
+    """A total the publication rule hides reads « s » in the index's table, and the note
+    under the table says what « s » is, with the site's threshold (before: Paris's
+    reports read « s » and nothing on the page explained it); said per site where their
+    thresholds differ, and not at all when nothing is hidden."""
+    from pipelines.published import Publication
+
+    paris = {
+        "name": "Paris 10e",
+        "map": "p.html",
+        "reports": "s",
+        "hotspots_95": 0,
+        "buildings_with_reports": 80,
+        "secret_fr": Publication("comite", 11).reason_fr,
+    }
+    bondy = {
+        "name": "Bondy",
+        "map": "b.html",
+        "reports": 7025,
+        "hotspots_95": 50,
+        "buildings_with_reports": 355,
+        "secret_fr": Publication("comite", 3).reason_fr,
+    }
+    html = index_page([bondy, paris])
+    cells = re.findall(r"<td class='n'>(.*?)</td>", html)
+    abbr = "<abbr title='valeur masquée (secret statistique), voir sous le tableau'>s</abbr>"
+    assert abbr in cells
+    assert (
+        "« s » : masqué (secret statistique) : moins de 11 ménages, ou pour ne pas être "
+        "déduit des totaux ; une valeur masquée n'est jamais ajoutée dans un total." in html
+    )
+    assert "moins de 3 ménages" not in html  # Bondy hides nothing in the table
+    assert "secret statistique" not in index_page([bondy])
+    both = index_page([{**bondy, "buildings_with_reports": "s"}, paris])
+    assert "« s » (Bondy) : masqué (secret statistique) : moins de 3 ménages" in both
+    assert "« s » (Paris 10e) : masqué (secret statistique) : moins de 11 ménages" in both
 
 
 def test_an_unknown_attribution_key_is_named_in_french_escaped_and_warned(
@@ -863,3 +901,29 @@ def test_index_lists_the_notes_with_their_exports(tmp_path: Path, site) -> None:
     publish.run(cfg, site_cfg, processed=s, dst_dir=s / "published")
     html = run_index(cfg, dst=maps_dir / "index.html").read_text(encoding="utf-8")
     assert "Notes des urbanistes" not in html
+
+
+def test_the_charts_under_maps_take_their_french_names(tmp_path: Path) -> None:
+    """The map stage copies each chart under ``maps/<site>/`` by its French name, and
+    removes the copy a former run left under its English one (a maps folder copied for a
+    committee carried both)."""
+    from pipelines.maps.method_pages import write_method_pages
+    from pipelines.stages import CHART_NAMES
+
+    charts, published = tmp_path / "charts", tmp_path / "published"
+    charts.mkdir()
+    published.mkdir()
+    for name in CHART_NAMES:
+        (charts / f"{name}.png").write_bytes(name.encode())
+    dst = tmp_path / "maps" / "essai"
+    dst.mkdir(parents=True)
+    (dst / "top_buildings.png").write_bytes(b"former run")
+    write_method_pages(published, charts, dst, simulated=False)
+    assert sorted(p.name for p in dst.iterdir()) == [
+        "batiments_les_plus_signales.png",
+        "delais_de_cloture.png",
+        "indicateurs.html",
+        "methode.html",
+        "signalements_par_categorie.png",
+    ]
+    assert (dst / "delais_de_cloture.png").read_bytes() == b"closing_delays"

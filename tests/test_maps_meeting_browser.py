@@ -288,3 +288,120 @@ def test_a_note_of_800_characters_fits_a_projector(
         assert box[2], "the note scrolls inside its popup"
         assert LONG_NOTE[-40:].strip() in page.inner_text(".leaflet-popup-content")
         assert live.page_errors == []
+
+
+@pytest.fixture(scope="module")
+def annotated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[float]]:
+    """The hand-made site's map with its basemap and the « Annoter » mode, as `make demo`
+    draws a site that has note tags; and a point inside its building A (latitude,
+    longitude)."""
+    from pipelines.maps.site import render_map
+    from pipelines.osm.basemap import read_osm_basemap
+    from tests.conftest import site_map_of
+    from tests.test_maps import BONDY_OSM, handmade_site
+
+    site = handmade_site()
+    m = site_map_of(
+        site["buildings"], site["reports"], site_name="Essai", simulated=True,
+        attributions=["osm"], basemap=read_osm_basemap(BONDY_OSM), kde=site["kde"],
+        chronic=site["chronic"], perimeter=site["perimeter"], site_id="essai",
+        annotation_tags=("à surveiller",),
+    )  # fmt: skip
+    path = tmp_path_factory.mktemp("annotated") / "essai.html"
+    path.write_text(render_map(m), encoding="utf-8")
+    b = site["buildings"].set_index("building_id")
+    inside = b.geometry[site["ids"]["A"]].representative_point()
+    return path, [inside.y, inside.x]
+
+
+#: The boxes of the annotation panel and of every map control shown, in page pixels.
+ANNOTATION_BOXES = """() => Object.fromEntries(
+  ['.vigie-annot-panel', '.vigie-period', '.leaflet-control-layers', '.vigie-legend',
+   '.leaflet-control-zoom', '.vigie-annot-toggle', '.leaflet-draw']
+    .map(s => { const r = document.querySelector(s).getBoundingClientRect();
+                return [s, [r.left, r.top + scrollY, r.right, r.bottom + scrollY]]; }))"""
+
+
+@pytest.mark.parametrize(
+    "viewport", [(1280, 720), (1024, 600), (390, 844)], ids=["laptop", "projector", "phone"]
+)
+def test_the_annotation_panel_covers_no_control(
+    annotated: tuple[Path, list[float]], browser: Any, viewport: tuple[int, int]
+) -> None:
+    """Open, the « Annoter » panel covers none of the map's controls, the « Période
+    affichée » first (before: fixed 56 px from the left, it hid the period's lists on a
+    laptop, and on a phone it stuck out of the screen over the page), nor sticks out;
+    no control covers another, the drawing tools and the legend included (before: on a
+    1 024 × 600 projector the legend hid « Placer un point »); on a phone the panel sits
+    under the map, and a click on a building opens its form there."""
+    page_path, building_a = annotated
+    with offline_page(page_path, browser=browser, wait_js=READY, viewport=viewport) as live:
+        page = live.page
+        page.click(".vigie-annot-toggle button")
+        assert page.is_visible(".vigie-annot-panel")
+        boxes = page.evaluate(ANNOTATION_BOXES)
+        names = list(boxes)
+        for i, a in enumerate(names):  # the drawing tools and the legend included
+            for b in names[i + 1 :]:
+                (l1, t1, r1, b1), (l2, t2, r2, b2) = boxes[a], boxes[b]
+                assert r1 <= l2 or r2 <= l1 or b1 <= t2 or b2 <= t1, (a, b, boxes)
+        panel = boxes[".vigie-annot-panel"]
+        assert panel[0] >= 0, panel
+        assert panel[2] <= viewport[0], panel
+        width = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+        assert width[0] <= width[1]
+        page.locator("#vigie-m1").scroll_into_view_if_needed()
+        page.locator("#vigie-m1").click(trial=True, timeout=2000)  # nothing on top of it
+        if viewport[0] < 700:
+            map_box = page.evaluate(
+                "() => { const r = window.vigie.map.getContainer().getBoundingClientRect();"
+                " return [r.top + scrollY, r.bottom + scrollY]; }"
+            )
+            assert panel[1] >= map_box[1], (panel, map_box)  # under the map
+        page.evaluate("() => window.vigie.map.getContainer().scrollIntoView()")
+        x, y = page.evaluate(
+            """(ll) => { const m = window.vigie.map; m.setView(ll, 18, {animate: false});
+                 const p = m.latLngToContainerPoint(ll);
+                 const r = m.getContainer().getBoundingClientRect();
+                 return [r.left + p.x, r.top + p.y]; }""",
+            building_a,
+        )
+        page.mouse.click(x, y)
+        page.wait_for_selector("#vigie-annot-text", timeout=5000)
+        assert page.evaluate("() => document.activeElement.id") == "vigie-annot-text"
+        assert page.locator("#vigie-annot-text").is_visible()
+        assert live.page_errors == []
+
+
+def test_every_building_outline_has_a_name(
+    annotated: tuple[Path, list[float]], browser: Any
+) -> None:
+    """A screen reader names each building's outline with what its tooltip says: the
+    building and what its colour shows (before: no name at all), and the name follows
+    the period and the view chosen."""
+    with offline_page(annotated[0], browser=browser, wait_js=READY) as live:
+        page = live.page
+        names = page.eval_on_selector_all(
+            "path.vigie-building", "els => els.map(e => e.getAttribute('aria-label'))"
+        )
+        assert names
+        assert all(n and n.startswith("Bâtiment") for n in names), names
+        assert all("signalement" in n for n in names), names
+        # Plain text: the hand-made building named « <img src=x onerror=…> » reads as
+        # those characters, neither as entities nor as markup (nothing ran, no image).
+        assert any("<img src=x onerror=" in n for n in names), names
+        assert "&lt;" not in "".join(names), names
+        assert "&amp;" not in "".join(names), names
+        assert page.locator("img[src=x]").count() == 0
+        first = page.locator("path.vigie-building").first
+        before = first.get_attribute("aria-label")
+        page.evaluate("() => window.vigie.setPeriod(0, 0)")
+        after = first.get_attribute("aria-label")
+        counts = page.evaluate(
+            "() => { const out = []; window.vigie.buildings.eachLayer(l =>"
+            " out.push(l.getElement().getAttribute('aria-label'))); return out; }"
+        )
+        assert counts != names or before != after  # the names follow the period
+        page.get_by_role("radio", name="Points chauds et froids (Gi*)").check()
+        assert "signalement" not in (first.get_attribute("aria-label") or "")
+        assert live.page_errors == []

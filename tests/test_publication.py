@@ -1107,7 +1107,7 @@ def test_the_public_pack_has_its_charts_and_an_index(
             assert f"{site}{suffix}" in links
         series = read_published(packs[(site, "public")]).category_series
         assert series is not None  # the chart's table
-        chart = read_csv(folder / f"{site}_reports_by_category.csv", dtype=str)
+        chart = read_csv(folder / f"{site}_signalements_par_categorie.csv", dtype=str)
         assert len(chart) == series["period_start"].nunique()
         values = chart.drop(columns=chart.columns[0]).stack()
         shown = pd.to_numeric(values[values != FLAG])

@@ -124,3 +124,44 @@ def test_a_stage_loads_only_its_own_code(tmp_path: Path) -> None:
     }
     assert not others, sorted(others)
     assert not {"folium", "matplotlib", "scipy.stats"} & loaded
+
+
+def test_the_files_a_committee_opens_under_maps_have_french_names() -> None:
+    """Every file a site writes in the maps folder (the committee's pages and charts under
+    ``maps/<site>/``, the open-data pack's in ``maps/public/``) has a French name (before:
+    ``public/bondy_reports_by_category.png``, ``bondy/closing_delays.png``…); the
+    processed folder's charts keep the code's names."""
+    english = {"reports", "by", "category", "closing", "delays", "top", "buildings"}
+    files = stages.site_maps_files("bondy")
+    for name in files:
+        assert not set(re.split(r"[/_.]", name)) & english, name
+    for expected in (
+        "bondy/signalements_par_categorie.png",
+        "bondy/batiments_les_plus_signales.png",
+        "bondy/delais_de_cloture.png",
+        "public/bondy_signalements_par_categorie.png",
+        "public/bondy_signalements_par_categorie.csv",
+        "public/bondy_delais_de_cloture.png",
+        "public/bondy_delais_de_cloture.csv",
+    ):
+        assert expected in files, expected
+    assert "charts/reports_by_category.png" in stages.stage("charts").writes
+
+
+def test_the_index_depends_on_every_page_and_chart_it_links() -> None:
+    """The index's rule (INDEX_INPUTS, from the fragment) lists, for every site, each
+    file the map and committee stages write in the maps folder: the charts and pages
+    under ``maps/<site>/`` (before: none of the charts, so that a deleted one was not
+    made again by ``make``), the map's PNG, the pack's PDF."""
+    config = load_config(DEMO)
+    text = deps_fragment(config)
+    found = re.search(r"^INDEX_INPUTS = \$\(foreach s,\$\(SITES\),(.*)\)$", text, re.M)
+    assert found is not None
+    inputs = found.group(1).split()
+    for s in ("map", "comite"):
+        for w in stages.stage(s).writes:
+            assert w.format(maps="$(MAPS)", site="$(s)") in inputs, w
+    assert "$(MAPS)/$(s)/delais_de_cloture.png" in inputs
+    assert "$(PROCESSED)/$(s)/run_summary.json" in inputs
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^\$\(MAPS\)/index\.html: \$\$\(INDEX_INPUTS\) ", makefile, re.M)

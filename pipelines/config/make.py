@@ -23,7 +23,7 @@ from pipelines.config import Config, PortfolioConfig
 from pipelines.config.layerfiles import layer_files
 from pipelines.errors import ConfigError
 from pipelines.io import write_text
-from pipelines.stages import STAGES, Stage
+from pipelines.stages import INDEX_READS, STAGES, Stage
 
 #: Files written by ``vigie simulate`` into a simulated site's raw folder.
 SIMULATED_FILES = (
@@ -363,6 +363,15 @@ def make_rules(sites: Sequence[str] = ()) -> str:
             f"\t$(VIGIE) stage {s.name} --config $(CFG) --site $* "
             "--processed-dir $(SITE_DIR) --maps-dir $(call q,$(RAW_MAPS))"
         )
+    # The index's inputs for every site (recursive, so that $(SITES) and $(MAPS) are read
+    # where the index's rule expands it, in its prerequisites' second expansion).
+    index = " ".join(
+        r.format(maps="$(MAPS)", site="$(s)")
+        if r.startswith("{maps}")
+        else f"$(PROCESSED)/$(s)/{r}"
+        for r in INDEX_READS
+    )
+    lines.append(f"INDEX_INPUTS = $(foreach s,$(SITES),{index})")
     files = [w for s in STAGES for w in s.writes if not w.startswith("{maps}") and "{" not in w]
     lines.append(f"PROCESSED_FILES := {' '.join(files)}")
     return "\n".join(lines) + "\n"

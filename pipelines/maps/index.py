@@ -25,8 +25,8 @@ from pipelines.maps.method_pages import INDICATORS_PAGE, METHOD_PAGE
 from pipelines.maps.notes import notes_table_html
 from pipelines.maps.portfolio import portfolio_page
 from pipelines.markup import render_template, template_text
-from pipelines.published import FILES
-from pipelines.stages import CHART_NAMES, PUBLIC_PACK, SitePaths
+from pipelines.published import FILES, HIDDEN_FLAG, Publication
+from pipelines.stages import CHART_FILES_FR, CHART_NAMES, PUBLIC_PACK, SitePaths
 
 #: Trend arrows: (symbol, CSS class, French words).
 ARROWS: dict[str, tuple[str, str, str]] = {
@@ -49,7 +49,7 @@ PUBLIC_FILES_FR: dict[str, str] = {
     "de la colonne « level » (CSV)",
     ".gpkg": "bâtiments et zones (GeoPackage)",
     **{
-        f"_{name}.{ext}": f"graphique « {title} » ({what})"
+        f"_{CHART_FILES_FR[name]}.{ext}": f"graphique « {title} » ({what})"
         for name, title in {
             "reports_by_category": "signalements par période et par catégorie",
             "closing_delays": "délais de clôture par catégorie",
@@ -184,7 +184,7 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
     if (pages / INDICATORS_PAGE).exists():
         documents.append(("Méthode des indicateurs", _rel(pages / INDICATORS_PAGE, dst_dir)))
     for name in CHART_NAMES:
-        chart = pages / f"{name}.png"
+        chart = pages / f"{CHART_FILES_FR[name]}.png"
         if chart.exists():
             title = CHART_TITLES_FR.get(name, name.replace("_", " "))
             documents.append((f"Graphique : {title}", _rel(chart, dst_dir)))
@@ -207,6 +207,8 @@ def site_entry(config: Config, site: SiteConfig, *, dst_dir: Path) -> dict[str, 
         "attribution": list(dict.fromkeys(["osm", *site.attribution])),
         "actions": facts.get("actions") if isinstance(facts.get("actions"), dict) else None,
         "pack": _rel(pack, dst_dir) if pack.exists() else None,
+        # why a figure of the table may read « s » (the site's publication rule)
+        "secret_fr": Publication.of(facts).reason_fr,
     }
 
 
@@ -301,12 +303,26 @@ def notes_block(s: dict[str, Any]) -> str:
     )
 
 
+def secret_notes(sites: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What « s » means, for the sites whose row of the index's table shows one: per
+    reason (:attr:`pipelines.published.Publication.reason_fr`, which names the site's
+    threshold), the names of those sites; empty when no figure of the table is hidden."""
+    notes: dict[str, list[str]] = {}
+    for s in sites:
+        shown = (s.get("reports"), s.get("buildings_with_reports"), s.get("hotspots_95"))
+        if HIDDEN_FLAG in shown:
+            reason = str(s.get("secret_fr") or Publication().reason_fr)
+            notes.setdefault(reason, []).append(str(s["name"]))
+    return [{"reason": reason, "sites": names} for reason, names in notes.items()]
+
+
 def index_page(sites: list[dict[str, Any]]) -> str:
     """The index page (escaped HTML) from :func:`site_entry` dictionaries.
 
     Template ``index.html`` (:func:`pipelines.markup.render_template`): every value goes
     in as a variable, escaped; only the notes part (:func:`notes_block`) is HTML built
-    and escaped in Python.
+    and escaped in Python. A figure hidden by the publication rule reads « s », and the
+    note under the table says why (:func:`secret_notes`).
     """
     rows = []
     for s in sites:
@@ -346,6 +362,8 @@ def index_page(sites: list[dict[str, Any]]) -> str:
         render_template(
             "index.html",
             sites=rows,
+            secret=HIDDEN_FLAG,
+            secret_notes=secret_notes(sites),
             css=Markup(template_text("index.css")),  # a file of the package
             br=Markup("<br>"),
             all_sources=list(ATTRIBUTIONS.values()),

@@ -6,7 +6,8 @@ meeting room without network) still opens every page a committee reads.
   copied; a French page saying why when the site has none;
 - ``indicateurs.html``: the indicators' note (``published/indicators_method.md``) as a
   readable French HTML page, every text escaped (:func:`markdown_html`);
-- the charts' PNG (``charts/<name>.png``), copied.
+- the charts' PNG (``charts/<name>.png``), copied under their French names
+  (:data:`pipelines.stages.CHART_FILES_FR`: ``signalements_par_categorie.png``…).
 
 Written by the map stage (:data:`pipelines.stages.STAGES`), which lists these files.
 
@@ -27,7 +28,7 @@ from markupsafe import Markup
 from pipelines.io import write_text
 from pipelines.markup import escape_text, render_template, template_text
 from pipelines.published import FILES, INDICATOR_FILES
-from pipelines.stages import CHART_NAMES
+from pipelines.stages import CHART_FILES_FR, CHART_NAMES
 
 #: The site's method note and indicators' note, in the site's folder under ``maps/``.
 METHOD_PAGE, INDICATORS_PAGE = "methode.html", "indicateurs.html"
@@ -124,4 +125,7 @@ def write_method_pages(published: Path, charts: Path, dst_dir: Path, *, simulate
     for name in CHART_NAMES:
         png = charts / f"{name}.png"
         if png.exists():
-            shutil.copyfile(png, dst_dir / png.name)
+            shutil.copyfile(png, dst_dir / f"{CHART_FILES_FR[name]}.png")
+        # the copy under its former English name (until session 23), linked no more: a
+        # maps folder copied for a committee would carry both
+        (dst_dir / f"{name}.png").unlink(missing_ok=True)

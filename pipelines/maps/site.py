@@ -75,7 +75,7 @@ from pipelines.markup import SafeMacroElement, add_html, script_json, stable_ids
 from pipelines.progress import Progress
 from pipelines.published import Publication, Published, read_published
 from pipelines.reports import naive_dates
-from pipelines.stages import PUBLIC_CHART_NAMES, PUBLIC_DIR, SitePaths
+from pipelines.stages import CHART_FILES_FR, PUBLIC_CHART_NAMES, PUBLIC_DIR, SitePaths
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +270,8 @@ def run_public(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Pa
     """The open-data pack of ``site`` in ``dst_dir`` (``make public``), from the tables
     of ``published_public/``: the map and its PNG, the building and monthly CSV, the
     GeoPackage (:mod:`pipelines.maps.exports`), the charts (:mod:`pipelines.maps.charts`,
-    PNG and CSV) (:data:`pipelines.stages.PUBLIC_PACK`); then the pack's ``index.html``
+    PNG and CSV, under their French names, :data:`pipelines.stages.CHART_FILES_FR`)
+    (:data:`pipelines.stages.PUBLIC_PACK`); then the pack's ``index.html``
     (:func:`~pipelines.maps.index.run_public_index`)."""
     dst = Path(dst_dir)
     out = run_site(
@@ -285,6 +286,6 @@ def run_public(config: Config, site: SiteConfig, *, processed: Path, dst_dir: Pa
     )
     made = site_charts(published, site_name=site.name, note=chart_note(site))
     for name in PUBLIC_CHART_NAMES:
-        plots.save_chart(made[name], dst / f"{site.id}_{name}.png")
+        plots.save_chart(made[name], dst / f"{site.id}_{CHART_FILES_FR[name]}.png")
     run_public_index(config, dst_dir=dst)
     return out

@@ -174,8 +174,12 @@
     actions.appendChild(clear);
     [head, this.help, this.formBox, this.status, listHead, this.list, actions].forEach(
       function (n) { panel.appendChild(n); });
-    this.map.getContainer().parentNode.appendChild(panel);
+    // Right after the map: in a narrow window (map_reflow.js, body.vigie-narrow), the
+    // panel leaves its fixed place for the page's flow, under the map (annotate.css).
+    var container = this.map.getContainer();
+    container.parentNode.insertBefore(panel, container.nextSibling);
     this.panel = panel;
+    this.map.on("resize", function () { self._place(); });
 
     if (this.hasDraw) {
       var local = L.drawLocal.draw;
@@ -256,6 +260,54 @@
     }
   };
 
+  /* Where the panel goes over the map, covering no control: between the controls of the
+   * map's left corners (zoom, period, « Annoter », drawing tools, legend) and those of its
+   * right corners (layers), as wide as that room allows up to 320 px; where less than
+   * 240 px are left, under the right corners' controls instead. In a narrow window the
+   * page's flow places it (annotate.css), so nothing is set here. */
+  Annotator.prototype._place = function () {
+    var panel = this.panel, style = panel.style;
+    var container = this.map.getContainer(), box = container.getBoundingClientRect();
+    var legend = container.querySelector(".leaflet-bottom.leaflet-left .vigie-legend");
+    style.left = style.right = style.top = style.width = style.maxHeight = "";
+    if (legend) legend.style.maxHeight = "";
+    if (!this.active || document.body.classList.contains("vigie-narrow")) return;
+    // The drawing tools lengthen the top left column: the legend below it, in the bottom
+    // left corner, scrolls within what is left (before: it hid « Placer un point » on a
+    // 1 280 × 720 screen).
+    var column = container.querySelectorAll(".leaflet-top.leaflet-left .leaflet-control");
+    if (legend && column.length) {
+      var under = column[column.length - 1].getBoundingClientRect().bottom + 10;
+      var over = legend.getBoundingClientRect(), frame = over.height - legend.clientHeight;
+      if (over.top < under) {
+        legend.style.maxHeight = Math.max(60, over.bottom - under - frame - 14) + "px";
+      }
+    }
+    function edges(selector) {
+      return Array.prototype.map.call(container.querySelectorAll(selector), function (e) {
+        return e.getBoundingClientRect();
+      }).filter(function (r) { return r.width > 0 && r.height > 0; });
+    }
+    var left = edges(".leaflet-left .leaflet-control"), right = edges(".leaflet-right .leaflet-control");
+    var from = Math.max.apply(null, [box.left].concat(left.map(function (r) { return r.right; }))) + 10;
+    var to = Math.min.apply(null, [box.right].concat(right.filter(function (r) {
+      return r.top < box.top + box.height / 2;  // the layers, not the scale at the bottom
+    }).map(function (r) { return r.left; }))) - 10;
+    var top = box.top + 10, bottom = box.bottom - 40;  // above the scale and the credits
+    if (to - from >= 240) {
+      style.left = from + "px";
+      style.width = Math.min(320, to - from) + "px";
+    } else {
+      style.right = (window.innerWidth - box.right + 10) + "px";
+      style.width = Math.min(320, box.right - from - 10) + "px";
+      top = Math.max.apply(null, [top].concat(right.map(function (r) {
+        return r.top < box.top + box.height / 2 ? r.bottom + 10 : top;
+      })));
+    }
+    style.top = top + "px";
+    style.maxHeight = Math.max(120, bottom - top) + "px";
+  };
+
   Annotator.prototype.setActive = function (on) {
     this.active = !!on;
     this.toggleButton.setAttribute("aria-pressed", this.active ? "true" : "false");
@@ -266,6 +318,7 @@
       if (this.active) this.map.addControl(this.drawControl);
       else this.map.removeControl(this.drawControl);
     }
+    this._place();  // once the drawing tools are in the left corner
     if (this.active) {
       this.map.closePopup();
       this._suspendPopups();

@@ -162,6 +162,21 @@ var buildings = L.geoJSON(D.buildings, {
   }
 });
 buildings.addTo(map);
+// Each outline's name for a screen reader (before: none, an outline was announced as a
+// bare graphic): what its tooltip says, the building's name and what its colour shows
+// now (view, period), as plain text. The tooltip's HTML is escaped in Python; it is read
+// back as text through an inert <template> (nothing in it runs or loads), never shown.
+var plainText = document.createElement("template");
+function nameBuildings() {
+  buildings.eachLayer(function (layer) {
+    var e = layer.getElement && layer.getElement();
+    if (!e) return;
+    plainText.innerHTML = tooltipOf(layer.feature.properties.i).replace("<br>", " : ");
+    var text = plainText.content.textContent;
+    e.setAttribute("aria-label", (/^bâtiment/i.test(text) ? "" : "Bâtiment, ") + text);
+  });
+}
+nameBuildings();
 
 // Every popup (fact sheet, note, zone, action, report) fits in the map as it is now, and
 // scrolls inside when longer: an 800-character note ran off a 1 024 × 600 projector's map.
@@ -478,6 +493,7 @@ function refreshLegend() { legendDiv.innerHTML = legendHtml(); }
 map.on("baselayerchange", function (e) {
   for (var id in baseLayers) if (baseLayers[id] === e.layer) state.view = id;
   buildings.setStyle(buildingStyle);
+  nameBuildings();
   refreshLegend();
 });
 map.on("overlayadd overlayremove", refreshLegend);
@@ -507,6 +523,7 @@ if (M > 1) {
     state.m0 = a; state.m1 = b;
     recompute();
     buildings.setStyle(buildingStyle);
+    nameBuildings();
     catLayers.forEach(function (g, k) { g.vigieDirty = true; if (map.hasLayer(g)) fillCategory(k); });
     if (O) fillObs();
     if (actionsLayer) fillActions();
