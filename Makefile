@@ -195,10 +195,11 @@ bench: $(VENV_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 # their archive (annotations_dir/.archive) stay; only stray temporary files go from there.
 .PHONY: clean
 clean:
-	rm -rf data/processed/* maps/*.html maps/*.png maps/*.pdf build screenshots
+	rm -rf data/processed/* maps/*.html maps/*.png maps/*.pdf maps/*/ build screenshots
 	rm -rf $(foreach s,$(SITES),$(call q,$(RAW_PROCESSED)/$(s)) $(call q,$(RAW_MAPS)/$(s)).html \
 	    $(call q,$(RAW_MAPS)/$(s)).png $(call q,$(RAW_MAPS)/$(s))_comite.html \
-	    $(call q,$(RAW_MAPS)/$(s))_comite.pdf) $(call q,$(RAW_MAPS))/index.html
+	    $(call q,$(RAW_MAPS)/$(s))_comite.pdf $(call q,$(RAW_MAPS)/$(s))) \
+	    $(call q,$(RAW_MAPS))/index.html $(call q,$(RAW_MAPS)/public)
 	rm -f $(call q,$(RAW_PROCESSED))/.vigie-config-* $(call q,$(RAW_MAPS))/.vigie-config-*
 	for d in data/processed maps $(call q,$(RAW_PROCESSED)) $(call q,$(RAW_MAPS)); do \
 	  if [ -d "$$d" ]; then find "$$d" -type f -name '*.tmp' -delete; fi; \

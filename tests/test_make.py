@@ -379,14 +379,23 @@ def test_clean_removes_stray_temporary_files(project_copy: Path, odd_config: str
         project_copy / "data/annotations/.archive/bondy/.zone_history.json.x3.tmp",
         project_copy / "data/raw/bondy/.signalements_bailleur.csv.x4.tmp",
     ]
+    # The pages and charts a site's map stage writes in its folder under maps/, and the
+    # open-data pack (make public): produced, so cleaned too.
+    produced = [
+        project_copy / "maps/bondy/methode.html",
+        project_copy / "maps/public/index.html",
+        project_copy / ODD_MAPS / "paris10/indicateurs.html",
+        project_copy / ODD_MAPS / "public/paris10.html",
+    ]
     kept = project_copy / "data/annotations/.archive/bondy/notes_archive_kept.parquet"
-    for path in [*strays, kept]:
+    for path in [*strays, *produced, kept]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"partial")
     for config in (odd_config, "config/demo.toml"):
         run = _make(project_copy, "clean", f"CONFIG={config}")
         assert run.returncode == 0, run.stderr
     assert [p for p in strays if p.exists()] == []
+    assert [p.parent for p in produced if p.parent.exists()] == []
     assert kept.read_bytes() == b"partial"  # the notes' archive stays
     assert not (project_copy / ODD_PROCESSED / "paris10").exists()
     assert not (project_copy / ODD_MAPS / "paris10.html").exists()
