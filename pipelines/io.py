@@ -238,11 +238,11 @@ def _columns_to_read(
     if metadata is None:
         raise InputError(src, f"fichier Parquet sans géométrie (pas un GeoParquet) ; {RERUN}")
     geo = json.loads(metadata)
-    wanted = set(_names(columns))
+    wanted, maybe = set(_names(columns)), set(_names(optional))
     if geometry:
         wanted.add(geo["primary_column"])
-    elif wanted & set(geo["columns"]):
-        geometries = ", ".join(sorted(wanted & set(geo["columns"])))
+    elif (wanted | maybe) & set(geo["columns"]):
+        geometries = ", ".join(sorted((wanted | maybe) & set(geo["columns"])))
         raise ValueError(f"{geometries}: a geometry column, which read_geoparquet reads")
     missing = sorted(wanted.difference(schema.names))
     if missing:
@@ -251,7 +251,7 @@ def _columns_to_read(
             f"colonne(s) absente(s) : {', '.join(missing)} ; le fichier vient d'une autre "
             f"version de Vigie ou d'un autre outil, {RERUN}",
         )
-    wanted.update(_names(optional))
+    wanted |= maybe
     return [name for name in schema.names if name in wanted]
 
 

@@ -329,6 +329,8 @@ def test_geoparquet_reads_only_the_columns_asked_for(tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(plain, pd.DataFrame(want.drop(columns="geometry")))
         with pytest.raises(ValueError, match="geometry"):
             read_geoparquet_attributes(path, ["building_id", "geometry"])
+        with pytest.raises(ValueError, match="geometry"):
+            read_geoparquet_attributes(path, ["building_id"], optional=["geometry"])
         for read in (read_geoparquet, read_geoparquet_attributes):
             with pytest.raises(InputError, match=rf"{path.name}.*absente.*n_reports"):
                 read(path, ["building_id", "n_reports"])
