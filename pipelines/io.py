@@ -195,31 +195,104 @@ def _crs_of_projjson(text: str) -> CRS:
     return CRS.from_user_input(crs)
 
 
-def read_geoparquet(src: str | Path) -> gpd.GeoDataFrame:
+#: What a reading error adds: the file is made by a stage, which can make it again.
+RERUN = "relancez l'étape qui le produit."
+
+
+def _input_file(src: str | Path) -> Path:
+    """``src``, when it is a file; else an :class:`InputError` naming it."""
+    src = Path(src)
+    if not src.exists():
+        raise InputError(src, "fichier introuvable ; lancez d'abord l'étape qui le produit.")
+    if src.is_dir():  # pyarrow would read a folder as a dataset of every file in it
+        raise InputError(src, "c'est un dossier, pas un fichier GeoParquet.")
+    return src
+
+
+def _names(columns: Iterable[str]) -> list[str]:
+    return [columns] if isinstance(columns, str) else list(columns)  # one name, or several
+
+
+def _columns_to_read(
+    src: Path, columns: Iterable[str], optional: Iterable[str], *, geometry: bool
+) -> list[str]:
+    """The columns of GeoParquet file ``src`` to read: ``columns``, those of
+    ``optional`` the file has and, with ``geometry``, the primary geometry column, in
+    the file's order (the frame's columns are then in the order a whole read gives
+    them).
+
+    Raises
+    ------
+    InputError
+        When the file is not a readable GeoParquet file, or lacks a column asked for.
+    ValueError
+        Without ``geometry``, when a geometry column is asked for (a mistake in the code).
+    """
+    try:
+        schema = pq.read_schema(src)
+    except (pa.ArrowException, OSError) as err:
+        raise InputError(
+            src, f"pas un fichier GeoParquet lisible (ou écrit à moitié) ; {RERUN}"
+        ) from err
+    metadata = (schema.metadata or {}).get(b"geo")
+    if metadata is None:
+        raise InputError(src, f"fichier Parquet sans géométrie (pas un GeoParquet) ; {RERUN}")
+    geo = json.loads(metadata)
+    wanted, maybe = set(_names(columns)), set(_names(optional))
+    if geometry:
+        wanted.add(geo["primary_column"])
+    elif (wanted | maybe) & set(geo["columns"]):
+        geometries = ", ".join(sorted((wanted | maybe) & set(geo["columns"])))
+        raise ValueError(f"{geometries}: a geometry column, which read_geoparquet reads")
+    missing = sorted(wanted.difference(schema.names))
+    if missing:
+        raise InputError(
+            src,
+            f"colonne(s) absente(s) : {', '.join(missing)} ; le fichier vient d'une autre "
+            f"version de Vigie ou d'un autre outil, {RERUN}",
+        )
+    wanted |= maybe
+    return [name for name in schema.names if name in wanted]
+
+
+def read_geoparquet(
+    src: str | Path, columns: Iterable[str] | None = None, *, optional: Iterable[str] = ()
+) -> gpd.GeoDataFrame:
     """Read a GeoParquet file written by :func:`write_geoparquet`.
 
     The frame ``geopandas.read_parquet`` gives, made by geopandas' own conversion
     (the one dask-geopandas calls), with each column's CRS from :func:`_crs_of_projjson`;
     ``geopandas.read_parquet`` itself when that conversion cannot be imported
     (:data:`HAS_PRIVATE_GEOPARQUET`).
+
+    Parameters
+    ----------
+    src
+        The file.
+    columns
+        When given, only these columns are read (pyarrow reads no other from the file,
+        and no other is converted: ``reports.parquet`` has 32), with the primary
+        geometry column whether asked for or not, in the file's order. A column the
+        file lacks is an :class:`~pipelines.errors.InputError` naming the file and the
+        column. Without the geometry: :func:`read_geoparquet_attributes`.
+    optional
+        With ``columns``: more columns, read when the file has them (those the code
+        reading the frame uses only when present, e.g. ``duplicate_of`` in
+        :func:`pipelines.reports.counted`).
     """
-    src = Path(src)
-    if not src.exists():
-        raise InputError(src, "fichier introuvable ; lancez d'abord l'étape qui le produit.")
-    if src.is_dir():  # pyarrow would read a folder as a dataset of every file in it
-        raise InputError(src, "c'est un dossier, pas un fichier GeoParquet.")
-    rerun = "relancez l'étape qui le produit."
+    src = _input_file(src)
+    names = None if columns is None else _columns_to_read(src, columns, optional, geometry=True)
     try:
         if not HAS_PRIVATE_GEOPARQUET:
-            return gpd.read_parquet(src)
-        table = pq.read_table(src)
+            return gpd.read_parquet(src, columns=names)
+        table = pq.read_table(src, columns=names)
     except (pa.ArrowException, ValueError) as err:  # ValueError: geopandas' « no geo »
         raise InputError(
-            src, f"pas un fichier GeoParquet lisible (ou écrit à moitié) ; {rerun}"
+            src, f"pas un fichier GeoParquet lisible (ou écrit à moitié) ; {RERUN}"
         ) from err
     metadata = (table.schema.metadata or {}).get(b"geo")
     if metadata is None:
-        raise InputError(src, f"fichier Parquet sans géométrie (pas un GeoParquet) ; {rerun}")
+        raise InputError(src, f"fichier Parquet sans géométrie (pas un GeoParquet) ; {RERUN}")
     geo = json.loads(metadata)
     crs = {}
     for name, column in geo["columns"].items():
@@ -231,6 +304,33 @@ def read_geoparquet(src: str | Path) -> gpd.GeoDataFrame:
         if name in frame:
             frame[name] = frame[name].set_crs(value)
     return frame
+
+
+def read_geoparquet_attributes(
+    src: str | Path, columns: Iterable[str], *, optional: Iterable[str] = ()
+) -> pd.DataFrame:
+    """Some columns of a GeoParquet file, without its geometry: a pandas frame.
+
+    The columns of :func:`read_geoparquet` with the same ``columns`` and ``optional``
+    (the same dtypes, index and order), but the geometry column, which is neither read
+    nor decoded: for a stage that does not place its rows, the points' decoding is
+    most of the read (``reports.parquet`` of a 25,000-report site, 7 columns: 18 ms of
+    CPU with the points, 6 ms without).
+
+    Raises
+    ------
+    InputError
+        When the file is missing, not a readable GeoParquet file, or lacks a column of
+        ``columns``.
+    """
+    src = _input_file(src)
+    names = _columns_to_read(src, columns, optional, geometry=False)
+    try:
+        return pq.read_table(src, columns=names).to_pandas()
+    except pa.ArrowException as err:
+        raise InputError(
+            src, f"pas un fichier GeoParquet lisible (ou écrit à moitié) ; {RERUN}"
+        ) from err
 
 
 #: First characters that make a spreadsheet (Excel, LibreOffice) read a text cell as a

@@ -6,6 +6,8 @@
   code);
 - :func:`household_of`: who filed each report, for counts of distinct households
   beside counts of reports;
+- :data:`COUNTED_COLUMNS` and :data:`HOUSEHOLD_COLUMNS`: the columns those two read, for
+  the stages that read only the columns they use (``read_geoparquet(columns=...)``);
 - :func:`naive_dates` and :func:`site_months`: report times in local French time and
   the calendar months they cover, as every table per month counts them;
 - the partition of the rows read: every row of a source ends up in exactly one of
@@ -21,6 +23,14 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+
+#: The columns :func:`counted` reads, each when the frame has it: a stage that reads
+#: ``reports.parquet``'s columns it uses reads these as optional ones (a file without
+#: ``source_kind`` or ``duplicate_of`` counts every row, as before).
+COUNTED_COLUMNS = ("building_id", "source_kind", "duplicate_of")
+
+#: The columns :func:`household_of` reads, each when the frame has it.
+HOUSEHOLD_COLUMNS = ("report_id", "household_key")
 
 
 def counted(reports: pd.DataFrame, *, on_building: bool = False) -> pd.Series:

@@ -298,6 +298,51 @@ def test_geoparquet_reads_as_geopandas_reads_it(tmp_path: Path) -> None:
     assert read_geoparquet(path).crs.to_string() == WGS84
 
 
+def test_geoparquet_reads_only_the_columns_asked_for(tmp_path: Path) -> None:
+    # A stage reads the columns it uses (issue 18: reports.parquet has 32): the frame is
+    # geopandas' own read of them, with the geometry (and its CRS) whether asked for or
+    # not, the columns in the file's order; the optional ones only when the file has
+    # them; a column it lacks names the file and the column, not a KeyError later.
+    from pipelines.errors import InputError
+    from pipelines.io import read_geoparquet, read_geoparquet_attributes, write_geoparquet
+
+    b = build_buildings(RAW / "bondy" / "bondy_nord.osm", RAW / "bondy" / "rpls_bondy.gpkg")
+    l93 = tmp_path / "l93.parquet"
+    b.iloc[::7].to_crs(LAMBERT93).to_parquet(l93, index=False)
+    for path in (write_geoparquet(b, tmp_path / "buildings.parquet"), l93):
+        every = read_geoparquet(path)
+        assert {"building_id", "dwellings", "dwellings_source"} < set(every.columns)
+        assert "n_reports" not in every
+        asked = ["dwellings", "building_id"]  # not the file's order
+        want = gpd.read_parquet(path, columns=["building_id", "geometry", "dwellings"])
+        want = want[[c for c in every.columns if c in want]]  # the file's order
+        got = read_geoparquet(path, asked, optional=["dwellings_source", "n_reports"])
+        assert_geodataframe_equal(
+            got, every[["building_id", "geometry", "dwellings", "dwellings_source"]]
+        )
+        assert_geodataframe_equal(read_geoparquet(path, asked), want)
+        assert read_geoparquet(path, asked).crs.to_json() == every.crs.to_json()
+        assert_geodataframe_equal(read_geoparquet(path, "building_id"), want.iloc[:, :2])
+        # Without the geometry: the same columns, a pandas frame.
+        plain = read_geoparquet_attributes(path, asked, optional=["n_reports"])
+        assert type(plain) is pd.DataFrame
+        pd.testing.assert_frame_equal(plain, pd.DataFrame(want.drop(columns="geometry")))
+        with pytest.raises(ValueError, match="geometry"):
+            read_geoparquet_attributes(path, ["building_id", "geometry"])
+        with pytest.raises(ValueError, match="geometry"):
+            read_geoparquet_attributes(path, ["building_id"], optional=["geometry"])
+        for read in (read_geoparquet, read_geoparquet_attributes):
+            with pytest.raises(InputError, match=rf"{path.name}.*absente.*n_reports"):
+                read(path, ["building_id", "n_reports"])
+            with pytest.raises(InputError, match="introuvable"):
+                read(tmp_path / "absent.parquet", ["building_id"])
+    torn = tmp_path / "torn.parquet"
+    torn.write_bytes(l93.read_bytes()[:100])
+    for read in (read_geoparquet, read_geoparquet_attributes):
+        with pytest.raises(InputError, match=r"torn\.parquet.*pas un fichier GeoParquet lisible"):
+            read(torn, ["building_id"])
+
+
 def test_geoparquet_reads_without_geopandas_private_conversion(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -341,6 +386,11 @@ def test_geoparquet_reads_without_geopandas_private_conversion(
         assert_geodataframe_equal(got, want)
         assert got.crs.to_json() == want.crs.to_json()
         assert_geodataframe_equal(read_geoparquet(path), got)
+        # Some columns: geopandas' own read of them and the geometry, on both paths.
+        names = [c for c in want.columns if c != "geometry"][:2]
+        some = gpd.read_parquet(path, columns=[*names, "geometry"])
+        assert_geodataframe_equal(fallback.read_geoparquet(path, names), some)
+        assert_geodataframe_equal(read_geoparquet(path, names), some)
 
 
 def test_geocode_points_inside_nearest_and_unmatched() -> None:

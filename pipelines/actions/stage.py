@@ -56,9 +56,21 @@ from pipelines.crs import WGS84
 from pipelines.errors import InputError
 from pipelines.fr import plural
 from pipelines.ingest import scrub_series
-from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json
+from pipelines.io import (
+    read_geoparquet,
+    read_geoparquet_attributes,
+    write_csv,
+    write_geoparquet,
+    write_json,
+)
 from pipelines.published import CLOSED_STATUSES
-from pipelines.reports import counted, household_of, naive_dates
+from pipelines.reports import (
+    COUNTED_COLUMNS,
+    HOUSEHOLD_COLUMNS,
+    counted,
+    household_of,
+    naive_dates,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +83,11 @@ EFFECT_COLUMNS = (
     "rate_ratio", "rr_ci_low", "rr_ci_high", "rest_n_before", "rest_n_after",
     "rest_rate_ratio", "did_ratio", "did_ci_low", "did_ci_high", "verdict", "effect_fr",
 )  # fmt: skip
+#: The columns of ``reports.parquet`` that :func:`_effect_inputs` uses (the reports
+#: counted around each action), and those it uses when present: :func:`run` reads no
+#: other.
+REPORT_COLUMNS = ("building_id", "category", "reported_at")
+REPORT_OPTIONAL = (*COUNTED_COLUMNS, *HOUSEHOLD_COLUMNS)
 #: The files of the stage, in the site's processed folder.
 OUTPUT_FILES = ("actions.parquet", "actions_rejected.csv", "actions_summary.json")
 
@@ -290,7 +307,8 @@ def run(
     now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
     now = now.floor("s")
     today = settings.ingest.today or now.tz_convert("Europe/Paris").date()
-    buildings = read_geoparquet(buildings_path)
+    # The ids and footprints of the targets, the dwellings of the effects' rates.
+    buildings = read_geoparquet(buildings_path, ["building_id"], optional=["dwellings"])
     zones = read_geoparquet(zones_path) if zones_path and Path(zones_path).exists() else None
 
     # The days a register's dates fall in: those of the study (its first day, the day
@@ -365,7 +383,7 @@ def run(
     actions = actions.drop(columns=["done_date"])
     actions, facts = follow_up(actions, today)
 
-    reports = read_geoparquet(reports_path)
+    reports = read_geoparquet_attributes(reports_path, REPORT_COLUMNS, optional=REPORT_OPTIONAL)
     frame, counted_reports, b = _effect_inputs(actions, reports, buildings)
     as_of = settings.trends.as_of
     period_end = (

@@ -288,7 +288,7 @@ def run(
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
     now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
     latest = now + FUTURE_TOLERANCE
-    buildings = read_geoparquet(buildings_path)
+    buildings = read_geoparquet(buildings_path, ["building_id"])  # what the links use
     zones = read_geoparquet(zones_path) if zones_path and Path(zones_path).exists() else None
     read = read_annotations(
         folder,

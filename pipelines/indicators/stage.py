@@ -18,6 +18,9 @@ from pipelines.indicators.analyst import (
     with_analyst_levels,
 )
 from pipelines.indicators.compute import (
+    DWELLING_COLUMNS,
+    REPORT_COLUMNS,
+    REPORT_OPTIONAL,
     actions_status_counts,
     category_quarters,
     counted_reports,
@@ -30,7 +33,14 @@ from pipelines.indicators.compute import (
     targets_of,
 )
 from pipelines.indicators.note import METHOD_NOTE_FR
-from pipelines.io import read_csv, read_geoparquet, write_json, write_parquet, write_text
+from pipelines.io import (
+    read_csv,
+    read_geoparquet,
+    read_geoparquet_attributes,
+    write_json,
+    write_parquet,
+    write_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +75,14 @@ def run(
     """
     config.site(site_id)
     processed = Path(processed)
-    reports = counted_reports(read_geoparquet(processed / "reports.parquet"))
-    buildings = read_geoparquet(processed / "buildings.parquet")
+    reports = counted_reports(
+        read_geoparquet_attributes(
+            processed / "reports.parquet", REPORT_COLUMNS, optional=REPORT_OPTIONAL
+        )
+    )
+    buildings = read_geoparquet_attributes(
+        processed / "buildings.parquet", ["building_id"], optional=(*DWELLING_COLUMNS, "gi_bin")
+    )
     followup = _optional_csv(processed / "followup.csv")
     backlog = _optional_csv(processed / "backlog.csv")
     dates = pd.concat([reports["reported_at"], reports["closed_at"]]).dropna()

@@ -65,8 +65,10 @@ from pipelines.indicators import (
     hotspot_buildings,
     site_mark,
 )
+from pipelines.indicators.compute import DWELLING_COLUMNS, REPORT_COLUMNS, REPORT_OPTIONAL
 from pipelines.io import (
     read_geoparquet,
+    read_geoparquet_attributes,
     read_json,
     write_csv,
     write_json,
@@ -267,8 +269,15 @@ def run_indicators(
     ``dst_dir`` under the same profile, which the consistency guard reads."""
     processed, dst_dir = Path(processed), Path(dst_dir)
     rule = site.publication.rule(profile)
-    reports = read_geoparquet(processed / "reports.parquet")
-    buildings = read_geoparquet(processed / "buildings.parquet")
+    # The columns microdata and the indicators' counted reports use (pack_figures).
+    reports = read_geoparquet_attributes(
+        processed / "reports.parquet",
+        REPORT_COLUMNS,
+        optional=(*REPORT_OPTIONAL, "person_related"),
+    )
+    buildings = read_geoparquet_attributes(
+        processed / "buildings.parquet", ["building_id"], optional=DWELLING_COLUMNS
+    )
     micro = microdata(reports, zone_of={}, person_related=person_related_of(site))
     rpls_ids = set()
     if "dwellings_source" in buildings:

@@ -41,7 +41,15 @@ import pandas as pd
 from pipelines.config import Config, HotspotParams, TrendSettings
 from pipelines.crs import to_metric
 from pipelines.errors import NotEnoughFeaturesError
-from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json, write_parquet
+from pipelines.io import (
+    read_geoparquet,
+    read_geoparquet_attributes,
+    write_csv,
+    write_geoparquet,
+    write_json,
+    write_parquet,
+)
+from pipelines.reports import COUNTED_COLUMNS
 from pipelines.reports import counted as is_counted
 from pipelines.stats import EMERGING_LABELS_FR, feature_points, naive_datetimes
 from pipelines.trends.emerging_hotspots import (
@@ -333,6 +341,13 @@ def analyse_trends(
 # --------------------------------------------------------------------------------------
 # The stage
 # --------------------------------------------------------------------------------------
+#: The columns of ``reports.parquet`` that :func:`analyse_trends` uses, and those it
+#: uses when present (``report_id`` names the reports of a delay the follow-up cannot
+#: read): :func:`run` reads no other, and of ``buildings.parquet`` only the ids and the
+#: footprints.
+REPORT_COLUMNS = ("building_id", "category", "reported_at")
+REPORT_OPTIONAL = (*COUNTED_COLUMNS, "closed_at", "report_id")
+
 #: Files written by :func:`run` in ``out_dir`` (always all of them, so make can track them).
 OUTPUT_FILES = (
     "trends.parquet",
@@ -392,8 +407,8 @@ def run(
     """
 
     site = config.site(site_id)
-    reports = read_geoparquet(reports_path)
-    buildings = read_geoparquet(buildings_path)
+    reports = read_geoparquet_attributes(reports_path, REPORT_COLUMNS, optional=REPORT_OPTIONAL)
+    buildings = read_geoparquet(buildings_path, ["building_id"])
     result = analyse_trends(
         reports,
         buildings,

@@ -406,7 +406,10 @@ def run(
 
     settings = config.site(site_id).settings.zones
     params: dict[str, Any] = {**asdict(settings), "bin_column": "gi_bin"}
-    buildings = read_geoparquet(buildings_path)
+    # The columns hot_zones and the building-zone table use (the classes, the counts).
+    buildings = read_geoparquet(
+        buildings_path, ["building_id"], optional=(params["bin_column"], "n_reports")
+    )
     if params["bin_column"] not in buildings:
         raise InputError(
             buildings_path,
