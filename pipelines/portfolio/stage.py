@@ -17,8 +17,10 @@ import logging
 import logging.handlers
 import multiprocessing
 import queue
-from concurrent.futures import Future, ProcessPoolExecutor
+import signal
+import traceback
 from dataclasses import replace
+from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -390,34 +392,47 @@ def split_source(
     return counts
 
 
-def _cut_logged(
+def _exit_on_signal(signum: int, frame: object) -> None:
+    """A signal made an exit (``finally`` blocks run), code 128 + its number."""
+    raise SystemExit(128 + signum)
+
+
+def _cut_in_second_process(
+    out: Connection,
     src: str,
     sites: list[Perimeter],
     dsts: list[Path],
     margin_m: float,
     level: int,
-) -> tuple[dict[str, int] | None, VigieError | None, list[logging.LogRecord]]:
-    """:func:`cut_extract` in the second process of :class:`_Cut`: the ways kept per
-    site, or the user error that stopped it, and the records it logged at ``level`` or
-    above, which the first process logs in turn (a spawned process has no logging set
-    up; the logging cookbook's « Logging to a single file from multiple processes »
-    passes records so, :class:`logging.handlers.QueueHandler` making each picklable).
+) -> None:
+    """:func:`cut_extract` in the second process of :class:`_Cut`. Sends through ``out``
+    the ways kept per site, or the error that stopped it with its traceback (text),
+    and the records it logged at ``level`` or above, which the first process logs in
+    turn (a spawned process has no logging set up; the logging cookbook's « Logging to
+    a single file from multiple processes » passes records so,
+    :class:`logging.handlers.QueueHandler` making each picklable).
 
-    Any other error goes up as the pool raises it, with this process's traceback.
+    Ctrl-C is left to the first process (it reaches both from a terminal: a second
+    « KeyboardInterrupt » traceback otherwise), which ends this one with SIGTERM, made
+    an exit here so that the cut's files are removed as when it is interrupted (no
+    ``.part-`` file left).
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     root = logging.getLogger()
     root.setLevel(level)
     root.addHandler(logging.handlers.QueueHandler(records))
-    ways, error = None, None
+    ways, error, trace = None, None, None
     try:
         ways = cut_extract(src, sites, dsts, margin_m=margin_m)
-    except VigieError as err:  # raised again in the first process, after its records
-        error = err
+    except Exception as err:  # raised again in the first process, after the records
+        error, trace = err, traceback.format_exc()
     logged = []
     while not records.empty():
         logged.append(records.get())
-    return ways, error, logged
+    with out:
+        out.send((ways, error, trace, logged))
 
 
 class _Cut:
@@ -439,7 +454,10 @@ class _Cut:
     :class:`~pipelines.errors.InputError`, its message and exit code, as when cut
     here), after logging what the cut logged. A block that fails otherwise waits for the
     cut and raises the cut's error if it failed (it came first when the cut ran before
-    the rows), its own else; interrupted (Ctrl-C), it does not wait.
+    the rows), its own else; interrupted (Ctrl-C), it ends the second process at once.
+    A plain :class:`multiprocessing.Process`, not a pool: a pool's worker, orphaned by
+    an interrupted ``vigie`` (which ends with :func:`os._exit`), waited for its next
+    task for ever.
     """
 
     def __init__(self, portfolio: PortfolioConfig) -> None:
@@ -449,30 +467,45 @@ class _Cut:
         self.aside = (
             default_workers() >= 2 and path.is_file() and path.stat().st_size >= CUT_ASIDE_MIN_BYTES
         )
-        self._outcome: tuple[dict[str, int] | None, VigieError | None, list[Any]] | None = None
-        self._pool: ProcessPoolExecutor | None = None
-        self._future: Future[Any] | None = None
+        self._outcome: tuple[Any, ...] | None = None
+        self._process: Any = None  # a spawn context's Process
         if not self.aside:
-            self._outcome = (cut_extract(*args, margin_m=portfolio.osm_margin_m), None, [])
+            self._outcome = (cut_extract(*args, margin_m=portfolio.osm_margin_m), None, None, [])
             return
         # spawn, not fork: this process may already run threads (Arrow's, GDAL's), which
         # a fork copies in whatever state they are.
-        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        context = multiprocessing.get_context("spawn")
+        self._results, sent = context.Pipe(duplex=False)
         level = logging.getLogger(_CUT_LOGGER).getEffectiveLevel()
-        self._future = self._pool.submit(_cut_logged, *args, portfolio.osm_margin_m, level)
+        self._process = context.Process(
+            target=_cut_in_second_process,
+            args=(sent, *args, portfolio.osm_margin_m, level),
+            name="vigie-decoupe-extrait",
+        )
+        self._process.start()
+        sent.close()  # the second process's end: its exit is then an end of file here
 
     def result(self) -> dict[str, int]:
         """The ways kept per site (waits for the cut); raises its error."""
         if self._outcome is None:
-            assert self._future is not None
-            self._outcome = self._future.result()
-            for record in self._outcome[2]:
+            try:
+                self._outcome = self._results.recv()
+            except EOFError:  # ended without a word: killed (out of memory?)
+                self._process.join()
+                raise RuntimeError(
+                    f"the extract's cut (process {self._process.pid}) ended without its "
+                    f"result, exit code {self._process.exitcode}"
+                ) from None
+            self._process.join()
+            for record in self._outcome[3]:
                 logging.getLogger(record.name).handle(record)
-        ways, error, _ = self._outcome
+        ways, error, trace, _ = self._outcome
         if error is not None:
+            if not isinstance(error, VigieError) and trace is not None:
+                error.add_note(f"In the extract's cut, in its own process:\n{trace}")
+                self._outcome = (ways, error, None, [])  # noted once
             raise error
-        assert ways is not None
-        return ways
+        return ways  # type: ignore[no-any-return]
 
     def __enter__(self) -> _Cut:
         return self
@@ -483,14 +516,17 @@ class _Cut:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if self._pool is None:
+        if self._process is None:
             return
         interrupted = kind is not None and not issubclass(kind, Exception)  # Ctrl-C
         try:
             if kind is not None and not interrupted and self._outcome is None:
                 self.result()  # the cut's error, if any, before the block's
         finally:
-            self._pool.shutdown(wait=not interrupted, cancel_futures=True)
+            if self._process.is_alive():
+                self._process.terminate()
+            self._process.join()
+            self._results.close()
 
 
 def _say_sites_without_ways(portfolio: PortfolioConfig, ways: dict[str, int]) -> None:
