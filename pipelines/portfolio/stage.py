@@ -443,12 +443,14 @@ class _Cut:
     any other is cut at once, here, as before. On one CPU the two processes would only
     take turns: no faster, 1.2 s of CPU and 450 MB more.
 
-    This exists only for speed. The benchmark's 200 sites (a 16 MB PBF) cut the extract
-    in 24 s of CPU, then split the rows, one after the other (5 million rows: 57.1 s
-    of wall time, 30 s of it the rows). Side by side, with 1 million rows, the rows took
-    8 to 10 s of this process's CPU while the cut took 24 to 25 s of the other's (its
-    start included), and the split's wall time fell from 36.6 to 28.2 s (2 CPUs shared,
-    load 4.6 to 5.8); the second process peaks at 450 MB.
+    This exists only for speed, on a machine with a CPU to spare. The benchmark's 200
+    sites (a 16 MB PBF) cut the extract in 24 s of CPU, then split the rows, one after
+    the other (5 million rows: 57.1 s of wall time, 30 s of it the rows). Side by side,
+    with 1 million rows, the rows took 8.3 to 10.1 s of this process's CPU while the
+    cut took 24 to 28 s of the other's (its start included): the split lasts the longer
+    of the two, not their sum (32 to 34 s of CPU before). On 2 CPUs that others kept
+    busy (load 3 and more) it gained nothing (36 to 40 s of wall time, 33 to 35 s before)
+    and costs 1.5 s of CPU more; the second process peaks at 450 to 510 MB.
 
     :meth:`result` gives the ways kept per site, or raises the cut's error (the same
     :class:`~pipelines.errors.InputError`, its message and exit code, as when cut
