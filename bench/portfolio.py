@@ -23,7 +23,8 @@ The export
     rows (0.5 %) fall in the gaps between tiles and must come out as
     ``outside_every_site``.
 The run
-    ``vigie split`` once (a child process: its peak memory is its own), then the sites'
+    ``vigie split`` once (a child process: its peak memory is that of its processes,
+    the extract's cut beside the rows among them, added up), then the sites'
     stages through ``--through`` (default ``indicators``: the tables the portfolio page is
     made from; the publication with its audit, the map and the PDF are per-site reports,
     far heavier, and are left out, as the figures say, but see ``portfolio_publication``
@@ -71,7 +72,7 @@ import pyogrio
 from pyproj import Transformer
 from shapely.geometry import box
 
-from bench._util import emit, own_peak_rss_mb
+from bench._util import emit, own_peak_rss_mb, run_tree_measured
 from pipelines.cli import run_stage, site_task
 from pipelines.config import load_config
 from pipelines.crs import LAMBERT93, WGS84
@@ -432,22 +433,26 @@ personal_columns = [{personal}]
 
 # --------------------------------------------------------------------------- the runs
 def run_split(config_path: Path) -> dict[str, Any]:
-    """``vigie split`` in a child process: its wall time and peak memory."""
+    """``vigie split`` in a child process: its wall time, its CPU time (its processes',
+    the extract's cut among them) and its peak memory (that of its processes added up:
+    :func:`bench._util.run_tree_measured`)."""
     t0 = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc = subprocess.run(
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc, peak_mb, processes = run_tree_measured(
         [sys.executable, "-m", "pipelines", "-q", "split", "--config", str(config_path)],
         cwd=ROOT,
-        capture_output=True,
-        text=True,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"vigie split failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if peak_mb is None:  # no /proc: the largest process's, carried from this one
+        peak_mb = max(after.ru_maxrss, before.ru_maxrss) / 1024.0
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return {
         "split_s": round(time.perf_counter() - t0, 1),
-        # The split is the first child: the children's peak is its own.
-        "split_peak_mb": round(max(peak, before) / 1024.0, 1),
+        "split_cpu_s": round(cpu, 1),
+        "split_peak_mb": round(peak_mb, 1),
+        "split_processes": processes,
     }
 
 

@@ -35,9 +35,28 @@ def os_reason(err: OSError) -> str:
 
 
 class VigieError(Exception):
-    """Base class for errors caused by the user's inputs or configuration."""
+    """Base class for errors caused by the user's inputs or configuration.
+
+    It pickles with its message and fields, whatever its subclass's ``__init__`` takes
+    (:func:`_restore`): a user error raised in another process, such as the extract's cut
+    that ``vigie split`` runs beside the rows' split, reaches the CLI as it was raised.
+    """
 
     exit_code = 2
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(
+    kind: type[VigieError], args: tuple[object, ...], fields: dict[str, object]
+) -> VigieError:
+    """A pickled :class:`VigieError` again, without calling its ``__init__`` (pickle's
+    default calls ``kind(*args)``: ``InputError(message)`` lacks its ``message``)."""
+    err = kind.__new__(kind, *args)
+    err.args = args
+    err.__dict__.update(fields)
+    return err
 
 
 class ConfigError(VigieError, ValueError):

@@ -14,6 +14,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+from bench._util import run_tree_measured
 from bench.portfolio import build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,3 +132,21 @@ def test_a_rebuild_in_the_same_folder_keeps_the_secrets(tmp_path: Path) -> None:
     before = [p.read_text() for p in secrets]
     build(tmp_path, 2, 1_000)
     assert [p.read_text() for p in sorted((tmp_path / "secrets").glob("*.key"))] == before
+
+
+def test_a_process_tree_s_peak_adds_its_processes_up(tmp_path: Path) -> None:
+    """The split's peak memory (``run_split``) counts each of its processes at its own
+    peak, added: ``vigie split`` cuts a large extract in a second process beside its
+    own. A parent holding 150 MB whose child holds 100 MB is about 270 MB (each Python
+    has ~10 MB of its own), not the largest process alone, nor the parent's memory
+    carried into its child across ``exec`` (``ru_maxrss``)."""
+    child = "import time; b = b'x' * (100 << 20); time.sleep(1)"
+    script = (
+        "import subprocess, sys; a = b'x' * (150 << 20); "
+        f"subprocess.run([sys.executable, '-c', {child!r}], check=True)"
+    )
+    proc, peak_mb, processes = run_tree_measured([sys.executable, "-c", script], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert processes == 2
+    assert peak_mb is not None
+    assert 250 <= peak_mb <= 330

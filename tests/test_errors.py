@@ -745,3 +745,31 @@ def test_a_run_summary_of_a_folder_that_is_no_site_s_is_refused(
     assert "« bondy »" in line
     assert "--processed-dir" in line
     assert not out.exists()
+
+
+def test_a_user_error_crosses_processes_whole() -> None:
+    """A user error raised in another process (``vigie split``'s extract cut beside the
+    rows) comes back pickled: the same class, message, fields and exit code, whatever
+    its ``__init__`` takes (pickle's default called ``InputError(message)``, which
+    lacks its ``message``: a TypeError instead of the French line)."""
+    import pickle
+
+    from pipelines.errors import (
+        ConfigError,
+        InputError,
+        NotEnoughFeaturesError,
+        OutputError,
+        VigieError,
+    )
+
+    errors: list[VigieError] = [
+        InputError("extrait.osm", "lecture OSM impossible (x)", row=3, column="c"),
+        ConfigError("vigie.toml", "attendu un nombre.", key="portfolio.osm_margin_m"),
+        OutputError("sortie.csv", OSError(errno.ENOSPC, "No space left on device")),
+        NotEnoughFeaturesError(3, 30, "bâtiments"),
+    ]
+    for err in errors:
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err)
+        assert (str(back), back.args, back.__dict__) == (str(err), err.args, err.__dict__)
+        assert back.exit_code == 2

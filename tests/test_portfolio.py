@@ -691,6 +691,129 @@ def test_the_export_read_in_parts_is_split_as_when_read_whole(
         assert line.startswith(row["report_id"] + ";")
 
 
+def _cut_aside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The split as on a large extract with two CPUs: the extract cut in a second
+    process while this one splits the rows. The cut fails in this process: a test
+    passes only if it ran in the other."""
+    from pipelines.portfolio import stage as split_stage
+
+    def here(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the extract was cut in the first process")
+
+    monkeypatch.setattr(split_stage, "CUT_ASIDE_MIN_BYTES", 0)
+    monkeypatch.setattr(split_stage, "default_workers", lambda: 2)
+    monkeypatch.setattr(split_stage, "cut_extract", here)
+
+
+def _with_osm(cfg: Path, osm: Path) -> Path:
+    """The configuration ``cfg`` reading the extract ``osm``."""
+    text = cfg.read_text(encoding="utf-8")
+    assert 'osm = "data/raw/bondy/bondy_nord.osm"' in text
+    cfg.write_text(text.replace('"data/raw/bondy/bondy_nord.osm"', f'"{osm}"'), encoding="utf-8")
+    return cfg
+
+
+def _outputs(cfg: Path) -> dict[str, bytes]:
+    """Every file the split of ``cfg`` wrote, by its path below the configuration's
+    folder (each run's own), the summary's paths made so too."""
+    portfolio = load_config(cfg).portfolio
+    assert portfolio is not None
+    out = {}
+    for path in portfolio.outputs():
+        data = Path(path).read_bytes()
+        if path == portfolio.summary:
+            data = data.replace(str(cfg.parent).encode(), b"<dossier>")
+        out[str(Path(path).relative_to(cfg.parent))] = data
+    return out
+
+
+def test_the_extract_cut_beside_the_rows_writes_the_same_files(
+    split_run, simulated_bondy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large extract is cut in a second process while the rows are split (for speed
+    only): the split writes the same files, byte for byte, as when it cut the extract
+    first, in its own process (the real Bondy extract, small, is cut so)."""
+    from pipelines.portfolio import stage as split_stage
+
+    whole_cfg, whole_summary = split_run
+    assert (RAW / "bondy" / "bondy_nord.osm").stat().st_size < split_stage.CUT_ASIDE_MIN_BYTES
+    _cut_aside(monkeypatch)
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
+    summary = split(load_config(cfg))
+    assert summary["osm_ways_by_site"] == whole_summary["osm_ways_by_site"]
+    assert min(summary["osm_ways_by_site"].values()) > 0
+    assert _outputs(cfg) == _outputs(whole_cfg)
+
+
+def test_an_unsorted_extract_cut_beside_the_rows_says_so_as_when_cut_first(
+    simulated_bondy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """What the cut logs in its second process reaches this one's log: the warning of
+    an extract in Overpass's order (the ways, then their nodes), the same warnings and
+    the same files as when the cut ran first, here."""
+    import xml.etree.ElementTree as ET
+
+    tree = ET.parse(RAW / "bondy" / "bondy_nord.osm")
+    root = tree.getroot()
+    order = {"way": 1, "node": 2, "relation": 3}
+    elements = sorted(root, key=lambda e: order.get(e.tag, 0))
+    for element in elements:
+        root.remove(element)
+    root.extend(elements)
+    osm = tmp_path / "overpass.osm"
+    tree.write(osm, encoding="utf-8", xml_declaration=True)
+    export = str(simulated_bondy / "signalements_bailleur.csv")
+    warned = {}
+    for how in ("first", "aside"):
+        (tmp_path / how).mkdir()
+        cfg = _with_osm(write_config(tmp_path / how, export), osm)
+        if how == "aside":
+            _cut_aside(monkeypatch)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            split(load_config(cfg))
+        warned[how] = Counter((r.name, r.levelno, r.getMessage()) for r in caplog.records)
+    assert warned["aside"] == warned["first"]
+    assert [m for name, _, m in warned["aside"] if name == "pipelines.portfolio.cut"] == [
+        f"{osm} : extrait non trié (des nœuds après les chemins, ou des chemins après les "
+        "relations, comme l'écrit Overpass avec « out body; >; out skel qt; ») : relu un "
+        "type d'objet à la fois (plus lent ; « osmium sort » le trie)."
+    ]
+    assert _outputs(tmp_path / "aside" / "portfolio.toml") == _outputs(
+        tmp_path / "first" / "portfolio.toml"
+    )
+
+
+def test_a_bad_extract_cut_beside_the_rows_is_the_same_french_error(
+    simulated_bondy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """An extract whose header reads but whose body does not: the cut's InputError,
+    raised in the second process, is the same French line and exit code 2 as when the
+    cut ran first, here, and the split leaves no site file (not a pickling error nor a
+    traceback)."""
+    text = (RAW / "bondy" / "bondy_nord.osm").read_text(encoding="utf-8")
+    osm = tmp_path / "tronque.osm"
+    osm.write_text(text[: text.index("<way ")] + '<way id="1"><nd ref=\n', encoding="utf-8")
+    export = str(simulated_bondy / "signalements_bailleur.csv")
+    said = {}
+    for how in ("first", "aside"):
+        (tmp_path / how).mkdir()
+        cfg = _with_osm(write_config(tmp_path / how, export), osm)
+        if how == "aside":
+            _cut_aside(monkeypatch)
+        capsys.readouterr()
+        assert main(["-q", "split", "--config", str(cfg)]) == 2
+        said[how] = capsys.readouterr().err
+        portfolio = load_config(cfg).portfolio
+        assert portfolio is not None
+        assert not [p for p in portfolio.outputs() if Path(p).exists()], how
+    assert said["aside"] == said["first"]
+    assert said["first"] == (
+        f"vigie : erreur : {osm} : lecture OSM impossible (XML parsing error at line "
+        f"{text[: text.index('<way ')].count(chr(10)) + 1}, column 13: unclosed token)\n"
+    )
+
+
 def _dos_export(tmp_path: Path, simulated_bondy: Path) -> tuple[Path, Path]:
     """300 rows of the simulated export saved in cp850 (DOS), and the portfolio's
     configuration reading it (its columns named without accents)."""

@@ -214,9 +214,9 @@ def run_tasks(
 ) -> None:
     """Run ``task(site_id, *args)`` for every site on ``client``'s workers.
 
-    ``task`` returns ``None``, or the French message of a user error (a
-    :class:`VigieError` does not cross processes with its fields). A site's user error
-    does not stop the others: every site runs, then the errors are reported together.
+    ``task`` returns ``None``, or the French message of a user error (returned, not
+    raised: the report lists the messages). A site's user error does not stop the
+    others: every site runs, then the errors are reported together.
     A programming error stops the run at once, with its traceback.
 
     Raises

@@ -1,7 +1,8 @@
 """``vigie split``: a portfolio's shared exports and extract cut per site, once.
 
 Reads the perimeter layer (repairing invalid geometries, listing overlaps), cuts the
-extract per site (:mod:`pipelines.portfolio.cut`), then reads each shared export once,
+extract per site (:mod:`pipelines.portfolio.cut`; a large extract in a second process,
+while this one splits the rows: :class:`_Cut`), reads each shared export once,
 part by part (:func:`pipelines.ingest.read_file_chunks`, 64 MB at a time), and appends
 each part's rows, cell for cell, to the site's own CSV (:mod:`pipelines.portfolio.assign`
 says which site; :mod:`pipelines.portfolio.sinks` writes): the split holds one part of
@@ -13,8 +14,15 @@ source and per site, and the run stops if they do not add up.
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import multiprocessing
+import queue
+import signal
+import traceback
 from dataclasses import replace
+from multiprocessing.connection import Connection
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import geopandas as gpd
@@ -23,9 +31,9 @@ import pandas as pd
 import pyarrow as pa
 from pyproj import Transformer
 
-from pipelines.config import Config, PortfolioSource, SiteConfig
+from pipelines.config import Config, Perimeter, PortfolioConfig, PortfolioSource, SiteConfig
 from pipelines.crs import WGS84
-from pipelines.errors import InputError
+from pipelines.errors import InputError, VigieError
 from pipelines.geocode import match_site_addresses
 from pipelines.ingest import (
     CHUNK_BYTES,
@@ -43,6 +51,7 @@ from pipelines.osm import read_osm_bounds, read_osm_buildings
 from pipelines.portfolio.assign import OUTSIDE_REASONS, assign_rows
 from pipelines.portfolio.cut import cut_extract
 from pipelines.portfolio.notes import SiteNotes
+from pipelines.portfolio.parallel import default_workers
 from pipelines.portfolio.perimeters import (
     check_within_extract,
     find_overlaps,
@@ -55,6 +64,16 @@ log = logging.getLogger(__name__)
 #: Columns of ``outside_every_site.csv``: where the row is and why it went nowhere,
 #: never its text or personal cells.
 OUTSIDE_COLUMNS = ["source", "source_file", "source_line", "report_id", "reason", "lon", "lat"]
+
+#: An extract from this size on (bytes, any format) is cut in a second process while
+#: this one splits the rows (:class:`_Cut`). Smaller ones are cut here, first: starting
+#: the second process costs about 1.2 s of CPU (Vigie imported again, 220 MB), more than
+#: the cut of the benchmark's 8 sites (a 0.66 MB PBF: 1.0 s) or of the real Bondy extract
+#: (2.9 MB of XML, 3 sites: 0.2 s); its 200 sites (16 MB of PBF) take 24 s.
+CUT_ASIDE_MIN_BYTES = 8 << 20
+
+#: The cut's logger: what it logs at this one's level or above reaches this process.
+_CUT_LOGGER = cut_extract.__module__
 
 
 def _degrees(values: pd.Series, low: float, high: float, decimal: str | None) -> np.ndarray:
@@ -373,6 +392,163 @@ def split_source(
     return counts
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    """A signal made an exit (``finally`` blocks run), code 128 + its number."""
+    raise SystemExit(128 + signum)
+
+
+def _cut_in_second_process(
+    out: Connection,
+    src: str,
+    sites: list[Perimeter],
+    dsts: list[Path],
+    margin_m: float,
+    level: int,
+) -> None:
+    """:func:`cut_extract` in the second process of :class:`_Cut`. Sends through ``out``
+    the ways kept per site, or the error that stopped it with its traceback (text),
+    and the records it logged at ``level`` or above, which the first process logs in
+    turn (a spawned process has no logging set up; the logging cookbook's « Logging to
+    a single file from multiple processes » passes records so,
+    :class:`logging.handlers.QueueHandler` making each picklable).
+
+    Ctrl-C is left to the first process (it reaches both from a terminal: a second
+    « KeyboardInterrupt » traceback otherwise), which ends this one with SIGTERM, made
+    an exit here so that the cut's files are removed as when it is interrupted (no
+    ``.part-`` file left).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    root = logging.getLogger()
+    root.setLevel(level)
+    root.addHandler(logging.handlers.QueueHandler(records))
+    ways, error, trace = None, None, None
+    try:
+        ways = cut_extract(src, sites, dsts, margin_m=margin_m)
+    except Exception as err:  # raised again in the first process, after the records
+        error, trace = err, traceback.format_exc()
+    logged = []
+    while not records.empty():
+        logged.append(records.get())
+    with out:
+        out.send((ways, error, trace, logged))
+
+
+class _Cut:
+    """The extract cut per site (:func:`cut_extract`), as a ``with`` block around the
+    rows' split: an extract of :data:`CUT_ASIDE_MIN_BYTES` or more, with two CPUs or
+    more, is cut in a second process (:attr:`aside`) while this one splits the rows
+    (the two are independent: the rows need the perimeters, not the sites' extracts);
+    any other is cut at once, here, as before. On one CPU the two processes would only
+    take turns: no faster, 1.2 s of CPU and 450 MB more.
+
+    This exists only for speed, on a machine with a CPU to spare. The benchmark's 200
+    sites (a 16 MB PBF) cut the extract in 24 s of CPU, then split the rows, one after
+    the other (5 million rows: 57.1 s of wall time, 30 s of it the rows). Side by side,
+    with 1 million rows, the rows took 8.3 to 10.1 s of this process's CPU while the
+    cut took 24 to 28 s of the other's (its start included): the split lasts the longer
+    of the two, not their sum (32 to 34 s of CPU before). On 2 CPUs that others kept
+    busy (load 3 and more) it gained nothing (36 to 40 s of wall time, 33 to 35 s before)
+    and costs 1.5 s of CPU more; the second process peaks at 450 to 510 MB.
+
+    :meth:`result` gives the ways kept per site, or raises the cut's error (the same
+    :class:`~pipelines.errors.InputError`, its message and exit code, as when cut
+    here), after logging what the cut logged. A block that fails otherwise waits for the
+    cut and raises the cut's error if it failed (it came first when the cut ran before
+    the rows), its own else; interrupted (Ctrl-C), it ends the second process at once.
+    A plain :class:`multiprocessing.Process`, not a pool: a pool's worker, orphaned by
+    an interrupted ``vigie`` (which ends with :func:`os._exit`), waited for its next
+    task for ever.
+    """
+
+    def __init__(self, portfolio: PortfolioConfig) -> None:
+        src = portfolio.osm
+        args = (src, list(portfolio.sites), [portfolio.site_osm(s) for s in portfolio.site_ids])
+        path = Path(src)
+        self.aside = (
+            default_workers() >= 2 and path.is_file() and path.stat().st_size >= CUT_ASIDE_MIN_BYTES
+        )
+        self._outcome: tuple[Any, ...] | None = None
+        self._process: Any = None  # a spawn context's Process
+        if not self.aside:
+            self._outcome = (cut_extract(*args, margin_m=portfolio.osm_margin_m), None, None, [])
+            return
+        # spawn, not fork: this process may already run threads (Arrow's, GDAL's), which
+        # a fork copies in whatever state they are.
+        context = multiprocessing.get_context("spawn")
+        self._results, sent = context.Pipe(duplex=False)
+        level = logging.getLogger(_CUT_LOGGER).getEffectiveLevel()
+        self._process = context.Process(
+            target=_cut_in_second_process,
+            args=(sent, *args, portfolio.osm_margin_m, level),
+            name="vigie-decoupe-extrait",
+        )
+        self._process.start()
+        sent.close()  # the second process's end: its exit is then an end of file here
+
+    def result(self) -> dict[str, int]:
+        """The ways kept per site (waits for the cut); raises its error."""
+        if self._outcome is None:
+            try:
+                self._outcome = self._results.recv()
+            except EOFError:  # ended without a word: killed (out of memory?)
+                self._process.join()
+                raise RuntimeError(
+                    f"the extract's cut (process {self._process.pid}) ended without its "
+                    f"result, exit code {self._process.exitcode}"
+                ) from None
+            self._process.join()
+            for record in self._outcome[3]:
+                logging.getLogger(record.name).handle(record)
+        ways, error, trace, _ = self._outcome
+        if error is not None:
+            if not isinstance(error, VigieError) and trace is not None:
+                error.add_note(f"In the extract's cut, in its own process:\n{trace}")
+                self._outcome = (ways, error, None, [])  # noted once
+            raise error
+        return ways  # type: ignore[no-any-return]
+
+    def __enter__(self) -> _Cut:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._process is None:
+            return
+        interrupted = kind is not None and not issubclass(kind, Exception)  # Ctrl-C
+        try:
+            if kind is not None and not interrupted and self._outcome is None:
+                self.result()  # the cut's error, if any, before the block's
+        finally:
+            if self._process.is_alive():
+                self._process.terminate()
+            self._process.join()
+            self._results.close()
+
+
+def _say_sites_without_ways(portfolio: PortfolioConfig, ways: dict[str, int]) -> None:
+    """Warn of each site whose box holds no way of the extract."""
+    for site in portfolio.sites:
+        if ways[site.id] == 0:  # kept and marked (within a kilometre of the extract)
+            log.warning(
+                "%s, entité n° %d (« %s ») : aucun chemin de l'extrait « %s » dans son "
+                "emprise (longitude %.4f à %.4f, latitude %.4f à %.4f) ; le site restera "
+                "marqué sans bâtiment. Un périmètre juste au bord de l'extrait, ou sur un "
+                "terrain sans bâtiment ni voie ?",
+                portfolio.perimeters,
+                site.feature,
+                site.id,
+                portfolio.osm,
+                *site.bbox[::2],
+                *site.bbox[1::2],
+            )
+
+
 def run(config: Config, *, chunk_bytes: int = CHUNK_BYTES) -> dict[str, Any]:
     """Split the portfolio of ``config``: write every file of
     :meth:`pipelines.config.PortfolioConfig.outputs`; returns the summary.
@@ -396,46 +572,34 @@ def run(config: Config, *, chunk_bytes: int = CHUNK_BYTES) -> dict[str, Any]:
             o["overlap_m2"],
             o["rows_to"],
         )
-    ways = cut_extract(
-        portfolio.osm,
-        portfolio.sites,
-        [portfolio.site_osm(s) for s in portfolio.site_ids],
-        margin_m=portfolio.osm_margin_m,
-    )
-    for site in portfolio.sites:
-        if ways[site.id] == 0:  # kept and marked (within a kilometre of the extract)
-            log.warning(
-                "%s, entité n° %d (« %s ») : aucun chemin de l'extrait « %s » dans son "
-                "emprise (longitude %.4f à %.4f, latitude %.4f à %.4f) ; le site restera "
-                "marqué sans bâtiment. Un périmètre juste au bord de l'extrait, ou sur un "
-                "terrain sans bâtiment ni voie ?",
-                portfolio.perimeters,
-                site.feature,
-                site.id,
-                portfolio.osm,
-                *site.bbox[::2],
-                *site.bbox[1::2],
-            )
-    # The addresses are matched over the whole extract, with the parameters, BAN and
-    # gazetteer of the portfolio's sites (the first one's: they share them).
-    addresses = AddressPoints(
-        portfolio.osm, replace(config.site(portfolio.site_ids[0]), osm=portfolio.osm)
-    )
     sources: dict[str, Any] = {}
-    with Sinks() as sinks:
-        sinks.add_frame(portfolio.outside, pd.DataFrame(columns=OUTSIDE_COLUMNS))
-        for ps in portfolio.sources:
-            sources[ps.source.id] = split_source(
-                ps,
-                perimeters,
-                addresses,
-                sinks=sinks,
-                outside=portfolio.outside,
-                site_paths={
-                    sid: portfolio.site_source(ps.source.id, sid) for sid in portfolio.site_ids
-                },
-                chunk_bytes=chunk_bytes,
-            )
+    with _Cut(portfolio) as cut:
+        if not cut.aside:  # cut already, before the rows
+            _say_sites_without_ways(portfolio, cut.result())
+        # The addresses are matched over the whole extract, with the parameters, BAN and
+        # gazetteer of the portfolio's sites (the first one's: they share them).
+        addresses = AddressPoints(
+            portfolio.osm, replace(config.site(portfolio.site_ids[0]), osm=portfolio.osm)
+        )
+        with Sinks() as sinks:
+            sinks.add_frame(portfolio.outside, pd.DataFrame(columns=OUTSIDE_COLUMNS))
+            for ps in portfolio.sources:
+                sources[ps.source.id] = split_source(
+                    ps,
+                    perimeters,
+                    addresses,
+                    sinks=sinks,
+                    outside=portfolio.outside,
+                    site_paths={
+                        sid: portfolio.site_source(ps.source.id, sid) for sid in portfolio.site_ids
+                    },
+                    chunk_bytes=chunk_bytes,
+                )
+            # Within the sinks' block: a cut that failed leaves no site file, as when it
+            # ran before the rows.
+            ways = cut.result()
+            if cut.aside:
+                _say_sites_without_ways(portfolio, ways)
     for sid, c in sources.items():
         if c["rows_read"] and not any(c["by_site"].values()):  # listed, but never in a site
             reasons = ", ".join(
