@@ -1072,3 +1072,35 @@ def test_every_line_ragged_is_rejected_line_by_line(simulated_bondy: Path, tmp_p
     rows = "\n".join(rejected["original_row"])
     assert not [p for p in phones if len(p) >= 10 and p in rows]
     assert np.all(rejected["source"] == "bailleur")
+
+
+def test_features_that_are_not_objects_are_rejected_as_such(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # The diagnostic's real features, with a string, a number, null and a list slipped
+    # among them (a hand-edited file, a tool writing « null » for a deleted feature).
+    # Before, each was rejected « Date absente » : a reason that sent the analyst looking
+    # for a date column when the feature itself was unreadable.
+    doc = json.loads((simulated_bondy / "observations_diagnostic.geojson").read_text("utf-8"))
+    real = doc["features"]
+    doc["features"] = [real[0], "Feature", 42, real[1], None, [1, 2], *real[2:]]
+    path = tmp_path / "observations_diagnostic.geojson"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    columns = {"date": "date", "category": "theme", "description": "commentaire"}
+
+    def source(p: Path) -> SourceConfig:
+        return SourceConfig(
+            id="diag", kind="observations", path=str(p), format="geojson", columns=columns
+        )
+
+    before = _ingest(source(simulated_bondy / "observations_diagnostic.geojson"))
+    result = _ingest(source(path))
+    s, b = result.summary["sources"]["diag"], before.summary["sources"]["diag"]
+    assert s["rows_in"] == b["rows_in"] + 4
+    assert s["rejected"].get("unreadable_feature") == 4
+    assert {k: v for k, v in s["rejected"].items() if k != "unreadable_feature"} == b["rejected"]
+    assert s["accepted"] == b["accepted"]
+    bad = result.rejected[result.rejected["reason"] == "unreadable_feature"]
+    assert bad["source_line"].tolist() == [2, 3, 5, 6]
+    assert bad["reason_fr"].str.contains("Entité GeoJSON illisible").all()
+    assert "« 42 »" not in " ".join(bad["reason_fr"])  # the value is not quoted
