@@ -625,7 +625,7 @@ def test_a_csv_copy_of_a_merged_header_is_read_on_two_rows(tmp_path: Path) -> No
     path.write_text("Export du 12/03/2024;;;\nid;date;adresse;texte\nA;05/03/2024;1 rue A;x\n")
     raw = read_csv(path)
     assert raw.columns == ["id", "date", "adresse", "texte"]
-    assert raw.merged_header == (
+    assert raw.title_lines == (
         "En-tête lu ligne 2 : la ligne 1 (« Export du 12/03/2024 ») est un titre au-dessus "
         "de l'en-tête, sans données.",
     )
@@ -650,7 +650,7 @@ def test_a_csv_header_under_title_lines_is_read_below_them(tmp_path: Path) -> No
     raw = read_csv(path)
     assert raw.columns == ["id", "date", "adresse"]
     assert raw.lines.tolist() == list(range(5, 45))
-    assert raw.merged_header == (
+    assert raw.title_lines == (
         "En-tête lu ligne 4 : les lignes 1 à 3 (« Export des demandes ») sont des titres "
         "au-dessus de l'en-tête, sans données.",
     )
@@ -1104,3 +1104,24 @@ def test_features_that_are_not_objects_are_rejected_as_such(
     assert bad["source_line"].tolist() == [2, 3, 5, 6]
     assert bad["reason_fr"].str.contains("Entité GeoJSON illisible").all()
     assert "« 42 »" not in " ".join(bad["reason_fr"])  # the value is not quoted
+
+
+def test_title_lines_above_a_csv_header_are_told_under_their_own_code(tmp_path: Path) -> None:
+    # The first lines of the real DansMaRue export under a title and a blank line: the
+    # note (« … est un titre au-dessus de l'en-tête ») was filed under merged_header, the
+    # code of a header cell merged over several columns.
+    (source,) = load_config(RAW.parents[1] / "config" / "demo.toml").site("paris10").sources
+    lines = (RAW / "paris10" / "dansmarue_paris_2023-08_2024-09.csv").read_bytes().split(b"\n")
+    path = tmp_path / "dansmarue_titre.csv"
+    path.write_bytes(b"\n".join([b"Export DansMaRue du 01/10/2024", b"", *lines[:41]]) + b"\n")
+    source = dataclasses.replace(source, id="src", path=str(path))
+    issues = _ingest(source).summary["sources"]["src"]["file_issues"]
+    titles = [i for i in issues if i["reason"] == "title_lines"]
+    assert [i["detail"] for i in titles] == [
+        "En-tête lu ligne 3 : les lignes 1 à 2 (« Export DansMaRue du 01/10/2024 ») sont des "
+        "titres au-dessus de l'en-tête, sans données."
+    ]
+    assert not [i for i in issues if i["reason"] == "merged_header"]
+    raw = read_csv(path)
+    assert raw.title_lines == (titles[0]["detail"],)
+    assert raw.merged_header == ()

@@ -26,6 +26,7 @@ from pipelines.ingest.csvheader import (
     two_row_header,
     under_their_headers,
 )
+from pipelines.ingest.xlsxheader import split_title_notes
 from pipelines.ingest.encoding import (
     control_lines,
     decode,
@@ -320,7 +321,7 @@ def _parse_csv(
         # with the two rows made one, at the second's line; the first left blank.
         merged_buf, notes = two_rows
         raw = _parse_csv(path, merged_buf, enc, separator, labels=labels, personal=personal)
-        raw.merged_header = tuple(notes)
+        raw.merged_header, raw.title_lines = split_title_notes(notes)
         return raw
     names, blank_names = _clean_names(header)
     over_lines = tuple(n for h, n in zip(header, names, strict=True) if "\n" in h)
