@@ -26,7 +26,6 @@ from pipelines.ingest.csvheader import (
     two_row_header,
     under_their_headers,
 )
-from pipelines.ingest.xlsxheader import split_title_notes
 from pipelines.ingest.encoding import (
     control_lines,
     decode,
@@ -45,6 +44,7 @@ from pipelines.ingest.ragged import (
     well_quoted,
 )
 from pipelines.ingest.rawfile import MalformedRows, RawFile
+from pipelines.ingest.xlsxheader import split_title_notes
 
 log = logging.getLogger(__name__)
 

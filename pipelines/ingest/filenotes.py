@@ -70,7 +70,8 @@ def reading_notes(
 ) -> list[tuple[str, str, np.ndarray | None]]:
     """The notes of a file read: per note, its reason (``hidden_sheets``,
     ``mixed_encoding``, ``unknown_encoding``, ``uncomputed_formulas``, ``merged_cells``,
-    ``merged_header``, ``title_lines``, ``renamed_header``), its French detail and the lines it concerns (or None).
+    ``merged_header``, ``title_lines``, ``renamed_header``), its French detail and the
+    lines it concerns (or None).
 
     Parameters
     ----------
