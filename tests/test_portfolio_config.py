@@ -537,3 +537,38 @@ def test_sites_of_one_name_are_told_apart_by_their_ids(tmp_path: Path) -> None:
         f"Cite\u0301 ({ids[3]})",
         "Autre",
     ]
+
+
+@pytest.mark.parametrize(
+    ("element", "words"),
+    [
+        ("Résidence Les Merisiers", "du texte « Résidence Les Merisiers »"),
+        (42, "un nombre (42)"),
+        (None, "null"),
+        ([2.48, 48.91], "une liste"),
+        ("geometry", "une géométrie (Polygon) sans entité autour"),
+        ("untyped", 'un objet sans « "type": "Feature" »'),
+    ],
+)
+def test_a_features_element_gdal_would_skip_is_one_french_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], element: object, words: str
+) -> None:
+    # The residences' second feature replaced by what GDAL skips without a word: the
+    # site « merisiers » vanished from the portfolio, its 995 rows of the simulated
+    # export went to outside_every_site.csv and the sites after it were numbered one
+    # feature off.
+    doc = _layer()
+    second = doc["features"][1]
+    if element == "geometry":
+        element = second["geometry"]
+    elif element == "untyped":
+        element = {k: v for k, v in second.items() if k != "type"}
+    doc["features"][1] = element
+    cfg, path = _example_with_layer(tmp_path, doc)
+    with pytest.raises(ConfigError, match=r"élément n° 2 de « features »") as err:
+        load_config(cfg, check_files=False)
+    assert words in str(err.value)
+    assert main(["split", "--config", str(cfg)]) == 2
+    err_text = capsys.readouterr().err
+    assert "Traceback" not in err_text
+    assert str(path) in err_text

@@ -85,6 +85,67 @@ def _not_utf8(
     )
 
 
+def _what_json(value: Any) -> str:
+    """What a JSON value that is no GeoJSON feature is, in French, quoted short."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"un booléen ({'true' if value else 'false'})"
+    if isinstance(value, int | float):
+        return f"un nombre ({value})"
+    if isinstance(value, str):
+        return f"du texte « {shown_name(value[:60])} »"
+    if isinstance(value, list):
+        return "une liste"
+    kind = value.get("type")
+    if isinstance(kind, str) and kind in _GEOMETRY_TYPES:
+        return (
+            f'une géométrie ({kind}) sans entité autour (attendu « "type": "Feature" », '
+            "sa géométrie sous « geometry »)"
+        )
+    return 'un objet sans « "type": "Feature" »'
+
+
+#: The GeoJSON geometry types (RFC 7946, 1.4).
+_GEOMETRY_TYPES = frozenset(
+    {
+        "Point",
+        "MultiPoint",
+        "LineString",
+        "MultiLineString",
+        "Polygon",
+        "MultiPolygon",
+        "GeometryCollection",
+    }
+)
+
+
+def skipped_geojson_element(path: str, read: int) -> tuple[int, str] | None:
+    """The first element of a GeoJSON's ``features`` that GDAL skips without a word (text,
+    a number, ``null``, a list, a bare geometry, an object without ``"type":
+    "Feature"``), 1-based, and what it is in French, when GDAL read ``read`` features,
+    fewer than the file holds: its site would be missing from the portfolio, its rows
+    counted outside every site, the features after it numbered one off. ``None`` when
+    GDAL read every element (or :mod:`json` reads no FeatureCollection).
+
+    The file is read again with :mod:`json` (GDAL tells nothing of what it skipped); a
+    perimeter layer is small, a few hundred features at most."""
+    import json
+    from pathlib import Path
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    features = doc.get("features") if isinstance(doc, dict) else None
+    if not isinstance(features, list) or len(features) == read:
+        return None
+    for n, element in enumerate(features, start=1):
+        if not (isinstance(element, dict) and element.get("type") == "Feature"):
+            return n, _what_json(element)
+    return None
+
+
 def perimeter_layer(path: str, layer: str | None, where: str, config_path: str) -> str | None:
     """The layer of ``path`` that holds the perimeters: ``layer`` when given, else the
     file's only layer with geometries (a GeoPackage QGIS saved styles in also holds a
@@ -180,6 +241,18 @@ def read_perimeter_sites(
             f"couche de périmètres « {path} » illisible : {unreadable_fr(path)}.",
             key=f"{where}.perimeters",
         ) from err
+    if info.get("driver") == "GeoJSON":
+        skipped = skipped_geojson_element(path, int(info["features"]))
+        if skipped is not None:
+            n, what = skipped
+            raise ConfigError(
+                config_path,
+                f"« {path} », élément n° {n} de « features » : ce n'est pas une entité "
+                f"GeoJSON, c'est {what} ; GDAL l'ignorerait sans le dire, et le site qu'il "
+                "devait être manquerait au portefeuille (ses signalements comptés hors de "
+                "tout site). Corrigez-le ou retirez-le de la couche.",
+                key=f"{where}.perimeters",
+            )
     fields = [str(f) for f in info["fields"]]
     gone = missing_parts(path, (".dbf",))
     for key, wanted in (("id_field", id_field), ("name_field", name_field)):
