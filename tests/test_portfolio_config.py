@@ -572,3 +572,28 @@ def test_a_features_element_gdal_would_skip_is_one_french_error(
     err_text = capsys.readouterr().err
     assert "Traceback" not in err_text
     assert str(path) in err_text
+
+
+def test_an_empty_geometry_in_a_geopackage_in_metres_is_told_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The residences saved by QGIS as a GeoPackage in Lambert-93, the second one's
+    # outline deleted (an empty polygon, which GDAL boxes at 0, 0): it was refused as
+    # « coordonnées … qui ressemblent à des degrés », sending the analyst to the layer's
+    # CRS when the feature has no vertex at all.
+    layer = gpd.read_file(RESIDENCES).to_crs(2154)
+    layer.loc[1, "geometry"] = shapely.Polygon()
+    path = tmp_path / "residences.gpkg"
+    layer.to_file(path, driver="GPKG")
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        '"data/raw/portfolio/residences_bondy.geojson"', f'"{path}"'
+    )
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text, encoding="utf-8")
+    load_config(cfg, check_files=False)  # named with the layer's other problems, below
+    assert main(["split", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert str(path) in err
+    assert "entité n° 2 (site « merisiers », « Résidence Les Merisiers ») : géométrie vide" in err
+    assert "degrés" not in err

@@ -330,10 +330,24 @@ def read_perimeter_sites(
             f"« {path} », entité n° {n} (« {ids[n - 1]} ») : {what or 'périmètre sans géométrie'}.",
             key=f"{where}.perimeters",
         )
+    # A box of one point: perhaps an empty geometry, which a GeoPackage boxes at 0, 0,
+    # taken for degrees in a layer in metres (crs_mismatch); such a feature is left to
+    # pipelines.portfolio.perimeters, which names every unusable perimeter at once
+    # (« géométrie vide »). Only then are the geometries read.
+    void = np.zeros(b.shape[1], bool)
+    flat = (b[0] == b[2]) & (b[1] == b[3])
+    if flat.any():
+        import shapely
+
+        with quiet_open_rings():
+            _, _, wkb, _ = pyogrio.raw.read(path, layer=layer, columns=[], read_geometry=True)
+        with np.errstate(invalid="ignore"):
+            void = flat & shapely.is_empty(shapely.from_wkb(wkb, on_invalid="ignore"))
     crs = CRS.from_user_input(info["crs"]) if info.get("crs") else CRS.from_epsg(4326)
-    mismatch = crs_mismatch(crs, bool(info.get("crs")), b)
+    kept = np.flatnonzero(~void)
+    mismatch = crs_mismatch(crs, bool(info.get("crs")), b[:, kept])
     if mismatch is not None:
-        i, why = mismatch
+        i, why = int(kept[mismatch[0]]), mismatch[1]
         raise ConfigError(
             config_path,
             f"« {path} », entité n° {i + 1} (« {ids[i]} ») : {why}",
