@@ -597,3 +597,21 @@ def test_an_empty_geometry_in_a_geopackage_in_metres_is_told_empty(
     assert str(path) in err
     assert "entité n° 2 (site « merisiers », « Résidence Les Merisiers ») : géométrie vide" in err
     assert "degrés" not in err
+
+
+def test_a_polygon_whose_coordinates_are_nested_wrong_is_told_so(tmp_path: Path) -> None:
+    # The second residence's ring written without the list of rings around it (one
+    # level short, as a hand edit or a script writing a Polygon as a LineString does):
+    # GDAL drops the geometry, which was told « périmètre sans géométrie » while the file
+    # gives one.
+    doc = _layer()
+    geometry = doc["features"][1]["geometry"]
+    assert geometry["type"] == "Polygon"
+    geometry["coordinates"] = geometry["coordinates"][0]
+    cfg, _ = _example_with_layer(tmp_path, doc)
+    with pytest.raises(
+        ConfigError, match=r"entité n° 2 \(« merisiers »\) : géométrie « Polygon »"
+    ) as err:
+        load_config(cfg, check_files=False)
+    assert "imbriquées" in str(err.value)
+    assert "sans géométrie" not in str(err.value)
