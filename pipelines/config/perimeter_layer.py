@@ -244,11 +244,11 @@ def read_perimeter_sites(
     if info.get("driver") == "GeoJSON":
         skipped = skipped_geojson_element(path, int(info["features"]))
         if skipped is not None:
-            n, what = skipped
+            element, kind = skipped
             raise ConfigError(
                 config_path,
-                f"« {path} », élément n° {n} de « features » : ce n'est pas une entité "
-                f"GeoJSON, c'est {what} ; GDAL l'ignorerait sans le dire, et le site qu'il "
+                f"« {path} », élément n° {element} de « features » : ce n'est pas une entité "
+                f"GeoJSON, c'est {kind} ; GDAL l'ignorerait sans le dire, et le site qu'il "
                 "devait être manquerait au portefeuille (ses signalements comptés hors de "
                 "tout site). Corrigez-le ou retirez-le de la couche.",
                 key=f"{where}.perimeters",
