@@ -37,8 +37,7 @@ from pipelines.annotations.model import (
 )
 from pipelines.crs import repaired_geometry
 from pipelines.fr import fr_number, plain_id
-from pipelines.ingest import cut_text
-from pipelines.ingest.rawfile import cell_text
+from pipelines.ingest import cell_text, cut_text
 
 #: How a future-dated note's problem starts (counted apart in the summary).
 FUTURE_PROBLEM = "date dans le futur"
