@@ -615,3 +615,20 @@ def test_a_polygon_whose_coordinates_are_nested_wrong_is_told_so(tmp_path: Path)
         load_config(cfg, check_files=False)
     assert "imbriquées" in str(err.value)
     assert "sans géométrie" not in str(err.value)
+
+
+def test_split_refuses_a_site_whose_files_would_be_the_index_page(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The second residence coded « index »: its map would be maps/index.html, the
+    # portfolio page. `vigie run` refused it, but `vigie split` alone cut the extract and
+    # the export for it first, a site that no later stage would take.
+    doc = _layer()
+    doc["features"][1]["properties"]["code"] = "index"
+    cfg, path = _example_with_layer(tmp_path, doc)
+    assert main(["split", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert str(path) in err
+    assert "entité n° 2" in err
+    assert "index.html" in err
