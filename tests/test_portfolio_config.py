@@ -632,3 +632,20 @@ def test_split_refuses_a_site_whose_files_would_be_the_index_page(
     assert str(path) in err
     assert "entité n° 2" in err
     assert "index.html" in err
+
+
+@pytest.mark.parametrize("field", ["code", "nom"])
+def test_a_nul_character_in_an_id_or_a_name_is_named_not_cut(tmp_path: Path, field: str) -> None:
+    # « merisiers\u0000-est » (a NUL escaped in the JSON, from a script or a database
+    # export): GDAL cuts a text at its NUL, and the site was « merisiers », its name
+    # « Résidence Les », without a word.
+    doc = _layer()
+    props = doc["features"][1]["properties"]
+    props[field] = {"code": "merisiers\u0000-est", "nom": "Résidence Les\u0000Merisiers"}[field]
+    cfg, path = _example_with_layer(tmp_path, doc)
+    with pytest.raises(
+        ConfigError, match=rf"entité n° 2, champ « {field} » : caractère nul"
+    ) as err:
+        load_config(cfg, check_files=False)
+    assert str(path) in str(err.value)
+    assert "<U+0000>" in str(err.value)

@@ -146,6 +146,33 @@ def skipped_geojson_element(path: str, read: int) -> tuple[int, str] | None:
     return None
 
 
+def geojson_nul_text(path: str, fields: tuple[str, ...]) -> tuple[int, str, str] | None:
+    """The first feature (1-based) of a GeoJSON whose text in one of ``fields`` holds a
+    NUL character (written ``\\u0000`` in the JSON), the field and the text: GDAL cuts
+    a text at its NUL (« merisiers\\u0000-est » read « merisiers »), so the site would
+    be named otherwise than the file says, without a word. ``None`` when none does (the
+    file's bytes are looked at first: read again with :mod:`json` only when they hold
+    the escape)."""
+    import json
+    from pathlib import Path
+
+    try:
+        data = Path(path).read_bytes()
+        if b"\\u0000" not in data:
+            return None
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    features = doc.get("features") if isinstance(doc, dict) else None
+    for n, feature in enumerate(features if isinstance(features, list) else [], start=1):
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        for field in fields:
+            value = props.get(field) if isinstance(props, dict) else None
+            if isinstance(value, str) and "\x00" in value:
+                return n, field, value
+    return None
+
+
 def perimeter_layer(path: str, layer: str | None, where: str, config_path: str) -> str | None:
     """The layer of ``path`` that holds the perimeters: ``layer`` when given, else the
     file's only layer with geometries (a GeoPackage QGIS saved styles in also holds a
@@ -252,6 +279,16 @@ def read_perimeter_sites(
                 "devait être manquerait au portefeuille (ses signalements comptés hors de "
                 "tout site). Corrigez-le ou retirez-le de la couche.",
                 key=f"{where}.perimeters",
+            )
+        nul = geojson_nul_text(path, (id_field, name_field))
+        if nul is not None:
+            feature, field, text = nul
+            raise ConfigError(
+                config_path,
+                f"« {path} », entité n° {feature}, champ « {field} » : caractère nul "
+                f"(U+0000) dans « {shown_name(text[:80])} » : GDAL couperait le texte à ce "
+                "caractère ; retirez-le.",
+                key=f"{where}.id_field" if field == id_field else f"{where}.name_field",
             )
     fields = [str(f) for f in info["fields"]]
     gone = missing_parts(path, (".dbf",))
