@@ -4,6 +4,7 @@ of a perimeter layer made while the configuration loads (issue 18)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -649,3 +650,21 @@ def test_a_nul_character_in_an_id_or_a_name_is_named_not_cut(tmp_path: Path, fie
         load_config(cfg, check_files=False)
     assert str(path) in str(err.value)
     assert "<U+0000>" in str(err.value)
+
+
+def test_coordinates_beyond_any_system_are_shown_short(tmp_path: Path) -> None:
+    # The second residence's longitudes multiplied by 1e300 (a unit conversion gone
+    # wrong): the error quoted each as its 301 digits.
+    doc = _layer()
+    rings = doc["features"][1]["geometry"]["coordinates"]
+    doc["features"][1]["geometry"]["coordinates"] = [
+        [[x * 1e300, y] for x, y in ring] for ring in rings
+    ]
+    cfg, _ = _example_with_layer(tmp_path, doc)
+    with pytest.raises(
+        ConfigError, match=r"entité n° 2 \(« merisiers »\) : coordonnées hors"
+    ) as err:
+        load_config(cfg, check_files=False)
+    message = str(err.value)
+    assert "x de 2.485e+300 à 2.487e+300" in message
+    assert not re.search(r"\d{20}", message)

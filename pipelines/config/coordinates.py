@@ -245,8 +245,17 @@ def crs_mismatch(crs: Any, declared: bool, bounds: Any) -> tuple[int, str] | Non
     return None
 
 
+#: Metres beyond which a coordinate is in no system on Earth (some 250 times the
+#: equator's length): shown in scientific notation.
+_BEYOND_ANY_SYSTEM = 1e10
+
+
 def _shown(box: tuple[float, ...]) -> str:
-    """A box of coordinates as the message shows it: degrees to 4 decimals, metres whole."""
+    """A box of coordinates as the message shows it: degrees to 4 decimals, metres whole,
+    beyond any system (:data:`_BEYOND_ANY_SYSTEM`) in scientific notation (« 2.485e+300 »,
+    not its 301 digits)."""
     digits = 4 if max(abs(v) for v in box) <= 180 else 0
-    x0, y0, x1, y1 = (f"{v:.{digits}f}" for v in box)
+    x0, y0, x1, y1 = (
+        f"{v:.3e}" if abs(v) >= _BEYOND_ANY_SYSTEM else f"{v:.{digits}f}" for v in box
+    )
     return f"x de {x0} à {x1}, y de {y0} à {y1}"
