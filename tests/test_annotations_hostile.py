@@ -175,3 +175,32 @@ def test_an_output_folder_that_cannot_be_written_is_one_french_error(
         _refresh(tmp_path, bondy)
     assert str(tmp_path / "processed" / "bondy") in str(err.value)
     assert "écriture impossible" in str(err.value)
+
+
+def test_a_note_whose_text_is_a_json_boolean_or_number_keeps_its_json_spelling(
+    tmp_path: Path, bondy: gpd.GeoDataFrame
+) -> None:
+    # A GeoJSON of notes written by a tool whose « text » field was typed (a checkbox, a
+    # count): JSON true was imported as « True », Python's spelling, and 2.0 as « 2.0 ».
+    # Kept as the file writes them (« true », « 2 »), as a GeoJSON report's cells are
+    # read (pipelines.ingest.rawfile.cell_text); a JSON number as tag or status too.
+    a, b = bondy.iloc[0], bondy.iloc[1]
+    folder = tmp_path / "bondy"
+    _write(
+        folder / "visite.geojson",
+        [
+            _note("n1", True, a),  # type: ignore[arg-type]
+            _note("n2", 2.0, b),  # type: ignore[arg-type]
+            _note("n3", float("inf"), b),  # type: ignore[arg-type]  # Infinity: no text
+            _note("n4", "Hall 3", b, tag=7),
+        ],
+    )
+    read = read_annotations(folder, site_id="bondy", tags=[*TAGS, "7"])
+    assert read.notes.set_index("note_id")["text"].to_dict() == {
+        "n1": "true",
+        "n2": "2",
+        "n4": "Hall 3",
+    }
+    assert read.notes.set_index("note_id")["tag"].to_dict()["n4"] == "7"
+    assert len(read.rejected) == 1
+    assert "texte vide" in str(read.rejected[0])

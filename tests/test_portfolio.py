@@ -1325,3 +1325,27 @@ def test_rows_with_an_address_only_go_where_the_ban_puts_it(split_run, simulated
     assert len(expected) >= 20
     assert sum(v is not None for v in expected.values()) >= 10
     assert {t: got.get(t) for t in expected} == expected
+
+
+def test_a_perimeter_smaller_than_a_square_metre_is_named_with_its_area(
+    tmp_path: Path, simulated_bondy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real layer with its second feature shrunk to a square of a hundred-millionth
+    of a degree around its first vertex (about a square millimetre: a perimeter drawn
+    at another scale, a vertex snapped onto its neighbour): accepted, it held no report
+    and the site's map was empty, without a word. Refused, with its area."""
+    doc = json.loads(LAYER.read_text(encoding="utf-8"))
+    x, y = doc["features"][1]["geometry"]["coordinates"][0][0]
+    d = 1e-8
+    square = [[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]
+    doc["features"][1]["geometry"] = {"type": "Polygon", "coordinates": [square]}
+    layer = tmp_path / "périmètres.geojson"
+    layer.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), layer=layer)
+    assert main(["split", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert str(layer) in err
+    assert "entité n° 2 (site « bondy-est »" in err
+    assert "polygone de moins d'un mètre carré" in err
+    assert "entité n° 1" not in err

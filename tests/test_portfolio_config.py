@@ -4,6 +4,7 @@ of a perimeter layer made while the configuration loads (issue 18)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -537,3 +538,133 @@ def test_sites_of_one_name_are_told_apart_by_their_ids(tmp_path: Path) -> None:
         f"Cite\u0301 ({ids[3]})",
         "Autre",
     ]
+
+
+@pytest.mark.parametrize(
+    ("element", "words"),
+    [
+        ("Résidence Les Merisiers", "du texte « Résidence Les Merisiers »"),
+        (42, "un nombre (42)"),
+        (None, "null"),
+        ([2.48, 48.91], "une liste"),
+        ("geometry", "une géométrie (Polygon) sans entité autour"),
+        ("untyped", 'un objet sans « "type": "Feature" »'),
+    ],
+)
+def test_a_features_element_gdal_would_skip_is_one_french_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], element: object, words: str
+) -> None:
+    # The residences' second feature replaced by what GDAL skips without a word: the
+    # site « merisiers » vanished from the portfolio, its 995 rows of the simulated
+    # export went to outside_every_site.csv and the sites after it were numbered one
+    # feature off.
+    doc = _layer()
+    second = doc["features"][1]
+    if element == "geometry":
+        element = second["geometry"]
+    elif element == "untyped":
+        element = {k: v for k, v in second.items() if k != "type"}
+    doc["features"][1] = element
+    cfg, path = _example_with_layer(tmp_path, doc)
+    with pytest.raises(ConfigError, match=r"élément n° 2 de « features »") as err:
+        load_config(cfg, check_files=False)
+    assert words in str(err.value)
+    assert main(["split", "--config", str(cfg)]) == 2
+    err_text = capsys.readouterr().err
+    assert "Traceback" not in err_text
+    assert str(path) in err_text
+
+
+def test_an_empty_geometry_in_a_geopackage_in_metres_is_told_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The residences saved by QGIS as a GeoPackage in Lambert-93, the second one's
+    # outline deleted (an empty polygon, which GDAL boxes at 0, 0): it was refused as
+    # « coordonnées … qui ressemblent à des degrés », sending the analyst to the layer's
+    # CRS when the feature has no vertex at all.
+    layer = gpd.read_file(RESIDENCES).to_crs(2154)
+    layer.loc[1, "geometry"] = shapely.Polygon()
+    path = tmp_path / "residences.gpkg"
+    layer.to_file(path, driver="GPKG")
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        '"data/raw/portfolio/residences_bondy.geojson"', f'"{path}"'
+    )
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text, encoding="utf-8")
+    load_config(cfg, check_files=False)  # named with the layer's other problems, below
+    assert main(["split", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert str(path) in err
+    assert "entité n° 2 (site « merisiers », « Résidence Les Merisiers ») : géométrie vide" in err
+    assert "degrés" not in err
+
+
+def test_a_polygon_whose_coordinates_are_nested_wrong_is_told_so(tmp_path: Path) -> None:
+    # The second residence's ring written without the list of rings around it (one
+    # level short, as a hand edit or a script writing a Polygon as a LineString does):
+    # GDAL drops the geometry, which was told « périmètre sans géométrie » while the file
+    # gives one.
+    doc = _layer()
+    geometry = doc["features"][1]["geometry"]
+    assert geometry["type"] == "Polygon"
+    geometry["coordinates"] = geometry["coordinates"][0]
+    cfg, _ = _example_with_layer(tmp_path, doc)
+    with pytest.raises(
+        ConfigError, match=r"entité n° 2 \(« merisiers »\) : géométrie « Polygon »"
+    ) as err:
+        load_config(cfg, check_files=False)
+    assert "imbriquées" in str(err.value)
+    assert "sans géométrie" not in str(err.value)
+
+
+def test_split_refuses_a_site_whose_files_would_be_the_index_page(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The second residence coded « index »: its map would be maps/index.html, the
+    # portfolio page. `vigie run` refused it, but `vigie split` alone cut the extract and
+    # the export for it first, a site that no later stage would take.
+    doc = _layer()
+    doc["features"][1]["properties"]["code"] = "index"
+    cfg, path = _example_with_layer(tmp_path, doc)
+    assert main(["split", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert str(path) in err
+    assert "entité n° 2" in err
+    assert "index.html" in err
+
+
+@pytest.mark.parametrize("field", ["code", "nom"])
+def test_a_nul_character_in_an_id_or_a_name_is_named_not_cut(tmp_path: Path, field: str) -> None:
+    # « merisiers\u0000-est » (a NUL escaped in the JSON, from a script or a database
+    # export): GDAL cuts a text at its NUL, and the site was « merisiers », its name
+    # « Résidence Les », without a word.
+    doc = _layer()
+    props = doc["features"][1]["properties"]
+    props[field] = {"code": "merisiers\u0000-est", "nom": "Résidence Les\u0000Merisiers"}[field]
+    cfg, path = _example_with_layer(tmp_path, doc)
+    with pytest.raises(
+        ConfigError, match=rf"entité n° 2, champ « {field} » : caractère nul"
+    ) as err:
+        load_config(cfg, check_files=False)
+    assert str(path) in str(err.value)
+    assert "<U+0000>" in str(err.value)
+
+
+def test_coordinates_beyond_any_system_are_shown_short(tmp_path: Path) -> None:
+    # The second residence's longitudes multiplied by 1e300 (a unit conversion gone
+    # wrong): the error quoted each as its 301 digits.
+    doc = _layer()
+    rings = doc["features"][1]["geometry"]["coordinates"]
+    doc["features"][1]["geometry"]["coordinates"] = [
+        [[x * 1e300, y] for x, y in ring] for ring in rings
+    ]
+    cfg, _ = _example_with_layer(tmp_path, doc)
+    with pytest.raises(
+        ConfigError, match=r"entité n° 2 \(« merisiers »\) : coordonnées hors"
+    ) as err:
+        load_config(cfg, check_files=False)
+    message = str(err.value)
+    assert "x de 2.485e+300 à 2.487e+300" in message
+    assert not re.search(r"\d{20}", message)

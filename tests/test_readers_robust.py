@@ -625,7 +625,7 @@ def test_a_csv_copy_of_a_merged_header_is_read_on_two_rows(tmp_path: Path) -> No
     path.write_text("Export du 12/03/2024;;;\nid;date;adresse;texte\nA;05/03/2024;1 rue A;x\n")
     raw = read_csv(path)
     assert raw.columns == ["id", "date", "adresse", "texte"]
-    assert raw.merged_header == (
+    assert raw.title_lines == (
         "En-tête lu ligne 2 : la ligne 1 (« Export du 12/03/2024 ») est un titre au-dessus "
         "de l'en-tête, sans données.",
     )
@@ -650,7 +650,7 @@ def test_a_csv_header_under_title_lines_is_read_below_them(tmp_path: Path) -> No
     raw = read_csv(path)
     assert raw.columns == ["id", "date", "adresse"]
     assert raw.lines.tolist() == list(range(5, 45))
-    assert raw.merged_header == (
+    assert raw.title_lines == (
         "En-tête lu ligne 4 : les lignes 1 à 3 (« Export des demandes ») sont des titres "
         "au-dessus de l'en-tête, sans données.",
     )
@@ -1072,3 +1072,56 @@ def test_every_line_ragged_is_rejected_line_by_line(simulated_bondy: Path, tmp_p
     rows = "\n".join(rejected["original_row"])
     assert not [p for p in phones if len(p) >= 10 and p in rows]
     assert np.all(rejected["source"] == "bailleur")
+
+
+def test_features_that_are_not_objects_are_rejected_as_such(
+    simulated_bondy: Path, tmp_path: Path
+) -> None:
+    # The diagnostic's real features, with a string, a number, null and a list slipped
+    # among them (a hand-edited file, a tool writing « null » for a deleted feature).
+    # Before, each was rejected « Date absente » : a reason that sent the analyst looking
+    # for a date column when the feature itself was unreadable.
+    doc = json.loads((simulated_bondy / "observations_diagnostic.geojson").read_text("utf-8"))
+    real = doc["features"]
+    doc["features"] = [real[0], "Feature", 42, real[1], None, [1, 2], *real[2:]]
+    path = tmp_path / "observations_diagnostic.geojson"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    columns = {"date": "date", "category": "theme", "description": "commentaire"}
+
+    def source(p: Path) -> SourceConfig:
+        return SourceConfig(
+            id="diag", kind="observations", path=str(p), format="geojson", columns=columns
+        )
+
+    before = _ingest(source(simulated_bondy / "observations_diagnostic.geojson"))
+    result = _ingest(source(path))
+    s, b = result.summary["sources"]["diag"], before.summary["sources"]["diag"]
+    assert s["rows_in"] == b["rows_in"] + 4
+    assert s["rejected"].get("unreadable_feature") == 4
+    assert {k: v for k, v in s["rejected"].items() if k != "unreadable_feature"} == b["rejected"]
+    assert s["accepted"] == b["accepted"]
+    bad = result.rejected[result.rejected["reason"] == "unreadable_feature"]
+    assert bad["source_line"].tolist() == [2, 3, 5, 6]
+    assert bad["reason_fr"].str.contains("Entité GeoJSON illisible").all()
+    assert "« 42 »" not in " ".join(bad["reason_fr"])  # the value is not quoted
+
+
+def test_title_lines_above_a_csv_header_are_told_under_their_own_code(tmp_path: Path) -> None:
+    # The first lines of the real DansMaRue export under a title and a blank line: the
+    # note (« … est un titre au-dessus de l'en-tête ») was filed under merged_header, the
+    # code of a header cell merged over several columns.
+    (source,) = load_config(RAW.parents[1] / "config" / "demo.toml").site("paris10").sources
+    lines = (RAW / "paris10" / "dansmarue_paris_2023-08_2024-09.csv").read_bytes().split(b"\n")
+    path = tmp_path / "dansmarue_titre.csv"
+    path.write_bytes(b"\n".join([b"Export DansMaRue du 01/10/2024", b"", *lines[:41]]) + b"\n")
+    source = dataclasses.replace(source, id="src", path=str(path))
+    issues = _ingest(source).summary["sources"]["src"]["file_issues"]
+    titles = [i for i in issues if i["reason"] == "title_lines"]
+    assert [i["detail"] for i in titles] == [
+        "En-tête lu ligne 3 : les lignes 1 à 2 (« Export DansMaRue du 01/10/2024 ») sont des "
+        "titres au-dessus de l'en-tête, sans données."
+    ]
+    assert not [i for i in issues if i["reason"] == "merged_header"]
+    raw = read_csv(path)
+    assert raw.title_lines == (titles[0]["detail"],)
+    assert raw.merged_header == ()

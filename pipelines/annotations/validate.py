@@ -37,7 +37,7 @@ from pipelines.annotations.model import (
 )
 from pipelines.crs import repaired_geometry
 from pipelines.fr import fr_number, plain_id
-from pipelines.ingest import cut_text
+from pipelines.ingest import cell_text, cut_text
 
 #: How a future-dated note's problem starts (counted apart in the summary).
 FUTURE_PROBLEM = "date dans le futur"
@@ -94,6 +94,20 @@ def _check_geometry(geometry: BaseGeometry) -> tuple[BaseGeometry | None, str | 
     return repaired_geometry(geometry), None
 
 
+def _json_text(value: Any) -> Any:
+    """A boolean or a number (a GeoJSON's ``true`` or ``2.0``, a GeoPackage's typed
+    field) as the text the file writes, ``true``, ``2``, as a GeoJSON report's cell is
+    read (:func:`pipelines.ingest.rawfile.cell_text`; an infinite number: empty); any
+    other value as it is. Kept, not refused: a text field typed as a number by the
+    planner's tool still holds the planner's words, and Python's spelling (« True »,
+    « 2.0 ») was the program's, not the file's."""
+    if isinstance(value, np.generic) and not isinstance(value, np.datetime64):
+        value = value.item()
+    if isinstance(value, bool | int | float):
+        return cell_text(value)
+    return value
+
+
 def validate_note(
     raw: RawNote,
     *,
@@ -121,7 +135,7 @@ def validate_note(
         # A row that could not be split into the columns: its own problem, not the
         # fields it seems to lack.
         return None, [raw.geometry_error]
-    props = {_field_name(k): _clean(v) for k, v in raw.props.items()}
+    props = {_field_name(k): _clean(_json_text(v)) for k, v in raw.props.items()}
     # Control characters (a NUL byte…) go from the free text before anything is checked.
     for key in ("text", "author", "tag"):
         if isinstance(props.get(key), str):

@@ -22,7 +22,7 @@ from pipelines.config import (
     load_config,
 )
 from pipelines.errors import ConfigError, InputError, VigieError, os_reason
-from pipelines.stages import STAGE_NAMES, SitePaths, stage_summaries
+from pipelines.stages import STAGE_NAMES, SitePaths, check_site_files, stage_summaries
 
 log = logging.getLogger("pipelines")
 
@@ -355,6 +355,9 @@ def cmd_split(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     if config.portfolio is None:
         raise ConfigError(config.path, "pas de table [portfolio] : rien à répartir.")
+    # A site whose files would be another's or the index page's, refused before its
+    # extract and exports are cut, as `vigie run` refuses it.
+    check_site_files(config)
     check_portfolio_inputs(config)
     from pipelines import portfolio
 

@@ -105,7 +105,9 @@ def nonnumeric_coordinate(wkb: bytes) -> str | None:
 def geojson_text_coordinate(path: str, n: int) -> str | None:
     """Why GDAL read feature ``n`` (1-based) of a GeoJSON without a geometry when the
     file gives it one: its first coordinate that is no number (« 48,9 » written as text,
-    ``null``), in French; ``None`` when the feature has no geometry (or is not found)."""
+    ``null``), or, every coordinate a number, a (Multi)Polygon's lists nested at another
+    depth than its type wants, in French; ``None`` when the feature has no geometry (or is
+    not found)."""
     import json
 
     try:
@@ -131,7 +133,23 @@ def geojson_text_coordinate(path: str, n: int) -> str | None:
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
                 shown = "null" if v is None else f"« {v} »" if isinstance(v, str) else str(v)
                 return _nonnumeric_fr(shown, k)
+    kind = geometry.get("type")
+    if isinstance(kind, str) and kind in _NESTING and vertices:
+        # Every coordinate a number, and still dropped: the lists nested at another depth
+        # than the type wants (a Polygon's ring without the list of rings around it).
+        return (
+            f"géométrie « {kind} » illisible : ses coordonnées ne sont pas imbriquées comme "
+            f"ce type le veut ({_NESTING[kind]}) ; corrigez-la dans la couche"
+        )
     return None
+
+
+#: How a GeoJSON geometry's coordinates nest (RFC 7946, 3.1), in French.
+_NESTING = {
+    "Polygon": "une liste d'anneaux, chacun une liste de sommets [longitude, latitude]",
+    "MultiPolygon": "une liste de polygones, chacun une liste d'anneaux de sommets "
+    "[longitude, latitude]",
+}
 
 
 #: Lambert-93's (EPSG:2154) extent in its own metres, roughly (its area of use, France
@@ -227,8 +245,17 @@ def crs_mismatch(crs: Any, declared: bool, bounds: Any) -> tuple[int, str] | Non
     return None
 
 
+#: Metres beyond which a coordinate is in no system on Earth (some 250 times the
+#: equator's length): shown in scientific notation.
+_BEYOND_ANY_SYSTEM = 1e10
+
+
 def _shown(box: tuple[float, ...]) -> str:
-    """A box of coordinates as the message shows it: degrees to 4 decimals, metres whole."""
+    """A box of coordinates as the message shows it: degrees to 4 decimals, metres whole,
+    beyond any system (:data:`_BEYOND_ANY_SYSTEM`) in scientific notation (« 2.485e+300 »,
+    not its 301 digits)."""
     digits = 4 if max(abs(v) for v in box) <= 180 else 0
-    x0, y0, x1, y1 = (f"{v:.{digits}f}" for v in box)
+    x0, y0, x1, y1 = (
+        f"{v:.3e}" if abs(v) >= _BEYOND_ANY_SYSTEM else f"{v:.{digits}f}" for v in box
+    )
     return f"x de {x0} à {x1}, y de {y0} à {y1}"

@@ -85,6 +85,94 @@ def _not_utf8(
     )
 
 
+def _what_json(value: Any) -> str:
+    """What a JSON value that is no GeoJSON feature is, in French, quoted short."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"un booléen ({'true' if value else 'false'})"
+    if isinstance(value, int | float):
+        return f"un nombre ({value})"
+    if isinstance(value, str):
+        return f"du texte « {shown_name(value[:60])} »"
+    if isinstance(value, list):
+        return "une liste"
+    kind = value.get("type")
+    if isinstance(kind, str) and kind in _GEOMETRY_TYPES:
+        return (
+            f'une géométrie ({kind}) sans entité autour (attendu « "type": "Feature" », '
+            "sa géométrie sous « geometry »)"
+        )
+    return 'un objet sans « "type": "Feature" »'
+
+
+#: The GeoJSON geometry types (RFC 7946, 1.4).
+_GEOMETRY_TYPES = frozenset(
+    {
+        "Point",
+        "MultiPoint",
+        "LineString",
+        "MultiLineString",
+        "Polygon",
+        "MultiPolygon",
+        "GeometryCollection",
+    }
+)
+
+
+def skipped_geojson_element(path: str, read: int) -> tuple[int, str] | None:
+    """The first element of a GeoJSON's ``features`` that GDAL skips without a word (text,
+    a number, ``null``, a list, a bare geometry, an object without ``"type":
+    "Feature"``), 1-based, and what it is in French, when GDAL read ``read`` features,
+    fewer than the file holds: its site would be missing from the portfolio, its rows
+    counted outside every site, the features after it numbered one off. ``None`` when
+    GDAL read every element (or :mod:`json` reads no FeatureCollection).
+
+    The file is read again with :mod:`json` (GDAL tells nothing of what it skipped); a
+    perimeter layer is small, a few hundred features at most."""
+    import json
+    from pathlib import Path
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    features = doc.get("features") if isinstance(doc, dict) else None
+    if not isinstance(features, list) or len(features) == read:
+        return None
+    for n, element in enumerate(features, start=1):
+        if not (isinstance(element, dict) and element.get("type") == "Feature"):
+            return n, _what_json(element)
+    return None
+
+
+def geojson_nul_text(path: str, fields: tuple[str, ...]) -> tuple[int, str, str] | None:
+    """The first feature (1-based) of a GeoJSON whose text in one of ``fields`` holds a
+    NUL character (written ``\\u0000`` in the JSON), the field and the text: GDAL cuts
+    a text at its NUL (« merisiers\\u0000-est » read « merisiers »), so the site would
+    be named otherwise than the file says, without a word. ``None`` when none does (the
+    file's bytes are looked at first: read again with :mod:`json` only when they hold
+    the escape)."""
+    import json
+    from pathlib import Path
+
+    try:
+        data = Path(path).read_bytes()
+        if b"\\u0000" not in data:
+            return None
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    features = doc.get("features") if isinstance(doc, dict) else None
+    for n, feature in enumerate(features if isinstance(features, list) else [], start=1):
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        for field in fields:
+            value = props.get(field) if isinstance(props, dict) else None
+            if isinstance(value, str) and "\x00" in value:
+                return n, field, value
+    return None
+
+
 def perimeter_layer(path: str, layer: str | None, where: str, config_path: str) -> str | None:
     """The layer of ``path`` that holds the perimeters: ``layer`` when given, else the
     file's only layer with geometries (a GeoPackage QGIS saved styles in also holds a
@@ -180,6 +268,28 @@ def read_perimeter_sites(
             f"couche de périmètres « {path} » illisible : {unreadable_fr(path)}.",
             key=f"{where}.perimeters",
         ) from err
+    if info.get("driver") == "GeoJSON":
+        skipped = skipped_geojson_element(path, int(info["features"]))
+        if skipped is not None:
+            element, kind = skipped
+            raise ConfigError(
+                config_path,
+                f"« {path} », élément n° {element} de « features » : ce n'est pas une entité "
+                f"GeoJSON, c'est {kind} ; GDAL l'ignorerait sans le dire, et le site qu'il "
+                "devait être manquerait au portefeuille (ses signalements comptés hors de "
+                "tout site). Corrigez-le ou retirez-le de la couche.",
+                key=f"{where}.perimeters",
+            )
+        nul = geojson_nul_text(path, (id_field, name_field))
+        if nul is not None:
+            feature, field, text = nul
+            raise ConfigError(
+                config_path,
+                f"« {path} », entité n° {feature}, champ « {field} » : caractère nul "
+                f"(U+0000) dans « {shown_name(text[:80])} » : GDAL couperait le texte à ce "
+                "caractère ; retirez-le.",
+                key=f"{where}.id_field" if field == id_field else f"{where}.name_field",
+            )
     fields = [str(f) for f in info["fields"]]
     gone = missing_parts(path, (".dbf",))
     for key, wanted in (("id_field", id_field), ("name_field", name_field)):
@@ -257,10 +367,24 @@ def read_perimeter_sites(
             f"« {path} », entité n° {n} (« {ids[n - 1]} ») : {what or 'périmètre sans géométrie'}.",
             key=f"{where}.perimeters",
         )
+    # A box of one point: perhaps an empty geometry, which a GeoPackage boxes at 0, 0,
+    # taken for degrees in a layer in metres (crs_mismatch); such a feature is left to
+    # pipelines.portfolio.perimeters, which names every unusable perimeter at once
+    # (« géométrie vide »). Only then are the geometries read.
+    void = np.zeros(b.shape[1], bool)
+    flat = (b[0] == b[2]) & (b[1] == b[3])
+    if flat.any():
+        import shapely
+
+        with quiet_open_rings():
+            _, _, wkb, _ = pyogrio.raw.read(path, layer=layer, columns=[], read_geometry=True)
+        with np.errstate(invalid="ignore"):
+            void = flat & shapely.is_empty(shapely.from_wkb(wkb, on_invalid="ignore"))
     crs = CRS.from_user_input(info["crs"]) if info.get("crs") else CRS.from_epsg(4326)
-    mismatch = crs_mismatch(crs, bool(info.get("crs")), b)
+    kept = np.flatnonzero(~void)
+    mismatch = crs_mismatch(crs, bool(info.get("crs")), b[:, kept])
     if mismatch is not None:
-        i, why = mismatch
+        i, why = int(kept[mismatch[0]]), mismatch[1]
         raise ConfigError(
             config_path,
             f"« {path} », entité n° {i + 1} (« {ids[i]} ») : {why}",

@@ -27,7 +27,7 @@ from pipelines.ingest.filenotes import listed, reading_notes
 from pipelines.ingest.longcells import CUT_MARK, MAX_CELL_CHARS, cut_long_cells, cut_text
 from pipelines.ingest.partition import repeated_header_rows
 from pipelines.ingest.personal import header_words, looks_personal
-from pipelines.ingest.rawfile import RawFile
+from pipelines.ingest.rawfile import RawFile, cell_text
 from pipelines.ingest.readers import (
     FORMAT_DEFAULTS,
     FORMAT_PERSONAL,
@@ -73,6 +73,7 @@ __all__ = [
     "NotATableError",
     "RawFile",
     "arrow_strings",
+    "cell_text",
     "clean_cells",
     "create_secret",
     "cut_long_cells",

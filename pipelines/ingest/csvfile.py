@@ -44,6 +44,7 @@ from pipelines.ingest.ragged import (
     well_quoted,
 )
 from pipelines.ingest.rawfile import MalformedRows, RawFile
+from pipelines.ingest.xlsxheader import split_title_notes
 
 log = logging.getLogger(__name__)
 
@@ -320,7 +321,7 @@ def _parse_csv(
         # with the two rows made one, at the second's line; the first left blank.
         merged_buf, notes = two_rows
         raw = _parse_csv(path, merged_buf, enc, separator, labels=labels, personal=personal)
-        raw.merged_header = tuple(notes)
+        raw.merged_header, raw.title_lines = split_title_notes(notes)
         return raw
     names, blank_names = _clean_names(header)
     over_lines = tuple(n for h, n in zip(header, names, strict=True) if "\n" in h)

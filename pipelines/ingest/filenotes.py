@@ -70,7 +70,8 @@ def reading_notes(
 ) -> list[tuple[str, str, np.ndarray | None]]:
     """The notes of a file read: per note, its reason (``hidden_sheets``,
     ``mixed_encoding``, ``unknown_encoding``, ``uncomputed_formulas``, ``merged_cells``,
-    ``merged_header``, ``renamed_header``), its French detail and the lines it concerns (or None).
+    ``merged_header``, ``title_lines``, ``renamed_header``), its French detail and the
+    lines it concerns (or None).
 
     Parameters
     ----------
@@ -139,6 +140,8 @@ def reading_notes(
         notes.append(("merged_cells", detail, None))
     for detail in raw.merged_header:  # a header cell merged over several columns
         notes.append(("merged_header", detail, None))
+    for detail in raw.title_lines:  # lines of one cell above the header, skipped
+        notes.append(("title_lines", detail, None))
     for detail in raw.renamed_header:  # a header again, columns renamed
         notes.append(("renamed_header", detail, None))
     return notes

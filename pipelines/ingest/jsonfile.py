@@ -41,6 +41,10 @@ def too_deep(path: Path) -> InputError:
     )
 
 
+#: The ``__geom_note`` of a feature that is not a JSON object.
+NOT_AN_OBJECT = "not_an_object"
+
+
 def _crs_of_geojson(doc: dict[str, Any]) -> str | None:
     name = (
         (doc.get("crs") or {}).get("properties", {}).get("name")
@@ -58,7 +62,9 @@ def _crs_of_geojson(doc: dict[str, Any]) -> str | None:
 def read_geojson(path: Path, *, encoding: str | None = None) -> RawFile:
     """Read GeoJSON features: properties become columns; a point's coordinates become
     the derived columns ``__lon``/``__lat`` (other geometries: a point inside them,
-    noted in ``__geom_note``)."""
+    noted in ``__geom_note``). A feature that is not a JSON object (a string, a number,
+    ``null``: a hand-edited file, a tool writing ``null`` for a deleted feature) is a row
+    noted ``not_an_object``, rejected as ``unreadable_feature``."""
     import shapely.errors
     import shapely.geometry
 
@@ -84,7 +90,9 @@ def read_geojson(path: Path, *, encoding: str | None = None) -> RawFile:
                 names.append(k)
         geom = feature.get("geometry") if isinstance(feature, dict) else None
         lon = lat = note = ""
-        if isinstance(geom, dict) and geom.get("type") == "Point":
+        if not isinstance(feature, dict):
+            note = NOT_AN_OBJECT
+        elif isinstance(geom, dict) and geom.get("type") == "Point":
             coords = geom.get("coordinates") or []
             if isinstance(coords, list) and len(coords) >= 2:
                 lon, lat = cell_text(coords[0]), cell_text(coords[1])

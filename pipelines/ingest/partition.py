@@ -15,7 +15,14 @@ import pyarrow.compute as pc
 from pipelines.config import SourceConfig
 from pipelines.ingest import scrub as _scrub
 from pipelines.ingest.cells import _has_repeats, _Parsed, _str_column
-from pipelines.ingest.schema import _LOCATION_ROLES, _STATE_BAD, _STATE_OK, EXCEL_NUMBER_ID
+from pipelines.ingest.jsonfile import NOT_AN_OBJECT
+from pipelines.ingest.schema import (
+    _LOCATION_ROLES,
+    _STATE_BAD,
+    _STATE_OK,
+    EXCEL_NUMBER_ID,
+    ROW_REASONS,
+)
 from pipelines.ingest.values import arrow_view, filled_cells, flags, to_str_series
 from pipelines.taxonomy import BY_CODE, CODES, UNKNOWN, map_labels, normalise_label
 
@@ -93,10 +100,18 @@ def _reason_codes(
     malformed = f["_malformed"].to_numpy(dtype=bool)
     # A quote left open: the line read alone, malformed for its own reason.
     unclosed = malformed & f["_unclosed_quote"].to_numpy(dtype=bool)
+    # A GeoJSON feature that is not an object: no cell to read, told as such (not as a
+    # missing date).
+    not_object = (
+        (f["_geom_note"] == NOT_AN_OBJECT).to_numpy(dtype=bool)
+        if "_geom_note" in f
+        else np.zeros(len(f), bool)
+    )
     conditions = [
         malformed & ~unclosed,
         unclosed,
         _repeated_header(f, date_present & ~parsed, roles_per_file or []),
+        not_object,
         ~date_present,
         date_present & ~parsed,
         parsed & (t >= tomorrow),
@@ -288,6 +303,9 @@ def _partition(
         duplicate[valid] = short.duplicated(keep="first").to_numpy()
     if (~valid).any():
         duplicate[~valid] = _repeated_rows(f[cols] if not valid.any() else f.loc[~valid, cols])
+        # A GeoJSON feature that is not an object has no cell to compare (« "x" », 42 and
+        # null would all read as the same empty row): each is rejected on its own.
+        duplicate &= reason != 1 + ROW_REASONS.index("unreadable_feature")
     west, south, east, north = bbox
     inside = (p.lon >= west) & (p.lon <= east) & (p.lat >= south) & (p.lat <= north)
     away = (p.state == _STATE_OK) & ~inside

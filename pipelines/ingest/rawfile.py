@@ -197,6 +197,10 @@ class RawFile:
         A workbook's header with a cell merged over several columns: a sentence per such
         cell when the header was read on two rows (the row under it names the merged
         columns), or per column under it past the first, nameless, that holds values.
+    title_lines
+        The note of lines of one cell above the header, skipped (« Export du
+        12/03/2024 »; a row of one group over every column of a workbook's header):
+        :func:`pipelines.ingest.xlsxheader.title_note`.
     renamed_header
         A CSV's header found again further down with columns renamed: a sentence per
         such line (:func:`pipelines.ingest.csvheader.renamed_notes`).
@@ -222,6 +226,7 @@ class RawFile:
     merged_ranges: tuple[str, ...] = ()
     hidden_sheets: tuple[str, ...] = ()
     merged_header: tuple[str, ...] = ()
+    title_lines: tuple[str, ...] = ()
     renamed_header: tuple[str, ...] = ()
     other_encoding: tuple[str, str, str] | None = None
     names_over_lines: tuple[str, ...] = ()

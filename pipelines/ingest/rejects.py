@@ -239,6 +239,11 @@ def _reason_fr(
             f"{col('date')}) au lieu de valeurs, comme dans un export fait de plusieurs "
             "morceaux mis bout à bout ; ligne écartée, les suivantes sont lues."
         )
+    if code == "unreadable_feature":
+        return (
+            "Entité GeoJSON illisible : cet élément de « features » n'est pas un objet "
+            "(du texte, un nombre ou null au lieu d'une Feature) ; aucune valeur à lire."
+        )
     if code == "missing_date":
         return f"Date absente dans la colonne {col('date')}."
     if code == "unparseable_date":

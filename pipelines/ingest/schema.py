@@ -94,6 +94,7 @@ ROW_REASONS = (
     "malformed_row",
     "unclosed_quote",
     "repeated_header",
+    "unreadable_feature",
     "missing_date",
     "unparseable_date",
     "date_in_future",

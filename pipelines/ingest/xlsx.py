@@ -31,6 +31,7 @@ from pipelines.ingest.xlsxheader import (
     header_merges,
     header_under_groups,
     nameless_columns,
+    split_title_notes,
     two_row_header,
 )
 
@@ -416,6 +417,7 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
     # Its other columns, nameless, told when they hold values (empty ones are dropped).
     nameless = nameless_columns(merges, names)
     header_notes += [note for name, note in nameless.items() if name in table.column_names]
+    merged_notes, title_notes = split_title_notes(header_notes)
     return RawFile(
         str(path),
         "xlsx",
@@ -428,7 +430,8 @@ def _read_sheet(path: Path, fh: BinaryIO, *, sheet: str | None, max_rows: int) -
         formula_lines=formula_lines[formula_lines > header_line],
         merged_ranges=tuple(ref for ref, last in merged if last > header_line),
         hidden_sheets=hidden,
-        merged_header=tuple(header_notes),
+        merged_header=merged_notes,
+        title_lines=title_notes,
         renamed_header=tuple(renamed),
     )
 

@@ -97,12 +97,28 @@ def two_row_header(
     return names, notes
 
 
-def title_note(first: int, header_line: int, title: str) -> str:
+class TitleNote(str):
+    """The note of title lines above a header (:func:`title_note`): a ``str`` marked so
+    that the readers file it under ``title_lines`` rather than ``merged_header``, the
+    notes of both coming out of the same header-reading functions
+    (:func:`split_title_notes`)."""
+
+    __slots__ = ()
+
+
+def split_title_notes(notes: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``notes`` of a header read on two rows or under titles, as (those of merged
+    header cells, those of title lines)."""
+    titles = tuple(str(n) for n in notes if isinstance(n, TitleNote))
+    return tuple(n for n in notes if not isinstance(n, TitleNote)), titles
+
+
+def title_note(first: int, header_line: int, title: str) -> TitleNote:
     """The file note of a header read under titles, lines ``first`` to above it."""
     lines = f"la ligne {first}" if header_line == first + 1 else f"les lignes {first} à"
     lines += f" {header_line - 1}" if header_line > first + 1 else ""
     verb = "est un titre" if header_line == first + 1 else "sont des titres"
-    return (
+    return TitleNote(
         f"En-tête lu ligne {header_line} : {lines} (« {title} ») {verb} au-dessus de "
         "l'en-tête, sans données."
     )

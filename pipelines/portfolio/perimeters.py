@@ -17,6 +17,7 @@ from shapely import GeometryType
 from pipelines.config import Perimeter, PortfolioConfig, nonnumeric_coordinate, quiet_open_rings
 from pipelines.crs import WGS84, geodesic_area_m2, repaired_geometry
 from pipelines.errors import InputError
+from pipelines.fr import fr_number
 from pipelines.portfolio.assign import owner_order
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,10 @@ REFUSED_FR = (
     "géométrie illisible : un de ses anneaux n'est pas fermé (son dernier sommet doit "
     "répéter le premier) ou a moins de 4 sommets"
 )
+#: Square metres under which a perimeter is refused: smaller than any building, it holds
+#: none of the site's reports (a perimeter drawn at another scale, its vertices snapped
+#: together), and the site's map was empty without a word.
+MIN_PERIMETER_M2 = 1.0
 #: Columns of :func:`find_overlaps`' frame (``overlaps.csv``).
 OVERLAP_COLUMNS = ["site_a", "site_b", "feature_a", "feature_b", "overlap_m2", "rows_to"]
 
@@ -71,8 +76,8 @@ def polygonal_collection(values: np.ndarray) -> np.ndarray:
 
 
 def perimeter_problems(geometries: gpd.GeoSeries, area_m2: pd.Series) -> pd.Series:
-    """What makes each perimeter unusable, in French, or NA when it is a polygon with
-    an area.
+    """What makes each perimeter unusable, in French, or NA when it is a polygon of
+    :data:`MIN_PERIMETER_M2` or more.
 
     Parameters
     ----------
@@ -85,7 +90,8 @@ def perimeter_problems(geometries: gpd.GeoSeries, area_m2: pd.Series) -> pd.Seri
     -------
     pandas.Series
         Aligned on ``geometries``: « géométrie vide », « c'est un point, pas un
-        polygone »…, « polygone d'aire nulle… », or NA.
+        polygone »…, « polygone d'aire nulle… », « polygone de moins d'un mètre
+        carré… » (:data:`MIN_PERIMETER_M2`), or NA.
     """
     values = geometries.to_numpy()
     empty = shapely.is_missing(values) | shapely.is_empty(values)
@@ -97,7 +103,14 @@ def perimeter_problems(geometries: gpd.GeoSeries, area_m2: pd.Series) -> pd.Seri
         f"c'est {KIND_FR.get(k, 'une géométrie')}, pas un polygone"
         for k in kinds[~empty & ~polygonal]
     ]
-    flat = ~empty & polygonal & (area_m2.to_numpy() <= 0)
+    area = area_m2.to_numpy()
+    tiny = ~empty & polygonal & (area > 0) & (area < MIN_PERIMETER_M2)
+    out[tiny] = [
+        f"polygone de moins d'un mètre carré ({_small_area(a)}), plus petit que tout "
+        "bâtiment (dessiné à une autre échelle, ou ses sommets confondus)"
+        for a in area[tiny]
+    ]
+    flat = ~empty & polygonal & (area <= 0)
     out[flat] = (
         "polygone d'aire nulle (ses sommets sont alignés ou confondus : même réparé, "
         "il n'entoure aucune surface)"
@@ -112,6 +125,14 @@ def perimeter_problems(geometries: gpd.GeoSeries, area_m2: pd.Series) -> pd.Seri
     )
     out[empty] = "géométrie vide (aucun sommet)"
     return out
+
+
+def _small_area(m2: float) -> str:
+    """An area under a square metre as the messages give it: « 0,42 m² », « 8 mm² »,
+    « moins d'un mm² »."""
+    if m2 >= 0.01:
+        return f"{fr_number(m2, 2)} m²"
+    return f"{fr_number(m2 * 1e6)} mm²" if m2 >= 1e-6 else "moins d'un mm²"
 
 
 def read_perimeters(portfolio: PortfolioConfig) -> gpd.GeoDataFrame:
