@@ -6,6 +6,7 @@ with and without planted hotspots."""
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -236,6 +237,22 @@ def test_method_note_escapes_and_says_why():
     md = method_note.to_markdown(summary, method_note.NoteContext("Site | test"))
     assert md.startswith("# Note de méthode")
     assert "Données simulées" not in md
+
+
+def test_method_note_markdown_carries_no_markup_from_data():
+    """Hostile run of session 23: a site's name reached the Markdown note (published
+    copy too) as written, so a viewer passing HTML through ran its script, and a name
+    written as a link made a link."""
+    summary = _hand_summary()
+    name = "<script>alert(1)</script> [clic](javascript:alert(2)) \\ & co"
+    md = method_note.to_markdown(summary, method_note.NoteContext(name, True))
+    title = md.splitlines()[0]
+    assert "<script>" not in md
+    assert re.search(r"(?<!\\)\]\(", md) is None  # no link: every « ]( » escaped
+    assert title == (
+        "# Note de méthode — points chauds — &lt;script&gt;alert(1)&lt;/script&gt; "
+        "\\[clic\\](javascript:alert(2)) \\\\ &amp; co"
+    )
 
 
 def test_method_note_says_the_chronic_rules_in_french():

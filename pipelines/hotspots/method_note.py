@@ -443,21 +443,36 @@ def to_html(summary: Mapping[str, Any], ctx: NoteContext, *, extra: Sequence[Sec
     )
 
 
+#: What a Markdown viewer would read as markup in a text of the note: the HTML it passes
+#: through (``<script>`` in a site's name) and the brackets of a link or an image
+#: (``[clic](javascript:…)``). The note's texts are plain text (the HTML note escapes
+#: them all), and some come from data: a site's or zone's name, the configuration's.
+_MD_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "\\[", "]": "\\]", "\\": "\\\\"}
+)
+
+
+def _md_text(text: str) -> str:
+    """``text`` as plain text in Markdown: no HTML, no link (:data:`_MD_ESCAPES`)."""
+    return str(text).translate(_MD_ESCAPES)
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _md_text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def to_markdown(
     summary: Mapping[str, Any], ctx: NoteContext, *, extra: Sequence[Section] = ()
 ) -> str:
-    """The same note in Markdown (``extra`` as in :func:`to_html`)."""
-    lines = [f"# {_title(ctx)}", ""]
+    """The same note in Markdown (``extra`` as in :func:`to_html`), every text escaped as
+    plain text (:func:`_md_text`), as the HTML note escapes it."""
+    lines = [f"# {_md_text(_title(ctx))}", ""]
     if ctx.simulated:
         lines += ["**Données simulées.**", ""]
     for section in [*(sections(summary, ctx) if summary else ()), *extra]:
-        lines += [f"## {section.title}", ""]
+        lines += [f"## {_md_text(section.title)}", ""]
         for p in section.paragraphs:
-            lines += [p, ""]
+            lines += [_md_text(p), ""]
         if section.table is not None:
             header, rows = section.table
             lines.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
