@@ -66,7 +66,7 @@ def test_bench_lines_parse_and_say_what_ran(bench_run):
     assert run["sites"] == SITES
     assert run["reports"] == REPORTS
     assert run["stages_per_site"][0] == "buildings"
-    assert run["stages_per_site"][-1] == "indicators"
+    assert run["stages_per_site"][-1] == "publish_indicators"  # the publication, measured
     assert len(run["worker_peak_mb"]) == 2
     speedup = figures["portfolio_speedup"]
     assert speedup["sites"] == 1
@@ -74,17 +74,42 @@ def test_bench_lines_parse_and_say_what_ran(bench_run):
     assert speedup["one_worker_s"] > 0
     assert speedup["n_workers_s"] > 0
     assert figures["portfolio_scaling"]["done_s"].keys() == {str(SITES)}
-    # The first site is timed through its publication, which the run left out.
+    # The first site is timed again, stage by stage, through its publication.
+    stages = figures["portfolio_stages"]["stage_s"]
+    assert list(stages) == run["stages_per_site"]
+    assert all(seconds > 0 for seconds in stages.values())
+    publication = figures["portfolio_publication"]
+    assert publication["stages_not_run"] == []
+    assert publication["measured"]
+    pub = stages["publish"] + stages["publish_indicators"]
+    assert publication["publication_s_per_site"] == pytest.approx(pub, abs=0.01)
+    assert publication["estimated_total_s"] == run["total_s"]  # nothing added: measured
+
+
+@pytest.mark.slow
+def test_a_run_stopped_before_the_publication_estimates_it(tmp_path: Path) -> None:
+    """``--through indicators``: the publication left out, then estimated from the first
+    site's stages (the run's total plus sites × its publication ÷ workers)."""
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "bench.portfolio", "--sites", "2", "--reports", "4000",
+            "--subset", "1", "--through", "indicators", "--dir", str(tmp_path),
+        ],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(ln[6:]) for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")]
+    figures = {line["bench"]: line for line in lines}
+    run = figures["portfolio_run"]
+    assert run["stages_per_site"][-1] == "indicators"
     stages = figures["portfolio_stages"]["stage_s"]
     assert list(stages) == [*run["stages_per_site"], "publish", "publish_indicators"]
-    assert all(seconds > 0 for seconds in stages.values())
     publication = figures["portfolio_publication"]
     assert publication["stages_not_run"] == ["publish", "publish_indicators"]
     assert not publication["measured"]
     pub = stages["publish"] + stages["publish_indicators"]
-    assert publication["publication_s_per_site"] == pytest.approx(pub, abs=0.01)
     assert publication["estimated_total_s"] == pytest.approx(
-        run["total_s"] + SITES * pub / run["workers"], abs=0.2
+        run["total_s"] + 2 * pub / run["workers"], abs=0.2
     )
 
 
