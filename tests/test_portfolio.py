@@ -20,6 +20,7 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -136,6 +137,21 @@ def box(w: float, s: float, e: float, n: float) -> dict:
 
 
 # --------------------------------------------------------------------------- configuration
+def _split_refuses(
+    doc: dict[str, Any], tmp_path: Path, simulated_bondy: Path, capsys: pytest.CaptureFixture[str]
+) -> str:
+    """``vigie split`` over the perimeter layer ``doc`` (GeoJSON, written in ``tmp_path``):
+    refused as a user error (exit 2), in French, naming the layer; its message."""
+    layer = tmp_path / "périmètres.geojson"
+    layer.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), layer=layer)
+    assert main(["split", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert str(layer) in err
+    return err
+
+
 def test_the_layer_declares_the_sites_with_their_bounds(tmp_path: Path, simulated_bondy) -> None:
     cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"))
     config = load_config(cfg)
@@ -392,13 +408,7 @@ def test_an_empty_or_flat_perimeter_is_named_with_its_problem(
     doc["features"][1]["geometry"] = {"type": "Polygon", "coordinates": []}
     ring = doc["features"][2]["geometry"]["coordinates"][0]
     doc["features"][2]["geometry"]["coordinates"] = [[ring[0], ring[1], ring[0]]]
-    layer = tmp_path / "périmètres.geojson"
-    layer.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), layer=layer)
-    assert main(["split", "--config", str(cfg)]) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    assert str(layer) in err
+    err = _split_refuses(doc, tmp_path, simulated_bondy, capsys)
     assert "entité n° 2 (site « bondy-est », « Bondy Nord – secteur est" in err
     assert "géométrie vide" in err
     assert "entité n° 3 (site « bondy-centre »" in err
@@ -1339,13 +1349,7 @@ def test_a_perimeter_smaller_than_a_square_metre_is_named_with_its_area(
     d = 1e-8
     square = [[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]
     doc["features"][1]["geometry"] = {"type": "Polygon", "coordinates": [square]}
-    layer = tmp_path / "périmètres.geojson"
-    layer.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    cfg = write_config(tmp_path, str(simulated_bondy / "signalements_bailleur.csv"), layer=layer)
-    assert main(["split", "--config", str(cfg)]) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    assert str(layer) in err
+    err = _split_refuses(doc, tmp_path, simulated_bondy, capsys)
     assert "entité n° 2 (site « bondy-est »" in err
     assert "polygone de moins d'un mètre carré" in err
     assert "entité n° 1" not in err
