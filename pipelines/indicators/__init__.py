@@ -7,6 +7,9 @@ watch level. Pure functions in :mod:`~pipelines.indicators.compute`, I/O in
 from __future__ import annotations
 
 from pipelines.indicators.compute import (
+    DWELLING_COLUMNS,
+    REPORT_COLUMNS,
+    REPORT_OPTIONAL,
     TREND_MIN_MONTHS,
     TREND_MONTHS,
     WATCH_CATEGORIES,
@@ -25,9 +28,12 @@ from pipelines.indicators.quarters import quarter_months, quarter_of
 from pipelines.indicators.stage import OUTPUTS, run
 
 __all__ = [
+    "DWELLING_COLUMNS",
     "LIFT",
     "METHOD_NOTE_FR",
     "OUTPUTS",
+    "REPORT_COLUMNS",
+    "REPORT_OPTIONAL",
     "TREND_MIN_MONTHS",
     "TREND_MONTHS",
     "WATCH_CATEGORIES",

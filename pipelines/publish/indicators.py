@@ -60,12 +60,14 @@ from pipelines.config import Config, SiteConfig
 from pipelines.config.publication import ProfileRule
 from pipelines.errors import PublicationError
 from pipelines.indicators import (
+    DWELLING_COLUMNS,
     LIFT,
+    REPORT_COLUMNS,
+    REPORT_OPTIONAL,
     emerging_categories,
     hotspot_buildings,
     site_mark,
 )
-from pipelines.indicators.compute import DWELLING_COLUMNS, REPORT_COLUMNS, REPORT_OPTIONAL
 from pipelines.io import (
     read_geoparquet,
     read_geoparquet_attributes,
