@@ -6,8 +6,10 @@
   code);
 - :func:`household_of`: who filed each report, for counts of distinct households
   beside counts of reports;
-- :data:`COUNTED_COLUMNS` and :data:`HOUSEHOLD_COLUMNS`: the columns those two read, for
-  the stages that read only the columns they use (``read_geoparquet(columns=...)``);
+- :data:`COUNTED_COLUMNS` and :data:`HOUSEHOLD_COLUMNS`: the columns those two read, and
+  :data:`COUNT_COLUMNS` and :data:`COUNT_OPTIONAL`: those a count of reports by building,
+  category and date reads, for the stages that read only the columns they use
+  (``read_geoparquet(columns=...)``);
 - :func:`naive_dates` and :func:`site_months`: report times in local French time and
   the calendar months they cover, as every table per month counts them;
 - the partition of the rows read: every row of a source ends up in exactly one of
@@ -31,6 +33,13 @@ COUNTED_COLUMNS = ("building_id", "source_kind", "duplicate_of")
 
 #: The columns :func:`household_of` reads, each when the frame has it.
 HOUSEHOLD_COLUMNS = ("report_id", "household_key")
+
+#: The columns of ``reports.parquet`` a count of the reports that count (:func:`counted`)
+#: and of their households (:func:`household_of`) by building, category and date reads:
+#: :data:`COUNT_COLUMNS` always, :data:`COUNT_OPTIONAL` when the file has them. The
+#: hotspots and actions stages read these alone; trends and the indicators a few more.
+COUNT_COLUMNS = ("building_id", "category", "reported_at")
+COUNT_OPTIONAL = (*COUNTED_COLUMNS, *HOUSEHOLD_COLUMNS)
 
 
 def counted(reports: pd.DataFrame, *, on_building: bool = False) -> pd.Series:

@@ -64,13 +64,7 @@ from pipelines.io import (
     write_json,
 )
 from pipelines.published import CLOSED_STATUSES
-from pipelines.reports import (
-    COUNTED_COLUMNS,
-    HOUSEHOLD_COLUMNS,
-    counted,
-    household_of,
-    naive_dates,
-)
+from pipelines.reports import COUNT_COLUMNS, COUNT_OPTIONAL, counted, household_of, naive_dates
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +77,6 @@ EFFECT_COLUMNS = (
     "rate_ratio", "rr_ci_low", "rr_ci_high", "rest_n_before", "rest_n_after",
     "rest_rate_ratio", "did_ratio", "did_ci_low", "did_ci_high", "verdict", "effect_fr",
 )  # fmt: skip
-#: The columns of ``reports.parquet`` that :func:`_effect_inputs` uses (the reports
-#: counted around each action), and those it uses when present: :func:`run` reads no
-#: other.
-REPORT_COLUMNS = ("building_id", "category", "reported_at")
-REPORT_OPTIONAL = (*COUNTED_COLUMNS, *HOUSEHOLD_COLUMNS)
 #: The files of the stage, in the site's processed folder.
 OUTPUT_FILES = ("actions.parquet", "actions_rejected.csv", "actions_summary.json")
 
@@ -383,7 +372,8 @@ def run(
     actions = actions.drop(columns=["done_date"])
     actions, facts = follow_up(actions, today)
 
-    reports = read_geoparquet_attributes(reports_path, REPORT_COLUMNS, optional=REPORT_OPTIONAL)
+    # What _effect_inputs reads of the reports counted around each action: no other column.
+    reports = read_geoparquet_attributes(reports_path, COUNT_COLUMNS, optional=COUNT_OPTIONAL)
     frame, counted_reports, b = _effect_inputs(actions, reports, buildings)
     as_of = settings.trends.as_of
     period_end = (

@@ -56,7 +56,7 @@ from pipelines.hotspots.gi import (
 )
 from pipelines.io import read_geoparquet, write_csv, write_geoparquet, write_json, write_text
 from pipelines.progress import Progress
-from pipelines.reports import COUNTED_COLUMNS, HOUSEHOLD_COLUMNS
+from pipelines.reports import COUNT_COLUMNS, COUNT_OPTIONAL
 from pipelines.reports import counted as is_counted
 from pipelines.stats import density, hexgrid
 from pipelines.stats import gistar as hs
@@ -93,13 +93,6 @@ class HotspotResult:
     chronic: pd.DataFrame
     summary: dict[str, Any]
 
-
-#: The columns of ``reports.parquet`` that :func:`analyse` uses (the counts per building
-#: and their households, the chronic pairs, the points of the hexagons and the density)
-#: and those it uses when present: :func:`run` reads no other (8 of its 32 columns, and
-#: the points).
-REPORT_COLUMNS = ("building_id", "category", "reported_at")
-REPORT_OPTIONAL = (*COUNTED_COLUMNS, *HOUSEHOLD_COLUMNS)
 
 #: The parts of :func:`analyse` (its ``timings`` keys), in French: the steps of the
 #: stage's progress.
@@ -308,7 +301,9 @@ def run(
         t0 = time.perf_counter()
         site = config.site(site_id)
         params = site.settings.hotspots
-        reports = read_geoparquet(reports_path, REPORT_COLUMNS, optional=REPORT_OPTIONAL)
+        # What analyse reads (the counts per building and their households, the chronic
+        # pairs, the hexagons' and the density's points): 8 of the 32 columns, the points.
+        reports = read_geoparquet(reports_path, COUNT_COLUMNS, optional=COUNT_OPTIONAL)
         buildings = read_geoparquet(buildings_path)  # every column goes on to the output
         truth = hotspot_checks.find_truth(config, site_id)
         timings["read_s"] = round(time.perf_counter() - t0, 3)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from pipelines.indicators.lifts import LIFT, lift_days_out_of_service, lift_repeats
 from pipelines.indicators.quarters import quarter_months, quarter_of, quarters_of
-from pipelines.reports import COUNTED_COLUMNS, HOUSEHOLD_COLUMNS, counted, household_of, naive_dates
+from pipelines.reports import COUNT_COLUMNS, COUNT_OPTIONAL, counted, household_of, naive_dates
 from pipelines.stats import closing_delays, mann_kendall, sens_slope
 from pipelines.taxonomy import BY_CODE, CODES
 
@@ -36,8 +36,8 @@ TREND_MIN_MONTHS = 6
 #: The columns of ``reports.parquet`` that :func:`counted_reports` (the frame every
 #: indicator is computed from) uses, and those it uses when present: the stages that
 #: compute or publish the indicators read no other (``read_geoparquet(columns=...)``).
-REPORT_COLUMNS = ("building_id", "category", "reported_at")
-REPORT_OPTIONAL = (*COUNTED_COLUMNS, *HOUSEHOLD_COLUMNS, "closed_at", "match_label")
+REPORT_COLUMNS = COUNT_COLUMNS
+REPORT_OPTIONAL = (*COUNT_OPTIONAL, "closed_at", "match_label")
 #: The columns of ``buildings.parquet`` that :func:`dwellings_of` uses when present
 #: (with ``building_id``).
 DWELLING_COLUMNS = ("dwellings", "dwellings_source")

@@ -49,7 +49,7 @@ from pipelines.io import (
     write_json,
     write_parquet,
 )
-from pipelines.reports import COUNTED_COLUMNS
+from pipelines.reports import COUNT_COLUMNS, COUNTED_COLUMNS
 from pipelines.reports import counted as is_counted
 from pipelines.stats import EMERGING_LABELS_FR, feature_points, naive_datetimes
 from pipelines.trends.emerging_hotspots import (
@@ -345,7 +345,7 @@ def analyse_trends(
 #: uses when present (``report_id`` names the reports of a delay the follow-up cannot
 #: read): :func:`run` reads no other, and of ``buildings.parquet`` only the ids and the
 #: footprints.
-REPORT_COLUMNS = ("building_id", "category", "reported_at")
+REPORT_COLUMNS = COUNT_COLUMNS
 REPORT_OPTIONAL = (*COUNTED_COLUMNS, "closed_at", "report_id")
 
 #: Files written by :func:`run` in ``out_dir`` (always all of them, so make can track them).
