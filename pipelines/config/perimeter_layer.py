@@ -8,10 +8,12 @@ apart; every problem one French error naming the file and the feature.
 
 from __future__ import annotations
 
+import json
 import math
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pipelines.config.coordinates import (
@@ -120,6 +122,17 @@ _GEOMETRY_TYPES = frozenset(
 )
 
 
+def _geojson_features(data: bytes) -> list[Any] | None:
+    """The ``features`` list of a GeoJSON file's bytes, read with :mod:`json`; ``None``
+    when they are no JSON (or too deep) or hold no FeatureCollection's list."""
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    features = doc.get("features") if isinstance(doc, dict) else None
+    return features if isinstance(features, list) else None
+
+
 def skipped_geojson_element(path: str, read: int) -> tuple[int, str] | None:
     """The first element of a GeoJSON's ``features`` that GDAL skips without a word (text,
     a number, ``null``, a list, a bare geometry, an object without ``"type":
@@ -130,15 +143,11 @@ def skipped_geojson_element(path: str, read: int) -> tuple[int, str] | None:
 
     The file is read again with :mod:`json` (GDAL tells nothing of what it skipped); a
     perimeter layer is small, a few hundred features at most."""
-    import json
-    from pathlib import Path
-
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError, RecursionError):
+        features = _geojson_features(Path(path).read_bytes())
+    except OSError:
         return None
-    features = doc.get("features") if isinstance(doc, dict) else None
-    if not isinstance(features, list) or len(features) == read:
+    if features is None or len(features) == read:
         return None
     for n, element in enumerate(features, start=1):
         if not (isinstance(element, dict) and element.get("type") == "Feature"):
@@ -153,18 +162,12 @@ def geojson_nul_text(path: str, fields: tuple[str, ...]) -> tuple[int, str, str]
     be named otherwise than the file says, without a word. ``None`` when none does (the
     file's bytes are looked at first: read again with :mod:`json` only when they hold
     the escape)."""
-    import json
-    from pathlib import Path
-
     try:
         data = Path(path).read_bytes()
-        if b"\\u0000" not in data:
-            return None
-        doc = json.loads(data.decode("utf-8-sig"))
-    except (OSError, ValueError, RecursionError):
+    except OSError:
         return None
-    features = doc.get("features") if isinstance(doc, dict) else None
-    for n, feature in enumerate(features if isinstance(features, list) else [], start=1):
+    features = _geojson_features(data) if b"\\u0000" in data else None
+    for n, feature in enumerate(features or [], start=1):
         props = feature.get("properties") if isinstance(feature, dict) else None
         for field in fields:
             value = props.get(field) if isinstance(props, dict) else None
