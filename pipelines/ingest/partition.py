@@ -167,7 +167,8 @@ def unpadded_ids(ids: pd.Series, skip: np.ndarray) -> tuple[pd.Series, np.ndarra
     """
     if len(ids) == 0:
         return ids, np.zeros(0, np.int64)
-    values = arrow_view(ids.astype("str") if isinstance(ids.dtype, pd.CategoricalDtype) else ids)
+    text = ids.astype("str") if isinstance(ids.dtype, pd.CategoricalDtype) else ids
+    values = arrow_view(text)
     if not (flags(pc.match_substring_regex(values, r"^0+[1-9][0-9]*$")) & ~skip).any():
         return ids, np.zeros(0, np.int64)
     pos = np.flatnonzero(flags(pc.match_substring_regex(values, r"^[0-9]+$")) & ~skip)
@@ -181,7 +182,6 @@ def unpadded_ids(ids: pd.Series, skip: np.ndarray) -> tuple[pd.Series, np.ndarra
     changed = (first != written).to_numpy()
     if not changed.any():
         return ids, np.zeros(0, np.int64)
-    text = ids.astype("str") if isinstance(ids.dtype, pd.CategoricalDtype) else ids
     cells = text.to_numpy(dtype=object, copy=True)
     cells[pos[changed]] = first.to_numpy(dtype=object)[changed]
     return pd.Series(cells, index=ids.index, dtype=text.dtype), pos[changed]
